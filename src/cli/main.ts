@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+/**
+ * codeartifact-migrate (alias cam). Exit codes: 0 every selected version is
+ * verified or present-identical; 1 something failed or conflicted; 2 bad input.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { processIo } from './output.js';
+import { runCommand } from './run.js';
+import { statusCommand } from './status.js';
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of 1 or more');
+  return n;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('codeartifact-migrate')
+    .description('Move every version of internal packages into AWS CodeArtifact, byte for byte, verified on both sides, resumable.')
+    .option('--state-dir <dir>', 'where <job>.sqlite and blobs live (env CAM_STATE_DIR)', process.env.CAM_STATE_DIR ?? 'state')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('run')
+    .description('migrate every selected version of the job (rerun after any failure to continue)')
+    .argument('<job>', 'job file, e.g. jobs/example.yaml')
+    .option('--dry-run', 'list, download and verify, compare with the target; write nothing to CodeArtifact')
+    .option('--json', 'print the final summary as JSON (default when stdout is not a terminal)')
+    .option('--concurrency <n>', 'packages worked on at once (overrides limits.concurrency)', positiveInt)
+    .option('-q, --quiet', 'no progress output')
+    .action(async (job: string, flags: { dryRun?: boolean; json?: boolean; concurrency?: number; quiet?: boolean }) => {
+      const controller = new AbortController();
+      let interrupts = 0;
+      const onSigint = () => {
+        // first Ctrl-C: drain in-flight work and exit cleanly; second: at once
+        if (++interrupts > 1) process.exit(130);
+        controller.abort();
+      };
+      process.on('SIGINT', onSigint);
+      process.on('SIGTERM', onSigint);
+      const code = await runCommand(job, { ...flags, stateDir: program.opts().stateDir, signal: controller.signal }, processIo);
+      process.exitCode = controller.signal.aborted ? 130 : code;
+    });
+
+  program
+    .command('status')
+    .description('counts by state, failures and conflicts with their errors, from the state database')
+    .argument('<job>', 'job file')
+    .option('--json', 'machine-readable output')
+    .action((job: string, flags: { json?: boolean }) => {
+      process.exitCode = statusCommand(job, { ...flags, stateDir: program.opts().stateDir }, processIo);
+    });
+
+  return program;
+}
+
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (e) {
+  const err = e as { code?: string; exitCode?: number };
+  // commander already printed its message (unknown option, missing argument, --help)
+  process.exitCode = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0 ? 0 : 2;
+}

@@ -1,0 +1,91 @@
+/**
+ * How results reach a person or a program: JSON on stdout when asked (or when
+ * stdout is not a terminal), words otherwise; progress always on stderr.
+ */
+import cliProgress from 'cli-progress';
+import { MigrateError, toError } from '../errors.js';
+import type { ProgressEvent } from '../engine/events.js';
+
+export interface Io {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+export const processIo: Io = { stdout: process.stdout, stderr: process.stderr };
+
+export function wantsJson(flag: boolean | undefined, io: Io): boolean {
+  return flag === true || !io.stdout.isTTY;
+}
+
+/** Exit code for bad input: the job file, flags, environment, or a locked job. */
+const BAD_INPUT = new Set(['ECONFIG', 'ELOCKED', 'ESTATE']);
+
+/** Print an error the user can act on (never a stack trace) and return the exit code. */
+export function reportError(thrown: unknown, io: Io, json: boolean): number {
+  const e = toError(thrown);
+  const code = e instanceof MigrateError ? e.code : 'EUNEXPECTED';
+  const exit = e instanceof MigrateError && (BAD_INPUT.has(e.code) || isSetupError(e)) ? 2 : 1;
+  if (json) io.stdout.write(`${JSON.stringify({ error: { code, message: e.message, hint: e instanceof MigrateError ? e.hint : undefined } })}\n`);
+  io.stderr.write(`error ${code}: ${e.message}\n`);
+  if (e instanceof MigrateError && e.hint) io.stderr.write(`  what to do: ${e.hint}\n`);
+  if (process.env.CAM_DEBUG && e.stack) io.stderr.write(`${e.stack}\n`);
+  return exit;
+}
+
+/** A source token variable that is not set is bad input, found before any work. */
+function isSetupError(e: MigrateError): boolean {
+  return e.code === 'ESOURCEAUTH' && /environment variable/.test(e.message);
+}
+
+/** Live progress: a bar on a terminal, plain lines otherwise. */
+export function progressRenderer(io: Io, quiet: boolean): { onProgress: (e: ProgressEvent) => void; stop: () => void } {
+  if (quiet) return { onProgress: () => {}, stop: () => {} };
+  if (io.stderr.isTTY) {
+    const bar = new cliProgress.SingleBar(
+      { stream: io.stderr, format: '{bar} {value}/{total} versions | {rate} | {last}', hideCursor: true, clearOnComplete: false },
+      cliProgress.Presets.shades_classic,
+    );
+    let done = 0;
+    const start = Date.now();
+    return {
+      onProgress: (e) => {
+        if (e.type === 'planned') bar.start(e.total, 0, { rate: '', last: '' });
+        else if (e.type === 'item') {
+          done++;
+          bar.update(done, { rate: `${(done / ((Date.now() - start) / 1000)).toFixed(1)}/s`, last: `${e.outcome} ${e.package}@${e.version}` });
+        } else if (e.type === 'interrupting') bar.update(done, { last: 'stopping after in-flight work (Ctrl-C again to quit at once)' });
+      },
+      stop: () => bar.stop(),
+    };
+  }
+  return {
+    onProgress: (e) => {
+      const line = plainLine(e);
+      if (line) io.stderr.write(`${line}\n`);
+    },
+    stop: () => {},
+  };
+}
+
+function plainLine(e: ProgressEvent): string | undefined {
+  switch (e.type) {
+    case 'listed':
+      return `listed ${e.package} (${e.versions} versions) from ${e.source}`;
+    case 'list-error':
+      return `cannot list ${e.package} from ${e.source}: ${e.message}`;
+    case 'planned':
+      return `${e.total} versions to work on, ${e.alreadyDone} already done`;
+    case 'item':
+      return `${e.outcome} ${e.package}@${e.version}${e.outcome.startsWith('failed') && e.message ? ` — ${e.message}` : ''}`;
+    case 'retry':
+      return `retry ${e.attempt} for ${e.subject} after ${e.code}, waiting ${Math.round(e.waitMs)} ms`;
+    case 'metadata':
+      return e.error ? `metadata of ${e.package} failed: ${e.error}` : e.changes.length ? `metadata of ${e.package}: ${e.changes.join(', ')}` : undefined;
+    case 'interrupting':
+      return 'interrupted: finishing in-flight work, then exiting (Ctrl-C again to quit at once)';
+    default: {
+      const never: never = e;
+      return String(never);
+    }
+  }
+}

@@ -1,0 +1,53 @@
+/** `run JOB`: migrate (or, with --dry-run, everything but the target writes). */
+import { loadJob } from '../config/load.js';
+import { runJob } from '../engine/run.js';
+import type { RunSummary } from '../engine/events.js';
+import { progressRenderer, reportError, wantsJson, type Io } from './output.js';
+
+export interface RunCommandOptions {
+  dryRun?: boolean;
+  json?: boolean;
+  stateDir?: string;
+  concurrency?: number;
+  quiet?: boolean;
+  signal?: AbortSignal;
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function runCommand(jobFile: string, opts: RunCommandOptions, io: Io): Promise<number> {
+  const json = wantsJson(opts.json, io);
+  const progress = progressRenderer(io, opts.quiet ?? false);
+  try {
+    const job = loadJob(jobFile);
+    const summary = await runJob({
+      job,
+      dryRun: opts.dryRun,
+      stateDir: opts.stateDir,
+      concurrency: opts.concurrency,
+      signal: opts.signal,
+      env: opts.env,
+      onProgress: progress.onProgress,
+    });
+    progress.stop();
+    if (json) io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    else io.stdout.write(humanSummary(summary));
+    return summary.exitCode;
+  } catch (e) {
+    progress.stop();
+    return reportError(e, io, json);
+  }
+}
+
+export function humanSummary(s: RunSummary): string {
+  const lines: string[] = [];
+  const head = s.dryRun ? 'Dry run (nothing written to CodeArtifact)' : s.interrupted ? 'Interrupted: rerun to continue' : 'Run finished';
+  lines.push(`${head}: ${s.complete}/${s.selected} selected versions are on the target (${(s.durationMs / 1000).toFixed(1)} s)`);
+  const outcomes = Object.entries(s.outcomes).map(([k, v]) => `${k} ${v}`);
+  if (outcomes.length) lines.push(`  this run: ${outcomes.join(', ')}`);
+  for (const f of s.failures) lines.push(`  FAILED ${f.package}@${f.version}: ${f.message}`);
+  for (const c of s.conflicts) lines.push(`  CONFLICT ${c.package}@${c.version}: ours sha512 ${c.ourSha512}, target sha512 ${c.targetSha512}`);
+  for (const l of s.listErrors) lines.push(`  NOT LISTED ${l.package} (${l.source}): ${l.message}`);
+  for (const m of s.metadata) lines.push(`  metadata ${m.package}: ${m.error ?? m.changes.join(', ')}`);
+  if (s.weakIntegrity.length) lines.push(`  weak integrity (sha1 only at the source): ${s.weakIntegrity.map((w) => `${w.package}@${w.version}`).join(', ')}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,71 @@
+/** `status JOB`: what the state database says, without touching any source or target. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadJob } from '../config/load.js';
+import { MigrateError } from '../errors.js';
+import { StateDb } from '../state/db.js';
+import { ITEM_STATES } from '../types.js';
+import { reportError, wantsJson, type Io } from './output.js';
+
+export interface StatusReport {
+  job: string;
+  database: string;
+  states: Record<string, number>;
+  total: number;
+  failures: { package: string; version: string; code: string | null; error: string | null; attempts: number }[];
+  conflicts: { package: string; version: string; ourSha512: string | null; targetSha512: string | null }[];
+  listErrors: { source: string; package: string; code: string | null; error: string | null }[];
+  metadataPending: string[];
+  lastRun?: { id: number; startedAt: string; endedAt: string | null; dryRun: boolean; outcome: string | null };
+}
+
+export function readStatus(jobFile: string, stateDir = 'state'): StatusReport {
+  const job = loadJob(jobFile);
+  const database = join(stateDir, `${job.name}.sqlite`);
+  if (!existsSync(database)) {
+    throw new MigrateError('ESTATE', `no state for job "${job.name}" at ${database}`, { hint: `run it first: codeartifact-migrate run ${jobFile}` });
+  }
+  const state = StateDb.open(database);
+  try {
+    const counts = state.counts();
+    const states = Object.fromEntries(ITEM_STATES.map((s) => [s, counts[s] ?? 0]));
+    const failed = state.items("state = 'failed'");
+    const conflicts = state.items("state = 'conflict'");
+    const pkgs = state.packages();
+    const run = state.lastRun();
+    return {
+      job: job.name,
+      database,
+      states,
+      total: Object.values(counts).reduce((a, b) => a + b, 0),
+      failures: failed.map((r) => ({ package: r.package, version: r.version, code: r.last_error_code, error: r.last_error, attempts: r.attempts })),
+      conflicts: conflicts.map((r) => ({ package: r.package, version: r.version, ourSha512: r.sha512, targetSha512: r.target_sha512 })),
+      listErrors: pkgs.filter((p) => p.list_error_code).map((p) => ({ source: p.source_id, package: p.package, code: p.list_error_code, error: p.list_error })),
+      metadataPending: pkgs.filter((p) => p.meta_state !== 'done' && !p.list_error_code).map((p) => p.package),
+      lastRun: run && { id: run.id, startedAt: run.started_at, endedAt: run.ended_at, dryRun: run.dry_run === 1, outcome: run.outcome },
+    };
+  } finally {
+    state.close();
+  }
+}
+
+export function statusCommand(jobFile: string, opts: { json?: boolean; stateDir?: string }, io: Io): number {
+  const json = wantsJson(opts.json, io);
+  try {
+    const report = readStatus(jobFile, opts.stateDir);
+    if (json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    else {
+      const lines = [`${report.job}: ${report.total} versions known (${report.database})`];
+      for (const [s, n] of Object.entries(report.states)) if (n) lines.push(`  ${s.padEnd(18)} ${n}`);
+      if (report.lastRun) lines.push(`last run #${report.lastRun.id}${report.lastRun.dryRun ? ' (dry run)' : ''}: ${report.lastRun.outcome ?? 'did not finish (killed?)'}, started ${report.lastRun.startedAt}`);
+      for (const f of report.failures) lines.push(`  FAILED ${f.package}@${f.version} after ${f.attempts} attempt(s): ${f.error}`);
+      for (const c of report.conflicts) lines.push(`  CONFLICT ${c.package}@${c.version}: ours sha512 ${c.ourSha512}, target sha512 ${c.targetSha512}`);
+      for (const l of report.listErrors) lines.push(`  NOT LISTED ${l.package} (${l.source}): ${l.error}`);
+      if (report.metadataPending.length) lines.push(`  dist-tags/deprecations still to sync: ${report.metadataPending.join(', ')}`);
+      io.stdout.write(`${lines.join('\n')}\n`);
+    }
+    return report.failures.length + report.conflicts.length + report.listErrors.length > 0 ? 1 : 0;
+  } catch (e) {
+    return reportError(e, io, json);
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Load and validate a job file. Every error names the file, the path inside it
+ * and what to write instead; nothing is half-loaded.
+ */
+import { readFileSync } from 'node:fs';
+import { basename, extname } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { MigrateError, toError } from '../errors.js';
+import { jobSchema, type JobConfig } from './schema.js';
+
+export interface LoadedJob {
+  file: string;
+  /** Job name: `name:` in the file, else the file's base name. */
+  name: string;
+  config: JobConfig;
+}
+
+export function loadJob(file: string): LoadedJob {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new MigrateError('ECONFIG', `cannot read job file ${file}: ${toError(e).message}`, {
+      hint: 'pass the path of a job file, e.g. jobs/example.yaml',
+    });
+  }
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0]!;
+    const where = first.linePos?.[0] ? `${file}:${first.linePos[0].line}:${first.linePos[0].col}` : file;
+    throw new MigrateError('ECONFIG', `${where}: not valid YAML: ${first.message.split('\n')[0]}`, {
+      hint: 'fix the YAML syntax at that line (indentation, quotes, a missing colon)',
+    });
+  }
+  const parsed = jobSchema.safeParse(doc.toJS());
+  if (!parsed.success) {
+    throw new MigrateError('ECONFIG', `${file} is not a valid job file:\n${formatIssues(file, parsed.error.issues)}`, {
+      hint: 'see "Job file reference" in the README',
+    });
+  }
+  const config = parsed.data;
+  checkCrossFields(file, config);
+  return { file, name: config.name ?? basename(file, extname(file)), config };
+}
+
+export function formatIssues(file: string, issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .map((i) => {
+      const path = i.path.length ? i.path.map((p, n) => (typeof p === 'number' ? `[${p}]` : n ? `.${String(p)}` : String(p))).join('') : '(top level)';
+      let message = i.message;
+      if (i.code === 'unrecognized_keys') message = `unknown key(s) ${i.keys.map((k) => `"${k}"`).join(', ')}: remove or correct the spelling`;
+      if (i.code === 'invalid_type' && /received undefined/.test(i.message)) message = `missing: add ${path.split('.').pop()}`;
+      return `  ${file}: ${path}: ${message}`;
+    })
+    .join('\n');
+}
+
+function checkCrossFields(file: string, config: JobConfig): void {
+  const problems: string[] = [];
+  const ids = new Set<string>();
+  config.sources.forEach((s, i) => {
+    if (ids.has(s.id)) problems.push(`  ${file}: sources[${i}].id: "${s.id}" is used twice: give each source its own id`);
+    ids.add(s.id);
+    if (s.enabled && s.kind === 'npm-registry' && !config.target.repositories.npm) {
+      problems.push(`  ${file}: target.repositories.npm: missing: source "${s.id}" is npm, so name the npm repositories (internal: npm-internal)`);
+    }
+  });
+  if (problems.length) throw new MigrateError('ECONFIG', `${file} is not a valid job file:\n${problems.join('\n')}`, { hint: 'see "Job file reference" in the README' });
+}

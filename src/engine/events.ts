@@ -1,0 +1,37 @@
+/** What a run tells the outside world as it goes (the CLI renders it). */
+import type { ItemState, Outcome } from '../types.js';
+
+/** `would-publish` only happens in a dry run. */
+export type RunOutcome = Outcome | 'would-publish';
+
+export type ProgressEvent =
+  | { type: 'listed'; source: string; package: string; versions: number }
+  | { type: 'list-error'; source: string; package: string; code: string; message: string }
+  | { type: 'planned'; total: number; alreadyDone: number }
+  | { type: 'item'; package: string; version: string; outcome: RunOutcome; state: ItemState; message?: string }
+  | { type: 'retry'; subject: string; code: string; attempt: number; waitMs: number }
+  | { type: 'metadata'; package: string; changes: string[]; error?: string }
+  | { type: 'interrupting' };
+
+export interface RunSummary {
+  job: string;
+  dryRun: boolean;
+  interrupted: boolean;
+  /** Outcomes of the items this run worked on. */
+  outcomes: Record<string, number>;
+  /** Every item's state after the run. */
+  states: Record<string, number>;
+  /** Selected versions (not excluded) and how many of them are verified or present-identical. */
+  selected: number;
+  complete: number;
+  failures: { package: string; version: string; code: string; message: string }[];
+  conflicts: { package: string; version: string; ourSha512: string; targetSha512: string }[];
+  listErrors: { source: string; package: string; code: string; message: string }[];
+  metadata: { package: string; changes: string[]; error?: string }[];
+  weakIntegrity: { package: string; version: string }[];
+  throttles: number;
+  tokenFetches: number;
+  durationMs: number;
+  peakRssBytes: number;
+  exitCode: 0 | 1;
+}

@@ -1,0 +1,193 @@
+/**
+ * One item's way through the states. Every transition is written before the
+ * next side effect; a publish whose outcome is unknown is settled by reading
+ * the target, never by publishing again blind.
+ */
+import { MigrateError, toError } from '../errors.js';
+import { checkDeclared, declaredHash } from '../integrity/hashes.js';
+import type { BlobStore } from '../state/blobs.js';
+import type { ItemRow, StateDb } from '../state/db.js';
+import type { Source } from '../sources/index.js';
+import type { CodeArtifact, PackageCoordinates, TargetVersion } from '../targets/codeartifact.js';
+import { readTarballManifest, type NpmTarget, type Manifest } from '../targets/npm.js';
+import type { ProgressEvent, RunOutcome } from './events.js';
+import { withRetry } from './retry.js';
+
+/** The dist-tag a backfilled version is published under when no source tag names it; removed by the tag sync. */
+export const BACKFILL_TAG = 'cam-backfill';
+
+export interface ItemContext {
+  state: StateDb;
+  blobs: BlobStore;
+  sources: Map<string, Source>;
+  ca: () => CodeArtifact;
+  npm: () => NpmTarget;
+  retries: number;
+  dryRun: boolean;
+  signal: AbortSignal;
+  emit: (e: ProgressEvent) => void;
+}
+
+/** Per target package: its versions there, read once, and the source's dist-tags. */
+export interface PackageContext {
+  name: string;
+  coords: PackageCoordinates;
+  targetVersions: () => Promise<Map<string, TargetVersion>>;
+  distTags: Record<string, string>;
+}
+
+const subjectOf = (row: ItemRow) => `${row.package}@${row.version}`;
+
+/** Does this row still need its bytes (again)? */
+export function needsFetch(row: ItemRow, blobs: BlobStore): boolean {
+  if (row.state === 'pending') return true;
+  if (row.state === 'failed' || row.state === 'fetched') return !(row.sha512 && blobs.has(row.sha512, row.size ?? undefined));
+  return false;
+}
+
+/** Download, hash while streaming, check against the source's declaration, read the manifest. */
+export async function fetchItem(ctx: ItemContext, row: ItemRow): Promise<ItemRow> {
+  const subject = subjectOf(row);
+  const source = ctx.sources.get(row.source_id);
+  if (!source) throw new MigrateError('ECONFIG', `${subject}: source "${row.source_id}" is no longer in the job file`, { subject });
+  const declared = declaredHash(row.declared_integrity ?? undefined, row.declared_shasum ?? undefined);
+  if (!declared) {
+    throw new MigrateError('ENOINTEGRITY', `${subject}: the source declares neither dist.integrity nor dist.shasum`, {
+      subject,
+      hint: 'its bytes cannot be checked, so it is not published; exclude it in filters, or republish it at the source',
+    });
+  }
+  const blob = await withRetry(
+    async () => {
+      const stream = await source.open(row.artifact_url, subject);
+      try {
+        return await ctx.blobs.put(stream);
+      } catch (e) {
+        throw e instanceof MigrateError ? e : new MigrateError('ESOURCE', `${subject}: download broke off: ${toError(e).message}`, { subject, cause: e });
+      }
+    },
+    { budget: ctx.retries, signal: ctx.signal, onRetry: (e, attempt, waitMs) => ctx.emit({ type: 'retry', subject, code: e.code, attempt, waitMs }) },
+  );
+  checkDeclared(subject, declared, blob.hashes);
+  if (row.format === 'npm') await checkNpmManifest(subject, row, blob.path);
+  return ctx.state.transition(row.id, 'fetched', { hashes: blob.hashes, size: blob.size, integrityWeak: declared.weak, error: null }, declared.weak ? 'weak integrity: sha1 only' : undefined);
+}
+
+async function checkNpmManifest(subject: string, row: ItemRow, path: string): Promise<Manifest> {
+  const manifest = await readTarballManifest(path, subject);
+  if (manifest.name !== row.package || manifest.version !== row.version) {
+    throw new MigrateError('EBADSOURCE', `${subject}: the tarball's package.json says ${String(manifest.name)}@${String(manifest.version)}`, {
+      subject,
+      expected: subject,
+      actual: `${String(manifest.name)}@${String(manifest.version)}`,
+      hint: 'the registry serves the wrong tarball for this version; exclude it or repair the source',
+    });
+  }
+  return manifest;
+}
+
+/** What the target holds for a version, against our bytes. */
+async function compareWithTarget(ctx: ItemContext, pkg: PackageContext, row: ItemRow): Promise<'absent' | 'identical' | { other: string }> {
+  const listed = (await pkg.targetVersions()).get(row.version);
+  // The package-wide listing was read once before our own publishes; only a
+  // version it shows, or one we may have published ourselves, needs a closer look.
+  if (!listed && row.state !== 'publishing' && row.attempts === 0) return 'absent';
+  const assets = await ctx.ca().versionAssets(pkg.coords, row.version);
+  if (!assets || assets.length === 0) return 'absent';
+  const main = assets.find((a) => a.name === 'package.tgz') ?? assets[0]!;
+  const theirs = main.hashes['SHA-512']?.toLowerCase() ?? '';
+  return theirs === row.sha512 ? 'identical' : { other: theirs };
+}
+
+function conflict(ctx: ItemContext, row: ItemRow, theirs: string): ItemRow {
+  const message = `${subjectOf(row)}: the target already holds this version with other bytes; it is never overwritten (ours sha512 ${row.sha512}, target sha512 ${theirs || 'unknown'})`;
+  return ctx.state.transition(row.id, 'conflict', { targetSha512: theirs, error: { code: 'ECONFLICT', message } });
+}
+
+/**
+ * Take a fetched (or interrupted) item as far as it goes: compare, publish,
+ * verify. Returns the outcome for this run.
+ */
+export async function settleItem(ctx: ItemContext, pkg: PackageContext, start: ItemRow): Promise<RunOutcome> {
+  let row = start;
+  const subject = subjectOf(row);
+  const retry = { budget: ctx.retries, signal: ctx.signal, onRetry: (e: MigrateError, attempt: number, waitMs: number) => ctx.emit({ type: 'retry', subject, code: e.code, attempt, waitMs }) };
+
+  if (row.state !== 'published') {
+    const seen = await withRetry(() => compareWithTarget(ctx, pkg, row), retry);
+    if (typeof seen === 'object') {
+      conflict(ctx, row, seen.other);
+      return 'conflict';
+    }
+    if (seen === 'identical') {
+      // Ours if we ever tried to publish it (a run died before recording the
+      // answer); otherwise somebody else put the same bytes there.
+      if (row.attempts > 0) row = ctx.state.transition(row.id, 'published', { error: null }, 'found on the target after an interrupted publish');
+      else {
+        ctx.state.transition(row.id, 'present-identical', { error: null }, 'already on the target with identical bytes');
+        return 'present-identical';
+      }
+    } else if (ctx.dryRun) {
+      if (row.state === 'publishing') ctx.state.transition(row.id, 'fetched', {}, 'dry run: interrupted publish not on the target');
+      return 'would-publish';
+    } else {
+      if (ctx.signal.aborted) throw new MigrateError('EINTERRUPTED', 'interrupted before publishing', { subject });
+      row = await publish(ctx, pkg, row, retry);
+      if (row.state === 'conflict') return 'conflict';
+    }
+  }
+  await withRetry(() => verify(ctx, pkg, row), retry);
+  ctx.state.transition(row.id, 'verified', { error: null }, 'target hashes and status match');
+  return 'published';
+}
+
+async function publish(ctx: ItemContext, pkg: PackageContext, fetched: ItemRow, retry: Parameters<typeof withRetry>[1]): Promise<ItemRow> {
+  const subject = subjectOf(fetched);
+  if (!fetched.sha512 || !fetched.sha1 || fetched.size === null || !ctx.blobs.has(fetched.sha512, fetched.size)) {
+    throw new MigrateError('EBLOBMISSING', `${subject}: the downloaded tarball is missing from the blob store`, { subject, hint: 'rerun: it will be downloaded again' });
+  }
+  const blob = { path: ctx.blobs.pathOf(fetched.sha512), size: fetched.size, sha1: fetched.sha1, sha512: fetched.sha512 };
+  const manifest = await checkNpmManifest(subject, fetched, blob.path);
+  const tag = tagFor(pkg.distTags, fetched.version);
+  let row = ctx.state.transition(fetched.id, 'publishing', { countAttempt: true }, `publishing with dist-tag ${tag}`);
+  return withRetry(async () => {
+    const result = await ctx.npm().publish(row.package, row.version, manifest, blob, tag);
+    if (result.kind === 'published') return (row = ctx.state.transition(row.id, 'published', { error: null }));
+    // 409 or an answer that never came: read the target rather than publish blind.
+    const seen = await compareWithTarget(ctx, pkg, row);
+    if (seen === 'identical') return (row = ctx.state.transition(row.id, 'published', { error: null }, result.kind === 'exists' ? 'already there, identical' : 'landed despite the error'));
+    if (typeof seen === 'object') return (row = conflict(ctx, row, seen.other));
+    if (result.kind === 'exists') throw new MigrateError('ETARGETREJECTED', `${subject}: the endpoint says the version exists, but the target lists no such version`, { subject });
+    throw result.error; // not there: retryable, so withRetry publishes again
+  }, retry);
+}
+
+async function verify(ctx: ItemContext, pkg: PackageContext, row: ItemRow): Promise<void> {
+  const subject = subjectOf(row);
+  const assets = await ctx.ca().versionAssets(pkg.coords, row.version);
+  if (!assets || assets.length === 0) throw new MigrateError('EVERIFY', `${subject}: published, but the target lists no assets yet`, { subject });
+  const main = assets.find((a) => a.name === 'package.tgz') ?? assets[0]!;
+  const theirs = main.hashes['SHA-512']?.toLowerCase();
+  if (theirs !== row.sha512 || (main.size !== undefined && main.size !== row.size)) {
+    throw new MigrateError('EMISMATCH', `${subject}: the target's ${main.name} differs from what we published`, {
+      subject,
+      expected: `sha512 ${row.sha512} (${row.size} bytes)`,
+      actual: `sha512 ${theirs} (${main.size} bytes)`,
+      hint: 'report this to AWS support with both hashes; do not cut over this package',
+    });
+  }
+  const described = await ctx.ca().describeVersion(pkg.coords, row.version);
+  if (described?.status !== 'Published' || described.originType !== 'INTERNAL') {
+    throw new MigrateError('EVERIFY', `${subject}: the target says status ${described?.status ?? 'missing'}, origin ${described?.originType ?? 'unknown'}`, {
+      subject,
+      expected: 'Published, INTERNAL',
+      actual: `${described?.status}, ${described?.originType}`,
+    });
+  }
+}
+
+/** The source tag naming this version (latest first), else the backfill tag. */
+export function tagFor(distTags: Record<string, string>, version: string): string {
+  if (distTags.latest === version) return 'latest';
+  return Object.entries(distTags).find(([, v]) => v === version)?.[0] ?? BACKFILL_TAG;
+}

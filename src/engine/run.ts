@@ -1,0 +1,278 @@
+/**
+ * A run: list every source into rows, apply the filters, then work the rows.
+ * Packages go through a bounded queue; within a package versions are published
+ * oldest first while their downloads run ahead in a second bounded queue.
+ */
+import { join } from 'node:path';
+import PQueue from 'p-queue';
+import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
+import { compileFilters } from '../config/filters.js';
+import type { LoadedJob } from '../config/load.js';
+import { MigrateError, toError } from '../errors.js';
+import { BlobStore } from '../state/blobs.js';
+import { StateDb, type ItemRow } from '../state/db.js';
+import { acquireLock } from '../state/lock.js';
+import { createSource, type Source } from '../sources/index.js';
+import { CodeArtifact } from '../targets/codeartifact.js';
+import { NpmTarget, npmCoordinates } from '../targets/npm.js';
+import { FINAL_STATES, type ItemState } from '../types.js';
+import type { ProgressEvent, RunOutcome, RunSummary } from './events.js';
+import { fetchItem, needsFetch, settleItem, type ItemContext, type PackageContext } from './item.js';
+import { Limiter } from './limiter.js';
+import { describeFailure, syncNpmMetadata } from './metadata.js';
+
+export interface RunOptions {
+  job: LoadedJob;
+  /** Folder for `<job>.sqlite` and blobs; default `state`. */
+  stateDir?: string;
+  dryRun?: boolean;
+  env?: NodeJS.ProcessEnv;
+  /** Abort = finish what is in flight, start nothing new. */
+  signal?: AbortSignal;
+  onProgress?: (e: ProgressEvent) => void;
+  /** Overrides `limits.concurrency`. */
+  concurrency?: number;
+  /** For tests: a preconfigured SDK client. */
+  codeartifactClient?: CodeartifactClient;
+}
+
+const ON_TARGET: ReadonlySet<ItemState> = new Set(['verified', 'present-identical']);
+
+export async function runJob(opts: RunOptions): Promise<RunSummary> {
+  const started = Date.now();
+  const { job } = opts;
+  const config = job.config;
+  const stateDir = opts.stateDir ?? 'state';
+  const env = opts.env ?? process.env;
+  const signal = opts.signal ?? new AbortController().signal;
+  const emit = opts.onProgress ?? (() => {});
+  const dryRun = opts.dryRun ?? false;
+
+  // Sources are built first: a missing token variable is bad input, found before anything is written.
+  const sources = new Map<string, Source>();
+  for (const s of config.sources) if (s.enabled) sources.set(s.id, createSource(s, env));
+
+  const state = StateDb.open(join(stateDir, `${job.name}.sqlite`));
+  let release: (() => void) | undefined;
+  try {
+    release = acquireLock(join(stateDir, `${job.name}.lock`));
+    const blobs = new BlobStore(join(stateDir, 'blobs'));
+    blobs.sweepTemporary();
+    state.startRun(dryRun);
+
+    const limiter = new Limiter(config.limits.rates);
+    let ca: CodeArtifact | undefined;
+    const npmTargets = new Map<string, NpmTarget>();
+    // The target is touched lazily: a rerun with nothing left to do sends it nothing.
+    const getCa = () => (ca ??= new CodeArtifact(config.target, limiter, opts.codeartifactClient));
+    const npmRepo = config.target.repositories.npm?.internal ?? '';
+    const getNpm = () => {
+      let t = npmTargets.get(npmRepo);
+      if (!t) npmTargets.set(npmRepo, (t = new NpmTarget(getCa(), npmRepo)));
+      return t;
+    };
+
+    const listErrors: RunSummary['listErrors'] = [];
+    for (const source of sources.values()) {
+      for await (const r of source.list()) {
+        if (r.ok) {
+          state.recordListing(source.id, source.url, r.listing);
+          emit({ type: 'listed', source: source.id, package: r.listing.name, versions: r.listing.versions.length });
+        } else {
+          state.recordListError(source.id, 'npm', r.name, r.error.code, r.error.describe());
+          listErrors.push({ source: source.id, package: r.name, code: r.error.code, message: r.error.describe() });
+          emit({ type: 'list-error', source: source.id, package: r.name, code: r.error.code, message: r.error.describe() });
+        }
+        if (signal.aborted) break;
+      }
+    }
+
+    applyFilters(state, job, sources);
+
+    const outcomes: Record<string, number> = {};
+    const count = (o: RunOutcome) => (outcomes[o] = (outcomes[o] ?? 0) + 1);
+    const ctx: ItemContext = { state, blobs, sources, ca: getCa, npm: getNpm, retries: config.limits.retries, dryRun, signal, emit };
+
+    const active = [...sources.keys()];
+    const inJob = (r: ItemRow) => active.includes(r.source_id);
+    const all = state.items().filter(inJob);
+    const work = all.filter((r) => !FINAL_STATES.has(r.state));
+    const packagesWithMetaPending = new Set(state.packages().filter((p) => p.meta_state !== 'done' && active.includes(p.source_id) && !p.list_error_code).map((p) => `${p.format}/${p.package}`));
+    emit({ type: 'planned', total: work.length, alreadyDone: all.length - work.length });
+
+    // group by target package: two sources holding the same name go to the same place, one after the other
+    const byPackage = new Map<string, ItemRow[]>();
+    for (const r of work) {
+      const key = `${r.format}/${r.package}`;
+      byPackage.set(key, [...(byPackage.get(key) ?? []), r]);
+    }
+    for (const key of packagesWithMetaPending) if (!byPackage.has(key)) byPackage.set(key, []);
+
+    const packageQueue = new PQueue({ concurrency: opts.concurrency ?? config.limits.concurrency });
+    const fetchQueue = new PQueue({ concurrency: config.limits.fetchConcurrency });
+    const onAbort = () => {
+      emit({ type: 'interrupting' });
+      packageQueue.clear();
+      fetchQueue.clear();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+
+    const metadata: RunSummary['metadata'] = [];
+    for (const [key, rows] of byPackage) {
+      const name = key.slice(key.indexOf('/') + 1);
+      void packageQueue.add(async () => {
+        if (signal.aborted) return;
+        const coords = npmCoordinates(npmRepo, name);
+        let versions: ReturnType<PackageContext['targetVersions']> | undefined;
+        const pkg: PackageContext = {
+          name,
+          coords,
+          targetVersions: () => (versions ??= getCa().listVersions(coords)).catch((e: unknown) => ((versions = undefined), Promise.reject(e))),
+          distTags: packageTags(state, name, active),
+        };
+        // downloads run ahead, bounded by the fetch queue; publishing follows in order
+        const fetches = new Map<number, Promise<ItemRow>>();
+        for (const r of rows) {
+          if (!needsFetch(r, blobs)) continue;
+          const p = fetchQueue.add(() => (signal.aborted ? Promise.reject(interrupted(r)) : fetchItem(ctx, r))) as Promise<ItemRow>;
+          p.catch(() => {}); // observed below, in order
+          fetches.set(r.id, p);
+        }
+        for (const r of rows) {
+          if (signal.aborted) break;
+          let outcome: RunOutcome;
+          try {
+            const fetched = fetches.has(r.id) ? await fetches.get(r.id)! : r;
+            outcome = await settleItem(ctx, pkg, fetched);
+          } catch (thrown) {
+            const e = thrown instanceof MigrateError ? thrown : new MigrateError('ETARGET', toError(thrown).message, { cause: thrown });
+            if (e.code === 'EINTERRUPTED' || (signal.aborted && !(thrown instanceof MigrateError))) break;
+            state.transition(r.id, 'failed', { error: { code: e.code, message: e.describe() } });
+            outcome = `failed:${e.code}`;
+          }
+          count(outcome);
+          const after = state.item(r.id);
+          emit({ type: 'item', package: r.package, version: r.version, outcome, state: after.state, message: after.last_error ?? undefined });
+        }
+        if (signal.aborted) return;
+        await syncPackageMetadata(state, ctx, getNpm, name, active, metadata, packagesWithMetaPending.has(key) || rows.length > 0);
+      });
+    }
+    await packageQueue.onIdle();
+    await fetchQueue.onIdle();
+    signal.removeEventListener('abort', onAbort);
+
+    const summary = summarize(state, job.name, dryRun, signal.aborted, outcomes, listErrors, metadata, active, {
+      throttles: limiter.throttles,
+      tokenFetches: ca?.tokenFetches ?? 0,
+      durationMs: Date.now() - started,
+    });
+    state.endRun(summary.interrupted ? 'interrupted' : summary.exitCode === 0 ? 'complete' : 'incomplete', summary);
+    return summary;
+  } finally {
+    release?.();
+    state.close();
+  }
+}
+
+function interrupted(r: ItemRow): MigrateError {
+  return new MigrateError('EINTERRUPTED', 'interrupted before download', { subject: `${r.package}@${r.version}` });
+}
+
+/** Excluded <-> pending as the filters say; versions already on the target stay as they are. */
+function applyFilters(state: StateDb, job: LoadedJob, sources: Map<string, Source>): void {
+  const selected = compileFilters(job.config.filters);
+  state.db.transaction(() => {
+    for (const r of state.items()) {
+      if (!sources.has(r.source_id)) continue;
+      const want = selected(r.package, r.version);
+      if (!want && ['pending', 'fetched', 'failed'].includes(r.state)) state.transition(r.id, 'excluded', {}, 'excluded by the job filters');
+      else if (want && r.state === 'excluded') state.transition(r.id, 'pending', {}, 'selected by the job filters');
+    }
+  })();
+}
+
+/** dist-tags of the first source (in job order) that lists the package. */
+function packageTags(state: StateDb, name: string, active: string[]): Record<string, string> {
+  const rows = state.packages().filter((p) => p.package === name && active.includes(p.source_id) && !p.list_error_code);
+  rows.sort((a, b) => active.indexOf(a.source_id) - active.indexOf(b.source_id));
+  return rows[0] ? (JSON.parse(rows[0].dist_tags) as Record<string, string>) : {};
+}
+
+async function syncPackageMetadata(
+  state: StateDb,
+  ctx: ItemContext,
+  getNpm: () => NpmTarget,
+  name: string,
+  active: string[],
+  metadata: RunSummary['metadata'],
+  needed: boolean,
+): Promise<void> {
+  if (!needed) return;
+  const items = state.items('format = ? AND package = ?', 'npm', name).filter((r) => active.includes(r.source_id));
+  const onTarget = items.filter((r) => ON_TARGET.has(r.state));
+  const pkgRows = state.packages().filter((p) => p.package === name && active.includes(p.source_id));
+  if (onTarget.length === 0) return;
+  const deprecations = new Map(onTarget.map((r) => [r.version, r.deprecated ?? '']));
+  try {
+    const { changes, skipped } = await syncNpmMetadata(
+      getNpm(),
+      name,
+      { deprecations, distTags: packageTags(state, name, active), onTarget: new Set(onTarget.map((r) => r.version)) },
+      { dryRun: ctx.dryRun, retries: ctx.retries, signal: ctx.signal },
+    );
+    const complete = items.every((r) => r.state === 'excluded' || ON_TARGET.has(r.state)) && skipped.length === 0;
+    if (!ctx.dryRun) for (const p of pkgRows) state.setPackageMeta(p.source_id, 'npm', name, complete ? 'done' : 'pending', skipped.join('; ') || null);
+    const all = [...changes, ...skipped.map((s) => `skipped ${s}`)];
+    if (all.length) metadata.push({ package: name, changes: all });
+    ctx.emit({ type: 'metadata', package: name, changes: all });
+  } catch (e) {
+    const error = describeFailure(e);
+    for (const p of pkgRows) state.setPackageMeta(p.source_id, 'npm', name, 'failed', error);
+    metadata.push({ package: name, changes: [], error });
+    ctx.emit({ type: 'metadata', package: name, changes: [], error });
+  }
+}
+
+function summarize(
+  state: StateDb,
+  job: string,
+  dryRun: boolean,
+  interruptedRun: boolean,
+  outcomes: Record<string, number>,
+  listErrors: RunSummary['listErrors'],
+  metadata: RunSummary['metadata'],
+  active: string[],
+  figures: { throttles: number; tokenFetches: number; durationMs: number },
+): RunSummary {
+  const items = state.items().filter((r) => active.includes(r.source_id));
+  const states: Record<string, number> = {};
+  for (const r of items) states[r.state] = (states[r.state] ?? 0) + 1;
+  const selected = items.filter((r) => r.state !== 'excluded');
+  const complete = selected.filter((r) => ON_TARGET.has(r.state)).length;
+  const failures = items
+    .filter((r) => r.state === 'failed')
+    .map((r) => ({ package: r.package, version: r.version, code: r.last_error_code ?? 'EUNKNOWN', message: r.last_error ?? '' }));
+  const conflicts = items
+    .filter((r) => r.state === 'conflict')
+    .map((r) => ({ package: r.package, version: r.version, ourSha512: r.sha512 ?? '', targetSha512: r.target_sha512 ?? '' }));
+  const metaFailed = metadata.some((m) => m.error);
+  const ok = complete === selected.length && listErrors.length === 0 && !metaFailed && !interruptedRun;
+  return {
+    job,
+    dryRun,
+    interrupted: interruptedRun,
+    outcomes,
+    states,
+    selected: selected.length,
+    complete,
+    failures,
+    conflicts,
+    listErrors,
+    metadata,
+    weakIntegrity: items.filter((r) => r.integrity_weak).map((r) => ({ package: r.package, version: r.version })),
+    ...figures,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    exitCode: dryRun ? (failures.length + conflicts.length + listErrors.length > 0 ? 1 : 0) : ok ? 0 : 1,
+  };
+}

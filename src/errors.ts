@@ -1,0 +1,80 @@
+/**
+ * Errors with stable codes. Expected outcomes (published, present-identical,
+ * conflict, excluded) are values; everything that stops one item is a
+ * MigrateError with a code, the package@version it concerns, and what to do.
+ */
+
+export type ErrorCode =
+  | 'EINTEGRITY' // source bytes do not match what the source declares
+  | 'ENOINTEGRITY' // the source declares no hash at all
+  | 'ESOURCEAUTH' // 401/403 from a source registry
+  | 'ESOURCENOTFOUND' // 404 from a source registry
+  | 'ESOURCE' // any other source failure (5xx, network)
+  | 'EBADSOURCE' // a source answered something we cannot use (bad packument, bad tarball)
+  | 'ETARGETAUTH' // 401/403 from CodeArtifact
+  | 'ETHROTTLED' // 429 / ThrottlingException
+  | 'ETARGET' // 5xx or network failure talking to CodeArtifact
+  | 'ETARGETREJECTED' // CodeArtifact refused the publish (4xx other than auth/conflict/throttle)
+  | 'ECONFLICT' // the target holds the version with other bytes
+  | 'EVERIFY' // the target does not (yet) show the version as Published/INTERNAL after publishing
+  | 'EMISMATCH' // the target's hashes differ from ours after publishing
+  | 'EBLOBMISSING' // a fetched blob vanished from state/blobs
+  | 'ECONFIG' // bad job file
+  | 'ESTATE' // the state database cannot be used
+  | 'ELOCKED' // another run of the same job is in progress
+  | 'EINTERRUPTED'; // the run was stopped by Ctrl-C
+
+export interface MigrateErrorInit {
+  /** `name@version` or a package name, when the error concerns one. */
+  subject?: string;
+  expected?: string;
+  actual?: string;
+  /** What the user should do about it. */
+  hint?: string;
+  /** Retry-After the server asked for, in ms. */
+  retryAfterMs?: number;
+  /** HTTP status, when the error came from one. */
+  status?: number;
+  cause?: unknown;
+}
+
+export class MigrateError extends Error {
+  readonly code: ErrorCode;
+  readonly subject?: string;
+  readonly expected?: string;
+  readonly actual?: string;
+  readonly hint?: string;
+  readonly retryAfterMs?: number;
+  readonly status?: number;
+
+  constructor(code: ErrorCode, message: string, init: MigrateErrorInit = {}) {
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = 'MigrateError';
+    this.code = code;
+    this.subject = init.subject;
+    this.expected = init.expected;
+    this.actual = init.actual;
+    this.hint = init.hint;
+    this.retryAfterMs = init.retryAfterMs;
+    this.status = init.status;
+  }
+
+  /** One line for logs, reports and the `last_error` column. */
+  describe(): string {
+    const parts = [`${this.code}: ${this.message}`];
+    if (this.expected !== undefined) parts.push(`expected ${this.expected}`);
+    if (this.actual !== undefined) parts.push(`actual ${this.actual}`);
+    if (this.hint) parts.push(this.hint);
+    return parts.join('; ');
+  }
+}
+
+/** Coerce anything thrown into an Error, keeping the original as `cause`. */
+export function toError(thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  return new Error(typeof thrown === 'string' ? thrown : JSON.stringify(thrown), { cause: thrown });
+}
+
+export function isMigrateError(e: unknown, code?: ErrorCode): e is MigrateError {
+  return e instanceof MigrateError && (code === undefined || e.code === code);
+}

@@ -1,0 +1,254 @@
+/**
+ * The state database: one row per package version, an append-only event log of
+ * every transition, per-package facts (dist-tags), and runs. WAL mode, so
+ * `status` can read while `run` writes; every transition is one transaction.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { MigrateError, toError } from '../errors.js';
+import type { Format, Hashes, ItemState, PackageListing } from '../types.js';
+import { MIGRATIONS } from './migrations.js';
+
+export interface ItemRow {
+  id: number;
+  source_id: string;
+  format: Format;
+  package: string;
+  version: string;
+  state: ItemState;
+  attempts: number;
+  last_error_code: string | null;
+  last_error: string | null;
+  declared_integrity: string | null;
+  declared_shasum: string | null;
+  integrity_weak: number;
+  sha512: string | null;
+  sha256: string | null;
+  sha1: string | null;
+  md5: string | null;
+  size: number | null;
+  target_sha512: string | null;
+  registry_url: string;
+  artifact_url: string;
+  source_published_at: string | null;
+  deprecated: string | null;
+  ordinal: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface PackageRow {
+  source_id: string;
+  format: Format;
+  package: string;
+  dist_tags: string;
+  meta_state: 'pending' | 'done' | 'failed';
+  last_error: string | null;
+  list_error_code: string | null;
+  list_error: string | null;
+  updated_at: string;
+}
+
+/** Fields a transition may set besides the state. */
+export interface TransitionFields {
+  hashes?: Hashes;
+  size?: number;
+  integrityWeak?: boolean;
+  targetSha512?: string | null;
+  error?: { code: string; message: string } | null;
+  countAttempt?: boolean;
+}
+
+const now = () => new Date().toISOString();
+
+export class StateDb {
+  readonly db: Database.Database;
+  runId: number | null = null;
+
+  private constructor(db: Database.Database) {
+    this.db = db;
+  }
+
+  static open(path: string): StateDb {
+    let db: Database.Database;
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      db = new Database(path);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('busy_timeout = 5000');
+      db.pragma('foreign_keys = ON');
+    } catch (e) {
+      throw new MigrateError('ESTATE', `cannot open the state database ${path}`, {
+        cause: e,
+        hint: `${toError(e).message}. Check the path is writable, or move the file away to start over`,
+      });
+    }
+    const state = new StateDb(db);
+    state.migrate(path);
+    return state;
+  }
+
+  private migrate(path: string): void {
+    const current = this.db.pragma('user_version', { simple: true }) as number;
+    if (current > MIGRATIONS.length) {
+      throw new MigrateError('ESTATE', `${path} was written by a newer codeartifact-migrate (schema ${current}, this one knows ${MIGRATIONS.length})`, {
+        hint: 'upgrade codeartifact-migrate; never edit the database by hand',
+      });
+    }
+    MIGRATIONS.forEach((sql, i) => {
+      const version = i + 1;
+      if (version <= current) return;
+      this.db.transaction(() => {
+        this.db.exec(sql);
+        this.db.pragma(`user_version = ${version}`);
+      })();
+    });
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  startRun(dryRun: boolean): number {
+    const r = this.db.prepare('INSERT INTO runs (started_at, dry_run) VALUES (?, ?)').run(now(), dryRun ? 1 : 0);
+    this.runId = Number(r.lastInsertRowid);
+    return this.runId;
+  }
+
+  endRun(outcome: string, summary: unknown): void {
+    if (this.runId === null) return;
+    this.db.prepare('UPDATE runs SET ended_at = ?, outcome = ?, summary = ? WHERE id = ?').run(now(), outcome, JSON.stringify(summary), this.runId);
+  }
+
+  /**
+   * Record what a source lists. New versions become `pending` items; known ones
+   * keep their state, and only their provenance facts are refreshed.
+   */
+  recordListing(sourceId: string, registryUrl: string, listing: PackageListing): void {
+    const insert = this.db.prepare(`
+      INSERT INTO items (source_id, format, package, version, state, declared_integrity, declared_shasum,
+                         registry_url, artifact_url, source_published_at, deprecated, ordinal, created_at, updated_at)
+      VALUES (@source_id, @format, @package, @version, 'pending', @integrity, @shasum,
+              @registry_url, @artifact_url, @published_at, @deprecated, @ordinal, @now, @now)
+      ON CONFLICT (source_id, format, package, version) DO UPDATE SET
+        deprecated = excluded.deprecated,
+        ordinal = excluded.ordinal,
+        source_published_at = excluded.source_published_at,
+        artifact_url = excluded.artifact_url,
+        declared_integrity = excluded.declared_integrity,
+        declared_shasum = excluded.declared_shasum
+      RETURNING id, state, created_at = @now AS fresh`);
+    const event = this.db.prepare('INSERT INTO events (item_id, run_id, from_state, to_state, detail, at) VALUES (?, ?, NULL, ?, ?, ?)');
+    const pkg = this.db.prepare(`
+      INSERT INTO packages (source_id, format, package, dist_tags, meta_state, updated_at)
+      VALUES (@source_id, @format, @package, @dist_tags, 'pending', @now)
+      ON CONFLICT (source_id, format, package) DO UPDATE SET
+        meta_state = CASE WHEN packages.dist_tags = excluded.dist_tags AND packages.meta_state = 'done' THEN 'done' ELSE 'pending' END,
+        dist_tags = excluded.dist_tags,
+        updated_at = excluded.updated_at`);
+    this.db.transaction(() => {
+      const at = now();
+      listing.versions.forEach((v, ordinal) => {
+        const row = insert.get({
+          source_id: sourceId,
+          format: listing.format,
+          package: listing.name,
+          version: v.version,
+          integrity: v.integrity ?? null,
+          shasum: v.shasum ?? null,
+          registry_url: registryUrl,
+          artifact_url: v.artifactUrl,
+          published_at: v.publishedAt ?? null,
+          deprecated: v.deprecated ?? null,
+          ordinal,
+          now: at,
+        }) as { id: number; state: ItemState; fresh: number };
+        if (row.fresh) event.run(row.id, this.runId, 'pending', `listed by ${registryUrl}`, at);
+      });
+      this.db.prepare('UPDATE packages SET list_error_code = NULL, list_error = NULL WHERE source_id = ? AND format = ? AND package = ?').run(sourceId, listing.format, listing.name);
+      pkg.run({ source_id: sourceId, format: listing.format, package: listing.name, dist_tags: JSON.stringify(sortKeys(listing.distTags)), now: at });
+    })();
+  }
+
+  /** Remember that a source could not list a package (no version rows can exist for it then). */
+  recordListError(sourceId: string, format: Format, name: string, code: string, message: string): void {
+    this.db
+      .prepare(
+        `INSERT INTO packages (source_id, format, package, meta_state, list_error_code, list_error, updated_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)
+         ON CONFLICT (source_id, format, package) DO UPDATE SET list_error_code = excluded.list_error_code, list_error = excluded.list_error, updated_at = excluded.updated_at`,
+      )
+      .run(sourceId, format, name, code, message, now());
+  }
+
+  /** Mark a package's deprecations changed, so the metadata phase runs again. */
+  markMetaPending(sourceId: string, format: Format, name: string): void {
+    this.db.prepare("UPDATE packages SET meta_state = 'pending' WHERE source_id = ? AND format = ? AND package = ?").run(sourceId, format, name);
+  }
+
+  item(id: number): ItemRow {
+    const row = this.db.prepare('SELECT * FROM items WHERE id = ?').get(id) as ItemRow | undefined;
+    if (!row) throw new MigrateError('ESTATE', `item ${id} vanished from the state database`);
+    return row;
+  }
+
+  items(where = '1 = 1', ...params: unknown[]): ItemRow[] {
+    return this.db.prepare(`SELECT * FROM items WHERE ${where} ORDER BY format, package, ordinal`).all(...params) as ItemRow[];
+  }
+
+  packages(): PackageRow[] {
+    return this.db.prepare('SELECT * FROM packages ORDER BY format, package').all() as PackageRow[];
+  }
+
+  setPackageMeta(sourceId: string, format: Format, name: string, state: PackageRow['meta_state'], error: string | null): void {
+    this.db
+      .prepare('UPDATE packages SET meta_state = ?, last_error = ?, updated_at = ? WHERE source_id = ? AND format = ? AND package = ?')
+      .run(state, error, now(), sourceId, format, name);
+  }
+
+  /** Move an item to a new state and append the event, in one transaction. */
+  transition(id: number, to: ItemState, fields: TransitionFields = {}, detail?: string): ItemRow {
+    const at = now();
+    return this.db.transaction(() => {
+      const before = this.item(id);
+      const sets = ['state = @to', 'updated_at = @at'];
+      const p: Record<string, unknown> = { id, to, at };
+      if (fields.hashes) {
+        sets.push('sha512 = @sha512', 'sha256 = @sha256', 'sha1 = @sha1', 'md5 = @md5');
+        Object.assign(p, fields.hashes);
+      }
+      if (fields.size !== undefined) (sets.push('size = @size'), (p.size = fields.size));
+      if (fields.integrityWeak !== undefined) (sets.push('integrity_weak = @weak'), (p.weak = fields.integrityWeak ? 1 : 0));
+      if (fields.targetSha512 !== undefined) (sets.push('target_sha512 = @target'), (p.target = fields.targetSha512));
+      if (fields.error !== undefined) {
+        sets.push('last_error_code = @code', 'last_error = @message');
+        p.code = fields.error?.code ?? null;
+        p.message = fields.error?.message ?? null;
+      }
+      if (fields.countAttempt) sets.push('attempts = attempts + 1');
+      this.db.prepare(`UPDATE items SET ${sets.join(', ')} WHERE id = @id`).run(p);
+      this.db
+        .prepare('INSERT INTO events (item_id, run_id, from_state, to_state, code, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(id, this.runId, before.state, to, fields.error?.code ?? null, detail ?? fields.error?.message ?? null, at);
+      return this.item(id);
+    })();
+  }
+
+  counts(): Record<string, number> {
+    const rows = this.db.prepare('SELECT state, count(*) AS n FROM items GROUP BY state').all() as { state: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
+  events(itemId: number): { from_state: string | null; to_state: string; code: string | null; detail: string | null; at: string; run_id: number | null }[] {
+    return this.db.prepare('SELECT * FROM events WHERE item_id = ? ORDER BY id').all(itemId) as never;
+  }
+
+  lastRun(): { id: number; started_at: string; ended_at: string | null; dry_run: number; outcome: string | null; summary: string | null } | undefined {
+    return this.db.prepare('SELECT * FROM runs ORDER BY id DESC LIMIT 1').get() as never;
+  }
+}
+
+function sortKeys(o: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
+}

@@ -1,0 +1,83 @@
+/**
+ * Forward-only numbered migrations. Each runs in its own transaction and bumps
+ * `PRAGMA user_version`; a database newer than this code is refused rather than
+ * guessed at (graphile-worker does the same).
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: items, their events, per-package facts, runs.
+  `
+  CREATE TABLE items (
+    id               INTEGER PRIMARY KEY,
+    source_id        TEXT NOT NULL,
+    format           TEXT NOT NULL,
+    package          TEXT NOT NULL,
+    version          TEXT NOT NULL,
+    state            TEXT NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    last_error_code  TEXT,
+    last_error       TEXT,
+    -- what the source declares
+    declared_integrity TEXT,
+    declared_shasum  TEXT,
+    integrity_weak   INTEGER NOT NULL DEFAULT 0,
+    -- what we measured (hex), and where the bytes are
+    sha512           TEXT,
+    sha256           TEXT,
+    sha1             TEXT,
+    md5              TEXT,
+    size             INTEGER,
+    -- what the target holds when it differs from ours (conflicts)
+    target_sha512    TEXT,
+    -- provenance
+    registry_url     TEXT NOT NULL,
+    artifact_url     TEXT NOT NULL,
+    source_published_at TEXT,
+    deprecated       TEXT,
+    ordinal          INTEGER NOT NULL DEFAULT 0,
+    created_at       TEXT NOT NULL,
+    updated_at       TEXT NOT NULL,
+    UNIQUE (source_id, format, package, version)
+  );
+  CREATE INDEX items_state ON items (state);
+  CREATE INDEX items_package ON items (format, package);
+
+  CREATE TABLE events (
+    id         INTEGER PRIMARY KEY,
+    item_id    INTEGER NOT NULL REFERENCES items(id),
+    run_id     INTEGER,
+    from_state TEXT,
+    to_state   TEXT NOT NULL,
+    code       TEXT,
+    detail     TEXT,
+    at         TEXT NOT NULL
+  );
+  CREATE INDEX events_item ON events (item_id);
+  -- the event log is append-only
+  CREATE TRIGGER events_no_update BEFORE UPDATE ON events BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+  CREATE TRIGGER events_no_delete BEFORE DELETE ON events BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+
+  CREATE TABLE packages (
+    source_id  TEXT NOT NULL,
+    format     TEXT NOT NULL,
+    package    TEXT NOT NULL,
+    dist_tags  TEXT NOT NULL DEFAULT '{}',
+    -- 'pending' until the target's dist-tags and deprecations match the source's
+    meta_state TEXT NOT NULL DEFAULT 'pending',
+    last_error TEXT,
+    -- why the source could not list this package on the last run (NULL when it could)
+    list_error_code TEXT,
+    list_error TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (source_id, format, package)
+  );
+
+  CREATE TABLE runs (
+    id         INTEGER PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    ended_at   TEXT,
+    dry_run    INTEGER NOT NULL,
+    outcome    TEXT,
+    summary    TEXT
+  );
+  `,
+];

@@ -1,0 +1,225 @@
+/**
+ * CodeArtifact's control plane, through the AWS SDK's default credential chain
+ * (SSO, env, role, web identity). `AWS_ENDPOINT_URL_CODEARTIFACT` redirects the
+ * client (the SDK's service-specific endpoint setting), which is how the tests
+ * point it at the stand-in. SDK retries are off: the engine owns retries and
+ * rate limits, so throttling is seen and slowed for, not hidden.
+ */
+import {
+  CodeartifactClient,
+  DescribePackageVersionCommand,
+  GetAuthorizationTokenCommand,
+  GetRepositoryEndpointCommand,
+  ListPackageVersionAssetsCommand,
+  ListPackageVersionsCommand,
+  type PackageFormat,
+} from '@aws-sdk/client-codeartifact';
+import { MigrateError, toError } from '../errors.js';
+import type { Limiter, BucketName } from '../engine/limiter.js';
+import type { Format } from '../types.js';
+
+export interface TargetConfig {
+  region: string;
+  domain: string;
+  domainOwner: string;
+  tokenDurationSeconds: number;
+}
+
+/** A package as CodeArtifact names it: npm `@acme/core` is namespace `acme`, package `core`. */
+export interface PackageCoordinates {
+  format: Format;
+  repository: string;
+  namespace?: string;
+  package: string;
+}
+
+export interface TargetAsset {
+  name: string;
+  size?: number;
+  hashes: Record<string, string>;
+}
+
+export interface TargetVersion {
+  version: string;
+  status: string;
+  originType?: string;
+}
+
+export class CodeArtifact {
+  readonly client: CodeartifactClient;
+  private token?: { value: string; expiresAt: number; renewAt: number };
+  private tokenInFlight?: Promise<string>;
+  private readonly endpoints = new Map<string, Promise<string>>();
+  tokenFetches = 0;
+
+  constructor(
+    readonly config: TargetConfig,
+    readonly limiter: Limiter,
+    client?: CodeartifactClient,
+  ) {
+    this.client = client ?? new CodeartifactClient({ region: config.region, maxAttempts: 1 });
+  }
+
+  /**
+   * The repository-endpoint token, cached and renewed before it expires: at a
+   * quarter of its lifetime left, at most five minutes early. A multi-hour run
+   * therefore never presents an expired token; a 401 still invalidates it.
+   */
+  async authToken(): Promise<string> {
+    const t = this.token;
+    if (t && Date.now() < t.renewAt) return t.value;
+    this.tokenInFlight ??= this.fetchToken().finally(() => (this.tokenInFlight = undefined));
+    return this.tokenInFlight;
+  }
+
+  /** Forget `value` if it is the cached token (the endpoint refused it). */
+  invalidateToken(value: string): void {
+    if (this.token?.value === value) this.token = undefined;
+  }
+
+  private async fetchToken(): Promise<string> {
+    const out = await this.call('GetAuthorizationToken', ['reads'], () =>
+      this.client.send(
+        new GetAuthorizationTokenCommand({
+          domain: this.config.domain,
+          domainOwner: this.config.domainOwner,
+          durationSeconds: this.config.tokenDurationSeconds,
+        }),
+      ),
+    );
+    if (!out.authorizationToken) throw new MigrateError('ETARGET', 'GetAuthorizationToken returned no token');
+    this.tokenFetches++;
+    const now = Date.now();
+    const expiresAt = out.expiration ? out.expiration.getTime() : now + 15 * 60_000;
+    const lifetime = Math.max(0, expiresAt - now);
+    this.token = { value: out.authorizationToken, expiresAt, renewAt: expiresAt - Math.min(5 * 60_000, lifetime / 4) };
+    return out.authorizationToken;
+  }
+
+  /** The repository's endpoint for a format, from GetRepositoryEndpoint; always ends with '/'. */
+  endpoint(format: Format, repository: string): Promise<string> {
+    const key = `${format}/${repository}`;
+    let p = this.endpoints.get(key);
+    if (!p) {
+      p = this.call('GetRepositoryEndpoint', ['reads'], () =>
+        this.client.send(
+          new GetRepositoryEndpointCommand({ domain: this.config.domain, domainOwner: this.config.domainOwner, repository, format: format as PackageFormat }),
+        ),
+      ).then((out) => {
+        const url = out.repositoryEndpoint;
+        if (!url) throw new MigrateError('ETARGET', `GetRepositoryEndpoint returned no endpoint for ${key}`);
+        return url.endsWith('/') ? url : `${url}/`;
+      });
+      p.catch(() => this.endpoints.delete(key));
+      this.endpoints.set(key, p);
+    }
+    return p;
+  }
+
+  /** Every version of a package in the repository; empty when the package does not exist. */
+  async listVersions(c: PackageCoordinates): Promise<Map<string, TargetVersion>> {
+    const found = new Map<string, TargetVersion>();
+    let nextToken: string | undefined;
+    do {
+      const out = await this.call('ListPackageVersions', ['list', 'reads'], () =>
+        this.client.send(new ListPackageVersionsCommand({ ...this.base(c), maxResults: 1000, nextToken })),
+      ).catch(notFoundAs(undefined));
+      if (!out) return found;
+      for (const v of out.versions ?? []) {
+        if (v.version) found.set(v.version, { version: v.version, status: v.status ?? 'Unknown', originType: v.origin?.originType });
+      }
+      nextToken = out.nextToken;
+    } while (nextToken);
+    return found;
+  }
+
+  /** A version's assets with their hashes, or undefined when the version does not exist. */
+  async versionAssets(c: PackageCoordinates, version: string): Promise<TargetAsset[] | undefined> {
+    const assets: TargetAsset[] = [];
+    let nextToken: string | undefined;
+    do {
+      const out = await this.call('ListPackageVersionAssets', ['list', 'reads'], () =>
+        this.client.send(new ListPackageVersionAssetsCommand({ ...this.base(c), packageVersion: version, maxResults: 1000, nextToken })),
+      ).catch(notFoundAs(undefined));
+      if (!out) return undefined;
+      for (const a of out.assets ?? []) assets.push({ name: a.name ?? '', size: a.size, hashes: a.hashes ?? {} });
+      nextToken = out.nextToken;
+    } while (nextToken);
+    return assets;
+  }
+
+  async describeVersion(c: PackageCoordinates, version: string): Promise<TargetVersion | undefined> {
+    const out = await this.call('DescribePackageVersion', ['reads'], () =>
+      this.client.send(new DescribePackageVersionCommand({ ...this.base(c), packageVersion: version })),
+    ).catch(notFoundAs(undefined));
+    const pv = out?.packageVersion;
+    if (!pv) return undefined;
+    return { version, status: pv.status ?? 'Unknown', originType: pv.origin?.originType };
+  }
+
+  private base(c: PackageCoordinates) {
+    return {
+      domain: this.config.domain,
+      domainOwner: this.config.domainOwner,
+      repository: c.repository,
+      format: c.format as PackageFormat,
+      namespace: c.namespace,
+      package: c.package,
+    };
+  }
+
+  /** One SDK call: rate-limited, and its failure turned into a coded error. */
+  private async call<T>(operation: string, buckets: readonly BucketName[], send: () => Promise<T>): Promise<T> {
+    await this.limiter.take(buckets);
+    try {
+      const out = await send();
+      this.limiter.succeeded(buckets);
+      return out;
+    } catch (thrown) {
+      const e = classifySdkError(operation, thrown);
+      if (e.code === 'ETHROTTLED') this.limiter.throttled(buckets);
+      throw e;
+    }
+  }
+}
+
+function notFoundAs<T>(value: T) {
+  return (e: unknown): T => {
+    if (e instanceof MigrateError && e.status === 404) return value;
+    throw e;
+  };
+}
+
+/** SDK exceptions to coded errors, by the service model's error types. */
+export function classifySdkError(operation: string, thrown: unknown): MigrateError {
+  if (thrown instanceof MigrateError) return thrown;
+  const e = toError(thrown) as Error & { $metadata?: { httpStatusCode?: number }; retryAfterSeconds?: number; $response?: { headers?: Record<string, string> } };
+  const status = e.$metadata?.httpStatusCode;
+  const what = `CodeArtifact ${operation}`;
+  switch (e.name) {
+    case 'ThrottlingException': {
+      const header = e.$response?.headers?.['retry-after'];
+      const seconds = e.retryAfterSeconds ?? (header ? Number(header) : undefined);
+      return new MigrateError('ETHROTTLED', `${what} was throttled`, { status: 429, retryAfterMs: seconds !== undefined && Number.isFinite(seconds) ? seconds * 1000 : undefined, cause: e });
+    }
+    case 'AccessDeniedException':
+    case 'UnrecognizedClientException':
+    case 'ExpiredTokenException':
+    case 'CredentialsProviderError':
+      return new MigrateError('ETARGETAUTH', `${what} was refused: ${e.message}`, {
+        status,
+        cause: e,
+        hint: 'check the AWS credentials (aws sts get-caller-identity) and the IAM permissions listed in the README',
+      });
+    case 'ResourceNotFoundException':
+      return new MigrateError('ETARGETREJECTED', `${what}: ${e.message}`, { status: 404, cause: e });
+    case 'ConflictException':
+      return new MigrateError('ECONFLICT', `${what}: ${e.message}`, { status: 409, cause: e });
+    case 'ValidationException':
+    case 'ServiceQuotaExceededException':
+      return new MigrateError('ETARGETREJECTED', `${what} was rejected: ${e.message}`, { status, cause: e });
+  }
+  if (status === 429) return new MigrateError('ETHROTTLED', `${what} was throttled`, { status, cause: e });
+  if (status !== undefined && status >= 400 && status < 500) return new MigrateError('ETARGETREJECTED', `${what} was rejected (HTTP ${status}): ${e.message}`, { status, cause: e });
+  return new MigrateError('ETARGET', `${what} failed: ${status ? `HTTP ${status}` : e.message}`, { status, cause: e });
+}

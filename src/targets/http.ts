@@ -1,0 +1,62 @@
+/**
+ * A small HTTP client for the repository endpoints (npm today, PyPI later).
+ * Written on node:http rather than fetch so a request body can be streamed
+ * with an exact Content-Length: the npm publish body carries the tarball as
+ * base64 inside JSON, and we never hold a whole tarball in memory.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+const agents = {
+  'http:': new http.Agent({ keepAlive: true, maxSockets: 64 }),
+  'https:': new https.Agent({ keepAlive: true, maxSockets: 64 }),
+};
+
+export interface HttpResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+export interface HttpRequest {
+  method: string;
+  url: string;
+  headers?: Record<string, string>;
+  /** A string, or a stream with its exact length in `headers['content-length']`. */
+  body?: string | Readable;
+  timeoutMs?: number;
+}
+
+/** Network-level failure: the request may or may not have reached the server. */
+export class NetworkError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'NetworkError';
+  }
+}
+
+export function request(req: HttpRequest): Promise<HttpResponse> {
+  const url = new URL(req.url);
+  const lib = url.protocol === 'https:' ? https : http;
+  const headers: Record<string, string> = { ...req.headers };
+  if (typeof req.body === 'string') headers['content-length'] = String(Buffer.byteLength(req.body));
+  return new Promise<HttpResponse>((resolve, reject) => {
+    const r = lib.request(
+      url,
+      { method: req.method, headers, agent: agents[url.protocol as 'http:' | 'https:'], timeout: req.timeoutMs ?? 300_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (e) => reject(new NetworkError(`${req.method} ${url.origin}${url.pathname}: ${e.message}`, { cause: e })));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      },
+    );
+    r.on('timeout', () => r.destroy(new Error('timed out')));
+    r.on('error', (e) => reject(new NetworkError(`${req.method} ${url.origin}${url.pathname}: ${e.message}`, { cause: e })));
+    if (req.body === undefined) r.end();
+    else if (typeof req.body === 'string') r.end(req.body);
+    else pipeline(req.body, r).catch((e: unknown) => r.destroy(e instanceof Error ? e : new Error(String(e))));
+  });
+}

@@ -1,0 +1,284 @@
+/**
+ * Publishing npm packages through a CodeArtifact repository's npm endpoint,
+ * the way `npm publish`, `npm dist-tag` and `npm deprecate` do
+ * (https://docs.aws.amazon.com/codeartifact/latest/ug/npm-commands.html).
+ *
+ * The tarball is sent byte for byte with its own package.json as the manifest,
+ * so every lockfile's `integrity` keeps matching. We build the publish body
+ * ourselves instead of using libnpmpublish: it needs the whole tarball in a
+ * Buffer (and then again as base64 and as JSON), while this streams it.
+ */
+import { createReadStream } from 'node:fs';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import * as tar from 'tar';
+import { MigrateError, toError } from '../errors.js';
+import { sriFromSha512Hex } from '../integrity/hashes.js';
+import { parseRetryAfter } from '../engine/retry.js';
+import type { BucketName } from '../engine/limiter.js';
+import { escapeName } from '../sources/npm-registry.js';
+import type { CodeArtifact, PackageCoordinates } from './codeartifact.js';
+import { NetworkError, request, type HttpResponse } from './http.js';
+
+export interface NpmBlob {
+  path: string;
+  size: number;
+  sha1: string;
+  sha512: string;
+}
+
+/** What a publish came to; `unknown` means the request may or may not have landed. */
+export type PublishResult = { kind: 'published' } | { kind: 'exists' } | { kind: 'unknown'; error: MigrateError };
+
+export type Manifest = Record<string, unknown> & { name?: unknown; version?: unknown };
+
+const READ: readonly BucketName[] = ['reads'];
+const WRITE: readonly BucketName[] = ['writes'];
+const PUBLISH: readonly BucketName[] = ['publish', 'writes'];
+
+export function npmCoordinates(repository: string, name: string): PackageCoordinates {
+  if (name.startsWith('@')) {
+    const [scope, pkg] = name.slice(1).split('/', 2);
+    return { format: 'npm', repository, namespace: scope, package: pkg ?? '' };
+  }
+  return { format: 'npm', repository, package: name };
+}
+
+/**
+ * The tarball's own package.json: the first `<top>/package.json` entry (npm
+ * packs under `package/`, some old tarballs under another top-level folder).
+ */
+export async function readTarballManifest(path: string, subject: string): Promise<Manifest> {
+  let text: string | undefined;
+  try {
+    await tar.t({
+      file: path,
+      onReadEntry: (entry) => {
+        if (text === undefined && /^[^/]+\/package\.json$/.test(entry.path)) {
+          const chunks: Buffer[] = [];
+          entry.on('data', (c: Buffer) => chunks.push(c));
+          entry.on('end', () => (text = Buffer.concat(chunks).toString('utf8')));
+        } else entry.resume();
+      },
+    });
+  } catch (e) {
+    throw new MigrateError('EBADSOURCE', `${subject}: the tarball cannot be read: ${toError(e).message}`, { subject, cause: e, hint: 'the source holds a damaged tarball; exclude this version or repair it at the source' });
+  }
+  if (text === undefined) throw new MigrateError('EBADSOURCE', `${subject}: the tarball has no package.json`, { subject, hint: 'exclude this version in filters' });
+  try {
+    const manifest = JSON.parse(text) as unknown;
+    if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) throw new Error('not an object');
+    return manifest as Manifest;
+  } catch (e) {
+    throw new MigrateError('EBADSOURCE', `${subject}: the tarball's package.json is not valid JSON`, { subject, cause: e, hint: 'exclude this version in filters' });
+  }
+}
+
+/** The publish document, streamed: JSON head, the tarball as base64, JSON tail. */
+async function* publishBody(prefix: string, path: string, suffix: string): AsyncGenerator<Buffer> {
+  yield Buffer.from(prefix);
+  for await (const chunk of createReadStream(path, { highWaterMark: 3 * 64 * 1024 }).pipe(new Base64Encode())) {
+    yield Buffer.from(chunk as string);
+  }
+  yield Buffer.from(suffix);
+}
+
+/** base64 as a stream: carries the 0-2 bytes that do not fill a 3-byte group. */
+class Base64Encode extends Transform {
+  private rest: Buffer = Buffer.alloc(0);
+  override _transform(chunk: Buffer, _e: BufferEncoding, done: TransformCallback): void {
+    const all = this.rest.length ? Buffer.concat([this.rest, chunk]) : chunk;
+    const whole = all.length - (all.length % 3);
+    this.rest = all.subarray(whole);
+    done(null, all.subarray(0, whole).toString('base64'));
+  }
+  override _flush(done: TransformCallback): void {
+    done(null, this.rest.toString('base64'));
+  }
+}
+
+export class NpmTarget {
+  constructor(
+    private readonly ca: CodeArtifact,
+    readonly repository: string,
+  ) {}
+
+  private endpoint(): Promise<string> {
+    return this.ca.endpoint('npm', this.repository);
+  }
+
+  /** Publish one version; `tag` is the dist-tag sent with it. */
+  async publish(name: string, version: string, manifest: Manifest, blob: NpmBlob, tag: string): Promise<PublishResult> {
+    const subject = `${name}@${version}`;
+    const endpoint = await this.endpoint();
+    const file = `${name.startsWith('@') ? name.split('/')[1] : name}-${version}.tgz`;
+    const versionDoc = {
+      ...manifest,
+      _id: subject,
+      dist: {
+        integrity: sriFromSha512Hex(blob.sha512),
+        shasum: blob.sha1,
+        tarball: `${endpoint}${escapeName(name)}/-/${file}`,
+      },
+    };
+    const head = JSON.stringify({
+      _id: name,
+      name,
+      ...(typeof manifest.description === 'string' ? { description: manifest.description } : {}),
+      'dist-tags': { [tag]: version },
+      versions: { [version]: versionDoc },
+    });
+    const prefix = `${head.slice(0, -1)},"_attachments":{${JSON.stringify(file)}:{"content_type":"application/octet-stream","data":"`;
+    const suffix = `","length":${blob.size}}}}`;
+    const length = Buffer.byteLength(prefix) + 4 * Math.ceil(blob.size / 3) + Buffer.byteLength(suffix);
+    let res: HttpResponse;
+    try {
+      res = await this.send('publish', PUBLISH, subject, {
+        method: 'PUT',
+        url: `${endpoint}${escapeName(name)}`,
+        headers: { 'content-type': 'application/json', 'content-length': String(length), 'npm-command': 'publish' },
+        body: () => Readable.from(publishBody(prefix, blob.path, suffix)),
+      });
+    } catch (e) {
+      const err = e instanceof MigrateError ? e : new MigrateError('ETARGET', toError(e).message, { cause: e, subject });
+      // Throttles and auth failures were refused before anything was stored; anything else may have landed.
+      if (err.code === 'ETHROTTLED' || err.code === 'ETARGETAUTH') throw err;
+      return { kind: 'unknown', error: err };
+    }
+    if (res.status >= 200 && res.status < 300) return { kind: 'published' };
+    if (res.status === 409) return { kind: 'exists' };
+    throw new MigrateError('ETARGETREJECTED', `${subject}: the npm endpoint refused the publish (HTTP ${res.status}): ${excerpt(res.body)}`, {
+      subject,
+      status: res.status,
+      hint: 'read the message above; nothing was stored',
+    });
+  }
+
+  async distTags(name: string): Promise<Record<string, string>> {
+    const endpoint = await this.endpoint();
+    const res = await this.send('dist-tags', READ, name, { method: 'GET', url: `${endpoint}-/package/${escapeName(name)}/dist-tags` });
+    if (res.status === 404) return {};
+    this.expectOk(res, name, 'reading dist-tags');
+    return parseJson(res.body, name) as Record<string, string>;
+  }
+
+  async setDistTag(name: string, tag: string, version: string): Promise<void> {
+    const endpoint = await this.endpoint();
+    const res = await this.send('dist-tag', WRITE, name, {
+      method: 'PUT',
+      url: `${endpoint}-/package/${escapeName(name)}/dist-tags/${encodeURIComponent(tag)}`,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(version),
+    });
+    this.expectOk(res, `${name}@${version}`, `setting dist-tag ${tag}`);
+  }
+
+  async deleteDistTag(name: string, tag: string): Promise<void> {
+    const endpoint = await this.endpoint();
+    const res = await this.send('dist-tag', WRITE, name, { method: 'DELETE', url: `${endpoint}-/package/${escapeName(name)}/dist-tags/${encodeURIComponent(tag)}` });
+    if (res.status === 404) return;
+    this.expectOk(res, name, `removing dist-tag ${tag}`);
+  }
+
+  /** The target's packument, or undefined when the package is not there. */
+  async packument(name: string): Promise<{ versions?: Record<string, Record<string, unknown>> } & Record<string, unknown> | undefined> {
+    const endpoint = await this.endpoint();
+    const res = await this.send('packument', READ, name, { method: 'GET', url: `${endpoint}${escapeName(name)}`, headers: { accept: 'application/json' } });
+    if (res.status === 404) return undefined;
+    this.expectOk(res, name, 'reading the packument');
+    return parseJson(res.body, name) as never;
+  }
+
+  /**
+   * Make the target's deprecation messages equal `wanted` (version -> message,
+   * or '' for not deprecated), as `npm deprecate` does: PUT the whole packument
+   * back with the `deprecated` fields changed. Returns the versions changed.
+   */
+  async syncDeprecations(name: string, wanted: Map<string, string>, dryRun: boolean): Promise<string[]> {
+    const doc = await this.packument(name);
+    if (!doc?.versions) return [];
+    const changed: string[] = [];
+    for (const [version, message] of wanted) {
+      const v = doc.versions[version];
+      if (!v) continue;
+      const current = typeof v.deprecated === 'string' ? v.deprecated : '';
+      if (current === message) continue;
+      v.deprecated = message;
+      changed.push(version);
+    }
+    if (changed.length === 0 || dryRun) return changed;
+    delete doc._attachments;
+    const endpoint = await this.endpoint();
+    const res = await this.send('deprecate', WRITE, name, {
+      method: 'PUT',
+      url: `${endpoint}${escapeName(name)}`,
+      headers: { 'content-type': 'application/json', 'npm-command': 'deprecate' },
+      body: JSON.stringify(doc),
+    });
+    this.expectOk(res, name, 'updating deprecations');
+    return changed;
+  }
+
+  private expectOk(res: HttpResponse, subject: string, what: string): void {
+    if (res.status >= 200 && res.status < 300) return;
+    throw new MigrateError('ETARGETREJECTED', `${subject}: ${what} failed (HTTP ${res.status}): ${excerpt(res.body)}`, { subject, status: res.status });
+  }
+
+  /**
+   * One request to the npm endpoint: rate-limited, with the cached token. A 401
+   * means the token expired or was revoked: it is dropped and the request is sent
+   * once more with a fresh one.
+   */
+  private async send(
+    what: string,
+    buckets: readonly BucketName[],
+    subject: string,
+    req: { method: string; url: string; headers?: Record<string, string>; body?: string | (() => Readable) },
+  ): Promise<HttpResponse> {
+    for (let authTry = 0; ; authTry++) {
+      await this.ca.limiter.take(buckets);
+      const token = await this.ca.authToken();
+      let res: HttpResponse;
+      try {
+        res = await request({
+          method: req.method,
+          url: req.url,
+          headers: { ...req.headers, authorization: `Bearer ${token}` },
+          body: typeof req.body === 'function' ? req.body() : req.body,
+        });
+      } catch (e) {
+        if (e instanceof NetworkError) throw new MigrateError('ETARGET', `${subject}: ${what}: ${e.message} (outcome unknown)`, { subject, cause: e });
+        throw e;
+      }
+      if (res.status === 401 && authTry === 0) {
+        this.ca.invalidateToken(token);
+        continue;
+      }
+      if (res.status === 401 || res.status === 403) {
+        throw new MigrateError('ETARGETAUTH', `${subject}: the npm endpoint refused ${what} (HTTP ${res.status})`, {
+          subject,
+          status: res.status,
+          hint: 'the CodeArtifact token lacks rights: check codeartifact:PublishPackageVersion and sts:GetServiceBearerToken (README)',
+        });
+      }
+      if (res.status === 429) {
+        this.ca.limiter.throttled(buckets);
+        throw new MigrateError('ETHROTTLED', `${subject}: ${what} was throttled`, { subject, status: 429, retryAfterMs: parseRetryAfter(res.headers['retry-after']) });
+      }
+      if (res.status >= 500) throw new MigrateError('ETARGET', `${subject}: ${what} failed (HTTP ${res.status})`, { subject, status: res.status });
+      this.ca.limiter.succeeded(buckets);
+      return res;
+    }
+  }
+}
+
+function excerpt(body: string): string {
+  return body.length > 300 ? `${body.slice(0, 300)}…` : body || '(empty body)';
+}
+
+function parseJson(body: string, subject: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch (e) {
+    throw new MigrateError('ETARGET', `${subject}: the npm endpoint answered with something that is not JSON`, { subject, cause: e });
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * Shared types and the domain's words.
+ *
+ * Glossary
+ * - item:     one package version to move; one row in `items`, with a state.
+ * - source:   where versions come from today (a private npm registry, GitHub
+ *             Packages, later git+ssh repositories). Sources return bytes and
+ *             declared facts; they never verify or retry.
+ * - target:   the CodeArtifact repository a version goes to.
+ * - asset:    one file of a package version as CodeArtifact stores it
+ *             (`package.tgz` for npm; the .zip/.mod/.info of a Go module).
+ * - origin:   where CodeArtifact says a version came from: INTERNAL (published
+ *             into the repository) or EXTERNAL (pulled through an upstream).
+ * - internal: the `*-internal` repositories our own packages are published to.
+ * - store:    the `*-store` repositories that proxy public registries.
+ * - shared:   the `*-shared` repositories builds read from (upstreams:
+ *             internal first, then store).
+ * - blob:     a downloaded artifact in the content-addressed store under state/.
+ */
+
+export type Format = 'npm' | 'pypi' | 'generic';
+
+/**
+ * The life of an item. Written before and after every side effect, so a run
+ * that dies anywhere resumes from the rows.
+ *
+ *   pending ─fetch+verify source─► fetched ─compare target─► publishing ─► published ─verify─► verified
+ *                                     │                         (unknown outcome: read the target)
+ *                                     ├─► present-identical (already there, same bytes)
+ *                                     └─► conflict (already there, other bytes; never overwritten)
+ *   any ─► failed (code in last_error_code; retried on the next run)
+ *   any ─► excluded (filtered out by the job file)
+ */
+export const ITEM_STATES = [
+  'pending',
+  'fetched',
+  'publishing',
+  'published',
+  'verified',
+  'present-identical',
+  'conflict',
+  'excluded',
+  'failed',
+] as const;
+export type ItemState = (typeof ITEM_STATES)[number];
+
+/** States a run never touches again. `failed` is not final: a rerun retries it. */
+export const FINAL_STATES: ReadonlySet<ItemState> = new Set(['verified', 'present-identical', 'conflict', 'excluded']);
+
+/** What a run reports per item: expected outcomes are values, not exceptions. */
+export type Outcome = 'published' | 'present-identical' | 'conflict' | 'excluded' | `failed:${string}`;
+
+/** Hashes we compute for every blob, in the encodings CodeArtifact reports them (lower-case hex). */
+export interface Hashes {
+  md5: string;
+  sha1: string;
+  sha256: string;
+  sha512: string;
+}
+
+/** What a source declares about one version, before we have the bytes. */
+export interface VersionListing {
+  version: string;
+  /** SRI string as the source declares it (`sha512-…`), if any. */
+  integrity?: string;
+  /** Hex SHA-1 (`dist.shasum`), the only hash old npm versions carry. */
+  shasum?: string;
+  /** Where the bytes are. */
+  artifactUrl: string;
+  /** When the source says this version was published (ISO 8601), if it says. */
+  publishedAt?: string;
+  /** npm deprecation message, if the version is deprecated. */
+  deprecated?: string;
+}
+
+/** One package as a source lists it. */
+export interface PackageListing {
+  format: Format;
+  name: string;
+  versions: VersionListing[];
+  /** dist-tags exactly as the source has them (npm). */
+  distTags: Record<string, string>;
+}
