@@ -1,0 +1,153 @@
+/**
+ * The npm path end to end against real local servers: two Verdaccio registries
+ * (private npm, GitHub Packages) and the CodeArtifact stand-in, checked with the
+ * real npm client.
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { CodeartifactClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-codeartifact';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedPackages, historyOf } from './support/npm-fixtures.js';
+import { publishRequests, startTestEnv, targetWrites, type TestEnv } from './support/harness.js';
+
+const run = promisify(execFile);
+
+const CORE = historyOf(40, { prereleasesEvery: 6 });
+const LEGACY = historyOf(12, { prereleasesEvery: 0 });
+const FLAGS = historyOf(30, { prereleasesEvery: 4 });
+
+let te: TestEnv;
+let sourceIntegrity: Map<string, Map<string, string>>;
+let job: string;
+
+beforeAll(async () => {
+  te = await startTestEnv();
+  const { privateNpm, github } = te.sandbox;
+  const a = await seedPackages(privateNpm.url, privateNpm.token, [
+    { name: '@acme/core', versions: CORE, distTags: { next: '2.0.0-rc.1' }, deprecated: { [CORE[1]!]: 'broken build, use a later patch' } },
+    { name: 'left-pad-legacy', versions: LEGACY, deprecated: { [LEGACY[0]!]: 'no longer supported' } },
+  ]);
+  const b = await seedPackages(github.url, github.token, [{ name: '@acme-gh/feature-flags', versions: FLAGS, distTags: { beta: FLAGS.filter((v) => v.includes('beta')).at(-1)! } }]);
+  sourceIntegrity = new Map([...a, ...b]);
+  job = te.writeJob({ privateNpm: { scopes: ['@acme'], packages: ['left-pad-legacy'] }, github: { packages: ['@acme-gh/feature-flags'] } });
+}, 120_000);
+
+afterAll(async () => {
+  await te?.stop();
+});
+
+const total = () => CORE.length + LEGACY.length + FLAGS.length;
+
+async function packument(registry: string, token: string, name: string) {
+  const res = await fetch(`${registry}${name.replace('/', '%2f')}`, { headers: { authorization: `Bearer ${token}`, accept: 'application/json' } });
+  expect(res.status).toBe(200);
+  return (await res.json()) as { 'dist-tags': Record<string, string>; versions: Record<string, { deprecated?: string; dist: { integrity: string } }> };
+}
+
+async function targetToken(): Promise<string> {
+  const d = te.sandbox.descriptor.codeartifact;
+  const client = new CodeartifactClient({ region: d.region, endpoint: d.endpoint, credentials: { accessKeyId: d.accessKeyId, secretAccessKey: d.secretAccessKey } });
+  try {
+    const out = await client.send(new GetAuthorizationTokenCommand({ domain: d.domain, domainOwner: d.domainOwner }));
+    return out.authorizationToken!;
+  } finally {
+    client.destroy();
+  }
+}
+
+describe('npm migration', () => {
+  it('a dry run downloads and verifies everything and writes nothing to the target', async () => {
+    const summary = await te.run(job, { dryRun: true });
+    expect(summary.outcomes['would-publish']).toBe(total());
+    expect(summary.failures).toEqual([]);
+    expect(targetWrites(te.sandbox)).toEqual([]);
+    const state = te.openState();
+    try {
+      expect(state.counts()).toEqual({ fetched: total() });
+    } finally {
+      state.close();
+    }
+  });
+
+  it('publishes every version once, oldest first, and verifies each on the target', async () => {
+    const summary = await te.run(job);
+    expect(summary.exitCode).toBe(0);
+    expect(summary.outcomes).toEqual({ published: total() });
+    expect(summary.states).toEqual({ verified: total() });
+    const requests = publishRequests(te.sandbox);
+    expect(requests.size).toBe(total());
+    expect([...requests.values()].every((n) => n === 1)).toBe(true);
+    // oldest first within a package
+    const coreOrder = te.sandbox.standIn.log.filter((e) => e.operation === 'npm:Publish' && e.package === '@acme/core').map((e) => e.version);
+    expect(coreOrder).toEqual(CORE);
+    // every step is in the event log
+    const state = te.openState();
+    try {
+      const row = state.items("package = '@acme/core' AND version = ?", CORE[0])[0]!;
+      expect(state.events(row.id).map((e) => e.to_state)).toEqual(['pending', 'fetched', 'publishing', 'published', 'verified']);
+      expect(row.registry_url).toBe(te.sandbox.descriptor.privateNpm.url);
+      expect(row.source_published_at).toMatch(/^\d{4}-/);
+    } finally {
+      state.close();
+    }
+  });
+
+  it('dist-tags and deprecations on the target equal the source', async () => {
+    const ep = te.sandbox.descriptor.codeartifact.npmEndpoint;
+    const token = await targetToken();
+    for (const [name, src] of [
+      ['@acme/core', te.sandbox.privateNpm],
+      ['left-pad-legacy', te.sandbox.privateNpm],
+      ['@acme-gh/feature-flags', te.sandbox.github],
+    ] as const) {
+      const from = await packument(src.url, src.token, name);
+      const to = await packument(ep, token, name);
+      expect(to['dist-tags']).toEqual(from['dist-tags']);
+      for (const [v, m] of Object.entries(from.versions)) {
+        expect(to.versions[v]?.deprecated ?? '', `${name}@${v} deprecation`).toBe(m.deprecated ?? '');
+        expect(to.versions[v]?.dist.integrity).toBe(m.dist.integrity);
+      }
+    }
+  });
+
+  it('a real npm install from the target gets every version with the source integrity', async () => {
+    const ep = te.sandbox.descriptor.codeartifact.npmEndpoint;
+    const token = await targetToken();
+    const project = join(te.dir, 'consumer');
+    mkdirSync(project, { recursive: true });
+    const deps: Record<string, string> = {};
+    for (const [name, versions] of sourceIntegrity) {
+      for (const v of versions.keys()) deps[`${name.replace(/[@/]/g, '-')}-${v}`.replace(/^-/, '')] = `npm:${name}@${v}`;
+    }
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, dependencies: deps }));
+    const host = ep.replace(/^https?:/, '');
+    writeFileSync(join(project, '.npmrc'), `registry=${ep}\n${host}:_authToken=${token}\n`);
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('npm_config_')));
+    await run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--cache', join(te.dir, 'npm-cache'), '--userconfig', join(project, '.npmrc')], {
+      cwd: project,
+      env,
+      timeout: 180_000,
+    });
+    const lock = JSON.parse(readFileSync(join(project, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string; integrity?: string; name?: string }> };
+    let checked = 0;
+    for (const [name, versions] of sourceIntegrity) {
+      for (const [v, integrity] of versions) {
+        const alias = `${name.replace(/[@/]/g, '-')}-${v}`.replace(/^-/, '');
+        const entry = lock.packages[`node_modules/${alias}`];
+        expect(entry?.integrity, `${name}@${v}`).toBe(integrity);
+        checked++;
+      }
+    }
+    expect(checked).toBe(total());
+  }, 240_000);
+
+  it('a rerun after completion sends the target nothing at all', async () => {
+    const before = te.sandbox.standIn.log.length;
+    const summary = await te.run(job);
+    expect(summary.exitCode).toBe(0);
+    expect(summary.outcomes).toEqual({});
+    expect(te.sandbox.standIn.log.length).toBe(before);
+  });
+});

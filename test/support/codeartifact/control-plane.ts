@@ -1,0 +1,440 @@
+/**
+ * The CodeArtifact control plane (restJson1) for the operations the migration uses.
+ *
+ * Paths, query parameter names, member names and error types follow the service model,
+ * botocore `botocore/data/codeartifact/2018-09-22/service-2.json`, as serialised by
+ * @aws-sdk/client-codeartifact 3.x: every input member travels in the query string
+ * (`domain`, `domain-owner`, `repository`, `format`, `namespace`, `package`, `version`,
+ * `max-results`, `next-token`, ...), outputs are JSON bodies, timestamps are epoch seconds
+ * (restJson1's default timestamp format, which the SDK turns into Date).
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { accessDenied, ApiError, conflict, notFound, validation } from './errors.js';
+import type { IncomingCall, Reply, ResolvedRoute, StandInContext } from './route.js';
+import type { PackageRecord, VersionRecord } from './store.js';
+import type { OriginRestriction, QuotaName, StoredAsset } from './types.js';
+
+const FORMATS = ['npm', 'pypi', 'maven', 'nuget', 'generic', 'ruby', 'swift', 'cargo'] as const;
+const STATUSES = ['Published', 'Unfinished', 'Unlisted', 'Archived', 'Disposed', 'Deleted'] as const;
+const ORIGIN_TYPES = ['INTERNAL', 'EXTERNAL', 'UNKNOWN'] as const;
+const RESTRICTIONS = ['ALLOW', 'BLOCK'] as const;
+
+// Shape constraints from the model (DomainName, AccountId, RepositoryName, PackageName/Namespace/Version, AssetName, SHA256).
+const DOMAIN_NAME = /^[a-z][a-z0-9-]{0,48}[a-z0-9]$/;
+const ACCOUNT_ID = /^[0-9]{12}$/;
+const REPOSITORY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{1,99}$/;
+const PACKAGE_PART = /^[^#/\s]{1,255}$/;
+const ASSET_NAME = /^\P{C}{1,255}$/u;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** No default page size is documented; 100 keeps pagination exercised without huge pages. */
+const DEFAULT_PAGE_SIZE = 100;
+
+type Handler = (ctx: StandInContext, q: Params, call: IncomingCall) => Reply;
+
+interface Operation {
+  method: string;
+  path: string;
+  name: string;
+  quotas: QuotaName[];
+  handler: Handler;
+}
+
+class Params {
+  constructor(private readonly search: URLSearchParams) {}
+
+  optional(name: string, pattern?: RegExp): string | undefined {
+    const value = this.search.get(name) ?? undefined;
+    if (value !== undefined && pattern !== undefined && !pattern.test(value)) {
+      throw validation(
+        `1 validation error detected: Value '${value}' at '${name}' failed to satisfy constraint: Member must satisfy regular expression pattern: ${pattern.source}`,
+      );
+    }
+    return value;
+  }
+
+  required(name: string, pattern?: RegExp): string {
+    const value = this.optional(name, pattern);
+    if (value === undefined || value === '') {
+      throw validation(`1 validation error detected: Value null at '${name}' failed to satisfy constraint: Member must not be null`);
+    }
+    return value;
+  }
+
+  oneOf<T extends string>(name: string, values: readonly T[], required: true): T;
+  oneOf<T extends string>(name: string, values: readonly T[], required?: false): T | undefined;
+  oneOf<T extends string>(name: string, values: readonly T[], required = false): T | undefined {
+    const value = required ? this.required(name) : this.optional(name);
+    if (value === undefined) return undefined;
+    if (!(values as readonly string[]).includes(value)) {
+      throw validation(
+        `1 validation error detected: Value '${value}' at '${name}' failed to satisfy constraint: Member must satisfy enum value set: [${values.join(', ')}]`,
+      );
+    }
+    return value as T;
+  }
+
+  int(name: string, min: number, max: number): number | undefined {
+    const raw = this.optional(name);
+    if (raw === undefined) return undefined;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw validation(`1 validation error detected: Value '${raw}' at '${name}' failed to satisfy constraint: Member must be between ${min} and ${max}`);
+    }
+    return value;
+  }
+}
+
+const epochSeconds = (d: Date): number => d.getTime() / 1000;
+const ok = (json: unknown): Reply => ({ status: 200, json });
+
+function checkDomain(ctx: StandInContext, q: Params): void {
+  const domain = q.required('domain', DOMAIN_NAME);
+  const owner = q.optional('domain-owner', ACCOUNT_ID);
+  // An omitted domain-owner means the caller's own account, which is the domain owner here.
+  if (domain !== ctx.domain || (owner !== undefined && owner !== ctx.domainOwner)) {
+    throw notFound(`Domain not found. Domain '${domain}' owned by account '${owner ?? ctx.domainOwner}' does not exist.`, 'domain', domain);
+  }
+}
+
+function repositoryOf(ctx: StandInContext, q: Params): string {
+  checkDomain(ctx, q);
+  const repo = q.required('repository', REPOSITORY_NAME);
+  if (!ctx.store.hasRepository(repo)) throw notFound(`Repository '${repo}' not found in domain '${ctx.domain}'.`, 'repository', repo);
+  return repo;
+}
+
+interface PackageRef {
+  repo: string;
+  format: string;
+  namespace: string | undefined;
+  name: string;
+}
+
+function packageRefOf(ctx: StandInContext, q: Params): PackageRef {
+  const repo = repositoryOf(ctx, q);
+  const format = q.oneOf('format', FORMATS, true);
+  const namespace = q.optional('namespace', PACKAGE_PART);
+  const name = q.required('package', PACKAGE_PART);
+  return { repo, format, namespace, name };
+}
+
+const displayName = (ref: { format: string; namespace?: string; name: string }): string =>
+  ref.namespace === undefined ? ref.name : ref.format === 'npm' ? `@${ref.namespace}/${ref.name}` : `${ref.namespace}/${ref.name}`;
+
+function packageOf(ctx: StandInContext, q: Params): { ref: PackageRef; pkg: PackageRecord } {
+  const ref = packageRefOf(ctx, q);
+  const pkg = ctx.store.getPackage(ref.repo, ref.format, ref.namespace, ref.name);
+  if (pkg === undefined) throw notFound(`Package '${displayName(ref)}' not found in repository '${ref.repo}'.`, 'package', displayName(ref));
+  return { ref, pkg };
+}
+
+function versionOf(ctx: StandInContext, q: Params): { ref: PackageRef; pkg: PackageRecord; version: VersionRecord } {
+  const { ref, pkg } = packageOf(ctx, q);
+  const wanted = q.required('version', PACKAGE_PART);
+  const version = pkg.versions.get(wanted);
+  if (version === undefined) {
+    throw notFound(`Package version '${displayName(ref)}@${wanted}' not found in repository '${ref.repo}'.`, 'package-version', wanted);
+  }
+  return { ref, pkg, version };
+}
+
+/** Opaque next-token: the offset of the next item. */
+function paginate<T>(items: T[], q: Params): { page: T[]; nextToken?: string } {
+  const max = q.int('max-results', 1, 1000) ?? DEFAULT_PAGE_SIZE;
+  const token = q.optional('next-token');
+  let offset = 0;
+  if (token !== undefined) {
+    const decoded = Number(Buffer.from(token, 'base64url').toString('utf8'));
+    if (!Number.isInteger(decoded) || decoded < 0) throw validation('Invalid pagination token.', 'FIELD_VALIDATION_FAILED');
+    offset = decoded;
+  }
+  const page = items.slice(offset, offset + max);
+  const next = offset + max < items.length ? Buffer.from(String(offset + max)).toString('base64url') : undefined;
+  return next === undefined ? { page } : { page, nextToken: next };
+}
+
+const originConfiguration = (pkg: PackageRecord): unknown => ({ restrictions: { ...pkg.restrictions } });
+
+const origin = (repo: string): unknown => ({ domainEntryPoint: { repositoryName: repo }, originType: 'INTERNAL' });
+
+/** defaultDisplayVersion: npm's `latest` tag, else (and for other formats) the most recently published version. */
+function defaultDisplayVersion(pkg: PackageRecord): string | undefined {
+  const latest = pkg.format === 'npm' ? pkg.distTags.get('latest') : undefined;
+  if (latest !== undefined) return latest;
+  let newest: VersionRecord | undefined;
+  for (const v of pkg.versions.values()) if (newest === undefined || v.publishedTime >= newest.publishedTime) newest = v;
+  return newest?.version;
+}
+
+const assetSummary = (a: StoredAsset): unknown => ({ name: a.name, size: a.size, hashes: { ...a.hashes } });
+
+const getAuthorizationToken: Handler = (ctx, q) => {
+  checkDomain(ctx, q);
+  // AuthorizationTokenDurationSeconds: 0 (= the role session's expiry) or 900..43200 (API reference, GetAuthorizationToken).
+  const duration = q.int('duration', 0, 43200) ?? 0;
+  if (duration > 0 && duration < 900) {
+    throw validation(`Invalid duration ${duration}: must be 0 or between 900 and 43200 seconds.`);
+  }
+  const { token, expiration } = ctx.issueToken(duration);
+  return ok({ authorizationToken: token, expiration: epochSeconds(expiration) });
+};
+
+const getRepositoryEndpoint: Handler = (ctx, q) => {
+  const repo = repositoryOf(ctx, q);
+  const format = q.oneOf('format', FORMATS, true);
+  q.oneOf('endpointType', ['ipv4', 'dualstack'] as const);
+  return ok({ repositoryEndpoint: ctx.endpointUrl(format, repo) });
+};
+
+const describeRepository: Handler = (ctx, q) => {
+  const repo = repositoryOf(ctx, q);
+  return ok({
+    repository: {
+      name: repo,
+      administratorAccount: ctx.domainOwner,
+      domainName: ctx.domain,
+      domainOwner: ctx.domainOwner,
+      arn: `arn:aws:codeartifact:${ctx.region}:${ctx.domainOwner}:repository/${ctx.domain}/${repo}`,
+      description: '',
+      upstreams: [],
+      externalConnections: [],
+      createdTime: epochSeconds(ctx.store.createdTime),
+    },
+  });
+};
+
+const listPackages: Handler = (ctx, q) => {
+  const repo = repositoryOf(ctx, q);
+  const format = q.oneOf('format', FORMATS);
+  // `namespace` filters by prefix although it is not called namespace-prefix (API reference, ListPackages).
+  const namespacePrefix = q.optional('namespace', PACKAGE_PART);
+  const packagePrefix = q.optional('package-prefix', PACKAGE_PART);
+  const publish = q.oneOf('publish', RESTRICTIONS);
+  const upstream = q.oneOf('upstream', RESTRICTIONS);
+  const matching = ctx.store.listPackages(repo).filter(
+    (p) =>
+      (format === undefined || p.format === format) &&
+      (namespacePrefix === undefined || (p.namespace ?? '').startsWith(namespacePrefix)) &&
+      (packagePrefix === undefined || p.name.startsWith(packagePrefix)) &&
+      (publish === undefined || p.restrictions.publish === publish) &&
+      (upstream === undefined || p.restrictions.upstream === upstream),
+  );
+  const { page, nextToken } = paginate(matching, q);
+  return ok({
+    packages: page.map((p) => ({ format: p.format, namespace: p.namespace, package: p.name, originConfiguration: originConfiguration(p) })),
+    nextToken,
+  });
+};
+
+const describePackage: Handler = (ctx, q) => {
+  const { pkg } = packageOf(ctx, q);
+  return ok({ package: { format: pkg.format, namespace: pkg.namespace, name: pkg.name, originConfiguration: originConfiguration(pkg) } });
+};
+
+const putPackageOriginConfiguration: Handler = (ctx, q, call) => {
+  const ref = packageRefOf(ctx, q);
+  let body: unknown;
+  try {
+    body = JSON.parse(call.body.toString('utf8') || '{}');
+  } catch {
+    throw validation('Request body is not valid JSON.', 'CANNOT_PARSE');
+  }
+  const r = (body as { restrictions?: { publish?: unknown; upstream?: unknown } }).restrictions;
+  const valid = (v: unknown): v is OriginRestriction => v === 'ALLOW' || v === 'BLOCK';
+  if (r === undefined || !valid(r.publish) || !valid(r.upstream)) {
+    throw validation('restrictions.publish and restrictions.upstream are required and must be ALLOW or BLOCK.');
+  }
+  // Called on a package that does not exist, it creates the package with no versions
+  // (API reference, PutPackageOriginConfiguration).
+  const pkg = ctx.store.ensurePackage(ref.repo, ref.format, ref.namespace, ref.name, { publish: r.publish, upstream: r.upstream });
+  pkg.restrictions = { publish: r.publish, upstream: r.upstream };
+  return ok({ originConfiguration: originConfiguration(pkg) });
+};
+
+const listPackageVersions: Handler = (ctx, q) => {
+  const { ref, pkg } = packageOf(ctx, q);
+  const status = q.oneOf('status', STATUSES);
+  const originType = q.oneOf('originType', ORIGIN_TYPES);
+  const sortBy = q.oneOf('sortBy', ['PUBLISHED_TIME'] as const);
+  let versions = [...pkg.versions.values()].filter(
+    (v) => (status === undefined || v.status === status) && (originType === undefined || originType === 'INTERNAL'),
+  );
+  if (sortBy === 'PUBLISHED_TIME') versions = versions.sort((a, b) => a.publishedTime.getTime() - b.publishedTime.getTime());
+  const { page, nextToken } = paginate(versions, q);
+  return ok({
+    defaultDisplayVersion: defaultDisplayVersion(pkg),
+    format: pkg.format,
+    namespace: pkg.namespace,
+    package: pkg.name,
+    versions: page.map((v) => ({ version: v.version, revision: v.revision, status: v.status, origin: origin(ref.repo) })),
+    nextToken,
+  });
+};
+
+const listPackageVersionAssets: Handler = (ctx, q) => {
+  const { pkg, version } = versionOf(ctx, q);
+  const { page, nextToken } = paginate(version.assets, q);
+  return ok({
+    format: pkg.format,
+    namespace: pkg.namespace,
+    package: pkg.name,
+    version: version.version,
+    versionRevision: version.revision,
+    assets: page.map(assetSummary),
+    nextToken,
+  });
+};
+
+const describePackageVersion: Handler = (ctx, q) => {
+  const { ref, pkg, version } = versionOf(ctx, q);
+  const manifest = version.npmManifest ?? {};
+  const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+  const repository = manifest['repository'];
+  const license = str(manifest['license']);
+  return ok({
+    packageVersion: {
+      format: pkg.format,
+      namespace: pkg.namespace,
+      packageName: pkg.name,
+      displayName: displayName(ref),
+      version: version.version,
+      summary: str(manifest['description']),
+      homePage: str(manifest['homepage']),
+      sourceCodeRepository: str(repository) ?? str((repository as { url?: unknown } | undefined)?.url),
+      publishedTime: epochSeconds(version.publishedTime),
+      licenses: license === undefined ? [] : [{ name: license }],
+      revision: version.revision,
+      status: version.status,
+      origin: origin(ref.repo),
+    },
+  });
+};
+
+const getPackageVersionAsset: Handler = (ctx, q) => {
+  const { pkg, version } = versionOf(ctx, q);
+  const assetName = q.required('asset', ASSET_NAME);
+  const revision = q.optional('revision');
+  if (revision !== undefined && revision !== version.revision) {
+    throw notFound(`Revision '${revision}' of package version '${version.version}' not found.`, 'package-version', version.version);
+  }
+  const asset = version.assets.find((a) => a.name === assetName);
+  if (asset === undefined) throw notFound(`Asset '${assetName}' not found in package version '${pkg.name}@${version.version}'.`, 'asset', assetName);
+  return {
+    status: 200,
+    headers: {
+      'content-type': 'application/octet-stream',
+      'x-assetname': asset.name,
+      'x-packageversion': version.version,
+      'x-packageversionrevision': version.revision,
+    },
+    bytes: ctx.store.readAsset(asset),
+  };
+};
+
+const publishPackageVersion: Handler = (ctx, q, call) => {
+  const ref = packageRefOf(ctx, q);
+  // "The only supported value is generic" (API reference, PublishPackageVersion: format); the other
+  // formats are published with their package managers.
+  if (ref.format !== 'generic') throw validation(`PublishPackageVersion supports only the generic format, not '${ref.format}'.`);
+  // The namespace is required for generic packages (model: PackageNamespace documentation).
+  if (ref.namespace === undefined) throw validation("1 validation error detected: Value null at 'namespace' failed to satisfy constraint: Member must not be null");
+  const versionName = q.required('version', PACKAGE_PART);
+  const assetName = q.required('asset', ASSET_NAME);
+  const unfinished = q.optional('unfinished') === 'true';
+  const declared = call.headers['x-amz-content-sha256'];
+  if (typeof declared !== 'string' || !SHA256_HEX.test(declared)) {
+    throw validation("1 validation error detected: Value at 'assetSHA256' failed to satisfy constraint: Member must be 64 lowercase hex characters");
+  }
+  const actual = createHash('sha256').update(call.body).digest('hex');
+  // assetSHA256 is "used as an integrity check to verify that the assetContent has not changed".
+  if (actual !== declared) throw validation(`The SHA256 of the asset content (${actual}) does not match assetSHA256 (${declared}).`);
+
+  const pkg = ctx.store.getPackage(ref.repo, ref.format, ref.namespace, ref.name);
+  const existing = pkg?.versions.get(versionName);
+  const existingAsset = existing?.assets.find((a) => a.name === assetName);
+  const id = `${displayName(ref)}@${versionName}`;
+  // Overwriting package assets (https://docs.aws.amazon.com/codeartifact/latest/ug/packages-overview.html#package-publishing-overwrite-assets):
+  // an existing asset may be published again only with identical content, else 409; a new asset may be
+  // added to a generic package version only while it is Unfinished.
+  if (existingAsset !== undefined && existingAsset.hashes['SHA-256'] !== actual) {
+    throw conflict(`Asset '${assetName}' of ${id} already exists with different content.`, 'asset', assetName);
+  }
+  if (existing !== undefined && existingAsset === undefined && existing.status !== 'Unfinished') {
+    throw conflict(`Package version ${id} is ${existing.status}; assets can be added only while it is Unfinished.`, 'package-version', versionName);
+  }
+  if (existing === undefined && pkg?.restrictions.publish === 'BLOCK') {
+    // Origin controls: publish=BLOCK refuses new versions. The exact error the service sends is not documented.
+    throw accessDenied(`Publishing new versions of '${displayName(ref)}' to '${ref.repo}' is blocked by its package origin configuration.`);
+  }
+
+  const target = pkg ?? ctx.store.ensurePackage(ref.repo, ref.format, ref.namespace, ref.name);
+  const asset = existingAsset ?? ctx.store.putAsset(assetName, call.body);
+  let version = existing;
+  if (version === undefined) {
+    version = ctx.store.addVersion(target, { version: versionName, status: unfinished ? 'Unfinished' : 'Published', assets: [asset] });
+  } else if (existingAsset === undefined || (version.status === 'Unfinished' && !unfinished)) {
+    if (existingAsset === undefined) version.assets.push(asset);
+    // Omitting `unfinished` on the last asset sets the status to Published; it never goes back.
+    if (!unfinished) version.status = 'Published';
+    ctx.store.touch(target, version);
+  }
+  return ok({
+    format: target.format,
+    namespace: target.namespace,
+    package: target.name,
+    version: version.version,
+    versionRevision: version.revision,
+    status: version.status,
+    asset: assetSummary(asset),
+  });
+};
+
+const OPERATIONS: Operation[] = [
+  { method: 'POST', path: '/v1/authorization-token', name: 'GetAuthorizationToken', quotas: ['authorizationToken', 'reads'], handler: getAuthorizationToken },
+  { method: 'GET', path: '/v1/repository/endpoint', name: 'GetRepositoryEndpoint', quotas: ['reads'], handler: getRepositoryEndpoint },
+  { method: 'GET', path: '/v1/repository', name: 'DescribeRepository', quotas: ['reads'], handler: describeRepository },
+  { method: 'POST', path: '/v1/packages', name: 'ListPackages', quotas: ['list', 'reads'], handler: listPackages },
+  { method: 'GET', path: '/v1/package', name: 'DescribePackage', quotas: ['reads'], handler: describePackage },
+  { method: 'POST', path: '/v1/package', name: 'PutPackageOriginConfiguration', quotas: ['writes'], handler: putPackageOriginConfiguration },
+  { method: 'POST', path: '/v1/package/versions', name: 'ListPackageVersions', quotas: ['list', 'reads'], handler: listPackageVersions },
+  { method: 'POST', path: '/v1/package/version/assets', name: 'ListPackageVersionAssets', quotas: ['list', 'reads'], handler: listPackageVersionAssets },
+  { method: 'GET', path: '/v1/package/version', name: 'DescribePackageVersion', quotas: ['reads'], handler: describePackageVersion },
+  { method: 'GET', path: '/v1/package/version/asset', name: 'GetPackageVersionAsset', quotas: ['getAsset', 'reads'], handler: getPackageVersionAsset },
+  { method: 'POST', path: '/v1/package/version/publish', name: 'PublishPackageVersion', quotas: ['publish', 'writes'], handler: publishPackageVersion },
+];
+
+/** The control-plane route for a call, or undefined when the path is not a known operation. */
+export function resolveControlPlane(ctx: StandInContext, call: IncomingCall): ResolvedRoute | undefined {
+  const op = OPERATIONS.find((o) => o.method === call.method && o.path === call.url.pathname);
+  if (op === undefined) return undefined;
+  const search = call.url.searchParams;
+  const version = search.get('version');
+  return {
+    kind: 'control',
+    operation: op.name,
+    subject: {
+      repository: search.get('repository') ?? undefined,
+      format: search.get('format') ?? undefined,
+      namespace: search.get('namespace') ?? undefined,
+      package: search.get('package') ?? undefined,
+      versions: version === null ? [] : [version],
+    },
+    quotas: op.quotas,
+    handle: () => op.handler(ctx, new Params(search), call),
+  };
+}
+
+/**
+ * restJson1 error: the SDK reads the type from `x-amzn-errortype` and the members from the JSON
+ * body, and ThrottlingException.retryAfterSeconds from the `Retry-After` header (model: httpHeader).
+ */
+export function controlPlaneError(err: ApiError): Reply {
+  const headers: Record<string, string> = { 'x-amzn-errortype': err.type, 'x-amzn-requestid': randomUUID() };
+  if (err.retryAfterSeconds !== undefined) headers['retry-after'] = String(err.retryAfterSeconds);
+  return { status: err.status, headers, json: { message: err.message, ...err.fields } };
+}
+
+export function unknownOperation(call: IncomingCall): ApiError {
+  return new ApiError(404, 'UnknownOperationException', `No operation matches ${call.method} ${call.url.pathname}.`);
+}

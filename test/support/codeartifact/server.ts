@@ -1,0 +1,308 @@
+/**
+ * The CodeArtifact stand-in: one HTTP server on 127.0.0.1 serving the control plane (for the AWS
+ * SDK, via `AWS_ENDPOINT_URL_CODEARTIFACT` or the client's `endpoint`), the npm endpoints of every
+ * repository, and `/__admin/*` controls for out-of-process use.
+ *
+ * Every request goes through the same steps: latency, route, authentication, quotas, faults, the
+ * operation, an `afterApply` fault, the log.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { controlPlaneError, resolveControlPlane, unknownOperation } from './control-plane.js';
+import { ApiError, accessDenied, defaultErrorType, throttled, toApiError } from './errors.js';
+import { Faults } from './faults.js';
+import { npmError, resolveNpm } from './npm-endpoint.js';
+import { Quotas } from './quotas.js';
+import type { IncomingCall, Reply, ResolvedRoute, StandInContext } from './route.js';
+import { Store } from './store.js';
+import type { FaultRule, QuotaName, RequestLogEntry, StandInOptions, StoredVersion } from './types.js';
+
+/** What GetAuthorizationToken uses when no duration is asked for: 12 hours, the CLI's default too. */
+const DEFAULT_TOKEN_SECONDS = 43200;
+
+interface IssuedToken {
+  expiresAt: number;
+}
+
+interface AdminConfig {
+  latencyMs?: number;
+  tokenTtlSeconds?: number | null;
+  quotas?: Partial<Record<QuotaName, number>> | false | null;
+  faults?: FaultRule[];
+}
+
+export class CodeArtifactStandIn {
+  readonly log: RequestLogEntry[] = [];
+  private readonly store: Store;
+  private readonly quotas: Quotas;
+  private readonly faults = new Faults();
+  private readonly tokens = new Map<string, IssuedToken>();
+  private readonly sockets = new Set<Socket>();
+  private readonly sleeping = new Set<NodeJS.Timeout>();
+  private readonly context: StandInContext;
+  private latencyMs: number;
+  private tokenTtlSeconds: number | undefined;
+  private seq = 0;
+  private port = 0;
+  private stopped = false;
+
+  private constructor(
+    private readonly opts: StandInOptions,
+    private readonly server: Server,
+  ) {
+    this.store = new Store(opts.repositories, opts.dataDir);
+    this.quotas = new Quotas(opts.quotas);
+    this.latencyMs = opts.latencyMs ?? 0;
+    this.tokenTtlSeconds = opts.tokenTtlSeconds;
+    this.context = {
+      store: this.store,
+      domain: opts.domain,
+      domainOwner: opts.domainOwner,
+      region: opts.region ?? 'us-east-1',
+      issueToken: (requested) => this.issueToken(requested),
+      endpointUrl: (format, repo) => `${this.url}/d/${opts.domain}-${opts.domainOwner}/${format}/${repo}/`,
+    };
+  }
+
+  static async start(opts: StandInOptions): Promise<CodeArtifactStandIn> {
+    const server = createServer();
+    const standIn = new CodeArtifactStandIn(opts, server);
+    server.on('connection', (socket: Socket) => {
+      standIn.sockets.add(socket);
+      socket.once('close', () => standIn.sockets.delete(socket));
+    });
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      standIn.onRequest(req, res).catch((err: unknown) => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(`stand-in failure: ${err instanceof Error ? err.message : String(err)}`);
+      });
+    });
+    server.listen(opts.port ?? 0, '127.0.0.1');
+    await once(server, 'listening');
+    standIn.port = (server.address() as AddressInfo).port;
+    return standIn;
+  }
+
+  /** `http://127.0.0.1:PORT`: what AWS_ENDPOINT_URL_CODEARTIFACT gets. */
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** The URL GetRepositoryEndpoint returns for format npm, ending with '/'. */
+  npmEndpoint(repo: string): string {
+    return this.context.endpointUrl('npm', repo);
+  }
+
+  setLatency(ms: number): void {
+    this.latencyMs = ms;
+  }
+
+  setTokenTtl(seconds: number | undefined): void {
+    this.tokenTtlSeconds = seconds;
+  }
+
+  /** Every token issued so far becomes invalid (401 on the npm endpoint). */
+  revokeTokens(): void {
+    this.tokens.clear();
+  }
+
+  addFault(rule: FaultRule): void {
+    this.faults.add(rule);
+  }
+
+  clearFaults(): void {
+    this.faults.clear();
+  }
+
+  setQuotas(q: StandInOptions['quotas']): void {
+    this.quotas.configure(q);
+  }
+
+  /** What is stored for a package, oldest version first (copies: changing them changes nothing). */
+  versions(repo: string, format: string, namespace: string | undefined, pkg: string): StoredVersion[] {
+    const record = this.store.getPackage(repo, format, namespace, pkg);
+    return record === undefined ? [] : this.store.snapshot(repo, record);
+  }
+
+  /** The bytes of one stored asset, or undefined. */
+  assetBytes(repo: string, format: string, namespace: string | undefined, pkg: string, version: string, asset: string): Buffer | undefined {
+    const found = this.store.getPackage(repo, format, namespace, pkg)?.versions.get(version)?.assets.find((a) => a.name === asset);
+    return found === undefined ? undefined : Buffer.from(this.store.readAsset(found));
+  }
+
+  /** npm dist-tags of a package (`@acme/core`), empty when unknown. */
+  distTags(repo: string, npmName: string): Record<string, string> {
+    const m = /^(?:@([^/]+)\/)?(.+)$/.exec(npmName);
+    const record = m?.[2] === undefined ? undefined : this.store.getPackage(repo, 'npm', m[1], m[2]);
+    return record === undefined ? {} : Object.fromEntries(record.distTags);
+  }
+
+  /** Closes the server and every open socket; pending latency sleeps are dropped. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const timer of this.sleeping) clearTimeout(timer);
+    this.sleeping.clear();
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.sockets) socket.destroy();
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  private issueToken(requestedSeconds: number): { token: string; expiration: Date } {
+    const seconds = this.tokenTtlSeconds ?? (requestedSeconds > 0 ? requestedSeconds : DEFAULT_TOKEN_SECONDS);
+    const token = randomBytes(96).toString('base64url');
+    const expiresAt = Date.now() + seconds * 1000;
+    this.tokens.set(token, { expiresAt });
+    return { token, expiration: new Date(expiresAt) };
+  }
+
+  /** npm clients send `Bearer <token>`; pip/twine send Basic `aws:<token>`. */
+  private tokenValid(authorization: string | undefined): boolean {
+    if (authorization === undefined) return false;
+    let token: string | undefined;
+    const bearer = /^Bearer\s+(.+)$/i.exec(authorization);
+    const basic = /^Basic\s+(.+)$/i.exec(authorization);
+    if (bearer?.[1] !== undefined) token = bearer[1].trim();
+    else if (basic?.[1] !== undefined) token = Buffer.from(basic[1], 'base64').toString('utf8').split(':').slice(1).join(':');
+    const issued = token === undefined ? undefined : this.tokens.get(token);
+    return issued !== undefined && Date.now() < issued.expiresAt;
+  }
+
+  /** Only the access key of the SigV4 `Credential=` is checked, not the signature. */
+  private credentialValid(authorization: string | undefined): boolean {
+    const m = /Credential=([^/,\s]+)\//.exec(authorization ?? '');
+    return m?.[1] === this.opts.accessKeyId;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.sleeping.delete(timer);
+        resolve();
+      }, ms);
+      this.sleeping.add(timer);
+    });
+  }
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const call: IncomingCall = {
+      method: req.method ?? 'GET',
+      url: new URL(req.url ?? '/', 'http://127.0.0.1'),
+      headers: req.headers,
+      body: Buffer.concat(chunks),
+    };
+    if (call.url.pathname.startsWith('/__admin/')) {
+      send(res, this.admin(call));
+      return;
+    }
+    const at = Date.now();
+    await this.sleep(this.latencyMs);
+    if (this.stopped) return;
+
+    const route = resolveControlPlane(this.context, call) ?? resolveNpm(this.context, call);
+    const reply = route === undefined ? controlPlaneError(unknownOperation(call)) : this.dispatch(route, call);
+    const entry: RequestLogEntry = {
+      seq: ++this.seq,
+      at,
+      method: call.method,
+      path: call.url.pathname,
+      query: Object.fromEntries(call.url.searchParams),
+      operation: route?.operation ?? 'Unknown',
+      status: reply.status,
+    };
+    const subject = route?.subject;
+    if (subject?.repository !== undefined) entry.repository = subject.repository;
+    if (subject?.format !== undefined) entry.format = subject.format;
+    if (subject?.namespace !== undefined) entry.namespace = subject.namespace;
+    if (subject?.package !== undefined) entry.package = subject.package;
+    if (subject !== undefined && subject.versions.length > 0) entry.version = subject.versions.join(',');
+    const errorType = reply.headers?.['x-amzn-errortype'] ?? reply.headers?.['x-standin-errortype'];
+    if (errorType !== undefined) entry.errorType = errorType;
+    this.log.push(entry);
+    send(res, reply);
+  }
+
+  private dispatch(route: ResolvedRoute, call: IncomingCall): Reply {
+    const fail = (err: ApiError): Reply => {
+      const reply = route.kind === 'control' ? controlPlaneError(err) : npmError(err);
+      return { ...reply, headers: { ...reply.headers, 'x-standin-errortype': err.type } };
+    };
+    const authorization = call.headers.authorization;
+    if (route.kind === 'control' && !this.credentialValid(authorization)) {
+      return fail(accessDenied('The security token included in the request is invalid.'));
+    }
+    if (route.kind === 'npm' && !this.tokenValid(authorization)) {
+      return fail(new ApiError(401, 'Unauthorized', 'Unable to authenticate: the authorization token is missing, expired or revoked.'));
+    }
+    const retryAfter = this.quotas.take(route.quotas);
+    if (retryAfter !== undefined) return fail(throttled(`Rate exceeded for ${route.operation}.`, retryAfter));
+
+    const fault = this.faults.match({ operation: route.operation, ...route.subject });
+    const faultError = (rule: FaultRule): ApiError => {
+      this.faults.fire(rule);
+      return new ApiError(rule.status, rule.errorType ?? defaultErrorType(rule.status), `Injected fault for ${route.operation}.`, {}, rule.retryAfterSeconds);
+    };
+    if (fault !== undefined && fault.afterApply !== true) return fail(faultError(fault));
+    let reply: Reply;
+    try {
+      reply = route.handle();
+    } catch (err) {
+      return fail(toApiError(err));
+    }
+    // afterApply: the store changed, the client sees the error (a response lost on the way back).
+    if (fault !== undefined && reply.status < 300) return fail(faultError(fault));
+    return reply;
+  }
+
+  private admin(call: IncomingCall): Reply {
+    const path = call.url.pathname;
+    if (call.method === 'GET' && path === '/__admin/log') return { status: 200, json: this.log };
+    if (call.method === 'POST' && path === '/__admin/revoke-tokens') {
+      this.revokeTokens();
+      return { status: 200, json: { ok: true } };
+    }
+    if (call.method === 'GET' && path === '/__admin/versions') {
+      const q = call.url.searchParams;
+      return { status: 200, json: this.versions(q.get('repository') ?? '', q.get('format') ?? 'npm', q.get('namespace') ?? undefined, q.get('package') ?? '') };
+    }
+    if (call.method === 'POST' && path === '/__admin/config') {
+      let config: AdminConfig;
+      try {
+        config = JSON.parse(call.body.toString('utf8') || '{}') as AdminConfig;
+      } catch {
+        return { status: 400, json: { error: 'body is not JSON' } };
+      }
+      if (config.latencyMs !== undefined) this.setLatency(config.latencyMs);
+      if (config.tokenTtlSeconds !== undefined) this.setTokenTtl(config.tokenTtlSeconds ?? undefined);
+      if (config.quotas !== undefined) this.setQuotas(config.quotas ?? undefined);
+      if (config.faults !== undefined) {
+        this.clearFaults();
+        for (const rule of config.faults) this.addFault(rule);
+      }
+      return { status: 200, json: { ok: true } };
+    }
+    return { status: 404, json: { error: `no admin route ${call.method} ${path}` } };
+  }
+}
+
+function send(res: ServerResponse, reply: Reply): void {
+  const headers: Record<string, string> = { 'x-amzn-requestid': randomUUID(), ...reply.headers };
+  delete headers['x-standin-errortype'];
+  let body: Buffer;
+  if (reply.bytes !== undefined) {
+    body = reply.bytes;
+    headers['content-type'] ??= 'application/octet-stream';
+  } else {
+    body = Buffer.from(JSON.stringify(reply.json ?? {}));
+    headers['content-type'] ??= 'application/json';
+  }
+  headers['content-length'] = String(body.length);
+  res.writeHead(reply.status, headers);
+  res.end(body);
+}

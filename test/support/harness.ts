@@ -1,0 +1,152 @@
+/**
+ * Test harness: a sandbox in a temp folder, a job file pointing at it, and
+ * ways to run the tool in-process (runJob) or as a real child process (the CLI,
+ * for kill -9 and Ctrl-C). Every test stops what it started.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { CodeartifactClient } from '@aws-sdk/client-codeartifact';
+import { stringify } from 'yaml';
+import { loadJob } from '../../src/config/load.js';
+import { runJob, type RunOptions } from '../../src/engine/run.js';
+import type { RunSummary } from '../../src/engine/events.js';
+import { StateDb } from '../../src/state/db.js';
+import { startSandbox, type Sandbox, type SandboxOptions } from './sandbox.js';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+
+export interface JobOverrides {
+  /** Sources to include; default both. */
+  privateNpm?: { packages?: string[]; scopes?: string[]; tokenEnv?: string } | false;
+  github?: { packages?: string[]; tokenEnv?: string } | false;
+  limits?: Record<string, unknown>;
+  filters?: Record<string, unknown>;
+  tokenDurationSeconds?: number;
+  name?: string;
+}
+
+export interface TestEnv {
+  dir: string;
+  sandbox: Sandbox;
+  stateDir: string;
+  /** Environment for a run: source tokens, AWS credentials, endpoint override. */
+  env: Record<string, string>;
+  writeJob(overrides?: JobOverrides): string;
+  /** Run in-process with the sandbox's credentials. */
+  run(jobFile: string, opts?: Partial<RunOptions>): Promise<RunSummary>;
+  /** Spawn the real CLI (`node --import tsx src/cli/main.ts …`). */
+  spawnCli(args: string[], extraEnv?: Record<string, string>): ChildProcess;
+  /** Run the CLI to completion. */
+  cli(args: string[], extraEnv?: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }>;
+  openState(jobName?: string): StateDb;
+  stop(): Promise<void>;
+}
+
+export async function startTestEnv(opts: Partial<SandboxOptions> = {}): Promise<TestEnv> {
+  const dir = mkdtempSync(join(tmpdir(), 'cam-test-'));
+  // quotas off unless a test is about them: then "one publish request per version" holds exactly
+  const sandbox = await startSandbox({ dir: join(dir, 'sandbox'), ...opts, standIn: { quotas: false, ...opts.standIn } });
+  const stateDir = join(dir, 'state');
+  const d = sandbox.descriptor;
+  const env = { ...d.env };
+  const client = new CodeartifactClient({
+    region: d.codeartifact.region,
+    endpoint: d.codeartifact.endpoint,
+    credentials: { accessKeyId: d.codeartifact.accessKeyId, secretAccessKey: d.codeartifact.secretAccessKey },
+    maxAttempts: 1,
+  });
+
+  const childEnv = (extra: Record<string, string> = {}) => {
+    const base: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('AWS_') && !k.startsWith('npm_config_')) base[k] = v;
+    return { ...base, ...env, ...extra, AWS_EC2_METADATA_DISABLED: 'true' };
+  };
+
+  const te: TestEnv = {
+    dir,
+    sandbox,
+    stateDir,
+    env,
+    writeJob(o = {}) {
+      const sources: Record<string, unknown>[] = [];
+      if (o.privateNpm !== false) {
+        sources.push({
+          id: 'private-npm',
+          kind: 'npm-registry',
+          url: d.privateNpm.url,
+          tokenEnv: o.privateNpm?.tokenEnv ?? d.privateNpm.tokenEnv,
+          packages: o.privateNpm?.packages ?? [],
+          scopes: o.privateNpm?.scopes ?? (o.privateNpm?.packages ? [] : ['@acme']),
+        });
+      }
+      if (o.github !== false) {
+        sources.push({ id: 'github', kind: 'npm-registry', url: d.github.url, tokenEnv: o.github?.tokenEnv ?? d.github.tokenEnv, packages: o.github?.packages ?? ['@acme-gh/feature-flags'] });
+      }
+      const job = {
+        name: o.name ?? 'test',
+        target: {
+          region: d.codeartifact.region,
+          domain: d.codeartifact.domain,
+          domainOwner: d.codeartifact.domainOwner,
+          ...(o.tokenDurationSeconds !== undefined ? { tokenDurationSeconds: o.tokenDurationSeconds } : {}),
+          repositories: { npm: { internal: 'npm-internal', store: 'npm-store', shared: 'npm-shared' } },
+        },
+        sources,
+        // tests are not about the quota: the throttling tests set their own rates
+        limits: { concurrency: 4, retries: 6, rates: { publish: 1000, getAsset: 1000, list: 1000, reads: 2000, writes: 1000 }, ...o.limits },
+        filters: o.filters ?? {},
+      };
+      const file = join(dir, `${job.name}.yaml`);
+      writeFileSync(file, stringify(job));
+      return file;
+    },
+    run(jobFile, runOpts = {}) {
+      return runJob({ job: loadJob(jobFile), stateDir, env, codeartifactClient: client, ...runOpts });
+    },
+    spawnCli(args, extraEnv) {
+      return spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), '--state-dir', stateDir, ...args], {
+        cwd: dir,
+        env: childEnv(extraEnv),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    },
+    cli(args, extraEnv) {
+      const child = te.spawnCli(args, extraEnv);
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+      return new Promise((res) => child.on('close', (code) => res({ code, stdout, stderr })));
+    },
+    openState(jobName = 'test') {
+      return StateDb.open(join(stateDir, `${jobName}.sqlite`));
+    },
+    async stop() {
+      client.destroy();
+      await sandbox.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return te;
+}
+
+/**
+ * Publish requests per name@version in the stand-in's log, whatever their answer:
+ * "published once" means exactly one PUT carried the version's tarball.
+ */
+export function publishRequests(sandbox: Sandbox, opts: { succeededOnly?: boolean } = {}): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const e of sandbox.standIn.log) {
+    if (e.operation !== 'npm:Publish' || (opts.succeededOnly && e.status >= 300)) continue;
+    const key = `${e.package}@${e.version}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** Requests that change the target (publishes, tag and metadata writes). */
+export function targetWrites(sandbox: Sandbox, since = 0) {
+  return sandbox.standIn.log.filter((e) => e.seq > since && (e.method === 'PUT' || e.method === 'DELETE' || e.operation === 'PublishPackageVersion'));
+}
