@@ -1,0 +1,182 @@
+/**
+ * `npm run bench [-- --packages 20 --versions 50 --latency 100 --throttle 0.03 --sizes 1,8,32]`
+ *
+ * Measures the built CLI (dist/) as a child process against the sandbox with
+ * the stand-in enforcing CodeArtifact's default quotas, injected latency on
+ * every request, and injected 429s (Retry-After: 1) on a share of publishes:
+ *   1. throughput: versions/s, its ratio to the publish-quota ceiling, and to
+ *      a sequential one-at-a-time baseline measured in the same run;
+ *   2. the time of a rerun after completion;
+ *   3. peak RSS as tarball sizes grow (should stay flat: bytes are streamed).
+ * Prints a table and writes state/bench.json.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import type { RunSummary } from '../../src/engine/events.js';
+import { startSandbox, type Sandbox } from './sandbox.js';
+import { historyOf, seedPackages } from './npm-fixtures.js';
+
+const { values } = parseArgs({
+  options: {
+    packages: { type: 'string', default: '20' },
+    versions: { type: 'string', default: '50' },
+    latency: { type: 'string', default: '100' },
+    throttle: { type: 'string', default: '0.03' },
+    sizes: { type: 'string', default: '1,8,32' },
+    'baseline-packages': { type: 'string', default: '2' },
+  },
+});
+const N = Number(values.packages);
+const M = Number(values.versions);
+const LATENCY = Number(values.latency);
+const THROTTLE = Number(values.throttle);
+const SIZES_MB = values.sizes.split(',').map(Number);
+const BASELINE_PACKAGES = Number(values['baseline-packages']);
+const PUBLISH_QUOTA = 10;
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const dir = mkdtempSync(join(tmpdir(), 'cam-bench-'));
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+/** A tiny deterministic PRNG, so the injected throttles hit the same versions every time. */
+function prng(seed: number): () => number {
+  return () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+}
+
+function writeJob(sandbox: Sandbox, name: string, scope: string, limits: Record<string, unknown> = {}): string {
+  const d = sandbox.descriptor;
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(
+    file,
+    stringify({
+      name,
+      target: { region: d.codeartifact.region, domain: d.codeartifact.domain, domainOwner: d.codeartifact.domainOwner, repositories: { npm: { internal: 'npm-internal' } } },
+      sources: [{ id: 'private-npm', kind: 'npm-registry', url: d.privateNpm.url, tokenEnv: d.privateNpm.tokenEnv, scopes: [scope] }],
+      limits, // CodeArtifact's default quotas: the point is to measure against them
+    }),
+  );
+  return file;
+}
+
+function runCli(sandbox: Sandbox, job: string): Promise<RunSummary> {
+  return new Promise((res, rej) => {
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('AWS_')) env[k] = v;
+    const child = spawn(process.execPath, ['--no-deprecation', join(ROOT, 'dist/src/cli/main.js'), '--state-dir', join(dir, 'state'), 'run', job, '--json', '--quiet'], {
+      env: { ...env, ...sandbox.descriptor.env, AWS_EC2_METADATA_DISABLED: 'true' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.on('error', rej);
+    child.on('close', (code) => {
+      try {
+        const summary = JSON.parse(out) as RunSummary;
+        if (code !== 0) log(`run of ${job} exited ${code}: ${JSON.stringify(summary.failures.slice(0, 3))}`);
+        res(summary);
+      } catch {
+        rej(new Error(`run of ${job} exited ${code} without a JSON summary: ${out.slice(0, 500)}`));
+      }
+    });
+  });
+}
+
+const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
+
+log('building dist/ (the bench measures the built CLI)…');
+execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.json')], { stdio: 'inherit' });
+
+const sandbox = await startSandbox({ dir: join(dir, 'sandbox'), standIn: { latencyMs: 0 } });
+try {
+  const { privateNpm, standIn } = sandbox;
+  log(`seeding ${N} x ${M} versions (+ ${BASELINE_PACKAGES} x ${M} for the sequential baseline)…`);
+  const history = historyOf(M);
+  const names = Array.from({ length: N }, (_, i) => `@bench/pkg-${String(i).padStart(2, '0')}`);
+  const baselineNames = Array.from({ length: BASELINE_PACKAGES }, (_, i) => `@bench-seq/pkg-${i}`);
+  await seedPackages(privateNpm.url, privateNpm.token, [...names, ...baselineNames].map((name) => ({ name, versions: history })));
+
+  // injected throttling: a share of the publishes answer 429 with Retry-After once
+  const random = prng(42);
+  let injected = 0;
+  for (const name of [...names, ...baselineNames]) {
+    for (const v of history) {
+      if (random() < THROTTLE) {
+        standIn.addFault({ operation: 'npm:Publish', package: name, version: v, status: 429, retryAfterSeconds: 1, times: 1 });
+        injected++;
+      }
+    }
+  }
+  standIn.setLatency(LATENCY);
+  log(`latency ${LATENCY} ms on every stand-in request, ${injected} injected 429s, stand-in enforcing the default quotas`);
+
+  log(`sequential baseline: ${BASELINE_PACKAGES} x ${M} versions, one at a time…`);
+  const baseline = await runCli(sandbox, writeJob(sandbox, 'bench-seq', '@bench-seq', { concurrency: 1, fetchConcurrency: 1 }));
+  const baselineRate = baseline.complete / (baseline.durationMs / 1000);
+
+  log(`concurrent run: ${N} x ${M} versions…`);
+  const main = await runCli(sandbox, writeJob(sandbox, 'bench', '@bench'));
+  const published = main.outcomes.published ?? 0;
+  const rate = published / (main.durationMs / 1000);
+  const quota429 = standIn.log.filter((e) => e.status === 429).length;
+
+  log('rerun after completion…');
+  const rerunStart = standIn.log.length;
+  const rerun = await runCli(sandbox, writeJob(sandbox, 'bench', '@bench'));
+  const rerunRequests = standIn.log.length - rerunStart;
+
+  log(`memory: tarballs of ${SIZES_MB.join(', ')} MB…`);
+  standIn.setLatency(0);
+  standIn.clearFaults();
+  const memory: { sizeMb: number; peakRssBytes: number; versions: number; failed: number }[] = [];
+  for (const size of SIZES_MB) {
+    const scope = `@bench-mem${size}`;
+    await seedPackages(privateNpm.url, privateNpm.token, [{ name: `${scope}/big`, versions: ['1.0.0', '1.0.1', '1.0.2'], padBytes: size * 2 ** 20 }]);
+    const s = await runCli(sandbox, writeJob(sandbox, `bench-mem${size}`, scope));
+    memory.push({ sizeMb: size, peakRssBytes: s.peakRssBytes, versions: s.complete, failed: s.failures.length });
+  }
+
+  const result = {
+    packages: N,
+    versionsPerPackage: M,
+    latencyMs: LATENCY,
+    injected429: injected,
+    throughput: {
+      versions: published,
+      failed: main.failures.length,
+      seconds: main.durationMs / 1000,
+      versionsPerSecond: rate,
+      ratioToPublishQuota: rate / PUBLISH_QUOTA,
+      sequentialVersionsPerSecond: baselineRate,
+      ratioToSequential: rate / baselineRate,
+      throttlesSeen: main.throttles,
+      all429sInLog: quota429,
+      tokenFetches: main.tokenFetches,
+      peakRssBytes: main.peakRssBytes,
+    },
+    rerun: { seconds: rerun.durationMs / 1000, requestsToTarget: rerunRequests, outcomes: rerun.outcomes },
+    memory,
+  };
+  writeFileSync(join(ROOT, 'state', 'bench.json'), `${JSON.stringify(result, null, 2)}\n`);
+  const t = result.throughput;
+  process.stdout.write(
+    [
+      `codeartifact-migrate bench: ${N} packages x ${M} versions, ${LATENCY} ms latency, ${injected} injected 429s, default quotas enforced`,
+      `  throughput        ${t.versionsPerSecond.toFixed(2)} versions/s over ${t.seconds.toFixed(1)} s (${t.versions} published, ${t.failed} failed)`,
+      `  publish quota     ${(t.ratioToPublishQuota * 100).toFixed(1)}% of the ${PUBLISH_QUOTA}/s ceiling`,
+      `  vs sequential     ${t.ratioToSequential.toFixed(1)}x (one at a time: ${t.sequentialVersionsPerSecond.toFixed(2)} versions/s)`,
+      `  throttles         ${t.throttlesSeen} seen by the tool, ${t.all429sInLog} 429s in the stand-in's log (all runs)`,
+      `  rerun             ${result.rerun.seconds.toFixed(2)} s, ${rerunRequests} requests to the target`,
+      `  peak RSS          ${mb(t.peakRssBytes)} (main run)`,
+      ...memory.map((m) => `  peak RSS @ ${String(m.sizeMb).padStart(3)} MB tarballs  ${mb(m.peakRssBytes)} (${m.versions} versions, ${m.failed} failed)`),
+      '',
+    ].join('\n'),
+  );
+  if (t.failed > 0 || memory.some((m) => m.failed > 0)) process.exitCode = 1;
+} finally {
+  await sandbox.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
