@@ -54,6 +54,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
 
   const state = StateDb.open(join(stateDir, `${job.name}.sqlite`));
   let release: (() => void) | undefined;
+  let clientToClose: { destroy(): void } | undefined;
   try {
     release = acquireLock(join(stateDir, `${job.name}.lock`));
     const blobs = new BlobStore(join(stateDir, 'blobs'));
@@ -65,6 +66,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     const npmTargets = new Map<string, NpmTarget>();
     // The target is touched lazily: a rerun with nothing left to do sends it nothing.
     const getCa = () => (ca ??= new CodeArtifact(config.target, limiter, opts.codeartifactClient));
+    clientToClose = { destroy: () => ca?.client.destroy() };
     const npmRepo = config.target.repositories.npm?.internal ?? '';
     const getNpm = () => {
       let t = npmTargets.get(npmRepo);
@@ -172,6 +174,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
   } finally {
     release?.();
     state.close();
+    if (!opts.codeartifactClient) clientToClose?.destroy();
   }
 }
 

@@ -148,9 +148,14 @@ export class StateDb {
         meta_state = CASE WHEN packages.dist_tags = excluded.dist_tags AND packages.meta_state = 'done' THEN 'done' ELSE 'pending' END,
         dist_tags = excluded.dist_tags,
         updated_at = excluded.updated_at`);
+    const existing = this.db.prepare('SELECT id, state, declared_integrity, declared_shasum FROM items WHERE source_id = ? AND format = ? AND package = ? AND version = ?');
     this.db.transaction(() => {
       const at = now();
       listing.versions.forEach((v, ordinal) => {
+        const before = existing.get(sourceId, listing.format, listing.name, v.version) as
+          | { id: number; state: ItemState; declared_integrity: string | null; declared_shasum: string | null }
+          | undefined;
+        const redeclared = before && (before.declared_integrity !== (v.integrity ?? null) || before.declared_shasum !== (v.shasum ?? null));
         const row = insert.get({
           source_id: sourceId,
           format: listing.format,
@@ -166,6 +171,20 @@ export class StateDb {
           now: at,
         }) as { id: number; state: ItemState; fresh: number };
         if (row.fresh) event.run(row.id, this.runId, 'pending', `listed by ${registryUrl}`, at);
+        else if (redeclared && before) {
+          // The source now declares other bytes for this version. Not yet published: start
+          // over from a fresh download. Already on the target: keep it, and say so in the log.
+          if (['fetched', 'failed'].includes(before.state)) {
+            this.db.prepare("UPDATE items SET state = 'pending', updated_at = ? WHERE id = ?").run(at, before.id);
+            this.db
+              .prepare('INSERT INTO events (item_id, run_id, from_state, to_state, code, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+              .run(before.id, this.runId, before.state, 'pending', 'EREDECLARED', 'the source declares a new hash: downloading again', at);
+          } else {
+            this.db
+              .prepare('INSERT INTO events (item_id, run_id, from_state, to_state, code, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+              .run(before.id, this.runId, before.state, before.state, 'EREDECLARED', `the source now declares ${v.integrity ?? v.shasum ?? 'no hash'}; the target keeps what was migrated`, at);
+          }
+        }
       });
       this.db.prepare('UPDATE packages SET list_error_code = NULL, list_error = NULL WHERE source_id = ? AND format = ? AND package = ?').run(sourceId, listing.format, listing.name);
       pkg.run({ source_id: sourceId, format: listing.format, package: listing.name, dist_tags: JSON.stringify(sortKeys(listing.distTags)), now: at });
