@@ -105,10 +105,11 @@ function conflict(ctx: ItemContext, row: ItemRow, theirs: string): ItemRow {
 }
 
 /**
- * Take a fetched (or interrupted) item as far as it goes: compare, publish,
- * verify. Returns the outcome for this run.
+ * Take a fetched (or interrupted) item as far as publishing: compare, publish.
+ * Returns the outcome for this run, or the published row still to verify
+ * (verification runs beside the next publishes: see verifyItem).
  */
-export async function settleItem(ctx: ItemContext, pkg: PackageContext, start: ItemRow): Promise<RunOutcome> {
+export async function settleItem(ctx: ItemContext, pkg: PackageContext, start: ItemRow): Promise<RunOutcome | { verify: ItemRow }> {
   let row = start;
   const subject = subjectOf(row);
   const retry = { budget: ctx.retries, signal: ctx.signal, onRetry: (e: MigrateError, attempt: number, waitMs: number) => ctx.emit({ type: 'retry', subject, code: e.code, attempt, waitMs }) };
@@ -136,7 +137,17 @@ export async function settleItem(ctx: ItemContext, pkg: PackageContext, start: I
       if (row.state === 'conflict') return 'conflict';
     }
   }
-  await withRetry(() => verify(ctx, pkg, row), retry);
+  return { verify: row };
+}
+
+/** Read the target back: a published item becomes verified, or fails with EMISMATCH/EVERIFY. */
+export async function verifyItem(ctx: ItemContext, pkg: PackageContext, row: ItemRow): Promise<RunOutcome> {
+  const subject = subjectOf(row);
+  await withRetry(() => verify(ctx, pkg, row), {
+    budget: ctx.retries,
+    signal: ctx.signal,
+    onRetry: (e, attempt, waitMs) => ctx.emit({ type: 'retry', subject, code: e.code, attempt, waitMs }),
+  });
   ctx.state.transition(row.id, 'verified', { error: null }, 'target hashes and status match');
   return 'published';
 }

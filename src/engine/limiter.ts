@@ -1,5 +1,5 @@
 /**
- * Token buckets per CodeArtifact quota, with AIMD: a throttle halves the
+ * Token buckets per CodeArtifact quota, with AIMD: a throttle cuts the
  * bucket's rate (never below a tenth of the configured one), each success
  * wins a little of it back. Buckets hold at most one token, so requests are
  * spread evenly instead of bursting into the service's own bucket.
@@ -23,6 +23,14 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', done, { once: true });
   });
 
+/**
+ * AIMD constants: a throttle cuts the rate by 30%; each success wins back 5% of
+ * the configured rate, so one stray 429 costs about one request's worth of
+ * throughput while a run of them backs off geometrically (to a tenth at most).
+ */
+const DECREASE = 0.7;
+const INCREASE = 0.05;
+
 class Bucket {
   rate: number;
   private next = 0; // earliest time the next token is available
@@ -39,11 +47,11 @@ class Bucket {
   }
 
   throttled(): void {
-    this.rate = Math.max(this.configured / 10, this.rate / 2);
+    this.rate = Math.max(this.configured / 10, this.rate * DECREASE);
   }
 
   succeeded(): void {
-    if (this.rate < this.configured) this.rate = Math.min(this.configured, this.rate + this.configured / 20);
+    if (this.rate < this.configured) this.rate = Math.min(this.configured, this.rate + this.configured * INCREASE);
   }
 }
 

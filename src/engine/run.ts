@@ -3,6 +3,7 @@
  * Packages go through a bounded queue; within a package versions are published
  * oldest first while their downloads run ahead in a second bounded queue.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import PQueue from 'p-queue';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
@@ -17,7 +18,7 @@ import { CodeArtifact } from '../targets/codeartifact.js';
 import { NpmTarget, npmCoordinates } from '../targets/npm.js';
 import { FINAL_STATES, type ItemState } from '../types.js';
 import type { ProgressEvent, RunOutcome, RunSummary } from './events.js';
-import { fetchItem, needsFetch, settleItem, type ItemContext, type PackageContext } from './item.js';
+import { fetchItem, needsFetch, settleItem, verifyItem, type ItemContext, type PackageContext } from './item.js';
 import { Limiter } from './limiter.js';
 import { describeFailure, syncNpmMetadata } from './metadata.js';
 
@@ -112,6 +113,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
 
     const packageQueue = new PQueue({ concurrency: opts.concurrency ?? config.limits.concurrency });
     const fetchQueue = new PQueue({ concurrency: config.limits.fetchConcurrency });
+    const verifyQueue = new PQueue({ concurrency: 2 * (opts.concurrency ?? config.limits.concurrency) });
     const onAbort = () => {
       emit({ type: 'interrupting' });
       packageQueue.clear();
@@ -140,22 +142,42 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
           p.catch(() => {}); // observed below, in order
           fetches.set(r.id, p);
         }
-        for (const r of rows) {
-          if (signal.aborted) break;
-          let outcome: RunOutcome;
-          try {
-            const fetched = fetches.has(r.id) ? await fetches.get(r.id)! : r;
-            outcome = await settleItem(ctx, pkg, fetched);
-          } catch (thrown) {
-            const e = thrown instanceof MigrateError ? thrown : new MigrateError('ETARGET', toError(thrown).message, { cause: thrown });
-            if (e.code === 'EINTERRUPTED' || (signal.aborted && !(thrown instanceof MigrateError))) break;
-            state.transition(r.id, 'failed', { error: { code: e.code, message: e.describe() } });
-            outcome = `failed:${e.code}`;
-          }
+        const report = (r: ItemRow, outcome: RunOutcome) => {
           count(outcome);
           const after = state.item(r.id);
           emit({ type: 'item', package: r.package, version: r.version, outcome, state: after.state, message: after.last_error ?? undefined });
+        };
+        const fail = (r: ItemRow, thrown: unknown): boolean => {
+          const e = thrown instanceof MigrateError ? thrown : new MigrateError('ETARGET', toError(thrown).message, { cause: thrown });
+          if (e.code === 'EINTERRUPTED' || (signal.aborted && !(thrown instanceof MigrateError))) return false;
+          state.transition(r.id, 'failed', { error: { code: e.code, message: e.describe() } });
+          report(r, `failed:${e.code}`);
+          return true;
+        };
+        // publishing stays in order; each read-back runs beside the next publishes
+        const verifications: Promise<void>[] = [];
+        for (const r of rows) {
+          if (signal.aborted) break;
+          try {
+            const fetched = fetches.has(r.id) ? await fetches.get(r.id)! : r;
+            const settled = await settleItem(ctx, pkg, fetched);
+            if (typeof settled === 'string') report(r, settled);
+            else {
+              verifications.push(
+                verifyQueue.add(async () => {
+                  try {
+                    report(r, await verifyItem(ctx, pkg, settled.verify));
+                  } catch (e) {
+                    fail(r, e);
+                  }
+                }),
+              );
+            }
+          } catch (thrown) {
+            if (!fail(r, thrown)) break;
+          }
         }
+        await Promise.all(verifications);
         if (signal.aborted) return;
         await syncPackageMetadata(state, ctx, getNpm, name, active, metadata, packagesWithMetaPending.has(key) || rows.length > 0);
       });
@@ -176,6 +198,20 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     state.close();
     if (!opts.codeartifactClient) clientToClose?.destroy();
   }
+}
+
+/**
+ * This process's peak resident set. On Linux from VmHWM: getrusage's maxrss
+ * survives exec, so a CLI started by a big parent would report the parent's peak.
+ */
+export function peakRss(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS * 1024;
 }
 
 function interrupted(r: ItemRow): MigrateError {
@@ -275,7 +311,7 @@ function summarize(
     metadata,
     weakIntegrity: items.filter((r) => r.integrity_weak).map((r) => ({ package: r.package, version: r.version })),
     ...figures,
-    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    peakRssBytes: peakRss(),
     exitCode: dryRun ? (failures.length + conflicts.length + listErrors.length > 0 ? 1 : 0) : ok ? 0 : 1,
   };
 }

@@ -3,13 +3,14 @@
  * (https://npm.pkg.github.com), which wants the token even for reads.
  * Registry protocol: https://github.com/npm/registry/blob/main/docs/REGISTRY-API.md
  */
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import npmFetch from 'npm-registry-fetch';
 import semver from 'semver';
 import { MigrateError, toError } from '../errors.js';
 import type { NpmRegistrySourceConfig } from '../config/schema.js';
 import type { PackageListing, VersionListing } from '../types.js';
 import type { ListingResult, Source } from './source.js';
+import { download } from './download.js';
 
 const SEARCH_PAGE = 250;
 
@@ -24,6 +25,7 @@ export class NpmRegistrySource implements Source {
   readonly id: string;
   readonly url: string;
   private readonly opts: npmFetch.Options;
+  private readonly token?: string;
 
   constructor(
     private readonly config: NpmRegistrySourceConfig,
@@ -32,6 +34,7 @@ export class NpmRegistrySource implements Source {
     this.id = config.id;
     this.url = config.url.endsWith('/') ? config.url : `${config.url}/`;
     const token = config.tokenEnv ? env[config.tokenEnv] : undefined;
+    this.token = token;
     if (config.tokenEnv && !token) {
       throw new MigrateError('ESOURCEAUTH', `source "${config.id}": environment variable ${config.tokenEnv} is not set`, {
         hint: `export ${config.tokenEnv}=<a read token for ${this.url}> and rerun`,
@@ -71,8 +74,7 @@ export class NpmRegistrySource implements Source {
   async open(artifactUrl: string, subject: string): Promise<Readable> {
     if (!artifactUrl) throw new MigrateError('EBADSOURCE', `${subject}: the source lists no tarball URL (dist.tarball)`, { subject, hint: 'republish the version at the source, or exclude it in filters' });
     try {
-      const res = await npmFetch(artifactUrl, { ...this.opts, headers: { accept: '*/*' } });
-      return Readable.from(res.body as AsyncIterable<Buffer>);
+      return await download(artifactUrl, { authorization: this.token ? `Bearer ${this.token}` : undefined, authOrigin: new URL(this.url).origin });
     } catch (e) {
       throw this.classify(e, subject, 'tarball');
     }
@@ -127,7 +129,7 @@ export class NpmRegistrySource implements Source {
 
   private classify(thrown: unknown, subject: string, what: 'packument' | 'tarball' | 'search'): MigrateError {
     if (thrown instanceof MigrateError) return thrown;
-    const e = toError(thrown) as Error & { statusCode?: number; code?: string };
+    const e = toError(thrown) as Error & { statusCode?: number; code?: string; type?: string };
     const status = e.statusCode;
     if (status === 401 || status === 403) {
       return new MigrateError('ESOURCEAUTH', `${subject}: ${this.url} refused the ${what} request (HTTP ${status})`, {
@@ -147,7 +149,8 @@ export class NpmRegistrySource implements Source {
         hint: what === 'search' ? 'this registry has no search API: list the packages by name under packages' : 'check the name in the job file, and that the token can see it',
       });
     }
-    if (e.code === 'EJSONPARSE' || e.name === 'SyntaxError') {
+    // npm-registry-fetch's .json() rejects a non-JSON body with minipass-fetch's FetchError, type 'invalid-json'
+    if (e.code === 'EJSONPARSE' || e.name === 'SyntaxError' || e.type === 'invalid-json') {
       return new MigrateError('EBADSOURCE', `${subject}: ${this.url} answered the ${what} request with something that is not JSON`, { subject, cause: e });
     }
     return new MigrateError('ESOURCE', `${subject}: ${what} request to ${this.url} failed: ${status ? `HTTP ${status}` : e.message}`, { subject, status, cause: e });

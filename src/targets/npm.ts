@@ -50,15 +50,27 @@ export function npmCoordinates(repository: string, name: string): PackageCoordin
 export async function readTarballManifest(path: string, subject: string): Promise<Manifest> {
   let text: string | undefined;
   try {
-    await tar.t({
-      file: path,
-      onReadEntry: (entry) => {
-        if (text === undefined && /^[^/]+\/package\.json$/.test(entry.path)) {
+    text = await new Promise<string | undefined>((resolve, reject) => {
+      // Streamed, and stopped as soon as package.json is read (npm puts it first):
+      // scanning a whole large tarball would cost memory and time for nothing.
+      const input = createReadStream(path, { highWaterMark: 64 * 1024 });
+      let found = false;
+      const parser = new tar.Parser({
+        onReadEntry: (entry) => {
+          if (found || !/^[^/]+\/package\.json$/.test(entry.path)) return void entry.resume();
+          found = true;
           const chunks: Buffer[] = [];
           entry.on('data', (c: Buffer) => chunks.push(c));
-          entry.on('end', () => (text = Buffer.concat(chunks).toString('utf8')));
-        } else entry.resume();
-      },
+          entry.on('end', () => {
+            resolve(Buffer.concat(chunks).toString('utf8'));
+            input.destroy();
+          });
+        },
+      });
+      parser.on('error', reject);
+      parser.on('end', () => resolve(undefined));
+      input.on('error', reject);
+      input.pipe(parser);
     });
   } catch (e) {
     throw new MigrateError('EBADSOURCE', `${subject}: the tarball cannot be read: ${toError(e).message}`, { subject, cause: e, hint: 'the source holds a damaged tarball; exclude this version or repair it at the source' });

@@ -6,7 +6,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { stringify } from 'yaml';
 import { loadJob } from '../../src/config/load.js';
@@ -16,6 +18,8 @@ import { StateDb } from '../../src/state/db.js';
 import { startSandbox, type Sandbox, type SandboxOptions } from './sandbox.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
+/** `--import tsx` resolves from the child's cwd (a temp folder): name the loader by its absolute URL instead. */
+export const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 export interface JobOverrides {
   /** Sources to include; default both. */
@@ -106,7 +110,7 @@ export async function startTestEnv(opts: Partial<SandboxOptions> = {}): Promise<
       return runJob({ job: loadJob(jobFile), stateDir, env, codeartifactClient: client, ...runOpts });
     },
     spawnCli(args, extraEnv) {
-      return spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), '--state-dir', stateDir, ...args], {
+      return spawn(process.execPath, ['--import', TSX_LOADER, join(ROOT, 'src/cli/main.ts'), '--state-dir', stateDir, ...args], {
         cwd: dir,
         env: childEnv(extraEnv),
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,465 @@
+/**
+ * Failure paths end to end, against the real local servers: a damaged tarball
+ * at the source, refused source credentials, throttling and 5xx answers from
+ * the target (before and after it stored the publish), tokens that expire or
+ * are revoked mid-run, versions already on the target, and registries that
+ * answer nonsense. Every case is asserted by error code, state rows, the run
+ * summary and what the CodeArtifact stand-in saw (its request log and store).
+ */
+import { once } from 'node:events';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { CodeartifactClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-codeartifact';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import type { RunSummary } from '../src/engine/events.js';
+import type { ItemRow } from '../src/state/db.js';
+import { publishRequests, startTestEnv, type TestEnv } from './support/harness.js';
+import { corruptStoredTarball, hashTarball, makeTarball, publishVersion, seedPackages } from './support/npm-fixtures.js';
+import type { RequestLogEntry } from './support/codeartifact/types.js';
+
+const REPO = 'npm-internal';
+
+/** Item rows of one job (optionally one package), read from its state database. */
+function itemRows(te: TestEnv, job: string, pkg?: string): ItemRow[] {
+  const state = te.openState(job);
+  try {
+    return pkg === undefined ? state.items() : state.items('package = ?', pkg);
+  } finally {
+    state.close();
+  }
+}
+
+/** version -> state of a package's rows. */
+function statesOf(te: TestEnv, job: string, pkg: string): Record<string, string> {
+  return Object.fromEntries(itemRows(te, job, pkg).map((r) => [r.version, r.state]));
+}
+
+/** Requests the stand-in logged for one operation on one package (and version), after `since`. */
+function logOf(te: TestEnv, operation: string, pkg: string, version?: string, since = 0): RequestLogEntry[] {
+  return te.sandbox.standIn.log.filter((e) => e.seq > since && e.operation === operation && e.package === pkg && (version === undefined || e.version === version));
+}
+
+const lastSeq = (te: TestEnv) => te.sandbox.standIn.log.at(-1)?.seq ?? 0;
+
+/** `sha512-<base64>` -> lower-case hex, the form the state and CodeArtifact use. */
+const sha512Hex = (integrity: string) => Buffer.from(integrity.replace(/^sha512-/, ''), 'base64').toString('hex');
+
+const allOf = (versions: string[], state: string) => Object.fromEntries(versions.map((v) => [v, state]));
+
+/** Gaps between consecutive requests' arrival times. */
+const gaps = (entries: RequestLogEntry[]) => entries.slice(1).map((e, i) => e.at - entries[i]!.at);
+
+/** Node timers may fire up to a millisecond early as Date.now() sees them. */
+const CLOCK_SLACK_MS = 10;
+
+async function targetToken(te: TestEnv): Promise<string> {
+  const d = te.sandbox.descriptor.codeartifact;
+  const client = new CodeartifactClient({ region: d.region, endpoint: d.endpoint, credentials: { accessKeyId: d.accessKeyId, secretAccessKey: d.secretAccessKey } });
+  try {
+    const out = await client.send(new GetAuthorizationTokenCommand({ domain: d.domain, domainOwner: d.domainOwner }));
+    return out.authorizationToken!;
+  } finally {
+    client.destroy();
+  }
+}
+
+function seedPrivate(te: TestEnv, pkgs: { name: string; versions: string[] }[]) {
+  return seedPackages(te.sandbox.privateNpm.url, te.sandbox.privateNpm.token, pkgs);
+}
+
+describe('a corrupted tarball at the source', () => {
+  let te: TestEnv;
+  let job: string;
+  const NAME = 'fault-corrupt';
+  const VERSIONS = ['1.0.0', '1.1.0', '1.2.0'];
+  const BAD = '1.1.0';
+
+  beforeAll(async () => {
+    te = await startTestEnv();
+    await seedPrivate(te, [{ name: NAME, versions: VERSIONS }]);
+    await corruptStoredTarball(te.sandbox.privateNpm.storageDir, NAME, BAD);
+    job = te.writeJob({ name: 'corrupt', privateNpm: { packages: [NAME] }, github: false });
+  });
+  afterAll(async () => {
+    await te?.stop();
+  });
+
+  it('fails that version with EINTEGRITY, never sends it to the target, migrates the others; a CLI rerun does the same (exit 1)', async () => {
+    const summary = await te.run(job);
+    expect(summary.exitCode).toBe(1);
+    expect(summary.failures).toEqual([expect.objectContaining({ package: NAME, version: BAD, code: 'EINTEGRITY' })]);
+    expect(statesOf(te, 'corrupt', NAME)).toEqual({ '1.0.0': 'verified', [BAD]: 'failed', '1.2.0': 'verified' });
+    const bad = itemRows(te, 'corrupt', NAME).find((r) => r.version === BAD)!;
+    expect(bad.last_error_code).toBe('EINTEGRITY');
+    expect(bad.attempts).toBe(0);
+    expect(logOf(te, 'npm:Publish', NAME, BAD)).toEqual([]);
+    expect(te.sandbox.standIn.versions(REPO, 'npm', undefined, NAME).map((v) => v.version)).toEqual(['1.0.0', '1.2.0']);
+
+    // a rerun through the CLI downloads it again, fails it the same way, and still sends nothing for it
+    const since = lastSeq(te);
+    const { code, stdout, stderr } = await te.cli(['run', job]);
+    expect(code, stderr).toBe(1);
+    const rerun = JSON.parse(stdout) as RunSummary;
+    expect(rerun.failures).toEqual([expect.objectContaining({ package: NAME, version: BAD, code: 'EINTEGRITY' })]);
+    expect(rerun.outcomes).toEqual({ 'failed:EINTEGRITY': 1 });
+    expect(itemRows(te, 'corrupt', NAME).find((r) => r.version === BAD)).toMatchObject({ state: 'failed', last_error_code: 'EINTEGRITY' });
+    expect(logOf(te, 'npm:Publish', NAME, undefined, since)).toEqual([]);
+    expect(logOf(te, 'npm:Publish', NAME, BAD)).toEqual([]);
+  });
+});
+
+describe('refused credentials at GitHub Packages (reads need a token)', () => {
+  let te: TestEnv;
+  const OK = 'fault-auth-ok';
+  const GH = ['@acme-gh/fault-auth-x', '@acme-gh/fault-auth-y'];
+
+  beforeAll(async () => {
+    te = await startTestEnv();
+    await seedPrivate(te, [{ name: OK, versions: ['1.0.0', '1.0.1'] }]);
+    await seedPackages(
+      te.sandbox.github.url,
+      te.sandbox.github.token,
+      GH.map((name) => ({ name, versions: ['0.1.0', '0.2.0'] })),
+    );
+  });
+  afterAll(async () => {
+    await te?.stop();
+  });
+
+  it('a wrong token: ESOURCEAUTH for each of its packages, none of them published, the other source migrated', async () => {
+    const job = te.writeJob({ name: 'auth-wrong', privateNpm: { packages: [OK] }, github: { packages: GH, tokenEnv: 'CAM_TEST_WRONG_GH_TOKEN' } });
+    const summary = await te.run(job, { env: { ...te.env, CAM_TEST_WRONG_GH_TOKEN: 'not-the-right-token' } });
+    expect(summary.exitCode).toBe(1);
+    expect(summary.listErrors.map((l) => [l.source, l.package, l.code]).sort()).toEqual(GH.map((name) => ['github', name, 'ESOURCEAUTH']));
+    expect(statesOf(te, 'auth-wrong', OK)).toEqual(allOf(['1.0.0', '1.0.1'], 'verified'));
+    for (const name of GH) {
+      expect(itemRows(te, 'auth-wrong', name)).toEqual([]);
+      expect(logOf(te, 'npm:Publish', name)).toEqual([]);
+      expect(te.sandbox.standIn.versions(REPO, 'npm', 'acme-gh', name.split('/')[1]!)).toEqual([]);
+    }
+  });
+
+  it('a token variable that is not set: exit 2 naming it, no stack trace, no state database', async () => {
+    expect(process.env.CAM_TEST_UNSET_GH_TOKEN).toBeUndefined();
+    const job = te.writeJob({ name: 'auth-unset', privateNpm: { packages: [OK] }, github: { packages: GH, tokenEnv: 'CAM_TEST_UNSET_GH_TOKEN' } });
+    const since = lastSeq(te);
+    const { code, stderr } = await te.cli(['run', job]);
+    expect(code).toBe(2);
+    expect(stderr).toContain('CAM_TEST_UNSET_GH_TOKEN');
+    expect(stderr).not.toMatch(/^ {4}at /m);
+    expect(existsSync(join(te.stateDir, 'auth-unset.sqlite'))).toBe(false);
+    expect(te.sandbox.standIn.log.filter((e) => e.seq > since)).toEqual([]);
+  });
+});
+
+describe('429 from the target', () => {
+  let te: TestEnv;
+
+  beforeAll(async () => {
+    // the service's default quotas, with PublishPackageVersion cut to 5/s
+    te = await startTestEnv({ standIn: { quotas: { publish: 5 } } });
+  });
+  afterEach(() => {
+    te.sandbox.standIn.clearFaults();
+  });
+  afterAll(async () => {
+    await te?.stop();
+  });
+
+  it('real quota pressure (5/s against our 50/s): slows down, everything verified, one accepted publish per version', async () => {
+    const names = ['fault-quota-a', 'fault-quota-b', 'fault-quota-c', 'fault-quota-d'];
+    const versions = ['1.0.0', '1.0.1', '1.0.2', '1.0.3', '1.0.4'];
+    await seedPrivate(te, names.map((name) => ({ name, versions })));
+    const job = te.writeJob({ name: 'quota', privateNpm: { packages: names }, github: false, limits: { rates: { publish: 50 } } });
+    const summary = await te.run(job);
+    expect(summary.exitCode).toBe(0);
+    expect(summary.states).toEqual({ verified: names.length * versions.length });
+    expect(summary.throttles).toBeGreaterThan(0);
+    expect(te.sandbox.standIn.log.some((e) => e.operation === 'npm:Publish' && e.status === 429 && e.errorType === 'ThrottlingException')).toBe(true);
+    const accepted = publishRequests(te.sandbox, { succeededOnly: true });
+    for (const name of names) for (const v of versions) expect(accepted.get(`${name}@${v}`), `${name}@${v}`).toBe(1);
+  });
+
+  it('injected 429s with Retry-After on a publish and on ListPackageVersionAssets: waited for, then verified', async () => {
+    const { standIn } = te.sandbox;
+    standIn.setQuotas(false);
+    const PUB = 'fault-throttle-publish';
+    const LIST = 'fault-throttle-list';
+    const versions = ['2.0.0', '2.0.1', '2.0.2'];
+    await seedPrivate(te, [PUB, LIST].map((name) => ({ name, versions })));
+    standIn.addFault({ operation: 'npm:Publish', package: PUB, version: '2.0.1', status: 429, retryAfterSeconds: 1, times: 2 });
+    standIn.addFault({ operation: 'ListPackageVersionAssets', package: LIST, version: '2.0.1', status: 429, retryAfterSeconds: 1, times: 2 });
+    const job = te.writeJob({ name: 'throttle', privateNpm: { packages: [PUB, LIST] }, github: false });
+    const summary = await te.run(job);
+    expect(summary.exitCode).toBe(0);
+    expect(statesOf(te, 'throttle', PUB)).toEqual(allOf(versions, 'verified'));
+    expect(statesOf(te, 'throttle', LIST)).toEqual(allOf(versions, 'verified'));
+    expect(summary.throttles).toBe(4);
+
+    const publishes = logOf(te, 'npm:Publish', PUB, '2.0.1');
+    expect(publishes.map((e) => [e.status, e.errorType])).toEqual([
+      [429, 'ThrottlingException'],
+      [429, 'ThrottlingException'],
+      [200, undefined],
+    ]);
+    // each retry came only after the Retry-After the service asked for
+    for (const gap of gaps(publishes)) expect(gap).toBeGreaterThanOrEqual(1000 - CLOCK_SLACK_MS);
+
+    // the read-back of a fresh version: throttled twice, then answered
+    const listings = logOf(te, 'ListPackageVersionAssets', LIST, '2.0.1');
+    expect(listings.map((e) => [e.status, e.errorType])).toEqual([
+      [429, 'ThrottlingException'],
+      [429, 'ThrottlingException'],
+      [200, undefined],
+    ]);
+    for (const gap of gaps(listings)) expect(gap).toBeGreaterThanOrEqual(1000 - CLOCK_SLACK_MS);
+    expect(publishRequests(te.sandbox).get(`${LIST}@2.0.1`)).toBe(1);
+  });
+});
+
+describe('500 from the target', () => {
+  let te: TestEnv;
+  const versions = ['3.0.0', '3.0.1', '3.0.2'];
+
+  beforeAll(async () => {
+    te = await startTestEnv();
+    await seedPrivate(
+      te,
+      ['fault-500-publish', 'fault-500-lost', 'fault-500-reads', 'fault-500-permanent'].map((name) => ({ name, versions })),
+    );
+  });
+  afterEach(() => {
+    te.sandbox.standIn.clearFaults();
+  });
+  afterAll(async () => {
+    await te?.stop();
+  });
+
+  it('publish answered 500 twice (nothing stored): retried, verified, one accepted publish', async () => {
+    const NAME = 'fault-500-publish';
+    te.sandbox.standIn.addFault({ operation: 'npm:Publish', package: NAME, version: '3.0.1', status: 500, times: 2 });
+    const summary = await te.run(te.writeJob({ name: 'e500-publish', privateNpm: { packages: [NAME] }, github: false }));
+    expect(summary.exitCode).toBe(0);
+    expect(statesOf(te, 'e500-publish', NAME)).toEqual(allOf(versions, 'verified'));
+    expect(logOf(te, 'npm:Publish', NAME, '3.0.1').map((e) => e.status)).toEqual([500, 500, 200]);
+    expect(publishRequests(te.sandbox, { succeededOnly: true }).get(`${NAME}@3.0.1`)).toBe(1);
+  });
+
+  it('publish stored but its answer lost (500 after applying): settled by reading the target, ONE publish request in all', async () => {
+    const NAME = 'fault-500-lost';
+    te.sandbox.standIn.addFault({ operation: 'npm:Publish', package: NAME, version: '3.0.1', status: 500, times: 1, afterApply: true });
+    const summary = await te.run(te.writeJob({ name: 'e500-lost', privateNpm: { packages: [NAME] }, github: false }));
+    expect(summary.exitCode).toBe(0);
+    expect(statesOf(te, 'e500-lost', NAME)).toEqual(allOf(versions, 'verified'));
+    expect(logOf(te, 'npm:Publish', NAME, '3.0.1').map((e) => e.status)).toEqual([500]);
+    // the version was read back instead of being published again
+    const publish = logOf(te, 'npm:Publish', NAME, '3.0.1')[0]!;
+    expect(logOf(te, 'ListPackageVersionAssets', NAME, '3.0.1', publish.seq).length).toBeGreaterThan(0);
+    expect(te.sandbox.standIn.versions(REPO, 'npm', undefined, NAME).map((v) => v.version)).toEqual(versions);
+  });
+
+  it('DescribePackageVersion and ListPackageVersionAssets answered 500 twice: verified anyway', async () => {
+    const NAME = 'fault-500-reads';
+    te.sandbox.standIn.addFault({ operation: 'ListPackageVersionAssets', package: NAME, version: '3.0.1', status: 500, times: 2 });
+    te.sandbox.standIn.addFault({ operation: 'DescribePackageVersion', package: NAME, version: '3.0.2', status: 500, times: 2 });
+    const summary = await te.run(te.writeJob({ name: 'e500-reads', privateNpm: { packages: [NAME] }, github: false }));
+    expect(summary.exitCode).toBe(0);
+    expect(statesOf(te, 'e500-reads', NAME)).toEqual(allOf(versions, 'verified'));
+    expect(logOf(te, 'ListPackageVersionAssets', NAME, '3.0.1').map((e) => e.status).slice(0, 3)).toEqual([500, 500, 200]);
+    expect(logOf(te, 'DescribePackageVersion', NAME, '3.0.2').map((e) => e.status)).toEqual([500, 500, 200]);
+    const accepted = publishRequests(te.sandbox);
+    for (const v of versions) expect(accepted.get(`${NAME}@${v}`)).toBe(1);
+  });
+
+  it('a publish that always fails: ETARGET after the retry budget, the rest verified; after the fault clears, a rerun publishes it once', async () => {
+    const NAME = 'fault-500-permanent';
+    te.sandbox.standIn.addFault({ operation: 'npm:Publish', package: NAME, version: '3.0.1', status: 500 });
+    const job = te.writeJob({ name: 'e500-permanent', privateNpm: { packages: [NAME] }, github: false, limits: { retries: 2 } });
+    const summary = await te.run(job);
+    expect(summary.exitCode).toBe(1);
+    expect(summary.failures).toEqual([expect.objectContaining({ package: NAME, version: '3.0.1', code: 'ETARGET' })]);
+    expect(statesOf(te, 'e500-permanent', NAME)).toEqual({ '3.0.0': 'verified', '3.0.1': 'failed', '3.0.2': 'verified' });
+    expect(itemRows(te, 'e500-permanent', NAME).find((r) => r.version === '3.0.1')!.last_error_code).toBe('ETARGET');
+    // the first try and two retries, none stored
+    expect(logOf(te, 'npm:Publish', NAME, '3.0.1').map((e) => e.status)).toEqual([500, 500, 500]);
+    expect(te.sandbox.standIn.versions(REPO, 'npm', undefined, NAME).map((v) => v.version)).toEqual(['3.0.0', '3.0.2']);
+
+    te.sandbox.standIn.clearFaults();
+    const rerun = await te.run(job);
+    expect(rerun.exitCode).toBe(0);
+    expect(rerun.outcomes).toEqual({ published: 1 });
+    expect(statesOf(te, 'e500-permanent', NAME)).toEqual(allOf(versions, 'verified'));
+    expect(logOf(te, 'npm:Publish', NAME, '3.0.1').map((e) => e.status)).toEqual([500, 500, 500, 200]);
+    expect(publishRequests(te.sandbox, { succeededOnly: true }).get(`${NAME}@3.0.1`)).toBe(1);
+  });
+});
+
+describe('the CodeArtifact token expires or is revoked mid-run', () => {
+  let te: TestEnv;
+
+  beforeAll(async () => {
+    te = await startTestEnv();
+  });
+  afterEach(() => {
+    te.sandbox.standIn.setLatency(0);
+    te.sandbox.standIn.setTokenTtl(undefined);
+  });
+  afterAll(async () => {
+    await te?.stop();
+  });
+
+  it('a 2-second token is renewed before it expires: no 401 from the npm endpoint, several token fetches', async () => {
+    const names = ['fault-ttl-a', 'fault-ttl-b', 'fault-ttl-c'];
+    const versions = Array.from({ length: 12 }, (_, i) => `4.0.${i}`);
+    await seedPrivate(te, names.map((name) => ({ name, versions })));
+    const { standIn } = te.sandbox;
+    standIn.setTokenTtl(2);
+    standIn.setLatency(50);
+    const since = lastSeq(te);
+    // one package at a time, ~3 requests of 50 ms per version: the run outlives several tokens
+    const summary = await te.run(te.writeJob({ name: 'ttl', privateNpm: { packages: names }, github: false }), { concurrency: 1 });
+    expect(summary.exitCode).toBe(0);
+    expect(summary.states).toEqual({ verified: names.length * versions.length });
+    const during = standIn.log.filter((e) => e.seq > since);
+    expect(during.filter((e) => e.operation === 'GetAuthorizationToken').length).toBeGreaterThanOrEqual(3);
+    expect(summary.tokenFetches).toBeGreaterThanOrEqual(3);
+    expect(during.filter((e) => e.operation.startsWith('npm:') && e.status === 401)).toEqual([]);
+  });
+
+  it('tokens revoked mid-run: the 401 is answered with a fresh token and everything is verified', async () => {
+    const names = ['fault-revoke-a', 'fault-revoke-b'];
+    const versions = Array.from({ length: 6 }, (_, i) => `5.0.${i}`);
+    await seedPrivate(te, names.map((name) => ({ name, versions })));
+    const { standIn } = te.sandbox;
+    const since = lastSeq(te);
+    let items = 0;
+    let revokedAfter = -1;
+    const summary = await te.run(te.writeJob({ name: 'revoke', privateNpm: { packages: names }, github: false }), {
+      onProgress: (e) => {
+        if (e.type === 'item' && ++items === 3) {
+          revokedAfter = lastSeq(te);
+          standIn.revokeTokens();
+        }
+      },
+    });
+    expect(summary.exitCode).toBe(0);
+    expect(summary.states).toEqual({ verified: names.length * versions.length });
+    expect(revokedAfter).toBeGreaterThan(since);
+    const refused = standIn.log.filter((e) => e.seq > revokedAfter && e.operation.startsWith('npm:') && e.status === 401);
+    expect(refused.length).toBeGreaterThan(0);
+    const renewed = standIn.log.filter((e) => e.seq > refused[0]!.seq && e.operation === 'GetAuthorizationToken' && e.status === 200);
+    expect(renewed.length).toBeGreaterThan(0);
+    expect(summary.tokenFetches).toBeGreaterThanOrEqual(2);
+    const accepted = publishRequests(te.sandbox, { succeededOnly: true });
+    for (const name of names) for (const v of versions) expect(accepted.get(`${name}@${v}`), `${name}@${v}`).toBe(1);
+  });
+});
+
+describe('versions already on the target', () => {
+  let te: TestEnv;
+  const versions = ['6.0.0', '6.1.0', '6.2.0'];
+  /** name -> version -> the tarball the source serves */
+  const tarballs = new Map<string, Map<string, Buffer>>();
+
+  beforeAll(async () => {
+    te = await startTestEnv();
+    const { privateNpm } = te.sandbox;
+    for (const name of ['fault-conflict', 'fault-identical']) {
+      const byVersion = new Map<string, Buffer>();
+      for (const v of versions) {
+        const tgz = await makeTarball(name, v);
+        await publishVersion(privateNpm.url, privateNpm.token, name, v, tgz);
+        byVersion.set(v, tgz);
+      }
+      tarballs.set(name, byVersion);
+    }
+  });
+  afterAll(async () => {
+    await te?.stop();
+  });
+
+  it('other bytes under the same version: conflict with both hashes, the target keeps its bytes, no publish sent', async () => {
+    const NAME = 'fault-conflict';
+    const theirs = await makeTarball(NAME, '6.1.0', { extraFiles: { 'NOTICE.txt': 'published by someone else\n' } });
+    await publishVersion(te.sandbox.descriptor.codeartifact.npmEndpoint, await targetToken(te), NAME, '6.1.0', theirs);
+    const since = lastSeq(te);
+
+    const summary = await te.run(te.writeJob({ name: 'conflict', privateNpm: { packages: [NAME] }, github: false }));
+    expect(summary.exitCode).toBe(1);
+    const ours = tarballs.get(NAME)!.get('6.1.0')!;
+    expect(summary.conflicts).toEqual([
+      { package: NAME, version: '6.1.0', ourSha512: sha512Hex(hashTarball(ours).integrity), targetSha512: sha512Hex(hashTarball(theirs).integrity) },
+    ]);
+    expect(statesOf(te, 'conflict', NAME)).toEqual({ '6.0.0': 'verified', '6.1.0': 'conflict', '6.2.0': 'verified' });
+    expect(itemRows(te, 'conflict', NAME).find((r) => r.version === '6.1.0')!.last_error_code).toBe('ECONFLICT');
+    expect(te.sandbox.standIn.assetBytes(REPO, 'npm', undefined, NAME, '6.1.0', 'package.tgz')?.equals(theirs)).toBe(true);
+    expect(logOf(te, 'npm:Publish', NAME, '6.1.0', since)).toEqual([]);
+  });
+
+  it('the same bytes under the same version: present-identical, no publish sent', async () => {
+    const NAME = 'fault-identical';
+    await publishVersion(te.sandbox.descriptor.codeartifact.npmEndpoint, await targetToken(te), NAME, '6.1.0', tarballs.get(NAME)!.get('6.1.0')!);
+    const since = lastSeq(te);
+
+    const summary = await te.run(te.writeJob({ name: 'identical', privateNpm: { packages: [NAME] }, github: false }));
+    expect(summary.exitCode).toBe(0);
+    expect(summary.outcomes).toEqual({ published: 2, 'present-identical': 1 });
+    expect(statesOf(te, 'identical', NAME)).toEqual({ '6.0.0': 'verified', '6.1.0': 'present-identical', '6.2.0': 'verified' });
+    expect(logOf(te, 'npm:Publish', NAME, '6.1.0', since)).toEqual([]);
+    expect(logOf(te, 'npm:Publish', NAME, undefined, since).map((e) => e.version)).toEqual(['6.0.0', '6.2.0']);
+  });
+});
+
+describe('a registry that answers nonsense', () => {
+  let te: TestEnv;
+  let server: Server;
+  let url: string;
+
+  beforeAll(async () => {
+    te = await startTestEnv();
+    await seedPrivate(te, [{ name: 'fault-fine', versions: ['7.0.0', '7.0.1'] }]);
+    server = createServer((req, res) => {
+      const name = decodeURIComponent((req.url ?? '/').slice(1).split('?')[0] ?? '');
+      const json = { 'content-type': 'application/json' };
+      if (name === 'garbled-packument') {
+        res.writeHead(200, json).end('<html><body>Service Temporarily Unavailable</body></html>');
+      } else if (name === 'versionless-packument') {
+        res.writeHead(200, json).end(JSON.stringify({ _id: name, name, 'dist-tags': { latest: '1.0.0' } }));
+      } else {
+        res.writeHead(404, json).end(JSON.stringify({ error: 'not found' }));
+      }
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  });
+  afterAll(async () => {
+    if (server?.listening) {
+      const closed = new Promise((resolve) => server.close(resolve));
+      server.closeAllConnections();
+      await closed;
+    }
+    await te?.stop();
+  });
+
+  it('a packument that is not JSON, or has no versions: EBADSOURCE naming the package, the rest migrates', async () => {
+    const job = te.writeJob({ name: 'nonsense', privateNpm: { packages: ['fault-fine'] }, github: false });
+    const doc = parse(readFileSync(job, 'utf8')) as { sources: Record<string, unknown>[] };
+    doc.sources.push({ id: 'broken', kind: 'npm-registry', url, packages: ['garbled-packument', 'versionless-packument'] });
+    writeFileSync(job, stringify(doc));
+
+    const summary = await te.run(job);
+    expect(summary.exitCode).toBe(1);
+    expect(summary.listErrors.map((l) => [l.source, l.package, l.code])).toEqual([
+      ['broken', 'garbled-packument', 'EBADSOURCE'],
+      ['broken', 'versionless-packument', 'EBADSOURCE'],
+    ]);
+    for (const l of summary.listErrors) expect(l.message).toContain(l.package);
+    expect(statesOf(te, 'nonsense', 'fault-fine')).toEqual(allOf(['7.0.0', '7.0.1'], 'verified'));
+    expect(itemRows(te, 'nonsense').filter((r) => r.source_id === 'broken')).toEqual([]);
+    expect(te.sandbox.standIn.log.filter((e) => e.package?.endsWith('-packument'))).toEqual([]);
+  });
+});
