@@ -1,6 +1,7 @@
 /**
  * Include/exclude filters from the job file. An entry is a name glob (`*`
- * matches within a name, so `@acme/*` is every package of the scope) with an
+ * matches any run of characters, `/` included: `@acme/*` is every package of
+ * the scope, `*` every package) with an
  * optional semver range: `"@acme/core@>=2.0.0"` or `{ name, versions }`.
  * Ranges include prereleases: a migration moves history, not just releases.
  */

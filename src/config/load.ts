@@ -7,6 +7,7 @@ import { basename, extname } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { MigrateError, toError } from '../errors.js';
+import { invalidFilterRanges } from './filters.js';
 import { jobSchema, type JobConfig } from './schema.js';
 
 export interface LoadedJob {
@@ -65,6 +66,15 @@ function checkCrossFields(file: string, config: JobConfig): void {
     if (s.enabled && s.kind === 'npm-registry' && !config.target.repositories.npm) {
       problems.push(`  ${file}: target.repositories.npm: missing: source "${s.id}" is npm, so name the npm repositories (internal: npm-internal)`);
     }
+    if (s.enabled && s.kind === 'git') problems.push(`  ${file}: sources[${i}].enabled: kind "git" is not migrated by this version yet: add "enabled: false" to source "${s.id}"`);
   });
+  // the string shorthand "name@range" is not schema-checked: a bad range would silently match nothing
+  for (const list of ['include', 'exclude'] as const) {
+    config.filters[list].forEach((entry, i) => {
+      for (const range of invalidFilterRanges({ include: [entry], exclude: [] })) {
+        problems.push(`  ${file}: filters.${list}[${i}]: "${range}" in ${JSON.stringify(typeof entry === 'string' ? entry : entry.name)} is not a semver range: write e.g. "@acme/core@>=1.0.0"`);
+      }
+    });
+  }
   if (problems.length) throw new MigrateError('ECONFIG', `${file} is not a valid job file:\n${problems.join('\n')}`, { hint: 'see "Job file reference" in the README' });
 }

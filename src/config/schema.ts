@@ -17,6 +17,9 @@ const repositories = z
   })
   .strict();
 
+/** Token formats that would also pass as variable names: https://github.blog/2021-04-05-behind-githubs-new-authentication-token-formats/ */
+const TOKEN_SHAPED = /^(gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{30,}|npm_[A-Za-z0-9]{30,})$/;
+
 const versionRange = z.string().refine((r) => semver.validRange(r) !== null, 'a semver range such as ">=1.0.0" or "1.x || 2.x"');
 
 /** `name-glob` or `name-glob@range`, or the long form. */
@@ -30,10 +33,12 @@ const npmRegistrySource = z
     id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and "-"').describe('a short, stable name for this source'),
     kind: z.literal('npm-registry'),
     enabled: z.boolean().default(true),
-    url: z.url({ protocol: /^https?$/ }).describe('the registry URL, e.g. https://npm.pkg.github.com/'),
+    url: z.url({ protocol: /^https?$/, error: (i) => (i.input === undefined ? undefined : 'an http:// or https:// URL such as https://npm.pkg.github.com/') }).describe('the registry URL, e.g. https://npm.pkg.github.com/'),
     tokenEnv: z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'the NAME of an environment variable (not the token itself)')
+      // GitHub (ghp_…, github_pat_…) and npm (npm_…) tokens are also valid variable names: refuse them, they are secrets
+      .refine((v) => !TOKEN_SHAPED.test(v), 'the NAME of an environment variable (not the token itself): this looks like a token; revoke it and export it instead')
       .optional()
       .describe('name of the environment variable holding the read token'),
     packages: z.array(z.string().min(1)).default([]).describe('package names to migrate'),

@@ -24,11 +24,11 @@ const sleep = (ms: number, signal?: AbortSignal) =>
   });
 
 /**
- * AIMD constants: a throttle cuts the rate by 30%; each success wins back 5% of
+ * AIMD constants: a throttle cuts the rate by 20%; each success wins back 5% of
  * the configured rate, so one stray 429 costs about one request's worth of
  * throughput while a run of them backs off geometrically (to a tenth at most).
  */
-const DECREASE = 0.7;
+const DECREASE = 0.8;
 const INCREASE = 0.05;
 
 class Bucket {

@@ -111,13 +111,18 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     }
     for (const key of packagesWithMetaPending) if (!byPackage.has(key)) byPackage.set(key, []);
 
-    const packageQueue = new PQueue({ concurrency: opts.concurrency ?? config.limits.concurrency });
+    const concurrency = opts.concurrency ?? config.limits.concurrency;
+    // concurrency 1 with fetchConcurrency 1: strictly one step at a time, nothing overlapping
+    // (for debugging a source or target, and the benchmark's sequential baseline)
+    const sequential = concurrency === 1 && config.limits.fetchConcurrency === 1;
+    const packageQueue = new PQueue({ concurrency });
     const fetchQueue = new PQueue({ concurrency: config.limits.fetchConcurrency });
-    const verifyQueue = new PQueue({ concurrency: 2 * (opts.concurrency ?? config.limits.concurrency) });
+    const verifyQueue = new PQueue({ concurrency: 2 * concurrency });
     const onAbort = () => {
       emit({ type: 'interrupting' });
       packageQueue.clear();
-      fetchQueue.clear();
+      // Not fetchQueue.clear(): a cleared task's promise never settles, and a package awaiting
+      // its download would hang the run. Queued downloads see the abort and reject at once.
     };
     signal.addEventListener('abort', onAbort, { once: true });
 
@@ -136,12 +141,13 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
         };
         // downloads run ahead, bounded by the fetch queue; publishing follows in order
         const fetches = new Map<number, Promise<ItemRow>>();
-        for (const r of rows) {
-          if (!needsFetch(r, blobs)) continue;
+        const startFetch = (r: ItemRow) => {
+          if (!needsFetch(r, blobs)) return;
           const p = fetchQueue.add(() => (signal.aborted ? Promise.reject(interrupted(r)) : fetchItem(ctx, r))) as Promise<ItemRow>;
           p.catch(() => {}); // observed below, in order
           fetches.set(r.id, p);
-        }
+        };
+        if (!sequential) rows.forEach(startFetch);
         const report = (r: ItemRow, outcome: RunOutcome) => {
           count(outcome);
           const after = state.item(r.id);
@@ -159,19 +165,20 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
         for (const r of rows) {
           if (signal.aborted) break;
           try {
+            if (sequential) startFetch(r);
             const fetched = fetches.has(r.id) ? await fetches.get(r.id)! : r;
             const settled = await settleItem(ctx, pkg, fetched);
             if (typeof settled === 'string') report(r, settled);
             else {
-              verifications.push(
-                verifyQueue.add(async () => {
-                  try {
-                    report(r, await verifyItem(ctx, pkg, settled.verify));
-                  } catch (e) {
-                    fail(r, e);
-                  }
-                }),
-              );
+              const verification = verifyQueue.add(async () => {
+                try {
+                  report(r, await verifyItem(ctx, pkg, settled.verify));
+                } catch (e) {
+                  fail(r, e);
+                }
+              });
+              verifications.push(verification);
+              if (sequential) await verification;
             }
           } catch (thrown) {
             if (!fail(r, thrown)) break;

@@ -65,14 +65,22 @@ export interface Declared {
  */
 export function declaredHash(integrity: string | undefined, shasum: string | undefined): Declared | undefined {
   if (integrity) {
-    const parsed = ssri.parse(integrity, { strict: false });
-    const sha512 = parsed.sha512?.[0];
-    if (sha512) return { algorithm: 'sha512', hex: Buffer.from(sha512.digest, 'base64').toString('hex'), weak: false };
-    const sha1 = parsed.sha1?.[0];
-    if (sha1) return { algorithm: 'sha1', hex: Buffer.from(sha1.digest, 'base64').toString('hex'), weak: true };
+    // ssri.parse answers null for a string with no hash in it at all
+    const parsed = ssri.parse(integrity, { strict: false }) as ssri.IntegrityMap | null;
+    const sha512 = digestHex(parsed?.sha512?.[0]?.digest, 64);
+    if (sha512) return { algorithm: 'sha512', hex: sha512, weak: false };
+    const sha1 = digestHex(parsed?.sha1?.[0]?.digest, 20);
+    if (sha1) return { algorithm: 'sha1', hex: sha1, weak: true };
   }
   if (shasum && /^[0-9a-f]{40}$/i.test(shasum)) return { algorithm: 'sha1', hex: shasum.toLowerCase(), weak: true };
   return undefined;
+}
+
+/** A base64 digest as hex, or undefined when it does not decode to a digest of that algorithm's length. */
+function digestHex(base64: string | undefined, bytes: number): string | undefined {
+  if (!base64) return undefined;
+  const digest = Buffer.from(base64, 'base64');
+  return digest.length === bytes ? digest.toString('hex') : undefined;
 }
 
 /** Throws EINTEGRITY unless the bytes' hash equals what the source declared. */

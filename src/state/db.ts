@@ -75,9 +75,10 @@ export class StateDb {
     try {
       mkdirSync(dirname(path), { recursive: true });
       db = new Database(path);
+      // busy_timeout first: another process (a `status`, a second `run`) may be creating the file right now
+      db.pragma('busy_timeout = 5000');
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
-      db.pragma('busy_timeout = 5000');
       db.pragma('foreign_keys = ON');
     } catch (e) {
       throw new MigrateError('ESTATE', `cannot open the state database ${path}`, {
@@ -100,10 +101,20 @@ export class StateDb {
     MIGRATIONS.forEach((sql, i) => {
       const version = i + 1;
       if (version <= current) return;
-      this.db.transaction(() => {
-        this.db.exec(sql);
-        this.db.pragma(`user_version = ${version}`);
-      })();
+      // IMMEDIATE takes the write lock before reading: a process that opened the file at the
+      // same moment may have applied this migration since `current` was read
+      try {
+        this.db.transaction(() => {
+          if ((this.db.pragma('user_version', { simple: true }) as number) >= version) return;
+          this.db.exec(sql);
+          this.db.pragma(`user_version = ${version}`);
+        }).immediate();
+      } catch (e) {
+        throw new MigrateError('ESTATE', `${path}: schema migration ${version} failed: ${toError(e).message}`, {
+          cause: e,
+          hint: 'the database was left at the previous schema; check the disk and permissions, then rerun',
+        });
+      }
     });
   }
 
@@ -139,7 +150,7 @@ export class StateDb {
         artifact_url = excluded.artifact_url,
         declared_integrity = excluded.declared_integrity,
         declared_shasum = excluded.declared_shasum
-      RETURNING id, state, created_at = @now AS fresh`);
+      RETURNING id, state`);
     const event = this.db.prepare('INSERT INTO events (item_id, run_id, from_state, to_state, detail, at) VALUES (?, ?, NULL, ?, ?, ?)');
     const pkg = this.db.prepare(`
       INSERT INTO packages (source_id, format, package, dist_tags, meta_state, updated_at)
@@ -169,9 +180,10 @@ export class StateDb {
           deprecated: v.deprecated ?? null,
           ordinal,
           now: at,
-        }) as { id: number; state: ItemState; fresh: number };
-        if (row.fresh) event.run(row.id, this.runId, 'pending', `listed by ${registryUrl}`, at);
-        else if (redeclared && before) {
+        }) as { id: number; state: ItemState };
+        // `before`, not RETURNING's created_at = now: two listings within one millisecond would both look fresh
+        if (!before) event.run(row.id, this.runId, 'pending', `listed by ${registryUrl}`, at);
+        else if (redeclared) {
           // The source now declares other bytes for this version. Not yet published: start
           // over from a fresh download. Already on the target: keep it, and say so in the log.
           if (['fetched', 'failed'].includes(before.state)) {

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --packages 20 --versions 50 --latency 100 --throttle 0.03 --sizes 1,8,32]`
+ * `npm run bench [-- --packages 20 --versions 50 --latency 100 --throttle 0.03 --sizes 1,16,64]`
  *
  * Measures the built CLI (dist/) as a child process against the sandbox with
  * the stand-in enforcing CodeArtifact's default quotas, injected latency on
@@ -26,7 +26,7 @@ const { values } = parseArgs({
     versions: { type: 'string', default: '50' },
     latency: { type: 'string', default: '100' },
     throttle: { type: 'string', default: '0.03' },
-    sizes: { type: 'string', default: '1,8,32' },
+    sizes: { type: 'string', default: '1,16,64' },
     'baseline-packages': { type: 'string', default: '2' },
   },
 });

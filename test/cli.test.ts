@@ -1,0 +1,325 @@
+/**
+ * The CLI as a person or a CI job uses it: the real process (`node src/cli/main.ts`)
+ * against the sandbox. JSON summaries, plain progress lines on a non-terminal,
+ * `status`, `--dry-run`, filters that change between runs, and secret hygiene:
+ * no token or key ever reaches the state directory or the output.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import semver from 'semver';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunSummary } from '../src/engine/events.js';
+import type { StatusReport } from '../src/cli/status.js';
+import type { ItemRow } from '../src/state/db.js';
+import { publishRequests, startTestEnv, targetWrites, type TestEnv } from './support/harness.js';
+import { corruptStoredTarball, historyOf, seedPackages } from './support/npm-fixtures.js';
+
+const CORE = historyOf(5);
+const LEGACY = historyOf(3);
+const FLAGS = historyOf(3);
+const BROKEN = ['1.0.0', '1.0.1', '1.1.0'];
+const BAD = '1.0.1';
+const WIDGETS = historyOf(12, { prereleasesEvery: 3 });
+const WIDGETS_LEGACY = ['1.0.0', '1.1.0'];
+const OTHER = ['1.0.0', '2.0.0'];
+/** A source token the registry refuses: a secret all the same. */
+const WRONG_TOKEN = `not-the-token-${'f00dcafe'.repeat(4)}`;
+
+let te: TestEnv;
+/** Every stdout and stderr the CLI produced in this file, for the secret scan. */
+const outputs: string[] = [];
+/** Every CodeArtifact authorization token the stand-in issued. */
+const issued: string[] = [];
+
+type CliResult = { code: number | null; stdout: string; stderr: string };
+
+async function cli(args: string[], extraEnv?: Record<string, string>): Promise<CliResult> {
+  const r = await te.cli(args, extraEnv);
+  outputs.push(r.stdout, r.stderr);
+  return r;
+}
+
+function json<T>(r: CliResult): T {
+  try {
+    return JSON.parse(r.stdout) as T;
+  } catch {
+    throw new Error(`stdout is not JSON (exit ${r.code}):\n${r.stdout}\n--- stderr:\n${r.stderr}`);
+  }
+}
+
+function rows(job: string, pkg?: string): ItemRow[] {
+  const state = te.openState(job);
+  try {
+    return pkg === undefined ? state.items() : state.items('package = ?', pkg);
+  } finally {
+    state.close();
+  }
+}
+
+/** Progress lines for items: `<outcome> <name>@<version>[ — message]`. */
+function itemLines(stderr: string): { outcome: string; subject: string }[] {
+  const out: { outcome: string; subject: string }[] = [];
+  for (const line of stderr.split('\n')) {
+    const m = /^(published|present-identical|conflict|excluded|would-publish|failed:[A-Z]+) (\S+@[^@\s]+)(?: — .*)?$/.exec(line);
+    if (m) out.push({ outcome: m[1]!, subject: m[2]! });
+  }
+  return out;
+}
+
+const subjects = (name: string, versions: string[]) => versions.map((v) => `${name}@${v}`);
+const lastSeq = () => te.sandbox.standIn.log.at(-1)?.seq ?? 0;
+
+beforeAll(async () => {
+  te = await startTestEnv();
+  // Record every token the stand-in hands out (the context calls the instance's issueToken).
+  const standIn = te.sandbox.standIn as unknown as { issueToken(seconds: number): { token: string; expiration: Date } };
+  const issue = standIn.issueToken.bind(standIn);
+  standIn.issueToken = (seconds) => {
+    const t = issue(seconds);
+    issued.push(t.token);
+    return t;
+  };
+  const { privateNpm, github } = te.sandbox;
+  await seedPackages(privateNpm.url, privateNpm.token, [
+    { name: '@acme/core', versions: CORE },
+    { name: 'left-pad-legacy', versions: LEGACY },
+    { name: '@acme/broken', versions: BROKEN },
+    { name: '@acme/widgets', versions: WIDGETS },
+    { name: 'widgets-legacy', versions: WIDGETS_LEGACY },
+    { name: 'other-thing', versions: OTHER },
+  ]);
+  await seedPackages(github.url, github.token, [{ name: '@acme-gh/feature-flags', versions: FLAGS }]);
+}, 120_000);
+
+afterAll(async () => {
+  await te?.stop();
+});
+
+describe('run, status and dry runs through the CLI', () => {
+  let job: string;
+  const ALL = [...subjects('@acme/core', CORE), ...subjects('left-pad-legacy', LEGACY), ...subjects('@acme-gh/feature-flags', FLAGS)];
+
+  beforeAll(() => {
+    job = te.writeJob({ name: 'main', privateNpm: { packages: ['@acme/core', 'left-pad-legacy'] }, github: { packages: ['@acme-gh/feature-flags'] } });
+  });
+
+  it('status on a job never run exits 2 and creates no state', async () => {
+    const r = await cli(['status', job, '--json']);
+    expect(r.code).toBe(2);
+    expect(json<{ error: { code: string } }>(r).error.code).toBe('ESTATE');
+    expect(r.stderr).toContain('main.sqlite');
+    expect(r.stderr).not.toMatch(/^\s{4}at /m);
+    expect(readdirSafe(te.stateDir)).toEqual([]);
+  });
+
+  it('--dry-run exits 0 with would-publish outcomes and sends the target no write', async () => {
+    const since = lastSeq();
+    const r = await cli(['run', job, '--dry-run', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const s = json<RunSummary>(r);
+    expect(s.dryRun).toBe(true);
+    expect(s.outcomes).toEqual({ 'would-publish': ALL.length });
+    expect(s.exitCode).toBe(0);
+    const after = te.sandbox.standIn.log.filter((e) => e.seq > since);
+    expect(after.filter((e) => e.method === 'PUT' || e.method === 'DELETE')).toEqual([]);
+    expect(targetWrites(te.sandbox, since)).toEqual([]);
+    expect(itemLines(r.stderr).map((l) => l.outcome)).toEqual(ALL.map(() => 'would-publish'));
+  });
+
+  it('run --json prints the summary; progress goes to stderr as one plain line per item', async () => {
+    const r = await cli(['run', job, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const s = json<RunSummary>(r);
+    expect(s.outcomes).toEqual({ published: ALL.length });
+    expect(s.states).toEqual({ verified: ALL.length });
+    expect(s.exitCode).toBe(0);
+    expect(s.dryRun).toBe(false);
+    expect(s.selected).toBe(ALL.length);
+    expect(s.complete).toBe(ALL.length);
+    expect(typeof s.peakRssBytes).toBe('number');
+    expect(s.peakRssBytes).toBeGreaterThan(0);
+
+    const lines = itemLines(r.stderr);
+    expect(lines.map((l) => l.subject).sort()).toEqual([...ALL].sort());
+    expect(lines.every((l) => l.outcome === 'published')).toBe(true);
+    // not a terminal: no progress bar, no cursor control
+    expect(r.stderr).not.toContain('\u001b[');
+    expect(r.stdout).not.toContain('published @acme/core');
+
+    const requests = publishRequests(te.sandbox);
+    for (const subject of ALL) expect(requests.get(subject), subject).toBe(1);
+  });
+
+  it('without --json, stdout that is not a terminal still gets JSON', async () => {
+    const r = await cli(['run', job]);
+    expect(r.code, r.stderr).toBe(0);
+    const s = json<RunSummary>(r);
+    expect(s.outcomes).toEqual({});
+    expect(s.states).toEqual({ verified: ALL.length });
+  });
+
+  it('status --json after a clean run: counts by state, no failures, exit 0', async () => {
+    const r = await cli(['status', job, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const s = json<StatusReport>(r);
+    expect(s.job).toBe('main');
+    expect(s.total).toBe(ALL.length);
+    expect(s.states.verified).toBe(ALL.length);
+    expect(Object.entries(s.states).filter(([k, n]) => k !== 'verified' && n !== 0)).toEqual([]);
+    expect(s.failures).toEqual([]);
+    expect(s.lastRun?.outcome).toBe('complete');
+    expect(s.lastRun?.dryRun).toBe(false);
+  });
+});
+
+describe('a failing version through the CLI', () => {
+  let job: string;
+
+  beforeAll(async () => {
+    job = te.writeJob({ name: 'broken', privateNpm: { packages: ['@acme/broken'] }, github: false });
+    await corruptStoredTarball(te.sandbox.privateNpm.storageDir, '@acme/broken', BAD);
+  });
+
+  it('run exits 1, the damaged version fails with EINTEGRITY and is never published', async () => {
+    const r = await cli(['run', job, '--json']);
+    expect(r.code).toBe(1);
+    const s = json<RunSummary>(r);
+    expect(s.exitCode).toBe(1);
+    expect(s.failures.map((f) => [f.package, f.version, f.code])).toEqual([['@acme/broken', BAD, 'EINTEGRITY']]);
+    expect(s.states).toEqual({ verified: BROKEN.length - 1, failed: 1 });
+    expect(itemLines(r.stderr)).toContainEqual({ outcome: 'failed:EINTEGRITY', subject: `@acme/broken@${BAD}` });
+    expect(r.stderr).not.toMatch(/^\s{4}at /m);
+    expect(publishRequests(te.sandbox).has(`@acme/broken@${BAD}`)).toBe(false);
+  });
+
+  it('status --json lists the failure with its code and exits 1', async () => {
+    const r = await cli(['status', job, '--json']);
+    expect(r.code).toBe(1);
+    const s = json<StatusReport>(r);
+    expect(s.states.failed).toBe(1);
+    expect(s.states.verified).toBe(BROKEN.length - 1);
+    expect(s.failures).toHaveLength(1);
+    expect(s.failures[0]).toMatchObject({ package: '@acme/broken', version: BAD, code: 'EINTEGRITY' });
+    expect(s.failures[0]!.error).toContain(`@acme/broken@${BAD}`);
+    expect(s.lastRun?.outcome).toBe('incomplete');
+  });
+
+  it('a source token the registry refuses: the run exits 1 with ESOURCEAUTH and the token appears nowhere', async () => {
+    const gh = te.writeJob({ name: 'badtoken', privateNpm: false, github: { packages: ['@acme-gh/feature-flags'] } });
+    const r = await cli(['run', gh, '--json'], { CAM_DEMO_GITHUB_TOKEN: WRONG_TOKEN });
+    expect(r.code).toBe(1);
+    const s = json<RunSummary>(r);
+    expect(s.listErrors.map((l) => [l.package, l.code])).toEqual([['@acme-gh/feature-flags', 'ESOURCEAUTH']]);
+    expect(r.stdout + r.stderr).not.toContain(WRONG_TOKEN);
+  });
+});
+
+describe('filters through the CLI', () => {
+  const write = (filters: Record<string, unknown>) =>
+    te.writeJob({ name: 'filtered', privateNpm: { packages: ['@acme/widgets', 'widgets-legacy', 'other-thing'] }, github: false, filters });
+  const FILTERS = { include: ['@acme/*', 'widgets-*'], exclude: ['@acme/widgets@<0.2.0'] };
+  // ranges include prereleases: 0.2.0-beta.1 is below 0.2.0
+  const widgetsOut = WIDGETS.filter((v) => semver.lt(v, '0.2.0'));
+  const widgetsIn = WIDGETS.filter((v) => !semver.lt(v, '0.2.0'));
+  const excludedSubjects = [...subjects('@acme/widgets', widgetsOut), ...subjects('other-thing', OTHER)];
+
+  it('an excluded version range and a package outside the include globs are excluded and never published', async () => {
+    expect(widgetsOut.some((v) => semver.prerelease(v) !== null)).toBe(true);
+    const job = write(FILTERS);
+    const r = await cli(['run', job, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const s = json<RunSummary>(r);
+    expect(s.states).toEqual({ verified: widgetsIn.length + WIDGETS_LEGACY.length, excluded: excludedSubjects.length });
+    expect(s.selected).toBe(widgetsIn.length + WIDGETS_LEGACY.length);
+
+    const byState = (state: string) => rows('filtered').filter((x) => x.state === state).map((x) => `${x.package}@${x.version}`).sort();
+    expect(byState('excluded')).toEqual([...excludedSubjects].sort());
+    // excluded before any download: no bytes were fetched for them
+    expect(rows('filtered').filter((x) => x.state === 'excluded' && x.sha512 !== null)).toEqual([]);
+    const requests = publishRequests(te.sandbox);
+    for (const subject of excludedSubjects) expect(requests.has(subject), subject).toBe(false);
+    for (const subject of [...subjects('@acme/widgets', widgetsIn), ...subjects('widgets-legacy', WIDGETS_LEGACY)]) expect(requests.get(subject), subject).toBe(1);
+  });
+
+  it('dropping the filters re-selects them: pending again, then published once and verified', async () => {
+    const job = write({});
+    const r = await cli(['run', job, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const s = json<RunSummary>(r);
+    expect(s.outcomes).toEqual({ published: excludedSubjects.length });
+    expect(s.states).toEqual({ verified: WIDGETS.length + WIDGETS_LEGACY.length + OTHER.length });
+    const requests = publishRequests(te.sandbox);
+    for (const subject of excludedSubjects) expect(requests.get(subject), subject).toBe(1);
+
+    const state = te.openState('filtered');
+    try {
+      const row = state.items('package = ? AND version = ?', '@acme/widgets', widgetsOut[0])[0]!;
+      expect(state.events(row.id).map((e) => e.to_state)).toEqual(['pending', 'excluded', 'pending', 'fetched', 'publishing', 'published', 'verified']);
+    } finally {
+      state.close();
+    }
+  });
+
+  it('excluding versions already on the target leaves them as they are', async () => {
+    const job = write({ exclude: ['other-thing'] });
+    const since = lastSeq();
+    const r = await cli(['run', job, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(json<RunSummary>(r).states).toEqual({ verified: WIDGETS.length + WIDGETS_LEGACY.length + OTHER.length });
+    expect(targetWrites(te.sandbox, since)).toEqual([]);
+  });
+});
+
+describe('secret hygiene', () => {
+  /** 128 base64url characters, what the stand-in issues (randomBytes(96)); not a plain hex digest. */
+  const TOKEN_SHAPE = /[A-Za-z0-9_-]{128}/g;
+  const hexOnly = /^[0-9a-f]+$/;
+
+  it('no source token, AWS secret or CodeArtifact token is in the state directory or the output', () => {
+    // the runs above did fetch CodeArtifact tokens (the CLI process asked the stand-in for them)
+    expect(issued.length).toBeGreaterThan(0);
+    expect(outputs.length).toBeGreaterThan(0);
+    const secrets = [
+      te.env.CAM_DEMO_NPM_TOKEN!,
+      te.env.CAM_DEMO_GITHUB_TOKEN!,
+      te.env.AWS_SECRET_ACCESS_KEY!,
+      WRONG_TOKEN,
+      ...issued,
+    ];
+    for (const s of secrets) expect(s.length).toBeGreaterThan(8);
+
+    const files = walk(te.stateDir);
+    // the databases were written (and a WAL, if SQLite left one, is read too)
+    for (const job of ['main', 'broken', 'badtoken', 'filtered']) expect(files).toContain(join(te.stateDir, `${job}.sqlite`));
+    // bytes, not text: the SQLite pages and the blobs are searched as they are on disk
+    for (const f of files) {
+      const bytes = readFileSync(f);
+      for (const s of secrets) expect(bytes.includes(s), `${f} contains a secret`).toBe(false);
+    }
+    for (const [i, text] of outputs.entries()) {
+      for (const s of secrets) expect(text.includes(s), `CLI output #${i} contains a secret`).toBe(false);
+      // belt and braces for tokens issued elsewhere: nothing token-shaped in what the CLI prints
+      // (in the SQLite pages, adjacent columns can run together, so the shape test is for the output only)
+      const tokenLike = (text.match(TOKEN_SHAPE) ?? []).filter((m) => !hexOnly.test(m));
+      expect(tokenLike, `CLI output #${i} holds something shaped like a CodeArtifact token`).toEqual([]);
+    }
+  });
+});
+
+function readdirSafe(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function walk(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSafe(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...walk(p));
+    else out.push(p);
+  }
+  return out;
+}

@@ -1,0 +1,358 @@
+/**
+ * Job-file validation: every bad file is refused before anything is written,
+ * with exit code 2 and a message that names the file and the path inside it,
+ * both through `loadJob` and through the real CLI (no sandbox needed: a bad
+ * job never gets as far as a registry).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { loadJob } from '../src/config/load.js';
+import { MigrateError } from '../src/errors.js';
+import { ROOT, TSX_LOADER } from './support/harness.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'cam-config-'));
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+// "any": the cases poke at arbitrary places of the document
+type Job = Record<string, any>;
+
+/** A valid job; each case breaks one thing. */
+function validJob(): Job {
+  return {
+    name: 'cfg',
+    target: {
+      region: 'us-east-1',
+      domain: 'acme',
+      domainOwner: '111122223333',
+      repositories: { npm: { internal: 'npm-internal', store: 'npm-store', shared: 'npm-shared' } },
+    },
+    sources: [
+      { id: 'private-npm', kind: 'npm-registry', url: 'http://127.0.0.1:9/', tokenEnv: 'CAM_CFG_NPM_TOKEN', packages: ['@acme/core'] },
+      { id: 'github', kind: 'npm-registry', url: 'https://npm.pkg.github.com/', tokenEnv: 'CAM_CFG_GH_TOKEN', packages: ['@acme/flags'] },
+    ],
+  };
+}
+
+let counter = 0;
+/** Writes the job (an object, or raw YAML text) into its own folder; returns the file and an empty state dir. */
+function writeJob(label: string, job: Job | string): { file: string; stateDir: string } {
+  const caseDir = join(dir, `${++counter}-${label}`);
+  mkdirSync(caseDir, { recursive: true });
+  const file = join(caseDir, `${label}.yaml`);
+  writeFileSync(file, typeof job === 'string' ? job : stringify(job));
+  return { file, stateDir: join(caseDir, 'state') };
+}
+
+function cli(args: string[], stateDir: string, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v === undefined || k.startsWith('AWS_') || k.startsWith('npm_config_') || k === 'CAM_DEBUG' || k === 'CAM_STATE_DIR') continue;
+    env[k] = v;
+  }
+  // the tokens exist, so nothing but the job file itself can be the problem
+  Object.assign(env, { CAM_CFG_NPM_TOKEN: 'x', CAM_CFG_GH_TOKEN: 'y', AWS_EC2_METADATA_DISABLED: 'true' });
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, join(ROOT, 'src/cli/main.ts'), '--state-dir', stateDir, ...args], {
+    cwd,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((res) => child.on('close', (code) => res({ code, stdout, stderr })));
+}
+
+function loadError(file: string): MigrateError {
+  try {
+    loadJob(file);
+  } catch (e) {
+    expect(e).toBeInstanceOf(MigrateError);
+    return e as MigrateError;
+  }
+  throw new Error(`${file} loaded, but should have been refused`);
+}
+
+const STACK_LINE = /^\s{4}at /m;
+
+interface BadCase {
+  label: string;
+  job: () => Job | string;
+  /** The place in the file the message must name, right after the file (`<file>: <path>` or `<file>:<line>:<col>`). */
+  path: string;
+  /** Text that must NOT appear anywhere in the output (e.g. a token pasted into the file). */
+  secret?: string;
+}
+
+const GITHUB_TOKEN_LOOKALIKE = `ghp_${'a1B2c3D4e5'.repeat(3)}Zy9x8W`;
+
+const cases: BadCase[] = [
+  {
+    label: 'unknown-key',
+    job: () => ({ ...validJob(), limits: { concurency: 4 } }),
+    path: 'limits',
+  },
+  {
+    label: 'unknown-top-level-key',
+    job: () => ({ ...validJob(), sorces: [] }),
+    path: '(top level)',
+  },
+  {
+    label: 'missing-domain-owner',
+    job: () => {
+      const j = validJob();
+      delete j.target.domainOwner;
+      return j;
+    },
+    path: 'target.domainOwner',
+  },
+  {
+    label: 'unquoted-domain-owner',
+    // what YAML makes of `domainOwner: 111122223333`
+    job: () => stringify(validJob()).replace(/domainOwner: "111122223333"/, 'domainOwner: 111122223333'),
+    path: 'target.domainOwner',
+  },
+  {
+    label: 'short-domain-owner',
+    job: () => {
+      const j = validJob();
+      j.target.domainOwner = '11112222';
+      return j;
+    },
+    path: 'target.domainOwner',
+  },
+  {
+    label: 'bad-region',
+    job: () => {
+      const j = validJob();
+      j.target.region = 'US East 1';
+      return j;
+    },
+    path: 'target.region',
+  },
+  {
+    label: 'non-http-url',
+    job: () => {
+      const j = validJob();
+      j.sources[1].url = 'ftp://npm.pkg.github.com/';
+      return j;
+    },
+    path: 'sources[1].url',
+  },
+  {
+    label: 'token-value-with-dash',
+    job: () => {
+      const j = validJob();
+      j.sources[0].tokenEnv = 'npm-tok3n-value';
+      return j;
+    },
+    path: 'sources[0].tokenEnv',
+    secret: 'npm-tok3n-value',
+  },
+  {
+    label: 'token-value-github-format',
+    job: () => {
+      const j = validJob();
+      j.sources[1].tokenEnv = GITHUB_TOKEN_LOOKALIKE;
+      return j;
+    },
+    path: 'sources[1].tokenEnv',
+    secret: GITHUB_TOKEN_LOOKALIKE,
+  },
+  {
+    label: 'duplicate-source-id',
+    job: () => {
+      const j = validJob();
+      j.sources[1].id = 'private-npm';
+      return j;
+    },
+    path: 'sources[1].id',
+  },
+  {
+    label: 'no-packages-or-scopes',
+    job: () => {
+      const j = validJob();
+      j.sources[0].packages = [];
+      return j;
+    },
+    path: 'sources[0].packages',
+  },
+  {
+    label: 'bad-filter-range',
+    job: () => ({ ...validJob(), filters: { include: ['@acme/*'], exclude: ['@acme/core@>=banana'] } }),
+    path: 'filters.exclude[0]',
+  },
+  {
+    label: 'bad-filter-range-long-form',
+    job: () => ({ ...validJob(), filters: { include: [{ name: '@acme/core', versions: 'one-ish' }] } }),
+    path: 'filters.include[0].versions',
+  },
+  {
+    label: 'git-source-enabled',
+    job: () => {
+      const j = validJob();
+      j.sources.push({ id: 'go-telemetry', kind: 'git', url: 'git+ssh://git@git.acme.example/platform/telemetry-go.git', format: 'go', tags: 'v*' });
+      return j;
+    },
+    path: 'sources[2].enabled',
+  },
+];
+
+describe('loadJob refuses bad job files with ECONFIG, naming the file and the path in it', () => {
+  it.each(cases.map((c) => [c.label, c] as const))('%s', (label, c) => {
+    const { file } = writeJob(label, c.job());
+    const e = loadError(file);
+    expect(e.code).toBe('ECONFIG');
+    expect(e.message).toContain(file);
+    expect(e.message).toContain(`${file}: ${c.path}`);
+    if (c.secret) expect(e.message).not.toContain(c.secret);
+  });
+
+  it('invalid YAML: the message carries file:line:col', () => {
+    const { file } = writeJob('bad-yaml', 'name: cfg\ntarget:\n  region: us-east-1\n   domain: acme\n');
+    const e = loadError(file);
+    expect(e.code).toBe('ECONFIG');
+    expect(e.message).toMatch(new RegExp(`${escapeRegExp(file)}:\\d+:\\d+`));
+  });
+
+  it('a duplicate key is a YAML error too, with its position', () => {
+    const { file } = writeJob('dup-key', 'name: cfg\nname: cfg2\n');
+    const e = loadError(file);
+    expect(e.code).toBe('ECONFIG');
+    expect(e.message).toMatch(new RegExp(`${escapeRegExp(file)}:2:\\d+`));
+  });
+
+  it('a missing file is ECONFIG naming the path', () => {
+    const missing = join(dir, 'no-such-job.yaml');
+    const e = loadError(missing);
+    expect(e.code).toBe('ECONFIG');
+    expect(e.message).toContain(missing);
+  });
+
+  it('an empty file names the file', () => {
+    const { file } = writeJob('empty', '');
+    const e = loadError(file);
+    expect(e.code).toBe('ECONFIG');
+    expect(e.message).toContain(file);
+  });
+
+  it('every problem is listed, not only the first', () => {
+    const j = validJob();
+    j.target.region = 'nowhere';
+    j.sources[0].tokenEnv = 'has-dash';
+    const { file } = writeJob('two-problems', j);
+    const e = loadError(file);
+    expect(e.message).toContain(`${file}: target.region`);
+    expect(e.message).toContain(`${file}: sources[0].tokenEnv`);
+  });
+});
+
+describe('the shipped job files load cleanly', () => {
+  it('jobs/example.yaml', () => {
+    const job = loadJob(join(ROOT, 'jobs/example.yaml'));
+    expect(job.name).toBe('acme-migration');
+    // the git sources are listed, but switched off until they are supported
+    const git = job.config.sources.filter((s) => s.kind === 'git');
+    expect(git.length).toBeGreaterThan(0);
+    expect(git.every((s) => !s.enabled)).toBe(true);
+    expect(job.config.limits.rates).toEqual({ publish: 10, getAsset: 50, list: 200, reads: 800, writes: 100 });
+  });
+
+  it('jobs/demo.yaml', () => {
+    const job = loadJob(join(ROOT, 'jobs/demo.yaml'));
+    expect(job.name).toBe('demo');
+    expect(job.config.sources.every((s) => s.enabled)).toBe(true);
+    // defaults fill in what the file leaves out
+    expect(job.config.target.tokenDurationSeconds).toBe(43200);
+    expect(job.config.filters).toEqual({ include: [], exclude: [] });
+  });
+
+  it('the name defaults to the file base name', () => {
+    const j = validJob();
+    delete j.name;
+    const { file } = writeJob('nameless', j);
+    expect(loadJob(file).name).toBe('nameless');
+  });
+
+  it('a valid filter shorthand with a range loads', () => {
+    const { file } = writeJob('good-filters', { ...validJob(), filters: { include: ['@acme/*', 'left-pad@^1.0.0'], exclude: ['@acme/core@<1.0.0 || >=3'] } });
+    expect(loadJob(file).config.filters.exclude).toEqual(['@acme/core@<1.0.0 || >=3']);
+  });
+});
+
+describe('the CLI refuses bad job files: exit 2, file and path named, no stack trace, nothing written', () => {
+  const cliCases: BadCase[] = [
+    ...cases,
+    { label: 'bad-yaml', job: () => 'name: cfg\ntarget:\n  region: us-east-1\n   domain: acme\n', path: ':line:col' },
+  ];
+
+  it.concurrent.for(cliCases)('run $label', async (c, { expect }) => {
+    const { file, stateDir } = writeJob(`cli-${c.label}`, c.job());
+    const r = await cli(['run', file], stateDir, join(file, '..'));
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('ECONFIG');
+    if (c.path === ':line:col') expect(r.stderr).toMatch(new RegExp(`${escapeRegExp(file)}:\\d+:\\d+`));
+    else expect(r.stderr).toContain(`${file}: ${c.path}`);
+    expect(r.stderr).not.toMatch(STACK_LINE);
+    expect(r.stdout).not.toMatch(STACK_LINE);
+    if (c.secret) {
+      expect(r.stderr).not.toContain(c.secret);
+      expect(r.stdout).not.toContain(c.secret);
+    }
+    // stdout is not a terminal: the error is also there as JSON
+    expect((JSON.parse(r.stdout) as { error: { code: string } }).error.code).toBe('ECONFIG');
+    expect(existsSync(join(stateDir, 'cfg.sqlite'))).toBe(false);
+    expect(existsSync(stateDir) ? readdirSync(stateDir) : []).toEqual([]);
+  });
+
+  it.concurrent('status on a bad job file exits 2 as well', async ({ expect }) => {
+    const j = validJob();
+    j.target.domainOwner = '1234';
+    const { file, stateDir } = writeJob('cli-status-bad', j);
+    const r = await cli(['status', file], stateDir, join(file, '..'));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${file}: target.domainOwner`);
+    expect(r.stderr).not.toMatch(STACK_LINE);
+    expect(existsSync(stateDir) ? readdirSync(stateDir) : []).toEqual([]);
+  });
+
+  it.concurrent('a job file that does not exist exits 2 and names it', async ({ expect }) => {
+    const stateDir = join(dir, 'missing-state');
+    const missing = join(dir, 'nowhere', 'job.yaml');
+    const r = await cli(['run', missing], stateDir, dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(missing);
+    expect(r.stderr).not.toMatch(STACK_LINE);
+    expect(existsSync(stateDir)).toBe(false);
+  });
+
+  it.concurrent('an unknown flag exits 2 before anything is read', async ({ expect }) => {
+    const { file, stateDir } = writeJob('cli-unknown-flag', validJob());
+    const r = await cli(['run', '--concurency', '4', file], stateDir, join(file, '..'));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--concurency');
+    expect(existsSync(stateDir)).toBe(false);
+  });
+
+  it.concurrent('a token variable that is not set exits 2, naming the variable, before the state is created', async ({ expect }) => {
+    const j = validJob();
+    j.sources[0].tokenEnv = 'CAM_CFG_UNSET_TOKEN';
+    const { file, stateDir } = writeJob('cli-unset-token', j);
+    const r = await cli(['run', file], stateDir, join(file, '..'));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('CAM_CFG_UNSET_TOKEN');
+    expect(r.stderr).not.toMatch(STACK_LINE);
+    expect(existsSync(stateDir) ? readdirSync(stateDir) : []).toEqual([]);
+  });
+});
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

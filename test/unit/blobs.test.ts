@@ -1,0 +1,123 @@
+/** state/blobs: the content-addressed store. */
+import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BlobStore, isAlive } from '../../src/state/blobs.js';
+
+let root: string;
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'cam-blobs-'));
+});
+afterEach(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+const hex = (alg: string, b: Buffer) => createHash(alg).update(b).digest('hex');
+
+/** The bytes in chunks of awkward sizes, as a network stream would deliver them. */
+function chunked(bytes: Buffer): Readable {
+  const chunks: Buffer[] = [];
+  for (let at = 0, n = 1; at < bytes.length; at += n, n = (n * 7 + 3) % 70_001) chunks.push(bytes.subarray(at, at + n));
+  return Readable.from(chunks);
+}
+
+/** A pid that belonged to a process which has exited. */
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ['-e', '']);
+  expect(r.pid).toBeGreaterThan(0);
+  expect(isAlive(r.pid!)).toBe(false);
+  return r.pid!;
+}
+
+describe('BlobStore.put', () => {
+  it('returns hashes equal to node:crypto and stores the bytes under their sha512', async () => {
+    const store = new BlobStore(root);
+    const bytes = randomBytes(1024 * 1024 + 333);
+    const blob = await store.put(chunked(bytes));
+    expect(blob.size).toBe(bytes.length);
+    expect(blob.hashes).toEqual({ md5: hex('md5', bytes), sha1: hex('sha1', bytes), sha256: hex('sha256', bytes), sha512: hex('sha512', bytes) });
+    expect(blob.path).toBe(store.pathOf(hex('sha512', bytes)));
+    expect(readFileSync(blob.path).equals(bytes)).toBe(true);
+    // nothing left in the temporary folder
+    expect(readdirSync(join(root, 'tmp'))).toEqual([]);
+  });
+
+  it('the same bytes twice are one blob', async () => {
+    const store = new BlobStore(root);
+    const bytes = randomBytes(5000);
+    const a = await store.put(chunked(bytes));
+    const b = await store.put(chunked(bytes));
+    expect(b.path).toBe(a.path);
+    expect(readFileSync(a.path).equals(bytes)).toBe(true);
+  });
+
+  it('a stream that breaks off leaves no blob and no temporary file', async () => {
+    const store = new BlobStore(root);
+    const broken = new Readable({
+      read() {
+        this.push(randomBytes(1000));
+        this.destroy(new Error('connection reset'));
+      },
+    });
+    await expect(store.put(broken)).rejects.toThrow('connection reset');
+    expect(readdirSync(join(root, 'tmp'))).toEqual([]);
+    expect(existsSync(join(root, 'sha512'))).toBe(false);
+  });
+
+  it('read gives back the bytes', async () => {
+    const store = new BlobStore(root);
+    const bytes = randomBytes(777);
+    const blob = await store.put(Readable.from([bytes]));
+    const back: Buffer[] = [];
+    for await (const c of store.read(blob.hashes.sha512)) back.push(c as Buffer);
+    expect(Buffer.concat(back).equals(bytes)).toBe(true);
+  });
+});
+
+describe('BlobStore.has', () => {
+  it('knows a blob by its sha512, and by its size when asked', async () => {
+    const store = new BlobStore(root);
+    const bytes = randomBytes(2048);
+    const { hashes } = await store.put(Readable.from([bytes]));
+    expect(store.has(hashes.sha512)).toBe(true);
+    expect(store.has(hashes.sha512, 2048)).toBe(true);
+    expect(store.has(hashes.sha512, 2047)).toBe(false);
+    expect(store.has(hex('sha512', randomBytes(10)))).toBe(false);
+  });
+
+  it('a truncated blob on disk does not count at its recorded size', async () => {
+    const store = new BlobStore(root);
+    const bytes = randomBytes(4096);
+    const { hashes, path } = await store.put(Readable.from([bytes]));
+    writeFileSync(path, bytes.subarray(0, 100));
+    expect(store.has(hashes.sha512, 4096)).toBe(false);
+  });
+});
+
+describe('BlobStore.sweepTemporary', () => {
+  it('removes leftovers of dead writers and unreadable names, keeps the live process\'s own', () => {
+    const store = new BlobStore(root);
+    const tmp = join(root, 'tmp');
+    const dead = `${deadPid()}-0123456789abcdef`;
+    const mine = `${process.pid}-fedcba9876543210`;
+    writeFileSync(join(tmp, dead), 'half a tarball');
+    writeFileSync(join(tmp, mine), 'being written');
+    writeFileSync(join(tmp, 'not-a-pid'), 'junk');
+    store.sweepTemporary();
+    expect(readdirSync(tmp).sort()).toEqual([mine]);
+  });
+
+  it('keeps the files of another live process', () => {
+    const store = new BlobStore(root);
+    const tmp = join(root, 'tmp');
+    // pid 1 (init) is alive in any container or machine; kill(1, 0) answers EPERM or success
+    writeFileSync(join(tmp, '1-0000000000000000'), 'someone else');
+    writeFileSync(join(tmp, `${deadPid()}-1111111111111111`), 'dead');
+    store.sweepTemporary();
+    expect(readdirSync(tmp)).toEqual(['1-0000000000000000']);
+  });
+});

@@ -1,0 +1,242 @@
+/** state/db and state/migrations: schema versions, the append-only event log, listings and transitions. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { MigrateError } from '../../src/errors.js';
+import { StateDb } from '../../src/state/db.js';
+import { MIGRATIONS } from '../../src/state/migrations.js';
+import type { PackageListing } from '../../src/types.js';
+
+let dir: string;
+let path: string;
+const open: StateDb[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'cam-db-'));
+  path = join(dir, 'job.sqlite');
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+  for (const s of open.splice(0)) s.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function openState(p = path): StateDb {
+  const s = StateDb.open(p);
+  open.push(s);
+  return s;
+}
+
+function listing(name: string, versions: string[], extra: Partial<PackageListing['versions'][number]> = {}): PackageListing {
+  return {
+    format: 'npm',
+    name,
+    distTags: { latest: versions.at(-1)! },
+    versions: versions.map((version) => ({ version, integrity: `sha512-${version}`, artifactUrl: `http://registry.test/${name}/-/${version}.tgz`, ...extra })),
+  };
+}
+
+const tables = (db: Database.Database) =>
+  (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+
+describe('migrations', () => {
+  it('a new database gets every migration and user_version says so', () => {
+    const s = openState();
+    expect(s.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+    expect(tables(s.db)).toEqual(expect.arrayContaining(['items', 'events', 'packages', 'runs']));
+    expect(s.db.pragma('journal_mode', { simple: true })).toBe('wal');
+  });
+
+  it('reopening applies nothing twice and keeps the rows', () => {
+    const first = openState();
+    first.recordListing('src', 'http://registry.test/', listing('a', ['1.0.0', '1.1.0']));
+    first.close();
+    const again = openState();
+    expect(again.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+    expect(again.items().map((r) => r.version)).toEqual(['1.0.0', '1.1.0']);
+    expect(again.items().map((r) => r.state)).toEqual(['pending', 'pending']);
+  });
+
+  it('a database newer than the code is refused with ESTATE and left untouched', () => {
+    const raw = new Database(path);
+    raw.exec('CREATE TABLE future (x)');
+    raw.pragma(`user_version = ${MIGRATIONS.length + 1}`);
+    raw.close();
+    let thrown: unknown;
+    try {
+      openState();
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(MigrateError);
+    expect((thrown as MigrateError).code).toBe('ESTATE');
+    expect((thrown as MigrateError).message).toContain(path);
+    const check = new Database(path, { readonly: true });
+    try {
+      expect(check.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length + 1);
+      expect(tables(check)).toEqual(['future']);
+    } finally {
+      check.close();
+    }
+  });
+
+  it('a migration that fails is rolled back whole: user_version and the schema stay as they were', () => {
+    const raw = new Database(path);
+    // `runs` is created last by migration 1: make it collide, after items and events were created
+    raw.exec('CREATE TABLE runs (x)');
+    raw.close();
+    expect(() => StateDb.open(path)).toThrow();
+    const check = new Database(path, { readonly: true });
+    try {
+      expect(check.pragma('user_version', { simple: true })).toBe(0);
+      expect(tables(check)).toEqual(['runs']);
+    } finally {
+      check.close();
+    }
+  });
+
+  it('a path that cannot hold a database is ESTATE', () => {
+    let thrown: unknown;
+    try {
+      openState(dir); // a directory
+    } catch (e) {
+      thrown = e;
+    }
+    expect((thrown as MigrateError).code).toBe('ESTATE');
+  });
+});
+
+describe('the event log is append-only', () => {
+  it('UPDATE and DELETE on events raise', () => {
+    const s = openState();
+    s.recordListing('src', 'http://registry.test/', listing('a', ['1.0.0']));
+    const id = s.items()[0]!.id;
+    s.transition(id, 'fetched');
+    expect(() => s.db.prepare("UPDATE events SET detail = 'rewritten'").run()).toThrow(expect.objectContaining({ code: 'SQLITE_CONSTRAINT_TRIGGER' }));
+    expect(() => s.db.prepare('DELETE FROM events WHERE item_id = ?').run(id)).toThrow(expect.objectContaining({ code: 'SQLITE_CONSTRAINT_TRIGGER' }));
+    expect(s.events(id).map((e) => e.to_state)).toEqual(['pending', 'fetched']);
+    expect(s.events(id).every((e) => e.detail !== 'rewritten')).toBe(true);
+  });
+});
+
+describe('recordListing', () => {
+  it('new versions become pending items with one "listed" event each', () => {
+    const s = openState();
+    s.recordListing('src', 'http://registry.test/', listing('@acme/core', ['1.0.0', '1.1.0', '2.0.0-rc.1']));
+    const rows = s.items();
+    expect(rows.map((r) => [r.version, r.state, r.ordinal])).toEqual([
+      ['1.0.0', 'pending', 0],
+      ['1.1.0', 'pending', 1],
+      ['2.0.0-rc.1', 'pending', 2],
+    ]);
+    for (const r of rows) {
+      expect(s.events(r.id).map((e) => [e.from_state, e.to_state])).toEqual([[null, 'pending']]);
+      expect(r.registry_url).toBe('http://registry.test/');
+    }
+    expect(s.packages().map((p) => [p.package, JSON.parse(p.dist_tags), p.meta_state])).toEqual([['@acme/core', { latest: '2.0.0-rc.1' }, 'pending']]);
+  });
+
+  it('is idempotent: listing again adds no rows and no events, and keeps every state', () => {
+    const s = openState();
+    const l = listing('a', ['1.0.0', '1.1.0']);
+    s.recordListing('src', 'http://registry.test/', l);
+    const [first, second] = s.items();
+    s.transition(first!.id, 'verified');
+    s.transition(second!.id, 'failed', { error: { code: 'ESOURCE', message: 'down' } });
+    const eventsBefore = s.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number };
+    for (let i = 0; i < 3; i++) s.recordListing('src', 'http://registry.test/', l);
+    expect(s.items().map((r) => [r.id, r.state])).toEqual([
+      [first!.id, 'verified'],
+      [second!.id, 'failed'],
+    ]);
+    expect(s.db.prepare('SELECT count(*) AS n FROM events').get()).toEqual(eventsBefore);
+  });
+
+  it('two listings within the same millisecond are still one "listed" event', () => {
+    vi.useFakeTimers({ now: Date.UTC(2026, 0, 1), toFake: ['Date'] });
+    const s = openState();
+    s.recordListing('src', 'http://registry.test/', listing('a', ['1.0.0']));
+    s.recordListing('src', 'http://registry.test/', listing('a', ['1.0.0']));
+    expect(s.events(s.items()[0]!.id)).toHaveLength(1);
+  });
+
+  it('refreshes provenance of known versions and adds the new ones', () => {
+    const s = openState();
+    s.recordListing('src', 'http://registry.test/', listing('a', ['1.0.0']));
+    const id = s.items()[0]!.id;
+    s.transition(id, 'verified');
+    s.recordListing('src', 'http://registry.test/', listing('a', ['1.0.0', '1.0.1'], { deprecated: 'use 2.x', publishedAt: '2020-01-01T00:00:00.000Z' }));
+    const rows = s.items();
+    expect(rows.map((r) => [r.version, r.state, r.deprecated, r.source_published_at])).toEqual([
+      ['1.0.0', 'verified', 'use 2.x', '2020-01-01T00:00:00.000Z'],
+      ['1.0.1', 'pending', 'use 2.x', '2020-01-01T00:00:00.000Z'],
+    ]);
+    expect(rows[0]!.id).toBe(id);
+  });
+
+  it('the same name from two sources is two items', () => {
+    const s = openState();
+    s.recordListing('one', 'http://one.test/', listing('a', ['1.0.0']));
+    s.recordListing('two', 'http://two.test/', listing('a', ['1.0.0']));
+    expect(s.items().map((r) => r.source_id).sort()).toEqual(['one', 'two']);
+  });
+
+  it('a successful listing clears the list error recorded before', () => {
+    const s = openState();
+    s.recordListError('src', 'npm', 'a', 'ESOURCE', 'down');
+    expect(s.packages()[0]!.list_error_code).toBe('ESOURCE');
+    s.recordListing('src', 'http://registry.test/', listing('a', ['1.0.0']));
+    expect(s.packages()[0]!.list_error_code).toBeNull();
+  });
+});
+
+describe('transition', () => {
+  it('writes the row and exactly one event, in the current run', () => {
+    const s = openState();
+    s.recordListing('src', 'http://registry.test/', listing('a', ['1.0.0']));
+    const runId = s.startRun(false);
+    const id = s.items()[0]!.id;
+    const hashes = { md5: 'm'.repeat(32), sha1: 'a'.repeat(40), sha256: 'b'.repeat(64), sha512: 'c'.repeat(128) };
+
+    const fetched = s.transition(id, 'fetched', { hashes, size: 123, integrityWeak: true }, 'weak integrity');
+    expect(fetched).toMatchObject({ state: 'fetched', sha512: hashes.sha512, sha1: hashes.sha1, sha256: hashes.sha256, md5: hashes.md5, size: 123, integrity_weak: 1, attempts: 0 });
+    expect(s.events(id)).toHaveLength(2);
+    expect(s.events(id)[1]).toMatchObject({ from_state: 'pending', to_state: 'fetched', detail: 'weak integrity', run_id: runId, code: null });
+
+    const publishing = s.transition(id, 'publishing', { countAttempt: true });
+    expect(publishing.attempts).toBe(1);
+    const failed = s.transition(id, 'failed', { error: { code: 'ETARGET', message: 'HTTP 503' }, countAttempt: true });
+    expect(failed).toMatchObject({ state: 'failed', attempts: 2, last_error_code: 'ETARGET', last_error: 'HTTP 503' });
+    expect(s.events(id).at(-1)).toMatchObject({ from_state: 'publishing', to_state: 'failed', code: 'ETARGET', detail: 'HTTP 503' });
+
+    const cleared = s.transition(id, 'published', { error: null });
+    expect(cleared).toMatchObject({ state: 'published', last_error_code: null, last_error: null, attempts: 2, sha512: hashes.sha512 });
+    expect(s.events(id).map((e) => e.to_state)).toEqual(['pending', 'fetched', 'publishing', 'failed', 'published']);
+  });
+
+  it('an unknown item is ESTATE and writes no event', () => {
+    const s = openState();
+    expect(() => s.transition(999, 'fetched')).toThrow(expect.objectContaining({ code: 'ESTATE' }));
+    expect(s.db.prepare('SELECT count(*) AS n FROM events').get()).toEqual({ n: 0 });
+  });
+
+  it('counts reflect the states', () => {
+    const s = openState();
+    s.recordListing('src', 'http://registry.test/', listing('a', ['1.0.0', '1.1.0', '1.2.0']));
+    s.transition(s.items()[0]!.id, 'excluded');
+    expect(s.counts()).toEqual({ pending: 2, excluded: 1 });
+  });
+});
+
+describe('runs', () => {
+  it('startRun and endRun record the run and its summary', () => {
+    const s = openState();
+    const id = s.startRun(true);
+    s.endRun('complete', { exitCode: 0 });
+    expect(s.lastRun()).toMatchObject({ id, dry_run: 1, outcome: 'complete' });
+    expect(JSON.parse(s.lastRun()!.summary!)).toEqual({ exitCode: 0 });
+  });
+});

@@ -1,0 +1,145 @@
+/**
+ * engine/limiter: the AIMD arithmetic of the per-quota buckets. Spacing is
+ * time-based; the one spacing test runs on fake timers, so nothing depends on
+ * the speed of the machine.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Limiter, sleep } from '../../src/engine/limiter.js';
+
+const RATES = { publish: 10, getAsset: 50, list: 200, reads: 800, writes: 100 };
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/**
+ * The cut and the step are tuning (limiter.ts names them); what must hold is the
+ * shape: a throttle multiplies the rate by a fixed factor below 1, never below a
+ * tenth of the configured rate; a success adds a fixed share of the configured
+ * rate, never above it. The factor and the step are read off one throttle and
+ * one success, and everything else is checked against them.
+ */
+function calibrate() {
+  const l = new Limiter(RATES);
+  l.throttled(['publish']);
+  const factor = l.rate('publish') / RATES.publish;
+  l.succeeded(['publish']);
+  const step = (l.rate('publish') - factor * RATES.publish) / RATES.publish;
+  return { factor, step };
+}
+
+describe('Limiter AIMD', () => {
+  const { factor, step } = calibrate();
+
+  it('the decrease is multiplicative and real, the increase additive and smaller than the cut', () => {
+    expect(factor).toBeGreaterThan(0.1);
+    expect(factor).toBeLessThan(1);
+    expect(step).toBeGreaterThan(0);
+    expect(step).toBeLessThan(1 - factor);
+  });
+
+  it('starts at the configured rates', () => {
+    const l = new Limiter(RATES);
+    for (const [name, rate] of Object.entries(RATES)) expect(l.rate(name as keyof typeof RATES)).toBe(rate);
+    expect(l.throttles).toBe(0);
+  });
+
+  it('a throttle cuts the rate of the named buckets only, by the same factor, and is counted once per call', () => {
+    const l = new Limiter(RATES);
+    l.throttled(['publish', 'writes']);
+    expect(l.rate('publish')).toBeCloseTo(RATES.publish * factor, 10);
+    expect(l.rate('writes')).toBeCloseTo(RATES.writes * factor, 10);
+    expect(l.rate('reads')).toBe(RATES.reads);
+    expect(l.rate('list')).toBe(RATES.list);
+    expect(l.rate('getAsset')).toBe(RATES.getAsset);
+    expect(l.throttles).toBe(1);
+    l.throttled(['publish']);
+    expect(l.rate('publish')).toBeCloseTo(RATES.publish * factor * factor, 10);
+    expect(l.throttles).toBe(2);
+  });
+
+  it('never drops below a tenth of the configured rate', () => {
+    const l = new Limiter(RATES);
+    for (let i = 0; i < 100; i++) l.throttled(['publish']);
+    expect(l.rate('publish')).toBeCloseTo(RATES.publish / 10, 10);
+    expect(l.throttles).toBe(100);
+  });
+
+  it('each success wins back the same share of the configured rate, up to the configured rate', () => {
+    const l = new Limiter(RATES);
+    for (let i = 0; i < 100; i++) l.throttled(['getAsset']);
+    const floor = l.rate('getAsset');
+    l.succeeded(['getAsset']);
+    expect(l.rate('getAsset')).toBeCloseTo(floor + RATES.getAsset * step, 10);
+    l.succeeded(['getAsset']);
+    expect(l.rate('getAsset')).toBeCloseTo(floor + 2 * RATES.getAsset * step, 10);
+    const needed = Math.ceil((RATES.getAsset - floor) / (RATES.getAsset * step));
+    for (let i = 0; i < needed + 5; i++) l.succeeded(['getAsset']);
+    expect(l.rate('getAsset')).toBe(RATES.getAsset);
+  });
+
+  it('success at the configured rate changes nothing', () => {
+    const l = new Limiter(RATES);
+    l.succeeded(['reads', 'list']);
+    expect(l.rate('reads')).toBe(RATES.reads);
+    expect(l.rate('list')).toBe(RATES.list);
+  });
+
+  it('a throttle after a success costs more than the success won', () => {
+    const l = new Limiter(RATES);
+    l.throttled(['getAsset']);
+    const before = l.rate('getAsset');
+    l.succeeded(['getAsset']);
+    l.throttled(['getAsset']);
+    expect(l.rate('getAsset')).toBeLessThan(before);
+  });
+});
+
+describe('Limiter.take spacing (fake timers)', () => {
+  it('spaces requests of one bucket by 1/rate, and a slower bucket governs a request that takes several', async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const l = new Limiter(RATES);
+    let first = false;
+    let second = false;
+    void l.take(['publish']).then(() => (first = true));
+    void l.take(['publish', 'reads']).then(() => (second = true));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(first).toBe(true);
+    expect(second).toBe(false);
+    await vi.advanceTimersByTimeAsync(99);
+    expect(second).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(second).toBe(true);
+  });
+
+  it('a throttled bucket spaces the following requests further apart', async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const l = new Limiter(RATES);
+    l.throttled(['publish']);
+    const gap = 1000 / l.rate('publish'); // more than the 100 ms of 10/s
+    expect(gap).toBeGreaterThan(100);
+    const done: number[] = [];
+    for (let i = 0; i < 3; i++) void l.take(['publish']).then(() => done.push(i));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(done).toEqual([0]);
+    await vi.advanceTimersByTimeAsync(Math.floor(gap) - 1);
+    expect(done).toEqual([0]);
+    await vi.advanceTimersByTimeAsync(2);
+    expect(done).toEqual([0, 1]);
+    await vi.advanceTimersByTimeAsync(Math.ceil(gap));
+    expect(done).toEqual([0, 1, 2]);
+  });
+
+  it('an abort cuts a wait short and leaves no timer behind', async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const controller = new AbortController();
+    let woke = false;
+    void sleep(60_000, controller.signal).then(() => (woke = true));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(woke).toBe(false);
+    controller.abort();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(woke).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
