@@ -11,7 +11,6 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { CodeartifactClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-codeartifact';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import type { RunSummary } from '../src/engine/events.js';
@@ -54,17 +53,6 @@ const gaps = (entries: RequestLogEntry[]) => entries.slice(1).map((e, i) => e.at
 
 /** Node timers may fire up to a millisecond early as Date.now() sees them. */
 const CLOCK_SLACK_MS = 10;
-
-async function targetToken(te: TestEnv): Promise<string> {
-  const d = te.sandbox.descriptor.codeartifact;
-  const client = new CodeartifactClient({ region: d.region, endpoint: d.endpoint, credentials: { accessKeyId: d.accessKeyId, secretAccessKey: d.secretAccessKey } });
-  try {
-    const out = await client.send(new GetAuthorizationTokenCommand({ domain: d.domain, domainOwner: d.domainOwner }));
-    return out.authorizationToken!;
-  } finally {
-    client.destroy();
-  }
-}
 
 function seedPrivate(te: TestEnv, pkgs: { name: string; versions: string[] }[]) {
   return seedPackages(te.sandbox.privateNpm.url, te.sandbox.privateNpm.token, pkgs);
@@ -387,7 +375,7 @@ describe('versions already on the target', () => {
   it('other bytes under the same version: conflict with both hashes, the target keeps its bytes, no publish sent', async () => {
     const NAME = 'fault-conflict';
     const theirs = await makeTarball(NAME, '6.1.0', { extraFiles: { 'NOTICE.txt': 'published by someone else\n' } });
-    await publishVersion(te.sandbox.descriptor.codeartifact.npmEndpoint, await targetToken(te), NAME, '6.1.0', theirs);
+    await publishVersion(te.sandbox.descriptor.codeartifact.npmEndpoint, await te.targetToken(), NAME, '6.1.0', theirs);
     const since = lastSeq(te);
 
     const summary = await te.run(te.writeJob({ name: 'conflict', privateNpm: { packages: [NAME] }, github: false }));
@@ -404,7 +392,7 @@ describe('versions already on the target', () => {
 
   it('the same bytes under the same version: present-identical, no publish sent', async () => {
     const NAME = 'fault-identical';
-    await publishVersion(te.sandbox.descriptor.codeartifact.npmEndpoint, await targetToken(te), NAME, '6.1.0', tarballs.get(NAME)!.get('6.1.0')!);
+    await publishVersion(te.sandbox.descriptor.codeartifact.npmEndpoint, await te.targetToken(), NAME, '6.1.0', tarballs.get(NAME)!.get('6.1.0')!);
     const since = lastSeq(te);
 
     const summary = await te.run(te.writeJob({ name: 'identical', privateNpm: { packages: [NAME] }, github: false }));

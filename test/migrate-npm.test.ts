@@ -7,7 +7,6 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CodeartifactClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-codeartifact';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedPackages, historyOf } from './support/npm-fixtures.js';
 import { publishRequests, startTestEnv, targetWrites, type TestEnv } from './support/harness.js';
@@ -44,17 +43,6 @@ async function packument(registry: string, token: string, name: string) {
   const res = await fetch(`${registry}${name.replace('/', '%2f')}`, { headers: { authorization: `Bearer ${token}`, accept: 'application/json' } });
   expect(res.status).toBe(200);
   return (await res.json()) as { 'dist-tags': Record<string, string>; versions: Record<string, { deprecated?: string; dist: { integrity: string } }> };
-}
-
-async function targetToken(): Promise<string> {
-  const d = te.sandbox.descriptor.codeartifact;
-  const client = new CodeartifactClient({ region: d.region, endpoint: d.endpoint, credentials: { accessKeyId: d.accessKeyId, secretAccessKey: d.secretAccessKey } });
-  try {
-    const out = await client.send(new GetAuthorizationTokenCommand({ domain: d.domain, domainOwner: d.domainOwner }));
-    return out.authorizationToken!;
-  } finally {
-    client.destroy();
-  }
 }
 
 describe('npm migration', () => {
@@ -96,7 +84,7 @@ describe('npm migration', () => {
 
   it('dist-tags and deprecations on the target equal the source', async () => {
     const ep = te.sandbox.descriptor.codeartifact.npmEndpoint;
-    const token = await targetToken();
+    const token = await te.targetToken();
     for (const [name, src] of [
       ['@acme/core', te.sandbox.privateNpm],
       ['left-pad-legacy', te.sandbox.privateNpm],
@@ -114,7 +102,7 @@ describe('npm migration', () => {
 
   it('a real npm install from the target gets every version with the source integrity', async () => {
     const ep = te.sandbox.descriptor.codeartifact.npmEndpoint;
-    const token = await targetToken();
+    const token = await te.targetToken();
     const project = join(te.dir, 'consumer');
     mkdirSync(project, { recursive: true });
     const deps: Record<string, string> = {};

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { CodeartifactClient } from '@aws-sdk/client-codeartifact';
+import { CodeartifactClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-codeartifact';
 import { stringify } from 'yaml';
 import { loadJob } from '../../src/config/load.js';
 import { runJob, type RunOptions } from '../../src/engine/run.js';
@@ -45,6 +45,8 @@ export interface TestEnv {
   /** Run the CLI to completion. */
   cli(args: string[], extraEnv?: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }>;
   openState(jobName?: string): StateDb;
+  /** A CodeArtifact authorization token for the stand-in, as a package manager would get one. */
+  targetToken(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -123,6 +125,10 @@ export async function startTestEnv(opts: Partial<SandboxOptions> = {}): Promise<
       child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
       child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
       return new Promise((res) => child.on('close', (code) => res({ code, stdout, stderr })));
+    },
+    async targetToken() {
+      const out = await client.send(new GetAuthorizationTokenCommand({ domain: d.codeartifact.domain, domainOwner: d.codeartifact.domainOwner }));
+      return out.authorizationToken!;
     },
     openState(jobName = 'test') {
       return StateDb.open(join(stateDir, `${jobName}.sqlite`));
