@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'ECONFIG' // bad job file
   | 'ESTATE' // the state database cannot be used
   | 'ELOCKED' // another run of the same job is in progress
+  | 'ETARGETSETUP' // the target cannot be used at all: credentials refused, domain or repository missing
   | 'EINTERRUPTED'; // the run was stopped by Ctrl-C
 
 export interface MigrateErrorInit {

@@ -4,7 +4,7 @@
  * `status`, `--dry-run`, filters that change between runs, and secret hygiene:
  * no token or key ever reaches the state directory or the output.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import semver from 'semver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -211,6 +211,35 @@ describe('a failing version through the CLI', () => {
     const s = json<RunSummary>(r);
     expect(s.listErrors.map((l) => [l.package, l.code])).toEqual([['@acme-gh/feature-flags', 'ESOURCEAUTH']]);
     expect(r.stdout + r.stderr).not.toContain(WRONG_TOKEN);
+  });
+});
+
+describe('a target that cannot be used at all', () => {
+  it('a repository the domain does not have: exit 2 with ETARGETSETUP before any version is touched', async () => {
+    const job = te.writeJob({ name: 'norepo', privateNpm: { packages: ['@acme/core'] }, github: false });
+    writeFileSync(job, readFileSync(job, 'utf8').replace('internal: npm-internal', 'internal: npm-internl'));
+    const since = te.sandbox.standIn.log.length;
+    const r = await cli(['run', job, '--json']);
+    expect(r.code).toBe(2);
+    expect(json<{ error: { code: string } }>(r).error.code).toBe('ETARGETSETUP');
+    expect(r.stderr).toContain('npm-internl');
+    expect(r.stderr).not.toMatch(/^\s{4}at /m);
+    // nothing was attempted against the target, and no version was marked failed
+    expect(te.sandbox.standIn.log.slice(since).filter((e) => e.operation.startsWith('npm:'))).toEqual([]);
+    const state = te.openState('norepo');
+    try {
+      expect(state.counts()).toEqual({ pending: CORE.length });
+    } finally {
+      state.close();
+    }
+  });
+
+  it('credentials the target refuses: exit 2 with ETARGETSETUP, and the secret appears nowhere', async () => {
+    const job = te.writeJob({ name: 'badcreds', privateNpm: { packages: ['@acme/core'] }, github: false });
+    const r = await cli(['run', job, '--json'], { AWS_ACCESS_KEY_ID: 'NOTTHESANDBOXKEY', AWS_SECRET_ACCESS_KEY: 'not-the-sandbox-secret' });
+    expect(r.code).toBe(2);
+    expect(json<{ error: { code: string } }>(r).error.code).toBe('ETARGETSETUP');
+    expect(r.stdout + r.stderr).not.toContain('not-the-sandbox-secret');
   });
 });
 

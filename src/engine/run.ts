@@ -20,6 +20,7 @@ import { FINAL_STATES, type ItemState } from '../types.js';
 import type { ProgressEvent, RunOutcome, RunSummary } from './events.js';
 import { fetchItem, needsFetch, settleItem, verifyItem, type ItemContext, type PackageContext } from './item.js';
 import { Limiter } from './limiter.js';
+import { withRetry } from './retry.js';
 import { describeFailure, syncNpmMetadata } from './metadata.js';
 
 export interface RunOptions {
@@ -110,6 +111,17 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       byPackage.set(key, [...(byPackage.get(key) ?? []), r]);
     }
     for (const key of packagesWithMetaPending) if (!byPackage.has(key)) byPackage.set(key, []);
+
+    // One token and the endpoint before any work: refused credentials or a wrong
+    // repository name stop the run here, instead of failing every version one by one.
+    if (byPackage.size > 0) {
+      try {
+        await preflight(getCa(), npmRepo, config.limits.retries, signal);
+      } catch (e) {
+        state.endRun('target-unusable', { error: toError(e).message });
+        throw e;
+      }
+    }
 
     const concurrency = opts.concurrency ?? config.limits.concurrency;
     // concurrency 1 with fetchConcurrency 1: strictly one step at a time, nothing overlapping
@@ -204,6 +216,24 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     release?.();
     state.close();
     if (!opts.codeartifactClient) clientToClose?.destroy();
+  }
+}
+
+async function preflight(ca: CodeArtifact, repository: string, retries: number, signal: AbortSignal): Promise<void> {
+  const where = `domain ${ca.config.domain} (owner ${ca.config.domainOwner}, ${ca.config.region})`;
+  try {
+    await withRetry(() => ca.authToken(), { budget: retries, signal });
+    await withRetry(() => ca.endpoint('npm', repository), { budget: retries, signal });
+  } catch (thrown) {
+    const e = toError(thrown);
+    if (!(e instanceof MigrateError) || !['ETARGETAUTH', 'ETARGETREJECTED'].includes(e.code)) throw e;
+    const missing = e.status === 404;
+    throw new MigrateError('ETARGETSETUP', missing ? `CodeArtifact: ${e.message}` : `CodeArtifact refused the credentials for ${where}: ${e.message}`, {
+      cause: e,
+      hint: missing
+        ? `check target.domain, target.domainOwner, target.region and target.repositories.npm.internal ("${repository}") in the job file`
+        : 'check the AWS credentials (aws sts get-caller-identity) and the IAM permissions listed in the README',
+    });
   }
 }
 
