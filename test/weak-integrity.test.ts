@@ -1,0 +1,79 @@
+/**
+ * Packages published before npm 5 carry only `dist.shasum` (sha1). They still
+ * migrate, checked against sha1 and flagged as weak; a sha1 mismatch is still
+ * EINTEGRITY. The source here is a Verdaccio whose stored packument has had
+ * `dist.integrity` removed, as such old packuments look.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sriFromSha512Hex } from '../src/integrity/hashes.js';
+import { publishRequests, startTestEnv, type TestEnv } from './support/harness.js';
+import { corruptStoredTarball, seedPackages } from './support/npm-fixtures.js';
+
+const NAME = 'old-timer';
+const VERSIONS = ['0.9.0', '0.9.1', '1.0.0'];
+
+let te: TestEnv;
+let integrity: Map<string, string>;
+
+/** Drop dist.integrity from the stored packument for some versions (Verdaccio keeps it as package.json). */
+function stripIntegrity(storageDir: string, name: string, versions: string[]): void {
+  const file = join(storageDir, name, 'package.json');
+  const doc = JSON.parse(readFileSync(file, 'utf8')) as { versions: Record<string, { dist: Record<string, unknown> }> };
+  for (const v of versions) delete doc.versions[v]!.dist.integrity;
+  writeFileSync(file, JSON.stringify(doc));
+}
+
+beforeAll(async () => {
+  te = await startTestEnv();
+  const seeded = await seedPackages(te.sandbox.privateNpm.url, te.sandbox.privateNpm.token, [{ name: NAME, versions: VERSIONS }, { name: 'old-and-broken', versions: ['0.1.0'] }]);
+  integrity = seeded.get(NAME)!;
+  stripIntegrity(te.sandbox.privateNpm.storageDir, NAME, ['0.9.0', '0.9.1']);
+  stripIntegrity(te.sandbox.privateNpm.storageDir, 'old-and-broken', ['0.1.0']);
+  await corruptStoredTarball(te.sandbox.privateNpm.storageDir, 'old-and-broken', '0.1.0');
+});
+
+afterAll(async () => {
+  await te?.stop();
+});
+
+describe('sources with sha1 only', () => {
+  it('the source really serves those versions without dist.integrity', async () => {
+    const res = await fetch(`${te.sandbox.privateNpm.url}${NAME}`, { headers: { accept: 'application/json' } });
+    const doc = (await res.json()) as { versions: Record<string, { dist: { integrity?: string; shasum?: string } }> };
+    expect(doc.versions['0.9.0']!.dist.integrity).toBeUndefined();
+    expect(doc.versions['0.9.0']!.dist.shasum).toMatch(/^[0-9a-f]{40}$/);
+    expect(doc.versions['1.0.0']!.dist.integrity).toMatch(/^sha512-/);
+  });
+
+  it('migrates them byte for byte, flags them as weak, and fails a sha1 mismatch with EINTEGRITY', async () => {
+    const summary = await te.run(te.writeJob({ name: 'weak', privateNpm: { packages: [NAME, 'old-and-broken'] }, github: false }));
+    expect(summary.states).toEqual({ verified: 3, failed: 1 });
+    expect(summary.failures.map((f) => [f.package, f.version, f.code])).toEqual([['old-and-broken', '0.1.0', 'EINTEGRITY']]);
+    expect(summary.weakIntegrity).toEqual(
+      expect.arrayContaining([
+        { package: NAME, version: '0.9.0' },
+        { package: NAME, version: '0.9.1' },
+      ]),
+    );
+    expect(summary.weakIntegrity).not.toContainEqual({ package: NAME, version: '1.0.0' });
+    // the failure names the algorithm it could check
+    expect(summary.failures[0]!.message).toContain('sha1');
+    expect(publishRequests(te.sandbox).has('old-and-broken@0.1.0')).toBe(false);
+
+    const state = te.openState('weak');
+    try {
+      for (const v of VERSIONS) {
+        const row = state.items('package = ? AND version = ?', NAME, v)[0]!;
+        expect(row.integrity_weak, v).toBe(v === '1.0.0' ? 0 : 1);
+        // the bytes on the target are the source's: their sha512 is what the source computed at publish time
+        expect(sriFromSha512Hex(row.sha512!)).toBe(integrity.get(v));
+        const stored = te.sandbox.standIn.versions('npm-internal', 'npm', undefined, NAME).find((s) => s.version === v)!;
+        expect(stored.assets[0]!.hashes['SHA-512']).toBe(row.sha512);
+      }
+    } finally {
+      state.close();
+    }
+  });
+});
