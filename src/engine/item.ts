@@ -3,6 +3,7 @@
  * next side effect; a publish whose outcome is unknown is settled by reading
  * the target, never by publishing again blind.
  */
+import semver from 'semver';
 import { MigrateError, toError } from '../errors.js';
 import { checkDeclared, declaredHash } from '../integrity/hashes.js';
 import type { BlobStore } from '../state/blobs.js';
@@ -73,9 +74,16 @@ export async function fetchItem(ctx: ItemContext, row: ItemRow): Promise<ItemRow
   return ctx.state.transition(row.id, 'fetched', { hashes: blob.hashes, size: blob.size, integrityWeak: declared.weak, error: null }, declared.weak ? 'weak integrity: sha1 only' : undefined);
 }
 
+/**
+ * The tarball must be the version the registry lists. Old tarballs may spell the
+ * version loosely ("v1.2.0", "=1.2.0"): npm normalised it when publishing, so the
+ * registry lists "1.2.0" while the bytes keep the original spelling.
+ */
 async function checkNpmManifest(subject: string, row: ItemRow, path: string): Promise<Manifest> {
   const manifest = await readTarballManifest(path, subject);
-  if (manifest.name !== row.package || manifest.version !== row.version) {
+  const version = typeof manifest.version === 'string' ? manifest.version : '';
+  const sameVersion = version === row.version || semver.clean(version, { loose: true }) === row.version;
+  if (manifest.name !== row.package || !sameVersion) {
     throw new MigrateError('EBADSOURCE', `${subject}: the tarball's package.json says ${String(manifest.name)}@${String(manifest.version)}`, {
       subject,
       expected: subject,

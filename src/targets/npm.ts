@@ -125,6 +125,8 @@ export class NpmTarget {
     const file = `${name.startsWith('@') ? name.split('/')[1] : name}-${version}.tgz`;
     const versionDoc = {
       ...manifest,
+      // the registry's spelling of the version, which an old tarball may write loosely
+      version,
       _id: subject,
       dist: {
         integrity: sriFromSha512Hex(blob.sha512),

@@ -1,15 +1,19 @@
 /**
- * Packages published before npm 5 carry only `dist.shasum` (sha1). They still
- * migrate, checked against sha1 and flagged as weak; a sha1 mismatch is still
- * EINTEGRITY. The source here is a Verdaccio whose stored packument has had
- * `dist.integrity` removed, as such old packuments look.
+ * What old registries hold:
+ * - packages published before npm 5 carry only `dist.shasum` (sha1). They still
+ *   migrate, checked against sha1 and flagged as weak; a sha1 mismatch is still
+ *   EINTEGRITY. The source is a Verdaccio whose stored packument has had
+ *   `dist.integrity` removed, as such old packuments look;
+ * - tarballs whose package.json spells the version loosely ("v2.0.0"), which
+ *   npm normalised when it published them;
+ * - a tarball that belongs to another package (EBADSOURCE, never published).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sriFromSha512Hex } from '../src/integrity/hashes.js';
 import { publishRequests, startTestEnv, type TestEnv } from './support/harness.js';
-import { corruptStoredTarball, seedPackages } from './support/npm-fixtures.js';
+import { corruptStoredTarball, escapeName, hashTarball, makeTarball, seedPackages } from './support/npm-fixtures.js';
 
 const NAME = 'old-timer';
 const VERSIONS = ['0.9.0', '0.9.1', '1.0.0'];
@@ -25,8 +29,29 @@ function stripIntegrity(storageDir: string, name: string, versions: string[]): v
   writeFileSync(file, JSON.stringify(doc));
 }
 
+/** Publish `tarball` as name@version whatever its package.json says, the way an old registry may hold it. */
+async function publishAs(name: string, version: string, tarball: Buffer): Promise<void> {
+  const { integrity, shasum } = hashTarball(tarball);
+  const { url, token } = te.sandbox.privateNpm;
+  const file = `${name}-${version}.tgz`;
+  const res = await fetch(`${url}${escapeName(name)}`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      _id: name,
+      name,
+      'dist-tags': { latest: version },
+      versions: { [version]: { name, version, _id: `${name}@${version}`, dist: { integrity, shasum, tarball: `${url}${name}/-/${file}` } } },
+      _attachments: { [file]: { content_type: 'application/octet-stream', data: tarball.toString('base64'), length: tarball.length } },
+    }),
+  });
+  expect(res.status).toBeLessThan(300);
+}
+
 beforeAll(async () => {
   te = await startTestEnv();
+  await publishAs('loose-version', '2.0.0', await makeTarball('loose-version', 'v2.0.0'));
+  await publishAs('wrong-tarball', '1.0.0', await makeTarball('somebody-else', '1.0.0'));
   const seeded = await seedPackages(te.sandbox.privateNpm.url, te.sandbox.privateNpm.token, [{ name: NAME, versions: VERSIONS }, { name: 'old-and-broken', versions: ['0.1.0'] }]);
   integrity = seeded.get(NAME)!;
   stripIntegrity(te.sandbox.privateNpm.storageDir, NAME, ['0.9.0', '0.9.1']);
@@ -72,6 +97,23 @@ describe('sources with sha1 only', () => {
         const stored = te.sandbox.standIn.versions('npm-internal', 'npm', undefined, NAME).find((s) => s.version === v)!;
         expect(stored.assets[0]!.hashes['SHA-512']).toBe(row.sha512);
       }
+    } finally {
+      state.close();
+    }
+  });
+});
+
+describe('tarballs that do not say exactly what the registry lists', () => {
+  it('a loosely spelled version is migrated with its bytes unchanged; a tarball of another package is EBADSOURCE', async () => {
+    const summary = await te.run(te.writeJob({ name: 'loose', privateNpm: { packages: ['loose-version', 'wrong-tarball'] }, github: false }));
+    expect(summary.failures.map((f) => [f.package, f.version, f.code])).toEqual([['wrong-tarball', '1.0.0', 'EBADSOURCE']]);
+    expect(summary.states).toEqual({ verified: 1, failed: 1 });
+    expect(publishRequests(te.sandbox).has('wrong-tarball@1.0.0')).toBe(false);
+    const [stored] = te.sandbox.standIn.versions('npm-internal', 'npm', undefined, 'loose-version');
+    expect(stored?.version).toBe('2.0.0');
+    const state = te.openState('loose');
+    try {
+      expect(state.items("package = 'loose-version'")[0]!.sha512).toBe(stored!.assets[0]!.hashes['SHA-512']);
     } finally {
       state.close();
     }
