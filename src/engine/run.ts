@@ -15,13 +15,13 @@ import { StateDb, type ItemRow } from '../state/db.js';
 import { acquireLock } from '../state/lock.js';
 import { createSource, type Source } from '../sources/index.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
-import { NpmTarget, npmCoordinates } from '../targets/npm.js';
-import { FINAL_STATES, type ItemState } from '../types.js';
+import { NpmTarget } from '../targets/npm.js';
+import { FINAL_STATES } from '../types.js';
 import type { ProgressEvent, RunOutcome, RunSummary } from './events.js';
-import { fetchItem, needsFetch, settleItem, verifyItem, type ItemContext, type PackageContext } from './item.js';
+import type { ItemContext } from './item.js';
+import { migratePackage, ON_TARGET, type PackageRunContext } from './package.js';
 import { Limiter } from './limiter.js';
 import { withRetry } from './retry.js';
-import { describeFailure, syncNpmMetadata } from './metadata.js';
 
 export interface RunOptions {
   job: LoadedJob;
@@ -37,8 +37,6 @@ export interface RunOptions {
   /** For tests: a preconfigured SDK client. */
   codeartifactClient?: CodeartifactClient;
 }
-
-const ON_TARGET: ReadonlySet<ItemState> = new Set(['verified', 'present-identical']);
 
 export async function runJob(opts: RunOptions): Promise<RunSummary> {
   const started = Date.now();
@@ -108,7 +106,9 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     const byPackage = new Map<string, ItemRow[]>();
     for (const r of work) {
       const key = `${r.format}/${r.package}`;
-      byPackage.set(key, [...(byPackage.get(key) ?? []), r]);
+      const rows = byPackage.get(key);
+      if (rows) rows.push(r);
+      else byPackage.set(key, [r]);
     }
     for (const key of packagesWithMetaPending) if (!byPackage.has(key)) byPackage.set(key, []);
 
@@ -139,67 +139,26 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     signal.addEventListener('abort', onAbort, { once: true });
 
     const metadata: RunSummary['metadata'] = [];
+    const packageCtx: PackageRunContext = {
+      ...ctx,
+      getNpm,
+      repository: npmRepo,
+      active,
+      fetchQueue,
+      verifyQueue,
+      sequential,
+      report: (r, outcome) => {
+        count(outcome);
+        const after = state.item(r.id);
+        emit({ type: 'item', package: r.package, version: r.version, outcome, state: after.state, message: after.last_error ?? undefined });
+      },
+      metadata,
+    };
     for (const [key, rows] of byPackage) {
       const name = key.slice(key.indexOf('/') + 1);
-      void packageQueue.add(async () => {
-        if (signal.aborted) return;
-        const coords = npmCoordinates(npmRepo, name);
-        let versions: ReturnType<PackageContext['targetVersions']> | undefined;
-        const pkg: PackageContext = {
-          name,
-          coords,
-          targetVersions: () => (versions ??= getCa().listVersions(coords)).catch((e: unknown) => ((versions = undefined), Promise.reject(e))),
-          distTags: packageTags(state, name, active),
-        };
-        // downloads run ahead, bounded by the fetch queue; publishing follows in order
-        const fetches = new Map<number, Promise<ItemRow>>();
-        const startFetch = (r: ItemRow) => {
-          if (!needsFetch(r, blobs)) return;
-          const p = fetchQueue.add(() => (signal.aborted ? Promise.reject(interrupted(r)) : fetchItem(ctx, r))) as Promise<ItemRow>;
-          p.catch(() => {}); // observed below, in order
-          fetches.set(r.id, p);
-        };
-        if (!sequential) rows.forEach(startFetch);
-        const report = (r: ItemRow, outcome: RunOutcome) => {
-          count(outcome);
-          const after = state.item(r.id);
-          emit({ type: 'item', package: r.package, version: r.version, outcome, state: after.state, message: after.last_error ?? undefined });
-        };
-        const fail = (r: ItemRow, thrown: unknown): boolean => {
-          const e = thrown instanceof MigrateError ? thrown : new MigrateError('ETARGET', toError(thrown).message, { cause: thrown });
-          if (e.code === 'EINTERRUPTED' || (signal.aborted && !(thrown instanceof MigrateError))) return false;
-          state.transition(r.id, 'failed', { error: { code: e.code, message: e.describe() } });
-          report(r, `failed:${e.code}`);
-          return true;
-        };
-        // publishing stays in order; each read-back runs beside the next publishes
-        const verifications: Promise<void>[] = [];
-        for (const r of rows) {
-          if (signal.aborted) break;
-          try {
-            if (sequential) startFetch(r);
-            const fetched = fetches.has(r.id) ? await fetches.get(r.id)! : r;
-            const settled = await settleItem(ctx, pkg, fetched);
-            if (typeof settled === 'string') report(r, settled);
-            else {
-              const verification = verifyQueue.add(async () => {
-                try {
-                  report(r, await verifyItem(ctx, pkg, settled.verify));
-                } catch (e) {
-                  fail(r, e);
-                }
-              });
-              verifications.push(verification);
-              if (sequential) await verification;
-            }
-          } catch (thrown) {
-            if (!fail(r, thrown)) break;
-          }
-        }
-        await Promise.all(verifications);
-        if (signal.aborted) return;
-        await syncPackageMetadata(state, ctx, getNpm, name, active, metadata, packagesWithMetaPending.has(key) || rows.length > 0);
-      });
+      void packageQueue.add(() =>
+        migratePackage(packageCtx, name, rows, packagesWithMetaPending.has(key) || rows.length > 0),
+      );
     }
     await packageQueue.onIdle();
     await fetchQueue.onIdle();
@@ -251,10 +210,6 @@ export function peakRss(): number {
   return process.resourceUsage().maxRSS * 1024;
 }
 
-function interrupted(r: ItemRow): MigrateError {
-  return new MigrateError('EINTERRUPTED', 'interrupted before download', { subject: `${r.package}@${r.version}` });
-}
-
 /** Excluded <-> pending as the filters say; versions already on the target stay as they are. */
 function applyFilters(state: StateDb, job: LoadedJob, sources: Map<string, Source>): void {
   const selected = compileFilters(job.config.filters);
@@ -266,48 +221,6 @@ function applyFilters(state: StateDb, job: LoadedJob, sources: Map<string, Sourc
       else if (want && r.state === 'excluded') state.transition(r.id, 'pending', {}, 'selected by the job filters');
     }
   })();
-}
-
-/** dist-tags of the first source (in job order) that lists the package. */
-function packageTags(state: StateDb, name: string, active: string[]): Record<string, string> {
-  const rows = state.packages().filter((p) => p.package === name && active.includes(p.source_id) && !p.list_error_code);
-  rows.sort((a, b) => active.indexOf(a.source_id) - active.indexOf(b.source_id));
-  return rows[0] ? (JSON.parse(rows[0].dist_tags) as Record<string, string>) : {};
-}
-
-async function syncPackageMetadata(
-  state: StateDb,
-  ctx: ItemContext,
-  getNpm: () => NpmTarget,
-  name: string,
-  active: string[],
-  metadata: RunSummary['metadata'],
-  needed: boolean,
-): Promise<void> {
-  if (!needed) return;
-  const items = state.items('format = ? AND package = ?', 'npm', name).filter((r) => active.includes(r.source_id));
-  const onTarget = items.filter((r) => ON_TARGET.has(r.state));
-  const pkgRows = state.packages().filter((p) => p.package === name && active.includes(p.source_id));
-  if (onTarget.length === 0) return;
-  const deprecations = new Map(onTarget.map((r) => [r.version, r.deprecated ?? '']));
-  try {
-    const { changes, skipped } = await syncNpmMetadata(
-      getNpm(),
-      name,
-      { deprecations, distTags: packageTags(state, name, active), onTarget: new Set(onTarget.map((r) => r.version)) },
-      { dryRun: ctx.dryRun, retries: ctx.retries, signal: ctx.signal },
-    );
-    const complete = items.every((r) => r.state === 'excluded' || ON_TARGET.has(r.state)) && skipped.length === 0;
-    if (!ctx.dryRun) for (const p of pkgRows) state.setPackageMeta(p.source_id, 'npm', name, complete ? 'done' : 'pending', skipped.join('; ') || null);
-    const all = [...changes, ...skipped.map((s) => `skipped ${s}`)];
-    if (all.length) metadata.push({ package: name, changes: all });
-    ctx.emit({ type: 'metadata', package: name, changes: all });
-  } catch (e) {
-    const error = describeFailure(e);
-    for (const p of pkgRows) state.setPackageMeta(p.source_id, 'npm', name, 'failed', error);
-    metadata.push({ package: name, changes: [], error });
-    ctx.emit({ type: 'metadata', package: name, changes: [], error });
-  }
 }
 
 function summarize(

@@ -1,0 +1,127 @@
+/**
+ * One target package's work in a run: its versions oldest first, downloads
+ * running ahead in the fetch queue, each read-back beside the next publishes,
+ * then the package's dist-tags and deprecations.
+ */
+import type PQueue from 'p-queue';
+import { MigrateError, toError } from '../errors.js';
+import type { ItemRow, StateDb } from '../state/db.js';
+import { npmCoordinates, type NpmTarget } from '../targets/npm.js';
+import type { ItemState } from '../types.js';
+import type { RunOutcome, RunSummary } from './events.js';
+import { fetchItem, needsFetch, settleItem, verifyItem, type ItemContext, type PackageContext } from './item.js';
+import { describeFailure, syncNpmMetadata } from './metadata.js';
+
+/** States in which a version is on the target with our bytes. */
+export const ON_TARGET: ReadonlySet<ItemState> = new Set(['verified', 'present-identical']);
+
+export interface PackageRunContext extends ItemContext {
+  getNpm: () => NpmTarget;
+  repository: string;
+  /** Enabled source ids, in job order. */
+  active: string[];
+  fetchQueue: PQueue;
+  verifyQueue: PQueue;
+  /** Strictly one step at a time (concurrency 1, fetchConcurrency 1). */
+  sequential: boolean;
+  report: (row: ItemRow, outcome: RunOutcome) => void;
+  metadata: RunSummary['metadata'];
+}
+
+export async function migratePackage(pc: PackageRunContext, name: string, rows: ItemRow[], metadataNeeded: boolean): Promise<void> {
+  const { signal, state } = pc;
+  if (signal.aborted) return;
+  const coords = npmCoordinates(pc.repository, name);
+  let versions: ReturnType<PackageContext['targetVersions']> | undefined;
+  const pkg: PackageContext = {
+    name,
+    coords,
+    targetVersions: () => (versions ??= pc.ca().listVersions(coords)).catch((e: unknown) => ((versions = undefined), Promise.reject(e))),
+    distTags: packageTags(state, name, pc.active),
+  };
+
+  const fetches = new Map<number, Promise<ItemRow>>();
+  const startFetch = (r: ItemRow) => {
+    if (!needsFetch(r, pc.blobs)) return;
+    const p = pc.fetchQueue.add(() => (signal.aborted ? Promise.reject(interrupted(r)) : fetchItem(pc, r))) as Promise<ItemRow>;
+    p.catch(() => {}); // observed below, in order
+    fetches.set(r.id, p);
+  };
+  if (!pc.sequential) rows.forEach(startFetch);
+
+  /** Record a failure; false when it was the interruption, which is not a failure. */
+  const fail = (r: ItemRow, thrown: unknown): boolean => {
+    const e = thrown instanceof MigrateError ? thrown : new MigrateError('ETARGET', toError(thrown).message, { cause: thrown });
+    if (e.code === 'EINTERRUPTED' || (signal.aborted && !(thrown instanceof MigrateError))) return false;
+    state.transition(r.id, 'failed', { error: { code: e.code, message: e.describe() } });
+    pc.report(r, `failed:${e.code}`);
+    return true;
+  };
+
+  const verifications: Promise<void>[] = [];
+  for (const r of rows) {
+    if (signal.aborted) break;
+    try {
+      if (pc.sequential) startFetch(r);
+      const fetched = fetches.has(r.id) ? await fetches.get(r.id)! : r;
+      const settled = await settleItem(pc, pkg, fetched);
+      if (typeof settled === 'string') {
+        pc.report(r, settled);
+        continue;
+      }
+      const verification = pc.verifyQueue.add(async () => {
+        try {
+          pc.report(r, await verifyItem(pc, pkg, settled.verify));
+        } catch (e) {
+          fail(r, e);
+        }
+      });
+      verifications.push(verification);
+      if (pc.sequential) await verification;
+    } catch (thrown) {
+      if (!fail(r, thrown)) break;
+    }
+  }
+  await Promise.all(verifications);
+  if (signal.aborted || !metadataNeeded) return;
+  await syncPackageMetadata(pc, name);
+}
+
+function interrupted(r: ItemRow): MigrateError {
+  return new MigrateError('EINTERRUPTED', 'interrupted before download', { subject: `${r.package}@${r.version}` });
+}
+
+/** dist-tags of the first source (in job order) that lists the package. */
+function packageTags(state: StateDb, name: string, active: string[]): Record<string, string> {
+  const rows = state.packages().filter((p) => p.package === name && active.includes(p.source_id) && !p.list_error_code);
+  rows.sort((a, b) => active.indexOf(a.source_id) - active.indexOf(b.source_id));
+  return rows[0] ? (JSON.parse(rows[0].dist_tags) as Record<string, string>) : {};
+}
+
+/** dist-tags and deprecations; the package is `done` once everything selected is on the target and in sync. */
+async function syncPackageMetadata(pc: PackageRunContext, name: string): Promise<void> {
+  const { state, active } = pc;
+  const items = state.items('format = ? AND package = ?', 'npm', name).filter((r) => active.includes(r.source_id));
+  const onTarget = items.filter((r) => ON_TARGET.has(r.state));
+  const pkgRows = state.packages().filter((p) => p.package === name && active.includes(p.source_id));
+  if (onTarget.length === 0) return;
+  const deprecations = new Map(onTarget.map((r) => [r.version, r.deprecated ?? '']));
+  try {
+    const { changes, skipped } = await syncNpmMetadata(
+      pc.getNpm(),
+      name,
+      { deprecations, distTags: packageTags(state, name, active), onTarget: new Set(onTarget.map((r) => r.version)) },
+      { dryRun: pc.dryRun, retries: pc.retries, signal: pc.signal },
+    );
+    const complete = items.every((r) => r.state === 'excluded' || ON_TARGET.has(r.state)) && skipped.length === 0;
+    if (!pc.dryRun) for (const p of pkgRows) state.setPackageMeta(p.source_id, 'npm', name, complete ? 'done' : 'pending', skipped.join('; ') || null);
+    const all = [...changes, ...skipped.map((s) => `skipped ${s}`)];
+    if (all.length) pc.metadata.push({ package: name, changes: all });
+    pc.emit({ type: 'metadata', package: name, changes: all });
+  } catch (e) {
+    const error = describeFailure(e);
+    for (const p of pkgRows) state.setPackageMeta(p.source_id, 'npm', name, 'failed', error);
+    pc.metadata.push({ package: name, changes: [], error });
+    pc.emit({ type: 'metadata', package: name, changes: [], error });
+  }
+}
