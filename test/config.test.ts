@@ -147,6 +147,16 @@ const cases: BadCase[] = [
     path: 'sources[1].url',
   },
   {
+    label: 'password-in-url',
+    job: () => {
+      const j = validJob();
+      j.sources[0].url = 'https://deploy:s3cr3t-pass@npm.acme.example/';
+      return j;
+    },
+    path: 'sources[0].url',
+    secret: 's3cr3t-pass',
+  },
+  {
     label: 'token-value-with-dash',
     job: () => {
       const j = validJob();

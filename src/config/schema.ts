@@ -33,7 +33,11 @@ const npmRegistrySource = z
     id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and "-"').describe('a short, stable name for this source'),
     kind: z.literal('npm-registry'),
     enabled: z.boolean().default(true),
-    url: z.url({ protocol: /^https?$/, error: (i) => (i.input === undefined ? undefined : 'an http:// or https:// URL such as https://npm.pkg.github.com/') }).describe('the registry URL, e.g. https://npm.pkg.github.com/'),
+    url: z
+      .url({ protocol: /^https?$/, error: (i) => (i.input === undefined ? undefined : 'an http:// or https:// URL such as https://npm.pkg.github.com/') })
+      // the URL is recorded with every version: a password in it would end up in the state and reports
+      .refine((u) => !URL.canParse(u) || (!new URL(u).username && !new URL(u).password), 'a URL without user:password@ in it: put the token in an environment variable and name it in tokenEnv')
+      .describe('the registry URL, e.g. https://npm.pkg.github.com/'),
     tokenEnv: z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'the NAME of an environment variable (not the token itself)')
