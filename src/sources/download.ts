@@ -4,17 +4,14 @@
  * however large the tarball. (npm-registry-fetch's Minipass body buffered a
  * whole 32 MB tarball in the benchmark; fetch/undici buffered even more.)
  *
+ * Connections go through the configured proxy, if any (net/agents.ts).
  * Redirects are followed (GitHub Packages redirects tarball downloads to
  * storage on another host); the Authorization header only ever goes to the
  * registry's own origin, never across a redirect to another one.
  */
 import http from 'node:http';
 import https from 'node:https';
-
-const agents = {
-  'http:': new http.Agent({ keepAlive: true, maxSockets: 32 }),
-  'https:': new https.Agent({ keepAlive: true, maxSockets: 32 }),
-};
+import { agentFor } from '../net/agents.js';
 
 export class HttpStatusError extends Error {
   constructor(
@@ -38,7 +35,7 @@ function get(url: URL, opts: { authorization?: string; authOrigin: string; timeo
   const headers: Record<string, string> = { accept: '*/*', 'user-agent': 'codeartifact-migrate' };
   if (opts.authorization && url.origin === opts.authOrigin) headers.authorization = opts.authorization;
   return new Promise((resolve, reject) => {
-    const req = lib.get(url, { headers, agent: agents[url.protocol as 'http:' | 'https:'], timeout: opts.timeoutMs ?? 120_000 }, (res) => {
+    const req = lib.get(url, { headers, agent: agentFor(url), timeout: opts.timeoutMs ?? 120_000 }, (res) => {
       const status = res.statusCode ?? 0;
       if (status >= 300 && status < 400 && res.headers.location && hops < MAX_REDIRECTS) {
         res.resume();

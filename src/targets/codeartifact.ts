@@ -15,6 +15,7 @@ import {
   type PackageFormat,
 } from '@aws-sdk/client-codeartifact';
 import { MigrateError, toError } from '../errors.js';
+import { sdkRequestHandler } from '../net/agents.js';
 import type { Limiter, BucketName } from '../engine/limiter.js';
 import type { Format } from '../types.js';
 
@@ -57,7 +58,7 @@ export class CodeArtifact {
     readonly limiter: Limiter,
     client?: CodeartifactClient,
   ) {
-    this.client = client ?? new CodeartifactClient({ region: config.region, maxAttempts: 1 });
+    this.client = client ?? new CodeartifactClient({ region: config.region, maxAttempts: 1, requestHandler: sdkRequestHandler(config.region) });
   }
 
   /**

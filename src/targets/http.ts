@@ -6,13 +6,9 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import { agentFor } from '../net/agents.js';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-
-const agents = {
-  'http:': new http.Agent({ keepAlive: true, maxSockets: 64 }),
-  'https:': new https.Agent({ keepAlive: true, maxSockets: 64 }),
-};
 
 export interface HttpResponse {
   status: number;
@@ -45,7 +41,7 @@ export function request(req: HttpRequest): Promise<HttpResponse> {
   return new Promise<HttpResponse>((resolve, reject) => {
     const r = lib.request(
       url,
-      { method: req.method, headers, agent: agents[url.protocol as 'http:' | 'https:'], timeout: req.timeoutMs ?? 300_000 },
+      { method: req.method, headers, agent: agentFor(url), timeout: req.timeoutMs ?? 300_000 },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

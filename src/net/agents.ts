@@ -1,0 +1,40 @@
+/**
+ * HTTP agents for every connection the tool makes, with the proxy settings
+ * npm users already have: HTTPS_PROXY / HTTP_PROXY / NO_PROXY (any case).
+ * npm-registry-fetch (packuments) uses @npmcli/agent, which reads them; the
+ * tarball downloads, the repository endpoints and the AWS SDK use the same
+ * agents from here, so one setting covers the whole run.
+ */
+import type http from 'node:http';
+import { createRequire } from 'node:module';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { HttpProxyAgent } from 'http-proxy-agent';
+import { HttpsProxyAgent } from 'https-proxy-agent';
+
+// @npmcli/agent ships no types: these are the two functions we use.
+const require = createRequire(import.meta.url);
+const { getAgent } = require('@npmcli/agent') as {
+  getAgent: (url: string | URL, options?: { maxSockets?: number; timeouts?: { connection?: number; idle?: number } }) => http.Agent;
+};
+/** The proxy for a URL from HTTPS_PROXY/HTTP_PROXY/NO_PROXY, exactly as npm decides it, or null. */
+const { getProxy } = require('@npmcli/agent/lib/proxy.js') as { getProxy: (url: string, options: object) => URL | null };
+
+/** The keep-alive agent for `url`: through the proxy when one applies to its host, else direct. */
+export function agentFor(url: string | URL): http.Agent {
+  // idle as long as the slowest answer we wait for (a large publish being stored)
+  return getAgent(url, { maxSockets: 64, timeouts: { connection: 30_000, idle: 300_000 } });
+}
+
+/**
+ * A request handler for the AWS SDK that goes through the proxy, when one
+ * applies to the CodeArtifact endpoint in use (AWS_ENDPOINT_URL_CODEARTIFACT or
+ * the regional one), with npm's own NO_PROXY rules. Undefined means: the SDK's
+ * default handler. The SDK gets a plain proxy agent: it calls http.request
+ * without `protocol`, which @npmcli/agent's agent needs to pick a proxy.
+ */
+export function sdkRequestHandler(region: string, env: NodeJS.ProcessEnv = process.env): NodeHttpHandler | undefined {
+  const endpoint = env.AWS_ENDPOINT_URL_CODEARTIFACT ?? env.AWS_ENDPOINT_URL ?? `https://codeartifact.${region}.amazonaws.com`;
+  const proxy = getProxy(endpoint, {});
+  if (!proxy) return undefined;
+  return new NodeHttpHandler({ httpAgent: new HttpProxyAgent(proxy, { keepAlive: true }), httpsAgent: new HttpsProxyAgent(proxy, { keepAlive: true }) });
+}

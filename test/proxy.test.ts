@@ -1,0 +1,104 @@
+/**
+ * Behind a corporate proxy: with HTTP(S)_PROXY set, every connection the CLI
+ * makes (packuments, tarball downloads, the CodeArtifact API through the AWS
+ * SDK, the npm endpoint) goes through it; NO_PROXY exempts hosts.
+ * The proxy is a small forwarding proxy on loopback that records what it carried.
+ */
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunSummary } from '../src/engine/events.js';
+import { startTestEnv, type TestEnv } from './support/harness.js';
+import { historyOf, seedPackages } from './support/npm-fixtures.js';
+
+interface Proxy {
+  url: string;
+  /** `METHOD host:port/path` of everything carried. */
+  seen: string[];
+  stop(): Promise<void>;
+}
+
+async function startProxy(): Promise<Proxy> {
+  const seen: string[] = [];
+  const server = http.createServer((req, res) => {
+    const target = new URL(req.url ?? '');
+    seen.push(`${req.method} ${target.host}${target.pathname}`);
+    const upstream = http.request(target, { method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  // HTTPS targets tunnel through CONNECT
+  server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
+    seen.push(`CONNECT ${req.url}`);
+    const [host, port] = (req.url ?? '').split(':');
+    const upstream = net.connect(Number(port), host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const VERSIONS = historyOf(6);
+let te: TestEnv;
+let proxy: Proxy;
+
+beforeAll(async () => {
+  te = await startTestEnv();
+  proxy = await startProxy();
+  await seedPackages(te.sandbox.privateNpm.url, te.sandbox.privateNpm.token, [
+    { name: '@acme/proxied', versions: VERSIONS },
+    { name: '@acme/direct', versions: VERSIONS },
+  ]);
+});
+
+afterAll(async () => {
+  await proxy?.stop();
+  await te?.stop();
+});
+
+const host = (url: string) => new URL(url).host;
+
+describe('HTTP(S)_PROXY', () => {
+  it('carries every connection of a run: registry, tarballs, CodeArtifact API and npm endpoint', async () => {
+    const job = te.writeJob({ name: 'proxied', privateNpm: { packages: ['@acme/proxied'] }, github: false });
+    const r = await te.cli(['run', job, '--json'], { HTTP_PROXY: proxy.url, HTTPS_PROXY: proxy.url, NO_PROXY: '', no_proxy: '' });
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as RunSummary).states).toEqual({ verified: VERSIONS.length });
+    const registry = host(te.sandbox.privateNpm.url);
+    const target = host(te.sandbox.descriptor.codeartifact.endpoint);
+    const carried = (prefix: string) => proxy.seen.filter((s) => s.startsWith(prefix));
+    // the packument and every tarball
+    expect(proxy.seen.filter((s) => s.toLowerCase() === `get ${registry}/@acme%2fproxied`).length).toBeGreaterThan(0);
+    expect(carried(`GET ${registry}/@acme/proxied/-/`)).toHaveLength(VERSIONS.length);
+    // the AWS SDK's calls and the npm publishes
+    expect(carried(`POST ${target}/v1/authorization-token`).length).toBeGreaterThan(0);
+    expect(carried(`POST ${target}/v1/package/version/assets`).length).toBeGreaterThan(0);
+    expect(proxy.seen.filter((s) => s.startsWith(`PUT ${target}/`) && s.toLowerCase().endsWith('/@acme%2fproxied'))).toHaveLength(VERSIONS.length);
+  });
+
+  it('NO_PROXY exempts the hosts it names', async () => {
+    const before = proxy.seen.length;
+    const job = te.writeJob({ name: 'direct', privateNpm: { packages: ['@acme/direct'] }, github: false });
+    const r = await te.cli(['run', job, '--json'], { HTTP_PROXY: proxy.url, HTTPS_PROXY: proxy.url, NO_PROXY: '127.0.0.1' });
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.stdout) as RunSummary).states).toEqual({ verified: VERSIONS.length });
+    expect(proxy.seen.slice(before)).toEqual([]);
+  });
+});
