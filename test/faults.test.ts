@@ -18,6 +18,7 @@ import type { ItemRow } from '../src/state/db.js';
 import { publishRequests, startTestEnv, type TestEnv } from './support/harness.js';
 import { corruptStoredTarball, hashTarball, makeTarball, publishVersion, seedPackages } from './support/npm-fixtures.js';
 import type { RequestLogEntry } from './support/codeartifact/types.js';
+import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js';
 
 const REPO = 'npm-internal';
 
@@ -452,5 +453,55 @@ describe('a registry that answers nonsense', () => {
     expect(statesOf(te, 'nonsense', 'fault-fine')).toEqual(allOf(['7.0.0', '7.0.1'], 'verified'));
     expect(itemRows(te, 'nonsense').filter((r) => r.source_id === 'broken')).toEqual([]);
     expect(te.sandbox.standIn.log.filter((e) => e.package?.endsWith('-packument'))).toEqual([]);
+  });
+});
+
+describe('a flaky source (5xx and 429 with Retry-After, through a fault proxy)', () => {
+  let te: TestEnv;
+  let proxy: FaultProxy;
+  const versions = ['8.0.0', '8.0.1', '8.0.2'];
+
+  /** A job whose private source is the fault proxy in front of the private Verdaccio. */
+  const proxiedJob = (name: string, packages: string[], limits?: Record<string, unknown>) => {
+    const job = te.writeJob({ name, privateNpm: { packages }, github: false, limits });
+    const doc = parse(readFileSync(job, 'utf8')) as { sources: { url: string }[] };
+    doc.sources[0]!.url = proxy.url;
+    writeFileSync(job, stringify(doc));
+    return job;
+  };
+
+  beforeAll(async () => {
+    te = await startTestEnv();
+    await seedPrivate(te, [
+      { name: 'flaky-source', versions },
+      { name: 'dead-source', versions: ['1.0.0'] },
+    ]);
+    proxy = await startFaultProxy(te.sandbox.privateNpm.url);
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+    await te?.stop();
+  });
+
+  it('a packument answered 503 twice and a tarball answered 429 (Retry-After: 1): retried, waited for, all verified', async () => {
+    proxy.addFault({ method: 'GET', path: /^\/flaky-source$/, status: 503, times: 2 });
+    proxy.addFault({ method: 'GET', path: /^\/flaky-source\/-\/flaky-source-8\.0\.1\.tgz$/, status: 429, retryAfterSeconds: 1, times: 1 });
+    const summary = await te.run(proxiedJob('flaky', ['flaky-source']));
+    expect(summary.exitCode).toBe(0);
+    expect(summary.listErrors).toEqual([]);
+    expect(summary.states).toEqual({ verified: versions.length });
+    expect(proxy.log.filter((e) => e.path === '/flaky-source').map((e) => e.status)).toEqual([503, 503, 200]);
+    const tarball = proxy.log.filter((e) => e.path.endsWith('flaky-source-8.0.1.tgz'));
+    expect(tarball.map((e) => e.status)).toEqual([429, 200]);
+    expect(tarball[1]!.at - tarball[0]!.at).toBeGreaterThanOrEqual(1000 - CLOCK_SLACK_MS);
+  });
+
+  it('a packument that keeps failing: ESOURCE for that package after the retry budget, nothing of it published', async () => {
+    proxy.addFault({ method: 'GET', path: /^\/dead-source$/, status: 500, times: 100 });
+    const summary = await te.run(proxiedJob('dead', ['dead-source'], { retries: 2 }));
+    expect(summary.exitCode).toBe(1);
+    expect(summary.listErrors.map((l) => [l.package, l.code])).toEqual([['dead-source', 'ESOURCE']]);
+    expect(proxy.log.filter((e) => e.path === '/dead-source')).toHaveLength(3);
+    expect(te.sandbox.standIn.log.filter((e) => e.package === 'dead-source')).toEqual([]);
   });
 });

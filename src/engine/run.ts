@@ -75,17 +75,29 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     };
 
     const listErrors: RunSummary['listErrors'] = [];
+    const listError = (source: Source, name: string, error: MigrateError) => {
+      state.recordListError(source.id, 'npm', name, error.code, error.describe());
+      listErrors.push({ source: source.id, package: name, code: error.code, message: error.describe() });
+      emit({ type: 'list-error', source: source.id, package: name, code: error.code, message: error.describe() });
+    };
     for (const source of sources.values()) {
-      for await (const r of source.list()) {
-        if (r.ok) {
-          state.recordListing(source.id, source.url, r.listing);
-          emit({ type: 'listed', source: source.id, package: r.listing.name, versions: r.listing.versions.length });
-        } else {
-          state.recordListError(source.id, 'npm', r.name, r.error.code, r.error.describe());
-          listErrors.push({ source: source.id, package: r.name, code: r.error.code, message: r.error.describe() });
-          emit({ type: 'list-error', source: source.id, package: r.name, code: r.error.code, message: r.error.describe() });
-        }
+      for await (const n of source.packageNames()) {
         if (signal.aborted) break;
+        if (!n.ok) {
+          listError(source, n.name, n.error);
+          continue;
+        }
+        try {
+          const listing = await withRetry(() => source.listing(n.name), {
+            budget: config.limits.retries,
+            signal,
+            onRetry: (e, attempt, waitMs) => emit({ type: 'retry', subject: n.name, code: e.code, attempt, waitMs }),
+          });
+          state.recordListing(source.id, source.url, listing);
+          emit({ type: 'listed', source: source.id, package: listing.name, versions: listing.versions.length });
+        } catch (e) {
+          listError(source, n.name, e instanceof MigrateError ? e : new MigrateError('ESOURCE', toError(e).message, { subject: n.name, cause: e }));
+        }
       }
     }
 

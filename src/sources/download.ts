@@ -17,6 +17,8 @@ export class HttpStatusError extends Error {
   constructor(
     readonly statusCode: number,
     url: string,
+    /** The Retry-After header, when the server sent one (429, 503). */
+    readonly retryAfter?: string,
   ) {
     super(`HTTP ${statusCode} for ${url}`);
     this.name = 'HttpStatusError';
@@ -44,7 +46,8 @@ function get(url: URL, opts: { authorization?: string; authOrigin: string; timeo
       }
       if (status < 200 || status >= 300) {
         res.resume();
-        reject(new HttpStatusError(status, `${url.origin}${url.pathname}`));
+        const retryAfter = res.headers['retry-after'];
+        reject(new HttpStatusError(status, `${url.origin}${url.pathname}`, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter));
         return;
       }
       // a stalled body must not hang the run

@@ -3,7 +3,7 @@ import type { SourceConfig } from '../config/schema.js';
 import { NpmRegistrySource } from './npm-registry.js';
 import type { Source } from './source.js';
 
-export type { Source, ListingResult } from './source.js';
+export type { Source, NameResult } from './source.js';
 
 /** One `case` per origin; a new origin is one module and one case. */
 export function createSource(config: SourceConfig, env: NodeJS.ProcessEnv): Source {

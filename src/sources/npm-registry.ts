@@ -7,9 +7,10 @@ import type { Readable } from 'node:stream';
 import npmFetch from 'npm-registry-fetch';
 import semver from 'semver';
 import { MigrateError, toError } from '../errors.js';
+import { parseRetryAfter } from '../engine/retry.js';
 import type { NpmRegistrySourceConfig } from '../config/schema.js';
 import type { PackageListing, VersionListing } from '../types.js';
-import type { ListingResult, Source } from './source.js';
+import type { NameResult, Source } from './source.js';
 import { download } from './download.js';
 
 const SEARCH_PAGE = 250;
@@ -53,7 +54,7 @@ export class NpmRegistrySource implements Source {
     };
   }
 
-  async *list(): AsyncIterable<ListingResult> {
+  async *packageNames(): AsyncIterable<NameResult> {
     const names = new Set(this.config.packages);
     for (const scope of this.config.scopes) {
       try {
@@ -62,12 +63,14 @@ export class NpmRegistrySource implements Source {
         yield { ok: false, name: `${scope}/*`, error: this.classify(e, `${scope}/*`, 'search') };
       }
     }
-    for (const name of names) {
-      try {
-        yield { ok: true, listing: await this.packument(name) };
-      } catch (e) {
-        yield { ok: false, name, error: this.classify(e, name, 'packument') };
-      }
+    for (const name of names) yield { ok: true, name };
+  }
+
+  async listing(name: string): Promise<PackageListing> {
+    try {
+      return await this.packument(name);
+    } catch (e) {
+      throw this.classify(e, name, 'packument');
     }
   }
 
@@ -129,7 +132,7 @@ export class NpmRegistrySource implements Source {
 
   private classify(thrown: unknown, subject: string, what: 'packument' | 'tarball' | 'search'): MigrateError {
     if (thrown instanceof MigrateError) return thrown;
-    const e = toError(thrown) as Error & { statusCode?: number; code?: string; type?: string };
+    const e = toError(thrown) as Error & { statusCode?: number; code?: string; type?: string; retryAfter?: string; headers?: { get?: (k: string) => string | null } };
     const status = e.statusCode;
     if (status === 401 || status === 403) {
       return new MigrateError('ESOURCEAUTH', `${subject}: ${this.url} refused the ${what} request (HTTP ${status})`, {
@@ -153,7 +156,9 @@ export class NpmRegistrySource implements Source {
     if (e.code === 'EJSONPARSE' || e.name === 'SyntaxError' || e.type === 'invalid-json') {
       return new MigrateError('EBADSOURCE', `${subject}: ${this.url} answered the ${what} request with something that is not JSON`, { subject, cause: e });
     }
-    return new MigrateError('ESOURCE', `${subject}: ${what} request to ${this.url} failed: ${status ? `HTTP ${status}` : e.message}`, { subject, status, cause: e });
+    // 429 (GitHub Packages rate-limits) and 5xx are worth another try; the server may say when
+    const retryAfterMs = parseRetryAfter(e.retryAfter ?? e.headers?.get?.('retry-after'));
+    return new MigrateError('ESOURCE', `${subject}: ${what} request to ${this.url} failed: ${status ? `HTTP ${status}` : e.message}`, { subject, status, retryAfterMs, cause: e });
   }
 }
 

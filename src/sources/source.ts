@@ -7,14 +7,17 @@ import type { Readable } from 'node:stream';
 import type { MigrateError } from '../errors.js';
 import type { PackageListing } from '../types.js';
 
-/** One package's listing, or why it could not be listed: a value, so one bad package never stops the rest. */
-export type ListingResult = { ok: true; listing: PackageListing } | { ok: false; name: string; error: MigrateError };
+/** A package name to list, or why a set of names could not be found (a failed scope search): a value, so one bad answer never stops the rest. */
+export type NameResult = { ok: true; name: string } | { ok: false; name: string; error: MigrateError };
 
 export interface Source {
   readonly id: string;
   /** Where the bytes come from, recorded as provenance (no credentials in it). */
   readonly url: string;
-  list(): AsyncIterable<ListingResult>;
+  /** Every package name the job asks this source for. */
+  packageNames(): AsyncIterable<NameResult>;
+  /** One package's versions and dist-tags; throws a coded MigrateError (the engine retries). */
+  listing(name: string): Promise<PackageListing>;
   /** The artifact's bytes, exactly as the source serves them. */
   open(artifactUrl: string, subject: string): Promise<Readable>;
 }

@@ -1,0 +1,60 @@
+/**
+ * A reverse proxy in front of a real registry that answers chosen requests
+ * with errors a given number of times: a flaky source, for tests. The Host
+ * header is passed through, so the registry's tarball URLs point back here.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface SourceFault {
+  method?: string;
+  /** Matched against the request path (still URL-encoded). */
+  path: RegExp;
+  status: number;
+  retryAfterSeconds?: number;
+  times: number;
+}
+
+export interface FaultProxy {
+  url: string;
+  /** `METHOD path status` of every request, in order, with the time it arrived. */
+  log: { at: number; method: string; path: string; status: number }[];
+  addFault(f: SourceFault): void;
+  stop(): Promise<void>;
+}
+
+export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
+  const target = new URL(upstream);
+  const faults: SourceFault[] = [];
+  const log: FaultProxy['log'] = [];
+  const server = http.createServer((req, res) => {
+    const path = req.url ?? '/';
+    const fault = faults.find((f) => f.times > 0 && f.path.test(path) && (!f.method || f.method === req.method));
+    if (fault) {
+      fault.times--;
+      log.push({ at: Date.now(), method: req.method ?? '', path, status: fault.status });
+      req.resume();
+      res.writeHead(fault.status, { 'content-type': 'application/json', ...(fault.retryAfterSeconds ? { 'retry-after': String(fault.retryAfterSeconds) } : {}) });
+      res.end(JSON.stringify({ error: `injected ${fault.status}` }));
+      return;
+    }
+    const up = http.request({ host: target.hostname, port: target.port, method: req.method, path, headers: req.headers }, (answer) => {
+      log.push({ at: Date.now(), method: req.method ?? '', path, status: answer.statusCode ?? 0 });
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    log,
+    addFault: (f) => faults.push({ ...f }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
