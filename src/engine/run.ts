@@ -80,6 +80,8 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       listErrors.push({ source: source.id, package: name, code: error.code, message: error.describe() });
       emit({ type: 'list-error', source: source.id, package: name, code: error.code, message: error.describe() });
     };
+    // packuments are fetched a few at a time (a scope can hold hundreds of packages)
+    const listQueue = new PQueue({ concurrency: config.limits.fetchConcurrency });
     for (const source of sources.values()) {
       for await (const n of source.packageNames()) {
         if (signal.aborted) break;
@@ -87,19 +89,23 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
           listError(source, n.name, n.error);
           continue;
         }
-        try {
-          const listing = await withRetry(() => source.listing(n.name), {
-            budget: config.limits.retries,
-            signal,
-            onRetry: (e, attempt, waitMs) => emit({ type: 'retry', subject: n.name, code: e.code, attempt, waitMs }),
-          });
-          state.recordListing(source.id, source.url, listing);
-          emit({ type: 'listed', source: source.id, package: listing.name, versions: listing.versions.length });
-        } catch (e) {
-          listError(source, n.name, e instanceof MigrateError ? e : new MigrateError('ESOURCE', toError(e).message, { subject: n.name, cause: e }));
-        }
+        void listQueue.add(async () => {
+          if (signal.aborted) return;
+          try {
+            const listing = await withRetry(() => source.listing(n.name), {
+              budget: config.limits.retries,
+              signal,
+              onRetry: (e, attempt, waitMs) => emit({ type: 'retry', subject: n.name, code: e.code, attempt, waitMs }),
+            });
+            state.recordListing(source.id, source.url, listing);
+            emit({ type: 'listed', source: source.id, package: listing.name, versions: listing.versions.length });
+          } catch (e) {
+            listError(source, n.name, e instanceof MigrateError ? e : new MigrateError('ESOURCE', toError(e).message, { subject: n.name, cause: e }));
+          }
+        });
       }
     }
+    await listQueue.onIdle();
 
     applyFilters(state, job, sources);
 
@@ -269,8 +275,9 @@ function summarize(
     complete,
     failures,
     conflicts,
-    listErrors,
-    metadata,
+    // work runs concurrently: sort what the summary lists, so it reads the same every time
+    listErrors: [...listErrors].sort((a, b) => a.source.localeCompare(b.source) || a.package.localeCompare(b.package)),
+    metadata: [...metadata].sort((a, b) => a.package.localeCompare(b.package)),
     weakIntegrity: items.filter((r) => r.integrity_weak).map((r) => ({ package: r.package, version: r.version })),
     ...figures,
     peakRssBytes: peakRss(),
