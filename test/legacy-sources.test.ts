@@ -119,3 +119,36 @@ describe('tarballs that do not say exactly what the registry lists', () => {
     }
   });
 });
+
+describe('a source that changes a version after it was migrated', () => {
+  it('is reported (summary and status), never republished, and the target keeps the migrated bytes', async () => {
+    await seedPackages(te.sandbox.privateNpm.url, te.sandbox.privateNpm.token, [{ name: 'shifty', versions: ['1.0.0', '1.0.1'] }]);
+    const job = te.writeJob({ name: 'shifty', privateNpm: { packages: ['shifty'] }, github: false });
+    const first = await te.run(job);
+    expect(first.states).toEqual({ verified: 2 });
+    expect(first.sourceChanged).toEqual([]);
+    const before = te.sandbox.standIn.versions('npm-internal', 'npm', undefined, 'shifty').find((v) => v.version === '1.0.1')!;
+
+    // the registry now declares other bytes for 1.0.1 (as a republish or a tampered store would)
+    const file = join(te.sandbox.privateNpm.storageDir, 'shifty', 'package.json');
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { versions: Record<string, { dist: Record<string, unknown> }> };
+    const other = hashTarball(await makeTarball('shifty', '1.0.1', { extraFiles: { 'evil.js': 'steal()' } }));
+    doc.versions['1.0.1']!.dist.integrity = other.integrity;
+    doc.versions['1.0.1']!.dist.shasum = other.shasum;
+    writeFileSync(file, JSON.stringify(doc));
+
+    const since = te.sandbox.standIn.log.length;
+    const second = await te.run(job);
+    expect(second.exitCode).toBe(0);
+    expect(second.sourceChanged).toEqual([{ package: 'shifty', version: '1.0.1', migratedSha512: before.assets[0]!.hashes['SHA-512'], detail: expect.stringContaining(other.integrity) }]);
+    expect(te.sandbox.standIn.log.slice(since).filter((e) => e.method === 'PUT')).toEqual([]);
+    const after = te.sandbox.standIn.versions('npm-internal', 'npm', undefined, 'shifty').find((v) => v.version === '1.0.1')!;
+    expect(after.assets[0]!.hashes['SHA-512']).toBe(before.assets[0]!.hashes['SHA-512']);
+
+    // reported once by the run that found it, and by status for good
+    expect((await te.run(job)).sourceChanged).toEqual([]);
+    const r = await te.cli(['status', job, '--json']);
+    const status = JSON.parse(r.stdout) as { sourceChanged: { package: string; version: string }[] };
+    expect(status.sourceChanged).toMatchObject([{ package: 'shifty', version: '1.0.1' }]);
+  });
+});

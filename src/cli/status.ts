@@ -16,6 +16,8 @@ export interface StatusReport {
   conflicts: { package: string; version: string; ourSha512: string | null; targetSha512: string | null }[];
   listErrors: { source: string; package: string; code: string | null; error: string | null }[];
   metadataPending: string[];
+  /** Migrated versions whose source later declared other bytes (every run). */
+  sourceChanged: { package: string; version: string; migratedSha512: string | null; detail: string | null; at: string }[];
   lastRun?: { id: number; startedAt: string; endedAt: string | null; dryRun: boolean; outcome: string | null };
 }
 
@@ -42,6 +44,7 @@ export function readStatus(jobFile: string, stateDir = 'state'): StatusReport {
       conflicts: conflicts.map((r) => ({ package: r.package, version: r.version, ourSha512: r.sha512, targetSha512: r.target_sha512 })),
       listErrors: pkgs.filter((p) => p.list_error_code).map((p) => ({ source: p.source_id, package: p.package, code: p.list_error_code, error: p.list_error })),
       metadataPending: pkgs.filter((p) => p.meta_state !== 'done' && !p.list_error_code).map((p) => p.package),
+      sourceChanged: state.sourceChanges().map((c) => ({ package: c.package, version: c.version, migratedSha512: c.sha512, detail: c.detail, at: c.at })),
       lastRun: run && { id: run.id, startedAt: run.started_at, endedAt: run.ended_at, dryRun: run.dry_run === 1, outcome: run.outcome },
     };
   } finally {
@@ -61,6 +64,7 @@ export function statusCommand(jobFile: string, opts: { json?: boolean; stateDir?
       for (const f of report.failures) lines.push(`  FAILED ${f.package}@${f.version} after ${f.attempts} attempt(s): ${f.error}`);
       for (const c of report.conflicts) lines.push(`  CONFLICT ${c.package}@${c.version}: ours sha512 ${c.ourSha512}, target sha512 ${c.targetSha512}`);
       for (const l of report.listErrors) lines.push(`  NOT LISTED ${l.package} (${l.source}): ${l.error}`);
+      for (const c of report.sourceChanged) lines.push(`  WARNING ${c.package}@${c.version} changed at the source after it was migrated (${c.at}): ${c.detail}`);
       if (report.metadataPending.length) lines.push(`  dist-tags/deprecations still to sync: ${report.metadataPending.join(', ')}`);
       io.stdout.write(`${lines.join('\n')}\n`);
     }

@@ -29,6 +29,8 @@ export interface RunSummary {
   listErrors: { source: string; package: string; code: string; message: string }[];
   metadata: { package: string; changes: string[]; error?: string }[];
   weakIntegrity: { package: string; version: string }[];
+  /** Migrated versions whose source now declares other bytes (found by this run): the target keeps what was migrated. */
+  sourceChanged: { package: string; version: string; migratedSha512: string; detail: string }[];
   throttles: number;
   tokenFetches: number;
   durationMs: number;

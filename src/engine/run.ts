@@ -279,6 +279,9 @@ function summarize(
     listErrors: [...listErrors].sort((a, b) => a.source.localeCompare(b.source) || a.package.localeCompare(b.package)),
     metadata: [...metadata].sort((a, b) => a.package.localeCompare(b.package)),
     weakIntegrity: items.filter((r) => r.integrity_weak).map((r) => ({ package: r.package, version: r.version })),
+    sourceChanged: state
+      .sourceChanges(state.runId ?? undefined)
+      .map((c) => ({ package: c.package, version: c.version, migratedSha512: c.sha512 ?? '', detail: c.detail ?? '' })),
     ...figures,
     peakRssBytes: peakRss(),
     exitCode: dryRun ? (failures.length + conflicts.length + listErrors.length > 0 ? 1 : 0) : ok ? 0 : 1,

@@ -266,6 +266,19 @@ export class StateDb {
     })();
   }
 
+  /**
+   * Versions already migrated whose source now declares another hash: the source's
+   * bytes changed after the move (a republish, or tampering). This run's, or all.
+   */
+  sourceChanges(runId?: number): { package: string; version: string; state: string; sha512: string | null; detail: string | null; at: string }[] {
+    return this.db
+      .prepare(
+        `SELECT i.package, i.version, i.state, i.sha512, e.detail, e.at FROM events e JOIN items i ON i.id = e.item_id
+         WHERE e.code = 'EREDECLARED' AND e.from_state = e.to_state ${runId === undefined ? '' : 'AND e.run_id = ?'} ORDER BY e.id`,
+      )
+      .all(...(runId === undefined ? [] : [runId])) as never;
+  }
+
   counts(): Record<string, number> {
     const rows = this.db.prepare('SELECT state, count(*) AS n FROM items GROUP BY state').all() as { state: string; n: number }[];
     return Object.fromEntries(rows.map((r) => [r.state, r.n]));
