@@ -505,3 +505,41 @@ describe('a flaky source (5xx and 429 with Retry-After, through a fault proxy)',
     expect(te.sandbox.standIn.log.filter((e) => e.package === 'dead-source')).toEqual([]);
   });
 });
+
+describe('a registry that redirects tarball downloads to another host (as GitHub Packages does)', () => {
+  let te: TestEnv;
+  let registry: FaultProxy;
+  let storage: FaultProxy;
+
+  beforeAll(async () => {
+    te = await startTestEnv();
+    await seedPrivate(te, [{ name: 'redirected', versions: ['9.0.0', '9.0.1'] }]);
+    // "storage" is another origin serving the same bytes; the registry sends tarball requests there
+    storage = await startFaultProxy(te.sandbox.privateNpm.url);
+    registry = await startFaultProxy(te.sandbox.privateNpm.url);
+    registry.addFault({ method: 'GET', path: /\.tgz$/, status: 302, redirectTo: storage.url, times: 100 });
+  });
+  afterAll(async () => {
+    await registry?.stop();
+    await storage?.stop();
+    await te?.stop();
+  });
+
+  it('follows the redirect, and the registry token never reaches the other host', async () => {
+    const job = te.writeJob({ name: 'redirect', privateNpm: { packages: ['redirected'] }, github: false });
+    const doc = parse(readFileSync(job, 'utf8')) as { sources: { url: string }[] };
+    doc.sources[0]!.url = registry.url;
+    writeFileSync(job, stringify(doc));
+    const summary = await te.run(job);
+    expect(summary.states).toEqual({ verified: 2 });
+    expect(registry.log.filter((e) => e.path.endsWith('.tgz')).map((e) => [e.status, e.authorization])).toEqual([
+      [302, true],
+      [302, true],
+    ]);
+    const fetched = storage.log.filter((e) => e.path.endsWith('.tgz'));
+    expect(fetched.map((e) => [e.status, e.authorization])).toEqual([
+      [200, false],
+      [200, false],
+    ]);
+  });
+});

@@ -12,13 +12,15 @@ export interface SourceFault {
   path: RegExp;
   status: number;
   retryAfterSeconds?: number;
+  /** For 3xx: where to send the client (the request path is appended). */
+  redirectTo?: string;
   times: number;
 }
 
 export interface FaultProxy {
   url: string;
-  /** `METHOD path status` of every request, in order, with the time it arrived. */
-  log: { at: number; method: string; path: string; status: number }[];
+  /** Every request, in order: when it arrived, what it asked, what it got, whether it carried credentials. */
+  log: { at: number; method: string; path: string; status: number; authorization: boolean }[];
   addFault(f: SourceFault): void;
   stop(): Promise<void>;
 }
@@ -32,14 +34,18 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     const fault = faults.find((f) => f.times > 0 && f.path.test(path) && (!f.method || f.method === req.method));
     if (fault) {
       fault.times--;
-      log.push({ at: Date.now(), method: req.method ?? '', path, status: fault.status });
+      log.push({ at: Date.now(), method: req.method ?? '', path, status: fault.status, authorization: !!req.headers.authorization });
       req.resume();
-      res.writeHead(fault.status, { 'content-type': 'application/json', ...(fault.retryAfterSeconds ? { 'retry-after': String(fault.retryAfterSeconds) } : {}) });
+      res.writeHead(fault.status, {
+        'content-type': 'application/json',
+        ...(fault.retryAfterSeconds ? { 'retry-after': String(fault.retryAfterSeconds) } : {}),
+        ...(fault.redirectTo ? { location: new URL(path.slice(1), fault.redirectTo).href } : {}),
+      });
       res.end(JSON.stringify({ error: `injected ${fault.status}` }));
       return;
     }
     const up = http.request({ host: target.hostname, port: target.port, method: req.method, path, headers: req.headers }, (answer) => {
-      log.push({ at: Date.now(), method: req.method ?? '', path, status: answer.statusCode ?? 0 });
+      log.push({ at: Date.now(), method: req.method ?? '', path, status: answer.statusCode ?? 0, authorization: !!req.headers.authorization });
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(res);
     });
