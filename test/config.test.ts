@@ -225,6 +225,11 @@ describe('loadJob refuses bad job files with ECONFIG, naming the file and the pa
     if (c.secret) expect(e.message).not.toContain(c.secret);
   });
 
+  it('an unquoted domainOwner (a number to YAML) is told to quote it', () => {
+    const { file } = writeJob('unquoted-owner-hint', stringify(validJob()).replace(/domainOwner: "111122223333"/, 'domainOwner: 111122223333'));
+    expect(loadError(file).message).toMatch(/target\.domainOwner: .*quotes/);
+  });
+
   it('invalid YAML: the message carries file:line:col', () => {
     const { file } = writeJob('bad-yaml', 'name: cfg\ntarget:\n  region: us-east-1\n   domain: acme\n');
     const e = loadError(file);

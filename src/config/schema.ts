@@ -78,7 +78,10 @@ export const jobSchema = z
       .object({
         region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as us-east-1'),
         domain: z.string().regex(/^[a-z][a-z0-9-]{1,49}$/, 'a CodeArtifact domain name (lower-case, 2-50 characters)'),
-        domainOwner: z.string().regex(/^\d{12}$/, 'the 12-digit AWS account id that owns the domain, quoted'),
+        domainOwner: z
+          // YAML reads an unquoted 111122223333 as a number (and drops leading zeros)
+          .string({ error: (i) => (i.input === undefined ? undefined : 'the 12-digit account id in quotes, e.g. domainOwner: "111122223333"') })
+          .regex(/^\d{12}$/, 'the 12-digit AWS account id that owns the domain, quoted'),
         tokenDurationSeconds: z
           .number()
           .int()
