@@ -63,7 +63,7 @@ const gitSource = z
     format: z.enum(['npm', 'pypi', 'go']).describe('what the tags build into'),
     package: z.string().min(1).optional(),
     tags: z.string().optional().describe('tag pattern, e.g. "v*"'),
-    sshKeyEnv: z.string().optional(),
+    sshKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'the NAME of an environment variable (not the key itself)').optional(),
   })
   .strict();
 
