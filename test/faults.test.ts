@@ -402,6 +402,14 @@ describe('versions already on the target', () => {
     expect(statesOf(te, 'identical', NAME)).toEqual({ '6.0.0': 'verified', '6.1.0': 'present-identical', '6.2.0': 'verified' });
     expect(logOf(te, 'npm:Publish', NAME, '6.1.0', since)).toEqual([]);
     expect(logOf(te, 'npm:Publish', NAME, undefined, since).map((e) => e.version)).toEqual(['6.0.0', '6.2.0']);
+    // the event log records what the target called the copy it already had
+    const state = te.openState('identical');
+    try {
+      const row = state.items('package = ? AND version = ?', NAME, '6.1.0')[0]!;
+      expect(state.events(row.id).at(-1)).toMatchObject({ to_state: 'present-identical', detail: expect.stringContaining('status Published, origin INTERNAL') });
+    } finally {
+      state.close();
+    }
   });
 });
 

@@ -133,7 +133,11 @@ export async function settleItem(ctx: ItemContext, pkg: PackageContext, start: I
       // answer); otherwise somebody else put the same bytes there.
       if (row.attempts > 0) row = ctx.state.transition(row.id, 'published', { error: null }, 'found on the target after an interrupted publish');
       else {
-        ctx.state.transition(row.id, 'present-identical', { error: null }, 'already on the target with identical bytes');
+        // the ledger says what the target called it: an identical copy that is Archived,
+        // Unlisted or came through an upstream (EXTERNAL) is worth a second look
+        const listed = (await pkg.targetVersions()).get(row.version);
+        const how = listed ? ` (status ${listed.status}, origin ${listed.originType ?? 'unknown'})` : '';
+        ctx.state.transition(row.id, 'present-identical', { error: null }, `already on the target with identical bytes${how}`);
         return 'present-identical';
       }
     } else if (ctx.dryRun) {
