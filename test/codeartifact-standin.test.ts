@@ -30,7 +30,8 @@ import { CodeArtifactStandIn } from './support/codeartifact/index.js';
 const run = promisify(execFile);
 const DOMAIN = 'acme';
 const OWNER = '111122223333';
-const ACCESS_KEY = 'AKIASTANDINTEST00001';
+// not shaped like a real key (AKIA…): a fake credential must never look like a leaked one
+const ACCESS_KEY = 'STANDINTESTACCESSKEY';
 const credentials = { accessKeyId: ACCESS_KEY, secretAccessKey: 'stand-in-secret' };
 const domainArgs = { domain: DOMAIN, domainOwner: OWNER };
 
