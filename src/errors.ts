@@ -75,7 +75,3 @@ export function toError(thrown: unknown): Error {
   if (thrown instanceof Error) return thrown;
   return new Error(typeof thrown === 'string' ? thrown : JSON.stringify(thrown), { cause: thrown });
 }
-
-export function isMigrateError(e: unknown, code?: ErrorCode): e is MigrateError {
-  return e instanceof MigrateError && (code === undefined || e.code === code);
-}

@@ -213,11 +213,6 @@ export class StateDb {
       .run(sourceId, format, name, code, message, now());
   }
 
-  /** Mark a package's deprecations changed, so the metadata phase runs again. */
-  markMetaPending(sourceId: string, format: Format, name: string): void {
-    this.db.prepare("UPDATE packages SET meta_state = 'pending' WHERE source_id = ? AND format = ? AND package = ?").run(sourceId, format, name);
-  }
-
   item(id: number): ItemRow {
     const row = this.db.prepare('SELECT * FROM items WHERE id = ?').get(id) as ItemRow | undefined;
     if (!row) throw new MigrateError('ESTATE', `item ${id} vanished from the state database`);
