@@ -54,7 +54,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
 
   const state = StateDb.open(join(stateDir, `${job.name}.sqlite`));
   let release: (() => void) | undefined;
-  let clientToClose: { destroy(): void } | undefined;
+  let ca: CodeArtifact | undefined;
   try {
     release = acquireLock(join(stateDir, `${job.name}.lock`));
     const blobs = new BlobStore(join(stateDir, 'blobs'));
@@ -62,11 +62,9 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     state.startRun(dryRun);
 
     const limiter = new Limiter(config.limits.rates);
-    let ca: CodeArtifact | undefined;
     const npmTargets = new Map<string, NpmTarget>();
     // The target is touched lazily: a rerun with nothing left to do sends it nothing.
     const getCa = () => (ca ??= new CodeArtifact(config.target, limiter, opts.codeartifactClient));
-    clientToClose = { destroy: () => ca?.client.destroy() };
     const npmRepo = config.target.repositories.npm?.internal ?? '';
     const getNpm = () => {
       let t = npmTargets.get(npmRepo);
@@ -192,7 +190,8 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
   } finally {
     release?.();
     state.close();
-    if (!opts.codeartifactClient) clientToClose?.destroy();
+    // ours to close; a client the caller passed in is the caller's
+    if (!opts.codeartifactClient) ca?.client.destroy();
   }
 }
 
