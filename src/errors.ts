@@ -23,7 +23,11 @@ export type ErrorCode =
   | 'ESTATE' // the state database cannot be used
   | 'ELOCKED' // another run of the same job is in progress
   | 'ETARGETSETUP' // the target cannot be used at all: credentials refused, domain or repository missing
-  | 'EINTERRUPTED'; // the run was stopped by Ctrl-C
+  | 'EINTERRUPTED' // the run was stopped by Ctrl-C
+  | 'ETOOLARGE' // an artifact, or something read from it, is larger than the job allows
+  | 'ELOCAL' // this machine could not write or read its own files (disk full, read-only, permissions)
+  | 'ESOURCEURL' // the source points at bytes somewhere it should not (another host, an unsafe URL)
+  | 'ETARGETSTATUS'; // the target holds the version, but not as a usable Published version
 
 export interface MigrateErrorInit {
   /** `name@version` or a package name, when the error concerns one. */

@@ -30,6 +30,7 @@ export type Format = 'npm' | 'pypi' | 'generic';
  *                                     └─► conflict (already there, other bytes; never overwritten)
  *   any ─► failed (code in last_error_code; retried on the next run)
  *   any ─► excluded (filtered out by the job file)
+ *   pending/fetched/failed ─► removed (the source no longer lists it; back to pending if it does again)
  */
 export const ITEM_STATES = [
   'pending',
@@ -40,12 +41,13 @@ export const ITEM_STATES = [
   'present-identical',
   'conflict',
   'excluded',
+  'removed',
   'failed',
 ] as const;
 export type ItemState = (typeof ITEM_STATES)[number];
 
 /** States a run never touches again. `failed` is not final: a rerun retries it. */
-export const FINAL_STATES: ReadonlySet<ItemState> = new Set(['verified', 'present-identical', 'conflict', 'excluded']);
+export const FINAL_STATES: ReadonlySet<ItemState> = new Set(['verified', 'present-identical', 'conflict', 'excluded', 'removed']);
 
 /** What a run reports per item: expected outcomes are values, not exceptions. */
 export type Outcome = 'published' | 'present-identical' | 'conflict' | 'excluded' | `failed:${string}`;
@@ -71,6 +73,8 @@ export interface VersionListing {
   publishedAt?: string;
   /** npm deprecation message, if the version is deprecated. */
   deprecated?: string;
+  /** Why this version cannot be migrated as listed (e.g. not a valid version): it fails EBADSOURCE, never fetched. */
+  problem?: string;
 }
 
 /** One package as a source lists it. */
@@ -80,4 +84,17 @@ export interface PackageListing {
   versions: VersionListing[];
   /** dist-tags exactly as the source has them (npm). */
   distTags: Record<string, string>;
+}
+
+/** CodeArtifact quotas the engine spaces requests for (one token bucket each). */
+export type BucketName = 'publish' | 'getAsset' | 'list' | 'reads' | 'writes';
+
+/**
+ * What targets need from the engine's rate limiting: wait for a slot, and say
+ * how the request went. Defined here so targets/ never import engine/.
+ */
+export interface RateLimiter {
+  take(names: readonly BucketName[], signal?: AbortSignal): Promise<void>;
+  throttled(names: readonly BucketName[]): void;
+  succeeded(names: readonly BucketName[]): void;
 }

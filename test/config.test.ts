@@ -286,7 +286,7 @@ describe('the shipped job files load cleanly', () => {
     expect(job.config.sources.every((s) => s.enabled)).toBe(true);
     // defaults fill in what the file leaves out
     expect(job.config.target.tokenDurationSeconds).toBe(43200);
-    expect(job.config.filters).toEqual({ include: [], exclude: [] });
+    expect(job.config.filters).toEqual({ include: [], exclude: [], ignoreDistTags: [] });
   });
 
   it('the name defaults to the file base name', () => {

@@ -533,10 +533,24 @@ describe('a registry that redirects tarball downloads to another host (as GitHub
     await te?.stop();
   });
 
-  it('follows the redirect, and the registry token never reaches the other host', async () => {
-    const job = te.writeJob({ name: 'redirect', privateNpm: { packages: ['redirected'] }, github: false });
+  it('refuses to download from a host the job does not trust: ESOURCEURL, nothing fetched there', async () => {
+    const job = te.writeJob({ name: 'redirect-untrusted', privateNpm: { packages: ['redirected'] }, github: false });
     const doc = parse(readFileSync(job, 'utf8')) as { sources: { url: string }[] };
     doc.sources[0]!.url = registry.url;
+    writeFileSync(job, stringify(doc));
+    const summary = await te.run(job);
+    expect(summary.exitCode).toBe(1);
+    expect(summary.failures.map((f) => f.code)).toEqual(['ESOURCEURL', 'ESOURCEURL']);
+    expect(storage.log).toEqual([]);
+    expect(te.sandbox.standIn.log.filter((e) => e.operation === 'npm:Publish')).toEqual([]);
+  });
+
+  it('follows the redirect to a host listed in tarballHosts, and the registry token never reaches it', async () => {
+    registry.log.length = 0;
+    const job = te.writeJob({ name: 'redirect', privateNpm: { packages: ['redirected'] }, github: false });
+    const doc = parse(readFileSync(job, 'utf8')) as { sources: { url: string; tarballHosts?: string[] }[] };
+    doc.sources[0]!.url = registry.url;
+    doc.sources[0]!.tarballHosts = [new URL(storage.url).host];
     writeFileSync(job, stringify(doc));
     const summary = await te.run(job);
     expect(summary.states).toEqual({ verified: 2 });

@@ -189,7 +189,7 @@ describe('resuming after kill -9 and Ctrl-C', () => {
       const phases: Phase[] = ['listing', 'fetching', 'publishing', 'mid-publish', 'publishing'];
       const afterKill: { phase: Phase; detail: string; pid: number; states: Record<string, number>; openRuns: number; tmpFiles: number }[] = [];
       let lastDeadPid = 0;
-      const lock = join(te.stateDir, 'test.lock');
+      const lock = join(te.stateDir, 'test.lock.owner');
       const dbFile = join(te.stateDir, 'test.sqlite');
 
       for (const phase of phases) {
@@ -198,7 +198,7 @@ describe('resuming after kill -9 and Ctrl-C', () => {
         let detail: string;
         if (phase === 'listing') {
           // this process takes the lock just before it lists the sources
-          await waitFor('the lock', () => existsSync(lock) && readFileSync(lock, 'utf8') === String(c.proc.pid), c);
+          await waitFor('the lock', () => existsSync(lock) && readFileSync(lock, 'utf8').includes(`"pid":${c.proc.pid}`), c);
           const ms = Math.floor(random() * 25);
           await sleep(ms);
           detail = `${ms} ms after taking the lock`;
@@ -260,7 +260,7 @@ describe('resuming after kill -9 and Ctrl-C', () => {
       await expectTargetEqualsSource(te, seeded);
       // nothing left over by dead writers; the final run's own writes were renamed into place
       expect(readdirSync(tmp)).toEqual([]);
-      expect(existsSync(join(te.stateDir, 'test.lock'))).toBe(false);
+      expect(existsSync(join(te.stateDir, 'test.lock.owner'))).toBe(false);
 
       // done means done: a further run does not even ask the target
       const before = te.sandbox.standIn.log.length;
@@ -294,7 +294,7 @@ describe('resuming after kill -9 and Ctrl-C', () => {
         expect(s.lastRun()?.outcome).toBe('interrupted');
         expect(s.lastRun()?.ended_at).not.toBeNull();
       });
-      expect(existsSync(join(te.stateDir, 'test.lock'))).toBe(false);
+      expect(existsSync(join(te.stateDir, 'test.lock.owner'))).toBe(false);
       // the drain let every publish it had started come back: none was cut off
       expect(npmPublishes(te).filter((e) => e.status >= 300)).toEqual([]);
 
@@ -328,7 +328,7 @@ describe('resuming after kill -9 and Ctrl-C', () => {
         expect(s.counts().pending ?? 0).toBeGreaterThan(0);
         expect(s.lastRun()?.outcome).toBe('interrupted');
       });
-      expect(existsSync(join(te.stateDir, 'test.lock'))).toBe(false);
+      expect(existsSync(join(te.stateDir, 'test.lock.owner'))).toBe(false);
 
       const rerun = await te.cli(['run', job, '--json']);
       expect(rerun.code, rerun.stderr).toBe(0);
@@ -396,7 +396,7 @@ describe('resuming after kill -9 and Ctrl-C', () => {
     const te = await startTestEnv();
     try {
       const seeded = await seed(te, 4);
-      const lock = join(te.stateDir, 'test.lock');
+      const lock = join(te.stateDir, 'test.lock.owner');
       te.sandbox.standIn.setLatency(100);
       const first = watch(te.spawnCli(['run', seeded.job, '--json']));
       await waitFor('the first run to hold the lock', () => /versions to work on/.test(first.stderr()), first);
@@ -429,11 +429,13 @@ describe('resuming after kill -9 and Ctrl-C', () => {
       // the same versions, already on the target with the same bytes
       withState(te, (s) => expect(s.counts()).toEqual({ 'present-identical': seeded.total }), 'twin');
 
-      // a lock file whose pid is gone (the finished first run's) is stale
-      writeFileSync(lock, String(first.proc.pid));
+      // a pid lock file of the previous release whose pid is gone (the finished first run's) is stale
+      const legacy = join(te.stateDir, 'test.lock');
+      writeFileSync(legacy, String(first.proc.pid));
       const log = te.sandbox.standIn.log.length;
       const third = await te.cli(['run', seeded.job, '--json']);
       expect(third.code, third.stderr).toBe(0);
+      expect(existsSync(legacy)).toBe(false);
       expect(existsSync(lock)).toBe(false);
       expect(te.sandbox.standIn.log.length).toBe(log);
       withState(te, (s) => expect(s.lastRun()?.outcome).toBe('complete'));

@@ -31,15 +31,23 @@ export function buildProgram(): Command {
     .option('-q, --quiet', 'no progress output')
     .action(async (job: string, flags: { dryRun?: boolean; json?: boolean; concurrency?: number; quiet?: boolean }) => {
       const controller = new AbortController();
+      // how long the first Ctrl-C may take: the job's grace period (once it is loaded), plus a margin
+      let stopWithinMs = 15_000;
       let interrupts = 0;
       const onSigint = () => {
         // first Ctrl-C: drain in-flight work and exit cleanly; second: at once
         if (++interrupts > 1) process.exit(130);
         controller.abort();
+        // the backstop: whatever hangs (a stuck peer, a blocked file system), the process ends
+        setTimeout(() => process.exit(130), stopWithinMs).unref();
       };
       process.on('SIGINT', onSigint);
       process.on('SIGTERM', onSigint);
-      const code = await runCommand(job, { ...flags, stateDir: program.opts().stateDir, signal: controller.signal }, processIo);
+      const code = await runCommand(
+        job,
+        { ...flags, stateDir: program.opts().stateDir, signal: controller.signal, onJobLoaded: (j) => (stopWithinMs = j.config.limits.stopGraceSeconds * 1000 + 5_000) },
+        processIo,
+      );
       process.exitCode = controller.signal.aborted ? 130 : code;
     });
 

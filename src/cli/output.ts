@@ -5,6 +5,7 @@
 import cliProgress from 'cli-progress';
 import { MigrateError, toError } from '../errors.js';
 import type { ProgressEvent } from '../engine/events.js';
+import { forOutput } from '../redact.js';
 
 export interface Io {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -12,6 +13,15 @@ export interface Io {
 }
 
 export const processIo: Io = { stdout: process.stdout, stderr: process.stderr };
+
+/**
+ * Every text this tool prints goes through here: redacted (no secret, no URL
+ * query) and harmless to a terminal (names from a source may carry escape
+ * sequences). The progress bar's own escape codes are written by cli-progress.
+ */
+export function print(stream: NodeJS.WritableStream, text: string): void {
+  stream.write(forOutput(text));
+}
 
 export function wantsJson(flag: boolean | undefined, io: Io): boolean {
   return flag === true || !io.stdout.isTTY;
@@ -25,10 +35,10 @@ export function reportError(thrown: unknown, io: Io, json: boolean): number {
   const e = toError(thrown);
   const code = e instanceof MigrateError ? e.code : 'EUNEXPECTED';
   const exit = e instanceof MigrateError && (BAD_INPUT.has(e.code) || isSetupError(e)) ? 2 : 1;
-  if (json) io.stdout.write(`${JSON.stringify({ error: { code, message: e.message, hint: e instanceof MigrateError ? e.hint : undefined } })}\n`);
-  io.stderr.write(`error ${code}: ${e.message}\n`);
-  if (e instanceof MigrateError && e.hint) io.stderr.write(`  what to do: ${e.hint}\n`);
-  if (process.env.CAM_DEBUG && e.stack) io.stderr.write(`${e.stack}\n`);
+  if (json) print(io.stdout, `${JSON.stringify({ error: { code, message: e.message, hint: e instanceof MigrateError ? e.hint : undefined } })}\n`);
+  print(io.stderr, `error ${code}: ${e.message}\n`);
+  if (e instanceof MigrateError && e.hint) print(io.stderr, `  what to do: ${e.hint}\n`);
+  if (process.env.CAM_DEBUG && e.stack) print(io.stderr, `${e.stack}\n`);
   return exit;
 }
 
@@ -52,8 +62,9 @@ export function progressRenderer(io: Io, quiet: boolean): { onProgress: (e: Prog
         if (e.type === 'planned') bar.start(e.total, 0, { rate: '', last: '' });
         else if (e.type === 'item') {
           done++;
-          bar.update(done, { rate: `${(done / ((Date.now() - start) / 1000)).toFixed(1)}/s`, last: `${e.outcome} ${e.package}@${e.version}` });
-        } else if (e.type === 'interrupting') bar.update(done, { last: 'stopping after in-flight work (Ctrl-C again to quit at once)' });
+          bar.update(done, { rate: `${(done / ((Date.now() - start) / 1000)).toFixed(1)}/s`, last: forOutput(`${e.outcome} ${e.package}@${e.version}`).replace(/\n/g, ' ') });
+        } else if (e.type === 'interrupting') bar.update(done, { last: `stopping after in-flight work, at most ${Math.round(e.graceMs / 1000)} s (Ctrl-C again to quit at once)` });
+        else if (e.type === 'cutting-off') bar.update(done, { last: 'cutting off what is still in flight' });
       },
       stop: () => bar.stop(),
     };
@@ -61,7 +72,7 @@ export function progressRenderer(io: Io, quiet: boolean): { onProgress: (e: Prog
   return {
     onProgress: (e) => {
       const line = plainLine(e);
-      if (line) io.stderr.write(`${line}\n`);
+      if (line) print(io.stderr, `${line.replace(/\n/g, ' ')}\n`);
     },
     stop: () => {},
   };
@@ -82,7 +93,9 @@ function plainLine(e: ProgressEvent): string | undefined {
     case 'metadata':
       return e.error ? `metadata of ${e.package} failed: ${e.error}` : e.changes.length ? `metadata of ${e.package}: ${e.changes.join(', ')}` : undefined;
     case 'interrupting':
-      return 'interrupted: finishing in-flight work, then exiting (Ctrl-C again to quit at once)';
+      return `interrupted: finishing in-flight work for at most ${Math.round(e.graceMs / 1000)} s, then exiting (Ctrl-C again to quit at once)`;
+    case 'cutting-off':
+      return 'grace period over: cutting off what is still in flight (the next run settles it)';
     default: {
       const never: never = e;
       return String(never);

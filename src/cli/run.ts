@@ -1,8 +1,8 @@
 /** `run JOB`: migrate (or, with --dry-run, everything but the target writes). */
-import { loadJob } from '../config/load.js';
+import { loadJob, type LoadedJob } from '../config/load.js';
 import { runJob } from '../engine/run.js';
 import type { RunSummary } from '../engine/events.js';
-import { progressRenderer, reportError, wantsJson, type Io } from './output.js';
+import { print, progressRenderer, reportError, wantsJson, type Io } from './output.js';
 
 export interface RunCommandOptions {
   dryRun?: boolean;
@@ -12,6 +12,8 @@ export interface RunCommandOptions {
   quiet?: boolean;
   signal?: AbortSignal;
   env?: NodeJS.ProcessEnv;
+  /** Told the job once it is loaded (the CLI sizes its Ctrl-C backstop from it). */
+  onJobLoaded?: (job: LoadedJob) => void;
 }
 
 export async function runCommand(jobFile: string, opts: RunCommandOptions, io: Io): Promise<number> {
@@ -19,6 +21,7 @@ export async function runCommand(jobFile: string, opts: RunCommandOptions, io: I
   const progress = progressRenderer(io, opts.quiet ?? false);
   try {
     const job = loadJob(jobFile);
+    opts.onJobLoaded?.(job);
     const summary = await runJob({
       job,
       dryRun: opts.dryRun,
@@ -29,8 +32,8 @@ export async function runCommand(jobFile: string, opts: RunCommandOptions, io: I
       onProgress: progress.onProgress,
     });
     progress.stop();
-    if (json) io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-    else io.stdout.write(humanSummary(summary));
+    if (json) print(io.stdout, `${JSON.stringify(summary, null, 2)}\n`);
+    else print(io.stdout, humanSummary(summary));
     return summary.exitCode;
   } catch (e) {
     progress.stop();
@@ -49,6 +52,8 @@ export function humanSummary(s: RunSummary): string {
   for (const l of s.listErrors) lines.push(`  NOT LISTED ${l.package} (${l.source}): ${l.message}`);
   for (const m of s.metadata) lines.push(`  metadata ${m.package}: ${m.error ?? m.changes.join(', ')}`);
   for (const c of s.sourceChanged) lines.push(`  WARNING ${c.package}@${c.version} changed at the source after it was migrated: ${c.detail} (migrated sha512 ${c.migratedSha512})`);
+  for (const r of s.removedAtSource) lines.push(`  REMOVED AT SOURCE ${r.package}@${r.version} (${r.state}): ${r.detail}`);
+  for (const m of s.metadataOutOfSync) lines.push(`  NOT IN SYNC ${m.package}: ${m.reason}`);
   if (s.weakIntegrity.length) lines.push(`  weak integrity (sha1 only at the source): ${s.weakIntegrity.map((w) => `${w.package}@${w.version}`).join(', ')}`);
   return `${lines.join('\n')}\n`;
 }

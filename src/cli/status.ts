@@ -5,7 +5,7 @@ import { loadJob } from '../config/load.js';
 import { MigrateError } from '../errors.js';
 import { StateDb } from '../state/db.js';
 import { ITEM_STATES } from '../types.js';
-import { reportError, wantsJson, type Io } from './output.js';
+import { print, reportError, wantsJson, type Io } from './output.js';
 
 export interface StatusReport {
   job: string;
@@ -18,6 +18,8 @@ export interface StatusReport {
   metadataPending: string[];
   /** Migrated versions whose source later declared other bytes (every run). */
   sourceChanged: { package: string; version: string; migratedSha512: string | null; detail: string | null; at: string }[];
+  /** Versions their source no longer lists, with the state each is in (on the target, or set aside). */
+  removedAtSource: { package: string; version: string; state: string; detail: string | null; at: string }[];
   lastRun?: { id: number; startedAt: string; endedAt: string | null; dryRun: boolean; outcome: string | null };
 }
 
@@ -45,6 +47,7 @@ export function readStatus(jobFile: string, stateDir = 'state'): StatusReport {
       listErrors: pkgs.filter((p) => p.list_error_code).map((p) => ({ source: p.source_id, package: p.package, code: p.list_error_code, error: p.list_error })),
       metadataPending: pkgs.filter((p) => p.meta_state !== 'done' && !p.list_error_code).map((p) => p.package),
       sourceChanged: state.sourceChanges().map((c) => ({ package: c.package, version: c.version, migratedSha512: c.sha512, detail: c.detail, at: c.at })),
+      removedAtSource: state.sourceRemovals(),
       lastRun: run && { id: run.id, startedAt: run.started_at, endedAt: run.ended_at, dryRun: run.dry_run === 1, outcome: run.outcome },
     };
   } finally {
@@ -56,7 +59,7 @@ export function statusCommand(jobFile: string, opts: { json?: boolean; stateDir?
   const json = wantsJson(opts.json, io);
   try {
     const report = readStatus(jobFile, opts.stateDir);
-    if (json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    if (json) print(io.stdout, `${JSON.stringify(report, null, 2)}\n`);
     else {
       const lines = [`${report.job}: ${report.total} versions known (${report.database})`];
       for (const [s, n] of Object.entries(report.states)) if (n) lines.push(`  ${s.padEnd(18)} ${n}`);
@@ -65,8 +68,9 @@ export function statusCommand(jobFile: string, opts: { json?: boolean; stateDir?
       for (const c of report.conflicts) lines.push(`  CONFLICT ${c.package}@${c.version}: ours sha512 ${c.ourSha512}, target sha512 ${c.targetSha512}`);
       for (const l of report.listErrors) lines.push(`  NOT LISTED ${l.package} (${l.source}): ${l.error}`);
       for (const c of report.sourceChanged) lines.push(`  WARNING ${c.package}@${c.version} changed at the source after it was migrated (${c.at}): ${c.detail}`);
+      for (const r of report.removedAtSource) lines.push(`  REMOVED AT SOURCE ${r.package}@${r.version} (${r.state}, ${r.at}): ${r.detail}`);
       if (report.metadataPending.length) lines.push(`  dist-tags/deprecations still to sync: ${report.metadataPending.join(', ')}`);
-      io.stdout.write(`${lines.join('\n')}\n`);
+      print(io.stdout, `${lines.join('\n')}\n`);
     }
     return report.failures.length + report.conflicts.length + report.listErrors.length > 0 ? 1 : 0;
   } catch (e) {

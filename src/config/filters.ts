@@ -11,8 +11,35 @@ import type { JobConfig } from './schema.js';
 type Entry = JobConfig['filters']['include'][number];
 
 interface Matcher {
-  name: RegExp;
+  name: (candidate: string) => boolean;
   range?: string;
+}
+
+/**
+ * A `*` glob as a matcher that runs in time linear in the name: the pattern is
+ * split at the stars, the first piece must start the name, the last must end
+ * it, and the ones between are found left to right, each as early as possible
+ * (greedy leftmost is exact for `*`-only globs). A regular expression such as
+ * `^a.*a.*a.*b$` backtracks exponentially on a long name of `a`s.
+ */
+export function globMatcher(glob: string): (candidate: string) => boolean {
+  const parts = glob.split('*');
+  if (parts.length === 1) return (c) => c === glob;
+  const first = parts[0]!;
+  const last = parts[parts.length - 1]!;
+  const middle = parts.slice(1, -1).filter((p) => p !== '');
+  const minLength = first.length + last.length;
+  return (c) => {
+    if (c.length < minLength || !c.startsWith(first) || !c.endsWith(last)) return false;
+    let at = first.length;
+    const end = c.length - last.length;
+    for (const piece of middle) {
+      const found = c.indexOf(piece, at);
+      if (found < 0 || found + piece.length > end) return false;
+      at = found + piece.length;
+    }
+    return true;
+  };
 }
 
 function compile(entry: Entry): Matcher {
@@ -26,18 +53,17 @@ function compile(entry: Entry): Matcher {
     name = entry.name;
     range = entry.versions;
   }
-  const pattern = name.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*');
-  return { name: new RegExp(`^${pattern}$`), range };
+  return { name: globMatcher(name), range };
 }
 
 function matches(m: Matcher, name: string, version: string): boolean {
-  if (!m.name.test(name)) return false;
+  if (!m.name(name)) return false;
   return m.range === undefined || semver.satisfies(version, m.range, { includePrerelease: true, loose: true });
 }
 
 export type VersionFilter = (name: string, version: string) => boolean;
 
-export function compileFilters(filters: JobConfig['filters']): VersionFilter {
+export function compileFilters(filters: Pick<JobConfig['filters'], 'include' | 'exclude'>): VersionFilter {
   const include = filters.include.map(compile);
   const exclude = filters.exclude.map(compile);
   return (name, version) =>
@@ -45,7 +71,7 @@ export function compileFilters(filters: JobConfig['filters']): VersionFilter {
 }
 
 /** Filter entries whose range is not valid semver (string shorthand is not schema-checked). */
-export function invalidFilterRanges(filters: JobConfig['filters']): string[] {
+export function invalidFilterRanges(filters: Pick<JobConfig['filters'], 'include' | 'exclude'>): string[] {
   return [...filters.include, ...filters.exclude]
     .map(compile)
     .filter((m) => m.range !== undefined && semver.validRange(m.range) === null)

@@ -2,7 +2,7 @@
  * Load and validate a job file. Every error names the file, the path inside it
  * and what to write instead; nothing is half-loaded.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
@@ -17,15 +17,11 @@ export interface LoadedJob {
   config: JobConfig;
 }
 
+/** A job file is a few kilobytes; anything near this is not one. */
+const MAX_JOB_FILE_BYTES = 1024 * 1024;
+
 export function loadJob(file: string): LoadedJob {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new MigrateError('ECONFIG', `cannot read job file ${file}: ${toError(e).message}`, {
-      hint: 'pass the path of a job file, e.g. jobs/example.yaml',
-    });
-  }
+  const text = readJobText(file);
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
@@ -34,7 +30,16 @@ export function loadJob(file: string): LoadedJob {
       hint: 'fix the YAML syntax at that line (indentation, quotes, a missing colon)',
     });
   }
-  const parsed = jobSchema.safeParse(doc.toJS());
+  let data: unknown;
+  try {
+    // yaml refuses documents whose aliases expand past maxAliasCount ("billion laughs")
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    throw new MigrateError('ECONFIG', `${file}: the YAML cannot be expanded: ${toError(e).message}`, {
+      hint: 'a job file needs no YAML aliases (*name): write the values out',
+    });
+  }
+  const parsed = jobSchema.safeParse(data);
   if (!parsed.success) {
     throw new MigrateError('ECONFIG', `${file} is not a valid job file:\n${formatIssues(file, parsed.error.issues)}`, {
       hint: 'see "Job file reference" in the README',
@@ -43,6 +48,29 @@ export function loadJob(file: string): LoadedJob {
   const config = parsed.data;
   checkCrossFields(file, config);
   return { file, name: config.name ?? basename(file, extname(file)), config };
+}
+
+/**
+ * The file's text. Only a regular file of sensible size is read: a FIFO, a
+ * device or /dev/stdin would block the process (and Ctrl-C with it) on a
+ * synchronous read, and /dev/zero would never end.
+ */
+function readJobText(file: string): string {
+  const fail = (why: string) =>
+    new MigrateError('ECONFIG', `cannot read job file ${file}: ${why}`, { hint: 'pass the path of a job file, e.g. jobs/example.yaml' });
+  let stat;
+  try {
+    stat = statSync(file);
+  } catch (e) {
+    throw fail(toError(e).message);
+  }
+  if (!stat.isFile()) throw fail('it is not a regular file (a directory, pipe or device)');
+  if (stat.size > MAX_JOB_FILE_BYTES) throw fail(`it is ${stat.size} bytes; a job file is at most ${MAX_JOB_FILE_BYTES}`);
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw fail(toError(e).message);
+  }
 }
 
 export function formatIssues(file: string, issues: readonly z.core.$ZodIssue[]): string {

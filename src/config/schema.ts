@@ -17,8 +17,54 @@ const repositories = z
   })
   .strict();
 
-/** Token formats that would also pass as variable names: https://github.blog/2021-04-05-behind-githubs-new-authentication-token-formats/ */
-const TOKEN_SHAPED = /^(gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{30,}|npm_[A-Za-z0-9]{30,})$/;
+/**
+ * Values that would pass as variable names but are secrets: GitHub's prefixed
+ * tokens (https://github.blog/2021-04-05-behind-githubs-new-authentication-token-formats/),
+ * npm's, GitHub's classic 40-hex tokens, and any long mixed-case-and-digit
+ * string without an underscore (variable names are words; tokens are not).
+ */
+export function looksLikeSecret(v: string): boolean {
+  if (/^(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,}|npm_[A-Za-z0-9]{20,})$/.test(v)) return true;
+  if (/^[0-9a-f]{32,}$/i.test(v)) return true;
+  return v.length >= 24 && !v.includes('_') && /[a-z]/.test(v) && /[A-Z]/.test(v) && /[0-9]/.test(v);
+}
+
+/** An environment variable's NAME, never its value. */
+const envName = (what: string) =>
+  z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'the NAME of an environment variable (not the secret itself)')
+    .refine((v) => !looksLikeSecret(v), `the NAME of an environment variable holding the ${what}: this looks like the secret itself; revoke it, export it in a variable and name that variable here`);
+
+/** A URL the job may record: no user:password@, no ?query or #fragment (tokens travel there, and the URL is recorded with every version). */
+const sourceUrl = (example: string) =>
+  z
+    .url({ protocol: /^https?$/, error: (i) => (i.input === undefined ? undefined : `an http:// or https:// URL such as ${example}`) })
+    .refine((u) => !URL.canParse(u) || (!new URL(u).username && !new URL(u).password), 'a URL without user:password@ in it: put the token in an environment variable and name it in tokenEnv')
+    .refine((u) => !URL.canParse(u) || (!new URL(u).search && !new URL(u).hash && !u.includes('?')), 'a URL without ?query or #fragment: put a token in an environment variable and name it in tokenEnv');
+
+/** Sizes: a number of bytes, or "512MB", "1GiB", "2 GB". */
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+export function parseSize(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isSafeInteger(v) ? v : undefined;
+  if (typeof v !== 'string') return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(v);
+  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
+  return m && unit !== undefined ? Math.round(Number(m[1]) * unit) : undefined;
+}
+const size = (min: number, max: number, what: string) =>
+  z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const n = parseSize(v);
+    if (n === undefined || n < min || n > max) {
+      ctx.addIssue({ code: 'custom', message: `${what}: a size between ${min} bytes and ${Math.floor(max / 1024 ** 2)} MiB, e.g. 512MB or 1GiB` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+/** The largest artifact CodeArtifact takes: 2 GB per npm publish request (the tarball travels as base64), 5 GB per generic asset. */
+export const MAX_ARTIFACT_LIMIT = 5 * 1024 ** 3;
+export const DEFAULT_MAX_ARTIFACT_BYTES = 1024 ** 3;
 
 const versionRange = z.string().refine((r) => semver.validRange(r) !== null, 'a semver range such as ">=1.0.0" or "1.x || 2.x"');
 
@@ -33,18 +79,12 @@ const npmRegistrySource = z
     id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and "-"').describe('a short, stable name for this source'),
     kind: z.literal('npm-registry'),
     enabled: z.boolean().default(true),
-    url: z
-      .url({ protocol: /^https?$/, error: (i) => (i.input === undefined ? undefined : 'an http:// or https:// URL such as https://npm.pkg.github.com/') })
-      // the URL is recorded with every version: a password in it would end up in the state and reports
-      .refine((u) => !URL.canParse(u) || (!new URL(u).username && !new URL(u).password), 'a URL without user:password@ in it: put the token in an environment variable and name it in tokenEnv')
-      .describe('the registry URL, e.g. https://npm.pkg.github.com/'),
-    tokenEnv: z
-      .string()
-      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'the NAME of an environment variable (not the token itself)')
-      // GitHub (ghp_…, github_pat_…) and npm (npm_…) tokens are also valid variable names: refuse them, they are secrets
-      .refine((v) => !TOKEN_SHAPED.test(v), 'the NAME of an environment variable (not the token itself): this looks like a token; revoke it and export it instead')
-      .optional()
-      .describe('name of the environment variable holding the read token'),
+    url: sourceUrl('https://npm.pkg.github.com/').describe('the registry URL, e.g. https://npm.pkg.github.com/'),
+    tokenEnv: envName('read token').optional().describe('name of the environment variable holding the read token'),
+    tarballHosts: z
+      .array(z.string().regex(/^[a-z0-9.-]+(:\d{1,5})?$/i, 'a host name, optionally with :port, e.g. pkg-npm.githubusercontent.com'))
+      .default([])
+      .describe('hosts besides the registry itself that may serve its tarballs (never sent the token)'),
     packages: z.array(z.string().min(1)).default([]).describe('package names to migrate'),
     scopes: z
       .array(z.string().regex(/^@[a-z0-9][a-z0-9._-]*$/, 'a scope such as "@acme"'))
@@ -63,13 +103,14 @@ const gitSource = z
     format: z.enum(['npm', 'pypi', 'go']).describe('what the tags build into'),
     package: z.string().min(1).optional(),
     tags: z.string().optional().describe('tag pattern, e.g. "v*"'),
-    sshKeyEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'the NAME of an environment variable (not the key itself)').optional(),
+    sshKeyEnv: envName('ssh private key (or its path)').optional(),
   })
   .strict();
 
 export const sourceSchema = z.discriminatedUnion('kind', [npmRegistrySource, gitSource]);
 
-const rate = z.number().positive();
+/** Requests per second: below a tenth a run would crawl (and 1000/rate overflows timers at tiny values); above 10,000 no quota reaches. */
+const rate = z.number().min(0.1, 'at least 0.1 requests per second').max(10_000, 'at most 10000 requests per second');
 
 export const jobSchema = z
   .object({
@@ -98,6 +139,10 @@ export const jobSchema = z
         concurrency: z.number().int().min(1).max(256).default(16).describe('packages worked on at once'),
         fetchConcurrency: z.number().int().min(1).max(256).default(8).describe('downloads at once'),
         retries: z.number().int().min(0).max(50).default(8).describe('retry budget per version and step'),
+        maxArtifactBytes: size(1024, MAX_ARTIFACT_LIMIT, 'limits.maxArtifactBytes')
+          .default(DEFAULT_MAX_ARTIFACT_BYTES)
+          .describe('largest artifact downloaded or built; larger ones fail with ETOOLARGE'),
+        stopGraceSeconds: z.number().min(0).max(600).default(10).describe('after Ctrl-C, how long in-flight requests may finish before they are cut off'),
         rates: z
           .object({
             publish: rate.default(10),
@@ -116,6 +161,10 @@ export const jobSchema = z
       .object({
         include: z.array(filterEntry).default([]),
         exclude: z.array(filterEntry).default([]),
+        ignoreDistTags: z
+          .array(z.string().min(1))
+          .default([])
+          .describe('dist-tags not replicated to the target (e.g. one pointing at an excluded version)'),
       })
       .strict()
       .prefault({}),

@@ -1,8 +1,12 @@
 /** What a run tells the outside world as it goes (the CLI renders it). */
 import type { ItemState, Outcome } from '../types.js';
 
-/** `would-publish` only happens in a dry run. */
-export type RunOutcome = Outcome | 'would-publish';
+/**
+ * `would-publish` only happens in a dry run; `removed`: the source no longer
+ * lists it and nothing of it is on the target; `deferred`: its source could
+ * not be listed this run, so it waits for one that can.
+ */
+export type RunOutcome = Outcome | 'would-publish' | 'removed' | 'deferred';
 
 export type ProgressEvent =
   | { type: 'listed'; source: string; package: string; versions: number }
@@ -11,7 +15,8 @@ export type ProgressEvent =
   | { type: 'item'; package: string; version: string; outcome: RunOutcome; state: ItemState; message?: string }
   | { type: 'retry'; subject: string; code: string; attempt: number; waitMs: number }
   | { type: 'metadata'; package: string; changes: string[]; error?: string }
-  | { type: 'interrupting' };
+  | { type: 'interrupting'; graceMs: number }
+  | { type: 'cutting-off' };
 
 export interface RunSummary {
   job: string;
@@ -31,6 +36,10 @@ export interface RunSummary {
   weakIntegrity: { package: string; version: string }[];
   /** Migrated versions whose source now declares other bytes (found by this run): the target keeps what was migrated. */
   sourceChanged: { package: string; version: string; migratedSha512: string; detail: string }[];
+  /** Versions the source stopped listing (found by this run), with the state each was left in. */
+  removedAtSource: { package: string; version: string; state: string; detail: string }[];
+  /** Packages whose dist-tags or deprecations are not (yet) as the source has them, and why. */
+  metadataOutOfSync: { package: string; reason: string }[];
   throttles: number;
   tokenFetches: number;
   durationMs: number;

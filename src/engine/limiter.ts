@@ -7,8 +7,9 @@
  * Default quotas: https://docs.aws.amazon.com/codeartifact/latest/ug/service-limits.html
  */
 import type { Rates } from '../config/schema.js';
+import type { BucketName, RateLimiter } from '../types.js';
 
-export type BucketName = keyof Rates;
+export type { BucketName };
 
 /** setTimeout as a promise that an abort cuts short (and leaves no listener behind). */
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -55,7 +56,7 @@ class Bucket {
   }
 }
 
-export class Limiter {
+export class Limiter implements RateLimiter {
   private readonly buckets: Record<BucketName, Bucket>;
   throttles = 0;
 

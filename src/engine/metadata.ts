@@ -13,6 +13,8 @@ export interface MetadataPlan {
   distTags: Record<string, string>;
   /** Versions the target holds (verified or identical). */
   onTarget: Set<string>;
+  /** Tags left alone on the target (filters.ignoreDistTags). */
+  ignore?: ReadonlySet<string>;
 }
 
 export async function syncNpmMetadata(
@@ -27,7 +29,7 @@ export async function syncNpmMetadata(
   const current = await withRetry(() => npm.distTags(name), retry);
   for (const [tag, version] of Object.entries(plan.distTags)) {
     if (!plan.onTarget.has(version)) {
-      skipped.push(`dist-tag ${tag} -> ${version}: that version is not on the target`);
+      skipped.push(`dist-tag ${tag} -> ${version}: that version is not on the target (excluded, removed or failed); include it, move the tag at the source, or list "${tag}" in filters.ignoreDistTags`);
       continue;
     }
     if (current[tag] === version) continue;
@@ -36,7 +38,7 @@ export async function syncNpmMetadata(
   }
   for (const tag of Object.keys(current)) {
     // npm registries refuse to remove `latest`; it is moved above when the source has one.
-    if (tag in plan.distTags || tag === 'latest') continue;
+    if (tag in plan.distTags || tag === 'latest' || plan.ignore?.has(tag)) continue;
     changes.push(`dist-tag ${tag}: removed (not on the source)`);
     if (!opts.dryRun) await withRetry(() => npm.deleteDistTag(name, tag), retry);
   }

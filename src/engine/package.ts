@@ -9,11 +9,14 @@ import type { ItemRow, StateDb } from '../state/db.js';
 import { npmCoordinates, type NpmTarget } from '../targets/npm.js';
 import type { ItemState } from '../types.js';
 import type { RunOutcome, RunSummary } from './events.js';
-import { fetchItem, needsFetch, settleItem, verifyItem, type ItemContext, type PackageContext } from './item.js';
+import { checkListed, fetchItem, needsFetch, settleItem, verifyItem, type ItemContext, type PackageContext } from './item.js';
 import { describeFailure, syncNpmMetadata } from './metadata.js';
 
 /** States in which a version is on the target with our bytes. */
 export const ON_TARGET: ReadonlySet<ItemState> = new Set(['verified', 'present-identical']);
+
+/** Errors about this machine, not about one version: they stop the run (every other version would fail the same way). */
+export const FATAL_CODES: ReadonlySet<string> = new Set(['ELOCAL', 'ESTATE']);
 
 export interface PackageRunContext extends ItemContext {
   getNpm: () => NpmTarget;
@@ -24,8 +27,11 @@ export interface PackageRunContext extends ItemContext {
   verifyQueue: PQueue;
   /** Strictly one step at a time (concurrency 1, fetchConcurrency 1). */
   sequential: boolean;
+  /** dist-tags never replicated (filters.ignoreDistTags). */
+  ignoreDistTags: ReadonlySet<string>;
   report: (row: ItemRow, outcome: RunOutcome) => void;
   metadata: RunSummary['metadata'];
+  metadataOutOfSync: RunSummary['metadataOutOfSync'];
 }
 
 export async function migratePackage(pc: PackageRunContext, name: string, rows: ItemRow[], metadataNeeded: boolean): Promise<void> {
@@ -49,19 +55,27 @@ export async function migratePackage(pc: PackageRunContext, name: string, rows: 
   };
   if (!pc.sequential) rows.forEach(startFetch);
 
-  /** Record a failure; false when it was the interruption, which is not a failure. */
+  /**
+   * Record a failure; false when it was the stop, which is not a failure. A
+   * fatal error (this machine's disk or state) is recorded and thrown on: the
+   * run stops.
+   */
   const fail = (r: ItemRow, thrown: unknown): boolean => {
     const e = thrown instanceof MigrateError ? thrown : new MigrateError('ETARGET', toError(thrown).message, { cause: thrown });
-    if (e.code === 'EINTERRUPTED' || (signal.aborted && !(thrown instanceof MigrateError))) return false;
+    if (e.code === 'EINTERRUPTED' || pc.hardSignal.aborted || (signal.aborted && !(thrown instanceof MigrateError))) return false;
+    // a state database that cannot take writes throws here too: fatal either way
     state.transition(r.id, 'failed', { error: { code: e.code, message: e.describe() } });
     pc.report(r, `failed:${e.code}`);
+    if (FATAL_CODES.has(e.code)) throw e;
     return true;
   };
 
   const verifications: Promise<void>[] = [];
+  let fatal: unknown;
   for (const r of rows) {
     if (signal.aborted) break;
     try {
+      checkListed(r);
       if (pc.sequential) startFetch(r);
       const fetched = fetches.has(r.id) ? await fetches.get(r.id)! : r;
       const settled = await settleItem(pc, pkg, fetched);
@@ -73,7 +87,11 @@ export async function migratePackage(pc: PackageRunContext, name: string, rows: 
         try {
           pc.report(r, await verifyItem(pc, pkg, settled.verify));
         } catch (e) {
-          fail(r, e);
+          try {
+            fail(r, e);
+          } catch (f) {
+            fatal ??= f;
+          }
         }
       });
       verifications.push(verification);
@@ -83,6 +101,7 @@ export async function migratePackage(pc: PackageRunContext, name: string, rows: 
     }
   }
   await Promise.all(verifications);
+  if (fatal !== undefined) throw fatal;
   if (signal.aborted || !metadataNeeded) return;
   await syncPackageMetadata(pc, name);
 }
@@ -93,7 +112,7 @@ function interrupted(r: ItemRow): MigrateError {
 
 /** dist-tags of the first source (in job order) that lists the package. */
 function packageTags(state: StateDb, name: string, active: string[]): Record<string, string> {
-  const rows = state.packages().filter((p) => p.package === name && active.includes(p.source_id) && !p.list_error_code);
+  const rows = state.packagesNamed('npm', name).filter((p) => active.includes(p.source_id) && !p.list_error_code);
   rows.sort((a, b) => active.indexOf(a.source_id) - active.indexOf(b.source_id));
   return rows[0] ? (JSON.parse(rows[0].dist_tags) as Record<string, string>) : {};
 }
@@ -101,27 +120,31 @@ function packageTags(state: StateDb, name: string, active: string[]): Record<str
 /** dist-tags and deprecations; the package is `done` once everything selected is on the target and in sync. */
 async function syncPackageMetadata(pc: PackageRunContext, name: string): Promise<void> {
   const { state, active } = pc;
-  const items = state.items('format = ? AND package = ?', 'npm', name).filter((r) => active.includes(r.source_id));
+  const items = state.itemsOf('npm', name).filter((r) => active.includes(r.source_id));
   const onTarget = items.filter((r) => ON_TARGET.has(r.state));
-  const pkgRows = state.packages().filter((p) => p.package === name && active.includes(p.source_id));
+  const pkgRows = state.packagesNamed('npm', name).filter((p) => active.includes(p.source_id));
   if (onTarget.length === 0) return;
   const deprecations = new Map(onTarget.map((r) => [r.version, r.deprecated ?? '']));
+  const distTags = Object.fromEntries(Object.entries(packageTags(state, name, active)).filter(([tag]) => !pc.ignoreDistTags.has(tag)));
   try {
     const { changes, skipped } = await syncNpmMetadata(
       pc.getNpm(),
       name,
-      { deprecations, distTags: packageTags(state, name, active), onTarget: new Set(onTarget.map((r) => r.version)) },
+      { deprecations, distTags, onTarget: new Set(onTarget.map((r) => r.version)), ignore: pc.ignoreDistTags },
       { dryRun: pc.dryRun, retries: pc.retries, signal: pc.signal },
     );
-    const complete = items.every((r) => r.state === 'excluded' || ON_TARGET.has(r.state)) && skipped.length === 0;
+    const complete = items.every((r) => r.state === 'excluded' || r.state === 'removed' || ON_TARGET.has(r.state)) && skipped.length === 0;
     if (!pc.dryRun) for (const p of pkgRows) state.setPackageMeta(p.source_id, 'npm', name, complete ? 'done' : 'pending', skipped.join('; ') || null);
     const all = [...changes, ...skipped.map((s) => `skipped ${s}`)];
     if (all.length) pc.metadata.push({ package: name, changes: all });
+    for (const s of skipped) pc.metadataOutOfSync.push({ package: name, reason: s });
     pc.emit({ type: 'metadata', package: name, changes: all });
   } catch (e) {
     const error = describeFailure(e);
+    if (e instanceof MigrateError && FATAL_CODES.has(e.code)) throw e;
     for (const p of pkgRows) state.setPackageMeta(p.source_id, 'npm', name, 'failed', error);
     pc.metadata.push({ package: name, changes: [], error });
+    pc.metadataOutOfSync.push({ package: name, reason: error });
     pc.emit({ type: 'metadata', package: name, changes: [], error });
   }
 }

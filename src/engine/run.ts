@@ -3,14 +3,15 @@
  * Packages go through a bounded queue; within a package versions are published
  * oldest first while their downloads run ahead in a second bounded queue.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import PQueue from 'p-queue';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { compileFilters } from '../config/filters.js';
 import type { LoadedJob } from '../config/load.js';
 import { MigrateError, toError } from '../errors.js';
-import { BlobStore } from '../state/blobs.js';
+import { BlobStore, localError } from '../state/blobs.js';
+import { registerSecret } from '../redact.js';
 import { StateDb, type ItemRow } from '../state/db.js';
 import { acquireLock } from '../state/lock.js';
 import { createSource, type Source } from '../sources/index.js';
@@ -19,7 +20,7 @@ import { NpmTarget } from '../targets/npm.js';
 import { FINAL_STATES } from '../types.js';
 import type { ProgressEvent, RunOutcome, RunSummary } from './events.js';
 import type { ItemContext } from './item.js';
-import { migratePackage, ON_TARGET, type PackageRunContext } from './package.js';
+import { FATAL_CODES, migratePackage, ON_TARGET, type PackageRunContext } from './package.js';
 import { Limiter } from './limiter.js';
 import { withRetry } from './retry.js';
 
@@ -44,27 +45,56 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
   const config = job.config;
   const stateDir = opts.stateDir ?? 'state';
   const env = opts.env ?? process.env;
-  const signal = opts.signal ?? new AbortController().signal;
   const emit = opts.onProgress ?? (() => {});
   const dryRun = opts.dryRun ?? false;
+  for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) registerSecret(env[name]);
 
   // Sources are built first: a missing token variable is bad input, found before anything is written.
   const sources = new Map<string, Source>();
   for (const s of config.sources) if (s.enabled) sources.set(s.id, createSource(s, env));
 
-  const state = StateDb.open(join(stateDir, `${job.name}.sqlite`));
-  let release: (() => void) | undefined;
+  // The stop (first Ctrl-C, or a fatal error): start nothing new. After the grace period the
+  // hard stop cuts off whatever is still in flight; the rows say where each version stood.
+  const fatal = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, fatal.signal]) : fatal.signal;
+  const hard = new AbortController();
+  let graceTimer: NodeJS.Timeout | undefined;
+  const graceMs = config.limits.stopGraceSeconds * 1000;
+  const onStop = () => {
+    if (!fatal.signal.aborted) emit({ type: 'interrupting', graceMs });
+    graceTimer = setTimeout(() => {
+      emit({ type: 'cutting-off' });
+      hard.abort();
+    }, graceMs);
+    graceTimer.unref();
+  };
+  if (signal.aborted) onStop();
+  else signal.addEventListener('abort', onStop, { once: true });
+  let fatalError: unknown;
+  const stopFatally = (e: unknown) => {
+    fatalError ??= e;
+    fatal.abort();
+  };
+
+  try {
+    mkdirSync(stateDir, { recursive: true });
+  } catch (e) {
+    throw localError(e, stateDir, 'create') ?? e;
+  }
+  const release = acquireLock(join(stateDir, job.name));
+  let state: StateDb | undefined;
   let ca: CodeArtifact | undefined;
   try {
-    release = acquireLock(join(stateDir, `${job.name}.lock`));
+    state = StateDb.open(join(stateDir, `${job.name}.sqlite`));
+    const db = state;
     const blobs = new BlobStore(join(stateDir, 'blobs'));
     blobs.sweepTemporary();
-    state.startRun(dryRun);
+    const runId = db.startRun(dryRun);
 
     const limiter = new Limiter(config.limits.rates);
     const npmTargets = new Map<string, NpmTarget>();
     // The target is touched lazily: a rerun with nothing left to do sends it nothing.
-    const getCa = () => (ca ??= new CodeArtifact(config.target, limiter, opts.codeartifactClient));
+    const getCa = () => (ca ??= new CodeArtifact(config.target, limiter, opts.codeartifactClient, hard.signal));
     const npmRepo = config.target.repositories.npm?.internal ?? '';
     const getNpm = () => {
       let t = npmTargets.get(npmRepo);
@@ -74,48 +104,86 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
 
     const listErrors: RunSummary['listErrors'] = [];
     const listError = (source: Source, name: string, error: MigrateError) => {
-      state.recordListError(source.id, 'npm', name, error.code, error.describe());
+      db.recordListError(source.id, 'npm', name, error.code, error.describe());
       listErrors.push({ source: source.id, package: name, code: error.code, message: error.describe() });
       emit({ type: 'list-error', source: source.id, package: name, code: error.code, message: error.describe() });
     };
+    /** A queued task's failure never goes unhandled: a fatal one stops the run, and is thrown at its end. */
+    const guard = (task: () => Promise<void>) => () => task().catch(stopFatally);
+
     // packuments are fetched a few at a time (a scope can hold hundreds of packages)
     const listQueue = new PQueue({ concurrency: config.limits.fetchConcurrency });
-    for (const source of sources.values()) {
-      for await (const n of source.packageNames()) {
-        if (signal.aborted) break;
-        if (!n.ok) {
-          listError(source, n.name, n.error);
-          continue;
-        }
-        void listQueue.add(async () => {
-          if (signal.aborted) return;
-          try {
-            const listing = await withRetry(() => source.listing(n.name), {
-              budget: config.limits.retries,
-              signal,
-              onRetry: (e, attempt, waitMs) => emit({ type: 'retry', subject: n.name, code: e.code, attempt, waitMs }),
-            });
-            state.recordListing(source.id, source.url, listing);
-            emit({ type: 'listed', source: source.id, package: listing.name, versions: listing.versions.length });
-          } catch (e) {
-            listError(source, n.name, e instanceof MigrateError ? e : new MigrateError('ESOURCE', toError(e).message, { subject: n.name, cause: e }));
+    const enumerated = new Map<string, { names: Set<string>; complete: boolean }>();
+    try {
+      for (const source of sources.values()) {
+        const seen = { names: new Set<string>(), complete: true };
+        enumerated.set(source.id, seen);
+        for await (const n of source.packageNames(hard.signal)) {
+          if (signal.aborted) break;
+          if (!n.ok) {
+            seen.complete = false;
+            listError(source, n.name, n.error);
+            continue;
           }
-        });
+          seen.names.add(n.name);
+          void listQueue.add(
+            guard(async () => {
+              if (signal.aborted) return;
+              try {
+                const listing = await withRetry(() => source.listing(n.name, hard.signal), {
+                  budget: config.limits.retries,
+                  signal,
+                  onRetry: (e, attempt, waitMs) => emit({ type: 'retry', subject: n.name, code: e.code, attempt, waitMs }),
+                });
+                db.recordListing(source.id, source.url, listing);
+                emit({ type: 'listed', source: source.id, package: listing.name, versions: listing.versions.length });
+              } catch (e) {
+                const err = e instanceof MigrateError ? e : new MigrateError('ESOURCE', toError(e).message, { subject: n.name, cause: e });
+                if (FATAL_CODES.has(err.code)) throw err;
+                if (err.code !== 'EINTERRUPTED') listError(source, n.name, err);
+              }
+            }),
+          );
+        }
       }
+    } catch (e) {
+      stopFatally(e);
     }
     await listQueue.onIdle();
+    // a package a complete enumeration no longer names is gone from its source
+    if (!signal.aborted) for (const [id, seen] of enumerated) if (seen.complete) db.recordPackagesGone(id, seen.names);
 
-    applyFilters(state, job, sources);
+    applyFilters(db, job, sources);
 
     const outcomes: Record<string, number> = {};
     const count = (o: RunOutcome) => (outcomes[o] = (outcomes[o] ?? 0) + 1);
-    const ctx: ItemContext = { state, blobs, sources, ca: getCa, npm: getNpm, retries: config.limits.retries, dryRun, signal, emit };
+    const ctx: ItemContext = {
+      state: db,
+      blobs,
+      sources,
+      ca: getCa,
+      npm: getNpm,
+      retries: config.limits.retries,
+      dryRun,
+      signal,
+      hardSignal: hard.signal,
+      maxArtifactBytes: config.limits.maxArtifactBytes,
+      runId,
+      emit,
+    };
 
     const active = [...sources.keys()];
     const inJob = (r: ItemRow) => active.includes(r.source_id);
-    const all = state.items().filter(inJob);
-    const work = all.filter((r) => !FINAL_STATES.has(r.state));
-    const packagesWithMetaPending = new Set(state.packages().filter((p) => p.meta_state !== 'done' && active.includes(p.source_id) && !p.list_error_code).map((p) => `${p.format}/${p.package}`));
+    const all = db.items().filter(inJob);
+    // The source's current listing decides: only versions this run listed are worked on, plus
+    // publishes that may have landed (settled by reading the target, never published blind).
+    const work = all.filter((r) => !FINAL_STATES.has(r.state) && (r.last_listed_run === runId || r.state === 'publishing' || r.state === 'published'));
+    const packagesWithMetaPending = new Set(
+      db
+        .packages()
+        .filter((p) => p.meta_state !== 'done' && active.includes(p.source_id) && !p.list_error_code)
+        .map((p) => `${p.format}/${p.package}`),
+    );
     emit({ type: 'planned', total: work.length, alreadyDone: all.length - work.length });
 
     // group by target package: two sources holding the same name go to the same place, one after the other
@@ -130,11 +198,11 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
 
     // One token and the endpoint before any work: refused credentials or a wrong
     // repository name stop the run here, instead of failing every version one by one.
-    if (byPackage.size > 0) {
+    if (byPackage.size > 0 && !signal.aborted) {
       try {
         await preflight(getCa(), npmRepo, config.limits.retries, signal);
       } catch (e) {
-        state.endRun('target-unusable', { error: toError(e).message });
+        db.endRun('target-unusable', { error: toError(e).message });
         throw e;
       }
     }
@@ -146,15 +214,13 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     const packageQueue = new PQueue({ concurrency });
     const fetchQueue = new PQueue({ concurrency: config.limits.fetchConcurrency });
     const verifyQueue = new PQueue({ concurrency: 2 * concurrency });
-    const onAbort = () => {
-      emit({ type: 'interrupting' });
-      packageQueue.clear();
-      // Not fetchQueue.clear(): a cleared task's promise never settles, and a package awaiting
-      // its download would hang the run. Queued downloads see the abort and reject at once.
-    };
+    // Not fetchQueue.clear(): a cleared task's promise never settles, and a package awaiting
+    // its download would hang the run. Queued downloads see the abort and reject at once.
+    const onAbort = () => packageQueue.clear();
     signal.addEventListener('abort', onAbort, { once: true });
 
     const metadata: RunSummary['metadata'] = [];
+    const metadataOutOfSync: RunSummary['metadataOutOfSync'] = [];
     const packageCtx: PackageRunContext = {
       ...ctx,
       getNpm,
@@ -163,35 +229,51 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       fetchQueue,
       verifyQueue,
       sequential,
+      ignoreDistTags: new Set(config.filters.ignoreDistTags),
       report: (r, outcome) => {
         count(outcome);
-        const after = state.item(r.id);
+        const after = db.item(r.id);
         emit({ type: 'item', package: r.package, version: r.version, outcome, state: after.state, message: after.last_error ?? undefined });
       },
       metadata,
+      metadataOutOfSync,
     };
     for (const [key, rows] of byPackage) {
       const name = key.slice(key.indexOf('/') + 1);
-      void packageQueue.add(() =>
-        migratePackage(packageCtx, name, rows, packagesWithMetaPending.has(key) || rows.length > 0),
-      );
+      void packageQueue.add(guard(() => migratePackage(packageCtx, name, rows, packagesWithMetaPending.has(key) || rows.length > 0)));
     }
     await packageQueue.onIdle();
     await fetchQueue.onIdle();
+    await verifyQueue.onIdle();
     signal.removeEventListener('abort', onAbort);
 
-    const summary = summarize(state, job.name, dryRun, signal.aborted, outcomes, listErrors, metadata, active, {
+    const summary = summarize(db, job.name, dryRun, signal.aborted && fatalError === undefined, outcomes, listErrors, metadata, metadataOutOfSync, active, {
       throttles: limiter.throttles,
       tokenFetches: ca?.tokenFetches ?? 0,
       durationMs: Date.now() - started,
     });
-    state.endRun(summary.interrupted ? 'interrupted' : summary.exitCode === 0 ? 'complete' : 'incomplete', summary);
+    if (fatalError !== undefined) {
+      tryEndRun(db, 'stopped-by-error', { ...summary, error: toError(fatalError).message });
+      throw fatalError;
+    }
+    db.endRun(summary.interrupted ? 'interrupted' : summary.exitCode === 0 ? 'complete' : 'incomplete', summary);
     return summary;
   } finally {
-    release?.();
-    state.close();
+    clearTimeout(graceTimer);
+    signal.removeEventListener('abort', onStop);
+    release();
+    state?.close();
     // ours to close; a client the caller passed in is the caller's
     if (!opts.codeartifactClient) ca?.client.destroy();
+  }
+}
+
+/** Record how the run ended, if the database still takes writes (it may be what failed). */
+function tryEndRun(state: StateDb, outcome: string, summary: unknown): void {
+  try {
+    state.endRun(outcome, summary);
+  } catch {
+    // the error being thrown says why
   }
 }
 
@@ -248,13 +330,14 @@ function summarize(
   outcomes: Record<string, number>,
   listErrors: RunSummary['listErrors'],
   metadata: RunSummary['metadata'],
+  metadataOutOfSync: RunSummary['metadataOutOfSync'],
   active: string[],
   figures: { throttles: number; tokenFetches: number; durationMs: number },
 ): RunSummary {
   const items = state.items().filter((r) => active.includes(r.source_id));
   const states: Record<string, number> = {};
   for (const r of items) states[r.state] = (states[r.state] ?? 0) + 1;
-  const selected = items.filter((r) => r.state !== 'excluded');
+  const selected = items.filter((r) => r.state !== 'excluded' && r.state !== 'removed');
   const complete = selected.filter((r) => ON_TARGET.has(r.state)).length;
   const failures = items
     .filter((r) => r.state === 'failed')
@@ -262,8 +345,8 @@ function summarize(
   const conflicts = items
     .filter((r) => r.state === 'conflict')
     .map((r) => ({ package: r.package, version: r.version, ourSha512: r.sha512 ?? '', targetSha512: r.target_sha512 ?? '' }));
-  const metaFailed = metadata.some((m) => m.error);
-  const ok = complete === selected.length && listErrors.length === 0 && !metaFailed && !interruptedRun;
+  // in sync means the versions AND the dist-tags/deprecations: a tag left behind is not a finished job
+  const ok = complete === selected.length && listErrors.length === 0 && metadataOutOfSync.length === 0 && !interruptedRun;
   return {
     job,
     dryRun,
@@ -281,6 +364,8 @@ function summarize(
     sourceChanged: state
       .sourceChanges(state.runId ?? undefined)
       .map((c) => ({ package: c.package, version: c.version, migratedSha512: c.sha512 ?? '', detail: c.detail ?? '' })),
+    removedAtSource: state.sourceRemovals(state.runId ?? undefined).map((c) => ({ package: c.package, version: c.version, state: c.state, detail: c.detail ?? '' })),
+    metadataOutOfSync: [...metadataOutOfSync].sort((a, b) => a.package.localeCompare(b.package) || a.reason.localeCompare(b.reason)),
     ...figures,
     peakRssBytes: peakRss(),
     exitCode: dryRun ? (failures.length + conflicts.length + listErrors.length > 0 ? 1 : 0) : ok ? 0 : 1,

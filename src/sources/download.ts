@@ -6,11 +6,13 @@
  *
  * Connections go through the configured proxy, if any (net/agents.ts).
  * Redirects are followed (GitHub Packages redirects tarball downloads to
- * storage on another host); the Authorization header only ever goes to the
- * registry's own origin, never across a redirect to another one.
+ * storage on another host), but only to hosts the source trusts; the
+ * Authorization header only ever goes to URLs under the registry's own URL,
+ * never to another path of its host and never across a redirect elsewhere.
  */
 import http from 'node:http';
 import https from 'node:https';
+import { MigrateError } from '../errors.js';
 import { agentFor } from '../net/agents.js';
 
 export class HttpStatusError extends Error {
@@ -27,34 +29,90 @@ export class HttpStatusError extends Error {
 
 const MAX_REDIRECTS = 5;
 
-/** GET `url`; resolves with the response stream once a 2xx arrives. `authorization` goes to `authOrigin` only. */
-export function download(url: string, opts: { authorization?: string; authOrigin: string; timeoutMs?: number }): Promise<http.IncomingMessage> {
+export interface DownloadOptions {
+  /** `Authorization` header value, sent only to URLs starting with `authPrefix`. */
+  authorization?: string;
+  /** The registry URL (ending in '/'): the token's scope. */
+  authPrefix: string;
+  /** May bytes come from this URL? (the first URL and every redirect target). */
+  allowed: (url: URL) => boolean;
+  /** Refuse a body the server announces as larger than this (the blob store also counts). */
+  maxBytes?: number;
+  subject: string;
+  timeoutMs?: number;
+  /** Aborting destroys the request and the body. */
+  signal?: AbortSignal;
+}
+
+/** GET `url`; resolves with the response stream once a 2xx arrives. */
+export function download(url: string, opts: DownloadOptions): Promise<http.IncomingMessage> {
   return get(new URL(url), opts, 0);
 }
 
-function get(url: URL, opts: { authorization?: string; authOrigin: string; timeoutMs?: number }, hops: number): Promise<http.IncomingMessage> {
+/** True when `url` lies under `prefix` (same origin, and its path starts with the prefix's path). */
+export function isUnder(url: URL, prefix: string): boolean {
+  const p = new URL(prefix);
+  return url.origin === p.origin && url.pathname.startsWith(p.pathname);
+}
+
+function get(url: URL, opts: DownloadOptions, hops: number): Promise<http.IncomingMessage> {
+  if (!opts.allowed(url)) {
+    return Promise.reject(
+      new MigrateError('ESOURCEURL', `${opts.subject}: the source points the download at ${url.protocol}//${url.host}, which is not the registry's host`, {
+        subject: opts.subject,
+        actual: `${url.origin}${url.pathname}`,
+        hint: 'if this registry really stores its tarballs on that host, add it to tarballHosts of the source in the job file',
+      }),
+    );
+  }
+  if (opts.signal?.aborted) return Promise.reject(abortError(opts.subject));
   const lib = url.protocol === 'https:' ? https : http;
   const headers: Record<string, string> = { accept: '*/*', 'user-agent': 'codeartifact-migrate' };
-  if (opts.authorization && url.origin === opts.authOrigin) headers.authorization = opts.authorization;
+  if (opts.authorization && isUnder(url, opts.authPrefix)) headers.authorization = opts.authorization;
+  const where = `${url.origin}${url.pathname}`;
   return new Promise((resolve, reject) => {
-    const req = lib.get(url, { headers, agent: agentFor(url), timeout: opts.timeoutMs ?? 120_000 }, (res) => {
+    const req = lib.get(url, { headers, agent: agentFor(url), timeout: opts.timeoutMs ?? 120_000, signal: opts.signal }, (res) => {
       const status = res.statusCode ?? 0;
-      if (status >= 300 && status < 400 && res.headers.location && hops < MAX_REDIRECTS) {
+      if (status >= 300 && status < 400 && res.headers.location) {
         res.resume();
-        resolve(get(new URL(res.headers.location, url), opts, hops + 1));
+        if (hops >= MAX_REDIRECTS) return reject(new MigrateError('ESOURCEURL', `${opts.subject}: more than ${MAX_REDIRECTS} redirects from ${where}`, { subject: opts.subject }));
+        let next: URL;
+        try {
+          next = new URL(res.headers.location, url);
+        } catch {
+          return reject(new MigrateError('ESOURCEURL', `${opts.subject}: ${where} redirected to an invalid URL`, { subject: opts.subject }));
+        }
+        resolve(get(next, opts, hops + 1));
         return;
       }
       if (status < 200 || status >= 300) {
         res.resume();
         const retryAfter = res.headers['retry-after'];
-        reject(new HttpStatusError(status, `${url.origin}${url.pathname}`, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter));
+        reject(new HttpStatusError(status, where, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter));
+        return;
+      }
+      const length = Number(res.headers['content-length']);
+      if (opts.maxBytes !== undefined && Number.isFinite(length) && length > opts.maxBytes) {
+        res.destroy();
+        reject(
+          new MigrateError('ETOOLARGE', `${opts.subject}: the source announces ${length} bytes, more than limits.maxArtifactBytes (${opts.maxBytes})`, {
+            subject: opts.subject,
+            expected: `at most ${opts.maxBytes} bytes`,
+            actual: `${length} bytes`,
+            hint: 'if the artifact is real, raise limits.maxArtifactBytes in the job file',
+          }),
+        );
         return;
       }
       // a stalled body must not hang the run
-      res.setTimeout(opts.timeoutMs ?? 120_000, () => res.destroy(new Error(`download stalled: ${url.origin}${url.pathname}`)));
+      res.setTimeout(opts.timeoutMs ?? 120_000, () => res.destroy(new Error(`download stalled: ${where}`)));
       resolve(res);
     });
     req.on('timeout', () => req.destroy(new Error(`no answer from ${url.origin}`)));
-    req.on('error', reject);
+    req.on('error', (e) => reject(opts.signal?.aborted ? abortError(opts.subject) : e));
   });
+}
+
+function abortError(subject: string): MigrateError {
+  return new MigrateError('EINTERRUPTED', `${subject}: download cut off by the stop`, { subject });
 }

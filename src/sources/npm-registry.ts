@@ -7,13 +7,27 @@ import type { Readable } from 'node:stream';
 import npmFetch from 'npm-registry-fetch';
 import semver from 'semver';
 import { MigrateError, toError } from '../errors.js';
-import { parseRetryAfter } from '../engine/retry.js';
+import { parseRetryAfter } from '../net/retry-after.js';
 import type { NpmRegistrySourceConfig } from '../config/schema.js';
+import { printable, publicUrl, registerSecret } from '../redact.js';
 import type { PackageListing, VersionListing } from '../types.js';
-import type { NameResult, Source } from './source.js';
+import type { NameResult, OpenOptions, Source } from './source.js';
 import { download } from './download.js';
 
 const SEARCH_PAGE = 250;
+/** A scope holds tens or hundreds of packages; a search that goes on past this is a registry that ignores paging. */
+const MAX_SEARCH_RESULTS = 100_000;
+/** The largest packument read: a package with 10,000 versions is tens of MB; an endless body is not a packument. */
+export const MAX_PACKUMENT_BYTES = 200 * 1024 * 1024;
+/** npm package names (https://github.com/npm/validate-npm-package-name), old upper-case names allowed. */
+const NPM_NAME = /^(?:@[A-Za-z0-9~-][A-Za-z0-9._~-]*\/)?[A-Za-z0-9~-][A-Za-z0-9._~-]*$/;
+/**
+ * Hosts known to serve a registry's tarballs from elsewhere: GitHub Packages
+ * redirects downloads to its storage host.
+ */
+const KNOWN_TARBALL_HOSTS: Record<string, string[]> = {
+  'npm.pkg.github.com': ['pkg-npm.githubusercontent.com'],
+};
 
 interface Packument {
   name?: unknown;
@@ -27,6 +41,9 @@ export class NpmRegistrySource implements Source {
   readonly url: string;
   private readonly opts: npmFetch.Options;
   private readonly token?: string;
+  private readonly trustedHosts: Set<string>;
+  /** This run's tarball URLs as the registry gave them (with any query), by the public form recorded in the state. */
+  private readonly artifactUrls = new Map<string, string>();
 
   constructor(
     private readonly config: NpmRegistrySourceConfig,
@@ -36,6 +53,9 @@ export class NpmRegistrySource implements Source {
     this.url = config.url.endsWith('/') ? config.url : `${config.url}/`;
     const token = config.tokenEnv ? env[config.tokenEnv] : undefined;
     this.token = token;
+    registerSecret(token);
+    const registryHost = new URL(this.url).host;
+    this.trustedHosts = new Set([...config.tarballHosts.map((h) => h.toLowerCase()), ...(KNOWN_TARBALL_HOSTS[registryHost] ?? [])]);
     if (config.tokenEnv && !token) {
       throw new MigrateError('ESOURCEAUTH', `source "${config.id}": environment variable ${config.tokenEnv} is not set`, {
         hint: `export ${config.tokenEnv}=<a read token for ${this.url}> and rerun`,
@@ -54,11 +74,15 @@ export class NpmRegistrySource implements Source {
     };
   }
 
-  async *packageNames(): AsyncIterable<NameResult> {
+  async *packageNames(signal?: AbortSignal): AsyncIterable<NameResult> {
     const names = new Set(this.config.packages);
     for (const scope of this.config.scopes) {
       try {
-        for (const name of await this.searchScope(scope)) names.add(name);
+        const found = await this.searchScope(scope, signal);
+        for (const name of found.names) names.add(name);
+        for (const bad of found.invalid) {
+          yield { ok: false, name: printable(bad), error: new MigrateError('EBADSOURCE', `${scope}/*: the registry's search returned ${JSON.stringify(printable(bad))}, which is not an npm package name`, { subject: `${scope}/*`, hint: 'it is skipped; check what the registry holds under that name' }) };
+        }
       } catch (e) {
         yield { ok: false, name: `${scope}/*`, error: this.classify(e, `${scope}/*`, 'search') };
       }
@@ -66,29 +90,64 @@ export class NpmRegistrySource implements Source {
     for (const name of names) yield { ok: true, name };
   }
 
-  async listing(name: string): Promise<PackageListing> {
+  async listing(name: string, signal?: AbortSignal): Promise<PackageListing> {
     try {
-      return await this.packument(name);
+      return await this.packument(name, signal);
     } catch (e) {
       throw this.classify(e, name, 'packument');
     }
   }
 
-  async open(artifactUrl: string, subject: string): Promise<Readable> {
+  /** Tarballs come from the registry's own origin, or from hosts the job (or a known registry) trusts. */
+  private trusted(url: URL): boolean {
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') return false;
+    return url.origin === new URL(this.url).origin || this.trustedHosts.has(url.host.toLowerCase());
+  }
+
+  async open(artifactUrl: string, subject: string, opts: OpenOptions = {}): Promise<Readable> {
     if (!artifactUrl) throw new MigrateError('EBADSOURCE', `${subject}: the source lists no tarball URL (dist.tarball)`, { subject, hint: 'republish the version at the source, or exclude it in filters' });
+    const url = this.artifactUrls.get(artifactUrl) ?? artifactUrl;
+    if (!URL.canParse(url)) throw new MigrateError('ESOURCEURL', `${subject}: the source lists a tarball URL that is not a URL`, { subject, hint: 'repair the version at the source, or exclude it in filters' });
     try {
-      return await download(artifactUrl, { authorization: this.token ? `Bearer ${this.token}` : undefined, authOrigin: new URL(this.url).origin });
+      return await download(url, {
+        authorization: this.token ? `Bearer ${this.token}` : undefined,
+        authPrefix: this.url,
+        allowed: (u) => this.trusted(u),
+        maxBytes: opts.maxBytes,
+        subject,
+        signal: opts.signal,
+      });
     } catch (e) {
       throw this.classify(e, subject, 'tarball');
     }
   }
 
-  private async packument(name: string): Promise<PackageListing> {
-    const doc = (await npmFetch.json(`/${escapeName(name)}`, {
-      ...this.opts,
-      // the full document: the abbreviated one lacks `time` and `deprecated`
-      headers: { accept: 'application/json' },
-    })) as Packument;
+  /** A registry answer as JSON, read with a bound: an endless or giant body is refused, not buffered. */
+  private async getJson(path: string, subject: string, signal?: AbortSignal): Promise<unknown> {
+    const res = await npmFetch(path, { ...this.opts, headers: { accept: 'application/json' }, signal });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_PACKUMENT_BYTES) {
+        (res.body as { destroy?: () => void }).destroy?.();
+        throw new MigrateError('ETOOLARGE', `${subject}: the registry's answer is larger than ${MAX_PACKUMENT_BYTES} bytes`, {
+          subject,
+          hint: 'no npm packument is that large: check what the registry serves at that URL',
+        });
+      }
+      chunks.push(chunk);
+    }
+    try {
+      return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch (e) {
+      throw new MigrateError('EBADSOURCE', `${subject}: ${this.url} answered with something that is not JSON`, { subject, cause: e });
+    }
+  }
+
+  private async packument(name: string, signal?: AbortSignal): Promise<PackageListing> {
+    // the full document (accept: application/json): the abbreviated one lacks `time` and `deprecated`
+    const doc = (await this.getJson(`/${escapeName(name)}`, name, signal)) as Packument;
     if (typeof doc !== 'object' || doc === null || typeof doc.versions !== 'object' || doc.versions === null) {
       throw new MigrateError('EBADSOURCE', `${name}: the registry's packument has no "versions" object`, { subject: name, hint: `check ${this.url} serves npm packuments` });
     }
@@ -99,13 +158,19 @@ export class NpmRegistrySource implements Source {
     const versions: VersionListing[] = Object.entries(doc.versions).map(([version, manifest]) => {
       const dist = manifest?.dist ?? {};
       const published = time[version];
+      const tarball = typeof dist.tarball === 'string' ? dist.tarball : '';
+      // the state records the URL without query or credentials; the download uses the registry's own
+      const recorded = tarball ? publicUrl(tarball) : '';
+      if (tarball) this.artifactUrls.set(recorded, tarball);
+      const valid = version.length <= 256 && semver.valid(version, { loose: true }) !== null;
       return {
         version,
         integrity: typeof dist.integrity === 'string' ? dist.integrity : undefined,
         shasum: typeof dist.shasum === 'string' ? dist.shasum : undefined,
-        artifactUrl: typeof dist.tarball === 'string' ? dist.tarball : '',
+        artifactUrl: recorded,
         publishedAt: typeof published === 'string' ? published : undefined,
         deprecated: typeof manifest?.deprecated === 'string' && manifest.deprecated !== '' ? manifest.deprecated : undefined,
+        ...(valid ? {} : { problem: `the registry lists "${printable(version.slice(0, 80))}", which is not a semver version` }),
       };
     });
     versions.sort(oldestFirst);
@@ -114,24 +179,37 @@ export class NpmRegistrySource implements Source {
     return { format: 'npm', name, versions, distTags };
   }
 
-  /** Every package of a scope, through the registry's search API (`/-/v1/search`). */
-  private async searchScope(scope: string): Promise<string[]> {
-    const found: string[] = [];
-    for (let from = 0; ; from += SEARCH_PAGE) {
-      const res = (await npmFetch.json(`/-/v1/search?text=${encodeURIComponent(scope)}&size=${SEARCH_PAGE}&from=${from}`, this.opts)) as {
-        objects?: { package?: { name?: string } }[];
+  /**
+   * Every package of a scope, through the registry's search API (`/-/v1/search`).
+   * The search ends when a page is short, when a page brings nothing new (a
+   * registry that ignores `from` answers the first page forever), at `total`,
+   * or at MAX_SEARCH_RESULTS.
+   */
+  private async searchScope(scope: string, signal?: AbortSignal): Promise<{ names: string[]; invalid: string[] }> {
+    const names = new Set<string>();
+    const invalid = new Set<string>();
+    for (let from = 0; from < MAX_SEARCH_RESULTS; from += SEARCH_PAGE) {
+      const res = (await this.getJson(`/-/v1/search?text=${encodeURIComponent(scope)}&size=${SEARCH_PAGE}&from=${from}`, `${scope}/*`, signal)) as {
+        objects?: unknown;
+        total?: unknown;
       };
-      const objects = res.objects ?? [];
+      const objects = Array.isArray(res?.objects) ? (res.objects as { package?: { name?: unknown } }[]) : [];
+      let fresh = 0;
       for (const o of objects) {
-        const n = o.package?.name;
-        if (n && n.startsWith(`${scope}/`)) found.push(n);
+        const n = o?.package?.name;
+        if (typeof n !== 'string' || !n.startsWith(`${scope}/`)) continue;
+        if (n.length > 214 || !NPM_NAME.test(n)) invalid.add(n.slice(0, 214));
+        else if (!names.has(n)) (names.add(n), fresh++);
       }
-      if (objects.length < SEARCH_PAGE) return found;
+      const total = typeof res?.total === 'number' ? res.total : Infinity;
+      if (objects.length < SEARCH_PAGE || fresh === 0 || from + SEARCH_PAGE >= total) break;
     }
+    return { names: [...names], invalid: [...invalid] };
   }
 
   private classify(thrown: unknown, subject: string, what: 'packument' | 'tarball' | 'search'): MigrateError {
     if (thrown instanceof MigrateError) return thrown;
+    if (isAbort(thrown)) return new MigrateError('EINTERRUPTED', `${subject}: ${what} request cut off by the stop`, { subject });
     const e = toError(thrown) as Error & { statusCode?: number; code?: string; type?: string; retryAfter?: string; headers?: { get?: (k: string) => string | null } };
     const status = e.statusCode;
     if (status === 401 || status === 403) {
@@ -174,4 +252,9 @@ function oldestFirst(a: VersionListing, b: VersionListing): number {
   const vb = semver.valid(b.version, { loose: true });
   if (va && vb) return semver.compare(va, vb, { loose: true });
   return a.version < b.version ? -1 : a.version > b.version ? 1 : 0;
+}
+
+function isAbort(thrown: unknown): boolean {
+  const e = thrown as { name?: string; type?: string; code?: string } | null;
+  return e?.name === 'AbortError' || e?.type === 'aborted' || e?.code === 'ABORT_ERR';
 }

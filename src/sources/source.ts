@@ -10,14 +10,21 @@ import type { PackageListing } from '../types.js';
 /** A package name to list, or why a set of names could not be found (a failed scope search): a value, so one bad answer never stops the rest. */
 export type NameResult = { ok: true; name: string } | { ok: false; name: string; error: MigrateError };
 
+export interface OpenOptions {
+  /** Aborting cuts the transfer off (the stop after its grace period). */
+  signal?: AbortSignal;
+  /** Refuse a body announced larger than this. */
+  maxBytes?: number;
+}
+
 export interface Source {
   readonly id: string;
   /** Where the bytes come from, recorded as provenance (no credentials in it). */
   readonly url: string;
   /** Every package name the job asks this source for. */
-  packageNames(): AsyncIterable<NameResult>;
+  packageNames(signal?: AbortSignal): AsyncIterable<NameResult>;
   /** One package's versions and dist-tags; throws a coded MigrateError (the engine retries). */
-  listing(name: string): Promise<PackageListing>;
+  listing(name: string, signal?: AbortSignal): Promise<PackageListing>;
   /** The artifact's bytes, exactly as the source serves them. */
-  open(artifactUrl: string, subject: string): Promise<Readable>;
+  open(artifactUrl: string, subject: string, opts?: OpenOptions): Promise<Readable>;
 }

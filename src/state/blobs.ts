@@ -1,14 +1,20 @@
 /**
  * Content-addressed blob store under state/blobs/, keyed by SHA-512 hex.
- * Bytes are streamed to a temporary file while being hashed, then renamed into
- * place, so a blob either exists whole or not at all, and no artifact is ever
- * held in memory whole.
+ * Bytes are streamed to a temporary file while being hashed, checked, made
+ * durable (fsync of the file, then of its folder after the rename), and only
+ * then moved into place: a blob either exists whole and checked, or not at
+ * all, and no artifact is ever held in memory whole.
+ *
+ * Bytes are checked again when they are used (`check`): a disk can flip a bit,
+ * and a person can edit a file, between a download and a publish.
  */
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { open } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { randomBytes, createHash } from 'node:crypto';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { MigrateError, toError } from '../errors.js';
 import { HashingStream } from '../integrity/hashes.js';
 import type { Hashes } from '../types.js';
 
@@ -18,9 +24,67 @@ export interface StoredBlob {
   path: string;
 }
 
+export interface PutOptions {
+  /** Refuse (ETOOLARGE) and discard a stream longer than this. */
+  maxBytes?: number;
+  /** Who the bytes are for, in error messages (`name@version`). */
+  subject?: string;
+  /** Runs on the hashes before the blob is committed; a throw discards the bytes. */
+  verify?: (hashes: Hashes, size: number) => void;
+}
+
+/** Error codes of a local file system that cannot take (or give back) our bytes: not the source's fault, not worth a retry. */
+const LOCAL_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EROFS', 'EACCES', 'EPERM', 'EIO', 'EMFILE', 'ENFILE', 'ENOTDIR', 'EISDIR', 'ENAMETOOLONG']);
+
+/** A local file-system failure as ELOCAL naming the path, or undefined when `thrown` is something else. */
+export function localError(thrown: unknown, path: string, doing: string): MigrateError | undefined {
+  const e = toError(thrown) as NodeJS.ErrnoException;
+  if (!e.code || !LOCAL_ERRORS.has(e.code)) return undefined;
+  const why: Record<string, string> = {
+    ENOSPC: 'no space left on the device',
+    EDQUOT: 'the disk quota is exhausted',
+    EFBIG: 'the file is larger than this process may write (ulimit -f)',
+    EROFS: 'the file system is read-only',
+  };
+  return new MigrateError('ELOCAL', `cannot ${doing} ${path}: ${why[e.code] ?? e.message} (${e.code})`, {
+    cause: e,
+    hint: 'free space or fix permissions under the state directory (or move it with --state-dir), then rerun: nothing was recorded as done',
+  });
+}
+
+/** Counts bytes through, and fails the stream once there are more than `max`. */
+class SizeLimit extends Transform {
+  private seen = 0;
+  constructor(
+    private readonly max: number,
+    private readonly subject: string,
+  ) {
+    super();
+  }
+  override _transform(chunk: Buffer, _e: BufferEncoding, done: TransformCallback): void {
+    this.seen += chunk.length;
+    if (this.seen > this.max) {
+      done(
+        new MigrateError('ETOOLARGE', `${this.subject}: the artifact is larger than limits.maxArtifactBytes (${this.max} bytes)`, {
+          subject: this.subject,
+          expected: `at most ${this.max} bytes`,
+          actual: `more than ${this.max} bytes`,
+          hint: 'if the artifact is real, raise limits.maxArtifactBytes in the job file; otherwise the source is sending an endless or bogus body',
+        }),
+      );
+      return;
+    }
+    done(null, chunk);
+  }
+}
+
 export class BlobStore {
   constructor(readonly root: string) {
-    mkdirSync(join(root, 'tmp'), { recursive: true });
+    try {
+      mkdirSync(join(root, 'tmp'), { recursive: true });
+    } catch (e) {
+      throw localError(e, join(root, 'tmp'), 'create') ?? e;
+    }
   }
 
   pathOf(sha512: string): string {
@@ -33,21 +97,65 @@ export class BlobStore {
     return size === undefined || statSync(p).size === size;
   }
 
-  /** Stream `input` into the store; returns its hashes. */
-  async put(input: Readable): Promise<StoredBlob> {
+  /** Stream `input` into the store; returns its hashes. Nothing is kept unless it passed `verify`. */
+  async put(input: Readable, opts: PutOptions = {}): Promise<StoredBlob> {
     const tmp = join(this.root, 'tmp', `${process.pid}-${randomBytes(8).toString('hex')}`);
     const hasher = new HashingStream();
+    let writeFailure: unknown;
     try {
-      await pipeline(input, hasher, createWriteStream(tmp));
+      const out = createWriteStream(tmp, { mode: 0o644 });
+      out.on('error', (e) => (writeFailure ??= e));
+      const limit = new SizeLimit(opts.maxBytes ?? Number.MAX_SAFE_INTEGER, opts.subject ?? 'artifact');
+      await pipeline(input, limit, hasher, out);
+      // durable before anyone records that we have it
+      await syncFile(tmp);
     } catch (e) {
+      rmSync(tmp, { force: true });
+      throw localError(writeFailure ?? e, tmp, 'write') ?? e;
+    }
+    const { hashes, size } = hasher.digest();
+    try {
+      opts.verify?.(hashes, size);
+    } catch (e) {
+      // bytes that fail their check are never kept
       rmSync(tmp, { force: true });
       throw e;
     }
-    const { hashes, size } = hasher.digest();
     const path = this.pathOf(hashes.sha512);
-    mkdirSync(join(path, '..'), { recursive: true });
-    renameSync(tmp, path);
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      renameSync(tmp, path);
+      await syncDir(dirname(path));
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      throw localError(e, path, 'store') ?? e;
+    }
     return { hashes, size, path };
+  }
+
+  /**
+   * Re-read a stored blob and compare it with what was recorded. A blob that
+   * changed on disk is deleted (the caller downloads it again); true when good.
+   */
+  async check(sha512: string, size: number): Promise<boolean> {
+    const path = this.pathOf(sha512);
+    if (!this.has(sha512, size)) {
+      if (existsSync(path)) rmSync(path, { force: true });
+      return false;
+    }
+    const hash = createHash('sha512');
+    try {
+      for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
+    } catch (e) {
+      throw localError(e, path, 'read') ?? e;
+    }
+    if (hash.digest('hex') === sha512) return true;
+    rmSync(path, { force: true });
+    return false;
+  }
+
+  remove(sha512: string): void {
+    rmSync(this.pathOf(sha512), { force: true });
   }
 
   read(sha512: string): Readable {
@@ -61,6 +169,26 @@ export class BlobStore {
       const pid = Number(name.split('-')[0]);
       if (!Number.isInteger(pid) || !isAlive(pid)) rmSync(join(dir, name), { force: true });
     }
+  }
+}
+
+/** fsync a file, so its bytes are on disk before the state says we have them. */
+async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** fsync a folder, so a rename in it survives a power cut. */
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 

@@ -7,8 +7,12 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { MigrateError, toError } from '../errors.js';
+import { redact } from '../redact.js';
 import type { Format, Hashes, ItemState, PackageListing } from '../types.js';
 import { MIGRATIONS } from './migrations.js';
+
+/** States in which a version no longer listed by its source is simply set aside: nothing of it reached the target. */
+const SET_ASIDE_WHEN_REMOVED: ReadonlySet<ItemState> = new Set(['pending', 'fetched', 'failed']);
 
 export interface ItemRow {
   id: number;
@@ -36,6 +40,9 @@ export interface ItemRow {
   ordinal: number;
   created_at: string;
   updated_at: string;
+  last_listed_run: number | null;
+  removed_at: string | null;
+  source_problem: string | null;
 }
 
 export interface PackageRow {
@@ -65,9 +72,33 @@ const now = () => new Date().toISOString();
 export class StateDb {
   readonly db: Database.Database;
   runId: number | null = null;
+  private readonly statements = new Map<string, Database.Statement>();
 
-  private constructor(db: Database.Database) {
+  private constructor(
+    db: Database.Database,
+    readonly path: string,
+  ) {
     this.db = db;
+  }
+
+  /** A prepared statement, prepared once: tens of thousands of packages each record a listing. */
+  private stmt(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) this.statements.set(sql, (st = this.db.prepare(sql)));
+    return st;
+  }
+
+  /**
+   * Run a write; a database that cannot take it becomes a coded error: a full
+   * disk is ELOCAL naming the file, anything else ESTATE. SQLite rolls the
+   * transaction back, so the recorded state stays what it was.
+   */
+  write<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      throw stateError(e, this.path);
+    }
   }
 
   static open(path: string): StateDb {
@@ -86,7 +117,7 @@ export class StateDb {
         hint: `${toError(e).message}. Check the path is writable, or move the file away to start over`,
       });
     }
-    const state = new StateDb(db);
+    const state = new StateDb(db, path);
     state.migrate(path);
     return state;
   }
@@ -123,98 +154,156 @@ export class StateDb {
   }
 
   startRun(dryRun: boolean): number {
-    const r = this.db.prepare('INSERT INTO runs (started_at, dry_run) VALUES (?, ?)').run(now(), dryRun ? 1 : 0);
+    const r = this.write(() => this.db.prepare('INSERT INTO runs (started_at, dry_run) VALUES (?, ?)').run(now(), dryRun ? 1 : 0));
     this.runId = Number(r.lastInsertRowid);
     return this.runId;
   }
 
   endRun(outcome: string, summary: unknown): void {
     if (this.runId === null) return;
-    this.db.prepare('UPDATE runs SET ended_at = ?, outcome = ?, summary = ? WHERE id = ?').run(now(), outcome, JSON.stringify(summary), this.runId);
+    this.write(() => this.db.prepare('UPDATE runs SET ended_at = ?, outcome = ?, summary = ? WHERE id = ?').run(now(), outcome, redact(JSON.stringify(summary)), this.runId));
   }
 
   /**
-   * Record what a source lists. New versions become `pending` items; known ones
-   * keep their state, and only their provenance facts are refreshed.
+   * Record what a source lists now. New versions become `pending` items; known
+   * ones keep their state and have their declared facts refreshed. The listing
+   * decides: a version it no longer holds is set aside as `removed` when none of
+   * it reached the target, and marked removed (its state kept) otherwise; a
+   * removed version that is listed again starts over.
    */
   recordListing(sourceId: string, registryUrl: string, listing: PackageListing): void {
-    const insert = this.db.prepare(`
+    const insert = this.stmt(`
       INSERT INTO items (source_id, format, package, version, state, declared_integrity, declared_shasum,
-                         registry_url, artifact_url, source_published_at, deprecated, ordinal, created_at, updated_at)
+                         registry_url, artifact_url, source_published_at, deprecated, ordinal, created_at, updated_at,
+                         last_listed_run, removed_at, source_problem)
       VALUES (@source_id, @format, @package, @version, 'pending', @integrity, @shasum,
-              @registry_url, @artifact_url, @published_at, @deprecated, @ordinal, @now, @now)
+              @registry_url, @artifact_url, @published_at, @deprecated, @ordinal, @now, @now, @run, NULL, @problem)
       ON CONFLICT (source_id, format, package, version) DO UPDATE SET
         deprecated = excluded.deprecated,
         ordinal = excluded.ordinal,
         source_published_at = excluded.source_published_at,
         artifact_url = excluded.artifact_url,
         declared_integrity = excluded.declared_integrity,
-        declared_shasum = excluded.declared_shasum
+        declared_shasum = excluded.declared_shasum,
+        last_listed_run = excluded.last_listed_run,
+        removed_at = NULL,
+        source_problem = excluded.source_problem
       RETURNING id, state`);
-    const event = this.db.prepare('INSERT INTO events (item_id, run_id, from_state, to_state, detail, at) VALUES (?, ?, NULL, ?, ?, ?)');
-    const pkg = this.db.prepare(`
+    const pkg = this.stmt(`
       INSERT INTO packages (source_id, format, package, dist_tags, meta_state, updated_at)
       VALUES (@source_id, @format, @package, @dist_tags, 'pending', @now)
       ON CONFLICT (source_id, format, package) DO UPDATE SET
         meta_state = CASE WHEN packages.dist_tags = excluded.dist_tags AND packages.meta_state = 'done' THEN 'done' ELSE 'pending' END,
         dist_tags = excluded.dist_tags,
+        list_error_code = NULL,
+        list_error = NULL,
         updated_at = excluded.updated_at`);
-    const existing = this.db.prepare('SELECT id, state, declared_integrity, declared_shasum FROM items WHERE source_id = ? AND format = ? AND package = ? AND version = ?');
-    this.db.transaction(() => {
-      const at = now();
-      listing.versions.forEach((v, ordinal) => {
-        const before = existing.get(sourceId, listing.format, listing.name, v.version) as
-          | { id: number; state: ItemState; declared_integrity: string | null; declared_shasum: string | null }
-          | undefined;
-        const redeclared = before && (before.declared_integrity !== (v.integrity ?? null) || before.declared_shasum !== (v.shasum ?? null));
-        const row = insert.get({
-          source_id: sourceId,
-          format: listing.format,
-          package: listing.name,
-          version: v.version,
-          integrity: v.integrity ?? null,
-          shasum: v.shasum ?? null,
-          registry_url: registryUrl,
-          artifact_url: v.artifactUrl,
-          published_at: v.publishedAt ?? null,
-          deprecated: v.deprecated ?? null,
-          ordinal,
-          now: at,
-        }) as { id: number; state: ItemState };
-        // `before`, not RETURNING's created_at = now: two listings within one millisecond would both look fresh
-        if (!before) event.run(row.id, this.runId, 'pending', `listed by ${registryUrl}`, at);
-        else if (redeclared) {
-          // The source now declares other bytes for this version. Not yet published: start
-          // over from a fresh download. Already on the target: keep it, and say so in the log.
-          if (['fetched', 'failed'].includes(before.state)) {
-            this.db.prepare("UPDATE items SET state = 'pending', updated_at = ? WHERE id = ?").run(at, before.id);
-            this.db
-              .prepare('INSERT INTO events (item_id, run_id, from_state, to_state, code, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-              .run(before.id, this.runId, before.state, 'pending', 'EREDECLARED', 'the source declares a new hash: downloading again', at);
-          } else {
-            this.db
-              .prepare('INSERT INTO events (item_id, run_id, from_state, to_state, code, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-              .run(before.id, this.runId, before.state, before.state, 'EREDECLARED', `the source now declares ${v.integrity ?? v.shasum ?? 'no hash'}; the target keeps what was migrated`, at);
+    const existing = this.stmt('SELECT id, version, state, declared_integrity, declared_shasum, removed_at FROM items WHERE source_id = ? AND format = ? AND package = ?');
+    this.write(() =>
+      this.db.transaction(() => {
+        const at = now();
+        const before = new Map(
+          (existing.all(sourceId, listing.format, listing.name) as { id: number; version: string; state: ItemState; declared_integrity: string | null; declared_shasum: string | null; removed_at: string | null }[]).map((r) => [r.version, r]),
+        );
+        listing.versions.forEach((v, ordinal) => {
+          const old = before.get(v.version);
+          before.delete(v.version);
+          const row = insert.get({
+            source_id: sourceId,
+            format: listing.format,
+            package: listing.name,
+            version: v.version,
+            integrity: v.integrity ?? null,
+            shasum: v.shasum ?? null,
+            registry_url: registryUrl,
+            artifact_url: v.artifactUrl,
+            published_at: v.publishedAt ?? null,
+            deprecated: v.deprecated ?? null,
+            ordinal,
+            now: at,
+            run: this.runId,
+            problem: v.problem ?? null,
+          }) as { id: number; state: ItemState };
+          // `old`, not RETURNING's created_at = now: two listings within one millisecond would both look fresh
+          if (!old) return this.event(row.id, null, 'pending', null, `listed by ${registryUrl}`, at);
+          if (old.state === 'removed') {
+            this.setState(old.id, 'pending', at);
+            this.event(old.id, 'removed', 'pending', 'ERELISTED', 'listed by the source again', at);
+          } else if (old.removed_at) {
+            this.event(old.id, old.state, old.state, 'ERELISTED', 'listed by the source again', at);
           }
-        }
-      });
-      this.db.prepare('UPDATE packages SET list_error_code = NULL, list_error = NULL WHERE source_id = ? AND format = ? AND package = ?').run(sourceId, listing.format, listing.name);
-      pkg.run({ source_id: sourceId, format: listing.format, package: listing.name, dist_tags: JSON.stringify(sortKeys(listing.distTags)), now: at });
-    })();
+          const redeclared = old.declared_integrity !== (v.integrity ?? null) || old.declared_shasum !== (v.shasum ?? null);
+          if (!redeclared) return;
+          // The source now declares other bytes for this version. Not yet published: start over
+          // from a fresh download. Perhaps on the target already: keep it, and say so in the log
+          // (an interrupted publish is settled by reading the target, and never sends stale bytes).
+          if (old.state === 'fetched' || old.state === 'failed') {
+            this.setState(old.id, 'pending', at);
+            this.event(old.id, old.state, 'pending', 'EREDECLARED', 'the source declares a new hash: downloading again', at);
+          } else if (old.state !== 'pending' && old.state !== 'removed' && old.state !== 'excluded') {
+            this.event(old.id, old.state, old.state, 'EREDECLARED', `the source now declares ${v.integrity ?? v.shasum ?? 'no hash'}; the target keeps what was migrated`, at);
+          }
+        });
+        // what the source listed before and not now
+        for (const gone of before.values()) this.markRemoved(gone, at, 'no longer listed by the source (unpublished?)');
+        pkg.run({ source_id: sourceId, format: listing.format, package: listing.name, dist_tags: JSON.stringify(sortKeys(listing.distTags)), now: at });
+      })(),
+    );
+  }
+
+  /**
+   * A source enumerated its packages completely (no failed search) and these
+   * packages, which it had before, were not among them: every version of them
+   * is gone from the source.
+   */
+  recordPackagesGone(sourceId: string, enumerated: ReadonlySet<string>): string[] {
+    const known = this.stmt('SELECT DISTINCT format, package FROM items WHERE source_id = ?').all(sourceId) as { format: Format; package: string }[];
+    const gone = known.filter((k) => !enumerated.has(k.package));
+    if (gone.length === 0) return [];
+    const rows = this.stmt('SELECT id, version, state, removed_at FROM items WHERE source_id = ? AND format = ? AND package = ?');
+    this.write(() =>
+      this.db.transaction(() => {
+        const at = now();
+        for (const k of gone) for (const r of rows.all(sourceId, k.format, k.package) as { id: number; state: ItemState; removed_at: string | null }[]) this.markRemoved(r, at, 'the source no longer has this package');
+      })(),
+    );
+    return gone.map((g) => g.package);
+  }
+
+  private markRemoved(row: { id: number; state: ItemState; removed_at: string | null }, at: string, why: string): void {
+    if (row.removed_at || row.state === 'removed') return;
+    this.stmt('UPDATE items SET removed_at = ?, updated_at = ? WHERE id = ?').run(at, at, row.id);
+    if (SET_ASIDE_WHEN_REMOVED.has(row.state)) {
+      this.setState(row.id, 'removed', at);
+      this.event(row.id, row.state, 'removed', 'ESOURCEREMOVED', `${why}: not published`, at);
+    } else if (row.state === 'excluded') {
+      this.event(row.id, row.state, row.state, 'ESOURCEREMOVED', why, at);
+    } else {
+      // on the target (or perhaps, while publishing): kept, never deleted there; the run settles and reports it
+      this.event(row.id, row.state, row.state, 'ESOURCEREMOVED', `${why}; the target keeps what was migrated`, at);
+    }
+  }
+
+  private setState(id: number, state: ItemState, at: string): void {
+    this.stmt('UPDATE items SET state = ?, updated_at = ? WHERE id = ?').run(state, at, id);
+  }
+
+  private event(itemId: number, from: ItemState | null, to: ItemState, code: string | null, detail: string | null, at: string): void {
+    this.stmt('INSERT INTO events (item_id, run_id, from_state, to_state, code, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(itemId, this.runId, from, to, code, detail === null ? null : redact(detail), at);
   }
 
   /** Remember that a source could not list a package (no version rows can exist for it then). */
   recordListError(sourceId: string, format: Format, name: string, code: string, message: string): void {
-    this.db
-      .prepare(
+    this.write(() =>
+      this.stmt(
         `INSERT INTO packages (source_id, format, package, meta_state, list_error_code, list_error, updated_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)
          ON CONFLICT (source_id, format, package) DO UPDATE SET list_error_code = excluded.list_error_code, list_error = excluded.list_error, updated_at = excluded.updated_at`,
-      )
-      .run(sourceId, format, name, code, message, now());
+      ).run(sourceId, format, name, code, redact(message), now()),
+    );
   }
 
   item(id: number): ItemRow {
-    const row = this.db.prepare('SELECT * FROM items WHERE id = ?').get(id) as ItemRow | undefined;
+    const row = this.stmt('SELECT * FROM items WHERE id = ?').get(id) as ItemRow | undefined;
     if (!row) throw new MigrateError('ESTATE', `item ${id} vanished from the state database`);
     return row;
   }
@@ -224,19 +313,29 @@ export class StateDb {
   }
 
   packages(): PackageRow[] {
-    return this.db.prepare('SELECT * FROM packages ORDER BY format, package').all() as PackageRow[];
+    return this.stmt('SELECT * FROM packages ORDER BY format, package').all() as PackageRow[];
+  }
+
+  /** One package's rows, every source (indexed: never a scan per package). */
+  packagesNamed(format: Format, name: string): PackageRow[] {
+    return this.stmt('SELECT * FROM packages WHERE format = ? AND package = ?').all(format, name) as PackageRow[];
+  }
+
+  /** One package's versions from every source. */
+  itemsOf(format: Format, name: string): ItemRow[] {
+    return this.stmt('SELECT * FROM items WHERE format = ? AND package = ? ORDER BY ordinal').all(format, name) as ItemRow[];
   }
 
   setPackageMeta(sourceId: string, format: Format, name: string, state: PackageRow['meta_state'], error: string | null): void {
-    this.db
-      .prepare('UPDATE packages SET meta_state = ?, last_error = ?, updated_at = ? WHERE source_id = ? AND format = ? AND package = ?')
-      .run(state, error, now(), sourceId, format, name);
+    this.write(() =>
+      this.stmt('UPDATE packages SET meta_state = ?, last_error = ?, updated_at = ? WHERE source_id = ? AND format = ? AND package = ?').run(state, error === null ? null : redact(error), now(), sourceId, format, name),
+    );
   }
 
   /** Move an item to a new state and append the event, in one transaction. */
   transition(id: number, to: ItemState, fields: TransitionFields = {}, detail?: string): ItemRow {
     const at = now();
-    return this.db.transaction(() => {
+    return this.write(() => this.db.transaction(() => {
       const before = this.item(id);
       const sets = ['state = @to', 'updated_at = @at'];
       const p: Record<string, unknown> = { id, to, at };
@@ -250,15 +349,13 @@ export class StateDb {
       if (fields.error !== undefined) {
         sets.push('last_error_code = @code', 'last_error = @message');
         p.code = fields.error?.code ?? null;
-        p.message = fields.error?.message ?? null;
+        p.message = fields.error ? redact(fields.error.message) : null;
       }
       if (fields.countAttempt) sets.push('attempts = attempts + 1');
-      this.db.prepare(`UPDATE items SET ${sets.join(', ')} WHERE id = @id`).run(p);
-      this.db
-        .prepare('INSERT INTO events (item_id, run_id, from_state, to_state, code, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(id, this.runId, before.state, to, fields.error?.code ?? null, detail ?? fields.error?.message ?? null, at);
+      this.stmt(`UPDATE items SET ${sets.join(', ')} WHERE id = @id`).run(p);
+      this.event(id, before.state, to, fields.error?.code ?? null, detail ?? fields.error?.message ?? null, at);
       return this.item(id);
-    })();
+    })());
   }
 
   /**
@@ -270,6 +367,16 @@ export class StateDb {
       .prepare(
         `SELECT i.package, i.version, i.state, i.sha512, e.detail, e.at FROM events e JOIN items i ON i.id = e.item_id
          WHERE e.code = 'EREDECLARED' AND e.from_state = e.to_state ${runId === undefined ? '' : 'AND e.run_id = ?'} ORDER BY e.id`,
+      )
+      .all(...(runId === undefined ? [] : [runId])) as never;
+  }
+
+  /** Versions the source stopped listing: this run's, or all; with the state each was left in. */
+  sourceRemovals(runId?: number): { package: string; version: string; state: string; detail: string | null; at: string }[] {
+    return this.db
+      .prepare(
+        `SELECT i.package, i.version, i.state, e.detail, e.at FROM events e JOIN items i ON i.id = e.item_id
+         WHERE e.code = 'ESOURCEREMOVED' AND i.removed_at IS NOT NULL ${runId === undefined ? '' : 'AND e.run_id = ?'} ORDER BY e.id`,
       )
       .all(...(runId === undefined ? [] : [runId])) as never;
   }
@@ -290,4 +397,23 @@ export class StateDb {
 
 function sortKeys(o: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** A failed SQLite write as a coded error (https://www.sqlite.org/rescode.html). */
+function stateError(thrown: unknown, path: string): Error {
+  if (thrown instanceof MigrateError) return thrown;
+  const e = toError(thrown) as Error & { code?: string };
+  if (e.code === 'SQLITE_FULL' || e.code?.startsWith('SQLITE_IOERR')) {
+    return new MigrateError('ELOCAL', `cannot write the state database ${path}: ${e.message} (${e.code})`, {
+      cause: e,
+      hint: 'free space on that disk (or move the state with --state-dir), then rerun: the last step was rolled back and will be redone',
+    });
+  }
+  if (e.code?.startsWith('SQLITE_')) {
+    return new MigrateError('ESTATE', `the state database ${path} refused a write: ${e.message} (${e.code})`, {
+      cause: e,
+      hint: 'check the file and its folder are writable; never edit the database by hand',
+    });
+  }
+  return e;
 }

@@ -80,4 +80,17 @@ export const MIGRATIONS: readonly string[] = [
     summary    TEXT
   );
   `,
+  // 2: reconcile with the source's current listing, and the indexes that keep
+  //    per-package lookups cheap at tens of thousands of packages.
+  `
+  -- the run that last saw this version in its source's listing (NULL: listed before this column existed)
+  ALTER TABLE items ADD COLUMN last_listed_run INTEGER;
+  -- when the source stopped listing it (unpublished, or the package vanished); NULL while listed
+  ALTER TABLE items ADD COLUMN removed_at TEXT;
+  -- why the listing itself makes this version unusable (not a valid version, ...); NULL when fine
+  ALTER TABLE items ADD COLUMN source_problem TEXT;
+  CREATE INDEX packages_name ON packages (format, package);
+  CREATE INDEX events_code ON events (code);
+  CREATE INDEX items_source_package ON items (source_id, format, package);
+  `,
 ];

@@ -16,8 +16,8 @@ import {
 } from '@aws-sdk/client-codeartifact';
 import { MigrateError, toError } from '../errors.js';
 import { sdkRequestHandler } from '../net/agents.js';
-import type { Limiter, BucketName } from '../engine/limiter.js';
-import type { Format } from '../types.js';
+import { registerSecret } from '../redact.js';
+import type { BucketName, Format, RateLimiter } from '../types.js';
 
 export interface TargetConfig {
   region: string;
@@ -52,11 +52,15 @@ export class CodeArtifact {
   private tokenInFlight?: Promise<string>;
   private readonly endpoints = new Map<string, Promise<string>>();
   tokenFetches = 0;
+  /** The service's token expirations lay in our past: this machine's clock is ahead. */
+  clockSkewSuspected = false;
 
   constructor(
     readonly config: TargetConfig,
-    readonly limiter: Limiter,
+    readonly limiter: RateLimiter,
     client?: CodeartifactClient,
+    /** Cuts off every call in flight (the stop after its grace period). */
+    private readonly abortSignal?: AbortSignal,
   ) {
     this.client = client ?? new CodeartifactClient({ region: config.region, maxAttempts: 1, requestHandler: sdkRequestHandler(config.region) });
   }
@@ -79,20 +83,29 @@ export class CodeArtifact {
   }
 
   private async fetchToken(): Promise<string> {
-    const out = await this.call('GetAuthorizationToken', ['reads'], () =>
+    const out = await this.call('GetAuthorizationToken', ['reads'], (o) =>
       this.client.send(
         new GetAuthorizationTokenCommand({
           domain: this.config.domain,
           domainOwner: this.config.domainOwner,
           durationSeconds: this.config.tokenDurationSeconds,
         }),
+        o,
       ),
     );
     if (!out.authorizationToken) throw new MigrateError('ETARGET', 'GetAuthorizationToken returned no token');
     this.tokenFetches++;
+    registerSecret(out.authorizationToken);
     const now = Date.now();
-    const expiresAt = out.expiration ? out.expiration.getTime() : now + 15 * 60_000;
-    const lifetime = Math.max(0, expiresAt - now);
+    let expiresAt = out.expiration ? out.expiration.getTime() : now + 15 * 60_000;
+    if (expiresAt <= now) {
+      // The expiration is the service's clock, and ours is ahead of it: judged by our clock the
+      // token is born expired, and every request would fetch another. Trust the duration we
+      // asked for instead (a 401 still drops a token that really expired).
+      this.clockSkewSuspected = true;
+      expiresAt = now + (this.config.tokenDurationSeconds > 0 ? this.config.tokenDurationSeconds * 1000 : 15 * 60_000);
+    }
+    const lifetime = expiresAt - now;
     this.token = { value: out.authorizationToken, expiresAt, renewAt: expiresAt - Math.min(5 * 60_000, lifetime / 4) };
     return out.authorizationToken;
   }
@@ -102,9 +115,10 @@ export class CodeArtifact {
     const key = `${format}/${repository}`;
     let p = this.endpoints.get(key);
     if (!p) {
-      p = this.call('GetRepositoryEndpoint', ['reads'], () =>
+      p = this.call('GetRepositoryEndpoint', ['reads'], (o) =>
         this.client.send(
           new GetRepositoryEndpointCommand({ domain: this.config.domain, domainOwner: this.config.domainOwner, repository, format: format as PackageFormat }),
+          o,
         ),
       ).then((out) => {
         const url = out.repositoryEndpoint;
@@ -122,8 +136,8 @@ export class CodeArtifact {
     const found = new Map<string, TargetVersion>();
     let nextToken: string | undefined;
     do {
-      const out = await this.call('ListPackageVersions', ['list', 'reads'], () =>
-        this.client.send(new ListPackageVersionsCommand({ ...this.base(c), maxResults: 1000, nextToken })),
+      const out = await this.call('ListPackageVersions', ['list', 'reads'], (o) =>
+        this.client.send(new ListPackageVersionsCommand({ ...this.base(c), maxResults: 1000, nextToken }), o),
       ).catch(notFoundAs(undefined));
       if (!out) return found;
       for (const v of out.versions ?? []) {
@@ -139,8 +153,8 @@ export class CodeArtifact {
     const assets: TargetAsset[] = [];
     let nextToken: string | undefined;
     do {
-      const out = await this.call('ListPackageVersionAssets', ['list', 'reads'], () =>
-        this.client.send(new ListPackageVersionAssetsCommand({ ...this.base(c), packageVersion: version, maxResults: 1000, nextToken })),
+      const out = await this.call('ListPackageVersionAssets', ['list', 'reads'], (o) =>
+        this.client.send(new ListPackageVersionAssetsCommand({ ...this.base(c), packageVersion: version, maxResults: 1000, nextToken }), o),
       ).catch(notFoundAs(undefined));
       if (!out) return undefined;
       for (const a of out.assets ?? []) assets.push({ name: a.name ?? '', size: a.size, hashes: a.hashes ?? {} });
@@ -150,8 +164,8 @@ export class CodeArtifact {
   }
 
   async describeVersion(c: PackageCoordinates, version: string): Promise<TargetVersion | undefined> {
-    const out = await this.call('DescribePackageVersion', ['reads'], () =>
-      this.client.send(new DescribePackageVersionCommand({ ...this.base(c), packageVersion: version })),
+    const out = await this.call('DescribePackageVersion', ['reads'], (o) =>
+      this.client.send(new DescribePackageVersionCommand({ ...this.base(c), packageVersion: version }), o),
     ).catch(notFoundAs(undefined));
     const pv = out?.packageVersion;
     if (!pv) return undefined;
@@ -170,13 +184,15 @@ export class CodeArtifact {
   }
 
   /** One SDK call: rate-limited, and its failure turned into a coded error. */
-  private async call<T>(operation: string, buckets: readonly BucketName[], send: () => Promise<T>): Promise<T> {
-    await this.limiter.take(buckets);
+  private async call<T>(operation: string, buckets: readonly BucketName[], send: (opts: { abortSignal?: AbortSignal }) => Promise<T>): Promise<T> {
+    await this.limiter.take(buckets, this.abortSignal);
+    if (this.abortSignal?.aborted) throw new MigrateError('EINTERRUPTED', `CodeArtifact ${operation}: cut off by the stop`);
     try {
-      const out = await send();
+      const out = await send({ abortSignal: this.abortSignal });
       this.limiter.succeeded(buckets);
       return out;
     } catch (thrown) {
+      if (this.abortSignal?.aborted) throw new MigrateError('EINTERRUPTED', `CodeArtifact ${operation}: cut off by the stop`, { cause: thrown });
       const e = classifySdkError(operation, thrown);
       if (e.code === 'ETHROTTLED') this.limiter.throttled(buckets);
       throw e;

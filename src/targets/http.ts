@@ -23,6 +23,8 @@ export interface HttpRequest {
   /** A string, or a stream with its exact length in `headers['content-length']`. */
   body?: string | Readable;
   timeoutMs?: number;
+  /** Aborting destroys the request: its outcome is then unknown. */
+  signal?: AbortSignal;
 }
 
 /** Network-level failure: the request may or may not have reached the server. */
@@ -41,7 +43,7 @@ export function request(req: HttpRequest): Promise<HttpResponse> {
   return new Promise<HttpResponse>((resolve, reject) => {
     const r = lib.request(
       url,
-      { method: req.method, headers, agent: agentFor(url), timeout: req.timeoutMs ?? 300_000 },
+      { method: req.method, headers, agent: agentFor(url), timeout: req.timeoutMs ?? 300_000, signal: req.signal },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -13,8 +13,8 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import * as tar from 'tar';
 import { MigrateError, toError } from '../errors.js';
 import { sriFromSha512Hex } from '../integrity/hashes.js';
-import { parseRetryAfter } from '../engine/retry.js';
-import type { BucketName } from '../engine/limiter.js';
+import { parseRetryAfter } from '../net/retry-after.js';
+import type { BucketName } from '../types.js';
 import { escapeName } from '../sources/npm-registry.js';
 import type { CodeArtifact, PackageCoordinates } from './codeartifact.js';
 import { NetworkError, request, type HttpResponse } from './http.js';
@@ -43,36 +43,68 @@ export function npmCoordinates(repository: string, name: string): PackageCoordin
   return { format: 'npm', repository, package: name };
 }
 
+/** No real package.json comes near this; a larger one is a decompression bomb. */
+export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+/** Scanning stops (ETOOLARGE) once the entries add up to this much unpacked. */
+export const MAX_UNPACKED_BYTES = 4 * 1024 ** 3;
+
 /**
- * The tarball's own package.json: the first `<top>/package.json` entry (npm
- * packs under `package/`, some old tarballs under another top-level folder).
+ * The tarball's own package.json, the one npm would use: npm unpacks with
+ * `strip: 1` and later entries overwrite earlier ones, so it is the LAST entry
+ * named `<top>/package.json` (npm packs under `package/`, some old tarballs
+ * under another top-level folder). node-tar never unpacks a `..` path, so
+ * `../package.json` is not it. The whole tarball is scanned, streamed, with
+ * the manifest and the total unpacked size bounded, so neither a giant
+ * package.json nor a gzip bomb can exhaust memory or run forever.
  */
 export async function readTarballManifest(path: string, subject: string): Promise<Manifest> {
   let text: string | undefined;
   try {
     text = await new Promise<string | undefined>((resolve, reject) => {
-      // Streamed, and stopped as soon as package.json is read (npm puts it first):
-      // scanning a whole large tarball would cost memory and time for nothing.
       const input = createReadStream(path, { highWaterMark: 64 * 1024 });
-      let found = false;
+      let manifest: string | undefined;
+      let unpacked = 0;
+      let failed = false;
+      const fail = (e: Error) => {
+        if (failed) return;
+        failed = true;
+        input.destroy();
+        reject(e);
+      };
       const parser = new tar.Parser({
         onReadEntry: (entry) => {
-          if (found || !/^[^/]+\/package\.json$/.test(entry.path)) return void entry.resume();
-          found = true;
+          unpacked += entry.size ?? 0;
+          if (unpacked > MAX_UNPACKED_BYTES) {
+            return fail(new MigrateError('ETOOLARGE', `${subject}: the tarball unpacks to more than ${MAX_UNPACKED_BYTES} bytes`, { subject, hint: 'a decompression bomb, or a package far larger than npm allows; exclude this version' }));
+          }
+          if (!isManifestPath(entry.path)) return void entry.resume();
+          if (!['File', 'OldFile', 'ContiguousFile'].includes(entry.type)) {
+            return fail(new MigrateError('EBADSOURCE', `${subject}: the tarball's ${entry.path} is a ${entry.type}, not a file`, { subject, hint: 'exclude this version in filters' }));
+          }
+          if ((entry.size ?? 0) > MAX_MANIFEST_BYTES) {
+            return fail(
+              new MigrateError('ETOOLARGE', `${subject}: the tarball's package.json is ${entry.size} bytes`, {
+                subject,
+                expected: `at most ${MAX_MANIFEST_BYTES} bytes`,
+                actual: `${entry.size} bytes`,
+                hint: 'no real package.json is that large (a decompression bomb?); exclude this version in filters',
+              }),
+            );
+          }
           const chunks: Buffer[] = [];
           entry.on('data', (c: Buffer) => chunks.push(c));
-          entry.on('end', () => {
-            resolve(Buffer.concat(chunks).toString('utf8'));
-            input.destroy();
-          });
+          entry.on('end', () => (manifest = Buffer.concat(chunks).toString('utf8')));
         },
       });
-      parser.on('error', reject);
-      parser.on('end', () => resolve(undefined));
-      input.on('error', reject);
+      parser.on('error', (e) => fail(e));
+      parser.on('end', () => {
+        if (!failed) resolve(manifest);
+      });
+      input.on('error', (e) => fail(e));
       input.pipe(parser);
     });
   } catch (e) {
+    if (e instanceof MigrateError) throw e;
     throw new MigrateError('EBADSOURCE', `${subject}: the tarball cannot be read: ${toError(e).message}`, { subject, cause: e, hint: 'the source holds a damaged tarball; exclude this version or repair it at the source' });
   }
   if (text === undefined) throw new MigrateError('EBADSOURCE', `${subject}: the tarball has no package.json`, { subject, hint: 'exclude this version in filters' });
@@ -83,6 +115,12 @@ export async function readTarballManifest(path: string, subject: string): Promis
   } catch (e) {
     throw new MigrateError('EBADSOURCE', `${subject}: the tarball's package.json is not valid JSON`, { subject, cause: e, hint: 'exclude this version in filters' });
   }
+}
+
+/** `<top>/package.json` as node-tar's `strip: 1` sees it; never `../package.json` or an absolute path. */
+function isManifestPath(path: string): boolean {
+  const parts = path.split('/');
+  return parts.length === 2 && parts[1] === 'package.json' && parts[0] !== '..' && parts[0] !== '';
 }
 
 /** The publish document, streamed: JSON head, the tarball as base64, JSON tail. */
@@ -119,7 +157,7 @@ export class NpmTarget {
   }
 
   /** Publish one version; `tag` is the dist-tag sent with it. */
-  async publish(name: string, version: string, manifest: Manifest, blob: NpmBlob, tag: string): Promise<PublishResult> {
+  async publish(name: string, version: string, manifest: Manifest, blob: NpmBlob, tag: string, signal?: AbortSignal): Promise<PublishResult> {
     const subject = `${name}@${version}`;
     const endpoint = await this.endpoint();
     const file = `${name.startsWith('@') ? name.split('/')[1] : name}-${version}.tgz`;
@@ -151,6 +189,7 @@ export class NpmTarget {
         url: `${endpoint}${escapeName(name)}`,
         headers: { 'content-type': 'application/json', 'content-length': String(length), 'npm-command': 'publish' },
         body: () => Readable.from(publishBody(prefix, blob.path, suffix)),
+        signal,
       });
     } catch (e) {
       const err = e instanceof MigrateError ? e : new MigrateError('ETARGET', toError(e).message, { cause: e, subject });
@@ -246,7 +285,7 @@ export class NpmTarget {
     what: string,
     buckets: readonly BucketName[],
     subject: string,
-    req: { method: string; url: string; headers?: Record<string, string>; body?: string | (() => Readable) },
+    req: { method: string; url: string; headers?: Record<string, string>; body?: string | (() => Readable); signal?: AbortSignal },
   ): Promise<HttpResponse> {
     for (let authTry = 0; ; authTry++) {
       await this.ca.limiter.take(buckets);
@@ -258,6 +297,7 @@ export class NpmTarget {
           url: req.url,
           headers: { ...req.headers, authorization: `Bearer ${token}` },
           body: typeof req.body === 'function' ? req.body() : req.body,
+          signal: req.signal,
         });
       } catch (e) {
         if (e instanceof NetworkError) throw new MigrateError('ETARGET', `${subject}: ${what}: ${e.message} (outcome unknown)`, { subject, cause: e });

@@ -11,41 +11,59 @@ const data = randomBytes(4096);
 const hex = (alg: string, b: Buffer = data) => createHash(alg).update(b).digest('hex');
 const b64 = (alg: string, b: Buffer = data) => createHash(alg).update(b).digest('base64');
 
+/** The EINTEGRITY a malformed declaration throws, or a test failure when it does not throw. */
+function malformed(integrity: string | undefined, shasum: string | undefined): MigrateError {
+  try {
+    declaredHash(integrity, shasum, 'pkg@1.0.0');
+  } catch (e) {
+    expect(e).toBeInstanceOf(MigrateError);
+    return e as MigrateError;
+  }
+  throw new Error(`declaredHash(${integrity}, ${shasum}) accepted a malformed declaration`);
+}
+
 describe('declaredHash', () => {
-  it('picks sha512 over sha1 when the integrity string carries both', () => {
+  it('picks sha512 over sha1 when the integrity string carries both; the shasum must agree too', () => {
     const d = declaredHash(`sha1-${b64('sha1')} sha512-${b64('sha512')}`, hex('sha1'));
-    expect(d).toEqual({ algorithm: 'sha512', hex: hex('sha512'), weak: false });
+    expect(d).toEqual({ algorithm: 'sha512', hex: hex('sha512'), hexes: [hex('sha512')], weak: false, shasum: hex('sha1') });
   });
 
   it('uses sha512 from dist.integrity even when dist.shasum is there too', () => {
     expect(declaredHash(`sha512-${b64('sha512')}`, hex('sha1'))?.algorithm).toBe('sha512');
   });
 
+  it('keeps every sha512 an integrity string lists (SRI: the bytes must match one)', () => {
+    const other = randomBytes(10);
+    expect(declaredHash(`sha512-${b64('sha512', other)} sha512-${b64('sha512')}`, undefined)?.hexes).toEqual([hex('sha512', other), hex('sha512')]);
+  });
+
   it('takes sha1 from the integrity string when that is all it has, and flags it weak', () => {
-    expect(declaredHash(`sha1-${b64('sha1')}`, undefined)).toEqual({ algorithm: 'sha1', hex: hex('sha1'), weak: true });
+    expect(declaredHash(`sha1-${b64('sha1')}`, undefined)).toEqual({ algorithm: 'sha1', hex: hex('sha1'), hexes: [hex('sha1')], weak: true });
   });
 
   it('falls back to dist.shasum (pre-npm-5 packages), lower-cased, flagged weak', () => {
-    expect(declaredHash(undefined, hex('sha1').toUpperCase())).toEqual({ algorithm: 'sha1', hex: hex('sha1'), weak: true });
-    // an integrity string with no usable algorithm falls through to the shasum as well
-    expect(declaredHash(`md5-${b64('md5')}`, hex('sha1'))).toEqual({ algorithm: 'sha1', hex: hex('sha1'), weak: true });
+    expect(declaredHash(undefined, hex('sha1').toUpperCase())).toEqual({ algorithm: 'sha1', hex: hex('sha1'), hexes: [hex('sha1')], weak: true });
+    // an integrity string with no algorithm we know falls through to the shasum as well
+    expect(declaredHash(`md5-${b64('md5')}`, hex('sha1'))).toEqual({ algorithm: 'sha1', hex: hex('sha1'), hexes: [hex('sha1')], weak: true });
   });
 
-  it('rejects garbage: no hash is better than a wrong one', () => {
+  it('nothing declared, or nothing it can name: undefined (ENOINTEGRITY for the caller)', () => {
     expect(declaredHash(undefined, undefined)).toBeUndefined();
     expect(declaredHash('', '')).toBeUndefined();
-    expect(declaredHash('garbage', 'not-a-sha1')).toBeUndefined();
-    expect(declaredHash('sha512', undefined)).toBeUndefined();
-    expect(declaredHash(undefined, hex('sha1').slice(1))).toBeUndefined();
-    expect(declaredHash(undefined, `${hex('sha1').slice(1)}g`)).toBeUndefined();
+    expect(declaredHash('garbage', undefined)).toBeUndefined();
   });
 
-  it('a digest that does not decode to the algorithm\'s length is no digest (truncated, or not base64)', () => {
-    expect(declaredHash(`sha512-${b64('sha512').slice(0, 40)}`, undefined)).toBeUndefined();
-    expect(declaredHash('sha512-!!!', undefined)).toBeUndefined();
-    expect(declaredHash(`sha1-${b64('sha1').slice(0, 10)}`, undefined)).toBeUndefined();
-    // the shasum is still there to check against
-    expect(declaredHash('sha512-!!!', hex('sha1'))).toEqual({ algorithm: 'sha1', hex: hex('sha1'), weak: true });
+  it('a malformed declaration is EINTEGRITY, never a fall-back to a weaker hash', () => {
+    expect(malformed(`sha512-${b64('sha512').slice(0, 40)}`, undefined).code).toBe('EINTEGRITY');
+    expect(malformed('sha512-!!!', undefined).code).toBe('EINTEGRITY');
+    expect(malformed('sha512', undefined).code).toBe('EINTEGRITY');
+    expect(malformed(`sha1-${b64('sha1').slice(0, 10)}`, undefined).code).toBe('EINTEGRITY');
+    // the shasum is NOT a way around a damaged sha512
+    const e = malformed('sha512-!!!', hex('sha1'));
+    expect(e.code).toBe('EINTEGRITY');
+    expect(e.subject).toBe('pkg@1.0.0');
+    expect(malformed(undefined, hex('sha1').slice(1)).code).toBe('EINTEGRITY');
+    expect(malformed('garbage', 'not-a-sha1').code).toBe('EINTEGRITY');
   });
 });
 
@@ -70,6 +88,17 @@ describe('checkDeclared', () => {
     expect(e.subject).toBe('@acme/core@1.2.3');
     expect(e.expected).toBe(`sha512:${hex('sha512')}`);
     expect(e.actual).toBe(`sha512:${hex('sha512', other)}`);
+  });
+
+  it('a sha512 match with a contradicting dist.shasum is EINTEGRITY (a registry lying in one of its two hashes)', () => {
+    const declared = declaredHash(`sha512-${b64('sha512')}`, hex('sha1', randomBytes(5)))!;
+    try {
+      checkDeclared('two@1.0.0', declared, hashBuffer(data));
+      expect.unreachable('a contradicting shasum must not pass');
+    } catch (e) {
+      expect((e as MigrateError).code).toBe('EINTEGRITY');
+      expect((e as MigrateError).actual).toBe(`sha1:${hex('sha1')}`);
+    }
   });
 
   it('checks sha1 with sha1 when that is what was declared', () => {

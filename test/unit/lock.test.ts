@@ -1,5 +1,9 @@
-/** state/lock: one run per job at a time; a lock whose owner is gone is taken over. */
-import { spawn, spawnSync } from 'node:child_process';
+/**
+ * state/lock: one run per job, held by the operating system (an exclusive SQLite
+ * transaction), so a dead holder's lock is simply free and two live processes can
+ * never both hold it.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,12 +12,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MigrateError } from '../../src/errors.js';
 import { isAlive } from '../../src/state/blobs.js';
 import { acquireLock } from '../../src/state/lock.js';
+import { ROOT, TSX_LOADER } from '../support/harness.js';
 
 let dir: string;
-let lock: string;
+let base: string;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'cam-lock-'));
-  lock = join(dir, 'job.lock');
+  base = join(dir, 'job');
 });
 afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
@@ -21,7 +26,7 @@ afterEach(() => {
 
 function lockError(): MigrateError {
   try {
-    acquireLock(lock);
+    acquireLock(base);
   } catch (e) {
     expect(e).toBeInstanceOf(MigrateError);
     return e as MigrateError;
@@ -29,62 +34,130 @@ function lockError(): MigrateError {
   throw new Error('the lock was granted twice');
 }
 
+const contender = (args: string[]): ChildProcess =>
+  spawn(process.execPath, ['--import', TSX_LOADER, join(ROOT, 'test/support/lock-contender.ts'), base, join(dir, 'events.log'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+
+async function holder(): Promise<ChildProcess> {
+  const child = contender(['hold']);
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  while (!out.includes('held')) {
+    if (child.exitCode !== null) throw new Error('the holder exited before taking the lock');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return child;
+}
+
 describe('acquireLock', () => {
-  it('writes the owner pid; release removes the file and the lock can be taken again', () => {
-    const release = acquireLock(lock);
-    expect(readFileSync(lock, 'utf8')).toBe(String(process.pid));
+  it('records the owner; release frees it and removes the owner file; the lock can be taken again', () => {
+    const release = acquireLock(base);
+    expect(JSON.parse(readFileSync(`${base}.lock.owner`, 'utf8'))).toMatchObject({ pid: process.pid });
     release();
-    expect(existsSync(lock)).toBe(false);
-    acquireLock(lock)();
+    expect(existsSync(`${base}.lock.owner`)).toBe(false);
+    acquireLock(base)();
   });
 
-  it('a second acquire while this live process holds it is ELOCKED, and the lock stays', () => {
-    const release = acquireLock(lock);
+  it('a second acquire in this process while it holds it is ELOCKED naming the holder, and the lock stays held', () => {
+    const release = acquireLock(base);
     try {
       const e = lockError();
       expect(e.code).toBe('ELOCKED');
-      expect(e.message).toContain(String(process.pid));
-      expect(readFileSync(lock, 'utf8')).toBe(String(process.pid));
+      expect(e.message).toContain(`pid ${process.pid}`);
+      expect(lockError().code).toBe('ELOCKED');
     } finally {
       release();
     }
   });
 
-  it('a lock held by another live process is ELOCKED and not taken over', async () => {
-    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  it('another live process holds it: ELOCKED naming its pid; once it is killed -9 the lock is free at once', async () => {
+    const child = await holder();
     try {
-      expect(child.pid).toBeGreaterThan(0);
-      writeFileSync(lock, String(child.pid));
       const e = lockError();
       expect(e.code).toBe('ELOCKED');
-      expect(e.message).toContain(String(child.pid));
-      expect(readFileSync(lock, 'utf8')).toBe(String(child.pid));
+      expect(e.message).toContain(`pid ${child.pid}`);
     } finally {
       const exited = once(child, 'exit');
       child.kill('SIGKILL');
       await exited;
     }
+    // the system released it with the process: nothing to take over, no pid to judge
+    const release = acquireLock(base);
+    expect(JSON.parse(readFileSync(`${base}.lock.owner`, 'utf8'))).toMatchObject({ pid: process.pid });
+    release();
   });
 
-  it('a stale lock (its pid is gone, e.g. after kill -9) is taken over', () => {
+  it('an owner file that is empty or garbage changes nothing: free is free, held is held', () => {
+    writeFileSync(`${base}.lock.owner`, '');
+    const release = acquireLock(base);
+    writeFileSync(`${base}.lock.owner`, 'garbage');
+    const e = lockError();
+    expect(e.code).toBe('ELOCKED');
+    expect(e.message).toContain('another process');
+    release();
+    acquireLock(base)();
+  });
+
+  it('release() only ever releases its own lock, and twice is harmless', () => {
+    const releaseA = acquireLock(base);
+    releaseA();
+    const releaseB = acquireLock(base);
+    releaseA(); // a stale release from the previous holder
+    expect(lockError().code).toBe('ELOCKED');
+    releaseB();
+    acquireLock(base)();
+  });
+
+  it('8 processes competing for 2 s never hold it at the same time', async () => {
+    const children = Array.from({ length: 8 }, () => contender(['2000']));
+    const counts = await Promise.all(
+      children.map(async (c) => {
+        let out = '';
+        c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+        const [code] = (await once(c, 'exit')) as [number];
+        expect(code).toBe(0);
+        return Number(out.trim());
+      }),
+    );
+    const events = readFileSync(join(dir, 'events.log'), 'utf8').trim().split('\n');
+    let holder: string | undefined;
+    for (const line of events) {
+      const [what, pid] = line.split(' ');
+      if (what === 'acq') {
+        expect(holder, `pid ${pid} took the lock while pid ${holder} held it`).toBeUndefined();
+        holder = pid;
+      } else {
+        expect(pid).toBe(holder);
+        holder = undefined;
+      }
+    }
+    // the contest was real: many acquisitions, by more than one process
+    expect(counts.reduce((a, b) => a + b, 0)).toBeGreaterThan(20);
+    expect(counts.filter((n) => n > 0).length).toBeGreaterThan(1);
+  });
+
+  it('a pid lock file of the previous release: refused while its process lives, removed when it is gone', async () => {
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    try {
+      writeFileSync(`${base}.lock`, String(child.pid));
+      expect(lockError().code).toBe('ELOCKED');
+    } finally {
+      const exited = once(child, 'exit');
+      child.kill('SIGKILL');
+      await exited;
+    }
     const dead = spawnSync(process.execPath, ['-e', '']).pid!;
     expect(isAlive(dead)).toBe(false);
-    writeFileSync(lock, String(dead));
-    const release = acquireLock(lock);
-    expect(readFileSync(lock, 'utf8')).toBe(String(process.pid));
-    release();
-  });
-
-  it('a lock file with no pid in it (a crash mid-write) is taken over', () => {
-    writeFileSync(lock, '');
-    const release = acquireLock(lock);
-    expect(readFileSync(lock, 'utf8')).toBe(String(process.pid));
-    release();
-    writeFileSync(lock, 'garbage');
-    acquireLock(lock)();
+    writeFileSync(`${base}.lock`, String(dead));
+    acquireLock(base)();
+    expect(existsSync(`${base}.lock`)).toBe(false);
   });
 
   it('a lock in a folder that does not exist is an error, not a silent success', () => {
-    expect(() => acquireLock(join(dir, 'missing', 'job.lock'))).toThrow();
+    try {
+      acquireLock(join(dir, 'missing', 'job'));
+      expect.unreachable('no lock can be taken there');
+    } catch (e) {
+      expect((e as MigrateError).code).toBe('ESTATE');
+    }
   });
 });

@@ -1,0 +1,70 @@
+/**
+ * What may leave the process. Secrets never reach SQLite, logs, summaries or
+ * reports, and nothing a source sends can drive the terminal.
+ *
+ * The code is written not to put secrets into messages in the first place;
+ * this is the second line: every secret a run learns (source tokens, AWS keys,
+ * the CodeArtifact token, ssh keys) is registered here, and every text on its
+ * way to a sink (the state database, stdout, stderr) goes through `redact()`,
+ * which also drops URL query strings and user:password parts (signed tarball
+ * URLs carry their credentials there) and well-known token shapes.
+ */
+
+const secrets = new Set<string>();
+
+/** Remember a value that must never be written anywhere. Short values are ignored (they would match everywhere). */
+export function registerSecret(value: string | undefined | null): void {
+  if (value && value.length >= 8) secrets.add(value);
+  // a base64 form travels in Basic auth headers and error echoes
+  if (value && value.length >= 8) secrets.add(Buffer.from(value).toString('base64'));
+}
+
+/** For tests: forget every registered secret. */
+export function clearSecrets(): void {
+  secrets.clear();
+}
+
+/** Token formats with a recognisable prefix: GitHub, npm, AWS access key ids. */
+const TOKEN_PATTERN = /\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|npm_[A-Za-z0-9]{20,}|(?:AKIA|ASIA)[0-9A-Z]{16})\b/g;
+
+/** An http(s) URL: scheme, optional userinfo, the rest up to an optional query/fragment. */
+const URL_PATTERN = /\b(https?:\/\/)([^\s/?#@]*@)?([^\s?#"'<>]*)([?#][^\s"'<>]*)?/g;
+
+export function redact(text: string): string {
+  let out = text;
+  for (const s of secrets) if (out.includes(s)) out = out.split(s).join('***');
+  out = out.replace(TOKEN_PATTERN, '***');
+  out = out.replace(URL_PATTERN, (_m, scheme: string, user: string | undefined, rest: string, query: string | undefined) => `${scheme}${user ? '***@' : ''}${rest}${query ? '?***' : ''}`);
+  return out;
+}
+
+/** A URL with its query, fragment and credentials removed: what may be recorded as provenance. */
+export function publicUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    u.search = '';
+    u.hash = '';
+    return u.href;
+  } catch {
+    return redact(url);
+  }
+}
+
+/**
+ * C0/C1 control characters (escape sequences that move the cursor, clear the
+ * screen, set the title) and Unicode bidi overrides ("Trojan Source") as
+ * visible escapes. Newline and tab are kept when `keepLines` is set.
+ */
+const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE_LINES = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+export function printable(text: string, opts: { keepLines?: boolean } = {}): string {
+  return text.replace(opts.keepLines ? UNSAFE : UNSAFE_LINES, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** Text bound for stdout/stderr: redacted, and harmless to a terminal (JSON stays valid: only strings can hold these characters). */
+export function forOutput(text: string): string {
+  return printable(redact(text), { keepLines: true });
+}
