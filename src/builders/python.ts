@@ -1,0 +1,744 @@
+/**
+ * Build one Python project version (an sdist and its wheels) from a clean
+ * checkout of the tagged commit, and read back what was built.
+ *
+ * The build is the project's own PEP 517 backend driven by a frontend
+ * (Debian's `python3 -m build` unless the job says otherwise), run without
+ * isolation: the backend and its requirements come from the machine, so no
+ * index is consulted and no network is needed. The environment is built from
+ * nothing (no PIP_INDEX_URL, no ~/.pypirc, HOME and TMPDIR in a temporary
+ * directory we remove), SOURCE_DATE_EPOCH is the commit time so backends
+ * that honour it stamp files with that time rather than now.
+ * https://build.pypa.io/en/stable/  https://reproducible-builds.org/specs/source-date-epoch/
+ *
+ * Then nothing is trusted: each file's name must follow the sdist/wheel naming
+ * rules, and its PKG-INFO / METADATA must name the project the job names (PEP
+ * 503 normalisation) at the version the tag gives (PEP 440 equality, so tag
+ * `v1.0.0` and `Version: 1.0` agree). Metadata is read the way twine reads it
+ * (a single top-level `<name>-<version>/PKG-INFO` in the sdist, the
+ * `*.dist-info/METADATA` of a wheel), streamed and bounded.
+ * https://packaging.python.org/en/latest/specifications/source-distribution-format/
+ * https://packaging.python.org/en/latest/specifications/binary-distribution-format/
+ * https://packaging.python.org/en/latest/specifications/core-metadata/
+ *
+ * The build writes into the checkout (build/, *.egg-info): a git work tree
+ * that is not clean is refused, since setuptools would pack stale files left
+ * by an earlier build. Give every build a fresh checkout. Its files' mtimes
+ * are set to the commit time first (see pinMtimes).
+ */
+import { createReadStream } from 'node:fs';
+import { lutimes, mkdir, mkdtemp, readdir, realpath, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import pep440 from '@renovatebot/pep440';
+import * as tar from 'tar';
+import yauzl from 'yauzl';
+import { MigrateError, toError, type ErrorCode } from '../errors.js';
+import { runProcess, type RunResult } from './process.js';
+
+/**
+ * The build command, one argument per element; placeholders are replaced in
+ * each argument (so paths with spaces stay one argument):
+ *   {python}   the interpreter (`python` option, /usr/bin/python3 by default)
+ *   {srcdir}   the project directory: the checkout, or its `subdir`
+ *   {outdir}   where the files must be written (the `outDir` option)
+ *   {checkout} the checkout's root
+ *   {name}     the project name as the job gives it
+ *   {version}  the tag's version, PEP 440-normalised (`v1.0.0` -> `1.0.0`)
+ * A string command is split on whitespace (no shell, no quoting).
+ */
+export const DEFAULT_PYTHON_BUILD_COMMAND: readonly string[] = [
+  '{python}', '-m', 'build', '--no-isolation', '--skip-dependency-check', '--sdist', '--wheel', '--outdir', '{outdir}', '{srcdir}',
+];
+export const DEFAULT_PYTHON = '/usr/bin/python3';
+const PLACEHOLDERS = ['python', 'srcdir', 'outdir', 'checkout', 'name', 'version'] as const;
+
+export const DEFAULT_BUILD_TIMEOUT_MS = 10 * 60 * 1000;
+/** A PKG-INFO/METADATA holds the README as its description; 8 MiB is far above any real one. */
+export const DEFAULT_MAX_METADATA_BYTES = 8 * 1024 * 1024;
+/** Scanning an sdist stops here (a gzip bomb must not run forever). */
+export const DEFAULT_MAX_UNPACKED_BYTES = 2 * 1024 * 1024 * 1024;
+
+export interface PythonBuildOptions {
+  /** A clean checkout of the tagged commit: the repository root. */
+  checkoutDir: string;
+  /** The project's directory in the repository (monorepos), '' or absent for the root. */
+  subdir?: string;
+  /** The tagged commit's committer time: SOURCE_DATE_EPOCH. */
+  commitTime: Date;
+  /** Where the build writes its files; created if absent, and must be empty. */
+  outDir: string;
+  /** The project name the job gives (compared under PEP 503 normalisation). */
+  name: string;
+  /** The tag's version (`v1.0.0`, `1.0`, `2.0rc1`): must be PEP 440. */
+  version: string;
+  /** See DEFAULT_PYTHON_BUILD_COMMAND for the placeholders. */
+  command?: string | readonly string[];
+  /** The interpreter for {python}; /usr/bin/python3 by default. */
+  python?: string;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** How many sdists the build must produce: exactly this many (1 unless told; 0 for a wheel-only command). */
+  expectSdists?: number;
+  /** At least this many wheels (1 unless told). */
+  minWheels?: number;
+  /** Added to the build's clean environment (e.g. SETUPTOOLS_SCM_PRETEND_VERSION); PATH may be overridden here. */
+  env?: Readonly<Record<string, string>>;
+  /** How much of the build's output tail to keep (bytes). */
+  maxOutputBytes?: number;
+  maxMetadataBytes?: number;
+  maxUnpackedBytes?: number;
+}
+
+export type PythonFileType = 'sdist' | 'bdist_wheel';
+
+/**
+ * Core metadata as `packaging.metadata.RawMetadata` holds it (the same field
+ * names), which is what current twine sends from: single fields as strings,
+ * multiple-use fields as lists, Keywords split on commas, Project-URL as
+ * (label, url) pairs in file order.
+ * https://packaging.pypa.io/en/stable/metadata.html
+ */
+export interface CoreMetadata {
+  metadata_version: string;
+  name: string;
+  version: string;
+  summary?: string;
+  description?: string;
+  description_content_type?: string;
+  keywords?: string[];
+  home_page?: string;
+  download_url?: string;
+  author?: string;
+  author_email?: string;
+  maintainer?: string;
+  maintainer_email?: string;
+  license?: string;
+  license_expression?: string;
+  license_files?: string[];
+  classifiers?: string[];
+  platforms?: string[];
+  supported_platforms?: string[];
+  requires_dist?: string[];
+  requires_python?: string;
+  requires_external?: string[];
+  project_urls?: Array<[label: string, url: string]>;
+  provides_extra?: string[];
+  provides_dist?: string[];
+  obsoletes_dist?: string[];
+  requires?: string[];
+  provides?: string[];
+  obsoletes?: string[];
+  dynamic?: string[];
+  import_names?: string[];
+  import_namespaces?: string[];
+}
+
+export interface PythonDist {
+  path: string;
+  filename: string;
+  filetype: PythonFileType;
+  /** `source` for an sdist; a wheel's python tag (`py3`, `py2.py3`, `cp311`), as twine sends it. */
+  pyversion: string;
+  size: number;
+  metadata: CoreMetadata;
+  /** Fields the metadata holds that could not be parsed (unknown, repeated single fields, duplicate URL labels): not uploaded. */
+  unparsed: Record<string, string[]>;
+}
+
+export interface PythonBuildResult {
+  /** The project name, PEP 503-normalised. */
+  name: string;
+  /** The tag's version, PEP 440-normalised. */
+  version: string;
+  /** The sdist first, then the wheels, by file name. */
+  files: PythonDist[];
+  /** The tail of the build's output. */
+  output: string;
+  durationMs: number;
+}
+
+/** PEP 503: lower case, runs of `-`, `_`, `.` become one `-`. https://peps.python.org/pep-0503/#normalized-names */
+export function normalizeProjectName(name: string): string {
+  return name.toLowerCase().replace(/[-_.]+/g, '-');
+}
+
+/** A valid project name: https://packaging.python.org/en/latest/specifications/name-normalization/ */
+export function isValidProjectName(name: string): boolean {
+  return /^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$/i.test(name);
+}
+
+/**
+ * The PEP 440 normal form of a tag's version (`v1.0` -> `1.0`, `1.0-RC1` ->
+ * `1.0rc1`, `1.0+Local_A` -> `1.0+local.a`), as `str(packaging.version.Version(v))`
+ * gives it; undefined when it is not a PEP 440 version. Pure.
+ * (pep440's clean() spells a local part with commas, so that part is taken from explain().)
+ * https://peps.python.org/pep-0440/#normalization
+ */
+export function normalizePep440(version: string): string | undefined {
+  const v = version.trim();
+  if (v === '' || pep440.valid(v) === null) return undefined;
+  const cleaned = pep440.clean(v);
+  const parts = pep440.explain(v);
+  if (cleaned === null || parts === null) return undefined;
+  const publicPart = cleaned.split('+')[0]!;
+  return parts.local ? `${publicPart}+${parts.local}` : publicPart;
+}
+
+/** True when both are PEP 440 versions and equal as versions (`1.0` == `1.0.0`, `1.0+a` != `1.0`). */
+export function samePep440(a: string, b: string): boolean {
+  const x = normalizePep440(a);
+  const y = normalizePep440(b);
+  return x !== undefined && y !== undefined && pep440.eq(x, y);
+}
+
+export async function buildPython(opts: PythonBuildOptions): Promise<PythonBuildResult> {
+  const started = Date.now();
+  if (!isValidProjectName(opts.name)) {
+    throw new MigrateError('ECONFIG', `${JSON.stringify(opts.name)} is not a valid Python project name`, { subject: opts.name, hint: 'letters, digits, and . _ - inside' });
+  }
+  const version = normalizePep440(opts.version);
+  const subject = `${opts.name}@${version ?? opts.version}`;
+  if (version === undefined) {
+    throw new MigrateError('EVERSION', `${opts.name}: the tag's version ${JSON.stringify(opts.version)} is not a PEP 440 version`, {
+      subject,
+      actual: opts.version,
+      hint: 'exclude this tag, or map it to a version in the job file; pip could not install it anyway',
+    });
+  }
+  if (Number.isNaN(opts.commitTime.getTime())) throw new MigrateError('ECONFIG', `${subject}: the commit time is not a date`, { subject });
+
+  const checkout = resolve(opts.checkoutDir);
+  const srcdir = await projectDir(checkout, opts.subdir ?? '', subject);
+  const outDir = resolve(opts.outDir);
+  await prepareOutDir(outDir, subject);
+  await requireCleanCheckout(checkout, subject, opts.signal);
+  await pinMtimes(checkout, opts.commitTime, subject);
+
+  const python = opts.python ?? DEFAULT_PYTHON;
+  const argv = expandCommand(opts.command ?? DEFAULT_PYTHON_BUILD_COMMAND, { python, srcdir, outdir: outDir, checkout, name: opts.name, version }, subject);
+  const work = await mkdtemp(join(tmpdir(), 'cam-pybuild-'));
+  let run: RunResult;
+  try {
+    await mkdir(join(work, 'home'));
+    await mkdir(join(work, 'tmp'));
+    const env = buildEnv(python, work, opts.commitTime, opts.env);
+    try {
+      run = await runProcess({ argv, cwd: srcdir, env, timeoutMs: opts.timeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS, signal: opts.signal, maxOutputBytes: opts.maxOutputBytes });
+    } catch (e) {
+      throw new MigrateError('EBUILD', `${subject}: the build command cannot be started: ${toError(e).message}`, {
+        subject,
+        actual: argv.join(' '),
+        cause: e,
+        hint: `install the build tools (Debian: apt-get install python3-build python3-setuptools python3-wheel) or fix the job's python/command`,
+      });
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+
+  if (run.aborted) throw new MigrateError('EINTERRUPTED', `${subject}: the build was stopped`, { subject });
+  if (run.timedOut || run.exitCode !== 0) {
+    const how = run.timedOut
+      ? `timed out after ${Math.round((opts.timeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS) / 1000)}s and was killed`
+      : run.exitCode === null ? `was killed by ${run.signal}` : `failed with exit code ${run.exitCode}`;
+    throw new MigrateError('EBUILD', `${subject}: the build ${how}`, {
+      subject,
+      actual: outputTail(run.output),
+      cause: new Error(run.output),
+      hint: run.timedOut ? 'the build hangs or needs longer: raise the timeout in the job, or exclude this tag' : 'the output tail above says why; fix the build at the source, change the build command, or exclude this tag',
+    });
+  }
+
+  const files = await readBuiltFiles(outDir, opts, version, subject);
+  return { name: normalizeProjectName(opts.name), version, files, output: run.output, durationMs: Date.now() - started };
+}
+
+/** The last lines of a build's output, for an error message. */
+function outputTail(output: string, max = 4000): string {
+  const t = output.trimEnd();
+  return t.length <= max ? t : `…${t.slice(t.length - max)}`;
+}
+
+async function projectDir(checkout: string, subdir: string, subject: string): Promise<string> {
+  const bad = () =>
+    new MigrateError('ECONFIG', `${subject}: the project directory ${JSON.stringify(subdir)} is not a relative path inside the checkout`, {
+      subject,
+      hint: "give it like 'libs/client', or '' for the repository root",
+    });
+  if (isAbsolute(subdir) || subdir.split(/[\\/]/).includes('..')) throw bad();
+  const dir = resolve(checkout, subdir);
+  let real: string;
+  try {
+    real = await realpath(dir);
+  } catch (e) {
+    throw new MigrateError('EBUILD', `${subject}: the checkout has no directory ${JSON.stringify(subdir)}`, { subject, cause: e, hint: 'check the subdir in the job file against the tagged commit' });
+  }
+  const top = await realpath(checkout);
+  const rel = relative(top, real);
+  if (rel.startsWith('..') || isAbsolute(rel)) throw bad();
+  const has = async (f: string) => (await stat(join(dir, f)).catch(() => undefined))?.isFile() ?? false;
+  if (!(await has('pyproject.toml')) && !(await has('setup.py'))) {
+    throw new MigrateError('EBUILD', `${subject}: ${subdir || 'the checkout'} has neither pyproject.toml nor setup.py`, {
+      subject,
+      hint: 'point subdir at the Python project in the job file, or exclude this tag',
+    });
+  }
+  return dir;
+}
+
+async function prepareOutDir(outDir: string, subject: string): Promise<void> {
+  try {
+    await mkdir(outDir, { recursive: true });
+    const present = await readdir(outDir);
+    if (present.length > 0) throw new Error(`it already holds ${present.slice(0, 3).join(', ')}`);
+  } catch (e) {
+    throw new MigrateError('ELOCAL', `${subject}: the output directory ${outDir} cannot be used: ${toError(e).message}`, { subject, cause: e, hint: 'give each build an empty output directory' });
+  }
+}
+
+/**
+ * A git work tree must have no untracked or ignored files: a `build/` or
+ * `*.egg-info` left by an earlier build would end up in the new files.
+ * A checkout that is not a git work tree (an export) is taken as it is.
+ */
+async function requireCleanCheckout(checkout: string, subject: string, signal?: AbortSignal): Promise<void> {
+  if (!(await stat(join(checkout, '.git')).catch(() => undefined))) return;
+  const run = await runProcess({
+    argv: ['git', '-c', `safe.directory=${checkout}`, 'status', '--porcelain', '--ignored', '--untracked-files=all'],
+    cwd: checkout,
+    env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: checkout, GIT_CONFIG_NOSYSTEM: '1', LC_ALL: 'C' },
+    timeoutMs: 60_000,
+    signal,
+  }).catch((e: unknown) => {
+    throw new MigrateError('EBUILD', `${subject}: git cannot be run to check the checkout: ${toError(e).message}`, { subject, cause: e, hint: 'install git' });
+  });
+  if (run.aborted) throw new MigrateError('EINTERRUPTED', `${subject}: stopped`, { subject });
+  if (run.exitCode !== 0) {
+    throw new MigrateError('EBUILD', `${subject}: git status failed in the checkout`, { subject, actual: outputTail(run.output) });
+  }
+  if (run.output.trim() !== '') {
+    throw new MigrateError('EBUILD', `${subject}: the checkout is not clean`, {
+      subject,
+      actual: outputTail(run.output, 1000),
+      hint: 'an earlier build or a stray file would end up in the artifacts; build from a fresh checkout of the tag',
+    });
+  }
+}
+
+/**
+ * Every file and directory of the checkout (but .git) gets the commit time as
+ * its mtime. A clone stamps files with the time of the clone, and backends
+ * that do not clamp to SOURCE_DATE_EPOCH copy mtimes into the sdist's tar
+ * headers (poetry-core 1.4, setuptools 66): with this, poetry-core's sdist is
+ * the same bytes on every rebuild of a tag, and setuptools' is closer to it.
+ */
+async function pinMtimes(checkout: string, commitTime: Date, subject: string): Promise<void> {
+  try {
+    const entries = await readdir(checkout, { recursive: true });
+    for (const rel of entries) {
+      if (rel === '.git' || rel.startsWith(`.git${sep}`)) continue;
+      await lutimes(join(checkout, rel), commitTime, commitTime);
+    }
+    await lutimes(checkout, commitTime, commitTime);
+  } catch (e) {
+    throw new MigrateError('ELOCAL', `${subject}: cannot set the checkout's file times: ${toError(e).message}`, { subject, cause: e });
+  }
+}
+
+function expandCommand(command: string | readonly string[], values: Record<(typeof PLACEHOLDERS)[number], string>, subject: string): string[] {
+  const words = typeof command === 'string' ? command.trim().split(/\s+/) : [...command];
+  if (words.length === 0 || words[0] === '') throw new MigrateError('ECONFIG', `${subject}: the build command is empty`, { subject });
+  return words.map((w) =>
+    w.replace(/\{([^{}]*)\}/g, (_m, key: string) => {
+      if (!(PLACEHOLDERS as readonly string[]).includes(key)) {
+        throw new MigrateError('ECONFIG', `${subject}: the build command has an unknown placeholder {${key}}`, {
+          subject,
+          hint: `placeholders are ${PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}`,
+        });
+      }
+      return values[key as (typeof PLACEHOLDERS)[number]];
+    }),
+  );
+}
+
+/**
+ * The build's whole environment. Nothing is inherited: pip and the backends
+ * read PIP_*, PYTHONPATH, ~/.pypirc, ~/.config/pip and friends, and none of
+ * that must change what gets built or make it reach for an index.
+ */
+function buildEnv(python: string, work: string, commitTime: Date, extra: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const pythonBin = isAbsolute(python) ? dirname(python) : undefined;
+  return {
+    PATH: [...(pythonBin && !['/usr/bin', '/bin'].includes(pythonBin) ? [pythonBin] : []), '/usr/bin', '/bin'].join(':'),
+    HOME: join(work, 'home'),
+    TMPDIR: join(work, 'tmp'),
+    LANG: 'C.UTF-8',
+    LC_ALL: 'C.UTF-8',
+    SOURCE_DATE_EPOCH: String(Math.floor(commitTime.getTime() / 1000)),
+    // Reproducible-builds advice: a fixed hash seed keeps set/dict-order-dependent output stable.
+    PYTHONHASHSEED: '0',
+    PYTHONDONTWRITEBYTECODE: '1',
+    PYTHONNOUSERSITE: '1',
+    PIP_NO_INDEX: '1',
+    PIP_NO_INPUT: '1',
+    PIP_DISABLE_PIP_VERSION_CHECK: '1',
+    PIP_CONFIG_FILE: '/dev/null',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_TERMINAL_PROMPT: '0',
+    NO_COLOR: '1',
+    ...extra,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// What was built
+
+async function readBuiltFiles(outDir: string, opts: PythonBuildOptions, version: string, subject: string): Promise<PythonDist[]> {
+  const names = (await readdir(outDir)).sort();
+  const sdists = names.filter((n) => n.endsWith('.tar.gz'));
+  const wheels = names.filter((n) => n.endsWith('.whl'));
+  const other = names.filter((n) => !n.endsWith('.tar.gz') && !n.endsWith('.whl'));
+  const bad = (code: ErrorCode, message: string, init: { file?: string; expected?: string; actual?: string; hint?: string }) =>
+    new MigrateError(code, `${subject}: ${init.file ? `${init.file}: ` : ''}${message}`, {
+      subject,
+      expected: init.expected,
+      actual: init.actual,
+      hint: init.hint ?? 'fix the project at the source or the build command, or exclude this tag',
+    });
+  if (other.length > 0) {
+    throw bad('EBADBUILD', 'the build wrote files that are neither an sdist (.tar.gz) nor a wheel (.whl)', { actual: other.join(', '), hint: 'sdists must be .tar.gz (PEP 625); check the build command' });
+  }
+  const expectSdists = opts.expectSdists ?? 1;
+  const minWheels = opts.minWheels ?? 1;
+  if (sdists.length !== expectSdists) {
+    throw bad('EBADBUILD', `the build made ${sdists.length} sdists`, { expected: `${expectSdists}`, actual: sdists.join(', ') || 'none' });
+  }
+  if (wheels.length < minWheels) {
+    throw bad('EBADBUILD', `the build made ${wheels.length} wheels`, { expected: `at least ${minWheels}`, actual: wheels.join(', ') || 'none' });
+  }
+
+  const expectedName = normalizeProjectName(opts.name);
+  const check = (file: string, what: string, name: string, ver: string) => {
+    if (normalizeProjectName(name) !== expectedName) {
+      throw bad('EBADBUILD', `${what} names the project ${JSON.stringify(name)}`, { file, expected: opts.name, actual: name, hint: 'the job names another project than the one this tag builds; fix the job file' });
+    }
+    if (!samePep440(ver, version)) {
+      throw bad('EVERSION', `${what} says version ${JSON.stringify(ver)}, the tag says ${version}`, {
+        file,
+        expected: version,
+        actual: ver,
+        hint: 'the version in the project files was not bumped with the tag (or is computed from something else); exclude this tag or fix it at the source',
+      });
+    }
+  };
+
+  const limits = { metadata: opts.maxMetadataBytes ?? DEFAULT_MAX_METADATA_BYTES, unpacked: opts.maxUnpackedBytes ?? DEFAULT_MAX_UNPACKED_BYTES };
+  const out: PythonDist[] = [];
+  for (const filename of [...sdists, ...wheels]) {
+    const path = join(outDir, filename);
+    const size = (await stat(path)).size;
+    let filetype: PythonFileType;
+    let pyversion: string;
+    let raw: Buffer;
+    if (filename.endsWith('.tar.gz')) {
+      const stem = filename.slice(0, -'.tar.gz'.length);
+      const split = splitSdistName(stem, expectedName);
+      if (!split) throw bad('EBADBUILD', 'the sdist is not named <name>-<version>.tar.gz for this project', { file: filename, expected: `${opts.name}-${version}.tar.gz` });
+      check(filename, 'the sdist file name', split.name, split.version);
+      filetype = 'sdist';
+      pyversion = 'source';
+      raw = await readSdistPkgInfo(path, stem, limits, (m, hint) => bad('EBADBUILD', m, { file: filename, hint }));
+    } else {
+      const w = parseWheelName(filename);
+      if (!w) {
+        throw bad('EBADBUILD', 'the wheel is not named <name>-<version>[-<build>]-<python>-<abi>-<platform>.whl', { file: filename, hint: 'https://packaging.python.org/en/latest/specifications/binary-distribution-format/' });
+      }
+      check(filename, 'the wheel file name', w.name, w.version);
+      filetype = 'bdist_wheel';
+      pyversion = w.python;
+      const { dir, data } = await readWheelMetadata(path, limits.metadata, (m, hint) => bad('EBADBUILD', m, { file: filename, hint }));
+      const d = /^(.+)-([^-]+)\.dist-info$/.exec(dir);
+      if (!d) throw bad('EBADBUILD', `the wheel's ${dir} is not named <name>-<version>.dist-info`, { file: filename });
+      check(filename, `the wheel's ${dir} directory`, d[1]!, d[2]!);
+      raw = data;
+    }
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+    } catch {
+      throw bad('EBADBUILD', 'the metadata is not valid UTF-8', { file: filename });
+    }
+    const { metadata, unparsed } = parseCoreMetadata(text);
+    for (const field of ['metadata_version', 'name', 'version'] as const) {
+      if (typeof metadata[field] !== 'string' || metadata[field] === '') throw bad('EBADBUILD', `the metadata has no ${field.replace('_', '-')}`, { file: filename });
+    }
+    const full = metadata as CoreMetadata;
+    check(filename, 'the metadata', full.name, full.version);
+    out.push({ path, filename, filetype, pyversion, size, metadata: full, unparsed });
+  }
+  return out;
+}
+
+/**
+ * `<name>-<version>` of an sdist: the name may hold `-` (older setuptools keeps
+ * `my-lib-1.0.tar.gz`), so every split point is tried; the one whose name part
+ * is this project wins. PEP 625 names (`my_lib-1.0.tar.gz`) split the same way.
+ */
+export function splitSdistName(stem: string, expectedNormalizedName: string): { name: string; version: string } | undefined {
+  let found: { name: string; version: string } | undefined;
+  for (let i = stem.indexOf('-'); i > 0; i = stem.indexOf('-', i + 1)) {
+    const name = stem.slice(0, i);
+    const ver = stem.slice(i + 1);
+    if (normalizeProjectName(name) === expectedNormalizedName && ver !== '') found ??= { name, version: ver };
+  }
+  return found;
+}
+
+/**
+ * `{distribution}-{version}(-{build})?-{python}-{abi}-{platform}.whl`. The
+ * distribution part cannot hold `-`; older tools leave `.` in it
+ * (`Acme.Tiny_Lib-1.0-py3-none-any.whl`), so it is compared normalised.
+ */
+export function parseWheelName(filename: string): { name: string; version: string; build?: string; python: string; abi: string; platform: string } | undefined {
+  if (!filename.endsWith('.whl')) return undefined;
+  const parts = filename.slice(0, -'.whl'.length).split('-');
+  if (parts.length !== 5 && parts.length !== 6) return undefined;
+  if (parts.some((p) => p === '')) return undefined;
+  const [name, version] = parts as [string, string];
+  const build = parts.length === 6 ? parts[2] : undefined;
+  const [python, abi, platform] = parts.slice(-3) as [string, string, string];
+  if (build !== undefined && !/^\d/.test(build)) return undefined;
+  if (normalizePep440(version) === undefined) return undefined;
+  if (![python, abi, platform].every((t) => /^[A-Za-z0-9_.]+$/.test(t))) return undefined;
+  return { name, version, ...(build !== undefined ? { build } : {}), python, abi, platform };
+}
+
+type Fail = (message: string, hint?: string) => MigrateError;
+
+/**
+ * `<stem>/PKG-INFO` from an sdist, streamed. Every entry must sit under the
+ * one top-level `<stem>/` directory (twine refuses an sdist with more than one
+ * top-level member); PKG-INFO must be a regular file and smaller than the limit.
+ */
+async function readSdistPkgInfo(path: string, stem: string, limits: { metadata: number; unpacked: number }, fail: Fail): Promise<Buffer> {
+  const want = `${stem}/PKG-INFO`;
+  const found = await new Promise<Buffer | undefined>((resolvePromise, reject) => {
+    const input = createReadStream(path, { highWaterMark: 64 * 1024 });
+    let pkgInfo: Buffer | undefined;
+    let unpacked = 0;
+    let failed = false;
+    const stop = (e: Error) => {
+      if (failed) return;
+      failed = true;
+      input.destroy();
+      reject(e);
+    };
+    const parser = new tar.Parser({
+      onReadEntry: (entry) => {
+        unpacked += entry.size ?? 0;
+        if (unpacked > limits.unpacked) return stop(new MigrateError('ETOOLARGE', `${path}: the sdist unpacks to more than ${limits.unpacked} bytes`, { hint: 'raise maxUnpackedBytes, or exclude this tag' }));
+        const p = entry.path.replace(/\/$/, '');
+        if (p !== stem && !p.startsWith(`${stem}/`)) return stop(fail(`the sdist holds ${JSON.stringify(entry.path)} outside its ${stem}/ directory`));
+        if (p !== want) return void entry.resume();
+        if (pkgInfo) return stop(fail(`the sdist holds ${want} twice`));
+        if (!['File', 'OldFile', 'ContiguousFile'].includes(entry.type)) return stop(fail(`the sdist's ${want} is a ${entry.type}, not a file`));
+        if ((entry.size ?? 0) > limits.metadata) return stop(new MigrateError('ETOOLARGE', `${path}: ${want} is ${entry.size} bytes`, { expected: `at most ${limits.metadata} bytes`, actual: `${entry.size} bytes` }));
+        const chunks: Buffer[] = [];
+        entry.on('data', (c: Buffer) => chunks.push(c));
+        entry.on('end', () => (pkgInfo = Buffer.concat(chunks)));
+      },
+    });
+    parser.on('error', (e) => stop(e));
+    parser.on('end', () => {
+      if (!failed) resolvePromise(pkgInfo);
+    });
+    input.on('error', (e) => stop(e));
+    input.pipe(parser);
+  }).catch((e: unknown) => {
+    if (e instanceof MigrateError) throw e;
+    throw fail(`the sdist cannot be read: ${toError(e).message}`);
+  });
+  if (!found) throw fail(`the sdist has no ${want}`, 'twine and pip need <name>-<version>/PKG-INFO; the backend did not write one');
+  return found;
+}
+
+/** The wheel's one top-level `*.dist-info/METADATA`, bounded in size. */
+async function readWheelMetadata(path: string, maxBytes: number, fail: Fail): Promise<{ dir: string; data: Buffer }> {
+  let zip: yauzl.ZipFile;
+  try {
+    zip = await yauzl.openPromise(path, { lazyEntries: true, autoClose: false });
+  } catch (e) {
+    throw fail(`the wheel cannot be read as a zip: ${toError(e).message}`);
+  }
+  try {
+    let found: yauzl.Entry | undefined;
+    for (;;) {
+      const entry = await nextEntry(zip);
+      if (!entry) break;
+      if (!/^[^/]+\.dist-info\/METADATA$/.test(entry.fileName)) continue;
+      if (found) throw fail(`the wheel holds two METADATA files (${found.fileName}, ${entry.fileName})`);
+      found = entry;
+    }
+    if (!found) throw fail('the wheel has no <name>-<version>.dist-info/METADATA');
+    if (found.uncompressedSize > maxBytes) {
+      throw new MigrateError('ETOOLARGE', `${path}: ${found.fileName} is ${found.uncompressedSize} bytes`, { expected: `at most ${maxBytes} bytes`, actual: `${found.uncompressedSize} bytes` });
+    }
+    const chunks: Buffer[] = [];
+    let n = 0;
+    // yauzl checks the inflated size against the declared one (validateEntrySizes), so the bound holds.
+    for await (const c of await zip.openReadStreamPromise(found)) {
+      n += (c as Buffer).length;
+      if (n > maxBytes) throw new MigrateError('ETOOLARGE', `${path}: ${found.fileName} is larger than ${maxBytes} bytes`);
+      chunks.push(c as Buffer);
+    }
+    return { dir: found.fileName.split('/')[0]!, data: Buffer.concat(chunks) };
+  } catch (e) {
+    if (e instanceof MigrateError) throw e;
+    throw fail(`the wheel cannot be read: ${toError(e).message}`);
+  } finally {
+    zip.close();
+  }
+}
+
+function nextEntry(zip: yauzl.ZipFile): Promise<yauzl.Entry | undefined> {
+  return new Promise((resolvePromise, reject) => {
+    const cleanup = () => {
+      zip.off('entry', onEntry);
+      zip.off('end', onEnd);
+      zip.off('error', onError);
+    };
+    const onEntry = (entry: yauzl.Entry) => (cleanup(), resolvePromise(entry));
+    const onEnd = () => (cleanup(), resolvePromise(undefined));
+    const onError = (err: Error) => (cleanup(), reject(err));
+    zip.on('entry', onEntry);
+    zip.on('end', onEnd);
+    zip.on('error', onError);
+    zip.readEntry();
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Core metadata (PKG-INFO / METADATA)
+
+/** Header name (lower case) -> RawMetadata key, as packaging.metadata maps them. */
+const EMAIL_TO_RAW: Record<string, keyof CoreMetadata> = {
+  author: 'author',
+  'author-email': 'author_email',
+  classifier: 'classifiers',
+  description: 'description',
+  'description-content-type': 'description_content_type',
+  'download-url': 'download_url',
+  dynamic: 'dynamic',
+  'home-page': 'home_page',
+  'import-name': 'import_names',
+  'import-namespace': 'import_namespaces',
+  keywords: 'keywords',
+  license: 'license',
+  'license-expression': 'license_expression',
+  'license-file': 'license_files',
+  maintainer: 'maintainer',
+  'maintainer-email': 'maintainer_email',
+  'metadata-version': 'metadata_version',
+  name: 'name',
+  obsoletes: 'obsoletes',
+  'obsoletes-dist': 'obsoletes_dist',
+  platform: 'platforms',
+  'project-url': 'project_urls',
+  provides: 'provides',
+  'provides-dist': 'provides_dist',
+  'provides-extra': 'provides_extra',
+  requires: 'requires',
+  'requires-dist': 'requires_dist',
+  'requires-external': 'requires_external',
+  'requires-python': 'requires_python',
+  summary: 'summary',
+  'supported-platform': 'supported_platforms',
+  version: 'version',
+};
+const STRING_FIELDS = new Set<keyof CoreMetadata>([
+  'author', 'author_email', 'description', 'description_content_type', 'download_url', 'home_page', 'license', 'license_expression',
+  'maintainer', 'maintainer_email', 'metadata_version', 'name', 'requires_python', 'summary', 'version',
+]);
+
+/**
+ * Parse PKG-INFO / METADATA as current twine does (packaging.metadata's
+ * parse_email over Python's email parser with the compat32 policy):
+ *  - a header runs until a blank line; a line starting with a space or tab
+ *    continues the previous header, kept verbatim with its line break (a
+ *    folded Description keeps its indentation); a line that is neither ends
+ *    the headers and starts the body;
+ *  - names are case-insensitive; single fields given twice, unknown fields and
+ *    duplicate Project-URL labels go to `unparsed`;
+ *  - the body is the description; a body and a Description header together
+ *    both go to `unparsed`.
+ * https://packaging.python.org/en/latest/specifications/core-metadata/
+ * https://github.com/pypa/packaging/blob/main/src/packaging/metadata.py (parse_email)
+ */
+export function parseCoreMetadata(text: string): { metadata: Partial<CoreMetadata>; unparsed: Record<string, string[]> } {
+  const headers: Array<{ name: string; lines: string[] }> = [];
+  let body = '';
+  let pos = 0;
+  while (pos < text.length) {
+    const m = /\r\n|\r|\n/g;
+    m.lastIndex = pos;
+    const eol = m.exec(text);
+    const end = eol ? eol.index + eol[0].length : text.length;
+    const line = text.slice(pos, end);
+    const content = eol ? text.slice(pos, eol.index) : line;
+    if (content === '') {
+      body = text.slice(end);
+      break;
+    }
+    if (line[0] === ' ' || line[0] === '\t') {
+      // A continuation with no header before it is dropped, as the email parser does.
+      headers.at(-1)?.lines.push(line);
+    } else if (/^[\x21-\x39\x3b-\x7e]*:/.test(line)) {
+      // An empty name (a line starting with ':') is dropped, as the email parser does.
+      headers.push({ name: line.slice(0, line.indexOf(':')), lines: [line] });
+    } else {
+      body = text.slice(pos);
+      break;
+    }
+    pos = end;
+  }
+
+  const values = new Map<string, string[]>();
+  for (const h of headers) {
+    if (h.name === '') continue;
+    const [first, ...rest] = h.lines;
+    const value = (first!.slice(h.name.length + 1).replace(/^[ \t]+/, '') + rest.join('')).replace(/[\r\n]+$/, '');
+    const key = h.name.toLowerCase();
+    values.set(key, [...(values.get(key) ?? []), value]);
+  }
+
+  const metadata: Record<string, unknown> = {};
+  const unparsed: Record<string, string[]> = {};
+  for (const [key, vals] of values) {
+    const raw = EMAIL_TO_RAW[key];
+    if (raw === undefined) unparsed[key] = vals;
+    else if (STRING_FIELDS.has(raw)) {
+      if (vals.length === 1) metadata[raw] = vals[0];
+      else unparsed[key] = vals;
+    } else if (raw === 'keywords') {
+      if (vals.length === 1) metadata[raw] = vals[0]!.split(',').map((k) => k.trim());
+      else unparsed[key] = vals;
+    } else if (raw === 'project_urls') {
+      const pairs: Array<[string, string]> = [];
+      for (const v of vals) {
+        const comma = v.indexOf(',');
+        pairs.push(comma < 0 ? [v.trim(), ''] : [v.slice(0, comma).trim(), v.slice(comma + 1).trim()]);
+      }
+      if (new Set(pairs.map(([label]) => label)).size === pairs.length) metadata[raw] = pairs;
+      else unparsed[key] = vals;
+    } else metadata[raw] = vals;
+  }
+  if (body !== '') {
+    if (typeof metadata.description === 'string') {
+      unparsed.description = [metadata.description, body];
+      delete metadata.description;
+    } else if (unparsed.description) unparsed.description.push(body);
+    else metadata.description = body;
+  }
+  return { metadata: metadata as Partial<CoreMetadata>, unparsed };
+}

@@ -1,0 +1,513 @@
+/**
+ * builders/python, against Debian's real build tools (/usr/bin/python3 with
+ * python3-build 0.9, setuptools 66, wheel 0.38, hatchling 1.12, poetry-core
+ * 1.4; the `python3` on PATH is another interpreter without `build`, and pip
+ * cannot reach PyPI, so nothing is installed on the fly): tiny projects are
+ * committed and tagged in temporary git repositories, cloned fresh at the tag
+ * and built offline, then their files and metadata are checked.
+ * https://build.pypa.io/en/stable/  https://packaging.python.org/en/latest/specifications/
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  buildPython,
+  normalizePep440,
+  normalizeProjectName,
+  parseCoreMetadata,
+  parseWheelName,
+  samePep440,
+  splitSdistName,
+  type PythonBuildOptions,
+  type PythonBuildResult,
+} from '../src/builders/python.js';
+import { runProcess } from '../src/builders/process.js';
+import { MigrateError } from '../src/errors.js';
+
+const PYTHON = '/usr/bin/python3';
+let tmp: string;
+let n = 0;
+
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'cam-py-'));
+  await writeFile(join(tmp, 'gitconfig'), '[user]\n\tname = T\n\temail = t@example.com\n[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n');
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+// ---------------------------------------------------------------- helpers
+
+function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = execFile(cmd, args, { cwd: opts.cwd, env: opts.env, maxBuffer: 1 << 28 }, (err, stdout, stderr) => {
+      done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+    if (opts.input !== undefined) child.stdin!.end(opts.input);
+  });
+}
+
+const COMMIT_DATE = '2023-05-06T07:08:09Z';
+
+async function git(cwd: string, ...args: string[]): Promise<string> {
+  const r = await run('git', args, {
+    cwd,
+    env: { PATH: '/usr/bin:/bin', HOME: tmp, GIT_CONFIG_GLOBAL: join(tmp, 'gitconfig'), GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_DATE: COMMIT_DATE, GIT_COMMITTER_DATE: COMMIT_DATE },
+  });
+  if (r.code !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+async function writeTree(dir: string, files: Record<string, string>): Promise<void> {
+  for (const [path, content] of Object.entries(files)) {
+    await mkdir(dirname(join(dir, path)), { recursive: true });
+    await writeFile(join(dir, path), content);
+  }
+}
+
+/** A repository with one commit holding `files`, tagged `tag`. */
+async function repo(files: Record<string, string>, tag: string): Promise<string> {
+  const dir = join(tmp, `repo-${++n}`);
+  await mkdir(dir);
+  await git(dir, 'init', '-q');
+  await writeTree(dir, files);
+  await git(dir, 'add', '-A');
+  await git(dir, 'commit', '-q', '-m', 'release');
+  await git(dir, 'tag', tag);
+  return dir;
+}
+
+/** A fresh clone at the tag, and the tagged commit's time: what the engine will hand the builder. */
+async function checkout(repoDir: string, tag: string): Promise<{ dir: string; commitTime: Date }> {
+  const dir = join(tmp, `co-${++n}`);
+  await git(tmp, 'clone', '-q', '--branch', tag, repoDir, dir);
+  const ct = Number((await git(dir, 'log', '-1', '--format=%ct')).trim());
+  return { dir, commitTime: new Date(ct * 1000) };
+}
+
+async function build(repoDir: string, tag: string, opts: Partial<PythonBuildOptions> & { name: string; version?: string }): Promise<PythonBuildResult> {
+  const co = await checkout(repoDir, tag);
+  return buildPython({ checkoutDir: co.dir, commitTime: co.commitTime, outDir: join(tmp, `out-${++n}`), version: tag, ...opts });
+}
+
+async function failure(p: Promise<unknown>): Promise<MigrateError> {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(MigrateError);
+  return e as MigrateError;
+}
+
+const setuptoolsPyproject = (name: string, version: string, extra = '') => ({
+  'pyproject.toml': `[build-system]
+requires = ["setuptools"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "${name}"
+version = "${version}"
+description = "A tiny library"
+readme = "README.md"
+requires-python = ">=3.8"
+dependencies = ["requests>=2", "attrs; python_version<'3.10'"]
+keywords = ["tiny", "example"]
+classifiers = ["Programming Language :: Python :: 3", "License :: OSI Approved :: MIT License"]
+authors = [{name = "Zoë Ada", email = "ada@example.com"}]
+${extra}
+[project.urls]
+Homepage = "https://example.com"
+Source = "https://example.com/src"
+
+[project.optional-dependencies]
+fast = ["ujson"]
+`,
+  'README.md': '# Tiny\n\nHello ünïcode.\n',
+  'src/acme_tiny/__init__.py': 'X = 1\n',
+});
+
+// ---------------------------------------------------------------- pure functions
+
+describe('PEP 440 and names', () => {
+  it('normalises tag versions exactly as packaging.version does (Debian python3-packaging)', async () => {
+    const cases = ['1.0', 'v1.0', 'V1.0.0', '1.0-1', '1.0.a1', '1.0_RC_1', '1.0+ubuntu-1', '1.0+Local_A', '1.0.0-dev', '1.0.post', '1.0rev3', '1.0c1', '01.002', '1!1.0', '0001!1.0',
+      '1.0a1.post2.dev3+abc.004', '1.0.0-rc.1', '2024.01.15', '2.0.0.final', '1.0+', 'foo', 'v', 'release-1.0', '1.0.0-beta.2'];
+    const r = await run(PYTHON, ['-c', `
+import json, sys
+from packaging.version import Version, InvalidVersion
+out = {}
+for v in json.load(sys.stdin):
+    try: out[v] = str(Version(v))
+    except InvalidVersion: out[v] = None
+print(json.dumps(out))`], { input: JSON.stringify(cases) });
+    expect(r.code, r.stderr).toBe(0);
+    const python = JSON.parse(r.stdout) as Record<string, string | null>;
+    expect(Object.fromEntries(cases.map((c) => [c, normalizePep440(c) ?? null]))).toEqual(python);
+  });
+
+  it('compares versions as versions', () => {
+    expect(samePep440('1.0', 'v1.0.0')).toBe(true);
+    expect(samePep440('1.0.0.0', '1')).toBe(true);
+    expect(samePep440('1.0rc1', '1.0-RC1')).toBe(true);
+    expect(samePep440('1.0+abc', '1.0')).toBe(false);
+    expect(samePep440('1.0a1', '1.0')).toBe(false);
+    expect(samePep440('1!1.0', '1.0')).toBe(false);
+    expect(samePep440('not-a-version', 'not-a-version')).toBe(false);
+  });
+
+  it('normalises names (PEP 503) and splits file names', () => {
+    expect(normalizeProjectName('Acme.Tiny__Lib')).toBe('acme-tiny-lib');
+    expect(splitSdistName('sp-lib-3.1', 'sp-lib')).toEqual({ name: 'sp-lib', version: '3.1' });
+    expect(splitSdistName('my_lib-1.0.post1', 'my-lib')).toEqual({ name: 'my_lib', version: '1.0.post1' });
+    expect(splitSdistName('other-1.0', 'my-lib')).toBeUndefined();
+    expect(parseWheelName('Acme.Tiny_Lib-1.0-py3-none-any.whl')).toEqual({ name: 'Acme.Tiny_Lib', version: '1.0', python: 'py3', abi: 'none', platform: 'any' });
+    expect(parseWheelName('pkg-1.0-1-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl')).toMatchObject({ build: '1', python: 'cp311' });
+    expect(parseWheelName('pkg-1.0-x1-py3-none-any.whl')).toBeUndefined();
+    expect(parseWheelName('my-pkg-1.0-py3-none-any.whl')).toBeUndefined();
+    expect(parseWheelName('pkg-1.0-py3-none.whl')).toBeUndefined();
+  });
+});
+
+describe('core metadata parsing', () => {
+  // Headers as Python's email parser (compat32, what packaging.metadata.parse_email
+  // and so twine build on) sees them: folding, repeated fields, case, the body.
+  it('reads headers and the body as the email parser does', async () => {
+    const text =
+      'Metadata-Version: 2.1\nName: Tricky\nversion: 1.0\nSummary:   padded  \nDescription: first\n        |  second\n\tthird\n' +
+      'Classifier: A :: B\nclassifier: C :: D\nKeywords: a, b ,c\nProject-URL: Home,https://x.example\nProject-URL: Docs , https://d.example, more\n' +
+      'Author: Zoë\nLicense: MIT\n  and more\nX-Unknown: z\n';
+    const r = await run(PYTHON, ['-c', `
+import email.parser, email.policy, json, sys
+m = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(sys.stdin.buffer.read())
+out = {}
+for k in m.keys():
+    out[k.lower()] = [str(v) for v in m.get_all(k)]
+print(json.dumps({"headers": out, "payload": m.get_payload()}))`], { input: text });
+    expect(r.code, r.stderr).toBe(0);
+    const py = JSON.parse(r.stdout) as { headers: Record<string, string[]>; payload: string };
+    const { metadata, unparsed } = parseCoreMetadata(text);
+    expect(metadata.summary).toBe(py.headers.summary![0]);
+    expect(metadata.description).toBe(py.headers.description![0]);
+    expect(metadata.license).toBe(py.headers.license![0]);
+    expect(metadata.classifiers).toEqual(py.headers.classifier);
+    expect(metadata.version).toBe('1.0');
+    expect(metadata.keywords).toEqual(['a', 'b', 'c']);
+    expect(metadata.project_urls).toEqual([['Home', 'https://x.example'], ['Docs', 'https://d.example, more']]);
+    expect(unparsed).toEqual({ 'x-unknown': ['z'] });
+    expect(py.payload).toBe('');
+  });
+
+  it('takes the body as the description, and refuses two descriptions or repeated single fields', () => {
+    const body = '# Title\r\n\r\nText\n\n  indented\n';
+    expect(parseCoreMetadata(`Metadata-Version: 2.1\nName: a\nVersion: 1\n\n${body}`).metadata.description).toBe(body);
+    const both = parseCoreMetadata(`Metadata-Version: 2.1\nName: a\nVersion: 1\nDescription: head\n\n${body}`);
+    expect(both.metadata.description).toBeUndefined();
+    expect(both.unparsed.description).toEqual(['head', body]);
+    const twice = parseCoreMetadata('Metadata-Version: 2.1\nName: a\nName: b\nVersion: 1\nProject-URL: x, 1\nProject-URL: x, 2\n');
+    expect(twice.metadata.name).toBeUndefined();
+    expect(twice.unparsed).toEqual({ name: ['a', 'b'], 'project-url': ['x, 1', 'x, 2'] });
+    // A line that is no header ends the headers (no blank line before the body).
+    expect(parseCoreMetadata('Name: a\nnot a header\nmore\n').metadata).toEqual({ name: 'a', description: 'not a header\nmore\n' });
+  });
+});
+
+// ---------------------------------------------------------------- real builds
+
+describe('building real projects with Debian tools', () => {
+  it('setuptools with pyproject.toml: sdist + wheel, metadata read back, name compared normalised', async () => {
+    const r = await repo(setuptoolsPyproject('Acme.Tiny_Lib', '1.0'), 'v1.0');
+    const res = await build(r, 'v1.0', { name: 'acme-tiny-lib' });
+    expect(res.name).toBe('acme-tiny-lib');
+    expect(res.version).toBe('1.0');
+    expect(res.files.map((f) => [f.filename, f.filetype, f.pyversion])).toEqual([
+      ['Acme.Tiny_Lib-1.0.tar.gz', 'sdist', 'source'],
+      ['Acme.Tiny_Lib-1.0-py3-none-any.whl', 'bdist_wheel', 'py3'],
+    ]);
+    const [sdist, wheel] = res.files;
+    expect(sdist!.size).toBeGreaterThan(0);
+    expect(wheel!.metadata).toMatchObject({
+      metadata_version: '2.1',
+      version: '1.0',
+      summary: 'A tiny library',
+      author_email: 'Zoë Ada <ada@example.com>',
+      keywords: ['tiny', 'example'],
+      classifiers: ['Programming Language :: Python :: 3', 'License :: OSI Approved :: MIT License'],
+      requires_python: '>=3.8',
+      project_urls: [['Homepage', 'https://example.com'], ['Source', 'https://example.com/src']],
+      provides_extra: ['fast'],
+      description_content_type: 'text/markdown',
+      description: '# Tiny\n\nHello ünïcode.\n',
+    });
+    expect(wheel!.metadata.requires_dist).toEqual(['requests (>=2)', 'attrs ; python_version < "3.10"', "ujson ; extra == 'fast'"]);
+    // setuptools 66 writes Requires-Dist into the wheel's METADATA only, not into PKG-INFO.
+    expect(sdist!.metadata.requires_dist).toBeUndefined();
+    expect(sdist!.metadata.description).toBe('# Tiny\n\nHello ünïcode.\n');
+    expect(res.output).toMatch(/Successfully built/);
+  });
+
+  it('setuptools with only a setup.py', async () => {
+    const r = await repo({ 'setup.py': 'from setuptools import setup\nsetup(name="sp-lib", version="3.1", py_modules=["sp_lib"], description="setup.py lib")\n', 'sp_lib.py': 'X = 1\n' }, '3.1');
+    const res = await build(r, '3.1', { name: 'sp_lib' });
+    expect(res.files.map((f) => f.filename)).toEqual(['sp-lib-3.1.tar.gz', 'sp_lib-3.1-py3-none-any.whl']);
+    expect(res.files.every((f) => f.metadata.name === 'sp-lib' && f.metadata.summary === 'setup.py lib')).toBe(true);
+  });
+
+  it('hatchling, in a monorepo subdirectory', async () => {
+    const r = await repo(
+      {
+        'README.md': 'monorepo\n',
+        'libs/hat/pyproject.toml': '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n\n[project]\nname = "hat-lib"\nversion = "2.0.0"\ndescription = "hatch"\n\n[tool.hatch.build.targets.wheel]\npackages = ["hat_lib"]\n',
+        'libs/hat/hat_lib/__init__.py': 'X = 1\n',
+      },
+      'hat-lib/v2.0.0',
+    );
+    const res = await build(r, 'hat-lib/v2.0.0', { name: 'hat-lib', subdir: 'libs/hat', version: 'v2.0.0' });
+    expect(res.files.map((f) => [f.filename, f.pyversion])).toEqual([
+      ['hat_lib-2.0.0.tar.gz', 'source'],
+      ['hat_lib-2.0.0-py2.py3-none-any.whl', 'py2.py3'],
+    ]);
+    expect(res.files[1]!.metadata).toMatchObject({ name: 'hat-lib', version: '2.0.0', summary: 'hatch' });
+  });
+
+  it('poetry-core', async () => {
+    const r = await repo(
+      {
+        'pyproject.toml': '[build-system]\nrequires = ["poetry-core"]\nbuild-backend = "poetry.core.masonry.api"\n\n[tool.poetry]\nname = "poe_lib"\nversion = "0.3.0"\ndescription = "poetry"\nauthors = ["Bob <bob@example.com>"]\npackages = [{include = "poe_lib"}]\n\n[tool.poetry.dependencies]\npython = "^3.8"\n',
+        'poe_lib/__init__.py': 'X = 1\n',
+      },
+      'v0.3.0',
+    );
+    const res = await build(r, 'v0.3.0', { name: 'poe-lib' });
+    expect(res.files.map((f) => f.filename)).toEqual(['poe_lib-0.3.0.tar.gz', 'poe_lib-0.3.0-py3-none-any.whl']);
+    expect(res.files[1]!.metadata).toMatchObject({ name: 'poe-lib', author: 'Bob', author_email: 'bob@example.com', requires_python: '>=3.8,<4.0' });
+  });
+
+  it('accepts metadata 1.0 for tag v1.0.0 (equal as versions)', async () => {
+    const r = await repo(setuptoolsPyproject('eq-lib', '1.0'), 'v1.0.0');
+    const res = await build(r, 'v1.0.0', { name: 'eq-lib' });
+    expect(res.version).toBe('1.0.0');
+    expect(res.files.map((f) => f.metadata.version)).toEqual(['1.0', '1.0']);
+  });
+
+  it('refuses metadata that says another version than the tag: EVERSION naming the file, expected and actual', async () => {
+    const r = await repo(setuptoolsPyproject('bump-lib', '1.0'), 'v1.1');
+    const e = await failure(build(r, 'v1.1', { name: 'bump-lib' }));
+    expect(e.code).toBe('EVERSION');
+    expect(e.subject).toBe('bump-lib@1.1');
+    expect(e.expected).toBe('1.1');
+    expect(e.actual).toBe('1.0');
+    expect(e.message).toMatch(/bump.lib-1\.0\.tar\.gz/);
+  });
+
+  it('refuses a build of another project than the job names: EBADBUILD', async () => {
+    const r = await repo(setuptoolsPyproject('real-name', '1.0'), 'v1.0');
+    const e = await failure(build(r, 'v1.0', { name: 'job-name' }));
+    expect(e.code).toBe('EBADBUILD');
+    expect(e.expected).toBe('job-name-1.0.tar.gz');
+  });
+
+  it('refuses a tag that is not PEP 440 before building anything', async () => {
+    const out = join(tmp, `out-${++n}`);
+    const e = await failure(buildPython({ checkoutDir: tmp, commitTime: new Date(), outDir: out, name: 'x', version: 'release-one' }));
+    expect(e.code).toBe('EVERSION');
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('counts the files: a wheel-only command fails the default, and passes with expectSdists: 0', async () => {
+    const r = await repo(setuptoolsPyproject('count-lib', '1.0'), 'v1.0');
+    const command = '{python} -m build --no-isolation --skip-dependency-check --wheel --outdir {outdir} {srcdir}';
+    const e = await failure(build(r, 'v1.0', { name: 'count-lib', command }));
+    expect(e.code).toBe('EBADBUILD');
+    expect(e.expected).toBe('1');
+    const ok = await build(r, 'v1.0', { name: 'count-lib', command, expectSdists: 0 });
+    expect(ok.files.map((f) => f.filetype)).toEqual(['bdist_wheel']);
+  });
+
+  it('a failing build (syntax error in setup.py) is EBUILD with the output tail', async () => {
+    const r = await repo({ 'setup.py': 'from setuptools import setup\nsetup(name="broken", version="1.0"\n' }, 'v1.0');
+    const e = await failure(build(r, 'v1.0', { name: 'broken' }));
+    expect(e.code).toBe('EBUILD');
+    expect(e.message).toMatch(/exit code [1-9]/);
+    expect(e.actual).toMatch(/SyntaxError/);
+  });
+
+  it('an unknown placeholder in the command is ECONFIG', async () => {
+    const r = await repo(setuptoolsPyproject('ph-lib', '1.0'), 'v1.0');
+    const e = await failure(build(r, 'v1.0', { name: 'ph-lib', command: '{python} -m build {sourcedir}' }));
+    expect(e.code).toBe('ECONFIG');
+  });
+
+  it('refuses a checkout that is not clean (a stale build/ would end up in the wheel)', async () => {
+    const r = await repo(setuptoolsPyproject('dirty-lib', '1.0'), 'v1.0');
+    const co = await checkout(r, 'v1.0');
+    await writeTree(co.dir, { 'build/lib/acme_tiny/stale.py': 'STALE = 1\n' });
+    const e = await failure(buildPython({ checkoutDir: co.dir, commitTime: co.commitTime, outDir: join(tmp, `out-${++n}`), name: 'dirty-lib', version: 'v1.0' }));
+    expect(e.code).toBe('EBUILD');
+    expect(e.actual).toContain('build/');
+  });
+
+  it('runs the build in a clean environment with SOURCE_DATE_EPOCH = the commit time', async () => {
+    const dump = join(tmp, `env-${++n}.json`);
+    const r = await repo(
+      {
+        'setup.py': `import json, os\nfrom setuptools import setup\njson.dump(dict(os.environ), open(${JSON.stringify(dump)}, "w"))\nsetup(name="env-lib", version="1.0", py_modules=["env_lib"])\n`,
+        'env_lib.py': '',
+      },
+      'v1.0',
+    );
+    const before = { PIP_INDEX_URL: process.env.PIP_INDEX_URL, PYTHONPATH: process.env.PYTHONPATH };
+    process.env.PIP_INDEX_URL = 'http://127.0.0.1:9/never';
+    process.env.PYTHONPATH = '/nonexistent';
+    try {
+      await build(r, 'v1.0', { name: 'env-lib', env: { EXTRA_FOR_TEST: 'yes' } });
+    } finally {
+      for (const [k, v] of Object.entries(before)) if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    const env = JSON.parse(await readFile(dump, 'utf8')) as Record<string, string>;
+    expect(env.SOURCE_DATE_EPOCH).toBe(String(Date.parse(COMMIT_DATE) / 1000));
+    expect(env.PIP_INDEX_URL).toBeUndefined();
+    expect(env.PYTHONPATH).toBeUndefined();
+    expect(env.EXTRA_FOR_TEST).toBe('yes');
+    expect(env.PIP_NO_INDEX).toBe('1');
+    expect(env.HOME).toMatch(/cam-pybuild-/);
+    // The temporary HOME is removed with the build.
+    expect(existsSync(env.HOME!)).toBe(false);
+  });
+});
+
+// ---------------------------------------------------------------- timeouts and aborts
+
+/** A setup.py that starts a grandchild, records both pids, then hangs. */
+function hangingProject(pidFile: string): Record<string, string> {
+  return {
+    'setup.py': `import os, subprocess, time
+child = subprocess.Popen(["/bin/sleep", "300"])
+with open(${JSON.stringify(pidFile)}, "w") as f:
+    f.write("%d %d" % (os.getpid(), child.pid))
+time.sleep(300)
+`,
+  };
+}
+
+/** Alive and not a zombie (PID 1 here may not reap orphans promptly). */
+async function alive(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  return stat !== '' && !/^\d+ \(.*\) Z/.test(stat);
+}
+
+async function waitForFile(path: string): Promise<string> {
+  for (let i = 0; i < 600; i++) {
+    const text = await readFile(path, 'utf8').catch(() => '');
+    if (text.trim() !== '') return text;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${path} never appeared`);
+}
+
+describe('a build that hangs', () => {
+  it('is killed at the timeout, the whole process group with it', async () => {
+    const pidFile = join(tmp, `pids-${++n}`);
+    const r = await repo(hangingProject(pidFile), 'v1.0');
+    const started = Date.now();
+    const e = await failure(build(r, 'v1.0', { name: 'hang', timeoutMs: 8000 }));
+    expect(e.code).toBe('EBUILD');
+    expect(e.message).toMatch(/timed out/);
+    expect(Date.now() - started).toBeLessThan(60_000);
+    const pids = (await waitForFile(pidFile)).trim().split(' ').map(Number);
+    expect(pids).toHaveLength(2);
+    for (const pid of pids) expect(await alive(pid), `pid ${pid}`).toBe(false);
+  });
+
+  it('is killed on abort: EINTERRUPTED, nothing left behind', async () => {
+    const pidFile = join(tmp, `pids-${++n}`);
+    const r = await repo(hangingProject(pidFile), 'v1.0');
+    const ac = new AbortController();
+    const p = build(r, 'v1.0', { name: 'hang', signal: ac.signal, timeoutMs: 120_000 });
+    const pids = (await waitForFile(pidFile)).trim().split(' ').map(Number);
+    for (const pid of pids) expect(await alive(pid)).toBe(true);
+    ac.abort();
+    const e = await failure(p);
+    expect(e.code).toBe('EINTERRUPTED');
+    for (const pid of pids) expect(await alive(pid), `pid ${pid}`).toBe(false);
+  });
+
+  it('runProcess keeps only the tail of a chatty command', async () => {
+    const res = await runProcess({ argv: ['/bin/sh', '-c', 'i=0; while [ $i -lt 20000 ]; do echo line-$i; i=$((i+1)); done; exit 3'], cwd: tmp, env: { PATH: '/usr/bin:/bin' }, timeoutMs: 60_000, maxOutputBytes: 1000 });
+    expect(res.exitCode).toBe(3);
+    expect(res.outputBytes).toBeGreaterThan(100_000);
+    expect(res.output.length).toBeLessThanOrEqual(1000);
+    expect(res.output.trimEnd().endsWith('line-19999')).toBe(true);
+  });
+});
+
+// ---------------------------------------------------------------- reproducibility
+
+/** The tar members (type, name, content) of a .tar.gz, ignoring times: the gzip header and pax records (setuptools puts only `mtime` in them). */
+async function tarMembers(path: string): Promise<string[]> {
+  const data = gunzipSync(await readFile(path));
+  const out: string[] = [];
+  for (let off = 0; off + 512 <= data.length; ) {
+    const header = data.subarray(off, off + 512);
+    if (header.every((b) => b === 0)) break;
+    const name = header.subarray(0, 100).toString('latin1').replace(/\0.*$/s, '');
+    const prefix = header.subarray(345, 500).toString('latin1').replace(/\0.*$/s, '');
+    const size = parseInt(header.subarray(124, 136).toString('latin1').replace(/\0.*$/s, '').trim() || '0', 8);
+    const type = String.fromCharCode(header[156]!);
+    if (type !== 'x' && type !== 'g') out.push(`${type} ${prefix ? `${prefix}/` : ''}${name} ${data.subarray(off + 512, off + 512 + size).toString('base64')}`);
+    off += 512 + Math.ceil(size / 512) * 512;
+  }
+  return out;
+}
+
+describe('SOURCE_DATE_EPOCH and reproducibility (Debian 12 tool versions)', () => {
+  // Two fresh clones of one commit, their files' mtimes made different on
+  // purpose (a clone stamps files with the time of the clone), built apart.
+  async function twice(files: Record<string, string>, name: string): Promise<[PythonBuildResult, PythonBuildResult]> {
+    const r = await repo(files, 'v1.0');
+    const results: PythonBuildResult[] = [];
+    for (const shift of [0, 3600]) {
+      const co = await checkout(r, 'v1.0');
+      const when = new Date(Date.now() + shift * 1000);
+      for (const f of await readdir(co.dir, { recursive: true })) if (!f.startsWith('.git')) await utimes(join(co.dir, f), when, when);
+      results.push(await buildPython({ checkoutDir: co.dir, commitTime: co.commitTime, outDir: join(tmp, `out-${++n}`), name, version: 'v1.0' }));
+    }
+    return results as [PythonBuildResult, PythonBuildResult];
+  }
+  const bytes = (res: PythonBuildResult) => Promise.all(res.files.map((f) => readFile(f.path)));
+
+  it('hatchling: sdist and wheel are byte-identical', async () => {
+    const [a, b] = await twice({ 'pyproject.toml': '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n[project]\nname = "rep-hat"\nversion = "1.0"\n[tool.hatch.build.targets.wheel]\npackages = ["rep_hat"]\n', 'rep_hat/__init__.py': 'X = 1\n' }, 'rep-hat');
+    expect(await bytes(a)).toEqual(await bytes(b));
+  });
+
+  // poetry-core 1.4 copies the files' mtimes into its sdist: identical only
+  // because buildPython sets them to the commit time first (pinMtimes).
+  it('poetry-core: sdist and wheel are byte-identical', async () => {
+    const [a, b] = await twice({ 'pyproject.toml': '[build-system]\nrequires = ["poetry-core"]\nbuild-backend = "poetry.core.masonry.api"\n[tool.poetry]\nname = "rep-poe"\nversion = "1.0"\ndescription = ""\nauthors = []\npackages = [{include = "rep_poe"}]\n', 'rep_poe/__init__.py': 'X = 1\n' }, 'rep-poe');
+    expect(await bytes(a)).toEqual(await bytes(b));
+  });
+
+  it('setuptools 66: the wheel is byte-identical; the sdist only in content (tar and gzip times are not clamped)', async () => {
+    const [a, b] = await twice(setuptoolsPyproject('rep-st', '1.0'), 'rep-st');
+    const [sa, wa] = await bytes(a);
+    const [sb, wb] = await bytes(b);
+    expect(wa).toEqual(wb);
+    // setuptools 66's sdist does not honour SOURCE_DATE_EPOCH: the files it
+    // generates (PKG-INFO, setup.cfg, egg-info, their directories) carry the
+    // time of the build, and so does gzip's header, so the archive bytes
+    // differ between builds. What the sdist holds is the same. If this starts
+    // failing because the bytes became equal, setuptools got reproducible.
+    expect(sa!.equals(sb!)).toBe(false);
+    expect(await tarMembers(a.files[0]!.path)).toEqual(await tarMembers(b.files[0]!.path));
+  });
+});
