@@ -327,6 +327,24 @@ describe('building real projects with Debian tools', () => {
     expect(ok.files.map((f) => f.filetype)).toEqual(['bdist_wheel']);
   });
 
+  it('refuses files that are neither sdist nor wheel (an argv command, placeholders inside arguments)', async () => {
+    const r = await repo(setuptoolsPyproject('extra-lib', '1.0'), 'v1.0');
+    const command = ['/bin/sh', '-c', '{python} -m build --no-isolation --skip-dependency-check --outdir "{outdir}" "{srcdir}" && echo x > "{outdir}/notes.txt"'];
+    const e = await failure(build(r, 'v1.0', { name: 'extra-lib', command }));
+    expect(e.code).toBe('EBADBUILD');
+    expect(e.actual).toBe('notes.txt');
+  });
+
+  it('bounds the metadata it reads: ETOOLARGE for the sdist PKG-INFO and the wheel METADATA', async () => {
+    const r = await repo(setuptoolsPyproject('big-meta', '1.0'), 'v1.0');
+    const sdist = await failure(build(r, 'v1.0', { name: 'big-meta', maxMetadataBytes: 100 }));
+    expect(sdist.code).toBe('ETOOLARGE');
+    expect(sdist.message).toMatch(/big.meta-1\.0\.tar\.gz: .*PKG-INFO/);
+    const wheel = await failure(build(r, 'v1.0', { name: 'big-meta', maxMetadataBytes: 100, expectSdists: 0, command: '{python} -m build --no-isolation --skip-dependency-check --wheel --outdir {outdir} {srcdir}' }));
+    expect(wheel.code).toBe('ETOOLARGE');
+    expect(wheel.message).toMatch(/\.whl: .*METADATA/);
+  });
+
   it('a failing build (syntax error in setup.py) is EBUILD with the output tail', async () => {
     const r = await repo({ 'setup.py': 'from setuptools import setup\nsetup(name="broken", version="1.0"\n' }, 'v1.0');
     const e = await failure(build(r, 'v1.0', { name: 'broken' }));

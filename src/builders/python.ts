@@ -448,7 +448,7 @@ async function readBuiltFiles(outDir: string, opts: PythonBuildOptions, version:
       check(filename, 'the sdist file name', split.name, split.version);
       filetype = 'sdist';
       pyversion = 'source';
-      raw = await readSdistPkgInfo(path, stem, limits, (m, hint) => bad('EBADBUILD', m, { file: filename, hint }));
+      raw = await readSdistPkgInfo(path, stem, limits, (m, init) => bad(init?.code ?? 'EBADBUILD', m, { file: filename, ...init }));
     } else {
       const w = parseWheelName(filename);
       if (!w) {
@@ -457,7 +457,7 @@ async function readBuiltFiles(outDir: string, opts: PythonBuildOptions, version:
       check(filename, 'the wheel file name', w.name, w.version);
       filetype = 'bdist_wheel';
       pyversion = w.python;
-      const { dir, data } = await readWheelMetadata(path, limits.metadata, (m, hint) => bad('EBADBUILD', m, { file: filename, hint }));
+      const { dir, data } = await readWheelMetadata(path, limits.metadata, (m, init) => bad(init?.code ?? 'EBADBUILD', m, { file: filename, ...init }));
       const d = /^(.+)-([^-]+)\.dist-info$/.exec(dir);
       if (!d) throw bad('EBADBUILD', `the wheel's ${dir} is not named <name>-<version>.dist-info`, { file: filename });
       check(filename, `the wheel's ${dir} directory`, d[1]!, d[2]!);
@@ -514,7 +514,7 @@ export function parseWheelName(filename: string): { name: string; version: strin
   return { name, version, ...(build !== undefined ? { build } : {}), python, abi, platform };
 }
 
-type Fail = (message: string, hint?: string) => MigrateError;
+type Fail = (message: string, init?: { code?: ErrorCode; hint?: string; expected?: string; actual?: string }) => MigrateError;
 
 /**
  * `<stem>/PKG-INFO` from an sdist, streamed. Every entry must sit under the
@@ -537,13 +537,13 @@ async function readSdistPkgInfo(path: string, stem: string, limits: { metadata: 
     const parser = new tar.Parser({
       onReadEntry: (entry) => {
         unpacked += entry.size ?? 0;
-        if (unpacked > limits.unpacked) return stop(new MigrateError('ETOOLARGE', `${path}: the sdist unpacks to more than ${limits.unpacked} bytes`, { hint: 'raise maxUnpackedBytes, or exclude this tag' }));
+        if (unpacked > limits.unpacked) return stop(fail(`the sdist unpacks to more than ${limits.unpacked} bytes`, { code: 'ETOOLARGE', hint: 'raise maxUnpackedBytes, or exclude this tag' }));
         const p = entry.path.replace(/\/$/, '');
         if (p !== stem && !p.startsWith(`${stem}/`)) return stop(fail(`the sdist holds ${JSON.stringify(entry.path)} outside its ${stem}/ directory`));
         if (p !== want) return void entry.resume();
         if (pkgInfo) return stop(fail(`the sdist holds ${want} twice`));
         if (!['File', 'OldFile', 'ContiguousFile'].includes(entry.type)) return stop(fail(`the sdist's ${want} is a ${entry.type}, not a file`));
-        if ((entry.size ?? 0) > limits.metadata) return stop(new MigrateError('ETOOLARGE', `${path}: ${want} is ${entry.size} bytes`, { expected: `at most ${limits.metadata} bytes`, actual: `${entry.size} bytes` }));
+        if ((entry.size ?? 0) > limits.metadata) return stop(fail(`${want} is ${entry.size} bytes`, { code: 'ETOOLARGE', expected: `at most ${limits.metadata} bytes`, actual: `${entry.size} bytes` }));
         const chunks: Buffer[] = [];
         entry.on('data', (c: Buffer) => chunks.push(c));
         entry.on('end', () => (pkgInfo = Buffer.concat(chunks)));
@@ -559,7 +559,7 @@ async function readSdistPkgInfo(path: string, stem: string, limits: { metadata: 
     if (e instanceof MigrateError) throw e;
     throw fail(`the sdist cannot be read: ${toError(e).message}`);
   });
-  if (!found) throw fail(`the sdist has no ${want}`, 'twine and pip need <name>-<version>/PKG-INFO; the backend did not write one');
+  if (!found) throw fail(`the sdist has no ${want}`, { hint: 'twine and pip need <name>-<version>/PKG-INFO; the backend did not write one' });
   return found;
 }
 
@@ -582,14 +582,14 @@ async function readWheelMetadata(path: string, maxBytes: number, fail: Fail): Pr
     }
     if (!found) throw fail('the wheel has no <name>-<version>.dist-info/METADATA');
     if (found.uncompressedSize > maxBytes) {
-      throw new MigrateError('ETOOLARGE', `${path}: ${found.fileName} is ${found.uncompressedSize} bytes`, { expected: `at most ${maxBytes} bytes`, actual: `${found.uncompressedSize} bytes` });
+      throw fail(`${found.fileName} is ${found.uncompressedSize} bytes`, { code: 'ETOOLARGE', expected: `at most ${maxBytes} bytes`, actual: `${found.uncompressedSize} bytes` });
     }
     const chunks: Buffer[] = [];
     let n = 0;
     // yauzl checks the inflated size against the declared one (validateEntrySizes), so the bound holds.
     for await (const c of await zip.openReadStreamPromise(found)) {
       n += (c as Buffer).length;
-      if (n > maxBytes) throw new MigrateError('ETOOLARGE', `${path}: ${found.fileName} is larger than ${maxBytes} bytes`);
+      if (n > maxBytes) throw fail(`${found.fileName} is larger than ${maxBytes} bytes`, { code: 'ETOOLARGE', expected: `at most ${maxBytes} bytes` });
       chunks.push(c as Buffer);
     }
     return { dir: found.fileName.split('/')[0]!, data: Buffer.concat(chunks) };
