@@ -359,6 +359,14 @@ describe('building real projects with Debian tools', () => {
     expect(e.code).toBe('ECONFIG');
   });
 
+  it('refuses an output directory inside the checkout (ECONFIG)', async () => {
+    const r = await repo(setuptoolsPyproject('in-lib', '1.0'), 'v1.0');
+    const co = await checkout(r, 'v1.0');
+    const e = await failure(buildPython({ checkoutDir: co.dir, commitTime: co.commitTime, outDir: join(co.dir, 'dist'), name: 'in-lib', version: 'v1.0' }));
+    expect(e.code).toBe('ECONFIG');
+    expect(existsSync(join(co.dir, 'dist'))).toBe(false);
+  });
+
   it('refuses a checkout that is not clean (a stale build/ would end up in the wheel)', async () => {
     const r = await repo(setuptoolsPyproject('dirty-lib', '1.0'), 'v1.0');
     const co = await checkout(r, 'v1.0');
@@ -436,11 +444,9 @@ describe('a build that hangs', () => {
   it('is killed at the timeout, the whole process group with it', async () => {
     const pidFile = join(tmp, `pids-${++n}`);
     const r = await repo(hangingProject(pidFile), 'v1.0');
-    const started = Date.now();
     const e = await failure(build(r, 'v1.0', { name: 'hang', timeoutMs: 8000 }));
     expect(e.code).toBe('EBUILD');
     expect(e.message).toMatch(/timed out/);
-    expect(Date.now() - started).toBeLessThan(60_000);
     const pids = (await waitForFile(pidFile)).trim().split(' ').map(Number);
     expect(pids).toHaveLength(2);
     for (const pid of pids) expect(await alive(pid), `pid ${pid}`).toBe(false);

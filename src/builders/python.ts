@@ -66,7 +66,7 @@ export interface PythonBuildOptions {
   subdir?: string;
   /** The tagged commit's committer time: SOURCE_DATE_EPOCH. */
   commitTime: Date;
-  /** Where the build writes its files; created if absent, and must be empty. */
+  /** Where the build writes its files, outside the checkout; created if absent, and must be empty. */
   outDir: string;
   /** The project name the job gives (compared under PEP 503 normalisation). */
   name: string;
@@ -211,6 +211,10 @@ export async function buildPython(opts: PythonBuildOptions): Promise<PythonBuild
   const checkout = resolve(opts.checkoutDir);
   const srcdir = await projectDir(checkout, opts.subdir ?? '', subject);
   const outDir = resolve(opts.outDir);
+  const inside = relative(checkout, outDir);
+  if (!inside.startsWith('..') && !isAbsolute(inside)) {
+    throw new MigrateError('ECONFIG', `${subject}: the output directory ${outDir} is inside the checkout`, { subject, hint: 'write the build output outside the checkout: it must stay clean' });
+  }
   await prepareOutDir(outDir, subject);
   await requireCleanCheckout(checkout, subject, opts.signal);
   await pinMtimes(checkout, opts.commitTime, subject);
