@@ -4,7 +4,7 @@
  * both through `loadJob` and through the real CLI (no sandbox needed: a bad
  * job never gets as far as a registry).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -177,6 +177,61 @@ const cases: BadCase[] = [
     secret: GITHUB_TOKEN_LOOKALIKE,
   },
   {
+    label: 'token-in-url-query',
+    job: () => {
+      const j = validJob();
+      j.sources[0].url = 'https://npm.acme.example/?access_token=qs-s3cret-9f8e7d';
+      return j;
+    },
+    path: 'sources[0].url',
+    secret: 'qs-s3cret-9f8e7d',
+  },
+  {
+    label: 'token-in-url-fragment',
+    job: () => {
+      const j = validJob();
+      j.sources[0].url = 'https://npm.acme.example/#frag-s3cret-1a2b3c';
+      return j;
+    },
+    path: 'sources[0].url',
+    secret: 'frag-s3cret-1a2b3c',
+  },
+  {
+    label: 'token-value-classic-40-hex',
+    job: () => {
+      const j = validJob();
+      j.sources[1].tokenEnv = '0123456789abcdef0123456789abcdef01234567';
+      return j;
+    },
+    path: 'sources[1].tokenEnv',
+    secret: '0123456789abcdef0123456789abcdef01234567',
+  },
+  {
+    label: 'token-value-mixed-case',
+    job: () => {
+      const j = validJob();
+      j.sources[1].tokenEnv = 'Xk9Pq2Lm7Rt4Vw8Yz3Bn6Cd1Fg5Hj0';
+      return j;
+    },
+    path: 'sources[1].tokenEnv',
+    secret: 'Xk9Pq2Lm7Rt4Vw8Yz3Bn6Cd1Fg5Hj0',
+  },
+  {
+    label: 'rate-too-small',
+    job: () => ({ ...validJob(), limits: { rates: { publish: 1e-300 } } }),
+    path: 'limits.rates.publish',
+  },
+  {
+    label: 'rate-too-large',
+    job: () => ({ ...validJob(), limits: { rates: { reads: 1e12 } } }),
+    path: 'limits.rates.reads',
+  },
+  {
+    label: 'max-artifact-size-nonsense',
+    job: () => ({ ...validJob(), limits: { maxArtifactBytes: '12 bananas' } }),
+    path: 'limits.maxArtifactBytes',
+  },
+  {
     label: 'duplicate-source-id',
     job: () => {
       const j = validJob();
@@ -266,6 +321,38 @@ describe('loadJob refuses bad job files with ECONFIG, naming the file and the pa
     const e = loadError(file);
     expect(e.message).toContain(`${file}: target.region`);
     expect(e.message).toContain(`${file}: sources[0].tokenEnv`);
+  });
+});
+
+describe('hostile job files are refused cheaply, naming the file', () => {
+  it('a YAML alias bomb ("billion laughs") is ECONFIG, not an out-of-memory crash', () => {
+    const levels = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]'];
+    for (let i = 1; i < 12; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
+    const { file } = writeJob('alias-bomb', `${levels.join('\n')}\nname: cfg\n`);
+    const e = loadError(file);
+    expect(e.code).toBe('ECONFIG');
+    expect(e.message).toContain(file);
+  });
+
+  it('a FIFO, a directory or a device as the job file is ECONFIG at once, never a blocking read', async () => {
+    const fifo = join(dir, 'job-fifo.yaml');
+    spawnSync('mkfifo', [fifo]);
+    expect(loadError(fifo).code).toBe('ECONFIG');
+    expect(loadError(dir).code).toBe('ECONFIG');
+    expect(loadError('/dev/zero').code).toBe('ECONFIG');
+    // and through the CLI: exit 2, nothing waits for a writer that never comes
+    const stateDir = join(dir, 'fifo-state');
+    const r = await cli(['run', fifo], stateDir, dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(fifo);
+    expect(existsSync(stateDir)).toBe(false);
+  });
+
+  it('sizes take units: 512MB, 1GiB, or a number of bytes', () => {
+    for (const [given, bytes] of [['512MB', 512e6], ['1GiB', 1024 ** 3], [4096, 4096]] as const) {
+      const { file } = writeJob(`size-${String(given)}`, { ...validJob(), limits: { maxArtifactBytes: given } });
+      expect(loadJob(file).config.limits.maxArtifactBytes).toBe(bytes);
+    }
   });
 });
 

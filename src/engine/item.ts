@@ -184,7 +184,12 @@ export async function settleItem(ctx: ItemContext, pkg: PackageContext, start: I
   if (seen.kind === 'unusable') throw unusable(row, seen.status);
   if (seen.kind === 'identical') {
     // Ours if we ever tried to publish it (a run died before recording the answer): verify it
-    if (row.attempts > 0) return { verify: ctx.state.transition(row.id, 'published', { error: null }, 'found on the target after an interrupted publish') };
+    if (row.attempts > 0) {
+      const published = ctx.state.transition(row.id, 'published', { error: null }, 'found on the target after an interrupted publish');
+      // the publish landed with the bytes fetched then; the source has declared other bytes since
+      if (!declaredMatches(published)) ctx.state.note(row.id, 'EREDECLARED', `the source now declares ${row.declared_integrity ?? row.declared_shasum ?? 'no hash'}; the target keeps the bytes an interrupted publish had sent`);
+      return { verify: published };
+    }
     // Somebody else put the same bytes there: complete only if it can be installed
     const status = seen.status ?? (await withRetry(() => ctx.ca().describeVersion(pkg.coords, row.version), retry))?.status ?? 'unknown';
     if (status !== 'Published') throw unusable(row, status);
@@ -210,6 +215,18 @@ export async function settleItem(ctx: ItemContext, pkg: PackageContext, start: I
   row = await publish(ctx, pkg, row, retry);
   if (row.state === 'conflict') return 'conflict';
   return { verify: row };
+}
+
+/** Do the row's bytes match what its source declares now? */
+function declaredMatches(row: ItemRow): boolean {
+  try {
+    const declared = declaredHash(row.declared_integrity ?? undefined, row.declared_shasum ?? undefined, subjectOf(row));
+    if (!declared || !row.sha512 || !row.sha1 || !row.sha256 || !row.md5) return false;
+    checkDeclared(subjectOf(row), declared, { sha512: row.sha512, sha1: row.sha1, sha256: row.sha256, md5: row.md5 });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -366,9 +366,18 @@ export class StateDb {
     return this.db
       .prepare(
         `SELECT i.package, i.version, i.state, i.sha512, e.detail, e.at FROM events e JOIN items i ON i.id = e.item_id
-         WHERE e.code = 'EREDECLARED' AND e.from_state = e.to_state ${runId === undefined ? '' : 'AND e.run_id = ?'} ORDER BY e.id`,
+         WHERE e.code = 'EREDECLARED' AND e.from_state = e.to_state AND e.to_state IN ('published', 'verified', 'present-identical', 'conflict')
+         ${runId === undefined ? '' : 'AND e.run_id = ?'} ORDER BY e.id`,
       )
       .all(...(runId === undefined ? [] : [runId])) as never;
+  }
+
+  /** Append an event that changes no state (something worth knowing about the item). */
+  note(id: number, code: string, detail: string): void {
+    this.write(() => {
+      const row = this.item(id);
+      this.event(id, row.state, row.state, code, detail, now());
+    });
   }
 
   /** Versions the source stopped listing: this run's, or all; with the state each was left in. */

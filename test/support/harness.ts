@@ -29,6 +29,8 @@ export interface JobOverrides {
   filters?: Record<string, unknown>;
   tokenDurationSeconds?: number;
   name?: string;
+  /** Sources of the test's own (a hostile registry), replacing the two sandbox registries. */
+  sources?: Record<string, unknown>[];
 }
 
 export interface TestEnv {
@@ -40,10 +42,13 @@ export interface TestEnv {
   writeJob(overrides?: JobOverrides): string;
   /** Run in-process with the sandbox's credentials. */
   run(jobFile: string, opts?: Partial<RunOptions>): Promise<RunSummary>;
-  /** Spawn the real CLI (`node --import tsx src/cli/main.ts …`). */
-  spawnCli(args: string[], extraEnv?: Record<string, string>): ChildProcess;
+  /**
+   * Spawn the real CLI (`node --import tsx src/cli/main.ts …`); `wrap` runs it
+   * under a shell prefix (e.g. `ulimit -f`), `nodeArgs` go to node first.
+   */
+  spawnCli(args: string[], extraEnv?: Record<string, string>, opts?: { shell?: string; nodeArgs?: string[] }): ChildProcess;
   /** Run the CLI to completion. */
-  cli(args: string[], extraEnv?: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }>;
+  cli(args: string[], extraEnv?: Record<string, string>, opts?: { shell?: string; nodeArgs?: string[] }): Promise<{ code: number | null; stdout: string; stderr: string }>;
   openState(jobName?: string): StateDb;
   /** A CodeArtifact authorization token for the stand-in, as a package manager would get one. */
   targetToken(): Promise<string>;
@@ -76,8 +81,8 @@ export async function startTestEnv(opts: Partial<SandboxOptions> = {}): Promise<
     stateDir,
     env,
     writeJob(o = {}) {
-      const sources: Record<string, unknown>[] = [];
-      if (o.privateNpm !== false) {
+      const sources: Record<string, unknown>[] = [...(o.sources ?? [])];
+      if (o.privateNpm !== false && !o.sources) {
         sources.push({
           id: 'private-npm',
           kind: 'npm-registry',
@@ -87,7 +92,7 @@ export async function startTestEnv(opts: Partial<SandboxOptions> = {}): Promise<
           scopes: o.privateNpm?.scopes ?? (o.privateNpm?.packages ? [] : ['@acme']),
         });
       }
-      if (o.github !== false) {
+      if (o.github !== false && !o.sources) {
         sources.push({ id: 'github', kind: 'npm-registry', url: d.github.url, tokenEnv: o.github?.tokenEnv ?? d.github.tokenEnv, packages: o.github?.packages ?? ['@acme-gh/feature-flags'] });
       }
       const job = {
@@ -111,15 +116,15 @@ export async function startTestEnv(opts: Partial<SandboxOptions> = {}): Promise<
     run(jobFile, runOpts = {}) {
       return runJob({ job: loadJob(jobFile), stateDir, env, codeartifactClient: client, ...runOpts });
     },
-    spawnCli(args, extraEnv) {
-      return spawn(process.execPath, ['--import', TSX_LOADER, join(ROOT, 'src/cli/main.ts'), '--state-dir', stateDir, ...args], {
-        cwd: dir,
-        env: childEnv(extraEnv),
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+    spawnCli(args, extraEnv, opts = {}) {
+      const argv = [...(opts.nodeArgs ?? []), '--import', TSX_LOADER, join(ROOT, 'src/cli/main.ts'), '--state-dir', stateDir, ...args];
+      const options = { cwd: dir, env: childEnv(extraEnv), stdio: ['ignore', 'pipe', 'pipe'] as ('ignore' | 'pipe')[] };
+      // `exec` keeps the pid: signals sent to the child reach node itself
+      if (opts.shell) return spawn('bash', ['-c', `${opts.shell}; exec "$0" "$@"`, process.execPath, ...argv], options);
+      return spawn(process.execPath, argv, options);
     },
-    cli(args, extraEnv) {
-      const child = te.spawnCli(args, extraEnv);
+    cli(args, extraEnv, opts) {
+      const child = te.spawnCli(args, extraEnv, opts);
       let stdout = '';
       let stderr = '';
       child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));

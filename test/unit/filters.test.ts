@@ -1,6 +1,6 @@
 /** config/filters: which versions a job selects. */
 import { describe, expect, it } from 'vitest';
-import { compileFilters, invalidFilterRanges } from '../../src/config/filters.js';
+import { compileFilters, globMatcher, invalidFilterRanges } from '../../src/config/filters.js';
 import type { JobConfig } from '../../src/config/schema.js';
 
 type Filters = JobConfig['filters'];
@@ -102,5 +102,39 @@ describe('invalidFilterRanges', () => {
 
   it('has nothing to say about valid filters', () => {
     expect(invalidFilterRanges({ include: ['@acme/*', '@acme/core@>=1.0.0 <2', { name: 'a', versions: '^1' }], exclude: [] })).toEqual([]);
+  });
+});
+
+describe('globMatcher', () => {
+  it('matches like the regular expression would, on every shape of glob', () => {
+    const cases: [string, string, boolean][] = [
+      ['*', '', true],
+      ['*', '@acme/core', true],
+      ['@acme/*', '@acme/core', true],
+      ['@acme/*', '@acme/', true],
+      ['@acme/*', '@acmex/core', false],
+      ['*-utils', 'plain-utils', true],
+      ['*-utils', 'plain-utilsx', false],
+      ['a*b*c', 'abc', true],
+      ['a*b*c', 'aXbYc', true],
+      ['a*b*c', 'acb', false],
+      ['a*a', 'a', false], // first and last piece may not overlap
+      ['a*a', 'aa', true],
+      ['**', 'x', true],
+      ['a**b', 'ab', true],
+      ['exact', 'exact', true],
+      ['exact', 'exactly', false],
+      ['x*yz*yz', 'xyzyz', true],
+      ['x*yz*yz', 'xyz', false],
+    ];
+    for (const [glob, name, want] of cases) expect([glob, name, globMatcher(glob)(name)]).toEqual([glob, name, want]);
+  });
+
+  it('a glob built to make a regular expression backtrack exponentially is answered at once', () => {
+    // as `^a.*a.*a…b$` this takes longer than the age of the universe on 5,000 a's; here it is one pass
+    const glob = `${'a*'.repeat(30)}b`;
+    expect(globMatcher(glob)('a'.repeat(5000))).toBe(false);
+    expect(compileFilters({ include: [glob], exclude: [] })('a'.repeat(5000), '1.0.0')).toBe(false);
+    expect(globMatcher(glob)(`${'a'.repeat(5000)}b`)).toBe(true);
   });
 });

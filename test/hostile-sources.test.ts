@@ -1,0 +1,487 @@
+/**
+ * The npm path against a source that lies, floods, stalls and changes its mind,
+ * a disk that fills, an operator who presses Ctrl-C or edits files: each case
+ * from the adversarial review (issue 9), asserted by error code, state rows,
+ * files on disk and what the registry and the CodeArtifact stand-in saw.
+ */
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunSummary } from '../src/engine/events.js';
+import type { ItemRow } from '../src/state/db.js';
+import { ROOT, startTestEnv, type TestEnv } from './support/harness.js';
+import { endless, json, sha1hex, sri512, stall, startHostileRegistry, type HostileRegistry } from './support/hostile-registry.js';
+import { npmTarball, tarGz, writeManifestBomb } from './support/tarballs.js';
+
+const REPO = 'npm-internal';
+const STACK_LINE = /^\s{4}at /m;
+
+let te: TestEnv;
+let reg: HostileRegistry;
+
+beforeAll(async () => {
+  te = await startTestEnv();
+  reg = await startHostileRegistry();
+});
+afterAll(async () => {
+  await reg?.stop();
+  await te?.stop();
+});
+
+function hostileJob(name: string, packages: string[], more: { source?: Record<string, unknown>; limits?: Record<string, unknown>; filters?: Record<string, unknown>; scopes?: string[] } = {}): string {
+  return te.writeJob({
+    name,
+    sources: [{ id: 'hostile', kind: 'npm-registry', url: reg.url, packages, ...(more.scopes ? { scopes: more.scopes } : {}), ...more.source }],
+    limits: more.limits,
+    filters: more.filters,
+  });
+}
+
+function rows(job: string, pkg?: string): ItemRow[] {
+  const state = te.openState(job);
+  try {
+    return pkg === undefined ? state.items() : state.items('package = ?', pkg);
+  } finally {
+    state.close();
+  }
+}
+const row = (job: string, pkg: string, version: string) => rows(job, pkg).find((r) => r.version === version)!;
+const states = (job: string, pkg: string) => Object.fromEntries(rows(job, pkg).map((r) => [r.version, r.state]));
+const publishes = (pkg: string, version?: string) => te.sandbox.standIn.log.filter((e) => e.operation === 'npm:Publish' && e.package === pkg && (version === undefined || e.version === version));
+const targetSha512 = (pkg: string, version: string) => te.sandbox.standIn.versions(REPO, 'npm', undefined, pkg).find((v) => v.version === version)?.assets[0]?.hashes['SHA-512'];
+const sha512hex = (b: Buffer) => Buffer.from(sri512(b).slice(7), 'base64').toString('hex');
+
+/** Every blob in the job's store, as paths relative to blobs/. */
+function blobFiles(): string[] {
+  const root = join(te.stateDir, 'blobs', 'sha512');
+  if (!existsSync(root)) return [];
+  return readdirSync(root).flatMap((d) => readdirSync(join(root, d)).map((f) => `${d}${f}`));
+}
+
+function summaryOf(stdout: string): RunSummary {
+  return JSON.parse(stdout) as RunSummary;
+}
+
+describe('1. no single artifact can crash a run', () => {
+  it('a 560 MB package.json inside a sub-megabyte tarball fails that version with ETOOLARGE; the others migrate; a rerun does the same', async () => {
+    const bomb = join(te.dir, 'bomb.tgz');
+    await writeManifestBomb(bomb, 560 * 1024 * 1024);
+    const bytes = readFileSync(bomb);
+    expect(bytes.length).toBeLessThan(2.5 * 1024 * 1024);
+    const good = ['1.0.0', '1.2.0'].map((v) => ({ version: v, tarball: npmTarball('bomb-pkg', v) }));
+    reg.setPackage('bomb-pkg', [good[0]!, { version: '1.1.0', tarball: bytes }, good[1]!]);
+    const job = hostileJob('bomb', ['bomb-pkg']);
+
+    for (const attempt of [1, 2]) {
+      const r = await te.cli(['run', job, '--json']);
+      expect(r.code, `run ${attempt}: ${r.stderr}`).toBe(1);
+      expect(r.stderr).not.toMatch(STACK_LINE);
+      const s = summaryOf(r.stdout);
+      expect(s.failures).toEqual([expect.objectContaining({ package: 'bomb-pkg', version: '1.1.0', code: 'ETOOLARGE' })]);
+      expect(states('bomb', 'bomb-pkg')).toEqual({ '1.0.0': 'verified', '1.1.0': 'failed', '1.2.0': 'verified' });
+      // the lock went with the process
+      expect(existsSync(join(te.stateDir, 'bomb.lock.owner'))).toBe(false);
+    }
+    expect(publishes('bomb-pkg', '1.1.0')).toEqual([]);
+  });
+
+  it('an endless tarball body stops at limits.maxArtifactBytes with ETOOLARGE, once, leaving nothing on disk', async () => {
+    const ok = npmTarball('endless-pkg', '1.0.0');
+    reg.setPackage('endless-pkg', [
+      { version: '1.0.0', tarball: ok },
+      // any integrity: the body never ends, so it is never checked
+      { version: '2.0.0', dist: { integrity: sri512(ok), shasum: sha1hex(ok), tarball: `${reg.url}endless/endless-pkg-2.0.0.tgz` } },
+    ]);
+    reg.route('/endless/endless-pkg-2.0.0.tgz', (_req, res) => endless(res));
+    const job = hostileJob('endless', ['endless-pkg'], { limits: { maxArtifactBytes: '2MB', retries: 3 } });
+    const s = await te.run(job);
+    expect(s.failures).toEqual([expect.objectContaining({ version: '2.0.0', code: 'ETOOLARGE' })]);
+    expect(states('endless', 'endless-pkg')).toEqual({ '1.0.0': 'verified', '2.0.0': 'failed' });
+    // not retried: a body that is too large stays too large
+    expect(reg.requests('/endless/endless-pkg-2.0.0.tgz')).toBe(1);
+    expect(readdirSync(join(te.stateDir, 'blobs', 'tmp'))).toEqual([]);
+  });
+
+  it('a body announced larger than the limit is refused before it is read', async () => {
+    reg.setPackage('announced-pkg', [{ version: '1.0.0', dist: { integrity: sri512(Buffer.from('x')), tarball: `${reg.url}big/announced-1.0.0.tgz` } }]);
+    let sent = 0;
+    reg.route('/big/announced-1.0.0.tgz', (_req, res) => {
+      res.writeHead(200, { 'content-length': String(50 * 1024 * 1024 * 1024) });
+      res.write(Buffer.alloc(1024));
+      sent = 1024;
+    });
+    const s = await te.run(hostileJob('announced', ['announced-pkg'], { limits: { maxArtifactBytes: '1MB' } }));
+    expect(s.failures).toEqual([expect.objectContaining({ version: '1.0.0', code: 'ETOOLARGE' })]);
+    expect(sent).toBe(1024);
+  });
+});
+
+describe('2. the source\'s current listing decides what is published', () => {
+  const NAME = 'listing-pkg';
+  const tb = (v: string) => npmTarball(NAME, v);
+
+  it('a version unpublished after a dry run fetched it is not published from the cached blob; it is reported removed', async () => {
+    reg.setPackage(NAME, ['1.0.0', '1.1.0', '1.2.0'].map((v) => ({ version: v, tarball: tb(v) })));
+    const job = hostileJob('listing', [NAME]);
+    const dry = await te.run(job, { dryRun: true });
+    expect(dry.outcomes).toEqual({ 'would-publish': 3 });
+    expect(row('listing', NAME, '1.1.0').state).toBe('fetched');
+
+    reg.removeVersion(NAME, '1.1.0');
+    const s = await te.run(job);
+    expect(s.exitCode).toBe(0);
+    expect(states('listing', NAME)).toEqual({ '1.0.0': 'verified', '1.1.0': 'removed', '1.2.0': 'verified' });
+    expect(publishes(NAME, '1.1.0')).toEqual([]);
+    expect(s.removedAtSource).toEqual([expect.objectContaining({ package: NAME, version: '1.1.0', state: 'removed' })]);
+  });
+
+  it('a migrated version later removed at the source is reported and kept on the target; listed again, it is simply there', async () => {
+    reg.removeVersion(NAME, '1.0.0');
+    const s = await te.run(hostileJob('listing', [NAME]));
+    expect(s.exitCode).toBe(0);
+    expect(s.removedAtSource).toEqual([expect.objectContaining({ version: '1.0.0', state: 'verified' })]);
+    expect(targetSha512(NAME, '1.0.0')).toBe(sha512hex(tb('1.0.0')));
+
+    // 1.1.0 comes back: published now, once
+    reg.setPackage(NAME, ['1.0.0', '1.1.0', '1.2.0'].map((v) => ({ version: v, tarball: tb(v) })));
+    const again = await te.run(hostileJob('listing', [NAME]));
+    expect(again.exitCode).toBe(0);
+    expect(states('listing', NAME)).toEqual({ '1.0.0': 'verified', '1.1.0': 'verified', '1.2.0': 'verified' });
+    expect(publishes(NAME, '1.1.0')).toHaveLength(1);
+  });
+
+  it('a version whose tarball is gone fails ESOURCENOTFOUND; once the source stops listing it, it stops failing', async () => {
+    reg.setPackage('ghost-pkg', [
+      { version: '1.0.0', tarball: npmTarball('ghost-pkg', '1.0.0') },
+      { version: '2.0.0', dist: { integrity: sri512(Buffer.from('gone')), tarball: `${reg.url}nowhere/ghost-pkg-2.0.0.tgz` } },
+    ]);
+    const job = hostileJob('ghost', ['ghost-pkg']);
+    expect((await te.run(job)).failures).toEqual([expect.objectContaining({ version: '2.0.0', code: 'ESOURCENOTFOUND' })]);
+    reg.removeVersion('ghost-pkg', '2.0.0');
+    const s = await te.run(job);
+    expect(s.exitCode).toBe(0);
+    expect(s.failures).toEqual([]);
+    expect(states('ghost', 'ghost-pkg')).toEqual({ '1.0.0': 'verified', '2.0.0': 'removed' });
+  });
+
+  it('a package a scope search no longer returns is gone from the source: its unpublished versions are set aside', async () => {
+    const scoped = ['@vanish/a', '@vanish/b'];
+    for (const n of scoped) reg.setPackage(n, [{ version: '1.0.0', tarball: npmTarball(n, '1.0.0') }]);
+    let listed = scoped;
+    reg.search((_req, res) => json(res, 200, { objects: listed.map((name) => ({ package: { name } })), total: listed.length }));
+    const job = hostileJob('vanish', [], { scopes: ['@vanish'] });
+    await te.run(job, { dryRun: true });
+    listed = ['@vanish/a'];
+    const s = await te.run(job);
+    expect(s.exitCode).toBe(0);
+    expect(states('vanish', '@vanish/b')).toEqual({ '1.0.0': 'removed' });
+    expect(publishes('@vanish/b')).toEqual([]);
+    reg.search((_req, res) => json(res, 200, { objects: [], total: 0 }));
+  });
+});
+
+describe('3. bytes are checked when they are used, not only when they arrived', () => {
+  it('a blob changed on disk after it was fetched is thrown away and downloaded again; the target gets the source\'s bytes', async () => {
+    const NAME = 'rot-pkg';
+    const bytes = npmTarball(NAME, '1.0.0', [{ path: 'package/data.txt', body: 'x'.repeat(5000) }]);
+    reg.setPackage(NAME, [{ version: '1.0.0', tarball: bytes }]);
+    const job = hostileJob('rot', [NAME]);
+    await te.run(job, { dryRun: true });
+    const blob = join(te.stateDir, 'blobs', 'sha512', sha512hex(bytes).slice(0, 2), sha512hex(bytes).slice(2));
+    const onDisk = readFileSync(blob);
+    onDisk[100] ^= 0xff; // same size, one byte flipped: a size check cannot see it
+    writeFileSync(blob, onDisk);
+    const before = reg.requests('rot-pkg-1.0.0.tgz');
+
+    const s = await te.run(job);
+    expect(s.exitCode).toBe(0);
+    expect(reg.requests('rot-pkg-1.0.0.tgz')).toBe(before + 1);
+    expect(targetSha512(NAME, '1.0.0')).toBe(sha512hex(bytes));
+    expect(readFileSync(blob).equals(bytes)).toBe(true);
+  });
+
+  it('bytes that fail their declared hash are never kept in the blob store', async () => {
+    const NAME = 'liar-pkg';
+    const real = npmTarball(NAME, '1.0.0');
+    const served = npmTarball(NAME, '1.0.0', [{ path: 'package/evil.js', body: 'steal()' }]);
+    reg.setPackage(NAME, [{ version: '1.0.0', tarball: served, dist: { integrity: sri512(real), shasum: sha1hex(real) } }]);
+    const before = new Set(blobFiles());
+    const s = await te.run(hostileJob('liar', [NAME]));
+    expect(s.failures).toEqual([expect.objectContaining({ version: '1.0.0', code: 'EINTEGRITY' })]);
+    expect(blobFiles().filter((f) => !before.has(f))).toEqual([]);
+    expect(existsSync(join(te.stateDir, 'blobs', 'sha512', sha512hex(served).slice(0, 2), sha512hex(served).slice(2)))).toBe(false);
+  });
+});
+
+describe('4. a source republish is noticed in every state', () => {
+  it('a row left in `publishing` whose source now declares other bytes: the old blob is not published, the new bytes are', async () => {
+    const NAME = 'flip-pkg';
+    const v1 = npmTarball(NAME, '1.0.0');
+    reg.setPackage(NAME, [{ version: '1.0.0', tarball: v1 }]);
+    const job = hostileJob('flip', [NAME]);
+    await te.run(job, { dryRun: true });
+    // as if killed between writing `publishing` and sending the PUT
+    const state = te.openState('flip');
+    state.db.prepare("UPDATE items SET state = 'publishing', attempts = 1 WHERE package = ?").run(NAME);
+    state.close();
+    const v2 = npmTarball(NAME, '1.0.0', [{ path: 'package/CHANGED', body: 'republished' }]);
+    reg.setPackage(NAME, [{ version: '1.0.0', tarball: v2 }]);
+
+    const s = await te.run(job);
+    expect(s.exitCode).toBe(0);
+    expect(targetSha512(NAME, '1.0.0')).toBe(sha512hex(v2));
+    expect(row('flip', NAME, '1.0.0')).toMatchObject({ state: 'verified', sha512: sha512hex(v2) });
+    expect(publishes(NAME, '1.0.0')).toHaveLength(1);
+  });
+});
+
+describe('7. stop means stop', () => {
+  it('SIGTERM while a tarball transfer hangs: in-flight work is cut off after the grace period, exit 130, nothing recorded as failed', async () => {
+    const NAME = 'stuck-pkg';
+    const bytes = npmTarball(NAME, '1.0.0');
+    let stuck = true;
+    reg.setPackage(NAME, [{ version: '1.0.0', dist: { integrity: sri512(bytes), shasum: sha1hex(bytes), tarball: `${reg.url}stuck/stuck-pkg-1.0.0.tgz` } }]);
+    reg.route('/stuck/stuck-pkg-1.0.0.tgz', (_req, res) => {
+      if (stuck) return stall(res);
+      res.writeHead(200, { 'content-length': bytes.length });
+      res.end(bytes);
+    });
+    const job = hostileJob('stuck', [NAME], { limits: { stopGraceSeconds: 1 } });
+    const child = te.spawnCli(['run', job, '--json']);
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    while (reg.requests('/stuck/') === 0) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill('SIGTERM');
+    // the transfer would hang for minutes: only the stop can end this process now
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code, stderr).toBe(130);
+    expect(stderr).not.toMatch(STACK_LINE);
+    expect(row('stuck', NAME, '1.0.0').state).toBe('pending');
+    expect(readdirSync(join(te.stateDir, 'blobs', 'tmp'))).toEqual([]);
+    stuck = false;
+    expect((await te.run(job)).exitCode).toBe(0);
+  });
+
+  it('a full disk (here: a file-size limit) is ELOCAL naming the path: not blamed on the source, not retried, the run stops', async () => {
+    const NAME = 'disk-pkg';
+    const small = npmTarball(NAME, '1.0.0');
+    const big = npmTarball(NAME, '2.0.0', [{ path: 'package/big.bin', body: randomBytes(3 * 1024 * 1024) }]);
+    expect(big.length).toBeGreaterThan(2 * 1024 * 1024);
+    reg.setPackage(NAME, [
+      { version: '1.0.0', tarball: small },
+      { version: '2.0.0', tarball: big },
+    ]);
+    const job = hostileJob('disk', [NAME], { limits: { concurrency: 1, fetchConcurrency: 1 } });
+    // RLIMIT_FSIZE: writing past 1 MiB fails with EFBIG (node ignores SIGXFSZ), as a full disk fails with ENOSPC
+    const r = await te.cli(['run', job, '--json'], {}, { shell: 'ulimit -f 1024' });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/ELOCAL/);
+    expect(r.stderr).toContain(join(te.stateDir, 'blobs'));
+    expect(r.stderr).not.toMatch(STACK_LINE);
+    expect(r.stderr).not.toMatch(/retry \d+ for disk-pkg/);
+    expect(r.stderr).not.toMatch(/ESOURCE/);
+    expect(reg.requests('disk-pkg-2.0.0.tgz')).toBe(1);
+    expect(readdirSync(join(te.stateDir, 'blobs', 'tmp'))).toEqual([]);
+    // with room again, a rerun finishes the job
+    expect((await te.run(job)).exitCode).toBe(0);
+    expect(targetSha512(NAME, '2.0.0')).toBe(sha512hex(big));
+  });
+});
+
+describe('8. fetch only what a registry should serve; the token only under its URL', () => {
+  let other: HostileRegistry;
+  beforeAll(async () => {
+    other = await startHostileRegistry();
+  });
+  afterAll(async () => {
+    await other?.stop();
+  });
+
+  it('a tarball URL on another host is refused with ESOURCEURL and that host is never contacted', async () => {
+    const bytes = npmTarball('elsewhere-pkg', '1.0.0');
+    other.setPackage('elsewhere-pkg', [{ version: '1.0.0', tarball: bytes }]);
+    reg.setPackage('elsewhere-pkg', [{ version: '1.0.0', tarball: bytes, dist: { tarball: other.tarballUrl('elsewhere-pkg', '1.0.0') } }]);
+    const s = await te.run(hostileJob('elsewhere', ['elsewhere-pkg']));
+    expect(s.failures).toEqual([expect.objectContaining({ version: '1.0.0', code: 'ESOURCEURL' })]);
+    expect(other.log).toEqual([]);
+  });
+
+  it('a registry under a path: the packument gets the token, a tarball elsewhere on the same host does not', async () => {
+    const bytes = npmTarball('pathed-pkg', '1.0.0');
+    reg.route('/npm/private/pathed-pkg', (_req, res) =>
+      json(res, 200, {
+        name: 'pathed-pkg',
+        'dist-tags': { latest: '1.0.0' },
+        versions: { '1.0.0': { name: 'pathed-pkg', version: '1.0.0', dist: { integrity: sri512(bytes), shasum: sha1hex(bytes), tarball: `${reg.url}public-files/pathed-pkg-1.0.0.tgz` } } },
+      }),
+    );
+    reg.route('/public-files/pathed-pkg-1.0.0.tgz', (_req, res) => {
+      res.writeHead(200, { 'content-length': bytes.length });
+      res.end(bytes);
+    });
+    te.env.CAM_HOSTILE_TOKEN = 'hostile-registry-token-abcdef';
+    const job = te.writeJob({ name: 'pathed', sources: [{ id: 'pathed', kind: 'npm-registry', url: `${reg.url}npm/private/`, tokenEnv: 'CAM_HOSTILE_TOKEN', packages: ['pathed-pkg'] }] });
+    const s = await te.run(job);
+    expect(s.exitCode).toBe(0);
+    expect(reg.log.filter((e) => e.path === '/npm/private/pathed-pkg').map((e) => e.authorization)).toEqual(['Bearer hostile-registry-token-abcdef']);
+    expect(reg.log.filter((e) => e.path.startsWith('/public-files/')).map((e) => e.authorization)).toEqual([undefined]);
+  });
+});
+
+describe('9. secrets stay out in the forms they really come in', () => {
+  it('a signed tarball URL: downloaded as given, recorded and printed without its query', async () => {
+    const bytes = npmTarball('signed-pkg', '1.0.0');
+    const SIG = 'SiGnAtUrE-7c1f0e2d9b8a';
+    reg.setPackage('signed-pkg', [{ version: '1.0.0', tarball: bytes, dist: { tarball: `${reg.url}signed/signed-pkg-1.0.0.tgz?X-Amz-Signature=${SIG}&token=${SIG}` } }]);
+    let fullUrl = '';
+    reg.route('/signed/signed-pkg-1.0.0.tgz', (req, res) => {
+      fullUrl = req.url ?? '';
+      res.writeHead(200, { 'content-length': bytes.length });
+      res.end(bytes);
+    });
+    const job = hostileJob('signed', ['signed-pkg']);
+    const r = await te.cli(['run', job, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(fullUrl).toContain(SIG);
+    expect(row('signed', 'signed-pkg', '1.0.0').artifact_url).toBe(`${reg.url}signed/signed-pkg-1.0.0.tgz`);
+    const status = await te.cli(['status', job, '--json']);
+    for (const text of [r.stdout, r.stderr, status.stdout, status.stderr, readFileSync(join(te.stateDir, 'signed.sqlite')).toString('latin1')]) expect(text).not.toContain(SIG);
+  });
+});
+
+describe('10. the manifest is the one npm would use', () => {
+  it('the LAST package/package.json counts, ../package.json never does, a linked one is refused', async () => {
+    const NAME = 'manifest-pkg';
+    const wrongLast = tarGz([
+      { path: 'package/package.json', body: JSON.stringify({ name: NAME, version: '1.0.0' }) },
+      { path: 'package/package.json', body: JSON.stringify({ name: 'evil-pkg', version: '1.0.0' }) },
+    ]);
+    const dotdot = tarGz([
+      { path: '../package.json', body: JSON.stringify({ name: NAME, version: '2.0.0' }) },
+      { path: 'package/package.json', body: JSON.stringify({ name: 'evil-pkg', version: '2.0.0' }) },
+    ]);
+    const linked = tarGz([{ path: 'package/package.json', type: '2', linkname: '/etc/passwd' }]);
+    const rightLast = tarGz([
+      { path: 'package/package.json', body: JSON.stringify({ name: 'evil-pkg', version: '4.0.0' }) },
+      { path: 'package/package.json', body: JSON.stringify({ name: NAME, version: '4.0.0' }) },
+    ]);
+    reg.setPackage(NAME, [
+      { version: '1.0.0', tarball: wrongLast },
+      { version: '2.0.0', tarball: dotdot },
+      { version: '3.0.0', tarball: linked },
+      { version: '4.0.0', tarball: rightLast },
+    ]);
+    const s = await te.run(hostileJob('manifest', [NAME]));
+    expect(s.failures.map((f) => [f.version, f.code])).toEqual([
+      ['1.0.0', 'EBADSOURCE'],
+      ['2.0.0', 'EBADSOURCE'],
+      ['3.0.0', 'EBADSOURCE'],
+    ]);
+    expect(states('manifest', NAME)['4.0.0']).toBe('verified');
+    expect(publishes(NAME).map((e) => e.version)).toEqual(['4.0.0']);
+  });
+});
+
+describe('11. a malformed sha512 integrity is an integrity error', () => {
+  it('a mangled sha512 beside a correct shasum is EINTEGRITY, not a weak sha1 check', async () => {
+    const bytes = npmTarball('mangled-pkg', '1.0.0');
+    const good = sri512(bytes);
+    reg.setPackage('mangled-pkg', [
+      { version: '1.0.0', tarball: bytes, dist: { integrity: good.slice(0, 40) } },
+      { version: '1.0.1', tarball: npmTarball('mangled-pkg', '1.0.1'), dist: { integrity: 'sha512-!!!not-base64!!!' } },
+    ]);
+    const s = await te.run(hostileJob('mangled', ['mangled-pkg']));
+    expect(s.failures.map((f) => [f.version, f.code])).toEqual([
+      ['1.0.0', 'EINTEGRITY'],
+      ['1.0.1', 'EINTEGRITY'],
+    ]);
+    expect(s.weakIntegrity).toEqual([]);
+    expect(publishes('mangled-pkg')).toEqual([]);
+  });
+});
+
+describe('12. exit 0 only when everything is in sync, dist-tags included', () => {
+  it('a dist-tag on an excluded version is reported with what to do, exit 1; ignoring that tag makes it 0', async () => {
+    const NAME = 'tagged-pkg';
+    reg.setPackage(NAME, ['1.0.0', '2.0.0', '3.0.0-beta.1'].map((v) => ({ version: v, tarball: npmTarball(NAME, v) })), { latest: '2.0.0', legacy: '1.0.0', next: '3.0.0-beta.1' });
+    const filters = { exclude: [`${NAME}@1.0.0`] };
+    const s = await te.run(hostileJob('tagged', [NAME], { filters }));
+    expect(s.exitCode).toBe(1);
+    expect(s.failures).toEqual([]);
+    expect(s.metadataOutOfSync).toEqual([{ package: NAME, reason: expect.stringMatching(/legacy -> 1\.0\.0.*ignoreDistTags/) }]);
+    expect(te.sandbox.standIn.distTags(REPO, NAME)).toEqual({ latest: '2.0.0', next: '3.0.0-beta.1' });
+
+    const accepted = await te.run(hostileJob('tagged', [NAME], { filters: { ...filters, ignoreDistTags: ['legacy'] } }));
+    expect(accepted.exitCode).toBe(0);
+    expect(accepted.metadataOutOfSync).toEqual([]);
+  });
+});
+
+describe('13. hostile or huge inputs stay cheap', () => {
+  it('a search that ignores paging (the same page forever) ends, after one page that brought nothing new', async () => {
+    const names = Array.from({ length: 250 }, (_, i) => `@loop/p${i}`);
+    for (const n of names.slice(0, 2)) reg.setPackage(n, [{ version: '1.0.0', tarball: npmTarball(n, '1.0.0') }]);
+    reg.search((_req, res) => json(res, 200, { objects: names.map((name) => ({ package: { name } })), total: 1_000_000 }));
+    const before = reg.requests('/-/v1/search');
+    const s = await te.run(hostileJob('loop', [], { scopes: ['@loop'] }), { dryRun: true });
+    expect(reg.requests('/-/v1/search') - before).toBe(2);
+    expect(s.listErrors.filter((e) => e.code === 'ESOURCENOTFOUND')).toHaveLength(248);
+    reg.search((_req, res) => json(res, 200, { objects: [], total: 0 }));
+  });
+
+  it('names with terminal escape sequences are refused as names and never reach the terminal raw', async () => {
+    const evil = '@esc/\u001b]0;pwned\u0007\u001b[2Jx';
+    reg.setPackage('@esc/fine', [{ version: '1.0.0', tarball: npmTarball('@esc/fine', '1.0.0') }]);
+    reg.search((_req, res) => json(res, 200, { objects: [{ package: { name: evil } }, { package: { name: '@esc/fine' } }], total: 2 }));
+    const r = await te.cli(['run', hostileJob('esc', [], { scopes: ['@esc'] }), '--json']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).not.toContain('\u001b');
+    expect(r.stdout).not.toContain('\u001b');
+    expect(r.stdout).not.toContain('\u0007');
+    expect(summaryOf(r.stdout).listErrors).toEqual([expect.objectContaining({ code: 'EBADSOURCE' })]);
+    expect(states('esc', '@esc/fine')).toEqual({ '1.0.0': 'verified' });
+    reg.search((_req, res) => json(res, 200, { objects: [], total: 0 }));
+  });
+
+  it('a clock hours ahead of the token\'s expiry does not fetch a token per request', async () => {
+    const NAME = 'clock-pkg';
+    reg.setPackage(NAME, ['1.0.0', '1.0.1', '1.0.2', '1.0.3'].map((v) => ({ version: v, tarball: npmTarball(NAME, v) })));
+    const since = te.sandbox.standIn.log.at(-1)?.seq ?? 0;
+    const r = await te.cli(['run', hostileJob('clock', [NAME]), '--json'], { CAM_TEST_CLOCK_OFFSET_MS: String(13 * 3600_000) }, { nodeArgs: ['--import', join(ROOT, 'test/support/fake-clock.mjs')] });
+    expect(r.code, r.stderr).toBe(0);
+    const tokens = te.sandbox.standIn.log.filter((e) => e.seq > since && e.operation === 'GetAuthorizationToken');
+    expect(tokens).toHaveLength(1);
+    expect(summaryOf(r.stdout).tokenFetches).toBe(1);
+  });
+
+  it('a listing version key that is not a version fails that version EBADSOURCE, never fetched; the rest migrates', async () => {
+    const NAME = 'keys-pkg';
+    const ok = npmTarball(NAME, '1.0.0');
+    reg.setPackage(NAME, [
+      { version: '1.0.0', tarball: ok },
+      { version: '../../../etc/passwd', dist: { integrity: sri512(ok), tarball: `${reg.url}keys/evil.tgz` } },
+    ]);
+    const s = await te.run(hostileJob('keys', [NAME]));
+    expect(s.failures).toEqual([expect.objectContaining({ version: '../../../etc/passwd', code: 'EBADSOURCE' })]);
+    expect(reg.requests('/keys/evil.tgz')).toBe(0);
+    expect(states('keys', NAME)['1.0.0']).toBe('verified');
+  });
+
+  it('a progress callback that throws ends the run with that error: nothing is left unhandled', async () => {
+    reg.setPackage('cb-pkg', [{ version: '1.0.0', tarball: npmTarball('cb-pkg', '1.0.0') }]);
+    const boom = new Error('renderer failed');
+    await expect(
+      te.run(hostileJob('cb', ['cb-pkg']), {
+        onProgress: (e) => {
+          if (e.type === 'item') throw boom;
+        },
+      }),
+    ).rejects.toBe(boom);
+    // the lock went with the run
+    expect(existsSync(join(te.stateDir, 'cb.lock.owner'))).toBe(false);
+    expect(statSync(join(te.stateDir, 'cb.sqlite')).size).toBeGreaterThan(0);
+  });
+});
