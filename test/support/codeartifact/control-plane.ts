@@ -9,28 +9,36 @@
  * (restJson1's default timestamp format, which the SDK turns into Date).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { accessDenied, ApiError, conflict, notFound, validation } from './errors.js';
+import {
+  ASSET_NAME,
+  assetSummary,
+  checkDomain,
+  checkGenericAssetName,
+  displayName,
+  epochSeconds,
+  FORMATS,
+  jsonBody,
+  ok,
+  origin,
+  ORIGIN_TYPES,
+  packageOf,
+  packageRefOf,
+  PACKAGE_PART,
+  paginate,
+  Params,
+  repositoryOf,
+  RESTRICTIONS,
+  SHA256_HEX,
+  STATUSES,
+  versionOf,
+} from './api-input.js';
+import { accessDenied, ApiError, conflict, notFound, serviceQuota, validation } from './errors.js';
 import type { IncomingCall, Reply, ResolvedRoute, StandInContext } from './route.js';
-import type { PackageRecord, VersionRecord } from './store.js';
-import type { OriginRestriction, QuotaName, StoredAsset } from './types.js';
+import { MAX_ASSETS_PER_VERSION, type PackageRecord, type VersionRecord } from './store.js';
+import type { OriginRestriction, QuotaName } from './types.js';
+import { assetsAvailable, disposePackageVersions, updatePackageVersionsStatus } from './version-status.js';
 
-const FORMATS = ['npm', 'pypi', 'maven', 'nuget', 'generic', 'ruby', 'swift', 'cargo'] as const;
-const STATUSES = ['Published', 'Unfinished', 'Unlisted', 'Archived', 'Disposed', 'Deleted'] as const;
-const ORIGIN_TYPES = ['INTERNAL', 'EXTERNAL', 'UNKNOWN'] as const;
-const RESTRICTIONS = ['ALLOW', 'BLOCK'] as const;
-
-// Shape constraints from the model (DomainName, AccountId, RepositoryName, PackageName/Namespace/Version, AssetName, SHA256).
-const DOMAIN_NAME = /^[a-z][a-z0-9-]{0,48}[a-z0-9]$/;
-const ACCOUNT_ID = /^[0-9]{12}$/;
-const REPOSITORY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{1,99}$/;
-const PACKAGE_PART = /^[^#/\s]{1,255}$/;
-const ASSET_NAME = /^\P{C}{1,255}$/u;
-const SHA256_HEX = /^[0-9a-f]{64}$/;
-
-/** No default page size is documented; 100 keeps pagination exercised without huge pages. */
-const DEFAULT_PAGE_SIZE = 100;
-
-type Handler = (ctx: StandInContext, q: Params, call: IncomingCall) => Reply;
+export type Handler = (ctx: StandInContext, q: Params, call: IncomingCall) => Reply;
 
 interface Operation {
   method: string;
@@ -40,123 +48,7 @@ interface Operation {
   handler: Handler;
 }
 
-class Params {
-  constructor(private readonly search: URLSearchParams) {}
-
-  optional(name: string, pattern?: RegExp): string | undefined {
-    const value = this.search.get(name) ?? undefined;
-    if (value !== undefined && pattern !== undefined && !pattern.test(value)) {
-      throw validation(
-        `1 validation error detected: Value '${value}' at '${name}' failed to satisfy constraint: Member must satisfy regular expression pattern: ${pattern.source}`,
-      );
-    }
-    return value;
-  }
-
-  required(name: string, pattern?: RegExp): string {
-    const value = this.optional(name, pattern);
-    if (value === undefined || value === '') {
-      throw validation(`1 validation error detected: Value null at '${name}' failed to satisfy constraint: Member must not be null`);
-    }
-    return value;
-  }
-
-  oneOf<T extends string>(name: string, values: readonly T[], required: true): T;
-  oneOf<T extends string>(name: string, values: readonly T[], required?: false): T | undefined;
-  oneOf<T extends string>(name: string, values: readonly T[], required = false): T | undefined {
-    const value = required ? this.required(name) : this.optional(name);
-    if (value === undefined) return undefined;
-    if (!(values as readonly string[]).includes(value)) {
-      throw validation(
-        `1 validation error detected: Value '${value}' at '${name}' failed to satisfy constraint: Member must satisfy enum value set: [${values.join(', ')}]`,
-      );
-    }
-    return value as T;
-  }
-
-  int(name: string, min: number, max: number): number | undefined {
-    const raw = this.optional(name);
-    if (raw === undefined) return undefined;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) {
-      throw validation(`1 validation error detected: Value '${raw}' at '${name}' failed to satisfy constraint: Member must be between ${min} and ${max}`);
-    }
-    return value;
-  }
-}
-
-const epochSeconds = (d: Date): number => d.getTime() / 1000;
-const ok = (json: unknown): Reply => ({ status: 200, json });
-
-function checkDomain(ctx: StandInContext, q: Params): void {
-  const domain = q.required('domain', DOMAIN_NAME);
-  const owner = q.optional('domain-owner', ACCOUNT_ID);
-  // An omitted domain-owner means the caller's own account, which is the domain owner here.
-  if (domain !== ctx.domain || (owner !== undefined && owner !== ctx.domainOwner)) {
-    throw notFound(`Domain not found. Domain '${domain}' owned by account '${owner ?? ctx.domainOwner}' does not exist.`, 'domain', domain);
-  }
-}
-
-function repositoryOf(ctx: StandInContext, q: Params): string {
-  checkDomain(ctx, q);
-  const repo = q.required('repository', REPOSITORY_NAME);
-  if (!ctx.store.hasRepository(repo)) throw notFound(`Repository '${repo}' not found in domain '${ctx.domain}'.`, 'repository', repo);
-  return repo;
-}
-
-interface PackageRef {
-  repo: string;
-  format: string;
-  namespace: string | undefined;
-  name: string;
-}
-
-function packageRefOf(ctx: StandInContext, q: Params): PackageRef {
-  const repo = repositoryOf(ctx, q);
-  const format = q.oneOf('format', FORMATS, true);
-  const namespace = q.optional('namespace', PACKAGE_PART);
-  const name = q.required('package', PACKAGE_PART);
-  return { repo, format, namespace, name };
-}
-
-const displayName = (ref: { format: string; namespace?: string; name: string }): string =>
-  ref.namespace === undefined ? ref.name : ref.format === 'npm' ? `@${ref.namespace}/${ref.name}` : `${ref.namespace}/${ref.name}`;
-
-function packageOf(ctx: StandInContext, q: Params): { ref: PackageRef; pkg: PackageRecord } {
-  const ref = packageRefOf(ctx, q);
-  const pkg = ctx.store.getPackage(ref.repo, ref.format, ref.namespace, ref.name);
-  if (pkg === undefined) throw notFound(`Package '${displayName(ref)}' not found in repository '${ref.repo}'.`, 'package', displayName(ref));
-  return { ref, pkg };
-}
-
-function versionOf(ctx: StandInContext, q: Params): { ref: PackageRef; pkg: PackageRecord; version: VersionRecord } {
-  const { ref, pkg } = packageOf(ctx, q);
-  const wanted = q.required('version', PACKAGE_PART);
-  const version = pkg.versions.get(wanted);
-  if (version === undefined) {
-    throw notFound(`Package version '${displayName(ref)}@${wanted}' not found in repository '${ref.repo}'.`, 'package-version', wanted);
-  }
-  return { ref, pkg, version };
-}
-
-/** Opaque next-token: the offset of the next item. */
-function paginate<T>(items: T[], q: Params): { page: T[]; nextToken?: string } {
-  const max = q.int('max-results', 1, 1000) ?? DEFAULT_PAGE_SIZE;
-  const token = q.optional('next-token');
-  let offset = 0;
-  if (token !== undefined) {
-    const decoded = Number(Buffer.from(token, 'base64url').toString('utf8'));
-    if (!Number.isInteger(decoded) || decoded < 0) throw validation('Invalid pagination token.', 'FIELD_VALIDATION_FAILED');
-    offset = decoded;
-  }
-  const page = items.slice(offset, offset + max);
-  const next = offset + max < items.length ? Buffer.from(String(offset + max)).toString('base64url') : undefined;
-  return next === undefined ? { page } : { page, nextToken: next };
-}
-
 const originConfiguration = (pkg: PackageRecord): unknown => ({ restrictions: { ...pkg.restrictions } });
-
-const origin = (repo: string): unknown => ({ domainEntryPoint: { repositoryName: repo }, originType: 'INTERNAL' });
 
 /** defaultDisplayVersion: npm's `latest` tag, else (and for other formats) the most recently published version. */
 function defaultDisplayVersion(pkg: PackageRecord): string | undefined {
@@ -166,8 +58,6 @@ function defaultDisplayVersion(pkg: PackageRecord): string | undefined {
   for (const v of pkg.versions.values()) if (newest === undefined || v.publishedTime >= newest.publishedTime) newest = v;
   return newest?.version;
 }
-
-const assetSummary = (a: StoredAsset): unknown => ({ name: a.name, size: a.size, hashes: { ...a.hashes } });
 
 const getAuthorizationToken: Handler = (ctx, q) => {
   checkDomain(ctx, q);
@@ -234,12 +124,7 @@ const describePackage: Handler = (ctx, q) => {
 
 const putPackageOriginConfiguration: Handler = (ctx, q, call) => {
   const ref = packageRefOf(ctx, q);
-  let body: unknown;
-  try {
-    body = JSON.parse(call.body.toString('utf8') || '{}');
-  } catch {
-    throw validation('Request body is not valid JSON.', 'CANNOT_PARSE');
-  }
+  const body = jsonBody(call.body);
   const r = (body as { restrictions?: { publish?: unknown; upstream?: unknown } }).restrictions;
   const valid = (v: unknown): v is OriginRestriction => v === 'ALLOW' || v === 'BLOCK';
   if (r === undefined || !valid(r.publish) || !valid(r.upstream)) {
@@ -286,12 +171,26 @@ const listPackageVersionAssets: Handler = (ctx, q) => {
   });
 };
 
+/** What DescribePackageVersion shows of a version's metadata: npm's manifest or the PyPI upload form's fields. */
+function versionMetadata(version: VersionRecord): { summary?: string; homePage?: string; sourceCodeRepository?: string; license?: string } {
+  const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+  if (version.pypiMetadata !== undefined) {
+    const field = (name: string): string | undefined => str(version.pypiMetadata?.[name]?.[0]);
+    return { summary: field('summary'), homePage: field('home_page'), license: field('license') };
+  }
+  const manifest = version.npmManifest ?? {};
+  const repository = manifest['repository'];
+  return {
+    summary: str(manifest['description']),
+    homePage: str(manifest['homepage']),
+    sourceCodeRepository: str(repository) ?? str((repository as { url?: unknown } | undefined)?.url),
+    license: str(manifest['license']),
+  };
+}
+
 const describePackageVersion: Handler = (ctx, q) => {
   const { ref, pkg, version } = versionOf(ctx, q);
-  const manifest = version.npmManifest ?? {};
-  const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-  const repository = manifest['repository'];
-  const license = str(manifest['license']);
+  const meta = versionMetadata(version);
   return ok({
     packageVersion: {
       format: pkg.format,
@@ -299,11 +198,11 @@ const describePackageVersion: Handler = (ctx, q) => {
       packageName: pkg.name,
       displayName: displayName(ref),
       version: version.version,
-      summary: str(manifest['description']),
-      homePage: str(manifest['homepage']),
-      sourceCodeRepository: str(repository) ?? str((repository as { url?: unknown } | undefined)?.url),
+      summary: meta.summary,
+      homePage: meta.homePage,
+      sourceCodeRepository: meta.sourceCodeRepository,
       publishedTime: epochSeconds(version.publishedTime),
-      licenses: license === undefined ? [] : [{ name: license }],
+      licenses: meta.license === undefined ? [] : [{ name: meta.license }],
       revision: version.revision,
       status: version.status,
       origin: origin(ref.repo),
@@ -318,8 +217,11 @@ const getPackageVersionAsset: Handler = (ctx, q) => {
   if (revision !== undefined && revision !== version.revision) {
     throw notFound(`Revision '${revision}' of package version '${version.version}' not found.`, 'package-version', version.version);
   }
-  const asset = version.assets.find((a) => a.name === assetName);
-  if (asset === undefined) throw notFound(`Asset '${assetName}' not found in package version '${pkg.name}@${version.version}'.`, 'asset', assetName);
+  const asset = assetsAvailable(version.status) ? version.assets.find((a) => a.name === assetName) : undefined;
+  if (asset === undefined) {
+    const why = assetsAvailable(version.status) ? '' : ` (the version is ${version.status})`;
+    throw notFound(`Asset '${assetName}' not found in package version '${pkg.name}@${version.version}'${why}.`, 'asset', assetName);
+  }
   return {
     status: 200,
     headers: {
@@ -341,6 +243,7 @@ const publishPackageVersion: Handler = (ctx, q, call) => {
   if (ref.namespace === undefined) throw validation("1 validation error detected: Value null at 'namespace' failed to satisfy constraint: Member must not be null");
   const versionName = q.required('version', PACKAGE_PART);
   const assetName = q.required('asset', ASSET_NAME);
+  checkGenericAssetName(assetName);
   const unfinished = q.optional('unfinished') === 'true';
   const declared = call.headers['x-amz-content-sha256'];
   if (typeof declared !== 'string' || !SHA256_HEX.test(declared)) {
@@ -362,6 +265,11 @@ const publishPackageVersion: Handler = (ctx, q, call) => {
   }
   if (existing !== undefined && existingAsset === undefined && existing.status !== 'Unfinished') {
     throw conflict(`Package version ${id} is ${existing.status}; assets can be added only while it is Unfinished.`, 'package-version', versionName);
+  }
+  if (existing !== undefined && existingAsset === undefined && existing.assets.length >= MAX_ASSETS_PER_VERSION) {
+    // 150 assets per package version (https://docs.aws.amazon.com/codeartifact/latest/ug/service-limits.html);
+    // which error the service sends past it is not documented: the model's quota error.
+    throw serviceQuota(`Package version ${id} already has ${MAX_ASSETS_PER_VERSION} assets, the most a version may have.`, 'asset', assetName);
   }
   if (existing === undefined && pkg?.restrictions.publish === 'BLOCK') {
     // Origin controls: publish=BLOCK refuses new versions. The exact error the service sends is not documented.
@@ -402,6 +310,8 @@ const OPERATIONS: Operation[] = [
   { method: 'GET', path: '/v1/package/version', name: 'DescribePackageVersion', quotas: ['reads'], handler: describePackageVersion },
   { method: 'GET', path: '/v1/package/version/asset', name: 'GetPackageVersionAsset', quotas: ['getAsset', 'reads'], handler: getPackageVersionAsset },
   { method: 'POST', path: '/v1/package/version/publish', name: 'PublishPackageVersion', quotas: ['publish', 'writes'], handler: publishPackageVersion },
+  { method: 'POST', path: '/v1/package/versions/update_status', name: 'UpdatePackageVersionsStatus', quotas: ['writes'], handler: updatePackageVersionsStatus },
+  { method: 'POST', path: '/v1/package/versions/dispose', name: 'DisposePackageVersions', quotas: ['writes'], handler: disposePackageVersions },
 ];
 
 /** The control-plane route for a call, or undefined when the path is not a known operation. */
@@ -418,11 +328,24 @@ export function resolveControlPlane(ctx: StandInContext, call: IncomingCall): Re
       format: search.get('format') ?? undefined,
       namespace: search.get('namespace') ?? undefined,
       package: search.get('package') ?? undefined,
-      versions: version === null ? [] : [version],
+      versions: version === null ? bodyVersions(call.body) : [version],
     },
     quotas: op.quotas,
     handle: () => op.handler(ctx, new Params(search), call),
   };
+}
+
+/** Operations on several versions name them in the body (`versions`, `versionRevisions`), for the log and faults. */
+function bodyVersions(body: Buffer): string[] {
+  if (body.length === 0 || body.length > 1 << 20) return [];
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as { versions?: unknown; versionRevisions?: unknown };
+    const listed = Array.isArray(parsed.versions) ? parsed.versions.filter((v): v is string => typeof v === 'string') : [];
+    const revised = typeof parsed.versionRevisions === 'object' && parsed.versionRevisions !== null ? Object.keys(parsed.versionRevisions) : [];
+    return [...new Set([...listed, ...revised])];
+  } catch {
+    return [];
+  }
 }
 
 /**

@@ -67,3 +67,7 @@ export function toApiError(err: unknown): ApiError {
   const message = err instanceof Error ? err.message : String(err);
   return new ApiError(500, 'InternalServerException', `stand-in failure: ${message}`);
 }
+
+/** ServiceQuotaExceededException (402) carries resourceId/resourceType like ConflictException (model). */
+export const serviceQuota = (message: string, resourceType: ResourceType, resourceId: string): ApiError =>
+  new ApiError(402, 'ServiceQuotaExceededException', message, { resourceId, resourceType });

@@ -15,6 +15,7 @@ import { ApiError, accessDenied, conflict, notFound } from './errors.js';
 import type { IncomingCall, Reply, ResolvedRoute, StandInContext, Subject } from './route.js';
 import type { PackageRecord, VersionRecord } from './store.js';
 import type { QuotaName } from './types.js';
+import { assetsAvailable, listedToClients } from './version-status.js';
 
 const NPM_ASSET = 'package.tgz';
 const NAME = /^(?:@([^/@\s]+)\/)?([^/@\s][^/\s]*)$/;
@@ -173,7 +174,7 @@ function getPackument(ctx: StandInContext, repo: string, name: NpmName): Reply {
   const versions: Record<string, unknown> = {};
   const time: Record<string, string> = { created: pkg.createdTime.toISOString(), modified: pkg.modifiedTime.toISOString() };
   for (const v of pkg.versions.values()) {
-    if (v.status !== 'Published') continue;
+    if (!listedToClients(v.status)) continue;
     versions[v.version] = versionDocument(ctx, repo, name, v);
     time[v.version] = v.publishedTime.toISOString();
   }
@@ -183,7 +184,8 @@ function getPackument(ctx: StandInContext, repo: string, name: NpmName): Reply {
 function getTarball(ctx: StandInContext, repo: string, name: NpmName, file: string): Reply {
   const pkg = packageOf(ctx, repo, name);
   const version = [...pkg.versions.values()].find((v) => tarballFile(name, v.version) === file);
-  const asset = version?.assets.find((a) => a.name === NPM_ASSET);
+  // Unlisted versions can still be installed by exact version; Archived and Disposed ones cannot.
+  const asset = version !== undefined && assetsAvailable(version.status) ? version.assets.find((a) => a.name === NPM_ASSET) : undefined;
   if (version === undefined || asset === undefined) throw notFound(`Tarball '${file}' of '${name.full}' not found.`, 'asset', file);
   return { status: 200, headers: { 'content-type': 'application/octet-stream' }, bytes: ctx.store.readAsset(asset) };
 }

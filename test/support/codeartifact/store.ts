@@ -17,14 +17,24 @@ export interface OriginRestrictions {
   upstream: OriginRestriction;
 }
 
+/** 150 assets per package version (https://docs.aws.amazon.com/codeartifact/latest/ug/service-limits.html). */
+export const MAX_ASSETS_PER_VERSION = 150;
+
+/** A stored asset; `blob` points at other bytes than `hashes` describe (tampering simulated by a test). */
+export interface AssetRecord extends StoredAsset {
+  blob?: string;
+}
+
 export interface VersionRecord {
   version: string;
   status: PackageVersionStatus;
   revision: string;
   publishedTime: Date;
-  assets: StoredAsset[];
+  assets: AssetRecord[];
   npmManifest?: Record<string, unknown>;
   deprecated?: string;
+  /** pypi only: the upload form's metadata fields of the version's first file, each with its values */
+  pypiMetadata?: Record<string, string[]>;
 }
 
 export interface PackageRecord {
@@ -146,8 +156,28 @@ export class Store {
     return { name, size: bytes.length, hashes };
   }
 
-  readAsset(asset: StoredAsset): Buffer {
-    return this.blobs.get(asset.hashes['SHA-256']);
+  readAsset(asset: AssetRecord): Buffer {
+    return this.blobs.get(asset.blob ?? asset.hashes['SHA-256']);
+  }
+
+  /**
+   * Other bytes for a stored asset, outside any API (a test simulating tampering or corruption on
+   * the target). By default the asset's size and hashes describe the new bytes and the version
+   * gets a new revision, as after any change; `keepHashes` keeps size, hashes and revision, so only
+   * a download notices.
+   */
+  replaceAssetBytes(pkg: PackageRecord, version: VersionRecord, name: string, bytes: Buffer, keepHashes: boolean): StoredAsset {
+    const index = version.assets.findIndex((a) => a.name === name);
+    const old = version.assets[index];
+    if (old === undefined) throw new Error(`no asset ${name} in version ${version.version}`);
+    const fresh = this.putAsset(name, bytes);
+    if (keepHashes) {
+      version.assets[index] = { ...old, blob: fresh.hashes['SHA-256'] };
+      return { name, size: old.size, hashes: { ...old.hashes } };
+    }
+    version.assets[index] = fresh;
+    this.touch(pkg, version);
+    return fresh;
   }
 
   addVersion(pkg: PackageRecord, init: Omit<VersionRecord, 'revision' | 'publishedTime'>): VersionRecord {
@@ -172,9 +202,10 @@ export class Store {
       revision: v.revision,
       publishedTime: new Date(v.publishedTime),
       origin: { domainEntryPoint: { repositoryName: repo }, originType: 'INTERNAL' as const },
-      assets: v.assets.map((a) => ({ ...a, hashes: { ...a.hashes } })),
+      assets: v.assets.map((a) => ({ name: a.name, size: a.size, hashes: { ...a.hashes } })),
       ...(v.npmManifest === undefined ? {} : { npmManifest: structuredClone(v.npmManifest) }),
       ...(v.deprecated === undefined ? {} : { deprecated: v.deprecated }),
+      ...(v.pypiMetadata === undefined ? {} : { pypiMetadata: structuredClone(v.pypiMetadata) }),
     }));
   }
 }

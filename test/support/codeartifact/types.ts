@@ -49,23 +49,27 @@ export interface RequestLogEntry {
   method: string;
   path: string;
   query: Record<string, string>;
-  /** AWS operation name, or `npm:*` for the npm endpoint, `Unknown` when nothing matched */
+  /**
+   * AWS operation name; `npm:*` for the npm endpoint (npm:Publish, npm:GetPackument, npm:GetTarball, ...);
+   * `pypi:Upload`, `pypi:SimpleIndex`, `pypi:Download`, `pypi:Unsupported` for the PyPI endpoint;
+   * `Unknown` when nothing matched
+   */
   operation: string;
   repository?: string;
   format?: string;
   namespace?: string;
-  /** control plane: the `package` parameter; npm: the full npm name (`@acme/core`) */
+  /** control plane: the `package` parameter; npm: the full npm name (`@acme/core`); pypi: the normalised name (`my-pkg-name`) */
   package?: string;
-  /** npm:Publish with several versions: comma-separated */
+  /** npm:Publish, UpdatePackageVersionsStatus, DisposePackageVersions with several versions: comma-separated */
   version?: string;
   status: number;
-  /** the `x-amzn-errortype` sent (control plane) or the equivalent type name (npm) */
+  /** the `x-amzn-errortype` sent (control plane) or the equivalent type name (npm, pypi) */
   errorType?: string;
 }
 
 export interface FaultRule {
   operation?: string;
-  /** matches the logged `package`, or for npm the full name, or `namespace/package` */
+  /** matches the logged `package` (pypi: the normalised name), or for npm the full name, or `namespace/package` */
   package?: string;
   version?: string;
   status: number;
@@ -109,4 +113,6 @@ export interface StoredVersion {
   npmManifest?: Record<string, unknown>;
   /** npm only: the deprecation message, absent when not deprecated */
   deprecated?: string;
+  /** pypi only: the metadata fields of the version's first upload (`summary`, `requires_python`, ...) */
+  pypiMetadata?: Record<string, string[]>;
 }
