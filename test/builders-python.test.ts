@@ -406,6 +406,43 @@ describe('building real projects with Debian tools', () => {
   });
 });
 
+// ---------------------------------------------------------------- real repositories
+
+describe('real fixture repositories (test/fixtures/git, git bundles)', () => {
+  // Cloned at a tag straight from the bundle, as the git source will clone.
+  async function fromBundle(bundle: string, tag: string, opts: Partial<PythonBuildOptions> & { name: string }): Promise<PythonBuildResult> {
+    const dir = join(tmp, `fx-${++n}`);
+    await git(tmp, 'clone', '-q', '--branch', tag, join(import.meta.dirname, 'fixtures', 'git', `${bundle}.bundle`), dir);
+    const ct = Number((await git(dir, 'log', '-1', '--format=%ct')).trim());
+    return buildPython({ checkoutDir: dir, commitTime: new Date(ct * 1000), outDir: join(tmp, `out-${++n}`), version: tag, ...opts });
+  }
+  const summary = (r: PythonBuildResult) => r.files.map((f) => `${f.filename} ${f.filetype} ${f.pyversion} ${f.metadata.name}==${f.metadata.version}`);
+
+  it('builds setup.py-era and hatchling tags of userpath, a poetry tag of crashtest, and a monorepo tag; refuses a hatch-vcs tag', async () => {
+    expect(summary(await fromBundle('py-userpath', '1.3.0', { name: 'userpath' }))).toEqual([
+      'userpath-1.3.0.tar.gz sdist source userpath==1.3.0',
+      'userpath-1.3.0-py3-none-any.whl bdist_wheel py3 userpath==1.3.0',
+    ]);
+    expect(summary(await fromBundle('py-userpath', 'v1.9.2', { name: 'userpath' }))).toEqual([
+      'userpath-1.9.2.tar.gz sdist source userpath==1.9.2',
+      'userpath-1.9.2-py3-none-any.whl bdist_wheel py3 userpath==1.9.2',
+    ]);
+    expect(summary(await fromBundle('py-crashtest', '0.4.1', { name: 'crashtest' }))).toEqual([
+      'crashtest-0.4.1.tar.gz sdist source crashtest==0.4.1',
+      'crashtest-0.4.1-py3-none-any.whl bdist_wheel py3 crashtest==0.4.1',
+    ]);
+    // A prefixed tag: the job maps billing/v1.2.0 to the version v1.2.0 in billing/.
+    expect(summary(await fromBundle('monorepo', 'billing/v1.2.0', { name: 'acme-billing', subdir: 'billing', version: 'v1.2.0' }))).toEqual([
+      'acme-billing-1.2.0.tar.gz sdist source acme-billing==1.2.0',
+      'acme_billing-1.2.0-py3-none-any.whl bdist_wheel py3 acme-billing==1.2.0',
+    ]);
+    // Its first release takes the version from git through hatch-vcs, which Debian's hatchling lacks.
+    const e = await failure(fromBundle('monorepo', 'billing/v0.9.0', { name: 'acme-billing', subdir: 'billing', version: 'v0.9.0' }));
+    expect(e.code).toBe('EBUILD');
+    expect(e.actual).toMatch(/Unknown version source: vcs/);
+  });
+});
+
 // ---------------------------------------------------------------- timeouts and aborts
 
 /** A setup.py that starts a grandchild, records both pids, then hangs. */
