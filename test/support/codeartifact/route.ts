@@ -1,6 +1,6 @@
 /**
- * What the HTTP plumbing (server.ts) and the two protocol modules (control-plane.ts,
- * npm-endpoint.ts) share: the incoming call, the resolved route and the reply.
+ * What the HTTP plumbing (server.ts) and the protocol modules (control-plane.ts, npm-endpoint.ts,
+ * pypi-endpoint.ts) share: the incoming call, the resolved route and the reply.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Store } from './store.js';
@@ -32,8 +32,8 @@ export interface Subject {
 }
 
 export interface ResolvedRoute {
-  /** control plane: SigV4 access key; npm: bearer token from GetAuthorizationToken */
-  kind: 'control' | 'npm';
+  /** control plane: SigV4 access key; npm: bearer token from GetAuthorizationToken; pypi: Basic aws:<token> */
+  kind: 'control' | 'npm' | 'pypi';
   operation: string;
   subject: Subject;
   quotas: QuotaName[];

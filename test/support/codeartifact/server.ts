@@ -1,7 +1,7 @@
 /**
  * The CodeArtifact stand-in: one HTTP server on 127.0.0.1 serving the control plane (for the AWS
- * SDK, via `AWS_ENDPOINT_URL_CODEARTIFACT` or the client's `endpoint`), the npm endpoints of every
- * repository, and `/__admin/*` controls for out-of-process use.
+ * SDK, via `AWS_ENDPOINT_URL_CODEARTIFACT` or the client's `endpoint`), the npm and PyPI endpoints
+ * of every repository, and `/__admin/*` controls for out-of-process use.
  *
  * Every request goes through the same steps: latency, route, authentication, quotas, faults, the
  * operation, an `afterApply` fault, the log.
@@ -14,16 +14,27 @@ import { controlPlaneError, resolveControlPlane, unknownOperation } from './cont
 import { ApiError, accessDenied, defaultErrorType, throttled, toApiError } from './errors.js';
 import { Faults } from './faults.js';
 import { npmError, resolveNpm } from './npm-endpoint.js';
+import { pypiError, resolvePypi } from './pypi-endpoint.js';
 import { Quotas } from './quotas.js';
 import type { IncomingCall, Reply, ResolvedRoute, StandInContext } from './route.js';
-import { Store } from './store.js';
-import type { FaultRule, QuotaName, RequestLogEntry, StandInOptions, StoredVersion } from './types.js';
+import { Store, type PackageRecord, type VersionRecord } from './store.js';
+import type { FaultRule, PackageVersionStatus, QuotaName, RequestLogEntry, StandInOptions, StoredAsset, StoredVersion } from './types.js';
+import { applyStatus } from './version-status.js';
 
 /** What GetAuthorizationToken uses when no duration is asked for: 12 hours, the CLI's default too. */
 const DEFAULT_TOKEN_SECONDS = 43200;
 
 interface IssuedToken {
   expiresAt: number;
+}
+
+interface AdminVersionStatus {
+  repository: string;
+  format: string;
+  namespace?: string;
+  package: string;
+  version: string;
+  status: PackageVersionStatus;
 }
 
 interface AdminConfig {
@@ -90,9 +101,27 @@ export class CodeArtifactStandIn {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /** The URL GetRepositoryEndpoint returns for a format, ending with '/'. */
+  endpoint(format: string, repo: string): string {
+    return this.context.endpointUrl(format, repo);
+  }
+
   /** The URL GetRepositoryEndpoint returns for format npm, ending with '/'. */
   npmEndpoint(repo: string): string {
     return this.context.endpointUrl('npm', repo);
+  }
+
+  /** The URL GetRepositoryEndpoint returns for format pypi, ending with '/': twine's `--repository-url`. */
+  pypiEndpoint(repo: string): string {
+    return this.context.endpointUrl('pypi', repo);
+  }
+
+  /** pip's `--index-url` for a repository, with the token as Basic credentials `aws:<token>`. */
+  pypiIndexUrl(repo: string, token: string): string {
+    const endpoint = new URL(`${this.pypiEndpoint(repo)}simple/`);
+    endpoint.username = 'aws';
+    endpoint.password = token;
+    return endpoint.toString();
   }
 
   setLatency(ms: number): void {
@@ -103,7 +132,7 @@ export class CodeArtifactStandIn {
     this.tokenTtlSeconds = seconds;
   }
 
-  /** Every token issued so far becomes invalid (401 on the npm endpoint). */
+  /** Every token issued so far becomes invalid (401 on the npm and PyPI endpoints). */
   revokeTokens(): void {
     this.tokens.clear();
   }
@@ -130,6 +159,43 @@ export class CodeArtifactStandIn {
   assetBytes(repo: string, format: string, namespace: string | undefined, pkg: string, version: string, asset: string): Buffer | undefined {
     const found = this.store.getPackage(repo, format, namespace, pkg)?.versions.get(version)?.assets.find((a) => a.name === asset);
     return found === undefined ? undefined : Buffer.from(this.store.readAsset(found));
+  }
+
+  /**
+   * Set a version's status in-process, any status (UpdatePackageVersionsStatus only sets Published,
+   * Unlisted and Archived). Disposed deletes the assets, as DisposePackageVersions does; the
+   * revision changes. Throws when the version is not stored.
+   */
+  setVersionStatus(repo: string, format: string, namespace: string | undefined, pkg: string, version: string, status: PackageVersionStatus): StoredVersion {
+    const { record, stored } = this.versionRecord(repo, format, namespace, pkg, version);
+    applyStatus(this.store, record, stored, status);
+    return this.store.snapshot(repo, record).find((v) => v.version === version) as StoredVersion;
+  }
+
+  /**
+   * Replace the bytes of a stored asset in-process, to simulate tampering on the target. By default
+   * the listing (size, hashes) follows the new bytes and the revision changes; with `keepHashes`
+   * only downloads change, as with corrupted storage. Returns what the listing now says.
+   */
+  replaceAssetBytes(
+    repo: string,
+    format: string,
+    namespace: string | undefined,
+    pkg: string,
+    version: string,
+    asset: string,
+    bytes: Buffer,
+    opts: { keepHashes?: boolean } = {},
+  ): StoredAsset {
+    const { record, stored } = this.versionRecord(repo, format, namespace, pkg, version);
+    return this.store.replaceAssetBytes(record, stored, asset, Buffer.from(bytes), opts.keepHashes === true);
+  }
+
+  private versionRecord(repo: string, format: string, namespace: string | undefined, pkg: string, version: string): { record: PackageRecord; stored: VersionRecord } {
+    const record = this.store.getPackage(repo, format, namespace, pkg);
+    const stored = record?.versions.get(version);
+    if (record === undefined || stored === undefined) throw new Error(`no ${format} version ${namespace === undefined ? '' : `${namespace}/`}${pkg}@${version} in ${repo}`);
+    return { record, stored };
   }
 
   /** npm dist-tags of a package (`@acme/core`), empty when unknown. */
@@ -159,14 +225,23 @@ export class CodeArtifactStandIn {
     return { token, expiration: new Date(expiresAt) };
   }
 
-  /** npm clients send `Bearer <token>`; pip/twine send Basic `aws:<token>`. */
-  private tokenValid(authorization: string | undefined): boolean {
+  /**
+   * npm clients send `Bearer <token>` (or Basic); pip and twine send Basic `aws:<token>`, and the
+   * PyPI endpoint takes only that: the user name is `aws`
+   * (https://docs.aws.amazon.com/codeartifact/latest/ug/python-configure-pip.html).
+   */
+  private tokenValid(authorization: string | undefined, kind: 'npm' | 'pypi'): boolean {
     if (authorization === undefined) return false;
     let token: string | undefined;
     const bearer = /^Bearer\s+(.+)$/i.exec(authorization);
     const basic = /^Basic\s+(.+)$/i.exec(authorization);
-    if (bearer?.[1] !== undefined) token = bearer[1].trim();
-    else if (basic?.[1] !== undefined) token = Buffer.from(basic[1], 'base64').toString('utf8').split(':').slice(1).join(':');
+    if (bearer?.[1] !== undefined && kind === 'npm') token = bearer[1].trim();
+    else if (basic?.[1] !== undefined) {
+      const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      const user = colon < 0 ? decoded : decoded.slice(0, colon);
+      if (colon >= 0 && (kind === 'npm' || user === 'aws')) token = decoded.slice(colon + 1);
+    }
     const issued = token === undefined ? undefined : this.tokens.get(token);
     return issued !== undefined && Date.now() < issued.expiresAt;
   }
@@ -205,7 +280,7 @@ export class CodeArtifactStandIn {
     await this.sleep(this.latencyMs);
     if (this.stopped) return;
 
-    const route = resolveControlPlane(this.context, call) ?? resolveNpm(this.context, call);
+    const route = resolveControlPlane(this.context, call) ?? resolveNpm(this.context, call) ?? resolvePypi(this.context, call);
     const reply = route === undefined ? controlPlaneError(unknownOperation(call)) : this.dispatch(route, call);
     const entry: RequestLogEntry = {
       seq: ++this.seq,
@@ -230,14 +305,14 @@ export class CodeArtifactStandIn {
 
   private dispatch(route: ResolvedRoute, call: IncomingCall): Reply {
     const fail = (err: ApiError): Reply => {
-      const reply = route.kind === 'control' ? controlPlaneError(err) : npmError(err);
+      const reply = route.kind === 'control' ? controlPlaneError(err) : route.kind === 'npm' ? npmError(err) : pypiError(err);
       return { ...reply, headers: { ...reply.headers, 'x-standin-errortype': err.type } };
     };
     const authorization = call.headers.authorization;
     if (route.kind === 'control' && !this.credentialValid(authorization)) {
       return fail(accessDenied('The security token included in the request is invalid.'));
     }
-    if (route.kind === 'npm' && !this.tokenValid(authorization)) {
+    if (route.kind !== 'control' && !this.tokenValid(authorization, route.kind)) {
       return fail(new ApiError(401, 'Unauthorized', 'Unable to authenticate: the authorization token is missing, expired or revoked.'));
     }
     const retryAfter = this.quotas.take(route.quotas);
@@ -270,6 +345,14 @@ export class CodeArtifactStandIn {
     if (call.method === 'GET' && path === '/__admin/versions') {
       const q = call.url.searchParams;
       return { status: 200, json: this.versions(q.get('repository') ?? '', q.get('format') ?? 'npm', q.get('namespace') ?? undefined, q.get('package') ?? '') };
+    }
+    if (call.method === 'POST' && path === '/__admin/version-status') {
+      try {
+        const r = JSON.parse(call.body.toString('utf8')) as AdminVersionStatus;
+        return { status: 200, json: this.setVersionStatus(r.repository, r.format, r.namespace, r.package, r.version, r.status) };
+      } catch (err) {
+        return { status: 400, json: { error: err instanceof Error ? err.message : String(err) } };
+      }
     }
     if (call.method === 'POST' && path === '/__admin/config') {
       let config: AdminConfig;
