@@ -191,7 +191,7 @@ describe('3. bytes are checked when they are used, not only when they arrived', 
     await te.run(job, { dryRun: true });
     const blob = join(te.stateDir, 'blobs', 'sha512', sha512hex(bytes).slice(0, 2), sha512hex(bytes).slice(2));
     const onDisk = readFileSync(blob);
-    onDisk[100] ^= 0xff; // same size, one byte flipped: a size check cannot see it
+    onDisk[100] = onDisk[100]! ^ 0xff; // same size, one byte flipped: a size check cannot see it
     writeFileSync(blob, onDisk);
     const before = reg.requests('rot-pkg-1.0.0.tgz');
 

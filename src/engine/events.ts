@@ -42,6 +42,8 @@ export interface RunSummary {
   metadataOutOfSync: { package: string; reason: string }[];
   throttles: number;
   tokenFetches: number;
+  /** Stored bytes re-hashed just before publishing, and what it cost. */
+  blobRecheck: { bytes: number; ms: number };
   durationMs: number;
   peakRssBytes: number;
   exitCode: 0 | 1;

@@ -3,6 +3,7 @@
  * Packages go through a bounded queue; within a package versions are published
  * oldest first while their downloads run ahead in a second bounded queue.
  */
+import { setMaxListeners } from 'node:events';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import PQueue from 'p-queue';
@@ -58,6 +59,8 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
   const fatal = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, fatal.signal]) : fatal.signal;
   const hard = new AbortController();
+  // every request in flight listens on these: hundreds at once is normal, not a leak
+  setMaxListeners(0, hard.signal, signal);
   let graceTimer: NodeJS.Timeout | undefined;
   const graceMs = config.limits.stopGraceSeconds * 1000;
   const onStop = () => {
@@ -250,6 +253,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     const summary = summarize(db, job.name, dryRun, signal.aborted && fatalError === undefined, outcomes, listErrors, metadata, metadataOutOfSync, active, {
       throttles: limiter.throttles,
       tokenFetches: ca?.tokenFetches ?? 0,
+      blobRecheck: { bytes: blobs.recheck.bytes, ms: Math.round(blobs.recheck.ms) },
       durationMs: Date.now() - started,
     });
     if (fatalError !== undefined) {
@@ -332,7 +336,7 @@ function summarize(
   metadata: RunSummary['metadata'],
   metadataOutOfSync: RunSummary['metadataOutOfSync'],
   active: string[],
-  figures: { throttles: number; tokenFetches: number; durationMs: number },
+  figures: { throttles: number; tokenFetches: number; blobRecheck: RunSummary['blobRecheck']; durationMs: number },
 ): RunSummary {
   const items = state.items().filter((r) => active.includes(r.source_id));
   const states: Record<string, number> = {};

@@ -19,6 +19,8 @@ import { stringify } from 'yaml';
 import type { RunSummary } from '../../src/engine/events.js';
 import { startSandbox, type Sandbox } from './sandbox.js';
 import { historyOf, seedPackages } from './npm-fixtures.js';
+import { json, startHostileRegistry } from './hostile-registry.js';
+import { npmTarball } from './tarballs.js';
 
 const { values } = parseArgs({
   options: {
@@ -28,8 +30,10 @@ const { values } = parseArgs({
     throttle: { type: 'string', default: '0.03' },
     sizes: { type: 'string', default: '1,16,64' },
     'baseline-packages': { type: 'string', default: '2' },
+    scale: { type: 'string', default: '2000,8000' },
   },
 });
+const SCALE = values.scale.split(',').filter(Boolean).map(Number);
 const N = Number(values.packages);
 const M = Number(values.versions);
 const LATENCY = Number(values.latency);
@@ -47,7 +51,7 @@ function prng(seed: number): () => number {
   return () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
 }
 
-function writeJob(sandbox: Sandbox, name: string, scope: string, limits: Record<string, unknown> = {}): string {
+function writeJob(sandbox: Sandbox, name: string, scope: string, limits: Record<string, unknown> = {}, source?: Record<string, unknown>): string {
   const d = sandbox.descriptor;
   const file = join(dir, `${name}.yaml`);
   writeFileSync(
@@ -55,18 +59,18 @@ function writeJob(sandbox: Sandbox, name: string, scope: string, limits: Record<
     stringify({
       name,
       target: { region: d.codeartifact.region, domain: d.codeartifact.domain, domainOwner: d.codeartifact.domainOwner, repositories: { npm: { internal: 'npm-internal' } } },
-      sources: [{ id: 'private-npm', kind: 'npm-registry', url: d.privateNpm.url, tokenEnv: d.privateNpm.tokenEnv, scopes: [scope] }],
+      sources: [source ?? { id: 'private-npm', kind: 'npm-registry', url: d.privateNpm.url, tokenEnv: d.privateNpm.tokenEnv, scopes: [scope] }],
       limits, // CodeArtifact's default quotas: the point is to measure against them
     }),
   );
   return file;
 }
 
-function runCli(sandbox: Sandbox, job: string): Promise<RunSummary> {
+function runCli(sandbox: Sandbox, job: string, extra: string[] = []): Promise<RunSummary> {
   return new Promise((res, rej) => {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('AWS_')) env[k] = v;
-    const child = spawn(process.execPath, ['--no-deprecation', join(ROOT, 'dist/src/cli/main.js'), '--state-dir', join(dir, 'state'), 'run', job, '--json', '--quiet'], {
+    const child = spawn(process.execPath, ['--no-deprecation', join(ROOT, 'dist/src/cli/main.js'), '--state-dir', join(dir, 'state'), 'run', job, '--json', '--quiet', ...extra], {
       env: { ...env, ...sandbox.descriptor.env, AWS_EC2_METADATA_DISABLED: 'true' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -131,12 +135,38 @@ try {
   log(`memory: tarballs of ${SIZES_MB.join(', ')} MB…`);
   standIn.setLatency(0);
   standIn.clearFaults();
-  const memory: { sizeMb: number; peakRssBytes: number; versions: number; failed: number }[] = [];
+  const memory: { sizeMb: number; peakRssBytes: number; versions: number; failed: number; recheck: RunSummary['blobRecheck'] }[] = [];
   for (const size of SIZES_MB) {
     const scope = `@bench-mem${size}`;
     await seedPackages(privateNpm.url, privateNpm.token, [{ name: `${scope}/big`, versions: ['1.0.0', '1.0.1', '1.0.2'], padBytes: size * 2 ** 20 }]);
     const s = await runCli(sandbox, writeJob(sandbox, `bench-mem${size}`, scope));
-    memory.push({ sizeMb: size, peakRssBytes: s.peakRssBytes, versions: s.complete, failed: s.failures.length });
+    memory.push({ sizeMb: size, peakRssBytes: s.peakRssBytes, versions: s.complete, failed: s.failures.length, recheck: s.blobRecheck });
+  }
+
+  // Many packages: a dry run over P packages of one version each, from an in-memory
+  // registry (Verdaccio would be the bottleneck), quotas off: what grows is the tool's
+  // own work per package, which must stay flat as P grows (no per-package scans).
+  log(`scale: dry runs over ${SCALE.join(', ')} packages…`);
+  standIn.setQuotas(false);
+  const registry = await startHostileRegistry();
+  const scale: { packages: number; seconds: number; msPerPackage: number; peakRssBytes: number; listed: number }[] = [];
+  try {
+    for (const P of SCALE) {
+      const scope = `@scale${P}`;
+      const pkgNames = Array.from({ length: P }, (_, i) => `${scope}/p${i}`);
+      for (const n of pkgNames) registry.setPackage(n, [{ version: '1.0.0', tarball: npmTarball(n, '1.0.0') }]);
+      registry.search((req, res) => {
+        const q = new URL(req.url ?? '/', registry.url).searchParams;
+        const from = Number(q.get('from') ?? 0);
+        const size = Number(q.get('size') ?? 20);
+        json(res, 200, { objects: pkgNames.slice(from, from + size).map((name) => ({ package: { name } })), total: pkgNames.length });
+      });
+      const job = writeJob(sandbox, `bench-scale${P}`, scope, { concurrency: 16, fetchConcurrency: 16, rates: { publish: 10000, getAsset: 10000, list: 10000, reads: 10000, writes: 10000 } }, { id: 'memory', kind: 'npm-registry', url: registry.url, scopes: [scope] });
+      const s = await runCli(sandbox, job, ['--dry-run']);
+      scale.push({ packages: P, seconds: s.durationMs / 1000, msPerPackage: s.durationMs / P, peakRssBytes: s.peakRssBytes, listed: s.outcomes['would-publish'] ?? 0 });
+    }
+  } finally {
+    await registry.stop();
   }
 
   const result = {
@@ -159,6 +189,8 @@ try {
     },
     rerun: { seconds: rerun.durationMs / 1000, requestsToTarget: rerunRequests, outcomes: rerun.outcomes },
     memory,
+    blobRecheck: main.blobRecheck,
+    scale,
   };
   writeFileSync(join(ROOT, 'state', 'bench.json'), `${JSON.stringify(result, null, 2)}\n`);
   const t = result.throughput;
@@ -171,7 +203,9 @@ try {
       `  throttles         ${t.throttlesSeen} seen by the tool, ${t.all429sInLog} 429s in the stand-in's log (all runs)`,
       `  rerun             ${result.rerun.seconds.toFixed(2)} s, ${rerunRequests} requests to the target`,
       `  peak RSS          ${mb(t.peakRssBytes)} (main run)`,
-      ...memory.map((m) => `  peak RSS @ ${String(m.sizeMb).padStart(3)} MB tarballs  ${mb(m.peakRssBytes)} (${m.versions} versions, ${m.failed} failed)`),
+      ...memory.map((m) => `  peak RSS @ ${String(m.sizeMb).padStart(3)} MB tarballs  ${mb(m.peakRssBytes)} (${m.versions} versions, ${m.failed} failed; re-hash ${m.recheck.ms} ms for ${mb(m.recheck.bytes)})`),
+      `  re-hash before publish  ${result.blobRecheck.ms.toFixed(0)} ms summed over ${t.versions} concurrent checks (${mb(result.blobRecheck.bytes)}) in the main run`,
+      ...scale.map((x) => `  scale ${String(x.packages).padStart(6)} packages  dry run ${x.seconds.toFixed(1)} s = ${x.msPerPackage.toFixed(2)} ms/package, peak RSS ${mb(x.peakRssBytes)} (${x.listed} would-publish)`),
       '',
     ].join('\n'),
   );

@@ -45,6 +45,8 @@ const escapeName = (name: string) => (name.startsWith('@') ? `@${encodeURICompon
 
 export async function startHostileRegistry(): Promise<HostileRegistry> {
   const packages = new Map<string, { versions: HostileVersion[]; distTags?: Record<string, string> }>();
+  const packumentPaths = new Map<string, string>();
+  const tarballPaths = new Map<string, string>();
   const routes = new Map<string, Handler>();
   let searchHandler: Handler | undefined;
   const log: HostileRegistry['log'] = [];
@@ -63,7 +65,10 @@ export async function startHostileRegistry(): Promise<HostileRegistry> {
       if (searchHandler) return searchHandler(req, res);
       return json(res, 200, { objects: [], total: 0 });
     }
-    for (const [name, pkg] of packages) {
+    // by path, not a scan: the benchmark serves tens of thousands of packages from here
+    const name = packumentPaths.get(bare) ?? tarballPaths.get(bare);
+    const pkg = name === undefined ? undefined : packages.get(name);
+    if (name !== undefined && pkg) {
       if (bare === `/${escapeName(name)}`) {
         const versions: Record<string, unknown> = {};
         const time: Record<string, string> = {};
@@ -98,7 +103,11 @@ export async function startHostileRegistry(): Promise<HostileRegistry> {
   return {
     url: base,
     log,
-    setPackage: (name, versions, distTags) => void packages.set(name, { versions, distTags }),
+    setPackage: (name, versions, distTags) => {
+      packages.set(name, { versions, distTags });
+      packumentPaths.set(`/${escapeName(name)}`, name);
+      for (const v of versions) tarballPaths.set(tarballPath(name, v.version), name);
+    },
     removeVersion: (name, version) => {
       const p = packages.get(name);
       if (p) p.versions = p.versions.filter((v) => v.version !== version);
