@@ -14,6 +14,12 @@ export const SANDBOX_REGION = 'us-east-1';
 /** Fake credentials the stand-in accepts; they are not AWS credentials and grant nothing anywhere else. */
 export const SANDBOX_ACCESS_KEY = 'SANDBOXACCESSKEY';
 export const SANDBOX_SECRET_KEY = 'sandbox-secret-key';
+/**
+ * The stand-in's repositories: internal/store/shared for npm and PyPI, and a generic one for Go
+ * modules (CodeArtifact has no Go format). Any format can be published into any repository; the
+ * names only say what each is for.
+ */
+export const SANDBOX_REPOSITORIES: readonly string[] = ['npm-internal', 'npm-store', 'npm-shared', 'pypi-internal', 'pypi-store', 'pypi-shared', 'go-internal'];
 
 export interface SandboxOptions {
   dir: string;
@@ -31,7 +37,12 @@ export interface SandboxDescriptor {
     domain: string;
     domainOwner: string;
     repositories: string[];
+    /** GetRepositoryEndpoint format=npm of npm-internal */
     npmEndpoint: string;
+    /** GetRepositoryEndpoint format=pypi of pypi-internal: twine's --repository-url; pip's index is `${pypiEndpoint}simple/` */
+    pypiEndpoint: string;
+    /** the generic repository Go modules go to (PublishPackageVersion, GetPackageVersionAsset) */
+    genericRepository: string;
     accessKeyId: string;
     secretAccessKey: string;
   };
@@ -59,7 +70,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
       domain: SANDBOX_DOMAIN,
       domainOwner: SANDBOX_OWNER,
       region: SANDBOX_REGION,
-      repositories: ['npm-internal', 'npm-store', 'npm-shared'],
+      repositories: [...SANDBOX_REPOSITORIES],
       accessKeyId: SANDBOX_ACCESS_KEY,
       port: opts.ports?.codeartifact,
       ...opts.standIn,
@@ -73,8 +84,10 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
         region: SANDBOX_REGION,
         domain: SANDBOX_DOMAIN,
         domainOwner: SANDBOX_OWNER,
-        repositories: ['npm-internal', 'npm-store', 'npm-shared'],
+        repositories: [...SANDBOX_REPOSITORIES],
         npmEndpoint: standIn.npmEndpoint('npm-internal'),
+        pypiEndpoint: standIn.pypiEndpoint('pypi-internal'),
+        genericRepository: 'go-internal',
         accessKeyId: SANDBOX_ACCESS_KEY,
         secretAccessKey: SANDBOX_SECRET_KEY,
       },
