@@ -237,6 +237,40 @@ describe('4. a source republish is noticed in every state', () => {
   });
 });
 
+describe('6. present-identical means usable', () => {
+  it('our bytes on the target, but Archived, Unlisted or Disposed: ETARGETSTATUS with the fix, exit 1; once Published again, present-identical', async () => {
+    const NAME = 'status-pkg';
+    const versions = ['1.0.0', '1.1.0', '1.2.0', '1.3.0'];
+    reg.setPackage(NAME, versions.map((v) => ({ version: v, tarball: npmTarball(NAME, v) })));
+    expect((await te.run(hostileJob('status-a', [NAME]))).exitCode).toBe(0);
+    const standIn = te.sandbox.standIn;
+    standIn.setVersionStatus(REPO, 'npm', undefined, NAME, '1.0.0', 'Archived');
+    standIn.setVersionStatus(REPO, 'npm', undefined, NAME, '1.1.0', 'Unlisted');
+    standIn.setVersionStatus(REPO, 'npm', undefined, NAME, '1.2.0', 'Disposed');
+    const since = standIn.log.at(-1)?.seq ?? 0;
+
+    // a second job (its own state) meets the versions already on the target
+    const job = hostileJob('status-b', [NAME]);
+    const s = await te.run(job);
+    expect(s.exitCode).toBe(1);
+    expect(s.failures.map((f) => [f.version, f.code])).toEqual([
+      ['1.0.0', 'ETARGETSTATUS'],
+      ['1.1.0', 'ETARGETSTATUS'],
+      ['1.2.0', 'ETARGETSTATUS'],
+    ]);
+    expect(s.failures[0]!.message).toMatch(/Archived.*update-package-versions-status/);
+    expect(s.failures[2]!.message).toMatch(/Disposed.*delete-package-versions/);
+    expect(states('status-b', NAME)['1.3.0']).toBe('present-identical');
+    expect(standIn.log.filter((e) => e.seq > since && e.operation === 'npm:Publish')).toEqual([]);
+
+    standIn.setVersionStatus(REPO, 'npm', undefined, NAME, '1.0.0', 'Published');
+    standIn.setVersionStatus(REPO, 'npm', undefined, NAME, '1.1.0', 'Published');
+    const again = await te.run(job);
+    expect(states('status-b', NAME)).toMatchObject({ '1.0.0': 'present-identical', '1.1.0': 'present-identical', '1.2.0': 'failed' });
+    expect(again.failures.map((f) => f.version)).toEqual(['1.2.0']);
+  });
+});
+
 describe('7. stop means stop', () => {
   it('SIGTERM while a tarball transfer hangs: in-flight work is cut off after the grace period, exit 130, nothing recorded as failed', async () => {
     const NAME = 'stuck-pkg';
