@@ -1,0 +1,471 @@
+/**
+ * Build one Go module version (the `.zip`, `.mod` and `.info` a GOPROXY serves)
+ * from a clean checkout of its tagged commit, with the bytes and the `h1:`
+ * hashes the Go toolchain itself would produce.
+ *
+ * Which files the zip holds is the crux: consumers' go.sum files already hold
+ * h1 hashes computed by `go` when it fetched the module straight from git
+ * (GOPRIVATE / GOPROXY=direct), so anything else fails their builds with
+ * "checksum mismatch". That fetch (cmd/go/internal/modfetch/coderepo.go, Zip)
+ * lists the files `git archive` gives for the commit (so: tracked files only,
+ * no `.git`, submodules empty; export-ignore/export-subst are switched off, see
+ * golang.org/issue/27153), adds the repository's root LICENSE to a module in a
+ * subdirectory that has none, and applies golang.org/x/mod/zip's Create rules
+ * (go-rules.ts). So:
+ *  - a checkout that is a git work tree is listed with `git ls-tree HEAD`
+ *    (a `git worktree` checkout has a `.git` *file*, which a directory walk
+ *    would take in; stray untracked files would be taken in too);
+ *  - any other directory is walked as zip.CreateFromDir walks it.
+ * Contents are read from the checkout, file by file, never whole.
+ * https://go.dev/ref/mod#zip-files  https://go.dev/ref/mod#goproxy-protocol
+ */
+import { execFile } from 'node:child_process';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { lstat, readFile, readdir, readlink, realpath, rename, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import yazl from 'yazl';
+import { MigrateError, type ErrorCode } from '../errors.js';
+import { Hash1, hashGoMod } from '../integrity/dirhash.js';
+import { HashingStream } from '../integrity/hashes.js';
+import type { Hashes } from '../types.js';
+import {
+  MAX_GO_MOD,
+  MAX_LICENSE,
+  MAX_ZIP_FILE,
+  checkFiles,
+  checkModulePath,
+  checkPathMajor,
+  declaresGo124,
+  isCanonicalVersion,
+  isIncompatible,
+  isPseudoVersion,
+  isVendoredPackage,
+  legacyGoMod,
+  modulePathFromGoMod,
+  semverMajor,
+  splitPathVersion,
+  type CandidateFile,
+  type FileProblem,
+} from './go-rules.js';
+
+export { escapeModulePath, escapeVersion } from './go-rules.js';
+export type { FileProblem } from './go-rules.js';
+
+export interface GoBuildInput {
+  /** A clean checkout of the tagged commit: the repository root. */
+  checkoutDir: string;
+  /** The module's directory in the repository, '' for the root (`tools/cli`, `v2`). */
+  subdir: string;
+  /** The module path the job gives. Required when the commit has no go.mod; must equal go.mod's when it has one. */
+  modulePath?: string;
+  /** The tag's version: canonical semver with `v` (`v1.2.3`, `v2.0.0+incompatible`). */
+  version: string;
+  /** The tagged commit's committer time (`git log -1 --format=%ct`), what `go` puts in `.info`. */
+  commitTime: Date;
+  /** Where to write the zip; written beside it first and renamed, so it is whole or absent. */
+  zipPath: string;
+  /** Optional `Origin` for `.info`, as current `go` and proxy.golang.org write it. When `hash` is set it must be the checkout's HEAD. */
+  origin?: GoOrigin;
+}
+
+export interface GoOrigin {
+  vcs: 'git';
+  url: string;
+  hash: string;
+  /** The module's directory in the repository (coderepo's codeDir), when not the root. */
+  subdir?: string;
+  /** `refs/tags/v1.2.3` (`refs/tags/sub/v1.2.3` for a module in a subdirectory). */
+  ref?: string;
+}
+
+export interface GoModuleBuild {
+  modulePath: string;
+  version: string;
+  /** `module@version`, for messages. */
+  subject: string;
+  /** Asset names in the generic repository, the GOPROXY file names. */
+  assets: { zip: string; mod: string; info: string };
+  zip: { path: string; size: number; hashes: Hashes; h1: string };
+  mod: { bytes: Buffer; h1: string; synthesized: boolean };
+  info: { bytes: Buffer };
+  /** The go.sum lines: `<module> <version> h1:…` and `<module> <version>/go.mod h1:…`. */
+  goSum: [string, string];
+  /** Paths in the zip, relative to the module root, in zip order. */
+  files: string[];
+  /** What was left out and why (vendored packages, nested modules, symlinks, VCS directories). */
+  omitted: FileProblem[];
+  /** How the files were listed: tracked files of a git work tree, or a directory walk. */
+  listing: 'git' | 'directory';
+}
+
+/** A DOS timestamp that is the same in every time zone (local fields, no extended-time field). */
+const ZIP_TIME = new Date(1980, 0, 1, 0, 0, 0);
+const VCS_DIRS = new Set(['.bzr', '.git', '.hg', '.svn']);
+
+interface SourceFile extends CandidateFile {
+  open(): Readable;
+}
+
+export function goAssetNames(version: string): { zip: string; mod: string; info: string } {
+  return { zip: `${version}.zip`, mod: `${version}.mod`, info: `${version}.info` };
+}
+
+/**
+ * The `.info` file: `{"Version":"v1.2.3","Time":"2019-04-22T20:58:15Z"}`, as
+ * `go mod download` writes it to its cache and proxy.golang.org serves it
+ * (Go's json.Marshal of modfetch.RevInfo: RFC 3339 in UTC, no fraction since
+ * git times are whole seconds, `<>&` escaped, no trailing newline).
+ */
+export function goInfoJson(version: string, time: Date, origin?: GoOrigin): Buffer {
+  if (Number.isNaN(time.getTime())) throw new MigrateError('EBADSOURCE', `${version}: the commit time is not a date`);
+  const seconds = new Date(Math.floor(time.getTime() / 1000) * 1000);
+  const info: Record<string, unknown> = { Version: version, Time: seconds.toISOString().replace(/\.000Z$/, 'Z') };
+  // Field order of codehost.Origin in current Go (Go 1.19 wrote Ref before Hash); go reads either.
+  if (origin) info.Origin = { VCS: origin.vcs, URL: origin.url, ...(origin.subdir ? { Subdir: origin.subdir } : {}), Hash: origin.hash, ...(origin.ref ? { Ref: origin.ref } : {}) };
+  return Buffer.from(JSON.stringify(info).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+}
+
+export async function buildGoModule(input: GoBuildInput): Promise<GoModuleBuild> {
+  const { version, subdir } = input;
+  const early = `${input.modulePath ?? input.checkoutDir}@${version}`;
+  if (subdir !== '' && (subdir.startsWith('/') || subdir.endsWith('/') || subdir.split('/').some((e) => e === '' || e === '.' || e === '..'))) {
+    throw new MigrateError('ECONFIG', `${early}: the module directory ${JSON.stringify(subdir)} is not a clean relative path`, { subject: early, hint: "give it like 'tools/cli', or '' for the repository root" });
+  }
+  if (isPseudoVersion(version)) throw fail('EBADSOURCE', early, `${version} is a pseudo-version; only tagged versions are migrated`, 'exclude this tag');
+  if (!isCanonicalVersion(version)) {
+    throw fail('EBADSOURCE', early, `${version} is not a canonical Go version (vMAJOR.MINOR.PATCH[-pre], no build metadata but +incompatible)`, 'Go ignores such tags; exclude it');
+  }
+
+  const checkoutDir = resolve(input.checkoutDir);
+  const tree = await GitTree.open(checkoutDir, early, input.origin?.hash);
+  const prefix = subdir === '' ? '' : `${subdir}/`;
+
+  // go.mod first: it names the module and decides the rules.
+  const goModFile = tree ? await tree.goMod(prefix, early) : await dirGoMod(join(checkoutDir, subdir), early);
+  const declared = goModFile ? modulePathFromGoMod(goModFile) : undefined;
+  if (goModFile && !declared) throw fail('EBADSOURCE', early, `${prefix}go.mod has no module line`, 'fix go.mod at the source, or exclude this version');
+  const modulePath = declared ?? input.modulePath;
+  if (!modulePath) throw fail('EBADSOURCE', early, `there is no ${prefix}go.mod and the job names no module path`, 'set the module path in the job file');
+  const subject = `${modulePath}@${version}`;
+  if (input.modulePath && declared && input.modulePath !== declared) {
+    throw fail('EBADSOURCE', subject, `go.mod declares module ${declared}, the job says ${input.modulePath}`, 'go refuses a module whose go.mod names another path; fix the job file or go.mod', {
+      expected: input.modulePath,
+      actual: declared,
+    });
+  }
+  checkVersionRules(subject, modulePath, version, subdir, goModFile !== undefined);
+  if (tree) await tree.refuseMajorSubdir(prefix, modulePath, subject);
+
+  // List the files, then apply zip.Create's rules.
+  const go124 = declaresGo124(goModFile);
+  const listed = tree ? await tree.files(prefix, join(checkoutDir, subdir), subject) : await walkDir(join(checkoutDir, subdir), go124);
+  const files: SourceFile[] = listed.files;
+  if (subdir !== '' && !files.some((f) => f.path === 'LICENSE')) {
+    // coderepo.go: a module below the root gets the repository's LICENSE.
+    const license = tree ? await tree.rootLicense() : await dirRootLicense(checkoutDir);
+    if (license) files.push(license);
+  }
+  const checked = checkFiles(files, go124);
+  if (checked.sizeError) throw fail('ETOOLARGE', subject, checked.sizeError, 'Go cannot fetch a module this large; exclude this version');
+  if (checked.invalid.length > 0) {
+    const code: ErrorCode = checked.invalid.every((p) => p.tooLarge) ? 'ETOOLARGE' : 'EBADSOURCE';
+    const list = checked.invalid.slice(0, 10).map((p) => `${p.path}: ${p.reason}`);
+    if (checked.invalid.length > 10) list.push(`and ${checked.invalid.length - 10} more`);
+    throw fail(code, subject, `Go would refuse this module zip: ${list.join('; ')}`, 'go mod download would fail the same way; fix it at the source or exclude this version');
+  }
+  const valid = checked.valid as SourceFile[];
+  valid.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+
+  const zip = await writeZip(input.zipPath, `${modulePath}@${version}/`, valid, subject);
+  const modBytes = goModFile ?? legacyGoMod(modulePath);
+  const modH1 = hashGoMod(modBytes);
+  return {
+    modulePath,
+    version,
+    subject,
+    assets: goAssetNames(version),
+    zip,
+    mod: { bytes: modBytes, h1: modH1, synthesized: goModFile === undefined },
+    info: { bytes: goInfoJson(version, input.commitTime, input.origin) },
+    goSum: [`${modulePath} ${version} ${zip.h1}`, `${modulePath} ${version}/go.mod ${modH1}`],
+    files: valid.map((f) => f.path),
+    omitted: [...listed.omitted, ...checked.omitted],
+    listing: tree ? 'git' : 'directory',
+  };
+}
+
+/**
+ * module.Check plus what coderepo.go asks of a tag: the major version must
+ * match the path's /vN suffix (https://go.dev/ref/mod#major-version-suffixes);
+ * `+incompatible` only for v2+ at the repository root without go.mod
+ * (https://go.dev/ref/mod#incompatible-versions); no go.mod only there too.
+ */
+function checkVersionRules(subject: string, modulePath: string, version: string, subdir: string, hasGoMod: boolean): void {
+  const badPath = checkModulePath(modulePath);
+  if (badPath) throw fail('EBADSOURCE', subject, `${JSON.stringify(modulePath)} is not a valid module path: ${badPath}`, 'fix the module line of go.mod or the job file');
+  const { prefix, pathMajor } = splitPathVersion(modulePath);
+  const major = semverMajor(version);
+  if (isIncompatible(version)) {
+    if (major === 'v0' || major === 'v1') throw fail('EBADSOURCE', subject, `+incompatible is not allowed: major version ${major} is compatible`, `migrate it as ${version.replace('+incompatible', '')}`);
+    if (pathMajor) throw fail('EBADSOURCE', subject, 'the module path has a major version suffix, so the major version must match it and +incompatible is not allowed', 'exclude this version');
+    if (hasGoMod || subdir !== '') {
+      throw fail('EBADSOURCE', subject, '+incompatible is only for a module at the repository root without go.mod, and this commit has one', `Go treats ${version} as invalid; exclude it`);
+    }
+  } else {
+    const why = checkPathMajor(version, pathMajor);
+    if (why) {
+      const hint =
+        pathMajor === '' && !hasGoMod && subdir === ''
+          ? `without go.mod, Go serves this tag as ${version}+incompatible: migrate it under that version`
+          : pathMajor === ''
+            ? `a ${major} module needs the path ${prefix}/${major} in go.mod (https://go.dev/ref/mod#major-version-suffixes); Go cannot use this tag, exclude it`
+            : 'Go cannot use this tag; exclude it';
+      throw fail('EBADSOURCE', subject, `the version does not match the module path (${why})`, hint);
+    }
+  }
+  if (!hasGoMod && subdir !== '') throw fail('EBADSOURCE', subject, `there is no ${subdir}/go.mod; a module below the repository root needs one`, 'check the module directory in the job file');
+  if (!hasGoMod && pathMajor.startsWith('/')) throw fail('EBADSOURCE', subject, `there is no go.mod; a ${pathMajor.slice(1)} module needs one`, 'exclude this version');
+}
+
+function fail(code: ErrorCode, subject: string, why: string, hint: string, extra: { expected?: string; actual?: string; cause?: unknown } = {}): MigrateError {
+  return new MigrateError(code, `${subject}: ${why}`, { subject, hint, ...extra });
+}
+
+// ---------------------------------------------------------------- writing
+
+async function writeZip(zipPath: string, prefix: string, files: readonly SourceFile[], subject: string): Promise<GoModuleBuild['zip']> {
+  const zip = new yazl.ZipFile();
+  const output = zip.outputStream as Readable;
+  const h1 = new Hash1();
+  const abort = (e: unknown) => output.destroy(e instanceof Error ? e : new Error(String(e)));
+  zip.on('error', abort);
+  for (const f of files) {
+    const name = prefix + f.path;
+    // Lazy: one file open at a time, hashed for h1 as it goes into the zip.
+    zip.addReadStreamLazy(name, { size: f.size, mtime: ZIP_TIME, mode: 0o100644, compress: true, forceDosTimestamp: true }, (cb) => {
+      try {
+        const source = f.open();
+        const hashed = h1.passThrough(name);
+        source.on('error', abort);
+        hashed.on('error', abort);
+        cb(null, source.pipe(hashed));
+      } catch (e) {
+        abort(e);
+      }
+    });
+  }
+  zip.end();
+
+  const partial = `${zipPath}.partial-${process.pid}`;
+  const hashing = new HashingStream();
+  try {
+    await pipeline(output, hashing, createWriteStream(partial));
+  } catch (e) {
+    await rm(partial, { force: true });
+    if (e instanceof MigrateError) throw e;
+    const changed = e instanceof Error && /unexpected number of bytes/.test(e.message);
+    throw new MigrateError(changed ? 'EBADSOURCE' : 'ELOCAL', `${subject}: writing the module zip failed: ${e instanceof Error ? e.message : String(e)}`, {
+      subject,
+      cause: e,
+      hint: changed ? 'a file changed while the zip was written: build from a checkout nothing else touches' : `check ${zipPath} can be written`,
+    });
+  }
+  const { hashes, size } = hashing.digest();
+  if (size > MAX_ZIP_FILE) {
+    await rm(partial, { force: true });
+    throw fail('ETOOLARGE', subject, `the module zip is ${size} bytes, more than Go accepts (${MAX_ZIP_FILE})`, 'exclude this version');
+  }
+  await rename(partial, zipPath);
+  return { path: zipPath, size, hashes, h1: h1.digest() };
+}
+
+// ---------------------------------------------------------------- a plain directory (zip.CreateFromDir)
+
+async function dirGoMod(moduleDir: string, subject: string): Promise<Buffer | undefined> {
+  const path = join(moduleDir, 'go.mod');
+  const st = await lstat(path).catch(() => undefined);
+  if (!st || st.isDirectory()) return undefined;
+  if (!st.isFile()) throw fail('EBADSOURCE', subject, 'go.mod is not a regular file (a symbolic link?)', 'Go needs a real go.mod; fix it at the source');
+  if (st.size > MAX_GO_MOD) throw fail('ETOOLARGE', subject, `go.mod is ${st.size} bytes, more than Go accepts (${MAX_GO_MOD})`, 'exclude this version');
+  return readFile(path);
+}
+
+async function dirRootLicense(checkoutDir: string): Promise<SourceFile | undefined> {
+  const path = join(checkoutDir, 'LICENSE');
+  const st = await lstat(path).catch(() => undefined);
+  if (st?.isFile()) return { path: 'LICENSE', kind: 'file', size: st.size, open: () => createReadStream(path) };
+  // git stores a symbolic link as a blob holding its target, and go reads that blob.
+  if (st?.isSymbolicLink()) return dataFile('LICENSE', Buffer.from(await readlink(path), 'utf8'));
+  return undefined;
+}
+
+/** zip.listFilesInDir: lexical walk, VCS directories and nested modules skipped, irregular files left out. */
+async function walkDir(root: string, go124: boolean): Promise<{ files: SourceFile[]; omitted: FileProblem[] }> {
+  const st = await lstat(root).catch(() => undefined);
+  if (!st?.isDirectory()) throw new MigrateError('EBADSOURCE', `${root} is not a directory`, { hint: 'check the module directory in the job file' });
+  const files: SourceFile[] = [];
+  const omitted: FileProblem[] = [];
+  const visit = async (dir: string, rel: string): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true });
+    entries.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
+    for (const e of entries) {
+      const path = rel === '' ? e.name : `${rel}/${e.name}`;
+      const abs = join(dir, e.name);
+      if (isVendoredPackage(path, go124)) {
+        omitted.push({ path, reason: 'file is in vendor directory' });
+      } else if (e.isDirectory()) {
+        const goMod = await lstat(join(abs, 'go.mod')).catch(() => undefined);
+        if (VCS_DIRS.has(e.name)) omitted.push({ path, reason: 'directory is a version control repository' });
+        else if (goMod && !goMod.isDirectory()) omitted.push({ path, reason: 'directory is in another module' });
+        else await visit(abs, path);
+      } else if (e.isFile()) {
+        const { size } = await lstat(abs);
+        files.push({ path, kind: 'file', size, open: () => createReadStream(abs) });
+      } else {
+        omitted.push({ path, reason: 'not a regular file' });
+      }
+    }
+  };
+  await visit(root, '');
+  return { files, omitted };
+}
+
+function dataFile(path: string, data: Buffer): SourceFile {
+  return { path, kind: 'file', size: data.length, open: () => Readable.from([data]) };
+}
+
+// ---------------------------------------------------------------- a git work tree (what `go` fetches)
+
+interface TreeEntry {
+  mode: string;
+  size: number;
+  path: string;
+}
+
+/** The commit checked out in a git work tree, read the way cmd/go reads a commit. */
+class GitTree {
+  private constructor(
+    private readonly top: string,
+    private readonly subject: string,
+  ) {}
+
+  /** A GitTree when `dir` is the top of a git work tree, undefined when it is no git checkout at all. */
+  static async open(dir: string, subject: string, expectHash?: string): Promise<GitTree | undefined> {
+    const dotGit = await lstat(join(dir, '.git')).catch(() => undefined);
+    if (!dotGit) return undefined;
+    const t = new GitTree(dir, subject);
+    const top = await t.git(['rev-parse', '--show-toplevel']).then(
+      (out) => out.toString('utf8').trim(),
+      (e: unknown) => {
+        // A .git directory git does not recognise is skipped by the walk, as zip.CreateFromDir
+        // skips it; a .git file (a worktree's pointer) would be walked in, which go never does.
+        if (dotGit.isDirectory()) return undefined;
+        throw e;
+      },
+    );
+    if (top === undefined) return undefined;
+    if ((await realpath(top)) !== (await realpath(dir))) {
+      throw fail('EBADSOURCE', subject, `${dir} is inside the git work tree ${top}, not its top`, 'build from the repository root and give the module directory as subdir');
+    }
+    // A modified tracked file would go into the zip as it is, unlike what go fetches.
+    const dirty = await t.git(['status', '--porcelain', '-z', '--untracked-files=no', '--ignore-submodules=all']);
+    if (dirty.length > 0) {
+      throw fail('EBADSOURCE', subject, `the checkout has local changes: ${dirty.toString('utf8').split('\0').filter(Boolean).slice(0, 5).join(', ')}`, 'build from a clean checkout of the tag');
+    }
+    if (expectHash) {
+      const head = (await t.git(['rev-parse', 'HEAD'])).toString('utf8').trim();
+      if (head !== expectHash) throw fail('EBADSOURCE', subject, `the checkout is at ${head}, not ${expectHash}`, 'check out the tagged commit', { expected: expectHash, actual: head });
+    }
+    return t;
+  }
+
+  private async git(args: string[]): Promise<Buffer> {
+    const env: NodeJS.ProcessEnv = { ...process.env, GIT_OPTIONAL_LOCKS: '0', GIT_LITERAL_PATHSPECS: '1' };
+    for (const k of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_OBJECT_DIRECTORY', 'GIT_ALTERNATE_OBJECT_DIRECTORIES']) delete env[k];
+    return new Promise((done, reject) => {
+      execFile('git', args, { cwd: this.top, env, encoding: 'buffer', maxBuffer: 1 << 30 }, (err, stdout, stderr) => {
+        if (!err) return done(stdout);
+        reject(
+          new MigrateError('EBADSOURCE', `${this.subject}: git ${args[0]} failed in ${this.top}: ${stderr.toString('utf8').trim() || err.message}`, {
+            subject: this.subject,
+            cause: err,
+            hint: 'the checkout is not a usable git work tree',
+          }),
+        );
+      });
+    });
+  }
+
+  private async entries(pathspec?: string): Promise<TreeEntry[]> {
+    const out = await this.git(['ls-tree', '-r', '-l', '-z', '--full-tree', 'HEAD', ...(pathspec ? ['--', pathspec] : [])]);
+    const entries: TreeEntry[] = [];
+    for (const rec of out.toString('utf8').split('\0')) {
+      if (rec === '') continue;
+      const tab = rec.indexOf('\t');
+      const [mode, , , size] = rec.slice(0, tab).split(/ +/);
+      entries.push({ mode: mode!, size: size === '-' ? -1 : Number(size), path: rec.slice(tab + 1) });
+    }
+    return entries;
+  }
+
+  /** The go.mod blob as git holds it: cmd/go serves `git cat-file blob` for .mod, not the checked-out file. */
+  async goMod(prefix: string, subject: string): Promise<Buffer | undefined> {
+    const [entry] = await this.entries(`${prefix}go.mod`);
+    if (!entry || entry.path !== `${prefix}go.mod`) return undefined;
+    if (entry.mode === '120000') throw fail('EBADSOURCE', subject, `${prefix}go.mod is a symbolic link`, 'Go needs a real go.mod; fix it at the source');
+    if (!entry.mode.startsWith('100')) return undefined;
+    if (entry.size > MAX_GO_MOD) throw fail('ETOOLARGE', subject, `go.mod is ${entry.size} bytes, more than Go accepts (${MAX_GO_MOD})`, 'exclude this version');
+    return this.git(['cat-file', 'blob', `HEAD:${prefix}go.mod`]);
+  }
+
+  /**
+   * findDir in coderepo.go: for example.com/m/v2 tagged at the root, a v2/go.mod
+   * that claims /v2 is where Go looks instead; building the root would give
+   * other bytes than `go` fetches.
+   */
+  async refuseMajorSubdir(prefix: string, modulePath: string, subject: string): Promise<void> {
+    const { pathMajor } = splitPathVersion(modulePath);
+    if (!pathMajor.startsWith('/') || prefix.endsWith(`${pathMajor.slice(1)}/`)) return;
+    const other = `${prefix}${pathMajor.slice(1)}/go.mod`;
+    const [entry] = await this.entries(other);
+    if (!entry || entry.path !== other || !entry.mode.startsWith('100') || entry.size > MAX_GO_MOD) return;
+    const claimed = modulePathFromGoMod(await this.git(['cat-file', 'blob', `HEAD:${other}`]));
+    if (splitPathVersion(claimed).pathMajor === pathMajor) {
+      throw fail('EBADSOURCE', subject, `${other} also declares a ${pathMajor.slice(1)} module; Go resolves this version to ${other.slice(0, -'/go.mod'.length)}, not ${prefix || 'the root'}`, 'set the module directory in the job file to that directory');
+    }
+  }
+
+  /** Tracked files under `prefix` at HEAD, contents from the checkout; gitlinks (submodules) are empty directories to go. */
+  async files(prefix: string, moduleDir: string, subject: string): Promise<{ files: SourceFile[]; omitted: FileProblem[] }> {
+    const entries = await this.entries(prefix === '' ? undefined : prefix);
+    const files: SourceFile[] = [];
+    const omitted: FileProblem[] = [];
+    for (const e of entries) {
+      if (!e.path.startsWith(prefix)) continue;
+      const path = e.path.slice(prefix.length);
+      if (e.mode === '160000') {
+        omitted.push({ path, reason: 'git submodule: go fetches it as an empty directory' });
+      } else if (e.mode === '120000') {
+        files.push({ path, kind: 'symlink', size: e.size, open: () => Readable.from([]) });
+      } else if (e.mode.startsWith('100')) {
+        const abs = join(moduleDir, path);
+        const st = await lstat(abs).catch(() => undefined);
+        if (!st?.isFile()) throw fail('EBADSOURCE', subject, `${e.path} is tracked at HEAD but is not a file in the checkout`, 'build from a full, clean checkout of the tag');
+        files.push({ path, kind: 'file', size: st.size, open: () => createReadStream(abs) });
+      }
+    }
+    if (entries.length === 0) throw fail('EBADSOURCE', subject, `the commit has no files under ${prefix || 'the root'}`, 'check the module directory in the job file');
+    return { files, omitted };
+  }
+
+  /** The root LICENSE blob (`git cat-file blob HEAD:LICENSE`, as coderepo.go reads it), when there is one. */
+  async rootLicense(): Promise<SourceFile | undefined> {
+    const [entry] = await this.entries('LICENSE');
+    if (!entry || entry.path !== 'LICENSE' || !(entry.mode.startsWith('100') || entry.mode === '120000')) return undefined;
+    // Too large for Go: checkFiles refuses it by its size, so it is never read.
+    if (entry.size > MAX_LICENSE) return { path: 'LICENSE', kind: 'file', size: entry.size, open: () => Readable.from([]) };
+    return dataFile('LICENSE', await this.git(['cat-file', 'blob', 'HEAD:LICENSE']));
+  }
+}
