@@ -1,0 +1,645 @@
+/**
+ * builders/go + integrity/dirhash, checked against the real Go toolchain
+ * (Debian's /usr/bin/go, offline):
+ *  - `go mod download` straight from the git repository (GOPROXY=direct, the
+ *    repository reached through a git `insteadOf` rewrite to file://) makes
+ *    the zip and the h1 hashes that consumers' go.sum files hold: ours must equal them;
+ *  - `go mod download` from a file:// GOPROXY holding our .zip/.mod/.info
+ *    must accept them and report the same Sum and GoModSum.
+ * https://go.dev/ref/mod#zip-files  https://go.dev/ref/mod#goproxy-protocol
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { appendFile, copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import yauzl from 'yauzl';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildGoModule, escapeModulePath, escapeVersion, goInfoJson, type GoBuildInput, type GoModuleBuild } from '../src/builders/go.js';
+import { checkModulePath, declaresGo124, foldKey, isVendoredPackage } from '../src/builders/go-rules.js';
+import { MigrateError } from '../src/errors.js';
+import { Hash1, hashGoMod, hashZip } from '../src/integrity/dirhash.js';
+
+const GO = '/usr/bin/go';
+let tmp: string;
+let n = 0;
+
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'cam-go-'));
+  await mkdir(join(tmp, 'repos'));
+  await mkdir(join(tmp, 'out'));
+  // https://example.com/<name>.git → the local repository: a module path with a
+  // `.git` qualifier tells go the repository URL without an HTTP lookup
+  // (https://go.dev/ref/mod#vcs-find).
+  await writeFile(
+    join(tmp, 'gitconfig'),
+    `[url "file://${tmp}/repos/"]\n\tinsteadOf = https://example.com/\n[protocol "file"]\n\tallow = always\n[user]\n\tname = T\n\temail = t@example.com\n[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n`,
+  );
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+// ---------------------------------------------------------------- helpers
+
+function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(cmd, args, { cwd: opts.cwd, env: opts.env, maxBuffer: 1 << 28 }, (err, stdout, stderr) => {
+      done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+function gitEnv(): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: tmp,
+    GIT_CONFIG_GLOBAL: join(tmp, 'gitconfig'),
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_AUTHOR_DATE: '2021-03-04T05:06:07Z',
+    GIT_COMMITTER_DATE: '2021-03-04T05:06:07Z',
+  };
+}
+
+async function git(cwd: string, ...args: string[]): Promise<string> {
+  const r = await run('git', args, { cwd, env: gitEnv() });
+  if (r.code !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+type Tree = Record<string, string | Buffer | { link: string }>;
+
+async function writeTree(dir: string, files: Tree): Promise<void> {
+  for (const [path, content] of Object.entries(files)) {
+    const abs = join(dir, path);
+    await mkdir(dirname(abs), { recursive: true });
+    if (typeof content === 'object' && !Buffer.isBuffer(content)) await symlink(content.link, abs);
+    else await writeFile(abs, content);
+  }
+}
+
+/** A repository `<tmp>/repos/<name>.git` (a normal work tree, reachable by go as https://example.com/<name>.git). */
+async function makeRepo(name: string): Promise<string> {
+  const dir = join(tmp, 'repos', `${name}.git`);
+  await mkdir(dir, { recursive: true });
+  await git(dir, 'init', '-q');
+  return dir;
+}
+
+/** Commit the tree (added to whatever is there) and tag it; returns the commit time. */
+async function commitAndTag(dir: string, files: Tree, tags: string[], date = '2021-03-04T05:06:07Z'): Promise<Date> {
+  await writeTree(dir, files);
+  await git(dir, 'add', '-A');
+  await run('git', ['commit', '-q', '-m', `commit ${tags.join(' ')}`], { cwd: dir, env: { ...gitEnv(), GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date } });
+  for (const t of tags) await git(dir, 'tag', t);
+  return new Date(Number((await git(dir, 'log', '-1', '--format=%ct')).trim()) * 1000);
+}
+
+interface GoDownload {
+  Path: string;
+  Version: string;
+  Error?: string;
+  Info?: string;
+  GoMod?: string;
+  Zip?: string;
+  Dir?: string;
+  Sum?: string;
+  GoModSum?: string;
+}
+
+/** `go mod download -json` in a fresh GOPATH; proxy 'direct' fetches from git. */
+async function goDownload(proxy: string, mod: string): Promise<GoDownload> {
+  const gopath = join(tmp, `gopath-${++n}`);
+  const cwd = join(tmp, `cwd-${n}`);
+  await mkdir(cwd, { recursive: true });
+  const r = await run(GO, ['mod', 'download', '-json', mod], {
+    cwd,
+    env: {
+      ...gitEnv(),
+      GOPROXY: proxy,
+      GOSUMDB: 'off',
+      GONOSUMDB: '*',
+      GOPATH: gopath,
+      GOCACHE: join(tmp, 'gocache'),
+      GOFLAGS: '-mod=mod -modcacherw',
+      GO111MODULE: 'on',
+      GOTOOLCHAIN: 'local',
+      GOENV: 'off',
+      GIT_TERMINAL_PROMPT: '0',
+    },
+  });
+  if (r.stdout.trim() === '') throw new Error(`go mod download ${mod} printed nothing: ${r.stderr}`);
+  return JSON.parse(r.stdout) as GoDownload;
+}
+
+const goDirect = (mod: string) => goDownload('direct', mod);
+
+async function build(input: Omit<GoBuildInput, 'zipPath'> & { zipPath?: string }): Promise<GoModuleBuild> {
+  return buildGoModule({ zipPath: join(tmp, 'out', `m${++n}.zip`), ...input });
+}
+
+/** Lay our build out as a file-system GOPROXY and download it with go. */
+async function goFromOurProxy(b: GoModuleBuild): Promise<GoDownload> {
+  const proxy = join(tmp, `proxy-${++n}`);
+  const at = join(proxy, escapeModulePath(b.modulePath), '@v');
+  await mkdir(at, { recursive: true });
+  const v = escapeVersion(b.version);
+  await copyFile(b.zip.path, join(at, `${v}.zip`));
+  await writeFile(join(at, `${v}.mod`), b.mod.bytes);
+  await writeFile(join(at, `${v}.info`), b.info.bytes);
+  await appendFile(join(at, 'list'), `${b.version}\n`);
+  return goDownload(`file://${proxy}`, `${b.modulePath}@${b.version}`);
+}
+
+/** Entry names and sizes, as `unzip -l` lists them, sorted. */
+async function zipListing(path: string): Promise<string[]> {
+  const zip = await yauzl.openPromise(path, { lazyEntries: true });
+  const out: string[] = [];
+  await new Promise<void>((done, reject) => {
+    zip.on('entry', (e: yauzl.Entry) => {
+      out.push(`${e.uncompressedSize} ${e.fileName}`);
+      zip.readEntry();
+    });
+    zip.on('end', done);
+    zip.on('error', reject);
+    zip.readEntry();
+  });
+  zip.close();
+  return out.sort();
+}
+
+async function expectCode(p: Promise<unknown>, code: string): Promise<MigrateError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(MigrateError);
+  expect((err as MigrateError).code).toBe(code);
+  return err as MigrateError;
+}
+
+/** Our build and go's own fetch from git agree on every byte that counts, and go accepts ours from a proxy. */
+async function expectSameAsGo(ours: GoModuleBuild, mod: string): Promise<GoDownload> {
+  const theirs = await goDirect(mod);
+  expect(theirs.Error).toBeUndefined();
+  expect(ours.zip.h1).toBe(theirs.Sum);
+  expect(ours.mod.h1).toBe(theirs.GoModSum);
+  expect(await hashZip(theirs.Zip!)).toBe(theirs.Sum); // dirhash.HashZip, on go's own zip
+  expect(await hashZip(ours.zip.path)).toBe(ours.zip.h1); // what we hashed is what we wrote
+  expect(await zipListing(ours.zip.path)).toEqual(await zipListing(theirs.Zip!));
+  expect(ours.mod.bytes.equals(await readFile(theirs.GoMod!))).toBe(true);
+  const info = JSON.parse(await readFile(theirs.Info!, 'utf8')) as { Version: string; Time: string };
+  expect(ours.info.bytes.toString()).toBe(JSON.stringify({ Version: info.Version, Time: info.Time }));
+
+  const fromProxy = await goFromOurProxy(ours);
+  expect(fromProxy.Error).toBeUndefined();
+  expect(fromProxy.Sum).toBe(ours.zip.h1);
+  expect(fromProxy.GoModSum).toBe(ours.mod.h1);
+  expect(existsSync(fromProxy.Dir!)).toBe(true);
+  return theirs;
+}
+
+// ---------------------------------------------------------------- against go itself
+
+describe('buildGoModule, compared with what go fetches from git', () => {
+  let rootRepo: string;
+  let rootTime: Date;
+
+  beforeAll(async () => {
+    rootRepo = await makeRepo('rootmod');
+    rootTime = await commitAndTag(
+      rootRepo,
+      {
+        'go.mod': 'module example.com/rootmod.git\n\ngo 1.19\n',
+        'a.go': 'package rootmod\n\nconst A = 1\n',
+        'LICENSE': 'MIT\n',
+        'internal/deep/b.go': 'package deep\n',
+        'dir/naïve file (1).txt': 'letters and spaces are allowed\n',
+        // go switches export-ignore and export-subst off (golang.org/issue/27153): both stay as committed
+        '.gitattributes': 'docs/** export-ignore\nversion.txt export-subst\n',
+        'docs/guide.md': '# guide\n',
+        'version.txt': '$Format:%H$\n',
+        '.gitignore': 'build/\n',
+        // vendor: modules.txt stays (before go 1.24), packages go
+        'vendor/modules.txt': '# example.com/dep v1.0.0\n',
+        'vendor/example.com/dep/dep.go': 'package dep\n',
+        // golang.org/issue/37397: go < 1.24 also drops this one
+        'pkg/vendor/vendor.go': 'package vendor\n',
+        // a nested module is left out, with everything under it
+        'tools/go.mod': 'module example.com/rootmod.git/tools\n',
+        'tools/main.go': 'package main\n',
+        'tools/inner/x.go': 'package inner\n',
+        // a symbolic link is left out (golang.org/issue/27093)
+        'link.go': { link: 'a.go' },
+        '.hg_archival.txt': 'repo: 0\n',
+      },
+      ['v1.0.0'],
+    );
+    // never committed: a build of this checkout must not take them in
+    await writeTree(rootRepo, { 'build/out.bin': 'ignored build output\n', 'scratch.txt': 'untracked\n' });
+  });
+
+  it('a root module: same h1, same files, same .mod and .info as go; go accepts it from a GOPROXY', async () => {
+    const ours = await build({ checkoutDir: rootRepo, subdir: '', version: 'v1.0.0', commitTime: rootTime });
+    expect(ours.listing).toBe('git');
+    expect(ours.modulePath).toBe('example.com/rootmod.git');
+    await expectSameAsGo(ours, 'example.com/rootmod.git@v1.0.0');
+
+    expect(ours.files).toEqual([
+      '.gitattributes',
+      '.gitignore',
+      'LICENSE',
+      'a.go',
+      'dir/naïve file (1).txt',
+      'docs/guide.md',
+      'go.mod',
+      'internal/deep/b.go',
+      'vendor/modules.txt',
+      'version.txt',
+    ]);
+    const omitted = Object.fromEntries(ours.omitted.map((o) => [o.path, o.reason]));
+    expect(omitted).toMatchObject({
+      'vendor/example.com/dep/dep.go': 'file is in vendor directory',
+      'pkg/vendor/vendor.go': 'file is in vendor directory',
+      'tools/main.go': 'file is in another module',
+      'tools/inner/x.go': 'file is in another module',
+      'link.go': 'file is a symbolic link',
+      '.hg_archival.txt': "file is inserted by 'hg archive' and is always omitted",
+    });
+    expect(ours.goSum).toEqual([`example.com/rootmod.git v1.0.0 ${ours.zip.h1}`, `example.com/rootmod.git v1.0.0/go.mod ${ours.mod.h1}`]);
+    expect(ours.assets).toEqual({ zip: 'v1.0.0.zip', mod: 'v1.0.0.mod', info: 'v1.0.0.info' });
+    // the zip's own hashes, for the generic publish
+    const bytes = await readFile(ours.zip.path);
+    expect(ours.zip.size).toBe(bytes.length);
+    expect(ours.zip.hashes.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
+  });
+
+  it('rebuilding gives a byte-identical zip', async () => {
+    const one = await build({ checkoutDir: rootRepo, subdir: '', version: 'v1.0.0', commitTime: rootTime });
+    const two = await build({ checkoutDir: rootRepo, subdir: '', version: 'v1.0.0', commitTime: rootTime });
+    expect(one.zip.path).not.toBe(two.zip.path);
+    expect((await readFile(one.zip.path)).equals(await readFile(two.zip.path))).toBe(true);
+    expect(two.zip.hashes).toEqual(one.zip.hashes);
+    // no directory entries: go hashes every entry, so one would change the h1
+    expect((await zipListing(one.zip.path)).some((l) => l.endsWith('/'))).toBe(false);
+  });
+
+  it('a `git worktree` checkout (whose .git is a file) gives the same module; so does a plain directory of the tree', async () => {
+    const wt = join(tmp, 'worktree-rootmod');
+    await git(rootRepo, 'worktree', 'add', '-q', '--detach', wt, 'v1.0.0');
+    expect((await readFile(join(wt, '.git'), 'utf8')).startsWith('gitdir:')).toBe(true);
+    const fromWorktree = await build({ checkoutDir: wt, subdir: '', version: 'v1.0.0', commitTime: rootTime });
+    expect(fromWorktree.files).not.toContain('.git');
+
+    // No .git at all: walked as zip.CreateFromDir walks. Exported the way go
+    // exports (export-* attributes off), so the tree is what go sees.
+    const plain = join(tmp, 'plain-rootmod');
+    await mkdir(plain);
+    await writeFile(join(rootRepo, '.git', 'info', 'attributes'), '* -export-subst -export-ignore\n');
+    const tar = join(tmp, 'rootmod.tar');
+    await git(rootRepo, 'archive', '--format=tar', '-o', tar, 'v1.0.0');
+    expect((await run('tar', ['-xf', tar, '-C', plain])).code).toBe(0);
+    const fromDir = await build({ checkoutDir: plain, subdir: '', version: 'v1.0.0', commitTime: rootTime });
+    expect(fromDir.listing).toBe('directory');
+
+    const fromRepo = await build({ checkoutDir: rootRepo, subdir: '', version: 'v1.0.0', commitTime: rootTime });
+    expect(fromWorktree.zip.h1).toBe(fromRepo.zip.h1);
+    expect(fromDir.zip.h1).toBe(fromRepo.zip.h1);
+    expect(fromDir.files).toEqual(fromRepo.files);
+  });
+
+  it('a module in a subdirectory: tag sub/v1.2.0, its nested module left out, the root LICENSE added as go adds it', async () => {
+    const repo = await makeRepo('mono');
+    const time = await commitAndTag(
+      repo,
+      {
+        'go.mod': 'module example.com/mono.git\n',
+        'LICENSE': 'Apache-2.0, from the repository root\n',
+        'root.go': 'package mono\n',
+        'sub/go.mod': 'module example.com/mono.git/sub\n\ngo 1.18\n',
+        'sub/s.go': 'package sub\n',
+        'sub/inner/go.mod': 'module example.com/mono.git/sub/inner\n',
+        'sub/inner/i.go': 'package inner\n',
+        'sub/vendor/modules.txt': '# vendored\n',
+        'other/go.mod': 'module example.com/mono.git/other\n',
+        'other/LICENSE': 'its own licence\n',
+        'other/o.go': 'package other\n',
+      },
+      ['v1.0.0', 'sub/v1.2.0', 'other/v0.1.0'],
+      '2022-12-31T23:59:59+02:00',
+    );
+    const sub = await build({ checkoutDir: repo, subdir: 'sub', version: 'v1.2.0', commitTime: time });
+    expect(sub.modulePath).toBe('example.com/mono.git/sub');
+    expect(sub.files).toEqual(['LICENSE', 'go.mod', 's.go', 'vendor/modules.txt']);
+    await expectSameAsGo(sub, 'example.com/mono.git/sub@v1.2.0');
+    expect(sub.info.bytes.toString()).toBe('{"Version":"v1.2.0","Time":"2022-12-31T21:59:59Z"}');
+
+    const other = await build({ checkoutDir: repo, subdir: 'other', version: 'v0.1.0', commitTime: time });
+    expect(other.files).toEqual(['LICENSE', 'go.mod', 'o.go']);
+    await expectSameAsGo(other, 'example.com/mono.git/other@v0.1.0');
+
+    // the root module leaves out every module below it
+    const root = await build({ checkoutDir: repo, subdir: '', version: 'v1.0.0', commitTime: time });
+    expect(root.files).toEqual(['LICENSE', 'go.mod', 'root.go']);
+    await expectSameAsGo(root, 'example.com/mono.git@v1.0.0');
+  });
+
+  it('a module without go.mod: the .mod is synthesised as go does; v2+ only as +incompatible', async () => {
+    const repo = await makeRepo('nomod');
+    const t1 = await commitAndTag(repo, { 'a.go': 'package nomod\n' }, ['v1.1.0']);
+    const v1 = await build({ checkoutDir: repo, subdir: '', modulePath: 'example.com/nomod.git', version: 'v1.1.0', commitTime: t1 });
+    expect(v1.mod.synthesized).toBe(true);
+    expect(v1.mod.bytes.toString()).toBe('module example.com/nomod.git\n');
+    await expectSameAsGo(v1, 'example.com/nomod.git@v1.1.0');
+
+    const t2 = await commitAndTag(repo, { 'b.go': 'package nomod\n' }, ['v2.0.0'], '2023-01-01T00:00:00Z');
+    const v2 = await build({ checkoutDir: repo, subdir: '', modulePath: 'example.com/nomod.git', version: 'v2.0.0+incompatible', commitTime: t2 });
+    await expectSameAsGo(v2, 'example.com/nomod.git@v2.0.0+incompatible');
+
+    // the tag's own name is not a version go knows for this path
+    const err = await expectCode(build({ checkoutDir: repo, subdir: '', modulePath: 'example.com/nomod.git', version: 'v2.0.0', commitTime: t2 }), 'EBADSOURCE');
+    expect(err.subject).toBe('example.com/nomod.git@v2.0.0');
+    expect(err.hint).toContain('v2.0.0+incompatible');
+    // and a path the job gives must be one
+    await expectCode(build({ checkoutDir: repo, subdir: '', version: 'v2.0.0+incompatible', commitTime: t2 }), 'EBADSOURCE');
+  });
+
+  it('a /v2 module: the major version must match the path suffix, as go insists', async () => {
+    const repo = await makeRepo('major');
+    const t1 = await commitAndTag(repo, { 'go.mod': 'module example.com/major.git\n', 'm.go': 'package major\n' }, ['v1.0.0']);
+    const v1 = await build({ checkoutDir: repo, subdir: '', version: 'v1.0.0', commitTime: t1 });
+    await expectSameAsGo(v1, 'example.com/major.git@v1.0.0');
+
+    const t2 = await commitAndTag(repo, { 'go.mod': 'module example.com/major.git/v2\n', 'm2.go': 'package major\n' }, ['v2.0.0']);
+    const v2 = await build({ checkoutDir: repo, subdir: '', version: 'v2.0.0', commitTime: t2 });
+    expect(v2.modulePath).toBe('example.com/major.git/v2');
+    await expectSameAsGo(v2, 'example.com/major.git/v2@v2.0.0');
+
+    // v3.0.0 tagged on a go.mod that still says /v2: go refuses, so do we
+    await git(repo, 'tag', 'v3.0.0');
+    const e3 = await expectCode(build({ checkoutDir: repo, subdir: '', version: 'v3.0.0', commitTime: t2 }), 'EBADSOURCE');
+    expect(e3.subject).toBe('example.com/major.git/v2@v3.0.0');
+    expect((await goDirect('example.com/major.git/v2@v3.0.0')).Error).toBeTruthy();
+
+    // v4.0.0 on a go.mod without a suffix: go refuses it under both paths
+    const t4 = await commitAndTag(repo, { 'go.mod': 'module example.com/major.git\n' }, ['v4.0.0']);
+    await expectCode(build({ checkoutDir: repo, subdir: '', version: 'v4.0.0', commitTime: t4 }), 'EBADSOURCE');
+    await expectCode(build({ checkoutDir: repo, subdir: '', version: 'v4.0.0+incompatible', commitTime: t4 }), 'EBADSOURCE');
+    expect((await goDirect('example.com/major.git@v4.0.0')).Error).toContain('go.mod');
+    expect((await goDirect('example.com/major.git@v4.0.0+incompatible')).Error).toBeTruthy();
+
+    // the job naming another path than go.mod is refused
+    await git(repo, 'checkout', '-q', 'v2.0.0');
+    await expectCode(build({ checkoutDir: repo, subdir: '', modulePath: 'example.com/major.git', version: 'v2.0.0', commitTime: t2 }), 'EBADSOURCE');
+  });
+});
+
+// ---------------------------------------------------------------- refusals
+
+describe('buildGoModule refuses what go refuses, with a code', () => {
+  it('a case-insensitive file name collision (go refuses it too)', async () => {
+    const repo = await makeRepo('collide');
+    const t = await commitAndTag(repo, { 'go.mod': 'module example.com/collide.git\n', 'README.md': 'a\n', 'docs/readme.md': 'b\n', 'Docs/x.md': 'c\n' }, ['v1.0.0']);
+    const err = await expectCode(build({ checkoutDir: repo, subdir: '', version: 'v1.0.0', commitTime: t }), 'EBADSOURCE');
+    expect(err.message).toContain('case-insensitive file name collision');
+    expect((await goDirect('example.com/collide.git@v1.0.0')).Error).toContain('case-insensitive file name collision');
+  });
+
+  it('a go.mod over 16 MiB: ETOOLARGE before it is read (go refuses it too)', async () => {
+    const repo = await makeRepo('bigmod');
+    const big = Buffer.alloc(17 << 20, '/'); // one long comment after the module line
+    Buffer.from('module example.com/bigmod.git\n//').copy(big);
+    big[big.length - 1] = 0x0a;
+    const t = await commitAndTag(repo, { 'go.mod': big, 'a.go': 'package bigmod\n' }, ['v1.0.0']);
+    const err = await expectCode(build({ checkoutDir: repo, subdir: '', version: 'v1.0.0', commitTime: t }), 'ETOOLARGE');
+    expect(err.subject).toContain('v1.0.0');
+    expect((await goDirect('example.com/bigmod.git@v1.0.0')).Error).toContain('too large');
+    // the plain-directory path checks the size first too
+    await rm(join(repo, '.git'), { recursive: true });
+    await expectCode(build({ checkoutDir: repo, subdir: '', version: 'v1.0.0', commitTime: t }), 'ETOOLARGE');
+  });
+
+  it('file names go cannot carry (shell and Windows trouble) (go refuses them too)', async () => {
+    const repo = await makeRepo('badname');
+    const t = await commitAndTag(repo, { 'go.mod': 'module example.com/badname.git\n', "it's.go": 'package badname\n' }, ['v1.0.0']);
+    const err = await expectCode(build({ checkoutDir: repo, subdir: '', version: 'v1.0.0', commitTime: t }), 'EBADSOURCE');
+    expect(err.message).toContain("it's.go");
+    expect((await goDirect('example.com/badname.git@v1.0.0')).Error).toContain('malformed file path');
+
+    const aux = await makeRepo('auxname');
+    const t2 = await commitAndTag(aux, { 'go.mod': 'module example.com/auxname.git\n', 'aux.go': 'package auxname\n' }, ['v1.0.0']);
+    await expectCode(build({ checkoutDir: aux, subdir: '', version: 'v1.0.0', commitTime: t2 }), 'EBADSOURCE');
+    expect((await goDirect('example.com/auxname.git@v1.0.0')).Error).toContain('disallowed as path element component on Windows');
+  });
+
+  it('a symbolic link is left out, never followed; a go.mod that is one is refused', async () => {
+    const repo = await makeRepo('links');
+    const t = await commitAndTag(repo, { 'go.mod': 'module example.com/links.git\n', 'a.go': 'package links\n', 'up': { link: '..' }, 'passwd': { link: '/etc/passwd' } }, ['v1.0.0']);
+    const ours = await build({ checkoutDir: repo, subdir: '', version: 'v1.0.0', commitTime: t });
+    expect(ours.files).toEqual(['a.go', 'go.mod']);
+    expect(ours.omitted.filter((o) => o.reason === 'file is a symbolic link').map((o) => o.path).sort()).toEqual(['passwd', 'up']);
+    await expectSameAsGo(ours, 'example.com/links.git@v1.0.0');
+
+    const linked = await makeRepo('linkedmod');
+    const t2 = await commitAndTag(linked, { 'real.mod': 'module example.com/linkedmod.git\n', 'go.mod': { link: 'real.mod' } }, ['v1.0.0']);
+    await expectCode(build({ checkoutDir: linked, subdir: '', version: 'v1.0.0', commitTime: t2 }), 'EBADSOURCE');
+  });
+
+  it('versions that are not canonical tags, checkouts that are not clean, paths that are not module paths', async () => {
+    const repo = await makeRepo('misc');
+    const t = await commitAndTag(repo, { 'go.mod': 'module example.com/misc.git\n', 'a.go': 'package misc\n' }, ['v1.0.0']);
+    const at = (version: string, extra: Partial<GoBuildInput> = {}) => build({ checkoutDir: repo, subdir: '', version, commitTime: t, ...extra });
+    for (const v of ['v1.0', '1.0.0', 'v1.0.0+build.5', 'v01.0.0', 'v0.0.0-20210304050607-abcdefabcdef', 'v1.0.0-rc.01']) await expectCode(at(v), 'EBADSOURCE');
+    await expectCode(at('v1.0.0+incompatible'), 'EBADSOURCE');
+    await expectCode(at('v1.0.0', { subdir: '../x' }), 'ECONFIG');
+    await expectCode(at('v1.0.0', { subdir: 'nothere' }), 'EBADSOURCE');
+    await expectCode(at('v1.0.0', { origin: { vcs: 'git', url: 'https://example.com/misc.git', hash: '0'.repeat(40) } }), 'EBADSOURCE');
+    // a tracked file changed after checkout would go into the zip unlike what go fetches
+    await writeFile(join(repo, 'a.go'), 'package misc // edited\n');
+    await expectCode(at('v1.0.0'), 'EBADSOURCE');
+    await git(repo, 'checkout', '--', 'a.go');
+    const ok = await at('v1.0.0-rc.1');
+    expect(ok.version).toBe('v1.0.0-rc.1');
+
+    const bad = await makeRepo('Bad_Path');
+    const t2 = await commitAndTag(bad, { 'go.mod': 'module Example.com/x\n' }, ['v1.0.0']);
+    await expectCode(build({ checkoutDir: bad, subdir: '', version: 'v1.0.0', commitTime: t2 }), 'EBADSOURCE');
+  });
+
+  it('no half-written zip is left behind when a build fails', async () => {
+    const repo = await makeRepo('nozip');
+    const t = await commitAndTag(repo, { 'go.mod': 'module example.com/nozip.git\n', 'A.go': 'x\n', 'a.go': 'y\n' }, ['v1.0.0']);
+    const zipPath = join(tmp, 'out', 'nozip.zip');
+    await expectCode(build({ checkoutDir: repo, subdir: '', version: 'v1.0.0', commitTime: t, zipPath }), 'EBADSOURCE');
+    expect(existsSync(zipPath)).toBe(false);
+  });
+});
+
+// ---------------------------------------------------------------- the rules, from x/mod's own test data
+
+/**
+ * golang.org/x/mod/zip's testdata/create_from_dir cases: files, and the h1 the
+ * Go implementation gives the zip it makes from them. These cover the go 1.24
+ * vendor rules, which Debian's go 1.19 cannot show.
+ * https://cs.opensource.google/go/x/mod/+/master:zip/testdata/create_from_dir/
+ */
+const X_MOD_CASES: Array<{ name: string; path: string; files: Record<string, string>; hash?: string; wantErr?: string }> = [
+  {
+    name: 'simple',
+    path: 'example.com/m',
+    hash: 'h1:tpqYOOmuilagXzyqoJ3roUjp8gneQeTv5YVpL6BG7/k=',
+    files: {
+      'go.mod': 'module example.com/m\n\ngo 1.13\n',
+      'm.go': 'package m\n\nfunc Foo() int { return 42 }\n',
+      'cmd/hello/hello.go': 'package main\n\nimport (\n  "fmt"\n  "example.com/m"\n)\n\nfunc main() {\n  fmt.Println(m.Foo())\n}\n',
+    },
+  },
+  {
+    name: 'exclude_vendor',
+    path: 'example.com/m',
+    hash: 'h1:5u93LDLN0Me+NGfZtRpA5mHxY8svfykHpq4CMSaBZyc=',
+    files: {
+      'go.mod': 'module example.com/m\n\ngo 1.13\n',
+      'vendor/modules.txt': 'included\nsee comment in isVendoredPackage and golang.org/issue/31562.\n',
+      'vendor/example.com/x/x.go': 'excluded\n',
+      'sub/vendor/sub.txt': 'excluded\n',
+      'pkg/vendor/vendor.go': 'excluded\nsee comment in isVendoredPackage and golang.org/issue/37397\n',
+    },
+  },
+  {
+    name: 'exclude_vendor_go124',
+    path: 'example.com/m',
+    hash: 'h1:mJR1q75yiMK6+CDw6DuhMS4v4hNoLXqkyk2Cph4VS8Q=',
+    files: {
+      'go.mod': 'module example.com/m\n\ngo 1.24\nmodules.txt is excluded in 1.24+. See golang.org/issue/63395\n',
+      'vendor/modules.txt': 'excluded\nsee comment in isVendoredPackage and golang.org/issue/31562.\n',
+      'vendor/example.com/x/x.go': 'excluded\n',
+      'sub/vendor/sub.txt': 'excluded\n',
+      'pkg/vendor/vendor.go': 'included\nsee comment in isVendoredPackage and golang.org/issue/37397\n',
+    },
+  },
+  {
+    name: 'exclude_submodule',
+    path: 'example.com/m',
+    hash: 'h1:XduFAgX/GaspZa8Jv4pfzoGEzNaU/r88PiCunijw5ok=',
+    files: { 'go.mod': 'module example.com/m\n\ngo 1.13\n', 'sub/go.mod': 'module example.com/m/sub\n', "sub/x.go'": "invalid name, but this shouldn't be read\n" },
+  },
+  {
+    name: 'exclude_vcs',
+    path: 'example.com/m',
+    hash: 'h1:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=',
+    files: { '.bzr/exclude': 'exclude\n', '.git/exclude': 'exclude\n', '.hg/exclude': 'exclude\n', '.svn/exclude': 'exclude\n' },
+  },
+  { name: 'go_mod_dir', path: 'example.com/m', hash: 'h1:Mun5l9cBlDnnV6JasTpio2aZJSbFj++h+814mnKC/OM=', files: { 'go.mod/a.go': 'package a\n' } },
+  { name: 'empty', path: 'example.com/empty', hash: 'h1:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=', files: {} },
+  { name: 'bad_gomod_case', path: 'example.com/m', wantErr: 'go.mod files must have lowercase names', files: { 'GO.MOD': 'module example.com/m\n' } },
+  { name: 'bad_file_path', path: 'example.com/m', wantErr: "invalid char \"'\"", files: { "bad.go'": 'package bad\n' } },
+  // from testdata/create (zip.Create over a file list)
+  { name: 'exclude_cap_go_mod_submodule', path: 'example.com/m', hash: 'h1:xctQQey8/y7IcBjFZDP/onWLSXhlqcsC3i1fgSdpMHk=', files: { 'a.go': 'package a\n', 'b/GO.MOD': 'MODULE EXAMPLE.COM/M/B\n', 'b/b.go': 'package b\n' } },
+];
+
+describe('zip rules, on golang.org/x/mod test data (plain directories)', () => {
+  for (const c of X_MOD_CASES) {
+    it(c.name, async () => {
+      const dir = join(tmp, `xmod-${c.name}`);
+      await mkdir(dir, { recursive: true });
+      await writeTree(dir, c.files);
+      const p = build({ checkoutDir: dir, subdir: '', modulePath: c.path, version: 'v1.0.0', commitTime: new Date(0) });
+      if (c.wantErr) {
+        const err = await expectCode(p, 'EBADSOURCE');
+        expect(err.message).toContain(c.wantErr);
+      } else {
+        const b = await p;
+        expect(b.listing).toBe('directory');
+        expect(b.zip.h1).toBe(c.hash);
+        expect(await hashZip(b.zip.path)).toBe(c.hash);
+      }
+    });
+  }
+
+  it('isVendoredPackage, x/mod vendor_test.go table', () => {
+    const both = [false, true];
+    const table: Array<[string, boolean, boolean[]]> = [
+      ['vendor/foo/foo.go', true, both],
+      ['pkg/vendor/foo/foo.go', true, both],
+      ['longpackagename/vendor/foo/foo.go', true, both],
+      ['vendor/vendor.go', false, both],
+      ['vendor/foo/modules.txt', true, both],
+      ['modules.txt', false, both],
+      ['vendor/amodules.txt', false, both],
+      ['vendor/modules.txt', false, [false]],
+      ['vendor/modules.txt', true, [true]],
+      ['pkg/vendor/vendor.go', true, [false]],
+      ['pkg/vendor/vendor.go', false, [true]],
+      ['longpackagename/vendor/vendor.go', true, [false]],
+      ['longpackagename/vendor/vendor.go', false, [true]],
+    ];
+    for (const [path, want, rules] of table) for (const go124 of rules) expect([path, go124, isVendoredPackage(path, go124)]).toEqual([path, go124, want]);
+  });
+
+  it('reads the go directive as modfile.ParseLax does', () => {
+    const d = (s: string) => declaresGo124(Buffer.from(s));
+    expect(d('module m\ngo 1.24\n')).toBe(true);
+    expect(d('module m\ngo 1.24.3 // comment\n')).toBe(true);
+    expect(d('module m\ngo 1.25rc1\n')).toBe(true);
+    expect(d('module m\r\ngo 2.0\r\n')).toBe(true);
+    expect(d('module m\ngo 1.23.9\n')).toBe(false);
+    expect(d('module m\ngo 1.9\n')).toBe(false);
+    expect(d('module m\n')).toBe(false);
+    expect(d('module m\ngo 1.24\ngo 1.24\n')).toBe(false); // repeated: ParseLax fails, old rules
+    expect(d('module m\ngo 1.24.x\n')).toBe(true); // lax: fixed to 1.24
+  });
+
+  it('folds case like Go (Kelvin sign, long s, sigma; İ)', () => {
+    expect(foldKey('K')).toBe(foldKey('\u212A'));
+    expect(foldKey('s')).toBe(foldKey('\u017F'));
+    expect(foldKey('\u03C3')).toBe(foldKey('\u03C2'));
+    expect(foldKey('\u00B5')).toBe(foldKey('\u039C'));
+    expect(foldKey('\u0130')).toBe(foldKey('i'));
+    expect(foldKey('ß')).not.toBe(foldKey('ss'));
+    expect(foldKey('a/B.go')).toBe(foldKey('A/b.GO'));
+  });
+
+  it('module paths and escaping (https://go.dev/ref/mod#goproxy-protocol)', () => {
+    expect(escapeModulePath('github.com/Azure/azure-sdk-for-go')).toBe('github.com/!azure/azure-sdk-for-go');
+    expect(escapeVersion('v1.0.0-RC1')).toBe('v1.0.0-!r!c1');
+    expect(checkModulePath('example.com/m/v2')).toBeUndefined();
+    expect(checkModulePath('gopkg.in/yaml.v3')).toBeUndefined();
+    expect(checkModulePath('example.com/m/v1')).toBe('invalid version');
+    expect(checkModulePath('example.com/m/v02')).toBe('invalid version');
+    expect(checkModulePath('localhost/m')).toBe('missing dot in first path element');
+    expect(checkModulePath('Example.com/m')).toContain('first path element');
+    expect(checkModulePath('example.com/PROGRA~1')).toBe('trailing tilde and digits in path element');
+  });
+});
+
+describe('integrity/dirhash', () => {
+  it('h1 is sha256 over sorted "<sha256>  <name>\\n" lines, names in byte order', () => {
+    const files: Array<[string, string]> = [
+      ['m@v1/b', 'B'],
+      ['m@v1/a/\u00e9', 'E'], // U+00E9 sorts after '/' and letters in UTF-8 bytes
+      ['m@v1/a/z', 'Z'],
+      ['m@v1/\uFF21', 'fullwidth A'], // U+FF21 vs U+1F600: UTF-16 order differs from UTF-8 byte order
+      ['m@v1/\u{1F600}', 'emoji'],
+    ];
+    const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+    const summary = [...files]
+      .sort((x, y) => Buffer.compare(Buffer.from(x[0]), Buffer.from(y[0])))
+      .map(([name, data]) => `${sha(data)}  ${name}\n`)
+      .join('');
+    const h = new Hash1();
+    for (const [name, data] of files) h.addBytes(name, Buffer.from(data));
+    expect(h.digest()).toBe(`h1:${createHash('sha256').update(summary).digest('base64')}`);
+    expect(hashGoMod(Buffer.from('module m\n'))).toBe(`h1:${createHash('sha256').update(`${sha('module m\n')}  go.mod\n`).digest('base64')}`);
+    expect(() => h.addBytes('a\nb', Buffer.alloc(0))).toThrow(MigrateError);
+  });
+
+  it('.info is what go writes: RFC 3339 UTC, whole seconds, Go JSON escaping', () => {
+    expect(goInfoJson('v1.2.3', new Date('2019-04-22T20:58:15.999Z')).toString()).toBe('{"Version":"v1.2.3","Time":"2019-04-22T20:58:15Z"}');
+    expect(
+      JSON.parse(goInfoJson('v1.0.0', new Date(0), { vcs: 'git', url: 'https://h/x?a=1&b=<2>', hash: 'ab', ref: 'refs/tags/v1.0.0' }).toString()),
+    ).toEqual({ Version: 'v1.0.0', Time: '1970-01-01T00:00:00Z', Origin: { VCS: 'git', URL: 'https://h/x?a=1&b=<2>', Hash: 'ab', Ref: 'refs/tags/v1.0.0' } });
+    expect(goInfoJson('v1.0.0', new Date(0), { vcs: 'git', url: 'a&b', hash: 'h' }).toString()).toContain('a\\u0026b');
+  });
+});
