@@ -58,12 +58,22 @@ export interface GoBuildInput {
   checkoutDir: string;
   /** The module's directory in the repository, '' for the root (`tools/cli`, `v2`). */
   subdir: string;
-  /** The module path the job gives. Required when the commit has no go.mod; must equal go.mod's when it has one. */
+  /**
+   * The module path the job gives. Required when the commit has no go.mod; when
+   * it has one, go.mod's path must equal it or be it plus a major version suffix
+   * (`<path>/v2` for v2 tags): the module path built is go.mod's.
+   */
   modulePath?: string;
   /** The tag's version: canonical semver with `v` (`v1.2.3`, `v2.0.0+incompatible`). */
   version: string;
   /** The tagged commit's committer time (`git log -1 --format=%ct`), what `go` puts in `.info`. */
   commitTime: Date;
+  /**
+   * Build under the job's path even when go.mod declares another (as `go mod
+   * download` and the Go proxy do: only the major version must agree). Such a
+   * version is usable only through a `replace`, so this is off by default.
+   */
+  allowModulePathMismatch?: boolean;
   /** Where to write the zip; written beside it first and renamed, so it is whole or absent. */
   zipPath: string;
   /** Optional `Origin` for `.info`, as current `go` and proxy.golang.org write it. When `hash` is set it must be the checkout's HEAD. */
@@ -146,14 +156,20 @@ export async function buildGoModule(input: GoBuildInput): Promise<GoModuleBuild>
   const goModFile = tree ? await tree.goMod(prefix, early) : await dirGoMod(join(checkoutDir, subdir), early);
   const declared = goModFile ? modulePathFromGoMod(goModFile) : undefined;
   if (goModFile && !declared) throw fail('EBADSOURCE', early, `${prefix}go.mod has no module line`, 'fix go.mod at the source, or exclude this version');
-  const modulePath = declared ?? input.modulePath;
+  const mismatched = input.modulePath !== undefined && declared !== undefined && input.modulePath !== declared && splitPathVersion(declared).prefix !== input.modulePath;
+  const modulePath = mismatched && input.allowModulePathMismatch ? input.modulePath : (declared ?? input.modulePath);
   if (!modulePath) throw fail('EBADSOURCE', early, `there is no ${prefix}go.mod and the job names no module path`, 'set the module path in the job file');
   const subject = `${modulePath}@${version}`;
-  if (input.modulePath && declared && input.modulePath !== declared) {
-    throw fail('EBADSOURCE', subject, `go.mod declares module ${declared}, the job says ${input.modulePath}`, 'go refuses a module whose go.mod names another path; fix the job file or go.mod', {
+  // The job names the module once, without a major version suffix; go.mod of v2+ tags says `<path>/v2`.
+  if (mismatched && !input.allowModulePathMismatch) {
+    throw fail('EBADSOURCE', subject, `go.mod declares module ${declared}, the job says ${input.modulePath}`, 'go get refuses a module whose go.mod names another path ("module declares its path as"); fix the job file, or exclude this version', {
       expected: input.modulePath,
       actual: declared,
     });
+  }
+  if (mismatched && splitPathVersion(declared!).pathMajor.slice(1) !== splitPathVersion(modulePath).pathMajor.slice(1)) {
+    // coderepo.go findDir/isMajor: even a mismatched go.mod must claim the same major version
+    throw fail('EBADSOURCE', subject, `go.mod declares module ${declared}, of another major version`, 'Go cannot use this tag; exclude it', { expected: modulePath, actual: declared });
   }
   checkVersionRules(subject, modulePath, version, subdir, goModFile !== undefined);
   if (tree) await tree.refuseMajorSubdir(prefix, modulePath, subject);
