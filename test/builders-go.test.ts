@@ -389,9 +389,14 @@ describe('buildGoModule, compared with what go fetches from git', () => {
     expect((await goDirect('example.com/major.git@v4.0.0')).Error).toContain('go.mod');
     expect((await goDirect('example.com/major.git@v4.0.0+incompatible')).Error).toBeTruthy();
 
-    // the job naming another path than go.mod is refused
+    // the job names the module without its suffix; go.mod's /v2 path is the one built
     await git(repo, 'checkout', '-q', 'v2.0.0');
-    await expectCode(build({ checkoutDir: repo, subdir: '', modulePath: 'example.com/major.git', version: 'v2.0.0', commitTime: t2 }), 'EBADSOURCE');
+    const named = await build({ checkoutDir: repo, subdir: '', modulePath: 'example.com/major.git', version: 'v2.0.0', commitTime: t2 });
+    expect(named.modulePath).toBe('example.com/major.git/v2');
+    expect(named.zip.h1).toBe(v2.zip.h1);
+    // a job naming another path than go.mod is refused
+    const other = await expectCode(build({ checkoutDir: repo, subdir: '', modulePath: 'example.com/other.git', version: 'v2.0.0', commitTime: t2 }), 'EBADSOURCE');
+    expect([other.expected, other.actual]).toEqual(['example.com/other.git', 'example.com/major.git/v2']);
   });
 });
 
@@ -641,5 +646,162 @@ describe('integrity/dirhash', () => {
       JSON.parse(goInfoJson('v1.0.0', new Date(0), { vcs: 'git', url: 'https://h/x?a=1&b=<2>', hash: 'ab', ref: 'refs/tags/v1.0.0' }).toString()),
     ).toEqual({ Version: 'v1.0.0', Time: '1970-01-01T00:00:00Z', Origin: { VCS: 'git', URL: 'https://h/x?a=1&b=<2>', Hash: 'ab', Ref: 'refs/tags/v1.0.0' } });
     expect(goInfoJson('v1.0.0', new Date(0), { vcs: 'git', url: 'a&b', hash: 'h' }).toString()).toContain('a\\u0026b');
+  });
+});
+
+// ---------------------------------------------------------------- real repositories, every tag
+
+/**
+ * Real Go repositories (test/fixtures/git/*.bundle, see SOURCES.md there): every
+ * Go version tag, built from a checkout, must give the h1 hashes real go gives
+ * (and that public go.sum files and sum.golang.org hold), and go must accept
+ * our .zip/.mod/.info from a GOPROXY.
+ */
+const FIXTURES = join(import.meta.dirname, 'fixtures', 'git');
+const REAL: Array<{ bundle: string; module: string; subdir?: string; want: Record<string, [string, string]> }> = [
+  {
+    bundle: 'go-uuid',
+    module: 'github.com/google/uuid',
+    want: {
+      'v1.0.0': ['h1:b4Gk+7WdP/d3HZH8EJsZpvV7EtDOgaZLtnaNGIu1adA=', 'h1:TIyPZe4MgqvfeYDBFedMoGGpEw/LqOeaOT+nhxU+yHo='],
+      'v1.1.0': ['h1:Jf4mxPC/ziBnoPIdpQdPJ9OeiomAUHLvxmPRSPH9m4s=', 'h1:TIyPZe4MgqvfeYDBFedMoGGpEw/LqOeaOT+nhxU+yHo='],
+      'v1.1.1': ['h1:Gkbcsh/GbpXz7lPftLA3P6TYMwjCLYm83jiFQZF/3gY=', 'h1:TIyPZe4MgqvfeYDBFedMoGGpEw/LqOeaOT+nhxU+yHo='],
+      'v1.1.2': ['h1:EVhdT+1Kseyi1/pUmXKaFxYsDNy9RQYkMWRH68J/W7Y=', 'h1:TIyPZe4MgqvfeYDBFedMoGGpEw/LqOeaOT+nhxU+yHo='],
+      'v1.1.3': ['h1:twObb+9XcuH5B9V1TBCvvvZoO6iEdILi2a76PYn5rJI=', 'h1:TIyPZe4MgqvfeYDBFedMoGGpEw/LqOeaOT+nhxU+yHo='],
+      'v1.1.4': ['h1:0ecGp3skIrHWPNGPJDaBIghfA6Sp7Ruo2Io8eLKzWm0=', 'h1:TIyPZe4MgqvfeYDBFedMoGGpEw/LqOeaOT+nhxU+yHo='],
+      'v1.1.5': ['h1:kxhtnfFVi+rYdOALN0B3k9UT86zVJKfBimRaciULW4I=', 'h1:TIyPZe4MgqvfeYDBFedMoGGpEw/LqOeaOT+nhxU+yHo='],
+      'v1.2.0': ['h1:qJYtXnJRWmpe7m/3XlyhrsLrEURqHRM2kxzoxXqyUDs=', 'h1:TIyPZe4MgqvfeYDBFedMoGGpEw/LqOeaOT+nhxU+yHo='],
+      'v1.3.0': ['h1:t6JiXgmwXMjEs8VusXIJk2BXHsn+wx8BZdTaoZ5fu7I=', 'h1:TIyPZe4MgqvfeYDBFedMoGGpEw/LqOeaOT+nhxU+yHo='],
+      'v1.3.1': ['h1:KjJaJ9iWZ3jOFZIf1Lqf4laDRCasjl0BCmnEGxkdLb4=', 'h1:TIyPZe4MgqvfeYDBFedMoGGpEw/LqOeaOT+nhxU+yHo='],
+      'v1.4.0': ['h1:MtMxsa51/r9yyhkyLsVeVt0B+BGQZzpQiTQ4eHZ8bc4=', 'h1:TIyPZe4MgqvfeYDBFedMoGGpEw/LqOeaOT+nhxU+yHo='],
+      'v1.5.0': ['h1:1p67kYwdtXjb0gL0BPiP1Av9wiZPo5A8z2cWkTZ+eyU=', 'h1:TIyPZe4MgqvfeYDBFedMoGGpEw/LqOeaOT+nhxU+yHo='],
+      'v1.6.0': ['h1:NIvaJDMOsjHA8n1jAhLSgzrAzy1Hgr+hNrb57e+94F0=', 'h1:TIyPZe4MgqvfeYDBFedMoGGpEw/LqOeaOT+nhxU+yHo='],
+    },
+  },
+  {
+    bundle: 'go-xxhash',
+    module: 'github.com/cespare/xxhash', // v2 tags: go.mod says github.com/cespare/xxhash/v2
+    want: {
+      'v1.0.0': ['h1:naDmySfoNg0nKS62/ujM6e71ZgM2AoVdaqGwMG0w18A=', 'h1:fX/lfQBkSCDXZSUgv6jVIu/EVA3/JNseAX5asI4c4T4='],
+      'v1.1.0': ['h1:a6HrQnmkObjyL+Gs60czilIUGqrzKutQD6XZog3p+ko=', 'h1:XrSqR1VqqWfGrhpAt58auRo0WTKS1nRRg3ghfAqPWnc='],
+      'v2.0.0': ['h1:Eb1IiuHmi3FhT12NKfqCQXSXRqc4NTMvgJoREemrSt4=', 'h1:MaMeaVDXZNmTpkOyhVs3/WfjgobkbQgfrVnrr3DyZL0='],
+      'v2.1.0': ['h1:yTUvW7Vhb89inJ+8irsUqiWjh8iT6sQPZiQzI6ReGkA=', 'h1:dgIUBU3pDso/gPgZ1osOZ0iQf77oPR28Tjxl5dIMyVM='],
+      'v2.1.1': ['h1:6MnRN8NT7+YBpUIWxHtefFZOKTAPgGjpQSxqLNn0+qY=', 'h1:VGX0DQ3Q6kWi7AoAeZDth3/j3BFtOZR5XLFGgcrjCOs='],
+      'v2.1.2': ['h1:YRXhKfTDauu4ajMg1TPgFO5jnlC2HCbmLXMcTG5cbYE=', 'h1:VGX0DQ3Q6kWi7AoAeZDth3/j3BFtOZR5XLFGgcrjCOs='],
+      'v2.2.0': ['h1:DC2CZ1Ep5Y4k3ZQ899DldepgrayRUGE6BBZ/cd9Cj44=', 'h1:VGX0DQ3Q6kWi7AoAeZDth3/j3BFtOZR5XLFGgcrjCOs='],
+      'v2.3.0': ['h1:UL815xU9SqsFlibzuggzjXhog7bL6oX9BbNZnL2UFvs=', 'h1:VGX0DQ3Q6kWi7AoAeZDth3/j3BFtOZR5XLFGgcrjCOs='],
+    },
+  },
+  {
+    bundle: 'go-secure-stdlib',
+    module: 'github.com/hashicorp/go-secure-stdlib/strutil',
+    subdir: 'strutil',
+    want: {
+      'v0.1.1': ['h1:nd0HIW15E6FG1MsnArYaHfuw9C2zgzM8LxkG5Ty/788=', 'h1:gKOamz3EwoIoJq7mlMIRBpVTAUn8qPCrEclOKKWhD3U='],
+      'v0.1.2': ['h1:kes8mmyCpxJsI7FTwtzRqEy9CdjCtrXrXGuOpxEA7Ts=', 'h1:Gou2R9+il93BqX25LAKCLuM+y9U2T4hlwvT1yprcna4='],
+    },
+  },
+  {
+    bundle: 'go-secure-stdlib',
+    module: 'github.com/hashicorp/go-secure-stdlib/base62',
+    subdir: 'base62',
+    want: {
+      'v0.1.1': ['h1:6KMBnfEv0/kLAz0O76sliN5mXbCDcLfs2kP7ssP7+DQ=', 'h1:EdWO6czbmthiwZ3/PUsDV+UD1D5IRU4ActiaWGwt0Yw='],
+      'v0.1.2': ['h1:ET4pqyjiGmY09R5y+rSd70J2w45CtbWDNvGqWp/R3Ng=', 'h1:EdWO6czbmthiwZ3/PUsDV+UD1D5IRU4ActiaWGwt0Yw='],
+    },
+  },
+  {
+    bundle: 'go-secure-stdlib',
+    module: 'github.com/hashicorp/go-secure-stdlib/gatedwriter',
+    subdir: 'gatedwriter',
+    want: { 'v0.1.1': ['h1:9um9R8i0+HbRHS9d64kdvWR0/LJvo12sIonvR9zr1+U=', 'h1:6RoRTSMDK2H/rKh3P/JIsk1tK8aatKTt3JyvIopi3GQ='] },
+  },
+];
+
+/** `go mod download -json` of several versions from one proxy: one JSON object per version. */
+async function goFromOurProxyMany(builds: GoModuleBuild[]): Promise<GoDownload[]> {
+  const proxy = join(tmp, `proxy-${++n}`);
+  for (const b of builds) {
+    const at = join(proxy, escapeModulePath(b.modulePath), '@v');
+    await mkdir(at, { recursive: true });
+    const v = escapeVersion(b.version);
+    await copyFile(b.zip.path, join(at, `${v}.zip`));
+    await writeFile(join(at, `${v}.mod`), b.mod.bytes);
+    await writeFile(join(at, `${v}.info`), b.info.bytes);
+    await appendFile(join(at, 'list'), `${b.version}\n`);
+  }
+  const gopath = join(tmp, `gopath-${n}`);
+  const cwd = join(tmp, `cwd-${n}`);
+  await mkdir(cwd, { recursive: true });
+  const r = await run(GO, ['mod', 'download', '-json', ...builds.map((b) => `${b.modulePath}@${b.version}`)], {
+    cwd,
+    env: { ...gitEnv(), GOPROXY: `file://${proxy}`, GOSUMDB: 'off', GOPATH: gopath, GOCACHE: join(tmp, 'gocache'), GOFLAGS: '-mod=mod -modcacherw', GO111MODULE: 'on', GOTOOLCHAIN: 'local', GOENV: 'off' },
+  });
+  return r.stdout
+    .trim()
+    .split(/\n(?=\{)/)
+    .map((o) => JSON.parse(o) as GoDownload);
+}
+
+describe('real repositories (test/fixtures/git): every Go tag gives the h1 the Go checksum database knows', () => {
+  const clones = new Map<string, string>();
+  async function checkoutOf(bundle: string): Promise<string> {
+    let dir = clones.get(bundle);
+    if (!dir) {
+      dir = join(tmp, `clone-${bundle}`);
+      await git(tmp, 'clone', '-q', join(FIXTURES, `${bundle}.bundle`), dir);
+      clones.set(bundle, dir);
+    }
+    return dir;
+  }
+
+  for (const r of REAL) {
+    it(`${r.module}: ${Object.keys(r.want).join(' ')}`, async () => {
+      const repo = await checkoutOf(r.bundle);
+      const builds: GoModuleBuild[] = [];
+      for (const [version, [zipH1, modH1]] of Object.entries(r.want)) {
+        const tag = r.subdir ? `${r.subdir}/${version}` : version;
+        await git(repo, 'checkout', '-q', '--detach', tag);
+        const commitTime = new Date(Number((await git(repo, 'log', '-1', '--format=%ct')).trim()) * 1000);
+        const b = await build({ checkoutDir: repo, subdir: r.subdir ?? '', modulePath: r.module, version, commitTime });
+        expect([b.version, b.zip.h1, b.mod.h1]).toEqual([version, zipH1, modH1]);
+        builds.push(b);
+      }
+      const got = await goFromOurProxyMany(builds);
+      expect(got.map((d) => [d.Path, d.Version, d.Error, d.Sum, d.GoModSum])).toEqual(builds.map((b) => [b.modulePath, b.version, undefined, b.zip.h1, b.mod.h1]));
+    });
+  }
+
+  it('go-uuid v1.0.0 has no go.mod: synthesised; its .info is what go writes', async () => {
+    const repo = await checkoutOf('go-uuid');
+    await git(repo, 'checkout', '-q', '--detach', 'v1.0.0');
+    const commitTime = new Date(Number((await git(repo, 'log', '-1', '--format=%ct')).trim()) * 1000);
+    const b = await build({ checkoutDir: repo, subdir: '', modulePath: 'github.com/google/uuid', version: 'v1.0.0', commitTime });
+    expect(b.mod.synthesized).toBe(true);
+    expect(b.info.bytes.toString()).toBe('{"Version":"v1.0.0","Time":"2018-08-27T20:42:32Z"}');
+  });
+
+  it('go-secure-stdlib */v0.1.0: go.mod names the repository\'s old path: refused, or built as go builds it when the job allows', async () => {
+    // real go's hashes (SOURCES.md): these zips carry the repository root's LICENSE
+    const want: Record<string, [string, string]> = {
+      strutil: ['h1:lyZeS2r0eFUHl5H1X9GA+PWft9MwsdYzJayetPDNsbo=', 'h1:YsAf1vJYtE4AhRdGD+X/96cFK7j8oosgnYLilKGzSTw='],
+      base62: ['h1:F8xkqWkpRvDc0vHO4HskmaPn9a4LV8Rr1ZcMbFnfF0g=', 'h1:yQ1EUBxJZ654Ivhjmr1pq2wt6YCoeTCuZgX2Ysc4IMg='],
+      gatedwriter: ['h1:DVij2tVRC//H84ABTHdJDjzN0A8bKeGasCUkk9ZVFTI=', 'h1:6nusCbdNXw1QScXNXyBoxVlAohvoQvCfAPWk8GgG8pU='],
+    };
+    const repo = await checkoutOf('go-secure-stdlib');
+    const builds: GoModuleBuild[] = [];
+    for (const [dir, [zipH1, modH1]] of Object.entries(want)) {
+      await git(repo, 'checkout', '-q', '--detach', `${dir}/v0.1.0`);
+      const commitTime = new Date(Number((await git(repo, 'log', '-1', '--format=%ct')).trim()) * 1000);
+      const input = { checkoutDir: repo, subdir: dir, modulePath: `github.com/hashicorp/go-secure-stdlib/${dir}`, version: 'v0.1.0', commitTime };
+      const err = await expectCode(build(input), 'EBADSOURCE');
+      expect(err.actual).toBe(`github.com/hashicorp/shared-secure-libs/${dir}`);
+      const b = await build({ ...input, allowModulePathMismatch: true });
+      expect(b.files).toContain('LICENSE');
+      expect([b.modulePath, b.zip.h1, b.mod.h1]).toEqual([input.modulePath, zipH1, modH1]);
+      builds.push(b);
+    }
+    const got = await goFromOurProxyMany(builds);
+    expect(got.map((d) => [d.Error, d.Sum])).toEqual(builds.map((b) => [undefined, b.zip.h1]));
   });
 });
