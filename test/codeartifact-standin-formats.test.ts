@@ -215,6 +215,8 @@ describe('PyPI endpoint, with the real twine and pip', () => {
       }),
     );
     expect(assets.assets).toEqual(expected);
+    const viaApi = await client.send(new GetPackageVersionAssetCommand({ ...ref, packageVersion: '1.0.0', asset: path.basename(main.wheel) }));
+    expect(Buffer.from((await viaApi.asset?.transformToByteArray()) ?? [])).toEqual(await readFile(main.wheel));
 
     // pip prefers the wheel; --no-binary makes it take the sdist (whose metadata it prepares with the system setuptools).
     const wheel = await pipDownload('My_Pkg.Name==1.0.0');

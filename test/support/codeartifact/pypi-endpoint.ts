@@ -115,10 +115,10 @@ function checkDigests(form: UploadForm, filename: string, bytes: Buffer): void {
 }
 
 function checkFiletype(filetype: string, filename: string): void {
-  const lower = filename.toLowerCase();
-  const ok = filetype === 'bdist_wheel' ? lower.endsWith('.whl') : filetype === 'sdist' ? SDIST_SUFFIXES.some((s) => lower.endsWith(s)) : false;
   if (filetype !== 'sdist' && filetype !== 'bdist_wheel') throw badRequest(`filetype '${filetype}' is not sdist or bdist_wheel.`);
-  if (!ok) throw badRequest(`${filename} is not a ${filetype} file name.`);
+  const lower = filename.toLowerCase();
+  const matches = filetype === 'bdist_wheel' ? lower.endsWith('.whl') : SDIST_SUFFIXES.some((suffix) => lower.endsWith(suffix));
+  if (!matches) throw badRequest(`${filename} is not a ${filetype} file name.`);
 }
 
 function metadataOf(form: UploadForm): Record<string, string[]> {
