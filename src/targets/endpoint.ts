@@ -1,0 +1,148 @@
+/**
+ * One request to a CodeArtifact repository endpoint (npm, PyPI): the part
+ * every format's publisher shares, factored out of NpmTarget.send.
+ *
+ * - Rate-limited: the named token buckets are taken before every attempt
+ *   (DESIGN.md, "Respect the quotas").
+ * - Authenticated with the cached CodeArtifact token: `Bearer <token>` (npm,
+ *   as `npm login` configures it) or Basic `aws:<token>` (pip and twine: the
+ *   user name is always `aws`),
+ *   https://docs.aws.amazon.com/codeartifact/latest/ug/tokens-authentication.html
+ *   https://docs.aws.amazon.com/codeartifact/latest/ug/python-configure-twine.html
+ * - A 401 means the token expired or was revoked: it is dropped and the
+ *   request is sent once more with a fresh one (the body is produced again,
+ *   so a streamed body must be given as a factory). A second 401, or a 403,
+ *   is ETARGETAUTH.
+ * - 429 slows the buckets down (AIMD) and is ETHROTTLED with the Retry-After
+ *   the service asked for; 5xx is ETARGET; a failure on the wire is ETARGET
+ *   "outcome unknown" (the request may have been stored). Every other status
+ *   is the caller's to interpret.
+ * - The caller's AbortSignal cuts the wait for a bucket and the request;
+ *   a request cut while in flight is EINTERRUPTED, outcome unknown.
+ */
+import type { Readable } from 'node:stream';
+import { MigrateError, toError } from '../errors.js';
+import { parseRetryAfter } from '../net/retry-after.js';
+import type { BucketName, RateLimiter } from '../types.js';
+import { NetworkError, request, type HttpResponse } from './http.js';
+
+export type { HttpResponse } from './http.js';
+
+/** How the token is presented: npm takes a bearer token, pip and twine Basic `aws:<token>`. */
+export type EndpointAuth = 'bearer' | 'basic';
+
+/** What a repository-endpoint request needs from the CodeArtifact facade (CodeArtifact satisfies it). */
+export interface EndpointSession {
+  readonly limiter: RateLimiter;
+  authToken(): Promise<string>;
+  invalidateToken(token: string): void;
+}
+
+export interface EndpointOptions {
+  auth: EndpointAuth;
+  /** How messages name the endpoint: 'the npm endpoint', 'the PyPI endpoint'. */
+  label: string;
+  /** The hint of an ETARGETAUTH; by default the permissions a token needs. */
+  authHint?: string;
+}
+
+export interface EndpointRequest {
+  method: string;
+  url: string;
+  headers?: Record<string, string>;
+  /**
+   * A string, or a factory for a stream (called once per attempt, since a 401
+   * sends the request again) whose exact length is in `headers['content-length']`.
+   */
+  body?: string | (() => Readable | Promise<Readable>);
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+const DEFAULT_AUTH_HINT = 'the CodeArtifact token lacks rights: check codeartifact:PublishPackageVersion and sts:GetServiceBearerToken (README)';
+
+/** The Authorization header for a token. */
+export function authorization(auth: EndpointAuth, token: string): string {
+  return auth === 'bearer' ? `Bearer ${token}` : `Basic ${Buffer.from(`aws:${token}`, 'utf8').toString('base64')}`;
+}
+
+/** The start of a response body, for an error message. */
+export function excerpt(body: string, max = 300): string {
+  const t = body.trim();
+  return t.length > max ? `${t.slice(0, max)}…` : t || '(empty body)';
+}
+
+export class RepositoryEndpoint {
+  constructor(
+    private readonly session: EndpointSession,
+    private readonly opts: EndpointOptions,
+  ) {}
+
+  /**
+   * Send one request (what NpmTarget.send does): `what` names it in messages
+   * ('publish', 'reading the simple index'), `subject` is the package@version.
+   * Resolves with any status below 500 other than 401/403/429.
+   */
+  async send(what: string, buckets: readonly BucketName[], subject: string, req: EndpointRequest): Promise<HttpResponse> {
+    const { limiter } = this.session;
+    for (let authTry = 0; ; authTry++) {
+      await limiter.take(buckets, req.signal);
+      // Nothing was sent yet: the stop is certain not to have stored anything.
+      if (req.signal?.aborted) throw new MigrateError('EINTERRUPTED', `${subject}: ${what}: cut off by the stop before it was sent`, { subject });
+      const token = await this.session.authToken();
+      const body = await this.body(req, subject, what);
+      // http.ts sees only "socket hang up" when a streamed body fails (pipeline destroys the request
+      // first): keep the body's own error, which says why (the file changed, the disk went away).
+      let bodyError: Error | undefined;
+      if (body !== undefined && typeof body !== 'string') body.once('error', (e: unknown) => (bodyError = toError(e)));
+      let res: HttpResponse;
+      try {
+        res = await request({
+          method: req.method,
+          url: req.url,
+          headers: { ...req.headers, authorization: authorization(this.opts.auth, token) },
+          body,
+          signal: req.signal,
+          timeoutMs: req.timeoutMs,
+        });
+      } catch (e) {
+        if (body !== undefined && typeof body !== 'string') body.destroy();
+        if (req.signal?.aborted) throw new MigrateError('EINTERRUPTED', `${subject}: ${what}: cut off by the stop (outcome unknown)`, { subject, cause: e });
+        if (bodyError !== undefined) {
+          throw new MigrateError('ETARGET', `${subject}: ${what}: the request body failed: ${bodyError.message} (outcome unknown)`, { subject, cause: bodyError });
+        }
+        if (e instanceof NetworkError) throw new MigrateError('ETARGET', `${subject}: ${what}: ${e.message} (outcome unknown)`, { subject, cause: e });
+        if (e instanceof MigrateError) throw e;
+        throw new MigrateError('ETARGET', `${subject}: ${what}: ${toError(e).message}`, { subject, cause: e });
+      }
+      if (res.status === 401 && authTry === 0) {
+        this.session.invalidateToken(token);
+        continue;
+      }
+      if (res.status === 401 || res.status === 403) {
+        throw new MigrateError('ETARGETAUTH', `${subject}: ${this.opts.label} refused ${what} (HTTP ${res.status}): ${excerpt(res.body)}`, {
+          subject,
+          status: res.status,
+          hint: this.opts.authHint ?? DEFAULT_AUTH_HINT,
+        });
+      }
+      if (res.status === 429) {
+        limiter.throttled(buckets);
+        throw new MigrateError('ETHROTTLED', `${subject}: ${what} was throttled`, { subject, status: 429, retryAfterMs: parseRetryAfter(res.headers['retry-after']) });
+      }
+      if (res.status >= 500) throw new MigrateError('ETARGET', `${subject}: ${what} failed (HTTP ${res.status}): ${excerpt(res.body)}`, { subject, status: res.status });
+      limiter.succeeded(buckets);
+      return res;
+    }
+  }
+
+  private async body(req: EndpointRequest, subject: string, what: string): Promise<string | Readable | undefined> {
+    if (typeof req.body !== 'function') return req.body;
+    try {
+      return await req.body();
+    } catch (e) {
+      if (e instanceof MigrateError) throw e;
+      throw new MigrateError('ELOCAL', `${subject}: ${what}: the request body cannot be read: ${toError(e).message}`, { subject, cause: e });
+    }
+  }
+}
