@@ -5,19 +5,33 @@
  * point it at the stand-in. SDK retries are off: the engine owns retries and
  * rate limits, so throttling is seen and slowed for, not hidden.
  */
+import { createReadStream, statSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import {
   CodeartifactClient,
   DescribePackageVersionCommand,
   GetAuthorizationTokenCommand,
+  GetPackageVersionAssetCommand,
   GetRepositoryEndpointCommand,
+  ListPackagesCommand,
   ListPackageVersionAssetsCommand,
   ListPackageVersionsCommand,
+  PublishPackageVersionCommand,
+  UpdatePackageVersionsStatusCommand,
   type PackageFormat,
 } from '@aws-sdk/client-codeartifact';
 import { MigrateError, toError } from '../errors.js';
 import { sdkRequestHandler } from '../net/agents.js';
 import { registerSecret } from '../redact.js';
 import type { BucketName, Format, RateLimiter } from '../types.js';
+
+/**
+ * The SDK's logger, silenced: with its default (NoOpLogger) the retry middleware still
+ * writes "An error was encountered in a non-retryable streaming request." to the console
+ * for every streamed upload that fails (a 409 included), over the progress output. Errors
+ * reach us as exceptions anyway.
+ */
+const QUIET_SDK_LOGGER = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
 export interface TargetConfig {
   region: string;
@@ -44,6 +58,26 @@ export interface TargetVersion {
   version: string;
   status: string;
   originType?: string;
+  /** Changes whenever the version's assets, status or metadata change (PackageVersionRevision). */
+  revision?: string;
+}
+
+/** What PublishPackageVersion answered: the version's status after this asset, and the asset as stored. */
+export interface PublishedAsset {
+  status: string;
+  revision?: string;
+  asset?: TargetAsset;
+}
+
+/** A GetPackageVersionAsset answer: the bytes as a stream (the caller reads or destroys it) and the X-* headers. */
+export interface AssetDownload {
+  stream: Readable;
+  /** X-AssetName */
+  assetName: string;
+  /** X-PackageVersion */
+  version: string;
+  /** X-PackageVersionRevision: the revision the bytes belong to */
+  revision?: string;
 }
 
 export class CodeArtifact {
@@ -62,7 +96,7 @@ export class CodeArtifact {
     /** Cuts off every call in flight (the stop after its grace period). */
     private readonly abortSignal?: AbortSignal,
   ) {
-    this.client = client ?? new CodeartifactClient({ region: config.region, maxAttempts: 1, requestHandler: sdkRequestHandler(config.region) });
+    this.client = client ?? new CodeartifactClient({ region: config.region, maxAttempts: 1, requestHandler: sdkRequestHandler(config.region), logger: QUIET_SDK_LOGGER });
   }
 
   /**
@@ -141,7 +175,7 @@ export class CodeArtifact {
       ).catch(notFoundAs(undefined));
       if (!out) return found;
       for (const v of out.versions ?? []) {
-        if (v.version) found.set(v.version, { version: v.version, status: v.status ?? 'Unknown', originType: v.origin?.originType });
+        if (v.version) found.set(v.version, { version: v.version, status: v.status ?? 'Unknown', originType: v.origin?.originType, revision: v.revision });
       }
       nextToken = out.nextToken;
     } while (nextToken);
@@ -169,7 +203,126 @@ export class CodeArtifact {
     ).catch(notFoundAs(undefined));
     const pv = out?.packageVersion;
     if (!pv) return undefined;
-    return { version, status: pv.status ?? 'Unknown', originType: pv.origin?.originType };
+    return { version, status: pv.status ?? 'Unknown', originType: pv.origin?.originType, revision: pv.revision };
+  }
+
+  /** Every package of a format in the repository (`namespace` filters by prefix, as the API does). */
+  async listPackages(repository: string, format: Format, namespace?: string): Promise<{ namespace?: string; package: string }[]> {
+    const found: { namespace?: string; package: string }[] = [];
+    let nextToken: string | undefined;
+    do {
+      const out = await this.call('ListPackages', ['list', 'reads'], (o) =>
+        this.client.send(
+          new ListPackagesCommand({
+            domain: this.config.domain,
+            domainOwner: this.config.domainOwner,
+            repository,
+            format: format as PackageFormat,
+            namespace,
+            maxResults: 1000,
+            nextToken,
+          }),
+          o,
+        ),
+      );
+      for (const p of out.packages ?? []) if (p.package) found.push({ namespace: p.namespace, package: p.package });
+      nextToken = out.nextToken;
+    } while (nextToken);
+    return found;
+  }
+
+  /**
+   * Upload one asset of a generic package version (PublishPackageVersion). The body is
+   * streamed from the file, never read whole: the SDK takes a ReadStream and sets
+   * Content-Length from its start/end (@smithy calculateBodyLength), and `assetSHA256`
+   * travels as `x-amz-content-sha256`, which the service checks the bytes against and
+   * SigV4 signs as the payload hash. `unfinished` keeps the version Unfinished for the
+   * assets still to come; it is omitted (not sent as false) on the last one, which is
+   * what publishes the version
+   * (https://docs.aws.amazon.com/codeartifact/latest/APIReference/API_PublishPackageVersion.html).
+   */
+  async publishAsset(
+    c: PackageCoordinates,
+    version: string,
+    assetName: string,
+    path: string,
+    sha256: string,
+    unfinished: boolean,
+    signal?: AbortSignal,
+  ): Promise<PublishedAsset> {
+    let size: number;
+    try {
+      // stat, not lstat (what the SDK would use for a ReadStream without an end): a symlinked blob has its target's size
+      size = statSync(path).size;
+    } catch (e) {
+      throw new MigrateError('EBLOBMISSING', `${assetName}: the file to upload cannot be read: ${toError(e).message}`, { cause: e, hint: 'the next run fetches or builds it again' });
+    }
+    const out = await this.call(
+      'PublishPackageVersion',
+      ['publish', 'writes'],
+      (o) => {
+        // opened only once the limiter gave us a slot: a request cut off while waiting leaves no file open
+        const body = size === 0 ? new Uint8Array(0) : createReadStream(path, { start: 0, end: size - 1, highWaterMark: 256 * 1024 });
+        return this.client
+          .send(
+            new PublishPackageVersionCommand({
+              ...this.base(c),
+              packageVersion: version,
+              assetName,
+              assetContent: body,
+              assetSHA256: sha256,
+              ...(unfinished ? { unfinished: true } : {}),
+            }),
+            o,
+          )
+          .finally(() => {
+            if (!(body instanceof Uint8Array)) body.destroy();
+          });
+      },
+      signal,
+    );
+    const a = out.asset;
+    return {
+      status: out.status ?? 'Unknown',
+      revision: out.versionRevision,
+      asset: a ? { name: a.name ?? assetName, size: a.size, hashes: a.hashes ?? {} } : undefined,
+    };
+  }
+
+  /**
+   * One asset's bytes (GetPackageVersionAsset), streamed. `revision` pins the version's
+   * revision (a version changed since it was read answers 404). The stream must be read
+   * to its end or destroyed: it holds a connection.
+   */
+  async getAsset(c: PackageCoordinates, version: string, assetName: string, signal?: AbortSignal, revision?: string): Promise<AssetDownload> {
+    const out = await this.call(
+      'GetPackageVersionAsset',
+      ['getAsset', 'reads'],
+      (o) => this.client.send(new GetPackageVersionAssetCommand({ ...this.base(c), packageVersion: version, asset: assetName, packageVersionRevision: revision }), o),
+      signal,
+    );
+    if (!out.asset) throw new MigrateError('ETARGET', `CodeArtifact GetPackageVersionAsset returned no bytes for ${assetName}`);
+    return { stream: out.asset as Readable, assetName: out.assetName ?? assetName, version: out.packageVersion ?? version, revision: out.packageVersionRevision };
+  }
+
+  /**
+   * Publish an Unfinished version whose assets are all there (UpdatePackageVersionsStatus,
+   * expected Unfinished, target Published): what a resumed run does when the last asset
+   * landed with `unfinished` still set. Returns the status the version has afterwards, or
+   * the service's error code for it (MISMATCHED_STATUS when it was not Unfinished).
+   * https://docs.aws.amazon.com/codeartifact/latest/ug/update-package-version-status.html
+   */
+  async finishVersion(c: PackageCoordinates, version: string, signal?: AbortSignal): Promise<{ ok: true; status: string } | { ok: false; errorCode: string; message: string }> {
+    const out = await this.call(
+      'UpdatePackageVersionsStatus',
+      ['writes'],
+      (o) => this.client.send(new UpdatePackageVersionsStatusCommand({ ...this.base(c), versions: [version], expectedStatus: 'Unfinished', targetStatus: 'Published' }), o),
+      signal,
+    );
+    const done = out.successfulVersions?.[version];
+    if (done) return { ok: true, status: done.status ?? 'Published' };
+    const failed = out.failedVersions?.[version];
+    return { ok: false, errorCode: failed?.errorCode ?? 'UNKNOWN', message: failed?.errorMessage ?? 'not in the answer' };
   }
 
   private base(c: PackageCoordinates) {
@@ -183,16 +336,20 @@ export class CodeArtifact {
     };
   }
 
-  /** One SDK call: rate-limited, and its failure turned into a coded error. */
-  private async call<T>(operation: string, buckets: readonly BucketName[], send: (opts: { abortSignal?: AbortSignal }) => Promise<T>): Promise<T> {
-    await this.limiter.take(buckets, this.abortSignal);
-    if (this.abortSignal?.aborted) throw new MigrateError('EINTERRUPTED', `CodeArtifact ${operation}: cut off by the stop`);
+  /**
+   * One SDK call: rate-limited, and its failure turned into a coded error. `signal`
+   * cuts off this call only; the client's own signal cuts off every call.
+   */
+  private async call<T>(operation: string, buckets: readonly BucketName[], send: (opts: { abortSignal?: AbortSignal }) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const abortSignal = signal && this.abortSignal ? AbortSignal.any([this.abortSignal, signal]) : (signal ?? this.abortSignal);
+    await this.limiter.take(buckets, abortSignal);
+    if (abortSignal?.aborted) throw new MigrateError('EINTERRUPTED', `CodeArtifact ${operation}: cut off by the stop`);
     try {
-      const out = await send({ abortSignal: this.abortSignal });
+      const out = await send({ abortSignal });
       this.limiter.succeeded(buckets);
       return out;
     } catch (thrown) {
-      if (this.abortSignal?.aborted) throw new MigrateError('EINTERRUPTED', `CodeArtifact ${operation}: cut off by the stop`, { cause: thrown });
+      if (abortSignal?.aborted) throw new MigrateError('EINTERRUPTED', `CodeArtifact ${operation}: cut off by the stop`, { cause: thrown });
       const e = classifySdkError(operation, thrown);
       if (e.code === 'ETHROTTLED') this.limiter.throttled(buckets);
       throw e;
