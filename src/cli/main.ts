@@ -4,6 +4,7 @@
  * verified or present-identical; 1 something failed or conflicted; 2 bad input.
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { goproxyCommand } from './goproxy.js';
 import { processIo } from './output.js';
 import { runCommand } from './run.js';
 import { statusCommand } from './status.js';
@@ -11,6 +12,12 @@ import { statusCommand } from './status.js';
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of 1 or more');
+  return n;
+}
+
+function portNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number from 0 to 65535');
   return n;
 }
 
@@ -58,6 +65,27 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .action((job: string, flags: { json?: boolean }) => {
       process.exitCode = statusCommand(job, { ...flags, stateDir: program.opts().stateDir }, processIo);
+    });
+
+  program
+    .command('goproxy')
+    .description("serve the job's generic repository to the Go toolchain (GOPROXY protocol, read-only) until Ctrl-C")
+    .argument('<job>', 'job file (its target.repositories.generic.internal is served)')
+    .option('--port <n>', 'port to listen on (0: any free port)', portNumber, 8085)
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--allow-remote', 'listen on a non-loopback address: the proxy has no authentication and reads with your AWS credentials')
+    .option('--json', 'print the URL and environment as JSON (default when stdout is not a terminal)')
+    .action(async (job: string, flags: { port: number; host: string; allowRemote?: boolean; json?: boolean }) => {
+      const controller = new AbortController();
+      let interrupts = 0;
+      const onSignal = () => {
+        // first Ctrl-C/SIGTERM: stop serving and exit 0 (downloads in flight are cut off: go discards a partial one); second: at once
+        if (++interrupts > 1) process.exit(130);
+        controller.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      process.exitCode = await goproxyCommand(job, { ...flags, signal: controller.signal }, processIo);
     });
 
   return program;

@@ -1,0 +1,108 @@
+/**
+ * The GOPROXY protocol's URLs and version rules (https://go.dev/ref/mod#goproxy-protocol),
+ * as pure functions: which request a path is, module path and version unescaping, what
+ * `@v/list` lists and which version `@latest` is.
+ *
+ *   GET $base/$module/@v/list             known versions, one per line, no pseudo-versions
+ *   GET $base/$module/@v/$version.info    {"Version": ..., "Time": ...}
+ *   GET $base/$module/@v/$version.mod     the go.mod file
+ *   GET $base/$module/@v/$version.zip     the module zip
+ *   GET $base/$module/@latest             the .info of the latest version (go asks when the list is empty)
+ *
+ * `$module` and `$version` are escaped: an upper-case letter is `!` and its lower case
+ * (x/mod module.EscapePath), so the paths are the same on case-insensitive file systems.
+ */
+import semver from 'semver';
+import { checkModulePath, isCanonicalVersion, isPseudoVersion } from '../builders/go-rules.js';
+
+export type GoProxyRoute =
+  | { kind: 'list'; module: string }
+  | { kind: 'latest'; module: string }
+  | { kind: 'file'; module: string; version: string; ext: 'info' | 'mod' | 'zip' }
+  /** A well-formed request for something this proxy never has (a branch name, `v1.2`, an unknown route). */
+  | { kind: 'not-found'; why: string }
+  /** Not a GOPROXY request at all: 400. */
+  | { kind: 'bad'; why: string };
+
+/**
+ * x/mod module.unescapeString: `!x` is `X`; a raw upper-case letter, a `!` before anything
+ * but a lower-case letter, or a non-ASCII character makes the string invalid.
+ */
+export function unescapeGo(escaped: string): string | undefined {
+  let out = '';
+  let bang = false;
+  for (const c of escaped) {
+    if (c.codePointAt(0)! >= 0x80) return undefined;
+    if (bang) {
+      bang = false;
+      if (c < 'a' || c > 'z') return undefined;
+      out += c.toUpperCase();
+      continue;
+    }
+    if (c === '!') {
+      bang = true;
+      continue;
+    }
+    if (c >= 'A' && c <= 'Z') return undefined;
+    out += c;
+  }
+  return bang ? undefined : out;
+}
+
+/** Which request a URL path is (already without the query string). */
+export function parseGoProxyPath(rawPath: string): GoProxyRoute {
+  let path: string;
+  try {
+    path = decodeURIComponent(rawPath);
+  } catch {
+    return { kind: 'bad', why: 'the path is not valid percent-encoding' };
+  }
+  if (!path.startsWith('/')) return { kind: 'bad', why: 'the path must start with /' };
+  // A module path never holds '@': the first "/@" ends it.
+  const at = path.indexOf('/@');
+  if (at < 0) return { kind: 'not-found', why: 'not a GOPROXY path (/<module>/@v/list, /<module>/@v/<version>.info|.mod|.zip, /<module>/@latest)' };
+  const escapedModule = path.slice(1, at);
+  const rest = path.slice(at + 1);
+  const module = unescapeGo(escapedModule);
+  if (module === undefined) return { kind: 'bad', why: `${JSON.stringify(escapedModule)} is not an escaped module path (upper-case letters are written !x)` };
+  const badPath = checkModulePath(module);
+  if (badPath) return { kind: 'bad', why: `${JSON.stringify(module)} is not a valid module path: ${badPath}` };
+  if (rest === '@latest') return { kind: 'latest', module };
+  if (rest === '@v/list') return { kind: 'list', module };
+  const file = /^@v\/([^/]+)\.(info|mod|zip)$/.exec(rest);
+  if (!file) return { kind: 'not-found', why: `${rest} is not a GOPROXY file name` };
+  const version = unescapeGo(file[1]!);
+  if (version === undefined) return { kind: 'bad', why: `${JSON.stringify(file[1])} is not an escaped version` };
+  // go asks a proxy for queries too (a branch, `v1.2`); only canonical versions are stored
+  if (!isCanonicalVersion(version)) return { kind: 'not-found', why: `${module}@${version}: only canonical versions (vX.Y.Z[-pre][+incompatible]) are served: unknown revision ${version}` };
+  return { kind: 'file', module, version, ext: file[2] as 'info' | 'mod' | 'zip' };
+}
+
+/** Go's semver order (golang.org/x/mod/semver.Compare; build metadata ignored), ties by string as semver.Sort. */
+export function compareGoVersions(a: string, b: string): number {
+  return semver.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/** What `@v/list` lists: canonical tagged versions, no pseudo-versions, in Go's order. */
+export function listableVersions(versions: Iterable<string>): string[] {
+  return [...versions].filter((v) => isCanonicalVersion(v) && !isPseudoVersion(v)).sort(compareGoVersions);
+}
+
+/** `@latest`: the highest release, else the highest prerelease (a pseudo-version last of all). */
+export function latestVersion(versions: Iterable<string>): string | undefined {
+  const canonical = [...versions].filter(isCanonicalVersion).sort(compareGoVersions);
+  const releases = canonical.filter((v) => semver.prerelease(v) === null);
+  const tagged = canonical.filter((v) => !isPseudoVersion(v));
+  return releases.at(-1) ?? tagged.at(-1) ?? canonical.at(-1);
+}
+
+/**
+ * GONOSUMDB for these module paths: each path once, none below another (GONOSUMDB
+ * matches path prefixes element by element, https://go.dev/ref/mod#environment-variables).
+ */
+export function noSumDbPrefixes(modulePaths: Iterable<string>): string[] {
+  const sorted = [...new Set(modulePaths)].sort();
+  const kept: string[] = [];
+  for (const p of sorted) if (!kept.some((k) => p === k || p.startsWith(`${k}/`))) kept.push(p);
+  return kept;
+}

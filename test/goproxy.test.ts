@@ -1,0 +1,291 @@
+/**
+ * `cam goproxy` against the CodeArtifact stand-in, driven by the REAL Go toolchain
+ * (Debian's /usr/bin/go 1.19, offline: GOPROXY is our server and nothing else, GOSUMDB off).
+ * Module versions are built by buildGoModule from a real tagged repository and published
+ * through GenericTarget exactly as `run` does (.zip, .mod unfinished, .info last); go must
+ * then download every one with the h1 hashes the builder computed, list the versions, see
+ * what is not there as "not found", and refuse a zip tampered on the target against go.sum.
+ * https://go.dev/ref/mod#goproxy-protocol  https://go.dev/ref/mod#go-sum-files
+ */
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildGoModule } from '../src/builders/go.js';
+import { MigrateError } from '../src/errors.js';
+import { compareGoVersions, latestVersion, listableVersions, noSumDbPrefixes, parseGoProxyPath, unescapeGo } from '../src/goproxy/protocol.js';
+import { startGoProxy, type GoProxy } from '../src/goproxy/server.js';
+import { GenericTarget } from '../src/targets/generic.js';
+import { buildHelloVersions, GENERIC_REPO, GO, goEnv, MODULE, MODULE_V2, run, startGoTarget, type BuiltVersion, type GoDownload, type GoTarget } from './support/go-modules.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+/** `--import tsx` by absolute URL: the child runs in a temp folder. */
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+/** The escaped form go puts in URLs: upper case as !lower (module.EscapePath). */
+const ESCAPED = 'git.acme.example/!platform/!hello';
+
+let tmp: string;
+let target: GoTarget;
+let built: Map<string, BuiltVersion>;
+let proxy: GoProxy;
+let jobFile: string;
+let n = 0;
+
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'cam-goproxy-'));
+  target = await startGoTarget();
+  built = await buildHelloVersions(tmp);
+  const generic = new GenericTarget(target.ca, GENERIC_REPO);
+  for (const [key, { build, assets }] of built) {
+    for (let i = 0; i < assets.length; i++) {
+      const r = await generic.publishAsset({ name: build.modulePath, version: build.version, coords: generic.coordinates(build.modulePath), asset: assets[i]!, assets, isLast: i === assets.length - 1 });
+      if (r.kind !== 'published') throw new Error(`publishing ${key}: ${JSON.stringify(r)}`);
+    }
+  }
+  jobFile = await target.writeJob(tmp);
+  proxy = await startGoProxy({ job: jobFile, port: 0, codeartifactClient: target.client });
+});
+afterAll(async () => {
+  await proxy?.stop();
+  await target?.stop();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+function version(key: string): BuiltVersion {
+  const v = built.get(key);
+  if (!v) throw new Error(`no built version ${key}`);
+  return v;
+}
+
+/** `go <args>` with a fresh module cache, from `cwd` (a consumer module, or an empty folder). */
+async function go(args: string[], opts: { cwd?: string; gopath?: string } = {}) {
+  const cwd = opts.cwd ?? join(tmp, `cwd-${++n}`);
+  await mkdir(cwd, { recursive: true });
+  return run(GO, args, { cwd, env: goEnv(tmp, proxy.url, opts.gopath ?? join(tmp, `gopath-${++n}`)) });
+}
+
+async function goDownload(mod: string, opts: { cwd?: string; gopath?: string } = {}): Promise<GoDownload> {
+  const r = await go(['mod', 'download', '-json', mod], opts);
+  if (r.stdout.trim() === '') throw new Error(`go mod download ${mod} printed nothing: ${r.stderr}`);
+  return JSON.parse(r.stdout) as GoDownload;
+}
+
+async function get(path: string, init?: RequestInit): Promise<{ status: number; body: string; type: string | null }> {
+  const res = await fetch(`${proxy.url}${path}`, init);
+  return { status: res.status, body: await res.text(), type: res.headers.get('content-type') };
+}
+
+describe('the GOPROXY protocol, pure parts', () => {
+  it('unescapes module paths and versions as x/mod does, and refuses what go never sends', () => {
+    expect(unescapeGo('git.acme.example/!platform/!hello')).toBe(MODULE);
+    expect(unescapeGo('v1.0.0-!r!c.1')).toBe('v1.0.0-RC.1');
+    expect(unescapeGo('git.acme.example/Platform')).toBeUndefined();
+    expect(unescapeGo('a/!')).toBeUndefined();
+    expect(unescapeGo('a/!1')).toBeUndefined();
+    expect(parseGoProxyPath(`/${ESCAPED}/@v/list`)).toEqual({ kind: 'list', module: MODULE });
+    expect(parseGoProxyPath(`/${ESCAPED}/v2/@v/v2.0.0.zip`)).toEqual({ kind: 'file', module: MODULE_V2, version: 'v2.0.0', ext: 'zip' });
+    expect(parseGoProxyPath('/example.com/m/@v/v2.0.0+incompatible.info')).toEqual({ kind: 'file', module: 'example.com/m', version: 'v2.0.0+incompatible', ext: 'info' });
+    expect(parseGoProxyPath(`/${ESCAPED}/@latest`)).toEqual({ kind: 'latest', module: MODULE });
+    expect(parseGoProxyPath('/git.acme.example/Platform/@v/list').kind).toBe('bad');
+    expect(parseGoProxyPath('/nodot/m/@v/list').kind).toBe('bad');
+    expect(parseGoProxyPath('/example.com/../m/@v/list').kind).toBe('bad');
+    expect(parseGoProxyPath('/example.com/m/@v/master.info').kind).toBe('not-found');
+    expect(parseGoProxyPath('/example.com/m/@v/v1.2.info').kind).toBe('not-found');
+    expect(parseGoProxyPath('/sumdb/sum.golang.org/supported').kind).toBe('not-found');
+  });
+
+  it('lists tagged versions in semver order without pseudo-versions; @latest is the highest release, else the highest prerelease', () => {
+    const versions = ['v1.10.0', 'v1.2.0', 'v1.2.0-rc.1', 'v0.0.0-20210304050607-abcdefabcdef', 'v2.0.0+incompatible', 'latest'];
+    expect(listableVersions(versions)).toEqual(['v1.2.0-rc.1', 'v1.2.0', 'v1.10.0', 'v2.0.0+incompatible']);
+    expect(latestVersion(versions)).toBe('v2.0.0+incompatible');
+    expect(latestVersion(['v1.0.0', 'v1.1.0-rc.1'])).toBe('v1.0.0');
+    expect(latestVersion(['v1.1.0-rc.1', 'v1.1.0-beta.2'])).toBe('v1.1.0-rc.1');
+    expect(latestVersion(['v0.0.0-20210304050607-abcdefabcdef'])).toBe('v0.0.0-20210304050607-abcdefabcdef');
+    expect(latestVersion([])).toBeUndefined();
+    expect(['v1.0.0', 'v1.0.0-a'].sort(compareGoVersions)).toEqual(['v1.0.0-a', 'v1.0.0']);
+    expect(noSumDbPrefixes([MODULE_V2, MODULE, 'git.acme.example/Platform/HelloWorld', MODULE])).toEqual([MODULE, 'git.acme.example/Platform/HelloWorld']);
+  });
+});
+
+describe('the proxy over HTTP', () => {
+  it('names the repository, the modules it holds as GONOSUMDB, and the environment go needs', () => {
+    expect(proxy.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(proxy.repository).toBe(GENERIC_REPO);
+    expect(proxy.modulePrefixes).toEqual([MODULE]);
+    expect(proxy.goEnv).toEqual({ GOPROXY: proxy.url, GONOSUMDB: MODULE, GOFLAGS: '-mod=mod' });
+  });
+
+  it('serves the list, the three files byte for byte, and @latest; 404 for what is not there, 400 for malformed paths', async () => {
+    const list = await get(`/${ESCAPED}/@v/list`);
+    expect(list).toMatchObject({ status: 200, body: 'v1.0.0\nv1.1.0\nv1.2.0-rc.1\n' });
+    expect((await get(`/${ESCAPED}/v2/@v/list`)).body).toBe('v2.0.0\n');
+
+    const v110 = version(`${MODULE}@v1.1.0`).build;
+    const zip = await fetch(`${proxy.url}/${ESCAPED}/@v/v1.1.0.zip`);
+    expect(zip.status).toBe(200);
+    expect(zip.headers.get('content-type')).toBe('application/zip');
+    expect(Buffer.from(await zip.arrayBuffer()).equals(await readFile(v110.zip.path))).toBe(true);
+    expect(await get(`/${ESCAPED}/@v/v1.1.0.mod`)).toMatchObject({ status: 200, body: v110.mod.bytes.toString() });
+    expect(await get(`/${ESCAPED}/@v/v1.1.0.info`)).toMatchObject({ status: 200, body: v110.info.bytes.toString(), type: 'application/json' });
+    // @latest: the highest release, not the newer release candidate
+    expect(JSON.parse((await get(`/${ESCAPED}/@latest`)).body)).toMatchObject({ Version: 'v1.1.0' });
+
+    expect((await get(`/${ESCAPED}/@v/v1.9.9.info`)).status).toBe(404);
+    expect((await get(`/${ESCAPED}/@v/master.info`)).status).toBe(404);
+    expect((await get('/git.acme.example/!nobody/@v/list')).status).toBe(404);
+    expect((await get('/git.acme.example/!nobody/@latest')).status).toBe(404);
+    expect((await get('/git.acme.example/Platform/Hello/@v/list')).status).toBe(400);
+    expect((await get('/')).status).toBe(404);
+    expect((await get(`/${ESCAPED}/@v/list`, { method: 'POST' })).status).toBe(405);
+  });
+
+  it('a version still Unfinished on the target (a run stopped half-way) is neither listed nor served, although its .zip is there', async () => {
+    const generic = new GenericTarget(target.ca, GENERIC_REPO);
+    const { assets } = version(`${MODULE}@v1.0.0`);
+    const zip = { ...assets[0]!, name: 'v1.3.0.zip' };
+    expect(await generic.publishAsset({ name: MODULE, version: 'v1.3.0', coords: generic.coordinates(MODULE), asset: zip, assets: [zip], isLast: false })).toEqual({ kind: 'published' });
+    expect((await get(`/${ESCAPED}/@v/list`)).body).toBe('v1.0.0\nv1.1.0\nv1.2.0-rc.1\n');
+    const notYet = await get(`/${ESCAPED}/@v/v1.3.0.zip`);
+    expect(notYet.status).toBe(404);
+    expect(notYet.body).toContain('Unfinished');
+  });
+});
+
+describe('the real go command through the proxy', () => {
+  it('go mod download gets every version with the h1 hashes the builder computed', async () => {
+    const gopath = join(tmp, 'gopath-all');
+    for (const [key, { build }] of built) {
+      const d = await goDownload(key, { gopath });
+      expect(d.Error, key).toBeUndefined();
+      expect({ path: d.Path, version: d.Version, sum: d.Sum, goModSum: d.GoModSum }).toEqual({ path: build.modulePath, version: build.version, sum: build.zip.h1, goModSum: build.mod.h1 });
+    }
+  });
+
+  it('go list -m -versions and @latest see the Published versions', async () => {
+    const versions = await go(['list', '-m', '-versions', MODULE]);
+    expect(versions.stderr).toBe('');
+    expect(versions.stdout.trim()).toBe(`${MODULE} v1.0.0 v1.1.0 v1.2.0-rc.1`);
+    const latest = await go(['list', '-m', `${MODULE}@latest`]);
+    expect(latest.stdout.trim()).toBe(`${MODULE} v1.1.0`);
+    expect((await go(['list', '-m', '-versions', MODULE_V2])).stdout.trim()).toBe(`${MODULE_V2} v2.0.0`);
+  });
+
+  it('a version that is not there is go\'s "not found"', async () => {
+    const r = await go(['mod', 'download', '-json', `${MODULE}@v1.9.9`]);
+    expect(r.code).not.toBe(0);
+    const d = JSON.parse(r.stdout) as GoDownload;
+    expect(d.Error).toContain('404 Not Found');
+    expect(d.Error).toContain('not found');
+    const unknown = await go(['mod', 'download', '-json', 'git.acme.example/nobody@v1.0.0']);
+    expect(unknown.code).not.toBe(0);
+    expect((JSON.parse(unknown.stdout) as GoDownload).Error).toContain('404 Not Found');
+  });
+
+  it('a zip tampered on the target: go without go.sum takes it, go with the go.sum line refuses it (checksum mismatch)', async () => {
+    const { build } = version(`${MODULE}@v1.1.0`);
+    // Other files under the same module@version: a real module zip (so go gets as far as hashing it)
+    const repo = join(tmp, 'repos', 'hello');
+    const gitEnv = { PATH: process.env.PATH, HOME: tmp, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_AUTHOR_NAME: 'M', GIT_AUTHOR_EMAIL: 'm@example.com', GIT_COMMITTER_NAME: 'M', GIT_COMMITTER_EMAIL: 'm@example.com' };
+    expect((await run('git', ['checkout', '-q', 'v1.1.0'], { cwd: repo, env: gitEnv })).code).toBe(0);
+    await writeFile(join(repo, 'hello.go'), 'package hello\n\n// Hello phones home.\nfunc Hello() string { return "pwned" }\n');
+    expect((await run('git', ['commit', '-q', '-am', 'evil'], { cwd: repo, env: gitEnv })).code).toBe(0);
+    const evil = await buildGoModule({ checkoutDir: repo, subdir: '', version: 'v1.1.0', commitTime: new Date('2021-04-04T05:06:07Z'), zipPath: join(tmp, 'evil.zip') });
+    expect(evil.zip.h1).not.toBe(build.zip.h1);
+
+    const ns = 'git.acme.example';
+    const pkg = 'Platform+Hello';
+    const original = target.standIn.assetBytes(GENERIC_REPO, 'generic', ns, pkg, 'v1.1.0', 'v1.1.0.zip')!;
+    // the listing follows the new bytes, as it would after a real overwrite: only go.sum can tell
+    target.standIn.replaceAssetBytes(GENERIC_REPO, 'generic', ns, pkg, 'v1.1.0', 'v1.1.0.zip', await readFile(evil.zip.path));
+    try {
+      const trusting = await goDownload(`${MODULE}@v1.1.0`);
+      expect(trusting.Error).toBeUndefined();
+      expect(trusting.Sum).toBe(evil.zip.h1);
+
+      // a consumer whose go.sum holds the lines from when the module was migrated
+      const consumer = join(tmp, 'consumer');
+      await mkdir(consumer, { recursive: true });
+      await writeFile(join(consumer, 'go.mod'), `module example.com/consumer\n\ngo 1.19\n\nrequire ${MODULE} v1.1.0\n`);
+      await writeFile(join(consumer, 'go.sum'), `${build.goSum.join('\n')}\n`);
+      await writeFile(join(consumer, 'main.go'), `package main\n\nimport hello "${MODULE}"\n\nfunc main() { println(hello.Hello()) }\n`);
+      const refused = await go(['mod', 'download', '-json', `${MODULE}@v1.1.0`], { cwd: consumer });
+      // go 1.19 stops at the go.sum check before writing its JSON: the verdict is on stderr
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain(`verifying ${MODULE}@v1.1.0: checksum mismatch`);
+      expect(refused.stderr).toContain(`downloaded: ${evil.zip.h1}`);
+      expect(refused.stderr).toContain(`go.sum:     ${build.zip.h1}`);
+      expect(refused.stderr).toContain('SECURITY ERROR');
+      // and a build refuses it the same way
+      const b = await go(['build', './...'], { cwd: consumer });
+      expect(b.code).not.toBe(0);
+      expect(b.stderr).toContain('SECURITY ERROR');
+    } finally {
+      target.standIn.replaceAssetBytes(GENERIC_REPO, 'generic', ns, pkg, 'v1.1.0', 'v1.1.0.zip', original);
+    }
+    // restored: the same consumer builds
+    const ok = await go(['build', './...'], { cwd: join(tmp, 'consumer') });
+    expect(ok.stderr).not.toContain('SECURITY ERROR');
+    expect(ok.code).toBe(0);
+  });
+});
+
+describe('starting and stopping', () => {
+  it('refuses a non-loopback address unless told to, and a job without a generic repository', async () => {
+    const remote = startGoProxy({ job: jobFile, host: '0.0.0.0', port: 0, codeartifactClient: target.client });
+    await expect(remote).rejects.toBeInstanceOf(MigrateError);
+    await expect(remote).rejects.toMatchObject({ code: 'ECONFIG', message: expect.stringContaining('no authentication') });
+    const missing = startGoProxy({ job: await target.writeJob(tmp, { repository: 'go-nowhere' }), port: 0, codeartifactClient: target.client });
+    await expect(missing).rejects.toMatchObject({ code: 'ETARGETSETUP' });
+  });
+
+  it('stop() closes the port', async () => {
+    const p = await startGoProxy({ job: jobFile, port: 0, codeartifactClient: target.client });
+    expect((await fetch(`${p.url}/${ESCAPED}/@v/list`)).status).toBe(200);
+    await p.stop();
+    await expect(fetch(`${p.url}/${ESCAPED}/@v/list`)).rejects.toThrow();
+  });
+
+  it('the CLI command prints its URL and how to use it, serves, and exits 0 on SIGTERM; refuses 0.0.0.0 with exit 2', async () => {
+    const spawnCli = (args: string[]): ChildProcess =>
+      spawn(process.execPath, ['--import', TSX_LOADER, join(ROOT, 'src/cli/main.ts'), ...args], {
+        cwd: tmp,
+        env: { PATH: process.env.PATH, HOME: tmp, ...target.awsEnv },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    const child = spawnCli(['goproxy', jobFile, '--port', '0']);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = once(child, 'close');
+    try {
+      while (!stdout.includes('\n')) {
+        if (child.exitCode !== null) throw new Error(`goproxy exited ${child.exitCode}: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // stdout is a pipe, so the line is JSON
+      const line = JSON.parse(stdout.split('\n')[0]!) as { url: string; repository: string; env: Record<string, string> };
+      expect(line.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(line.env).toEqual({ GOPROXY: line.url, GONOSUMDB: MODULE, GOFLAGS: '-mod=mod' });
+      expect((await fetch(`${line.url}/${ESCAPED}/@v/list`)).status).toBe(200);
+      child.kill('SIGTERM');
+      const [code] = await exited;
+      expect(code).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+
+    const refused = spawnCli(['goproxy', jobFile, '--host', '0.0.0.0', '--port', '0']);
+    let err = '';
+    refused.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    const [code] = await once(refused, 'close');
+    expect(code).toBe(2);
+    expect(err).toContain('ECONFIG');
+    expect(err).toContain('--allow-remote');
+  });
+});
