@@ -1,0 +1,326 @@
+/**
+ * Publishing Python distributions (sdists and wheels) through a CodeArtifact
+ * repository's PyPI endpoint, the way `twine upload` does, and checking them
+ * the way `pip` finds them.
+ * https://docs.aws.amazon.com/codeartifact/latest/ug/python-configure-twine.html
+ *
+ * CodeArtifact's PyPI quirks this module relies on (CODEARTIFACT.md):
+ * - the upload is twine's multipart POST to the endpoint URL exactly as
+ *   GetRepositoryEndpoint gives it (no `legacy/` suffix, no redirects), with
+ *   Basic `aws:<token>`; success is 200;
+ * - the same file name with other bytes is 409, identical bytes are accepted
+ *   again, and a new file may be added to an existing version;
+ * - package names are stored PEP 503-normalised and the API must be called
+ *   with that name; there is no namespace;
+ * - the only index is `<endpoint>simple/<project>/` (PEP 503), whose links
+ *   carry `#sha256=<hex>`.
+ *
+ * Versions: the target lists a version as it was uploaded, so every file of a
+ * version is uploaded under the one spelling the engine reads the target with
+ * (`targetVersion`: the PEP 440 normal form of the tag), even where a
+ * project's metadata writes an equal version another way (`1.0` for tag
+ * `v1.0.0`). Without that, the target would hold `1.0` and the engine would
+ * look for `1.0.0` forever.
+ */
+import { normalizePep440, normalizeProjectName, parseWheelName, samePep440, splitSdistName, type CoreMetadata, type PythonFileType } from '../builders/python.js';
+import { MigrateError, toError } from '../errors.js';
+import type { BucketName, Format } from '../types.js';
+import type { CodeArtifact, PackageCoordinates } from './codeartifact.js';
+import { excerpt, RepositoryEndpoint } from './endpoint.js';
+import type { AssetFile, PublishRequest, PublishResult, TargetFormat } from './format.js';
+import type { HttpResponse } from './http.js';
+import { multipartUploadBody, uploadDigests, type UploadDigests, type UploadFile } from './pypi-upload.js';
+
+const READ: readonly BucketName[] = ['reads'];
+const PUBLISH: readonly BucketName[] = ['publish', 'writes'];
+
+/** What the engine records with each sdist or wheel (the builder's PythonDist fields). */
+export interface PypiFacts {
+  filetype: PythonFileType;
+  /** `source` for an sdist, the wheel's python tag. */
+  pyversion: string;
+  metadata: CoreMetadata;
+}
+
+/** An asset's facts, checked: anything else was not recorded by the Python builder. */
+export function pypiFacts(asset: AssetFile, subject: string): PypiFacts {
+  const f = asset.facts as Partial<Record<keyof PypiFacts, unknown>>;
+  const m = f.metadata as Partial<Record<keyof CoreMetadata, unknown>> | undefined;
+  const ok =
+    (f.filetype === 'sdist' || f.filetype === 'bdist_wheel') &&
+    typeof f.pyversion === 'string' &&
+    f.pyversion !== '' &&
+    typeof m === 'object' &&
+    m !== null &&
+    (['metadata_version', 'name', 'version'] as const).every((k) => typeof m[k] === 'string' && m[k] !== '');
+  if (!ok) {
+    throw new MigrateError('EBADBUILD', `${subject}: ${asset.name}: the recorded facts are not a Python distribution's (filetype, pyversion, metadata)`, {
+      subject,
+      actual: JSON.stringify(asset.facts).slice(0, 200),
+      hint: 'the asset was not recorded by the Python builder; build the version again',
+    });
+  }
+  return f as PypiFacts;
+}
+
+export class PypiTarget implements TargetFormat {
+  readonly format: Format = 'pypi';
+  private readonly endpointClient: RepositoryEndpoint;
+
+  constructor(
+    private readonly ca: CodeArtifact,
+    readonly repository: string,
+  ) {
+    this.endpointClient = new RepositoryEndpoint(ca, { auth: 'basic', label: 'the PyPI endpoint' });
+  }
+
+  /** PyPI packages have no namespace; CodeArtifact addresses them by the PEP 503-normalised name. */
+  coordinates(name: string): PackageCoordinates {
+    return { format: 'pypi', repository: this.repository, package: normalizeProjectName(name) };
+  }
+
+  /** The PEP 440 normal form (`v1.0-RC1` -> `1.0rc1`). A tag that is no PEP 440 version is EVERSION: pip could not install it. */
+  targetVersion(version: string): string {
+    const v = normalizePep440(version);
+    if (v === undefined) {
+      throw new MigrateError('EVERSION', `${JSON.stringify(version)} is not a PEP 440 version`, { actual: version, hint: 'exclude this tag, or map it to a version in the job file' });
+    }
+    return v;
+  }
+
+  private endpoint(): Promise<string> {
+    return this.ca.endpoint('pypi', this.repository);
+  }
+
+  /**
+   * The repository has a PyPI endpoint (GetRepositoryEndpoint), and the endpoint
+   * takes our token: GET `<endpoint>simple/`, which names no project (so nothing
+   * is looked up or pulled from an upstream) and is not served (404); what
+   * matters is that the answer is not 401/403.
+   */
+  async preflight(): Promise<void> {
+    const endpoint = await this.endpoint();
+    await this.endpointClient.send('checking the token', READ, this.repository, { method: 'GET', url: `${endpoint}simple/` });
+  }
+
+  /**
+   * The files are this project at this version, and a set pip can use: every
+   * file's metadata and file name name the project (PEP 503) at the version
+   * (PEP 440 equality), at most one sdist (a job may build wheels only) and at
+   * least one wheel, no file name twice, each file's type and python tag what
+   * its name says.
+   */
+  async checkAssets(name: string, version: string, assets: readonly AssetFile[]): Promise<void> {
+    const subject = `${name}@${version}`;
+    const project = normalizeProjectName(name);
+    const bad = (code: 'EBADBUILD' | 'EVERSION', file: string | undefined, message: string, init: { expected?: string; actual?: string; hint?: string } = {}) =>
+      new MigrateError(code, `${subject}: ${file ? `${file}: ` : ''}${message}`, { subject, hint: 'build the version again from its tag, or exclude it', ...init });
+    const seen = new Set<string>();
+    let sdists = 0;
+    let wheels = 0;
+    for (const asset of assets) {
+      if (seen.has(asset.name)) throw bad('EBADBUILD', asset.name, 'the version holds this file twice');
+      seen.add(asset.name);
+      const facts = pypiFacts(asset, subject);
+      const { metadata } = facts;
+      if (normalizeProjectName(metadata.name) !== project) {
+        throw bad('EBADBUILD', asset.name, `the metadata names the project ${JSON.stringify(metadata.name)}`, { expected: project, actual: normalizeProjectName(metadata.name) });
+      }
+      if (!samePep440(metadata.version, version)) {
+        throw bad('EVERSION', asset.name, `the metadata says version ${JSON.stringify(metadata.version)}`, { expected: version, actual: metadata.version });
+      }
+      let fileName: string;
+      let fileVersion: string;
+      if (facts.filetype === 'sdist') {
+        sdists++;
+        const stem = /^(.*)\.(?:tar\.gz|zip)$/.exec(asset.name)?.[1];
+        const split = stem === undefined ? undefined : splitSdistName(stem, project);
+        if (split === undefined) throw bad('EBADBUILD', asset.name, 'an sdist must be named <project>-<version>.tar.gz', { expected: `${project}-${version}.tar.gz` });
+        if (facts.pyversion !== 'source') throw bad('EBADBUILD', asset.name, `an sdist's pyversion is "source", not ${JSON.stringify(facts.pyversion)}`);
+        ({ name: fileName, version: fileVersion } = split);
+      } else {
+        wheels++;
+        const w = parseWheelName(asset.name);
+        if (w === undefined) throw bad('EBADBUILD', asset.name, 'a wheel must be named <project>-<version>[-<build>]-<python>-<abi>-<platform>.whl');
+        if (facts.pyversion !== w.python) throw bad('EBADBUILD', asset.name, `the wheel's pyversion is ${JSON.stringify(facts.pyversion)}, its name says ${w.python}`);
+        ({ name: fileName, version: fileVersion } = w);
+      }
+      if (normalizeProjectName(fileName) !== project) {
+        throw bad('EBADBUILD', asset.name, `the file name names the project ${JSON.stringify(fileName)}`, { expected: project, actual: normalizeProjectName(fileName) });
+      }
+      if (!samePep440(fileVersion, version)) throw bad('EVERSION', asset.name, `the file name says version ${JSON.stringify(fileVersion)}`, { expected: version, actual: fileVersion });
+    }
+    if (sdists > 1) throw bad('EBADBUILD', undefined, `the version has ${sdists} sdists`, { expected: 'at most 1' });
+    if (wheels < 1) throw bad('EBADBUILD', undefined, 'the version has no wheel', { expected: 'at least 1', actual: [...seen].join(', ') || 'no files' });
+  }
+
+  /**
+   * One file, as twine uploads it: the multipart form POSTed to the endpoint
+   * URL itself. 200 is published, 409 is a file of that name already there
+   * (the engine reads the target to tell identical from conflicting); a
+   * throttle or refused credentials throw; anything that may have been
+   * stored (a 5xx, a body or an answer lost on the way) is `unknown`; any
+   * other refusal is ETARGETREJECTED, naming the file and quoting the server.
+   */
+  async publishAsset(req: PublishRequest): Promise<PublishResult> {
+    const { asset } = req;
+    const subject = `${req.name}@${req.version}`;
+    const facts = pypiFacts(asset, subject);
+    const endpoint = await this.endpoint();
+    const file: UploadFile = { path: asset.path, filename: asset.name, filetype: facts.filetype, pyversion: facts.pyversion };
+    const digests = await this.digests(asset, subject);
+    // See the module comment: the version as the engine reads it back.
+    const metadata: CoreMetadata = { ...facts.metadata, version: req.version };
+    const first = await multipartUploadBody(file, metadata, { digests });
+    let fresh = true;
+    let res: HttpResponse;
+    try {
+      res = await this.endpointClient.send(`uploading ${asset.name}`, PUBLISH, subject, {
+        method: 'POST',
+        // exactly as GetRepositoryEndpoint gives it: twine posts there and follows no redirect
+        url: endpoint,
+        headers: { 'content-type': first.contentType, 'content-length': String(first.contentLength) },
+        // a 401 sends it again: the same form, with the same boundary and length, streamed anew
+        body: async () => {
+          if (fresh) {
+            fresh = false;
+            return first.body;
+          }
+          return (await multipartUploadBody(file, metadata, { digests, boundary: first.boundary })).body;
+        },
+        signal: req.signal,
+      });
+    } catch (e) {
+      const err = e instanceof MigrateError ? e : new MigrateError('ETARGET', toError(e).message, { cause: e, subject });
+      // Throttles and refused credentials were answered before anything was stored; anything else may have landed.
+      if (err.code === 'ETHROTTLED' || err.code === 'ETARGETAUTH') throw err;
+      return { kind: 'unknown', error: err };
+    } finally {
+      if (fresh) first.body.destroy();
+    }
+    if (res.status >= 200 && res.status < 300) return { kind: 'published' };
+    if (res.status === 409) return { kind: 'exists' };
+    throw new MigrateError('ETARGETREJECTED', `${subject}: the PyPI endpoint refused ${asset.name} (HTTP ${res.status}): ${excerpt(res.body)}`, {
+      subject,
+      status: res.status,
+      hint:
+        res.status >= 300 && res.status < 400
+          ? `the endpoint redirected to ${String(res.headers.location)}: twine follows no redirect, check the repository`
+          : 'read the message above; nothing was stored',
+    });
+  }
+
+  /**
+   * pip's view: the project's simple index lists every file of ours with our
+   * sha256. A file not listed (yet) is EVERIFY, which the engine retries; a
+   * file listed with another sha256 is EMISMATCH.
+   */
+  async verifyWithClient(name: string, version: string, assets: readonly AssetFile[], signal?: AbortSignal): Promise<void> {
+    const subject = `${name}@${version}`;
+    const project = normalizeProjectName(name);
+    const endpoint = await this.endpoint();
+    const url = `${endpoint}simple/${project}/`;
+    const res = await this.endpointClient.send('reading the simple index', READ, subject, { method: 'GET', url, headers: { accept: 'text/html' }, signal });
+    if (res.status === 404) {
+      throw new MigrateError('EVERIFY', `${subject}: the simple index has no page for ${project} yet`, { subject, status: 404, expected: assets.map((a) => a.name).join(', '), actual: 'no page' });
+    }
+    if (res.status !== 200) {
+      throw new MigrateError('ETARGET', `${subject}: reading ${url} answered HTTP ${res.status}: ${excerpt(res.body)}`, { subject, status: res.status });
+    }
+    const links = parseSimpleIndex(res.body);
+    for (const asset of assets) {
+      const listed = links.filter((l) => l.filename === asset.name);
+      if (listed.length === 0) {
+        throw new MigrateError('EVERIFY', `${subject}: the simple index does not list ${asset.name} yet`, { subject, expected: asset.name, actual: `${links.length} other files` });
+      }
+      for (const link of listed) {
+        const theirs = link.hashes.sha256;
+        if (theirs === undefined) {
+          throw new MigrateError('EVERIFY', `${subject}: the simple index lists ${asset.name} without a sha256`, { subject, expected: `sha256=${asset.hashes.sha256}`, actual: link.href });
+        }
+        if (theirs !== asset.hashes.sha256.toLowerCase()) {
+          throw new MigrateError('EMISMATCH', `${subject}: the simple index lists ${asset.name} with another sha256`, {
+            subject,
+            expected: asset.hashes.sha256,
+            actual: theirs,
+            hint: 'the target serves other bytes than the ones published: investigate before cutover',
+          });
+        }
+      }
+    }
+  }
+
+  /** sha256 and BLAKE2b-256 of the blob, which must still be the bytes recorded for it. */
+  private async digests(asset: AssetFile, subject: string): Promise<UploadDigests> {
+    const gone = (why: string, cause?: unknown) =>
+      new MigrateError('EBLOBMISSING', `${subject}: ${asset.name}: the file to upload ${why}`, { subject, cause, hint: 'the next run fetches or builds it again' });
+    let digests: UploadDigests;
+    try {
+      digests = await uploadDigests(asset.path);
+    } catch (e) {
+      throw gone(`cannot be read: ${toError(e).message}`, e);
+    }
+    if (digests.size !== asset.size || digests.sha256 !== asset.hashes.sha256.toLowerCase()) {
+      const e = gone('is not the one recorded');
+      throw new MigrateError(e.code, e.message, { subject, hint: e.hint, expected: `${asset.size} bytes, sha256 ${asset.hashes.sha256}`, actual: `${digests.size} bytes, sha256 ${digests.sha256}` });
+    }
+    return digests;
+  }
+}
+
+/** One file link of a PEP 503 project page. */
+export interface SimpleLink {
+  /** The anchor's text, which PEP 503 says is the file name. */
+  filename: string;
+  /** The href without its fragment, unescaped. */
+  href: string;
+  /** From the `#<hashname>=<hex>` fragment, lower-case. */
+  hashes: Record<string, string>;
+}
+
+/**
+ * The links of a PEP 503 project page: `<a href="URL#sha256=HEX" ...>FILENAME</a>`.
+ * A regular expression is enough for the one element the spec defines (the
+ * page is otherwise free-form HTML5); attribute values and text are unescaped.
+ * https://peps.python.org/pep-0503/
+ */
+export function parseSimpleIndex(html: string): SimpleLink[] {
+  const links: SimpleLink[] = [];
+  const anchor = /<a\s([^>]*)>([\s\S]*?)<\/a\s*>/gi;
+  for (const m of html.matchAll(anchor)) {
+    const attrs = m[1] ?? '';
+    const href = /(?:^|\s)href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))/i.exec(attrs);
+    if (!href) continue;
+    const url = unescapeHtml(href[1] ?? href[2] ?? href[3] ?? '');
+    const hash = url.indexOf('#');
+    const fragment = hash < 0 ? '' : url.slice(hash + 1);
+    const hashes: Record<string, string> = {};
+    const h = /^([A-Za-z0-9_-]+)=([0-9A-Fa-f]+)$/.exec(fragment);
+    if (h) hashes[h[1]!.toLowerCase()] = h[2]!.toLowerCase();
+    const text = unescapeHtml((m[2] ?? '').replace(/<[^>]*>/g, '')).trim();
+    const path = hash < 0 ? url : url.slice(0, hash);
+    // PEP 503: the text MUST be the file name; an empty anchor falls back to the URL's last segment.
+    links.push({ filename: text || safeDecode(path.split('?')[0]!.split('/').pop() ?? ''), href: path, hashes });
+  }
+  return links;
+}
+
+const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+function unescapeHtml(s: string): string {
+  return s.replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, (whole, e: string) => {
+    if (e[0] === '#') {
+      const code = e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
+      return Number.isFinite(code) && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+    }
+    return ENTITIES[e.toLowerCase()] ?? whole;
+  });
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
