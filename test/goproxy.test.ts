@@ -8,6 +8,7 @@
  * https://go.dev/ref/mod#goproxy-protocol  https://go.dev/ref/mod#go-sum-files
  */
 import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -18,6 +19,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGoModule } from '../src/builders/go.js';
 import { MigrateError } from '../src/errors.js';
+import { hashBuffer } from '../src/integrity/hashes.js';
 import { compareGoVersions, latestVersion, listableVersions, noSumDbPrefixes, parseGoProxyPath, unescapeGo } from '../src/goproxy/protocol.js';
 import { startGoProxy, type GoProxy } from '../src/goproxy/server.js';
 import { GenericTarget } from '../src/targets/generic.js';
@@ -156,6 +158,62 @@ describe('the proxy over HTTP', () => {
   });
 });
 
+describe('when CodeArtifact fails, or the client hangs up', () => {
+  it('a throttle is waited out and retried; a failure that persists is a 502 with one log line, and go says so', async () => {
+    const errors: string[] = [];
+    const p = await startGoProxy({ job: jobFile, port: 0, codeartifactClient: target.client, onError: (l) => errors.push(l) });
+    try {
+      target.standIn.addFault({ operation: 'ListPackageVersions', package: 'git.acme.example/Platform+Hello', status: 429, retryAfterSeconds: 1, times: 1 });
+      const throttled = await fetch(`${p.url}/${ESCAPED}/@v/list`);
+      expect(throttled.status).toBe(200);
+      expect(await throttled.text()).toBe('v1.0.0\nv1.1.0\nv1.2.0-rc.1\n');
+      expect(target.standIn.log.filter((e) => e.operation === 'ListPackageVersions').map((e) => e.status).slice(-2)).toEqual([429, 200]);
+      expect(errors).toEqual([]);
+
+      target.standIn.addFault({ operation: 'DescribePackageVersion', package: 'git.acme.example/Platform+Hello', status: 500 });
+      const failed = await fetch(`${p.url}/${ESCAPED}/@v/v1.0.0.info`);
+      expect(failed.status).toBe(502);
+      expect(await failed.text()).toContain('ETARGET');
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toContain('/@v/v1.0.0.info');
+      const r = await run(GO, ['mod', 'download', '-json', `${MODULE}@v1.0.0`], { cwd: tmp, env: goEnv(tmp, p.url, join(tmp, 'gopath-502')) });
+      expect(r.code).not.toBe(0);
+      expect((JSON.parse(r.stdout) as GoDownload).Error).toContain('502 Bad Gateway');
+    } finally {
+      target.standIn.clearFaults();
+      await p.stop();
+    }
+  });
+
+  it('a client that hangs up in the middle of a zip costs nothing: no error logged, the next request is served', async () => {
+    // a zip large enough to be in flight when the client goes (go's own limit is 500 MB)
+    const big = randomBytes(16 * 1024 * 1024);
+    const path = join(tmp, 'big.zip');
+    await writeFile(path, big);
+    const generic = new GenericTarget(target.ca, GENERIC_REPO);
+    const asset = { name: 'v0.0.1.zip', path, size: big.length, hashes: hashBuffer(big), facts: {} };
+    expect(await generic.publishAsset({ name: 'git.acme.example/big', version: 'v0.0.1', coords: generic.coordinates('git.acme.example/big'), asset, assets: [asset], isLast: true })).toEqual({ kind: 'published' });
+
+    const errors: string[] = [];
+    const p = await startGoProxy({ job: jobFile, port: 0, codeartifactClient: target.client, onError: (l) => errors.push(l) });
+    try {
+      const controller = new AbortController();
+      const res = await fetch(`${p.url}/git.acme.example/big/@v/v0.0.1.zip`, { signal: controller.signal });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      const first = await reader.read();
+      expect(first.value!.length).toBeLessThan(big.length);
+      controller.abort();
+      await expect(reader.read()).rejects.toThrow();
+      const again = await fetch(`${p.url}/git.acme.example/big/@v/v0.0.1.zip`);
+      expect(Buffer.from(await again.arrayBuffer()).equals(big)).toBe(true);
+      expect(errors).toEqual([]);
+    } finally {
+      await p.stop();
+    }
+  });
+});
+
 describe('the real go command through the proxy', () => {
   it('go mod download gets every version with the h1 hashes the builder computed', async () => {
     const gopath = join(tmp, 'gopath-all');
@@ -271,7 +329,10 @@ describe('starting and stopping', () => {
       // stdout is a pipe, so the line is JSON
       const line = JSON.parse(stdout.split('\n')[0]!) as { url: string; repository: string; env: Record<string, string> };
       expect(line.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-      expect(line.env).toEqual({ GOPROXY: line.url, GONOSUMDB: MODULE, GOFLAGS: '-mod=mod' });
+      expect(line.env).toMatchObject({ GOPROXY: line.url, GOFLAGS: '-mod=mod' });
+      // every module path the repository holds (the tests above added one), none below another
+      expect(line.env.GONOSUMDB!.split(',')).toContain(MODULE);
+      expect(line.env.GONOSUMDB!.split(',')).not.toContain(MODULE_V2);
       expect((await fetch(`${line.url}/${ESCAPED}/@v/list`)).status).toBe(200);
       child.kill('SIGTERM');
       const [code] = await exited;

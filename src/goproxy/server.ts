@@ -107,7 +107,9 @@ export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
   }
 
   const handler = new GoProxyHandler(ca, repository, stopping.signal, opts.onError ?? (() => {}));
-  const server = createServer((req, res) => void handler.handle(req, res));
+  const server = createServer((req, res) => {
+    handler.handle(req, res).catch(() => res.destroy());
+  });
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {
     sockets.add(s);
@@ -150,15 +152,19 @@ export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
 const CONTENT_TYPES = { info: 'application/json', mod: 'text/plain; charset=utf-8', zip: 'application/zip' } as const;
 
 class GoProxyHandler {
+  private readonly generic: GenericTarget;
+
   constructor(
     private readonly ca: CodeArtifact,
-    private readonly repository: string,
+    repository: string,
     private readonly stopping: AbortSignal,
     private readonly onError: (line: string) => void,
-  ) {}
+  ) {
+    this.generic = new GenericTarget(ca, repository);
+  }
 
   private coords(module: string): PackageCoordinates {
-    return new GenericTarget(this.ca, this.repository).coordinates(module);
+    return this.generic.coordinates(module);
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
