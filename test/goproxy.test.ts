@@ -15,9 +15,11 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGoModule } from '../src/builders/go.js';
+import { goproxyCommand } from '../src/cli/goproxy.js';
 import { MigrateError } from '../src/errors.js';
 import { hashBuffer } from '../src/integrity/hashes.js';
 import { compareGoVersions, latestVersion, listableVersions, noSumDbPrefixes, parseGoProxyPath, unescapeGo } from '../src/goproxy/protocol.js';
@@ -306,6 +308,25 @@ describe('starting and stopping', () => {
     expect((await fetch(`${p.url}/${ESCAPED}/@v/list`)).status).toBe(200);
     await p.stop();
     await expect(fetch(`${p.url}/${ESCAPED}/@v/list`)).rejects.toThrow();
+  });
+
+  it('goproxyCommand on a terminal: one line with the URL and the variables to export; 0 after the stop', async () => {
+    const out: string[] = [];
+    const sink = (into: string[]) => Object.assign(new PassThrough(), { isTTY: true }).on('data', (c: Buffer) => into.push(c.toString()));
+    const controller = new AbortController();
+    const io = { stdout: sink(out), stderr: sink([]) };
+    const done = goproxyCommand(jobFile, { port: 0, signal: controller.signal, codeartifactClient: target.client }, io);
+    while (out.length === 0) await new Promise((r) => setTimeout(r, 20));
+    const line = out.join('');
+    const url = /at (http:\/\/127\.0\.0\.1:\d+) until Ctrl-C/.exec(line)?.[1];
+    expect(url).toBeDefined();
+    expect(line).toContain(`export GOPROXY=${url} GONOSUMDB=${MODULE}`);
+    expect(line).toContain('GOFLAGS=-mod=mod\n');
+    expect(line.split('\n')).toHaveLength(2);
+    expect((await fetch(`${url}/${ESCAPED}/@v/list`)).status).toBe(200);
+    controller.abort();
+    expect(await done).toBe(0);
+    await expect(fetch(`${url}/${ESCAPED}/@v/list`)).rejects.toThrow();
   });
 
   it('the CLI command prints its URL and how to use it, serves, and exits 0 on SIGTERM; refuses 0.0.0.0 with exit 2', async () => {

@@ -26,10 +26,13 @@ export async function goproxyCommand(jobFile: string, opts: GoProxyCommandOption
       codeartifactClient: opts.codeartifactClient,
       onError: (line) => print(io.stderr, `${line}\n`),
     });
-    const env = { ...proxy.goEnv, GONOSUMDB: proxy.goEnv.GONOSUMDB || '<your module path prefixes>' };
+    const env = proxy.goEnv;
     if (json) print(io.stdout, `${JSON.stringify({ url: proxy.url, repository: proxy.repository, env })}\n`);
     else {
-      print(io.stdout, `Serving ${proxy.repository} at ${proxy.url} (Ctrl-C stops it); use it with: ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')} go mod download\n`);
+      // one line; what follows "export" pastes into a shell as it is
+      const vars = Object.entries(env).filter(([, v]) => v !== '');
+      const empty = env.GONOSUMDB === '' ? ' (the repository holds no Go module yet)' : '';
+      print(io.stdout, `Serving ${proxy.repository} at ${proxy.url} until Ctrl-C${empty}; in another shell: export ${vars.map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
     }
     if (!opts.signal.aborted) await once(opts.signal, 'abort');
     await proxy.stop();
