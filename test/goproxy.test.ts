@@ -158,6 +158,26 @@ describe('the proxy over HTTP', () => {
     expect(notYet.status).toBe(404);
     expect(notYet.body).toContain('Unfinished');
   });
+
+  it('Unlisted: left out of the list and @latest, still served to a build pinned to it; Archived: not served', async () => {
+    const ns = 'git.acme.example';
+    const pkg = 'Platform+Hello';
+    try {
+      target.standIn.setVersionStatus(GENERIC_REPO, 'generic', ns, pkg, 'v1.1.0', 'Unlisted');
+      expect((await get(`/${ESCAPED}/@v/list`)).body).toBe('v1.0.0\nv1.2.0-rc.1\n');
+      expect(JSON.parse((await get(`/${ESCAPED}/@latest`)).body)).toMatchObject({ Version: 'v1.0.0' });
+      const pinned = await goDownload(`${MODULE}@v1.1.0`);
+      expect(pinned.Error).toBeUndefined();
+      expect(pinned.Sum).toBe(version(`${MODULE}@v1.1.0`).build.zip.h1);
+      target.standIn.setVersionStatus(GENERIC_REPO, 'generic', ns, pkg, 'v1.1.0', 'Archived');
+      const archived = await get(`/${ESCAPED}/@v/v1.1.0.mod`);
+      expect(archived.status).toBe(404);
+      expect(archived.body).toContain('Archived');
+    } finally {
+      target.standIn.setVersionStatus(GENERIC_REPO, 'generic', ns, pkg, 'v1.1.0', 'Published');
+    }
+    expect((await get(`/${ESCAPED}/@v/list`)).body).toBe('v1.0.0\nv1.1.0\nv1.2.0-rc.1\n');
+  });
 });
 
 describe('when CodeArtifact fails, or the client hangs up', () => {

@@ -6,7 +6,7 @@
  * which is exactly what the protocol serves, so this is a thin translation:
  *
  *   @v/list        ListPackageVersions: Published versions only (an Unfinished one is half uploaded)
- *   @v/<v>.<ext>   DescribePackageVersion (Published?), then GetPackageVersionAsset, streamed
+ *   @v/<v>.<ext>   DescribePackageVersion (Published or Unlisted?), then GetPackageVersionAsset, streamed
  *   @latest        the highest release, else the highest prerelease, as its .info
  *
  * Requests go through the AWS SDK with the default credential chain and the job's rate
@@ -220,8 +220,10 @@ class GoProxyHandler {
       case 'file': {
         const coords = this.coords(route.module);
         const v = await this.read(() => this.ca.describeVersion(coords, route.version));
-        // Unfinished: half uploaded (a run stopped in the middle); Archived/Disposed/Unlisted: not for clients
-        if (v?.status !== 'Published') {
+        // Unlisted is "available for download, but not in the list of versions returned to package
+        // managers" (https://docs.aws.amazon.com/codeartifact/latest/ug/packages-overview.html#package-version-status):
+        // a build pinned to it still works. Unfinished is half uploaded; Archived/Disposed are withdrawn.
+        if (v?.status !== 'Published' && v?.status !== 'Unlisted') {
           return text(res, 404, `not found: ${route.module}@${route.version}${v ? ` is ${v.status} on the target` : ': unknown revision'}\n`);
         }
         return this.sendAsset(res, route.module, route.version, route.ext, signal);
