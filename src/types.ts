@@ -31,6 +31,7 @@ export type Format = 'npm' | 'pypi' | 'generic';
  *   any ─► failed (code in last_error_code; retried on the next run)
  *   any ─► excluded (filtered out by the job file)
  *   pending/fetched/failed ─► removed (the source no longer lists it; back to pending if it does again)
+ *   pending/fetched/failed ─► skipped (the listing says to leave it out: a tag that is no version, a job override)
  */
 export const ITEM_STATES = [
   'pending',
@@ -42,12 +43,13 @@ export const ITEM_STATES = [
   'conflict',
   'excluded',
   'removed',
+  'skipped',
   'failed',
 ] as const;
 export type ItemState = (typeof ITEM_STATES)[number];
 
 /** States a run never touches again. `failed` is not final: a rerun retries it. */
-export const FINAL_STATES: ReadonlySet<ItemState> = new Set(['verified', 'present-identical', 'conflict', 'excluded', 'removed']);
+export const FINAL_STATES: ReadonlySet<ItemState> = new Set(['verified', 'present-identical', 'conflict', 'excluded', 'removed', 'skipped']);
 
 /** What a run reports per item: expected outcomes are values, not exceptions. */
 export type Outcome = 'published' | 'present-identical' | 'conflict' | 'excluded' | `failed:${string}`;
@@ -75,6 +77,13 @@ export interface VersionListing {
   deprecated?: string;
   /** Why this version cannot be migrated as listed (e.g. not a valid version): it fails EBADSOURCE, never fetched. */
   problem?: string;
+  /** Why this version is left out on purpose (a tag that is no version for the format, a job override): `skipped`. */
+  skip?: string;
+  /** git: the tag, and the commit it points at now. */
+  ref?: string;
+  commit?: string;
+  /** git: the commit the job accepts for this version's tag (versions.<v>.commit), if it names one. */
+  acceptedCommit?: string;
 }
 
 /** One package as a source lists it. */

@@ -260,13 +260,44 @@ const cases: BadCase[] = [
     path: 'filters.include[0].versions',
   },
   {
-    label: 'git-source-enabled',
+    label: 'git-source-without-its-repository',
     job: () => {
       const j = validJob();
-      j.sources.push({ id: 'go-telemetry', kind: 'git', url: 'git+ssh://git@git.acme.example/platform/telemetry-go.git', format: 'go', tags: 'v*' });
+      j.sources.push({ id: 'go-telemetry', kind: 'git', url: 'git+ssh://git@git.acme.example/platform/telemetry-go.git', format: 'go' });
       return j;
     },
-    path: 'sources[2].enabled',
+    path: 'target.repositories.generic',
+  },
+  {
+    label: 'git-pypi-without-package',
+    job: () => {
+      const j = validJob();
+      j.target.repositories.pypi = { internal: 'pypi-internal' };
+      j.sources.push({ id: 'billing', kind: 'git', url: 'git+ssh://git@git.acme.example/platform/billing.git', format: 'pypi' });
+      return j;
+    },
+    path: 'sources[2].package',
+  },
+  {
+    label: 'git-tag-pattern-without-version',
+    job: () => {
+      const j = validJob();
+      j.target.repositories.generic = { internal: 'go-internal' };
+      j.sources.push({ id: 'go-telemetry', kind: 'git', url: 'git+ssh://git@git.acme.example/platform/telemetry-go.git', format: 'go', tags: 'release-*' });
+      return j;
+    },
+    path: 'sources[2].tags',
+  },
+  {
+    label: 'git-url-with-password',
+    job: () => {
+      const j = validJob();
+      j.target.repositories.generic = { internal: 'go-internal' };
+      j.sources.push({ id: 'go-telemetry', kind: 'git', url: 'https://deploy:gitpass-s3cr3t@git.acme.example/telemetry.git', format: 'go' });
+      return j;
+    },
+    path: 'sources[2].url',
+    secret: 'gitpass-s3cr3t',
   },
 ];
 
@@ -360,10 +391,10 @@ describe('the shipped job files load cleanly', () => {
   it('jobs/example.yaml', () => {
     const job = loadJob(join(ROOT, 'jobs/example.yaml'));
     expect(job.name).toBe('acme-migration');
-    // the git sources are listed, but switched off until they are supported
+    // the mission's inventory: two Python libraries and one Go module over git+ssh
     const git = job.config.sources.filter((s) => s.kind === 'git');
-    expect(git.length).toBeGreaterThan(0);
-    expect(git.every((s) => !s.enabled)).toBe(true);
+    expect(git.map((s) => (s.kind === 'git' ? s.format : ''))).toEqual(['pypi', 'pypi', 'go']);
+    expect(git.every((s) => s.enabled)).toBe(true);
     expect(job.config.limits.rates).toEqual({ publish: 10, getAsset: 50, list: 200, reads: 800, writes: 100 });
   });
 

@@ -74,7 +74,10 @@ describe('npm migration', () => {
     const state = te.openState();
     try {
       const row = state.items("package = '@acme/core' AND version = ?", CORE[0])[0]!;
-      expect(state.events(row.id).map((e) => e.to_state)).toEqual(['pending', 'fetched', 'publishing', 'published', 'verified']);
+      const events = state.events(row.id);
+      // state changes, and the one asset's upload recorded before and after its request
+      expect(events.filter((e) => e.from_state !== e.to_state).map((e) => e.to_state)).toEqual(['pending', 'fetched', 'publishing', 'published', 'verified']);
+      expect(events.filter((e) => e.from_state === e.to_state).map((e) => e.detail)).toEqual(['package.tgz: uploading (attempt 1)', 'package.tgz: uploaded']);
       expect(row.registry_url).toBe(te.sandbox.descriptor.privateNpm.url);
       expect(row.source_published_at).toMatch(/^\d{4}-/);
     } finally {

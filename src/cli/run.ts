@@ -48,7 +48,9 @@ export function humanSummary(s: RunSummary): string {
   const outcomes = Object.entries(s.outcomes).map(([k, v]) => `${k} ${v}`);
   if (outcomes.length) lines.push(`  this run: ${outcomes.join(', ')}`);
   for (const f of s.failures) lines.push(`  FAILED ${f.package}@${f.version}: ${f.message}`);
-  for (const c of s.conflicts) lines.push(`  CONFLICT ${c.package}@${c.version}: ours sha512 ${c.ourSha512}, target sha512 ${c.targetSha512}`);
+  for (const c of s.conflicts) lines.push(c.code === 'ECONFLICT' ? `  CONFLICT ${c.package}@${c.version}: ours sha512 ${c.ourSha512}, target sha512 ${c.targetSha512}` : `  CONFLICT ${c.package}@${c.version}: ${c.message}`);
+  for (const t of s.tagMoved.filter((m) => m.state !== 'conflict')) lines.push(`  TAG MOVED ${t.package}@${t.version} (${t.state}): ${t.detail}`);
+  if (s.skipped.length) lines.push(`  skipped: ${s.skipped.map((k) => `${k.package}@${k.version} (${k.reason})`).join(', ')}`);
   for (const l of s.listErrors) lines.push(`  NOT LISTED ${l.package} (${l.source}): ${l.message}`);
   for (const m of s.metadata) lines.push(`  metadata ${m.package}: ${m.error ?? m.changes.join(', ')}`);
   for (const c of s.sourceChanged) lines.push(`  WARNING ${c.package}@${c.version} changed at the source after it was migrated: ${c.detail} (migrated sha512 ${c.migratedSha512})`);

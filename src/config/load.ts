@@ -91,10 +91,12 @@ function checkCrossFields(file: string, config: JobConfig): void {
   config.sources.forEach((s, i) => {
     if (ids.has(s.id)) problems.push(`  ${file}: sources[${i}].id: "${s.id}" is used twice: give each source its own id`);
     ids.add(s.id);
-    if (s.enabled && s.kind === 'npm-registry' && !config.target.repositories.npm) {
-      problems.push(`  ${file}: target.repositories.npm: missing: source "${s.id}" is npm, so name the npm repositories (internal: npm-internal)`);
+    if (!s.enabled) return;
+    const format = s.kind === 'npm-registry' ? 'npm' : s.format === 'go' ? 'generic' : s.format;
+    if (!config.target.repositories[format]) {
+      const example = { npm: 'npm-internal', pypi: 'pypi-internal', generic: 'go-internal' }[format];
+      problems.push(`  ${file}: target.repositories.${format}: missing: source "${s.id}" publishes ${format} packages, so name the ${format} repositories (internal: ${example})`);
     }
-    if (s.enabled && s.kind === 'git') problems.push(`  ${file}: sources[${i}].enabled: kind "git" is not migrated by this version yet: add "enabled: false" to source "${s.id}"`);
   });
   // the string shorthand "name@range" is not schema-checked: a bad range would silently match nothing
   for (const list of ['include', 'exclude'] as const) {

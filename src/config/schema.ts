@@ -94,18 +94,57 @@ const npmRegistrySource = z
   .strict()
   .refine((s) => s.packages.length > 0 || s.scopes.length > 0, { message: 'list at least one of packages or scopes', path: ['packages'] });
 
+/** A git remote: git+ssh://, ssh://, https:// (no user:password), file://, or scp-like user@host:path. */
+const gitUrl = z
+  .string()
+  .min(1)
+  .refine((u) => /^(git\+ssh|ssh|https?|file):\/\//.test(u) || /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/\\]/.test(u), 'a git URL such as git+ssh://git@git.example.com/acme/lib.git (or ssh://, https://, file://, user@host:path)')
+  .refine((u) => !/^https?:\/\/[^/@]*:[^/@]*@/.test(u), 'a URL without user:password@ in it: use ssh keys (sshKeyEnv) or a credential helper')
+  .refine((u) => !u.includes('?') && !u.includes('#'), 'a URL without ?query or #fragment: name the tags with `tags`');
+
+/** The build command: one string split on whitespace (no shell), or the arguments one by one. */
+const buildCommand = z.union([z.string().min(1), z.array(z.string()).min(1)]);
+
+const versionOverride = z
+  .object({
+    skip: z.union([z.literal(true), z.string().min(1)]).optional().describe('leave this version out, with the reason'),
+    commit: z.string().regex(/^[0-9a-f]{40}$/, 'a full 40-hex commit SHA').optional().describe('the commit accepted for this tag (after it moved)'),
+    command: buildCommand.optional().describe('another build command for this version only'),
+  })
+  .strict();
+
 const gitSource = z
   .object({
     id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and "-"'),
     kind: z.literal('git'),
     enabled: z.boolean().default(true),
-    url: z.string().min(1).describe('git URL, e.g. git+ssh://git@git.example.com/acme/lib.git'),
+    url: gitUrl.describe('git URL, e.g. git+ssh://git@git.example.com/acme/lib.git'),
     format: z.enum(['npm', 'pypi', 'go']).describe('what the tags build into'),
-    package: z.string().min(1).optional(),
-    tags: z.string().optional().describe('tag pattern, e.g. "v*"'),
+    package: z.string().min(1).optional().describe('PyPI project name (required for pypi); npm name or Go module path (else read from package.json / go.mod at each tag)'),
+    tags: z
+      .string()
+      .refine((t) => t.split('{version}').length === 2, 'a pattern holding {version} once, e.g. "v{version}" or "billing/v{version}"')
+      .optional()
+      .describe('which tags are versions (default v{version}; Go in a subdirectory: <directory>/v{version})'),
+    directory: z
+      .string()
+      .refine((d) => d === '' || (!d.startsWith('/') && !d.endsWith('/') && !d.split('/').some((e) => e === '' || e === '.' || e === '..')), 'a relative path inside the repository such as billing or tools/cli')
+      .default('')
+      .describe('the package inside the repository (monorepos)'),
     sshKeyEnv: envName('ssh private key (or its path)').optional(),
+    knownHostsFile: z.string().min(1).optional().describe('an ssh known_hosts file for this host (default: ssh\'s own)'),
+    build: z
+      .object({
+        command: buildCommand.optional().describe('pypi: default "{python} -m build --no-isolation --skip-dependency-check --sdist --wheel --outdir {outdir} {srcdir}"'),
+        python: z.string().min(1).optional().describe('pypi: the interpreter (default /usr/bin/python3)'),
+        timeoutSeconds: z.number().int().min(10).max(24 * 3600).default(1200),
+      })
+      .strict()
+      .prefault({}),
+    versions: z.record(z.string(), versionOverride).default({}).describe('per-version overrides, by version as the tag gives it'),
   })
-  .strict();
+  .strict()
+  .refine((s) => s.format !== 'pypi' || s.package !== undefined, { message: 'missing: add package (the PyPI project name the tags build)', path: ['package'] });
 
 export const sourceSchema = z.discriminatedUnion('kind', [npmRegistrySource, gitSource]);
 
@@ -157,6 +196,10 @@ export const jobSchema = z
       })
       .strict()
       .prefault({}),
+    goSum: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('go.sum files (paths or globs) whose lines for migrated modules must equal the h1 hashes of what was built'),
     filters: z
       .object({
         include: z.array(filterEntry).default([]),
@@ -174,4 +217,5 @@ export const jobSchema = z
 export type JobConfig = z.infer<typeof jobSchema>;
 export type SourceConfig = z.infer<typeof sourceSchema>;
 export type NpmRegistrySourceConfig = Extract<SourceConfig, { kind: 'npm-registry' }>;
+export type GitSourceConfig = Extract<SourceConfig, { kind: 'git' }>;
 export type Rates = JobConfig['limits']['rates'];

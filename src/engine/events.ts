@@ -30,7 +30,7 @@ export interface RunSummary {
   selected: number;
   complete: number;
   failures: { package: string; version: string; code: string; message: string }[];
-  conflicts: { package: string; version: string; ourSha512: string; targetSha512: string }[];
+  conflicts: { package: string; version: string; code: string; message: string; ourSha512: string; targetSha512: string }[];
   listErrors: { source: string; package: string; code: string; message: string }[];
   metadata: { package: string; changes: string[]; error?: string }[];
   weakIntegrity: { package: string; version: string }[];
@@ -38,6 +38,10 @@ export interface RunSummary {
   sourceChanged: { package: string; version: string; migratedSha512: string; detail: string }[];
   /** Versions the source stopped listing (found by this run), with the state each was left in. */
   removedAtSource: { package: string; version: string; state: string; detail: string }[];
+  /** git tags found pointing at another commit than when first listed (this run): never rebuilt silently. */
+  tagMoved: { package: string; version: string; state: string; detail: string }[];
+  /** Versions left out on purpose (a tag that is no version for its format, a job override), with the reason. */
+  skipped: { package: string; version: string; reason: string }[];
   /** Packages whose dist-tags or deprecations are not (yet) as the source has them, and why. */
   metadataOutOfSync: { package: string; reason: string }[];
   throttles: number;

@@ -1,46 +1,32 @@
 /**
- * One item's way through the states. Every transition is written before the
- * next side effect; a publish whose outcome is unknown is settled by reading
- * the target, never by publishing again blind. Nothing is published unless
- * its bytes, re-read from the blob store just before, match what the source
- * declares now.
+ * One item's way through the states, whatever its format. Every transition is
+ * written before the next side effect; each asset's upload is recorded before
+ * and after its request; an upload whose outcome is unknown is settled by
+ * reading the target, never by uploading again blind. Nothing is uploaded
+ * unless its bytes, re-read from the blob store just before, are the ones
+ * recorded and (for a registry) match what the source declares now.
  */
-import semver from 'semver';
-import { MigrateError, toError } from '../errors.js';
+import { MigrateError } from '../errors.js';
 import { checkDeclared, declaredHash } from '../integrity/hashes.js';
-import type { BlobStore } from '../state/blobs.js';
-import type { ItemRow, StateDb } from '../state/db.js';
-import type { Source } from '../sources/index.js';
-import type { CodeArtifact, PackageCoordinates, TargetVersion } from '../targets/codeartifact.js';
-import { readTarballManifest, type NpmTarget, type Manifest } from '../targets/npm.js';
-import type { Hashes } from '../types.js';
-import type { ProgressEvent, RunOutcome } from './events.js';
+import type { ItemRow } from '../state/db.js';
+import type { PackageCoordinates, TargetAsset, TargetVersion } from '../targets/codeartifact.js';
+import type { AssetFile, TargetFormat } from '../targets/format.js';
+import type { CodeArtifact } from '../targets/codeartifact.js';
+import type { RunOutcome } from './events.js';
+import { assetFiles, declaredOf, fetchItem, type AcquireContext } from './acquire.js';
 import { withRetry, type RetryOptions } from './retry.js';
 
-/** The dist-tag a backfilled version is published under when no source tag names it; removed by the tag sync. */
-export const BACKFILL_TAG = 'cam-backfill';
-
-export interface ItemContext {
-  state: StateDb;
-  blobs: BlobStore;
-  sources: Map<string, Source>;
+export interface ItemContext extends AcquireContext {
   ca: () => CodeArtifact;
-  npm: () => NpmTarget;
-  retries: number;
   dryRun: boolean;
-  /** The stop: start nothing new. */
-  signal: AbortSignal;
-  /** The stop after its grace period: cut off what is in flight. */
-  hardSignal: AbortSignal;
-  maxArtifactBytes: number;
   /** This run's id: only versions its listings showed may be published. */
   runId: number;
-  emit: (e: ProgressEvent) => void;
 }
 
 /** Per target package: its versions there, read once, and the source's dist-tags. */
 export interface PackageContext {
   name: string;
+  target: TargetFormat;
   coords: PackageCoordinates;
   targetVersions: () => Promise<Map<string, TargetVersion>>;
   distTags: Record<string, string>;
@@ -52,106 +38,64 @@ function retryOptions(ctx: ItemContext, subject: string): RetryOptions {
   return { budget: ctx.retries, signal: ctx.signal, onRetry: (e, attempt, waitMs) => ctx.emit({ type: 'retry', subject, code: e.code, attempt, waitMs }) };
 }
 
-/** Does this row still need its bytes (again)? */
-export function needsFetch(row: ItemRow, blobs: BlobStore): boolean {
-  if (row.source_problem) return false;
-  if (row.state === 'pending') return true;
-  if (row.state === 'failed' || row.state === 'fetched') return !(row.sha512 && blobs.has(row.sha512, row.size ?? undefined));
-  return false;
+/** The source tag naming this version (latest first), else undefined (the target's backfill tag). */
+export function tagFor(distTags: Record<string, string>, version: string): string | undefined {
+  if (distTags.latest === version) return 'latest';
+  return Object.entries(distTags).find(([, v]) => v === version)?.[0];
 }
 
-/** What the source declares now, as something to check bytes against; throws ENOINTEGRITY/EINTEGRITY when it declares nothing usable. */
-function declaredOf(row: ItemRow) {
-  const subject = subjectOf(row);
-  const declared = declaredHash(row.declared_integrity ?? undefined, row.declared_shasum ?? undefined, subject);
-  if (!declared) {
-    throw new MigrateError('ENOINTEGRITY', `${subject}: the source declares neither dist.integrity nor dist.shasum`, {
-      subject,
-      hint: 'its bytes cannot be checked, so it is not published; exclude it in filters, or republish it at the source',
-    });
-  }
-  return declared;
-}
-
-/** The listing itself makes this version unusable (set by the source adapter). */
-export function checkListed(row: ItemRow): void {
-  if (row.source_problem) {
-    throw new MigrateError('EBADSOURCE', `${subjectOf(row)}: ${row.source_problem}`, { subject: subjectOf(row), hint: 'it is never downloaded; repair it at the source or exclude it' });
-  }
-}
-
-/** Download, hash while streaming, check against the source's declaration (failing bytes are never kept), read the manifest. */
-export async function fetchItem(ctx: ItemContext, row: ItemRow): Promise<ItemRow> {
-  const subject = subjectOf(row);
-  checkListed(row);
-  const source = ctx.sources.get(row.source_id);
-  if (!source) throw new MigrateError('ECONFIG', `${subject}: source "${row.source_id}" is no longer in the job file`, { subject });
-  const declared = declaredOf(row);
-  const blob = await withRetry(async () => {
-    const stream = await source.open(row.artifact_url, subject, { signal: ctx.hardSignal, maxBytes: ctx.maxArtifactBytes });
-    try {
-      return await ctx.blobs.put(stream, { maxBytes: ctx.maxArtifactBytes, subject, verify: (hashes) => checkDeclared(subject, declared, hashes) });
-    } catch (e) {
-      if (e instanceof MigrateError) throw e;
-      if (ctx.hardSignal.aborted) throw new MigrateError('EINTERRUPTED', `${subject}: download cut off by the stop`, { subject });
-      throw new MigrateError('ESOURCE', `${subject}: download broke off: ${toError(e).message}`, { subject, cause: e });
-    }
-  }, retryOptions(ctx, subject));
-  if (row.format === 'npm') await checkNpmManifest(subject, row, blob.path);
-  return ctx.state.transition(row.id, 'fetched', { hashes: blob.hashes, size: blob.size, integrityWeak: declared.weak, error: null }, declared.weak ? 'weak integrity: sha1 only' : undefined);
-}
-
-/**
- * The tarball must be the version the registry lists, of the package being
- * migrated. Old tarballs may spell the version loosely ("v1.2.0", "=1.2.0"):
- * npm normalised it when publishing, so the registry lists "1.2.0" while the
- * bytes keep the original spelling.
- */
-async function checkNpmManifest(subject: string, row: ItemRow, path: string): Promise<Manifest> {
-  const manifest = await readTarballManifest(path, subject);
-  const version = typeof manifest.version === 'string' ? manifest.version : '';
-  const sameVersion = version === row.version || semver.clean(version, { loose: true }) === row.version;
-  if (manifest.name !== row.package || !sameVersion) {
-    throw new MigrateError('EBADSOURCE', `${subject}: the tarball's package.json says ${String(manifest.name)}@${String(manifest.version)}`, {
-      subject,
-      expected: subject,
-      actual: `${String(manifest.name)}@${String(manifest.version)}`,
-      hint: 'the registry serves the wrong tarball for this version; exclude it or repair the source',
-    });
-  }
-  return manifest;
-}
-
-type Seen = { kind: 'absent' } | { kind: 'identical'; status?: string; origin?: string } | { kind: 'other'; sha512: string } | { kind: 'unusable'; status: string };
+type Seen =
+  | { kind: 'absent' }
+  | { kind: 'identical'; status?: string; origin?: string }
+  /** Some of our files are there with our bytes, the others not yet (a version cut off between two uploads, or files added). */
+  | { kind: 'partial'; present: Set<string> }
+  | { kind: 'other'; asset: string; sha512: string }
+  | { kind: 'unusable'; status: string };
 
 /** Statuses in which a version is on the target but cannot be installed (https://docs.aws.amazon.com/codeartifact/latest/ug/packages-overview.html#package-version-status). */
 const UNUSABLE_HINT: Record<string, string> = {
   Archived: 'restore it: aws codeartifact update-package-versions-status --target-status Published (an Archived version cannot be installed)',
-  Unlisted: 'list it again: aws codeartifact update-package-versions-status --target-status Published (npm clients will not see it)',
+  Unlisted: 'list it again: aws codeartifact update-package-versions-status --target-status Published (clients will not see it)',
   Disposed: 'its assets were deleted: delete the version (aws codeartifact delete-package-versions) and rerun to publish it again',
   Deleted: 'delete what is left of it (aws codeartifact delete-package-versions) and rerun to publish it again',
   Unfinished: 'finish or delete it on the target, then rerun',
 };
 
-/** What the target holds for a version, against our bytes. */
-async function compareWithTarget(ctx: ItemContext, pkg: PackageContext, row: ItemRow): Promise<Seen> {
-  const listed = (await pkg.targetVersions()).get(row.version);
-  // The package-wide listing was read once before our own publishes; only a
-  // version it shows, or one we may have published ourselves, needs a closer look.
+/** Our file as the target lists it: the same bytes (SHA-512, and SHA-256 and size where listed), other bytes, or absent. */
+function sameBytes(ours: AssetFile, theirs: TargetAsset): boolean {
+  const h = theirs.hashes;
+  if (h['SHA-512']?.toLowerCase() !== ours.hashes.sha512) return false;
+  if (h['SHA-256'] && h['SHA-256'].toLowerCase() !== ours.hashes.sha256) return false;
+  return theirs.size === undefined || theirs.size === ours.size;
+}
+
+/** What the target holds for a version, against our files. */
+async function compareWithTarget(ctx: ItemContext, pkg: PackageContext, row: ItemRow, files: readonly AssetFile[]): Promise<Seen> {
+  const version = pkg.target.targetVersion(row.version);
+  const listed = (await pkg.targetVersions()).get(version);
+  // The package-wide listing was read once before our own uploads; only a
+  // version it shows, or one we may have uploaded ourselves, needs a closer look.
   if (!listed && row.state !== 'publishing' && row.attempts === 0) return { kind: 'absent' };
-  const assets = await ctx.ca().versionAssets(pkg.coords, row.version);
-  if (!assets || assets.length === 0) {
+  const theirs = await ctx.ca().versionAssets(pkg.coords, version);
+  if (!theirs || theirs.length === 0) {
     // listed, but nothing to install: a Disposed or Deleted version blocks a new publish of it
     if (listed && listed.status !== 'Published' && listed.status !== 'Unfinished') return { kind: 'unusable', status: listed.status };
     return { kind: 'absent' };
   }
-  const main = assets.find((a) => a.name === 'package.tgz') ?? assets[0]!;
-  const theirs = main.hashes['SHA-512']?.toLowerCase() ?? '';
-  return theirs === row.sha512 ? { kind: 'identical', status: listed?.status, origin: listed?.originType } : { kind: 'other', sha512: theirs };
+  const byName = new Map(theirs.map((a) => [a.name, a]));
+  const present = new Set<string>();
+  for (const f of files) {
+    const t = byName.get(f.name);
+    if (!t) continue;
+    if (!sameBytes(f, t)) return { kind: 'other', asset: f.name, sha512: t.hashes['SHA-512']?.toLowerCase() ?? '' };
+    present.add(f.name);
+  }
+  if (present.size === files.length) return { kind: 'identical', status: listed?.status, origin: listed?.originType };
+  return { kind: 'partial', present };
 }
 
-function conflict(ctx: ItemContext, row: ItemRow, theirs: string): ItemRow {
-  const message = `${subjectOf(row)}: the target already holds this version with other bytes; it is never overwritten (ours sha512 ${row.sha512}, target sha512 ${theirs || 'unknown'})`;
+function conflict(ctx: ItemContext, row: ItemRow, asset: string, theirs: string): ItemRow {
+  const message = `${subjectOf(row)}: the target already holds ${asset} with other bytes; it is never overwritten (ours sha512 ${row.sha512}, target sha512 ${theirs || 'unknown'})`;
   return ctx.state.transition(row.id, 'conflict', { targetSha512: theirs, error: { code: 'ECONFLICT', message } });
 }
 
@@ -166,7 +110,7 @@ function unusable(row: ItemRow, status: string): MigrateError {
 }
 
 /**
- * Take a fetched (or interrupted) item as far as publishing: compare, publish.
+ * Take a fetched (or interrupted) item as far as publishing: compare, upload.
  * Returns the outcome for this run, or the published row still to verify
  * (verification runs beside the next publishes: see verifyItem).
  */
@@ -176,9 +120,10 @@ export async function settleItem(ctx: ItemContext, pkg: PackageContext, start: I
   const retry = retryOptions(ctx, subject);
   if (row.state === 'published') return { verify: row };
 
-  const seen = await withRetry(() => compareWithTarget(ctx, pkg, row), retry);
+  const files = assetFiles(ctx.state, ctx.blobs, row);
+  const seen = await withRetry(() => compareWithTarget(ctx, pkg, row, files), retry);
   if (seen.kind === 'other') {
-    conflict(ctx, row, seen.sha512);
+    conflict(ctx, row, seen.asset, seen.sha512);
     return 'conflict';
   }
   if (seen.kind === 'unusable') throw unusable(row, seen.status);
@@ -191,13 +136,13 @@ export async function settleItem(ctx: ItemContext, pkg: PackageContext, start: I
       return { verify: published };
     }
     // Somebody else put the same bytes there: complete only if it can be installed
-    const status = seen.status ?? (await withRetry(() => ctx.ca().describeVersion(pkg.coords, row.version), retry))?.status ?? 'unknown';
+    const status = seen.status ?? (await withRetry(() => ctx.ca().describeVersion(pkg.coords, pkg.target.targetVersion(row.version)), retry))?.status ?? 'unknown';
     if (status !== 'Published') throw unusable(row, status);
     ctx.state.transition(row.id, 'present-identical', { error: null }, `already on the target with identical bytes (status ${status}, origin ${seen.origin ?? 'unknown'})`);
     return 'present-identical';
   }
 
-  // absent from the target: publish, if this run's listing still holds it
+  // absent (or partly there): upload, if this run's listing still holds it
   if (row.last_listed_run !== ctx.runId) {
     if (row.removed_at) {
       ctx.state.transition(row.id, 'removed', {}, 'the source no longer lists it and the target does not hold it: not published');
@@ -207,18 +152,19 @@ export async function settleItem(ctx: ItemContext, pkg: PackageContext, start: I
     return 'deferred';
   }
   if (ctx.dryRun) {
-    if (row.state === 'publishing') ctx.state.transition(row.id, 'fetched', {}, 'dry run: interrupted publish not on the target');
+    if (row.state === 'publishing') ctx.state.transition(row.id, 'fetched', {}, 'dry run: interrupted publish not (wholly) on the target');
     return 'would-publish';
   }
   if (ctx.signal.aborted) throw new MigrateError('EINTERRUPTED', 'interrupted before publishing', { subject });
   row = await ensureFresh(ctx, row);
-  row = await publish(ctx, pkg, row, retry);
+  row = await publish(ctx, pkg, row, seen.kind === 'partial' ? seen.present : new Set(), retry);
   if (row.state === 'conflict') return 'conflict';
   return { verify: row };
 }
 
-/** Do the row's bytes match what its source declares now? */
+/** Do the row's bytes match what its source declares now? (Built versions declare nothing: yes.) */
 function declaredMatches(row: ItemRow): boolean {
+  if (!row.declared_integrity && !row.declared_shasum) return true;
   try {
     const declared = declaredHash(row.declared_integrity ?? undefined, row.declared_shasum ?? undefined, subjectOf(row));
     if (!declared || !row.sha512 || !row.sha1 || !row.sha256 || !row.md5) return false;
@@ -230,27 +176,84 @@ function declaredMatches(row: ItemRow): boolean {
 }
 
 /**
- * Just before a publish: the stored bytes must still be the ones recorded (a
- * disk or a person may have changed them) and must match what the source
- * declares NOW (it may have republished since they were fetched). Otherwise
- * they are thrown away and fetched again.
+ * Just before uploading: every stored file must still be the bytes recorded (a
+ * disk or a person may have changed them), and a registry's must match what it
+ * declares NOW (it may have republished since). Otherwise the files are fetched
+ * (or built) again.
  */
 async function ensureFresh(ctx: ItemContext, row: ItemRow): Promise<ItemRow> {
-  const subject = subjectOf(row);
-  const declared = declaredOf(row);
   let why: string | undefined;
-  if (!row.sha512 || !row.sha1 || !row.sha256 || !row.md5 || row.size === null) why = 'no bytes recorded';
+  const assets = ctx.state.assetsOf(row.id);
+  if (assets.length === 0) why = 'no files recorded';
+  else if ((row.declared_integrity || row.declared_shasum) && !declaredMatchesNow(row)) why = 'the source now declares other bytes';
   else {
-    try {
-      checkDeclared(subject, declared, { sha512: row.sha512, sha1: row.sha1, sha256: row.sha256, md5: row.md5 } satisfies Hashes);
-    } catch {
-      why = 'the source now declares other bytes';
+    for (const a of assets) {
+      if (!(await ctx.blobs.check(a.sha512, a.size))) {
+        why = `the stored ${a.name} is missing or changed on disk`;
+        break;
+      }
     }
-    if (!why && !(await ctx.blobs.check(row.sha512, row.size))) why = 'the stored blob is missing or changed on disk';
   }
   if (!why) return row;
-  const pending = ctx.state.transition(row.id, 'pending', {}, `${why}: downloading again before publishing`);
+  const pending = ctx.state.transition(row.id, 'pending', {}, `${why}: getting it again before publishing`);
   return fetchItem(ctx, pending);
+}
+
+function declaredMatchesNow(row: ItemRow): boolean {
+  const declared = declaredOf(row);
+  try {
+    checkDeclared(subjectOf(row), declared, { sha512: row.sha512 ?? '', sha1: row.sha1 ?? '', sha256: row.sha256 ?? '', md5: row.md5 ?? '' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Upload the version's files one by one, in order, each recorded `uploading`
+ * before its request and `uploaded` after. Files already on the target with
+ * our bytes (found by the comparison, or uploaded by an earlier run) are not
+ * sent again. An answer that never came is settled by reading the target.
+ */
+async function publish(ctx: ItemContext, pkg: PackageContext, fetched: ItemRow, present: ReadonlySet<string>, retry: RetryOptions): Promise<ItemRow> {
+  const subject = subjectOf(fetched);
+  const files = assetFiles(ctx.state, ctx.blobs, fetched);
+  let assets = ctx.state.assetsOf(fetched.id);
+  const tag = tagFor(pkg.distTags, fetched.version);
+  let row = ctx.state.transition(fetched.id, 'publishing', { countAttempt: true }, `publishing ${files.map((f) => f.name).join(', ')}${tag ? ` with dist-tag ${tag}` : ''}`);
+  const version = pkg.target.targetVersion(row.version);
+  for (let i = 0; i < assets.length; i++) {
+    let asset = assets[i]!;
+    const file = files[i]!;
+    if (asset.state === 'uploaded') continue;
+    if (present.has(asset.name)) {
+      ctx.state.setAssetState(asset, 'uploaded', 'already on the target with our bytes');
+      continue;
+    }
+    const isLast = assets.slice(i + 1).every((a) => a.state === 'uploaded' || present.has(a.name));
+    const done = await withRetry(async () => {
+      asset = ctx.state.setAssetState(asset, 'uploading', `uploading (attempt ${asset.attempts + 1})`);
+      const result = await pkg.target.publishAsset({ name: row.package, version, coords: pkg.coords, asset: file, assets: files, isLast, distTag: tag, signal: ctx.hardSignal });
+      if (result.kind === 'published') return 'uploaded' as const;
+      // 409 or an answer that never came: read the target rather than upload blind.
+      const theirs = (await ctx.ca().versionAssets(pkg.coords, version))?.find((a) => a.name === file.name);
+      if (theirs && sameBytes(file, theirs)) return 'uploaded' as const;
+      if (theirs) return { conflict: theirs.hashes['SHA-512']?.toLowerCase() ?? '' };
+      if (result.kind === 'exists') {
+        // the version exists without this file, and the target will not take it (a generic version is closed once Published)
+        const status = (await ctx.ca().describeVersion(pkg.coords, version))?.status ?? 'unknown';
+        throw new MigrateError('ETARGETREJECTED', `${subject}: the target refused ${file.name} (409), and the version (status ${status}) does not hold it`, {
+          subject,
+          hint: 'the version was created on the target without this file; delete it there (aws codeartifact delete-package-versions) and rerun, or exclude it',
+        });
+      }
+      throw result.error; // not there: retryable, so withRetry uploads again
+    }, retry);
+    if (done !== 'uploaded') return (row = conflict(ctx, row, file.name, done.conflict));
+    asset = ctx.state.setAssetState(asset, 'uploaded', 'uploaded');
+    assets = ctx.state.assetsOf(row.id);
+  }
+  return (row = ctx.state.transition(row.id, 'published', { error: null }));
 }
 
 /** Read the target back: a published item becomes verified, or fails with EMISMATCH/EVERIFY. */
@@ -261,43 +264,25 @@ export async function verifyItem(ctx: ItemContext, pkg: PackageContext, row: Ite
   return 'published';
 }
 
-async function publish(ctx: ItemContext, pkg: PackageContext, fetched: ItemRow, retry: RetryOptions): Promise<ItemRow> {
-  const subject = subjectOf(fetched);
-  if (!fetched.sha512 || !fetched.sha1 || fetched.size === null) {
-    throw new MigrateError('EBLOBMISSING', `${subject}: the downloaded tarball is missing from the blob store`, { subject, hint: 'rerun: it will be downloaded again' });
-  }
-  const blob = { path: ctx.blobs.pathOf(fetched.sha512), size: fetched.size, sha1: fetched.sha1, sha512: fetched.sha512 };
-  const manifest = await checkNpmManifest(subject, fetched, blob.path);
-  const tag = tagFor(pkg.distTags, fetched.version);
-  let row = ctx.state.transition(fetched.id, 'publishing', { countAttempt: true }, `publishing with dist-tag ${tag}`);
-  return withRetry(async () => {
-    const result = await ctx.npm().publish(row.package, row.version, manifest, blob, tag, ctx.hardSignal);
-    if (result.kind === 'published') return (row = ctx.state.transition(row.id, 'published', { error: null }));
-    // 409 or an answer that never came: read the target rather than publish blind.
-    const seen = await compareWithTarget(ctx, pkg, row);
-    if (seen.kind === 'identical') return (row = ctx.state.transition(row.id, 'published', { error: null }, result.kind === 'exists' ? 'already there, identical' : 'landed despite the error'));
-    if (seen.kind === 'other') return (row = conflict(ctx, row, seen.sha512));
-    if (seen.kind === 'unusable') throw unusable(row, seen.status);
-    if (result.kind === 'exists') throw new MigrateError('ETARGETREJECTED', `${subject}: the endpoint says the version exists, but the target lists no such version`, { subject });
-    throw result.error; // not there: retryable, so withRetry publishes again
-  }, retry);
-}
-
 async function verify(ctx: ItemContext, pkg: PackageContext, row: ItemRow): Promise<void> {
   const subject = subjectOf(row);
-  const assets = await ctx.ca().versionAssets(pkg.coords, row.version);
-  if (!assets || assets.length === 0) throw new MigrateError('EVERIFY', `${subject}: published, but the target lists no assets yet`, { subject });
-  const main = assets.find((a) => a.name === 'package.tgz') ?? assets[0]!;
-  const theirs = main.hashes['SHA-512']?.toLowerCase();
-  if (theirs !== row.sha512 || (main.size !== undefined && main.size !== row.size)) {
-    throw new MigrateError('EMISMATCH', `${subject}: the target's ${main.name} differs from what we published`, {
-      subject,
-      expected: `sha512 ${row.sha512} (${row.size} bytes)`,
-      actual: `sha512 ${theirs} (${main.size} bytes)`,
-      hint: 'report this to AWS support with both hashes; do not cut over this package',
-    });
+  const version = pkg.target.targetVersion(row.version);
+  const files = assetFiles(ctx.state, ctx.blobs, row);
+  const theirs = await ctx.ca().versionAssets(pkg.coords, version);
+  if (!theirs || theirs.length === 0) throw new MigrateError('EVERIFY', `${subject}: published, but the target lists no assets yet`, { subject });
+  for (const f of files) {
+    const t = theirs.find((a) => a.name === f.name);
+    if (!t) throw new MigrateError('EVERIFY', `${subject}: published, but the target does not list ${f.name} yet`, { subject });
+    if (!sameBytes(f, t)) {
+      throw new MigrateError('EMISMATCH', `${subject}: the target's ${f.name} differs from what we published`, {
+        subject,
+        expected: `sha512 ${f.hashes.sha512}, sha256 ${f.hashes.sha256} (${f.size} bytes)`,
+        actual: `sha512 ${t.hashes['SHA-512']}, sha256 ${t.hashes['SHA-256']} (${t.size} bytes)`,
+        hint: 'report this to AWS support with both hashes; do not cut over this package',
+      });
+    }
   }
-  const described = await ctx.ca().describeVersion(pkg.coords, row.version);
+  const described = await ctx.ca().describeVersion(pkg.coords, version);
   if (described?.status !== 'Published' || described.originType !== 'INTERNAL') {
     throw new MigrateError('EVERIFY', `${subject}: the target says status ${described?.status ?? 'missing'}, origin ${described?.originType ?? 'unknown'}`, {
       subject,
@@ -305,10 +290,5 @@ async function verify(ctx: ItemContext, pkg: PackageContext, row: ItemRow): Prom
       actual: `${described?.status}, ${described?.originType}`,
     });
   }
-}
-
-/** The source tag naming this version (latest first), else the backfill tag. */
-export function tagFor(distTags: Record<string, string>, version: string): string {
-  if (distTags.latest === version) return 'latest';
-  return Object.entries(distTags).find(([, v]) => v === version)?.[0] ?? BACKFILL_TAG;
+  await pkg.target.verifyWithClient?.(row.package, version, files, ctx.hardSignal);
 }

@@ -1,16 +1,17 @@
 /**
- * One target package's work in a run: its versions oldest first, downloads
- * running ahead in the fetch queue, each read-back beside the next publishes,
- * then the package's dist-tags and deprecations.
+ * One target package's work in a run: its versions oldest first, downloads and
+ * builds running ahead in their queues, each read-back beside the next
+ * publishes, then the format's package metadata (npm: dist-tags, deprecations).
  */
 import type PQueue from 'p-queue';
 import { MigrateError, toError } from '../errors.js';
 import type { ItemRow, StateDb } from '../state/db.js';
-import { npmCoordinates, type NpmTarget } from '../targets/npm.js';
-import type { ItemState } from '../types.js';
+import type { TargetFormat } from '../targets/format.js';
+import type { Format, ItemState } from '../types.js';
 import type { RunOutcome, RunSummary } from './events.js';
-import { checkListed, fetchItem, needsFetch, settleItem, verifyItem, type ItemContext, type PackageContext } from './item.js';
-import { describeFailure, syncNpmMetadata } from './metadata.js';
+import { checkListed, fetchItem, needsFetch } from './acquire.js';
+import { settleItem, verifyItem, type ItemContext, type PackageContext } from './item.js';
+import { withRetry } from './retry.js';
 
 /** States in which a version is on the target with our bytes. */
 export const ON_TARGET: ReadonlySet<ItemState> = new Set(['verified', 'present-identical']);
@@ -19,8 +20,6 @@ export const ON_TARGET: ReadonlySet<ItemState> = new Set(['verified', 'present-i
 export const FATAL_CODES: ReadonlySet<string> = new Set(['ELOCAL', 'ESTATE']);
 
 export interface PackageRunContext extends ItemContext {
-  getNpm: () => NpmTarget;
-  repository: string;
   /** Enabled source ids, in job order. */
   active: string[];
   fetchQueue: PQueue;
@@ -34,21 +33,23 @@ export interface PackageRunContext extends ItemContext {
   metadataOutOfSync: RunSummary['metadataOutOfSync'];
 }
 
-export async function migratePackage(pc: PackageRunContext, name: string, rows: ItemRow[], metadataNeeded: boolean): Promise<void> {
+export async function migratePackage(pc: PackageRunContext, format: Format, name: string, rows: ItemRow[], metadataNeeded: boolean): Promise<void> {
   const { signal, state } = pc;
   if (signal.aborted) return;
-  const coords = npmCoordinates(pc.repository, name);
+  const target = pc.target(format);
+  const coords = target.coordinates(name);
   let versions: ReturnType<PackageContext['targetVersions']> | undefined;
   const pkg: PackageContext = {
     name,
+    target,
     coords,
     targetVersions: () => (versions ??= pc.ca().listVersions(coords)).catch((e: unknown) => ((versions = undefined), Promise.reject(e))),
-    distTags: packageTags(state, name, pc.active),
+    distTags: packageTags(state, format, name, pc.active),
   };
 
   const fetches = new Map<number, Promise<ItemRow>>();
   const startFetch = (r: ItemRow) => {
-    if (!needsFetch(r, pc.blobs)) return;
+    if (!needsFetch(r, state, pc.blobs)) return;
     const p = pc.fetchQueue.add(() => (signal.aborted ? Promise.reject(interrupted(r)) : fetchItem(pc, r))) as Promise<ItemRow>;
     p.catch(() => {}); // observed below, in order
     fetches.set(r.id, p);
@@ -103,7 +104,12 @@ export async function migratePackage(pc: PackageRunContext, name: string, rows: 
   await Promise.all(verifications);
   if (fatal !== undefined) throw fatal;
   if (signal.aborted || !metadataNeeded) return;
-  await syncPackageMetadata(pc, name);
+  if (target.syncMetadata) return syncPackageMetadata(pc, target, format, name);
+  // a format without package metadata is in sync once its versions are
+  const items = state.itemsOf(format, name).filter((r) => pc.active.includes(r.source_id));
+  if (!pc.dryRun && items.every((r) => r.state === 'excluded' || r.state === 'removed' || r.state === 'skipped' || ON_TARGET.has(r.state))) {
+    for (const p of state.packagesNamed(format, name).filter((x) => pc.active.includes(x.source_id))) state.setPackageMeta(p.source_id, format, name, 'done', null);
+  }
 }
 
 function interrupted(r: ItemRow): MigrateError {
@@ -111,30 +117,34 @@ function interrupted(r: ItemRow): MigrateError {
 }
 
 /** dist-tags of the first source (in job order) that lists the package. */
-function packageTags(state: StateDb, name: string, active: string[]): Record<string, string> {
-  const rows = state.packagesNamed('npm', name).filter((p) => active.includes(p.source_id) && !p.list_error_code);
+function packageTags(state: StateDb, format: Format, name: string, active: string[]): Record<string, string> {
+  const rows = state.packagesNamed(format, name).filter((p) => active.includes(p.source_id) && !p.list_error_code);
   rows.sort((a, b) => active.indexOf(a.source_id) - active.indexOf(b.source_id));
   return rows[0] ? (JSON.parse(rows[0].dist_tags) as Record<string, string>) : {};
 }
 
-/** dist-tags and deprecations; the package is `done` once everything selected is on the target and in sync. */
-async function syncPackageMetadata(pc: PackageRunContext, name: string): Promise<void> {
+function describeFailure(e: unknown): string {
+  const err = toError(e) as Error & { code?: string };
+  return err.code ? `${err.code}: ${err.message}` : err.message;
+}
+
+/** The format's package metadata; the package is `done` once everything selected is on the target and in sync. */
+async function syncPackageMetadata(pc: PackageRunContext, target: TargetFormat, format: Format, name: string): Promise<void> {
   const { state, active } = pc;
-  const items = state.itemsOf('npm', name).filter((r) => active.includes(r.source_id));
+  const items = state.itemsOf(format, name).filter((r) => active.includes(r.source_id));
   const onTarget = items.filter((r) => ON_TARGET.has(r.state));
-  const pkgRows = state.packagesNamed('npm', name).filter((p) => active.includes(p.source_id));
+  const pkgRows = state.packagesNamed(format, name).filter((p) => active.includes(p.source_id));
   if (onTarget.length === 0) return;
   const deprecations = new Map(onTarget.map((r) => [r.version, r.deprecated ?? '']));
-  const distTags = Object.fromEntries(Object.entries(packageTags(state, name, active)).filter(([tag]) => !pc.ignoreDistTags.has(tag)));
+  const distTags = Object.fromEntries(Object.entries(packageTags(state, format, name, active)).filter(([tag]) => !pc.ignoreDistTags.has(tag)));
   try {
-    const { changes, skipped } = await syncNpmMetadata(
-      pc.getNpm(),
+    const { changes, skipped } = await target.syncMetadata!(
       name,
       { deprecations, distTags, onTarget: new Set(onTarget.map((r) => r.version)), ignore: pc.ignoreDistTags },
-      { dryRun: pc.dryRun, retries: pc.retries, signal: pc.signal },
+      { dryRun: pc.dryRun, retry: (fn) => withRetry(fn, { budget: pc.retries, signal: pc.signal }) },
     );
-    const complete = items.every((r) => r.state === 'excluded' || r.state === 'removed' || ON_TARGET.has(r.state)) && skipped.length === 0;
-    if (!pc.dryRun) for (const p of pkgRows) state.setPackageMeta(p.source_id, 'npm', name, complete ? 'done' : 'pending', skipped.join('; ') || null);
+    const complete = items.every((r) => r.state === 'excluded' || r.state === 'removed' || r.state === 'skipped' || ON_TARGET.has(r.state)) && skipped.length === 0;
+    if (!pc.dryRun) for (const p of pkgRows) state.setPackageMeta(p.source_id, format, name, complete ? 'done' : 'pending', skipped.join('; ') || null);
     const all = [...changes, ...skipped.map((s) => `skipped ${s}`)];
     if (all.length) pc.metadata.push({ package: name, changes: all });
     for (const s of skipped) pc.metadataOutOfSync.push({ package: name, reason: s });
@@ -142,7 +152,7 @@ async function syncPackageMetadata(pc: PackageRunContext, name: string): Promise
   } catch (e) {
     const error = describeFailure(e);
     if (e instanceof MigrateError && FATAL_CODES.has(e.code)) throw e;
-    for (const p of pkgRows) state.setPackageMeta(p.source_id, 'npm', name, 'failed', error);
+    for (const p of pkgRows) state.setPackageMeta(p.source_id, format, name, 'failed', error);
     pc.metadata.push({ package: name, changes: [], error });
     pc.metadataOutOfSync.push({ package: name, reason: error });
     pc.emit({ type: 'metadata', package: name, changes: [], error });

@@ -5,6 +5,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { mkdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import PQueue from 'p-queue';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
@@ -17,8 +18,9 @@ import { StateDb, type ItemRow } from '../state/db.js';
 import { acquireLock } from '../state/lock.js';
 import { createSource, type Source } from '../sources/index.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
-import { NpmTarget } from '../targets/npm.js';
-import { FINAL_STATES } from '../types.js';
+import { createTarget, type TargetFormat } from '../targets/index.js';
+import { FINAL_STATES, type Format } from '../types.js';
+import type { JobConfig } from '../config/schema.js';
 import type { ProgressEvent, RunOutcome, RunSummary } from './events.js';
 import type { ItemContext } from './item.js';
 import { FATAL_CODES, migratePackage, ON_TARGET, type PackageRunContext } from './package.js';
@@ -52,7 +54,15 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
 
   // Sources are built first: a missing token variable is bad input, found before anything is written.
   const sources = new Map<string, Source>();
-  for (const s of config.sources) if (s.enabled) sources.set(s.id, createSource(s, env));
+  try {
+    for (const s of config.sources) if (s.enabled) sources.set(s.id, createSource(s, env, stateDir));
+  } catch (e) {
+    for (const source of sources.values()) source.close?.();
+    throw e;
+  }
+  const closeSources = () => {
+    for (const source of sources.values()) source.close?.();
+  };
 
   // The stop (first Ctrl-C, or a fatal error): start nothing new. After the grace period the
   // hard stop cuts off whatever is still in flight; the rows say where each version stood.
@@ -79,12 +89,14 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     fatal.abort();
   };
 
+  let release: () => void;
   try {
     mkdirSync(stateDir, { recursive: true });
+    release = acquireLock(join(stateDir, job.name));
   } catch (e) {
+    closeSources();
     throw localError(e, stateDir, 'create') ?? e;
   }
-  const release = acquireLock(join(stateDir, job.name));
   let state: StateDb | undefined;
   let ca: CodeArtifact | undefined;
   try {
@@ -95,19 +107,22 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     const runId = db.startRun(dryRun);
 
     const limiter = new Limiter(config.limits.rates);
-    const npmTargets = new Map<string, NpmTarget>();
     // The target is touched lazily: a rerun with nothing left to do sends it nothing.
     const getCa = () => (ca ??= new CodeArtifact(config.target, limiter, opts.codeartifactClient, hard.signal));
-    const npmRepo = config.target.repositories.npm?.internal ?? '';
-    const getNpm = () => {
-      let t = npmTargets.get(npmRepo);
-      if (!t) npmTargets.set(npmRepo, (t = new NpmTarget(getCa(), npmRepo)));
+    const targets = new Map<Format, TargetFormat>();
+    const getTarget = (format: Format): TargetFormat => {
+      let t = targets.get(format);
+      if (!t) {
+        const repo = config.target.repositories[format]?.internal;
+        if (!repo) throw new MigrateError('ECONFIG', `no target.repositories.${format} in the job file`);
+        targets.set(format, (t = createTarget(format, getCa(), repo)));
+      }
       return t;
     };
 
     const listErrors: RunSummary['listErrors'] = [];
     const listError = (source: Source, name: string, error: MigrateError) => {
-      db.recordListError(source.id, 'npm', name, error.code, error.describe());
+      db.recordListError(source.id, formatOf(config.sources.find((c) => c.id === source.id)!), name, error.code, error.describe());
       listErrors.push({ source: source.id, package: name, code: error.code, message: error.describe() });
       emit({ type: 'list-error', source: source.id, package: name, code: error.code, message: error.describe() });
     };
@@ -121,6 +136,21 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       for (const source of sources.values()) {
         const seen = { names: new Set<string>(), complete: true };
         enumerated.set(source.id, seen);
+        if (source.prepare) {
+          try {
+            await withRetry(() => source.prepare!(hard.signal), {
+              budget: config.limits.retries,
+              signal,
+              onRetry: (e, attempt, waitMs) => emit({ type: 'retry', subject: source.id, code: e.code, attempt, waitMs }),
+            });
+          } catch (e) {
+            const err = e instanceof MigrateError ? e : new MigrateError('ESOURCE', toError(e).message, { subject: source.id, cause: e });
+            if (FATAL_CODES.has(err.code)) throw err;
+            seen.complete = false;
+            if (err.code !== 'EINTERRUPTED') listError(source, source.url, err);
+            continue;
+          }
+        }
         for await (const n of source.packageNames(hard.signal)) {
           if (signal.aborted) break;
           if (!n.ok) {
@@ -165,12 +195,15 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       blobs,
       sources,
       ca: getCa,
-      npm: getNpm,
+      target: getTarget,
       retries: config.limits.retries,
       dryRun,
       signal,
       hardSignal: hard.signal,
       maxArtifactBytes: config.limits.maxArtifactBytes,
+      // builds are CPU-bound: one per core at most
+      buildQueue: new PQueue({ concurrency: Math.max(1, Math.min(availableParallelism(), config.limits.fetchConcurrency)) }),
+      workDir: join(stateDir, 'tmp'),
       runId,
       emit,
     };
@@ -203,7 +236,8 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     // repository name stop the run here, instead of failing every version one by one.
     if (byPackage.size > 0 && !signal.aborted) {
       try {
-        await preflight(getCa(), npmRepo, config.limits.retries, signal);
+        const formats = new Set([...byPackage.keys()].map((k) => k.slice(0, k.indexOf('/')) as Format));
+        for (const format of formats) await preflight(getCa(), getTarget(format), config.limits.retries, signal);
       } catch (e) {
         db.endRun('target-unusable', { error: toError(e).message });
         throw e;
@@ -226,8 +260,6 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     const metadataOutOfSync: RunSummary['metadataOutOfSync'] = [];
     const packageCtx: PackageRunContext = {
       ...ctx,
-      getNpm,
-      repository: npmRepo,
       active,
       fetchQueue,
       verifyQueue,
@@ -242,8 +274,9 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       metadataOutOfSync,
     };
     for (const [key, rows] of byPackage) {
+      const format = key.slice(0, key.indexOf('/')) as Format;
       const name = key.slice(key.indexOf('/') + 1);
-      void packageQueue.add(guard(() => migratePackage(packageCtx, name, rows, packagesWithMetaPending.has(key) || rows.length > 0)));
+      void packageQueue.add(guard(() => migratePackage(packageCtx, format, name, rows, packagesWithMetaPending.has(key) || rows.length > 0)));
     }
     await packageQueue.onIdle();
     await fetchQueue.onIdle();
@@ -265,6 +298,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
   } finally {
     clearTimeout(graceTimer);
     signal.removeEventListener('abort', onStop);
+    closeSources();
     release();
     state?.close();
     // ours to close; a client the caller passed in is the caller's
@@ -281,11 +315,10 @@ function tryEndRun(state: StateDb, outcome: string, summary: unknown): void {
   }
 }
 
-async function preflight(ca: CodeArtifact, repository: string, retries: number, signal: AbortSignal): Promise<void> {
+async function preflight(ca: CodeArtifact, target: TargetFormat, retries: number, signal: AbortSignal): Promise<void> {
   const where = `domain ${ca.config.domain} (owner ${ca.config.domainOwner}, ${ca.config.region})`;
   try {
-    await withRetry(() => ca.authToken(), { budget: retries, signal });
-    await withRetry(() => ca.endpoint('npm', repository), { budget: retries, signal });
+    await withRetry(() => target.preflight(), { budget: retries, signal });
   } catch (thrown) {
     const e = toError(thrown);
     if (!(e instanceof MigrateError) || !['ETARGETAUTH', 'ETARGETREJECTED'].includes(e.code)) throw e;
@@ -293,10 +326,16 @@ async function preflight(ca: CodeArtifact, repository: string, retries: number, 
     throw new MigrateError('ETARGETSETUP', missing ? `CodeArtifact: ${e.message}` : `CodeArtifact refused the credentials for ${where}: ${e.message}`, {
       cause: e,
       hint: missing
-        ? `check target.domain, target.domainOwner, target.region and target.repositories.npm.internal ("${repository}") in the job file`
+        ? `check target.domain, target.domainOwner, target.region and target.repositories.${target.format}.internal ("${target.repository}") in the job file`
         : 'check the AWS credentials (aws sts get-caller-identity) and the IAM permissions listed in the README',
     });
   }
+}
+
+/** The target format a source's versions go to. */
+export function formatOf(source: JobConfig['sources'][number]): Format {
+  if (source.kind === 'npm-registry') return 'npm';
+  return source.format === 'go' ? 'generic' : source.format;
 }
 
 /**
@@ -341,16 +380,17 @@ function summarize(
   const items = state.items().filter((r) => active.includes(r.source_id));
   const states: Record<string, number> = {};
   for (const r of items) states[r.state] = (states[r.state] ?? 0) + 1;
-  const selected = items.filter((r) => r.state !== 'excluded' && r.state !== 'removed');
+  const selected = items.filter((r) => r.state !== 'excluded' && r.state !== 'removed' && r.state !== 'skipped');
   const complete = selected.filter((r) => ON_TARGET.has(r.state)).length;
   const failures = items
     .filter((r) => r.state === 'failed')
     .map((r) => ({ package: r.package, version: r.version, code: r.last_error_code ?? 'EUNKNOWN', message: r.last_error ?? '' }));
   const conflicts = items
     .filter((r) => r.state === 'conflict')
-    .map((r) => ({ package: r.package, version: r.version, ourSha512: r.sha512 ?? '', targetSha512: r.target_sha512 ?? '' }));
+    .map((r) => ({ package: r.package, version: r.version, code: r.last_error_code ?? 'ECONFLICT', message: r.last_error ?? '', ourSha512: r.sha512 ?? '', targetSha512: r.target_sha512 ?? '' }));
+  const tagMoved = state.tagMoves(state.runId ?? undefined).map((t) => ({ package: t.package, version: t.version, state: t.state, detail: t.detail ?? '' }));
   // in sync means the versions AND the dist-tags/deprecations: a tag left behind is not a finished job
-  const ok = complete === selected.length && listErrors.length === 0 && metadataOutOfSync.length === 0 && !interruptedRun;
+  const ok = complete === selected.length && listErrors.length === 0 && metadataOutOfSync.length === 0 && tagMoved.length === 0 && !interruptedRun;
   return {
     job,
     dryRun,
@@ -369,9 +409,11 @@ function summarize(
       .sourceChanges(state.runId ?? undefined)
       .map((c) => ({ package: c.package, version: c.version, migratedSha512: c.sha512 ?? '', detail: c.detail ?? '' })),
     removedAtSource: state.sourceRemovals(state.runId ?? undefined).map((c) => ({ package: c.package, version: c.version, state: c.state, detail: c.detail ?? '' })),
+    tagMoved,
+    skipped: items.filter((r) => r.state === 'skipped').map((r) => ({ package: r.package, version: r.version, reason: r.last_error ?? '' })),
     metadataOutOfSync: [...metadataOutOfSync].sort((a, b) => a.package.localeCompare(b.package) || a.reason.localeCompare(b.reason)),
     ...figures,
     peakRssBytes: peakRss(),
-    exitCode: dryRun ? (failures.length + conflicts.length + listErrors.length > 0 ? 1 : 0) : ok ? 0 : 1,
+    exitCode: dryRun ? (failures.length + conflicts.length + listErrors.length + tagMoved.length > 0 ? 1 : 0) : ok ? 0 : 1,
   };
 }

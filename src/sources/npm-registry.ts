@@ -39,6 +39,9 @@ interface Packument {
 export class NpmRegistrySource implements Source {
   readonly id: string;
   readonly url: string;
+  readonly kind = 'registry' as const;
+  /** What CodeArtifact calls an npm version's one asset. */
+  readonly assetName = 'package.tgz';
   private readonly opts: npmFetch.Options;
   private readonly token?: string;
   private readonly trustedHosts: Set<string>;

@@ -17,10 +17,34 @@ export interface OpenOptions {
   maxBytes?: number;
 }
 
+/** A clean checkout of one tagged commit, for a builder; `cleanup()` removes it. */
+export interface Checkout {
+  dir: string;
+  /** The package's directory inside the repository ('' = the root). */
+  subdir: string;
+  commit: string;
+  committedAt: Date;
+  /** The job's build settings for this version. */
+  build: { command?: string | string[]; python?: string; timeoutMs: number };
+  cleanup(): void;
+}
+
 export interface Source {
   readonly id: string;
   /** Where the bytes come from, recorded as provenance (no credentials in it). */
   readonly url: string;
+  /** `registry`: versions are downloaded (open); `git`: versions are built from a checkout. */
+  readonly kind: 'registry' | 'git';
+  /** registry: the name its one file has on the target (npm: `package.tgz`). */
+  readonly assetName?: string;
+  /** git: which builder turns a checkout into files. */
+  readonly buildFormat?: 'npm' | 'pypi' | 'go';
+  /** Work before listing (git: clone or fetch the mirror); the engine retries it. */
+  prepare?(signal?: AbortSignal): Promise<void>;
+  /** git: a clean checkout of the version's commit. */
+  checkout?(version: string, commit: string, signal?: AbortSignal): Promise<Checkout>;
+  /** Release what the source holds (temporary key files). */
+  close?(): void;
   /** Every package name the job asks this source for. */
   packageNames(signal?: AbortSignal): AsyncIterable<NameResult>;
   /** One package's versions and dist-tags; throws a coded MigrateError (the engine retries). */

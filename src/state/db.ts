@@ -11,8 +11,19 @@ import { redact } from '../redact.js';
 import type { Format, Hashes, ItemState, PackageListing } from '../types.js';
 import { MIGRATIONS } from './migrations.js';
 
+interface ListedBefore {
+  id: number;
+  version: string;
+  state: ItemState;
+  declared_integrity: string | null;
+  declared_shasum: string | null;
+  removed_at: string | null;
+  source_commit: string | null;
+  last_error_code: string | null;
+}
+
 /** States in which a version no longer listed by its source is simply set aside: nothing of it reached the target. */
-const SET_ASIDE_WHEN_REMOVED: ReadonlySet<ItemState> = new Set(['pending', 'fetched', 'failed']);
+const SET_ASIDE_WHEN_REMOVED: ReadonlySet<ItemState> = new Set(['pending', 'fetched', 'failed', 'skipped']);
 
 export interface ItemRow {
   id: number;
@@ -43,6 +54,36 @@ export interface ItemRow {
   last_listed_run: number | null;
   removed_at: string | null;
   source_problem: string | null;
+  source_ref: string | null;
+  source_commit: string | null;
+  /** JSON: format facts about the whole version (Go: module path, h1 hashes). */
+  facts: string | null;
+}
+
+/** One file of a version: stored in the blob store, then uploaded on its own. */
+export interface AssetRow {
+  id: number;
+  item_id: number;
+  name: string;
+  ordinal: number;
+  size: number;
+  md5: string;
+  sha1: string;
+  sha256: string;
+  sha512: string;
+  /** JSON: what the format needs to upload it. */
+  facts: string;
+  state: 'stored' | 'uploading' | 'uploaded';
+  attempts: number;
+  updated_at: string;
+}
+
+/** A file about to be recorded as one of a version's assets. */
+export interface NewAsset {
+  name: string;
+  size: number;
+  hashes: Hashes;
+  facts?: Record<string, unknown>;
 }
 
 export interface PackageRow {
@@ -65,6 +106,10 @@ export interface TransitionFields {
   targetSha512?: string | null;
   error?: { code: string; message: string } | null;
   countAttempt?: boolean;
+  /** The version's files (replacing any earlier ones): recorded with the move to `fetched`. */
+  assets?: NewAsset[];
+  /** Format facts about the whole version (JSON-serialisable). */
+  facts?: Record<string, unknown>;
 }
 
 const now = () => new Date().toISOString();
@@ -169,25 +214,31 @@ export class StateDb {
    * ones keep their state and have their declared facts refreshed. The listing
    * decides: a version it no longer holds is set aside as `removed` when none of
    * it reached the target, and marked removed (its state kept) otherwise; a
-   * removed version that is listed again starts over.
+   * removed version that is listed again starts over. A version the listing
+   * says to skip (a tag that is no version, a job override) is `skipped`.
+   * A git tag that now points at another commit than when it was first listed
+   * is a conflict (ETAGMOVED), never a silent rebuild, unless the job accepts
+   * the new commit for that version.
    */
   recordListing(sourceId: string, registryUrl: string, listing: PackageListing): void {
     const insert = this.stmt(`
       INSERT INTO items (source_id, format, package, version, state, declared_integrity, declared_shasum,
                          registry_url, artifact_url, source_published_at, deprecated, ordinal, created_at, updated_at,
-                         last_listed_run, removed_at, source_problem)
-      VALUES (@source_id, @format, @package, @version, 'pending', @integrity, @shasum,
-              @registry_url, @artifact_url, @published_at, @deprecated, @ordinal, @now, @now, @run, NULL, @problem)
+                         last_listed_run, removed_at, source_problem, source_ref, source_commit, last_error_code, last_error)
+      VALUES (@source_id, @format, @package, @version, @state, @integrity, @shasum,
+              @registry_url, @artifact_url, @published_at, @deprecated, @ordinal, @now, @now, @run, NULL, @problem, @ref, @commit,
+              @skip_code, @skip_reason)
       ON CONFLICT (source_id, format, package, version) DO UPDATE SET
         deprecated = excluded.deprecated,
         ordinal = excluded.ordinal,
-        source_published_at = excluded.source_published_at,
+        source_published_at = CASE WHEN items.source_commit IS NULL OR items.source_commit = excluded.source_commit THEN excluded.source_published_at ELSE items.source_published_at END,
         artifact_url = excluded.artifact_url,
         declared_integrity = excluded.declared_integrity,
         declared_shasum = excluded.declared_shasum,
         last_listed_run = excluded.last_listed_run,
         removed_at = NULL,
-        source_problem = excluded.source_problem
+        source_problem = excluded.source_problem,
+        source_ref = excluded.source_ref
       RETURNING id, state`);
     const pkg = this.stmt(`
       INSERT INTO packages (source_id, format, package, dist_tags, meta_state, updated_at)
@@ -198,13 +249,11 @@ export class StateDb {
         list_error_code = NULL,
         list_error = NULL,
         updated_at = excluded.updated_at`);
-    const existing = this.stmt('SELECT id, version, state, declared_integrity, declared_shasum, removed_at FROM items WHERE source_id = ? AND format = ? AND package = ?');
+    const existing = this.stmt('SELECT id, version, state, declared_integrity, declared_shasum, removed_at, source_commit, last_error_code FROM items WHERE source_id = ? AND format = ? AND package = ?');
     this.write(() =>
       this.db.transaction(() => {
         const at = now();
-        const before = new Map(
-          (existing.all(sourceId, listing.format, listing.name) as { id: number; version: string; state: ItemState; declared_integrity: string | null; declared_shasum: string | null; removed_at: string | null }[]).map((r) => [r.version, r]),
-        );
+        const before = new Map((existing.all(sourceId, listing.format, listing.name) as ListedBefore[]).map((r) => [r.version, r]));
         listing.versions.forEach((v, ordinal) => {
           const old = before.get(v.version);
           before.delete(v.version);
@@ -213,6 +262,7 @@ export class StateDb {
             format: listing.format,
             package: listing.name,
             version: v.version,
+            state: v.skip ? 'skipped' : 'pending',
             integrity: v.integrity ?? null,
             shasum: v.shasum ?? null,
             registry_url: registryUrl,
@@ -223,14 +273,27 @@ export class StateDb {
             now: at,
             run: this.runId,
             problem: v.problem ?? null,
+            ref: v.ref ?? null,
+            commit: v.commit ?? null,
+            skip_code: v.skip ? 'ESKIPPED' : null,
+            skip_reason: v.skip ? redact(v.skip) : null,
           }) as { id: number; state: ItemState };
           // `old`, not RETURNING's created_at = now: two listings within one millisecond would both look fresh
-          if (!old) return this.event(row.id, null, 'pending', null, `listed by ${registryUrl}`, at);
+          if (!old) return this.event(row.id, null, row.state, v.skip ? 'ESKIPPED' : null, v.skip ? `skipped: ${v.skip}` : `listed by ${registryUrl}`, at);
           if (old.state === 'removed') {
             this.setState(old.id, 'pending', at);
             this.event(old.id, 'removed', 'pending', 'ERELISTED', 'listed by the source again', at);
+            old.state = 'pending';
           } else if (old.removed_at) {
             this.event(old.id, old.state, old.state, 'ERELISTED', 'listed by the source again', at);
+          }
+          if (this.skipOrUnskip(old, v.skip, at)) return;
+          if (v.commit && old.source_commit && v.commit !== old.source_commit) return this.tagMoved(old, v, at);
+          if (old.state === 'conflict' && old.last_error_code === 'ETAGMOVED') {
+            // the tag points at the commit first listed again
+            this.setState(old.id, 'pending', at);
+            this.event(old.id, 'conflict', 'pending', 'ETAGMOVED', `tag ${v.ref ?? ''} points at ${old.source_commit} again`, at);
+            return;
           }
           const redeclared = old.declared_integrity !== (v.integrity ?? null) || old.declared_shasum !== (v.shasum ?? null);
           if (!redeclared) return;
@@ -240,15 +303,61 @@ export class StateDb {
           if (old.state === 'fetched' || old.state === 'failed') {
             this.setState(old.id, 'pending', at);
             this.event(old.id, old.state, 'pending', 'EREDECLARED', 'the source declares a new hash: downloading again', at);
-          } else if (old.state !== 'pending' && old.state !== 'removed' && old.state !== 'excluded') {
+          } else if (old.state !== 'pending' && old.state !== 'excluded' && old.state !== 'skipped') {
             this.event(old.id, old.state, old.state, 'EREDECLARED', `the source now declares ${v.integrity ?? v.shasum ?? 'no hash'}; the target keeps what was migrated`, at);
           }
         });
         // what the source listed before and not now
-        for (const gone of before.values()) this.markRemoved(gone, at, 'no longer listed by the source (unpublished?)');
+        for (const gone of before.values()) this.markRemoved(gone, at, 'no longer listed by the source (unpublished, or its tag deleted)');
         pkg.run({ source_id: sourceId, format: listing.format, package: listing.name, dist_tags: JSON.stringify(sortKeys(listing.distTags)), now: at });
       })(),
     );
+  }
+
+  /** Skipped <-> pending as the listing says; true when the row was handled. */
+  private skipOrUnskip(old: ListedBefore, skip: string | undefined, at: string): boolean {
+    if (skip && (old.state === 'pending' || old.state === 'fetched' || old.state === 'failed')) {
+      this.setState(old.id, 'skipped', at);
+      this.stmt("UPDATE items SET last_error_code = 'ESKIPPED', last_error = ? WHERE id = ?").run(redact(skip), old.id);
+      this.event(old.id, old.state, 'skipped', 'ESKIPPED', `skipped: ${skip}`, at);
+      return true;
+    }
+    if (!skip && old.state === 'skipped') {
+      this.setState(old.id, 'pending', at);
+      this.stmt('UPDATE items SET last_error_code = NULL, last_error = NULL WHERE id = ?').run(old.id);
+      this.event(old.id, 'skipped', 'pending', null, 'no longer skipped', at);
+      old.state = 'pending';
+    }
+    return false;
+  }
+
+  /**
+   * The tag now names another commit. Accepted by the job (`versions.<v>.commit`)
+   * and nothing of it on the target: rebuild from the new commit. Otherwise a
+   * conflict, or, once migrated, a finding the summary reports.
+   */
+  private tagMoved(old: ListedBefore, v: PackageListing['versions'][number], at: string): void {
+    const was = old.source_commit!;
+    const now_ = v.commit!;
+    const onTarget = ['publishing', 'published', 'verified', 'present-identical'].includes(old.state);
+    if (v.acceptedCommit === was) return; // the job keeps the commit first listed
+    if (v.acceptedCommit === now_ && !onTarget) {
+      this.stmt('UPDATE items SET source_commit = ?, source_published_at = ?, state = ?, sha512 = NULL, sha256 = NULL, sha1 = NULL, md5 = NULL, size = NULL, updated_at = ? WHERE id = ?').run(now_, v.publishedAt ?? null, 'pending', at, old.id);
+      this.stmt('DELETE FROM assets WHERE item_id = ?').run(old.id);
+      this.event(old.id, old.state, 'pending', 'ETAGMOVED', `tag ${v.ref} moved from ${was} to ${now_}; the job accepts ${now_}: building it`, at);
+      return;
+    }
+    const message = `tag ${v.ref} now points at commit ${now_}, but it pointed at ${was} when first listed; a moved tag is never rebuilt silently`;
+    if (onTarget || old.state === 'conflict') {
+      this.event(old.id, old.state, old.state, 'ETAGMOVED', `${message}; the target keeps what was built from ${was}`, at);
+      return;
+    }
+    this.stmt("UPDATE items SET state = 'conflict', last_error_code = 'ETAGMOVED', last_error = ?, updated_at = ? WHERE id = ?").run(
+      redact(`ETAGMOVED: ${message}; move the tag back, or accept the new commit with versions: { "${v.version}": { commit: ${now_} } } on the source in the job file`),
+      at,
+      old.id,
+    );
+    this.event(old.id, old.state, 'conflict', 'ETAGMOVED', message, at);
   }
 
   /**
@@ -352,7 +461,17 @@ export class StateDb {
         p.message = fields.error ? redact(fields.error.message) : null;
       }
       if (fields.countAttempt) sets.push('attempts = attempts + 1');
+      if (fields.facts !== undefined) (sets.push('facts = @facts'), (p.facts = JSON.stringify(fields.facts)));
       this.stmt(`UPDATE items SET ${sets.join(', ')} WHERE id = @id`).run(p);
+      if (fields.assets) {
+        this.stmt('DELETE FROM assets WHERE item_id = ?').run(id);
+        fields.assets.forEach((a, ordinal) =>
+          this.stmt(
+            `INSERT INTO assets (item_id, name, ordinal, size, md5, sha1, sha256, sha512, facts, state, attempts, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'stored', 0, ?)`,
+          ).run(id, a.name, ordinal, a.size, a.hashes.md5, a.hashes.sha1, a.hashes.sha256, a.hashes.sha512, JSON.stringify(a.facts ?? {}), at),
+        );
+      }
       this.event(id, before.state, to, fields.error?.code ?? null, detail ?? fields.error?.message ?? null, at);
       return this.item(id);
     })());
@@ -372,12 +491,43 @@ export class StateDb {
       .all(...(runId === undefined ? [] : [runId])) as never;
   }
 
+  /** A version's files, in upload order. */
+  assetsOf(itemId: number): AssetRow[] {
+    return this.stmt('SELECT * FROM assets WHERE item_id = ? ORDER BY ordinal').all(itemId) as AssetRow[];
+  }
+
+  /**
+   * One asset's upload state, written before (`uploading`, an attempt counted)
+   * and after (`uploaded`) the request, with an event on its item.
+   */
+  setAssetState(asset: AssetRow, state: AssetRow['state'], detail: string): AssetRow {
+    const at = now();
+    return this.write(() =>
+      this.db.transaction(() => {
+        this.stmt(`UPDATE assets SET state = ?, attempts = attempts + ?, updated_at = ? WHERE id = ?`).run(state, state === 'uploading' ? 1 : 0, at, asset.id);
+        const item = this.item(asset.item_id);
+        this.event(asset.item_id, item.state, item.state, null, `${asset.name}: ${detail}`, at);
+        return this.stmt('SELECT * FROM assets WHERE id = ?').get(asset.id) as AssetRow;
+      })(),
+    );
+  }
+
   /** Append an event that changes no state (something worth knowing about the item). */
   note(id: number, code: string, detail: string): void {
     this.write(() => {
       const row = this.item(id);
       this.event(id, row.state, row.state, code, detail, now());
     });
+  }
+
+  /** Tags found pointing at another commit than when first listed, by this run (or every run). */
+  tagMoves(runId?: number): { package: string; version: string; state: string; detail: string | null; at: string }[] {
+    return this.db
+      .prepare(
+        `SELECT i.package, i.version, i.state, e.detail, e.at FROM events e JOIN items i ON i.id = e.item_id
+         WHERE e.code = 'ETAGMOVED' AND (e.to_state = 'conflict' OR e.from_state = e.to_state) ${runId === undefined ? '' : 'AND e.run_id = ?'} ORDER BY e.id`,
+      )
+      .all(...(runId === undefined ? [] : [runId])) as never;
   }
 
   /** Versions the source stopped listing: this run's, or all; with the state each was left in. */

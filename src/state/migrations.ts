@@ -93,4 +93,41 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX events_code ON events (code);
   CREATE INDEX items_source_package ON items (source_id, format, package);
   `,
+  // 3: versions with several files (PyPI sdist + wheels, Go .zip/.mod/.info), each
+  //    upload recorded on its own; git provenance; versions skipped on purpose.
+  `
+  CREATE TABLE assets (
+    id        INTEGER PRIMARY KEY,
+    item_id   INTEGER NOT NULL REFERENCES items(id),
+    -- the target's asset name: package.tgz, acme_billing-1.2.0-py3-none-any.whl, v1.2.0.zip
+    name      TEXT NOT NULL,
+    ordinal   INTEGER NOT NULL,
+    size      INTEGER NOT NULL,
+    md5       TEXT NOT NULL,
+    sha1      TEXT NOT NULL,
+    sha256    TEXT NOT NULL,
+    sha512    TEXT NOT NULL,
+    -- what the format needs to upload it (JSON): PyPI filetype/pyversion/metadata, Go h1
+    facts     TEXT NOT NULL DEFAULT '{}',
+    -- stored (in the blob store) -> uploading (request about to be sent) -> uploaded
+    state     TEXT NOT NULL DEFAULT 'stored',
+    attempts  INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL,
+    UNIQUE (item_id, name)
+  );
+  CREATE INDEX assets_item ON assets (item_id);
+  -- every npm version fetched by an earlier release holds its one asset, package.tgz
+  INSERT INTO assets (item_id, name, ordinal, size, md5, sha1, sha256, sha512, state, attempts, updated_at)
+    SELECT id, 'package.tgz', 0, size, md5, sha1, sha256, sha512,
+           CASE WHEN state IN ('published', 'verified', 'present-identical') THEN 'uploaded'
+                WHEN state = 'publishing' THEN 'uploading' ELSE 'stored' END,
+           CASE WHEN state IN ('publishing', 'published', 'verified') THEN attempts ELSE 0 END,
+           updated_at
+    FROM items WHERE sha512 IS NOT NULL AND size IS NOT NULL AND sha256 IS NOT NULL AND sha1 IS NOT NULL AND md5 IS NOT NULL;
+  -- git sources: the tag and the commit it pointed at when first listed
+  ALTER TABLE items ADD COLUMN source_ref TEXT;
+  ALTER TABLE items ADD COLUMN source_commit TEXT;
+  -- format facts about the whole version (JSON): Go module path, h1 of zip and go.mod
+  ALTER TABLE items ADD COLUMN facts TEXT;
+  `,
 ];

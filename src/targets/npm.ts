@@ -11,12 +11,14 @@
 import { createReadStream } from 'node:fs';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import * as tar from 'tar';
+import semver from 'semver';
 import { MigrateError, toError } from '../errors.js';
 import { sriFromSha512Hex } from '../integrity/hashes.js';
 import { parseRetryAfter } from '../net/retry-after.js';
 import type { BucketName } from '../types.js';
 import { escapeName } from '../sources/npm-registry.js';
 import type { CodeArtifact, PackageCoordinates } from './codeartifact.js';
+import type { AssetFile, MetadataPlan, PublishRequest, TargetFormat } from './format.js';
 import { NetworkError, request, type HttpResponse } from './http.js';
 
 export interface NpmBlob {
@@ -26,8 +28,14 @@ export interface NpmBlob {
   sha512: string;
 }
 
-/** What a publish came to; `unknown` means the request may or may not have landed. */
-export type PublishResult = { kind: 'published' } | { kind: 'exists' } | { kind: 'unknown'; error: MigrateError };
+export type { PublishResult } from './format.js';
+import type { PublishResult } from './format.js';
+
+/** The one asset CodeArtifact stores for an npm version. */
+export const NPM_ASSET = 'package.tgz';
+
+/** The dist-tag a backfilled version is published under when no source tag names it; removed by the tag sync. */
+export const BACKFILL_TAG = 'cam-backfill';
 
 export type Manifest = Record<string, unknown> & { name?: unknown; version?: unknown };
 
@@ -146,7 +154,9 @@ class Base64Encode extends Transform {
   }
 }
 
-export class NpmTarget {
+export class NpmTarget implements TargetFormat {
+  readonly format = 'npm' as const;
+
   constructor(
     private readonly ca: CodeArtifact,
     readonly repository: string,
@@ -154,6 +164,77 @@ export class NpmTarget {
 
   private endpoint(): Promise<string> {
     return this.ca.endpoint('npm', this.repository);
+  }
+
+  coordinates(name: string): PackageCoordinates {
+    return npmCoordinates(this.repository, name);
+  }
+
+  targetVersion(version: string): string {
+    return version;
+  }
+
+  async preflight(): Promise<void> {
+    await this.ca.authToken();
+    await this.endpoint();
+  }
+
+  /**
+   * The tarball must be the version the registry lists, of the package being
+   * migrated. Old tarballs may spell the version loosely ("v1.2.0", "=1.2.0"):
+   * npm normalised it when publishing, so the registry lists "1.2.0" while the
+   * bytes keep the original spelling.
+   */
+  async checkAssets(name: string, version: string, assets: readonly AssetFile[]): Promise<void> {
+    const subject = `${name}@${version}`;
+    const tgz = assets.find((a) => a.name === NPM_ASSET);
+    if (!tgz || assets.length !== 1) throw new MigrateError('EBADSOURCE', `${subject}: an npm version is exactly one tarball`, { subject });
+    const manifest = await readTarballManifest(tgz.path, subject);
+    const given = typeof manifest.version === 'string' ? manifest.version : '';
+    const sameVersion = given === version || semver.clean(given, { loose: true }) === version;
+    if (manifest.name !== name || !sameVersion) {
+      throw new MigrateError('EBADSOURCE', `${subject}: the tarball's package.json says ${String(manifest.name)}@${String(manifest.version)}`, {
+        subject,
+        expected: subject,
+        actual: `${String(manifest.name)}@${String(manifest.version)}`,
+        hint: 'the source serves the wrong tarball for this version; exclude it or repair the source',
+      });
+    }
+  }
+
+  /** One npm version is one PUT carrying the tarball, its own package.json as the manifest. */
+  async publishAsset(req: PublishRequest): Promise<PublishResult> {
+    const manifest = await readTarballManifest(req.asset.path, `${req.name}@${req.version}`);
+    return this.publish(req.name, req.version, manifest, { path: req.asset.path, size: req.asset.size, sha1: req.asset.hashes.sha1, sha512: req.asset.hashes.sha512 }, req.distTag ?? BACKFILL_TAG, req.signal);
+  }
+
+  /**
+   * Make the target's dist-tags exactly the source's, and its deprecation
+   * messages the source's. A tag that points at a version the target does not
+   * hold (excluded, failed) is left alone and said.
+   */
+  async syncMetadata(name: string, plan: MetadataPlan, opts: { dryRun: boolean; retry: <T>(fn: () => Promise<T>) => Promise<T> }): Promise<{ changes: string[]; skipped: string[] }> {
+    const changes: string[] = [];
+    const skipped: string[] = [];
+    const current = await opts.retry(() => this.distTags(name));
+    for (const [tag, version] of Object.entries(plan.distTags)) {
+      if (!plan.onTarget.has(version)) {
+        skipped.push(`dist-tag ${tag} -> ${version}: that version is not on the target (excluded, removed or failed); include it, move the tag at the source, or list "${tag}" in filters.ignoreDistTags`);
+        continue;
+      }
+      if (current[tag] === version) continue;
+      changes.push(`dist-tag ${tag}: ${current[tag] ?? '(none)'} -> ${version}`);
+      if (!opts.dryRun) await opts.retry(() => this.setDistTag(name, tag, version));
+    }
+    for (const tag of Object.keys(current)) {
+      // npm registries refuse to remove `latest`; it is moved above when the source has one.
+      if (tag in plan.distTags || tag === 'latest' || plan.ignore?.has(tag)) continue;
+      changes.push(`dist-tag ${tag}: removed (not on the source)`);
+      if (!opts.dryRun) await opts.retry(() => this.deleteDistTag(name, tag));
+    }
+    const deprecated = await opts.retry(() => this.syncDeprecations(name, plan.deprecations, opts.dryRun));
+    for (const v of deprecated) changes.push(`deprecation of ${v}: ${plan.deprecations.get(v) ? 'set' : 'cleared'}`);
+    return { changes, skipped };
   }
 
   /** Publish one version; `tag` is the dist-tag sent with it. */

@@ -1,0 +1,104 @@
+/**
+ * Turn a clean checkout of a tagged commit into the files of one version: one
+ * builder per format, one factory. The files are left in `outDir`; the engine
+ * hashes them into the blob store and records them as the version's assets.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Checkout } from '../sources/source.js';
+import { buildGoModule, goAssetNames } from './go.js';
+import { packNpm } from './npm.js';
+import { buildPython } from './python.js';
+
+export type BuildFormat = 'npm' | 'pypi' | 'go';
+
+export interface BuildRequest {
+  format: BuildFormat;
+  checkout: Checkout;
+  /** The package: npm name, PyPI project, Go module path. */
+  name: string;
+  /** The version as listed (PEP 440 normal form, semver, Go `v1.2.3`). */
+  version: string;
+  /** An empty folder for the outputs. */
+  outDir: string;
+  signal?: AbortSignal;
+}
+
+export interface BuiltFile {
+  /** The asset name on the target. */
+  name: string;
+  path: string;
+  facts: Record<string, unknown>;
+}
+
+export interface Built {
+  /** In upload order. */
+  files: BuiltFile[];
+  /** Facts about the whole version (Go: module path, h1 hashes, go.sum lines). */
+  facts: Record<string, unknown>;
+}
+
+export async function buildVersion(req: BuildRequest): Promise<Built> {
+  const { checkout } = req;
+  switch (req.format) {
+    case 'pypi': {
+      const r = await buildPython({
+        checkoutDir: checkout.dir,
+        subdir: checkout.subdir,
+        commitTime: checkout.committedAt,
+        outDir: req.outDir,
+        name: req.name,
+        version: req.version,
+        command: checkout.build.command,
+        python: checkout.build.python,
+        timeoutMs: checkout.build.timeoutMs,
+        signal: req.signal,
+      });
+      return {
+        files: r.files.map((f) => ({ name: f.filename, path: f.path, facts: { filetype: f.filetype, pyversion: f.pyversion, metadata: f.metadata } })),
+        facts: { project: r.name, builtIn: r.durationMs },
+      };
+    }
+    case 'go': {
+      const names = goAssetNames(req.version);
+      const b = await buildGoModule({
+        checkoutDir: checkout.dir,
+        subdir: checkout.subdir,
+        modulePath: req.name,
+        version: req.version,
+        commitTime: checkout.committedAt,
+        zipPath: join(req.outDir, names.zip),
+      });
+      const mod = join(req.outDir, names.mod);
+      const info = join(req.outDir, names.info);
+      writeFileSync(mod, b.mod.bytes);
+      writeFileSync(info, b.info.bytes);
+      return {
+        // .info last: it is the smallest, and the generic version is Published when its last asset lands
+        files: [
+          { name: names.zip, path: b.zip.path, facts: { h1: b.zip.h1 } },
+          { name: names.mod, path: mod, facts: { h1: b.mod.h1, synthesized: b.mod.synthesized } },
+          { name: names.info, path: info, facts: {} },
+        ],
+        facts: { module: b.modulePath, h1: b.zip.h1, goModH1: b.mod.h1, goSum: b.goSum, omitted: b.omitted.length },
+      };
+    }
+    case 'npm': {
+      const r = await packNpm({
+        checkoutDir: checkout.dir,
+        subdir: checkout.subdir,
+        name: req.name,
+        version: req.version,
+        outDir: req.outDir,
+        command: checkout.build.command,
+        timeoutMs: checkout.build.timeoutMs,
+        signal: req.signal,
+      });
+      return { files: [{ name: 'package.tgz', path: r.path, facts: {} }], facts: {} };
+    }
+    default: {
+      const never: never = req.format;
+      throw new Error(`unknown build format ${String(never)}`);
+    }
+  }
+}
