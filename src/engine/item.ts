@@ -130,6 +130,8 @@ export async function settleItem(ctx: ItemContext, pkg: PackageContext, start: I
   if (seen.kind === 'identical') {
     // Ours if we ever tried to publish it (a run died before recording the answer): verify it
     if (row.attempts > 0) {
+      // every file landed but the version is still Unfinished (cut off between the last upload and its publish): finish it
+      if (seen.status === 'Unfinished') await withRetry(() => ctx.ca().finishVersion(pkg.coords, pkg.target.targetVersion(row.version)), retry);
       const published = ctx.state.transition(row.id, 'published', { error: null }, 'found on the target after an interrupted publish');
       // the publish landed with the bytes fetched then; the source has declared other bytes since
       if (!declaredMatches(published)) ctx.state.note(row.id, 'EREDECLARED', `the source now declares ${row.declared_integrity ?? row.declared_shasum ?? 'no hash'}; the target keeps the bytes an interrupted publish had sent`);

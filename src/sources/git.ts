@@ -70,8 +70,11 @@ export class GitSource implements Source {
 
   /** The environment git runs in: ours, plus the key, known_hosts and no prompts, ever. */
   private gitEnv(env: NodeJS.ProcessEnv, stateDir: string): Record<string, string> {
+    // git sees what it needs and nothing else: where things are, the ssh agent, proxies, the
+    // locale. (A stray GIT_DIR or GIT_CONFIG_* in the caller's environment would redirect it.)
     const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
+    const keep = /^(PATH|HOME|USER|LOGNAME|LANG|LC_[A-Z]+|TMPDIR|SSH_AUTH_SOCK|HTTPS?_PROXY|https?_proxy|NO_PROXY|no_proxy|GIT_SSL_CAINFO|GIT_SSL_NO_VERIFY)$/;
+    for (const [k, v] of Object.entries(env)) if (v !== undefined && keep.test(k)) out[k] = v;
     const ssh = [env.GIT_SSH_COMMAND ?? env.GIT_SSH ?? 'ssh', '-o', 'BatchMode=yes'];
     if (this.config.sshKeyEnv) {
       const value = env[this.config.sshKeyEnv];
@@ -105,7 +108,15 @@ export class GitSource implements Source {
   }
 
   private git(baseDir: string, signal?: AbortSignal): SimpleGit {
-    return simpleGit({ baseDir, maxConcurrentProcesses: 4, timeout: { block: 10 * 60_000 }, ...(signal ? { abort: signal } : {}) }).env(this.env);
+    // GIT_SSH_COMMAND and the askpass variables are ours, on purpose: simple-git refuses them unless told
+    return simpleGit({
+      baseDir,
+      maxConcurrentProcesses: 4,
+      timeout: { block: 10 * 60_000 },
+      unsafe: { allowUnsafeSshCommand: true, allowUnsafeAskPass: true },
+      allowEnvironment: ['GIT_SSH_COMMAND', 'GIT_ASKPASS', 'SSH_ASKPASS', 'GIT_TERMINAL_PROMPT', 'GIT_SSL_CAINFO', 'GIT_SSL_NO_VERIFY'],
+      ...(signal ? { abort: signal } : {}),
+    }).env(this.env);
   }
 
   /** Clone the mirror once, fetch it on every run; then read every tag. The engine retries this. */

@@ -52,6 +52,8 @@ export interface TestEnv {
   openState(jobName?: string): StateDb;
   /** A CodeArtifact authorization token for the stand-in, as a package manager would get one. */
   targetToken(): Promise<string>;
+  /** The SDK client pointed at the stand-in (for goproxy and direct API reads). */
+  client: CodeartifactClient;
   stop(): Promise<void>;
 }
 
@@ -77,6 +79,7 @@ export async function startTestEnv(opts: Partial<SandboxOptions> = {}): Promise<
 
   const te: TestEnv = {
     dir,
+    client,
     sandbox,
     stateDir,
     env,
@@ -102,7 +105,7 @@ export async function startTestEnv(opts: Partial<SandboxOptions> = {}): Promise<
           domain: d.codeartifact.domain,
           domainOwner: d.codeartifact.domainOwner,
           ...(o.tokenDurationSeconds !== undefined ? { tokenDurationSeconds: o.tokenDurationSeconds } : {}),
-          repositories: { npm: { internal: 'npm-internal', store: 'npm-store', shared: 'npm-shared' } },
+          repositories: { npm: { internal: 'npm-internal', store: 'npm-store', shared: 'npm-shared' }, pypi: { internal: 'pypi-internal', store: 'pypi-store', shared: 'pypi-shared' }, generic: { internal: 'go-internal' } },
         },
         sources,
         // tests are not about the quota: the throttling tests set their own rates
