@@ -132,6 +132,7 @@ export async function settleItem(ctx: ItemContext, pkg: PackageContext, start: I
     if (row.attempts > 0) {
       // every file landed but the version is still Unfinished (cut off between the last upload and its publish): finish it
       if (seen.status === 'Unfinished') await withRetry(() => ctx.ca().finishVersion(pkg.coords, pkg.target.targetVersion(row.version)), retry);
+      for (const a of ctx.state.assetsOf(row.id)) if (a.state !== 'uploaded') ctx.state.setAssetState(a, 'uploaded', 'found on the target with our bytes');
       const published = ctx.state.transition(row.id, 'published', { error: null }, 'found on the target after an interrupted publish');
       // the publish landed with the bytes fetched then; the source has declared other bytes since
       if (!declaredMatches(published)) ctx.state.note(row.id, 'EREDECLARED', `the source now declares ${row.declared_integrity ?? row.declared_shasum ?? 'no hash'}; the target keeps the bytes an interrupted publish had sent`);

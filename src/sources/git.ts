@@ -309,27 +309,36 @@ export class GitSource implements Source {
   private classify(thrown: unknown, what: string, subject = this.id): MigrateError {
     if (thrown instanceof MigrateError) return thrown;
     const e = toError(thrown);
-    const said = e.message.trim().split('\n').slice(-4).join(' | ').slice(0, 600);
+    const all = e.message;
+    // git's own boilerplate says nothing the lines before it did not
+    const said =
+      all
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !/^(fatal: Could not read from remote repository\.|Please make sure you have the correct access rights|and the repository exists\.)$/.test(l))
+        .slice(-4)
+        .join(' | ')
+        .slice(0, 600) || all.trim().slice(0, 600);
     const where = `${subject}: git ${what} from ${this.url}`;
-    if (/abort/i.test(e.name) || /aborted/i.test(said)) return new MigrateError('EINTERRUPTED', `${where} cut off by the stop`, { subject, cause: e });
-    if (/Permission denied|Authentication failed|could not read Username|publickey/i.test(said)) {
-      return new MigrateError('ESOURCEAUTH', `${where} was refused: ${said}`, {
-        subject,
-        cause: e,
-        hint: this.config.sshKeyEnv ? `check that the key in ${this.config.sshKeyEnv} is authorised for this repository (a deploy key)` : 'give the source an ssh key with sshKeyEnv, or load one into ssh-agent',
-      });
-    }
-    if (/Host key verification failed|HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i.test(said)) {
+    if (/abort/i.test(e.name) || /aborted/i.test(all)) return new MigrateError('EINTERRUPTED', `${where} cut off by the stop`, { subject, cause: e });
+    if (/Host key verification failed|HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i.test(all)) {
       return new MigrateError('ESOURCEAUTH', `${where}: the server's host key is unknown or changed: ${said}`, {
         subject,
         cause: e,
         hint: 'add the host to known_hosts (ssh-keyscan, checked out of band), or name a known_hosts file with knownHostsFile',
       });
     }
-    if (/does not appear to be a git repository|repository .* not found|Repository not found|No such file or directory|not a git repository/i.test(said)) {
+    if (/Permission denied|Authentication failed|could not read Username|publickey/i.test(all)) {
+      return new MigrateError('ESOURCEAUTH', `${where} was refused: ${said}`, {
+        subject,
+        cause: e,
+        hint: this.config.sshKeyEnv ? `check that the key in ${this.config.sshKeyEnv} is authorised for this repository (a deploy key)` : 'give the source an ssh key with sshKeyEnv, or load one into ssh-agent',
+      });
+    }
+    if (/does not appear to be a git repository|repository .* not found|Repository not found|No such file or directory|not a git repository/i.test(all)) {
       return new MigrateError('ESOURCENOTFOUND', `${where}: no such repository: ${said}`, { subject, cause: e, hint: 'check the url of the source in the job file' });
     }
-    if (/reference is not a tree|unknown revision|bad object|not our ref/i.test(said)) {
+    if (/reference is not a tree|unknown revision|bad object|not our ref/i.test(all)) {
       return new MigrateError('EBADSOURCE', `${where}: the commit is gone: ${said}`, { subject, cause: e, hint: 'the tag was moved or the history rewritten; see the tag in the repository' });
     }
     return new MigrateError('ESOURCE', `${where} failed: ${said}`, { subject, cause: e });

@@ -1,0 +1,151 @@
+/**
+ * git sources when things go wrong: a tag that does not build, a tag moved to
+ * another commit, a tag whose metadata names another version, a deleted tag,
+ * an unreachable repository, a refused ssh key; and npm packages that live only
+ * in git. Each ends in its own outcome, asserted by code, rows and what the
+ * stand-in received; the other versions still migrate.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ItemRow } from '../src/state/db.js';
+import { startTestEnv, type TestEnv } from './support/harness.js';
+import { fixtureBundle, startGitServer, type GitServer } from './support/git-server.js';
+
+let te: TestEnv;
+let git: GitServer;
+
+beforeAll(async () => {
+  te = await startTestEnv();
+  git = await startGitServer();
+  await git.createRepoFromBundle('monorepo', fixtureBundle('monorepo'));
+  await git.createRepoFromBundle('crashtest', fixtureBundle('py-crashtest'));
+  await git.createRepoFromBundle('escape', fixtureBundle('npm-escape-string-regexp'));
+  await git.createRepoFromBundle('uuid', fixtureBundle('go-uuid'));
+  te.env.CAM_TEST_GIT_KEY = git.clientKey;
+  te.env.CAM_TEST_STRANGER_KEY = git.unauthorizedKey;
+});
+afterAll(async () => {
+  await git?.stop();
+  await te?.stop();
+});
+
+function gitSource(id: string, repo: string, format: 'npm' | 'pypi' | 'go', extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { id, kind: 'git', url: git.gitPlusSshUrl(repo), format, sshKeyEnv: 'CAM_TEST_GIT_KEY', knownHostsFile: git.knownHosts, ...extra };
+}
+
+function rows(job: string, pkg?: string): ItemRow[] {
+  const state = te.openState(job);
+  try {
+    return state.items().filter((r) => pkg === undefined || r.package === pkg);
+  } finally {
+    state.close();
+  }
+}
+const states = (job: string, pkg: string) => Object.fromEntries(rows(job, pkg).map((r) => [r.version, r.state]));
+const uploads = (pkg: string) => te.sandbox.standIn.log.filter((e) => (e.operation === 'pypi:Upload' || e.operation === 'PublishPackageVersion' || e.operation === 'npm:Publish') && e.package === pkg);
+
+describe('a monorepo package: prefixed tags, a subdirectory, a tag that does not build', () => {
+  it('the tag that does not build fails EBUILD with the tail of its build log; the others migrate', async () => {
+    const job = te.writeJob({ name: 'billing', sources: [gitSource('billing', 'monorepo', 'pypi', { package: 'acme-billing', directory: 'billing', tags: 'billing/v{version}' })] });
+    const s = await te.run(job);
+    expect(s.exitCode).toBe(1);
+    expect(s.failures).toEqual([expect.objectContaining({ package: 'acme-billing', version: '0.9.0', code: 'EBUILD' })]);
+    expect(s.failures[0]!.message).toMatch(/vcs/);
+    expect(states('billing', 'acme-billing')).toEqual({ '0.9.0': 'failed', '1.0.0': 'verified', '1.1.0': 'verified', '1.2.0': 'verified' });
+    expect(uploads('acme-billing').filter((e) => e.version === '0.9.0')).toEqual([]);
+
+    // the user skips it in the job file: the run is clean, the skip says why
+    const skipping = te.writeJob({
+      name: 'billing',
+      sources: [gitSource('billing', 'monorepo', 'pypi', { package: 'acme-billing', directory: 'billing', tags: 'billing/v{version}', versions: { '0.9.0': { skip: 'needs hatch-vcs' } } })],
+    });
+    const again = await te.run(skipping);
+    expect(again.exitCode).toBe(0);
+    expect(again.skipped).toEqual([{ package: 'acme-billing', version: '0.9.0', reason: 'needs hatch-vcs' }]);
+  });
+});
+
+describe('a tag moved to another commit', () => {
+  it('before migration: a conflict (ETAGMOVED), never built from the new commit; accepted in the job, it is built and published', async () => {
+    const job = te.writeJob({ name: 'moved', sources: [gitSource('crashtest', 'crashtest', 'pypi', { package: 'crashtest', tags: '{version}' })] });
+    await te.run(job, { dryRun: true });
+    const before = rows('moved', 'crashtest').find((r) => r.version === '0.4.0')!;
+    // 0.4.0 now names the 0.4.1 commit (a force-pushed tag)
+    const other = await git.revParse('crashtest', '0.4.1^{commit}');
+    await git.tag('crashtest', '0.4.0', other, { annotated: true });
+    const s = await te.run(job);
+    expect(s.exitCode).toBe(1);
+    expect(s.conflicts).toEqual([expect.objectContaining({ version: '0.4.0', code: 'ETAGMOVED' })]);
+    expect(s.conflicts[0]!.message).toContain(other);
+    expect(rows('moved', 'crashtest').find((r) => r.version === '0.4.0')).toMatchObject({ state: 'conflict', source_commit: before.source_commit });
+    expect(uploads('crashtest').filter((e) => e.version === '0.4.0')).toEqual([]);
+    // a rerun still refuses
+    expect((await te.run(job)).conflicts.map((c) => c.code)).toEqual(['ETAGMOVED']);
+
+    // accepting the new commit (it fails its version check: it is 0.4.1's code)…
+    const accepting = te.writeJob({ name: 'moved', sources: [gitSource('crashtest', 'crashtest', 'pypi', { package: 'crashtest', tags: '{version}', versions: { '0.4.0': { commit: other } } })] });
+    const accepted = await te.run(accepting);
+    expect(accepted.failures).toEqual([expect.objectContaining({ version: '0.4.0', code: 'EVERSION' })]);
+    expect(rows('moved', 'crashtest').find((r) => r.version === '0.4.0')!.source_commit).toBe(other);
+  });
+
+  it('after migration: reported as a finding (exit 1), the target keeps what was built', async () => {
+    const job = te.writeJob({ name: 'moved-after', sources: [gitSource('uuid', 'uuid', 'go', { package: 'github.com/google/uuid' })] });
+    expect((await te.run(job)).exitCode).toBe(0);
+    const v12 = await git.revParse('uuid', 'v1.2.0^{commit}');
+    await git.tag('uuid', 'v1.1.5', v12, { annotated: false });
+    const s = await te.run(job);
+    expect(s.exitCode).toBe(1);
+    expect(s.tagMoved).toEqual([expect.objectContaining({ version: 'v1.1.5', state: 'verified' })]);
+    expect(rows('moved-after', 'github.com/google/uuid').find((r) => r.version === 'v1.1.5')!.state).toBe('verified');
+  });
+});
+
+describe('a deleted tag', () => {
+  it('is reported as removed at the source; a version not yet migrated is set aside', async () => {
+    const job = te.writeJob({ name: 'deleted', sources: [gitSource('escape', 'escape', 'npm')] });
+    await te.run(job, { dryRun: true });
+    await git.deleteTag('escape', 'v1.0.2');
+    const s = await te.run(job);
+    expect(s.exitCode).toBe(0);
+    expect(s.removedAtSource).toEqual([expect.objectContaining({ package: 'escape-string-regexp', version: '1.0.2', state: 'removed' })]);
+    expect(uploads('escape-string-regexp').map((e) => e.version)).not.toContain('1.0.2');
+  });
+});
+
+describe('npm packages that live only in git', () => {
+  it('every tag is packed as npm packs it and published down the npm path; latest is the highest release', async () => {
+    const s = await te.run(te.writeJob({ name: 'escape', sources: [gitSource('escape', 'escape', 'npm')] }));
+    expect(s.exitCode).toBe(0);
+    const versions = te.sandbox.standIn.versions('npm-internal', 'npm', undefined, 'escape-string-regexp').map((v) => v.version);
+    expect(versions).toEqual(expect.arrayContaining(['1.0.0', '2.0.0', '4.0.0', '5.0.0']));
+    expect(te.sandbox.standIn.distTags('npm-internal', 'escape-string-regexp').latest).toBe('5.0.0');
+    // npm pack of the v4.0.0 tag is deterministic: SOURCES.md records its integrity
+    const v4 = rows('escape', 'escape-string-regexp').find((r) => r.version === '4.0.0')!;
+    expect(`sha512-${Buffer.from(v4.sha512!, 'hex').toString('base64')}`).toBe('sha512-GY7Z60WFFg6daCH38h/nzUD69QNcwLyonxCBW6BKCE5xAnKyNsFfr4g5p3uu2hhg/IiSnNuHhE8IdqwrVNFyCA==');
+  });
+});
+
+describe('repositories that cannot be reached', () => {
+  it('a repository that does not exist: ESOURCENOTFOUND for that source, the other source migrates', async () => {
+    const job = te.writeJob({ name: 'missing', sources: [gitSource('missing', 'no-such-repo', 'go', { package: 'example.com/none' }), gitSource('uuid', 'uuid', 'go', { package: 'github.com/google/uuid' })], limits: { retries: 1 } });
+    const s = await te.run(job);
+    expect(s.exitCode).toBe(1);
+    expect(s.listErrors).toEqual([expect.objectContaining({ source: 'missing', code: 'ESOURCENOTFOUND' })]);
+    expect(s.complete).toBeGreaterThan(0);
+  });
+
+  it('a key the server refuses: ESOURCEAUTH, the key is named by its variable, its path appears nowhere', async () => {
+    const job = te.writeJob({ name: 'refused', sources: [gitSource('uuid', 'uuid', 'go', { package: 'github.com/google/uuid', sshKeyEnv: 'CAM_TEST_STRANGER_KEY' })], limits: { retries: 0 } });
+    const r = await te.cli(['run', job, '--json']);
+    expect(r.code).toBe(1);
+    const s = JSON.parse(r.stdout) as { listErrors: { code: string; message: string }[] };
+    expect(s.listErrors).toEqual([expect.objectContaining({ code: 'ESOURCEAUTH' })]);
+    expect(r.stdout + r.stderr).not.toContain(git.unauthorizedKey);
+  });
+
+  it('a host whose key is not the one known: ESOURCEAUTH about the host key, nothing fetched', async () => {
+    const job = te.writeJob({ name: 'hostkey', sources: [gitSource('uuid', 'uuid', 'go', { package: 'github.com/google/uuid', knownHostsFile: '/dev/null' })], limits: { retries: 0 } });
+    const s = await te.run(job);
+    expect(s.listErrors).toEqual([expect.objectContaining({ code: 'ESOURCEAUTH', message: expect.stringMatching(/host key/) })]);
+  });
+});
