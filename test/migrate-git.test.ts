@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -140,6 +140,46 @@ describe('the Go module over git+ssh into the generic repository, served by cam 
       await proxy.stop();
       await run('chmod', ['-R', 'u+w', gopath]).catch(() => {});
       rmSync(gopath, { recursive: true, force: true });
+    }
+  });
+
+  it('the migrated versions are checked against the consumers\' go.sum files: a line that differs is a critical finding', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cam-gosum-'));
+    try {
+      // lines as public go.sum files record them (test/fixtures/git/SOURCES.md)
+      const good = [
+        'github.com/google/uuid v1.0.0 h1:b4Gk+7WdP/d3HZH8EJsZpvV7EtDOgaZLtnaNGIu1adA=',
+        'github.com/google/uuid v1.0.0/go.mod h1:TIyPZe4MgqvfeYDBFedMoGGpEw/LqOeaOT+nhxU+yHo=',
+        'github.com/google/uuid v1.3.0 h1:t6JiXgmwXMjEs8VusXIJk2BXHsn+wx8BZdTaoZ5fu7I=',
+        'github.com/google/uuid v1.3.0/go.mod h1:TIyPZe4MgqvfeYDBFedMoGGpEw/LqOeaOT+nhxU+yHo=',
+        'golang.org/x/sys v0.1.0 h1:kunALQeHf1/185U1i0GOB/fy1IPRDDpuoOOqRReG57U=',
+      ];
+      writeFileSync(join(dir, 'go.sum'), `${good.join('\n')}\n`);
+      mkdirSync(join(dir, 'svc'));
+      writeFileSync(join(dir, 'svc', 'go.sum'), 'github.com/google/uuid v1.6.0 h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n');
+      const clean = te.writeJob({ name: 'go', sources: [gitSource('uuid', 'uuid', 'go', { package: 'github.com/google/uuid' })] });
+      const withSums = (patterns: string[]) => {
+        writeFileSync(clean, readFileSync(clean, 'utf8').replace(/^goSum:.*\n(  - .*\n)*/m, '') + `goSum:\n${patterns.map((p) => `  - ${JSON.stringify(p)}`).join('\n')}\n`);
+        return clean;
+      };
+      const ok = await te.run(withSums([join(dir, 'go.sum')]));
+      expect(ok.exitCode).toBe(0);
+      expect(ok.goSum).toEqual({ files: 1, checked: 4, mismatches: [], errors: [] });
+
+      const bad = await te.run(withSums([join(dir, '**/go.sum')]));
+      expect(bad.exitCode).toBe(1);
+      expect(bad.goSum.files).toBe(2);
+      expect(bad.goSum.mismatches).toEqual([
+        { module: 'github.com/google/uuid', version: 'v1.6.0', file: join(dir, 'svc', 'go.sum'), line: 1, kind: 'zip', goSum: 'h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=', built: 'h1:NIvaJDMOsjHA8n1jAhLSgzrAzy1Hgr+hNrb57e+94F0=' },
+      ]);
+
+      writeFileSync(join(dir, 'svc', 'go.sum'), 'not a go.sum line\n');
+      const broken = await te.run(withSums([join(dir, '**/go.sum')]));
+      expect(broken.goSum.errors).toEqual([{ file: join(dir, 'svc', 'go.sum'), message: expect.stringContaining(`${join(dir, 'svc', 'go.sum')}:1`) }]);
+      expect(broken.goSum.checked).toBe(4);
+      expect(broken.exitCode).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -50,6 +50,9 @@ export function humanSummary(s: RunSummary): string {
   for (const f of s.failures) lines.push(`  FAILED ${f.package}@${f.version}: ${f.message}`);
   for (const c of s.conflicts) lines.push(c.code === 'ECONFLICT' ? `  CONFLICT ${c.package}@${c.version}: ours sha512 ${c.ourSha512}, target sha512 ${c.targetSha512}` : `  CONFLICT ${c.package}@${c.version}: ${c.message}`);
   for (const t of s.tagMoved.filter((m) => m.state !== 'conflict')) lines.push(`  TAG MOVED ${t.package}@${t.version} (${t.state}): ${t.detail}`);
+  for (const m of s.goSum.mismatches) lines.push(`  CRITICAL go.sum ${m.file}:${m.line} says ${m.module} ${m.version}${m.kind === 'go.mod' ? '/go.mod' : ''} ${m.goSum}, the migrated module hashes ${m.built}`);
+  for (const e of s.goSum.errors) lines.push(`  go.sum not read: ${e.message}`);
+  if (s.goSum.files) lines.push(`  go.sum: ${s.goSum.checked} lines checked in ${s.goSum.files} files, ${s.goSum.mismatches.length} differ`);
   if (s.skipped.length) lines.push(`  skipped: ${s.skipped.map((k) => `${k.package}@${k.version} (${k.reason})`).join(', ')}`);
   for (const l of s.listErrors) lines.push(`  NOT LISTED ${l.package} (${l.source}): ${l.message}`);
   for (const m of s.metadata) lines.push(`  metadata ${m.package}: ${m.error ?? m.changes.join(', ')}`);

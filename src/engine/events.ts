@@ -42,6 +42,17 @@ export interface RunSummary {
   tagMoved: { package: string; version: string; state: string; detail: string }[];
   /** Versions left out on purpose (a tag that is no version for its format, a job override), with the reason. */
   skipped: { package: string; version: string; reason: string }[];
+  /**
+   * Go versions against the go.sum files the job names: lines checked, and every
+   * line whose hash differs from what was built (a critical finding), or files that
+   * could not be read.
+   */
+  goSum: {
+    files: number;
+    checked: number;
+    mismatches: { module: string; version: string; file: string; line: number; kind: 'zip' | 'go.mod'; goSum: string; built: string }[];
+    errors: { file: string; message: string }[];
+  };
   /** Packages whose dist-tags or deprecations are not (yet) as the source has them, and why. */
   metadataOutOfSync: { package: string; reason: string }[];
   throttles: number;

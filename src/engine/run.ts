@@ -24,6 +24,7 @@ import type { JobConfig } from '../config/schema.js';
 import type { ProgressEvent, RunOutcome, RunSummary } from './events.js';
 import type { ItemContext } from './item.js';
 import { FATAL_CODES, migratePackage, ON_TARGET, type PackageRunContext } from './package.js';
+import { checkGoSums, goSumFiles } from './gosum-check.js';
 import { Limiter } from './limiter.js';
 import { withRetry } from './retry.js';
 
@@ -283,7 +284,8 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     await verifyQueue.onIdle();
     signal.removeEventListener('abort', onAbort);
 
-    const summary = summarize(db, job.name, dryRun, signal.aborted && fatalError === undefined, outcomes, listErrors, metadata, metadataOutOfSync, active, {
+    const goSum = checkGoSums(goSumFiles(job.file, config.goSum), db.items('facts IS NOT NULL').filter(inJob));
+    const summary = summarize(db, job.name, dryRun, signal.aborted && fatalError === undefined, outcomes, listErrors, metadata, metadataOutOfSync, goSum, active, {
       throttles: limiter.throttles,
       tokenFetches: ca?.tokenFetches ?? 0,
       blobRecheck: { bytes: blobs.recheck.bytes, ms: Math.round(blobs.recheck.ms) },
@@ -374,6 +376,7 @@ function summarize(
   listErrors: RunSummary['listErrors'],
   metadata: RunSummary['metadata'],
   metadataOutOfSync: RunSummary['metadataOutOfSync'],
+  goSum: RunSummary['goSum'],
   active: string[],
   figures: { throttles: number; tokenFetches: number; blobRecheck: RunSummary['blobRecheck']; durationMs: number },
 ): RunSummary {
@@ -390,7 +393,8 @@ function summarize(
     .map((r) => ({ package: r.package, version: r.version, code: r.last_error_code ?? 'ECONFLICT', message: r.last_error ?? '', ourSha512: r.sha512 ?? '', targetSha512: r.target_sha512 ?? '' }));
   const tagMoved = state.tagMoves(state.runId ?? undefined).map((t) => ({ package: t.package, version: t.version, state: t.state, detail: t.detail ?? '' }));
   // in sync means the versions AND the dist-tags/deprecations: a tag left behind is not a finished job
-  const ok = complete === selected.length && listErrors.length === 0 && metadataOutOfSync.length === 0 && tagMoved.length === 0 && !interruptedRun;
+  const goSumBad = goSum.mismatches.length + goSum.errors.length > 0;
+  const ok = complete === selected.length && listErrors.length === 0 && metadataOutOfSync.length === 0 && tagMoved.length === 0 && !goSumBad && !interruptedRun;
   return {
     job,
     dryRun,
@@ -410,10 +414,11 @@ function summarize(
       .map((c) => ({ package: c.package, version: c.version, migratedSha512: c.sha512 ?? '', detail: c.detail ?? '' })),
     removedAtSource: state.sourceRemovals(state.runId ?? undefined).map((c) => ({ package: c.package, version: c.version, state: c.state, detail: c.detail ?? '' })),
     tagMoved,
+    goSum,
     skipped: items.filter((r) => r.state === 'skipped').map((r) => ({ package: r.package, version: r.version, reason: r.last_error ?? '' })),
     metadataOutOfSync: [...metadataOutOfSync].sort((a, b) => a.package.localeCompare(b.package) || a.reason.localeCompare(b.reason)),
     ...figures,
     peakRssBytes: peakRss(),
-    exitCode: dryRun ? (failures.length + conflicts.length + listErrors.length + tagMoved.length > 0 ? 1 : 0) : ok ? 0 : 1,
+    exitCode: dryRun ? (failures.length + conflicts.length + listErrors.length + tagMoved.length > 0 || goSumBad ? 1 : 0) : ok ? 0 : 1,
   };
 }

@@ -1,0 +1,47 @@
+/**
+ * go.sum files: `<module> <version> h1:<hash>` for a module's zip and
+ * `<module> <version>/go.mod h1:<hash>` for its go.mod
+ * (https://go.dev/ref/mod#go-sum-files). Consumers' go.sum lines are what
+ * their builds will check the migrated modules against, so each migrated Go
+ * version must hash exactly as they say.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { MigrateError, toError } from '../errors.js';
+
+export interface GoSumLine {
+  module: string;
+  version: string;
+  /** true for the `/go.mod` line */
+  goMod: boolean;
+  hash: string;
+  file: string;
+  line: number;
+}
+
+/** A go.sum file is a few MB at most; a larger one is not a go.sum. */
+const MAX_GO_SUM_BYTES = 64 * 1024 * 1024;
+
+/** Parse one go.sum; a line that is not `<module> <version>[/go.mod] <hash>` is an error naming the file and line. */
+export function parseGoSum(file: string): GoSumLine[] {
+  let text: string;
+  try {
+    const size = statSync(file).size;
+    if (size > MAX_GO_SUM_BYTES) throw new Error(`${size} bytes: not a go.sum`);
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new MigrateError('ECONFIG', `cannot read go.sum ${file}: ${toError(e).message}`, { hint: 'fix the path in goSum in the job file' });
+  }
+  const out: GoSumLine[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (!line) return;
+    const parts = line.split(/\s+/);
+    const [module, version, hash] = parts;
+    if (parts.length !== 3 || !module || !version || !hash || !/^h\d+:/.test(hash)) {
+      throw new MigrateError('ECONFIG', `${file}:${i + 1}: not a go.sum line: ${JSON.stringify(line.slice(0, 120))}`, { hint: 'each line is "<module> <version>[/go.mod] h1:<hash>"' });
+    }
+    const goMod = version.endsWith('/go.mod');
+    out.push({ module, version: goMod ? version.slice(0, -'/go.mod'.length) : version, goMod, hash, file, line: i + 1 });
+  });
+  return out;
+}
