@@ -18,6 +18,10 @@ export interface StatusReport {
   metadataPending: string[];
   /** Migrated versions whose source later declared other bytes (every run). */
   sourceChanged: { package: string; version: string; migratedSha512: string | null; detail: string | null; at: string }[];
+  /** git tags that moved to another commit after they were first listed (every run). */
+  tagMoved: { package: string; version: string; state: string; detail: string | null; at: string }[];
+  /** Versions left out on purpose, with the reason. */
+  skipped: { package: string; version: string; reason: string | null }[];
   /** Versions their source no longer lists, with the state each is in (on the target, or set aside). */
   removedAtSource: { package: string; version: string; state: string; detail: string | null; at: string }[];
   lastRun?: { id: number; startedAt: string; endedAt: string | null; dryRun: boolean; outcome: string | null };
@@ -48,6 +52,8 @@ export function readStatus(jobFile: string, stateDir = 'state'): StatusReport {
       metadataPending: pkgs.filter((p) => p.meta_state !== 'done' && !p.list_error_code).map((p) => p.package),
       sourceChanged: state.sourceChanges().map((c) => ({ package: c.package, version: c.version, migratedSha512: c.sha512, detail: c.detail, at: c.at })),
       removedAtSource: state.sourceRemovals(),
+      tagMoved: state.tagMoves(),
+      skipped: state.items("state = 'skipped'").map((r) => ({ package: r.package, version: r.version, reason: r.last_error })),
       lastRun: run && { id: run.id, startedAt: run.started_at, endedAt: run.ended_at, dryRun: run.dry_run === 1, outcome: run.outcome },
     };
   } finally {
@@ -69,6 +75,8 @@ export function statusCommand(jobFile: string, opts: { json?: boolean; stateDir?
       for (const l of report.listErrors) lines.push(`  NOT LISTED ${l.package} (${l.source}): ${l.error}`);
       for (const c of report.sourceChanged) lines.push(`  WARNING ${c.package}@${c.version} changed at the source after it was migrated (${c.at}): ${c.detail}`);
       for (const r of report.removedAtSource) lines.push(`  REMOVED AT SOURCE ${r.package}@${r.version} (${r.state}, ${r.at}): ${r.detail}`);
+      for (const t of report.tagMoved) lines.push(`  TAG MOVED ${t.package}@${t.version} (${t.state}, ${t.at}): ${t.detail}`);
+      for (const k of report.skipped) lines.push(`  skipped ${k.package}@${k.version}: ${k.reason}`);
       if (report.metadataPending.length) lines.push(`  dist-tags/deprecations still to sync: ${report.metadataPending.join(', ')}`);
       print(io.stdout, `${lines.join('\n')}\n`);
     }
