@@ -85,6 +85,12 @@ export interface GitServerOptions {
   dir?: string;
   /** Port to listen on; default a free one. */
   port?: number;
+  /**
+   * authorized_keys options for the client key, e.g. `restrict,command="/path/to/script"`:
+   * sshd then runs that command for every login, whatever the client asked (in
+   * SSH_ORIGINAL_COMMAND). The sandbox uses it to serve `/acme/<name>.git` read-only.
+   */
+  authorizedKeyOptions?: string;
 }
 
 export interface GitServer {
@@ -168,7 +174,8 @@ async function start(dir: string, opts: GitServerOptions): Promise<GitServer> {
   const unauthorizedKey = join(dir, 'stranger_ed25519');
   await Promise.all([keygen(hostKey, 'cam-test-host'), keygen(clientKey, 'cam-test-client'), keygen(unauthorizedKey, 'cam-test-stranger')]);
   const authorizedKeys = join(dir, 'authorized_keys');
-  await writeFile(authorizedKeys, await readFile(`${clientKey}.pub`), { mode: 0o600 });
+  const clientPublicKey = await readFile(`${clientKey}.pub`, 'utf8');
+  await writeFile(authorizedKeys, opts.authorizedKeyOptions ? `${opts.authorizedKeyOptions} ${clientPublicKey}` : clientPublicKey, { mode: 0o600 });
   const hostPublicKey = (await readFile(`${hostKey}.pub`, 'utf8')).trim().split(/\s+/).slice(0, 2).join(' ');
 
   // git-upload-pack/receive-pack in a session must not read the machine's or root's git config.
