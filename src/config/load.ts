@@ -3,7 +3,7 @@
  * and what to write instead; nothing is half-loaded.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { basename, extname } from 'node:path';
+import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { MigrateError, toError } from '../errors.js';
@@ -47,6 +47,8 @@ export function loadJob(file: string): LoadedJob {
   }
   const config = parsed.data;
   checkCrossFields(file, config);
+  // a relative knownHostsFile is relative to this file, like goSum (ssh would read it from git's working folder); ~ is ssh's
+  for (const s of config.sources) if (s.kind === 'git' && s.knownHostsFile && !isAbsolute(s.knownHostsFile) && !s.knownHostsFile.startsWith('~')) s.knownHostsFile = resolve(dirname(file), s.knownHostsFile);
   return { file, name: config.name ?? basename(file, extname(file)), config };
 }
 
