@@ -95,8 +95,14 @@ export interface PackageListing {
   distTags: Record<string, string>;
 }
 
-/** CodeArtifact quotas the engine spaces requests for (one token bucket each). */
-export type BucketName = 'publish' | 'getAsset' | 'list' | 'reads' | 'writes';
+/**
+ * CodeArtifact quotas the engine spaces requests for, one token bucket each:
+ * PublishPackageVersion (npm/PyPI publishes count too), GetPackageVersionAsset,
+ * the three List operations (200/s EACH), and the account-wide reads and writes.
+ * https://docs.aws.amazon.com/codeartifact/latest/ug/service-limits.html
+ */
+export const BUCKETS = ['publish', 'getAsset', 'listPackages', 'listVersions', 'listAssets', 'reads', 'writes'] as const;
+export type BucketName = (typeof BUCKETS)[number];
 
 /**
  * What targets need from the engine's rate limiting: wait for a slot, and say
@@ -105,5 +111,6 @@ export type BucketName = 'publish' | 'getAsset' | 'list' | 'reads' | 'writes';
 export interface RateLimiter {
   take(names: readonly BucketName[], signal?: AbortSignal): Promise<void>;
   throttled(names: readonly BucketName[]): void;
-  succeeded(names: readonly BucketName[]): void;
+  /** The request succeeded; `ms` is how long it took (the engine sizes in-flight work from it). */
+  succeeded(names: readonly BucketName[], ms?: number): void;
 }

@@ -25,6 +25,8 @@ export interface StatusReport {
   /** Versions their source no longer lists, with the state each is in (on the target, or set aside). */
   removedAtSource: { package: string; version: string; state: string; detail: string | null; at: string }[];
   lastRun?: { id: number; startedAt: string; endedAt: string | null; dryRun: boolean; outcome: string | null };
+  /** The rate each quota bucket ran at in the last run that recorded them, and where it came from. */
+  rates?: Record<string, { rate: number; source: string; latencyMs?: number }>;
 }
 
 export function readStatus(jobFile: string, stateDir = 'state'): StatusReport {
@@ -55,9 +57,21 @@ export function readStatus(jobFile: string, stateDir = 'state'): StatusReport {
       tagMoved: state.tagMoves(),
       skipped: state.items("state = 'skipped'").map((r) => ({ package: r.package, version: r.version, reason: r.last_error })),
       lastRun: run && { id: run.id, startedAt: run.started_at, endedAt: run.ended_at, dryRun: run.dry_run === 1, outcome: run.outcome },
+      ...lastRates(state),
     };
   } finally {
     state.close();
+  }
+}
+
+/** The rates of the latest run whose summary recorded them (a run with nothing to do reads no quotas). */
+function lastRates(state: StateDb): { rates?: StatusReport['rates'] } {
+  const rows = state.db.prepare("SELECT summary FROM runs WHERE summary LIKE '%\"rates\"%' ORDER BY id DESC LIMIT 1").all() as { summary: string }[];
+  try {
+    const rates = rows[0] ? (JSON.parse(rows[0].summary) as { rates?: StatusReport['rates'] }).rates : undefined;
+    return rates ? { rates } : {};
+  } catch {
+    return {};
   }
 }
 
@@ -69,6 +83,7 @@ export function statusCommand(jobFile: string, opts: { json?: boolean; stateDir?
     else {
       const lines = [`${report.job}: ${report.total} versions known (${report.database})`];
       for (const [s, n] of Object.entries(report.states)) if (n) lines.push(`  ${s.padEnd(18)} ${n}`);
+      if (report.rates) lines.push(`rates: ${Object.entries(report.rates).map(([b, r]) => `${b} ${r.rate}/s (${r.source})`).join(', ')}`);
       if (report.lastRun) lines.push(`last run #${report.lastRun.id}${report.lastRun.dryRun ? ' (dry run)' : ''}: ${report.lastRun.outcome ?? 'did not finish (killed?)'}, started ${report.lastRun.startedAt}`);
       for (const f of report.failures) lines.push(`  FAILED ${f.package}@${f.version} after ${f.attempts} attempt(s): ${f.error}`);
       for (const c of report.conflicts) lines.push(`  CONFLICT ${c.package}@${c.version}: ours sha512 ${c.ourSha512}, target sha512 ${c.targetSha512}`);

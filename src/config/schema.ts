@@ -175,7 +175,8 @@ export const jobSchema = z
     sources: z.array(sourceSchema).min(1, 'list at least one source'),
     limits: z
       .object({
-        concurrency: z.number().int().min(1).max(256).default(16).describe('packages worked on at once'),
+        concurrency: z.number().int().min(1).max(1024).optional().describe('at most this many packages at once (default: sized from the publish rate and the measured latency)'),
+        publishesPerPackage: z.number().int().min(1).max(64).default(1).describe('versions of one package published at once; their requests are still sent in version order'),
         fetchConcurrency: z.number().int().min(1).max(256).default(8).describe('downloads at once'),
         retries: z.number().int().min(0).max(50).default(8).describe('retry budget per version and step'),
         maxArtifactBytes: size(1024, MAX_ARTIFACT_LIMIT, 'limits.maxArtifactBytes')
@@ -184,15 +185,15 @@ export const jobSchema = z
         stopGraceSeconds: z.number().min(0).max(600).default(10).describe('after Ctrl-C, how long in-flight requests may finish before they are cut off'),
         rates: z
           .object({
-            publish: rate.default(10),
-            getAsset: rate.default(50),
-            list: rate.default(200),
-            reads: rate.default(800),
-            writes: rate.default(100),
+            publish: rate.optional(),
+            getAsset: rate.optional(),
+            list: rate.optional(),
+            reads: rate.optional(),
+            writes: rate.optional(),
           })
           .strict()
           .prefault({})
-          .describe('requests per second per CodeArtifact quota'),
+          .describe('requests per second per CodeArtifact quota; unset: the account\'s applied quotas (Service Quotas), else the defaults'),
       })
       .strict()
       .prefault({}),

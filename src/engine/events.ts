@@ -55,6 +55,12 @@ export interface RunSummary {
   };
   /** Packages whose dist-tags or deprecations are not (yet) as the source has them, and why. */
   metadataOutOfSync: { package: string; reason: string }[];
+  /** The rate each quota bucket ran at, where it came from (job, account, default), and the latency measured. */
+  rates: Record<string, { rate: number; source: 'job' | 'account' | 'default'; latencyMs?: number }>;
+  /** Why the account's quotas are not in use, when they are not. */
+  quotaNote?: string;
+  /** How much ran at once: packages at the end and at the most, versions of one package. */
+  inFlight: { packages: number; peakPackages: number; publishesPerPackage: number };
   throttles: number;
   tokenFetches: number;
   /** Stored bytes re-hashed just before publishing, and what it cost. */

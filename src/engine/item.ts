@@ -30,6 +30,8 @@ export interface PackageContext {
   coords: PackageCoordinates;
   targetVersions: () => Promise<Map<string, TargetVersion>>;
   distTags: Record<string, string>;
+  /** Called as the version's first upload request is about to go out (the next version may then start its own). */
+  onPublishStart?: () => void;
 }
 
 const subjectOf = (row: ItemRow) => `${row.package}@${row.version}`;
@@ -236,7 +238,10 @@ async function publish(ctx: ItemContext, pkg: PackageContext, fetched: ItemRow, 
     const isLast = assets.slice(i + 1).every((a) => a.state === 'uploaded' || present.has(a.name));
     const done = await withRetry(async () => {
       asset = ctx.state.setAssetState(asset, 'uploading', `uploading (attempt ${asset.attempts + 1})`);
-      const result = await pkg.target.publishAsset({ name: row.package, version, coords: pkg.coords, asset: file, assets: files, isLast, distTag: tag, signal: ctx.hardSignal });
+      const sent = pkg.target.publishAsset({ name: row.package, version, coords: pkg.coords, asset: file, assets: files, isLast, distTag: tag, signal: ctx.hardSignal });
+      // the request is on its way: the next version of this package may send its own
+      pkg.onPublishStart?.();
+      const result = await sent;
       if (result.kind === 'published') return 'uploaded' as const;
       // 409 or an answer that never came: read the target rather than upload blind.
       const theirs = (await ctx.ca().versionAssets(pkg.coords, version))?.find((a) => a.name === file.name);

@@ -32,11 +32,16 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 const DECREASE = 0.8;
 const INCREASE = 0.05;
 
+/** How much a new latency sample moves the average (an EWMA over the last ~20 requests). */
+const LATENCY_WEIGHT = 0.1;
+
 class Bucket {
   rate: number;
   private next = 0; // earliest time the next token is available
+  /** Average round trip of this bucket's requests, ms (undefined until one finished). */
+  latencyMs?: number;
 
-  constructor(readonly configured: number) {
+  constructor(public configured: number) {
     this.rate = configured;
   }
 
@@ -51,8 +56,15 @@ class Bucket {
     this.rate = Math.max(this.configured / 10, this.rate * DECREASE);
   }
 
-  succeeded(): void {
+  succeeded(ms?: number): void {
     if (this.rate < this.configured) this.rate = Math.min(this.configured, this.rate + this.configured * INCREASE);
+    if (ms !== undefined && Number.isFinite(ms)) this.latencyMs = this.latencyMs === undefined ? ms : this.latencyMs + LATENCY_WEIGHT * (ms - this.latencyMs);
+  }
+
+  /** A new ceiling (the account's quota became known): the current rate follows. */
+  reconfigure(rate: number): void {
+    this.rate = this.rate >= this.configured ? rate : Math.min(rate, this.rate * (rate / this.configured));
+    this.configured = rate;
   }
 }
 
@@ -60,13 +72,18 @@ export class Limiter implements RateLimiter {
   private readonly buckets: Record<BucketName, Bucket>;
   throttles = 0;
 
-  constructor(rates: Rates) {
+  /** `list` is the rate of each of the three List operations (200/s each by default). */
+  constructor(rates: Rates | Record<BucketName, number>) {
+    const r = rates as Partial<Record<BucketName | 'list', number>>;
+    const list = r.list ?? 200;
     this.buckets = {
-      publish: new Bucket(rates.publish),
-      getAsset: new Bucket(rates.getAsset),
-      list: new Bucket(rates.list),
-      reads: new Bucket(rates.reads),
-      writes: new Bucket(rates.writes),
+      publish: new Bucket(r.publish ?? 10),
+      getAsset: new Bucket(r.getAsset ?? 50),
+      listPackages: new Bucket(r.listPackages ?? list),
+      listVersions: new Bucket(r.listVersions ?? list),
+      listAssets: new Bucket(r.listAssets ?? list),
+      reads: new Bucket(r.reads ?? 800),
+      writes: new Bucket(r.writes ?? 100),
     };
   }
 
@@ -87,12 +104,25 @@ export class Limiter implements RateLimiter {
     for (const n of names) this.buckets[n].throttled();
   }
 
-  succeeded(names: readonly BucketName[]): void {
-    for (const n of names) this.buckets[n].succeeded();
+  succeeded(names: readonly BucketName[], ms?: number): void {
+    for (const n of names) this.buckets[n].succeeded(ms);
   }
 
   rate(name: BucketName): number {
     return this.buckets[name].rate;
+  }
+
+  configured(name: BucketName): number {
+    return this.buckets[name].configured;
+  }
+
+  setRate(name: BucketName, rate: number): void {
+    this.buckets[name].reconfigure(rate);
+  }
+
+  /** The average round trip of the bucket's requests so far (ms), if any finished. */
+  latencyMs(name: BucketName): number | undefined {
+    return this.buckets[name].latencyMs;
   }
 }
 

@@ -19,7 +19,28 @@ export const ON_TARGET: ReadonlySet<ItemState> = new Set(['verified', 'present-i
 /** Errors about this machine, not about one version: they stop the run (every other version would fail the same way). */
 export const FATAL_CODES: ReadonlySet<string> = new Set(['ELOCAL', 'ESTATE']);
 
+/** A counting semaphore: at most `size` holders; waiters are served in order. */
+class Window {
+  private held = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly size: number) {}
+  acquire(): Promise<void> {
+    if (this.held < this.size) {
+      this.held++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.held--;
+  }
+}
+
 export interface PackageRunContext extends ItemContext {
+  /** Versions of one package worked on at once. */
+  publishesPerPackage: number;
   /** Enabled source ids, in job order. */
   active: string[];
   fetchQueue: PQueue;
@@ -71,18 +92,27 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
     return true;
   };
 
+  // Up to `publishesPerPackage` versions of this package at once, started in version order:
+  // a package with thousands of versions does not serialise the run. (dist-tags are set at
+  // the end; `latest` is only ever sent with the source's latest version.)
+  const window = new Window(pc.sequential ? 1 : pc.publishesPerPackage);
   const verifications: Promise<void>[] = [];
+  const steps: Promise<void>[] = [];
   let fatal: unknown;
-  for (const r of rows) {
-    if (signal.aborted) break;
+  let stop = false;
+  // each version's upload starts only once the one before it has started (or finished
+  // without one): requests go out in version order even when several are in flight
+  let previousStarted: Promise<void> = Promise.resolve();
+  const step = async (r: ItemRow, after: Promise<void>, started: () => void) => {
     try {
       checkListed(r);
       if (pc.sequential) startFetch(r);
       const fetched = fetches.has(r.id) ? await fetches.get(r.id)! : r;
-      const settled = await settleItem(pc, pkg, fetched);
+      await after;
+      const settled = await settleItem(pc, { ...pkg, onPublishStart: started }, fetched);
       if (typeof settled === 'string') {
         pc.report(r, settled);
-        continue;
+        return;
       }
       const verification = pc.verifyQueue.add(async () => {
         try {
@@ -98,9 +128,28 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
       verifications.push(verification);
       if (pc.sequential) await verification;
     } catch (thrown) {
-      if (!fail(r, thrown)) break;
+      try {
+        if (!fail(r, thrown)) stop = true;
+      } catch (f) {
+        fatal ??= f;
+        stop = true;
+      }
+    } finally {
+      started();
     }
+  };
+  for (const r of rows) {
+    await window.acquire();
+    if (signal.aborted || stop || fatal !== undefined) {
+      window.release();
+      break;
+    }
+    let started!: () => void;
+    const thisStarted = new Promise<void>((resolve) => (started = resolve));
+    steps.push(step(r, previousStarted, started).finally(() => window.release()));
+    previousStarted = thisStarted;
   }
+  await Promise.all(steps);
   await Promise.all(verifications);
   if (fatal !== undefined) throw fatal;
   if (signal.aborted || !metadataNeeded) return;

@@ -19,13 +19,19 @@ import { acquireLock } from '../state/lock.js';
 import { createSource, type Source } from '../sources/index.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
 import { createTarget, type TargetFormat } from '../targets/index.js';
-import { FINAL_STATES, type Format } from '../types.js';
+import { BUCKETS, FINAL_STATES, type BucketName, type Format } from '../types.js';
+
+/** The most packages worked on at once when the job sets no `concurrency`. */
+const MAX_ADAPTIVE_PACKAGES = 256;
 import type { JobConfig } from '../config/schema.js';
 import type { ProgressEvent, RunOutcome, RunSummary } from './events.js';
 import type { ItemContext } from './item.js';
 import { FATAL_CODES, migratePackage, ON_TARGET, type PackageRunContext } from './package.js';
 import { checkGoSums, goSumFiles } from './gosum-check.js';
 import { Limiter } from './limiter.js';
+import { jobRates, resolveRates } from './rates.js';
+import { readAccountQuotas } from '../targets/quotas.js';
+import type { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { withRetry } from './retry.js';
 
 export interface RunOptions {
@@ -41,6 +47,8 @@ export interface RunOptions {
   concurrency?: number;
   /** For tests: a preconfigured SDK client. */
   codeartifactClient?: CodeartifactClient;
+  /** For tests: a preconfigured Service Quotas client. */
+  serviceQuotasClient?: ServiceQuotasClient;
 }
 
 export async function runJob(opts: RunOptions): Promise<RunSummary> {
@@ -107,7 +115,10 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     blobs.sweepTemporary();
     const runId = db.startRun(dryRun);
 
-    const limiter = new Limiter(config.limits.rates);
+    const fromJob = jobRates(config.limits.rates);
+    let rates = resolveRates(fromJob);
+    let quotaNote: string | undefined;
+    const limiter = new Limiter(Object.fromEntries(Object.entries(rates).map(([b, r]) => [b, r.rate])) as Record<BucketName, number>);
     // The target is touched lazily: a rerun with nothing left to do sends it nothing.
     const getCa = () => (ca ??= new CodeArtifact(config.target, limiter, opts.codeartifactClient, hard.signal));
     const targets = new Map<Format, TargetFormat>();
@@ -239,19 +250,44 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       try {
         const formats = new Set([...byPackage.keys()].map((k) => k.slice(0, k.indexOf('/')) as Format));
         for (const format of formats) await preflight(getCa(), getTarget(format), config.limits.retries, signal);
+        // the account's applied quotas, for every rate the job does not set itself
+        if (BUCKETS.some((b) => fromJob[b] === undefined)) {
+          const account = await readAccountQuotas(config.target.region, env, opts.serviceQuotasClient, hard.signal);
+          rates = resolveRates(fromJob, account.rates);
+          if (account.error) quotaNote = `the account's quotas could not be read (${account.error}); CodeArtifact's defaults apply where the job sets no rate`;
+          for (const b of BUCKETS) limiter.setRate(b, rates[b].rate);
+        }
       } catch (e) {
         db.endRun('target-unusable', { error: toError(e).message });
         throw e;
       }
     }
 
-    const concurrency = opts.concurrency ?? config.limits.concurrency;
+    const maxPackages = opts.concurrency ?? config.limits.concurrency;
     // concurrency 1 with fetchConcurrency 1: strictly one step at a time, nothing overlapping
     // (for debugging a source or target, and the benchmark's sequential baseline)
-    const sequential = concurrency === 1 && config.limits.fetchConcurrency === 1;
-    const packageQueue = new PQueue({ concurrency });
+    const sequential = maxPackages === 1 && config.limits.fetchConcurrency === 1;
+    const packageQueue = new PQueue({ concurrency: maxPackages ?? 4 });
     const fetchQueue = new PQueue({ concurrency: config.limits.fetchConcurrency });
-    const verifyQueue = new PQueue({ concurrency: 2 * concurrency });
+    const verifyQueue = new PQueue({ concurrency: 2 * (maxPackages ?? 4) });
+    // In flight: enough publishes to keep the publish bucket busy at the latency this run
+    // measures (rate x round trip, with headroom), re-sized as latency and throttling change;
+    // never more packages than the job's `concurrency` when it sets one.
+    const sizing = { packages: packageQueue.concurrency, peakPackages: packageQueue.concurrency };
+    const resize = () => {
+      const rtt = limiter.latencyMs('publish') ?? 250;
+      const wanted = Math.ceil((limiter.rate('publish') * rtt * 1.5) / 1000) + 2;
+      const packages = Math.min(maxPackages ?? MAX_ADAPTIVE_PACKAGES, Math.max(2, wanted));
+      if (sequential || packages === packageQueue.concurrency) return;
+      packageQueue.concurrency = packages;
+      // every published version is read back twice (assets, status): twice as many reads in flight
+      verifyQueue.concurrency = Math.max(4, 2 * packages * config.limits.publishesPerPackage);
+      sizing.packages = packages;
+      sizing.peakPackages = Math.max(sizing.peakPackages, packages);
+    };
+    resize();
+    const resizer = setInterval(resize, 500);
+    resizer.unref();
     // Not fetchQueue.clear(): a cleared task's promise never settles, and a package awaiting
     // its download would hang the run. Queued downloads see the abort and reject at once.
     const onAbort = () => packageQueue.clear();
@@ -261,6 +297,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     const metadataOutOfSync: RunSummary['metadataOutOfSync'] = [];
     const packageCtx: PackageRunContext = {
       ...ctx,
+      publishesPerPackage: config.limits.publishesPerPackage,
       active,
       fetchQueue,
       verifyQueue,
@@ -282,10 +319,14 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     await packageQueue.onIdle();
     await fetchQueue.onIdle();
     await verifyQueue.onIdle();
+    clearInterval(resizer);
     signal.removeEventListener('abort', onAbort);
 
     const goSum = checkGoSums(goSumFiles(job.file, config.goSum), db.items('facts IS NOT NULL').filter(inJob));
     const summary = summarize(db, job.name, dryRun, signal.aborted && fatalError === undefined, outcomes, listErrors, metadata, metadataOutOfSync, goSum, active, {
+      rates: Object.fromEntries(BUCKETS.map((b) => [b, { ...rates[b], ...(limiter.latencyMs(b) !== undefined ? { latencyMs: Math.round(limiter.latencyMs(b)!) } : {}) }])) as RunSummary['rates'],
+      ...(quotaNote ? { quotaNote } : {}),
+      inFlight: { packages: sizing.packages, peakPackages: sizing.peakPackages, publishesPerPackage: sequential ? 1 : config.limits.publishesPerPackage },
       throttles: limiter.throttles,
       tokenFetches: ca?.tokenFetches ?? 0,
       blobRecheck: { bytes: blobs.recheck.bytes, ms: Math.round(blobs.recheck.ms) },
@@ -378,7 +419,7 @@ function summarize(
   metadataOutOfSync: RunSummary['metadataOutOfSync'],
   goSum: RunSummary['goSum'],
   active: string[],
-  figures: { throttles: number; tokenFetches: number; blobRecheck: RunSummary['blobRecheck']; durationMs: number },
+  figures: Pick<RunSummary, 'rates' | 'quotaNote' | 'inFlight' | 'throttles' | 'tokenFetches' | 'blobRecheck' | 'durationMs'>,
 ): RunSummary {
   const items = state.items().filter((r) => active.includes(r.source_id));
   const states: Record<string, number> = {};

@@ -153,17 +153,32 @@ export class StateDb {
       db = new Database(path);
       // busy_timeout first: another process (a `status`, a second `run`) may be creating the file right now
       db.pragma('busy_timeout = 5000');
+      // a database newer than this code is refused before anything (even the journal mode) touches it
+      const version = db.pragma('user_version', { simple: true }) as number;
+      if (version > MIGRATIONS.length) {
+        db.close();
+        throw new MigrateError('ESTATE', `${path} was written by a newer codeartifact-migrate (schema ${version}, this one knows ${MIGRATIONS.length})`, {
+          hint: 'upgrade codeartifact-migrate; never edit the database by hand',
+        });
+      }
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
     } catch (e) {
+      if (e instanceof MigrateError) throw e;
       throw new MigrateError('ESTATE', `cannot open the state database ${path}`, {
         cause: e,
         hint: `${toError(e).message}. Check the path is writable, or move the file away to start over`,
       });
     }
     const state = new StateDb(db, path);
-    state.migrate(path);
+    try {
+      state.migrate(path);
+    } catch (e) {
+      // a refused or failed upgrade leaves no connection (and no -wal/-shm) behind
+      db.close();
+      throw e;
+    }
     return state;
   }
 

@@ -170,7 +170,7 @@ export class CodeArtifact {
     const found = new Map<string, TargetVersion>();
     let nextToken: string | undefined;
     do {
-      const out = await this.call('ListPackageVersions', ['list', 'reads'], (o) =>
+      const out = await this.call('ListPackageVersions', ['listVersions', 'reads'], (o) =>
         this.client.send(new ListPackageVersionsCommand({ ...this.base(c), maxResults: 1000, nextToken }), o),
       ).catch(notFoundAs(undefined));
       if (!out) return found;
@@ -187,7 +187,7 @@ export class CodeArtifact {
     const assets: TargetAsset[] = [];
     let nextToken: string | undefined;
     do {
-      const out = await this.call('ListPackageVersionAssets', ['list', 'reads'], (o) =>
+      const out = await this.call('ListPackageVersionAssets', ['listAssets', 'reads'], (o) =>
         this.client.send(new ListPackageVersionAssetsCommand({ ...this.base(c), packageVersion: version, maxResults: 1000, nextToken }), o),
       ).catch(notFoundAs(undefined));
       if (!out) return undefined;
@@ -211,7 +211,7 @@ export class CodeArtifact {
     const found: { namespace?: string; package: string }[] = [];
     let nextToken: string | undefined;
     do {
-      const out = await this.call('ListPackages', ['list', 'reads'], (o) =>
+      const out = await this.call('ListPackages', ['listPackages', 'reads'], (o) =>
         this.client.send(
           new ListPackagesCommand({
             domain: this.config.domain,
@@ -344,9 +344,10 @@ export class CodeArtifact {
     const abortSignal = signal && this.abortSignal ? AbortSignal.any([this.abortSignal, signal]) : (signal ?? this.abortSignal);
     await this.limiter.take(buckets, abortSignal);
     if (abortSignal?.aborted) throw new MigrateError('EINTERRUPTED', `CodeArtifact ${operation}: cut off by the stop`);
+    const started = performance.now();
     try {
       const out = await send({ abortSignal });
-      this.limiter.succeeded(buckets);
+      this.limiter.succeeded(buckets, performance.now() - started);
       return out;
     } catch (thrown) {
       if (abortSignal?.aborted) throw new MigrateError('EINTERRUPTED', `CodeArtifact ${operation}: cut off by the stop`, { cause: thrown });

@@ -96,6 +96,7 @@ export class RepositoryEndpoint {
       let bodyError: Error | undefined;
       if (body !== undefined && typeof body !== 'string') body.once('error', (e: unknown) => (bodyError = toError(e)));
       let res: HttpResponse;
+      const started = performance.now();
       try {
         res = await request({
           method: req.method,
@@ -131,7 +132,7 @@ export class RepositoryEndpoint {
         throw new MigrateError('ETHROTTLED', `${subject}: ${what} was throttled`, { subject, status: 429, retryAfterMs: parseRetryAfter(res.headers['retry-after']) });
       }
       if (res.status >= 500) throw new MigrateError('ETARGET', `${subject}: ${what} failed (HTTP ${res.status}): ${excerpt(res.body)}`, { subject, status: res.status });
-      limiter.succeeded(buckets);
+      limiter.succeeded(buckets, performance.now() - started);
       return res;
     }
   }

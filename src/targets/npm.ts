@@ -14,12 +14,12 @@ import * as tar from 'tar';
 import semver from 'semver';
 import { MigrateError, toError } from '../errors.js';
 import { sriFromSha512Hex } from '../integrity/hashes.js';
-import { parseRetryAfter } from '../net/retry-after.js';
 import type { BucketName } from '../types.js';
 import { escapeName } from '../sources/npm-registry.js';
 import type { CodeArtifact, PackageCoordinates } from './codeartifact.js';
 import type { AssetFile, MetadataPlan, PublishRequest, TargetFormat } from './format.js';
-import { NetworkError, request, type HttpResponse } from './http.js';
+import { RepositoryEndpoint } from './endpoint.js';
+import type { HttpResponse } from './http.js';
 
 export interface NpmBlob {
   path: string;
@@ -157,10 +157,18 @@ class Base64Encode extends Transform {
 export class NpmTarget implements TargetFormat {
   readonly format = 'npm' as const;
 
+  private readonly client: RepositoryEndpoint;
+
   constructor(
     private readonly ca: CodeArtifact,
     readonly repository: string,
-  ) {}
+  ) {
+    this.client = new RepositoryEndpoint(ca, {
+      auth: 'bearer',
+      label: 'the npm endpoint',
+      authHint: 'the CodeArtifact token lacks rights: check codeartifact:PublishPackageVersion and sts:GetServiceBearerToken (README)',
+    });
+  }
 
   private endpoint(): Promise<string> {
     return this.ca.endpoint('npm', this.repository);
@@ -357,52 +365,14 @@ export class NpmTarget implements TargetFormat {
     throw new MigrateError('ETARGETREJECTED', `${subject}: ${what} failed (HTTP ${res.status}): ${excerpt(res.body)}`, { subject, status: res.status });
   }
 
-  /**
-   * One request to the npm endpoint: rate-limited, with the cached token. A 401
-   * means the token expired or was revoked: it is dropped and the request is sent
-   * once more with a fresh one.
-   */
-  private async send(
+  /** One request to the npm endpoint: rate-limited, with the cached token (endpoint.ts: the 401-once retry, the status mapping). */
+  private send(
     what: string,
     buckets: readonly BucketName[],
     subject: string,
     req: { method: string; url: string; headers?: Record<string, string>; body?: string | (() => Readable); signal?: AbortSignal },
   ): Promise<HttpResponse> {
-    for (let authTry = 0; ; authTry++) {
-      await this.ca.limiter.take(buckets);
-      const token = await this.ca.authToken();
-      let res: HttpResponse;
-      try {
-        res = await request({
-          method: req.method,
-          url: req.url,
-          headers: { ...req.headers, authorization: `Bearer ${token}` },
-          body: typeof req.body === 'function' ? req.body() : req.body,
-          signal: req.signal,
-        });
-      } catch (e) {
-        if (e instanceof NetworkError) throw new MigrateError('ETARGET', `${subject}: ${what}: ${e.message} (outcome unknown)`, { subject, cause: e });
-        throw e;
-      }
-      if (res.status === 401 && authTry === 0) {
-        this.ca.invalidateToken(token);
-        continue;
-      }
-      if (res.status === 401 || res.status === 403) {
-        throw new MigrateError('ETARGETAUTH', `${subject}: the npm endpoint refused ${what} (HTTP ${res.status})`, {
-          subject,
-          status: res.status,
-          hint: 'the CodeArtifact token lacks rights: check codeartifact:PublishPackageVersion and sts:GetServiceBearerToken (README)',
-        });
-      }
-      if (res.status === 429) {
-        this.ca.limiter.throttled(buckets);
-        throw new MigrateError('ETHROTTLED', `${subject}: ${what} was throttled`, { subject, status: 429, retryAfterMs: parseRetryAfter(res.headers['retry-after']) });
-      }
-      if (res.status >= 500) throw new MigrateError('ETARGET', `${subject}: ${what} failed (HTTP ${res.status})`, { subject, status: res.status });
-      this.ca.limiter.succeeded(buckets);
-      return res;
-    }
+    return this.client.send(what, buckets, subject, req);
   }
 }
 

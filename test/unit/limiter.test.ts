@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Limiter, sleep } from '../../src/engine/limiter.js';
 
-const RATES = { publish: 10, getAsset: 50, list: 200, reads: 800, writes: 100 };
+const RATES = { publish: 10, getAsset: 50, listPackages: 200, listVersions: 200, listAssets: 200, reads: 800, writes: 100 };
 
 afterEach(() => {
   vi.useRealTimers();
@@ -50,7 +50,7 @@ describe('Limiter AIMD', () => {
     expect(l.rate('publish')).toBeCloseTo(RATES.publish * factor, 10);
     expect(l.rate('writes')).toBeCloseTo(RATES.writes * factor, 10);
     expect(l.rate('reads')).toBe(RATES.reads);
-    expect(l.rate('list')).toBe(RATES.list);
+    expect(l.rate('listVersions')).toBe(RATES.listVersions);
     expect(l.rate('getAsset')).toBe(RATES.getAsset);
     expect(l.throttles).toBe(1);
     l.throttled(['publish']);
@@ -80,9 +80,9 @@ describe('Limiter AIMD', () => {
 
   it('success at the configured rate changes nothing', () => {
     const l = new Limiter(RATES);
-    l.succeeded(['reads', 'list']);
+    l.succeeded(['reads', 'listVersions']);
     expect(l.rate('reads')).toBe(RATES.reads);
-    expect(l.rate('list')).toBe(RATES.list);
+    expect(l.rate('listVersions')).toBe(RATES.listVersions);
   });
 
   it('a throttle after a success costs more than the success won', () => {

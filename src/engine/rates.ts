@@ -1,0 +1,42 @@
+/**
+ * Which rate each quota bucket runs at, and why: the job's `limits.rates` win,
+ * then the account's applied quotas (read through Service Quotas at the start
+ * of a run that has work), then CodeArtifact's defaults.
+ * https://docs.aws.amazon.com/codeartifact/latest/ug/service-limits.html
+ */
+import type { Rates } from '../config/schema.js';
+import { BUCKETS, type BucketName } from '../types.js';
+
+export const DEFAULT_RATES: Readonly<Record<BucketName, number>> = {
+  publish: 10,
+  getAsset: 50,
+  listPackages: 200,
+  listVersions: 200,
+  listAssets: 200,
+  reads: 800,
+  writes: 100,
+};
+
+export type RateSource = 'job' | 'account' | 'default';
+export type ResolvedRates = Record<BucketName, { rate: number; source: RateSource }>;
+
+/** The job's own rates per bucket (`list` sets all three List buckets). */
+export function jobRates(rates: Partial<Rates>): Partial<Record<BucketName, number>> {
+  const out: Partial<Record<BucketName, number>> = {};
+  if (rates.publish !== undefined) out.publish = rates.publish;
+  if (rates.getAsset !== undefined) out.getAsset = rates.getAsset;
+  if (rates.list !== undefined) out.listPackages = out.listVersions = out.listAssets = rates.list;
+  if (rates.reads !== undefined) out.reads = rates.reads;
+  if (rates.writes !== undefined) out.writes = rates.writes;
+  return out;
+}
+
+export function resolveRates(job: Partial<Record<BucketName, number>>, account?: Partial<Record<BucketName, number>>): ResolvedRates {
+  const out = {} as ResolvedRates;
+  for (const b of BUCKETS) {
+    const fromJob = job[b];
+    const fromAccount = account?.[b];
+    out[b] = fromJob !== undefined ? { rate: fromJob, source: 'job' } : fromAccount !== undefined ? { rate: fromAccount, source: 'account' } : { rate: DEFAULT_RATES[b], source: 'default' };
+  }
+  return out;
+}
