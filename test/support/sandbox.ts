@@ -1,11 +1,14 @@
 /**
  * The local sandbox: a Verdaccio playing the private npm registry, a second
- * one requiring auth for reads (GitHub Packages), and the CodeArtifact
- * stand-in. Used by the tests, `npm run sandbox`, `npm run demo` and the bench.
+ * one requiring auth for reads (GitHub Packages), the CodeArtifact stand-in,
+ * and (opt-in) a git host: a real sshd serving bare repositories read-only as
+ * `git+ssh://127.0.0.1:PORT/acme/<name>.git`. Used by the tests, `npm run
+ * sandbox`, `npm run demo` and the bench.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { CodeArtifactStandIn, type StandInOptions } from './codeartifact/index.js';
+import { startGitServer, type GitServer } from './git-server.js';
 import { startRegistry, type RunningRegistry } from './verdaccio.js';
 
 export const SANDBOX_DOMAIN = 'acme';
@@ -21,11 +24,23 @@ export const SANDBOX_SECRET_KEY = 'sandbox-secret-key';
  */
 export const SANDBOX_REPOSITORIES: readonly string[] = ['npm-internal', 'npm-store', 'npm-shared', 'pypi-internal', 'pypi-store', 'pypi-shared', 'go-internal'];
 
+/** The organisation in the git host's URLs, as on a hosting service: `/acme/<name>.git`. */
+export const SANDBOX_GIT_ORG = 'acme';
+/** The environment variable the sandbox exports with the path of its git client key (a job's `sshKeyEnv`). */
+export const SANDBOX_GIT_KEY_ENV = 'CAM_DEMO_GIT_KEY';
+
 export interface SandboxOptions {
   dir: string;
   /** Fixed ports (the demo job names them); default random. */
-  ports?: { privateNpm?: number; github?: number; codeartifact?: number };
+  ports?: { privateNpm?: number; github?: number; codeartifact?: number; git?: number };
   standIn?: Partial<StandInOptions>;
+  /**
+   * Start the git host (sshd). Off by default: tests that need no git stay fast and need
+   * no openssh-server. `knownHostsFile`: where to (also) write the known_hosts line of the
+   * host key, a path a committed job can name (the host key is new at every start); the
+   * sandbox removes it in stop().
+   */
+  git?: boolean | { knownHostsFile?: string };
 }
 
 export interface SandboxDescriptor {
@@ -46,8 +61,44 @@ export interface SandboxDescriptor {
     accessKeyId: string;
     secretAccessKey: string;
   };
+  /** The git host, when started (`git` option). */
+  git?: SandboxGitDescriptor;
   /** Everything a `run` needs in its environment to use the sandbox. */
   env: Record<string, string>;
+}
+
+export interface SandboxGitDescriptor {
+  host: '127.0.0.1';
+  port: number;
+  /**
+   * Login user: the account sshd runs as (root in CI). URLs carry no user, so ssh logs in
+   * as the local user, which is that account: an sshd cannot log in an account (`git`)
+   * the machine does not have.
+   */
+  user: string;
+  /** `git+ssh://127.0.0.1:PORT/acme/<name>.git` */
+  urlPattern: string;
+  /** Every repository served so far, by name, as job files spell its URL. */
+  repositories: Record<string, string>;
+  /** The client's private key (authorized read-only); also in env[keyEnv]. */
+  keyPath: string;
+  /** The variable a job names in `sshKeyEnv`. */
+  keyEnv: string;
+  /** A known_hosts file with the host key (a job's `knownHostsFile`); checked strictly. */
+  knownHostsFile: string;
+  /**
+   * For a git client by hand, without GIT_SSH_COMMAND in the environment:
+   * `git -c core.sshCommand="<sshCommand>" clone <url>`. Jobs need none of it (sshKeyEnv and knownHostsFile).
+   */
+  sshCommand: string;
+}
+
+export interface SandboxGit {
+  server: GitServer;
+  /** `git+ssh://127.0.0.1:PORT/acme/<name>.git` */
+  url(name: string): string;
+  /** A served repository from a fixture bundle (see test/fixtures/git/SOURCES.md), listed in the descriptor. */
+  createRepoFromBundle(name: string, bundle: string): Promise<string>;
 }
 
 export interface Sandbox {
@@ -55,6 +106,8 @@ export interface Sandbox {
   privateNpm: RunningRegistry;
   github: RunningRegistry;
   standIn: CodeArtifactStandIn;
+  /** The git host, when started (`git` option). */
+  git?: SandboxGit;
   stop(): Promise<void>;
 }
 
@@ -76,6 +129,8 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
       ...opts.standIn,
     });
     started.push(standIn);
+    const git = opts.git ? await startGitHost(opts.dir, opts.ports?.git, opts.git === true ? undefined : opts.git.knownHostsFile) : undefined;
+    if (git) started.push(git);
     const descriptor: SandboxDescriptor = {
       privateNpm: { url: privateNpm.url, token: privateNpm.token, tokenEnv: 'CAM_DEMO_NPM_TOKEN' },
       github: { url: github.url, token: github.token, tokenEnv: 'CAM_DEMO_GITHUB_TOKEN' },
@@ -91,6 +146,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
         accessKeyId: SANDBOX_ACCESS_KEY,
         secretAccessKey: SANDBOX_SECRET_KEY,
       },
+      ...(git ? { git: git.descriptor } : {}),
       env: {
         CAM_DEMO_NPM_TOKEN: privateNpm.token,
         CAM_DEMO_GITHUB_TOKEN: github.token,
@@ -98,6 +154,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
         AWS_SECRET_ACCESS_KEY: SANDBOX_SECRET_KEY,
         AWS_REGION: SANDBOX_REGION,
         AWS_ENDPOINT_URL_CODEARTIFACT: standIn.url,
+        ...(git ? { [SANDBOX_GIT_KEY_ENV]: git.descriptor.keyPath } : {}),
       },
     };
     return {
@@ -105,12 +162,108 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
       privateNpm,
       github,
       standIn,
+      ...(git ? { git: git.api } : {}),
       stop: async () => {
         await Promise.allSettled(started.reverse().map((s) => s.stop()));
       },
     };
   } catch (e) {
     await Promise.allSettled(started.reverse().map((s) => s.stop()));
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------- the git host
+
+/**
+ * What sshd runs for every login of the client key (authorized_keys `command=`), whatever
+ * the client asked: the request is in SSH_ORIGINAL_COMMAND. Like a hosting service, it
+ * maps `/acme/<name>.git` onto the folder that holds the repositories (so URLs do not
+ * depend on where the checkout or the temp dir is) and serves fetches only: git sends
+ * `git-upload-pack '<path>'` to fetch, `git-receive-pack` to push (refused here).
+ */
+function gitHostScript(reposDir: string): string {
+  return `#!/bin/sh
+# The sandbox's git host: read-only, repositories as /${SANDBOX_GIT_ORG}/<name>.git.
+repos='${reposDir}'
+cmd=\${SSH_ORIGINAL_COMMAND-}
+case $cmd in
+  "git-upload-pack '"*"'") path=\${cmd#"git-upload-pack '"}; path=\${path%"'"} ;;
+  *) echo "sandbox git host: read-only, serves git-upload-pack '/${SANDBOX_GIT_ORG}/<name>.git' only (asked: $cmd)" >&2; exit 1 ;;
+esac
+rel=\${path#/}
+case $rel in
+  ${SANDBOX_GIT_ORG}/*.git) name=\${rel#${SANDBOX_GIT_ORG}/}; name=\${name%.git} ;;
+  *) name= ;;
+esac
+case $name in
+  ''|.*|*[!A-Za-z0-9._-]*) name= ;;
+esac
+if [ -z "$name" ] || [ ! -d "$repos/$name.git" ]; then
+  echo "fatal: '$path' does not appear to be a git repository" >&2
+  exit 128
+fi
+exec git-upload-pack "$repos/$name.git"
+`;
+}
+
+async function startGitHost(sandboxDir: string, port: number | undefined, knownHostsFile: string | undefined) {
+  const script = resolve(sandboxDir, 'git-host.sh');
+  // the paths go into authorized_keys, a shell script and an ssh command line unquoted
+  const safe = (p: string) => {
+    if (!/^[A-Za-z0-9_./+@=-]+$/.test(p)) throw new Error(`sandbox: the git host cannot use the path ${JSON.stringify(p)}: use letters, digits and _./+@=- only`);
+    return p;
+  };
+  safe(script);
+  // restrict: no forwarding, no pty, no ~/.ssh/rc; command=: the script above, always
+  const server = await startGitServer({ dir: join(sandboxDir, 'git'), port, authorizedKeyOptions: `restrict,command="${script}"` });
+  try {
+    // sshd runs the script only at a login, so writing it once the server has its folders is in time
+    writeFileSync(script, gitHostScript(safe(server.reposDir)), { mode: 0o755 });
+    let knownHosts = server.knownHosts;
+    if (knownHostsFile) {
+      knownHosts = safe(resolve(knownHostsFile));
+      mkdirSync(resolve(knownHosts, '..'), { recursive: true });
+      writeFileSync(knownHosts, `[127.0.0.1]:${server.port} ${server.hostPublicKey}\n`);
+    }
+    const url = (name: string) => {
+      server.repoPath(name); // checks the name
+      return `git+ssh://127.0.0.1:${server.port}/${SANDBOX_GIT_ORG}/${name}.git`;
+    };
+    const descriptor: SandboxGitDescriptor = {
+      host: '127.0.0.1',
+      port: server.port,
+      user: server.user,
+      urlPattern: `git+ssh://127.0.0.1:${server.port}/${SANDBOX_GIT_ORG}/<name>.git`,
+      repositories: {},
+      keyPath: server.clientKey,
+      keyEnv: SANDBOX_GIT_KEY_ENV,
+      knownHostsFile: knownHosts,
+      sshCommand: `ssh -F /dev/null -i ${server.clientKey} -o IdentitiesOnly=yes -o UserKnownHostsFile=${knownHosts} -o StrictHostKeyChecking=yes`,
+    };
+    const api: SandboxGit = {
+      server,
+      url,
+      async createRepoFromBundle(name, bundle) {
+        const path = await server.createRepoFromBundle(name, bundle);
+        descriptor.repositories[name] = url(name);
+        return path;
+      },
+    };
+    return {
+      descriptor,
+      api,
+      stop: async () => {
+        try {
+          await server.stop();
+        } finally {
+          rmSync(script, { force: true });
+          if (knownHostsFile) rmSync(resolve(knownHostsFile), { force: true });
+        }
+      },
+    };
+  } catch (e) {
+    await server.stop();
     throw e;
   }
 }
