@@ -21,6 +21,10 @@ import { startSandbox, type Sandbox } from './sandbox.js';
 import { historyOf, seedPackages } from './npm-fixtures.js';
 import { json, startHostileRegistry } from './hostile-registry.js';
 import { npmTarball } from './tarballs.js';
+import { fixtureBundle, startGitServer } from './git-server.js';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 
 const { values } = parseArgs({
   options: {
@@ -31,9 +35,17 @@ const { values } = parseArgs({
     sizes: { type: 'string', default: '1,16,64' },
     'baseline-packages': { type: 'string', default: '2' },
     scale: { type: 'string', default: '2000,8000' },
+    'large-module-mb': { type: 'string', default: '256' },
+    sweep: { type: 'string', default: '10,50,100' },
+    'one-package-versions': { type: 'string', default: '1000' },
+    'rerun-versions': { type: 'string', default: '10000' },
   },
 });
 const SCALE = values.scale.split(',').filter(Boolean).map(Number);
+const SWEEP = values.sweep.split(',').filter(Boolean).map(Number);
+const ONE_PACKAGE_VERSIONS = Number(values['one-package-versions']);
+const RERUN_VERSIONS = Number(values['rerun-versions']);
+let bigRerun: { versions: number; firstSeconds: number; rerunSeconds: number; rerunRequests: number; rerunExit: number } | undefined;
 const N = Number(values.packages);
 const M = Number(values.versions);
 const LATENCY = Number(values.latency);
@@ -66,12 +78,12 @@ function writeJob(sandbox: Sandbox, name: string, scope: string, limits: Record<
   return file;
 }
 
-function runCli(sandbox: Sandbox, job: string, extra: string[] = []): Promise<RunSummary> {
+function runCli(sandbox: Sandbox, job: string, extra: string[] = [], extraEnv: Record<string, string> = {}): Promise<RunSummary> {
   return new Promise((res, rej) => {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('AWS_')) env[k] = v;
     const child = spawn(process.execPath, ['--no-deprecation', join(ROOT, 'dist/src/cli/main.js'), '--state-dir', join(dir, 'state'), 'run', job, '--json', '--quiet', ...extra], {
-      env: { ...env, ...sandbox.descriptor.env, AWS_EC2_METADATA_DISABLED: 'true' },
+      env: { ...env, ...sandbox.descriptor.env, ...extraEnv, AWS_EC2_METADATA_DISABLED: 'true' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -143,6 +155,63 @@ try {
     memory.push({ sizeMb: size, peakRssBytes: s.peakRssBytes, versions: s.complete, failed: s.failures.length, recheck: s.blobRecheck });
   }
 
+  // Quota sweep: the stand-in's publish quota (and what Service Quotas answers) at 10, 50
+  // and 100/s, 100 ms latency, the job setting no rate: the tool must find the quota and
+  // use >= 90% of it. Many packages, then one package of many versions at the default
+  // within-package setting and at 8. Sources from an in-memory registry: seeding
+  // thousands of versions into Verdaccio would take longer than the runs.
+  const sweep: { quota: number; case: string; versions: number; seconds: number; perSecond: number; ratio: number; publishesPerPackage: number; peakRssBytes: number; quota429s: number; rateSource: string }[] = [];
+  const sweepRegistry = await startHostileRegistry();
+  try {
+    const seedMemory = (scope: string, packages: number, versions: number) => {
+      const names: string[] = [];
+      for (let p = 0; p < packages; p++) {
+        const name = `${scope}/p${p}`;
+        names.push(name);
+        sweepRegistry.setPackage(name, Array.from({ length: versions }, (_, v) => ({ version: `1.0.${v}`, tarball: npmTarball(name, `1.0.${v}`) })));
+      }
+      return names;
+    };
+    const memoryJob = (name: string, packages: string[], limits: Record<string, unknown> = {}) =>
+      writeJob(sandbox, name, '', { retries: 8, ...limits }, { id: 'memory', kind: 'npm-registry', url: sweepRegistry.url, packages });
+    for (const quota of SWEEP) {
+      // the account: every quota the default but publish (and the writes it needs) raised to `quota`
+      standIn.setQuotas({ publish: quota, writes: Math.max(100, quota * 1.2) });
+      standIn.setLatency(100);
+      const many = quota <= 10 ? [20, 50] : quota <= 50 ? [20, 50] : [40, 50];
+      const cases: [string, string[], Record<string, unknown>][] = [
+        [`${many[0]}x${many[1]}`, seedMemory(`@sweep${quota}`, many[0]!, many[1]!), {}],
+        [`1x${ONE_PACKAGE_VERSIONS} (default)`, seedMemory(`@one${quota}`, 1, ONE_PACKAGE_VERSIONS), {}],
+        [`1x${ONE_PACKAGE_VERSIONS} (8 at once)`, seedMemory(`@eight${quota}`, 1, ONE_PACKAGE_VERSIONS), { publishesPerPackage: 8 }],
+      ];
+      for (const [label, pkgs, limits] of cases) {
+        if (quota === 10 && label.startsWith('1x')) continue; // one package at 10/s is the main run's story; skip the 100 s wait
+        log(`sweep: publish quota ${quota}/s, ${label}…`);
+        const before = standIn.log.length;
+        const s = await runCli(sandbox, memoryJob(`sweep-${quota}-${label.replace(/\W+/g, '-')}`, pkgs, limits));
+        const published = s.outcomes.published ?? 0;
+        const perSecond = published / (s.durationMs / 1000);
+        const quota429s = standIn.log.slice(before).filter((e) => e.status === 429 && (e as { throttledBy?: string }).throttledBy !== 'fault').length;
+        sweep.push({ quota, case: label, versions: published, seconds: s.durationMs / 1000, perSecond, ratio: perSecond / quota, publishesPerPackage: s.inFlight.publishesPerPackage, peakRssBytes: s.peakRssBytes, quota429s, rateSource: s.rates.publish?.source ?? '?' });
+      }
+    }
+
+    // a completed 10,000-version job, run again: seconds, and requests to the target
+    log(`rerun of a completed ${RERUN_VERSIONS}-version job…`);
+    standIn.setQuotas(false);
+    standIn.setLatency(0);
+    const perPkg = 500;
+    const bigNames = seedMemory('@big', Math.ceil(RERUN_VERSIONS / perPkg), perPkg);
+    const bigJob = memoryJob('bench-big', bigNames, { rates: { publish: 2000, getAsset: 2000, list: 2000, reads: 4000, writes: 4000 }, publishesPerPackage: 8 });
+    const first = await runCli(sandbox, bigJob);
+    const beforeBig = standIn.log.length;
+    const again = await runCli(sandbox, bigJob);
+    bigRerun = { versions: first.complete, firstSeconds: first.durationMs / 1000, rerunSeconds: again.durationMs / 1000, rerunRequests: standIn.log.length - beforeBig, rerunExit: again.exitCode };
+  } finally {
+    await sweepRegistry.stop();
+    standIn.setQuotas(undefined);
+  }
+
   // Many packages: a dry run over P packages of one version each, from an in-memory
   // registry (Verdaccio would be the bottleneck), quotas off: what grows is the tool's
   // own work per package, which must stay flat as P grows (no per-package scans).
@@ -169,6 +238,45 @@ try {
     await registry.stop();
   }
 
+  // Builds: every tag of real repositories over a real sshd (Python: setuptools, hatchling,
+  // poetry-core; Go: google/uuid and cespare/xxhash), target quotas off, so what is measured
+  // is clone + build + store; then one large synthetic Go module for peak memory.
+  log('builds: Python and Go tags over git+ssh…');
+  const git = await startGitServer({ dir: join(dir, 'git') });
+  let builds: { python: { tags: number; seconds: number; tagsPerSecond: number }; go: { tags: number; seconds: number; tagsPerSecond: number }; largeModule: { mb: number; files: number; seconds: number; peakRssBytes: number }; cores: number };
+  try {
+    for (const [repo, bundle] of [['userpath', 'py-userpath'], ['crashtest', 'py-crashtest'], ['uuid', 'go-uuid'], ['xxhash', 'go-xxhash']] as const) await git.createRepoFromBundle(repo, fixtureBundle(bundle));
+    const gitEnv = { CAM_BENCH_GIT_KEY: git.clientKey };
+    const src = (id: string, repo: string, format: string, extra: Record<string, unknown>) => ({ id, kind: 'git', url: git.gitPlusSshUrl(repo), format, sshKeyEnv: 'CAM_BENCH_GIT_KEY', knownHostsFile: git.knownHosts, ...extra });
+    const fast = { rates: { publish: 10000, getAsset: 10000, list: 10000, reads: 10000, writes: 10000 } };
+    const gitJob = (name: string, sources: Record<string, unknown>[]) => {
+      const file = join(dir, `${name}.yaml`);
+      const d = sandbox.descriptor;
+      writeFileSync(file, stringify({ name, target: { region: d.codeartifact.region, domain: d.codeartifact.domain, domainOwner: d.codeartifact.domainOwner, repositories: { pypi: { internal: 'pypi-internal' }, generic: { internal: 'go-internal' } } }, sources, limits: fast }));
+      return file;
+    };
+    const py = await runCli(sandbox, gitJob('bench-py', [src('userpath', 'userpath', 'pypi', { package: 'userpath', tags: '{version}' }), src('crashtest', 'crashtest', 'pypi', { package: 'crashtest', tags: '{version}' })]), [], gitEnv);
+    const go = await runCli(sandbox, gitJob('bench-go', [src('uuid', 'uuid', 'go', { package: 'github.com/google/uuid' }), src('xxhash', 'xxhash', 'go', { package: 'github.com/cespare/xxhash' })]), [], gitEnv);
+
+    // a large module: many files of incompressible data, three tags
+    const MB = Number(values['large-module-mb']);
+    const work = join(dir, 'large-module');
+    mkdirSync(work, { recursive: true });
+    writeFileSync(join(work, 'go.mod'), 'module example.com/large\n\ngo 1.19\n');
+    const files = Math.max(1, MB * 4);
+    for (let i = 0; i < files; i++) {
+      mkdirSync(join(work, `pkg${i % 50}`), { recursive: true });
+      writeFileSync(join(work, `pkg${i % 50}`, `data${i}.go`), `package pkg${i % 50}\n\nvar b${i} = ${JSON.stringify(randomBytes(192 * 1024).toString('base64'))}\n`);
+    }
+    await git.createRepoFromDir('large', work, { tags: ['v1.0.0', 'v1.0.1', 'v1.1.0'] });
+    const large = await runCli(sandbox, gitJob('bench-large', [src('large', 'large', 'go', { package: 'example.com/large' })]), [], gitEnv);
+    const rate = (s: RunSummary) => ({ tags: s.complete, seconds: s.durationMs / 1000, tagsPerSecond: s.complete / (s.durationMs / 1000) });
+    builds = { python: rate(py), go: rate(go), largeModule: { mb: MB, files, seconds: large.durationMs / 1000, peakRssBytes: large.peakRssBytes }, cores: availableParallelism() };
+    if (py.failures.length + go.failures.length + large.failures.length) log(`build failures: ${JSON.stringify([...py.failures, ...go.failures, ...large.failures].slice(0, 3))}`);
+  } finally {
+    await git.stop();
+  }
+
   const result = {
     packages: N,
     versionsPerPackage: M,
@@ -191,6 +299,9 @@ try {
     memory,
     blobRecheck: main.blobRecheck,
     scale,
+    builds,
+    sweep,
+    bigRerun,
   };
   writeFileSync(join(ROOT, 'state', 'bench.json'), `${JSON.stringify(result, null, 2)}\n`);
   const t = result.throughput;
@@ -205,6 +316,10 @@ try {
       `  peak RSS          ${mb(t.peakRssBytes)} (main run)`,
       ...memory.map((m) => `  peak RSS @ ${String(m.sizeMb).padStart(3)} MB tarballs  ${mb(m.peakRssBytes)} (${m.versions} versions, ${m.failed} failed; re-hash ${m.recheck.ms} ms for ${mb(m.recheck.bytes)})`),
       `  re-hash before publish  ${result.blobRecheck.ms.toFixed(0)} ms summed over ${t.versions} concurrent checks (${mb(result.blobRecheck.bytes)}) in the main run`,
+      `  builds (${builds.cores} cores)  Python ${builds.python.tagsPerSecond.toFixed(2)} tags/s (${builds.python.tags} tags, ${builds.python.seconds.toFixed(1)} s), Go ${builds.go.tagsPerSecond.toFixed(2)} tags/s (${builds.go.tags} tags, ${builds.go.seconds.toFixed(1)} s)`,
+      `  large Go module  ${builds.largeModule.mb} MB in ${builds.largeModule.files} files x 3 tags: ${builds.largeModule.seconds.toFixed(1)} s, peak RSS ${mb(builds.largeModule.peakRssBytes)}`,
+      ...sweep.map((x) => `  sweep ${String(x.quota).padStart(3)}/s  ${x.case.padEnd(22)} ${x.perSecond.toFixed(1)}/s = ${(x.ratio * 100).toFixed(1)}% of the quota (${x.versions} versions, ${x.seconds.toFixed(1)} s, rate from ${x.rateSource}, ${x.quota429s} quota 429s, peak RSS ${mb(x.peakRssBytes)})`),
+      ...(bigRerun ? [`  rerun of a completed ${bigRerun.versions}-version job  ${bigRerun.rerunSeconds.toFixed(2)} s, ${bigRerun.rerunRequests} requests to the target (first run ${bigRerun.firstSeconds.toFixed(1)} s, exit ${bigRerun.rerunExit})`] : []),
       ...scale.map((x) => `  scale ${String(x.packages).padStart(6)} packages  dry run ${x.seconds.toFixed(1)} s = ${x.msPerPackage.toFixed(2)} ms/package, peak RSS ${mb(x.peakRssBytes)} (${x.listed} would-publish)`),
       '',
     ].join('\n'),
