@@ -1,34 +1,30 @@
 /**
- * `npm run sandbox [-- --seed] [-- --random-ports]`: start the local sandbox
- * (two Verdaccio registries and the CodeArtifact stand-in), print one JSON
- * object with every URL and credential (also written to state/sandbox.json),
- * and run until SIGTERM/SIGINT. It starts empty each time; `--seed` publishes
- * the demo's sample packages. Ports are the ones jobs/demo.yaml names.
+ * `npm run sandbox [-- --seed] [-- --random-ports]`: start the local sandbox (two
+ * Verdaccio registries, the CodeArtifact stand-in, and the git host: sshd serving
+ * `git+ssh://127.0.0.1:14822/acme/<name>.git` read-only), print one JSON object with
+ * every URL, credential and the git key's path (also written to state/sandbox.json),
+ * and run until SIGTERM/SIGINT. It starts empty each time; `--seed` publishes the
+ * demo's sample packages and creates its git repositories (broken tags included).
+ * Ports, and the known_hosts file (state/sandbox-known_hosts), are the ones
+ * jobs/demo.yaml names.
  */
 import { rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startSandbox } from './sandbox.js';
 import { seedPackages } from './npm-fixtures.js';
-import { githubPackages, privateNpmPackages } from './demo-data.js';
+import { DEMO_KNOWN_HOSTS, DEMO_PORTS, githubPackages, privateNpmPackages, seedGitRepositories } from './demo-data.js';
 
 const args = new Set(process.argv.slice(2));
+const fixed = !args.has('--random-ports');
 const dir = join('state', 'sandbox');
 rmSync(dir, { recursive: true, force: true });
 mkdirSync('state', { recursive: true });
 
 const sandbox = await startSandbox({
   dir,
-  ports: args.has('--random-ports') ? undefined : { privateNpm: 14873, github: 14874, codeartifact: 14875 },
+  ports: fixed ? DEMO_PORTS : undefined,
+  git: { knownHostsFile: fixed ? DEMO_KNOWN_HOSTS : join(dir, 'known_hosts') },
 });
-if (args.has('--seed')) {
-  await seedPackages(sandbox.privateNpm.url, sandbox.privateNpm.token, privateNpmPackages());
-  await seedPackages(sandbox.github.url, sandbox.github.token, githubPackages());
-}
-const json = JSON.stringify(sandbox.descriptor, null, 2);
-writeFileSync(join('state', 'sandbox.json'), `${json}\n`);
-process.stdout.write(`${json}\n`);
-process.stderr.write('sandbox running; export its env (see "env" above) and run a job; SIGTERM or Ctrl-C stops it\n');
-
 let stopping = false;
 const stop = async () => {
   if (stopping) return;
@@ -39,3 +35,26 @@ const stop = async () => {
 };
 process.on('SIGTERM', () => void stop());
 process.on('SIGINT', () => void stop());
+
+try {
+  if (args.has('--seed')) {
+    await seedPackages(sandbox.privateNpm.url, sandbox.privateNpm.token, privateNpmPackages());
+    await seedPackages(sandbox.github.url, sandbox.github.token, githubPackages());
+    await seedGitRepositories(sandbox);
+  }
+} catch (e) {
+  await sandbox.stop();
+  throw e;
+}
+const json = JSON.stringify(sandbox.descriptor, null, 2);
+writeFileSync(join('state', 'sandbox.json'), `${json}\n`);
+process.stdout.write(`${json}\n`);
+const git = sandbox.descriptor.git!;
+const repos = Object.values(git.repositories);
+process.stderr.write(
+  [
+    'sandbox running; SIGTERM or Ctrl-C stops it.',
+    repos.length ? `git repositories (read-only, key in $${git.keyEnv}): ${repos.join(' ')}` : `git host: ${git.urlPattern} (no repositories: --seed creates the demo's)`,
+    `export its env (the "env" object above) and run a job${fixed ? ', e.g. npm run cli -- run jobs/demo.yaml' : ''}`,
+  ].join('\n') + '\n',
+);
