@@ -47,7 +47,8 @@ export function humanSummary(s: RunSummary): string {
   lines.push(`${head}: ${s.complete}/${s.selected} selected versions are on the target (${(s.durationMs / 1000).toFixed(1)} s)`);
   const outcomes = Object.entries(s.outcomes).map(([k, v]) => `${k} ${v}`);
   if (outcomes.length) lines.push(`  this run: ${outcomes.join(', ')}`);
-  for (const f of s.failures) lines.push(`  FAILED ${f.package}@${f.version}: ${f.message}`);
+  // one line each: a build's log tail is in `status --json` and the state, not on the terminal
+  for (const f of s.failures) lines.push(`  FAILED ${f.package}@${f.version}: ${oneLine(f.message)}`);
   for (const c of s.conflicts) lines.push(c.code === 'ECONFLICT' ? `  CONFLICT ${c.package}@${c.version}: ours sha512 ${c.ourSha512}, target sha512 ${c.targetSha512}` : `  CONFLICT ${c.package}@${c.version}: ${c.message}`);
   for (const t of s.tagMoved.filter((m) => m.state !== 'conflict')) lines.push(`  TAG MOVED ${t.package}@${t.version} (${t.state}): ${t.detail}`);
   for (const m of s.goSum.mismatches) lines.push(`  CRITICAL go.sum ${m.file}:${m.line} says ${m.module} ${m.version}${m.kind === 'go.mod' ? '/go.mod' : ''} ${m.goSum}, the migrated module hashes ${m.built}`);
@@ -61,4 +62,9 @@ export function humanSummary(s: RunSummary): string {
   for (const m of s.metadataOutOfSync) lines.push(`  NOT IN SYNC ${m.package}: ${m.reason}`);
   if (s.weakIntegrity.length) lines.push(`  weak integrity (sha1 only at the source): ${s.weakIntegrity.map((w) => `${w.package}@${w.version}`).join(', ')}`);
   return `${lines.join('\n')}\n`;
+}
+
+function oneLine(text: string, max = 400): string {
+  const flat = text.replace(/\s*\n\s*/g, ' | ');
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }

@@ -197,6 +197,22 @@ export const jobSchema = z
       })
       .strict()
       .prefault({}),
+    hardening: z
+      .object({
+        originControls: z.boolean().default(true).describe('before publishing, set publish ALLOW / upstream BLOCK on every internal package'),
+        packageGroups: z.boolean().default(false).describe('also a package group per npm scope blocking external upstreams'),
+      })
+      .strict()
+      .prefault({}),
+    publicRegistries: z
+      .object({
+        npm: z.url().default('https://registry.npmjs.org/'),
+        pypi: z.url().default('https://pypi.org/'),
+        go: z.url().default('https://proxy.golang.org/'),
+      })
+      .strict()
+      .prefault({})
+      .describe('where the plan asks whether internal names also exist publicly (never through a store repository)'),
     goSum: z
       .array(z.string().min(1))
       .default([])

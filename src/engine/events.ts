@@ -1,12 +1,13 @@
 /** What a run tells the outside world as it goes (the CLI renders it). */
 import type { ItemState, Outcome } from '../types.js';
+import type { HardenResult } from './harden.js';
 
 /**
  * `would-publish` only happens in a dry run; `removed`: the source no longer
  * lists it and nothing of it is on the target; `deferred`: its source could
  * not be listed this run, so it waits for one that can.
  */
-export type RunOutcome = Outcome | 'would-publish' | 'removed' | 'deferred';
+export type RunOutcome = Outcome | 'would-publish' | 'removed' | 'deferred' | 'on-target-unchecked';
 
 export type ProgressEvent =
   | { type: 'listed'; source: string; package: string; versions: number }
@@ -53,6 +54,8 @@ export interface RunSummary {
     mismatches: { module: string; version: string; file: string; line: number; kind: 'zip' | 'go.mod'; goSum: string; built: string }[];
     errors: { file: string; message: string }[];
   };
+  /** Origin controls set (or, in a dry run, to set) before publishing; errors make the run exit 1. */
+  hardening?: HardenResult;
   /** Packages whose dist-tags or deprecations are not (yet) as the source has them, and why. */
   metadataOutOfSync: { package: string; reason: string }[];
   /** The rate each quota bucket ran at, where it came from (job, account, default), and the latency measured. */

@@ -41,6 +41,10 @@ class Window {
 export interface PackageRunContext extends ItemContext {
   /** Versions of one package worked on at once. */
   publishesPerPackage: number;
+  /** A plan without AWS: list and check the sources, touch no target. */
+  noTarget?: boolean;
+  /** A plan that only lists: no download, the target's listing only. */
+  noDownload?: boolean;
   /** Enabled source ids, in job order. */
   active: string[];
   fetchQueue: PQueue;
@@ -70,7 +74,7 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
 
   const fetches = new Map<number, Promise<ItemRow>>();
   const startFetch = (r: ItemRow) => {
-    if (!needsFetch(r, state, pc.blobs)) return;
+    if (pc.noDownload || !needsFetch(r, state, pc.blobs)) return;
     const p = pc.fetchQueue.add(() => (signal.aborted ? Promise.reject(interrupted(r)) : fetchItem(pc, r))) as Promise<ItemRow>;
     p.catch(() => {}); // observed below, in order
     fetches.set(r.id, p);
@@ -109,6 +113,17 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
       if (pc.sequential) startFetch(r);
       const fetched = fetches.has(r.id) ? await fetches.get(r.id)! : r;
       await after;
+      if (pc.noTarget) {
+        // a plan without AWS access: inventory and source checks only
+        pc.report(r, 'would-publish');
+        return;
+      }
+      if (pc.noDownload) {
+        // a plan that only lists: the target's listing says whether the version is there (bytes not compared)
+        const listed = (await pkg.targetVersions()).get(pkg.target.targetVersion(r.version));
+        pc.report(r, listed ? 'on-target-unchecked' : 'would-publish');
+        return;
+      }
       const settled = await settleItem(pc, { ...pkg, onPublishStart: started }, fetched);
       if (typeof settled === 'string') {
         pc.report(r, settled);
@@ -152,7 +167,7 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
   await Promise.all(steps);
   await Promise.all(verifications);
   if (fatal !== undefined) throw fatal;
-  if (signal.aborted || !metadataNeeded) return;
+  if (signal.aborted || !metadataNeeded || pc.noTarget) return;
   if (target.syncMetadata) return syncPackageMetadata(pc, target, format, name);
   // a format without package metadata is in sync once its versions are
   const items = state.itemsOf(format, name).filter((r) => pc.active.includes(r.source_id));

@@ -30,6 +30,7 @@ import { FATAL_CODES, migratePackage, ON_TARGET, type PackageRunContext } from '
 import { checkGoSums, goSumFiles } from './gosum-check.js';
 import { Limiter } from './limiter.js';
 import { jobRates, resolveRates } from './rates.js';
+import { harden } from './harden.js';
 import { readAccountQuotas } from '../targets/quotas.js';
 import type { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { withRetry } from './retry.js';
@@ -49,6 +50,12 @@ export interface RunOptions {
   codeartifactClient?: CodeartifactClient;
   /** For tests: a preconfigured Service Quotas client. */
   serviceQuotasClient?: ServiceQuotasClient;
+  /** A plan: the target is only read; any write throws EREADONLY before a request is made. */
+  readOnly?: boolean;
+  /** A plan without AWS access: sources only (implies readOnly). */
+  noTarget?: boolean;
+  /** A plan that only lists: nothing downloaded or built; the target's listings only. */
+  noDownload?: boolean;
 }
 
 export async function runJob(opts: RunOptions): Promise<RunSummary> {
@@ -58,7 +65,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
   const stateDir = opts.stateDir ?? 'state';
   const env = opts.env ?? process.env;
   const emit = opts.onProgress ?? (() => {});
-  const dryRun = opts.dryRun ?? false;
+  const dryRun = (opts.dryRun ?? false) || (opts.readOnly ?? false) || (opts.noTarget ?? false);
   for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) registerSecret(env[name]);
 
   // Sources are built first: a missing token variable is bad input, found before anything is written.
@@ -120,7 +127,13 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     let quotaNote: string | undefined;
     const limiter = new Limiter(Object.fromEntries(Object.entries(rates).map(([b, r]) => [b, r.rate])) as Record<BucketName, number>);
     // The target is touched lazily: a rerun with nothing left to do sends it nothing.
-    const getCa = () => (ca ??= new CodeArtifact(config.target, limiter, opts.codeartifactClient, hard.signal));
+    const getCa = () => {
+      if (!ca) {
+        ca = new CodeArtifact(config.target, limiter, opts.codeartifactClient, hard.signal);
+        ca.readOnly = opts.readOnly ?? false;
+      }
+      return ca;
+    };
     const targets = new Map<Format, TargetFormat>();
     const getTarget = (format: Format): TargetFormat => {
       let t = targets.get(format);
@@ -246,7 +259,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
 
     // One token and the endpoint before any work: refused credentials or a wrong
     // repository name stop the run here, instead of failing every version one by one.
-    if (byPackage.size > 0 && !signal.aborted) {
+    if (byPackage.size > 0 && !signal.aborted && !opts.noTarget) {
       try {
         const formats = new Set([...byPackage.keys()].map((k) => k.slice(0, k.indexOf('/')) as Format));
         for (const format of formats) await preflight(getCa(), getTarget(format), config.limits.retries, signal);
@@ -261,6 +274,14 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
         db.endRun('target-unusable', { error: toError(e).message });
         throw e;
       }
+    }
+
+    // Origin controls before anything is published: a public package can never shadow an internal name.
+    let hardening: RunSummary['hardening'];
+    if (config.hardening.originControls && byPackage.size > 0 && !signal.aborted && !opts.noTarget) {
+      const packages = [...byPackage.keys()].map((k) => ({ format: k.slice(0, k.indexOf('/')) as Format, name: k.slice(k.indexOf('/') + 1) }));
+      // a plan (read-only, a dry run) only reads what would change
+      hardening = await harden(getCa(), getTarget, packages, { dryRun, packageGroups: config.hardening.packageGroups, retries: config.limits.retries, signal });
     }
 
     const maxPackages = opts.concurrency ?? config.limits.concurrency;
@@ -298,6 +319,8 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     const packageCtx: PackageRunContext = {
       ...ctx,
       publishesPerPackage: config.limits.publishesPerPackage,
+      noTarget: opts.noTarget,
+      noDownload: opts.noDownload,
       active,
       fetchQueue,
       verifyQueue,
@@ -323,7 +346,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     signal.removeEventListener('abort', onAbort);
 
     const goSum = checkGoSums(goSumFiles(job.file, config.goSum), db.items('facts IS NOT NULL').filter(inJob));
-    const summary = summarize(db, job.name, dryRun, signal.aborted && fatalError === undefined, outcomes, listErrors, metadata, metadataOutOfSync, goSum, active, {
+    const summary = summarize(db, job.name, dryRun, signal.aborted && fatalError === undefined, outcomes, listErrors, metadata, metadataOutOfSync, goSum, hardening, active, {
       rates: Object.fromEntries(BUCKETS.map((b) => [b, { ...rates[b], ...(limiter.latencyMs(b) !== undefined ? { latencyMs: Math.round(limiter.latencyMs(b)!) } : {}) }])) as RunSummary['rates'],
       ...(quotaNote ? { quotaNote } : {}),
       inFlight: { packages: sizing.packages, peakPackages: sizing.peakPackages, publishesPerPackage: sequential ? 1 : config.limits.publishesPerPackage },
@@ -418,6 +441,7 @@ function summarize(
   metadata: RunSummary['metadata'],
   metadataOutOfSync: RunSummary['metadataOutOfSync'],
   goSum: RunSummary['goSum'],
+  hardening: RunSummary['hardening'],
   active: string[],
   figures: Pick<RunSummary, 'rates' | 'quotaNote' | 'inFlight' | 'throttles' | 'tokenFetches' | 'blobRecheck' | 'durationMs'>,
 ): RunSummary {
@@ -434,7 +458,7 @@ function summarize(
     .map((r) => ({ package: r.package, version: r.version, code: r.last_error_code ?? 'ECONFLICT', message: r.last_error ?? '', ourSha512: r.sha512 ?? '', targetSha512: r.target_sha512 ?? '' }));
   const tagMoved = state.tagMoves(state.runId ?? undefined).map((t) => ({ package: t.package, version: t.version, state: t.state, detail: t.detail ?? '' }));
   // in sync means the versions AND the dist-tags/deprecations: a tag left behind is not a finished job
-  const goSumBad = goSum.mismatches.length + goSum.errors.length > 0;
+  const goSumBad = goSum.mismatches.length + goSum.errors.length > 0 || (hardening?.errors.length ?? 0) > 0;
   const ok = complete === selected.length && listErrors.length === 0 && metadataOutOfSync.length === 0 && tagMoved.length === 0 && !goSumBad && !interruptedRun;
   return {
     job,
@@ -456,6 +480,7 @@ function summarize(
     removedAtSource: state.sourceRemovals(state.runId ?? undefined).map((c) => ({ package: c.package, version: c.version, state: c.state, detail: c.detail ?? '' })),
     tagMoved,
     goSum,
+    ...(hardening ? { hardening } : {}),
     skipped: items.filter((r) => r.state === 'skipped').map((r) => ({ package: r.package, version: r.version, reason: r.last_error ?? '' })),
     metadataOutOfSync: [...metadataOutOfSync].sort((a, b) => a.package.localeCompare(b.package) || a.reason.localeCompare(b.reason)),
     ...figures,

@@ -279,6 +279,10 @@ export class GitSource implements Source {
         if (!isCanonicalVersion(v) || isPseudoVersion(v)) return { ...base, skip: `"${shown}" (tag ${printable(tag)}) is not a canonical Go version (vMAJOR.MINOR.PATCH[-pre])` };
         const mod = await this.fileAt(git, commit, 'go.mod');
         const path = mod ? modulePathFromGoMod(mod) : this.config.package;
+        // a go.mod naming another module than the job's (or the job's with its /vN) is not this module
+        if (mod && path && this.config.package && path !== this.config.package && splitPathVersion(path).prefix !== this.config.package) {
+          return { ...base, version: v, problem: `tag ${tag}: go.mod declares module ${path}, the job says ${this.config.package}` };
+        }
         if (!path) return { ...base, version: v, problem: `tag ${tag} has no go.mod in ${this.config.directory || 'the repository root'}: set package (the module path) on the source` };
         // v2+ without a /vN path: +incompatible when there is no go.mod (what go would call it), else Go ignores the tag
         const { pathMajor } = splitPathVersion(path);

@@ -86,6 +86,8 @@ export class CodeArtifact {
   private tokenInFlight?: Promise<string>;
   private readonly endpoints = new Map<string, Promise<string>>();
   tokenFetches = 0;
+  /** A plan: every mutating call (and every non-GET to a repository endpoint) throws EREADONLY. */
+  readOnly = false;
   /** The service's token expirations lay in our past: this machine's clock is ahead. */
   clockSkewSuspected = false;
 
@@ -340,7 +342,17 @@ export class CodeArtifact {
    * One SDK call: rate-limited, and its failure turned into a coded error. `signal`
    * cuts off this call only; the client's own signal cuts off every call.
    */
+  /** One SDK call for the modules beside this one (domain.ts): rate-limited, coded errors, read-only guard. */
+  api<T>(operation: string, buckets: readonly BucketName[], send: (opts: { abortSignal?: AbortSignal }) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return this.call(operation, buckets, send, signal);
+  }
+
   private async call<T>(operation: string, buckets: readonly BucketName[], send: (opts: { abortSignal?: AbortSignal }) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    // A plan is read-only by construction: anything but a Get/List/Describe is refused here,
+    // before any request is made, whatever the code above asks for.
+    if (this.readOnly && !/^(Get|List|Describe)/.test(operation)) {
+      throw new MigrateError('EREADONLY', `CodeArtifact ${operation} refused: this run is read-only (a plan)`, { hint: 'this is a bug in codeartifact-migrate: a plan must never write; please report it' });
+    }
     const abortSignal = signal && this.abortSignal ? AbortSignal.any([this.abortSignal, signal]) : (signal ?? this.abortSignal);
     await this.limiter.take(buckets, abortSignal);
     if (abortSignal?.aborted) throw new MigrateError('EINTERRUPTED', `CodeArtifact ${operation}: cut off by the stop`);

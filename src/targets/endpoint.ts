@@ -36,6 +36,8 @@ export interface EndpointSession {
   readonly limiter: RateLimiter;
   authToken(): Promise<string>;
   invalidateToken(token: string): void;
+  /** A plan: only GET and HEAD may be sent. */
+  readonly readOnly?: boolean;
 }
 
 export interface EndpointOptions {
@@ -84,6 +86,9 @@ export class RepositoryEndpoint {
    * Resolves with any status below 500 other than 401/403/429.
    */
   async send(what: string, buckets: readonly BucketName[], subject: string, req: EndpointRequest): Promise<HttpResponse> {
+    if (this.session.readOnly && req.method !== 'GET' && req.method !== 'HEAD') {
+      throw new MigrateError('EREADONLY', `${subject}: ${req.method} ${what} refused: this run is read-only (a plan)`, { subject, hint: 'this is a bug in codeartifact-migrate: a plan must never write; please report it' });
+    }
     const { limiter } = this.session;
     for (let authTry = 0; ; authTry++) {
       await limiter.take(buckets, req.signal);

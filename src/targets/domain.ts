@@ -1,0 +1,161 @@
+/**
+ * The domain around the packages: repositories and their upstreams, origin
+ * controls and package groups, and who is calling. Read by the plan's
+ * preflight audit; written (origin controls only) by `harden`.
+ *
+ * Origin controls decide whether a package name may come from an upstream
+ * (dependency confusion) or be published into a repository:
+ * https://docs.aws.amazon.com/codeartifact/latest/ug/package-origin-controls.html
+ * Package groups apply them to name patterns:
+ * https://docs.aws.amazon.com/codeartifact/latest/ug/package-groups.html
+ */
+import {
+  CreatePackageGroupCommand,
+  DescribePackageCommand,
+  DescribeRepositoryCommand,
+  GetAssociatedPackageGroupCommand,
+  ListRepositoriesInDomainCommand,
+  PutPackageOriginConfigurationCommand,
+  UpdatePackageGroupOriginConfigurationCommand,
+  type PackageFormat,
+} from '@aws-sdk/client-codeartifact';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { MigrateError, toError } from '../errors.js';
+import { sdkRequestHandler } from '../net/agents.js';
+import type { CodeArtifact, PackageCoordinates } from './codeartifact.js';
+
+export type Restriction = 'ALLOW' | 'BLOCK';
+
+export interface RepositoryInfo {
+  name: string;
+  /** Upstream repository names, in the order they are searched. */
+  upstreams: string[];
+  /** e.g. `public:npmjs`, with its status. */
+  externalConnections: { name: string; status?: string }[];
+}
+
+export interface OriginConfiguration {
+  publish: Restriction;
+  upstream: Restriction;
+}
+
+export interface GroupProtection {
+  pattern: string;
+  /** EXTERNAL_UPSTREAM as the group sets it (ALLOW | BLOCK | ALLOW_SPECIFIC_REPOSITORIES | INHERIT). */
+  externalUpstream?: string;
+  publish?: string;
+}
+
+const notFound = (e: unknown) => e instanceof MigrateError && e.status === 404;
+
+export class Domain {
+  constructor(private readonly ca: CodeArtifact) {}
+
+  private get base() {
+    return { domain: this.ca.config.domain, domainOwner: this.ca.config.domainOwner };
+  }
+
+  async repositories(): Promise<string[]> {
+    const names: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      const out = await this.ca.api('ListRepositoriesInDomain', ['reads'], (o) => this.ca.client.send(new ListRepositoriesInDomainCommand({ ...this.base, maxResults: 100, nextToken }), o));
+      for (const r of out.repositories ?? []) if (r.name) names.push(r.name);
+      nextToken = out.nextToken;
+    } while (nextToken);
+    return names;
+  }
+
+  /** A repository's upstreams and external connections; undefined when it does not exist. */
+  async repository(name: string): Promise<RepositoryInfo | undefined> {
+    try {
+      const out = await this.ca.api('DescribeRepository', ['reads'], (o) => this.ca.client.send(new DescribeRepositoryCommand({ ...this.base, repository: name }), o));
+      const r = out.repository;
+      return {
+        name,
+        upstreams: (r?.upstreams ?? []).map((u) => u.repositoryName ?? '').filter(Boolean),
+        externalConnections: (r?.externalConnections ?? []).map((c) => ({ name: c.externalConnectionName ?? '', status: c.status })),
+      };
+    } catch (e) {
+      if (notFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  /** A package's origin configuration in a repository; undefined when the package does not exist there. */
+  async origin(c: PackageCoordinates): Promise<OriginConfiguration | undefined> {
+    try {
+      const out = await this.ca.api('DescribePackage', ['reads'], (o) =>
+        this.ca.client.send(new DescribePackageCommand({ ...this.base, repository: c.repository, format: c.format as PackageFormat, namespace: c.namespace, package: c.package }), o),
+      );
+      const r = out.package?.originConfiguration?.restrictions;
+      return { publish: (r?.publish ?? 'ALLOW') as Restriction, upstream: (r?.upstream ?? 'ALLOW') as Restriction };
+    } catch (e) {
+      if (notFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  /** Set a package's origin configuration (creating the package, empty, when it does not exist yet: that is the protection). */
+  async setOrigin(c: PackageCoordinates, wanted: OriginConfiguration): Promise<void> {
+    await this.ca.api('PutPackageOriginConfiguration', ['writes'], (o) =>
+      this.ca.client.send(
+        new PutPackageOriginConfigurationCommand({ ...this.base, repository: c.repository, format: c.format as PackageFormat, namespace: c.namespace, package: c.package, restrictions: wanted }),
+        o,
+      ),
+    );
+  }
+
+  /** The package group whose pattern covers the package (the most specific one), if any. */
+  async groupOf(c: PackageCoordinates): Promise<GroupProtection | undefined> {
+    try {
+      const out = await this.ca.api('GetAssociatedPackageGroup', ['reads'], (o) =>
+        this.ca.client.send(new GetAssociatedPackageGroupCommand({ ...this.base, format: c.format as PackageFormat, namespace: c.namespace, package: c.package }), o),
+      );
+      const g = out.packageGroup;
+      if (!g?.pattern) return undefined;
+      const restrictions = g.originConfiguration?.restrictions ?? {};
+      return { pattern: g.pattern, externalUpstream: restrictions.EXTERNAL_UPSTREAM?.mode, publish: restrictions.PUBLISH?.mode };
+    } catch (e) {
+      if (notFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  /** Create a package group (when missing) and make it block external upstreams. */
+  async blockExternalUpstreams(pattern: string, description: string): Promise<void> {
+    try {
+      await this.ca.api('CreatePackageGroup', ['writes'], (o) => this.ca.client.send(new CreatePackageGroupCommand({ ...this.base, packageGroup: pattern, description }), o));
+    } catch (e) {
+      if (!(e instanceof MigrateError && e.status === 409)) throw e;
+    }
+    await this.ca.api('UpdatePackageGroupOriginConfiguration', ['writes'], (o) =>
+      this.ca.client.send(new UpdatePackageGroupOriginConfigurationCommand({ ...this.base, packageGroup: pattern, restrictions: { EXTERNAL_UPSTREAM: 'BLOCK' } }), o),
+    );
+  }
+}
+
+/** Who is calling: `sts:GetCallerIdentity` with the same credentials as the run. */
+export async function callerIdentity(region: string, env: NodeJS.ProcessEnv, client?: STSClient): Promise<{ arn?: string; account?: string; error?: string }> {
+  const own = !client;
+  const sts =
+    client ??
+    new STSClient({
+      region,
+      maxAttempts: 2,
+      requestHandler: sdkRequestHandler(region, env),
+      ...(env.AWS_ENDPOINT_URL_STS ? { endpoint: env.AWS_ENDPOINT_URL_STS } : {}),
+      ...(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+        ? { credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) } }
+        : {}),
+    });
+  try {
+    const out = await sts.send(new GetCallerIdentityCommand({}));
+    return { arn: out.Arn, account: out.Account };
+  } catch (e) {
+    const err = toError(e);
+    return { error: `${err.name}: ${err.message}` };
+  } finally {
+    if (own) sts.destroy();
+  }
+}
