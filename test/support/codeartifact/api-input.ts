@@ -167,6 +167,4 @@ export function jsonBody(body: Buffer): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-export const origin = (repo: string): unknown => ({ domainEntryPoint: { repositoryName: repo }, originType: 'INTERNAL' });
-
 export const assetSummary = (a: StoredAsset): unknown => ({ name: a.name, size: a.size, hashes: { ...a.hashes } });

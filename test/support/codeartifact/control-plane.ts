@@ -19,7 +19,6 @@ import {
   FORMATS,
   jsonBody,
   ok,
-  origin,
   ORIGIN_TYPES,
   packageOf,
   packageRefOf,
@@ -33,6 +32,21 @@ import {
   versionOf,
 } from './api-input.js';
 import { accessDenied, ApiError, conflict, notFound, serviceQuota, validation } from './errors.js';
+import {
+  createPackageGroup,
+  describePackageGroup,
+  getAssociatedPackageGroup,
+  listPackageGroups,
+  updatePackageGroupOriginConfiguration,
+} from './package-groups.js';
+import {
+  associateExternalConnection,
+  createRepository,
+  describeRepository,
+  disassociateExternalConnection,
+  listRepositoriesInDomain,
+  updateRepository,
+} from './repositories.js';
 import type { IncomingCall, Reply, ResolvedRoute, StandInContext } from './route.js';
 import { MAX_ASSETS_PER_VERSION, type PackageRecord, type VersionRecord } from './store.js';
 import type { OriginRestriction, QuotaName } from './types.js';
@@ -75,23 +89,6 @@ const getRepositoryEndpoint: Handler = (ctx, q) => {
   const format = q.oneOf('format', FORMATS, true);
   q.oneOf('endpointType', ['ipv4', 'dualstack'] as const);
   return ok({ repositoryEndpoint: ctx.endpointUrl(format, repo) });
-};
-
-const describeRepository: Handler = (ctx, q) => {
-  const repo = repositoryOf(ctx, q);
-  return ok({
-    repository: {
-      name: repo,
-      administratorAccount: ctx.domainOwner,
-      domainName: ctx.domain,
-      domainOwner: ctx.domainOwner,
-      arn: `arn:aws:codeartifact:${ctx.region}:${ctx.domainOwner}:repository/${ctx.domain}/${repo}`,
-      description: '',
-      upstreams: [],
-      externalConnections: [],
-      createdTime: epochSeconds(ctx.store.createdTime),
-    },
-  });
 };
 
 const listPackages: Handler = (ctx, q) => {
@@ -138,12 +135,12 @@ const putPackageOriginConfiguration: Handler = (ctx, q, call) => {
 };
 
 const listPackageVersions: Handler = (ctx, q) => {
-  const { ref, pkg } = packageOf(ctx, q);
+  const { pkg } = packageOf(ctx, q);
   const status = q.oneOf('status', STATUSES);
   const originType = q.oneOf('originType', ORIGIN_TYPES);
   const sortBy = q.oneOf('sortBy', ['PUBLISHED_TIME'] as const);
   let versions = [...pkg.versions.values()].filter(
-    (v) => (status === undefined || v.status === status) && (originType === undefined || originType === 'INTERNAL'),
+    (v) => (status === undefined || v.status === status) && (originType === undefined || v.origin.originType === originType),
   );
   if (sortBy === 'PUBLISHED_TIME') versions = versions.sort((a, b) => a.publishedTime.getTime() - b.publishedTime.getTime());
   const { page, nextToken } = paginate(versions, q);
@@ -152,7 +149,7 @@ const listPackageVersions: Handler = (ctx, q) => {
     format: pkg.format,
     namespace: pkg.namespace,
     package: pkg.name,
-    versions: page.map((v) => ({ version: v.version, revision: v.revision, status: v.status, origin: origin(ref.repo) })),
+    versions: page.map((v) => ({ version: v.version, revision: v.revision, status: v.status, origin: structuredClone(v.origin) })),
     nextToken,
   });
 };
@@ -205,7 +202,7 @@ const describePackageVersion: Handler = (ctx, q) => {
       licenses: meta.license === undefined ? [] : [{ name: meta.license }],
       revision: version.revision,
       status: version.status,
-      origin: origin(ref.repo),
+      origin: structuredClone(version.origin),
     },
   });
 };
@@ -271,9 +268,9 @@ const publishPackageVersion: Handler = (ctx, q, call) => {
     // which error the service sends past it is not documented: the model's quota error.
     throw serviceQuota(`Package version ${id} already has ${MAX_ASSETS_PER_VERSION} assets, the most a version may have.`, 'asset', assetName);
   }
-  if (existing === undefined && pkg?.restrictions.publish === 'BLOCK') {
-    // Origin controls: publish=BLOCK refuses new versions. The exact error the service sends is not documented.
-    throw accessDenied(`Publishing new versions of '${displayName(ref)}' to '${ref.repo}' is blocked by its package origin configuration.`);
+  if (existing === undefined && !ctx.origins.allowed(ref.repo, { format: ref.format, namespace: ref.namespace, name: ref.name }, 'PUBLISH')) {
+    // Origin controls (the package's or its group's) refuse new versions. The exact error the service sends is not documented.
+    throw accessDenied(`Publishing new versions of '${displayName(ref)}' to '${ref.repo}' is blocked by its origin controls.`);
   }
 
   const target = pkg ?? ctx.store.ensurePackage(ref.repo, ref.format, ref.namespace, ref.name);
@@ -301,17 +298,33 @@ const publishPackageVersion: Handler = (ctx, q, call) => {
 const OPERATIONS: Operation[] = [
   { method: 'POST', path: '/v1/authorization-token', name: 'GetAuthorizationToken', quotas: ['authorizationToken', 'reads'], handler: getAuthorizationToken },
   { method: 'GET', path: '/v1/repository/endpoint', name: 'GetRepositoryEndpoint', quotas: ['reads'], handler: getRepositoryEndpoint },
+  { method: 'POST', path: '/v1/repository', name: 'CreateRepository', quotas: ['writes'], handler: createRepository },
   { method: 'GET', path: '/v1/repository', name: 'DescribeRepository', quotas: ['reads'], handler: describeRepository },
-  { method: 'POST', path: '/v1/packages', name: 'ListPackages', quotas: ['list', 'reads'], handler: listPackages },
+  { method: 'PUT', path: '/v1/repository', name: 'UpdateRepository', quotas: ['writes'], handler: updateRepository },
+  { method: 'POST', path: '/v1/domain/repositories', name: 'ListRepositoriesInDomain', quotas: ['reads'], handler: listRepositoriesInDomain },
+  { method: 'POST', path: '/v1/repository/external-connection', name: 'AssociateExternalConnection', quotas: ['writes'], handler: associateExternalConnection },
+  { method: 'DELETE', path: '/v1/repository/external-connection', name: 'DisassociateExternalConnection', quotas: ['writes'], handler: disassociateExternalConnection },
+  { method: 'POST', path: '/v1/packages', name: 'ListPackages', quotas: ['listPackages', 'reads'], handler: listPackages },
   { method: 'GET', path: '/v1/package', name: 'DescribePackage', quotas: ['reads'], handler: describePackage },
   { method: 'POST', path: '/v1/package', name: 'PutPackageOriginConfiguration', quotas: ['writes'], handler: putPackageOriginConfiguration },
-  { method: 'POST', path: '/v1/package/versions', name: 'ListPackageVersions', quotas: ['list', 'reads'], handler: listPackageVersions },
-  { method: 'POST', path: '/v1/package/version/assets', name: 'ListPackageVersionAssets', quotas: ['list', 'reads'], handler: listPackageVersionAssets },
+  { method: 'POST', path: '/v1/package/versions', name: 'ListPackageVersions', quotas: ['listVersions', 'reads'], handler: listPackageVersions },
+  { method: 'POST', path: '/v1/package/version/assets', name: 'ListPackageVersionAssets', quotas: ['listAssets', 'reads'], handler: listPackageVersionAssets },
   { method: 'GET', path: '/v1/package/version', name: 'DescribePackageVersion', quotas: ['reads'], handler: describePackageVersion },
   { method: 'GET', path: '/v1/package/version/asset', name: 'GetPackageVersionAsset', quotas: ['getAsset', 'reads'], handler: getPackageVersionAsset },
   { method: 'POST', path: '/v1/package/version/publish', name: 'PublishPackageVersion', quotas: ['publish', 'writes'], handler: publishPackageVersion },
   { method: 'POST', path: '/v1/package/versions/update_status', name: 'UpdatePackageVersionsStatus', quotas: ['writes'], handler: updatePackageVersionsStatus },
   { method: 'POST', path: '/v1/package/versions/dispose', name: 'DisposePackageVersions', quotas: ['writes'], handler: disposePackageVersions },
+  { method: 'POST', path: '/v1/package-group', name: 'CreatePackageGroup', quotas: ['writes'], handler: createPackageGroup },
+  { method: 'GET', path: '/v1/package-group', name: 'DescribePackageGroup', quotas: ['reads'], handler: describePackageGroup },
+  { method: 'POST', path: '/v1/package-groups', name: 'ListPackageGroups', quotas: ['reads'], handler: listPackageGroups },
+  {
+    method: 'PUT',
+    path: '/v1/package-group-origin-configuration',
+    name: 'UpdatePackageGroupOriginConfiguration',
+    quotas: ['writes'],
+    handler: updatePackageGroupOriginConfiguration,
+  },
+  { method: 'GET', path: '/v1/get-associated-package-group', name: 'GetAssociatedPackageGroup', quotas: ['reads'], handler: getAssociatedPackageGroup },
 ];
 
 /** The control-plane route for a call, or undefined when the path is not a known operation. */

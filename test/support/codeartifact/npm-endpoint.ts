@@ -9,13 +9,15 @@
  * update (PUT without attachments, as `npm deprecate` sends it) and dist-tags
  * (https://docs.aws.amazon.com/codeartifact/latest/ug/npm-commands.html lists the supported commands).
  * A package's scope is its CodeArtifact namespace: `@acme/core` is namespace `acme`, package `core`.
+ * Packuments and tarballs come through upstreams and external connections (fetch-through.ts).
  */
 import { createHash } from 'node:crypto';
 import { ApiError, accessDenied, conflict, notFound } from './errors.js';
+import type { RequestTrace } from './external.js';
+import { findNpmVersion, npmKey, npmVersionUpstream, npmView, retainNpm, type NpmVersionView } from './fetch-through.js';
 import type { IncomingCall, Reply, ResolvedRoute, StandInContext, Subject } from './route.js';
 import type { PackageRecord, VersionRecord } from './store.js';
 import type { QuotaName } from './types.js';
-import { assetsAvailable, listedToClients } from './version-status.js';
 
 const NPM_ASSET = 'package.tgz';
 const NAME = /^(?:@([^/@\s]+)\/)?([^/@\s][^/\s]*)$/;
@@ -56,7 +58,7 @@ interface NpmRoute {
   name?: NpmName;
   versions: string[];
   quotas: QuotaName[];
-  handle: () => Reply;
+  handle: (trace: RequestTrace) => Reply | Promise<Reply>;
 }
 
 /** The npm route for a call under `/d/`, or undefined when the path is not an npm endpoint of this domain. */
@@ -77,9 +79,9 @@ export function resolveNpm(ctx: StandInContext, call: IncomingCall): ResolvedRou
     operation: route.operation,
     subject,
     quotas: route.quotas,
-    handle: () => {
+    handle: (trace) => {
       if (!ctx.store.hasRepository(repo)) throw notFound(`Repository '${repo}' not found.`, 'repository', repo);
-      return route.handle();
+      return route.handle(trace);
     },
   };
 }
@@ -120,20 +122,26 @@ function npmRoute(ctx: StandInContext, call: IncomingCall, repo: string, rest: s
     const file = decodeURIComponent(tarball[2]);
     const prefix = `${name.base}-`;
     const versions = file.startsWith(prefix) ? [file.slice(prefix.length, -'.tgz'.length)] : [];
-    return { operation: 'npm:GetTarball', name, versions, quotas: ['getAsset', 'reads'], handle: () => getTarball(ctx, repo, name, file) };
+    return { operation: 'npm:GetTarball', name, versions, quotas: ['getAsset', 'reads'], handle: (trace) => getTarball(ctx, repo, name, versions[0], trace) };
   }
 
   const name = parseName(rest);
   if (name === undefined) return unsupported;
   if (call.method === 'GET') {
-    return { operation: 'npm:GetPackument', name, versions: [], quotas: ['reads'], handle: () => getPackument(ctx, repo, name) };
+    return { operation: 'npm:GetPackument', name, versions: [], quotas: ['reads'], handle: (trace) => getPackument(ctx, repo, name, trace) };
   }
   if (call.method === 'PUT') {
     const body = safeJson(call.body);
     const versions = isObject(body) && isObject(body['versions']) ? Object.keys(body['versions']) : [];
     const attachments = isObject(body) && isObject(body['_attachments']) ? body['_attachments'] : {};
     if (Object.keys(attachments).length > 0) {
-      return { operation: 'npm:Publish', name, versions, quotas: ['publish', 'writes'], handle: () => publish(ctx, repo, name, call.body) };
+      return {
+        operation: 'npm:Publish',
+        name,
+        versions,
+        quotas: ['publish', 'writes'],
+        handle: async (trace) => publish(ctx, repo, name, call.body, await versionsUpstream(ctx, repo, name, versions, trace)),
+      };
     }
     return { operation: 'npm:UpdateMetadata', name, versions, quotas: ['writes'], handle: () => updateMetadata(ctx, repo, name, call.body) };
   }
@@ -161,7 +169,7 @@ function versionDocument(ctx: StandInContext, repo: string, name: NpmName, v: Ve
   if (v.deprecated !== undefined) doc['deprecated'] = v.deprecated;
   if (asset !== undefined) {
     doc['dist'] = {
-      tarball: `${ctx.endpointUrl('npm', repo)}${name.full}/-/${tarballFile(name, v.version)}`,
+      tarball: tarballUrl(ctx, repo, name, v.version),
       shasum: asset.hashes['SHA-1'],
       integrity: `sha512-${Buffer.from(asset.hashes['SHA-512'], 'hex').toString('base64')}`,
     };
@@ -169,25 +177,69 @@ function versionDocument(ctx: StandInContext, repo: string, name: NpmName, v: Ve
   return doc;
 }
 
-function getPackument(ctx: StandInContext, repo: string, name: NpmName): Reply {
-  const pkg = packageOf(ctx, repo, name);
-  const versions: Record<string, unknown> = {};
-  const time: Record<string, string> = { created: pkg.createdTime.toISOString(), modified: pkg.modifiedTime.toISOString() };
-  for (const v of pkg.versions.values()) {
-    if (!listedToClients(v.status)) continue;
-    versions[v.version] = versionDocument(ctx, repo, name, v);
-    time[v.version] = v.publishedTime.toISOString();
-  }
-  return { status: 200, json: { _id: name.full, name: name.full, 'dist-tags': Object.fromEntries(pkg.distTags), versions, time } };
+const tarballUrl = (ctx: StandInContext, repo: string, name: NpmName, version: string): string =>
+  `${ctx.endpointUrl('npm', repo)}${name.full}/-/${tarballFile(name, version)}`;
+
+/**
+ * A version the search order reaches but no repository holds yet, as the public registry describes
+ * it; the tarball is fetched through this repository. Its hashes are the public registry's until
+ * the version is ingested, then those of the bytes stored.
+ */
+function publicVersionDocument(ctx: StandInContext, repo: string, name: NpmName, version: string, doc: Record<string, unknown>): Record<string, unknown> {
+  const dist = isObject(doc['dist']) ? doc['dist'] : {};
+  return {
+    ...doc,
+    name: name.full,
+    version,
+    _id: `${name.full}@${version}`,
+    dist: {
+      tarball: tarballUrl(ctx, repo, name, version),
+      ...(typeof dist['shasum'] === 'string' ? { shasum: dist['shasum'] } : {}),
+      ...(typeof dist['integrity'] === 'string' ? { integrity: dist['integrity'] } : {}),
+    },
+  };
 }
 
-function getTarball(ctx: StandInContext, repo: string, name: NpmName, file: string): Reply {
-  const pkg = packageOf(ctx, repo, name);
-  const version = [...pkg.versions.values()].find((v) => tarballFile(name, v.version) === file);
+async function getPackument(ctx: StandInContext, repo: string, name: NpmName, trace: RequestTrace): Promise<Reply> {
+  const view = await npmView(ctx, repo, name, trace);
+  // A package created by PutPackageOriginConfiguration has no versions: npm sees nothing yet.
+  if (view === undefined) throw notFound(`Package '${name.full}' not found.`, 'package', name.full);
+  const versions: Record<string, unknown> = {};
+  const time: Record<string, string> = { created: view.created.toISOString(), modified: view.modified.toISOString() };
+  for (const [version, v] of view.versions as Map<string, NpmVersionView>) {
+    if (v.kind === 'stored') {
+      versions[version] = versionDocument(ctx, repo, name, v.record);
+      time[version] = v.record.publishedTime.toISOString();
+    } else {
+      versions[version] = publicVersionDocument(ctx, repo, name, version, v.doc);
+    }
+  }
+  return { status: 200, json: { _id: name.full, name: name.full, 'dist-tags': Object.fromEntries(view.distTags), versions, time } };
+}
+
+async function getTarball(ctx: StandInContext, repo: string, name: NpmName, version: string | undefined, trace: RequestTrace): Promise<Reply> {
   // Unlisted versions can still be installed by exact version; Archived and Disposed ones cannot.
-  const asset = version !== undefined && assetsAvailable(version.status) ? version.assets.find((a) => a.name === NPM_ASSET) : undefined;
-  if (version === undefined || asset === undefined) throw notFound(`Tarball '${file}' of '${name.full}' not found.`, 'asset', file);
-  return { status: 200, headers: { 'content-type': 'application/octet-stream' }, bytes: ctx.store.readAsset(asset) };
+  const found = version === undefined ? undefined : await findNpmVersion(ctx, repo, name, version, trace);
+  if (version === undefined || found === undefined) {
+    throw notFound(`Tarball of '${name.full}'${version === undefined ? '' : ` ${version}`} not found.`, 'asset', version ?? name.full);
+  }
+  retainNpm(ctx, repo, name, version, found);
+  const bytes = found.kind === 'stored' ? ctx.store.readAsset(found.asset) : found.bytes;
+  return { status: 200, headers: { 'content-type': 'application/octet-stream' }, bytes };
+}
+
+/**
+ * "a version that exists in a reachable upstream (upstream ALLOW) is also refused with 409"
+ * (CODEARTIFACT.md): which of the versions in a publish body are reachable through the
+ * repository's upstreams or external connection. Only asked when the package is in the repository
+ * already: a first publish creates it with upstream BLOCK.
+ */
+async function versionsUpstream(ctx: StandInContext, repo: string, name: NpmName, versions: string[], trace: RequestTrace): Promise<Set<string>> {
+  const found = new Set<string>();
+  const pkg = ctx.store.getPackage(repo, 'npm', name.namespace, name.base);
+  if (pkg === undefined) return found;
+  for (const v of versions) if (!pkg.versions.has(v) && (await npmVersionUpstream(ctx, repo, name, v, trace))) found.add(v);
+  return found;
 }
 
 /** `dist.integrity` (SRI, possibly several space-separated hashes) and `dist.shasum` (hex SHA-1) must describe the bytes. */
@@ -217,7 +269,7 @@ interface PublishPlan {
   identical: boolean;
 }
 
-function publish(ctx: StandInContext, repo: string, name: NpmName, raw: Buffer): Reply {
+function publish(ctx: StandInContext, repo: string, name: NpmName, raw: Buffer, upstreamVersions: ReadonlySet<string>): Reply {
   const body = parseJson(raw);
   if (!isObject(body)) throw badRequest('Publish body must be a JSON object.');
   if (body['name'] !== undefined && body['name'] !== name.full) throw badRequest(`Body name '${String(body['name'])}' does not match '${name.full}'.`);
@@ -246,8 +298,12 @@ function publish(ctx: StandInContext, repo: string, name: NpmName, raw: Buffer):
     // Republishing identical bytes is accepted, other bytes under the same version are a 409
     // (https://docs.aws.amazon.com/codeartifact/latest/ug/packages-overview.html#package-publishing-overwrite-assets).
     if (stored !== undefined && !identical) throw conflict(`${id} already exists with different content.`, 'package-version', version);
-    if (stored === undefined && pkg?.restrictions.publish === 'BLOCK') {
-      throw accessDenied(`Publishing new versions of '${name.full}' is blocked by its package origin configuration.`);
+    if (stored === undefined && !ctx.origins.allowed(repo, npmKey(name), 'PUBLISH')) {
+      // Origin controls (the package's or its group's): the exact error is not documented.
+      throw accessDenied(`Publishing new versions of '${name.full}' to '${repo}' is blocked by its origin controls.`);
+    }
+    if (stored === undefined && upstreamVersions.has(version)) {
+      throw conflict(`${id} exists in an upstream repository or external connection of '${repo}'.`, 'package-version', version);
     }
     plans.push({ version, manifest, bytes, identical });
   }

@@ -14,6 +14,8 @@
  *   with `WWW-Authenticate: Basic`, so pip retries with the credentials of the index URL
  *   (https://docs.aws.amazon.com/codeartifact/latest/ug/python-configure-pip.html).
  *
+ * Project pages and files come through upstreams and external connections too (fetch-through.ts).
+ *
  * Names are stored normalised (PEP 503: lower-case, each run of `.`, `-`, `_` becomes one `-`) and the
  * API must be called with that name; versions are stored as uploaded; a version's assets are its files.
  *
@@ -29,11 +31,12 @@
 import { createHash } from 'node:crypto';
 import { blake2bHex } from './blake2b.js';
 import { ApiError, accessDenied, conflict, notFound, serviceQuota } from './errors.js';
+import type { RequestTrace } from './external.js';
+import { findPypiFile, pypiView, retainPypi } from './fetch-through.js';
 import { formBoundary, MultipartError, parseFormData, type FormPart } from './multipart.js';
 import type { IncomingCall, Reply, ResolvedRoute, StandInContext } from './route.js';
 import { MAX_ASSETS_PER_VERSION } from './store.js';
 import type { QuotaName } from './types.js';
-import { assetsAvailable, listedToClients } from './version-status.js';
 
 /** PEP 503 name normalisation (https://peps.python.org/pep-0503/#normalized-names). */
 export const normalizePypiName = (name: string): string => name.replace(/[-_.]+/g, '-').toLowerCase();
@@ -164,8 +167,9 @@ function upload(ctx: StandInContext, repo: string, form: UploadForm): Reply {
   if (existing !== undefined && existing.assets.length >= MAX_ASSETS_PER_VERSION) {
     throw serviceQuota(`${id} already has ${MAX_ASSETS_PER_VERSION} files, the most a version may have.`, 'asset', filename);
   }
-  if (existing === undefined && pkg?.restrictions.publish === 'BLOCK') {
-    throw accessDenied(`Publishing new versions of '${name}' is blocked by its package origin configuration.`);
+  if (existing === undefined && !ctx.origins.allowed(repo, { format: 'pypi', namespace: undefined, name }, 'PUBLISH')) {
+    // Origin controls (the package's or its group's): the exact error is not documented.
+    throw accessDenied(`Publishing new versions of '${name}' to '${repo}' is blocked by its origin controls.`);
   }
 
   const target = pkg ?? ctx.store.ensurePackage(repo, 'pypi', undefined, name);
@@ -188,21 +192,19 @@ const redirect = (location: string): Reply => ({
   bytes: Buffer.from(`Moved to ${location}\n`),
 });
 
-/** PEP 503 project page: every file of every listed version, href relative to the page. */
-function simpleIndex(ctx: StandInContext, repo: string, requested: string, trailingSlash: boolean): Reply {
+/**
+ * PEP 503 project page: every file of every listed version this repository holds or reaches
+ * through its upstreams and external connection (fetch-through.ts), href relative to the page.
+ */
+async function simpleIndex(ctx: StandInContext, repo: string, requested: string, trailingSlash: boolean, trace: RequestTrace): Promise<Reply> {
   const project = normalizePypiName(requested);
   if (project !== requested || !trailingSlash) return redirect(`${ctx.endpointUrl('pypi', repo)}simple/${project}/`);
-  const pkg = ctx.store.getPackage(repo, 'pypi', undefined, project);
-  const links: string[] = [];
-  for (const v of pkg?.versions.values() ?? []) {
-    if (!listedToClients(v.status)) continue;
-    const requiresPython = v.pypiMetadata?.['requires_python']?.[0];
-    const attr = requiresPython === undefined ? '' : ` data-requires-python="${escapeHtml(requiresPython)}"`;
-    for (const a of v.assets) {
-      const href = `${encodeURIComponent(v.version)}/${encodeURIComponent(a.name)}#sha256=${a.hashes['SHA-256']}`;
-      links.push(`    <a href="${escapeHtml(href)}"${attr}>${escapeHtml(a.name)}</a><br/>`);
-    }
-  }
+  const files = (await pypiView(ctx, repo, project, trace)) ?? [];
+  const links = files.map((f) => {
+    const attr = f.requiresPython === undefined ? '' : ` data-requires-python="${escapeHtml(f.requiresPython)}"`;
+    const href = `${encodeURIComponent(f.version)}/${encodeURIComponent(f.filename)}#sha256=${f.sha256}`;
+    return `    <a href="${escapeHtml(href)}"${attr}>${escapeHtml(f.filename)}</a><br/>`;
+  });
   if (links.length === 0) throw notFound(`No files for '${project}' in '${repo}'.`, 'package', project);
   const html = [
     '<!DOCTYPE html>',
@@ -221,16 +223,17 @@ function simpleIndex(ctx: StandInContext, repo: string, requested: string, trail
   return { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, bytes: Buffer.from(html) };
 }
 
-function download(ctx: StandInContext, repo: string, requested: string, version: string, filename: string): Reply {
+async function download(ctx: StandInContext, repo: string, requested: string, version: string, filename: string, trace: RequestTrace): Promise<Reply> {
   const project = normalizePypiName(requested);
   if (project !== requested) {
     return redirect(`${ctx.endpointUrl('pypi', repo)}simple/${project}/${encodeURIComponent(version)}/${encodeURIComponent(filename)}`);
   }
-  const record = ctx.store.getPackage(repo, 'pypi', undefined, project)?.versions.get(version);
   // Unlisted files can still be fetched by their URL; Archived and Disposed ones cannot.
-  const asset = record !== undefined && assetsAvailable(record.status) ? record.assets.find((a) => a.name === filename) : undefined;
-  if (asset === undefined) throw notFound(`${filename} of ${project} ${version} not found.`, 'asset', filename);
-  return { status: 200, headers: { 'content-type': 'application/octet-stream' }, bytes: ctx.store.readAsset(asset) };
+  const hit = await findPypiFile(ctx, repo, project, version, filename, trace);
+  if (hit === undefined) throw notFound(`${filename} of ${project} ${version} not found.`, 'asset', filename);
+  retainPypi(ctx, repo, project, version, filename, hit);
+  const bytes = hit.found.kind === 'stored' ? ctx.store.readAsset(hit.found.asset) : hit.found.bytes;
+  return { status: 200, headers: { 'content-type': 'application/octet-stream' }, bytes };
 }
 
 interface PypiRoute {
@@ -239,7 +242,7 @@ interface PypiRoute {
   project?: string;
   versions: string[];
   quotas: QuotaName[];
-  handle: () => Reply;
+  handle: (trace: RequestTrace) => Reply | Promise<Reply>;
 }
 
 function decodeSegments(rest: string): string[] | undefined {
@@ -292,7 +295,7 @@ function pypiRoute(ctx: StandInContext, call: IncomingCall, repo: string, rest: 
       project: normalizePypiName(project),
       versions: [],
       quotas: ['reads'],
-      handle: () => simpleIndex(ctx, repo, project, third === ''),
+      handle: (trace) => simpleIndex(ctx, repo, project, third === '', trace),
     };
   }
   if (segments.length === 4 && third !== undefined && third !== '' && fourth !== undefined && fourth !== '') {
@@ -301,7 +304,7 @@ function pypiRoute(ctx: StandInContext, call: IncomingCall, repo: string, rest: 
       project: normalizePypiName(project),
       versions: [third],
       quotas: ['getAsset', 'reads'],
-      handle: () => download(ctx, repo, project, third, fourth),
+      handle: (trace) => download(ctx, repo, project, third, fourth, trace),
     };
   }
   return unsupported;
@@ -318,9 +321,9 @@ export function resolvePypi(ctx: StandInContext, call: IncomingCall): ResolvedRo
     operation: route.operation,
     subject: { repository: repo, format: 'pypi', package: route.project, versions: route.versions },
     quotas: route.quotas,
-    handle: () => {
+    handle: (trace) => {
       if (!ctx.store.hasRepository(repo)) throw notFound(`Repository '${repo}' not found.`, 'repository', repo);
-      return route.handle();
+      return route.handle(trace);
     },
   };
 }

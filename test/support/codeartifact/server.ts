@@ -1,7 +1,9 @@
 /**
  * The CodeArtifact stand-in: one HTTP server on 127.0.0.1 serving the control plane (for the AWS
  * SDK, via `AWS_ENDPOINT_URL_CODEARTIFACT` or the client's `endpoint`), the npm and PyPI endpoints
- * of every repository, and `/__admin/*` controls for out-of-process use.
+ * of every repository (with fetch-through from upstreams and external connections), STS
+ * GetCallerIdentity (`AWS_ENDPOINT_URL_STS`), Service Quotas for `codeartifact`
+ * (`AWS_ENDPOINT_URL_SERVICE_QUOTAS`), and `/__admin/*` controls for out-of-process use.
  *
  * Every request goes through the same steps: latency, route, authentication, quotas, faults, the
  * operation, an `afterApply` fault, the log.
@@ -12,13 +14,30 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { controlPlaneError, resolveControlPlane, unknownOperation } from './control-plane.js';
 import { ApiError, accessDenied, defaultErrorType, throttled, toApiError } from './errors.js';
+import { DEFAULT_METADATA_TTL_MS, ExternalRegistries, isConnectionName, type RequestTrace } from './external.js';
 import { Faults } from './faults.js';
 import { npmError, resolveNpm } from './npm-endpoint.js';
+import { OriginControls } from './origin-controls.js';
+import { PackageGroups } from './package-groups.js';
 import { pypiError, resolvePypi } from './pypi-endpoint.js';
 import { Quotas } from './quotas.js';
+import { setUpRepositories } from './repositories.js';
 import type { IncomingCall, Reply, ResolvedRoute, StandInContext } from './route.js';
+import { resolveServiceQuotas, serviceQuotasError } from './service-quotas.js';
 import { Store, type PackageRecord, type VersionRecord } from './store.js';
-import type { FaultRule, PackageVersionStatus, QuotaName, RequestLogEntry, StandInOptions, StoredAsset, StoredVersion } from './types.js';
+import { callerIdentity, resolveSts, stsError } from './sts.js';
+import type {
+  ExternalConnectionName,
+  FaultRule,
+  OriginPrecedence,
+  PackageVersionStatus,
+  QuotaConfig,
+  QuotaName,
+  RequestLogEntry,
+  StandInOptions,
+  StoredAsset,
+  StoredVersion,
+} from './types.js';
 import { applyStatus } from './version-status.js';
 
 /** What GetAuthorizationToken uses when no duration is asked for: 12 hours, the CLI's default too. */
@@ -40,21 +59,39 @@ interface AdminVersionStatus {
 interface AdminConfig {
   latencyMs?: number;
   tokenTtlSeconds?: number | null;
-  quotas?: Partial<Record<QuotaName, number>> | false | null;
+  quotas?: QuotaConfig | false | null;
   faults?: FaultRule[];
+  ingestionDelayMs?: number;
+  externalConnections?: Partial<Record<ExternalConnectionName, string | null>>;
+  serviceQuotasReadable?: boolean;
+  originPrecedence?: OriginPrecedence;
+}
+
+/** What dispatch decided, beyond the reply: why a 429 was sent. */
+interface Outcome {
+  reply: Reply;
+  throttledBy?: 'quota' | 'fault';
+  quota?: QuotaName;
 }
 
 export class CodeArtifactStandIn {
   readonly log: RequestLogEntry[] = [];
   private readonly store: Store;
   private readonly quotas: Quotas;
+  private readonly groups = new PackageGroups();
+  private readonly origins: OriginControls;
+  private readonly external: ExternalRegistries;
   private readonly faults = new Faults();
   private readonly tokens = new Map<string, IssuedToken>();
   private readonly sockets = new Set<Socket>();
   private readonly sleeping = new Set<NodeJS.Timeout>();
+  private readonly ingesting = new Set<NodeJS.Timeout>();
+  private ingestedWaiters: (() => void)[] = [];
   private readonly context: StandInContext;
   private latencyMs: number;
   private tokenTtlSeconds: number | undefined;
+  private ingestionDelayMs: number;
+  private serviceQuotasReadable: boolean;
   private seq = 0;
   private port = 0;
   private stopped = false;
@@ -63,17 +100,30 @@ export class CodeArtifactStandIn {
     private readonly opts: StandInOptions,
     private readonly server: Server,
   ) {
-    this.store = new Store(opts.repositories, opts.dataDir);
+    this.store = new Store(opts.dataDir);
+    setUpRepositories(this.store, opts.repositories);
     this.quotas = new Quotas(opts.quotas);
+    this.origins = new OriginControls(this.store, this.groups, opts.originPrecedence ?? 'strictest');
+    this.external = new ExternalRegistries({ ...opts.externalConnections }, opts.externalMetadataTtlMs ?? DEFAULT_METADATA_TTL_MS);
     this.latencyMs = opts.latencyMs ?? 0;
     this.tokenTtlSeconds = opts.tokenTtlSeconds;
+    this.ingestionDelayMs = opts.ingestionDelayMs ?? 0;
+    this.serviceQuotasReadable = opts.serviceQuotasReadable ?? true;
+    const identity = callerIdentity(opts.accessKeyId, opts.domainOwner, opts.identity);
     this.context = {
       store: this.store,
+      groups: this.groups,
+      origins: this.origins,
+      external: this.external,
+      quotas: this.quotas,
       domain: opts.domain,
       domainOwner: opts.domainOwner,
       region: opts.region ?? 'us-east-1',
       issueToken: (requested) => this.issueToken(requested),
       endpointUrl: (format, repo) => `${this.url}/d/${opts.domain}-${opts.domainOwner}/${format}/${repo}/`,
+      ingest: (write) => this.ingest(write),
+      identity: () => identity,
+      serviceQuotasReadable: () => this.serviceQuotasReadable,
     };
   }
 
@@ -149,6 +199,42 @@ export class CodeArtifactStandIn {
     this.quotas.configure(q);
   }
 
+  /** The rate of every quota bucket (what Service Quotas reports as applied). */
+  appliedQuotas(): Record<QuotaName, number> {
+    return this.quotas.applied();
+  }
+
+  /** Delay before fetched-through versions are stored (0: at once). */
+  setIngestionDelay(ms: number): void {
+    this.ingestionDelayMs = ms;
+  }
+
+  /** Resolves once every fetched-through version waiting for the ingestion delay is stored. */
+  whenIngested(): Promise<void> {
+    if (this.ingesting.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.ingestedWaiters.push(resolve));
+  }
+
+  /** Point an external connection at a public registry (undefined: it finds nothing); forgets cached metadata. */
+  setExternalConnection(connection: ExternalConnectionName, url: string | undefined): void {
+    this.external.setUrl(connection, url);
+  }
+
+  /** Forget the public registries' package metadata (the next request fetches it again). */
+  clearExternalCache(): void {
+    this.external.clearCache();
+  }
+
+  /** false: Service Quotas answers AccessDeniedException (the principal may not read quotas). */
+  setServiceQuotasReadable(readable: boolean): void {
+    this.serviceQuotasReadable = readable;
+  }
+
+  /** Which side wins between a package's origin configuration and its package group's (see OriginPrecedence). */
+  setOriginPrecedence(precedence: OriginPrecedence): void {
+    this.origins.precedence = precedence;
+  }
+
   /** What is stored for a package, oldest version first (copies: changing them changes nothing). */
   versions(repo: string, format: string, namespace: string | undefined, pkg: string): StoredVersion[] {
     const record = this.store.getPackage(repo, format, namespace, pkg);
@@ -205,16 +291,33 @@ export class CodeArtifactStandIn {
     return record === undefined ? {} : Object.fromEntries(record.distTags);
   }
 
-  /** Closes the server and every open socket; pending latency sleeps are dropped. */
+  /** Closes the server and every open socket; pending latency sleeps and ingestions are dropped. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     for (const timer of this.sleeping) clearTimeout(timer);
     this.sleeping.clear();
+    for (const timer of this.ingesting) clearTimeout(timer);
+    this.ingesting.clear();
+    for (const resolve of this.ingestedWaiters.splice(0)) resolve();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy();
     this.server.closeAllConnections();
     await closed;
+  }
+
+  /** Store a fetch-through's find now, or after the ingestion delay (the service ingests asynchronously). */
+  private ingest(write: () => void): void {
+    if (this.ingestionDelayMs <= 0) {
+      write();
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.ingesting.delete(timer);
+      write();
+      if (this.ingesting.size === 0) for (const resolve of this.ingestedWaiters.splice(0)) resolve();
+    }, this.ingestionDelayMs);
+    this.ingesting.add(timer);
   }
 
   private issueToken(requestedSeconds: number): { token: string; expiration: Date } {
@@ -280,8 +383,16 @@ export class CodeArtifactStandIn {
     await this.sleep(this.latencyMs);
     if (this.stopped) return;
 
-    const route = resolveControlPlane(this.context, call) ?? resolveNpm(this.context, call) ?? resolvePypi(this.context, call);
-    const reply = route === undefined ? controlPlaneError(unknownOperation(call)) : this.dispatch(route, call);
+    const route =
+      resolveSts(this.context, call) ??
+      resolveServiceQuotas(this.context, call) ??
+      resolveControlPlane(this.context, call) ??
+      resolveNpm(this.context, call) ??
+      resolvePypi(this.context, call);
+    const trace: RequestTrace = { upstream: [] };
+    const outcome: Outcome = route === undefined ? { reply: controlPlaneError(unknownOperation(call)) } : await this.dispatch(route, call, trace);
+    if (this.stopped) return;
+    const { reply } = outcome;
     const entry: RequestLogEntry = {
       seq: ++this.seq,
       at,
@@ -299,40 +410,64 @@ export class CodeArtifactStandIn {
     if (subject !== undefined && subject.versions.length > 0) entry.version = subject.versions.join(',');
     const errorType = reply.headers?.['x-amzn-errortype'] ?? reply.headers?.['x-standin-errortype'];
     if (errorType !== undefined) entry.errorType = errorType;
+    if (outcome.throttledBy !== undefined) entry.throttledBy = outcome.throttledBy;
+    if (outcome.quota !== undefined) entry.quota = outcome.quota;
+    if (trace.upstream.length > 0) entry.upstreamRequests = trace.upstream;
     this.log.push(entry);
     send(res, reply);
   }
 
-  private dispatch(route: ResolvedRoute, call: IncomingCall): Reply {
-    const fail = (err: ApiError): Reply => {
-      const reply = route.kind === 'control' ? controlPlaneError(err) : route.kind === 'npm' ? npmError(err) : pypiError(err);
-      return { ...reply, headers: { ...reply.headers, 'x-standin-errortype': err.type } };
-    };
+  private errorReply(route: ResolvedRoute, err: ApiError): Reply {
+    const reply =
+      route.kind === 'control'
+        ? controlPlaneError(err)
+        : route.kind === 'npm'
+          ? npmError(err)
+          : route.kind === 'pypi'
+            ? pypiError(err)
+            : route.kind === 'sts'
+              ? stsError(err)
+              : serviceQuotasError(err);
+    return { ...reply, headers: { ...reply.headers, 'x-standin-errortype': err.type } };
+  }
+
+  /** The SigV4 services' answer to an unknown access key, each in its own words. */
+  private static badCredentials(kind: ResolvedRoute['kind']): ApiError {
+    const message = 'The security token included in the request is invalid.';
+    if (kind === 'sts') return new ApiError(403, 'InvalidClientTokenId', message);
+    if (kind === 'servicequotas') return new ApiError(400, 'UnrecognizedClientException', message);
+    return accessDenied(message);
+  }
+
+  private async dispatch(route: ResolvedRoute, call: IncomingCall, trace: RequestTrace): Promise<Outcome> {
+    const fail = (err: ApiError): Outcome => ({ reply: this.errorReply(route, err) });
     const authorization = call.headers.authorization;
-    if (route.kind === 'control' && !this.credentialValid(authorization)) {
-      return fail(accessDenied('The security token included in the request is invalid.'));
-    }
-    if (route.kind !== 'control' && !this.tokenValid(authorization, route.kind)) {
+    const sigv4 = route.kind === 'control' || route.kind === 'sts' || route.kind === 'servicequotas';
+    if (sigv4 && !this.credentialValid(authorization)) return fail(CodeArtifactStandIn.badCredentials(route.kind));
+    if ((route.kind === 'npm' || route.kind === 'pypi') && !this.tokenValid(authorization, route.kind)) {
       return fail(new ApiError(401, 'Unauthorized', 'Unable to authenticate: the authorization token is missing, expired or revoked.'));
     }
-    const retryAfter = this.quotas.take(route.quotas);
-    if (retryAfter !== undefined) return fail(throttled(`Rate exceeded for ${route.operation}.`, retryAfter));
+    const dry = this.quotas.take(route.quotas);
+    if (dry !== undefined) {
+      return { ...fail(throttled(`Rate exceeded for ${route.operation}.`, dry.retryAfterSeconds)), throttledBy: 'quota', quota: dry.quota };
+    }
 
     const fault = this.faults.match({ operation: route.operation, ...route.subject });
-    const faultError = (rule: FaultRule): ApiError => {
+    const faultError = (rule: FaultRule): Outcome => {
       this.faults.fire(rule);
-      return new ApiError(rule.status, rule.errorType ?? defaultErrorType(rule.status), `Injected fault for ${route.operation}.`, {}, rule.retryAfterSeconds);
+      const err = new ApiError(rule.status, rule.errorType ?? defaultErrorType(rule.status), `Injected fault for ${route.operation}.`, {}, rule.retryAfterSeconds);
+      return { ...fail(err), ...(rule.status === 429 ? { throttledBy: 'fault' as const } : {}) };
     };
-    if (fault !== undefined && fault.afterApply !== true) return fail(faultError(fault));
+    if (fault !== undefined && fault.afterApply !== true) return faultError(fault);
     let reply: Reply;
     try {
-      reply = route.handle();
+      reply = await route.handle(trace);
     } catch (err) {
       return fail(toApiError(err));
     }
     // afterApply: the store changed, the client sees the error (a response lost on the way back).
-    if (fault !== undefined && reply.status < 300) return fail(faultError(fault));
-    return reply;
+    if (fault !== undefined && reply.status < 300) return faultError(fault);
+    return { reply };
   }
 
   private admin(call: IncomingCall): Reply {
@@ -368,6 +503,13 @@ export class CodeArtifactStandIn {
         this.clearFaults();
         for (const rule of config.faults) this.addFault(rule);
       }
+      if (config.ingestionDelayMs !== undefined) this.setIngestionDelay(config.ingestionDelayMs);
+      for (const [connection, url] of Object.entries(config.externalConnections ?? {})) {
+        if (!isConnectionName(connection)) return { status: 400, json: { error: `'${connection}' is not an external connection` } };
+        this.setExternalConnection(connection, url ?? undefined);
+      }
+      if (config.serviceQuotasReadable !== undefined) this.setServiceQuotasReadable(config.serviceQuotasReadable);
+      if (config.originPrecedence !== undefined) this.setOriginPrecedence(config.originPrecedence);
       return { status: 200, json: { ok: true } };
     }
     return { status: 404, json: { error: `no admin route ${call.method} ${path}` } };

@@ -10,11 +10,32 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import type { AssetHashes, OriginRestriction, PackageVersionStatus, StoredAsset, StoredVersion } from './types.js';
+import type { AssetHashes, OriginRestriction, PackageVersionStatus, StoredAsset, StoredVersion, VersionOrigin } from './types.js';
 
 export interface OriginRestrictions {
   publish: OriginRestriction;
   upstream: OriginRestriction;
+}
+
+/**
+ * The origin configuration a package gets from how its first version entered the repository
+ * (https://docs.aws.amazon.com/codeartifact/latest/ug/package-origin-controls.html#package-origin-control-settings):
+ * published directly: publish ALLOW, upstream BLOCK; ingested from an external connection or
+ * retained from an upstream repository: publish BLOCK, upstream ALLOW.
+ */
+export const PUBLISHED_DEFAULTS: Readonly<OriginRestrictions> = { publish: 'ALLOW', upstream: 'BLOCK' };
+export const INGESTED_DEFAULTS: Readonly<OriginRestrictions> = { publish: 'BLOCK', upstream: 'ALLOW' };
+
+/** A repository: RepositoryDescription's members, and its packages. */
+export interface RepositoryRecord {
+  name: string;
+  description: string;
+  /** in search order */
+  upstreams: string[];
+  /** at most one */
+  externalConnections: string[];
+  createdTime: Date;
+  packages: Map<string, PackageRecord>;
 }
 
 /** 150 assets per package version (https://docs.aws.amazon.com/codeartifact/latest/ug/service-limits.html). */
@@ -35,9 +56,13 @@ export interface VersionRecord {
   deprecated?: string;
   /** pypi only: the upload form's metadata fields of the version's first file, each with its values */
   pypiMetadata?: Record<string, string[]>;
+  /** how the version entered the domain; kept when an upstream's version is retained */
+  origin: VersionOrigin;
 }
 
 export interface PackageRecord {
+  /** the repository holding this record */
+  repository: string;
   format: string;
   namespace?: string;
   name: string;
@@ -87,54 +112,68 @@ class BlobStore {
 const packageKey = (format: string, namespace: string | undefined, name: string): string =>
   `${format}\u0000${namespace ?? ''}\u0000${name}`;
 
+export const internalOrigin = (repositoryName: string): VersionOrigin => ({ domainEntryPoint: { repositoryName }, originType: 'INTERNAL' });
+export const externalOrigin = (externalConnectionName: string): VersionOrigin => ({ domainEntryPoint: { externalConnectionName }, originType: 'EXTERNAL' });
+
 export class Store {
-  private readonly repos = new Map<string, Map<string, PackageRecord>>();
+  private readonly repos = new Map<string, RepositoryRecord>();
   private readonly blobs: BlobStore;
   readonly createdTime = new Date();
 
-  constructor(repositories: readonly string[], dataDir: string | undefined) {
-    for (const repo of repositories) this.repos.set(repo, new Map());
+  constructor(dataDir: string | undefined) {
     this.blobs = new BlobStore(dataDir);
+  }
+
+  /** A new, empty repository (the caller checks the name is free and the upstreams are valid). */
+  createRepository(name: string, description = ''): RepositoryRecord {
+    const record: RepositoryRecord = { name, description, upstreams: [], externalConnections: [], createdTime: new Date(), packages: new Map() };
+    this.repos.set(name, record);
+    return record;
   }
 
   hasRepository(repo: string): boolean {
     return this.repos.has(repo);
   }
 
+  repository(repo: string): RepositoryRecord | undefined {
+    return this.repos.get(repo);
+  }
+
+  /** In creation order. */
   repositoryNames(): string[] {
     return [...this.repos.keys()];
   }
 
   getPackage(repo: string, format: string, namespace: string | undefined, name: string): PackageRecord | undefined {
-    return this.repos.get(repo)?.get(packageKey(format, namespace, name));
+    return this.repos.get(repo)?.packages.get(packageKey(format, namespace, name));
   }
 
   /** Sorted by format, namespace, name: a stable order for pagination. */
   listPackages(repo: string): PackageRecord[] {
-    const all = [...(this.repos.get(repo)?.values() ?? [])];
+    const all = [...(this.repos.get(repo)?.packages.values() ?? [])];
     const sortKey = (p: PackageRecord): string => packageKey(p.format, p.namespace, p.name);
     return all.sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : sortKey(a) > sortKey(b) ? 1 : 0));
   }
 
   /**
    * The package record, created when absent. A package created by its first published version gets
-   * publish=ALLOW, upstream=BLOCK
-   * (https://docs.aws.amazon.com/codeartifact/latest/ug/package-origin-controls.html#package-origin-control-settings).
+   * PUBLISHED_DEFAULTS, one created by an ingested or retained version INGESTED_DEFAULTS.
    */
   ensurePackage(
     repo: string,
     format: string,
     namespace: string | undefined,
     name: string,
-    restrictions: OriginRestrictions = { publish: 'ALLOW', upstream: 'BLOCK' },
+    restrictions: OriginRestrictions = PUBLISHED_DEFAULTS,
   ): PackageRecord {
-    const packages = this.repos.get(repo);
+    const packages = this.repos.get(repo)?.packages;
     if (packages === undefined) throw new Error(`unknown repository ${repo}`);
     const key = packageKey(format, namespace, name);
     let pkg = packages.get(key);
     if (pkg === undefined) {
       const now = new Date();
       pkg = {
+        repository: repo,
         format,
         namespace,
         name,
@@ -180,11 +219,47 @@ export class Store {
     return fresh;
   }
 
-  addVersion(pkg: PackageRecord, init: Omit<VersionRecord, 'revision' | 'publishedTime'>): VersionRecord {
-    const record: VersionRecord = { ...init, revision: newRevision(), publishedTime: new Date() };
+  /** A new version; its origin defaults to INTERNAL through the package's repository (a publish). */
+  addVersion(pkg: PackageRecord, init: Omit<VersionRecord, 'revision' | 'publishedTime' | 'origin'> & { origin?: VersionOrigin }): VersionRecord {
+    const record: VersionRecord = { ...init, origin: init.origin ?? internalOrigin(pkg.repository), revision: newRevision(), publishedTime: new Date() };
     pkg.versions.set(record.version, record);
     pkg.modifiedTime = record.publishedTime;
     return record;
+  }
+
+  /**
+   * Keep in `repo` a version found in an upstream repository or ingested from an external
+   * connection: the assets by reference (the domain stores bytes once), the origin unchanged, status
+   * Published. A package created this way gets INGESTED_DEFAULTS. When the repository holds the
+   * version already, only the assets it lacks are added (a PyPI file of the version requested later).
+   */
+  retainVersion(
+    repo: string,
+    format: string,
+    namespace: string | undefined,
+    name: string,
+    source: Pick<VersionRecord, 'version' | 'assets' | 'origin' | 'npmManifest' | 'deprecated' | 'pypiMetadata'>,
+  ): VersionRecord {
+    const pkg = this.ensurePackage(repo, format, namespace, name, INGESTED_DEFAULTS);
+    const copyAsset = (a: AssetRecord): AssetRecord => ({ ...a, hashes: { ...a.hashes } });
+    const existing = pkg.versions.get(source.version);
+    if (existing !== undefined) {
+      const missing = source.assets.filter((a) => !existing.assets.some((x) => x.name === a.name));
+      if (missing.length > 0) {
+        existing.assets.push(...missing.map(copyAsset));
+        this.touch(pkg, existing);
+      }
+      return existing;
+    }
+    return this.addVersion(pkg, {
+      version: source.version,
+      status: 'Published',
+      assets: source.assets.map(copyAsset),
+      origin: structuredClone(source.origin),
+      ...(source.npmManifest === undefined ? {} : { npmManifest: structuredClone(source.npmManifest) }),
+      ...(source.deprecated === undefined ? {} : { deprecated: source.deprecated }),
+      ...(source.pypiMetadata === undefined ? {} : { pypiMetadata: structuredClone(source.pypiMetadata) }),
+    });
   }
 
   touch(pkg: PackageRecord, version: VersionRecord): void {
@@ -201,7 +276,7 @@ export class Store {
       status: v.status,
       revision: v.revision,
       publishedTime: new Date(v.publishedTime),
-      origin: { domainEntryPoint: { repositoryName: repo }, originType: 'INTERNAL' as const },
+      origin: structuredClone(v.origin),
       assets: v.assets.map((a) => ({ name: a.name, size: a.size, hashes: { ...a.hashes } })),
       ...(v.npmManifest === undefined ? {} : { npmManifest: structuredClone(v.npmManifest) }),
       ...(v.deprecated === undefined ? {} : { deprecated: v.deprecated }),

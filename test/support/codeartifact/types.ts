@@ -7,17 +7,74 @@
  * - package: format + optional namespace + name (npm `@acme/core` = namespace `acme`, name `core`);
  * - package version: a version of a package with a status, a revision and assets;
  * - asset: one file of a package version (npm: exactly one, `package.tgz`), with MD5/SHA-1/SHA-256/SHA-512;
- * - origin: how a version entered the domain (here always INTERNAL: published to a repository).
+ * - origin: how a version entered the domain: INTERNAL (published to a repository) or EXTERNAL
+ *   (ingested through an external connection such as `public:npmjs`);
+ * - upstream: another repository of the domain a repository searches when it lacks a version
+ *   (`npm-shared` lists `npm-internal` then `npm-store`); external connection: a repository's link
+ *   to a public registry (`npm-store` -> `public:npmjs`); store/internal/shared: the roles the
+ *   migration gives repositories (ingested public packages / our own / what builds read);
+ * - package group: a pattern (`/npm/acme/*`) whose origin controls apply to every package it matches.
  */
 
-/** Per-second token buckets, named after the service quotas they imitate. */
+/**
+ * Per-second token buckets, named after the service quotas they imitate (the same names as the
+ * engine's buckets); quotas.ts maps each to its Service Quotas code.
+ */
 export type QuotaName =
-  | 'publish' // PublishPackageVersion + npm publish: 10/s
-  | 'getAsset' // GetPackageVersionAsset + npm tarball downloads: 50/s
-  | 'list' // ListPackages, ListPackageVersions, ListPackageVersionAssets: 200/s
+  | 'publish' // PublishPackageVersion + npm publish + twine upload: 10/s
+  | 'getAsset' // GetPackageVersionAsset + npm tarball and PyPI file downloads: 50/s
+  | 'listPackages' // ListPackages: 200/s
+  | 'listVersions' // ListPackageVersions: 200/s
+  | 'listAssets' // ListPackageVersionAssets: 200/s
   | 'authorizationToken' // GetAuthorizationToken: 40/s
   | 'reads' // every read request of the account: 800/s
   | 'writes'; // every write request of the account: 100/s
+
+/** Rates per quota; `list` (the old shared List bucket) sets the three List quotas not named on their own. */
+export type QuotaConfig = Partial<Record<QuotaName, number>> & { list?: number };
+
+/**
+ * External connections the model documents (AssociateExternalConnectionRequest.externalConnection).
+ * The stand-in fetches through the ones given a URL in `externalConnections` (npm and PyPI).
+ */
+export type ExternalConnectionName =
+  | 'public:npmjs'
+  | 'public:pypi'
+  | 'public:nuget-org'
+  | 'public:maven-central'
+  | 'public:maven-googleandroid'
+  | 'public:maven-gradleplugins'
+  | 'public:maven-commonsware'
+  | 'public:maven-clojars'
+  | 'public:ruby-gems-org'
+  | 'public:crates-io';
+
+/** A repository as CreateRepository + AssociateExternalConnection would set it up. */
+export interface RepositoryDefinition {
+  name: string;
+  description?: string;
+  /** searched in this order when the repository lacks a version; must be repositories defined here */
+  upstreams?: string[];
+  /** at most one (AssociateExternalConnection: "One external connection is allowed per repository") */
+  externalConnection?: ExternalConnectionName;
+}
+
+/**
+ * Between a package's own origin configuration and its package group's, which applies is not
+ * documented. `strictest` (default): a BLOCK on either side blocks. `package`: a package that has
+ * an origin configuration in the repository follows it and ignores the group.
+ */
+export type OriginPrecedence = 'strictest' | 'package';
+
+/** What STS GetCallerIdentity answers for the accepted access key. */
+export interface CallerIdentity {
+  /** default: the domain owner */
+  account?: string;
+  /** default `arn:aws:iam::<account>:user/codeartifact-migrate` */
+  arn?: string;
+  /** default: an `AIDA…` id derived from the access key */
+  userId?: string;
+}
 
 export interface StandInOptions {
   /** e.g. 'acme' */
@@ -26,20 +83,43 @@ export interface StandInOptions {
   domainOwner: string;
   /** default 'us-east-1' */
   region?: string;
-  /** e.g. ['npm-internal', 'npm-store', 'npm-shared']; any format may be published into any of them */
-  repositories: string[];
+  /**
+   * e.g. ['npm-internal', 'npm-store', 'npm-shared'], or definitions with upstreams and an external
+   * connection; any format may be published into any of them
+   */
+  repositories: (string | RepositoryDefinition)[];
   /** the only AWS access key accepted (the SigV4 signature itself is not verified) */
   accessKeyId: string;
   /** lifetime of issued tokens; default: the requested duration, 43200 when 0/absent */
   tokenTtlSeconds?: number;
   /** added before every request is handled (default 0) */
   latencyMs?: number;
-  /** default: the service's default quotas; `false`: no enforcement */
-  quotas?: Partial<Record<QuotaName, number>> | false;
+  /** default: the service's default quotas; `false`: no enforcement (Service Quotas then reports the defaults) */
+  quotas?: QuotaConfig | false;
   /** default 0 (a random free port); the server always listens on 127.0.0.1 */
   port?: number;
   /** keep asset bytes in files here (one per SHA-256) instead of in memory */
   dataDir?: string;
+  /**
+   * Where each external connection fetches from (a Verdaccio playing npmjs, a PyPI stand-in
+   * playing pypi.org), e.g. `{ 'public:npmjs': 'http://127.0.0.1:PORT/' }`. A connection without a
+   * URL finds nothing (its public registry holds no package), as if unreachable.
+   */
+  externalConnections?: Partial<Record<ExternalConnectionName, string>>;
+  /**
+   * Delay before a version fetched through an upstream or an external connection is stored in the
+   * repositories that retain it (default 0): the service ingests asynchronously, so
+   * ListPackageVersions may not show it at once. The client gets the bytes at once either way.
+   */
+  ingestionDelayMs?: number;
+  /** How long a public registry's package metadata is reused before it is fetched again (default 30 minutes). */
+  externalMetadataTtlMs?: number;
+  /** default 'strictest' */
+  originPrecedence?: OriginPrecedence;
+  /** STS GetCallerIdentity's answer */
+  identity?: CallerIdentity;
+  /** false: Service Quotas answers AccessDeniedException (the principal may not read quotas); default true */
+  serviceQuotasReadable?: boolean;
 }
 
 export interface RequestLogEntry {
@@ -65,6 +145,12 @@ export interface RequestLogEntry {
   status: number;
   /** the `x-amzn-errortype` sent (control plane) or the equivalent type name (npm, pypi) */
   errorType?: string;
+  /** on a 429: `quota` when a token bucket of the stand-in ran dry, `fault` when an injected fault answered */
+  throttledBy?: 'quota' | 'fault';
+  /** with throttledBy `quota`: the bucket that ran dry */
+  quota?: QuotaName;
+  /** requests to public registries this request caused (fetch-through), as `GET <url> <status>` */
+  upstreamRequests?: string[];
 }
 
 export interface FaultRule {
@@ -80,6 +166,15 @@ export interface FaultRule {
   times?: number;
   /** perform the operation, then answer with the error (a lost response) */
   afterApply?: boolean;
+}
+
+/**
+ * PackageVersionOrigin: the repository a version was published to (INTERNAL), or the external
+ * connection it was ingested from (EXTERNAL). A version retained from an upstream keeps its origin.
+ */
+export interface VersionOrigin {
+  domainEntryPoint: { repositoryName?: string; externalConnectionName?: string };
+  originType: 'INTERNAL' | 'EXTERNAL';
 }
 
 export type PackageVersionStatus = 'Published' | 'Unfinished' | 'Unlisted' | 'Archived' | 'Disposed' | 'Deleted';
@@ -107,7 +202,7 @@ export interface StoredVersion {
   status: PackageVersionStatus;
   revision: string;
   publishedTime: Date;
-  origin: { domainEntryPoint: { repositoryName: string }; originType: 'INTERNAL' };
+  origin: VersionOrigin;
   assets: StoredAsset[];
   /** npm only: the manifest as published (without `dist` and `deprecated`) */
   npmManifest?: Record<string, unknown>;
