@@ -5,6 +5,8 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { goproxyCommand } from './goproxy.js';
+import { hardenCommand } from './harden.js';
+import { planCommand, reportCommand } from './plan.js';
 import { processIo } from './output.js';
 import { runCommand } from './run.js';
 import { statusCommand } from './status.js';
@@ -56,6 +58,54 @@ export function buildProgram(): Command {
         processIo,
       );
       process.exitCode = controller.signal.aborted ? 130 : code;
+    });
+
+  program
+    .command('plan')
+    .description('everything a run does but write to CodeArtifact (enforced), plus the preflight audit; writes the report (JSON, Markdown, HTML)')
+    .argument('<job>', 'job file')
+    .option('--no-download', 'only list: nothing downloaded or built, the target compared by its listings')
+    .option('--no-target', 'no AWS access at all: inventory and source checks only')
+    .option('--out <dir>', 'where the report files go (default <state-dir>/reports)')
+    .option('--json', 'print the report as JSON (default when stdout is not a terminal)')
+    .option('-q, --quiet', 'no progress output')
+    .action(async (job: string, flags: { download: boolean; target: boolean; out?: string; json?: boolean; quiet?: boolean }) => {
+      const controller = new AbortController();
+      let interrupts = 0;
+      const onSigint = () => {
+        if (++interrupts > 1) process.exit(130);
+        controller.abort();
+        setTimeout(() => process.exit(130), 15_000).unref();
+      };
+      process.on('SIGINT', onSigint);
+      process.on('SIGTERM', onSigint);
+      const code = await planCommand(
+        job,
+        { noDownload: !flags.download, noTarget: !flags.target, out: flags.out, json: flags.json, quiet: flags.quiet, stateDir: program.opts().stateDir, signal: controller.signal },
+        processIo,
+      );
+      process.exitCode = controller.signal.aborted ? 130 : code;
+    });
+
+  program
+    .command('report')
+    .description('the report (JSON, Markdown, HTML) of what the state records: planned against done, every version, failures with codes and hints')
+    .argument('<job>', 'job file')
+    .option('--out <dir>', 'where the report files go (default <state-dir>/reports)')
+    .option('--json', 'print the report as JSON')
+    .action(async (job: string, flags: { out?: string; json?: boolean }) => {
+      process.exitCode = await reportCommand(job, { ...flags, stateDir: program.opts().stateDir }, processIo);
+    });
+
+  program
+    .command('harden')
+    .description('origin configuration on every internal package (publish ALLOW, upstream BLOCK): no public package can shadow them')
+    .argument('<job>', 'job file')
+    .option('--dry-run', 'say what would change; change nothing')
+    .option('--package-groups', 'also a package group per npm scope that blocks external upstreams')
+    .option('--json', 'machine-readable output')
+    .action(async (job: string, flags: { dryRun?: boolean; packageGroups?: boolean; json?: boolean }) => {
+      process.exitCode = await hardenCommand(job, { ...flags, stateDir: program.opts().stateDir }, processIo);
     });
 
   program

@@ -33,7 +33,9 @@ export async function preflightAudit(
   target: (f: Format) => TargetFormat,
   packages: readonly { format: Format; name: string }[],
   env: NodeJS.ProcessEnv,
-): Promise<PreflightInput> {
+): Promise<{ preflight: PreflightInput; protectedNames: Set<string>; sharedOrderOk: boolean }> {
+  let sharedOrderOk = true;
+  const protectedNames = new Set<string>();
   const checks: Check[] = [];
   const findings: NonNullable<PreflightInput['findings']> = [];
   const who = await callerIdentity(config.target.region, env);
@@ -43,7 +45,7 @@ export async function preflightAudit(
     checks.push({ id: 'token', title: 'CodeArtifact authorization token', status: 'ok', detail: `domain ${config.target.domain} (owner ${config.target.domainOwner})` });
   } catch (e) {
     checks.push({ id: 'token', title: 'CodeArtifact authorization token', status: 'fail', detail: toError(e).message, fix: 'codeartifact:GetAuthorizationToken and sts:GetServiceBearerToken on the domain (README)' });
-    return { checkedAt: new Date().toISOString(), principalArn: who.arn ?? null, checks, findings };
+    return { preflight: { checkedAt: new Date().toISOString(), principalArn: who.arn ?? null, checks, findings }, protectedNames, sharedOrderOk: false };
   }
   const domain = new Domain(ca);
   for (const [format, repos] of Object.entries(config.target.repositories) as [Format, { internal: string; store?: string; shared?: string }][]) {
@@ -81,6 +83,7 @@ export async function preflightAudit(
       if (role === 'shared') {
         const i = info.upstreams.indexOf(repos.internal);
         const s = repos.store ? info.upstreams.indexOf(repos.store) : -1;
+        if (i < 0 || (s >= 0 && s < i)) sharedOrderOk = false;
         if (i < 0) {
           checks.push({ id: `${id}-order`, title: `${name} reads the internal repository`, status: 'fail', detail: `upstreams: ${info.upstreams.join(', ') || '(none)'}`, fix: `add ${repos.internal} as the first upstream of ${name}` });
         } else if (s >= 0 && s < i) {
@@ -100,10 +103,9 @@ export async function preflightAudit(
       const coords = target(p.format).coordinates(p.name);
       try {
         const origin = await domain.origin(coords);
-        if (origin?.upstream === 'BLOCK') return;
-        const group = await domain.groupOf(coords);
-        if (group?.externalUpstream === 'BLOCK') return;
-        unprotected.push(`${p.format}:${p.name}`);
+        const group = origin?.upstream === 'BLOCK' ? undefined : await domain.groupOf(coords);
+        if (origin?.upstream === 'BLOCK' || group?.externalUpstream === 'BLOCK') protectedNames.add(`${p.format}:${p.name}`);
+        else unprotected.push(`${p.format}:${p.name}`);
       } catch {
         unprotected.push(`${p.format}:${p.name}`);
       }
@@ -122,7 +124,7 @@ export async function preflightAudit(
           fix: '`cam harden` (run does it before publishing unless hardening.originControls is false)',
         },
   );
-  return { checkedAt: new Date().toISOString(), principalArn: who.arn ?? null, checks, findings };
+  return { preflight: { checkedAt: new Date().toISOString(), principalArn: who.arn ?? null, checks, findings }, protectedNames, sharedOrderOk };
 }
 
 /** Does each internal name exist on the public registry, and what protects it? */

@@ -23,7 +23,7 @@ export interface HardenResult {
   unchanged: number;
   /** Package groups created or changed to block external upstreams. */
   groups: { pattern: string; applied: boolean }[];
-  errors: { package: string; code: string; message: string }[];
+  errors: { format: Format; package: string; code: string; message: string }[];
 }
 
 export interface HardenOptions {
@@ -55,7 +55,7 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
         if (!opts.dryRun) await retry(() => domain.setOrigin(coords, HARDENED));
         result.changes.push({ format: p.format, package: p.name, repository: t.repository, from: current ?? 'absent', to: HARDENED, applied: !opts.dryRun });
       } catch (e) {
-        result.errors.push(describe(p.name, e));
+        result.errors.push({ format: p.format, ...describe(p.name, e) });
       }
     });
   }
@@ -70,7 +70,7 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
         if (!opts.dryRun) await retry(() => domain.blockExternalUpstreams(pattern, `codeartifact-migrate: @${scope} is internal; never fetched from public upstreams`));
         result.groups.push({ pattern, applied: !opts.dryRun });
       } catch (e) {
-        result.errors.push(describe(pattern, e));
+        result.errors.push({ format: 'npm', ...describe(pattern, e) });
       }
     }
   }

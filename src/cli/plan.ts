@@ -1,0 +1,171 @@
+/**
+ * `plan JOB`: everything a run does except writing to CodeArtifact — enforced
+ * by a read-only target, not by care — plus the preflight audit and the
+ * dependency-confusion exposure, written as a report in three forms (JSON,
+ * Markdown, one self-contained HTML file) for the people who sign off.
+ * `report JOB` writes the same report for a finished or partial run.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { loadJob, type LoadedJob } from '../config/load.js';
+import { exposure, preflightAudit } from '../engine/audit.js';
+import type { RunSummary } from '../engine/events.js';
+import { runJob } from '../engine/run.js';
+import { Limiter } from '../engine/limiter.js';
+import { buildReport, type Report } from '../report/model.js';
+import type { HardeningInput } from '../report/schema.js';
+import { reportInputFromState } from '../report/from-state.js';
+import { renderHtml } from '../report/render-html.js';
+import { renderJson } from '../report/render-json.js';
+import { renderMarkdown } from '../report/render-markdown.js';
+import { StateDb } from '../state/db.js';
+import { CodeArtifact } from '../targets/codeartifact.js';
+import { createTarget } from '../targets/index.js';
+import type { Format } from '../types.js';
+import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
+import { print, progressRenderer, reportError, wantsJson, type Io } from './output.js';
+import { MigrateError } from '../errors.js';
+
+export interface PlanOptions {
+  json?: boolean;
+  stateDir?: string;
+  /** Where the report files go (default <stateDir>/reports). */
+  out?: string;
+  noDownload?: boolean;
+  noTarget?: boolean;
+  quiet?: boolean;
+  signal?: AbortSignal;
+  env?: NodeJS.ProcessEnv;
+  codeartifactClient?: CodeartifactClient;
+  onJobLoaded?: (job: LoadedJob) => void;
+}
+
+export interface WrittenReport {
+  report: Report;
+  files: { json: string; markdown: string; html: string };
+}
+
+export async function planCommand(jobFile: string, opts: PlanOptions, io: Io): Promise<number> {
+  const json = wantsJson(opts.json, io);
+  const progress = progressRenderer(io, opts.quiet ?? false);
+  try {
+    const job = loadJob(jobFile);
+    opts.onJobLoaded?.(job);
+    const written = await plan(job, { ...opts, onProgress: progress.onProgress });
+    progress.stop();
+    if (json) print(io.stdout, `${renderJson(written.report)}\n`);
+    else print(io.stdout, humanVerdict(written));
+    return written.report.verdict.status === 'no-go' ? 1 : 0;
+  } catch (e) {
+    progress.stop();
+    return reportError(e, io, json);
+  }
+}
+
+/** The plan as a function: run read-only, audit, write the report files. */
+export async function plan(job: LoadedJob, opts: PlanOptions & { onProgress?: Parameters<typeof runJob>[0]['onProgress'] }): Promise<WrittenReport> {
+  const stateDir = opts.stateDir ?? 'state';
+  const env = opts.env ?? process.env;
+  const summary = await runJob({
+    job,
+    stateDir,
+    env,
+    dryRun: true,
+    readOnly: true,
+    noDownload: opts.noDownload,
+    noTarget: opts.noTarget,
+    signal: opts.signal,
+    onProgress: opts.onProgress,
+    codeartifactClient: opts.codeartifactClient,
+  });
+  const state = StateDb.open(join(stateDir, `${job.name}.sqlite`));
+  try {
+    const packages = internalPackages(state, job);
+    let preflight = null;
+    let protectedNames = new Set<string>();
+    let sharedOrderOk = true;
+    if (!opts.noTarget) {
+      const ca = new CodeArtifact(job.config.target, new Limiter(job.config.limits.rates), opts.codeartifactClient);
+      ca.readOnly = true;
+      try {
+        const audit = await preflightAudit(ca, job.config, (f) => createTarget(f, ca, job.config.target.repositories[f]?.internal ?? ''), packages, env);
+        preflight = audit.preflight;
+        protectedNames = audit.protectedNames;
+        sharedOrderOk = audit.sharedOrderOk;
+      } finally {
+        if (!opts.codeartifactClient) ca.client.destroy();
+      }
+    }
+    const exposed = await exposure(job.config, packages, protectedNames, sharedOrderOk, opts.signal);
+    const input = reportInputFromState(state, job, summary, { kind: 'plan', preflight, exposure: exposed, hardening: hardeningSection(summary) });
+    return write(buildReport(input), job, opts.out ?? join(stateDir, 'reports'), 'plan');
+  } finally {
+    state.close();
+  }
+}
+
+/** `report JOB`: the report of what the state records (the last run, finished or not). */
+export async function reportCommand(jobFile: string, opts: { json?: boolean; stateDir?: string; out?: string }, io: Io): Promise<number> {
+  const json = wantsJson(opts.json, io);
+  try {
+    const job = loadJob(jobFile);
+    const stateDir = opts.stateDir ?? 'state';
+    const database = join(stateDir, `${job.name}.sqlite`);
+    const state = StateDb.open(database);
+    let written: WrittenReport;
+    try {
+      if (!state.lastRun()) throw new MigrateError('ESTATE', `no run of job "${job.name}" is recorded in ${database}`, { hint: `run it (or plan it) first: codeartifact-migrate run ${jobFile}` });
+      const last = state.lastRun()!;
+      const summary = last.summary ? (JSON.parse(last.summary) as RunSummary) : null;
+      const kind = last.dry_run === 1 ? 'plan' : 'run';
+      written = write(buildReport(reportInputFromState(state, job, summary, { kind, ...(summary?.hardening ? { hardening: hardeningSection(summary) } : {}) })), job, opts.out ?? join(stateDir, 'reports'), kind);
+    } finally {
+      state.close();
+    }
+    if (json) print(io.stdout, `${renderJson(written.report)}\n`);
+    else print(io.stdout, humanVerdict(written));
+    return written.report.verdict.status === 'no-go' ? 1 : 0;
+  } catch (e) {
+    return reportError(e, io, json);
+  }
+}
+
+/** Every internal package of the job the state knows (one per format and name). */
+function internalPackages(state: StateDb, job: LoadedJob): { format: Format; name: string }[] {
+  const active = new Set(job.config.sources.filter((s) => s.enabled).map((s) => s.id));
+  const seen = new Map<string, { format: Format; name: string }>();
+  for (const p of state.packages()) if (active.has(p.source_id) && !p.list_error_code) seen.set(`${p.format}/${p.package}`, { format: p.format, name: p.package });
+  return [...seen.values()].sort((a, b) => a.format.localeCompare(b.format) || a.name.localeCompare(b.name));
+}
+
+function hardeningSection(summary: RunSummary | null | undefined): HardeningInput | null {
+  const h = summary?.hardening;
+  if (!h) return null;
+  return {
+    changes: [
+      ...h.changes.map((c) => ({ format: c.format, package: c.package, repository: c.repository, before: c.from === 'absent' ? null : c.from, after: c.to, status: c.applied ? ('done' as const) : ('planned' as const) })),
+      ...h.errors.map((e) => ({ format: e.format, package: e.package, repository: '', after: { publish: 'ALLOW' as const, upstream: 'BLOCK' as const }, status: 'failed' as const, error: e.message })),
+    ],
+  };
+}
+
+function write(report: Report, job: LoadedJob, outDir: string, kind: string): WrittenReport {
+  mkdirSync(outDir, { recursive: true });
+  const stamp = report.generatedAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const base = resolve(outDir, `${job.name}-${kind}-${stamp}`);
+  const files = { json: `${base}.json`, markdown: `${base}.md`, html: `${base}.html` };
+  writeFileSync(files.json, `${renderJson(report)}\n`);
+  writeFileSync(files.markdown, renderMarkdown(report));
+  writeFileSync(files.html, renderHtml(report));
+  return { report, files };
+}
+
+function humanVerdict(w: WrittenReport): string {
+  const r = w.report;
+  const lines = [`${r.kind === 'plan' ? 'Plan' : 'Report'} for ${r.job.name}: ${r.verdict.status.toUpperCase()} — ${r.verdict.headline}`];
+  const outcomes = Object.entries(r.totals.byOutcome).map(([k, v]) => `${k} ${(v as { versions?: number }).versions ?? v}`);
+  if (outcomes.length) lines.push(`  versions: ${outcomes.join(', ')}`);
+  for (const f of r.findings.filter((x) => x.severity === 'critical').slice(0, 20)) lines.push(`  CRITICAL ${f.title}${f.action ? ` — ${f.action}` : ''}`);
+  lines.push(`  written: ${w.files.html}`, `           ${w.files.markdown}`, `           ${w.files.json}`);
+  return `${lines.join('\n')}\n`;
+}
