@@ -1,0 +1,134 @@
+/**
+ * How long publishing what is left should take. The engine spaces requests with
+ * one token bucket per CodeArtifact quota and publishes each package's versions
+ * oldest first, several packages at once; so the time is whichever of these is
+ * slowest, not their sum (they overlap):
+ *
+ * - the publish quota: one PublishPackageVersion (or npm/PyPI upload) per file;
+ * - the account-wide write quota: the same requests count there too;
+ * - the List* quota: ListPackageVersionAssets once to compare, once to verify;
+ * - the account-wide read quota: those two, and DescribePackageVersion;
+ * - the transfer: bytes / throughput (measured by an earlier run, or assumed);
+ * - the latency chain: a package's versions go one after another, so the
+ *   package with the most versions takes at least versions x round trip.
+ *
+ * Every assumption made is written into the estimate, so the reader can redo it.
+ */
+import type { Estimate } from './schema.js';
+
+export interface EstimateRates {
+  publish: number;
+  getAsset: number;
+  list: number;
+  reads: number;
+  writes: number;
+}
+
+/** CodeArtifact's default quotas (https://docs.aws.amazon.com/codeartifact/latest/ug/service-limits.html), as the job file defaults them. */
+export const DEFAULT_RATES: EstimateRates = { publish: 10, getAsset: 50, list: 200, reads: 800, writes: 100 };
+
+export interface Throughput {
+  bytesPerSecond: number;
+  source: 'measured' | 'configured' | 'assumed';
+  /** Where the figure comes from, in words. */
+  detail: string;
+}
+
+/** Without a measurement: a modest office or CI uplink. */
+export const ASSUMED_THROUGHPUT: Throughput = { bytesPerSecond: 10 * 1024 * 1024, source: 'assumed', detail: 'assumed 10 MiB/s (no run measured one)' };
+/** One version's round trip (upload, then the next version waits for it): observed 0.2-1 s against CodeArtifact. */
+export const ASSUMED_LATENCY_SECONDS = 0.5;
+
+export interface EstimateWork {
+  /** Versions left to publish. */
+  versions: number;
+  /** Their files whose size is known (one upload request each). */
+  files: number;
+  /** Their bytes, as far as known. */
+  bytes: number;
+  /** Of `versions`, how many are not downloaded or built yet (size unknown). */
+  unknownSizeVersions: number;
+  /** The most versions left in any one package (they are published one after another). */
+  largestPackageVersions: number;
+  /** Median size and files of a version already measured, to stand in for the unknown ones. */
+  typicalVersionBytes?: number;
+  typicalVersionFiles?: number;
+}
+
+export interface EstimateOptions {
+  rates?: Partial<EstimateRates>;
+  /** Packages worked on at once (limits.concurrency). */
+  concurrency?: number;
+  throughput?: Throughput;
+  latencySeconds?: number;
+}
+
+/** Requests per version besides its uploads: compare + verify. */
+const LIST_PER_VERSION = 2;
+const READS_PER_VERSION = 3;
+
+export function estimateDuration(work: EstimateWork, opts: EstimateOptions = {}): Estimate {
+  const rates = { ...DEFAULT_RATES, ...opts.rates };
+  const concurrency = Math.max(1, opts.concurrency ?? 16);
+  const throughput = opts.throughput ?? ASSUMED_THROUGHPUT;
+  const latency = opts.latencySeconds ?? ASSUMED_LATENCY_SECONDS;
+  const assumptions: string[] = [];
+
+  let { files, bytes } = work;
+  if (work.unknownSizeVersions > 0) {
+    const perVersion = work.typicalVersionBytes ?? 0;
+    const perFiles = work.typicalVersionFiles ?? 1;
+    bytes += Math.round(work.unknownSizeVersions * perVersion);
+    files += Math.round(work.unknownSizeVersions * perFiles);
+    assumptions.push(
+      `${work.unknownSizeVersions} version(s) not downloaded or built yet: counted at the median measured version (${formatBytes(perVersion)}, ${perFiles} file(s)); all counted as to publish`,
+    );
+  }
+  const v = work.versions;
+  const components: Estimate['components'] = [
+    { name: 'publish-rate', seconds: files / rates.publish, detail: `${files} upload(s) at ${rates.publish}/s (limits.rates.publish)` },
+    { name: 'writes-rate', seconds: files / rates.writes, detail: `${files} write(s) at ${rates.writes}/s account-wide (limits.rates.writes)` },
+    { name: 'list-rate', seconds: (LIST_PER_VERSION * v) / rates.list, detail: `${LIST_PER_VERSION * v} ListPackageVersionAssets (compare, verify) at ${rates.list}/s (limits.rates.list)` },
+    { name: 'reads-rate', seconds: (READS_PER_VERSION * v) / rates.reads, detail: `${READS_PER_VERSION * v} read(s) at ${rates.reads}/s account-wide (limits.rates.reads)` },
+    { name: 'transfer', seconds: throughput.bytesPerSecond > 0 ? bytes / throughput.bytesPerSecond : 0, detail: `${formatBytes(bytes)} at ${formatBytes(throughput.bytesPerSecond)}/s: ${throughput.detail}` },
+    {
+      name: 'latency',
+      seconds: Math.max(work.largestPackageVersions * latency, (v * latency) / concurrency),
+      detail: `${latency} s per version, oldest first within a package (largest: ${work.largestPackageVersions} versions), ${concurrency} packages at once (limits.concurrency)`,
+    },
+  ];
+  const top = components.reduce((a, b) => (b.seconds > a.seconds ? b : a));
+  assumptions.push(
+    'the slowest of the components below sets the time: they overlap, they do not add up',
+    'every request succeeds the first time (each throttle costs a 20% slower bucket for a while; each retry adds its back-off)',
+    `a version costs one upload per file, ${LIST_PER_VERSION} List and ${READS_PER_VERSION} account-wide reads (compare before, verify after)`,
+    'downloads and git builds are already done (the dry run stores them; the run reuses the stored bytes)',
+    `throughput: ${throughput.detail}`,
+  );
+  return {
+    seconds: v === 0 ? 0 : Math.ceil(top.seconds),
+    bound: v === 0 ? 'none' : top.name,
+    work: { versions: v, files, bytes, unknownSizeVersions: work.unknownSizeVersions },
+    components: components.map((c) => ({ ...c, seconds: Math.round(c.seconds * 10) / 10 })),
+    assumptions,
+  };
+}
+
+/** 1536 -> "1.5 KiB". */
+export function formatBytes(n: number): string {
+  if (!Number.isFinite(n) || n < 1024) return `${Math.round(n)} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = -1;
+  while (v >= 1024 && i < units.length - 1) (v /= 1024), i++;
+  return `${v >= 100 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
+}
+
+/** 3725 -> "1 h 2 min". */
+export function formatDuration(seconds: number): string {
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  const m = Math.round(seconds / 60);
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
+}

@@ -1,0 +1,239 @@
+/**
+ * Findings: what must block cutover (critical) and what a reviewer should read
+ * (warning), each with what to do. Versions are grouped by code, so a thousand
+ * EINTEGRITY failures are one finding naming the first 50, not a thousand lines.
+ */
+import type { RunSummary } from '../engine/events.js';
+import { hintFor } from './hints.js';
+import type { Exposure, Finding, FindingInput, GoSumSection, Hardening, Preflight, ReportPackage, Warm } from './schema.js';
+
+const MAX_SUBJECTS = 50;
+const SECTION_ORDER: Finding['section'][] = ['preflight', 'exposure', 'hardening', 'migration', 'source', 'metadata', 'go-sum', 'warm'];
+
+export interface FindingSources {
+  kind: 'plan' | 'run';
+  jobFile: string;
+  packages: ReportPackage[];
+  summary?: Partial<RunSummary> | null;
+  /** Migrated versions whose git tag moved since (every run). */
+  tagMoved: { package: string; version: string; state: string; detail: string }[];
+  /** Migrated versions whose source declares other bytes since (every run). */
+  sourceChanged: { package: string; version: string; detail: string }[];
+  preflight: Preflight | null;
+  exposure: Exposure | null;
+  hardening: Hardening | null;
+  warm: Warm | null;
+  goSum: GoSumSection | null;
+  /** Versions in the database from sources the job no longer enables. */
+  foreignVersions: number;
+  extra: FindingInput[];
+}
+
+function finding(f: Omit<Finding, 'count' | 'subjects'>, subjects: string[]): Finding {
+  return { ...f, count: subjects.length, subjects: subjects.slice(0, MAX_SUBJECTS) };
+}
+
+/** Group versions by their outcome code: one finding per code. */
+function byCode(pkgs: ReportPackage[], keys: ReadonlySet<string>): Map<string, { subjects: string[]; hint: string | null; sample: string | null }> {
+  const groups = new Map<string, { subjects: string[]; hint: string | null; sample: string | null }>();
+  for (const p of pkgs) {
+    for (const v of p.versions) {
+      if (!keys.has(v.outcome.key)) continue;
+      const code = v.outcome.code ?? v.outcome.key;
+      let g = groups.get(code);
+      if (!g) groups.set(code, (g = { subjects: [], hint: v.outcome.hint, sample: v.outcome.message }));
+      g.subjects.push(`${p.name}@${v.version}`);
+    }
+  }
+  return groups;
+}
+
+export function collectFindings(s: FindingSources): Finding[] {
+  const out: Finding[] = [];
+  const rerun = s.kind === 'plan' ? `rerun the dry run: cam run ${s.jobFile} --dry-run` : `rerun: cam run ${s.jobFile}`;
+
+  for (const [code, g] of byCode(s.packages, new Set(['conflict']))) {
+    const moved = code === 'ETAGMOVED';
+    out.push(
+      finding(
+        {
+          severity: 'critical',
+          code,
+          section: moved ? 'source' : 'migration',
+          title: moved ? `${g.subjects.length} git tag(s) moved to another commit before being migrated` : `${g.subjects.length} version(s) on the target hold other bytes than the source's`,
+          detail: moved ? (g.sample ?? 'a moved tag is never rebuilt silently') : 'the target already holds these versions with other content; they are never overwritten. Both SHA-512s are in the version tables',
+          action: g.hint ?? hintFor(code) ?? 'decide by hand',
+        },
+        g.subjects,
+      ),
+    );
+  }
+  const errorKeys = new Set(s.kind === 'plan' ? ['source-error', 'error'] : ['failed']);
+  for (const [code, g] of byCode(s.packages, errorKeys)) {
+    out.push(
+      finding(
+        {
+          severity: 'critical',
+          code,
+          section: 'migration',
+          title: `${g.subjects.length} version(s) ${s.kind === 'plan' ? 'cannot be published as they are' : 'failed'}: ${code}`,
+          detail: g.sample ? `first: ${g.sample}` : '',
+          action: g.hint ?? rerun,
+        },
+        g.subjects,
+      ),
+    );
+  }
+  const notDone = [...byCode(s.packages, new Set(['not-done'])).values()].flatMap((g) => g.subjects);
+  if (notDone.length) {
+    out.push(finding({ severity: 'critical', code: 'ENOTDONE', section: 'migration', title: `${notDone.length} selected version(s) not migrated yet`, detail: 'the run stopped before it got to them (interrupted, or their package failed to list)', action: rerun }, notDone));
+  }
+  const unchecked = [...byCode(s.packages, new Set(['unchecked'])).values()].flatMap((g) => g.subjects);
+  if (unchecked.length) {
+    out.push(finding({ severity: 'warning', code: 'EUNCHECKED', section: 'migration', title: `${unchecked.length} version(s) listed but not checked yet`, detail: 'not downloaded, verified or compared with the target: the plan counts them as to publish', action: rerun }, unchecked));
+  }
+
+  const listErrors = s.packages.flatMap((p) => p.listErrors.map((e) => ({ p, e })));
+  if (listErrors.length) {
+    out.push(
+      finding(
+        {
+          severity: 'critical',
+          code: 'ELIST',
+          section: 'source',
+          title: `${listErrors.length} package(s) could not be listed at their source`,
+          detail: listErrors.slice(0, 3).map(({ p, e }) => `${p.name} (${e.source}): ${e.code}: ${e.message}`).join(' | '),
+          action: listErrors[0]?.e.hint ?? 'check the source and its token, then rerun',
+        },
+        listErrors.map(({ p, e }) => `${p.name} (${e.source})`),
+      ),
+    );
+  }
+  const outOfSync = s.summary?.metadataOutOfSync ?? [];
+  if (outOfSync.length) {
+    out.push(
+      finding(
+        {
+          severity: 'critical',
+          code: 'EMETADATA',
+          section: 'metadata',
+          title: `${outOfSync.length} package(s) whose dist-tags or deprecations cannot be made the source's`,
+          detail: outOfSync.slice(0, 3).map((m) => `${m.package}: ${m.reason}`).join(' | '),
+          action: 'include the version the tag points at, move the tag at the source, or list the tag in filters.ignoreDistTags',
+        },
+        outOfSync.map((m) => m.package),
+      ),
+    );
+  }
+  const movedAfter = s.tagMoved;
+  if (movedAfter.length) {
+    out.push(
+      finding(
+        { severity: 'critical', code: 'ETAGMOVED', section: 'source', title: `${movedAfter.length} migrated version(s) whose git tag now points at another commit`, detail: movedAfter[0]!.detail, action: 'find out why the tag moved; the target keeps what was built from the first commit' },
+        movedAfter.map((t) => `${t.package}@${t.version}`),
+      ),
+    );
+  }
+  if (s.sourceChanged.length) {
+    out.push(
+      finding(
+        { severity: 'warning', code: 'ESOURCECHANGED', section: 'source', title: `${s.sourceChanged.length} migrated version(s) whose source now declares other bytes`, detail: s.sourceChanged[0]!.detail, action: 'find out who republished them (the target keeps what was migrated)' },
+        s.sourceChanged.map((c) => `${c.package}@${c.version}`),
+      ),
+    );
+  }
+  const weak = s.packages.flatMap((p) => p.versions.filter((v) => v.declared.weak).map((v) => `${p.name}@${v.version}`));
+  if (weak.length) {
+    out.push(finding({ severity: 'warning', code: 'EWEAKINTEGRITY', section: 'source', title: `${weak.length} version(s) checked only against a SHA-1 (dist.shasum)`, detail: 'the source declares no SHA-512 for them', action: 'accept, or compare them with another copy before cutover' }, weak));
+  }
+  if (s.foreignVersions > 0) {
+    out.push(finding({ severity: 'warning', code: 'EOTHERSOURCES', section: 'source', title: `${s.foreignVersions} version(s) in the state database come from sources the job no longer enables`, detail: 'they are left out of this report', action: 'enable the source again, or ignore them' }, []));
+  }
+
+  const gs = s.goSum;
+  if (gs && gs.mismatches.length) {
+    out.push(
+      finding(
+        { severity: 'critical', code: 'EGOSUM', section: 'go-sum', title: `${gs.mismatches.length} go.sum line(s) differ from what was built`, detail: gs.mismatches.slice(0, 3).map((m) => `${m.file}:${m.line} ${m.module} ${m.version} (${m.kind}): go.sum ${m.goSum}, built ${m.built}`).join(' | '), action: 'do not cut over those modules: go would refuse them; find which side is wrong' },
+        gs.mismatches.map((m) => `${m.module}@${m.version}`),
+      ),
+    );
+  }
+  if (gs && gs.errors.length) {
+    out.push(finding({ severity: 'critical', code: 'EGOSUMREAD', section: 'go-sum', title: `${gs.errors.length} go.sum file(s) could not be read`, detail: gs.errors.slice(0, 3).map((e) => `${e.file}: ${e.message}`).join(' | '), action: 'fix the goSum paths in the job file' }, gs.errors.map((e) => e.file)));
+  }
+
+  preflightFindings(s.preflight, out);
+  exposureFindings(s.exposure, out);
+  hardeningFindings(s.kind, s.hardening, out);
+  warmFindings(s.warm, out);
+  for (const f of s.extra) out.push({ ...f, count: f.count ?? f.subjects?.length ?? 0, subjects: (f.subjects ?? []).slice(0, MAX_SUBJECTS) });
+
+  const rank = (f: Finding) => (f.severity === 'critical' ? 0 : 1);
+  return out
+    .map((f, i) => ({ f, i }))
+    .sort((a, b) => rank(a.f) - rank(b.f) || SECTION_ORDER.indexOf(a.f.section) - SECTION_ORDER.indexOf(b.f.section) || a.i - b.i)
+    .map(({ f }) => f);
+}
+
+function preflightFindings(p: Preflight | null, out: Finding[]): void {
+  if (!p) return;
+  for (const c of p.checks) {
+    if (c.status === 'ok') continue;
+    out.push(finding({ severity: c.status === 'fail' ? 'critical' : 'warning', code: `PREFLIGHT:${c.id}`, section: 'preflight', title: c.title, detail: c.detail, action: c.fix ?? 'see the preflight audit' }, []));
+  }
+  for (const f of p.findings) {
+    if (f.severity === 'info') continue;
+    out.push(finding({ severity: f.severity, code: 'PREFLIGHT', section: 'preflight', title: f.message, detail: '', action: f.fix ?? 'see the preflight audit' }, []));
+  }
+}
+
+function exposureFindings(e: Exposure | null, out: Finding[]): void {
+  if (!e) return;
+  const exposed = e.names.filter((n) => n.status === 'exposed');
+  if (exposed.length) {
+    out.push(
+      finding(
+        {
+          severity: 'critical',
+          code: 'EEXPOSED',
+          section: 'exposure',
+          title: `${exposed.length} internal name(s) exist on a public registry with nothing effective protecting them`,
+          detail: 'a build reading through the store could get the public package instead of ours (dependency confusion)',
+          action: 'apply the origin controls (publish ALLOW, upstream BLOCK) to these names and make shared repositories list internal before store',
+        },
+        exposed.map((n) => `${n.name} (${n.publicRegistry})`),
+      ),
+    );
+  }
+  const unknown = e.names.filter((n) => n.status === 'unknown');
+  if (unknown.length) {
+    out.push(finding({ severity: 'warning', code: 'EEXPOSUREUNKNOWN', section: 'exposure', title: `${unknown.length} internal name(s) whose public exposure could not be checked`, detail: '', action: 'rerun the exposure check' }, unknown.map((n) => n.name)));
+  }
+}
+
+function hardeningFindings(kind: 'plan' | 'run', h: Hardening | null, out: Finding[]): void {
+  if (!h) return;
+  const failed = h.changes.filter((c) => c.status === 'failed');
+  if (failed.length) {
+    out.push(finding({ severity: 'critical', code: 'EHARDENING', section: 'hardening', title: `${failed.length} origin-configuration change(s) failed`, detail: failed[0]!.error ?? '', action: 'grant codeartifact:PutPackageOriginConfiguration and rerun the hardening' }, failed.map((c) => c.package)));
+  }
+  const planned = h.changes.filter((c) => c.status === 'planned');
+  if (kind === 'run' && planned.length) {
+    out.push(finding({ severity: 'warning', code: 'EHARDENINGPENDING', section: 'hardening', title: `${planned.length} origin-configuration change(s) not applied yet`, detail: 'internal names must be protected before any warming', action: 'apply the hardening before warming or cutover' }, planned.map((c) => c.package)));
+  }
+}
+
+function warmFindings(w: Warm | null, out: Finding[]): void {
+  if (!w) return;
+  const sum = (k: keyof Warm['lockfiles'][number]['counts']) => w.lockfiles.reduce((n, l) => n + l.counts[k], 0);
+  const mismatch = sum('integrityMismatch');
+  if (mismatch) {
+    const subjects = w.lockfiles.flatMap((l) => l.problems.filter((p) => p.outcome === 'integrity-mismatch').map((p) => `${p.name}@${p.version} (${l.path})`));
+    out.push(finding({ severity: 'critical', code: 'EWARMINTEGRITY', section: 'warm', title: `${mismatch} locked package(s) whose store copy does not match the lockfile's integrity`, detail: 'the store would serve other bytes than the lockfile pins', action: 'do not cut over the builds using those lockfiles; find out which copy is right' }, subjects));
+  }
+  const missing = sum('missingUpstream');
+  if (missing) out.push(finding({ severity: 'warning', code: 'EWARMMISSING', section: 'warm', title: `${missing} locked package(s) missing upstream`, detail: 'the public registry no longer serves them', action: 'publish them into the internal repository, or update the lockfiles' }, w.lockfiles.flatMap((l) => l.problems.filter((p) => p.outcome === 'missing-upstream').map((p) => `${p.name}@${p.version}`))));
+  const pending = sum('pending');
+  if (pending) out.push(finding({ severity: 'warning', code: 'EWARMPENDING', section: 'warm', title: `${pending} locked package(s) not warmed yet`, detail: '', action: 'rerun the warm' }, []));
+}

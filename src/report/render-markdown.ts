@@ -1,0 +1,277 @@
+/**
+ * The Markdown form, to paste into a change request: the verdict first, then
+ * critical findings with what to do, totals, the estimate, the other sections,
+ * and per-package tables. It stays pasteable at any size (a change request or an
+ * issue body takes tens of kilobytes, not megabytes): tables are capped, the rows
+ * that need a decision come first, and every cut says what it left out and where
+ * the rest is (the JSON and HTML forms hold every version).
+ *
+ * Everything from a source is escaped: names and versions as code spans, other
+ * text with backslash escapes, table pipes as \|, control and bidi characters
+ * as visible \uXXXX, so a package name cannot inject HTML, links or columns.
+ */
+import type { Finding, OutcomeKey, Report, ReportPackage, ReportVersion } from './schema.js';
+import {
+  countsLine,
+  day,
+  formatBytes,
+  formatDuration,
+  int,
+  oneLine,
+  OUTCOME_MEANING,
+  OUTCOME_ORDER,
+  PROBLEM_OUTCOMES,
+  provenanceLine,
+  provenanceTime,
+  outcomeDetail,
+  title,
+  VERDICT_WORD,
+} from './text.js';
+
+export interface MarkdownOptions {
+  /** Rows in the package table (default 50). */
+  maxPackages?: number;
+  /** Version rows per package (default 12). */
+  maxVersionsPerPackage?: number;
+  /** Version rows in all (default 250): with the defaults, a report of any size stays under GitHub's 65,536-character limit for an issue or pull-request body. */
+  maxVersionRows?: number;
+  /** Subjects named per finding (default 10). */
+  maxSubjects?: number;
+}
+
+/** Free text: CommonMark backslash escapes for every character that could start inline markup or HTML. */
+export function mdText(s: string): string {
+  return (
+    oneLine(s)
+      .replace(/[\\`*_[\]<>|~&]/g, '\\$&')
+      // what starts a block only at the start of a line: a heading, a list item, a setext underline
+      .replace(/^(\d{1,9})([.)])(?=\s|$)/, '$1\\$2')
+      .replace(/^([-+#=])/, '\\$1')
+  );
+}
+
+/** A name or version as a code span (shown literally), with GFM table pipes escaped. */
+export function mdCode(s: string): string {
+  const t = oneLine(s).replace(/\|/g, '\\|');
+  const longest = Math.max(0, ...(t.match(/`+/g) ?? []).map((r) => r.length));
+  const fence = '`'.repeat(longest + 1);
+  const pad = t.startsWith('`') || t.endsWith('`') || t === '' ? ' ' : '';
+  return `${fence}${pad}${t}${pad}${fence}`;
+}
+
+function table(head: string[], rows: string[][], align?: ('l' | 'r')[]): string {
+  const sep = head.map((_, i) => (align?.[i] === 'r' ? '---:' : '---'));
+  return [head, sep, ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
+}
+
+function findingItem(f: Finding, i: number, maxSubjects: number): string {
+  const lines = [`${i + 1}. **${mdText(f.code)}** ${mdText(f.title)}`];
+  if (f.detail) lines.push(`   ${mdText(f.detail)}`);
+  lines.push(`   **What to do:** ${mdText(f.action)}`);
+  if (f.subjects.length) {
+    const shown = f.subjects.slice(0, maxSubjects).map(mdCode).join(', ');
+    const more = f.count - Math.min(f.count, maxSubjects);
+    lines.push(`   Concerns: ${shown}${more > 0 ? ` and ${int(more)} more` : ''}`);
+  }
+  return lines.join('\n');
+}
+
+function totalsSection(r: Report): string[] {
+  const t = r.totals;
+  const out = ['## Totals', ''];
+  const keys = OUTCOME_ORDER.filter((k) => t.byOutcome[k]);
+  out.push(
+    table(
+      ['outcome', 'versions', 'files', 'size', 'meaning'],
+      [
+        ...keys.map((k) => [`**${k}**`, int(t.byOutcome[k]!.versions), int(t.byOutcome[k]!.files), formatBytes(t.byOutcome[k]!.bytes), mdText(OUTCOME_MEANING[k])]),
+        ['total', int(t.versions), int(t.files), formatBytes(t.bytes), `${int(t.packages)} package(s)`],
+      ],
+      ['l', 'r', 'r', 'r', 'l'],
+    ),
+    '',
+  );
+  const formats = Object.entries(t.byFormat);
+  out.push(table(['format', 'packages', 'versions', 'size', 'repository'], formats.map(([f, c]) => [f, int(c.packages), int(c.versions), formatBytes(c.bytes), mdCode(r.target.repositories[f as 'npm']?.internal ?? '')]), ['l', 'r', 'r', 'r', 'l']), '');
+  out.push(
+    table(
+      ['source', 'kind', 'url', 'packages', 'versions', 'size'],
+      r.sources.map((s) => {
+        const c = t.bySource[s.id];
+        return [mdCode(s.id), `${s.kind}${s.enabled ? '' : ' (disabled)'}`, mdCode(s.url), int(c?.packages ?? 0), int(c?.versions ?? 0), formatBytes(c?.bytes ?? 0)];
+      }),
+      ['l', 'l', 'l', 'r', 'r', 'r'],
+    ),
+    '',
+  );
+  return out;
+}
+
+function estimateSection(r: Report): string[] {
+  const e = r.estimate;
+  if (!e) return ['## Estimated duration', '', r.kind === 'plan' ? 'Nothing left to publish.' : 'Nothing left to do.', ''];
+  const bound = e.components.find((c) => c.name === e.bound);
+  return [
+    '## Estimated duration',
+    '',
+    `About **${formatDuration(e.seconds)}** for ${int(e.work.versions)} version(s), ${int(e.work.files)} file(s), ${formatBytes(e.work.bytes)}; set by **${e.bound}**${bound ? ` (${mdText(bound.detail)})` : ''}.`,
+    '',
+    table(['component', 'seconds', 'how'], e.components.map((c) => [c.name === e.bound ? `**${c.name}**` : c.name, int(Math.round(c.seconds)), mdText(c.detail)]), ['l', 'r', 'l']),
+    '',
+    'Assumptions:',
+    '',
+    ...e.assumptions.map((a) => `- ${mdText(a)}`),
+    '',
+  ];
+}
+
+function otherSections(r: Report): string[] {
+  const out: string[] = [];
+  if (r.preflight) {
+    const p = r.preflight;
+    out.push('## Preflight audit', '', `Principal: ${p.principalArn ? mdCode(p.principalArn) : 'unknown'}${p.checkedAt ? `, checked ${mdText(p.checkedAt)}` : ''}`, '');
+    if (p.checks.length) out.push(table(['status', 'check', 'detail', 'fix'], p.checks.map((c) => [`**${c.status.toUpperCase()}**`, mdText(c.title), mdText(c.detail), mdText(c.fix ?? '')])), '');
+    for (const f of p.findings) out.push(`- **${f.severity}**: ${mdText(f.message)}${f.fix ? ` — ${mdText(f.fix)}` : ''}`);
+    if (p.findings.length) out.push('');
+  }
+  if (r.exposure) {
+    out.push('## Dependency-confusion exposure', '');
+    out.push(
+      table(
+        ['status', 'name', 'format', 'public registry', 'public', 'protected by'],
+        r.exposure.names.map((n) => [
+          `**${n.status}**`,
+          mdCode(n.name),
+          n.format,
+          mdCode(n.publicRegistry),
+          n.existsPublicly ? `yes${n.latestPublic ? ` (latest ${mdCode(n.latestPublic)})` : ''}` : 'no',
+          n.protections.map((p) => `${p.effective ? '✓' : '✗'} ${mdText(p.kind)}: ${mdText(p.detail)}`).join('; ') || 'nothing',
+        ]),
+      ),
+      '',
+    );
+  }
+  if (r.hardening) {
+    const oc = (c: { publish: string; upstream: string } | null) => (c ? `publish ${c.publish}, upstream ${c.upstream}` : 'unset');
+    out.push('## Hardening (origin configuration)', '');
+    out.push(table(['status', 'package', 'format', 'repository', 'before', 'after'], r.hardening.changes.map((c) => [`**${c.status}**`, mdCode(c.namespace ? `${c.namespace}/${c.package}` : c.package), c.format, mdCode(c.repository), oc(c.before), `${oc(c.after)}${c.error ? ` — ${mdText(c.error)}` : ''}`])), '');
+  }
+  if (r.warm) {
+    out.push('## Warm results', '');
+    out.push(
+      table(
+        ['lockfile', 'kind', 'warmed', 'cached', 'blocked', 'missing upstream', 'integrity mismatch', 'non-registry', 'pending'],
+        r.warm.lockfiles.map((l) => [mdCode(l.path), mdText(l.kind), ...Object.values(l.counts).map(int)]),
+        ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      ),
+      '',
+    );
+  }
+  if (r.goSum) {
+    const g = r.goSum;
+    out.push('## go.sum check', '', `${int(g.files)} file(s), ${int(g.checked)} line(s) checked, ${int(g.mismatches.length)} differ, ${int(g.errors.length)} unreadable.`, '');
+    if (g.mismatches.length) out.push(table(['file:line', 'module', 'version', 'kind', 'go.sum', 'built'], g.mismatches.slice(0, 50).map((m) => [mdCode(`${m.file}:${m.line}`), mdCode(m.module), mdCode(m.version), m.kind, mdCode(m.goSum), mdCode(m.built)])), '');
+  }
+  return out;
+}
+
+const priority = (k: OutcomeKey) => (PROBLEM_OUTCOMES.has(k) ? 0 : k === 'skipped' || k === 'excluded' || k === 'removed' ? 1 : 2);
+
+function versionRows(p: ReportPackage, max: number): { rows: string[][]; left: Partial<Record<OutcomeKey, number>> } {
+  // the rows that need a decision first, then the left-out ones, then the newest of the rest
+  const ranked = p.versions.map((v, i) => ({ v, i })).sort((a, b) => priority(a.v.outcome.key) - priority(b.v.outcome.key) || b.i - a.i);
+  const shown = ranked.slice(0, max);
+  const left: Partial<Record<OutcomeKey, number>> = {};
+  for (const { v } of ranked.slice(max)) left[v.outcome.key] = (left[v.outcome.key] ?? 0) + 1;
+  const row = (v: ReportVersion) => [
+    mdCode(v.version),
+    `**${v.outcome.key}**`,
+    v.size === null ? '' : formatBytes(v.size),
+    `${mdCode(v.source)} ${mdText(provenanceLine(v))}${provenanceTime(v) ? ` ${day(provenanceTime(v))}` : ''}`,
+    mdText(outcomeDetail(v, 160)),
+  ];
+  return { rows: shown.map(({ v }) => row(v)), left };
+}
+
+function packagesSection(r: Report, o: Required<MarkdownOptions>): string[] {
+  const out = ['## Packages', ''];
+  const pkgs = r.packages;
+  if (pkgs.length === 0) return [...out, 'No package listed.', ''];
+  // packages needing a decision first, then those with versions left out, when not all fit
+  const rank = (p: ReportPackage) => (p.listErrors.length || p.versions.some((v) => PROBLEM_OUTCOMES.has(v.outcome.key)) ? 0 : p.versions.some((v) => priority(v.outcome.key) === 1) ? 1 : 2);
+  const ranked = pkgs.map((p, i) => ({ p, i })).sort((a, b) => rank(a.p) - rank(b.p) || a.i - b.i);
+  const inTable = new Set(ranked.slice(0, o.maxPackages).map(({ p }) => p));
+  const listed = pkgs.filter((p) => inTable.has(p));
+  out.push(
+    table(
+      ['package', 'format', 'source(s)', 'versions', 'size', 'outcomes'],
+      listed.map((p) => [
+        mdCode(p.name),
+        p.format,
+        p.sources.map(mdCode).join(', '),
+        int(p.versionCount),
+        formatBytes(p.bytes),
+        [
+          mdText(countsLine(p.counts)),
+          p.listErrors.length ? `**not listed: ${p.listErrors.map((e) => mdText(e.code)).join(', ')}**` : '',
+          p.metadata?.state === 'failed' ? `dist-tags failed: ${mdText(p.metadata.error ?? '')}` : '',
+        ]
+          .filter(Boolean)
+          .join('; '),
+      ]),
+      ['l', 'l', 'l', 'r', 'r', 'l'],
+    ),
+    '',
+  );
+  if (listed.length < pkgs.length) {
+    const rest = pkgs.filter((p) => !inTable.has(p));
+    out.push(`*${int(rest.length)} more package(s) with ${int(rest.reduce((n, p) => n + p.versionCount, 0))} version(s) are not shown (${mdText(countsLine(sumCounts(rest)))}): see the JSON or HTML report.*`, '');
+  }
+  // version tables, within a budget of rows, in the same order of urgency
+  let budget = o.maxVersionRows;
+  const detailed: ReportPackage[] = [];
+  for (const { p } of ranked) {
+    if (p.versions.length === 0 || budget <= 0) continue;
+    const { rows, left } = versionRows(p, Math.min(o.maxVersionsPerPackage, budget));
+    budget -= rows.length;
+    detailed.push(p);
+    out.push(`### ${mdCode(p.name)} (${p.format})`, '');
+    out.push(table(['version', 'outcome', 'size', 'source', 'detail'], rows, ['l', 'l', 'r', 'l', 'l']), '');
+    const more = p.versions.length - rows.length;
+    if (more > 0) out.push(`*… and ${int(more)} more version(s) (${mdText(countsLine(left))}): see the JSON or HTML report.*`, '');
+  }
+  const undetailed = pkgs.filter((p) => p.versions.length > 0 && !detailed.includes(p));
+  if (undetailed.length) out.push(`*Version tables end here: ${int(undetailed.length)} more package(s) (${mdText(countsLine(sumCounts(undetailed)))}) are in the JSON and HTML reports.*`, '');
+  return out;
+}
+
+function sumCounts(pkgs: ReportPackage[]): Partial<Record<OutcomeKey, number>> {
+  const c: Partial<Record<OutcomeKey, number>> = {};
+  for (const p of pkgs) for (const [k, n] of Object.entries(p.counts)) c[k as OutcomeKey] = (c[k as OutcomeKey] ?? 0) + n;
+  return c;
+}
+
+export function renderMarkdown(report: Report, options: MarkdownOptions = {}): string {
+  const o: Required<MarkdownOptions> = { maxPackages: 50, maxVersionsPerPackage: 12, maxVersionRows: 250, maxSubjects: 10, ...options };
+  const r = report;
+  const critical = r.findings.filter((f) => f.severity === 'critical');
+  const warnings = r.findings.filter((f) => f.severity === 'warning');
+  const repos = Object.entries(r.target.repositories)
+    .map(([f, x]) => `${f} → ${mdCode(x!.internal)}${x!.shared ? ` (shared ${mdCode(x!.shared)})` : ''}`)
+    .join(', ');
+  const out: string[] = [
+    `# ${mdText(title(r))} — ${VERDICT_WORD[r.verdict.status]}`,
+    '',
+    `> **${VERDICT_WORD[r.verdict.status]}** ${mdText(r.verdict.headline.replace(/^[A-Z-]+: /, ''))}`,
+    '',
+    `- Job: ${mdCode(r.job.name)} (${mdCode(r.job.file)})${r.run ? `, from run #${r.run.id}${r.run.dryRun ? ' (dry run)' : ''} started ${mdText(r.run.startedAt)}${r.run.outcome ? `, ${mdText(r.run.outcome)}` : ''}` : ''}`,
+    `- Target: domain ${mdCode(r.target.domain)} (owner ${mdCode(r.target.domainOwner)}, ${mdCode(r.target.region)}); ${repos}`,
+    `- Generated ${mdText(r.generatedAt)} by codeartifact-migrate ${mdText(r.tool.version)} (report schema ${r.schemaVersion})`,
+    '',
+  ];
+  out.push(`## Critical findings (${critical.length})`, '');
+  out.push(critical.length ? critical.map((f, i) => findingItem(f, i, o.maxSubjects)).join('\n') : 'None: nothing blocks cutover.', '');
+  if (warnings.length) out.push(`## Warnings (${warnings.length})`, '', warnings.map((f, i) => findingItem(f, i, o.maxSubjects)).join('\n'), '');
+  out.push(...totalsSection(r), ...estimateSection(r), ...otherSections(r), ...packagesSection(r, o));
+  return `${out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
+}

@@ -1,0 +1,102 @@
+/** Words and short forms the Markdown and HTML renderers share. */
+import { printable } from '../redact.js';
+import { formatBytes, formatDuration } from './estimate.js';
+import type { OutcomeKey, Report, ReportVersion } from './schema.js';
+
+export { formatBytes, formatDuration };
+
+/** Display order: what happens first, then what needs a decision, then what is left out. */
+export const OUTCOME_ORDER: readonly OutcomeKey[] = [
+  'publish',
+  'verified',
+  'migrated',
+  'published',
+  'present-identical',
+  'unchecked',
+  'not-done',
+  'conflict',
+  'source-error',
+  'error',
+  'failed',
+  'skipped',
+  'excluded',
+  'removed',
+];
+
+export const OUTCOME_MEANING: Readonly<Record<OutcomeKey, string>> = {
+  publish: 'checked at the source, absent from the target: will be published',
+  migrated: 'published by an earlier run',
+  verified: 'published and read back: hashes equal, Published, origin INTERNAL',
+  published: 'published, not verified yet',
+  'present-identical': 'already on the target with the same bytes',
+  conflict: 'on the target with other bytes (never overwritten), or its git tag moved',
+  excluded: "left out by the job's filters",
+  skipped: 'left out on purpose, with the reason',
+  removed: 'no longer listed by its source; nothing of it on the target',
+  'source-error': "the source's bytes or answer cannot be used",
+  error: 'failed for another reason (target, throttling, this machine): rerun',
+  failed: 'failed (see the code and what to do)',
+  unchecked: 'listed, not yet downloaded and compared',
+  'not-done': 'the run did not finish it',
+};
+
+/** Outcomes a reviewer must look at. */
+export const PROBLEM_OUTCOMES: ReadonlySet<OutcomeKey> = new Set(['conflict', 'source-error', 'error', 'failed', 'not-done', 'unchecked']);
+
+/** Text from a source on one line, control and bidi characters shown as \uXXXX (a name cannot reorder or hide what follows it). */
+export function oneLine(s: string): string {
+  return printable(s.replace(/[\r\n\t]+/g, ' '));
+}
+
+export const int = (n: number) => n.toLocaleString('en-US');
+
+export function title(report: Report): string {
+  return `${report.kind === 'plan' ? 'Migration plan' : 'Migration report'}: ${report.job.name}`;
+}
+
+export const VERDICT_WORD = { go: 'GO', review: 'REVIEW', 'no-go': 'NO-GO' } as const;
+
+/** "2021-03-04" from an ISO time; the full time stays in the JSON. */
+export function day(iso: string | null): string {
+  return iso ? iso.slice(0, 10) : '';
+}
+
+export function shortHash(hex: string | null, n = 12): string {
+  return hex ? `${hex.slice(0, n)}…` : 'unknown';
+}
+
+/** Where a version comes from, in one short line. */
+export function provenanceLine(v: ReportVersion): string {
+  const p = v.provenance;
+  if (p.kind === 'git') return `${p.tag ?? '?'} @ ${p.commit ? p.commit.slice(0, 10) : '?'}`;
+  let host = p.registryUrl;
+  try {
+    host = new URL(p.registryUrl).host;
+  } catch {
+    // not a URL: show it as recorded
+  }
+  return host;
+}
+
+export function provenanceTime(v: ReportVersion): string | null {
+  return v.provenance.kind === 'git' ? v.provenance.committedAt : v.provenance.publishedAt;
+}
+
+/** The one-line explanation shown beside an outcome. */
+export function outcomeDetail(v: ReportVersion, max = 240): string {
+  const o = v.outcome;
+  let text: string;
+  if (o.key === 'conflict' && o.code !== 'ETAGMOVED') text = `ours sha512 ${shortHash(o.ourSha512)}, target ${shortHash(o.targetSha512)}`;
+  else if (o.excludedBy) text = o.excludedBy;
+  else if (o.message) text = o.hint ? `${o.message} — ${o.hint}` : o.message;
+  else text = o.reason ?? (v.deprecated ? `deprecated: ${v.deprecated}` : '');
+  if (v.declared.weak) text = text ? `${text}; SHA-1 only` : 'checked against SHA-1 only';
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/** "publish 30, excluded 2" in display order. */
+export function countsLine(counts: Partial<Record<OutcomeKey, number>>): string {
+  return OUTCOME_ORDER.filter((k) => counts[k])
+    .map((k) => `${k} ${int(counts[k]!)}`)
+    .join(', ');
+}

@@ -1,0 +1,367 @@
+/**
+ * The report model from a real state database, its JSON form against the JSON
+ * Schema, the Markdown form's content (not its whitespace), the estimate, and
+ * escaping of hostile names.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { clearSecrets, registerSecret } from '../src/redact.js';
+import { exclusionExplainer } from '../src/report/exclusion.js';
+import {
+  buildReport,
+  estimateDuration,
+  PLAN_OUTCOMES,
+  renderJson,
+  renderMarkdown,
+  reportInputFromState,
+  reportJsonSchema,
+  RUN_OUTCOMES,
+  type Report,
+  type ReportInput,
+  type ReportVersion,
+} from '../src/report/index.js';
+import type { StateDb } from '../src/state/db.js';
+import { bigJob, makeBigState } from './fixtures/report/big.js';
+import { hashes, makeRealisticState, realisticJob, type Realistic } from './fixtures/report/realistic.js';
+
+const pkgJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+const schemaFile = JSON.parse(readFileSync(new URL('../src/report/schema.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+/** The committed JSON Schema, read back by zod's JSON Schema reader (independent of the zod objects it came from). */
+const validator = z.fromJSONSchema(schemaFile as never);
+
+let dir: string;
+let fx: Realistic;
+let plan: Report;
+let run: Report;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'cam-report-'));
+  fx = makeRealisticState(dir);
+  plan = buildReport(reportInputFromState(fx.state, fx.job, undefined, fx.options));
+  run = buildReport(reportInputFromState(fx.state, fx.job, undefined, { ...fx.options, kind: 'run' }));
+});
+
+afterAll(() => {
+  fx?.state.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function version(r: Report, pkg: string, v: string): ReportVersion {
+  const found = r.packages.find((p) => p.name === pkg)?.versions.find((x) => x.version === v);
+  if (!found) throw new Error(`${pkg}@${v} not in the report`);
+  return found;
+}
+
+/** Markdown with its code spans removed: what GitHub would interpret as markup. */
+const outsideCode = (md: string) => md.replace(/(`+)(?:(?!\1)[\s\S])*?\1/g, 'CODE');
+
+describe('the model, from a real state database', () => {
+  it('is a plan when the last run was a dry run, versioned, with the job, the tool and the target', () => {
+    expect(plan.schemaVersion).toBe(1);
+    expect(plan.kind).toBe('plan');
+    expect(plan.generatedAt).toBe('2025-06-02T09:30:00.000Z');
+    expect(plan.job).toEqual({ name: 'acme-migration', file: 'jobs/acme.yaml' });
+    expect(plan.target).toMatchObject({ region: 'eu-west-1', domain: 'acme', domainOwner: '111122223333' });
+    expect(plan.target.repositories.npm).toEqual({ internal: 'npm-internal', store: 'npm-store', shared: 'npm-shared' });
+    expect(plan.target.repositories.generic).toEqual({ internal: 'go-internal', store: null, shared: null });
+    expect(plan.run).toMatchObject({ id: 2, dryRun: true, outcome: 'incomplete', durationMs: 94_000, exitCode: 1 });
+    expect(plan.sources.map((s) => [s.id, s.kind, s.format])).toEqual([
+      ['private-npm', 'npm-registry', 'npm'],
+      ['github-packages', 'npm-registry', 'npm'],
+      ['py-billing', 'git', 'pypi'],
+      ['go-telemetry', 'git', 'generic'],
+    ]);
+  });
+
+  it("takes the tool's version from package.json unless told", () => {
+    const r = buildReport(reportInputFromState(fx.state, fx.job));
+    expect(r.tool).toEqual({ name: 'codeartifact-migrate', version: pkgJson.version });
+  });
+
+  it('gives every version its planned outcome, with the filter, reason, code, hint or both hashes', () => {
+    expect(version(plan, '@acme/config', '3.0.0').outcome).toMatchObject({ key: 'publish', state: 'fetched', code: null });
+    expect(version(plan, '@acme/logger', '1.2.0').outcome).toMatchObject({ key: 'migrated', state: 'verified' });
+    expect(version(plan, '@acme/ui-kit', '1.0.0').outcome).toMatchObject({ key: 'present-identical' });
+    expect(version(plan, '@acme/http-client', '0.9.1').outcome).toMatchObject({ key: 'excluded', excludedBy: 'exclude: @acme/http-client@<1.0.0' });
+    expect(version(plan, '@acme/ui-kit', '0.2.0').outcome).toMatchObject({ key: 'excluded', excludedBy: 'exclude: @acme/ui-kit@0.x' });
+    expect(version(plan, 'acme-billing', '0.9.0').outcome).toMatchObject({ key: 'skipped', reason: 'needs hatch-vcs' });
+    expect(version(plan, 'git.acme.example/platform/telemetry-go', 'v1.4.0').outcome).toMatchObject({ key: 'removed', state: 'removed' });
+    expect(version(plan, '@acme/http-client', '1.2.0').outcome).toMatchObject({
+      key: 'conflict',
+      code: 'ECONFLICT',
+      ourSha512: hashes('@acme/http-client@1.2.0').sha512,
+      targetSha512: hashes('someone else published 1.2.0').sha512,
+    });
+    const integrity = version(plan, '@acme/logger', '2.0.0').outcome;
+    expect(integrity).toMatchObject({ key: 'source-error', code: 'EINTEGRITY', hint: 'repair the version at the source, or exclude it' });
+    expect(integrity.message).toMatch(/^@acme\/logger@2\.0\.0: the bytes do not match/);
+    expect(version(plan, 'acme-billing', '1.3.0').outcome).toMatchObject({ key: 'source-error', code: 'EBUILD' });
+    for (const p of plan.packages) for (const v of p.versions) expect(PLAN_OUTCOMES).toContain(v.outcome.key);
+  });
+
+  it('says where each version comes from: registry and publish time, or git URL, tag, commit and commit time', () => {
+    const npm = version(plan, '@acme/http-client', '1.0.0');
+    expect(npm.sourceKind).toBe('npm-registry');
+    expect(npm.provenance).toEqual({ kind: 'registry', registryUrl: 'https://npm.acme.example/', artifactUrl: 'https://npm.acme.example/@acme/http-client/-/http-client-1.0.0.tgz', publishedAt: expect.stringMatching(/^2019-/) });
+    expect(npm.declared.integrity).toMatch(/^sha512-/);
+    const py = version(plan, 'acme-billing', '1.2.0');
+    expect(py.provenance).toEqual({ kind: 'git', url: 'git+ssh://git@git.acme.example/platform/billing.git', tag: 'billing/v1.2.0', commit: hashes('acme-billingbilling/v1.2.0').sha1, committedAt: expect.stringMatching(/^2021-/) });
+    expect(py.files.map((f) => f.name)).toEqual(['acme_billing-1.2.0.tar.gz', 'acme_billing-1.2.0-py3-none-any.whl']);
+    expect(py.files[1]!.sha256).toBe(hashes('wheel 1.2.0').sha256);
+    expect(py.size).toBe(py.files[0]!.size + py.files[1]!.size);
+    const go = version(plan, 'git.acme.example/platform/telemetry-go', 'v1.2.0');
+    expect(go.files.map((f) => f.name)).toEqual(['v1.2.0.zip', 'v1.2.0.mod', 'v1.2.0.info']);
+    expect(go.go).toEqual({ module: 'git.acme.example/platform/telemetry-go', zipH1: expect.stringMatching(/^h1:/), modH1: expect.stringMatching(/^h1:/) });
+    expect(version(plan, '@acme/logger', '1.0.0').declared).toEqual({ integrity: null, shasum: hashes('@acme/logger@1.0.0').sha1, weak: true });
+  });
+
+  it('totals add up by outcome, format and source; a package the source could not list is there with its error', () => {
+    const t = plan.totals;
+    const all = plan.packages.flatMap((p) => p.versions);
+    expect(t.versions).toBe(all.length);
+    expect(t.versions).toBe(38);
+    expect(t.bytes).toBe(all.reduce((n, v) => n + (v.size ?? 0), 0));
+    expect(Object.values(t.byOutcome).reduce((n, c) => n + c.versions, 0)).toBe(t.versions);
+    expect(Object.values(t.byFormat).reduce((n, c) => n + c.versions, 0)).toBe(t.versions);
+    expect(Object.values(t.bySource).reduce((n, c) => n + c.bytes, 0)).toBe(t.bytes);
+    expect(t.byOutcome).toMatchObject({ publish: { versions: 22 }, migrated: { versions: 4 }, conflict: { versions: 1 }, excluded: { versions: 5 }, skipped: { versions: 1 }, removed: { versions: 1 } });
+    expect(t.byFormat).toMatchObject({ npm: { packages: 5, versions: 28 }, pypi: { packages: 1, versions: 5 }, generic: { packages: 1, versions: 5 } });
+    expect(t.bySource['github-packages']).toMatchObject({ packages: 1, versions: 6 });
+    const legacy = plan.packages.find((p) => p.name === '@acme/legacy-auth')!;
+    expect(legacy.versions).toEqual([]);
+    expect(legacy.listErrors).toEqual([{ source: 'private-npm', code: 'ESOURCEAUTH', message: expect.stringMatching(/^https:\/\/npm\.acme\.example\/.* answered 403/), hint: expect.stringContaining('token') }]);
+  });
+
+  it('lists what blocks cutover first, each with what to do, and the verdict follows', () => {
+    const critical = plan.findings.filter((f) => f.severity === 'critical').map((f) => f.code);
+    expect(new Set(critical)).toEqual(new Set(['PREFLIGHT:shared-order', 'EEXPOSED', 'ECONFLICT', 'EINTEGRITY', 'EBUILD', 'ELIST', 'EGOSUM']));
+    expect(plan.findings.filter((f) => f.severity === 'warning').map((f) => f.code)).toEqual(expect.arrayContaining(['PREFLIGHT:quota', 'EWEAKINTEGRITY', 'EWARMMISSING']));
+    const firstWarning = plan.findings.findIndex((f) => f.severity === 'warning');
+    expect(plan.findings.slice(firstWarning).every((f) => f.severity === 'warning')).toBe(true);
+    for (const f of plan.findings) expect(f.action.length).toBeGreaterThan(5);
+    expect(plan.findings.find((f) => f.code === 'ECONFLICT')!.subjects).toEqual(['@acme/http-client@1.2.0']);
+    expect(plan.findings.find((f) => f.code === 'EEXPOSED')!.subjects).toEqual(['acme-billing (https://pypi.org/)']);
+    expect(plan.verdict).toMatchObject({ status: 'no-go', critical: 7, warnings: 3 });
+    expect(plan.verdict.headline).toMatch(/^NO-GO: 7 critical finding\(s\) block cutover\. 22 version\(s\) to publish/);
+  });
+
+  it('a clean plan is GO', () => {
+    const input = reportInputFromState(fx.state, fx.job, undefined, { generatedAt: '2025-06-02T09:30:00.000Z' });
+    const clean: ReportInput = { ...input, items: input.items.filter((i) => i.state === 'fetched' && !i.package.startsWith('git.')), packages: [], summary: null };
+    const r = buildReport(clean);
+    expect(r.findings).toEqual([]);
+    expect(r.verdict.status).toBe('go');
+    expect(r.verdict.headline).toMatch(/^GO: nothing blocks cutover\. 18 version\(s\) to publish, estimated/);
+  });
+
+  it('estimates the publishing left from the configured rates and the measured sizes, and says how', () => {
+    const e = plan.estimate!;
+    expect(e.work.versions).toBe(22);
+    expect(e.work.bytes).toBe(plan.totals.byOutcome.publish!.bytes);
+    expect(e.work.files).toBe(plan.totals.byOutcome.publish!.files);
+    expect(e.components.find((c) => c.name === 'publish-rate')!.seconds).toBeCloseTo(e.work.files / 10, 1);
+    expect(e.seconds).toBe(Math.ceil(Math.max(...e.components.map((c) => c.seconds))) || e.seconds);
+    expect(e.assumptions.join(' ')).toMatch(/throughput: assumed 10 MiB\/s/);
+  });
+
+  it('as a run report: what happened, from the same rows', () => {
+    expect(run.kind).toBe('run');
+    for (const p of run.packages) for (const v of p.versions) expect(RUN_OUTCOMES).toContain(v.outcome.key);
+    expect(version(run, '@acme/config', '3.0.0').outcome).toMatchObject({ key: 'not-done', state: 'fetched' });
+    expect(version(run, '@acme/logger', '1.2.0').outcome.key).toBe('verified');
+    expect(version(run, '@acme/logger', '2.0.0').outcome).toMatchObject({ key: 'failed', code: 'EINTEGRITY', hint: expect.any(String) });
+    expect(run.findings.map((f) => f.code)).toEqual(expect.arrayContaining(['ENOTDONE', 'EINTEGRITY', 'ECONFLICT']));
+    // 38 versions less 5 excluded, 1 skipped, 1 removed; 4 verified and 2 present-identical
+    expect(run.verdict.headline).toMatch(/6 of 31 selected version\(s\) on the target and verified/);
+  });
+
+  it('reads the database without writing to it', () => {
+    const changes = (s: StateDb) => (s.db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
+    const counts = (s: StateDb) => s.db.prepare("SELECT (SELECT count(*) FROM items) || '/' || (SELECT count(*) FROM events) || '/' || (SELECT count(*) FROM runs) AS c").get();
+    const before = [changes(fx.state), counts(fx.state)];
+    reportInputFromState(fx.state, fx.job);
+    expect([changes(fx.state), counts(fx.state)]).toEqual(before);
+  });
+
+  it('names the include list when no include matches, and nothing when the filters select a version', () => {
+    const explain = exclusionExplainer({ include: ['@acme/*'], exclude: [{ name: '@acme/x', versions: '<2' }] });
+    expect(explain('@acme/x', '1.5.0')).toEqual({ filter: 'exclude: @acme/x@<2', reason: 'excluded by the filter "@acme/x@<2"' });
+    expect(explain('left-pad', '1.0.0')?.filter).toBe('include: @acme/*');
+    expect(explain('@acme/x', '2.0.0')).toBeNull();
+  });
+
+  it('redacts secrets that other sections bring in', () => {
+    registerSecret('s3cr3t-value-of-a-token');
+    try {
+      const r = buildReport({ ...reportInputFromState(fx.state, fx.job, undefined, fx.options), preflight: { principalArn: 'arn:aws:iam::1:user/x', findings: [{ severity: 'warning', message: 'token s3cr3t-value-of-a-token and ghp_abcdefghijklmnopqrstuvwxyz0123456789 seen' }] } });
+      const json = renderJson(r);
+      expect(json).not.toContain('s3cr3t-value-of-a-token');
+      expect(json).not.toContain('ghp_abcdefghij');
+      expect(json).toContain('token *** and *** seen');
+    } finally {
+      clearSecrets();
+    }
+  });
+});
+
+describe('the JSON form', () => {
+  it('the committed schema.json is the schema the model generates', () => {
+    expect(schemaFile).toEqual(reportJsonSchema());
+  });
+
+  it('validates against the JSON Schema, plan and run; and the schema refuses what is not a report', () => {
+    for (const r of [plan, run]) {
+      const result = validator.safeParse(JSON.parse(renderJson(r)));
+      expect(result.error?.issues ?? []).toEqual([]);
+    }
+    const bad = (mutate: (j: Record<string, any>) => void) => {
+      const j = JSON.parse(renderJson(plan)) as Record<string, any>;
+      mutate(j);
+      return validator.safeParse(j).success;
+    };
+    expect(bad(() => {})).toBe(true);
+    expect(bad((j) => (j.schemaVersion = 2))).toBe(false);
+    expect(bad((j) => (j.packages[0].versions[0].outcome.key = 'shipped'))).toBe(false);
+    expect(bad((j) => delete j.totals)).toBe(false);
+    expect(bad((j) => (j.packages[0].versions[0].files[0].sha512 = 'not-hex'))).toBe(false);
+    expect(bad((j) => (j.surprise = true))).toBe(false);
+  });
+
+  it('is stable: sorted keys (schemaVersion, kind first), the same text for the same report, and it round-trips', () => {
+    const text = renderJson(plan);
+    expect(renderJson(plan)).toBe(text);
+    expect(Object.keys(JSON.parse(text)).slice(0, 3)).toEqual(['schemaVersion', 'kind', 'estimate']);
+    const keys = Object.keys(JSON.parse(text).packages[0].versions[0]);
+    expect(keys).toEqual([...keys].sort());
+    expect(JSON.parse(text)).toEqual(plan);
+    expect(text).toContain('\n  "kind": "plan",\n');
+    expect(renderJson(plan, { indent: 0 }).split('\n').length).toBe(2);
+  });
+});
+
+describe('the Markdown form', () => {
+  it('opens with the verdict, then critical findings with what to do, before the totals', () => {
+    const md = renderMarkdown(plan);
+    const lines = md.split('\n');
+    expect(lines[0]).toBe('# Migration plan: acme-migration — NO-GO');
+    expect(md).toMatch(/^> \*\*NO-GO\*\* 7 critical finding\(s\) block cutover\. 22 version\(s\) to publish/m);
+    const at = (s: string) => md.indexOf(s);
+    expect(at('## Critical findings (7)')).toBeGreaterThan(0);
+    expect(at('## Critical findings (7)')).toBeLessThan(at('## Warnings (3)'));
+    expect(at('## Warnings (3)')).toBeLessThan(at('## Totals'));
+    expect(at('## Totals')).toBeLessThan(at('## Estimated duration'));
+    expect(at('## Estimated duration')).toBeLessThan(at('## Packages'));
+    expect(md).toMatch(/\*\*ECONFLICT\*\* 1 version\(s\) on the target hold other bytes[\s\S]*?\*\*What to do:\*\* decide by hand/);
+    expect(md).toContain('Concerns: `@acme/http-client@1.2.0`');
+  });
+
+  it('has the totals tables, the sections others filled, and one table per package', () => {
+    const md = renderMarkdown(plan);
+    const row = (first: string) => md.split('\n').find((l) => l.startsWith(`| ${first} |`))?.split(' | ').map((c) => c.replace(/^\| |\s*\|$/g, '').trim());
+    expect(row('**publish**')?.slice(0, 4)).toEqual(['**publish**', '22', '33', expect.stringMatching(/MiB$/)]);
+    expect(row('total')?.slice(0, 2)).toEqual(['total', '38']);
+    expect(row('`py-billing`')?.slice(1, 5)).toEqual(['git', '`git+ssh://git@git.acme.example/platform/billing.git`', '1', '5']);
+    for (const h of ['## Preflight audit', '## Dependency-confusion exposure', '## Hardening (origin configuration)', '## Warm results', '## go.sum check']) expect(md).toContain(h);
+    expect(md).toContain('Principal: `arn:aws:sts::111122223333:assumed-role/PlatformMigration/jane.doe`');
+    for (const p of plan.packages.filter((x) => x.versions.length)) expect(md).toContain(`### \`${p.name}\` (${p.format})`);
+    const conflictRow = md.split('\n').find((l) => l.startsWith('| `1.2.0` | **conflict**'))!;
+    expect(conflictRow).toContain(`ours sha512 ${hashes('@acme/http-client@1.2.0').sha512.slice(0, 12)}`);
+    expect(conflictRow).toContain(`target ${hashes('someone else published 1.2.0').sha512.slice(0, 12)}`);
+    expect(md).toContain('| `0.9.1` | **excluded** |');
+    expect(md).toMatch(/\| `0\.9\.0` \| \*\*skipped\*\* \|.*needs hatch-vcs/);
+    expect(md).toMatch(/About \*\*\d+ s\*\* for 22 version\(s\)/);
+    expect(md).not.toContain('## Critical findings (0)');
+  });
+
+  it('with 20,000 versions: pasteable (under 64 KiB), decisions first, and every cut says what it left out', () => {
+    const big = makeBigState(dir);
+    try {
+      const r = buildReport(reportInputFromState(big, bigJob()));
+      expect(r.totals.versions).toBe(20_000);
+      const md = renderMarkdown(r);
+      expect(md.length).toBeLessThan(64 * 1024);
+      expect(md).toMatch(/\*… and [\d,]+ more version\(s\) \(publish [\d,]+/);
+      expect(md).toMatch(/\*Version tables end here: [\d,]+ more package\(s\)/);
+      expect(md).toMatch(/\*[\d,]+ more package\(s\) with [\d,]+ version\(s\) are not shown/);
+      // within a package: what needs a decision, then what is left out, then the rest
+      const rank: Record<string, number> = { conflict: 0, 'source-error': 0, excluded: 1, publish: 2, migrated: 2 };
+      for (const name of ['@acme/pkg-000', '@acme/pkg-001', '@acme/pkg-005']) {
+        const first = md.indexOf(`### \`${name}\` (npm)`);
+        expect(first).toBeGreaterThan(0);
+        const outcomes = [...md.slice(first, md.indexOf('###', first + 5)).matchAll(/^\| `[^`]+` \| \*\*([a-z-]+)\*\*/gm)].map((m) => rank[m[1]!]!);
+        expect(outcomes.length).toBe(12);
+        expect(outcomes).toEqual([...outcomes].sort());
+      }
+      expect(md.slice(md.indexOf('### `@acme/pkg-000`'))).toMatch(/\*\*conflict\*\*/);
+      expect(r.estimate?.bound).toBe('publish-rate');
+      console.log(`20,000 versions: Markdown ${md.length} chars, JSON ${renderJson(r).length} bytes (pretty), ${renderJson(r, { indent: 0 }).length} (indent 0)`);
+    } finally {
+      big.close();
+    }
+  });
+
+  it('escapes names, versions and messages from sources: no HTML, no extra columns, no markup', () => {
+    const hostile = '<script>alert("x")</script>|`evil`*[link](https://evil.example)';
+    const input = reportInputFromState(fx.state, fx.job, undefined, fx.options);
+    input.items = input.items.map((i) =>
+      i.package === '@acme/config' ? { ...i, package: hostile, version: `${i.version}|<b>`, last_error: 'EBADSOURCE: <img src=x onerror=alert(1)> | pipe\nnewline', last_error_code: 'EBADSOURCE', state: 'failed' } : i,
+    );
+    const md = renderMarkdown(buildReport(input));
+    expect(md).toContain('| ``<script>alert("x")</script>\\|`evil`*[link](https://evil.example)`` | npm |');
+    expect(md).toContain('| `3.2.0\\|<b>` | **source-error** |');
+    const plain = outsideCode(md);
+    expect(plain).not.toMatch(/(?<!\\)<(script|img|b)\b/i);
+    expect(plain).not.toMatch(/(?<!\\)\[link\]/);
+    // every row of every table keeps its column count: a pipe from a source is escaped
+    const tables = md.split('\n\n').filter((b) => b.startsWith('| '));
+    for (const t of tables) {
+      const cols = (line: string) => outsideCode(line).split(/(?<!\\)\|/).length;
+      const rows = t.split('\n').filter((l) => l !== '');
+      for (const r of rows) expect(cols(r)).toBe(cols(rows[0]!));
+    }
+    expect(md).toContain('\\<img src=x onerror=alert(1)\\> \\| pipe newline');
+  });
+});
+
+describe('the estimate', () => {
+  const base = { files: 0, bytes: 0, unknownSizeVersions: 0, largestPackageVersions: 1 };
+  it('many small versions: the publish quota dominates', () => {
+    const e = estimateDuration({ ...base, versions: 10_000, files: 10_000, bytes: 10_000 * 50_000, largestPackageVersions: 300 });
+    expect(e.bound).toBe('publish-rate');
+    expect(e.seconds).toBe(1000);
+    expect(e.components.find((c) => c.name === 'publish-rate')!.detail).toContain('10000 upload(s) at 10/s');
+  });
+  it('few huge files: the transfer dominates, at the configured or measured throughput', () => {
+    const e = estimateDuration({ ...base, versions: 10, files: 10, bytes: 10 * 1024 ** 3 }, { throughput: { bytesPerSecond: 100 * 1024 ** 2, source: 'measured', detail: 'measured by run #3' } });
+    expect(e.bound).toBe('transfer');
+    expect(e.seconds).toBe(103);
+    expect(e.assumptions).toContain('throughput: measured by run #3');
+  });
+  it('one package with a long history: versions go one after another', () => {
+    const e = estimateDuration({ ...base, versions: 2000, files: 2000, bytes: 2000, largestPackageVersions: 2000 }, { rates: { publish: 1000, writes: 1000 }, latencySeconds: 0.5 });
+    expect(e.bound).toBe('latency');
+    expect(e.seconds).toBe(1000);
+  });
+  it('versions not downloaded yet count at the median measured size, and the estimate says so', () => {
+    const e = estimateDuration({ ...base, versions: 4, files: 2, bytes: 2000, unknownSizeVersions: 2, typicalVersionBytes: 1000, typicalVersionFiles: 3 });
+    expect(e.work).toEqual({ versions: 4, files: 8, bytes: 4000, unknownSizeVersions: 2 });
+    expect(e.assumptions[0]).toMatch(/^2 version\(s\) not downloaded or built yet/);
+  });
+  it('nothing left: no time', () => {
+    expect(estimateDuration({ ...base, versions: 0, largestPackageVersions: 0 })).toMatchObject({ seconds: 0, bound: 'none' });
+  });
+});
+
+describe('the model from input alone', () => {
+  it('a job whose source is disabled: its rows are left out and a warning says how many', () => {
+    const input = reportInputFromState(fx.state, fx.job, undefined, fx.options);
+    const job = realisticJob();
+    job.config.sources[1]!.enabled = false;
+    const r = buildReport({ ...input, job });
+    expect(r.packages.find((p) => p.name === '@acme/logger')).toBeUndefined();
+    expect(r.findings.find((f) => f.code === 'EOTHERSOURCES')?.title).toMatch(/^6 version\(s\)/);
+  });
+});
