@@ -44,17 +44,29 @@ export class Quotas {
   private buckets = new Map<QuotaName, Bucket>();
   private enabled = true;
   private rates: Record<QuotaName, number> = { ...DEFAULT_QUOTAS };
+  private config: QuotaConfig | false | undefined;
+  private clock: () => number = Date.now;
 
   constructor(config: QuotaConfig | false | undefined) {
     this.configure(config);
   }
 
+  /**
+   * The time buckets refill by (default Date.now): a test freezes it to make "N requests in one
+   * second" exact whatever the machine's speed. Every bucket starts full again.
+   */
+  setClock(clock: (() => number) | undefined): void {
+    this.clock = clock ?? Date.now;
+    this.configure(this.config);
+  }
+
   /** Replace the configuration; every bucket starts full again. */
   configure(config: QuotaConfig | false | undefined): void {
+    this.config = config;
     this.buckets.clear();
     this.enabled = config !== false;
     this.rates = resolveRates(config);
-    const now = Date.now();
+    const now = this.clock();
     for (const [name, rate] of Object.entries(this.rates) as [QuotaName, number][]) {
       this.buckets.set(name, { rate, tokens: rate, last: now });
     }
@@ -71,7 +83,7 @@ export class Quotas {
    */
   take(names: readonly QuotaName[]): { retryAfterSeconds: number; quota: QuotaName } | undefined {
     if (!this.enabled) return undefined;
-    const now = Date.now();
+    const now = this.clock();
     let waitSeconds = 0;
     let dry: QuotaName | undefined;
     const buckets: Bucket[] = [];

@@ -199,6 +199,11 @@ export class CodeArtifactStandIn {
     this.quotas.configure(q);
   }
 
+  /** Freeze (or drive) the time quota buckets refill by; undefined: the real clock. Buckets start full. */
+  setQuotaClock(clock: (() => number) | undefined): void {
+    this.quotas.setClock(clock);
+  }
+
   /** The rate of every quota bucket (what Service Quotas reports as applied). */
   appliedQuotas(): Record<QuotaName, number> {
     return this.quotas.applied();
