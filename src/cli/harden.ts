@@ -16,6 +16,13 @@ import { CodeArtifact } from '../targets/codeartifact.js';
 import { createTarget } from '../targets/index.js';
 import type { Format } from '../types.js';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
+import type { STSClient } from '@aws-sdk/client-sts';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { StateDb } from '../state/db.js';
+import { acquireLock } from '../state/lock.js';
+import { callerIdentity } from '../targets/domain.js';
+import { readToolVersion } from '../version.js';
 import { print, reportError, wantsJson, type Io } from './output.js';
 
 export interface HardenCommandOptions {
@@ -26,6 +33,7 @@ export interface HardenCommandOptions {
   env?: NodeJS.ProcessEnv;
   signal?: AbortSignal;
   codeartifactClient?: CodeartifactClient;
+  stsClient?: STSClient;
 }
 
 export async function hardenCommand(jobFile: string, opts: HardenCommandOptions, io: Io): Promise<number> {
@@ -51,15 +59,33 @@ export async function hardenCommand(jobFile: string, opts: HardenCommandOptions,
       }
     }
     const ca = new CodeArtifact(job.config.target, new Limiter(job.config.limits.rates), opts.codeartifactClient, signal);
+    // every change goes into the job's provenance ledger, as whom
+    const stateDir = opts.stateDir ?? 'state';
+    mkdirSync(stateDir, { recursive: true });
+    const release = acquireLock(join(stateDir, job.name));
+    const state = StateDb.open(join(stateDir, `${job.name}.sqlite`));
     let result: HardenResult;
     try {
+      if (!opts.dryRun) {
+        const who = await callerIdentity(job.config.target.region, env, opts.stsClient);
+        state.ledger = {
+          toolVersion: readToolVersion(),
+          job: job.name,
+          principal: who.arn ?? `unknown (${who.error ?? 'no ARN'})`,
+          target: { region: job.config.target.region, domain: job.config.target.domain, domainOwner: job.config.target.domainOwner },
+          repositories: Object.fromEntries(Object.entries(job.config.target.repositories).map(([f, r]) => [f, r?.internal])),
+        };
+      }
       result = await harden(ca, (f) => createTarget(f, ca, job.config.target.repositories[f]?.internal ?? missing(f)), packages, {
         dryRun: opts.dryRun ?? false,
         packageGroups: opts.packageGroups ?? job.config.hardening.packageGroups,
         retries: job.config.limits.retries,
         signal,
+        onApplied: (c) => state.appendLedger({ outcome: 'origin-configuration', format: c.format, package: c.package, target: { repository: c.repository, set: c.to }, detail: c.detail }),
       });
     } finally {
+      state.close();
+      release();
       if (!opts.codeartifactClient) ca.client.destroy();
     }
     if (json) print(io.stdout, `${JSON.stringify(result, null, 2)}\n`);

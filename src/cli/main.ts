@@ -6,6 +6,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { goproxyCommand } from './goproxy.js';
 import { hardenCommand } from './harden.js';
+import { ledgerExportCommand, ledgerVerifyCommand } from './ledger.js';
 import { planCommand, reportCommand } from './plan.js';
 import { processIo } from './output.js';
 import { runCommand } from './run.js';
@@ -106,6 +107,30 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .action(async (job: string, flags: { dryRun?: boolean; packageGroups?: boolean; json?: boolean }) => {
       process.exitCode = await hardenCommand(job, { ...flags, stateDir: program.opts().stateDir }, processIo);
+    });
+
+  const ledger = program.command('ledger').description('the provenance ledger: every publish, identical version, conflict, failure and origin change, hash-chained');
+  ledger
+    .command('export')
+    .description('write the ledger as JSON Lines (with a trailer: entry count and head hash) or CSV')
+    .argument('<job>', 'job file')
+    .option('--out <file>', 'write here instead of stdout')
+    .option('--format <format>', 'jsonl (default) or csv', (v: string) => {
+      if (v !== 'jsonl' && v !== 'csv') throw new InvalidArgumentError('jsonl or csv');
+      return v;
+    })
+    .action(async (job: string, flags: { out?: string; format?: 'jsonl' | 'csv' }) => {
+      process.exitCode = await ledgerExportCommand(job, { ...flags, stateDir: program.opts().stateDir, json: true }, processIo);
+    });
+  ledger
+    .command('verify')
+    .description('recompute the chain of an exported ledger; with --job, read the target again and report files that changed')
+    .argument('<file>', 'a file written by ledger export')
+    .option('--head <hash>', 'the head hash kept when it was exported')
+    .option('--job <job>', 'the job file: check every migrated version on the target again')
+    .option('--json', 'machine-readable output')
+    .action(async (file: string, flags: { head?: string; job?: string; json?: boolean }) => {
+      process.exitCode = await ledgerVerifyCommand(file, flags, processIo);
     });
 
   program

@@ -31,6 +31,8 @@ export interface HardenOptions {
   packageGroups: boolean;
   retries: number;
   signal: AbortSignal;
+  /** Told of every change made (not in a dry run): the ledger records it. */
+  onApplied?: (change: { format: Format; package: string; repository: string; to: OriginConfiguration | string; detail: string }) => void;
 }
 
 export async function harden(ca: CodeArtifact, target: (format: Format) => TargetFormat, packages: readonly { format: Format; name: string }[], opts: HardenOptions): Promise<HardenResult> {
@@ -52,7 +54,10 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
           result.unchanged++;
           return;
         }
-        if (!opts.dryRun) await retry(() => domain.setOrigin(coords, HARDENED));
+        if (!opts.dryRun) {
+          await retry(() => domain.setOrigin(coords, HARDENED));
+          opts.onApplied?.({ format: p.format, package: p.name, repository: t.repository, to: HARDENED, detail: `origin configuration was ${current ? `publish ${current.publish}, upstream ${current.upstream}` : 'absent (package created)'}` });
+        }
         result.changes.push({ format: p.format, package: p.name, repository: t.repository, from: current ?? 'absent', to: HARDENED, applied: !opts.dryRun });
       } catch (e) {
         result.errors.push({ format: p.format, ...describe(p.name, e) });
@@ -67,7 +72,10 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
       try {
         const group = await retry(() => domain.groupOf(target('npm').coordinates(sample.name)));
         if (group?.pattern === pattern && group.externalUpstream === 'BLOCK') continue;
-        if (!opts.dryRun) await retry(() => domain.blockExternalUpstreams(pattern, `codeartifact-migrate: @${scope} is internal; never fetched from public upstreams`));
+        if (!opts.dryRun) {
+          await retry(() => domain.blockExternalUpstreams(pattern, `codeartifact-migrate: @${scope} is internal; never fetched from public upstreams`));
+          opts.onApplied?.({ format: 'npm', package: pattern, repository: '(package group)', to: 'EXTERNAL_UPSTREAM: BLOCK', detail: `package group ${pattern} blocks external upstreams` });
+        }
         result.groups.push({ pattern, applied: !opts.dryRun });
       } catch (e) {
         result.errors.push({ format: 'npm', ...describe(pattern, e) });

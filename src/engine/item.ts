@@ -48,7 +48,7 @@ export function tagFor(distTags: Record<string, string>, version: string): strin
 
 type Seen =
   | { kind: 'absent' }
-  | { kind: 'identical'; status?: string; origin?: string }
+  | { kind: 'identical'; status?: string; origin?: string; assets: TargetAsset[] }
   /** Some of our files are there with our bytes, the others not yet (a version cut off between two uploads, or files added). */
   | { kind: 'partial'; present: Set<string> }
   | { kind: 'other'; asset: string; sha512: string }
@@ -92,7 +92,7 @@ async function compareWithTarget(ctx: ItemContext, pkg: PackageContext, row: Ite
     if (!sameBytes(f, t)) return { kind: 'other', asset: f.name, sha512: t.hashes['SHA-512']?.toLowerCase() ?? '' };
     present.add(f.name);
   }
-  if (present.size === files.length) return { kind: 'identical', status: listed?.status, origin: listed?.originType };
+  if (present.size === files.length) return { kind: 'identical', status: listed?.status, origin: listed?.originType, assets: theirs };
   return { kind: 'partial', present };
 }
 
@@ -143,7 +143,7 @@ export async function settleItem(ctx: ItemContext, pkg: PackageContext, start: I
     // Somebody else put the same bytes there: complete only if it can be installed
     const status = seen.status ?? (await withRetry(() => ctx.ca().describeVersion(pkg.coords, pkg.target.targetVersion(row.version)), retry))?.status ?? 'unknown';
     if (status !== 'Published') throw unusable(row, status);
-    ctx.state.transition(row.id, 'present-identical', { error: null }, `already on the target with identical bytes (status ${status}, origin ${seen.origin ?? 'unknown'})`);
+    ctx.state.transition(row.id, 'present-identical', { error: null, targetHashes: targetHashes(seen.assets) }, `already on the target with identical bytes (status ${status}, origin ${seen.origin ?? 'unknown'})`);
     return 'present-identical';
   }
 
@@ -267,12 +267,17 @@ async function publish(ctx: ItemContext, pkg: PackageContext, fetched: ItemRow, 
 /** Read the target back: a published item becomes verified, or fails with EMISMATCH/EVERIFY. */
 export async function verifyItem(ctx: ItemContext, pkg: PackageContext, row: ItemRow): Promise<RunOutcome> {
   const subject = subjectOf(row);
-  await withRetry(() => verify(ctx, pkg, row), retryOptions(ctx, subject));
-  ctx.state.transition(row.id, 'verified', { error: null }, 'target hashes and status match');
+  const theirs = await withRetry(() => verify(ctx, pkg, row), retryOptions(ctx, subject));
+  ctx.state.transition(row.id, 'verified', { error: null, targetHashes: targetHashes(theirs) }, 'target hashes and status match');
   return 'published';
 }
 
-async function verify(ctx: ItemContext, pkg: PackageContext, row: ItemRow): Promise<void> {
+/** What the target reported per file, for the ledger. */
+function targetHashes(assets: readonly TargetAsset[]): Record<string, Record<string, unknown>> {
+  return Object.fromEntries(assets.map((a) => [a.name, { size: a.size, ...a.hashes }]));
+}
+
+async function verify(ctx: ItemContext, pkg: PackageContext, row: ItemRow): Promise<TargetAsset[]> {
   const subject = subjectOf(row);
   const version = pkg.target.targetVersion(row.version);
   const files = assetFiles(ctx.state, ctx.blobs, row);
@@ -299,4 +304,5 @@ async function verify(ctx: ItemContext, pkg: PackageContext, row: ItemRow): Prom
     });
   }
   await pkg.target.verifyWithClient?.(row.package, version, files, ctx.hardSignal);
+  return theirs;
 }

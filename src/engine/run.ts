@@ -31,6 +31,9 @@ import { checkGoSums, goSumFiles } from './gosum-check.js';
 import { Limiter } from './limiter.js';
 import { jobRates, resolveRates } from './rates.js';
 import { harden } from './harden.js';
+import { callerIdentity } from '../targets/domain.js';
+import type { STSClient } from '@aws-sdk/client-sts';
+import { readToolVersion } from '../version.js';
 import { readAccountQuotas } from '../targets/quotas.js';
 import type { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { withRetry } from './retry.js';
@@ -50,6 +53,8 @@ export interface RunOptions {
   codeartifactClient?: CodeartifactClient;
   /** For tests: a preconfigured Service Quotas client. */
   serviceQuotasClient?: ServiceQuotasClient;
+  /** For tests: a preconfigured STS client (the principal recorded in the ledger). */
+  stsClient?: STSClient;
   /** A plan: the target is only read; any write throws EREADONLY before a request is made. */
   readOnly?: boolean;
   /** A plan without AWS access: sources only (implies readOnly). */
@@ -270,6 +275,17 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
           if (account.error) quotaNote = `the account's quotas could not be read (${account.error}); CodeArtifact's defaults apply where the job sets no rate`;
           for (const b of BUCKETS) limiter.setRate(b, rates[b].rate);
         }
+        // a run that writes records what it does in the provenance ledger, as whom
+        if (!dryRun) {
+          const who = await callerIdentity(config.target.region, env, opts.stsClient);
+          db.ledger = {
+            toolVersion: readToolVersion(),
+            job: job.name,
+            principal: who.arn ?? `unknown (${who.error ?? 'sts:GetCallerIdentity answered no ARN'})`,
+            target: { region: config.target.region, domain: config.target.domain, domainOwner: config.target.domainOwner },
+            repositories: Object.fromEntries(Object.entries(config.target.repositories).map(([f, r]) => [f, r?.internal])),
+          };
+        }
       } catch (e) {
         db.endRun('target-unusable', { error: toError(e).message });
         throw e;
@@ -281,7 +297,13 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     if (config.hardening.originControls && byPackage.size > 0 && !signal.aborted && !opts.noTarget) {
       const packages = [...byPackage.keys()].map((k) => ({ format: k.slice(0, k.indexOf('/')) as Format, name: k.slice(k.indexOf('/') + 1) }));
       // a plan (read-only, a dry run) only reads what would change
-      hardening = await harden(getCa(), getTarget, packages, { dryRun, packageGroups: config.hardening.packageGroups, retries: config.limits.retries, signal });
+      hardening = await harden(getCa(), getTarget, packages, {
+        dryRun,
+        packageGroups: config.hardening.packageGroups,
+        retries: config.limits.retries,
+        signal,
+        onApplied: (c) => db.appendLedger({ outcome: 'origin-configuration', format: c.format, package: c.package, target: { repository: c.repository, set: c.to }, detail: c.detail }),
+      });
     }
 
     const maxPackages = opts.concurrency ?? config.limits.concurrency;

@@ -10,6 +10,10 @@ import { MigrateError, toError } from '../errors.js';
 import { redact } from '../redact.js';
 import type { Format, Hashes, ItemState, PackageListing } from '../types.js';
 import { MIGRATIONS } from './migrations.js';
+import { appendLedger, type LedgerContext, type LedgerEntry } from './ledger.js';
+
+/** States whose arrival is a ledger entry (the rest are steps on the way). */
+const LEDGERED: ReadonlySet<ItemState> = new Set(['verified', 'present-identical', 'conflict', 'failed']);
 
 interface ListedBefore {
   id: number;
@@ -110,6 +114,8 @@ export interface TransitionFields {
   assets?: NewAsset[];
   /** Format facts about the whole version (JSON-serialisable). */
   facts?: Record<string, unknown>;
+  /** What the target reported for the version's files, for the ledger entry. */
+  targetHashes?: Record<string, Record<string, unknown>>;
 }
 
 const now = () => new Date().toISOString();
@@ -117,6 +123,8 @@ const now = () => new Date().toISOString();
 export class StateDb {
   readonly db: Database.Database;
   runId: number | null = null;
+  /** Set by a run that writes to the target: its outcomes go into the provenance ledger. */
+  ledger?: LedgerContext;
   private readonly statements = new Map<string, Database.Statement>();
 
   private constructor(
@@ -488,8 +496,45 @@ export class StateDb {
         );
       }
       this.event(id, before.state, to, fields.error?.code ?? null, detail ?? fields.error?.message ?? null, at);
-      return this.item(id);
+      const after = this.item(id);
+      if (this.ledger && LEDGERED.has(to)) appendLedger(this.db, this.ledgerEntry(after, at, fields));
+      return after;
     })());
+  }
+
+  /** One item's ledger entry: who, from where (source and its declared hashes), what we and the target computed. */
+  private ledgerEntry(row: ItemRow, at: string, fields: TransitionFields): LedgerEntry {
+    const ctx = this.ledger!;
+    const computed = Object.fromEntries(this.assetsOf(row.id).map((a) => [a.name, { size: a.size, md5: a.md5, sha1: a.sha1, sha256: a.sha256, sha512: a.sha512 }]));
+    const outcome = row.state === 'verified' ? 'published' : row.state === 'failed' ? (`failed:${row.last_error_code ?? 'EUNKNOWN'}` as const) : (row.state as 'present-identical' | 'conflict');
+    return {
+      at,
+      toolVersion: ctx.toolVersion,
+      job: ctx.job,
+      principal: ctx.principal,
+      outcome,
+      format: row.format,
+      package: row.package,
+      version: row.version,
+      target: { ...ctx.target, repository: ctx.repositories[row.format] ?? null, ...(row.target_sha512 ? { conflictingSha512: row.target_sha512 } : {}) },
+      source: row.source_commit
+        ? { id: row.source_id, git: row.registry_url, tag: row.source_ref, commit: row.source_commit }
+        : { id: row.source_id, registry: row.registry_url, artifact: row.artifact_url },
+      sourcePublishedAt: row.source_published_at,
+      hashes: {
+        declared: { integrity: row.declared_integrity, shasum: row.declared_shasum, ...(row.integrity_weak ? { weak: true } : {}) },
+        computed,
+        ...(fields.targetHashes ? { target: fields.targetHashes } : {}),
+      },
+      ...(row.state === 'failed' || row.state === 'conflict' ? { detail: redact(row.last_error ?? '') } : {}),
+    };
+  }
+
+  /** An entry that records no item (an origin-configuration change, a warm result). */
+  appendLedger(entry: Omit<LedgerEntry, 'at' | 'toolVersion' | 'job' | 'principal' | 'target'> & { target?: Record<string, unknown> }): void {
+    if (!this.ledger) return;
+    const ctx = this.ledger;
+    this.write(() => this.db.transaction(() => appendLedger(this.db, { ...entry, at: now(), toolVersion: ctx.toolVersion, job: ctx.job, principal: ctx.principal, target: { ...ctx.target, ...entry.target } }))());
   }
 
   /**

@@ -130,4 +130,18 @@ export const MIGRATIONS: readonly string[] = [
   -- format facts about the whole version (JSON): Go module path, h1 of zip and go.mod
   ALTER TABLE items ADD COLUMN facts TEXT;
   `,
+  // 4: the provenance ledger (state/ledger.ts): a hash chain, append-only, written in the
+  //    same transaction as the state change each entry records.
+  `
+  CREATE TABLE ledger (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    at        TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash      TEXT NOT NULL,
+    -- the entry as canonical JSON: exactly what was hashed
+    entry     TEXT NOT NULL
+  );
+  CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+  CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+  `,
 ];
