@@ -602,6 +602,10 @@ describe('STS and Service Quotas on the same port', () => {
       expect(denied.name).toBe('AccessDeniedException');
       expect((await failure(sq.send(new GetServiceQuotaCommand({ ServiceCode: 'codeartifact', QuotaCode: 'L-3E27C79F' })))).name).toBe('AccessDeniedException');
       expect(standIn.log.at(-1)).toMatchObject({ operation: 'servicequotas:GetServiceQuota', errorType: 'AccessDeniedException' });
+      // The same switch for a sandbox run out of process.
+      const admin = await fetch(`${standIn.url}/__admin/config`, { method: 'POST', body: JSON.stringify({ serviceQuotasReadable: true }) });
+      expect(admin.status).toBe(200);
+      expect((await sq.send(new GetServiceQuotaCommand({ ServiceCode: 'codeartifact', QuotaCode: 'L-3E27C79F' }))).Quota?.Value).toBe(7);
     } finally {
       standIn.setServiceQuotasReadable(true);
       standIn.setQuotas(false);

@@ -313,6 +313,7 @@ export class CodeArtifactStandIn {
 
   /** Store a fetch-through's find now, or after the ingestion delay (the service ingests asynchronously). */
   private ingest(write: () => void): void {
+    if (this.stopped) return; // a fetch-through that outlived stop(): nothing is kept
     if (this.ingestionDelayMs <= 0) {
       write();
       return;
