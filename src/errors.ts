@@ -31,7 +31,8 @@ export type ErrorCode =
   | 'ETARGETSTATUS' // the target holds the version, but not as a usable Published version
   | 'EBUILD' // building a tag's artifacts failed: the command exited non-zero, timed out, or could not start
   | 'EBADBUILD' // the build's output is not what the tag should give: file names, counts, project name, unreadable metadata
-  | 'EVERSION'; // the tag's version is not PEP 440, or the built artifacts carry another version than the tag
+  | 'EVERSION' // the tag's version is not PEP 440, or the built artifacts carry another version than the tag
+  | 'ELOCKFILE'; // a lockfile cannot be read or is malformed: the message names the file and line (or path in it)
 
 export interface MigrateErrorInit {
   /** `name@version` or a package name, when the error concerns one. */

@@ -6,7 +6,7 @@
  * version must hash exactly as they say.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { MigrateError, toError } from '../errors.js';
+import { MigrateError, toError, type ErrorCode } from '../errors.js';
 
 export interface GoSumLine {
   module: string;
@@ -31,6 +31,11 @@ export function parseGoSum(file: string): GoSumLine[] {
   } catch (e) {
     throw new MigrateError('ECONFIG', `cannot read go.sum ${file}: ${toError(e).message}`, { hint: 'fix the path in goSum in the job file' });
   }
+  return parseGoSumText(text, file);
+}
+
+/** The lines of a go.sum already read; `code` is the error's code (ECONFIG for a job's go.sum, ELOCKFILE for a lockfile). */
+export function parseGoSumText(text: string, file: string, code: ErrorCode = 'ECONFIG'): GoSumLine[] {
   const out: GoSumLine[] = [];
   text.split('\n').forEach((raw, i) => {
     const line = raw.trim();
@@ -38,7 +43,7 @@ export function parseGoSum(file: string): GoSumLine[] {
     const parts = line.split(/\s+/);
     const [module, version, hash] = parts;
     if (parts.length !== 3 || !module || !version || !hash || !/^h\d+:/.test(hash)) {
-      throw new MigrateError('ECONFIG', `${file}:${i + 1}: not a go.sum line: ${JSON.stringify(line.slice(0, 120))}`, { hint: 'each line is "<module> <version>[/go.mod] h1:<hash>"' });
+      throw new MigrateError(code, `${file}:${i + 1}: not a go.sum line: ${JSON.stringify(line.slice(0, 120))}`, { hint: 'each line is "<module> <version>[/go.mod] h1:<hash>"' });
     }
     const goMod = version.endsWith('/go.mod');
     out.push({ module, version: goMod ? version.slice(0, -'/go.mod'.length) : version, goMod, hash, file, line: i + 1 });

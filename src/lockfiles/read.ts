@@ -1,0 +1,220 @@
+/**
+ * What every lockfile parser shares: reading a file within a size limit, coded
+ * errors that name the file and line (or the path inside the document), JSON
+ * with the line of a syntax error, and small name helpers.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { MigrateError, toError } from '../errors.js';
+import type { LockOrigin } from './types.js';
+
+/**
+ * The largest lockfile we read. Real ones reach a few MB (a big monorepo's
+ * package-lock.json is 10-30 MB); past this it is not a lockfile we should
+ * hold in memory three times (text, parsed tree, entries).
+ */
+export const MAX_LOCKFILE_BYTES = 64 * 1024 * 1024;
+
+export interface ReadOptions {
+  /** Refuse files larger than this (default MAX_LOCKFILE_BYTES). */
+  maxBytes?: number;
+}
+
+/** `file:line (path): message`, code ELOCKFILE. */
+export function lockError(where: LockOrigin, message: string, init: { hint?: string; cause?: unknown } = {}): MigrateError {
+  const at = `${where.file}${where.line ? `:${where.line}` : ''}${where.path ? ` (${where.path})` : ''}`;
+  return new MigrateError('ELOCKFILE', `${at}: ${message}`, { subject: where.file, hint: init.hint ?? 'regenerate the lockfile with its package manager, or leave it out of the job', cause: init.cause });
+}
+
+/** The file's text, refusing a file over the limit (ETOOLARGE) or one that cannot be read (ELOCKFILE). */
+export function readLockfileText(file: string, opts: ReadOptions = {}): string {
+  const max = opts.maxBytes ?? MAX_LOCKFILE_BYTES;
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch (e) {
+    throw lockError({ file }, `cannot read: ${toError(e).message}`, { hint: 'fix the path in the job file', cause: e });
+  }
+  if (size > max) {
+    throw new MigrateError('ETOOLARGE', `${file}: ${size} bytes, over the ${max}-byte limit for a lockfile`, { subject: file, expected: `<= ${max} bytes`, actual: `${size} bytes`, hint: 'raise the limit if this really is a lockfile' });
+  }
+  try {
+    const text = readFileSync(file, 'utf8');
+    // A BOM is legal in these text formats' files as editors write them, but no parser below expects one.
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  } catch (e) {
+    throw lockError({ file }, `cannot read: ${toError(e).message}`, { cause: e });
+  }
+}
+
+/** 1-based line of a character offset. */
+export function lineAt(text: string, offset: number): number {
+  let line = 1;
+  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) line++;
+  return line;
+}
+
+/** JSON.parse, with a syntax error turned into ELOCKFILE at the line where the text stops being JSON. */
+export function parseJson(text: string, file: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    // V8's messages carry the position only for some errors ("Unexpected token" has none), so find it ourselves.
+    const offset = jsonErrorOffset(text);
+    throw lockError({ file, line: lineAt(text, offset) }, `not valid JSON: ${toError(e).message.slice(0, 200)}`, { cause: e });
+  }
+}
+
+class JsonStop {
+  constructor(readonly offset: number) {}
+}
+
+/** Where a text first stops being JSON (RFC 8259), in one pass; `text.length` if it never does. */
+export function jsonErrorOffset(text: string): number {
+  const n = text.length;
+  let i = 0;
+  const ws = () => {
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) break;
+      i++;
+    }
+  };
+  const number = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+  const string = () => {
+    i++; // opening quote
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      if (c === 0x22) {
+        i++;
+        return;
+      }
+      if (c < 0x20) throw new JsonStop(i);
+      if (c === 0x5c) {
+        const e = text[i + 1];
+        if (e === 'u') {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) throw new JsonStop(i);
+          i += 6;
+        } else if (e !== undefined && '"\\/bfnrt'.includes(e)) i += 2;
+        else throw new JsonStop(i);
+      } else i++;
+    }
+    throw new JsonStop(n);
+  };
+  const value = (depth: number): void => {
+    if (depth > 4096) throw new JsonStop(i);
+    ws();
+    const c = text[i];
+    if (c === '{' || c === '[') {
+      const close = c === '{' ? '}' : ']';
+      i++;
+      ws();
+      if (text[i] === close) {
+        i++;
+        return;
+      }
+      for (;;) {
+        if (c === '{') {
+          ws();
+          if (text[i] !== '"') throw new JsonStop(i);
+          string();
+          ws();
+          if (text[i] !== ':') throw new JsonStop(i);
+          i++;
+        }
+        value(depth + 1);
+        ws();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === close) {
+          i++;
+          return;
+        }
+        throw new JsonStop(i);
+      }
+    }
+    if (c === '"') return string();
+    for (const lit of ['true', 'false', 'null']) {
+      if (text.startsWith(lit, i)) {
+        i += lit.length;
+        return;
+      }
+    }
+    number.lastIndex = i;
+    if (number.exec(text)) {
+      i = number.lastIndex;
+      return;
+    }
+    throw new JsonStop(i);
+  };
+  try {
+    value(0);
+    ws();
+    return i < n ? i : n;
+  } catch (e) {
+    if (e instanceof JsonStop) return e.offset;
+    if (e instanceof RangeError) return i; // stack exhausted: too deep to be a lockfile anyway
+    throw e;
+  }
+}
+
+/** A JSON/YAML/TOML path for messages: `packages["node_modules/a"].version`. */
+export function docPath(...segments: (string | number)[]): string {
+  let out = '';
+  for (const s of segments) {
+    if (typeof s === 'number') out += `[${s}]`;
+    else if (/^[A-Za-z_$][\w$-]*$/.test(s)) out += out ? `.${s}` : s;
+    else out += `[${JSON.stringify(s)}]`;
+  }
+  return out;
+}
+
+/** A plain object (not an array, not null), for walking parsed documents safely. */
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** PEP 503: lower case, runs of `-`, `_`, `.` become one `-` (https://peps.python.org/pep-0503/#normalized-names). */
+export function pep503(name: string): string {
+  return name.toLowerCase().replace(/[-_.]+/g, '-');
+}
+
+/** `@scope/name@range` -> [`@scope/name`, `range`]; the name's own leading `@` is not the separator. */
+export function splitAt(spec: string): [string, string] | undefined {
+  const at = spec.indexOf('@', 1);
+  if (at <= 0) return undefined;
+  return [spec.slice(0, at), spec.slice(at + 1)];
+}
+
+/**
+ * The lines at column 0 that open a top-level mapping key in a yarn.lock (classic
+ * or berry): `"a@^1", a@^1.1:` -> each descriptor -> its line. One pass, so the
+ * parsers can say where an entry is although the format's own parsers give no positions.
+ */
+export function yarnKeyLines(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  let line = 0;
+  let start = 0;
+  while (start <= text.length) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    line++;
+    const c = text[start];
+    if (c !== undefined && c !== ' ' && c !== '\t' && c !== '#' && c !== '\n' && c !== '\r') {
+      const raw = text.slice(start, end).replace(/\s+$/, '');
+      if (raw.endsWith(':')) {
+        for (const part of raw.slice(0, -1).split(',')) {
+          const d = part.trim().replace(/^"/, '').replace(/"$/, '');
+          if (d && !out.has(d)) out.set(d, line);
+        }
+      }
+    }
+    start = end + 1;
+  }
+  return out;
+}

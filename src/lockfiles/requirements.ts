@@ -1,0 +1,233 @@
+/**
+ * pip requirements files (https://pip.pypa.io/en/stable/reference/requirements-file-format/),
+ * as pip-compile and `pip freeze` write them and people edit them.
+ *
+ * Read as pip reads them: a line ending in `\` continues on the next; `#`
+ * at the start or after whitespace starts a comment; the first token that
+ * starts with `-` starts the line's options (`--hash=sha256:…`, several per
+ * requirement). Lines that are options: `-r`/`--requirement` (include, relative
+ * to the including file), `-c`/`--constraint` (constraints: pins that apply only
+ * if something requires the package), `-e`/`--editable`, and the global
+ * options (`--index-url`, `--find-links`, `--require-hashes`, …), which say
+ * nothing about what is pinned. Requirements are PEP 508
+ * (https://peps.python.org/pep-0508/): `name[extras]==1.2.3 ; marker`,
+ * `name @ url`, or a bare URL/path (`git+https://…#egg=name`, a wheel, `.`).
+ *
+ * Only `==`/`===` with one exact version is a pin; anything else is reported
+ * as a warning (a lockfile entry needs an exact version).
+ */
+import { dirname, resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { lockError, pep503, readLockfileText, type ReadOptions } from './read.js';
+import type { EntryKind, LockEntry, LockOrigin, LockWarning, ParseOutput } from './types.js';
+
+/** More included files than this is a generated loop, not a project. */
+const MAX_INCLUDED_FILES = 1000;
+
+/** Global options: they configure pip, they pin nothing (https://pip.pypa.io/en/stable/reference/requirements-file-format/#global-options). */
+const GLOBAL_OPTIONS = new Set([
+  '-i', '--index-url', '--extra-index-url', '--no-index', '-f', '--find-links', '--trusted-host',
+  '--pre', '--prefer-binary', '--require-hashes', '--only-binary', '--no-binary', '--use-feature',
+  '--no-deps', '--config-settings', '--global-option', '--install-option',
+]);
+
+interface Logical {
+  text: string;
+  line: number;
+}
+
+/** Join `\` continuations and drop comments and blank lines, keeping each logical line's first line number. */
+export function logicalLines(text: string): Logical[] {
+  const out: Logical[] = [];
+  const physical = text.split(/\r?\n/);
+  let buf = '';
+  let start = 0;
+  for (let i = 0; i < physical.length; i++) {
+    let l = physical[i] ?? '';
+    if (!buf) start = i + 1;
+    // pip drops a comment before joining: "# a \" does not continue.
+    l = l.replace(/(^|\s+)#.*$/, '');
+    if (l.endsWith('\\')) {
+      buf += l.slice(0, -1);
+      continue;
+    }
+    buf += l;
+    if (buf.trim()) out.push({ text: buf.trim(), line: start });
+    buf = '';
+  }
+  if (buf.trim()) out.push({ text: buf.trim(), line: start });
+  return out;
+}
+
+export function parseRequirements(text: string, file: string, opts: ReadOptions = {}): ParseOutput {
+  const entries: LockEntry[] = [];
+  const warnings: LockWarning[] = [];
+  const done = new Set<string>();
+  const walk = (content: string, path: string, stack: readonly string[], constraint: boolean) => {
+    for (const { text: l, line } of logicalLines(content)) {
+      const at: LockOrigin = { file: path, line };
+      if (l.startsWith('-')) {
+        const { option, value } = splitOption(l);
+        if (option === '-r' || option === '--requirement' || option === '-c' || option === '--constraint') {
+          if (!value) throw lockError(at, `${option} without a file`);
+          if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+            warnings.push({ ...at, message: `${option} ${value}: a remote file is not read` });
+            continue;
+          }
+          const target = resolve(dirname(path), value);
+          let key: string;
+          try {
+            key = realpathSync(target);
+          } catch (e) {
+            throw lockError(at, `${option} ${value}: no such file (${target})`, { cause: e, hint: 'an included file is relative to the file that includes it' });
+          }
+          if (stack.includes(key)) throw lockError(at, `${option} ${value} includes itself: ${[...stack, key].join(' -> ')}`, { hint: 'remove the include that closes the cycle' });
+          if (done.has(key)) continue; // included twice (a diamond): its entries are already in
+          if (done.size >= MAX_INCLUDED_FILES) throw lockError(at, `more than ${MAX_INCLUDED_FILES} included files`);
+          done.add(key);
+          walk(readLockfileText(target, opts), target, [...stack, key], constraint || option === '-c' || option === '--constraint');
+        } else if (option === '-e' || option === '--editable') {
+          if (!value) throw lockError(at, `${option} without a path or URL`);
+          const e = directEntry(value, undefined, at, true);
+          if (constraint) e.constraint = true;
+          entries.push(e);
+        } else if (!GLOBAL_OPTIONS.has(option)) {
+          warnings.push({ ...at, message: `unknown option ${option}: ignored` });
+        }
+        continue;
+      }
+      const e = requirementEntry(l, at, warnings);
+      if (e) {
+        if (constraint) e.constraint = true;
+        entries.push(e);
+      }
+    }
+  };
+  let root: string;
+  try {
+    root = realpathSync(file);
+  } catch {
+    root = resolve(file);
+  }
+  done.add(root);
+  walk(text, file, [root], false);
+  return { entries, warnings };
+}
+
+/** `-r file`, `-rfile`, `--requirement=file`, `--requirement file` -> option and value. */
+function splitOption(l: string): { option: string; value: string } {
+  const m = /^(--[a-z-]+)(?:[=\s]\s*(.*))?$/i.exec(l) ?? /^(-[a-z])\s*(.*)$/i.exec(l);
+  if (!m) return { option: l.split(/\s/)[0] ?? l, value: '' };
+  return { option: m[1] ?? '', value: (m[2] ?? '').trim() };
+}
+
+/** pip's split of a requirement line: options start at the first whitespace-separated token that starts with `-`. */
+function splitArgsOptions(l: string): { req: string; hashes: string[]; bad?: string } {
+  const tokens = l.split(/\s+/);
+  const idx = tokens.findIndex((t) => t.startsWith('-'));
+  const req = (idx === -1 ? tokens : tokens.slice(0, idx)).join(' ');
+  const hashes: string[] = [];
+  if (idx === -1) return { req, hashes };
+  const opts = tokens.slice(idx);
+  for (let i = 0; i < opts.length; i++) {
+    const t = opts[i] ?? '';
+    let h: string | undefined;
+    if (t.startsWith('--hash=')) h = t.slice('--hash='.length);
+    else if (t === '--hash') h = opts[++i];
+    else continue;
+    if (!h || !/^[a-z0-9]+:[0-9a-f]+$/i.test(h)) return { req, hashes, bad: `--hash ${h ?? ''}: not <algorithm>:<hex>` };
+    hashes.push(h.toLowerCase());
+  }
+  return { req, hashes };
+}
+
+const NAME = /^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?:\[([^\]]*)\])?\s*(.*)$/s;
+
+function requirementEntry(l: string, at: LockOrigin, warnings: LockWarning[]): LockEntry | undefined {
+  const { req, hashes, bad } = splitArgsOptions(l);
+  if (bad) throw lockError(at, bad);
+  if (!req) throw lockError(at, `options without a requirement: ${JSON.stringify(l.slice(0, 120))}`);
+  if (looksLikeUrlOrPath(req)) {
+    const { spec, marker } = splitMarker(req, true);
+    const e = directEntry(spec, marker, at, false);
+    if (hashes.length) e.hashes = hashes;
+    return e;
+  }
+  const { spec, marker } = splitMarker(req, false);
+  const m = NAME.exec(spec);
+  if (!m?.[1]) throw lockError(at, `not a requirement: ${JSON.stringify(spec.slice(0, 120))}`);
+  const name = m[1];
+  const extras = m[2]?.split(',').map((x) => x.trim()).filter(Boolean);
+  const rest = (m[3] ?? '').trim();
+  let entry: LockEntry;
+  if (rest.startsWith('@')) {
+    // PEP 508 direct reference: `name @ url`.
+    entry = directEntry(rest.slice(1).trim(), marker, at, false, name);
+  } else {
+    const clauses = rest.replace(/^\((.*)\)$/, '$1').split(',').map((c) => c.trim()).filter(Boolean);
+    const pin = clauses.length === 1 ? /^(===?)\s*([^\s*]+)$/.exec(clauses[0] ?? '') : null;
+    if (!pin?.[2]) {
+      warnings.push({ ...at, message: `${name}${rest ? ` ${rest}` : ''}: not pinned to one version, left out` });
+      return undefined;
+    }
+    entry = { ecosystem: 'pypi', name, normalizedName: pep503(name), version: pin[2], kind: 'registry', from: [at] };
+    if (marker) entry.marker = marker;
+  }
+  if (extras?.length) entry.extras = extras;
+  if (hashes.length) entry.hashes = hashes;
+  return entry;
+}
+
+function looksLikeUrlOrPath(req: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(req) || /^(?:\.{1,2}(?:\/|$)|\/|~)/.test(req) || /\.(?:whl|tar\.gz|zip|tar\.bz2|tgz)(?:$|[\s;#])/i.test(req.split(/\s/)[0] ?? '');
+}
+
+/** Marker after `;`; for a URL pip needs whitespace before the `;`, since a URL may hold one. */
+function splitMarker(req: string, url: boolean): { spec: string; marker?: string } {
+  const m = url ? /^(.*?)\s+;\s*(.*)$/s.exec(req) : /^([^;]*);\s*(.*)$/s.exec(req);
+  if (!m) return { spec: req.trim() };
+  return { spec: (m[1] ?? '').trim(), marker: (m[2] ?? '').trim() || undefined };
+}
+
+/** A URL, VCS URL or local path requirement (bare, `-e`, or `name @ url`). */
+function directEntry(ref: string, marker: string | undefined, at: LockOrigin, editable: boolean, declaredName?: string): LockEntry {
+  const egg = /#(?:.*&)?egg=([A-Za-z0-9._-]+)/.exec(ref)?.[1];
+  const bare = ref.replace(/#.*$/, '');
+  let kind: EntryKind;
+  let version = '';
+  const vcs = /^(git|hg|svn|bzr)\+/i.exec(bare)?.[1]?.toLowerCase();
+  if (vcs) {
+    kind = vcs === 'git' ? 'git' : 'url';
+    // `git+https://host/repo.git@v1.2#egg=x`: the ref after the last `@` of the path.
+    version = /@([^/@]+)$/.exec(bare.replace(/^[a-z+]+:\/\/[^/]*/i, ''))?.[1] ?? '';
+  } else if (/^https?:\/\//i.test(bare)) kind = 'url';
+  else kind = editable ? 'link' : 'file';
+  const file = /([^/]+)$/.exec(bare)?.[1] ?? '';
+  const fromFile = distName(file);
+  if (fromFile && !version && !vcs) version = fromFile[1];
+  let name = declaredName ?? egg ?? fromFile?.[0];
+  let extras: string[] | undefined;
+  if (!name) {
+    // `-e .[socks]`: a local project, known only by its path.
+    const m = /^(.*?)(?:\[([^\]]*)\])?$/.exec(bare);
+    name = m?.[1] || bare;
+    extras = m?.[2]?.split(',').map((x) => x.trim()).filter(Boolean);
+  }
+  const e: LockEntry = { ecosystem: 'pypi', name, normalizedName: pep503(name), version, kind, resolved: ref, from: [at] };
+  if (marker) e.marker = marker;
+  if (extras?.length) e.extras = extras;
+  return e;
+}
+
+/**
+ * Name and version from a distribution's file name: a wheel is
+ * `name-version(-build)?-py-abi-platform.whl` (https://packaging.python.org/en/latest/specifications/binary-distribution-format/),
+ * an sdist `name-version.tar.gz`.
+ */
+function distName(file: string): [string, string] | undefined {
+  const whl = /^([^-]+)-([^-]+)(?:-\d[^-]*)?-[^-]+-[^-]+-[^-]+\.whl$/i.exec(file);
+  if (whl?.[1] && whl[2]) return [whl[1], whl[2]];
+  const sdist = /^(.+)-(\d[^-]*)\.(?:tar\.gz|zip|tar\.bz2|tgz)$/i.exec(file);
+  if (sdist?.[1] && sdist[2]) return [sdist[1], sdist[2]];
+  return undefined;
+}
