@@ -10,4 +10,5 @@ export { reportInputFromState, measureThroughput, type FromStateOptions } from '
 export { estimateDuration, DEFAULT_RATES, ASSUMED_THROUGHPUT, type EstimateWork, type EstimateOptions, type Throughput } from './estimate.js';
 export { renderJson } from './render-json.js';
 export { renderMarkdown, type MarkdownOptions } from './render-markdown.js';
+export { renderHtml, type HtmlOptions } from './render-html.js';
 export * from './schema.js';

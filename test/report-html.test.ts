@@ -1,0 +1,318 @@
+/**
+ * The HTML report in a real headless Chromium (Debian's /usr/bin/chromium,
+ * driven by playwright-core), opened from disk over file://: the summary and
+ * tables are there, a header click sorts, the filters hide rows, the chart has
+ * a bar per package, a hostile package name is text, and the page asks the
+ * network for nothing. Set UPDATE_REPORT_SCREENSHOT=1 to refresh
+ * test/fixtures/report/screenshot.png from the realistic report.
+ */
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildReport, renderHtml, reportInputFromState, type Report, type ReportInput } from '../src/report/index.js';
+import { bigJob, makeBigState } from './fixtures/report/big.js';
+import { makeRealisticState } from './fixtures/report/realistic.js';
+
+// page.evaluate callbacks run in the page; this project compiles without the DOM library
+declare const document: { scripts: unknown[]; images: unknown[]; querySelectorAll(s: string): unknown[]; getElementById(id: string): { textContent: string | null } | null };
+declare const window: unknown;
+
+const HOSTILE = `<img src=x onerror=alert(1)>"'<script>window.__pwned=1</script>`;
+const HOSTILE_VERSION = `1.0.0"><svg onload=alert(2)>`;
+const BIDI = `@acme/evil\u202egpj.exe`;
+
+let dir: string;
+let userDataDir: string;
+let ctx: BrowserContext | undefined;
+const files: Record<'realistic' | 'hostile' | 'big', string> = { realistic: '', hostile: '', big: '' };
+let realistic: Report;
+
+/** The same report every run: the rows' run times are now(), so pin the ones the page shows. */
+function pinned(input: ReportInput): ReportInput {
+  return { ...input, run: input.run && { ...input.run, startedAt: '2025-06-02T09:27:58.000Z', endedAt: '2025-06-02T09:29:32.000Z' } };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'cam-report-html-'));
+  const fx = makeRealisticState(dir);
+  try {
+    const input = pinned(reportInputFromState(fx.state, fx.job, undefined, fx.options));
+    realistic = buildReport(input);
+    files.realistic = join(dir, 'plan.html');
+    writeFileSync(files.realistic, renderHtml(realistic));
+    const hostile: ReportInput = {
+      ...input,
+      items: input.items.map((i) => {
+        if (i.package === '@acme/config') return { ...i, package: HOSTILE, version: i.version === '3.0.0' ? HOSTILE_VERSION : i.version, state: 'failed' as const, last_error_code: 'EBADSOURCE', last_error: 'EBADSOURCE: </script><script>window.__pwned=2</script>' };
+        if (i.package === '@acme/ui-kit') return { ...i, package: BIDI };
+        return i;
+      }),
+    };
+    files.hostile = join(dir, 'hostile.html');
+    writeFileSync(files.hostile, renderHtml(buildReport(hostile)));
+  } finally {
+    fx.state.close();
+  }
+  const big = makeBigState(dir);
+  try {
+    files.big = join(dir, 'big.html');
+    writeFileSync(files.big, renderHtml(buildReport(reportInputFromState(big, bigJob()))));
+  } finally {
+    big.close();
+  }
+  userDataDir = mkdtempSync(join(tmpdir(), 'cam-chromium-'));
+  // playwright takes a fresh profile this way (it refuses --user-data-dir among the args of launch())
+  ctx = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1280, height: 900 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+afterAll(async () => {
+  await ctx?.close();
+  rmSync(dir, { recursive: true, force: true });
+  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+});
+
+interface Opened {
+  page: Page;
+  requests: string[];
+  problems: string[];
+  url: string;
+  ms: number;
+}
+
+async function open(file: string): Promise<Opened> {
+  const page = await ctx!.newPage();
+  const requests: string[] = [];
+  const problems: string[] = [];
+  page.on('request', (r) => requests.push(r.url()));
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('dialog', (d) => {
+    problems.push(`dialog: ${d.message()}`);
+    void d.dismiss();
+  });
+  const url = pathToFileURL(file).href;
+  const started = Date.now();
+  await page.goto(url);
+  await page.waitForSelector('html[data-ready="true"]');
+  return { page, requests, problems, url, ms: Date.now() - started };
+}
+
+const cells = (page: Page, table: string, col: number) => page.locator(`#${table} tbody tr td:nth-child(${col})`).allTextContents();
+const info = (page: Page, table: string) => page.textContent(`#${table}-info`);
+/** The filters are debounced: wait for the table to say what it shows. */
+const waitInfo = (page: Page, table: string, text: string) => page.waitForFunction(([t, s]) => document.getElementById(`${t}-info`)!.textContent === s, [table, text] as const);
+const rows = (page: Page, table: string) => page.locator(`#${table} tbody tr`).count();
+
+describe('the HTML report in Chromium', () => {
+  it('is one file: it asks the network for nothing, loads nothing else, and runs without an error', async () => {
+    const { page, requests, problems, url } = await open(files.realistic);
+    try {
+      // the document itself is the only request; a click that filters and sorts asks for nothing either
+      await page.fill('#versions-filter', 'logger');
+      await waitInfo(page, 'versions-table', 'Rows 1–6 of 6 (filtered from 38)');
+      await page.click('#versions-table th:has-text("Size")');
+      expect(requests).toEqual([url]);
+      expect(problems).toEqual([]);
+      const html = readFileSync(files.realistic, 'utf8');
+      expect(html).not.toMatch(/<link\b|\bsrc=|\bhref=|@import|url\(/i);
+      expect(html).toMatch(/<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'sha256-[^']+'; style-src 'sha256-[^']+'/);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('shows the verdict, the key figures and the critical findings with what to do', async () => {
+    const { page } = await open(files.realistic);
+    try {
+      expect(await page.textContent('#verdict')).toBe('NO-GO');
+      expect(await page.textContent('#headline')).toBe(realistic.verdict.headline);
+      const cards = (await page.locator('#summary .card').allInnerTexts()).map((t) => t.replace(/\s+/g, ' '));
+      expect(cards).toEqual(expect.arrayContaining(['38 versions', '7 packages', '22 to publish', '1 conflicts', '2 errors', '7 critical findings']));
+      const critical = page.locator('#findings li.finding.critical');
+      expect(await critical.count()).toBe(7);
+      const conflict = (await critical.allInnerTexts()).find((t) => t.includes('ECONFLICT'))!;
+      expect(conflict).toContain('What to do: decide by hand');
+      expect(conflict).toContain('@acme/http-client@1.2.0');
+      for (const id of ['preflight', 'exposure', 'hardening', 'warm', 'gosum', 'totals', 'estimate']) expect(await page.locator(`section#${id}`).count()).toBe(1);
+      expect(await page.textContent('#preflight')).toContain('arn:aws:sts::111122223333:assumed-role/PlatformMigration/jane.doe');
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('has the package and version tables, every version on the first page', async () => {
+    const { page } = await open(files.realistic);
+    try {
+      expect(await rows(page, 'packages-table')).toBe(7);
+      expect(await rows(page, 'versions-table')).toBe(38);
+      expect(await info(page, 'versions-table')).toBe('Rows 1–38 of 38');
+      const expected = realistic.packages.flatMap((p) => p.versions.map((v) => `${p.name}@${v.version}`));
+      const shown = (await cells(page, 'versions-table', 1)).map((p, i) => p);
+      const versions = await cells(page, 'versions-table', 2);
+      expect(shown.map((p, i) => `${p}@${versions[i]}`)).toEqual(expected);
+      const conflictRow = page.locator('#versions-table tbody tr', { hasText: 'ours sha512' });
+      expect(await conflictRow.locator('td').nth(4).textContent()).toBe('conflict');
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('sorts by the header clicked: sizes largest first, then smallest first; versions in version order', async () => {
+    const { page } = await open(files.realistic);
+    try {
+      const all = realistic.packages.flatMap((p) => p.versions.map((v) => ({ id: `${p.name}@${v.version}`, size: v.size })));
+      // what the page should show: stable, versions without a size last either way
+      const bySize = (dir: 1 | -1) => [...all.filter((v) => v.size !== null).sort((a, b) => (a.size! - b.size!) * dir), ...all.filter((v) => v.size === null)].map((v) => v.id);
+      const shown = async () => {
+        const [p, v] = [await cells(page, 'versions-table', 1), await cells(page, 'versions-table', 2)];
+        return p.map((x, i) => `${x}@${v[i]}`);
+      };
+      const size = page.locator('#versions-table th', { hasText: 'Size' });
+      await size.click();
+      expect(await size.getAttribute('aria-sort')).toBe('descending');
+      expect(await shown()).toEqual(bySize(-1));
+      await size.click();
+      expect(await size.getAttribute('aria-sort')).toBe('ascending');
+      expect(await shown()).toEqual(bySize(1));
+      await page.locator('#versions-table th', { hasText: 'Version' }).click();
+      const versions = await cells(page, 'versions-table', 2);
+      const collator = new Intl.Collator('en', { numeric: true, sensitivity: 'base' });
+      expect(versions).toEqual([...versions].sort(collator.compare));
+      expect(versions.indexOf('1.10.0') === -1 || versions.indexOf('1.9.0') < versions.indexOf('1.10.0')).toBe(true);
+      // a small static table sorts too
+      const totals = page.locator('#totals table').first();
+      await totals.locator('th', { hasText: 'Versions' }).click();
+      const counts = (await totals.locator('tbody tr td:nth-child(2)').allTextContents()).map(Number);
+      expect(counts).toEqual([...counts].sort((a, b) => a - b));
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('hides the rows the text, outcome and format filters leave out', async () => {
+    const { page } = await open(files.realistic);
+    try {
+      await page.fill('#versions-filter', 'http-client');
+      await waitInfo(page, 'versions-table', 'Rows 1–12 of 12 (filtered from 38)');
+      expect(new Set(await cells(page, 'versions-table', 1))).toEqual(new Set(['@acme/http-client']));
+      await page.selectOption('#versions-outcome', 'excluded');
+      await waitInfo(page, 'versions-table', 'Rows 1–3 of 3 (filtered from 38)');
+      expect(await cells(page, 'versions-table', 2)).toEqual(['0.8.0', '0.9.0', '0.9.1']);
+      await page.fill('#versions-filter', 'no-such-thing');
+      await waitInfo(page, 'versions-table', 'No rows match (of 38)');
+      expect(await rows(page, 'versions-table')).toBe(0);
+      await page.fill('#versions-filter', '');
+      await page.selectOption('#versions-outcome', '');
+      await page.selectOption('#versions-format', 'pypi');
+      await waitInfo(page, 'versions-table', 'Rows 1–5 of 5 (filtered from 38)');
+      expect(new Set(await cells(page, 'versions-table', 1))).toEqual(new Set(['acme-billing']));
+      // text matches codes and details too
+      await page.selectOption('#versions-format', '');
+      await page.fill('#versions-filter', 'EBUILD');
+      await waitInfo(page, 'versions-table', 'Rows 1–1 of 1 (filtered from 38)');
+      await page.fill('#packages-filter', 'billing');
+      await waitInfo(page, 'packages-table', 'Rows 1–1 of 1 (filtered from 7)');
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('draws a stacked bar per package, segment per outcome; a click on a bar lists that package', async () => {
+    const { page } = await open(files.realistic);
+    try {
+      const withVersions = realistic.packages.filter((p) => p.versions.length > 0);
+      const bars = page.locator('svg.chart g.bar[data-pkg]');
+      expect(await bars.count()).toBe(withVersions.length);
+      expect(new Set(await page.locator('svg.chart g.bar text.label').evaluateAll((ts) => ts.map((t) => t.firstChild!.textContent)))).toEqual(new Set(withVersions.map((p) => p.name)));
+      const http = page.locator('svg.chart g.bar', { has: page.locator('text.label', { hasText: '@acme/http-client' }) });
+      expect(await http.locator('rect').evaluateAll((rs) => rs.map((r) => r.getAttribute('class')))).toEqual(['seg o-publish', 'seg o-conflict', 'seg o-excluded']);
+      // widths are in proportion to the counts (8 : 1 : 3)
+      const widths = await http.locator('rect').evaluateAll((rs) => rs.map((r) => Number(r.getAttribute('width'))));
+      expect(widths[0]! / widths[1]!).toBeCloseTo(8, 5);
+      expect(widths[2]! / widths[1]!).toBeCloseTo(3, 5);
+      await page.locator('svg.chart g.bar', { has: page.locator('text.label', { hasText: 'acme-billing' }) }).click();
+      await waitInfo(page, 'versions-table', 'Rows 1–5 of 5 (filtered from 38)');
+      expect(await page.locator('#versions-package').isVisible()).toBe(true);
+      expect(await page.textContent('#versions-package b')).toBe('acme-billing');
+      await page.click('#versions-package button');
+      await waitInfo(page, 'versions-table', 'Rows 1–38 of 38');
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('shows hostile names, versions and messages as text: no script runs, no element is injected', async () => {
+    const { page, problems, requests, url } = await open(files.hostile);
+    try {
+      expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+      expect(await page.evaluate(() => [document.scripts.length, document.images.length, document.querySelectorAll('svg [onload], [onerror]').length])).toEqual([2, 0, 0]);
+      expect(problems).toEqual([]);
+      expect(requests).toEqual([url]);
+      await page.fill('#versions-filter', 'onerror');
+      await waitInfo(page, 'versions-table', 'Rows 1–3 of 3 (filtered from 38)');
+      expect(new Set(await cells(page, 'versions-table', 1))).toEqual(new Set([HOSTILE]));
+      expect(await cells(page, 'versions-table', 2)).toContain(HOSTILE_VERSION);
+      expect(await cells(page, 'versions-table', 11)).toContain('</script><script>window.__pwned=2</script> — see the message: the source answered something unusable');
+      expect(await page.locator('#packages-table button.link', { hasText: 'onerror' }).textContent()).toBe(HOSTILE);
+      const label = page.locator('svg.chart g.bar text.label title', { hasText: 'onerror' });
+      expect(await label.textContent()).toBe(`${HOSTILE} (npm)`);
+      expect(await page.locator('#findings').innerText()).toContain(`${HOSTILE}@${HOSTILE_VERSION}`);
+      // a right-to-left override is shown, not obeyed
+      expect(await page.locator('#packages-table button.link', { hasText: 'evil' }).textContent()).toBe('@acme/evil\\u202egpj.exe');
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('stays usable with 20,000 versions: a page of rows at a time, paging, sorting and filtering', async () => {
+    const size = statSync(files.big).size;
+    const { page, ms, problems } = await open(files.big);
+    try {
+      expect(await info(page, 'versions-table')).toBe('Rows 1–100 of 20,000');
+      expect(await rows(page, 'versions-table')).toBe(100);
+      await page.click('#versions-table-next');
+      expect(await info(page, 'versions-table')).toBe('Rows 101–200 of 20,000');
+      let t = Date.now();
+      await page.locator('#versions-table th', { hasText: 'Size' }).click();
+      const sortMs = Date.now() - t;
+      const sizes = await cells(page, 'versions-table', 6);
+      expect(sizes[0]).toMatch(/KiB$/);
+      t = Date.now();
+      await page.fill('#versions-filter', '@acme/pkg-007');
+      await page.waitForFunction(() => document.getElementById('versions-table-info')!.textContent!.includes('filtered from 20,000'));
+      const filterMs = Date.now() - t;
+      expect(new Set(await cells(page, 'versions-table', 1))).toEqual(new Set(['@acme/pkg-007']));
+      expect(await page.locator('svg.chart g.bar[data-pkg]').count()).toBe(39);
+      expect(await page.locator('svg.chart g.bar:not([data-pkg]) text.label').evaluate((t) => t.firstChild!.textContent)).toBe('161 other packages');
+      expect(problems).toEqual([]);
+      expect(size).toBeLessThan(5 * 1024 * 1024);
+      console.log(`20,000 versions: HTML ${size} bytes; ready in ${ms} ms, sort ${sortMs} ms, filter ${filterMs} ms (incl. 120 ms debounce)`);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('takes a full-page screenshot of a realistic report', async () => {
+    const { page } = await open(files.realistic);
+    try {
+      const target = process.env.UPDATE_REPORT_SCREENSHOT === '1' ? fileURLToPath(new URL('./fixtures/report/screenshot.png', import.meta.url)) : join(dir, 'screenshot.png');
+      const png = await page.screenshot({ path: target, fullPage: true });
+      expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+      // as wide as the viewport: nothing overflows sideways
+      expect(png.readUInt32BE(16)).toBe(1280);
+      expect(await page.evaluate(() => (document as unknown as { documentElement: { scrollWidth: number } }).documentElement.scrollWidth)).toBe(1280);
+    } finally {
+      await page.close();
+    }
+  });
+});
