@@ -14,6 +14,7 @@ import {
   buildReport,
   estimateDuration,
   PLAN_OUTCOMES,
+  renderHtml,
   renderJson,
   renderMarkdown,
   reportInputFromState,
@@ -239,6 +240,13 @@ describe('the JSON form', () => {
     expect(JSON.parse(text)).toEqual(plan);
     expect(text).toContain('\n  "kind": "plan",\n');
     expect(renderJson(plan, { indent: 0 }).split('\n').length).toBe(2);
+  });
+
+  it('is all the renderers need: a report read back from its JSON renders the same Markdown and HTML', () => {
+    const back = JSON.parse(renderJson(plan)) as Report;
+    expect(renderMarkdown(back)).toBe(renderMarkdown(plan));
+    expect(renderHtml(back)).toBe(renderHtml(plan));
+    expect(renderMarkdown(back)).toMatch(/\| `services\/web\/package-lock\.json` \| package-lock \| 812 \| 403 \| 4 \| 1 \| 0 \| 2 \| 0 \|/);
   });
 });
 

@@ -16,6 +16,7 @@ import { CSS, SCRIPT } from './html-assets.js';
 import type { Finding, OutcomeKey, Report } from './schema.js';
 import {
   formatBytes,
+  formatsIn,
   formatDuration,
   int,
   oneLine,
@@ -27,6 +28,7 @@ import {
   outcomeDetail,
   title,
   VERDICT_WORD,
+  WARM_COLUMNS,
 } from './text.js';
 
 export interface HtmlOptions {
@@ -61,7 +63,7 @@ const n = (v: number) => ({ v, html: esc(int(v)) });
 const bytes = (v: number) => ({ v, html: esc(formatBytes(v)) });
 
 function header(r: Report): string {
-  const repos = Object.entries(r.target.repositories)
+  const repos = formatsIn(r.target.repositories)
     .map(([f, x]) => `${esc(f)} → <code>${esc(x!.internal)}</code>${x!.store ? ` (store <code>${esc(x!.store)}</code>` : ''}${x!.shared ? `${x!.store ? ',' : ' ('} shared <code>${esc(x!.shared)}</code>` : ''}${x!.store || x!.shared ? ')' : ''}`)
     .join('; ');
   const run = r.run ? `#${r.run.id}${r.run.dryRun ? ' (dry run)' : ''}, started ${esc(r.run.startedAt)}${r.run.endedAt ? `, ended ${esc(r.run.endedAt)}` : ', did not finish'}${r.run.outcome ? `: ${esc(r.run.outcome)}` : ''}` : 'none recorded';
@@ -152,7 +154,7 @@ ${rows.join('\n')}
 function totalsHtml(r: Report): string {
   const t = r.totals;
   const outcomes = OUTCOME_ORDER.filter((k) => t.byOutcome[k]).map((k) => [chip(k), n(t.byOutcome[k]!.versions), n(t.byOutcome[k]!.files), bytes(t.byOutcome[k]!.bytes), esc(OUTCOME_MEANING[k])]);
-  const formats = Object.entries(t.byFormat).map(([f, c]) => [esc(f), n(c.packages), n(c.versions), bytes(c.bytes), `<code>${esc(r.target.repositories[f as 'npm']?.internal ?? '')}</code>`]);
+  const formats = formatsIn(t.byFormat).map(([f, c]) => [esc(f), n(c.packages), n(c.versions), bytes(c.bytes), `<code>${esc(r.target.repositories[f]?.internal ?? '')}</code>`]);
   const sources = r.sources.map((s) => {
     const c = t.bySource[s.id] ?? { packages: 0, versions: 0, files: 0, bytes: 0 };
     return [`<code>${esc(s.id)}</code>`, esc(`${s.kind}${s.enabled ? '' : ' (disabled)'}`), `<code>${esc(s.url)}</code>`, n(c.packages), n(c.versions), bytes(c.bytes)];
@@ -203,8 +205,8 @@ ${sortable([['Status'], ['Package'], ['Format'], ['Repository'], ['Before'], ['A
   if (r.warm) {
     out.push(`<section id="warm"><h2>Warm results</h2>
 ${sortable(
-  [['Lockfile'], ['Kind'], ['Warmed', true], ['Already cached', true], ['Blocked', true], ['Missing upstream', true], ['Integrity mismatch', true], ['Non-registry', true], ['Pending', true]],
-  r.warm.lockfiles.map((l) => [`<code>${esc(l.path)}</code>`, esc(l.kind), ...Object.values(l.counts).map(n)]),
+  [['Lockfile'], ['Kind'], ...WARM_COLUMNS.map(([, label]): [string, boolean] => [label, true])],
+  r.warm.lockfiles.map((l) => [`<code>${esc(l.path)}</code>`, esc(l.kind), ...WARM_COLUMNS.map(([k]) => n(l.counts[k]))]),
 )}
 ${r.warm.lockfiles.some((l) => l.problems.length) ? `<details><summary>Problems</summary>${sortable([['Lockfile'], ['Name'], ['Version'], ['Outcome'], ['Detail']], r.warm.lockfiles.flatMap((l) => l.problems.slice(0, 500).map((p) => [`<code>${esc(l.path)}</code>`, `<code>${esc(p.name)}</code>`, `<code>${esc(p.version)}</code>`, esc(p.outcome), esc(p.detail)])))}</details>` : ''}</section>`);
   }
@@ -223,7 +225,7 @@ function pager(id: string, pageSize: number): string {
 }
 
 function tablesHtml(r: Report, pageSize: number): string {
-  const formats = Object.keys(r.totals.byFormat);
+  const formats = formatsIn(r.totals.byFormat).map(([f]) => f);
   const formatOptions = `<option value="">all formats</option>${formats.map((f) => `<option value="${esc(f)}">${esc(f)}</option>`).join('')}`;
   const outcomeOptions = `<option value="">all outcomes</option>${OUTCOME_ORDER.filter((k) => r.totals.byOutcome[k]).map((k) => `<option value="${k}">${k} (${esc(int(r.totals.byOutcome[k]!.versions))})</option>`).join('')}`;
   const head = (cols: [string, boolean?][]) => `<thead><tr>${cols.map(([l, num]) => `<th${num ? ' class="num"' : ''} aria-sort="none" title="sort">${esc(l)}</th>`).join('')}</tr></thead>`;

@@ -15,6 +15,7 @@ import {
   countsLine,
   day,
   formatBytes,
+  formatsIn,
   formatDuration,
   int,
   oneLine,
@@ -26,6 +27,7 @@ import {
   outcomeDetail,
   title,
   VERDICT_WORD,
+  WARM_COLUMNS,
 } from './text.js';
 
 export interface MarkdownOptions {
@@ -91,8 +93,8 @@ function totalsSection(r: Report): string[] {
     ),
     '',
   );
-  const formats = Object.entries(t.byFormat);
-  out.push(table(['format', 'packages', 'versions', 'size', 'repository'], formats.map(([f, c]) => [f, int(c.packages), int(c.versions), formatBytes(c.bytes), mdCode(r.target.repositories[f as 'npm']?.internal ?? '')]), ['l', 'r', 'r', 'r', 'l']), '');
+  const formats = formatsIn(t.byFormat);
+  out.push(table(['format', 'packages', 'versions', 'size', 'repository'], formats.map(([f, c]) => [f, int(c.packages), int(c.versions), formatBytes(c.bytes), mdCode(r.target.repositories[f]?.internal ?? '')]), ['l', 'r', 'r', 'r', 'l']), '');
   out.push(
     table(
       ['source', 'kind', 'url', 'packages', 'versions', 'size'],
@@ -160,8 +162,8 @@ function otherSections(r: Report): string[] {
     out.push('## Warm results', '');
     out.push(
       table(
-        ['lockfile', 'kind', 'warmed', 'cached', 'blocked', 'missing upstream', 'integrity mismatch', 'non-registry', 'pending'],
-        r.warm.lockfiles.map((l) => [mdCode(l.path), mdText(l.kind), ...Object.values(l.counts).map(int)]),
+        ['lockfile', 'kind', ...WARM_COLUMNS.map(([, label]) => label)],
+        r.warm.lockfiles.map((l) => [mdCode(l.path), mdText(l.kind), ...WARM_COLUMNS.map(([k]) => int(l.counts[k]))]),
         ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
       ),
       '',
@@ -256,7 +258,7 @@ export function renderMarkdown(report: Report, options: MarkdownOptions = {}): s
   const r = report;
   const critical = r.findings.filter((f) => f.severity === 'critical');
   const warnings = r.findings.filter((f) => f.severity === 'warning');
-  const repos = Object.entries(r.target.repositories)
+  const repos = formatsIn(r.target.repositories)
     .map(([f, x]) => `${f} → ${mdCode(x!.internal)}${x!.shared ? ` (shared ${mdCode(x!.shared)})` : ''}`)
     .join(', ');
   const out: string[] = [

@@ -48,6 +48,25 @@ export function oneLine(s: string): string {
   return printable(s.replace(/[\r\n\t]+/g, ' '));
 }
 
+/** Formats in display order. Renderers iterate fixed lists, never an object's keys: a report read back from its JSON has its keys sorted. */
+export const FORMATS = ['npm', 'pypi', 'generic'] as const;
+
+/** The formats present in a per-format record, in display order. */
+export function formatsIn<T>(record: Partial<Record<(typeof FORMATS)[number], T>>): [(typeof FORMATS)[number], T][] {
+  return FORMATS.filter((f) => record[f] !== undefined).map((f) => [f, record[f]!]);
+}
+
+/** Warm counts in column order (never the object's key order: a report read back from its JSON has its keys sorted). */
+export const WARM_COLUMNS = [
+  ['warmed', 'warmed'],
+  ['alreadyCached', 'already cached'],
+  ['blocked', 'blocked'],
+  ['missingUpstream', 'missing upstream'],
+  ['integrityMismatch', 'integrity mismatch'],
+  ['nonRegistry', 'non-registry'],
+  ['pending', 'pending'],
+] as const;
+
 export const int = (n: number) => n.toLocaleString('en-US');
 
 export function title(report: Report): string {
