@@ -24,7 +24,7 @@ import {
   type ReportInput,
   type ReportVersion,
 } from '../src/report/index.js';
-import type { StateDb } from '../src/state/db.js';
+import { StateDb } from '../src/state/db.js';
 import { bigJob, makeBigState } from './fixtures/report/big.js';
 import { hashes, makeRealisticState, realisticJob, type Realistic } from './fixtures/report/realistic.js';
 
@@ -364,6 +364,23 @@ describe('the estimate', () => {
 });
 
 describe('the model from input alone', () => {
+  it('an empty state database (no run yet) is NO-GO, never "nothing blocks cutover", and still renders and validates', () => {
+    const empty = StateDb.open(join(dir, 'empty.sqlite'));
+    try {
+      const r = buildReport(reportInputFromState(empty, realisticJob()));
+      expect(r.kind).toBe('plan');
+      expect(r.totals.versions).toBe(0);
+      expect(r.estimate).toBeNull();
+      expect(r.findings).toEqual([expect.objectContaining({ severity: 'critical', code: 'ENOTHINGLISTED', action: 'run the dry run first: cam run jobs/acme.yaml --dry-run' })]);
+      expect(r.verdict.status).toBe('no-go');
+      expect(validator.safeParse(JSON.parse(renderJson(r))).success).toBe(true);
+      expect(renderMarkdown(r)).toContain('## Packages\n\nNo package listed.');
+      expect(renderHtml(r)).toContain('<p>No versions.</p>');
+    } finally {
+      empty.close();
+    }
+  });
+
   it('a job whose source is disabled: its rows are left out and a warning says how many', () => {
     const input = reportInputFromState(fx.state, fx.job, undefined, fx.options);
     const job = realisticJob();

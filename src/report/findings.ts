@@ -14,6 +14,8 @@ export interface FindingSources {
   kind: 'plan' | 'run';
   jobFile: string;
   packages: ReportPackage[];
+  /** Whether any run was recorded (an empty report then means the sources hold nothing). */
+  hasRun: boolean;
   summary?: Partial<RunSummary> | null;
   /** Migrated versions whose git tag moved since (every run). */
   tagMoved: { package: string; version: string; state: string; detail: string }[];
@@ -93,6 +95,22 @@ export function collectFindings(s: FindingSources): Finding[] {
     out.push(finding({ severity: 'warning', code: 'EUNCHECKED', section: 'migration', title: `${unchecked.length} version(s) listed but not checked yet`, detail: 'not downloaded, verified or compared with the target: the plan counts them as to publish', action: rerun }, unchecked));
   }
 
+  // an empty report must never read as "nothing blocks cutover": nothing was looked at
+  if (!s.packages.some((p) => p.versions.length > 0 || p.listErrors.length > 0)) {
+    out.push(
+      finding(
+        {
+          severity: 'critical',
+          code: 'ENOTHINGLISTED',
+          section: 'migration',
+          title: s.hasRun ? 'the sources listed no version at all' : 'no run recorded: nothing has been listed yet',
+          detail: 'the report has no version to judge',
+          action: s.hasRun ? "check the job's sources (packages, scopes, tags) and rerun" : `run the dry run first: cam run ${s.jobFile} --dry-run`,
+        },
+        [],
+      ),
+    );
+  }
   const listErrors = s.packages.flatMap((p) => p.listErrors.map((e) => ({ p, e })));
   if (listErrors.length) {
     out.push(

@@ -313,6 +313,7 @@ export function buildReport(input: ReportInput): Report {
     kind: input.kind,
     jobFile: input.job.file,
     packages,
+    hasRun: Boolean(input.run ?? summary),
     summary,
     // a moved tag not yet migrated is a conflict row already; these are the ones on the target
     tagMoved: (input.tagMoved ?? summary?.tagMoved ?? []).filter((t) => ON_TARGET_STATES.has(t.state)),

@@ -94,7 +94,7 @@ function totalsSection(r: Report): string[] {
     '',
   );
   const formats = formatsIn(t.byFormat);
-  out.push(table(['format', 'packages', 'versions', 'size', 'repository'], formats.map(([f, c]) => [f, int(c.packages), int(c.versions), formatBytes(c.bytes), mdCode(r.target.repositories[f]?.internal ?? '')]), ['l', 'r', 'r', 'r', 'l']), '');
+  if (formats.length) out.push(table(['format', 'packages', 'versions', 'size', 'repository'], formats.map(([f, c]) => [f, int(c.packages), int(c.versions), formatBytes(c.bytes), mdCode(r.target.repositories[f]?.internal ?? '')]), ['l', 'r', 'r', 'r', 'l']), '');
   out.push(
     table(
       ['source', 'kind', 'url', 'packages', 'versions', 'size'],
