@@ -102,7 +102,7 @@ describe('ledger verify', () => {
   });
 
   const tampered: [string, (lines: string[]) => string[], number][] = [
-    ['an edited entry', (l) => l.map((x, i) => (i === 2 ? x.replace('"1.', '"9.') : x)), 3],
+    ['an edited entry', (l) => l.map((x, i) => (i === 2 ? JSON.stringify({ ...(JSON.parse(x) as object), entry: { ...(JSON.parse(x) as LedgerLine).entry, principal: 'someone else' } }) : x)), 3],
     ['a deleted entry', (l) => l.filter((_, i) => i !== 1), 2],
     ['an inserted entry', (l) => [...l.slice(0, 2), l[0]!, ...l.slice(2)], 3],
     ['two entries swapped', (l) => [l[0]!, l[2]!, l[1]!, ...l.slice(3)], 2],

@@ -9,6 +9,8 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CodeArtifactStandIn, type StandInOptions } from './codeartifact/index.js';
 import { startGitServer, type GitServer } from './git-server.js';
+import { sandboxRepositoryLayout, type SandboxLayoutMistakes } from './sandbox-layout.js';
+import { startPublicRegistries, type PublicRegistries } from './public-registries.js';
 import { startRegistry, type RunningRegistry } from './verdaccio.js';
 
 export const SANDBOX_DOMAIN = 'acme';
@@ -41,6 +43,10 @@ export interface SandboxOptions {
    * sandbox removes it in stop().
    */
   git?: boolean | { knownHostsFile?: string };
+  /** Set the domain up wrong, on purpose (a store without its external connection, a shared repository reading store first). */
+  layout?: SandboxLayoutMistakes;
+  /** Public registries behind the store repositories' external connections: a Verdaccio as npmjs, a small PyPI. */
+  publicRegistries?: boolean;
 }
 
 export interface SandboxDescriptor {
@@ -108,6 +114,7 @@ export interface Sandbox {
   standIn: CodeArtifactStandIn;
   /** The git host, when started (`git` option). */
   git?: SandboxGit;
+  publicRegistries?: PublicRegistries;
   stop(): Promise<void>;
 }
 
@@ -119,11 +126,15 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
     started.push(privateNpm);
     const github = await startRegistry({ dir: join(opts.dir, 'github'), requireAuthForReads: true, port: opts.ports?.github });
     started.push(github);
+    const publicRegs = opts.publicRegistries ? await startPublicRegistries({ dir: join(opts.dir, 'public') }) : undefined;
+    if (publicRegs) started.push(publicRegs);
     const standIn = await CodeArtifactStandIn.start({
       domain: SANDBOX_DOMAIN,
       domainOwner: SANDBOX_OWNER,
       region: SANDBOX_REGION,
-      repositories: [...SANDBOX_REPOSITORIES],
+      // internal, store (with its external connection) and shared (internal first, then store) per format
+      repositories: sandboxRepositoryLayout(opts.layout),
+      ...(publicRegs ? { externalConnections: publicRegs.externalConnections } : {}),
       accessKeyId: SANDBOX_ACCESS_KEY,
       port: opts.ports?.codeartifact,
       ...opts.standIn,
@@ -154,6 +165,8 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
         AWS_SECRET_ACCESS_KEY: SANDBOX_SECRET_KEY,
         AWS_REGION: SANDBOX_REGION,
         AWS_ENDPOINT_URL_CODEARTIFACT: standIn.url,
+        AWS_ENDPOINT_URL_STS: standIn.url,
+        AWS_ENDPOINT_URL_SERVICE_QUOTAS: standIn.url,
         ...(git ? { [SANDBOX_GIT_KEY_ENV]: git.descriptor.keyPath } : {}),
       },
     };
@@ -163,6 +176,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
       github,
       standIn,
       ...(git ? { git: git.api } : {}),
+      ...(publicRegs ? { publicRegistries: publicRegs } : {}),
       stop: async () => {
         await Promise.allSettled(started.reverse().map((s) => s.stop()));
       },
