@@ -121,7 +121,7 @@ export async function preflightAudit(
           title: 'internal packages blocked from upstreams',
           status: 'warn',
           detail: `${unprotected.length} of ${packages.length} not yet: ${unprotected.slice(0, 20).join(', ')}${unprotected.length > 20 ? ', …' : ''}`,
-          fix: '`cam harden` (run does it before publishing unless hardening.originControls is false)',
+          fix: 'cam harden (run does it before publishing unless hardening.originControls is false)',
         },
   );
   return { preflight: { checkedAt: new Date().toISOString(), principalArn: who.arn ?? null, checks, findings }, protectedNames, sharedOrderOk };
