@@ -49,6 +49,7 @@ export function loadJob(file: string): LoadedJob {
   checkCrossFields(file, config);
   // a relative knownHostsFile is relative to this file, like goSum (ssh would read it from git's working folder); ~ is ssh's
   for (const s of config.sources) if (s.kind === 'git' && s.knownHostsFile && !isAbsolute(s.knownHostsFile) && !s.knownHostsFile.startsWith('~')) s.knownHostsFile = resolve(dirname(file), s.knownHostsFile);
+  for (const r of config.warm.repositories) if (r.knownHostsFile && !isAbsolute(r.knownHostsFile) && !r.knownHostsFile.startsWith('~')) r.knownHostsFile = resolve(dirname(file), r.knownHostsFile);
   return { file, name: config.name ?? basename(file, extname(file)), config };
 }
 

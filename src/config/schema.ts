@@ -213,6 +213,25 @@ export const jobSchema = z
       .strict()
       .prefault({})
       .describe('where the plan asks whether internal names also exist publicly (never through a store repository)'),
+    warm: z
+      .object({
+        lockfiles: z.array(z.string().min(1)).default([]).describe('lockfiles (paths or globs, relative to the job file) whose public entries are warmed'),
+        repositories: z
+          .array(
+            z
+              .object({
+                url: gitUrl.describe('a git repository searched for lockfiles'),
+                branches: z.array(z.string().min(1)).default([]).describe('branches to read (default: the default branch)'),
+                sshKeyEnv: envName('ssh private key (or its path)').optional(),
+                knownHostsFile: z.string().min(1).optional(),
+              })
+              .strict(),
+          )
+          .default([]),
+        pendingTimeoutSeconds: z.number().min(0).max(3600).default(120).describe('how long to wait for the store to show a version before calling it pending'),
+      })
+      .strict()
+      .prefault({}),
     goSum: z
       .array(z.string().min(1))
       .default([])
