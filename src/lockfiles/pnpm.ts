@@ -69,7 +69,7 @@ export function parsePnpmLock(text: string, file: string): ParseOutput {
     }
   }
 
-  entries.push(...importerEntries(data, style, file), ...aliasEntries(data, style, file), ...patchEntries(data, entries, file, warnings));
+  entries.push(...importerEntries(data, file), ...aliasEntries(data, style, file), ...patchEntries(data, entries, file, warnings));
   return { formatVersion, entries, warnings };
 }
 
@@ -137,7 +137,7 @@ function depVersion(v: unknown): string | undefined {
 }
 
 /** `link:` dependencies of the workspace's projects: a sibling project is a workspace, any other folder a link. */
-function importerEntries(data: Record<string, unknown>, style: Style, file: string): LockEntry[] {
+function importerEntries(data: Record<string, unknown>, file: string): LockEntry[] {
   // 5.x/6.0 without workspaces put the root project's fields at the top level.
   const importers: Record<string, unknown> = isRecord(data.importers) ? data.importers : { '.': data };
   const projects = new Set(Object.keys(importers).map(normalisePath));
@@ -156,7 +156,6 @@ function importerEntries(data: Record<string, unknown>, style: Style, file: stri
       }
     }
   }
-  void style;
   return out;
 }
 

@@ -26,9 +26,11 @@ export function parseYarnClassic(text: string, file: string): ParseOutput {
   try {
     parsed = lockfile.parse(text, file);
   } catch (e) {
-    // yarn's parser says "… 12:4 in lockfile" (line:column) for a bad token.
+    // yarn's parser says "… 12:4 in lockfile", but its line is the last good token's (one
+    // short after a blank line): find the first line that breaks the format ourselves.
     const m = /(\d+):(\d+) in /.exec(toError(e).message);
-    throw lockError({ file, line: m ? Number(m[1]) : undefined }, `not a yarn.lock: ${toError(e).message.slice(0, 200)}`, { cause: e });
+    const line = firstBadLine(text) ?? (m ? Number(m[1]) : undefined);
+    throw lockError({ file, line }, `not a yarn.lock: ${toError(e).message.slice(0, 200)}`, { cause: e });
   }
   const warnings: LockWarning[] = [];
   if (parsed.type === 'conflict') throw lockError({ file }, 'unresolved git merge conflict', { hint: 'run yarn install to resolve it, then commit the lockfile' });
@@ -62,6 +64,21 @@ export function parseYarnClassic(text: string, file: string): ParseOutput {
     entries.push(entry);
   }
   return { formatVersion: '1', entries, warnings };
+}
+
+const VALUE = String.raw`(?:"(?:[^"\\]|\\.)*"|[^\s"{}\[\],]+)`;
+/** `key value`, `key:` or `"a@1", b@2:` with an even indent, as yarn writes them. */
+const LINE = new RegExp(String.raw`^(?:  )*(?:${VALUE}(?:, ${VALUE})*:|${VALUE}[ :]\s*${VALUE})$`);
+
+/** The first line (1-based) that is neither blank, a comment, nor a line of the format; undefined if none. */
+export function firstBadLine(text: string): number | undefined {
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const l = (lines[i] ?? '').replace(/\s+$/, '');
+    if (!l || /^\s*#/.test(l)) continue;
+    if (!LINE.test(l)) return i + 1;
+  }
+  return undefined;
 }
 
 /**
