@@ -1,0 +1,351 @@
+/**
+ * Python core metadata and distribution names: reading PKG-INFO out of an
+ * sdist and METADATA out of a wheel (streamed, bounded), parsing the RFC 822
+ * form, and the PEP 503 / PEP 440 name and version rules the checks use.
+ * https://packaging.python.org/en/latest/specifications/core-metadata/
+ */
+import pep440 from '@renovatebot/pep440';
+import * as tar from 'tar';
+import yauzl from 'yauzl';
+import { createReadStream } from 'node:fs';
+import { MigrateError, toError, type ErrorCode } from '../errors.js';
+
+/**
+ * Core metadata as `packaging.metadata.RawMetadata` holds it (the same field
+ * names), which is what current twine sends from: single fields as strings,
+ * multiple-use fields as lists, Keywords split on commas, Project-URL as
+ * (label, url) pairs in file order.
+ * https://packaging.pypa.io/en/stable/metadata.html
+ */
+export interface CoreMetadata {
+  metadata_version: string;
+  name: string;
+  version: string;
+  summary?: string;
+  description?: string;
+  description_content_type?: string;
+  keywords?: string[];
+  home_page?: string;
+  download_url?: string;
+  author?: string;
+  author_email?: string;
+  maintainer?: string;
+  maintainer_email?: string;
+  license?: string;
+  license_expression?: string;
+  license_files?: string[];
+  classifiers?: string[];
+  platforms?: string[];
+  supported_platforms?: string[];
+  requires_dist?: string[];
+  requires_python?: string;
+  requires_external?: string[];
+  project_urls?: Array<[label: string, url: string]>;
+  provides_extra?: string[];
+  provides_dist?: string[];
+  obsoletes_dist?: string[];
+  requires?: string[];
+  provides?: string[];
+  obsoletes?: string[];
+  dynamic?: string[];
+  import_names?: string[];
+  import_namespaces?: string[];
+}
+
+/** PEP 503: lower case, runs of `-`, `_`, `.` become one `-`. https://peps.python.org/pep-0503/#normalized-names */
+export function normalizeProjectName(name: string): string {
+  return name.toLowerCase().replace(/[-_.]+/g, '-');
+}
+
+/** A valid project name: https://packaging.python.org/en/latest/specifications/name-normalization/ */
+export function isValidProjectName(name: string): boolean {
+  return /^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$/i.test(name);
+}
+
+/**
+ * The PEP 440 normal form of a tag's version (`v1.0` -> `1.0`, `1.0-RC1` ->
+ * `1.0rc1`, `1.0+Local_A` -> `1.0+local.a`), as `str(packaging.version.Version(v))`
+ * gives it; undefined when it is not a PEP 440 version. Pure.
+ * (pep440's clean() spells a local part with commas, so that part is taken from explain().)
+ * https://peps.python.org/pep-0440/#normalization
+ */
+export function normalizePep440(version: string): string | undefined {
+  const v = version.trim();
+  if (v === '' || pep440.valid(v) === null) return undefined;
+  const cleaned = pep440.clean(v);
+  const parts = pep440.explain(v);
+  if (cleaned === null || parts === null) return undefined;
+  const publicPart = cleaned.split('+')[0]!;
+  return parts.local ? `${publicPart}+${parts.local}` : publicPart;
+}
+
+/** True when both are PEP 440 versions and equal as versions (`1.0` == `1.0.0`, `1.0+a` != `1.0`). */
+export function samePep440(a: string, b: string): boolean {
+  const x = normalizePep440(a);
+  const y = normalizePep440(b);
+  return x !== undefined && y !== undefined && pep440.eq(x, y);
+}
+
+
+/**
+ * `<name>-<version>` of an sdist: the name may hold `-` (older setuptools keeps
+ * `my-lib-1.0.tar.gz`), so every split point is tried; the one whose name part
+ * is this project wins. PEP 625 names (`my_lib-1.0.tar.gz`) split the same way.
+ */
+export function splitSdistName(stem: string, expectedNormalizedName: string): { name: string; version: string } | undefined {
+  let found: { name: string; version: string } | undefined;
+  for (let i = stem.indexOf('-'); i > 0; i = stem.indexOf('-', i + 1)) {
+    const name = stem.slice(0, i);
+    const ver = stem.slice(i + 1);
+    if (normalizeProjectName(name) === expectedNormalizedName && ver !== '') found ??= { name, version: ver };
+  }
+  return found;
+}
+
+/**
+ * `{distribution}-{version}(-{build})?-{python}-{abi}-{platform}.whl`. The
+ * distribution part cannot hold `-`; older tools leave `.` in it
+ * (`Acme.Tiny_Lib-1.0-py3-none-any.whl`), so it is compared normalised.
+ */
+export function parseWheelName(filename: string): { name: string; version: string; build?: string; python: string; abi: string; platform: string } | undefined {
+  if (!filename.endsWith('.whl')) return undefined;
+  const parts = filename.slice(0, -'.whl'.length).split('-');
+  if (parts.length !== 5 && parts.length !== 6) return undefined;
+  if (parts.some((p) => p === '')) return undefined;
+  const [name, version] = parts as [string, string];
+  const build = parts.length === 6 ? parts[2] : undefined;
+  const [python, abi, platform] = parts.slice(-3) as [string, string, string];
+  if (build !== undefined && !/^\d/.test(build)) return undefined;
+  if (normalizePep440(version) === undefined) return undefined;
+  if (![python, abi, platform].every((t) => /^[A-Za-z0-9_.]+$/.test(t))) return undefined;
+  return { name, version, ...(build !== undefined ? { build } : {}), python, abi, platform };
+}
+
+export type Fail = (message: string, init?: { code?: ErrorCode; hint?: string; expected?: string; actual?: string }) => MigrateError;
+
+/**
+ * `<stem>/PKG-INFO` from an sdist, streamed. Every entry must sit under the
+ * one top-level `<stem>/` directory (twine refuses an sdist with more than one
+ * top-level member); PKG-INFO must be a regular file and smaller than the limit.
+ */
+export async function readSdistPkgInfo(path: string, stem: string, limits: { metadata: number; unpacked: number }, fail: Fail): Promise<Buffer> {
+  const want = `${stem}/PKG-INFO`;
+  const found = await new Promise<Buffer | undefined>((resolvePromise, reject) => {
+    const input = createReadStream(path, { highWaterMark: 64 * 1024 });
+    let pkgInfo: Buffer | undefined;
+    let unpacked = 0;
+    let failed = false;
+    const stop = (e: Error) => {
+      if (failed) return;
+      failed = true;
+      input.destroy();
+      reject(e);
+    };
+    const parser = new tar.Parser({
+      onReadEntry: (entry) => {
+        unpacked += entry.size ?? 0;
+        if (unpacked > limits.unpacked) return stop(fail(`the sdist unpacks to more than ${limits.unpacked} bytes`, { code: 'ETOOLARGE', hint: 'raise maxUnpackedBytes, or exclude this tag' }));
+        const p = entry.path.replace(/\/$/, '');
+        if (p !== stem && !p.startsWith(`${stem}/`)) return stop(fail(`the sdist holds ${JSON.stringify(entry.path)} outside its ${stem}/ directory`));
+        if (p !== want) return void entry.resume();
+        if (pkgInfo) return stop(fail(`the sdist holds ${want} twice`));
+        if (!['File', 'OldFile', 'ContiguousFile'].includes(entry.type)) return stop(fail(`the sdist's ${want} is a ${entry.type}, not a file`));
+        if ((entry.size ?? 0) > limits.metadata) return stop(fail(`${want} is ${entry.size} bytes`, { code: 'ETOOLARGE', expected: `at most ${limits.metadata} bytes`, actual: `${entry.size} bytes` }));
+        const chunks: Buffer[] = [];
+        entry.on('data', (c: Buffer) => chunks.push(c));
+        entry.on('end', () => (pkgInfo = Buffer.concat(chunks)));
+      },
+    });
+    parser.on('error', (e) => stop(e));
+    parser.on('end', () => {
+      if (!failed) resolvePromise(pkgInfo);
+    });
+    input.on('error', (e) => stop(e));
+    input.pipe(parser);
+  }).catch((e: unknown) => {
+    if (e instanceof MigrateError) throw e;
+    throw fail(`the sdist cannot be read: ${toError(e).message}`);
+  });
+  if (!found) throw fail(`the sdist has no ${want}`, { hint: 'twine and pip need <name>-<version>/PKG-INFO; the backend did not write one' });
+  return found;
+}
+
+/** The wheel's one top-level `*.dist-info/METADATA`, bounded in size. */
+export async function readWheelMetadata(path: string, maxBytes: number, fail: Fail): Promise<{ dir: string; data: Buffer }> {
+  let zip: yauzl.ZipFile;
+  try {
+    zip = await yauzl.openPromise(path, { lazyEntries: true, autoClose: false });
+  } catch (e) {
+    throw fail(`the wheel cannot be read as a zip: ${toError(e).message}`);
+  }
+  try {
+    let found: yauzl.Entry | undefined;
+    for (;;) {
+      const entry = await nextEntry(zip);
+      if (!entry) break;
+      if (!/^[^/]+\.dist-info\/METADATA$/.test(entry.fileName)) continue;
+      if (found) throw fail(`the wheel holds two METADATA files (${found.fileName}, ${entry.fileName})`);
+      found = entry;
+    }
+    if (!found) throw fail('the wheel has no <name>-<version>.dist-info/METADATA');
+    if (found.uncompressedSize > maxBytes) {
+      throw fail(`${found.fileName} is ${found.uncompressedSize} bytes`, { code: 'ETOOLARGE', expected: `at most ${maxBytes} bytes`, actual: `${found.uncompressedSize} bytes` });
+    }
+    const chunks: Buffer[] = [];
+    let n = 0;
+    // yauzl checks the inflated size against the declared one (validateEntrySizes), so the bound holds.
+    for await (const c of await zip.openReadStreamPromise(found)) {
+      n += (c as Buffer).length;
+      if (n > maxBytes) throw fail(`${found.fileName} is larger than ${maxBytes} bytes`, { code: 'ETOOLARGE', expected: `at most ${maxBytes} bytes` });
+      chunks.push(c as Buffer);
+    }
+    return { dir: found.fileName.split('/')[0]!, data: Buffer.concat(chunks) };
+  } catch (e) {
+    if (e instanceof MigrateError) throw e;
+    throw fail(`the wheel cannot be read: ${toError(e).message}`);
+  } finally {
+    zip.close();
+  }
+}
+
+function nextEntry(zip: yauzl.ZipFile): Promise<yauzl.Entry | undefined> {
+  return new Promise((resolvePromise, reject) => {
+    const cleanup = () => {
+      zip.off('entry', onEntry);
+      zip.off('end', onEnd);
+      zip.off('error', onError);
+    };
+    const onEntry = (entry: yauzl.Entry) => (cleanup(), resolvePromise(entry));
+    const onEnd = () => (cleanup(), resolvePromise(undefined));
+    const onError = (err: Error) => (cleanup(), reject(err));
+    zip.on('entry', onEntry);
+    zip.on('end', onEnd);
+    zip.on('error', onError);
+    zip.readEntry();
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Core metadata (PKG-INFO / METADATA)
+
+/** Header name (lower case) -> RawMetadata key, as packaging.metadata maps them. */
+const EMAIL_TO_RAW: Record<string, keyof CoreMetadata> = {
+  author: 'author',
+  'author-email': 'author_email',
+  classifier: 'classifiers',
+  description: 'description',
+  'description-content-type': 'description_content_type',
+  'download-url': 'download_url',
+  dynamic: 'dynamic',
+  'home-page': 'home_page',
+  'import-name': 'import_names',
+  'import-namespace': 'import_namespaces',
+  keywords: 'keywords',
+  license: 'license',
+  'license-expression': 'license_expression',
+  'license-file': 'license_files',
+  maintainer: 'maintainer',
+  'maintainer-email': 'maintainer_email',
+  'metadata-version': 'metadata_version',
+  name: 'name',
+  obsoletes: 'obsoletes',
+  'obsoletes-dist': 'obsoletes_dist',
+  platform: 'platforms',
+  'project-url': 'project_urls',
+  provides: 'provides',
+  'provides-dist': 'provides_dist',
+  'provides-extra': 'provides_extra',
+  requires: 'requires',
+  'requires-dist': 'requires_dist',
+  'requires-external': 'requires_external',
+  'requires-python': 'requires_python',
+  summary: 'summary',
+  'supported-platform': 'supported_platforms',
+  version: 'version',
+};
+const STRING_FIELDS = new Set<keyof CoreMetadata>([
+  'author', 'author_email', 'description', 'description_content_type', 'download_url', 'home_page', 'license', 'license_expression',
+  'maintainer', 'maintainer_email', 'metadata_version', 'name', 'requires_python', 'summary', 'version',
+]);
+
+/**
+ * Parse PKG-INFO / METADATA as current twine does (packaging.metadata's
+ * parse_email over Python's email parser with the compat32 policy):
+ *  - a header runs until a blank line; a line starting with a space or tab
+ *    continues the previous header, kept verbatim with its line break (a
+ *    folded Description keeps its indentation); a line that is neither ends
+ *    the headers and starts the body;
+ *  - names are case-insensitive; single fields given twice, unknown fields and
+ *    duplicate Project-URL labels go to `unparsed`;
+ *  - the body is the description; a body and a Description header together
+ *    both go to `unparsed`.
+ * https://packaging.python.org/en/latest/specifications/core-metadata/
+ * https://github.com/pypa/packaging/blob/main/src/packaging/metadata.py (parse_email)
+ */
+export function parseCoreMetadata(text: string): { metadata: Partial<CoreMetadata>; unparsed: Record<string, string[]> } {
+  const headers: Array<{ name: string; lines: string[] }> = [];
+  let body = '';
+  let pos = 0;
+  while (pos < text.length) {
+    const m = /\r\n|\r|\n/g;
+    m.lastIndex = pos;
+    const eol = m.exec(text);
+    const end = eol ? eol.index + eol[0].length : text.length;
+    const line = text.slice(pos, end);
+    const content = eol ? text.slice(pos, eol.index) : line;
+    if (content === '') {
+      body = text.slice(end);
+      break;
+    }
+    if (line[0] === ' ' || line[0] === '\t') {
+      // A continuation with no header before it is dropped, as the email parser does.
+      headers.at(-1)?.lines.push(line);
+    } else if (/^[\x21-\x39\x3b-\x7e]*:/.test(line)) {
+      // An empty name (a line starting with ':') is dropped, as the email parser does.
+      headers.push({ name: line.slice(0, line.indexOf(':')), lines: [line] });
+    } else {
+      body = text.slice(pos);
+      break;
+    }
+    pos = end;
+  }
+
+  const values = new Map<string, string[]>();
+  for (const h of headers) {
+    if (h.name === '') continue;
+    const [first, ...rest] = h.lines;
+    const value = (first!.slice(h.name.length + 1).replace(/^[ \t]+/, '') + rest.join('')).replace(/[\r\n]+$/, '');
+    const key = h.name.toLowerCase();
+    values.set(key, [...(values.get(key) ?? []), value]);
+  }
+
+  const metadata: Record<string, unknown> = {};
+  const unparsed: Record<string, string[]> = {};
+  for (const [key, vals] of values) {
+    const raw = EMAIL_TO_RAW[key];
+    if (raw === undefined) unparsed[key] = vals;
+    else if (STRING_FIELDS.has(raw)) {
+      if (vals.length === 1) metadata[raw] = vals[0];
+      else unparsed[key] = vals;
+    } else if (raw === 'keywords') {
+      if (vals.length === 1) metadata[raw] = vals[0]!.split(',').map((k) => k.trim());
+      else unparsed[key] = vals;
+    } else if (raw === 'project_urls') {
+      const pairs: Array<[string, string]> = [];
+      for (const v of vals) {
+        const comma = v.indexOf(',');
+        pairs.push(comma < 0 ? [v.trim(), ''] : [v.slice(0, comma).trim(), v.slice(comma + 1).trim()]);
+      }
+      if (new Set(pairs.map(([label]) => label)).size === pairs.length) metadata[raw] = pairs;
+      else unparsed[key] = vals;
+    } else metadata[raw] = vals;
+  }
+  if (body !== '') {
+    if (typeof metadata.description === 'string') {
+      unparsed.description = [metadata.description, body];
+      delete metadata.description;
+    } else if (unparsed.description) unparsed.description.push(body);
+    else metadata.description = body;
+  }
+  return { metadata: metadata as Partial<CoreMetadata>, unparsed };
+}

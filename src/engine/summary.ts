@@ -1,0 +1,97 @@
+/**
+ * The end of a run: what the rows and the run's findings add up to (the
+ * summary the CLI prints and the runs table keeps), and the job filters
+ * applied to the rows before the work starts.
+ */
+import { readFileSync } from 'node:fs';
+import { compileFilters } from '../config/filters.js';
+import type { LoadedJob } from '../config/load.js';
+import type { StateDb } from '../state/db.js';
+import type { Source } from '../sources/index.js';
+import type { RunSummary } from './events.js';
+import { ON_TARGET } from './package.js';
+
+/**
+ * This process's peak resident set. On Linux from VmHWM: getrusage's maxrss
+ * survives exec, so a CLI started by a big parent would report the parent's peak.
+ */
+export function peakRss(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS * 1024;
+}
+
+/** Excluded <-> pending as the filters say; versions already on the target stay as they are. */
+export function applyFilters(state: StateDb, job: LoadedJob, sources: Map<string, Source>): void {
+  const selected = compileFilters(job.config.filters);
+  state.db.transaction(() => {
+    for (const r of state.items()) {
+      if (!sources.has(r.source_id)) continue;
+      const want = selected(r.package, r.version);
+      if (!want && ['pending', 'fetched', 'failed'].includes(r.state)) state.transition(r.id, 'excluded', {}, 'excluded by the job filters');
+      else if (want && r.state === 'excluded') state.transition(r.id, 'pending', {}, 'selected by the job filters');
+    }
+  })();
+}
+
+export function summarize(
+  state: StateDb,
+  job: string,
+  dryRun: boolean,
+  interruptedRun: boolean,
+  outcomes: Record<string, number>,
+  listErrors: RunSummary['listErrors'],
+  metadata: RunSummary['metadata'],
+  metadataOutOfSync: RunSummary['metadataOutOfSync'],
+  goSum: RunSummary['goSum'],
+  hardening: RunSummary['hardening'],
+  active: string[],
+  figures: Pick<RunSummary, 'rates' | 'quotaNote' | 'inFlight' | 'throttles' | 'tokenFetches' | 'blobRecheck' | 'durationMs'>,
+): RunSummary {
+  const items = state.items().filter((r) => active.includes(r.source_id));
+  const states: Record<string, number> = {};
+  for (const r of items) states[r.state] = (states[r.state] ?? 0) + 1;
+  const selected = items.filter((r) => r.state !== 'excluded' && r.state !== 'removed' && r.state !== 'skipped');
+  const complete = selected.filter((r) => ON_TARGET.has(r.state)).length;
+  const failures = items
+    .filter((r) => r.state === 'failed')
+    .map((r) => ({ package: r.package, version: r.version, code: r.last_error_code ?? 'EUNKNOWN', message: r.last_error ?? '' }));
+  const conflicts = items
+    .filter((r) => r.state === 'conflict')
+    .map((r) => ({ package: r.package, version: r.version, code: r.last_error_code ?? 'ECONFLICT', message: r.last_error ?? '', ourSha512: r.sha512 ?? '', targetSha512: r.target_sha512 ?? '' }));
+  const tagMoved = state.tagMoves(state.runId ?? undefined).map((t) => ({ package: t.package, version: t.version, state: t.state, detail: t.detail ?? '' }));
+  // in sync means the versions AND the dist-tags/deprecations: a tag left behind is not a finished job
+  const goSumBad = goSum.mismatches.length + goSum.errors.length > 0 || (hardening?.errors.length ?? 0) > 0;
+  const ok = complete === selected.length && listErrors.length === 0 && metadataOutOfSync.length === 0 && tagMoved.length === 0 && !goSumBad && !interruptedRun;
+  return {
+    job,
+    dryRun,
+    interrupted: interruptedRun,
+    outcomes,
+    states,
+    selected: selected.length,
+    complete,
+    failures,
+    conflicts,
+    // work runs concurrently: sort what the summary lists, so it reads the same every time
+    listErrors: [...listErrors].sort((a, b) => a.source.localeCompare(b.source) || a.package.localeCompare(b.package)),
+    metadata: [...metadata].sort((a, b) => a.package.localeCompare(b.package)),
+    weakIntegrity: items.filter((r) => r.integrity_weak).map((r) => ({ package: r.package, version: r.version })),
+    sourceChanged: state
+      .sourceChanges(state.runId ?? undefined)
+      .map((c) => ({ package: c.package, version: c.version, migratedSha512: c.sha512 ?? '', detail: c.detail ?? '' })),
+    removedAtSource: state.sourceRemovals(state.runId ?? undefined).map((c) => ({ package: c.package, version: c.version, state: c.state, detail: c.detail ?? '' })),
+    tagMoved,
+    goSum,
+    ...(hardening ? { hardening } : {}),
+    skipped: items.filter((r) => r.state === 'skipped').map((r) => ({ package: r.package, version: r.version, reason: r.last_error ?? '' })),
+    metadataOutOfSync: [...metadataOutOfSync].sort((a, b) => a.package.localeCompare(b.package) || a.reason.localeCompare(b.reason)),
+    ...figures,
+    peakRssBytes: peakRss(),
+    exitCode: dryRun ? (failures.length + conflicts.length + listErrors.length + tagMoved.length > 0 || goSumBad ? 1 : 0) : ok ? 0 : 1,
+  };
+}
