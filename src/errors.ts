@@ -32,6 +32,7 @@ export type ErrorCode =
   | 'EBUILD' // building a tag's artifacts failed: the command exited non-zero, timed out, or could not start
   | 'EBADBUILD' // the build's output is not what the tag should give: file names, counts, project name, unreadable metadata
   | 'EVERSION' // the tag's version is not PEP 440, or the built artifacts carry another version than the tag
+  | 'EUNPROTECTED' // an internal name lacks the origin configuration that keeps public packages out: warming refuses to start
   | 'ELOCKFILE'; // a lockfile cannot be read or is malformed: the message names the file and line (or path in it)
 
 export interface MigrateErrorInit {

@@ -59,6 +59,8 @@ export interface EndpointRequest {
   body?: string | (() => Readable | Promise<Readable>);
   signal?: AbortSignal;
   timeoutMs?: number;
+  /** Keep a 2xx answer's bytes (`HttpResponse.bytes`): an artifact to hash. */
+  binary?: boolean;
 }
 
 const DEFAULT_AUTH_HINT = 'the CodeArtifact token lacks rights: check codeartifact:PublishPackageVersion and sts:GetServiceBearerToken (README)';
@@ -110,6 +112,7 @@ export class RepositoryEndpoint {
           body,
           signal: req.signal,
           timeoutMs: req.timeoutMs,
+          binary: req.binary,
         });
       } catch (e) {
         if (body !== undefined && typeof body !== 'string') body.destroy();

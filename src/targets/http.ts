@@ -14,6 +14,8 @@ export interface HttpResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: string;
+  /** The raw bytes of a 2xx answer to a `binary` request (`body` is then ''). */
+  bytes?: Buffer;
 }
 
 export interface HttpRequest {
@@ -25,6 +27,8 @@ export interface HttpRequest {
   timeoutMs?: number;
   /** Aborting destroys the request: its outcome is then unknown. */
   signal?: AbortSignal;
+  /** Keep a 2xx answer's bytes as they came (`bytes`) instead of decoding them as text: an artifact being hashed. */
+  binary?: boolean;
 }
 
 /** Network-level failure: the request may or may not have reached the server. */
@@ -48,7 +52,12 @@ export function request(req: HttpRequest): Promise<HttpResponse> {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', (e) => reject(new NetworkError(`${req.method} ${url.origin}${url.pathname}: ${e.message}`, { cause: e })));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () => {
+          const all = Buffer.concat(chunks);
+          const status = res.statusCode ?? 0;
+          if (req.binary && status >= 200 && status < 300) resolve({ status, headers: res.headers, body: '', bytes: all });
+          else resolve({ status, headers: res.headers, body: all.toString('utf8') });
+        });
       },
     );
     r.on('timeout', () => r.destroy(new Error('timed out')));
