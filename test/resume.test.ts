@@ -344,13 +344,13 @@ describe('resuming after kill -9 and Ctrl-C', () => {
     try {
       const seeded = await seed(te, 4);
       const standIn = te.sandbox.standIn;
-      // Everything before the first publish answers at once; from the token
-      // request on (the last call before a publish) every request takes 10 s.
-      // The log entry is pushed before the reply is sent, so the publish that
-      // follows the token is already slow.
+      // Everything before the first publish answers at once; from the package's
+      // listing on (the last call before its first publish, after the preflight,
+      // the quotas and the hardening) every request takes 10 s. The log entry is
+      // pushed before the reply is sent, so the publish that follows is already slow.
       const push = standIn.log.push.bind(standIn.log);
       standIn.log.push = (...entries) => {
-        if (entries.some((e) => e.operation === 'GetAuthorizationToken')) standIn.setLatency(10_000);
+        if (entries.some((e) => e.operation === 'ListPackageVersions')) standIn.setLatency(10_000);
         return push(...entries);
       };
       // one package at a time: exactly one publish can be in flight
