@@ -144,4 +144,56 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
   CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
   `,
+  // 5: warming the store repositories from lockfiles (src/warm/): one row per thing a
+  //    lockfile pins, so a rerun requests only what is not warmed yet, and the warm runs.
+  `
+  CREATE TABLE warm_entries (
+    id              INTEGER PRIMARY KEY,
+    -- npm | pypi | go
+    ecosystem       TEXT NOT NULL,
+    -- the registry name (an npm alias: the real package), PyPI PEP 503-normalised
+    name            TEXT NOT NULL,
+    -- as the lockfile pins it ('' when it pins none: a link, a workspace)
+    version         TEXT NOT NULL,
+    -- registry, or what else it is: git, file, link, workspace, patch, url, bundled
+    kind            TEXT NOT NULL,
+    -- an internal name: never requested through a store, checked in the internal repository
+    internal        INTEGER NOT NULL DEFAULT 0,
+    -- pending -> requested (before the artifact request) -> fetched (bytes checked) -> done; failed (retried)
+    state           TEXT NOT NULL,
+    -- warmed, already-cached, blocked, missing-upstream, integrity-mismatch, non-registry, pending,
+    -- internal-present, internal-missing, no-store
+    outcome         TEXT,
+    -- the repository it was requested through or checked in
+    repository      TEXT,
+    -- JSON: what the lockfile pins (npm integrity, PyPI hashes)
+    expected        TEXT,
+    -- JSON: per file, the hashes of what the store served or holds
+    actual          TEXT,
+    -- 1: the bytes were checked against the lockfile; 0: the lockfile gives nothing to check them with
+    checked         INTEGER,
+    detail          TEXT,
+    -- JSON: the lockfiles that name it (path, format, repository), as the last warm read them
+    files           TEXT NOT NULL DEFAULT '[]',
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    last_error_code TEXT,
+    last_error      TEXT,
+    -- the warm run that last found it in a lockfile
+    last_seen_run   INTEGER,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    requested_at    TEXT,
+    decided_at      TEXT,
+    UNIQUE (ecosystem, name, version, kind)
+  );
+  CREATE INDEX warm_entries_state ON warm_entries (state);
+  CREATE INDEX warm_entries_seen ON warm_entries (last_seen_run);
+  CREATE TABLE warm_runs (
+    id         INTEGER PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    ended_at   TEXT,
+    outcome    TEXT,
+    summary    TEXT
+  );
+  `,
 ];
