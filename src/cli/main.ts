@@ -11,6 +11,7 @@ import { planCommand, reportCommand } from './plan.js';
 import { processIo } from './output.js';
 import { runCommand } from './run.js';
 import { statusCommand } from './status.js';
+import { warmCommand } from './warm.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -161,6 +162,37 @@ export function buildProgram(): Command {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       process.exitCode = await goproxyCommand(job, { ...flags, signal: controller.signal }, processIo);
+    });
+
+  program
+    .command('warm')
+    .description("request every public package version the job's lockfiles pin through its *-store repositories, check the bytes, report what could not be cached")
+    .argument('<job>', 'job file (its warm: section names the lockfiles and git repositories)')
+    .option('--json', 'print the summary as JSON (default when stdout is not a terminal)')
+    .option('--pending-timeout <seconds>', 'how long to wait for the store to list a version (overrides warm.pendingTimeoutSeconds)', (v: string) => {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 0 || n > 3600) throw new InvalidArgumentError('expected seconds from 0 to 3600');
+      return n;
+    })
+    .option('-q, --quiet', 'no progress output')
+    .action(async (job: string, flags: { json?: boolean; pendingTimeout?: number; quiet?: boolean }) => {
+      const controller = new AbortController();
+      let stopWithinMs = 15_000;
+      let interrupts = 0;
+      const onSigint = () => {
+        // first Ctrl-C: finish what is in flight and exit cleanly; second: at once
+        if (++interrupts > 1) process.exit(130);
+        controller.abort();
+        setTimeout(() => process.exit(130), stopWithinMs).unref();
+      };
+      process.on('SIGINT', onSigint);
+      process.on('SIGTERM', onSigint);
+      const code = await warmCommand(
+        job,
+        { json: flags.json, quiet: flags.quiet, pendingTimeoutSeconds: flags.pendingTimeout, stateDir: program.opts().stateDir, signal: controller.signal, onJobLoaded: (j) => (stopWithinMs = j.config.limits.stopGraceSeconds * 1000 + 5_000) },
+        processIo,
+      );
+      process.exitCode = controller.signal.aborted ? 130 : code;
     });
 
   return program;

@@ -1,0 +1,104 @@
+/**
+ * `warm JOB`: request every public package version the job's lockfiles pin
+ * through its `*-store` repository, check the bytes against the lockfile, and
+ * report what could not be cached. Internal names are never requested through
+ * a store; the warm refuses to start (exit 2) while one lacks its origin
+ * configuration. Exit 1 on an integrity mismatch, a lockfile that does not
+ * parse, or a request that failed; 130 when interrupted.
+ */
+import cliProgress from 'cli-progress';
+import { loadJob, type LoadedJob } from '../config/load.js';
+import { MigrateError } from '../errors.js';
+import { forOutput } from '../redact.js';
+import { warmJob, type WarmOptions, type WarmProgress } from '../warm/engine.js';
+import type { WarmSummary } from '../warm/summary.js';
+import { print, reportError, wantsJson, type Io } from './output.js';
+
+export interface WarmCommandOptions extends Omit<WarmOptions, 'job' | 'onProgress'> {
+  json?: boolean;
+  quiet?: boolean;
+  onJobLoaded?: (job: LoadedJob) => void;
+}
+
+export async function warmCommand(jobFile: string, opts: WarmCommandOptions, io: Io): Promise<number> {
+  const json = wantsJson(opts.json, io);
+  const progress = warmProgress(io, opts.quiet ?? false);
+  try {
+    const job = loadJob(jobFile);
+    opts.onJobLoaded?.(job);
+    const summary = await warmJob({ ...opts, job, onProgress: progress.onProgress });
+    progress.stop();
+    print(io.stdout, json ? `${JSON.stringify(summary, null, 2)}\n` : humanSummary(summary));
+    return summary.exitCode;
+  } catch (e) {
+    progress.stop();
+    const code = reportError(e, io, json);
+    // an unprotected internal name is a setup problem: fix it (cam harden) and warm again
+    return e instanceof MigrateError && e.code === 'EUNPROTECTED' ? 2 : code;
+  }
+}
+
+const ORDER = ['warmed', 'already-cached', 'non-registry', 'internal-present', 'no-store', 'pending', 'blocked', 'missing-upstream', 'internal-missing', 'integrity-mismatch', 'failed', 'undecided'] as const;
+
+function humanSummary(s: WarmSummary): string {
+  const lines: string[] = [];
+  const counts = ORDER.filter((o) => s.outcomes[o]).map((o) => `${o} ${s.outcomes[o]}`);
+  lines.push(`Warm of ${s.job}${s.interrupted ? ' (interrupted)' : ''}: ${counts.join(', ') || 'nothing to warm'}`);
+  for (const l of s.lockfiles) {
+    const c = ORDER.filter((o) => l.counts[o]).map((o) => `${o} ${l.counts[o]}`);
+    lines.push(`  ${l.path} (${l.format}, ${l.entries} entries): ${c.join(', ')}`);
+  }
+  for (const e of s.lockfileErrors) lines.push(`  ERROR ${e.path}${e.line ? `:${e.line}` : ''}: ${e.message}`);
+  const problems = s.problems.filter((p) => p.outcome !== 'pending');
+  for (const p of problems.slice(0, 50)) lines.push(`  ${p.outcome === 'integrity-mismatch' ? 'CRITICAL ' : ''}${p.outcome} ${p.ecosystem} ${p.name}@${p.version}: ${p.detail}`);
+  if (problems.length > 50) lines.push(`  … ${problems.length - 50} more (--json lists them all)`);
+  if (s.outcomes.pending) lines.push(`  ${s.outcomes.pending} requested and checked but not yet listed by the store: warm again later`);
+  if (s.unchecked.count) lines.push(`  ${s.unchecked.count} warmed without a check of their bytes: ${Object.entries(s.unchecked.reasons).map(([r, n]) => `${n} × ${r}`).join('; ')}`);
+  const sent = Object.entries(s.requests).map(([b, n]) => `${b} ${n}`).join(', ');
+  lines.push(`  ${(s.durationMs / 1000).toFixed(1)} s; requests per quota: ${sent || 'none'}; ${s.throttles} throttle(s)`);
+  if (s.quotaNote) lines.push(`  note: ${s.quotaNote}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** A bar on a terminal, one plain line per item otherwise (stderr). */
+function warmProgress(io: Io, quiet: boolean): { onProgress: (e: WarmProgress) => void; stop: () => void } {
+  if (quiet) return { onProgress: () => {}, stop: () => {} };
+  if (io.stderr.isTTY) {
+    const bar = new cliProgress.SingleBar({ stream: io.stderr, format: '{bar} {value}/{total} entries | {last}', hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
+    let done = 0;
+    return {
+      onProgress: (e) => {
+        if (e.type === 'collected') bar.start(e.toDo, 0, { last: `${e.lockfiles} lockfile(s), ${e.items} entries` });
+        else if (e.type === 'item') bar.update(++done, { last: forOutput(`${e.outcome} ${e.name}@${e.version}`).replace(/\n/g, ' ') });
+        else if (e.type === 'interrupting') bar.update(done, { last: 'stopping after in-flight requests (Ctrl-C again to quit at once)' });
+      },
+      stop: () => bar.stop(),
+    };
+  }
+  return {
+    onProgress: (e) => {
+      const line = plainLine(e);
+      if (line) print(io.stderr, `${line.replace(/\n/g, ' ')}\n`);
+    },
+    stop: () => {},
+  };
+}
+
+function plainLine(e: WarmProgress): string | undefined {
+  switch (e.type) {
+    case 'repository':
+      return `reading lockfiles of ${e.label}`;
+    case 'collected':
+      return `${e.lockfiles} lockfile(s) read${e.errors ? `, ${e.errors} error(s)` : ''}: ${e.items} entries, ${e.toDo} to look at`;
+    case 'item':
+      return `${e.outcome} ${e.ecosystem} ${e.name}@${e.version}${e.detail && e.outcome !== 'warmed' && e.outcome !== 'already-cached' ? ` — ${e.detail}` : ''}`;
+    case 'retry':
+      return `retry ${e.attempt} for ${e.subject} after ${e.code}, waiting ${Math.round(e.waitMs)} ms`;
+    case 'interrupting':
+      return `interrupted: finishing in-flight requests for at most ${Math.round(e.graceMs / 1000)} s (Ctrl-C again to quit at once)`;
+    default: {
+      const never: never = e;
+      return String(never);
+    }
+  }
+}

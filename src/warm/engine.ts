@@ -1,0 +1,288 @@
+/**
+ * `warm JOB` as a function: read the lockfiles, refuse while an internal name is
+ * unprotected, then request every public entry through its store repository at
+ * the rate the read quotas allow, with enough requests in flight to use them.
+ * Every item is a row (state.ts), so a rerun asks only for what is not warmed.
+ */
+import { setMaxListeners } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import PQueue from 'p-queue';
+import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
+import type { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
+import type { STSClient } from '@aws-sdk/client-sts';
+import type { LoadedJob } from '../config/load.js';
+import { Limiter } from '../engine/limiter.js';
+import { jobRates, resolveRates } from '../engine/rates.js';
+import { withRetry } from '../engine/retry.js';
+import { MigrateError, toError } from '../errors.js';
+import { registerSecret } from '../redact.js';
+import { localError } from '../state/blobs.js';
+import { StateDb } from '../state/db.js';
+import { acquireLock } from '../state/lock.js';
+import { CodeArtifact } from '../targets/codeartifact.js';
+import { callerIdentity } from '../targets/domain.js';
+import { createTarget } from '../targets/index.js';
+import { readAccountQuotas } from '../targets/quotas.js';
+import { BUCKETS, type BucketName, type RateLimiter } from '../types.js';
+import { readToolVersion } from '../version.js';
+import { samePep440 } from '../builders/python-metadata.js';
+import { collectInputs } from './inputs.js';
+import { ECOSYSTEM_FORMAT, internalNames, unprotectedError, unprotectedNames } from './internal.js';
+import { planItems } from './items.js';
+import { checkInternal, warmThroughStore, type PackageContext, type Work } from './package.js';
+import { WarmStore, type Decision } from './state.js';
+import { createStore, storeRepository } from './stores.js';
+import type { StoreFormat } from './store-format.js';
+import { ALL_STANDINGS, count, exitCodeOf, problemsOf, standing, uncheckedOf, type Standing, type WarmSummary } from './summary.js';
+import { FINAL_OUTCOMES, itemKey, type WarmOutcome } from './types.js';
+
+export type WarmProgress =
+  | { type: 'repository'; label: string }
+  | { type: 'collected'; lockfiles: number; errors: number; items: number; toDo: number }
+  | { type: 'item'; ecosystem: string; name: string; version: string; outcome: WarmOutcome | 'failed'; detail?: string }
+  | { type: 'retry'; subject: string; code: string; attempt: number; waitMs: number }
+  | { type: 'interrupting'; graceMs: number };
+
+export interface WarmOptions {
+  job: LoadedJob;
+  stateDir?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Abort = start nothing new; in-flight requests get limits.stopGraceSeconds, then are cut off. */
+  signal?: AbortSignal;
+  onProgress?: (e: WarmProgress) => void;
+  /** Overrides warm.pendingTimeoutSeconds. */
+  pendingTimeoutSeconds?: number;
+  codeartifactClient?: CodeartifactClient;
+  serviceQuotasClient?: ServiceQuotasClient;
+  stsClient?: STSClient;
+}
+
+/** The most requests of one kind in flight, whatever the measured round trip says. */
+const MAX_IN_FLIGHT = 512;
+
+/** Counts the requests each bucket let through (retries included), for the summary and the bench. */
+class CountingLimiter implements RateLimiter {
+  readonly counts: Partial<Record<BucketName, number>> = {};
+  constructor(readonly inner: Limiter) {}
+  take(names: readonly BucketName[], signal?: AbortSignal): Promise<void> {
+    for (const n of names) this.counts[n] = (this.counts[n] ?? 0) + 1;
+    return this.inner.take(names, signal);
+  }
+  throttled(names: readonly BucketName[]): void {
+    this.inner.throttled(names);
+  }
+  succeeded(names: readonly BucketName[], ms?: number): void {
+    this.inner.succeeded(names, ms);
+  }
+}
+
+export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
+  const started = Date.now();
+  const { job } = opts;
+  const config = job.config;
+  const stateDir = opts.stateDir ?? 'state';
+  const env = opts.env ?? process.env;
+  const emit = opts.onProgress ?? (() => {});
+  for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) registerSecret(env[name]);
+
+  // the stop: start nothing new; after the grace period, cut off what is still in flight
+  const stop = opts.signal ?? new AbortController().signal;
+  const hard = new AbortController();
+  setMaxListeners(0, hard.signal, stop);
+  let graceTimer: NodeJS.Timeout | undefined;
+  const onStop = () => {
+    emit({ type: 'interrupting', graceMs: config.limits.stopGraceSeconds * 1000 });
+    graceTimer = setTimeout(() => hard.abort(), config.limits.stopGraceSeconds * 1000);
+    graceTimer.unref();
+  };
+  if (stop.aborted) onStop();
+  else stop.addEventListener('abort', onStop, { once: true });
+
+  let release: () => void;
+  try {
+    mkdirSync(stateDir, { recursive: true });
+    release = acquireLock(join(stateDir, job.name));
+  } catch (e) {
+    throw localError(e, stateDir, 'create') ?? e;
+  }
+  let state: StateDb | undefined;
+  let ca: CodeArtifact | undefined;
+  try {
+    state = StateDb.open(join(stateDir, `${job.name}.sqlite`));
+    const db = state;
+    const store = new WarmStore(db);
+
+    // inputs and internal names first: bad input is found before CodeArtifact is asked anything
+    const inputs = await collectInputs(job, { env, stateDir, signal: hard.signal, onRepository: (label) => emit({ type: 'repository', label }) });
+    const names = await internalNames(job, env, stateDir, db, hard.signal);
+    const plan = planItems(inputs.lockfiles, names);
+
+    const fromJob = jobRates(config.limits.rates);
+    let rates = resolveRates(fromJob);
+    let quotaNote: string | undefined;
+    const limiter = new Limiter(Object.fromEntries(BUCKETS.map((b) => [b, rates[b].rate])) as Record<BucketName, number>);
+    const counting = new CountingLimiter(limiter);
+    ca = new CodeArtifact(config.target, counting, opts.codeartifactClient, hard.signal);
+    const target = ca;
+    const retries = config.limits.retries;
+    const retry = <T>(subject: string, fn: () => Promise<T>) => withRetry(fn, { budget: retries, signal: stop, onRetry: (e, attempt, waitMs) => emit({ type: 'retry', subject, code: e.code, attempt, waitMs }) });
+
+    await setup(target, retries, stop);
+    if (BUCKETS.some((b) => fromJob[b] === undefined)) {
+      const account = await readAccountQuotas(config.target.region, env, opts.serviceQuotasClient, hard.signal);
+      rates = resolveRates(fromJob, account.rates);
+      if (account.error) quotaNote = `the account's quotas could not be read (${account.error}); CodeArtifact's defaults apply where the job sets no rate`;
+      for (const b of BUCKETS) limiter.setRate(b, rates[b].rate);
+    }
+
+    // the guard against dependency confusion: nothing is requested while an internal name is unprotected
+    const unprotected = await unprotectedNames(target, job, names.list(), hard.signal);
+    if (unprotected.length) throw unprotectedError(unprotected);
+
+    const who = await callerIdentity(config.target.region, env, opts.stsClient);
+    db.ledger = {
+      toolVersion: readToolVersion(),
+      job: job.name,
+      principal: who.arn ?? `unknown (${who.error ?? 'sts:GetCallerIdentity answered no ARN'})`,
+      target: { region: config.target.region, domain: config.target.domain, domainOwner: config.target.domainOwner },
+      repositories: Object.fromEntries(Object.entries(config.target.repositories).map(([f, r]) => [f, r?.store ?? r?.internal])),
+    };
+    const runId = store.startRun();
+    const rows = store.record(plan.items);
+
+    const decidedThisRun: Partial<Record<WarmOutcome, number>> = {};
+    const decided = (w: Work, d: Decision) => {
+      store.decide(w.row, d);
+      count(decidedThisRun, d.outcome);
+      emit({ type: 'item', ecosystem: w.item.ecosystem, name: w.item.name, version: w.item.version, outcome: d.outcome, ...(d.detail ? { detail: d.detail } : {}) });
+    };
+    const failed = (w: Work, e: MigrateError) => {
+      store.failed(w.row, e.code, e.describe());
+      emit({ type: 'item', ecosystem: w.item.ecosystem, name: w.item.name, version: w.item.version, outcome: 'failed', detail: e.describe() });
+    };
+
+    // what each item needs: nothing (final, or nothing to request), the internal repository, or its store
+    const stores = new Map<string, StoreFormat>();
+    const throughStore = new Map<string, { fmt: StoreFormat; name: string; work: Work[] }>();
+    const internalWork = new Map<string, { eco: Work['item']['ecosystem']; name: string; work: Work[] }>();
+    let toDo = 0;
+    for (const item of plan.items) {
+      const row = rows.get(itemKey(item))!;
+      const w: Work = { item, row };
+      const where = storeRepository(config, item.ecosystem);
+      const final = row.state === 'done' && row.outcome !== null && FINAL_OUTCOMES.has(row.outcome);
+      if (final && !(row.outcome === 'no-store' && 'repository' in where)) continue;
+      toDo++;
+      if (item.kind !== 'registry') decided(w, { outcome: 'non-registry', detail: item.note ?? item.kind });
+      else if (item.internal) {
+        const key = `${item.ecosystem}\0${item.name}`;
+        (internalWork.get(key) ?? internalWork.set(key, { eco: item.ecosystem, name: item.name, work: [] }).get(key)!).work.push(w);
+      } else if ('none' in where) decided(w, { outcome: 'no-store', detail: where.none });
+      else {
+        let fmt = stores.get(item.ecosystem);
+        if (!fmt) stores.set(item.ecosystem, (fmt = createStore(item.ecosystem, target, where.repository)));
+        const key = `${item.ecosystem}\0${item.name}`;
+        (throughStore.get(key) ?? throughStore.set(key, { fmt, name: item.name, work: [] }).get(key)!).work.push(w);
+      }
+    }
+    emit({ type: 'collected', lockfiles: inputs.lockfiles.length, errors: inputs.errors.length, items: plan.items.length, toDo });
+
+    // In flight: enough artifact requests to keep the getAsset bucket busy at the round trip
+    // this warm measures (rate x round trip, with headroom), and twice as many packages (each
+    // lists the store and reads its metadata before its artifacts), re-sized as it goes.
+    const artifactQueue = new PQueue({ concurrency: 16 });
+    const packageQueue = new PQueue({ concurrency: 32 });
+    const listQueue = new PQueue({ concurrency: 16 });
+    const resize = () => {
+      const rtt = limiter.latencyMs('getAsset') ?? limiter.latencyMs('reads') ?? 100;
+      const wanted = Math.min(MAX_IN_FLIGHT, Math.max(16, Math.ceil((limiter.rate('getAsset') * rtt * 1.5) / 1000) + 8));
+      artifactQueue.concurrency = wanted;
+      packageQueue.concurrency = Math.min(MAX_IN_FLIGHT, 2 * wanted);
+      listQueue.concurrency = Math.min(MAX_IN_FLIGHT, Math.max(16, Math.ceil((limiter.rate('listVersions') * (limiter.latencyMs('listVersions') ?? rtt) * 1.5) / 1000) + 4));
+    };
+    resize();
+    const resizer = setInterval(resize, 500);
+    resizer.unref();
+    const onAbort = () => packageQueue.clear();
+    stop.addEventListener('abort', onAbort, { once: true });
+
+    const ctx: PackageContext = { ca: target, store, artifactQueue, listQueue, retry, stop, hard: hard.signal, pendingTimeoutMs: (opts.pendingTimeoutSeconds ?? config.warm.pendingTimeoutSeconds) * 1000, decided, failed };
+    const ingestions: Promise<unknown>[] = [];
+    let fatal: unknown;
+    const guard = (p: Promise<unknown>) => p.catch((e: unknown) => (fatal ??= e));
+    for (const { eco, name, work } of internalWork.values()) {
+      const format = ECOSYSTEM_FORMAT[eco];
+      const repo = config.target.repositories[format]?.internal;
+      if (!repo) {
+        for (const w of work) decided(w, { outcome: 'internal-missing', detail: `an internal name, and the job names no target.repositories.${format}.internal to look in` });
+        continue;
+      }
+      const same = eco === 'pypi' ? (a: string, b: string) => a === b || samePep440(a, b) : (a: string, b: string) => a === b;
+      void guard(packageQueue.add(() => checkInternal(ctx, createTarget(format, target, repo).coordinates(name), same, work)));
+    }
+    for (const { fmt, name, work } of throughStore.values()) {
+      void guard(packageQueue.add(async () => void ingestions.push(guard((await warmThroughStore(ctx, fmt, name, work)).ingestion))));
+    }
+    await packageQueue.onIdle();
+    await Promise.all(ingestions);
+    clearInterval(resizer);
+    stop.removeEventListener('abort', onAbort);
+    if (fatal !== undefined) throw fatal;
+
+    // the summary: every item this warm's lockfiles name, and each lockfile's counts
+    const seen = store.rowsOfRun(runId);
+    const byKey = new Map(seen.map((r) => [[r.ecosystem, r.name, r.version, r.kind].join('\0'), r]));
+    const outcomes: Partial<Record<Standing, number>> = {};
+    for (const r of seen) count(outcomes, standing(r));
+    const lockfiles = inputs.lockfiles.map(({ ref, result }) => {
+      const counts: Partial<Record<Standing, number>> = {};
+      const keys = plan.byLockfile.get(ref.path) ?? new Set<string>();
+      for (const k of keys) {
+        const r = byKey.get(k);
+        if (r) count(counts, standing(r));
+      }
+      return { ...ref, entries: result.entries.length, counts: Object.fromEntries(ALL_STANDINGS.filter((s) => counts[s]).map((s) => [s, counts[s]])) };
+    });
+    const summary: WarmSummary = {
+      job: job.name,
+      runId,
+      interrupted: stop.aborted,
+      outcomes,
+      decidedThisRun,
+      lockfiles,
+      lockfileErrors: inputs.errors,
+      problems: problemsOf(seen),
+      unchecked: uncheckedOf(seen),
+      requests: counting.counts,
+      rates: Object.fromEntries(BUCKETS.map((b) => [b, { ...rates[b], ...(limiter.latencyMs(b) !== undefined ? { latencyMs: Math.round(limiter.latencyMs(b)!) } : {}) }])) as WarmSummary['rates'],
+      ...(quotaNote ? { quotaNote } : {}),
+      throttles: limiter.throttles,
+      tokenFetches: target.tokenFetches,
+      durationMs: Date.now() - started,
+      exitCode: exitCodeOf(outcomes, inputs.errors.length),
+    };
+    store.endRun(stop.aborted ? 'interrupted' : summary.exitCode === 0 ? 'complete' : 'incomplete', summary);
+    return summary;
+  } finally {
+    clearTimeout(graceTimer);
+    stop.removeEventListener('abort', onStop);
+    release();
+    state?.close();
+    if (!opts.codeartifactClient) ca?.client.destroy();
+  }
+}
+
+/** One token and a working domain before anything else: refused credentials stop the warm here (exit 2). */
+async function setup(ca: CodeArtifact, retries: number, signal: AbortSignal): Promise<void> {
+  try {
+    await withRetry(() => ca.authToken(), { budget: retries, signal });
+  } catch (thrown) {
+    const e = toError(thrown);
+    if (!(e instanceof MigrateError) || !['ETARGETAUTH', 'ETARGETREJECTED'].includes(e.code)) throw e;
+    throw new MigrateError('ETARGETSETUP', `CodeArtifact refused the credentials for domain ${ca.config.domain} (owner ${ca.config.domainOwner}, ${ca.config.region}): ${e.message}`, {
+      cause: e,
+      hint: 'check the AWS credentials (aws sts get-caller-identity), the job\'s target, and the IAM permissions listed in the README',
+    });
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * The warm's inputs: the job's lockfiles (paths or globs relative to the job
+ * file; a folder is searched) and the lockfiles found in its git repositories
+ * (each branch checked out and searched), parsed by src/lockfiles/. A file that
+ * does not parse is an error naming the file and line, and the others go on.
+ */
+import { readdirSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { globSync } from 'tinyglobby';
+import type { LoadedJob } from '../config/load.js';
+import { MigrateError, toError } from '../errors.js';
+import { detect, parseLockfiles, type LockfileResult } from '../lockfiles/index.js';
+import { LockfileRepository } from './git-lockfiles.js';
+import type { LockfileRef } from './types.js';
+
+/** Folders that hold other projects' files, never the company's lockfiles. */
+const SKIPPED_DIRS = new Set(['.git', 'node_modules', '.venv', 'venv', '.tox', 'site-packages', '__pycache__', '.yarn']);
+
+export interface CollectedLockfile {
+  ref: LockfileRef;
+  result: LockfileResult;
+}
+
+export interface InputError {
+  /** The lockfile (as LockfileRef.path names it), or the repository `<url>#<branch>`. */
+  path: string;
+  repository: string | null;
+  code: string;
+  line?: number;
+  message: string;
+}
+
+export interface Inputs {
+  lockfiles: CollectedLockfile[];
+  errors: InputError[];
+}
+
+export interface CollectOptions {
+  env: NodeJS.ProcessEnv;
+  stateDir: string;
+  signal?: AbortSignal;
+  /** Told of each repository branch as it is read. */
+  onRepository?: (label: string) => void;
+}
+
+/** Every file under `dir` whose name a package manager gives its lockfile (`detect` knows it by name). */
+export function findLockfiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    let names: string[];
+    try {
+      names = readdirSync(d).sort();
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const path = join(d, name);
+      let st;
+      try {
+        st = statSync(path);
+      } catch {
+        continue;
+      }
+      if (st.isDirectory()) {
+        if (!SKIPPED_DIRS.has(name)) walk(path);
+      } else if (st.isFile() && detect(path, '') !== undefined) out.push(path);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** The job's `warm.lockfiles`: paths (a folder is searched) and globs, relative to the job file. */
+export function localLockfiles(jobFile: string, patterns: readonly string[]): { files: string[]; missing: string[] } {
+  const base = dirname(resolve(jobFile));
+  const files = new Set<string>();
+  const missing: string[] = [];
+  for (const p of patterns) {
+    const abs = isAbsolute(p) ? p : resolve(base, p);
+    if (/[*?[{]/.test(p)) {
+      const hits = globSync(abs, { absolute: true, dot: true, onlyFiles: true });
+      if (!hits.length) missing.push(p);
+      for (const f of hits) files.add(f);
+      continue;
+    }
+    let st;
+    try {
+      st = statSync(abs);
+    } catch {
+      missing.push(p);
+      continue;
+    }
+    if (st.isDirectory()) for (const f of findLockfiles(abs)) files.add(f);
+    else files.add(abs);
+  }
+  return { files: [...files].sort(), missing };
+}
+
+/** Parse files and name them as the summary does: `toDisplay` maps a path on disk to its name. */
+function parseAll(files: string[], toDisplay: (path: string) => string, repository: string | null, errors: InputError[], root?: string): CollectedLockfile[] {
+  const parsed = parseLockfiles(files);
+  // messages name files by their path on disk: a checkout's temporary folder is no name to show
+  const rename = (text: string) => {
+    const named = files.reduce((t, f) => t.split(f).join(toDisplay(f)), text);
+    return root ? named.split(`${root}${sep}`).join(toDisplay(root).replace(/:?$/, ':')) : named;
+  };
+  for (const { file, error } of parsed.errors) {
+    const line = error.message.startsWith(file) ? /^:(\d+)(?: \(|: )/.exec(error.message.slice(file.length))?.[1] : undefined;
+    errors.push({ path: toDisplay(file), repository, code: error.code, ...(line ? { line: Number(line) } : {}), message: rename(error.describe()) });
+  }
+  return parsed.files.map((result) => {
+    const display = (f: string) => (isAbsolute(f) ? toDisplay(f) : f);
+    const renamed: LockfileResult = {
+      ...result,
+      file: display(result.file),
+      entries: result.entries.map((e) => ({ ...e, from: e.from.map((o) => ({ ...o, file: display(o.file) })) })),
+      warnings: result.warnings.map((w) => ({ ...w, file: display(w.file) })),
+    };
+    return { ref: { path: renamed.file, format: result.format, repository }, result: renamed };
+  });
+}
+
+/** Read every lockfile the job's `warm:` section names; errors are collected, never thrown (except bad input). */
+export async function collectInputs(job: LoadedJob, opts: CollectOptions): Promise<Inputs> {
+  const errors: InputError[] = [];
+  const warm = job.config.warm;
+  const jobDir = dirname(resolve(job.file));
+  const { files, missing } = localLockfiles(job.file, warm.lockfiles);
+  for (const m of missing) errors.push({ path: m, repository: null, code: 'ELOCKFILE', message: `ELOCKFILE: ${m}: no such file (warm.lockfiles is relative to ${job.file})` });
+  const lockfiles = parseAll(files, (f) => relative(jobDir, f) || basename(f), null, errors);
+
+  // Built first, all of them: a key variable that is not set is bad input, found before any clone.
+  const repositories = warm.repositories.map((r) => new LockfileRepository(r, opts.env, opts.stateDir));
+  try {
+    for (const repo of repositories) {
+      let branches: string[];
+      try {
+        await repo.fetch(opts.signal);
+        branches = await repo.branches(opts.signal);
+      } catch (e) {
+        if (opts.signal?.aborted) throw e;
+        const err = e instanceof MigrateError ? e : new MigrateError('ESOURCE', toError(e).message, { cause: e });
+        errors.push({ path: repo.url, repository: repo.url, code: err.code, message: err.describe() });
+        continue;
+      }
+      for (const branch of branches) {
+        const label = `${repo.url}#${branch}`;
+        opts.onRepository?.(label);
+        let checkout;
+        try {
+          checkout = await repo.checkout(branch, opts.signal);
+        } catch (e) {
+          if (opts.signal?.aborted) throw e;
+          const err = e instanceof MigrateError ? e : new MigrateError('ESOURCE', toError(e).message, { cause: e });
+          errors.push({ path: label, repository: label, code: err.code, message: err.describe() });
+          continue;
+        }
+        try {
+          const found = findLockfiles(checkout.dir);
+          const display = (f: string) => `${label}:${relative(checkout.dir, f).split(sep).join('/')}`;
+          lockfiles.push(...parseAll(found, display, label, errors, checkout.dir));
+        } finally {
+          checkout.cleanup();
+        }
+      }
+    }
+  } finally {
+    for (const r of repositories) r.close();
+  }
+  return { lockfiles, errors };
+}

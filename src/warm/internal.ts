@@ -1,0 +1,131 @@
+/**
+ * Internal names: what the job migrates (its npm packages and scopes, its PyPI
+ * projects, its Go modules). A lockfile entry with an internal name is never
+ * requested through a store repository: the store would look for it upstream
+ * and pull in a public package of the same name (dependency confusion). It is
+ * looked up in the internal repository instead.
+ *
+ * Warming refuses to start while an internal name lacks its origin
+ * configuration (upstream BLOCK on the package, or a package group that blocks
+ * external upstreams): the same names `harden` protects, so `cam harden` is the fix.
+ * https://docs.aws.amazon.com/codeartifact/latest/ug/package-origin-controls.html
+ */
+import PQueue from 'p-queue';
+import type { LoadedJob } from '../config/load.js';
+import { formatOf } from '../engine/run.js';
+import { withRetry } from '../engine/retry.js';
+import { MigrateError } from '../errors.js';
+import type { Ecosystem } from '../lockfiles/index.js';
+import { normalizeProjectName } from '../builders/python-metadata.js';
+import { createSource } from '../sources/index.js';
+import type { StateDb } from '../state/db.js';
+import type { CodeArtifact } from '../targets/codeartifact.js';
+import { Domain } from '../targets/domain.js';
+import { createTarget } from '../targets/index.js';
+import type { Format } from '../types.js';
+
+export const ECOSYSTEM_FORMAT: Record<Ecosystem, Format> = { npm: 'npm', pypi: 'pypi', go: 'generic' };
+
+export class InternalNames {
+  private readonly names: Record<Format, Set<string>> = { npm: new Set(), pypi: new Set(), generic: new Set() };
+  private readonly scopes = new Set<string>();
+
+  add(format: Format, name: string): void {
+    this.names[format].add(format === 'pypi' ? normalizeProjectName(name) : name);
+  }
+
+  addScope(scope: string): void {
+    this.scopes.add(scope);
+  }
+
+  /** Is this registry name internal? npm: named, or in an internal scope; PyPI: by PEP 503 name; Go: the module or its /vN. */
+  has(ecosystem: Ecosystem, name: string): boolean {
+    const format = ECOSYSTEM_FORMAT[ecosystem];
+    switch (ecosystem) {
+      case 'npm':
+        return this.names.npm.has(name) || (name.startsWith('@') && this.scopes.has(name.slice(0, name.indexOf('/'))));
+      case 'pypi':
+        return this.names.pypi.has(normalizeProjectName(name));
+      case 'go':
+        return this.names[format].has(name) || this.names[format].has(name.replace(/\/v\d+$/, ''));
+      default: {
+        const never: never = ecosystem;
+        throw new Error(`unknown ecosystem ${String(never)}`);
+      }
+    }
+  }
+
+  /** Every concrete internal name, for the origin-configuration check. */
+  list(): { format: Format; name: string }[] {
+    return (Object.keys(this.names) as Format[]).flatMap((format) => [...this.names[format]].sort().map((name) => ({ format, name })));
+  }
+}
+
+/**
+ * The job's internal names: what its sources name now (as `harden` enumerates
+ * them: a registry's packages and scope searches, a git source's tags), what the
+ * state recorded from earlier runs, and the scopes themselves.
+ */
+export async function internalNames(job: LoadedJob, env: NodeJS.ProcessEnv, stateDir: string, state: StateDb, signal: AbortSignal): Promise<InternalNames> {
+  const out = new InternalNames();
+  const enabled = job.config.sources.filter((s) => s.enabled);
+  const active = new Set(enabled.map((s) => s.id));
+  for (const s of enabled) {
+    if (s.kind === 'npm-registry') {
+      for (const p of s.packages) out.add('npm', p);
+      for (const scope of s.scopes) out.addScope(scope);
+    } else if (s.package) out.add(formatOf(s), s.package);
+  }
+  for (const p of state.packages()) if (active.has(p.source_id)) out.add(p.format, p.package);
+  for (const config of enabled) {
+    const source = createSource(config, env, stateDir);
+    try {
+      if (source.prepare) await withRetry(() => source.prepare!(signal), { budget: job.config.limits.retries, signal });
+      for await (const n of source.packageNames(signal)) {
+        if (!n.ok) throw n.error;
+        out.add(formatOf(config), n.name);
+      }
+    } finally {
+      source.close?.();
+    }
+  }
+  return out;
+}
+
+/**
+ * Internal names without the origin configuration that keeps public packages
+ * out: neither upstream BLOCK on the package (in its internal repository, where
+ * `harden` sets it) nor a package group blocking external upstreams. Read only.
+ */
+export async function unprotectedNames(ca: CodeArtifact, job: LoadedJob, names: readonly { format: Format; name: string }[], signal: AbortSignal): Promise<string[]> {
+  const domain = new Domain(ca);
+  const retry = <T>(fn: () => Promise<T>) => withRetry(fn, { budget: job.config.limits.retries, signal });
+  const queue = new PQueue({ concurrency: 16 });
+  const unprotected: string[] = [];
+  let failure: unknown;
+  for (const n of names) {
+    const internal = job.config.target.repositories[n.format]?.internal;
+    if (!internal) continue;
+    void queue.add(async () => {
+      const coords = createTarget(n.format, ca, internal).coordinates(n.name);
+      const origin = await retry(() => domain.origin(coords));
+      if (origin?.upstream === 'BLOCK') return;
+      const group = await retry(() => domain.groupOf(coords));
+      if (group?.externalUpstream === 'BLOCK') return;
+      unprotected.push(`${n.format}:${n.name}`);
+    }).catch((e: unknown) => (failure ??= e));
+  }
+  await queue.onIdle();
+  // a name whose protection could not be read is not known to be protected: the warm cannot start
+  if (failure !== undefined) throw failure;
+  return unprotected.sort();
+}
+
+/** The refusal: exit 2 (bad setup), naming the names, with the fix. */
+export function unprotectedError(names: readonly string[]): MigrateError {
+  const shown = names.slice(0, 20).join(', ') + (names.length > 20 ? `, … (${names.length} in all)` : '');
+  return new MigrateError('EUNPROTECTED', `warming refused: ${names.length} internal name(s) have no origin configuration keeping public packages out: ${shown}`, {
+    subject: names[0],
+    hint: 'run `cam harden <job>` first (upstream BLOCK on every internal package; add --package-groups for names only a scope covers), then warm again',
+  });
+}

@@ -1,0 +1,121 @@
+/**
+ * npm through a store repository: the packument (GET `<endpoint><name>`), then
+ * the tarball its `dist.tarball` names (GET, Bearer token), exactly what `npm
+ * install` asks; CodeArtifact fetches both from its upstream and keeps the
+ * tarball (https://docs.aws.amazon.com/codeartifact/latest/ug/npm-commands.html).
+ * The bytes are checked against the lockfile's `integrity` (SRI sha512, or sha1
+ * where that is all an old lockfile has: flagged weak).
+ */
+import { createHash } from 'node:crypto';
+import { MigrateError, toError } from '../errors.js';
+import { declaredHash } from '../integrity/hashes.js';
+import type { CodeArtifact, PackageCoordinates } from '../targets/codeartifact.js';
+import { excerpt, RepositoryEndpoint } from '../targets/endpoint.js';
+import { npmCoordinates } from '../targets/npm.js';
+import type { FileHashes, WarmItem } from './types.js';
+import { ARTIFACT_BUCKETS, METADATA_BUCKETS, underEndpoint, type FetchOutcome, type StoreFormat, type Verdict } from './store-format.js';
+
+const NPM_ASSET = 'package.tgz';
+
+/** The packument's versions: only what warming needs from each (the tarball URL). */
+export interface NpmMeta {
+  endpoint: string;
+  versions: Map<string, { tarball?: string }>;
+}
+
+/** `@scope/name` as npm writes it in a registry path: the scope's slash escaped. */
+const escapeName = (name: string) => (name.startsWith('@') ? `@${encodeURIComponent(name.slice(1))}` : encodeURIComponent(name));
+
+export class NpmStore implements StoreFormat<NpmMeta> {
+  readonly ecosystem = 'npm' as const;
+  readonly format = 'npm' as const;
+  private readonly http: RepositoryEndpoint;
+
+  constructor(
+    private readonly ca: CodeArtifact,
+    readonly repository: string,
+  ) {
+    this.http = new RepositoryEndpoint(ca, { auth: 'bearer', label: `the npm endpoint of ${repository}`, authHint: 'the CodeArtifact token lacks rights: check codeartifact:ReadFromRepository on the store repository and sts:GetServiceBearerToken (README)' });
+  }
+
+  coordinates(name: string): PackageCoordinates {
+    return npmCoordinates(this.repository, name);
+  }
+
+  sameVersion(listed: string, pinned: string): boolean {
+    return listed === pinned;
+  }
+
+  async metadata(name: string, signal?: AbortSignal): Promise<NpmMeta | undefined> {
+    const endpoint = await this.ca.endpoint('npm', this.repository);
+    // the abbreviated form npm itself asks for: a fraction of a popular package's full packument
+    const res = await this.http.send('reading the packument', METADATA_BUCKETS, name, {
+      method: 'GET',
+      url: `${endpoint}${escapeName(name)}`,
+      headers: { accept: 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8' },
+      signal,
+    });
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw new MigrateError('ETARGETREJECTED', `${name}: the store answered HTTP ${res.status} for the packument: ${excerpt(res.body)}`, { subject: name, status: res.status });
+    let doc: unknown;
+    try {
+      doc = JSON.parse(res.body);
+    } catch (e) {
+      throw new MigrateError('ETARGET', `${name}: the store's packument is not JSON: ${toError(e).message}`, { subject: name, cause: e });
+    }
+    const versions = new Map<string, { tarball?: string }>();
+    const raw = typeof doc === 'object' && doc !== null ? (doc as { versions?: unknown }).versions : undefined;
+    if (typeof raw === 'object' && raw !== null) {
+      for (const [v, d] of Object.entries(raw as Record<string, unknown>)) {
+        const dist = typeof d === 'object' && d !== null ? (d as { dist?: { tarball?: unknown } }).dist : undefined;
+        versions.set(v, typeof dist?.tarball === 'string' ? { tarball: dist.tarball } : {});
+      }
+    }
+    return { endpoint, versions };
+  }
+
+  async fetch(meta: NpmMeta, item: WarmItem, held: readonly FileHashes[], beforeRequest: () => void, signal?: AbortSignal): Promise<FetchOutcome> {
+    if (held.some((f) => f.name === NPM_ASSET)) return { kind: 'fetched', files: [] };
+    const subject = `${item.name}@${item.version}`;
+    const v = meta.versions.get(item.version);
+    if (!v) return { kind: 'not-found', detail: `the packument through ${this.repository} lists no ${item.version}` };
+    // the store's own tarball URL (CodeArtifact writes its endpoint there); anything else is not sent our token
+    const base = item.name.startsWith('@') ? item.name.slice(item.name.indexOf('/') + 1) : item.name;
+    const url = v.tarball && underEndpoint(v.tarball, meta.endpoint) ? v.tarball : `${meta.endpoint}${item.name}/-/${base}-${item.version}.tgz`;
+    beforeRequest();
+    const res = await this.http.send('downloading the tarball', ARTIFACT_BUCKETS, subject, { method: 'GET', url, binary: true, signal });
+    if (res.status === 404) return { kind: 'not-found', detail: `the tarball of ${subject} is not found through ${this.repository}` };
+    if (res.status !== 200 || !res.bytes) throw new MigrateError('ETARGETREJECTED', `${subject}: the store answered HTTP ${res.status} for the tarball: ${excerpt(res.body)}`, { subject, status: res.status });
+    const bytes = res.bytes;
+    const hex = (alg: string) => createHash(alg).update(bytes).digest('hex');
+    return { kind: 'fetched', files: [{ name: NPM_ASSET, size: bytes.length, sha512: hex('sha512'), sha1: hex('sha1') }] };
+  }
+
+  check(item: WarmItem, files: readonly FileHashes[]): Verdict {
+    const file = files.find((f) => f.name === NPM_ASSET);
+    if (!file) return { ok: true, checked: false, detail: 'no tarball to check' };
+    const { integrity, yarnChecksum } = item.expected;
+    if (!integrity) {
+      // https://yarnpkg.com/configuration/yarnrc#checksumBehavior: a hash of yarn's cache zip, not of the tarball
+      if (yarnChecksum) return { ok: true, checked: false, detail: "yarn berry's checksum hashes yarn's own cache archive, not the registry tarball: not checkable" };
+      return { ok: true, checked: false, detail: 'the lockfile pins no integrity' };
+    }
+    let declared;
+    try {
+      declared = declaredHash(integrity, undefined, `${item.name}@${item.version}`);
+    } catch (e) {
+      return { ok: true, checked: false, detail: `the lockfile's integrity cannot be used: ${toError(e).message}` };
+    }
+    if (!declared || (declared.algorithm !== 'sha512' && declared.algorithm !== 'sha1')) return { ok: true, checked: false, detail: `the lockfile's integrity names no sha512 or sha1: ${integrity.slice(0, 80)}` };
+    const actual = file[declared.algorithm];
+    if (!actual) return { ok: true, checked: false, detail: `no ${declared.algorithm} of the tarball to compare` };
+    if (!declared.hexes.includes(actual)) {
+      return { ok: false, detail: `the tarball's ${declared.algorithm} is ${actual}, the lockfile pins ${declared.hex}` };
+    }
+    return { ok: true, checked: true, ...(declared.weak ? { detail: 'checked with sha1 only (weak): the lockfile has no sha512' } : {}) };
+  }
+
+  complete(_item: WarmItem, held: readonly FileHashes[]): boolean {
+    return held.some((f) => f.name === NPM_ASSET);
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * PyPI through a store repository: the project's simple page (PEP 503, GET
+ * `<endpoint>simple/<normalised name>/`, Basic `aws:<token>`), then each file
+ * of the pinned version the lockfile allows, at the URL the page gives
+ * (`<endpoint>simple/<project>/<version>/<file>`), as pip asks for them;
+ * CodeArtifact fetches them from its upstream and keeps them
+ * (https://docs.aws.amazon.com/codeartifact/latest/ug/python-configure-pip.html).
+ *
+ * Which files: those whose `#sha256=` on the page is one the lockfile pins
+ * (pip's --require-hashes, poetry and uv list every file of a version they
+ * allow); every file of the version when the lockfile pins no hash. A version
+ * whose files on the index carry none of the pinned hashes is an integrity
+ * mismatch. Each file's bytes are hashed and must be one the lockfile pins.
+ */
+import { createHash } from 'node:crypto';
+import { normalizePep440, normalizeProjectName, samePep440 } from '../builders/python-metadata.js';
+import { MigrateError } from '../errors.js';
+import type { CodeArtifact, PackageCoordinates } from '../targets/codeartifact.js';
+import { excerpt, RepositoryEndpoint } from '../targets/endpoint.js';
+import type { FileHashes, WarmItem } from './types.js';
+import { ARTIFACT_BUCKETS, METADATA_BUCKETS, underEndpoint, type FetchOutcome, type StoreFormat, type Verdict } from './store-format.js';
+
+export interface PypiFile {
+  filename: string;
+  /** The version's path segment in the file URL (CodeArtifact: `…/simple/<project>/<version>/<file>`). */
+  version?: string;
+  url: string;
+  sha256?: string;
+}
+
+export interface PypiMeta {
+  endpoint: string;
+  files: PypiFile[];
+}
+
+const unescapeHtml = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+
+/** The links of a PEP 503 page: file name, absolute URL (fragment removed) and the `#sha256=` it declares. */
+export function parseSimplePage(html: string, pageUrl: string): PypiFile[] {
+  const out: PypiFile[] = [];
+  for (const m of html.matchAll(/<a\s([^>]*)>([^<]*)<\/a>/gi)) {
+    const href = /href\s*=\s*"([^"]*)"/i.exec(m[1] ?? '')?.[1] ?? /href\s*=\s*'([^']*)'/i.exec(m[1] ?? '')?.[1];
+    if (href === undefined) continue;
+    let url: URL;
+    try {
+      url = new URL(unescapeHtml(href), pageUrl);
+    } catch {
+      continue;
+    }
+    const sha256 = /^#sha256=([0-9a-f]{64})$/i.exec(url.hash)?.[1]?.toLowerCase();
+    url.hash = '';
+    const segments = url.pathname.split('/').map((s) => {
+      try {
+        return decodeURIComponent(s);
+      } catch {
+        return s;
+      }
+    });
+    const filename = segments.at(-1) ?? '';
+    if (!filename) continue;
+    const version = segments.length >= 2 ? segments.at(-2) : undefined;
+    out.push({ filename, url: url.toString(), ...(version ? { version } : {}), ...(sha256 ? { sha256 } : {}) });
+  }
+  return out;
+}
+
+/** The version a distribution's file name carries (wheel: second field; sdist: after `<name>-`). */
+function fileVersion(project: string, filename: string): string | undefined {
+  if (filename.endsWith('.whl')) return filename.split('-')[1];
+  const stem = filename.replace(/\.(?:tar\.gz|tar\.bz2|tar\.xz|tgz|tar|zip)$/i, '');
+  for (let i = stem.indexOf('-'); i > 0; i = stem.indexOf('-', i + 1)) if (normalizeProjectName(stem.slice(0, i)) === project) return stem.slice(i + 1);
+  return undefined;
+}
+
+/** The hashes a lockfile pins, by algorithm (pip accepts sha256, sha384, sha512; we compute sha256 and sha512). */
+function pinned(item: WarmItem): { sha256: Set<string>; sha512: Set<string>; other: number } {
+  const out = { sha256: new Set<string>(), sha512: new Set<string>(), other: 0 };
+  for (const h of item.expected.hashes ?? []) {
+    const m = /^(sha256|sha512)[:=]([0-9a-f]+)$/i.exec(h.trim());
+    if (m?.[1] && m[2]) out[m[1].toLowerCase() as 'sha256' | 'sha512'].add(m[2].toLowerCase());
+    else out.other++;
+  }
+  return out;
+}
+
+export class PypiStore implements StoreFormat<PypiMeta> {
+  readonly ecosystem = 'pypi' as const;
+  readonly format = 'pypi' as const;
+  private readonly http: RepositoryEndpoint;
+
+  constructor(
+    private readonly ca: CodeArtifact,
+    readonly repository: string,
+  ) {
+    this.http = new RepositoryEndpoint(ca, { auth: 'basic', label: `the PyPI endpoint of ${repository}`, authHint: 'the CodeArtifact token lacks rights: check codeartifact:ReadFromRepository on the store repository and sts:GetServiceBearerToken (README)' });
+  }
+
+  coordinates(name: string): PackageCoordinates {
+    return { format: 'pypi', repository: this.repository, package: normalizeProjectName(name) };
+  }
+
+  sameVersion(listed: string, pinnedVersion: string): boolean {
+    return listed === pinnedVersion || (normalizePep440(listed) !== undefined && samePep440(listed, pinnedVersion));
+  }
+
+  async metadata(name: string, signal?: AbortSignal): Promise<PypiMeta | undefined> {
+    const endpoint = await this.ca.endpoint('pypi', this.repository);
+    const project = normalizeProjectName(name);
+    const url = `${endpoint}simple/${encodeURIComponent(project)}/`;
+    const res = await this.http.send('reading the project page', METADATA_BUCKETS, project, { method: 'GET', url, headers: { accept: 'text/html' }, signal });
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw new MigrateError('ETARGETREJECTED', `${project}: the store answered HTTP ${res.status} for the project page: ${excerpt(res.body)}`, { subject: project, status: res.status });
+    return { endpoint, files: parseSimplePage(res.body, url) };
+  }
+
+  async fetch(meta: PypiMeta, item: WarmItem, held: readonly FileHashes[], beforeRequest: () => void, signal?: AbortSignal): Promise<FetchOutcome> {
+    const subject = `${item.name}==${item.version}`;
+    const ofVersion = meta.files.filter((f) => {
+      const v = f.version && this.sameVersion(f.version, item.version) ? f.version : fileVersion(item.name, f.filename);
+      return v !== undefined && this.sameVersion(v, item.version);
+    });
+    if (!ofVersion.length) return { kind: 'not-found', detail: `the project page through ${this.repository} lists no file of ${item.version}` };
+    const pins = pinned(item);
+    let wanted = ofVersion;
+    if (pins.sha256.size) {
+      wanted = ofVersion.filter((f) => f.sha256 !== undefined && pins.sha256.has(f.sha256));
+      if (!wanted.length) {
+        return { kind: 'mismatch', detail: `none of the ${ofVersion.length} file(s) of ${item.version} on the index has a sha256 the lockfile pins`, files: ofVersion.map((f) => ({ name: f.filename, ...(f.sha256 ? { sha256: f.sha256 } : {}) })) };
+      }
+    }
+    const have = new Set(held.map((f) => f.name));
+    const files: FileHashes[] = [];
+    let first = true;
+    for (const f of wanted) {
+      if (have.has(f.filename)) continue;
+      if (!underEndpoint(f.url, meta.endpoint)) throw new MigrateError('ETARGETREJECTED', `${subject}: the project page points ${f.filename} outside the store's endpoint; not sending it our token`, { subject, actual: f.url });
+      if (first) beforeRequest();
+      first = false;
+      const res = await this.http.send('downloading a file', ARTIFACT_BUCKETS, subject, { method: 'GET', url: f.url, binary: true, signal });
+      if (res.status === 404) return { kind: 'not-found', detail: `${f.filename} is not found through ${this.repository}` };
+      if (res.status !== 200 || !res.bytes) throw new MigrateError('ETARGETREJECTED', `${subject}: the store answered HTTP ${res.status} for ${f.filename}: ${excerpt(res.body)}`, { subject, status: res.status });
+      const bytes = res.bytes;
+      files.push({ name: f.filename, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), sha512: createHash('sha512').update(bytes).digest('hex') });
+    }
+    return { kind: 'fetched', files };
+  }
+
+  check(item: WarmItem, files: readonly FileHashes[]): Verdict {
+    const pins = pinned(item);
+    if (!pins.sha256.size && !pins.sha512.size) {
+      return { ok: true, checked: false, detail: pins.other ? 'the lockfile pins only hashes other than sha256/sha512: not checked' : 'the lockfile pins no hash' };
+    }
+    for (const f of files) {
+      const ok = (f.sha256 !== undefined && pins.sha256.has(f.sha256)) || (f.sha512 !== undefined && pins.sha512.has(f.sha512));
+      if (!ok) return { ok: false, detail: `${f.name} has sha256 ${f.sha256 ?? '?'}, which the lockfile does not pin` };
+    }
+    return { ok: true, checked: files.length > 0 };
+  }
+
+  complete(item: WarmItem, held: readonly FileHashes[]): boolean {
+    const pins = pinned(item);
+    if (!pins.sha256.size) return held.length > 0;
+    // every pinned file is held: any pinned hash no held file has means a file still to fetch
+    const have = new Set(held.map((f) => f.sha256));
+    return [...pins.sha256].every((h) => have.has(h));
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * What a warm says it did: outcomes per item and per lockfile, the problems
+ * with what to do, the lockfiles that did not parse, what was not checkable and
+ * why, the requests sent per quota and the rates they ran at; and the report's
+ * `warm` section (src/report/schema.ts), from a summary or from the state.
+ */
+import type { BucketName } from '../types.js';
+import type { RateSource } from '../engine/rates.js';
+import type { WarmInput } from '../report/schema.js';
+import type { StateDb } from '../state/db.js';
+import type { InputError } from './inputs.js';
+import type { WarmRow } from './state.js';
+import { WARM_OUTCOMES, type LockfileRef, type WarmOutcome } from './types.js';
+
+/** An item's standing in a summary: its outcome, `failed` (retried next time), or `undecided` (the warm was stopped first). */
+export type Standing = WarmOutcome | 'failed' | 'undecided';
+
+export interface WarmProblem {
+  ecosystem: string;
+  name: string;
+  version: string;
+  outcome: Standing;
+  detail: string;
+  lockfiles: string[];
+}
+
+export interface WarmSummary {
+  job: string;
+  runId: number;
+  interrupted: boolean;
+  /** Per distinct item named by this warm's lockfiles. */
+  outcomes: Partial<Record<Standing, number>>;
+  /** What this run decided (a rerun decides only what was not final). */
+  decidedThisRun: Partial<Record<WarmOutcome, number>>;
+  lockfiles: (LockfileRef & { entries: number; counts: Partial<Record<Standing, number>> })[];
+  /** Lockfiles that did not parse (file and line), repositories that could not be read; the others went on. */
+  lockfileErrors: InputError[];
+  /** Every item that is not warmed, cached, listed or present: what it is and why. */
+  problems: WarmProblem[];
+  /** Items warmed or cached whose bytes the lockfile gives nothing to check with, by reason. */
+  unchecked: { count: number; reasons: Record<string, number> };
+  /** Requests sent, per quota bucket (retries included). */
+  requests: Partial<Record<BucketName, number>>;
+  rates: Record<BucketName, { rate: number; source: RateSource; latencyMs?: number }>;
+  quotaNote?: string;
+  throttles: number;
+  tokenFetches: number;
+  durationMs: number;
+  exitCode: number;
+}
+
+const PROBLEMS: ReadonlySet<Standing> = new Set(['blocked', 'missing-upstream', 'integrity-mismatch', 'pending', 'internal-missing', 'failed', 'undecided']);
+
+export function standing(r: WarmRow): Standing {
+  if (r.state === 'failed') return 'failed';
+  return r.outcome ?? 'undecided';
+}
+
+export function count<K extends string>(into: Partial<Record<K, number>>, k: K): void {
+  into[k] = (into[k] ?? 0) + 1;
+}
+
+/** Exit code: 1 for an integrity mismatch (critical), a lockfile that did not parse, or a request that failed; else 0. */
+export function exitCodeOf(outcomes: Partial<Record<Standing, number>>, lockfileErrors: number): number {
+  return (outcomes['integrity-mismatch'] ?? 0) > 0 || (outcomes.failed ?? 0) > 0 || lockfileErrors > 0 ? 1 : 0;
+}
+
+export function problemsOf(rows: readonly WarmRow[]): WarmProblem[] {
+  return rows
+    .filter((r) => PROBLEMS.has(standing(r)))
+    .map((r) => ({
+      ecosystem: r.ecosystem,
+      name: r.name,
+      version: r.version,
+      outcome: standing(r),
+      detail: r.state === 'failed' ? `${r.last_error_code ?? ''}: ${r.last_error ?? ''}` : (r.detail ?? ''),
+      lockfiles: JSON.parse(r.files) as string[],
+    }));
+}
+
+export function uncheckedOf(rows: readonly WarmRow[]): WarmSummary['unchecked'] {
+  const reasons: Record<string, number> = {};
+  let n = 0;
+  for (const r of rows) {
+    if (r.checked !== 0 || (r.outcome !== 'warmed' && r.outcome !== 'already-cached' && r.outcome !== 'pending')) continue;
+    n++;
+    const reason = r.detail ?? 'not checked';
+    reasons[reason] = (reasons[reason] ?? 0) + 1;
+  }
+  return { count: n, reasons };
+}
+
+const REPORT_COUNTS: Partial<Record<WarmOutcome, keyof NonNullable<WarmInput['lockfiles']>[number]['counts']>> = {
+  warmed: 'warmed',
+  'already-cached': 'alreadyCached',
+  blocked: 'blocked',
+  'missing-upstream': 'missingUpstream',
+  'integrity-mismatch': 'integrityMismatch',
+  'non-registry': 'nonRegistry',
+  pending: 'pending',
+};
+const REPORT_PROBLEMS = new Set(['blocked', 'missing-upstream', 'integrity-mismatch', 'non-registry', 'pending']);
+
+/**
+ * The report's `warm` section: per lockfile, its counts and problems. The report
+ * schema counts store outcomes only; internal names, Go (no store) and failed
+ * requests are in the warm's own summary.
+ */
+export function warmSection(lockfiles: readonly LockfileRef[], rows: readonly WarmRow[]): WarmInput {
+  const byFile = new Map<string, WarmRow[]>();
+  for (const r of rows) for (const f of JSON.parse(r.files) as string[]) (byFile.get(f) ?? byFile.set(f, []).get(f)!).push(r);
+  return {
+    lockfiles: lockfiles.map((l) => {
+      const counts = { warmed: 0, alreadyCached: 0, blocked: 0, missingUpstream: 0, integrityMismatch: 0, nonRegistry: 0, pending: 0 };
+      const problems: NonNullable<WarmInput['lockfiles']>[number]['problems'] = [];
+      for (const r of byFile.get(l.path) ?? []) {
+        const key = r.outcome ? REPORT_COUNTS[r.outcome] : undefined;
+        if (key) counts[key]++;
+        if (r.outcome && REPORT_PROBLEMS.has(r.outcome)) problems.push({ name: r.name, version: r.version, outcome: r.outcome as 'blocked', detail: r.detail ?? '' });
+      }
+      return { path: l.path, kind: l.format, repository: l.repository, counts, problems };
+    }),
+  };
+}
+
+/** The `warm` section of the last warm the state records, or null when there was none. */
+export function warmSectionFromState(state: StateDb): WarmInput | null {
+  const last = state.db.prepare('SELECT id, summary FROM warm_runs WHERE summary IS NOT NULL ORDER BY id DESC LIMIT 1').get() as { id: number; summary: string } | undefined;
+  if (!last) return null;
+  const summary = JSON.parse(last.summary) as Partial<WarmSummary>;
+  const rows = state.db.prepare('SELECT * FROM warm_entries WHERE last_seen_run = ?').all(last.id) as WarmRow[];
+  return warmSection(summary.lockfiles ?? [], rows);
+}
+
+export const ALL_STANDINGS: readonly Standing[] = [...WARM_OUTCOMES, 'failed', 'undecided'];

@@ -1,0 +1,270 @@
+/**
+ * `cam warm` against the sandbox with its public registries behind the store
+ * repositories: a real package-lock the real npm wrote against the public
+ * Verdaccio, the mono fixture (test/fixtures/lockfiles/mono/npm-v3) with its
+ * integrities rewritten to the bytes published here, PyPI requirements and a
+ * poetry.lock with the real sha256 of the files published here, a yarn berry
+ * lockfile, a go.sum, a malformed lockfile, and a git repository (two
+ * branches) holding more lockfiles. One public package is blocked by origin
+ * controls on the store, one withdrawn by the public registry, one tampered,
+ * one never published; internal names are in the lockfiles too.
+ */
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PutPackageOriginConfigurationCommand } from '@aws-sdk/client-codeartifact';
+import { parse, stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestEnv, type TestEnv } from './support/harness.js';
+import { makeTarball, publishVersion, seedPackages } from './support/npm-fixtures.js';
+import { makeWheel } from './support/pypi-public.js';
+import type { RequestLogEntry } from './support/codeartifact/index.js';
+import type { WarmSummary } from '../src/warm/summary.js';
+import { warmSectionFromState } from '../src/warm/summary.js';
+import { lockedProject, publishWithDeps, sha256 } from './fixtures/warm/project.js';
+
+const FIXTURES = join(import.meta.dirname, 'fixtures/lockfiles');
+const domainArgs = { domain: 'acme', domainOwner: '111122223333' };
+
+let te: TestEnv;
+let job: string;
+let projects: string;
+const pypiHash: Record<string, string> = {};
+
+/** Requests on a repository endpoint or the control plane naming this package, through a store or shared repository. */
+const throughStoreOrShared = (log: readonly RequestLogEntry[], pkg: string) => log.filter((e) => /-(store|shared)$/.test(e.repository ?? '') && (e.package === pkg || `@${e.namespace}/${e.package}` === pkg));
+const artifactRequests = (log: readonly RequestLogEntry[]) => log.filter((e) => e.operation === 'npm:GetTarball' || e.operation === 'pypi:Download' || e.operation === 'GetPackageVersionAsset');
+
+function outcomeOf(s: WarmSummary, ecosystem: string, name: string, version: string): string | undefined {
+  const p = s.problems.find((x) => x.ecosystem === ecosystem && x.name === name && x.version === version);
+  return p?.outcome;
+}
+
+beforeAll(async () => {
+  te = await startTestEnv({ publicRegistries: true, git: true });
+  const pub = te.sandbox.publicRegistries!;
+  const git = te.sandbox.git!;
+  projects = join(te.dir, 'projects');
+  mkdirSync(projects, { recursive: true });
+
+  // ---- npm: public packages, one with a dependency on an older version of another (a nested entry)
+  await publishWithDeps(pub.npm, 'pub-b', '1.0.0');
+  await publishWithDeps(pub.npm, 'pub-b', '2.0.0');
+  await publishWithDeps(pub.npm, 'pub-a', '1.0.0', { 'pub-b': '^1.0.0' });
+  for (const n of ['pub-blocked', 'pub-tampered', 'pub-withdrawn', 'pub-c', 'pub-berry']) await publishWithDeps(pub.npm, n, '1.0.0');
+  // the internal name, also published publicly (the dependency-confusion bait), same bytes as the internal one
+  const core = await makeTarball('@acme/core', '1.0.0');
+  await publishVersion(pub.npm.url, pub.npm.registry.token, '@acme/core', '1.0.0', core);
+  await publishVersion(te.sandbox.descriptor.codeartifact.npmEndpoint, await te.targetToken(), '@acme/core', '1.0.0', core);
+  await seedPackages(te.sandbox.privateNpm.url, te.sandbox.privateNpm.token, [{ name: '@acme/core', versions: ['1.0.0'] }]);
+  // a real lockfile: the real npm against the public registry
+  await lockedProject(projects, 'web', { 'pub-a': '1.0.0', 'pub-b': '2.0.0', 'pub-blocked': '1.0.0', 'pub-tampered': '1.0.0', 'pub-withdrawn': '1.0.0', '@acme/core': '1.0.0' }, pub.npm.url);
+  pub.npm.tamper('pub-tampered', '1.0.0');
+  pub.npm.block('pub-withdrawn');
+  // blocked by policy: the store may not take pub-blocked from its upstream
+  await te.client.send(new PutPackageOriginConfigurationCommand({ ...domainArgs, repository: 'npm-store', format: 'npm', package: 'pub-blocked', restrictions: { publish: 'ALLOW', upstream: 'BLOCK' } }));
+
+  // the mono fixture (alias, workspaces, a link, a file: tarball): its packages published here, all but
+  // js-tokens (never published: missing upstream); its integrities rewritten to the bytes published here
+  const monoLock = readFileSync(join(FIXTURES, 'mono/npm-v3/package-lock.json'), 'utf8');
+  const mono = JSON.parse(monoLock) as { packages: Record<string, { version?: string; integrity?: string; name?: string; resolved?: string; link?: boolean }> };
+  let monoText = monoLock;
+  for (const [key, meta] of Object.entries(mono.packages)) {
+    if (!key.includes('node_modules/') || meta.link || !meta.integrity || meta.resolved?.startsWith('file:')) continue;
+    const name = meta.name ?? key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length);
+    if (name === 'js-tokens') continue;
+    const { integrity } = await publishWithDeps(pub.npm, name, meta.version!);
+    monoText = monoText.replace(meta.integrity, integrity);
+  }
+  mkdirSync(join(projects, 'mono'));
+  writeFileSync(join(projects, 'mono/package-lock.json'), monoText);
+
+  // a yarn berry lockfile: its checksum is yarn's cache zip's, not checkable
+  mkdirSync(join(projects, 'berry'));
+  writeFileSync(
+    join(projects, 'berry/yarn.lock'),
+    `# This file is generated by running "yarn install" inside your project.\n# Manual changes might be lost - proceed with caution!\n\n__metadata:\n  version: 8\n  cacheKey: 10c0\n\n"pub-berry@npm:^1.0.0":\n  version: 1.0.0\n  resolution: "pub-berry@npm:1.0.0"\n  checksum: 10c0/${'ab'.repeat(64)}\n  languageName: node\n  linkType: hard\n`,
+  );
+
+  // ---- PyPI: real wheels on the public index, their sha256 in the lockfiles
+  for (const [project, version] of [['requests-lite', '1.0.0'], ['tampered-py', '1.0.0'], ['blocked-py', '1.0.0'], ['extra-py', '2.0.0']] as const) {
+    const wheel = await makeWheel(project, version);
+    pub.pypi.addFile(project, wheel.filename, wheel.bytes);
+    pypiHash[project] = sha256(wheel.bytes);
+    if (project === 'tampered-py') pub.pypi.tamper(wheel.filename);
+  }
+  await te.client.send(new PutPackageOriginConfigurationCommand({ ...domainArgs, repository: 'pypi-store', format: 'pypi', package: 'blocked-py', restrictions: { publish: 'ALLOW', upstream: 'BLOCK' } }));
+  mkdirSync(join(projects, 'py'));
+  writeFileSync(
+    join(projects, 'py/requirements.txt'),
+    [
+      '# pip-compile --generate-hashes',
+      `requests-lite==1.0.0 \\\n    --hash=sha256:${pypiHash['requests-lite']}`,
+      `tampered-py==1.0.0 \\\n    --hash=sha256:${pypiHash['tampered-py']}`,
+      `blocked-py==1.0.0 \\\n    --hash=sha256:${pypiHash['blocked-py']}`,
+      `missing-py==9.9.9 \\\n    --hash=sha256:${'0'.repeat(64)}`,
+      `acme-billing==1.0.0 \\\n    --hash=sha256:${'1'.repeat(64)}`,
+      'git+https://git.example.invalid/acme/tool.git@v1#egg=tool',
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(
+    join(projects, 'py/poetry.lock'),
+    `[[package]]\nname = "extra-py"\nversion = "2.0.0"\ndescription = ""\noptional = false\npython-versions = "*"\nfiles = [\n    {file = "extra_py-2.0.0-py3-none-any.whl", hash = "sha256:${pypiHash['extra-py']}"},\n]\n\n[[package]]\nname = "Requests_Lite"\nversion = "1.0.0"\ndescription = ""\noptional = false\npython-versions = "*"\nfiles = [\n    {file = "requests_lite-1.0.0-py3-none-any.whl", hash = "sha256:${pypiHash['requests-lite']}"},\n]\n\n[metadata]\nlock-version = "2.0"\npython-versions = "*"\ncontent-hash = "0"\n`,
+  );
+
+  // ---- Go: parsed and reported, nothing warmed
+  mkdirSync(join(projects, 'go'));
+  copyFileSync(join(FIXTURES, 'go/src/go.sum'), join(projects, 'go/go.sum'));
+
+  // ---- a lockfile that is not JSON at line 4
+  mkdirSync(join(projects, 'broken'));
+  writeFileSync(join(projects, 'broken/package-lock.json'), '{\n  "name": "broken",\n  "lockfileVersion": 3,\n  "packages": { oops }\n}\n');
+
+  // ---- a git repository: the default branch holds a package-lock, branch `release` a yarn.lock
+  const repoDir = join(te.dir, 'lockfile-repo');
+  mkdirSync(join(repoDir, 'services/api'), { recursive: true });
+  writeFileSync(join(repoDir, 'services/api/package-lock.json'), readFileSync(join(projects, 'web/package-lock.json')));
+  writeFileSync(join(repoDir, 'README.md'), 'lockfiles\n');
+  await git.server.createRepoFromDir('lockfiles', repoDir);
+  const pubC = await makeTarball('pub-c', '1.0.0', { extraFiles: { 'package.json': `${JSON.stringify({ name: 'pub-c', version: '1.0.0', description: 'fixture pub-c', main: 'index.js', license: 'MIT' }, null, 2)}\n` } });
+  const cIntegrity = `sha512-${(await import('node:crypto')).createHash('sha512').update(pubC).digest('base64')}`;
+  await git.server.commit('lockfiles', {
+    branch: 'release',
+    parent: 'HEAD',
+    message: 'release lockfile',
+    files: { 'tools/yarn.lock': `# THIS IS AN AUTOGENERATED FILE. DO NOT EDIT THIS FILE DIRECTLY.\n# yarn lockfile v1\n\n\npub-c@^1.0.0:\n  version "1.0.0"\n  resolved "${pub.npm.url}pub-c/-/pub-c-1.0.0.tgz"\n  integrity ${cIntegrity}\n` },
+  });
+
+  // the job: @acme/core and @acme/utils from the private registry, acme-billing from git
+  const billing = join(te.dir, 'billing');
+  mkdirSync(billing);
+  writeFileSync(join(billing, 'pyproject.toml'), '[project]\nname = "acme-billing"\nversion = "1.0.0"\n');
+  await git.server.createRepoFromDir('billing', billing, { tags: ['v1.0.0'] });
+  const d = te.sandbox.descriptor;
+  const gitRepo = { sshKeyEnv: d.git!.keyEnv, knownHostsFile: d.git!.knownHostsFile };
+  job = te.writeJob({
+    name: 'warm',
+    sources: [
+      { id: 'private-npm', kind: 'npm-registry', url: d.privateNpm.url, tokenEnv: d.privateNpm.tokenEnv, packages: ['@acme/core', '@acme/utils'] },
+      { id: 'billing', kind: 'git', url: git.url('billing'), format: 'pypi', package: 'acme-billing', ...gitRepo },
+    ],
+  });
+  const doc = parse(readFileSync(job, 'utf8')) as Record<string, unknown>;
+  doc.warm = {
+    lockfiles: ['projects/web/package-lock.json', 'projects/mono', 'projects/berry/yarn.lock', 'projects/py/*', 'projects/go/go.sum', 'projects/broken/package-lock.json'],
+    repositories: [{ url: git.url('lockfiles'), ...gitRepo }, { url: git.url('lockfiles'), branches: ['release'], ...gitRepo }],
+    pendingTimeoutSeconds: 10,
+  };
+  writeFileSync(job, stringify(doc));
+}, 300_000);
+
+afterAll(async () => {
+  await te?.stop();
+});
+
+describe('warm', () => {
+  it('refuses to start while an internal name lacks its origin configuration: exit 2, nothing requested', async () => {
+    const since = te.sandbox.standIn.log.length;
+    const r = await te.cli(['warm', job, '--json']);
+    expect(r.code, r.stderr).toBe(2);
+    const out = JSON.parse(r.stdout) as { error: { code: string; message: string; hint: string } };
+    expect(out.error.code).toBe('EUNPROTECTED');
+    // @acme/core was published into npm-internal (a first publish sets upstream BLOCK); the others were not
+    expect(out.error.message).toContain('npm:@acme/utils');
+    expect(out.error.message).toContain('pypi:acme-billing');
+    expect(out.error.message).not.toContain('@acme/core');
+    expect(out.error.hint).toContain('cam harden');
+    const log = te.sandbox.standIn.log.slice(since);
+    expect(log.filter((e) => /-(store|shared)$/.test(e.repository ?? ''))).toEqual([]);
+    const state = te.openState('warm');
+    try {
+      expect((state.db.prepare('SELECT COUNT(*) AS n FROM warm_entries').get() as { n: number }).n).toBe(0);
+    } finally {
+      state.close();
+    }
+  });
+
+  let first: WarmSummary;
+  let firstLog: RequestLogEntry[];
+  it('after cam harden, warms and checks every public entry, each ending in its outcome', async () => {
+    const h = await te.cli(['harden', job, '--json']);
+    expect(h.code, h.stderr).toBe(0);
+    const since = te.sandbox.standIn.log.length;
+    const r = await te.cli(['warm', job, '--json']);
+    firstLog = te.sandbox.standIn.log.slice(since);
+    first = JSON.parse(r.stdout) as WarmSummary;
+    // an integrity mismatch is critical, and a lockfile did not parse: exit 1
+    expect(r.code, r.stderr).toBe(1);
+    const warmedNpm = ['pub-a@1.0.0', 'pub-b@1.0.0', 'pub-b@2.0.0', 'pub-c@1.0.0', 'pub-berry@1.0.0', 'ansi-regex@5.0.1', 'react@18.2.0', 'react-dom@18.2.0', 'string-width@4.2.3', 'scheduler@0.23.2', 'fsevents@2.3.3'];
+    for (const nv of warmedNpm) {
+      const [name, version] = [nv.slice(0, nv.lastIndexOf('@')), nv.slice(nv.lastIndexOf('@') + 1)];
+      expect([nv, te.sandbox.standIn.versions('npm-store', 'npm', undefined, name).map((v) => v.version)]).toEqual([nv, expect.arrayContaining([version])]);
+    }
+    expect(outcomeOf(first, 'npm', 'pub-blocked', '1.0.0')).toBe('blocked');
+    expect(outcomeOf(first, 'npm', 'pub-withdrawn', '1.0.0')).toBe('missing-upstream');
+    expect(outcomeOf(first, 'npm', 'js-tokens', '4.0.0')).toBe('missing-upstream');
+    expect(outcomeOf(first, 'npm', 'pub-tampered', '1.0.0')).toBe('integrity-mismatch');
+    expect(outcomeOf(first, 'pypi', 'tampered-py', '1.0.0')).toBe('integrity-mismatch');
+    expect(outcomeOf(first, 'pypi', 'blocked-py', '1.0.0')).toBe('blocked');
+    expect(outcomeOf(first, 'pypi', 'missing-py', '9.9.9')).toBe('missing-upstream');
+    expect(outcomeOf(first, 'pypi', 'acme-billing', '1.0.0')).toBe('internal-missing');
+    expect(te.sandbox.standIn.versions('pypi-store', 'pypi', undefined, 'requests-lite').map((v) => v.version)).toEqual(['1.0.0']);
+    expect(te.sandbox.standIn.versions('pypi-store', 'pypi', undefined, 'extra-py').map((v) => v.version)).toEqual(['2.0.0']);
+    expect(first.outcomes).toMatchObject({ 'integrity-mismatch': 2, blocked: 2, 'missing-upstream': 3, 'internal-present': 1, 'internal-missing': 1 });
+    expect(first.outcomes.warmed).toBeGreaterThanOrEqual(warmedNpm.length + 2);
+    // non-registry entries are listed, never requested: the mono workspaces, link and file:, the git requirement
+    expect(first.outcomes['non-registry']).toBe(5);
+    expect(first.outcomes['no-store']).toBe(4);
+    expect(first.outcomes.failed ?? 0).toBe(0);
+    expect(first.unchecked.count).toBe(1);
+    expect(Object.keys(first.unchecked.reasons).join()).toMatch(/yarn berry/);
+  });
+
+  it('counts per lockfile, names the malformed lockfile and its line, and reads every branch asked for', () => {
+    const by = Object.fromEntries(first.lockfiles.map((l) => [l.path, l]));
+    expect(by['projects/web/package-lock.json']!.counts).toEqual({ warmed: 3, blocked: 1, 'missing-upstream': 1, 'integrity-mismatch': 1, 'internal-present': 1 });
+    expect(by['projects/mono/package-lock.json']!.counts).toEqual({ warmed: 13, 'missing-upstream': 1, 'non-registry': 4 });
+    const gitFiles = first.lockfiles.filter((l) => l.repository !== null).map((l) => l.path.replace(/^git\+ssh:\/\/[^#]+#/, ''));
+    expect(gitFiles.sort()).toEqual(expect.arrayContaining(['release:tools/yarn.lock', expect.stringMatching(/^(main|master):services\/api\/package-lock\.json$/)]));
+    expect(first.lockfileErrors).toEqual([expect.objectContaining({ path: 'projects/broken/package-lock.json', code: 'ELOCKFILE', line: 4 })]);
+  });
+
+  it('never requests an internal name through a store or shared repository', () => {
+    for (const name of ['@acme/core', 'acme-billing']) expect([name, throughStoreOrShared(firstLog, name)]).toEqual([name, []]);
+    const publicCore = te.sandbox.publicRegistries!.npm.log.filter((e) => e.path.includes('acme') && e.path.includes('core'));
+    // only npm itself asked the public registry, when it wrote the lockfile (a packument read), never CodeArtifact
+    expect(publicCore.every((e) => !e.path.includes('.tgz'))).toBe(true);
+  });
+
+  it('records every entry, and the ledger holds one warm entry per result', () => {
+    const state = te.openState('warm');
+    try {
+      const rows = state.db.prepare('SELECT outcome, COUNT(*) AS n FROM warm_entries GROUP BY outcome').all() as { outcome: string; n: number }[];
+      expect(Object.fromEntries(rows.map((r) => [r.outcome, r.n]))).toMatchObject({ blocked: 2, 'integrity-mismatch': 2 });
+      const ledger = state.db.prepare("SELECT entry FROM ledger WHERE entry LIKE '%\"outcome\":\"warm:%'").all() as { entry: string }[];
+      expect(ledger.length).toBe(Object.values(first.decidedThisRun).reduce((a, b) => a + b, 0));
+      const section = warmSectionFromState(state);
+      expect(section?.lockfiles?.find((l) => l.path === 'projects/web/package-lock.json')?.counts).toMatchObject({ warmed: 3, blocked: 1, integrityMismatch: 1, missingUpstream: 1 });
+    } finally {
+      state.close();
+    }
+  });
+
+  it('a rerun sends no artifact request and adds nothing to the ledger for what it found again', async () => {
+    const state = te.openState('warm');
+    const ledgerBefore = (state.db.prepare('SELECT COUNT(*) AS n FROM ledger').get() as { n: number }).n;
+    state.close();
+    const since = te.sandbox.standIn.log.length;
+    const r = await te.cli(['warm', job, '--json']);
+    const log = te.sandbox.standIn.log.slice(since);
+    const again = JSON.parse(r.stdout) as WarmSummary;
+    expect(artifactRequests(log)).toEqual([]);
+    expect(again.outcomes).toEqual(first.outcomes);
+    const after = te.openState('warm');
+    try {
+      expect((after.db.prepare('SELECT COUNT(*) AS n FROM ledger').get() as { n: number }).n).toBe(ledgerBefore);
+    } finally {
+      after.close();
+    }
+  });
+});
