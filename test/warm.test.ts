@@ -34,6 +34,25 @@ const pypiHash: Record<string, string> = {};
 const throughStoreOrShared = (log: readonly RequestLogEntry[], pkg: string) => log.filter((e) => /-(store|shared)$/.test(e.repository ?? '') && (e.package === pkg || `@${e.namespace}/${e.package}` === pkg));
 const artifactRequests = (log: readonly RequestLogEntry[]) => log.filter((e) => e.operation === 'npm:GetTarball' || e.operation === 'pypi:Download' || e.operation === 'GetPackageVersionAsset');
 
+/** Another job on the same sandbox (a state of its own), with its own warm section and limits. */
+function jobVariant(name: string, warm: Record<string, unknown>, limits?: Record<string, unknown>): string {
+  const doc = parse(readFileSync(job, 'utf8')) as Record<string, unknown>;
+  doc.name = name;
+  doc.warm = warm;
+  if (limits) doc.limits = { ...(doc.limits as Record<string, unknown>), ...limits };
+  const file = join(te.dir, `${name}.yaml`);
+  writeFileSync(file, stringify(doc));
+  return file;
+}
+
+async function until(what: string, check: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 function outcomeOf(s: WarmSummary, ecosystem: string, name: string, version: string): string | undefined {
   const p = s.problems.find((x) => x.ecosystem === ecosystem && x.name === name && x.version === version);
   return p?.outcome;
@@ -266,5 +285,67 @@ describe('warm', () => {
     } finally {
       after.close();
     }
+  });
+
+  it('kill -9 in the middle: the rerun finishes without requesting again what was done', async () => {
+    const pub = te.sandbox.publicRegistries!;
+    const names = Array.from({ length: 60 }, (_, i) => `kill-${String(i).padStart(2, '0')}`);
+    for (const n of names) await publishWithDeps(pub.npm, n, '1.0.0');
+    await lockedProject(projects, 'kill', Object.fromEntries(names.map((n) => [n, '1.0.0'])), pub.npm.url);
+    // 10 artifacts a second and a slow stand-in: the warm takes seconds, so the kill lands mid-way
+    const killJob = jobVariant('warm-kill', { lockfiles: ['projects/kill/package-lock.json'] }, { rates: { publish: 1000, getAsset: 10, list: 1000, reads: 2000, writes: 1000 } });
+    const tarballs = (from: number) => te.sandbox.standIn.log.slice(from).filter((e) => e.operation === 'npm:GetTarball' && e.package?.startsWith('kill-'));
+    te.sandbox.standIn.setLatency(100);
+    const since = te.sandbox.standIn.log.length;
+    const child = te.spawnCli(['warm', killJob, '--json']);
+    const exited = new Promise<number | null>((r) => child.on('close', (code, sig) => r(sig === 'SIGKILL' ? 137 : code)));
+    await until('a dozen tarball requests', () => tarballs(since).length >= 12);
+    child.kill('SIGKILL');
+    expect(await exited).toBe(137);
+    te.sandbox.standIn.setLatency(0);
+    await te.sandbox.standIn.whenIngested();
+    const before = tarballs(since).map((e) => e.package!);
+    const state = te.openState('warm-kill');
+    let done: string[];
+    try {
+      done = (state.db.prepare("SELECT name FROM warm_entries WHERE state IN ('done', 'fetched')").all() as { name: string }[]).map((r) => r.name);
+    } finally {
+      state.close();
+    }
+    const held = names.filter((n) => te.sandbox.standIn.versions('npm-store', 'npm', undefined, n).length > 0);
+    expect(done.length).toBeGreaterThan(0);
+    expect(held.length).toBeLessThan(names.length);
+
+    const rerunSince = te.sandbox.standIn.log.length;
+    const r = await te.cli(['warm', killJob, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout) as WarmSummary;
+    expect(summary.outcomes).toEqual({ warmed: names.length });
+    const again = tarballs(rerunSince).map((e) => e.package!);
+    // what was done (or reached the store) before the kill is never requested again
+    expect(again.filter((n) => done.includes(n) || held.includes(n))).toEqual([]);
+    expect(new Set([...before, ...again])).toEqual(new Set(names));
+    expect(again.length).toBe(names.length - held.length);
+  });
+
+  it('a version the store does not list in time is pending; the next warm settles it without requesting it again', async () => {
+    const pub = te.sandbox.publicRegistries!;
+    await publishWithDeps(pub.npm, 'slow-pkg', '1.0.0');
+    await lockedProject(projects, 'slow', { 'slow-pkg': '1.0.0' }, pub.npm.url);
+    const slowJob = jobVariant('warm-slow', { lockfiles: ['projects/slow/package-lock.json'], pendingTimeoutSeconds: 1 });
+    te.sandbox.standIn.setIngestionDelay(3000);
+    try {
+      const r = await te.cli(['warm', slowJob, '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(outcomeOf(JSON.parse(r.stdout) as WarmSummary, 'npm', 'slow-pkg', '1.0.0')).toBe('pending');
+    } finally {
+      te.sandbox.standIn.setIngestionDelay(0);
+    }
+    await te.sandbox.standIn.whenIngested();
+    const since = te.sandbox.standIn.log.length;
+    const again = await te.cli(['warm', slowJob, '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect((JSON.parse(again.stdout) as WarmSummary).outcomes).toEqual({ warmed: 1 });
+    expect(artifactRequests(te.sandbox.standIn.log.slice(since))).toEqual([]);
   });
 });
