@@ -12,6 +12,7 @@ import { processIo } from './output.js';
 import { runCommand } from './run.js';
 import { statusCommand } from './status.js';
 import { warmCommand } from './warm.js';
+import { rewriteCommand } from './rewrite.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -193,6 +194,16 @@ export function buildProgram(): Command {
         processIo,
       );
       process.exitCode = controller.signal.aborted ? 130 : code;
+    });
+
+  program
+    .command('rewrite-lockfiles')
+    .description("point the job's lockfiles at the shared repositories (registry URLs only; integrity and everything else untouched): a diff, or --write")
+    .argument('<job>', 'job file (its warm: section names the lockfiles)')
+    .option('--write', 'apply the changes to the local lockfiles (default: print a unified diff)')
+    .option('--json', 'print what would change as JSON')
+    .action(async (job: string, flags: { write?: boolean; json?: boolean }) => {
+      process.exitCode = await rewriteCommand(job, { ...flags, stateDir: program.opts().stateDir }, processIo);
     });
 
   return program;

@@ -1,0 +1,86 @@
+/**
+ * One rewriter per lockfile format, picked by one `switch`; and the unified
+ * diff of a rewrite. A rewrite edits URLs inside lines and never adds or removes
+ * one, so the diff is the changed lines with three lines of context.
+ */
+import type { LockfileFormat } from '../types.js';
+import { rewriteNpmLock } from './npm.js';
+import { rewritePnpm } from './pnpm.js';
+import { rewritePoetry } from './poetry.js';
+import { rewriteRequirements } from './requirements.js';
+import type { RewriteResult, RewriteTargets } from './types.js';
+import { rewriteUv } from './uv.js';
+import { rewriteYarnClassic } from './yarn-classic.js';
+
+export type { RewriteChange, RewriteResult, RewriteTargets } from './types.js';
+
+const unchanged = (text: string, note: string): RewriteResult => ({ text, changes: [], notes: [note] });
+
+export function rewriteLockfile(format: LockfileFormat, text: string, targets: RewriteTargets): RewriteResult {
+  switch (format) {
+    case 'npm':
+      return rewriteNpmLock(text, targets);
+    case 'yarn-classic':
+      return rewriteYarnClassic(text, targets);
+    case 'pnpm':
+      return rewritePnpm(text, targets);
+    case 'requirements':
+      return rewriteRequirements(text, targets);
+    case 'poetry':
+      return rewritePoetry(text, targets);
+    case 'uv':
+      return rewriteUv(text, targets);
+    case 'yarn-berry':
+      // resolutions are `name@npm:1.2.3`: the registry is .yarnrc.yml's npmRegistryServer
+      return unchanged(text, 'yarn berry lockfiles name no registry URL: set npmRegistryServer (and npmAuthToken from the environment) in .yarnrc.yml');
+    case 'pipfile':
+      // _meta.sources is a copy of Pipfile's [[source]], and _meta.hash covers the Pipfile
+      return unchanged(text, "Pipfile.lock's sources come from the Pipfile: change its [[source]] url and run pipenv lock");
+    case 'gosum':
+      return unchanged(text, 'go.sum names no registry: Go modules are served by cam goproxy (GOPROXY)');
+    default: {
+      const never: never = format;
+      throw new Error(`unknown lockfile format ${String(never)}`);
+    }
+  }
+}
+
+/** A unified diff (`diff -u` layout) of a rewrite that changed lines in place. */
+export function unifiedDiff(path: string, before: string, after: string, context = 3): string {
+  if (before === after) return '';
+  const a = before.split('\n');
+  const b = after.split('\n');
+  if (a.length !== b.length) throw new Error(`${path}: a rewrite changed the number of lines`);
+  const changed: number[] = [];
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) changed.push(i);
+  // the last "line" after a final newline is empty and never shown
+  const last = before.endsWith('\n') ? a.length - 2 : a.length - 1;
+  const out = [`--- a/${path}`, `+++ b/${path}`];
+  let i = 0;
+  while (i < changed.length) {
+    let j = i;
+    while (j + 1 < changed.length && changed[j + 1]! - changed[j]! <= 2 * context + 1) j++;
+    const start = Math.max(0, changed[i]! - context);
+    const end = Math.min(last, changed[j]! + context);
+    // group each run of changed lines: all `-` lines, then all `+` lines
+    const hunk: string[] = [];
+    let k = start;
+    const noEol = (n: number) => (n === last && !before.endsWith('\n') ? ['\\ No newline at end of file'] : []);
+    while (k <= end) {
+      if (a[k] === b[k]) {
+        hunk.push(` ${a[k]}`, ...noEol(k));
+        k++;
+        continue;
+      }
+      let r = k;
+      while (r + 1 <= end && a[r + 1] !== b[r + 1]) r++;
+      for (let n = k; n <= r; n++) hunk.push(`-${a[n]}`, ...noEol(n));
+      for (let n = k; n <= r; n++) hunk.push(`+${b[n]}`, ...noEol(n));
+      k = r + 1;
+    }
+    const count = end - start + 1;
+    out.push(`@@ -${start + 1},${count} +${start + 1},${count} @@`, ...hunk);
+    i = j + 1;
+  }
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,21 @@
+/**
+ * package-lock.json / npm-shrinkwrap.json (v1-v3): every `"resolved"` that is a
+ * registry tarball moves to the npm endpoint; git, file, link and remote-tarball
+ * `resolved` values and every `integrity` stay. npm downloads what `resolved`
+ * names (https://docs.npmjs.com/cli/v10/configuring-npm/package-lock-json#packages),
+ * sending the registry's token to URLs under the registry configured in .npmrc.
+ */
+import { tarballOnEndpoint } from './npm-url.js';
+import { replaceAll, type RewriteResult, type RewriteTargets } from './types.js';
+
+export function rewriteNpmLock(text: string, targets: RewriteTargets): RewriteResult {
+  if (!targets.npm) return { text, changes: [], notes: ['no shared npm repository in the job: nothing rewritten'] };
+  const endpoint = targets.npm;
+  const { text: out, changes } = replaceAll(text, /("resolved"\s*:\s*)("(?:[^"\\]|\\.)*")/g, (m) => {
+    const from = JSON.parse(m[2]!) as string;
+    const to = tarballOnEndpoint(from, endpoint);
+    return to ? { from, to, replacement: `${m[1]}${JSON.stringify(to)}` } : undefined;
+  });
+  const notes = changes.length ? [] : ['no registry `resolved` URLs (npm --omit-lockfile-registry-resolved): npm asks the registry .npmrc names']
+  return { text: out, changes, notes };
+}

@@ -1,0 +1,61 @@
+/**
+ * Rewriting a lockfile's registry URLs to another registry (the shared
+ * CodeArtifact repository of its format) by editing its text: only the URLs
+ * change, every other byte (formatting, integrity, non-registry entries) stays
+ * as the package manager wrote it. Never re-serialised.
+ */
+
+/** Where registry URLs should point, per format: an endpoint as GetRepositoryEndpoint gives it (ends with '/', no credentials). */
+export interface RewriteTargets {
+  npm?: string;
+  pypi?: string;
+}
+
+export interface RewriteChange {
+  /** 1-based line of the change. */
+  line: number;
+  from: string;
+  to: string;
+}
+
+export interface RewriteResult {
+  text: string;
+  changes: RewriteChange[];
+  /** What was left alone and why (no URL to rewrite in this format, an extra index, ...). */
+  notes: string[];
+}
+
+/** A rewriter edits one format's text; `at` turns an offset into its line. */
+export type Rewriter = (text: string, targets: RewriteTargets) => RewriteResult;
+
+/** 1-based line of each offset, for a text edited in one pass. */
+export function lineCounter(text: string): (offset: number) => number {
+  const starts: number[] = [0];
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return (offset: number) => {
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo + 1;
+  };
+}
+
+/** Replace every match of `re` (global) whose replacement `fn` gives, recording each change by line. */
+export function replaceAll(text: string, re: RegExp, fn: (m: RegExpExecArray) => { from: string; to: string; replacement: string } | undefined): { text: string; changes: RewriteChange[] } {
+  const at = lineCounter(text);
+  const changes: RewriteChange[] = [];
+  let out = '';
+  let last = 0;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    const r = fn(m);
+    if (!r) continue;
+    out += text.slice(last, m.index) + r.replacement;
+    last = m.index + m[0].length;
+    changes.push({ line: at(m.index), from: r.from, to: r.to });
+  }
+  return { text: out + text.slice(last), changes };
+}
