@@ -287,6 +287,19 @@ describe('warm', () => {
     }
   });
 
+  it("the plan's report carries the warm section: counts per lockfile, the integrity mismatch as a critical finding", async () => {
+    const doc = parse(readFileSync(job, 'utf8')) as Record<string, unknown>;
+    // the exposure check asks the sandbox's public registries, never the internet's
+    doc.publicRegistries = { npm: te.sandbox.publicRegistries!.npm.url, pypi: te.sandbox.publicRegistries!.pypi.url, go: 'http://127.0.0.1:9/' };
+    writeFileSync(job, stringify(doc));
+    const r = await te.cli(['plan', job, '--no-download', '--json']);
+    const report = JSON.parse(r.stdout) as { warm: { lockfiles: { path: string; counts: Record<string, number>; problems: { name: string; outcome: string }[] }[] } | null; findings: { code: string; severity: string }[] };
+    const web = report.warm?.lockfiles.find((l) => l.path === 'projects/web/package-lock.json');
+    expect(web?.counts).toEqual({ warmed: 3, alreadyCached: 0, blocked: 1, missingUpstream: 1, integrityMismatch: 1, nonRegistry: 0, pending: 0 });
+    expect(web?.problems.map((p) => `${p.name}:${p.outcome}`).sort()).toEqual(['pub-blocked:blocked', 'pub-tampered:integrity-mismatch', 'pub-withdrawn:missing-upstream']);
+    expect(report.findings).toContainEqual(expect.objectContaining({ code: 'EWARMINTEGRITY', severity: 'critical' }));
+  });
+
   it('kill -9 in the middle: the rerun finishes without requesting again what was done', async () => {
     const pub = te.sandbox.publicRegistries!;
     const names = Array.from({ length: 60 }, (_, i) => `kill-${String(i).padStart(2, '0')}`);

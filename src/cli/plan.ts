@@ -25,6 +25,7 @@ import type { Format } from '../types.js';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { print, progressRenderer, reportError, wantsJson, type Io } from './output.js';
 import { MigrateError } from '../errors.js';
+import { warmSectionFromState } from '../warm/summary.js';
 
 export interface PlanOptions {
   json?: boolean;
@@ -97,7 +98,7 @@ export async function plan(job: LoadedJob, opts: PlanOptions & { onProgress?: Pa
       }
     }
     const exposed = await exposure(job.config, packages, protectedNames, sharedOrderOk, opts.signal);
-    const input = reportInputFromState(state, job, summary, { kind: 'plan', preflight, exposure: exposed, hardening: hardeningSection(summary) });
+    const input = reportInputFromState(state, job, summary, { kind: 'plan', preflight, exposure: exposed, hardening: hardeningSection(summary), warm: warmSectionFromState(state) });
     return write(buildReport(input), job, opts.out ?? join(stateDir, 'reports'), 'plan');
   } finally {
     state.close();
@@ -118,7 +119,7 @@ export async function reportCommand(jobFile: string, opts: { json?: boolean; sta
       const last = state.lastRun()!;
       const summary = last.summary ? (JSON.parse(last.summary) as RunSummary) : null;
       const kind = last.dry_run === 1 ? 'plan' : 'run';
-      written = write(buildReport(reportInputFromState(state, job, summary, { kind, ...(summary?.hardening ? { hardening: hardeningSection(summary) } : {}) })), job, opts.out ?? join(stateDir, 'reports'), kind);
+      written = write(buildReport(reportInputFromState(state, job, summary, { kind, warm: warmSectionFromState(state), ...(summary?.hardening ? { hardening: hardeningSection(summary) } : {}) })), job, opts.out ?? join(stateDir, 'reports'), kind);
     } finally {
       state.close();
     }
