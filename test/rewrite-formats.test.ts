@@ -1,0 +1,150 @@
+/**
+ * The lockfile rewriters on their own, over the real fixtures of every format
+ * (test/fixtures/lockfiles) and hand-made cases of what the fixtures lack: only
+ * registry URLs move, to the target registry; the entries read back the same
+ * but for where they resolve; every other byte stays.
+ */
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { detect, parseLockfile, type LockEntry } from '../src/lockfiles/index.js';
+import { rewriteLockfile, unifiedDiff, type RewriteTargets } from '../src/lockfiles/rewrite/index.js';
+import { run } from './fixtures/warm/project.js';
+
+const FIXTURES = join(import.meta.dirname, 'fixtures/lockfiles');
+const NPM = 'https://acme-111122223333.d.codeartifact.us-east-1.amazonaws.com/npm/npm-shared/';
+const PYPI = 'https://acme-111122223333.d.codeartifact.us-east-1.amazonaws.com/pypi/pypi-shared/';
+const targets: RewriteTargets = { npm: NPM, pypi: PYPI };
+const tmp = mkdtempSync(join(tmpdir(), 'cam-rewrite-formats-'));
+
+/** Parse a text as the file it would be (same name, so the same format), entries without where they resolve. */
+function entries(name: string, text: string): Omit<LockEntry, 'resolved'>[] {
+  const dir = mkdtempSync(join(tmp, 'f-'));
+  writeFileSync(join(dir, name), text);
+  return parseLockfile(join(dir, name)).entries.map(({ resolved: _r, ...e }) => ({ ...e, from: e.from.map((o) => ({ ...o, file: name })) }));
+}
+
+/** Every changed line is the same line with one URL swapped for one under the target. */
+function onlyUrlsMoved(before: string, after: string): number {
+  const a = before.split('\n');
+  const b = after.split('\n');
+  expect(b.length).toBe(a.length);
+  let changed = 0;
+  for (let i = 0; i < a.length; i++) {
+    const [x, y] = [a[i]!, b[i]!];
+    if (x === y) continue;
+    changed++;
+    let p = 0;
+    while (x[p] === y[p]) p++;
+    let q = 0;
+    while (q < x.length - p && x[x.length - 1 - q] === y[y.length - 1 - q]) q++;
+    const start = x.lastIndexOf('http', p);
+    expect(start, x).toBeGreaterThanOrEqual(0);
+    expect(y.slice(start).startsWith(NPM) || y.slice(start).startsWith(PYPI), y).toBe(true);
+    expect(x.slice(start, x.length - q), x).toMatch(/^https?:\/\/[^\s"']+$/);
+  }
+  return changed;
+}
+
+describe('rewriting the fixtures', () => {
+  const cases: [string, number][] = [
+    ['pprof-d3flamegraph/package-lock.json', 136],
+    ['express/yarn-classic/yarn.lock', 442],
+    ['combined-stream/yarn.lock', 3],
+    ['mono/yarn-classic/yarn.lock', 14],
+    ['express/npm-v3/package-lock.json', 0],
+    ['mono/npm-v3/package-lock.json', 0],
+    ['express/pnpm-9.0/pnpm-lock.yaml', 0],
+    ['mono/pnpm-6.0/pnpm-lock.yaml', 0],
+    ['handmade/uv/uv.lock', 8],
+    ['handmade/poetry/poetry.lock', 1],
+    ['httplib2/requirements-test.txt', 0],
+    ['handmade/requirements/requirements.txt', 1],
+    ['express/yarn-berry/yarn.lock', 0],
+    ['python-rsa/Pipfile.lock', 0],
+    ['go/cmd/go.sum', 0],
+  ];
+  for (const [file, count] of cases) {
+    it(`${file}: ${count} URL(s) moved, the entries the same but for where they resolve`, () => {
+      const text = readFileSync(join(FIXTURES, file), 'utf8');
+      const format = detect(file, text)!;
+      const r = rewriteLockfile(format, text, targets);
+      expect(r.changes.length).toBe(count);
+      expect(onlyUrlsMoved(text, r.text)).toBe(count);
+      if (!count) expect(r.notes.length).toBeGreaterThan(0);
+      if (format !== 'requirements') expect(entries(basename(file), r.text)).toEqual(entries(basename(file), text));
+      // integrity and hashes: every one still there, byte for byte
+      for (const m of text.matchAll(/sha(?:1|256|512)[-:=][A-Za-z0-9+/=]{20,}/g)) expect(r.text).toContain(m[0]);
+    });
+  }
+
+  it('yarn classic keeps the sha1 fragment (yarn < 1.10 has no other hash) and a scoped name reads as CodeArtifact serves it', () => {
+    const text = readFileSync(join(FIXTURES, 'combined-stream/yarn.lock'), 'utf8');
+    const r = rewriteLockfile('yarn-classic', text, targets);
+    expect(r.text).toContain(`resolved "${NPM}delayed-stream/-/delayed-stream-1.0.0.tgz#df3ae199acadfb7d440aaae0b29e2272b24ec619"`);
+    const scoped = rewriteLockfile('npm', '{\n  "lockfileVersion": 3,\n  "packages": {\n    "node_modules/@acme/x": {\n      "version": "1.0.0",\n      "resolved": "https://npm.acme.example/@acme%2fx/-/x-1.0.0.tgz?token=secret",\n      "integrity": "sha512-AAAA"\n    }\n  }\n}\n', targets);
+    expect(scoped.text).toContain(`"resolved": "${NPM}@acme/x/-/x-1.0.0.tgz"`);
+    expect(scoped.text).not.toContain('secret');
+  });
+
+  it('pnpm: a registry tarball moves; git, file: and remote tarballs stay', () => {
+    const text = [
+      "lockfileVersion: '9.0'",
+      '',
+      'packages:',
+      '',
+      "  '@acme/x@1.0.0':",
+      '    resolution: {integrity: sha512-AAAA, tarball: https://npm.acme.example/@acme/x/-/x-1.0.0.tgz}',
+      '',
+      '  left@1.0.0:',
+      '    resolution: {tarball: https://codeload.github.com/acme/left/tar.gz/0123456789abcdef0123456789abcdef01234567}',
+      '    version: 1.0.0',
+      '',
+      '  local@file:vendor/local-1.0.0.tgz:',
+      '    resolution: {integrity: sha512-BBBB, tarball: file:vendor/local-1.0.0.tgz}',
+      '    version: 1.0.0',
+      '',
+      '  remote@https://cdn.example/remote.tgz:',
+      '    resolution:',
+      '      tarball: "https://cdn.example/remote.tgz"',
+      '    version: 1.0.0',
+      '',
+    ].join('\n');
+    const r = rewriteLockfile('pnpm', text, targets);
+    expect(r.changes.map((c) => c.line)).toEqual([6]);
+    expect(r.text).toContain(`tarball: ${NPM}@acme/x/-/x-1.0.0.tgz}`);
+    expect(onlyUrlsMoved(text, r.text)).toBe(1);
+  });
+
+  it('requirements: every spelling of the index option moves, credentials go, an extra index is only named', () => {
+    const text = '-i https://pypi.org/simple\n--index-url=https://user:pass@mirror.example/simple/\n  --index-url   https://pypi.org/simple  # pinned index\n--extra-index-url https://extra.example/simple\nrequests==2.31.0\n';
+    const r = rewriteLockfile('requirements', text, targets);
+    expect(r.text).toBe(`-i ${PYPI}simple/\n--index-url=${PYPI}simple/\n  --index-url   ${PYPI}simple/  # pinned index\n--extra-index-url https://extra.example/simple\nrequests==2.31.0\n`);
+    expect(JSON.stringify(r.changes)).not.toContain('pass');
+    expect(r.notes.join()).toContain('--extra-index-url https://extra.example/simple');
+  });
+
+  it('a format without its target is left alone and said so', () => {
+    const text = readFileSync(join(FIXTURES, 'pprof-d3flamegraph/package-lock.json'), 'utf8');
+    const r = rewriteLockfile('npm', text, { pypi: PYPI });
+    expect(r.text).toBe(text);
+    expect(r.notes.join()).toMatch(/no shared npm repository/);
+  });
+});
+
+describe('the diff', () => {
+  it('is one git can apply, also to a file without a final newline', async () => {
+    const dir = mkdtempSync(join(tmp, 'diff-'));
+    mkdirSync(join(dir, 'a'));
+    const before = readFileSync(join(FIXTURES, 'combined-stream/yarn.lock'), 'utf8').replace(/\n+$/, '');
+    writeFileSync(join(dir, 'a/yarn.lock'), before);
+    const r = rewriteLockfile('yarn-classic', before, targets);
+    const diff = unifiedDiff('a/yarn.lock', before, r.text);
+    expect(diff).toContain('\\ No newline at end of file');
+    writeFileSync(join(dir, 'x.diff'), diff);
+    const applied = await run('git', ['apply', 'x.diff'], { cwd: dir });
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'a/yarn.lock'), 'utf8')).toBe(r.text);
+  });
+});
