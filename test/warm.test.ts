@@ -10,6 +10,7 @@
  * one never published; internal names are in the lockfiles too.
  */
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { PutPackageOriginConfigurationCommand } from '@aws-sdk/client-codeartifact';
 import { parse, stringify } from 'yaml';
@@ -18,6 +19,7 @@ import { startTestEnv, type TestEnv } from './support/harness.js';
 import { makeTarball, publishVersion, seedPackages } from './support/npm-fixtures.js';
 import { makeWheel } from './support/pypi-public.js';
 import type { RequestLogEntry } from './support/codeartifact/index.js';
+import { warmCommand } from '../src/cli/warm.js';
 import type { WarmSummary } from '../src/warm/summary.js';
 import { warmSectionFromState } from '../src/warm/summary.js';
 import { lockedProject, publishWithDeps, sha256 } from './fixtures/warm/project.js';
@@ -285,6 +287,23 @@ describe('warm', () => {
     } finally {
       after.close();
     }
+  });
+
+  it('is callable as a function: on a terminal, a summary in words per lockfile with the critical findings first named', async () => {
+    let stdout = '';
+    let stderr = '';
+    const io = {
+      stdout: Object.assign(new Writable({ write: (c: Buffer, _e, cb) => ((stdout += c.toString()), cb()) }), { isTTY: true }),
+      stderr: Object.assign(new Writable({ write: (c: Buffer, _e, cb) => ((stderr += c.toString()), cb()) }), { isTTY: false }),
+    };
+    const code = await warmCommand(job, { env: te.env, stateDir: te.stateDir, codeartifactClient: te.client }, io);
+    expect(code, stderr).toBe(1);
+    expect(stdout).toMatch(/^Warm of warm: warmed \d+, /);
+    expect(stdout).toContain('projects/web/package-lock.json (npm, 7 entries): warmed 3, internal-present 1, blocked 1, missing-upstream 1, integrity-mismatch 1');
+    const problemLines = stdout.split('\n').filter((l) => /^ {2}(CRITICAL |blocked |missing-upstream |internal-missing )/.test(l));
+    expect(problemLines.slice(0, 2).map((l) => l.split(':')[0])).toEqual(['  CRITICAL integrity-mismatch npm pub-tampered@1.0.0', '  CRITICAL integrity-mismatch pypi tampered-py@1.0.0']);
+    expect(problemLines.length).toBe(2 + 2 + 3 + 1);
+    expect(stdout).toMatch(/ERROR projects\/broken\/package-lock\.json:4: /);
   });
 
   it("the plan's report carries the warm section: counts per lockfile, the integrity mismatch as a critical finding", async () => {

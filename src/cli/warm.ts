@@ -46,10 +46,11 @@ function humanSummary(s: WarmSummary): string {
   lines.push(`Warm of ${s.job}${s.interrupted ? ' (interrupted)' : ''}: ${counts.join(', ') || 'nothing to warm'}`);
   for (const l of s.lockfiles) {
     const c = ORDER.filter((o) => l.counts[o]).map((o) => `${o} ${l.counts[o]}`);
-    lines.push(`  ${l.path} (${l.format}, ${l.entries} entries): ${c.join(', ')}`);
+    lines.push(`  ${l.path} (${l.format}, ${l.entries} ${l.entries === 1 ? 'entry' : 'entries'}): ${c.join(', ') || 'nothing'}`);
   }
   for (const e of s.lockfileErrors) lines.push(`  ERROR ${e.path}${e.line ? `:${e.line}` : ''}: ${e.message}`);
-  const problems = s.problems.filter((p) => p.outcome !== 'pending');
+  // critical first: bytes that differ from what a lockfile pins
+  const problems = s.problems.filter((p) => p.outcome !== 'pending').sort((a, b) => Number(b.outcome === 'integrity-mismatch') - Number(a.outcome === 'integrity-mismatch'));
   for (const p of problems.slice(0, 50)) lines.push(`  ${p.outcome === 'integrity-mismatch' ? 'CRITICAL ' : ''}${p.outcome} ${p.ecosystem} ${p.name}@${p.version}: ${p.detail}`);
   if (problems.length > 50) lines.push(`  … ${problems.length - 50} more (--json lists them all)`);
   if (s.outcomes.pending) lines.push(`  ${s.outcomes.pending} requested and checked but not yet listed by the store: warm again later`);

@@ -26,13 +26,12 @@ import { createTarget } from '../targets/index.js';
 import { readAccountQuotas } from '../targets/quotas.js';
 import { BUCKETS, type BucketName, type RateLimiter } from '../types.js';
 import { readToolVersion } from '../version.js';
-import { samePep440 } from '../builders/python-metadata.js';
 import { collectInputs } from './inputs.js';
 import { ECOSYSTEM_FORMAT, internalNames, unprotectedError, unprotectedNames } from './internal.js';
 import { planItems } from './items.js';
 import { checkInternal, warmThroughStore, type PackageContext, type Work } from './package.js';
 import { WarmStore, type Decision } from './state.js';
-import { createStore, storeRepository } from './stores.js';
+import { createStore, sameVersion, storeRepository } from './stores.js';
 import type { StoreFormat } from './store-format.js';
 import { ALL_STANDINGS, count, exitCodeOf, problemsOf, standing, uncheckedOf, type Standing, type WarmSummary } from './summary.js';
 import { FINAL_OUTCOMES, itemKey, type WarmOutcome } from './types.js';
@@ -218,8 +217,7 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
         for (const w of work) decided(w, { outcome: 'internal-missing', detail: `an internal name, and the job names no target.repositories.${format}.internal to look in` });
         continue;
       }
-      const same = eco === 'pypi' ? (a: string, b: string) => a === b || samePep440(a, b) : (a: string, b: string) => a === b;
-      void guard(packageQueue.add(() => checkInternal(ctx, createTarget(format, target, repo).coordinates(name), same, work)));
+      void guard(packageQueue.add(() => checkInternal(ctx, createTarget(format, target, repo).coordinates(name), sameVersion(eco), work)));
     }
     for (const { fmt, name, work } of throughStore.values()) {
       void guard(packageQueue.add(async () => void ingestions.push(guard((await warmThroughStore(ctx, fmt, name, work)).ingestion))));

@@ -13,7 +13,7 @@
  * mismatch. Each file's bytes are hashed and must be one the lockfile pins.
  */
 import { createHash } from 'node:crypto';
-import { normalizePep440, normalizeProjectName, samePep440 } from '../builders/python-metadata.js';
+import { normalizeProjectName, samePep440 } from '../builders/python-metadata.js';
 import { MigrateError } from '../errors.js';
 import type { CodeArtifact, PackageCoordinates } from '../targets/codeartifact.js';
 import { excerpt, RepositoryEndpoint } from '../targets/endpoint.js';
@@ -100,7 +100,7 @@ export class PypiStore implements StoreFormat<PypiMeta> {
   }
 
   sameVersion(listed: string, pinnedVersion: string): boolean {
-    return listed === pinnedVersion || (normalizePep440(listed) !== undefined && samePep440(listed, pinnedVersion));
+    return listed === pinnedVersion || samePep440(listed, pinnedVersion);
   }
 
   async metadata(name: string, signal?: AbortSignal): Promise<PypiMeta | undefined> {

@@ -5,6 +5,7 @@
  */
 import type { JobConfig } from '../config/schema.js';
 import type { Ecosystem } from '../lockfiles/index.js';
+import { samePep440 } from '../builders/python-metadata.js';
 import type { CodeArtifact } from '../targets/codeartifact.js';
 import { NpmStore } from './npm-store.js';
 import { PypiStore } from './pypi-store.js';
@@ -35,6 +36,21 @@ export function createStore(ecosystem: Ecosystem, ca: CodeArtifact, repository: 
       return new PypiStore(ca, repository) as StoreFormat;
     case 'go':
       throw new Error('Go has no store format');
+    default: {
+      const never: never = ecosystem;
+      throw new Error(`unknown ecosystem ${String(never)}`);
+    }
+  }
+}
+
+/** Does a version a repository lists equal the one a lockfile pins? PyPI compares as PEP 440 versions (`1.0` is `1.0.0`). */
+export function sameVersion(ecosystem: Ecosystem): (listed: string, pinned: string) => boolean {
+  switch (ecosystem) {
+    case 'pypi':
+      return (a, b) => a === b || samePep440(a, b);
+    case 'npm':
+    case 'go':
+      return (a, b) => a === b;
     default: {
       const never: never = ecosystem;
       throw new Error(`unknown ecosystem ${String(never)}`);
