@@ -236,6 +236,7 @@ describe('warm', () => {
     // non-registry entries are listed, never requested: the mono workspaces, link and file:, the git requirement
     expect(first.outcomes['non-registry']).toBe(5);
     expect(first.outcomes['no-store']).toBe(4);
+    expect(first.nonRegistry.map((e) => `${e.kind}:${e.name}`).sort()).toEqual(['file:local-tgz', 'git:tool', 'link:linked', 'workspace:@mono/a', 'workspace:@mono/b']);
     expect(first.outcomes.failed ?? 0).toBe(0);
     expect(first.unchecked.count).toBe(1);
     expect(Object.keys(first.unchecked.reasons).join()).toMatch(/yarn berry/);
@@ -317,6 +318,22 @@ describe('warm', () => {
     expect(web?.counts).toEqual({ warmed: 3, alreadyCached: 0, blocked: 1, missingUpstream: 1, integrityMismatch: 1, nonRegistry: 0, pending: 0 });
     expect(web?.problems.map((p) => `${p.name}:${p.outcome}`).sort()).toEqual(['pub-blocked:blocked', 'pub-tampered:integrity-mismatch', 'pub-withdrawn:missing-upstream']);
     expect(report.findings).toContainEqual(expect.objectContaining({ code: 'EWARMINTEGRITY', severity: 'critical' }));
+  });
+
+  it('a store repository that does not exist stops the warm before any item (exit 2)', async () => {
+    const doc = parse(readFileSync(job, 'utf8')) as { target: { repositories: { npm: { store: string } } } };
+    doc.target.repositories.npm.store = 'npm-stroe';
+    const file = join(te.dir, 'warm-typo.yaml');
+    writeFileSync(file, stringify({ ...doc, name: 'warm-typo', warm: { lockfiles: ['projects/web/package-lock.json'] } }));
+    const r = await te.cli(['warm', file, '--json']);
+    expect(r.code, r.stderr).toBe(2);
+    expect((JSON.parse(r.stdout) as { error: { code: string } }).error.code).toBe('ETARGETSETUP');
+    const state = te.openState('warm-typo');
+    try {
+      expect((state.db.prepare('SELECT COUNT(*) AS n FROM warm_entries').get() as { n: number }).n).toBe(0);
+    } finally {
+      state.close();
+    }
   });
 
   it('kill -9 in the middle: the rerun finishes without requesting again what was done', async () => {

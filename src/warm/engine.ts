@@ -147,6 +147,16 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
       target: { region: config.target.region, domain: config.target.domain, domainOwner: config.target.domainOwner },
       repositories: Object.fromEntries(Object.entries(config.target.repositories).map(([f, r]) => [f, r?.store ?? r?.internal])),
     };
+    // each store repository answers GetRepositoryEndpoint: a wrong name stops the warm here (exit 2), not item by item
+    const stores = new Map<string, StoreFormat>();
+    for (const item of plan.items) {
+      const where = storeRepository(config, item.ecosystem);
+      if (item.kind !== 'registry' || item.internal || 'none' in where || stores.has(item.ecosystem)) continue;
+      const fmt = createStore(item.ecosystem, target, where.repository);
+      await storeSetup(target, fmt, retries, stop);
+      stores.set(item.ecosystem, fmt);
+    }
+
     const runId = store.startRun();
     const rows = store.record(plan.items);
 
@@ -162,7 +172,6 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
     };
 
     // what each item needs: nothing (final, or nothing to request), the internal repository, or its store
-    const stores = new Map<string, StoreFormat>();
     const throughStore = new Map<string, { fmt: StoreFormat; name: string; work: Work[] }>();
     const internalWork = new Map<string, { eco: Work['item']['ecosystem']; name: string; work: Work[] }>();
     let toDo = 0;
@@ -179,8 +188,7 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
         (internalWork.get(key) ?? internalWork.set(key, { eco: item.ecosystem, name: item.name, work: [] }).get(key)!).work.push(w);
       } else if ('none' in where) decided(w, { outcome: 'no-store', detail: where.none });
       else {
-        let fmt = stores.get(item.ecosystem);
-        if (!fmt) stores.set(item.ecosystem, (fmt = createStore(item.ecosystem, target, where.repository)));
+        const fmt = stores.get(item.ecosystem)!;
         const key = `${item.ecosystem}\0${item.name}`;
         (throughStore.get(key) ?? throughStore.set(key, { fmt, name: item.name, work: [] }).get(key)!).work.push(w);
       }
@@ -251,6 +259,7 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
       lockfiles,
       lockfileErrors: inputs.errors,
       problems: problemsOf(seen),
+      nonRegistry: seen.filter((r) => r.outcome === 'non-registry').map((r) => ({ ecosystem: r.ecosystem, name: r.name, version: r.version, kind: r.kind, detail: r.detail ?? '', lockfiles: JSON.parse(r.files) as string[] })),
       unchecked: uncheckedOf(seen),
       requests: counting.counts,
       rates: Object.fromEntries(BUCKETS.map((b) => [b, { ...rates[b], ...(limiter.latencyMs(b) !== undefined ? { latencyMs: Math.round(limiter.latencyMs(b)!) } : {}) }])) as WarmSummary['rates'],
@@ -268,6 +277,19 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
     release();
     state?.close();
     if (!opts.codeartifactClient) ca?.client.destroy();
+  }
+}
+
+async function storeSetup(ca: CodeArtifact, fmt: StoreFormat, retries: number, signal: AbortSignal): Promise<void> {
+  try {
+    await withRetry(() => ca.endpoint(fmt.format, fmt.repository), { budget: retries, signal });
+  } catch (thrown) {
+    const e = toError(thrown);
+    if (!(e instanceof MigrateError) || e.status !== 404) throw e;
+    throw new MigrateError('ETARGETSETUP', `CodeArtifact: no ${fmt.format} repository ${fmt.repository} in domain ${ca.config.domain}: ${e.message}`, {
+      cause: e,
+      hint: `check target.repositories.${fmt.ecosystem}.store in the job file`,
+    });
   }
 }
 

@@ -37,6 +37,8 @@ export interface WarmSummary {
   lockfileErrors: InputError[];
   /** Every item that is not warmed, cached, listed or present: what it is and why. */
   problems: WarmProblem[];
+  /** Entries that are no registry package (git, file, link, workspace, patch, url, bundled): listed, never requested. */
+  nonRegistry: { ecosystem: string; name: string; version: string; kind: string; detail: string; lockfiles: string[] }[];
   /** Items warmed or cached whose bytes the lockfile gives nothing to check with, by reason. */
   unchecked: { count: number; reasons: Record<string, number> };
   /** Requests sent, per quota bucket (retries included). */
