@@ -39,7 +39,10 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
   const domain = new Domain(ca);
   const result: HardenResult = { changes: [], unchanged: 0, groups: [], errors: [] };
   const retry = <T>(fn: () => Promise<T>) => withRetry(fn, { budget: opts.retries, signal: opts.signal });
-  const queue = new PQueue({ concurrency: 8 });
+  // Every call goes through the run's rate limiter (reads, writes): the queue only bounds how
+  // many wait at once. 32 keeps the writes bucket (100/s by default) busy at ~100 ms round
+  // trips, so thousands of packages are hardened in about a minute, not several.
+  const queue = new PQueue({ concurrency: 32 });
   const seen = new Set<string>();
   for (const p of packages) {
     const key = `${p.format}/${p.name}`;

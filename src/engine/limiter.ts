@@ -40,6 +40,8 @@ class Bucket {
   private next = 0; // earliest time the next token is available
   /** Average round trip of this bucket's requests, ms (undefined until one finished). */
   latencyMs?: number;
+  /** Time slots went unused since the bucket's first request (nobody was waiting), ms. */
+  idleMs = 0;
 
   constructor(public configured: number) {
     this.rate = configured;
@@ -47,6 +49,7 @@ class Bucket {
 
   /** Reserve the next slot; returns how long to wait for it. */
   reserve(now: number): number {
+    if (this.next > 0 && now > this.next) this.idleMs += now - this.next;
     const at = Math.max(now, this.next);
     this.next = at + 1000 / this.rate;
     return at - now;
@@ -118,6 +121,14 @@ export class Limiter implements RateLimiter {
 
   setRate(name: BucketName, rate: number): void {
     this.buckets[name].reconfigure(rate);
+  }
+
+  /**
+   * How long the bucket's slots went unused so far (ms): nobody was waiting when a
+   * token was ready. Time the engine can win by keeping more work in flight.
+   */
+  idleMs(name: BucketName): number {
+    return this.buckets[name].idleMs;
   }
 
   /** The average round trip of the bucket's requests so far (ms), if any finished. */

@@ -268,16 +268,18 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       try {
         const formats = new Set([...byPackage.keys()].map((k) => k.slice(0, k.indexOf('/')) as Format));
         for (const format of formats) await preflight(getCa(), getTarget(format), config.limits.retries, signal);
-        // the account's applied quotas, for every rate the job does not set itself
-        if (BUCKETS.some((b) => fromJob[b] === undefined)) {
-          const account = await readAccountQuotas(config.target.region, env, opts.serviceQuotasClient, hard.signal);
+        // the account's applied quotas, for every rate the job does not set itself, and (a
+        // run that writes records what it does in the provenance ledger) as whom: both at once
+        const [account, who] = await Promise.all([
+          BUCKETS.some((b) => fromJob[b] === undefined) ? readAccountQuotas(config.target.region, env, opts.serviceQuotasClient, hard.signal) : undefined,
+          dryRun ? undefined : callerIdentity(config.target.region, env, opts.stsClient),
+        ]);
+        if (account) {
           rates = resolveRates(fromJob, account.rates);
           if (account.error) quotaNote = `the account's quotas could not be read (${account.error}); CodeArtifact's defaults apply where the job sets no rate`;
           for (const b of BUCKETS) limiter.setRate(b, rates[b].rate);
         }
-        // a run that writes records what it does in the provenance ledger, as whom
-        if (!dryRun) {
-          const who = await callerIdentity(config.target.region, env, opts.stsClient);
+        if (who) {
           db.ledger = {
             toolVersion: readToolVersion(),
             job: job.name,
@@ -315,11 +317,21 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     const verifyQueue = new PQueue({ concurrency: 2 * (maxPackages ?? 4) });
     // In flight: enough publishes to keep the publish bucket busy at the latency this run
     // measures (rate x round trip, with headroom), re-sized as latency and throttling change;
-    // never more packages than the job's `concurrency` when it sets one.
+    // never more packages than the job's `concurrency` when it sets one. A package spends
+    // more than a publish's round trip per version (its download, storing, re-hashing), so
+    // when the publish bucket still had slots nobody took while packages were waiting, the
+    // run grows by a quarter; a throttle brings it back to what the round trip alone asks.
     const sizing = { packages: packageQueue.concurrency, peakPackages: packageQueue.concurrency };
+    let grown = 0;
+    let last = { at: performance.now(), idleMs: limiter.idleMs('publish'), throttles: limiter.throttles };
     const resize = () => {
+      const now = { at: performance.now(), idleMs: limiter.idleMs('publish'), throttles: limiter.throttles };
+      const idleShare = (now.idleMs - last.idleMs) / Math.max(1, now.at - last.at);
+      if (now.throttles > last.throttles) grown = 0;
+      else if (idleShare > 0.03 && packageQueue.size > 0) grown = Math.ceil(packageQueue.concurrency * 1.25);
+      last = now;
       const rtt = limiter.latencyMs('publish') ?? 250;
-      const wanted = Math.ceil((limiter.rate('publish') * rtt * 1.5) / 1000) + 2;
+      const wanted = Math.max(grown, Math.ceil((limiter.rate('publish') * rtt * 1.5) / 1000) + 2);
       const packages = Math.min(maxPackages ?? MAX_ADAPTIVE_PACKAGES, Math.max(2, wanted));
       if (sequential || packages === packageQueue.concurrency) return;
       packageQueue.concurrency = packages;

@@ -65,12 +65,20 @@ export function chainHash(prevHash: string, entry: LedgerEntry | Record<string, 
   return createHash('sha256').update(`${prevHash}\n${canonical(entry)}`).digest('hex');
 }
 
+/** The two statements an append runs, prepared once per connection (a run appends one per version). */
+const appendStatements = new WeakMap<Database.Database, { head: Database.Statement; insert: Database.Statement }>();
+
 /** Append one entry; call inside the transaction of the state change it records. */
 export function appendLedger(db: Database.Database, entry: LedgerEntry): void {
-  const last = db.prepare('SELECT hash FROM ledger ORDER BY seq DESC LIMIT 1').get() as { hash: string } | undefined;
+  let st = appendStatements.get(db);
+  if (!st) {
+    st = { head: db.prepare('SELECT hash FROM ledger ORDER BY seq DESC LIMIT 1'), insert: db.prepare('INSERT INTO ledger (at, prev_hash, hash, entry) VALUES (?, ?, ?, ?)') };
+    appendStatements.set(db, st);
+  }
+  const last = st.head.get() as { hash: string } | undefined;
   const prevHash = last?.hash ?? GENESIS;
   const hash = chainHash(prevHash, entry);
-  db.prepare('INSERT INTO ledger (at, prev_hash, hash, entry) VALUES (?, ?, ?, ?)').run(entry.at, prevHash, hash, canonical(entry));
+  st.insert.run(entry.at, prevHash, hash, canonical(entry));
 }
 
 export interface LedgerLine {

@@ -130,6 +130,21 @@ describe('Limiter.take spacing (fake timers)', () => {
     expect(done).toEqual([0, 1, 2]);
   });
 
+  it('counts the time a bucket\'s slots went unused, and none while requests queue for them', async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const l = new Limiter(RATES); // publish 10/s: a slot every 100 ms
+    expect(l.idleMs('publish')).toBe(0);
+    await l.take(['publish']); // the first request: nothing was missed yet
+    expect(l.idleMs('publish')).toBe(0);
+    await vi.advanceTimersByTimeAsync(350); // the next slot was ready at +100: 250 ms unused
+    await l.take(['publish']);
+    expect(l.idleMs('publish')).toBe(250);
+    // three at once: each waits for its slot, none is missed
+    await Promise.all([l.take(['publish']), l.take(['publish']), l.take(['publish']), vi.advanceTimersByTimeAsync(300)]);
+    expect(l.idleMs('publish')).toBe(250);
+    expect(l.idleMs('reads')).toBe(0);
+  });
+
   it('an abort cuts a wait short and leaves no timer behind', async () => {
     vi.useFakeTimers({ now: 1_000_000 });
     const controller = new AbortController();
