@@ -13,17 +13,18 @@
  * tag that matches but is no version for the format is listed and skipped with
  * the reason. Every version records its tag, commit and commit time.
  */
-import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import semver from 'semver';
-import { simpleGit, type SimpleGit } from 'simple-git';
+import type { SimpleGit } from 'simple-git';
 import { checkPathMajor, isCanonicalVersion, isPseudoVersion, modulePathFromGoMod, semverMajor, splitPathVersion } from '../builders/go-rules.js';
 import { normalizePep440 } from '../builders/python.js';
 import type { GitSourceConfig } from '../config/schema.js';
 import { MigrateError, toError } from '../errors.js';
-import { printable, registerSecret } from '../redact.js';
+import { printable } from '../redact.js';
 import type { PackageListing, VersionListing } from '../types.js';
+import { GitAccess } from './git-access.js';
 import type { Checkout, NameResult, Source } from './source.js';
 
 /** One tag that names a version, with what the listing needs about it. */
@@ -39,8 +40,6 @@ interface TaggedVersion {
   problem?: string;
 }
 
-const SHELL_SAFE = /^[A-Za-z0-9_./:@=+-]+$/;
-const quote = (s: string) => (SHELL_SAFE.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 export class GitSource implements Source {
   readonly id: string;
@@ -50,8 +49,7 @@ export class GitSource implements Source {
   readonly buildFormat: GitSourceConfig['format'];
   private readonly mirror: string;
   private readonly tmpDir: string;
-  private readonly env: Record<string, string>;
-  private keyFile?: string;
+  private readonly access: GitAccess;
   private versions?: TaggedVersion[];
 
   constructor(
@@ -65,58 +63,16 @@ export class GitSource implements Source {
     this.buildFormat = config.format;
     this.mirror = join(stateDir, 'git', `${config.id}.git`);
     this.tmpDir = join(stateDir, 'tmp');
-    this.env = this.gitEnv(env, stateDir);
-  }
-
-  /** The environment git runs in: ours, plus the key, known_hosts and no prompts, ever. */
-  private gitEnv(env: NodeJS.ProcessEnv, stateDir: string): Record<string, string> {
-    // git sees what it needs and nothing else: where things are, the ssh agent, proxies, the
-    // locale. (A stray GIT_DIR or GIT_CONFIG_* in the caller's environment would redirect it.)
-    const out: Record<string, string> = {};
-    const keep = /^(PATH|HOME|USER|LOGNAME|LANG|LC_[A-Z]+|TMPDIR|SSH_AUTH_SOCK|HTTPS?_PROXY|https?_proxy|NO_PROXY|no_proxy|GIT_SSL_CAINFO|GIT_SSL_NO_VERIFY)$/;
-    for (const [k, v] of Object.entries(env)) if (v !== undefined && keep.test(k)) out[k] = v;
-    const ssh = [env.GIT_SSH_COMMAND ?? env.GIT_SSH ?? 'ssh', '-o', 'BatchMode=yes'];
-    if (this.config.sshKeyEnv) {
-      const value = env[this.config.sshKeyEnv];
-      if (!value) {
-        throw new MigrateError('ESOURCEAUTH', `source "${this.id}": environment variable ${this.config.sshKeyEnv} is not set`, {
-          hint: `export ${this.config.sshKeyEnv}=<the path of an ssh private key, or the key itself> and rerun`,
-        });
-      }
-      registerSecret(value);
-      let keyPath = value;
-      if (value.includes('-----BEGIN')) {
-        // the key itself (a CI secret): written for ssh only, readable by us only, removed by close()
-        mkdirSync(join(stateDir, 'tmp'), { recursive: true });
-        keyPath = join(stateDir, 'tmp', `ssh-key-${this.id}-${process.pid}`);
-        writeFileSync(keyPath, value.endsWith('\n') ? value : `${value}\n`, { mode: 0o600 });
-        chmodSync(keyPath, 0o600);
-        this.keyFile = keyPath;
-      } else if (!existsSync(value)) {
-        throw new MigrateError('ESOURCEAUTH', `source "${this.id}": ${this.config.sshKeyEnv} names a key file that does not exist`, {
-          hint: `set ${this.config.sshKeyEnv} to the path of the ssh private key (or to the key itself)`,
-        });
-      }
-      ssh.push('-i', keyPath, '-o', 'IdentitiesOnly=yes');
-    }
-    if (this.config.knownHostsFile) ssh.push('-o', `UserKnownHostsFile=${this.config.knownHostsFile}`, '-o', 'StrictHostKeyChecking=yes');
-    out.GIT_SSH_COMMAND = ssh.map((a, i) => (i === 0 ? a : quote(a))).join(' ');
-    out.GIT_TERMINAL_PROMPT = '0';
-    out.GIT_ASKPASS = 'false';
-    out.SSH_ASKPASS = 'false';
-    return out;
+    this.access = new GitAccess(env, {
+      owner: `source "${config.id}"`,
+      ...(config.sshKeyEnv ? { sshKeyEnv: config.sshKeyEnv } : {}),
+      ...(config.knownHostsFile ? { knownHostsFile: config.knownHostsFile } : {}),
+      keyFilePath: join(stateDir, 'tmp', `ssh-key-${config.id}-${process.pid}`),
+    });
   }
 
   private git(baseDir: string, signal?: AbortSignal): SimpleGit {
-    // GIT_SSH_COMMAND and the askpass variables are ours, on purpose: simple-git refuses them unless told
-    return simpleGit({
-      baseDir,
-      maxConcurrentProcesses: 4,
-      timeout: { block: 10 * 60_000 },
-      unsafe: { allowUnsafeSshCommand: true, allowUnsafeAskPass: true },
-      allowEnvironment: ['GIT_SSH_COMMAND', 'GIT_ASKPASS', 'SSH_ASKPASS', 'GIT_TERMINAL_PROMPT', 'GIT_SSL_CAINFO', 'GIT_SSL_NO_VERIFY'],
-      ...(signal ? { abort: signal } : {}),
-    }).env(this.env);
+    return this.access.git(baseDir, signal);
   }
 
   /** Clone the mirror once, fetch it on every run; then read every tag. The engine retries this. */
@@ -207,7 +163,7 @@ export class GitSource implements Source {
   }
 
   close(): void {
-    if (this.keyFile) rmSync(this.keyFile, { force: true });
+    this.access.close();
   }
 
   /** Every tag the pattern matches, with its commit, its time and the package it builds. */
@@ -309,43 +265,9 @@ export class GitSource implements Source {
     }
   }
 
-  /** git's complaints as coded errors; the message keeps the tail of what git said (redacted on the way out). */
+  /** git's complaints as coded errors (see git-access.ts). */
   private classify(thrown: unknown, what: string, subject = this.id): MigrateError {
-    if (thrown instanceof MigrateError) return thrown;
-    const e = toError(thrown);
-    const all = e.message;
-    // git's own boilerplate says nothing the lines before it did not
-    const said =
-      all
-        .split('\n')
-        .map((l) => l.trim())
-        .filter((l) => l && !/^(fatal: Could not read from remote repository\.|Please make sure you have the correct access rights|and the repository exists\.)$/.test(l))
-        .slice(-4)
-        .join(' | ')
-        .slice(0, 600) || all.trim().slice(0, 600);
-    const where = `${subject}: git ${what} from ${this.url}`;
-    if (/abort/i.test(e.name) || /aborted/i.test(all)) return new MigrateError('EINTERRUPTED', `${where} cut off by the stop`, { subject, cause: e });
-    if (/Host key verification failed|HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i.test(all)) {
-      return new MigrateError('ESOURCEAUTH', `${where}: the server's host key is unknown or changed: ${said}`, {
-        subject,
-        cause: e,
-        hint: 'add the host to known_hosts (ssh-keyscan, checked out of band), or name a known_hosts file with knownHostsFile',
-      });
-    }
-    if (/Permission denied|Authentication failed|could not read Username|publickey/i.test(all)) {
-      return new MigrateError('ESOURCEAUTH', `${where} was refused: ${said}`, {
-        subject,
-        cause: e,
-        hint: this.config.sshKeyEnv ? `check that the key in ${this.config.sshKeyEnv} is authorised for this repository (a deploy key)` : 'give the source an ssh key with sshKeyEnv, or load one into ssh-agent',
-      });
-    }
-    if (/does not appear to be a git repository|repository .* not found|Repository not found|No such file or directory|not a git repository/i.test(all)) {
-      return new MigrateError('ESOURCENOTFOUND', `${where}: no such repository: ${said}`, { subject, cause: e, hint: 'check the url of the source in the job file' });
-    }
-    if (/reference is not a tree|unknown revision|bad object|not our ref/i.test(all)) {
-      return new MigrateError('EBADSOURCE', `${where}: the commit is gone: ${said}`, { subject, cause: e, hint: 'the tag was moved or the history rewritten; see the tag in the repository' });
-    }
-    return new MigrateError('ESOURCE', `${where} failed: ${said}`, { subject, cause: e });
+    return this.access.classify(thrown, `${subject}: git ${what} from ${this.url}`, subject, { notFound: 'check the url of the source in the job file' });
   }
 }
 

@@ -1,0 +1,131 @@
+/**
+ * How git is run against a remote, wherever the tool reads one (git sources,
+ * the repositories `warm` searches for lockfiles): a curated environment (no
+ * stray GIT_DIR or GIT_CONFIG_*), `GIT_SSH_COMMAND` with the job's key
+ * (`sshKeyEnv`: the key itself or its path) and known_hosts, BatchMode and no
+ * askpass, so nothing ever waits for a password or a host-key prompt; and
+ * git's complaints turned into coded errors.
+ */
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { simpleGit, type SimpleGit } from 'simple-git';
+import { MigrateError, toError } from '../errors.js';
+import { registerSecret } from '../redact.js';
+
+const SHELL_SAFE = /^[A-Za-z0-9_./:@=+-]+$/;
+const quote = (s: string) => (SHELL_SAFE.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+/** What git may see of the caller's environment: where things are, the ssh agent, proxies, the locale. */
+const KEEP = /^(PATH|HOME|USER|LOGNAME|LANG|LC_[A-Z]+|TMPDIR|SSH_AUTH_SOCK|HTTPS?_PROXY|https?_proxy|NO_PROXY|no_proxy|GIT_SSL_CAINFO|GIT_SSL_NO_VERIFY)$/;
+
+export interface GitAccessOptions {
+  /** How errors name the thing being read: `source "billing"`, `warm repository <url>`. */
+  owner: string;
+  sshKeyEnv?: string;
+  knownHostsFile?: string;
+  /** Where a key given as text is written for ssh (mode 0600), removed by close(). */
+  keyFilePath: string;
+}
+
+/** The environment git runs in for one remote, and the key file it may have written. */
+export class GitAccess {
+  readonly env: Record<string, string>;
+  private keyFile?: string;
+
+  constructor(
+    env: NodeJS.ProcessEnv,
+    private readonly opts: GitAccessOptions,
+  ) {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(env)) if (v !== undefined && KEEP.test(k)) out[k] = v;
+    const ssh = [env.GIT_SSH_COMMAND ?? env.GIT_SSH ?? 'ssh', '-o', 'BatchMode=yes'];
+    if (opts.sshKeyEnv) {
+      const value = env[opts.sshKeyEnv];
+      if (!value) {
+        throw new MigrateError('ESOURCEAUTH', `${opts.owner}: environment variable ${opts.sshKeyEnv} is not set`, {
+          hint: `export ${opts.sshKeyEnv}=<the path of an ssh private key, or the key itself> and rerun`,
+        });
+      }
+      registerSecret(value);
+      let keyPath = value;
+      if (value.includes('-----BEGIN')) {
+        // the key itself (a CI secret): written for ssh only, readable by us only, removed by close()
+        mkdirSync(dirname(opts.keyFilePath), { recursive: true });
+        keyPath = opts.keyFilePath;
+        writeFileSync(keyPath, value.endsWith('\n') ? value : `${value}\n`, { mode: 0o600 });
+        chmodSync(keyPath, 0o600);
+        this.keyFile = keyPath;
+      } else if (!existsSync(value)) {
+        throw new MigrateError('ESOURCEAUTH', `${opts.owner}: ${opts.sshKeyEnv} names a key file that does not exist`, {
+          hint: `set ${opts.sshKeyEnv} to the path of the ssh private key (or to the key itself)`,
+        });
+      }
+      ssh.push('-i', keyPath, '-o', 'IdentitiesOnly=yes');
+    }
+    if (opts.knownHostsFile) ssh.push('-o', `UserKnownHostsFile=${opts.knownHostsFile}`, '-o', 'StrictHostKeyChecking=yes');
+    out.GIT_SSH_COMMAND = ssh.map((a, i) => (i === 0 ? a : quote(a))).join(' ');
+    out.GIT_TERMINAL_PROMPT = '0';
+    out.GIT_ASKPASS = 'false';
+    out.SSH_ASKPASS = 'false';
+    this.env = out;
+  }
+
+  /** git in `baseDir`, with this environment. */
+  git(baseDir: string, signal?: AbortSignal): SimpleGit {
+    // GIT_SSH_COMMAND and the askpass variables are ours, on purpose: simple-git refuses them unless told
+    return simpleGit({
+      baseDir,
+      maxConcurrentProcesses: 4,
+      timeout: { block: 10 * 60_000 },
+      unsafe: { allowUnsafeSshCommand: true, allowUnsafeAskPass: true },
+      allowEnvironment: ['GIT_SSH_COMMAND', 'GIT_ASKPASS', 'SSH_ASKPASS', 'GIT_TERMINAL_PROMPT', 'GIT_SSL_CAINFO', 'GIT_SSL_NO_VERIFY'],
+      ...(signal ? { abort: signal } : {}),
+    }).env(this.env);
+  }
+
+  /** Remove the key file written for ssh, if any. */
+  close(): void {
+    if (this.keyFile) rmSync(this.keyFile, { force: true });
+  }
+
+  /**
+   * git's complaints as coded errors; the message keeps the tail of what git said
+   * (redacted on the way out). `where` names the operation and the remote.
+   */
+  classify(thrown: unknown, where: string, subject: string, hints: { notFound: string }): MigrateError {
+    if (thrown instanceof MigrateError) return thrown;
+    const e = toError(thrown);
+    const all = e.message;
+    // git's own boilerplate says nothing the lines before it did not
+    const said =
+      all
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !/^(fatal: Could not read from remote repository\.|Please make sure you have the correct access rights|and the repository exists\.)$/.test(l))
+        .slice(-4)
+        .join(' | ')
+        .slice(0, 600) || all.trim().slice(0, 600);
+    if (/abort/i.test(e.name) || /aborted/i.test(all)) return new MigrateError('EINTERRUPTED', `${where} cut off by the stop`, { subject, cause: e });
+    if (/Host key verification failed|HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i.test(all)) {
+      return new MigrateError('ESOURCEAUTH', `${where}: the server's host key is unknown or changed: ${said}`, {
+        subject,
+        cause: e,
+        hint: 'add the host to known_hosts (ssh-keyscan, checked out of band), or name a known_hosts file with knownHostsFile',
+      });
+    }
+    if (/Permission denied|Authentication failed|could not read Username|publickey/i.test(all)) {
+      return new MigrateError('ESOURCEAUTH', `${where} was refused: ${said}`, {
+        subject,
+        cause: e,
+        hint: this.opts.sshKeyEnv ? `check that the key in ${this.opts.sshKeyEnv} is authorised for this repository (a deploy key)` : 'give it an ssh key with sshKeyEnv, or load one into ssh-agent',
+      });
+    }
+    if (/does not appear to be a git repository|repository .* not found|Repository not found|No such file or directory|not a git repository/i.test(all)) {
+      return new MigrateError('ESOURCENOTFOUND', `${where}: no such repository: ${said}`, { subject, cause: e, hint: hints.notFound });
+    }
+    if (/reference is not a tree|unknown revision|bad object|not our ref/i.test(all)) {
+      return new MigrateError('EBADSOURCE', `${where}: the commit is gone: ${said}`, { subject, cause: e, hint: 'the tag was moved or the history rewritten; see the tag in the repository' });
+    }
+    return new MigrateError('ESOURCE', `${where} failed: ${said}`, { subject, cause: e });
+  }
+}
