@@ -315,9 +315,14 @@ describe('warm', () => {
     const r = await te.cli(['plan', job, '--no-download', '--json']);
     const report = JSON.parse(r.stdout) as { warm: { lockfiles: { path: string; counts: Record<string, number>; problems: { name: string; outcome: string }[] }[] } | null; findings: { code: string; severity: string }[] };
     const web = report.warm?.lockfiles.find((l) => l.path === 'projects/web/package-lock.json');
-    expect(web?.counts).toEqual({ warmed: 3, alreadyCached: 0, blocked: 1, missingUpstream: 1, integrityMismatch: 1, nonRegistry: 0, pending: 0 });
+    expect(web?.counts).toEqual({ warmed: 3, alreadyCached: 0, blocked: 1, missingUpstream: 1, integrityMismatch: 1, nonRegistry: 0, pending: 0, internalPresent: 1, internalMissing: 0, noStore: 0, failed: 0 });
     expect(web?.problems.map((p) => `${p.name}:${p.outcome}`).sort()).toEqual(['pub-blocked:blocked', 'pub-tampered:integrity-mismatch', 'pub-withdrawn:missing-upstream']);
     expect(report.findings).toContainEqual(expect.objectContaining({ code: 'EWARMINTEGRITY', severity: 'critical' }));
+    // an internal version a lockfile pins and the internal repository lacks: a build that would break after cutover
+    const all = report.warm?.lockfiles ?? [];
+    expect(all.reduce((n, l) => n + (l.counts.internalMissing ?? 0), 0)).toBe(1);
+    expect(all.flatMap((l) => l.problems.filter((p) => p.outcome === 'internal-missing').map((p) => p.name))).toEqual(['acme-billing']);
+    expect(report.findings).toContainEqual(expect.objectContaining({ code: 'EWARMINTERNAL', severity: 'warning', subjects: [expect.stringMatching(/^acme-billing@1\.0\.0 \(/)] }));
   });
 
   it('a store repository that does not exist stops the warm before any item (exit 2)', async () => {

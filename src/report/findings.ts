@@ -254,4 +254,16 @@ function warmFindings(w: Warm | null, out: Finding[]): void {
   if (missing) out.push(finding({ severity: 'warning', code: 'EWARMMISSING', section: 'warm', title: `${missing} locked package(s) missing upstream`, detail: 'the public registry no longer serves them', action: 'publish them into the internal repository, or update the lockfiles' }, w.lockfiles.flatMap((l) => l.problems.filter((p) => p.outcome === 'missing-upstream').map((p) => `${p.name}@${p.version}`))));
   const pending = sum('pending');
   if (pending) out.push(finding({ severity: 'warning', code: 'EWARMPENDING', section: 'warm', title: `${pending} locked package(s) not warmed yet`, detail: '', action: 'rerun the warm' }, []));
+  const problem = (outcome: string) => w.lockfiles.flatMap((l) => l.problems.filter((p) => p.outcome === outcome).map((p) => `${p.name}@${p.version} (${l.path})`));
+  const internalMissing = sum('internalMissing');
+  if (internalMissing) {
+    out.push(
+      finding(
+        { severity: 'warning', code: 'EWARMINTERNAL', section: 'warm', title: `${internalMissing} locked version(s) of internal packages not in the internal repository`, detail: 'a build from these lockfiles would fail after cutover', action: 'run the migration if the plan publishes them; otherwise find where those versions went (a source that no longer lists them)' },
+        problem('internal-missing'),
+      ),
+    );
+  }
+  const failed = sum('failed');
+  if (failed) out.push(finding({ severity: 'warning', code: 'EWARMFAILED', section: 'warm', title: `${failed} locked package(s) whose warm request failed after its retries`, detail: '', action: 'rerun the warm (its summary says why each failed)' }, problem('failed')));
 }

@@ -246,7 +246,21 @@ export const hardeningSchema = z
   .strict();
 
 const warmCounts = z
-  .object({ warmed: int, alreadyCached: int, blocked: int, missingUpstream: int, integrityMismatch: int, nonRegistry: int, pending: int })
+  .object({
+    warmed: int,
+    alreadyCached: int,
+    blocked: int,
+    missingUpstream: int,
+    integrityMismatch: int,
+    nonRegistry: int,
+    pending: int,
+    // internal names (looked up in the internal repository, never through a store), Go
+    // (no store), requests that failed after their retries; absent in older reports
+    internalPresent: int.default(0),
+    internalMissing: int.default(0),
+    noStore: int.default(0),
+    failed: int.default(0),
+  })
   .strict();
 export const warmSchema = z
   .object({
@@ -259,7 +273,7 @@ export const warmSchema = z
             repository: nullableText.default(null),
             counts: warmCounts,
             problems: z
-              .array(z.object({ name: text, version: text, outcome: z.enum(['blocked', 'missing-upstream', 'integrity-mismatch', 'non-registry', 'pending']), detail: text.default('') }).strict())
+              .array(z.object({ name: text, version: text, outcome: z.enum(['blocked', 'missing-upstream', 'integrity-mismatch', 'non-registry', 'pending', 'internal-missing', 'failed']), detail: text.default('') }).strict())
               .default([]),
           })
           .strict(),

@@ -65,6 +65,10 @@ export const WARM_COLUMNS = [
   ['integrityMismatch', 'integrity mismatch'],
   ['nonRegistry', 'non-registry'],
   ['pending', 'pending'],
+  ['internalPresent', 'internal present'],
+  ['internalMissing', 'internal missing'],
+  ['noStore', 'no store'],
+  ['failed', 'failed'],
 ] as const;
 
 export const int = (n: number) => n.toLocaleString('en-US');

@@ -100,25 +100,25 @@ const REPORT_COUNTS: Partial<Record<WarmOutcome, keyof NonNullable<WarmInput['lo
   'integrity-mismatch': 'integrityMismatch',
   'non-registry': 'nonRegistry',
   pending: 'pending',
+  'internal-present': 'internalPresent',
+  'internal-missing': 'internalMissing',
+  'no-store': 'noStore',
 };
-const REPORT_PROBLEMS = new Set(['blocked', 'missing-upstream', 'integrity-mismatch', 'non-registry', 'pending']);
+const REPORT_PROBLEMS: ReadonlySet<Standing> = new Set(['blocked', 'missing-upstream', 'integrity-mismatch', 'non-registry', 'pending', 'internal-missing', 'failed']);
 
-/**
- * The report's `warm` section: per lockfile, its counts and problems. The report
- * schema counts store outcomes only; internal names, Go (no store) and failed
- * requests are in the warm's own summary.
- */
+/** The report's `warm` section: per lockfile, its counts (every standing) and problems. */
 export function warmSection(lockfiles: readonly LockfileRef[], rows: readonly WarmRow[]): WarmInput {
   const byFile = new Map<string, WarmRow[]>();
   for (const r of rows) for (const f of JSON.parse(r.files) as string[]) (byFile.get(f) ?? byFile.set(f, []).get(f)!).push(r);
   return {
     lockfiles: lockfiles.map((l) => {
-      const counts = { warmed: 0, alreadyCached: 0, blocked: 0, missingUpstream: 0, integrityMismatch: 0, nonRegistry: 0, pending: 0 };
+      const counts = { warmed: 0, alreadyCached: 0, blocked: 0, missingUpstream: 0, integrityMismatch: 0, nonRegistry: 0, pending: 0, internalPresent: 0, internalMissing: 0, noStore: 0, failed: 0 };
       const problems: NonNullable<WarmInput['lockfiles']>[number]['problems'] = [];
       for (const r of byFile.get(l.path) ?? []) {
-        const key = r.outcome ? REPORT_COUNTS[r.outcome] : undefined;
+        const s = standing(r);
+        const key = s === 'failed' ? 'failed' : s === 'undecided' ? undefined : REPORT_COUNTS[s];
         if (key) counts[key]++;
-        if (r.outcome && REPORT_PROBLEMS.has(r.outcome)) problems.push({ name: r.name, version: r.version, outcome: r.outcome as 'blocked', detail: r.detail ?? '' });
+        if (REPORT_PROBLEMS.has(s)) problems.push({ name: r.name, version: r.version, outcome: s as 'blocked', detail: s === 'failed' ? `${r.last_error_code ?? ''}: ${r.last_error ?? ''}` : (r.detail ?? '') });
       }
       return { path: l.path, kind: l.format, repository: l.repository, counts, problems };
     }),
