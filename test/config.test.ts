@@ -395,7 +395,12 @@ describe('the shipped job files load cleanly', () => {
     const git = job.config.sources.filter((s) => s.kind === 'git');
     expect(git.map((s) => (s.kind === 'git' ? s.format : ''))).toEqual(['pypi', 'pypi', 'go']);
     expect(git.every((s) => s.enabled)).toBe(true);
-    expect(job.config.limits.rates).toEqual({ publish: 10, getAsset: 50, list: 200, reads: 800, writes: 100 });
+    // no rate and no concurrency: the account's quotas and the measured round trip decide
+    expect(job.config.limits.rates).toEqual({});
+    expect(job.config.limits.concurrency).toBeUndefined();
+    expect(job.config.goSum).toEqual(['../services/**/go.sum']);
+    expect(job.config.warm.lockfiles.length).toBe(2);
+    expect(job.config.warm.repositories.map((r) => r.url)).toEqual(['git+ssh://git@git.acme.example/platform/web.git']);
   });
 
   it('jobs/demo.yaml', () => {
