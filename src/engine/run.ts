@@ -3,7 +3,6 @@
  * Packages go through a bounded queue; within a package versions are published
  * oldest first while their downloads run ahead in a second bounded queue.
  */
-import { setMaxListeners } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +28,7 @@ import { FATAL_CODES, migratePackage, type PackageRunContext } from './package.j
 import { applyFilters, summarize } from './summary.js';
 import { checkGoSums, goSumFiles } from './gosum-check.js';
 import { Limiter } from './limiter.js';
+import { gracefulStop } from './stop.js';
 import { jobRates, resolveRates } from './rates.js';
 import { harden } from './harden.js';
 import { callerIdentity } from '../targets/domain.js';
@@ -89,21 +89,13 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
   // hard stop cuts off whatever is still in flight; the rows say where each version stood.
   const fatal = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, fatal.signal]) : fatal.signal;
-  const hard = new AbortController();
-  // every request in flight listens on these: hundreds at once is normal, not a leak
-  setMaxListeners(0, hard.signal, signal);
-  let graceTimer: NodeJS.Timeout | undefined;
   const graceMs = config.limits.stopGraceSeconds * 1000;
-  const onStop = () => {
-    if (!fatal.signal.aborted) emit({ type: 'interrupting', graceMs });
-    graceTimer = setTimeout(() => {
-      emit({ type: 'cutting-off' });
-      hard.abort();
-    }, graceMs);
-    graceTimer.unref();
-  };
-  if (signal.aborted) onStop();
-  else signal.addEventListener('abort', onStop, { once: true });
+  const stopping = gracefulStop(signal, graceMs, {
+    interrupting: () => {
+      if (!fatal.signal.aborted) emit({ type: 'interrupting', graceMs });
+    },
+    cuttingOff: () => emit({ type: 'cutting-off' }),
+  });
   let fatalError: unknown;
   const stopFatally = (e: unknown) => {
     fatalError ??= e;
@@ -134,7 +126,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     // The target is touched lazily: a rerun with nothing left to do sends it nothing.
     const getCa = () => {
       if (!ca) {
-        ca = new CodeArtifact(config.target, limiter, opts.codeartifactClient, hard.signal);
+        ca = new CodeArtifact(config.target, limiter, opts.codeartifactClient, stopping.hard);
         ca.readOnly = opts.readOnly ?? false;
       }
       return ca;
@@ -168,7 +160,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
         enumerated.set(source.id, seen);
         if (source.prepare) {
           try {
-            await withRetry(() => source.prepare!(hard.signal), {
+            await withRetry(() => source.prepare!(stopping.hard), {
               budget: config.limits.retries,
               signal,
               onRetry: (e, attempt, waitMs) => emit({ type: 'retry', subject: source.id, code: e.code, attempt, waitMs }),
@@ -181,7 +173,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
             continue;
           }
         }
-        for await (const n of source.packageNames(hard.signal)) {
+        for await (const n of source.packageNames(stopping.hard)) {
           if (signal.aborted) break;
           if (!n.ok) {
             seen.complete = false;
@@ -193,7 +185,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
             guard(async () => {
               if (signal.aborted) return;
               try {
-                const listing = await withRetry(() => source.listing(n.name, hard.signal), {
+                const listing = await withRetry(() => source.listing(n.name, stopping.hard), {
                   budget: config.limits.retries,
                   signal,
                   onRetry: (e, attempt, waitMs) => emit({ type: 'retry', subject: n.name, code: e.code, attempt, waitMs }),
@@ -229,7 +221,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       retries: config.limits.retries,
       dryRun,
       signal,
-      hardSignal: hard.signal,
+      hardSignal: stopping.hard,
       maxArtifactBytes: config.limits.maxArtifactBytes,
       // builds are CPU-bound: one per core at most
       buildQueue: new PQueue({ concurrency: Math.max(1, Math.min(availableParallelism(), config.limits.fetchConcurrency)) }),
@@ -271,7 +263,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
         // the account's applied quotas, for every rate the job does not set itself, and (a
         // run that writes records what it does in the provenance ledger) as whom: both at once
         const [account, who] = await Promise.all([
-          BUCKETS.some((b) => fromJob[b] === undefined) ? readAccountQuotas(config.target.region, env, opts.serviceQuotasClient, hard.signal) : undefined,
+          BUCKETS.some((b) => fromJob[b] === undefined) ? readAccountQuotas(config.target.region, env, opts.serviceQuotasClient, stopping.hard) : undefined,
           dryRun ? undefined : callerIdentity(config.target.region, env, opts.stsClient),
         ]);
         if (account) {
@@ -396,8 +388,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     db.endRun(summary.interrupted ? 'interrupted' : summary.exitCode === 0 ? 'complete' : 'incomplete', summary);
     return summary;
   } finally {
-    clearTimeout(graceTimer);
-    signal.removeEventListener('abort', onStop);
+    stopping.dispose();
     closeSources();
     release();
     state?.close();

@@ -4,7 +4,6 @@
  * the rate the read quotas allow, with enough requests in flight to use them.
  * Every item is a row (state.ts), so a rerun asks only for what is not warmed.
  */
-import { setMaxListeners } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import PQueue from 'p-queue';
@@ -15,6 +14,7 @@ import type { LoadedJob } from '../config/load.js';
 import { Limiter } from '../engine/limiter.js';
 import { jobRates, resolveRates } from '../engine/rates.js';
 import { withRetry } from '../engine/retry.js';
+import { gracefulStop } from '../engine/stop.js';
 import { MigrateError, toError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { localError } from '../state/blobs.js';
@@ -87,16 +87,8 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
 
   // the stop: start nothing new; after the grace period, cut off what is still in flight
   const stop = opts.signal ?? new AbortController().signal;
-  const hard = new AbortController();
-  setMaxListeners(0, hard.signal, stop);
-  let graceTimer: NodeJS.Timeout | undefined;
-  const onStop = () => {
-    emit({ type: 'interrupting', graceMs: config.limits.stopGraceSeconds * 1000 });
-    graceTimer = setTimeout(() => hard.abort(), config.limits.stopGraceSeconds * 1000);
-    graceTimer.unref();
-  };
-  if (stop.aborted) onStop();
-  else stop.addEventListener('abort', onStop, { once: true });
+  const graceMs = config.limits.stopGraceSeconds * 1000;
+  const stopping = gracefulStop(stop, graceMs, { interrupting: () => emit({ type: 'interrupting', graceMs }) });
 
   let release: () => void;
   try {
@@ -113,8 +105,8 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
     const store = new WarmStore(db);
 
     // inputs and internal names first: bad input is found before CodeArtifact is asked anything
-    const inputs = await collectInputs(job, { env, stateDir, signal: hard.signal, onRepository: (label) => emit({ type: 'repository', label }) });
-    const names = await internalNames(job, env, stateDir, db, hard.signal);
+    const inputs = await collectInputs(job, { env, stateDir, signal: stopping.hard, onRepository: (label) => emit({ type: 'repository', label }) });
+    const names = await internalNames(job, env, stateDir, db, stopping.hard);
     const plan = planItems(inputs.lockfiles, names);
 
     const fromJob = jobRates(config.limits.rates);
@@ -122,21 +114,21 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
     let quotaNote: string | undefined;
     const limiter = new Limiter(Object.fromEntries(BUCKETS.map((b) => [b, rates[b].rate])) as Record<BucketName, number>);
     const counting = new CountingLimiter(limiter);
-    ca = new CodeArtifact(config.target, counting, opts.codeartifactClient, hard.signal);
+    ca = new CodeArtifact(config.target, counting, opts.codeartifactClient, stopping.hard);
     const target = ca;
     const retries = config.limits.retries;
     const retry = <T>(subject: string, fn: () => Promise<T>) => withRetry(fn, { budget: retries, signal: stop, onRetry: (e, attempt, waitMs) => emit({ type: 'retry', subject, code: e.code, attempt, waitMs }) });
 
     await setup(target, retries, stop);
     if (BUCKETS.some((b) => fromJob[b] === undefined)) {
-      const account = await readAccountQuotas(config.target.region, env, opts.serviceQuotasClient, hard.signal);
+      const account = await readAccountQuotas(config.target.region, env, opts.serviceQuotasClient, stopping.hard);
       rates = resolveRates(fromJob, account.rates);
       if (account.error) quotaNote = `the account's quotas could not be read (${account.error}); CodeArtifact's defaults apply where the job sets no rate`;
       for (const b of BUCKETS) limiter.setRate(b, rates[b].rate);
     }
 
     // the guard against dependency confusion: nothing is requested while an internal name is unprotected
-    const unprotected = await unprotectedNames(target, job, names.list(), hard.signal);
+    const unprotected = await unprotectedNames(target, job, names.list(), stopping.hard);
     if (unprotected.length) throw unprotectedError(unprotected);
 
     const who = await callerIdentity(config.target.region, env, opts.stsClient);
@@ -214,7 +206,7 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
     const onAbort = () => packageQueue.clear();
     stop.addEventListener('abort', onAbort, { once: true });
 
-    const ctx: PackageContext = { ca: target, store, artifactQueue, listQueue, retry, stop, hard: hard.signal, pendingTimeoutMs: (opts.pendingTimeoutSeconds ?? config.warm.pendingTimeoutSeconds) * 1000, decided, failed };
+    const ctx: PackageContext = { ca: target, store, artifactQueue, listQueue, retry, stop, hard: stopping.hard, pendingTimeoutMs: (opts.pendingTimeoutSeconds ?? config.warm.pendingTimeoutSeconds) * 1000, decided, failed };
     const ingestions: Promise<unknown>[] = [];
     let fatal: unknown;
     const guard = (p: Promise<unknown>) => p.catch((e: unknown) => (fatal ??= e));
@@ -272,8 +264,7 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
     store.endRun(stop.aborted ? 'interrupted' : summary.exitCode === 0 ? 'complete' : 'incomplete', summary);
     return summary;
   } finally {
-    clearTimeout(graceTimer);
-    stop.removeEventListener('abort', onStop);
+    stopping.dispose();
     release();
     state?.close();
     if (!opts.codeartifactClient) ca?.client.destroy();

@@ -1,0 +1,38 @@
+/**
+ * The two-stage stop of a run (and of a warm): the stop signal (the first
+ * Ctrl-C, or a fatal error) means start nothing new; after the grace period
+ * the hard signal cuts off whatever is still in flight. The rows say where
+ * each piece of work stood, so nothing is lost either way.
+ */
+import { setMaxListeners } from 'node:events';
+
+export interface GracefulStop {
+  /** Aborted `graceMs` after the stop: every request in flight listens on it. */
+  readonly hard: AbortSignal;
+  /** Clear the timer and the listener (the run is over). */
+  dispose(): void;
+}
+
+export function gracefulStop(stop: AbortSignal, graceMs: number, on: { interrupting?: () => void; cuttingOff?: () => void } = {}): GracefulStop {
+  const hard = new AbortController();
+  // every request in flight listens on these: hundreds at once is normal, not a leak
+  setMaxListeners(0, hard.signal, stop);
+  let timer: NodeJS.Timeout | undefined;
+  const onStop = () => {
+    on.interrupting?.();
+    timer = setTimeout(() => {
+      on.cuttingOff?.();
+      hard.abort();
+    }, graceMs);
+    timer.unref();
+  };
+  if (stop.aborted) onStop();
+  else stop.addEventListener('abort', onStop, { once: true });
+  return {
+    hard: hard.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      stop.removeEventListener('abort', onStop);
+    },
+  };
+}
