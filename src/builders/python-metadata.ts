@@ -5,10 +5,9 @@
  * https://packaging.python.org/en/latest/specifications/core-metadata/
  */
 import pep440 from '@renovatebot/pep440';
-import * as tar from 'tar';
 import yauzl from 'yauzl';
-import { createReadStream } from 'node:fs';
 import { MigrateError, toError, type ErrorCode } from '../errors.js';
+import { readTarEntry } from '../tar-entry.js';
 
 /**
  * Core metadata as `packaging.metadata.RawMetadata` holds it (the same field
@@ -130,38 +129,20 @@ export type Fail = (message: string, init?: { code?: ErrorCode; hint?: string; e
  */
 export async function readSdistPkgInfo(path: string, stem: string, limits: { metadata: number; unpacked: number }, fail: Fail): Promise<Buffer> {
   const want = `${stem}/PKG-INFO`;
-  const found = await new Promise<Buffer | undefined>((resolvePromise, reject) => {
-    const input = createReadStream(path, { highWaterMark: 64 * 1024 });
-    let pkgInfo: Buffer | undefined;
-    let unpacked = 0;
-    let failed = false;
-    const stop = (e: Error) => {
-      if (failed) return;
-      failed = true;
-      input.destroy();
-      reject(e);
-    };
-    const parser = new tar.Parser({
-      onReadEntry: (entry) => {
-        unpacked += entry.size ?? 0;
-        if (unpacked > limits.unpacked) return stop(fail(`the sdist unpacks to more than ${limits.unpacked} bytes`, { code: 'ETOOLARGE', hint: 'raise maxUnpackedBytes, or exclude this tag' }));
-        const p = entry.path.replace(/\/$/, '');
-        if (p !== stem && !p.startsWith(`${stem}/`)) return stop(fail(`the sdist holds ${JSON.stringify(entry.path)} outside its ${stem}/ directory`));
-        if (p !== want) return void entry.resume();
-        if (pkgInfo) return stop(fail(`the sdist holds ${want} twice`));
-        if (!['File', 'OldFile', 'ContiguousFile'].includes(entry.type)) return stop(fail(`the sdist's ${want} is a ${entry.type}, not a file`));
-        if ((entry.size ?? 0) > limits.metadata) return stop(fail(`${want} is ${entry.size} bytes`, { code: 'ETOOLARGE', expected: `at most ${limits.metadata} bytes`, actual: `${entry.size} bytes` }));
-        const chunks: Buffer[] = [];
-        entry.on('data', (c: Buffer) => chunks.push(c));
-        entry.on('end', () => (pkgInfo = Buffer.concat(chunks)));
-      },
-    });
-    parser.on('error', (e) => stop(e));
-    parser.on('end', () => {
-      if (!failed) resolvePromise(pkgInfo);
-    });
-    input.on('error', (e) => stop(e));
-    input.pipe(parser);
+  let seen = false;
+  const found = await readTarEntry(path, {
+    maxUnpackedBytes: limits.unpacked,
+    tooLarge: () => fail(`the sdist unpacks to more than ${limits.unpacked} bytes`, { code: 'ETOOLARGE', hint: 'raise maxUnpackedBytes, or exclude this tag' }),
+    decide: (entry) => {
+      const p = entry.path.replace(/\/$/, '');
+      if (p !== stem && !p.startsWith(`${stem}/`)) return fail(`the sdist holds ${JSON.stringify(entry.path)} outside its ${stem}/ directory`);
+      if (p !== want) return 'skip';
+      if (seen) return fail(`the sdist holds ${want} twice`);
+      seen = true;
+      if (!['File', 'OldFile', 'ContiguousFile'].includes(entry.type)) return fail(`the sdist's ${want} is a ${entry.type}, not a file`);
+      if (entry.size > limits.metadata) return fail(`${want} is ${entry.size} bytes`, { code: 'ETOOLARGE', expected: `at most ${limits.metadata} bytes`, actual: `${entry.size} bytes` });
+      return 'take';
+    },
   }).catch((e: unknown) => {
     if (e instanceof MigrateError) throw e;
     throw fail(`the sdist cannot be read: ${toError(e).message}`);

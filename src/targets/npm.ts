@@ -10,10 +10,10 @@
  */
 import { createReadStream } from 'node:fs';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
-import * as tar from 'tar';
 import semver from 'semver';
 import { MigrateError, toError } from '../errors.js';
 import { sriFromSha512Hex } from '../integrity/hashes.js';
+import { readTarEntry } from '../tar-entry.js';
 import type { BucketName } from '../types.js';
 import { escapeName } from '../sources/npm-registry.js';
 import type { CodeArtifact, PackageCoordinates } from './codeartifact.js';
@@ -68,49 +68,27 @@ export const MAX_UNPACKED_BYTES = 4 * 1024 ** 3;
 export async function readTarballManifest(path: string, subject: string): Promise<Manifest> {
   let text: string | undefined;
   try {
-    text = await new Promise<string | undefined>((resolve, reject) => {
-      const input = createReadStream(path, { highWaterMark: 64 * 1024 });
-      let manifest: string | undefined;
-      let unpacked = 0;
-      let failed = false;
-      const fail = (e: Error) => {
-        if (failed) return;
-        failed = true;
-        input.destroy();
-        reject(e);
-      };
-      const parser = new tar.Parser({
-        onReadEntry: (entry) => {
-          unpacked += entry.size ?? 0;
-          if (unpacked > MAX_UNPACKED_BYTES) {
-            return fail(new MigrateError('ETOOLARGE', `${subject}: the tarball unpacks to more than ${MAX_UNPACKED_BYTES} bytes`, { subject, hint: 'a decompression bomb, or a package far larger than npm allows; exclude this version' }));
-          }
-          if (!isManifestPath(entry.path)) return void entry.resume();
-          if (!['File', 'OldFile', 'ContiguousFile'].includes(entry.type)) {
-            return fail(new MigrateError('EBADSOURCE', `${subject}: the tarball's ${entry.path} is a ${entry.type}, not a file`, { subject, hint: 'exclude this version in filters' }));
-          }
-          if ((entry.size ?? 0) > MAX_MANIFEST_BYTES) {
-            return fail(
-              new MigrateError('ETOOLARGE', `${subject}: the tarball's package.json is ${entry.size} bytes`, {
-                subject,
-                expected: `at most ${MAX_MANIFEST_BYTES} bytes`,
-                actual: `${entry.size} bytes`,
-                hint: 'no real package.json is that large (a decompression bomb?); exclude this version in filters',
-              }),
-            );
-          }
-          const chunks: Buffer[] = [];
-          entry.on('data', (c: Buffer) => chunks.push(c));
-          entry.on('end', () => (manifest = Buffer.concat(chunks).toString('utf8')));
-        },
-      });
-      parser.on('error', (e) => fail(e));
-      parser.on('end', () => {
-        if (!failed) resolve(manifest);
-      });
-      input.on('error', (e) => fail(e));
-      input.pipe(parser);
+    const bytes = await readTarEntry(path, {
+      maxUnpackedBytes: MAX_UNPACKED_BYTES,
+      tooLarge: () => new MigrateError('ETOOLARGE', `${subject}: the tarball unpacks to more than ${MAX_UNPACKED_BYTES} bytes`, { subject, hint: 'a decompression bomb, or a package far larger than npm allows; exclude this version' }),
+      // the last <top>/package.json wins, as npm's own `strip: 1` extraction would leave it
+      decide: (entry) => {
+        if (!isManifestPath(entry.path)) return 'skip';
+        if (!['File', 'OldFile', 'ContiguousFile'].includes(entry.type)) {
+          return new MigrateError('EBADSOURCE', `${subject}: the tarball's ${entry.path} is a ${entry.type}, not a file`, { subject, hint: 'exclude this version in filters' });
+        }
+        if (entry.size > MAX_MANIFEST_BYTES) {
+          return new MigrateError('ETOOLARGE', `${subject}: the tarball's package.json is ${entry.size} bytes`, {
+            subject,
+            expected: `at most ${MAX_MANIFEST_BYTES} bytes`,
+            actual: `${entry.size} bytes`,
+            hint: 'no real package.json is that large (a decompression bomb?); exclude this version in filters',
+          });
+        }
+        return 'take';
+      },
     });
+    text = bytes?.toString('utf8');
   } catch (e) {
     if (e instanceof MigrateError) throw e;
     throw new MigrateError('EBADSOURCE', `${subject}: the tarball cannot be read: ${toError(e).message}`, { subject, cause: e, hint: 'the source holds a damaged tarball; exclude this version or repair it at the source' });
