@@ -26,6 +26,27 @@ function portNumber(value: string): number {
   return n;
 }
 
+/**
+ * Ctrl-C and SIGTERM for a command that stops cleanly: the first aborts the
+ * returned signal (the command drains what is in flight and exits); the second
+ * exits at once with 130. With `backstop`, the process ends `stopWithinMs`
+ * after the first whatever hangs (a stuck peer, a blocked file system); a job's
+ * grace period, once its file is loaded, sets that time (`stopWithin(job)`).
+ */
+function interruptible(backstop: boolean): { signal: AbortSignal; stopWithin: (j: { config: { limits: { stopGraceSeconds: number } } }) => void } {
+  const controller = new AbortController();
+  let stopWithinMs = 15_000;
+  let interrupts = 0;
+  const onSignal = () => {
+    if (++interrupts > 1) process.exit(130);
+    controller.abort();
+    if (backstop) setTimeout(() => process.exit(130), stopWithinMs).unref();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return { signal: controller.signal, stopWithin: (j) => (stopWithinMs = j.config.limits.stopGraceSeconds * 1000 + 5_000) };
+}
+
 export function buildProgram(): Command {
   const program = new Command('codeartifact-migrate')
     .description('Move every version of internal packages into AWS CodeArtifact, byte for byte, verified on both sides, resumable.')
@@ -42,25 +63,13 @@ export function buildProgram(): Command {
     .option('--concurrency <n>', 'packages worked on at once (overrides limits.concurrency)', positiveInt)
     .option('-q, --quiet', 'no progress output')
     .action(async (job: string, flags: { dryRun?: boolean; json?: boolean; concurrency?: number; quiet?: boolean }) => {
-      const controller = new AbortController();
-      // how long the first Ctrl-C may take: the job's grace period (once it is loaded), plus a margin
-      let stopWithinMs = 15_000;
-      let interrupts = 0;
-      const onSigint = () => {
-        // first Ctrl-C: drain in-flight work and exit cleanly; second: at once
-        if (++interrupts > 1) process.exit(130);
-        controller.abort();
-        // the backstop: whatever hangs (a stuck peer, a blocked file system), the process ends
-        setTimeout(() => process.exit(130), stopWithinMs).unref();
-      };
-      process.on('SIGINT', onSigint);
-      process.on('SIGTERM', onSigint);
+      const stop = interruptible(true);
       const code = await runCommand(
         job,
-        { ...flags, stateDir: program.opts().stateDir, signal: controller.signal, onJobLoaded: (j) => (stopWithinMs = j.config.limits.stopGraceSeconds * 1000 + 5_000) },
+        { ...flags, stateDir: program.opts().stateDir, signal: stop.signal, onJobLoaded: stop.stopWithin },
         processIo,
       );
-      process.exitCode = controller.signal.aborted ? 130 : code;
+      process.exitCode = stop.signal.aborted ? 130 : code;
     });
 
   program
@@ -73,21 +82,13 @@ export function buildProgram(): Command {
     .option('--json', 'print the report as JSON (default when stdout is not a terminal)')
     .option('-q, --quiet', 'no progress output')
     .action(async (job: string, flags: { download: boolean; target: boolean; out?: string; json?: boolean; quiet?: boolean }) => {
-      const controller = new AbortController();
-      let interrupts = 0;
-      const onSigint = () => {
-        if (++interrupts > 1) process.exit(130);
-        controller.abort();
-        setTimeout(() => process.exit(130), 15_000).unref();
-      };
-      process.on('SIGINT', onSigint);
-      process.on('SIGTERM', onSigint);
+      const stop = interruptible(true);
       const code = await planCommand(
         job,
-        { noDownload: !flags.download, noTarget: !flags.target, out: flags.out, json: flags.json, quiet: flags.quiet, stateDir: program.opts().stateDir, signal: controller.signal },
+        { noDownload: !flags.download, noTarget: !flags.target, out: flags.out, json: flags.json, quiet: flags.quiet, stateDir: program.opts().stateDir, signal: stop.signal },
         processIo,
       );
-      process.exitCode = controller.signal.aborted ? 130 : code;
+      process.exitCode = stop.signal.aborted ? 130 : code;
     });
 
   program
@@ -153,16 +154,9 @@ export function buildProgram(): Command {
     .option('--allow-remote', 'listen on a non-loopback address: the proxy has no authentication and reads with your AWS credentials')
     .option('--json', 'print the URL and environment as JSON (default when stdout is not a terminal)')
     .action(async (job: string, flags: { port: number; host: string; allowRemote?: boolean; json?: boolean }) => {
-      const controller = new AbortController();
-      let interrupts = 0;
-      const onSignal = () => {
-        // first Ctrl-C/SIGTERM: stop serving and exit 0 (downloads in flight are cut off: go discards a partial one); second: at once
-        if (++interrupts > 1) process.exit(130);
-        controller.abort();
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      process.exitCode = await goproxyCommand(job, { ...flags, signal: controller.signal }, processIo);
+      // first Ctrl-C/SIGTERM: stop serving and exit 0 (downloads in flight are cut off: go discards a partial one)
+      const stop = interruptible(false);
+      process.exitCode = await goproxyCommand(job, { ...flags, signal: stop.signal }, processIo);
     });
 
   program
@@ -177,23 +171,13 @@ export function buildProgram(): Command {
     })
     .option('-q, --quiet', 'no progress output')
     .action(async (job: string, flags: { json?: boolean; pendingTimeout?: number; quiet?: boolean }) => {
-      const controller = new AbortController();
-      let stopWithinMs = 15_000;
-      let interrupts = 0;
-      const onSigint = () => {
-        // first Ctrl-C: finish what is in flight and exit cleanly; second: at once
-        if (++interrupts > 1) process.exit(130);
-        controller.abort();
-        setTimeout(() => process.exit(130), stopWithinMs).unref();
-      };
-      process.on('SIGINT', onSigint);
-      process.on('SIGTERM', onSigint);
+      const stop = interruptible(true);
       const code = await warmCommand(
         job,
-        { json: flags.json, quiet: flags.quiet, pendingTimeoutSeconds: flags.pendingTimeout, stateDir: program.opts().stateDir, signal: controller.signal, onJobLoaded: (j) => (stopWithinMs = j.config.limits.stopGraceSeconds * 1000 + 5_000) },
+        { json: flags.json, quiet: flags.quiet, pendingTimeoutSeconds: flags.pendingTimeout, stateDir: program.opts().stateDir, signal: stop.signal, onJobLoaded: stop.stopWithin },
         processIo,
       );
-      process.exitCode = controller.signal.aborted ? 130 : code;
+      process.exitCode = stop.signal.aborted ? 130 : code;
     });
 
   program
