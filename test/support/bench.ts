@@ -50,6 +50,8 @@ const { values } = parseArgs({
     'large-module-mb': { type: 'string', default: '256' },
     sweep: { type: 'string', default: '10,50,100' },
     'one-package-versions': { type: 'string', default: '1000' },
+    // limits.publishesPerPackage values tried on the one-package case besides the default
+    'per-package': { type: 'string', default: '8,16' },
     'rerun-versions': { type: 'string', default: '10000' },
     // a subset of the phases, for working on one figure: warm,main,memory,sweep,rerun10k,scale,builds
     only: { type: 'string', default: 'warm,main,memory,sweep,rerun10k,scale,builds' },
@@ -58,6 +60,7 @@ const { values } = parseArgs({
 const ONLY = new Set(values.only.split(',').filter(Boolean));
 const SCALE = values.scale.split(',').filter(Boolean).map(Number);
 const SWEEP = values.sweep.split(',').filter(Boolean).map(Number);
+const PER_PACKAGE = values['per-package'].split(',').filter(Boolean).map(Number);
 const ONE_PACKAGE_VERSIONS = Number(values['one-package-versions']);
 const RERUN_VERSIONS = Number(values['rerun-versions']);
 let bigRerun: { versions: number; firstSeconds: number; rerunSeconds: number; rerunRequests: number; rerunExit: number } | undefined;
@@ -180,7 +183,7 @@ try {
   // Quota sweep: the stand-in's publish quota (and what Service Quotas answers) at 10, 50
   // and 100/s, 100 ms latency, the job setting no rate: the tool must find the quota and
   // use >= 90% of it. Many packages, then one package of many versions at the default
-  // within-package setting and at 8. Sources from an in-memory registry: seeding
+  // within-package setting and at each --per-package value. Sources from an in-memory registry: seeding
   // thousands of versions into Verdaccio would take longer than the runs.
   const sweep: { quota: number; case: string; versions: number; seconds: number; perSecond: number; ratio: number; steadyPerSecond: number; steadyRatio: number; firstPublishSeconds: number; publishesPerPackage: number; peakPackages: number; peakRssBytes: number; quota429s: number; rateSource: string }[] = [];
   const sweepRegistry = await startHostileRegistry();
@@ -207,7 +210,7 @@ try {
       const cases: [string, string[], Record<string, unknown>][] = [
         [`${many[0]}x${many[1]}`, seedMemory(`@sweep${quota}`, many[0]!, many[1]!), {}],
         [`1x${ONE_PACKAGE_VERSIONS} (default)`, seedMemory(`@one${quota}`, 1, ONE_PACKAGE_VERSIONS), {}],
-        [`1x${ONE_PACKAGE_VERSIONS} (8 at once)`, seedMemory(`@eight${quota}`, 1, ONE_PACKAGE_VERSIONS), { publishesPerPackage: 8 }],
+        ...PER_PACKAGE.map((n): [string, string[], Record<string, unknown>] => [`1x${ONE_PACKAGE_VERSIONS} (${n} at once)`, seedMemory(`@at${n}q${quota}`, 1, ONE_PACKAGE_VERSIONS), { publishesPerPackage: n }]),
       ];
       for (const [label, pkgs, limits] of cases) {
         if (quota === 10 && label.startsWith('1x')) continue; // one package at 10/s is the main run's story; skip the 100 s wait
