@@ -9,7 +9,7 @@
  * controls on the store, one withdrawn by the public registry, one tampered,
  * one never published; internal names are in the lockfiles too.
  */
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { PutPackageOriginConfigurationCommand } from '@aws-sdk/client-codeartifact';
@@ -305,6 +305,20 @@ describe('warm', () => {
     expect(problemLines.slice(0, 2).map((l) => l.split(':')[0])).toEqual(['  CRITICAL integrity-mismatch npm pub-tampered@1.0.0', '  CRITICAL integrity-mismatch pypi tampered-py@1.0.0']);
     expect(problemLines.length).toBe(2 + 2 + 3 + 1);
     expect(stdout).toMatch(/ERROR projects\/broken\/package-lock\.json:4: /);
+  });
+
+  it('`report` on a job that has only warmed so far writes the warm section (no run needed); a wrong --state-dir creates nothing', async () => {
+    const r = await te.cli(['report', job, '--json']);
+    expect(r.code, r.stderr).toBe(1);
+    const report = JSON.parse(r.stdout) as { kind: string; warm: { lockfiles: { path: string; counts: Record<string, number> }[] } | null; findings: { code: string; severity: string }[] };
+    expect(report.kind).toBe('run');
+    expect(report.warm?.lockfiles.find((l) => l.path === 'projects/web/package-lock.json')?.counts.integrityMismatch).toBe(1);
+    expect(report.findings).toContainEqual(expect.objectContaining({ code: 'EWARMINTEGRITY', severity: 'critical' }));
+    const elsewhere = join(te.dir, 'no-state-here');
+    const missing = await te.cli(['--state-dir', elsewhere, 'report', job, '--json']);
+    expect(missing.code).toBe(2);
+    expect((JSON.parse(missing.stdout) as { error: { code: string } }).error.code).toBe('ESTATE');
+    expect(existsSync(elsewhere)).toBe(false);
   });
 
   it("the plan's report carries the warm section: counts per lockfile, the integrity mismatch as a critical finding", async () => {

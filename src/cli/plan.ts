@@ -5,7 +5,7 @@
  * Markdown, one self-contained HTML file) for the people who sign off.
  * `report JOB` writes the same report for a finished or partial run.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadJob, type LoadedJob } from '../config/load.js';
 import { exposure, preflightAudit } from '../engine/audit.js';
@@ -112,14 +112,18 @@ export async function reportCommand(jobFile: string, opts: { json?: boolean; sta
     const job = loadJob(jobFile);
     const stateDir = opts.stateDir ?? 'state';
     const database = join(stateDir, `${job.name}.sqlite`);
+    // a mistyped --state-dir must not leave an empty database behind
+    if (!existsSync(database)) throw new MigrateError('ESTATE', `no state for job "${job.name}" at ${database}`, { hint: `run it (or plan or warm it) first: codeartifact-migrate run ${jobFile}; or pass the --state-dir it ran with` });
     const state = StateDb.open(database);
     let written: WrittenReport;
     try {
-      if (!state.lastRun()) throw new MigrateError('ESTATE', `no run of job "${job.name}" is recorded in ${database}`, { hint: `run it (or plan it) first: codeartifact-migrate run ${jobFile}` });
-      const last = state.lastRun()!;
-      const summary = last.summary ? (JSON.parse(last.summary) as RunSummary) : null;
-      const kind = last.dry_run === 1 ? 'plan' : 'run';
-      written = write(buildReport(reportInputFromState(state, job, summary, { kind, warm: warmSectionFromState(state), ...(summary?.hardening ? { hardening: hardeningSection(summary) } : {}) })), job, opts.out ?? join(stateDir, 'reports'), kind);
+      const last = state.lastRun();
+      const warm = warmSectionFromState(state);
+      // a job that only warmed the stores so far is reported too: the warm section, nothing migrated yet
+      if (!last && !warm) throw new MigrateError('ESTATE', `no run or warm of job "${job.name}" is recorded in ${database}`, { hint: `run it (or plan or warm it) first: codeartifact-migrate run ${jobFile}` });
+      const summary = last?.summary ? (JSON.parse(last.summary) as RunSummary) : null;
+      const kind = last?.dry_run === 1 ? 'plan' : 'run';
+      written = write(buildReport(reportInputFromState(state, job, summary, { kind, warm, ...(summary?.hardening ? { hardening: hardeningSection(summary) } : {}) })), job, opts.out ?? join(stateDir, 'reports'), kind);
     } finally {
       state.close();
     }
