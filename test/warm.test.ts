@@ -339,6 +339,42 @@ describe('warm', () => {
     expect(report.findings).toContainEqual(expect.objectContaining({ code: 'EWARMINTERNAL', severity: 'warning', subjects: [expect.stringMatching(/^acme-billing@1\.0\.0 \(/)] }));
   });
 
+  it('an entry a lockfile pins to another registry (not public, not a source) is listed and never requested: no dependency confusion', async () => {
+    const pub = te.sandbox.publicRegistries!;
+    // squatters published the other teams' names publicly: asking a store for them would pull these in
+    await pub.npm.publish('acme-payments', '2.0.0');
+    await pub.npm.publish('pub-shared', '1.0.0');
+    const dir = join(te.dir, 'projects', 'private');
+    mkdirSync(dir, { recursive: true });
+    const sri = `sha512-${'A'.repeat(86)}==`;
+    const packages = {
+      '': { name: 'p', version: '1.0.0', dependencies: { 'acme-payments': '2.0.0', 'pub-shared': '1.0.0' } },
+      'node_modules/acme-payments': { version: '2.0.0', resolved: 'https://npm.payments.acme.example/acme-payments/-/acme-payments-2.0.0.tgz', integrity: sri },
+      // the same public package through the company's own registry (a job source) stays warmable
+      'node_modules/pub-shared': { version: '1.0.0', resolved: `${te.sandbox.descriptor.privateNpm.url.replace(/\/?$/, '/')}pub-shared/-/pub-shared-1.0.0.tgz`, integrity: sri },
+    };
+    writeFileSync(join(dir, 'package-lock.json'), JSON.stringify({ name: 'p', version: '1.0.0', lockfileVersion: 3, requires: true, packages }, null, 2));
+    writeFileSync(
+      join(dir, 'poetry.lock'),
+      ['[[package]]', 'name = "Acme_Ledger"', 'version = "3.1.0"', 'description = ""', 'optional = false', 'python-versions = "*"', 'files = [', `    {file = "acme_ledger-3.1.0.tar.gz", hash = "sha256:${'b'.repeat(64)}"},`, ']', '', '[package.source]', 'type = "legacy"', 'url = "https://pypi.ledger.acme.example/simple"', 'reference = "ledger"', '', '[metadata]', 'lock-version = "2.0"', 'python-versions = "*"', `content-hash = "${'c'.repeat(64)}"`, ''].join('\n'),
+    );
+    const doc = parse(readFileSync(job, 'utf8')) as Record<string, unknown>;
+    const file = join(te.dir, 'warm-private.yaml');
+    writeFileSync(file, stringify({ ...doc, name: 'warm-private', warm: { lockfiles: ['projects/private/package-lock.json', 'projects/private/poetry.lock'] } }));
+    const since = te.sandbox.standIn.log.length;
+    const publicSince = { npm: pub.npm.log.length };
+    const r = await te.cli(['warm', file, '--json']);
+    const summary = JSON.parse(r.stdout) as WarmSummary;
+    const listed = summary.nonRegistry.map((n) => `${n.ecosystem}:${n.name}@${n.version}:${n.kind}`).sort();
+    expect(listed, r.stderr).toEqual(['npm:acme-payments@2.0.0:private', 'pypi:acme-ledger@3.1.0:private']);
+    expect(summary.nonRegistry.find((n) => n.name === 'acme-payments')?.detail).toContain('npm.payments.acme.example');
+    const log = te.sandbox.standIn.log.slice(since);
+    expect(log.filter((e) => /acme-payments|acme.ledger/i.test(`${e.package ?? ''} ${e.path ?? ''}`))).toEqual([]);
+    expect(pub.npm.log.slice(publicSince.npm).filter((e) => e.path.includes('acme-payments'))).toEqual([]);
+    // the company registry's copy of a public package is still asked of the store
+    expect(log.some((e) => (e.package ?? e.path ?? '').includes('pub-shared'))).toBe(true);
+  });
+
   it('a store repository that does not exist stops the warm before any item (exit 2)', async () => {
     const doc = parse(readFileSync(job, 'utf8')) as { target: { repositories: { npm: { store: string } } } };
     doc.target.repositories.npm.store = 'npm-stroe';

@@ -28,7 +28,7 @@ import { BUCKETS, type BucketName, type RateLimiter } from '../types.js';
 import { readToolVersion } from '../version.js';
 import { collectInputs } from './inputs.js';
 import { ECOSYSTEM_FORMAT, internalNames, unprotectedError, unprotectedNames } from './internal.js';
-import { planItems } from './items.js';
+import { planItems, RegistryHosts } from './items.js';
 import { checkInternal, warmThroughStore, type PackageContext, type Work } from './package.js';
 import { WarmStore, type Decision } from './state.js';
 import { createStore, sameVersion, storeRepository } from './stores.js';
@@ -107,7 +107,7 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
     // inputs and internal names first: bad input is found before CodeArtifact is asked anything
     const inputs = await collectInputs(job, { env, stateDir, signal: stopping.hard, onRepository: (label) => emit({ type: 'repository', label }) });
     const names = await internalNames(job, env, stateDir, db, stopping.hard);
-    const plan = planItems(inputs.lockfiles, names);
+    const plan = planItems(inputs.lockfiles, names, new RegistryHosts(config));
 
     const fromJob = jobRates(config.limits.rates);
     let rates = resolveRates(fromJob);

@@ -5,17 +5,57 @@
  * that names it and what those lockfiles pin to check the bytes with.
  */
 import { normalizeProjectName } from '../builders/python-metadata.js';
-import type { LockEntry } from '../lockfiles/index.js';
+import type { Ecosystem, LockEntry } from '../lockfiles/index.js';
 import type { CollectedLockfile } from './inputs.js';
 import type { InternalNames } from './internal.js';
 import { itemKey, type ItemKind, type WarmItem } from './types.js';
 
+/**
+ * The registry hosts whose packages may be requested through a store: the public
+ * registries (the job's `publicRegistries` and the well-known mirrors of the same
+ * content), the job's own npm sources (a company registry that proxies the public
+ * one writes its own host into every lockfile), and the job's CodeArtifact domain.
+ * A registry entry pinned to any other host is another registry's package.
+ */
+export class RegistryHosts {
+  private readonly hosts: Record<Ecosystem, Set<string>> = { npm: new Set(['registry.npmjs.org', 'registry.yarnpkg.com']), pypi: new Set(['pypi.org', 'files.pythonhosted.org', 'pypi.python.org']), go: new Set() };
+
+  constructor(
+    config: { publicRegistries: { npm: string; pypi: string }; sources: readonly { kind: string; url: string; enabled?: boolean }[]; target: { domain: string; domainOwner: string } },
+    private readonly codeartifactPrefix = `${config.target.domain}-${config.target.domainOwner}.d.codeartifact.`,
+  ) {
+    this.hosts.npm.add(hostOf(config.publicRegistries.npm) ?? '');
+    this.hosts.pypi.add(hostOf(config.publicRegistries.pypi) ?? '');
+    for (const s of config.sources) if (s.kind === 'npm-registry') this.hosts.npm.add(hostOf(s.url) ?? '');
+  }
+
+  /** The host of `resolved` when it is another registry's; undefined when a store may be asked. */
+  foreign(ecosystem: Ecosystem, resolved: string | undefined): string | undefined {
+    if (ecosystem === 'go' || !resolved) return undefined;
+    const host = hostOf(resolved);
+    if (host === undefined) return undefined;
+    if (this.hosts[ecosystem].has(host) || host.startsWith(this.codeartifactPrefix)) return undefined;
+    return host;
+  }
+}
+
+function hostOf(url: string): string | undefined {
+  if (!/^https?:\/\//i.test(url)) return undefined;
+  try {
+    return new URL(url).host.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
 /** The item an entry stands for (not yet merged with the others). */
-export function itemOf(e: LockEntry, internal: InternalNames): Omit<WarmItem, 'files'> {
+export function itemOf(e: LockEntry, internal: InternalNames, registries?: RegistryHosts): Omit<WarmItem, 'files'> {
   const registryName = e.kind === 'alias' && e.aliasFor ? e.aliasFor : e.name;
   const name = e.ecosystem === 'pypi' ? normalizeProjectName(registryName) : registryName;
   let kind: ItemKind = e.kind === 'alias' ? 'registry' : e.kind;
   if (kind === 'registry' && e.bundled) kind = 'bundled';
+  const foreign = kind === 'registry' && !internal.has(e.ecosystem, registryName) ? registries?.foreign(e.ecosystem, e.resolved) : undefined;
+  if (foreign) kind = 'private';
   const expected = {
     ...(e.integrity ? { integrity: e.integrity } : {}),
     ...(e.hashes?.length ? { hashes: [...e.hashes].sort() } : {}),
@@ -33,6 +73,7 @@ export function itemOf(e: LockEntry, internal: InternalNames): Omit<WarmItem, 'f
     expected,
   };
   if (kind === 'bundled') item.note = "bundled: it comes inside its parent's tarball, never fetched on its own";
+  else if (kind === 'private') item.note = `from the registry at ${foreign}, which is neither public nor one of the job's sources: never requested through a public store (a public package of that name would be pulled in); add the registry as a source to migrate it`;
   else if (kind !== 'registry') item.note = `${kind}${e.resolved ? `: ${e.resolved}` : ''}`;
   return item;
 }
@@ -44,14 +85,14 @@ export interface ItemPlan {
 }
 
 /** Every collected lockfile's entries as deduplicated items. */
-export function planItems(lockfiles: readonly CollectedLockfile[], internal: InternalNames): ItemPlan {
+export function planItems(lockfiles: readonly CollectedLockfile[], internal: InternalNames, registries?: RegistryHosts): ItemPlan {
   const items = new Map<string, WarmItem>();
   const byLockfile = new Map<string, Set<string>>();
   for (const { ref, result } of lockfiles) {
     const keys = new Set<string>();
     byLockfile.set(ref.path, keys);
     for (const e of result.entries) {
-      const it = itemOf(e, internal);
+      const it = itemOf(e, internal, registries);
       const key = itemKey(it);
       keys.add(key);
       const seen = items.get(key);

@@ -27,7 +27,7 @@ export const WARM_OUTCOMES = [
   'blocked', // the store refuses it: origin controls (the package's or its package group's)
   'missing-upstream', // the public registry does not have it (never published, withdrawn, refused)
   'integrity-mismatch', // the public bytes differ from what the lockfile pins: critical
-  'non-registry', // git, file, link, workspace, patch, url or bundled: nothing a store can cache
+  'non-registry', // git, file, link, workspace, patch, url, bundled or a private registry's: nothing a public store may be asked for
   'pending', // requested and checked, but the store did not list it within pendingTimeoutSeconds
   'internal-present', // an internal name the internal repository holds at that version
   'internal-missing', // an internal name the internal repository does not hold (yet)
@@ -41,8 +41,13 @@ export const FINAL_OUTCOMES: ReadonlySet<WarmOutcome> = new Set(['warmed', 'alre
 /** Where an item's row stands (written before and after every request). */
 export type WarmState = 'pending' | 'requested' | 'fetched' | 'done' | 'failed';
 
-/** The kind an item is recorded under: registry (aliases included), or what else the entry is. */
-export type ItemKind = Exclude<EntryKind, 'alias'> | 'bundled';
+/**
+ * The kind an item is recorded under: registry (aliases included), or what else the entry is.
+ * `private`: a registry package the lockfile pins to a registry that is neither public nor one
+ * of the job's sources (another team's index): asking a public store for it would pull in a
+ * public package of the same name (dependency confusion), so it is listed, never requested.
+ */
+export type ItemKind = Exclude<EntryKind, 'alias'> | 'bundled' | 'private';
 
 /** A lockfile as the summary and the report name it. */
 export interface LockfileRef {

@@ -111,6 +111,9 @@ export async function startTestEnv(opts: Partial<SandboxOptions> = {}): Promise<
         // tests are not about the quota: the throttling tests set their own rates
         limits: { concurrency: 4, retries: 6, rates: { publish: 1000, getAsset: 1000, list: 1000, reads: 2000, writes: 1000 }, ...o.limits },
         filters: o.filters ?? {},
+        // the sandbox's public registries are the public ones: the exposure check asks them, and
+        // lockfile entries resolved there may be warmed through the stores
+        ...(sandbox.publicRegistries ? { publicRegistries: { npm: sandbox.publicRegistries.npm.url, pypi: sandbox.publicRegistries.pypi.url, go: 'http://127.0.0.1:9/' } } : {}),
       };
       const file = join(dir, `${job.name}.yaml`);
       writeFileSync(file, stringify(job));
