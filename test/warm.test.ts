@@ -9,6 +9,7 @@
  * controls on the store, one withdrawn by the public registry, one tampered,
  * one never published; internal names are in the lockfiles too.
  */
+import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
@@ -373,6 +374,50 @@ describe('warm', () => {
     expect(pub.npm.log.slice(publicSince.npm).filter((e) => e.path.includes('acme-payments'))).toEqual([]);
     // the company registry's copy of a public package is still asked of the store
     expect(log.some((e) => (e.package ?? e.path ?? '').includes('pub-shared'))).toBe(true);
+  });
+
+  it('two lockfiles pinning one version with different bytes: an integrity mismatch naming the lockfile that is wrong; a wheel the lockfile does not name is no mismatch, a named file with other bytes is', async () => {
+    const pub = te.sandbox.publicRegistries!;
+    const web = JSON.parse(readFileSync(join(projects, 'web/package-lock.json'), 'utf8')) as { packages: Record<string, { version: string; resolved: string; integrity: string }> };
+    const pubA = web.packages['node_modules/pub-a']!;
+    const lock = (integrity: string) => `${JSON.stringify({ name: 'p', version: '1.0.0', lockfileVersion: 3, requires: true, packages: { '': { name: 'p', version: '1.0.0', dependencies: { 'pub-a': '1.0.0' } }, 'node_modules/pub-a': { ...pubA, integrity } } }, null, 2)}\n`;
+    for (const [dir, integrity] of [['pins/right', pubA.integrity], ['pins/wrong', `sha512-${createHash('sha512').update('other bytes').digest('base64')}`]] as const) {
+      mkdirSync(join(projects, dir), { recursive: true });
+      writeFileSync(join(projects, dir, 'package-lock.json'), lock(integrity));
+    }
+    // extra-py 2.0.0 gains a wheel after the lock was written, and a build already pulled it through the store
+    const later = await makeWheel('extra-py', '2.0.0', { value: 'linux build' });
+    const laterName = 'extra_py-2.0.0-cp311-cp311-manylinux_2_17_x86_64.whl';
+    pub.pypi.addFile('extra-py', laterName, later.bytes);
+    te.sandbox.standIn.clearExternalCache();
+    const auth = { authorization: `Basic ${Buffer.from(`aws:${await te.targetToken()}`).toString('base64')}` };
+    const page = `${te.sandbox.standIn.pypiEndpoint('pypi-store')}simple/extra-py/`;
+    // what pip does for a file whose project page it already has: the download path, fetched through
+    const got = await fetch(new URL(`2.0.0/${laterName}`, page), { headers: auth });
+    expect(got.status).toBe(200);
+    await got.arrayBuffer();
+    // a poetry.lock naming requests-lite's wheel with other bytes (the store's is the public one)
+    mkdirSync(join(projects, 'pins/py'), { recursive: true });
+    writeFileSync(
+      join(projects, 'pins/py/poetry.lock'),
+      `[[package]]\nname = "extra-py"\nversion = "2.0.0"\ndescription = ""\noptional = false\npython-versions = "*"\nfiles = [\n    {file = "extra_py-2.0.0-py3-none-any.whl", hash = "sha256:${pypiHash['extra-py']}"},\n]\n\n[[package]]\nname = "requests-lite"\nversion = "1.0.0"\ndescription = ""\noptional = false\npython-versions = "*"\nfiles = [\n    {file = "requests_lite-1.0.0-py3-none-any.whl", hash = "sha256:${'e'.repeat(64)}"},\n    {file = "requests_lite-1.0.0-cp311-none-any.whl", hash = "sha256:${pypiHash['requests-lite']}"},\n]\n\n[metadata]\nlock-version = "2.0"\npython-versions = "*"\ncontent-hash = "0"\n`,
+    );
+    const doc = parse(readFileSync(job, 'utf8')) as Record<string, unknown>;
+    const file = join(te.dir, 'warm-pins.yaml');
+    writeFileSync(file, stringify({ ...doc, name: 'warm-pins', warm: { lockfiles: ['projects/pins/right/package-lock.json', 'projects/pins/wrong/package-lock.json', 'projects/pins/py/poetry.lock'] } }));
+    const r = await te.cli(['warm', file, '--json']);
+    expect(r.code, r.stderr).toBe(1);
+    const state = te.openState('warm-pins');
+    try {
+      const row = (name: string) => state.db.prepare('SELECT outcome, detail FROM warm_entries WHERE name = ?').get(name) as { outcome: string; detail: string | null };
+      expect(row('pub-a').outcome).toBe('integrity-mismatch');
+      expect(row('pub-a').detail).toMatch(/lockfiles disagree on pub-a@1\.0\.0: .* in projects\/pins\/wrong\/package-lock\.json$/);
+      expect(row('extra-py')).toEqual({ outcome: 'already-cached', detail: expect.stringContaining(`1 file(s) the lockfile does not pin, not checked (another platform's, or uploaded after locking): ${laterName}`) });
+      expect(row('requests-lite').outcome).toBe('integrity-mismatch');
+      expect(row('requests-lite').detail).toContain(`requests_lite-1.0.0-py3-none-any.whl has sha256 ${pypiHash['requests-lite']}, the lockfile pins sha256:${'e'.repeat(64)} for it`);
+    } finally {
+      state.close();
+    }
   });
 
   it('a store repository that does not exist stops the warm before any item (exit 2)', async () => {

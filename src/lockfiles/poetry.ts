@@ -52,6 +52,8 @@ export function parsePoetryLock(text: string, file: string): ParseOutput {
     const files = Array.isArray(p.files) ? p.files : Array.isArray(legacyFiles[name]) ? (legacyFiles[name] as unknown[]) : [];
     const hashes = files.map((f) => (isRecord(f) ? str(f.hash) : undefined)).filter((h): h is string => !!h);
     if (hashes.length) e.hashes = hashes;
+    const named = Object.fromEntries(files.flatMap((f) => (isRecord(f) && str(f.file) && str(f.hash) ? [[str(f.file)!, str(f.hash)!]] : [])));
+    if (Object.keys(named).length) e.fileHashes = named;
     const groups = Array.isArray(p.groups) ? p.groups.filter((g): g is string => typeof g === 'string') : undefined;
     if (p.category === 'dev' || (groups && groups.length && !groups.includes('main'))) e.dev = true;
     if (p.optional === true) e.optional = true;

@@ -69,6 +69,13 @@ export interface LockEntry {
   yarnChecksum?: string;
   /** PyPI: `<algorithm>:<hex>` for every file the lockfile allows (sdist and wheels). */
   hashes?: string[];
+  /**
+   * PyPI, where the lockfile names its files (poetry's `files`, uv's `sdist`/`wheels`):
+   * file name → its `<algorithm>:<hex>`. A store file of that name with another hash is
+   * a replaced file; a file the lockfile does not name is another platform's or a later
+   * upload, which pip's hash checking passes over.
+   */
+  fileHashes?: Record<string, string>;
   /** Go: the `h1:` dirhash of the module zip, and of its go.mod (https://go.dev/ref/mod#go-sum-files). */
   h1?: string;
   goModH1?: string;

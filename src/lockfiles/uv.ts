@@ -39,13 +39,27 @@ export function parseUvLock(text: string, file: string): ParseOutput {
     if (!version && kind === 'registry') throw lockError({ ...at, path: `${at.path}.version` }, 'no version');
     const e: LockEntry = { ecosystem: 'pypi', name, normalizedName: pep503(name), version, kind, resolved: where, from: [at] };
     const hashes: string[] = [];
-    if (isRecord(p.sdist)) {
-      const h = str(p.sdist.hash);
-      if (h) hashes.push(h);
+    const named: Record<string, string> = {};
+    for (const f of [p.sdist, ...(Array.isArray(p.wheels) ? p.wheels : [])]) {
+      if (!isRecord(f) || !str(f.hash)) continue;
+      hashes.push(str(f.hash)!);
+      const fileName = str(f.filename) ?? urlFileName(str(f.url) ?? str(f.path));
+      if (fileName) named[fileName] = str(f.hash)!;
     }
-    if (Array.isArray(p.wheels)) for (const w of p.wheels) if (isRecord(w) && str(w.hash)) hashes.push(str(w.hash)!);
     if (hashes.length) e.hashes = hashes;
+    if (Object.keys(named).length) e.fileHashes = named;
     entries.push(e);
   });
   return { formatVersion: String(doc.version), entries, warnings: [] };
+}
+
+/** The file name at the end of a wheel's or sdist's URL (or path), decoded; undefined when there is none. */
+function urlFileName(where: string | undefined): string | undefined {
+  if (!where) return undefined;
+  const last = where.replace(/[?#].*$/, '').split('/').pop() ?? '';
+  try {
+    return decodeURIComponent(last) || undefined;
+  } catch {
+    return last || undefined;
+  }
 }

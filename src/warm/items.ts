@@ -59,6 +59,7 @@ export function itemOf(e: LockEntry, internal: InternalNames, registries?: Regis
   const expected = {
     ...(e.integrity ? { integrity: e.integrity } : {}),
     ...(e.hashes?.length ? { hashes: [...e.hashes].sort() } : {}),
+    ...(e.fileHashes ? { fileHashes: Object.fromEntries(Object.entries(e.fileHashes).sort(([a], [b]) => (a < b ? -1 : 1)).map(([f, h]) => [f, [h]])) } : {}),
     ...(e.yarnChecksum ? { yarnChecksum: e.yarnChecksum } : {}),
     ...(e.h1 ? { h1: e.h1 } : {}),
   };
@@ -101,8 +102,19 @@ export function planItems(lockfiles: readonly CollectedLockfile[], internal: Int
         continue;
       }
       if (!seen.files.includes(ref.path)) seen.files.push(ref.path);
-      // the first file's integrity wins; hashes are every file's allowed set
+      // the first file's integrity is checked, and every other file's that differs: one version
+      // pinned with two different sets of bytes passes only if the bytes match both
       if (!seen.expected.integrity && it.expected.integrity) seen.expected.integrity = it.expected.integrity;
+      else if (it.expected.integrity && it.expected.integrity !== seen.expected.integrity) {
+        const others = (seen.expected.otherIntegrity ??= []);
+        const same = others.find((o) => o.integrity === it.expected.integrity);
+        if (!same) others.push({ integrity: it.expected.integrity, lockfiles: [ref.path] });
+        else if (!same.lockfiles.includes(ref.path)) same.lockfiles.push(ref.path);
+      }
+      for (const [file, hs] of Object.entries(it.expected.fileHashes ?? {})) {
+        const all = (seen.expected.fileHashes ??= {});
+        all[file] = [...new Set([...(all[file] ?? []), ...hs])].sort();
+      }
       if (!seen.expected.yarnChecksum && it.expected.yarnChecksum) seen.expected.yarnChecksum = it.expected.yarnChecksum;
       if (it.expected.hashes) seen.expected.hashes = [...new Set([...(seen.expected.hashes ?? []), ...it.expected.hashes])].sort();
     }

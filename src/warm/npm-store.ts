@@ -100,22 +100,39 @@ export class NpmStore implements StoreFormat<NpmMeta> {
       if (yarnChecksum) return { ok: true, checked: false, detail: "yarn berry's checksum hashes yarn's own cache archive, not the registry tarball: not checkable" };
       return { ok: true, checked: false, detail: 'the lockfile pins no integrity' };
     }
-    let declared;
-    try {
-      declared = declaredHash(integrity, undefined, `${item.name}@${item.version}`);
-    } catch (e) {
-      return { ok: true, checked: false, detail: `the lockfile's integrity cannot be used: ${toError(e).message}` };
+    const first = checkIntegrity(item, file, integrity);
+    const others = item.expected.otherIntegrity ?? [];
+    if (!first.ok) {
+      if (!others.length) return first;
+      const pinnedBy = item.files.filter((f) => !others.some((o) => o.lockfiles.includes(f)));
+      return { ok: false, detail: `lockfiles disagree on ${item.name}@${item.version}: ${first.detail} in ${pinnedBy.join(', ')}` };
     }
-    if (!declared || (declared.algorithm !== 'sha512' && declared.algorithm !== 'sha1')) return { ok: true, checked: false, detail: `the lockfile's integrity names no sha512 or sha1: ${integrity.slice(0, 80)}` };
-    const actual = file[declared.algorithm];
-    if (!actual) return { ok: true, checked: false, detail: `no ${declared.algorithm} of the tarball to compare` };
-    if (!declared.hexes.includes(actual)) {
-      return { ok: false, detail: `the tarball's ${declared.algorithm} is ${actual}, the lockfile pins ${declared.hex}` };
+    // another lockfile pins other bytes for the same version: at most one of them can be right
+    for (const other of others) {
+      const v = checkIntegrity(item, file, other.integrity);
+      if (!v.ok) return { ok: false, detail: `lockfiles disagree on ${item.name}@${item.version}: ${v.detail} in ${other.lockfiles.join(', ')}` };
     }
-    return { ok: true, checked: true, ...(declared.weak ? { detail: 'checked with sha1 only (weak): the lockfile has no sha512' } : {}) };
+    return first;
   }
 
   complete(_item: WarmItem, held: readonly FileHashes[]): boolean {
     return held.some((f) => f.name === NPM_ASSET);
   }
+}
+
+/** The tarball against one SRI pin: sha512 (or sha1 alone, flagged weak). */
+function checkIntegrity(item: WarmItem, file: FileHashes, integrity: string): Verdict {
+  let declared;
+  try {
+    declared = declaredHash(integrity, undefined, `${item.name}@${item.version}`);
+  } catch (e) {
+    return { ok: true, checked: false, detail: `the lockfile's integrity cannot be used: ${toError(e).message}` };
+  }
+  if (!declared || (declared.algorithm !== 'sha512' && declared.algorithm !== 'sha1')) return { ok: true, checked: false, detail: `the lockfile's integrity names no sha512 or sha1: ${integrity.slice(0, 80)}` };
+  const actual = file[declared.algorithm];
+  if (!actual) return { ok: true, checked: false, detail: `no ${declared.algorithm} of the tarball to compare` };
+  if (!declared.hexes.includes(actual)) {
+    return { ok: false, detail: `the tarball's ${declared.algorithm} is ${actual}, the lockfile pins ${declared.hex}` };
+  }
+  return { ok: true, checked: true, ...(declared.weak ? { detail: 'checked with sha1 only (weak): the lockfile has no sha512' } : {}) };
 }

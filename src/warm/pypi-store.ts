@@ -83,6 +83,14 @@ function pinned(item: WarmItem): { sha256: Set<string>; sha512: Set<string>; oth
   return out;
 }
 
+/** Can a file be the one a lockfile pins (`sha256:<hex>`, `sha512:<hex>`)? True unless a hash we have differs. */
+function sameHash(pin: string, f: FileHashes): boolean {
+  const m = /^(sha256|sha512)[:=]([0-9a-f]+)$/i.exec(pin.trim());
+  if (!m?.[1] || !m[2]) return true; // an algorithm we do not check: nothing says otherwise
+  const ours = f[m[1].toLowerCase() as 'sha256' | 'sha512'];
+  return ours === undefined || ours === m[2].toLowerCase();
+}
+
 export class PypiStore implements StoreFormat<PypiMeta> {
   readonly ecosystem = 'pypi' as const;
   readonly format = 'pypi' as const;
@@ -121,6 +129,9 @@ export class PypiStore implements StoreFormat<PypiMeta> {
     });
     if (!ofVersion.length) return { kind: 'not-found', detail: `the project page through ${this.repository} lists no file of ${item.version}` };
     const pins = pinned(item);
+    const named = item.expected.fileHashes ?? {};
+    const replaced = ofVersion.find((f) => named[f.filename] && f.sha256 !== undefined && !named[f.filename]!.some((h) => sameHash(h, { name: f.filename, sha256: f.sha256 })));
+    if (replaced) return { kind: 'mismatch', detail: `${replaced.filename} on the index has sha256 ${replaced.sha256}, the lockfile pins ${named[replaced.filename]!.join(' or ')} for it`, files: [{ name: replaced.filename, sha256: replaced.sha256! }] };
     let wanted = ofVersion;
     if (pins.sha256.size) {
       wanted = ofVersion.filter((f) => f.sha256 !== undefined && pins.sha256.has(f.sha256));
@@ -150,11 +161,22 @@ export class PypiStore implements StoreFormat<PypiMeta> {
     if (!pins.sha256.size && !pins.sha512.size) {
       return { ok: true, checked: false, detail: pins.other ? 'the lockfile pins only hashes other than sha256/sha512: not checked' : 'the lockfile pins no hash' };
     }
+    const named = item.expected.fileHashes ?? {};
+    let matched = 0;
+    const unpinned: string[] = [];
     for (const f of files) {
-      const ok = (f.sha256 !== undefined && pins.sha256.has(f.sha256)) || (f.sha512 !== undefined && pins.sha512.has(f.sha512));
-      if (!ok) return { ok: false, detail: `${f.name} has sha256 ${f.sha256 ?? '?'}, which the lockfile does not pin` };
+      const forName = named[f.name];
+      if (forName) {
+        // the lockfile names this file: a file of that name with other bytes was replaced
+        if (!forName.some((h) => sameHash(h, f))) return { ok: false, detail: `${f.name} has sha256 ${f.sha256 ?? '?'}, the lockfile pins ${forName.join(' or ')} for it` };
+        matched++;
+      } else if ((f.sha256 !== undefined && pins.sha256.has(f.sha256)) || (f.sha512 !== undefined && pins.sha512.has(f.sha512))) matched++;
+      // another platform's wheel, or one uploaded after the lock was written: pip's hash
+      // checking passes over files it has no hash for, so it breaks nothing
+      else unpinned.push(f.name);
     }
-    return { ok: true, checked: files.length > 0 };
+    if (files.length && !matched) return { ok: false, detail: `none of the ${files.length} file(s) has a hash the lockfile pins (${files[0]!.name}: sha256 ${files[0]!.sha256 ?? '?'})` };
+    return { ok: true, checked: matched > 0, ...(unpinned.length ? { detail: `${unpinned.length} file(s) the lockfile does not pin, not checked (another platform's, or uploaded after locking): ${unpinned.slice(0, 3).join(', ')}${unpinned.length > 3 ? ', …' : ''}` } : {}) };
   }
 
   complete(item: WarmItem, held: readonly FileHashes[]): boolean {

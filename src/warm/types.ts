@@ -64,6 +64,13 @@ export interface Expected {
   integrity?: string;
   /** PyPI: `<algorithm>:<hex>` for every file the lockfile allows. */
   hashes?: string[];
+  /** PyPI: the files the lockfiles name, each with the hash(es) pinned for it. */
+  fileHashes?: Record<string, string[]>;
+  /**
+   * npm: the pins of other lockfiles that differ from `integrity` (two lockfiles pinning one
+   * version with different bytes is what tampering looks like): the bytes must match each.
+   */
+  otherIntegrity?: { integrity: string; lockfiles: string[] }[];
   /** yarn berry's cache checksum: not checkable against registry bytes. */
   yarnChecksum?: string;
   /** Go: the module zip's `h1:` (nothing is warmed for Go; recorded for the report). */
