@@ -125,6 +125,41 @@ describe('rewriting the fixtures', () => {
     expect(r.notes.join()).toContain('--extra-index-url https://extra.example/simple');
   });
 
+  it('CRLF line ends (a checkout with autocrlf): the same URLs move, every CR LF stays', () => {
+    for (const [file, count] of cases) {
+      if (!count) continue;
+      const lf = readFileSync(join(FIXTURES, file), 'utf8');
+      const crlf = lf.replace(/\n/g, '\r\n');
+      const format = detect(file, lf)!;
+      const r = rewriteLockfile(format, crlf, targets);
+      expect(r.changes.length, file).toBe(count);
+      expect(r.text, file).toBe(rewriteLockfile(format, lf, targets).text.replace(/\n/g, '\r\n'));
+    }
+  });
+
+  it('requirements: an index URL continued on the next line (a trailing backslash) moves where it stands; pip reads the file the same but for the index', () => {
+    const text = '--index-url \\\n    https://user:pass@mirror.example/simple/\nrequests==2.31.0 \\\n    --hash=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n-i\\\r\nhttps://pypi.org/simple\r\n';
+    const r = rewriteLockfile('requirements', text, targets);
+    expect(r.text).toBe(`--index-url \\\n    ${PYPI}simple/\nrequests==2.31.0 \\\n    --hash=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n-i\\\r\n${PYPI}simple/\r\n`);
+    expect(r.changes.map((c) => c.line)).toEqual([2, 6]);
+    expect(JSON.stringify(r.changes)).not.toContain('pass');
+    // a URL cut in two by a `\`: not moved (that would move text between lines), and said
+    const split = 'requests==2.31.0\n--index-url https://pypi.org/\\\nsimple\n';
+    const s = rewriteLockfile('requirements', split, targets);
+    expect(s.text).toBe(split);
+    expect(s.notes.join()).toMatch(/line 2: .*split over several lines/);
+    // a comment line ends a continuation; its text is no option
+    const commented = '-i \\\n# https://pypi.org/simple\nrequests==2.31.0\n';
+    expect(rewriteLockfile('requirements', commented, targets).text).toBe(commented);
+  });
+
+  it('requirements: a file that starts with a UTF-8 BOM has its index moved on line 1, the BOM kept', () => {
+    const text = '\uFEFF-i https://pypi.org/simple\nrequests==2.31.0\n';
+    const r = rewriteLockfile('requirements', text, targets);
+    expect(r.changes).toEqual([{ line: 1, from: 'https://pypi.org/simple', to: `${PYPI}simple/` }]);
+    expect(r.text).toBe(`\uFEFF-i ${PYPI}simple/\nrequests==2.31.0\n`);
+  });
+
   it('a format without its target is left alone and said so', () => {
     const text = readFileSync(join(FIXTURES, 'pprof-d3flamegraph/package-lock.json'), 'utf8');
     const r = rewriteLockfile('npm', text, { pypi: PYPI });

@@ -5,20 +5,100 @@
  * Any credentials in the old URL go with it; none are written: pip finds them
  * in netrc or a keyring (or pip.conf, as `aws codeartifact login --tool pip` writes it).
  * `--extra-index-url` is left alone, and said: pip would still ask that index.
+ *
+ * Lines are read as pip reads them (pip's req_file.join_lines): a line ending in
+ * `\` (and holding no comment) continues on the next, the `\` dropped and the
+ * pieces joined as they are; so `--index-url \` + `    https://…` is one option,
+ * and its URL is on the second line. The URL is replaced where it stands, in its
+ * physical line: the file keeps its lines, pip reads it the same but for the index.
+ * A leading UTF-8 BOM (pip decodes it away) is kept and looked past.
  */
 import { publicUrl } from '../../redact.js';
-import { replaceAll, type RewriteResult, type RewriteTargets } from './types.js';
+import type { RewriteChange, RewriteResult, RewriteTargets } from './types.js';
+
+/**
+ * pip's COMMENT_RE, `(^|\s+)#.*$`: matched at a line's start (re.match) it makes a
+ * comment line, which never continues; searched in a joined line, it ends it.
+ */
+const COMMENT_LINE = /^\s*#/;
+
+/** A joined line up to its comment (a scan: `replace(/(^|\s+)#.*$/)` is quadratic on a long run of spaces without a `#`). */
+function uncommented(l: string): string {
+  for (let i = l.indexOf('#'); i !== -1; i = l.indexOf('#', i + 1)) if (i === 0 || /\s/.test(l[i - 1]!)) return l.slice(0, i);
+  return l;
+}
+const INDEX_OPTION = /^[ \t]*(?:-i[ \t]*|--index-url(?:[ \t]*=[ \t]*|[ \t]+))(\S+)/;
+const EXTRA_INDEX_OPTION = /^[ \t]*--extra-index-url(?:[ \t]*=[ \t]*|[ \t]+)(\S+)/;
+
+/** One of a logical line's physical pieces: where its text starts in the file, and what it adds to the joined line. */
+interface Piece {
+  line: number;
+  start: number;
+  text: string;
+}
+
+/** The logical lines (`\` continuations joined), each with its pieces, to map a joined offset back into the file. */
+function logicalLines(text: string, offset: number): { joined: string; pieces: Piece[] }[] {
+  const out: { joined: string; pieces: Piece[] }[] = [];
+  let pieces: Piece[] = [];
+  let pos = offset;
+  const physical = text.slice(offset).split('\n');
+  physical.forEach((raw, i) => {
+    // the line as pip sees it: without its terminator (CRLF too)
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    const at = pos;
+    pos += raw.length + 1;
+    if (line.endsWith('\\') && !COMMENT_LINE.test(line)) {
+      // pip's line.strip("\\"): leading backslashes go too
+      const lead = /^\\*/.exec(line)![0].length;
+      const body = line.replace(/\\+$/, '');
+      pieces.push({ line: i + 1, start: at + lead, text: body.slice(lead) });
+      return;
+    }
+    // pip puts a space before a comment line that ends a continuation: its `#` then starts a comment
+    if (COMMENT_LINE.test(line)) pieces.push({ line: i + 1, start: at - 1, text: ` ${line}` });
+    else pieces.push({ line: i + 1, start: at, text: line });
+    out.push({ joined: pieces.map((p) => p.text).join(''), pieces });
+    pieces = [];
+  });
+  if (pieces.length) out.push({ joined: pieces.map((p) => p.text).join(''), pieces });
+  return out;
+}
 
 export function rewriteRequirements(text: string, targets: RewriteTargets): RewriteResult {
   if (!targets.pypi) return { text, changes: [], notes: ['no shared PyPI repository in the job: nothing rewritten'] };
   const index = `${targets.pypi}simple/`;
-  const { text: out, changes } = replaceAll(text, /^([ \t]*(?:-i[ \t]*|--index-url(?:[ \t]*=[ \t]*|[ \t]+)))(\S+)/gm, (m) => {
-    const from = m[2]!;
-    if (from === index) return undefined;
-    return { from: publicUrl(from), to: index, replacement: `${m[1]}${index}` };
-  });
+  const bom = text.startsWith('\uFEFF') ? 1 : 0;
+  const changes: RewriteChange[] = [];
+  const edits: { start: number; end: number }[] = [];
   const notes: string[] = [];
-  for (const m of text.matchAll(/^[ \t]*--extra-index-url(?:[ \t]*=[ \t]*|[ \t]+)(\S+)/gm)) notes.push(`--extra-index-url ${publicUrl(m[1]!)} left as is: pip still asks it directly; remove it so builds read only CodeArtifact`);
-  if (!changes.length) notes.push('no --index-url: point pip at the shared repository in pip.conf (aws codeartifact login --tool pip)');
+  for (const { joined: full, pieces } of logicalLines(text, bom)) {
+    // a comment's text is no option (cut here, the offsets before it stay the joined line's)
+    const joined = uncommented(full);
+    const extra = EXTRA_INDEX_OPTION.exec(joined);
+    if (extra) notes.push(`--extra-index-url ${publicUrl(extra[1]!)} left as is: pip still asks it directly; remove it so builds read only CodeArtifact`);
+    const m = INDEX_OPTION.exec(joined);
+    if (!m || m[1] === index) continue;
+    const from = m[1]!;
+    // the URL's place in the joined line, found in the piece that holds it
+    const urlAt = m.index + m[0].length - from.length;
+    let before = 0;
+    const piece = pieces.find((p) => {
+      if (urlAt >= before && urlAt + from.length <= before + p.text.length) return true;
+      before += p.text.length;
+      return false;
+    });
+    if (!piece) {
+      // split by a `\` inside the URL: replacing it would mean moving text between lines
+      notes.push(`line ${pieces[0]!.line}: the index URL ${publicUrl(from)} is split over several lines; not rewritten: put it on one line and run again`);
+      continue;
+    }
+    const start = piece.start + (urlAt - before);
+    edits.push({ start, end: start + from.length });
+    changes.push({ line: piece.line, from: publicUrl(from), to: index });
+  }
+  let out = text;
+  for (const e of [...edits].reverse()) out = out.slice(0, e.start) + index + out.slice(e.end);
+  if (!changes.length && !notes.some((n) => n.includes('split over'))) notes.push('no --index-url: point pip at the shared repository in pip.conf (aws codeartifact login --tool pip)');
   return { text: out, changes, notes };
 }
