@@ -160,6 +160,59 @@ describe('rewriting the fixtures', () => {
     expect(r.text).toBe(`\uFEFF-i ${PYPI}simple/\nrequests==2.31.0\n`);
   });
 
+  it("uv: an index moves everywhere it is named, a dependency's `source = { registry = … }` too; a url dependency's URL stays", () => {
+    const torch = 'https://download.pytorch.org/whl/cpu';
+    const text = [
+      'version = 1',
+      'requires-python = ">=3.10"',
+      '',
+      '[[package]]',
+      'name = "app-dep"',
+      'version = "1.0.0"',
+      'source = { registry = "https://pypi.org/simple" }',
+      'dependencies = [',
+      `    { name = "torch", version = "2.3.0+cpu", source = { registry = "${torch}" } },`,
+      '    { name = "vendored", source = { url = "https://files.example/vendored-1.0.tar.gz" } },',
+      ']',
+      'sdist = { url = "https://files.pythonhosted.org/packages/ab/app_dep-1.0.0.tar.gz", hash = "sha256:aaaa", size = 10 }',
+      '',
+      '[package.optional-dependencies]',
+      `gpu = [{ name = "torch", version = "2.3.0+cpu", source = { registry = "${torch}" } }]`,
+      '',
+      '[[package]]',
+      'name = "torch"',
+      'version = "2.3.0+cpu"',
+      `source = { registry = "${torch}" }`,
+      `wheels = [{ url = "${torch}/torch-2.3.0%2Bcpu-cp310-cp310-linux_x86_64.whl", hash = "sha256:bbbb" }]`,
+      '',
+      '[[package]]',
+      'name = "vendored"',
+      'version = "1.0"',
+      'source = { url = "https://files.example/vendored-1.0.tar.gz" }',
+      'sdist = { hash = "sha256:cccc" }',
+      '',
+    ].join('\n');
+    const r = rewriteLockfile('uv', text, targets);
+    expect(r.text).not.toContain(`registry = "${torch}"`);
+    expect(r.text).not.toContain('registry = "https://pypi.org/simple"');
+    expect(r.text.match(new RegExp(`registry = "${PYPI}simple"`, 'g'))!.length).toBe(4);
+    expect(r.text).toContain(`url = "${PYPI}simple/torch/2.3.0%2Bcpu/torch-2.3.0%2Bcpu-cp310-cp310-linux_x86_64.whl"`);
+    // the url source, where the dependency names it and where its package does: as it was
+    expect(r.text.match(/url = "https:\/\/files\.example\/vendored-1\.0\.tar\.gz"/g)!.length).toBe(2);
+    expect(r.changes.length).toBe(4 + 2);
+    expect(onlyUrlsMoved(text, r.text)).toBe(6);
+    expect(entries('uv.lock', r.text)).toEqual(entries('uv.lock', text));
+  });
+
+  it('uv: one project at one version from two indexes is left alone, and said', () => {
+    const block = (index: string) => `[[package]]\nname = "torch"\nversion = "2.3.0"\nsource = { registry = "${index}" }\n`;
+    const text = `version = 1\nrequires-python = ">=3.10"\n\n${block('https://pypi.org/simple')}\n${block('https://download.pytorch.org/whl/cpu')}`;
+    const r = rewriteLockfile('uv', text, targets);
+    expect(r.text).toBe(text);
+    expect(r.changes).toEqual([]);
+    expect(r.notes.join()).toMatch(/torch@2\.3\.0 locked from two indexes/);
+  });
+
   it('a format without its target is left alone and said so', () => {
     const text = readFileSync(join(FIXTURES, 'pprof-d3flamegraph/package-lock.json'), 'utf8');
     const r = rewriteLockfile('npm', text, { pypi: PYPI });

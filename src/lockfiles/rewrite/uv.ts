@@ -5,8 +5,16 @@
  * file URL to the file's place in CodeArtifact, `<endpoint>simple/<project>/<version>/<file>`
  * (CODEARTIFACT.md); hashes and sizes stay. git, url, path, directory and
  * editable sources stay. https://docs.astral.sh/uv/concepts/resolution/#lockfile
+ *
+ * uv also names a dependency's index where it points at it
+ * (`{ name = "torch", version = "…", source = { registry = "<index>" } }`) and
+ * matches that against the packages' sources: every `registry = "<index>"` of an
+ * index that moves moves with it, or uv reads a lock whose references point
+ * nowhere. A lock with the same project at the same version from two indexes
+ * cannot become one index: it is left alone, and said.
  */
 import { normalizeProjectName } from '../../builders/python-metadata.js';
+import { MigrateError } from '../../errors.js';
 import { lineCounter, type RewriteChange, type RewriteResult, type RewriteTargets } from './types.js';
 
 export function rewriteUv(text: string, targets: RewriteTargets): RewriteResult {
@@ -17,29 +25,55 @@ export function rewriteUv(text: string, targets: RewriteTargets): RewriteResult 
   const at = lineCounter(text);
   const changes: RewriteChange[] = [];
   const edits: { start: number; end: number; value: string }[] = [];
-  const headers = [...text.matchAll(/^\[\[package\]\][ \t]*$/gm)].map((m) => m.index);
+  const edit = (offset: number, from: string, to: string) => {
+    if (from === to) return;
+    edits.push({ start: offset, end: offset + from.length, value: to });
+    changes.push({ line: at(offset), from, to });
+  };
+  // `\r?`: a lock checked out with CRLF line ends reads the same
+  const headers = [...text.matchAll(/^\[\[package\]\][ \t]*\r?$/gm)].map((m) => m.index);
+  const registries = new Set<string>();
+  const seen = new Map<string, string>();
+  const twice: string[] = [];
   headers.forEach((start, i) => {
     const end = headers[i + 1] ?? text.length;
     const block = text.slice(start, end);
     const source = /^source\s*=\s*\{\s*registry\s*=\s*"([^"]*)"\s*\}/m.exec(block);
     if (!source) return;
+    registries.add(source[1]!);
     const name = /^name\s*=\s*"([^"]*)"/m.exec(block)?.[1];
     const version = /^version\s*=\s*"([^"]*)"/m.exec(block)?.[1];
-    const edit = (offset: number, from: string, to: string) => {
-      if (from === to) return;
-      edits.push({ start: start + offset, end: start + offset + from.length, value: to });
-      changes.push({ line: at(start + offset), from, to });
-    };
-    edit(source.index + source[0].indexOf(`"${source[1]}"`) + 1, source[1]!, index);
     if (!name || !version) return;
     const project = normalizeProjectName(name);
-    // the files: every `url = "…"` of the block's sdist and wheels (its source line has none)
-    for (const m of block.matchAll(/\burl\s*=\s*"([^"]*)"/g)) {
-      const file = decodeURIComponent(m[1]!.split(/[?#]/)[0]!.split('/').pop() ?? '');
-      if (!file) continue;
-      edit(m.index + m[0].indexOf(`"${m[1]}"`) + 1, m[1]!, `${endpoint}simple/${project}/${encodeURIComponent(version)}/${encodeURIComponent(file)}`);
+    const key = `${project}@${version}`;
+    if (seen.has(key) && seen.get(key) !== source[1]) twice.push(key);
+    seen.set(key, source[1]!);
+    // the files: the `url = "…"` of the block's sdist and wheels only (a dependency
+    // reference may carry a `url` source of its own, which is not this package's file)
+    const files = [...block.matchAll(/^sdist\s*=\s*\{[^\n]*\}|^wheels\s*=\s*\[[^\n]*\][ \t]*\r?$|^wheels\s*=\s*\[[\s\S]*?^\]/gm)];
+    for (const f of files) {
+      for (const m of f[0].matchAll(/\burl\s*=\s*"([^"]*)"/g)) {
+        const offset = start + f.index + m.index + m[0].indexOf(`"${m[1]}"`) + 1;
+        const base = m[1]!.split(/[?#]/)[0]!.split('/').pop() ?? '';
+        let file: string;
+        try {
+          file = decodeURIComponent(base);
+        } catch {
+          throw new MigrateError('ELOCKFILE', `line ${at(offset)}: the file URL ${JSON.stringify(base)} is not valid percent-encoding`, { hint: 'regenerate the lockfile (uv lock)' });
+        }
+        if (!file) continue;
+        edit(offset, m[1]!, `${endpoint}simple/${project}/${encodeURIComponent(version)}/${encodeURIComponent(file)}`);
+      }
     }
   });
+  if (twice.length) {
+    const note = `${twice.join(', ')} locked from two indexes: one repository for both would make two identical packages; not rewritten: lock from one index (uv lock), or point the indexes in pyproject.toml at the shared repository and relock`;
+    return { text, changes: [], notes: [note] };
+  }
+  // every `registry = "<index>"` of an index that moves: the packages' sources and the dependencies' references alike
+  for (const m of text.matchAll(/\bregistry\s*=\s*"([^"]*)"/g)) {
+    if (registries.has(m[1]!)) edit(m.index + m[0].indexOf(`"${m[1]}"`) + 1, m[1]!, index);
+  }
   let out = text;
   for (const e of edits.sort((a, b) => b.start - a.start)) out = out.slice(0, e.start) + e.value + out.slice(e.end);
   changes.sort((a, b) => a.line - b.line);
