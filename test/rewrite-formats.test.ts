@@ -4,12 +4,17 @@
  * registry URLs move, to the target registry; the entries read back the same
  * but for where they resolve; every other byte stays.
  */
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
+import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { rewriteCommand } from '../src/cli/rewrite.js';
 import { detect, parseLockfile, type LockEntry } from '../src/lockfiles/index.js';
 import { rewriteLockfile, unifiedDiff, type RewriteTargets } from '../src/lockfiles/rewrite/index.js';
+import { acquireLock } from '../src/state/lock.js';
 import { run } from './fixtures/warm/project.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures/lockfiles');
@@ -234,5 +239,144 @@ describe('the diff', () => {
     const applied = await run('git', ['apply', 'x.diff'], { cwd: dir });
     expect(applied.code, applied.stderr).toBe(0);
     expect(readFileSync(join(dir, 'a/yarn.lock'), 'utf8')).toBe(r.text);
+  });
+});
+
+/** A stand-in for the SDK client: GetRepositoryEndpoint only; `onSend` runs while the command waits for it. */
+function endpointClient(onSend: () => void = () => {}): CodeartifactClient {
+  return {
+    send: async (cmd: { input: { format?: string } }) => {
+      onSend();
+      return { repositoryEndpoint: cmd.input.format === 'npm' ? NPM : PYPI };
+    },
+    destroy: () => {},
+  } as unknown as CodeartifactClient;
+}
+
+/** A job in its own folder with `files` (path -> content) and `warm.lockfiles`. */
+function project(files: Record<string, string | Buffer>, lockfiles = Object.keys(files)): { dir: string; job: string } {
+  const dir = mkdtempSync(join(tmp, 'job-'));
+  for (const [f, content] of Object.entries(files)) {
+    mkdirSync(join(dir, f, '..'), { recursive: true });
+    writeFileSync(join(dir, f), content);
+  }
+  const job = join(dir, 'rw.yaml');
+  writeFileSync(
+    job,
+    stringify({
+      name: 'rw',
+      target: { region: 'us-east-1', domain: 'acme', domainOwner: '111122223333', repositories: { npm: { internal: 'npm-internal', store: 'npm-store', shared: 'npm-shared' }, pypi: { internal: 'pypi-internal', store: 'pypi-store', shared: 'pypi-shared' } } },
+      sources: [{ id: 'private-npm', kind: 'npm-registry', url: 'http://127.0.0.1:9/', packages: ['@acme/x'] }],
+      warm: { lockfiles },
+    }),
+  );
+  return { dir, job };
+}
+
+/** `cam rewrite-lockfiles` in process: its exit code and what it printed. */
+async function rewrite(p: { dir: string; job: string }, args: { write?: boolean; json?: boolean; tty?: boolean; onSend?: () => void } = {}) {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = '';
+  let stderr = '';
+  out.on('data', (c: Buffer) => (stdout += c.toString()));
+  err.on('data', (c: Buffer) => (stderr += c.toString()));
+  const io = { stdout: Object.assign(out, { isTTY: args.tty === true }), stderr: err };
+  const code = await rewriteCommand(p.job, { write: args.write, json: args.json, stateDir: join(p.dir, 'state'), env: {}, codeartifactClient: endpointClient(args.onSend) }, io);
+  return { code, stdout, stderr };
+}
+
+describe('rewrite-lockfiles --write', () => {
+  it('refuses a file that changed on disk after it was read (an npm install in between), names it, and writes the others', async () => {
+    const p = project({ 'a/requirements.txt': '-i https://pypi.org/simple\nrequests==2.31.0\n', 'b/requirements.txt': '-i https://pypi.org/simple\nflask==3.0.0\n' });
+    const newer = '-i https://pypi.org/simple\nrequests==2.32.0\n';
+    // the endpoint is asked after the files are read and before any is written
+    const r = await rewrite(p, { write: true, onSend: () => writeFileSync(join(p.dir, 'a/requirements.txt'), newer) });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/error a\/requirements\.txt: .*changed on disk since it was read/);
+    expect(readFileSync(join(p.dir, 'a/requirements.txt'), 'utf8')).toBe(newer);
+    expect(readFileSync(join(p.dir, 'b/requirements.txt'), 'utf8')).toBe(`-i ${PYPI}simple/\nflask==3.0.0\n`);
+    // no temporary file left behind, either way
+    expect(readdirSync(join(p.dir, 'a')).concat(readdirSync(join(p.dir, 'b')))).toEqual(['requirements.txt', 'requirements.txt']);
+  });
+
+  it('writes a symlinked lockfile through to the file it points at: the link stays a link', async () => {
+    const p = project({ 'shared/requirements.txt': '-i https://pypi.org/simple\nrequests==2.31.0\n' }, ['app/requirements.txt']);
+    mkdirSync(join(p.dir, 'app'));
+    symlinkSync('../shared/requirements.txt', join(p.dir, 'app/requirements.txt'));
+    const r = await rewrite(p, { write: true });
+    expect(r.code, r.stderr).toBe(0);
+    expect(lstatSync(join(p.dir, 'app/requirements.txt')).isSymbolicLink()).toBe(true);
+    expect(readFileSync(join(p.dir, 'shared/requirements.txt'), 'utf8')).toBe(`-i ${PYPI}simple/\nrequests==2.31.0\n`);
+  });
+
+  it("takes the job's lock, as run and warm do: held elsewhere, nothing is written (ELOCKED, exit 2)", async () => {
+    const text = '-i https://pypi.org/simple\nrequests==2.31.0\n';
+    const p = project({ 'requirements.txt': text });
+    mkdirSync(join(p.dir, 'state'));
+    const release = acquireLock(join(p.dir, 'state', 'rw'));
+    try {
+      const r = await rewrite(p, { write: true });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('ELOCKED');
+      expect(readFileSync(join(p.dir, 'requirements.txt'), 'utf8')).toBe(text);
+    } finally {
+      release();
+    }
+    expect((await rewrite(p, { write: true })).code).toBe(0);
+    expect(readFileSync(join(p.dir, 'requirements.txt'), 'utf8')).toBe(`-i ${PYPI}simple/\nrequests==2.31.0\n`);
+  });
+
+  it('CRLF, a BOM and no final newline: every other byte stays as it was', async () => {
+    const before = '\uFEFF# pinned\r\n--index-url \\\r\n    https://pypi.org/simple\r\nrequests==2.31.0';
+    const p = project({ 'requirements.txt': before });
+    const r = await rewrite(p, { write: true });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(p.dir, 'requirements.txt'))).toEqual(Buffer.from(before.replace('https://pypi.org/simple', `${PYPI}simple/`), 'utf8'));
+  });
+
+  it('a uv.lock the rewriter cannot read is that file\'s error: the other files are still written, the command does not abort', async () => {
+    const uv = 'version = 1\nrequires-python = ">=3.10"\n\n[[package]]\nname = "x"\nversion = "1.0"\nsource = { registry = "https://pypi.org/simple" }\nwheels = [{ url = "https://files.example/x-1.0-%ZZ-none-any.whl", hash = "sha256:aaaa" }]\n';
+    const p = project({ 'uv.lock': uv, 'requirements.txt': '-i https://pypi.org/simple\nrequests==2.31.0\n' }, ['uv.lock', 'requirements.txt']);
+    const r = await rewrite(p, { write: true, json: true });
+    expect(r.code, r.stderr).toBe(1);
+    const out = JSON.parse(r.stdout) as { files: { path: string; written: boolean }[]; errors: { path: string; message: string }[] };
+    expect(out.errors).toEqual([{ path: 'uv.lock', message: expect.stringMatching(/line 8: .*percent-encoding/) }]);
+    expect(out.files.map((f) => [f.path, f.written])).toEqual([['requirements.txt', true]]);
+    expect(readFileSync(join(p.dir, 'uv.lock'), 'utf8')).toBe(uv);
+    expect(readFileSync(join(p.dir, 'requirements.txt'), 'utf8')).toBe(`-i ${PYPI}simple/\nrequests==2.31.0\n`);
+  });
+});
+
+describe('rewrite-lockfiles: the diff', () => {
+  it('names every file once, an included one listed too, and finds an include that holds only the index option', async () => {
+    const p = project(
+      {
+        'requirements.txt': '-r requirements/base.txt\n-r pip-index.txt\nflask==3.0.0\n',
+        'requirements/base.txt': '--index-url https://pypi.org/simple\nrequests==2.31.0\n',
+        'pip-index.txt': '-i https://mirror.example/simple\n',
+      },
+      ['requirements.txt', 'requirements/base.txt'],
+    );
+    const r = await rewrite(p);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('--- a/'))).toEqual(['--- a/requirements/base.txt', '--- a/pip-index.txt']);
+    writeFileSync(join(p.dir, 'x.diff'), r.stdout);
+    const applied = await run('git', ['apply', '--verbose', 'x.diff'], { cwd: p.dir });
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(readFileSync(join(p.dir, 'pip-index.txt'), 'utf8')).toBe(`-i ${PYPI}simple/\n`);
+  });
+
+  it('on a terminal, escape sequences and bidi overrides in the lockfile are shown escaped; piped, and in the written file, they stay byte for byte', async () => {
+    const before = '# \u001b]0;pwned\u0007 \u202etxt.evil\n-i https://pypi.org/simple\nrequests==2.31.0\n';
+    const p = project({ 'requirements.txt': before });
+    const tty = await rewrite(p, { tty: true });
+    expect(tty.code, tty.stderr).toBe(0);
+    expect(tty.stdout).not.toMatch(/[\u001b\u0007\u202e]/);
+    expect(tty.stdout).toContain(' # \\u001b]0;pwned\\u0007 \\u202etxt.evil\n--i https://pypi.org/simple\n');
+    const piped = await rewrite(p);
+    expect(piped.stdout).toContain(` ${before.split('\n')[0]}\n`);
+    expect((await rewrite(p, { write: true, tty: true })).code).toBe(0);
+    expect(readFileSync(join(p.dir, 'requirements.txt'), 'utf8')).toBe(before.replace('https://pypi.org/simple', `${PYPI}simple/`));
   });
 });

@@ -3,18 +3,22 @@
  * of their format (the endpoint GetRepositoryEndpoint gives: no credentials,
  * never a token). Registry URLs only; integrity, non-registry entries and
  * every other byte stay. A unified diff on stdout by default; `--write` edits
- * the local files in place (atomically). Lockfiles found in the job's git
- * repositories are shown as a diff to apply there (`git apply` in a checkout).
+ * the local files in place (atomically, and only a file still as it was read).
+ * Lockfiles found in the job's git repositories are shown as a diff to apply
+ * there (`git apply` in a checkout).
  */
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { loadJob, type LoadedJob } from '../config/load.js';
 import { Limiter } from '../engine/limiter.js';
 import { MigrateError, toError } from '../errors.js';
-import { detect, parseLockfile, type LockfileFormat } from '../lockfiles/index.js';
+import { detect, MAX_LOCKFILE_BYTES, type LockfileFormat } from '../lockfiles/index.js';
+import { logicalLines } from '../lockfiles/requirements.js';
 import { rewriteLockfile, unifiedDiff, type RewriteChange, type RewriteTargets } from '../lockfiles/rewrite/index.js';
-import { registerSecret } from '../redact.js';
+import { printable, registerSecret } from '../redact.js';
+import { localError } from '../state/blobs.js';
 import { acquireLock } from '../state/lock.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
 import { findLockfiles, localLockfiles } from '../warm/inputs.js';
@@ -52,10 +56,13 @@ export async function rewriteCommand(jobFile: string, opts: RewriteCommandOption
     const { files, errors } = await rewriteLockfiles(job, opts);
     if (json) print(io.stdout, `${JSON.stringify({ files: files.map(({ diff: _d, ...f }) => f), errors }, null, 2)}\n`);
     else {
-      // Written as is, not through print(): a diff must be exact to apply (print() would hide
-      // yarn's `#sha1` fragments as URL secrets). Its `-` lines are the lockfile's own committed
-      // text, its `+` lines only our endpoint URLs, which carry no credentials.
-      for (const f of files) if (f.diff) io.stdout.write(f.repository ? `# in ${f.repository}\n${f.diff}` : f.diff);
+      // Not through print(): a diff must be exact to apply (print() would hide yarn's `#sha1`
+      // fragments as URL secrets). Its `-` lines are the lockfile's own committed text, its `+`
+      // lines only our endpoint URLs, which carry no credentials. On a terminal, though, that text
+      // (from a git repository: anyone's) could carry escape sequences or bidi overrides: shown
+      // as visible escapes there, lines kept; piped (to `git apply`), it stays exact.
+      const shown = (t: string) => (io.stdout.isTTY ? printable(t, { keepLines: true }) : t);
+      for (const f of files) if (f.diff) io.stdout.write(shown(f.repository ? `# in ${f.repository}\n${f.diff}` : f.diff));
       for (const f of files) for (const n of f.notes) print(io.stderr, `${f.path}: ${n}\n`);
       const changed = files.filter((f) => f.changes.length);
       print(io.stderr, `${changed.length} of ${files.length} lockfile(s) ${opts.write ? 'rewritten' : 'to rewrite'}, ${changed.reduce((n, f) => n + f.changes.length, 0)} URL(s)${opts.write ? '' : ' (--write to apply)'}\n`);
@@ -90,48 +97,94 @@ async function targetsFor(job: LoadedJob, formats: ReadonlySet<LockfileFormat>, 
   return targets;
 }
 
+/** A lockfile as read: `abs` is its real path (a link is written through), `bytes` what it held. */
+interface Input {
+  path: string;
+  abs: string;
+  repository: string | null;
+  bytes: Buffer;
+  text: string;
+  format: LockfileFormat;
+}
+
 /** The rewrite as a function: every lockfile of the job, rewritten in memory; written back when `write`. */
 export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptions): Promise<{ files: RewrittenFile[]; errors: { path: string; message: string }[] }> {
   const env = opts.env ?? process.env;
   for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) registerSecret(env[name]);
   const jobDir = dirname(resolve(job.file));
   const errors: { path: string; message: string }[] = [];
-  const { files: local, missing } = localLockfiles(job.file, job.config.warm.lockfiles);
-  for (const m of missing) errors.push({ path: m, message: 'no such file' });
-  const inputs: { path: string; abs: string; repository: string | null; text: string; format: LockfileFormat }[] = [];
-  const read = (abs: string, path: string, repository: string | null) => {
+  const inputs: Input[] = [];
+  // by real path: a file listed and also included (or reached through a link) is one file,
+  // and twice in the diff it would not apply
+  const seen = new Set<string>();
+  /** Read one lockfile; a requirements file's includes too (`root`: the checkout they must stay in). */
+  const read = (file: string, base: string, repository: string | null, root?: string, format?: LockfileFormat) => {
+    const path = relative(base, file).split(sep).join('/');
     try {
-      const text = readFileSync(abs, 'utf8');
-      const format = detect(abs, text.slice(0, 64 * 1024));
-      if (!format) throw new MigrateError('ELOCKFILE', 'not a lockfile format we know');
-      inputs.push({ path, abs, repository, text, format });
-      // a requirements file's includes may hold the index option too
-      if (format === 'requirements') {
-        for (const e of parseLockfile(abs).entries) for (const o of e.from) if (resolve(o.file) !== abs && !inputs.some((i) => i.abs === resolve(o.file))) read(resolve(o.file), relative(jobDir, resolve(o.file)), repository);
+      const abs = realpathSync(file);
+      if (seen.has(abs)) return;
+      seen.add(abs);
+      // not a FIFO or device an include names (reading it would hang or never end), nor a giant
+      const st = statSync(abs);
+      if (!st.isFile()) throw new MigrateError('ELOCKFILE', 'not a regular file: not read');
+      if (st.size > MAX_LOCKFILE_BYTES) throw new MigrateError('ELOCKFILE', `larger than ${MAX_LOCKFILE_BYTES} bytes: not read`);
+      const bytes = readFileSync(abs);
+      const text = bytes.toString('utf8');
+      const known = format ?? detect(file, text.slice(0, 64 * 1024));
+      if (!known) throw new MigrateError('ELOCKFILE', 'not a lockfile format we know');
+      inputs.push({ path, abs, repository, bytes, text, format: known });
+      // a requirements file's includes may hold the index option, even one that holds nothing else
+      if (known === 'requirements') {
+        for (const inc of includes(text)) {
+          const target = resolve(dirname(file), inc.value);
+          let real: string;
+          try {
+            real = realpathSync(target);
+          } catch {
+            errors.push({ path, message: `line ${inc.line}: ${inc.option} ${inc.value}: no such file (an included file is relative to the file that includes it)` });
+            continue;
+          }
+          // a repository's file names only its own files: anything else of this machine stays out of the diff
+          if (root && (relative(root, real).startsWith('..') || isAbsolute(relative(root, real)))) {
+            errors.push({ path, message: `line ${inc.line}: ${inc.option} ${inc.value} is outside the repository; not read` });
+            continue;
+          }
+          read(target, base, repository, root, 'requirements');
+        }
       }
     } catch (e) {
       errors.push({ path, message: toError(e).message });
     }
   };
-  for (const f of local) read(f, relative(jobDir, f), null);
 
-  // the job's git repositories: a diff to apply there, never written from here. Their
-  // mirrors are the warm's (state/git/): the job's lock keeps the two apart.
   const cleanups: (() => void)[] = [];
   const stateDir = opts.stateDir ?? 'state';
-  const repositories = job.config.warm.repositories.map((r) => new LockfileRepository(r, env, stateDir));
-  if (repositories.length) {
-    mkdirSync(stateDir, { recursive: true });
-    cleanups.push(acquireLock(join(stateDir, job.name)));
-  }
+  const repositories: LockfileRepository[] = [];
   try {
+    // The job's lock, as run and warm take it: the git repositories' mirrors are the warm's
+    // (state/git/), and --write edits lockfiles that a warm reads and a second rewrite writes.
+    if (opts.write || job.config.warm.repositories.length) {
+      try {
+        mkdirSync(stateDir, { recursive: true });
+      } catch (e) {
+        throw localError(e, stateDir, 'create') ?? e;
+      }
+      cleanups.push(acquireLock(join(stateDir, job.name)));
+    }
+    const { files: local, missing } = localLockfiles(job.file, job.config.warm.lockfiles);
+    for (const m of missing) errors.push({ path: m, message: 'no such file' });
+    for (const f of local) read(f, jobDir, null);
+
+    // the job's git repositories: a diff to apply there, never written from here
+    for (const r of job.config.warm.repositories) repositories.push(new LockfileRepository(r, env, stateDir));
     for (const repo of repositories) {
       try {
         await repo.fetch(opts.signal);
         for (const branch of await repo.branches(opts.signal)) {
           const checkout = await repo.checkout(branch, opts.signal);
           cleanups.push(checkout.cleanup);
-          for (const f of findLockfiles(checkout.dir)) read(f, relative(checkout.dir, f).split(sep).join('/'), checkout.label);
+          const root = realpathSync(checkout.dir);
+          for (const f of findLockfiles(checkout.dir)) read(f, checkout.dir, checkout.label, root);
         }
       } catch (e) {
         errors.push({ path: repo.url, message: toError(e).message });
@@ -140,22 +193,78 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
     const targets = await targetsFor(job, new Set(inputs.map((i) => i.format)), opts);
     const files: RewrittenFile[] = [];
     for (const i of inputs) {
-      const r = rewriteLockfile(i.format, i.text, targets);
-      const diff = unifiedDiff(i.path, i.text, r.text);
-      let written = false;
-      if (opts.write && r.changes.length && i.repository === null) {
-        // atomically, keeping the file's mode: a crash leaves the old file or the new one
-        const tmp = `${i.abs}.cam-rewrite-${process.pid}`;
-        writeFileSync(tmp, r.text, { mode: statSync(i.abs).mode });
-        renameSync(tmp, i.abs);
-        written = true;
+      // one file's failure (a lockfile the rewriter cannot read, a file changed since it was
+      // read) is that file's error: the others go on, none is left half done
+      try {
+        const r = rewriteLockfile(i.format, i.text, targets);
+        const diff = unifiedDiff(i.path, i.text, r.text);
+        let written = false;
+        if (opts.write && r.changes.length && i.repository === null) {
+          writeBack(i, r.text);
+          written = true;
+        }
+        const notes = [...r.notes, ...(opts.write && r.changes.length && i.repository ? [`in ${i.repository}: apply the diff there (git apply), it is not written from here`] : [])];
+        files.push({ path: i.path, format: i.format, repository: i.repository, changes: r.changes, notes, written, diff });
+      } catch (e) {
+        errors.push({ path: i.repository ? `${i.repository}: ${i.path}` : i.path, message: toError(e).message });
       }
-      const notes = [...r.notes, ...(opts.write && r.changes.length && i.repository ? [`in ${i.repository}: apply the diff there (git apply), it is not written from here`] : [])];
-      files.push({ path: i.path, format: i.format, repository: i.repository, changes: r.changes, notes, written, diff });
     }
     return { files, errors };
   } finally {
     for (const c of cleanups.reverse()) c();
     for (const r of repositories) r.close();
+  }
+}
+
+/** A requirements file's `-r`/`-c` includes (remote ones are not read), as pip reads its lines. */
+function includes(text: string): { option: string; value: string; line: number }[] {
+  const out: { option: string; value: string; line: number }[] = [];
+  // pip decodes a BOM away: `-r base.txt` on the first line is an include all the same
+  for (const { text: l, line } of logicalLines(text.replace(/^\uFEFF/, ''))) {
+    const m = /^(?:(-[rc])\s*|(--requirement|--constraint)(?:\s*=\s*|\s+))(\S.*)$/.exec(l);
+    if (!m || /^[a-z][a-z0-9+.-]*:\/\//i.test(m[3]!.trim())) continue;
+    out.push({ option: (m[1] ?? m[2])!, value: m[3]!.trim(), line });
+  }
+  return out;
+}
+
+/**
+ * Write a rewritten lockfile over the one read: atomically (a crash leaves the old file or
+ * the new one), keeping its mode, through a link to the file it points at, and only while
+ * it still holds what was read. An `npm install` or a `git checkout` since then would
+ * otherwise be overwritten unseen, with a rewrite of the old content.
+ */
+function writeBack(i: Input, text: string): void {
+  const data = Buffer.from(text, 'utf8');
+  // bytes that are no UTF-8 read as U+FFFD: written back, they would change where no URL is
+  if (!Buffer.from(i.text, 'utf8').equals(i.bytes)) throw new MigrateError('ELOCKFILE', 'not valid UTF-8: writing it back would change more than its URLs; not written (apply the diff by hand)');
+  const mode = statSync(i.abs).mode & 0o7777;
+  // beside the real file (a rename stays on its file system); 'wx': never through a file
+  // or link someone else put at that name
+  const tmp = `${i.abs}.cam-rewrite-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const fd = openSync(tmp, 'wx', 0o600);
+  let renamed = false;
+  try {
+    try {
+      for (let off = 0; off < data.length; ) off += writeSync(fd, data, off);
+      fchmodSync(fd, mode);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    // as late as can be, just before the rename: the file still holds what was read
+    if (!readFileSync(i.abs).equals(i.bytes)) {
+      throw new MigrateError('ELOCKFILE', `${i.path} changed on disk since it was read (${i.abs}); not written: run rewrite-lockfiles again`);
+    }
+    renameSync(tmp, i.abs);
+    renamed = true;
+  } finally {
+    if (!renamed) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // nothing to clean up
+      }
+    }
   }
 }
