@@ -3,7 +3,8 @@
  * errors that name the file and line (or the path inside the document), JSON
  * with the line of a syntax error, and small name helpers.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
+import { isAbsolute, relative, sep } from 'node:path';
 import { MigrateError, toError } from '../errors.js';
 import type { LockOrigin } from './types.js';
 
@@ -17,6 +18,16 @@ export const MAX_LOCKFILE_BYTES = 64 * 1024 * 1024;
 export interface ReadOptions {
   /** Refuse files larger than this (default MAX_LOCKFILE_BYTES). */
   maxBytes?: number;
+  /**
+   * The folder every file read must stay inside once symbolic links are
+   * resolved (the checkout or folder being searched). A lockfile comes from a
+   * repository we do not control: `requirements.txt -> /home/ci/.npmrc`, or
+   * `-r /etc/passwd`, would otherwise put a secret into entry names, the
+   * summary and the state database. Unset: only the file itself is checked
+   * (a regular file, within the size limit); requirements includes then stay
+   * inside the including file's folder.
+   */
+  root?: string;
 }
 
 /** `file:line (path): message`, code ELOCKFILE. */
@@ -25,25 +36,93 @@ export function lockError(where: LockOrigin, message: string, init: { hint?: str
   return new MigrateError('ELOCKFILE', `${at}: ${message}`, { subject: where.file, hint: init.hint ?? 'regenerate the lockfile with its package manager, or leave it out of the job', cause: init.cause });
 }
 
-/** The file's text, refusing a file over the limit (ETOOLARGE) or one that cannot be read (ELOCKFILE). */
+/** Whether `path` (already real) is `root` (already real) or below it. */
+export function isInside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel === '' || !(rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel));
+}
+
+/**
+ * Where `file` really is, if that is inside `root` (both resolved through their
+ * symbolic links); undefined when it leads outside, or cannot be resolved.
+ */
+export function realpathInside(root: string, file: string): string | undefined {
+  let realRoot: string;
+  let real: string;
+  try {
+    realRoot = realpathSync(root);
+    real = realpathSync(file);
+  } catch {
+    return undefined;
+  }
+  return isInside(realRoot, real) ? real : undefined;
+}
+
+/**
+ * The file's text, refusing a file over the limit (ETOOLARGE), one that is not
+ * a regular file, leads outside `opts.root`, or cannot be read (ELOCKFILE).
+ * Never says what a refused file holds.
+ */
 export function readLockfileText(file: string, opts: ReadOptions = {}): string {
   const max = opts.maxBytes ?? MAX_LOCKFILE_BYTES;
-  let size: number;
+  let path = file;
+  if (opts.root !== undefined) {
+    let real: string;
+    try {
+      real = realpathSync(file);
+    } catch (e) {
+      // a dangling link says where it points in its error: show only the code
+      throw lockError({ file }, `cannot read: ${(e as NodeJS.ErrnoException).code ?? 'unresolvable'}`, { cause: e });
+    }
+    if (realpathInside(opts.root, real) === undefined) {
+      throw lockError({ file }, 'leads outside the repository or folder being read (a symbolic link, or a path that escapes it): not read', { hint: 'commit the lockfile itself, not a link to a file elsewhere' });
+    }
+    path = real;
+  }
+  let fd: number;
   try {
-    size = statSync(file).size;
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever;
+    // O_NOFOLLOW: the path checked above is the one opened, not a link swapped in since.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | (opts.root !== undefined ? constants.O_NOFOLLOW : 0));
   } catch (e) {
     throw lockError({ file }, `cannot read: ${toError(e).message}`, { hint: 'fix the path in the job file', cause: e });
   }
-  if (size > max) {
-    throw new MigrateError('ETOOLARGE', `${file}: ${size} bytes, over the ${max}-byte limit for a lockfile`, { subject: file, expected: `<= ${max} bytes`, actual: `${size} bytes`, hint: 'raise the limit if this really is a lockfile' });
-  }
   try {
-    const text = readFileSync(file, 'utf8');
-    // A BOM is legal in these text formats' files as editors write them, but no parser below expects one.
-    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+    const st = fstatSync(fd);
+    // A FIFO, a device (/dev/zero, /dev/stdin) or a socket has no size to check and may never end.
+    if (!st.isFile()) throw lockError({ file }, 'not a regular file (a device, FIFO or socket): not read', { hint: 'name the lockfile itself in the job file' });
+    if (st.size > max) throw tooLarge(file, `${st.size} bytes`, max);
+    // Read from the descriptor that was checked, and never more than the limit: the file may grow meanwhile.
+    let buf = Buffer.allocUnsafe(Math.min(st.size, max) + 1);
+    let n = 0;
+    for (;;) {
+      if (n === buf.length) {
+        if (n > max) throw tooLarge(file, `more than ${max} bytes`, max);
+        // It grew past its size at stat time, not yet past the limit: read on, still bounded.
+        const more = Buffer.allocUnsafe(Math.min(max + 1, buf.length * 2));
+        buf.copy(more, 0, 0, n);
+        buf = more;
+      }
+      const got = readSync(fd, buf, n, buf.length - n, null);
+      if (got === 0) break;
+      n += got;
+    }
+    return stripBom(buf.subarray(0, n).toString('utf8'));
   } catch (e) {
+    if (e instanceof MigrateError) throw e;
     throw lockError({ file }, `cannot read: ${toError(e).message}`, { cause: e });
+  } finally {
+    closeSync(fd);
   }
+}
+
+function tooLarge(file: string, actual: string, max: number): MigrateError {
+  return new MigrateError('ETOOLARGE', `${file}: ${actual}, over the ${max}-byte limit for a lockfile`, { subject: file, expected: `<= ${max} bytes`, actual, hint: 'raise the limit if this really is a lockfile' });
+}
+
+/** A BOM is legal in these text formats' files as editors write them, but no parser below expects one. */
+function stripBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 /** 1-based line of a character offset. */
@@ -162,12 +241,15 @@ export function jsonErrorOffset(text: string): number {
 /** A JSON/YAML/TOML path for messages: `packages["node_modules/a"].version`. */
 export function docPath(...segments: (string | number)[]): string {
   let out = '';
-  for (const s of segments) {
-    if (typeof s === 'number') out += `[${s}]`;
-    else if (/^[A-Za-z_$][\w$-]*$/.test(s)) out += out ? `.${s}` : s;
-    else out += `[${JSON.stringify(s)}]`;
-  }
+  for (const s of segments) out = docPathAppend(out, s);
   return out;
+}
+
+/** `docPath(...segments, segment)` given `docPath(...segments)`: one segment's work, however long the path. */
+export function docPathAppend(path: string, s: string | number): string {
+  if (typeof s === 'number') return `${path}[${s}]`;
+  if (/^[A-Za-z_$][\w$-]*$/.test(s)) return path ? `${path}.${s}` : s;
+  return `${path}[${JSON.stringify(s)}]`;
 }
 
 /** A plain object (not an array, not null), for walking parsed documents safely. */
@@ -206,7 +288,8 @@ export function yarnKeyLines(text: string): Map<string, number> {
     line++;
     const c = text[start];
     if (c !== undefined && c !== ' ' && c !== '\t' && c !== '#' && c !== '\n' && c !== '\r') {
-      const raw = text.slice(start, end).replace(/\s+$/, '');
+      // trimEnd, not replace(/\s+$/): that regex is quadratic on a long run of inner spaces.
+      const raw = text.slice(start, end).trimEnd();
       if (raw.endsWith(':')) {
         for (const part of raw.slice(0, -1).split(',')) {
           const d = part.trim().replace(/^"/, '').replace(/"$/, '');
