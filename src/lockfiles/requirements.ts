@@ -17,8 +17,8 @@
  * as a warning (a lockfile entry needs an exact version).
  */
 import { dirname, resolve } from 'node:path';
-import { realpathSync } from 'node:fs';
-import { lockError, pep503, readLockfileText, type ReadOptions } from './read.js';
+import { realpathSync, statSync } from 'node:fs';
+import { isInside, lockError, pep503, readLockfileText, type ReadOptions } from './read.js';
 import type { EntryKind, LockEntry, LockOrigin, LockWarning, ParseOutput } from './types.js';
 
 /** More included files than this is a generated loop, not a project. */
@@ -46,7 +46,7 @@ export function logicalLines(text: string): Logical[] {
     let l = physical[i] ?? '';
     if (!buf) start = i + 1;
     // pip drops a comment before joining: "# a \" does not continue.
-    l = l.replace(/(^|\s+)#.*$/, '');
+    l = stripComment(l);
     if (l.endsWith('\\')) {
       buf += l.slice(0, -1);
       continue;
@@ -57,6 +57,19 @@ export function logicalLines(text: string): Logical[] {
   }
   if (buf.trim()) out.push({ text: buf.trim(), line: start });
   return out;
+}
+
+/**
+ * A line without its comment: `#` at the start or after whitespace, and the
+ * whitespace before it. A scan, not `replace(/(^|\s+)#.*$/)`, which is
+ * quadratic on a long run of spaces not followed by `#`.
+ */
+function stripComment(l: string): string {
+  for (let i = l.indexOf('#'); i !== -1; i = l.indexOf('#', i + 1)) {
+    if (i === 0) return '';
+    if (/\s/.test(l[i - 1] ?? '')) return l.slice(0, i).trimEnd();
+  }
+  return l;
 }
 
 export function parseRequirements(text: string, file: string, opts: ReadOptions = {}): ParseOutput {
@@ -84,8 +97,20 @@ export function parseRequirements(text: string, file: string, opts: ReadOptions 
           if (stack.includes(key)) throw lockError(at, `${option} ${value} includes itself: ${[...stack, key].join(' -> ')}`, { hint: 'remove the include that closes the cycle' });
           if (done.has(key)) continue; // included twice (a diamond): its entries are already in
           if (done.size >= MAX_INCLUDED_FILES) throw lockError(at, `more than ${MAX_INCLUDED_FILES} included files`);
+          // An include is read like the lockfile itself: `-r /home/ci/.npmrc` or `-r ../../secrets`
+          // in a repository we do not control would put another file's content into entry names.
+          if (!isInside(realRoot, key)) {
+            throw lockError(at, `${option} ${value}: leads outside the repository or folder being read (an absolute path, \`..\` or a symbolic link): not read`, { hint: 'include only files of the same repository or folder' });
+          }
+          let regular = false;
+          try {
+            regular = statSync(key).isFile();
+          } catch {
+            /* vanished since: refused below */
+          }
+          if (!regular) throw lockError(at, `${option} ${value}: not a regular file (a directory, device, FIFO or socket): not read`, { hint: 'include a requirements file' });
           done.add(key);
-          walk(readLockfileText(target, opts), target, [...stack, key], constraint || option === '-c' || option === '--constraint');
+          walk(readLockfileText(target, { ...opts, root: realRoot }), target, [...stack, key], constraint || option === '-c' || option === '--constraint');
         } else if (option === '-e' || option === '--editable') {
           if (!value) throw lockError(at, `${option} without a path or URL`);
           const e = directEntry(value, undefined, at, true);
@@ -103,14 +128,22 @@ export function parseRequirements(text: string, file: string, opts: ReadOptions 
       }
     }
   };
-  let root: string;
+  let self: string;
   try {
-    root = realpathSync(file);
+    self = realpathSync(file);
   } catch {
-    root = resolve(file);
+    self = resolve(file);
   }
-  done.add(root);
-  walk(text, file, [root], false);
+  // Includes stay inside the folder being read (the checkout, the job's folder), else the file's own.
+  const root = opts.root ?? dirname(self);
+  let realRoot: string;
+  try {
+    realRoot = realpathSync(root);
+  } catch {
+    realRoot = resolve(root);
+  }
+  done.add(self);
+  walk(text, file, [self], false);
   return { entries, warnings };
 }
 
@@ -191,7 +224,9 @@ function splitMarker(req: string, url: boolean): { spec: string; marker?: string
 
 /** A URL, VCS URL or local path requirement (bare, `-e`, or `name @ url`). */
 function directEntry(ref: string, marker: string | undefined, at: LockOrigin, editable: boolean, declaredName?: string): LockEntry {
-  const egg = /#(?:.*&)?egg=([A-Za-z0-9._-]+)/.exec(ref)?.[1];
+  // `#egg=name` or `#subdirectory=x&egg=name`: split, not /#(?:.*&)?egg=/, which is quadratic on a run of `#`.
+  const hash = ref.indexOf('#');
+  const egg = hash === -1 ? undefined : ref.slice(hash + 1).split(/[&#]/).reverse().map((p) => /^egg=([A-Za-z0-9._-]+)/.exec(p)?.[1]).find(Boolean);
   const bare = ref.replace(/#.*$/, '');
   let kind: EntryKind;
   let version = '';
