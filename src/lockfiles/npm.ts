@@ -15,7 +15,7 @@
  * folder name differs from the package's (an alias); `inBundle` means the bytes
  * come inside the parent's tarball.
  */
-import { docPath, isRecord, lockError, parseJson, str } from './read.js';
+import { docPath, docPathAppend, isRecord, lockError, parseJson, str } from './read.js';
 import { isGitUrl, kindOfResolved, parseAliasSpec } from './npm-spec.js';
 import type { EntryKind, LockEntry, LockOrigin, LockWarning, ParseOutput } from './types.js';
 
@@ -125,26 +125,42 @@ function flags(entry: LockEntry, meta: Record<string, unknown>): void {
   if (meta.devOptional === true) entry.devOptional = true;
 }
 
-/** v1: walk the nested `dependencies` tree without recursion (a deep tree is no stack risk). */
+/**
+ * Deeper than npm could ever have installed: each level is at least
+ * `node_modules/x/` (15 characters), and Linux's PATH_MAX is 4096. Past it, a
+ * tree is made to hurt whoever reads it: every entry's origin names its whole
+ * path, so depth times entries is what the summary and the database would hold.
+ */
+const MAX_TREE_DEPTH = 300;
+
+/**
+ * v1: walk the nested `dependencies` tree without recursion (a deep tree is no
+ * stack risk). Each level's document path is its parent's plus one segment: a
+ * concatenation, not a copy of every segment and a docPath rebuilt per level,
+ * which made a tree thousands deep quadratic.
+ */
 function fromTree(doc: Record<string, unknown>, file: string): LockEntry[] {
   const out: LockEntry[] = [];
-  const stack: { deps: unknown; path: string[] }[] = [{ deps: doc.dependencies ?? {}, path: ['dependencies'] }];
+  const stack: { deps: unknown; path: string; depth: number }[] = [{ deps: doc.dependencies ?? {}, path: 'dependencies', depth: 1 }];
   while (stack.length) {
-    const { deps, path } = stack.pop()!;
-    if (!isRecord(deps)) throw lockError({ file, path: docPath(...path) }, 'not an object');
+    const { deps, path, depth } = stack.pop()!;
+    if (!isRecord(deps)) throw lockError({ file, path }, 'not an object');
+    if (depth > MAX_TREE_DEPTH) {
+      throw lockError({ file, path: `${path.slice(0, 200)}…` }, `"dependencies" nested more than ${MAX_TREE_DEPTH} deep: deeper than npm can install`, { hint: 'regenerate the lockfile with npm (npm 7+ writes lockfileVersion 2 or 3), or leave it out of the job' });
+    }
     const names = Object.keys(deps);
     // Pushed in reverse so entries come out in the file's order.
-    const children: { deps: unknown; path: string[] }[] = [];
+    const children: { deps: unknown; path: string; depth: number }[] = [];
     for (const name of names) {
       const meta = deps[name];
-      const here = [...path, name];
-      const at: LockOrigin = { file, path: docPath(...here) };
+      const here = docPathAppend(path, name);
+      const at: LockOrigin = { file, path: here };
       if (!isRecord(meta)) throw lockError(at, 'not an object');
       const spec = str(meta.version);
-      if (!spec) throw lockError({ file, path: docPath(...here, 'version') }, 'no version');
+      if (!spec) throw lockError({ file, path: `${here}.version` }, 'no version');
       const entry = v1Entry(name, spec, meta, at);
       out.push(entry);
-      if (meta.dependencies !== undefined) children.push({ deps: meta.dependencies, path: [...here, 'dependencies'] });
+      if (meta.dependencies !== undefined) children.push({ deps: meta.dependencies, path: `${here}.dependencies`, depth: depth + 1 });
     }
     for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
   }
