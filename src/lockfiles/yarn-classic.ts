@@ -24,7 +24,11 @@ const lockfile = createRequire(import.meta.url)('@yarnpkg/lockfile') as typeof i
 export function parseYarnClassic(text: string, file: string): ParseOutput {
   let parsed: ReturnType<typeof lockfile.parse>;
   try {
-    parsed = lockfile.parse(text, file);
+    // yarn's tokeniser reads a comment up to a `\n` and a string up to its closing `"`, past
+    // line ends, and never checks for the end of the text: a last line `# x` without a newline,
+    // or one unclosed `"`, loops forever. A last line `#"` ends both (a comment to yarn, or the
+    // quote that closes a runaway string, which then is no valid string: an error, as it should).
+    parsed = lockfile.parse(`${text}\n#"\n`, file);
   } catch (e) {
     // yarn's parser says "… 12:4 in lockfile", but its line is the last good token's (one
     // short after a blank line): find the first line that breaks the format ourselves.
@@ -66,19 +70,93 @@ export function parseYarnClassic(text: string, file: string): ParseOutput {
   return { formatVersion: '1', entries, warnings };
 }
 
-const VALUE = String.raw`(?:"(?:[^"\\]|\\.)*"|[^\s"{}\[\],]+)`;
-/** `key value`, `key:` or `"a@1", b@2:` with an even indent, as yarn writes them. */
-const LINE = new RegExp(String.raw`^(?:  )*(?:${VALUE}(?:, ${VALUE})*:|${VALUE}[ :]\s*${VALUE})$`);
-
 /** The first line (1-based) that is neither blank, a comment, nor a line of the format; undefined if none. */
 export function firstBadLine(text: string): number | undefined {
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
-    const l = (lines[i] ?? '').replace(/\s+$/, '');
+    // trimEnd, not replace(/\s+$/): that regex is quadratic on a long run of inner spaces.
+    const l = (lines[i] ?? '').trimEnd();
     if (!l || /^\s*#/.test(l)) continue;
-    if (!LINE.test(l)) return i + 1;
+    if (!isFormatLine(l)) return i + 1;
   }
   return undefined;
+}
+
+/** A character of an unquoted value: `[^\s"{}\[\],]` (a `:` is one: `a@npm:b@1`). */
+const PLAIN = /[^\s"{}[\],]/;
+
+/**
+ * `key value`, `key:` or `"a@1", b@2:` with an even indent, as yarn writes them:
+ *   ^(?:  )*(?:VALUE(?:, VALUE)*:|VALUE[ :]\s*VALUE)$
+ * where VALUE is `"(?:[^"\\]|\\.)*"` or `[^\s"{}\[\],]+`. Scanned, not matched
+ * with that regex: an unquoted value may hold `:`, so the regex tries every `:`
+ * as the separator and rescans the rest each time, quadratic on `a:a:a:…`.
+ * Each check below is O(1) but for one scan per alternative: linear.
+ */
+function isFormatLine(l: string): boolean {
+  const n = l.length;
+  let start = 0;
+  while (l.startsWith('  ', start)) start += 2;
+  /** The index after the closing quote of the quoted value at `p`, or -1. */
+  const quotedEnd = (p: number): number => {
+    for (let k = p + 1; k < n; k++) {
+      const c = l[k];
+      if (c === '"') return k + 1;
+      if (c === '\\') {
+        // `\\.`: any character but a line terminator
+        if (k + 1 >= n || /[\r\u2028\u2029]/.test(l[k + 1] ?? '')) return -1;
+        k++;
+      }
+    }
+    return -1;
+  };
+  /** The end of the unquoted run at `p` (p itself when there is none). */
+  const plainEnd = (p: number): number => {
+    let e = p;
+    while (e < n && PLAIN.test(l[e] ?? '')) e++;
+    return e;
+  };
+  let lastNotPlain = -1;
+  for (let k = 0; k < n; k++) if (!PLAIN.test(l[k] ?? '')) lastNotPlain = k;
+  const skipWs = (p: number): number => {
+    while (p < n && /\s/.test(l[p] ?? '')) p++;
+    return p;
+  };
+  /** Whether `l.slice(p)` is exactly one VALUE. */
+  const valueToEnd = (p: number): boolean => p < n && (l[p] === '"' ? quotedEnd(p) === n : p > lastNotPlain);
+
+  // VALUE(?:, VALUE)*:$
+  const list = (): boolean => {
+    let p = start;
+    for (;;) {
+      if (l[p] === '"') {
+        p = quotedEnd(p);
+        if (p < 0) return false;
+        if (p === n - 1 && l[p] === ':') return true;
+      } else {
+        const e = plainEnd(p);
+        if (e === p) return false;
+        // The run may end with the `:` that closes the key (a `,` or `"` stops it otherwise).
+        if (e === n) return e - p >= 2 && l[n - 1] === ':';
+        p = e;
+      }
+      if (!l.startsWith(', ', p)) return false;
+      p += 2;
+    }
+  };
+  // VALUE[ :]\s*VALUE$
+  const pair = (): boolean => {
+    if (l[start] === '"') {
+      const e = quotedEnd(start);
+      return e > 0 && (l[e] === ' ' || l[e] === ':') && valueToEnd(skipWs(e + 1));
+    }
+    const e = plainEnd(start);
+    if (e === start) return false;
+    // The separator is a `:` inside the run (the first value not empty), or the space after it.
+    for (let j = start + 1; j < e; j++) if (l[j] === ':' && valueToEnd(j + 1 < e ? j + 1 : skipWs(j + 1))) return true;
+    return l[e] === ' ' && valueToEnd(skipWs(e + 1));
+  };
+  return list() || pair();
 }
 
 /**
