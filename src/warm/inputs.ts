@@ -4,7 +4,7 @@
  * (each branch checked out and searched), parsed by src/lockfiles/. A file that
  * does not parse is an error naming the file and line, and the others go on.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { globSync } from 'tinyglobby';
 import type { LoadedJob } from '../config/load.js';
@@ -43,10 +43,29 @@ export interface CollectOptions {
   onRepository?: (label: string) => void;
 }
 
-/** Every file under `dir` whose name a package manager gives its lockfile (`detect` knows it by name). */
+/**
+ * Every file under `dir` whose name a package manager gives its lockfile (`detect` knows it by name).
+ *
+ * A symbolic link to a directory is never followed: a checkout is not ours, and
+ * `a/x -> ..` would make the walk exponential, `x -> /` walk the whole machine.
+ * A symbolic link with a lockfile's name is listed like a file: reading it
+ * (`readLockfileText` with `root`) refuses it unless it leads to a regular file
+ * inside the folder searched, so `requirements.txt -> /home/ci/.npmrc` is a
+ * lockfile error, never entries named after a secret. Folders are also
+ * remembered by device and inode, in case one is reachable twice (a bind mount).
+ */
 export function findLockfiles(dir: string): string[] {
   const out: string[] = [];
+  const seen = new Set<string>();
   const walk = (d: string) => {
+    try {
+      const st = statSync(d);
+      const id = `${st.dev}:${st.ino}`;
+      if (seen.has(id)) return;
+      seen.add(id);
+    } catch {
+      return;
+    }
     let names: string[];
     try {
       names = readdirSync(d).sort();
@@ -57,30 +76,50 @@ export function findLockfiles(dir: string): string[] {
       const path = join(d, name);
       let st;
       try {
-        st = statSync(path);
+        st = lstatSync(path);
       } catch {
         continue;
       }
       if (st.isDirectory()) {
         if (!SKIPPED_DIRS.has(name)) walk(path);
-      } else if (st.isFile() && detect(path, '') !== undefined) out.push(path);
+      } else if ((st.isFile() || st.isSymbolicLink()) && detect(path, '') !== undefined) out.push(path);
     }
   };
   walk(dir);
   return out;
 }
 
-/** The job's `warm.lockfiles`: paths (a folder is searched) and globs, relative to the job file. */
-export function localLockfiles(jobFile: string, patterns: readonly string[]): { files: string[]; missing: string[] } {
+/** `path` if it is inside `root` once both are resolved through their links, for comparing roots. */
+function within(root: string, path: string): boolean {
+  try {
+    const rel = relative(realpathSync(root), realpathSync(path));
+    return rel === '' || !(rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The job's `warm.lockfiles`: paths (a folder is searched) and globs, relative to the job file.
+ * `roots` maps each file to the folder its reading must stay inside (see ReadOptions.root):
+ * the job's folder, or for a file or folder named outside it, that folder (a file's own).
+ */
+export function localLockfiles(jobFile: string, patterns: readonly string[]): { files: string[]; missing: string[]; roots: Map<string, string> } {
   const base = dirname(resolve(jobFile));
   const files = new Set<string>();
+  const roots = new Map<string, string>();
+  const add = (f: string, root: string) => {
+    files.add(f);
+    if (!roots.has(f)) roots.set(f, within(base, root) ? base : root);
+  };
   const missing: string[] = [];
   for (const p of patterns) {
     const abs = isAbsolute(p) ? p : resolve(base, p);
     if (/[*?[{]/.test(p)) {
-      const hits = globSync(abs, { absolute: true, dot: true, onlyFiles: true });
+      // Links are not followed into folders (a loop, or the whole disk); a linked file is checked when read.
+      const hits = globSync(abs, { absolute: true, dot: true, onlyFiles: true, followSymbolicLinks: false });
       if (!hits.length) missing.push(p);
-      for (const f of hits) files.add(f);
+      for (const f of hits) add(f, dirname(f));
       continue;
     }
     let st;
@@ -90,15 +129,21 @@ export function localLockfiles(jobFile: string, patterns: readonly string[]): { 
       missing.push(p);
       continue;
     }
-    if (st.isDirectory()) for (const f of findLockfiles(abs)) files.add(f);
-    else files.add(abs);
+    if (st.isDirectory()) for (const f of findLockfiles(abs)) add(f, abs);
+    else add(abs, dirname(abs));
   }
-  return { files: [...files].sort(), missing };
+  return { files: [...files].sort(), missing, roots };
 }
 
 /** Parse files and name them as the summary does: `toDisplay` maps a path on disk to its name. */
-function parseAll(files: string[], toDisplay: (path: string) => string, repository: string | null, errors: InputError[], root?: string): CollectedLockfile[] {
-  const parsed = parseLockfiles(files);
+function parseAll(files: string[], toDisplay: (path: string) => string, repository: string | null, errors: InputError[], rootOf: (file: string) => string, root?: string): CollectedLockfile[] {
+  // One file at a time: each is read inside its own root (a lockfile or include leading outside it is refused).
+  const parsed = { files: [] as LockfileResult[], errors: [] as ReturnType<typeof parseLockfiles>['errors'] };
+  for (const f of files) {
+    const one = parseLockfiles([f], { root: rootOf(f) });
+    parsed.files.push(...one.files);
+    parsed.errors.push(...one.errors);
+  }
   // messages name files by their path on disk: a checkout's temporary folder is no name to show
   const rename = (text: string) => {
     const named = files.reduce((t, f) => t.split(f).join(toDisplay(f)), text);
@@ -125,9 +170,9 @@ export async function collectInputs(job: LoadedJob, opts: CollectOptions): Promi
   const errors: InputError[] = [];
   const warm = job.config.warm;
   const jobDir = dirname(resolve(job.file));
-  const { files, missing } = localLockfiles(job.file, warm.lockfiles);
+  const { files, missing, roots } = localLockfiles(job.file, warm.lockfiles);
   for (const m of missing) errors.push({ path: m, repository: null, code: 'ELOCKFILE', message: `ELOCKFILE: ${m}: no such file (warm.lockfiles is relative to ${job.file})` });
-  const lockfiles = parseAll(files, (f) => relative(jobDir, f) || basename(f), null, errors);
+  const lockfiles = parseAll(files, (f) => relative(jobDir, f) || basename(f), null, errors, (f) => roots.get(f) ?? dirname(f));
 
   // Built first, all of them: a key variable that is not set is bad input, found before any clone.
   const repositories = warm.repositories.map((r) => new LockfileRepository(r, opts.env, opts.stateDir));
@@ -158,7 +203,7 @@ export async function collectInputs(job: LoadedJob, opts: CollectOptions): Promi
         try {
           const found = findLockfiles(checkout.dir);
           const display = (f: string) => `${label}:${relative(checkout.dir, f).split(sep).join('/')}`;
-          lockfiles.push(...parseAll(found, display, label, errors, checkout.dir));
+          lockfiles.push(...parseAll(found, display, label, errors, () => checkout.dir, checkout.dir));
         } finally {
           checkout.cleanup();
         }

@@ -1,0 +1,222 @@
+/**
+ * Lockfiles from repositories we do not control, made to hurt whoever reads them:
+ * links and includes that lead to a secret elsewhere on the machine, folder
+ * loops, FIFOs and devices, and inputs on which a careless parser is quadratic
+ * (or never ends). What may never end runs in a child process that is killed
+ * after a generous limit: the assertion is that it finished, with the outcome
+ * expected, never how fast.
+ */
+import { spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { LoadedJob } from '../src/config/load.js';
+import { MigrateError } from '../src/errors.js';
+import { parseLockfile } from '../src/lockfiles/index.js';
+import { collectInputs } from '../src/warm/inputs.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const dir = mkdtempSync(join(tmpdir(), 'cam-hostile-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+/** A fresh folder. */
+function folder(): string {
+  const d = join(dir, String(n++));
+  mkdirSync(d, { recursive: true });
+  return d;
+}
+function write(p: string, content: string): string {
+  mkdirSync(dirname(p), { recursive: true });
+  writeFileSync(p, content);
+  return p;
+}
+function thrown(fn: () => unknown): MigrateError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(MigrateError);
+    return e as MigrateError;
+  }
+  throw new Error('expected a MigrateError');
+}
+
+const SECRET = '//npm.acme.example/:_authToken=s3cr3t';
+/** A credentials file outside every folder searched, as on a CI runner. */
+function secretFile(): string {
+  return write(join(folder(), 'home', 'ci', '.npmrc'), `${SECRET}\n`);
+}
+
+/** A minimal job whose `warm.lockfiles` is `lockfiles`, relative to a job file in `jobDir`. */
+function job(jobDir: string, lockfiles: string[]): LoadedJob {
+  return { file: join(jobDir, 'job.yaml'), config: { warm: { lockfiles, repositories: [] } } } as unknown as LoadedJob;
+}
+const collect = (j: LoadedJob) => collectInputs(j, { env: {}, stateDir: join(dir, 'state') });
+
+/**
+ * Run `body` (the code of an ES module, with `parseLockfile` and `findLockfiles`
+ * in scope) in a child killed after `timeoutMs`; its last stdout line is JSON.
+ */
+function inChild(body: string, timeoutMs = 20_000): Promise<{ finished: boolean; result?: unknown; stderr: string }> {
+  const script = write(join(folder(), 'child.mts'), [
+    `import { parseLockfile } from ${JSON.stringify(join(ROOT, 'src/lockfiles/index.ts'))};`,
+    `import { findLockfiles } from ${JSON.stringify(join(ROOT, 'src/warm/inputs.ts'))};`,
+    'const out = (v) => process.stdout.write(JSON.stringify(v) + "\\n");',
+    'const parse = (f, o) => { try { const r = parseLockfile(f, o); return { entries: r.entries.length, names: r.entries.map((e) => e.name).slice(0, 5) }; } catch (e) { return { code: e.code, error: String(e.message).slice(0, 400), range: e instanceof RangeError }; } };',
+    body,
+  ].join('\n'));
+  return new Promise((done) => {
+    // stdin stays an open pipe that nobody writes: reading /dev/stdin would wait forever
+    const child = spawn(process.execPath, ['--no-deprecation', '--import', 'tsx', script], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      child.stdin.destroy();
+      const last = stdout.trim().split('\n').pop();
+      if (code !== 0 || signal || !last) return done({ finished: false, stderr });
+      done({ finished: true, result: JSON.parse(last) as unknown, stderr });
+    });
+  });
+}
+
+describe('links and includes that lead outside the folder read', () => {
+  it('a committed requirements.txt -> ~/.npmrc is a lockfile error that never shows the secret; the other lockfiles are read', async () => {
+    const secret = secretFile();
+    const project = folder();
+    symlinkSync(secret, join(project, 'requirements.txt'));
+    write(join(project, 'svc', 'requirements.txt'), 'a==1.0\n');
+    // a link that stays inside, to a regular file, is a lockfile like any other
+    write(join(project, 'reqs', 'prod.txt'), 'b==2.0\n');
+    symlinkSync(join('reqs', 'prod.txt'), join(project, 'requirements-prod.txt'));
+
+    const inputs = await collect(job(project, ['.']));
+    expect(JSON.stringify(inputs)).not.toContain('s3cr3t');
+    expect(inputs.errors).toEqual([expect.objectContaining({ path: 'requirements.txt', code: 'ELOCKFILE', message: expect.stringMatching(/requirements\.txt: leads outside .*not read/) })]);
+    const names = inputs.lockfiles.flatMap((l) => l.result.entries.map((e) => e.name)).sort();
+    expect(names).toEqual(['a', 'b']);
+  });
+
+  it('-r and -c to an absolute path, or `..` out of the folder, are errors at their line; never read', () => {
+    const secret = secretFile();
+    const project = folder();
+    const abs = write(join(project, 'requirements.txt'), `a==1.0\n-r ${secret}\n`);
+    const e1 = thrown(() => parseLockfile(abs));
+    expect(e1.code).toBe('ELOCKFILE');
+    expect(e1.message).toMatch(new RegExp(`^${abs}:2: -r ${secret}: leads outside`));
+    expect(e1.message).not.toContain('s3cr3t');
+
+    const rel = write(join(project, 'sub', 'requirements.txt'), `# constraints\n\n-c ../../${secret.split('/').slice(-4).join('/')}\n`);
+    // the file's own folder is the limit when no root is given: `..` out of it is refused too
+    const e2 = thrown(() => parseLockfile(rel));
+    expect(e2.code).toBe('ELOCKFILE');
+    expect(e2.message).toMatch(/requirements\.txt:3: -c \.\.\/\.\.\/.*leads outside/);
+    expect(e2.message).not.toContain('s3cr3t');
+
+    // with the searched folder as root, `..` inside it is fine; a link out of it is not
+    write(join(project, 'common.txt'), 'c==3.0\n');
+    const up = write(join(project, 'svc', 'requirements.txt'), '-r ../common.txt\n');
+    expect(parseLockfile(up, { root: project }).entries.map((e) => e.name)).toEqual(['c']);
+    symlinkSync(secret, join(project, 'linked.txt'));
+    const viaLink = write(join(project, 'svc2', 'requirements.txt'), '-r ../linked.txt\n');
+    const e3 = thrown(() => parseLockfile(viaLink, { root: project }));
+    expect(e3.message).toMatch(/requirements\.txt:1: -r \.\.\/linked\.txt: leads outside/);
+    expect(e3.message).not.toContain('s3cr3t');
+  });
+
+  it('a job whose folder holds a bad include still reads its other lockfiles', async () => {
+    const secret = secretFile();
+    const project = folder();
+    write(join(project, 'a', 'requirements.txt'), `x==1.0\n-r ${secret}\n`);
+    write(join(project, 'b', 'requirements.txt'), 'y==1.0\n');
+    const inputs = await collect(job(project, ['.']));
+    expect(JSON.stringify(inputs)).not.toContain('s3cr3t');
+    expect(inputs.errors).toEqual([expect.objectContaining({ path: join('a', 'requirements.txt'), code: 'ELOCKFILE', line: 2 })]);
+    expect(inputs.lockfiles.map((l) => l.ref.path)).toEqual([join('b', 'requirements.txt')]);
+  });
+});
+
+describe('folder loops', () => {
+  it('symlinked folders are never followed: loops end, a link out of the folder is not walked', async () => {
+    const project = folder();
+    const outside = folder();
+    write(join(outside, 'package-lock.json'), '{"lockfileVersion":3,"packages":{}}');
+    write(join(project, 'app', 'package-lock.json'), '{"lockfileVersion":3,"packages":{}}');
+    // four links back up from two folders: followed, the walk would branch 4 ways at every level
+    for (const d of ['a', 'b']) {
+      mkdirSync(join(project, d));
+      symlinkSync('..', join(project, d, 'x'));
+      symlinkSync('..', join(project, d, 'y'));
+    }
+    symlinkSync(outside, join(project, 'ext'));
+    const r = await inChild(`out(findLockfiles(${JSON.stringify(project)}));`);
+    expect(r.finished).toBe(true);
+    expect(r.result).toEqual([join(project, 'app', 'package-lock.json')]);
+  });
+});
+
+describe('FIFOs and devices', () => {
+  it('a FIFO, /dev/stdin or /dev/zero as a lockfile or an include is refused, never waited on or read without end', async () => {
+    const project = folder();
+    const fifo = join(project, 'requirements.txt');
+    execFileSync('mkfifo', [fifo]);
+    const inc = write(join(project, 'sub', 'requirements.txt'), 'a==1.0\n-r ../requirements.txt\n');
+    const r = await inChild(`out([
+      parse(${JSON.stringify(fifo)}),
+      parse('/dev/stdin', { format: 'requirements' }),
+      parse('/dev/zero', { format: 'requirements' }),
+      parse(${JSON.stringify(inc)}, { root: ${JSON.stringify(project)} }),
+      findLockfiles(${JSON.stringify(project)}),
+    ]);`);
+    expect(r.finished).toBe(true);
+    const [a, b, c, d, found] = r.result as { code: string; error: string }[];
+    for (const x of [a, c]) expect(x).toMatchObject({ code: 'ELOCKFILE', error: expect.stringContaining('not a regular file') });
+    // the child's stdin is a socket: opening it fails (ENXIO) before it could be seen for what it is
+    expect(b).toMatchObject({ code: 'ELOCKFILE', error: expect.stringMatching(/not a regular file|cannot read/) });
+    expect(d).toMatchObject({ code: 'ELOCKFILE', error: expect.stringMatching(/requirements\.txt:2: -r \.\.\/requirements\.txt: not a regular file/) });
+    // the walk lists files and links, not FIFOs
+    expect(found).toEqual([inc]);
+  });
+});
+
+describe('inputs that make a parser quadratic, or endless', () => {
+  it('a package-lock v1 nested 100 000 deep is a clear error, no stack overflow, no quadratic walk; 300 deep is read', async () => {
+    const deep = (levels: number) => `{"lockfileVersion":1,"dependencies":${'{"a":{"version":"1.0.0","dependencies":'.repeat(levels)}{}${'}}'.repeat(levels)}}`;
+    const p = write(join(folder(), 'package-lock.json'), deep(100_000));
+    const r = await inChild(`out(parse(${JSON.stringify(p)}));`);
+    expect(r.finished).toBe(true);
+    expect(r.result).toMatchObject({ code: 'ELOCKFILE', range: false, error: expect.stringMatching(/nested more than \d+ deep/) });
+
+    const ok = parseLockfile(write(join(folder(), 'package-lock.json'), deep(299)));
+    expect(ok.entries).toHaveLength(1);
+    expect(ok.entries[0]!.from).toHaveLength(299);
+    expect(ok.entries[0]!.from[298]!.path).toBe(`dependencies${'.a.dependencies'.repeat(298)}.a`);
+  });
+
+  it('lines of megabytes: long runs of spaces in requirements and yarn.lock, `a:a:a:…` in a broken yarn.lock, finish', async () => {
+    const spaces = ' '.repeat(1 << 21);
+    const req = write(join(folder(), 'requirements.txt'), `a==1.0\nb${spaces}c\nd==2.0 ${spaces}# pinned\n`);
+    const yarnOk = write(join(folder(), 'yarn.lock'), `# yarn lockfile v1\n\n"a@^1",${spaces}"a@^1.1":\n  version "1.0.0"\n`);
+    const yarnBad = write(join(folder(), 'yarn.lock'), `# yarn lockfile v1\n\n"a@^1":\n  version "1.0.0"\n${'a:'.repeat(1 << 20)} {\n`);
+    const r = await inChild(`out([parse(${JSON.stringify(req)}), parse(${JSON.stringify(yarnOk)}), parse(${JSON.stringify(yarnBad)})]);`);
+    expect(r.finished).toBe(true);
+    const [a, b, c] = r.result as { entries?: number; names?: string[]; code?: string; error?: string }[];
+    expect(a).toMatchObject({ names: ['a', 'd'] });
+    expect(b).toMatchObject({ names: ['a'] });
+    expect(c).toMatchObject({ code: 'ELOCKFILE', error: expect.stringMatching(/yarn\.lock:5: not a yarn\.lock/) });
+  });
+
+  it('a yarn.lock ending in a comment without a newline, or with an unclosed quote, ends (yarn\'s tokeniser loops forever)', async () => {
+    const comment = write(join(folder(), 'yarn.lock'), '# yarn lockfile v1\n\n"a@^1":\n  version "1.0.0"\n# the end');
+    const quote = write(join(folder(), 'yarn.lock'), '# yarn lockfile v1\n\n"a@^1":\n  version "1.0.0\n');
+    const r = await inChild(`out([parse(${JSON.stringify(comment)}), parse(${JSON.stringify(quote)})]);`);
+    expect(r.finished).toBe(true);
+    const [a, b] = r.result as { names?: string[]; code?: string; error?: string }[];
+    expect(a).toMatchObject({ names: ['a'] });
+    expect(b).toMatchObject({ code: 'ELOCKFILE', error: expect.stringMatching(/yarn\.lock:4: not a yarn\.lock/) });
+  });
+});
