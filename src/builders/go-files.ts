@@ -124,10 +124,12 @@ export class GitTree {
   }
 
   private async git(args: string[]): Promise<Buffer> {
-    const env: NodeJS.ProcessEnv = { ...process.env, GIT_OPTIONAL_LOCKS: '0', GIT_LITERAL_PATHSPECS: '1' };
-    for (const k of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_OBJECT_DIRECTORY', 'GIT_ALTERNATE_OBJECT_DIRECTORIES']) delete env[k];
+    // the operator's git config left out (an autocrlf=true would make a clean CRLF checkout
+    // look unchanged); line endings as go's own `git -c core.autocrlf=input -c core.eol=lf archive`
+    const env: NodeJS.ProcessEnv = { ...process.env, GIT_OPTIONAL_LOCKS: '0', GIT_LITERAL_PATHSPECS: '1', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
+    for (const k of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_OBJECT_DIRECTORY', 'GIT_ALTERNATE_OBJECT_DIRECTORIES', 'GIT_CONFIG', 'GIT_CONFIG_COUNT', 'GIT_CONFIG_PARAMETERS']) delete env[k];
     return new Promise((done, reject) => {
-      execFile('git', args, { cwd: this.top, env, encoding: 'buffer', maxBuffer: 1 << 30 }, (err, stdout, stderr) => {
+      execFile('git', ['-c', 'core.autocrlf=input', '-c', 'core.eol=lf', ...args], { cwd: this.top, env, encoding: 'buffer', maxBuffer: 1 << 30 }, (err, stdout, stderr) => {
         if (!err) return done(stdout);
         reject(
           new MigrateError('EBADSOURCE', `${this.subject}: git ${args[0]} failed in ${this.top}: ${stderr.toString('utf8').trim() || err.message}`, {

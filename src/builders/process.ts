@@ -67,6 +67,23 @@ class Tail {
 }
 
 /**
+ * Process groups of builds still running. A build is in its own session, so the
+ * terminal's Ctrl-C never reaches it: when this process exits any other way than
+ * through the abort (a second Ctrl-C, the stop's backstop, an uncaught error), the
+ * groups are killed here, or a hung setup.py would outlive the tool.
+ */
+const liveGroups = new Set<number>();
+process.on('exit', () => {
+  for (const pgid of liveGroups) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // ESRCH: already gone
+    }
+  }
+});
+
+/**
  * Runs `argv` and resolves once it has exited and its output pipes are closed.
  * Rejects only when it cannot be started (no such program, cwd missing).
  */
@@ -81,6 +98,7 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
 
   return new Promise<RunResult>((resolve, reject) => {
     const child = spawn(command, args, { cwd: opts.cwd, env: { ...opts.env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (child.pid !== undefined) liveGroups.add(child.pid);
     let timedOut = false;
     let aborted = false;
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
@@ -110,6 +128,7 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
     const finish = () => {
       if (settled || !exit) return;
       settled = true;
+      if (child.pid !== undefined) liveGroups.delete(child.pid);
       clearTimeout(timer);
       clearTimeout(graceTimer);
       opts.signal?.removeEventListener('abort', onAbort);
@@ -130,6 +149,7 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
       // Spawn failed (ENOENT, EACCES, bad cwd): there is no process to wait for.
       if (exit || settled) return;
       settled = true;
+      if (child.pid !== undefined) liveGroups.delete(child.pid);
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
       reject(err);

@@ -28,7 +28,7 @@
  */
 import { lutimes, mkdir, mkdtemp, readdir, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { MigrateError, toError, type ErrorCode } from '../errors.js';
 import { runProcess, type RunResult } from './process.js';
 import { isValidProjectName, normalizePep440, normalizeProjectName, parseCoreMetadata, parseWheelName, readSdistPkgInfo, readWheelMetadata, samePep440, splitSdistName, type CoreMetadata } from './python-metadata.js';
@@ -262,10 +262,16 @@ async function requireCleanCheckout(checkout: string, subject: string, signal?: 
  */
 async function pinMtimes(checkout: string, commitTime: Date, subject: string): Promise<void> {
   try {
-    const entries = await readdir(checkout, { recursive: true });
-    for (const rel of entries) {
-      if (rel === '.git' || rel.startsWith(`.git${sep}`)) continue;
-      await lutimes(join(checkout, rel), commitTime, commitTime);
+    // walked by hand: readdir's `recursive` follows symlinked directories, and a tag may
+    // commit `docs -> /home` or `x -> ../..`; a link gets its own time, never its target's
+    const folders = [checkout];
+    for (let dir = folders.pop(); dir !== undefined; dir = folders.pop()) {
+      for (const entry of await readdir(dir, { withFileTypes: true })) {
+        if (dir === checkout && entry.name === '.git') continue;
+        const path = join(dir, entry.name);
+        await lutimes(path, commitTime, commitTime);
+        if (entry.isDirectory()) folders.push(path);
+      }
     }
     await lutimes(checkout, commitTime, commitTime);
   } catch (e) {

@@ -12,6 +12,12 @@ import { simpleGit, type SimpleGit } from 'simple-git';
 import { MigrateError, toError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 
+/** Key files on disk right now: removed at exit too (a second Ctrl-C, the stop's backstop, a crash). */
+const liveKeyFiles = new Set<string>();
+process.on('exit', () => {
+  for (const f of liveKeyFiles) rmSync(f, { force: true });
+});
+
 const SHELL_SAFE = /^[A-Za-z0-9_./:@=+-]+$/;
 const quote = (s: string) => (SHELL_SAFE.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
@@ -31,6 +37,7 @@ export interface GitAccessOptions {
 export class GitAccess {
   readonly env: Record<string, string>;
   private keyFile?: string;
+  private keyText?: string;
 
   constructor(
     env: NodeJS.ProcessEnv,
@@ -38,7 +45,8 @@ export class GitAccess {
   ) {
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(env)) if (v !== undefined && KEEP.test(k)) out[k] = v;
-    const ssh = [env.GIT_SSH_COMMAND ?? env.GIT_SSH ?? 'ssh', '-o', 'BatchMode=yes'];
+    // a peer that stops answering is noticed within a minute, not at simple-git's 10-minute watchdog
+    const ssh = [env.GIT_SSH_COMMAND ?? env.GIT_SSH ?? 'ssh', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=30', '-o', 'ServerAliveInterval=15', '-o', 'ServerAliveCountMax=4'];
     if (opts.sshKeyEnv) {
       const value = env[opts.sshKeyEnv];
       if (!value) {
@@ -49,11 +57,10 @@ export class GitAccess {
       registerSecret(value);
       let keyPath = value;
       if (value.includes('-----BEGIN')) {
-        // the key itself (a CI secret): written for ssh only, readable by us only, removed by close()
-        mkdirSync(dirname(opts.keyFilePath), { recursive: true });
+        // the key itself (a CI secret): written for ssh only when git talks to the remote,
+        // readable by us only, removed by close() and, whatever happens, when the process exits
         keyPath = opts.keyFilePath;
-        writeFileSync(keyPath, value.endsWith('\n') ? value : `${value}\n`, { mode: 0o600 });
-        chmodSync(keyPath, 0o600);
+        this.keyText = value.endsWith('\n') ? value : `${value}\n`;
         this.keyFile = keyPath;
       } else if (!existsSync(value)) {
         throw new MigrateError('ESOURCEAUTH', `${opts.owner}: ${opts.sshKeyEnv} names a key file that does not exist`, {
@@ -72,6 +79,12 @@ export class GitAccess {
 
   /** git in `baseDir`, with this environment. */
   git(baseDir: string, signal?: AbortSignal): SimpleGit {
+    if (this.keyFile && this.keyText && !existsSync(this.keyFile)) {
+      mkdirSync(dirname(this.keyFile), { recursive: true });
+      writeFileSync(this.keyFile, this.keyText, { mode: 0o600 });
+      chmodSync(this.keyFile, 0o600);
+      liveKeyFiles.add(this.keyFile);
+    }
     // GIT_SSH_COMMAND and the askpass variables are ours, on purpose: simple-git refuses them unless told
     return simpleGit({
       baseDir,
@@ -83,9 +96,29 @@ export class GitAccess {
     }).env(this.env);
   }
 
+  /**
+   * git on local repositories only (the mirror, a checkout): the operator's global and
+   * system git config left out, so `core.autocrlf=true` or a global smudge filter (LFS)
+   * cannot change the bytes a build reads; line endings as the Go toolchain reads a
+   * repository (`-c core.autocrlf=input -c core.eol=lf`, which callers pass).
+   */
+  localGit(baseDir: string, signal?: AbortSignal): SimpleGit {
+    return simpleGit({
+      baseDir,
+      maxConcurrentProcesses: 4,
+      timeout: { block: 10 * 60_000 },
+      // GIT_CONFIG_GLOBAL names /dev/null: the one config path we set, on purpose
+      unsafe: { allowUnsafeConfigPaths: true },
+      allowEnvironment: ['GIT_CONFIG_NOSYSTEM', 'GIT_CONFIG_GLOBAL', 'GIT_TERMINAL_PROMPT'],
+      ...(signal ? { abort: signal } : {}),
+    }).env({ ...pick(this.env, ['PATH', 'HOME', 'LANG', 'TMPDIR']), GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_TERMINAL_PROMPT: '0' });
+  }
+
   /** Remove the key file written for ssh, if any. */
   close(): void {
-    if (this.keyFile) rmSync(this.keyFile, { force: true });
+    if (!this.keyFile) return;
+    rmSync(this.keyFile, { force: true });
+    liveKeyFiles.delete(this.keyFile);
   }
 
   /**
@@ -128,4 +161,8 @@ export class GitAccess {
     }
     return new MigrateError('ESOURCE', `${where} failed: ${said}`, { subject, cause: e });
   }
+}
+
+function pick(from: Record<string, string>, keys: readonly string[]): Record<string, string> {
+  return Object.fromEntries(keys.filter((k) => from[k] !== undefined).map((k) => [k, from[k]!]));
 }

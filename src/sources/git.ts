@@ -14,7 +14,7 @@
  * the reason. Every version records its tag, commit and commit time.
  */
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import semver from 'semver';
 import type { SimpleGit } from 'simple-git';
@@ -51,6 +51,7 @@ export class GitSource implements Source {
   private readonly tmpDir: string;
   private readonly access: GitAccess;
   private versions?: TaggedVersion[];
+  private overrides = new Map<string, GitSourceConfig['versions'][string]>();
 
   constructor(
     private readonly config: GitSourceConfig,
@@ -61,6 +62,8 @@ export class GitSource implements Source {
     this.url = config.url;
     this.format = config.format;
     this.buildFormat = config.format;
+    // git runs in other folders than ours: a relative state dir would mean another place to it
+    stateDir = resolve(stateDir);
     this.mirror = join(stateDir, 'git', `${config.id}.git`);
     this.tmpDir = join(stateDir, 'tmp');
     this.access = new GitAccess(env, {
@@ -85,12 +88,57 @@ export class GitSource implements Source {
         await this.git(join(this.mirror, '..'), signal).clone(this.url, partial, ['--mirror', '--quiet']);
         renameSync(partial, this.mirror);
       } else {
+        // the job's url, always: a moved repository (or a corrected typo) is fetched from where the job says now
+        await this.git(this.mirror, signal).raw(['remote', 'set-url', 'origin', this.url]);
         await this.git(this.mirror, signal).raw(['fetch', '--prune', '--quiet', 'origin']);
       }
     } catch (e) {
       throw this.classify(e, 'fetch');
+    } finally {
+      // the remote is done with: builds (which run the repository's code) never find the key
+      this.access.close();
     }
     this.versions = await this.readTags(signal);
+    this.overrides = this.matchOverrides(this.versions);
+  }
+
+  /**
+   * The job's per-version overrides by the version each one names: a key may be the
+   * version in any spelling the format accepts (`1.0-rc1` for PEP 440's `1.0rc1`, `1.2.0`
+   * or `v1.2.0` for Go) or a tag name. A key that names no tag is an error: a `skip` that
+   * matched nothing would let the release it meant to hold back be published.
+   */
+  private matchOverrides(versions: readonly TaggedVersion[]): Map<string, GitSourceConfig['versions'][string]> {
+    const out = new Map<string, GitSourceConfig['versions'][string]>();
+    const byTag = new Map(versions.map((v) => [v.tag, v.version]));
+    const known = new Set(versions.map((v) => v.version));
+    const unmatched: string[] = [];
+    for (const [key, override] of Object.entries(this.config.versions)) {
+      let version = byTag.get(key) ?? (known.has(key) ? key : this.spell(key));
+      if (version !== undefined && this.format === 'go' && !known.has(version) && known.has(`${version}+incompatible`)) version = `${version}+incompatible`;
+      if (version === undefined || !known.has(version)) unmatched.push(key);
+      else out.set(version, override);
+    }
+    if (unmatched.length) {
+      throw new MigrateError('ECONFIG', `source "${this.id}": versions ${unmatched.map((k) => JSON.stringify(printable(k))).join(', ')} in the job match no tag of ${this.url}`, {
+        hint: 'key versions: by the version (1.2.0) or the tag name (v1.2.0); remove the entry if its tag is gone',
+      });
+    }
+    return out;
+  }
+
+  /** A version as this format spells it, or undefined when it is none. */
+  private spell(text: string): string | undefined {
+    switch (this.format) {
+      case 'pypi':
+        return normalizePep440(text) ?? undefined;
+      case 'npm':
+        return semver.valid(text) ?? undefined;
+      case 'go':
+        return text.startsWith('v') ? text : `v${text}`;
+      default:
+        return undefined;
+    }
   }
 
   async *packageNames(): AsyncIterable<NameResult> {
@@ -102,7 +150,7 @@ export class GitSource implements Source {
     const versions: VersionListing[] = (this.versions ?? [])
       .filter((v) => v.name === name)
       .map((v) => {
-        const override = this.config.versions[v.version] ?? this.config.versions[v.tag];
+        const override = this.overrides.get(v.version);
         const skip = v.skip ?? (override?.skip ? (override.skip === true ? 'the job says to skip it' : override.skip) : undefined);
         return {
           version: v.version,
@@ -140,10 +188,11 @@ export class GitSource implements Source {
     const dir = join(this.tmpDir, `checkout-${this.id}-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
     const cleanup = () => rmSync(dir, { recursive: true, force: true });
     try {
-      await this.git(this.tmpDir, signal).clone(this.mirror, dir, ['--shared', '--no-checkout', '--quiet']);
-      await this.git(dir, signal).raw(['-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', commit]);
-      const seconds = (await this.git(dir, signal).raw(['show', '-s', '--format=%ct', commit])).trim();
-      const override = this.config.versions[version];
+      // local git only, without the operator's git config: the bytes of the commit, as `go` reads them
+      await this.access.localGit(this.tmpDir, signal).clone(this.mirror, dir, ['--shared', '--no-checkout', '--quiet']);
+      await this.access.localGit(dir, signal).raw(['-c', 'core.autocrlf=input', '-c', 'core.eol=lf', '-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', commit]);
+      const seconds = (await this.access.localGit(dir, signal).raw(['show', '-s', '--format=%ct', commit])).trim();
+      const override = this.overrides.get(version);
       return {
         dir,
         subdir: this.config.directory,
@@ -168,7 +217,7 @@ export class GitSource implements Source {
 
   /** Every tag the pattern matches, with its commit, its time and the package it builds. */
   private async readTags(signal?: AbortSignal): Promise<TaggedVersion[]> {
-    const git = this.git(this.mirror, signal);
+    const git = this.access.localGit(this.mirror, signal);
     // show-ref --dereference: "<sha> refs/tags/x" and, for an annotated tag, "<commit> refs/tags/x^{}" (fully peeled)
     let refs = '';
     try {
@@ -184,12 +233,13 @@ export class GitSource implements Source {
       if (m[3] || !target.has(m[2]!)) target.set(m[2]!, m[1]!);
     }
     const pattern = this.pattern();
-    const found: TaggedVersion[] = [];
-    for (const [tag, commit] of target) {
+    const described: TaggedVersion[] = [];
+    for (const [tag, commit] of [...target].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       const m = pattern.exec(tag);
       if (!m) continue;
-      found.push(await this.describe(git, tag, commit, m[1]!));
+      described.push(await this.describe(git, tag, commit, m[1]!));
     }
+    const found = oneTagPerVersion(described);
     // commit times, a few hundred commits per git call
     const commits = [...new Set(found.map((f) => f.commit))];
     const times = new Map<string, string>();
@@ -278,4 +328,30 @@ function npmName(packageJson: Buffer): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Two tags can spell one version (`v1.0rc1` and `v1.0-rc1` under PEP 440; `1.2.0` and
+ * `v1.2.0` with a `{version}` pattern). At the same commit they are one version (the first
+ * tag by name is kept). At different commits nobody can say which is the release: the
+ * version is a problem naming both, never one of them picked in silence.
+ */
+function oneTagPerVersion(tags: readonly TaggedVersion[]): TaggedVersion[] {
+  const groups = new Map<string, TaggedVersion[]>();
+  for (const t of tags) {
+    if (t.skip) continue;
+    const key = `${t.name}\0${t.version}`;
+    groups.set(key, [...(groups.get(key) ?? []), t]);
+  }
+  const out: TaggedVersion[] = tags.filter((t) => t.skip);
+  for (const group of groups.values()) {
+    const first = group[0]!;
+    const commits = new Set(group.map((t) => t.commit));
+    if (commits.size === 1) out.push(first);
+    else {
+      const named = group.map((t) => `${printable(t.tag)} (${t.commit.slice(0, 12)})`).join(', ');
+      out.push({ ...first, problem: `tags ${named} all give version ${first.version} at different commits: delete or rename all but the release's tag` });
+    }
+  }
+  return out;
 }

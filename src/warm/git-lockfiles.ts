@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { SimpleGit } from 'simple-git';
 import { GitAccess } from '../sources/git-access.js';
 import type { JobConfig } from '../config/schema.js';
@@ -39,6 +39,8 @@ export class LockfileRepository {
     stateDir: string,
   ) {
     const id = createHash('sha256').update(repo.url).digest('hex').slice(0, 16);
+    // git runs in other folders than ours: a relative state dir would mean another place to it
+    stateDir = resolve(stateDir);
     this.mirror = join(stateDir, 'git', `warm-${id}.git`);
     this.tmpDir = join(stateDir, 'tmp');
     this.access = new GitAccess(env, {

@@ -1,0 +1,165 @@
+/**
+ * git sources against a careless operator and a hostile repository: a relative
+ * state dir, an operator's `core.autocrlf=true`, a repository that moved, two
+ * tags spelling one version, an override keyed by another spelling (or by
+ * nothing), a committed symlink pointing out of the checkout, and the ssh key
+ * left on disk. Real sshd, real builds, the CodeArtifact stand-in.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunSummary } from '../src/engine/events.js';
+import { StateDb, type ItemRow } from '../src/state/db.js';
+import { startTestEnv, type TestEnv } from './support/harness.js';
+import { startGitServer, type GitServer } from './support/git-server.js';
+
+const run = promisify(execFile);
+
+/** A bundle of every ref of a bare repository. */
+async function bundleOf(repo: string): Promise<string> {
+  const file = join(te.dir, `${repo.replace(/\W+/g, '-')}.bundle`);
+  await run('git', ['-C', repo, 'bundle', 'create', file, '--all']);
+  return file;
+}
+
+let te: TestEnv;
+let git: GitServer;
+
+const HATCH = (name: string, version: string) => `[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n\n[project]\nname = "${name}"\nversion = "${version}"\ndescription = "fixture"\n\n[tool.hatch.build.targets.wheel]\npackages = ["${name.replace(/-/g, '_')}"]\n`;
+
+beforeAll(async () => {
+  te = await startTestEnv();
+  git = await startGitServer({ dir: join(te.dir, 'git') });
+  te.env.CAM_TEST_GIT_KEY = git.clientKey;
+});
+afterAll(async () => {
+  await git?.stop();
+  await te?.stop();
+});
+
+function gitSource(id: string, repo: string, format: 'npm' | 'pypi' | 'go', extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { id, kind: 'git', url: git.gitPlusSshUrl(repo), format, sshKeyEnv: 'CAM_TEST_GIT_KEY', knownHostsFile: git.knownHosts, ...extra };
+}
+
+function rows(job: string, stateDir?: string): ItemRow[] {
+  const state = stateDir === undefined ? te.openState(job) : StateDb.open(join(stateDir, `${job}.sqlite`));
+  try {
+    return state.items();
+  } finally {
+    state.close();
+  }
+}
+
+/** A Python project folder at one version. */
+function pyProject(dir: string, name: string, version: string, extra: Record<string, string> = {}): string {
+  mkdirSync(join(dir, name.replace(/-/g, '_')), { recursive: true });
+  writeFileSync(join(dir, 'pyproject.toml'), HATCH(name, version));
+  writeFileSync(join(dir, name.replace(/-/g, '_'), '__init__.py'), `VERSION = "${version}"\n`);
+  for (const [f, text] of Object.entries(extra)) writeFileSync(join(dir, f), text);
+  return dir;
+}
+
+describe('the operator', () => {
+  it('a relative --state-dir (the default is `state`) works: the mirror and the checkouts land where git can find them', async () => {
+    await git.createRepoFromDir('rel', pyProject(join(te.dir, 'src-rel'), 'rel-lib', '1.0.0'), { tags: ['v1.0.0'] });
+    const job = te.writeJob({ name: 'rel', sources: [gitSource('rel', 'rel', 'pypi', { package: 'rel-lib' })] });
+    // the CLI runs in te.dir: `relative-state` is te.dir/relative-state
+    const r = await te.cli(['--state-dir', 'relative-state', 'run', job, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as RunSummary).outcomes).toEqual({ published: 1 });
+    expect(rows('rel', join(te.dir, 'relative-state')).map((x) => `${x.version}:${x.state}`)).toEqual(['1.0.0:verified']);
+    // no nested state/git/state/git, no clone left behind
+    expect(readdirSync(join(te.dir, 'relative-state', 'git'))).toEqual(['rel.git']);
+  });
+
+  it("core.autocrlf=true in the operator's git config changes no byte: a Go module built under it is identical to one built without", async () => {
+    const mod = join(te.dir, 'src-crlf');
+    mkdirSync(mod, { recursive: true });
+    writeFileSync(join(mod, 'go.mod'), 'module example.com/crlf\n\ngo 1.19\n');
+    writeFileSync(join(mod, 'crlf.go'), 'package crlf\n\n// Answer is the answer.\nconst Answer = 42\n');
+    await git.createRepoFromDir('crlf', mod, { tags: ['v1.0.0'] });
+    const source = gitSource('crlf', 'crlf', 'go', { package: 'example.com/crlf' });
+    const clean = te.writeJob({ name: 'crlf-clean', sources: [source] });
+    const first = await te.cli(['run', clean, '--json']);
+    expect(first.code, first.stderr).toBe(0);
+    expect((JSON.parse(first.stdout) as RunSummary).outcomes).toEqual({ published: 1 });
+
+    const home = join(te.dir, 'home-autocrlf');
+    mkdirSync(home, { recursive: true });
+    writeFileSync(join(home, '.gitconfig'), '[core]\n\tautocrlf = true\n');
+    const careless = te.writeJob({ name: 'crlf-careless', sources: [source] });
+    const second = await te.cli(['run', careless, '--json'], { HOME: home });
+    // the same zip: already there, identical (with CRLF endings it would be a conflict)
+    expect(second.code, second.stderr).toBe(0);
+    expect((JSON.parse(second.stdout) as RunSummary).outcomes).toEqual({ 'present-identical': 1 });
+  });
+
+  it('a repository that moved: the mirror follows the url the job gives now, and finds the tags there', async () => {
+    const a = pyProject(join(te.dir, 'src-moved-a'), 'moved-lib', '1.0.0');
+    await git.createRepoFromDir('moved-old', a, { tags: ['v1.0.0'] });
+    // moved: the same history (the same commits) served from another place
+    await git.createRepoFromBundle('moved-new', await bundleOf(git.repoPath('moved-old')));
+    const first = te.writeJob({ name: 'moved', sources: [gitSource('moved', 'moved-old', 'pypi', { package: 'moved-lib' })] });
+    expect((await te.run(first)).exitCode).toBe(0);
+    // the new home has one more release
+    await git.commit('moved-new', { message: '1.1.0', files: { 'pyproject.toml': HATCH('moved-lib', '1.1.0') } });
+    await git.tag('moved-new', 'v1.1.0', 'HEAD', { annotated: false });
+    const second = te.writeJob({ name: 'moved', sources: [gitSource('moved', 'moved-new', 'pypi', { package: 'moved-lib' })] });
+    const s = await te.run(second);
+    expect(s.exitCode, JSON.stringify({ failures: s.failures, tagMoved: s.tagMoved, removed: s.removedAtSource })).toBe(0);
+    const r = rows('moved').map((x) => `${x.version}:${x.state}:${x.artifact_url.replace(/.*\//, '')}`);
+    expect(r.sort()).toEqual(['1.0.0:verified:moved-new.git#v1.0.0', '1.1.0:verified:moved-new.git#v1.1.0']);
+  });
+});
+
+describe('the repository', () => {
+  it('two tags spelling one version at different commits: that version is a problem naming both tags, never one picked in silence', async () => {
+    const dir = pyProject(join(te.dir, 'src-twins'), 'twins-lib', '1.0rc1');
+    await git.createRepoFromDir('twins', dir, { tags: ['v1.0rc1'] });
+    await git.commit('twins', { message: 'again', files: { 'twins_lib/extra.py': 'X = 2\n' } });
+    await git.tag('twins', 'v1.0-rc1', 'HEAD', { annotated: false });
+    const job = te.writeJob({ name: 'twins', sources: [gitSource('twins', 'twins', 'pypi', { package: 'twins-lib', tags: 'v{version}' })] });
+    const s = await te.run(job);
+    expect(s.failures).toEqual([expect.objectContaining({ package: 'twins-lib', version: '1.0rc1', code: 'EBADSOURCE' })]);
+    expect(s.failures[0]!.message).toMatch(/tags v1\.0-rc1 \([0-9a-f]{12}\), v1\.0rc1 \([0-9a-f]{12}\) all give version 1\.0rc1 at different commits/);
+    expect(te.sandbox.standIn.log.filter((e) => e.operation === 'pypi:Upload' && e.package === 'twins-lib')).toEqual([]);
+  });
+
+  it('an override keyed by another spelling of the version (1.0-rc1 for 1.0rc1) applies; a key naming no tag stops the run (ECONFIG) before anything is built', async () => {
+    const dir = pyProject(join(te.dir, 'src-spell'), 'spell-lib', '1.0rc1');
+    await git.createRepoFromDir('spell', dir, { tags: ['v1.0rc1'] });
+    const skipped = te.writeJob({ name: 'spell', sources: [gitSource('spell', 'spell', 'pypi', { package: 'spell-lib', versions: { '1.0-rc1': { skip: 'held back' } } })] });
+    const s = await te.run(skipped);
+    expect(s.exitCode).toBe(0);
+    expect(rows('spell').map((x) => `${x.version}:${x.state}`)).toEqual(['1.0rc1:skipped']);
+    expect(te.sandbox.standIn.log.filter((e) => e.operation === 'pypi:Upload' && e.package === 'spell-lib')).toEqual([]);
+
+    const typo = te.writeJob({ name: 'spell-typo', sources: [gitSource('spell', 'spell', 'pypi', { package: 'spell-lib', versions: { '1.0.0rc1-typo': { skip: true } } })] });
+    const r = await te.cli(['run', typo, '--json']);
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout) as RunSummary;
+    expect(out.listErrors).toEqual([expect.objectContaining({ source: 'spell', code: 'ECONFIG', message: expect.stringContaining('versions "1.0.0rc1-typo" in the job match no tag') })]);
+    expect(te.sandbox.standIn.log.filter((e) => e.operation === 'pypi:Upload' && e.package === 'spell-lib')).toEqual([]);
+  });
+
+  it('a committed symlink pointing out of the checkout: the build stamps times inside the checkout only; the ssh key is gone after the run', async () => {
+    const outside = join(te.dir, 'outside-the-checkout');
+    mkdirSync(outside, { recursive: true });
+    writeFileSync(join(outside, 'precious.txt'), 'do not touch\n');
+    const before = new Date('2020-02-02T02:02:02Z');
+    utimesSync(join(outside, 'precious.txt'), before, before);
+    const dir = pyProject(join(te.dir, 'src-link'), 'link-lib', '1.0.0');
+    symlinkSync(outside, join(dir, 'docs'));
+    await git.createRepoFromDir('link', dir, { tags: ['v1.0.0'] });
+    // the key as text: written for ssh while fetching only
+    te.env.CAM_TEST_GIT_KEY_TEXT = readFileSync(git.clientKey, 'utf8');
+    const job = te.writeJob({ name: 'link', sources: [gitSource('link', 'link', 'pypi', { package: 'link-lib', sshKeyEnv: 'CAM_TEST_GIT_KEY_TEXT' })] });
+    const s = await te.run(job);
+    expect(s.exitCode, JSON.stringify(s.failures)).toBe(0);
+    expect(statSync(join(outside, 'precious.txt')).mtime.toISOString()).toBe(before.toISOString());
+    const tmp = join(te.stateDir, 'tmp');
+    expect(existsSync(tmp) ? readdirSync(tmp).filter((f) => f.startsWith('ssh-key-')) : []).toEqual([]);
+  });
+});
