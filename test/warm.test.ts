@@ -359,18 +359,25 @@ describe('warm', () => {
       join(dir, 'poetry.lock'),
       ['[[package]]', 'name = "Acme_Ledger"', 'version = "3.1.0"', 'description = ""', 'optional = false', 'python-versions = "*"', 'files = [', `    {file = "acme_ledger-3.1.0.tar.gz", hash = "sha256:${'b'.repeat(64)}"},`, ']', '', '[package.source]', 'type = "legacy"', 'url = "https://pypi.ledger.acme.example/simple"', 'reference = "ledger"', '', '[metadata]', 'lock-version = "2.0"', 'python-versions = "*"', `content-hash = "${'c'.repeat(64)}"`, ''].join('\n'),
     );
+    // a Pipfile.lock whose package names the second (private) index; the first is public
+    const pipfile = {
+      _meta: { hash: { sha256: 'x' }, 'pipfile-spec': 6, requires: {}, sources: [{ name: 'pypi', url: `${pub.pypi.url}simple`, verify_ssl: false }, { name: 'ops', url: 'https://pypi.ops.acme.example/simple', verify_ssl: true }] },
+      default: { 'acme-ops-tools': { hashes: [`sha256:${'d'.repeat(64)}`], index: 'ops', version: '==0.4.0' } },
+      develop: {},
+    };
+    writeFileSync(join(dir, 'Pipfile.lock'), JSON.stringify(pipfile, null, 4));
     const doc = parse(readFileSync(job, 'utf8')) as Record<string, unknown>;
     const file = join(te.dir, 'warm-private.yaml');
-    writeFileSync(file, stringify({ ...doc, name: 'warm-private', warm: { lockfiles: ['projects/private/package-lock.json', 'projects/private/poetry.lock'] } }));
+    writeFileSync(file, stringify({ ...doc, name: 'warm-private', warm: { lockfiles: ['projects/private/package-lock.json', 'projects/private/poetry.lock', 'projects/private/Pipfile.lock'] } }));
     const since = te.sandbox.standIn.log.length;
     const publicSince = { npm: pub.npm.log.length };
     const r = await te.cli(['warm', file, '--json']);
     const summary = JSON.parse(r.stdout) as WarmSummary;
     const listed = summary.nonRegistry.map((n) => `${n.ecosystem}:${n.name}@${n.version}:${n.kind}`).sort();
-    expect(listed, r.stderr).toEqual(['npm:acme-payments@2.0.0:private', 'pypi:acme-ledger@3.1.0:private']);
+    expect(listed, r.stderr).toEqual(['npm:acme-payments@2.0.0:private', 'pypi:acme-ledger@3.1.0:private', 'pypi:acme-ops-tools@0.4.0:private']);
     expect(summary.nonRegistry.find((n) => n.name === 'acme-payments')?.detail).toContain('npm.payments.acme.example');
     const log = te.sandbox.standIn.log.slice(since);
-    expect(log.filter((e) => /acme-payments|acme.ledger/i.test(`${e.package ?? ''} ${e.path ?? ''}`))).toEqual([]);
+    expect(log.filter((e) => /acme-payments|acme.ledger|acme.ops.tools/i.test(`${e.package ?? ''} ${e.path ?? ''}`))).toEqual([]);
     expect(pub.npm.log.slice(publicSince.npm).filter((e) => e.path.includes('acme-payments'))).toEqual([]);
     // the company registry's copy of a public package is still asked of the store
     expect(log.some((e) => (e.package ?? e.path ?? '').includes('pub-shared'))).toBe(true);

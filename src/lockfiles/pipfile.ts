@@ -28,6 +28,10 @@ export function parsePipfileLock(text: string, file: string): ParseOutput {
   if (!isRecord(doc) || !isRecord(doc._meta)) throw lockError({ file, line: 1 }, 'not a Pipfile.lock: no _meta');
   const lines = keyLines(text);
   const entries: LockEntry[] = [];
+  // the indexes: a package names its own (`index`), else it comes from the first (pipenv
+  // searches only the default one unless told otherwise); recorded as `resolved`, as uv's
+  const sources = (Array.isArray(doc._meta.sources) ? doc._meta.sources : []).filter(isRecord);
+  const indexUrl = (name: string | undefined) => str((name === undefined ? sources[0] : sources.find((x) => str(x.name) === name))?.url);
   for (const [category, section] of Object.entries(doc)) {
     if (category === '_meta') continue;
     if (!isRecord(section)) throw lockError({ file, path: category }, 'not an object');
@@ -49,6 +53,7 @@ export function parsePipfileLock(text: string, file: string): ParseOutput {
         const m = pinned ? /^===?(\S+)$/.exec(pinned) : null;
         if (!m?.[1]) throw lockError({ ...at, path: `${at.path}.version` }, `not pinned: ${JSON.stringify(pinned ?? null)}`);
         version = m[1];
+        resolved = indexUrl(str(meta.index));
       }
       const e: LockEntry = { ecosystem: 'pypi', name, normalizedName: pep503(name), version, kind, from: [at] };
       if (resolved) e.resolved = resolved;
