@@ -51,7 +51,7 @@ type Seen =
   | { kind: 'identical'; status?: string; origin?: string; assets: TargetAsset[] }
   /** Some of our files are there with our bytes, the others not yet (a version cut off between two uploads, or files added). */
   | { kind: 'partial'; present: Set<string> }
-  | { kind: 'other'; asset: string; sha512: string }
+  | { kind: 'other'; asset: string; sha512: string; ours: string }
   | { kind: 'unusable'; status: string };
 
 /** Statuses in which a version is on the target but cannot be installed (https://docs.aws.amazon.com/codeartifact/latest/ug/packages-overview.html#package-version-status). */
@@ -89,16 +89,34 @@ async function compareWithTarget(ctx: ItemContext, pkg: PackageContext, row: Ite
   for (const f of files) {
     const t = byName.get(f.name);
     if (!t) continue;
-    if (!sameBytes(f, t)) return { kind: 'other', asset: f.name, sha512: t.hashes['SHA-512']?.toLowerCase() ?? '' };
+    if (!sameBytes(f, t)) return { kind: 'other', asset: f.name, sha512: t.hashes['SHA-512']?.toLowerCase() ?? '', ours: f.hashes.sha512 };
     present.add(f.name);
   }
   if (present.size === files.length) return { kind: 'identical', status: listed?.status, origin: listed?.originType, assets: theirs };
   return { kind: 'partial', present };
 }
 
-function conflict(ctx: ItemContext, row: ItemRow, asset: string, theirs: string): ItemRow {
-  const message = `${subjectOf(row)}: the target already holds ${asset} with other bytes; it is never overwritten (ours sha512 ${row.sha512}, target sha512 ${theirs || 'unknown'})`;
+function conflict(ctx: ItemContext, row: ItemRow, asset: string, theirs: string, ours = row.sha512): ItemRow {
+  const message = `${subjectOf(row)}: the target already holds ${asset} with other bytes; it is never overwritten (ours sha512 ${ours}, target sha512 ${theirs || 'unknown'})`;
   return ctx.state.transition(row.id, 'conflict', { targetSha512: theirs, error: { code: 'ECONFLICT', message } });
+}
+
+/**
+ * The files were built (or downloaded) again just before publishing, and a file
+ * an earlier run uploaded is on the target with other bytes than the new one:
+ * a rebuild of a tag is not always byte-identical (setuptools stamps build
+ * times into sdists). Nothing is wrong at AWS; say what happened and what to do.
+ */
+function refetchConflict(ctx: ItemContext, row: ItemRow, seen: { asset: string; sha512: string; ours: string }, why: string): ItemRow {
+  const built = ctx.sources.get(row.source_id)?.kind === 'git';
+  const again = built ? 'built again' : 'downloaded again';
+  const message =
+    `${subjectOf(row)}: ${why}, so it was ${again}, and the new ${seen.asset} is not byte-identical to the one an earlier run uploaded ` +
+    `(new sha512 ${seen.ours}, target sha512 ${seen.sha512 || 'unknown'}); the target is never overwritten and nothing more of this version was uploaded; ` +
+    (built
+      ? 'restore the state directory\'s blobs from a backup (the files recorded when it was first built) and rerun to upload the rest, or delete the version on the target (aws codeartifact delete-package-versions) and rerun to publish the rebuilt files together'
+      : 'the source now serves other bytes than were uploaded: decide by hand which bytes are right; to publish the new ones, delete the version on the target (aws codeartifact delete-package-versions) and rerun');
+  return ctx.state.transition(row.id, 'conflict', { targetSha512: seen.sha512, error: { code: 'ECONFLICT', message } });
 }
 
 function unusable(row: ItemRow, status: string): MigrateError {
@@ -115,8 +133,10 @@ function unusable(row: ItemRow, status: string): MigrateError {
  * Take a fetched (or interrupted) item as far as publishing: compare, upload.
  * Returns the outcome for this run, or the published row still to verify
  * (verification runs beside the next publishes: see verifyItem).
+ * `refetched` (set by this function only) says why the files were just built
+ * or downloaded again: a conflict found then is explained as such.
  */
-export async function settleItem(ctx: ItemContext, pkg: PackageContext, start: ItemRow): Promise<RunOutcome | { verify: ItemRow }> {
+export async function settleItem(ctx: ItemContext, pkg: PackageContext, start: ItemRow, refetched?: string): Promise<RunOutcome | { verify: ItemRow }> {
   let row = start;
   const subject = subjectOf(row);
   const retry = retryOptions(ctx, subject);
@@ -125,7 +145,8 @@ export async function settleItem(ctx: ItemContext, pkg: PackageContext, start: I
   const files = assetFiles(ctx.state, ctx.blobs, row);
   const seen = await withRetry(() => compareWithTarget(ctx, pkg, row, files), retry);
   if (seen.kind === 'other') {
-    conflict(ctx, row, seen.asset, seen.sha512);
+    if (refetched) refetchConflict(ctx, row, seen, refetched);
+    else conflict(ctx, row, seen.asset, seen.sha512, seen.ours);
     return 'conflict';
   }
   if (seen.kind === 'unusable') throw unusable(row, seen.status);
@@ -161,8 +182,16 @@ export async function settleItem(ctx: ItemContext, pkg: PackageContext, start: I
     return 'would-publish';
   }
   if (ctx.signal.aborted) throw new MigrateError('EINTERRUPTED', 'interrupted before publishing', { subject });
-  row = await ensureFresh(ctx, row);
-  row = await publish(ctx, pkg, row, seen.kind === 'partial' ? seen.present : new Set(), retry);
+  const fresh = await ensureFresh(ctx, row);
+  if (fresh.refetched) {
+    // What the comparison found on the target was measured against the old
+    // files: compare the new ones again before anything is sent (a file an
+    // earlier run uploaded may now differ from its rebuild). Once only: files
+    // just stored that fail their check again are a disk problem, not a loop.
+    if (refetched) throw new MigrateError('EBLOBMISSING', `${subject}: the files just ${fresh.refetched} are already missing or changed on disk`, { subject, hint: 'check the disk under the state directory, then rerun' });
+    return settleItem(ctx, pkg, fresh.row, fresh.refetched);
+  }
+  row = await publish(ctx, pkg, fresh.row, seen.kind === 'partial' ? seen.present : new Set(), retry);
   if (row.state === 'conflict') return 'conflict';
   return { verify: row };
 }
@@ -184,9 +213,10 @@ function declaredMatches(row: ItemRow): boolean {
  * Just before uploading: every stored file must still be the bytes recorded (a
  * disk or a person may have changed them), and a registry's must match what it
  * declares NOW (it may have republished since). Otherwise the files are fetched
- * (or built) again.
+ * (or built) again, and the caller compares the new files with the target
+ * again (`refetched` says why they were fetched).
  */
-async function ensureFresh(ctx: ItemContext, row: ItemRow): Promise<ItemRow> {
+async function ensureFresh(ctx: ItemContext, row: ItemRow): Promise<{ row: ItemRow; refetched?: string }> {
   let why: string | undefined;
   const assets = ctx.state.assetsOf(row.id);
   if (assets.length === 0) why = 'no files recorded';
@@ -199,9 +229,9 @@ async function ensureFresh(ctx: ItemContext, row: ItemRow): Promise<ItemRow> {
       }
     }
   }
-  if (!why) return row;
+  if (!why) return { row };
   const pending = ctx.state.transition(row.id, 'pending', {}, `${why}: getting it again before publishing`);
-  return fetchItem(ctx, pending);
+  return { row: await fetchItem(ctx, pending), refetched: why };
 }
 
 function declaredMatchesNow(row: ItemRow): boolean {

@@ -1,0 +1,133 @@
+/**
+ * Two holes an adversarial review found in git sources, each shown against the
+ * real sshd git server, the real builders and the CodeArtifact stand-in:
+ *
+ *  - a version cut off between its PyPI uploads (the sdist landed, the wheel
+ *    did not) whose stored files are then changed on disk is built again; a
+ *    setuptools sdist is not byte-reproducible, so the rebuild must be compared
+ *    with the target again before anything is sent: a clear ECONFLICT, never a
+ *    wheel uploaded beside an sdist it does not belong to (and an EMISMATCH
+ *    blaming AWS);
+ *  - an npm package built from git whose prepare script needs a package of an
+ *    internal scope never resolves that name on a public registry.
+ */
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BlobStore } from '../src/state/blobs.js';
+import { startTestEnv, type TestEnv } from './support/harness.js';
+import { fixtureBundle, startGitServer, type GitServer } from './support/git-server.js';
+
+let te: TestEnv;
+let git: GitServer;
+
+beforeAll(async () => {
+  te = await startTestEnv();
+  git = await startGitServer({ dir: join(te.dir, 'git') });
+  await git.createRepoFromBundle('userpath', fixtureBundle('py-userpath'));
+  await git.createRepoFromBundle('crashtest', fixtureBundle('py-crashtest'));
+  te.env.CAM_TEST_GIT_KEY = git.clientKey;
+});
+afterAll(async () => {
+  await git?.stop();
+  await te?.stop();
+});
+
+function gitSource(id: string, repo: string, format: 'npm' | 'pypi' | 'go', extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { id, kind: 'git', url: git.gitPlusSshUrl(repo), format, sshKeyEnv: 'CAM_TEST_GIT_KEY', knownHostsFile: git.knownHosts, ...extra };
+}
+
+/** Flip one byte in the middle of a stored blob: the same size (so it is not "missing"), other bytes. */
+function corruptBlob(sha512: string): void {
+  const path = new BlobStore(join(te.stateDir, 'blobs')).pathOf(sha512);
+  const fd = openSync(path, 'r+');
+  try {
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, 100);
+    b[0] = b[0]! ^ 0xff;
+    writeSync(fd, b, 0, 1, 100);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+describe('a PyPI version cut off after its sdist, whose stored files then changed: rebuilt and compared again', () => {
+  it('a rebuilt sdist with other bytes than the uploaded one is ECONFLICT (no wheel sent, no EMISMATCH); a byte-identical rebuild finishes the version', async () => {
+    const job = te.writeJob({
+      name: 'rebuild',
+      sources: [gitSource('userpath', 'userpath', 'pypi', { package: 'userpath', tags: '{version}' }), gitSource('crashtest', 'crashtest', 'pypi', { package: 'crashtest', tags: '{version}' })],
+      // userpath 1.7.0: setuptools (its sdist stamps build times); crashtest 0.4.1: poetry-core (rebuilds are identical)
+      filters: { include: ['userpath@1.7.0', 'crashtest@0.4.1'] },
+    });
+    // The sdist (uploaded first) lands; the wheel is refused: the state a run cut off between the two leaves.
+    // (The first rule lets the sdist's upload be stored and answers 500, the way a lost response looks.)
+    for (const pkg of ['userpath', 'crashtest']) {
+      const version = pkg === 'userpath' ? '1.7.0' : '0.4.1';
+      te.sandbox.standIn.addFault({ operation: 'pypi:Upload', package: pkg, version, status: 500, afterApply: true, times: 1 });
+    }
+    for (const pkg of ['userpath', 'crashtest']) {
+      const version = pkg === 'userpath' ? '1.7.0' : '0.4.1';
+      te.sandbox.standIn.addFault({ operation: 'pypi:Upload', package: pkg, version, status: 400 });
+    }
+    const first = await te.run(job);
+    te.sandbox.standIn.clearFaults();
+    expect(first.outcomes).toEqual({ 'failed:ETARGETREJECTED': 2 });
+
+    const state = te.openState('rebuild');
+    const before = new Map<string, { sdist: string; names: string[] }>();
+    try {
+      const picked = state.items().filter((r) => r.state !== 'excluded');
+      expect(picked.map((r) => `${r.package}@${r.version}`).sort()).toEqual(['crashtest@0.4.1', 'userpath@1.7.0']);
+      for (const r of picked) {
+        const assets = state.assetsOf(r.id);
+        expect(assets.map((a) => a.state), r.package).toEqual(['uploaded', 'uploading']);
+        expect(assets[0]!.name.endsWith('.tar.gz')).toBe(true);
+        before.set(r.package, { sdist: assets[0]!.sha512, names: assets.map((a) => a.name) });
+        // the stored sdist is changed on disk (a disk, a person): it must be built again before publishing
+        corruptBlob(assets[0]!.sha512);
+      }
+    } finally {
+      state.close();
+    }
+
+    const since = te.sandbox.standIn.log.length;
+    const second = await te.run(job);
+    expect(second.outcomes).toEqual({ conflict: 1, published: 1 });
+    expect(Object.keys(second.outcomes).some((k) => k.startsWith('failed'))).toBe(false);
+
+    const after = te.openState('rebuild');
+    try {
+      const userpath = after.items().find((r) => r.package === 'userpath' && r.version === '1.7.0')!;
+      const crashtest = after.items().find((r) => r.package === 'crashtest' && r.version === '0.4.1')!;
+      // built again (two builds in all), then compared with the target before any upload
+      expect(after.events(userpath.id).filter((e) => e.to_state === 'fetched' && e.detail?.startsWith('built')).length).toBe(2);
+      expect(userpath.state).toBe('conflict');
+      expect(userpath.last_error_code).toBe('ECONFLICT');
+      expect(userpath.target_sha512).toBe(before.get('userpath')!.sdist);
+      expect(userpath.last_error).toContain('not byte-identical to the one an earlier run uploaded');
+      expect(userpath.last_error).toContain('built again');
+      expect(userpath.last_error).not.toMatch(/AWS support/i);
+      // the state never claims the rebuilt files were uploaded
+      const rebuilt = after.assetsOf(userpath.id);
+      expect(rebuilt[0]!.sha512).not.toBe(before.get('userpath')!.sdist);
+      expect(rebuilt.map((a) => a.state)).toEqual(['stored', 'stored']);
+      expect(second.conflicts).toEqual([expect.objectContaining({ package: 'userpath', version: '1.7.0', code: 'ECONFLICT', targetSha512: before.get('userpath')!.sdist })]);
+
+      // the reproducible rebuild matched what was uploaded: only the wheel was sent, and it verified
+      expect(crashtest.state).toBe('verified');
+      expect(after.assetsOf(crashtest.id).map((a) => [a.sha512 === before.get('crashtest')!.sdist || a.name.endsWith('.whl'), a.state])).toEqual([
+        [true, 'uploaded'],
+        [true, 'uploaded'],
+      ]);
+    } finally {
+      after.close();
+    }
+
+    // the target: nothing was uploaded for userpath in the second run, its version holds only the first sdist
+    const uploads = te.sandbox.standIn.log.slice(since).filter((e) => e.operation === 'pypi:Upload');
+    expect(uploads.filter((e) => e.package === 'userpath')).toEqual([]);
+    expect(uploads.filter((e) => e.package === 'crashtest').map((e) => e.status)).toEqual([200]);
+    const [stored] = te.sandbox.standIn.versions('pypi-internal', 'pypi', undefined, 'userpath');
+    expect(stored?.assets.map((a) => a.name)).toEqual([before.get('userpath')!.names[0]]);
+  });
+});
