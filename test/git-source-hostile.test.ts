@@ -162,4 +162,22 @@ describe('the repository', () => {
     const tmp = join(te.stateDir, 'tmp');
     expect(existsSync(tmp) ? readdirSync(tmp).filter((f) => f.startsWith('ssh-key-')) : []).toEqual([]);
   });
+
+  it('rewrite-lockfiles over a repository whose lockfile is a link out of the checkout: that file is an error and nothing of its target is shown', async () => {
+    const secret = join(te.dir, 'operator-npmrc');
+    writeFileSync(secret, '-i https://registry.example/simple\n//npm.acme.example/:_authToken=s3cr3tT0kenValue123\n');
+    const dir = join(te.dir, 'src-lockfile-link');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'requirements-dev.txt'), '--index-url https://pypi.org/simple\nsix==1.16.0\n');
+    symlinkSync(secret, join(dir, 'requirements.txt'));
+    await git.createRepoFromDir('lockfile-link', dir);
+    const job = te.writeJob({ name: 'rewrite-link', sources: [gitSource('rel', 'rel', 'pypi', { package: 'rel-lib' })] });
+    const doc = (await import('yaml')).parse(readFileSync(job, 'utf8')) as Record<string, unknown>;
+    doc.warm = { repositories: [{ url: git.gitPlusSshUrl('lockfile-link'), sshKeyEnv: 'CAM_TEST_GIT_KEY', knownHostsFile: git.knownHosts }] };
+    writeFileSync(job, (await import('yaml')).stringify(doc));
+    const r = await te.cli(['rewrite-lockfiles', job, '--json']);
+    expect(r.stdout + r.stderr).not.toContain('s3cr3t');
+    const out = JSON.parse(r.stdout) as { errors: { path: string; message: string }[] };
+    expect(out.errors).toEqual([expect.objectContaining({ message: expect.stringContaining('outside the repository') })]);
+  });
 });

@@ -124,6 +124,8 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
       const abs = realpathSync(file);
       if (seen.has(abs)) return;
       seen.add(abs);
+      // a repository's lockfile that is a link out of the checkout (`requirements.txt -> ~/.npmrc`)
+      if (root && (relative(root, abs).startsWith('..') || isAbsolute(relative(root, abs)))) throw new MigrateError('ELOCKFILE', 'a link to a file outside the repository: not read');
       // not a FIFO or device an include names (reading it would hang or never end), nor a giant
       const st = statSync(abs);
       if (!st.isFile()) throw new MigrateError('ELOCKFILE', 'not a regular file: not read');
