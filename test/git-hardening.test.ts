@@ -9,9 +9,11 @@
  *    wheel uploaded beside an sdist it does not belong to (and an EMISMATCH
  *    blaming AWS);
  *  - an npm package built from git whose prepare script needs a package of an
- *    internal scope never resolves that name on a public registry.
+ *    internal scope never resolves that name on a public registry (the rule
+ *    itself, with a source registry and its token: builders-npm.test.ts).
  */
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobStore } from '../src/state/blobs.js';
@@ -129,5 +131,56 @@ describe('a PyPI version cut off after its sdist, whose stored files then change
     expect(uploads.filter((e) => e.package === 'crashtest').map((e) => e.status)).toEqual([200]);
     const [stored] = te.sandbox.standIn.versions('pypi-internal', 'pypi', undefined, 'userpath');
     expect(stored?.assets.map((a) => a.name)).toEqual([before.get('userpath')!.names[0]]);
+  });
+});
+
+describe('an npm package in git whose prepare script needs a package of its own (internal) scope', () => {
+  it('is refused with EBUILD naming the dependency, before npm asks the public registry anything; nothing is published', async () => {
+    const src = mkdtempSync(join(te.dir, 'widget-'));
+    writeFileSync(
+      join(src, 'package.json'),
+      JSON.stringify({ name: '@acme/widget', version: '1.0.0', main: 'index.js', license: 'MIT', scripts: { prepare: 'build-tool' }, devDependencies: { '@acme/build-tool': '^1.0.0' } }, null, 2),
+    );
+    writeFileSync(join(src, 'index.js'), 'module.exports = 1;\n');
+    await git.createRepoFromDir('widget', src, { tags: ['v1.0.0'] });
+
+    // the way out, recorded and refused: on the old code npm went to registry.npmjs.org for @acme/build-tool
+    const outbound: string[] = [];
+    const proxy = createServer((req, res) => {
+      outbound.push(req.url ?? '');
+      res.writeHead(403).end();
+    });
+    proxy.on('connect', (req, socket) => {
+      outbound.push(req.url ?? '');
+      socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
+    });
+    await new Promise<void>((res) => proxy.listen(0, '127.0.0.1', res));
+    const saved = process.env.HTTPS_PROXY;
+    const address = proxy.address();
+    process.env.HTTPS_PROXY = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    try {
+      const job = te.writeJob({ name: 'widget', sources: [gitSource('widget', 'widget', 'npm')] });
+      const since = te.sandbox.standIn.log.length;
+      const s = await te.run(job);
+      expect(s.outcomes).toEqual({ 'failed:EBUILD': 1 });
+      expect(s.failures).toEqual([expect.objectContaining({ package: '@acme/widget', version: '1.0.0', code: 'EBUILD' })]);
+      expect(s.failures[0]!.message).toContain('@acme/build-tool, an internal name');
+      expect(s.failures[0]!.message).toContain('never resolved from a public registry');
+      expect(outbound).toEqual([]);
+      const state = te.openState('widget');
+      try {
+        const [row] = state.items();
+        expect(row).toMatchObject({ package: '@acme/widget', state: 'failed', last_error_code: 'EBUILD' });
+        expect(row!.last_error).toContain('@acme/build-tool');
+        expect(state.assetsOf(row!.id)).toEqual([]);
+      } finally {
+        state.close();
+      }
+      expect(te.sandbox.standIn.log.slice(since).filter((e) => e.operation === 'npm:Publish')).toEqual([]);
+    } finally {
+      if (saved === undefined) delete process.env.HTTPS_PROXY;
+      else process.env.HTTPS_PROXY = saved;
+      await new Promise<void>((res) => proxy.close(() => res()));
+    }
   });
 });

@@ -5,13 +5,33 @@
  * pack what npm-packlist selects). We run the real npm CLI in the checkout
  * rather than re-implementing packlist: the bytes are what `npm pack` makes.
  * https://docs.npmjs.com/cli/v11/commands/npm-pack  https://github.com/npm/pacote#git-dependencies
+ *
+ * That install runs with a fresh npm config (the operator's ~/.npmrc is not
+ * ours to read), so by default every name resolves on the public registry. An
+ * internal name there is whatever a stranger published under it (dependency
+ * confusion), and the prepare script runs its code on this host. So before
+ * installing, every dependency the package and its lockfile name is checked:
+ * an internal one (a scope or package one of the job's npm sources serves, or
+ * the package's own scope) resolves only from that source's registry, its
+ * token passed by environment to an .npmrc in a temporary HOME; with no such
+ * registry the build is refused, naming the dependency.
+ * https://docs.npmjs.com/cli/v11/configuring-npm/npmrc#auth-related-configuration
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MigrateError } from '../errors.js';
+import { redact, registerSecret } from '../redact.js';
 import { runProcess } from './process.js';
+
+/** One of the job's npm sources, as a prepare script's install may use it: the names it serves are internal. */
+export interface InternalNpmRegistry {
+  url: string;
+  token?: string;
+  scopes: readonly string[];
+  packages: readonly string[];
+}
 
 export interface NpmPackInput {
   checkoutDir: string;
@@ -24,6 +44,8 @@ export interface NpmPackInput {
   command?: string | readonly string[];
   timeoutMs: number;
   signal?: AbortSignal;
+  /** The job's npm sources: their scopes and packages are never resolved from a public registry. */
+  internal?: readonly InternalNpmRegistry[];
 }
 
 const DEFAULT_PACK = ['npm', 'pack', '--json', '--pack-destination', '{outdir}'];
@@ -48,6 +70,7 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
   };
   const run = async (argv: readonly string[], what: string) => {
     const r = await runProcess({ argv, cwd: dir, env, timeoutMs: input.timeoutMs, signal: input.signal });
+    r.output = redact(r.output);
     if (r.aborted) throw new MigrateError('EINTERRUPTED', `${subject}: ${what} cut off by the stop`, { subject });
     if (r.exitCode !== 0) {
       throw new MigrateError('EBUILD', `${subject}: ${what} ${r.timedOut ? `timed out after ${input.timeoutMs / 1000} s` : `failed (exit ${r.exitCode ?? r.signal})`}`, {
@@ -62,6 +85,8 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
     // a prepare script (a TypeScript build) needs the dev dependencies, as pacote installs them for git deps
     const scripts = (manifest.scripts ?? {}) as Record<string, unknown>;
     if (!input.command && (scripts.prepare || scripts.prepack) && !existsSync(join(dir, 'node_modules'))) {
+      const routes = internalRoutes(dir, manifest, input.name, input.internal ?? [], subject);
+      writeFileSync(env.npm_config_userconfig!, npmrc(routes, env));
       await run(['npm', existsSync(join(dir, 'package-lock.json')) ? 'ci' : 'install', '--no-audit', '--no-fund'], 'installing dependencies for its prepare script');
     }
     const argv = (input.command ? (typeof input.command === 'string' ? input.command.split(/\s+/).filter(Boolean) : input.command) : DEFAULT_PACK).map((a) => a.replaceAll('{outdir}', input.outDir));
@@ -86,4 +111,116 @@ function readManifest(dir: string, subject: string): Record<string, unknown> {
     // below
   }
   throw new MigrateError('EBADBUILD', `${subject}: the tag has no readable package.json`, { subject, hint: 'skip this version in the job file, or fix the tag' });
+}
+
+/** `@scope` of a scoped name, else undefined. */
+const scopeOf = (name: string) => (name.startsWith('@') && name.includes('/') ? name.slice(0, name.indexOf('/')) : undefined);
+
+/** The registry URL with a trailing slash (npm compares and nerf-darts it that way). */
+const withSlash = (url: string) => (url.endsWith('/') ? url : `${url}/`);
+
+/**
+ * Every name the install would fetch that we can see before it runs: the
+ * manifest's dependencies of every kind (an `npm:` alias by the name it
+ * stands for) and every package its lockfile pins, with the URL it pins.
+ */
+function namesToInstall(dir: string, manifest: Record<string, unknown>): Map<string, string | undefined> {
+  const names = new Map<string, string | undefined>();
+  const add = (name: string, spec?: unknown) => {
+    const alias = typeof spec === 'string' && spec.startsWith('npm:') ? spec.slice(4).replace(/(.)@.*$/, '$1') : undefined;
+    if (!names.has(alias ?? name)) names.set(alias ?? name, undefined);
+  };
+  for (const kind of ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies']) {
+    const deps = manifest[kind];
+    if (deps && typeof deps === 'object') for (const [name, spec] of Object.entries(deps)) add(name, spec);
+  }
+  for (const file of ['npm-shrinkwrap.json', 'package-lock.json']) {
+    let lock: { packages?: Record<string, { name?: string; resolved?: string }>; dependencies?: Record<string, unknown> };
+    try {
+      lock = JSON.parse(readFileSync(join(dir, file), 'utf8')) as typeof lock;
+    } catch {
+      continue;
+    }
+    for (const [path, entry] of Object.entries(lock.packages ?? {})) {
+      const at = path.lastIndexOf('node_modules/');
+      if (at < 0 || !entry || typeof entry !== 'object') continue;
+      const name = entry.name ?? path.slice(at + 'node_modules/'.length);
+      names.set(name, typeof entry.resolved === 'string' ? entry.resolved : names.get(name));
+    }
+    // lockfile v1: nested `dependencies`
+    const walk = (deps: Record<string, unknown> | undefined) => {
+      for (const [name, entry] of Object.entries(deps ?? {})) {
+        const e = (entry ?? {}) as { resolved?: unknown; dependencies?: Record<string, unknown> };
+        names.set(name, typeof e.resolved === 'string' ? e.resolved : names.get(name));
+        walk(e.dependencies);
+      }
+    };
+    walk(lock.dependencies);
+    break; // npm reads the shrinkwrap when there is one, else the lockfile
+  }
+  return names;
+}
+
+/**
+ * Which registry each internal scope the install needs resolves from (the
+ * job's npm source that serves it); throws EBUILD, naming the dependency, for
+ * an internal name no source's registry can serve (the package's own scope
+ * with no source for it, an unscoped internal package: npm can only route a
+ * scope to another registry) or one the lockfile pins elsewhere.
+ */
+function internalRoutes(dir: string, manifest: Record<string, unknown>, self: string, sources: readonly InternalNpmRegistry[], subject: string): Map<string, InternalNpmRegistry> {
+  const scopes = new Map<string, InternalNpmRegistry | undefined>();
+  const packages = new Set<string>();
+  // the package's own scope is internal by definition: it is being migrated into the internal repository
+  const own = scopeOf(self);
+  for (const src of sources) {
+    for (const scope of src.scopes) if (!scopes.get(scope)) scopes.set(scope, src);
+    for (const name of src.packages) {
+      const scope = scopeOf(name);
+      if (scope && !scopes.get(scope)) scopes.set(scope, src);
+      if (!scope) packages.add(name);
+    }
+  }
+  if (own && !scopes.has(own)) scopes.set(own, undefined);
+  const routes = new Map<string, InternalNpmRegistry>();
+  const refuse = (name: string, why: string) => {
+    throw new MigrateError('EBUILD', `${subject}: its prepare script needs ${name}, an internal name, and ${why}; it is never resolved from a public registry, where anyone may publish that name`, {
+      subject,
+      hint: `add the npm source that serves ${scopeOf(name) ?? name} to the job (kind: npm-registry, with its scope), or give this version a build command (versions: { "<version>": { command: … } }), or skip it`,
+    });
+  };
+  for (const [name, resolved] of namesToInstall(dir, manifest)) {
+    const scope = scopeOf(name);
+    if (!scope) {
+      if (packages.has(name)) refuse(name, 'npm can send an unscoped name only to the public registry');
+      continue;
+    }
+    if (!scopes.has(scope)) continue;
+    const src = scopes.get(scope);
+    if (!src) refuse(name, `none of the job's npm sources serves ${scope}`);
+    if (resolved && /^https?:/.test(resolved) && !resolved.startsWith(withSlash(src!.url))) refuse(name, `the lockfile pins it at ${resolved.replace(/[?#].*$/, '')}, not at ${withSlash(src!.url)}`);
+    routes.set(scope, src!);
+  }
+  return routes;
+}
+
+/**
+ * The install's .npmrc (in the temporary HOME): each internal scope it needs
+ * sent to its source's registry; the token stays in the environment (npm
+ * expands `${VAR}` in .npmrc), so it is never on disk, in the state or a log.
+ */
+function npmrc(routes: Map<string, InternalNpmRegistry>, env: Record<string, string>): string {
+  const lines: string[] = [];
+  const tokens = new Map<string, string>();
+  for (const [scope, src] of routes) {
+    const url = withSlash(src.url);
+    lines.push(`${scope}:registry=${url}`);
+    if (!src.token || tokens.has(url)) continue;
+    const variable = `CAM_NPM_SOURCE_TOKEN_${tokens.size}`;
+    tokens.set(url, variable);
+    registerSecret(src.token);
+    env[variable] = src.token;
+    lines.push(`${url.replace(/^https?:/, '')}:_authToken=\${${variable}}`);
+  }
+  return lines.length ? `${lines.join('\n')}\n` : '';
 }

@@ -1,0 +1,161 @@
+/**
+ * The npm-in-git builder's install for a prepare script, against a real
+ * Verdaccio that (like GitHub Packages) answers anonymous reads with 401, and a
+ * recording HTTPS proxy standing in for the way out to the public registry:
+ * an internal name (a scope or package the job's npm sources serve, or the
+ * package's own scope) is resolved only from its source's registry, with the
+ * token kept out of every file and message; with no such registry the build
+ * is refused, naming the dependency, before npm asks anyone.
+ */
+import { createServer, type Server } from 'node:http';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packNpm, type InternalNpmRegistry } from '../src/builders/npm.js';
+import { MigrateError } from '../src/errors.js';
+import { makeTarball, publishVersion } from './support/npm-fixtures.js';
+import { startRegistry, type RunningRegistry } from './support/verdaccio.js';
+
+let dir: string;
+let registry: RunningRegistry;
+let proxy: Server;
+/** Every host:port (CONNECT) or URL (plain HTTP) that npm tried to reach through the proxy. */
+const outbound: string[] = [];
+const saved = { HTTPS_PROXY: process.env.HTTPS_PROXY, NO_PROXY: process.env.NO_PROXY };
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'cam-builders-npm-'));
+  registry = await startRegistry({ dir: join(dir, 'registry'), requireAuthForReads: true });
+  await publishVersion(registry.url, registry.token, '@acme-gh/build-tool', '1.0.0', await makeTarball('@acme-gh/build-tool', '1.0.0'));
+  // the way out: recorded and refused, so nothing leaves this host whatever the builder does
+  proxy = createServer((req, res) => {
+    outbound.push(req.url ?? '');
+    res.writeHead(403).end();
+  });
+  proxy.on('connect', (req, socket) => {
+    outbound.push(req.url ?? '');
+    socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
+  });
+  await new Promise<void>((res) => proxy.listen(0, '127.0.0.1', res));
+  const address = proxy.address();
+  // the builder hands HTTPS_PROXY and NO_PROXY to npm: the internal registry is reached directly, as a company's would be
+  process.env.HTTPS_PROXY = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  process.env.NO_PROXY = '127.0.0.1';
+});
+afterAll(async () => {
+  for (const [k, v] of Object.entries(saved)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  await new Promise<void>((res) => (proxy ? proxy.close(() => res()) : res()));
+  await registry?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A tagged checkout of an npm package whose prepare script needs `dependency`. */
+function checkout(name: string, dependency: string, opts: { lock?: Record<string, unknown> } = {}): string {
+  const at = mkdtempSync(join(dir, 'checkout-'));
+  const manifest = {
+    name,
+    version: '1.0.0',
+    main: 'index.js',
+    license: 'MIT',
+    scripts: { prepare: `node -e "require('${dependency}')"` },
+    devDependencies: { [dependency]: '1.0.0' },
+  };
+  writeFileSync(join(at, 'package.json'), JSON.stringify(manifest, null, 2));
+  writeFileSync(join(at, 'index.js'), 'module.exports = 1;\n');
+  if (opts.lock) writeFileSync(join(at, 'package-lock.json'), JSON.stringify(opts.lock, null, 2));
+  return at;
+}
+
+async function pack(checkoutDir: string, name: string, internal?: InternalNpmRegistry[]) {
+  const outDir = join(dir, `out-${Math.random().toString(36).slice(2)}`);
+  return packNpm({ checkoutDir, subdir: '', name, version: '1.0.0', outDir, timeoutMs: 120_000, ...(internal ? { internal } : {}) });
+}
+
+async function refusal(p: Promise<unknown>): Promise<MigrateError> {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(MigrateError);
+  return e as MigrateError;
+}
+
+describe("a prepare script's dependencies in an internal scope", () => {
+  it("are installed from the job's npm source registry, with its token, and nothing goes out", async () => {
+    outbound.length = 0;
+    const source = { url: registry.url, token: registry.token, scopes: ['@acme-gh'], packages: [] };
+    const out = await pack(checkout('@acme-gh/widget', '@acme-gh/build-tool'), '@acme-gh/widget', [source]);
+    expect(existsSync(out.path)).toBe(true);
+    expect(outbound).toEqual([]);
+    // the token was in the environment only: not in npm's output
+    expect(out.output).not.toContain(registry.token);
+  });
+
+  it('a scope of a package a source lists is internal too', async () => {
+    outbound.length = 0;
+    const source = { url: registry.url, token: registry.token, scopes: [], packages: ['@acme-gh/logger'] };
+    await pack(checkout('left-pad-widget', '@acme-gh/build-tool'), 'left-pad-widget', [source]);
+    expect(outbound).toEqual([]);
+  });
+
+  it("in the package's own scope, with no source serving it: refused, naming the dependency, before npm asks anyone", async () => {
+    outbound.length = 0;
+    const e = await refusal(pack(checkout('@acme-gh/widget', '@acme-gh/build-tool'), '@acme-gh/widget'));
+    expect(e.code).toBe('EBUILD');
+    expect(e.message).toContain('@acme-gh/build-tool');
+    expect(e.message).toMatch(/internal name.*none of the job's npm sources serves @acme-gh.*never resolved from a public registry/);
+    expect(outbound).toEqual([]);
+  });
+
+  it('an npm: alias counts by the name it stands for', async () => {
+    outbound.length = 0;
+    const at = checkout('@acme-gh/widget', '@acme-gh/build-tool');
+    writeFileSync(
+      join(at, 'package.json'),
+      JSON.stringify({ name: '@acme-gh/widget', version: '1.0.0', scripts: { prepare: 'true' }, devDependencies: { tool: 'npm:@acme-gh/build-tool@1.0.0' } }),
+    );
+    const e = await refusal(pack(at, '@acme-gh/widget', [{ url: registry.url, scopes: ['@other'], packages: [] }]));
+    expect(e.message).toContain('@acme-gh/build-tool');
+    expect(outbound).toEqual([]);
+  });
+
+  it('pinned by the lockfile at the public registry: refused, even with a source for the scope', async () => {
+    outbound.length = 0;
+    const lock = {
+      name: '@acme-gh/widget',
+      version: '1.0.0',
+      lockfileVersion: 3,
+      requires: true,
+      packages: {
+        '': { name: '@acme-gh/widget', version: '1.0.0', devDependencies: { '@acme-gh/build-tool': '1.0.0' } },
+        'node_modules/@acme-gh/build-tool': { version: '1.0.0', resolved: 'https://registry.npmjs.org/@acme-gh/build-tool/-/build-tool-1.0.0.tgz', dev: true },
+      },
+    };
+    const source = { url: registry.url, token: registry.token, scopes: ['@acme-gh'], packages: [] };
+    const e = await refusal(pack(checkout('@acme-gh/widget', '@acme-gh/build-tool', { lock }), '@acme-gh/widget', [source]));
+    expect(e.code).toBe('EBUILD');
+    expect(e.message).toContain('@acme-gh/build-tool');
+    expect(e.message).toContain('the lockfile pins it at https://registry.npmjs.org/');
+    expect(outbound).toEqual([]);
+  });
+
+  it('an unscoped internal package: refused (npm can route only a scope to another registry)', async () => {
+    outbound.length = 0;
+    const e = await refusal(pack(checkout('widget', 'acme-build-tool'), 'widget', [{ url: registry.url, scopes: [], packages: ['acme-build-tool'] }]));
+    expect(e.code).toBe('EBUILD');
+    expect(e.message).toContain('acme-build-tool');
+    expect(outbound).toEqual([]);
+  });
+
+  // the check that the proxy sees what npm would fetch publicly, so the empty logs above mean something
+  it('a public dependency is still fetched where pacote fetches it (here: the proxy, which refuses)', async () => {
+    outbound.length = 0;
+    const e = await refusal(pack(checkout('@acme-gh/widget', 'left-pad'), '@acme-gh/widget', [{ url: registry.url, scopes: ['@acme-gh'], packages: [] }]));
+    expect(e.code).toBe('EBUILD');
+    expect(outbound.some((u) => u.startsWith('registry.npmjs.org'))).toBe(true);
+  });
+});
