@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobStore } from '../src/state/blobs.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
+import { makeTarball, publishVersion } from './support/npm-fixtures.js';
 import { fixtureBundle, startGitServer, type GitServer } from './support/git-server.js';
 
 let te: TestEnv;
@@ -180,6 +181,51 @@ describe('an npm package in git whose prepare script needs a package of its own 
     } finally {
       if (saved === undefined) delete process.env.HTTPS_PROXY;
       else process.env.HTTPS_PROXY = saved;
+      await new Promise<void>((res) => proxy.close(() => res()));
+    }
+  });
+
+  it("a dependency in another internal scope (one the job's other npm source serves) is installed from that source's registry, with its token; nothing goes out", async () => {
+    const src = mkdtempSync(join(te.dir, 'gadget-'));
+    writeFileSync(
+      join(src, 'package.json'),
+      JSON.stringify({ name: '@acme/gadget', version: '1.0.0', main: 'index.js', license: 'MIT', scripts: { prepare: 'test -f node_modules/@acme-gh/feature-flags/package.json' }, devDependencies: { '@acme-gh/feature-flags': '*' } }, null, 2),
+    );
+    writeFileSync(join(src, 'index.js'), 'module.exports = 2;\n');
+    await git.createRepoFromDir('gadget', src, { tags: ['v1.0.0'] });
+    const outbound: string[] = [];
+    const proxy = createServer((req, res) => {
+      outbound.push(req.url ?? '');
+      res.writeHead(403).end();
+    });
+    proxy.on('connect', (req, socket) => {
+      outbound.push(req.url ?? '');
+      socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
+    });
+    await new Promise<void>((res) => proxy.listen(0, '127.0.0.1', res));
+    const saved = { https: process.env.HTTPS_PROXY, http: process.env.HTTP_PROXY };
+    const address = proxy.address();
+    process.env.HTTPS_PROXY = process.env.HTTP_PROXY = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    process.env.NO_PROXY = '127.0.0.1';
+    try {
+      const d = te.sandbox.descriptor;
+      await publishVersion(d.github.url, te.env[d.github.tokenEnv]!, '@acme-gh/feature-flags', '1.0.0', await makeTarball('@acme-gh/feature-flags', '1.0.0'));
+      const job = te.writeJob({ name: 'gadget', sources: [{ id: 'github', kind: 'npm-registry', url: d.github.url, tokenEnv: d.github.tokenEnv, packages: ['@acme-gh/feature-flags'] }, gitSource('gadget', 'gadget', 'npm')] });
+      const s = await te.run(job);
+      expect(s.failures, JSON.stringify(s.outcomes)).toEqual([]);
+      const state = te.openState('gadget');
+      try {
+        expect(state.items().find((r) => r.package === '@acme/gadget')).toMatchObject({ version: '1.0.0', state: 'verified' });
+      } finally {
+        state.close();
+      }
+      expect(outbound).toEqual([]);
+    } finally {
+      for (const [k, v] of [['HTTPS_PROXY', saved.https], ['HTTP_PROXY', saved.http]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+      delete process.env.NO_PROXY;
       await new Promise<void>((res) => proxy.close(() => res()));
     }
   });

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Checkout } from '../sources/source.js';
 import { buildGoModule, goAssetNames } from './go.js';
-import { packNpm } from './npm.js';
+import { packNpm, type InternalNpmRegistry } from './npm.js';
 import { buildPython } from './python.js';
 
 export type BuildFormat = 'npm' | 'pypi' | 'go';
@@ -22,6 +22,8 @@ export interface BuildRequest {
   /** An empty folder for the outputs. */
   outDir: string;
   signal?: AbortSignal;
+  /** npm: the job's npm registries, whose names an install never resolves publicly. */
+  internalNpm?: readonly InternalNpmRegistry[];
 }
 
 export interface BuiltFile {
@@ -93,6 +95,7 @@ export async function buildVersion(req: BuildRequest): Promise<Built> {
         command: checkout.build.command,
         timeoutMs: checkout.build.timeoutMs,
         signal: req.signal,
+        ...(req.internalNpm ? { internal: req.internalNpm } : {}),
       });
       return { files: [{ name: 'package.tgz', path: r.path, facts: {} }], facts: {} };
     }

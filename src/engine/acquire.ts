@@ -10,6 +10,7 @@ import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import type PQueue from 'p-queue';
 import { buildVersion } from '../builders/index.js';
+import type { InternalNpmRegistry } from '../builders/npm.js';
 import { MigrateError, toError } from '../errors.js';
 import { checkDeclared, declaredHash } from '../integrity/hashes.js';
 import type { BlobStore, StoredBlob } from '../state/blobs.js';
@@ -33,6 +34,8 @@ export interface AcquireContext {
   buildQueue: PQueue;
   /** Where checkouts and build outputs live while a build runs (under the state directory). */
   workDir: string;
+  /** The job's npm registries and the names they serve: an npm build's install never resolves those publicly. */
+  internalNpm?: readonly InternalNpmRegistry[];
   emit: (e: ProgressEvent) => void;
 }
 
@@ -132,7 +135,7 @@ async function build(ctx: AcquireContext, source: Source, row: ItemRow): Promise
     const outDir = join(ctx.workDir, `build-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
     mkdirSync(outDir, { recursive: true });
     try {
-      const built = await buildVersion({ format, checkout, name: row.package, version: row.version, outDir, signal: ctx.hardSignal });
+      const built = await buildVersion({ format, checkout, name: row.package, version: row.version, outDir, signal: ctx.hardSignal, ...(ctx.internalNpm ? { internalNpm: ctx.internalNpm } : {}) });
       const assets: NewAsset[] = [];
       for (const f of built.files) {
         const stored: StoredBlob = await ctx.blobs.put(createReadStream(f.path), { maxBytes: ctx.maxArtifactBytes, subject: `${subject} ${f.name}` });

@@ -226,6 +226,8 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       // builds are CPU-bound: one per core at most
       buildQueue: new PQueue({ concurrency: Math.max(1, Math.min(availableParallelism(), config.limits.fetchConcurrency)) }),
       workDir: join(stateDir, 'tmp'),
+      // every npm source's names are internal to an npm build's install (its token only in that install's env)
+      internalNpm: config.sources.flatMap((s) => (s.kind === 'npm-registry' && s.enabled ? [{ url: s.url, scopes: s.scopes, packages: s.packages, ...(s.tokenEnv && env[s.tokenEnv] ? { token: env[s.tokenEnv] } : {}) }] : [])),
       runId,
       emit,
     };
