@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobStore } from '../src/state/blobs.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
 import { makeTarball, publishVersion } from './support/npm-fixtures.js';
-import { fixtureBundle, startGitServer, type GitServer } from './support/git-server.js';
+import { fixtureBundle, gitSourceOn, startGitServer, type GitServer } from './support/git-server.js';
 
 let te: TestEnv;
 let git: GitServer;
@@ -36,9 +36,7 @@ afterAll(async () => {
   await te?.stop();
 });
 
-function gitSource(id: string, repo: string, format: 'npm' | 'pypi' | 'go', extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { id, kind: 'git', url: git.gitPlusSshUrl(repo), format, sshKeyEnv: 'CAM_TEST_GIT_KEY', knownHostsFile: git.knownHosts, ...extra };
-}
+const gitSource = (id: string, repo: string, format: 'npm' | 'pypi' | 'go', extra: Record<string, unknown> = {}) => gitSourceOn(git, id, repo, format, extra);
 
 /** Flip one byte in the middle of a stored blob: the same size (so it is not "missing"), other bytes. */
 function corruptBlob(sha512: string): void {

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../src/engine/events.js';
 import { StateDb, type ItemRow } from '../src/state/db.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
-import { startGitServer, type GitServer } from './support/git-server.js';
+import { gitSourceOn, startGitServer, type GitServer } from './support/git-server.js';
 
 const run = promisify(execFile);
 
@@ -39,9 +39,7 @@ afterAll(async () => {
   await te?.stop();
 });
 
-function gitSource(id: string, repo: string, format: 'npm' | 'pypi' | 'go', extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { id, kind: 'git', url: git.gitPlusSshUrl(repo), format, sshKeyEnv: 'CAM_TEST_GIT_KEY', knownHostsFile: git.knownHosts, ...extra };
-}
+const gitSource = (id: string, repo: string, format: 'npm' | 'pypi' | 'go', extra: Record<string, unknown> = {}) => gitSourceOn(git, id, repo, format, extra);
 
 function rows(job: string, stateDir?: string): ItemRow[] {
   const state = stateDir === undefined ? te.openState(job) : StateDb.open(join(stateDir, `${job}.sqlite`));

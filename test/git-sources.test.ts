@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ItemRow } from '../src/state/db.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
-import { fixtureBundle, startGitServer, type GitServer } from './support/git-server.js';
+import { fixtureBundle, gitSourceOn, startGitServer, type GitServer } from './support/git-server.js';
 
 let te: TestEnv;
 let git: GitServer;
@@ -28,9 +28,7 @@ afterAll(async () => {
   await te?.stop();
 });
 
-function gitSource(id: string, repo: string, format: 'npm' | 'pypi' | 'go', extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { id, kind: 'git', url: git.gitPlusSshUrl(repo), format, sshKeyEnv: 'CAM_TEST_GIT_KEY', knownHostsFile: git.knownHosts, ...extra };
-}
+const gitSource = (id: string, repo: string, format: 'npm' | 'pypi' | 'go', extra: Record<string, unknown> = {}) => gitSourceOn(git, id, repo, format, extra);
 
 function rows(job: string, pkg?: string): ItemRow[] {
   const state = te.openState(job);

@@ -16,7 +16,7 @@ import { startGoProxy } from '../src/goproxy/server.js';
 import type { AssetRow, ItemRow } from '../src/state/db.js';
 import { goModuleToGeneric } from '../src/targets/go-mapping.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
-import { fixtureBundle, startGitServer, type GitServer } from './support/git-server.js';
+import { fixtureBundle, gitSourceOn, startGitServer, type GitServer } from './support/git-server.js';
 
 const run = promisify(execFile);
 
@@ -39,9 +39,7 @@ afterAll(async () => {
   await te?.stop();
 });
 
-function gitSource(id: string, repo: string, format: 'npm' | 'pypi' | 'go', extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { id, kind: 'git', url: git.gitPlusSshUrl(repo), format, sshKeyEnv: 'CAM_TEST_GIT_KEY', knownHostsFile: git.knownHosts, ...extra };
-}
+const gitSource = (id: string, repo: string, format: 'npm' | 'pypi' | 'go', extra: Record<string, unknown> = {}) => gitSourceOn(git, id, repo, format, extra);
 
 function withState<T>(job: string, fn: (rows: ItemRow[], assets: (id: number) => AssetRow[]) => T): T {
   const state = te.openState(job);

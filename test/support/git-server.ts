@@ -587,3 +587,11 @@ function shellQuote(s: string): string {
 function sleep(ms: number): Promise<void> {
   return new Promise((res) => setTimeout(res, ms));
 }
+
+/**
+ * A job's git source for a repository this server serves, with the key the tests export
+ * as CAM_TEST_GIT_KEY (`te.env.CAM_TEST_GIT_KEY = git.clientKey`) and its known_hosts.
+ */
+export function gitSourceOn(git: GitServer, id: string, repo: string, format: 'npm' | 'pypi' | 'go', extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { id, kind: 'git', url: git.gitPlusSshUrl(repo), format, sshKeyEnv: 'CAM_TEST_GIT_KEY', knownHostsFile: git.knownHosts, ...extra };
+}
