@@ -321,7 +321,7 @@ async function verify(ctx: ItemContext, pkg: PackageContext, row: ItemRow): Prom
         subject,
         expected: `sha512 ${f.hashes.sha512}, sha256 ${f.hashes.sha256} (${f.size} bytes)`,
         actual: `sha512 ${t.hashes['SHA-512']}, sha256 ${t.hashes['SHA-256']} (${t.size} bytes)`,
-        hint: 'report this to AWS support with both hashes; do not cut over this package',
+        hint: 'do not cut over this package: something else wrote this version after our publish (another run or tool publishing into the repository, a replaced asset), or the upload was altered on the way; check the repository\'s CloudTrail for PublishPackageVersion and the npm/pypi publish calls, then dispose of the version and rerun',
       });
     }
   }

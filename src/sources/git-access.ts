@@ -89,6 +89,8 @@ export class GitAccess {
     return simpleGit({
       baseDir,
       maxConcurrentProcesses: 4,
+      // 10 minutes without a byte of output: remote clones and fetches run with --progress,
+      // so only a transfer that stalled is cut, never a big one that is merely long
       timeout: { block: 10 * 60_000 },
       unsafe: { allowUnsafeSshCommand: true, allowUnsafeAskPass: true },
       allowEnvironment: ['GIT_SSH_COMMAND', 'GIT_ASKPASS', 'SSH_ASKPASS', 'GIT_TERMINAL_PROMPT', 'GIT_SSL_CAINFO', 'GIT_SSL_NO_VERIFY'],
@@ -133,7 +135,9 @@ export class GitAccess {
     const said =
       all
         .split('\n')
-        .map((l) => l.trim())
+        // --progress redraws a line with \r: its last state is what it said
+        .map((l) => (l.split('\r').pop() ?? '').trim())
+        .filter((l) => l && !/^(remote: )?(Enumerating|Counting|Compressing|Receiving|Resolving|Total|Updating files|Checking connectivity)\b/.test(l))
         .filter((l) => l && !/^(fatal: Could not read from remote repository\.|Please make sure you have the correct access rights|and the repository exists\.)$/.test(l))
         .slice(-4)
         .join(' | ')

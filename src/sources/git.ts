@@ -85,12 +85,12 @@ export class GitSource implements Source {
         mkdirSync(join(this.mirror, '..'), { recursive: true });
         const partial = `${this.mirror}.partial-${process.pid}`;
         rmSync(partial, { recursive: true, force: true });
-        await this.git(join(this.mirror, '..'), signal).clone(this.url, partial, ['--mirror', '--quiet']);
+        await this.git(join(this.mirror, '..'), signal).clone(this.url, partial, ['--mirror', '--progress']);
         renameSync(partial, this.mirror);
       } else {
         // the job's url, always: a moved repository (or a corrected typo) is fetched from where the job says now
         await this.git(this.mirror, signal).raw(['remote', 'set-url', 'origin', this.url]);
-        await this.git(this.mirror, signal).raw(['fetch', '--prune', '--quiet', 'origin']);
+        await this.git(this.mirror, signal).raw(['fetch', '--prune', '--progress', 'origin']);
       }
     } catch (e) {
       throw this.classify(e, 'fetch');

@@ -66,10 +66,10 @@ export class LockfileRepository {
         mkdirSync(join(this.mirror, '..'), { recursive: true });
         const partial = `${this.mirror}.partial-${process.pid}`;
         rmSync(partial, { recursive: true, force: true });
-        await this.git(join(this.mirror, '..'), signal).clone(this.repo.url, partial, ['--mirror', '--quiet']);
+        await this.git(join(this.mirror, '..'), signal).clone(this.repo.url, partial, ['--mirror', '--progress']);
         renameSync(partial, this.mirror);
       } else {
-        await this.git(this.mirror, signal).raw(['fetch', '--prune', '--quiet', 'origin']);
+        await this.git(this.mirror, signal).raw(['fetch', '--prune', '--progress', 'origin']);
       }
     } catch (e) {
       throw this.classify(e, 'fetch');
@@ -100,8 +100,9 @@ export class LockfileRepository {
     const dir = join(this.tmpDir, `warm-checkout-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
     const cleanup = () => rmSync(dir, { recursive: true, force: true });
     try {
-      await this.git(this.tmpDir, signal).clone(this.mirror, dir, ['--shared', '--no-checkout', '--quiet']);
-      await this.git(dir, signal).raw(['-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', commit]);
+      // the lockfile's bytes as committed: the operator's git config (autocrlf) left out
+      await this.access.localGit(this.tmpDir, signal).clone(this.mirror, dir, ['--shared', '--no-checkout', '--quiet']);
+      await this.access.localGit(dir, signal).raw(['-c', 'core.autocrlf=false', '-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', commit]);
     } catch (e) {
       cleanup();
       throw this.classify(e, 'check out', label);
