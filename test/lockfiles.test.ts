@@ -10,6 +10,7 @@
  * - uv.lock: https://docs.astral.sh/uv/concepts/projects/layout/#the-lockfile
  * - go.sum: https://go.dev/ref/mod#go-sum-files
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -19,6 +20,9 @@ import { detect, mergeEntries, parseLockfile, parseLockfiles, type LockEntry } f
 import { parseGoSum } from '../src/lockfiles/gosum.js';
 import { jsonErrorOffset } from '../src/lockfiles/read.js';
 import { firstBadLine } from '../src/lockfiles/yarn-classic.js';
+import { InternalNames } from '../src/warm/internal.js';
+import { planItems } from '../src/warm/items.js';
+import { NpmStore } from '../src/warm/npm-store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cam-lockfiles-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -113,6 +117,27 @@ describe('package-lock.json', () => {
     ]);
     expect(byName(e, 'cjs')[0]?.aliasFor).toBe('string-width');
     expect(byName(e, 'guest')[0]).toMatchObject({ bundled: true, from: [{ path: 'dependencies.host.dependencies.guest' }] });
+  });
+
+  it('v1: one version pinned twice in the file with other integrity keeps both pins; the warm checks the bytes against each and names the file', () => {
+    const real = (text: string) => `sha512-${createHash('sha512').update(text).digest('base64')}`;
+    const [S, T] = [real('the bytes'), real('other bytes')];
+    const v1 = {
+      lockfileVersion: 1,
+      dependencies: {
+        left: { version: '1.0.0', integrity: sri('L'), dependencies: { shared: { version: '2.0.0', integrity: S } } },
+        right: { version: '1.0.0', integrity: sri('R'), dependencies: { shared: { version: '2.0.0', integrity: T } } },
+      },
+    };
+    const path = file('twice/package-lock.json', JSON.stringify(v1));
+    const parsed = parseLockfile(path);
+    expect(byName(parsed.entries, 'shared')).toEqual([expect.objectContaining({ integrity: S, otherIntegrity: [T] })]);
+    const { items } = planItems([{ ref: { path: 'twice/package-lock.json', format: 'npm', repository: null }, result: parsed }], new InternalNames());
+    const shared = items.find((i) => i.name === 'shared')!;
+    expect(shared.expected).toMatchObject({ integrity: S, otherIntegrity: [{ integrity: T, lockfiles: ['twice/package-lock.json'] }] });
+    // bytes whose sha512 is the first pin's fail the second: the disagreement is named
+    const verdict = new NpmStore({} as never, 'npm-store').check(shared, [{ name: 'package.tgz', sha512: Buffer.from(S.slice(7), 'base64').toString('hex') }]);
+    expect(verdict).toMatchObject({ ok: false, detail: expect.stringMatching(/^lockfiles disagree on shared@2\.0\.0: .* in twice\/package-lock\.json$/) });
   });
 
   it('a malformed entry is named by its JSON path; bad JSON by the line where it breaks', () => {

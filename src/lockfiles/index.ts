@@ -170,6 +170,8 @@ export function mergeEntries(lists: readonly (readonly LockEntry[])[]): LockEntr
         continue;
       }
       seen.from.push(...e.from);
+      // the same version pinned with other bytes elsewhere in the file: kept, so both are checked
+      if (seen.integrity !== undefined && e.integrity !== undefined && e.integrity !== seen.integrity && !seen.otherIntegrity?.includes(e.integrity)) seen.otherIntegrity = [...(seen.otherIntegrity ?? []), e.integrity];
       for (const f of ['integrity', 'yarnChecksum', 'h1', 'goModH1', 'resolved'] as const) if (seen[f] === undefined && e[f] !== undefined) seen[f] = e[f];
       for (const f of ['dev', 'optional', 'devOptional', 'bundled', 'constraint'] as const) if (seen[f] && !e[f]) delete seen[f];
       if (seen.marker !== e.marker) delete seen.marker;

@@ -61,6 +61,11 @@ export interface LockEntry {
   /** npm: the SRI string(s) as written (may carry several algorithms, space separated). */
   integrity?: string;
   /**
+   * npm: other integrity strings the same file pins for the same version (a nested
+   * package-lock v1 copy, a yarn entry per range): when they differ, at most one is right.
+   */
+  otherIntegrity?: string[];
+  /**
    * yarn berry's `checksum`: a hash of yarn's own zip of the package in its cache
    * (prefixed with the cache key, e.g. `10c0/<sha512 hex>`), NOT of the registry
    * tarball: it can never be checked against npm's `dist.integrity`.

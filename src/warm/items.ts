@@ -94,12 +94,20 @@ export function planItems(lockfiles: readonly CollectedLockfile[], internal: Int
     byLockfile.set(ref.path, keys);
     for (const e of result.entries) {
       const it = itemOf(e, internal, registries);
+      // pinned twice in this very file with other bytes: the second pin is checked too
+      for (const other of e.otherIntegrity ?? []) if (other !== it.expected.integrity) (it.expected.otherIntegrity ??= []).push({ integrity: other, lockfiles: [ref.path] });
       const key = itemKey(it);
       keys.add(key);
       const seen = items.get(key);
       if (!seen) {
         items.set(key, { ...it, files: [ref.path] });
         continue;
+      }
+      for (const o of it.expected.otherIntegrity ?? []) {
+        if (o.integrity === seen.expected.integrity) continue;
+        const same = (seen.expected.otherIntegrity ??= []).find((x) => x.integrity === o.integrity);
+        if (!same) seen.expected.otherIntegrity.push(o);
+        else if (!same.lockfiles.includes(ref.path)) same.lockfiles.push(ref.path);
       }
       if (!seen.files.includes(ref.path)) seen.files.push(ref.path);
       // the first file's integrity is checked, and every other file's that differs: one version

@@ -104,7 +104,8 @@ export class NpmStore implements StoreFormat<NpmMeta> {
     const others = item.expected.otherIntegrity ?? [];
     if (!first.ok) {
       if (!others.length) return first;
-      const pinnedBy = item.files.filter((f) => !others.some((o) => o.lockfiles.includes(f)));
+      const only = item.files.filter((f) => !others.some((o) => o.lockfiles.includes(f)));
+      const pinnedBy = only.length ? only : item.files;
       return { ok: false, detail: `lockfiles disagree on ${item.name}@${item.version}: ${first.detail} in ${pinnedBy.join(', ')}` };
     }
     // another lockfile pins other bytes for the same version: at most one of them can be right
