@@ -366,18 +366,21 @@ describe('warm', () => {
       develop: {},
     };
     writeFileSync(join(dir, 'Pipfile.lock'), JSON.stringify(pipfile, null, 4));
+    // a requirements file installed from a team's own index (its credentials in the URL, as pip allows)
+    writeFileSync(join(dir, 'requirements.txt'), `--index-url https://ci:tok3nInIndexUrl@pypi.team.acme.example/simple\nacme-reqs-lib==1.2.0 --hash=sha256:${'f'.repeat(64)}\n`);
     const doc = parse(readFileSync(job, 'utf8')) as Record<string, unknown>;
     const file = join(te.dir, 'warm-private.yaml');
-    writeFileSync(file, stringify({ ...doc, name: 'warm-private', warm: { lockfiles: ['projects/private/package-lock.json', 'projects/private/poetry.lock', 'projects/private/Pipfile.lock'] } }));
+    writeFileSync(file, stringify({ ...doc, name: 'warm-private', warm: { lockfiles: ['projects/private/package-lock.json', 'projects/private/poetry.lock', 'projects/private/Pipfile.lock', 'projects/private/requirements.txt'] } }));
     const since = te.sandbox.standIn.log.length;
     const publicSince = { npm: pub.npm.log.length };
     const r = await te.cli(['warm', file, '--json']);
     const summary = JSON.parse(r.stdout) as WarmSummary;
     const listed = summary.nonRegistry.map((n) => `${n.ecosystem}:${n.name}@${n.version}:${n.kind}`).sort();
-    expect(listed, r.stderr).toEqual(['npm:acme-payments@2.0.0:private', 'pypi:acme-ledger@3.1.0:private', 'pypi:acme-ops-tools@0.4.0:private']);
+    expect(listed, r.stderr).toEqual(['npm:acme-payments@2.0.0:private', 'pypi:acme-ledger@3.1.0:private', 'pypi:acme-ops-tools@0.4.0:private', 'pypi:acme-reqs-lib@1.2.0:private']);
+    expect(r.stdout + r.stderr).not.toContain('tok3nInIndexUrl');
     expect(summary.nonRegistry.find((n) => n.name === 'acme-payments')?.detail).toContain('npm.payments.acme.example');
     const log = te.sandbox.standIn.log.slice(since);
-    expect(log.filter((e) => /acme-payments|acme.ledger|acme.ops.tools/i.test(`${e.package ?? ''} ${e.path ?? ''}`))).toEqual([]);
+    expect(log.filter((e) => /acme-payments|acme.ledger|acme.ops.tools|acme.reqs.lib/i.test(`${e.package ?? ''} ${e.path ?? ''}`))).toEqual([]);
     expect(pub.npm.log.slice(publicSince.npm).filter((e) => e.path.includes('acme-payments'))).toEqual([]);
     // the company registry's copy of a public package is still asked of the store
     expect(log.some((e) => (e.package ?? e.path ?? '').includes('pub-shared'))).toBe(true);

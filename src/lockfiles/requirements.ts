@@ -76,6 +76,8 @@ export function parseRequirements(text: string, file: string, opts: ReadOptions 
   const entries: LockEntry[] = [];
   const warnings: LockWarning[] = [];
   const done = new Set<string>();
+  // pip's index: the last `--index-url` of the file or any it includes (without its credentials)
+  let index: string | undefined;
   const walk = (content: string, path: string, stack: readonly string[], constraint: boolean) => {
     for (const { text: l, line } of logicalLines(content)) {
       const at: LockOrigin = { file: path, line };
@@ -116,6 +118,8 @@ export function parseRequirements(text: string, file: string, opts: ReadOptions 
           const e = directEntry(value, undefined, at, true);
           if (constraint) e.constraint = true;
           entries.push(e);
+        } else if (option === '-i' || option === '--index-url') {
+          index = withoutCredentials(value) ?? index;
         } else if (!GLOBAL_OPTIONS.has(option)) {
           warnings.push({ ...at, message: `unknown option ${option}: ignored` });
         }
@@ -144,7 +148,22 @@ export function parseRequirements(text: string, file: string, opts: ReadOptions 
   }
   done.add(self);
   walk(text, file, [self], false);
+  // where the pins come from, as uv's and poetry's entries say it: another team's index is not a public store's to ask
+  if (index) for (const e of entries) if (e.kind === 'registry' && e.resolved === undefined) e.resolved = index;
   return { entries, warnings };
+}
+
+/** An index URL without user and password (a token in an index URL never reaches an entry). */
+function withoutCredentials(value: string): string | undefined {
+  try {
+    const u = new URL(value);
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') return undefined;
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return undefined; // `${PIP_INDEX_URL}` and the like: not known here
+  }
 }
 
 /** `-r file`, `-rfile`, `--requirement=file`, `--requirement file` -> option and value. */
