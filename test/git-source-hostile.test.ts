@@ -178,4 +178,40 @@ describe('the repository', () => {
     const out = JSON.parse(r.stdout) as { errors: { path: string; message: string }[] };
     expect(out.errors).toEqual([expect.objectContaining({ message: expect.stringContaining('outside the repository') })]);
   });
+
+  it('a build that hangs, then Ctrl-C twice (the tool exits at once): the build\'s process group dies with the tool', async () => {
+    const dir = pyProject(join(te.dir, 'src-hang'), 'hang-lib', '1.0.0');
+    await git.createRepoFromDir('hang', dir, { tags: ['v1.0.0'] });
+    // a build command that never ends, in its own session as every build is: Ctrl-C never reaches it
+    const job = te.writeJob({ name: 'hang', sources: [gitSource('hang', 'hang', 'pypi', { package: 'hang-lib', build: { command: '/bin/sleep 3171' } })] });
+    const child = te.spawnCli(['run', job, '--json']);
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
+    const sleeper = async (): Promise<number | undefined> => {
+      for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+        try {
+          if (readFileSync(`/proc/${pid}/cmdline`, 'utf8') === '/bin/sleep\x003171\x00') return Number(pid);
+        } catch {
+          // gone meanwhile
+        }
+      }
+      return undefined;
+    };
+    let pid: number | undefined;
+    for (let i = 0; i < 300 && pid === undefined; i++) {
+      pid = await sleeper();
+      if (pid === undefined) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(pid, stderr).toBeDefined();
+    child.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill('SIGINT');
+    expect(await exited, stderr).toBe(130);
+    // the exit handler's SIGKILL is synchronous; the kernel reaps it at once (a bounded wait, not a timing assertion)
+    for (let i = 0; i < 50 && existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')); i++) await new Promise((r) => setTimeout(r, 100));
+    const alive = existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    if (alive) process.kill(pid!, 'SIGKILL');
+    expect(alive).toBe(false);
+  });
 });
