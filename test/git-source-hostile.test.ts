@@ -6,7 +6,7 @@
  * left on disk. Real sshd, real builds, the CodeArtifact stand-in.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -213,5 +213,28 @@ describe('the repository', () => {
     const alive = existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
     if (alive) process.kill(pid!, 'SIGKILL');
     expect(alive).toBe(false);
+  });
+
+  it("what a killed run left (its ssh key, checkouts, build folders, a half-cloned mirror) is removed by the next run; a live process's is kept", async () => {
+    const dead = await new Promise<number>((res) => {
+      const p = spawn('/bin/true');
+      p.on('exit', () => res(p.pid!));
+    });
+    const live = process.pid;
+    const tmp = join(te.stateDir, 'tmp');
+    const gitDir = join(te.stateDir, 'git');
+    mkdirSync(tmp, { recursive: true });
+    mkdirSync(gitDir, { recursive: true });
+    const left = [join(tmp, `ssh-key-old-${dead}`), join(tmp, `ssh-key-warm-0123abcd-${dead}`)];
+    for (const f of left) writeFileSync(f, '-----BEGIN OPENSSH PRIVATE KEY-----\nleft behind\n', { mode: 0o600 });
+    const folders = [join(tmp, `checkout-old-${dead}-abc123`), join(tmp, `build-${dead}-zz9`), join(tmp, `warm-checkout-${dead}-q1`), join(gitDir, `old.git.partial-${dead}`)];
+    for (const d of folders) mkdirSync(join(d, 'inner'), { recursive: true });
+    const kept = [join(tmp, `ssh-key-busy-${live}`), join(tmp, `checkout-busy-${live}-abc123`)];
+    for (const k of kept) mkdirSync(k, { recursive: true });
+    const job = te.writeJob({ name: 'rel-again', sources: [gitSource('rel', 'rel', 'pypi', { package: 'rel-lib' })] });
+    const s = await te.run(job);
+    expect(s.exitCode, JSON.stringify(s.failures)).toBe(0);
+    expect([...left, ...folders].filter((f) => existsSync(f))).toEqual([]);
+    expect(kept.filter((f) => existsSync(f))).toEqual(kept);
   });
 });

@@ -10,6 +10,7 @@ import PQueue from 'p-queue';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import type { LoadedJob } from '../config/load.js';
 import { MigrateError, toError } from '../errors.js';
+import { sweepLeftovers } from '../state/leftovers.js';
 import { BlobStore, localError } from '../state/blobs.js';
 import { registerSecret } from '../redact.js';
 import { StateDb, type ItemRow } from '../state/db.js';
@@ -117,6 +118,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     const db = state;
     const blobs = new BlobStore(join(stateDir, 'blobs'));
     blobs.sweepTemporary();
+    sweepLeftovers(stateDir);
     const runId = db.startRun(dryRun);
 
     const fromJob = jobRates(config.limits.rates);

@@ -20,6 +20,7 @@ import { registerSecret } from '../redact.js';
 import { localError } from '../state/blobs.js';
 import { StateDb } from '../state/db.js';
 import { acquireLock } from '../state/lock.js';
+import { sweepLeftovers } from '../state/leftovers.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
 import { callerIdentity } from '../targets/domain.js';
 import { createTarget } from '../targets/index.js';
@@ -94,6 +95,7 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
   try {
     mkdirSync(stateDir, { recursive: true });
     release = acquireLock(join(stateDir, job.name));
+    sweepLeftovers(stateDir);
   } catch (e) {
     throw localError(e, stateDir, 'create') ?? e;
   }
