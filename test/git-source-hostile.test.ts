@@ -237,4 +237,23 @@ describe('the repository', () => {
     expect([...left, ...folders].filter((f) => existsSync(f))).toEqual([]);
     expect(kept.filter((f) => existsSync(f))).toEqual(kept);
   });
+
+  it('a full disk while git clones the mirror is a local error (ELOCAL), tried once, never blamed on the repository', async () => {
+    const bin = join(te.dir, 'full-disk-bin');
+    mkdirSync(bin, { recursive: true });
+    const calls = join(bin, 'clones');
+    // git as it answers when the state directory's disk is full
+    writeFileSync(
+      join(bin, 'git'),
+      `#!/bin/sh\ncase " $* " in *" clone "*) echo clone >> '${calls}'; echo "fatal: write error: No space left on device" >&2; exit 128;; esac\nexec /usr/bin/git "$@"\n`,
+      { mode: 0o755 },
+    );
+    const job = te.writeJob({ name: 'full-disk', sources: [gitSource('full', 'rel', 'pypi', { package: 'rel-lib' })] });
+    const r = await te.cli(['run', job, '--json'], { PATH: `${bin}:${process.env.PATH ?? ''}` });
+    // as the blob store's full disk: the run stops, exit 1, the local error named
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/error ELOCAL: full: .*No space left on device/);
+    expect(r.stderr).not.toMatch(/retry \d+ for full|ESOURCE/);
+    expect(readFileSync(calls, 'utf8')).toBe('clone\n');
+  });
 });

@@ -143,6 +143,14 @@ export class GitAccess {
         .join(' | ')
         .slice(0, 600) || all.trim().slice(0, 600);
     if (/abort/i.test(e.name) || /aborted/i.test(all)) return new MigrateError('EINTERRUPTED', `${where} cut off by the stop`, { subject, cause: e });
+    // our disk, not the remote: a local error (never retried as a network failure)
+    if (/No space left on device|Disk quota exceeded|Read-only file system/i.test(all)) {
+      return new MigrateError('ELOCAL', `${where}: git could not write under the state directory: ${said}`, {
+        subject,
+        cause: e,
+        hint: 'free space under the state directory (or move it with --state-dir), then rerun: nothing was recorded as done',
+      });
+    }
     if (/Host key verification failed|HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i.test(all)) {
       return new MigrateError('ESOURCEAUTH', `${where}: the server's host key is unknown or changed: ${said}`, {
         subject,
