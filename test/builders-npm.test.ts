@@ -7,7 +7,6 @@
  * token kept out of every file and message; with no such registry the build
  * is refused, naming the dependency, before npm asks anyone.
  */
-import { createServer, type Server } from 'node:http';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,40 +14,27 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packNpm, type InternalNpmRegistry } from '../src/builders/npm.js';
 import { MigrateError } from '../src/errors.js';
 import { makeTarball, publishVersion } from './support/npm-fixtures.js';
+import { startRefusingProxy, type RefusingProxy } from './support/refusing-proxy.js';
 import { startRegistry, type RunningRegistry } from './support/verdaccio.js';
 
 let dir: string;
 let registry: RunningRegistry;
-let proxy: Server;
+let proxy: RefusingProxy | undefined;
 /** Every host:port (CONNECT) or URL (plain HTTP) that npm tried to reach through the proxy. */
-const outbound: string[] = [];
-const saved = { HTTPS_PROXY: process.env.HTTPS_PROXY, NO_PROXY: process.env.NO_PROXY };
+let outbound: string[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'cam-builders-npm-'));
   registry = await startRegistry({ dir: join(dir, 'registry'), requireAuthForReads: true });
   await publishVersion(registry.url, registry.token, '@acme-gh/build-tool', '1.0.0', await makeTarball('@acme-gh/build-tool', '1.0.0'));
-  // the way out: recorded and refused, so nothing leaves this host whatever the builder does
-  proxy = createServer((req, res) => {
-    outbound.push(req.url ?? '');
-    res.writeHead(403).end();
-  });
-  proxy.on('connect', (req, socket) => {
-    outbound.push(req.url ?? '');
-    socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
-  });
-  await new Promise<void>((res) => proxy.listen(0, '127.0.0.1', res));
-  const address = proxy.address();
+  // the way out: recorded and refused, so nothing leaves this host whatever the builder does;
   // the builder hands HTTPS_PROXY and NO_PROXY to npm: the internal registry is reached directly, as a company's would be
-  process.env.HTTPS_PROXY = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  process.env.NO_PROXY = '127.0.0.1';
+  proxy = await startRefusingProxy();
+  outbound = proxy.outbound;
+  proxy.install();
 });
 afterAll(async () => {
-  for (const [k, v] of Object.entries(saved)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  await new Promise<void>((res) => (proxy ? proxy.close(() => res()) : res()));
+  await proxy?.stop();
   await registry?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });

@@ -13,12 +13,12 @@
  *    itself, with a source registry and its token: builders-npm.test.ts).
  */
 import { closeSync, mkdtempSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobStore } from '../src/state/blobs.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
 import { makeTarball, publishVersion } from './support/npm-fixtures.js';
+import { startRefusingProxy } from './support/refusing-proxy.js';
 import { fixtureBundle, gitSourceOn, startGitServer, type GitServer } from './support/git-server.js';
 
 let te: TestEnv;
@@ -144,19 +144,9 @@ describe('an npm package in git whose prepare script needs a package of its own 
     await git.createRepoFromDir('widget', src, { tags: ['v1.0.0'] });
 
     // the way out, recorded and refused: on the old code npm went to registry.npmjs.org for @acme/build-tool
-    const outbound: string[] = [];
-    const proxy = createServer((req, res) => {
-      outbound.push(req.url ?? '');
-      res.writeHead(403).end();
-    });
-    proxy.on('connect', (req, socket) => {
-      outbound.push(req.url ?? '');
-      socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
-    });
-    await new Promise<void>((res) => proxy.listen(0, '127.0.0.1', res));
-    const saved = process.env.HTTPS_PROXY;
-    const address = proxy.address();
-    process.env.HTTPS_PROXY = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    const proxy = await startRefusingProxy();
+    const outbound = proxy.outbound;
+    proxy.install();
     try {
       const job = te.writeJob({ name: 'widget', sources: [gitSource('widget', 'widget', 'npm')] });
       const since = te.sandbox.standIn.log.length;
@@ -177,9 +167,7 @@ describe('an npm package in git whose prepare script needs a package of its own 
       }
       expect(te.sandbox.standIn.log.slice(since).filter((e) => e.operation === 'npm:Publish')).toEqual([]);
     } finally {
-      if (saved === undefined) delete process.env.HTTPS_PROXY;
-      else process.env.HTTPS_PROXY = saved;
-      await new Promise<void>((res) => proxy.close(() => res()));
+      await proxy.stop();
     }
   });
 
@@ -191,20 +179,9 @@ describe('an npm package in git whose prepare script needs a package of its own 
     );
     writeFileSync(join(src, 'index.js'), 'module.exports = 2;\n');
     await git.createRepoFromDir('gadget', src, { tags: ['v1.0.0'] });
-    const outbound: string[] = [];
-    const proxy = createServer((req, res) => {
-      outbound.push(req.url ?? '');
-      res.writeHead(403).end();
-    });
-    proxy.on('connect', (req, socket) => {
-      outbound.push(req.url ?? '');
-      socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
-    });
-    await new Promise<void>((res) => proxy.listen(0, '127.0.0.1', res));
-    const saved = { https: process.env.HTTPS_PROXY, http: process.env.HTTP_PROXY };
-    const address = proxy.address();
-    process.env.HTTPS_PROXY = process.env.HTTP_PROXY = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-    process.env.NO_PROXY = '127.0.0.1';
+    const proxy = await startRefusingProxy();
+    const outbound = proxy.outbound;
+    proxy.install({ http: true });
     try {
       const d = te.sandbox.descriptor;
       await publishVersion(d.github.url, te.env[d.github.tokenEnv]!, '@acme-gh/feature-flags', '1.0.0', await makeTarball('@acme-gh/feature-flags', '1.0.0'));
@@ -219,12 +196,7 @@ describe('an npm package in git whose prepare script needs a package of its own 
       }
       expect(outbound).toEqual([]);
     } finally {
-      for (const [k, v] of [['HTTPS_PROXY', saved.https], ['HTTP_PROXY', saved.http]] as const) {
-        if (v === undefined) delete process.env[k];
-        else process.env[k] = v;
-      }
-      delete process.env.NO_PROXY;
-      await new Promise<void>((res) => proxy.close(() => res()));
+      await proxy.stop();
     }
   });
 });
