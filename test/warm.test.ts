@@ -430,6 +430,24 @@ describe('warm', () => {
     }
   });
 
+  it("a source switched off after its migration still names internal packages: they are looked up in the internal repository, never asked of the store", async () => {
+    const doc = parse(readFileSync(job, 'utf8')) as { sources: { id: string; enabled?: boolean }[] } & Record<string, unknown>;
+    const sources = doc.sources.map((x) => (x.id === 'private-npm' ? { ...x, enabled: false } : x));
+    const file = join(te.dir, 'warm-disabled.yaml');
+    writeFileSync(file, stringify({ ...doc, sources, name: 'warm-disabled', warm: { lockfiles: ['projects/web/package-lock.json'] } }));
+    const since = te.sandbox.standIn.log.length;
+    const r = await te.cli(['warm', file, '--json']);
+    expect(r.code, r.stderr).toBe(1); // the web lockfile's tampered package
+    const state = te.openState('warm-disabled');
+    try {
+      const core = state.db.prepare("SELECT outcome, internal FROM warm_entries WHERE name = '@acme/core'").get() as { outcome: string; internal: number };
+      expect(core).toEqual({ outcome: 'internal-present', internal: 1 });
+    } finally {
+      state.close();
+    }
+    expect(throughStoreOrShared(te.sandbox.standIn.log.slice(since), '@acme/core')).toEqual([]);
+  });
+
   it('a store repository that does not exist stops the warm before any item (exit 2)', async () => {
     const doc = parse(readFileSync(job, 'utf8')) as { target: { repositories: { npm: { store: string } } } };
     doc.target.repositories.npm.store = 'npm-stroe';

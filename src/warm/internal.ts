@@ -29,9 +29,11 @@ export const ECOSYSTEM_FORMAT: Record<Ecosystem, Format> = { npm: 'npm', pypi: '
 export class InternalNames {
   private readonly names: Record<Format, Set<string>> = { npm: new Set(), pypi: new Set(), generic: new Set() };
   private readonly scopes = new Set<string>();
+  /** Names of disabled sources: still never asked of a store, but not checked for protection (harden no longer covers them). */
+  private readonly retired: Record<Format, Set<string>> = { npm: new Set(), pypi: new Set(), generic: new Set() };
 
-  add(format: Format, name: string): void {
-    this.names[format].add(format === 'pypi' ? normalizeProjectName(name) : name);
+  add(format: Format, name: string, opts: { retired?: boolean } = {}): void {
+    (opts.retired ? this.retired : this.names)[format].add(format === 'pypi' ? normalizeProjectName(name) : name);
   }
 
   addScope(scope: string): void {
@@ -40,14 +42,18 @@ export class InternalNames {
 
   /** Is this registry name internal? npm: named, or in an internal scope; PyPI: by PEP 503 name; Go: the module or its /vN. */
   has(ecosystem: Ecosystem, name: string): boolean {
+    return this.hasIn(this.names, ecosystem, name) || this.hasIn(this.retired, ecosystem, name);
+  }
+
+  private hasIn(names: Record<Format, Set<string>>, ecosystem: Ecosystem, name: string): boolean {
     const format = ECOSYSTEM_FORMAT[ecosystem];
     switch (ecosystem) {
       case 'npm':
-        return this.names.npm.has(name) || (name.startsWith('@') && this.scopes.has(name.slice(0, name.indexOf('/'))));
+        return names.npm.has(name) || (name.startsWith('@') && this.scopes.has(name.slice(0, name.indexOf('/'))));
       case 'pypi':
-        return this.names.pypi.has(normalizeProjectName(name));
+        return names.pypi.has(normalizeProjectName(name));
       case 'go':
-        return this.names[format].has(name) || this.names[format].has(name.replace(/\/v\d+$/, ''));
+        return names[format].has(name) || names[format].has(name.replace(/\/v\d+$/, ''));
       default: {
         const never: never = ecosystem;
         throw new Error(`unknown ecosystem ${String(never)}`);
@@ -76,7 +82,15 @@ export async function internalNames(job: LoadedJob, env: NodeJS.ProcessEnv, stat
       for (const scope of s.scopes) out.addScope(scope);
     } else if (s.package) out.add(formatOf(s), s.package);
   }
-  for (const p of state.packages()) if (active.has(p.source_id)) out.add(p.format, p.package);
+  for (const p of state.packages()) out.add(p.format, p.package, { retired: !active.has(p.source_id) });
+  // a source switched off after its migration still names internal packages: asking a store
+  // for them would pull in whoever published those names publicly
+  for (const s of job.config.sources.filter((x) => !x.enabled)) {
+    if (s.kind === 'npm-registry') {
+      for (const p of s.packages) out.add('npm', p, { retired: true });
+      for (const scope of s.scopes) out.addScope(scope);
+    } else if (s.package) out.add(formatOf(s), s.package, { retired: true });
+  }
   for (const config of enabled) {
     const source = createSource(config, env, stateDir);
     try {
