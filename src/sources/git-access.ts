@@ -6,8 +6,8 @@
  * askpass, so nothing ever waits for a password or a host-key prompt; and
  * git's complaints turned into coded errors.
  */
-import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { MigrateError, toError } from '../errors.js';
 import { registerSecret } from '../redact.js';
@@ -114,6 +114,35 @@ export class GitAccess {
       allowEnvironment: ['GIT_CONFIG_NOSYSTEM', 'GIT_CONFIG_GLOBAL', 'GIT_TERMINAL_PROMPT'],
       ...(signal ? { abort: signal } : {}),
     }).env({ ...pick(this.env, ['PATH', 'HOME', 'LANG', 'TMPDIR']), GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_TERMINAL_PROMPT: '0' });
+  }
+
+  /**
+   * The bare mirror of `url` at `mirror`: cloned once (into a `.partial-<pid>` folder
+   * renamed when whole, so a killed clone is never taken for a mirror), else fetched and
+   * pruned from `url` as the job names it now (a moved repository, a corrected typo).
+   * --progress: git writes while it transfers, so the silence watchdog cuts only a stall.
+   */
+  async updateMirror(mirror: string, url: string, signal?: AbortSignal): Promise<void> {
+    if (!existsSync(join(mirror, 'HEAD'))) {
+      mkdirSync(dirname(mirror), { recursive: true });
+      const partial = `${mirror}.partial-${process.pid}`;
+      rmSync(partial, { recursive: true, force: true });
+      await this.git(dirname(mirror), signal).clone(url, partial, ['--mirror', '--progress']);
+      renameSync(partial, mirror);
+    } else {
+      await this.git(mirror, signal).raw(['remote', 'set-url', 'origin', url]);
+      await this.git(mirror, signal).raw(['fetch', '--prune', '--progress', 'origin']);
+    }
+  }
+
+  /**
+   * A clean checkout of `commit` in the new folder `dir`: a clone sharing the mirror's
+   * objects (nothing done there can touch the mirror), by local git only, without the
+   * operator's git config: the commit's bytes, as `go` reads a repository.
+   */
+  async checkout(mirror: string, dir: string, commit: string, signal?: AbortSignal): Promise<void> {
+    await this.localGit(dirname(dir), signal).clone(mirror, dir, ['--shared', '--no-checkout', '--quiet']);
+    await this.localGit(dir, signal).raw(['-c', 'core.autocrlf=input', '-c', 'core.eol=lf', '-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', commit]);
   }
 
   /** Remove the key file written for ssh, if any. */

@@ -13,7 +13,7 @@
  * tag that matches but is no version for the format is listed and skipped with
  * the reason. Every version records its tag, commit and commit time.
  */
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import semver from 'semver';
@@ -74,24 +74,10 @@ export class GitSource implements Source {
     });
   }
 
-  private git(baseDir: string, signal?: AbortSignal): SimpleGit {
-    return this.access.git(baseDir, signal);
-  }
-
   /** Clone the mirror once, fetch it on every run; then read every tag. The engine retries this. */
   async prepare(signal?: AbortSignal): Promise<void> {
     try {
-      if (!existsSync(join(this.mirror, 'HEAD'))) {
-        mkdirSync(join(this.mirror, '..'), { recursive: true });
-        const partial = `${this.mirror}.partial-${process.pid}`;
-        rmSync(partial, { recursive: true, force: true });
-        await this.git(join(this.mirror, '..'), signal).clone(this.url, partial, ['--mirror', '--progress']);
-        renameSync(partial, this.mirror);
-      } else {
-        // the job's url, always: a moved repository (or a corrected typo) is fetched from where the job says now
-        await this.git(this.mirror, signal).raw(['remote', 'set-url', 'origin', this.url]);
-        await this.git(this.mirror, signal).raw(['fetch', '--prune', '--progress', 'origin']);
-      }
+      await this.access.updateMirror(this.mirror, this.url, signal);
     } catch (e) {
       throw this.classify(e, 'fetch');
     } finally {
@@ -188,9 +174,7 @@ export class GitSource implements Source {
     const dir = join(this.tmpDir, `checkout-${this.id}-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
     const cleanup = () => rmSync(dir, { recursive: true, force: true });
     try {
-      // local git only, without the operator's git config: the bytes of the commit, as `go` reads them
-      await this.access.localGit(this.tmpDir, signal).clone(this.mirror, dir, ['--shared', '--no-checkout', '--quiet']);
-      await this.access.localGit(dir, signal).raw(['-c', 'core.autocrlf=input', '-c', 'core.eol=lf', '-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', commit]);
+      await this.access.checkout(this.mirror, dir, commit, signal);
       const seconds = (await this.access.localGit(dir, signal).raw(['show', '-s', '--format=%ct', commit])).trim();
       const override = this.overrides.get(version);
       return {

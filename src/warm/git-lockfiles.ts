@@ -8,9 +8,8 @@
  * curated environment, the job's key and known_hosts, never a prompt.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { SimpleGit } from 'simple-git';
 import { GitAccess } from '../sources/git-access.js';
 import type { JobConfig } from '../config/schema.js';
 import { MigrateError } from '../errors.js';
@@ -55,24 +54,15 @@ export class LockfileRepository {
     return this.repo.url;
   }
 
-  private git(baseDir: string, signal?: AbortSignal): SimpleGit {
-    return this.access.git(baseDir, signal);
-  }
-
   /** Clone the mirror once, fetch it on every warm. */
   async fetch(signal?: AbortSignal): Promise<void> {
     try {
-      if (!existsSync(join(this.mirror, 'HEAD'))) {
-        mkdirSync(join(this.mirror, '..'), { recursive: true });
-        const partial = `${this.mirror}.partial-${process.pid}`;
-        rmSync(partial, { recursive: true, force: true });
-        await this.git(join(this.mirror, '..'), signal).clone(this.repo.url, partial, ['--mirror', '--progress']);
-        renameSync(partial, this.mirror);
-      } else {
-        await this.git(this.mirror, signal).raw(['fetch', '--prune', '--progress', 'origin']);
-      }
+      await this.access.updateMirror(this.mirror, this.repo.url, signal);
     } catch (e) {
       throw this.classify(e, 'fetch');
+    } finally {
+      // the remote is done with: what follows reads the mirror only
+      this.access.close();
     }
   }
 
@@ -80,7 +70,7 @@ export class LockfileRepository {
   async branches(signal?: AbortSignal): Promise<string[]> {
     if (this.repo.branches.length) return this.repo.branches;
     try {
-      const head = (await this.git(this.mirror, signal).raw(['symbolic-ref', '--short', 'HEAD'])).trim();
+      const head = (await this.access.localGit(this.mirror, signal).raw(['symbolic-ref', '--short', 'HEAD'])).trim();
       return [head.replace(/^refs\/heads\//, '')];
     } catch (e) {
       throw this.classify(e, 'read the default branch of');
@@ -92,7 +82,7 @@ export class LockfileRepository {
     const label = `${this.repo.url}#${branch}`;
     let commit: string;
     try {
-      commit = (await this.git(this.mirror, signal).raw(['rev-parse', '--verify', '--end-of-options', `refs/heads/${branch}^{commit}`])).trim();
+      commit = (await this.access.localGit(this.mirror, signal).raw(['rev-parse', '--verify', '--end-of-options', `refs/heads/${branch}^{commit}`])).trim();
     } catch (e) {
       throw new MigrateError('ESOURCENOTFOUND', `${label}: no such branch`, { subject: label, cause: e, hint: 'check warm.repositories[].branches in the job file' });
     }
@@ -100,9 +90,7 @@ export class LockfileRepository {
     const dir = join(this.tmpDir, `warm-checkout-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
     const cleanup = () => rmSync(dir, { recursive: true, force: true });
     try {
-      // the lockfile's bytes as committed: the operator's git config (autocrlf) left out
-      await this.access.localGit(this.tmpDir, signal).clone(this.mirror, dir, ['--shared', '--no-checkout', '--quiet']);
-      await this.access.localGit(dir, signal).raw(['-c', 'core.autocrlf=false', '-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', commit]);
+      await this.access.checkout(this.mirror, dir, commit, signal);
     } catch (e) {
       cleanup();
       throw this.classify(e, 'check out', label);
