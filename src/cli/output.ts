@@ -47,8 +47,24 @@ function isSetupError(e: MigrateError): boolean {
   return e.code === 'ESOURCEAUTH' && /environment variable/.test(e.message);
 }
 
+export interface Progress<E> {
+  onProgress: (e: E) => void;
+  stop: () => void;
+}
+
+/** Progress as plain lines on stderr, one per event `line` has words for (a log, a pipe, CI). */
+export function progressLines<E>(io: Io, line: (e: E) => string | undefined): Progress<E> {
+  return {
+    onProgress: (e) => {
+      const text = line(e);
+      if (text) print(io.stderr, `${text.replace(/\n/g, ' ')}\n`);
+    },
+    stop: () => {},
+  };
+}
+
 /** Live progress: a bar on a terminal, plain lines otherwise. */
-export function progressRenderer(io: Io, quiet: boolean): { onProgress: (e: ProgressEvent) => void; stop: () => void } {
+export function progressRenderer(io: Io, quiet: boolean): Progress<ProgressEvent> {
   if (quiet) return { onProgress: () => {}, stop: () => {} };
   if (io.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
@@ -69,13 +85,7 @@ export function progressRenderer(io: Io, quiet: boolean): { onProgress: (e: Prog
       stop: () => bar.stop(),
     };
   }
-  return {
-    onProgress: (e) => {
-      const line = plainLine(e);
-      if (line) print(io.stderr, `${line.replace(/\n/g, ' ')}\n`);
-    },
-    stop: () => {},
-  };
+  return progressLines(io, plainLine);
 }
 
 function plainLine(e: ProgressEvent): string | undefined {

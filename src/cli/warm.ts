@@ -12,7 +12,7 @@ import { MigrateError } from '../errors.js';
 import { forOutput } from '../redact.js';
 import { warmJob, type WarmOptions, type WarmProgress } from '../warm/engine.js';
 import type { WarmSummary } from '../warm/summary.js';
-import { print, reportError, wantsJson, type Io } from './output.js';
+import { print, progressLines, reportError, wantsJson, type Io, type Progress } from './output.js';
 
 export interface WarmCommandOptions extends Omit<WarmOptions, 'job' | 'onProgress'> {
   json?: boolean;
@@ -62,7 +62,7 @@ function humanSummary(s: WarmSummary): string {
 }
 
 /** A bar on a terminal, one plain line per item otherwise (stderr). */
-function warmProgress(io: Io, quiet: boolean): { onProgress: (e: WarmProgress) => void; stop: () => void } {
+function warmProgress(io: Io, quiet: boolean): Progress<WarmProgress> {
   if (quiet) return { onProgress: () => {}, stop: () => {} };
   if (io.stderr.isTTY) {
     const bar = new cliProgress.SingleBar({ stream: io.stderr, format: '{bar} {value}/{total} entries | {last}', hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
@@ -76,13 +76,7 @@ function warmProgress(io: Io, quiet: boolean): { onProgress: (e: WarmProgress) =
       stop: () => bar.stop(),
     };
   }
-  return {
-    onProgress: (e) => {
-      const line = plainLine(e);
-      if (line) print(io.stderr, `${line.replace(/\n/g, ' ')}\n`);
-    },
-    stop: () => {},
-  };
+  return progressLines(io, plainLine);
 }
 
 function plainLine(e: WarmProgress): string | undefined {
