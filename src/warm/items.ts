@@ -8,7 +8,7 @@ import { normalizeProjectName } from '../builders/python-metadata.js';
 import type { Ecosystem, LockEntry } from '../lockfiles/index.js';
 import type { CollectedLockfile } from './inputs.js';
 import type { InternalNames } from './internal.js';
-import { itemKey, type ItemKind, type WarmItem } from './types.js';
+import { itemKey, type Expected, type ItemKind, type WarmItem } from './types.js';
 
 /**
  * The registry hosts whose packages may be requested through a store: the public
@@ -18,15 +18,17 @@ import { itemKey, type ItemKind, type WarmItem } from './types.js';
  * A registry entry pinned to any other host is another registry's package.
  */
 export class RegistryHosts {
-  private readonly hosts: Record<Ecosystem, Set<string>> = { npm: new Set(['registry.npmjs.org', 'registry.yarnpkg.com']), pypi: new Set(['pypi.org', 'files.pythonhosted.org', 'pypi.python.org']), go: new Set() };
+  private readonly hosts: Record<Ecosystem, Set<string | undefined>>;
+  private readonly codeartifactPrefix: string;
 
-  constructor(
-    config: { publicRegistries: { npm: string; pypi: string }; sources: readonly { kind: string; url: string; enabled?: boolean }[]; target: { domain: string; domainOwner: string } },
-    private readonly codeartifactPrefix = `${config.target.domain}-${config.target.domainOwner}.d.codeartifact.`,
-  ) {
-    this.hosts.npm.add(hostOf(config.publicRegistries.npm) ?? '');
-    this.hosts.pypi.add(hostOf(config.publicRegistries.pypi) ?? '');
-    for (const s of config.sources) if (s.kind === 'npm-registry') this.hosts.npm.add(hostOf(s.url) ?? '');
+  constructor(config: { publicRegistries: { npm: string; pypi: string }; sources: readonly { kind: string; url: string }[]; target: { domain: string; domainOwner: string } }) {
+    const npmSources = config.sources.filter((s) => s.kind === 'npm-registry').map((s) => hostOf(s.url));
+    this.hosts = {
+      npm: new Set(['registry.npmjs.org', 'registry.yarnpkg.com', hostOf(config.publicRegistries.npm), ...npmSources]),
+      pypi: new Set(['pypi.org', 'files.pythonhosted.org', 'pypi.python.org', hostOf(config.publicRegistries.pypi)]),
+      go: new Set(),
+    };
+    this.codeartifactPrefix = `${config.target.domain}-${config.target.domainOwner}.d.codeartifact.`;
   }
 
   /** The host of `resolved` when it is another registry's; undefined when a store may be asked. */
@@ -95,7 +97,7 @@ export function planItems(lockfiles: readonly CollectedLockfile[], internal: Int
     for (const e of result.entries) {
       const it = itemOf(e, internal, registries);
       // pinned twice in this very file with other bytes: the second pin is checked too
-      for (const other of e.otherIntegrity ?? []) if (other !== it.expected.integrity) (it.expected.otherIntegrity ??= []).push({ integrity: other, lockfiles: [ref.path] });
+      for (const other of e.otherIntegrity ?? []) pinAlso(it.expected, other, ref.path);
       const key = itemKey(it);
       keys.add(key);
       const seen = items.get(key);
@@ -103,22 +105,12 @@ export function planItems(lockfiles: readonly CollectedLockfile[], internal: Int
         items.set(key, { ...it, files: [ref.path] });
         continue;
       }
-      for (const o of it.expected.otherIntegrity ?? []) {
-        if (o.integrity === seen.expected.integrity) continue;
-        const same = (seen.expected.otherIntegrity ??= []).find((x) => x.integrity === o.integrity);
-        if (!same) seen.expected.otherIntegrity.push(o);
-        else if (!same.lockfiles.includes(ref.path)) same.lockfiles.push(ref.path);
-      }
       if (!seen.files.includes(ref.path)) seen.files.push(ref.path);
-      // the first file's integrity is checked, and every other file's that differs: one version
+      // the first file's integrity is checked, and every other pin that differs: one version
       // pinned with two different sets of bytes passes only if the bytes match both
       if (!seen.expected.integrity && it.expected.integrity) seen.expected.integrity = it.expected.integrity;
-      else if (it.expected.integrity && it.expected.integrity !== seen.expected.integrity) {
-        const others = (seen.expected.otherIntegrity ??= []);
-        const same = others.find((o) => o.integrity === it.expected.integrity);
-        if (!same) others.push({ integrity: it.expected.integrity, lockfiles: [ref.path] });
-        else if (!same.lockfiles.includes(ref.path)) same.lockfiles.push(ref.path);
-      }
+      else if (it.expected.integrity) pinAlso(seen.expected, it.expected.integrity, ref.path);
+      for (const o of it.expected.otherIntegrity ?? []) pinAlso(seen.expected, o.integrity, ref.path);
       for (const [file, hs] of Object.entries(it.expected.fileHashes ?? {})) {
         const all = (seen.expected.fileHashes ??= {});
         all[file] = [...new Set([...(all[file] ?? []), ...hs])].sort();
@@ -128,4 +120,13 @@ export function planItems(lockfiles: readonly CollectedLockfile[], internal: Int
     }
   }
   return { items: [...items.values()], byLockfile };
+}
+
+/** Another pin of the same version, and the lockfile that wrote it (nothing when it is the first pin). */
+function pinAlso(expected: Expected, integrity: string, lockfile: string): void {
+  if (integrity === expected.integrity) return;
+  const others = (expected.otherIntegrity ??= []);
+  const same = others.find((o) => o.integrity === integrity);
+  if (!same) others.push({ integrity, lockfiles: [lockfile] });
+  else if (!same.lockfiles.includes(lockfile)) same.lockfiles.push(lockfile);
 }

@@ -72,23 +72,28 @@ function fileVersion(project: string, filename: string): string | undefined {
   return undefined;
 }
 
+/** A pin as `sha256:<hex>` / `sha512:<hex>` (pip's `--hash` and the lockfiles' spelling), or undefined for an algorithm we do not compute. */
+function parsePin(pin: string): { algorithm: 'sha256' | 'sha512'; hex: string } | undefined {
+  const m = /^(sha256|sha512)[:=]([0-9a-f]+)$/i.exec(pin.trim());
+  return m?.[1] && m[2] ? { algorithm: m[1].toLowerCase() as 'sha256' | 'sha512', hex: m[2].toLowerCase() } : undefined;
+}
+
 /** The hashes a lockfile pins, by algorithm (pip accepts sha256, sha384, sha512; we compute sha256 and sha512). */
 function pinned(item: WarmItem): { sha256: Set<string>; sha512: Set<string>; other: number } {
   const out = { sha256: new Set<string>(), sha512: new Set<string>(), other: 0 };
   for (const h of item.expected.hashes ?? []) {
-    const m = /^(sha256|sha512)[:=]([0-9a-f]+)$/i.exec(h.trim());
-    if (m?.[1] && m[2]) out[m[1].toLowerCase() as 'sha256' | 'sha512'].add(m[2].toLowerCase());
+    const p = parsePin(h);
+    if (p) out[p.algorithm].add(p.hex);
     else out.other++;
   }
   return out;
 }
 
-/** Can a file be the one a lockfile pins (`sha256:<hex>`, `sha512:<hex>`)? True unless a hash we have differs. */
+/** Can a file be the one a lockfile pins? True unless a hash we have differs (an algorithm we do not compute says nothing). */
 function sameHash(pin: string, f: FileHashes): boolean {
-  const m = /^(sha256|sha512)[:=]([0-9a-f]+)$/i.exec(pin.trim());
-  if (!m?.[1] || !m[2]) return true; // an algorithm we do not check: nothing says otherwise
-  const ours = f[m[1].toLowerCase() as 'sha256' | 'sha512'];
-  return ours === undefined || ours === m[2].toLowerCase();
+  const p = parsePin(pin);
+  const ours = p && f[p.algorithm];
+  return ours === undefined || ours === p!.hex;
 }
 
 export class PypiStore implements StoreFormat<PypiMeta> {
