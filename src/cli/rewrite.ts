@@ -9,12 +9,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { loadJob, type LoadedJob } from '../config/load.js';
 import { Limiter } from '../engine/limiter.js';
 import { MigrateError, toError } from '../errors.js';
-import { detect, MAX_LOCKFILE_BYTES, type LockfileFormat } from '../lockfiles/index.js';
+import { detect, type LockfileFormat } from '../lockfiles/index.js';
+import { isInside, readLockfileBytes } from '../lockfiles/read.js';
 import { logicalLines } from '../lockfiles/requirements.js';
 import { rewriteLockfile, unifiedDiff, type RewriteChange, type RewriteTargets } from '../lockfiles/rewrite/index.js';
 import { printable, registerSecret } from '../redact.js';
@@ -124,13 +125,9 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
       const abs = realpathSync(file);
       if (seen.has(abs)) return;
       seen.add(abs);
-      // a repository's lockfile that is a link out of the checkout (`requirements.txt -> ~/.npmrc`)
-      if (root && (relative(root, abs).startsWith('..') || isAbsolute(relative(root, abs)))) throw new MigrateError('ELOCKFILE', 'a link to a file outside the repository: not read');
-      // not a FIFO or device an include names (reading it would hang or never end), nor a giant
-      const st = statSync(abs);
-      if (!st.isFile()) throw new MigrateError('ELOCKFILE', 'not a regular file: not read');
-      if (st.size > MAX_LOCKFILE_BYTES) throw new MigrateError('ELOCKFILE', `larger than ${MAX_LOCKFILE_BYTES} bytes: not read`);
-      const bytes = readFileSync(abs);
+      // as every lockfile is read: a regular file within the limit (never a FIFO or device an
+      // include names), and in a repository never a link out of the checkout (`-> ~/.npmrc`)
+      const bytes = readLockfileBytes(file, root ? { root } : {});
       const text = bytes.toString('utf8');
       const known = format ?? detect(file, text.slice(0, 64 * 1024));
       if (!known) throw new MigrateError('ELOCKFILE', 'not a lockfile format we know');
@@ -147,7 +144,7 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
             continue;
           }
           // a repository's file names only its own files: anything else of this machine stays out of the diff
-          if (root && (relative(root, real).startsWith('..') || isAbsolute(relative(root, real)))) {
+          if (root && !isInside(root, real)) {
             errors.push({ path, message: `line ${inc.line}: ${inc.option} ${inc.value} is outside the repository; not read` });
             continue;
           }

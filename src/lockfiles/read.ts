@@ -64,6 +64,11 @@ export function realpathInside(root: string, file: string): string | undefined {
  * Never says what a refused file holds.
  */
 export function readLockfileText(file: string, opts: ReadOptions = {}): string {
+  return stripBom(readLockfileBytes(file, opts).toString('utf8'));
+}
+
+/** The file's bytes as they are on disk (a BOM kept), with readLockfileText's refusals. */
+export function readLockfileBytes(file: string, opts: ReadOptions = {}): Buffer {
   const max = opts.maxBytes ?? MAX_LOCKFILE_BYTES;
   let path = file;
   if (opts.root !== undefined) {
@@ -107,7 +112,7 @@ export function readLockfileText(file: string, opts: ReadOptions = {}): string {
       if (got === 0) break;
       n += got;
     }
-    return stripBom(buf.subarray(0, n).toString('utf8'));
+    return buf.subarray(0, n);
   } catch (e) {
     if (e instanceof MigrateError) throw e;
     throw lockError({ file }, `cannot read: ${toError(e).message}`, { cause: e });
