@@ -10,6 +10,7 @@ import { lstat, readFile, readdir, readlink, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { MigrateError, type ErrorCode } from '../errors.js';
+import { AS_GO_READS, WITHOUT_OPERATOR_CONFIG } from '../git-local.js';
 import { MAX_GO_MOD, MAX_LICENSE, isVendoredPackage, modulePathFromGoMod, splitPathVersion, type CandidateFile, type FileProblem } from './go-rules.js';
 
 /** A file that may go into the zip, and how to read it. */
@@ -124,12 +125,11 @@ export class GitTree {
   }
 
   private async git(args: string[]): Promise<Buffer> {
-    // the operator's git config left out (an autocrlf=true would make a clean CRLF checkout
-    // look unchanged); line endings as go's own `git -c core.autocrlf=input -c core.eol=lf archive`
-    const env: NodeJS.ProcessEnv = { ...process.env, GIT_OPTIONAL_LOCKS: '0', GIT_LITERAL_PATHSPECS: '1', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
+    // as the checkout was made (an operator's autocrlf=true would make a CRLF checkout look clean)
+    const env: NodeJS.ProcessEnv = { ...process.env, GIT_OPTIONAL_LOCKS: '0', GIT_LITERAL_PATHSPECS: '1', ...WITHOUT_OPERATOR_CONFIG };
     for (const k of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_OBJECT_DIRECTORY', 'GIT_ALTERNATE_OBJECT_DIRECTORIES', 'GIT_CONFIG', 'GIT_CONFIG_COUNT', 'GIT_CONFIG_PARAMETERS']) delete env[k];
     return new Promise((done, reject) => {
-      execFile('git', ['-c', 'core.autocrlf=input', '-c', 'core.eol=lf', ...args], { cwd: this.top, env, encoding: 'buffer', maxBuffer: 1 << 30 }, (err, stdout, stderr) => {
+      execFile('git', [...AS_GO_READS, ...args], { cwd: this.top, env, encoding: 'buffer', maxBuffer: 1 << 30 }, (err, stdout, stderr) => {
         if (!err) return done(stdout);
         reject(
           new MigrateError('EBADSOURCE', `${this.subject}: git ${args[0]} failed in ${this.top}: ${stderr.toString('utf8').trim() || err.message}`, {

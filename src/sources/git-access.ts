@@ -10,6 +10,7 @@ import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } f
 import { dirname, join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { MigrateError, toError } from '../errors.js';
+import { AS_GO_READS, WITHOUT_OPERATOR_CONFIG } from '../git-local.js';
 import { registerSecret } from '../redact.js';
 
 /** Key files on disk right now: removed at exit too (a second Ctrl-C, the stop's backstop, a crash). */
@@ -98,12 +99,7 @@ export class GitAccess {
     }).env(this.env);
   }
 
-  /**
-   * git on local repositories only (the mirror, a checkout): the operator's global and
-   * system git config left out, so `core.autocrlf=true` or a global smudge filter (LFS)
-   * cannot change the bytes a build reads; line endings as the Go toolchain reads a
-   * repository (`-c core.autocrlf=input -c core.eol=lf`, which callers pass).
-   */
+  /** git on local repositories only (the mirror, a checkout), without the operator's git config (src/git-local.ts). */
   localGit(baseDir: string, signal?: AbortSignal): SimpleGit {
     return simpleGit({
       baseDir,
@@ -113,7 +109,7 @@ export class GitAccess {
       unsafe: { allowUnsafeConfigPaths: true },
       allowEnvironment: ['GIT_CONFIG_NOSYSTEM', 'GIT_CONFIG_GLOBAL', 'GIT_TERMINAL_PROMPT'],
       ...(signal ? { abort: signal } : {}),
-    }).env({ ...pick(this.env, ['PATH', 'HOME', 'LANG', 'TMPDIR']), GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_TERMINAL_PROMPT: '0' });
+    }).env({ ...pick(this.env, ['PATH', 'HOME', 'LANG', 'TMPDIR']), ...WITHOUT_OPERATOR_CONFIG, GIT_TERMINAL_PROMPT: '0' });
   }
 
   /**
@@ -142,7 +138,7 @@ export class GitAccess {
    */
   async checkout(mirror: string, dir: string, commit: string, signal?: AbortSignal): Promise<void> {
     await this.localGit(dirname(dir), signal).clone(mirror, dir, ['--shared', '--no-checkout', '--quiet']);
-    await this.localGit(dir, signal).raw(['-c', 'core.autocrlf=input', '-c', 'core.eol=lf', '-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', commit]);
+    await this.localGit(dir, signal).raw([...AS_GO_READS, '-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', commit]);
   }
 
   /** Remove the key file written for ssh, if any. */

@@ -1,0 +1,10 @@
+/**
+ * How git is run on a local repository whose bytes become an artifact (a
+ * mirror, a checkout): the operator's global and system git config left out
+ * (`core.autocrlf=true`, an LFS smudge filter would change what a build reads),
+ * and line endings as the Go toolchain reads a repository
+ * (`git -c core.autocrlf=input -c core.eol=lf archive`, cmd/go modfetch/codehost).
+ */
+export const WITHOUT_OPERATOR_CONFIG = { GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' } as const;
+
+export const AS_GO_READS: readonly string[] = ['-c', 'core.autocrlf=input', '-c', 'core.eol=lf'];
