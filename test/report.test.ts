@@ -3,11 +3,14 @@
  * Schema, the Markdown form's content (not its whitespace), the estimate, and
  * escaping of hostile names.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { reportCommand } from '../src/cli/plan.js';
 import { clearSecrets, registerSecret } from '../src/redact.js';
 import { exclusionExplainer } from '../src/report/exclusion.js';
 import {
@@ -27,6 +30,7 @@ import {
 import { StateDb } from '../src/state/db.js';
 import { bigJob, makeBigState } from './fixtures/report/big.js';
 import { hashes, makeRealisticState, realisticJob, type Realistic } from './fixtures/report/realistic.js';
+import { ROOT, TSX_LOADER } from './support/harness.js';
 
 const pkgJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 const schemaFile = JSON.parse(readFileSync(new URL('../src/report/schema.json', import.meta.url), 'utf8')) as Record<string, unknown>;
@@ -388,5 +392,70 @@ describe('the model from input alone', () => {
     const r = buildReport({ ...input, job });
     expect(r.packages.find((p) => p.name === '@acme/logger')).toBeUndefined();
     expect(r.findings.find((f) => f.code === 'EOTHERSOURCES')?.title).toMatch(/^6 version\(s\)/);
+  });
+});
+
+describe('the report files (cam report)', () => {
+  const STACK_LINE = /^\s{4}at /m;
+  /** A state directory holding the realistic job's state, and its job file. */
+  function stateWithJob(name: string): { stateDir: string; jobFile: string } {
+    const stateDir = join(dir, name);
+    mkdirSync(stateDir);
+    makeRealisticState(stateDir).state.close();
+    const job = realisticJob();
+    const jobFile = join(stateDir, 'acme.yaml');
+    // JSON is YAML
+    writeFileSync(jobFile, JSON.stringify({ name: job.name, ...job.config }));
+    return { stateDir, jobFile };
+  }
+  const io = () => {
+    let stdout = '';
+    let stderr = '';
+    return {
+      io: { stdout: { write: (s: string) => ((stdout += s), true), isTTY: false }, stderr: { write: (s: string) => ((stderr += s), true), isTTY: false } } as never,
+      out: () => ({ stdout, stderr }),
+    };
+  };
+
+  it('a full disk (here: a file-size limit) is ELOCAL naming the file, with no stack trace and no partial report left behind', async () => {
+    const { stateDir, jobFile } = stateWithJob('full');
+    const out = join(stateDir, 'reports');
+    // RLIMIT_FSIZE: a write past 40 KiB fails with EFBIG (node ignores SIGXFSZ), as a full disk fails with ENOSPC
+    const child = spawn('bash', ['-c', 'ulimit -f 40; exec "$0" "$@"', process.execPath, '--import', TSX_LOADER, join(ROOT, 'src/cli/main.ts'), '--state-dir', stateDir, 'report', jobFile, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const [code] = (await once(child, 'close')) as [number | null];
+    expect(code, stderr).toBe(1);
+    expect((JSON.parse(stdout) as { error: { code: string } }).error.code).toBe('ELOCAL');
+    expect(stderr).toContain(join(out, 'acme-migration-plan-'));
+    expect(stderr).not.toMatch(STACK_LINE);
+    // not a truncated report, not a temporary file
+    expect(readdirSync(out)).toEqual([]);
+  });
+
+  it('writes into a directory it creates, and replaces a link planted at a report name instead of writing through it', async () => {
+    const { stateDir, jobFile } = stateWithJob('links');
+    const out = join(stateDir, 'shared', 'reports');
+    mkdirSync(out, { recursive: true });
+    const victim = join(stateDir, 'victim.txt');
+    writeFileSync(victim, 'the operator file\n');
+    // a name per second for the next minute, as someone sharing the directory could plant them
+    const now = Date.now();
+    for (let s = -2; s < 60; s++) {
+      const stamp = new Date(now + s * 1000).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+      for (const ext of ['json', 'md', 'html']) symlinkSync(victim, join(out, `acme-migration-plan-${stamp}.${ext}`));
+    }
+    const { io: streams, out: printed } = io();
+    expect(await reportCommand(jobFile, { stateDir, out, json: true }, streams)).toBe(1);
+    expect(readFileSync(victim, 'utf8')).toBe('the operator file\n');
+    const written = readdirSync(out).filter((f) => !lstatSync(join(out, f)).isSymbolicLink());
+    expect(written.map((f) => f.split('.').pop()).sort()).toEqual(['html', 'json', 'md']);
+    expect(JSON.parse(readFileSync(join(out, written.find((f) => f.endsWith('.json'))!), 'utf8'))).toEqual(JSON.parse(printed().stdout));
+    // a directory that does not exist yet is made
+    const fresh = join(stateDir, 'new', 'nested');
+    expect(await reportCommand(jobFile, { stateDir, out: fresh, json: true }, io().io)).toBe(1);
+    expect(readdirSync(fresh).map((f) => f.split('.').pop()).sort()).toEqual(['html', 'json', 'md']);
   });
 });

@@ -5,8 +5,8 @@
  * Markdown, one self-contained HTML file) for the people who sign off.
  * `report JOB` writes the same report for a finished or partial run.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadJob, type LoadedJob } from '../config/load.js';
 import { exposure, preflightAudit } from '../engine/audit.js';
 import type { RunSummary } from '../engine/events.js';
@@ -15,9 +15,8 @@ import { Limiter } from '../engine/limiter.js';
 import { buildReport, type Report } from '../report/model.js';
 import type { HardeningInput } from '../report/schema.js';
 import { reportInputFromState } from '../report/from-state.js';
-import { renderHtml } from '../report/render-html.js';
 import { renderJson } from '../report/render-json.js';
-import { renderMarkdown } from '../report/render-markdown.js';
+import { writeReportFiles } from '../report/write.js';
 import { StateDb } from '../state/db.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
 import { createTarget } from '../targets/index.js';
@@ -155,14 +154,7 @@ function hardeningSection(summary: RunSummary | null | undefined): HardeningInpu
 }
 
 function write(report: Report, job: LoadedJob, outDir: string, kind: string): WrittenReport {
-  mkdirSync(outDir, { recursive: true });
-  const stamp = report.generatedAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  const base = resolve(outDir, `${job.name}-${kind}-${stamp}`);
-  const files = { json: `${base}.json`, markdown: `${base}.md`, html: `${base}.html` };
-  writeFileSync(files.json, `${renderJson(report)}\n`);
-  writeFileSync(files.markdown, renderMarkdown(report));
-  writeFileSync(files.html, renderHtml(report));
-  return { report, files };
+  return { report, files: writeReportFiles(report, job.name, outDir, kind) };
 }
 
 function humanVerdict(w: WrittenReport): string {
