@@ -338,6 +338,38 @@ describe('the Markdown form', () => {
   });
 });
 
+describe('the Markdown form, with names, versions and messages as long as a source likes', () => {
+  it('renders a version made of 100,000 backtick runs (it overflowed the stack) and stays pasteable', () => {
+    const input = reportInputFromState(fx.state, fx.job, undefined, fx.options);
+    input.items = input.items.map((i) => (i.package === '@acme/config' && i.version === '3.0.0' ? { ...i, version: '`a'.repeat(100_000) } : i));
+    const md = renderMarkdown(buildReport(input));
+    expect(md.length).toBeLessThan(64 * 1024);
+    expect(md).toMatch(/\| `` `a`a`a[`a]*… `` \| \*\*publish\*\* \|/);
+  });
+
+  it('60 packages with 5,000-character versions and messages: under 64 KiB, whole rows only, and the cuts say what is left out', () => {
+    const input = reportInputFromState(fx.state, fx.job, undefined, fx.options);
+    const one = input.items.filter((i) => i.package === '@acme/http-client');
+    input.items = Array.from({ length: 60 }, (_, p) =>
+      one.map((i, n) => ({ ...i, package: `@acme/p${String(p).padStart(2, '0')}`, version: `1.0.${n}-${'x'.repeat(5000)}`, ...(n === 0 ? { state: 'failed' as const, last_error_code: 'EBADSOURCE', last_error: `EBADSOURCE: ${'| <b>m</b> '.repeat(600)}` } : {}) })),
+    ).flat();
+    const r = buildReport(input);
+    expect(r.totals.versions).toBe(60 * one.length);
+    // the JSON keeps every value whole
+    expect(r.packages.find((p) => p.name === '@acme/p00')!.versions[0]!.version.length).toBe(5000 + '1.0.0-'.length);
+    const md = renderMarkdown(r);
+    expect(md.length).toBeLessThan(64 * 1024);
+    expect(md).toMatch(/\*… and [\d,]+ more version\(s\) \(/);
+    expect(md).toMatch(/\*Version tables end here: [\d,]+ more package\(s\)/);
+    const tables = md.split('\n\n').filter((b) => b.startsWith('| '));
+    for (const t of tables) {
+      const cols = (line: string) => outsideCode(line).split(/(?<!\\)\|/).length;
+      const rows = t.split('\n').filter((l) => l !== '');
+      for (const row of rows) expect(cols(row)).toBe(cols(rows[0]!));
+    }
+  });
+});
+
 describe('the estimate', () => {
   const base = { files: 0, bytes: 0, unknownSizeVersions: 0, largestPackageVersions: 1 };
   it('many small versions: the publish quota dominates', () => {

@@ -41,10 +41,28 @@ export interface MarkdownOptions {
   maxSubjects?: number;
 }
 
+/**
+ * Longest text of one value, in characters: a source decides how long its names,
+ * versions and messages are (an npm registry may list a version of any length as
+ * a key of its packument), and a change request takes 65,536 characters in all.
+ * The JSON and HTML forms keep every value whole.
+ */
+const MAX_CODE = 200;
+const MAX_TEXT = 600;
+/** The whole document: GitHub's limit for an issue or pull-request body is 65,536 characters. */
+const MAX_CHARS = 60_000;
+
+function cut(s: string, max: number): string {
+  if (s.length <= max) return s;
+  // never half a surrogate pair
+  const end = /[\uD800-\uDBFF]/.test(s[max - 2] ?? '') ? max - 2 : max - 1;
+  return `${s.slice(0, end)}…`;
+}
+
 /** Free text: CommonMark backslash escapes for every character that could start inline markup or HTML. */
 export function mdText(s: string): string {
   return (
-    oneLine(s)
+    cut(oneLine(s), MAX_TEXT)
       .replace(/[\\`*_[\]<>|~&]/g, '\\$&')
       // what starts a block only at the start of a line: a heading, a list item, a setext underline
       .replace(/^(\d{1,9})([.)])(?=\s|$)/, '$1\\$2')
@@ -54,8 +72,11 @@ export function mdText(s: string): string {
 
 /** A name or version as a code span (shown literally), with GFM table pipes escaped. */
 export function mdCode(s: string): string {
-  const t = oneLine(s).replace(/\|/g, '\\|');
-  const longest = Math.max(0, ...(t.match(/`+/g) ?? []).map((r) => r.length));
+  const t = cut(oneLine(s), MAX_CODE).replace(/\|/g, '\\|');
+  // the fence is one backtick longer than the longest run inside (a loop: a spread of
+  // every run's length would overflow the stack on a value with 100,000 of them)
+  let longest = 0;
+  for (const run of t.matchAll(/`+/g)) longest = Math.max(longest, run[0].length);
   const fence = '`'.repeat(longest + 1);
   const pad = t.startsWith('`') || t.endsWith('`') || t === '' ? ' ' : '';
   return `${fence}${pad}${t}${pad}${fence}`;
@@ -179,7 +200,7 @@ function otherSections(r: Report): string[] {
 
 const priority = (k: OutcomeKey) => (PROBLEM_OUTCOMES.has(k) ? 0 : k === 'skipped' || k === 'excluded' || k === 'removed' ? 1 : 2);
 
-function versionRows(p: ReportPackage, max: number): { rows: string[][]; left: Partial<Record<OutcomeKey, number>> } {
+function versionRows(p: ReportPackage, max: number): { rows: { cells: string[]; key: OutcomeKey }[]; left: Partial<Record<OutcomeKey, number>> } {
   // the rows that need a decision first, then the left-out ones, then the newest of the rest
   const ranked = p.versions.map((v, i) => ({ v, i })).sort((a, b) => priority(a.v.outcome.key) - priority(b.v.outcome.key) || b.i - a.i);
   const shown = ranked.slice(0, max);
@@ -192,57 +213,82 @@ function versionRows(p: ReportPackage, max: number): { rows: string[][]; left: P
     `${mdCode(v.source)} ${mdText(provenanceLine(v))}${provenanceTime(v) ? ` ${day(provenanceTime(v))}` : ''}`,
     mdText(outcomeDetail(v, 160)),
   ];
-  return { rows: shown.map(({ v }) => row(v)), left };
+  return { rows: shown.map(({ v }) => ({ cells: row(v), key: v.outcome.key })), left };
 }
 
-function packagesSection(r: Report, o: Required<MarkdownOptions>): string[] {
+/**
+ * The package table and the version tables, in `room` characters: row caps alone
+ * do not bound the size when a source's names or versions are long, so rows are
+ * added while they fit, and every cut says what it left out.
+ */
+function packagesSection(r: Report, o: Required<MarkdownOptions>, room: number): string[] {
   const out = ['## Packages', ''];
   const pkgs = r.packages;
   if (pkgs.length === 0) return [...out, 'No package listed.', ''];
+  // what the notes at the end take at most (counts and words, no value from a source)
+  let left = room - 1_000;
+  const fits = (text: string) => {
+    if (text.length + 1 > left) return false;
+    left -= text.length + 1;
+    return true;
+  };
   // packages needing a decision first, then those with versions left out, when not all fit
   const rank = (p: ReportPackage) => (p.listErrors.length || p.versions.some((v) => PROBLEM_OUTCOMES.has(v.outcome.key)) ? 0 : p.versions.some((v) => priority(v.outcome.key) === 1) ? 1 : 2);
   const ranked = pkgs.map((p, i) => ({ p, i })).sort((a, b) => rank(a.p) - rank(b.p) || a.i - b.i);
-  const inTable = new Set(ranked.slice(0, o.maxPackages).map(({ p }) => p));
+  const packageRow = (p: ReportPackage) => [
+    mdCode(p.name),
+    p.format,
+    p.sources.map(mdCode).join(', '),
+    int(p.versionCount),
+    formatBytes(p.bytes),
+    [
+      mdText(countsLine(p.counts)),
+      p.listErrors.length ? `**not listed: ${p.listErrors.map((e) => mdText(e.code)).join(', ')}**` : '',
+      p.metadata?.state === 'failed' ? `dist-tags failed: ${mdText(p.metadata.error ?? '')}` : '',
+    ]
+      .filter(Boolean)
+      .join('; '),
+  ];
+  const head = table(['package', 'format', 'source(s)', 'versions', 'size', 'outcomes'], [], ['l', 'l', 'l', 'r', 'r', 'l']);
+  fits(head);
+  const inTable = new Set<ReportPackage>();
+  const rowText = new Map<ReportPackage, string>();
+  for (const { p } of ranked.slice(0, o.maxPackages)) {
+    const text = table([], [packageRow(p)]).split('\n').pop()!;
+    if (!fits(text)) break;
+    inTable.add(p);
+    rowText.set(p, text);
+  }
   const listed = pkgs.filter((p) => inTable.has(p));
-  out.push(
-    table(
-      ['package', 'format', 'source(s)', 'versions', 'size', 'outcomes'],
-      listed.map((p) => [
-        mdCode(p.name),
-        p.format,
-        p.sources.map(mdCode).join(', '),
-        int(p.versionCount),
-        formatBytes(p.bytes),
-        [
-          mdText(countsLine(p.counts)),
-          p.listErrors.length ? `**not listed: ${p.listErrors.map((e) => mdText(e.code)).join(', ')}**` : '',
-          p.metadata?.state === 'failed' ? `dist-tags failed: ${mdText(p.metadata.error ?? '')}` : '',
-        ]
-          .filter(Boolean)
-          .join('; '),
-      ]),
-      ['l', 'l', 'l', 'r', 'r', 'l'],
-    ),
-    '',
-  );
+  out.push([head, ...listed.map((p) => rowText.get(p)!)].join('\n'), '');
   if (listed.length < pkgs.length) {
     const rest = pkgs.filter((p) => !inTable.has(p));
     out.push(`*${int(rest.length)} more package(s) with ${int(rest.reduce((n, p) => n + p.versionCount, 0))} version(s) are not shown (${mdText(countsLine(sumCounts(rest)))}): see the JSON or HTML report.*`, '');
   }
-  // version tables, within a budget of rows, in the same order of urgency
+  // version tables, within a budget of rows and of characters, in the same order of urgency
   let budget = o.maxVersionRows;
-  const detailed: ReportPackage[] = [];
+  const detailed = new Set<ReportPackage>();
   for (const { p } of ranked) {
     if (p.versions.length === 0 || budget <= 0) continue;
-    const { rows, left } = versionRows(p, Math.min(o.maxVersionsPerPackage, budget));
-    budget -= rows.length;
-    detailed.push(p);
-    out.push(`### ${mdCode(p.name)} (${p.format})`, '');
-    out.push(table(['version', 'outcome', 'size', 'source', 'detail'], rows, ['l', 'l', 'r', 'l', 'l']), '');
-    const more = p.versions.length - rows.length;
-    if (more > 0) out.push(`*… and ${int(more)} more version(s) (${mdText(countsLine(left))}): see the JSON or HTML report.*`, '');
+    const { rows, left: leftOut } = versionRows(p, Math.min(o.maxVersionsPerPackage, budget));
+    const heading = `### ${mdCode(p.name)} (${p.format})`;
+    const tableHead = table(['version', 'outcome', 'size', 'source', 'detail'], [], ['l', 'l', 'r', 'l', 'l']);
+    if (!fits(`${heading}\n\n${tableHead}\n\n`)) break;
+    const shown: string[] = [];
+    for (const row of rows) {
+      const text = table([], [row.cells]).split('\n').pop()!;
+      if (!fits(text)) break;
+      shown.push(text);
+    }
+    budget -= shown.length;
+    detailed.add(p);
+    out.push(heading, '', [tableHead, ...shown].join('\n'), '');
+    const more = p.versions.length - shown.length;
+    for (const row of rows.slice(shown.length)) leftOut[row.key] = (leftOut[row.key] ?? 0) + 1;
+    if (more > 0) out.push(`*… and ${int(more)} more version(s) (${mdText(countsLine(leftOut))}): see the JSON or HTML report.*`, '');
+    if (shown.length < rows.length) break;
   }
-  const undetailed = pkgs.filter((p) => p.versions.length > 0 && !detailed.includes(p));
+  const undetailed = pkgs.filter((p) => p.versions.length > 0 && !detailed.has(p));
   if (undetailed.length) out.push(`*Version tables end here: ${int(undetailed.length)} more package(s) (${mdText(countsLine(sumCounts(undetailed)))}) are in the JSON and HTML reports.*`, '');
   return out;
 }
@@ -274,6 +320,7 @@ export function renderMarkdown(report: Report, options: MarkdownOptions = {}): s
   out.push(`## Critical findings (${critical.length})`, '');
   out.push(critical.length ? critical.map((f, i) => findingItem(f, i, o.maxSubjects)).join('\n') : 'None: nothing blocks cutover.', '');
   if (warnings.length) out.push(`## Warnings (${warnings.length})`, '', warnings.map((f, i) => findingItem(f, i, o.maxSubjects)).join('\n'), '');
-  out.push(...totalsSection(r), ...estimateSection(r), ...otherSections(r), ...packagesSection(r, o));
+  out.push(...totalsSection(r), ...estimateSection(r), ...otherSections(r));
+  out.push(...packagesSection(r, o, MAX_CHARS - out.join('\n').length));
   return `${out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
 }
