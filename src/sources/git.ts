@@ -21,7 +21,7 @@ import type { SimpleGit } from 'simple-git';
 import { checkPathMajor, isCanonicalVersion, isPseudoVersion, modulePathFromGoMod, semverMajor, splitPathVersion } from '../builders/go-rules.js';
 import { normalizePep440 } from '../builders/python.js';
 import type { GitSourceConfig } from '../config/schema.js';
-import { MigrateError, toError } from '../errors.js';
+import { MigrateError } from '../errors.js';
 import { printable } from '../redact.js';
 import type { PackageListing, VersionListing } from '../types.js';
 import { GitAccess } from './git-access.js';
@@ -202,40 +202,47 @@ export class GitSource implements Source {
   /** Every tag the pattern matches, with its commit, its time and the package it builds. */
   private async readTags(signal?: AbortSignal): Promise<TaggedVersion[]> {
     const git = this.access.localGit(this.mirror, signal);
-    // show-ref --dereference: "<sha> refs/tags/x" and, for an annotated tag, "<commit> refs/tags/x^{}" (fully peeled)
-    let refs = '';
-    try {
-      refs = await git.raw(['show-ref', '--tags', '--dereference']);
-    } catch (e) {
-      // no tags at all: show-ref exits 1 with no output
-      if (!/exited with code 1|exit code 1/.test(toError(e).message) && toError(e).message.trim() !== '') throw this.classify(e, 'list tags');
-    }
-    const target = new Map<string, string>();
-    for (const line of refs.split('\n')) {
-      const m = /^([0-9a-f]{40,64}) refs\/tags\/(.+?)(\^\{\})?$/.exec(line.trim());
-      if (!m) continue;
-      if (m[3] || !target.has(m[2]!)) target.set(m[2]!, m[1]!);
-    }
     const pattern = this.pattern();
     const described: TaggedVersion[] = [];
-    for (const [tag, commit] of [...target].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-      const m = pattern.exec(tag);
+    for (const t of await this.peelTags(git)) {
+      const m = pattern.exec(t.tag);
       if (!m) continue;
-      described.push(await this.describe(git, tag, commit, m[1]!));
+      const d = await this.describe(git, t.tag, t.commit, m[1]!, t.type);
+      described.push({ ...d, ...(t.committedAt ? { committedAt: t.committedAt } : {}) });
     }
-    const found = oneTagPerVersion(described);
-    // commit times, a few hundred commits per git call
-    const commits = [...new Set(found.map((f) => f.commit))];
-    const times = new Map<string, string>();
-    for (let i = 0; i < commits.length; i += 200) {
-      const out = await git.raw(['show', '-s', '--format=%H %ct', ...commits.slice(i, i + 200)]).catch(() => '');
-      for (const line of out.split('\n')) {
-        const [sha, ct] = line.trim().split(' ');
-        if (sha && ct) times.set(sha, new Date(Number(ct) * 1000).toISOString());
-      }
+    return oneTagPerVersion(described);
+  }
+
+  /**
+   * Every tag with the object it names once peeled (an annotated tag is followed to what
+   * it tags), that object's type and, for a commit, its committer time; sorted by name.
+   * Fields only, never an object's contents: the repository decides what a tag points at,
+   * and a tag on a blob or a tree is a tag like any other (`git show` would print that
+   * blob, whose lines could pass for other commits' times).
+   */
+  private async peelTags(git: SimpleGit): Promise<{ tag: string; commit: string; type: string; committedAt?: string }[]> {
+    const out = await git.raw(['for-each-ref', '--format=%(objecttype) %(objectname) %(committerdate:unix) %(*objecttype) %(*objectname) %(*committerdate:unix) %(refname)', 'refs/tags']).catch((e: unknown) => {
+      throw this.classify(e, 'list tags');
+    });
+    const tags: { tag: string; commit: string; type: string; committedAt?: string }[] = [];
+    for (const line of out.split('\n')) {
+      // seven fields, some empty (a lightweight tag has no peeled object); a ref name has no spaces (git check-ref-format)
+      const f = line.split(' ');
+      if (f.length !== 7 || !f[6]!.startsWith('refs/tags/')) continue;
+      let [type, sha, time] = f[0] === 'tag' && f[3] ? [f[3], f[4]!, f[5]!] : [f[0]!, f[1]!, f[2]!];
+      // a tag of a tag (of a tag…): git warns when one is made; followed to the end, one git call each
+      if (type === 'tag') ({ type, sha, time } = await this.peelNested(git, sha).catch((e: unknown) => Promise.reject(this.classify(e, 'list tags'))));
+      tags.push({ tag: f[6]!.slice('refs/tags/'.length), commit: sha, type, ...(type === 'commit' && /^\d+$/.test(time) ? { committedAt: new Date(Number(time) * 1000).toISOString() } : {}) });
     }
-    for (const f of found) f.committedAt = times.get(f.commit);
-    return found;
+    return tags.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
+  }
+
+  /** What a chain of annotated tags ends at. */
+  private async peelNested(git: SimpleGit, sha: string): Promise<{ type: string; sha: string; time: string }> {
+    const peeled = (await git.raw(['rev-parse', '--verify', '--end-of-options', `${sha}^{}`])).trim();
+    const type = (await git.raw(['cat-file', '-t', peeled])).trim();
+    const time = type === 'commit' ? (await git.raw(['show', '-s', '--format=%ct', peeled])).trim() : '';
+    return { type, sha: peeled, time };
   }
 
   /** `v{version}` as a regular expression capturing the version; Go in a subdirectory defaults to `<dir>/v{version}`. */
@@ -248,10 +255,10 @@ export class GitSource implements Source {
   }
 
   /** What a matching tag is: its version in the format's spelling and the package it builds, or why it is skipped. */
-  private async describe(git: SimpleGit, tag: string, commit: string, captured: string): Promise<TaggedVersion> {
+  private async describe(git: SimpleGit, tag: string, commit: string, captured: string, type: string): Promise<TaggedVersion> {
     const shown = printable(captured).slice(0, 100);
     const base = { tag, commit, version: shown, name: this.config.package ?? this.id };
-    if (!/^[0-9a-f]{40,64}$/.test(commit)) return { ...base, skip: `tag ${printable(tag)} does not point at a commit` };
+    if (type !== 'commit') return { ...base, skip: `tag ${printable(tag)} points at a ${printable(type)}, not a commit: there is nothing to check out` };
     switch (this.format) {
       case 'pypi': {
         const v = normalizePep440(captured);

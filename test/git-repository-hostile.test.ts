@@ -1,0 +1,73 @@
+/**
+ * git sources against a repository whose owner means harm, beyond its tags' names:
+ * tags on objects that are no commit, and links that point out of the checkout.
+ * Real sshd, real builds, the CodeArtifact stand-in.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestEnv, type TestEnv } from './support/harness.js';
+import { gitSourceOn, startGitServer, type GitServer } from './support/git-server.js';
+
+let te: TestEnv;
+let git: GitServer;
+
+const HATCH = (name: string, version: string) => `[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n\n[project]\nname = "${name}"\nversion = "${version}"\ndescription = "fixture"\n\n[tool.hatch.build.targets.wheel]\npackages = ["${name.replace(/-/g, '_')}"]\n`;
+
+beforeAll(async () => {
+  te = await startTestEnv();
+  git = await startGitServer({ dir: join(te.dir, 'git') });
+  te.env.CAM_TEST_GIT_KEY = git.clientKey;
+});
+afterAll(async () => {
+  await git?.stop();
+  await te?.stop();
+});
+
+/** A Python project folder at one version. */
+function pyProject(dir: string, name: string, version: string): string {
+  mkdirSync(join(dir, name.replace(/-/g, '_')), { recursive: true });
+  writeFileSync(join(dir, 'pyproject.toml'), HATCH(name, version));
+  writeFileSync(join(dir, name.replace(/-/g, '_'), '__init__.py'), `VERSION = "${version}"\n`);
+  return dir;
+}
+
+function rows(job: string) {
+  const state = te.openState(job);
+  try {
+    return state.items();
+  } finally {
+    state.close();
+  }
+}
+
+describe('tags', () => {
+  it('a tag on a tree, on a blob, an annotated one on a tree: skipped with the reason; the others migrate with their own commit times, whatever the blob says', async () => {
+    await git.createRepoFromDir('objects', pyProject(join(te.dir, 'src-objects'), 'objects-lib', '1.0.0'), { tags: ['v1.0.0'], date: '2022-02-02T02:02:02Z' });
+    const commit = await git.revParse('objects', 'v1.0.0');
+    const tree = (await git.git('objects', ['rev-parse', 'v1.0.0^{tree}'])).trim();
+    // a blob whose lines look like "<commit> <time>" (and like nothing git would print for a commit)
+    const blob = (await git.git('objects', ['hash-object', '-w', '--stdin'], { input: `${commit} 1\nnot a time\n` })).trim();
+    await git.git('objects', ['tag', 'v2.0.0', tree]);
+    await git.git('objects', ['tag', 'v3.0.0', blob]);
+    await git.tag('objects', 'v4.0.0', 'v1.0.0', { message: 'fine so far' });
+    await git.git('objects', ['tag', '-a', '-m', 'annotated, on a tree', 'v5.0.0', tree]);
+    // a tag of an annotated tag: git warns, and the commit at its end is the version
+    await git.git('objects', ['tag', '-a', '-m', 'nested', 'v6.0.0', 'refs/tags/v4.0.0']);
+    const job = te.writeJob({ name: 'objects', sources: [gitSourceOn(git, 'objects', 'objects', 'pypi', { package: 'objects-lib', versions: { '4.0.0': { skip: true }, '6.0.0': { skip: true } } })] });
+    const s = await te.run(job);
+    expect(s.listErrors).toEqual([]);
+    expect(s.exitCode, JSON.stringify(s.failures)).toBe(0);
+    const byVersion = Object.fromEntries(rows('objects').map((r) => [r.version, r]));
+    expect(Object.keys(byVersion).sort()).toEqual(['1.0.0', '2.0.0', '3.0.0', '4.0.0', '6.0.0'].concat('5.0.0').sort());
+    expect(byVersion['1.0.0']!.state).toBe('verified');
+    expect(byVersion['1.0.0']!.source_published_at).toBe('2022-02-02T02:02:02.000Z');
+    for (const [v, what] of [['2.0.0', 'tree'], ['3.0.0', 'blob'], ['5.0.0', 'tree']] as const) {
+      expect(byVersion[v]!.state, v).toBe('skipped');
+      expect(s.skipped.find((k) => k.version === v)?.reason, v).toContain(`points at a ${what}, not a commit`);
+    }
+    // followed through both annotated tags to the commit
+    expect(byVersion['6.0.0']!.source_commit).toBe(commit);
+    expect(byVersion['6.0.0']!.source_published_at).toBe('2022-02-02T02:02:02.000Z');
+  });
+});
