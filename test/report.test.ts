@@ -162,6 +162,28 @@ describe('the model, from a real state database', () => {
     expect(r.verdict.headline).toMatch(/^GO: nothing blocks cutover\. 18 version\(s\) to publish, estimated/);
   });
 
+  it('a run that did not finish is never GO, even when all it reached is verified; nor is a run whose versions are published but not verified', () => {
+    const input = reportInputFromState(fx.state, fx.job, undefined, { ...fx.options, kind: 'run' });
+    // only verified versions, nothing else to object to
+    const base: ReportInput = { ...input, items: input.items.filter((i) => i.state === 'verified').map((i) => ({ ...i, integrity_weak: 0 })), packages: [], summary: null, preflight: null, exposure: null, hardening: null, warm: null, goSum: null };
+    const ran = { id: 3, startedAt: '2025-06-02T09:00:00.000Z', endedAt: '2025-06-02T09:05:00.000Z', dryRun: false, outcome: 'complete' };
+    expect(buildReport({ ...base, run: ran }).verdict.status).toBe('go');
+    for (const run of [
+      { ...ran, endedAt: null, outcome: null },
+      { ...ran, outcome: 'interrupted' },
+    ]) {
+      for (const kind of ['run', 'plan'] as const) {
+        const r = buildReport({ ...base, kind, run: { ...run, dryRun: kind === 'plan' } });
+        expect([kind, run.outcome, r.verdict.status]).toEqual([kind, run.outcome, 'no-go']);
+        expect(r.findings).toContainEqual(expect.objectContaining({ code: 'ERUNUNFINISHED', severity: 'critical' }));
+      }
+    }
+    const published = buildReport({ ...base, run: ran, items: base.items.map((i) => ({ ...i, state: 'published' as const })) });
+    expect(published.verdict.headline).toMatch(/ 0 of 4 selected version\(s\) on the target and verified/);
+    expect(published.verdict.status).not.toBe('go');
+    expect(published.findings).toContainEqual(expect.objectContaining({ code: 'ENOTVERIFIED', count: 4 }));
+  });
+
   it('estimates the publishing left from the configured rates and the measured sizes, and says how', () => {
     const e = plan.estimate!;
     expect(e.work.versions).toBe(22);
@@ -206,6 +228,22 @@ describe('the model, from a real state database', () => {
       expect(json).not.toContain('s3cr3t-value-of-a-token');
       expect(json).not.toContain('ghp_abcdefghij');
       expect(json).toContain('token *** and *** seen');
+    } finally {
+      clearSecrets();
+    }
+  });
+  it('redacts secrets a source puts in a dist-tag name (an object key) too', () => {
+    const secret = ['registry', 'token', 'value', '42'].join('-');
+    const shaped = ['npm', '_', 'Q'.repeat(36)].join('');
+    registerSecret(secret);
+    try {
+      const input = reportInputFromState(fx.state, fx.job, undefined, fx.options);
+      input.packages = input.packages!.map((p) => (p.package === '@acme/config' ? { ...p, dist_tags: JSON.stringify({ latest: '3.2.0', [secret]: '3.2.0', [shaped]: '3.1.0' }) } : p));
+      const r = buildReport(input);
+      const json = renderJson(r);
+      expect(json).not.toContain(secret);
+      expect(json).not.toContain(shaped);
+      expect(r.packages.find((p) => p.name === '@acme/config')!.distTags).toEqual({ latest: '3.2.0', '***': '3.1.0' });
     } finally {
       clearSecrets();
     }

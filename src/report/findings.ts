@@ -16,6 +16,8 @@ export interface FindingSources {
   packages: ReportPackage[];
   /** Whether any run was recorded (an empty report then means the sources hold nothing). */
   hasRun: boolean;
+  /** The run the rows come from, when it did not finish: killed (no end), interrupted, or stopped by an unusable target. */
+  unfinished?: { id: number; how: string } | null;
   summary?: Partial<RunSummary> | null;
   /** Migrated versions whose git tag moved since (every run). */
   tagMoved: { package: string; version: string; state: string; detail: string }[];
@@ -89,6 +91,26 @@ export function collectFindings(s: FindingSources): Finding[] {
   const notDone = [...byCode(s.packages, new Set(['not-done'])).values()].flatMap((g) => g.subjects);
   if (notDone.length) {
     out.push(finding({ severity: 'critical', code: 'ENOTDONE', section: 'migration', title: `${notDone.length} selected version(s) not migrated yet`, detail: 'the run stopped before it got to them (interrupted, or their package failed to list)', action: rerun }, notDone));
+  }
+  // rows exist only for what the run listed: a run that stopped early says nothing of the packages it never reached
+  if (s.unfinished) {
+    out.push(
+      finding(
+        {
+          severity: 'critical',
+          code: 'ERUNUNFINISHED',
+          section: 'migration',
+          title: `${s.kind === 'plan' ? 'the dry run' : 'the run'} this report is of (#${s.unfinished.id}) did not finish: ${s.unfinished.how}`,
+          detail: 'what it never listed or reached is missing from this report',
+          action: rerun,
+        },
+        [],
+      ),
+    );
+  }
+  const unverified = [...byCode(s.packages, new Set(['published'])).values()].flatMap((g) => g.subjects);
+  if (unverified.length) {
+    out.push(finding({ severity: 'warning', code: 'ENOTVERIFIED', section: 'migration', title: `${unverified.length} version(s) published but not verified yet`, detail: 'not read back from the target: hashes, Published status and origin not checked', action: `${rerun} (it verifies them)` }, unverified));
   }
   const unchecked = [...byCode(s.packages, new Set(['unchecked'])).values()].flatMap((g) => g.subjects);
   if (unchecked.length) {

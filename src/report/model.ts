@@ -287,11 +287,21 @@ function verdict(kind: ReportInput['kind'], t: Report['totals'], findings: Repor
   return { status, headline: `${word}: ${why}. ${what[0]!.toUpperCase()}${what.slice(1)}.`, critical, warnings };
 }
 
+/** How the run the report is of stopped early, or null when it finished (or none is recorded). */
+function unfinishedRun(run: ReportInput['run'], summary: Partial<RunSummary> | null): { id: number; how: string } | null {
+  if (!run) return null;
+  if (run.endedAt === null) return { id: run.id, how: 'it has no end recorded (still running, or killed)' };
+  if (run.outcome === 'interrupted' || summary?.interrupted) return { id: run.id, how: 'it was interrupted' };
+  if (run.outcome === 'target-unusable') return { id: run.id, how: 'the target could not be used' };
+  return null;
+}
+
 /** Every string through redact(): a report is a sink like the logs (sections come from other commands). */
 function redactDeep<T>(value: T): T {
   if (typeof value === 'string') return redact(value) as T;
   if (Array.isArray(value)) return value.map(redactDeep) as T;
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v)])) as T;
+  // keys too: a dist-tag name is a source's text like any other
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [redact(k), redactDeep(v)])) as T;
   return value;
 }
 
@@ -314,6 +324,7 @@ export function buildReport(input: ReportInput): Report {
     jobFile: input.job.file,
     packages,
     hasRun: Boolean(input.run ?? summary),
+    unfinished: unfinishedRun(input.run, summary),
     summary,
     // a moved tag not yet migrated is a conflict row already; these are the ones on the target
     tagMoved: (input.tagMoved ?? summary?.tagMoved ?? []).filter((t) => ON_TARGET_STATES.has(t.state)),
