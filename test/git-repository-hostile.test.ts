@@ -3,7 +3,7 @@
  * tags on objects that are no commit, and links that point out of the checkout.
  * Real sshd, real builds, the CodeArtifact stand-in.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnv, type TestEnv } from './support/harness.js';
@@ -69,5 +69,28 @@ describe('tags', () => {
     // followed through both annotated tags to the commit
     expect(byVersion['6.0.0']!.source_commit).toBe(commit);
     expect(byVersion['6.0.0']!.source_published_at).toBe('2022-02-02T02:02:02.000Z');
+  });
+});
+
+describe('links out of the checkout', () => {
+  it("a Python tag whose links lead to this machine's files or to the state directory is refused before it builds (hatchling would pack their targets); a link inside the repository builds", async () => {
+    // the checkout is <state>/tmp/checkout-…: two levels up is the state directory, with every source's mirror
+    const dir = pyProject(join(te.dir, 'src-links-out'), 'links-out', '1.0.0');
+    symlinkSync('/etc/passwd', join(dir, 'links_out', 'passwd.txt'));
+    symlinkSync('../../..', join(dir, 'links_out', 'state'));
+    await git.createRepoFromDir('links-out', dir, { tags: ['v1.0.0'] });
+    const inside = pyProject(join(te.dir, 'src-links-in'), 'links-in', '1.0.0');
+    writeFileSync(join(inside, 'NOTES.md'), 'shared notes\n');
+    symlinkSync('../NOTES.md', join(inside, 'links_in', 'NOTES.md'));
+    await git.createRepoFromDir('links-in', inside, { tags: ['v1.0.0'] });
+    const job = te.writeJob({
+      name: 'links',
+      sources: [gitSourceOn(git, 'links-out', 'links-out', 'pypi', { package: 'links-out' }), gitSourceOn(git, 'links-in', 'links-in', 'pypi', { package: 'links-in' })],
+    });
+    const s = await te.run(job);
+    expect(s.failures).toEqual([expect.objectContaining({ package: 'links-out', version: '1.0.0', code: 'EBADSOURCE' })]);
+    expect(s.failures[0]!.message).toContain('links_out/passwd.txt, links_out/state');
+    expect(te.sandbox.standIn.log.filter((e) => e.operation === 'pypi:Upload' && e.package === 'links-out')).toEqual([]);
+    expect(rows('links').map((r) => `${r.package}@${r.version}:${r.state}`).sort()).toEqual(['links-in@1.0.0:verified', 'links-out@1.0.0:failed']);
   });
 });
