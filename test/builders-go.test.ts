@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import yauzl from 'yauzl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGoModule, escapeModulePath, escapeVersion, goInfoJson, type GoBuildInput, type GoModuleBuild } from '../src/builders/go.js';
-import { checkModulePath, declaresGo124, foldKey, isVendoredPackage } from '../src/builders/go-rules.js';
+import { checkModulePath, declaresGo124, foldKey, isVendoredPackage, modulePathFromGoMod } from '../src/builders/go-rules.js';
 import { MigrateError } from '../src/errors.js';
 import { Hash1, hashGoMod, hashZip } from '../src/integrity/dirhash.js';
 
@@ -423,6 +423,16 @@ describe('buildGoModule refuses what go refuses, with a code', () => {
     // the plain-directory path checks the size first too
     await rm(join(repo, '.git'), { recursive: true });
     await expectCode(build({ checkoutDir: repo, subdir: '', version: 'v1.0.0', commitTime: t }), 'ETOOLARGE');
+  });
+
+  it('a go.mod whose module line starts with a byte order mark names no module (go refuses it too; String.trim would have read it)', async () => {
+    const repo = await makeRepo('bom');
+    const t = await commitAndTag(repo, { 'go.mod': '\uFEFFmodule example.com/bom.git\n', 'a.go': 'package bom\n' }, ['v1.0.0']);
+    const err = await expectCode(build({ checkoutDir: repo, subdir: '', version: 'v1.0.0', commitTime: t }), 'EBADSOURCE');
+    expect(err.message).toContain('no module line');
+    expect((await goDirect('example.com/bom.git@v1.0.0')).Error).toContain('missing module path');
+    // Go's white space around the path is still white space
+    expect(modulePathFromGoMod(Buffer.from('\u00A0module\u3000example.com/x // c\r\n'))).toBe('example.com/x');
   });
 
   it('file names go cannot carry (shell and Windows trouble) (go refuses them too)', async () => {

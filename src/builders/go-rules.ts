@@ -182,10 +182,10 @@ export function modulePathFromGoMod(mod: Buffer): string {
     let line = raw;
     const comment = line.indexOf('//');
     if (comment >= 0) line = line.slice(0, comment);
-    line = line.trim();
+    line = goTrimSpace(line);
     if (!line.startsWith('module')) continue;
     const rest = line.slice('module'.length);
-    const trimmed = rest.trim();
+    const trimmed = goTrimSpace(rest);
     if (trimmed.length === rest.length || trimmed === '') continue;
     if (trimmed.startsWith('"')) {
       try {
@@ -199,6 +199,17 @@ export function modulePathFromGoMod(mod: Buffer): string {
     return trimmed;
   }
   return '';
+}
+
+/**
+ * bytes.TrimSpace: Go's white space (unicode.IsSpace) is not JavaScript's. A
+ * byte order mark is none to Go, so `\uFEFFmodule m` names no module there ("go.mod
+ * is missing module path"); NEL (U+0085) is one to Go and not to String.trim.
+ */
+const GO_SPACE = '[\\t\\n\\v\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]';
+const GO_TRIM = new RegExp(`^${GO_SPACE}+|${GO_SPACE}+$`, 'g');
+function goTrimSpace(s: string): string {
+  return s.replace(GO_TRIM, '');
 }
 
 /**
