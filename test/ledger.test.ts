@@ -5,11 +5,17 @@
  * the end or tearing the last line is detected and named; a file replaced on
  * the target after the migration is found by reading the target again.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { DisposePackageVersionsCommand } from '@aws-sdk/client-codeartifact';
+import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyLedger } from '../src/cli/ledger.js';
-import { ledgerLines, verifyChain, type LedgerLine } from '../src/state/ledger.js';
+import { ledgerExportCommand, verifyLedger, type VerifyResult } from '../src/cli/ledger.js';
+import type { Io } from '../src/cli/output.js';
+import { registerSecret } from '../src/redact.js';
+import { StateDb } from '../src/state/db.js';
+import { appendLedger, chainHash, exportLine, GENESIS, ledgerLines, verifyChain, type LedgerLine } from '../src/state/ledger.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
 import { corruptStoredTarball, makeTarball, publishVersion, seedPackages } from './support/npm-fixtures.js';
 
@@ -71,7 +77,8 @@ describe('what the ledger records', () => {
       expect(() => state.db.prepare("UPDATE ledger SET entry = '{}' WHERE seq = 1").run()).toThrow(/append-only/);
       expect(() => state.db.prepare('DELETE FROM ledger WHERE seq = 1').run()).toThrow(/append-only/);
       const lines = [...ledgerLines(state.db)];
-      expect(verifyChain(rejoin(lines.map((l) => JSON.stringify(l))))).toEqual({ entries: lines.length });
+      expect(verifyChain(rejoin(lines.map((l) => exportLine(l))))).toMatchObject({ entries: lines.length, head: lines.at(-1)!.hash });
+      expect(verifyChain(rejoin(lines.map((l) => exportLine(l)))).broken).toBeUndefined();
     } finally {
       state.close();
     }
@@ -145,5 +152,306 @@ describe('ledger verify', () => {
     te.sandbox.standIn.replaceAssetBytes('npm-internal', 'npm', undefined, NAME, '1.1.0', 'package.tgz', await makeTarball(NAME, '1.1.0', { extraFiles: { 'evil.js': 'x' } }));
     const r = await verifyLedger(exported, { job, codeartifactClient: te.client });
     expect(r.targetMismatches).toEqual([expect.objectContaining({ package: NAME, version: '1.1.0', file: 'package.tgz' })]);
+  });
+});
+
+/** Run the CLI; one that has not ended after `ms` is killed (by its pid) and reported with code null. */
+async function cliWithin(args: string[], ms: number, opts?: { shell?: string }) {
+  const child = te.spawnCli(args, {}, opts);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+  const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+const STACK = /^\s+at .+[(:]\d+/m;
+
+/** A one-entry export of the test's own: what a run could record, for what a run cannot easily be made to record. */
+function oneEntryExport(entry: Record<string, unknown>): string {
+  const e = { at: '2024-01-01T00:00:00.000Z', toolVersion: '0.0.0', job: 'ledger', principal: 'arn:aws:iam::111122223333:user/a', outcome: 'published', target: {}, ...entry };
+  const hash = chainHash(GENESIS, e);
+  return rejoin([exportLine({ seq: 1, prevHash: GENESIS, hash, entry: e }), exportLine({ trailer: { entries: 1, head: hash, job: 'ledger', exportedAt: '2024-01-01T00:00:00.000Z' } })]);
+}
+
+describe('ledger verify: one spelling per entry', () => {
+  // Each of these parses to the entry that was hashed, so the chain alone holds; but the bytes
+  // say something else to another reader (a first-key-wins parser, a person reading the file).
+  const respelled: [string, (lines: string[]) => string[], number][] = [
+    ['a duplicate key (another reader takes the first)', (l) => l.map((x, i) => (i === 2 ? x.replace('"principal":', '"principal":"someone else","principal":') : x)), 3],
+    ['spaces added', (l) => l.map((x, i) => (i === 1 ? x.replace(/^\{"entry":/, '{ "entry": ') : x)), 2],
+    ['a character written as a \\u escape', (l) => l.map((x, i) => (i === 3 ? x.replace('"entry":{"at"', '"entry":{"\\u0061t"') : x)), 4],
+    ['a field added outside the hashed entry', (l) => l.map((x, i) => (i === 0 ? x.replace(/^\{/, '{"approvedBy":"security",') : x)), 1],
+    ['every entry renumbered (seq is not hashed)', (l) => l.map((x) => x.replace(/"seq":(\d+)/, (_m, n: string) => `"seq":${Number(n) + 100}`)), 1],
+  ];
+  for (const [what, change, firstBroken] of respelled) {
+    it(`${what}: exit 1, naming line ${firstBroken}`, async () => {
+      const file = join(te.dir, `respelled-${what.replace(/\W+/g, '-')}.jsonl`);
+      writeFileSync(file, rejoin([...change(chainLines()), trailerLine()]));
+      const r = await te.cli(['ledger', 'verify', file, '--json']);
+      expect(r.code, r.stdout).toBe(1);
+      expect((JSON.parse(r.stdout) as { broken?: { line: number } }).broken?.line).toBe(firstBroken);
+    });
+  }
+
+  it('the trailer edited (another job named): exit 1 at the trailer', async () => {
+    const file = join(te.dir, 'trailer-job.jsonl');
+    writeFileSync(file, rejoin([...chainLines(), trailerLine().replace('"job":"ledger"', '"job":"payments"')]));
+    const r = await te.cli(['ledger', 'verify', file, '--json']);
+    expect(r.code).toBe(1);
+    expect((JSON.parse(r.stdout) as { broken?: { line: number } }).broken?.line).toBe(chainLines().length + 1);
+  });
+
+  it('bytes that are not UTF-8 where the entry held U+FFFD: the file differs, so it does not verify', async () => {
+    const text = oneEntryExport({ detail: 'unreadable \uFFFD byte' });
+    const good = join(te.dir, 'fffd.jsonl');
+    writeFileSync(good, text);
+    expect((await te.cli(['ledger', 'verify', good])).code).toBe(0);
+    const bad = join(te.dir, 'fffd-bad.jsonl');
+    const bytes = Buffer.from(text, 'utf8');
+    const at = bytes.indexOf(Buffer.from('\uFFFD', 'utf8'));
+    writeFileSync(bad, Buffer.concat([bytes.subarray(0, at), Buffer.from([0xff]), bytes.subarray(at + 3)]));
+    const r = await te.cli(['ledger', 'verify', bad, '--json']);
+    expect(r.code).toBe(1);
+    expect((JSON.parse(r.stdout) as { broken?: { line: number } }).broken?.line).toBe(1);
+  });
+});
+
+describe('ledger verify: hostile files end quickly, naming the file, without a stack trace', () => {
+  const cases: [string, () => string][] = [
+    ['/dev/zero', () => '/dev/zero'],
+    [
+      'a FIFO nobody writes to',
+      () => {
+        const f = join(te.dir, 'fifo.jsonl');
+        execFileSync('mkfifo', [f]);
+        return f;
+      },
+    ],
+    ['a directory', () => te.dir],
+    [
+      'a gzip of an export',
+      () => {
+        const f = join(te.dir, 'ledger.jsonl.gz');
+        writeFileSync(f, gzipSync(exported));
+        return f;
+      },
+    ],
+    [
+      'one endless line (16 MiB, no newline)',
+      () => {
+        const f = join(te.dir, 'endless.jsonl');
+        writeFileSync(f, Buffer.alloc(16 * 1024 * 1024, 0x7b));
+        return f;
+      },
+    ],
+    [
+      'binary after a good first line',
+      () => {
+        const f = join(te.dir, 'binary.jsonl');
+        writeFileSync(f, Buffer.concat([Buffer.from(`${chainLines()[0]!}\n`), Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x00, 0xff, 0x0a])]));
+        return f;
+      },
+    ],
+  ];
+  for (const [what, make] of cases) {
+    it(what, async () => {
+      const file = make();
+      const started = Date.now();
+      const r = await cliWithin(['ledger', 'verify', file], 20_000);
+      expect(r.code, `${what}: ${r.stdout}${r.stderr}`).not.toBeNull();
+      expect([1, 2]).toContain(r.code);
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect(r.stdout + r.stderr).toContain(file);
+      expect(r.stdout + r.stderr).not.toMatch(STACK);
+    }, 30_000);
+  }
+
+  it('a bad line says which line; the lines before it verified', async () => {
+    const r = await cliWithin(['ledger', 'verify', join(te.dir, 'binary.jsonl'), '--json'], 20_000);
+    expect(JSON.parse(r.stdout)).toMatchObject({ entries: 1, broken: { line: 2, reason: expect.stringMatching(/UTF-8/) } });
+  });
+});
+
+describe('ledger verify --job: the target read again', () => {
+  const notReplaced = (r: VerifyResult) => r.targetMismatches.filter((m) => !(m.package === NAME && m.version === '1.1.0'));
+  const published = () => new Set(chainLines().map((l) => (JSON.parse(l) as LedgerLine).entry).filter((e) => e.outcome === 'published' || e.outcome === 'present-identical').map((e) => `${e.package}@${e.version}`)).size;
+
+  it('a throttled read is retried, not a crash', async () => {
+    te.sandbox.standIn.addFault({ operation: 'ListPackageVersionAssets', status: 429, times: 2 });
+    try {
+      const r = await verifyLedger(exported, { job, codeartifactClient: te.client });
+      expect(r.targetErrors).toEqual([]);
+      expect(r.targetChecked).toBe(published());
+      expect(notReplaced(r)).toEqual([]);
+    } finally {
+      te.sandbox.standIn.clearFaults();
+    }
+  });
+
+  it('a version the target refuses to answer for is reported as not checked (exit 1), the others still read', async () => {
+    te.sandbox.standIn.addFault({ operation: 'ListPackageVersionAssets', package: 'ledger-other', status: 403 });
+    try {
+      const r = await verifyLedger(exported, { job, codeartifactClient: te.client });
+      expect(r.targetErrors).toEqual([expect.objectContaining({ package: 'ledger-other', version: '2.0.0', error: expect.stringMatching(/^ETARGETAUTH/) })]);
+      expect(r.targetChecked).toBe(published() - 1);
+    } finally {
+      te.sandbox.standIn.clearFaults();
+    }
+  });
+
+  it('a target that does not answer in time: every version not checked, and the verify ends', async () => {
+    const noRetries = join(te.dir, 'ledger-no-retries.yaml');
+    writeFileSync(noRetries, readFileSync(job, 'utf8').replace(/retries: \d+/, 'retries: 0'));
+    te.sandbox.standIn.setLatency(3000);
+    try {
+      const r = await verifyLedger(exported, { job: noRetries, codeartifactClient: te.client, targetTimeoutMs: 300 });
+      expect(r.targetChecked).toBe(0);
+      expect(r.targetErrors).toHaveLength(published());
+    } finally {
+      te.sandbox.standIn.setLatency(0);
+    }
+  });
+
+  it('a torn last line: the entries before it are still read again (no crash)', async () => {
+    const lines = chainLines();
+    const r = await verifyLedger(`${lines.join('\n')}\n${lines.at(-1)!.slice(0, 40)}`, { job, codeartifactClient: te.client });
+    expect(r.tornLastLine).toBe(true);
+    expect(r.targetChecked).toBe(published());
+  });
+
+  it('the job file of another job is refused (exit 2), not read as a target full of missing versions', async () => {
+    const other = join(te.dir, 'other-job.yaml');
+    writeFileSync(other, readFileSync(job, 'utf8').replace(/^name: ledger$/m, 'name: other'));
+    const file = join(te.dir, 'for-other.jsonl');
+    writeFileSync(file, exported);
+    const r = await te.cli(['ledger', 'verify', file, '--job', other, '--json']);
+    expect(r.code).toBe(2);
+    expect((JSON.parse(r.stdout) as { error: { code: string } }).error.code).toBe('ECONFIG');
+  });
+
+  it('a file added to a migrated version on the target is a mismatch', async () => {
+    const store = (te.sandbox.standIn as unknown as { store: { getPackage(...a: unknown[]): { versions: Map<string, { assets: { name: string }[] }> } } }).store;
+    const v = store.getPackage('npm-internal', 'npm', undefined, NAME).versions.get('1.0.0')!;
+    v.assets.push({ ...v.assets[0]!, name: 'extra.tgz' });
+    try {
+      const r = await verifyLedger(exported, { job, codeartifactClient: te.client });
+      expect(notReplaced(r)).toEqual([expect.objectContaining({ package: NAME, version: '1.0.0', file: 'extra.tgz', ledger: '(not in the ledger)' })]);
+    } finally {
+      v.assets.pop();
+    }
+  });
+
+  it('a version disposed of on the target: its file is missing', async () => {
+    await te.client.send(new DisposePackageVersionsCommand({ domain: 'acme', domainOwner: '111122223333', repository: 'npm-internal', format: 'npm', package: 'ledger-other', versions: ['2.0.0'] }));
+    const r = await verifyLedger(exported, { job, codeartifactClient: te.client });
+    expect(notReplaced(r)).toEqual([expect.objectContaining({ package: 'ledger-other', version: '2.0.0', file: 'package.tgz', target: '(missing)' })]);
+  });
+});
+
+describe('ledger export', () => {
+  it('to stdout and to a file: the same bytes, safe for a terminal, and both verify (text a redaction would rewrite included)', async () => {
+    const state = te.openState('ledger');
+    try {
+      const last = [...ledgerLines(state.db)].at(-1)!.entry;
+      // what a run may have recorded: a URL, then on the next line a '?' (the redaction of the
+      // stored text left it alone: the newline ends the URL); C1 and bidi control characters
+      appendLedger(state.db, { ...last, at: new Date().toISOString(), outcome: 'failed:ESOURCE', detail: 'GET https://registry.example/pkg\n?retry=1 \u009b2J \u202etxt.exe', package: '=HYPERLINK("http://x")', version: '+1', format: '@SUM(1)' });
+    } finally {
+      state.close();
+    }
+    const file = join(te.dir, 'exports', 'new-folder', 'ledger.jsonl');
+    const toFile = await te.cli(['ledger', 'export', job, '--out', file]);
+    expect(toFile.code, toFile.stderr).toBe(0);
+    const toStdout = await te.cli(['ledger', 'export', job]);
+    expect(toStdout.code, toStdout.stderr).toBe(0);
+    const fileText = readFileSync(file, 'utf8');
+    const withoutTime = (t: string) => t.replace(/"exportedAt":"[^"]+"/, '');
+    expect(withoutTime(toStdout.stdout)).toBe(withoutTime(fileText));
+    for (const text of [fileText, toStdout.stdout]) {
+      expect(text).not.toMatch(/[\u009b\u202e]/);
+      const r = await verifyLedger(text, {});
+      expect(r.broken).toBeUndefined();
+      expect(r.trailer).toBeDefined();
+    }
+    const csv = await te.cli(['ledger', 'export', job, '--format', 'csv']);
+    expect(csv.code).toBe(0);
+    expect(csv.stdout).not.toMatch(/[\u009b\u202e]/);
+    // no cell a spreadsheet would take for a formula
+    expect(csv.stdout).not.toMatch(/(^|,)"[=+\-@\t]/m);
+    expect(csv.stdout).toContain(`"'=HYPERLINK(""http://x"")"`);
+  });
+
+  it('--out over a symbolic link replaces the link; the file it pointed at is untouched', async () => {
+    const precious = join(te.dir, 'precious.txt');
+    writeFileSync(precious, 'keep me\n');
+    const link = join(te.dir, 'linked.jsonl');
+    symlinkSync(precious, link);
+    const r = await te.cli(['ledger', 'export', job, '--out', link]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(precious, 'utf8')).toBe('keep me\n');
+    expect(lstatSync(link).isSymbolicLink()).toBe(false);
+    expect((await verifyLedger(readFileSync(link, 'utf8'), {})).broken).toBeUndefined();
+  });
+
+  it('a write that fails (file size limit): ELOCAL, and no partial export left under the name or beside it', async () => {
+    // a ledger larger than the limit; the limit larger than what opening the state writes (its -shm)
+    const state = te.openState('ledger');
+    try {
+      const last = [...ledgerLines(state.db)].at(-1)!.entry;
+      state.db.transaction(() => {
+        for (let i = 0; i < 100; i++) appendLedger(state.db, { ...last, at: new Date().toISOString(), detail: `filler ${i} ${'x'.repeat(2000)}` });
+      })();
+    } finally {
+      state.close();
+    }
+    const dir = join(te.dir, 'small');
+    mkdirSync(dir);
+    const file = join(dir, 'ledger.jsonl');
+    const r = await cliWithin(['ledger', 'export', job, '--out', file], 20_000, { shell: 'ulimit -f 128' });
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect((JSON.parse(r.stdout) as { error: { code: string } }).error.code).toBe('ELOCAL');
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('a ledger changed by hand in the state database is not exported as if whole', async () => {
+    const copyDir = join(te.dir, 'state-copy');
+    mkdirSync(copyDir);
+    const state = te.openState('ledger');
+    try {
+      state.db.exec(`VACUUM INTO '${join(copyDir, 'ledger.sqlite')}'`);
+    } finally {
+      state.close();
+    }
+    const copy = StateDb.open(join(copyDir, 'ledger.sqlite'));
+    try {
+      copy.db.exec('DROP TRIGGER ledger_no_update');
+      copy.db.prepare("UPDATE ledger SET entry = json_set(entry, '$.principal', 'someone else') WHERE seq = 2").run();
+    } finally {
+      copy.close();
+    }
+    const out: string[] = [];
+    const io = { stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => out.push(t) } } as unknown as Io;
+    const file = join(te.dir, 'from-copy.jsonl');
+    expect(await ledgerExportCommand(job, { stateDir: copyDir, out: file, json: true }, io)).toBe(2);
+    expect(out.join('')).toMatch(/ESTATE/);
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it('no registered secret reaches a ledger entry, the principal included (an STS error can be its text)', () => {
+    const planted = ['PLANTED', 'stsERROR', 'secret', '31337'].join('-');
+    registerSecret(planted);
+    const state = te.openState('ledger');
+    try {
+      const last = [...ledgerLines(state.db)].at(-1)!.entry;
+      appendLedger(state.db, { ...last, at: new Date().toISOString(), principal: `unknown (InvalidClientTokenId: ${planted})`, detail: `token ${planted}` });
+      const stored = state.db.prepare('SELECT entry FROM ledger ORDER BY seq DESC LIMIT 1').get() as { entry: string };
+      expect(stored.entry).not.toContain(planted);
+    } finally {
+      state.close();
+    }
   });
 });

@@ -1,21 +1,26 @@
 /**
  * `ledger export JOB` writes the provenance ledger as JSON Lines (the hash
- * chain, verifiable anywhere) or CSV (for a spreadsheet); the JSON Lines end
- * with a trailer holding the entry count and the head hash, so entries cut off
- * the end are detected too.
+ * chain, verifiable anywhere, each line in its one spelling) or CSV (for a
+ * spreadsheet, not verifiable); the JSON Lines end with a trailer holding the
+ * entry count and the head hash, so entries cut off the end are detected too.
  *
- * `ledger verify FILE` recomputes the chain and names the first broken entry;
- * with `--job` it also reads the target's file hashes again and reports every
- * version whose bytes no longer match what was migrated. Exit 1 on any break.
+ * `ledger verify FILE` reads the export as a stream, recomputes the chain and
+ * names the first broken line; with `--job` it also lists the target's files
+ * again and reports every version whose files no longer match what was
+ * migrated, and every version it could not ask about. Exit 1 on any of them.
  */
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import PQueue from 'p-queue';
 import { loadJob } from '../config/load.js';
-import { MigrateError } from '../errors.js';
+import { MigrateError, toError } from '../errors.js';
 import { Limiter } from '../engine/limiter.js';
+import { withRetry } from '../engine/retry.js';
+import { forOutput } from '../redact.js';
 import { StateDb } from '../state/db.js';
-import { canonical, ledgerLines, verifyChain, type LedgerEntry, type LedgerLine } from '../state/ledger.js';
+import { chainHash, exportLine, GENESIS, LedgerChecker, ledgerLines, MAX_LEDGER_LINE_BYTES, type LedgerLine } from '../state/ledger.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
 import { createTarget } from '../targets/index.js';
 import type { Format } from '../types.js';
@@ -29,32 +34,128 @@ export async function ledgerExportCommand(jobFile: string, opts: { stateDir?: st
     const database = join(opts.stateDir ?? 'state', `${job.name}.sqlite`);
     if (!existsSync(database)) throw new MigrateError('ESTATE', `no state for job "${job.name}" at ${database}`, { hint: `run it first: codeartifact-migrate run ${jobFile}` });
     const state = StateDb.open(database);
+    const out = opts.out ? new ExportFile(opts.out) : undefined;
     try {
-      const file = opts.out ? createWriteStream(opts.out) : undefined;
-      // to a file as written (JSON escapes everything); to a terminal through print (control characters shown)
-      const write = (text: string) => (file ? file.write(text) : print(io.stdout, text));
+      // The JSON lines go out byte for byte as verify reads them, to a file or to stdout alike: not
+      // through print, whose redaction could rewrite hashed text (a URL's query inside an escaped
+      // string). They hold nothing a terminal acts on (exportLine escapes it), and were redacted on
+      // their way into the state. The CSV is not hashed: it is made safe for a terminal like any output.
+      const write = async (text: string) => {
+        if (out) return out.write(text);
+        if (!io.stdout.write(text)) await new Promise<void>((r) => io.stdout.once('drain', r));
+      };
       let n = 0;
       let head = '';
-      if (opts.format === 'csv') write(`${CSV_COLUMNS.join(',')}\n`);
+      let prev = GENESIS;
+      if (opts.format === 'csv') await write(`${CSV_COLUMNS.join(',')}\n`);
+      // one read transaction: a run writing meanwhile adds entries after the ones exported (WAL)
       for (const line of ledgerLines(state.db)) {
         n++;
-        head = line.hash;
-        write(opts.format === 'csv' ? `${csvRow(line)}\n` : `${canonical({ seq: line.seq, prevHash: line.prevHash, hash: line.hash, entry: line.entry })}\n`);
+        // the stored chain is checked as it goes out: a state database changed by hand is not exported as if whole
+        if (line.seq !== n || line.prevHash !== prev || chainHash(prev, line.entry) !== line.hash) {
+          throw new MigrateError('ESTATE', `the ledger in ${database} is broken at entry ${line.seq}: it was changed outside codeartifact-migrate`, {
+            hint: 'keep this database for investigation; an export made earlier and its head hash are the record',
+          });
+        }
+        prev = head = line.hash;
+        await write(opts.format === 'csv' ? `${forOutput(csvRow(line))}\n` : `${exportLine({ seq: line.seq, prevHash: line.prevHash, hash: line.hash, entry: line.entry })}\n`);
       }
-      if (opts.format !== 'csv') write(`${canonical({ trailer: { entries: n, head, job: job.name, exportedAt: new Date().toISOString() } })}\n`);
-      if (file) {
-        await new Promise<void>((resolve, reject) => {
-          file.on('error', reject);
-          file.end(resolve);
-        });
+      if (opts.format !== 'csv') await write(`${exportLine({ trailer: { entries: n, head, job: job.name, exportedAt: new Date().toISOString() } })}\n`);
+      if (out) {
+        out.commit();
         print(io.stderr, `${n} ledger entries written to ${opts.out}; head hash ${head || '(empty)'}: keep it apart from the file (ledger verify --head checks it)\n`);
       }
     } finally {
+      out?.discard();
       state.close();
     }
     return 0;
   } catch (e) {
     return reportError(e, io, json);
+  }
+}
+
+/** What this machine's file system can refuse: the operator's to fix (never a stack trace). */
+const WHY: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'the disk quota is exhausted',
+  EFBIG: 'the file is larger than this process may write (ulimit -f)',
+  EROFS: 'the file system is read-only',
+  EACCES: 'permission denied',
+  ENOTDIR: 'a part of the path is not a directory',
+  EISDIR: 'a directory is in the way',
+};
+
+/**
+ * An export written to a new file beside its name and renamed over it when whole: a full disk
+ * or a killed export leaves no partial ledger under that name (a partial export would read as
+ * "entries cut off"), and a symbolic link planted at the name is replaced, never written through.
+ */
+class ExportFile {
+  private readonly path: string;
+  private readonly tmp: string;
+  private fd?: number;
+  private renamed = false;
+
+  constructor(path: string) {
+    this.path = resolve(path);
+    this.tmp = `${this.path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      mkdirSync(dirname(this.path), { recursive: true });
+      // 'wx' semantics: a name that exists (a link) is an error, never followed
+      this.fd = openSync(this.tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+    } catch (e) {
+      throw this.failed(e);
+    }
+  }
+
+  write(text: string): void {
+    const data = Buffer.from(text, 'utf8');
+    try {
+      for (let off = 0; off < data.length; ) off += writeSync(this.fd!, data, off);
+    } catch (e) {
+      throw this.failed(e);
+    }
+  }
+
+  commit(): void {
+    try {
+      fsyncSync(this.fd!);
+      closeSync(this.fd!);
+      this.fd = undefined;
+      renameSync(this.tmp, this.path);
+      this.renamed = true;
+    } catch (e) {
+      throw this.failed(e);
+    }
+  }
+
+  /** After a failure: no temporary file left behind. */
+  discard(): void {
+    if (this.fd !== undefined) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        // closing is all that is left to do
+      }
+      this.fd = undefined;
+    }
+    if (this.renamed) return;
+    try {
+      unlinkSync(this.tmp);
+    } catch {
+      // never created, or gone already
+    }
+  }
+
+  private failed(thrown: unknown): MigrateError {
+    const e = toError(thrown) as NodeJS.ErrnoException;
+    if (e instanceof MigrateError) return e;
+    const why = (e.code && WHY[e.code]) ?? e.message;
+    return new MigrateError('ELOCAL', `cannot write the ledger export ${this.path}: ${why}${e.code ? ` (${e.code})` : ''}`, {
+      cause: e,
+      hint: 'free space or fix permissions where the export goes, then export again; no partial export was left behind',
+    });
   }
 }
 
@@ -96,97 +197,232 @@ export interface VerifyResult {
   headMismatch?: { expected: string; actual: string };
   /** Versions whose files on the target no longer hash as the ledger says. */
   targetMismatches: { package: string; version: string; file: string; ledger: string; target: string }[];
+  /** Versions the target could not be asked about (after retries): not checked, so not passed. */
+  targetErrors: { package: string; version: string; error: string }[];
   targetChecked: number;
 }
 
-export async function ledgerVerifyCommand(file: string, opts: { json?: boolean; head?: string; job?: string; codeartifactClient?: CodeartifactClient }, io: Io): Promise<number> {
+export interface VerifyOptions {
+  head?: string;
+  job?: string;
+  codeartifactClient?: CodeartifactClient;
+  /** How long one read of the target may take before the version counts as unread. */
+  targetTimeoutMs?: number;
+}
+
+/** A target that answers nothing is not waited on forever. */
+const TARGET_READ_TIMEOUT_MS = 60_000;
+/** Versions read from the target at once. */
+const TARGET_READ_CONCURRENCY = 8;
+
+export async function ledgerVerifyCommand(file: string, opts: VerifyOptions & { json?: boolean }, io: Io): Promise<number> {
   const json = wantsJson(opts.json, io);
   try {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new MigrateError('ECONFIG', `cannot read ${file}: ${(e as Error).message}`, { hint: 'pass a file written by `ledger export`' });
-    }
-    const result = await verifyLedger(text, opts);
-    if (json) print(io.stdout, `${JSON.stringify(result, null, 2)}\n`);
-    else print(io.stdout, describeVerify(file, result));
-    return result.broken || result.tornLastLine || result.headMismatch || result.targetMismatches.length || !result.trailer ? 1 : 0;
+    const result = await verifyLedgerFile(file, opts);
+    if (json) print(io.stdout, `${JSON.stringify({ file, ...result }, null, 2)}\n`);
+    else print(io.stdout, describeVerify(file, result, opts));
+    return result.broken || result.tornLastLine || result.headMismatch || result.targetMismatches.length || result.targetErrors.length || !result.trailer ? 1 : 0;
   } catch (e) {
     return reportError(e, io, json);
   }
 }
 
-export async function verifyLedger(text: string, opts: { head?: string; job?: string; codeartifactClient?: CodeartifactClient }): Promise<VerifyResult> {
-  // the trailer is the last whole line; the chain is everything before it
+/** What verify keeps of a migrated version to read the target again: one row per version, never the file. */
+interface Migrated {
+  format: string;
+  package: string;
+  version: string;
+  repository: string;
+  /** sha512 per file, as computed when it was migrated. */
+  files: Record<string, string>;
+}
+
+function collector(): { latest: Map<string, Migrated>; onEntry: (l: LedgerLine) => void } {
+  const latest = new Map<string, Migrated>();
+  return {
+    latest,
+    onEntry: ({ entry: e }) => {
+      if ((e.outcome !== 'published' && e.outcome !== 'present-identical') || !e.package || !e.version || !e.format) return;
+      const files = Object.fromEntries(Object.entries(e.hashes?.computed ?? {}).map(([name, h]) => [name, String((h as Record<string, unknown> | null)?.sha512 ?? '')]));
+      latest.set(`${e.format}/${e.package}@${e.version}`, { format: e.format, package: e.package, version: e.version, repository: String(e.target?.repository ?? ''), files });
+    },
+  };
+}
+
+/** Verify an export given as text (tests; the CLI streams the file). */
+export async function verifyLedger(text: string, opts: VerifyOptions): Promise<VerifyResult> {
+  const { latest, onEntry } = collector();
+  const checker = new LedgerChecker(onEntry);
   const lines = text.split('\n');
   if (lines.at(-1) === '') lines.pop();
-  let trailer: VerifyResult['trailer'];
-  const last = lines.at(-1);
-  if (last !== undefined) {
-    try {
-      const t = (JSON.parse(last) as { trailer?: { entries: number; head: string } }).trailer;
-      if (t) {
-        trailer = { entries: t.entries, head: t.head };
-        lines.pop();
+  lines.forEach((l, i) => checker.push(l, i + 1));
+  checker.end(text.endsWith('\n'));
+  return finish(checker, latest, opts);
+}
+
+/**
+ * Verify an export file, read as a stream of lines: a huge file is never held whole, a line
+ * longer than any export writes (an endless one, /dev/zero's) stops the reading, and what is
+ * not a regular file (a FIFO that would wait for a writer, a device) is refused before a read.
+ */
+export async function verifyLedgerFile(file: string, opts: VerifyOptions): Promise<VerifyResult> {
+  const { latest, onEntry } = collector();
+  const checker = new LedgerChecker(onEntry);
+  const unreadable = (why: string, cause?: unknown) => new MigrateError('ECONFIG', `cannot read ${file}: ${why}`, { cause, hint: 'pass a file written by `ledger export` (JSON Lines)' });
+  let fh;
+  try {
+    // O_NONBLOCK: a FIFO opens at once instead of waiting for a writer (it is refused below)
+    fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (e) {
+    throw unreadable((e as NodeJS.ErrnoException).code ?? toError(e).message, e);
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw unreadable(st.isDirectory() ? 'it is a directory' : 'not a regular file (a FIFO, device or socket): not read');
+    const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+    const buf = Buffer.allocUnsafe(64 * 1024);
+    let parts: Buffer[] = [];
+    let partBytes = 0;
+    let line = 0;
+    let first = true;
+    let endedWithNewline = true;
+    const take = (bytes: Buffer, whole: boolean) => {
+      line++;
+      let text: string;
+      try {
+        text = utf8.decode(bytes);
+      } catch {
+        // a line cut mid-character by a crash is torn, not binary: the checker says which
+        if (!whole) return checker.push(bytes.toString('utf8'), line);
+        return checker.fail(line, 'not UTF-8 text (a binary file, or one re-encoded since the export)');
       }
-    } catch {
-      // a torn last line: verifyChain says so
+      checker.push(text, line);
+    };
+    read: for (;;) {
+      let got: number;
+      try {
+        ({ bytesRead: got } = await fh.read(buf, 0, buf.length, null));
+      } catch (e) {
+        throw unreadable((e as NodeJS.ErrnoException).code ?? toError(e).message, e);
+      }
+      if (got === 0) break;
+      const chunk = buf.subarray(0, got);
+      if (first) {
+        first = false;
+        if (chunk[0] === 0x1f && chunk[1] === 0x8b) throw unreadable('it is gzip-compressed: gunzip it and verify the JSON Lines it holds');
+      }
+      let from = 0;
+      for (let nl = chunk.indexOf(0x0a, from); ; nl = chunk.indexOf(0x0a, from)) {
+        const piece = chunk.subarray(from, nl === -1 ? chunk.length : nl);
+        if (partBytes + piece.length > MAX_LEDGER_LINE_BYTES) {
+          checker.fail(line + 1, `longer than ${MAX_LEDGER_LINE_BYTES} bytes: not a line ledger export writes (not read further)`);
+          break read;
+        }
+        if (nl === -1) {
+          if (piece.length) (parts.push(Buffer.from(piece)), (partBytes += piece.length));
+          endedWithNewline = partBytes === 0;
+          break;
+        }
+        take(parts.length ? Buffer.concat([...parts, piece]) : piece, true);
+        parts = [];
+        partBytes = 0;
+        endedWithNewline = true;
+        from = nl + 1;
+        if (checker.done) break read;
+      }
     }
+    if (!checker.done && partBytes) take(Buffer.concat(parts), false);
+    checker.end(endedWithNewline);
+  } finally {
+    await fh.close();
   }
-  const body = lines.length ? `${lines.join('\n')}${trailer || text.endsWith('\n') ? '\n' : ''}` : '';
-  const chain = verifyChain(body);
-  const result: VerifyResult = { ...chain, trailer, targetMismatches: [], targetChecked: 0 };
-  const lastHash = chain.broken || chain.tornLastLine ? undefined : (JSON.parse(lines.at(-1) ?? 'null') as LedgerLine | null)?.hash ?? '';
-  if (!chain.broken && !chain.tornLastLine && trailer && (trailer.entries !== chain.entries || trailer.head !== lastHash)) {
-    result.broken = { line: lines.length + 1, reason: `the trailer says ${trailer.entries} entries ending in ${trailer.head}, the file holds ${chain.entries} ending in ${lastHash} (entries cut off or added at the end)` };
-  }
-  if (opts.head && lastHash !== undefined && opts.head !== lastHash) result.headMismatch = { expected: opts.head, actual: lastHash };
-  if (opts.job && !result.broken) await checkTarget(lines, opts.job, result, opts.codeartifactClient);
+  return finish(checker, latest, opts);
+}
+
+async function finish(checker: LedgerChecker, latest: Map<string, Migrated>, opts: VerifyOptions): Promise<VerifyResult> {
+  const c = checker.check;
+  const result: VerifyResult = {
+    entries: c.entries,
+    ...(c.broken ? { broken: c.broken } : {}),
+    ...(c.tornLastLine ? { tornLastLine: true } : {}),
+    ...(checker.trailer ? { trailer: { entries: checker.trailer.entries, head: checker.trailer.head } } : {}),
+    targetMismatches: [],
+    targetErrors: [],
+    targetChecked: 0,
+  };
+  const head = c.entries ? checker.head : '';
+  if (opts.head !== undefined && !c.broken && !c.tornLastLine && opts.head.trim().toLowerCase() !== head) result.headMismatch = { expected: opts.head, actual: head };
+  // a torn last line leaves the entries before it valid: those are read again too
+  if (opts.job && !c.broken) await checkTarget(latest, opts.job, result, opts, checker.jobName);
   return result;
 }
 
-/** Read every migrated version's files on the target again: a file replaced since is a mismatch. */
-async function checkTarget(lines: string[], jobFile: string, result: VerifyResult, client?: CodeartifactClient): Promise<void> {
+/** Read every migrated version's file list on the target again: a file replaced, removed or added since is a mismatch. */
+async function checkTarget(latest: Map<string, Migrated>, jobFile: string, result: VerifyResult, opts: VerifyOptions, ledgerJob: string | undefined): Promise<void> {
   const job = loadJob(jobFile);
-  const ca = new CodeArtifact(job.config.target, new Limiter(job.config.limits.rates), client);
-  ca.readOnly = true;
-  const queue = new PQueue({ concurrency: 8 });
-  const latest = new Map<string, LedgerEntry>();
-  for (const raw of lines) {
-    const e = (JSON.parse(raw) as LedgerLine).entry;
-    if ((e.outcome === 'published' || e.outcome === 'present-identical') && e.package && e.version && e.format) latest.set(`${e.format}/${e.package}@${e.version}`, e);
+  if (ledgerJob !== undefined && ledgerJob !== job.name) {
+    throw new MigrateError('ECONFIG', `the ledger is job "${ledgerJob}"'s; ${jobFile} is job "${job.name}"`, { hint: 'pass the job file the ledger was exported from' });
   }
+  const ca = new CodeArtifact(job.config.target, new Limiter(job.config.limits.rates), opts.codeartifactClient);
+  ca.readOnly = true;
+  const timeoutMs = opts.targetTimeoutMs ?? TARGET_READ_TIMEOUT_MS;
+  const queue = new PQueue({ concurrency: TARGET_READ_CONCURRENCY });
   try {
-    for (const e of latest.values()) {
+    for (const m of latest.values()) {
+      // every failure is caught here: one version the target cannot answer for is reported, never a crash
       void queue.add(async () => {
-        const format = e.format as Format;
-        const repo = String(e.target.repository ?? job.config.target.repositories[format]?.internal ?? '');
-        const target = createTarget(format, ca, repo);
-        const assets = (await ca.versionAssets(target.coordinates(e.package!), target.targetVersion(e.version!))) ?? [];
-        result.targetChecked++;
-        for (const [file, h] of Object.entries(e.hashes?.computed ?? {})) {
-          const ours = String((h as Record<string, unknown>).sha512 ?? '');
-          const theirs = assets.find((a) => a.name === file)?.hashes['SHA-512']?.toLowerCase() ?? '(missing)';
-          if (theirs !== ours) result.targetMismatches.push({ package: e.package!, version: e.version!, file, ledger: ours, target: theirs });
+        let assets: Awaited<ReturnType<CodeArtifact['versionAssets']>>;
+        try {
+          const target = createTarget(m.format as Format, ca, m.repository || job.config.target.repositories[m.format as Format]?.internal || '');
+          const coordinates = target.coordinates(m.package);
+          const version = target.targetVersion(m.version);
+          assets = await withRetry(
+            async () => {
+              const signal = AbortSignal.timeout(timeoutMs);
+              try {
+                return await ca.versionAssets(coordinates, version, signal);
+              } catch (e) {
+                if (signal.aborted) throw new MigrateError('ETARGET', `no answer within ${timeoutMs / 1000} s`, { cause: e });
+                throw e;
+              }
+            },
+            { budget: job.config.limits.retries },
+          );
+        } catch (e) {
+          const err = toError(e);
+          result.targetErrors.push({ package: m.package, version: m.version, error: `${err instanceof MigrateError ? err.code : 'EUNEXPECTED'}: ${err.message}` });
+          return;
         }
+        result.targetChecked++;
+        // a version gone from the target (deleted, disposed) lists no files: each one is missing
+        const theirs = new Map((assets ?? []).map((a) => [a.name, a.hashes['SHA-512']?.toLowerCase() ?? '(no SHA-512)']));
+        for (const [file, ours] of Object.entries(m.files)) {
+          const t = theirs.get(file) ?? '(missing)';
+          if (t !== ours) result.targetMismatches.push({ package: m.package, version: m.version, file, ledger: ours, target: t });
+        }
+        // a file added to the version since (another wheel of a PyPI release) was never migrated
+        for (const [file, t] of theirs) if (!(file in m.files)) result.targetMismatches.push({ package: m.package, version: m.version, file, ledger: '(not in the ledger)', target: t });
       });
     }
     await queue.onIdle();
   } finally {
-    if (!client) ca.client.destroy();
+    if (!opts.codeartifactClient) ca.client.destroy();
   }
-  result.targetMismatches.sort((a, b) => a.package.localeCompare(b.package) || a.version.localeCompare(b.version));
+  const order = (a: { package: string; version: string }, b: { package: string; version: string }) => a.package.localeCompare(b.package) || a.version.localeCompare(b.version);
+  result.targetMismatches.sort(order);
+  result.targetErrors.sort(order);
 }
 
-function describeVerify(file: string, r: VerifyResult): string {
+function describeVerify(file: string, r: VerifyResult, opts: VerifyOptions): string {
   const lines: string[] = [];
   if (r.broken) lines.push(`BROKEN ${file}: line ${r.broken.line}${r.broken.seq !== undefined ? ` (entry ${r.broken.seq})` : ''}: ${r.broken.reason}`);
   else if (r.tornLastLine) lines.push(`TORN ${file}: the last line is cut off (a crash while writing?); the ${r.entries} entries before it verify`);
   else lines.push(`${file}: ${r.entries} entries, the chain holds`);
   if (!r.trailer && !r.broken && !r.tornLastLine) lines.push('  no trailer: entries may have been cut off the end (export again with `ledger export`)');
-  if (r.headMismatch) lines.push(`  HEAD MISMATCH: the chain ends in ${r.headMismatch.actual}, not the ${r.headMismatch.expected} you kept`);
-  if (r.targetChecked) lines.push(`  target: ${r.targetChecked} versions read again, ${r.targetMismatches.length} with other bytes`);
+  if (r.headMismatch) lines.push(`  HEAD MISMATCH: the chain ends in ${r.headMismatch.actual || '(no entry)'}, not the ${r.headMismatch.expected} you kept`);
+  else if (opts.head === undefined && !r.broken) lines.push('  no --head given: a file rewritten whole (every hash and the trailer recomputed) would verify too; compare with the head hash kept apart');
+  if (r.targetChecked || r.targetErrors.length) lines.push(`  target: ${r.targetChecked} versions read again, ${new Set(r.targetMismatches.map((m) => `${m.package}@${m.version}`)).size} with other files, ${r.targetErrors.length} unread`);
   for (const m of r.targetMismatches) lines.push(`  CHANGED ON THE TARGET ${m.package}@${m.version} ${m.file}: ledger sha512 ${m.ledger}, target ${m.target}`);
+  for (const m of r.targetErrors) lines.push(`  NOT CHECKED ${m.package}@${m.version}: ${m.error}`);
   return `${lines.join('\n')}\n`;
 }

@@ -9,10 +9,12 @@
  *   hash(n) = sha256( hash(n-1) + "\n" + canonical JSON of entry n )
  *
  * with hash(0) = 64 zeros and canonical JSON = keys sorted at every level, no
- * spaces. An export is JSON Lines: `{ seq, prevHash, hash, entry }` per line.
+ * spaces. An export is JSON Lines: `{ seq, prevHash, hash, entry }` per line, each in
+ * exactly one spelling (`exportLine`), then a trailer with the count and the head hash.
  */
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
+import { redact } from '../redact.js';
 
 export const GENESIS = '0'.repeat(64);
 
@@ -77,8 +79,11 @@ export function appendLedger(db: Database.Database, entry: LedgerEntry): void {
   }
   const last = st.head.get() as { hash: string } | undefined;
   const prevHash = last?.hash ?? GENESIS;
-  const hash = chainHash(prevHash, entry);
-  st.insert.run(entry.at, prevHash, hash, canonical(entry));
+  // the free-text fields pass the same redaction as every other write to the state: the
+  // principal may be an STS error, a detail a harden or warm message (redact.ts)
+  const recorded: LedgerEntry = { ...entry, principal: redact(entry.principal), ...(entry.detail !== undefined ? { detail: redact(entry.detail) } : {}) };
+  const hash = chainHash(prevHash, recorded);
+  st.insert.run(recorded.at, prevHash, hash, canonical(recorded));
 }
 
 export interface LedgerLine {
@@ -94,6 +99,31 @@ export function* ledgerLines(db: Database.Database): Generator<LedgerLine> {
   }
 }
 
+/**
+ * Characters JSON.stringify leaves raw that a terminal or a line splitter acts on: DEL and
+ * the C1 controls (0x9b is a CSI), the bidi overrides ("Trojan Source"), U+2028/2029 (line
+ * breaks to some readers). An export line writes them as `\uXXXX` escapes: the same JSON
+ * value, so the same hash, and a file that is safe to `cat` or to print to a terminal.
+ */
+const EXPORT_ESCAPED = /[\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+function escapeForExport(json: string): string {
+  return json.replace(EXPORT_ESCAPED, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * The one form of an export line: canonical JSON with the characters above escaped. A line is
+ * accepted only in this form, so one entry has one spelling: no duplicate key (which parsers
+ * resolve differently), no reordered keys, spaces, `\u0041`-style escapes or `1.0` that
+ * parse to the hashed value while the bytes say something else to another reader.
+ */
+export function exportLine(value: unknown): string {
+  return escapeForExport(canonical(value));
+}
+
+/** A longer line is not one `ledger export` writes (an entry with hundreds of files is well under it). */
+export const MAX_LEDGER_LINE_BYTES = 4 * 1024 * 1024;
+
 export interface ChainCheck {
   entries: number;
   /** The first line where the chain breaks, and why (1-based line number). */
@@ -102,31 +132,121 @@ export interface ChainCheck {
   tornLastLine?: boolean;
 }
 
-/** Recompute the chain of an export (JSON Lines). Any edit, deletion, insertion or reordering breaks it. */
-export function verifyChain(text: string): ChainCheck {
-  const lines = text.split('\n');
-  if (lines.at(-1) === '') lines.pop();
-  let prev = GENESIS;
-  let expectedSeq: number | undefined;
-  for (let i = 0; i < lines.length; i++) {
+export interface LedgerTrailer {
+  entries: number;
+  head: string;
+  job: string;
+  exportedAt: string;
+}
+
+const LINE_KEYS = 'entry,hash,prevHash,seq';
+const TRAILER_KEYS = 'entries,exportedAt,head,job';
+
+/**
+ * Checks an export line by line, as it is read (a file is never held whole): the chain, the
+ * one spelling of each line, seq = line number (seq is not hashed; it must not be free to
+ * edit), and a last line that is the trailer. `entry` is told each entry that verified.
+ */
+export class LedgerChecker {
+  readonly check: ChainCheck = { entries: 0 };
+  trailer?: LedgerTrailer;
+  /** The hash of the last entry that verified (GENESIS before the first). */
+  head = GENESIS;
+  private job?: string;
+  private pending?: { text: string; line: number };
+
+  constructor(private readonly onEntry?: (l: LedgerLine) => void) {}
+
+  /** The job the entries name (the first entry's). */
+  get jobName(): string | undefined {
+    return this.job;
+  }
+
+  get done(): boolean {
+    return this.check.broken !== undefined;
+  }
+
+  /** One line, without its newline. Lines are checked one behind: only the last may be the trailer. */
+  push(text: string, line: number): void {
+    if (this.done) return;
+    if (this.pending) this.entryLine(this.pending.text, this.pending.line, false);
+    this.pending = { text, line };
+  }
+
+  /** A line that cannot be a ledger line whatever it holds (too long, not UTF-8). */
+  fail(line: number, reason: string): void {
+    if (this.pending && this.pending.line < line) {
+      this.entryLine(this.pending.text, this.pending.line, false);
+      this.pending = undefined;
+    }
+    if (!this.done) this.check.broken = { line, reason };
+  }
+
+  /** The end of the input; `endedWithNewline`: whether the last line was whole. */
+  end(endedWithNewline: boolean): ChainCheck {
+    const last = this.pending;
+    this.pending = undefined;
+    if (this.done || !last) return this.check;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(last.text);
+    } catch {
+      // a crash mid-write leaves a last line without its newline: the lines before stay valid
+      if (!endedWithNewline) this.check.tornLastLine = true;
+      else this.fail(last.line, 'not a JSON ledger line');
+      return this.check;
+    }
+    if (parsed !== null && typeof parsed === 'object' && 'trailer' in parsed) this.trailerLine(parsed as { trailer: unknown }, last.text, last.line);
+    else this.entryLine(last.text, last.line, true);
+    return this.check;
+  }
+
+  private entryLine(text: string, line: number, isLast: boolean): void {
     let parsed: LedgerLine;
     try {
-      parsed = JSON.parse(lines[i]!) as LedgerLine;
+      parsed = JSON.parse(text) as LedgerLine;
     } catch {
-      if (i === lines.length - 1 && !text.endsWith('\n')) return { entries: i, tornLastLine: true };
-      return { entries: i, broken: { line: i + 1, reason: 'not a JSON ledger line' } };
+      return this.fail(line, 'not a JSON ledger line');
     }
-    const line = i + 1;
-    if (typeof parsed?.seq !== 'number' || typeof parsed.hash !== 'string' || typeof parsed.prevHash !== 'string' || typeof parsed.entry !== 'object' || parsed.entry === null) {
-      return { entries: i, broken: { line, reason: 'not a ledger line (seq, prevHash, hash, entry)' } };
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed) || Object.keys(parsed).sort().join(',') !== LINE_KEYS) {
+      return this.fail(line, isLast ? 'not a ledger line (seq, prevHash, hash, entry) nor the trailer' : 'not a ledger line (seq, prevHash, hash, entry)');
     }
-    if (expectedSeq !== undefined && parsed.seq !== expectedSeq) {
-      return { entries: i, broken: { line, seq: parsed.seq, reason: `sequence ${parsed.seq} where ${expectedSeq} was expected (an entry deleted, inserted or moved)` } };
+    const { seq } = parsed;
+    if (typeof seq !== 'number' || typeof parsed.hash !== 'string' || typeof parsed.prevHash !== 'string' || typeof parsed.entry !== 'object' || parsed.entry === null || Array.isArray(parsed.entry)) {
+      return this.fail(line, 'not a ledger line (seq, prevHash, hash, entry)');
     }
-    if (parsed.prevHash !== prev) return { entries: i, broken: { line, seq: parsed.seq, reason: 'prevHash is not the hash of the entry before (an entry deleted, inserted or moved)' } };
-    if (chainHash(prev, parsed.entry) !== parsed.hash) return { entries: i, broken: { line, seq: parsed.seq, reason: 'the entry does not hash to its recorded hash (edited)' } };
-    prev = parsed.hash;
-    expectedSeq = parsed.seq + 1;
+    const at = (reason: string) => void (this.check.broken = { line, seq, reason });
+    // entries are numbered from 1 with no gap, so seq is the line number
+    if (seq !== line) return at(`sequence ${seq} where ${line} was expected (an entry deleted, inserted or moved, or renumbered)`);
+    if (parsed.prevHash !== this.head) return at('prevHash is not the hash of the entry before (an entry deleted, inserted or moved)');
+    if (chainHash(this.head, parsed.entry) !== parsed.hash) return at('the entry does not hash to its recorded hash (edited)');
+    if (escapeForExport(text) !== exportLine(parsed)) return at('the line is not written the way ledger export writes it (a duplicate key, reordered keys, spaces, escapes or line endings changed): its bytes may read differently from what was hashed');
+    if (typeof parsed.entry.job === 'string') this.job ??= parsed.entry.job;
+    this.head = parsed.hash;
+    this.check.entries++;
+    this.onEntry?.(parsed);
   }
-  return { entries: lines.length };
+
+  private trailerLine(parsed: { trailer: unknown }, text: string, line: number): void {
+    const t = parsed.trailer as Partial<LedgerTrailer> | null;
+    if (t === null || typeof t !== 'object' || Object.keys(parsed).join(',') !== 'trailer' || Object.keys(t).sort().join(',') !== TRAILER_KEYS || escapeForExport(text) !== exportLine(parsed)) {
+      return this.fail(line, 'the trailer is not the one ledger export writes ({"trailer":{"entries","exportedAt","head","job"}}, canonical)');
+    }
+    this.trailer = t as LedgerTrailer;
+    const head = this.check.entries ? this.head : '';
+    if (t.entries !== this.check.entries || t.head !== head) {
+      return this.fail(line, `the trailer says ${String(t.entries)} entries ending in ${String(t.head) || '(none)'}, the file holds ${this.check.entries} ending in ${head || '(none)'} (entries cut off or added at the end)`);
+    }
+    if (this.job !== undefined && t.job !== this.job) this.fail(line, `the trailer names job "${String(t.job)}", the entries job "${this.job}"`);
+  }
+}
+
+/** Recompute the chain of an export (JSON Lines). Any edit, deletion, insertion or reordering breaks it. */
+export function verifyChain(text: string): ChainCheck & { trailer?: LedgerTrailer; head: string } {
+  const checker = new LedgerChecker();
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  lines.forEach((l, i) => checker.push(l, i + 1));
+  const check = checker.end(text.endsWith('\n'));
+  return { ...check, ...(checker.trailer ? { trailer: checker.trailer } : {}), head: check.entries ? checker.head : '' };
 }

@@ -185,12 +185,15 @@ export class CodeArtifact {
   }
 
   /** A version's assets with their hashes, or undefined when the version does not exist. */
-  async versionAssets(c: PackageCoordinates, version: string): Promise<TargetAsset[] | undefined> {
+  async versionAssets(c: PackageCoordinates, version: string, signal?: AbortSignal): Promise<TargetAsset[] | undefined> {
     const assets: TargetAsset[] = [];
     let nextToken: string | undefined;
     do {
-      const out = await this.call('ListPackageVersionAssets', ['listAssets', 'reads'], (o) =>
-        this.client.send(new ListPackageVersionAssetsCommand({ ...this.base(c), packageVersion: version, maxResults: 1000, nextToken }), o),
+      const out = await this.call(
+        'ListPackageVersionAssets',
+        ['listAssets', 'reads'],
+        (o) => this.client.send(new ListPackageVersionAssetsCommand({ ...this.base(c), packageVersion: version, maxResults: 1000, nextToken }), o),
+        signal,
       ).catch(notFoundAs(undefined));
       if (!out) return undefined;
       for (const a of out.assets ?? []) assets.push({ name: a.name ?? '', size: a.size, hashes: a.hashes ?? {} });
