@@ -3,9 +3,11 @@
  * tags on objects that are no commit, and links that point out of the checkout.
  * Real sshd, real builds, the CodeArtifact stand-in.
  */
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sourceSchema } from '../src/config/schema.js';
+import { createSource } from '../src/sources/index.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
 import { gitSourceOn, startGitServer, type GitServer } from './support/git-server.js';
 
@@ -69,6 +71,32 @@ describe('tags', () => {
     // followed through both annotated tags to the commit
     expect(byVersion['6.0.0']!.source_commit).toBe(commit);
     expect(byVersion['6.0.0']!.source_published_at).toBe('2022-02-02T02:02:02.000Z');
+  });
+
+  it('a Go repository with 600 tags at 600 commits is listed with a few git calls, not one (or two) per tag', async () => {
+    await git.createRepoFromDir('many-tags', pyProject(join(te.dir, 'src-many'), 'many-lib', '0.0.1'));
+    // 600 commits, each tagged, each with its go.mod (the last one of another module: a problem, read from its own commit)
+    const script: string[] = [];
+    for (let i = 1; i <= 600; i++) {
+      const mod = `module ${i === 600 ? 'example.com/other' : 'example.com/many'}\n\n// release ${i}\n`;
+      script.push(`commit refs/heads/main\nmark :${i}\ncommitter T <t@example.com> ${1_600_000_000 + i} +0000\ndata 3\nc${i % 10}\n${i > 1 ? `from :${i - 1}\n` : ''}M 100644 inline go.mod\ndata ${Buffer.byteLength(mod)}\n${mod}\nreset refs/tags/v1.0.${i}\nfrom :${i}\n\n`);
+    }
+    await git.git('many-tags', ['fast-import', '--quiet', '--force'], { input: script.join('') });
+    // git, counted: every process the source starts goes through this PATH
+    const bin = join(te.dir, 'counting-git');
+    mkdirSync(bin, { recursive: true });
+    const calls = join(bin, 'calls');
+    writeFileSync(join(bin, 'git'), `#!/bin/sh\necho "$1" >> '${calls}'\nexec /usr/bin/git "$@"\n`, { mode: 0o755 });
+    const config = sourceSchema.parse(gitSourceOn(git, 'many-tags', 'many-tags', 'go', { package: 'example.com/many' }));
+    const source = createSource(config, { ...te.env, PATH: `${bin}:${process.env.PATH ?? ''}` }, join(te.dir, 'state-many'));
+    await source.prepare!();
+    const listing = await source.listing('example.com/many');
+    source.close?.();
+    expect(listing.versions).toHaveLength(600);
+    expect(listing.versions.filter((v) => v.problem).map((v) => v.version)).toEqual(['v1.0.600']);
+    expect(listing.versions.find((v) => v.version === 'v1.0.7')!.publishedAt).toBe(new Date((1_600_000_000 + 7) * 1000).toISOString());
+    const gitCalls = readFileSync(calls, 'utf8').trim().split('\n');
+    expect(gitCalls.length, gitCalls.join(' ')).toBeLessThan(10);
   });
 });
 

@@ -6,6 +6,7 @@
  * askpass, so nothing ever waits for a password or a host-key prompt; and
  * git's complaints turned into coded errors.
  */
+import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
@@ -110,6 +111,63 @@ export class GitAccess {
       allowEnvironment: ['GIT_CONFIG_NOSYSTEM', 'GIT_CONFIG_GLOBAL', 'GIT_TERMINAL_PROMPT'],
       ...(signal ? { abort: signal } : {}),
     }).env({ ...pick(this.env, ['PATH', 'HOME', 'LANG', 'TMPDIR']), ...WITHOUT_OPERATOR_CONFIG, GIT_TERMINAL_PROMPT: '0' });
+  }
+
+  /**
+   * Many files of a local repository in one git process (`git cat-file --batch`), one
+   * per `<commit>:<path>`: a repository with thousands of tags costs one call, not one
+   * `git show` each. The bytes of a blob up to `maxBytes`; 'too-large' past it (never
+   * held in memory); undefined when there is no such blob (no file, a directory).
+   */
+  async readBlobs(repo: string, specs: readonly string[], maxBytes: number, signal?: AbortSignal): Promise<(Buffer | 'too-large' | undefined)[]> {
+    if (specs.length === 0) return [];
+    if (specs.some((x) => /[\r\n]/.test(x))) throw new MigrateError('ECONFIG', `${this.opts.owner}: a path with a line break cannot be read from git`);
+    const env = { ...pick(this.env, ['PATH', 'HOME', 'LANG', 'TMPDIR']), ...WITHOUT_OPERATOR_CONFIG, GIT_TERMINAL_PROMPT: '0' };
+    const child = spawn('git', ['cat-file', '--batch'], { cwd: repo, env, stdio: ['pipe', 'pipe', 'pipe'], ...(signal ? { signal } : {}) });
+    const out: (Buffer | 'too-large' | undefined)[] = [];
+    let pending: Buffer = Buffer.alloc(0);
+    // the object being read: how many bytes are left of it (and its newline), and what it gives
+    let body: { left: number; chunks: Buffer[]; gives: 'bytes' | 'too-large' | 'nothing' } | undefined;
+    let stderr = '';
+    const take = (chunk: Buffer) => {
+      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+      for (;;) {
+        if (body) {
+          const n = Math.min(body.left, pending.length);
+          if (body.gives === 'bytes' && n > 0) body.chunks.push(pending.subarray(0, n));
+          body.left -= n;
+          pending = pending.subarray(n);
+          if (body.left > 0) return;
+          // the object's bytes, without the newline that ends them
+          out.push(body.gives === 'bytes' ? Buffer.concat(body.chunks).subarray(0, -1) : body.gives === 'too-large' ? 'too-large' : undefined);
+          body = undefined;
+          continue;
+        }
+        const nl = pending.indexOf(0x0a);
+        if (nl < 0) return;
+        const header = pending.subarray(0, nl).toString('utf8');
+        pending = pending.subarray(nl + 1);
+        // "<oid> <type> <size>", or "<spec> missing" / "<spec> ambiguous"
+        const m = /^[0-9a-f]{40,64} (\w+) (\d+)$/.exec(header);
+        if (!m) {
+          out.push(undefined);
+          continue;
+        }
+        const size = Number(m[2]);
+        body = { left: size + 1, chunks: [], gives: m[1] !== 'blob' ? 'nothing' : size <= maxBytes ? 'bytes' : 'too-large' };
+      }
+    };
+    return new Promise((resolve, reject) => {
+      child.stdout.on('data', take);
+      child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString('utf8')).slice(-2000)));
+      child.on('error', (e) => reject(this.classify(e, `reading files of ${repo}`, this.opts.owner, { notFound: 'install git' })));
+      child.on('close', (code) => {
+        if (code !== 0 || out.length !== specs.length) return reject(this.classify(new Error(`git cat-file exited with ${code}: ${stderr}`), `reading files of ${repo}`, this.opts.owner, { notFound: 'the mirror is damaged: remove it and rerun' }));
+        resolve(out);
+      });
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(`${specs.join('\n')}\n`);
+    });
   }
 
   /**

@@ -18,7 +18,7 @@ import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import semver from 'semver';
 import type { SimpleGit } from 'simple-git';
-import { checkPathMajor, isCanonicalVersion, isPseudoVersion, modulePathFromGoMod, semverMajor, splitPathVersion } from '../builders/go-rules.js';
+import { MAX_GO_MOD, checkPathMajor, isCanonicalVersion, isPseudoVersion, modulePathFromGoMod, semverMajor, splitPathVersion } from '../builders/go-rules.js';
 import { normalizePep440 } from '../builders/python.js';
 import type { GitSourceConfig } from '../config/schema.js';
 import { MigrateError } from '../errors.js';
@@ -40,6 +40,8 @@ interface TaggedVersion {
   problem?: string;
 }
 
+/** The largest go.mod or package.json read at a tag (go's own limit for go.mod; no package.json comes near it). */
+const MAX_TAGGED_FILE = MAX_GO_MOD;
 
 export class GitSource implements Source {
   readonly id: string;
@@ -203,13 +205,20 @@ export class GitSource implements Source {
   private async readTags(signal?: AbortSignal): Promise<TaggedVersion[]> {
     const git = this.access.localGit(this.mirror, signal);
     const pattern = this.pattern();
-    const described: TaggedVersion[] = [];
-    for (const t of await this.peelTags(git)) {
+    const matched = (await this.peelTags(git)).flatMap((t) => {
       const m = pattern.exec(t.tag);
-      if (!m) continue;
-      const d = await this.describe(git, t.tag, t.commit, m[1]!, t.type);
-      described.push({ ...d, ...(t.committedAt ? { committedAt: t.committedAt } : {}) });
-    }
+      return m ? [{ ...t, captured: m[1]! }] : [];
+    });
+    // the one file each format reads at every tagged commit, all in one git call
+    const file = this.format === 'go' ? 'go.mod' : this.format === 'npm' && !this.config.package ? 'package.json' : undefined;
+    const commits = file ? [...new Set(matched.filter((t) => t.type === 'commit').map((t) => t.commit))] : [];
+    const path = this.config.directory ? `${this.config.directory}/${file}` : file;
+    const read = await this.access.readBlobs(this.mirror, commits.map((c) => `${c}:${path}`), MAX_TAGGED_FILE, signal);
+    const files = new Map(commits.map((c, i) => [c, read[i]]));
+    const described = matched.map((t) => {
+      const d = this.describe(t.tag, t.commit, t.captured, t.type, files.get(t.commit));
+      return { ...d, ...(t.committedAt ? { committedAt: t.committedAt } : {}) };
+    });
     return oneTagPerVersion(described);
   }
 
@@ -255,7 +264,7 @@ export class GitSource implements Source {
   }
 
   /** What a matching tag is: its version in the format's spelling and the package it builds, or why it is skipped. */
-  private async describe(git: SimpleGit, tag: string, commit: string, captured: string, type: string): Promise<TaggedVersion> {
+  private describe(tag: string, commit: string, captured: string, type: string, file: Buffer | 'too-large' | undefined): TaggedVersion {
     const shown = printable(captured).slice(0, 100);
     const base = { tag, commit, version: shown, name: this.config.package ?? this.id };
     if (type !== 'commit') return { ...base, skip: `tag ${printable(tag)} points at a ${printable(type)}, not a commit: there is nothing to check out` };
@@ -267,14 +276,15 @@ export class GitSource implements Source {
       case 'npm': {
         const v = semver.valid(captured);
         if (!v) return { ...base, skip: `"${shown}" (tag ${printable(tag)}) is not a semver version` };
-        const name = this.config.package ?? (await this.fileAt(git, commit, 'package.json').then((b) => (b ? npmName(b) : undefined)));
+        const name = this.config.package ?? (Buffer.isBuffer(file) ? npmName(file) : undefined);
         if (!name) return { ...base, version: v, problem: `tag ${tag}: no package.json with a name in ${this.config.directory || 'the repository root'}; set package on the source` };
         return { ...base, version: v, name };
       }
       case 'go': {
         const v = captured.startsWith('v') ? captured : `v${captured}`;
         if (!isCanonicalVersion(v) || isPseudoVersion(v)) return { ...base, skip: `"${shown}" (tag ${printable(tag)}) is not a canonical Go version (vMAJOR.MINOR.PATCH[-pre])` };
-        const mod = await this.fileAt(git, commit, 'go.mod');
+        if (file === 'too-large') return { ...base, version: v, problem: `tag ${tag}: go.mod is larger than Go accepts (${MAX_TAGGED_FILE} bytes)` };
+        const mod = file;
         const path = mod ? modulePathFromGoMod(mod) : this.config.package;
         // a go.mod naming another module than the job's (or the job's with its /vN) is not this module
         if (mod && path && this.config.package && path !== this.config.package && splitPathVersion(path).prefix !== this.config.package) {
@@ -293,16 +303,6 @@ export class GitSource implements Source {
         const never: never = this.format;
         throw new Error(`unknown format ${String(never)}`);
       }
-    }
-  }
-
-  /** A file of the package's directory at a commit, or undefined when there is none. */
-  private async fileAt(git: SimpleGit, commit: string, file: string): Promise<Buffer | undefined> {
-    const path = this.config.directory ? `${this.config.directory}/${file}` : file;
-    try {
-      return Buffer.from(await git.raw(['show', `${commit}:${path}`]), 'utf8');
-    } catch {
-      return undefined;
     }
   }
 
