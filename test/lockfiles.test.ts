@@ -447,7 +447,9 @@ describe('requirements files', () => {
     expect(r.entries.find((x) => x.kind === 'link')).toMatchObject({ name: './local/editable-project' });
     expect(r.entries.find((x) => x.kind === 'file')).toMatchObject({ name: 'local_pkg', version: '1.0.0' });
     expect(r.entries.find((x) => x.name === 'pip')).toMatchObject({ kind: 'url', version: '23.3.2' });
-    expect(r.warnings.map((w) => w.line)).toEqual([22, 23]);
+    // and another index beside PyPI: its pins may come from there, which the warm must say
+    expect(r.warnings.map((w) => w.line)).toEqual([4, 22, 23]);
+    expect(r.warnings[0]!.message).toMatch(/^--extra-index-url https:\/\/example\.invalid\/simple: pip takes each name from whichever index/);
   });
 
   it('an include cycle is an error at the line that closes it', () => {

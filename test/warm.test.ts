@@ -120,6 +120,10 @@ beforeAll(async () => {
     join(projects, 'py/requirements.txt'),
     [
       '# pip-compile --generate-hashes',
+      // another team's index beside PyPI (credentials never shown), and a line that pins nothing: notes, not entries
+      `--extra-index-url https://ci:${['s3cr', 'etpw'].join('')}@pypi.other-team.example/simple`,
+      '--extra-index-url https://pypi.org/simple',
+      'loose-py>=1.0',
       `requests-lite==1.0.0 \\\n    --hash=sha256:${pypiHash['requests-lite']}`,
       `tampered-py==1.0.0 \\\n    --hash=sha256:${pypiHash['tampered-py']}`,
       `blocked-py==1.0.0 \\\n    --hash=sha256:${pypiHash['blocked-py']}`,
@@ -250,6 +254,12 @@ describe('warm', () => {
     const gitFiles = first.lockfiles.filter((l) => l.repository !== null).map((l) => l.path.replace(/^git\+ssh:\/\/[^#]+#/, ''));
     expect(gitFiles.sort()).toEqual(expect.arrayContaining(['release:tools/yarn.lock', expect.stringMatching(/^(main|master):services\/api\/package-lock\.json$/)]));
     expect(first.lockfileErrors).toEqual([expect.objectContaining({ path: 'projects/broken/package-lock.json', code: 'ELOCKFILE', line: 4 })]);
+    // what the parser left out is said, with its line: the counts alone would read as complete
+    expect(by['projects/py/requirements.txt']!.notes).toEqual([
+      { file: 'projects/py/requirements.txt', line: 2, message: expect.stringMatching(/^--extra-index-url https:\/\/pypi\.other-team\.example\/simple: pip takes each name from whichever index/) },
+      { file: 'projects/py/requirements.txt', line: 4, message: 'loose-py >=1.0: not pinned to one version, left out' },
+    ]);
+    expect(JSON.stringify(first)).not.toContain(['s3cr', 'etpw'].join(''));
   });
 
   it('never requests an internal name through a store or shared repository', () => {
@@ -306,6 +316,7 @@ describe('warm', () => {
     expect(problemLines.slice(0, 2).map((l) => l.split(':')[0])).toEqual(['  CRITICAL integrity-mismatch npm pub-tampered@1.0.0', '  CRITICAL integrity-mismatch pypi tampered-py@1.0.0']);
     expect(problemLines.length).toBe(2 + 2 + 3 + 1);
     expect(stdout).toMatch(/ERROR projects\/broken\/package-lock\.json:4: /);
+    expect(stdout).toContain('  note projects/py/requirements.txt:4: loose-py >=1.0: not pinned to one version, left out\n');
   });
 
   it('`report` on a job that has only warmed so far writes the warm section (no run needed); a wrong --state-dir creates nothing', async () => {
@@ -315,6 +326,7 @@ describe('warm', () => {
     expect(report.kind).toBe('run');
     expect(report.warm?.lockfiles.find((l) => l.path === 'projects/web/package-lock.json')?.counts.integrityMismatch).toBe(1);
     expect(report.findings).toContainEqual(expect.objectContaining({ code: 'EWARMINTEGRITY', severity: 'critical' }));
+    expect(report.findings).toContainEqual(expect.objectContaining({ code: 'EWARMNOTES', severity: 'warning', count: 2, subjects: expect.arrayContaining(['projects/py/requirements.txt:4: loose-py >=1.0: not pinned to one version, left out']) }));
     const elsewhere = join(te.dir, 'no-state-here');
     const missing = await te.cli(['--state-dir', elsewhere, 'report', job, '--json']);
     expect(missing.code).toBe(2);

@@ -49,6 +49,10 @@ function humanSummary(s: WarmSummary): string {
     lines.push(`  ${l.path} (${l.format}, ${l.entries} ${l.entries === 1 ? 'entry' : 'entries'}): ${c.join(', ') || 'nothing'}`);
   }
   for (const e of s.lockfileErrors) lines.push(`  ERROR ${e.path}${e.line ? `:${e.line}` : ''}: ${e.message}`);
+  // lines a parser left out are not warmed: say so, or the counts read as complete
+  const notes = s.lockfiles.flatMap((l) => l.notes ?? []);
+  for (const n of notes.slice(0, 20)) lines.push(`  note ${n.file}${n.line ? `:${n.line}` : ''}: ${n.message}`);
+  if (notes.length > 20) lines.push(`  … ${notes.length - 20} more note(s) (--json lists them)`);
   // critical first: bytes that differ from what a lockfile pins
   const problems = s.problems.filter((p) => p.outcome !== 'pending').sort((a, b) => Number(b.outcome === 'integrity-mismatch') - Number(a.outcome === 'integrity-mismatch'));
   for (const p of problems.slice(0, 50)) lines.push(`  ${p.outcome === 'integrity-mismatch' ? 'CRITICAL ' : ''}${p.outcome} ${p.ecosystem} ${p.name}@${p.version}: ${p.detail}`);

@@ -24,6 +24,9 @@ import type { EntryKind, LockEntry, LockOrigin, LockWarning, ParseOutput } from 
 /** More included files than this is a generated loop, not a project. */
 const MAX_INCLUDED_FILES = 1000;
 
+/** Extra indexes that are no other registry: public PyPI itself, or a CodeArtifact repository. */
+const PUBLIC_OR_CODEARTIFACT = /^(pypi\.org|pypi\.python\.org|files\.pythonhosted\.org|[a-z0-9-]+-\d{12}\.d\.codeartifact\.[a-z0-9-]+\.amazonaws\.com)$/i;
+
 /** Global options: they configure pip, they pin nothing (https://pip.pypa.io/en/stable/reference/requirements-file-format/#global-options). */
 const GLOBAL_OPTIONS = new Set([
   '-i', '--index-url', '--extra-index-url', '--no-index', '-f', '--find-links', '--trusted-host',
@@ -120,6 +123,11 @@ export function parseRequirements(text: string, file: string, opts: ReadOptions 
           entries.push(e);
         } else if (option === '-i' || option === '--index-url') {
           index = withoutCredentials(value) ?? index;
+        } else if (option === '--extra-index-url') {
+          const extra = withoutCredentials(value);
+          if (!extra || !PUBLIC_OR_CODEARTIFACT.test(new URL(extra).host)) {
+            warnings.push({ ...at, message: `--extra-index-url ${extra ?? '(a URL not known here, such as an environment variable)'}: pip takes each name from whichever index offers it, so a pin of this file may come from there; the pins are warmed from public PyPI, and a name only that index serves must become a job source (after cutover it would be looked for publicly)` });
+          }
         } else if (!GLOBAL_OPTIONS.has(option)) {
           warnings.push({ ...at, message: `unknown option ${option}: ignored` });
         }

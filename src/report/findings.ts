@@ -286,6 +286,8 @@ function warmFindings(w: Warm | null, out: Finding[]): void {
       ),
     );
   }
+  const notes = w.lockfiles.flatMap((l) => l.notes.map((n) => `${n.file}${n.line !== null ? `:${n.line}` : ''}: ${n.message}`));
+  if (notes.length) out.push(finding({ severity: 'warning', code: 'EWARMNOTES', section: 'warm', title: `${notes.length} lockfile line(s) left out or read with an assumption`, detail: 'nothing a line left out names was requested or checked', action: 'read each: pin what is not pinned, fix what the parser could not read, and migrate what only another index serves' }, notes));
   const failed = sum('failed');
   if (failed) out.push(finding({ severity: 'warning', code: 'EWARMFAILED', section: 'warm', title: `${failed} locked package(s) whose warm request failed after its retries`, detail: '', action: 'rerun the warm (its summary says why each failed)' }, problem('failed')));
 }

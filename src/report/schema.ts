@@ -275,6 +275,10 @@ export const warmSchema = z
             problems: z
               .array(z.object({ name: text, version: text, outcome: z.enum(['blocked', 'missing-upstream', 'integrity-mismatch', 'non-registry', 'pending', 'internal-missing', 'failed']), detail: text.default('') }).strict())
               .default([]),
+            notes: z
+              .array(z.object({ file: text, line: int.nullable().default(null), message: text }).strict())
+              .default([])
+              .describe('lines the parser left out or read with an assumption (not pinned, an unknown option or protocol, another index): nothing of them was requested'),
           })
           .strict(),
       )

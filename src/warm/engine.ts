@@ -34,7 +34,7 @@ import { checkInternal, warmThroughStore, type PackageContext, type Work } from 
 import { WarmStore, type Decision } from './state.js';
 import { createStore, sameVersion, storeRepository } from './stores.js';
 import type { StoreFormat } from './store-format.js';
-import { ALL_STANDINGS, count, exitCodeOf, problemsOf, standing, uncheckedOf, type Standing, type WarmSummary } from './summary.js';
+import { ALL_STANDINGS, MAX_NOTES_PER_LOCKFILE, count, exitCodeOf, problemsOf, standing, uncheckedOf, type Standing, type WarmSummary } from './summary.js';
 import { FINAL_OUTCOMES, itemKey, type WarmOutcome } from './types.js';
 
 export type WarmProgress =
@@ -242,7 +242,9 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
         const r = byKey.get(k);
         if (r) count(counts, standing(r));
       }
-      return { ...ref, entries: result.entries.length, counts: Object.fromEntries(ALL_STANDINGS.filter((s) => counts[s]).map((s) => [s, counts[s]])) };
+      const notes = result.warnings.slice(0, MAX_NOTES_PER_LOCKFILE).map((w) => ({ file: w.file, ...(w.line ? { line: w.line } : {}), message: w.message }));
+      const notesLeftOut = result.warnings.length - notes.length;
+      return { ...ref, entries: result.entries.length, counts: Object.fromEntries(ALL_STANDINGS.filter((s) => counts[s]).map((s) => [s, counts[s]])), notes, ...(notesLeftOut > 0 ? { notesLeftOut } : {}) };
     });
     const summary: WarmSummary = {
       job: job.name,

@@ -24,6 +24,16 @@ export interface WarmProblem {
   lockfiles: string[];
 }
 
+/** A line the lockfile's parser left out or read with an assumption (not pinned, an unknown option or protocol, a merge conflict, another index). */
+export interface LockfileNote {
+  file: string;
+  line?: number;
+  message: string;
+}
+
+/** Notes kept per lockfile: a generated file can say the same thing on every line. */
+export const MAX_NOTES_PER_LOCKFILE = 200;
+
 export interface WarmSummary {
   job: string;
   runId: number;
@@ -32,7 +42,7 @@ export interface WarmSummary {
   outcomes: Partial<Record<Standing, number>>;
   /** What this run decided (a rerun decides only what was not final). */
   decidedThisRun: Partial<Record<WarmOutcome, number>>;
-  lockfiles: (LockfileRef & { entries: number; counts: Partial<Record<Standing, number>> })[];
+  lockfiles: (LockfileRef & { entries: number; counts: Partial<Record<Standing, number>>; notes: LockfileNote[]; notesLeftOut?: number })[];
   /** Lockfiles that did not parse (file and line), repositories that could not be read; the others went on. */
   lockfileErrors: InputError[];
   /** Every item that is not warmed, cached, listed or present: what it is and why. */
@@ -107,7 +117,7 @@ const REPORT_COUNTS: Partial<Record<WarmOutcome, keyof NonNullable<WarmInput['lo
 const REPORT_PROBLEMS: ReadonlySet<Standing> = new Set(['blocked', 'missing-upstream', 'integrity-mismatch', 'non-registry', 'pending', 'internal-missing', 'failed']);
 
 /** The report's `warm` section: per lockfile, its counts (every standing) and problems. */
-export function warmSection(lockfiles: readonly LockfileRef[], rows: readonly WarmRow[]): WarmInput {
+export function warmSection(lockfiles: readonly (LockfileRef & { notes?: readonly LockfileNote[] })[], rows: readonly WarmRow[]): WarmInput {
   const byFile = new Map<string, WarmRow[]>();
   for (const r of rows) for (const f of JSON.parse(r.files) as string[]) (byFile.get(f) ?? byFile.set(f, []).get(f)!).push(r);
   return {
@@ -120,7 +130,8 @@ export function warmSection(lockfiles: readonly LockfileRef[], rows: readonly Wa
         if (key) counts[key]++;
         if (REPORT_PROBLEMS.has(s)) problems.push({ name: r.name, version: r.version, outcome: s as 'blocked', detail: s === 'failed' ? `${r.last_error_code ?? ''}: ${r.last_error ?? ''}` : (r.detail ?? '') });
       }
-      return { path: l.path, kind: l.format, repository: l.repository, counts, problems };
+      const notes = (l.notes ?? []).map((n) => ({ file: n.file, line: n.line ?? null, message: n.message }));
+      return { path: l.path, kind: l.format, repository: l.repository, counts, problems, notes };
     }),
   };
 }
