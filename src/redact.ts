@@ -64,6 +64,18 @@ export function printable(text: string, opts: { keepLines?: boolean } = {}): str
   return text.replace(opts.keepLines ? UNSAFE : UNSAFE_LINES, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/**
+ * JSON text with what JSON.stringify leaves raw that a terminal or a line splitter acts on:
+ * DEL and the C1 controls (0x9b is a CSI), the bidi overrides ("Trojan Source"), U+2028/2029
+ * (line breaks to some readers), written as `\uXXXX` escapes. The same JSON value, so the
+ * same hash, and a file that is safe to `cat` or to print.
+ */
+const JSON_RAW_UNSAFE = /[\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+export function jsonForTerminals(json: string): string {
+  return json.replace(JSON_RAW_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Text bound for stdout/stderr: redacted, and harmless to a terminal (JSON stays valid: only strings can hold these characters). */
 export function forOutput(text: string): string {
   return printable(redact(text), { keepLines: true });

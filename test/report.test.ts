@@ -232,6 +232,15 @@ describe('the model, from a real state database', () => {
       clearSecrets();
     }
   });
+  it("writes a source's C1 controls and bidi overrides as escapes: the same JSON value, a file safe to cat", () => {
+    const hostile = `evil\u009b2J\u202egnp.exe\u2028x`;
+    const input = reportInputFromState(fx.state, fx.job, undefined, fx.options);
+    input.packages = input.packages!.map((p) => (p.package === '@acme/config' ? { ...p, dist_tags: JSON.stringify({ latest: '3.2.0', [hostile]: '3.1.0' }) } : p));
+    const json = renderJson(buildReport(input));
+    expect(json).not.toMatch(/[\u007f-\u009f\u2028\u202e]/);
+    expect(json).toContain('evil\\u009b2J\\u202egnp.exe\\u2028x');
+    expect((JSON.parse(json) as Report).packages.find((p) => p.name === '@acme/config')!.distTags[hostile]).toBe('3.1.0');
+  });
   it('redacts secrets a source puts in a dist-tag name (an object key) too', () => {
     const secret = ['registry', 'token', 'value', '42'].join('-');
     const shaped = ['npm', '_', 'Q'.repeat(36)].join('');

@@ -3,6 +3,7 @@
  * `schemaVersion` and `kind` first), pretty-printed, so two reports diff well.
  * It validates against schema.json.
  */
+import { jsonForTerminals } from '../redact.js';
 import type { Report } from './schema.js';
 
 const FIRST = ['schemaVersion', 'kind'];
@@ -17,7 +18,10 @@ function ordered(value: unknown, top = false): unknown {
   return out;
 }
 
-/** `indent: 0` for one line (a third smaller: 20,000 versions are about 21 MB instead of 31 MB). */
+/**
+ * `indent: 0` for one line (a third smaller: 20,000 versions are about 21 MB instead of 31 MB).
+ * A source's C1 controls and bidi overrides are written as escapes: `cat report.json` is safe.
+ */
 export function renderJson(report: Report, options: { indent?: number } = {}): string {
-  return `${JSON.stringify(ordered(report, true), null, options.indent ?? 2)}\n`;
+  return `${jsonForTerminals(JSON.stringify(ordered(report, true), null, options.indent ?? 2))}\n`;
 }

@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import { redact } from '../redact.js';
+import { jsonForTerminals, redact } from '../redact.js';
 
 export const GENESIS = '0'.repeat(64);
 
@@ -99,17 +99,8 @@ export function* ledgerLines(db: Database.Database): Generator<LedgerLine> {
   }
 }
 
-/**
- * Characters JSON.stringify leaves raw that a terminal or a line splitter acts on: DEL and
- * the C1 controls (0x9b is a CSI), the bidi overrides ("Trojan Source"), U+2028/2029 (line
- * breaks to some readers). An export line writes them as `\uXXXX` escapes: the same JSON
- * value, so the same hash, and a file that is safe to `cat` or to print to a terminal.
- */
-const EXPORT_ESCAPED = /[\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-
-function escapeForExport(json: string): string {
-  return json.replace(EXPORT_ESCAPED, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
+/** An export line escapes what a terminal acts on (jsonForTerminals): the same JSON value, so the same hash. */
+const escapeForExport = jsonForTerminals;
 
 /**
  * The one form of an export line: canonical JSON with the characters above escaped. A line is
