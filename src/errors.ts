@@ -33,7 +33,8 @@ export type ErrorCode =
   | 'EBADBUILD' // the build's output is not what the tag should give: file names, counts, project name, unreadable metadata
   | 'EVERSION' // the tag's version is not PEP 440, or the built artifacts carry another version than the tag
   | 'EUNPROTECTED' // an internal name lacks the origin configuration that keeps public packages out: warming refuses to start
-  | 'ELOCKFILE'; // a lockfile cannot be read or is malformed: the message names the file and line (or path in it)
+  | 'ELOCKFILE' // a lockfile cannot be read or is malformed: the message names the file and line (or path in it)
+  | 'ENAMECLAIMED'; // a git source without `package` names, from its repository, a package another source holds
 
 export interface MigrateErrorInit {
   /** `name@version` or a package name, when the error concerns one. */

@@ -113,6 +113,45 @@ describe('the operator', () => {
 });
 
 describe('the repository', () => {
+  it("a repository naming another source's package in its go.mod is refused (ENAMECLAIMED), nothing of it published; the job's `package` confirms a shared name", async () => {
+    const mod = (path: string) => ({ 'go.mod': `module ${path}\n\ngo 1.19\n`, 'lib.go': 'package victim\n' });
+    const victim = join(te.dir, 'src-victim');
+    mkdirSync(victim, { recursive: true });
+    for (const [f, text] of Object.entries(mod('example.com/victim'))) writeFileSync(join(victim, f), text);
+    await git.createRepoFromDir('victim', victim, { tags: ['v1.0.0'] });
+    // whoever can push a tag to another repository claims the name, at a higher version
+    const evil = join(te.dir, 'src-evil');
+    mkdirSync(evil, { recursive: true });
+    for (const [f, text] of Object.entries({ ...mod('example.com/victim'), 'lib.go': 'package victim // not the real one\n' })) writeFileSync(join(evil, f), text);
+    await git.createRepoFromDir('evil', evil, { tags: ['v1.9.0'] });
+    // a third repository, also without `package`, with a name of its own: unaffected
+    const own = join(te.dir, 'src-own');
+    mkdirSync(own, { recursive: true });
+    for (const [f, text] of Object.entries(mod('example.com/own'))) writeFileSync(join(own, f), text);
+    await git.createRepoFromDir('own', own, { tags: ['v0.1.0'] });
+
+    const job = te.writeJob({ name: 'claimed', sources: [gitSource('victim', 'victim', 'go', { package: 'example.com/victim' }), gitSource('evil', 'evil', 'go'), gitSource('own', 'own', 'go')] });
+    const s = await te.run(job);
+    expect(s.exitCode).toBe(1);
+    expect(s.listErrors).toEqual([expect.objectContaining({ source: 'evil', package: 'example.com/victim', code: 'ENAMECLAIMED' })]);
+    expect(s.listErrors[0]!.message).toMatch(/source\(s\) "victim" also hold/);
+    expect(rows('claimed').map((r) => `${r.source_id}:${r.package}@${r.version}:${r.state}`).sort()).toEqual(['own:example.com/own@v0.1.0:verified', 'victim:example.com/victim@v1.0.0:verified']);
+    expect(te.sandbox.standIn.log.filter((e) => e.operation === 'PublishPackageVersion' && e.query.version === 'v1.9.0')).toEqual([]);
+
+    // two repositories that both only read the name: neither is believed
+    const both = te.writeJob({ name: 'claimed-twice', sources: [gitSource('victim', 'victim', 'go'), gitSource('evil', 'evil', 'go')] });
+    const t = await te.run(both);
+    expect(t.listErrors.map((e) => `${e.source}:${e.code}`).sort()).toEqual(['evil:ENAMECLAIMED', 'victim:ENAMECLAIMED']);
+
+    // the job says the repository publishes that name: listed and migrated as one package
+    const confirmed = te.writeJob({ name: 'claimed', sources: [gitSource('victim', 'victim', 'go', { package: 'example.com/victim' }), gitSource('evil', 'evil', 'go', { package: 'example.com/victim' }), gitSource('own', 'own', 'go')] });
+    const u = await te.run(confirmed);
+    expect(u.listErrors).toEqual([]);
+    expect(rows('claimed').filter((r) => r.version === 'v1.9.0').map((r) => `${r.source_id}:${r.state}`)).toEqual(['evil:verified']);
+    // (the request log's filter above sees a publish of v1.9.0 when there is one)
+    expect(te.sandbox.standIn.log.filter((e) => e.operation === 'PublishPackageVersion' && e.query.version === 'v1.9.0').length).toBeGreaterThan(0);
+  });
+
   it('two tags spelling one version at different commits: that version is a problem naming both tags, never one picked in silence', async () => {
     const dir = pyProject(join(te.dir, 'src-twins'), 'twins-lib', '1.0rc1');
     await git.createRepoFromDir('twins', dir, { tags: ['v1.0rc1'] });

@@ -156,6 +156,34 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     // packuments are fetched a few at a time (a scope can hold hundreds of packages)
     const listQueue = new PQueue({ concurrency: config.limits.fetchConcurrency });
     const enumerated = new Map<string, { names: Set<string>; complete: boolean }>();
+    const list = (source: Source, name: string) =>
+      void listQueue.add(
+        guard(async () => {
+          if (signal.aborted) return;
+          try {
+            const listing = await withRetry(() => source.listing(name, stopping.hard), {
+              budget: config.limits.retries,
+              signal,
+              onRetry: (e, attempt, waitMs) => emit({ type: 'retry', subject: name, code: e.code, attempt, waitMs }),
+            });
+            db.recordListing(source.id, source.url, listing);
+            emit({ type: 'listed', source: source.id, package: listing.name, versions: listing.versions.length });
+          } catch (e) {
+            const err = e instanceof MigrateError ? e : new MigrateError('ESOURCE', toError(e).message, { subject: name, cause: e });
+            if (FATAL_CODES.has(err.code)) throw err;
+            if (err.code !== 'EINTERRUPTED') listError(source, name, err);
+          }
+        }),
+      );
+    // A git source without `package` takes its name from the repository (package.json, go.mod):
+    // whoever can push a tag could name another source's package and have versions published
+    // into it (and move `latest`). Its names are listed once every source is enumerated, and
+    // only those no other source holds; the job confirms a shared name by setting `package`.
+    const readFromRepository = (source: Source) => {
+      const c = config.sources.find((x) => x.id === source.id);
+      return c?.kind === 'git' && !c.package;
+    };
+    const deferred: { source: Source; names: string[] }[] = [];
     try {
       for (const source of sources.values()) {
         const seen = { names: new Set<string>(), complete: true };
@@ -182,23 +210,35 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
             listError(source, n.name, n.error);
             continue;
           }
+          if (readFromRepository(source)) {
+            const d = deferred.find((x) => x.source === source) ?? (deferred.push({ source, names: [] }), deferred[deferred.length - 1]!);
+            d.names.push(n.name);
+            continue;
+          }
           seen.names.add(n.name);
-          void listQueue.add(
-            guard(async () => {
-              if (signal.aborted) return;
-              try {
-                const listing = await withRetry(() => source.listing(n.name, stopping.hard), {
-                  budget: config.limits.retries,
-                  signal,
-                  onRetry: (e, attempt, waitMs) => emit({ type: 'retry', subject: n.name, code: e.code, attempt, waitMs }),
-                });
-                db.recordListing(source.id, source.url, listing);
-                emit({ type: 'listed', source: source.id, package: listing.name, versions: listing.versions.length });
-              } catch (e) {
-                const err = e instanceof MigrateError ? e : new MigrateError('ESOURCE', toError(e).message, { subject: n.name, cause: e });
-                if (FATAL_CODES.has(err.code)) throw err;
-                if (err.code !== 'EINTERRUPTED') listError(source, n.name, err);
-              }
+          list(source, n.name);
+        }
+      }
+      const holders = (format: Format, name: string, self: Source) => [
+        ...[...enumerated].filter(([id, seen]) => id !== self.id && seen.names.has(name) && formatOf(config.sources.find((c) => c.id === id)!) === format).map(([id]) => id),
+        ...deferred.filter((d) => d.source !== self && d.names.includes(name) && formatOf(config.sources.find((c) => c.id === d.source.id)!) === format).map((d) => d.source.id),
+      ];
+      for (const { source, names } of deferred) {
+        const format = formatOf(config.sources.find((c) => c.id === source.id)!);
+        for (const name of names) {
+          const others = holders(format, name, source);
+          if (others.length === 0) {
+            enumerated.get(source.id)!.names.add(name);
+            list(source, name);
+            continue;
+          }
+          enumerated.get(source.id)!.complete = false;
+          listError(
+            source,
+            name,
+            new MigrateError('ENAMECLAIMED', `source "${source.id}": the repository names its package ${name}, which source(s) ${others.map((o) => `"${o}"`).join(', ')} also hold; the job does not say this repository publishes it, so none of its versions are migrated`, {
+              subject: name,
+              hint: `if this repository really publishes ${name}, set \`package: ${name}\` on source "${source.id}"; otherwise fix the repository's ${format === 'npm' ? 'package.json' : 'go.mod'} at its tags`,
             }),
           );
         }

@@ -18,6 +18,7 @@ export const SOURCE_CODES: ReadonlySet<string> = new Set([
   'EBADBUILD',
   'EVERSION',
   'ETAGMOVED',
+  'ENAMECLAIMED',
 ]);
 
 const HINTS: Readonly<Record<string, string>> = {
@@ -44,6 +45,7 @@ const HINTS: Readonly<Record<string, string>> = {
   EBADBUILD: 'see the message: the build made something unexpected',
   EVERSION: 'fix the tag or the metadata, or skip that version',
   ETAGMOVED: 'move the tag back, or accept the new commit with versions: { "<v>": { commit: <sha> } } (only before it is on the target)',
+  ENAMECLAIMED: "set `package:` on the git source if its repository really publishes that name; otherwise fix the repository's package.json / go.mod",
   EBLOBMISSING: 'rerun: the file is downloaded or built again',
   EINTERRUPTED: 'rerun to continue',
 };
