@@ -316,6 +316,31 @@ describe('ledger verify --job: the target read again', () => {
     }
   });
 
+  it('--download hashes the bytes the target serves: a store that keeps the old listing over other bytes is found', async () => {
+    const other = 'ledger-other';
+    const good = (await verifyLedger(exported, { job, codeartifactClient: te.client, download: true }));
+    expect(good.targetErrors).toEqual([]);
+    expect(good.targetDownloaded).toBeGreaterThan(0);
+    expect(notReplaced(good)).toEqual([]);
+    // corrupted storage: the listing still shows the migrated hashes, the bytes are others
+    te.sandbox.standIn.replaceAssetBytes('npm-internal', 'npm', undefined, other, '2.0.0', 'package.tgz', await makeTarball(other, '2.0.0', { extraFiles: { 'evil.js': 'x' } }), { keepHashes: true });
+    const listed = await verifyLedger(exported, { job, codeartifactClient: te.client });
+    expect(listed.targetMismatches.filter((m) => m.package === other)).toEqual([]); // the listing alone cannot tell
+    const served = await verifyLedger(exported, { job, codeartifactClient: te.client, download: true });
+    expect(served.targetMismatches.filter((m) => m.package === other)).toEqual([expect.objectContaining({ version: '2.0.0', file: 'package.tgz', via: 'download' })]);
+    const file = join(te.dir, 'download.jsonl');
+    writeFileSync(file, exported);
+    const cli = await te.cli(['ledger', 'verify', file, '--job', job, '--download']);
+    expect(cli.code).toBe(1);
+    const out = JSON.parse(cli.stdout) as VerifyResult;
+    expect(out.targetMismatches).toContainEqual(expect.objectContaining({ package: other, via: 'download', ledger: expect.stringMatching(/^[0-9a-f]{128}$/), target: expect.stringMatching(/^[0-9a-f]{128}$/) }));
+    expect(out.targetDownloaded).toBe(good.targetDownloaded);
+    // --download without a job to read the target with is a usage error
+    const alone = await te.cli(['ledger', 'verify', file, '--download', '--json']);
+    expect(alone.code).toBe(2);
+    expect((JSON.parse(alone.stdout) as { error: { code: string } }).error.code).toBe('ECONFIG');
+  });
+
   it('a torn last line: the entries before it are still read again (no crash)', async () => {
     const lines = chainLines();
     const r = await verifyLedger(`${lines.join('\n')}\n${lines.at(-1)!.slice(0, 40)}`, { job, codeartifactClient: te.client });

@@ -9,7 +9,8 @@
  * again and reports every version whose files no longer match what was
  * migrated, and every version it could not ask about. Exit 1 on any of them.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -21,7 +22,7 @@ import { withRetry } from '../engine/retry.js';
 import { forOutput } from '../redact.js';
 import { StateDb } from '../state/db.js';
 import { chainHash, exportLine, GENESIS, LedgerChecker, ledgerLines, MAX_LEDGER_LINE_BYTES, type LedgerLine } from '../state/ledger.js';
-import { CodeArtifact } from '../targets/codeartifact.js';
+import { CodeArtifact, type PackageCoordinates } from '../targets/codeartifact.js';
 import { createTarget } from '../targets/index.js';
 import type { Format } from '../types.js';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
@@ -195,19 +196,27 @@ export interface VerifyResult {
   tornLastLine?: boolean;
   trailer?: { entries: number; head: string };
   headMismatch?: { expected: string; actual: string };
-  /** Versions whose files on the target no longer hash as the ledger says. */
-  targetMismatches: { package: string; version: string; file: string; ledger: string; target: string }[];
+  /** Versions whose files on the target no longer hash as the ledger says: as listed, or (with download) as served. */
+  targetMismatches: { package: string; version: string; file: string; ledger: string; target: string; via: 'listing' | 'download' }[];
   /** Versions the target could not be asked about (after retries): not checked, so not passed. */
   targetErrors: { package: string; version: string; error: string }[];
   targetChecked: number;
+  /** Files downloaded and hashed (verify --download). */
+  targetDownloaded?: number;
 }
 
 export interface VerifyOptions {
   head?: string;
   job?: string;
   codeartifactClient?: CodeartifactClient;
-  /** How long one read of the target may take before the version counts as unread. */
+  /** How long one read of the target may take before the version counts as unread (for a download: the longest pause in its bytes). */
   targetTimeoutMs?: number;
+  /**
+   * With `job`: also download every file (GetPackageVersionAsset) and hash its bytes. The
+   * listing's hashes are what the target says; a corrupted or lying store serves other bytes
+   * under the same listing. Costs one download per file, at the job's getAsset rate.
+   */
+  download?: boolean;
 }
 
 /** A target that answers nothing is not waited on forever. */
@@ -218,6 +227,7 @@ const TARGET_READ_CONCURRENCY = 8;
 export async function ledgerVerifyCommand(file: string, opts: VerifyOptions & { json?: boolean }, io: Io): Promise<number> {
   const json = wantsJson(opts.json, io);
   try {
+    if (opts.download && !opts.job) throw new MigrateError('ECONFIG', '--download reads the target: it needs --job <job file>', { hint: 'ledger verify FILE --job JOB --download' });
     const result = await verifyLedgerFile(file, opts);
     if (json) print(io.stdout, `${JSON.stringify({ file, ...result }, null, 2)}\n`);
     else print(io.stdout, describeVerify(file, result, opts));
@@ -372,10 +382,11 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
       // every failure is caught here: one version the target cannot answer for is reported, never a crash
       void queue.add(async () => {
         let assets: Awaited<ReturnType<CodeArtifact['versionAssets']>>;
+        let assetsVersion = m.version;
         try {
           const target = createTarget(m.format as Format, ca, m.repository || job.config.target.repositories[m.format as Format]?.internal || '');
           const coordinates = target.coordinates(m.package);
-          const version = target.targetVersion(m.version);
+          const version = (assetsVersion = target.targetVersion(m.version));
           assets = await withRetry(
             async () => {
               const signal = AbortSignal.timeout(timeoutMs);
@@ -396,12 +407,27 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
         result.targetChecked++;
         // a version gone from the target (deleted, disposed) lists no files: each one is missing
         const theirs = new Map((assets ?? []).map((a) => [a.name, a.hashes['SHA-512']?.toLowerCase() ?? '(no SHA-512)']));
+        const listedAlike: string[] = [];
         for (const [file, ours] of Object.entries(m.files)) {
           const t = theirs.get(file) ?? '(missing)';
-          if (t !== ours) result.targetMismatches.push({ package: m.package, version: m.version, file, ledger: ours, target: t });
+          if (t !== ours) result.targetMismatches.push({ package: m.package, version: m.version, file, ledger: ours, target: t, via: 'listing' });
+          else listedAlike.push(file);
         }
         // a file added to the version since (another wheel of a PyPI release) was never migrated
-        for (const [file, t] of theirs) if (!(file in m.files)) result.targetMismatches.push({ package: m.package, version: m.version, file, ledger: '(not in the ledger)', target: t });
+        for (const [file, t] of theirs) if (!(file in m.files)) result.targetMismatches.push({ package: m.package, version: m.version, file, ledger: '(not in the ledger)', target: t, via: 'listing' });
+        if (!opts.download) return;
+        // what the listing vouches for, read byte for byte: the store may serve other bytes under it
+        const coordinates = createTarget(m.format as Format, ca, m.repository || job.config.target.repositories[m.format as Format]?.internal || '').coordinates(m.package);
+        for (const file of listedAlike) {
+          try {
+            const served = await withRetry(() => servedSha512(ca, coordinates, assetsVersion, file, job.config.limits.maxArtifactBytes, timeoutMs), { budget: job.config.limits.retries });
+            result.targetDownloaded = (result.targetDownloaded ?? 0) + 1;
+            if (served !== m.files[file]) result.targetMismatches.push({ package: m.package, version: m.version, file, ledger: m.files[file]!, target: served, via: 'download' });
+          } catch (e) {
+            const err = toError(e);
+            result.targetErrors.push({ package: m.package, version: m.version, error: `${file}: ${err instanceof MigrateError ? err.code : 'EUNEXPECTED'}: ${err.message}` });
+          }
+        }
       });
     }
     await queue.onIdle();
@@ -413,6 +439,36 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
   result.targetErrors.sort(order);
 }
 
+/**
+ * The sha512 of one asset as the target serves it, streamed (never held whole): a body
+ * that pauses longer than `stallMs`, or grows past the job's largest artifact, is an error.
+ */
+async function servedSha512(ca: CodeArtifact, coordinates: PackageCoordinates, version: string, file: string, maxBytes: number, stallMs: number): Promise<string> {
+  const abort = new AbortController();
+  let stalled = false;
+  let timer = setTimeout(() => ((stalled = true), abort.abort()), stallMs);
+  let stream: Readable | undefined;
+  try {
+    ({ stream } = await ca.getAsset(coordinates, version, file, abort.signal));
+    const hash = createHash('sha512');
+    let bytes = 0;
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      clearTimeout(timer);
+      timer = setTimeout(() => ((stalled = true), stream?.destroy(), abort.abort()), stallMs);
+      bytes += chunk.length;
+      if (bytes > maxBytes) throw new MigrateError('ETOOLARGE', `${file}: the target serves more than limits.maxArtifactBytes (${maxBytes} bytes)`);
+      hash.update(chunk);
+    }
+    return hash.digest('hex');
+  } catch (e) {
+    if (stalled) throw new MigrateError('ETARGET', `${file}: no bytes for ${stallMs / 1000} s`, { cause: e });
+    throw e;
+  } finally {
+    clearTimeout(timer);
+    stream?.destroy();
+  }
+}
+
 function describeVerify(file: string, r: VerifyResult, opts: VerifyOptions): string {
   const lines: string[] = [];
   if (r.broken) lines.push(`BROKEN ${file}: line ${r.broken.line}${r.broken.seq !== undefined ? ` (entry ${r.broken.seq})` : ''}: ${r.broken.reason}`);
@@ -421,8 +477,8 @@ function describeVerify(file: string, r: VerifyResult, opts: VerifyOptions): str
   if (!r.trailer && !r.broken && !r.tornLastLine) lines.push('  no trailer: entries may have been cut off the end (export again with `ledger export`)');
   if (r.headMismatch) lines.push(`  HEAD MISMATCH: the chain ends in ${r.headMismatch.actual || '(no entry)'}, not the ${r.headMismatch.expected} you kept`);
   else if (opts.head === undefined && !r.broken) lines.push('  no --head given: a file rewritten whole (every hash and the trailer recomputed) would verify too; compare with the head hash kept apart');
-  if (r.targetChecked || r.targetErrors.length) lines.push(`  target: ${r.targetChecked} versions read again, ${new Set(r.targetMismatches.map((m) => `${m.package}@${m.version}`)).size} with other files, ${r.targetErrors.length} unread`);
-  for (const m of r.targetMismatches) lines.push(`  CHANGED ON THE TARGET ${m.package}@${m.version} ${m.file}: ledger sha512 ${m.ledger}, target ${m.target}`);
+  if (r.targetChecked || r.targetErrors.length) lines.push(`  target: ${r.targetChecked} versions read again${opts.download ? ` (${r.targetDownloaded ?? 0} files downloaded and hashed)` : ''}, ${new Set(r.targetMismatches.map((m) => `${m.package}@${m.version}`)).size} with other files, ${r.targetErrors.length} unread`);
+  for (const m of r.targetMismatches) lines.push(`  CHANGED ON THE TARGET ${m.package}@${m.version} ${m.file}: ledger sha512 ${m.ledger}, target ${m.via === 'download' ? 'serves bytes of sha512' : 'lists'} ${m.target}${m.via === 'download' ? ' (its listing still shows the ledger\'s hash)' : ''}`);
   for (const m of r.targetErrors) lines.push(`  NOT CHECKED ${m.package}@${m.version}: ${m.error}`);
   return `${lines.join('\n')}\n`;
 }

@@ -131,8 +131,9 @@ export function buildProgram(): Command {
     .argument('<file>', 'a file written by ledger export')
     .option('--head <hash>', 'the head hash kept when it was exported')
     .option('--job <job>', 'the job file: check every migrated version on the target again')
+    .option('--download', "with --job: also download every file and hash its bytes (the listing's hashes are the target's word)")
     .option('--json', 'machine-readable output')
-    .action(async (file: string, flags: { head?: string; job?: string; json?: boolean }) => {
+    .action(async (file: string, flags: { head?: string; job?: string; download?: boolean; json?: boolean }) => {
       process.exitCode = await ledgerVerifyCommand(file, flags, processIo);
     });
 
