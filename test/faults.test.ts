@@ -217,7 +217,7 @@ describe('500 from the target', () => {
     te = await startTestEnv();
     await seedPrivate(
       te,
-      ['fault-500-publish', 'fault-500-lost', 'fault-500-reads', 'fault-500-permanent'].map((name) => ({ name, versions })),
+      ['fault-500-publish', 'fault-500-lost', 'fault-500-reads', 'fault-500-permanent', 'fault-stuck'].map((name) => ({ name, versions })),
     );
   });
   afterEach(() => {
@@ -249,6 +249,22 @@ describe('500 from the target', () => {
     expect(logOf(te, 'ListPackageVersionAssets', NAME, '3.0.1', publish.seq).length).toBeGreaterThan(0);
     expect(te.sandbox.standIn.versions(REPO, 'npm', undefined, NAME).map((v) => v.version)).toEqual(versions);
   });
+
+  it('a stuck connection (a read accepted and never answered) is cut after target.idleTimeoutSeconds and retried: the CLI run ends, verified', async () => {
+    const NAME = 'fault-stuck';
+    te.sandbox.standIn.addFault({ operation: 'ListPackageVersionAssets', package: NAME, version: '3.0.1', status: 0, hang: true, times: 1 });
+    const job = te.writeJob({ name: 'stuck', privateNpm: { packages: [NAME] }, github: false });
+    const doc = parse(readFileSync(job, 'utf8')) as { target: Record<string, unknown> };
+    doc.target.idleTimeoutSeconds = 2;
+    writeFileSync(job, stringify(doc));
+    // the CLI builds its own AWS client (the in-process runs share the tests' one)
+    const r = await te.cli(['run', job, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(statesOf(te, 'stuck', NAME)).toEqual(allOf(versions, 'verified'));
+    const reads = logOf(te, 'ListPackageVersionAssets', NAME, '3.0.1').map((e) => e.status);
+    expect(reads[0]).toBe(0); // the one left hanging
+    expect(reads.slice(1)).toContain(200);
+  }, 60_000);
 
   it('DescribePackageVersion and ListPackageVersionAssets answered 500 twice: verified anyway', async () => {
     const NAME = 'fault-500-reads';

@@ -25,16 +25,23 @@ export function agentFor(url: string | URL): http.Agent {
   return getAgent(url, { maxSockets: 64, timeouts: { connection: 30_000, idle: 300_000 } });
 }
 
+/** An AWS API connection silent this long is a stuck peer: cut off, and the request retried (target.idleTimeoutSeconds). */
+export const SDK_IDLE_TIMEOUT_MS = 300_000;
+
 /**
- * A request handler for the AWS SDK that goes through the proxy, when one
- * applies to the CodeArtifact endpoint in use (AWS_ENDPOINT_URL_CODEARTIFACT or
- * the regional one), with npm's own NO_PROXY rules. Undefined means: the SDK's
- * default handler. The SDK gets a plain proxy agent: it calls http.request
- * without `protocol`, which @npmcli/agent's agent needs to pick a proxy.
+ * A request handler for the AWS SDK: through the proxy when one applies to the
+ * CodeArtifact endpoint in use (AWS_ENDPOINT_URL_CODEARTIFACT or the regional
+ * one), with npm's own NO_PROXY rules; and with timeouts, which the SDK's
+ * default handler does not have (a connection that accepts a request and never
+ * answers would hold a run forever). The idle timeout counts silence, not
+ * duration: a long download that keeps moving is never cut. The SDK gets a
+ * plain proxy agent: it calls http.request without `protocol`, which
+ * @npmcli/agent's agent needs to pick a proxy.
  */
-export function sdkRequestHandler(region: string, env: NodeJS.ProcessEnv = process.env): NodeHttpHandler | undefined {
+export function sdkRequestHandler(region: string, env: NodeJS.ProcessEnv = process.env, idleMs = SDK_IDLE_TIMEOUT_MS): NodeHttpHandler {
   const endpoint = env.AWS_ENDPOINT_URL_CODEARTIFACT ?? env.AWS_ENDPOINT_URL ?? `https://codeartifact.${region}.amazonaws.com`;
   const proxy = getProxy(endpoint, {});
-  if (!proxy) return undefined;
-  return new NodeHttpHandler({ httpAgent: new HttpProxyAgent(proxy, { keepAlive: true }), httpsAgent: new HttpsProxyAgent(proxy, { keepAlive: true }) });
+  const timeouts = { connectionTimeout: 30_000, socketTimeout: idleMs };
+  if (!proxy) return new NodeHttpHandler(timeouts);
+  return new NodeHttpHandler({ ...timeouts, httpAgent: new HttpProxyAgent(proxy, { keepAlive: true }), httpsAgent: new HttpsProxyAgent(proxy, { keepAlive: true }) });
 }

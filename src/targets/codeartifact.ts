@@ -21,7 +21,7 @@ import {
   type PackageFormat,
 } from '@aws-sdk/client-codeartifact';
 import { MigrateError, toError } from '../errors.js';
-import { sdkRequestHandler } from '../net/agents.js';
+import { SDK_IDLE_TIMEOUT_MS, sdkRequestHandler } from '../net/agents.js';
 import { registerSecret } from '../redact.js';
 import type { BucketName, Format, RateLimiter } from '../types.js';
 
@@ -38,6 +38,8 @@ export interface TargetConfig {
   domain: string;
   domainOwner: string;
   tokenDurationSeconds: number;
+  /** A request silent this long is cut off (and retried); default 300 s. */
+  idleTimeoutSeconds?: number;
 }
 
 /** A package as CodeArtifact names it: npm `@acme/core` is namespace `acme`, package `core`. */
@@ -98,7 +100,7 @@ export class CodeArtifact {
     /** Cuts off every call in flight (the stop after its grace period). */
     private readonly abortSignal?: AbortSignal,
   ) {
-    this.client = client ?? new CodeartifactClient({ region: config.region, maxAttempts: 1, requestHandler: sdkRequestHandler(config.region), logger: QUIET_SDK_LOGGER });
+    this.client = client ?? new CodeartifactClient({ region: config.region, maxAttempts: 1, requestHandler: sdkRequestHandler(config.region, process.env, (config.idleTimeoutSeconds ?? SDK_IDLE_TIMEOUT_MS / 1000) * 1000), logger: QUIET_SDK_LOGGER });
   }
 
   /**

@@ -395,25 +395,19 @@ export class CodeArtifactStandIn {
       resolveControlPlane(this.context, call) ??
       resolveNpm(this.context, call) ??
       resolvePypi(this.context, call);
+    const hang = route === undefined ? undefined : this.faults.match({ operation: route.operation, ...route.subject });
+    if (route !== undefined && hang?.hang === true) {
+      // a stuck peer: the connection stays open and silent until the client closes it
+      this.faults.fire(hang);
+      this.log.push(this.logEntry(call, route, at, 0));
+      if (!res.destroyed) await new Promise<void>((resolve) => res.once('close', () => resolve()));
+      return;
+    }
     const trace: RequestTrace = { upstream: [] };
     const outcome: Outcome = route === undefined ? { reply: controlPlaneError(unknownOperation(call)) } : await this.dispatch(route, call, trace);
     if (this.stopped) return;
     const { reply } = outcome;
-    const entry: RequestLogEntry = {
-      seq: ++this.seq,
-      at,
-      method: call.method,
-      path: call.url.pathname,
-      query: Object.fromEntries(call.url.searchParams),
-      operation: route?.operation ?? 'Unknown',
-      status: reply.status,
-    };
-    const subject = route?.subject;
-    if (subject?.repository !== undefined) entry.repository = subject.repository;
-    if (subject?.format !== undefined) entry.format = subject.format;
-    if (subject?.namespace !== undefined) entry.namespace = subject.namespace;
-    if (subject?.package !== undefined) entry.package = subject.package;
-    if (subject !== undefined && subject.versions.length > 0) entry.version = subject.versions.join(',');
+    const entry = this.logEntry(call, route, at, reply.status);
     const errorType = reply.headers?.['x-amzn-errortype'] ?? reply.headers?.['x-standin-errortype'];
     if (errorType !== undefined) entry.errorType = errorType;
     if (outcome.throttledBy !== undefined) entry.throttledBy = outcome.throttledBy;
@@ -421,6 +415,26 @@ export class CodeArtifactStandIn {
     if (trace.upstream.length > 0) entry.upstreamRequests = trace.upstream;
     this.log.push(entry);
     send(res, reply);
+  }
+
+  /** A request as the log shows it: when it arrived, what it asked about, the status it got (0: none). */
+  private logEntry(call: IncomingCall, route: ResolvedRoute | undefined, at: number, status: number): RequestLogEntry {
+    const entry: RequestLogEntry = {
+      seq: ++this.seq,
+      at,
+      method: call.method,
+      path: call.url.pathname,
+      query: Object.fromEntries(call.url.searchParams),
+      operation: route?.operation ?? 'Unknown',
+      status,
+    };
+    const subject = route?.subject;
+    if (subject?.repository !== undefined) entry.repository = subject.repository;
+    if (subject?.format !== undefined) entry.format = subject.format;
+    if (subject?.namespace !== undefined) entry.namespace = subject.namespace;
+    if (subject?.package !== undefined) entry.package = subject.package;
+    if (subject !== undefined && subject.versions.length > 0) entry.version = subject.versions.join(',');
+    return entry;
   }
 
   private errorReply(route: ResolvedRoute, err: ApiError): Reply {

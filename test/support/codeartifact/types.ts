@@ -166,6 +166,8 @@ export interface FaultRule {
   times?: number;
   /** perform the operation, then answer with the error (a lost response) */
   afterApply?: boolean;
+  /** a stuck peer: take the request and never answer (until the client gives up); logged with status 0 */
+  hang?: boolean;
 }
 
 /**
