@@ -17,6 +17,10 @@ import { createTarget } from '../targets/index.js';
 import type { Format } from '../types.js';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import type { STSClient } from '@aws-sdk/client-sts';
+import type { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
+import { jobRates, resolveRates } from '../engine/rates.js';
+import { readAccountQuotas } from '../targets/quotas.js';
+import { BUCKETS, type BucketName } from '../types.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { StateDb } from '../state/db.js';
@@ -34,6 +38,7 @@ export interface HardenCommandOptions {
   signal?: AbortSignal;
   codeartifactClient?: CodeartifactClient;
   stsClient?: STSClient;
+  serviceQuotasClient?: ServiceQuotasClient;
 }
 
 export async function hardenCommand(jobFile: string, opts: HardenCommandOptions, io: Io): Promise<number> {
@@ -44,31 +49,41 @@ export async function hardenCommand(jobFile: string, opts: HardenCommandOptions,
     for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) registerSecret(env[name]);
     const signal = opts.signal ?? new AbortController().signal;
     const retry = { budget: job.config.limits.retries, signal };
-    // the internal names: what the sources name now (a git source's from its tags)
-    const packages: { format: Format; name: string }[] = [];
-    for (const config of job.config.sources.filter((s) => s.enabled)) {
-      const source = createSource(config, env, opts.stateDir ?? 'state');
-      try {
-        if (source.prepare) await withRetry(() => source.prepare!(signal), retry);
-        for await (const n of source.packageNames(signal)) {
-          if (!n.ok) throw n.error;
-          packages.push({ format: formatOf(config), name: n.name });
-        }
-      } finally {
-        source.close?.();
-      }
-    }
-    const ca = new CodeArtifact(job.config.target, new Limiter(job.config.limits.rates), opts.codeartifactClient, signal);
-    // every change goes into the job's provenance ledger, as whom
+    // One copy of the job at a time, taken before anything else: a harden beside a running `run`
+    // (or another harden) of the same job would prepare the same source checkouts under the
+    // state directory at once, and write the same ledger.
     const stateDir = opts.stateDir ?? 'state';
     mkdirSync(stateDir, { recursive: true });
     const release = acquireLock(join(stateDir, job.name));
-    const state = StateDb.open(join(stateDir, `${job.name}.sqlite`));
+    let state: StateDb | undefined;
+    let ca: CodeArtifact | undefined;
     let result: HardenResult;
+    const packages: { format: Format; name: string }[] = [];
     try {
+      // the internal names: what the sources name now (a git source's from its tags)
+      for (const config of job.config.sources.filter((s) => s.enabled)) {
+        const source = createSource(config, env, stateDir);
+        try {
+          if (source.prepare) await withRetry(() => source.prepare!(signal), retry);
+          for await (const n of source.packageNames(signal)) {
+            if (!n.ok) throw n.error;
+            packages.push({ format: formatOf(config), name: n.name });
+          }
+        } finally {
+          source.close?.();
+        }
+      }
+      // The account's applied quotas for every rate the job leaves unset, as `run` does: on an
+      // account whose write quota was lowered, the defaults (100 writes/s) would be throttled.
+      const fromJob = jobRates(job.config.limits.rates);
+      const account = BUCKETS.some((b) => fromJob[b] === undefined) ? await readAccountQuotas(job.config.target.region, env, opts.serviceQuotasClient, signal) : undefined;
+      const rates = resolveRates(fromJob, account?.rates);
+      const target = (ca = new CodeArtifact(job.config.target, new Limiter(Object.fromEntries(BUCKETS.map((b) => [b, rates[b].rate])) as Record<BucketName, number>), opts.codeartifactClient, signal));
+      // every change goes into the job's provenance ledger, as whom
+      const db = (state = StateDb.open(join(stateDir, `${job.name}.sqlite`)));
       if (!opts.dryRun) {
         const who = await callerIdentity(job.config.target.region, env, opts.stsClient);
-        state.ledger = {
+        db.ledger = {
           toolVersion: readToolVersion(),
           job: job.name,
           principal: who.arn ?? `unknown (${who.error ?? 'no ARN'})`,
@@ -76,24 +91,26 @@ export async function hardenCommand(jobFile: string, opts: HardenCommandOptions,
           repositories: Object.fromEntries(Object.entries(job.config.target.repositories).map(([f, r]) => [f, r?.internal])),
         };
       }
-      result = await harden(ca, (f) => createTarget(f, ca, job.config.target.repositories[f]?.internal ?? missing(f)), packages, {
+      result = await harden(target, (f) => createTarget(f, target, job.config.target.repositories[f]?.internal ?? missing(f)), packages, {
         dryRun: opts.dryRun ?? false,
         packageGroups: opts.packageGroups ?? job.config.hardening.packageGroups,
         retries: job.config.limits.retries,
         signal,
-        onApplied: (c) => state.appendLedger({ outcome: 'origin-configuration', format: c.format, package: c.package, target: { repository: c.repository, set: c.to }, detail: c.detail }),
+        onApplied: (c) => db.appendLedger({ outcome: 'origin-configuration', format: c.format, package: c.package, target: { repository: c.repository, set: c.to }, detail: c.detail }),
       });
     } finally {
-      state.close();
+      state?.close();
       release();
-      if (!opts.codeartifactClient) ca.client.destroy();
+      if (ca && !opts.codeartifactClient) ca.client.destroy();
     }
     if (json) print(io.stdout, `${JSON.stringify(result, null, 2)}\n`);
     else {
       const verb = opts.dryRun ? 'would set' : 'set';
-      const lines = [`${packages.length} internal packages: ${result.changes.length} ${verb} to publish ALLOW / upstream BLOCK, ${result.unchanged} already so`];
-      for (const c of result.changes) lines.push(`  ${verb} ${c.format} ${c.package} in ${c.repository} (was ${c.from === 'absent' ? 'absent' : `publish ${c.from.publish}, upstream ${c.from.upstream}`})`);
-      for (const g of result.groups) lines.push(`  ${opts.dryRun ? 'would block' : 'blocked'} external upstreams for package group ${g.pattern}`);
+      const lines = [`${packages.length} internal packages: ${result.changes.length} ${verb} to upstream BLOCK, ${result.unchanged} already so`];
+      for (const c of result.changes) lines.push(`  ${verb} ${c.format} ${c.package} in ${c.repository} to publish ${c.to.publish}, upstream ${c.to.upstream} (was ${c.from === 'absent' ? 'absent' : `publish ${c.from.publish}, upstream ${c.from.upstream}`})`);
+      for (const k of result.kept) lines.push(`  kept ${k.format} ${k.package} in ${k.repository} at publish BLOCK: ${k.reason}`);
+      for (const g of result.groups) lines.push(`  ${opts.dryRun ? 'would block' : 'blocked'} external upstreams for package group ${g.pattern} (was ${g.from})`);
+      for (const g of result.groupsLeft) lines.push(`  left package group ${g.pattern}: ${g.reason}`);
       for (const e of result.errors) lines.push(`  FAILED ${e.package}: ${e.message}`);
       print(io.stdout, `${lines.join('\n')}\n`);
     }

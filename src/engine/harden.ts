@@ -8,7 +8,7 @@
  */
 import PQueue from 'p-queue';
 import { MigrateError, toError } from '../errors.js';
-import { Domain, type OriginConfiguration } from '../targets/domain.js';
+import { Domain, type GroupProtection, type OriginConfiguration } from '../targets/domain.js';
 import type { CodeArtifact } from '../targets/codeartifact.js';
 import type { TargetFormat } from '../targets/format.js';
 import type { Format } from '../types.js';
@@ -16,13 +16,30 @@ import { withRetry } from './retry.js';
 
 export const HARDENED: OriginConfiguration = { publish: 'ALLOW', upstream: 'BLOCK' };
 
+/** What this tool writes into the package groups it creates: how a later harden knows the group is its own. */
+const GROUP_DESCRIPTION = 'codeartifact-migrate:';
+/**
+ * A scope a package-group pattern can hold as plain text. `~`, `*` and `$` end a pattern (prefix,
+ * all, exact: https://docs.aws.amazon.com/codeartifact/latest/ug/package-group-definition-syntax-matching-behavior.html);
+ * npm let old scopes hold `~ ' ! ( ) *`. Such a scope gets no group: what the pattern would cover
+ * is not what the scope is (`/npm/a~/*` is not the scope `@a~`).
+ */
+const PLAIN_SCOPE = /^[a-z0-9][a-z0-9._-]*$/;
+
 export interface HardenResult {
   /** Packages whose origin configuration was (or, in a dry run, would be) changed. */
   changes: { format: Format; package: string; repository: string; from: OriginConfiguration | 'absent'; to: OriginConfiguration; applied: boolean }[];
   /** Packages already hardened. */
   unchanged: number;
+  /**
+   * Packages whose publish BLOCK was left as someone set it (harden never loosens): they are
+   * protected from upstreams, but nothing can be published into them until their owner allows it.
+   */
+  kept: { format: Format; package: string; repository: string; publish: 'BLOCK'; reason: string }[];
   /** Package groups created or changed to block external upstreams. */
-  groups: { pattern: string; applied: boolean }[];
+  groups: { pattern: string; applied: boolean; from: string }[];
+  /** Package groups harden would have made or changed but left alone, and why (someone else's group, a scope no pattern can name). */
+  groupsLeft: { pattern: string; reason: string }[];
   errors: { format: Format; package: string; code: string; message: string }[];
 }
 
@@ -35,9 +52,11 @@ export interface HardenOptions {
   onApplied?: (change: { format: Format; package: string; repository: string; to: OriginConfiguration | string; detail: string }) => void;
 }
 
+const show = (o: OriginConfiguration) => `publish ${o.publish}, upstream ${o.upstream}`;
+
 export async function harden(ca: CodeArtifact, target: (format: Format) => TargetFormat, packages: readonly { format: Format; name: string }[], opts: HardenOptions): Promise<HardenResult> {
   const domain = new Domain(ca);
-  const result: HardenResult = { changes: [], unchanged: 0, groups: [], errors: [] };
+  const result: HardenResult = { changes: [], unchanged: 0, kept: [], groups: [], groupsLeft: [], errors: [] };
   const retry = <T>(fn: () => Promise<T>) => withRetry(fn, { budget: opts.retries, signal: opts.signal });
   // Every call goes through the run's rate limiter (reads, writes): the queue only bounds how
   // many wait at once. 32 keeps the writes bucket (100/s by default) busy at ~100 ms round
@@ -45,23 +64,36 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
   const queue = new PQueue({ concurrency: 32 });
   const seen = new Set<string>();
   for (const p of packages) {
-    const key = `${p.format}/${p.name}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
     void queue.add(async () => {
       const t = target(p.format);
       const coords = t.coordinates(p.name);
+      // one package per coordinate: `Acme_Billing` and `acme-billing` are one PyPI package
+      const key = `${p.format}/${coords.namespace ?? ''}/${coords.package}`;
+      if (seen.has(key)) return;
+      seen.add(key);
       try {
         const current = await retry(() => domain.origin(coords));
-        if (current && current.publish === HARDENED.publish && current.upstream === HARDENED.upstream) {
+        // Never loosen: a publish BLOCK someone set stays (a frozen package, or one that came in
+        // from an upstream under an internal name); only the upstream side is ours to close.
+        const wanted: OriginConfiguration = { publish: current?.publish === 'BLOCK' ? 'BLOCK' : HARDENED.publish, upstream: HARDENED.upstream };
+        if (current?.publish === 'BLOCK') {
+          result.kept.push({
+            format: p.format,
+            package: p.name,
+            repository: t.repository,
+            publish: 'BLOCK',
+            reason: 'publish BLOCK was set before harden and is kept: nothing can be published into it until its owner sets publish ALLOW (aws codeartifact put-package-origin-configuration); if its versions came from an upstream, a public package holds this internal name',
+          });
+        }
+        if (current && current.publish === wanted.publish && current.upstream === wanted.upstream) {
           result.unchanged++;
           return;
         }
         if (!opts.dryRun) {
-          await retry(() => domain.setOrigin(coords, HARDENED));
-          opts.onApplied?.({ format: p.format, package: p.name, repository: t.repository, to: HARDENED, detail: `origin configuration was ${current ? `publish ${current.publish}, upstream ${current.upstream}` : 'absent (package created)'}` });
+          await retry(() => domain.setOrigin(coords, wanted));
+          opts.onApplied?.({ format: p.format, package: p.name, repository: t.repository, to: wanted, detail: `origin configuration was ${current ? show(current) : 'absent (package created)'}; now ${show(wanted)}` });
         }
-        result.changes.push({ format: p.format, package: p.name, repository: t.repository, from: current ?? 'absent', to: HARDENED, applied: !opts.dryRun });
+        result.changes.push({ format: p.format, package: p.name, repository: t.repository, from: current ?? 'absent', to: wanted, applied: !opts.dryRun });
       } catch (e) {
         result.errors.push({ format: p.format, ...describe(p.name, e) });
       }
@@ -69,25 +101,50 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
   }
   await queue.onIdle();
   if (opts.packageGroups) {
-    for (const scope of new Set(packages.filter((p) => p.format === 'npm' && p.name.startsWith('@')).map((p) => p.name.slice(1, p.name.indexOf('/'))))) {
+    for (const scope of new Set(packages.filter((p) => p.format === 'npm' && p.name.startsWith('@') && p.name.includes('/')).map((p) => p.name.slice(1, p.name.indexOf('/'))))) {
       const pattern = `/npm/${scope}/*`;
-      const sample = packages.find((p) => p.format === 'npm' && p.name.startsWith(`@${scope}/`))!;
+      if (!PLAIN_SCOPE.test(scope)) {
+        result.groupsLeft.push({ pattern, reason: `the scope @${scope} holds characters a package-group pattern reads as syntax (~ * $) or cannot hold: no group made; its packages are protected one by one (upstream BLOCK)` });
+        continue;
+      }
       try {
-        const group = await retry(() => domain.groupOf(target('npm').coordinates(sample.name)));
-        if (group?.pattern === pattern && group.externalUpstream === 'BLOCK') continue;
-        if (!opts.dryRun) {
-          await retry(() => domain.blockExternalUpstreams(pattern, `codeartifact-migrate: @${scope} is internal; never fetched from public upstreams`));
-          opts.onApplied?.({ format: 'npm', package: pattern, repository: '(package group)', to: 'EXTERNAL_UPSTREAM: BLOCK', detail: `package group ${pattern} blocks external upstreams` });
+        // The group with exactly this pattern, not the one a sample package is associated with
+        // (a more specific group of someone else's would make every harden write again).
+        let group = await retry(() => domain.group(pattern));
+        if (group?.externalUpstream === 'BLOCK') continue;
+        if (group && !group.description?.startsWith(GROUP_DESCRIPTION)) {
+          result.groupsLeft.push({ pattern, reason: othersGroup(group) });
+          continue;
         }
-        result.groups.push({ pattern, applied: !opts.dryRun });
+        if (!opts.dryRun) {
+          if (!group && !(await retry(() => domain.createGroup(pattern, `${GROUP_DESCRIPTION} @${scope} is internal; never fetched from public upstreams`)))) {
+            // made meanwhile by someone else (another harden, another team): read it again
+            group = await retry(() => domain.group(pattern));
+            if (group?.externalUpstream === 'BLOCK') continue;
+            if (group && !group.description?.startsWith(GROUP_DESCRIPTION)) {
+              result.groupsLeft.push({ pattern, reason: othersGroup(group) });
+              continue;
+            }
+          }
+          await retry(() => domain.blockExternalUpstreams(pattern));
+          opts.onApplied?.({ format: 'npm', package: pattern, repository: '(package group)', to: 'EXTERNAL_UPSTREAM: BLOCK', detail: `package group ${pattern} ${group ? `had EXTERNAL_UPSTREAM ${group.externalUpstreamMode ?? 'unset'}` : 'created'}; now blocks external upstreams` });
+        }
+        result.groups.push({ pattern, applied: !opts.dryRun, from: group ? `EXTERNAL_UPSTREAM ${group.externalUpstreamMode ?? 'unset'}` : 'absent' });
       } catch (e) {
         result.errors.push({ format: 'npm', ...describe(pattern, e) });
       }
     }
   }
   result.changes.sort((a, b) => a.format.localeCompare(b.format) || a.package.localeCompare(b.package));
+  result.kept.sort((a, b) => a.format.localeCompare(b.format) || a.package.localeCompare(b.package));
   result.errors.sort((a, b) => a.package.localeCompare(b.package));
   return result;
+}
+
+/** Another owner's group with this pattern: theirs to change (its other settings may be deliberate, e.g. ALLOW_SPECIFIC_REPOSITORIES). */
+function othersGroup(g: GroupProtection): string {
+  const owner = [g.contactInfo && `contact ${JSON.stringify(g.contactInfo)}`, g.description && `description ${JSON.stringify(g.description)}`].filter(Boolean).join(', ');
+  return `package group ${g.pattern} exists and was not made by codeartifact-migrate (${owner || 'no contact or description'}); its EXTERNAL_UPSTREAM is ${g.externalUpstream ?? 'unset'}: left as it is; ask its owner to block external upstreams (aws codeartifact update-package-group-origin-configuration --package-group '${g.pattern}' --restrictions EXTERNAL_UPSTREAM=BLOCK). The scope's packages are protected one by one (upstream BLOCK)`;
 }
 
 function describe(subject: string, thrown: unknown): { package: string; code: string; message: string } {

@@ -12,6 +12,7 @@
 import {
   CreatePackageGroupCommand,
   DescribePackageCommand,
+  DescribePackageGroupCommand,
   DescribeRepositoryCommand,
   GetAssociatedPackageGroupCommand,
   ListRepositoriesInDomainCommand,
@@ -41,12 +42,30 @@ export interface OriginConfiguration {
 
 export interface GroupProtection {
   pattern: string;
-  /** EXTERNAL_UPSTREAM as the group sets it (ALLOW | BLOCK | ALLOW_SPECIFIC_REPOSITORIES | INHERIT). */
+  /**
+   * EXTERNAL_UPSTREAM as it applies: the group's effectiveMode (ALLOW | BLOCK |
+   * ALLOW_SPECIFIC_REPOSITORIES), i.e. after INHERIT took a parent group's mode. A group set to
+   * INHERIT under `/npm/*` BLOCK blocks; one set to BLOCK is BLOCK.
+   */
   externalUpstream?: string;
+  /** EXTERNAL_UPSTREAM as the group itself sets it (INHERIT included). */
+  externalUpstreamMode?: string;
   publish?: string;
+  description?: string;
+  contactInfo?: string;
 }
 
 const notFound = (e: unknown) => e instanceof MigrateError && e.status === 404;
+/**
+ * A 404 about the package itself, not about the repository or the domain around it: only that
+ * one means "no such package yet". ResourceNotFoundException carries resourceType (model:
+ * ResourceType domain | repository | package | package-version | asset).
+ */
+const packageNotFound = (e: unknown) => notFound(e) && !['domain', 'repository'].includes(resourceTypeOf(e) ?? '');
+function resourceTypeOf(e: unknown): string | undefined {
+  const cause = e instanceof Error ? (e.cause as { resourceType?: unknown } | undefined) : undefined;
+  return typeof cause?.resourceType === 'string' ? cause.resourceType : undefined;
+}
 
 export class Domain {
   constructor(private readonly ca: CodeArtifact) {}
@@ -82,7 +101,11 @@ export class Domain {
     }
   }
 
-  /** A package's origin configuration in a repository; undefined when the package does not exist there. */
+  /**
+   * A package's origin configuration in a repository; undefined when the package does not exist
+   * there. A missing repository or domain is an error (ETARGETREJECTED, naming it), never "no
+   * package yet": a half-made domain must not read as a list of packages to create.
+   */
   async origin(c: PackageCoordinates): Promise<OriginConfiguration | undefined> {
     try {
       const out = await this.ca.api('DescribePackage', ['reads'], (o) =>
@@ -91,7 +114,11 @@ export class Domain {
       const r = out.package?.originConfiguration?.restrictions;
       return { publish: (r?.publish ?? 'ALLOW') as Restriction, upstream: (r?.upstream ?? 'ALLOW') as Restriction };
     } catch (e) {
-      if (notFound(e)) return undefined;
+      if (packageNotFound(e)) return undefined;
+      if (notFound(e)) {
+        const what = resourceTypeOf(e) === 'domain' ? `domain ${this.base.domain} (owner ${this.base.domainOwner})` : `repository ${c.repository} in domain ${this.base.domain}`;
+        throw new MigrateError('ETARGETREJECTED', `${what} does not exist`, { status: 404, cause: e, hint: 'create it, or fix target.repositories / target.domainOwner in the job file' });
+      }
       throw e;
     }
   }
@@ -112,27 +139,55 @@ export class Domain {
       const out = await this.ca.api('GetAssociatedPackageGroup', ['reads'], (o) =>
         this.ca.client.send(new GetAssociatedPackageGroupCommand({ ...this.base, format: c.format as PackageFormat, namespace: c.namespace, package: c.package }), o),
       );
-      const g = out.packageGroup;
-      if (!g?.pattern) return undefined;
-      const restrictions = g.originConfiguration?.restrictions ?? {};
-      return { pattern: g.pattern, externalUpstream: restrictions.EXTERNAL_UPSTREAM?.mode, publish: restrictions.PUBLISH?.mode };
+      return protection(out.packageGroup);
     } catch (e) {
       if (notFound(e)) return undefined;
       throw e;
     }
   }
 
-  /** Create a package group (when missing) and make it block external upstreams. */
-  async blockExternalUpstreams(pattern: string, description: string): Promise<void> {
+  /** The package group with exactly this pattern; undefined when there is none. */
+  async group(pattern: string): Promise<GroupProtection | undefined> {
+    try {
+      const out = await this.ca.api('DescribePackageGroup', ['reads'], (o) => this.ca.client.send(new DescribePackageGroupCommand({ ...this.base, packageGroup: pattern }), o));
+      return protection(out.packageGroup);
+    } catch (e) {
+      if (notFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  /** Create a package group; false when one with that pattern exists already (ConflictException). */
+  async createGroup(pattern: string, description: string): Promise<boolean> {
     try {
       await this.ca.api('CreatePackageGroup', ['writes'], (o) => this.ca.client.send(new CreatePackageGroupCommand({ ...this.base, packageGroup: pattern, description }), o));
+      return true;
     } catch (e) {
-      if (!(e instanceof MigrateError && e.status === 409)) throw e;
+      if (e instanceof MigrateError && e.status === 409) return false;
+      throw e;
     }
+  }
+
+  /** Make an existing package group block external upstreams (its other restrictions are left as they are). */
+  async blockExternalUpstreams(pattern: string): Promise<void> {
     await this.ca.api('UpdatePackageGroupOriginConfiguration', ['writes'], (o) =>
       this.ca.client.send(new UpdatePackageGroupOriginConfigurationCommand({ ...this.base, packageGroup: pattern, restrictions: { EXTERNAL_UPSTREAM: 'BLOCK' } }), o),
     );
   }
+}
+
+function protection(g: { pattern?: string; description?: string; contactInfo?: string; originConfiguration?: { restrictions?: Record<string, { mode?: string; effectiveMode?: string }> } } | undefined): GroupProtection | undefined {
+  if (!g?.pattern) return undefined;
+  const r = g.originConfiguration?.restrictions ?? {};
+  const ext = r['EXTERNAL_UPSTREAM'];
+  return {
+    pattern: g.pattern,
+    externalUpstream: ext?.effectiveMode ?? ext?.mode,
+    externalUpstreamMode: ext?.mode,
+    publish: r['PUBLISH']?.effectiveMode ?? r['PUBLISH']?.mode,
+    ...(g.description === undefined ? {} : { description: g.description }),
+    ...(g.contactInfo === undefined ? {} : { contactInfo: g.contactInfo }),
+  };
 }
 
 /** Who is calling: `sts:GetCallerIdentity` with the same credentials as the run. */
