@@ -24,7 +24,7 @@ import type { Readable } from 'node:stream';
 import { MigrateError, toError } from '../errors.js';
 import { parseRetryAfter } from '../net/retry-after.js';
 import type { BucketName, RateLimiter } from '../types.js';
-import { NetworkError, request, type HttpResponse } from './http.js';
+import { NetworkError, request, ResponseLimitError, type HttpResponse } from './http.js';
 
 export type { HttpResponse } from './http.js';
 
@@ -61,6 +61,12 @@ export interface EndpointRequest {
   timeoutMs?: number;
   /** Keep a 2xx answer's bytes (`HttpResponse.bytes`): an artifact to hash. */
   binary?: boolean;
+  /** Hash a 2xx answer as it streams (`HttpResponse.digests`, `size`), keeping none of it. */
+  digests?: readonly string[];
+  /** An answer larger than this is ETARGETREJECTED (not retried: the same peer sends the same). */
+  maxBytes?: number;
+  /** The whole exchange within this long, or ETARGETREJECTED (not retried): `timeoutMs` counts only silence. */
+  deadlineMs?: number;
 }
 
 const DEFAULT_AUTH_HINT = 'the CodeArtifact token lacks rights: check codeartifact:PublishPackageVersion and sts:GetServiceBearerToken (README)';
@@ -113,6 +119,9 @@ export class RepositoryEndpoint {
           signal: req.signal,
           timeoutMs: req.timeoutMs,
           binary: req.binary,
+          digests: req.digests,
+          maxBytes: req.maxBytes,
+          deadlineMs: req.deadlineMs,
         });
       } catch (e) {
         if (body !== undefined && typeof body !== 'string') body.destroy();
@@ -120,6 +129,7 @@ export class RepositoryEndpoint {
         if (bodyError !== undefined) {
           throw new MigrateError('ETARGET', `${subject}: ${what}: the request body failed: ${bodyError.message} (outcome unknown)`, { subject, cause: bodyError });
         }
+        if (e instanceof ResponseLimitError) throw new MigrateError('ETARGETREJECTED', `${subject}: ${what}: ${e.message}`, { subject, cause: e });
         if (e instanceof NetworkError) throw new MigrateError('ETARGET', `${subject}: ${what}: ${e.message} (outcome unknown)`, { subject, cause: e });
         if (e instanceof MigrateError) throw e;
         throw new MigrateError('ETARGET', `${subject}: ${what}: ${toError(e).message}`, { subject, cause: e });

@@ -4,6 +4,7 @@
  * with an exact Content-Length: the npm publish body carries the tarball as
  * base64 inside JSON, and we never hold a whole tarball in memory.
  */
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import { agentFor } from '../net/agents.js';
@@ -16,6 +17,9 @@ export interface HttpResponse {
   body: string;
   /** The raw bytes of a 2xx answer to a `binary` request (`body` is then ''). */
   bytes?: Buffer;
+  /** A 2xx answer to a `digests` request: its hashes (lower-case hex, by algorithm) and size; its bytes are not kept. */
+  digests?: Record<string, string>;
+  size?: number;
 }
 
 export interface HttpRequest {
@@ -29,6 +33,23 @@ export interface HttpRequest {
   signal?: AbortSignal;
   /** Keep a 2xx answer's bytes as they came (`bytes`) instead of decoding them as text: an artifact being hashed. */
   binary?: boolean;
+  /** Hash a 2xx answer as it streams in (`digests`, `size`) and keep none of it: an artifact of any size in bounded memory. */
+  digests?: readonly string[];
+  /** The most bytes an answer may have (declared or sent): more is a ResponseLimitError, and the connection is cut. */
+  maxBytes?: number;
+  /** The whole exchange within this long, or a ResponseLimitError; `timeoutMs` alone counts silence, so a trickle never ends. */
+  deadlineMs?: number;
+}
+
+/**
+ * An answer beyond the request's bounds: larger than `maxBytes`, or not complete within
+ * `deadlineMs`. The peer is broken or hostile (or far too slow): asking again at once gets the same.
+ */
+export class ResponseLimitError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ResponseLimitError';
+  }
 }
 
 /** Network-level failure: the request may or may not have reached the server. */
@@ -45,23 +66,53 @@ export function request(req: HttpRequest): Promise<HttpResponse> {
   const headers: Record<string, string> = { ...req.headers };
   if (typeof req.body === 'string') headers['content-length'] = String(Buffer.byteLength(req.body));
   return new Promise<HttpResponse>((resolve, reject) => {
+    const where = `${req.method} ${url.origin}${url.pathname}`;
+    let deadline: NodeJS.Timeout | undefined;
+    const settle = <T>(fn: (v: T) => void) => (v: T) => {
+      clearTimeout(deadline);
+      fn(v);
+    };
+    const done = settle(resolve);
+    const fail = settle(reject);
+    const max = req.maxBytes;
+    const tooLarge = (n: string) => {
+      fail(new ResponseLimitError(`${where}: the answer is larger than ${max} bytes (${n}); cut off`));
+      r.destroy();
+    };
     const r = lib.request(
       url,
       { method: req.method, headers, agent: agentFor(url), timeout: req.timeoutMs ?? 300_000, signal: req.signal },
       (res) => {
+        const status = res.statusCode ?? 0;
+        const ok = status >= 200 && status < 300;
+        const declared = Number(res.headers['content-length']);
+        if (max !== undefined && Number.isFinite(declared) && declared > max) return tooLarge(`Content-Length ${declared}`);
+        const hashes = req.digests && ok ? req.digests.map((a) => [a, createHash(a)] as const) : undefined;
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (e) => reject(new NetworkError(`${req.method} ${url.origin}${url.pathname}: ${e.message}`, { cause: e })));
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (max !== undefined && size > max) return tooLarge(`${size} bytes so far`);
+          if (hashes) for (const [, h] of hashes) h.update(c);
+          else chunks.push(c);
+        });
+        res.on('error', (e) => fail(new NetworkError(`${where}: ${e.message}`, { cause: e })));
         res.on('end', () => {
+          if (hashes) return done({ status, headers: res.headers, body: '', size, digests: Object.fromEntries(hashes.map(([a, h]) => [a, h.digest('hex')])) });
           const all = Buffer.concat(chunks);
-          const status = res.statusCode ?? 0;
-          if (req.binary && status >= 200 && status < 300) resolve({ status, headers: res.headers, body: '', bytes: all });
-          else resolve({ status, headers: res.headers, body: all.toString('utf8') });
+          if (req.binary && ok) done({ status, headers: res.headers, body: '', bytes: all });
+          else done({ status, headers: res.headers, body: all.toString('utf8') });
         });
       },
     );
+    if (req.deadlineMs !== undefined) {
+      deadline = setTimeout(() => {
+        fail(new ResponseLimitError(`${where}: no complete answer within ${req.deadlineMs! / 1000} s; cut off`));
+        r.destroy();
+      }, req.deadlineMs);
+    }
     r.on('timeout', () => r.destroy(new Error('timed out')));
-    r.on('error', (e) => reject(new NetworkError(`${req.method} ${url.origin}${url.pathname}: ${e.message}`, { cause: e })));
+    r.on('error', (e) => fail(new NetworkError(`${where}: ${e.message}`, { cause: e })));
     if (req.body === undefined) r.end();
     else if (typeof req.body === 'string') r.end(req.body);
     else pipeline(req.body, r).catch((e: unknown) => r.destroy(e instanceof Error ? e : new Error(String(e))));

@@ -33,7 +33,7 @@ import { planItems, RegistryHosts } from './items.js';
 import { checkInternal, warmThroughStore, type PackageContext, type Work } from './package.js';
 import { WarmStore, type Decision } from './state.js';
 import { createStore, sameVersion, storeRepository } from './stores.js';
-import type { StoreFormat } from './store-format.js';
+import { DEFAULT_STORE_LIMITS, type StoreFormat, type StoreLimits } from './store-format.js';
 import { ALL_STANDINGS, MAX_NOTES_PER_LOCKFILE, count, exitCodeOf, problemsOf, standing, uncheckedOf, type Standing, type WarmSummary } from './summary.js';
 import { FINAL_OUTCOMES, itemKey, type WarmOutcome } from './types.js';
 
@@ -53,6 +53,8 @@ export interface WarmOptions {
   onProgress?: (e: WarmProgress) => void;
   /** Overrides warm.pendingTimeoutSeconds. */
   pendingTimeoutSeconds?: number;
+  /** What one store answer may cost (size, silence, duration): StoreLimits; tests shrink them. */
+  storeLimits?: Partial<StoreLimits>;
   codeartifactClient?: CodeartifactClient;
   serviceQuotasClient?: ServiceQuotasClient;
   stsClient?: STSClient;
@@ -146,7 +148,7 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
     for (const item of plan.items) {
       const where = storeRepository(config, item.ecosystem);
       if (item.kind !== 'registry' || item.internal || 'none' in where || stores.has(item.ecosystem)) continue;
-      const fmt = createStore(item.ecosystem, target, where.repository);
+      const fmt = createStore(item.ecosystem, target, where.repository, { ...DEFAULT_STORE_LIMITS, ...opts.storeLimits });
       await storeSetup(target, fmt, retries, stop);
       stores.set(item.ecosystem, fmt);
     }

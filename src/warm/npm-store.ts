@@ -6,14 +6,13 @@
  * The bytes are checked against the lockfile's `integrity` (SRI sha512, or sha1
  * where that is all an old lockfile has: flagged weak).
  */
-import { createHash } from 'node:crypto';
 import { MigrateError, toError } from '../errors.js';
 import { declaredHash } from '../integrity/hashes.js';
 import type { CodeArtifact, PackageCoordinates } from '../targets/codeartifact.js';
 import { excerpt, RepositoryEndpoint } from '../targets/endpoint.js';
 import { npmCoordinates } from '../targets/npm.js';
 import type { FileHashes, WarmItem } from './types.js';
-import { ARTIFACT_BUCKETS, METADATA_BUCKETS, underEndpoint, type FetchOutcome, type StoreFormat, type Verdict } from './store-format.js';
+import { ARTIFACT_BUCKETS, DEFAULT_STORE_LIMITS, METADATA_BUCKETS, underEndpoint, type FetchOutcome, type StoreFormat, type StoreLimits, type Verdict } from './store-format.js';
 
 const NPM_ASSET = 'package.tgz';
 
@@ -34,6 +33,7 @@ export class NpmStore implements StoreFormat<NpmMeta> {
   constructor(
     private readonly ca: CodeArtifact,
     readonly repository: string,
+    private readonly limits: StoreLimits = DEFAULT_STORE_LIMITS,
   ) {
     this.http = new RepositoryEndpoint(ca, { auth: 'bearer', label: `the npm endpoint of ${repository}`, authHint: 'the CodeArtifact token lacks rights: check codeartifact:ReadFromRepository on the store repository and sts:GetServiceBearerToken (README)' });
   }
@@ -54,6 +54,9 @@ export class NpmStore implements StoreFormat<NpmMeta> {
       url: `${endpoint}${escapeName(name)}`,
       headers: { accept: 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8' },
       signal,
+      maxBytes: this.limits.metadataBytes,
+      timeoutMs: this.limits.idleMs,
+      deadlineMs: this.limits.metadataMs,
     });
     if (res.status === 404) return undefined;
     if (res.status !== 200) throw new MigrateError('ETARGETREJECTED', `${name}: the store answered HTTP ${res.status} for the packument: ${excerpt(res.body)}`, { subject: name, status: res.status });
@@ -83,12 +86,11 @@ export class NpmStore implements StoreFormat<NpmMeta> {
     const base = item.name.startsWith('@') ? item.name.slice(item.name.indexOf('/') + 1) : item.name;
     const url = v.tarball && underEndpoint(v.tarball, meta.endpoint) ? v.tarball : `${meta.endpoint}${item.name}/-/${base}-${item.version}.tgz`;
     beforeRequest();
-    const res = await this.http.send('downloading the tarball', ARTIFACT_BUCKETS, subject, { method: 'GET', url, binary: true, signal });
+    // hashed as it streams, never held: a tarball of any size (or an endless one, cut at the limit) in bounded memory
+    const res = await this.http.send('downloading the tarball', ARTIFACT_BUCKETS, subject, { method: 'GET', url, digests: ['sha512', 'sha1'], signal, maxBytes: this.limits.artifactBytes, timeoutMs: this.limits.idleMs, deadlineMs: this.limits.artifactMs });
     if (res.status === 404) return { kind: 'not-found', detail: `the tarball of ${subject} is not found through ${this.repository}` };
-    if (res.status !== 200 || !res.bytes) throw new MigrateError('ETARGETREJECTED', `${subject}: the store answered HTTP ${res.status} for the tarball: ${excerpt(res.body)}`, { subject, status: res.status });
-    const bytes = res.bytes;
-    const hex = (alg: string) => createHash(alg).update(bytes).digest('hex');
-    return { kind: 'fetched', files: [{ name: NPM_ASSET, size: bytes.length, sha512: hex('sha512'), sha1: hex('sha1') }] };
+    if (res.status !== 200 || !res.digests) throw new MigrateError('ETARGETREJECTED', `${subject}: the store answered HTTP ${res.status} for the tarball: ${excerpt(res.body)}`, { subject, status: res.status });
+    return { kind: 'fetched', files: [{ name: NPM_ASSET, size: res.size ?? 0, sha512: res.digests.sha512!, sha1: res.digests.sha1! }] };
   }
 
   check(item: WarmItem, files: readonly FileHashes[]): Verdict {

@@ -12,13 +12,12 @@
  * whose files on the index carry none of the pinned hashes is an integrity
  * mismatch. Each file's bytes are hashed and must be one the lockfile pins.
  */
-import { createHash } from 'node:crypto';
 import { normalizeProjectName, samePep440 } from '../builders/python-metadata.js';
 import { MigrateError } from '../errors.js';
 import type { CodeArtifact, PackageCoordinates } from '../targets/codeartifact.js';
 import { excerpt, RepositoryEndpoint } from '../targets/endpoint.js';
 import type { FileHashes, WarmItem } from './types.js';
-import { ARTIFACT_BUCKETS, METADATA_BUCKETS, underEndpoint, type FetchOutcome, type StoreFormat, type Verdict } from './store-format.js';
+import { ARTIFACT_BUCKETS, DEFAULT_STORE_LIMITS, METADATA_BUCKETS, underEndpoint, type FetchOutcome, type StoreFormat, type StoreLimits, type Verdict } from './store-format.js';
 
 export interface PypiFile {
   filename: string;
@@ -104,6 +103,7 @@ export class PypiStore implements StoreFormat<PypiMeta> {
   constructor(
     private readonly ca: CodeArtifact,
     readonly repository: string,
+    private readonly limits: StoreLimits = DEFAULT_STORE_LIMITS,
   ) {
     this.http = new RepositoryEndpoint(ca, { auth: 'basic', label: `the PyPI endpoint of ${repository}`, authHint: 'the CodeArtifact token lacks rights: check codeartifact:ReadFromRepository on the store repository and sts:GetServiceBearerToken (README)' });
   }
@@ -120,7 +120,7 @@ export class PypiStore implements StoreFormat<PypiMeta> {
     const endpoint = await this.ca.endpoint('pypi', this.repository);
     const project = normalizeProjectName(name);
     const url = `${endpoint}simple/${encodeURIComponent(project)}/`;
-    const res = await this.http.send('reading the project page', METADATA_BUCKETS, project, { method: 'GET', url, headers: { accept: 'text/html' }, signal });
+    const res = await this.http.send('reading the project page', METADATA_BUCKETS, project, { method: 'GET', url, headers: { accept: 'text/html' }, signal, maxBytes: this.limits.metadataBytes, timeoutMs: this.limits.idleMs, deadlineMs: this.limits.metadataMs });
     if (res.status === 404) return undefined;
     if (res.status !== 200) throw new MigrateError('ETARGETREJECTED', `${project}: the store answered HTTP ${res.status} for the project page: ${excerpt(res.body)}`, { subject: project, status: res.status });
     return { endpoint, files: parseSimplePage(res.body, url) };
@@ -152,11 +152,11 @@ export class PypiStore implements StoreFormat<PypiMeta> {
       if (!underEndpoint(f.url, meta.endpoint)) throw new MigrateError('ETARGETREJECTED', `${subject}: the project page points ${f.filename} outside the store's endpoint; not sending it our token`, { subject, actual: f.url });
       if (first) beforeRequest();
       first = false;
-      const res = await this.http.send('downloading a file', ARTIFACT_BUCKETS, subject, { method: 'GET', url: f.url, binary: true, signal });
+      // hashed as it streams, never held (see StoreLimits)
+      const res = await this.http.send('downloading a file', ARTIFACT_BUCKETS, subject, { method: 'GET', url: f.url, digests: ['sha256', 'sha512'], signal, maxBytes: this.limits.artifactBytes, timeoutMs: this.limits.idleMs, deadlineMs: this.limits.artifactMs });
       if (res.status === 404) return { kind: 'not-found', detail: `${f.filename} is not found through ${this.repository}` };
-      if (res.status !== 200 || !res.bytes) throw new MigrateError('ETARGETREJECTED', `${subject}: the store answered HTTP ${res.status} for ${f.filename}: ${excerpt(res.body)}`, { subject, status: res.status });
-      const bytes = res.bytes;
-      files.push({ name: f.filename, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), sha512: createHash('sha512').update(bytes).digest('hex') });
+      if (res.status !== 200 || !res.digests) throw new MigrateError('ETARGETREJECTED', `${subject}: the store answered HTTP ${res.status} for ${f.filename}: ${excerpt(res.body)}`, { subject, status: res.status });
+      files.push({ name: f.filename, size: res.size ?? 0, sha256: res.digests.sha256!, sha512: res.digests.sha512! });
     }
     return { kind: 'fetched', files };
   }

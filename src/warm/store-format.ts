@@ -17,6 +17,31 @@ import type { BucketName, Format } from '../types.js';
 import type { FileHashes, WarmItem } from './types.js';
 
 export const METADATA_BUCKETS: readonly BucketName[] = ['reads'];
+
+/**
+ * What a store's answer may cost: the store passes on whatever the public registry
+ * serves, so an endless, stalled or trickling body must end, with a clear outcome.
+ * Metadata is parsed, so it is held in memory: at most `metadataBytes`. Artifacts are
+ * hashed as they stream and never held: `artifactBytes` is CodeArtifact's own largest
+ * asset (5 GB, https://docs.aws.amazon.com/codeartifact/latest/ug/service-limits.html).
+ * `idleMs` is silence (a stuck peer: retried); the deadlines bound a whole answer (a
+ * trickle: not retried, the next warm looks again).
+ */
+export interface StoreLimits {
+  metadataBytes: number;
+  artifactBytes: number;
+  idleMs: number;
+  metadataMs: number;
+  artifactMs: number;
+}
+
+export const DEFAULT_STORE_LIMITS: StoreLimits = {
+  metadataBytes: 256 * 2 ** 20,
+  artifactBytes: 5 * 2 ** 30,
+  idleMs: 120_000,
+  metadataMs: 5 * 60_000,
+  artifactMs: 30 * 60_000,
+};
 export const ARTIFACT_BUCKETS: readonly BucketName[] = ['getAsset', 'reads'];
 
 /** What requesting one version through the store came to. */
@@ -73,4 +98,4 @@ export function underEndpoint(url: string, endpoint: string): boolean {
   }
 }
 
-export type StoreFactory = (ca: CodeArtifact, repository: string) => StoreFormat;
+export type StoreFactory = (ca: CodeArtifact, repository: string, limits?: StoreLimits) => StoreFormat;

@@ -9,7 +9,7 @@ import { samePep440 } from '../builders/python-metadata.js';
 import type { CodeArtifact } from '../targets/codeartifact.js';
 import { NpmStore } from './npm-store.js';
 import { PypiStore } from './pypi-store.js';
-import type { StoreFormat } from './store-format.js';
+import { DEFAULT_STORE_LIMITS, type StoreFormat, type StoreLimits } from './store-format.js';
 
 /** The job's store repository for an ecosystem, or why there is none. */
 export function storeRepository(config: JobConfig, ecosystem: Ecosystem): { repository: string } | { none: string } {
@@ -28,12 +28,12 @@ export function storeRepository(config: JobConfig, ecosystem: Ecosystem): { repo
   }
 }
 
-export function createStore(ecosystem: Ecosystem, ca: CodeArtifact, repository: string): StoreFormat {
+export function createStore(ecosystem: Ecosystem, ca: CodeArtifact, repository: string, limits: StoreLimits = DEFAULT_STORE_LIMITS): StoreFormat {
   switch (ecosystem) {
     case 'npm':
-      return new NpmStore(ca, repository) as StoreFormat;
+      return new NpmStore(ca, repository, limits) as StoreFormat;
     case 'pypi':
-      return new PypiStore(ca, repository) as StoreFormat;
+      return new PypiStore(ca, repository, limits) as StoreFormat;
     case 'go':
       throw new Error('Go has no store format');
     default: {

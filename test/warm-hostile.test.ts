@@ -1,0 +1,159 @@
+/**
+ * `cam warm` against a broken or hostile store: the store passes on whatever the
+ * public registry serves, so the warm is pointed at a proxy in front of the
+ * CodeArtifact stand-in (test/support/hostile-store.ts) that answers chosen
+ * requests itself: endless, stalled and trickling bodies, a packument that
+ * never ends, a tarball URL on another host. Each entry must end in a clear
+ * outcome, within bounded time and memory, and the token must go nowhere but
+ * the endpoint.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { CodeartifactClient } from '@aws-sdk/client-codeartifact';
+import { parse, stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { warmCommand } from '../src/cli/warm.js';
+import type { WarmSummary } from '../src/warm/summary.js';
+import { startTestEnv, type TestEnv } from './support/harness.js';
+import { startHostileStore, type HostileStore } from './support/hostile-store.js';
+import { publishWithDeps } from './fixtures/warm/project.js';
+
+let te: TestEnv;
+let store: HostileStore;
+let client: CodeartifactClient;
+let elsewhere: http.Server;
+let elsewhereUrl: string;
+const elsewhereLog: { path: string; authorization: boolean }[] = [];
+const integrity: Record<string, string> = {};
+
+const NAMES = ['hx-endless', 'hx-stall', 'hx-trickle', 'hx-bigmeta', 'hx-otherhost', 'hx-lie', 'hx-fine'];
+const tarball = (n: string) => new RegExp(`/npm/npm-store/${n}/-/${n}-1\\.0\\.0\\.tgz$`);
+const packument = (n: string) => new RegExp(`/npm/npm-store/${n}$`);
+
+/** A package-lock v3 naming these packages at 1.0.0, resolved on the public registry. */
+function packageLock(names: readonly string[]): string {
+  const pub = te.sandbox.publicRegistries!.npm.url;
+  const packages: Record<string, unknown> = { '': { name: 'hostile', dependencies: Object.fromEntries(names.map((n) => [n, '1.0.0'])) } };
+  for (const n of names) packages[`node_modules/${n}`] = { version: '1.0.0', resolved: `${pub}${n}/-/${n}-1.0.0.tgz`, integrity: integrity[n] };
+  return `${JSON.stringify({ name: 'hostile', lockfileVersion: 3, requires: true, packages }, null, 2)}\n`;
+}
+
+function job(name: string, names: readonly string[], limits: Record<string, unknown> = {}): string {
+  const dir = join(te.dir, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'package-lock.json'), packageLock(names));
+  const file = te.writeJob({ name, github: false, privateNpm: {} });
+  const doc = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  doc.warm = { lockfiles: [`${name}/package-lock.json`], pendingTimeoutSeconds: 10 };
+  doc.limits = { ...(doc.limits as Record<string, unknown>), retries: 1, stopGraceSeconds: 1, ...limits };
+  writeFileSync(file, stringify(doc));
+  return file;
+}
+
+async function warm(file: string, extra: Record<string, unknown> = {}): Promise<{ code: number; summary: WarmSummary; stderr: string; ms: number }> {
+  let stdout = '';
+  let stderr = '';
+  const io = {
+    stdout: Object.assign(new Writable({ write: (c: Buffer, _e, cb) => ((stdout += c.toString()), cb()) }), { isTTY: false }),
+    stderr: Object.assign(new Writable({ write: (c: Buffer, _e, cb) => ((stderr += c.toString()), cb()) }), { isTTY: false }),
+  };
+  const started = Date.now();
+  const code = await warmCommand(file, { env: te.env, stateDir: te.stateDir, codeartifactClient: client, json: true, storeLimits: { metadataBytes: 1 << 20, artifactBytes: 4 << 20, idleMs: 1000, metadataMs: 3000, artifactMs: 3000 }, ...extra }, io);
+  return { code, summary: JSON.parse(stdout) as WarmSummary, stderr, ms: Date.now() - started };
+}
+
+const problem = (s: WarmSummary, name: string) => s.problems.find((p) => p.name === name);
+
+/** Keep writing until the client goes away. */
+function endless(res: http.ServerResponse, chunk: Buffer): void {
+  if (!res.headersSent) res.writeHead(200, { 'content-type': 'application/octet-stream' });
+  const pump = () => {
+    while (!res.destroyed && res.write(chunk));
+  };
+  res.on('drain', pump);
+  pump();
+}
+
+beforeAll(async () => {
+  te = await startTestEnv({ publicRegistries: true });
+  for (const n of NAMES) integrity[n] = (await publishWithDeps(te.sandbox.publicRegistries!.npm, n, '1.0.0')).integrity;
+  store = await startHostileStore(te.sandbox.descriptor.codeartifact.endpoint);
+  const d = te.sandbox.descriptor.codeartifact;
+  client = new CodeartifactClient({ region: d.region, endpoint: store.url, credentials: { accessKeyId: d.accessKeyId, secretAccessKey: d.secretAccessKey }, maxAttempts: 1 });
+  elsewhere = http.createServer((req, res) => {
+    elsewhereLog.push({ path: req.url ?? '', authorization: !!req.headers.authorization });
+    res.writeHead(200).end('not yours');
+  });
+  await new Promise<void>((r) => elsewhere.listen(0, '127.0.0.1', r));
+  elsewhereUrl = `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}/`;
+
+  // an endless tarball, fast
+  store.route(tarball('hx-endless'), (_req, res) => endless(res, Buffer.alloc(64 * 1024, 7)));
+  // headers and three bytes, then silence (a stuck peer)
+  store.route(tarball('hx-stall'), (_req, res) => {
+    res.writeHead(200, { 'content-length': '100000' });
+    res.write('abc');
+  });
+  // a byte every 100 ms, forever: never silent long enough for an idle timeout
+  store.route(tarball('hx-trickle'), (_req, res) => {
+    res.writeHead(200);
+    const t = setInterval(() => res.write('x'), 100);
+    res.on('close', () => clearInterval(t));
+  });
+  // a packument that never ends
+  store.route(packument('hx-bigmeta'), (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"name":"hx-bigmeta","versions":{');
+    endless(res, Buffer.from(`"0.0.${'1'.repeat(1000)}":{},`));
+  });
+  // the store's packument names a tarball on another host
+  store.route(packument('hx-otherhost'), async (_req, res, upstream) => {
+    const a = await upstream();
+    const doc = JSON.parse(a.body.toString('utf8')) as { versions: Record<string, { dist: { tarball: string } }> };
+    for (const v of Object.values(doc.versions)) v.dist.tarball = `${elsewhereUrl}hx-otherhost/-/hx-otherhost-1.0.0.tgz`;
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
+  });
+  // the version is listed, its tarball is not there
+  store.route(tarball('hx-lie'), (_req, res) => void res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}'));
+}, 300_000);
+
+afterAll(async () => {
+  client?.destroy();
+  await store?.stop();
+  await new Promise<void>((r) => (elsewhere ? elsewhere.close(() => r()) : r()));
+  await te?.stop();
+});
+
+describe('warm against a hostile store', () => {
+  it('endless, stalled and trickling answers each end the entry with a clear outcome, in bounded time; the token goes only to the endpoint', async () => {
+    const file = job('hostile', NAMES);
+    const r = await warm(file);
+    expect(r.code, r.stderr).toBe(1);
+    // one store answer is cut at its limits: 3 s at most, a stall retried once after 1 s of silence
+    expect(r.ms).toBeLessThan(30_000);
+    expect(r.summary.outcomes).toMatchObject({ warmed: 2, 'missing-upstream': 1, failed: 4 });
+    expect(problem(r.summary, 'hx-lie')?.outcome).toBe('missing-upstream');
+    const state = te.openState('hostile');
+    try {
+      const rows = Object.fromEntries((state.db.prepare('SELECT name, state, last_error_code AS code, last_error AS error FROM warm_entries').all() as { name: string; state: string; code: string; error: string }[]).map((x) => [x.name, x]));
+      // too large and too slow are the peer's doing: not asked again at once (the next warm does)
+      expect(rows['hx-endless']).toMatchObject({ state: 'failed', code: 'ETARGETREJECTED' });
+      expect(rows['hx-endless']!.error).toContain('larger than 4194304 bytes');
+      expect(rows['hx-bigmeta']).toMatchObject({ state: 'failed', code: 'ETARGETREJECTED' });
+      expect(rows['hx-trickle']).toMatchObject({ state: 'failed', code: 'ETARGETREJECTED' });
+      expect(rows['hx-trickle']!.error).toContain('no complete answer within 3 s');
+      // silence is a network failure: retried (once, as the job allows)
+      expect(rows['hx-stall']).toMatchObject({ state: 'failed', code: 'ETARGET' });
+      expect(rows['hx-otherhost']).toMatchObject({ state: 'done' });
+    } finally {
+      state.close();
+    }
+    const hits = (n: string) => store.log.filter((e) => e.path.endsWith(`/${n}-1.0.0.tgz`)).length;
+    expect([hits('hx-endless'), hits('hx-trickle'), hits('hx-stall')]).toEqual([1, 1, 2]);
+    // the tarball URL on another host was never asked, least of all with our token
+    expect(elsewhereLog).toEqual([]);
+  });
+});
