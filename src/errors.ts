@@ -86,3 +86,35 @@ export function toError(thrown: unknown): Error {
   if (thrown instanceof Error) return thrown;
   return new Error(typeof thrown === 'string' ? thrown : JSON.stringify(thrown), { cause: thrown });
 }
+
+/** What this machine's file system can refuse, in words: the operator's to fix, not the source's fault, not worth a retry. */
+const LOCAL_WHY: Readonly<Record<string, string>> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'the disk quota is exhausted',
+  EFBIG: 'the file is larger than this process may write (ulimit -f)',
+  EROFS: 'the file system is read-only',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EIO: 'input/output error',
+  EMFILE: 'too many open files',
+  ENFILE: 'too many open files',
+  ENOTDIR: 'a part of the path is not a directory',
+  EISDIR: 'a directory is in the way',
+  ENAMETOOLONG: 'the name is too long',
+};
+
+/**
+ * A local file-system failure as ELOCAL naming the path and saying what to do; undefined
+ * when `thrown` is something else. `anyCode`: whatever failed while writing this file is
+ * local (a file in the way, a folder gone), so every error but a MigrateError becomes ELOCAL.
+ */
+export function localError(thrown: unknown, path: string, doing: string, opts: { hint?: string; anyCode?: boolean } = {}): MigrateError | undefined {
+  if (thrown instanceof MigrateError) return opts.anyCode ? thrown : undefined;
+  const e = toError(thrown) as NodeJS.ErrnoException;
+  const why = e.code ? LOCAL_WHY[e.code] : undefined;
+  if (why === undefined && !opts.anyCode) return undefined;
+  return new MigrateError('ELOCAL', `cannot ${doing} ${path}: ${why ?? e.message}${e.code ? ` (${e.code})` : ''}`, {
+    cause: e,
+    hint: opts.hint ?? 'free space or fix permissions under the state directory (or move it with --state-dir), then rerun: nothing was recorded as done',
+  });
+}

@@ -16,7 +16,7 @@ import { open } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import PQueue from 'p-queue';
 import { loadJob } from '../config/load.js';
-import { MigrateError, toError } from '../errors.js';
+import { localError, MigrateError, toError } from '../errors.js';
 import { Limiter } from '../engine/limiter.js';
 import { withRetry } from '../engine/retry.js';
 import { forOutput } from '../redact.js';
@@ -75,17 +75,6 @@ export async function ledgerExportCommand(jobFile: string, opts: { stateDir?: st
     return reportError(e, io, json);
   }
 }
-
-/** What this machine's file system can refuse: the operator's to fix (never a stack trace). */
-const WHY: Record<string, string> = {
-  ENOSPC: 'no space left on the device',
-  EDQUOT: 'the disk quota is exhausted',
-  EFBIG: 'the file is larger than this process may write (ulimit -f)',
-  EROFS: 'the file system is read-only',
-  EACCES: 'permission denied',
-  ENOTDIR: 'a part of the path is not a directory',
-  EISDIR: 'a directory is in the way',
-};
 
 /**
  * An export written to a new file beside its name and renamed over it when whole: a full disk
@@ -150,13 +139,10 @@ class ExportFile {
   }
 
   private failed(thrown: unknown): MigrateError {
-    const e = toError(thrown) as NodeJS.ErrnoException;
-    if (e instanceof MigrateError) return e;
-    const why = (e.code && WHY[e.code]) ?? e.message;
-    return new MigrateError('ELOCAL', `cannot write the ledger export ${this.path}: ${why}${e.code ? ` (${e.code})` : ''}`, {
-      cause: e,
+    return localError(thrown, this.path, 'write the ledger export', {
+      anyCode: true,
       hint: 'free space or fix permissions where the export goes, then export again; no partial export was left behind',
-    });
+    })!;
   }
 }
 

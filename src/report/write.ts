@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { MigrateError, toError } from '../errors.js';
+import { localError, type MigrateError } from '../errors.js';
 import { renderHtml } from './render-html.js';
 import { renderJson } from './render-json.js';
 import { renderMarkdown } from './render-markdown.js';
@@ -20,31 +20,12 @@ export interface ReportFiles {
   html: string;
 }
 
-/** What this machine's file system can refuse: the operator's to fix, not a bug (and never a stack trace). */
-const WHY: Record<string, string> = {
-  ENOSPC: 'no space left on the device',
-  EDQUOT: 'the disk quota is exhausted',
-  EFBIG: 'the file is larger than this process may write (ulimit -f)',
-  EROFS: 'the file system is read-only',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EIO: 'input/output error',
-  ENOTDIR: 'a part of the path is not a directory',
-  EISDIR: 'a directory is in the way',
-  EEXIST: 'a file is in the way',
-  ENAMETOOLONG: 'the name is too long',
-  EMFILE: 'too many open files',
-  ENFILE: 'too many open files',
-};
-
-function localError(thrown: unknown, path: string): MigrateError {
-  const e = toError(thrown) as NodeJS.ErrnoException;
-  if (e instanceof MigrateError) return e;
-  const why = (e.code && WHY[e.code]) ?? e.message;
-  return new MigrateError('ELOCAL', `cannot write the report ${path}: ${why}${e.code ? ` (${e.code})` : ''}`, {
-    cause: e,
+/** Whatever fails while writing a report is this machine's (never a stack trace). */
+function writeError(thrown: unknown, path: string): MigrateError {
+  return localError(thrown, path, 'write the report', {
+    anyCode: true,
     hint: 'free space or fix permissions where the reports go (or pass --out <dir>), then rerun; no partial report was left behind',
-  });
+  })!;
 }
 
 function writeNew(path: string, text: string): void {
@@ -73,7 +54,7 @@ export function writeReportFiles(report: Report, jobName: string, outDir: string
   try {
     mkdirSync(outDir, { recursive: true });
   } catch (e) {
-    throw localError(e, resolve(outDir));
+    throw writeError(e, resolve(outDir));
   }
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const temps = new Map<keyof ReportFiles, string>();
@@ -84,7 +65,7 @@ export function writeReportFiles(report: Report, jobName: string, outDir: string
       try {
         writeNew(tmp, text);
       } catch (e) {
-        throw localError(e, files[k]);
+        throw writeError(e, files[k]);
       }
     }
     // all three are whole on disk: only now do they take their names
@@ -92,7 +73,7 @@ export function writeReportFiles(report: Report, jobName: string, outDir: string
       try {
         renameSync(temps.get(k)!, files[k]);
       } catch (e) {
-        throw localError(e, files[k]);
+        throw writeError(e, files[k]);
       }
       temps.delete(k);
     }

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { MigrateError, toError } from '../errors.js';
+import { localError, MigrateError } from '../errors.js';
 import { HashingStream } from '../integrity/hashes.js';
 import type { Hashes } from '../types.js';
 
@@ -33,24 +33,6 @@ export interface PutOptions {
   verify?: (hashes: Hashes, size: number) => void;
 }
 
-/** Error codes of a local file system that cannot take (or give back) our bytes: not the source's fault, not worth a retry. */
-const LOCAL_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EROFS', 'EACCES', 'EPERM', 'EIO', 'EMFILE', 'ENFILE', 'ENOTDIR', 'EISDIR', 'ENAMETOOLONG']);
-
-/** A local file-system failure as ELOCAL naming the path, or undefined when `thrown` is something else. */
-export function localError(thrown: unknown, path: string, doing: string): MigrateError | undefined {
-  const e = toError(thrown) as NodeJS.ErrnoException;
-  if (!e.code || !LOCAL_ERRORS.has(e.code)) return undefined;
-  const why: Record<string, string> = {
-    ENOSPC: 'no space left on the device',
-    EDQUOT: 'the disk quota is exhausted',
-    EFBIG: 'the file is larger than this process may write (ulimit -f)',
-    EROFS: 'the file system is read-only',
-  };
-  return new MigrateError('ELOCAL', `cannot ${doing} ${path}: ${why[e.code] ?? e.message} (${e.code})`, {
-    cause: e,
-    hint: 'free space or fix permissions under the state directory (or move it with --state-dir), then rerun: nothing was recorded as done',
-  });
-}
 
 /** Counts bytes through, and fails the stream once there are more than `max`. */
 class SizeLimit extends Transform {
@@ -208,3 +190,6 @@ export function isAlive(pid: number): boolean {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+// (the warm engine still imports it from here)
+export { localError } from '../errors.js';
