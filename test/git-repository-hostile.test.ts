@@ -9,12 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sourceSchema } from '../src/config/schema.js';
 import { createSource } from '../src/sources/index.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
-import { gitSourceOn, startGitServer, type GitServer } from './support/git-server.js';
+import { gitSourceOn, pyProject, startGitServer, type GitServer } from './support/git-server.js';
 
 let te: TestEnv;
 let git: GitServer;
 
-const HATCH = (name: string, version: string) => `[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n\n[project]\nname = "${name}"\nversion = "${version}"\ndescription = "fixture"\n\n[tool.hatch.build.targets.wheel]\npackages = ["${name.replace(/-/g, '_')}"]\n`;
 
 beforeAll(async () => {
   te = await startTestEnv();
@@ -25,14 +24,6 @@ afterAll(async () => {
   await git?.stop();
   await te?.stop();
 });
-
-/** A Python project folder at one version. */
-function pyProject(dir: string, name: string, version: string): string {
-  mkdirSync(join(dir, name.replace(/-/g, '_')), { recursive: true });
-  writeFileSync(join(dir, 'pyproject.toml'), HATCH(name, version));
-  writeFileSync(join(dir, name.replace(/-/g, '_'), '__init__.py'), `VERSION = "${version}"\n`);
-  return dir;
-}
 
 function rows(job: string) {
   const state = te.openState(job);

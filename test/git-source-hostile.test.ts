@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../src/engine/events.js';
 import { StateDb, type ItemRow } from '../src/state/db.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
-import { gitSourceOn, startGitServer, type GitServer } from './support/git-server.js';
+import { gitSourceOn, HATCH, pyProject, startGitServer, type GitServer } from './support/git-server.js';
 
 const run = promisify(execFile);
 
@@ -27,7 +27,6 @@ async function bundleOf(repo: string): Promise<string> {
 let te: TestEnv;
 let git: GitServer;
 
-const HATCH = (name: string, version: string) => `[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n\n[project]\nname = "${name}"\nversion = "${version}"\ndescription = "fixture"\n\n[tool.hatch.build.targets.wheel]\npackages = ["${name.replace(/-/g, '_')}"]\n`;
 
 beforeAll(async () => {
   te = await startTestEnv();
@@ -48,15 +47,6 @@ function rows(job: string, stateDir?: string): ItemRow[] {
   } finally {
     state.close();
   }
-}
-
-/** A Python project folder at one version. */
-function pyProject(dir: string, name: string, version: string, extra: Record<string, string> = {}): string {
-  mkdirSync(join(dir, name.replace(/-/g, '_')), { recursive: true });
-  writeFileSync(join(dir, 'pyproject.toml'), HATCH(name, version));
-  writeFileSync(join(dir, name.replace(/-/g, '_'), '__init__.py'), `VERSION = "${version}"\n`);
-  for (const [f, text] of Object.entries(extra)) writeFileSync(join(dir, f), text);
-  return dir;
 }
 
 describe('the operator', () => {

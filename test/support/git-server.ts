@@ -18,7 +18,7 @@
  * re-pointed a tag upstream", not for what the tool under test does.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
@@ -594,4 +594,16 @@ function sleep(ms: number): Promise<void> {
  */
 export function gitSourceOn(git: GitServer, id: string, repo: string, format: 'npm' | 'pypi' | 'go', extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { id, kind: 'git', url: git.gitPlusSshUrl(repo), format, sshKeyEnv: 'CAM_TEST_GIT_KEY', knownHostsFile: git.knownHosts, ...extra };
+}
+
+/** A hatchling pyproject.toml for `name` at `version` (its package folder named after it). */
+export const HATCH = (name: string, version: string) => `[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n\n[project]\nname = "${name}"\nversion = "${version}"\ndescription = "fixture"\n\n[tool.hatch.build.targets.wheel]\npackages = ["${name.replace(/-/g, '_')}"]\n`;
+
+/** A Python project folder at one version (plus `extra` files), to make a repository from. */
+export function pyProject(dir: string, name: string, version: string, extra: Record<string, string> = {}): string {
+  mkdirSync(join(dir, name.replace(/-/g, '_')), { recursive: true });
+  writeFileSync(join(dir, 'pyproject.toml'), HATCH(name, version));
+  writeFileSync(join(dir, name.replace(/-/g, '_'), '__init__.py'), `VERSION = "${version}"\n`);
+  for (const [f, text] of Object.entries(extra)) writeFileSync(join(dir, f), text);
+  return dir;
 }
