@@ -79,7 +79,7 @@ function endless(res: http.ServerResponse, chunk: Buffer): void {
 
 beforeAll(async () => {
   te = await startTestEnv({ publicRegistries: true });
-  for (const n of NAMES) integrity[n] = (await publishWithDeps(te.sandbox.publicRegistries!.npm, n, '1.0.0')).integrity;
+  for (const n of [...NAMES, 'hx-refixed']) integrity[n] = (await publishWithDeps(te.sandbox.publicRegistries!.npm, n, '1.0.0')).integrity;
   store = await startHostileStore(te.sandbox.descriptor.codeartifact.endpoint);
   const d = te.sandbox.descriptor.codeartifact;
   client = new CodeartifactClient({ region: d.region, endpoint: store.url, credentials: { accessKeyId: d.accessKeyId, secretAccessKey: d.secretAccessKey }, maxAttempts: 1 });
@@ -155,5 +155,23 @@ describe('warm against a hostile store', () => {
     expect([hits('hx-endless'), hits('hx-trickle'), hits('hx-stall')]).toEqual([1, 1, 2]);
     // the tarball URL on another host was never asked, least of all with our token
     expect(elsewhereLog).toEqual([]);
+  });
+
+  it('an integrity mismatch is looked at again by the next warm: once the store serves the pinned bytes, the entry is warmed, not reported critical forever', async () => {
+    const file = job('refixed', ['hx-refixed']);
+    // the store answers other bytes once (a broken or hostile answer it did not keep)
+    const unroute = store.route(tarball('hx-refixed'), (_req, res) => void res.writeHead(200, { 'content-type': 'application/octet-stream' }).end('other bytes'));
+    const first = await warm(file);
+    expect(first.code, first.stderr).toBe(1);
+    expect(problem(first.summary, 'hx-refixed')?.outcome).toBe('integrity-mismatch');
+    unroute();
+    const again = await warm(file);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.summary.outcomes).toEqual({ warmed: 1 });
+    // and a third warm finds it warmed: nothing is asked of the store's endpoint again
+    const since = store.log.length;
+    const third = await warm(file);
+    expect(third.summary.outcomes).toEqual({ warmed: 1 });
+    expect(store.log.slice(since).filter((e) => e.path.includes('/npm/npm-store/'))).toEqual([]);
   });
 });

@@ -128,7 +128,7 @@ export class WarmStore {
   /** An outcome, with its ledger entry, in one transaction. `pending` keeps the row open for the next run. */
   decide(row: WarmRow, d: Decision): void {
     const at = now();
-    // decided; a rerun looks again at what is not final (FINAL_OUTCOMES): blocked, missing, pending
+    // decided; a rerun looks again at what is not final (FINAL_OUTCOMES): blocked, missing, mismatched, pending
     const state: WarmState = d.outcome === 'pending' ? 'fetched' : 'done';
     const unchanged = row.outcome === d.outcome && row.state === state;
     const actual = d.actual ? JSON.stringify(d.actual) : row.actual;

@@ -35,8 +35,13 @@ export const WARM_OUTCOMES = [
 ] as const;
 export type WarmOutcome = (typeof WARM_OUTCOMES)[number];
 
-/** Outcomes a rerun leaves alone; every other item is looked at again. */
-export const FINAL_OUTCOMES: ReadonlySet<WarmOutcome> = new Set(['warmed', 'already-cached', 'integrity-mismatch', 'non-registry', 'internal-present', 'no-store']);
+/**
+ * Outcomes a rerun leaves alone; every other item is looked at again. An integrity mismatch
+ * is not one: it says what the store serves now, and a store that later serves (or holds)
+ * the pinned bytes must not stay a critical finding forever. Looking again costs the store's
+ * listing and asset hashes where it kept what it served: no download.
+ */
+export const FINAL_OUTCOMES: ReadonlySet<WarmOutcome> = new Set(['warmed', 'already-cached', 'non-registry', 'internal-present', 'no-store']);
 
 /** Where an item's row stands (written before and after every request). */
 export type WarmState = 'pending' | 'requested' | 'fetched' | 'done' | 'failed';
