@@ -175,3 +175,34 @@ describe('warm against a hostile store', () => {
     expect(store.log.slice(since).filter((e) => e.path.includes('/npm/npm-store/'))).toEqual([]);
   });
 });
+
+describe('warm and the credentials a lockfile carries', () => {
+  it("a non-registry entry's URL credentials reach neither the state, the ledger, the summary nor stderr", async () => {
+    // assembled at run time: no committed file holds anything credential-shaped
+    const secret = ['lockfile', 'pass', String(Date.now())].join('-');
+    const dir = join(te.dir, 'creds');
+    mkdirSync(join(dir, 'py'), { recursive: true });
+    mkdirSync(join(dir, 'js'), { recursive: true });
+    writeFileSync(join(dir, 'py/requirements.txt'), `-e git+https://ci:${secret}@git.example.invalid/acme/tool.git#egg=tool\n`);
+    const lock = { name: 'c', lockfileVersion: 3, requires: true, packages: { '': { name: 'c' }, 'node_modules/remote': { version: '1.0.0', resolved: `https://ci:${secret}@files.example.invalid/remote.tgz` } } };
+    writeFileSync(join(dir, 'js/package-lock.json'), JSON.stringify(lock));
+    const file = te.writeJob({ name: 'creds', github: false, privateNpm: {} });
+    const doc = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    doc.warm = { lockfiles: ['creds/py/requirements.txt', 'creds/js/package-lock.json'] };
+    writeFileSync(file, stringify(doc));
+    const r = await warm(file);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.summary.outcomes).toEqual({ 'non-registry': 2 });
+    expect(JSON.stringify(r.summary)).not.toContain(secret);
+    expect(r.stderr).not.toContain(secret);
+    expect(readFileSync(join(te.stateDir, 'creds.sqlite')).includes(secret)).toBe(false);
+    const state = te.openState('creds');
+    try {
+      const ledger = state.db.prepare('SELECT * FROM ledger').all();
+      expect(ledger.length).toBe(2);
+      expect(JSON.stringify(ledger)).not.toContain(secret);
+    } finally {
+      state.close();
+    }
+  });
+});
