@@ -206,3 +206,56 @@ describe('warm and the credentials a lockfile carries', () => {
     }
   });
 });
+
+describe('warm under throttling', () => {
+  it("injected 429s with Retry-After: each retry waits what the store asked, no storm, and the entries are warmed", async () => {
+    const names = ['hx-throttled-a', 'hx-throttled-b'];
+    for (const n of names) integrity[n] = (await publishWithDeps(te.sandbox.publicRegistries!.npm, n, '1.0.0')).integrity;
+    const file = job('throttled', names, { retries: 4 });
+    for (const n of names) te.sandbox.standIn.addFault({ operation: 'npm:GetTarball', package: n, status: 429, retryAfterSeconds: 1, times: 2 });
+    const since = te.sandbox.standIn.log.length;
+    const r = await warm(file);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.summary.outcomes).toEqual({ warmed: 2 });
+    expect(r.summary.throttles).toBeGreaterThanOrEqual(4);
+    for (const n of names) {
+      const at = te.sandbox.standIn.log.slice(since).filter((e) => e.operation === 'npm:GetTarball' && e.package === n).map((e) => e.at);
+      // two throttled, then served: three requests, each at least the Retry-After after the one before
+      expect(at.length).toBe(3);
+      for (let i = 1; i < at.length; i++) expect(at[i]! - at[i - 1]!).toBeGreaterThanOrEqual(950);
+    }
+  });
+});
+
+describe('warm and the stop', () => {
+  it('SIGTERM while the store holds requests open: exit 130 within the grace period, the entry left for the next warm', async () => {
+    integrity['hx-held'] = (await publishWithDeps(te.sandbox.publicRegistries!.npm, 'hx-held', '1.0.0')).integrity;
+    const file = job('held', ['hx-held']);
+    let asked = false;
+    const unroute = store.route(tarball('hx-held'), (_req, res) => {
+      asked = true;
+      res.writeHead(200, { 'content-length': '100000' });
+      res.write('abc');
+    });
+    try {
+      const child = te.spawnCli(['warm', file, '--json'], { AWS_ENDPOINT_URL_CODEARTIFACT: store.url });
+      const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+      const end = Date.now() + 60_000;
+      while (!asked && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
+      expect(asked).toBe(true);
+      const stopped = Date.now();
+      child.kill('SIGTERM');
+      expect(await exited).toBe(130);
+      // stopGraceSeconds is 1: the held request is cut off then, not after the idle timeout
+      expect(Date.now() - stopped).toBeLessThan(5000);
+    } finally {
+      unroute();
+    }
+    const state = te.openState('held');
+    try {
+      expect(state.db.prepare("SELECT state FROM warm_entries WHERE name = 'hx-held'").get()).toEqual({ state: 'requested' });
+    } finally {
+      state.close();
+    }
+  });
+});
