@@ -190,6 +190,3 @@ export function isAlive(pid: number): boolean {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
-
-// (the warm engine still imports it from here)
-export { localError } from '../errors.js';
