@@ -84,6 +84,7 @@ export async function plan(job: LoadedJob, opts: PlanOptions & { onProgress?: Pa
     let preflight = null;
     let protectedNames = new Set<string>();
     let sharedOrderOk = true;
+    let uncheckedNames = new Map<string, string>();
     if (!opts.noTarget) {
       const ca = new CodeArtifact(job.config.target, new Limiter(job.config.limits.rates), opts.codeartifactClient);
       ca.readOnly = true;
@@ -92,11 +93,12 @@ export async function plan(job: LoadedJob, opts: PlanOptions & { onProgress?: Pa
         preflight = audit.preflight;
         protectedNames = audit.protectedNames;
         sharedOrderOk = audit.sharedOrderOk;
+        uncheckedNames = audit.uncheckedNames;
       } finally {
         if (!opts.codeartifactClient) ca.client.destroy();
       }
     }
-    const exposed = await exposure(job.config, packages, protectedNames, sharedOrderOk, opts.signal);
+    const exposed = await exposure(job.config, packages, protectedNames, sharedOrderOk, opts.signal, { uncheckedNames, env });
     const input = reportInputFromState(state, job, summary, { kind: 'plan', preflight, exposure: exposed, hardening: hardeningSection(summary), warm: warmSectionFromState(state) });
     return write(buildReport(input), job, opts.out ?? join(stateDir, 'reports'), 'plan');
   } finally {

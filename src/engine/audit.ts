@@ -14,7 +14,7 @@ import { toError } from '../errors.js';
 import type { ExposureInput, PreflightInput } from '../report/schema.js';
 import { escapeName } from '../sources/npm-registry.js';
 import type { CodeArtifact } from '../targets/codeartifact.js';
-import { callerIdentity, Domain } from '../targets/domain.js';
+import { callerIdentity, Domain, type RepositoryInfo } from '../targets/domain.js';
 import type { TargetFormat } from '../targets/format.js';
 import { escapeModulePath } from '../builders/go-rules.js';
 import { agentFor } from '../net/agents.js';
@@ -26,6 +26,8 @@ type Check = NonNullable<PreflightInput['checks']>[number];
 
 /** The external connection a store repository of each format needs. */
 const CONNECTION: Partial<Record<Format, string>> = { npm: 'public:npmjs', pypi: 'public:pypi' };
+/** The format each known external connection serves; any other `public:` connection counts as a way out for every format. */
+const CONNECTION_FORMAT: Record<string, Format | 'other'> = { 'public:npmjs': 'npm', 'public:pypi': 'pypi', 'public:maven-central': 'other', 'public:nuget-org': 'other', 'public:ruby-gems-org': 'other', 'public:crates-io': 'other' };
 
 export async function preflightAudit(
   ca: CodeArtifact,
@@ -33,9 +35,11 @@ export async function preflightAudit(
   target: (f: Format) => TargetFormat,
   packages: readonly { format: Format; name: string }[],
   env: NodeJS.ProcessEnv,
-): Promise<{ preflight: PreflightInput; protectedNames: Set<string>; sharedOrderOk: boolean }> {
+): Promise<{ preflight: PreflightInput; protectedNames: Set<string>; uncheckedNames: Map<string, string>; sharedOrderOk: boolean }> {
   let sharedOrderOk = true;
   const protectedNames = new Set<string>();
+  /** Names whose protection could not be read (AccessDenied, a missing repository, ...), with why: neither protected nor not. */
+  const uncheckedNames = new Map<string, string>();
   const checks: Check[] = [];
   const findings: NonNullable<PreflightInput['findings']> = [];
   const who = await callerIdentity(config.target.region, env);
@@ -45,7 +49,8 @@ export async function preflightAudit(
     checks.push({ id: 'token', title: 'CodeArtifact authorization token', status: 'ok', detail: `domain ${config.target.domain} (owner ${config.target.domainOwner})` });
   } catch (e) {
     checks.push({ id: 'token', title: 'CodeArtifact authorization token', status: 'fail', detail: toError(e).message, fix: 'codeartifact:GetAuthorizationToken and sts:GetServiceBearerToken on the domain (README)' });
-    return { preflight: { checkedAt: new Date().toISOString(), principalArn: who.arn ?? null, checks, findings }, protectedNames, sharedOrderOk: false };
+    for (const p of packages) uncheckedNames.set(`${p.format}:${p.name}`, 'the target could not be read (no authorization token)');
+    return { preflight: { checkedAt: new Date().toISOString(), principalArn: who.arn ?? null, checks, findings }, protectedNames, uncheckedNames, sharedOrderOk: false };
   }
   const domain = new Domain(ca);
   for (const [format, repos] of Object.entries(config.target.repositories) as [Format, { internal: string; store?: string; shared?: string }][]) {
@@ -74,23 +79,39 @@ export async function preflightAudit(
       if (role === 'store' && CONNECTION[format]) {
         const wanted = CONNECTION[format]!;
         const has = info.externalConnections.some((c) => c.name === wanted);
+        const other = info.externalConnections.map((c) => c.name).filter(Boolean);
         checks.push(
           has
             ? { id: `${id}-connection`, title: `${name} reaches the public registry`, status: 'ok', detail: wanted }
-            : { id: `${id}-connection`, title: `${name} reaches the public registry`, status: 'fail', detail: `no external connection ${wanted}`, fix: `aws codeartifact associate-external-connection --repository ${name} --external-connection ${wanted}` },
+            : {
+                id: `${id}-connection`,
+                title: `${name} reaches the public registry`,
+                status: 'fail',
+                detail: `no external connection ${wanted}${other.length ? ` (it has ${other.join(', ')}: another format's registry)` : ''}`,
+                fix: `aws codeartifact associate-external-connection --repository ${name} --external-connection ${wanted}`,
+              },
         );
       }
       if (role === 'shared') {
-        const i = info.upstreams.indexOf(repos.internal);
-        const s = repos.store ? info.upstreams.indexOf(repos.store) : -1;
-        if (i < 0 || (s >= 0 && s < i)) sharedOrderOk = false;
+        // The order the service searches for a package asked of the shared repository: itself,
+        // then its upstreams depth-first, each one's external connection after its upstreams
+        // (https://docs.aws.amazon.com/codeartifact/latest/ug/repo-upstream-search-order.html).
+        // The guard holds when internal comes before every way out to a public registry, however
+        // deep: an upstream that itself reads the store (or has a connection) counts as the store.
+        const order = await searchOrder(domain, info, format);
+        const i = order.findIndex((step) => step.repo === repos.internal && !step.connection);
+        const out = order.findIndex((step) => step.connection !== undefined || (repos.store !== undefined && step.repo === repos.store));
+        const path = order.map((step) => (step.connection ? `${step.repo} -> ${step.connection}` : step.repo)).join(', ');
+        if (i < 0 || (out >= 0 && out < i)) sharedOrderOk = false;
         if (i < 0) {
-          checks.push({ id: `${id}-order`, title: `${name} reads the internal repository`, status: 'fail', detail: `upstreams: ${info.upstreams.join(', ') || '(none)'}`, fix: `add ${repos.internal} as the first upstream of ${name}` });
-        } else if (s >= 0 && s < i) {
-          checks.push({ id: `${id}-order`, title: `${name} lists internal before store`, status: 'fail', detail: `upstreams in order: ${info.upstreams.join(', ')}`, fix: `put ${repos.internal} before ${repos.store} (aws codeartifact update-repository --upstreams ...)` });
-          findings.push({ severity: 'critical', message: `shared repository ${name} lists ${repos.store} before ${repos.internal}: a public package with an internal name would be served first`, fix: `reorder the upstreams of ${name}: ${repos.internal} first` });
+          checks.push({ id: `${id}-order`, title: `${name} reads the internal repository`, status: 'fail', detail: `search order: ${path || '(none)'}`, fix: `add ${repos.internal} as the first upstream of ${name}` });
+        } else if (out >= 0 && out < i) {
+          const via = order[out]!;
+          const what = via.connection ? `${via.connection} (through ${via.repo})` : via.repo;
+          checks.push({ id: `${id}-order`, title: `${name} lists internal before store`, status: 'fail', detail: `search order: ${path}`, fix: `put ${repos.internal} first among the upstreams of ${name} (aws codeartifact update-repository --upstreams ...)` });
+          findings.push({ severity: 'critical', message: `shared repository ${name} reaches ${what} before ${repos.internal}: a public package with an internal name would be served first`, fix: `reorder the upstreams of ${name}: ${repos.internal} first` });
         } else {
-          checks.push({ id: `${id}-order`, title: `${name} lists internal before store`, status: 'ok', detail: `upstreams in order: ${info.upstreams.join(', ')}` });
+          checks.push({ id: `${id}-order`, title: `${name} lists internal before store`, status: 'ok', detail: `search order: ${path}` });
         }
       }
     }
@@ -106,16 +127,30 @@ export async function preflightAudit(
         const group = origin?.upstream === 'BLOCK' ? undefined : await domain.groupOf(coords);
         if (origin?.upstream === 'BLOCK' || group?.externalUpstream === 'BLOCK') protectedNames.add(`${p.format}:${p.name}`);
         else unprotected.push(`${p.format}:${p.name}`);
-      } catch {
-        unprotected.push(`${p.format}:${p.name}`);
+      } catch (e) {
+        // AccessDenied (a principal without codeartifact:DescribePackage or
+        // GetAssociatedPackageGroup), a missing repository, a 5xx: not known, so neither
+        // "unprotected" (harden would not help) nor "protected"
+        uncheckedNames.set(`${p.format}:${p.name}`, toError(e).message);
       }
     });
   }
   await queue.onIdle();
   unprotected.sort();
+  if (uncheckedNames.size > 0) {
+    const names = [...uncheckedNames.keys()].sort();
+    const reasons = [...new Set(uncheckedNames.values())];
+    checks.push({
+      id: 'origin-controls-readable',
+      title: 'internal packages\' protection could be read',
+      status: 'fail',
+      detail: `${names.length} of ${packages.length} could not be checked (${reasons.slice(0, 3).join('; ')}${reasons.length > 3 ? '; …' : ''}): ${names.slice(0, 20).join(', ')}${names.length > 20 ? ', …' : ''}`,
+      fix: 'grant codeartifact:DescribePackage and codeartifact:GetAssociatedPackageGroup on the internal repositories and the domain, then plan again',
+    });
+  }
   checks.push(
     unprotected.length === 0
-      ? { id: 'origin-controls', title: 'internal packages blocked from upstreams', status: 'ok', detail: `${packages.length} packages: upstream BLOCK or a package group blocking external upstreams` }
+      ? { id: 'origin-controls', title: 'internal packages blocked from upstreams', status: 'ok', detail: `${packages.length - uncheckedNames.size} packages: upstream BLOCK or a package group blocking external upstreams` }
       : {
           id: 'origin-controls',
           title: 'internal packages blocked from upstreams',
@@ -124,11 +159,53 @@ export async function preflightAudit(
           fix: 'cam harden (run does it before publishing unless hardening.originControls is false)',
         },
   );
-  return { preflight: { checkedAt: new Date().toISOString(), principalArn: who.arn ?? null, checks, findings }, protectedNames, sharedOrderOk };
+  return { preflight: { checkedAt: new Date().toISOString(), principalArn: who.arn ?? null, checks, findings }, protectedNames, uncheckedNames, sharedOrderOk };
+}
+
+/** One step of a repository's search order: a repository, or (connection set) its external connection. */
+interface SearchStep {
+  repo: string;
+  connection?: string;
+}
+
+/** At most 25 repositories are searched (https://docs.aws.amazon.com/codeartifact/latest/ug/repo-upstream-search-order.html). */
+const MAX_SEARCHED = 25;
+
+/** The search order from a repository: itself, its upstreams depth-first, each one's external connection (of this format) after its upstreams. */
+async function searchOrder(domain: Domain, start: RepositoryInfo, format: Format): Promise<SearchStep[]> {
+  const steps: SearchStep[] = [];
+  const visited = new Set<string>();
+  const visit = async (info: RepositoryInfo | undefined, name: string): Promise<void> => {
+    if (visited.has(name) || visited.size >= MAX_SEARCHED) return;
+    visited.add(name);
+    steps.push({ repo: name });
+    if (!info) return;
+    for (const u of info.upstreams) if (!visited.has(u)) await visit(await domain.repository(u), u);
+    const connection = info.externalConnections.find((c) => CONNECTION_FORMAT[c.name] === format || (CONNECTION_FORMAT[c.name] === undefined && c.name.startsWith('public:')));
+    if (connection) steps.push({ repo: name, connection: connection.name });
+  };
+  await visit(start, start.name);
+  return steps;
 }
 
 /** Does each internal name exist on the public registry, and what protects it? */
-export async function exposure(config: JobConfig, packages: readonly { format: Format; name: string }[], protectedNames: ReadonlySet<string>, sharedOrderOk: boolean, signal?: AbortSignal): Promise<ExposureInput> {
+export interface ExposureOptions {
+  /** Names whose protection the audit could not read, with why (they are never called protected or exposed on a guess). */
+  uncheckedNames?: ReadonlyMap<string, string>;
+  /** The run's environment: a public registry that is in fact a CodeArtifact endpoint is never asked. */
+  env?: NodeJS.ProcessEnv;
+  /** Longest one question to a public registry may take, in all (default 30 s). */
+  deadlineMs?: number;
+}
+
+export async function exposure(
+  config: JobConfig,
+  packages: readonly { format: Format; name: string }[],
+  protectedNames: ReadonlySet<string>,
+  sharedOrderOk: boolean,
+  signal?: AbortSignal,
+  opts: ExposureOptions = {},
+): Promise<ExposureInput> {
   const names: NonNullable<ExposureInput['names']> = [];
   const queue = new PQueue({ concurrency: 8 });
   for (const p of packages) {
@@ -136,12 +213,19 @@ export async function exposure(config: JobConfig, packages: readonly { format: F
       const registry = p.format === 'npm' ? config.publicRegistries.npm : p.format === 'pypi' ? config.publicRegistries.pypi : config.publicRegistries.go;
       let found: { exists: boolean; versions?: number; latest?: string } | undefined;
       try {
-        found = await askPublic(p.format, p.name, registry, signal);
+        // never a repository of the target: asking a store would ingest the public package
+        if (!isCodeArtifact(registry, opts.env)) found = await askPublic(p.format, p.name, registry, signal, opts.deadlineMs ?? 30_000);
       } catch {
         found = undefined;
       }
+      const key = `${p.format}:${p.name}`;
+      const unchecked = opts.uncheckedNames?.get(key);
       const protections = [
-        { kind: 'origin-control' as const, detail: protectedNames.has(`${p.format}:${p.name}`) ? 'upstream BLOCK (or a package group blocking external upstreams)' : 'none yet', effective: protectedNames.has(`${p.format}:${p.name}`) },
+        {
+          kind: 'origin-control' as const,
+          detail: unchecked !== undefined ? `could not be read: ${unchecked}` : protectedNames.has(key) ? 'upstream BLOCK (or a package group blocking external upstreams)' : 'none yet',
+          effective: protectedNames.has(key),
+        },
         { kind: 'shared-order' as const, detail: sharedOrderOk ? 'shared repositories read internal before store' : 'a shared repository reads store before internal', effective: sharedOrderOk },
       ];
       names.push({
@@ -152,7 +236,7 @@ export async function exposure(config: JobConfig, packages: readonly { format: F
         publicVersions: found?.versions ?? null,
         latestPublic: found?.latest ?? null,
         protections,
-        status: found === undefined ? 'unknown' : !found.exists || protections.some((x) => x.effective && x.kind === 'origin-control') ? 'protected' : 'exposed',
+        status: found === undefined ? 'unknown' : !found.exists || protectedNames.has(key) ? 'protected' : unchecked !== undefined ? 'unknown' : 'exposed',
       });
     });
   }
@@ -161,31 +245,47 @@ export async function exposure(config: JobConfig, packages: readonly { format: F
   return { checkedAt: new Date().toISOString(), names };
 }
 
+/** A CodeArtifact endpoint (AWS's, or the one AWS_ENDPOINT_URL_CODEARTIFACT names): a repository, not the public registry. */
+function isCodeArtifact(registry: string, env: NodeJS.ProcessEnv | undefined): boolean {
+  const host = new URL(registry).host.toLowerCase();
+  if (/\.codeartifact\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/.test(new URL(registry).hostname.toLowerCase())) return true;
+  const override = env?.AWS_ENDPOINT_URL_CODEARTIFACT ?? env?.AWS_ENDPOINT_URL;
+  return override !== undefined && URL.canParse(override) && new URL(override).host.toLowerCase() === host;
+}
+
 /** One read of the public registry (no token: these are public): npm packument, PyPI simple page, Go proxy list. */
-async function askPublic(format: Format, name: string, registry: string, signal?: AbortSignal): Promise<{ exists: boolean; versions?: number; latest?: string }> {
+async function askPublic(format: Format, name: string, registry: string, signal: AbortSignal | undefined, deadlineMs: number): Promise<{ exists: boolean; versions?: number; latest?: string }> {
   const base = registry.endsWith('/') ? registry : `${registry}/`;
+  const deadline = AbortSignal.timeout(deadlineMs);
+  const within = signal ? AbortSignal.any([signal, deadline]) : deadline;
   if (format === 'npm') {
-    const r = await get(`${base}${escapeName(name)}`, 'application/vnd.npm.install-v1+json', signal);
+    const r = await get(`${base}${escapeName(name)}`, 'application/vnd.npm.install-v1+json', within);
     if (r.status === 404) return { exists: false };
     if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
-    const doc = JSON.parse(r.body) as { versions?: Record<string, unknown>; 'dist-tags'?: Record<string, string> };
+    const doc = JSON.parse(r.body) as { name?: unknown; versions?: Record<string, unknown>; 'dist-tags'?: Record<string, string> };
+    // a packument of another name (a proxy or portal that answers every path alike) says nothing about this one
+    if (doc.name !== undefined && doc.name !== name) throw new Error(`the registry answered for ${String(doc.name)}`);
     return { exists: true, versions: Object.keys(doc.versions ?? {}).length, latest: doc['dist-tags']?.latest };
   }
   if (format === 'pypi') {
     const norm = name.toLowerCase().replace(/[-_.]+/g, '-');
-    const r = await get(`${base}simple/${norm}/`, 'text/html', signal);
+    const r = await get(`${base}simple/${norm}/`, 'text/html', within);
     if (r.status === 404) return { exists: false };
     if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
     return { exists: true, versions: (r.body.match(/<a /g) ?? []).length };
   }
-  const r = await get(`${base}${escapeModulePath(name)}/@v/list`, 'text/plain', signal);
+  const r = await get(`${base}${escapeModulePath(name)}/@v/list`, 'text/plain', within);
   if (r.status === 404 || r.status === 410) return { exists: false };
   if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
   const versions = r.body.split('\n').filter(Boolean);
   return { exists: versions.length > 0, versions: versions.length, latest: versions.at(-1) };
 }
 
-/** A bounded GET (a packument can be large: 20 MB at most here), through the configured proxy. */
+/**
+ * A bounded GET (a packument can be large: 20 MB at most here), through the configured proxy.
+ * `timeout` only notices a silent socket; a registry that trickles bytes forever is cut by the
+ * caller's deadline in `signal`.
+ */
 function get(url: string, accept: string, signal?: AbortSignal): Promise<{ status: number; body: string }> {
   const u = new URL(url);
   const lib = u.protocol === 'https:' ? https : http;
@@ -203,5 +303,7 @@ function get(url: string, accept: string, signal?: AbortSignal): Promise<{ statu
     });
     req.on('timeout', () => req.destroy(new Error('no answer')));
     req.on('error', reject);
+    // once the answer has begun, an abort may end its body without an 'error' on it: settle here
+    signal?.addEventListener('abort', () => reject(new Error('no whole answer in time')), { once: true });
   });
 }

@@ -1,0 +1,155 @@
+/**
+ * The plan's preflight audit and exposure check on a domain set up wrong in
+ * less obvious ways, and with a principal that may not read everything: each
+ * is reported for what it is (never a crash, never "protected" or "exposed"
+ * on a guess), and the plan still sends the target no mutating request. The
+ * public registry is asked directly, within a deadline, and believed only
+ * about the name it was asked.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { plan } from '../src/cli/plan.js';
+import { loadJob } from '../src/config/load.js';
+import { exposure } from '../src/engine/audit.js';
+import type { Report } from '../src/report/model.js';
+import { startTestEnv, type TestEnv } from './support/harness.js';
+import { seedPackages } from './support/npm-fixtures.js';
+
+let te: TestEnv;
+let job: string;
+const MUTATING = /^(Publish|Put|Create|Update|Delete|Dispose|Associate|Disassociate|Copy|npm:(Publish|DistTag(Set|Delete)|Deprecate)|pypi:Upload)/;
+
+async function planNow(): Promise<{ report: Report; log: { operation: string; method: string }[] }> {
+  const since = te.sandbox.standIn.log.at(-1)?.seq ?? 0;
+  const written = await plan(loadJob(job), { stateDir: te.stateDir, env: te.env, codeartifactClient: te.client, quiet: true, out: te.dir });
+  return { report: written.report, log: te.sandbox.standIn.log.filter((e) => e.seq > since) };
+}
+const checks = (r: Report) => Object.fromEntries(r.preflight!.checks.map((c) => [c.id, c]));
+const noWrites = (log: { operation: string; method: string }[]) => log.filter((e) => MUTATING.test(e.operation));
+
+/** A server on 127.0.0.1 that answers every request with `handler`; stopped by the caller. */
+async function serve(handler: Parameters<typeof createServer>[1]): Promise<{ url: string; server: Server; asked: string[] }> {
+  const asked: string[] = [];
+  const server = createServer((req, res) => {
+    asked.push(`${req.method} ${req.url}`);
+    handler!(req, res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server, asked };
+}
+const close = (s: Server) => new Promise((r) => { s.closeAllConnections(); s.close(r); });
+
+beforeAll(async () => {
+  te = await startTestEnv({
+    publicRegistries: true,
+    standIn: {
+      repositories: [
+        'npm-internal',
+        // a store connected to another format's registry
+        { name: 'npm-store', externalConnection: 'public:pypi' },
+        // another team's cache, whose upstream reaches npmjs: listed first, it is the store in effect
+        { name: 'npm-proxy', externalConnection: 'public:npmjs' },
+        { name: 'team-cache', upstreams: ['npm-proxy'] },
+        { name: 'npm-shared', upstreams: ['team-cache', 'npm-internal', 'npm-store'] },
+        'pypi-internal',
+        { name: 'pypi-store', externalConnection: 'public:pypi' },
+        { name: 'pypi-shared', upstreams: ['pypi-internal', 'pypi-store'] },
+        'go-internal',
+      ],
+    },
+  });
+  await seedPackages(te.sandbox.privateNpm.url, te.sandbox.privateNpm.token, [
+    { name: '@acme/app', versions: ['1.0.0'] },
+    { name: 'acme-leaky', versions: ['1.0.0'] },
+  ]);
+  await te.sandbox.publicRegistries!.npm.publish('acme-leaky', '7.0.0');
+  job = te.writeJob({ name: 'audit', privateNpm: { packages: ['@acme/app', 'acme-leaky'] }, github: false });
+}, 120_000);
+afterAll(async () => {
+  await te?.stop();
+});
+
+describe('preflight audit', () => {
+  it('fails a store connected to the wrong registry, and a shared repository that reaches npmjs through another upstream first', async () => {
+    const { report, log } = await planNow();
+    const c = checks(report);
+    expect(c['npm-store-connection']).toMatchObject({ status: 'fail', detail: expect.stringContaining('public:pypi') });
+    expect(c['npm-shared-order']).toMatchObject({ status: 'fail', detail: expect.stringContaining('npm-proxy -> public:npmjs') });
+    expect(c['pypi-shared-order']?.status).toBe('ok');
+    expect(report.preflight!.findings.map((f) => f.message)).toEqual([expect.stringContaining('public:npmjs (through npm-proxy) before npm-internal')]);
+    expect(noWrites(log)).toEqual([]);
+  });
+
+  it('reports a principal that may not call DescribePackage: neither protected nor exposed, and nothing written', async () => {
+    te.sandbox.standIn.addFault({ operation: 'DescribePackage', status: 403, errorType: 'AccessDeniedException' });
+    try {
+      const { report, log } = await planNow();
+      const c = checks(report);
+      expect(c['origin-controls-readable']).toMatchObject({ status: 'fail', detail: expect.stringMatching(/2 of 2 could not be checked.*not authorized|AccessDenied|refused/) });
+      expect(c['origin-controls']?.status).toBe('ok');
+      const leaky = report.exposure!.names.find((n) => n.name === 'acme-leaky')!;
+      expect(leaky).toMatchObject({ existsPublicly: true, status: 'unknown' });
+      expect(leaky.protections.find((p) => p.kind === 'origin-control')!.detail).toMatch(/^could not be read/);
+      expect(noWrites(log)).toEqual([]);
+    } finally {
+      te.sandbox.standIn.clearFaults();
+    }
+  });
+
+  it('reports a principal that may not call GetCallerIdentity, and plans on', async () => {
+    te.sandbox.standIn.addFault({ operation: 'sts:GetCallerIdentity', status: 403, errorType: 'AccessDenied' });
+    try {
+      const { report, log } = await planNow();
+      expect(checks(report)['principal']).toMatchObject({ status: 'fail', detail: expect.stringContaining('AccessDenied') });
+      expect(report.preflight!.principalArn).toBeNull();
+      expect(checks(report)['token']?.status).toBe('ok');
+      expect(noWrites(log)).toEqual([]);
+    } finally {
+      te.sandbox.standIn.clearFaults();
+    }
+  });
+});
+
+describe('exposure', () => {
+  const names = [{ format: 'npm' as const, name: '@acme/app' }];
+
+  it('gives up on a public registry that trickles its answer forever: unknown, within the deadline', async () => {
+    const trickle = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"name":"@acme/app","versions":{');
+      const t = setInterval(() => res.write(' '), 50);
+      res.on('close', () => clearInterval(t));
+    });
+    try {
+      const config = { ...loadJob(job).config, publicRegistries: { npm: trickle.url, pypi: trickle.url, go: trickle.url } };
+      const started = Date.now();
+      const out = await exposure(config, names, new Set(), true, undefined, { deadlineMs: 400 });
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(out.names).toEqual([expect.objectContaining({ name: '@acme/app', status: 'unknown' })]);
+    } finally {
+      await close(trickle.server);
+    }
+  });
+
+  it('believes a registry only about the name it was asked (one that answers every path alike is unknown)', async () => {
+    const liar = await serve((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name: 'left-pad', versions: { '1.0.0': {} }, 'dist-tags': { latest: '1.0.0' } })));
+    try {
+      const config = { ...loadJob(job).config, publicRegistries: { npm: liar.url, pypi: liar.url, go: liar.url } };
+      const out = await exposure(config, names, new Set(), true);
+      expect(out.names[0]).toMatchObject({ status: 'unknown', existsPublicly: false });
+      expect(liar.asked).toEqual(['GET /@acme%2Fapp']);
+    } finally {
+      await close(liar.server);
+    }
+  });
+
+  it('never asks a CodeArtifact repository, even when publicRegistries names one', async () => {
+    const since = te.sandbox.standIn.log.at(-1)?.seq ?? 0;
+    const store = te.sandbox.standIn.npmEndpoint('npm-proxy');
+    const config = { ...loadJob(job).config, publicRegistries: { npm: store, pypi: te.sandbox.standIn.url, go: te.sandbox.standIn.url } };
+    const out = await exposure(config, [...names, { format: 'npm', name: 'acme-leaky' }], new Set(), true, undefined, { env: te.env });
+    expect(out.names.map((n) => n.status)).toEqual(['unknown', 'unknown']);
+    expect(te.sandbox.standIn.log.filter((e) => e.seq > since)).toEqual([]);
+  });
+});
