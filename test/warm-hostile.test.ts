@@ -7,6 +7,7 @@
  * outcome, within bounded time and memory, and the token must go nowhere but
  * the endpoint.
  */
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,6 +21,7 @@ import type { WarmSummary } from '../src/warm/summary.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
 import { startHostileStore, type HostileStore } from './support/hostile-store.js';
 import { publishWithDeps } from './fixtures/warm/project.js';
+import { makeWheel } from './support/pypi-public.js';
 
 let te: TestEnv;
 let store: HostileStore;
@@ -173,6 +175,40 @@ describe('warm against a hostile store', () => {
     const third = await warm(file);
     expect(third.summary.outcomes).toEqual({ warmed: 1 });
     expect(store.log.slice(since).filter((e) => e.path.includes('/npm/npm-store/'))).toEqual([]);
+  });
+});
+
+describe('warm against a store whose PyPI pages leave out #sha256=', () => {
+  it('the files are downloaded and their bytes decide: the pinned wheel is warmed, other bytes are a mismatch; never a mismatch from a missing fragment alone', async () => {
+    const pub = te.sandbox.publicRegistries!.pypi;
+    const good = await makeWheel('hx-nohash', '1.0.0');
+    const bad = await makeWheel('hx-nohash-bad', '1.0.0');
+    pub.addFile('hx-nohash', good.filename, good.bytes);
+    pub.addFile('hx-nohash-bad', bad.filename, bad.bytes);
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    const stripped = async (_req: http.IncomingMessage, res: http.ServerResponse, upstream: () => Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>) => {
+      const a = await upstream();
+      res.writeHead(a.status, { 'content-type': 'text/html' }).end(a.body.toString('utf8').replace(/#sha256=[0-9a-f]{64}/g, ''));
+    };
+    const unroute = [store.route(/\/pypi\/pypi-store\/simple\/hx-nohash\/$/, stripped), store.route(/\/pypi\/pypi-store\/simple\/hx-nohash-bad\/$/, stripped)];
+    try {
+      const dir = join(te.dir, 'nohash');
+      mkdirSync(dir, { recursive: true });
+      // the second pin is not the bytes the public index has: the bytes say so, not the page
+      writeFileSync(join(dir, 'requirements.txt'), `hx-nohash==1.0.0 --hash=sha256:${sha(good.bytes)}\nhx-nohash-bad==1.0.0 --hash=sha256:${'e'.repeat(64)}\n`);
+      const file = te.writeJob({ name: 'nohash', github: false, privateNpm: {} });
+      const doc = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      doc.warm = { lockfiles: ['nohash/requirements.txt'], pendingTimeoutSeconds: 10 };
+      writeFileSync(file, stringify(doc));
+      const r = await warm(file);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.summary.outcomes).toEqual({ warmed: 1, 'integrity-mismatch': 1 });
+      expect(problem(r.summary, 'hx-nohash-bad')?.detail).toMatch(/has a hash the lockfile pins/);
+      // both wheels were downloaded: the verdicts come from bytes
+      for (const w of [good, bad]) expect(store.log.filter((e) => e.path.endsWith(`/${w.filename}`)).length).toBeGreaterThan(0);
+    } finally {
+      for (const u of unroute) u();
+    }
   });
 });
 

@@ -10,7 +10,8 @@
  * (pip's --require-hashes, poetry and uv list every file of a version they
  * allow); every file of the version when the lockfile pins no hash. A version
  * whose files on the index carry none of the pinned hashes is an integrity
- * mismatch. Each file's bytes are hashed and must be one the lockfile pins.
+ * mismatch; a link without `#sha256=` is downloaded and its bytes decide. Each
+ * file's bytes are hashed and must be one the lockfile pins.
  */
 import { normalizeProjectName, samePep440 } from '../builders/python-metadata.js';
 import { MigrateError } from '../errors.js';
@@ -139,7 +140,9 @@ export class PypiStore implements StoreFormat<PypiMeta> {
     if (replaced) return { kind: 'mismatch', detail: `${replaced.filename} on the index has sha256 ${replaced.sha256}, the lockfile pins ${named[replaced.filename]!.join(' or ')} for it`, files: [{ name: replaced.filename, sha256: replaced.sha256! }] };
     let wanted = ofVersion;
     if (pins.sha256.size) {
-      wanted = ofVersion.filter((f) => f.sha256 !== undefined && pins.sha256.has(f.sha256));
+      // a link without `#sha256=` (a store that leaves them out) says nothing about its bytes:
+      // it is downloaded, and the bytes decide (a mismatch only from what was declared or read)
+      wanted = ofVersion.filter((f) => f.sha256 === undefined || pins.sha256.has(f.sha256));
       if (!wanted.length) {
         return { kind: 'mismatch', detail: `none of the ${ofVersion.length} file(s) of ${item.version} on the index has a sha256 the lockfile pins`, files: ofVersion.map((f) => ({ name: f.filename, ...(f.sha256 ? { sha256: f.sha256 } : {}) })) };
       }
