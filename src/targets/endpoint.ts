@@ -118,7 +118,6 @@ export class RepositoryEndpoint {
           body,
           signal: req.signal,
           timeoutMs: req.timeoutMs,
-          binary: req.binary,
           digests: req.digests,
           maxBytes: req.maxBytes,
           deadlineMs: req.deadlineMs,

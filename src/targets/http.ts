@@ -15,8 +15,6 @@ export interface HttpResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: string;
-  /** The raw bytes of a 2xx answer to a `binary` request (`body` is then ''). */
-  bytes?: Buffer;
   /** A 2xx answer to a `digests` request: its hashes (lower-case hex, by algorithm) and size; its bytes are not kept. */
   digests?: Record<string, string>;
   size?: number;
@@ -31,8 +29,6 @@ export interface HttpRequest {
   timeoutMs?: number;
   /** Aborting destroys the request: its outcome is then unknown. */
   signal?: AbortSignal;
-  /** Keep a 2xx answer's bytes as they came (`bytes`) instead of decoding them as text: an artifact being hashed. */
-  binary?: boolean;
   /** Hash a 2xx answer as it streams in (`digests`, `size`) and keep none of it: an artifact of any size in bounded memory. */
   digests?: readonly string[];
   /** The most bytes an answer may have (declared or sent): more is a ResponseLimitError, and the connection is cut. */
@@ -99,9 +95,7 @@ export function request(req: HttpRequest): Promise<HttpResponse> {
         res.on('error', (e) => fail(new NetworkError(`${where}: ${e.message}`, { cause: e })));
         res.on('end', () => {
           if (hashes) return done({ status, headers: res.headers, body: '', size, digests: Object.fromEntries(hashes.map(([a, h]) => [a, h.digest('hex')])) });
-          const all = Buffer.concat(chunks);
-          if (req.binary && ok) done({ status, headers: res.headers, body: '', bytes: all });
-          else done({ status, headers: res.headers, body: all.toString('utf8') });
+          done({ status, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') });
         });
       },
     );
