@@ -137,7 +137,7 @@ describe('exposure', () => {
     try {
       const config = { ...loadJob(job).config, publicRegistries: { npm: liar.url, pypi: liar.url, go: liar.url } };
       const out = await exposure(config, names, new Set(), true);
-      expect(out.names[0]).toMatchObject({ status: 'unknown', existsPublicly: false });
+      expect(out.names![0]).toMatchObject({ status: 'unknown', existsPublicly: false });
       expect(liar.asked).toEqual(['GET /@acme%2Fapp']);
     } finally {
       await close(liar.server);
@@ -149,7 +149,7 @@ describe('exposure', () => {
     const store = te.sandbox.standIn.npmEndpoint('npm-proxy');
     const config = { ...loadJob(job).config, publicRegistries: { npm: store, pypi: te.sandbox.standIn.url, go: te.sandbox.standIn.url } };
     const out = await exposure(config, [...names, { format: 'npm', name: 'acme-leaky' }], new Set(), true, undefined, { env: te.env });
-    expect(out.names.map((n) => n.status)).toEqual(['unknown', 'unknown']);
+    expect(out.names!.map((n) => n.status)).toEqual(['unknown', 'unknown']);
     expect(te.sandbox.standIn.log.filter((e) => e.seq > since)).toEqual([]);
   });
 });
