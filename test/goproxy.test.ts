@@ -11,6 +11,8 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -23,7 +25,7 @@ import { goproxyCommand } from '../src/cli/goproxy.js';
 import { MigrateError } from '../src/errors.js';
 import { hashBuffer } from '../src/integrity/hashes.js';
 import { compareGoVersions, latestVersion, listableVersions, noSumDbPrefixes, parseGoProxyPath, unescapeGo } from '../src/goproxy/protocol.js';
-import { startGoProxy, type GoProxy } from '../src/goproxy/server.js';
+import { allowedHost, startGoProxy, type GoProxy } from '../src/goproxy/server.js';
 import { GenericTarget } from '../src/targets/generic.js';
 import { buildHelloVersions, GENERIC_REPO, GO, goEnv, MODULE, MODULE_V2, run, startGoTarget, type BuiltVersion, type GoDownload, type GoTarget } from './support/go-modules.js';
 
@@ -84,6 +86,61 @@ async function get(path: string, init?: RequestInit): Promise<{ status: number; 
   return { status: res.status, body: await res.text(), type: res.headers.get('content-type') };
 }
 
+/** A GET with a Host header of our choosing (fetch sets its own). */
+function getWithHost(url: string, path: string, host: string): Promise<{ status: number; body: string }> {
+  return new Promise((done, fail) => {
+    const req = request(`${url}${path}`, { headers: { host } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => done({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', fail);
+    req.end();
+  });
+}
+
+/** `git.acme.example/big@v0.0.1`: a 16 MB zip, large enough to be in flight while a client dawdles; published once. */
+let bigPublished: Promise<Buffer> | undefined;
+function publishBig(): Promise<Buffer> {
+  bigPublished ??= (async () => {
+    const big = randomBytes(16 * 1024 * 1024);
+    const path = join(tmp, 'big.zip');
+    await writeFile(path, big);
+    const generic = new GenericTarget(target.ca, GENERIC_REPO);
+    const asset = { name: 'v0.0.1.zip', path, size: big.length, hashes: hashBuffer(big), facts: {} };
+    expect(await generic.publishAsset({ name: 'git.acme.example/big', version: 'v0.0.1', coords: generic.coordinates('git.acme.example/big'), asset, assets: [asset], isLast: true })).toEqual({ kind: 'published' });
+    return big;
+  })();
+  return bigPublished;
+}
+
+/** A raw connection that asks for `path` and then reads nothing of the answer until `drain`. */
+function stalledClient(url: string, path: string): Socket {
+  const u = new URL(url);
+  const s = connect(Number(u.port), u.hostname);
+  s.write(`GET ${path} HTTP/1.1\r\nHost: ${u.host}\r\nConnection: close\r\n\r\n`);
+  s.pause();
+  s.on('error', () => {});
+  return s;
+}
+
+/** Read what a stalled client was sent, to the end of the connection: its size (headers included). */
+function drain(s: Socket): Promise<number> {
+  return new Promise((done, fail) => {
+    let n = 0;
+    const timer = setTimeout(() => fail(new Error('the connection was not closed')), 10_000);
+    s.on('data', (c: Buffer) => (n += c.length));
+    s.once('close', () => {
+      clearTimeout(timer);
+      done(n);
+    });
+    s.resume();
+  });
+}
+
+/** How many CodeArtifact requests the stand-in has seen. */
+const requestCount = () => target.standIn.log.length;
+
 describe('the GOPROXY protocol, pure parts', () => {
   it('unescapes module paths and versions as x/mod does, and refuses what go never sends', () => {
     expect(unescapeGo('git.acme.example/!platform/!hello')).toBe(MODULE);
@@ -101,6 +158,15 @@ describe('the GOPROXY protocol, pure parts', () => {
     expect(parseGoProxyPath('/example.com/m/@v/master.info').kind).toBe('not-found');
     expect(parseGoProxyPath('/example.com/m/@v/v1.2.info').kind).toBe('not-found');
     expect(parseGoProxyPath('/sumdb/sum.golang.org/supported').kind).toBe('not-found');
+    // longer than CodeArtifact's 255 characters for a package name or a version: it cannot be there
+    expect(parseGoProxyPath(`/example.com/${'a'.repeat(256)}/@v/list`).kind).toBe('not-found');
+    expect(parseGoProxyPath(`/example.com/${'a'.repeat(255)}/@v/list`).kind).toBe('list');
+    expect(parseGoProxyPath(`/example.com/m/@v/v1.0.0-${'a'.repeat(250)}.zip`).kind).toBe('not-found');
+  });
+
+  it('takes only a loopback name in Host (DNS rebinding), with or without a port; no Host is no browser', () => {
+    for (const ok of ['127.0.0.1:8085', '127.0.0.1', 'localhost:8085', 'LOCALHOST', '[::1]:8085', '[::1]', undefined]) expect(allowedHost(ok), String(ok)).toBe(true);
+    for (const bad of ['attacker.example:8085', 'attacker.example', '127.0.0.1.attacker.example', 'localhost.attacker.example:8085', '0.0.0.0:8085', '10.0.0.5:8085', '', '127.0.0.1:8085:1', '[::1]x']) expect(allowedHost(bad), bad).toBe(false);
   });
 
   it('lists tagged versions in semver order without pseudo-versions; @latest is the highest release, else the highest prerelease', () => {
@@ -209,12 +275,7 @@ describe('when CodeArtifact fails, or the client hangs up', () => {
 
   it('a client that hangs up in the middle of a zip costs nothing: no error logged, the next request is served', async () => {
     // a zip large enough to be in flight when the client goes (go's own limit is 500 MB)
-    const big = randomBytes(16 * 1024 * 1024);
-    const path = join(tmp, 'big.zip');
-    await writeFile(path, big);
-    const generic = new GenericTarget(target.ca, GENERIC_REPO);
-    const asset = { name: 'v0.0.1.zip', path, size: big.length, hashes: hashBuffer(big), facts: {} };
-    expect(await generic.publishAsset({ name: 'git.acme.example/big', version: 'v0.0.1', coords: generic.coordinates('git.acme.example/big'), asset, assets: [asset], isLast: true })).toEqual({ kind: 'published' });
+    const big = await publishBig();
 
     const errors: string[] = [];
     const p = await startGoProxy({ job: jobFile, port: 0, codeartifactClient: target.client, onError: (l) => errors.push(l) });
@@ -233,6 +294,122 @@ describe('when CodeArtifact fails, or the client hangs up', () => {
     } finally {
       await p.stop();
     }
+  });
+});
+
+describe('hostile and careless clients, a stuck or changed target', () => {
+  it('answers only to a loopback name in Host: a web page that rebinds its own name to 127.0.0.1 reads nothing, and CodeArtifact is not asked', async () => {
+    const port = new URL(proxy.url).port;
+    const before = requestCount();
+    const rebound = await getWithHost(proxy.url, `/${ESCAPED}/@v/list`, `rebind.attacker.example:${port}`);
+    expect(rebound.status).toBe(421);
+    expect(rebound.body).not.toContain('v1.0.0');
+    expect((await getWithHost(proxy.url, `/${ESCAPED}/@v/v1.1.0.zip`, 'attacker.example')).status).toBe(421);
+    expect(requestCount()).toBe(before);
+    expect(await getWithHost(proxy.url, `/${ESCAPED}/@v/list`, `localhost:${port}`)).toMatchObject({ status: 200, body: 'v1.0.0\nv1.1.0\nv1.2.0-rc.1\n' });
+    expect((await getWithHost(proxy.url, `/${ESCAPED}/@v/list`, `127.0.0.1:${port}`)).status).toBe(200);
+  });
+
+  it('a module path or version too long for CodeArtifact is "not found" (go goes on to the next proxy), not a 502: nothing is asked, nothing logged', async () => {
+    const errors: string[] = [];
+    const p = await startGoProxy({ job: jobFile, port: 0, codeartifactClient: target.client, onError: (l) => errors.push(l) });
+    try {
+      const before = requestCount();
+      const long = `git.acme.example/${'a'.repeat(300)}`;
+      for (const path of [`/${long}/@v/list`, `/${long}/@latest`, `/${long}/@v/v1.0.0.zip`, `/${ESCAPED}/@v/v1.0.0-${'a'.repeat(300)}.info`]) {
+        expect((await fetch(`${p.url}${path}`)).status, path).toBe(404);
+      }
+      expect(requestCount()).toBe(before);
+      // GOPROXY=<proxy>,off: go moves on to the next entry only after a 404 or 410
+      const r = await run(GO, ['mod', 'download', '-json', `${long}@v1.0.0`], { cwd: tmp, env: goEnv(tmp, `${p.url},off`, join(tmp, 'gopath-long')) });
+      expect(r.code).not.toBe(0);
+      expect((JSON.parse(r.stdout) as GoDownload).Error).toContain('module lookup disabled by GOPROXY=off');
+      expect(errors).toEqual([]);
+    } finally {
+      await p.stop();
+    }
+  });
+
+  it('clients that never read a zip cannot take every connection to CodeArtifact: @v/list still answers, they are cut off after the idle time, nothing is logged, stop() is prompt', async () => {
+    const big = await publishBig();
+    const errors: string[] = [];
+    const p = await startGoProxy({ job: jobFile, port: 0, codeartifactClient: target.client, onError: (l) => errors.push(l), idleTimeoutMs: 2000 });
+    // more than the SDK's 50 connections to CodeArtifact
+    const stalled = Array.from({ length: 60 }, () => stalledClient(p.url, '/git.acme.example/big/@v/v0.0.1.zip'));
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      const list = await fetch(`${p.url}/${ESCAPED}/@v/list`, { signal: AbortSignal.timeout(2000) });
+      expect(await list.text()).toBe('v1.0.0\nv1.1.0\nv1.2.0-rc.1\n');
+      // every one is hung up on before the end of its zip: the first 32 after 2 s without progress, the rest after their turn
+      await new Promise((r) => setTimeout(r, 7000));
+      for (const received of await Promise.all(stalled.map(drain))) expect(received).toBeLessThan(big.length);
+      const again = await fetch(`${p.url}/git.acme.example/big/@v/v0.0.1.zip`);
+      expect(Buffer.from(await again.arrayBuffer()).equals(big)).toBe(true);
+      expect(errors).toEqual([]);
+      // and a stop with downloads in flight does not wait for them
+      const more = Array.from({ length: 3 }, () => stalledClient(p.url, '/git.acme.example/big/@v/v0.0.1.zip'));
+      await new Promise((r) => setTimeout(r, 300));
+      const started = Date.now();
+      await p.stop();
+      expect(Date.now() - started).toBeLessThan(1000);
+      for (const received of await Promise.all(more.map(drain))) expect(received).toBeLessThan(big.length);
+    } finally {
+      for (const s of stalled) s.destroy();
+      await p.stop();
+    }
+  });
+
+  it('CodeArtifact that never answers is a 504 after the deadline, for a listing and for a download (go says so); the next request is served', async () => {
+    const errors: string[] = [];
+    const p = await startGoProxy({ job: jobFile, port: 0, codeartifactClient: target.client, onError: (l) => errors.push(l), upstreamTimeoutMs: 1000 });
+    try {
+      target.standIn.addFault({ operation: 'ListPackageVersions', status: 500, hang: true });
+      const started = Date.now();
+      const list = await fetch(`${p.url}/${ESCAPED}/@v/list`, { signal: AbortSignal.timeout(10_000) });
+      expect(list.status).toBe(504);
+      expect(Date.now() - started).toBeLessThan(5000);
+      target.standIn.clearFaults();
+
+      target.standIn.addFault({ operation: 'GetPackageVersionAsset', status: 500, hang: true });
+      const r = await run(GO, ['mod', 'download', '-json', `${MODULE}@v1.0.0`], { cwd: tmp, env: goEnv(tmp, p.url, join(tmp, 'gopath-504')) });
+      expect(r.code).not.toBe(0);
+      expect((JSON.parse(r.stdout) as GoDownload).Error).toContain('504 Gateway Timeout');
+      target.standIn.clearFaults();
+
+      expect((await fetch(`${p.url}/${ESCAPED}/@v/list`)).status).toBe(200);
+      expect(errors.length).toBeGreaterThanOrEqual(2);
+      for (const line of errors) expect(line).toContain('ETIMEDOUT');
+    } finally {
+      target.standIn.clearFaults();
+      await p.stop();
+    }
+  });
+
+  it('bytes that changed in storage (the listing still holds the sha256 published) are never served whole: the download is cut off, go records no go.sum line, one EINTEGRITY line is logged', async () => {
+    const errors: string[] = [];
+    const p = await startGoProxy({ job: jobFile, port: 0, codeartifactClient: target.client, onError: (l) => errors.push(l) });
+    const ns = 'git.acme.example';
+    const pkg = 'Platform+Hello';
+    const original = target.standIn.assetBytes(GENERIC_REPO, 'generic', ns, pkg, 'v1.0.0', 'v1.0.0.zip')!;
+    const rotten = Buffer.from(original);
+    rotten[rotten.length - 30]! ^= 0xff;
+    target.standIn.replaceAssetBytes(GENERIC_REPO, 'generic', ns, pkg, 'v1.0.0', 'v1.0.0.zip', rotten, { keepHashes: true });
+    try {
+      await expect(fetch(`${p.url}/${ESCAPED}/@v/v1.0.0.zip`).then((res) => res.arrayBuffer())).rejects.toThrow();
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toContain('EINTEGRITY');
+      expect(errors[0]).toContain(hashBuffer(original).sha256);
+
+      const r = await run(GO, ['mod', 'download', '-json', `${MODULE}@v1.0.0`], { cwd: tmp, env: goEnv(tmp, p.url, join(tmp, 'gopath-rotten')) });
+      expect(r.code).not.toBe(0);
+      const d = JSON.parse(r.stdout) as GoDownload;
+      expect(d.Error).toBeDefined();
+      expect(d.Sum).toBeUndefined();
+    } finally {
+      target.standIn.replaceAssetBytes(GENERIC_REPO, 'generic', ns, pkg, 'v1.0.0', 'v1.0.0.zip', original, { keepHashes: true });
+      await p.stop();
+    }
+    expect((await goDownload(`${MODULE}@v1.0.0`)).Sum).toBe(version(`${MODULE}@v1.0.0`).build.zip.h1);
   });
 });
 

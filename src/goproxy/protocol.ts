@@ -14,6 +14,15 @@
  */
 import semver from 'semver';
 import { checkModulePath, isCanonicalVersion, isPseudoVersion } from '../builders/go-rules.js';
+import { goModuleToGeneric } from '../targets/go-mapping.js';
+
+/**
+ * CodeArtifact's limit on a namespace, a package name and a version: `[^#/\s]{1,255}`
+ * (https://docs.aws.amazon.com/codeartifact/latest/APIReference/API_ListPackageVersions.html).
+ * A module path or version past it cannot be in the repository, so it is "not found"
+ * (and go tries the next proxy), never a rejected call passed on as a 502.
+ */
+const MAX_COORDINATE = 255;
 
 export type GoProxyRoute =
   | { kind: 'list'; module: string }
@@ -67,12 +76,17 @@ export function parseGoProxyPath(rawPath: string): GoProxyRoute {
   if (module === undefined) return { kind: 'bad', why: `${JSON.stringify(escapedModule)} is not an escaped module path (upper-case letters are written !x)` };
   const badPath = checkModulePath(module);
   if (badPath) return { kind: 'bad', why: `${JSON.stringify(module)} is not a valid module path: ${badPath}` };
+  const generic = goModuleToGeneric(module);
+  if (generic.namespace.length > MAX_COORDINATE || generic.package.length > MAX_COORDINATE) {
+    return { kind: 'not-found', why: `${module}: too long to be held by CodeArtifact (${MAX_COORDINATE} characters for the host and for the rest of the path)` };
+  }
   if (rest === '@latest') return { kind: 'latest', module };
   if (rest === '@v/list') return { kind: 'list', module };
   const file = /^@v\/([^/]+)\.(info|mod|zip)$/.exec(rest);
   if (!file) return { kind: 'not-found', why: `${rest} is not a GOPROXY file name` };
   const version = unescapeGo(file[1]!);
   if (version === undefined) return { kind: 'bad', why: `${JSON.stringify(file[1])} is not an escaped version` };
+  if (version.length > MAX_COORDINATE) return { kind: 'not-found', why: `${module}: a version longer than ${MAX_COORDINATE} characters cannot be held by CodeArtifact` };
   // go asks a proxy for queries too (a branch, `v1.2`); only canonical versions are stored
   if (!isCanonicalVersion(version)) return { kind: 'not-found', why: `${module}@${version}: only canonical versions (vX.Y.Z[-pre][+incompatible]) are served: unknown revision ${version}` };
   return { kind: 'file', module, version, ext: file[2] as 'info' | 'mod' | 'zip' };

@@ -10,7 +10,12 @@
  *   @latest        the highest release, else the highest prerelease, as its .info
  *
  * Requests go through the AWS SDK with the default credential chain and the job's rate
- * limits, like `run`. Go treats 404 and 410 as "not found" (and tries the next entry of a
+ * limits, like `run`. Go sets no timeout on a proxy and retries nothing, so the proxy
+ * bounds what it waits for: an answer from CodeArtifact within `upstreamTimeoutMs` (else
+ * 504), a download that moves no byte for `idleTimeoutMs` is cut off (a client that stops
+ * reading, or CodeArtifact that stops sending), and at most MAX_DOWNLOADS downloads hold
+ * a connection to CodeArtifact at once, so clients that never read cannot take every
+ * connection the SDK has and leave `@v/list` waiting for ever. Go treats 404 and 410 as "not found" (and tries the next entry of a
  * comma-separated GOPROXY); anything else is an error it shows with our body
  * (cmd/go/internal/modfetch/proxy.go). Nothing here verifies the bytes: go checks every
  * zip and go.mod against go.sum (and the checksum database unless GONOSUMDB/GOPRIVATE).
@@ -25,6 +30,7 @@ import { withRetry } from '../engine/retry.js';
 import { MigrateError, toError } from '../errors.js';
 import { forOutput } from '../redact.js';
 import { checkModulePath } from '../builders/go-rules.js';
+import { VerifyingStream } from '../integrity/verify-stream.js';
 import { CodeArtifact, type PackageCoordinates } from '../targets/codeartifact.js';
 import { GenericTarget } from '../targets/generic.js';
 import { genericToGoModule } from '../targets/go-mapping.js';
@@ -34,6 +40,16 @@ export const DEFAULT_GOPROXY_PORT = 8085;
 export const DEFAULT_GOPROXY_HOST = '127.0.0.1';
 /** Retries of one read when CodeArtifact throttles or fails (go itself does not retry a proxy). */
 const READ_RETRIES = 3;
+/** How long one request may wait for CodeArtifact (rate limit, retries, the answer's headers) before it is a 504. */
+export const DEFAULT_UPSTREAM_TIMEOUT_MS = 60_000;
+/** A download that passes no byte for this long is cut off. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+/**
+ * Downloads streaming at once. The SDK's handler keeps at most 50 connections per host
+ * (@smithy/node-http-handler's maxSockets) and a download holds one until its last byte
+ * is taken; below that, ListPackageVersions and DescribePackageVersion always find one.
+ */
+export const MAX_DOWNLOADS = 32;
 
 export interface GoProxyOptions {
   /** The job file (or the loaded job) whose `target.repositories.generic.internal` is served. */
@@ -52,6 +68,10 @@ export interface GoProxyOptions {
   codeartifactClient?: CodeartifactClient;
   /** One line per failed request (CodeArtifact errors, client aborts are not logged). */
   onError?: (line: string) => void;
+  /** Default DEFAULT_UPSTREAM_TIMEOUT_MS. */
+  upstreamTimeoutMs?: number;
+  /** Default DEFAULT_IDLE_TIMEOUT_MS. */
+  idleTimeoutMs?: number;
 }
 
 export interface GoProxy {
@@ -106,7 +126,12 @@ export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
     throw e;
   }
 
-  const handler = new GoProxyHandler(ca, repository, stopping.signal, opts.onError ?? (() => {}));
+  const handler = new GoProxyHandler(ca, repository, stopping.signal, opts.onError ?? (() => {}), {
+    // bound to loopback, only a loopback name may be asked for: see allowedHost
+    loopbackOnly: isLoopbackHost(host),
+    upstreamTimeoutMs: opts.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
+    idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+  });
   const server = createServer((req, res) => {
     handler.handle(req, res).catch(() => res.destroy());
   });
@@ -151,14 +176,79 @@ export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
 
 const CONTENT_TYPES = { info: 'application/json', mod: 'text/plain; charset=utf-8', zip: 'application/zip' } as const;
 
+/**
+ * Whether a Host header may reach a proxy that listens on loopback. A web page the
+ * developer has open can make the browser talk to 127.0.0.1 under its own name (DNS
+ * rebinding: `attacker.example` resolving to 127.0.0.1), and then read the answers as its
+ * own; it cannot make the browser send a loopback name in Host. go sends the host of the
+ * GOPROXY URL, which for this proxy is a loopback address or `localhost`. No Host at all
+ * (HTTP/1.0) is no browser's.
+ */
+export function allowedHost(header: string | undefined): boolean {
+  if (header === undefined) return true;
+  const name = /^(\[[^\]]*\]|[^:]*)(?::\d{1,5})?$/.exec(header)?.[1];
+  return name !== undefined && isLoopbackHost(name);
+}
+
+/** Waiters for one of `size` slots, first come first served; a waiter's signal takes it out of the line. */
+class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(size: number) {
+    this.free = size;
+  }
+
+  async take(signal: AbortSignal): Promise<() => void> {
+    signal.throwIfAborted();
+    if (this.free > 0) this.free--;
+    else {
+      await new Promise<void>((resolve, reject) => {
+        const turn = () => {
+          signal.removeEventListener('abort', leave);
+          resolve();
+        };
+        const leave = () => {
+          this.waiting.splice(this.waiting.indexOf(turn), 1);
+          reject(signal.reason);
+        };
+        this.waiting.push(turn);
+        signal.addEventListener('abort', leave, { once: true });
+      });
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    };
+  }
+}
+
+interface HandlerLimits {
+  loopbackOnly: boolean;
+  upstreamTimeoutMs: number;
+  idleTimeoutMs: number;
+}
+
+/** What a request is waiting for: `answered` once CodeArtifact's headers are in (after that only the idle timer applies). */
+interface Pending {
+  signal: AbortSignal;
+  answered(): void;
+}
+
 class GoProxyHandler {
   private readonly generic: GenericTarget;
+  private readonly downloads = new Slots(MAX_DOWNLOADS);
 
   constructor(
     private readonly ca: CodeArtifact,
     repository: string,
     private readonly stopping: AbortSignal,
     private readonly onError: (line: string) => void,
+    private readonly limits: HandlerLimits,
   ) {
     this.generic = new GenericTarget(ca, repository);
   }
@@ -171,13 +261,24 @@ class GoProxyHandler {
     // a client that hangs up cuts off its CodeArtifact calls and the download it was streaming
     const gone = new AbortController();
     res.once('close', () => gone.abort());
-    const signal = AbortSignal.any([gone.signal, this.stopping]);
+    // CodeArtifact that does not answer is a 504, not a go command waiting for ever
+    const late = new AbortController();
+    const deadline = setTimeout(() => late.abort(), this.limits.upstreamTimeoutMs);
+    const signal = AbortSignal.any([gone.signal, this.stopping, late.signal]);
+    const pending: Pending = { signal, answered: () => clearTimeout(deadline) };
     const path = (req.url ?? '/').split('?')[0]!;
     try {
+      if (this.limits.loopbackOnly && !allowedHost(req.headers.host)) {
+        return text(res, 421, 'misdirected request: this proxy answers only to a loopback name (127.0.0.1, localhost, [::1]) in Host\n');
+      }
       if (req.method !== 'GET') return text(res, 405, 'method not allowed: this proxy is read-only (GET)\n', { allow: 'GET' });
       const route = parseGoProxyPath(path);
-      await this.serve(route, res, signal);
+      await this.serve(route, res, pending);
     } catch (thrown) {
+      if (late.signal.aborted && !gone.signal.aborted && !this.stopping.aborted && !res.headersSent) {
+        this.onError(`GET ${path}: ETIMEDOUT: CodeArtifact did not answer within ${this.limits.upstreamTimeoutMs / 1000} s`);
+        return text(res, 504, `CodeArtifact did not answer within ${this.limits.upstreamTimeoutMs / 1000} s: try again in a moment\n`);
+      }
       if (signal.aborted) {
         res.destroy();
         return;
@@ -197,36 +298,38 @@ class GoProxyHandler {
             ? 'CodeArtifact is throttling the proxy: try again in a moment\n'
             : `CodeArtifact failed: ${e instanceof MigrateError ? e.code : 'EUNEXPECTED'} (the proxy's log says more)\n`;
       text(res, status, message, status === 503 ? { 'retry-after': '5' } : {});
+    } finally {
+      clearTimeout(deadline);
     }
   }
 
-  private async serve(route: GoProxyRoute, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  private async serve(route: GoProxyRoute, res: ServerResponse, pending: Pending): Promise<void> {
     switch (route.kind) {
       case 'bad':
         return text(res, 400, `bad request: ${route.why}\n`);
       case 'not-found':
         return text(res, 404, `not found: ${route.why}\n`);
       case 'list': {
-        const versions = listableVersions(await this.published(route.module));
+        const versions = listableVersions(await this.published(route.module, pending.signal));
         // an empty list is "not found": go then tries the next proxy, or says the module is unknown
         if (versions.length === 0) return text(res, 404, `not found: ${route.module}: no published versions\n`);
         return text(res, 200, versions.map((v) => `${v}\n`).join(''));
       }
       case 'latest': {
-        const latest = latestVersion(await this.published(route.module));
+        const latest = latestVersion(await this.published(route.module, pending.signal));
         if (!latest) return text(res, 404, `not found: ${route.module}: no published versions\n`);
-        return this.sendAsset(res, route.module, latest, 'info', signal);
+        return this.sendAsset(res, route.module, latest, 'info', pending);
       }
       case 'file': {
         const coords = this.coords(route.module);
-        const v = await this.read(() => this.ca.describeVersion(coords, route.version));
+        const v = await this.read(() => this.ca.describeVersion(coords, route.version, pending.signal), pending.signal);
         // Unlisted is "available for download, but not in the list of versions returned to package
         // managers" (https://docs.aws.amazon.com/codeartifact/latest/ug/packages-overview.html#package-version-status):
         // a build pinned to it still works. Unfinished is half uploaded; Archived/Disposed are withdrawn.
         if (v?.status !== 'Published' && v?.status !== 'Unlisted') {
           return text(res, 404, `not found: ${route.module}@${route.version}${v ? ` is ${v.status} on the target` : ': unknown revision'}\n`);
         }
-        return this.sendAsset(res, route.module, route.version, route.ext, signal);
+        return this.sendAsset(res, route.module, route.version, route.ext, pending);
       }
       default: {
         const never: never = route;
@@ -235,21 +338,75 @@ class GoProxyHandler {
     }
   }
 
-  private async published(module: string): Promise<string[]> {
-    const versions = await this.read(() => this.ca.listVersions(this.coords(module)));
+  private async published(module: string, signal: AbortSignal): Promise<string[]> {
+    const versions = await this.read(() => this.ca.listVersions(this.coords(module), signal), signal);
     return [...versions.values()].filter((v) => v.status === 'Published').map((v) => v.version);
   }
 
-  /** The asset streamed through: never held whole, and a broken source breaks the response. */
-  private async sendAsset(res: ServerResponse, module: string, version: string, ext: 'info' | 'mod' | 'zip', signal: AbortSignal): Promise<void> {
-    const download = await this.read(() => this.ca.getAsset(this.coords(module), version, `${version}.${ext}`, signal));
-    const length = (download.stream as Partial<IncomingMessage>).headers?.['content-length'];
-    res.writeHead(200, { 'content-type': CONTENT_TYPES[ext], ...(length ? { 'content-length': length } : {}), 'cache-control': 'no-store' });
-    await pipeline(download.stream, res);
+  /**
+   * The asset streamed through: never held whole, and a broken source breaks the response.
+   * It holds one of MAX_DOWNLOADS slots (and one SDK connection) until its last byte is
+   * taken, or until no byte has moved for idleTimeoutMs.
+   *
+   * The bytes are checked against the sha256 and size CodeArtifact lists for the asset
+   * (computed by the service when it was published), the last chunk held back until they
+   * match: bytes that changed in storage reach go as a cut-off download, never as a
+   * complete file it would hash into a new go.sum line. A file replaced together with its
+   * listing cannot be told from here; go.sum (and `run`'s goSum check) can.
+   */
+  private async sendAsset(res: ServerResponse, module: string, version: string, ext: 'info' | 'mod' | 'zip', pending: Pending): Promise<void> {
+    const release = await this.downloads.take(pending.signal);
+    try {
+      const coords = this.coords(module);
+      const name = `${version}.${ext}`;
+      const [listing, fetched] = await Promise.allSettled([
+        this.read(() => this.ca.versionAssets(coords, version, pending.signal), pending.signal),
+        this.read(() => this.ca.getAsset(coords, version, name, pending.signal), pending.signal),
+      ]);
+      if (listing.status === 'rejected' || fetched.status === 'rejected') {
+        if (fetched.status === 'fulfilled') fetched.value.stream.destroy();
+        throw listing.status === 'rejected' ? listing.reason : (fetched as PromiseRejectedResult).reason;
+      }
+      const download = fetched.value;
+      const listed = listing.value?.find((a) => a.name === name);
+      const sha256 = listed?.hashes['SHA-256'];
+      if (!sha256) {
+        download.stream.destroy();
+        throw listed
+          ? new MigrateError('EINTEGRITY', `${module}@${name}: CodeArtifact lists no SHA-256 for it: nothing to check the bytes against`)
+          : new MigrateError('ETARGETREJECTED', `${module}@${name}: not in the version's asset listing`, { status: 404 });
+      }
+      pending.answered();
+      const length = (download.stream as Partial<IncomingMessage>).headers?.['content-length'];
+      res.writeHead(200, { 'content-type': CONTENT_TYPES[ext], ...(length ? { 'content-length': length } : {}), 'cache-control': 'no-store' });
+      let stalled = false;
+      const idle = setTimeout(() => {
+        stalled = true;
+        // the client stopped reading (its problem, not logged), or CodeArtifact stopped sending
+        if (!res.writableNeedDrain) this.onError(`GET ${module}@${version}.${ext}: ETIMEDOUT: CodeArtifact sent no byte for ${this.limits.idleTimeoutMs / 1000} s; the download was cut off`);
+        res.destroy();
+        download.stream.destroy();
+      }, this.limits.idleTimeoutMs);
+      download.stream.on('data', () => idle.refresh());
+      try {
+        await pipeline(download.stream, new VerifyingStream(`${module}@${name}`, { sha256, size: listed.size }), res);
+      } catch (e) {
+        // cut off by the idle timer, which said why if it was CodeArtifact's doing
+        if (stalled) return;
+        // logged here: by the time pipeline rejects, the response is destroyed and handle() would take it for a client that left
+        if (!(e instanceof MigrateError && e.code === 'EINTEGRITY')) throw e;
+        this.onError(`GET ${module}@${name}: ${e.describe()}`);
+        res.destroy();
+      } finally {
+        clearTimeout(idle);
+      }
+    } finally {
+      release();
+    }
   }
 
-  private read<T>(fn: () => Promise<T>): Promise<T> {
-    return withRetry(fn, { budget: READ_RETRIES, signal: this.stopping });
+  private read<T>(fn: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    return withRetry(fn, { budget: READ_RETRIES, signal });
   }
 }
 

@@ -169,13 +169,16 @@ export class CodeArtifact {
     return p;
   }
 
-  /** Every version of a package in the repository; empty when the package does not exist. */
-  async listVersions(c: PackageCoordinates): Promise<Map<string, TargetVersion>> {
+  /** Every version of a package in the repository; empty when the package does not exist. `signal` cuts this listing off. */
+  async listVersions(c: PackageCoordinates, signal?: AbortSignal): Promise<Map<string, TargetVersion>> {
     const found = new Map<string, TargetVersion>();
     let nextToken: string | undefined;
     do {
-      const out = await this.call('ListPackageVersions', ['listVersions', 'reads'], (o) =>
-        this.client.send(new ListPackageVersionsCommand({ ...this.base(c), maxResults: 1000, nextToken }), o),
+      const out = await this.call(
+        'ListPackageVersions',
+        ['listVersions', 'reads'],
+        (o) => this.client.send(new ListPackageVersionsCommand({ ...this.base(c), maxResults: 1000, nextToken }), o),
+        signal,
       ).catch(notFoundAs(undefined));
       if (!out) return found;
       for (const v of out.versions ?? []) {
@@ -204,9 +207,12 @@ export class CodeArtifact {
     return assets;
   }
 
-  async describeVersion(c: PackageCoordinates, version: string): Promise<TargetVersion | undefined> {
-    const out = await this.call('DescribePackageVersion', ['reads'], (o) =>
-      this.client.send(new DescribePackageVersionCommand({ ...this.base(c), packageVersion: version }), o),
+  async describeVersion(c: PackageCoordinates, version: string, signal?: AbortSignal): Promise<TargetVersion | undefined> {
+    const out = await this.call(
+      'DescribePackageVersion',
+      ['reads'],
+      (o) => this.client.send(new DescribePackageVersionCommand({ ...this.base(c), packageVersion: version }), o),
+      signal,
     ).catch(notFoundAs(undefined));
     const pv = out?.packageVersion;
     if (!pv) return undefined;
