@@ -34,7 +34,8 @@ export type ErrorCode =
   | 'EVERSION' // the tag's version is not PEP 440, or the built artifacts carry another version than the tag
   | 'EUNPROTECTED' // an internal name lacks the origin configuration that keeps public packages out: warming refuses to start
   | 'ELOCKFILE' // a lockfile cannot be read or is malformed: the message names the file and line (or path in it)
-  | 'ENAMECLAIMED'; // a git source without `package` names, from its repository, a package another source holds
+  | 'ENAMECLAIMED' // a git source without `package` names, from its repository, a package another source holds
+  | 'EPUBLISHBLOCKED'; // the package's origin configuration on the target blocks publishing (kept by harden): nothing is sent
 
 export interface MigrateErrorInit {
   /** `name@version` or a package name, when the error concerns one. */

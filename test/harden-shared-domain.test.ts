@@ -98,6 +98,25 @@ describe('harden never loosens', () => {
     expect(again.changes).toEqual([]);
     expect(again.kept.map((k) => k.package)).toEqual(['@acme/frozen']);
   });
+
+  it('a run then sends nothing into the package it kept blocked: each version fails EPUBLISHBLOCKED with the fix, the plan says so too, the others migrate', async () => {
+    const job = te.writeJob({ name: 'frozen', privateNpm: { packages: ['@acme/frozen', '@acme/open'] }, github: false });
+    const plan = await te.run(job, { dryRun: true });
+    expect(plan.failures).toEqual([expect.objectContaining({ package: '@acme/frozen', version: '1.0.0', code: 'EPUBLISHBLOCKED' })]);
+    const since = lastSeq();
+    const s = await te.run(job);
+    expect(s.exitCode).toBe(1);
+    expect(s.failures).toEqual([expect.objectContaining({ package: '@acme/frozen', version: '1.0.0', code: 'EPUBLISHBLOCKED' })]);
+    expect(s.failures[0]!.message).toMatch(/put-package-origin-configuration/);
+    const sent = te.sandbox.standIn.log.filter((e) => e.seq > since && e.operation === 'npm:Publish');
+    expect(sent.map((e) => e.package)).toEqual(['@acme/open']);
+    const state = te.openState('frozen');
+    try {
+      expect(Object.fromEntries(state.items().map((r) => [r.package, r.state]))).toEqual({ '@acme/frozen': 'failed', '@acme/open': 'verified' });
+    } finally {
+      state.close();
+    }
+  });
 });
 
 describe('package groups on a shared domain', () => {

@@ -32,6 +32,8 @@ export interface PackageContext {
   distTags: Record<string, string>;
   /** Called as the version's first upload request is about to go out (the next version may then start its own). */
   onPublishStart?: () => void;
+  /** Why nothing may be published into this package (its publish BLOCK, kept by harden), if so. */
+  publishBlocked?: string;
 }
 
 const subjectOf = (row: ItemRow) => `${row.package}@${row.version}`;
@@ -176,6 +178,14 @@ export async function settleItem(ctx: ItemContext, pkg: PackageContext, start: I
     }
     ctx.state.transition(row.id, 'fetched', {}, 'not published: the source did not list it in this run');
     return 'deferred';
+  }
+  // publish BLOCK on the package, which harden keeps: said once per version, nothing sent (a plan says it too)
+  if (pkg.publishBlocked !== undefined) {
+    if (row.state === 'publishing') ctx.state.transition(row.id, 'fetched', {}, 'publishing is blocked on the target');
+    throw new MigrateError('EPUBLISHBLOCKED', `${subject}: the package's origin configuration in ${pkg.target.repository} blocks publishing (publish BLOCK, set before this run); nothing was sent`, {
+      subject,
+      hint: pkg.publishBlocked,
+    });
   }
   if (ctx.dryRun) {
     if (row.state === 'publishing') ctx.state.transition(row.id, 'fetched', {}, 'dry run: interrupted publish not (wholly) on the target');

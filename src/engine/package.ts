@@ -56,6 +56,8 @@ export interface PackageRunContext extends ItemContext {
   report: (row: ItemRow, outcome: RunOutcome) => void;
   metadata: RunSummary['metadata'];
   metadataOutOfSync: RunSummary['metadataOutOfSync'];
+  /** `format/name` -> why nothing may be published into it (a publish BLOCK harden kept). */
+  publishBlocked?: ReadonlyMap<string, string>;
 }
 
 export async function migratePackage(pc: PackageRunContext, format: Format, name: string, rows: ItemRow[], metadataNeeded: boolean): Promise<void> {
@@ -70,6 +72,7 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
     coords,
     targetVersions: () => (versions ??= pc.ca().listVersions(coords)).catch((e: unknown) => ((versions = undefined), Promise.reject(e))),
     distTags: packageTags(state, format, name, pc.active),
+    publishBlocked: pc.publishBlocked?.get(`${format}/${name}`),
   };
 
   const fetches = new Map<number, Promise<ItemRow>>();

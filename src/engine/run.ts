@@ -403,6 +403,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       },
       metadata,
       metadataOutOfSync,
+      publishBlocked: new Map((hardening?.kept ?? []).map((k) => [`${k.format}/${k.package}`, k.reason])),
     };
     for (const [key, rows] of byPackage) {
       const format = key.slice(0, key.indexOf('/')) as Format;
