@@ -14,7 +14,6 @@ import { gitSourceOn, pyProject, startGitServer, type GitServer } from './suppor
 let te: TestEnv;
 let git: GitServer;
 
-
 beforeAll(async () => {
   te = await startTestEnv();
   git = await startGitServer({ dir: join(te.dir, 'git') });
