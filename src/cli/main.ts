@@ -96,7 +96,7 @@ export function buildProgram(): Command {
     .description('the report (JSON, Markdown, HTML) of what the state records: planned against done, every version, failures with codes and hints')
     .argument('<job>', 'job file')
     .option('--out <dir>', 'where the report files go (default <state-dir>/reports)')
-    .option('--json', 'print the report as JSON')
+    .option('--json', 'print the report as JSON (default when stdout is not a terminal)')
     .action(async (job: string, flags: { out?: string; json?: boolean }) => {
       process.exitCode = await reportCommand(job, { ...flags, stateDir: program.opts().stateDir }, processIo);
     });
@@ -107,7 +107,7 @@ export function buildProgram(): Command {
     .argument('<job>', 'job file')
     .option('--dry-run', 'say what would change; change nothing')
     .option('--package-groups', 'also a package group per npm scope that blocks external upstreams')
-    .option('--json', 'machine-readable output')
+    .option('--json', 'print the result as JSON (default when stdout is not a terminal)')
     .action(async (job: string, flags: { dryRun?: boolean; packageGroups?: boolean; json?: boolean }) => {
       process.exitCode = await hardenCommand(job, { ...flags, stateDir: program.opts().stateDir }, processIo);
     });
@@ -132,7 +132,7 @@ export function buildProgram(): Command {
     .option('--head <hash>', 'the head hash kept when it was exported')
     .option('--job <job>', 'the job file: check every migrated version on the target again')
     .option('--download', "with --job: also download every file and hash its bytes (the listing's hashes are the target's word)")
-    .option('--json', 'machine-readable output')
+    .option('--json', 'print the result as JSON (default when stdout is not a terminal)')
     .action(async (file: string, flags: { head?: string; job?: string; download?: boolean; json?: boolean }) => {
       process.exitCode = await ledgerVerifyCommand(file, flags, processIo);
     });
@@ -141,7 +141,7 @@ export function buildProgram(): Command {
     .command('status')
     .description('counts by state, failures and conflicts with their errors, from the state database')
     .argument('<job>', 'job file')
-    .option('--json', 'machine-readable output')
+    .option('--json', 'print the result as JSON (default when stdout is not a terminal)')
     .action((job: string, flags: { json?: boolean }) => {
       process.exitCode = statusCommand(job, { ...flags, stateDir: program.opts().stateDir }, processIo);
     });
