@@ -1,0 +1,197 @@
+/**
+ * The README is the user's reference: every CLI command and option, every job-file key
+ * and every error code must be in it, and nothing that does not exist. These checks read
+ * the sources as text (main.ts runs the CLI when imported) and walk the zod schema, so a
+ * flag, key or code added without documentation fails here. No servers, no child processes.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { jobSchema } from '../src/config/schema.js';
+
+const root = new URL('../', import.meta.url);
+const readme = readFileSync(new URL('README.md', root), 'utf8');
+const mainSource = readFileSync(new URL('src/cli/main.ts', root), 'utf8');
+
+/** The body of a `## title` / `### title` section, up to the next heading of that level or higher. */
+function section(heading: string): string {
+  const start = readme.indexOf(`\n${heading}\n`);
+  if (start < 0) throw new Error(`README has no "${heading}" section`);
+  const level = heading.split(' ')[0]!;
+  const rest = readme.slice(start + heading.length + 2);
+  const end = rest.search(new RegExp(`\\n#{2,${level.length}} `));
+  return end < 0 ? rest : rest.slice(0, end);
+}
+
+/** Every line of the README's ```sh blocks that runs `cam`. */
+const camLines = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => m[1]!.split('\n')).map((l) => l.trim()).filter((l) => l.startsWith('cam '));
+
+/** Commands and options as main.ts declares them: `.command('x')` then its `.option('--flag ...')` calls. */
+function declaredCli(): { global: string[]; commands: Map<string, string[]> } {
+  const commands = new Map<string, string[]>();
+  const global: string[] = [];
+  let current: string[] | undefined;
+  let parent = '';
+  for (const m of mainSource.matchAll(/(const ledger = program)?\s*\.command\('([^']+)'\)|\.option\('([^']+)'/g)) {
+    if (m[2] !== undefined) {
+      // `ledger` is a command of subcommands: they are written `ledger export`, `ledger verify`
+      if (m[1]) parent = `${m[2]} `;
+      const name = m[1] ? m[2] : `${commands.has('ledger') && /^(export|verify)$/.test(m[2]) ? parent : ''}${m[2]}`;
+      current = [];
+      commands.set(name, current);
+    } else {
+      const long = /--[a-z-]+/.exec(m[3]!)![0];
+      (current ?? global).push(long);
+    }
+  }
+  commands.delete('ledger'); // only its subcommands run anything
+  return { global, commands };
+}
+
+describe('README: the CLI', () => {
+  const { global, commands } = declaredCli();
+
+  it('finds the commands main.ts declares (the reader of main.ts still works)', () => {
+    expect([...commands.keys()].sort()).toEqual(['goproxy', 'harden', 'ledger export', 'ledger verify', 'plan', 'report', 'rewrite-lockfiles', 'run', 'status', 'warm']);
+    expect(commands.get('run')).toEqual(['--dry-run', '--json', '--concurrency', '--quiet']);
+    expect(global).toEqual(['--state-dir']);
+  });
+
+  it('has a heading and an example for every command, and an example of every option', () => {
+    const missing: string[] = [];
+    for (const [name, options] of commands) {
+      if (!readme.includes(`\`${name} <`)) missing.push(`heading for ${name}`);
+      const examples = camLines.filter((l) => l.startsWith(`cam ${name} `));
+      if (examples.length === 0) missing.push(`example of cam ${name}`);
+      for (const o of options) if (!examples.some((l) => new RegExp(`\\s${o}(\\s|$)`).test(l))) missing.push(`cam ${name} ${o}`);
+    }
+    for (const o of global) if (!camLines.some((l) => l.includes(` ${o} `))) missing.push(`global ${o}`);
+    expect(missing).toEqual([]);
+  });
+
+  it('names no command or option that does not exist', () => {
+    const wrong: string[] = [];
+    for (const line of camLines) {
+      const words = line.replace(/#.*$/, '').split(/\s+/).slice(1);
+      // global options come before the command, each with its value
+      while (words[0] !== undefined && global.includes(words[0])) words.splice(0, 2);
+      const name = words[0] === 'ledger' ? `ledger ${words[1]}` : words[0]!;
+      const options = commands.get(name);
+      if (!options) {
+        wrong.push(line);
+        continue;
+      }
+      for (const w of words) if (w.startsWith('--') && !options.includes(w) && !global.includes(w)) wrong.push(`${line}: ${w}`);
+    }
+    expect(wrong).toEqual([]);
+  });
+});
+
+describe('README: the job-file reference', () => {
+  const block = /```yaml\n([\s\S]*?)```/.exec(section('## Job-file reference'))?.[1];
+
+  /** Key paths (`a.b[].c`; a record's keys as `*`) of a zod schema, each with its default when it has one. */
+  function schemaKeys(s: unknown, path: string, out: Map<string, unknown>, dflt?: unknown): void {
+    const d = (s as { _zod: { def: Record<string, any> } })._zod.def;
+    switch (d.type) {
+      case 'optional':
+      case 'nullable':
+        return schemaKeys(d.innerType, path, out, dflt);
+      case 'default':
+      case 'prefault':
+        return schemaKeys(d.innerType, path, out, d.defaultValue);
+      case 'pipe':
+        return schemaKeys(d.in, path, out, dflt);
+      case 'array':
+        return schemaKeys(d.element, `${path}[]`, out);
+      case 'record':
+        return schemaKeys(d.valueType, `${path}.*`, out);
+      case 'union':
+        for (const o of d.options) schemaKeys(o, path, out, dflt);
+        return;
+      case 'object':
+        for (const [k, v] of Object.entries(d.shape as object)) schemaKeys(v, path ? `${path}.${k}` : k, out);
+        return;
+      default:
+        if (path && !out.has(path)) out.set(path, dflt);
+        else if (path && dflt !== undefined) out.set(path, dflt);
+    }
+  }
+
+  /** The same paths in a parsed YAML document. */
+  function docKeys(v: unknown, path: string, out: Set<string>): void {
+    if (Array.isArray(v)) {
+      for (const e of v) docKeys(e, `${path}[]`, out);
+      if (v.length === 0) out.add(`${path}[]`);
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, e] of Object.entries(v)) docKeys(e, path.endsWith('.versions') ? `${path}.*` : path ? `${path}.${k}` : k, out);
+    } else out.add(path);
+  }
+
+  // repositories has one shape for every format; filters one entry shape for include and exclude
+  const normal = (p: string) => p.replace(/\[\]$/, '').replace(/^target\.repositories\.\w+\./, 'target.repositories.<format>.').replace(/^filters\.(include|exclude)\[\]/, 'filters.<list>[]');
+
+  it('is a job file the schema accepts (no key the schema refuses)', () => {
+    expect(block).toBeDefined();
+    const parsed = jobSchema.safeParse(parseYaml(block!));
+    expect(parsed.success ? [] : parsed.error.issues).toEqual([]);
+  });
+
+  it('shows every key the schema defines', () => {
+    const wanted = new Map<string, unknown>();
+    schemaKeys(jobSchema, '', wanted);
+    const shown = new Set<string>();
+    docKeys(parseYaml(block!), '', shown);
+    const shownNormal = new Set([...shown].map(normal));
+    const missing = [...new Set([...wanted.keys()].map(normal))].filter((k) => !shownNormal.has(k));
+    expect(missing).toEqual([]);
+    for (const format of ['npm', 'pypi', 'generic']) expect([...shown].some((k) => k.startsWith(`target.repositories.${format}.`)), format).toBe(true);
+  });
+
+  it('gives each scalar default: the value shown is the default, or the comment says the default', () => {
+    const wanted = new Map<string, unknown>();
+    schemaKeys(jobSchema, '', wanted);
+    const lines = block!.split('\n');
+    const wrong: string[] = [];
+    for (const [path, dflt] of wanted) {
+      if (!['number', 'boolean', 'string'].includes(typeof dflt) || dflt === '') continue;
+      const key = path.split('.').pop()!.replace('[]', '');
+      // the key's line below its top-level key (npm: is both a repository and a public registry)
+      const from = lines.findIndex((l) => l.startsWith(`${path.split(/[.[]/)[0]}:`));
+      const line = lines.slice(Math.max(0, from)).find((l) => new RegExp(`^\\s*(- )?${key}:`).test(l));
+      if (!line) continue; // "shows every key" reports it
+      const [value, comment = ''] = line.slice(line.indexOf(':') + 1).split(/\s+#\s*/);
+      const shownValue = value!.trim().replace(/^"(.*)"$/, '$1');
+      const ok = shownValue === String(dflt) || (path === 'limits.maxArtifactBytes' && shownValue === '1GiB') || /\bdefaults?\b/.test(comment);
+      if (!ok) wrong.push(`${path} (default ${String(dflt)}): ${line.trim()}`);
+    }
+    expect(wrong).toEqual([]);
+  });
+});
+
+describe('README: error codes', () => {
+  const union = [.../export type ErrorCode =([\s\S]*?);/.exec(readFileSync(new URL('src/errors.ts', root), 'utf8'))![1]!.matchAll(/'(E[A-Z]+)'/g)].map((m) => m[1]!);
+  const hinted = [...readFileSync(new URL('src/report/hints.ts', root), 'utf8').matchAll(/^ {2}(E[A-Z]+): /gm)].map((m) => m[1]!);
+  const table = section('### States and error codes')
+    .split('\n')
+    .filter((l) => l.startsWith('| `E'))
+    .flatMap((l) => [...l.split(' | ')[0]!.matchAll(/`(E[A-Z]+)`/g)].map((m) => m[1]!));
+
+  it('reads the union, the hints and the table', () => {
+    expect(union).toContain('EINTEGRITY');
+    expect(hinted).toContain('EINTEGRITY');
+    expect(table).toContain('EINTEGRITY');
+  });
+
+  it('documents every code a row or a command can end with, and none that does not exist', () => {
+    // what the CLI prints for an error that is no MigrateError
+    expect(readFileSync(new URL('src/cli/output.ts', root), 'utf8')).toContain("'EUNEXPECTED'");
+    const known = new Set([...union, ...hinted, 'EUNEXPECTED']);
+    expect([...known].filter((c) => !table.includes(c)).sort()).toEqual([]);
+    expect(table.filter((c) => !known.has(c))).toEqual([]);
+  });
+
+  it('has no hint for a code that does not exist (ETAGMOVED is a row code the state writes, not a thrown error)', () => {
+    expect(hinted.filter((c) => !union.includes(c))).toEqual(['ETAGMOVED']);
+  });
+});
