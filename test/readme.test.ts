@@ -4,7 +4,7 @@
  * the sources as text (main.ts runs the CLI when imported) and walk the zod schema, so a
  * flag, key or code added without documentation fails here. No servers, no child processes.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { jobSchema } from '../src/config/schema.js';
@@ -193,5 +193,16 @@ describe('README: error codes', () => {
 
   it('has no hint for a code that does not exist (ETAGMOVED is a row code the state writes, not a thrown error)', () => {
     expect(hinted.filter((c) => !union.includes(c))).toEqual(['ETAGMOVED']);
+  });
+});
+
+describe('README: running against AWS', () => {
+  it('grants every AWS API the code calls', () => {
+    const files = (readdirSync(new URL('src/', root), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts'));
+    const called = new Set<string>();
+    for (const f of files) for (const m of readFileSync(new URL(`src/${f}`, root), 'utf8').matchAll(/new (\w+)Command\(/g)) called.add(m[1]!);
+    expect(called).toContain('PublishPackageVersion');
+    const policy = section('## Running against AWS');
+    expect([...called].filter((a) => !new RegExp(`\\b(codeartifact|sts|servicequotas):${a}\\b`).test(policy)).sort()).toEqual([]);
   });
 });
