@@ -24,7 +24,7 @@ import { BUCKETS, type BucketName } from '../types.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { StateDb } from '../state/db.js';
-import { acquireLock } from '../state/lock.js';
+import { acquireJobLock } from '../state/lock.js';
 import { callerIdentity } from '../targets/domain.js';
 import { readToolVersion } from '../version.js';
 import { print, reportError, wantsJson, type Io } from './output.js';
@@ -54,7 +54,7 @@ export async function hardenCommand(jobFile: string, opts: HardenCommandOptions,
     // state directory at once, and write the same ledger.
     const stateDir = opts.stateDir ?? 'state';
     mkdirSync(stateDir, { recursive: true });
-    const release = acquireLock(join(stateDir, job.name));
+    const release = acquireJobLock(stateDir, job, env);
     let state: StateDb | undefined;
     let ca: CodeArtifact | undefined;
     let result: HardenResult;

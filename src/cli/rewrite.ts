@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { dirname, relative, resolve, sep } from 'node:path';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { loadJob, type LoadedJob } from '../config/load.js';
 import { Limiter } from '../engine/limiter.js';
@@ -19,7 +19,7 @@ import { isInside, readLockfileBytes } from '../lockfiles/read.js';
 import { logicalLines } from '../lockfiles/requirements.js';
 import { rewriteLockfile, unifiedDiff, type RewriteChange, type RewriteTargets } from '../lockfiles/rewrite/index.js';
 import { printable, registerSecret } from '../redact.js';
-import { acquireLock } from '../state/lock.js';
+import { acquireJobLock } from '../state/lock.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
 import { findLockfiles, localLockfiles } from '../warm/inputs.js';
 import { LockfileRepository } from '../warm/git-lockfiles.js';
@@ -167,7 +167,7 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
       } catch (e) {
         throw localError(e, stateDir, 'create') ?? e;
       }
-      cleanups.push(acquireLock(join(stateDir, job.name)));
+      cleanups.push(acquireJobLock(stateDir, job, env));
     }
     const { files: local, missing } = localLockfiles(job.file, job.config.warm.lockfiles);
     for (const m of missing) errors.push({ path: m, message: 'no such file' });

@@ -14,7 +14,7 @@ import { sweepLeftovers } from '../state/leftovers.js';
 import { BlobStore } from '../state/blobs.js';
 import { registerSecret } from '../redact.js';
 import { StateDb, type ItemRow } from '../state/db.js';
-import { acquireLock } from '../state/lock.js';
+import { acquireJobLock } from '../state/lock.js';
 import { createSource, type Source } from '../sources/index.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
 import { createTarget, type TargetFormat } from '../targets/index.js';
@@ -106,7 +106,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
   let release: () => void;
   try {
     mkdirSync(stateDir, { recursive: true });
-    release = acquireLock(join(stateDir, job.name));
+    release = acquireJobLock(stateDir, job, env);
   } catch (e) {
     closeSources();
     throw localError(e, stateDir, 'create') ?? e;

@@ -9,11 +9,16 @@
  * Who holds it is written beside it in `<job>.lock.owner` (pid, host, start)
  * for the message a second run prints; that file is information, not the lock.
  *
- * The lock is per state directory on one machine. Two state directories (or
- * two machines) running the same job are not detected: see the README.
+ * `acquireJobLock` takes two: the state directory's, and one per job and
+ * target for every state directory of this user on this machine (in
+ * CAM_LOCK_DIR, else $XDG_RUNTIME_DIR or the temp folder): the same job run
+ * with another --state-dir would publish every version a second time.
+ * Another user or machine running the job is not detected: see the README.
  */
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { MigrateError, toError } from '../errors.js';
 import { isAlive } from './blobs.js';
@@ -23,13 +28,67 @@ interface Owner {
   host: string;
   startedAt: string;
   token: string;
+  /** The holder's state directory (the per-target lock only). */
+  stateDir?: string;
+}
+
+/** What names a job's target: the same job against another domain (or another endpoint) is other work. */
+export interface LockedJob {
+  name: string;
+  config: { target: { region: string; domain: string; domainOwner: string } };
+}
+
+/**
+ * Both locks of a job, the state directory's first; throws ELOCKED (naming the
+ * holder and its state directory) while another process holds either.
+ * Returns the release function (idempotent).
+ */
+export function acquireJobLock(stateDir: string, job: LockedJob, env: NodeJS.ProcessEnv = process.env): () => void {
+  const releaseState = acquireLock(join(stateDir, job.name));
+  try {
+    const { region, domain, domainOwner } = job.config.target;
+    const endpoint = env.AWS_ENDPOINT_URL_CODEARTIFACT ?? env.AWS_ENDPOINT_URL ?? '';
+    const key = createHash('sha256').update(JSON.stringify([job.name, region, domainOwner, domain, endpoint])).digest('hex').slice(0, 16);
+    const releaseTarget = acquireLock(join(lockDir(env), `${job.name}-${key}`), { stateDir: resolve(stateDir) });
+    return () => {
+      try {
+        releaseTarget();
+      } finally {
+        releaseState();
+      }
+    };
+  } catch (e) {
+    releaseState();
+    throw e;
+  }
+}
+
+/**
+ * Where the per-target locks live: CAM_LOCK_DIR; else a folder of this user's own under
+ * $XDG_RUNTIME_DIR or the temp folder. A temp-folder one someone else made (or a link
+ * planted there) is refused: whoever owns it could hold our lock or fake its owner.
+ */
+function lockDir(env: NodeJS.ProcessEnv): string {
+  const dir = env.CAM_LOCK_DIR || join(env.XDG_RUNTIME_DIR || tmpdir(), `codeartifact-migrate-${process.getuid?.() ?? 'user'}`);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const st = lstatSync(dir);
+    const uid = process.getuid?.();
+    if (!st.isDirectory() || (!env.CAM_LOCK_DIR && uid !== undefined && st.uid !== uid)) {
+      throw new MigrateError('ESTATE', `the lock folder ${dir} is not a folder of this user's own`, { hint: 'remove it, or set CAM_LOCK_DIR to a local folder of your own' });
+    }
+  } catch (e) {
+    if (e instanceof MigrateError) throw e;
+    throw new MigrateError('ESTATE', `cannot make the lock folder ${dir}: ${toError(e).message}`, { cause: e, hint: 'set CAM_LOCK_DIR to a local folder you can write' });
+  }
+  return dir;
 }
 
 /**
  * Take the lock `<base>.lock.db` (base: `state/<job>`); throws ELOCKED while
  * another process holds it. Returns the release function (idempotent).
  */
-export function acquireLock(base: string): () => void {
+export function acquireLock(base: string, info: { stateDir?: string } = {}): () => void {
   const dbPath = `${base}.lock.db`;
   const ownerPath = `${base}.lock.owner`;
   refuseLegacyLock(`${base}.lock`);
@@ -48,7 +107,7 @@ export function acquireLock(base: string): () => void {
     if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw locked(dbPath, readOwner(ownerPath));
     throw new MigrateError('ESTATE', `cannot take the lock ${dbPath}: ${toError(e).message}`, { cause: e, hint: 'check the state directory is writable' });
   }
-  const me: Owner = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), token: Math.random().toString(36).slice(2) };
+  const me: Owner = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), token: Math.random().toString(36).slice(2), ...info };
   try {
     writeFileSync(`${ownerPath}.${process.pid}`, JSON.stringify(me));
     renameSync(`${ownerPath}.${process.pid}`, ownerPath);
@@ -70,9 +129,11 @@ export function acquireLock(base: string): () => void {
 }
 
 function locked(path: string, owner: Owner | undefined): MigrateError {
-  const who = owner ? `pid ${owner.pid} on ${owner.host}, started ${owner.startedAt}` : 'another process';
+  const who = owner ? `pid ${owner.pid} on ${owner.host}, started ${owner.startedAt}${owner.stateDir ? `, state directory ${owner.stateDir}` : ''}` : 'another process';
   return new MigrateError('ELOCKED', `another run of this job is in progress (${who}; lock ${path})`, {
-    hint: 'wait for it to finish, or stop it (Ctrl-C); the lock is released by the system when that process ends',
+    hint: owner?.stateDir
+      ? 'it works on the same target from another state directory: wait for it to finish or stop it (Ctrl-C), and run the job from one state directory'
+      : 'wait for it to finish, or stop it (Ctrl-C); the lock is released by the system when that process ends',
   });
 }
 

@@ -18,7 +18,7 @@ import { gracefulStop } from '../engine/stop.js';
 import { localError, MigrateError, toError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { StateDb } from '../state/db.js';
-import { acquireLock } from '../state/lock.js';
+import { acquireJobLock } from '../state/lock.js';
 import { sweepLeftovers } from '../state/leftovers.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
 import { callerIdentity } from '../targets/domain.js';
@@ -95,7 +95,7 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
   let release: () => void;
   try {
     mkdirSync(stateDir, { recursive: true });
-    release = acquireLock(join(stateDir, job.name));
+    release = acquireJobLock(stateDir, job, env);
     sweepLeftovers(stateDir);
   } catch (e) {
     throw localError(e, stateDir, 'create') ?? e;

@@ -63,7 +63,8 @@ export async function startTestEnv(opts: Partial<SandboxOptions> = {}): Promise<
   const sandbox = await startSandbox({ dir: join(dir, 'sandbox'), ...opts, standIn: { quotas: false, ...opts.standIn } });
   const stateDir = join(dir, 'state');
   const d = sandbox.descriptor;
-  const env = { ...d.env };
+  // the per-target job locks of this sandbox's runs live with it (not in the user's temp folder)
+  const env = { ...d.env, CAM_LOCK_DIR: join(dir, 'locks') };
   const client = new CodeartifactClient({
     region: d.codeartifact.region,
     endpoint: d.codeartifact.endpoint,

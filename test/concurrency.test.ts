@@ -1,0 +1,207 @@
+/**
+ * Two copies of one job at once, as real processes (the CLI through tsx) against the
+ * sandbox, the stand-in slowed down so that they overlap: the mistake a platform
+ * engineer makes sooner or later (a second terminal, CI beside a run by hand, another
+ * --state-dir). Commands that write (run, warm, harden, plan, rewrite-lockfiles --write)
+ * never work beside each other: one is refused with ELOCKED naming the holder. Commands
+ * that only read the state (status, report, ledger export) work beside a run, see what
+ * it has committed, and never make it fail.
+ *
+ * Already covered elsewhere: run+run on one state directory (resume.test.ts), harden and
+ * rewrite-lockfiles --write against a lock held in-process (harden-shared-domain.test.ts,
+ * rewrite-formats.test.ts), the lock itself across processes (unit/lock.test.ts).
+ */
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { historyOf, seedPackages } from './support/npm-fixtures.js';
+import { publishRequests, startTestEnv, type TestEnv } from './support/harness.js';
+import { StateDb } from '../src/state/db.js';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+interface Child {
+  proc: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  done: () => boolean;
+  exited: Promise<number | string>;
+}
+
+function watch(proc: ChildProcess): Child {
+  let stdout = '';
+  let stderr = '';
+  proc.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+  proc.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  let done = false;
+  const exited = new Promise<number | string>((res) =>
+    proc.on('close', (code, signal) => {
+      done = true;
+      res(code ?? signal ?? 'unknown');
+    }),
+  );
+  return { proc, stdout: () => stdout, stderr: () => stderr, done: () => done, exited };
+}
+
+/** Wait for a child that must exit by itself; a hung one is killed so the test fails instead of leaking it. */
+async function exitOf(c: Child, guardMs = 60_000): Promise<number | string> {
+  const guard = setTimeout(() => c.proc.kill('SIGKILL'), guardMs);
+  try {
+    return await c.exited;
+  } finally {
+    clearTimeout(guard);
+  }
+}
+
+async function waitFor(what: string, check: () => boolean, guardMs = 45_000): Promise<void> {
+  const until = Date.now() + guardMs;
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`gave up waiting for ${what}`);
+    await sleep(3);
+  }
+}
+
+function ownerPid(stateDir: string, job: string): number | undefined {
+  try {
+    return (JSON.parse(readFileSync(join(stateDir, `${job}.lock.owner`), 'utf8')) as { pid: number }).pid;
+  } catch {
+    return undefined;
+  }
+}
+
+function errorOf(c: Child): { code: string; message: string } {
+  return (JSON.parse(c.stdout()) as { error: { code: string; message: string } }).error;
+}
+
+/**
+ * Start two commands at the same moment. Whichever takes the job's lock is frozen
+ * (SIGSTOP) as soon as it names itself in a lock owner file, so the other certainly
+ * tries while it holds the lock; then it goes on. Returns both, the holder first.
+ */
+async function race(te: TestEnv, a: string[], b: string[], stateDirs: string[] = [te.stateDir], job = 'test'): Promise<{ holder: Child; refused: Child; holderCode: number | string; refusedCode: number | string }> {
+  const children = [watch(te.spawnCli(a)), watch(te.spawnCli(b))];
+  try {
+    let holder: Child | undefined;
+    await waitFor('one of the two to hold the lock', () => {
+      for (const dir of stateDirs) {
+        const pid = ownerPid(dir, job);
+        holder ??= children.find((c) => c.proc.pid === pid);
+      }
+      if (!holder && children.every((c) => c.done())) throw new Error(`both exited without either holding the lock:\n${children.map((c) => c.stderr()).join('\n---\n')}`);
+      return holder !== undefined;
+    });
+    holder!.proc.kill('SIGSTOP');
+    const refused = children.find((c) => c !== holder)!;
+    let refusedCode: number | string;
+    try {
+      refusedCode = await exitOf(refused);
+    } finally {
+      holder!.proc.kill('SIGCONT');
+    }
+    return { holder: holder!, refused, holderCode: await exitOf(holder!), refusedCode };
+  } finally {
+    for (const c of children) if (!c.done()) c.proc.kill('SIGKILL');
+  }
+}
+
+/** The loser of a race: exit 2, ELOCKED, naming the holder's pid; it wrote no run of its own. */
+function expectRefused(r: Awaited<ReturnType<typeof race>>): void {
+  expect(r.refusedCode, r.refused.stderr()).toBe(2);
+  const error = errorOf(r.refused);
+  expect(error.code).toBe('ELOCKED');
+  expect(error.message).toContain(`pid ${r.holder.proc.pid}`);
+}
+
+function withState<T>(dir: string, fn: (s: StateDb) => T, job = 'test'): T {
+  const s = StateDb.open(join(dir, `${job}.sqlite`));
+  try {
+    return fn(s);
+  } finally {
+    s.close();
+  }
+}
+
+const runsIn = (dir: string) => withState(dir, (s) => s.db.prepare('SELECT dry_run, outcome FROM runs ORDER BY id').all() as { dry_run: number; outcome: string | null }[]);
+
+/** Two private packages of `n` versions each; the job migrates them (no GitHub source). */
+async function seed(te: TestEnv, n: number): Promise<{ job: string; versions: string[] }> {
+  const pkgs = [
+    { name: '@acme/widgets', versions: historyOf(n) },
+    { name: 'plain-utils', versions: historyOf(n) },
+  ];
+  await seedPackages(te.sandbox.privateNpm.url, te.sandbox.privateNpm.token, pkgs);
+  const job = te.writeJob({ privateNpm: { scopes: ['@acme'], packages: ['plain-utils'] }, github: false });
+  return { job, versions: pkgs.flatMap((p) => p.versions.map((v) => `${p.name}@${v}`)).sort() };
+}
+
+/** Exactly one publish request per version, and the target answered it 2xx. */
+function expectPublishedOnceEach(te: TestEnv, versions: string[]): void {
+  const all = publishRequests(te.sandbox);
+  expect([...all.keys()].sort()).toEqual(versions);
+  expect([...all.values()].every((n) => n === 1), JSON.stringify([...all])).toBe(true);
+  expect([...publishRequests(te.sandbox, { succeededOnly: true }).keys()].sort()).toEqual(versions);
+}
+
+describe('two copies of one job at once', () => {
+  it('run + run from two state directories: the second is ELOCKED naming the first and its state directory; every version is published once', async () => {
+    const te = await startTestEnv();
+    try {
+      const { job, versions } = await seed(te, 6);
+      te.sandbox.standIn.setLatency(40);
+      const other = join(te.dir, 'other-state');
+      const r = await race(te, ['run', job, '--json'], ['--state-dir', other, 'run', job, '--json'], [te.stateDir, other]);
+      expect(r.holderCode, r.holder.stderr()).toBe(0);
+      expectRefused(r);
+      // it names where the other copy keeps its state, and says to run the job from one place
+      const holderDir = r.holder.proc.spawnargs.includes(other) ? other : te.stateDir;
+      expect(errorOf(r.refused).message).toContain(holderDir);
+      expectPublishedOnceEach(te, versions);
+      withState(holderDir, (s) => expect(s.counts()).toEqual({ verified: versions.length }));
+      // the refused copy recorded no run (its state directory may not even hold a database)
+      const refusedDir = holderDir === other ? te.stateDir : other;
+      if (existsSync(join(refusedDir, 'test.sqlite'))) expect(runsIn(refusedDir)).toEqual([]);
+
+      // Another machine (or user) is not detected: its own lock folder. Once the first
+      // is done, the second finds every version on the target: present-identical, no
+      // conflict, nothing sent again.
+      te.sandbox.standIn.setLatency(0);
+      const before = te.sandbox.standIn.log.length;
+      const elsewhere = await te.cli(['--state-dir', refusedDir, 'run', job, '--json'], { CAM_LOCK_DIR: join(te.dir, 'locks-elsewhere') });
+      expect(elsewhere.code, elsewhere.stderr).toBe(0);
+      withState(refusedDir, (s) => expect(s.counts()).toEqual({ 'present-identical': versions.length }));
+      expect(te.sandbox.standIn.log.slice(before).filter((e) => e.method === 'PUT' || e.operation === 'PublishPackageVersion')).toEqual([]);
+      expectPublishedOnceEach(te, versions);
+    } finally {
+      await te.stop();
+    }
+  });
+
+  it('a run killed with SIGKILL holding the lock, then two runs at once: exactly one takes the lock and finishes the job; nothing is published twice', async () => {
+    const te = await startTestEnv();
+    try {
+      const { job, versions } = await seed(te, 6);
+      te.sandbox.standIn.setLatency(40);
+      const first = watch(te.spawnCli(['run', job, '--json']));
+      await waitFor('the first run to publish', () => publishRequests(te.sandbox, { succeededOnly: true }).size >= 2 || first.done());
+      expect(first.done()).toBe(false);
+      first.proc.kill('SIGKILL');
+      expect(await first.exited).toBe('SIGKILL');
+      // its owner file is left behind, naming a dead process: information, not the lock
+      expect(ownerPid(te.stateDir, 'test')).toBe(first.proc.pid);
+
+      const r = await race(te, ['run', job, '--json'], ['run', job, '--json']);
+      expect(r.holderCode, r.holder.stderr()).toBe(0);
+      expectRefused(r);
+      withState(te.stateDir, (s) => {
+        expect(s.counts()).toEqual({ verified: versions.length });
+        // the killed run, and the one that finished it: the refused one recorded nothing
+        expect(s.db.prepare('SELECT outcome FROM runs ORDER BY id').all()).toEqual([{ outcome: null }, { outcome: 'complete' }]);
+      });
+      expectPublishedOnceEach(te, versions);
+      expect(existsSync(join(te.stateDir, 'test.lock.owner'))).toBe(false);
+    } finally {
+      await te.stop();
+    }
+  });
+});
