@@ -204,4 +204,52 @@ describe('two copies of one job at once', () => {
       await te.stop();
     }
   });
+
+  it('run + plan, plan + plan, run + harden: one is refused with ELOCKED; a plan keeps the lock until its report is written', async () => {
+    const te = await startTestEnv();
+    try {
+      const { job, versions } = await seed(te, 4);
+      te.sandbox.standIn.setLatency(40);
+
+      // a plan's exit is its verdict (1: NO-GO, the sandbox has no origin controls yet), never 2
+      const plans = await race(te, ['plan', job, '--json'], ['plan', job, '--json']);
+      expect([0, 1], plans.holder.stderr()).toContain(plans.holderCode);
+      expectRefused(plans);
+      expect(publishRequests(te.sandbox).size).toBe(0);
+
+      // A run started while a plan audits the target (its dry run done) waits for nothing and
+      // is refused: the plan's report reads the rows, which a run would be moving under it.
+      const since = te.sandbox.standIn.log.length;
+      const plan = watch(te.spawnCli(['plan', job, '--json']));
+      await waitFor('the plan to audit the target', () => te.sandbox.standIn.log.slice(since).some((e) => e.operation === 'DescribeRepository') || plan.done());
+      expect(plan.done(), plan.stderr()).toBe(false);
+      plan.proc.kill('SIGSTOP');
+      let during: Awaited<ReturnType<TestEnv['cli']>>;
+      try {
+        during = await te.cli(['run', job, '--json']);
+      } finally {
+        plan.proc.kill('SIGCONT');
+      }
+      expect([0, 1], plan.stderr()).toContain(await exitOf(plan));
+      expect(during.code, during.stderr).toBe(2);
+      expect((JSON.parse(during.stdout) as { error: { code: string } }).error.code).toBe('ELOCKED');
+      // the plan's report is a plan: nothing of it migrated
+      const report = JSON.parse(plan.stdout()) as { kind: string; totals: { byOutcome: Record<string, unknown> } };
+      expect(report.kind).toBe('plan');
+      expect(Object.keys(report.totals.byOutcome)).not.toContain('verified');
+      expect(publishRequests(te.sandbox).size).toBe(0);
+
+      const runPlan = await race(te, ['run', job, '--json'], ['plan', job, '--json']);
+      expectRefused(runPlan);
+      expect([0, 1], runPlan.holder.stderr()).toContain(runPlan.holderCode);
+
+      const hardenRun = await race(te, ['run', job, '--json'], ['harden', job, '--json']);
+      expectRefused(hardenRun);
+      expect(hardenRun.holderCode, hardenRun.holder.stderr()).toBe(0);
+      // whatever order they came in, a run that got the lock published each version once
+      if (runPlan.holder.proc.spawnargs.includes('run') || hardenRun.holder.proc.spawnargs.includes('run')) expectPublishedOnceEach(te, versions);
+    } finally {
+      await te.stop();
+    }
+  });
 });

@@ -5,7 +5,7 @@
  * Markdown, one self-contained HTML file) for the people who sign off.
  * `report JOB` writes the same report for a finished or partial run.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadJob, type LoadedJob } from '../config/load.js';
 import { exposure, preflightAudit } from '../engine/audit.js';
@@ -23,7 +23,8 @@ import { createTarget } from '../targets/index.js';
 import type { Format } from '../types.js';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { print, progressRenderer, reportError, wantsJson, type Io } from './output.js';
-import { MigrateError } from '../errors.js';
+import { localError, MigrateError } from '../errors.js';
+import { acquireJobLock } from '../state/lock.js';
 import { warmSectionFromState } from '../warm/summary.js';
 
 export interface PlanOptions {
@@ -66,6 +67,22 @@ export async function planCommand(jobFile: string, opts: PlanOptions, io: Io): P
 export async function plan(job: LoadedJob, opts: PlanOptions & { onProgress?: Parameters<typeof runJob>[0]['onProgress'] }): Promise<WrittenReport> {
   const stateDir = opts.stateDir ?? 'state';
   const env = opts.env ?? process.env;
+  // The job's lock from the dry run to the last line of the report: released between them, a
+  // `run` started meanwhile moved the rows the report reads, and the plan showed its half-done work.
+  try {
+    mkdirSync(stateDir, { recursive: true });
+  } catch (e) {
+    throw localError(e, stateDir, 'create') ?? e;
+  }
+  const release = acquireJobLock(stateDir, job, env);
+  try {
+    return await planLocked(job, stateDir, env, opts);
+  } finally {
+    release();
+  }
+}
+
+async function planLocked(job: LoadedJob, stateDir: string, env: NodeJS.ProcessEnv, opts: PlanOptions & { onProgress?: Parameters<typeof runJob>[0]['onProgress'] }): Promise<WrittenReport> {
   const summary = await runJob({
     job,
     stateDir,
@@ -77,6 +94,7 @@ export async function plan(job: LoadedJob, opts: PlanOptions & { onProgress?: Pa
     signal: opts.signal,
     onProgress: opts.onProgress,
     codeartifactClient: opts.codeartifactClient,
+    lockHeld: true,
   });
   const state = StateDb.open(join(stateDir, `${job.name}.sqlite`));
   try {

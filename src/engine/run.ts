@@ -62,6 +62,8 @@ export interface RunOptions {
   noTarget?: boolean;
   /** A plan that only lists: nothing downloaded or built; the target's listings only. */
   noDownload?: boolean;
+  /** The caller holds the job's lock already (a plan keeps it until its report is written). */
+  lockHeld?: boolean;
 }
 
 export async function runJob(opts: RunOptions): Promise<RunSummary> {
@@ -106,7 +108,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
   let release: () => void;
   try {
     mkdirSync(stateDir, { recursive: true });
-    release = acquireJobLock(stateDir, job, env);
+    release = opts.lockHeld ? () => {} : acquireJobLock(stateDir, job, env);
   } catch (e) {
     closeSources();
     throw localError(e, stateDir, 'create') ?? e;
