@@ -12,9 +12,11 @@
  * rewrite-formats.test.ts), the lock itself across processes (unit/lock.test.ts).
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { publishWithDeps } from './fixtures/warm/project.js';
 import { historyOf, seedPackages } from './support/npm-fixtures.js';
 import { publishRequests, startTestEnv, type TestEnv } from './support/harness.js';
 import { StateDb } from '../src/state/db.js';
@@ -74,20 +76,27 @@ function errorOf(c: Child): { code: string; message: string } {
   return (JSON.parse(c.stdout()) as { error: { code: string; message: string } }).error;
 }
 
+/** The pids named by the per-target job locks' owner files (the second lock a command takes: whoever names itself there holds both). */
+function targetLockHolders(te: TestEnv): number[] {
+  const dir = te.env.CAM_LOCK_DIR!;
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.lock.owner'))
+    .map((f) => ownerPid(dir, f.slice(0, -'.lock.owner'.length)))
+    .filter((p): p is number => p !== undefined);
+}
+
 /**
- * Start two commands at the same moment. Whichever takes the job's lock is frozen
- * (SIGSTOP) as soon as it names itself in a lock owner file, so the other certainly
- * tries while it holds the lock; then it goes on. Returns both, the holder first.
+ * Start two commands at the same moment. Whichever takes the job's locks is frozen
+ * (SIGSTOP) as soon as it names itself in the owner file of the second one, so the
+ * other certainly tries while it holds them; then it goes on. Returns both, the holder first.
  */
-async function race(te: TestEnv, a: string[], b: string[], stateDirs: string[] = [te.stateDir], job = 'test'): Promise<{ holder: Child; refused: Child; holderCode: number | string; refusedCode: number | string }> {
+async function race(te: TestEnv, a: string[], b: string[]): Promise<{ holder: Child; refused: Child; holderCode: number | string; refusedCode: number | string }> {
   const children = [watch(te.spawnCli(a)), watch(te.spawnCli(b))];
   try {
     let holder: Child | undefined;
     await waitFor('one of the two to hold the lock', () => {
-      for (const dir of stateDirs) {
-        const pid = ownerPid(dir, job);
-        holder ??= children.find((c) => c.proc.pid === pid);
-      }
+      for (const pid of targetLockHolders(te)) holder ??= children.find((c) => c.proc.pid === pid);
       if (!holder && children.every((c) => c.done())) throw new Error(`both exited without either holding the lock:\n${children.map((c) => c.stderr()).join('\n---\n')}`);
       return holder !== undefined;
     });
@@ -150,7 +159,7 @@ describe('two copies of one job at once', () => {
       const { job, versions } = await seed(te, 6);
       te.sandbox.standIn.setLatency(40);
       const other = join(te.dir, 'other-state');
-      const r = await race(te, ['run', job, '--json'], ['--state-dir', other, 'run', job, '--json'], [te.stateDir, other]);
+      const r = await race(te, ['run', job, '--json'], ['--state-dir', other, 'run', job, '--json']);
       expect(r.holderCode, r.holder.stderr()).toBe(0);
       expectRefused(r);
       // it names where the other copy keeps its state, and says to run the job from one place
@@ -248,6 +257,97 @@ describe('two copies of one job at once', () => {
       expect(hardenRun.holderCode, hardenRun.holder.stderr()).toBe(0);
       // whatever order they came in, a run that got the lock published each version once
       if (runPlan.holder.proc.spawnargs.includes('run') || hardenRun.holder.proc.spawnargs.includes('run')) expectPublishedOnceEach(te, versions);
+    } finally {
+      await te.stop();
+    }
+  });
+  it('status, report and ledger export beside a running run: each sees what it committed, the export verifies, the run is not disturbed', async () => {
+    const te = await startTestEnv();
+    try {
+      const { job, versions } = await seed(te, 8);
+      te.sandbox.standIn.setLatency(40);
+      const run = watch(te.spawnCli(['run', job, '--json']));
+      await waitFor('the run to verify some versions (ledger entries)', () => run.done() || (existsSync(join(te.stateDir, 'test.sqlite')) && withState(te.stateDir, (s) => (s.counts().verified ?? 0) >= 3)));
+      expect(run.done(), run.stderr()).toBe(false);
+      // frozen mid-work (perhaps inside a write transaction), so that the three certainly read
+      // beside it: starting a node process each takes longer than the rest of the run
+      run.proc.kill('SIGSTOP');
+      const mid = join(te.dir, 'mid.jsonl');
+      let status: Awaited<ReturnType<TestEnv['cli']>>, report: typeof status, exported: typeof status;
+      try {
+        [status, report, exported] = await Promise.all([te.cli(['status', job, '--json']), te.cli(['report', job, '--json']), te.cli(['ledger', 'export', job, '--out', mid])]);
+      } finally {
+        run.proc.kill('SIGCONT');
+      }
+      // none of them waited for the run or was refused
+      expect(status.code, status.stderr).toBe(0);
+      const st = JSON.parse(status.stdout) as { total: number; states: Record<string, number>; lastRun: { endedAt: string | null } };
+      expect(st.total).toBe(versions.length);
+      expect(Object.values(st.states).reduce((a, b) => a + b, 0)).toBe(st.total);
+      expect(st.states.verified).toBeGreaterThan(0);
+      expect(st.lastRun.endedAt).toBeNull();
+      expect(report.code, report.stderr).not.toBe(2);
+      expect((JSON.parse(report.stdout) as { kind: string }).kind).toBe('run');
+      expect(exported.code, exported.stderr).toBe(0);
+      const verified = await te.cli(['ledger', 'verify', mid, '--json']);
+      expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+
+      expect(await exitOf(run), run.stderr()).toBe(0);
+      withState(te.stateDir, (s) => expect(s.counts()).toEqual({ verified: versions.length }));
+      expectPublishedOnceEach(te, versions);
+      // what was exported mid-run is the start of the whole ledger, hash for hash
+      const whole = join(te.dir, 'whole.jsonl');
+      expect((await te.cli(['ledger', 'export', job, '--out', whole])).code).toBe(0);
+      const entries = (f: string) => readFileSync(f, 'utf8').trim().split('\n').slice(0, -1);
+      const before = entries(mid);
+      expect(before.length).toBeGreaterThan(0);
+      expect(entries(whole).slice(0, before.length)).toEqual(before);
+      expect(entries(whole).length).toBeGreaterThan(before.length);
+    } finally {
+      await te.stop();
+    }
+  });
+
+  it('warm + warm, run + warm, warm + rewrite-lockfiles --write: one is refused with ELOCKED, the lockfile is left as it was', async () => {
+    const te = await startTestEnv({ publicRegistries: true });
+    try {
+      const pub = te.sandbox.publicRegistries!;
+      const { job } = await seed(te, 4);
+      const { integrity } = await publishWithDeps(pub.npm, 'pub-a', '1.0.0');
+      mkdirSync(join(te.dir, 'web'));
+      const lockfile = join(te.dir, 'web/package-lock.json');
+      const lockText = `${JSON.stringify({ name: 'web', lockfileVersion: 3, requires: true, packages: { '': { name: 'web', dependencies: { 'pub-a': '1.0.0' } }, 'node_modules/pub-a': { version: '1.0.0', resolved: `${pub.npm.url}pub-a/-/pub-a-1.0.0.tgz`, integrity } } }, null, 2)}\n`;
+      writeFileSync(lockfile, lockText);
+      writeFileSync(job, stringify({ ...(parse(readFileSync(job, 'utf8')) as object), warm: { lockfiles: ['web/package-lock.json'] } }));
+      // warming needs the internal names protected first
+      const hardened = await te.cli(['harden', job, '--json']);
+      expect(hardened.code, hardened.stderr).toBe(0);
+      te.sandbox.standIn.setLatency(40);
+
+      const warms = await race(te, ['warm', job, '--json'], ['warm', job, '--json']);
+      expect(warms.holderCode, warms.holder.stderr()).toBe(0);
+      expectRefused(warms);
+
+      const runWarm = await race(te, ['run', job, '--json'], ['warm', job, '--json']);
+      expect(runWarm.holderCode, runWarm.holder.stderr()).toBe(0);
+      expectRefused(runWarm);
+
+      // rewrite --write is quick: it is started while a warm holds the lock
+      const warm = watch(te.spawnCli(['warm', job, '--json']));
+      await waitFor('the warm to hold the lock', () => ownerPid(te.stateDir, 'test') === warm.proc.pid || warm.done());
+      warm.proc.kill('SIGSTOP');
+      let rewrite: Awaited<ReturnType<TestEnv['cli']>>;
+      try {
+        rewrite = await te.cli(['rewrite-lockfiles', job, '--write', '--json']);
+      } finally {
+        warm.proc.kill('SIGCONT');
+      }
+      expect(await exitOf(warm), warm.stderr()).toBe(0);
+      expect(rewrite.code, rewrite.stderr).toBe(2);
+      expect((JSON.parse(rewrite.stdout) as { error: { code: string } }).error.code).toBe('ELOCKED');
+      expect(readFileSync(lockfile, 'utf8')).toBe(lockText);
+      // a warm's refused twin recorded no warm of its own: one warm run per warm that held the lock
+      withState(te.stateDir, (s) => expect((s.db.prepare('SELECT count(*) AS n FROM warm_runs').get() as { n: number }).n).toBe(1 + (runWarm.holder.proc.spawnargs.includes('warm') ? 1 : 0) + 1));
     } finally {
       await te.stop();
     }
