@@ -136,13 +136,17 @@ export async function reportCommand(jobFile: string, opts: { json?: boolean; sta
     const state = StateDb.open(database);
     let written: WrittenReport;
     try {
-      const last = state.lastRun();
-      const warm = warmSectionFromState(state);
-      // a job that only warmed the stores so far is reported too: the warm section, nothing migrated yet
-      if (!last && !warm) throw new MigrateError('ESTATE', `no run or warm of job "${job.name}" is recorded in ${database}`, { hint: `run it (or plan or warm it) first: codeartifact-migrate run ${jobFile}` });
-      const summary = last?.summary ? (JSON.parse(last.summary) as RunSummary) : null;
-      const kind = last?.dry_run === 1 ? 'plan' : 'run';
-      written = write(buildReport(reportInputFromState(state, job, summary, { kind, warm, ...(summary?.hardening ? { hardening: hardeningSection(summary) } : {}) })), job, opts.out ?? join(stateDir, 'reports'), kind);
+      // read as of one moment (a run may be writing beside it), then rendered and written
+      const { report, kind } = state.snapshot(() => {
+        const last = state.lastRun();
+        const warm = warmSectionFromState(state);
+        // a job that only warmed the stores so far is reported too: the warm section, nothing migrated yet
+        if (!last && !warm) throw new MigrateError('ESTATE', `no run or warm of job "${job.name}" is recorded in ${database}`, { hint: `run it (or plan or warm it) first: codeartifact-migrate run ${jobFile}` });
+        const summary = last?.summary ? (JSON.parse(last.summary) as RunSummary) : null;
+        const kind = last?.dry_run === 1 ? 'plan' : 'run';
+        return { kind, report: buildReport(reportInputFromState(state, job, summary, { kind, warm, ...(summary?.hardening ? { hardening: hardeningSection(summary) } : {}) })) };
+      });
+      written = write(report, job, opts.out ?? join(stateDir, 'reports'), kind);
     } finally {
       state.close();
     }

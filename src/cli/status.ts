@@ -37,31 +37,35 @@ export function readStatus(jobFile: string, stateDir = 'state'): StatusReport {
   }
   const state = StateDb.open(database);
   try {
-    const counts = state.counts();
-    const states = Object.fromEntries(ITEM_STATES.map((s) => [s, counts[s] ?? 0]));
-    const failed = state.items("state = 'failed'");
-    const conflicts = state.items("state = 'conflict'");
-    const pkgs = state.packages();
-    const run = state.lastRun();
-    return {
-      job: job.name,
-      database,
-      states,
-      total: Object.values(counts).reduce((a, b) => a + b, 0),
-      failures: failed.map((r) => ({ package: r.package, version: r.version, code: r.last_error_code, error: r.last_error, attempts: r.attempts })),
-      conflicts: conflicts.map((r) => ({ package: r.package, version: r.version, ourSha512: r.sha512, targetSha512: r.target_sha512 })),
-      listErrors: pkgs.filter((p) => p.list_error_code).map((p) => ({ source: p.source_id, package: p.package, code: p.list_error_code, error: p.list_error })),
-      metadataPending: pkgs.filter((p) => p.meta_state !== 'done' && !p.list_error_code).map((p) => p.package),
-      sourceChanged: state.sourceChanges().map((c) => ({ package: c.package, version: c.version, migratedSha512: c.sha512, detail: c.detail, at: c.at })),
-      removedAtSource: state.sourceRemovals(),
-      tagMoved: state.tagMoves(),
-      skipped: state.items("state = 'skipped'").map((r) => ({ package: r.package, version: r.version, reason: r.last_error })),
-      lastRun: run && { id: run.id, startedAt: run.started_at, endedAt: run.ended_at, dryRun: run.dry_run === 1, outcome: run.outcome },
-      ...lastRates(state),
-    };
+    return state.snapshot(() => statusOf(job.name, database, state));
   } finally {
     state.close();
   }
+}
+
+function statusOf(name: string, database: string, state: StateDb): StatusReport {
+  const counts = state.counts();
+  const states = Object.fromEntries(ITEM_STATES.map((s) => [s, counts[s] ?? 0]));
+  const failed = state.items("state = 'failed'");
+  const conflicts = state.items("state = 'conflict'");
+  const pkgs = state.packages();
+  const run = state.lastRun();
+  return {
+    job: name,
+    database,
+    states,
+    total: Object.values(counts).reduce((a, b) => a + b, 0),
+    failures: failed.map((r) => ({ package: r.package, version: r.version, code: r.last_error_code, error: r.last_error, attempts: r.attempts })),
+    conflicts: conflicts.map((r) => ({ package: r.package, version: r.version, ourSha512: r.sha512, targetSha512: r.target_sha512 })),
+    listErrors: pkgs.filter((p) => p.list_error_code).map((p) => ({ source: p.source_id, package: p.package, code: p.list_error_code, error: p.list_error })),
+    metadataPending: pkgs.filter((p) => p.meta_state !== 'done' && !p.list_error_code).map((p) => p.package),
+    sourceChanged: state.sourceChanges().map((c) => ({ package: c.package, version: c.version, migratedSha512: c.sha512, detail: c.detail, at: c.at })),
+    removedAtSource: state.sourceRemovals(),
+    tagMoved: state.tagMoves(),
+    skipped: state.items("state = 'skipped'").map((r) => ({ package: r.package, version: r.version, reason: r.last_error })),
+    lastRun: run && { id: run.id, startedAt: run.started_at, endedAt: run.ended_at, dryRun: run.dry_run === 1, outcome: run.outcome },
+    ...lastRates(state),
+  };
 }
 
 /** The rates of the latest run whose summary recorded them (a run with nothing to do reads no quotas). */

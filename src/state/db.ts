@@ -221,6 +221,15 @@ export class StateDb {
     if (this.db.open) this.db.close();
   }
 
+  /**
+   * Several reads as of one moment: one read transaction (WAL), so a run writing
+   * beside `status` or `report` cannot make their counts, lists and last run
+   * disagree (each read alone would see the database as it was at that read).
+   */
+  snapshot<T>(read: () => T): T {
+    return this.db.transaction(read).deferred();
+  }
+
   startRun(dryRun: boolean): number {
     const r = this.write(() => this.db.prepare('INSERT INTO runs (started_at, dry_run) VALUES (?, ?)').run(now(), dryRun ? 1 : 0));
     this.runId = Number(r.lastInsertRowid);

@@ -240,3 +240,18 @@ describe('runs', () => {
     expect(JSON.parse(s.lastRun()!.summary!)).toEqual({ exitCode: 0 });
   });
 });
+
+describe('snapshot', () => {
+  it('reads as of one moment: a write from another connection in between is not seen inside, and is seen after', () => {
+    const reader = openState();
+    const writer = openState();
+    writer.startRun(false);
+    const inside = reader.snapshot(() => {
+      const first = reader.lastRun()?.id;
+      writer.startRun(false); // another process's run moving on, between two reads
+      return { first, second: reader.lastRun()?.id };
+    });
+    expect(inside.second).toBe(inside.first);
+    expect(reader.lastRun()?.id).toBe(inside.first! + 1);
+  });
+});
