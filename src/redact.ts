@@ -38,6 +38,24 @@ export function redact(text: string): string {
   return out;
 }
 
+/** Any URL (http, git+https, git+ssh, …): scheme, optional userinfo, the rest up to an optional query, then an optional fragment. */
+const ANY_URL_PATTERN = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@"'<>]*@)?([^\s?#"'<>]*)(\?[^\s#"'<>]*)?/gi;
+
+/**
+ * Text that must otherwise stay as it is (a lockfile diff: yarn's `#sha1` fragment is part of
+ * an entry, so `redact()` would change more than it must): registered secrets, the password or
+ * token in a URL's userinfo (a bare ssh login such as `git@` is kept: it is a name) and URL
+ * query strings become `***`; fragments and everything else are left.
+ */
+export function redactUrlCredentials(text: string): string {
+  let out = text;
+  for (const s of secrets) if (out.includes(s)) out = out.split(s).join('***');
+  return out.replace(ANY_URL_PATTERN, (_m, scheme: string, user: string | undefined, rest: string, query: string | undefined) => {
+    const secretUser = user !== undefined && (user.includes(':') || /^(?:[a-z0-9.-]+\+)?https?:\/\/$/i.test(scheme));
+    return `${scheme}${user === undefined ? '' : secretUser ? '***@' : user}${rest}${query ? '?***' : ''}`;
+  });
+}
+
 /** A URL with its query, fragment and credentials removed: what may be recorded as provenance. */
 export function publicUrl(url: string): string {
   try {

@@ -18,7 +18,7 @@ import { detect, type LockfileFormat } from '../lockfiles/index.js';
 import { isInside, readLockfileBytes } from '../lockfiles/read.js';
 import { logicalLines } from '../lockfiles/requirements.js';
 import { rewriteLockfile, unifiedDiff, type RewriteChange, type RewriteTargets } from '../lockfiles/rewrite/index.js';
-import { printable, registerSecret } from '../redact.js';
+import { printable, redactUrlCredentials, registerSecret } from '../redact.js';
 import { acquireJobLock } from '../state/lock.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
 import { findLockfiles, localLockfiles } from '../warm/inputs.js';
@@ -57,13 +57,25 @@ export async function rewriteCommand(jobFile: string, opts: RewriteCommandOption
     if (json) print(io.stdout, `${JSON.stringify({ files: files.map(({ diff: _d, ...f }) => f), errors }, null, 2)}\n`);
     else {
       // Not through print(): a diff must be exact to apply (print() would hide yarn's `#sha1`
-      // fragments as URL secrets). Its `-` lines are the lockfile's own committed text, its `+`
-      // lines only our endpoint URLs, which carry no credentials. On a terminal, though, that text
-      // (from a git repository: anyone's) could carry escape sequences or bidi overrides: shown
-      // as visible escapes there, lines kept; piped (to `git apply`), it stays exact.
+      // fragments as URL secrets). Its `+` lines are only our endpoint URLs, which carry no
+      // credentials; its `-` and context lines are the lockfile's own text, and a lockfile may hold
+      // a registry password or token in a URL (`resolved`, --index-url): stdout ends up in CI
+      // logs, so those are shown as *** and the file's diff is said not to apply as it is.
+      // On a terminal, that text (from a git repository: anyone's) could also carry escape
+      // sequences or bidi overrides: shown as visible escapes there, lines kept.
       const shown = (t: string) => (io.stdout.isTTY ? printable(t, { keepLines: true }) : t);
-      for (const f of files) if (f.diff) io.stdout.write(shown(f.repository ? `# in ${f.repository}\n${f.diff}` : f.diff));
+      const masked = new Set<RewrittenFile>();
+      for (const f of files) {
+        if (!f.diff) continue;
+        const diff = redactUrlCredentials(f.diff);
+        if (diff !== f.diff) masked.add(f);
+        io.stdout.write(shown(f.repository ? `# in ${f.repository}\n${diff}` : diff));
+      }
       for (const f of files) for (const n of f.notes) print(io.stderr, `${f.path}: ${n}\n`);
+      for (const f of masked) {
+        const how = f.repository ? 'rewrite a checkout of it with --write' : 'use --write';
+        print(io.stderr, `${f.path}: credentials in its URLs are shown as *** in the diff, which therefore will not apply as it is: ${how} (the rewritten URLs carry no credentials)\n`);
+      }
       const changed = files.filter((f) => f.changes.length);
       print(io.stderr, `${changed.length} of ${files.length} lockfile(s) ${opts.write ? 'rewritten' : 'to rewrite'}, ${changed.reduce((n, f) => n + f.changes.length, 0)} URL(s)${opts.write ? '' : ' (--write to apply)'}\n`);
     }

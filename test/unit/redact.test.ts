@@ -1,0 +1,20 @@
+/** redactUrlCredentials: what a lockfile diff may show (credentials hidden, every other byte kept). */
+import { describe, expect, it } from 'vitest';
+import { redactUrlCredentials } from '../../src/redact.js';
+
+const pw = ['PLANTED', 'pw', String(Date.now())].join('-');
+
+describe('redactUrlCredentials', () => {
+  it('hides a password, a token as user name and a query; keeps fragments, ssh logins and the rest', () => {
+    const cases: [string, string][] = [
+      [`  resolved "https://ci:${pw}@registry.example/a/-/a-1.0.0.tgz#0123abcd"`, '  resolved "https://***@registry.example/a/-/a-1.0.0.tgz#0123abcd"'],
+      [`"resolved": "https://${pw}@npm.pkg.github.com/x.tgz"`, '"resolved": "https://***@npm.pkg.github.com/x.tgz"'],
+      [`"resolved": "http://127.0.0.1:1/q/-/q-1.0.0.tgz?token=${pw}",`, '"resolved": "http://127.0.0.1:1/q/-/q-1.0.0.tgz?***",'],
+      [`git+https://deploy:${pw}@git.example/acme/tool.git#v1`, 'git+https://***@git.example/acme/tool.git#v1'],
+      ['git+ssh://git@github.com/acme/tool.git#v1', 'git+ssh://git@github.com/acme/tool.git#v1'],
+      [`ssh://git:${pw}@host/x.git`, 'ssh://***@host/x.git'],
+      ['  resolved "https://registry.yarnpkg.com/a/-/a-1.0.0.tgz#0123abcd"', '  resolved "https://registry.yarnpkg.com/a/-/a-1.0.0.tgz#0123abcd"'],
+    ];
+    for (const [input, shown] of cases) expect(redactUrlCredentials(input)).toBe(shown);
+  });
+});
