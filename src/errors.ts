@@ -35,7 +35,8 @@ export type ErrorCode =
   | 'EUNPROTECTED' // an internal name lacks the origin configuration that keeps public packages out: warming refuses to start
   | 'ELOCKFILE' // a lockfile cannot be read or is malformed: the message names the file and line (or path in it)
   | 'ENAMECLAIMED' // a git source without `package` names, from its repository, a package another source holds
-  | 'EPUBLISHBLOCKED'; // the package's origin configuration on the target blocks publishing (kept by harden): nothing is sent
+  | 'EPUBLISHBLOCKED' // the package's origin configuration on the target blocks publishing (kept by harden): nothing is sent
+  | 'EPROXYAUTH'; // the HTTP proxy (HTTPS_PROXY/HTTP_PROXY) refused its credentials (407): every request would, so the run stops
 
 export interface MigrateErrorInit {
   /** `name@version` or a package name, when the error concerns one. */
@@ -117,5 +118,18 @@ export function localError(thrown: unknown, path: string, doing: string, opts: {
   return new MigrateError('ELOCAL', `cannot ${doing} ${path}: ${why ?? e.message}${e.code ? ` (${e.code})` : ''}`, {
     cause: e,
     hint: opts.hint ?? 'free space or fix permissions under the state directory (or move it with --state-dir), then rerun: nothing was recorded as done',
+  });
+}
+
+/**
+ * HTTP 407: the proxy in HTTPS_PROXY / HTTP_PROXY refused the user and password it was
+ * given (or wants some). Every request goes through the same proxy, so nothing is retried
+ * and a run stops at once; the proxy's URL (which holds the password) is never shown.
+ */
+export function proxyAuthError(where: string, cause?: unknown): MigrateError {
+  return new MigrateError('EPROXYAUTH', `${where}: the HTTP proxy refused its credentials (HTTP 407)`, {
+    status: 407,
+    cause,
+    hint: 'check the user and password in HTTPS_PROXY / HTTP_PROXY (a password with special characters must be percent-encoded), or NO_PROXY for hosts reached directly; then rerun',
   });
 }

@@ -101,4 +101,32 @@ describe('HTTP(S)_PROXY', () => {
     expect((JSON.parse(r.stdout) as RunSummary).states).toEqual({ verified: VERSIONS.length });
     expect(proxy.seen.slice(before)).toEqual([]);
   });
+
+  it('a proxy that refuses its password (407): EPROXYAUTH at once (exit 2), nothing retried, the password never shown', async () => {
+    let asked = 0;
+    const refusing = http.createServer((req, res) => {
+      asked++;
+      req.resume();
+      res.writeHead(407, { 'proxy-authenticate': 'Basic realm="corp"', 'content-type': 'text/plain' }).end('proxy authentication required\n');
+    });
+    refusing.on('connect', (_req, socket: net.Socket) => {
+      asked++;
+      socket.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="corp"\r\n\r\n');
+    });
+    await new Promise<void>((r) => refusing.listen(0, '127.0.0.1', r));
+    try {
+      const password = ['wrong', 'proxy', 'pw', String(Date.now())].join('-');
+      const url = `http://corp:${password}@127.0.0.1:${(refusing.address() as AddressInfo).port}`;
+      const job = te.writeJob({ name: 'proxy-refused', privateNpm: { packages: ['@acme/proxied', '@acme/direct'] }, github: false });
+      const r = await te.cli(['run', job, '--json'], { HTTP_PROXY: url, HTTPS_PROXY: url, NO_PROXY: '', no_proxy: '' });
+      expect(r.code, r.stderr).toBe(2);
+      expect((JSON.parse(r.stdout) as { error: { code: string; hint: string } }).error).toMatchObject({ code: 'EPROXYAUTH', hint: expect.stringContaining('HTTPS_PROXY') });
+      expect(`${r.stdout}${r.stderr}`).not.toContain(password);
+      // the first refusal stops the run: not eight retries for each package and version
+      expect(asked).toBeLessThanOrEqual(4);
+    } finally {
+      refusing.closeAllConnections();
+      await new Promise<void>((r) => refusing.close(() => r()));
+    }
+  });
 });

@@ -17,7 +17,7 @@ import { withRetry } from './retry.js';
 export const ON_TARGET: ReadonlySet<ItemState> = new Set(['verified', 'present-identical']);
 
 /** Errors about this machine, not about one version: they stop the run (every other version would fail the same way). */
-export const FATAL_CODES: ReadonlySet<string> = new Set(['ELOCAL', 'ESTATE']);
+export const FATAL_CODES: ReadonlySet<string> = new Set(['ELOCAL', 'ESTATE', 'EPROXYAUTH']);
 
 /** A counting semaphore: at most `size` holders; waiters are served in order. */
 class Window {

@@ -6,7 +6,7 @@
 import type { Readable } from 'node:stream';
 import npmFetch from 'npm-registry-fetch';
 import semver from 'semver';
-import { MigrateError, toError } from '../errors.js';
+import { MigrateError, proxyAuthError, toError } from '../errors.js';
 import { parseRetryAfter } from '../net/retry-after.js';
 import type { NpmRegistrySourceConfig } from '../config/schema.js';
 import { printable, publicUrl, registerSecret } from '../redact.js';
@@ -215,6 +215,7 @@ export class NpmRegistrySource implements Source {
     if (isAbort(thrown)) return new MigrateError('EINTERRUPTED', `${subject}: ${what} request cut off by the stop`, { subject });
     const e = toError(thrown) as Error & { statusCode?: number; code?: string; type?: string; retryAfter?: string; headers?: { get?: (k: string) => string | null } };
     const status = e.statusCode;
+    if (status === 407) return proxyAuthError(`${subject}: the ${what} request to ${this.url}`, e);
     if (status === 401 || status === 403) {
       return new MigrateError('ESOURCEAUTH', `${subject}: ${this.url} refused the ${what} request (HTTP ${status})`, {
         subject,

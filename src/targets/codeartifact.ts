@@ -20,7 +20,7 @@ import {
   UpdatePackageVersionsStatusCommand,
   type PackageFormat,
 } from '@aws-sdk/client-codeartifact';
-import { MigrateError, toError } from '../errors.js';
+import { MigrateError, proxyAuthError, toError } from '../errors.js';
 import { SDK_IDLE_TIMEOUT_MS, sdkRequestHandler } from '../net/agents.js';
 import { registerSecret } from '../redact.js';
 import type { BucketName, Format, RateLimiter } from '../types.js';
@@ -392,8 +392,9 @@ function notFoundAs<T>(value: T) {
 export function classifySdkError(operation: string, thrown: unknown): MigrateError {
   if (thrown instanceof MigrateError) return thrown;
   const e = toError(thrown) as Error & { $metadata?: { httpStatusCode?: number }; retryAfterSeconds?: number; $response?: { headers?: Record<string, string> } };
-  const status = e.$metadata?.httpStatusCode;
+  const status = e.$metadata?.httpStatusCode ?? (e as { $response?: { statusCode?: number } }).$response?.statusCode;
   const what = `CodeArtifact ${operation}`;
+  if (status === 407) return proxyAuthError(what, e);
   switch (e.name) {
     case 'ThrottlingException': {
       const header = e.$response?.headers?.['retry-after'];

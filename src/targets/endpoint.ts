@@ -21,7 +21,7 @@
  *   a request cut while in flight is EINTERRUPTED, outcome unknown.
  */
 import type { Readable } from 'node:stream';
-import { MigrateError, toError } from '../errors.js';
+import { MigrateError, proxyAuthError, toError } from '../errors.js';
 import { parseRetryAfter } from '../net/retry-after.js';
 import type { BucketName, RateLimiter } from '../types.js';
 import { NetworkError, request, ResponseLimitError, type HttpResponse } from './http.js';
@@ -133,6 +133,7 @@ export class RepositoryEndpoint {
         if (e instanceof MigrateError) throw e;
         throw new MigrateError('ETARGET', `${subject}: ${what}: ${toError(e).message}`, { subject, cause: e });
       }
+      if (res.status === 407) throw proxyAuthError(`${subject}: ${what}`);
       if (res.status === 401 && authTry === 0) {
         this.session.invalidateToken(token);
         continue;
