@@ -52,7 +52,8 @@ beforeAll(async () => {
         { name: 'npm-proxy', externalConnection: 'public:npmjs' },
         { name: 'team-cache', upstreams: ['npm-proxy'] },
         { name: 'npm-shared', upstreams: ['team-cache', 'npm-internal', 'npm-store'] },
-        'pypi-internal',
+        // the internal repository itself reads the store: public versions can flow into it
+        { name: 'pypi-internal', upstreams: ['pypi-store'] },
         { name: 'pypi-store', externalConnection: 'public:pypi' },
         { name: 'pypi-shared', upstreams: ['pypi-internal', 'pypi-store'] },
         'go-internal',
@@ -77,7 +78,12 @@ describe('preflight audit', () => {
     expect(c['npm-store-connection']).toMatchObject({ status: 'fail', detail: expect.stringContaining('public:pypi') });
     expect(c['npm-shared-order']).toMatchObject({ status: 'fail', detail: expect.stringContaining('npm-proxy -> public:npmjs') });
     expect(c['pypi-shared-order']?.status).toBe('ok');
-    expect(report.preflight!.findings.map((f) => f.message)).toEqual([expect.stringContaining('public:npmjs (through npm-proxy) before npm-internal')]);
+    expect(c['pypi-internal-isolated']).toMatchObject({ status: 'warn', detail: 'search order: pypi-internal, pypi-store, pypi-store -> public:pypi' });
+    expect(c['npm-internal-isolated']).toMatchObject({ status: 'ok', detail: 'no upstream, no external connection' });
+    expect(report.preflight!.findings.map((f) => `${f.severity}: ${f.message}`)).toEqual([
+      expect.stringMatching(/^critical: .*public:npmjs \(through npm-proxy\) before npm-internal/),
+      'warning: internal repository pypi-internal reaches pypi-store: a version of an internal name not published yet could be pulled in from there',
+    ]);
     expect(noWrites(log)).toEqual([]);
   });
 

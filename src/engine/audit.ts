@@ -92,6 +92,20 @@ export async function preflightAudit(
               },
         );
       }
+      if (role === 'internal') {
+        // what we publish into should reach nothing else: a version of an internal name not
+        // published yet could be pulled in from upstream (and CodeArtifact then blocks publishing it)
+        const order = await searchOrder(domain, info, format);
+        const out = order.find(wayOut(repos.store));
+        if (out) {
+          const what = out.connection ? `${out.connection}${out.repo === name ? '' : ` (through ${out.repo})`}` : out.repo;
+          const fix = `remove the upstreams and external connections of ${name} (aws codeartifact update-repository --upstreams, disassociate-external-connection); meanwhile the upstream BLOCK harden sets keeps known internal names out`;
+          checks.push({ id: `${id}-isolated`, title: `${name} reaches no public registry`, status: 'warn', detail: `search order: ${orderText(order)}`, fix });
+          findings.push({ severity: 'warning', message: `internal repository ${name} reaches ${what}: a version of an internal name not published yet could be pulled in from there`, fix });
+        } else {
+          checks.push({ id: `${id}-isolated`, title: `${name} reaches no public registry`, status: 'ok', detail: order.length > 1 ? `search order: ${orderText(order)}` : 'no upstream, no external connection' });
+        }
+      }
       if (role === 'shared') {
         // The order the service searches for a package asked of the shared repository: itself,
         // then its upstreams depth-first, each one's external connection after its upstreams
@@ -100,8 +114,8 @@ export async function preflightAudit(
         // deep: an upstream that itself reads the store (or has a connection) counts as the store.
         const order = await searchOrder(domain, info, format);
         const i = order.findIndex((step) => step.repo === repos.internal && !step.connection);
-        const out = order.findIndex((step) => step.connection !== undefined || (repos.store !== undefined && step.repo === repos.store));
-        const path = order.map((step) => (step.connection ? `${step.repo} -> ${step.connection}` : step.repo)).join(', ');
+        const out = order.findIndex(wayOut(repos.store));
+        const path = orderText(order);
         if (i < 0 || (out >= 0 && out < i)) sharedOrderOk = false;
         if (i < 0) {
           checks.push({ id: `${id}-order`, title: `${name} reads the internal repository`, status: 'fail', detail: `search order: ${path || '(none)'}`, fix: `add ${repos.internal} as the first upstream of ${name}` });
@@ -172,6 +186,11 @@ interface SearchStep {
 const MAX_SEARCHED = 25;
 
 /** The search order from a repository: itself, its upstreams depth-first, each one's external connection (of this format) after its upstreams. */
+/** A step of a search order that leaves the domain: an external connection, or the store (which has one). */
+const wayOut = (store: string | undefined) => (step: SearchStep) => step.connection !== undefined || (store !== undefined && step.repo === store);
+
+const orderText = (order: readonly SearchStep[]) => order.map((step) => (step.connection ? `${step.repo} -> ${step.connection}` : step.repo)).join(', ');
+
 async function searchOrder(domain: Domain, start: RepositoryInfo, format: Format): Promise<SearchStep[]> {
   const steps: SearchStep[] = [];
   const visited = new Set<string>();
