@@ -11,7 +11,6 @@
  * rewrite-lockfiles --write against a lock held in-process (harden-shared-domain.test.ts,
  * rewrite-formats.test.ts), the lock itself across processes (unit/lock.test.ts).
  */
-import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -20,41 +19,9 @@ import { publishWithDeps } from './fixtures/warm/project.js';
 import { historyOf, seedPackages } from './support/npm-fixtures.js';
 import { publishRequests, startTestEnv, type TestEnv } from './support/harness.js';
 import { StateDb } from '../src/state/db.js';
+import { exitOf, watch, type Child } from './support/child.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-interface Child {
-  proc: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  done: () => boolean;
-  exited: Promise<number | string>;
-}
-
-function watch(proc: ChildProcess): Child {
-  let stdout = '';
-  let stderr = '';
-  proc.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
-  proc.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  let done = false;
-  const exited = new Promise<number | string>((res) =>
-    proc.on('close', (code, signal) => {
-      done = true;
-      res(code ?? signal ?? 'unknown');
-    }),
-  );
-  return { proc, stdout: () => stdout, stderr: () => stderr, done: () => done, exited };
-}
-
-/** Wait for a child that must exit by itself; a hung one is killed so the test fails instead of leaking it. */
-async function exitOf(c: Child, guardMs = 60_000): Promise<number | string> {
-  const guard = setTimeout(() => c.proc.kill('SIGKILL'), guardMs);
-  try {
-    return await c.exited;
-  } finally {
-    clearTimeout(guard);
-  }
-}
 
 async function waitFor(what: string, check: () => boolean, guardMs = 45_000): Promise<void> {
   const until = Date.now() + guardMs;

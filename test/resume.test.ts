@@ -5,13 +5,13 @@
  * published twice: a publish whose outcome is unknown is settled by reading
  * the target.
  */
-import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { historyOf, seedPackages, type SeedPackage } from './support/npm-fixtures.js';
 import { publishRequests, startTestEnv, type TestEnv } from './support/harness.js';
 import type { StateDb } from '../src/state/db.js';
+import { exitOf, watch, type Child } from './support/child.js';
 
 // ---------------------------------------------------------------------------
 // helpers
@@ -40,40 +40,6 @@ async function waitFor(what: string, check: () => boolean, child?: Child, guardM
     if (child?.done()) throw new Error(`the CLI exited while waiting for ${what}:\n${child.stderr()}`);
     if (Date.now() > until) throw new Error(`gave up waiting for ${what}`);
     await sleep(5);
-  }
-}
-
-interface Child {
-  proc: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  done: () => boolean;
-  /** exit code, or the signal's name when killed by one */
-  exited: Promise<number | string>;
-}
-
-function watch(proc: ChildProcess): Child {
-  let stdout = '';
-  let stderr = '';
-  proc.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
-  proc.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  let done = false;
-  const exited = new Promise<number | string>((res) =>
-    proc.on('close', (code, signal) => {
-      done = true;
-      res(code ?? signal ?? 'unknown');
-    }),
-  );
-  return { proc, stdout: () => stdout, stderr: () => stderr, done: () => done, exited };
-}
-
-/** Wait for a child that must exit by itself; kill it if it hangs so the test fails instead of leaking it. */
-async function exitOf(c: Child, guardMs = 45_000): Promise<number | string> {
-  const guard = setTimeout(() => c.proc.kill('SIGKILL'), guardMs);
-  try {
-    return await c.exited;
-  } finally {
-    clearTimeout(guard);
   }
 }
 

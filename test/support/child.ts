@@ -1,0 +1,40 @@
+/**
+ * A CLI child process a test watches: its output so far, whether it ended, and
+ * its exit (the code, or the signal's name when killed by one). `exitOf` kills
+ * one that hangs, so the test fails instead of leaking the process.
+ */
+import type { ChildProcess } from 'node:child_process';
+
+export interface Child {
+  proc: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  done: () => boolean;
+  /** exit code, or the signal's name when killed by one */
+  exited: Promise<number | string>;
+}
+
+export function watch(proc: ChildProcess): Child {
+  let stdout = '';
+  let stderr = '';
+  proc.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+  proc.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  let done = false;
+  const exited = new Promise<number | string>((res) =>
+    proc.on('close', (code, signal) => {
+      done = true;
+      res(code ?? signal ?? 'unknown');
+    }),
+  );
+  return { proc, stdout: () => stdout, stderr: () => stderr, done: () => done, exited };
+}
+
+/** Wait for a child that must exit by itself; a hung one is killed after `guardMs`. */
+export async function exitOf(c: Child, guardMs = 45_000): Promise<number | string> {
+  const guard = setTimeout(() => c.proc.kill('SIGKILL'), guardMs);
+  try {
+    return await c.exited;
+  } finally {
+    clearTimeout(guard);
+  }
+}
