@@ -116,9 +116,13 @@ async function buildProject(name: string, opts: { version?: string; value?: stri
   return { sdist: pick('.tar.gz'), wheel: pick('.whl') };
 }
 
-/** `twine upload --repository-url <endpoint> -u aws -p <token> --non-interactive`, as documented for CodeArtifact. */
+/**
+ * `twine upload --repository-url <endpoint> -u aws -p <token> --non-interactive`, as documented for CodeArtifact;
+ * the token joined to its option: the stand-in's tokens are random base64url, and one in 64 starts with `-`,
+ * which argparse would read as the next option.
+ */
 const twine = (files: string[], password = token, repo = PYPI): Promise<RunResult> =>
-  run(TWINE, ['upload', '--repository-url', standIn.pypiEndpoint(repo), '-u', 'aws', '-p', password, '--non-interactive', '--disable-progress-bar', ...files]);
+  run(TWINE, ['upload', '--repository-url', standIn.pypiEndpoint(repo), '-u', 'aws', `--password=${password}`, '--non-interactive', '--disable-progress-bar', ...files]);
 
 /** `pip download` from the stand-in only: isolated from any pip configuration, no cache. */
 async function pipDownload(spec: string, extra: string[] = [], indexUrl = standIn.pypiIndexUrl(PYPI, token)): Promise<RunResult & { dir: string }> {
