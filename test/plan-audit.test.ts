@@ -131,7 +131,7 @@ describe('exposure', () => {
       const config = { ...loadJob(job).config, publicRegistries: { npm: trickle.url, pypi: trickle.url, go: trickle.url } };
       const started = Date.now();
       const out = await exposure(config, names, new Set(), true, undefined, { deadlineMs: 400 });
-      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(Date.now() - started).toBeLessThan(20_000);
       expect(out.names).toEqual([expect.objectContaining({ name: '@acme/app', status: 'unknown' })]);
     } finally {
       await close(trickle.server);

@@ -282,8 +282,8 @@ describe('warm and the stop', () => {
       const stopped = Date.now();
       child.kill('SIGTERM');
       expect(await exited).toBe(130);
-      // stopGraceSeconds is 1: the held request is cut off then, not after the idle timeout
-      expect(Date.now() - stopped).toBeLessThan(5000);
+      // stopGraceSeconds is 1: the held request is cut off then, not after the 2-minute idle timeout (a hang check with room for a loaded machine)
+      expect(Date.now() - stopped).toBeLessThan(30_000);
     } finally {
       unroute();
     }
