@@ -4,14 +4,14 @@
  * `status`, `--dry-run`, filters that change between runs, and secret hygiene:
  * no token or key ever reaches the state directory or the output.
  */
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import semver from 'semver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../src/engine/events.js';
 import type { StatusReport } from '../src/cli/status.js';
 import type { ItemRow } from '../src/state/db.js';
-import { publishRequests, startTestEnv, targetWrites, type TestEnv } from './support/harness.js';
+import { filesUnder, publishRequests, recordIssuedTokens, startTestEnv, targetWrites, type TestEnv } from './support/harness.js';
 import { corruptStoredTarball, historyOf, seedPackages } from './support/npm-fixtures.js';
 
 const CORE = historyOf(5);
@@ -71,14 +71,7 @@ const lastSeq = () => te.sandbox.standIn.log.at(-1)?.seq ?? 0;
 
 beforeAll(async () => {
   te = await startTestEnv();
-  // Record every token the stand-in hands out (the context calls the instance's issueToken).
-  const standIn = te.sandbox.standIn as unknown as { issueToken(seconds: number): { token: string; expiration: Date } };
-  const issue = standIn.issueToken.bind(standIn);
-  standIn.issueToken = (seconds) => {
-    const t = issue(seconds);
-    issued.push(t.token);
-    return t;
-  };
+  recordIssuedTokens(te.sandbox, issued);
   const { privateNpm, github } = te.sandbox;
   await seedPackages(privateNpm.url, privateNpm.token, [
     { name: '@acme/core', versions: CORE },
@@ -317,7 +310,7 @@ describe('secret hygiene', () => {
     ];
     for (const s of secrets) expect(s.length).toBeGreaterThan(8);
 
-    const files = walk(te.stateDir);
+    const files = filesUnder(te.stateDir);
     // the databases were written (and a WAL, if SQLite left one, is read too)
     for (const job of ['main', 'broken', 'badtoken', 'filtered']) expect(files).toContain(join(te.stateDir, `${job}.sqlite`));
     // bytes, not text: the SQLite pages and the blobs are searched as they are on disk
@@ -343,12 +336,3 @@ function readdirSafe(dir: string): string[] {
   }
 }
 
-function walk(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSafe(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...walk(p));
-    else out.push(p);
-  }
-  return out;
-}

@@ -24,7 +24,7 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
@@ -32,7 +32,7 @@ import { rewriteJob } from './support/demo.js';
 import { githubPackages, privateNpmPackages, seedGitRepositories } from './support/demo-data.js';
 import { makeWheel } from './support/pypi-public.js';
 import { seedPackages } from './support/npm-fixtures.js';
-import { ROOT, startTestEnv, type TestEnv } from './support/harness.js';
+import { filesUnder, recordIssuedTokens, ROOT, startTestEnv, type TestEnv } from './support/harness.js';
 import { publishWithDeps, sha256 } from './fixtures/warm/project.js';
 
 /** A recognisable fake secret, different every run: `PLANTED-<what>-<random>` (hyphens and letters only: valid in userinfo and queries). */
@@ -126,13 +126,6 @@ async function startAuthProxy(user: string, password: string): Promise<AuthProxy
   };
 }
 
-function walk(dir: string): string[] {
-  return readdirSync(dir).flatMap((n) => {
-    const p = join(dir, n);
-    return statSync(p).isDirectory() ? walk(p) : [p];
-  });
-}
-
 async function cli(what: string, args: string[], extra: Record<string, string> = {}) {
   const r = await te.cli(args, extra);
   outputs.push({ what, text: r.stdout + r.stderr, code: r.code });
@@ -191,13 +184,7 @@ async function goproxySession(what: string, jobFile: string, paths: string[], ex
 
 beforeAll(async () => {
   te = await startTestEnv({ git: true, publicRegistries: true, standIn: { accessKeyId: S.awsKeyId } });
-  const standIn = te.sandbox.standIn as unknown as { issueToken(seconds: number): { token: string; expiration: Date } };
-  const issue = standIn.issueToken.bind(standIn);
-  standIn.issueToken = (seconds) => {
-    const t = issue(seconds);
-    issued.push(t.token);
-    return t;
-  };
+  recordIssuedTokens(te.sandbox, issued);
   const pub = te.sandbox.publicRegistries!;
   await seedPackages(te.sandbox.privateNpm.url, te.sandbox.privateNpm.token, privateNpmPackages());
   await seedPackages(te.sandbox.github.url, te.sandbox.github.token, githubPackages());
@@ -444,7 +431,7 @@ describe('planted secrets, every command', () => {
   });
 
   it('appear in no file under the state dir (SQLite and WAL as bytes), the reports or the exports', () => {
-    const files = [...walk(te.stateDir), ...walk(out)];
+    const files = [...filesUnder(te.stateDir), ...filesUnder(out)];
     expect(files.some((f) => /secrets2\.sqlite$/.test(f))).toBe(true);
     for (const ext of ['.json', '.md', '.html']) expect(files.some((f) => f.startsWith(join(out, 'plan')) && f.endsWith(ext))).toBe(true);
     expect(files.some((f) => f.endsWith('ledger.csv'))).toBe(true);
@@ -453,7 +440,9 @@ describe('planted secrets, every command', () => {
   });
 
   it('the lockfiles --write rewrote keep no credential of a URL it rewrote', () => {
-    for (const f of walk(projects)) {
+    const rewritten = filesUnder(projects);
+    expect(rewritten.length).toBeGreaterThan(0);
+    for (const f of rewritten) {
       const text = readFileSync(f, 'utf8');
       for (const s of REWRITTEN) expect(text.includes(s), `${f} still holds a planted secret of a rewritten URL`).toBe(false);
     }

@@ -7,14 +7,14 @@
  * full runs of the demo's inventory (npm registries, Python and Go over
  * git+ssh) and after runs that failed on authentication.
  */
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify, parse } from 'yaml';
 import { rewriteJob } from './support/demo.js';
 import { githubPackages, privateNpmPackages, seedGitRepositories } from './support/demo-data.js';
 import { seedPackages } from './support/npm-fixtures.js';
-import { ROOT, startTestEnv, type TestEnv } from './support/harness.js';
+import { filesUnder, recordIssuedTokens, ROOT, startTestEnv, type TestEnv } from './support/harness.js';
 
 let te: TestEnv;
 let job: string;
@@ -31,13 +31,6 @@ const PLANTED = {
   wrongAwsKey: ['AKIA', 'PLANTEDWRONGKEY1'].join(''),
 };
 
-function walk(dir: string): string[] {
-  return readdirSync(dir).flatMap((n) => {
-    const p = join(dir, n);
-    return statSync(p).isDirectory() ? walk(p) : [p];
-  });
-}
-
 async function cli(what: string, args: string[], extra: Record<string, string> = {}) {
   const r = await te.cli(args, extra);
   outputs.push({ what, text: r.stdout + r.stderr });
@@ -46,13 +39,7 @@ async function cli(what: string, args: string[], extra: Record<string, string> =
 
 beforeAll(async () => {
   te = await startTestEnv({ git: true });
-  const standIn = te.sandbox.standIn as unknown as { issueToken(seconds: number): { token: string; expiration: Date } };
-  const issue = standIn.issueToken.bind(standIn);
-  standIn.issueToken = (seconds) => {
-    const t = issue(seconds);
-    issued.push(t.token);
-    return t;
-  };
+  recordIssuedTokens(te.sandbox, issued);
   await seedPackages(te.sandbox.privateNpm.url, te.sandbox.privateNpm.token, privateNpmPackages());
   await seedPackages(te.sandbox.github.url, te.sandbox.github.token, githubPackages());
   await seedGitRepositories(te.sandbox);
@@ -116,7 +103,7 @@ describe('planted secrets', () => {
     ];
     expect(issued.length).toBeGreaterThan(0);
     const forms = secrets.flatMap((s) => [s, Buffer.from(s).toString('base64')]);
-    const files = walk(te.stateDir);
+    const files = filesUnder(te.stateDir);
     expect(files.some((f) => f.endsWith('secrets.sqlite'))).toBe(true);
     expect(files.some((f) => f.includes('reports') && f.endsWith('.html'))).toBe(true);
     expect(files.some((f) => f.endsWith('ledger.jsonl'))).toBe(true);

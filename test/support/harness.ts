@@ -4,7 +4,7 @@
  * for kill -9 and Ctrl-C). Every test stops what it started.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
@@ -171,4 +171,30 @@ export function publishRequests(sandbox: Sandbox, opts: { succeededOnly?: boolea
 /** Requests that change the target (publishes, tag and metadata writes). */
 export function targetWrites(sandbox: Sandbox, since = 0) {
   return sandbox.standIn.log.filter((e) => e.seq > since && (e.method === 'PUT' || e.method === 'DELETE' || e.operation === 'PublishPackageVersion'));
+}
+
+/** Every file under `dir`, at any depth (none when it does not exist): what a secret scan reads. */
+export function filesUnder(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names.flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? filesUnder(p) : [p];
+  });
+}
+
+/** Record every CodeArtifact authorization token the stand-in issues from now on into `into`. */
+export function recordIssuedTokens(sandbox: Sandbox, into: string[]): void {
+  // the stand-in's context calls the instance's issueToken
+  const standIn = sandbox.standIn as unknown as { issueToken(seconds: number): { token: string; expiration: Date } };
+  const issue = standIn.issueToken.bind(standIn);
+  standIn.issueToken = (seconds) => {
+    const t = issue(seconds);
+    into.push(t.token);
+    return t;
+  };
 }
