@@ -9,12 +9,13 @@
  * again and reports every version whose files no longer match what was
  * migrated, and every version it could not ask about. Exit 1 on any of them.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import PQueue from 'p-queue';
+import { AtomicFile } from '../atomic-file.js';
 import { loadJob } from '../config/load.js';
 import { localError, MigrateError, toError } from '../errors.js';
 import { Limiter } from '../engine/limiter.js';
@@ -35,7 +36,13 @@ export async function ledgerExportCommand(jobFile: string, opts: { stateDir?: st
     const database = join(opts.stateDir ?? 'state', `${job.name}.sqlite`);
     if (!existsSync(database)) throw new MigrateError('ESTATE', `no state for job "${job.name}" at ${database}`, { hint: `run it first: codeartifact-migrate run ${jobFile}` });
     const state = StateDb.open(database);
-    const out = opts.out ? new ExportFile(opts.out) : undefined;
+    // written beside its name and renamed when whole: a partial export would read as "entries cut off"
+    const outPath = opts.out ? resolve(opts.out) : undefined;
+    const out = outPath
+      ? new AtomicFile(outPath, (e) =>
+          localError(e, outPath, 'write the ledger export', { anyCode: true, hint: 'free space or fix permissions where the export goes, then export again; no partial export was left behind' })!,
+        )
+      : undefined;
     try {
       // The JSON lines go out byte for byte as verify reads them, to a file or to stdout alike: not
       // through print, whose redaction could rewrite hashed text (a URL's query inside an escaped
@@ -73,76 +80,6 @@ export async function ledgerExportCommand(jobFile: string, opts: { stateDir?: st
     return 0;
   } catch (e) {
     return reportError(e, io, json);
-  }
-}
-
-/**
- * An export written to a new file beside its name and renamed over it when whole: a full disk
- * or a killed export leaves no partial ledger under that name (a partial export would read as
- * "entries cut off"), and a symbolic link planted at the name is replaced, never written through.
- */
-class ExportFile {
-  private readonly path: string;
-  private readonly tmp: string;
-  private fd?: number;
-  private renamed = false;
-
-  constructor(path: string) {
-    this.path = resolve(path);
-    this.tmp = `${this.path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-    try {
-      mkdirSync(dirname(this.path), { recursive: true });
-      // 'wx' semantics: a name that exists (a link) is an error, never followed
-      this.fd = openSync(this.tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
-    } catch (e) {
-      throw this.failed(e);
-    }
-  }
-
-  write(text: string): void {
-    const data = Buffer.from(text, 'utf8');
-    try {
-      for (let off = 0; off < data.length; ) off += writeSync(this.fd!, data, off);
-    } catch (e) {
-      throw this.failed(e);
-    }
-  }
-
-  commit(): void {
-    try {
-      fsyncSync(this.fd!);
-      closeSync(this.fd!);
-      this.fd = undefined;
-      renameSync(this.tmp, this.path);
-      this.renamed = true;
-    } catch (e) {
-      throw this.failed(e);
-    }
-  }
-
-  /** After a failure: no temporary file left behind. */
-  discard(): void {
-    if (this.fd !== undefined) {
-      try {
-        closeSync(this.fd);
-      } catch {
-        // closing is all that is left to do
-      }
-      this.fd = undefined;
-    }
-    if (this.renamed) return;
-    try {
-      unlinkSync(this.tmp);
-    } catch {
-      // never created, or gone already
-    }
-  }
-
-  private failed(thrown: unknown): MigrateError {
-    return localError(thrown, this.path, 'write the ledger export', {
-      anyCode: true,
-      hint: 'free space or fix permissions where the export goes, then export again; no partial export was left behind',
-    })!;
   }
 }
 

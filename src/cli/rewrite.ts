@@ -7,10 +7,10 @@
  * Lockfiles found in the job's git repositories are shown as a diff to apply
  * there (`git apply` in a checkout).
  */
-import { randomBytes } from 'node:crypto';
-import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, relative, resolve, sep } from 'node:path';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
+import { AtomicFile } from '../atomic-file.js';
 import { loadJob, type LoadedJob } from '../config/load.js';
 import { Limiter } from '../engine/limiter.js';
 import { localError, MigrateError, toError } from '../errors.js';
@@ -245,36 +245,19 @@ function includes(text: string): { option: string; value: string; line: number }
  * otherwise be overwritten unseen, with a rewrite of the old content.
  */
 function writeBack(i: Input, text: string): void {
-  const data = Buffer.from(text, 'utf8');
   // bytes that are no UTF-8 read as U+FFFD: written back, they would change where no URL is
   if (!Buffer.from(i.text, 'utf8').equals(i.bytes)) throw new MigrateError('ELOCKFILE', 'not valid UTF-8: writing it back would change more than its URLs; not written (apply the diff by hand)');
-  const mode = statSync(i.abs).mode & 0o7777;
-  // beside the real file (a rename stays on its file system); 'wx': never through a file
-  // or link someone else put at that name
-  const tmp = `${i.abs}.cam-rewrite-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const fd = openSync(tmp, 'wx', 0o600);
-  let renamed = false;
+  // beside the real file (a rename stays on its file system), with its mode
+  const file = new AtomicFile(i.abs, toError, { mode: statSync(i.abs).mode & 0o7777 });
   try {
-    try {
-      for (let off = 0; off < data.length; ) off += writeSync(fd, data, off);
-      fchmodSync(fd, mode);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    file.write(text);
     // as late as can be, just before the rename: the file still holds what was read
-    if (!readFileSync(i.abs).equals(i.bytes)) {
-      throw new MigrateError('ELOCKFILE', `${i.path} changed on disk since it was read (${i.abs}); not written: run rewrite-lockfiles again`);
-    }
-    renameSync(tmp, i.abs);
-    renamed = true;
-  } finally {
-    if (!renamed) {
-      try {
-        unlinkSync(tmp);
-      } catch {
-        // nothing to clean up
+    file.commit(() => {
+      if (!readFileSync(i.abs).equals(i.bytes)) {
+        throw new MigrateError('ELOCKFILE', `${i.path} changed on disk since it was read (${i.abs}); not written: run rewrite-lockfiles again`);
       }
-    }
+    });
+  } finally {
+    file.discard();
   }
 }

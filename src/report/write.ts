@@ -5,9 +5,9 @@
  * no truncated file, and a name someone planted in the output directory (a
  * symlink to a file of the operator's) is replaced, never written through.
  */
-import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { AtomicFile } from '../atomic-file.js';
 import { localError, type MigrateError } from '../errors.js';
 import { renderHtml } from './render-html.js';
 import { renderJson } from './render-json.js';
@@ -28,18 +28,6 @@ function writeError(thrown: unknown, path: string): MigrateError {
   })!;
 }
 
-function writeNew(path: string, text: string): void {
-  const data = Buffer.from(text, 'utf8');
-  // 'wx': a name that exists (a link someone put there) is an error, never followed
-  const fd = openSync(path, 'wx', 0o644);
-  try {
-    for (let off = 0; off < data.length; ) off += writeSync(fd, data, off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** `<outDir>/<job>-<kind>-<time>.{json,md,html}`, each written whole or not at all. */
 export function writeReportFiles(report: Report, jobName: string, outDir: string, kind: string): ReportFiles {
   const stamp = report.generatedAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
@@ -56,35 +44,18 @@ export function writeReportFiles(report: Report, jobName: string, outDir: string
   } catch (e) {
     throw writeError(e, resolve(outDir));
   }
-  const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
-  const temps = new Map<keyof ReportFiles, string>();
+  const written: AtomicFile[] = [];
   try {
     for (const [k, text] of texts) {
-      const tmp = `${files[k]}.${tag}.tmp`;
-      temps.set(k, tmp);
-      try {
-        writeNew(tmp, text);
-      } catch (e) {
-        throw writeError(e, files[k]);
-      }
+      const file = new AtomicFile(files[k], (e) => writeError(e, files[k]));
+      written.push(file);
+      file.write(text);
+      file.sync();
     }
     // all three are whole on disk: only now do they take their names
-    for (const [k] of texts) {
-      try {
-        renameSync(temps.get(k)!, files[k]);
-      } catch (e) {
-        throw writeError(e, files[k]);
-      }
-      temps.delete(k);
-    }
+    for (const file of written) file.commit();
   } finally {
-    for (const tmp of temps.values()) {
-      try {
-        unlinkSync(tmp);
-      } catch {
-        // never created, or already gone
-      }
-    }
+    for (const file of written) file.discard();
   }
   return files;
 }

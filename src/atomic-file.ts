@@ -1,0 +1,90 @@
+/**
+ * A file written beside its final name and renamed over it when whole: a crash,
+ * a kill or a full disk leaves the old file (or none) under that name, never a
+ * partial one; and a name someone planted there (a symbolic link) is replaced,
+ * never written through (the temporary file is created exclusively, without
+ * following links). Used for report files, ledger exports and rewritten lockfiles.
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, fchmodSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export class AtomicFile {
+  private readonly tmp: string;
+  private fd?: number;
+  private renamed = false;
+
+  /**
+   * `fail` turns a file-system error into the caller's own (it names what was being written);
+   * `mode` is given the file exactly, whatever the umask (default: 0o644 under the umask).
+   */
+  constructor(
+    readonly path: string,
+    private readonly fail: (thrown: unknown) => Error,
+    opts: { mode?: number } = {},
+  ) {
+    this.tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      this.fd = openSync(this.tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, opts.mode === undefined ? 0o644 : 0o600);
+      if (opts.mode !== undefined) fchmodSync(this.fd, opts.mode);
+    } catch (e) {
+      this.discard();
+      throw this.fail(e);
+    }
+  }
+
+  write(data: string | Buffer): void {
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    try {
+      for (let off = 0; off < bytes.length; ) off += writeSync(this.fd!, bytes, off);
+    } catch (e) {
+      throw this.fail(e);
+    }
+  }
+
+  /** Durable on disk and closed, not renamed yet (several files can all be whole before any takes its name). */
+  sync(): void {
+    if (this.fd === undefined) return;
+    try {
+      fsyncSync(this.fd);
+      closeSync(this.fd);
+      this.fd = undefined;
+    } catch (e) {
+      throw this.fail(e);
+    }
+  }
+
+  /**
+   * Durable, then renamed over the name. `lastLook` runs just before the rename (a file that
+   * must still hold what was read): what it throws is thrown as it is, and nothing is renamed.
+   */
+  commit(lastLook?: () => void): void {
+    this.sync();
+    lastLook?.();
+    try {
+      renameSync(this.tmp, this.path);
+      this.renamed = true;
+    } catch (e) {
+      throw this.fail(e);
+    }
+  }
+
+  /** Unless committed: closed, and no temporary file left behind. Safe to call at any time, again. */
+  discard(): void {
+    if (this.fd !== undefined) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        // closing is all that is left to do
+      }
+      this.fd = undefined;
+    }
+    if (this.renamed) return;
+    try {
+      unlinkSync(this.tmp);
+    } catch {
+      // never created, or gone already
+    }
+  }
+}
