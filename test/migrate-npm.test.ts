@@ -141,4 +141,19 @@ describe('npm migration', () => {
     expect(summary.outcomes).toEqual({});
     expect(te.sandbox.standIn.log.length).toBe(before);
   });
+
+  it('several versions of one package at once (limits.publishesPerPackage): each published once, the requests still sent in version order, latest the newest', async () => {
+    const NIGHTLY = historyOf(24, { prereleasesEvery: 0 });
+    await seedPackages(te.sandbox.privateNpm.url, te.sandbox.privateNpm.token, [{ name: 'nightly-many', versions: NIGHTLY }]);
+    const many = te.writeJob({ name: 'nightly', privateNpm: { packages: ['nightly-many'] }, github: false, limits: { publishesPerPackage: 6 } });
+    const summary = await te.run(many);
+    expect(summary.exitCode).toBe(0);
+    expect(summary.inFlight.publishesPerPackage).toBe(6);
+    expect(summary.states).toEqual({ verified: NIGHTLY.length });
+    const sent = te.sandbox.standIn.log.filter((e) => e.operation === 'npm:Publish' && e.package === 'nightly-many');
+    expect(sent.map((e) => e.version)).toEqual(NIGHTLY);
+    expect(sent.every((e) => e.status < 300)).toBe(true);
+    const doc = await packument(te.sandbox.descriptor.codeartifact.npmEndpoint, await te.targetToken(), 'nightly-many');
+    expect(doc['dist-tags'].latest).toBe(NIGHTLY.at(-1));
+  });
 });

@@ -5,6 +5,7 @@
  */
 import type PQueue from 'p-queue';
 import { MigrateError, toError } from '../errors.js';
+import { Semaphore } from '../semaphore.js';
 import type { ItemRow, StateDb } from '../state/db.js';
 import type { TargetFormat } from '../targets/format.js';
 import type { Format, ItemState } from '../types.js';
@@ -18,25 +19,6 @@ export const ON_TARGET: ReadonlySet<ItemState> = new Set(['verified', 'present-i
 
 /** Errors about this machine, not about one version: they stop the run (every other version would fail the same way). */
 export const FATAL_CODES: ReadonlySet<string> = new Set(['ELOCAL', 'ESTATE', 'EPROXYAUTH']);
-
-/** A counting semaphore: at most `size` holders; waiters are served in order. */
-class Window {
-  private held = 0;
-  private readonly waiting: (() => void)[] = [];
-  constructor(private readonly size: number) {}
-  acquire(): Promise<void> {
-    if (this.held < this.size) {
-      this.held++;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.waiting.push(resolve));
-  }
-  release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.held--;
-  }
-}
 
 export interface PackageRunContext extends ItemContext {
   /** Versions of one package worked on at once. */
@@ -102,7 +84,7 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
   // Up to `publishesPerPackage` versions of this package at once, started in version order:
   // a package with thousands of versions does not serialise the run. (dist-tags are set at
   // the end; `latest` is only ever sent with the source's latest version.)
-  const window = new Window(pc.sequential ? 1 : pc.publishesPerPackage);
+  const window = new Semaphore(pc.sequential ? 1 : pc.publishesPerPackage);
   const verifications: Promise<void>[] = [];
   const steps: Promise<void>[] = [];
   let fatal: unknown;
@@ -157,14 +139,14 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
     }
   };
   for (const r of rows) {
-    await window.acquire();
+    const release = await window.take();
     if (signal.aborted || stop || fatal !== undefined) {
-      window.release();
+      release();
       break;
     }
     let started!: () => void;
     const thisStarted = new Promise<void>((resolve) => (started = resolve));
-    steps.push(step(r, previousStarted, started).finally(() => window.release()));
+    steps.push(step(r, previousStarted, started).finally(release));
     previousStarted = thisStarted;
   }
   await Promise.all(steps);

@@ -31,6 +31,7 @@ import { MigrateError, toError } from '../errors.js';
 import { forOutput } from '../redact.js';
 import { checkModulePath } from '../builders/go-rules.js';
 import { VerifyingStream } from '../integrity/verify-stream.js';
+import { Semaphore } from '../semaphore.js';
 import { CodeArtifact, type PackageCoordinates } from '../targets/codeartifact.js';
 import { GenericTarget } from '../targets/generic.js';
 import { genericToGoModule } from '../targets/go-mapping.js';
@@ -190,43 +191,6 @@ export function allowedHost(header: string | undefined): boolean {
   return name !== undefined && isLoopbackHost(name);
 }
 
-/** Waiters for one of `size` slots, first come first served; a waiter's signal takes it out of the line. */
-class Slots {
-  private free: number;
-  private readonly waiting: (() => void)[] = [];
-
-  constructor(size: number) {
-    this.free = size;
-  }
-
-  async take(signal: AbortSignal): Promise<() => void> {
-    signal.throwIfAborted();
-    if (this.free > 0) this.free--;
-    else {
-      await new Promise<void>((resolve, reject) => {
-        const turn = () => {
-          signal.removeEventListener('abort', leave);
-          resolve();
-        };
-        const leave = () => {
-          this.waiting.splice(this.waiting.indexOf(turn), 1);
-          reject(signal.reason);
-        };
-        this.waiting.push(turn);
-        signal.addEventListener('abort', leave, { once: true });
-      });
-    }
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.free++;
-    };
-  }
-}
-
 interface HandlerLimits {
   loopbackOnly: boolean;
   upstreamTimeoutMs: number;
@@ -241,7 +205,7 @@ interface Pending {
 
 class GoProxyHandler {
   private readonly generic: GenericTarget;
-  private readonly downloads = new Slots(MAX_DOWNLOADS);
+  private readonly downloads = new Semaphore(MAX_DOWNLOADS);
 
   constructor(
     private readonly ca: CodeArtifact,
