@@ -13,9 +13,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LoadedJob } from '../src/config/load.js';
-import { MigrateError } from '../src/errors.js';
 import { parseLockfile } from '../src/lockfiles/index.js';
 import { collectInputs } from '../src/warm/inputs.js';
+import { thrown } from './support/thrown.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'cam-hostile-'));
@@ -31,15 +31,6 @@ function write(p: string, content: string): string {
   mkdirSync(dirname(p), { recursive: true });
   writeFileSync(p, content);
   return p;
-}
-function thrown(fn: () => unknown): MigrateError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MigrateError);
-    return e as MigrateError;
-  }
-  throw new Error('expected a MigrateError');
 }
 
 // an .npmrc token line, put together at run time: this file holds nothing a secret scanner takes for one

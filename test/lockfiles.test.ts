@@ -15,7 +15,6 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MigrateError } from '../src/errors.js';
 import { detect, mergeEntries, parseLockfile, parseLockfiles, type LockEntry } from '../src/lockfiles/index.js';
 import { parseGoSum } from '../src/lockfiles/gosum.js';
 import { jsonErrorOffset } from '../src/lockfiles/read.js';
@@ -23,6 +22,7 @@ import { firstBadLine } from '../src/lockfiles/yarn-classic.js';
 import { InternalNames } from '../src/warm/internal.js';
 import { planItems } from '../src/warm/items.js';
 import { NpmStore } from '../src/warm/npm-store.js';
+import { thrown } from './support/thrown.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cam-lockfiles-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -37,16 +37,6 @@ function file(name: string, content: string): string {
 const sri = (c: string) => `sha512-${c.repeat(86)}==`;
 const h64 = (c: string) => c.repeat(64);
 
-/** The coded error a call throws, or a failing test when it does not. */
-function thrown(fn: () => unknown): MigrateError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MigrateError);
-    return e as MigrateError;
-  }
-  throw new Error('expected a MigrateError');
-}
 const byName = (entries: LockEntry[], name: string, kind?: string) => entries.filter((e) => e.name === name && (!kind || e.kind === kind));
 
 describe('package-lock.json', () => {
