@@ -305,11 +305,13 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
       // every failure is caught here: one version the target cannot answer for is reported, never a crash
       void queue.add(async () => {
         let assets: Awaited<ReturnType<CodeArtifact['versionAssets']>>;
-        let assetsVersion = m.version;
+        // where the version is on the target (a format the ledger names but we do not know throws: reported below)
+        let coordinates: PackageCoordinates;
+        let version: string;
         try {
           const target = createTarget(m.format as Format, ca, m.repository || job.config.target.repositories[m.format as Format]?.internal || '');
-          const coordinates = target.coordinates(m.package);
-          const version = (assetsVersion = target.targetVersion(m.version));
+          coordinates = target.coordinates(m.package);
+          version = target.targetVersion(m.version);
           assets = await withRetry(
             async () => {
               const signal = AbortSignal.timeout(timeoutMs);
@@ -340,10 +342,9 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
         for (const [file, t] of theirs) if (!(file in m.files)) result.targetMismatches.push({ package: m.package, version: m.version, file, ledger: '(not in the ledger)', target: t, via: 'listing' });
         if (!opts.download) return;
         // what the listing vouches for, read byte for byte: the store may serve other bytes under it
-        const coordinates = createTarget(m.format as Format, ca, m.repository || job.config.target.repositories[m.format as Format]?.internal || '').coordinates(m.package);
         for (const file of listedAlike) {
           try {
-            const served = await withRetry(() => servedSha512(ca, coordinates, assetsVersion, file, job.config.limits.maxArtifactBytes, timeoutMs), { budget: job.config.limits.retries });
+            const served = await withRetry(() => servedSha512(ca, coordinates, version, file, job.config.limits.maxArtifactBytes, timeoutMs), { budget: job.config.limits.retries });
             result.targetDownloaded = (result.targetDownloaded ?? 0) + 1;
             if (served !== m.files[file]) result.targetMismatches.push({ package: m.package, version: m.version, file, ledger: m.files[file]!, target: served, via: 'download' });
           } catch (e) {
