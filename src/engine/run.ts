@@ -146,9 +146,11 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       return t;
     };
 
+    const configOf = new Map(config.sources.map((c) => [c.id, c]));
+    const formatOfSource = (source: Source) => formatOf(configOf.get(source.id)!);
     const listErrors: RunSummary['listErrors'] = [];
     const listError = (source: Source, name: string, error: MigrateError) => {
-      db.recordListError(source.id, formatOf(config.sources.find((c) => c.id === source.id)!), name, error.code, error.describe());
+      db.recordListError(source.id, formatOfSource(source), name, error.code, error.describe());
       listErrors.push({ source: source.id, package: name, code: error.code, message: error.describe() });
       emit({ type: 'list-error', source: source.id, package: name, code: error.code, message: error.describe() });
     };
@@ -182,10 +184,10 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     // into it (and move `latest`). Its names are listed once every source is enumerated, and
     // only those no other source holds; the job confirms a shared name by setting `package`.
     const readFromRepository = (source: Source) => {
-      const c = config.sources.find((x) => x.id === source.id);
+      const c = configOf.get(source.id);
       return c?.kind === 'git' && !c.package;
     };
-    const deferred: { source: Source; names: string[] }[] = [];
+    const deferred = new Map<Source, Set<string>>();
     try {
       for (const source of sources.values()) {
         const seen = { names: new Set<string>(), complete: true };
@@ -213,22 +215,20 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
             continue;
           }
           if (readFromRepository(source)) {
-            const d = deferred.find((x) => x.source === source) ?? (deferred.push({ source, names: [] }), deferred[deferred.length - 1]!);
-            d.names.push(n.name);
+            (deferred.get(source) ?? deferred.set(source, new Set()).get(source)!).add(n.name);
             continue;
           }
           seen.names.add(n.name);
           list(source, n.name);
         }
       }
-      const holders = (format: Format, name: string, self: Source) => [
-        ...[...enumerated].filter(([id, seen]) => id !== self.id && seen.names.has(name) && formatOf(config.sources.find((c) => c.id === id)!) === format).map(([id]) => id),
-        ...deferred.filter((d) => d.source !== self && d.names.includes(name) && formatOf(config.sources.find((c) => c.id === d.source.id)!) === format).map((d) => d.source.id),
-      ];
-      for (const { source, names } of deferred) {
-        const format = formatOf(config.sources.find((c) => c.id === source.id)!);
+      // the other sources of the same format that hold a name: what they listed, or what their repository named
+      const holders = (self: Source, name: string) =>
+        [...sources.values()].filter((o) => o !== self && formatOfSource(o) === formatOfSource(self) && (deferred.get(o) ?? enumerated.get(o.id)?.names)?.has(name)).map((o) => o.id);
+      for (const [source, names] of deferred) {
+        const format = formatOfSource(source);
         for (const name of names) {
-          const others = holders(format, name, source);
+          const others = holders(source, name);
           if (others.length === 0) {
             enumerated.get(source.id)!.names.add(name);
             list(source, name);
