@@ -448,10 +448,15 @@ describe('real fixture repositories (test/fixtures/git, git bundles)', () => {
 /** A setup.py that starts a grandchild, records both pids, then hangs. */
 function hangingProject(pidFile: string): Record<string, string> {
   return {
+    // the pids as this machine's /proc counts them: os.getpid() and child.pid
+    // count in the build's own PID namespace
     'setup.py': `import os, subprocess, time
 child = subprocess.Popen(["/bin/sleep", "300"])
+me = os.readlink("/proc/self")
+with open("/proc/%s/task/%s/children" % (me, me)) as f:
+    kids = f.read().split()
 with open(${JSON.stringify(pidFile)}, "w") as f:
-    f.write("%d %d" % (os.getpid(), child.pid))
+    f.write("%s %s" % (me, kids[0]))
 time.sleep(300)
 `,
   };
