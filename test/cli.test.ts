@@ -131,6 +131,9 @@ describe('run, status and dry runs through the CLI', () => {
     expect(s.complete).toBe(ALL.length);
     expect(typeof s.peakRssBytes).toBe('number');
     expect(s.peakRssBytes).toBeGreaterThan(0);
+    // the live heap is part of what RSS counts
+    expect(s.peakLiveHeapBytes).toBeGreaterThan(0);
+    expect(s.peakLiveHeapBytes).toBeLessThan(s.peakRssBytes);
 
     const lines = itemLines(r.stderr);
     expect(lines.map((l) => l.subject).sort()).toEqual([...ALL].sort());

@@ -70,5 +70,7 @@ export interface RunSummary {
   blobRecheck: { bytes: number; ms: number };
   durationMs: number;
   peakRssBytes: number;
+  /** The largest JS heap left after a full collection: what the run held, without the garbage V8 had not collected yet. */
+  peakLiveHeapBytes: number;
   exitCode: 0 | 1;
 }

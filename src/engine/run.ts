@@ -26,7 +26,7 @@ import type { JobConfig } from '../config/schema.js';
 import type { ProgressEvent, RunOutcome, RunSummary } from './events.js';
 import type { ItemContext } from './item.js';
 import { FATAL_CODES, migratePackage, type PackageRunContext } from './package.js';
-import { applyFilters, summarize } from './summary.js';
+import { applyFilters, summarize, watchLiveHeap } from './summary.js';
 import { checkGoSums, goSumFiles } from './gosum-check.js';
 import { Limiter } from './limiter.js';
 import { gracefulStop } from './stop.js';
@@ -115,6 +115,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
   }
   let state: StateDb | undefined;
   let ca: CodeArtifact | undefined;
+  const liveHeap = watchLiveHeap();
   try {
     state = StateDb.open(join(stateDir, `${job.name}.sqlite`));
     const db = state;
@@ -427,6 +428,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       tokenFetches: ca?.tokenFetches ?? 0,
       blobRecheck: { bytes: blobs.recheck.bytes, ms: Math.round(blobs.recheck.ms) },
       durationMs: Date.now() - started,
+      peakLiveHeapBytes: liveHeap.peak(),
     });
     if (fatalError !== undefined) {
       tryEndRun(db, 'stopped-by-error', { ...summary, error: toError(fatalError).message });
@@ -435,6 +437,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     db.endRun(summary.interrupted ? 'interrupted' : summary.exitCode === 0 ? 'complete' : 'incomplete', summary);
     return summary;
   } finally {
+    liveHeap.stop();
     stopping.dispose();
     closeSources();
     release();

@@ -20,6 +20,7 @@
  * Prints a table and writes state/bench.json.
  *
  * CAM_BENCH_CPU_PROF=dir writes a V8 CPU profile of every run of the tool;
+ * CAM_BENCH_NODE_FLAGS='--optimize-for-size' runs the tool with those V8 flags;
  * CAM_BENCH_TRACE=1 prints the stand-in's requests before each sweep run's first publish.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -100,8 +101,9 @@ function runCli(sandbox: Sandbox, job: string, extra: string[] = [], extraEnv: R
   return new Promise((res, rej) => {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('AWS_')) env[k] = v;
-    // CAM_BENCH_CPU_PROF=dir: a V8 CPU profile of every run of the tool, to see where its time goes
-    const profile = process.env.CAM_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CAM_BENCH_CPU_PROF}`] : [];
+    // CAM_BENCH_CPU_PROF=dir: a V8 CPU profile of every run of the tool, to see where its time goes;
+    // CAM_BENCH_NODE_FLAGS='--optimize-for-size': V8 flags for the tool, to see what its memory costs in speed
+    const profile = [...(process.env.CAM_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CAM_BENCH_CPU_PROF}`] : []), ...(process.env.CAM_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
     const child = spawn(process.execPath, [...profile, '--no-deprecation', join(ROOT, 'dist/src/cli/main.js'), '--state-dir', join(dir, 'state'), 'run', job, '--json', '--quiet', ...extra], {
       env: { ...env, ...sandbox.descriptor.env, ...extraEnv, AWS_EC2_METADATA_DISABLED: 'true' },
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -185,7 +187,7 @@ try {
   // use >= 90% of it. Many packages, then one package of many versions at the default
   // within-package setting and at each --per-package value. Sources from an in-memory registry: seeding
   // thousands of versions into Verdaccio would take longer than the runs.
-  const sweep: { quota: number; case: string; versions: number; seconds: number; perSecond: number; ratio: number; steadyPerSecond: number; steadyRatio: number; firstPublishSeconds: number; publishesPerPackage: number; peakPackages: number; peakRssBytes: number; quota429s: number; rateSource: string }[] = [];
+  const sweep: { quota: number; case: string; versions: number; seconds: number; perSecond: number; ratio: number; steadyPerSecond: number; steadyRatio: number; firstPublishSeconds: number; publishesPerPackage: number; peakPackages: number; peakRssBytes: number; peakLiveHeapBytes: number; quota429s: number; rateSource: string }[] = [];
   const sweepRegistry = await startHostileRegistry();
   try {
     const seedMemory = (scope: string, packages: number, versions: number) => {
@@ -229,7 +231,7 @@ try {
         const steady = window > 0 ? (publishes.length - 1) / window : 0;
         const firstPublishSeconds = publishes.length > 0 ? (publishes[0]! - started) / 1000 : 0;
         if (process.env.CAM_BENCH_TRACE) for (const e of entries.filter((e) => publishes.length === 0 || e.at <= publishes[0]!)) log(`  +${e.at - started} ms ${e.operation} ${e.package ?? ''} ${e.status}`);
-        sweep.push({ quota, case: label, versions: published, seconds: s.durationMs / 1000, perSecond, ratio: perSecond / quota, steadyPerSecond: steady, steadyRatio: steady / quota, firstPublishSeconds, publishesPerPackage: s.inFlight.publishesPerPackage, peakPackages: s.inFlight.peakPackages, peakRssBytes: s.peakRssBytes, quota429s, rateSource: s.rates.publish?.source ?? '?' });
+        sweep.push({ quota, case: label, versions: published, seconds: s.durationMs / 1000, perSecond, ratio: perSecond / quota, steadyPerSecond: steady, steadyRatio: steady / quota, firstPublishSeconds, publishesPerPackage: s.inFlight.publishesPerPackage, peakPackages: s.inFlight.peakPackages, peakRssBytes: s.peakRssBytes, peakLiveHeapBytes: s.peakLiveHeapBytes, quota429s, rateSource: s.rates.publish?.source ?? '?' });
       }
     }
 
@@ -335,6 +337,7 @@ try {
       all429sInLog: m.quota429,
       tokenFetches: m.main.tokenFetches,
       peakRssBytes: m.main.peakRssBytes,
+      peakLiveHeapBytes: m.main.peakLiveHeapBytes,
     };
   })();
   const result = {
@@ -364,7 +367,7 @@ try {
             `  vs sequential     ${t.ratioToSequential.toFixed(1)}x (one at a time: ${t.sequentialVersionsPerSecond.toFixed(2)} versions/s)`,
             `  throttles         ${t.throttlesSeen} seen by the tool, ${t.all429sInLog} 429s in the stand-in's log (all runs)`,
             `  rerun             ${(m.rerun.durationMs / 1000).toFixed(2)} s, ${m.rerunRequests} requests to the target`,
-            `  peak RSS          ${mb(t.peakRssBytes)} (main run)`,
+            `  peak RSS          ${mb(t.peakRssBytes)} (main run; live heap ${mb(t.peakLiveHeapBytes)})`,
             `  re-hash before publish  ${m.main.blobRecheck.ms.toFixed(0)} ms summed over ${t.versions} concurrent checks (${mb(m.main.blobRecheck.bytes)}) in the main run`,
           ]
         : []),
@@ -377,7 +380,7 @@ try {
         : []),
       ...sweep.map(
         (x) =>
-          `  sweep ${String(x.quota).padStart(3)}/s  ${x.case.padEnd(22)} ${x.perSecond.toFixed(1)}/s = ${(x.ratio * 100).toFixed(1)}% of the quota end to end; ${x.steadyPerSecond.toFixed(1)}/s = ${(x.steadyRatio * 100).toFixed(1)}% first publish to last (${x.versions} versions, ${x.seconds.toFixed(1)} s, first publish after ${x.firstPublishSeconds.toFixed(1)} s, ${x.peakPackages} packages in flight at most, rate from ${x.rateSource}, ${x.quota429s} quota 429s, peak RSS ${mb(x.peakRssBytes)})`,
+          `  sweep ${String(x.quota).padStart(3)}/s  ${x.case.padEnd(22)} ${x.perSecond.toFixed(1)}/s = ${(x.ratio * 100).toFixed(1)}% of the quota end to end; ${x.steadyPerSecond.toFixed(1)}/s = ${(x.steadyRatio * 100).toFixed(1)}% first publish to last (${x.versions} versions, ${x.seconds.toFixed(1)} s, first publish after ${x.firstPublishSeconds.toFixed(1)} s, ${x.peakPackages} packages in flight at most, rate from ${x.rateSource}, ${x.quota429s} quota 429s, peak RSS ${mb(x.peakRssBytes)}, live heap ${mb(x.peakLiveHeapBytes)})`,
       ),
       ...(bigRerun ? [`  rerun of a completed ${bigRerun.versions}-version job  ${bigRerun.rerunSeconds.toFixed(2)} s, ${bigRerun.rerunRequests} requests to the target (first run ${bigRerun.firstSeconds.toFixed(1)} s, exit ${bigRerun.rerunExit})`] : []),
       ...scale.map((x) => `  scale ${String(x.packages).padStart(6)} packages  dry run ${x.seconds.toFixed(1)} s = ${x.msPerPackage.toFixed(2)} ms/package, peak RSS ${mb(x.peakRssBytes)} (${x.listed} would-publish)`),
