@@ -1,0 +1,190 @@
+/**
+ * builders/process: how far the kill of a build reaches, with real processes.
+ * A build that calls setsid() (a daemon: `setsid sleep 1000 &`, os.setsid()
+ * after a fork) leaves the process group; in the build's own PID namespace it
+ * still dies with the build, at a timeout, an abort, or when the command exits.
+ * This machine and CI have a working `unshare`: the namespace is required here,
+ * not skipped when missing. The fallback (the process group alone) is run
+ * explicitly, for the results that must not depend on the containment.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { containment, runProcess, type RunOptions } from '../src/builders/process.js';
+
+const ENV = { PATH: '/usr/local/bin:/usr/bin:/bin' };
+let tmp: string;
+let n = 0;
+/** Every daemon a test started, killed after it whatever the test found. */
+const started: number[] = [];
+
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'cam-contain-'));
+});
+afterEach(() => {
+  for (const pid of started.splice(0)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone, as it should be
+    }
+  }
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+/**
+ * A shell line that starts a daemon in a session of its own (out of the build's
+ * process group) and waits until it has written its pid. The pid is read from
+ * /proc/self/stat, not `$$`: `$$` is the pid inside the build's namespace, the
+ * /proc mounted here counts in ours.
+ */
+function daemonLine(pidFile: string): string {
+  const daemon = `read pid rest </proc/self/stat; echo $pid >${pidFile}.tmp; mv ${pidFile}.tmp ${pidFile}; exec sleep 300`;
+  return `setsid sh -c '${daemon}' </dev/null >/dev/null 2>&1 & while [ ! -s ${pidFile} ]; do sleep 0.05; done`;
+}
+
+async function daemonPid(pidFile: string): Promise<number> {
+  const pid = Number((await readFile(pidFile, 'utf8')).trim());
+  expect(pid).toBeGreaterThan(1);
+  started.push(pid);
+  return pid;
+}
+
+/** Alive and not a zombie (PID 1 here may not reap orphans promptly). */
+async function alive(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  return stat !== '' && !/^\d+ \(.*\) Z/.test(stat);
+}
+
+/** Polls for up to 5 s: the kernel tears a namespace down asynchronously to our 'close'. */
+async function goneSoon(pid: number): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    if (!(await alive(pid))) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+async function waitForFile(path: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if ((await readFile(path, 'utf8').catch(() => '')).trim() !== '') return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${path} never appeared`);
+}
+
+function run(argv: string[], more: Partial<RunOptions> = {}) {
+  return runProcess({ argv, cwd: tmp, env: ENV, timeoutMs: 60_000, ...more });
+}
+
+describe('a build in its own PID namespace', () => {
+  it('is what this machine gives (unshare works here and in CI)', () => {
+    expect(containment()).toBe('pid-namespace');
+  });
+
+  it('takes a setsid daemon down with it at the timeout', async () => {
+    const pidFile = join(tmp, `daemon-${++n}`);
+    // 2 s, not less: the daemon must have written its pid before the kill, also on a loaded machine
+    const res = await run(['sh', '-c', `${daemonLine(pidFile)}; sleep 300`], { timeoutMs: 2000 });
+    expect(res.timedOut).toBe(true);
+    expect(res.signal).toBe('SIGKILL');
+    const pid = await daemonPid(pidFile);
+    expect(await goneSoon(pid), `daemon ${pid}`).toBe(true);
+  });
+
+  it('takes a setsid daemon down with it when the command exits on its own', async () => {
+    const pidFile = join(tmp, `daemon-${++n}`);
+    const res = await run(['sh', '-c', `${daemonLine(pidFile)}; exit 0`]);
+    expect(res).toMatchObject({ exitCode: 0, signal: null, timedOut: false, aborted: false });
+    const pid = await daemonPid(pidFile);
+    expect(await goneSoon(pid), `daemon ${pid}`).toBe(true);
+  });
+
+  it('takes a setsid daemon down with it on abort', async () => {
+    const pidFile = join(tmp, `daemon-${++n}`);
+    const ac = new AbortController();
+    const p = run(['sh', '-c', `${daemonLine(pidFile)}; sleep 300`], { signal: ac.signal });
+    await waitForFile(pidFile);
+    const pid = await daemonPid(pidFile);
+    expect(await alive(pid)).toBe(true);
+    ac.abort();
+    const res = await p;
+    expect(res.aborted).toBe(true);
+    expect(await goneSoon(pid), `daemon ${pid}`).toBe(true);
+  });
+
+  it('gives the command exactly the environment it is given (nothing added, not even PWD)', async () => {
+    const env = { PATH: '/usr/bin:/bin', SPACED: 'a b', EMPTY: '' };
+    const res = await runProcess({ argv: ['env'], cwd: tmp, env, timeoutMs: 60_000 });
+    expect(res.output.trimEnd().split('\n').sort()).toEqual(['EMPTY=', 'PATH=/usr/bin:/bin', 'SPACED=a b']);
+  });
+});
+
+describe('with only a process group (the fallback)', () => {
+  it('a setsid daemon escapes: the hole the namespace closes', async () => {
+    const pidFile = join(tmp, `daemon-${++n}`);
+    const res = await run(['sh', '-c', `${daemonLine(pidFile)}; exit 0`], { containment: 'process-group' });
+    expect(res.exitCode).toBe(0);
+    const pid = await daemonPid(pidFile);
+    expect(await alive(pid)).toBe(true);
+  });
+});
+
+// The result means the same whichever containment ran the command.
+describe.each([
+  ['pid-namespace', {}],
+  ['process-group', { containment: 'process-group' }],
+] as const)('results, contained by %s', (_name, contain) => {
+  it('exit 3: exitCode 3, stdout and stderr both in the output', async () => {
+    const res = await run(['sh', '-c', 'echo out; echo err >&2; exit 3'], contain);
+    expect(res).toMatchObject({ exitCode: 3, signal: null, timedOut: false, aborted: false });
+    expect(res.output.split('\n').sort()).toEqual(['', 'err', 'out']);
+  });
+
+  it('exit 143 is an exit code, not a signal', async () => {
+    const res = await run(['sh', '-c', 'exit 143'], contain);
+    expect(res).toMatchObject({ exitCode: 143, signal: null });
+  });
+
+  it('killed by SIGTERM from inside (its own kill): signal SIGTERM, no exit code', async () => {
+    // as the init of a namespace the shell would survive this: the command is the init's child
+    const res = await run(['sh', '-c', 'kill -TERM $$; echo survived'], contain);
+    expect(res).toMatchObject({ exitCode: null, signal: 'SIGTERM', timedOut: false, aborted: false });
+    expect(res.output).not.toContain('survived');
+  });
+
+  it('a timeout: timedOut, killed by SIGKILL', async () => {
+    const res = await run(['sleep', '300'], { ...contain, timeoutMs: 500 });
+    expect(res).toMatchObject({ exitCode: null, signal: 'SIGKILL', timedOut: true, aborted: false });
+  });
+
+  it('argv[0] is looked up in env.PATH, and the cwd is the one given', async () => {
+    await writeFile(join(tmp, 'marker'), '');
+    const res = await run(['ls', 'marker'], contain);
+    expect(res).toMatchObject({ exitCode: 0, output: 'marker\n' });
+  });
+
+  it('a program that is not there rejects with ENOENT, as spawn does', async () => {
+    const e = await run(['no-such-program-here'], contain).then(
+      () => undefined,
+      (err: unknown) => err as NodeJS.ErrnoException,
+    );
+    expect(e?.code).toBe('ENOENT');
+  });
+
+  it('a missing cwd rejects with ENOENT', async () => {
+    const e = await run(['true'], { ...contain, cwd: join(tmp, 'no-such-dir') }).then(
+      () => undefined,
+      (err: unknown) => err as NodeJS.ErrnoException,
+    );
+    expect(e?.code).toBe('ENOENT');
+  });
+});
