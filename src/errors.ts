@@ -36,6 +36,7 @@ export type ErrorCode =
   | 'ELOCKFILE' // a lockfile cannot be read or is malformed: the message names the file and line (or path in it)
   | 'ENAMECLAIMED' // a git source without `package` names, from its repository, a package another source holds
   | 'EPUBLISHBLOCKED' // the package's origin configuration on the target blocks publishing (kept by harden): nothing is sent
+  | 'ETARGETSILENT' // CodeArtifact answered nothing to requests in a row (each silent past its idle timeout): the peer is stuck, so the run stops and a rerun resumes
   | 'EPROXYAUTH'; // the HTTP proxy (HTTPS_PROXY/HTTP_PROXY) refused its credentials (407): every request would, so the run stops
 
 export interface MigrateErrorInit {
@@ -131,5 +132,17 @@ export function proxyAuthError(where: string, cause?: unknown): MigrateError {
     status: 407,
     cause,
     hint: 'check the user and password in HTTPS_PROXY / HTTP_PROXY (a password with special characters must be percent-encoded), or NO_PROXY for hosts reached directly; then rerun',
+  });
+}
+
+/**
+ * `peer` (the CodeArtifact API, or a repository endpoint) answered none of `silentInARow`
+ * requests in a row, each cut off after `idleMs` of silence: it, or the way to it, is stuck. Going on would hold
+ * the run for versions x retries x the idle timeout, so it stops; the rows say where
+ * each version stood, and a rerun resumes.
+ */
+export function targetSilentError(peer: string, silentInARow: number, idleMs: number): MigrateError {
+  return new MigrateError('ETARGETSILENT', `${peer} answered none of the last ${silentInARow} requests (each cut off after ${idleMs / 1000} s of silence): it, or the network path to it, is stuck; stopped`, {
+    hint: 'check the way to CodeArtifact (proxy, VPC endpoint, firewall) and the AWS Health Dashboard, then rerun: it resumes where this run stopped. target.idleTimeoutSeconds is how long a request may stay silent',
   });
 }

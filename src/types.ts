@@ -113,4 +113,8 @@ export interface RateLimiter {
   throttled(names: readonly BucketName[]): void;
   /** The request succeeded; `ms` is how long it took (the engine sizes in-flight work from it). */
   succeeded(names: readonly BucketName[], ms?: number): void;
+  /** `peer` (the API, or one repository endpoint's host) answered something, any status: whatever else is wrong, it is not stuck. */
+  answered(peer: string): void;
+  /** `peer` said nothing: connecting, or waiting for the answer, stayed silent past the idle timeout (`idleMs`). */
+  silent(peer: string, idleMs: number): void;
 }

@@ -217,7 +217,7 @@ describe('500 from the target', () => {
     te = await startTestEnv();
     await seedPrivate(
       te,
-      ['fault-500-publish', 'fault-500-lost', 'fault-500-reads', 'fault-500-permanent', 'fault-stuck'].map((name) => ({ name, versions })),
+      ['fault-500-publish', 'fault-500-lost', 'fault-500-reads', 'fault-500-permanent', 'fault-stuck', 'fault-silent-npmpublish', 'fault-silent-listpackageversions'].map((name) => ({ name, versions })),
     );
   });
   afterEach(() => {
@@ -265,6 +265,39 @@ describe('500 from the target', () => {
     expect(reads[0]).toBe(0); // the one left hanging
     expect(reads.slice(1)).toContain(200);
   }, 60_000);
+
+  // A target that stops answering altogether: every request silent until cut off. Without a
+  // breaker each version waits (retries + 1) x the idle timeout, one after another.
+  for (const [operation, what] of [
+    ['npm:Publish', 'the npm endpoint (publishes)'],
+    ['ListPackageVersions', 'the API (the SDK)'],
+  ] as const) {
+    it(`a target that stops answering through ${what}: ETARGETSILENT after 8 silent requests in a row, exit 1; answered again, the rerun publishes every version once`, async () => {
+      const NAME = `fault-silent-${operation.replace(/\W/g, '').toLowerCase()}`;
+      const jobName = `silent-${operation.replace(/\W/g, '').toLowerCase()}`;
+      te.sandbox.standIn.addFault({ operation, package: NAME, status: 0, hang: true });
+      const job = te.writeJob({ name: jobName, privateNpm: { packages: [NAME] }, github: false, limits: { retries: 3 } });
+      const doc = parse(readFileSync(job, 'utf8')) as { target: Record<string, unknown> };
+      doc.target.idleTimeoutSeconds = 1;
+      writeFileSync(job, stringify(doc));
+      try {
+        const r = await te.cli(['run', job, '--json']);
+        expect(r.code, r.stderr).toBe(1);
+        expect((JSON.parse(r.stdout) as { error: { code: string; hint: string } }).error).toMatchObject({ code: 'ETARGETSILENT', hint: expect.stringContaining('rerun') });
+        expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+        // 3 versions x 4 attempts would be 12 silent requests: the run stopped at the 8th
+        expect(logOf(te, operation, NAME).filter((e) => e.status === 0)).toHaveLength(8);
+        expect(te.sandbox.standIn.versions(REPO, 'npm', undefined, NAME)).toEqual([]);
+        expect(Object.values(statesOf(te, jobName, NAME)).every((s) => s !== 'verified')).toBe(true);
+      } finally {
+        te.sandbox.standIn.clearFaults();
+      }
+      const again = await te.cli(['run', job, '--json']);
+      expect(again.code, again.stderr).toBe(0);
+      expect(statesOf(te, jobName, NAME)).toEqual(allOf(versions, 'verified'));
+      for (const v of versions) expect(logOf(te, 'npm:Publish', NAME, v).filter((e) => e.status >= 200 && e.status < 300)).toHaveLength(1);
+    }, 90_000);
+  }
 
   it('DescribePackageVersion and ListPackageVersionAssets answered 500 twice: verified anyway', async () => {
     const NAME = 'fault-500-reads';

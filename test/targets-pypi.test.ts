@@ -69,6 +69,10 @@ class RecordingLimiter implements RateLimiter {
   succeeded(names: readonly BucketName[]): void {
     this.events.push(`succeeded ${names.join('+')}`);
   }
+  answered(): void {}
+  silent(): void {
+    this.events.push('silent');
+  }
 }
 
 function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; stdout: string; stderr: string }> {

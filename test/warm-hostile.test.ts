@@ -263,6 +263,29 @@ describe('warm under throttling', () => {
   });
 });
 
+describe('a store that stops answering', () => {
+  it('metadata requests held open one after another: ETARGETSILENT after 8 silent requests in a row (exit 1), not every entry x retries x the idle timeout', async () => {
+    const names = Array.from({ length: 12 }, (_, i) => `hx-mute-${i}`);
+    for (const n of names) integrity[n] = `sha512-${Buffer.alloc(64, 1).toString('base64')}`;
+    const held: http.ServerResponse[] = [];
+    const unroute = store.route(/\/npm\/npm-store\/hx-mute-\d+$/, (_req, res) => void held.push(res));
+    try {
+      // 12 entries x 2 tries would be 24 silent requests, one idle timeout after another
+      const r = await warm(job('mute', names));
+      expect(r.code, r.stderr).toBe(1);
+      expect((r.summary as unknown as { error: { code: string } }).error.code).toBe('ETARGETSILENT');
+      // named: which endpoint, and the silence its requests were cut off after
+      expect(r.stderr).toMatch(/error ETARGETSILENT: CodeArtifact's npm endpoint of npm-store at 127\.0\.0\.1:\d+ answered none of the last 8 requests \(each cut off after 1 s of silence\)/);
+      // the stop came with the first wave's silence: no entry was tried again
+      expect(held.length).toBeGreaterThanOrEqual(8);
+      expect(held.length).toBeLessThanOrEqual(names.length);
+    } finally {
+      unroute();
+      for (const res of held) res.destroy();
+    }
+  });
+});
+
 describe('warm and the stop', () => {
   it('SIGTERM while the store holds requests open: exit 130 within the grace period, the entry left for the next warm', async () => {
     integrity['hx-held'] = (await publishWithDeps(te.sandbox.publicRegistries!.npm, 'hx-held', '1.0.0')).integrity;

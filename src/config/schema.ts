@@ -162,7 +162,7 @@ export const jobSchema = z
           // YAML reads an unquoted 111122223333 as a number (and drops leading zeros)
           .string({ error: (i) => (i.input === undefined ? undefined : 'the 12-digit account id in quotes, e.g. domainOwner: "111122223333"') })
           .regex(/^\d{12}$/, 'the 12-digit AWS account id that owns the domain, quoted'),
-        idleTimeoutSeconds: z.number().int().min(1).max(3600).default(300).describe('a CodeArtifact API request silent this long (a stuck connection) is cut off and retried'),
+        idleTimeoutSeconds: z.number().int().min(1).max(3600).default(300).describe('a CodeArtifact request (API or repository endpoint) silent this long (a stuck connection) is cut off and retried; 8 in a row with no answer between stop the run (ETARGETSILENT)'),
         tokenDurationSeconds: z
           .number()
           .int()

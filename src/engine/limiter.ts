@@ -71,9 +71,23 @@ class Bucket {
   }
 }
 
+/**
+ * Requests in a row that got no answer at all from one peer (the API, or one
+ * repository endpoint's host: they are different hosts, and a proxy or firewall can
+ * lose one and not the other), with no answer from it between, before it counts as stuck. One stuck connection (a NAT dropping it) is retried and
+ * never comes near this; a service that stopped answering reaches it within about
+ * one idle timeout, since every request in flight goes silent together. Without it
+ * a stuck target holds a run for versions x retries x the idle timeout.
+ */
+export const STUCK_AFTER = 8;
+
 export class Limiter implements RateLimiter {
   private readonly buckets: Record<BucketName, Bucket>;
   throttles = 0;
+  /** Per peer, its silent requests since its last answer. */
+  private readonly silentInARow = new Map<string, number>();
+  /** Called once per peer, when STUCK_AFTER of its requests in a row got no answer (the last after `idleMs`): the run stops (ETARGETSILENT). */
+  onStuck?: (peer: string, silentInARow: number, idleMs: number) => void;
 
   /** `list` is the rate of each of the three List operations (200/s each by default). */
   constructor(rates: Rates | Record<BucketName, number>) {
@@ -109,6 +123,16 @@ export class Limiter implements RateLimiter {
 
   succeeded(names: readonly BucketName[], ms?: number): void {
     for (const n of names) this.buckets[n].succeeded(ms);
+  }
+
+  answered(peer: string): void {
+    this.silentInARow.delete(peer);
+  }
+
+  silent(peer: string, idleMs: number): void {
+    const n = (this.silentInARow.get(peer) ?? 0) + 1;
+    this.silentInARow.set(peer, n);
+    if (n === STUCK_AFTER) this.onStuck?.(peer, n, idleMs);
   }
 
   rate(name: BucketName): number {

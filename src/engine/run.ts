@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import PQueue from 'p-queue';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import type { LoadedJob } from '../config/load.js';
-import { localError, MigrateError, toError } from '../errors.js';
+import { localError, MigrateError, targetSilentError, toError } from '../errors.js';
 import { sweepLeftovers } from '../state/leftovers.js';
 import { BlobStore } from '../state/blobs.js';
 import { registerSecret } from '../redact.js';
@@ -128,6 +128,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     let rates = resolveRates(fromJob);
     let quotaNote: string | undefined;
     const limiter = new Limiter(Object.fromEntries(Object.entries(rates).map(([b, r]) => [b, r.rate])) as Record<BucketName, number>);
+    limiter.onStuck = (peer, n, idleMs) => stopFatally(targetSilentError(peer, n, idleMs));
     // The target is touched lazily: a rerun with nothing left to do sends it nothing.
     const getCa = () => {
       if (!ca) {
@@ -436,6 +437,9 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     }
     db.endRun(summary.interrupted ? 'interrupted' : summary.exitCode === 0 ? 'complete' : 'incomplete', summary);
     return summary;
+  } catch (e) {
+    // a step cut off by the fatal stop (EINTERRUPTED, or its retries' last error) is not the reason
+    throw fatalError ?? e;
   } finally {
     liveHeap.stop();
     stopping.dispose();

@@ -92,6 +92,8 @@ export class CodeArtifact {
   readOnly = false;
   /** The service's token expirations lay in our past: this machine's clock is ahead. */
   clockSkewSuspected = false;
+  /** Silence before any request to the service (API or repository endpoint) is cut off: target.idleTimeoutSeconds. */
+  readonly idleTimeoutMs: number;
 
   constructor(
     readonly config: TargetConfig,
@@ -100,7 +102,8 @@ export class CodeArtifact {
     /** Cuts off every call in flight (the stop after its grace period). */
     private readonly abortSignal?: AbortSignal,
   ) {
-    this.client = client ?? new CodeartifactClient({ region: config.region, maxAttempts: 1, requestHandler: sdkRequestHandler(config.region, process.env, (config.idleTimeoutSeconds ?? SDK_IDLE_TIMEOUT_MS / 1000) * 1000), logger: QUIET_SDK_LOGGER });
+    this.idleTimeoutMs = (config.idleTimeoutSeconds ?? SDK_IDLE_TIMEOUT_MS / 1000) * 1000;
+    this.client = client ?? new CodeartifactClient({ region: config.region, maxAttempts: 1, requestHandler: sdkRequestHandler(config.region, process.env, this.idleTimeoutMs), logger: QUIET_SDK_LOGGER });
   }
 
   /**
@@ -370,16 +373,23 @@ export class CodeArtifact {
     const started = performance.now();
     try {
       const out = await send({ abortSignal });
+      this.limiter.answered(API_PEER);
       this.limiter.succeeded(buckets, performance.now() - started);
       return out;
     } catch (thrown) {
       if (abortSignal?.aborted) throw new MigrateError('EINTERRUPTED', `CodeArtifact ${operation}: cut off by the stop`, { cause: thrown });
+      // the SDK's handler names its connect and idle timeouts TimeoutError: nothing came back
+      if (toError(thrown).name === 'TimeoutError') this.limiter.silent(API_PEER, this.idleTimeoutMs);
+      else if ((thrown as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== undefined) this.limiter.answered(API_PEER);
       const e = classifySdkError(operation, thrown);
       if (e.code === 'ETHROTTLED') this.limiter.throttled(buckets);
       throw e;
     }
   }
 }
+
+/** How the stuck-peer count names the AWS API (one host for every SDK call). */
+const API_PEER = 'the CodeArtifact API';
 
 function notFoundAs<T>(value: T) {
   return (e: unknown): T => {

@@ -24,7 +24,7 @@ import type { Readable } from 'node:stream';
 import { MigrateError, proxyAuthError, toError } from '../errors.js';
 import { parseRetryAfter } from '../net/retry-after.js';
 import type { BucketName, RateLimiter } from '../types.js';
-import { NetworkError, request, ResponseLimitError, type HttpResponse } from './http.js';
+import { DEFAULT_IDLE_MS, NetworkError, request, ResponseLimitError, type HttpResponse } from './http.js';
 
 export type { HttpResponse } from './http.js';
 
@@ -38,6 +38,8 @@ export interface EndpointSession {
   invalidateToken(token: string): void;
   /** A plan: only GET and HEAD may be sent. */
   readonly readOnly?: boolean;
+  /** Silence before a request is cut off, when the request names no `timeoutMs` (target.idleTimeoutSeconds). */
+  readonly idleTimeoutMs?: number;
 }
 
 export interface EndpointOptions {
@@ -117,7 +119,7 @@ export class RepositoryEndpoint {
           headers: { ...req.headers, authorization: authorization(this.opts.auth, token) },
           body,
           signal: req.signal,
-          timeoutMs: req.timeoutMs,
+          timeoutMs: req.timeoutMs ?? this.session.idleTimeoutMs,
           digests: req.digests,
           maxBytes: req.maxBytes,
           deadlineMs: req.deadlineMs,
@@ -129,10 +131,12 @@ export class RepositoryEndpoint {
           throw new MigrateError('ETARGET', `${subject}: ${what}: the request body failed: ${bodyError.message} (outcome unknown)`, { subject, cause: bodyError });
         }
         if (e instanceof ResponseLimitError) throw new MigrateError('ETARGETREJECTED', `${subject}: ${what}: ${e.message}`, { subject, cause: e });
+        if (e instanceof NetworkError && e.silent) limiter.silent(this.peer(req.url), req.timeoutMs ?? this.session.idleTimeoutMs ?? DEFAULT_IDLE_MS);
         if (e instanceof NetworkError) throw new MigrateError('ETARGET', `${subject}: ${what}: ${e.message} (outcome unknown)`, { subject, cause: e });
         if (e instanceof MigrateError) throw e;
         throw new MigrateError('ETARGET', `${subject}: ${what}: ${toError(e).message}`, { subject, cause: e });
       }
+      limiter.answered(this.peer(req.url));
       if (res.status === 407) throw proxyAuthError(`${subject}: ${what}`);
       if (res.status === 401 && authTry === 0) {
         this.session.invalidateToken(token);
@@ -153,6 +157,11 @@ export class RepositoryEndpoint {
       limiter.succeeded(buckets, performance.now() - started);
       return res;
     }
+  }
+
+  /** How the stuck-peer count names this endpoint: its label and host (a proxy or firewall loses hosts, not paths). */
+  private peer(url: string): string {
+    return `CodeArtifact's ${this.opts.label.replace(/^the /, '')} at ${new URL(url).host}`;
   }
 
   private async body(req: EndpointRequest, subject: string, what: string): Promise<string | Readable | undefined> {

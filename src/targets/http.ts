@@ -50,11 +50,22 @@ export class ResponseLimitError extends Error {
 
 /** Network-level failure: the request may or may not have reached the server. */
 export class NetworkError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    options?: { cause?: unknown },
+    /** Nothing came back within the idle timeout (connecting, or waiting for the answer): a stuck peer, not a refusal. */
+    readonly silent = false,
+  ) {
     super(message, options);
     this.name = 'NetworkError';
   }
 }
+
+/** @npmcli/agent's own timeouts (connecting, idle socket): the peer said nothing in time. */
+const SILENT_CODES = new Set(['ECONNECTIONTIMEOUT', 'EIDLETIMEOUT', 'ERESPONSETIMEOUT']);
+
+/** Silence before a request is cut off when the caller names no `timeoutMs`. */
+export const DEFAULT_IDLE_MS = 300_000;
 
 export function request(req: HttpRequest): Promise<HttpResponse> {
   const url = new URL(req.url);
@@ -77,7 +88,7 @@ export function request(req: HttpRequest): Promise<HttpResponse> {
     };
     const r = lib.request(
       url,
-      { method: req.method, headers, agent: agentFor(url), timeout: req.timeoutMs ?? 300_000, signal: req.signal },
+      { method: req.method, headers, agent: agentFor(url), timeout: req.timeoutMs ?? DEFAULT_IDLE_MS, signal: req.signal },
       (res) => {
         const status = res.statusCode ?? 0;
         const ok = status >= 200 && status < 300;
@@ -105,8 +116,12 @@ export function request(req: HttpRequest): Promise<HttpResponse> {
         r.destroy();
       }, req.deadlineMs);
     }
-    r.on('timeout', () => r.destroy(new Error('timed out')));
-    r.on('error', (e) => fail(new NetworkError(`${where}: ${e.message}`, { cause: e })));
+    let silent = false;
+    r.on('timeout', () => {
+      silent = true;
+      r.destroy(new Error(`timed out: no answer for ${(req.timeoutMs ?? DEFAULT_IDLE_MS) / 1000} s`));
+    });
+    r.on('error', (e) => fail(new NetworkError(`${where}: ${e.message}`, { cause: e }, silent || SILENT_CODES.has((e as NodeJS.ErrnoException).code ?? ''))));
     if (req.body === undefined) r.end();
     else if (typeof req.body === 'string') r.end(req.body);
     else pipeline(req.body, r).catch((e: unknown) => r.destroy(e instanceof Error ? e : new Error(String(e))));

@@ -15,7 +15,7 @@ import { Limiter } from '../engine/limiter.js';
 import { jobRates, resolveRates } from '../engine/rates.js';
 import { withRetry } from '../engine/retry.js';
 import { gracefulStop } from '../engine/stop.js';
-import { localError, MigrateError, toError } from '../errors.js';
+import { localError, MigrateError, targetSilentError, toError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { StateDb } from '../state/db.js';
 import { acquireJobLock } from '../state/lock.js';
@@ -76,6 +76,12 @@ class CountingLimiter implements RateLimiter {
   succeeded(names: readonly BucketName[], ms?: number): void {
     this.inner.succeeded(names, ms);
   }
+  answered(peer: string): void {
+    this.inner.answered(peer);
+  }
+  silent(peer: string, idleMs: number): void {
+    this.inner.silent(peer, idleMs);
+  }
 }
 
 export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
@@ -87,8 +93,10 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
   const emit = opts.onProgress ?? (() => {});
   for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) registerSecret(env[name]);
 
-  // the stop: start nothing new; after the grace period, cut off what is still in flight
-  const stop = opts.signal ?? new AbortController().signal;
+  // the stop (Ctrl-C, or a target that stopped answering): start nothing new; after the
+  // grace period, cut off what is still in flight
+  const stuck = new AbortController();
+  const stop = opts.signal ? AbortSignal.any([opts.signal, stuck.signal]) : stuck.signal;
   const graceMs = config.limits.stopGraceSeconds * 1000;
   const stopping = gracefulStop(stop, graceMs, { interrupting: () => emit({ type: 'interrupting', graceMs }) });
 
@@ -116,6 +124,7 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
     let rates = resolveRates(fromJob);
     let quotaNote: string | undefined;
     const limiter = new Limiter(Object.fromEntries(BUCKETS.map((b) => [b, rates[b].rate])) as Record<BucketName, number>);
+    limiter.onStuck = (peer, n, idleMs) => stuck.abort(targetSilentError(peer, n, idleMs));
     const counting = new CountingLimiter(limiter);
     ca = new CodeArtifact(config.target, counting, opts.codeartifactClient, stopping.hard);
     const target = ca;
@@ -266,8 +275,12 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
       durationMs: Date.now() - started,
       exitCode: exitCodeOf(outcomes, inputs.errors.length),
     };
-    store.endRun(stop.aborted ? 'interrupted' : summary.exitCode === 0 ? 'complete' : 'incomplete', summary);
+    store.endRun(stuck.signal.aborted ? 'stopped-by-error' : stop.aborted ? 'interrupted' : summary.exitCode === 0 ? 'complete' : 'incomplete', summary);
+    if (stuck.signal.aborted) throw stuck.signal.reason;
     return summary;
+  } catch (e) {
+    // whatever the stop cut off on its way out (EINTERRUPTED), the reason is the stuck target
+    throw stuck.signal.aborted ? stuck.signal.reason : e;
   } finally {
     stopping.dispose();
     release();

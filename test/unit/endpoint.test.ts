@@ -69,7 +69,12 @@ class FakeSession implements EndpointSession {
     },
     throttled: (names: readonly BucketName[]): void => void this.events.push(`throttled ${names.join('+')}`),
     succeeded: (names: readonly BucketName[]): void => void this.events.push(`succeeded ${names.join('+')}`),
+    answered: (): void => void this.answers++,
+    silent: (): void => void this.events.push('silent'),
   };
+  /** Answers heard (any status): what tells a stuck peer from a failing one. */
+  answers = 0;
+  idleTimeoutMs?: number;
   async authToken(): Promise<string> {
     return (this.current ??= `tok-${++this.issued}`);
   }
@@ -210,6 +215,22 @@ describe('RepositoryEndpoint.send', () => {
       const e = await failure(ep.send('upload', PUBLISH, 'a@1', { method: 'POST', url: `${base}/`, body: 'x' }));
       expect([e.code, e.status, seen.length]).toEqual(['ETARGET', status, 1]);
     }
+    // failing, but answering: not a stuck peer
+    expect(session.answers).toBe(3);
+    expect(session.events).not.toContain('silent');
+  });
+
+  it('an answer that never comes is cut off after the session idle timeout: ETARGET "outcome unknown", and the buckets hear it was silence', async () => {
+    const session = new FakeSession();
+    session.idleTimeoutMs = 300;
+    const ep = new RepositoryEndpoint(session, { auth: 'basic', label: 'the PyPI endpoint' });
+    answer = () => {}; // the request is read, and never answered
+    const e = await failure(ep.send('upload', PUBLISH, 'a@1', { method: 'POST', url: `${base}/`, body: 'x' }));
+    expect(e.code).toBe('ETARGET');
+    expect(e.message).toContain('outcome unknown');
+    expect((e.cause as NetworkError).silent).toBe(true);
+    expect(session.events).toEqual(['take publish+writes', 'silent']);
+    expect(session.answers).toBe(0);
   });
 
   it('is ETARGET "outcome unknown" when the connection drops before an answer', async () => {

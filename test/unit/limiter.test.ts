@@ -4,7 +4,7 @@
  * the speed of the machine.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Limiter, sleep } from '../../src/engine/limiter.js';
+import { Limiter, sleep, STUCK_AFTER } from '../../src/engine/limiter.js';
 
 const RATES = { publish: 10, getAsset: 50, listPackages: 200, listVersions: 200, listAssets: 200, reads: 800, writes: 100 };
 
@@ -156,5 +156,30 @@ describe('Limiter.take spacing (fake timers)', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(woke).toBe(true);
     expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe('a stuck peer', () => {
+  it('is called stuck once, after STUCK_AFTER of its requests in a row went silent; an answer from it between starts its count again; peers count apart', () => {
+    const limiter = new Limiter(RATES);
+    const calls: [string, number][] = [];
+    limiter.onStuck = (peer, n) => calls.push([peer, n]);
+    const api = 'the API';
+    const npm = 'the npm endpoint';
+    for (let i = 0; i < STUCK_AFTER - 1; i++) limiter.silent(api, 1000);
+    limiter.answered(api); // a 500, a 404, a 429: failing, but there
+    for (let i = 0; i < STUCK_AFTER - 1; i++) limiter.silent(api, 1000);
+    // another peer's answers say nothing about this one, and its silences count apart
+    limiter.answered(npm);
+    for (let i = 0; i < STUCK_AFTER - 1; i++) limiter.silent(npm, 1000);
+    expect(calls).toEqual([]);
+    limiter.silent(api, 1000);
+    expect(calls).toEqual([[api, STUCK_AFTER]]);
+    for (let i = 0; i < 5; i++) limiter.silent(api, 1000);
+    limiter.silent(npm, 1000);
+    expect(calls).toEqual([
+      [api, STUCK_AFTER],
+      [npm, STUCK_AFTER],
+    ]);
   });
 });
