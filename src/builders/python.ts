@@ -238,6 +238,8 @@ async function requireCleanCheckout(checkout: string, subject: string, signal?: 
     env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: checkout, GIT_CONFIG_NOSYSTEM: '1', LC_ALL: 'C' },
     timeoutMs: 60_000,
     signal,
+    // our own git on our own checkout: nothing in it to contain, and a PID namespace costs a node start per tag
+    containment: 'process-group',
   }).catch((e: unknown) => {
     throw new MigrateError('EBUILD', `${subject}: git cannot be run to check the checkout: ${toError(e).message}`, { subject, cause: e, hint: 'install git' });
   });
