@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { containment, runProcess, type RunOptions } from '../src/builders/process.js';
+import { alive } from './support/child.js';
 
 const ENV = { PATH: '/usr/local/bin:/usr/bin:/bin' };
 let tmp: string;
@@ -51,17 +52,6 @@ async function daemonPid(pidFile: string): Promise<number> {
   expect(pid).toBeGreaterThan(1);
   started.push(pid);
   return pid;
-}
-
-/** Alive and not a zombie (PID 1 here may not reap orphans promptly). */
-async function alive(pid: number): Promise<boolean> {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  return stat !== '' && !/^\d+ \(.*\) Z/.test(stat);
 }
 
 /** Polls for up to 5 s: the kernel tears a namespace down asynchronously to our 'close'. */

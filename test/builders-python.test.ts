@@ -27,6 +27,7 @@ import {
 } from '../src/builders/python.js';
 import { runProcess } from '../src/builders/process.js';
 import { MigrateError } from '../src/errors.js';
+import { alive } from './support/child.js';
 
 const PYTHON = '/usr/bin/python3';
 let tmp: string;
@@ -460,17 +461,6 @@ with open(${JSON.stringify(pidFile)}, "w") as f:
 time.sleep(300)
 `,
   };
-}
-
-/** Alive and not a zombie (PID 1 here may not reap orphans promptly). */
-async function alive(pid: number): Promise<boolean> {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  return stat !== '' && !/^\d+ \(.*\) Z/.test(stat);
 }
 
 async function waitForFile(path: string): Promise<string> {

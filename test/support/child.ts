@@ -4,6 +4,7 @@
  * one that hangs, so the test fails instead of leaking the process.
  */
 import type { ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 
 export interface Child {
   proc: ChildProcess;
@@ -37,4 +38,15 @@ export async function exitOf(c: Child, guardMs = 45_000): Promise<number | strin
   } finally {
     clearTimeout(guard);
   }
+}
+
+/** A process (by pid) still alive and not a zombie (PID 1 here may not reap orphans promptly). */
+export async function alive(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  return stat !== '' && !/^\d+ \(.*\) Z/.test(stat);
 }
