@@ -24,7 +24,7 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
@@ -287,6 +287,9 @@ beforeAll(async () => {
   await cli('status', ['status', job]);
   await cli('status --json', ['status', job, '--json']);
   await cli('plan --json', ['plan', job, '--json', '--out', join(out, 'plan')]);
+  // the demo's git sources build Python and npm: the plan says their builds run contained
+  const planReport = JSON.parse(readFileSync(join(out, 'plan', readdirSync(join(out, 'plan')).find((f) => f.endsWith('.json'))!), 'utf8')) as { preflight: { checks: { id: string; status: string }[] } };
+  expect(planReport.preflight.checks.find((c) => c.id === 'build-containment')).toMatchObject({ status: 'ok' });
   await cli('plan --no-download', ['plan', job, '--no-download', '--out', join(out, 'plan-listing')]);
   await cli('report', ['report', job, '--out', join(out, 'report')]);
   await cli('report --json', ['report', job, '--json']);

@@ -17,6 +17,7 @@ import type { CodeArtifact } from '../targets/codeartifact.js';
 import { callerIdentity, Domain, type RepositoryInfo } from '../targets/domain.js';
 import type { TargetFormat } from '../targets/format.js';
 import { escapeModulePath } from '../builders/go-rules.js';
+import { containment } from '../builders/process.js';
 import { agentFor } from '../net/agents.js';
 import type { Format } from '../types.js';
 import http from 'node:http';
@@ -44,6 +45,20 @@ export async function preflightAudit(
   const findings: NonNullable<PreflightInput['findings']> = [];
   const who = await callerIdentity(config.target.region, env);
   checks.push(who.arn ? { id: 'principal', title: 'AWS principal', status: 'ok', detail: who.arn } : { id: 'principal', title: 'AWS principal', status: 'fail', detail: who.error ?? 'unknown', fix: 'check the AWS credentials (aws sts get-caller-identity)' });
+  // what a hostile or broken tag can leave behind on this machine: python and npm builds run its code
+  if (config.sources.some((s) => s.kind === 'git' && s.enabled && s.format !== 'go')) {
+    checks.push(
+      containment() === 'pid-namespace'
+        ? { id: 'build-containment', title: 'Builds of git tags contained', status: 'ok', detail: 'each build runs in a PID namespace of its own: whatever it starts (a daemon too) is killed with it' }
+        : {
+            id: 'build-containment',
+            title: 'Builds of git tags contained',
+            status: 'warn',
+            detail: 'no usable PID namespace here (unshare): a build that calls setsid() leaves its process group and can outlive its timeout and this tool',
+            fix: 'run on Linux with util-linux unshare where namespaces are allowed (as root, or with unprivileged user namespaces enabled)',
+          },
+    );
+  }
   try {
     await ca.authToken();
     checks.push({ id: 'token', title: 'CodeArtifact authorization token', status: 'ok', detail: `domain ${config.target.domain} (owner ${config.target.domainOwner})` });
