@@ -7,14 +7,16 @@
  * not skipped when missing. The fallback (the process group alone) is run
  * explicitly, for the results that must not depend on the containment.
  */
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { containment, runProcess, type RunOptions } from '../src/builders/process.js';
 import { alive } from './support/child.js';
 
 const ENV = { PATH: '/usr/local/bin:/usr/bin:/bin' };
+const ROOT = resolve(import.meta.dirname, '..');
 let tmp: string;
 let n = 0;
 /** Every daemon a test started, killed after it whatever the test found. */
@@ -109,6 +111,27 @@ describe('a build in its own PID namespace', () => {
     const res = await p;
     expect(res.aborted).toBe(true);
     expect(await goneSoon(pid), `daemon ${pid}`).toBe(true);
+  });
+
+  it('takes the build and its setsid daemon down when the tool itself is killed with SIGKILL (nothing of ours runs then)', async () => {
+    const pidFile = join(tmp, `daemon-${++n}`);
+    const buildPidFile = join(tmp, `build-${++n}`);
+    // the tool: a node process running one build, killed with -9 while it runs
+    const tool = join(tmp, `tool-${n}.mts`);
+    const line = `read pid rest </proc/self/stat; echo $pid >${buildPidFile}; ${daemonLine(pidFile)}; sleep 300`;
+    await writeFile(tool, `import { runProcess } from ${JSON.stringify(join(ROOT, 'src/builders/process.ts'))};\nawait runProcess({ argv: ['sh', '-c', ${JSON.stringify(line)}], cwd: ${JSON.stringify(tmp)}, env: ${JSON.stringify(ENV)}, timeoutMs: 600_000 });\n`);
+    const child = spawn(process.execPath, ['--import', 'tsx', tool], { cwd: ROOT, stdio: 'ignore' });
+    try {
+      await waitForFile(pidFile);
+      const daemon = await daemonPid(pidFile);
+      const build = await daemonPid(buildPidFile);
+      expect(await alive(build)).toBe(true);
+      child.kill('SIGKILL');
+      expect(await goneSoon(build), `build ${build}`).toBe(true);
+      expect(await goneSoon(daemon), `daemon ${daemon}`).toBe(true);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   it('gives the command exactly the environment it is given (nothing added, not even PWD)', async () => {

@@ -112,23 +112,42 @@ const PROBE_TIMEOUT_MS = 10_000;
  * by node's spawn exactly as before: argv[0] looked up in `env.PATH`, the
  * signals' dispositions reset, stdin /dev/null. Its stdout and stderr are both
  * the init's stderr, one pipe (interleaved in the order they were written).
- * The job comes as JSON on stdin, not in argv: the env may hold a token, and
- * argv is in `ps` for everyone.
+ * The job comes as one JSON line on stdin, not in argv: the env may hold a
+ * token, and argv is in `ps` for everyone. The pipe then stays open while the
+ * command runs; it closes when this process dies, however it dies (kill -9
+ * included, when nothing of ours runs to kill anything), and the init then
+ * exits, which takes the whole namespace with it.
  */
 const INIT = `
 const { spawn } = require('node:child_process');
-const { readFileSync, writeSync } = require('node:fs');
+const { writeSync } = require('node:fs');
 const { signals } = require('node:os').constants;
-const job = JSON.parse(readFileSync(0, 'utf8'));
 const report = (status, code) => { writeSync(1, JSON.stringify(status)); process.exit(code); };
 const failed = (e) => report({ error: { message: e.message, code: e.code, errno: e.errno, syscall: e.syscall, path: e.path } }, 127);
-try {
-  spawn(job.argv[0], job.argv.slice(1), { env: job.env, stdio: ['ignore', 2, 2] })
-    .on('error', failed)
-    .on('exit', (code, signal) => report({ code, signal }, code ?? 128 + signals[signal]));
-} catch (e) {
-  failed(e);
-}
+const start = (job) => {
+  try {
+    spawn(job.argv[0], job.argv.slice(1), { env: job.env, stdio: ['ignore', 2, 2] })
+      .on('error', failed)
+      .on('exit', (code, signal) => report({ code, signal }, code ?? 128 + signals[signal]));
+  } catch (e) {
+    failed(e);
+  }
+};
+let text = '';
+let job;
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (chunk) => {
+  if (job) return;
+  text += chunk;
+  const nl = text.indexOf('\\n');
+  if (nl >= 0) start((job = JSON.parse(text.slice(0, nl))));
+});
+process.stdin.on('end', () => {
+  if (!job && text) start((job = JSON.parse(text)));
+  // the tool keeps its end open while the command runs: closed now, the tool is gone
+  // (killed, even with SIGKILL), and this init's exit takes the namespace with it
+  else if (job && job.holdsStdin) process.exit(137);
+});
 `;
 
 /** What the init reports (see INIT). */
@@ -301,7 +320,9 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
       child.stdin!.on('error', () => {
         // EPIPE: the init is gone before reading the job; how it ended says why.
       });
-      child.stdin!.end(JSON.stringify({ argv: opts.argv, env: opts.env }));
+      // one line, and the pipe kept open while the command runs: the init ends everything
+      // when it closes, which the kernel does when this process dies however it dies
+      child.stdin!.write(`${JSON.stringify({ argv: opts.argv, env: opts.env, holdsStdin: true })}\n`);
       child.stdout!.on('data', (c: Buffer) => status.push(c));
     } else {
       child.stdout!.on('data', (c: Buffer) => tail.push(c));
@@ -318,6 +339,7 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
     });
     child.on('exit', (code, signal) => {
       exit = { code, signal };
+      child.stdin?.destroy();
       // Stragglers in the group would keep the pipes (and 'close') waiting forever.
       killGroup();
       graceTimer = setTimeout(() => {
