@@ -15,7 +15,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import type { RunSummary } from '../src/engine/events.js';
 import type { ItemRow } from '../src/state/db.js';
-import { publishRequests, startTestEnv, type TestEnv } from './support/harness.js';
+import { publishRequests, startTestEnv, targetWrites, type TestEnv } from './support/harness.js';
 import { corruptStoredTarball, hashTarball, makeTarball, publishVersion, seedPackages } from './support/npm-fixtures.js';
 import type { RequestLogEntry } from './support/codeartifact/types.js';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js';
@@ -298,6 +298,24 @@ describe('500 from the target', () => {
       for (const v of versions) expect(logOf(te, 'npm:Publish', NAME, v).filter((e) => e.status >= 200 && e.status < 300)).toHaveLength(1);
     }, 90_000);
   }
+
+  it('harden against a target that stops answering: ETARGETSILENT after 8 silent requests in a row, exit 1, not every package x retries x the idle timeout', async () => {
+    const names = ['fault-silent-harden-a', 'fault-silent-harden-b', 'fault-silent-harden-c', 'fault-silent-harden-d', 'fault-silent-harden-e', 'fault-silent-harden-f'];
+    const job = te.writeJob({ name: 'silent-harden', privateNpm: { packages: names }, github: false, limits: { retries: 2 } });
+    const doc = parse(readFileSync(job, 'utf8')) as { target: Record<string, unknown> };
+    doc.target.idleTimeoutSeconds = 1;
+    writeFileSync(job, stringify(doc));
+    const since = lastSeq(te);
+    te.sandbox.standIn.addFault({ operation: 'DescribePackage', status: 0, hang: true });
+    const r = await te.cli(['harden', job, '--json']);
+    expect(r.code, r.stderr).toBe(1);
+    expect((JSON.parse(r.stdout) as { error: { code: string } }).error.code).toBe('ETARGETSILENT');
+    // 6 packages x 3 tries would be 18 silent reads
+    const silent = te.sandbox.standIn.log.filter((e) => e.seq > since && e.operation === 'DescribePackage' && e.status === 0);
+    expect(silent.length).toBeGreaterThanOrEqual(8);
+    expect(silent.length).toBeLessThan(names.length * 3);
+    expect(targetWrites(te.sandbox, since)).toEqual([]);
+  }, 90_000);
 
   it('DescribePackageVersion and ListPackageVersionAssets answered 500 twice: verified anyway', async () => {
     const NAME = 'fault-500-reads';

@@ -10,6 +10,7 @@ import { harden, type HardenResult } from '../engine/harden.js';
 import { Limiter } from '../engine/limiter.js';
 import { formatOf } from '../engine/run.js';
 import { withRetry } from '../engine/retry.js';
+import { stopWhenStuck } from '../engine/stop.js';
 import { registerSecret } from '../redact.js';
 import { createSource } from '../sources/index.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
@@ -43,6 +44,7 @@ export interface HardenCommandOptions {
 
 export async function hardenCommand(jobFile: string, opts: HardenCommandOptions, io: Io): Promise<number> {
   const json = wantsJson(opts.json, io);
+  let stuck: ReturnType<typeof stopWhenStuck> | undefined;
   try {
     const job = loadJob(jobFile);
     const env = opts.env ?? process.env;
@@ -78,7 +80,10 @@ export async function hardenCommand(jobFile: string, opts: HardenCommandOptions,
       const fromJob = jobRates(job.config.limits.rates);
       const account = BUCKETS.some((b) => fromJob[b] === undefined) ? await readAccountQuotas(job.config.target.region, env, opts.serviceQuotasClient, signal) : undefined;
       const rates = resolveRates(fromJob, account?.rates);
-      const target = (ca = new CodeArtifact(job.config.target, new Limiter(Object.fromEntries(BUCKETS.map((b) => [b, rates[b].rate])) as Record<BucketName, number>), opts.codeartifactClient, signal));
+      const limiter = new Limiter(Object.fromEntries(BUCKETS.map((b) => [b, rates[b].rate])) as Record<BucketName, number>);
+      // a CodeArtifact host that stopped answering ends the harden (ETARGETSILENT), not every package's retries
+      stuck = stopWhenStuck(limiter, signal);
+      const target = (ca = new CodeArtifact(job.config.target, limiter, opts.codeartifactClient, stuck.signal));
       // every change goes into the job's provenance ledger, as whom
       const db = (state = StateDb.open(join(stateDir, `${job.name}.sqlite`)));
       if (!opts.dryRun) {
@@ -95,9 +100,10 @@ export async function hardenCommand(jobFile: string, opts: HardenCommandOptions,
         dryRun: opts.dryRun ?? false,
         packageGroups: opts.packageGroups ?? job.config.hardening.packageGroups,
         retries: job.config.limits.retries,
-        signal,
+        signal: stuck.signal,
         onApplied: (c) => db.appendLedger({ outcome: 'origin-configuration', format: c.format, package: c.package, target: { repository: c.repository, set: c.to }, detail: c.detail }),
       });
+      if (stuck.stuck()) throw stuck.reason(undefined);
     } finally {
       state?.close();
       release();
@@ -115,7 +121,8 @@ export async function hardenCommand(jobFile: string, opts: HardenCommandOptions,
       print(io.stdout, `${lines.join('\n')}\n`);
     }
     return result.errors.length > 0 ? 1 : 0;
-  } catch (e) {
+  } catch (thrown) {
+    const e = stuck ? stuck.reason(thrown) : thrown;
     return reportError(e instanceof MigrateError ? e : toError(e), io, json);
   }
 }

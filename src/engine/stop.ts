@@ -5,6 +5,8 @@
  * each piece of work stood, so nothing is lost either way.
  */
 import { setMaxListeners } from 'node:events';
+import { targetSilentError } from '../errors.js';
+import type { Limiter } from './limiter.js';
 
 export interface GracefulStop {
   /** Aborted `graceMs` after the stop: every request in flight listens on it. */
@@ -34,5 +36,21 @@ export function gracefulStop(stop: AbortSignal, graceMs: number, on: { interrupt
       clearTimeout(timer);
       stop.removeEventListener('abort', onStop);
     },
+  };
+}
+
+/**
+ * A stop that also fires when `limiter` finds a CodeArtifact host stuck (STUCK_AFTER
+ * silent requests in a row): `signal` is `stop` or that, and `reason(e)` is what the
+ * command ends with: ETARGETSILENT once the host was found stuck (whatever the stop
+ * cut off on its way out, EINTERRUPTED or a retry's last error), else `e`.
+ */
+export function stopWhenStuck(limiter: Limiter, stop?: AbortSignal): { signal: AbortSignal; stuck: () => boolean; reason: (e: unknown) => unknown } {
+  const stuck = new AbortController();
+  limiter.onStuck = (peer, n, idleMs) => stuck.abort(targetSilentError(peer, n, idleMs));
+  return {
+    signal: stop ? AbortSignal.any([stop, stuck.signal]) : stuck.signal,
+    stuck: () => stuck.signal.aborted,
+    reason: (e) => (stuck.signal.aborted ? stuck.signal.reason : e),
   };
 }

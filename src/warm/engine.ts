@@ -14,8 +14,8 @@ import type { LoadedJob } from '../config/load.js';
 import { Limiter } from '../engine/limiter.js';
 import { jobRates, resolveRates } from '../engine/rates.js';
 import { withRetry } from '../engine/retry.js';
-import { gracefulStop } from '../engine/stop.js';
-import { localError, MigrateError, targetSilentError, toError } from '../errors.js';
+import { gracefulStop, stopWhenStuck } from '../engine/stop.js';
+import { localError, MigrateError, toError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { StateDb } from '../state/db.js';
 import { acquireJobLock } from '../state/lock.js';
@@ -93,10 +93,13 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
   const emit = opts.onProgress ?? (() => {});
   for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) registerSecret(env[name]);
 
-  // the stop (Ctrl-C, or a target that stopped answering): start nothing new; after the
-  // grace period, cut off what is still in flight
-  const stuck = new AbortController();
-  const stop = opts.signal ? AbortSignal.any([opts.signal, stuck.signal]) : stuck.signal;
+  const fromJob = jobRates(config.limits.rates);
+  let rates = resolveRates(fromJob);
+  const limiter = new Limiter(Object.fromEntries(BUCKETS.map((b) => [b, rates[b].rate])) as Record<BucketName, number>);
+  // the stop (Ctrl-C, or a CodeArtifact host that stopped answering): start nothing new;
+  // after the grace period, cut off what is still in flight
+  const stuck = stopWhenStuck(limiter, opts.signal);
+  const stop = stuck.signal;
   const graceMs = config.limits.stopGraceSeconds * 1000;
   const stopping = gracefulStop(stop, graceMs, { interrupting: () => emit({ type: 'interrupting', graceMs }) });
 
@@ -120,11 +123,7 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
     const names = await internalNames(job, env, stateDir, db, stopping.hard);
     const plan = planItems(inputs.lockfiles, names, new RegistryHosts(config));
 
-    const fromJob = jobRates(config.limits.rates);
-    let rates = resolveRates(fromJob);
     let quotaNote: string | undefined;
-    const limiter = new Limiter(Object.fromEntries(BUCKETS.map((b) => [b, rates[b].rate])) as Record<BucketName, number>);
-    limiter.onStuck = (peer, n, idleMs) => stuck.abort(targetSilentError(peer, n, idleMs));
     const counting = new CountingLimiter(limiter);
     ca = new CodeArtifact(config.target, counting, opts.codeartifactClient, stopping.hard);
     const target = ca;
@@ -275,12 +274,11 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
       durationMs: Date.now() - started,
       exitCode: exitCodeOf(outcomes, inputs.errors.length),
     };
-    store.endRun(stuck.signal.aborted ? 'stopped-by-error' : stop.aborted ? 'interrupted' : summary.exitCode === 0 ? 'complete' : 'incomplete', summary);
-    if (stuck.signal.aborted) throw stuck.signal.reason;
+    store.endRun(stuck.stuck() ? 'stopped-by-error' : stop.aborted ? 'interrupted' : summary.exitCode === 0 ? 'complete' : 'incomplete', summary);
+    if (stuck.stuck()) throw stuck.reason(undefined);
     return summary;
   } catch (e) {
-    // whatever the stop cut off on its way out (EINTERRUPTED), the reason is the stuck target
-    throw stuck.signal.aborted ? stuck.signal.reason : e;
+    throw stuck.reason(e);
   } finally {
     stopping.dispose();
     release();
