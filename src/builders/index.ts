@@ -21,6 +21,8 @@ export interface BuildRequest {
   version: string;
   /** An empty folder for the outputs. */
   outDir: string;
+  /** Where a build keeps its scratch (HOME, TMPDIR, npm's cache): the state's tmp, so what a killed run left is swept by the next. */
+  scratchDir?: string;
   signal?: AbortSignal;
   /** npm: the job's npm registries, whose names an install never resolves publicly. */
   internalNpm?: readonly InternalNpmRegistry[];
@@ -55,6 +57,7 @@ export async function buildVersion(req: BuildRequest): Promise<Built> {
         python: checkout.build.python,
         timeoutMs: checkout.build.timeoutMs,
         signal: req.signal,
+        ...(req.scratchDir ? { scratchDir: req.scratchDir } : {}),
       });
       return {
         files: r.files.map((f) => ({ name: f.filename, path: f.path, facts: { filetype: f.filetype, pyversion: f.pyversion, metadata: f.metadata } })),
@@ -95,6 +98,7 @@ export async function buildVersion(req: BuildRequest): Promise<Built> {
         command: checkout.build.command,
         timeoutMs: checkout.build.timeoutMs,
         signal: req.signal,
+        ...(req.scratchDir ? { scratchDir: req.scratchDir } : {}),
         ...(req.internalNpm ? { internal: req.internalNpm } : {}),
       });
       return { files: [{ name: 'package.tgz', path: r.path, facts: {} }], facts: {} };

@@ -35,6 +35,8 @@ export interface InternalNpmRegistry {
 
 export interface NpmPackInput {
   checkoutDir: string;
+  /** Where npm's HOME and cache are made (`scratch-<pid>-…`, swept after a killed run); the system's temp folder unless told. */
+  scratchDir?: string;
   subdir: string;
   /** The package name and version the tag says. */
   name: string;
@@ -55,7 +57,7 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
   const dir = input.subdir ? join(input.checkoutDir, input.subdir) : input.checkoutDir;
   const manifest = readManifest(dir, subject);
   mkdirSync(input.outDir, { recursive: true });
-  const home = await mkdtemp(join(tmpdir(), 'cam-npm-home-'));
+  const home = await mkdtemp(join(input.scratchDir ?? tmpdir(), `scratch-${process.pid}-`));
   // npm's own settings only: no user .npmrc, a private cache, no update notifier, no audit
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',

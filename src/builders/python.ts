@@ -61,6 +61,8 @@ export const DEFAULT_MAX_UNPACKED_BYTES = 2 * 1024 * 1024 * 1024;
 export interface PythonBuildOptions {
   /** A clean checkout of the tagged commit: the repository root. */
   checkoutDir: string;
+  /** Where the build's HOME and TMPDIR are made (`scratch-<pid>-…`, swept after a killed run); the system's temp folder unless told. */
+  scratchDir?: string;
   /** The project's directory in the repository (monorepos), '' or absent for the root. */
   subdir?: string;
   /** The tagged commit's committer time: SOURCE_DATE_EPOCH. */
@@ -145,7 +147,7 @@ export async function buildPython(opts: PythonBuildOptions): Promise<PythonBuild
 
   const python = opts.python ?? DEFAULT_PYTHON;
   const argv = expandCommand(opts.command ?? DEFAULT_PYTHON_BUILD_COMMAND, { python, srcdir, outdir: outDir, checkout, name: opts.name, version }, subject);
-  const work = await mkdtemp(join(tmpdir(), 'cam-pybuild-'));
+  const work = await mkdtemp(join(opts.scratchDir ?? tmpdir(), `scratch-${process.pid}-`));
   let run: RunResult;
   try {
     await mkdir(join(work, 'home'));

@@ -1,7 +1,8 @@
 /**
  * What a killed run leaves in the state directory besides half-written blobs:
  * checkouts and build folders (`<state>/tmp/checkout-<id>-<pid>-<r>`,
- * `build-<pid>-<r>`, `warm-checkout-<pid>-<r>`), an ssh key written for git
+ * `build-<pid>-<r>`, `warm-checkout-<pid>-<r>`), a build's scratch (HOME, TMPDIR,
+ * npm's cache: `scratch-<pid>-<r>`), an ssh key written for git
  * (`ssh-key-…-<pid>`: a secret, which must not outlive the run that wrote it),
  * and half-cloned mirrors (`<state>/git/<id>.git.partial-<pid>`). Each name
  * carries its writer's pid: whatever belongs to a process that is gone is
@@ -11,7 +12,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { isAlive } from './blobs.js';
 
-const IN_TMP = /^(?:ssh-key-.+-(\d+)|(?:checkout-.+|build|warm-checkout)-(\d+)-[a-z0-9]+)$/;
+const IN_TMP = /^(?:ssh-key-.+-(\d+)|(?:checkout-.+|build|warm-checkout|scratch)-(\d+)-[A-Za-z0-9]+)$/;
 const IN_GIT = /\.partial-(\d+)$/;
 
 export function sweepLeftovers(stateDir: string): void {
