@@ -386,11 +386,12 @@ describe('building real projects with Debian tools', () => {
       },
       'v1.0',
     );
+    const scratch = await mkdtemp(join(tmpdir(), 'cam-scratch-'));
     const before = { PIP_INDEX_URL: process.env.PIP_INDEX_URL, PYTHONPATH: process.env.PYTHONPATH };
     process.env.PIP_INDEX_URL = 'http://127.0.0.1:9/never';
     process.env.PYTHONPATH = '/nonexistent';
     try {
-      await build(r, 'v1.0', { name: 'env-lib', env: { EXTRA_FOR_TEST: 'yes' } });
+      await build(r, 'v1.0', { name: 'env-lib', env: { EXTRA_FOR_TEST: 'yes' }, scratchDir: scratch });
     } finally {
       for (const [k, v] of Object.entries(before)) if (v === undefined) delete process.env[k];
       else process.env[k] = v;
@@ -401,9 +402,12 @@ describe('building real projects with Debian tools', () => {
     expect(env.PYTHONPATH).toBeUndefined();
     expect(env.EXTRA_FOR_TEST).toBe('yes');
     expect(env.PIP_NO_INDEX).toBe('1');
-    expect(env.HOME).toMatch(/cam-pybuild-/);
+    // HOME in the scratch folder given (the state's tmp, in a run: swept after a killed run), named for this process
+    expect(env.HOME!.startsWith(join(scratch, `scratch-${process.pid}-`))).toBe(true);
     // The temporary HOME is removed with the build.
     expect(existsSync(env.HOME!)).toBe(false);
+    expect(await readdir(scratch)).toEqual([]);
+    await rm(scratch, { recursive: true, force: true });
   });
 });
 
