@@ -73,11 +73,12 @@ class Bucket {
 
 /**
  * Requests in a row that got no answer at all from one peer (the API, or one
- * repository endpoint's host: they are different hosts, and a proxy or firewall can
- * lose one and not the other), with no answer from it between, before it counts as stuck. One stuck connection (a NAT dropping it) is retried and
- * never comes near this; a service that stopped answering reaches it within about
- * one idle timeout, since every request in flight goes silent together. Without it
- * a stuck target holds a run for versions x retries x the idle timeout.
+ * repository endpoint's host: they are different hosts, and a proxy or firewall
+ * can lose one and not the other), with no answer from it between, before it
+ * counts as stuck. One stuck connection (a NAT dropping it) is retried and never
+ * comes near this; a service that stopped answering reaches it within about one
+ * idle timeout, since every request in flight goes silent together. Without it a
+ * stuck target holds a run for versions x retries x the idle timeout.
  */
 export const STUCK_AFTER = 8;
 
