@@ -36,6 +36,7 @@ export type ErrorCode =
   | 'ELOCKFILE' // a lockfile cannot be read or is malformed: the message names the file and line (or path in it)
   | 'ENAMECLAIMED' // a git source without `package` names, from its repository, a package another source holds
   | 'EPUBLISHBLOCKED' // the package's origin configuration on the target blocks publishing (kept by harden): nothing is sent
+  | 'ESOURCESILENT' // the source answered none of its last downloads in a row (each silent past its idle timeout): its other versions are not asked for in this run, and a rerun fetches them
   | 'ETARGETSILENT' // CodeArtifact answered nothing to requests in a row (each silent past its idle timeout): the peer is stuck, so the run stops and a rerun resumes
   | 'EPROXYAUTH'; // the HTTP proxy (HTTPS_PROXY/HTTP_PROXY) refused its credentials (407): every request would, so the run stops
 
@@ -144,5 +145,13 @@ export function proxyAuthError(where: string, cause?: unknown): MigrateError {
 export function targetSilentError(peer: string, silentInARow: number, idleMs: number): MigrateError {
   return new MigrateError('ETARGETSILENT', `${peer} answered none of the last ${silentInARow} requests (each cut off after ${idleMs / 1000} s of silence): it, or the network path to it, is stuck; stopped`, {
     hint: 'check the way to CodeArtifact (proxy, VPC endpoint, firewall) and the AWS Health Dashboard, then rerun: it resumes where this run stopped. target.idleTimeoutSeconds is how long a request may stay silent',
+  });
+}
+
+/** The source answered none of its last `silentInARow` downloads: its other versions are not asked for in this run. */
+export function sourceSilentError(subject: string, source: string, silentInARow: number, idleMs: number): MigrateError {
+  return new MigrateError('ESOURCESILENT', `${subject}: source "${source}" answered none of its last ${silentInARow} downloads (each cut off after ${idleMs / 1000} s of silence): not asked again in this run`, {
+    subject,
+    hint: 'check the registry (or the proxy or firewall on the way to it), then rerun: these versions are fetched then. The source\'s idleTimeoutSeconds is how long a download may stay silent',
   });
 }

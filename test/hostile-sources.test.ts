@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import type http from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../src/engine/events.js';
@@ -297,6 +298,41 @@ describe('7. stop means stop', () => {
     expect(readdirSync(join(te.stateDir, 'blobs', 'tmp'))).toEqual([]);
     stuck = false;
     expect((await te.run(job)).exitCode).toBe(0);
+  });
+
+  it('a source that stops answering: after 8 silent downloads in a row its other versions fail at once (ESOURCESILENT), not each after retries x the idle timeout; answered again, the rerun fetches them', async () => {
+    const NAME = 'mute-pkg';
+    const versions = Array.from({ length: 10 }, (_, i) => `1.0.${i}`);
+    const tarballs = new Map(versions.map((v) => [v, npmTarball(NAME, v)]));
+    let mute = true;
+    const held: http.ServerResponse[] = [];
+    reg.setPackage(NAME, versions.map((v) => ({ version: v, dist: { integrity: sri512(tarballs.get(v)!), shasum: sha1hex(tarballs.get(v)!), tarball: `${reg.url}mute/${NAME}-${v}.tgz` } })));
+    for (const v of versions) {
+      reg.route(`/mute/${NAME}-${v}.tgz`, (_req, res) => {
+        // taken and never answered (even versions), or headers and a first KiB, then silence (odd ones)
+        if (mute) return void (Number(v.split('.')[2]) % 2 === 0 ? held.push(res) : (stall(res), held.push(res)));
+        res.writeHead(200, { 'content-length': tarballs.get(v)!.length });
+        res.end(tarballs.get(v));
+      });
+    }
+    const job = hostileJob('mute', [NAME], { source: { idleTimeoutSeconds: 1 }, limits: { retries: 2, fetchConcurrency: 2 } });
+    try {
+      const s = await te.run(job);
+      expect(s.exitCode).toBe(1);
+      expect(s.failures.map((f) => f.version).sort()).toEqual([...versions].sort());
+      const codes = s.failures.map((f) => f.code);
+      // 10 versions x 3 tries would be 30 requests, a second of silence each
+      expect(reg.requests('/mute/')).toBeLessThanOrEqual(8 + 2);
+      expect(codes.filter((c) => c === 'ESOURCESILENT').length).toBeGreaterThanOrEqual(versions.length - 5);
+      expect(s.failures.find((f) => f.code === 'ESOURCESILENT')!.message).toContain('source "hostile" answered none of its last 8 downloads (each cut off after 1 s of silence)');
+      expect(Object.values(states('mute', NAME)).every((st) => st === 'failed')).toBe(true);
+    } finally {
+      mute = false;
+      for (const res of held) res.destroy();
+    }
+    const again = await te.run(job);
+    expect(again.exitCode).toBe(0);
+    expect(Object.values(states('mute', NAME)).every((st) => st === 'verified')).toBe(true);
   });
 
   it('a full disk (here: a file-size limit) is ELOCAL naming the path: not blamed on the source, not retried, the run stops', async () => {

@@ -85,6 +85,13 @@ const npmRegistrySource = z
       .array(z.string().regex(/^[a-z0-9.-]+(:\d{1,5})?$/i, 'a host name, optionally with :port, e.g. pkg-npm.githubusercontent.com'))
       .default([])
       .describe('hosts besides the registry itself that may serve its tarballs (never sent the token)'),
+    idleTimeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(3600)
+      .default(120)
+      .describe('a download from this source silent this long is cut off and retried; 8 in a row with no answer between: its other versions fail at once (ESOURCESILENT) until the next run'),
     packages: z.array(z.string().min(1)).default([]).describe('package names to migrate'),
     scopes: z
       .array(z.string().regex(/^@[a-z0-9][a-z0-9._-]*$/, 'a scope such as "@acme"'))

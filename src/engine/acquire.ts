@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import type PQueue from 'p-queue';
 import { buildVersion } from '../builders/index.js';
 import type { InternalNpmRegistry } from '../builders/npm.js';
-import { MigrateError, toError } from '../errors.js';
+import { MigrateError, sourceSilentError, toError } from '../errors.js';
+import { silenceIn } from '../sources/download.js';
 import { checkDeclared, declaredHash } from '../integrity/hashes.js';
 import type { BlobStore, StoredBlob } from '../state/blobs.js';
 import type { ItemRow, NewAsset, StateDb } from '../state/db.js';
@@ -19,6 +20,7 @@ import type { Source } from '../sources/index.js';
 import type { AssetFile, TargetFormat } from '../targets/format.js';
 import type { Format } from '../types.js';
 import type { ProgressEvent } from './events.js';
+import { STUCK_AFTER, type StuckWatch } from './limiter.js';
 import { withRetry, type RetryOptions } from './retry.js';
 
 export interface AcquireContext {
@@ -36,6 +38,8 @@ export interface AcquireContext {
   workDir: string;
   /** The job's npm registries and the names they serve: an npm build's install never resolves those publicly. */
   internalNpm?: readonly InternalNpmRegistry[];
+  /** Per source, downloads in a row it left unanswered: a stuck source's other versions fail at once (ESOURCESILENT). */
+  sourceSilence: StuckWatch;
   emit: (e: ProgressEvent) => void;
 }
 
@@ -107,11 +111,25 @@ export async function fetchItem(ctx: AcquireContext, row: ItemRow): Promise<Item
 async function download(ctx: AcquireContext, source: Source, row: ItemRow): Promise<{ assets: NewAsset[]; facts?: Record<string, unknown>; weak: boolean }> {
   const subject = subjectOf(row);
   const declared = declaredOf(row);
+  const silence = ctx.sourceSilence;
   const blob = await withRetry(async () => {
-    const stream = await source.open(row.artifact_url, subject, { signal: ctx.hardSignal, maxBytes: ctx.maxArtifactBytes });
+    // a source that left its last downloads unanswered is not asked again in this run
+    const stuck = silence.stuck(source.id);
+    if (stuck) throw sourceSilentError(subject, source.id, STUCK_AFTER, stuck.idleMs);
+    const noted = (e: unknown) => {
+      const quiet = silenceIn(e);
+      if (quiet && !ctx.hardSignal.aborted) silence.silent(source.id, quiet.idleMs);
+      return e;
+    };
+    const stream = await source.open(row.artifact_url, subject, { signal: ctx.hardSignal, maxBytes: ctx.maxArtifactBytes }).catch((e: unknown) => {
+      throw noted(e);
+    });
     try {
-      return await ctx.blobs.put(stream, { maxBytes: ctx.maxArtifactBytes, subject, verify: (hashes) => checkDeclared(subject, declared, hashes) });
+      const stored = await ctx.blobs.put(stream, { maxBytes: ctx.maxArtifactBytes, subject, verify: (hashes) => checkDeclared(subject, declared, hashes) });
+      silence.answered(source.id);
+      return stored;
     } catch (e) {
+      noted(e);
       if (e instanceof MigrateError) throw e;
       if (ctx.hardSignal.aborted) throw new MigrateError('EINTERRUPTED', `${subject}: download cut off by the stop`, { subject });
       throw new MigrateError('ESOURCE', `${subject}: download broke off: ${toError(e).message}`, { subject, cause: e });

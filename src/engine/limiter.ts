@@ -82,11 +82,32 @@ class Bucket {
  */
 export const STUCK_AFTER = 8;
 
+/** Per peer (a host, a source), its requests in a row that got no answer at all: STUCK_AFTER of them and it is stuck. */
+export class StuckWatch {
+  private readonly silentInARow = new Map<string, { n: number; idleMs: number }>();
+
+  answered(peer: string): void {
+    this.silentInARow.delete(peer);
+  }
+
+  /** Counts one request left silent for `idleMs`; true when this one made the peer stuck (once, until it answers again). */
+  silent(peer: string, idleMs: number): boolean {
+    const n = (this.silentInARow.get(peer)?.n ?? 0) + 1;
+    this.silentInARow.set(peer, { n, idleMs });
+    return n === STUCK_AFTER;
+  }
+
+  /** Stuck: how long its last silent request waited; else undefined. */
+  stuck(peer: string): { idleMs: number } | undefined {
+    const s = this.silentInARow.get(peer);
+    return s && s.n >= STUCK_AFTER ? { idleMs: s.idleMs } : undefined;
+  }
+}
+
 export class Limiter implements RateLimiter {
   private readonly buckets: Record<BucketName, Bucket>;
   throttles = 0;
-  /** Per peer, its silent requests since its last answer. */
-  private readonly silentInARow = new Map<string, number>();
+  private readonly peers = new StuckWatch();
   /** Called once per peer, when STUCK_AFTER of its requests in a row got no answer (the last after `idleMs`): the run stops (ETARGETSILENT). */
   onStuck?: (peer: string, silentInARow: number, idleMs: number) => void;
 
@@ -127,13 +148,11 @@ export class Limiter implements RateLimiter {
   }
 
   answered(peer: string): void {
-    this.silentInARow.delete(peer);
+    this.peers.answered(peer);
   }
 
   silent(peer: string, idleMs: number): void {
-    const n = (this.silentInARow.get(peer) ?? 0) + 1;
-    this.silentInARow.set(peer, n);
-    if (n === STUCK_AFTER) this.onStuck?.(peer, n, idleMs);
+    if (this.peers.silent(peer, idleMs)) this.onStuck?.(peer, STUCK_AFTER, idleMs);
   }
 
   rate(name: BucketName): number {

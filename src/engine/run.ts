@@ -28,7 +28,7 @@ import type { ItemContext } from './item.js';
 import { FATAL_CODES, migratePackage, type PackageRunContext } from './package.js';
 import { applyFilters, summarize, watchLiveHeap } from './summary.js';
 import { checkGoSums, goSumFiles } from './gosum-check.js';
-import { Limiter } from './limiter.js';
+import { Limiter, StuckWatch } from './limiter.js';
 import { gracefulStop } from './stop.js';
 import { jobRates, resolveRates } from './rates.js';
 import { harden } from './harden.js';
@@ -276,6 +276,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       internalNpm: config.sources.flatMap((s) => (s.kind === 'npm-registry' && s.enabled ? [{ url: s.url, scopes: s.scopes, packages: s.packages, ...(s.tokenEnv && env[s.tokenEnv] ? { token: env[s.tokenEnv] } : {}) }] : [])),
       runId,
       emit,
+      sourceSilence: new StuckWatch(),
     };
 
     const active = [...sources.keys()];

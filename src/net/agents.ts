@@ -16,6 +16,9 @@ const require = createRequire(import.meta.url);
 const { getAgent } = require('@npmcli/agent') as {
   getAgent: (url: string | URL, options?: { maxSockets?: number; timeouts?: { connection?: number; idle?: number } }) => http.Agent & { protocol: string };
 };
+/** The codes of @npmcli/agent's own timeouts (connecting, an idle socket, waiting for the answer): the peer said nothing in time. */
+export const SILENCE_CODES: ReadonlySet<string> = new Set(['ECONNECTIONTIMEOUT', 'EIDLETIMEOUT', 'ERESPONSETIMEOUT']);
+
 /** The proxy for a URL from HTTPS_PROXY/HTTP_PROXY/NO_PROXY, exactly as npm decides it, or null. */
 const { getProxy } = require('@npmcli/agent/lib/proxy.js') as { getProxy: (url: string, options: object) => URL | null };
 

@@ -13,7 +13,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { MigrateError } from '../errors.js';
-import { agentFor } from '../net/agents.js';
+import { agentFor, SILENCE_CODES } from '../net/agents.js';
 
 export class HttpStatusError extends Error {
   constructor(
@@ -28,6 +28,26 @@ export class HttpStatusError extends Error {
 }
 
 const MAX_REDIRECTS = 5;
+
+/** The source said nothing for `idleMs`: connecting, waiting for the answer, or in the middle of the body. A stuck peer, not a refusal. */
+export class SilentSourceError extends Error {
+  readonly silent = true;
+  constructor(
+    message: string,
+    readonly idleMs: number,
+  ) {
+    super(message);
+    this.name = 'SilentSourceError';
+  }
+}
+
+/** The SilentSourceError somewhere in `e`'s causes, if the failure was silence. */
+export function silenceIn(e: unknown): SilentSourceError | undefined {
+  for (let c = e, depth = 0; c instanceof Error && depth < 8; c = c.cause, depth++) if (c instanceof SilentSourceError) return c;
+  return undefined;
+}
+
+const DEFAULT_IDLE_MS = 120_000;
 
 export interface DownloadOptions {
   /** `Authorization` header value, sent only to URLs starting with `authPrefix`. */
@@ -71,7 +91,8 @@ function get(url: URL, opts: DownloadOptions, hops: number): Promise<http.Incomi
   if (opts.authorization && isUnder(url, opts.authPrefix)) headers.authorization = opts.authorization;
   const where = `${url.origin}${url.pathname}`;
   return new Promise((resolve, reject) => {
-    const req = lib.get(url, { headers, agent: agentFor(url), timeout: opts.timeoutMs ?? 120_000, signal: opts.signal }, (res) => {
+    const idleMs = opts.timeoutMs ?? DEFAULT_IDLE_MS;
+    const req = lib.get(url, { headers, agent: agentFor(url), timeout: idleMs, signal: opts.signal }, (res) => {
       const status = res.statusCode ?? 0;
       if (status >= 300 && status < 400 && res.headers.location) {
         res.resume();
@@ -105,11 +126,16 @@ function get(url: URL, opts: DownloadOptions, hops: number): Promise<http.Incomi
         return;
       }
       // a stalled body must not hang the run
-      res.setTimeout(opts.timeoutMs ?? 120_000, () => res.destroy(new Error(`download stalled: ${where}`)));
+      res.setTimeout(idleMs, () => res.destroy(new SilentSourceError(`download stalled: no byte from ${where} for ${idleMs / 1000} s`, idleMs)));
       resolve(res);
     });
-    req.on('timeout', () => req.destroy(new Error(`no answer from ${url.origin}`)));
-    req.on('error', (e) => reject(opts.signal?.aborted ? abortError(opts.subject) : e));
+    req.on('timeout', () => req.destroy(new SilentSourceError(`no answer from ${url.origin} for ${idleMs / 1000} s`, idleMs)));
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      if (opts.signal?.aborted) reject(abortError(opts.subject));
+      // the agent's own idle timer may fire before ours: silence all the same
+      else if (SILENCE_CODES.has(e.code ?? '')) reject(new SilentSourceError(`no answer from ${url.origin} for ${idleMs / 1000} s (${e.message})`, idleMs));
+      else reject(e);
+    });
   });
 }
 

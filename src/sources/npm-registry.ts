@@ -119,6 +119,7 @@ export class NpmRegistrySource implements Source {
         maxBytes: opts.maxBytes,
         subject,
         signal: opts.signal,
+        timeoutMs: this.config.idleTimeoutSeconds * 1000,
       });
     } catch (e) {
       throw this.classify(e, subject, 'tarball');

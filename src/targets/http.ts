@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import { agentFor } from '../net/agents.js';
+import { agentFor, SILENCE_CODES } from '../net/agents.js';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
@@ -60,9 +60,6 @@ export class NetworkError extends Error {
     this.name = 'NetworkError';
   }
 }
-
-/** @npmcli/agent's own timeouts (connecting, idle socket): the peer said nothing in time. */
-const SILENT_CODES = new Set(['ECONNECTIONTIMEOUT', 'EIDLETIMEOUT', 'ERESPONSETIMEOUT']);
 
 /** Silence before a request is cut off when the caller names no `timeoutMs`. */
 export const DEFAULT_IDLE_MS = 300_000;
@@ -121,7 +118,7 @@ export function request(req: HttpRequest): Promise<HttpResponse> {
       silent = true;
       r.destroy(new Error(`timed out: no answer for ${(req.timeoutMs ?? DEFAULT_IDLE_MS) / 1000} s`));
     });
-    r.on('error', (e) => fail(new NetworkError(`${where}: ${e.message}`, { cause: e }, silent || SILENT_CODES.has((e as NodeJS.ErrnoException).code ?? ''))));
+    r.on('error', (e) => fail(new NetworkError(`${where}: ${e.message}`, { cause: e }, silent || SILENCE_CODES.has((e as NodeJS.ErrnoException).code ?? ''))));
     if (req.body === undefined) r.end();
     else if (typeof req.body === 'string') r.end(req.body);
     else pipeline(req.body, r).catch((e: unknown) => r.destroy(e instanceof Error ? e : new Error(String(e))));
