@@ -31,7 +31,6 @@ const MAX_REDIRECTS = 5;
 
 /** The source said nothing for `idleMs`: connecting, waiting for the answer, or in the middle of the body. A stuck peer, not a refusal. */
 export class SilentSourceError extends Error {
-  readonly silent = true;
   constructor(
     message: string,
     readonly idleMs: number,

@@ -79,6 +79,9 @@ export function request(req: HttpRequest): Promise<HttpResponse> {
     const done = settle(resolve);
     const fail = settle(reject);
     const max = req.maxBytes;
+    // silence is ours (the request's idle timeout) or the agent's (its own timer): either way nothing came back in time
+    let silent = false;
+    const networkError = (e: NodeJS.ErrnoException) => new NetworkError(`${where}: ${e.message}`, { cause: e }, silent || SILENCE_CODES.has(e.code ?? ''));
     const tooLarge = (n: string) => {
       fail(new ResponseLimitError(`${where}: the answer is larger than ${max} bytes (${n}); cut off`));
       r.destroy();
@@ -100,7 +103,7 @@ export function request(req: HttpRequest): Promise<HttpResponse> {
           if (hashes) for (const [, h] of hashes) h.update(c);
           else chunks.push(c);
         });
-        res.on('error', (e) => fail(new NetworkError(`${where}: ${e.message}`, { cause: e })));
+        res.on('error', (e) => fail(networkError(e)));
         res.on('end', () => {
           if (hashes) return done({ status, headers: res.headers, body: '', size, digests: Object.fromEntries(hashes.map(([a, h]) => [a, h.digest('hex')])) });
           done({ status, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') });
@@ -113,12 +116,11 @@ export function request(req: HttpRequest): Promise<HttpResponse> {
         r.destroy();
       }, req.deadlineMs);
     }
-    let silent = false;
     r.on('timeout', () => {
       silent = true;
       r.destroy(new Error(`timed out: no answer for ${(req.timeoutMs ?? DEFAULT_IDLE_MS) / 1000} s`));
     });
-    r.on('error', (e) => fail(new NetworkError(`${where}: ${e.message}`, { cause: e }, silent || SILENCE_CODES.has((e as NodeJS.ErrnoException).code ?? ''))));
+    r.on('error', (e) => fail(networkError(e)));
     if (req.body === undefined) r.end();
     else if (typeof req.body === 'string') r.end(req.body);
     else pipeline(req.body, r).catch((e: unknown) => r.destroy(e instanceof Error ? e : new Error(String(e))));
