@@ -555,3 +555,39 @@ describe('13. hostile or huge inputs stay cheap', () => {
     expect(statSync(join(te.stateDir, 'cb.sqlite')).size).toBeGreaterThan(0);
   });
 });
+
+describe('a package of many versions', () => {
+  it('downloads run a bounded distance ahead of its publishes, not all at once: with the first publish held, 6 of 60 versions are fetched; the rerun fetches each of the others once', async () => {
+    const NAME = 'ahead-pkg';
+    const versions = Array.from({ length: 60 }, (_, i) => `1.0.${i}`);
+    reg.setPackage(NAME, versions.map((v) => ({ version: v, tarball: npmTarball(NAME, v) })));
+    const tarballs = () => reg.requests(`/${NAME}-`);
+    // fetchConcurrency 2 and one publish at a time: the version being published, the next one
+    // waiting for its turn, and 2 + 2 x 1 ahead of that
+    const job = hostileJob('ahead', [NAME], { limits: { fetchConcurrency: 2, publishesPerPackage: 1, stopGraceSeconds: 1 } });
+    te.sandbox.standIn.addFault({ operation: 'npm:Publish', package: NAME, status: 0, hang: true });
+    const child = te.spawnCli(['run', job, '--json']);
+    const exited = once(child, 'exit');
+    try {
+      // held at the first publish; the downloads settle where the window ends (all 60 without one)
+      const deadline = Date.now() + 30_000;
+      while (!te.sandbox.standIn.log.some((e) => e.operation === 'npm:Publish' && e.package === NAME) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      let seen = -1;
+      while (seen !== tarballs() && Date.now() < deadline) {
+        seen = tarballs();
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      expect(tarballs()).toBe(6);
+      child.kill('SIGTERM');
+      expect(((await exited) as [number | null])[0]).toBe(130);
+    } finally {
+      child.kill('SIGKILL');
+      te.sandbox.standIn.clearFaults();
+    }
+    const again = await te.run(job);
+    expect(again.exitCode).toBe(0);
+    expect(Object.values(states('ahead', NAME)).every((s) => s === 'verified')).toBe(true);
+    // the six fetched before the stop came from the blob store
+    expect(tarballs()).toBe(60);
+  });
+});

@@ -42,7 +42,12 @@ export interface PackageRunContext extends ItemContext {
   publishBlocked?: ReadonlyMap<string, string>;
 }
 
-export async function migratePackage(pc: PackageRunContext, format: Format, name: string, rows: ItemRow[], metadataNeeded: boolean): Promise<void> {
+/**
+ * `ids` are the versions to work on, oldest first. Each row is read when its download
+ * or its publish starts: a package in flight holds the few versions it works on, not
+ * all of its history (a run holds dozens of packages in flight at a raised quota).
+ */
+export async function migratePackage(pc: PackageRunContext, format: Format, name: string, ids: readonly number[], metadataNeeded: boolean): Promise<void> {
   const { signal, state } = pc;
   if (signal.aborted) return;
   const target = pc.target(format);
@@ -64,7 +69,16 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
     p.catch(() => {}); // observed below, in order
     fetches.set(r.id, p);
   };
-  if (!pc.sequential) rows.forEach(startFetch);
+  // Downloads run ahead of the publishes, a bounded number of versions ahead: enough to keep
+  // the fetch queue busy while this package publishes, without queueing (and holding in
+  // memory) every download of every package in flight, which grew with the size of the job.
+  // (sequential: each step downloads its own version, nothing ahead)
+  const ahead = pc.fetchQueue.concurrency + 2 * pc.publishesPerPackage;
+  let fetchStarted = 0;
+  const fetchAhead = (from: number) => {
+    if (pc.sequential) return;
+    for (; fetchStarted < Math.min(ids.length, from + ahead); fetchStarted++) startFetch(state.item(ids[fetchStarted]!));
+  };
 
   /**
    * Record a failure; false when it was the stop, which is not a failure. A
@@ -96,7 +110,9 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
     try {
       checkListed(r);
       if (pc.sequential) startFetch(r);
-      const fetched = fetches.has(r.id) ? await fetches.get(r.id)! : r;
+      const fetching = fetches.get(r.id);
+      fetches.delete(r.id);
+      const fetched = fetching ? await fetching : r;
       await after;
       if (pc.noTarget) {
         // a plan without AWS access: inventory and source checks only
@@ -138,7 +154,8 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
       started();
     }
   };
-  for (const r of rows) {
+  for (const [i, id] of ids.entries()) {
+    fetchAhead(i + 1);
     const release = await window.take();
     if (signal.aborted || stop || fatal !== undefined) {
       release();
@@ -146,7 +163,7 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
     }
     let started!: () => void;
     const thisStarted = new Promise<void>((resolve) => (started = resolve));
-    steps.push(step(r, previousStarted, started).finally(release));
+    steps.push(step(state.item(id), previousStarted, started).finally(release));
     previousStarted = thisStarted;
   }
   await Promise.all(steps);

@@ -280,8 +280,9 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     };
 
     const active = [...sources.keys()];
-    const inJob = (r: ItemRow) => active.includes(r.source_id);
-    const all = db.items().filter(inJob);
+    const inJob = (r: Pick<ItemRow, 'source_id'>) => active.includes(r.source_id);
+    // planned from a few columns per version; each package reads its rows when its turn comes
+    const all = db.workKeys().filter(inJob);
     // The source's current listing decides: only versions this run listed are worked on, plus
     // publishes that may have landed (settled by reading the target, never published blind).
     const work = all.filter((r) => !FINAL_STATES.has(r.state) && (r.last_listed_run === runId || r.state === 'publishing' || r.state === 'published'));
@@ -294,12 +295,12 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     emit({ type: 'planned', total: work.length, alreadyDone: all.length - work.length });
 
     // group by target package: two sources holding the same name go to the same place, one after the other
-    const byPackage = new Map<string, ItemRow[]>();
+    const byPackage = new Map<string, number[]>();
     for (const r of work) {
       const key = `${r.format}/${r.package}`;
-      const rows = byPackage.get(key);
-      if (rows) rows.push(r);
-      else byPackage.set(key, [r]);
+      const ids = byPackage.get(key);
+      if (ids) ids.push(r.id);
+      else byPackage.set(key, [r.id]);
     }
     for (const key of packagesWithMetaPending) if (!byPackage.has(key)) byPackage.set(key, []);
 
@@ -410,10 +411,10 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       metadataOutOfSync,
       publishBlocked: new Map((hardening?.kept ?? []).map((k) => [`${k.format}/${k.package}`, k.reason])),
     };
-    for (const [key, rows] of byPackage) {
+    for (const [key, ids] of byPackage) {
       const format = key.slice(0, key.indexOf('/')) as Format;
       const name = key.slice(key.indexOf('/') + 1);
-      void packageQueue.add(guard(() => migratePackage(packageCtx, format, name, rows, packagesWithMetaPending.has(key) || rows.length > 0)));
+      void packageQueue.add(guard(() => migratePackage(packageCtx, format, name, ids, packagesWithMetaPending.has(key) || ids.length > 0)));
     }
     await packageQueue.onIdle();
     await fetchQueue.onIdle();

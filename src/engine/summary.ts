@@ -10,6 +10,7 @@ import { compileFilters } from '../config/filters.js';
 import type { LoadedJob } from '../config/load.js';
 import type { StateDb } from '../state/db.js';
 import type { Source } from '../sources/index.js';
+import type { ItemState } from '../types.js';
 import type { RunSummary } from './events.js';
 import { ON_TARGET } from './package.js';
 
@@ -50,7 +51,7 @@ export function watchLiveHeap(): { peak(): number; stop(): void } {
 export function applyFilters(state: StateDb, job: LoadedJob, sources: Map<string, Source>): void {
   const selected = compileFilters(job.config.filters);
   state.db.transaction(() => {
-    for (const r of state.items()) {
+    for (const r of state.workKeys()) {
       if (!sources.has(r.source_id)) continue;
       const want = selected(r.package, r.version);
       if (!want && ['pending', 'fetched', 'failed'].includes(r.state)) state.transition(r.id, 'excluded', {}, 'excluded by the job filters');
@@ -73,35 +74,33 @@ export function summarize(
   active: string[],
   figures: Pick<RunSummary, 'rates' | 'quotaNote' | 'inFlight' | 'throttles' | 'tokenFetches' | 'blobRecheck' | 'durationMs' | 'peakLiveHeapBytes'>,
 ): RunSummary {
-  const items = state.items().filter((r) => active.includes(r.source_id));
-  const states: Record<string, number> = {};
-  for (const r of items) states[r.state] = (states[r.state] ?? 0) + 1;
-  const selected = items.filter((r) => r.state !== 'excluded' && r.state !== 'removed' && r.state !== 'skipped');
-  const complete = selected.filter((r) => ON_TARGET.has(r.state)).length;
-  const failures = items
-    .filter((r) => r.state === 'failed')
-    .map((r) => ({ package: r.package, version: r.version, code: r.last_error_code ?? 'EUNKNOWN', message: r.last_error ?? '' }));
-  const conflicts = items
-    .filter((r) => r.state === 'conflict')
-    .map((r) => ({ package: r.package, version: r.version, code: r.last_error_code ?? 'ECONFLICT', message: r.last_error ?? '', ourSha512: r.sha512 ?? '', targetSha512: r.target_sha512 ?? '' }));
+  // counted in SQL, and only the rows the summary lists are read: a run of 10,000 versions
+  // does not end by holding every row (the peak RSS it reports is taken below)
+  const states = state.stateCounts(active);
+  const count = (pick: (s: string) => boolean) => Object.entries(states).reduce((n, [s, k]) => n + (pick(s) ? k : 0), 0);
+  const selected = count((s) => s !== 'excluded' && s !== 'removed' && s !== 'skipped');
+  const complete = count((s) => ON_TARGET.has(s as ItemState));
+  const listed = (where: string) => state.itemsOfSources(active, where);
+  const failures = listed("state = 'failed'").map((r) => ({ package: r.package, version: r.version, code: r.last_error_code ?? 'EUNKNOWN', message: r.last_error ?? '' }));
+  const conflicts = listed("state = 'conflict'").map((r) => ({ package: r.package, version: r.version, code: r.last_error_code ?? 'ECONFLICT', message: r.last_error ?? '', ourSha512: r.sha512 ?? '', targetSha512: r.target_sha512 ?? '' }));
   const tagMoved = state.tagMoves(state.runId ?? undefined).map((t) => ({ package: t.package, version: t.version, state: t.state, detail: t.detail ?? '' }));
   // in sync means the versions AND the dist-tags/deprecations: a tag left behind is not a finished job
   const goSumBad = goSum.mismatches.length + goSum.errors.length > 0 || (hardening?.errors.length ?? 0) > 0;
-  const ok = complete === selected.length && listErrors.length === 0 && metadataOutOfSync.length === 0 && tagMoved.length === 0 && !goSumBad && !interruptedRun;
+  const ok = complete === selected && listErrors.length === 0 && metadataOutOfSync.length === 0 && tagMoved.length === 0 && !goSumBad && !interruptedRun;
   return {
     job,
     dryRun,
     interrupted: interruptedRun,
     outcomes,
     states,
-    selected: selected.length,
+    selected,
     complete,
     failures,
     conflicts,
     // work runs concurrently: sort what the summary lists, so it reads the same every time
     listErrors: [...listErrors].sort((a, b) => a.source.localeCompare(b.source) || a.package.localeCompare(b.package)),
     metadata: [...metadata].sort((a, b) => a.package.localeCompare(b.package)),
-    weakIntegrity: items.filter((r) => r.integrity_weak).map((r) => ({ package: r.package, version: r.version })),
+    weakIntegrity: listed('integrity_weak != 0').map((r) => ({ package: r.package, version: r.version })),
     sourceChanged: state
       .sourceChanges(state.runId ?? undefined)
       .map((c) => ({ package: c.package, version: c.version, migratedSha512: c.sha512 ?? '', detail: c.detail ?? '' })),
@@ -109,7 +108,7 @@ export function summarize(
     tagMoved,
     goSum,
     ...(hardening ? { hardening } : {}),
-    skipped: items.filter((r) => r.state === 'skipped').map((r) => ({ package: r.package, version: r.version, reason: r.last_error ?? '' })),
+    skipped: listed("state = 'skipped'").map((r) => ({ package: r.package, version: r.version, reason: r.last_error ?? '' })),
     metadataOutOfSync: [...metadataOutOfSync].sort((a, b) => a.package.localeCompare(b.package) || a.reason.localeCompare(b.reason)),
     ...figures,
     peakRssBytes: peakRss(),

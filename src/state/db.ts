@@ -64,6 +64,9 @@ export interface ItemRow {
   facts: string | null;
 }
 
+/** The columns a run plans its work from. */
+export type WorkKey = Pick<ItemRow, 'id' | 'source_id' | 'format' | 'package' | 'version' | 'state' | 'last_listed_run'>;
+
 /** One file of a version: stored in the blob store, then uploaded on its own. */
 export interface AssetRow {
   id: number;
@@ -451,6 +454,26 @@ export class StateDb {
 
   items(where = '1 = 1', ...params: unknown[]): ItemRow[] {
     return this.db.prepare(`SELECT * FROM items WHERE ${where} ORDER BY format, package, ordinal`).all(...params) as ItemRow[];
+  }
+
+  /**
+   * What a run needs to plan its work, without every row's columns: a job of
+   * thousands of versions is planned from these, and each package's rows are
+   * read when its turn comes.
+   */
+  workKeys(): WorkKey[] {
+    return this.stmt('SELECT id, source_id, format, package, version, state, last_listed_run FROM items ORDER BY format, package, ordinal').all() as WorkKey[];
+  }
+
+  /** Counts per state, of the given sources' versions. */
+  stateCounts(sourceIds: readonly string[]): Record<string, number> {
+    const rows = this.stmt('SELECT state, COUNT(*) AS n FROM items WHERE source_id IN (SELECT value FROM json_each(?)) GROUP BY state').all(JSON.stringify(sourceIds)) as { state: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
+  /** The given sources' versions that match `where` (summaries list a few states, never every row). */
+  itemsOfSources(sourceIds: readonly string[], where: string): ItemRow[] {
+    return this.stmt(`SELECT * FROM items WHERE source_id IN (SELECT value FROM json_each(?)) AND (${where}) ORDER BY format, package, ordinal`).all(JSON.stringify(sourceIds)) as ItemRow[];
   }
 
   packages(): PackageRow[] {
