@@ -11,7 +11,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSyn
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ledgerExportCommand, verifyLedger, type VerifyResult } from '../src/cli/ledger.js';
+import { ledgerExportCommand, ledgerVerifyCommand, verifyLedger, type VerifyResult } from '../src/cli/ledger.js';
 import type { Io } from '../src/cli/output.js';
 import { registerSecret } from '../src/redact.js';
 import { StateDb } from '../src/state/db.js';
@@ -313,6 +313,29 @@ describe('ledger verify --job: the target read again', () => {
       expect(r.targetErrors).toHaveLength(published());
     } finally {
       te.sandbox.standIn.setLatency(0);
+    }
+  });
+
+  it('a target that stops answering: the reading stops after 8 reads in a row with no answer (ETARGETSILENT, exit 1), not every version x retries x the timeout', async () => {
+    te.sandbox.standIn.addFault({ operation: 'ListPackageVersionAssets', status: 0, hang: true });
+    const since = te.sandbox.standIn.log.length;
+    const file = join(te.dir, 'ledger-stuck.jsonl');
+    writeFileSync(file, exported);
+    const out: string[] = [];
+    const io = { stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => out.push(t) } } as unknown as Io;
+    try {
+      expect(await ledgerVerifyCommand(file, { job, codeartifactClient: te.client, targetTimeoutMs: 300, json: true }, io)).toBe(1);
+      const r = JSON.parse(out.join('')) as VerifyResult;
+      expect(r.targetStopped).toEqual({ code: 'ETARGETSILENT', message: expect.stringContaining('answered none of the last 8'), unread: published() });
+      expect(r.targetChecked).toBe(0);
+      expect(r.targetErrors).toEqual([]);
+      // 8 reads at once: the 8th silence stops them, after at most 7 retries it let start
+      // (without the stop: every version x 9 tries, a timeout and a back-off each)
+      const asked = te.sandbox.standIn.log.slice(since).filter((e) => e.operation === 'ListPackageVersionAssets');
+      expect(asked.length).toBeGreaterThanOrEqual(8);
+      expect(asked.length).toBeLessThanOrEqual(8 + 7);
+    } finally {
+      te.sandbox.standIn.clearFaults();
     }
   });
 

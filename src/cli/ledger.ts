@@ -20,6 +20,7 @@ import { loadJob } from '../config/load.js';
 import { localError, MigrateError, toError } from '../errors.js';
 import { Limiter } from '../engine/limiter.js';
 import { withRetry } from '../engine/retry.js';
+import { stopWhenStuck } from '../engine/stop.js';
 import { forOutput } from '../redact.js';
 import { StateDb } from '../state/db.js';
 import { chainHash, exportLine, GENESIS, LedgerChecker, ledgerLines, MAX_LEDGER_LINE_BYTES, type LedgerLine } from '../state/ledger.js';
@@ -123,6 +124,11 @@ export interface VerifyResult {
   targetMismatches: { package: string; version: string; file: string; ledger: string; target: string; via: 'listing' | 'download' }[];
   /** Versions the target could not be asked about (after retries): not checked, so not passed. */
   targetErrors: { package: string; version: string; error: string }[];
+  /**
+   * The target stopped answering (STUCK_AFTER reads in a row with no answer): the reading
+   * stopped there, and `unread` versions were never asked about. Not checked, so not passed.
+   */
+  targetStopped?: { code: string; message: string; unread: number };
   targetChecked: number;
   /** Files downloaded and hashed (verify --download). */
   targetDownloaded?: number;
@@ -154,7 +160,7 @@ export async function ledgerVerifyCommand(file: string, opts: VerifyOptions & { 
     const result = await verifyLedgerFile(file, opts);
     if (json) print(io.stdout, `${JSON.stringify({ file, ...result }, null, 2)}\n`);
     else print(io.stdout, describeVerify(file, result, opts));
-    return result.broken || result.tornLastLine || result.headMismatch || result.targetMismatches.length || result.targetErrors.length || !result.trailer ? 1 : 0;
+    return result.broken || result.tornLastLine || result.headMismatch || result.targetMismatches.length || result.targetErrors.length || result.targetStopped || !result.trailer ? 1 : 0;
   } catch (e) {
     return reportError(e, io, json);
   }
@@ -296,14 +302,20 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
   if (ledgerJob !== undefined && ledgerJob !== job.name) {
     throw new MigrateError('ECONFIG', `the ledger is job "${ledgerJob}"'s; ${jobFile} is job "${job.name}"`, { hint: 'pass the job file the ledger was exported from' });
   }
-  const ca = new CodeArtifact(job.config.target, new Limiter(job.config.limits.rates), opts.codeartifactClient);
+  const limiter = new Limiter(job.config.limits.rates);
+  // a target that stopped answering ends the reading (each version would wait retries x the
+  // timeout: hours over a big ledger); what was not read is counted, never passed
+  const stuck = stopWhenStuck(limiter);
+  const ca = new CodeArtifact(job.config.target, limiter, opts.codeartifactClient, stuck.signal);
   ca.readOnly = true;
   const timeoutMs = opts.targetTimeoutMs ?? TARGET_READ_TIMEOUT_MS;
   const queue = new PQueue({ concurrency: TARGET_READ_CONCURRENCY });
+  let unread = 0;
   try {
     for (const m of latest.values()) {
       // every failure is caught here: one version the target cannot answer for is reported, never a crash
       void queue.add(async () => {
+        if (stuck.stuck()) return void unread++;
         let assets: Awaited<ReturnType<CodeArtifact['versionAssets']>>;
         // where the version is on the target (a format the ledger names but we do not know throws: reported below)
         let coordinates: PackageCoordinates;
@@ -318,13 +330,17 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
               try {
                 return await ca.versionAssets(coordinates, version, signal);
               } catch (e) {
-                if (signal.aborted) throw new MigrateError('ETARGET', `no answer within ${timeoutMs / 1000} s`, { cause: e });
+                if (signal.aborted && !stuck.stuck()) {
+                  ca.noAnswer(timeoutMs);
+                  throw new MigrateError('ETARGET', `no answer within ${timeoutMs / 1000} s`, { cause: e });
+                }
                 throw e;
               }
             },
-            { budget: job.config.limits.retries },
+            { budget: job.config.limits.retries, signal: stuck.signal },
           );
         } catch (e) {
+          if (stuck.stuck()) return void unread++;
           const err = toError(e);
           result.targetErrors.push({ package: m.package, version: m.version, error: `${err instanceof MigrateError ? err.code : 'EUNEXPECTED'}: ${err.message}` });
           return;
@@ -344,10 +360,11 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
         // what the listing vouches for, read byte for byte: the store may serve other bytes under it
         for (const file of listedAlike) {
           try {
-            const served = await withRetry(() => servedSha512(ca, coordinates, version, file, job.config.limits.maxArtifactBytes, timeoutMs), { budget: job.config.limits.retries });
+            const served = await withRetry(() => servedSha512(ca, coordinates, version, file, job.config.limits.maxArtifactBytes, timeoutMs), { budget: job.config.limits.retries, signal: stuck.signal });
             result.targetDownloaded = (result.targetDownloaded ?? 0) + 1;
             if (served !== m.files[file]) result.targetMismatches.push({ package: m.package, version: m.version, file, ledger: m.files[file]!, target: served, via: 'download' });
           } catch (e) {
+            if (stuck.stuck()) return void unread++;
             const err = toError(e);
             result.targetErrors.push({ package: m.package, version: m.version, error: `${file}: ${err instanceof MigrateError ? err.code : 'EUNEXPECTED'}: ${err.message}` });
           }
@@ -357,6 +374,10 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
     await queue.onIdle();
   } finally {
     if (!opts.codeartifactClient) ca.client.destroy();
+  }
+  if (stuck.stuck()) {
+    const e = toError(stuck.reason(undefined));
+    result.targetStopped = { code: e instanceof MigrateError ? e.code : 'ETARGETSILENT', message: e.message, unread };
   }
   const order = (a: { package: string; version: string }, b: { package: string; version: string }) => a.package.localeCompare(b.package) || a.version.localeCompare(b.version);
   result.targetMismatches.sort(order);
@@ -401,8 +422,9 @@ function describeVerify(file: string, r: VerifyResult, opts: VerifyOptions): str
   if (!r.trailer && !r.broken && !r.tornLastLine) lines.push('  no trailer: entries may have been cut off the end (export again with `ledger export`)');
   if (r.headMismatch) lines.push(`  HEAD MISMATCH: the chain ends in ${r.headMismatch.actual || '(no entry)'}, not the ${r.headMismatch.expected} you kept`);
   else if (opts.head === undefined && !r.broken) lines.push('  no --head given: a file rewritten whole (every hash and the trailer recomputed) would verify too; compare with the head hash kept apart');
-  if (r.targetChecked || r.targetErrors.length) lines.push(`  target: ${r.targetChecked} versions read again${opts.download ? ` (${r.targetDownloaded ?? 0} files downloaded and hashed)` : ''}, ${new Set(r.targetMismatches.map((m) => `${m.package}@${m.version}`)).size} with other files, ${r.targetErrors.length} unread`);
+  if (r.targetChecked || r.targetErrors.length || r.targetStopped) lines.push(`  target: ${r.targetChecked} versions read again${opts.download ? ` (${r.targetDownloaded ?? 0} files downloaded and hashed)` : ''}, ${new Set(r.targetMismatches.map((m) => `${m.package}@${m.version}`)).size} with other files, ${r.targetErrors.length + (r.targetStopped?.unread ?? 0)} unread`);
   for (const m of r.targetMismatches) lines.push(`  CHANGED ON THE TARGET ${m.package}@${m.version} ${m.file}: ledger sha512 ${m.ledger}, target ${m.via === 'download' ? 'serves bytes of sha512' : 'lists'} ${m.target}${m.via === 'download' ? ' (its listing still shows the ledger\'s hash)' : ''}`);
   for (const m of r.targetErrors) lines.push(`  NOT CHECKED ${m.package}@${m.version}: ${m.error}`);
+  if (r.targetStopped) lines.push(`  STOPPED ${r.targetStopped.code}: ${r.targetStopped.message}; ${r.targetStopped.unread} versions not read (verify again once the target answers)`);
   return `${lines.join('\n')}\n`;
 }

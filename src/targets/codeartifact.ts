@@ -357,6 +357,14 @@ export class CodeArtifact {
    * cuts off this call only; the client's own signal cuts off every call.
    */
   /** One SDK call for the modules beside this one (domain.ts): rate-limited, coded errors, read-only guard. */
+  /**
+   * A caller's own deadline passed with no answer from the service (a read it cut off
+   * itself): counts toward the stuck breaker as the handler's idle timeout does.
+   */
+  noAnswer(afterMs: number): void {
+    this.limiter.silent(API_PEER, afterMs);
+  }
+
   api<T>(operation: string, buckets: readonly BucketName[], send: (opts: { abortSignal?: AbortSignal }) => Promise<T>, signal?: AbortSignal): Promise<T> {
     return this.call(operation, buckets, send, signal);
   }
