@@ -104,7 +104,7 @@ export function acquireLock(base: string, info: { stateDir?: string } = {}): () 
   } catch (e) {
     db.close();
     const code = (e as { code?: string }).code;
-    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw locked(dbPath, readOwner(ownerPath));
+    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw locked(dbPath, holder(ownerPath));
     throw new MigrateError('ESTATE', `cannot take the lock ${dbPath}: ${toError(e).message}`, { cause: e, hint: 'check the state directory is writable' });
   }
   const me: Owner = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), token: Math.random().toString(36).slice(2), ...info };
@@ -136,6 +136,24 @@ function locked(path: string, owner: Owner | undefined): MigrateError {
       : 'wait for it to finish, or stop it (Ctrl-C); the lock is released by the system when that process ends',
   });
 }
+
+/**
+ * Who holds the lock, as its owner file says. The holder writes that file just after
+ * taking the lock, so a contender can find none yet, or the one a holder killed -9 left:
+ * it is read again for up to OWNER_WAIT_MS until it names a live process (or one on
+ * another host, which cannot be checked). Undefined when it never does.
+ */
+function holder(path: string): Owner | undefined {
+  const live = (o: Owner | undefined) => o !== undefined && (o.host !== hostname() || isAlive(o.pid));
+  let owner = readOwner(path);
+  for (let waited = 0; !live(owner) && waited < OWNER_WAIT_MS; waited += 10) {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    owner = readOwner(path);
+  }
+  return live(owner) ? owner : undefined;
+}
+
+const OWNER_WAIT_MS = 500;
 
 function readOwner(path: string): Owner | undefined {
   try {

@@ -97,6 +97,34 @@ describe('acquireLock', () => {
     acquireLock(base)();
   });
 
+  it("a contender that finds the owner file not written yet, or a dead holder's, reads it again: it names the live holder, never a dead pid", async () => {
+    const release = acquireLock(base);
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+    const owner = readFileSync(`${base}.lock.owner`, 'utf8');
+    try {
+      expect(isAlive(dead)).toBe(false);
+      // what a holder killed -9 left, while the new holder has not written its own yet
+      writeFileSync(`${base}.lock.owner`, JSON.stringify({ ...JSON.parse(owner), pid: dead }));
+      const stale = lockError();
+      expect(stale.code).toBe('ELOCKED');
+      expect(stale.message).not.toContain(`pid ${dead}`);
+      expect(stale.message).toContain('another process');
+      // the holder writes its file 100 ms after the contender found none: the contender waits for it and names it
+      const path = `${base}.lock.owner`;
+      const script = `const fs = require('fs'); console.log('ready'); const t = setInterval(() => { if (!fs.existsSync(${JSON.stringify(path)})) { clearInterval(t); setTimeout(() => fs.writeFileSync(${JSON.stringify(path)}, ${JSON.stringify(owner)}), 100); } }, 5);`;
+      const writer = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const written = once(writer, 'exit');
+      await once(writer.stdout!, 'data');
+      rmSync(path);
+      const late = lockError();
+      await written;
+      expect(late.code).toBe('ELOCKED');
+      expect(late.message).toContain(`pid ${process.pid}`);
+    } finally {
+      release();
+    }
+  });
+
   it('release() only ever releases its own lock, and twice is harmless', () => {
     const releaseA = acquireLock(base);
     releaseA();
