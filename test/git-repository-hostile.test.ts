@@ -112,3 +112,30 @@ describe('links out of the checkout', () => {
     expect(rows('links').map((r) => `${r.package}@${r.version}:${r.state}`).sort()).toEqual(['links-in@1.0.0:verified', 'links-out@1.0.0:failed']);
   });
 });
+
+describe('a git server that stops answering', () => {
+  it('a fetch that receives nothing for the source\'s idleTimeoutSeconds is ESOURCESILENT, not retried; the other sources migrate', async () => {
+    // sshd answers (its keepalives too), but the command it runs for every login says nothing, ever
+    const logins = join(te.dir, 'stuck-logins');
+    const stuck = await startGitServer({ dir: join(te.dir, 'git-stuck'), authorizedKeyOptions: `restrict,command="echo login >> ${logins}; exec cat > /dev/null"` });
+    try {
+      te.env.CAM_TEST_STUCK_KEY = stuck.clientKey;
+      await git.createRepoFromDir('beside-stuck', pyProject(join(te.dir, 'src-beside'), 'beside-lib', '1.0.0'), { tags: ['v1.0.0'] });
+      const job = te.writeJob({
+        name: 'stuck-git',
+        sources: [
+          gitSourceOn(stuck, 'stuck', 'anything', 'pypi', { package: 'stuck-lib', sshKeyEnv: 'CAM_TEST_STUCK_KEY', idleTimeoutSeconds: 2 }),
+          gitSourceOn(git, 'beside', 'beside-stuck', 'pypi', { package: 'beside-lib' }),
+        ],
+      });
+      const s = await te.run(job);
+      expect(s.exitCode).toBe(1);
+      expect(s.listErrors).toEqual([expect.objectContaining({ source: 'stuck', code: 'ESOURCESILENT', message: expect.stringContaining('nothing came for 2 s') })]);
+      // one try: the job's 8 retries would each wait as long again
+      expect(readFileSync(logins, 'utf8').trim().split('\n')).toEqual(['login']);
+      expect(rows('stuck-git').map((r) => [r.package, r.version, r.state])).toEqual([['beside-lib', '1.0.0', 'verified']]);
+    } finally {
+      await stuck.stop();
+    }
+  });
+});

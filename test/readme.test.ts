@@ -87,6 +87,11 @@ describe('README: the CLI', () => {
   });
 });
 
+/** The defaults of one key that two kinds of source (a union's members) both define. */
+class Alternatives {
+  constructor(readonly values: unknown[]) {}
+}
+
 describe('README: the job-file reference', () => {
   const block = /```yaml\n([\s\S]*?)```/.exec(section('## Job-file reference'))?.[1];
 
@@ -114,6 +119,8 @@ describe('README: the job-file reference', () => {
         return;
       default:
         if (path && !out.has(path)) out.set(path, dflt);
+        // one key in two kinds of source with their own defaults (sources[].idleTimeoutSeconds): both
+        else if (path && dflt !== undefined && out.get(path) !== undefined && out.get(path) !== dflt) out.set(path, new Alternatives([...(out.get(path) instanceof Alternatives ? (out.get(path) as Alternatives).values : [out.get(path)]), dflt]));
         else if (path && dflt !== undefined) out.set(path, dflt);
     }
   }
@@ -153,18 +160,23 @@ describe('README: the job-file reference', () => {
     schemaKeys(jobSchema, '', wanted);
     const lines = block!.split('\n');
     const wrong: string[] = [];
-    for (const [path, dflt] of wanted) {
-      if (!['number', 'boolean', 'string'].includes(typeof dflt) || dflt === '') continue;
+    for (const [path, wantedDefault] of wanted) {
+      const dflts = wantedDefault instanceof Alternatives ? wantedDefault.values : [wantedDefault];
+      if (!dflts.every((d) => ['number', 'boolean', 'string'].includes(typeof d) && d !== '')) continue;
       const key = path.split('.').pop()!.replace('[]', '');
-      // the key's line below its top-level key (npm: is both a repository and a public registry)
+      // the key's lines below its top-level key (npm: is both a repository and a public registry)
       const from = lines.findIndex((l) => l.startsWith(`${path.split(/[.[]/)[0]}:`));
-      const line = lines.slice(Math.max(0, from)).find((l) => new RegExp(`^\\s*(- )?${key}:`).test(l));
-      if (!line) continue; // "shows every key" reports it
-      const [value, comment = ''] = line.slice(line.indexOf(':') + 1).split(/\s+#\s*/);
-      const shown = value!.trim().replace(/^"(.*)"$/, '$1');
-      const stated = /\bdefault:? (\d+(?: ?[KMG]i?B\b)?)/.exec(comment)?.[1];
-      const same = typeof dflt === 'number' ? parseSize(shown) === dflt : shown === String(dflt);
-      if (!same || (stated !== undefined && parseSize(stated) !== dflt)) wrong.push(`${path} (default ${String(dflt)}): ${line.trim()}`);
+      const keyLines = lines.slice(Math.max(0, from)).filter((l) => new RegExp(`^\\s*(- )?${key}:`).test(l));
+      if (keyLines.length === 0) continue; // "shows every key" reports it
+      // each default on a line of its own, in schema order (a key of two kinds of source: one line each)
+      dflts.forEach((dflt, i) => {
+        const line = keyLines[i] ?? keyLines[0]!;
+        const [value, comment = ''] = line.slice(line.indexOf(':') + 1).split(/\s+#\s*/);
+        const shown = value!.trim().replace(/^"(.*)"$/, '$1');
+        const stated = /\bdefault:? (\d+(?: ?[KMG]i?B\b)?)/.exec(comment)?.[1];
+        const same = typeof dflt === 'number' ? parseSize(shown) === dflt : shown === String(dflt);
+        if (!same || (stated !== undefined && parseSize(stated) !== dflt)) wrong.push(`${path} (default ${String(dflt)}): ${line.trim()}`);
+      });
     }
     expect(wrong).toEqual([]);
   });

@@ -140,6 +140,13 @@ const gitSource = z
       .describe('the package inside the repository (monorepos)'),
     sshKeyEnv: envName('ssh private key (or its path)').optional(),
     knownHostsFile: z.string().min(1).optional().describe('an ssh known_hosts file for this host (default: ssh\'s own)'),
+    idleTimeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(3600)
+      .default(600)
+      .describe('a clone or fetch of the repository that receives nothing this long is cut off and not retried (ESOURCESILENT); the other sources go on'),
     build: z
       .object({
         command: buildCommand.optional().describe('pypi: default "{python} -m build --no-isolation --skip-dependency-check --sdist --wheel --outdir {outdir} {srcdir}"'),

@@ -33,6 +33,8 @@ export interface GitAccessOptions {
   knownHostsFile?: string;
   /** Where a key given as text is written for ssh (mode 0600), removed by close(). */
   keyFilePath: string;
+  /** A clone or fetch that receives nothing this long is cut off (ESOURCESILENT); default 10 minutes. */
+  idleTimeoutMs?: number;
 }
 
 /** The environment git runs in for one remote, and the key file it may have written. */
@@ -91,9 +93,9 @@ export class GitAccess {
     return simpleGit({
       baseDir,
       maxConcurrentProcesses: 4,
-      // 10 minutes without a byte of output: remote clones and fetches run with --progress,
-      // so only a transfer that stalled is cut, never a big one that is merely long
-      timeout: { block: 10 * 60_000 },
+      // 10 minutes (the source's idleTimeoutSeconds) without a byte of output: remote clones and
+      // fetches run with --progress, so only a transfer that stalled is cut, never a big one that is merely long
+      timeout: { block: this.opts.idleTimeoutMs ?? 10 * 60_000 },
       unsafe: { allowUnsafeSshCommand: true, allowUnsafeAskPass: true },
       allowEnvironment: ['GIT_SSH_COMMAND', 'GIT_ASKPASS', 'SSH_ASKPASS', 'GIT_TERMINAL_PROMPT', 'GIT_SSL_CAINFO', 'GIT_SSL_NO_VERIFY'],
       ...(signal ? { abort: signal } : {}),
@@ -226,6 +228,16 @@ export class GitAccess {
         .join(' | ')
         .slice(0, 600) || all.trim().slice(0, 600);
     if (/abort/i.test(e.name) || /aborted/i.test(all)) return new MigrateError('EINTERRUPTED', `${where} cut off by the stop`, { subject, cause: e });
+    // simple-git's watchdog: git printed nothing for the whole idle timeout while the connection
+    // stayed up (ssh's keepalives answered). Not retried: each try would wait as long again.
+    if (/block timeout reached/.test(all)) {
+      const s = (this.opts.idleTimeoutMs ?? 10 * 60_000) / 1000;
+      return new MigrateError('ESOURCESILENT', `${where}: nothing came for ${s} s (the server or the way to it is stuck)`, {
+        subject,
+        cause: e,
+        hint: 'check the git server (and any proxy or firewall on the way); rerun once it answers: the other sources went on, and this one is fetched then',
+      });
+    }
     // our disk, not the remote: a local error (never retried as a network failure)
     if (/No space left on device|Disk quota exceeded|Read-only file system/i.test(all)) {
       return new MigrateError('ELOCAL', `${where}: git could not write under the state directory: ${said}`, {

@@ -73,6 +73,7 @@ export class GitSource implements Source {
       ...(config.sshKeyEnv ? { sshKeyEnv: config.sshKeyEnv } : {}),
       ...(config.knownHostsFile ? { knownHostsFile: config.knownHostsFile } : {}),
       keyFilePath: join(stateDir, 'tmp', `ssh-key-${config.id}-${process.pid}`),
+      idleTimeoutMs: config.idleTimeoutSeconds * 1000,
     });
   }
 
