@@ -8,7 +8,7 @@
  * Bytes are checked again when they are used (`check`): a disk can flip a bit,
  * and a person can edit a file, between a download and a publish.
  */
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
@@ -87,14 +87,18 @@ export class BlobStore {
     const tmp = join(this.root, 'tmp', `${process.pid}-${randomBytes(8).toString('hex')}`);
     const hasher = new HashingStream();
     let writeFailure: unknown;
+    let out: WriteStream | undefined;
     try {
-      const out = createWriteStream(tmp, { mode: 0o644 });
+      out = createWriteStream(tmp, { mode: 0o644 });
       out.on('error', (e) => (writeFailure ??= e));
       const limit = new SizeLimit(opts.maxBytes ?? Number.MAX_SAFE_INTEGER, opts.subject ?? 'artifact');
       await pipeline(input, limit, hasher, out);
       // durable before anyone records that we have it
       await syncFile(tmp);
     } catch (e) {
+      // the file is opened asynchronously: an input that fails at once can reject the pipeline
+      // before the open creates it. Removed once the stream is closed, or it would be left behind.
+      if (out && !out.closed) await new Promise<void>((resolve) => out!.once('close', () => resolve()));
       rmSync(tmp, { force: true });
       throw localError(writeFailure ?? e, tmp, 'write') ?? e;
     }

@@ -68,6 +68,18 @@ describe('BlobStore.put', () => {
     expect(existsSync(join(root, 'sha512'))).toBe(false);
   });
 
+  it('a stream that fails before the temporary file is even open leaves no file either (the open lands after the failure)', async () => {
+    const store = new BlobStore(root);
+    for (let i = 0; i < 20; i++) {
+      const failed = new Readable({ read() {} });
+      failed.destroy(new Error('connection refused'));
+      await expect(store.put(failed)).rejects.toThrow('connection refused');
+    }
+    // the open of a temporary file runs on the thread pool: give any that were still on their way time to land
+    await new Promise((r) => setTimeout(r, 100));
+    expect(readdirSync(join(root, 'tmp'))).toEqual([]);
+  });
+
   it('read gives back the bytes', async () => {
     const store = new BlobStore(root);
     const bytes = randomBytes(777);
