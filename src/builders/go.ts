@@ -263,9 +263,12 @@ async function writeZip(zipPath: string, prefix: string, files: readonly SourceF
 
   const partial = `${zipPath}.partial-${process.pid}`;
   const hashing = new HashingStream();
+  const out = createWriteStream(partial);
   try {
-    await pipeline(output, hashing, createWriteStream(partial));
+    await pipeline(output, hashing, out);
   } catch (e) {
+    // opened on the thread pool: a zip that fails at once could create the file after this rm
+    if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
     await rm(partial, { force: true });
     if (e instanceof MigrateError) throw e;
     const changed = e instanceof Error && /unexpected number of bytes/.test(e.message);
