@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { containment, runProcess, type RunOptions } from '../src/builders/process.js';
-import { alive } from './support/child.js';
+import { alive, goneSoon } from './support/child.js';
 
 const ENV = { PATH: '/usr/local/bin:/usr/bin:/bin' };
 const ROOT = resolve(import.meta.dirname, '..');
@@ -54,15 +54,6 @@ async function daemonPid(pidFile: string): Promise<number> {
   expect(pid).toBeGreaterThan(1);
   started.push(pid);
   return pid;
-}
-
-/** Polls for up to 5 s: the kernel tears a namespace down asynchronously to our 'close'. */
-async function goneSoon(pid: number): Promise<boolean> {
-  for (let i = 0; i < 100; i++) {
-    if (!(await alive(pid))) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
 }
 
 async function waitForFile(path: string): Promise<void> {

@@ -50,3 +50,16 @@ export async function alive(pid: number): Promise<boolean> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
   return stat !== '' && !/^\d+ \(.*\) Z/.test(stat);
 }
+
+/**
+ * Whether `pid` ends within 5 s (polled): a build's processes are SIGKILLed with its
+ * namespace or group, but the kernel tears them down asynchronously to our 'close'
+ * (on a loaded machine they can still be running a moment after the build settled).
+ */
+export async function goneSoon(pid: number): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    if (!(await alive(pid))) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
