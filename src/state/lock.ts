@@ -146,8 +146,9 @@ function locked(path: string, owner: Owner | undefined): MigrateError {
 function holder(path: string): Owner | undefined {
   const live = (o: Owner | undefined) => o !== undefined && (o.host !== hostname() || isAlive(o.pid));
   let owner = readOwner(path);
+  const nap = new Int32Array(new SharedArrayBuffer(4));
   for (let waited = 0; !live(owner) && waited < OWNER_WAIT_MS; waited += 10) {
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    Atomics.wait(nap, 0, 0, 10);
     owner = readOwner(path);
   }
   return live(owner) ? owner : undefined;

@@ -353,11 +353,6 @@ export class CodeArtifact {
   }
 
   /**
-   * One SDK call: rate-limited, and its failure turned into a coded error. `signal`
-   * cuts off this call only; the client's own signal cuts off every call.
-   */
-  /** One SDK call for the modules beside this one (domain.ts): rate-limited, coded errors, read-only guard. */
-  /**
    * A caller's own deadline passed with no answer from the service (a read it cut off
    * itself): counts toward the stuck breaker as the handler's idle timeout does.
    */
@@ -365,10 +360,15 @@ export class CodeArtifact {
     this.limiter.silent(API_PEER, afterMs);
   }
 
+  /** One SDK call for the modules beside this one (domain.ts): rate-limited, coded errors, read-only guard. */
   api<T>(operation: string, buckets: readonly BucketName[], send: (opts: { abortSignal?: AbortSignal }) => Promise<T>, signal?: AbortSignal): Promise<T> {
     return this.call(operation, buckets, send, signal);
   }
 
+  /**
+   * One SDK call: rate-limited, and its failure turned into a coded error. `signal`
+   * cuts off this call only; the client's own signal cuts off every call.
+   */
   private async call<T>(operation: string, buckets: readonly BucketName[], send: (opts: { abortSignal?: AbortSignal }) => Promise<T>, signal?: AbortSignal): Promise<T> {
     // A plan is read-only by construction: anything but a Get/List/Describe is refused here,
     // before any request is made, whatever the code above asks for.

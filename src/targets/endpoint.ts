@@ -112,6 +112,7 @@ export class RepositoryEndpoint {
       if (body !== undefined && typeof body !== 'string') body.once('error', (e: unknown) => (bodyError = toError(e)));
       let res: HttpResponse;
       const started = performance.now();
+      const idleMs = req.timeoutMs ?? this.session.idleTimeoutMs;
       try {
         res = await request({
           method: req.method,
@@ -119,7 +120,7 @@ export class RepositoryEndpoint {
           headers: { ...req.headers, authorization: authorization(this.opts.auth, token) },
           body,
           signal: req.signal,
-          timeoutMs: req.timeoutMs ?? this.session.idleTimeoutMs,
+          timeoutMs: idleMs,
           digests: req.digests,
           maxBytes: req.maxBytes,
           deadlineMs: req.deadlineMs,
@@ -131,7 +132,7 @@ export class RepositoryEndpoint {
           throw new MigrateError('ETARGET', `${subject}: ${what}: the request body failed: ${bodyError.message} (outcome unknown)`, { subject, cause: bodyError });
         }
         if (e instanceof ResponseLimitError) throw new MigrateError('ETARGETREJECTED', `${subject}: ${what}: ${e.message}`, { subject, cause: e });
-        if (e instanceof NetworkError && e.silent) limiter.silent(this.peer(req.url), req.timeoutMs ?? this.session.idleTimeoutMs ?? DEFAULT_IDLE_MS);
+        if (e instanceof NetworkError && e.silent) limiter.silent(this.peer(req.url), idleMs ?? DEFAULT_IDLE_MS);
         if (e instanceof NetworkError) throw new MigrateError('ETARGET', `${subject}: ${what}: ${e.message} (outcome unknown)`, { subject, cause: e });
         if (e instanceof MigrateError) throw e;
         throw new MigrateError('ETARGET', `${subject}: ${what}: ${toError(e).message}`, { subject, cause: e });
