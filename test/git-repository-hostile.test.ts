@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sourceSchema } from '../src/config/schema.js';
+import type { ProgressEvent } from '../src/engine/events.js';
 import { createSource } from '../src/sources/index.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
 import { gitSourceOn, pyProject, startGitServer, type GitServer } from './support/git-server.js';
@@ -128,9 +129,15 @@ describe('a git server that stops answering', () => {
           gitSourceOn(git, 'beside', 'beside-stuck', 'pypi', { package: 'beside-lib' }),
         ],
       });
-      const s = await te.run(job);
+      const events: ProgressEvent[] = [];
+      const s = await te.run(job, { onProgress: (e) => events.push(e) });
       expect(s.exitCode).toBe(1);
       expect(s.listErrors).toEqual([expect.objectContaining({ source: 'stuck', code: 'ESOURCESILENT', message: expect.stringContaining('nothing came for 2 s') })]);
+      // the source after the stuck one did not wait for it: listed while the stuck fetch was still waiting
+      const listedBeside = events.findIndex((e) => e.type === 'listed' && e.source === 'beside');
+      const stuckGaveUp = events.findIndex((e) => e.type === 'list-error' && e.source === 'stuck');
+      expect(listedBeside).toBeGreaterThanOrEqual(0);
+      expect(listedBeside).toBeLessThan(stuckGaveUp);
       // one try: the job's 8 retries would each wait as long again
       expect(readFileSync(logins, 'utf8').trim().split('\n')).toEqual(['login']);
       expect(rows('stuck-git').map((r) => [r.package, r.version, r.state])).toEqual([['beside-lib', '1.0.0', 'verified']]);

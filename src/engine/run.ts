@@ -190,40 +190,47 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       return c?.kind === 'git' && !c.package;
     };
     const deferred = new Map<Source, Set<string>>();
-    try {
-      for (const source of sources.values()) {
-        const seen = { names: new Set<string>(), complete: true };
-        enumerated.set(source.id, seen);
-        if (source.prepare) {
-          try {
-            await withRetry(() => source.prepare!(stopping.hard), {
-              budget: config.limits.retries,
-              signal,
-              onRetry: (e, attempt, waitMs) => emit({ type: 'retry', subject: source.id, code: e.code, attempt, waitMs }),
-            });
-          } catch (e) {
-            const err = e instanceof MigrateError ? e : new MigrateError('ESOURCE', toError(e).message, { subject: source.id, cause: e });
-            if (FATAL_CODES.has(err.code)) throw err;
-            seen.complete = false;
-            if (err.code !== 'EINTERRUPTED') listError(source, source.url, err);
-            continue;
-          }
-        }
-        for await (const n of source.packageNames(stopping.hard)) {
-          if (signal.aborted) break;
-          if (!n.ok) {
-            seen.complete = false;
-            listError(source, n.name, n.error);
-            continue;
-          }
-          if (readFromRepository(source)) {
-            (deferred.get(source) ?? deferred.set(source, new Set()).get(source)!).add(n.name);
-            continue;
-          }
-          seen.names.add(n.name);
-          list(source, n.name);
+    // Sources are enumerated side by side, as many at once as downloads (a git source's fetch
+    // can wait its idle timeout on a stuck server: the others go on meanwhile); a source's
+    // packages are listed as it names them.
+    const enumerate = async (source: Source) => {
+      const seen = { names: new Set<string>(), complete: true };
+      enumerated.set(source.id, seen);
+      if (source.prepare) {
+        try {
+          await withRetry(() => source.prepare!(stopping.hard), {
+            budget: config.limits.retries,
+            signal,
+            onRetry: (e, attempt, waitMs) => emit({ type: 'retry', subject: source.id, code: e.code, attempt, waitMs }),
+          });
+        } catch (e) {
+          const err = e instanceof MigrateError ? e : new MigrateError('ESOURCE', toError(e).message, { subject: source.id, cause: e });
+          if (FATAL_CODES.has(err.code)) throw err;
+          seen.complete = false;
+          if (err.code !== 'EINTERRUPTED') listError(source, source.url, err);
+          return;
         }
       }
+      for await (const n of source.packageNames(stopping.hard)) {
+        if (signal.aborted) break;
+        if (!n.ok) {
+          seen.complete = false;
+          listError(source, n.name, n.error);
+          continue;
+        }
+        if (readFromRepository(source)) {
+          (deferred.get(source) ?? deferred.set(source, new Set()).get(source)!).add(n.name);
+          continue;
+        }
+        seen.names.add(n.name);
+        list(source, n.name);
+      }
+    };
+    try {
+      // a fatal error in one aborts the others (through the signal), and the run
+      const enumerating = new PQueue({ concurrency: config.limits.fetchConcurrency });
+      await Promise.all([...sources.values()].map((source) => enumerating.add(() => enumerate(source).catch(stopFatally))));
+      if (fatalError !== undefined) throw fatalError;
       // the other sources of the same format that hold a name: what they listed, or what their repository named
       const holders = (self: Source, name: string) =>
         [...sources.values()].filter((o) => o !== self && formatOfSource(o) === formatOfSource(self) && (deferred.get(o) ?? enumerated.get(o.id)?.names)?.has(name)).map((o) => o.id);
