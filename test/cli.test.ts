@@ -239,6 +239,23 @@ describe('a target that cannot be used at all', () => {
   });
 });
 
+describe('a --state-dir that cannot be one', () => {
+  it('a file in its place: every command that writes state exits 1 with ELOCAL naming it (as a disk that refuses), the file untouched, nothing asked of the target', async () => {
+    const job = te.writeJob({ name: 'statefile', privateNpm: { packages: ['@acme/core'] } });
+    const file = join(te.dir, 'not-a-folder');
+    writeFileSync(file, 'notes the operator keeps\n');
+    const before = te.sandbox.standIn.log.length;
+    for (const args of [['run', job], ['plan', job, '--no-target'], ['harden', job], ['warm', job]]) {
+      const r = await cli(['--state-dir', file, ...args, '--json']);
+      expect(r.code, `${args[0]}: ${r.stderr}`).toBe(1);
+      expect(json<{ error: { code: string; message: string } }>(r).error).toEqual({ code: 'ELOCAL', message: expect.stringContaining(`state directory ${file}: a file is in the way`), hint: expect.stringContaining('--state-dir') });
+      expect(r.stderr).not.toMatch(/^\s{4}at /m);
+    }
+    expect(readFileSync(file, 'utf8')).toBe('notes the operator keeps\n');
+    expect(te.sandbox.standIn.log.length).toBe(before);
+  });
+});
+
 describe('filters through the CLI', () => {
   const write = (filters: Record<string, unknown>) =>
     te.writeJob({ name: 'filtered', privateNpm: { packages: ['@acme/widgets', 'widgets-legacy', 'other-thing'] }, github: false, filters });

@@ -5,7 +5,7 @@
  * Markdown, one self-contained HTML file) for the people who sign off.
  * `report JOB` writes the same report for a finished or partial run.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadJob, type LoadedJob } from '../config/load.js';
 import { exposure, preflightAudit } from '../engine/audit.js';
@@ -23,8 +23,8 @@ import { createTarget } from '../targets/index.js';
 import type { Format } from '../types.js';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { print, progressRenderer, reportError, wantsJson, type Io } from './output.js';
-import { localError, MigrateError } from '../errors.js';
-import { acquireJobLock } from '../state/lock.js';
+import { MigrateError } from '../errors.js';
+import { acquireJobLock, createStateDir } from '../state/lock.js';
 import { warmSectionFromState } from '../warm/summary.js';
 
 export interface PlanOptions {
@@ -69,11 +69,7 @@ export async function plan(job: LoadedJob, opts: PlanOptions & { onProgress?: Pa
   const env = opts.env ?? process.env;
   // The job's lock from the dry run to the last line of the report: released between them, a
   // `run` started meanwhile moved the rows the report reads, and the plan showed its half-done work.
-  try {
-    mkdirSync(stateDir, { recursive: true });
-  } catch (e) {
-    throw localError(e, stateDir, 'create') ?? e;
-  }
+  createStateDir(stateDir);
   const release = acquireJobLock(stateDir, job, env);
   try {
     return await planLocked(job, stateDir, env, opts);

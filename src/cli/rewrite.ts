@@ -7,19 +7,19 @@
  * Lockfiles found in the job's git repositories are shown as a diff to apply
  * there (`git apply` in a checkout).
  */
-import { mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, relative, resolve, sep } from 'node:path';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { AtomicFile } from '../atomic-file.js';
 import { loadJob, type LoadedJob } from '../config/load.js';
 import { Limiter } from '../engine/limiter.js';
-import { localError, MigrateError, toError } from '../errors.js';
+import { MigrateError, toError } from '../errors.js';
 import { detect, type LockfileFormat } from '../lockfiles/index.js';
 import { isInside, readLockfileBytes } from '../lockfiles/read.js';
 import { logicalLines } from '../lockfiles/requirements.js';
 import { rewriteLockfile, unifiedDiff, type RewriteChange, type RewriteTargets } from '../lockfiles/rewrite/index.js';
 import { printable, redactUrlCredentials, registerSecret } from '../redact.js';
-import { acquireJobLock } from '../state/lock.js';
+import { acquireJobLock, createStateDir } from '../state/lock.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
 import { findLockfiles, localLockfiles } from '../warm/inputs.js';
 import { LockfileRepository } from '../warm/git-lockfiles.js';
@@ -174,11 +174,7 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
     // The job's lock, as run and warm take it: the git repositories' mirrors are the warm's
     // (state/git/), and --write edits lockfiles that a warm reads and a second rewrite writes.
     if (opts.write || job.config.warm.repositories.length) {
-      try {
-        mkdirSync(stateDir, { recursive: true });
-      } catch (e) {
-        throw localError(e, stateDir, 'create') ?? e;
-      }
+      createStateDir(stateDir);
       cleanups.push(acquireJobLock(stateDir, job, env));
     }
     const { files: local, missing } = localLockfiles(job.file, job.config.warm.lockfiles);

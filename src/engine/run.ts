@@ -3,7 +3,6 @@
  * Packages go through a bounded queue; within a package versions are published
  * oldest first while their downloads run ahead in a second bounded queue.
  */
-import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import PQueue from 'p-queue';
@@ -14,7 +13,7 @@ import { sweepLeftovers } from '../state/leftovers.js';
 import { BlobStore } from '../state/blobs.js';
 import { registerSecret } from '../redact.js';
 import { StateDb, type ItemRow } from '../state/db.js';
-import { acquireJobLock } from '../state/lock.js';
+import { acquireJobLock, createStateDir } from '../state/lock.js';
 import { createSource, type Source } from '../sources/index.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
 import { createTarget, type TargetFormat } from '../targets/index.js';
@@ -107,7 +106,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
 
   let release: () => void;
   try {
-    mkdirSync(stateDir, { recursive: true });
+    createStateDir(stateDir);
     release = opts.lockHeld ? () => {} : acquireJobLock(stateDir, job, env);
   } catch (e) {
     closeSources();

@@ -20,7 +20,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, wri
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { MigrateError, toError } from '../errors.js';
+import { localError, MigrateError, toError } from '../errors.js';
 import { isAlive } from './blobs.js';
 
 interface Owner {
@@ -36,6 +36,22 @@ interface Owner {
 export interface LockedJob {
   name: string;
   config: { target: { region: string; domain: string; domainOwner: string } };
+}
+
+/**
+ * The state directory, made if missing: a file in its place (a --state-dir that names
+ * one), or a folder this user cannot write, is ELOCAL naming it, before anything is read.
+ */
+export function createStateDir(stateDir: string): void {
+  try {
+    mkdirSync(stateDir, { recursive: true });
+  } catch (e) {
+    const inTheWay = (e as NodeJS.ErrnoException).code === 'EEXIST';
+    throw localError(inTheWay ? Object.assign(new Error('a file is in the way, not a directory'), { code: 'EEXIST' }) : e, stateDir, 'create the state directory', {
+      anyCode: true,
+      hint: '--state-dir (or CAM_STATE_DIR) names the folder that holds the state database and blobs: give a directory this user can write, then rerun',
+    })!;
+  }
 }
 
 /**

@@ -4,7 +4,6 @@
  * the rate the read quotas allow, with enough requests in flight to use them.
  * Every item is a row (state.ts), so a rerun asks only for what is not warmed.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import PQueue from 'p-queue';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
@@ -18,7 +17,7 @@ import { gracefulStop, stopWhenStuck } from '../engine/stop.js';
 import { localError, MigrateError, toError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { StateDb } from '../state/db.js';
-import { acquireJobLock } from '../state/lock.js';
+import { acquireJobLock, createStateDir } from '../state/lock.js';
 import { sweepLeftovers } from '../state/leftovers.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
 import { callerIdentity } from '../targets/domain.js';
@@ -105,7 +104,7 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
 
   let release: () => void;
   try {
-    mkdirSync(stateDir, { recursive: true });
+    createStateDir(stateDir);
     release = acquireJobLock(stateDir, job, env);
     sweepLeftovers(stateDir);
   } catch (e) {
