@@ -104,6 +104,7 @@ const LOCAL_WHY: Readonly<Record<string, string>> = {
   ENFILE: 'too many open files',
   ENOTDIR: 'a part of the path is not a directory',
   EISDIR: 'a directory is in the way',
+  EEXIST: 'a file is in the way',
   ENAMETOOLONG: 'the name is too long',
 };
 

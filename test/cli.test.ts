@@ -248,11 +248,22 @@ describe('a --state-dir that cannot be one', () => {
     for (const args of [['run', job], ['plan', job, '--no-target'], ['harden', job], ['warm', job]]) {
       const r = await cli(['--state-dir', file, ...args, '--json']);
       expect(r.code, `${args[0]}: ${r.stderr}`).toBe(1);
-      expect(json<{ error: { code: string; message: string } }>(r).error).toEqual({ code: 'ELOCAL', message: expect.stringContaining(`state directory ${file}: a file is in the way`), hint: expect.stringContaining('--state-dir') });
+      expect(json<{ error: { code: string; message: string } }>(r).error).toEqual({ code: 'ELOCAL', message: expect.stringContaining(`state directory ${file}: a file is in the way (EEXIST)`), hint: expect.stringContaining('--state-dir') });
       expect(r.stderr).not.toMatch(/^\s{4}at /m);
     }
     expect(readFileSync(file, 'utf8')).toBe('notes the operator keeps\n');
     expect(te.sandbox.standIn.log.length).toBe(before);
+  });
+
+  it('plan --out naming a file: ELOCAL before the plan starts (not after an hour of it), nothing listed', async () => {
+    const job = te.writeJob({ name: 'outfile', privateNpm: { packages: ['@acme/core'] } });
+    const file = join(te.dir, 'report-here');
+    writeFileSync(file, 'x');
+    const r = await cli(['plan', job, '--no-target', '--out', file, '--json']);
+    expect(r.code, r.stderr).toBe(1);
+    expect(json<{ error: { code: string; message: string } }>(r).error).toEqual({ code: 'ELOCAL', message: `cannot write the report ${file}: a file is in the way (EEXIST)`, hint: expect.stringContaining('--out <dir>') });
+    expect(readdirSafe(te.stateDir)).not.toContain('outfile.sqlite');
+    expect(readFileSync(file, 'utf8')).toBe('x');
   });
 });
 

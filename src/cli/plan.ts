@@ -16,7 +16,7 @@ import { buildReport, type Report } from '../report/model.js';
 import type { HardeningInput } from '../report/schema.js';
 import { reportInputFromState } from '../report/from-state.js';
 import { renderJson } from '../report/render-json.js';
-import { writeReportFiles } from '../report/write.js';
+import { prepareReportDir, writeReportFiles } from '../report/write.js';
 import { StateDb } from '../state/db.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
 import { createTarget } from '../targets/index.js';
@@ -70,6 +70,7 @@ export async function plan(job: LoadedJob, opts: PlanOptions & { onProgress?: Pa
   // The job's lock from the dry run to the last line of the report: released between them, a
   // `run` started meanwhile moved the rows the report reads, and the plan showed its half-done work.
   createStateDir(stateDir);
+  prepareReportDir(opts.out ?? join(stateDir, 'reports'));
   const release = acquireJobLock(stateDir, job, env);
   try {
     return await planLocked(job, stateDir, env, opts);

@@ -5,7 +5,7 @@
  * no truncated file, and a name someone planted in the output directory (a
  * symlink to a file of the operator's) is replaced, never written through.
  */
-import { mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AtomicFile } from '../atomic-file.js';
 import { localError, type MigrateError } from '../errors.js';
@@ -26,6 +26,19 @@ function writeError(thrown: unknown, path: string): MigrateError {
     anyCode: true,
     hint: 'free space or fix permissions where the reports go (or pass --out <dir>), then rerun; no partial report was left behind',
   })!;
+}
+
+/**
+ * The output directory, made now: a plan can take an hour, and a --out that names a file
+ * (or a folder this user cannot write) is said before it starts, not after.
+ */
+export function prepareReportDir(outDir: string): void {
+  try {
+    mkdirSync(outDir, { recursive: true });
+    accessSync(outDir, constants.W_OK);
+  } catch (e) {
+    throw writeError(e, resolve(outDir));
+  }
 }
 
 /** `<outDir>/<job>-<kind>-<time>.{json,md,html}`, each written whole or not at all. */

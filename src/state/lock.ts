@@ -46,8 +46,7 @@ export function createStateDir(stateDir: string): void {
   try {
     mkdirSync(stateDir, { recursive: true });
   } catch (e) {
-    const inTheWay = (e as NodeJS.ErrnoException).code === 'EEXIST';
-    throw localError(inTheWay ? Object.assign(new Error('a file is in the way, not a directory'), { code: 'EEXIST' }) : e, stateDir, 'create the state directory', {
+    throw localError(e, stateDir, 'create the state directory', {
       anyCode: true,
       hint: '--state-dir (or CAM_STATE_DIR) names the folder that holds the state database and blobs: give a directory this user can write, then rerun',
     })!;
