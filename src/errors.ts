@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'ESTATE' // the state database cannot be used
   | 'ELOCKED' // another run of the same job is in progress
   | 'ETARGETSETUP' // the target cannot be used at all: credentials refused, domain or repository missing
+  | 'ETARGETCHANGED' // the job names another domain or internal repository than the state records its work in: refused until run with --retarget
   | 'EINTERRUPTED' // the run was stopped by Ctrl-C
   | 'ETOOLARGE' // an artifact, or something read from it, is larger than the job allows
   | 'ELOCAL' // this machine could not write or read its own files (disk full, read-only, permissions)

@@ -53,7 +53,7 @@ describe('README: the CLI', () => {
 
   it('finds the commands main.ts declares (the reader of main.ts still works)', () => {
     expect([...commands.keys()].sort()).toEqual(['goproxy', 'harden', 'ledger export', 'ledger verify', 'plan', 'report', 'rewrite-lockfiles', 'run', 'status', 'warm']);
-    expect(commands.get('run')).toEqual(['--dry-run', '--json', '--concurrency', '--quiet']);
+    expect(commands.get('run')).toEqual(['--dry-run', '--json', '--concurrency', '--retarget', '--quiet']);
     expect(global).toEqual(['--state-dir']);
   });
 

@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
-import { PutPackageOriginConfigurationCommand } from '@aws-sdk/client-codeartifact';
+import { AssociateExternalConnectionCommand, CreateRepositoryCommand, PutPackageOriginConfigurationCommand } from '@aws-sdk/client-codeartifact';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnv, type TestEnv } from './support/harness.js';
@@ -474,6 +474,46 @@ describe('warm', () => {
     } finally {
       state.close();
     }
+  });
+
+  it('the store renamed in the job: every entry decided through the new store, none taken as done; another domain is refused (ETARGETCHANGED) before anything is asked', async () => {
+    await te.client.send(new CreateRepositoryCommand({ ...domainArgs, repository: 'npm-store-2' }));
+    await te.client.send(new AssociateExternalConnectionCommand({ ...domainArgs, repository: 'npm-store-2', externalConnection: 'public:npmjs' }));
+    const doc = parse(readFileSync(job, 'utf8')) as { name: string; target: { domain: string; repositories: { npm: { store: string } } }; warm: unknown };
+    const variant = (file: string, change: (d: typeof doc) => void) => {
+      const d = structuredClone({ ...doc, name: 'warm-moved', warm: { lockfiles: ['projects/web/package-lock.json'] } });
+      change(d);
+      writeFileSync(join(te.dir, file), stringify(d));
+      return join(te.dir, file);
+    };
+    const first = await te.cli(['warm', variant('warm-moved.yaml', () => {}), '--json']);
+    expect(first.code, first.stderr).not.toBe(2);
+    const npmRows = (state: ReturnType<TestEnv['openState']>) => state.db.prepare("SELECT repository FROM warm_entries WHERE ecosystem = 'npm' AND kind = 'registry' AND internal = 0 AND outcome IS NOT NULL").all() as { repository: string }[];
+    let state = te.openState('warm-moved');
+    const warmed = npmRows(state);
+    state.close();
+    expect(warmed.length).toBeGreaterThan(0);
+    expect(new Set(warmed.map((r) => r.repository))).toEqual(new Set(['npm-store']));
+
+    const since = te.sandbox.standIn.log.length;
+    const moved = await te.cli(['warm', variant('warm-moved-store.yaml', (d) => (d.target.repositories.npm.store = 'npm-store-2')), '--json']);
+    expect(moved.code, moved.stderr).not.toBe(2);
+    const log = te.sandbox.standIn.log.slice(since);
+    expect(artifactRequests(log).filter((e) => e.repository === 'npm-store')).toEqual([]);
+    expect(artifactRequests(log).filter((e) => e.repository === 'npm-store-2').length).toBeGreaterThan(0);
+    state = te.openState('warm-moved');
+    try {
+      expect(npmRows(state).map((r) => r.repository)).toEqual(warmed.map(() => 'npm-store-2'));
+    } finally {
+      state.close();
+    }
+
+    const before = te.sandbox.standIn.log.length;
+    const refused = await te.cli(['warm', variant('warm-moved-domain.yaml', (d) => (d.target.domain = 'acme-prod')), '--json']);
+    expect(refused.code, refused.stderr).toBe(2);
+    const error = (JSON.parse(refused.stdout) as { error: { code: string; message: string; hint: string } }).error;
+    expect(error).toEqual({ code: 'ETARGETCHANGED', message: expect.stringContaining('domain acme → acme-prod'), hint: expect.stringContaining('--retarget') });
+    expect(te.sandbox.standIn.log.length).toBe(before);
   });
 
   it('kill -9 in the middle: the rerun finishes without requesting again what was done', async () => {

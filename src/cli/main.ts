@@ -70,8 +70,9 @@ export function buildProgram(): Command {
     .option('--dry-run', 'list, download and verify, compare with the target; write nothing to CodeArtifact')
     .option('--json', 'print the final summary as JSON (default when stdout is not a terminal)')
     .option('--concurrency <n>', 'packages worked on at once (overrides limits.concurrency)', positiveInt)
+    .option('--retarget', 'the job names another domain or internal repository than the state records: check every version against the new one again (from the files already downloaded or built)')
     .option('-q, --quiet', 'no progress output')
-    .action(async (job: string, flags: { dryRun?: boolean; json?: boolean; concurrency?: number; quiet?: boolean }) => {
+    .action(async (job: string, flags: { dryRun?: boolean; json?: boolean; concurrency?: number; retarget?: boolean; quiet?: boolean }) => {
       const stop = interruptible(true);
       const code = await runCommand(
         job,
@@ -88,13 +89,14 @@ export function buildProgram(): Command {
     .option('--no-download', 'only list: nothing downloaded or built, the target compared by its listings')
     .option('--no-target', 'no AWS access at all: inventory and source checks only')
     .option('--out <dir>', 'where the report files go (default <state-dir>/reports)')
+    .option('--retarget', 'the job names another domain or internal repository than the state records: plan against the new one (the state moves to it)')
     .option('--json', 'print the report as JSON (default when stdout is not a terminal)')
     .option('-q, --quiet', 'no progress output')
-    .action(async (job: string, flags: { download: boolean; target: boolean; out?: string; json?: boolean; quiet?: boolean }) => {
+    .action(async (job: string, flags: { download: boolean; target: boolean; out?: string; retarget?: boolean; json?: boolean; quiet?: boolean }) => {
       const stop = interruptible(true);
       const code = await planCommand(
         job,
-        { noDownload: !flags.download, noTarget: !flags.target, out: flags.out, json: flags.json, quiet: flags.quiet, stateDir: program.opts().stateDir, signal: stop.signal },
+        { noDownload: !flags.download, noTarget: !flags.target, out: flags.out, retarget: flags.retarget, json: flags.json, quiet: flags.quiet, stateDir: program.opts().stateDir, signal: stop.signal },
         processIo,
       );
       process.exitCode = stop.signal.aborted ? 130 : code;
@@ -179,12 +181,13 @@ export function buildProgram(): Command {
       if (!Number.isFinite(n) || n < 0 || n > 3600) throw new InvalidArgumentError('expected seconds from 0 to 3600');
       return n;
     })
+    .option('--retarget', 'the job names another domain or internal repository than the state records: warm against the new one (every entry decided again)')
     .option('-q, --quiet', 'no progress output')
-    .action(async (job: string, flags: { json?: boolean; pendingTimeout?: number; quiet?: boolean }) => {
+    .action(async (job: string, flags: { json?: boolean; pendingTimeout?: number; retarget?: boolean; quiet?: boolean }) => {
       const stop = interruptible(true);
       const code = await warmCommand(
         job,
-        { json: flags.json, quiet: flags.quiet, pendingTimeoutSeconds: flags.pendingTimeout, stateDir: program.opts().stateDir, signal: stop.signal, onJobLoaded: stop.stopWithin },
+        { json: flags.json, quiet: flags.quiet, pendingTimeoutSeconds: flags.pendingTimeout, retarget: flags.retarget, stateDir: program.opts().stateDir, signal: stop.signal, onJobLoaded: stop.stopWithin },
         processIo,
       );
       process.exitCode = stop.signal.aborted ? 130 : code;

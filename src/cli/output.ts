@@ -28,7 +28,7 @@ export function wantsJson(flag: boolean | undefined, io: Io): boolean {
 }
 
 /** Exit code for bad input: the job file, flags, environment, credentials, or a locked job. */
-const BAD_INPUT = new Set(['ECONFIG', 'ELOCKED', 'ESTATE', 'ETARGETSETUP', 'EPROXYAUTH']);
+const BAD_INPUT = new Set(['ECONFIG', 'ELOCKED', 'ESTATE', 'ETARGETSETUP', 'ETARGETCHANGED', 'EPROXYAUTH']);
 
 /** Print an error the user can act on (never a stack trace) and return the exit code. */
 export function reportError(thrown: unknown, io: Io, json: boolean): number {
@@ -76,6 +76,7 @@ export function progressRenderer(io: Io, quiet: boolean): Progress<ProgressEvent
     return {
       onProgress: (e) => {
         if (e.type === 'planned') bar.start(e.total, 0, { rate: '', last: '' });
+        else if (e.type === 'retargeted') print(io.stderr, `${plainLine(e)}\n`);
         else if (e.type === 'item') {
           done++;
           bar.update(done, { rate: `${(done / ((Date.now() - start) / 1000)).toFixed(1)}/s`, last: forOutput(`${e.outcome} ${e.package}@${e.version}`).replace(/\n/g, ' ') });
@@ -96,6 +97,8 @@ function plainLine(e: ProgressEvent): string | undefined {
       return `cannot list ${e.package} from ${e.source}: ${e.message}`;
     case 'planned':
       return `${e.total} versions to work on, ${e.alreadyDone} already done`;
+    case 'retargeted':
+      return `the job names a new target: ${e.versions} versions recorded against ${e.from} are checked again`;
     case 'item':
       return `${e.outcome} ${e.package}@${e.version}${e.outcome.startsWith('failed') && e.message ? ` — ${e.message}` : ''}`;
     case 'retry':

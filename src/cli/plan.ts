@@ -25,6 +25,7 @@ import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { print, progressRenderer, reportError, wantsJson, type Io } from './output.js';
 import { MigrateError } from '../errors.js';
 import { acquireJobLock, createStateDir } from '../state/lock.js';
+import { checkTarget, targetOf } from '../state/target.js';
 import { warmSectionFromState } from '../warm/summary.js';
 
 export interface PlanOptions {
@@ -34,6 +35,8 @@ export interface PlanOptions {
   out?: string;
   noDownload?: boolean;
   noTarget?: boolean;
+  /** The job names another target than the state records: move the state to it. */
+  retarget?: boolean;
   quiet?: boolean;
   signal?: AbortSignal;
   env?: NodeJS.ProcessEnv;
@@ -88,6 +91,7 @@ async function planLocked(job: LoadedJob, stateDir: string, env: NodeJS.ProcessE
     readOnly: true,
     noDownload: opts.noDownload,
     noTarget: opts.noTarget,
+    retarget: opts.retarget,
     signal: opts.signal,
     onProgress: opts.onProgress,
     codeartifactClient: opts.codeartifactClient,
@@ -135,6 +139,8 @@ export async function reportCommand(jobFile: string, opts: { json?: boolean; sta
     try {
       // read as of one moment (a run may be writing beside it), then rendered and written
       const { report, kind } = state.snapshot(() => {
+        // rows recorded against another target than the job names now would be reported as the new one's
+        checkTarget(state, targetOf(job.config.target), {});
         const last = state.lastRun();
         const warm = warmSectionFromState(state);
         // a job that only warmed the stores so far is reported too: the warm section, nothing migrated yet

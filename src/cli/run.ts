@@ -6,6 +6,7 @@ import { print, progressRenderer, reportError, wantsJson, type Io } from './outp
 
 export interface RunCommandOptions {
   dryRun?: boolean;
+  retarget?: boolean;
   json?: boolean;
   stateDir?: string;
   concurrency?: number;
@@ -25,6 +26,7 @@ export async function runCommand(jobFile: string, opts: RunCommandOptions, io: I
     const summary = await runJob({
       job,
       dryRun: opts.dryRun,
+      retarget: opts.retarget,
       stateDir: opts.stateDir,
       concurrency: opts.concurrency,
       signal: opts.signal,
@@ -45,6 +47,7 @@ export function humanSummary(s: RunSummary): string {
   const lines: string[] = [];
   const head = s.dryRun ? 'Dry run (nothing written to CodeArtifact)' : s.interrupted ? 'Interrupted: rerun to continue' : 'Run finished';
   lines.push(`${head}: ${s.complete}/${s.selected} selected versions are on the target (${(s.durationMs / 1000).toFixed(1)} s)`);
+  if (s.retargeted) lines.push(`  moved from ${s.retargeted.from} to the job's target: ${s.retargeted.versions} versions checked again`);
   const outcomes = Object.entries(s.outcomes).map(([k, v]) => `${k} ${v}`);
   if (outcomes.length) lines.push(`  this run: ${outcomes.join(', ')}`);
   // one line each: a build's log tail is in `status --json` and the state, not on the terminal

@@ -44,6 +44,7 @@ function humanSummary(s: WarmSummary): string {
   const lines: string[] = [];
   const counts = ORDER.filter((o) => s.outcomes[o]).map((o) => `${o} ${s.outcomes[o]}`);
   lines.push(`Warm of ${s.job}${s.interrupted ? ' (interrupted)' : ''}: ${counts.join(', ') || 'nothing to warm'}`);
+  if (s.retargeted) lines.push(`  moved from ${s.retargeted.from} to the job's target: ${s.retargeted.warmEntries} entries decided again`);
   for (const l of s.lockfiles) {
     const c = ORDER.filter((o) => l.counts[o]).map((o) => `${o} ${l.counts[o]}`);
     lines.push(`  ${l.path} (${l.format}, ${l.entries} ${l.entries === 1 ? 'entry' : 'entries'}): ${c.join(', ') || 'nothing'}`);

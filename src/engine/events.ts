@@ -13,6 +13,7 @@ export type ProgressEvent =
   | { type: 'listed'; source: string; package: string; versions: number }
   | { type: 'list-error'; source: string; package: string; code: string; message: string }
   | { type: 'planned'; total: number; alreadyDone: number }
+  | { type: 'retargeted'; from: string; versions: number }
   | { type: 'item'; package: string; version: string; outcome: RunOutcome; state: ItemState; message?: string }
   | { type: 'retry'; subject: string; code: string; attempt: number; waitMs: number }
   | { type: 'metadata'; package: string; changes: string[]; error?: string }
@@ -62,6 +63,8 @@ export interface RunSummary {
   rates: Record<string, { rate: number; source: 'job' | 'account' | 'default'; latencyMs?: number }>;
   /** Why the account's quotas are not in use, when they are not. */
   quotaNote?: string;
+  /** This run moved the state to the job's new target (--retarget): from where, and how many versions it checks again. */
+  retargeted?: { from: string; versions: number; warmEntries: number };
   /** How much ran at once: packages at the end and at the most, versions of one package. */
   inFlight: { packages: number; peakPackages: number; publishesPerPackage: number };
   throttles: number;

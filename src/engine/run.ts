@@ -14,6 +14,7 @@ import { BlobStore } from '../state/blobs.js';
 import { registerSecret } from '../redact.js';
 import { StateDb, type ItemRow } from '../state/db.js';
 import { acquireJobLock, createStateDir } from '../state/lock.js';
+import { checkTarget, describeTarget, targetOf } from '../state/target.js';
 import { createSource, type Source } from '../sources/index.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
 import { createTarget, type TargetFormat } from '../targets/index.js';
@@ -63,6 +64,8 @@ export interface RunOptions {
   noDownload?: boolean;
   /** The caller holds the job's lock already (a plan keeps it until its report is written). */
   lockHeld?: boolean;
+  /** The job names another target than the state records: move the state to it (state/target.ts). */
+  retarget?: boolean;
 }
 
 export async function runJob(opts: RunOptions): Promise<RunSummary> {
@@ -121,6 +124,9 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     const blobs = new BlobStore(join(stateDir, 'blobs'));
     blobs.sweepTemporary();
     sweepLeftovers(stateDir);
+    // a state that records another target says nothing about this one: refused, or moved when told
+    const thisTarget = targetOf(config.target);
+    const moveFrom = checkTarget(db, thisTarget, { retarget: opts.retarget });
     const runId = db.startRun(dryRun);
 
     const fromJob = jobRates(config.limits.rates);
@@ -146,6 +152,16 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       }
       return t;
     };
+
+    let retargeted: RunSummary['retargeted'];
+    if (moveFrom.length > 0) {
+      // the new target must exist before the state is bound to it: a mistyped repository is ETARGETSETUP, nothing moved
+      if (!opts.noTarget) for (const format of new Set(config.sources.filter((s) => s.enabled).map(formatOf))) await preflight(getCa(), getTarget(format), config.limits.retries, signal);
+      const from = db.recordedTarget()!;
+      const moved = db.retarget(thisTarget, `the target moved: ${moveFrom.join(', ')}`);
+      retargeted = { from: describeTarget(from), ...moved };
+      emit({ type: 'retargeted', from: retargeted.from, versions: moved.versions });
+    }
 
     const configOf = new Map(config.sources.map((c) => [c.id, c]));
     const formatOfSource = (source: Source) => formatOf(configOf.get(source.id)!);
@@ -316,6 +332,8 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       try {
         const formats = new Set([...byPackage.keys()].map((k) => k.slice(0, k.indexOf('/')) as Format));
         for (const format of formats) await preflight(getCa(), getTarget(format), config.limits.retries, signal);
+        // CodeArtifact has the domain and repositories: what this state's rows now speak of
+        db.recordTarget(thisTarget);
         // the account's applied quotas, for every rate the job does not set itself, and (a
         // run that writes records what it does in the provenance ledger) as whom: both at once
         const [account, who] = await Promise.all([
@@ -432,6 +450,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     const summary = summarize(db, job.name, dryRun, signal.aborted && fatalError === undefined, outcomes, listErrors, metadata, metadataOutOfSync, goSum, hardening, active, {
       rates: Object.fromEntries(BUCKETS.map((b) => [b, { ...rates[b], ...(limiter.latencyMs(b) !== undefined ? { latencyMs: Math.round(limiter.latencyMs(b)!) } : {}) }])) as RunSummary['rates'],
       ...(quotaNote ? { quotaNote } : {}),
+      ...(retargeted ? { retargeted } : {}),
       inFlight: { packages: sizing.packages, peakPackages: sizing.peakPackages, publishesPerPackage: sequential ? 1 : config.limits.publishesPerPackage },
       throttles: limiter.throttles,
       tokenFetches: ca?.tokenFetches ?? 0,

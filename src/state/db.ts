@@ -11,6 +11,7 @@ import { redact } from '../redact.js';
 import type { Format, Hashes, ItemState, PackageListing } from '../types.js';
 import { MIGRATIONS } from './migrations.js';
 import { appendLedger, type LedgerContext, type LedgerEntry } from './ledger.js';
+import type { TargetIdentity } from './target.js';
 
 /** States whose arrival is a ledger entry (the rest are steps on the way). */
 const LEDGERED: ReadonlySet<ItemState> = new Set(['verified', 'present-identical', 'conflict', 'failed']);
@@ -434,6 +435,55 @@ export class StateDb {
 
   private event(itemId: number, from: ItemState | null, to: ItemState, code: string | null, detail: string | null, at: string): void {
     this.stmt('INSERT INTO events (item_id, run_id, from_state, to_state, code, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(itemId, this.runId, from, to, code, detail === null ? null : redact(detail), at);
+  }
+
+  /** The target this state records work against; undefined before a run that read one. */
+  recordedTarget(): TargetIdentity | undefined {
+    const row = this.stmt('SELECT region, domain_owner, domain, repositories FROM target WHERE id = 1').get() as { region: string; domain_owner: string; domain: string; repositories: string } | undefined;
+    return row && { region: row.region, domainOwner: row.domain_owner, domain: row.domain, repositories: JSON.parse(row.repositories) as TargetIdentity['repositories'] };
+  }
+
+  /** Record the target (a format named for the first time joins those recorded). */
+  recordTarget(target: TargetIdentity): void {
+    const was = this.recordedTarget();
+    const repositories = { ...was?.repositories, ...target.repositories };
+    if (was && JSON.stringify({ region: target.region, domainOwner: target.domainOwner, domain: target.domain, repositories }) === JSON.stringify(was)) return;
+    this.write(() =>
+      this.stmt(
+        `INSERT INTO target (id, region, domain_owner, domain, repositories, recorded_at) VALUES (1, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET region = excluded.region, domain_owner = excluded.domain_owner, domain = excluded.domain,
+           repositories = excluded.repositories, recorded_at = excluded.recorded_at`,
+      ).run(target.region, target.domainOwner, target.domain, JSON.stringify(repositories), now()),
+    );
+  }
+
+  /**
+   * Move the state to another target, in one transaction: every version whose state
+   * said something about the old one (on it, publishing to it, in conflict with it)
+   * goes back to `fetched` (its files kept: nothing is downloaded or built again) or
+   * `pending`, each with an event; no upload counts as made; every package's
+   * dist-tags and every warm entry are to be done again. The new target is recorded.
+   */
+  retarget(target: TargetIdentity, detail: string): { versions: number; warmEntries: number } {
+    const at = now();
+    const onOldTarget = `state IN ('verified', 'present-identical', 'published', 'publishing', 'conflict')`;
+    const back = `CASE WHEN EXISTS (SELECT 1 FROM assets a WHERE a.item_id = items.id) THEN 'fetched' ELSE 'pending' END`;
+    return this.write(() =>
+      this.db.transaction(() => {
+        this.db.prepare(`INSERT INTO events (item_id, run_id, from_state, to_state, code, detail, at) SELECT id, ?, state, ${back}, 'ETARGETCHANGED', ?, ? FROM items WHERE ${onOldTarget}`).run(this.runId, redact(detail), at);
+        const versions = this.db.prepare(`UPDATE items SET state = ${back}, target_sha512 = NULL, updated_at = ? WHERE ${onOldTarget}`).run(at).changes;
+        // "ours if we ever tried to publish it" is about the old target
+        this.db.prepare('UPDATE items SET attempts = 0 WHERE attempts > 0').run();
+        this.db.prepare(`UPDATE assets SET state = 'stored', attempts = 0, updated_at = ? WHERE state != 'stored' OR attempts > 0`).run(at);
+        this.db.prepare(`UPDATE packages SET meta_state = 'pending', last_error = NULL, updated_at = ?`).run(at);
+        const warmEntries = this.db
+          .prepare(`UPDATE warm_entries SET state = 'pending', outcome = NULL, repository = NULL, actual = NULL, checked = NULL, detail = NULL, attempts = 0, last_error_code = NULL, last_error = NULL, requested_at = NULL, decided_at = NULL, updated_at = ? WHERE state != 'pending' OR outcome IS NOT NULL`)
+          .run(at).changes;
+        this.db.prepare('DELETE FROM target').run();
+        this.recordTarget(target);
+        return { versions, warmEntries };
+      }).immediate(),
+    );
   }
 
   /** Remember that a source could not list a package (no version rows can exist for it then). */

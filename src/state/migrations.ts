@@ -196,4 +196,18 @@ export const MIGRATIONS: readonly string[] = [
     summary    TEXT
   );
   `,
+  // 6: the target the state records work against (state/target.ts): its verified rows say
+  //    nothing about another domain or repository, so a run against another one is refused
+  //    until told to move (--retarget). A database from before has none: its next run's.
+  `
+  CREATE TABLE target (
+    id           INTEGER PRIMARY KEY CHECK (id = 1),
+    region       TEXT NOT NULL,
+    domain_owner TEXT NOT NULL,
+    domain       TEXT NOT NULL,
+    -- JSON: format -> its internal repository (every format a run of the job has named)
+    repositories TEXT NOT NULL,
+    recorded_at  TEXT NOT NULL
+  );
+  `,
 ];

@@ -18,6 +18,7 @@ import { localError, MigrateError, toError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { StateDb } from '../state/db.js';
 import { acquireJobLock, createStateDir } from '../state/lock.js';
+import { checkTarget, describeTarget, targetOf } from '../state/target.js';
 import { sweepLeftovers } from '../state/leftovers.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
 import { callerIdentity } from '../targets/domain.js';
@@ -56,6 +57,8 @@ export interface WarmOptions {
   codeartifactClient?: CodeartifactClient;
   serviceQuotasClient?: ServiceQuotasClient;
   stsClient?: STSClient;
+  /** The job names another target than the state records: move the state to it (state/target.ts). */
+  retarget?: boolean;
 }
 
 /** The most requests of one kind in flight, whatever the measured round trip says. */
@@ -116,6 +119,9 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
     state = StateDb.open(join(stateDir, `${job.name}.sqlite`));
     const db = state;
     const store = new WarmStore(db);
+    // a state that records another target says nothing about this one: refused, or moved when told
+    const thisTarget = targetOf(config.target);
+    const moveFrom = checkTarget(db, thisTarget, { retarget: opts.retarget });
 
     // inputs and internal names first: bad input is found before CodeArtifact is asked anything
     const inputs = await collectInputs(job, { env, stateDir, signal: stopping.hard, onRepository: (label) => emit({ type: 'repository', label }) });
@@ -158,6 +164,10 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
       await storeSetup(target, fmt, retries, stop);
       stores.set(item.ecosystem, fmt);
     }
+    // the domain answered: the state is bound to it (the internal repositories are a run's to confirm)
+    let retargeted: WarmSummary['retargeted'];
+    if (moveFrom.length > 0) retargeted = { from: describeTarget(db.recordedTarget()!), ...db.retarget(thisTarget, `the target moved: ${moveFrom.join(', ')}`) };
+    else db.recordTarget({ ...thisTarget, repositories: {} });
 
     const runId = store.startRun();
     const rows = store.record(plan.items);
@@ -182,7 +192,10 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
       const w: Work = { item, row };
       const where = storeRepository(config, item.ecosystem);
       const final = row.state === 'done' && row.outcome !== null && FINAL_OUTCOMES.has(row.outcome);
-      if (final && !(row.outcome === 'no-store' && 'repository' in where)) continue;
+      // decided in another repository than the job names now (a store renamed): decided again
+      const nowIn = item.internal ? config.target.repositories[ECOSYSTEM_FORMAT[item.ecosystem]]?.internal : 'repository' in where ? where.repository : undefined;
+      const elsewhere = row.repository !== null && nowIn !== undefined && row.repository !== nowIn;
+      if (final && !elsewhere && !(row.outcome === 'no-store' && 'repository' in where)) continue;
       toDo++;
       if (item.kind !== 'registry') decided(w, { outcome: 'non-registry', detail: item.note ?? item.kind });
       else if (item.internal) {
@@ -268,6 +281,7 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
       requests: counting.counts,
       rates: Object.fromEntries(BUCKETS.map((b) => [b, { ...rates[b], ...(limiter.latencyMs(b) !== undefined ? { latencyMs: Math.round(limiter.latencyMs(b)!) } : {}) }])) as WarmSummary['rates'],
       ...(quotaNote ? { quotaNote } : {}),
+      ...(retargeted ? { retargeted } : {}),
       throttles: limiter.throttles,
       tokenFetches: target.tokenFetches,
       durationMs: Date.now() - started,

@@ -55,6 +55,8 @@ export interface WarmSummary {
   requests: Partial<Record<BucketName, number>>;
   rates: Record<BucketName, { rate: number; source: RateSource; latencyMs?: number }>;
   quotaNote?: string;
+  /** This warm moved the state to the job's new target (--retarget): from where, and how many entries it decides again. */
+  retargeted?: { from: string; versions: number; warmEntries: number };
   throttles: number;
   tokenFetches: number;
   durationMs: number;
