@@ -173,6 +173,7 @@ describe('a job pointed at another repository, same state directory', () => {
     try {
       expect(state.recordedTarget()!.repositories.npm).toBe('npm-internal');
       expect(new Set(state.items().map((i) => i.state))).toEqual(new Set(['present-identical']));
+      expect(state.lastRun()!.outcome).toBe('target-unusable');
     } finally {
       state.close();
     }

@@ -156,7 +156,12 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     let retargeted: RunSummary['retargeted'];
     if (moveFrom.length > 0) {
       // the new target must exist before the state is bound to it: a mistyped repository is ETARGETSETUP, nothing moved
-      if (!opts.noTarget) for (const format of new Set(config.sources.filter((s) => s.enabled).map(formatOf))) await preflight(getCa(), getTarget(format), config.limits.retries, signal);
+      try {
+        if (!opts.noTarget) for (const format of new Set(config.sources.filter((s) => s.enabled).map(formatOf))) await preflight(getCa(), getTarget(format), config.limits.retries, signal);
+      } catch (e) {
+        db.endRun('target-unusable', { error: toError(e).message });
+        throw e;
+      }
       const from = db.recordedTarget()!;
       const moved = db.retarget(thisTarget, `the target moved: ${moveFrom.join(', ')}`);
       retargeted = { from: describeTarget(from), ...moved };
