@@ -141,6 +141,11 @@ describe('a job pointed at another repository, same state directory', () => {
     } finally {
       state.close();
     }
+    // the report says the state moved, for whoever signs off on the cutover
+    const report = await te.cli(['report', job, '--json']);
+    expect(report.code, report.stderr).toBe(0);
+    const findings = (JSON.parse(report.stdout) as { findings: { severity: string; code: string; detail: string }[] }).findings;
+    expect(findings.filter((f) => f.code === 'ETARGETCHANGED')).toEqual([expect.objectContaining({ severity: 'warning', detail: expect.stringContaining('npm npm-internal, pypi pypi-internal') })]);
   });
 
   it('the next run is an ordinary rerun: nothing sent to the target, exit 0', async () => {

@@ -108,6 +108,10 @@ export function collectFindings(s: FindingSources): Finding[] {
       ),
     );
   }
+  if (s.summary?.retargeted) {
+    const r = s.summary.retargeted;
+    out.push(finding({ severity: 'warning', code: 'ETARGETCHANGED', section: 'migration', title: `the state moved to this job's target (--retarget): ${r.versions} version(s) recorded against another one were checked again`, detail: `it recorded ${r.from}; the old target keeps what was migrated there`, action: 'make sure the new target is the one meant for cutover' }, []));
+  }
   const unverified = [...byCode(s.packages, new Set(['published'])).values()].flatMap((g) => g.subjects);
   if (unverified.length) {
     out.push(finding({ severity: 'warning', code: 'ENOTVERIFIED', section: 'migration', title: `${unverified.length} version(s) published but not verified yet`, detail: 'not read back from the target: hashes, Published status and origin not checked', action: `${rerun} (it verifies them)` }, unverified));
