@@ -35,6 +35,7 @@ export type ErrorCode =
   | 'EVERSION' // the tag's version is not PEP 440, or the built artifacts carry another version than the tag
   | 'EUNPROTECTED' // an internal name lacks the origin configuration that keeps public packages out: warming refuses to start
   | 'ELOCKFILE' // a lockfile cannot be read or is malformed: the message names the file and line (or path in it)
+  | 'ESOURCEEMPTY' // a source found nothing to migrate: an npm scope its search finds no package in, a git repository none of whose tags matches the pattern
   | 'ENAMECLAIMED' // a git source without `package` names, from its repository, a package another source holds
   | 'EPUBLISHBLOCKED' // the package's origin configuration on the target blocks publishing (kept by harden): nothing is sent
   | 'ESOURCESILENT' // the source answered none of its last downloads in a row (each silent past its idle timeout): its other versions are not asked for in this run, and a rerun fetches them

@@ -154,6 +154,25 @@ describe('the repository', () => {
     expect(te.sandbox.standIn.log.filter((e) => e.operation === 'pypi:Upload' && e.package === 'twins-lib')).toEqual([]);
   });
 
+  it('a tag pattern no tag matches (the repository tags release-1.0.0, the job says v{version}) is ESOURCEEMPTY naming the pattern and the tags, exit 1; a repository with no tags says so', async () => {
+    await git.createRepoFromDir('released', pyProject(join(te.dir, 'src-released'), 'released-lib', '1.0.0'), { tags: ['release-1.0.0'] });
+    await git.createRepoFromDir('untagged', pyProject(join(te.dir, 'src-untagged'), 'untagged-lib', '1.0.0'), { tags: [] });
+    const job = te.writeJob({ name: 'patterns', sources: [gitSource('released', 'released', 'pypi', { package: 'released-lib' }), gitSource('untagged', 'untagged', 'pypi', { package: 'untagged-lib' })] });
+    const s = await te.run(job);
+    expect(s.exitCode).toBe(1);
+    expect(s.listErrors.map((e) => [e.source, e.package, e.code]).sort()).toEqual([
+      ['released', 'released-lib', 'ESOURCEEMPTY'],
+      ['untagged', 'untagged-lib', 'ESOURCEEMPTY'],
+    ]);
+    expect(s.listErrors.find((e) => e.source === 'released')!.message).toContain('matches "v{version}" (the repository has 1 tag(s), such as release-1.0.0)');
+    expect(s.listErrors.find((e) => e.source === 'untagged')!.message).toContain('the repository has no tags');
+    // the pattern fixed: the release migrates
+    const fixed = te.writeJob({ name: 'patterns', sources: [gitSource('released', 'released', 'pypi', { package: 'released-lib', tags: 'release-{version}' })] });
+    const again = await te.run(fixed);
+    expect(again.exitCode).toBe(0);
+    expect(rows('patterns').filter((r) => r.source_id === 'released').map((r) => [r.version, r.state])).toEqual([['1.0.0', 'verified']]);
+  });
+
   it('an override keyed by another spelling of the version (1.0-rc1 for 1.0rc1) applies; a key naming no tag stops the run (ECONFIG) before anything is built', async () => {
     const dir = pyProject(join(te.dir, 'src-spell'), 'spell-lib', '1.0rc1');
     await git.createRepoFromDir('spell', dir, { tags: ['v1.0rc1'] });

@@ -181,6 +181,26 @@ describe('2. the source\'s current listing decides what is published', () => {
     expect(publishes('@vanish/b')).toEqual([]);
     reg.search((_req, res) => json(res, 200, { objects: [], total: 0 }));
   });
+
+  it('a scope the search finds nothing in (a typo, a token that sees nothing, an index being rebuilt) is ESOURCEEMPTY, exit 1: never "0 of 0 migrated", never "every package gone"', async () => {
+    const scoped = ['@blank/a', '@blank/b'];
+    for (const n of scoped) reg.setPackage(n, [{ version: '1.0.0', tarball: npmTarball(n, '1.0.0') }]);
+    let listed = scoped;
+    reg.search((_req, res) => json(res, 200, { objects: listed.map((name) => ({ package: { name } })), total: listed.length }));
+    const job = hostileJob('blank', [], { scopes: ['@blank'] });
+    await te.run(job, { dryRun: true });
+    listed = [];
+    const s = await te.run(job);
+    expect(s.exitCode).toBe(1);
+    expect(s.listErrors).toEqual([expect.objectContaining({ package: '@blank/*', code: 'ESOURCEEMPTY', message: expect.stringContaining('finds no package in scope @blank') })]);
+    // the search that found nothing is not taken for a source that no longer holds them
+    expect(states('blank', '@blank/a')).toEqual({ '1.0.0': 'fetched' });
+    expect(states('blank', '@blank/b')).toEqual({ '1.0.0': 'fetched' });
+    listed = scoped;
+    expect((await te.run(job)).exitCode).toBe(0);
+    expect(states('blank', '@blank/a')).toEqual({ '1.0.0': 'verified' });
+    reg.search((_req, res) => json(res, 200, { objects: [], total: 0 }));
+  });
 });
 
 describe('3. bytes are checked when they are used, not only when they arrived', () => {

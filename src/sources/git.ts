@@ -53,6 +53,8 @@ export class GitSource implements Source {
   private readonly tmpDir: string;
   private readonly access: GitAccess;
   private versions?: TaggedVersion[];
+  /** How many tags the repository has, and a few of them: what an ESOURCEEMPTY names. */
+  private unmatched: { count: number; sample: string[] } = { count: 0, sample: [] };
   private overrides = new Map<string, GitSourceConfig['versions'][string]>();
 
   constructor(
@@ -132,6 +134,20 @@ export class GitSource implements Source {
 
   async *packageNames(): AsyncIterable<NameResult> {
     if (!this.versions) throw new MigrateError('ESOURCE', `source "${this.id}": not fetched yet`);
+    // no tag matches the pattern: a `tags` that is not the repository's far more often than a package never released
+    if (this.versions.length === 0) {
+      const { count, sample } = this.unmatched;
+      const spec = this.config.tags ?? (this.format === 'go' && this.config.directory ? `${this.config.directory}/v{version}` : 'v{version}');
+      yield {
+        ok: false,
+        name: this.config.package ?? this.url,
+        error: new MigrateError('ESOURCEEMPTY', `source "${this.id}": no tag of ${this.url} matches ${JSON.stringify(spec)} (${count === 0 ? 'the repository has no tags' : `the repository has ${count} tag(s), such as ${sample.map((t) => printable(t)).join(', ')}`}): nothing to migrate`, {
+          subject: this.config.package ?? this.id,
+          hint: count === 0 ? 'push the release tags, or disable the source (enabled: false) until there is a release' : `set tags on source "${this.id}" to the pattern its release tags follow (e.g. "release-{version}", "billing/v{version}")`,
+        }),
+      };
+      return;
+    }
     for (const name of new Set(this.versions.map((v) => v.name))) yield { ok: true, name };
   }
 
@@ -206,10 +222,12 @@ export class GitSource implements Source {
   private async readTags(signal?: AbortSignal): Promise<TaggedVersion[]> {
     const git = this.access.localGit(this.mirror, signal);
     const pattern = this.pattern();
-    const matched = (await this.peelTags(git)).flatMap((t) => {
+    const tags = await this.peelTags(git);
+    const matched = tags.flatMap((t) => {
       const m = pattern.exec(t.tag);
       return m ? [{ ...t, captured: m[1]! }] : [];
     });
+    this.unmatched = { count: tags.length, sample: tags.slice(-3).map((t) => t.tag.slice(0, 100)) };
     // the one file each format reads at every tagged commit, all in one git call
     const file = this.format === 'go' ? 'go.mod' : this.format === 'npm' && !this.config.package ? 'package.json' : undefined;
     const commits = file ? [...new Set(matched.filter((t) => t.type === 'commit').map((t) => t.commit))] : [];

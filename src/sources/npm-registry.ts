@@ -82,6 +82,18 @@ export class NpmRegistrySource implements Source {
     for (const scope of this.config.scopes) {
       try {
         const found = await this.searchScope(scope, signal);
+        // a scope with nothing in it is a typo or a token that sees nothing far more often than an empty
+        // scope: said, never a silent "0 of 0 migrated" (and, as a failed search, never "every package gone")
+        if (found.names.length === 0 && found.invalid.length === 0) {
+          yield {
+            ok: false,
+            name: `${scope}/*`,
+            error: new MigrateError('ESOURCEEMPTY', `source "${this.id}": the search of ${this.url} finds no package in scope ${scope}`, {
+              subject: `${scope}/*`,
+              hint: `check the scope's spelling in the job file and that ${this.config.tokenEnv ?? 'the token'} can read its packages (a token without access finds none); a registry without search (GitHub Packages) needs its packages listed under packages; a scope that is really empty: remove it from scopes`,
+            }),
+          };
+        }
         for (const name of found.names) names.add(name);
         for (const bad of found.invalid) {
           yield { ok: false, name: printable(bad), error: new MigrateError('EBADSOURCE', `${scope}/*: the registry's search returned ${JSON.stringify(printable(bad))}, which is not an npm package name`, { subject: `${scope}/*`, hint: 'it is skipped; check what the registry holds under that name' }) };
