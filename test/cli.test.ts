@@ -165,6 +165,9 @@ describe('run, status and dry runs through the CLI', () => {
     expect(s.failures).toEqual([]);
     expect(s.lastRun?.outcome).toBe('complete');
     expect(s.lastRun?.dryRun).toBe(false);
+    // what "verified" means here: in this domain's repositories
+    const d = te.sandbox.descriptor.codeartifact;
+    expect(s.target).toEqual({ region: d.region, domainOwner: d.domainOwner, domain: d.domain, repositories: { npm: 'npm-internal', pypi: 'pypi-internal', generic: 'go-internal' } });
   });
 });
 

@@ -13,6 +13,7 @@ import { withRetry } from '../engine/retry.js';
 import { stopWhenStuck } from '../engine/stop.js';
 import { registerSecret } from '../redact.js';
 import { createSource } from '../sources/index.js';
+import { namesOf } from '../sources/source.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
 import { createTarget } from '../targets/index.js';
 import type { Format } from '../types.js';
@@ -66,10 +67,7 @@ export async function hardenCommand(jobFile: string, opts: HardenCommandOptions,
         const source = createSource(config, env, stateDir);
         try {
           if (source.prepare) await withRetry(() => source.prepare!(signal), retry);
-          for await (const n of source.packageNames(signal)) {
-            if (!n.ok) throw n.error;
-            packages.push({ format: formatOf(config), name: n.name });
-          }
+          for await (const name of namesOf(source, signal)) packages.push({ format: formatOf(config), name });
         } finally {
           source.close?.();
         }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { loadJob } from '../config/load.js';
 import { MigrateError } from '../errors.js';
 import { StateDb } from '../state/db.js';
+import { describeTarget, type TargetIdentity } from '../state/target.js';
 import { ITEM_STATES } from '../types.js';
 import { print, reportError, wantsJson, type Io } from './output.js';
 
@@ -25,6 +26,8 @@ export interface StatusReport {
   /** Versions their source no longer lists, with the state each is in (on the target, or set aside). */
   removedAtSource: { package: string; version: string; state: string; detail: string | null; at: string }[];
   lastRun?: { id: number; startedAt: string; endedAt: string | null; dryRun: boolean; outcome: string | null };
+  /** The target the state records its work in (what `verified` means here); absent before a run read one. */
+  target?: TargetIdentity;
   /** The rate each quota bucket ran at in the last run that recorded them, and where it came from. */
   rates?: Record<string, { rate: number; source: string; latencyMs?: number }>;
 }
@@ -50,6 +53,7 @@ function statusOf(name: string, database: string, state: StateDb): StatusReport 
   const conflicts = state.items("state = 'conflict'");
   const pkgs = state.packages();
   const run = state.lastRun();
+  const target = state.recordedTarget();
   return {
     job: name,
     database,
@@ -64,6 +68,7 @@ function statusOf(name: string, database: string, state: StateDb): StatusReport 
     tagMoved: state.tagMoves(),
     skipped: state.items("state = 'skipped'").map((r) => ({ package: r.package, version: r.version, reason: r.last_error })),
     lastRun: run && { id: run.id, startedAt: run.started_at, endedAt: run.ended_at, dryRun: run.dry_run === 1, outcome: run.outcome },
+    ...(target ? { target } : {}),
     ...lastRates(state),
   };
 }
@@ -88,6 +93,7 @@ export function statusCommand(jobFile: string, opts: { json?: boolean; stateDir?
       const lines = [`${report.job}: ${report.total} versions known (${report.database})`];
       for (const [s, n] of Object.entries(report.states)) if (n) lines.push(`  ${s.padEnd(18)} ${n}`);
       if (report.rates) lines.push(`rates: ${Object.entries(report.rates).map(([b, r]) => `${b} ${r.rate}/s (${r.source})`).join(', ')}`);
+      if (report.target) lines.push(`target: ${describeTarget(report.target)}`);
       if (report.lastRun) lines.push(`last run #${report.lastRun.id}${report.lastRun.dryRun ? ' (dry run)' : ''}: ${report.lastRun.outcome ?? 'did not finish (killed?)'}, started ${report.lastRun.startedAt}`);
       for (const f of report.failures) lines.push(`  FAILED ${f.package}@${f.version} after ${f.attempts} attempt(s): ${f.error}`);
       for (const c of report.conflicts) lines.push(`  CONFLICT ${c.package}@${c.version}: ours sha512 ${c.ourSha512}, target sha512 ${c.targetSha512}`);

@@ -52,3 +52,15 @@ export interface Source {
   /** The artifact's bytes, exactly as the source serves them. */
   open(artifactUrl: string, subject: string, opts?: OpenOptions): Promise<Readable>;
 }
+
+/**
+ * The names a source holds, for a caller that needs only them (harden, the warm's internal
+ * names): a source with nothing in it (ESOURCEEMPTY) adds none, the run is the one to report
+ * it; any other listing error is thrown.
+ */
+export async function* namesOf(source: Source, signal?: AbortSignal): AsyncIterable<string> {
+  for await (const n of source.packageNames(signal)) {
+    if (n.ok) yield n.name;
+    else if (n.error.code !== 'ESOURCEEMPTY') throw n.error;
+  }
+}

@@ -18,6 +18,7 @@ import { MigrateError } from '../errors.js';
 import type { Ecosystem } from '../lockfiles/index.js';
 import { normalizeProjectName } from '../builders/python-metadata.js';
 import { createSource } from '../sources/index.js';
+import { namesOf } from '../sources/source.js';
 import type { StateDb } from '../state/db.js';
 import type { CodeArtifact } from '../targets/codeartifact.js';
 import { Domain } from '../targets/domain.js';
@@ -95,10 +96,7 @@ export async function internalNames(job: LoadedJob, env: NodeJS.ProcessEnv, stat
     const source = createSource(config, env, stateDir);
     try {
       if (source.prepare) await withRetry(() => source.prepare!(signal), { budget: job.config.limits.retries, signal });
-      for await (const n of source.packageNames(signal)) {
-        if (!n.ok) throw n.error;
-        out.add(formatOf(config), n.name);
-      }
+      for await (const name of namesOf(source, signal)) out.add(formatOf(config), name);
     } finally {
       source.close?.();
     }
