@@ -10,6 +10,7 @@ import semver from 'semver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../src/engine/events.js';
 import type { StatusReport } from '../src/cli/status.js';
+import { humanSummary } from '../src/cli/run.js';
 import type { ItemRow } from '../src/state/db.js';
 import { filesUnder, publishRequests, recordIssuedTokens, startTestEnv, targetWrites, type TestEnv } from './support/harness.js';
 import { corruptStoredTarball, historyOf, seedPackages } from './support/npm-fixtures.js';
@@ -287,6 +288,7 @@ describe('filters through the CLI', () => {
     const s = json<RunSummary>(r);
     expect(s.states).toEqual({ verified: widgetsIn.length + WIDGETS_LEGACY.length, excluded: excludedSubjects.length });
     expect(s.selected).toBe(widgetsIn.length + WIDGETS_LEGACY.length);
+    expect(s.unmatchedFilters).toEqual([]);
 
     const byState = (state: string) => rows('filtered').filter((x) => x.state === state).map((x) => `${x.package}@${x.version}`).sort();
     expect(byState('excluded')).toEqual([...excludedSubjects].sort());
@@ -295,6 +297,22 @@ describe('filters through the CLI', () => {
     const requests = publishRequests(te.sandbox);
     for (const subject of excludedSubjects) expect(requests.has(subject), subject).toBe(false);
     for (const subject of [...subjects('@acme/widgets', widgetsIn), ...subjects('widgets-legacy', WIDGETS_LEGACY)]) expect(requests.get(subject), subject).toBe(1);
+  });
+
+  it('a filter entry that matches nothing (an exclude with a typo lets through what it meant to keep out) is a warning in the summary, on the terminal and in the plan report', async () => {
+    const job = write({ ...FILTERS, exclude: [...FILTERS.exclude, '@acme/widgest@<0.3.0', { name: 'widgets-legacy', versions: '>=9' }] });
+    const r = await cli(['run', job, '--dry-run', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const s = json<RunSummary>(r);
+    expect(s.unmatchedFilters).toEqual([
+      { kind: 'exclude', entry: '@acme/widgest@<0.3.0' },
+      { kind: 'exclude', entry: 'widgets-legacy@>=9' },
+    ]);
+    // the summary a terminal gets
+    expect(humanSummary(s)).toContain('WARNING filters.exclude "@acme/widgest@<0.3.0" matches no version of the job\'s sources (a typo lets through what it meant to keep out)');
+    const plan = await cli(['plan', job]);
+    const findings = (JSON.parse(plan.stdout) as { findings: { code: string; severity: string; subjects: string[] }[] }).findings;
+    expect(findings.filter((f) => f.code === 'EFILTERUNMATCHED')).toEqual([expect.objectContaining({ severity: 'warning', subjects: ['exclude @acme/widgest@<0.3.0', 'exclude widgets-legacy@>=9'] })]);
   });
 
   it('dropping the filters re-selects them: pending again, then published once and verified', async () => {

@@ -70,6 +70,26 @@ export function compileFilters(filters: Pick<JobConfig['filters'], 'include' | '
     (include.length === 0 || include.some((m) => matches(m, name, version))) && !exclude.some((m) => matches(m, name, version));
 }
 
+/**
+ * Counts which filter entries match anything: an entry that matches no listed version
+ * is a typo far more often than a precaution, and an exclude with a typo lets through
+ * what it was written to keep out. `seen` each version, then `unmatched()` names them.
+ */
+export function filterUse(filters: Pick<JobConfig['filters'], 'include' | 'exclude'>): { seen: (name: string, version: string) => void; unmatched: () => { kind: 'include' | 'exclude'; entry: string }[] } {
+  const entries = [...filters.include.map((e) => ({ kind: 'include' as const, e })), ...filters.exclude.map((e) => ({ kind: 'exclude' as const, e }))].map((x) => ({
+    kind: x.kind,
+    entry: typeof x.e === 'string' ? x.e : `${x.e.name}@${x.e.versions ?? '*'}`,
+    m: compile(x.e),
+    hit: false,
+  }));
+  return {
+    seen: (name, version) => {
+      for (const x of entries) if (!x.hit && matches(x.m, name, version)) x.hit = true;
+    },
+    unmatched: () => entries.filter((x) => !x.hit).map(({ kind, entry }) => ({ kind, entry })),
+  };
+}
+
 /** Filter entries whose range is not valid semver (string shorthand is not schema-checked). */
 export function invalidFilterRanges(filters: Pick<JobConfig['filters'], 'include' | 'exclude'>): string[] {
   return [...filters.include, ...filters.exclude]

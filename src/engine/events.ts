@@ -63,6 +63,8 @@ export interface RunSummary {
   rates: Record<string, { rate: number; source: 'job' | 'account' | 'default'; latencyMs?: number }>;
   /** Why the account's quotas are not in use, when they are not. */
   quotaNote?: string;
+  /** Filter entries that match no version of the job's sources (a typo in an exclude lets through what it meant to keep out). */
+  unmatchedFilters: { kind: 'include' | 'exclude'; entry: string }[];
   /** This run moved the state to the job's new target (--retarget): from where, and how many versions it checks again. */
   retargeted?: { from: string; versions: number; warmEntries: number };
   /** How much ran at once: packages at the end and at the most, versions of one package. */

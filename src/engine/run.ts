@@ -281,7 +281,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     // a package a complete enumeration no longer names is gone from its source
     if (!signal.aborted) for (const [id, seen] of enumerated) if (seen.complete) db.recordPackagesGone(id, seen.names);
 
-    applyFilters(db, job, sources);
+    const unmatchedFilters = applyFilters(db, job, sources);
 
     const outcomes: Record<string, number> = {};
     const count = (o: RunOutcome) => (outcomes[o] = (outcomes[o] ?? 0) + 1);
@@ -456,6 +456,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       rates: Object.fromEntries(BUCKETS.map((b) => [b, { ...rates[b], ...(limiter.latencyMs(b) !== undefined ? { latencyMs: Math.round(limiter.latencyMs(b)!) } : {}) }])) as RunSummary['rates'],
       ...(quotaNote ? { quotaNote } : {}),
       ...(retargeted ? { retargeted } : {}),
+      unmatchedFilters,
       inFlight: { packages: sizing.packages, peakPackages: sizing.peakPackages, publishesPerPackage: sequential ? 1 : config.limits.publishesPerPackage },
       throttles: limiter.throttles,
       tokenFetches: ca?.tokenFetches ?? 0,

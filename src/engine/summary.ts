@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
-import { compileFilters } from '../config/filters.js';
+import { compileFilters, filterUse } from '../config/filters.js';
 import type { LoadedJob } from '../config/load.js';
 import type { StateDb } from '../state/db.js';
 import type { Source } from '../sources/index.js';
@@ -48,16 +48,20 @@ export function watchLiveHeap(): { peak(): number; stop(): void } {
 }
 
 /** Excluded <-> pending as the filters say; versions already on the target stay as they are. */
-export function applyFilters(state: StateDb, job: LoadedJob, sources: Map<string, Source>): void {
+/** Apply the job's filters to every version of its sources; returns the filter entries that matched none. */
+export function applyFilters(state: StateDb, job: LoadedJob, sources: Map<string, Source>): RunSummary['unmatchedFilters'] {
   const selected = compileFilters(job.config.filters);
+  const use = filterUse(job.config.filters);
   state.db.transaction(() => {
     for (const r of state.workKeys()) {
       if (!sources.has(r.source_id)) continue;
+      use.seen(r.package, r.version);
       const want = selected(r.package, r.version);
       if (!want && ['pending', 'fetched', 'failed'].includes(r.state)) state.transition(r.id, 'excluded', {}, 'excluded by the job filters');
       else if (want && r.state === 'excluded') state.transition(r.id, 'pending', {}, 'selected by the job filters');
     }
   })();
+  return use.unmatched();
 }
 
 export function summarize(
@@ -72,7 +76,7 @@ export function summarize(
   goSum: RunSummary['goSum'],
   hardening: RunSummary['hardening'],
   active: string[],
-  figures: Pick<RunSummary, 'rates' | 'quotaNote' | 'retargeted' | 'inFlight' | 'throttles' | 'tokenFetches' | 'blobRecheck' | 'durationMs' | 'peakLiveHeapBytes'>,
+  figures: Pick<RunSummary, 'rates' | 'quotaNote' | 'retargeted' | 'unmatchedFilters' | 'inFlight' | 'throttles' | 'tokenFetches' | 'blobRecheck' | 'durationMs' | 'peakLiveHeapBytes'>,
 ): RunSummary {
   // counted in SQL, and only the rows the summary lists are read: a run of 10,000 versions
   // does not end by holding every row (the peak RSS it reports is taken below)

@@ -108,6 +108,23 @@ export function collectFindings(s: FindingSources): Finding[] {
       ),
     );
   }
+  const unmatched = s.summary?.unmatchedFilters ?? [];
+  if (unmatched.length) {
+    const excludes = unmatched.filter((f) => f.kind === 'exclude').length;
+    out.push(
+      finding(
+        {
+          severity: 'warning',
+          code: 'EFILTERUNMATCHED',
+          section: 'migration',
+          title: `${unmatched.length} filter entr${unmatched.length === 1 ? 'y matches' : 'ies match'} no version of the job's sources`,
+          detail: excludes ? 'an exclude with a typo lets through what it was written to keep out' : 'an include with a typo selects nothing it meant to',
+          action: 'check each entry against the package names in the version tables; remove the ones that no longer apply',
+        },
+        unmatched.map((f) => `${f.kind} ${f.entry}`),
+      ),
+    );
+  }
   if (s.summary?.retargeted) {
     const r = s.summary.retargeted;
     out.push(finding({ severity: 'warning', code: 'ETARGETCHANGED', section: 'migration', title: `the state moved to this job's target (--retarget): ${r.versions} version(s) recorded against another one were checked again`, detail: `it recorded ${r.from}; the old target keeps what was migrated there`, action: 'make sure the new target is the one meant for cutover' }, []));
