@@ -466,7 +466,8 @@ export class StateDb {
    */
   retarget(target: TargetIdentity, detail: string): { versions: number; warmEntries: number } {
     const at = now();
-    const onOldTarget = `state IN ('verified', 'present-identical', 'published', 'publishing', 'conflict')`;
+    // a moved git tag is a conflict with the source, not the target: it stays one
+    const onOldTarget = `(state IN ('verified', 'present-identical', 'published', 'publishing') OR (state = 'conflict' AND last_error_code IS NOT 'ETAGMOVED'))`;
     const back = `CASE WHEN EXISTS (SELECT 1 FROM assets a WHERE a.item_id = items.id) THEN 'fetched' ELSE 'pending' END`;
     return this.write(() =>
       this.db.transaction(() => {

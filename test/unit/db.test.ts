@@ -255,3 +255,46 @@ describe('snapshot', () => {
     expect(reader.lastRun()?.id).toBe(inside.first! + 1);
   });
 });
+
+describe('retarget', () => {
+  const asset = (name: string) => ({ name, size: 3, hashes: { md5: 'a', sha1: 'b', sha256: 'c', sha512: 'd' } });
+  const hashes = { md5: 'a', sha1: 'b', sha256: 'c', sha512: 'd' };
+
+  it('what spoke of the old target goes back to fetched (files kept) or pending; a moved tag, a skip, an exclusion and a removal stay; every upload is undone', () => {
+    const s = openState();
+    s.recordListing('src', 'http://registry.test/', listing('a', ['1.0.0', '1.1.0', '1.2.0', '1.3.0', '1.4.0', '1.5.0', '1.6.0']));
+    const id = (v: string) => s.items('version = ?', v)[0]!.id;
+    const fetched = (v: string) => s.transition(id(v), 'fetched', { hashes, size: 3, assets: [asset('package.tgz')] });
+    fetched('1.0.0');
+    s.transition(id('1.0.0'), 'publishing', { countAttempt: true });
+    s.setAssetState(s.assetsOf(id('1.0.0'))[0]!, 'uploaded', 'sent');
+    s.transition(id('1.0.0'), 'published');
+    s.transition(id('1.0.0'), 'verified');
+    fetched('1.1.0');
+    s.transition(id('1.1.0'), 'conflict', { targetSha512: 'e', error: { code: 'ECONFLICT', message: 'other bytes' } });
+    fetched('1.2.0');
+    s.transition(id('1.2.0'), 'conflict', { error: { code: 'ETAGMOVED', message: 'tag moved' } });
+    s.transition(id('1.3.0'), 'excluded');
+    s.transition(id('1.4.0'), 'failed', { error: { code: 'ESOURCE', message: 'down' }, countAttempt: true });
+    s.transition(id('1.5.0'), 'present-identical');
+    const target = { region: 'us-east-1', domainOwner: '111122223333', domain: 'acme', repositories: { npm: 'npm-prod' } };
+
+    expect(s.retarget(target, 'the target moved: npm repository npm-internal → npm-prod')).toEqual({ versions: 3, warmEntries: 0 });
+    const state = (v: string) => s.item(id(v));
+    expect(['1.0.0', '1.1.0', '1.2.0', '1.3.0', '1.4.0', '1.5.0', '1.6.0'].map((v) => [v, state(v).state])).toEqual([
+      ['1.0.0', 'fetched'],
+      ['1.1.0', 'fetched'],
+      ['1.2.0', 'conflict'],
+      ['1.3.0', 'excluded'],
+      ['1.4.0', 'failed'],
+      ['1.5.0', 'pending'],
+      ['1.6.0', 'pending'],
+    ]);
+    expect(state('1.0.0').sha512).toBe('d');
+    expect(state('1.1.0').target_sha512).toBeNull();
+    for (const v of ['1.0.0', '1.4.0']) expect(state(v).attempts).toBe(0);
+    expect(s.assetsOf(id('1.0.0')).map((a) => [a.state, a.attempts])).toEqual([['stored', 0]]);
+    expect(s.events(id('1.0.0')).at(-1)).toEqual(expect.objectContaining({ from_state: 'verified', to_state: 'fetched', code: 'ETARGETCHANGED', detail: expect.stringContaining('npm-prod') }));
+    expect(s.recordedTarget()).toEqual(target);
+  });
+});
