@@ -84,6 +84,8 @@ export interface VersionListing {
   commit?: string;
   /** git: the commit the job accepts for this version's tag (versions.<v>.commit), if it names one. */
   acceptedCommit?: string;
+  /** git: what decides the built bytes besides the commit (folder, build command, interpreter), as the job says now. */
+  recipe?: string;
 }
 
 /** One package as a source lists it. */

@@ -173,6 +173,48 @@ describe('the repository', () => {
     expect(rows('patterns').filter((r) => r.source_id === 'released').map((r) => [r.version, r.state])).toEqual([['1.0.0', 'verified']]);
   });
 
+  it('a build command fixed after a plan built the versions: what is not on the target yet is built again with it, what is stays; never the old build published', async () => {
+    await git.createRepoFromDir('recipe', pyProject(join(te.dir, 'src-recipe'), 'recipe-lib', '1.0.0'), { tags: ['v1.0.0'] });
+    const source = (build: Record<string, unknown>) => gitSource('recipe', 'recipe', 'pypi', { package: 'recipe-lib', build });
+    const hashes = () => {
+      const state = te.openState('recipe');
+      try {
+        return Object.fromEntries(state.assetsOf(state.items()[0]!.id).map((a) => [a.name, a.sha256]));
+      } finally {
+        state.close();
+      }
+    };
+    // the plan (a dry run) builds with the default command
+    const planned = await te.run(te.writeJob({ name: 'recipe', sources: [source({})] }), { dryRun: true });
+    expect(planned.outcomes).toEqual({ 'would-publish': 1 });
+    expect(rows('recipe')[0]!.state).toBe('fetched');
+    const fromPlan = hashes();
+    // the reviewer wants a file in the package the default build leaves out
+    const fixed = ['/bin/sh', '-c', 'echo fixed > {srcdir}/recipe_lib/FIXED.txt && exec {python} -m build --no-isolation --skip-dependency-check --sdist --wheel --outdir {outdir} {srcdir}'];
+    const s = await te.run(te.writeJob({ name: 'recipe', sources: [source({ command: fixed })] }));
+    expect(s.exitCode, JSON.stringify(s.failures)).toBe(0);
+    const fromRun = hashes();
+    expect(Object.keys(fromRun).sort()).toEqual(Object.keys(fromPlan).sort());
+    for (const name of Object.keys(fromRun)) expect(fromRun[name], name).not.toBe(fromPlan[name]);
+    // what reached the target is the new build
+    const uploaded = te.sandbox.standIn.log.filter((e) => e.operation === 'pypi:Upload' && e.package === 'recipe-lib' && e.status < 300);
+    expect(uploaded).toHaveLength(2);
+    const state = te.openState('recipe');
+    try {
+      const row = state.items()[0]!;
+      expect(row.state).toBe('verified');
+      expect(state.events(row.id).map((e) => e.detail)).toContainEqual(expect.stringContaining("the job's build settings for it changed since it was built (command): building it again"));
+    } finally {
+      state.close();
+    }
+    // on the target now: another change of the command rebuilds nothing and sends nothing
+    const before = te.sandbox.standIn.log.length;
+    const again = await te.run(te.writeJob({ name: 'recipe', sources: [source({})] }));
+    expect(again.exitCode).toBe(0);
+    expect(te.sandbox.standIn.log.slice(before).filter((e) => e.operation === 'pypi:Upload')).toEqual([]);
+    expect(hashes()).toEqual(fromRun);
+  });
+
   it('an override keyed by another spelling of the version (1.0-rc1 for 1.0rc1) applies; a key naming no tag stops the run (ECONFIG) before anything is built', async () => {
     const dir = pyProject(join(te.dir, 'src-spell'), 'spell-lib', '1.0rc1');
     await git.createRepoFromDir('spell', dir, { tags: ['v1.0rc1'] });

@@ -159,7 +159,7 @@ async function build(ctx: AcquireContext, source: Source, row: ItemRow): Promise
         const stored: StoredBlob = await ctx.blobs.put(createReadStream(f.path), { maxBytes: ctx.maxArtifactBytes, subject: `${subject} ${f.name}` });
         assets.push({ name: f.name, size: stored.size, hashes: stored.hashes, facts: f.facts });
       }
-      return { assets, facts: { ...built.facts, commit: checkout.commit, committedAt: checkout.committedAt.toISOString() }, weak: false };
+      return { assets, facts: { ...built.facts, commit: checkout.commit, committedAt: checkout.committedAt.toISOString(), recipe: checkout.recipe }, weak: false };
     } finally {
       checkout.cleanup();
       rmSync(outDir, { recursive: true, force: true });

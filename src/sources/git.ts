@@ -166,10 +166,26 @@ export class GitSource implements Source {
           ...(override?.commit ? { acceptedCommit: override.commit } : {}),
           ...(skip ? { skip } : {}),
           ...(v.problem ? { problem: v.problem } : {}),
+          recipe: this.recipeOf(v.version),
         };
       });
     versions.sort((a, b) => (a.publishedAt ?? '').localeCompare(b.publishedAt ?? '') || a.version.localeCompare(b.version));
     return { format: this.format === 'go' ? 'generic' : this.format, name, versions, distTags: this.distTags(versions) };
+  }
+
+  /**
+   * What decides a version's built bytes besides its commit: the package's folder and, where
+   * the format runs one, the build command (the version's override first) and interpreter.
+   * Recorded with the files; a version built but not on the target yet is built again when
+   * the job changes it (the fix an operator makes after reading a plan must take effect).
+   */
+  private recipeOf(version: string): string {
+    const command = this.overrides.get(version)?.command ?? this.config.build.command ?? null;
+    return JSON.stringify({
+      directory: this.config.directory,
+      ...(this.format === 'go' ? {} : { command }),
+      ...(this.format === 'pypi' ? { python: this.config.build.python } : {}),
+    });
   }
 
   /** npm from git has no dist-tags: `latest` is the highest release, as a registry would have it after publishing them in order. */
@@ -206,6 +222,7 @@ export class GitSource implements Source {
           python: this.config.build.python,
           timeoutMs: this.config.build.timeoutSeconds * 1000,
         },
+        recipe: this.recipeOf(version),
         cleanup,
       };
     } catch (e) {

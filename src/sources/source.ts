@@ -26,6 +26,8 @@ export interface Checkout {
   committedAt: Date;
   /** The job's build settings for this version. */
   build: { command?: string | string[]; python?: string; timeoutMs: number };
+  /** What decides the built bytes besides the commit, as recorded with them (VersionListing.recipe). */
+  recipe: string;
   cleanup(): void;
 }
 

@@ -25,6 +25,8 @@ interface ListedBefore {
   removed_at: string | null;
   source_commit: string | null;
   last_error_code: string | null;
+  /** What its files were built with (git), when recorded. */
+  recipe: string | null;
 }
 
 /** States in which a version no longer listed by its source is simply set aside: nothing of it reached the target. */
@@ -123,6 +125,18 @@ export interface TransitionFields {
 }
 
 const now = () => new Date().toISOString();
+
+/** Which build settings differ, in words (`command`, `python`, `directory`). */
+function describeRecipeChange(was: string, now_: string): string {
+  try {
+    const a = JSON.parse(was) as Record<string, unknown>;
+    const b = JSON.parse(now_) as Record<string, unknown>;
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+    return keys.length ? keys.join(', ') : 'settings';
+  } catch {
+    return 'settings';
+  }
+}
 
 export class StateDb {
   readonly db: Database.Database;
@@ -285,7 +299,7 @@ export class StateDb {
         list_error_code = NULL,
         list_error = NULL,
         updated_at = excluded.updated_at`);
-    const existing = this.stmt('SELECT id, version, state, declared_integrity, declared_shasum, removed_at, source_commit, last_error_code FROM items WHERE source_id = ? AND format = ? AND package = ?');
+    const existing = this.stmt("SELECT id, version, state, declared_integrity, declared_shasum, removed_at, source_commit, last_error_code, json_extract(facts, '$.recipe') AS recipe FROM items WHERE source_id = ? AND format = ? AND package = ?");
     this.write(() =>
       this.db.transaction(() => {
         const at = now();
@@ -329,6 +343,12 @@ export class StateDb {
             // the tag points at the commit first listed again
             this.setState(old.id, 'pending', at);
             this.event(old.id, 'conflict', 'pending', 'ETAGMOVED', `tag ${v.ref ?? ''} points at ${old.source_commit} again`, at);
+            return;
+          }
+          // built, not on the target yet, and the job now builds it otherwise (a command or folder fixed after a plan): built again
+          if (v.recipe && old.recipe && v.recipe !== old.recipe && (old.state === 'fetched' || old.state === 'failed')) {
+            this.setState(old.id, 'pending', at);
+            this.event(old.id, old.state, 'pending', null, `the job's build settings for it changed since it was built (${describeRecipeChange(old.recipe, v.recipe)}): building it again`, at);
             return;
           }
           const redeclared = old.declared_integrity !== (v.integrity ?? null) || old.declared_shasum !== (v.shasum ?? null);
