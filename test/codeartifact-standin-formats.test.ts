@@ -14,6 +14,7 @@ import {
   CodeartifactClient,
   DescribePackageVersionCommand,
   DescribeRepositoryCommand,
+  DeletePackageVersionsCommand,
   DisposePackageVersionsCommand,
   GetAuthorizationTokenCommand,
   GetPackageVersionAssetCommand,
@@ -567,5 +568,14 @@ describe('version statuses through UpdatePackageVersionsStatus and DisposePackag
     });
     expect(admin.status).toBe(200);
     expect((await describeStatus('v9.0.0'))?.status).toBe('Archived');
+  });
+
+  it('deletes versions: gone from the listings and not found, reported Deleted; a version it does not hold is NOT_FOUND', async () => {
+    const deleted = await client.send(new DeletePackageVersionsCommand({ ...base, versions: ['v1.2.3', 'v404'] }));
+    expect(deleted.successfulVersions?.['v1.2.3']?.status).toBe('Deleted');
+    expect(deleted.failedVersions?.['v404']?.errorCode).toBe('NOT_FOUND');
+    const listed = await client.send(new ListPackageVersionsCommand({ ...base }));
+    expect(listed.versions?.map((v) => v.version)).not.toContain('v1.2.3');
+    expect((await failure(client.send(new DescribePackageVersionCommand({ ...base, packageVersion: 'v1.2.3' })))).name).toBe('ResourceNotFoundException');
   });
 });

@@ -11,6 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { DeletePackageVersionsCommand } from '@aws-sdk/client-codeartifact';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import type { RunSummary } from '../src/engine/events.js';
@@ -456,6 +457,38 @@ describe('versions already on the target', () => {
     expect(itemRows(te, 'conflict', NAME).find((r) => r.version === '6.1.0')!.last_error_code).toBe('ECONFLICT');
     expect(te.sandbox.standIn.assetBytes(REPO, 'npm', undefined, NAME, '6.1.0', 'package.tgz')?.equals(theirs)).toBe(true);
     expect(logOf(te, 'npm:Publish', NAME, '6.1.0', since)).toEqual([]);
+  });
+
+  it('the conflict is looked at again by every run: unchanged, nothing new is recorded; deleted on the target (as its hint says), ours are published', async () => {
+    const NAME = 'fault-conflict';
+    const job = te.writeJob({ name: 'conflict', privateNpm: { packages: [NAME] }, github: false });
+    const row = () => itemRows(te, 'conflict', NAME).find((r) => r.version === '6.1.0')!;
+    const events = () => {
+      const state = te.openState('conflict');
+      try {
+        return state.events(row().id).length;
+      } finally {
+        state.close();
+      }
+    };
+    const eventsBefore = events();
+    const again = await te.run(job);
+    expect(again.exitCode).toBe(1);
+    expect(again.outcomes).toEqual({ conflict: 1 });
+    expect(events()).toBe(eventsBefore);
+
+    // the operator decides ours are right and deletes theirs
+    const d = te.sandbox.descriptor.codeartifact;
+    const deleted = await te.client.send(new DeletePackageVersionsCommand({ domain: d.domain, domainOwner: d.domainOwner, repository: REPO, format: 'npm', package: NAME, versions: ['6.1.0'] }));
+    expect(deleted.successfulVersions?.['6.1.0']?.status).toBe('Deleted');
+    const since = lastSeq(te);
+    const resolved = await te.run(job);
+    expect(resolved.exitCode).toBe(0);
+    expect(resolved.outcomes).toEqual({ published: 1 });
+    expect(statesOf(te, 'conflict', NAME)).toEqual({ '6.0.0': 'verified', '6.1.0': 'verified', '6.2.0': 'verified' });
+    expect(logOf(te, 'npm:Publish', NAME, '6.1.0', since)).toHaveLength(1);
+    expect(te.sandbox.standIn.assetBytes(REPO, 'npm', undefined, NAME, '6.1.0', 'package.tgz')?.equals(tarballs.get(NAME)!.get('6.1.0')!)).toBe(true);
+    expect(row().last_error_code).toBeNull();
   });
 
   it('the same bytes under the same version: present-identical, no publish sent', async () => {

@@ -147,6 +147,8 @@ export async function settleItem(ctx: ItemContext, pkg: PackageContext, start: I
   const files = assetFiles(ctx.state, ctx.blobs, row);
   const seen = await withRetry(() => compareWithTarget(ctx, pkg, row, files), retry);
   if (seen.kind === 'other') {
+    // the conflict a run found before, unchanged: nothing new to record
+    if (row.state === 'conflict' && !refetched && row.target_sha512 === seen.sha512) return 'conflict';
     if (refetched) refetchConflict(ctx, row, seen, refetched);
     else conflict(ctx, row, seen.asset, seen.sha512, seen.ours);
     return 'conflict';

@@ -12,7 +12,7 @@ import { localError, MigrateError, targetSilentError, toError } from '../errors.
 import { sweepLeftovers } from '../state/leftovers.js';
 import { BlobStore } from '../state/blobs.js';
 import { registerSecret } from '../redact.js';
-import { StateDb, type ItemRow } from '../state/db.js';
+import { StateDb, type ItemRow, type WorkKey } from '../state/db.js';
 import { acquireJobLock, createStateDir } from '../state/lock.js';
 import { checkTarget, describeTarget, targetOf } from '../state/target.js';
 import { createSource, type Source } from '../sources/index.js';
@@ -312,7 +312,11 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     const all = db.workKeys().filter(inJob);
     // The source's current listing decides: only versions this run listed are worked on, plus
     // publishes that may have landed (settled by reading the target, never published blind).
-    const work = all.filter((r) => !FINAL_STATES.has(r.state) && (r.last_listed_run === runId || r.state === 'publishing' || r.state === 'published'));
+    // A conflict with the target is looked at again (a read): the version may have been deleted
+    // there since, as the conflict's hint says to do when ours are the right bytes. (A moved git
+    // tag is a conflict with the source: its listing settles that.)
+    const reconsidered = (r: WorkKey) => r.state === 'conflict' && r.last_error_code !== 'ETAGMOVED';
+    const work = all.filter((r) => (!FINAL_STATES.has(r.state) || reconsidered(r)) && (r.last_listed_run === runId || r.state === 'publishing' || r.state === 'published'));
     const packagesWithMetaPending = new Set(
       db
         .packages()

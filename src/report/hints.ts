@@ -40,7 +40,7 @@ const HINTS: Readonly<Record<string, string>> = {
   ETARGETSTATUS: 'make the version Published on the target (the message names the aws codeartifact command), rerun',
   ELOCAL: 'free space under the state directory (or move it with --state-dir), rerun',
   ESTATE: 'see the message: the state database cannot be used',
-  ECONFLICT: 'decide by hand which bytes are right: the target is never overwritten',
+  ECONFLICT: 'decide by hand which bytes are right: the target is never overwritten; if ours are, delete the version on the target (aws codeartifact delete-package-versions) and rerun',
   EVERIFY: "do not cut over this package; find what else wrote the version (the repository's CloudTrail), dispose of it and rerun",
   EMISMATCH: "do not cut over this package; find what else wrote the version (the repository's CloudTrail), dispose of it and rerun",
   EBUILD: 'fix the tag, give that version another build command, or skip it under versions:',

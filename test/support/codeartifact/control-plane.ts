@@ -50,7 +50,7 @@ import {
 import type { IncomingCall, Reply, ResolvedRoute, StandInContext } from './route.js';
 import { MAX_ASSETS_PER_VERSION, type PackageRecord, type VersionRecord } from './store.js';
 import type { OriginRestriction, QuotaName } from './types.js';
-import { assetsAvailable, disposePackageVersions, updatePackageVersionsStatus } from './version-status.js';
+import { assetsAvailable, deletePackageVersions, disposePackageVersions, updatePackageVersionsStatus } from './version-status.js';
 
 export type Handler = (ctx: StandInContext, q: Params, call: IncomingCall) => Reply;
 
@@ -314,6 +314,7 @@ const OPERATIONS: Operation[] = [
   { method: 'POST', path: '/v1/package/version/publish', name: 'PublishPackageVersion', quotas: ['publish', 'writes'], handler: publishPackageVersion },
   { method: 'POST', path: '/v1/package/versions/update_status', name: 'UpdatePackageVersionsStatus', quotas: ['writes'], handler: updatePackageVersionsStatus },
   { method: 'POST', path: '/v1/package/versions/dispose', name: 'DisposePackageVersions', quotas: ['writes'], handler: disposePackageVersions },
+  { method: 'POST', path: '/v1/package/versions/delete', name: 'DeletePackageVersions', quotas: ['writes'], handler: deletePackageVersions },
   { method: 'POST', path: '/v1/package-group', name: 'CreatePackageGroup', quotas: ['writes'], handler: createPackageGroup },
   { method: 'GET', path: '/v1/package-group', name: 'DescribePackageGroup', quotas: ['reads'], handler: describePackageGroup },
   { method: 'POST', path: '/v1/package-groups', name: 'ListPackageGroups', quotas: ['reads'], handler: listPackageGroups },

@@ -8,7 +8,7 @@
  * - Unlisted: downloadable, but left out of the version lists package managers get;
  * - Archived: neither listed nor downloadable, restorable with UpdatePackageVersionsStatus;
  * - Disposed: not listed, its assets deleted for good;
- * - Deleted: gone (DeletePackageVersions; not served by the stand-in).
+ * - Deleted: gone, assets and all (DeletePackageVersions: the stand-in drops the record).
  * UpdatePackageVersionsStatus sets Published, Unlisted or Archived; Disposed only comes from
  * DisposePackageVersions; nothing goes back to Unfinished
  * (https://docs.aws.amazon.com/codeartifact/latest/ug/update-package-version-status.html).
@@ -122,4 +122,17 @@ export function updatePackageVersionsStatus(ctx: StandInContext, q: Params, call
 
 export function disposePackageVersions(ctx: StandInContext, q: Params, call: IncomingCall): Reply {
   return ok(runBatch(ctx, q, jsonBody(call.body), 'Disposed', () => true));
+}
+
+/**
+ * `DeletePackageVersions` = POST /v1/package/versions/delete, query as above, body versions
+ * (required) and expectedStatus; the same output. "A deleted package version cannot be
+ * restored": the record is dropped, so the version is neither listed nor served, and (a
+ * stand-in choice: the user guide does not forbid it) it may be published again.
+ */
+export function deletePackageVersions(ctx: StandInContext, q: Params, call: IncomingCall): Reply {
+  const { pkg } = packageOf(ctx, q);
+  const outcome = runBatch(ctx, q, jsonBody(call.body), 'Deleted', () => true);
+  for (const name of Object.keys(outcome.successfulVersions)) pkg.versions.delete(name);
+  return ok(outcome);
 }
