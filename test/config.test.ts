@@ -479,6 +479,16 @@ describe('the CLI refuses bad job files: exit 2, file and path named, no stack t
     expect(existsSync(stateDir)).toBe(false);
   });
 
+  it.concurrent('--concurrency outside 1..1024 (as limits.concurrency) exits 2 naming the bound, before anything is read', async ({ expect }) => {
+    const { file, stateDir } = writeJob('cli-concurrency', validJob());
+    for (const n of ['0', '100000', '2.5']) {
+      const r = await cli(['run', file, '--concurrency', n], stateDir, join(file, '..'));
+      expect(r.code, n).toBe(2);
+      expect(r.stderr).toContain('expected a whole number from 1 to 1024');
+    }
+    expect(existsSync(stateDir)).toBe(false);
+  });
+
   it.concurrent('a token variable that is not set exits 2, naming the variable, before the state is created', async ({ expect }) => {
     const j = validJob();
     j.sources[0].tokenEnv = 'CAM_CFG_UNSET_TOKEN';

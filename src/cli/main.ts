@@ -23,9 +23,10 @@ import { rewriteCommand } from './rewrite.js';
 // node itself (NODE_OPTIONS, or on its command line) wins.
 if (![...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => a.startsWith('--heap-growing-percent'))) setFlagsFromString('--heap-growing-percent=100');
 
-function positiveInt(value: string): number {
+/** --concurrency: as limits.concurrency allows (a typo of 10000 is no way to run 10,000 packages at once). */
+function packageCount(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of 1 or more');
+  if (!Number.isInteger(n) || n < 1 || n > 1024) throw new InvalidArgumentError('expected a whole number from 1 to 1024 (as limits.concurrency)');
   return n;
 }
 
@@ -69,7 +70,7 @@ export function buildProgram(): Command {
     .argument('<job>', 'job file, e.g. jobs/example.yaml')
     .option('--dry-run', 'list, download and verify, compare with the target; write nothing to CodeArtifact')
     .option('--json', 'print the final summary as JSON (default when stdout is not a terminal)')
-    .option('--concurrency <n>', 'packages worked on at once (overrides limits.concurrency)', positiveInt)
+    .option('--concurrency <n>', 'packages worked on at once, 1..1024 (overrides limits.concurrency)', packageCount)
     .option('--retarget', 'the job names another domain or internal repository than the state records: check every version against the new one again (from the files already downloaded or built)')
     .option('-q, --quiet', 'no progress output')
     .action(async (job: string, flags: { dryRun?: boolean; json?: boolean; concurrency?: number; retarget?: boolean; quiet?: boolean }) => {
