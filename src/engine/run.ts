@@ -314,8 +314,9 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     // publishes that may have landed (settled by reading the target, never published blind).
     // A conflict with the target is looked at again (a read): the version may have been deleted
     // there since, as the conflict's hint says to do when ours are the right bytes. (A moved git
-    // tag is a conflict with the source: its listing settles that.)
-    const reconsidered = (r: WorkKey) => r.state === 'conflict' && r.last_error_code !== 'ETAGMOVED';
+    // tag is a conflict with the source: its listing settles that. A plan that compares no
+    // bytes leaves it as it stands.)
+    const reconsidered = (r: WorkKey) => r.state === 'conflict' && r.last_error_code !== 'ETAGMOVED' && !opts.noDownload && !opts.noTarget;
     const work = all.filter((r) => (!FINAL_STATES.has(r.state) || reconsidered(r)) && (r.last_listed_run === runId || r.state === 'publishing' || r.state === 'published'));
     const packagesWithMetaPending = new Set(
       db
