@@ -280,6 +280,25 @@ describe('ledger verify --job: the target read again', () => {
   const notReplaced = (r: VerifyResult) => r.targetMismatches.filter((m) => !(m.package === NAME && m.version === '1.1.0'));
   const published = () => new Set(chainLines().map((l) => (JSON.parse(l) as LedgerLine).entry).filter((e) => e.outcome === 'published' || e.outcome === 'present-identical').map((e) => `${e.package}@${e.version}`)).size;
 
+  it('a version the ledger records in another domain (a job moved with --retarget) is not read in the job\'s: counted apart, never reported missing', async () => {
+    // the run's own chain, then what a trial into another domain would have added
+    const entries = chainLines().map((l) => (JSON.parse(l) as LedgerLine).entry);
+    const trial = { ...entries.find((e) => e.outcome === 'published')!, version: '9.9.9', target: { ...entries[0]!.target, domain: 'acme-scratch', repository: 'npm-scratch' } };
+    const lines: string[] = [];
+    let prev = GENESIS;
+    [...entries, trial].forEach((entry, i) => {
+      const hash = chainHash(prev, entry);
+      lines.push(exportLine({ seq: i + 1, prevHash: prev, hash, entry }));
+      prev = hash;
+    });
+    lines.push(exportLine({ trailer: { entries: entries.length + 1, head: prev, job: 'ledger', exportedAt: '2024-01-01T00:00:00.000Z' } }));
+    const r = await verifyLedger(rejoin(lines), { job, codeartifactClient: te.client });
+    expect(r.broken).toBeUndefined();
+    expect(r.otherDomains).toEqual([{ domain: expect.stringMatching(/\/acme-scratch$/), versions: 1 }]);
+    expect([...r.targetErrors, ...r.targetMismatches].filter((m) => m.version === '9.9.9')).toEqual([]);
+    expect(r.targetChecked).toBe(published());
+  });
+
   it('a throttled read is retried, not a crash', async () => {
     te.sandbox.standIn.addFault({ operation: 'ListPackageVersionAssets', status: 429, times: 2 });
     try {

@@ -130,6 +130,8 @@ export interface VerifyResult {
    */
   targetStopped?: { code: string; message: string; unread: number };
   targetChecked: number;
+  /** Versions the ledger records in another domain than the job's (a job moved with --retarget): not read here; verify them with a job file for that domain. */
+  otherDomains?: { domain: string; versions: number }[];
   /** Files downloaded and hashed (verify --download). */
   targetDownloaded?: number;
 }
@@ -171,9 +173,16 @@ interface Migrated {
   format: string;
   package: string;
   version: string;
+  /** The domain it went to, as `region/owner/domain` ('' when the entry does not say). */
+  domain: string;
   repository: string;
   /** sha512 per file, as computed when it was migrated. */
   files: Record<string, string>;
+}
+
+/** `region/owner/domain` of a ledger entry's target or a job's ('' when the entry names none). */
+function domainKey(t: Record<string, unknown>): string {
+  return t['domain'] === undefined ? '' : `${String(t['region'] ?? '')}/${String(t['domainOwner'] ?? '')}/${String(t['domain'])}`;
 }
 
 function collector(): { latest: Map<string, Migrated>; onEntry: (l: LedgerLine) => void } {
@@ -183,7 +192,9 @@ function collector(): { latest: Map<string, Migrated>; onEntry: (l: LedgerLine) 
     onEntry: ({ entry: e }) => {
       if ((e.outcome !== 'published' && e.outcome !== 'present-identical') || !e.package || !e.version || !e.format) return;
       const files = Object.fromEntries(Object.entries(e.hashes?.computed ?? {}).map(([name, h]) => [name, String((h as Record<string, unknown> | null)?.sha512 ?? '')]));
-      latest.set(`${e.format}/${e.package}@${e.version}`, { format: e.format, package: e.package, version: e.version, repository: String(e.target?.repository ?? ''), files });
+      const domain = domainKey(e.target ?? {});
+      // the latest per domain: a job moved to another domain (--retarget) migrated each version to both
+      latest.set(`${domain} ${e.format}/${e.package}@${e.version}`, { format: e.format, package: e.package, version: e.version, domain, repository: String(e.target?.repository ?? ''), files });
     },
   };
 }
@@ -311,8 +322,14 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
   const timeoutMs = opts.targetTimeoutMs ?? TARGET_READ_TIMEOUT_MS;
   const queue = new PQueue({ concurrency: TARGET_READ_CONCURRENCY });
   let unread = 0;
+  const here = domainKey(job.config.target);
+  const elsewhere = new Map<string, number>();
   try {
     for (const m of latest.values()) {
+      if (m.domain !== '' && m.domain !== here) {
+        elsewhere.set(m.domain, (elsewhere.get(m.domain) ?? 0) + 1);
+        continue;
+      }
       // every failure is caught here: one version the target cannot answer for is reported, never a crash
       void queue.add(async () => {
         if (stuck.stuck()) return void unread++;
@@ -381,6 +398,7 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
   }
   const order = (a: { package: string; version: string }, b: { package: string; version: string }) => a.package.localeCompare(b.package) || a.version.localeCompare(b.version);
   result.targetMismatches.sort(order);
+  if (elsewhere.size) result.otherDomains = [...elsewhere].map(([domain, versions]) => ({ domain, versions })).sort((a, b) => a.domain.localeCompare(b.domain));
   result.targetErrors.sort(order);
 }
 
@@ -425,6 +443,7 @@ function describeVerify(file: string, r: VerifyResult, opts: VerifyOptions): str
   if (r.targetChecked || r.targetErrors.length || r.targetStopped) lines.push(`  target: ${r.targetChecked} versions read again${opts.download ? ` (${r.targetDownloaded ?? 0} files downloaded and hashed)` : ''}, ${new Set(r.targetMismatches.map((m) => `${m.package}@${m.version}`)).size} with other files, ${r.targetErrors.length + (r.targetStopped?.unread ?? 0)} unread`);
   for (const m of r.targetMismatches) lines.push(`  CHANGED ON THE TARGET ${m.package}@${m.version} ${m.file}: ledger sha512 ${m.ledger}, target ${m.via === 'download' ? 'serves bytes of sha512' : 'lists'} ${m.target}${m.via === 'download' ? ' (its listing still shows the ledger\'s hash)' : ''}`);
   for (const m of r.targetErrors) lines.push(`  NOT CHECKED ${m.package}@${m.version}: ${m.error}`);
+  for (const o of r.otherDomains ?? []) lines.push(`  not read here: ${o.versions} versions the ledger records in domain ${o.domain} (verify with a job file for that domain)`);
   if (r.targetStopped) lines.push(`  STOPPED ${r.targetStopped.code}: ${r.targetStopped.message}; ${r.targetStopped.unread} versions not read (verify again once the target answers)`);
   return `${lines.join('\n')}\n`;
 }
