@@ -79,6 +79,12 @@ describe('a tag moved to another commit', () => {
     // a rerun still refuses
     expect((await te.run(job)).conflicts.map((c) => c.code)).toEqual(['ETAGMOVED']);
 
+    // keeping the commit first listed settles it: built from that commit (the same bytes)
+    const keeping = te.writeJob({ name: 'moved', sources: [gitSource('crashtest', 'crashtest', 'pypi', { package: 'crashtest', tags: '{version}', versions: { '0.4.0': { commit: before.source_commit } } })] });
+    const kept = await te.run(keeping, { dryRun: true });
+    expect(kept.conflicts).toEqual([]);
+    expect(rows('moved', 'crashtest').find((r) => r.version === '0.4.0')).toMatchObject({ state: 'fetched', source_commit: before.source_commit, sha512: before.sha512 });
+
     // accepting the new commit (it fails its version check: it is 0.4.1's code)…
     const accepting = te.writeJob({ name: 'moved', sources: [gitSource('crashtest', 'crashtest', 'pypi', { package: 'crashtest', tags: '{version}', versions: { '0.4.0': { commit: other } } })] });
     const accepted = await te.run(accepting);

@@ -396,7 +396,15 @@ export class StateDb {
     const was = old.source_commit!;
     const now_ = v.commit!;
     const onTarget = ['publishing', 'published', 'verified', 'present-identical'].includes(old.state);
-    if (v.acceptedCommit === was) return; // the job keeps the commit first listed
+    if (v.acceptedCommit === was) {
+      // the job keeps the commit first listed: a conflict over the move is settled
+      if (old.state === 'conflict' && old.last_error_code === 'ETAGMOVED') {
+        this.setState(old.id, 'pending', at);
+        this.stmt('UPDATE items SET last_error_code = NULL, last_error = NULL WHERE id = ?').run(old.id);
+        this.event(old.id, 'conflict', 'pending', 'ETAGMOVED', `tag ${v.ref} points at ${now_}; the job keeps ${was}, first listed: building that`, at);
+      }
+      return;
+    }
     if (v.acceptedCommit === now_ && !onTarget) {
       this.stmt('UPDATE items SET source_commit = ?, source_published_at = ?, state = ?, sha512 = NULL, sha256 = NULL, sha1 = NULL, md5 = NULL, size = NULL, updated_at = ? WHERE id = ?').run(now_, v.publishedAt ?? null, 'pending', at, old.id);
       this.stmt('DELETE FROM assets WHERE item_id = ?').run(old.id);
@@ -409,7 +417,7 @@ export class StateDb {
       return;
     }
     this.stmt("UPDATE items SET state = 'conflict', last_error_code = 'ETAGMOVED', last_error = ?, updated_at = ? WHERE id = ?").run(
-      redact(`ETAGMOVED: ${message}; move the tag back, or accept the new commit with versions: { "${v.version}": { commit: ${now_} } } on the source in the job file`),
+      redact(`ETAGMOVED: ${message}; move the tag back, or name the commit to build in the job file: versions: { "${v.version}": { commit: ${now_} } } on the source (or commit: ${was} to keep what was first listed)`),
       at,
       old.id,
     );
