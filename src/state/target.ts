@@ -58,7 +58,7 @@ export function checkTarget(db: StateDb, now: TargetIdentity, opts: { retarget?:
   const differences = was ? targetDifferences(was, now) : [];
   if (was && differences.length > 0 && !opts.retarget) {
     throw new MigrateError('ETARGETCHANGED', `${db.path} records this job's work in ${describeTarget(was)}; the job now names ${differences.join(', ')}: the versions it records as migrated are not in the new target`, {
-      hint: `to migrate into the new target, rerun with --retarget: every version is checked against it again and published where it is missing, from the files already downloaded or built; to go on with the old target, put it back in the job file`,
+      hint: `to migrate into the new target, rerun with --retarget: every version is checked against it again and published where it is missing, from the files already downloaded or built; to go on with the old target, put it back in the job file; if both targets are meant to be migrated (two job files with one name), give each job its own name or --state-dir`,
     });
   }
   return differences;
