@@ -25,7 +25,7 @@ import { readAccountQuotas } from '../targets/quotas.js';
 import { BUCKETS, type BucketName } from '../types.js';
 import { join } from 'node:path';
 import { StateDb } from '../state/db.js';
-import { acquireJobLock, createStateDir } from '../state/lock.js';
+import { acquireJobLock } from '../state/lock.js';
 import { callerIdentity } from '../targets/domain.js';
 import { readToolVersion } from '../version.js';
 import { print, reportError, wantsJson, type Io } from './output.js';
@@ -55,7 +55,6 @@ export async function hardenCommand(jobFile: string, opts: HardenCommandOptions,
     // (or another harden) of the same job would prepare the same source checkouts under the
     // state directory at once, and write the same ledger.
     const stateDir = opts.stateDir ?? 'state';
-    createStateDir(stateDir);
     const release = acquireJobLock(stateDir, job, env);
     let state: StateDb | undefined;
     let ca: CodeArtifact | undefined;

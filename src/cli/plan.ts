@@ -24,7 +24,7 @@ import type { Format } from '../types.js';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { print, progressRenderer, reportError, wantsJson, type Io } from './output.js';
 import { MigrateError } from '../errors.js';
-import { acquireJobLock, createStateDir } from '../state/lock.js';
+import { acquireJobLock } from '../state/lock.js';
 import { checkTarget, targetOf } from '../state/target.js';
 import { warmSectionFromState } from '../warm/summary.js';
 
@@ -72,10 +72,9 @@ export async function plan(job: LoadedJob, opts: PlanOptions & { onProgress?: Pa
   const env = opts.env ?? process.env;
   // The job's lock from the dry run to the last line of the report: released between them, a
   // `run` started meanwhile moved the rows the report reads, and the plan showed its half-done work.
-  createStateDir(stateDir);
-  prepareReportDir(opts.out ?? join(stateDir, 'reports'));
   const release = acquireJobLock(stateDir, job, env);
   try {
+    prepareReportDir(opts.out ?? join(stateDir, 'reports'));
     return await planLocked(job, stateDir, env, opts);
   } finally {
     release();

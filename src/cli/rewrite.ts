@@ -19,7 +19,7 @@ import { isInside, readLockfileBytes } from '../lockfiles/read.js';
 import { logicalLines } from '../lockfiles/requirements.js';
 import { rewriteLockfile, unifiedDiff, type RewriteChange, type RewriteTargets } from '../lockfiles/rewrite/index.js';
 import { printable, redactUrlCredentials, registerSecret } from '../redact.js';
-import { acquireJobLock, createStateDir } from '../state/lock.js';
+import { acquireJobLock } from '../state/lock.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
 import { findLockfiles, localLockfiles } from '../warm/inputs.js';
 import { LockfileRepository } from '../warm/git-lockfiles.js';
@@ -174,7 +174,6 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
     // The job's lock, as run and warm take it: the git repositories' mirrors are the warm's
     // (state/git/), and --write edits lockfiles that a warm reads and a second rewrite writes.
     if (opts.write || job.config.warm.repositories.length) {
-      createStateDir(stateDir);
       cleanups.push(acquireJobLock(stateDir, job, env));
     }
     const { files: local, missing } = localLockfiles(job.file, job.config.warm.lockfiles);

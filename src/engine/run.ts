@@ -13,7 +13,7 @@ import { sweepLeftovers } from '../state/leftovers.js';
 import { BlobStore } from '../state/blobs.js';
 import { registerSecret } from '../redact.js';
 import { StateDb, type ItemRow, type WorkKey } from '../state/db.js';
-import { acquireJobLock, createStateDir } from '../state/lock.js';
+import { acquireJobLock } from '../state/lock.js';
 import { checkTarget, describeTarget, targetOf } from '../state/target.js';
 import { createSource, type Source } from '../sources/index.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
@@ -109,7 +109,6 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
 
   let release: () => void;
   try {
-    createStateDir(stateDir);
     release = opts.lockHeld ? () => {} : acquireJobLock(stateDir, job, env);
   } catch (e) {
     closeSources();

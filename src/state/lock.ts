@@ -42,7 +42,7 @@ export interface LockedJob {
  * The state directory, made if missing: a file in its place (a --state-dir that names
  * one), or a folder this user cannot write, is ELOCAL naming it, before anything is read.
  */
-export function createStateDir(stateDir: string): void {
+function createStateDir(stateDir: string): void {
   try {
     mkdirSync(stateDir, { recursive: true });
   } catch (e) {
@@ -54,11 +54,12 @@ export function createStateDir(stateDir: string): void {
 }
 
 /**
- * Both locks of a job, the state directory's first; throws ELOCKED (naming the
- * holder and its state directory) while another process holds either.
- * Returns the release function (idempotent).
+ * Both locks of a job, the state directory's first (the directory made if missing);
+ * throws ELOCKED (naming the holder and its state directory) while another process
+ * holds either. Returns the release function (idempotent).
  */
 export function acquireJobLock(stateDir: string, job: LockedJob, env: NodeJS.ProcessEnv = process.env): () => void {
+  createStateDir(stateDir);
   const releaseState = acquireLock(join(stateDir, job.name));
   try {
     const { region, domain, domainOwner } = job.config.target;

@@ -17,7 +17,7 @@ import { gracefulStop, stopWhenStuck } from '../engine/stop.js';
 import { localError, MigrateError, toError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { StateDb } from '../state/db.js';
-import { acquireJobLock, createStateDir } from '../state/lock.js';
+import { acquireJobLock } from '../state/lock.js';
 import { checkTarget, describeTarget, targetOf } from '../state/target.js';
 import { sweepLeftovers } from '../state/leftovers.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
@@ -107,7 +107,6 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
 
   let release: () => void;
   try {
-    createStateDir(stateDir);
     release = acquireJobLock(stateDir, job, env);
     sweepLeftovers(stateDir);
   } catch (e) {
