@@ -64,18 +64,15 @@ function matches(m: Matcher, name: string, version: string): boolean {
 export type VersionFilter = (name: string, version: string) => boolean;
 
 export function compileFilters(filters: Pick<JobConfig['filters'], 'include' | 'exclude'>): VersionFilter {
-  const include = filters.include.map(compile);
-  const exclude = filters.exclude.map(compile);
-  return (name, version) =>
-    (include.length === 0 || include.some((m) => matches(m, name, version))) && !exclude.some((m) => matches(m, name, version));
+  return filterUse(filters).select;
 }
 
 /**
- * Counts which filter entries match anything: an entry that matches no listed version
- * is a typo far more often than a precaution, and an exclude with a typo lets through
- * what it was written to keep out. `seen` each version, then `unmatched()` names them.
+ * The filters as `select`, which also counts which entries matched anything: an entry
+ * that matches no listed version is a typo far more often than a precaution, and an
+ * exclude with a typo lets through what it was written to keep out. `unmatched()` names them.
  */
-export function filterUse(filters: Pick<JobConfig['filters'], 'include' | 'exclude'>): { seen: (name: string, version: string) => void; unmatched: () => { kind: 'include' | 'exclude'; entry: string }[] } {
+export function filterUse(filters: Pick<JobConfig['filters'], 'include' | 'exclude'>): { select: VersionFilter; unmatched: () => { kind: 'include' | 'exclude'; entry: string }[] } {
   const entries = [...filters.include.map((e) => ({ kind: 'include' as const, e })), ...filters.exclude.map((e) => ({ kind: 'exclude' as const, e }))].map((x) => ({
     kind: x.kind,
     entry: typeof x.e === 'string' ? x.e : `${x.e.name}@${x.e.versions ?? '*'}`,
@@ -83,8 +80,16 @@ export function filterUse(filters: Pick<JobConfig['filters'], 'include' | 'exclu
     hit: false,
   }));
   return {
-    seen: (name, version) => {
-      for (const x of entries) if (!x.hit && matches(x.m, name, version)) x.hit = true;
+    select: (name, version) => {
+      let included = filters.include.length === 0;
+      let excluded = false;
+      for (const x of entries) {
+        if (!matches(x.m, name, version)) continue;
+        x.hit = true;
+        if (x.kind === 'include') included = true;
+        else excluded = true;
+      }
+      return included && !excluded;
     },
     unmatched: () => entries.filter((x) => !x.hit).map(({ kind, entry }) => ({ kind, entry })),
   };

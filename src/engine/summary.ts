@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
-import { compileFilters, filterUse } from '../config/filters.js';
+import { filterUse } from '../config/filters.js';
 import type { LoadedJob } from '../config/load.js';
 import type { StateDb } from '../state/db.js';
 import type { Source } from '../sources/index.js';
@@ -47,16 +47,16 @@ export function watchLiveHeap(): { peak(): number; stop(): void } {
   return { peak: () => peak || getHeapStatistics().used_heap_size, stop: () => observer.disconnect() };
 }
 
-/** Excluded <-> pending as the filters say; versions already on the target stay as they are. */
-/** Apply the job's filters to every version of its sources; returns the filter entries that matched none. */
+/**
+ * Excluded <-> pending as the filters say, for every version of the job's sources; versions
+ * already on the target stay as they are. Returns the filter entries that matched none.
+ */
 export function applyFilters(state: StateDb, job: LoadedJob, sources: Map<string, Source>): RunSummary['unmatchedFilters'] {
-  const selected = compileFilters(job.config.filters);
   const use = filterUse(job.config.filters);
   state.db.transaction(() => {
     for (const r of state.workKeys()) {
       if (!sources.has(r.source_id)) continue;
-      use.seen(r.package, r.version);
-      const want = selected(r.package, r.version);
+      const want = use.select(r.package, r.version);
       if (!want && ['pending', 'fetched', 'failed'].includes(r.state)) state.transition(r.id, 'excluded', {}, 'excluded by the job filters');
       else if (want && r.state === 'excluded') state.transition(r.id, 'pending', {}, 'selected by the job filters');
     }
