@@ -14,7 +14,7 @@ import { BlobStore } from '../state/blobs.js';
 import { registerSecret } from '../redact.js';
 import { StateDb, type ItemRow, type WorkKey } from '../state/db.js';
 import { acquireJobLock } from '../state/lock.js';
-import { checkTarget, describeTarget, targetOf } from '../state/target.js';
+import { checkTarget, moveTarget, targetOf } from '../state/target.js';
 import { createSource, type Source } from '../sources/index.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
 import { createTarget, type TargetFormat } from '../targets/index.js';
@@ -161,10 +161,8 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
         db.endRun('target-unusable', { error: toError(e).message });
         throw e;
       }
-      const from = db.recordedTarget()!;
-      const moved = db.retarget(thisTarget, `the target moved: ${moveFrom.join(', ')}`);
-      retargeted = { from: describeTarget(from), ...moved };
-      emit({ type: 'retargeted', from: retargeted.from, versions: moved.versions });
+      retargeted = moveTarget(db, thisTarget, moveFrom);
+      emit({ type: 'retargeted', from: retargeted.from, versions: retargeted.versions });
     }
 
     const configOf = new Map(config.sources.map((c) => [c.id, c]));

@@ -137,7 +137,7 @@ export class GitSource implements Source {
     // no tag matches the pattern: a `tags` that is not the repository's far more often than a package never released
     if (this.versions.length === 0) {
       const { count, sample } = this.unmatched;
-      const spec = this.config.tags ?? (this.format === 'go' && this.config.directory ? `${this.config.directory}/v{version}` : 'v{version}');
+      const spec = this.tagSpec();
       yield {
         ok: false,
         name: this.config.package ?? this.url,
@@ -290,11 +290,15 @@ export class GitSource implements Source {
     return { type, sha: peeled, time };
   }
 
-  /** `v{version}` as a regular expression capturing the version; Go in a subdirectory defaults to `<dir>/v{version}`. */
-  private pattern(): RegExp {
+  /** Which tags are versions: the job's `tags`, else `v{version}` (Go in a subdirectory: `<dir>/v{version}`). */
+  private tagSpec(): string {
     const dir = this.config.directory;
-    const spec = this.config.tags ?? (this.format === 'go' && dir ? `${dir}/v{version}` : 'v{version}');
-    const [before, after] = spec.split('{version}') as [string, string];
+    return this.config.tags ?? (this.format === 'go' && dir ? `${dir}/v{version}` : 'v{version}');
+  }
+
+  /** The tag spec as a regular expression capturing the version. */
+  private pattern(): RegExp {
+    const [before, after] = this.tagSpec().split('{version}') as [string, string];
     const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     return new RegExp(`^${esc(before)}(.+)${esc(after)}$`);
   }

@@ -46,6 +46,12 @@ export function describeTarget(t: TargetIdentity): string {
   return `domain ${t.domain} (owner ${t.domainOwner}, ${t.region})${repos.length ? `, repositories ${repos.join(', ')}` : ''}`;
 }
 
+/** Move the state to `now` (StateDb.retarget), for the summary: from where, and what is done again. */
+export function moveTarget(db: StateDb, now: TargetIdentity, differences: readonly string[]): { from: string; versions: number; warmEntries: number } {
+  const from = describeTarget(db.recordedTarget()!);
+  return { from, ...db.retarget(now, `the target moved: ${differences.join(', ')}`) };
+}
+
 /**
  * The job's target against the one the state records: the differences when the
  * operator asked to move (`retarget`), none when it is the same target or none is

@@ -18,7 +18,7 @@ import { localError, MigrateError, toError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { StateDb } from '../state/db.js';
 import { acquireJobLock } from '../state/lock.js';
-import { checkTarget, describeTarget, targetOf } from '../state/target.js';
+import { checkTarget, moveTarget, targetOf } from '../state/target.js';
 import { sweepLeftovers } from '../state/leftovers.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
 import { callerIdentity } from '../targets/domain.js';
@@ -165,7 +165,7 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
     }
     // the domain answered: the state is bound to it (the internal repositories are a run's to confirm)
     let retargeted: WarmSummary['retargeted'];
-    if (moveFrom.length > 0) retargeted = { from: describeTarget(db.recordedTarget()!), ...db.retarget(thisTarget, `the target moved: ${moveFrom.join(', ')}`) };
+    if (moveFrom.length > 0) retargeted = moveTarget(db, thisTarget, moveFrom);
     else db.recordTarget({ ...thisTarget, repositories: {} });
 
     const runId = store.startRun();
