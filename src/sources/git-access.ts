@@ -14,6 +14,9 @@ import { MigrateError, toError } from '../errors.js';
 import { AS_GO_READS, WITHOUT_OPERATOR_CONFIG } from '../git-local.js';
 import { registerSecret } from '../redact.js';
 
+/** How long a clone or fetch may receive nothing when the source sets no idleTimeoutSeconds. */
+const DEFAULT_IDLE_MS = 10 * 60_000;
+
 /** Key files on disk right now: removed at exit too (a second Ctrl-C, the stop's backstop, a crash). */
 const liveKeyFiles = new Set<string>();
 process.on('exit', () => {
@@ -95,7 +98,7 @@ export class GitAccess {
       maxConcurrentProcesses: 4,
       // 10 minutes (the source's idleTimeoutSeconds) without a byte of output: remote clones and
       // fetches run with --progress, so only a transfer that stalled is cut, never a big one that is merely long
-      timeout: { block: this.opts.idleTimeoutMs ?? 10 * 60_000 },
+      timeout: { block: this.opts.idleTimeoutMs ?? DEFAULT_IDLE_MS },
       unsafe: { allowUnsafeSshCommand: true, allowUnsafeAskPass: true },
       allowEnvironment: ['GIT_SSH_COMMAND', 'GIT_ASKPASS', 'SSH_ASKPASS', 'GIT_TERMINAL_PROMPT', 'GIT_SSL_CAINFO', 'GIT_SSL_NO_VERIFY'],
       ...(signal ? { abort: signal } : {}),
@@ -231,7 +234,7 @@ export class GitAccess {
     // simple-git's watchdog: git printed nothing for the whole idle timeout while the connection
     // stayed up (ssh's keepalives answered). Not retried: each try would wait as long again.
     if (/block timeout reached/.test(all)) {
-      const s = (this.opts.idleTimeoutMs ?? 10 * 60_000) / 1000;
+      const s = (this.opts.idleTimeoutMs ?? DEFAULT_IDLE_MS) / 1000;
       return new MigrateError('ESOURCESILENT', `${where}: nothing came for ${s} s (the server or the way to it is stuck)`, {
         subject,
         cause: e,
