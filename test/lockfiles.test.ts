@@ -283,6 +283,15 @@ __metadata:
 });
 
 describe('pnpm-lock.yaml', () => {
+  it('an alias to no anchor, or a YAML alias bomb, is ELOCKFILE at the alias, never an uncoded ReferenceError', () => {
+    const dangling = file('pnpm-lock.yaml', "lockfileVersion: '9.0'\n\npackages:\n\n  a@1.0.0:\n    resolution: {integrity: sha512-AAAA}\n    engines: *engines\n");
+    expect(thrown(() => parseLockfile(dangling))).toMatchObject({ code: 'ELOCKFILE', message: expect.stringMatching(new RegExp(`^${dangling}:7: the YAML cannot be expanded: Unresolved alias`)) });
+    const levels = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]'];
+    for (let i = 1; i < 9; i++) levels.push(`${'abcdefghi'[i]}: &${'abcdefghi'[i]} [${Array(10).fill(`*${'abcdefghi'[i - 1]}`).join(',')}]`);
+    const bomb = file('pnpm-lock.yaml', `lockfileVersion: '9.0'\n${levels.join('\n')}\n`);
+    expect(thrown(() => parseLockfile(bomb))).toMatchObject({ code: 'ELOCKFILE', message: expect.stringMatching(new RegExp(`^${bomb}:3: the YAML cannot be expanded: Excessive alias count`)) });
+  });
+
   it('5.x: `/name/version_peers` keys, scoped names, dev flags, git and tarball resolutions, top-level importer fields', () => {
     const text = `lockfileVersion: 5.3
 

@@ -144,6 +144,29 @@ describe('rewrite-lockfiles', () => {
     expect(te.sandbox.publicRegistries!.npm.log.slice(publicBefore).filter((e) => e.path.includes('acme'))).toEqual([]);
   });
 
+  it('a lockfile its package manager cannot read is an error at its line and is never written; the others are rewritten', async () => {
+    const dir = join(te.dir, 'projects/broken');
+    mkdirSync(dir, { recursive: true });
+    // valid URLs in a file that is not JSON (a merge left a trailing comma), and a pnpm lockfile with an alias to no anchor
+    const lock = originals.get('app/package-lock.json')!.replace(/("version": "[^"]+")/, '$1,,');
+    const pnpm = `lockfileVersion: '9.0'\n\nimporters:\n  .:\n    dependencies:\n      rw-b:\n        specifier: 2.0.0\n        version: 2.0.0\n\npackages:\n\n  rw-b@2.0.0:\n    resolution: {integrity: sha512-AAAA, tarball: ${te.sandbox.publicRegistries!.npm.url}rw-b/-/rw-b-2.0.0.tgz}\n    engines: *engines\n`;
+    writeFileSync(join(dir, 'package-lock.json'), lock);
+    writeFileSync(join(dir, 'pnpm-lock.yaml'), pnpm);
+    writeFileSync(join(dir, 'yarn.lock'), originals.get('yarn/yarn.lock')!);
+    const doc = parse(readFileSync(job, 'utf8')) as Record<string, unknown>;
+    doc.warm = { lockfiles: ['projects/broken/package-lock.json', 'projects/broken/pnpm-lock.yaml', 'projects/broken/yarn.lock'] };
+    const brokenJob = join(te.dir, 'broken-job.yaml');
+    writeFileSync(brokenJob, stringify(doc));
+
+    const r = await te.cli(['rewrite-lockfiles', brokenJob, '--write']);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^error projects\/broken\/package-lock\.json: line 3: not valid JSON/m);
+    expect(r.stderr).toMatch(/^error projects\/broken\/pnpm-lock\.yaml: line 14: the YAML cannot be expanded: Unresolved alias/m);
+    expect(readFileSync(join(dir, 'package-lock.json'), 'utf8')).toBe(lock);
+    expect(readFileSync(join(dir, 'pnpm-lock.yaml'), 'utf8')).toBe(pnpm);
+    expect(readFileSync(join(dir, 'yarn.lock'), 'utf8')).toContain(npmShared);
+  });
+
   it('the rewritten requirements work with pip, the credentials coming from netrc, never from the file', async () => {
     const token = await te.targetToken();
     const home = join(te.dir, 'pip-home');

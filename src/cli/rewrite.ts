@@ -14,7 +14,7 @@ import { AtomicFile } from '../atomic-file.js';
 import { loadJob, type LoadedJob } from '../config/load.js';
 import { Limiter } from '../engine/limiter.js';
 import { MigrateError, toError } from '../errors.js';
-import { detect, type LockfileFormat } from '../lockfiles/index.js';
+import { detect, parseLockfileText, type LockfileFormat } from '../lockfiles/index.js';
 import { isInside, readLockfileBytes } from '../lockfiles/read.js';
 import { logicalLines } from '../lockfiles/requirements.js';
 import { rewriteLockfile, unifiedDiff, type RewriteChange, type RewriteTargets } from '../lockfiles/rewrite/index.js';
@@ -142,6 +142,10 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
       const text = bytes.toString('utf8');
       const known = format ?? detect(file, text.slice(0, 64 * 1024));
       if (!known) throw new MigrateError('ELOCKFILE', 'not a lockfile format we know');
+      // a lockfile its package manager cannot read is not rewritten: the rewrite would hide
+      // that it is broken, and a rewriter reads its URLs as the format writes them. A
+      // requirements file is checked line by line as it is rewritten, its includes read below.
+      if (known !== 'requirements') parseLockfileText(known, text, path);
       inputs.push({ path, abs, repository, bytes, text, format: known });
       // a requirements file's includes may hold the index option, even one that holds nothing else
       if (known === 'requirements') {
@@ -163,7 +167,7 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
         }
       }
     } catch (e) {
-      errors.push({ path, message: toError(e).message });
+      errors.push({ path, message: withoutFile(path, toError(e).message) });
     }
   };
 
@@ -219,6 +223,13 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
     for (const c of cleanups.reverse()) c();
     for (const r of repositories) r.close();
   }
+}
+
+/** A parser's `file:line (where): message` as `line N (where): message`: the error is printed after the file already. */
+function withoutFile(path: string, message: string): string {
+  const m = /^:(\d+)(.*)$|^:\s*(.*)$|^( \(.*)$/s.exec(message.startsWith(path) ? message.slice(path.length) : '');
+  if (!m) return message;
+  return m[1] !== undefined ? `line ${m[1]}${m[2]}` : (m[3] ?? m[4]!.trimStart());
 }
 
 /** A requirements file's `-r`/`-c` includes (remote ones are not read), as pip reads its lines. */

@@ -92,11 +92,12 @@ export function parseLockfile(file: string, opts: ParseOptions = {}): LockfileRe
   const text = readLockfileText(file, opts);
   const format = opts.format ?? detect(file, text.slice(0, SNIFF_BYTES));
   if (!format) throw lockError({ file }, 'not a lockfile format we know', { hint: 'name it as its package manager does (package-lock.json, yarn.lock, pnpm-lock.yaml, requirements*.txt, poetry.lock, Pipfile.lock, uv.lock, go.sum)' });
-  const out = parseAs(format, text, file, opts);
+  const out = parseLockfileText(format, text, file, opts);
   return { file, format, ...out, entries: mergeEntries([out.entries]) };
 }
 
-function parseAs(format: LockfileFormat, text: string, file: string, opts: ReadOptions): ParseOutput {
+/** Parse a lockfile's text as `format`; `file` names it in errors (and a requirements file's includes are read relative to it). */
+export function parseLockfileText(format: LockfileFormat, text: string, file: string, opts: ReadOptions = {}): ParseOutput {
   switch (format) {
     case 'npm':
       return parseNpmLock(text, file);

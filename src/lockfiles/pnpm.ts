@@ -14,7 +14,8 @@
  * `link:` deps (workspace siblings or other folders) and aliases, which appear
  * as a dependency whose value is another package's key.
  */
-import { LineCounter, parseDocument, isMap, isScalar } from 'yaml';
+import { LineCounter, parseDocument, isAlias, isMap, isScalar, visit } from 'yaml';
+import { toError } from '../errors.js';
 import { isRecord, lockError, splitAt, str } from './read.js';
 import { isGitUrl, isRegistryTarball } from './npm-spec.js';
 import type { EntryKind, LockEntry, LockOrigin, LockWarning, ParseOutput } from './types.js';
@@ -29,7 +30,13 @@ export function parsePnpmLock(text: string, file: string): ParseOutput {
     const line = err.linePos?.[0]?.line ?? lineCounter.linePos(err.pos[0]).line;
     throw lockError({ file, line }, `not valid YAML: ${err.message.split('\n')[0]}`, { cause: err });
   }
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // an alias to an anchor not set before it, or too many aliases (a YAML bomb): pnpm writes none
+    throw lockError({ file, line: firstAliasLine(doc, lineCounter) }, `the YAML cannot be expanded: ${toError(e).message}`, { cause: e });
+  }
   if (!isRecord(data)) throw lockError({ file, line: 1 }, 'not a pnpm lockfile: the top level is not a mapping');
   const formatVersion = String(data.lockfileVersion ?? '');
   const major = Number.parseInt(formatVersion, 10);
@@ -222,4 +229,21 @@ function joinPath(base: string, rel: string): string {
 
 function normalisePath(p: string): string {
   return joinPath('.', p);
+}
+
+/** Where expanding the document's aliases (`*name`) failed: the first one that names no anchor before it, or else the first one. */
+function firstAliasLine(doc: ReturnType<typeof parseDocument>, lineCounter: LineCounter): number | undefined {
+  let first: number | undefined;
+  let unresolved: number | undefined;
+  visit(doc, {
+    Alias(_key, node) {
+      if (!isAlias(node) || !node.range) return undefined;
+      const line = lineCounter.linePos(node.range[0]).line;
+      first ??= line;
+      if (node.resolve(doc) !== undefined) return undefined;
+      unresolved = line;
+      return visit.BREAK;
+    },
+  });
+  return unresolved ?? first;
 }
