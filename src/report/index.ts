@@ -5,7 +5,7 @@
  *   const report = buildReport(reportInputFromState(state, job, summary));
  *   renderJson(report); renderMarkdown(report); renderHtml(report);
  */
-export { buildReport, readToolVersion, type ReportInput, type ReportItem, type ReportJob, type ReportPackageRow } from './model.js';
+export { buildReport, type ReportInput, type ReportItem, type ReportJob, type ReportPackageRow } from './model.js';
 export { reportInputFromState, measureThroughput, type FromStateOptions } from './from-state.js';
 export { estimateDuration, DEFAULT_RATES, ASSUMED_THROUGHPUT, type EstimateWork, type EstimateOptions, type Throughput } from './estimate.js';
 export { renderJson } from './render-json.js';

@@ -7,14 +7,12 @@
  *   const report = buildReport(reportInputFromState(state, job, summary));
  *   writeFileSync('plan.html', renderHtml(report));
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { JobConfig } from '../config/schema.js';
 import type { RunSummary } from '../engine/events.js';
 import { redact } from '../redact.js';
 import type { AssetRow, ItemRow, PackageRow } from '../state/db.js';
 import type { Format } from '../types.js';
+import { readToolVersion } from '../version.js';
 import { estimateDuration, formatDuration, type EstimateRates, type Throughput } from './estimate.js';
 import { exclusionExplainer } from './exclusion.js';
 import { collectFindings } from './findings.js';
@@ -116,20 +114,6 @@ export interface ReportInput {
 /** The target format a source's versions go to (as engine/run.ts's formatOf). */
 function formatOfSource(s: JobConfig['sources'][number]): Format {
   return s.kind === 'npm-registry' ? 'npm' : s.format === 'go' ? 'generic' : s.format;
-}
-
-let toolVersion: string | undefined;
-/** This package's version, from the package.json above this file (src/report or dist/src/report). */
-export function readToolVersion(): string {
-  if (toolVersion) return toolVersion;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++, dir = dirname(dir)) {
-    const p = join(dir, 'package.json');
-    if (!existsSync(p)) continue;
-    const pkg = JSON.parse(readFileSync(p, 'utf8')) as { name?: string; version?: string };
-    if (pkg.name === 'codeartifact-migrate' && pkg.version) return (toolVersion = pkg.version);
-  }
-  return (toolVersion = 'unknown');
 }
 
 function parseJson<T>(text: string | null, fallback: T): T {
