@@ -12,6 +12,7 @@ import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../src/engine/events.js';
 import { StateDb } from '../src/state/db.js';
+import type { LedgerEntry } from '../src/state/ledger.js';
 import { targetDifferences } from '../src/state/target.js';
 import { startTestEnv, targetWrites, type TestEnv } from './support/harness.js';
 import { gitSourceOn, HATCH, pyProject, startGitServer, type GitServer } from './support/git-server.js';
@@ -146,6 +147,28 @@ describe('a job pointed at another repository, same state directory', () => {
     expect(report.code, report.stderr).toBe(0);
     const findings = (JSON.parse(report.stdout) as { findings: { severity: string; code: string; detail: string }[] }).findings;
     expect(findings.filter((f) => f.code === 'ETARGETCHANGED')).toEqual([expect.objectContaining({ severity: 'warning', detail: expect.stringContaining('npm npm-internal, pypi pypi-internal') })]);
+  });
+
+  it('the move is in the provenance ledger: one retarget entry, as whom, from where to where, in the chain between the two targets\' publishes', async () => {
+    const out = join(te.dir, 'retarget-ledger.jsonl');
+    expect((await te.cli(['ledger', 'export', job, '--out', out])).code).toBe(0);
+    const entries = readFileSync(out, 'utf8').trim().split('\n').slice(0, -1).map((l) => (JSON.parse(l) as { entry: LedgerEntry }).entry);
+    const moves = entries.filter((e) => e.outcome === 'retarget');
+    expect(moves).toEqual([
+      expect.objectContaining({
+        principal: expect.stringMatching(/^arn:aws:/),
+        target: expect.objectContaining({ domain: te.sandbox.descriptor.codeartifact.domain, repositories: { npm: 'npm-prod', pypi: 'pypi-prod', generic: 'go-internal' }, from: expect.stringContaining('npm npm-internal, pypi pypi-internal') }),
+        detail: expect.stringContaining(`npm repository npm-internal → npm-prod`),
+      }),
+    ]);
+    expect(moves[0]!.detail).toContain(`${CORE.length + 2} version(s)`);
+    // every publish before it went to the old repositories, every one after it to the new
+    const at = entries.indexOf(moves[0]!);
+    const repos = (list: LedgerEntry[]) => new Set(list.filter((e) => e.outcome === 'published').map((e) => e.target.repository));
+    expect(repos(entries.slice(0, at))).toEqual(new Set(['npm-internal', 'pypi-internal']));
+    expect(repos(entries.slice(at + 1))).toEqual(new Set(['npm-prod', 'pypi-prod']));
+    const verified = await te.cli(['ledger', 'verify', out, '--json']);
+    expect(verified.code, verified.stdout).toBe(0);
   });
 
   it('the next run is an ordinary rerun: nothing sent to the target, exit 0', async () => {

@@ -25,9 +25,9 @@ import { readAccountQuotas } from '../targets/quotas.js';
 import { BUCKETS, type BucketName } from '../types.js';
 import { join } from 'node:path';
 import { StateDb } from '../state/db.js';
+import { ledgerContext } from '../state/ledger.js';
 import { acquireJobLock } from '../state/lock.js';
 import { callerIdentity } from '../targets/domain.js';
-import { readToolVersion } from '../version.js';
 import { print, reportError, wantsJson, type Io } from './output.js';
 
 export interface HardenCommandOptions {
@@ -84,13 +84,7 @@ export async function hardenCommand(jobFile: string, opts: HardenCommandOptions,
       const db = (state = StateDb.open(join(stateDir, `${job.name}.sqlite`)));
       if (!opts.dryRun) {
         const who = await callerIdentity(job.config.target.region, env, opts.stsClient);
-        db.ledger = {
-          toolVersion: readToolVersion(),
-          job: job.name,
-          principal: who.arn ?? `unknown (${who.error ?? 'no ARN'})`,
-          target: { region: job.config.target.region, domain: job.config.target.domain, domainOwner: job.config.target.domainOwner },
-          repositories: Object.fromEntries(Object.entries(job.config.target.repositories).map(([f, r]) => [f, r?.internal])),
-        };
+        db.ledger = ledgerContext(job.name, job.config.target, who, Object.fromEntries(Object.entries(job.config.target.repositories).map(([f, r]) => [f, r?.internal])));
       }
       result = await harden(target, (f) => createTarget(f, target, job.config.target.repositories[f]?.internal ?? missing(f)), packages, {
         dryRun: opts.dryRun ?? false,

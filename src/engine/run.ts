@@ -13,6 +13,7 @@ import { sweepLeftovers } from '../state/leftovers.js';
 import { BlobStore } from '../state/blobs.js';
 import { registerSecret } from '../redact.js';
 import { StateDb, type ItemRow, type WorkKey } from '../state/db.js';
+import { ledgerContext } from '../state/ledger.js';
 import { acquireJobLock } from '../state/lock.js';
 import { checkTarget, moveTarget, targetOf } from '../state/target.js';
 import { createSource, type Source } from '../sources/index.js';
@@ -34,7 +35,6 @@ import { jobRates, resolveRates } from './rates.js';
 import { harden } from './harden.js';
 import { callerIdentity } from '../targets/domain.js';
 import type { STSClient } from '@aws-sdk/client-sts';
-import { readToolVersion } from '../version.js';
 import { readAccountQuotas } from '../targets/quotas.js';
 import type { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { withRetry } from './retry.js';
@@ -126,6 +126,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     // a state that records another target says nothing about this one: refused, or moved when told
     const thisTarget = targetOf(config.target);
     const moveFrom = checkTarget(db, thisTarget, { retarget: opts.retarget });
+    const internalRepositories = Object.fromEntries(Object.entries(config.target.repositories).map(([f, r]) => [f, r?.internal]));
     const runId = db.startRun(dryRun);
 
     const fromJob = jobRates(config.limits.rates);
@@ -161,7 +162,12 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
         db.endRun('target-unusable', { error: toError(e).message });
         throw e;
       }
-      retargeted = moveTarget(db, thisTarget, moveFrom);
+      // the move is in the provenance ledger, as whom (a plan's too: the state moves all the same),
+      // so that entries in another domain after it are explained by it
+      const who = opts.noTarget ? { error: 'planned without AWS access (--no-target)' } : await callerIdentity(config.target.region, env, opts.stsClient);
+      const ledger = ledgerContext(job.name, config.target, who, internalRepositories);
+      if (!dryRun) db.ledger = ledger;
+      retargeted = moveTarget(db, thisTarget, moveFrom, ledger);
       emit({ type: 'retargeted', from: retargeted.from, versions: retargeted.versions });
     }
 
@@ -345,22 +351,14 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
         // run that writes records what it does in the provenance ledger) as whom: both at once
         const [account, who] = await Promise.all([
           BUCKETS.some((b) => fromJob[b] === undefined) ? readAccountQuotas(config.target.region, env, opts.serviceQuotasClient, stopping.hard) : undefined,
-          dryRun ? undefined : callerIdentity(config.target.region, env, opts.stsClient),
+          dryRun || db.ledger ? undefined : callerIdentity(config.target.region, env, opts.stsClient),
         ]);
         if (account) {
           rates = resolveRates(fromJob, account.rates);
           if (account.error) quotaNote = `the account's quotas could not be read (${account.error}); CodeArtifact's defaults apply where the job sets no rate`;
           for (const b of BUCKETS) limiter.setRate(b, rates[b].rate);
         }
-        if (who) {
-          db.ledger = {
-            toolVersion: readToolVersion(),
-            job: job.name,
-            principal: who.arn ?? `unknown (${who.error ?? 'sts:GetCallerIdentity answered no ARN'})`,
-            target: { region: config.target.region, domain: config.target.domain, domainOwner: config.target.domainOwner },
-            repositories: Object.fromEntries(Object.entries(config.target.repositories).map(([f, r]) => [f, r?.internal])),
-          };
-        }
+        if (who) db.ledger = ledgerContext(job.name, config.target, who, internalRepositories);
       } catch (e) {
         db.endRun('target-unusable', { error: toError(e).message });
         throw e;

@@ -490,9 +490,10 @@ export class StateDb {
    * said something about the old one (on it, publishing to it, in conflict with it)
    * goes back to `fetched` (its files kept: nothing is downloaded or built again) or
    * `pending`, each with an event; no upload counts as made; every package's
-   * dist-tags and every warm entry are to be done again. The new target is recorded.
+   * dist-tags and every warm entry are to be done again. The new target is recorded,
+   * and with `ledger` the move is a ledger entry (outcome `retarget`) in the same transaction.
    */
-  retarget(target: TargetIdentity, detail: string): { versions: number; warmEntries: number } {
+  retarget(target: TargetIdentity, detail: string, ledger?: { context: LedgerContext; from: string }): { versions: number; warmEntries: number } {
     const at = now();
     // a moved git tag is a conflict with the source, not the target: it stays one
     const onOldTarget = `(state IN ('verified', 'present-identical', 'published', 'publishing') OR (state = 'conflict' AND last_error_code IS NOT 'ETAGMOVED'))`;
@@ -510,6 +511,18 @@ export class StateDb {
           .run(at).changes;
         this.db.prepare('DELETE FROM target').run();
         this.recordTarget(target);
+        if (ledger) {
+          const ctx = ledger.context;
+          appendLedger(this.db, {
+            at,
+            toolVersion: ctx.toolVersion,
+            job: ctx.job,
+            principal: ctx.principal,
+            outcome: 'retarget',
+            target: { ...ctx.target, repositories: target.repositories, from: ledger.from },
+            detail: `${detail}: ${versions} version(s) and ${warmEntries} warm entry(ies) to check against it again`,
+          });
+        }
         return { versions, warmEntries };
       }).immediate(),
     );

@@ -15,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { jsonForTerminals, redact } from '../redact.js';
+import { readToolVersion } from '../version.js';
 
 export const GENESIS = '0'.repeat(64);
 
@@ -29,7 +30,27 @@ export interface LedgerContext {
   repositories: Partial<Record<string, string>>;
 }
 
-export type LedgerOutcome = 'published' | 'present-identical' | 'conflict' | `failed:${string}` | 'origin-configuration' | `warm:${string}`;
+export type LedgerOutcome = 'published' | 'present-identical' | 'conflict' | `failed:${string}` | 'origin-configuration' | `warm:${string}` | 'retarget';
+
+/**
+ * The context of a command's entries: this tool's version, the job, who ran it
+ * (`callerIdentity`'s answer, or why it is unknown), the target's domain and the
+ * repository each format's entries go to.
+ */
+export function ledgerContext(
+  job: string,
+  target: { region: string; domain: string; domainOwner: string },
+  who: { arn?: string; error?: string },
+  repositories: Partial<Record<string, string | undefined>>,
+): LedgerContext {
+  return {
+    toolVersion: readToolVersion(),
+    job,
+    principal: who.arn ?? `unknown (${who.error ?? 'sts:GetCallerIdentity answered no ARN'})`,
+    target: { region: target.region, domain: target.domain, domainOwner: target.domainOwner },
+    repositories: Object.fromEntries(Object.entries(repositories).filter((e): e is [string, string] => e[1] !== undefined)),
+  };
+}
 
 export interface LedgerEntry {
   at: string;

@@ -11,6 +11,7 @@
 import { MigrateError } from '../errors.js';
 import type { Format } from '../types.js';
 import type { StateDb } from './db.js';
+import type { LedgerContext } from './ledger.js';
 
 export interface TargetIdentity {
   region: string;
@@ -46,10 +47,13 @@ export function describeTarget(t: TargetIdentity): string {
   return `domain ${t.domain} (owner ${t.domainOwner}, ${t.region})${repos.length ? `, repositories ${repos.join(', ')}` : ''}`;
 }
 
-/** Move the state to `now` (StateDb.retarget), for the summary: from where, and what is done again. */
-export function moveTarget(db: StateDb, now: TargetIdentity, differences: readonly string[]): { from: string; versions: number; warmEntries: number } {
+/**
+ * Move the state to `now` (StateDb.retarget), for the summary: from where, and what is
+ * done again. With a ledger context, the move is a provenance-ledger entry of its own.
+ */
+export function moveTarget(db: StateDb, now: TargetIdentity, differences: readonly string[], ledger?: LedgerContext): { from: string; versions: number; warmEntries: number } {
   const from = describeTarget(db.recordedTarget()!);
-  return { from, ...db.retarget(now, `the target moved: ${differences.join(', ')}`) };
+  return { from, ...db.retarget(now, `the target moved: ${differences.join(', ')}`, ledger && { context: ledger, from }) };
 }
 
 /**

@@ -17,6 +17,7 @@ import { gracefulStop, stopWhenStuck } from '../engine/stop.js';
 import { localError, MigrateError, toError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { StateDb } from '../state/db.js';
+import { ledgerContext } from '../state/ledger.js';
 import { acquireJobLock } from '../state/lock.js';
 import { checkTarget, moveTarget, targetOf } from '../state/target.js';
 import { sweepLeftovers } from '../state/leftovers.js';
@@ -25,7 +26,6 @@ import { callerIdentity } from '../targets/domain.js';
 import { createTarget } from '../targets/index.js';
 import { readAccountQuotas } from '../targets/quotas.js';
 import { BUCKETS, type BucketName, type RateLimiter } from '../types.js';
-import { readToolVersion } from '../version.js';
 import { collectInputs } from './inputs.js';
 import { ECOSYSTEM_FORMAT, internalNames, unprotectedError, unprotectedNames } from './internal.js';
 import { planItems, RegistryHosts } from './items.js';
@@ -147,13 +147,7 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
     if (unprotected.length) throw unprotectedError(unprotected);
 
     const who = await callerIdentity(config.target.region, env, opts.stsClient);
-    db.ledger = {
-      toolVersion: readToolVersion(),
-      job: job.name,
-      principal: who.arn ?? `unknown (${who.error ?? 'sts:GetCallerIdentity answered no ARN'})`,
-      target: { region: config.target.region, domain: config.target.domain, domainOwner: config.target.domainOwner },
-      repositories: Object.fromEntries(Object.entries(config.target.repositories).map(([f, r]) => [f, r?.store ?? r?.internal])),
-    };
+    db.ledger = ledgerContext(job.name, config.target, who, Object.fromEntries(Object.entries(config.target.repositories).map(([f, r]) => [f, r?.store ?? r?.internal])));
     // each store repository answers GetRepositoryEndpoint: a wrong name stops the warm here (exit 2), not item by item
     const stores = new Map<string, StoreFormat>();
     for (const item of plan.items) {
@@ -165,7 +159,7 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
     }
     // the domain answered: the state is bound to it (the internal repositories are a run's to confirm)
     let retargeted: WarmSummary['retargeted'];
-    if (moveFrom.length > 0) retargeted = moveTarget(db, thisTarget, moveFrom);
+    if (moveFrom.length > 0) retargeted = moveTarget(db, thisTarget, moveFrom, db.ledger);
     else db.recordTarget({ ...thisTarget, repositories: {} });
 
     const runId = store.startRun();
