@@ -39,6 +39,21 @@ export const BACKFILL_TAG = 'cam-backfill';
 
 export type Manifest = Record<string, unknown> & { name?: unknown; version?: unknown };
 
+/**
+ * Why npm could never use a dist-tag of this name, or undefined when it can. npm
+ * installs `name@tag` only for a tag that URL encoding leaves as it is and that is
+ * no semver range (npm-package-arg; `npm dist-tag add` refuses a range, and
+ * `name@1.x` is read as one); `.` and `..` would be path segments of their own in
+ * the dist-tags URL, which a URL parser resolves to another path of the package.
+ * A source (a registry's own API, an old client) can hold such a tag all the same.
+ */
+export function distTagProblem(tag: string): string | undefined {
+  if (tag === '' || tag === '.' || tag === '..') return 'not a name a dist-tag URL can carry';
+  if (encodeURIComponent(tag) !== tag) return 'it holds characters npm refuses in a tag name (npm install name@tag cannot name it)';
+  if (semver.validRange(tag) !== null) return 'it is a semver range, which npm refuses as a tag name (npm install name@tag reads it as a range)';
+  return undefined;
+}
+
 const READ: readonly BucketName[] = ['reads'];
 const WRITE: readonly BucketName[] = ['writes'];
 const PUBLISH: readonly BucketName[] = ['publish', 'writes'];
@@ -191,7 +206,9 @@ export class NpmTarget implements TargetFormat {
   /** One npm version is one PUT carrying the tarball, its own package.json as the manifest. */
   async publishAsset(req: PublishRequest): Promise<PublishResult> {
     const manifest = await readTarballManifest(req.asset.path, `${req.name}@${req.version}`);
-    return this.publish(req.name, req.version, manifest, { path: req.asset.path, size: req.asset.size, sha1: req.asset.hashes.sha1, sha512: req.asset.hashes.sha512 }, req.distTag ?? BACKFILL_TAG, req.signal);
+    // a tag npm could not use is not sent with the version either: the tag sync says why
+    const tag = req.distTag !== undefined && distTagProblem(req.distTag) === undefined ? req.distTag : BACKFILL_TAG;
+    return this.publish(req.name, req.version, manifest, { path: req.asset.path, size: req.asset.size, sha1: req.asset.hashes.sha1, sha512: req.asset.hashes.sha512 }, tag, req.signal);
   }
 
   /**
@@ -204,6 +221,11 @@ export class NpmTarget implements TargetFormat {
     const skipped: string[] = [];
     const current = await opts.retry(() => this.distTags(name));
     for (const [tag, version] of Object.entries(plan.distTags)) {
+      const problem = distTagProblem(tag);
+      if (problem) {
+        skipped.push(`dist-tag ${JSON.stringify(tag)} -> ${version}: ${problem}; it is not copied: rename it at the source, or list it in filters.ignoreDistTags`);
+        continue;
+      }
       if (!plan.onTarget.has(version)) {
         skipped.push(`dist-tag ${tag} -> ${version}: that version is not on the target (excluded, removed or failed); include it, move the tag at the source, or list "${tag}" in filters.ignoreDistTags`);
         continue;
@@ -214,7 +236,7 @@ export class NpmTarget implements TargetFormat {
     }
     for (const tag of Object.keys(current)) {
       // npm registries refuse to remove `latest`; it is moved above when the source has one.
-      if (tag in plan.distTags || tag === 'latest' || plan.ignore?.has(tag)) continue;
+      if (tag in plan.distTags || tag === 'latest' || plan.ignore?.has(tag) || distTagProblem(tag)) continue;
       changes.push(`dist-tag ${tag}: removed (not on the source)`);
       if (!opts.dryRun) await opts.retry(() => this.deleteDistTag(name, tag));
     }
