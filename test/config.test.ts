@@ -489,6 +489,19 @@ describe('the CLI refuses bad job files: exit 2, file and path named, no stack t
     expect(existsSync(stateDir)).toBe(false);
   });
 
+  it.concurrent('an empty --state-dir or --out (a variable that was not set) exits 2 before anything is read or written in the current folder', async ({ expect }) => {
+    const { file, stateDir } = writeJob('cli-empty-paths', validJob());
+    const cwd = join(file, '..');
+    const before = readdirSync(cwd).sort();
+    for (const args of [['--state-dir', '', 'run', file], ['--state-dir', ' ', 'status', file], ['plan', file, '--no-target', '--out', ''], ['report', file, '--out', ''], ['ledger', 'export', file, '--out', '']]) {
+      const r = await cli(args, stateDir, cwd);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(/argument '\s*' is invalid\. expected a (folder|file); an empty one would be the current folder/);
+    }
+    expect(readdirSync(cwd).sort()).toEqual(before);
+    expect(existsSync(stateDir)).toBe(false);
+  });
+
   it.concurrent('a token variable that is not set exits 2, naming the variable, before the state is created', async ({ expect }) => {
     const j = validJob();
     j.sources[0].tokenEnv = 'CAM_CFG_UNSET_TOKEN';

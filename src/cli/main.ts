@@ -30,6 +30,17 @@ function packageCount(value: string): number {
   return n;
 }
 
+/**
+ * A folder or file named on the command line: an empty one (`--state-dir "$UNSET"`) would
+ * silently be the current folder, and a state there is a second state the job's reruns never read.
+ */
+function pathOption(what: 'folder' | 'file'): (value: string) => string {
+  return (value) => {
+    if (value.trim() === '') throw new InvalidArgumentError(`expected a ${what}; an empty one would be the current folder (is the variable it came from unset?)`);
+    return value;
+  };
+}
+
 function portNumber(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number from 0 to 65535');
@@ -60,7 +71,8 @@ function interruptible(backstop: boolean): { signal: AbortSignal; stopWithin: (j
 export function buildProgram(): Command {
   const program = new Command('codeartifact-migrate')
     .description('Move every version of internal packages into AWS CodeArtifact, byte for byte, verified on both sides, resumable.')
-    .option('--state-dir <dir>', 'where <job>.sqlite and blobs live (env CAM_STATE_DIR)', process.env.CAM_STATE_DIR ?? 'state')
+    // an empty CAM_STATE_DIR is an unset one, as for most variables
+    .option('--state-dir <dir>', 'where <job>.sqlite and blobs live (env CAM_STATE_DIR)', pathOption('folder'), process.env.CAM_STATE_DIR || 'state')
     .showHelpAfterError()
     .exitOverride();
 
@@ -89,7 +101,7 @@ export function buildProgram(): Command {
     .argument('<job>', 'job file')
     .option('--no-download', 'only list: nothing downloaded or built, the target compared by its listings')
     .option('--no-target', 'no AWS access at all: inventory and source checks only')
-    .option('--out <dir>', 'where the report files go (default <state-dir>/reports)')
+    .option('--out <dir>', 'where the report files go (default <state-dir>/reports)', pathOption('folder'))
     .option('--retarget', 'the job names another domain or internal repository than the state records: plan against the new one (the state moves to it)')
     .option('--json', 'print the report as JSON (default when stdout is not a terminal)')
     .option('-q, --quiet', 'no progress output')
@@ -107,7 +119,7 @@ export function buildProgram(): Command {
     .command('report')
     .description('the report (JSON, Markdown, HTML) of what the state records: planned against done, every version, failures with codes and hints')
     .argument('<job>', 'job file')
-    .option('--out <dir>', 'where the report files go (default <state-dir>/reports)')
+    .option('--out <dir>', 'where the report files go (default <state-dir>/reports)', pathOption('folder'))
     .option('--json', 'print the report as JSON (default when stdout is not a terminal)')
     .action(async (job: string, flags: { out?: string; json?: boolean }) => {
       process.exitCode = await reportCommand(job, { ...flags, stateDir: program.opts().stateDir }, processIo);
@@ -129,7 +141,7 @@ export function buildProgram(): Command {
     .command('export')
     .description('write the ledger as JSON Lines (with a trailer: entry count and head hash) or CSV')
     .argument('<job>', 'job file')
-    .option('--out <file>', 'write here instead of stdout')
+    .option('--out <file>', 'write here instead of stdout', pathOption('file'))
     .option('--format <format>', 'jsonl (default) or csv', (v: string) => {
       if (v !== 'jsonl' && v !== 'csv') throw new InvalidArgumentError('jsonl or csv');
       return v;
