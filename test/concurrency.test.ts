@@ -11,7 +11,7 @@
  * rewrite-lockfiles --write against a lock held in-process (harden-shared-domain.test.ts,
  * rewrite-formats.test.ts), the lock itself across processes (unit/lock.test.ts).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
@@ -147,6 +147,39 @@ describe('two copies of one job at once', () => {
       expect(elsewhere.code, elsewhere.stderr).toBe(0);
       withState(refusedDir, (s) => expect(s.counts()).toEqual({ 'present-identical': versions.length }));
       expect(te.sandbox.standIn.log.slice(before).filter((e) => e.method === 'PUT' || e.operation === 'PublishPackageVersion')).toEqual([]);
+      expectPublishedOnceEach(te, versions);
+    } finally {
+      await te.stop();
+    }
+  });
+
+  it('the same job later from another folder that holds no state (another working directory, a mistyped --state-dir): refused naming the folder that does, nothing made; status and report there point at it', async () => {
+    const te = await startTestEnv();
+    try {
+      const { job, versions } = await seed(te, 2);
+      expect((await te.cli(['run', job, '--json'])).code).toBe(0);
+      const stray = join(te.dir, 'stray', 'state');
+      const before = te.sandbox.standIn.log.length;
+      for (const command of [['run', job], ['plan', job, '--no-target'], ['warm', job]]) {
+        const r = await te.cli(['--state-dir', stray, ...command, '--json']);
+        expect(r.code, `${command[0]}: ${r.stderr}`).toBe(2);
+        const error = (JSON.parse(r.stdout) as { error: { code: string; message: string; hint: string } }).error;
+        expect(error).toEqual({ code: 'ESTATE', message: expect.stringContaining(`last ran on this machine from the state directory ${te.stateDir}`), hint: expect.stringContaining(`--state-dir ${te.stateDir}`) });
+      }
+      expect(existsSync(join(te.dir, 'stray'))).toBe(false);
+      expect(te.sandbox.standIn.log.length).toBe(before);
+      for (const command of [['status', job, '--json'], ['report', job, '--json'], ['ledger', 'export', job]]) {
+        const r = await te.cli(['--state-dir', stray, ...command]);
+        expect(r.code, command[0]).toBe(2);
+        expect((JSON.parse(r.stdout) as { error: { hint: string } }).error.hint, command[0]).toBe(`pass --state-dir ${te.stateDir} (or set CAM_STATE_DIR)`);
+      }
+      // the folder it ran from goes on as before
+      expect((await te.cli(['run', job, '--json'])).code).toBe(0);
+      // moved aside on purpose, the old state no longer holds the job: a fresh state starts, and finds every version on the target
+      renameSync(te.stateDir, `${te.stateDir}.old`);
+      const fresh = await te.cli(['--state-dir', stray, 'run', job, '--json']);
+      expect(fresh.code, fresh.stderr).toBe(0);
+      withState(stray, (s) => expect(s.counts()).toEqual({ 'present-identical': versions.length }));
       expectPublishedOnceEach(te, versions);
     } finally {
       await te.stop();

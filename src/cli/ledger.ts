@@ -24,6 +24,7 @@ import { stopWhenStuck } from '../engine/stop.js';
 import { forOutput } from '../redact.js';
 import { StateDb } from '../state/db.js';
 import { chainHash, exportLine, GENESIS, LedgerChecker, ledgerLines, MAX_LEDGER_LINE_BYTES, type LedgerLine } from '../state/ledger.js';
+import { noStateError } from '../state/lock.js';
 import { CodeArtifact, type PackageCoordinates } from '../targets/codeartifact.js';
 import { createTarget } from '../targets/index.js';
 import type { Format } from '../types.js';
@@ -35,7 +36,7 @@ export async function ledgerExportCommand(jobFile: string, opts: { stateDir?: st
   try {
     const job = loadJob(jobFile);
     const database = join(opts.stateDir ?? 'state', `${job.name}.sqlite`);
-    if (!existsSync(database)) throw new MigrateError('ESTATE', `no state for job "${job.name}" at ${database}`, { hint: `run it first: codeartifact-migrate run ${jobFile}` });
+    if (!existsSync(database)) throw noStateError(job, opts.stateDir ?? 'state', `run it first: codeartifact-migrate run ${jobFile}`);
     const state = StateDb.open(database);
     // written beside its name and renamed when whole: a partial export would read as "entries cut off"
     const outPath = opts.out ? resolve(opts.out) : undefined;

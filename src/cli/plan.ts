@@ -24,7 +24,7 @@ import type { Format } from '../types.js';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { print, progressRenderer, reportError, wantsJson, type Io } from './output.js';
 import { MigrateError } from '../errors.js';
-import { acquireJobLock } from '../state/lock.js';
+import { acquireJobLock, noStateError } from '../state/lock.js';
 import { checkTarget, targetOf } from '../state/target.js';
 import { warmSectionFromState } from '../warm/summary.js';
 
@@ -132,7 +132,7 @@ export async function reportCommand(jobFile: string, opts: { json?: boolean; sta
     const stateDir = opts.stateDir ?? 'state';
     const database = join(stateDir, `${job.name}.sqlite`);
     // a mistyped --state-dir must not leave an empty database behind
-    if (!existsSync(database)) throw new MigrateError('ESTATE', `no state for job "${job.name}" at ${database}`, { hint: `run it (or plan or warm it) first: codeartifact-migrate run ${jobFile}; or pass the --state-dir it ran with` });
+    if (!existsSync(database)) throw noStateError(job, stateDir, `run it (or plan or warm it) first: codeartifact-migrate run ${jobFile}; or pass the --state-dir it ran with`);
     const state = StateDb.open(database);
     let written: WrittenReport;
     try {

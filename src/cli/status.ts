@@ -2,8 +2,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadJob } from '../config/load.js';
-import { MigrateError } from '../errors.js';
 import { StateDb } from '../state/db.js';
+import { noStateError } from '../state/lock.js';
 import { describeTarget, type TargetIdentity } from '../state/target.js';
 import { ITEM_STATES } from '../types.js';
 import { print, reportError, wantsJson, type Io } from './output.js';
@@ -36,7 +36,7 @@ export function readStatus(jobFile: string, stateDir = 'state'): StatusReport {
   const job = loadJob(jobFile);
   const database = join(stateDir, `${job.name}.sqlite`);
   if (!existsSync(database)) {
-    throw new MigrateError('ESTATE', `no state for job "${job.name}" at ${database}`, { hint: `run it first: codeartifact-migrate run ${jobFile}` });
+    throw noStateError(job, stateDir, `run it first: codeartifact-migrate run ${jobFile}`);
   }
   const state = StateDb.open(database);
   try {

@@ -13,6 +13,10 @@
  * target for every state directory of this user on this machine (in
  * CAM_LOCK_DIR, else $XDG_RUNTIME_DIR or the temp folder): the same job run
  * with another --state-dir would publish every version a second time.
+ * Beside the per-target lock, `<job>-<key>.statedir` records the state
+ * directory the job last ran from: a later run from another folder that holds
+ * no state yet (another working directory, a mistyped --state-dir) is refused,
+ * naming the folder that holds the migration, instead of starting it again.
  * Another user or machine running the job is not detected: see the README.
  */
 import { createHash } from 'node:crypto';
@@ -59,13 +63,25 @@ function createStateDir(stateDir: string): void {
  * holds either. Returns the release function (idempotent).
  */
 export function acquireJobLock(stateDir: string, job: LockedJob, env: NodeJS.ProcessEnv = process.env): () => void {
+  const here = resolve(stateDir);
+  // before anything is made here: a mistyped --state-dir leaves no folder behind
+  const last = lastStateDir(job, env);
+  if (last !== undefined && last !== here && !existsSync(join(here, `${job.name}.sqlite`))) {
+    // a copy running there right now is the better answer (ELOCKED names it)
+    acquireLock(join(lockDir(env), targetLockName(job, env)), { stateDir: here })();
+    throw stateElsewhere(job, here, last);
+  }
   createStateDir(stateDir);
   const releaseState = acquireLock(join(stateDir, job.name));
   try {
-    const { region, domain, domainOwner } = job.config.target;
-    const endpoint = env.AWS_ENDPOINT_URL_CODEARTIFACT ?? env.AWS_ENDPOINT_URL ?? '';
-    const key = createHash('sha256').update(JSON.stringify([job.name, region, domainOwner, domain, endpoint])).digest('hex').slice(0, 16);
-    const releaseTarget = acquireLock(join(lockDir(env), `${job.name}-${key}`), { stateDir: resolve(stateDir) });
+    const base = join(lockDir(env), targetLockName(job, env));
+    const releaseTarget = acquireLock(base, { stateDir: here });
+    try {
+      writeFileSync(`${base}.statedir.${process.pid}`, JSON.stringify({ stateDir: here, at: new Date().toISOString() }));
+      renameSync(`${base}.statedir.${process.pid}`, `${base}.statedir`);
+    } catch {
+      // a hint for later runs, not the lock
+    }
     return () => {
       try {
         releaseTarget();
@@ -79,13 +95,61 @@ export function acquireJobLock(stateDir: string, job: LockedJob, env: NodeJS.Pro
   }
 }
 
+/** The per-target lock's name: one per job name, region, domain owner, domain and CodeArtifact endpoint. */
+function targetLockName(job: LockedJob, env: NodeJS.ProcessEnv): string {
+  const { region, domain, domainOwner } = job.config.target;
+  const endpoint = env.AWS_ENDPOINT_URL_CODEARTIFACT ?? env.AWS_ENDPOINT_URL ?? '';
+  return `${job.name}-${createHash('sha256').update(JSON.stringify([job.name, region, domainOwner, domain, endpoint])).digest('hex').slice(0, 16)}`;
+}
+
+/**
+ * The state directory this job (against its target) last ran from on this machine, while
+ * it still holds the job's state database; undefined when none is recorded, or it moved
+ * away since. Reads only: nothing is made (status and report ask it too).
+ */
+export function lastStateDir(job: LockedJob, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  try {
+    const dir = lockDirPath(env);
+    const st = lstatSync(dir);
+    const uid = process.getuid?.();
+    if (!st.isDirectory() || (!env.CAM_LOCK_DIR && uid !== undefined && st.uid !== uid)) return undefined;
+    const recorded = (JSON.parse(readFileSync(join(dir, `${targetLockName(job, env)}.statedir`), 'utf8')) as { stateDir?: unknown }).stateDir;
+    return typeof recorded === 'string' && existsSync(join(recorded, `${job.name}.sqlite`)) ? recorded : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function stateElsewhere(job: LockedJob, here: string, last: string): MigrateError {
+  return new MigrateError('ESTATE', `job "${job.name}" (domain ${job.config.target.domain}) last ran on this machine from the state directory ${last}, which holds its state; ${here} holds none: a run from here would be a second migration of the same job (every version downloaded and checked again, and its provenance ledger kept apart from the first)`, {
+    hint: `to go on with the migration, pass --state-dir ${last} (or set CAM_STATE_DIR), or run from the folder you ran it from; to start a separate state here on purpose, move the old state directory aside first (its ledger stays in it)`,
+  });
+}
+
+/**
+ * ESTATE for a command that reads a job's state where there is none: with the state
+ * directory the job last ran from on this machine, when another one holds it.
+ */
+export function noStateError(job: LockedJob, stateDir: string, hint: string, env: NodeJS.ProcessEnv = process.env): MigrateError {
+  const last = lastStateDir(job, env);
+  const elsewhere = last !== undefined && last !== resolve(stateDir);
+  return new MigrateError('ESTATE', `no state for job "${job.name}" at ${join(stateDir, `${job.name}.sqlite`)}${elsewhere ? `; it last ran on this machine from ${last}` : ''}`, {
+    hint: elsewhere ? `pass --state-dir ${last} (or set CAM_STATE_DIR)` : hint,
+  });
+}
+
+/** Where the per-target locks live (see lockDir), without making it. */
+function lockDirPath(env: NodeJS.ProcessEnv): string {
+  return env.CAM_LOCK_DIR || join(env.XDG_RUNTIME_DIR || tmpdir(), `codeartifact-migrate-${process.getuid?.() ?? 'user'}`);
+}
+
 /**
  * Where the per-target locks live: CAM_LOCK_DIR; else a folder of this user's own under
  * $XDG_RUNTIME_DIR or the temp folder. A temp-folder one someone else made (or a link
  * planted there) is refused: whoever owns it could hold our lock or fake its owner.
  */
 function lockDir(env: NodeJS.ProcessEnv): string {
-  const dir = env.CAM_LOCK_DIR || join(env.XDG_RUNTIME_DIR || tmpdir(), `codeartifact-migrate-${process.getuid?.() ?? 'user'}`);
+  const dir = lockDirPath(env);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const st = lstatSync(dir);
