@@ -13,7 +13,7 @@
  * target for every state directory of this user on this machine (in
  * CAM_LOCK_DIR, else $XDG_RUNTIME_DIR or the temp folder): the same job run
  * with another --state-dir would publish every version a second time.
- * Beside the per-target lock, `<job>-<key>.statedir` records the state
+ * Beside the per-target lock, `<job>-<key>-<repositories>.statedir` records the state
  * directory the job last ran from: a later run from another folder that holds
  * no state yet (another working directory, a mistyped --state-dir) is refused,
  * naming the folder that holds the migration, instead of starting it again.
@@ -39,7 +39,7 @@ interface Owner {
 /** What names a job's target: the same job against another domain (or another endpoint) is other work. */
 export interface LockedJob {
   name: string;
-  config: { target: { region: string; domain: string; domainOwner: string } };
+  config: { target: { region: string; domain: string; domainOwner: string; repositories?: Partial<Record<string, { internal?: string } | undefined>> } };
 }
 
 /**
@@ -74,11 +74,12 @@ export function acquireJobLock(stateDir: string, job: LockedJob, env: NodeJS.Pro
   createStateDir(stateDir);
   const releaseState = acquireLock(join(stateDir, job.name));
   try {
-    const base = join(lockDir(env), targetLockName(job, env));
-    const releaseTarget = acquireLock(base, { stateDir: here });
+    const dir = lockDir(env);
+    const releaseTarget = acquireLock(join(dir, targetLockName(job, env)), { stateDir: here });
     try {
-      writeFileSync(`${base}.statedir.${process.pid}`, JSON.stringify({ stateDir: here, at: new Date().toISOString() }));
-      renameSync(`${base}.statedir.${process.pid}`, `${base}.statedir`);
+      const record = stateRecordPath(dir, job, env);
+      writeFileSync(`${record}.${process.pid}`, JSON.stringify({ stateDir: here, at: new Date().toISOString() }));
+      renameSync(`${record}.${process.pid}`, record);
     } catch {
       // a hint for later runs, not the lock
     }
@@ -103,6 +104,18 @@ function targetLockName(job: LockedJob, env: NodeJS.ProcessEnv): string {
 }
 
 /**
+ * Where the state directory a job last ran from is recorded: per target as the lock, and
+ * per internal repository too, since two job files of one name into two repositories of
+ * one domain are two migrations, each with its own state (as ETARGETCHANGED's hint says).
+ */
+function stateRecordPath(dir: string, job: LockedJob, env: NodeJS.ProcessEnv): string {
+  const repositories = Object.entries(job.config.target.repositories ?? {})
+    .map(([format, r]) => [format, r?.internal ?? null])
+    .sort(([a], [b]) => String(a).localeCompare(String(b)));
+  return join(dir, `${targetLockName(job, env)}-${createHash('sha256').update(JSON.stringify(repositories)).digest('hex').slice(0, 8)}.statedir`);
+}
+
+/**
  * The state directory this job (against its target) last ran from on this machine, while
  * it still holds the job's state database; undefined when none is recorded, or it moved
  * away since. Reads only: nothing is made (status and report ask it too).
@@ -113,7 +126,7 @@ export function lastStateDir(job: LockedJob, env: NodeJS.ProcessEnv = process.en
     const st = lstatSync(dir);
     const uid = process.getuid?.();
     if (!st.isDirectory() || (!env.CAM_LOCK_DIR && uid !== undefined && st.uid !== uid)) return undefined;
-    const recorded = (JSON.parse(readFileSync(join(dir, `${targetLockName(job, env)}.statedir`), 'utf8')) as { stateDir?: unknown }).stateDir;
+    const recorded = (JSON.parse(readFileSync(stateRecordPath(dir, job, env), 'utf8')) as { stateDir?: unknown }).stateDir;
     return typeof recorded === 'string' && existsSync(join(recorded, `${job.name}.sqlite`)) ? recorded : undefined;
   } catch {
     return undefined;

@@ -177,7 +177,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     say(`  seeded: ${npm.length} TypeScript packages (${npm.reduce((n, p) => n + p.versions.length, 0)} versions); git repositories ${Object.keys(repos).join(', ')} (${tagCount} tags, one broken in each)`);
 
     // the SDK reads credentials and AWS_ENDPOINT_URL_CODEARTIFACT from process.env: the sandbox's, for the demo only
-    const restoreEnv = useEnv({ ...d.env, AWS_EC2_METADATA_DISABLED: 'true', AWS_PROFILE: undefined, AWS_DEFAULT_PROFILE: undefined, AWS_SESSION_TOKEN: undefined, AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' });
+    // the demo's locks, and the record of where its state is, belong to its sandbox: a demo in another checkout is another sandbox
+    const restoreEnv = useEnv({ ...d.env, CAM_LOCK_DIR: join(opts.sandboxDir, 'locks'), AWS_EC2_METADATA_DISABLED: 'true', AWS_PROFILE: undefined, AWS_DEFAULT_PROFILE: undefined, AWS_SESSION_TOKEN: undefined, AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' });
     const env = process.env;
     const job = loadJob(jobFile);
     const client = new CodeartifactClient({

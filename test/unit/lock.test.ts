@@ -5,14 +5,15 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MigrateError } from '../../src/errors.js';
 import { isAlive } from '../../src/state/blobs.js';
-import { acquireLock } from '../../src/state/lock.js';
+import { acquireJobLock, acquireLock, noStateError } from '../../src/state/lock.js';
 import { ROOT, TSX_LOADER } from '../support/harness.js';
+import { thrown } from '../support/thrown.js';
 
 let dir: string;
 let base: string;
@@ -187,5 +188,41 @@ describe('acquireLock', () => {
     } catch (e) {
       expect((e as MigrateError).code).toBe('ESTATE');
     }
+  });
+});
+
+describe('acquireJobLock: where the job last ran from', () => {
+  const job = (npm: string) => ({ name: 'acme', config: { target: { region: 'us-east-1', domain: 'acme', domainOwner: '111122223333', repositories: { npm: { internal: npm } } } } });
+  const env = () => ({ CAM_LOCK_DIR: join(dir, 'locks') });
+  /** A run from `stateDir`: the lock taken, the state database made, the lock released. */
+  const ranFrom = (stateDir: string, j = job('npm-internal')) => {
+    const release = acquireJobLock(stateDir, j, env());
+    writeFileSync(join(stateDir, 'acme.sqlite'), '');
+    release();
+  };
+
+  it('a folder that holds no state is refused (ESTATE naming the one that does, nothing made); one that holds state, and the recorded one, are not', () => {
+    const first = join(dir, 'first');
+    ranFrom(first);
+    const stray = join(dir, 'stray');
+    const e = thrown(() => acquireJobLock(stray, job('npm-internal'), env()));
+    expect(e).toMatchObject({ code: 'ESTATE', message: expect.stringContaining(`from the state directory ${first}`), hint: expect.stringContaining(`--state-dir ${first}`) });
+    expect(existsSync(stray)).toBe(false);
+    expect(noStateError(job('npm-internal'), stray, 'run it first', env()).hint).toBe(`pass --state-dir ${first} (or set CAM_STATE_DIR)`);
+    acquireJobLock(first, job('npm-internal'), env())();
+    // a folder that holds a state of its own (copied, or an older one) is the operator's choice
+    const other = join(dir, 'other');
+    mkdirSync(other);
+    writeFileSync(join(other, 'acme.sqlite'), '');
+    ranFrom(other);
+    ranFrom(first);
+  });
+
+  it('the same job name into another internal repository is another migration with its own state; a state moved aside frees the name', () => {
+    ranFrom(join(dir, 'first'));
+    ranFrom(join(dir, 'second'), job('npm-prod'));
+    expect(thrown(() => acquireJobLock(join(dir, 'third'), job('npm-prod'), env())).message).toContain(join(dir, 'second'));
+    renameSync(join(dir, 'second'), join(dir, 'second.old'));
+    ranFrom(join(dir, 'third'), job('npm-prod'));
   });
 });
