@@ -377,6 +377,17 @@ describe('building real projects with Debian tools', () => {
     expect(e.actual).toContain('build/');
   });
 
+  it('a commit dated before 1980 or after 2106 builds with hatchling (which refuses such ZIP and gzip times): stamped with the nearest time a wheel and an sdist can hold', async () => {
+    const r = await repo({ 'pyproject.toml': '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n[project]\nname = "old-hat"\nversion = "1.0"\n[tool.hatch.build.targets.wheel]\npackages = ["old_hat"]\n', 'old_hat/__init__.py': 'X = 1\n' }, 'v1.0');
+    for (const [commitTime, stamped] of [[new Date('1975-06-01T00:00:00Z'), '1980-01-01 00:00:00'], [new Date('2200-01-01T00:00:00Z'), '2106-02-07 06:28:14']] as const) {
+      const co = await checkout(r, 'v1.0');
+      const out = await buildPython({ checkoutDir: co.dir, commitTime, outDir: join(tmp, `out-${++n}`), name: 'old-hat', version: 'v1.0' });
+      const wheel = out.files.find((f) => f.filename.endsWith('.whl'))!;
+      const times = await run('/usr/bin/python3', ['-c', 'import sys, zipfile\nprint(sorted({"%04d-%02d-%02d %02d:%02d:%02d" % i.date_time for i in zipfile.ZipFile(sys.argv[1]).infolist()}))', wheel.path]);
+      expect(times.stdout.trim()).toBe(`['${stamped}']`);
+    }
+  });
+
   it('runs the build in a clean environment with SOURCE_DATE_EPOCH = the commit time', async () => {
     const dump = join(tmp, `env-${++n}.json`);
     const r = await repo(

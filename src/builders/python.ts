@@ -65,7 +65,7 @@ export interface PythonBuildOptions {
   scratchDir?: string;
   /** The project's directory in the repository (monorepos), '' or absent for the root. */
   subdir?: string;
-  /** The tagged commit's committer time: SOURCE_DATE_EPOCH. */
+  /** The tagged commit's committer time: SOURCE_DATE_EPOCH and the checkout's file times (within ZIP's range: zipTime). */
   commitTime: Date;
   /** Where the build writes its files, outside the checkout; created if absent, and must be empty. */
   outDir: string;
@@ -143,7 +143,8 @@ export async function buildPython(opts: PythonBuildOptions): Promise<PythonBuild
   await prepareOutDir(outDir, subject);
   await requireCleanCheckout(checkout, subject, opts.signal);
   await refuseLinksOut(checkout, srcdir, subject);
-  await pinMtimes(checkout, opts.commitTime, subject);
+  const buildTime = zipTime(opts.commitTime);
+  await pinMtimes(checkout, buildTime, subject);
 
   const python = opts.python ?? DEFAULT_PYTHON;
   const argv = expandCommand(opts.command ?? DEFAULT_PYTHON_BUILD_COMMAND, { python, srcdir, outdir: outDir, checkout, name: opts.name, version }, subject);
@@ -152,7 +153,7 @@ export async function buildPython(opts: PythonBuildOptions): Promise<PythonBuild
   try {
     await mkdir(join(work, 'home'));
     await mkdir(join(work, 'tmp'));
-    const env = buildEnv(python, work, opts.commitTime, opts.env);
+    const env = buildEnv(python, work, buildTime, opts.env);
     try {
       run = await runProcess({ argv, cwd: srcdir, env, timeoutMs: opts.timeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS, signal: opts.signal, maxOutputBytes: opts.maxOutputBytes });
     } catch (e) {
@@ -298,6 +299,26 @@ async function refuseLinksOut(checkout: string, srcdir: string, subject: string)
 }
 
 /**
+ * What every file a build writes can say: a ZIP entry (MS-DOS dates, read as UTC here:
+ * the build has no TZ) from 1980-01-01, an sdist's gzip header (32 bits of seconds) to
+ * 2106-02-07T06:28:15Z (an even second: DOS times count in twos).
+ */
+const ZIP_FIRST = Date.UTC(1980, 0, 1);
+const ZIP_LAST = 4_294_967_294_000;
+
+/**
+ * The time a build is stamped with: the commit time, brought into what a wheel and an
+ * sdist can hold. A commit dated before 1980 (an imported history, a faked date) or
+ * after 2106 would otherwise fail every backend that does not clamp it itself
+ * (hatchling: "ZIP does not support timestamps before 1980", or a gzip header that
+ * overflows), and such a tag could never be migrated; the version's recorded commit
+ * time stays the real one.
+ */
+export function zipTime(commitTime: Date): Date {
+  return new Date(Math.min(ZIP_LAST, Math.max(ZIP_FIRST, commitTime.getTime())));
+}
+
+/**
  * Every file and directory of the checkout (but .git) gets the commit time as
  * its mtime. A clone stamps files with the time of the clone, and backends
  * that do not clamp to SOURCE_DATE_EPOCH copy mtimes into the sdist's tar
@@ -344,7 +365,7 @@ function expandCommand(command: string | readonly string[], values: Record<(type
  * read PIP_*, PYTHONPATH, ~/.pypirc, ~/.config/pip and friends, and none of
  * that must change what gets built or make it reach for an index.
  */
-function buildEnv(python: string, work: string, commitTime: Date, extra: Readonly<Record<string, string>> | undefined): Record<string, string> {
+function buildEnv(python: string, work: string, buildTime: Date, extra: Readonly<Record<string, string>> | undefined): Record<string, string> {
   const pythonBin = isAbsolute(python) ? dirname(python) : undefined;
   return {
     PATH: [...(pythonBin && !['/usr/bin', '/bin'].includes(pythonBin) ? [pythonBin] : []), '/usr/bin', '/bin'].join(':'),
@@ -352,7 +373,7 @@ function buildEnv(python: string, work: string, commitTime: Date, extra: Readonl
     TMPDIR: join(work, 'tmp'),
     LANG: 'C.UTF-8',
     LC_ALL: 'C.UTF-8',
-    SOURCE_DATE_EPOCH: String(Math.floor(commitTime.getTime() / 1000)),
+    SOURCE_DATE_EPOCH: String(Math.floor(buildTime.getTime() / 1000)),
     // Reproducible-builds advice: a fixed hash seed keeps set/dict-order-dependent output stable.
     PYTHONHASHSEED: '0',
     PYTHONDONTWRITEBYTECODE: '1',
