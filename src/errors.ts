@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'ESOURCE' // any other source failure (5xx, network)
   | 'EBADSOURCE' // a source answered something we cannot use (bad packument, bad tarball)
   | 'ETARGETAUTH' // 401/403 from CodeArtifact
+  | 'ETARGETCREDENTIALS' // the AWS credentials stopped being taken during the command (expired, unknown, or none to be had): every request would fail the same way, so it stops
   | 'ETHROTTLED' // 429 / ThrottlingException
   | 'ETARGET' // 5xx or network failure talking to CodeArtifact
   | 'ETARGETREJECTED' // CodeArtifact refused the publish (4xx other than auth/conflict/throttle)

@@ -318,6 +318,24 @@ describe('500 from the target', () => {
     expect(targetWrites(te.sandbox, since)).toEqual([]);
   }, 90_000);
 
+  it('harden with credentials that expired: ETARGETCREDENTIALS, exit 2, at the first refusal, not one error per package', async () => {
+    const names = Array.from({ length: 40 }, (_, i) => `fault-expired-harden-${i}`);
+    const job = te.writeJob({ name: 'expired-harden', privateNpm: { packages: names }, github: false });
+    const since = lastSeq(te);
+    te.sandbox.standIn.addFault({ operation: 'DescribePackage', status: 403, errorType: 'ExpiredTokenException' });
+    try {
+      const r = await te.cli(['harden', job, '--json']);
+      expect(r.code, r.stderr).toBe(2);
+      expect((JSON.parse(r.stdout) as { error: { code: string } }).error.code).toBe('ETARGETCREDENTIALS');
+      // the reads already in flight when the first was refused (32 at a time), not all 40
+      const refused = te.sandbox.standIn.log.filter((e) => e.seq > since && e.operation === 'DescribePackage');
+      expect(refused.length).toBeLessThan(names.length);
+      expect(targetWrites(te.sandbox, since)).toEqual([]);
+    } finally {
+      te.sandbox.standIn.clearFaults();
+    }
+  });
+
   it('DescribePackageVersion and ListPackageVersionAssets answered 500 twice: verified anyway', async () => {
     const NAME = 'fault-500-reads';
     te.sandbox.standIn.addFault({ operation: 'ListPackageVersionAssets', package: NAME, version: '3.0.1', status: 500, times: 2 });
@@ -387,6 +405,50 @@ describe('the CodeArtifact token expires or is revoked mid-run', () => {
     expect(during.filter((e) => e.operation === 'GetAuthorizationToken').length).toBeGreaterThanOrEqual(1 + lifetimes);
     expect(summary.tokenFetches).toBeGreaterThanOrEqual(1 + lifetimes);
     expect(during.filter((e) => e.operation.startsWith('npm:') && e.status === 401)).toEqual([]);
+  });
+
+  it('the AWS credentials expire mid-run (an STS session, an SSO login): the run stops at once, ETARGETCREDENTIALS exit 2, no version recorded failed; renewed, the rerun finishes, each version published once', async () => {
+    const names = ['fault-expired-a', 'fault-expired-b'];
+    const versions = Array.from({ length: 20 }, (_, i) => `6.0.${i}`);
+    await seedPrivate(te, names.map((name) => ({ name, versions })));
+    const { standIn } = te.sandbox;
+    const job = te.writeJob({ name: 'expired', privateNpm: { packages: names }, github: false });
+    standIn.setLatency(20);
+    // as the service does when the session ends: the endpoint token dies with it, and every signed call is refused
+    const expire = setInterval(() => {
+      if (publishRequests(te.sandbox, { succeededOnly: true }).size < 4) return;
+      clearInterval(expire);
+      standIn.revokeTokens();
+      standIn.addFault({ status: 403, errorType: 'ExpiredTokenException' });
+    }, 5);
+    let r: Awaited<ReturnType<TestEnv['cli']>>;
+    try {
+      r = await te.cli(['run', job, '--json']);
+    } finally {
+      clearInterval(expire);
+    }
+    expect(r.code, r.stderr).toBe(2);
+    expect((JSON.parse(r.stdout) as { error: { code: string; hint: string } }).error).toMatchObject({ code: 'ETARGETCREDENTIALS', hint: expect.stringContaining('rerun') });
+    const refusedAt = standIn.log.filter((e) => e.errorType === 'ExpiredTokenException');
+    expect(refusedAt.length).toBeGreaterThan(0);
+    // it stopped: not one refused call per remaining version
+    expect(refusedAt.length).toBeLessThan(names.length * versions.length - 4);
+    const state = te.openState('expired');
+    try {
+      expect(state.counts().failed ?? 0).toBe(0);
+      expect(state.db.prepare("SELECT COUNT(*) AS n FROM ledger WHERE json_extract(entry, '$.outcome') LIKE 'failed:%'").get()).toEqual({ n: 0 });
+      expect(state.db.prepare('SELECT outcome FROM runs ORDER BY id DESC LIMIT 1').get()).toEqual({ outcome: 'stopped-by-error' });
+    } finally {
+      state.close();
+    }
+
+    standIn.clearFaults();
+    standIn.setLatency(0);
+    const rerun = await te.cli(['run', job, '--json']);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect((JSON.parse(rerun.stdout) as RunSummary).states).toEqual({ verified: names.length * versions.length });
+    const accepted = publishRequests(te.sandbox, { succeededOnly: true });
+    for (const name of names) for (const v of versions) expect(accepted.get(`${name}@${v}`), `${name}@${v}`).toBe(1);
   });
 
   it('tokens revoked mid-run: the 401 is answered with a fresh token and everything is verified', async () => {

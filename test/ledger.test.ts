@@ -335,6 +335,24 @@ describe('ledger verify --job: the target read again', () => {
     }
   });
 
+  it('credentials that expired: the reading stops at the first refusal (ETARGETCREDENTIALS, exit 1), every version counted unread, none reported as an error of its own', async () => {
+    te.sandbox.standIn.addFault({ operation: 'ListPackageVersionAssets', status: 403, errorType: 'ExpiredTokenException' });
+    const file = join(te.dir, 'ledger-expired.jsonl');
+    writeFileSync(file, exported);
+    const out: string[] = [];
+    const io = { stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => out.push(t) } } as unknown as Io;
+    try {
+      expect(await ledgerVerifyCommand(file, { job, codeartifactClient: te.client, json: true }, io)).toBe(1);
+      const r = JSON.parse(out.join('')) as VerifyResult;
+      expect(r.targetStopped).toEqual({ code: 'ETARGETCREDENTIALS', message: expect.stringContaining('ExpiredTokenException'), unread: published() });
+      expect(r.targetChecked).toBe(0);
+      expect(r.targetErrors).toEqual([]);
+      expect(r.targetMismatches).toEqual([]);
+    } finally {
+      te.sandbox.standIn.clearFaults();
+    }
+  });
+
   it('a target that stops answering: the reading stops after 8 reads in a row with no answer (ETARGETSILENT, exit 1), not every version x retries x the timeout', async () => {
     te.sandbox.standIn.addFault({ operation: 'ListPackageVersionAssets', status: 0, hang: true });
     const since = te.sandbox.standIn.log.length;

@@ -358,6 +358,7 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
             { budget: job.config.limits.retries, signal: stuck.signal },
           );
         } catch (e) {
+          if (e instanceof MigrateError && e.code === 'ETARGETCREDENTIALS') stuck.stopWith(e);
           if (stuck.stuck()) return void unread++;
           const err = toError(e);
           result.targetErrors.push({ package: m.package, version: m.version, error: `${err instanceof MigrateError ? err.code : 'EUNEXPECTED'}: ${err.message}` });
@@ -382,6 +383,7 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
             result.targetDownloaded = (result.targetDownloaded ?? 0) + 1;
             if (served !== m.files[file]) result.targetMismatches.push({ package: m.package, version: m.version, file, ledger: m.files[file]!, target: served, via: 'download' });
           } catch (e) {
+            if (e instanceof MigrateError && e.code === 'ETARGETCREDENTIALS') stuck.stopWith(e);
             if (stuck.stuck()) return void unread++;
             const err = toError(e);
             result.targetErrors.push({ package: m.package, version: m.version, error: `${file}: ${err instanceof MigrateError ? err.code : 'EUNEXPECTED'}: ${err.message}` });

@@ -28,7 +28,7 @@ export function wantsJson(flag: boolean | undefined, io: Io): boolean {
 }
 
 /** Exit code for bad input: the job file, flags, environment, credentials, or a locked job. */
-const BAD_INPUT = new Set(['ECONFIG', 'ELOCKED', 'ESTATE', 'ETARGETSETUP', 'ETARGETCHANGED', 'EPROXYAUTH']);
+const BAD_INPUT = new Set(['ECONFIG', 'ELOCKED', 'ESTATE', 'ETARGETSETUP', 'ETARGETCHANGED', 'EPROXYAUTH', 'ETARGETCREDENTIALS']);
 
 /** Print an error the user can act on (never a stack trace) and return the exit code. */
 export function reportError(thrown: unknown, io: Io, json: boolean): number {

@@ -18,7 +18,7 @@ import { withRetry } from './retry.js';
 export const ON_TARGET: ReadonlySet<ItemState> = new Set(['verified', 'present-identical']);
 
 /** Errors about this machine, not about one version: they stop the run (every other version would fail the same way). */
-export const FATAL_CODES: ReadonlySet<string> = new Set(['ELOCAL', 'ESTATE', 'EPROXYAUTH']);
+export const FATAL_CODES: ReadonlySet<string> = new Set(['ELOCAL', 'ESTATE', 'EPROXYAUTH', 'ETARGETCREDENTIALS']);
 
 export interface PackageRunContext extends ItemContext {
   /** Versions of one package worked on at once. */
@@ -88,6 +88,9 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
   const fail = (r: ItemRow, thrown: unknown): boolean => {
     const e = thrown instanceof MigrateError ? thrown : new MigrateError('ETARGET', toError(thrown).message, { cause: thrown });
     if (e.code === 'EINTERRUPTED' || pc.hardSignal.aborted || (signal.aborted && !(thrown instanceof MigrateError))) return false;
+    // credentials that expired mid-run are no fault of this version: it stays as it stood (a
+    // publish refused so stored nothing), the run stops, and the rerun takes it from there
+    if (e.code === 'ETARGETCREDENTIALS') throw e;
     // a state database that cannot take writes throws here too: fatal either way
     state.transition(r.id, 'failed', { error: { code: e.code, message: e.describe() } });
     pc.report(r, `failed:${e.code}`);

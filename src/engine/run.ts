@@ -499,7 +499,7 @@ async function preflight(ca: CodeArtifact, target: TargetFormat, retries: number
     await withRetry(() => target.preflight(), { budget: retries, signal });
   } catch (thrown) {
     const e = toError(thrown);
-    if (!(e instanceof MigrateError) || !['ETARGETAUTH', 'ETARGETREJECTED'].includes(e.code)) throw e;
+    if (!(e instanceof MigrateError) || !['ETARGETAUTH', 'ETARGETCREDENTIALS', 'ETARGETREJECTED'].includes(e.code)) throw e;
     const missing = e.status === 404;
     throw new MigrateError('ETARGETSETUP', missing ? `CodeArtifact: ${e.message}` : `CodeArtifact refused the credentials for ${where}: ${e.message}`, {
       cause: e,

@@ -41,16 +41,22 @@ export function gracefulStop(stop: AbortSignal, graceMs: number, on: { interrupt
 
 /**
  * A stop that also fires when `limiter` finds a CodeArtifact host stuck (STUCK_AFTER
- * silent requests in a row): `signal` is `stop` or that, and `reason(e)` is what the
- * command ends with: ETARGETSILENT once the host was found stuck (whatever the stop
- * cut off on its way out, EINTERRUPTED or a retry's last error), else `e`.
+ * silent requests in a row), or when the command finds that no request can succeed
+ * (`stopWith`: credentials no longer taken): `signal` is `stop` or that, and
+ * `reason(e)` is what the command ends with: ETARGETSILENT (or the error given to
+ * `stopWith`) once so stopped, whatever the stop cut off on its way out (EINTERRUPTED
+ * or a retry's last error), else `e`.
  */
-export function stopWhenStuck(limiter: Limiter, stop?: AbortSignal): { signal: AbortSignal; stuck: () => boolean; reason: (e: unknown) => unknown } {
+export function stopWhenStuck(limiter: Limiter, stop?: AbortSignal): { signal: AbortSignal; stuck: () => boolean; reason: (e: unknown) => unknown; stopWith: (e: Error) => void } {
   const stuck = new AbortController();
-  limiter.onStuck = (peer, n, idleMs) => stuck.abort(targetSilentError(peer, n, idleMs));
+  const stopWith = (e: Error) => {
+    if (!stuck.signal.aborted) stuck.abort(e);
+  };
+  limiter.onStuck = (peer, n, idleMs) => stopWith(targetSilentError(peer, n, idleMs));
   return {
     signal: stop ? AbortSignal.any([stop, stuck.signal]) : stuck.signal,
     stuck: () => stuck.signal.aborted,
     reason: (e) => (stuck.signal.aborted ? stuck.signal.reason : e),
+    stopWith,
   };
 }

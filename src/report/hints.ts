@@ -36,6 +36,7 @@ const HINTS: Readonly<Record<string, string>> = {
   ETHROTTLED: 'rerun, or lower limits.rates',
   ETARGETSETUP: 'check the job\'s target and "Running against AWS" in the README',
   ETARGETAUTH: 'grant the missing permission (see "Running against AWS" in the README), rerun',
+  ETARGETCREDENTIALS: 'renew the AWS credentials (aws sso login, a new session), check them with aws sts get-caller-identity, rerun: it resumes',
   ETARGETREJECTED: 'see the message: CodeArtifact refused the request',
   ETARGETSTATUS: 'make the version Published on the target (the message names the aws codeartifact command), rerun',
   ELOCAL: 'free space under the state directory (or move it with --state-dir), rerun',

@@ -419,10 +419,20 @@ export function classifySdkError(operation: string, thrown: unknown): MigrateErr
       const seconds = e.retryAfterSeconds ?? (header ? Number(header) : undefined);
       return new MigrateError('ETHROTTLED', `${what} was throttled`, { status: 429, retryAfterMs: seconds !== undefined && Number.isFinite(seconds) ? seconds * 1000 : undefined, cause: e });
     }
-    case 'AccessDeniedException':
+    // the principal itself, not one permission: expired or unknown credentials, or none
+    // to be had (an SSO session that ended, a credential_process that fails) — every
+    // request of the run would be refused the same way
     case 'UnrecognizedClientException':
     case 'ExpiredTokenException':
+    case 'InvalidSignatureException':
     case 'CredentialsProviderError':
+    case 'TokenProviderError':
+      return new MigrateError('ETARGETCREDENTIALS', `${what} was refused: the AWS credentials are no longer taken (${e.name}: ${e.message})`, {
+        status,
+        cause: e,
+        hint: 'renew the AWS credentials (aws sso login, a new session token, or the role\'s session duration), check them with aws sts get-caller-identity, and rerun: it resumes where this one stopped',
+      });
+    case 'AccessDeniedException':
       return new MigrateError('ETARGETAUTH', `${what} was refused: ${e.message}`, {
         status,
         cause: e,

@@ -53,7 +53,7 @@ export class GenericTarget implements TargetFormat {
     try {
       await this.ca.endpoint('generic', this.repository);
     } catch (e) {
-      if (!(e instanceof MigrateError) || !['ETARGETAUTH', 'ETARGETREJECTED'].includes(e.code)) throw e;
+      if (!(e instanceof MigrateError) || !['ETARGETAUTH', 'ETARGETCREDENTIALS', 'ETARGETREJECTED'].includes(e.code)) throw e;
       const missing = e.status === 404;
       throw new MigrateError('ETARGETSETUP', missing ? `CodeArtifact: ${e.message}` : `CodeArtifact refused the credentials: ${e.message}`, {
         cause: e,
@@ -83,7 +83,8 @@ export class GenericTarget implements TargetFormat {
         case 'ECONFLICT':
           return { kind: 'exists' };
         case 'ETHROTTLED':
-          // refused before anything was stored: the caller waits and sends it again
+        case 'ETARGETCREDENTIALS':
+          // refused before anything was stored: the caller waits and sends it again, or the run stops
           throw e;
         case 'ETARGETAUTH':
           throw new MigrateError('ETARGETAUTH', `${subject}: uploading ${asset.name}: ${e.message}`, {

@@ -283,7 +283,7 @@ export class NpmTarget implements TargetFormat {
     } catch (e) {
       const err = e instanceof MigrateError ? e : new MigrateError('ETARGET', toError(e).message, { cause: e, subject });
       // Throttles and auth failures were refused before anything was stored; anything else may have landed.
-      if (err.code === 'ETHROTTLED' || err.code === 'ETARGETAUTH') throw err;
+      if (err.code === 'ETHROTTLED' || err.code === 'ETARGETAUTH' || err.code === 'ETARGETCREDENTIALS') throw err;
       return { kind: 'unknown', error: err };
     }
     if (res.status >= 200 && res.status < 300) return { kind: 'published' };

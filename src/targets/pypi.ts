@@ -193,7 +193,7 @@ export class PypiTarget implements TargetFormat {
     } catch (e) {
       const err = e instanceof MigrateError ? e : new MigrateError('ETARGET', toError(e).message, { cause: e, subject });
       // Throttles and refused credentials were answered before anything was stored; anything else may have landed.
-      if (err.code === 'ETHROTTLED' || err.code === 'ETARGETAUTH') throw err;
+      if (err.code === 'ETHROTTLED' || err.code === 'ETARGETAUTH' || err.code === 'ETARGETCREDENTIALS') throw err;
       return { kind: 'unknown', error: err };
     } finally {
       if (fresh) first.body.destroy();

@@ -172,6 +172,8 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
       emit({ type: 'item', ecosystem: w.item.ecosystem, name: w.item.name, version: w.item.version, outcome: d.outcome, ...(d.detail ? { detail: d.detail } : {}) });
     };
     const failed = (w: Work, e: MigrateError) => {
+      // no entry's fault: every request would be refused the same way, so the warm stops, the entry stays to do
+      if (e.code === 'ETARGETCREDENTIALS') return stuck.stopWith(e);
       store.failed(w.row, e.code, e.describe());
       emit({ type: 'item', ecosystem: w.item.ecosystem, name: w.item.name, version: w.item.version, outcome: 'failed', detail: e.describe() });
     };
@@ -312,7 +314,7 @@ async function setup(ca: CodeArtifact, retries: number, signal: AbortSignal): Pr
     await withRetry(() => ca.authToken(), { budget: retries, signal });
   } catch (thrown) {
     const e = toError(thrown);
-    if (!(e instanceof MigrateError) || !['ETARGETAUTH', 'ETARGETREJECTED'].includes(e.code)) throw e;
+    if (!(e instanceof MigrateError) || !['ETARGETAUTH', 'ETARGETCREDENTIALS', 'ETARGETREJECTED'].includes(e.code)) throw e;
     throw new MigrateError('ETARGETSETUP', `CodeArtifact refused the credentials for domain ${ca.config.domain} (owner ${ca.config.domainOwner}, ${ca.config.region}): ${e.message}`, {
       cause: e,
       hint: 'check the AWS credentials (aws sts get-caller-identity), the job\'s target, and the IAM permissions listed in the README',
