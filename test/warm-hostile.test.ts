@@ -288,6 +288,27 @@ describe('a store that stops answering', () => {
   });
 });
 
+describe('credentials that expire during the warm', () => {
+  it('ETARGETCREDENTIALS at the first refusal, exit 2: no entry recorded failed, each left for the next warm', async () => {
+    const names = Array.from({ length: 12 }, (_, i) => `hx-expired-${i}`);
+    for (const n of names) integrity[n] = `sha512-${Buffer.alloc(64, 1).toString('base64')}`;
+    te.sandbox.standIn.addFault({ operation: 'ListPackageVersions', status: 403, errorType: 'ExpiredTokenException' });
+    try {
+      const r = await warm(job('expired', names));
+      expect(r.code, r.stderr).toBe(2);
+      expect((r.summary as unknown as { error: { code: string } }).error.code).toBe('ETARGETCREDENTIALS');
+      const state = te.openState('expired');
+      try {
+        expect(state.db.prepare("SELECT COUNT(*) AS n FROM warm_entries WHERE state = 'failed' OR last_error_code IS NOT NULL").get()).toEqual({ n: 0 });
+      } finally {
+        state.close();
+      }
+    } finally {
+      te.sandbox.standIn.clearFaults();
+    }
+  });
+});
+
 describe('warm and the stop', () => {
   it('SIGTERM while the store holds requests open: exit 130 within the grace period, the entry left for the next warm', async () => {
     integrity['hx-held'] = (await publishWithDeps(te.sandbox.publicRegistries!.npm, 'hx-held', '1.0.0')).integrity;
