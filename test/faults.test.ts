@@ -415,8 +415,9 @@ describe('the CodeArtifact token expires or is revoked mid-run', () => {
     const job = te.writeJob({ name: 'expired', privateNpm: { packages: names }, github: false });
     standIn.setLatency(20);
     // as the service does when the session ends: the endpoint token dies with it, and every signed call is refused
+    const ours = () => [...publishRequests(te.sandbox, { succeededOnly: true }).keys()].filter((k) => names.some((n) => k.startsWith(`${n}@`))).length;
     const expire = setInterval(() => {
-      if (publishRequests(te.sandbox, { succeededOnly: true }).size < 4) return;
+      if (ours() < 4) return;
       clearInterval(expire);
       standIn.revokeTokens();
       standIn.addFault({ status: 403, errorType: 'ExpiredTokenException' });
@@ -426,6 +427,7 @@ describe('the CodeArtifact token expires or is revoked mid-run', () => {
       r = await te.cli(['run', job, '--json']);
     } finally {
       clearInterval(expire);
+      standIn.clearFaults();
     }
     expect(r.code, r.stderr).toBe(2);
     expect((JSON.parse(r.stdout) as { error: { code: string; hint: string } }).error).toMatchObject({ code: 'ETARGETCREDENTIALS', hint: expect.stringContaining('rerun') });
@@ -442,7 +444,6 @@ describe('the CodeArtifact token expires or is revoked mid-run', () => {
       state.close();
     }
 
-    standIn.clearFaults();
     standIn.setLatency(0);
     const rerun = await te.cli(['run', job, '--json']);
     expect(rerun.code, rerun.stderr).toBe(0);
