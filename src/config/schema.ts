@@ -256,7 +256,8 @@ export const jobSchema = z
         include: z.array(filterEntry).default([]),
         exclude: z.array(filterEntry).default([]),
         ignoreDistTags: z
-          .array(z.string().min(1))
+          // "" too: a registry's API can hold a tag with an empty name, and this is the way to accept it
+          .array(z.string())
           .default([])
           .describe('dist-tags not replicated to the target (e.g. one pointing at an excluded version)'),
       })

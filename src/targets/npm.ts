@@ -40,18 +40,23 @@ export const BACKFILL_TAG = 'cam-backfill';
 export type Manifest = Record<string, unknown> & { name?: unknown; version?: unknown };
 
 /**
- * Why npm could never use a dist-tag of this name, or undefined when it can. npm
- * installs `name@tag` only for a tag that URL encoding leaves as it is and that is
- * no semver range (npm-package-arg; `npm dist-tag add` refuses a range, and
- * `name@1.x` is read as one); `.` and `..` would be path segments of their own in
- * the dist-tags URL, which a URL parser resolves to another path of the package.
- * A source (a registry's own API, an old client) can hold such a tag all the same.
+ * A dist-tag the dist-tags URL cannot carry: `.` and `..` are path segments of their
+ * own, which a URL parser resolves to another path of the package, and an empty one is
+ * the list itself. A source (a registry's own API) can hold one all the same.
  */
-export function distTagProblem(tag: string): string | undefined {
-  if (tag === '' || tag === '.' || tag === '..') return 'not a name a dist-tag URL can carry';
-  if (encodeURIComponent(tag) !== tag) return 'it holds characters npm refuses in a tag name (npm install name@tag cannot name it)';
-  if (semver.validRange(tag) !== null) return 'it is a semver range, which npm refuses as a tag name (npm install name@tag reads it as a range)';
-  return undefined;
+export function unsendableDistTag(tag: string): boolean {
+  return tag === '' || tag === '.' || tag === '..';
+}
+
+/**
+ * Whether npm itself would make this tag: one URL encoding leaves as it is and that
+ * is no semver range (npm-package-arg; `npm dist-tag add` and `npm publish --tag`
+ * refuse a range such as `1.x`). Another (from an old client, a registry's own API) is
+ * copied by the tag sync as the source has it, but never sent with a publish: a
+ * target that refused it would refuse the version with it.
+ */
+function npmMakesTag(tag: string): boolean {
+  return !unsendableDistTag(tag) && encodeURIComponent(tag) === tag && semver.validRange(tag) === null;
 }
 
 const READ: readonly BucketName[] = ['reads'];
@@ -206,8 +211,8 @@ export class NpmTarget implements TargetFormat {
   /** One npm version is one PUT carrying the tarball, its own package.json as the manifest. */
   async publishAsset(req: PublishRequest): Promise<PublishResult> {
     const manifest = await readTarballManifest(req.asset.path, `${req.name}@${req.version}`);
-    // a tag npm could not use is not sent with the version either: the tag sync says why
-    const tag = req.distTag !== undefined && distTagProblem(req.distTag) === undefined ? req.distTag : BACKFILL_TAG;
+    // an odd tag is the tag sync's to copy (or say why not), never a reason to refuse the version
+    const tag = req.distTag !== undefined && npmMakesTag(req.distTag) ? req.distTag : BACKFILL_TAG;
     return this.publish(req.name, req.version, manifest, { path: req.asset.path, size: req.asset.size, sha1: req.asset.hashes.sha1, sha512: req.asset.hashes.sha512 }, tag, req.signal);
   }
 
@@ -221,9 +226,8 @@ export class NpmTarget implements TargetFormat {
     const skipped: string[] = [];
     const current = await opts.retry(() => this.distTags(name));
     for (const [tag, version] of Object.entries(plan.distTags)) {
-      const problem = distTagProblem(tag);
-      if (problem) {
-        skipped.push(`dist-tag ${JSON.stringify(tag)} -> ${version}: ${problem}; it is not copied: rename it at the source, or list it in filters.ignoreDistTags`);
+      if (unsendableDistTag(tag)) {
+        skipped.push(`dist-tag ${JSON.stringify(tag)} -> ${version}: not a name the dist-tags URL can carry (it would name another path of the package), so it is not copied: rename it at the source, or list it in filters.ignoreDistTags`);
         continue;
       }
       if (!plan.onTarget.has(version)) {
@@ -236,7 +240,7 @@ export class NpmTarget implements TargetFormat {
     }
     for (const tag of Object.keys(current)) {
       // npm registries refuse to remove `latest`; it is moved above when the source has one.
-      if (tag in plan.distTags || tag === 'latest' || plan.ignore?.has(tag) || distTagProblem(tag)) continue;
+      if (tag in plan.distTags || tag === 'latest' || plan.ignore?.has(tag) || unsendableDistTag(tag)) continue;
       changes.push(`dist-tag ${tag}: removed (not on the source)`);
       if (!opts.dryRun) await opts.retry(() => this.deleteDistTag(name, tag));
     }
