@@ -443,6 +443,9 @@ describe('the CodeArtifact token expires or is revoked mid-run', () => {
     } finally {
       state.close();
     }
+    // status says why the last run stopped, and what to do
+    const status = await te.cli(['status', job, '--json']);
+    expect((JSON.parse(status.stdout) as { lastRun: { outcome: string; error: string } }).lastRun).toMatchObject({ outcome: 'stopped-by-error', error: expect.stringMatching(/^ETARGETCREDENTIALS: .*ExpiredTokenException.*; renew the AWS credentials/) });
 
     standIn.setLatency(0);
     const rerun = await te.cli(['run', job, '--json']);

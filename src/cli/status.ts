@@ -25,7 +25,8 @@ export interface StatusReport {
   skipped: { package: string; version: string; reason: string | null }[];
   /** Versions their source no longer lists, with the state each is in (on the target, or set aside). */
   removedAtSource: { package: string; version: string; state: string; detail: string | null; at: string }[];
-  lastRun?: { id: number; startedAt: string; endedAt: string | null; dryRun: boolean; outcome: string | null };
+  /** `error`: what ended it, when an error did (stopped-by-error, target-unusable). */
+  lastRun?: { id: number; startedAt: string; endedAt: string | null; dryRun: boolean; outcome: string | null; error?: string };
   /** The target the state records its work in (what `verified` means here); absent before a run read one. */
   target?: TargetIdentity;
   /** The rate each quota bucket ran at in the last run that recorded them, and where it came from. */
@@ -67,7 +68,7 @@ function statusOf(name: string, database: string, state: StateDb): StatusReport 
     removedAtSource: state.sourceRemovals(),
     tagMoved: state.tagMoves(),
     skipped: state.items("state = 'skipped'").map((r) => ({ package: r.package, version: r.version, reason: r.last_error })),
-    lastRun: run && { id: run.id, startedAt: run.started_at, endedAt: run.ended_at, dryRun: run.dry_run === 1, outcome: run.outcome },
+    lastRun: run && { id: run.id, startedAt: run.started_at, endedAt: run.ended_at, dryRun: run.dry_run === 1, outcome: run.outcome, ...errorOf(run.summary) },
     ...(target ? { target } : {}),
     ...lastRates(state),
   };
@@ -94,7 +95,7 @@ export function statusCommand(jobFile: string, opts: { json?: boolean; stateDir?
       for (const [s, n] of Object.entries(report.states)) if (n) lines.push(`  ${s.padEnd(18)} ${n}`);
       if (report.rates) lines.push(`rates: ${Object.entries(report.rates).map(([b, r]) => `${b} ${r.rate}/s (${r.source})`).join(', ')}`);
       if (report.target) lines.push(`target: ${describeTarget(report.target)}`);
-      if (report.lastRun) lines.push(`last run #${report.lastRun.id}${report.lastRun.dryRun ? ' (dry run)' : ''}: ${report.lastRun.outcome ?? 'did not finish (killed?)'}, started ${report.lastRun.startedAt}`);
+      if (report.lastRun) lines.push(`last run #${report.lastRun.id}${report.lastRun.dryRun ? ' (dry run)' : ''}: ${report.lastRun.outcome ?? 'did not finish (killed?)'}, started ${report.lastRun.startedAt}${report.lastRun.error ? `\n  stopped by ${report.lastRun.error}` : ''}`);
       for (const f of report.failures) lines.push(`  FAILED ${f.package}@${f.version} after ${f.attempts} attempt(s): ${f.error}`);
       for (const c of report.conflicts) lines.push(`  CONFLICT ${c.package}@${c.version}: ours sha512 ${c.ourSha512}, target sha512 ${c.targetSha512}`);
       for (const l of report.listErrors) lines.push(`  NOT LISTED ${l.package} (${l.source}): ${l.error}`);
@@ -108,5 +109,15 @@ export function statusCommand(jobFile: string, opts: { json?: boolean; stateDir?
     return report.failures.length + report.conflicts.length + report.listErrors.length > 0 ? 1 : 0;
   } catch (e) {
     return reportError(e, io, json);
+  }
+}
+
+/** The error a run's summary records, if one ended it. */
+function errorOf(summary: string | null): { error?: string } {
+  try {
+    const error = (JSON.parse(summary ?? 'null') as { error?: unknown } | null)?.error;
+    return typeof error === 'string' ? { error } : {};
+  } catch {
+    return {};
   }
 }

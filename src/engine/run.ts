@@ -159,7 +159,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       try {
         if (!opts.noTarget) for (const format of new Set(config.sources.filter((s) => s.enabled).map(formatOf))) await preflight(getCa(), getTarget(format), config.limits.retries, signal);
       } catch (e) {
-        db.endRun('target-unusable', { error: toError(e).message });
+        db.endRun('target-unusable', { error: whyStopped(e) });
         throw e;
       }
       // the move is in the provenance ledger, as whom (a plan's too: the state moves all the same),
@@ -360,7 +360,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
         }
         if (who) db.ledger = ledgerContext(job.name, config.target, who, internalRepositories);
       } catch (e) {
-        db.endRun('target-unusable', { error: toError(e).message });
+        db.endRun('target-unusable', { error: whyStopped(e) });
         throw e;
       }
     }
@@ -465,7 +465,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       peakLiveHeapBytes: liveHeap.peak(),
     });
     if (fatalError !== undefined) {
-      tryEndRun(db, 'stopped-by-error', { ...summary, error: toError(fatalError).message });
+      tryEndRun(db, 'stopped-by-error', { ...summary, error: whyStopped(fatalError) });
       throw fatalError;
     }
     db.endRun(summary.interrupted ? 'interrupted' : summary.exitCode === 0 ? 'complete' : 'incomplete', summary);
@@ -491,6 +491,11 @@ function tryEndRun(state: StateDb, outcome: string, summary: unknown): void {
   } catch {
     // the error being thrown says why
   }
+}
+
+/** What the runs table keeps of the error that ended a run (`status` shows it): its code, message and what to do. */
+function whyStopped(e: unknown): string {
+  return e instanceof MigrateError ? e.describe() : toError(e).message;
 }
 
 async function preflight(ca: CodeArtifact, target: TargetFormat, retries: number, signal: AbortSignal): Promise<void> {
