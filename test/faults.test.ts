@@ -336,6 +336,38 @@ describe('500 from the target', () => {
     }
   });
 
+  it('a principal that may not publish at all (the policy lacks PublishPackageVersion): the run stops after 8 refusals in a row across packages, ETARGETSETUP exit 2, not one refusal per version; granted, the rerun publishes each once', async () => {
+    const names = Array.from({ length: 6 }, (_, i) => `fault-nopublish-${i}`);
+    const versions = Array.from({ length: 8 }, (_, i) => `7.0.${i}`);
+    await seedPrivate(te, names.map((name) => ({ name, versions })));
+    const job = te.writeJob({ name: 'nopublish', privateNpm: { packages: names }, github: false });
+    const since = lastSeq(te);
+    te.sandbox.standIn.addFault({ operation: 'npm:Publish', status: 403 });
+    let r: Awaited<ReturnType<TestEnv['cli']>>;
+    try {
+      r = await te.cli(['run', job, '--json']);
+    } finally {
+      te.sandbox.standIn.clearFaults();
+    }
+    expect(r.code, r.stderr).toBe(2);
+    const error = (JSON.parse(r.stdout) as { error: { code: string; message: string; hint: string } }).error;
+    expect(error).toMatchObject({ code: 'ETARGETSETUP', message: expect.stringContaining('has accepted none in this run'), hint: expect.stringContaining('codeartifact:PublishPackageVersion') });
+    const refused = te.sandbox.standIn.log.filter((e) => e.seq > since && e.operation === 'npm:Publish');
+    expect(refused.length).toBeGreaterThanOrEqual(8);
+    // 48 versions; the stop came at the 8th refusal, with what was in flight then
+    expect(refused.length).toBeLessThan(names.length * versions.length / 2);
+    const state = te.openState('nopublish');
+    try {
+      expect(state.counts().failed ?? 0).toBe(refused.length);
+    } finally {
+      state.close();
+    }
+
+    const again = await te.cli(['run', job, '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    for (const name of names) for (const v of versions) expect(logOf(te, 'npm:Publish', name, v).filter((e) => e.status >= 200 && e.status < 300), `${name}@${v}`).toHaveLength(1);
+  });
+
   it('DescribePackageVersion and ListPackageVersionAssets answered 500 twice: verified anyway', async () => {
     const NAME = 'fault-500-reads';
     te.sandbox.standIn.addFault({ operation: 'ListPackageVersionAssets', package: NAME, version: '3.0.1', status: 500, times: 2 });
