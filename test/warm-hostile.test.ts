@@ -309,6 +309,29 @@ describe('credentials that expire during the warm', () => {
   });
 });
 
+describe('a principal that may not read through the store at all', () => {
+  it('stops after 8 refusals in a row across packages (ETARGETSETUP, exit 2) instead of refusing every entry', async () => {
+    const names = Array.from({ length: 40 }, (_, i) => `hx-denied-${i}`);
+    for (const n of names) integrity[n] = `sha512-${Buffer.alloc(64, 1).toString('base64')}`;
+    let refused = 0;
+    const unroute = store.route(/\/npm\/npm-store\/hx-denied-\d+$/, (_req, res) => {
+      refused++;
+      res.writeHead(403, { 'content-type': 'application/json' }).end('{"error":"not authorized to perform codeartifact:ReadFromRepository"}');
+    });
+    try {
+      const r = await warm(job('denied', names));
+      expect(r.code, r.stderr).toBe(2);
+      const error = (r.summary as unknown as { error: { code: string; message: string; hint: string } }).error;
+      expect(error).toMatchObject({ code: 'ETARGETSETUP', message: expect.stringContaining('has answered none in this warm'), hint: expect.stringContaining('codeartifact:ReadFromRepository') });
+      expect(refused).toBeGreaterThanOrEqual(8);
+      // 40 packages: the stop came at the 8th refusal, with what was in flight then (32 packages at a time)
+      expect(refused).toBeLessThan(names.length);
+    } finally {
+      unroute();
+    }
+  });
+});
+
 describe('warm and the stop', () => {
   it('SIGTERM while the store holds requests open: exit 130 within the grace period, the entry left for the next warm', async () => {
     integrity['hx-held'] = (await publishWithDeps(te.sandbox.publicRegistries!.npm, 'hx-held', '1.0.0')).integrity;

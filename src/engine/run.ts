@@ -30,7 +30,7 @@ import { FATAL_CODES, migratePackage, type PackageRunContext } from './package.j
 import { applyFilters, summarize, watchLiveHeap } from './summary.js';
 import { checkGoSums, goSumFiles } from './gosum-check.js';
 import { Limiter, StuckWatch } from './limiter.js';
-import { gracefulStop } from './stop.js';
+import { gracefulStop, RefusalBreaker } from './stop.js';
 import { jobRates, resolveRates } from './rates.js';
 import { harden } from './harden.js';
 import { callerIdentity } from '../targets/domain.js';
@@ -421,19 +421,11 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
 
     const metadata: RunSummary['metadata'] = [];
     const metadataOutOfSync: RunSummary['metadataOutOfSync'] = [];
-    // A principal that may not publish at all (codeartifact:PublishPackageVersion missing from
-    // its policy, the commonest IAM slip) passes the preflight, since nothing checks a permission
-    // without using it, and would then be refused version by version. Refusals in a row, across
-    // packages, before this run had any version accepted: the run stops. (A policy that denies
-    // some packages on purpose lets others through: those are accepted, and it never stops.)
-    const refusals = { inRow: 0, packages: new Set<string>(), accepted: false };
+    // a principal that may not publish at all (the commonest IAM slip) stops the run (RefusalBreaker)
+    const refusals = new RefusalBreaker();
     const refused = (r: ItemRow, outcome: RunOutcome) => {
-      if (outcome === 'published') refusals.accepted = true;
-      if (refusals.accepted) return;
-      if (outcome !== 'failed:ETARGETAUTH') return void ((refusals.inRow = 0), refusals.packages.clear());
-      refusals.inRow++;
-      refusals.packages.add(r.package);
-      if (refusals.inRow >= REFUSALS_BEFORE_STOP && refusals.packages.size >= 3) stopFatally(everyPublishRefused(refusals.inRow, [...refusals.packages], db.item(r.id).last_error));
+      if (outcome !== 'failed:ETARGETAUTH') refusals.other(outcome === 'published');
+      else if (refusals.refused(r.package)) stopFatally(everyPublishRefused(refusals.describe(), db.item(r.id).last_error));
     };
     const packageCtx: PackageRunContext = {
       ...ctx,
@@ -508,11 +500,8 @@ function tryEndRun(state: StateDb, outcome: string, summary: unknown): void {
   }
 }
 
-/** How many versions in a row, of at least 3 packages, CodeArtifact may refuse (403) before any is accepted. */
-const REFUSALS_BEFORE_STOP = 8;
-
-function everyPublishRefused(n: number, packages: readonly string[], last: string | null): MigrateError {
-  return new MigrateError('ETARGETSETUP', `CodeArtifact refused the last ${n} versions in a row (${packages.slice(0, 5).join(', ')}${packages.length > 5 ? ', …' : ''}) and has accepted none in this run: the principal most likely may not publish to the repository at all; stopped instead of refusing every version. The last refusal: ${last ?? 'unknown'}`, {
+function everyPublishRefused(row: string, last: string | null): MigrateError {
+  return new MigrateError('ETARGETSETUP', `CodeArtifact refused versions ${row} and has accepted none in this run: the principal most likely may not publish to the repository at all; stopped instead of refusing every version. The last refusal: ${last ?? 'unknown'}`, {
     hint: 'add codeartifact:PublishPackageVersion (and PutPackageMetadata, the read actions) for the repository and its packages to the principal\'s policy (README, "Running against AWS"), then rerun: the refused versions are tried again; if the policy denies these packages on purpose, exclude them in filters.exclude',
   });
 }

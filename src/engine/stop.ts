@@ -60,3 +60,41 @@ export function stopWhenStuck(limiter: Limiter, stop?: AbortSignal): { signal: A
     stopWith,
   };
 }
+
+/** How many refusals (403) in a row, of at least 3 packages, before anything was accepted, stop a command. */
+export const REFUSALS_BEFORE_STOP = 8;
+
+/**
+ * A principal that lacks a permission altogether (codeartifact:PublishPackageVersion
+ * for a run, ReadFromRepository on a store for a warm) passes every preflight, since
+ * nothing checks a permission without using it, and is then refused item by item.
+ * Refusals in a row, across packages, before the command had anything accepted, mean
+ * that: `refused` says when to stop. Once anything is accepted it never does (a policy
+ * that denies some packages on purpose fails only those).
+ */
+export class RefusalBreaker {
+  private inRow = 0;
+  private readonly names = new Set<string>();
+  private accepted = false;
+
+  /** One more refusal, of `name`: true once the command should stop. */
+  refused(name: string): boolean {
+    if (this.accepted) return false;
+    this.inRow++;
+    this.names.add(name);
+    return this.inRow >= REFUSALS_BEFORE_STOP && this.names.size >= 3;
+  }
+
+  /** An outcome that is no refusal: the row is broken; `accepted`: the target took something, and the breaker is off. */
+  other(accepted: boolean): void {
+    if (accepted) this.accepted = true;
+    this.inRow = 0;
+    this.names.clear();
+  }
+
+  /** The refusals of the row, and a few of the packages, for the message. */
+  describe(): string {
+    const names = [...this.names];
+    return `${this.inRow} in a row (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''})`;
+  }
+}

@@ -13,7 +13,7 @@ import type { LoadedJob } from '../config/load.js';
 import { Limiter } from '../engine/limiter.js';
 import { jobRates, resolveRates } from '../engine/rates.js';
 import { withRetry } from '../engine/retry.js';
-import { gracefulStop, stopWhenStuck } from '../engine/stop.js';
+import { gracefulStop, RefusalBreaker, stopWhenStuck } from '../engine/stop.js';
 import { localError, MigrateError, toError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 import { StateDb } from '../state/db.js';
@@ -166,7 +166,11 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
     const rows = store.record(plan.items);
 
     const decidedThisRun: Partial<Record<WarmOutcome, number>> = {};
+    // a principal that may not read through the stores at all stops the warm (RefusalBreaker)
+    const refusals = new RefusalBreaker();
     const decided = (w: Work, d: Decision) => {
+      // decided from the target's answer (not a non-registry entry, not one without a store): it answered
+      if (d.outcome !== 'non-registry' && d.outcome !== 'no-store') refusals.other(true);
       store.decide(w.row, d);
       count(decidedThisRun, d.outcome);
       emit({ type: 'item', ecosystem: w.item.ecosystem, name: w.item.name, version: w.item.version, outcome: d.outcome, ...(d.detail ? { detail: d.detail } : {}) });
@@ -176,6 +180,14 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
       if (e.code === 'ETARGETCREDENTIALS') return stuck.stopWith(e);
       store.failed(w.row, e.code, e.describe());
       emit({ type: 'item', ecosystem: w.item.ecosystem, name: w.item.name, version: w.item.version, outcome: 'failed', detail: e.describe() });
+      if (e.code !== 'ETARGETAUTH') refusals.other(false);
+      else if (refusals.refused(w.item.name)) {
+        stuck.stopWith(
+          new MigrateError('ETARGETSETUP', `CodeArtifact refused requests ${refusals.describe()} and has answered none in this warm: the principal most likely may not read through the repositories at all; stopped instead of refusing every entry. The last refusal: ${e.message}`, {
+            hint: 'add codeartifact:ReadFromRepository (and GetRepositoryEndpoint, the List/Describe actions) on the store and internal repositories to the principal\'s policy (README, "Running against AWS"), then rerun: the refused entries are asked again',
+          }),
+        );
+      }
     };
 
     // what each item needs: nothing (final, or nothing to request), the internal repository, or its store
