@@ -119,4 +119,6 @@ export interface RateLimiter {
   answered(peer: string): void;
   /** `peer` said nothing: connecting, or waiting for the answer, stayed silent past the idle timeout (`idleMs`). */
   silent(peer: string, idleMs: number): void;
+  /** CodeArtifact refused the credentials themselves (ETARGETCREDENTIALS): every request would be refused the same way. */
+  credentialsRefused?(e: Error): void;
 }

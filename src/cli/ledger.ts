@@ -11,9 +11,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { constants, existsSync } from 'node:fs';
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import PQueue from 'p-queue';
 import { AtomicFile } from '../atomic-file.js';
 import { loadJob } from '../config/load.js';
@@ -24,7 +24,7 @@ import { stopWhenStuck } from '../engine/stop.js';
 import { forOutput } from '../redact.js';
 import { StateDb } from '../state/db.js';
 import { chainHash, exportLine, GENESIS, LedgerChecker, ledgerLines, MAX_LEDGER_LINE_BYTES, type LedgerLine } from '../state/ledger.js';
-import { noStateError } from '../state/lock.js';
+import { existingState } from '../state/lock.js';
 import { CodeArtifact, type PackageCoordinates } from '../targets/codeartifact.js';
 import { createTarget } from '../targets/index.js';
 import type { Format } from '../types.js';
@@ -35,8 +35,7 @@ export async function ledgerExportCommand(jobFile: string, opts: { stateDir?: st
   const json = wantsJson(opts.json, io);
   try {
     const job = loadJob(jobFile);
-    const database = join(opts.stateDir ?? 'state', `${job.name}.sqlite`);
-    if (!existsSync(database)) throw noStateError(job, opts.stateDir ?? 'state', `run it first: codeartifact-migrate run ${jobFile}`);
+    const database = existingState(job, opts.stateDir ?? 'state', `run it first: codeartifact-migrate run ${jobFile}`);
     const state = StateDb.open(database);
     // written beside its name and renamed when whole: a partial export would read as "entries cut off"
     const outPath = opts.out ? resolve(opts.out) : undefined;
@@ -358,7 +357,6 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
             { budget: job.config.limits.retries, signal: stuck.signal },
           );
         } catch (e) {
-          if (e instanceof MigrateError && e.code === 'ETARGETCREDENTIALS') stuck.stopWith(e);
           if (stuck.stuck()) return void unread++;
           const err = toError(e);
           result.targetErrors.push({ package: m.package, version: m.version, error: `${err instanceof MigrateError ? err.code : 'EUNEXPECTED'}: ${err.message}` });
@@ -383,7 +381,6 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
             result.targetDownloaded = (result.targetDownloaded ?? 0) + 1;
             if (served !== m.files[file]) result.targetMismatches.push({ package: m.package, version: m.version, file, ledger: m.files[file]!, target: served, via: 'download' });
           } catch (e) {
-            if (e instanceof MigrateError && e.code === 'ETARGETCREDENTIALS') stuck.stopWith(e);
             if (stuck.stuck()) return void unread++;
             const err = toError(e);
             result.targetErrors.push({ package: m.package, version: m.version, error: `${file}: ${err instanceof MigrateError ? err.code : 'EUNEXPECTED'}: ${err.message}` });

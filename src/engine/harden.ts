@@ -63,14 +63,9 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
   // trips, so thousands of packages are hardened in about a minute, not several.
   const queue = new PQueue({ concurrency: 32 });
   const seen = new Set<string>();
-  // credentials no longer taken refuse every other package the same way: the first ends the harden
-  let refused: MigrateError | undefined;
-  const credentials = (e: unknown) => {
-    if (!(e instanceof MigrateError) || e.code !== 'ETARGETCREDENTIALS') return false;
-    refused ??= e;
-    queue.clear();
-    return true;
-  };
+  // a stop (Ctrl-C, a stuck target, credentials refused: stopWhenStuck) starts no further package
+  const onAbort = () => queue.clear();
+  opts.signal.addEventListener('abort', onAbort, { once: true });
   for (const p of packages) {
     void queue.add(async () => {
       const t = target(p.format);
@@ -103,12 +98,12 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
         }
         result.changes.push({ format: p.format, package: p.name, repository: t.repository, from: current ?? 'absent', to: wanted, applied: !opts.dryRun });
       } catch (e) {
-        if (!credentials(e)) result.errors.push({ format: p.format, ...describe(p.name, e) });
+        result.errors.push({ format: p.format, ...describe(p.name, e) });
       }
     });
   }
   await queue.onIdle();
-  if (refused) throw refused;
+  opts.signal.removeEventListener('abort', onAbort);
   if (opts.packageGroups) {
     for (const scope of new Set(packages.filter((p) => p.format === 'npm' && p.name.startsWith('@') && p.name.includes('/')).map((p) => p.name.slice(1, p.name.indexOf('/'))))) {
       const pattern = `/npm/${scope}/*`;
@@ -140,7 +135,6 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
         }
         result.groups.push({ pattern, applied: !opts.dryRun, from: group ? `EXTERNAL_UPSTREAM ${group.externalUpstreamMode ?? 'unset'}` : 'absent' });
       } catch (e) {
-        if (credentials(e)) throw e;
         result.errors.push({ format: 'npm', ...describe(pattern, e) });
       }
     }

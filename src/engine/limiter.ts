@@ -110,6 +110,8 @@ export class Limiter implements RateLimiter {
   private readonly peers = new StuckWatch();
   /** Called once per peer, when STUCK_AFTER of its requests in a row got no answer (the last after `idleMs`): the run stops (ETARGETSILENT). */
   onStuck?: (peer: string, silentInARow: number, idleMs: number) => void;
+  /** Called when CodeArtifact refuses the credentials themselves (expired, unknown): the command stops (ETARGETCREDENTIALS). */
+  onCredentialsRefused?: (e: Error) => void;
 
   /** `list` is the rate of each of the three List operations (200/s each by default). */
   constructor(rates: Rates | Record<BucketName, number>) {
@@ -153,6 +155,10 @@ export class Limiter implements RateLimiter {
 
   silent(peer: string, idleMs: number): void {
     if (this.peers.silent(peer, idleMs)) this.onStuck?.(peer, STUCK_AFTER, idleMs);
+  }
+
+  credentialsRefused(e: Error): void {
+    this.onCredentialsRefused?.(e);
   }
 
   rate(name: BucketName): number {

@@ -126,7 +126,6 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     // a state that records another target says nothing about this one: refused, or moved when told
     const thisTarget = targetOf(config.target);
     const moveFrom = checkTarget(db, thisTarget, { retarget: opts.retarget });
-    const internalRepositories = Object.fromEntries(Object.entries(config.target.repositories).map(([f, r]) => [f, r?.internal]));
     const runId = db.startRun(dryRun);
 
     const fromJob = jobRates(config.limits.rates);
@@ -134,6 +133,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     let quotaNote: string | undefined;
     const limiter = new Limiter(Object.fromEntries(Object.entries(rates).map(([b, r]) => [b, r.rate])) as Record<BucketName, number>);
     limiter.onStuck = (peer, n, idleMs) => stopFatally(targetSilentError(peer, n, idleMs));
+    limiter.onCredentialsRefused = stopFatally;
     // The target is touched lazily: a rerun with nothing left to do sends it nothing.
     const getCa = () => {
       if (!ca) {
@@ -165,7 +165,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       // the move is in the provenance ledger, as whom (a plan's too: the state moves all the same),
       // so that entries in another domain after it are explained by it
       const who = opts.noTarget ? { error: 'planned without AWS access (--no-target)' } : await callerIdentity(config.target.region, env, opts.stsClient);
-      const ledger = ledgerContext(job.name, config.target, who, internalRepositories);
+      const ledger = ledgerContext(job.name, config.target, who, thisTarget.repositories);
       if (!dryRun) db.ledger = ledger;
       retargeted = moveTarget(db, thisTarget, moveFrom, ledger);
       emit({ type: 'retargeted', from: retargeted.from, versions: retargeted.versions });
@@ -358,7 +358,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
           if (account.error) quotaNote = `the account's quotas could not be read (${account.error}); CodeArtifact's defaults apply where the job sets no rate`;
           for (const b of BUCKETS) limiter.setRate(b, rates[b].rate);
         }
-        if (who) db.ledger = ledgerContext(job.name, config.target, who, internalRepositories);
+        if (who) db.ledger = ledgerContext(job.name, config.target, who, thisTarget.repositories);
       } catch (e) {
         db.endRun('target-unusable', { error: whyStopped(e) });
         throw e;

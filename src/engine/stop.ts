@@ -41,11 +41,11 @@ export function gracefulStop(stop: AbortSignal, graceMs: number, on: { interrupt
 
 /**
  * A stop that also fires when `limiter` finds a CodeArtifact host stuck (STUCK_AFTER
- * silent requests in a row), or when the command finds that no request can succeed
- * (`stopWith`: credentials no longer taken): `signal` is `stop` or that, and
- * `reason(e)` is what the command ends with: ETARGETSILENT (or the error given to
- * `stopWith`) once so stopped, whatever the stop cut off on its way out (EINTERRUPTED
- * or a retry's last error), else `e`.
+ * silent requests in a row) or the credentials refused (ETARGETCREDENTIALS), or when the
+ * command finds that no request can succeed (`stopWith`): `signal` is `stop` or that, and
+ * `reason(e)` is what the command ends with: ETARGETSILENT (or the error that stopped
+ * it) once so stopped, whatever the stop cut off on its way out (EINTERRUPTED or a
+ * retry's last error), else `e`.
  */
 export function stopWhenStuck(limiter: Limiter, stop?: AbortSignal): { signal: AbortSignal; stuck: () => boolean; reason: (e: unknown) => unknown; stopWith: (e: Error) => void } {
   const stuck = new AbortController();
@@ -53,6 +53,7 @@ export function stopWhenStuck(limiter: Limiter, stop?: AbortSignal): { signal: A
     if (!stuck.signal.aborted) stuck.abort(e);
   };
   limiter.onStuck = (peer, n, idleMs) => stopWith(targetSilentError(peer, n, idleMs));
+  limiter.onCredentialsRefused = stopWith;
   return {
     signal: stop ? AbortSignal.any([stop, stuck.signal]) : stuck.signal,
     stuck: () => stuck.signal.aborted,

@@ -391,6 +391,7 @@ export class CodeArtifact {
       else if ((thrown as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== undefined) this.limiter.answered(API_PEER);
       const e = classifySdkError(operation, thrown);
       if (e.code === 'ETHROTTLED') this.limiter.throttled(buckets);
+      if (e.code === 'ETARGETCREDENTIALS') this.limiter.credentialsRefused?.(e);
       throw e;
     }
   }

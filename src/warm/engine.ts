@@ -84,6 +84,9 @@ class CountingLimiter implements RateLimiter {
   silent(peer: string, idleMs: number): void {
     this.inner.silent(peer, idleMs);
   }
+  credentialsRefused(e: Error): void {
+    this.inner.credentialsRefused(e);
+  }
 }
 
 export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
@@ -176,8 +179,8 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
       emit({ type: 'item', ecosystem: w.item.ecosystem, name: w.item.name, version: w.item.version, outcome: d.outcome, ...(d.detail ? { detail: d.detail } : {}) });
     };
     const failed = (w: Work, e: MigrateError) => {
-      // no entry's fault: every request would be refused the same way, so the warm stops, the entry stays to do
-      if (e.code === 'ETARGETCREDENTIALS') return stuck.stopWith(e);
+      // no entry's fault: the warm stopped on it (stopWhenStuck), and the entry stays to do
+      if (e.code === 'ETARGETCREDENTIALS') return;
       store.failed(w.row, e.code, e.describe());
       emit({ type: 'item', ecosystem: w.item.ecosystem, name: w.item.name, version: w.item.version, outcome: 'failed', detail: e.describe() });
       if (e.code !== 'ETARGETAUTH') refusals.other(false);
