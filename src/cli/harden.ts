@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import { StateDb } from '../state/db.js';
 import { ledgerContext } from '../state/ledger.js';
 import { acquireJobLock } from '../state/lock.js';
+import { targetOf } from '../state/target.js';
 import { callerIdentity } from '../targets/domain.js';
 import { print, reportError, wantsJson, type Io } from './output.js';
 
@@ -84,7 +85,7 @@ export async function hardenCommand(jobFile: string, opts: HardenCommandOptions,
       const db = (state = StateDb.open(join(stateDir, `${job.name}.sqlite`)));
       if (!opts.dryRun) {
         const who = await callerIdentity(job.config.target.region, env, opts.stsClient);
-        db.ledger = ledgerContext(job.name, job.config.target, who, Object.fromEntries(Object.entries(job.config.target.repositories).map(([f, r]) => [f, r?.internal])));
+        db.ledger = ledgerContext(job.name, job.config.target, who, targetOf(job.config.target).repositories);
       }
       result = await harden(target, (f) => createTarget(f, target, job.config.target.repositories[f]?.internal ?? missing(f)), packages, {
         dryRun: opts.dryRun ?? false,

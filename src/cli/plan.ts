@@ -5,7 +5,6 @@
  * Markdown, one self-contained HTML file) for the people who sign off.
  * `report JOB` writes the same report for a finished or partial run.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadJob, type LoadedJob } from '../config/load.js';
 import { exposure, preflightAudit } from '../engine/audit.js';
@@ -24,7 +23,7 @@ import type { Format } from '../types.js';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { print, progressRenderer, reportError, wantsJson, type Io } from './output.js';
 import { MigrateError } from '../errors.js';
-import { acquireJobLock, noStateError } from '../state/lock.js';
+import { acquireJobLock, existingState } from '../state/lock.js';
 import { checkTarget, targetOf } from '../state/target.js';
 import { warmSectionFromState } from '../warm/summary.js';
 
@@ -130,9 +129,8 @@ export async function reportCommand(jobFile: string, opts: { json?: boolean; sta
   try {
     const job = loadJob(jobFile);
     const stateDir = opts.stateDir ?? 'state';
-    const database = join(stateDir, `${job.name}.sqlite`);
     // a mistyped --state-dir must not leave an empty database behind
-    if (!existsSync(database)) throw noStateError(job, stateDir, `run it (or plan or warm it) first: codeartifact-migrate run ${jobFile}; or pass the --state-dir it ran with`);
+    const database = existingState(job, stateDir, `run it (or plan or warm it) first: codeartifact-migrate run ${jobFile}; or pass the --state-dir it ran with`);
     const state = StateDb.open(database);
     let written: WrittenReport;
     try {

@@ -227,9 +227,10 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
 
 /** A parser's `file:line (where): message` as `line N (where): message`: the error is printed after the file already. */
 function withoutFile(path: string, message: string): string {
-  const m = /^:(\d+)(.*)$|^:\s*(.*)$|^( \(.*)$/s.exec(message.startsWith(path) ? message.slice(path.length) : '');
-  if (!m) return message;
-  return m[1] !== undefined ? `line ${m[1]}${m[2]}` : (m[3] ?? m[4]!.trimStart());
+  if (!message.startsWith(path)) return message;
+  const rest = message.slice(path.length);
+  const line = /^:(\d+)/.exec(rest);
+  return line ? `line ${line[1]}${rest.slice(line[0].length)}` : rest.replace(/^:?\s*/, '');
 }
 
 /** A requirements file's `-r`/`-c` includes (remote ones are not read), as pip reads its lines. */

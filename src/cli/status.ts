@@ -1,9 +1,7 @@
 /** `status JOB`: what the state database says, without touching any source or target. */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { loadJob } from '../config/load.js';
 import { StateDb } from '../state/db.js';
-import { noStateError } from '../state/lock.js';
+import { existingState } from '../state/lock.js';
 import { describeTarget, type TargetIdentity } from '../state/target.js';
 import { ITEM_STATES } from '../types.js';
 import { print, reportError, wantsJson, type Io } from './output.js';
@@ -35,10 +33,7 @@ export interface StatusReport {
 
 export function readStatus(jobFile: string, stateDir = 'state'): StatusReport {
   const job = loadJob(jobFile);
-  const database = join(stateDir, `${job.name}.sqlite`);
-  if (!existsSync(database)) {
-    throw noStateError(job, stateDir, `run it first: codeartifact-migrate run ${jobFile}`);
-  }
+  const database = existingState(job, stateDir, `run it first: codeartifact-migrate run ${jobFile}`);
   const state = StateDb.open(database);
   try {
     return state.snapshot(() => statusOf(job.name, database, state));

@@ -10,7 +10,7 @@ import { MigrateError, toError } from '../errors.js';
 import { redact } from '../redact.js';
 import type { Format, Hashes, ItemState, PackageListing } from '../types.js';
 import { MIGRATIONS } from './migrations.js';
-import { appendLedger, type LedgerContext, type LedgerEntry } from './ledger.js';
+import { appendLedger, inContext, type LedgerContext, type LedgerEntry, type OwnEntry } from './ledger.js';
 import type { TargetIdentity } from './target.js';
 
 /** States whose arrival is a ledger entry (the rest are steps on the way). */
@@ -512,16 +512,14 @@ export class StateDb {
         this.db.prepare('DELETE FROM target').run();
         this.recordTarget(target);
         if (ledger) {
-          const ctx = ledger.context;
-          appendLedger(this.db, {
-            at,
-            toolVersion: ctx.toolVersion,
-            job: ctx.job,
-            principal: ctx.principal,
-            outcome: 'retarget',
-            target: { ...ctx.target, repositories: target.repositories, from: ledger.from },
-            detail: `${detail}: ${versions} version(s) and ${warmEntries} warm entry(ies) to check against it again`,
-          });
+          appendLedger(
+            this.db,
+            inContext(ledger.context, at, {
+              outcome: 'retarget',
+              target: { repositories: target.repositories, from: ledger.from },
+              detail: `${detail}: ${versions} version(s) and ${warmEntries} warm entry(ies) to check against it again`,
+            }),
+          );
         }
         return { versions, warmEntries };
       }).immediate(),
@@ -631,16 +629,12 @@ export class StateDb {
     const ctx = this.ledger!;
     const computed = Object.fromEntries(this.assetsOf(row.id).map((a) => [a.name, { size: a.size, md5: a.md5, sha1: a.sha1, sha256: a.sha256, sha512: a.sha512 }]));
     const outcome = row.state === 'verified' ? 'published' : row.state === 'failed' ? (`failed:${row.last_error_code ?? 'EUNKNOWN'}` as const) : (row.state as 'present-identical' | 'conflict');
-    return {
-      at,
-      toolVersion: ctx.toolVersion,
-      job: ctx.job,
-      principal: ctx.principal,
+    return inContext(ctx, at, {
       outcome,
       format: row.format,
       package: row.package,
       version: row.version,
-      target: { ...ctx.target, repository: ctx.repositories[row.format] ?? null, ...(row.target_sha512 ? { conflictingSha512: row.target_sha512 } : {}) },
+      target: { repository: ctx.repositories[row.format] ?? null, ...(row.target_sha512 ? { conflictingSha512: row.target_sha512 } : {}) },
       source: row.source_commit
         ? { id: row.source_id, git: row.registry_url, tag: row.source_ref, commit: row.source_commit }
         : { id: row.source_id, registry: row.registry_url, artifact: row.artifact_url },
@@ -651,14 +645,14 @@ export class StateDb {
         ...(fields.targetHashes ? { target: fields.targetHashes } : {}),
       },
       ...(row.state === 'failed' || row.state === 'conflict' ? { detail: redact(row.last_error ?? '') } : {}),
-    };
+    });
   }
 
   /** An entry that records no item (an origin-configuration change, a warm result). */
-  appendLedger(entry: Omit<LedgerEntry, 'at' | 'toolVersion' | 'job' | 'principal' | 'target'> & { target?: Record<string, unknown> }): void {
+  appendLedger(entry: OwnEntry): void {
     if (!this.ledger) return;
     const ctx = this.ledger;
-    this.write(() => this.db.transaction(() => appendLedger(this.db, { ...entry, at: now(), toolVersion: ctx.toolVersion, job: ctx.job, principal: ctx.principal, target: { ...ctx.target, ...entry.target } }))());
+    this.write(() => this.db.transaction(() => appendLedger(this.db, inContext(ctx, now(), entry)))());
   }
 
   /**

@@ -52,6 +52,14 @@ export function ledgerContext(
   };
 }
 
+/** An entry's own fields: the rest (who, which tool and job, the target's domain) come from the context (`inContext`). */
+export type OwnEntry = Omit<LedgerEntry, 'at' | 'toolVersion' | 'job' | 'principal' | 'target'> & { target?: Record<string, unknown> };
+
+/** `entry` as of `at`, with the context's fields; its target on top of the context's domain. */
+export function inContext(ctx: LedgerContext, at: string, entry: OwnEntry): LedgerEntry {
+  return { ...entry, at, toolVersion: ctx.toolVersion, job: ctx.job, principal: ctx.principal, target: { ...ctx.target, ...entry.target } };
+}
+
 export interface LedgerEntry {
   at: string;
   toolVersion: string;

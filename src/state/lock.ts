@@ -151,6 +151,13 @@ export function noStateError(job: LockedJob, stateDir: string, hint: string, env
   });
 }
 
+/** The job's state database in `stateDir`, for a command that only reads it; noStateError when there is none (nothing is made). */
+export function existingState(job: LockedJob, stateDir: string, hint: string, env: NodeJS.ProcessEnv = process.env): string {
+  const database = join(stateDir, `${job.name}.sqlite`);
+  if (!existsSync(database)) throw noStateError(job, stateDir, hint, env);
+  return database;
+}
+
 /** Where the per-target locks live (see lockDir), without making it. */
 function lockDirPath(env: NodeJS.ProcessEnv): string {
   return env.CAM_LOCK_DIR || join(env.XDG_RUNTIME_DIR || tmpdir(), `codeartifact-migrate-${process.getuid?.() ?? 'user'}`);
