@@ -40,6 +40,19 @@ function hostileJob(name: string, packages: string[], more: { source?: Record<st
   });
 }
 
+/**
+ * `<scope>/a` and `<scope>/b` on the registry, found by its search, and a job of that scope
+ * that has listed both once (a dry run); `searchFinds` sets what the search answers from now on.
+ */
+async function searchedScope(scope: string, jobName: string): Promise<{ job: string; searchFinds: (names: string[]) => void }> {
+  let listed = [`${scope}/a`, `${scope}/b`];
+  for (const n of listed) reg.setPackage(n, [{ version: '1.0.0', tarball: npmTarball(n, '1.0.0') }]);
+  reg.search((_req, res) => json(res, 200, { objects: listed.map((name) => ({ package: { name } })), total: listed.length }));
+  const job = hostileJob(jobName, [], { scopes: [scope] });
+  await te.run(job, { dryRun: true });
+  return { job, searchFinds: (names) => (listed = names) };
+}
+
 function rows(job: string, pkg?: string): ItemRow[] {
   const state = te.openState(job);
   try {
@@ -168,13 +181,8 @@ describe('2. the source\'s current listing decides what is published', () => {
   });
 
   it('a package a scope search no longer returns is gone from the source: its unpublished versions are set aside', async () => {
-    const scoped = ['@vanish/a', '@vanish/b'];
-    for (const n of scoped) reg.setPackage(n, [{ version: '1.0.0', tarball: npmTarball(n, '1.0.0') }]);
-    let listed = scoped;
-    reg.search((_req, res) => json(res, 200, { objects: listed.map((name) => ({ package: { name } })), total: listed.length }));
-    const job = hostileJob('vanish', [], { scopes: ['@vanish'] });
-    await te.run(job, { dryRun: true });
-    listed = ['@vanish/a'];
+    const { job, searchFinds } = await searchedScope('@vanish', 'vanish');
+    searchFinds(['@vanish/a']);
     const s = await te.run(job);
     expect(s.exitCode).toBe(0);
     expect(states('vanish', '@vanish/b')).toEqual({ '1.0.0': 'removed' });
@@ -183,20 +191,15 @@ describe('2. the source\'s current listing decides what is published', () => {
   });
 
   it('a scope the search finds nothing in (a typo, a token that sees nothing, an index being rebuilt) is ESOURCEEMPTY, exit 1: never "0 of 0 migrated", never "every package gone"', async () => {
-    const scoped = ['@blank/a', '@blank/b'];
-    for (const n of scoped) reg.setPackage(n, [{ version: '1.0.0', tarball: npmTarball(n, '1.0.0') }]);
-    let listed = scoped;
-    reg.search((_req, res) => json(res, 200, { objects: listed.map((name) => ({ package: { name } })), total: listed.length }));
-    const job = hostileJob('blank', [], { scopes: ['@blank'] });
-    await te.run(job, { dryRun: true });
-    listed = [];
+    const { job, searchFinds } = await searchedScope('@blank', 'blank');
+    searchFinds([]);
     const s = await te.run(job);
     expect(s.exitCode).toBe(1);
     expect(s.listErrors).toEqual([expect.objectContaining({ package: '@blank/*', code: 'ESOURCEEMPTY', message: expect.stringContaining('finds no package in scope @blank') })]);
     // the search that found nothing is not taken for a source that no longer holds them
     expect(states('blank', '@blank/a')).toEqual({ '1.0.0': 'fetched' });
     expect(states('blank', '@blank/b')).toEqual({ '1.0.0': 'fetched' });
-    listed = scoped;
+    searchFinds(['@blank/a', '@blank/b']);
     expect((await te.run(job)).exitCode).toBe(0);
     expect(states('blank', '@blank/a')).toEqual({ '1.0.0': 'verified' });
     reg.search((_req, res) => json(res, 200, { objects: [], total: 0 }));
