@@ -152,6 +152,14 @@ export function targetSilentError(peer: string, silentInARow: number, idleMs: nu
   });
 }
 
+/** The source refused its last downloads (`row`: how many, of which packages): its token most likely stopped working, and its other versions are not asked for in this run. */
+export function sourceRefusedError(subject: string, source: string, row: string): MigrateError {
+  return new MigrateError('ESOURCEAUTH', `${subject}: source "${source}" refused its last downloads, ${row}: not asked again in this run`, {
+    subject,
+    hint: 'its token was most likely revoked or expired during the run (or lost read access): renew the token in the source\'s tokenEnv, then rerun: these versions are fetched then',
+  });
+}
+
 /** The source answered none of its last `silentInARow` downloads: its other versions are not asked for in this run. */
 export function sourceSilentError(subject: string, source: string, silentInARow: number, idleMs: number): MigrateError {
   return new MigrateError('ESOURCESILENT', `${subject}: source "${source}" answered none of its last ${silentInARow} downloads (each cut off after ${idleMs / 1000} s of silence): not asked again in this run`, {

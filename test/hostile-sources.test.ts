@@ -358,6 +358,49 @@ describe('7. stop means stop', () => {
     expect(Object.values(states('mute', NAME)).every((st) => st === 'verified')).toBe(true);
   });
 
+  it('a token revoked mid-run: after 8 refused downloads in a row across packages the source\'s other versions fail at once (ESOURCEAUTH), not one refused request each; renewed, the rerun fetches them', async () => {
+    const names = Array.from({ length: 12 }, (_, i) => `revoked-${i}`);
+    const versions = ['1.0.0', '1.0.1', '1.0.2'];
+    let revoked = false;
+    let renewed = false;
+    const served: string[] = [];
+    for (const name of names) {
+      const tarballs = new Map(versions.map((v) => [v, npmTarball(name, v)]));
+      reg.setPackage(name, versions.map((v) => ({ version: v, dist: { integrity: sri512(tarballs.get(v)!), shasum: sha1hex(tarballs.get(v)!), tarball: `${reg.url}revoked/${name}-${v}.tgz` } })));
+      for (const v of versions) {
+        reg.route(`/revoked/${name}-${v}.tgz`, (_req, res) => {
+          // the packuments were listed with a good token: the first few downloads too, then it stops working
+          if (served.length >= 3 && !renewed) revoked = true;
+          if (revoked) return void json(res, 401, { error: 'bad credentials' });
+          served.push(`${name}@${v}`);
+          res.writeHead(200, { 'content-length': tarballs.get(v)!.length }).end(tarballs.get(v));
+        });
+      }
+    }
+    const job = hostileJob('revoked', names, { limits: { fetchConcurrency: 2 } });
+    const s = await te.run(job);
+    expect(s.exitCode).toBe(1);
+    const all = names.flatMap((n) => versions.map((v) => `${n}@${v}`));
+    expect(s.failures.map((f) => `${f.package}@${f.version}`).sort()).toEqual(all.filter((x) => !served.includes(x)).sort());
+    expect(s.failures.every((f) => f.code === 'ESOURCEAUTH')).toBe(true);
+    // 36 versions: each refused download would be one more request with a dead token (and a lockout risk at the source);
+    // the row stops at 8 refusals of 3 packages or more, with what was in flight then (2 downloads at a time)
+    expect(reg.requests('/revoked/')).toBeLessThanOrEqual(served.length + 8 + 2);
+    const stopped = s.failures.filter((f) => f.message.includes('source "hostile" refused its last downloads, 8 in a row ('));
+    expect(stopped.length).toBeGreaterThanOrEqual(all.length - served.length - 8 - 2);
+    expect(rows('revoked').find((r) => r.last_error?.includes('refused its last downloads'))!.last_error).toMatch(/revoked or expired during the run/);
+    for (const x of served) expect(publishes(x.slice(0, x.lastIndexOf('@')), x.slice(x.lastIndexOf('@') + 1))).toHaveLength(1);
+    // renewed: the rerun fetches and publishes the rest, each once
+    revoked = false;
+    renewed = true;
+    const again = await te.run(job);
+    expect(again.exitCode).toBe(0);
+    for (const n of names) {
+      expect(Object.values(states('revoked', n)).every((st) => st === 'verified')).toBe(true);
+      for (const v of versions) expect(publishes(n, v)).toHaveLength(1);
+    }
+  });
+
   it('a full disk (here: a file-size limit) is ELOCAL naming the path: not blamed on the source, not retried, the run stops', async () => {
     const NAME = 'disk-pkg';
     const small = npmTarball(NAME, '1.0.0');

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type PQueue from 'p-queue';
 import { buildVersion } from '../builders/index.js';
 import type { InternalNpmRegistry } from '../builders/npm.js';
-import { MigrateError, sourceSilentError, toError } from '../errors.js';
+import { MigrateError, sourceRefusedError, sourceSilentError, toError } from '../errors.js';
 import { silenceIn } from '../sources/download.js';
 import { checkDeclared, declaredHash } from '../integrity/hashes.js';
 import type { BlobStore, StoredBlob } from '../state/blobs.js';
@@ -21,6 +21,7 @@ import type { AssetFile, TargetFormat } from '../targets/format.js';
 import type { Format } from '../types.js';
 import type { ProgressEvent } from './events.js';
 import { STUCK_AFTER, type StuckWatch } from './limiter.js';
+import { RefusalBreaker } from './stop.js';
 import { withRetry, type RetryOptions } from './retry.js';
 
 export interface AcquireContext {
@@ -40,6 +41,8 @@ export interface AcquireContext {
   internalNpm?: readonly InternalNpmRegistry[];
   /** Per source, downloads in a row it left unanswered: a stuck source's other versions fail at once (ESOURCESILENT). */
   sourceSilence: StuckWatch;
+  /** Per source, downloads in a row it refused (401/403), across packages: a token revoked mid-run fails the source's other versions at once. */
+  sourceRefusals: Map<string, RefusalBreaker>;
   emit: (e: ProgressEvent) => void;
 }
 
@@ -112,18 +115,23 @@ async function download(ctx: AcquireContext, source: Source, row: ItemRow): Prom
   const subject = subjectOf(row);
   const declared = declaredOf(row);
   const silence = ctx.sourceSilence;
+  const refusals = ctx.sourceRefusals.get(source.id) ?? ctx.sourceRefusals.set(source.id, new RefusalBreaker()).get(source.id)!;
   const blob = await withRetry(async () => {
-    // a source that left its last downloads unanswered is not asked again in this run
+    // a source that left its last downloads unanswered, or refused them, is not asked again in this run
     const stuck = silence.stuck(source.id);
     if (stuck) throw sourceSilentError(subject, source.id, STUCK_AFTER, stuck.idleMs);
+    if (refusals.tripped) throw sourceRefusedError(subject, source.id, refusals.describe());
     const noted = (e: unknown) => {
       const quiet = silenceIn(e);
       if (quiet && !ctx.hardSignal.aborted) silence.silent(source.id, quiet.idleMs);
+      if (e instanceof MigrateError && e.code === 'ESOURCEAUTH') refusals.refused(row.package);
       return e;
     };
     const stream = await source.open(row.artifact_url, subject, { signal: ctx.hardSignal, maxBytes: ctx.maxArtifactBytes }).catch((e: unknown) => {
       throw noted(e);
     });
+    // the source answered this download: its token still works (the body is another matter)
+    refusals.other(false);
     try {
       const stored = await ctx.blobs.put(stream, { maxBytes: ctx.maxArtifactBytes, subject, verify: (hashes) => checkDeclared(subject, declared, hashes) });
       silence.answered(source.id);

@@ -307,6 +307,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       runId,
       emit,
       sourceSilence: new StuckWatch(),
+      sourceRefusals: new Map(),
     };
 
     const active = [...sources.keys()];

@@ -71,7 +71,9 @@ export const REFUSALS_BEFORE_STOP = 8;
  * nothing checks a permission without using it, and is then refused item by item.
  * Refusals in a row, across packages, before the command had anything accepted, mean
  * that: `refused` says when to stop. Once anything is accepted it never does (a policy
- * that denies some packages on purpose fails only those).
+ * that denies some packages on purpose fails only those). A source's downloads use it
+ * too, each answered download only breaking the row (`other(false)`): a token revoked
+ * mid-run refuses everything after it, however much came before.
  */
 export class RefusalBreaker {
   private inRow = 0;
@@ -83,7 +85,12 @@ export class RefusalBreaker {
     if (this.accepted) return false;
     this.inRow++;
     this.names.add(name);
-    return this.inRow >= REFUSALS_BEFORE_STOP && this.names.size >= 3;
+    return this.tripped;
+  }
+
+  /** The row is long enough to stop on (until something breaks it). */
+  get tripped(): boolean {
+    return !this.accepted && this.inRow >= REFUSALS_BEFORE_STOP && this.names.size >= 3;
   }
 
   /** An outcome that is no refusal: the row is broken; `accepted`: the target took something, and the breaker is off. */
