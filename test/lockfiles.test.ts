@@ -142,6 +142,32 @@ describe('package-lock.json', () => {
     expect(thrown(() => parseLockfile(u)).message).toContain('(lockfileVersion)');
   });
 
+  it('a document that parses but is no lockfile names the line too, however it is indented (tabs, one line, a key given twice)', () => {
+    // v1, tab-indented: the nested entry without a version, and the nested level that is no object
+    const v1 = { lockfileVersion: 1, dependencies: { a: { version: '1.0.0', dependencies: { b: { version: '1.0.0', dependencies: { c: { resolved: 'https://r/c/-/c-1.tgz' } } } } } } };
+    const p1 = file('package-lock.json', JSON.stringify(v1, null, '\t'));
+    expect(thrown(() => parseLockfile(p1)).message).toMatch(new RegExp(`^${p1}:10 \\(dependencies\\.a\\.dependencies\\.b\\.dependencies\\.c\\.version\\): no version`));
+    const notObject = { lockfileVersion: 1, dependencies: { a: { version: '1.0.0', dependencies: { b: { version: '1.0.0', dependencies: 'c' } } } } };
+    const p2 = file('package-lock.json', JSON.stringify(notObject, null, 1));
+    expect(thrown(() => parseLockfile(p2)).message).toMatch(new RegExp(`^${p2}:9 \\(dependencies\\.a\\.dependencies\\.b\\.dependencies\\): not an object`));
+    // v3 with tabs (npm's own two spaces are found without this): the entry's line
+    const v3 = { lockfileVersion: 3, packages: { '': {}, 'node_modules/y': { version: '1.0.0' }, 'node_modules/x': { resolved: 'https://r/x/-/x-1.tgz' } } };
+    const p3 = file('package-lock.json', JSON.stringify(v3, null, '\t'));
+    expect(thrown(() => parseLockfile(p3)).message).toContain(`${p3}:8 (packages["node_modules/x"].version)`);
+    const p4 = file('package-lock.json', '{\n  "name": "x",\n  "lockfileVersion": 4,\n  "packages": {}\n}\n');
+    expect(thrown(() => parseLockfile(p4)).message).toContain(`${p4}:3 (lockfileVersion): unsupported lockfileVersion 4`);
+    // a key given twice: JSON.parse keeps the last, and so does the line
+    const p5 = file('package-lock.json', '{"lockfileVersion": 3,\n"packages": {"": {}},\n"packages": 7}\n');
+    expect(thrown(() => parseLockfile(p5)).message).toContain(`${p5}:3 (packages)`);
+    // Pipfile.lock: a version not pinned, at its own line; a category that is no object
+    const pip = { _meta: { sources: [] }, default: { requests: { hashes: [], version: '>=2' } }, develop: [] };
+    const p6 = file('Pipfile.lock', JSON.stringify(pip, null, '\t'));
+    expect(thrown(() => parseLockfile(p6)).message).toContain(`${p6}:8 (default["requests"].version): not pinned: ">=2"`);
+    pip.default.requests.version = '==2.0.0';
+    const p7 = file('Pipfile.lock', JSON.stringify(pip, null, '\t'));
+    expect(thrown(() => parseLockfile(p7)).message).toContain(`${p7}:11 (develop): not an object`);
+  });
+
   it('jsonErrorOffset finds where V8 gives no position ("Unexpected token")', () => {
     expect(jsonErrorOffset('{"a":}')).toBe(5);
     expect(jsonErrorOffset('{"a":tru}')).toBe(5);

@@ -15,7 +15,7 @@
  * folder name differs from the package's (an alias); `inBundle` means the bytes
  * come inside the parent's tarball.
  */
-import { docPath, docPathAppend, isRecord, lockError, parseJson, str } from './read.js';
+import { atJson, docPath, docPathAppend, isRecord, lockError, parseJson, str } from './read.js';
 import { isGitUrl, kindOfResolved, parseAliasSpec } from './npm-spec.js';
 import type { EntryKind, LockEntry, LockOrigin, LockWarning, ParseOutput } from './types.js';
 
@@ -23,9 +23,9 @@ export function parseNpmLock(text: string, file: string): ParseOutput {
   const doc = parseJson(text, file);
   if (!isRecord(doc)) throw lockError({ file, line: 1 }, 'not a package-lock: the top level is not an object');
   const v = doc.lockfileVersion;
-  if (v !== 1 && v !== 2 && v !== 3) throw lockError({ file, path: 'lockfileVersion' }, `unsupported lockfileVersion ${JSON.stringify(v)} (1, 2 or 3 expected)`);
+  if (v !== 1 && v !== 2 && v !== 3) throw lockError(atJson({ file, path: 'lockfileVersion' }, text, ['lockfileVersion']), `unsupported lockfileVersion ${JSON.stringify(v)} (1, 2 or 3 expected)`);
   const warnings: LockWarning[] = [];
-  const entries = v === 1 ? fromTree(doc, file) : fromPackages(doc, file, text, warnings);
+  const entries = v === 1 ? fromTree(doc, file, text) : fromPackages(doc, file, text, warnings);
   return { formatVersion: String(v), entries, warnings };
 }
 
@@ -77,14 +77,14 @@ function folderName(key: string): string | undefined {
 
 function fromPackages(doc: Record<string, unknown>, file: string, text: string, warnings: LockWarning[]): LockEntry[] {
   const packages = doc.packages;
-  if (!isRecord(packages)) throw lockError({ file, path: 'packages' }, `lockfileVersion ${String(doc.lockfileVersion)} without a "packages" object`);
+  if (!isRecord(packages)) throw lockError(atJson({ file, path: 'packages' }, text, ['packages']), `lockfileVersion ${String(doc.lockfileVersion)} without a "packages" object`);
   const lines = packageKeyLines(text);
   const workspaces = workspaceGlobs(packages['']);
   const out: LockEntry[] = [];
   for (const [key, meta] of Object.entries(packages)) {
     if (key === '') continue; // the project itself
     const at: LockOrigin = { file, line: lines.get(key), path: docPath('packages', key) };
-    if (!isRecord(meta)) throw lockError(at, 'not an object');
+    if (!isRecord(meta)) throw lockError(atJson(at, text, ['packages', key]), 'not an object');
     const local = folderName(key);
     // A folder outside node_modules is a workspace's or link target's own manifest: it is reached through its link.
     if (local === undefined) continue;
@@ -93,7 +93,7 @@ function fromPackages(doc: Record<string, unknown>, file: string, text: string, 
     let kind: EntryKind;
     let version = str(meta.version) ?? '';
     if (meta.link === true) {
-      if (!resolved) throw lockError(at, 'a link without "resolved"');
+      if (!resolved) throw lockError(atJson(at, text, ['packages', key]), 'a link without "resolved"');
       const target = packages[resolved];
       if (isRecord(target)) version = str(target.version) ?? '';
       kind = workspaces.some((re) => re.test(resolved)) ? 'workspace' : 'link';
@@ -102,7 +102,7 @@ function fromPackages(doc: Record<string, unknown>, file: string, text: string, 
       if (resolved && kind === 'registry' && !/^https?:/i.test(resolved)) {
         warnings.push({ ...at, message: `unrecognised "resolved" ${JSON.stringify(resolved)}: taken as a registry package` });
       }
-      if (!version) throw lockError({ ...at, path: docPath('packages', key, 'version') }, 'no version');
+      if (!version) throw lockError(atJson({ ...at, path: docPath('packages', key, 'version') }, text, ['packages', key, 'version']), 'no version');
     }
     const entry: LockEntry = { ecosystem: 'npm', name: local, normalizedName: local, version, kind, from: [at] };
     if (realName && realName !== local && (kind === 'registry' || kind === 'alias')) {
@@ -139,28 +139,42 @@ const MAX_TREE_DEPTH = 300;
  * concatenation, not a copy of every segment and a docPath rebuilt per level,
  * which made a tree thousands deep quadratic.
  */
-function fromTree(doc: Record<string, unknown>, file: string): LockEntry[] {
+function fromTree(doc: Record<string, unknown>, file: string, text: string): LockEntry[] {
   const out: LockEntry[] = [];
-  const stack: { deps: unknown; path: string; depth: number }[] = [{ deps: doc.dependencies ?? {}, path: 'dependencies', depth: 1 }];
+  // where each level is, as a chain to its parent: an error's line is looked up from it (atJson), only then
+  interface Level {
+    deps: unknown;
+    path: string;
+    depth: number;
+    up?: Level;
+    name?: string;
+  }
+  const segments = (level: Level | undefined, ...more: string[]): string[] => {
+    const segs: string[] = [...more];
+    for (let l = level; l; l = l.up) segs.unshift(...(l.up ? [l.name!, 'dependencies'] : ['dependencies']));
+    return segs;
+  };
+  const stack: Level[] = [{ deps: doc.dependencies ?? {}, path: 'dependencies', depth: 1 }];
   while (stack.length) {
-    const { deps, path, depth } = stack.pop()!;
-    if (!isRecord(deps)) throw lockError({ file, path }, 'not an object');
+    const level = stack.pop()!;
+    const { deps, path, depth } = level;
+    if (!isRecord(deps)) throw lockError(atJson({ file, path }, text, segments(level)), 'not an object');
     if (depth > MAX_TREE_DEPTH) {
-      throw lockError({ file, path: `${path.slice(0, 200)}…` }, `"dependencies" nested more than ${MAX_TREE_DEPTH} deep: deeper than npm can install`, { hint: 'regenerate the lockfile with npm (npm 7+ writes lockfileVersion 2 or 3), or leave it out of the job' });
+      throw lockError(atJson({ file, path: `${path.slice(0, 200)}…` }, text, segments(level)), `"dependencies" nested more than ${MAX_TREE_DEPTH} deep: deeper than npm can install`, { hint: 'regenerate the lockfile with npm (npm 7+ writes lockfileVersion 2 or 3), or leave it out of the job' });
     }
     const names = Object.keys(deps);
     // Pushed in reverse so entries come out in the file's order.
-    const children: { deps: unknown; path: string; depth: number }[] = [];
+    const children: Level[] = [];
     for (const name of names) {
       const meta = deps[name];
       const here = docPathAppend(path, name);
       const at: LockOrigin = { file, path: here };
-      if (!isRecord(meta)) throw lockError(at, 'not an object');
+      if (!isRecord(meta)) throw lockError(atJson(at, text, segments(level, name)), 'not an object');
       const spec = str(meta.version);
-      if (!spec) throw lockError({ file, path: `${here}.version` }, 'no version');
+      if (!spec) throw lockError(atJson({ file, path: `${here}.version` }, text, segments(level, name, 'version')), 'no version');
       const entry = v1Entry(name, spec, meta, at);
       out.push(entry);
-      if (meta.dependencies !== undefined) children.push({ deps: meta.dependencies, path: `${here}.dependencies`, depth: depth + 1 });
+      if (meta.dependencies !== undefined) children.push({ deps: meta.dependencies, path: `${here}.dependencies`, depth: depth + 1, up: level, name });
     }
     for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
   }

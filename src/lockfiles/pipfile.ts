@@ -5,7 +5,7 @@
  * markers, extras, index }`, or `{ git, ref }`, `{ path | file, editable }` for
  * what is not on an index.
  */
-import { isRecord, lockError, parseJson, pep503, str } from './read.js';
+import { atJson, isRecord, lockError, parseJson, pep503, str } from './read.js';
 import type { EntryKind, LockEntry, LockOrigin, ParseOutput } from './types.js';
 
 /** The line of each `"<category>": { "<name>": {` (pipenv writes 4-space indented JSON). */
@@ -34,10 +34,10 @@ export function parsePipfileLock(text: string, file: string): ParseOutput {
   const indexUrl = (name: string | undefined) => str((name === undefined ? sources[0] : sources.find((x) => str(x.name) === name))?.url);
   for (const [category, section] of Object.entries(doc)) {
     if (category === '_meta') continue;
-    if (!isRecord(section)) throw lockError({ file, path: category }, 'not an object');
+    if (!isRecord(section)) throw lockError(atJson({ file, path: category }, text, [category]), 'not an object');
     for (const [name, meta] of Object.entries(section)) {
       const at: LockOrigin = { file, line: lines.get(`${category}\0${name}`), path: `${category}[${JSON.stringify(name)}]` };
-      if (!isRecord(meta)) throw lockError(at, 'not an object');
+      if (!isRecord(meta)) throw lockError(atJson(at, text, [category, name]), 'not an object');
       let kind: EntryKind = 'registry';
       let version = '';
       let resolved: string | undefined;
@@ -51,7 +51,7 @@ export function parsePipfileLock(text: string, file: string): ParseOutput {
         kind = /^https?:/i.test(resolved ?? '') ? 'url' : meta.editable === true ? 'link' : 'file';
       } else {
         const m = pinned ? /^===?(\S+)$/.exec(pinned) : null;
-        if (!m?.[1]) throw lockError({ ...at, path: `${at.path}.version` }, `not pinned: ${JSON.stringify(pinned ?? null)}`);
+        if (!m?.[1]) throw lockError(atJson({ ...at, line: undefined, path: `${at.path}.version` }, text, [category, name, 'version']), `not pinned: ${JSON.stringify(pinned ?? null)}`);
         version = m[1];
         resolved = indexUrl(str(meta.index));
       }

@@ -148,6 +148,85 @@ export function parseJson(text: string, file: string): unknown {
   }
 }
 
+/**
+ * The 1-based line of the value at `path` (object keys, array indexes) in `text`,
+ * JSON that JSON.parse already took; undefined when nothing is there. For errors
+ * about a document that parses but is not the lockfile it claims: they name the
+ * line whatever the file's indentation, not only the path. A key given twice is
+ * found where JSON.parse took it from (the last one).
+ */
+export function jsonLine(text: string, path: readonly (string | number)[]): number | undefined {
+  let i = 0;
+  const ws = () => {
+    while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
+  };
+  const skipString = () => {
+    for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
+    i++;
+  };
+  const skipValue = () => {
+    ws();
+    if (text[i] === '"') return skipString();
+    if (text[i] !== '{' && text[i] !== '[') {
+      while (i < text.length && !',}] \t\n\r'.includes(text[i]!)) i++;
+      return;
+    }
+    let depth = 0;
+    do {
+      const c = text[i];
+      if (c === '"') skipString();
+      else {
+        if (c === '{' || c === '[') depth++;
+        else if (c === '}' || c === ']') depth--;
+        i++;
+      }
+    } while (depth > 0 && i < text.length);
+  };
+  ws();
+  for (const segment of path) {
+    if (typeof segment === 'string' && text[i] === '{') {
+      let found: number | undefined;
+      i++;
+      for (ws(); i < text.length && text[i] !== '}'; ws()) {
+        const start = i;
+        skipString();
+        const key = JSON.parse(text.slice(start, i)) as string;
+        ws();
+        i++; // the colon
+        ws();
+        if (key === segment) found = i;
+        skipValue();
+        ws();
+        if (text[i] === ',') i++;
+      }
+      if (found === undefined) return undefined;
+      i = found;
+    } else if (typeof segment === 'number' && text[i] === '[') {
+      i++;
+      ws();
+      for (let n = 0; n < segment; n++) {
+        if (text[i] === ']') return undefined;
+        skipValue();
+        ws();
+        if (text[i] === ',') i++;
+        ws();
+      }
+      if (text[i] === ']') return undefined;
+    } else return undefined;
+  }
+  return lineAt(text, i);
+}
+
+/** `at` with the line of `path` in JSON `text` (or of the nearest enclosing value that is there, for what is missing). */
+export function atJson(at: LockOrigin, text: string, path: readonly (string | number)[]): LockOrigin {
+  if (at.line) return at;
+  for (let n = path.length; n >= 0; n--) {
+    const line = jsonLine(text, path.slice(0, n));
+    if (line !== undefined) return { ...at, line };
+  }
+  return at;
+}
+
 class JsonStop {
   constructor(readonly offset: number) {}
 }
