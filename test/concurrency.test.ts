@@ -11,7 +11,7 @@
  * rewrite-lockfiles --write against a lock held in-process (harden-shared-domain.test.ts,
  * rewrite-formats.test.ts), the lock itself across processes (unit/lock.test.ts).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
@@ -181,6 +181,29 @@ describe('two copies of one job at once', () => {
       expect(fresh.code, fresh.stderr).toBe(0);
       withState(stray, (s) => expect(s.counts()).toEqual({ 'present-identical': versions.length }));
       expectPublishedOnceEach(te, versions);
+    } finally {
+      await te.stop();
+    }
+  });
+
+  it('the record of where the job ran outlives a reboot: the runtime folder that held the locks emptied, a run from a folder without state is still refused', async () => {
+    const te = await startTestEnv();
+    try {
+      const { job } = await seed(te, 1);
+      // no CAM_LOCK_DIR: the locks in $XDG_RUNTIME_DIR (a reboot or a logout empties it), the record in $XDG_STATE_HOME
+      const env = { CAM_LOCK_DIR: '', XDG_RUNTIME_DIR: join(te.dir, 'run-user'), XDG_STATE_HOME: join(te.dir, 'xdg-state') };
+      mkdirSync(env.XDG_RUNTIME_DIR);
+      expect((await te.cli(['run', job, '--json'], env)).code).toBe(0);
+      expect(readdirSync(join(env.XDG_STATE_HOME, 'codeartifact-migrate')).filter((f) => f.endsWith('.statedir'))).toHaveLength(1);
+      rmSync(env.XDG_RUNTIME_DIR, { recursive: true });
+      mkdirSync(env.XDG_RUNTIME_DIR);
+      const stray = join(te.dir, 'after-reboot', 'state');
+      const r = await te.cli(['--state-dir', stray, 'run', job, '--json'], env);
+      expect(r.code, r.stderr).toBe(2);
+      expect((JSON.parse(r.stdout) as { error: { code: string; message: string } }).error).toMatchObject({ code: 'ESTATE', message: expect.stringContaining(`from the state directory ${te.stateDir}`) });
+      expect(existsSync(join(te.dir, 'after-reboot'))).toBe(false);
+      // the folder it ran from goes on after the reboot as before
+      expect((await te.cli(['run', job, '--json'], env)).code).toBe(0);
     } finally {
       await te.stop();
     }

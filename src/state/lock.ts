@@ -13,15 +13,17 @@
  * target for every state directory of this user on this machine (in
  * CAM_LOCK_DIR, else $XDG_RUNTIME_DIR or the temp folder): the same job run
  * with another --state-dir would publish every version a second time.
- * Beside the per-target lock, `<job>-<key>-<repositories>.statedir` records the state
- * directory the job last ran from: a later run from another folder that holds
- * no state yet (another working directory, a mistyped --state-dir) is refused,
- * naming the folder that holds the migration, instead of starting it again.
+ * `<job>-<key>-<repositories>.statedir` records the state directory the job last
+ * ran from: a later run from another folder that holds no state yet (another
+ * working directory, a mistyped --state-dir) is refused, naming the folder that
+ * holds the migration, instead of starting it again. The record outlives a
+ * reboot (a migration takes days): it is kept in $XDG_STATE_HOME, not beside
+ * the locks, whose folder a reboot or a logout empties (CAM_LOCK_DIR holds both).
  * Another user or machine running the job is not detected: see the README.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { homedir, hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { localError, MigrateError, toError } from '../errors.js';
@@ -74,9 +76,10 @@ export function acquireJobLock(stateDir: string, job: LockedJob, env: NodeJS.Pro
   createStateDir(stateDir);
   const releaseState = acquireLock(join(stateDir, job.name));
   try {
-    const dir = lockDir(env);
-    const releaseTarget = acquireLock(join(dir, targetLockName(job, env)), { stateDir: here });
+    const releaseTarget = acquireLock(join(lockDir(env), targetLockName(job, env)), { stateDir: here });
     try {
+      const dir = recordDirPath(env);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
       const record = stateRecordPath(dir, job, env);
       writeFileSync(`${record}.${process.pid}`, JSON.stringify({ stateDir: here, at: new Date().toISOString() }));
       renameSync(`${record}.${process.pid}`, record);
@@ -122,7 +125,7 @@ function stateRecordPath(dir: string, job: LockedJob, env: NodeJS.ProcessEnv): s
  */
 export function lastStateDir(job: LockedJob, env: NodeJS.ProcessEnv = process.env): string | undefined {
   try {
-    const dir = lockDirPath(env);
+    const dir = recordDirPath(env);
     const st = lstatSync(dir);
     const uid = process.getuid?.();
     if (!st.isDirectory() || (!env.CAM_LOCK_DIR && uid !== undefined && st.uid !== uid)) return undefined;
@@ -161,6 +164,11 @@ export function existingState(job: LockedJob, stateDir: string, hint: string, en
 /** Where the per-target locks live (see lockDir), without making it. */
 function lockDirPath(env: NodeJS.ProcessEnv): string {
   return env.CAM_LOCK_DIR || join(env.XDG_RUNTIME_DIR || tmpdir(), `codeartifact-migrate-${process.getuid?.() ?? 'user'}`);
+}
+
+/** Where the state directory records live (see stateRecordPath): CAM_LOCK_DIR, else $XDG_STATE_HOME (~/.local/state)/codeartifact-migrate. */
+function recordDirPath(env: NodeJS.ProcessEnv): string {
+  return env.CAM_LOCK_DIR || join(env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state'), 'codeartifact-migrate');
 }
 
 /**
