@@ -2,7 +2,15 @@
  * Prints one plain closing line, `tests: N passed, N failed, N skipped`, after
  * vitest's own summary, so CI logs state the count in a runner-neutral form.
  */
-import type { Reporter, TestModule } from 'vitest/node';
+import type { Reporter, TestCase, TestModule } from 'vitest/node';
+
+/** A test that did not run because a hook of its suite or file failed (a beforeAll that threw): a failure, not a skip. */
+function hookFailed(t: TestCase): boolean {
+  for (let p: TestCase['parent'] | undefined = t.parent; p; p = p.type === 'suite' ? p.parent : undefined) {
+    if (p.errors().length > 0) return true;
+  }
+  return false;
+}
 
 export default class ClosingLineReporter implements Reporter {
   onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
@@ -11,7 +19,7 @@ export default class ClosingLineReporter implements Reporter {
       for (const t of m.children.allTests()) {
         const state = t.result().state;
         if (state === 'passed') count.passed++;
-        else if (state === 'failed') count.failed++;
+        else if (state === 'failed' || hookFailed(t)) count.failed++;
         else count.skipped++;
       }
       // a file that failed to load has no tests but must count as a failure
