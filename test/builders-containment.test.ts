@@ -8,11 +8,12 @@
  * explicitly, for the results that must not depend on the containment.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { containment, runProcess, type RunOptions } from '../src/builders/process.js';
+import { createServer } from 'node:net';
+import { containment, credentialsHidden, hiddenPaths, hideFromBuilds, runProcess, type RunOptions } from '../src/builders/process.js';
 import { alive, goneSoon } from './support/child.js';
 
 const ENV = { PATH: '/usr/local/bin:/usr/bin:/bin' };
@@ -142,9 +143,99 @@ describe('with only a process group (the fallback)', () => {
   });
 });
 
+describe.each([
+  ['as root', {}],
+  ['as a user who is not root gets it (nested user namespace)', { containment: 'user-namespace' }],
+] as const)("the account's credential files, covered from the build %s", (_name, contain) => {
+  const SECRET = 'cam-planted-secret-7c1e';
+  let home: string;
+  let elsewhere: string;
+  let agent: ReturnType<typeof createServer>;
+  const saved: Record<string, string | undefined> = {};
+  const VARS = ['HOME', 'AWS_SHARED_CREDENTIALS_FILE', 'SSH_AUTH_SOCK', 'KUBECONFIG'] as const;
+
+  beforeAll(async () => {
+    home = await mkdtemp(join(tmpdir(), 'cam-home-'));
+    elsewhere = await mkdtemp(join(tmpdir(), 'cam-creds-'));
+    for (const [path, body] of Object.entries({
+      '.aws/credentials': `[default]\naws_secret_access_key = ${SECRET}\n`,
+      '.ssh/id_ed25519': `-----BEGIN OPENSSH PRIVATE KEY-----\n${SECRET}\n`,
+      '.npmrc': `//registry.example/:_authToken=${SECRET}\n`,
+      '.config/gh/hosts.yml': `github.com:\n  oauth_token: ${SECRET}\n`,
+      '.git-credentials': `https://x:${SECRET}@git.example\n`,
+    })) {
+      await mkdir(dirname(join(home, path)), { recursive: true });
+      await writeFile(join(home, path), body);
+    }
+    await writeFile(join(elsewhere, 'aws-credentials'), SECRET);
+    await writeFile(join(elsewhere, 'unrelated.txt'), 'visible-control\n');
+    await writeFile(join(elsewhere, 'deploy-key'), SECRET);
+    agent = createServer((c) => c.end(SECRET));
+    await new Promise<void>((r) => agent.listen(join(elsewhere, 'agent.sock'), r));
+    for (const v of VARS) saved[v] = process.env[v];
+    process.env.HOME = home;
+    process.env.AWS_SHARED_CREDENTIALS_FILE = join(elsewhere, 'aws-credentials');
+    process.env.SSH_AUTH_SOCK = join(elsewhere, 'agent.sock');
+    // inside a covered folder: covered with it, not on its own (which would fail)
+    process.env.KUBECONFIG = join(home, '.config', 'gh', 'hosts.yml');
+    hideFromBuilds(join(elsewhere, 'deploy-key'));
+  });
+  afterAll(async () => {
+    for (const v of VARS) if (saved[v] === undefined) delete process.env[v];
+    else process.env[v] = saved[v];
+    await new Promise((r) => agent.close(r));
+    await rm(home, { recursive: true, force: true });
+    await rm(elsewhere, { recursive: true, force: true });
+  });
+
+  it('is what this machine gives (mount namespaces work here and in CI)', () => {
+    expect(credentialsHidden()).toBe(true);
+  });
+
+  it('reads none of them (files, folders, the ssh agent, a source key), works in its own folder, and leaves them as they were', async () => {
+    const work = join(home, 'migration', 'work');
+    await mkdir(work, { recursive: true });
+    const read = [
+      ...['.aws/credentials', '.ssh/id_ed25519', '.npmrc', '.config/gh/hosts.yml', '.git-credentials'].map((f) => join(home, f)),
+      join(elsewhere, 'aws-credentials'),
+      join(elsewhere, 'deploy-key'),
+      // a control: what no variable names stays readable (the cats above did run)
+      join(elsewhere, 'unrelated.txt'),
+    ];
+    // a hostile setup.py would do this: read every file it knows, ask the agent, list the folders
+    const script = [
+      ...read.map((f) => `cat '${f}' 2>/dev/null`),
+      `node -e 'require("net").connect(process.argv[1]).on("data", (d) => process.stdout.write(d)).on("error", () => {})' '${join(elsewhere, 'agent.sock')}'`,
+      `ls -A '${home}/.aws' '${home}/.ssh' '${home}/.config'`,
+      'echo built > out.txt && cat out.txt',
+    ].join('; ');
+    const res = await runProcess({ argv: ['sh', '-c', script], cwd: work, env: { PATH: `${dirname(process.execPath)}:/usr/bin:/bin` }, timeoutMs: 60_000, ...contain });
+    expect(res.exitCode, res.output).toBe(0);
+    expect(res.output).not.toContain(SECRET);
+    expect(res.output).toContain('visible-control');
+    expect(res.output).toContain('built');
+    // outside the build, everything as it was, and nothing of the covers left mounted
+    expect(await readFile(join(home, '.npmrc'), 'utf8')).toContain(SECRET);
+    expect(await readFile(join(elsewhere, 'deploy-key'), 'utf8')).toBe(SECRET);
+    expect(await readFile(join(work, 'out.txt'), 'utf8')).toBe('built\n');
+    expect(await readFile('/proc/self/mounts', 'utf8')).not.toContain('cam-hidden');
+  });
+
+  it('never covers the folder the build works in: a home, a cwd or a TMPDIR inside ~/.config keeps ~/.config visible, the rest covered', () => {
+    const inConfig = join(home, '.config', 'cam', 'work');
+    const paths = hiddenPaths({ cwd: inConfig, env: {} }).map((h) => h.path);
+    expect(paths).not.toContain(join(home, '.config'));
+    expect(paths).toEqual(expect.arrayContaining([join(home, '.aws'), join(home, '.npmrc'), join(elsewhere, 'deploy-key')]));
+    expect(hiddenPaths({ cwd: tmp, env: { HOME: join(home, '.ssh') } }).map((h) => h.path)).not.toContain(join(home, '.ssh'));
+    // one folder covers what it holds: KUBECONFIG inside ~/.config is not covered on its own
+    expect(hiddenPaths({ cwd: tmp, env: {} }).filter((h) => h.path.startsWith(join(home, '.config')))).toEqual([{ path: join(home, '.config'), dir: true }]);
+  });
+});
+
 // The result means the same whichever containment ran the command.
 describe.each([
   ['pid-namespace', {}],
+  ['a nested user namespace', { containment: 'user-namespace' }],
   ['process-group', { containment: 'process-group' }],
 ] as const)('results, contained by %s', (_name, contain) => {
   it('exit 3: exitCode 3, stdout and stderr both in the output', async () => {

@@ -388,6 +388,38 @@ describe('building real projects with Debian tools', () => {
     }
   });
 
+  it("a setup.py reads none of the account's credential files (~/.aws, ~/.npmrc, a source's key): what it could read would be in the wheel", async () => {
+    const SECRET = 'cam-planted-setup-py-secret';
+    const home = await mkdtemp(join(tmpdir(), 'cam-op-home-'));
+    await mkdir(join(home, '.aws'));
+    await writeFile(join(home, '.aws', 'credentials'), `[default]\naws_secret_access_key = ${SECRET}\n`);
+    await writeFile(join(home, '.npmrc'), `//npm.example/:_authToken=${SECRET}\n`);
+    const files = [join(home, '.aws', 'credentials'), join(home, '.npmrc')];
+    // the module it builds holds whatever it could read
+    const r = await repo(
+      {
+        'setup.py': `from setuptools import setup\nfound = []\nfor f in ${JSON.stringify(files)}:\n    try:\n        found.append(open(f).read())\n    except OSError as e:\n        found.append(repr(e))\nopen("loot.py", "w").write("FOUND = " + repr(found) + "\\n")\nsetup(name="loot", version="1.0", py_modules=["loot"])\n`,
+      },
+      'v1.0',
+    );
+    const before = process.env.HOME;
+    process.env.HOME = home;
+    let out: PythonBuildResult;
+    try {
+      out = await build(r, 'v1.0', { name: 'loot' });
+    } finally {
+      process.env.HOME = before;
+    }
+    const wheel = out.files.find((f) => f.filename.endsWith('.whl'))!;
+    const loot = await run('/usr/bin/python3', ['-c', 'import sys, zipfile\nprint(zipfile.ZipFile(sys.argv[1]).read("loot.py").decode())', wheel.path]);
+    // it ran, and read nothing: a folder covered by an empty one, a file by /dev/null
+    expect(loot.stdout).toMatch(/^FOUND = \[/);
+    expect(loot.stdout).not.toContain(SECRET);
+    expect(loot.stdout).toContain('No such file or directory');
+    expect(await readFile(join(home, '.npmrc'), 'utf8')).toContain(SECRET);
+    await rm(home, { recursive: true, force: true });
+  });
+
   it('runs the build in a clean environment with SOURCE_DATE_EPOCH = the commit time', async () => {
     const dump = join(tmp, `env-${++n}.json`);
     const r = await repo(

@@ -14,8 +14,9 @@
  * https://man7.org/linux/man-pages/man2/setsid.2.html  https://nodejs.org/api/child_process.html#optionsdetached
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants as fsConstants } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { accessSync, constants as fsConstants, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { delimiter, isAbsolute, join, resolve as resolvePath, sep } from 'node:path';
 
 export interface RunOptions {
   /** The command and its arguments; argv[0] is looked up in `env.PATH` when it has no slash. */
@@ -29,8 +30,11 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** How much of the output's tail to keep (bytes); 64 KiB unless told. */
   maxOutputBytes?: number;
-  /** 'process-group': contain the command only so, even where a PID namespace is available (the fallback, for tests). */
-  containment?: 'process-group';
+  /**
+   * 'process-group': contain the command only so, even where a PID namespace is available (the fallback, for tests);
+   * 'user-namespace': as a user who is not root gets it (the nested user namespace), for tests run as root.
+   */
+  containment?: 'process-group' | 'user-namespace';
 }
 
 export interface RunResult {
@@ -79,21 +83,41 @@ class Tail {
  *  - 'process-group': only the process group is killed (no usable `unshare`:
  *    not Linux, util-linux too old, or namespaces not allowed here); a process
  *    that called setsid() escapes and can outlive the build and the tool.
- * Only the PID namespace is new: network, mounts and users are shared (npm's
- * prepare installs need the network; npm behaves otherwise as root, so a user
- * that is not root gets a user namespace mapped to its own uid, never to root).
- * https://man7.org/linux/man-pages/man7/pid_namespaces.7.html  https://man7.org/linux/man-pages/man1/unshare.1.html
+ * With the PID namespace comes a mount namespace where that is allowed: in it
+ * the operator's credential files (~/.aws, ~/.ssh, ~/.npmrc, the files AWS_*_FILE
+ * and the like name, the ssh agent's socket, a source's key file: see
+ * `hiddenPaths`) are covered, so a tag's setup.py or prepare script cannot read
+ * them; the covers exist only in that namespace and vanish with it. The network
+ * and the users are shared (npm's prepare installs need the network; npm
+ * behaves otherwise as root, so a user that is not root runs its builds as its
+ * own uid, never as root: the covers are made as the root of a user namespace,
+ * and the command runs in a nested one mapped back to the user's uid).
+ * https://man7.org/linux/man-pages/man7/pid_namespaces.7.html  https://man7.org/linux/man-pages/man7/mount_namespaces.7.html
+ * https://man7.org/linux/man-pages/man1/unshare.1.html
  */
 export type Containment = 'pid-namespace' | 'process-group';
 
+const PID_NS = ['--pid', '--fork', '--kill-child'] as const;
+const MOUNT_NS = ['--mount', '--propagation', 'private'] as const;
+
+/** One way to start the init in namespaces; `hides`: it covers the credential files; `nested`: the command runs in a user namespace mapped back to our uid. */
+interface Variant {
+  readonly flags: readonly string[];
+  readonly hides: boolean;
+  readonly nested: boolean;
+}
+
 /**
- * The flags tried, in order: root (or CAP_SYS_ADMIN) needs only the PID
- * namespace; anyone else may get one inside a user namespace of their own.
+ * The variants tried, in order: root (or CAP_SYS_ADMIN) needs no user namespace;
+ * anyone else may get the namespaces inside one of their own. Where mounts are
+ * not allowed, the PID namespace alone.
  */
-const UNSHARE_FLAGS = [
-  ['--pid', '--fork', '--kill-child'],
-  ['--user', '--map-current-user', '--pid', '--fork', '--kill-child'],
-] as const;
+const VARIANTS: readonly Variant[] = [
+  { flags: [...PID_NS, ...MOUNT_NS], hides: true, nested: false },
+  { flags: ['--user', '--map-root-user', ...PID_NS, ...MOUNT_NS], hides: true, nested: true },
+  { flags: PID_NS, hides: false, nested: false },
+  { flags: ['--user', '--map-current-user', ...PID_NS], hides: false, nested: false },
+];
 /** The probe starts two small processes; generous, since a loaded machine is slow to start node. */
 const PROBE_TIMEOUT_MS = 10_000;
 
@@ -119,14 +143,38 @@ const PROBE_TIMEOUT_MS = 10_000;
  * exits, which takes the whole namespace with it.
  */
 const INIT = `
-const { spawn } = require('node:child_process');
-const { writeSync } = require('node:fs');
+const { spawn, spawnSync } = require('node:child_process');
+const { accessSync, constants, writeSync } = require('node:fs');
 const { signals } = require('node:os').constants;
 const report = (status, code) => { writeSync(1, JSON.stringify(status)); process.exit(code); };
 const failed = (e) => report({ error: { message: e.message, code: e.code, errno: e.errno, syscall: e.syscall, path: e.path } }, 127);
+const lookUp = (name, path) => {
+  if (name.includes('/')) return name;
+  for (const dir of (path || '').split(':')) {
+    if (!dir) continue;
+    try {
+      accessSync(dir + '/' + name, constants.X_OK);
+      return dir + '/' + name;
+    } catch {}
+  }
+  return undefined;
+};
 const start = (job) => {
+  // the credential files covered, in this mount namespace only: a directory by an empty tmpfs, a file (or socket) by /dev/null
+  for (const { path, dir } of job.hide || []) {
+    const args = dir ? ['-t', 'tmpfs', '-o', 'size=16k,mode=0700', 'cam-hidden', path] : ['--bind', '/dev/null', path];
+    const r = spawnSync(job.mount, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+    if (r.status !== 0) failed(Object.assign(new Error('cannot hide ' + path + ' from the build: ' + String(r.stderr || (r.error && r.error.message) || r.status).trim()), { code: 'EHIDE' }));
+  }
+  let argv = job.argv;
+  if (job.nested) {
+    // a user namespace of its own, mapped back to the user's uid: argv[0] is looked up here, so a missing program is ENOENT as spawn gives it
+    const found = lookUp(argv[0], job.env.PATH);
+    if (!found) failed(Object.assign(new Error('spawn ' + argv[0] + ' ENOENT'), { code: 'ENOENT', errno: -2, syscall: 'spawn ' + argv[0], path: argv[0] }));
+    argv = [...job.nested, found, ...argv.slice(1)];
+  }
   try {
-    spawn(job.argv[0], job.argv.slice(1), { env: job.env, stdio: ['ignore', 2, 2] })
+    spawn(argv[0], argv.slice(1), { env: job.env, stdio: ['ignore', 2, 2] })
       .on('error', failed)
       .on('exit', (code, signal) => report({ code, signal }, code ?? 128 + signals[signal]));
   } catch (e) {
@@ -168,45 +216,91 @@ function parseStatus(data: Buffer): InitStatus | undefined {
 
 /**
  * How this machine contains builds; probed the first time it is asked (it runs
- * `unshare … node -e INIT` once, synchronously, with `node --version` as the
- * command), then kept for the life of the process.
+ * `unshare … node -e INIT` once per variant until one works, synchronously, with
+ * a small node check as the command), then kept for the life of the process.
  */
 export function containment(): Containment {
-  return namespacePrefix() === null ? 'process-group' : 'pid-namespace';
+  return chosen() === null ? 'process-group' : 'pid-namespace';
 }
 
-let probed: { prefix: readonly string[] | null } | undefined;
-/** The argv that starts a command in a PID namespace (unshare, its flags, the init), or null: none here. */
-function namespacePrefix(): readonly string[] | null {
-  probed ??= { prefix: probe() };
-  return probed.prefix;
+/** Whether builds run with the operator's credential files covered (a mount namespace: see `hiddenPaths`). */
+export function credentialsHidden(): boolean {
+  return chosen()?.variant.hides ?? false;
 }
 
-function probe(): readonly string[] | null {
-  const unshare = findUnshare();
+interface Chosen {
+  variant: Variant;
+  /** unshare, its flags, the init. */
+  prefix: readonly string[];
+  mount?: string;
+}
+
+let probed: { chosen: Chosen | null } | undefined;
+/** The variant this machine allows, or null: none here. */
+function chosen(): Chosen | null {
+  probed ??= { chosen: probe(VARIANTS) };
+  return probed.chosen;
+}
+
+/** The nested variant alone (RunOptions.containment 'user-namespace'): what a user who is not root gets. */
+let probedNested: { chosen: Chosen | null } | undefined;
+function chosenNested(): Chosen | null {
+  probedNested ??= { chosen: probe(VARIANTS.filter((v) => v.nested)) };
+  return probedNested.chosen;
+}
+
+function probe(variants: readonly Variant[]): Chosen | null {
+  const unshare = findTool('unshare');
   if (unshare === undefined) return null;
-  for (const flags of UNSHARE_FLAGS) {
-    const prefix = [unshare, ...flags, '--', process.execPath, '-e', INIT];
-    const r = spawnSync(unshare, prefix.slice(1), {
-      input: JSON.stringify({ argv: [process.execPath, '--version'], env: {} }),
-      env: {},
-      stdio: ['pipe', 'pipe', 'ignore'],
-      timeout: PROBE_TIMEOUT_MS,
-      killSignal: 'SIGKILL',
-    });
-    if (r.status === 0 && parseStatus(r.stdout)?.code === 0) return prefix;
+  const mount = findTool('mount');
+  // what a variant that hides must show: a folder and a file covered (no temp folder to try it in: no such variant)
+  let dir: string | undefined;
+  try {
+    dir = mkdtempSync(join(tmpdir(), 'cam-probe-'));
+    mkdirSync(join(dir, 'd'));
+    writeFileSync(join(dir, 'd', 'x'), 'x');
+    writeFileSync(join(dir, 'f'), 'x');
+  } catch {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
   }
-  return null;
+  try {
+    const check = (d: string) => `const fs = require('node:fs'); process.exit(fs.readdirSync(${JSON.stringify(join(d, 'd'))}).length === 0 && fs.readFileSync(${JSON.stringify(join(d, 'f'))}, 'utf8') === '' ? 0 : 3)`;
+    for (const variant of variants) {
+      if (variant.hides && (mount === undefined || dir === undefined)) continue;
+      const prefix = [unshare, ...variant.flags, '--', process.execPath, '-e', INIT];
+      const job = variant.hides && dir
+        ? { argv: [process.execPath, '-e', check(dir)], env: {}, mount, hide: [{ path: join(dir, 'd'), dir: true }, { path: join(dir, 'f'), dir: false }], ...nestedOf(variant, unshare) }
+        : { argv: [process.execPath, '--version'], env: {} };
+      const r = spawnSync(unshare, prefix.slice(1), {
+        input: JSON.stringify(job),
+        env: {},
+        stdio: ['pipe', 'pipe', 'ignore'],
+        timeout: PROBE_TIMEOUT_MS,
+        killSignal: 'SIGKILL',
+      });
+      if (r.status === 0 && parseStatus(r.stdout)?.code === 0) return { variant, prefix, ...(mount ? { mount } : {}) };
+    }
+    return null;
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** For a nested variant: the unshare that starts the command in a user namespace mapped back to our uid and gid. */
+function nestedOf(variant: Variant, unshare: string): { nested?: string[] } {
+  if (!variant.nested) return {};
+  return { nested: [unshare, '--user', `--map-user=${process.getuid?.() ?? 0}`, `--map-group=${process.getgid?.() ?? 0}`, '--'] };
 }
 
 /**
- * unshare's absolute path, from our own PATH or the usual places: the command's
- * `env.PATH` is for the command (the init looks argv[0] up in it), not for us.
+ * A tool's absolute path (unshare, mount), from our own PATH or the usual places: the
+ * command's `env.PATH` is for the command (the init looks argv[0] up in it), not for us.
  */
-function findUnshare(): string | undefined {
+function findTool(name: string): string | undefined {
   for (const dir of [...(process.env.PATH ?? '').split(delimiter), '/usr/bin', '/bin', '/usr/sbin', '/sbin']) {
     if (!dir.startsWith('/')) continue; // a relative entry would depend on the cwd
-    const path = join(dir, 'unshare');
+    const path = join(dir, name);
     try {
       accessSync(path, fsConstants.X_OK);
       return path;
@@ -215,6 +309,59 @@ function findUnshare(): string | undefined {
     }
   }
   return undefined;
+}
+
+/** In the user's home: the folders and files where credentials live (cloud CLIs, ssh, gpg, registries, git, shells' histories). */
+const HOME_FOLDERS = ['.aws', '.ssh', '.gnupg', '.docker', '.kube', '.azure', '.config', '.password-store', '.local/share/keyrings'];
+const HOME_FILES = ['.npmrc', '.yarnrc', '.yarnrc.yml', '.pypirc', '.netrc', '.git-credentials', '.gitconfig', '.pgpass', '.boto', '.s3cfg', '.vault-token', '.terraformrc', '.dockercfg', '.bash_history', '.zsh_history', '.python_history', '.node_repl_history'];
+/** Variables that name a credential file (or the ssh agent's socket) elsewhere. */
+const PATH_VARIABLES = ['AWS_SHARED_CREDENTIALS_FILE', 'AWS_CONFIG_FILE', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'NPM_CONFIG_USERCONFIG', 'npm_config_userconfig', 'PIP_CONFIG_FILE', 'NETRC', 'GIT_CONFIG_GLOBAL', 'GOOGLE_APPLICATION_CREDENTIALS', 'KUBECONFIG', 'DOCKER_CONFIG', 'SSH_AUTH_SOCK'];
+const alsoHidden = new Set<string>();
+
+/** One more path to cover in every build from now on (a source's ssh key file). */
+export function hideFromBuilds(path: string): void {
+  alsoHidden.add(resolvePath(path));
+}
+
+/**
+ * What a build must not read, as it is now: the credential places of our HOME (and
+ * the account's home, when HOME says otherwise), the files the variables name, and
+ * what `hideFromBuilds` added; each that exists, once, and never one that holds what
+ * the build works in (its cwd, HOME or TMPDIR) or that a covered folder already holds.
+ */
+export function hiddenPaths(work: { cwd: string; env: Readonly<Record<string, string>> }): { path: string; dir: boolean }[] {
+  const homes = new Set([process.env.HOME, homedir()].filter((h): h is string => !!h && isAbsolute(h)));
+  const candidates = [
+    ...[...homes].flatMap((h) => [...HOME_FOLDERS, ...HOME_FILES].map((f) => join(h, f))),
+    ...PATH_VARIABLES.flatMap((v) => (process.env[v] ? [process.env[v]] : [])),
+    ...alsoHidden,
+  ];
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return undefined;
+    }
+  };
+  const working = [work.cwd, work.env.HOME, work.env.TMPDIR].flatMap((p) => (p ? [real(p) ?? resolvePath(p)] : []));
+  const within = (child: string, parent: string) => child === parent || child.startsWith(parent.endsWith(sep) ? parent : parent + sep);
+  const out: { path: string; dir: boolean }[] = [];
+  for (const candidate of candidates) {
+    const path = real(candidate);
+    if (path === undefined || path === '/') continue;
+    if (working.some((w) => within(w, path))) continue;
+    let dir: boolean;
+    try {
+      dir = statSync(path).isDirectory();
+    } catch {
+      continue;
+    }
+    if (out.some((o) => within(path, o.path))) continue;
+    // a folder covers what was listed inside it before
+    for (let i = out.length - 1; i >= 0; i--) if (dir && within(out[i]!.path, path)) out.splice(i, 1);
+    out.push({ path, dir });
+  }
+  return out;
 }
 
 /** The error spawn gave the init, as spawn would have given it to us. */
@@ -252,7 +399,9 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
   if (opts.signal?.aborted) {
     return Promise.resolve({ exitCode: null, signal: null, output: '', outputBytes: 0, timedOut: false, aborted: true, durationMs: 0 });
   }
-  const prefix = opts.containment === 'process-group' ? null : namespacePrefix();
+  const how = opts.containment === 'process-group' ? null : opts.containment === 'user-namespace' ? chosenNested() : chosen();
+  if (opts.containment === 'user-namespace' && how === null) return Promise.reject(new Error('runProcess: no nested user namespace here'));
+  const prefix = how?.prefix ?? null;
   const namespaced = prefix !== null;
 
   return new Promise<RunResult>((resolve, reject) => {
@@ -322,7 +471,8 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
       });
       // one line, and the pipe kept open while the command runs: the init ends everything
       // when it closes, which the kernel does when this process dies however it dies
-      child.stdin!.write(`${JSON.stringify({ argv: opts.argv, env: opts.env, holdsStdin: true })}\n`);
+      const covers = how!.variant.hides ? { mount: how!.mount, hide: hiddenPaths(opts), ...nestedOf(how!.variant, prefix[0]!) } : {};
+      child.stdin!.write(`${JSON.stringify({ argv: opts.argv, env: opts.env, holdsStdin: true, ...covers })}\n`);
       child.stdout!.on('data', (c: Buffer) => status.push(c));
     } else {
       child.stdout!.on('data', (c: Buffer) => tail.push(c));

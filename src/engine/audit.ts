@@ -17,7 +17,7 @@ import type { CodeArtifact } from '../targets/codeartifact.js';
 import { callerIdentity, Domain, type RepositoryInfo } from '../targets/domain.js';
 import type { TargetFormat } from '../targets/format.js';
 import { escapeModulePath } from '../builders/go-rules.js';
-import { containment } from '../builders/process.js';
+import { containment, credentialsHidden } from '../builders/process.js';
 import { agentFor } from '../net/agents.js';
 import type { Format } from '../types.js';
 import http from 'node:http';
@@ -48,9 +48,17 @@ export async function preflightAudit(
   // what a hostile or broken tag can leave behind on this machine: python and npm builds run its code
   if (config.sources.some((s) => s.kind === 'git' && s.enabled && s.format !== 'go')) {
     checks.push(
-      containment() === 'pid-namespace'
-        ? { id: 'build-containment', title: 'Builds of git tags contained', status: 'ok', detail: 'each build runs in a PID namespace of its own: whatever it starts (a daemon too) is killed with it' }
-        : {
+      containment() === 'pid-namespace' && credentialsHidden()
+        ? { id: 'build-containment', title: 'Builds of git tags contained', status: 'ok', detail: 'each build runs in a PID and a mount namespace of its own: whatever it starts (a daemon too) is killed with it, and the credential files of this account (~/.aws, ~/.ssh, ~/.npmrc, ~/.config, the ssh agent, the sources\' key files) are covered from it' }
+        : containment() === 'pid-namespace'
+          ? {
+              id: 'build-containment',
+              title: 'Builds of git tags contained',
+              status: 'warn',
+              detail: 'each build runs in a PID namespace of its own (whatever it starts is killed with it), but no mount namespace is allowed here: a tag\'s setup.py or prepare script can read the credential files of this account (~/.aws, ~/.ssh, ~/.npmrc)',
+              fix: 'allow mount namespaces (as root, or with unprivileged user namespaces enabled), or run the tool as a user whose home holds no credentials',
+            }
+          : {
             id: 'build-containment',
             title: 'Builds of git tags contained',
             status: 'warn',

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
+import { hideFromBuilds } from '../builders/process.js';
 import { MigrateError, toError } from '../errors.js';
 import { AS_GO_READS, WITHOUT_OPERATOR_CONFIG } from '../git-local.js';
 import { registerSecret } from '../redact.js';
@@ -74,6 +75,8 @@ export class GitAccess {
           hint: `set ${opts.sshKeyEnv} to the path of the ssh private key (or to the key itself)`,
         });
       }
+      // a tag's build never reads it (builders/process covers it)
+      hideFromBuilds(keyPath);
       ssh.push('-i', keyPath, '-o', 'IdentitiesOnly=yes');
     }
     if (opts.knownHostsFile) ssh.push('-o', `UserKnownHostsFile=${opts.knownHostsFile}`, '-o', 'StrictHostKeyChecking=yes');
