@@ -7,7 +7,7 @@
  * token kept out of every file and message; with no such registry the build
  * is refused, naming the dependency, before npm asks anyone.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -79,6 +79,26 @@ describe("a prepare script's dependencies in an internal scope", () => {
     expect(outbound).toEqual([]);
     // the token was in the environment only: not in npm's output
     expect(out.output).not.toContain(registry.token);
+  });
+
+  it('no script sees the token: a dependency\'s install script and the tag\'s own scripts run, without it in their environment or the .npmrc', async () => {
+    const dump = join(dir, `scripts-saw-${Math.random().toString(36).slice(2)}.log`);
+    // what a hostile script would send away: its whole environment and the .npmrc npm was given
+    const spy = (who: string) => `node -e "const fs = require('fs'); let rc = ''; try { rc = fs.readFileSync(process.env.npm_config_userconfig, 'utf8'); } catch {} fs.appendFileSync(${JSON.stringify(dump).replaceAll('"', '\\"')}, '${who} ' + JSON.stringify(process.env) + rc + '\\n')"`;
+    const manifest = { name: '@acme-gh/leaky-tool', version: '1.0.0', main: 'index.js', license: 'MIT', scripts: { install: spy('dependency-install') } };
+    await publishVersion(registry.url, registry.token, '@acme-gh/leaky-tool', '1.0.0', await makeTarball('@acme-gh/leaky-tool', '1.0.0', { extraFiles: { 'package.json': JSON.stringify(manifest) } }));
+    const at = checkout('@acme-gh/leaky', '@acme-gh/leaky-tool');
+    const own = JSON.parse(readFileSync(join(at, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    own.scripts = { prepare: `node -e "require('@acme-gh/leaky-tool')" && ${spy('prepare')}` };
+    writeFileSync(join(at, 'package.json'), JSON.stringify(own));
+    const source = { url: registry.url, token: registry.token, scopes: ['@acme-gh'], packages: [] };
+    const out = await pack(at, '@acme-gh/leaky', [source]);
+    expect(existsSync(out.path)).toBe(true);
+    const saw = readFileSync(dump, 'utf8');
+    expect(saw).not.toContain(registry.token);
+    expect(saw).not.toContain('_authToken');
+    // both ran (the dependency's install script once, the prepare script once, in the pack)
+    expect(saw.split('\n').filter(Boolean).map((l) => l.slice(0, l.indexOf(' ')))).toEqual(['dependency-install', 'prepare']);
   });
 
   it('a scope of a package a source lists is internal too', async () => {

@@ -14,7 +14,10 @@
  * an internal one (a scope or package one of the job's npm sources serves, or
  * the package's own scope) resolves only from that source's registry, its
  * token passed by environment to an .npmrc in a temporary HOME; with no such
- * registry the build is refused, naming the dependency.
+ * registry the build is refused, naming the dependency. The install runs no
+ * script (`--ignore-scripts`); the tokens are gone from the environment and the
+ * .npmrc before `npm rebuild` runs the install scripts it skipped and `npm pack`
+ * the prepare script, so no code from the tag or a dependency can read them.
  * https://docs.npmjs.com/cli/v11/configuring-npm/npmrc#auth-related-configuration
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -70,8 +73,8 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
     ...(process.env.HTTPS_PROXY ? { HTTPS_PROXY: process.env.HTTPS_PROXY } : {}),
     ...(process.env.NO_PROXY ? { NO_PROXY: process.env.NO_PROXY } : {}),
   };
-  const run = async (argv: readonly string[], what: string) => {
-    const r = await runProcess({ argv, cwd: dir, env, timeoutMs: input.timeoutMs, signal: input.signal });
+  const run = async (argv: readonly string[], what: string, withEnv: Record<string, string> = env) => {
+    const r = await runProcess({ argv, cwd: dir, env: withEnv, timeoutMs: input.timeoutMs, signal: input.signal });
     r.output = redact(r.output);
     if (r.aborted) throw new MigrateError('EINTERRUPTED', `${subject}: ${what} cut off by the stop`, { subject });
     if (r.exitCode !== 0) {
@@ -88,8 +91,18 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
     const scripts = (manifest.scripts ?? {}) as Record<string, unknown>;
     if (!input.command && (scripts.prepare || scripts.prepack) && !existsSync(join(dir, 'node_modules'))) {
       const routes = internalRoutes(dir, manifest, input.name, input.internal ?? [], subject);
-      writeFileSync(env.npm_config_userconfig!, npmrc(routes, env));
-      await run(['npm', existsSync(join(dir, 'package-lock.json')) ? 'ci' : 'install', '--no-audit', '--no-fund'], 'installing dependencies for its prepare script');
+      // the tokens are the install's alone, and no script runs while npm holds them: a dependency's
+      // install script (or the tag's own) would otherwise read them from its environment or the .npmrc
+      const installEnv = { ...env };
+      writeFileSync(env.npm_config_userconfig!, npmrc(routes, installEnv));
+      try {
+        await run(['npm', existsSync(join(dir, 'package-lock.json')) ? 'ci' : 'install', '--no-audit', '--no-fund', '--ignore-scripts'], 'installing dependencies for its prepare script', installEnv);
+      } finally {
+        writeFileSync(env.npm_config_userconfig!, '');
+      }
+      // then the scripts the install skipped (the dependencies' and the package's own install scripts), without
+      // the tokens; its prepare runs once, in the pack, as npm pack runs it
+      await run(['npm', 'rebuild', '--no-audit', '--no-fund'], 'running the install scripts of its dependencies');
     }
     const argv = (input.command ? (typeof input.command === 'string' ? input.command.split(/\s+/).filter(Boolean) : input.command) : DEFAULT_PACK).map((a) => a.replaceAll('{outdir}', input.outDir));
     const output = await run(argv, 'npm pack');
