@@ -14,7 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from 'node:net';
 import { containment, credentialsHidden, hiddenPaths, hideFromBuilds, runProcess, type RunOptions } from '../src/builders/process.js';
-import { alive, goneSoon } from './support/child.js';
+import { alive, goneSoon, pidOfCommand } from './support/child.js';
 
 const ENV = { PATH: '/usr/local/bin:/usr/bin:/bin' };
 const ROOT = resolve(import.meta.dirname, '..');
@@ -41,29 +41,30 @@ afterAll(async () => {
 
 /**
  * A shell line that starts a daemon in a session of its own (out of the build's
- * process group) and waits until it has written its pid. The pid is read from
- * /proc/self/stat, not `$$`: `$$` is the pid inside the build's namespace, the
- * /proc mounted here counts in ours.
+ * process group), `sleep 300.<token>`, and waits until it runs. The test finds it by
+ * that command line in this machine's /proc (`daemonPid`): the build has a /proc of
+ * its own namespace, whose pids mean nothing out here. The line never holds the
+ * daemon's argument itself (`$T`), so the build's shell is not taken for the daemon.
  */
-function daemonLine(pidFile: string): string {
-  const daemon = `read pid rest </proc/self/stat; echo $pid >${pidFile}.tmp; mv ${pidFile}.tmp ${pidFile}; exec sleep 300`;
-  return `setsid sh -c '${daemon}' </dev/null >/dev/null 2>&1 & while [ ! -s ${pidFile} ]; do sleep 0.05; done`;
+function daemonLine(token: string): string {
+  return `T=${token}; setsid sleep "300.$T" </dev/null >/dev/null 2>&1 & while ! grep -qs "30[0]\\.$T" /proc/[0-9]*/cmdline; do sleep 0.05; done`;
 }
 
-async function daemonPid(pidFile: string): Promise<number> {
-  const pid = Number((await readFile(pidFile, 'utf8')).trim());
-  expect(pid).toBeGreaterThan(1);
+async function daemonPid(token: string): Promise<number> {
+  const pid = await pidOfCommand(['sleep', `300.${token}`]);
   started.push(pid);
   return pid;
 }
 
-async function waitForFile(path: string): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if ((await readFile(path, 'utf8').catch(() => '')).trim() !== '') return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${path} never appeared`);
+/** A process of this user with `secret` in the environment it was started with (what /proc/<pid>/environ shows), as the tool has its tokens. */
+function withPlantedEnvironment(secret: string) {
+  const holder = spawn('sleep', ['120'], { env: { PATH: '/usr/bin:/bin', CAM_TEST_PLANTED: secret }, stdio: 'ignore' });
+  started.push(holder.pid!);
+  return holder;
 }
+
+/** Unique in this machine's process list: what a daemon's command line carries. */
+const token_ = () => `${process.pid}${++n}`;
 
 function run(argv: string[], more: Partial<RunOptions> = {}) {
   return runProcess({ argv, cwd: tmp, env: ENV, timeoutMs: 60_000, ...more });
@@ -75,29 +76,30 @@ describe('a build in its own PID namespace', () => {
   });
 
   it('takes a setsid daemon down with it at the timeout', async () => {
-    const pidFile = join(tmp, `daemon-${++n}`);
-    // 2 s, not less: the daemon must have written its pid before the kill, also on a loaded machine
-    const res = await run(['sh', '-c', `${daemonLine(pidFile)}; sleep 300`], { timeoutMs: 2000 });
+    const token = token_();
+    // 2 s, not less: the daemon must be running before the kill, also on a loaded machine
+    const p = run(['sh', '-c', `${daemonLine(token)}; sleep 300`], { timeoutMs: 2000 });
+    const pid = await daemonPid(token);
+    const res = await p;
     expect(res.timedOut).toBe(true);
     expect(res.signal).toBe('SIGKILL');
-    const pid = await daemonPid(pidFile);
     expect(await goneSoon(pid), `daemon ${pid}`).toBe(true);
   });
 
   it('takes a setsid daemon down with it when the command exits on its own', async () => {
-    const pidFile = join(tmp, `daemon-${++n}`);
-    const res = await run(['sh', '-c', `${daemonLine(pidFile)}; exit 0`]);
+    const token = token_();
+    const p = run(['sh', '-c', `${daemonLine(token)}; sleep 0.5; exit 0`]);
+    const pid = await daemonPid(token);
+    const res = await p;
     expect(res).toMatchObject({ exitCode: 0, signal: null, timedOut: false, aborted: false });
-    const pid = await daemonPid(pidFile);
     expect(await goneSoon(pid), `daemon ${pid}`).toBe(true);
   });
 
   it('takes a setsid daemon down with it on abort', async () => {
-    const pidFile = join(tmp, `daemon-${++n}`);
+    const token = token_();
     const ac = new AbortController();
-    const p = run(['sh', '-c', `${daemonLine(pidFile)}; sleep 300`], { signal: ac.signal });
-    await waitForFile(pidFile);
-    const pid = await daemonPid(pidFile);
+    const p = run(['sh', '-c', `${daemonLine(token)}; sleep 300`], { signal: ac.signal });
+    const pid = await daemonPid(token);
     expect(await alive(pid)).toBe(true);
     ac.abort();
     const res = await p;
@@ -106,17 +108,17 @@ describe('a build in its own PID namespace', () => {
   });
 
   it('takes the build and its setsid daemon down when the tool itself is killed with SIGKILL (nothing of ours runs then)', async () => {
-    const pidFile = join(tmp, `daemon-${++n}`);
-    const buildPidFile = join(tmp, `build-${++n}`);
+    const token = token_();
     // the tool: a node process running one build, killed with -9 while it runs
-    const tool = join(tmp, `tool-${n}.mts`);
-    const line = `read pid rest </proc/self/stat; echo $pid >${buildPidFile}; ${daemonLine(pidFile)}; sleep 300`;
+    const tool = join(tmp, `tool-${++n}.mts`);
+    // the build, by its last command: `sleep 301.<token>`, found by its command line as the daemon is
+    const line = `${daemonLine(token)}; sleep 301.${token}`;
     await writeFile(tool, `import { runProcess } from ${JSON.stringify(join(ROOT, 'src/builders/process.ts'))};\nawait runProcess({ argv: ['sh', '-c', ${JSON.stringify(line)}], cwd: ${JSON.stringify(tmp)}, env: ${JSON.stringify(ENV)}, timeoutMs: 600_000 });\n`);
     const child = spawn(process.execPath, ['--import', 'tsx', tool], { cwd: ROOT, stdio: 'ignore' });
     try {
-      await waitForFile(pidFile);
-      const daemon = await daemonPid(pidFile);
-      const build = await daemonPid(buildPidFile);
+      const daemon = await daemonPid(token);
+      const build = await pidOfCommand(['sleep', `301.${token}`]);
+      started.push(build);
       expect(await alive(build)).toBe(true);
       child.kill('SIGKILL');
       expect(await goneSoon(build), `build ${build}`).toBe(true);
@@ -134,11 +136,21 @@ describe('a build in its own PID namespace', () => {
 });
 
 describe('with only a process group (the fallback)', () => {
+  it("a build reads the environment of this user's other processes (the tool's tokens) through /proc: the other hole the namespace closes (the plan's audit says so)", async () => {
+    const holder = withPlantedEnvironment('cam-fallback-planted-1f3a');
+    try {
+      const res = await run(['sh', '-c', `for f in /proc/[0-9]*/environ; do tr '\\0' '\\n' < $f; done 2>/dev/null`], { containment: 'process-group' });
+      expect(res.output).toContain('CAM_TEST_PLANTED=cam-fallback-planted-1f3a');
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  });
+
   it('a setsid daemon escapes: the hole the namespace closes', async () => {
-    const pidFile = join(tmp, `daemon-${++n}`);
-    const res = await run(['sh', '-c', `${daemonLine(pidFile)}; exit 0`], { containment: 'process-group' });
+    const token = token_();
+    const res = await run(['sh', '-c', `${daemonLine(token)}; exit 0`], { containment: 'process-group' });
     expect(res.exitCode).toBe(0);
-    const pid = await daemonPid(pidFile);
+    const pid = await daemonPid(token);
     expect(await alive(pid)).toBe(true);
   });
 });
@@ -207,9 +219,12 @@ describe.each([
       ...read.map((f) => `cat '${f}' 2>/dev/null`),
       `node -e 'require("net").connect(process.argv[1]).on("data", (d) => process.stdout.write(d)).on("error", () => {})' '${join(elsewhere, 'agent.sock')}'`,
       `ls -A '${home}/.aws' '${home}/.ssh' '${home}/.config'`,
+      // and every environment /proc shows it (a process of this user holds the secret in its own, as the tool holds its tokens)
+      `for f in /proc/[0-9]*/environ; do tr '\\0' '\\n' < $f; done 2>/dev/null`,
       'echo built > out.txt && cat out.txt',
     ].join('; ');
-    const res = await runProcess({ argv: ['sh', '-c', script], cwd: work, env: { PATH: `${dirname(process.execPath)}:/usr/bin:/bin` }, timeoutMs: 60_000, ...contain });
+    const holder = withPlantedEnvironment(SECRET);
+    const res = await runProcess({ argv: ['sh', '-c', script], cwd: work, env: { PATH: `${dirname(process.execPath)}:/usr/bin:/bin` }, timeoutMs: 60_000, ...contain }).finally(() => holder.kill('SIGKILL'));
     expect(res.exitCode, res.output).toBe(0);
     expect(res.output).not.toContain(SECRET);
     expect(res.output).toContain('visible-control');

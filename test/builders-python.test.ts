@@ -27,7 +27,7 @@ import {
 } from '../src/builders/python.js';
 import { runProcess } from '../src/builders/process.js';
 import { MigrateError } from '../src/errors.js';
-import { alive, goneSoon } from './support/child.js';
+import { alive, goneSoon, parentOf, pidOfCommand } from './support/child.js';
 
 const PYTHON = '/usr/bin/python3';
 let tmp: string;
@@ -493,21 +493,26 @@ describe('real fixture repositories (test/fixtures/git, git bundles)', () => {
 
 // ---------------------------------------------------------------- timeouts and aborts
 
-/** A setup.py that starts a grandchild, records both pids, then hangs. */
-function hangingProject(pidFile: string): Record<string, string> {
+/**
+ * A setup.py that starts a grandchild, `sleep 300.<token>`, says so in `readyFile`, then
+ * hangs. Both are found in this machine's /proc (the build has one of its own namespace):
+ * the grandchild by its command line, the setup.py process as its parent.
+ */
+function hangingProject(readyFile: string, token: string): Record<string, string> {
   return {
-    // the pids as this machine's /proc counts them: os.getpid() and child.pid
-    // count in the build's own PID namespace
-    'setup.py': `import os, subprocess, time
-child = subprocess.Popen(["/bin/sleep", "300"])
-me = os.readlink("/proc/self")
-with open("/proc/%s/task/%s/children" % (me, me)) as f:
-    kids = f.read().split()
-with open(${JSON.stringify(pidFile)}, "w") as f:
-    f.write("%s %s" % (me, kids[0]))
+    'setup.py': `import subprocess, time
+child = subprocess.Popen(["/bin/sleep", "300.${token}"])
+with open(${JSON.stringify(readyFile)}, "w") as f:
+    f.write("started")
 time.sleep(300)
 `,
   };
+}
+
+async function hangingPids(readyFile: string, token: string): Promise<number[]> {
+  await waitForFile(readyFile);
+  const grandchild = await pidOfCommand(['/bin/sleep', `300.${token}`]);
+  return [await parentOf(grandchild), grandchild];
 }
 
 async function waitForFile(path: string): Promise<string> {
@@ -521,22 +526,24 @@ async function waitForFile(path: string): Promise<string> {
 
 describe('a build that hangs', () => {
   it('is killed at the timeout, the whole process group with it', async () => {
-    const pidFile = join(tmp, `pids-${++n}`);
-    const r = await repo(hangingProject(pidFile), 'v1.0');
-    const e = await failure(build(r, 'v1.0', { name: 'hang', timeoutMs: 8000 }));
+    const ready = join(tmp, `ready-${++n}`);
+    const token = `${process.pid}${n}`;
+    const r = await repo(hangingProject(ready, token), 'v1.0');
+    const p = failure(build(r, 'v1.0', { name: 'hang', timeoutMs: 8000 }));
+    const pids = await hangingPids(ready, token);
+    const e = await p;
     expect(e.code).toBe('EBUILD');
     expect(e.message).toMatch(/timed out/);
-    const pids = (await waitForFile(pidFile)).trim().split(' ').map(Number);
-    expect(pids).toHaveLength(2);
     for (const pid of pids) expect(await goneSoon(pid), `pid ${pid}`).toBe(true);
   });
 
   it('is killed on abort: EINTERRUPTED, nothing left behind', async () => {
-    const pidFile = join(tmp, `pids-${++n}`);
-    const r = await repo(hangingProject(pidFile), 'v1.0');
+    const ready = join(tmp, `ready-${++n}`);
+    const token = `${process.pid}${n}`;
+    const r = await repo(hangingProject(ready, token), 'v1.0');
     const ac = new AbortController();
     const p = build(r, 'v1.0', { name: 'hang', signal: ac.signal, timeoutMs: 120_000 });
-    const pids = (await waitForFile(pidFile)).trim().split(' ').map(Number);
+    const pids = await hangingPids(ready, token);
     for (const pid of pids) expect(await alive(pid)).toBe(true);
     ac.abort();
     const e = await failure(p);

@@ -14,6 +14,7 @@ import type { RunSummary } from '../src/engine/events.js';
 import { StateDb, type ItemRow } from '../src/state/db.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
 import { gitSourceOn, HATCH, pyProject, startGitServer, type GitServer } from './support/git-server.js';
+import { goneSoon, pidOfCommand } from './support/child.js';
 
 const run = promisify(execFile);
 
@@ -280,31 +281,18 @@ describe('the repository', () => {
     let stderr = '';
     child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
     const exited = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
-    const sleeper = async (): Promise<number | undefined> => {
-      for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-        try {
-          if (readFileSync(`/proc/${pid}/cmdline`, 'utf8') === '/bin/sleep\x003171\x00') return Number(pid);
-        } catch {
-          // gone meanwhile
-        }
-      }
-      return undefined;
-    };
-    let pid: number | undefined;
-    for (let i = 0; i < 300 && pid === undefined; i++) {
-      pid = await sleeper();
-      if (pid === undefined) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(pid, stderr).toBeDefined();
+    // found in this machine's /proc (the build has one of its own namespace); the run clones and checks out first
+    const pid = await pidOfCommand(['/bin/sleep', '3171'], 30_000).catch((e: unknown) => {
+      throw new Error(`${String(e)}: ${stderr}`);
+    });
     child.kill('SIGINT');
     await new Promise((r) => setTimeout(r, 300));
     child.kill('SIGINT');
     expect(await exited, stderr).toBe(130);
     // the exit handler's SIGKILL is synchronous; the kernel reaps it at once (a bounded wait, not a timing assertion)
-    for (let i = 0; i < 50 && existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')); i++) await new Promise((r) => setTimeout(r, 100));
-    const alive = existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    if (alive) process.kill(pid!, 'SIGKILL');
-    expect(alive).toBe(false);
+    const gone = await goneSoon(pid);
+    if (!gone) process.kill(pid, 'SIGKILL');
+    expect(gone).toBe(true);
   });
 
   it("what a killed run left (its ssh key, checkouts, build folders and scratch, a half-cloned mirror) is removed by the next run; a live process's is kept", async () => {

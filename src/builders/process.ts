@@ -32,7 +32,7 @@ export interface RunOptions {
   maxOutputBytes?: number;
   /**
    * 'process-group': contain the command only so, even where a PID namespace is available (the fallback, for tests);
-   * 'user-namespace': as a user who is not root gets it (the nested user namespace), for tests run as root.
+   * 'user-namespace': as a user who is not root gets it (the namespaces made in a user namespace of their own), for tests run as root.
    */
   containment?: 'process-group' | 'user-namespace';
 }
@@ -86,25 +86,34 @@ class Tail {
  * With the PID namespace comes a mount namespace where that is allowed: in it
  * the operator's credential files (~/.aws, ~/.ssh, ~/.npmrc, the files AWS_*_FILE
  * and the like name, the ssh agent's socket, a source's key file: see
- * `hiddenPaths`) are covered, so a tag's setup.py or prepare script cannot read
- * them; the covers exist only in that namespace and vanish with it. The network
- * and the users are shared (npm's prepare installs need the network; npm
- * behaves otherwise as root, so a user that is not root runs its builds as its
- * own uid, never as root: the covers are made as the root of a user namespace,
- * and the command runs in a nested one mapped back to the user's uid).
+ * `hiddenPaths`) are covered, and /proc is the namespace's own (no other
+ * process, nor its environment, is in it), so a tag's setup.py or prepare
+ * script can read neither; the covers exist only in that namespace and vanish
+ * with it. The command runs in a user namespace of its own mapped to our uid
+ * and gid (root's too), where it has no capability over the mounts: it cannot
+ * lift a cover, nor read what other users keep to themselves. The network is
+ * shared (npm's prepare installs need it); a user that is not root makes the
+ * namespaces as the root of a user namespace of its own, and its builds run as
+ * its own uid, never as root (npm behaves otherwise as root).
  * https://man7.org/linux/man-pages/man7/pid_namespaces.7.html  https://man7.org/linux/man-pages/man7/mount_namespaces.7.html
  * https://man7.org/linux/man-pages/man1/unshare.1.html
  */
 export type Containment = 'pid-namespace' | 'process-group';
 
 const PID_NS = ['--pid', '--fork', '--kill-child'] as const;
-const MOUNT_NS = ['--mount', '--propagation', 'private'] as const;
+/** A mount namespace, with a /proc of the PID namespace's own: the build sees no other process, nor its environment. */
+const MOUNT_NS = ['--mount', '--propagation', 'private', '--mount-proc'] as const;
 
-/** One way to start the init in namespaces; `hides`: it covers the credential files; `nested`: the command runs in a user namespace mapped back to our uid. */
+/**
+ * One way to start the init in namespaces. `hides`: it covers the credential files, and
+ * the command runs in a nested user namespace mapped to our own uid and gid, where it
+ * has no capability over the mounts (it cannot lift the covers, even as root); `ownUser`:
+ * the namespaces are made in a user namespace of their own (a user who is not root).
+ */
 interface Variant {
   readonly flags: readonly string[];
   readonly hides: boolean;
-  readonly nested: boolean;
+  readonly ownUser: boolean;
 }
 
 /**
@@ -113,10 +122,10 @@ interface Variant {
  * not allowed, the PID namespace alone.
  */
 const VARIANTS: readonly Variant[] = [
-  { flags: [...PID_NS, ...MOUNT_NS], hides: true, nested: false },
-  { flags: ['--user', '--map-root-user', ...PID_NS, ...MOUNT_NS], hides: true, nested: true },
-  { flags: PID_NS, hides: false, nested: false },
-  { flags: ['--user', '--map-current-user', ...PID_NS], hides: false, nested: false },
+  { flags: [...PID_NS, ...MOUNT_NS], hides: true, ownUser: false },
+  { flags: ['--user', '--map-root-user', ...PID_NS, ...MOUNT_NS], hides: true, ownUser: true },
+  { flags: PID_NS, hides: false, ownUser: false },
+  { flags: ['--user', '--map-current-user', ...PID_NS], hides: false, ownUser: true },
 ];
 /** The probe starts two small processes; generous, since a loaded machine is slow to start node. */
 const PROBE_TIMEOUT_MS = 10_000;
@@ -168,7 +177,8 @@ const start = (job) => {
   }
   let argv = job.argv;
   if (job.nested) {
-    // a user namespace of its own, mapped back to the user's uid: argv[0] is looked up here, so a missing program is ENOENT as spawn gives it
+    // a user namespace of its own, mapped to the user's uid (root's too): no capability over the covers.
+    // argv[0] is looked up here, so a missing program is ENOENT as spawn gives it
     const found = lookUp(argv[0], job.env.PATH);
     if (!found) failed(Object.assign(new Error('spawn ' + argv[0] + ' ENOENT'), { code: 'ENOENT', errno: -2, syscall: 'spawn ' + argv[0], path: argv[0] }));
     argv = [...job.nested, found, ...argv.slice(1)];
@@ -242,10 +252,10 @@ function chosen(): Chosen | null {
   return probed.chosen;
 }
 
-/** The nested variant alone (RunOptions.containment 'user-namespace'): what a user who is not root gets. */
+/** The variant a user who is not root gets, alone (RunOptions.containment 'user-namespace'). */
 let probedNested: { chosen: Chosen | null } | undefined;
 function chosenNested(): Chosen | null {
-  probedNested ??= { chosen: probe(VARIANTS.filter((v) => v.nested)) };
+  probedNested ??= { chosen: probe(VARIANTS.filter((v) => v.hides && v.ownUser)) };
   return probedNested.chosen;
 }
 
@@ -287,9 +297,9 @@ function probe(variants: readonly Variant[]): Chosen | null {
   }
 }
 
-/** For a nested variant: the unshare that starts the command in a user namespace mapped back to our uid and gid. */
+/** For a variant that hides: the unshare that starts the command in a user namespace of its own, mapped to our uid and gid. */
 function nestedOf(variant: Variant, unshare: string): { nested?: string[] } {
-  if (!variant.nested) return {};
+  if (!variant.hides) return {};
   return { nested: [unshare, '--user', `--map-user=${process.getuid?.() ?? 0}`, `--map-group=${process.getgid?.() ?? 0}`, '--'] };
 }
 
@@ -400,7 +410,7 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
     return Promise.resolve({ exitCode: null, signal: null, output: '', outputBytes: 0, timedOut: false, aborted: true, durationMs: 0 });
   }
   const how = opts.containment === 'process-group' ? null : opts.containment === 'user-namespace' ? chosenNested() : chosen();
-  if (opts.containment === 'user-namespace' && how === null) return Promise.reject(new Error('runProcess: no nested user namespace here'));
+  if (opts.containment === 'user-namespace' && how === null) return Promise.reject(new Error('runProcess: no user namespace of our own here'));
   const prefix = how?.prefix ?? null;
   const namespaced = prefix !== null;
 

@@ -62,7 +62,7 @@ export async function preflightAudit(
             id: 'build-containment',
             title: 'Builds of git tags contained',
             status: 'warn',
-            detail: 'no usable PID namespace here (unshare): a build that calls setsid() leaves its process group and can outlive its timeout and this tool',
+            detail: 'no usable PID namespace here (unshare): a build that calls setsid() leaves its process group and can outlive its timeout and this tool, and a build can read the credential files of this account and, through /proc, this tool\'s environment (its tokens)',
             fix: 'run on Linux with util-linux unshare where namespaces are allowed (as root, or with unprivileged user namespaces enabled)',
           },
     );

@@ -4,7 +4,7 @@
  * one that hangs, so the test fails instead of leaking the process.
  */
 import type { ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 
 export interface Child {
   proc: ChildProcess;
@@ -62,4 +62,28 @@ export async function goneSoon(pid: number): Promise<boolean> {
     await new Promise((r) => setTimeout(r, 50));
   }
   return false;
+}
+
+/**
+ * The pid, as this machine's /proc counts it, of the one process whose command line
+ * is exactly `argv` (waited for up to `waitMs`, or throws): a build's process seen from
+ * outside its PID namespace, where the build's own /proc counts otherwise. Give
+ * `argv` something unique (`sleep 300.<token>`).
+ */
+export async function pidOfCommand(argv: readonly string[], waitMs = 10_000): Promise<number> {
+  const want = `${argv.join('\0')}\0`;
+  for (let i = 0; i < waitMs / 50; i++) {
+    for (const entry of await readdir('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      if ((await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')) === want) return Number(entry);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no process runs ${argv.join(' ')}`);
+}
+
+/** The parent of `pid`, as this machine's /proc counts it. */
+export async function parentOf(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/^PPid:\s+(\d+)/m.exec(status)![1]);
 }
