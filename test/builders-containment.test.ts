@@ -219,6 +219,9 @@ describe.each([
       ...read.map((f) => `cat '${f}' 2>/dev/null`),
       `node -e 'require("net").connect(process.argv[1]).on("data", (d) => process.stdout.write(d)).on("error", () => {})' '${join(elsewhere, 'agent.sock')}'`,
       `ls -A '${home}/.aws' '${home}/.ssh' '${home}/.config'`,
+      // lifting a cover: directly, or as the root of namespaces of its own
+      `umount '${home}/.aws' 2>/dev/null; cat '${home}/.aws/credentials' 2>/dev/null`,
+      `unshare --user --map-root-user --mount sh -c "umount -l '${home}/.aws'; umount -l '${home}/.npmrc'; cat '${home}/.aws/credentials' '${home}/.npmrc'" 2>/dev/null`,
       // and every environment /proc shows it (a process of this user holds the secret in its own, as the tool holds its tokens)
       `for f in /proc/[0-9]*/environ; do tr '\\0' '\\n' < $f; done 2>/dev/null`,
       'echo built > out.txt && cat out.txt',
