@@ -404,20 +404,20 @@ describe('building real projects with Debian tools', () => {
     );
     const before = process.env.HOME;
     process.env.HOME = home;
-    let out: PythonBuildResult;
     try {
-      out = await build(r, 'v1.0', { name: 'loot' });
+      const out = await build(r, 'v1.0', { name: 'loot' });
+      process.env.HOME = before;
+      const wheel = out.files.find((f) => f.filename.endsWith('.whl'))!;
+      const loot = await run('/usr/bin/python3', ['-c', 'import sys, zipfile\nprint(zipfile.ZipFile(sys.argv[1]).read("loot.py").decode())', wheel.path]);
+      // it ran, and read nothing: a folder covered by an empty one, a file by /dev/null
+      expect(loot.stdout).toMatch(/^FOUND = \[/);
+      expect(loot.stdout).not.toContain(SECRET);
+      expect(loot.stdout).toContain('No such file or directory');
+      expect(await readFile(join(home, '.npmrc'), 'utf8')).toContain(SECRET);
     } finally {
       process.env.HOME = before;
+      await rm(home, { recursive: true, force: true });
     }
-    const wheel = out.files.find((f) => f.filename.endsWith('.whl'))!;
-    const loot = await run('/usr/bin/python3', ['-c', 'import sys, zipfile\nprint(zipfile.ZipFile(sys.argv[1]).read("loot.py").decode())', wheel.path]);
-    // it ran, and read nothing: a folder covered by an empty one, a file by /dev/null
-    expect(loot.stdout).toMatch(/^FOUND = \[/);
-    expect(loot.stdout).not.toContain(SECRET);
-    expect(loot.stdout).toContain('No such file or directory');
-    expect(await readFile(join(home, '.npmrc'), 'utf8')).toContain(SECRET);
-    await rm(home, { recursive: true, force: true });
   });
 
   it('runs the build in a clean environment with SOURCE_DATE_EPOCH = the commit time', async () => {
