@@ -171,7 +171,7 @@ describe.each([
     elsewhere = await mkdtemp(join(tmpdir(), 'cam-creds-'));
     for (const [path, body] of Object.entries({
       '.aws/credentials': `[default]\naws_secret_access_key = ${SECRET}\n`,
-      '.ssh/id_ed25519': `-----BEGIN OPENSSH PRIVATE KEY-----\n${SECRET}\n`,
+      '.ssh/id_ed25519': `fake ssh key for this test: ${SECRET}\n`,
       '.npmrc': `//registry.example/:_authToken=${SECRET}\n`,
       '.config/gh/hosts.yml': `github.com:\n  oauth_token: ${SECRET}\n`,
       '.git-credentials': `https://x:${SECRET}@git.example\n`,
