@@ -245,18 +245,14 @@ interface Chosen {
   mount?: string;
 }
 
-let probed: { chosen: Chosen | null } | undefined;
-/** The variant this machine allows, or null: none here. */
-function chosen(): Chosen | null {
-  probed ??= { chosen: probe(VARIANTS) };
-  return probed.chosen;
-}
-
-/** The variant a user who is not root gets, alone (RunOptions.containment 'user-namespace'). */
-let probedNested: { chosen: Chosen | null } | undefined;
-function chosenNested(): Chosen | null {
-  probedNested ??= { chosen: probe(VARIANTS.filter((v) => v.hides && v.ownUser)) };
-  return probedNested.chosen;
+const probed = new Map<'first' | 'own-user', Chosen | null>();
+/**
+ * The first variant this machine allows, or null: none here; 'own-user': the one a user
+ * who is not root gets, alone (RunOptions.containment 'user-namespace').
+ */
+function chosen(which: 'first' | 'own-user' = 'first'): Chosen | null {
+  if (!probed.has(which)) probed.set(which, probe(which === 'first' ? VARIANTS : VARIANTS.filter((v) => v.hides && v.ownUser)));
+  return probed.get(which)!;
 }
 
 function probe(variants: readonly Variant[]): Chosen | null {
@@ -409,7 +405,7 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
   if (opts.signal?.aborted) {
     return Promise.resolve({ exitCode: null, signal: null, output: '', outputBytes: 0, timedOut: false, aborted: true, durationMs: 0 });
   }
-  const how = opts.containment === 'process-group' ? null : opts.containment === 'user-namespace' ? chosenNested() : chosen();
+  const how = opts.containment === 'process-group' ? null : chosen(opts.containment === 'user-namespace' ? 'own-user' : 'first');
   if (opts.containment === 'user-namespace' && how === null) return Promise.reject(new Error('runProcess: no user namespace of our own here'));
   const prefix = how?.prefix ?? null;
   const namespaced = prefix !== null;

@@ -47,25 +47,20 @@ export async function preflightAudit(
   checks.push(who.arn ? { id: 'principal', title: 'AWS principal', status: 'ok', detail: who.arn } : { id: 'principal', title: 'AWS principal', status: 'fail', detail: who.error ?? 'unknown', fix: 'check the AWS credentials (aws sts get-caller-identity)' });
   // what a hostile or broken tag can leave behind on this machine: python and npm builds run its code
   if (config.sources.some((s) => s.kind === 'git' && s.enabled && s.format !== 'go')) {
-    checks.push(
-      containment() === 'pid-namespace' && credentialsHidden()
-        ? { id: 'build-containment', title: 'Builds of git tags contained', status: 'ok', detail: 'each build runs in a PID and a mount namespace of its own: whatever it starts (a daemon too) is killed with it, and the credential files of this account (~/.aws, ~/.ssh, ~/.npmrc, ~/.config, the ssh agent, the sources\' key files) are covered from it' }
-        : containment() === 'pid-namespace'
-          ? {
-              id: 'build-containment',
-              title: 'Builds of git tags contained',
-              status: 'warn',
-              detail: 'each build runs in a PID namespace of its own (whatever it starts is killed with it), but no mount namespace is allowed here: a tag\'s setup.py or prepare script can read the credential files of this account (~/.aws, ~/.ssh, ~/.npmrc) and, run as root, this tool\'s environment (its tokens) through /proc',
-              fix: 'allow mount namespaces (as root, or with unprivileged user namespaces enabled), or run the tool as a user whose home holds no credentials',
-            }
-          : {
-            id: 'build-containment',
-            title: 'Builds of git tags contained',
+    const how: Pick<Check, 'status' | 'detail' | 'fix'> = credentialsHidden()
+      ? { status: 'ok', detail: 'each build runs in a PID and a mount namespace of its own: whatever it starts (a daemon too) is killed with it, and the credential files of this account (~/.aws, ~/.ssh, ~/.npmrc, ~/.config, the ssh agent, the sources\' key files) are covered from it' }
+      : containment() === 'pid-namespace'
+        ? {
+            status: 'warn',
+            detail: 'each build runs in a PID namespace of its own (whatever it starts is killed with it), but no mount namespace is allowed here: a tag\'s setup.py or prepare script can read the credential files of this account (~/.aws, ~/.ssh, ~/.npmrc) and, run as root, this tool\'s environment (its tokens) through /proc',
+            fix: 'allow mount namespaces (as root, or with unprivileged user namespaces enabled), or run the tool as a user whose home holds no credentials',
+          }
+        : {
             status: 'warn',
             detail: 'no usable PID namespace here (unshare): a build that calls setsid() leaves its process group and can outlive its timeout and this tool, and a build can read the credential files of this account and, through /proc, this tool\'s environment (its tokens)',
             fix: 'run on Linux with util-linux unshare where namespaces are allowed (as root, or with unprivileged user namespaces enabled)',
-          },
-    );
+          };
+    checks.push({ id: 'build-containment', title: 'Builds of git tags contained', ...how });
   }
   try {
     await ca.authToken();
