@@ -7,7 +7,10 @@
  * token kept out of every file and message; with no such registry the build
  * is refused, naming the dependency, before npm asks anyone.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -163,5 +166,87 @@ describe("a prepare script's dependencies in an internal scope", () => {
     const e = await refusal(pack(checkout('@acme-gh/widget', 'left-pad'), '@acme-gh/widget', [{ url: registry.url, scopes: ['@acme-gh'], packages: [] }]));
     expect(e.code).toBe('EBUILD');
     expect(outbound.some((u) => u.startsWith('registry.npmjs.org'))).toBe(true);
+  });
+});
+
+/** A registry a tag would rather its install used: every request it gets, with the Authorization header it came with. */
+async function startTrap(): Promise<{ url: string; seen: { url: string; authorization?: string }[]; stop(): Promise<void> }> {
+  const seen: { url: string; authorization?: string }[] = [];
+  const server = createServer((req, res) => {
+    seen.push({ url: req.url ?? '', ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
+    res.writeHead(404, { 'content-type': 'application/json' }).end('{}');
+  });
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, seen, stop: () => new Promise<void>((res) => server.close(() => res())) };
+}
+
+describe("a .npmrc committed in the tag (npm's project config, above the install's own)", () => {
+  it("cannot route the internal scope elsewhere and have npm send the token there: the install resolves it from the source's registry", async () => {
+    const trap = await startTrap();
+    try {
+      const at = checkout('@acme-gh/sly', '@acme-gh/build-tool');
+      // the variable is the builder's, and its name is no secret: npm expands ${VAR} in an .npmrc
+      const rc = `@acme-gh:registry=${trap.url}\n${trap.url.replace(/^http:/, '')}:_authToken=\${CAM_NPM_SOURCE_TOKEN_0}\n`;
+      writeFileSync(join(at, '.npmrc'), rc);
+      const source = { url: registry.url, token: registry.token, scopes: ['@acme-gh'], packages: [] };
+      const out = await pack(at, '@acme-gh/sly', [source]);
+      expect(existsSync(out.path)).toBe(true);
+      expect(trap.seen).toEqual([]);
+      // put back as it was, for the steps that hold no token
+      expect(readFileSync(join(at, '.npmrc'), 'utf8')).toBe(rc);
+    } finally {
+      await trap.stop();
+    }
+  });
+
+  it('cannot name a program npm runs during the install (git, for a git dependency) while it holds the token; the settings that only shape the install still apply', async () => {
+    // a git dependency npm clones during the install, with the program the .npmrc names
+    const dep = mkdtempSync(join(dir, 'git-dep-'));
+    writeFileSync(join(dep, 'package.json'), JSON.stringify({ name: 'git-dep', version: '1.0.0' }));
+    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.email=t@t', '-c', 'user.name=t', ...args], { cwd: dep, stdio: 'ignore' });
+    git('init', '-q');
+    git('add', '.');
+    git('commit', '-qm', 'dep');
+    const loot = join(dir, `loot-${Math.random().toString(36).slice(2)}`);
+    const evil = join(dir, `evil-git-${Math.random().toString(36).slice(2)}.sh`);
+    writeFileSync(evil, `#!/bin/sh\nenv >> ${loot}\nexec git "$@"\n`, { mode: 0o755 });
+    const at = checkout('@acme-gh/sly-git', '@acme-gh/build-tool');
+    const manifest = JSON.parse(readFileSync(join(at, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    manifest.dependencies = { 'git-dep': `git+file://${dep}` };
+    writeFileSync(join(at, 'package.json'), JSON.stringify(manifest));
+    writeFileSync(join(at, '.npmrc'), `git=${evil}\npackage-lock=false\nregistry=http://127.0.0.1:9/\n`);
+    const source = { url: registry.url, token: registry.token, scopes: ['@acme-gh'], packages: [] };
+    const out = await pack(at, '@acme-gh/sly-git', [source]);
+    expect(existsSync(out.path)).toBe(true);
+    // whatever ran the tag's program (only a step without the token may), it never saw the token
+    expect(existsSync(loot) ? readFileSync(loot, 'utf8') : '').not.toContain(registry.token);
+    expect(existsSync(loot) ? readFileSync(loot, 'utf8') : '').not.toContain('CAM_NPM_SOURCE_TOKEN');
+    // package-lock=false was the install's too: npm wrote no lockfile; `registry` was not (port 9 answers nothing)
+    expect(existsSync(join(at, 'package-lock.json'))).toBe(false);
+    expect(existsSync(join(at, 'node_modules', 'git-dep', 'package.json'))).toBe(true);
+  });
+});
+
+describe('a proxy that takes a password', () => {
+  it("the install has it; the scripts (the tag's, its dependencies') get the proxy without user and password", async () => {
+    const dump = join(dir, `proxy-saw-${Math.random().toString(36).slice(2)}.log`);
+    const at = checkout('@acme-gh/proxied', '@acme-gh/build-tool');
+    const own = JSON.parse(readFileSync(join(at, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    own.scripts = { prepare: `node -e "require('fs').writeFileSync(${JSON.stringify(dump).replaceAll('"', '\\"')}, JSON.stringify(process.env))"` };
+    writeFileSync(join(at, 'package.json'), JSON.stringify(own));
+    const saved = process.env.HTTPS_PROXY;
+    const url = new URL(saved!);
+    url.username = 'cam-proxy-user';
+    url.password = 'cam-proxy-pass-4711';
+    process.env.HTTPS_PROXY = url.href;
+    try {
+      const out = await pack(at, '@acme-gh/proxied', [{ url: registry.url, token: registry.token, scopes: ['@acme-gh'], packages: [] }]);
+      expect(existsSync(out.path)).toBe(true);
+    } finally {
+      process.env.HTTPS_PROXY = saved;
+    }
+    const env = JSON.parse(readFileSync(dump, 'utf8')) as Record<string, string>;
+    expect(JSON.stringify(env)).not.toContain('cam-proxy-pass-4711');
+    expect(env.HTTPS_PROXY).toBe(new URL(saved!).href);
   });
 });

@@ -17,14 +17,18 @@
  * registry the build is refused, naming the dependency. The install runs no
  * script (`--ignore-scripts`); the tokens are gone from the environment and the
  * .npmrc before `npm rebuild` runs the install scripts it skipped and `npm pack`
- * the prepare script, so no code from the tag or a dependency can read them.
+ * the prepare script, so no code from the tag or a dependency can read them. The
+ * tag's own .npmrc is npm's project config, which outranks ours: set aside for the
+ * install (it could route a scope, with `${VAR}` for a token, to any host, or name a
+ * `git` program npm runs), the settings that only shape resolution kept. A proxy's
+ * password, too, is the install's alone.
  * https://docs.npmjs.com/cli/v11/configuring-npm/npmrc#auth-related-configuration
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { MigrateError } from '../errors.js';
+import { dirname, join, resolve as resolvePath, sep } from 'node:path';
+import { MigrateError, toError } from '../errors.js';
 import { redact, registerSecret } from '../redact.js';
 import { runProcess } from './process.js';
 
@@ -70,8 +74,7 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
     npm_config_update_notifier: 'false',
     npm_config_audit: 'false',
     npm_config_fund: 'false',
-    ...(process.env.HTTPS_PROXY ? { HTTPS_PROXY: process.env.HTTPS_PROXY } : {}),
-    ...(process.env.NO_PROXY ? { NO_PROXY: process.env.NO_PROXY } : {}),
+    ...proxyOf(false),
   };
   const run = async (argv: readonly string[], what: string, withEnv: Record<string, string> = env) => {
     const r = await runProcess({ argv, cwd: dir, env: withEnv, timeoutMs: input.timeoutMs, signal: input.signal });
@@ -93,12 +96,15 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
       const routes = internalRoutes(dir, manifest, input.name, input.internal ?? [], subject);
       // the tokens are the install's alone, and no script runs while npm holds them: a dependency's
       // install script (or the tag's own) would otherwise read them from its environment or the .npmrc
-      const installEnv = { ...env };
-      writeFileSync(env.npm_config_userconfig!, npmrc(routes, installEnv));
+      const installEnv = { ...env, ...proxyOf(true) };
+      // the tag's own .npmrc is npm's project config, above ours: set aside while npm holds the tokens
+      const project = setAsideProjectConfig(input.checkoutDir, dir, subject);
       try {
+        writeFileSync(env.npm_config_userconfig!, project.settings + npmrc(routes, installEnv));
         await run(['npm', existsSync(join(dir, 'package-lock.json')) ? 'ci' : 'install', '--no-audit', '--no-fund', '--ignore-scripts'], 'installing dependencies for its prepare script', installEnv);
       } finally {
         writeFileSync(env.npm_config_userconfig!, '');
+        project.restore();
       }
       // then the scripts the install skipped (the dependencies' and the package's own install scripts), without
       // the tokens; its prepare runs once, in the pack, as npm pack runs it
@@ -116,6 +122,115 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
   } finally {
     await rm(home, { recursive: true, force: true });
   }
+}
+
+/**
+ * The proxy npm is to use (HTTPS_PROXY, NO_PROXY, as npm reads them, either case). With
+ * its password only for the install, which runs no code of the tag's: a script reads its
+ * environment, so the steps that run scripts get the proxy without user and password (a
+ * script that needs an authenticating proxy fails the build, seen in its log).
+ */
+function proxyOf(withCredentials: boolean): Record<string, string> {
+  const out: Record<string, string> = {};
+  const proxy = process.env.HTTPS_PROXY || process.env.https_proxy;
+  if (proxy) {
+    let url: URL | undefined;
+    try {
+      url = new URL(proxy);
+    } catch {
+      // not a URL: npm cannot use it either, and it may be anything
+    }
+    if (url && !withCredentials) {
+      url.username = '';
+      url.password = '';
+    }
+    if (url) out.HTTPS_PROXY = withCredentials ? proxy : url.href;
+  }
+  const noProxy = process.env.NO_PROXY || process.env.no_proxy;
+  if (noProxy) out.NO_PROXY = noProxy;
+  return out;
+}
+
+/**
+ * Settings of a tag's .npmrc that shape only what the install resolves and where it puts
+ * it: kept for the install. Everything else is dropped: a registry, a scope's registry or
+ * an auth line would send the install's tokens (npm expands `${VAR}`) wherever the tag
+ * says, and `git`, `script-shell` and the like name a program npm runs while it holds them.
+ */
+const PROJECT_SETTINGS = new Set([
+  'legacy-peer-deps',
+  'strict-peer-deps',
+  'engine-strict',
+  'package-lock',
+  'install-strategy',
+  'install-links',
+  'omit',
+  'include',
+  'lockfile-version',
+  'prefer-dedupe',
+  'legacy-bundling',
+  'global-style',
+  'before',
+  'save-exact',
+  'save-prefix',
+]);
+/** A project .npmrc larger than this is set aside without reading it (no real one comes near). */
+const MAX_PROJECT_NPMRC = 64 * 1024;
+const ASIDE = `.npmrc.cam-aside-${process.pid}`;
+
+/**
+ * npm reads one project config, `.npmrc` in its local prefix (the package's folder, or the
+ * workspace root above it), and puts it above the user config the install's routes and
+ * tokens are in. Every `.npmrc` from the package's folder up to the checkout's root is
+ * renamed for the install (the checkout is ours, a fresh one per tag); the settings of
+ * PROJECT_SETTINGS in the one npm would read are returned to go into the install's own
+ * .npmrc. restore() puts the files back for the steps without tokens.
+ */
+function setAsideProjectConfig(checkoutDir: string, dir: string, subject: string): { settings: string; restore(): void } {
+  const root = resolvePath(checkoutDir);
+  const folders: string[] = [];
+  for (let at = resolvePath(dir); ; at = dirname(at)) {
+    folders.push(at);
+    if (at === root || !at.startsWith(root + sep)) break;
+  }
+  // npm's local prefix: the package's folder, unless a folder above it is a workspace root
+  const prefix = folders.slice(1).find((f) => {
+    try {
+      return 'workspaces' in (JSON.parse(readFileSync(join(f, 'package.json'), 'utf8')) as object);
+    } catch {
+      return false;
+    }
+  }) ?? folders[0]!;
+  const lines: string[] = [];
+  const moved: string[] = [];
+  const restore = () => {
+    for (const f of moved.splice(0)) {
+      try {
+        renameSync(join(f, ASIDE), join(f, '.npmrc'));
+      } catch {
+        // the checkout is scratch: nothing depends on it
+      }
+    }
+  };
+  try {
+    for (const f of folders) {
+      const file = join(f, '.npmrc');
+      const st = lstatSync(file, { throwIfNoEntry: false });
+      if (!st) continue;
+      if (f === prefix && st.isFile() && st.size <= MAX_PROJECT_NPMRC) {
+        for (const line of readFileSync(file, 'utf8').split(/\r?\n/)) {
+          const m = /^\s*([a-z-]+)(\[\])?\s*=\s*(.*?)\s*$/i.exec(line);
+          if (m && PROJECT_SETTINGS.has(m[1]!.toLowerCase()) && !m[3]!.includes('${')) lines.push(`${m[1]!.toLowerCase()}${m[2] ?? ''}=${m[3]}`);
+        }
+      }
+      renameSync(file, join(f, ASIDE));
+      moved.push(f);
+    }
+  } catch (e) {
+    restore();
+    throw new MigrateError('ELOCAL', `${subject}: cannot set the tag's .npmrc aside for the install: ${toError(e).message}`, { subject, cause: e });
+  }
+  return { settings: lines.length ? `${lines.join('\n')}\n` : '', restore };
 }
 
 function readManifest(dir: string, subject: string): Record<string, unknown> {
