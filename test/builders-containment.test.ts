@@ -12,8 +12,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createServer } from 'node:net';
-import { containment, credentialsHidden, hiddenPaths, hideFromBuilds, runProcess, type RunOptions } from '../src/builders/process.js';
+import { createServer, type AddressInfo } from 'node:net';
+import { buildsOffline, containment, credentialsHidden, hiddenPaths, hideFromBuilds, runProcess, type RunOptions } from '../src/builders/process.js';
 import { alive, goneSoon, pidOfCommand } from './support/child.js';
 
 const ENV = { PATH: '/usr/local/bin:/usr/bin:/bin' };
@@ -237,6 +237,33 @@ describe.each([
     expect(await readFile(join(elsewhere, 'deploy-key'), 'utf8')).toBe(SECRET);
     expect(await readFile(join(work, 'out.txt'), 'utf8')).toBe('built\n');
     expect(await readFile('/proc/self/mounts', 'utf8')).not.toContain('cam-hidden');
+  });
+
+  it('offline: reaches no port of this machine (nor any other host: no interface is up), while the same command online does', async () => {
+    expect(buildsOffline()).toBe(true);
+    const seen: string[] = [];
+    const listener = createServer((c) => {
+      seen.push('connection');
+      c.end('hello');
+    });
+    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+    const port = (listener.address() as AddressInfo).port;
+    // what a hostile setup.py would do with what it read: send it to a host (here, a port on this machine's loopback)
+    const tryConnect = (host: string) =>
+      `node -e 'require("net").connect(${port}, "${host}").on("connect", () => console.log("${host} connected")).on("error", (e) => console.log("${host}", e.code)).setTimeout(3000, function () { console.log("${host} timeout"); this.destroy(); })'`;
+    const argv = ['sh', '-c', `${tryConnect('127.0.0.1')}; ${tryConnect('169.254.169.254')}`];
+    const env = { PATH: `${dirname(process.execPath)}:/usr/bin:/bin` };
+    try {
+      const off = await runProcess({ argv, cwd: tmp, env, timeoutMs: 60_000, offline: true, ...contain });
+      expect(off.output).toContain('127.0.0.1 ENETUNREACH');
+      expect(off.output).toContain('169.254.169.254 ENETUNREACH');
+      expect(seen).toEqual([]);
+      const on = await runProcess({ argv, cwd: tmp, env, timeoutMs: 60_000, ...contain });
+      expect(on.output).toContain('127.0.0.1 connected');
+      expect(seen).toEqual(['connection']);
+    } finally {
+      await new Promise((r) => listener.close(r));
+    }
   });
 
   it('never covers the folder the build works in: a home, a cwd or a TMPDIR inside ~/.config keeps ~/.config visible, the rest covered', () => {

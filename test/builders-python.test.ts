@@ -9,6 +9,8 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -417,6 +419,33 @@ describe('building real projects with Debian tools', () => {
     } finally {
       process.env.HOME = before;
       await rm(home, { recursive: true, force: true });
+    }
+  });
+
+  it('a setup.py sends nothing anywhere: the build runs with no network (a port on this machine stands for any host and the cloud metadata service); build.network lets it', async () => {
+    const got: string[] = [];
+    const server = createServer((req, res) => {
+      got.push(req.url ?? '');
+      res.end('ok');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/loot`;
+    try {
+      // what it could send, it tries to; the module it builds says what happened
+      const setup = `from setuptools import setup\nimport urllib.request\ntry:\n    urllib.request.urlopen(${JSON.stringify(url)}, timeout=5).read()\n    sent = "sent"\nexcept OSError as e:\n    sent = repr(e)\nopen("sent.py", "w").write("SENT = " + repr(sent) + "\\n")\nsetup(name="sender", version="1.0", py_modules=["sent"])\n`;
+      const r = await repo({ 'setup.py': setup }, 'v1.0');
+      const sent = async (out: PythonBuildResult) => {
+        const wheel = out.files.find((f) => f.filename.endsWith('.whl'))!;
+        return (await run('/usr/bin/python3', ['-c', 'import sys, zipfile\nprint(zipfile.ZipFile(sys.argv[1]).read("sent.py").decode())', wheel.path])).stdout;
+      };
+      expect(await sent(await build(r, 'v1.0', { name: 'sender' }))).toContain('Network is unreachable');
+      expect(got).toEqual([]);
+      expect(await sent(await build(r, 'v1.0', { name: 'sender', network: true }))).toContain("SENT = 'sent'");
+      // once per setup.py run (the sdist's, then the wheel's from it)
+      expect(got.length).toBeGreaterThan(0);
+      expect(new Set(got)).toEqual(new Set(['/loot']));
+    } finally {
+      await new Promise((r) => server.close(r));
     }
   });
 

@@ -288,8 +288,8 @@ beforeAll(async () => {
   await cli('status --json', ['status', job, '--json']);
   await cli('plan --json', ['plan', job, '--json', '--out', join(out, 'plan')]);
   // the demo's git sources build Python and npm: the plan says their builds run contained
-  const planReport = JSON.parse(readFileSync(join(out, 'plan', readdirSync(join(out, 'plan')).find((f) => f.endsWith('.json'))!), 'utf8')) as { preflight: { checks: { id: string; status: string }[] } };
-  expect(planReport.preflight.checks.find((c) => c.id === 'build-containment')).toMatchObject({ status: 'ok' });
+  const planReport = JSON.parse(readFileSync(join(out, 'plan', readdirSync(join(out, 'plan')).find((f) => f.endsWith('.json'))!), 'utf8')) as { preflight: { checks: { id: string; status: string; detail: string }[] } };
+  expect(planReport.preflight.checks.find((c) => c.id === 'build-containment')).toMatchObject({ status: 'ok', detail: expect.stringContaining('its code runs with no network, so it can reach no host') });
   await cli('plan --no-download', ['plan', job, '--no-download', '--out', join(out, 'plan-listing')]);
   await cli('report', ['report', job, '--out', join(out, 'report')]);
   await cli('report --json', ['report', job, '--json']);

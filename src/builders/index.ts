@@ -56,6 +56,7 @@ export async function buildVersion(req: BuildRequest): Promise<Built> {
         command: checkout.build.command,
         python: checkout.build.python,
         timeoutMs: checkout.build.timeoutMs,
+        network: checkout.build.network,
         signal: req.signal,
         ...(req.scratchDir ? { scratchDir: req.scratchDir } : {}),
       });
@@ -97,6 +98,7 @@ export async function buildVersion(req: BuildRequest): Promise<Built> {
         outDir: req.outDir,
         command: checkout.build.command,
         timeoutMs: checkout.build.timeoutMs,
+        network: checkout.build.network,
         signal: req.signal,
         ...(req.scratchDir ? { scratchDir: req.scratchDir } : {}),
         ...(req.internalNpm ? { internal: req.internalNpm } : {}),

@@ -30,7 +30,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve as resolvePath, sep } from 'node:path';
 import { MigrateError, toError } from '../errors.js';
 import { redact, registerSecret } from '../redact.js';
-import { runProcess } from './process.js';
+import { offlineHint, runProcess } from './process.js';
 
 /** One of the job's npm sources, as a prepare script's install may use it: the names it serves are internal. */
 export interface InternalNpmRegistry {
@@ -52,6 +52,8 @@ export interface NpmPackInput {
   /** Another command that leaves one .tgz in {outdir} (default: npm pack). */
   command?: string | readonly string[];
   timeoutMs: number;
+  /** Let `npm rebuild` and the pack (the steps that run scripts) reach the network (default: none, where namespaces allow). */
+  network?: boolean;
   signal?: AbortSignal;
   /** The job's npm sources: their scopes and packages are never resolved from a public registry. */
   internal?: readonly InternalNpmRegistry[];
@@ -76,15 +78,16 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
     npm_config_fund: 'false',
     ...proxyOf(false),
   };
-  const run = async (argv: readonly string[], what: string, withEnv: Record<string, string> = env) => {
-    const r = await runProcess({ argv, cwd: dir, env: withEnv, timeoutMs: input.timeoutMs, signal: input.signal });
+  // the install runs no script (and needs the registries); the steps after it run the tag's and its dependencies' code
+  const run = async (argv: readonly string[], what: string, withEnv: Record<string, string> = env, offline = !input.network) => {
+    const r = await runProcess({ argv, cwd: dir, env: withEnv, timeoutMs: input.timeoutMs, signal: input.signal, offline });
     r.output = redact(r.output);
     if (r.aborted) throw new MigrateError('EINTERRUPTED', `${subject}: ${what} cut off by the stop`, { subject });
     if (r.exitCode !== 0) {
       throw new MigrateError('EBUILD', `${subject}: ${what} ${r.timedOut ? `timed out after ${input.timeoutMs / 1000} s` : `failed (exit ${r.exitCode ?? r.signal})`}`, {
         subject,
         actual: r.output.slice(-4096),
-        hint: 'fix the tag, or give this version another build command (versions: { "<version>": { command: … } }) or skip it, in the job file',
+        hint: `fix the tag, or give this version another build command (versions: { "<version>": { command: … } }) or skip it, in the job file${offline ? offlineHint(false) : ''}`,
       });
     }
     return r.output;
@@ -101,7 +104,7 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
       const project = setAsideProjectConfig(input.checkoutDir, dir, subject);
       try {
         writeFileSync(env.npm_config_userconfig!, project.settings + npmrc(routes, installEnv));
-        await run(['npm', existsSync(join(dir, 'package-lock.json')) ? 'ci' : 'install', '--no-audit', '--no-fund', '--ignore-scripts'], 'installing dependencies for its prepare script', installEnv);
+        await run(['npm', existsSync(join(dir, 'package-lock.json')) ? 'ci' : 'install', '--no-audit', '--no-fund', '--ignore-scripts'], 'installing dependencies for its prepare script', installEnv, false);
       } finally {
         writeFileSync(env.npm_config_userconfig!, '');
         project.restore();

@@ -35,6 +35,12 @@ export interface RunOptions {
    * 'user-namespace': as a user who is not root gets it (the namespaces made in a user namespace of their own), for tests run as root.
    */
   containment?: 'process-group' | 'user-namespace';
+  /**
+   * Run the command with no network: in a network namespace of its own with no interface
+   * up (not even loopback). Only where the covers are (`credentialsHidden()`): elsewhere the
+   * command shares the network, as the audit says.
+   */
+  offline?: boolean;
 }
 
 export interface RunResult {
@@ -91,8 +97,11 @@ class Tail {
  * script can read neither; the covers exist only in that namespace and vanish
  * with it. The command runs in a user namespace of its own mapped to our uid
  * and gid (root's too), where it has no capability over the mounts: it cannot
- * lift a cover, nor read what other users keep to themselves. The network is
- * shared (npm's prepare installs need it); a user that is not root makes the
+ * lift a cover, nor read what other users keep to themselves. An `offline` command
+ * gets a network namespace of its own there too, with no interface up: it reaches
+ * nothing (no host, no cloud metadata service, no port of this machine's loopback).
+ * npm's install of a prepare script's dependencies, which runs no script, keeps the
+ * network; a user that is not root makes the
  * namespaces as the root of a user namespace of its own, and its builds run as
  * its own uid, never as root (npm behaves otherwise as root).
  * https://man7.org/linux/man-pages/man7/pid_namespaces.7.html  https://man7.org/linux/man-pages/man7/mount_namespaces.7.html
@@ -238,6 +247,33 @@ export function credentialsHidden(): boolean {
   return chosen()?.variant.hides ?? false;
 }
 
+let netProbe: boolean | undefined;
+/**
+ * Whether an `offline` command really runs with no network here: it needs the covers'
+ * nested user namespace, and a network namespace made in one (checked once: a kernel may
+ * limit network namespaces on their own, `user.max_net_namespaces`).
+ */
+export function buildsOffline(): boolean {
+  const how = chosen();
+  if (!how?.variant.hides) return false;
+  if (netProbe === undefined) {
+    const unshare = how.prefix[0]!;
+    const r = spawnSync(unshare, ['--user', `--map-user=${process.getuid?.() ?? 0}`, `--map-group=${process.getgid?.() ?? 0}`, '--net', '--', process.execPath, '--version'], {
+      env: {},
+      stdio: 'ignore',
+      timeout: PROBE_TIMEOUT_MS,
+      killSignal: 'SIGKILL',
+    });
+    netProbe = r.status === 0;
+  }
+  return netProbe;
+}
+
+/** What to add to a failed build's hint when it ran with no network. */
+export function offlineHint(network: boolean | undefined): string {
+  return !network && buildsOffline() ? ' (it ran with no network: a build that must download sets build.network: true in the job)' : '';
+}
+
 interface Chosen {
   variant: Variant;
   /** unshare, its flags, the init. */
@@ -293,10 +329,13 @@ function probe(variants: readonly Variant[]): Chosen | null {
   }
 }
 
-/** For a variant that hides: the unshare that starts the command in a user namespace of its own, mapped to our uid and gid. */
-function nestedOf(variant: Variant, unshare: string): { nested?: string[] } {
+/**
+ * For a variant that hides: the unshare that starts the command in a user namespace of its
+ * own, mapped to our uid and gid (and, offline, a network namespace it owns: always allowed there).
+ */
+function nestedOf(variant: Variant, unshare: string, offline = false): { nested?: string[] } {
   if (!variant.hides) return {};
-  return { nested: [unshare, '--user', `--map-user=${process.getuid?.() ?? 0}`, `--map-group=${process.getgid?.() ?? 0}`, '--'] };
+  return { nested: [unshare, '--user', `--map-user=${process.getuid?.() ?? 0}`, `--map-group=${process.getgid?.() ?? 0}`, ...(offline ? ['--net'] : []), '--'] };
 }
 
 /**
@@ -477,7 +516,7 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
       });
       // one line, and the pipe kept open while the command runs: the init ends everything
       // when it closes, which the kernel does when this process dies however it dies
-      const covers = how!.variant.hides ? { mount: how!.mount, hide: hiddenPaths(opts), ...nestedOf(how!.variant, prefix[0]!) } : {};
+      const covers = how!.variant.hides ? { mount: how!.mount, hide: hiddenPaths(opts), ...nestedOf(how!.variant, prefix[0]!, opts.offline === true && buildsOffline()) } : {};
       child.stdin!.write(`${JSON.stringify({ argv: opts.argv, env: opts.env, holdsStdin: true, ...covers })}\n`);
       child.stdout!.on('data', (c: Buffer) => status.push(c));
     } else {

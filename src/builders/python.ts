@@ -30,7 +30,7 @@ import { lutimes, mkdir, mkdtemp, readdir, readlink, realpath, rm, stat } from '
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { MigrateError, toError, type ErrorCode } from '../errors.js';
-import { runProcess, type RunResult } from './process.js';
+import { offlineHint, runProcess, type RunResult } from './process.js';
 import { isValidProjectName, normalizePep440, normalizeProjectName, parseCoreMetadata, parseWheelName, readSdistPkgInfo, readWheelMetadata, samePep440, splitSdistName, type CoreMetadata } from './python-metadata.js';
 
 export { isValidProjectName, normalizePep440, normalizeProjectName, parseCoreMetadata, parseWheelName, samePep440, splitSdistName, type CoreMetadata } from './python-metadata.js';
@@ -78,6 +78,8 @@ export interface PythonBuildOptions {
   /** The interpreter for {python}; /usr/bin/python3 by default. */
   python?: string;
   timeoutMs?: number;
+  /** Let the command reach the network (default: none, where namespaces allow: see runProcess's `offline`). */
+  network?: boolean;
   signal?: AbortSignal;
   /** How many sdists the build must produce: exactly this many (1 unless told; 0 for a wheel-only command). */
   expectSdists?: number;
@@ -155,7 +157,7 @@ export async function buildPython(opts: PythonBuildOptions): Promise<PythonBuild
     await mkdir(join(work, 'tmp'));
     const env = buildEnv(python, work, buildTime, opts.env);
     try {
-      run = await runProcess({ argv, cwd: srcdir, env, timeoutMs: opts.timeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS, signal: opts.signal, maxOutputBytes: opts.maxOutputBytes });
+      run = await runProcess({ argv, cwd: srcdir, env, timeoutMs: opts.timeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS, signal: opts.signal, maxOutputBytes: opts.maxOutputBytes, offline: !opts.network });
     } catch (e) {
       throw new MigrateError('EBUILD', `${subject}: the build command cannot be started: ${toError(e).message}`, {
         subject,
@@ -177,7 +179,9 @@ export async function buildPython(opts: PythonBuildOptions): Promise<PythonBuild
       subject,
       actual: outputTail(run.output),
       cause: new Error(run.output),
-      hint: run.timedOut ? 'the build hangs or needs longer: raise the timeout in the job, or exclude this tag' : 'the output tail above says why; fix the build at the source, change the build command, or exclude this tag',
+      hint: run.timedOut
+        ? 'the build hangs or needs longer: raise the timeout in the job, or exclude this tag'
+        : `the output tail above says why; fix the build at the source, change the build command, or exclude this tag${offlineHint(opts.network)}`,
     });
   }
 

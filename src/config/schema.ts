@@ -152,6 +152,10 @@ const gitSource = z
         command: buildCommand.optional().describe('pypi: default "{python} -m build --no-isolation --skip-dependency-check --sdist --wheel --outdir {outdir} {srcdir}"'),
         python: z.string().min(1).optional().describe('pypi: the interpreter (default /usr/bin/python3)'),
         timeoutSeconds: z.number().int().min(10).max(24 * 3600).default(1200),
+        network: z
+          .boolean()
+          .default(false)
+          .describe("let the build command (pypi) and npm's scripts (npm rebuild, npm pack) reach the network; default false: they run with none, where namespaces allow"),
       })
       .strict()
       .prefault({}),

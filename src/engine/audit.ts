@@ -17,7 +17,7 @@ import type { CodeArtifact } from '../targets/codeartifact.js';
 import { callerIdentity, Domain, type RepositoryInfo } from '../targets/domain.js';
 import type { TargetFormat } from '../targets/format.js';
 import { escapeModulePath } from '../builders/go-rules.js';
-import { containment, credentialsHidden } from '../builders/process.js';
+import { buildsOffline, containment, credentialsHidden } from '../builders/process.js';
 import { agentFor } from '../net/agents.js';
 import type { Format } from '../types.js';
 import http from 'node:http';
@@ -47,8 +47,16 @@ export async function preflightAudit(
   checks.push(who.arn ? { id: 'principal', title: 'AWS principal', status: 'ok', detail: who.arn } : { id: 'principal', title: 'AWS principal', status: 'fail', detail: who.error ?? 'unknown', fix: 'check the AWS credentials (aws sts get-caller-identity)' });
   // what a hostile or broken tag can leave behind on this machine: python and npm builds run its code
   if (config.sources.some((s) => s.kind === 'git' && s.enabled && s.format !== 'go')) {
+    const networked = config.sources.flatMap((s) => (s.kind === 'git' && s.enabled && s.format !== 'go' && s.build.network ? [s.id] : []));
     const how: Pick<Check, 'status' | 'detail' | 'fix'> = credentialsHidden()
-      ? { status: 'ok', detail: 'each build runs in a PID and a mount namespace of its own: whatever it starts (a daemon too) is killed with it, and the credential files of this account (~/.aws, ~/.ssh, ~/.npmrc, ~/.config, the ssh agent, the sources\' key files) are covered from it' }
+      ? {
+          status: 'ok',
+          detail: `each build runs in a PID and a mount namespace of its own: whatever it starts (a daemon too) is killed with it, and the credential files of this account (~/.aws, ~/.ssh, ~/.npmrc, ~/.config, the ssh agent, the sources' key files) are covered from it; ${
+            buildsOffline()
+              ? `its code runs with no network${networked.length ? ` (except the sources with build.network: ${networked.join(', ')})` : ''}, so it can reach no host and no cloud metadata service`
+              : 'the network is shared (network namespaces are not allowed here): its code can reach any host this machine reaches, a cloud metadata service included'
+          }`,
+        }
       : containment() === 'pid-namespace'
         ? {
             status: 'warn',

@@ -221,6 +221,7 @@ export class GitSource implements Source {
           command: override?.command ?? this.config.build.command,
           python: this.config.build.python,
           timeoutMs: this.config.build.timeoutSeconds * 1000,
+          network: this.config.build.network,
         },
         recipe: this.recipeOf(version),
         cleanup,

@@ -25,7 +25,7 @@ export interface Checkout {
   commit: string;
   committedAt: Date;
   /** The job's build settings for this version. */
-  build: { command?: string | string[]; python?: string; timeoutMs: number };
+  build: { command?: string | string[]; python?: string; timeoutMs: number; network: boolean };
   /** What decides the built bytes besides the commit, as recorded with them (VersionListing.recipe). */
   recipe: string;
   cleanup(): void;
