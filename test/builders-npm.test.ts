@@ -272,3 +272,16 @@ describe('the network of the steps that run scripts', () => {
     }
   });
 });
+
+describe('what the pack leaves in the output folder', () => {
+  it('a named pipe where the tarball should be (a postpack script can put one there) is EBADBUILD at once, never read', async () => {
+    const at = mkdtempSync(join(dir, 'checkout-'));
+    // npm tells a script where the pack goes: npm_config_pack_destination
+    const swap = `node -e "const fs = require('fs'), p = require('path'), d = process.env.npm_config_pack_destination; for (const f of fs.readdirSync(d)) { fs.rmSync(p.join(d, f)); require('child_process').execFileSync('mkfifo', [p.join(d, f)]); }"`;
+    writeFileSync(join(at, 'package.json'), JSON.stringify({ name: 'piped', version: '1.0.0', main: 'index.js', license: 'MIT', scripts: { postpack: swap } }));
+    writeFileSync(join(at, 'index.js'), 'module.exports = 1;\n');
+    const e = await refusal(pack(at, 'piped'));
+    expect(e.code).toBe('EBADBUILD');
+    expect(e.message).toContain('piped-1.0.0.tgz in the output folder is not a regular file but a named pipe');
+  }, 60_000);
+});

@@ -338,6 +338,21 @@ describe('building real projects with Debian tools', () => {
     expect(e.actual).toBe('notes.txt');
   });
 
+  it('refuses outputs that are not regular files, without reading them: a named pipe would hold the run for ever, a link would send what it points at', async () => {
+    const r = await repo(setuptoolsPyproject('pipe-lib', '1.0'), 'v1.0');
+    // what a setup.py can leave in the output folder it is given (the build's processes die with it: no writer ever comes)
+    const fifo = ['/bin/sh', '-c', '{python} -m build --no-isolation --skip-dependency-check --wheel --outdir "{outdir}" "{srcdir}" && mkfifo "{outdir}/pipe_lib-1.0.tar.gz"'];
+    const e = await failure(build(r, 'v1.0', { name: 'pipe-lib', command: fifo }));
+    expect(e.code).toBe('EBADBUILD');
+    expect(e.message).toMatch(/pipe_lib-1\.0\.tar\.gz: .*not a regular file/);
+    const elsewhere = join(tmp, `elsewhere-${++n}`);
+    await mkdir(elsewhere);
+    const link = ['/bin/sh', '-c', `{python} -m build --no-isolation --skip-dependency-check --outdir "${elsewhere}" "{srcdir}" && cp "${elsewhere}"/*.tar.gz "{outdir}/" && ln -s "${elsewhere}"/*.whl "{outdir}/"`];
+    const l = await failure(build(r, 'v1.0', { name: 'pipe-lib', command: link }));
+    expect(l.code).toBe('EBADBUILD');
+    expect(l.message).toMatch(/\.whl: .*not a regular file/);
+  }, 60_000);
+
   it('bounds the metadata it reads: ETOOLARGE for the sdist PKG-INFO and the wheel METADATA', async () => {
     const r = await repo(setuptoolsPyproject('big-meta', '1.0'), 'v1.0');
     const sdist = await failure(build(r, 'v1.0', { name: 'big-meta', maxMetadataBytes: 100 }));

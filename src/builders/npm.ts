@@ -30,6 +30,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve as resolvePath, sep } from 'node:path';
 import { MigrateError, toError } from '../errors.js';
 import { redact, registerSecret } from '../redact.js';
+import { notRegularFile } from './output-file.js';
 import { offlineHint, runProcess } from './process.js';
 
 /** One of the job's npm sources, as a prepare script's install may use it: the names it serves are internal. */
@@ -119,6 +120,8 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
     if (tarballs.length !== 1) {
       throw new MigrateError('EBADBUILD', `${subject}: the pack left ${tarballs.length} tarballs in the output folder, not one`, { subject, actual: tarballs.join(', ') || '(none)' });
     }
+    const kind = notRegularFile(join(input.outDir, tarballs[0]!));
+    if (kind) throw new MigrateError('EBADBUILD', `${subject}: ${tarballs[0]} in the output folder is not a regular file but ${kind}`, { subject, hint: 'the pack must write its tarball into {outdir}: check the build command and the prepare script' });
     const path = join(input.outDir, 'package.tgz');
     renameSync(join(input.outDir, tarballs[0]!), path);
     return { path, output };

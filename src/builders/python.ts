@@ -30,6 +30,7 @@ import { lutimes, mkdir, mkdtemp, readdir, readlink, realpath, rm, stat } from '
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { MigrateError, toError, type ErrorCode } from '../errors.js';
+import { notRegularFile } from './output-file.js';
 import { offlineHint, runProcess, type RunResult } from './process.js';
 import { isValidProjectName, normalizePep440, normalizeProjectName, parseCoreMetadata, parseWheelName, readSdistPkgInfo, readWheelMetadata, samePep440, splitSdistName, type CoreMetadata } from './python-metadata.js';
 
@@ -410,6 +411,11 @@ async function readBuiltFiles(outDir: string, opts: PythonBuildOptions, version:
     });
   if (other.length > 0) {
     throw bad('EBADBUILD', 'the build wrote files that are neither an sdist (.tar.gz) nor a wheel (.whl)', { actual: other.join(', '), hint: 'sdists must be .tar.gz (PEP 625); check the build command' });
+  }
+  // the build wrote the folder: a named pipe in it would hold the run for ever (no writer is left), a link would send what it points at
+  for (const name of [...sdists, ...wheels]) {
+    const kind = notRegularFile(join(outDir, name));
+    if (kind) throw bad('EBADBUILD', `is not a regular file but ${kind}`, { file: name, hint: 'the build must write its files into {outdir}: check the build command and setup.py' });
   }
   const expectSdists = opts.expectSdists ?? 1;
   const minWheels = opts.minWheels ?? 1;
