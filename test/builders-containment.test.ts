@@ -8,12 +8,13 @@
  * explicitly, for the results that must not depend on the containment.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type AddressInfo } from 'node:net';
-import { buildsOffline, containment, credentialsHidden, hiddenPaths, hideFromBuilds, runProcess, type RunOptions } from '../src/builders/process.js';
+import { buildsOffline, containment, credentialsHidden, hiddenPaths, hideFromBuilds, protectFromBuilds, runProcess, type RunOptions } from '../src/builders/process.js';
 import { alive, goneSoon, pidOfCommand } from './support/child.js';
 
 const ENV = { PATH: '/usr/local/bin:/usr/bin:/bin' };
@@ -237,6 +238,36 @@ describe.each([
     expect(await readFile(join(elsewhere, 'deploy-key'), 'utf8')).toBe(SECRET);
     expect(await readFile(join(work, 'out.txt'), 'utf8')).toBe('built\n');
     expect(await readFile('/proc/self/mounts', 'utf8')).not.toContain('cam-hidden');
+  });
+
+  it('writes only its own folders and the temp folders: not the home, the state, the file system, nor the tool; no remount or namespace of its own lifts that', async () => {
+    // the state directory outside the home, in the system's temp folder (writable but for what is protected)
+    const state = await mkdtemp(join(elsewhere, 'state-'));
+    protectFromBuilds(state);
+    const work = join(state, 'tmp', 'checkout');
+    const out = join(state, 'tmp', 'out');
+    await mkdir(work, { recursive: true });
+    await mkdir(out, { recursive: true });
+    const token = `cam-ro-${process.pid}-${++n}`;
+    // where a hostile build would leave something for later: a shell's rc, the state's git mirror, the system, the tool's own code
+    const denied = [join(home, '.bashrc'), join(state, 'git-hook'), join(state, 'tmp', 'other-build'), `/etc/${token}`, join(ROOT, `${token}.js`), join(ROOT, 'node_modules', `${token}.js`)];
+    const allowed = [join(work, 'built'), join(out, 'dist.whl'), join(tmpdir(), `${token}-tmp`)];
+    const write = (f: string) => `(echo x > '${f}') 2>/dev/null && echo 'wrote ${f}' || echo 'refused ${f}'`;
+    const script = [
+      ...denied.map(write),
+      ...allowed.map(write),
+      // lifting it: a remount, or the same as the root of namespaces of its own
+      `mount -o remount,bind,rw '${state}' 2>/dev/null; ${write(join(state, 'after-remount'))}`,
+      `unshare --user --map-root-user --mount sh -c "mount -o remount,bind,rw '${state}'; umount -l '${state}'; echo x > '${join(state, 'after-unshare')}'" 2>/dev/null; echo done`,
+    ].join('; ');
+    try {
+      const res = await runProcess({ argv: ['sh', '-c', script], cwd: work, env: { PATH: '/usr/bin:/bin' }, timeoutMs: 60_000, writable: [out], ...contain });
+      for (const f of denied) expect(res.output).toContain(`refused ${f}`);
+      for (const f of allowed) expect(res.output).toContain(`wrote ${f}`);
+      for (const f of [...denied, join(state, 'after-remount'), join(state, 'after-unshare')]) expect(existsSync(f), f).toBe(false);
+    } finally {
+      for (const f of [...denied, ...allowed]) await rm(f, { force: true });
+    }
   });
 
   it('offline: reaches no port of this machine (nor any other host: no interface is up), while the same command online does', async () => {

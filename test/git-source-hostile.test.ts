@@ -233,6 +233,55 @@ describe('the repository', () => {
     expect(te.sandbox.standIn.log.filter((e) => e.operation === 'pypi:Upload' && e.package === 'spell-lib')).toEqual([]);
   });
 
+  it("a setup.py that writes where the tool runs git next (a hook in the mirror) or reads its job: it can write only its own folders; the next fetch runs no code of the tag's", async () => {
+    const loot = join(te.dir, 'hook-loot');
+    // what a hostile setup.py does: walk up from its checkout, plant a hook in every git folder it finds
+    // (git runs reference-transaction on the next fetch, outside the build's namespaces, with the tool's
+    // environment), and rewrite the job file it finds beside the state
+    const setupPy = (version: string) => `import glob, os
+from setuptools import setup
+planted = []
+for up in range(1, 7):
+    base = os.path.abspath(os.path.join(os.getcwd(), *([".."] * up)))
+    for hooks in glob.glob(os.path.join(base, "git", "*.git", "hooks")):
+        try:
+            p = os.path.join(hooks, "reference-transaction")
+            with open(p, "w") as f:
+                f.write("#!/bin/sh\\nenv >> ${loot}\\n")
+            os.chmod(p, 0o755)
+            planted.append(p)
+        except OSError as e:
+            pass
+    for job in glob.glob(os.path.join(base, "*.yaml")):
+        try:
+            with open(job, "a") as f:
+                f.write("# rewritten by a setup.py\\n")
+            planted.append(job)
+        except OSError:
+            pass
+open("planted.py", "w").write("PLANTED = %r\\n" % planted)
+setup(name="hooked", version="${version}", py_modules=["planted"])
+`;
+    const dir = join(te.dir, 'src-hooked');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'setup.py'), setupPy('1.0.0'));
+    await git.createRepoFromDir('hooked', dir, { tags: ['v1.0.0'] });
+    const job = te.writeJob({ name: 'hooked', sources: [gitSource('hooked', 'hooked', 'pypi', { package: 'hooked' })] });
+    const jobText = readFileSync(job, 'utf8');
+    const first = await te.run(job);
+    expect(first.failures).toEqual([]);
+    expect(rows('hooked').map((r) => [r.version, r.state])).toEqual([['1.0.0', 'verified']]);
+    // a new tag: the next run fetches, and git would run the hook
+    const sha = await git.commit('hooked', { files: { 'setup.py': setupPy('1.1.0') }, message: '1.1.0' });
+    await git.tag('hooked', 'v1.1.0', sha);
+    const second = await te.run(job);
+    expect(second.failures).toEqual([]);
+    expect(rows('hooked').map((r) => [r.version, r.state])).toEqual([['1.0.0', 'verified'], ['1.1.0', 'verified']]);
+    expect(existsSync(loot)).toBe(false);
+    expect(existsSync(join(te.stateDir, 'git', 'hooked.git', 'hooks', 'reference-transaction'))).toBe(false);
+    expect(readFileSync(job, 'utf8')).toBe(jobText);
+  });
+
   it('a committed symlink pointing out of the checkout: refused before the build (EBADSOURCE), nothing outside is touched; the ssh key is gone after the run', async () => {
     const outside = join(te.dir, 'outside-the-checkout');
     mkdirSync(outside, { recursive: true });

@@ -16,7 +16,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants as fsConstants, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { delimiter, isAbsolute, join, resolve as resolvePath, sep } from 'node:path';
+import { basename, delimiter, dirname, isAbsolute, join, resolve as resolvePath, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export interface RunOptions {
   /** The command and its arguments; argv[0] is looked up in `env.PATH` when it has no slash. */
@@ -41,6 +42,12 @@ export interface RunOptions {
    * command shares the network, as the audit says.
    */
   offline?: boolean;
+  /**
+   * Folders the command writes besides its cwd, HOME and TMPDIR (the checkout's root, the
+   * output folder): where the covers are, everything else of this machine is read-only to
+   * it but the system's temp folders (see `mountsFor`).
+   */
+  writable?: readonly string[];
 }
 
 export interface RunResult {
@@ -95,7 +102,10 @@ class Tail {
  * `hiddenPaths`) are covered, and /proc is the namespace's own (no other
  * process, nor its environment, is in it), so a tag's setup.py or prepare
  * script can read neither; the covers exist only in that namespace and vanish
- * with it. The command runs in a user namespace of its own mapped to our uid
+ * with it. In it, too, the file system is read-only to the build but for its own
+ * folders and the system's temp folders (`mountsFor`): it cannot leave a hook in a
+ * git mirror the tool fetches next, another build's output, a shell's rc file or
+ * the tool's own code for later, outside the namespaces. The command runs in a user namespace of its own mapped to our uid
  * and gid (root's too), where it has no capability over the mounts: it cannot
  * lift a cover, nor read what other users keep to themselves. An `offline` command
  * gets a network namespace of its own there too, with no interface up: it reaches
@@ -177,7 +187,16 @@ const lookUp = (name, path) => {
   }
   return undefined;
 };
+const mountOrFail = (job, args, what) => {
+  const r = spawnSync(job.mount, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (r.status !== 0) failed(Object.assign(new Error(what + ': ' + String(r.stderr || (r.error && r.error.message) || r.status).trim()), { code: 'EHIDE' }));
+};
 const start = (job) => {
+  // read-only, but for the folders the build writes: shallow first, so a deeper one decides its own
+  for (const { path, ro } of job.mounts || []) {
+    if (path !== '/') mountOrFail(job, ['--rbind', path, path], 'cannot make ' + path + (ro ? ' read-only' : ' writable') + ' for the build');
+    mountOrFail(job, ['-o', 'remount,bind,' + (ro ? 'ro' : 'rw'), path], 'cannot make ' + path + (ro ? ' read-only' : ' writable') + ' for the build');
+  }
   // the credential files covered, in this mount namespace only: a directory by an empty tmpfs, a file (or socket) by /dev/null
   for (const { path, dir } of job.hide || []) {
     const args = dir ? ['-t', 'tmpfs', '-o', 'size=16k,mode=0700', 'cam-hidden', path] : ['--bind', '/dev/null', path];
@@ -193,7 +212,8 @@ const start = (job) => {
     argv = [...job.nested, found, ...argv.slice(1)];
   }
   try {
-    spawn(argv[0], argv.slice(1), { env: job.env, stdio: ['ignore', 2, 2] })
+    // cwd by its path again: the init's own still points into the mount made read-only above it
+    spawn(argv[0], argv.slice(1), { cwd: process.cwd(), env: job.env, stdio: ['ignore', 2, 2] })
       .on('error', failed)
       .on('exit', (code, signal) => report({ code, signal }, code ?? 128 + signals[signal]));
   } catch (e) {
@@ -298,8 +318,9 @@ function probe(variants: readonly Variant[]): Chosen | null {
   // what a variant that hides must show: a folder and a file covered (no temp folder to try it in: no such variant)
   let dir: string | undefined;
   try {
-    dir = mkdtempSync(join(tmpdir(), 'cam-probe-'));
+    dir = realpathSync(mkdtempSync(join(tmpdir(), 'cam-probe-')));
     mkdirSync(join(dir, 'd'));
+    mkdirSync(join(dir, 'w'));
     writeFileSync(join(dir, 'd', 'x'), 'x');
     writeFileSync(join(dir, 'f'), 'x');
   } catch {
@@ -307,12 +328,15 @@ function probe(variants: readonly Variant[]): Chosen | null {
     dir = undefined;
   }
   try {
-    const check = (d: string) => `const fs = require('node:fs'); process.exit(fs.readdirSync(${JSON.stringify(join(d, 'd'))}).length === 0 && fs.readFileSync(${JSON.stringify(join(d, 'f'))}, 'utf8') === '' ? 0 : 3)`;
+    // covered: the folder empty, the file empty; read-only but for the writable folder inside it
+    const check = (d: string) =>
+      `const fs = require('node:fs'); const writes = (f) => { try { fs.writeFileSync(f, 'x'); return true; } catch { return false; } }; ` +
+      `process.exit(fs.readdirSync(${JSON.stringify(join(d, 'd'))}).length === 0 && fs.readFileSync(${JSON.stringify(join(d, 'f'))}, 'utf8') === '' && !writes(${JSON.stringify(join(d, 'new'))}) && writes(${JSON.stringify(join(d, 'w', 'new'))}) ? 0 : 3)`;
     for (const variant of variants) {
       if (variant.hides && (mount === undefined || dir === undefined)) continue;
       const prefix = [unshare, ...variant.flags, '--', process.execPath, '-e', INIT];
       const job = variant.hides && dir
-        ? { argv: [process.execPath, '-e', check(dir)], env: {}, mount, hide: [{ path: join(dir, 'd'), dir: true }, { path: join(dir, 'f'), dir: false }], ...nestedOf(variant, unshare) }
+        ? { argv: [process.execPath, '-e', check(dir)], env: {}, mount, mounts: [{ path: dir, ro: true }, { path: join(dir, 'w'), ro: false }], hide: [{ path: join(dir, 'd'), dir: true }, { path: join(dir, 'f'), dir: false }], ...nestedOf(variant, unshare) }
         : { argv: [process.execPath, '--version'], env: {} };
       const r = spawnSync(unshare, prefix.slice(1), {
         input: JSON.stringify(job),
@@ -362,6 +386,63 @@ const HOME_FILES = ['.npmrc', '.yarnrc', '.yarnrc.yml', '.pypirc', '.netrc', '.g
 /** Variables that name a credential file (or the ssh agent's socket) elsewhere. */
 const PATH_VARIABLES = ['AWS_SHARED_CREDENTIALS_FILE', 'AWS_CONFIG_FILE', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'NPM_CONFIG_USERCONFIG', 'npm_config_userconfig', 'PIP_CONFIG_FILE', 'NETRC', 'GIT_CONFIG_GLOBAL', 'GOOGLE_APPLICATION_CREDENTIALS', 'KUBECONFIG', 'DOCKER_CONFIG', 'SSH_AUTH_SOCK'];
 const alsoHidden = new Set<string>();
+
+/** Where the tool itself is installed (its code, node_modules): a build that wrote there would run as the tool next time. */
+const TOOL_ROOT = (() => {
+  // src/builders/ run by tsx, or dist/src/builders/ as built
+  const up = resolvePath(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  return basename(up) === 'dist' ? dirname(up) : up;
+})();
+const alsoReadOnly = new Set<string>();
+
+/** One more folder no build may write from now on (the state directory, the job's folder). */
+export function protectFromBuilds(path: string): void {
+  alsoReadOnly.add(resolvePath(path));
+}
+
+/** The system's temp folders: a build may write there as any program may (npm's own temp files). */
+const TEMP_FOLDERS = ['/tmp', '/var/tmp', '/dev/shm'];
+
+/**
+ * What the build may write, as mounts to make in its mount namespace, shallowest first:
+ * read-only the whole file system (`/`), the account's homes, the tool's own folder and
+ * what `protectFromBuilds` added (the state directory, with the git mirrors whose hooks and
+ * config git would run, the blobs, the other builds' checkouts and outputs); writable the
+ * system's temp folders and the build's own folders (its cwd, HOME, TMPDIR and
+ * `writable`), even inside a read-only one. Each that exists, once (the writable one
+ * where a folder is both).
+ */
+export function mountsFor(work: { cwd: string; env: Readonly<Record<string, string>>; writable?: readonly string[] }): { path: string; ro: boolean }[] {
+  const real = (p: string) => {
+    try {
+      return statSync(p).isDirectory() ? realpathSync(p) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const homes = [process.env.HOME, homedir()].filter((h): h is string => !!h && isAbsolute(h));
+  const rw = [...TEMP_FOLDERS, work.cwd, work.env.HOME, work.env.TMPDIR, ...(work.writable ?? [])];
+  const ro = ['/', ...homes, TOOL_ROOT, ...alsoReadOnly];
+  const byPath = new Map<string, boolean>();
+  for (const p of ro) {
+    const path = p ? real(resolvePath(p)) : undefined;
+    if (path) byPath.set(path, true);
+  }
+  for (const p of rw) {
+    const path = p ? real(resolvePath(p)) : undefined;
+    if (path && path !== '/') byPath.set(path, false);
+  }
+  const depth = (p: string) => (p === '/' ? 0 : p.split(sep).length);
+  const sorted = [...byPath].map(([path, ro]) => ({ path, ro })).sort((a, b) => depth(a.path) - depth(b.path) || (a.path < b.path ? -1 : 1));
+  // a folder that would get what the folder above it already has needs no mount of its own (each costs a process)
+  const within = (child: string, parent: string) => parent === '/' || child.startsWith(parent + sep);
+  const out: { path: string; ro: boolean }[] = [];
+  for (const m of sorted) {
+    const above = [...out].reverse().find((o) => within(m.path, o.path));
+    if ((above?.ro ?? false) !== m.ro) out.push(m);
+  }
+  return out;
+}
 
 /** One more path to cover in every build from now on (a source's ssh key file). */
 export function hideFromBuilds(path: string): void {
@@ -516,7 +597,7 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
       });
       // one line, and the pipe kept open while the command runs: the init ends everything
       // when it closes, which the kernel does when this process dies however it dies
-      const covers = how!.variant.hides ? { mount: how!.mount, hide: hiddenPaths(opts), ...nestedOf(how!.variant, prefix[0]!, opts.offline === true && buildsOffline()) } : {};
+      const covers = how!.variant.hides ? { mount: how!.mount, mounts: mountsFor(opts), hide: hiddenPaths(opts), ...nestedOf(how!.variant, prefix[0]!, opts.offline === true && buildsOffline()) } : {};
       child.stdin!.write(`${JSON.stringify({ argv: opts.argv, env: opts.env, holdsStdin: true, ...covers })}\n`);
       child.stdout!.on('data', (c: Buffer) => status.push(c));
     } else {

@@ -158,7 +158,7 @@ export async function buildPython(opts: PythonBuildOptions): Promise<PythonBuild
     await mkdir(join(work, 'tmp'));
     const env = buildEnv(python, work, buildTime, opts.env);
     try {
-      run = await runProcess({ argv, cwd: srcdir, env, timeoutMs: opts.timeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS, signal: opts.signal, maxOutputBytes: opts.maxOutputBytes, offline: !opts.network });
+      run = await runProcess({ argv, cwd: srcdir, env, timeoutMs: opts.timeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS, signal: opts.signal, maxOutputBytes: opts.maxOutputBytes, offline: !opts.network, writable: [checkout, outDir] });
     } catch (e) {
       throw new MigrateError('EBUILD', `${subject}: the build command cannot be started: ${toError(e).message}`, {
         subject,

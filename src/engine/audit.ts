@@ -51,7 +51,7 @@ export async function preflightAudit(
     const how: Pick<Check, 'status' | 'detail' | 'fix'> = credentialsHidden()
       ? {
           status: 'ok',
-          detail: `each build runs in a PID and a mount namespace of its own: whatever it starts (a daemon too) is killed with it, and the credential files of this account (~/.aws, ~/.ssh, ~/.npmrc, ~/.config, the ssh agent, the sources' key files) are covered from it; ${
+          detail: `each build runs in a PID and a mount namespace of its own: whatever it starts (a daemon too) is killed with it, and the credential files of this account (~/.aws, ~/.ssh, ~/.npmrc, ~/.config, the ssh agent, the sources' key files) are covered from it; it writes only its own folders and the temp folders (not the state, its git mirrors, the home, nor this tool); ${
             buildsOffline()
               ? `its code runs with no network${networked.length ? ` (except the sources with build.network: ${networked.join(', ')})` : ''}, so it can reach no host and no cloud metadata service`
               : 'the network is shared (network namespaces are not allowed here): its code can reach any host this machine reaches, a cloud metadata service included'

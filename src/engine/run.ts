@@ -4,9 +4,10 @@
  * oldest first while their downloads run ahead in a second bounded queue.
  */
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import PQueue from 'p-queue';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
+import { protectFromBuilds } from '../builders/process.js';
 import type { LoadedJob } from '../config/load.js';
 import { localError, MigrateError, targetSilentError, toError } from '../errors.js';
 import { sweepLeftovers } from '../state/leftovers.js';
@@ -77,6 +78,9 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
   const emit = opts.onProgress ?? (() => {});
   const dryRun = (opts.dryRun ?? false) || (opts.readOnly ?? false) || (opts.noTarget ?? false);
   for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) registerSecret(env[name]);
+  // a tag's build writes only its own folders: not the state (mirrors, blobs, other builds), nor the job's folder
+  protectFromBuilds(stateDir);
+  protectFromBuilds(dirname(resolve(job.file)));
 
   // Sources are built first: a missing token variable is bad input, found before anything is written.
   const sources = new Map<string, Source>();
