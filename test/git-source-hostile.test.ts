@@ -282,6 +282,26 @@ setup(name="hooked", version="${version}", py_modules=["planted"])
     expect(readFileSync(job, 'utf8')).toBe(jobText);
   });
 
+  it('a hook in the mirror (what a build where no mount namespace is allowed could leave): the next fetch runs none', async () => {
+    const loot = join(te.dir, 'mirror-hook-loot');
+    const dir = pyProject(join(te.dir, 'src-mirror-hook'), 'mirror-hook', '1.0.0');
+    await git.createRepoFromDir('mirror-hook', dir, { tags: ['v1.0.0'] });
+    const job = te.writeJob({ name: 'mirror-hook', sources: [gitSource('mirror-hook', 'mirror-hook', 'pypi', { package: 'mirror-hook' })] });
+    expect((await te.run(job)).failures).toEqual([]);
+    const hooks = join(te.stateDir, 'git', 'mirror-hook.git', 'hooks');
+    mkdirSync(hooks, { recursive: true });
+    for (const hook of ['reference-transaction', 'post-checkout', 'pre-auto-gc', 'post-merge']) writeFileSync(join(hooks, hook), `#!/bin/sh
+echo ${hook} >> ${loot}
+`, { mode: 0o755 });
+    const sha = await git.commit('mirror-hook', { files: { 'README.md': 'next\n' }, message: 'next' });
+    await git.tag('mirror-hook', 'v1.0.1', sha);
+    const s = await te.run(job);
+    // v1.0.1 was listed (the fetch ran); its build says 1.0.0, as the commit did not bump it
+    expect(rows('mirror-hook').map((r) => r.version)).toContain('1.0.1');
+    expect(s.failures.map((f) => f.code)).toEqual(['EVERSION']);
+    expect(existsSync(loot) ? readFileSync(loot, 'utf8') : '').toBe('');
+  });
+
   it('a committed symlink pointing out of the checkout: refused before the build (EBADSOURCE), nothing outside is touched; the ssh key is gone after the run', async () => {
     const outside = join(te.dir, 'outside-the-checkout');
     mkdirSync(outside, { recursive: true });

@@ -60,7 +60,7 @@ export async function preflightAudit(
       : containment() === 'pid-namespace'
         ? {
             status: 'warn',
-            detail: 'each build runs in a PID namespace of its own (whatever it starts is killed with it), but no mount namespace is allowed here: a tag\'s setup.py or prepare script can read the credential files of this account (~/.aws, ~/.ssh, ~/.npmrc) and, run as root, this tool\'s environment (its tokens) through /proc',
+            detail: 'each build runs in a PID namespace of its own (whatever it starts is killed with it), but no mount namespace is allowed here: a tag\'s setup.py or prepare script can read the credential files of this account (~/.aws, ~/.ssh, ~/.npmrc) and, run as root, this tool\'s environment (its tokens) through /proc, can write whatever this account can (the state, its blobs, the home), and shares the network',
             fix: 'allow mount namespaces (as root, or with unprivileged user namespaces enabled), or run the tool as a user whose home holds no credentials',
           }
         : {

@@ -27,6 +27,13 @@ process.on('exit', () => {
 const SHELL_SAFE = /^[A-Za-z0-9_./:@=+-]+$/;
 const quote = (s: string) => (SHELL_SAFE.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
+/**
+ * No hook of a mirror or checkout ever runs: builds cannot write there where they are
+ * contained (builders/process), but where they are not, a hook a tag's setup.py left in a
+ * mirror would run on the next fetch, outside any containment, with the tool's environment.
+ */
+const NO_HOOKS = ['core.hooksPath=/dev/null'];
+
 /** What git may see of the caller's environment: where things are, the ssh agent, proxies, the locale. */
 const KEEP = /^(PATH|HOME|USER|LOGNAME|LANG|LC_[A-Z]+|TMPDIR|SSH_AUTH_SOCK|HTTPS?_PROXY|https?_proxy|NO_PROXY|no_proxy|GIT_SSL_CAINFO|GIT_SSL_NO_VERIFY)$/;
 
@@ -102,7 +109,8 @@ export class GitAccess {
       // 10 minutes (the source's idleTimeoutSeconds) without a byte of output: remote clones and
       // fetches run with --progress, so only a transfer that stalled is cut, never a big one that is merely long
       timeout: { block: this.opts.idleTimeoutMs ?? DEFAULT_IDLE_MS },
-      unsafe: { allowUnsafeSshCommand: true, allowUnsafeAskPass: true },
+      config: NO_HOOKS,
+      unsafe: { allowUnsafeSshCommand: true, allowUnsafeAskPass: true, allowUnsafeHooksPath: true },
       allowEnvironment: ['GIT_SSH_COMMAND', 'GIT_ASKPASS', 'SSH_ASKPASS', 'GIT_TERMINAL_PROMPT', 'GIT_SSL_CAINFO', 'GIT_SSL_NO_VERIFY'],
       ...(signal ? { abort: signal } : {}),
     }).env(this.env);
@@ -114,8 +122,9 @@ export class GitAccess {
       baseDir,
       maxConcurrentProcesses: 4,
       timeout: { block: 10 * 60_000 },
+      config: NO_HOOKS,
       // GIT_CONFIG_GLOBAL names /dev/null: the one config path we set, on purpose
-      unsafe: { allowUnsafeConfigPaths: true },
+      unsafe: { allowUnsafeConfigPaths: true, allowUnsafeHooksPath: true },
       allowEnvironment: ['GIT_CONFIG_NOSYSTEM', 'GIT_CONFIG_GLOBAL', 'GIT_TERMINAL_PROMPT'],
       ...(signal ? { abort: signal } : {}),
     }).env({ ...pick(this.env, ['PATH', 'HOME', 'LANG', 'TMPDIR']), ...WITHOUT_OPERATOR_CONFIG, GIT_TERMINAL_PROMPT: '0' });
