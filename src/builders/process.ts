@@ -102,16 +102,17 @@ class Tail {
  * `hiddenPaths`) are covered, and /proc is the namespace's own (no other
  * process, nor its environment, is in it), so a tag's setup.py or prepare
  * script can read neither; the covers exist only in that namespace and vanish
- * with it. In it, too, the file system is read-only to the build but for its own
- * folders and the system's temp folders (`mountsFor`): it cannot leave a hook in a
- * git mirror the tool fetches next, another build's output, a shell's rc file or
- * the tool's own code for later, outside the namespaces. The command runs in a user namespace of its own mapped to our uid
- * and gid (root's too), where it has no capability over the mounts: it cannot
- * lift a cover, nor read what other users keep to themselves. An `offline` command
- * gets a network namespace of its own there too, with no interface up: it reaches
- * nothing (no host, no cloud metadata service, no port of this machine's loopback).
- * npm's install of a prepare script's dependencies, which runs no script, keeps the
- * network; a user that is not root makes the
+ * with it. In it, too, the file system is read-only to the build but for its
+ * own folders and the system's temp folders (`mountsFor`): it cannot leave a
+ * hook in a git mirror the tool fetches next, another build's output, a shell's
+ * rc file or the tool's own code for later, outside the namespaces. The command
+ * runs in a user namespace of its own mapped to our uid and gid (root's too),
+ * where it has no capability over the mounts: it cannot lift a cover or make a
+ * folder writable again, nor read what other users keep to themselves. An
+ * `offline` command gets a network namespace of its own there too, with no
+ * interface up: it reaches nothing (no host, no cloud metadata service, no port
+ * of this machine's loopback); npm's install of a prepare script's dependencies,
+ * which runs no script, keeps the network. A user that is not root makes the
  * namespaces as the root of a user namespace of its own, and its builds run as
  * its own uid, never as root (npm behaves otherwise as root).
  * https://man7.org/linux/man-pages/man7/pid_namespaces.7.html  https://man7.org/linux/man-pages/man7/mount_namespaces.7.html
