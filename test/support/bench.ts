@@ -16,7 +16,7 @@
  *      end to end, and first publish to last; then a completed 10,000-version
  *      job run again;
  *   5. dry runs over thousands of packages (ms per package, peak RSS);
- *   6. Python and Go builds from real tagged repositories over git+ssh.
+ *   6. Python and Go builds from real tagged repositories over git+ssh, and npm-in-git tags with a prepare script.
  * Prints a table and writes state/bench.json.
  *
  * CAM_BENCH_CPU_PROF=dir writes a V8 CPU profile of every run of the tool;
@@ -282,7 +282,7 @@ try {
   // Builds: every tag of real repositories over a real sshd (Python: setuptools, hatchling,
   // poetry-core; Go: google/uuid and cespare/xxhash), target quotas off, so what is measured
   // is clone + build + store; then one large synthetic Go module for peak memory.
-  let builds: { python: { tags: number; seconds: number; tagsPerSecond: number }; go: { tags: number; seconds: number; tagsPerSecond: number }; largeModule: { mb: number; files: number; seconds: number; peakRssBytes: number }; cores: number } | undefined;
+  let builds: { python: { tags: number; seconds: number; tagsPerSecond: number }; go: { tags: number; seconds: number; tagsPerSecond: number }; npm: { tags: number; seconds: number; tagsPerSecond: number }; largeModule: { mb: number; files: number; seconds: number; peakRssBytes: number }; cores: number } | undefined;
   if (ONLY.has('builds')) {
     log('builds: Python and Go tags over git+ssh…');
     const git = await startGitServer({ dir: join(dir, 'git') });
@@ -294,11 +294,24 @@ try {
       const gitJob = (name: string, sources: Record<string, unknown>[]) => {
         const file = join(dir, `${name}.yaml`);
         const d = sandbox.descriptor;
-        writeFileSync(file, stringify({ name, target: { region: d.codeartifact.region, domain: d.codeartifact.domain, domainOwner: d.codeartifact.domainOwner, repositories: { pypi: { internal: 'pypi-internal' }, generic: { internal: 'go-internal' } } }, sources, limits: fast }));
+        writeFileSync(file, stringify({ name, target: { region: d.codeartifact.region, domain: d.codeartifact.domain, domainOwner: d.codeartifact.domainOwner, repositories: { npm: { internal: 'npm-internal' }, pypi: { internal: 'pypi-internal' }, generic: { internal: 'go-internal' } } }, sources, limits: fast }));
         return file;
       };
       const py = await runCli(sandbox, gitJob('bench-py', [src('userpath', 'userpath', 'pypi', { package: 'userpath', tags: '{version}' }), src('crashtest', 'crashtest', 'pypi', { package: 'crashtest', tags: '{version}' })]), [], gitEnv);
       const go = await runCli(sandbox, gitJob('bench-go', [src('uuid', 'uuid', 'go', { package: 'github.com/google/uuid' }), src('xxhash', 'xxhash', 'go', { package: 'github.com/cespare/xxhash' })]), [], gitEnv);
+      // npm in git: a package whose prepare script builds it, so each tag is an install, a rebuild and a pack
+      const npmSrc = join(dir, 'npm-in-git');
+      mkdirSync(join(npmSrc, 'src'), { recursive: true });
+      writeFileSync(join(npmSrc, 'package.json'), JSON.stringify({ name: '@acme/gitlib', version: '0.0.0', main: 'dist/index.js', files: ['dist'], license: 'MIT', scripts: { prepare: 'node build.js' } }, null, 2));
+      writeFileSync(join(npmSrc, 'build.js'), "const fs = require('fs');\nfs.mkdirSync('dist', { recursive: true });\nfs.copyFileSync('src/index.js', 'dist/index.js');\n");
+      writeFileSync(join(npmSrc, 'src', 'index.js'), 'module.exports = 1;\n');
+      const npmTags = ['1.0.0', '1.0.1', '1.1.0', '1.2.0', '2.0.0', '2.1.0'];
+      await git.createRepoFromDir('gitlib', npmSrc, { tags: [] });
+      for (const v of npmTags) {
+        const sha = await git.commit('gitlib', { files: { 'package.json': JSON.stringify({ name: '@acme/gitlib', version: v, main: 'dist/index.js', files: ['dist'], license: 'MIT', scripts: { prepare: 'node build.js' } }, null, 2) }, message: v });
+        await git.tag('gitlib', `v${v}`, sha);
+      }
+      const npmRun = await runCli(sandbox, gitJob('bench-npm', [src('gitlib', 'gitlib', 'npm', {})]), [], gitEnv);
 
       // a large module: many files of incompressible data, three tags
       const MB = Number(values['large-module-mb']);
@@ -313,8 +326,8 @@ try {
       await git.createRepoFromDir('large', work, { tags: ['v1.0.0', 'v1.0.1', 'v1.1.0'] });
       const large = await runCli(sandbox, gitJob('bench-large', [src('large', 'large', 'go', { package: 'example.com/large' })]), [], gitEnv);
       const rate = (s: RunSummary) => ({ tags: s.complete, seconds: s.durationMs / 1000, tagsPerSecond: s.complete / (s.durationMs / 1000) });
-      builds = { python: rate(py), go: rate(go), largeModule: { mb: MB, files, seconds: large.durationMs / 1000, peakRssBytes: large.peakRssBytes }, cores: availableParallelism() };
-      if (py.failures.length + go.failures.length + large.failures.length) log(`build failures: ${JSON.stringify([...py.failures, ...go.failures, ...large.failures].slice(0, 3))}`);
+      builds = { python: rate(py), go: rate(go), npm: rate(npmRun), largeModule: { mb: MB, files, seconds: large.durationMs / 1000, peakRssBytes: large.peakRssBytes }, cores: availableParallelism() };
+      if (py.failures.length + go.failures.length + npmRun.failures.length + large.failures.length) log(`build failures: ${JSON.stringify([...py.failures, ...go.failures, ...npmRun.failures, ...large.failures].slice(0, 3))}`);
     } finally {
       await git.stop();
     }
@@ -374,7 +387,7 @@ try {
       ...memory.map((x) => `  peak RSS @ ${String(x.sizeMb).padStart(3)} MB tarballs  ${mb(x.peakRssBytes)} (${x.versions} versions, ${x.failed} failed; re-hash ${x.recheck.ms} ms for ${mb(x.recheck.bytes)})`),
       ...(builds
         ? [
-            `  builds (${builds.cores} cores)  Python ${builds.python.tagsPerSecond.toFixed(2)} tags/s (${builds.python.tags} tags, ${builds.python.seconds.toFixed(1)} s), Go ${builds.go.tagsPerSecond.toFixed(2)} tags/s (${builds.go.tags} tags, ${builds.go.seconds.toFixed(1)} s)`,
+            `  builds (${builds.cores} cores)  Python ${builds.python.tagsPerSecond.toFixed(2)} tags/s (${builds.python.tags} tags, ${builds.python.seconds.toFixed(1)} s), Go ${builds.go.tagsPerSecond.toFixed(2)} tags/s (${builds.go.tags} tags, ${builds.go.seconds.toFixed(1)} s), npm ${builds.npm.tagsPerSecond.toFixed(2)} tags/s (${builds.npm.tags} tags with a prepare script, ${builds.npm.seconds.toFixed(1)} s)`,
             `  large Go module  ${builds.largeModule.mb} MB in ${builds.largeModule.files} files x 3 tags: ${builds.largeModule.seconds.toFixed(1)} s, peak RSS ${mb(builds.largeModule.peakRssBytes)}`,
           ]
         : []),
