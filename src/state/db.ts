@@ -175,7 +175,8 @@ export class StateDb {
   static open(path: string): StateDb {
     let db: Database.Database;
     try {
-      mkdirSync(dirname(path), { recursive: true });
+      // as the lock makes it (state/lock.ts): the account's alone
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
       db = new Database(path);
       // busy_timeout first: another process (a `status`, a second `run`) may be creating the file right now
       db.pragma('busy_timeout = 5000');

@@ -45,12 +45,14 @@ export interface LockedJob {
 }
 
 /**
- * The state directory, made if missing: a file in its place (a --state-dir that names
- * one), or a folder this user cannot write, is ELOCAL naming it, before anything is read.
+ * The state directory, made if missing, for this account alone (0700: its blobs and git
+ * mirrors hold every internal package's bytes; a folder the operator made keeps its mode):
+ * a file in its place (a --state-dir that names one), or a folder this user cannot write,
+ * is ELOCAL naming it, before anything is read.
  */
 function createStateDir(stateDir: string): void {
   try {
-    mkdirSync(stateDir, { recursive: true });
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   } catch (e) {
     throw localError(e, stateDir, 'create the state directory', {
       anyCode: true,

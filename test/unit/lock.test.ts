@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -216,6 +216,19 @@ describe('acquireJobLock: where the job last ran from', () => {
     writeFileSync(join(other, 'acme.sqlite'), '');
     ranFrom(other);
     ranFrom(first);
+  });
+
+  it("a state directory it makes is the account's alone (0700: the blobs and mirrors are every internal package's code); one the operator made keeps its mode", () => {
+    const made = join(dir, 'deep', 'state');
+    ranFrom(made);
+    expect(statSync(made).mode & 0o777).toBe(0o700);
+    expect(statSync(join(dir, 'deep')).mode & 0o077).toBe(0);
+    const own = join(dir, 'shared-by-choice');
+    mkdirSync(own, { mode: 0o750 });
+    chmodSync(own, 0o750);
+    writeFileSync(join(own, 'acme.sqlite'), '');
+    ranFrom(own);
+    expect(statSync(own).mode & 0o777).toBe(0o750);
   });
 
   it('the same job name into another internal repository is another migration with its own state; a state moved aside frees the name', () => {
