@@ -218,7 +218,7 @@ describe('500 from the target', () => {
     te = await startTestEnv();
     await seedPrivate(
       te,
-      ['fault-500-publish', 'fault-500-lost', 'fault-500-reads', 'fault-500-permanent', 'fault-stuck', 'fault-silent-npmpublish', 'fault-silent-listpackageversions'].map((name) => ({ name, versions })),
+      ['fault-500-publish', 'fault-500-lost', 'fault-500-reads', 'fault-500-permanent', 'fault-stuck', 'fault-silent-npmpublish', 'fault-silent-listpackageversions', 'fault-paging-same', 'fault-paging-empty', 'fault-paging-fine'].map((name) => ({ name, versions })),
     );
   });
   afterEach(() => {
@@ -249,6 +249,27 @@ describe('500 from the target', () => {
     const publish = logOf(te, 'npm:Publish', NAME, '3.0.1')[0]!;
     expect(logOf(te, 'ListPackageVersionAssets', NAME, '3.0.1', publish.seq).length).toBeGreaterThan(0);
     expect(te.sandbox.standIn.versions(REPO, 'npm', undefined, NAME).map((v) => v.version)).toEqual(versions);
+  });
+
+  it('a listing whose paging never ends (the same token again; empty page after empty page): ETARGET naming it, that package left unpublished, the others verified, the run ends', async () => {
+    te.sandbox.standIn.addFault({ operation: 'ListPackageVersions', package: 'fault-paging-same', status: 200, endlessPaging: 'same-token' });
+    te.sandbox.standIn.addFault({ operation: 'ListPackageVersions', package: 'fault-paging-empty', status: 200, endlessPaging: 'empty-pages' });
+    const job = te.writeJob({ name: 'paging', privateNpm: { packages: ['fault-paging-same', 'fault-paging-empty', 'fault-paging-fine'] }, github: false });
+    const doc = parse(readFileSync(job, 'utf8')) as { limits?: Record<string, unknown> };
+    doc.limits = { ...doc.limits, retries: 1 };
+    writeFileSync(job, stringify(doc));
+    const summary = await te.run(job);
+    expect(summary.exitCode).toBe(1);
+    expect(statesOf(te, 'paging', 'fault-paging-fine')).toEqual(allOf(versions, 'verified'));
+    for (const name of ['fault-paging-same', 'fault-paging-empty']) {
+      const failed = summary.failures.filter((f) => f.package === name);
+      expect(failed.length, name).toBeGreaterThan(0);
+      expect(failed.every((f) => f.code === 'ETARGET' && f.message.includes('the listing would never end') && f.message.includes(name)), JSON.stringify(failed)).toBe(true);
+      expect(te.sandbox.standIn.versions(REPO, 'npm', undefined, name)).toEqual([]);
+    }
+    // bounded: a listing ends at the token's second coming, or at the 50th empty page (3 versions x 2 attempts at most)
+    expect(logOf(te, 'ListPackageVersions', 'fault-paging-same').length).toBeLessThanOrEqual(3 * 2 * 2);
+    expect(logOf(te, 'ListPackageVersions', 'fault-paging-empty').length).toBeLessThanOrEqual(3 * 2 * 50);
   });
 
   it('a stuck connection (a read accepted and never answered) is cut after target.idleTimeoutSeconds and retried: the CLI run ends, verified', async () => {

@@ -50,6 +50,9 @@ export interface PackageCoordinates {
   package: string;
 }
 
+/** `npm-internal (npm) acme/core`: a package where a message names it. */
+const describeCoordinates = (c: PackageCoordinates) => `${c.repository} (${c.format}) ${c.namespace ? `${c.namespace}/` : ''}${c.package}`;
+
 export interface TargetAsset {
   name: string;
   size?: number;
@@ -80,6 +83,33 @@ export interface AssetDownload {
   version: string;
   /** X-PackageVersionRevision: the revision the bytes belong to */
   revision?: string;
+}
+
+/** Empty pages in a row, each with a next token, after which a listing is taken as endless (real ones end). */
+const MAX_EMPTY_PAGES = 50;
+
+/**
+ * The next token of a listing, or undefined when it ends; throws ETARGET for paging that
+ * would never end (a token given twice, or page after empty page with a new one), which
+ * would otherwise ask the same thing at the rate limit for ever, holding what it listed.
+ */
+export class Paging {
+  private readonly seen = new Set<string>();
+  private empty = 0;
+  constructor(private readonly what: string) {}
+
+  next(token: string | undefined, items: number): string | undefined {
+    if (!token) return undefined;
+    this.empty = items === 0 ? this.empty + 1 : 0;
+    const loops = this.seen.has(token) ? 'gave a page token it had given before' : this.empty >= MAX_EMPTY_PAGES ? `gave ${MAX_EMPTY_PAGES} empty pages in a row, each with a next token` : undefined;
+    if (loops) {
+      throw new MigrateError('ETARGET', `${this.what}: CodeArtifact ${loops}: the listing would never end`, {
+        hint: 'a proxy or gateway in front of CodeArtifact may be answering for it (check AWS_ENDPOINT_URL_CODEARTIFACT and HTTPS_PROXY); rerun once it answers as the service does',
+      });
+    }
+    this.seen.add(token);
+    return token;
+  }
 }
 
 export class CodeArtifact {
@@ -175,6 +205,7 @@ export class CodeArtifact {
   /** Every version of a package in the repository; empty when the package does not exist. `signal` cuts this listing off. */
   async listVersions(c: PackageCoordinates, signal?: AbortSignal): Promise<Map<string, TargetVersion>> {
     const found = new Map<string, TargetVersion>();
+    const paging = new Paging(`ListPackageVersions of ${describeCoordinates(c)}`);
     let nextToken: string | undefined;
     do {
       const out = await this.call(
@@ -187,7 +218,7 @@ export class CodeArtifact {
       for (const v of out.versions ?? []) {
         if (v.version) found.set(v.version, { version: v.version, status: v.status ?? 'Unknown', originType: v.origin?.originType, revision: v.revision });
       }
-      nextToken = out.nextToken;
+      nextToken = paging.next(out.nextToken, out.versions?.length ?? 0);
     } while (nextToken);
     return found;
   }
@@ -195,6 +226,7 @@ export class CodeArtifact {
   /** A version's assets with their hashes, or undefined when the version does not exist. */
   async versionAssets(c: PackageCoordinates, version: string, signal?: AbortSignal): Promise<TargetAsset[] | undefined> {
     const assets: TargetAsset[] = [];
+    const paging = new Paging(`ListPackageVersionAssets of ${describeCoordinates(c)} ${version}`);
     let nextToken: string | undefined;
     do {
       const out = await this.call(
@@ -205,7 +237,7 @@ export class CodeArtifact {
       ).catch(notFoundAs(undefined));
       if (!out) return undefined;
       for (const a of out.assets ?? []) assets.push({ name: a.name ?? '', size: a.size, hashes: a.hashes ?? {} });
-      nextToken = out.nextToken;
+      nextToken = paging.next(out.nextToken, out.assets?.length ?? 0);
     } while (nextToken);
     return assets;
   }
@@ -225,6 +257,7 @@ export class CodeArtifact {
   /** Every package of a format in the repository (`namespace` filters by prefix, as the API does). */
   async listPackages(repository: string, format: Format, namespace?: string): Promise<{ namespace?: string; package: string }[]> {
     const found: { namespace?: string; package: string }[] = [];
+    const paging = new Paging(`ListPackages of ${repository} (${format})`);
     let nextToken: string | undefined;
     do {
       const out = await this.call('ListPackages', ['listPackages', 'reads'], (o) =>
@@ -242,7 +275,7 @@ export class CodeArtifact {
         ),
       );
       for (const p of out.packages ?? []) if (p.package) found.push({ namespace: p.namespace, package: p.package });
-      nextToken = out.nextToken;
+      nextToken = paging.next(out.nextToken, out.packages?.length ?? 0);
     } while (nextToken);
     return found;
   }

@@ -23,7 +23,7 @@ import {
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { MigrateError, toError } from '../errors.js';
 import { sdkRequestHandler } from '../net/agents.js';
-import type { CodeArtifact, PackageCoordinates } from './codeartifact.js';
+import { Paging, type CodeArtifact, type PackageCoordinates } from './codeartifact.js';
 
 export type Restriction = 'ALLOW' | 'BLOCK';
 
@@ -76,11 +76,12 @@ export class Domain {
 
   async repositories(): Promise<string[]> {
     const names: string[] = [];
+    const paging = new Paging(`ListRepositoriesInDomain of ${this.ca.config.domain}`);
     let nextToken: string | undefined;
     do {
       const out = await this.ca.api('ListRepositoriesInDomain', ['reads'], (o) => this.ca.client.send(new ListRepositoriesInDomainCommand({ ...this.base, maxResults: 100, nextToken }), o));
       for (const r of out.repositories ?? []) if (r.name) names.push(r.name);
-      nextToken = out.nextToken;
+      nextToken = paging.next(out.nextToken, out.repositories?.length ?? 0);
     } while (nextToken);
     return names;
   }

@@ -95,6 +95,10 @@ export class CodeArtifactStandIn {
   private seq = 0;
   private port = 0;
   private stopped = false;
+  /** The tokens an endless-paging fault hands out, each new. */
+  private pagingTokens = 0;
+  /** The first page each endless-paging fault answered. */
+  private readonly pagingFirst = new WeakMap<FaultRule, Record<string, unknown>>();
 
   private constructor(
     private readonly opts: StandInOptions,
@@ -478,6 +482,7 @@ export class CodeArtifactStandIn {
       const err = new ApiError(rule.status, rule.errorType ?? defaultErrorType(rule.status), `Injected fault for ${route.operation}.`, {}, rule.retryAfterSeconds);
       return { ...fail(err), ...(rule.status === 429 ? { throttledBy: 'fault' as const } : {}) };
     };
+    if (fault?.endlessPaging !== undefined) return { reply: await this.endlessPage(fault, route, trace) };
     if (fault !== undefined && fault.afterApply !== true) return faultError(fault);
     let reply: Reply;
     try {
@@ -488,6 +493,29 @@ export class CodeArtifactStandIn {
     // afterApply: the store changed, the client sees the error (a response lost on the way back).
     if (fault !== undefined && reply.status < 300) return faultError(fault);
     return { reply };
+  }
+
+  /**
+   * A listing whose paging never ends: the first answer as the operation gives it, every
+   * later one (whose made-up token the operation itself would refuse) built from it, with
+   * the same token again ('same-token') or an empty page and a new token ('empty-pages').
+   */
+  private async endlessPage(fault: FaultRule, route: ResolvedRoute, trace: RequestTrace): Promise<Reply> {
+    this.faults.fire(fault);
+    let first = this.pagingFirst.get(fault);
+    if (first === undefined) {
+      const reply = await route.handle(trace);
+      if (reply.status >= 300 || typeof reply.json !== 'object' || reply.json === null) return reply;
+      first = { ...(reply.json as Record<string, unknown>) };
+      this.pagingFirst.set(fault, first);
+    }
+    const page = { ...first };
+    if (fault.endlessPaging === 'same-token') page.nextToken = 'page-again';
+    else {
+      for (const [k, v] of Object.entries(page)) if (Array.isArray(v)) page[k] = [];
+      page.nextToken = `page-${++this.pagingTokens}`;
+    }
+    return { status: 200, json: page };
   }
 
   private admin(call: IncomingCall): Reply {

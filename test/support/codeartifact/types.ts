@@ -168,6 +168,11 @@ export interface FaultRule {
   afterApply?: boolean;
   /** a stuck peer: take the request and never answer (until the client gives up); logged with status 0 */
   hang?: boolean;
+  /**
+   * a listing whose paging never ends (`status` unused): 'same-token' answers the real page with
+   * a nextToken that is always the same, 'empty-pages' an empty page with a new nextToken every time
+   */
+  endlessPaging?: 'same-token' | 'empty-pages';
 }
 
 /**
