@@ -254,13 +254,18 @@ describe('500 from the target', () => {
   it('a listing whose paging never ends (the same token again; empty page after empty page): ETARGET naming it, that package left unpublished, the others verified, the run ends', async () => {
     te.sandbox.standIn.addFault({ operation: 'ListPackageVersions', package: 'fault-paging-same', status: 200, endlessPaging: 'same-token' });
     te.sandbox.standIn.addFault({ operation: 'ListPackageVersions', package: 'fault-paging-empty', status: 200, endlessPaging: 'empty-pages' });
+    te.sandbox.standIn.addFault({ operation: 'servicequotas:ListServiceQuotas', status: 200, endlessPaging: 'same-token' });
     const job = te.writeJob({ name: 'paging', privateNpm: { packages: ['fault-paging-same', 'fault-paging-empty', 'fault-paging-fine'] }, github: false });
     const doc = parse(readFileSync(job, 'utf8')) as { limits?: Record<string, unknown> };
-    doc.limits = { ...doc.limits, retries: 1 };
+    // no rates in the job: they are read from the account's quotas
+    doc.limits = { ...doc.limits, retries: 1, rates: undefined };
     writeFileSync(job, stringify(doc));
     const summary = await te.run(job);
     expect(summary.exitCode).toBe(1);
     expect(statesOf(te, 'paging', 'fault-paging-fine')).toEqual(allOf(versions, 'verified'));
+    // the account's quotas, listed the same way: the defaults apply, and the summary says why
+    expect(summary.quotaNote).toMatch(/ListServiceQuotas of codeartifact: a page token came back a second time: the listing would never end/);
+    expect(Object.values(summary.rates).every((r) => r.source !== 'account')).toBe(true);
     for (const name of ['fault-paging-same', 'fault-paging-empty']) {
       const failed = summary.failures.filter((f) => f.package === name);
       expect(failed.length, name).toBeGreaterThan(0);

@@ -21,6 +21,7 @@ import {
   type PackageFormat,
 } from '@aws-sdk/client-codeartifact';
 import { MigrateError, proxyAuthError, toError } from '../errors.js';
+import { Paging } from './paging.js';
 import { SDK_IDLE_TIMEOUT_MS, sdkRequestHandler } from '../net/agents.js';
 import { registerSecret } from '../redact.js';
 import type { BucketName, Format, RateLimiter } from '../types.js';
@@ -83,33 +84,6 @@ export interface AssetDownload {
   version: string;
   /** X-PackageVersionRevision: the revision the bytes belong to */
   revision?: string;
-}
-
-/** Empty pages in a row, each with a next token, after which a listing is taken as endless (real ones end). */
-const MAX_EMPTY_PAGES = 50;
-
-/**
- * The next token of a listing, or undefined when it ends; throws ETARGET for paging that
- * would never end (a token given twice, or page after empty page with a new one), which
- * would otherwise ask the same thing at the rate limit for ever, holding what it listed.
- */
-export class Paging {
-  private readonly seen = new Set<string>();
-  private empty = 0;
-  constructor(private readonly what: string) {}
-
-  next(token: string | undefined, items: number): string | undefined {
-    if (!token) return undefined;
-    this.empty = items === 0 ? this.empty + 1 : 0;
-    const loops = this.seen.has(token) ? 'gave a page token it had given before' : this.empty >= MAX_EMPTY_PAGES ? `gave ${MAX_EMPTY_PAGES} empty pages in a row, each with a next token` : undefined;
-    if (loops) {
-      throw new MigrateError('ETARGET', `${this.what}: CodeArtifact ${loops}: the listing would never end`, {
-        hint: 'a proxy or gateway in front of CodeArtifact may be answering for it (check AWS_ENDPOINT_URL_CODEARTIFACT and HTTPS_PROXY); rerun once it answers as the service does',
-      });
-    }
-    this.seen.add(token);
-    return token;
-  }
 }
 
 export class CodeArtifact {

@@ -23,7 +23,8 @@ import {
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { MigrateError, toError } from '../errors.js';
 import { sdkRequestHandler } from '../net/agents.js';
-import { Paging, type CodeArtifact, type PackageCoordinates } from './codeartifact.js';
+import type { CodeArtifact, PackageCoordinates } from './codeartifact.js';
+import { Paging } from './paging.js';
 
 export type Restriction = 'ALLOW' | 'BLOCK';
 

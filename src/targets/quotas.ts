@@ -9,6 +9,7 @@ import { ListServiceQuotasCommand, ServiceQuotasClient } from '@aws-sdk/client-s
 import { toError } from '../errors.js';
 import { sdkRequestHandler } from '../net/agents.js';
 import type { BucketName } from '../types.js';
+import { Paging } from './paging.js';
 
 /** Most specific first: "ListPackageVersionAssets" contains "ListPackageVersions" contains "ListPackages". */
 const BY_NAME: [RegExp, BucketName][] = [
@@ -43,6 +44,7 @@ export async function readAccountQuotas(region: string, env: NodeJS.ProcessEnv, 
     });
   const rates: Partial<Record<BucketName, number>> = {};
   try {
+    const paging = new Paging('ListServiceQuotas of codeartifact');
     let NextToken: string | undefined;
     do {
       const out = await sq.send(new ListServiceQuotasCommand({ ServiceCode: 'codeartifact', NextToken, MaxResults: 100 }), { abortSignal: signal });
@@ -50,7 +52,7 @@ export async function readAccountQuotas(region: string, env: NodeJS.ProcessEnv, 
         const hit = BY_NAME.find(([re]) => re.test(q.QuotaName ?? ''));
         if (hit && typeof q.Value === 'number' && q.Value > 0 && rates[hit[1]] === undefined) rates[hit[1]] = q.Value;
       }
-      NextToken = out.NextToken;
+      NextToken = paging.next(out.NextToken, out.Quotas?.length ?? 0);
     } while (NextToken);
     return { rates };
   } catch (e) {

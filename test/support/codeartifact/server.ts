@@ -510,10 +510,12 @@ export class CodeArtifactStandIn {
       this.pagingFirst.set(fault, first);
     }
     const page = { ...first };
-    if (fault.endlessPaging === 'same-token') page.nextToken = 'page-again';
+    // Service Quotas spells it NextToken
+    const key = route.operation.startsWith('servicequotas:') ? 'NextToken' : 'nextToken';
+    if (fault.endlessPaging === 'same-token') page[key] = 'page-again';
     else {
       for (const [k, v] of Object.entries(page)) if (Array.isArray(v)) page[k] = [];
-      page.nextToken = `page-${++this.pagingTokens}`;
+      page[key] = `page-${++this.pagingTokens}`;
     }
     return { status: 200, json: page };
   }

@@ -1,0 +1,32 @@
+/**
+ * Paged AWS listings (a nextToken per page) end when the service says so. Something in
+ * front of it (a gateway, a proxy, a broken stand-in) may never say so: this is the guard.
+ */
+import { MigrateError } from '../errors.js';
+
+/** Empty pages in a row, each with a next token, after which a listing is taken as endless (real ones end). */
+const MAX_EMPTY_PAGES = 50;
+
+/**
+ * The next token of a listing, or undefined when it ends; throws ETARGET for paging that
+ * would never end (a token given twice, or page after empty page with a new one), which
+ * would otherwise ask the same thing at the rate limit for ever, holding what it listed.
+ */
+export class Paging {
+  private readonly seen = new Set<string>();
+  private empty = 0;
+  constructor(private readonly what: string) {}
+
+  next(token: string | undefined, items: number): string | undefined {
+    if (!token) return undefined;
+    this.empty = items === 0 ? this.empty + 1 : 0;
+    const loops = this.seen.has(token) ? 'a page token came back a second time' : this.empty >= MAX_EMPTY_PAGES ? `${MAX_EMPTY_PAGES} empty pages came in a row, each with a next token` : undefined;
+    if (loops) {
+      throw new MigrateError('ETARGET', `${this.what}: ${loops}: the listing would never end`, {
+        hint: 'a proxy or gateway in front of the service may be answering for it (check the AWS_ENDPOINT_URL_* variables and HTTPS_PROXY); rerun once it answers as the service does',
+      });
+    }
+    this.seen.add(token);
+    return token;
+  }
+}
