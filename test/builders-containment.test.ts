@@ -253,7 +253,15 @@ describe.each([
     const denied = [join(home, '.bashrc'), join(state, 'git-hook'), join(state, 'tmp', 'other-build'), `/etc/${token}`, join(ROOT, `${token}.js`), join(ROOT, 'node_modules', `${token}.js`)];
     const allowed = [join(work, 'built'), join(out, 'dist.whl'), join(tmpdir(), `${token}-tmp`)];
     const write = (f: string) => `(echo x > '${f}') 2>/dev/null && echo 'wrote ${f}' || echo 'refused ${f}'`;
+    // a file protected on its own in a writable folder (a job file in /tmp), beside one that is not
+    const jobFile = join(elsewhere, `job-${token}.yaml`);
+    const sibling = join(elsewhere, `sibling-${token}.txt`);
+    await writeFile(jobFile, 'name: job\n');
+    await writeFile(sibling, 'sibling\n');
+    protectFromBuilds(jobFile);
     const script = [
+      write(jobFile),
+      write(sibling),
       ...denied.map(write),
       ...allowed.map(write),
       // lifting it: a remount, or the same as the root of namespaces of its own
@@ -265,6 +273,9 @@ describe.each([
       for (const f of denied) expect(res.output).toContain(`refused ${f}`);
       for (const f of allowed) expect(res.output).toContain(`wrote ${f}`);
       for (const f of [...denied, join(state, 'after-remount'), join(state, 'after-unshare')]) expect(existsSync(f), f).toBe(false);
+      expect(res.output).toContain(`refused ${jobFile}`);
+      expect(await readFile(jobFile, 'utf8')).toBe('name: job\n');
+      expect(await readFile(sibling, 'utf8')).toBe('x\n');
     } finally {
       for (const f of [...denied, ...allowed]) await rm(f, { force: true });
     }

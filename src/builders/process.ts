@@ -396,7 +396,7 @@ const TOOL_ROOT = (() => {
 })();
 const alsoReadOnly = new Set<string>();
 
-/** One more folder no build may write from now on (the state directory, the job's folder). */
+/** One more folder or file no build may write from now on (the state directory, the job's folder and file). */
 export function protectFromBuilds(path: string): void {
   alsoReadOnly.add(resolvePath(path));
 }
@@ -414,9 +414,11 @@ const TEMP_FOLDERS = ['/tmp', '/var/tmp', '/dev/shm'];
  * where a folder is both).
  */
 export function mountsFor(work: { cwd: string; env: Readonly<Record<string, string>>; writable?: readonly string[] }): { path: string; ro: boolean }[] {
-  const real = (p: string) => {
+  // a folder, or (for what is protected) a file; never a socket or a device
+  const real = (p: string, files = false) => {
     try {
-      return statSync(p).isDirectory() ? realpathSync(p) : undefined;
+      const st = statSync(p);
+      return st.isDirectory() || (files && st.isFile()) ? realpathSync(p) : undefined;
     } catch {
       return undefined;
     }
@@ -426,7 +428,7 @@ export function mountsFor(work: { cwd: string; env: Readonly<Record<string, stri
   const ro = ['/', ...homes, TOOL_ROOT, ...alsoReadOnly];
   const byPath = new Map<string, boolean>();
   for (const p of ro) {
-    const path = p ? real(resolvePath(p)) : undefined;
+    const path = p ? real(resolvePath(p), true) : undefined;
     if (path) byPath.set(path, true);
   }
   for (const p of rw) {

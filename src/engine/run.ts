@@ -78,9 +78,12 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
   const emit = opts.onProgress ?? (() => {});
   const dryRun = (opts.dryRun ?? false) || (opts.readOnly ?? false) || (opts.noTarget ?? false);
   for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) registerSecret(env[name]);
-  // a tag's build writes only its own folders: not the state (mirrors, blobs, other builds), nor the job's folder
+  // a tag's build writes only its own folders: not the state (mirrors, blobs, other builds), nor the job's
+  // folder, nor (wherever they are, a temp folder too) the job file and the known_hosts files it names
   protectFromBuilds(stateDir);
   protectFromBuilds(dirname(resolve(job.file)));
+  protectFromBuilds(resolve(job.file));
+  for (const s of config.sources) if (s.kind === 'git' && s.knownHostsFile) protectFromBuilds(s.knownHostsFile);
 
   // Sources are built first: a missing token variable is bad input, found before anything is written.
   const sources = new Map<string, Source>();
