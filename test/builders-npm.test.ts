@@ -8,7 +8,7 @@
  * is refused, naming the dependency, before npm asks anyone.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -284,4 +284,29 @@ describe('what the pack leaves in the output folder', () => {
     expect(e.code).toBe('EBADBUILD');
     expect(e.message).toContain('piped-1.0.0.tgz in the output folder is not a regular file but a named pipe');
   }, 60_000);
+});
+
+describe('what the tag gives this process to read (package.json and the lockfile are parsed here, not in the contained build)', () => {
+  const tag = (files: Record<string, string>, links: Record<string, string> = {}) => {
+    const at = mkdtempSync(join(dir, 'checkout-'));
+    for (const [f, text] of Object.entries(files)) writeFileSync(join(at, f), text);
+    for (const [f, target] of Object.entries(links)) symlinkSync(target, join(at, f));
+    return at;
+  };
+  const manifest = JSON.stringify({ name: 'big', version: '1.0.0', scripts: { prepare: 'true' } });
+
+  it('a package.json of 20 MB is ETOOLARGE naming it, before it is read', async () => {
+    const e = await refusal(pack(tag({ 'package.json': JSON.stringify({ name: 'big', version: '1.0.0', description: 'x'.repeat(20 * 1024 * 1024) }) }), 'big'));
+    expect(e.code).toBe('ETOOLARGE');
+    expect(e.message).toMatch(/the tag's package.json is \d+ bytes, more than the 16777216 read/);
+  });
+
+  it('a package.json or a lockfile that is a link to a device (read for ever) is EBADBUILD at once', async () => {
+    const e = await refusal(pack(tag({}, { 'package.json': '/dev/zero' }), 'big'));
+    expect(e.code).toBe('EBADBUILD');
+    expect(e.message).toContain("the tag's package.json is not a regular file");
+    const lock = await refusal(pack(tag({ 'package.json': manifest }, { 'package-lock.json': '/dev/zero' }), 'big'));
+    expect(lock.code).toBe('EBADBUILD');
+    expect(lock.message).toContain("the tag's package-lock.json is not a regular file to check what it pins");
+  }, 30_000);
 });

@@ -24,7 +24,7 @@
  * password, too, is the install's alone.
  * https://docs.npmjs.com/cli/v11/configuring-npm/npmrc#auth-related-configuration
  */
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve as resolvePath, sep } from 'node:path';
@@ -202,6 +202,8 @@ function setAsideProjectConfig(checkoutDir: string, dir: string, subject: string
   // npm's local prefix: the package's folder, unless a folder above it is a workspace root
   const prefix = folders.slice(1).find((f) => {
     try {
+      const size = sizeOf(join(f, 'package.json'));
+      if (typeof size !== 'number' || size > MAX_MANIFEST_BYTES) return false;
       return 'workspaces' in (JSON.parse(readFileSync(join(f, 'package.json'), 'utf8')) as object);
     } catch {
       return false;
@@ -239,7 +241,39 @@ function setAsideProjectConfig(checkoutDir: string, dir: string, subject: string
   return { settings: lines.length ? `${lines.join('\n')}\n` : '', restore };
 }
 
+/**
+ * The largest package.json and lockfile read here. Each is read whole and parsed in this
+ * process, not in the contained build: a tag's 500 MB package.json would take the tool's
+ * memory, not the build's. No real one comes near (npm's own lockfile for thousands of
+ * packages is a few MB).
+ */
+const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+const MAX_LOCKFILE_BYTES = 128 * 1024 * 1024;
+
+/**
+ * What is at `path`, followed through links: the size of a regular file, 'not a file' for
+ * anything else (a link to /dev/zero would be read for ever), undefined when nothing is.
+ */
+function sizeOf(path: string): number | 'not a file' | undefined {
+  let st;
+  try {
+    st = statSync(path, { throwIfNoEntry: false });
+  } catch {
+    return 'not a file'; // a link in a loop, a folder it cannot enter
+  }
+  if (!st) return lstatSync(path, { throwIfNoEntry: false }) ? 'not a file' : undefined;
+  return st.isFile() ? st.size : 'not a file';
+}
+
+/** Refuses what `sizeOf` says cannot be read whole. */
+function checkReadable(dir: string, file: string, max: number, subject: string, why = ''): void {
+  const size = sizeOf(join(dir, file));
+  if (size === 'not a file') throw new MigrateError('EBADBUILD', `${subject}: the tag's ${file} is not a regular file${why}`, { subject, hint: 'skip this version in the job file, or fix the tag' });
+  if (size !== undefined && size > max) throw new MigrateError('ETOOLARGE', `${subject}: the tag's ${file} is ${size} bytes, more than the ${max} read${why}`, { subject, hint: 'skip this version in the job file, or give it a build command of its own' });
+}
+
 function readManifest(dir: string, subject: string): Record<string, unknown> {
+  checkReadable(dir, 'package.json', MAX_MANIFEST_BYTES, subject);
   try {
     const doc = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as unknown;
     if (typeof doc === 'object' && doc !== null && !Array.isArray(doc)) return doc as Record<string, unknown>;
@@ -260,7 +294,7 @@ const withSlash = (url: string) => (url.endsWith('/') ? url : `${url}/`);
  * manifest's dependencies of every kind (an `npm:` alias by the name it
  * stands for) and every package its lockfile pins, with the URL it pins.
  */
-function namesToInstall(dir: string, manifest: Record<string, unknown>): Map<string, string | undefined> {
+function namesToInstall(dir: string, manifest: Record<string, unknown>, subject: string): Map<string, string | undefined> {
   const names = new Map<string, string | undefined>();
   const add = (name: string, spec?: unknown) => {
     const alias = typeof spec === 'string' && spec.startsWith('npm:') ? spec.slice(4).replace(/(.)@.*$/, '$1') : undefined;
@@ -272,6 +306,8 @@ function namesToInstall(dir: string, manifest: Record<string, unknown>): Map<str
   }
   for (const file of ['npm-shrinkwrap.json', 'package-lock.json']) {
     let lock: { packages?: Record<string, { name?: string; resolved?: string }>; dependencies?: Record<string, unknown> };
+    // unread, its pins could not be checked: refused rather than installed unchecked
+    checkReadable(dir, file, MAX_LOCKFILE_BYTES, subject, ' to check what it pins');
     try {
       lock = JSON.parse(readFileSync(join(dir, file), 'utf8')) as typeof lock;
     } catch {
@@ -325,7 +361,7 @@ function internalRoutes(dir: string, manifest: Record<string, unknown>, self: st
       hint: `add the npm source that serves ${scopeOf(name) ?? name} to the job (kind: npm-registry, with its scope), or give this version a build command (versions: { "<version>": { command: … } }), or skip it`,
     });
   };
-  for (const [name, resolved] of namesToInstall(dir, manifest)) {
+  for (const [name, resolved] of namesToInstall(dir, manifest, subject)) {
     const scope = scopeOf(name);
     if (!scope) {
       if (packages.has(name)) refuse(name, 'npm can send an unscoped name only to the public registry');
