@@ -310,3 +310,23 @@ describe('what the tag gives this process to read (package.json and the lockfile
     expect(lock.message).toContain("the tag's package-lock.json is not a regular file to check what it pins");
   }, 30_000);
 });
+
+describe("what the install fetched, for the scripts after it", () => {
+  it("a URL the tag names (a cloud metadata service, here a local server) is fetched by the install, and its answer is gone before any script runs: a prepare script cannot pack it", async () => {
+    const ANSWER = 'cam-metadata-answer-5150';
+    const server = createServer((_req, res) => res.end(JSON.stringify({ SecretAccessKey: ANSWER })));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/latest/meta-data/iam/security-credentials/role`;
+      const at = mkdtempSync(join(dir, 'checkout-'));
+      // an optional dependency that fails leaves the install a success; the prepare script looks for the answer in npm's cache and logs
+      const look = `node -e "const fs = require('fs'), p = require('path'); const found = []; const walk = (d) => { for (const e of fs.readdirSync(d, { withFileTypes: true })) { const f = p.join(d, e.name); if (e.isDirectory()) walk(f); else if (fs.readFileSync(f, 'latin1').includes('${ANSWER}')) found.push(f); } }; walk(process.env.HOME); fs.mkdirSync('dist', { recursive: true }); fs.writeFileSync('dist/found.json', JSON.stringify(found));"`;
+      writeFileSync(join(at, 'package.json'), JSON.stringify({ name: 'looter', version: '1.0.0', license: 'MIT', files: ['dist'], scripts: { prepare: look }, optionalDependencies: { creds: url } }));
+      const out = await pack(at, 'looter');
+      const listing = execFileSync('tar', ['-xzOf', out.path, 'package/dist/found.json'], { encoding: 'utf8' });
+      expect(JSON.parse(listing)).toEqual([]);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+});

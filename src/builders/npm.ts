@@ -21,7 +21,8 @@
  * tag's own .npmrc is npm's project config, which outranks ours: set aside for the
  * install (it could route a scope, with `${VAR}` for a token, to any host, or name a
  * `git` program npm runs), the settings that only shape resolution kept. A proxy's
- * password, too, is the install's alone.
+ * password, too, is the install's alone, and so are its cache and logs (what any URL the
+ * tag names answered), removed before a script runs.
  * https://docs.npmjs.com/cli/v11/configuring-npm/npmrc#auth-related-configuration
  */
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
@@ -100,7 +101,11 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
       const routes = internalRoutes(dir, manifest, input.name, input.internal ?? [], subject);
       // the tokens are the install's alone, and no script runs while npm holds them: a dependency's
       // install script (or the tag's own) would otherwise read them from its environment or the .npmrc
-      const installEnv = { ...env, ...proxyOf(true) };
+      // its own cache and logs, gone before any script runs: npm caches whatever a URL the tag names answers
+      // (an optional dependency at http://169.254.169.254/… gives the instance's credentials), and a
+      // prepare script could read them from the cache and pack them
+      const installCache = join(home, 'install-cache');
+      const installEnv = { ...env, ...proxyOf(true), npm_config_cache: installCache, npm_config_logs_dir: join(installCache, '_logs') };
       // the tag's own .npmrc is npm's project config, above ours: set aside while npm holds the tokens
       const project = setAsideProjectConfig(input.checkoutDir, dir, subject);
       try {
@@ -109,6 +114,7 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
       } finally {
         writeFileSync(env.npm_config_userconfig!, '');
         project.restore();
+        await rm(installCache, { recursive: true, force: true });
       }
       // then the scripts the install skipped (the dependencies' and the package's own install scripts), without
       // the tokens; its prepare runs once, in the pack, as npm pack runs it
