@@ -233,7 +233,7 @@ describe('the repository', () => {
     expect(te.sandbox.standIn.log.filter((e) => e.operation === 'pypi:Upload' && e.package === 'spell-lib')).toEqual([]);
   });
 
-  it("a setup.py that writes where the tool runs git next (a hook in the mirror) or reads its job: it can write only its own folders; the next fetch runs no code of the tag's", async () => {
+  it("a setup.py that writes where the tool runs git next (a hook in the mirror) or rewrites its job: it can write only its own folders; the next fetch runs no code of the tag's", async () => {
     const loot = join(te.dir, 'hook-loot');
     // what a hostile setup.py does: walk up from its checkout, plant a hook in every git folder it finds
     // (git runs reference-transaction on the next fetch, outside the build's namespaces, with the tool's
@@ -250,7 +250,7 @@ for up in range(1, 7):
                 f.write("#!/bin/sh\\nenv >> ${loot}\\n")
             os.chmod(p, 0o755)
             planted.append(p)
-        except OSError as e:
+        except OSError:
             pass
     for job in glob.glob(os.path.join(base, "*.yaml")):
         try:
@@ -290,9 +290,7 @@ setup(name="hooked", version="${version}", py_modules=["planted"])
     expect((await te.run(job)).failures).toEqual([]);
     const hooks = join(te.stateDir, 'git', 'mirror-hook.git', 'hooks');
     mkdirSync(hooks, { recursive: true });
-    for (const hook of ['reference-transaction', 'post-checkout', 'pre-auto-gc', 'post-merge']) writeFileSync(join(hooks, hook), `#!/bin/sh
-echo ${hook} >> ${loot}
-`, { mode: 0o755 });
+    for (const hook of ['reference-transaction', 'post-checkout', 'pre-auto-gc', 'post-merge']) writeFileSync(join(hooks, hook), `#!/bin/sh\necho ${hook} >> ${loot}\n`, { mode: 0o755 });
     const sha = await git.commit('mirror-hook', { files: { 'README.md': 'next\n' }, message: 'next' });
     await git.tag('mirror-hook', 'v1.0.1', sha);
     const s = await te.run(job);
