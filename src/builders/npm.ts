@@ -89,7 +89,7 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
       throw new MigrateError('EBUILD', `${subject}: ${what} ${r.timedOut ? `timed out after ${input.timeoutMs / 1000} s` : `failed (exit ${r.exitCode ?? r.signal})`}`, {
         subject,
         actual: r.output.slice(-4096),
-        hint: `fix the tag, or give this version another build command (versions: { "<version>": { command: … } }) or skip it, in the job file${offline ? offlineHint(false) : ''}`,
+        hint: `fix the tag, or give this version another build command (versions: { "<version>": { command: … } }) or skip it, in the job file${offlineHint(!offline)}`,
       });
     }
     return r.output;
@@ -100,10 +100,10 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
     if (!input.command && (scripts.prepare || scripts.prepack) && !existsSync(join(dir, 'node_modules'))) {
       const routes = internalRoutes(dir, manifest, input.name, input.internal ?? [], subject);
       // the tokens are the install's alone, and no script runs while npm holds them: a dependency's
-      // install script (or the tag's own) would otherwise read them from its environment or the .npmrc
-      // its own cache and logs, gone before any script runs: npm caches whatever a URL the tag names answers
-      // (an optional dependency at http://169.254.169.254/… gives the instance's credentials), and a
-      // prepare script could read them from the cache and pack them
+      // install script (or the tag's own) would otherwise read them from its environment or the .npmrc.
+      // So are its cache and logs, gone before any script runs: npm caches whatever a URL the tag names
+      // answers (an optional dependency at http://169.254.169.254/… gives the instance's credentials),
+      // and a prepare script could read them there and pack them
       const installCache = join(home, 'install-cache');
       const installEnv = { ...env, ...proxyOf(true), npm_config_cache: installCache, npm_config_logs_dir: join(installCache, '_logs') };
       // the tag's own .npmrc is npm's project config, above ours: set aside while npm holds the tokens

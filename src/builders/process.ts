@@ -121,6 +121,8 @@ class Tail {
 export type Containment = 'pid-namespace' | 'process-group';
 
 const PID_NS = ['--pid', '--fork', '--kill-child'] as const;
+/** A user namespace of its own mapped to our uid and gid (root's too): where the command runs, with no capability over the mounts. */
+const AS_OURSELVES = ['--user', `--map-user=${process.getuid?.() ?? 0}`, `--map-group=${process.getgid?.() ?? 0}`] as const;
 /** A mount namespace, with a /proc of the PID namespace's own: the build sees no other process, nor its environment. */
 const MOUNT_NS = ['--mount', '--propagation', 'private', '--mount-proc'] as const;
 
@@ -195,14 +197,13 @@ const mountOrFail = (job, args, what) => {
 const start = (job) => {
   // read-only, but for the folders the build writes: shallow first, so a deeper one decides its own
   for (const { path, ro } of job.mounts || []) {
-    if (path !== '/') mountOrFail(job, ['--rbind', path, path], 'cannot make ' + path + (ro ? ' read-only' : ' writable') + ' for the build');
-    mountOrFail(job, ['-o', 'remount,bind,' + (ro ? 'ro' : 'rw'), path], 'cannot make ' + path + (ro ? ' read-only' : ' writable') + ' for the build');
+    const what = 'cannot make ' + path + (ro ? ' read-only' : ' writable') + ' for the build';
+    if (path !== '/') mountOrFail(job, ['--rbind', path, path], what);
+    mountOrFail(job, ['-o', 'remount,bind,' + (ro ? 'ro' : 'rw'), path], what);
   }
   // the credential files covered, in this mount namespace only: a directory by an empty tmpfs, a file (or socket) by /dev/null
   for (const { path, dir } of job.hide || []) {
-    const args = dir ? ['-t', 'tmpfs', '-o', 'size=16k,mode=0700', 'cam-hidden', path] : ['--bind', '/dev/null', path];
-    const r = spawnSync(job.mount, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
-    if (r.status !== 0) failed(Object.assign(new Error('cannot hide ' + path + ' from the build: ' + String(r.stderr || (r.error && r.error.message) || r.status).trim()), { code: 'EHIDE' }));
+    mountOrFail(job, dir ? ['-t', 'tmpfs', '-o', 'size=16k,mode=0700', 'cam-hidden', path] : ['--bind', '/dev/null', path], 'cannot hide ' + path + ' from the build');
   }
   let argv = job.argv;
   if (job.nested) {
@@ -279,7 +280,7 @@ export function buildsOffline(): boolean {
   if (!how?.variant.hides) return false;
   if (netProbe === undefined) {
     const unshare = how.prefix[0]!;
-    const r = spawnSync(unshare, ['--user', `--map-user=${process.getuid?.() ?? 0}`, `--map-group=${process.getgid?.() ?? 0}`, '--net', '--', process.execPath, '--version'], {
+    const r = spawnSync(unshare, [...AS_OURSELVES, '--net', '--', process.execPath, '--version'], {
       env: {},
       stdio: 'ignore',
       timeout: PROBE_TIMEOUT_MS,
@@ -360,7 +361,7 @@ function probe(variants: readonly Variant[]): Chosen | null {
  */
 function nestedOf(variant: Variant, unshare: string, offline = false): { nested?: string[] } {
   if (!variant.hides) return {};
-  return { nested: [unshare, '--user', `--map-user=${process.getuid?.() ?? 0}`, `--map-group=${process.getgid?.() ?? 0}`, ...(offline ? ['--net'] : []), '--'] };
+  return { nested: [unshare, ...AS_OURSELVES, ...(offline ? ['--net'] : []), '--'] };
 }
 
 /**
@@ -404,6 +405,12 @@ export function protectFromBuilds(path: string): void {
 /** The system's temp folders: a build may write there as any program may (npm's own temp files). */
 const TEMP_FOLDERS = ['/tmp', '/var/tmp', '/dev/shm'];
 
+/** Our HOME and the account's home (when HOME says otherwise), each once. */
+const accountHomes = (): string[] => [...new Set([process.env.HOME, homedir()].filter((h): h is string => !!h && isAbsolute(h)))];
+
+/** `child` is `parent` or inside it. */
+const within = (child: string, parent: string) => child === parent || child.startsWith(parent.endsWith(sep) ? parent : parent + sep);
+
 /**
  * What the build may write, as mounts to make in its mount namespace, shallowest first:
  * read-only the whole file system (`/`), the account's homes, the tool's own folder and
@@ -423,9 +430,8 @@ export function mountsFor(work: { cwd: string; env: Readonly<Record<string, stri
       return undefined;
     }
   };
-  const homes = [process.env.HOME, homedir()].filter((h): h is string => !!h && isAbsolute(h));
   const rw = [...TEMP_FOLDERS, work.cwd, work.env.HOME, work.env.TMPDIR, ...(work.writable ?? [])];
-  const ro = ['/', ...homes, TOOL_ROOT, ...alsoReadOnly];
+  const ro = ['/', ...accountHomes(), TOOL_ROOT, ...alsoReadOnly];
   const byPath = new Map<string, boolean>();
   for (const p of ro) {
     const path = p ? real(resolvePath(p), true) : undefined;
@@ -438,7 +444,6 @@ export function mountsFor(work: { cwd: string; env: Readonly<Record<string, stri
   const depth = (p: string) => (p === '/' ? 0 : p.split(sep).length);
   const sorted = [...byPath].map(([path, ro]) => ({ path, ro })).sort((a, b) => depth(a.path) - depth(b.path) || (a.path < b.path ? -1 : 1));
   // a folder that would get what the folder above it already has needs no mount of its own (each costs a process)
-  const within = (child: string, parent: string) => parent === '/' || child.startsWith(parent + sep);
   const out: { path: string; ro: boolean }[] = [];
   for (const m of sorted) {
     const above = [...out].reverse().find((o) => within(m.path, o.path));
@@ -459,9 +464,8 @@ export function hideFromBuilds(path: string): void {
  * the build works in (its cwd, HOME or TMPDIR) or that a covered folder already holds.
  */
 export function hiddenPaths(work: { cwd: string; env: Readonly<Record<string, string>> }): { path: string; dir: boolean }[] {
-  const homes = new Set([process.env.HOME, homedir()].filter((h): h is string => !!h && isAbsolute(h)));
   const candidates = [
-    ...[...homes].flatMap((h) => [...HOME_FOLDERS, ...HOME_FILES].map((f) => join(h, f))),
+    ...accountHomes().flatMap((h) => [...HOME_FOLDERS, ...HOME_FILES].map((f) => join(h, f))),
     ...PATH_VARIABLES.flatMap((v) => (process.env[v] ? [process.env[v]] : [])),
     ...alsoHidden,
   ];
@@ -473,7 +477,6 @@ export function hiddenPaths(work: { cwd: string; env: Readonly<Record<string, st
     }
   };
   const working = [work.cwd, work.env.HOME, work.env.TMPDIR].flatMap((p) => (p ? [real(p) ?? resolvePath(p)] : []));
-  const within = (child: string, parent: string) => child === parent || child.startsWith(parent.endsWith(sep) ? parent : parent + sep);
   const out: { path: string; dir: boolean }[] = [];
   for (const candidate of candidates) {
     const path = real(candidate);
