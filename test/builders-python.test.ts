@@ -623,19 +623,40 @@ async function tarMembers(path: string): Promise<string[]> {
   return out;
 }
 
+/** Every time a .tar.gz holds: each header's mtime, each pax time record, gzip's header. */
+async function tarTimes(path: string): Promise<number[]> {
+  const raw = await readFile(path);
+  const data = gunzipSync(raw);
+  const out = [raw.readUInt32LE(4)];
+  for (let off = 0; off + 512 <= data.length; ) {
+    const header = data.subarray(off, off + 512);
+    if (header.every((b) => b === 0)) break;
+    const size = parseInt(header.subarray(124, 136).toString('latin1').replace(/\0.*$/s, '').trim() || '0', 8);
+    out.push(parseInt(header.subarray(136, 148).toString('latin1').replace(/\0.*$/s, '').trim(), 8));
+    const type = String.fromCharCode(header[156]!);
+    if (type === 'x' || type === 'g') {
+      for (const m of data.subarray(off + 512, off + 512 + size).toString('utf8').matchAll(/^\d+ [amc]time=([-\d.]+)$/gm)) out.push(Number(m[1]));
+    }
+    off += 512 + Math.ceil(size / 512) * 512;
+  }
+  return out;
+}
+
 describe('SOURCE_DATE_EPOCH and reproducibility (Debian 12 tool versions)', () => {
   // Two fresh clones of one commit, their files' mtimes made different on
   // purpose (a clone stamps files with the time of the clone), built apart.
-  async function twice(files: Record<string, string>, name: string): Promise<[PythonBuildResult, PythonBuildResult]> {
+  async function twice(files: Record<string, string>, name: string): Promise<[PythonBuildResult, PythonBuildResult, Date]> {
     const r = await repo(files, 'v1.0');
     const results: PythonBuildResult[] = [];
+    let commitTime = new Date(NaN);
     for (const shift of [0, 3600]) {
       const co = await checkout(r, 'v1.0');
+      commitTime = co.commitTime;
       const when = new Date(Date.now() + shift * 1000);
       for (const f of await readdir(co.dir, { recursive: true })) if (!f.startsWith('.git')) await utimes(join(co.dir, f), when, when);
       results.push(await buildPython({ checkoutDir: co.dir, commitTime: co.commitTime, outDir: join(tmp, `out-${++n}`), name, version: 'v1.0' }));
     }
-    return results as [PythonBuildResult, PythonBuildResult];
+    return [results[0]!, results[1]!, commitTime];
   }
   const bytes = (res: PythonBuildResult) => Promise.all(res.files.map((f) => readFile(f.path)));
 
@@ -651,17 +672,20 @@ describe('SOURCE_DATE_EPOCH and reproducibility (Debian 12 tool versions)', () =
     expect(await bytes(a)).toEqual(await bytes(b));
   });
 
-  it('setuptools 66: the wheel is byte-identical; the sdist only in content (tar and gzip times are not clamped)', async () => {
-    const [a, b] = await twice(setuptoolsPyproject('rep-st', '1.0'), 'rep-st');
+  it('setuptools 66: sdist and wheel are byte-identical (the sdist once its build times are clamped), and the sdist holds what setuptools packed', async () => {
+    const [a, b, commitTime] = await twice(setuptoolsPyproject('rep-st', '1.0'), 'rep-st');
     const [sa, wa] = await bytes(a);
     const [sb, wb] = await bytes(b);
     expect(wa).toEqual(wb);
-    // setuptools 66's sdist does not honour SOURCE_DATE_EPOCH: the files it
-    // generates (PKG-INFO, setup.cfg, egg-info, their directories) carry the
-    // time of the build, and so does gzip's header, so the archive bytes
-    // differ between builds. What the sdist holds is the same. If this starts
-    // failing because the bytes became equal, setuptools got reproducible.
-    expect(sa!.equals(sb!)).toBe(false);
+    // setuptools 66 does not honour SOURCE_DATE_EPOCH in its sdist: the files it
+    // generates (PKG-INFO, setup.cfg, egg-info, their directories) carry the time
+    // of the build, in tar headers and pax records, and so does gzip's header.
+    // clampSdistTimes brings them back to the commit time: the same bytes.
+    expect(sa!.equals(sb!)).toBe(true);
     expect(await tarMembers(a.files[0]!.path)).toEqual(await tarMembers(b.files[0]!.path));
+    const times = await tarTimes(a.files[0]!.path);
+    const commit = Math.floor(commitTime.getTime() / 1000);
+    expect(times.length).toBeGreaterThan(10);
+    expect(times.filter((t) => t > commit)).toEqual([]);
   });
 });

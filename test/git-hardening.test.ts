@@ -4,10 +4,10 @@
  *
  *  - a version cut off between its PyPI uploads (the sdist landed, the wheel
  *    did not) whose stored files are then changed on disk is built again; a
- *    setuptools sdist is not byte-reproducible, so the rebuild must be compared
- *    with the target again before anything is sent: a clear ECONFLICT, never a
- *    wheel uploaded beside an sdist it does not belong to (and an EMISMATCH
- *    blaming AWS);
+ *    build that is not byte-reproducible (one that stamps a build id into its
+ *    sdist) gives other bytes, so the rebuild must be compared with the target
+ *    again before anything is sent: a clear ECONFLICT, never a wheel uploaded
+ *    beside an sdist it does not belong to (and an EMISMATCH blaming AWS);
  *  - an npm package built from git whose prepare script needs a package of an
  *    internal scope never resolves that name on a public registry (the rule
  *    itself, with a source registry and its token: builders-npm.test.ts).
@@ -16,6 +16,7 @@ import { closeSync, mkdtempSync, openSync, readSync, writeFileSync, writeSync } 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobStore } from '../src/state/blobs.js';
+import { StateDb } from '../src/state/db.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
 import { makeTarball, publishVersion } from './support/npm-fixtures.js';
 import { startRefusingProxy } from './support/refusing-proxy.js';
@@ -38,6 +39,26 @@ afterAll(async () => {
 
 const gitSource = (id: string, repo: string, format: 'npm' | 'pypi' | 'go', extra: Record<string, unknown> = {}) => gitSourceOn(git, id, repo, format, extra);
 
+/**
+ * A build that is not reproducible, as a build that stamps an id into what it makes is
+ * not: the default build, then a BUILD-ID of random bytes added to the sdist.
+ */
+const RANDOM_BUILD_ID = [
+  'import glob, io, os, subprocess, sys, tarfile',
+  'src, out = sys.argv[1], sys.argv[2]',
+  "subprocess.run([sys.executable, '-m', 'build', '--no-isolation', '--skip-dependency-check', '--sdist', '--wheel', '--outdir', out, src], check=True)",
+  "sdist = glob.glob(os.path.join(out, '*.tar.gz'))[0]",
+  'with tarfile.open(sdist) as t:',
+  '    members = [(m, t.extractfile(m).read() if m.isfile() else None) for m in t.getmembers()]',
+  "with tarfile.open(sdist, 'w:gz') as t:",
+  '    for m, data in members:',
+  '        t.addfile(m, io.BytesIO(data) if data is not None else None)',
+  '    build_id = os.urandom(8).hex().encode()',
+  "    info = tarfile.TarInfo(os.path.basename(sdist)[:-len('.tar.gz')] + '/BUILD-ID')",
+  '    info.size = len(build_id)',
+  '    t.addfile(info, io.BytesIO(build_id))',
+].join('\n');
+
 /** Flip one byte in the middle of a stored blob: the same size (so it is not "missing"), other bytes. */
 function corruptBlob(sha512: string): void {
   const path = new BlobStore(join(te.stateDir, 'blobs')).pathOf(sha512);
@@ -56,8 +77,11 @@ describe('a PyPI version cut off after its sdist, whose stored files then change
   it('a rebuilt sdist with other bytes than the uploaded one is ECONFLICT (no wheel sent, no EMISMATCH); a byte-identical rebuild finishes the version', async () => {
     const job = te.writeJob({
       name: 'rebuild',
-      sources: [gitSource('userpath', 'userpath', 'pypi', { package: 'userpath', tags: '{version}' }), gitSource('crashtest', 'crashtest', 'pypi', { package: 'crashtest', tags: '{version}' })],
-      // userpath 1.7.0: setuptools (its sdist stamps build times); crashtest 0.4.1: poetry-core (rebuilds are identical)
+      sources: [
+        gitSource('userpath', 'userpath', 'pypi', { package: 'userpath', tags: '{version}', build: { command: ['{python}', '-c', RANDOM_BUILD_ID, '{srcdir}', '{outdir}'] } }),
+        gitSource('crashtest', 'crashtest', 'pypi', { package: 'crashtest', tags: '{version}' }),
+      ],
+      // userpath 1.7.0: a build id stamped into its sdist (every build other bytes); crashtest 0.4.1: poetry-core (rebuilds are identical)
       filters: { include: ['userpath@1.7.0', 'crashtest@0.4.1'] },
     });
     // The sdist (uploaded first) lands; the wheel is refused: the state a run cut off between the two leaves.
@@ -130,6 +154,34 @@ describe('a PyPI version cut off after its sdist, whose stored files then change
     expect(uploads.filter((e) => e.package === 'crashtest').map((e) => e.status)).toEqual([200]);
     const [stored] = te.sandbox.standIn.versions('pypi-internal', 'pypi', undefined, 'userpath');
     expect(stored?.assets.map((a) => a.name)).toEqual([before.get('userpath')!.names[0]]);
+  });
+});
+
+describe('a setuptools version built again elsewhere (a lost state directory, a second machine)', () => {
+  it('is the same bytes as the first build: present-identical, nothing uploaded, exit 0 (not ECONFLICT)', async () => {
+    const job = te.writeJob({ name: 'elsewhere', sources: [gitSource('userpath', 'userpath', 'pypi', { package: 'userpath', tags: '{version}' })], filters: { include: ['userpath@1.5.0', 'userpath@1.6.0'] } });
+    const first = await te.run(job);
+    expect(first.outcomes).toEqual({ published: 2 });
+
+    const since = te.sandbox.standIn.log.length;
+    // another machine: its own state directory, and its own lock directory (which records where a job last ran)
+    const other = mkdtempSync(join(te.dir, 'state-elsewhere-'));
+    const second = await te.run(job, { stateDir: other, env: { ...te.env, CAM_LOCK_DIR: mkdtempSync(join(te.dir, 'locks-elsewhere-')) } });
+    expect(second.outcomes).toEqual({ 'present-identical': 2 });
+    expect(second.conflicts).toEqual([]);
+    expect(te.sandbox.standIn.log.slice(since).filter((e) => e.operation === 'pypi:Upload')).toEqual([]);
+    // both builds of each version made the sdist the target holds
+    const state = StateDb.open(join(other, 'elsewhere.sqlite'));
+    try {
+      for (const row of state.items().filter((r) => r.state !== 'excluded')) {
+        const [sdist] = state.assetsOf(row.id);
+        const [stored] = te.sandbox.standIn.versions('pypi-internal', 'pypi', undefined, 'userpath').filter((v) => v.version === row.version);
+        expect(sdist!.name.endsWith('.tar.gz')).toBe(true);
+        expect(stored!.assets.find((a) => a.name === sdist!.name)?.hashes['SHA-512']).toBe(sdist!.sha512);
+      }
+    } finally {
+      state.close();
+    }
   });
 });
 

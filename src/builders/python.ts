@@ -32,7 +32,8 @@ import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { MigrateError, toError, type ErrorCode } from '../errors.js';
 import { notRegularFile } from './output-file.js';
 import { offlineHint, runProcess, type RunResult } from './process.js';
-import { isValidProjectName, normalizePep440, normalizeProjectName, parseCoreMetadata, parseWheelName, readSdistPkgInfo, readWheelMetadata, samePep440, splitSdistName, type CoreMetadata } from './python-metadata.js';
+import { isValidProjectName, normalizePep440, normalizeProjectName, parseCoreMetadata, parseWheelName, readSdistPkgInfo, readWheelMetadata, samePep440, splitSdistName, type CoreMetadata, type Fail } from './python-metadata.js';
+import { clampSdistTimes } from './sdist-times.js';
 
 export { isValidProjectName, normalizePep440, normalizeProjectName, parseCoreMetadata, parseWheelName, samePep440, splitSdistName, type CoreMetadata } from './python-metadata.js';
 
@@ -445,6 +446,8 @@ async function readBuiltFiles(outDir: string, opts: PythonBuildOptions, version:
   const out: PythonDist[] = [];
   for (const filename of [...sdists, ...wheels]) {
     const path = join(outDir, filename);
+    const fail: Fail = (m, init) => bad(init?.code ?? 'EBADBUILD', m, { file: filename, ...init });
+    if (filename.endsWith('.tar.gz')) await clampSdistTimes(path, zipTime(opts.commitTime), limits.unpacked, fail);
     const size = (await stat(path)).size;
     let filetype: PythonFileType;
     let pyversion: string;
@@ -456,7 +459,7 @@ async function readBuiltFiles(outDir: string, opts: PythonBuildOptions, version:
       check(filename, 'the sdist file name', split.name, split.version);
       filetype = 'sdist';
       pyversion = 'source';
-      raw = await readSdistPkgInfo(path, stem, limits, (m, init) => bad(init?.code ?? 'EBADBUILD', m, { file: filename, ...init }));
+      raw = await readSdistPkgInfo(path, stem, limits, fail);
     } else {
       const w = parseWheelName(filename);
       if (!w) {
@@ -465,7 +468,7 @@ async function readBuiltFiles(outDir: string, opts: PythonBuildOptions, version:
       check(filename, 'the wheel file name', w.name, w.version);
       filetype = 'bdist_wheel';
       pyversion = w.python;
-      const { dir, data } = await readWheelMetadata(path, limits.metadata, (m, init) => bad(init?.code ?? 'EBADBUILD', m, { file: filename, ...init }));
+      const { dir, data } = await readWheelMetadata(path, limits.metadata, fail);
       const d = /^(.+)-([^-]+)\.dist-info$/.exec(dir);
       if (!d) throw bad('EBADBUILD', `the wheel's ${dir} is not named <name>-<version>.dist-info`, { file: filename });
       check(filename, `the wheel's ${dir} directory`, d[1]!, d[2]!);
