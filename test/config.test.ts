@@ -94,6 +94,11 @@ interface BadCase {
 const GITHUB_TOKEN_LOOKALIKE = `ghp_${'a1B2c3D4e5'.repeat(3)}Zy9x8W`;
 
 const cases: BadCase[] = [
+  // the name names files in the state directory: `..` put the lock beside it (state/../<x>.lock.db)
+  { label: 'dot-dot-name', job: () => ({ ...validJob(), name: '..' }), path: 'name' },
+  { label: 'dot-name', job: () => ({ ...validJob(), name: '.' }), path: 'name' },
+  { label: 'hidden-name', job: () => ({ ...validJob(), name: '.cfg' }), path: 'name' },
+  { label: 'long-name', job: () => ({ ...validJob(), name: 'n'.repeat(101) }), path: 'name' },
   {
     label: 'unknown-key',
     job: () => ({ ...validJob(), limits: { concurency: 4 } }),
@@ -417,6 +422,21 @@ describe('the shipped job files load cleanly', () => {
     delete j.name;
     const { file } = writeJob('nameless', j);
     expect(loadJob(file).name).toBe('nameless');
+  });
+
+  it('a nameless job whose file name is no job name (`..yaml` gives "."): ECONFIG naming the file, before anything is written', () => {
+    const j = validJob();
+    delete j.name;
+    const caseDir = join(dir, `${++counter}-derived-name`);
+    mkdirSync(caseDir, { recursive: true });
+    for (const base of ['..yaml', 'my job.yaml', '-x.yml']) {
+      const file = join(caseDir, base);
+      writeFileSync(file, stringify(j));
+      const e = loadError(file);
+      expect(e.message).toContain(`${file}: the job has no name`);
+      expect(e.hint).toContain('name:');
+    }
+    expect(readdirSync(caseDir).sort()).toEqual(['-x.yml', '..yaml', 'my job.yaml']);
   });
 
   it('a valid filter shorthand with a range loads', () => {

@@ -8,7 +8,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { MigrateError, toError } from '../errors.js';
 import { invalidFilterRanges } from './filters.js';
-import { jobSchema, type JobConfig } from './schema.js';
+import { JOB_NAME, JOB_NAME_RULE, jobSchema, type JobConfig } from './schema.js';
 
 export interface LoadedJob {
   file: string;
@@ -50,7 +50,13 @@ export function loadJob(file: string): LoadedJob {
   // a relative knownHostsFile is relative to this file, like goSum (ssh would read it from git's working folder); ~ is ssh's
   for (const s of config.sources) if (s.kind === 'git' && s.knownHostsFile && !isAbsolute(s.knownHostsFile) && !s.knownHostsFile.startsWith('~')) s.knownHostsFile = resolve(dirname(file), s.knownHostsFile);
   for (const r of config.warm.repositories) if (r.knownHostsFile && !isAbsolute(r.knownHostsFile) && !r.knownHostsFile.startsWith('~')) r.knownHostsFile = resolve(dirname(file), r.knownHostsFile);
-  return { file, name: config.name ?? basename(file, extname(file)), config };
+  const name = config.name ?? basename(file, extname(file));
+  if (!JOB_NAME.test(name)) {
+    throw new MigrateError('ECONFIG', `${file}: the job has no name, and its file's name ${JSON.stringify(name)} is not ${JOB_NAME_RULE}`, {
+      hint: 'give the job a name (name: acme-migration), or rename the file',
+    });
+  }
+  return { file, name, config };
 }
 
 /**

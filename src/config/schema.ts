@@ -166,12 +166,20 @@ const gitSource = z
 
 export const sourceSchema = z.discriminatedUnion('kind', [npmRegistrySource, gitSource]);
 
+/**
+ * A job's name: it names files in the state directory (`<name>.sqlite`, `<name>.lock.db`),
+ * so it starts with a letter or digit (never `.` or `..`, which would put the lock outside
+ * it) and fits in a file name.
+ */
+export const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+export const JOB_NAME_RULE = 'a job name: 1-100 letters, digits, ".", "_" or "-", starting with a letter or digit';
+
 /** Requests per second: below a tenth a run would crawl (and 1000/rate overflows timers at tiny values); above 10,000 no quota reaches. */
 const rate = z.number().min(0.1, 'at least 0.1 requests per second').max(10_000, 'at most 10000 requests per second');
 
 export const jobSchema = z
   .object({
-    name: z.string().regex(/^[A-Za-z0-9._-]+$/).optional().describe('job name; the state file is state/<name>.sqlite'),
+    name: z.string().regex(JOB_NAME, JOB_NAME_RULE).optional().describe('job name; the state file is state/<name>.sqlite'),
     target: z
       .object({
         region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as us-east-1'),
