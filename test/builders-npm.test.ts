@@ -8,7 +8,8 @@
  * is refused, naming the dependency, before npm asks anyone.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -284,6 +285,24 @@ describe('what the pack leaves in the output folder', () => {
     expect(e.code).toBe('EBADBUILD');
     expect(e.message).toContain('piped-1.0.0.tgz in the output folder is not a regular file but a named pipe');
   }, 60_000);
+});
+
+describe('the same tag packed twice', () => {
+  // a plan run elsewhere, a lost state directory, a second machine: the rebuild must be
+  // the bytes the target holds, or the version is a conflict (as Python sdists were)
+  it('in two checkouts with other file times, a prepare script writing a file: the same bytes', async () => {
+    const hashes: string[] = [];
+    for (const shift of [0, 7200]) {
+      const at = mkdtempSync(join(dir, 'checkout-'));
+      writeFileSync(join(at, 'package.json'), JSON.stringify({ name: 'twice', version: '1.0.0', main: 'built.js', license: 'MIT', scripts: { prepare: `node -e "require('fs').writeFileSync('built.js', 'module.exports = 2;')"` } }));
+      writeFileSync(join(at, 'index.js'), 'module.exports = 1;\n');
+      const when = new Date(Date.now() + shift * 1000);
+      for (const f of ['package.json', 'index.js']) utimesSync(join(at, f), when, when);
+      const { path } = await pack(at, 'twice');
+      hashes.push(createHash('sha512').update(readFileSync(path)).digest('hex'));
+    }
+    expect(hashes[0]).toBe(hashes[1]);
+  }, 120_000);
 });
 
 describe('what the tag gives this process to read (package.json and the lockfile are parsed here, not in the contained build)', () => {
