@@ -106,8 +106,9 @@ function conflict(ctx: ItemContext, row: ItemRow, asset: string, theirs: string,
 /**
  * The files were built (or downloaded) again just before publishing, and a file
  * an earlier run uploaded is on the target with other bytes than the new one:
- * a rebuild of a tag is not always byte-identical (setuptools stamps build
- * times into sdists). Nothing is wrong at AWS; say what happened and what to do.
+ * a rebuild of a tag is byte-identical only with the same build tools and a
+ * build that puts nothing variable in its files (build times are clamped, see
+ * builders/sdist-times.ts). Nothing is wrong at AWS; say what happened and what to do.
  */
 function refetchConflict(ctx: ItemContext, row: ItemRow, seen: { asset: string; sha512: string; ours: string }, why: string): ItemRow {
   const built = ctx.sources.get(row.source_id)?.kind === 'git';
@@ -116,7 +117,7 @@ function refetchConflict(ctx: ItemContext, row: ItemRow, seen: { asset: string; 
     `${subjectOf(row)}: ${why}, so it was ${again}, and the new ${seen.asset} is not byte-identical to the one an earlier run uploaded ` +
     `(new sha512 ${seen.ours}, target sha512 ${seen.sha512 || 'unknown'}); the target is never overwritten and nothing more of this version was uploaded; ` +
     (built
-      ? 'restore the state directory\'s blobs from a backup (the files recorded when it was first built) and rerun to upload the rest, or delete the version on the target (aws codeartifact delete-package-versions) and rerun to publish the rebuilt files together'
+      ? 'a rebuild has other bytes when the build tools changed since (setuptools, hatchling, Python, Node.js) or the build writes something variable into its files; restore the state directory\'s blobs from a backup (the files recorded when it was first built) and rerun to upload the rest, or delete the version on the target (aws codeartifact delete-package-versions) and rerun to publish the rebuilt files together'
       : 'the source now serves other bytes than were uploaded: decide by hand which bytes are right; to publish the new ones, delete the version on the target (aws codeartifact delete-package-versions) and rerun');
   return ctx.state.transition(row.id, 'conflict', { targetSha512: seen.sha512, error: { code: 'ECONFLICT', message } });
 }
