@@ -79,7 +79,7 @@ describe('tags', () => {
     const calls = join(bin, 'calls');
     writeFileSync(join(bin, 'git'), `#!/bin/sh\necho "$1" >> '${calls}'\nexec /usr/bin/git "$@"\n`, { mode: 0o755 });
     const config = sourceSchema.parse(gitSourceOn(git, 'many-tags', 'many-tags', 'go', { package: 'example.com/many' }));
-    const source = createSource(config, { ...te.env, PATH: `${bin}:${process.env.PATH ?? ''}` }, join(te.dir, 'state-many'));
+    const source = createSource(config, { ...te.env, PATH: `${bin}:${process.env.PATH ?? ''}` }, join(te.dir, 'state-many'), 'many');
     await source.prepare!();
     const listing = await source.listing('example.com/many');
     source.close?.();

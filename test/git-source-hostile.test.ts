@@ -60,7 +60,8 @@ describe('the operator', () => {
     expect((JSON.parse(r.stdout) as RunSummary).outcomes).toEqual({ published: 1 });
     expect(rows('rel', join(te.dir, 'relative-state')).map((x) => `${x.version}:${x.state}`)).toEqual(['1.0.0:verified']);
     // no nested state/git/state/git, no clone left behind
-    expect(readdirSync(join(te.dir, 'relative-state', 'git'))).toEqual(['rel.git']);
+    expect(readdirSync(join(te.dir, 'relative-state', 'git'))).toEqual(['rel']);
+    expect(readdirSync(join(te.dir, 'relative-state', 'git', 'rel'))).toEqual(['rel.git']);
   });
 
   it("core.autocrlf=true in the operator's git config changes no byte: a Go module built under it is identical to one built without", async () => {
@@ -100,6 +101,44 @@ describe('the operator', () => {
     expect(s.exitCode, JSON.stringify({ failures: s.failures, tagMoved: s.tagMoved, removed: s.removedAtSource })).toBe(0);
     const r = rows('moved').map((x) => `${x.version}:${x.state}:${x.artifact_url.replace(/.*\//, '')}`);
     expect(r.sort()).toEqual(['1.0.0:verified:moved-new.git#v1.0.0', '1.1.0:verified:moved-new.git#v1.1.0']);
+  });
+
+  it('two jobs in one state directory that give the id `lib` to two repositories, run at once: each migrates its own, nothing fails', async () => {
+    await git.createRepoFromDir('two-a', pyProject(join(te.dir, 'src-two-a'), 'two-a-lib', '1.0.0'), { tags: ['v1.0.0'] });
+    await git.commit('two-a', { message: '1.1.0', files: { 'pyproject.toml': HATCH('two-a-lib', '1.1.0') } });
+    await git.tag('two-a', 'v1.1.0', 'HEAD');
+    await git.createRepoFromDir('two-b', pyProject(join(te.dir, 'src-two-b'), 'two-b-lib', '2.0.0'), { tags: ['v2.0.0'] });
+    const a = te.writeJob({ name: 'two-a', sources: [gitSource('lib', 'two-a', 'pypi', { package: 'two-a-lib' })] });
+    const b = te.writeJob({ name: 'two-b', sources: [gitSource('lib', 'two-b', 'pypi', { package: 'two-b-lib' })] });
+    // two processes, as two operators (or one CI pipeline with two jobs) would run them
+    for (let round = 0; round < 2; round++) {
+      const [ra, rb] = await Promise.all([te.cli(['run', a, '--json']), te.cli(['run', b, '--json'])]);
+      const [sa, sb] = [JSON.parse(ra.stdout) as RunSummary, JSON.parse(rb.stdout) as RunSummary];
+      expect([ra.code, rb.code], `${ra.stderr}\n${rb.stderr}`).toEqual([0, 0]);
+      expect([sa.listErrors, sb.listErrors, sa.failures, sb.failures]).toEqual([[], [], [], []]);
+      expect([sa.outcomes, sb.outcomes]).toEqual(round === 0 ? [{ published: 2 }, { published: 1 }] : [{}, {}]);
+    }
+    expect(rows('two-a').map((r) => `${r.package}@${r.version}:${r.state}`).sort()).toEqual(['two-a-lib@1.0.0:verified', 'two-a-lib@1.1.0:verified']);
+    expect(rows('two-b').map((r) => `${r.package}@${r.version}:${r.state}`)).toEqual(['two-b-lib@2.0.0:verified']);
+    // each job's mirror holds its own repository's tags
+    const tags = async (job: string) => (await run('git', ['-C', join(te.stateDir, 'git', job, 'lib.git'), 'tag', '--list'])).stdout.trim().split('\n');
+    expect([await tags('two-a'), await tags('two-b')]).toEqual([['v1.0.0', 'v1.1.0'], ['v2.0.0']]);
+  });
+
+  it("a mirror where release 0.1 kept it (state/git/<id>.git) is taken over by the job, not cloned again", async () => {
+    await git.createRepoFromDir('legacy', pyProject(join(te.dir, 'src-legacy'), 'legacy-lib', '1.0.0'), { tags: ['v1.0.0'] });
+    const legacy = join(te.stateDir, 'git', 'legacy.git');
+    await run('git', ['clone', '--mirror', '--quiet', git.repoPath('legacy'), legacy]);
+    // what only the old mirror has: it is the one the job goes on with
+    await run('git', ['-C', legacy, 'config', 'cam.test-marker', 'adopted']);
+    const job = te.writeJob({ name: 'legacy', sources: [gitSource('legacy', 'legacy', 'pypi', { package: 'legacy-lib' })] });
+    const s = await te.run(job);
+    expect(s.exitCode, JSON.stringify(s.failures)).toBe(0);
+    expect(existsSync(legacy)).toBe(false);
+    const mirror = join(te.stateDir, 'git', 'legacy', 'legacy.git');
+    expect((await run('git', ['-C', mirror, 'config', 'cam.test-marker'])).stdout.trim()).toBe('adopted');
+    // and it follows the job's url (the test clone named a local path)
+    expect((await run('git', ['-C', mirror, 'remote', 'get-url', 'origin'])).stdout.trim()).toBe(git.gitPlusSshUrl('legacy'));
   });
 });
 
@@ -278,7 +317,8 @@ setup(name="hooked", version="${version}", py_modules=["planted"])
     expect(second.failures).toEqual([]);
     expect(rows('hooked').map((r) => [r.version, r.state])).toEqual([['1.0.0', 'verified'], ['1.1.0', 'verified']]);
     expect(existsSync(loot)).toBe(false);
-    expect(existsSync(join(te.stateDir, 'git', 'hooked.git', 'hooks', 'reference-transaction'))).toBe(false);
+    expect(existsSync(join(te.stateDir, 'git', 'hooked', 'hooked.git', 'HEAD'))).toBe(true);
+    expect(existsSync(join(te.stateDir, 'git', 'hooked', 'hooked.git', 'hooks', 'reference-transaction'))).toBe(false);
     expect(readFileSync(job, 'utf8')).toBe(jobText);
   });
 
@@ -288,7 +328,8 @@ setup(name="hooked", version="${version}", py_modules=["planted"])
     await git.createRepoFromDir('mirror-hook', dir, { tags: ['v1.0.0'] });
     const job = te.writeJob({ name: 'mirror-hook', sources: [gitSource('mirror-hook', 'mirror-hook', 'pypi', { package: 'mirror-hook' })] });
     expect((await te.run(job)).failures).toEqual([]);
-    const hooks = join(te.stateDir, 'git', 'mirror-hook.git', 'hooks');
+    const hooks = join(te.stateDir, 'git', 'mirror-hook', 'mirror-hook.git', 'hooks');
+    expect(existsSync(join(hooks, '..', 'HEAD'))).toBe(true);
     mkdirSync(hooks, { recursive: true });
     for (const hook of ['reference-transaction', 'post-checkout', 'pre-auto-gc', 'post-merge']) writeFileSync(join(hooks, hook), `#!/bin/sh\necho ${hook} >> ${loot}\n`, { mode: 0o755 });
     const sha = await git.commit('mirror-hook', { files: { 'README.md': 'next\n' }, message: 'next' });
@@ -374,7 +415,7 @@ setup(name="hooked", version="${version}", py_modules=["planted"])
     mkdirSync(gitDir, { recursive: true });
     const left = [join(tmp, `ssh-key-old-${dead}`), join(tmp, `ssh-key-warm-0123abcd-${dead}`)];
     for (const f of left) writeFileSync(f, 'a key file left behind\n', { mode: 0o600 });
-    const folders = [join(tmp, `checkout-old-${dead}-abc123`), join(tmp, `build-${dead}-zz9`), join(tmp, `warm-checkout-${dead}-q1`), join(tmp, `scratch-${dead}-Ab3xYz`), join(gitDir, `old.git.partial-${dead}`)];
+    const folders = [join(tmp, `checkout-old-${dead}-abc123`), join(tmp, `build-${dead}-zz9`), join(tmp, `warm-checkout-${dead}-q1`), join(tmp, `scratch-${dead}-Ab3xYz`), join(gitDir, `old.git.partial-${dead}`), join(gitDir, 'a-job', `lib.git.partial-${dead}`)];
     for (const d of folders) mkdirSync(join(d, 'inner'), { recursive: true });
     const kept = [join(tmp, `ssh-key-busy-${live}`), join(tmp, `checkout-busy-${live}-abc123`), join(tmp, `scratch-${live}-Qq7zzz`)];
     for (const k of kept) mkdirSync(k, { recursive: true });

@@ -13,8 +13,8 @@
  * tag that matches but is no version for the format is listed and skipped with
  * the reason. Every version records its tag, commit and commit time.
  */
-import { mkdirSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import semver from 'semver';
 import type { SimpleGit } from 'simple-git';
@@ -50,6 +50,8 @@ export class GitSource implements Source {
   readonly format: GitSourceConfig['format'];
   readonly buildFormat: GitSourceConfig['format'];
   private readonly mirror: string;
+  /** Where release 0.1 kept the mirror (`git/<id>.git`, shared by every job): taken over once. */
+  private readonly legacyMirror: string;
   private readonly tmpDir: string;
   private readonly access: GitAccess;
   private versions?: TaggedVersion[];
@@ -61,6 +63,7 @@ export class GitSource implements Source {
     private readonly config: GitSourceConfig,
     env: NodeJS.ProcessEnv,
     stateDir: string,
+    job: string,
   ) {
     this.id = config.id;
     this.url = config.url;
@@ -68,19 +71,24 @@ export class GitSource implements Source {
     this.buildFormat = config.format;
     // git runs in other folders than ours: a relative state dir would mean another place to it
     stateDir = resolve(stateDir);
-    this.mirror = join(stateDir, 'git', `${config.id}.git`);
+    // the job's own: two jobs in one state directory may name two repositories `lib` and run
+    // at once (one job runs once, under its lock); a fetch for one must never change the
+    // tags, or prune the objects, the other is reading and building from
+    this.mirror = join(stateDir, 'git', job, `${config.id}.git`);
+    this.legacyMirror = join(stateDir, 'git', `${config.id}.git`);
     this.tmpDir = join(stateDir, 'tmp');
     this.access = new GitAccess(env, {
       owner: `source "${config.id}"`,
       ...(config.sshKeyEnv ? { sshKeyEnv: config.sshKeyEnv } : {}),
       ...(config.knownHostsFile ? { knownHostsFile: config.knownHostsFile } : {}),
-      keyFilePath: join(stateDir, 'tmp', `ssh-key-${config.id}-${process.pid}`),
+      keyFilePath: join(stateDir, 'tmp', `ssh-key-${job}-${config.id}-${process.pid}`),
       idleTimeoutMs: config.idleTimeoutSeconds * 1000,
     });
   }
 
   /** Clone the mirror once, fetch it on every run; then read every tag. The engine retries this. */
   async prepare(signal?: AbortSignal): Promise<void> {
+    adoptMirror(this.legacyMirror, this.mirror);
     try {
       await this.access.updateMirror(this.mirror, this.url, signal);
     } catch (e) {
@@ -386,4 +394,20 @@ function oneTagPerVersion(tags: readonly TaggedVersion[]): TaggedVersion[] {
     }
   }
   return out;
+}
+
+/**
+ * A mirror where an earlier release kept it becomes this job's, so an upgrade fetches
+ * what is new instead of cloning again. The first job to get there takes it (a rename: one
+ * wins); any other clones its own. A mirror of another repository is fine to take too:
+ * the fetch follows the job's url and prunes what is not there.
+ */
+function adoptMirror(legacy: string, mirror: string): void {
+  if (existsSync(join(mirror, 'HEAD')) || !existsSync(join(legacy, 'HEAD'))) return;
+  try {
+    mkdirSync(dirname(mirror), { recursive: true });
+    renameSync(legacy, mirror);
+  } catch {
+    // taken by another job, or not movable: this job clones its own
+  }
 }

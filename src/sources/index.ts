@@ -5,13 +5,17 @@ import type { Source } from './source.js';
 
 export type { Checkout, NameResult, OpenOptions, Source } from './source.js';
 
-/** One `case` per origin; a new origin is one module and one case. */
-export function createSource(config: SourceConfig, env: NodeJS.ProcessEnv, stateDir: string): Source {
+/**
+ * One `case` per origin; a new origin is one module and one case. `job` is the job's
+ * name: what a source keeps in the state directory is the job's own (two jobs there may
+ * give one source id to two repositories, and run at once).
+ */
+export function createSource(config: SourceConfig, env: NodeJS.ProcessEnv, stateDir: string, job: string): Source {
   switch (config.kind) {
     case 'npm-registry':
       return new NpmRegistrySource(config, env);
     case 'git':
-      return new GitSource(config, env, stateDir);
+      return new GitSource(config, env, stateDir, job);
     default: {
       const never: never = config;
       throw new Error(`unknown source kind ${JSON.stringify(never)}`);

@@ -4,7 +4,8 @@
  * `build-<pid>-<r>`, `warm-checkout-<pid>-<r>`), a build's scratch (HOME, TMPDIR,
  * npm's cache: `scratch-<pid>-<r>`), an ssh key written for git
  * (`ssh-key-…-<pid>`: a secret, which must not outlive the run that wrote it),
- * and half-cloned mirrors (`<state>/git/<id>.git.partial-<pid>`). Each name
+ * and half-cloned mirrors (`<state>/git/<job>/<id>.git.partial-<pid>`; release 0.1's
+ * `<state>/git/<id>.git.partial-<pid>`). Each name
  * carries its writer's pid: whatever belongs to a process that is gone is
  * removed at the start of the next run, under the job's lock.
  */
@@ -16,17 +17,26 @@ const IN_TMP = /^(?:ssh-key-.+-(\d+)|(?:checkout-.+|build|warm-checkout|scratch)
 const IN_GIT = /\.partial-(\d+)$/;
 
 export function sweepLeftovers(stateDir: string): void {
-  for (const [dir, pattern] of [[join(stateDir, 'tmp'), IN_TMP], [join(stateDir, 'git'), IN_GIT]] as const) {
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      continue; // no such folder yet
-    }
-    for (const name of names) {
+  const git = join(stateDir, 'git');
+  const jobFolders = namesIn(git, true)
+    .filter((name) => !name.endsWith('.git') && !IN_GIT.test(name))
+    .map((name) => join(git, name));
+  for (const [dir, pattern] of [[join(stateDir, 'tmp'), IN_TMP], [git, IN_GIT], ...jobFolders.map((d) => [d, IN_GIT] as const)] as const) {
+    for (const name of namesIn(dir)) {
       const m = pattern.exec(name);
       const pid = Number(m?.[1] ?? m?.[2]);
       if (m && Number.isInteger(pid) && !isAlive(pid)) rmSync(join(dir, name), { recursive: true, force: true });
     }
+  }
+}
+
+/** The names in `dir` (only its folders with `folders`); none when there is no such folder yet. */
+function namesIn(dir: string, folders = false): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((e) => !folders || e.isDirectory())
+      .map((e) => e.name);
+  } catch {
+    return [];
   }
 }
