@@ -10,7 +10,7 @@
  * one never published; internal names are in the lockfiles too.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { AssociateExternalConnectionCommand, CreateRepositoryCommand, PutPackageOriginConfigurationCommand } from '@aws-sdk/client-codeartifact';
@@ -555,6 +555,22 @@ describe('warm', () => {
     expect(again.filter((n) => done.includes(n) || held.includes(n))).toEqual([]);
     expect(new Set([...before, ...again])).toEqual(new Set(names));
     expect(again.length).toBe(names.length - held.length);
+  });
+
+  it('two jobs in one state directory reading lockfiles from one repository at once: each has its own mirror, neither fails', async () => {
+    const git = te.sandbox.git!;
+    const d = te.sandbox.descriptor;
+    const repoDir = join(te.dir, 'twin-lockfiles');
+    mkdirSync(join(repoDir, 'app'), { recursive: true });
+    writeFileSync(join(repoDir, 'app/package-lock.json'), readFileSync(join(projects, 'web/package-lock.json')));
+    await git.server.createRepoFromDir('twin-lockfiles', repoDir);
+    const warm = { repositories: [{ url: git.url('twin-lockfiles'), sshKeyEnv: d.git!.keyEnv, knownHostsFile: d.git!.knownHostsFile }] };
+    const [a, b] = [jobVariant('twin-a', warm), jobVariant('twin-b', warm)];
+    // rewrite-lockfiles reads the repositories as warm does (and takes the job's lock): two processes at once
+    const [ra, rb] = await Promise.all([te.cli(['rewrite-lockfiles', a]), te.cli(['rewrite-lockfiles', b])]);
+    expect([ra.code, rb.code], `${ra.stderr}\n${rb.stderr}`).toEqual([0, 0]);
+    for (const r of [ra, rb]) expect(r.stdout).toContain('app/package-lock.json');
+    for (const name of ['twin-a', 'twin-b']) expect(readdirSync(join(te.stateDir, 'git', name)).filter((f) => f.startsWith('warm-'))).toHaveLength(1);
   });
 
   it('a version the store does not list in time is pending; the next warm settles it without requesting it again', async () => {

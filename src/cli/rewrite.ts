@@ -185,7 +185,7 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
     for (const f of local) read(f, jobDir, null);
 
     // the job's git repositories: a diff to apply there, never written from here
-    for (const r of job.config.warm.repositories) repositories.push(new LockfileRepository(r, env, stateDir));
+    for (const r of job.config.warm.repositories) repositories.push(new LockfileRepository(r, env, stateDir, job.name));
     for (const repo of repositories) {
       try {
         await repo.fetch(opts.signal);

@@ -192,8 +192,10 @@ export class GitAccess {
    * renamed when whole, so a killed clone is never taken for a mirror), else fetched and
    * pruned from `url` as the job names it now (a moved repository, a corrected typo).
    * --progress: git writes while it transfers, so the silence watchdog cuts only a stall.
+   * `formerly`: where an earlier release kept this mirror; taken over when there is none yet.
    */
-  async updateMirror(mirror: string, url: string, signal?: AbortSignal): Promise<void> {
+  async updateMirror(mirror: string, url: string, signal?: AbortSignal, formerly?: string): Promise<void> {
+    if (formerly) adoptMirror(formerly, mirror);
     if (!existsSync(join(mirror, 'HEAD'))) {
       mkdirSync(dirname(mirror), { recursive: true });
       const partial = `${mirror}.partial-${process.pid}`;
@@ -287,4 +289,21 @@ export class GitAccess {
 
 function pick(from: Record<string, string>, keys: readonly string[]): Record<string, string> {
   return Object.fromEntries(keys.filter((k) => from[k] !== undefined).map((k) => [k, from[k]!]));
+}
+
+/**
+ * A mirror where an earlier release kept it (release 0.1: `state/git/<id>.git`, shared by
+ * every job) becomes this job's, so an upgrade fetches what is new instead of cloning
+ * again. The first job to get there takes it (a rename: one wins); any other clones its
+ * own. A mirror of another repository is fine to take too: the fetch follows the job's url
+ * and prunes what is not there.
+ */
+function adoptMirror(formerly: string, mirror: string): void {
+  if (existsSync(join(mirror, 'HEAD')) || !existsSync(join(formerly, 'HEAD'))) return;
+  try {
+    mkdirSync(dirname(mirror), { recursive: true });
+    renameSync(formerly, mirror);
+  } catch {
+    // taken by another job, or not movable: this job clones its own
+  }
 }

@@ -13,8 +13,8 @@
  * tag that matches but is no version for the format is listed and skipped with
  * the reason. Every version records its tag, commit and commit time.
  */
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import semver from 'semver';
 import type { SimpleGit } from 'simple-git';
@@ -88,9 +88,8 @@ export class GitSource implements Source {
 
   /** Clone the mirror once, fetch it on every run; then read every tag. The engine retries this. */
   async prepare(signal?: AbortSignal): Promise<void> {
-    adoptMirror(this.legacyMirror, this.mirror);
     try {
-      await this.access.updateMirror(this.mirror, this.url, signal);
+      await this.access.updateMirror(this.mirror, this.url, signal, this.legacyMirror);
     } catch (e) {
       throw this.classify(e, 'fetch');
     } finally {
@@ -396,18 +395,3 @@ function oneTagPerVersion(tags: readonly TaggedVersion[]): TaggedVersion[] {
   return out;
 }
 
-/**
- * A mirror where an earlier release kept it becomes this job's, so an upgrade fetches
- * what is new instead of cloning again. The first job to get there takes it (a rename: one
- * wins); any other clones its own. A mirror of another repository is fine to take too:
- * the fetch follows the job's url and prunes what is not there.
- */
-function adoptMirror(legacy: string, mirror: string): void {
-  if (existsSync(join(mirror, 'HEAD')) || !existsSync(join(legacy, 'HEAD'))) return;
-  try {
-    mkdirSync(dirname(mirror), { recursive: true });
-    renameSync(legacy, mirror);
-  } catch {
-    // taken by another job, or not movable: this job clones its own
-  }
-}

@@ -32,21 +32,26 @@ export class LockfileRepository {
   private readonly tmpDir: string;
   private readonly access: GitAccess;
 
+  private readonly formerly: string;
+
   constructor(
     private readonly repo: WarmRepository,
     env: NodeJS.ProcessEnv,
     stateDir: string,
+    job: string,
   ) {
     const id = createHash('sha256').update(repo.url).digest('hex').slice(0, 16);
     // git runs in other folders than ours: a relative state dir would mean another place to it
     stateDir = resolve(stateDir);
-    this.mirror = join(stateDir, 'git', `warm-${id}.git`);
+    // the job's own, as a source's mirror: two jobs fetching one mirror at once race
+    this.mirror = join(stateDir, 'git', job, `warm-${id}.git`);
+    this.formerly = join(stateDir, 'git', `warm-${id}.git`);
     this.tmpDir = join(stateDir, 'tmp');
     this.access = new GitAccess(env, {
       owner: `warm repository ${repo.url}`,
       ...(repo.sshKeyEnv ? { sshKeyEnv: repo.sshKeyEnv } : {}),
       ...(repo.knownHostsFile ? { knownHostsFile: repo.knownHostsFile } : {}),
-      keyFilePath: join(this.tmpDir, `ssh-key-warm-${id}-${process.pid}`),
+      keyFilePath: join(this.tmpDir, `ssh-key-warm-${job}-${id}-${process.pid}`),
     });
   }
 
@@ -57,7 +62,7 @@ export class LockfileRepository {
   /** Clone the mirror once, fetch it on every warm. */
   async fetch(signal?: AbortSignal): Promise<void> {
     try {
-      await this.access.updateMirror(this.mirror, this.repo.url, signal);
+      await this.access.updateMirror(this.mirror, this.repo.url, signal, this.formerly);
     } catch (e) {
       throw this.classify(e, 'fetch');
     } finally {
