@@ -707,6 +707,8 @@ describe('a flaky source (5xx and 429 with Retry-After, through a fault proxy)',
     await seedPrivate(te, [
       { name: 'flaky-source', versions },
       { name: 'dead-source', versions: ['1.0.0'] },
+      { name: 'limited-source', versions },
+      { name: 'refused-source', versions: ['1.0.0'] },
     ]);
     proxy = await startFaultProxy(te.sandbox.privateNpm.url);
   });
@@ -726,6 +728,32 @@ describe('a flaky source (5xx and 429 with Retry-After, through a fault proxy)',
     const tarball = proxy.log.filter((e) => e.path.endsWith('flaky-source-8.0.1.tgz'));
     expect(tarball.map((e) => e.status)).toEqual([429, 200]);
     expect(tarball[1]!.at - tarball[0]!.at).toBeGreaterThanOrEqual(1000 - CLOCK_SLACK_MS);
+  });
+
+  it("a packument's 429 waits its Retry-After; GitHub's rate limit, a 403 marked x-ratelimit-remaining: 0 (a reset seconds away) or carrying Retry-After: waited for and retried, never taken for a refused token", async () => {
+    // first a 429 whose Retry-After must be read from npm-registry-fetch's error (its headers are raw())
+    proxy.addFault({ method: 'GET', path: /^\/limited-source$/, status: 429, retryAfterSeconds: 1, times: 1 });
+    const reset = String(Math.ceil(Date.now() / 1000) + 2);
+    proxy.addFault({ method: 'GET', path: /^\/limited-source$/, status: 403, headers: { 'x-ratelimit-limit': '5000', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset }, times: 1 });
+    proxy.addFault({ method: 'GET', path: /^\/limited-source\/-\/limited-source-8\.0\.1\.tgz$/, status: 403, retryAfterSeconds: 1, times: 1 });
+    const summary = await te.run(proxiedJob('limited', ['limited-source']));
+    expect([summary.exitCode, summary.listErrors, summary.failures]).toEqual([0, [], []]);
+    expect(summary.states).toEqual({ verified: versions.length });
+    const packument = proxy.log.filter((e) => e.path === '/limited-source');
+    expect(packument.map((e) => e.status)).toEqual([429, 403, 200]);
+    expect(packument[1]!.at - packument[0]!.at).toBeGreaterThanOrEqual(1000 - CLOCK_SLACK_MS);
+    // not before the reset the answer named (whole seconds: at most a second early)
+    expect(packument[2]!.at).toBeGreaterThanOrEqual(Number(reset) * 1000 - 1000);
+    const tarball = proxy.log.filter((e) => e.path.endsWith('limited-source-8.0.1.tgz'));
+    expect(tarball.map((e) => e.status)).toEqual([403, 200]);
+    expect(tarball[1]!.at - tarball[0]!.at).toBeGreaterThanOrEqual(1000 - CLOCK_SLACK_MS);
+  });
+
+  it('a 403 with no rate-limit headers is the token refused: ESOURCEAUTH at once, asked once', async () => {
+    proxy.addFault({ method: 'GET', path: /^\/refused-source$/, status: 403, times: 100 });
+    const summary = await te.run(proxiedJob('refused', ['refused-source']));
+    expect(summary.listErrors.map((l) => [l.package, l.code])).toEqual([['refused-source', 'ESOURCEAUTH']]);
+    expect(proxy.log.filter((e) => e.path === '/refused-source')).toHaveLength(1);
   });
 
   it('a packument that keeps failing: ESOURCE for that package after the retry budget, nothing of it published', async () => {

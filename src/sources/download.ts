@@ -16,14 +16,22 @@ import { MigrateError } from '../errors.js';
 import { agentFor, SILENCE_CODES } from '../net/agents.js';
 
 export class HttpStatusError extends Error {
+  /** The answer's headers, read as npm-registry-fetch's errors are (Retry-After, GitHub's x-ratelimit-*). */
+  readonly headers: { get(name: string): string | null };
+
   constructor(
     readonly statusCode: number,
     url: string,
-    /** The Retry-After header, when the server sent one (429, 503). */
-    readonly retryAfter?: string,
+    headers: http.IncomingHttpHeaders = {},
   ) {
     super(`HTTP ${statusCode} for ${url}`);
     this.name = 'HttpStatusError';
+    this.headers = {
+      get: (name) => {
+        const v = headers[name.toLowerCase()];
+        return (Array.isArray(v) ? v[0] : v) ?? null;
+      },
+    };
   }
 }
 
@@ -107,8 +115,7 @@ function get(url: URL, opts: DownloadOptions, hops: number): Promise<http.Incomi
       }
       if (status < 200 || status >= 300) {
         res.resume();
-        const retryAfter = res.headers['retry-after'];
-        reject(new HttpStatusError(status, where, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter));
+        reject(new HttpStatusError(status, where, res.headers));
         return;
       }
       const length = Number(res.headers['content-length']);

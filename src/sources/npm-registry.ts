@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import npmFetch from 'npm-registry-fetch';
 import semver from 'semver';
 import { MigrateError, proxyAuthError, toError } from '../errors.js';
-import { parseRetryAfter } from '../net/retry-after.js';
+import { parseRetryAfter, rateLimited } from '../net/retry-after.js';
 import type { NpmRegistrySourceConfig } from '../config/schema.js';
 import { printable, publicUrl, registerSecret } from '../redact.js';
 import type { PackageListing, VersionListing } from '../types.js';
@@ -226,9 +226,21 @@ export class NpmRegistrySource implements Source {
   private classify(thrown: unknown, subject: string, what: 'packument' | 'tarball' | 'search'): MigrateError {
     if (thrown instanceof MigrateError) return thrown;
     if (isAbort(thrown)) return new MigrateError('EINTERRUPTED', `${subject}: ${what} request cut off by the stop`, { subject });
-    const e = toError(thrown) as Error & { statusCode?: number; code?: string; type?: string; retryAfter?: string; headers?: { get?: (k: string) => string | null } };
+    const e = toError(thrown) as Error & { statusCode?: number; code?: string; type?: string; headers?: unknown };
     const status = e.statusCode;
     if (status === 407) return proxyAuthError(`${subject}: the ${what} request to ${this.url}`, e);
+    const header = headerOf(e.headers);
+    const limited = rateLimited(status, header);
+    if (limited) {
+      const until = limited.resetsAt ? `, until ${limited.resetsAt}` : '';
+      return new MigrateError('ESOURCE', `${subject}: ${this.url} rate-limited the ${what} request (HTTP ${status}${until})`, {
+        subject,
+        status,
+        retryAfterMs: limited.retryAfterMs,
+        cause: e,
+        hint: `the source's request quota is spent: the run waits (at most 5 minutes a time) and retries; what still fails is retried by the next run${limited.resetsAt ? ` after ${limited.resetsAt}` : ''} (GitHub Packages allows a token 5,000 requests an hour)`,
+      });
+    }
     if (status === 401 || status === 403) {
       return new MigrateError('ESOURCEAUTH', `${subject}: ${this.url} refused the ${what} request (HTTP ${status})`, {
         subject,
@@ -251,10 +263,24 @@ export class NpmRegistrySource implements Source {
     if (e.code === 'EJSONPARSE' || e.name === 'SyntaxError' || e.type === 'invalid-json') {
       return new MigrateError('EBADSOURCE', `${subject}: ${this.url} answered the ${what} request with something that is not JSON`, { subject, cause: e });
     }
-    // 429 (GitHub Packages rate-limits) and 5xx are worth another try; the server may say when
-    const retryAfterMs = parseRetryAfter(e.retryAfter ?? e.headers?.get?.('retry-after'));
+    // 5xx are worth another try; the server may say when
+    const retryAfterMs = parseRetryAfter(header('retry-after'));
     return new MigrateError('ESOURCE', `${subject}: ${what} request to ${this.url} failed: ${status ? `HTTP ${status}` : e.message}`, { subject, status, retryAfterMs, cause: e });
   }
+}
+
+/**
+ * One header of an error's answer, however the error holds them: a `get` (our downloads'
+ * HttpStatusError), or npm-registry-fetch's `res.headers.raw()`, an object of arrays.
+ */
+function headerOf(headers: unknown): (name: string) => string | undefined {
+  return (name) => {
+    if (!headers || typeof headers !== 'object') return undefined;
+    const h = headers as { get?: unknown } & Record<string, unknown>;
+    const v = typeof h.get === 'function' ? (h.get as (k: string) => unknown)(name) : h[name.toLowerCase()];
+    const first = Array.isArray(v) ? v[0] : v;
+    return typeof first === 'string' ? first : undefined;
+  };
 }
 
 /** `@scope/name` travels as `@scope%2fname` in registry paths. */

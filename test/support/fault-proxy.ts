@@ -14,6 +14,8 @@ export interface SourceFault {
   retryAfterSeconds?: number;
   /** For 3xx: where to send the client (the request path is appended). */
   redirectTo?: string;
+  /** More headers to answer with (GitHub's x-ratelimit-*, for one). */
+  headers?: Record<string, string>;
   times: number;
 }
 
@@ -40,6 +42,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
         'content-type': 'application/json',
         ...(fault.retryAfterSeconds ? { 'retry-after': String(fault.retryAfterSeconds) } : {}),
         ...(fault.redirectTo ? { location: new URL(path.slice(1), fault.redirectTo).href } : {}),
+        ...fault.headers,
       });
       res.end(JSON.stringify({ error: `injected ${fault.status}` }));
       return;

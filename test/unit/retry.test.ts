@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MigrateError, type ErrorCode } from '../../src/errors.js';
 import { backoffMs, isRetryable, parseRetryAfter, withRetry } from '../../src/engine/retry.js';
+import { MAX_RETRY_AFTER_MS, rateLimited } from '../../src/net/retry-after.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -53,6 +54,26 @@ describe('backoffMs', () => {
 
   it('is 0 for codes that are not retried', () => {
     expect(backoffMs(err('EINTEGRITY', 5_000), 0, high)).toBe(0);
+  });
+});
+
+describe('rateLimited', () => {
+  const NOW = Date.UTC(2026, 10, 27, 12, 0, 0);
+  const headers = (h: Record<string, string>) => (k: string) => h[k];
+  it('a 403 is a spent quota only with x-ratelimit-remaining: 0 or a Retry-After; a 429 always is', () => {
+    expect(rateLimited(403, headers({}), NOW)).toBeUndefined();
+    expect(rateLimited(403, headers({ 'x-ratelimit-remaining': '12' }), NOW)).toBeUndefined();
+    expect(rateLimited(401, headers({ 'x-ratelimit-remaining': '0' }), NOW)).toBeUndefined();
+    expect(rateLimited(403, headers({ 'retry-after': '30' }), NOW)).toEqual({ retryAfterMs: 30_000 });
+    expect(rateLimited(429, headers({}), NOW)).toEqual({});
+  });
+  it('waits until x-ratelimit-reset, at most MAX_RETRY_AFTER_MS; a reset gone by waits nothing; Retry-After wins', () => {
+    const reset = (s: number) => String(NOW / 1000 + s);
+    expect(rateLimited(403, headers({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset(20) }), NOW)).toEqual({ retryAfterMs: 20_000, resetsAt: '2026-11-27T12:00:20.000Z' });
+    expect(rateLimited(403, headers({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset(3600) }), NOW)?.retryAfterMs).toBe(MAX_RETRY_AFTER_MS);
+    expect(rateLimited(403, headers({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset(-5) }), NOW)?.retryAfterMs).toBe(0);
+    expect(rateLimited(403, headers({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': 'soon' }), NOW)).toEqual({});
+    expect(rateLimited(403, headers({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset(600), 'retry-after': '2' }), NOW)?.retryAfterMs).toBe(2_000);
   });
 });
 
