@@ -148,7 +148,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   mkdirSync(stateDir, { recursive: true });
   // a demo starts from nothing: a fresh sandbox needs fresh state (the git mirrors too: the first run clones over ssh)
   for (const f of ['demo.sqlite', 'demo.sqlite-wal', 'demo.sqlite-shm', 'demo.lock']) rmSync(join(stateDir, f), { force: true });
-  for (const s of DEMO_BROKEN_TAGS) rmSync(join(stateDir, 'git', `${s.source}.git`), { recursive: true, force: true });
+  for (const s of DEMO_BROKEN_TAGS) for (const mirror of [join('demo', `${s.source}.git`), `${s.source}.git`]) rmSync(join(stateDir, 'git', mirror), { recursive: true, force: true });
 
   const sandbox = await startSandbox({
     dir: opts.sandboxDir,
