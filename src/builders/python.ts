@@ -447,7 +447,7 @@ async function readBuiltFiles(outDir: string, opts: PythonBuildOptions, version:
   for (const filename of [...sdists, ...wheels]) {
     const path = join(outDir, filename);
     const fail: Fail = (m, init) => bad(init?.code ?? 'EBADBUILD', m, { file: filename, ...init });
-    if (filename.endsWith('.tar.gz')) await clampSdistTimes(path, zipTime(opts.commitTime), limits.unpacked, fail);
+    if (filename.endsWith('.tar.gz')) await clampSdistTimes(path, zipTime(opts.commitTime), limits.unpacked, fail, opts.signal);
     const size = (await stat(path)).size;
     let filetype: PythonFileType;
     let pyversion: string;

@@ -23,6 +23,7 @@
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
@@ -40,15 +41,16 @@ const CHECKSUM = { at: 148, length: 8 };
 /**
  * Rewrites the sdist at `path` in place when a time in it is later than `buildTime`;
  * says whether it did. A file that is no gzipped tar, a broken header or more than
- * `maxUnpackedBytes` unpacked is `fail(...)`; a full disk is ELOCAL naming the file.
+ * `maxUnpackedBytes` unpacked is `fail(...)`; a full disk is ELOCAL naming the file; a
+ * stop (`signal`) is EINTERRUPTED, the sdist left as built.
  */
-export async function clampSdistTimes(path: string, buildTime: Date, maxUnpackedBytes: number, fail: Fail): Promise<boolean> {
+export async function clampSdistTimes(path: string, buildTime: Date, maxUnpackedBytes: number, fail: Fail, signal?: AbortSignal): Promise<boolean> {
   const limit = Math.floor(buildTime.getTime() / 1000);
   const gzipTime = await gzipHeaderTime(path, fail);
   const tmp = `${path}.clamp-${process.pid}.tmp`;
   const clamp = new ClampTarTimes(limit, maxUnpackedBytes, fail);
   try {
-    await pipeline(createReadStream(path), createGunzip(), clamp, createGzip({ level: 9 }), createWriteStream(tmp, { flags: 'wx' }));
+    await pipeline(createReadStream(path), createGunzip(), clamp, createGzip({ level: 9 }), createWriteStream(tmp, { flags: 'wx' }), { signal });
     if (!clamp.changed && gzipTime <= limit) {
       await rm(tmp, { force: true });
       return false;
@@ -58,6 +60,7 @@ export async function clampSdistTimes(path: string, buildTime: Date, maxUnpacked
   } catch (e) {
     await rm(tmp, { force: true });
     if (e instanceof MigrateError) throw e;
+    if (signal?.aborted) throw new MigrateError('EINTERRUPTED', `${basename(path)}: stopped while its times were clamped`);
     throw localError(e, tmp, 'write the sdist with its times clamped') ?? fail(`the sdist cannot be read as a gzipped tar: ${toError(e).message}`);
   }
 }

@@ -160,6 +160,16 @@ describe('clampSdistTimes', () => {
     expect(leftovers()).toEqual([]);
   });
 
+  it('a stop while it is rewritten: EINTERRUPTED, the sdist as built, no temporary file', async () => {
+    const path = pythonSdist(members);
+    const before = readFileSync(path);
+    const stop = new AbortController();
+    stop.abort();
+    expect((await failure(clampSdistTimes(path, BUILD, 1 << 30, fail, stop.signal))).code).toBe('EINTERRUPTED');
+    expect(readFileSync(path).equals(before)).toBe(true);
+    expect(leftovers()).toEqual([]);
+  });
+
   it('an archive that unpacks past the bound, or a pax header of megabytes: ETOOLARGE, stopped early', async () => {
     // 64 MiB of zeros after a header: a few KB compressed
     const header = gunzipSync(readFileSync(pythonSdist([['s-1.0/big', LATER, 'x']], 'GNU'))).subarray(0, 512);
