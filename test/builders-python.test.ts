@@ -7,7 +7,7 @@
  * and built offline, then their files and metadata are checked.
  * https://build.pypa.io/en/stable/  https://packaging.python.org/en/latest/specifications/
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -670,6 +670,25 @@ describe('SOURCE_DATE_EPOCH and reproducibility (Debian 12 tool versions)', () =
   it('poetry-core: sdist and wheel are byte-identical', async () => {
     const [a, b] = await twice({ 'pyproject.toml': '[build-system]\nrequires = ["poetry-core"]\nbuild-backend = "poetry.core.masonry.api"\n[tool.poetry]\nname = "rep-poe"\nversion = "1.0"\ndescription = ""\nauthors = []\npackages = [{include = "rep_poe"}]\n', 'rep_poe/__init__.py': 'X = 1\n' }, 'rep-poe');
     expect(await bytes(a)).toEqual(await bytes(b));
+  });
+
+  it("a C extension: the wheel is byte-identical (the checkout's path, new every build, mapped out of the binary) and names no folder of this machine", async () => {
+    const [a, b] = await twice(
+      {
+        'setup.py': "from setuptools import setup, Extension\nsetup(name='rep-cext', version='1.0', ext_modules=[Extension('rep_cext', ['rep_cext.c'])])\n",
+        // __FILE__ is the source's path as the compiler was given it: the checkout's, absolute
+        'rep_cext.c': '#include <Python.h>\nstatic PyObject* where(PyObject* s, PyObject* a) { return PyUnicode_FromString(__FILE__); }\nstatic PyMethodDef M[] = {{"where", where, METH_NOARGS, ""}, {0}};\nstatic struct PyModuleDef D = {PyModuleDef_HEAD_INIT, "rep_cext", 0, -1, M};\nPyMODINIT_FUNC PyInit_rep_cext(void) { return PyModule_Create(&D); }\n',
+      },
+      'rep-cext',
+    );
+    const wheel = (r: PythonBuildResult) => r.files.find((f) => f.filetype === 'bdist_wheel')!;
+    expect(wheel(a).filename).toMatch(/^rep_cext-1\.0-cp3\d+-cp3\d+-linux_\w+\.whl$/);
+    const [wa, wb] = await Promise.all([readFile(wheel(a).path), readFile(wheel(b).path)]);
+    expect(wa.equals(wb)).toBe(true);
+    // the binary holds the source's name, and no path of the tool's folders
+    const so = execFileSync('/usr/bin/python3', ['-c', 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); sys.stdout.buffer.write(b"".join(z.read(n) for n in z.namelist() if n.endswith(".so")))', wheel(a).path], { maxBuffer: 1 << 26 });
+    expect(so.includes(Buffer.from('rep_cext.c'))).toBe(true);
+    expect(so.includes(Buffer.from(tmp))).toBe(false);
   });
 
   it('setuptools 66: sdist and wheel are byte-identical (the sdist once its build times are clamped), and the sdist holds what setuptools packed', async () => {

@@ -157,7 +157,7 @@ export async function buildPython(opts: PythonBuildOptions): Promise<PythonBuild
   try {
     await mkdir(join(work, 'home'));
     await mkdir(join(work, 'tmp'));
-    const env = buildEnv(python, work, buildTime, opts.env);
+    const env = buildEnv(python, work, checkout, buildTime, opts.env);
     try {
       run = await runProcess({ argv, cwd: srcdir, env, timeoutMs: opts.timeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS, signal: opts.signal, maxOutputBytes: opts.maxOutputBytes, offline: !opts.network, writable: [checkout, outDir] });
     } catch (e) {
@@ -369,9 +369,14 @@ function expandCommand(command: string | readonly string[], values: Record<(type
 /**
  * The build's whole environment. Nothing is inherited: pip and the backends
  * read PIP_*, PYTHONPATH, ~/.pypirc, ~/.config/pip and friends, and none of
- * that must change what gets built or make it reach for an index.
+ * that must change what gets built or make it reach for an index. A C
+ * extension's compiler writes the source's path into the binary (`__FILE__`,
+ * debug info): the checkout is a new folder every build, so the path is mapped
+ * to `.` (reproducible-builds' advice), and this machine's folders stay out of
+ * what is published.
  */
-function buildEnv(python: string, work: string, buildTime: Date, extra: Readonly<Record<string, string>> | undefined): Record<string, string> {
+function buildEnv(python: string, work: string, checkout: string, buildTime: Date, extra: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const prefixMap = `-ffile-prefix-map=${checkout}=.`;
   const pythonBin = isAbsolute(python) ? dirname(python) : undefined;
   return {
     PATH: [...(pythonBin && !['/usr/bin', '/bin'].includes(pythonBin) ? [pythonBin] : []), '/usr/bin', '/bin'].join(':'),
@@ -384,6 +389,8 @@ function buildEnv(python: string, work: string, buildTime: Date, extra: Readonly
     PYTHONHASHSEED: '0',
     PYTHONDONTWRITEBYTECODE: '1',
     PYTHONNOUSERSITE: '1',
+    CFLAGS: prefixMap,
+    CXXFLAGS: prefixMap,
     PIP_NO_INDEX: '1',
     PIP_NO_INPUT: '1',
     PIP_DISABLE_PIP_VERSION_CHECK: '1',
