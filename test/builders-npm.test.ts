@@ -290,18 +290,23 @@ describe('what the pack leaves in the output folder', () => {
 describe('the same tag packed twice', () => {
   // a plan run elsewhere, a lost state directory, a second machine: the rebuild must be
   // the bytes the target holds, or the version is a conflict (as Python sdists were)
-  it('in two checkouts with other file times, a prepare script writing a file: the same bytes', async () => {
+  it("in two checkouts with other file times, a prepare script stamping the build's time (SOURCE_DATE_EPOCH when set, as reproducible builds do): the same bytes, the commit's time", async () => {
+    const commitTime = new Date('2024-02-29T12:00:00Z');
+    const stamp = `node -e "const t = process.env.SOURCE_DATE_EPOCH ? Number(process.env.SOURCE_DATE_EPOCH) * 1000 : Date.now(); require('fs').writeFileSync('built.js', 'module.exports = ' + JSON.stringify(new Date(t).toISOString()) + ';')"`;
     const hashes: string[] = [];
+    let built = '';
     for (const shift of [0, 7200]) {
       const at = mkdtempSync(join(dir, 'checkout-'));
-      writeFileSync(join(at, 'package.json'), JSON.stringify({ name: 'twice', version: '1.0.0', main: 'built.js', license: 'MIT', scripts: { prepare: `node -e "require('fs').writeFileSync('built.js', 'module.exports = 2;')"` } }));
+      writeFileSync(join(at, 'package.json'), JSON.stringify({ name: 'twice', version: '1.0.0', main: 'built.js', license: 'MIT', scripts: { prepare: stamp } }));
       writeFileSync(join(at, 'index.js'), 'module.exports = 1;\n');
       const when = new Date(Date.now() + shift * 1000);
       for (const f of ['package.json', 'index.js']) utimesSync(join(at, f), when, when);
-      const { path } = await pack(at, 'twice');
+      const { path } = await packNpm({ checkoutDir: at, subdir: '', name: 'twice', version: '1.0.0', outDir: join(dir, `out-twice-${shift}`), timeoutMs: 120_000, commitTime });
       hashes.push(createHash('sha512').update(readFileSync(path)).digest('hex'));
+      built = readFileSync(join(at, 'built.js'), 'utf8');
     }
     expect(hashes[0]).toBe(hashes[1]);
+    expect(built).toBe('module.exports = "2024-02-29T12:00:00.000Z";');
   }, 120_000);
 });
 

@@ -102,6 +102,7 @@ export async function buildVersion(req: BuildRequest): Promise<Built> {
         signal: req.signal,
         ...(req.scratchDir ? { scratchDir: req.scratchDir } : {}),
         ...(req.internalNpm ? { internal: req.internalNpm } : {}),
+        commitTime: checkout.committedAt,
       });
       return { files: [{ name: 'package.tgz', path: r.path, facts: {} }], facts: {} };
     }

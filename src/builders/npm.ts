@@ -59,6 +59,8 @@ export interface NpmPackInput {
   signal?: AbortSignal;
   /** The job's npm sources: their scopes and packages are never resolved from a public registry. */
   internal?: readonly InternalNpmRegistry[];
+  /** The tagged commit's time: SOURCE_DATE_EPOCH for the scripts that stamp a time (a banner, a build date). */
+  commitTime?: Date;
 }
 
 const DEFAULT_PACK = ['npm', 'pack', '--json', '--pack-destination', '{outdir}'];
@@ -69,8 +71,17 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
   const manifest = readManifest(dir, subject);
   mkdirSync(input.outDir, { recursive: true });
   const home = await mkdtemp(join(input.scratchDir ?? tmpdir(), `scratch-${process.pid}-`));
+  // what makes a script's output the same on every build (reproducible-builds.org): the commit's
+  // time for "now", and a native addon's source path (node-gyp passes CFLAGS on) mapped out of
+  // the binary, since the checkout is a new folder every build
+  const reproducible: Record<string, string> = {
+    ...(input.commitTime && !Number.isNaN(input.commitTime.getTime()) ? { SOURCE_DATE_EPOCH: String(Math.max(0, Math.floor(input.commitTime.getTime() / 1000))) } : {}),
+    CFLAGS: `-ffile-prefix-map=${input.checkoutDir}=.`,
+    CXXFLAGS: `-ffile-prefix-map=${input.checkoutDir}=.`,
+  };
   // npm's own settings only: no user .npmrc, a private cache, no update notifier, no audit
   const env: Record<string, string> = {
+    ...reproducible,
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: home,
     npm_config_cache: join(home, 'cache'),
