@@ -32,7 +32,7 @@ import { dirname, join, resolve as resolvePath, sep } from 'node:path';
 import { MigrateError, toError } from '../errors.js';
 import { redact, registerSecret } from '../redact.js';
 import { notRegularFile } from './output-file.js';
-import { offlineHint, runProcess } from './process.js';
+import { buildPathMap, offlineHint, runProcess } from './process.js';
 
 /** One of the job's npm sources, as a prepare script's install may use it: the names it serves are internal. */
 export interface InternalNpmRegistry {
@@ -72,12 +72,10 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
   mkdirSync(input.outDir, { recursive: true });
   const home = await mkdtemp(join(input.scratchDir ?? tmpdir(), `scratch-${process.pid}-`));
   // what makes a script's output the same on every build (reproducible-builds.org): the commit's
-  // time for "now", and a native addon's source path (node-gyp passes CFLAGS on) mapped out of
-  // the binary, since the checkout is a new folder every build
+  // time for "now", and a native addon's source path mapped out of the binary
   const reproducible: Record<string, string> = {
     ...(input.commitTime && !Number.isNaN(input.commitTime.getTime()) ? { SOURCE_DATE_EPOCH: String(Math.max(0, Math.floor(input.commitTime.getTime() / 1000))) } : {}),
-    CFLAGS: `-ffile-prefix-map=${input.checkoutDir}=.`,
-    CXXFLAGS: `-ffile-prefix-map=${input.checkoutDir}=.`,
+    ...buildPathMap(input.checkoutDir),
   };
   // npm's own settings only: no user .npmrc, a private cache, no update notifier, no audit
   const env: Record<string, string> = {

@@ -291,6 +291,17 @@ export function buildsOffline(): boolean {
   return netProbe;
 }
 
+/**
+ * A compiler writes the source's path into what it makes (`__FILE__`, debug info), and a
+ * checkout is a new folder every build: CFLAGS and CXXFLAGS (which setuptools and node-gyp
+ * pass on) map it to `.`, so a native build is the same bytes every time and names no
+ * folder of this machine (gcc 8+, clang 10+). https://reproducible-builds.org/docs/build-path/
+ */
+export function buildPathMap(checkout: string): { CFLAGS: string; CXXFLAGS: string } {
+  const map = `-ffile-prefix-map=${checkout}=.`;
+  return { CFLAGS: map, CXXFLAGS: map };
+}
+
 /** What to add to a failed build's hint when it ran with no network. */
 export function offlineHint(network: boolean | undefined): string {
   return !network && buildsOffline() ? ' (it ran with no network: a build that must download sets build.network: true in the job)' : '';

@@ -31,7 +31,7 @@ import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { MigrateError, toError, type ErrorCode } from '../errors.js';
 import { notRegularFile } from './output-file.js';
-import { offlineHint, runProcess, type RunResult } from './process.js';
+import { buildPathMap, offlineHint, runProcess, type RunResult } from './process.js';
 import { isValidProjectName, normalizePep440, normalizeProjectName, parseCoreMetadata, parseWheelName, readSdistPkgInfo, readWheelMetadata, samePep440, splitSdistName, type CoreMetadata, type Fail } from './python-metadata.js';
 import { clampSdistTimes } from './sdist-times.js';
 
@@ -370,13 +370,9 @@ function expandCommand(command: string | readonly string[], values: Record<(type
  * The build's whole environment. Nothing is inherited: pip and the backends
  * read PIP_*, PYTHONPATH, ~/.pypirc, ~/.config/pip and friends, and none of
  * that must change what gets built or make it reach for an index. A C
- * extension's compiler writes the source's path into the binary (`__FILE__`,
- * debug info): the checkout is a new folder every build, so the path is mapped
- * to `.` (reproducible-builds' advice), and this machine's folders stay out of
- * what is published.
+ * extension's source path is mapped out of it (buildPathMap).
  */
 function buildEnv(python: string, work: string, checkout: string, buildTime: Date, extra: Readonly<Record<string, string>> | undefined): Record<string, string> {
-  const prefixMap = `-ffile-prefix-map=${checkout}=.`;
   const pythonBin = isAbsolute(python) ? dirname(python) : undefined;
   return {
     PATH: [...(pythonBin && !['/usr/bin', '/bin'].includes(pythonBin) ? [pythonBin] : []), '/usr/bin', '/bin'].join(':'),
@@ -389,8 +385,7 @@ function buildEnv(python: string, work: string, checkout: string, buildTime: Dat
     PYTHONHASHSEED: '0',
     PYTHONDONTWRITEBYTECODE: '1',
     PYTHONNOUSERSITE: '1',
-    CFLAGS: prefixMap,
-    CXXFLAGS: prefixMap,
+    ...buildPathMap(checkout),
     PIP_NO_INDEX: '1',
     PIP_NO_INPUT: '1',
     PIP_DISABLE_PIP_VERSION_CHECK: '1',
