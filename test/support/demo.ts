@@ -428,6 +428,8 @@ function check(r: { first: RunSummary; rerun: RunSummary; rerunRequests: number;
 
 // `npm run demo` (tsx test/support/demo.ts); imported by the test, it runs nothing.
 if (process.argv[1] && resolve(process.argv[1]) === import.meta.filename) {
+  // as the CLI does (src/cli/main.ts): the SDK's Node 22 notice is noise in the demo's output
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const result = await runDemo({ stateDir: join(ROOT, 'state'), sandboxDir: join(ROOT, 'state', 'sandbox-demo'), ports: 'fixed', out: process.stdout, err: process.stderr });
   process.exitCode = result.exitCode;
 }
