@@ -301,8 +301,10 @@ describe('the same tag packed twice', () => {
       writeFileSync(join(at, 'index.js'), 'module.exports = 1;\n');
       const when = new Date(Date.now() + shift * 1000);
       for (const f of ['package.json', 'index.js']) utimesSync(join(at, f), when, when);
-      const { path } = await packNpm({ checkoutDir: at, subdir: '', name: 'twice', version: '1.0.0', outDir: join(dir, `out-twice-${shift}`), timeoutMs: 120_000, commitTime });
+      const { path, builtWith } = await packNpm({ checkoutDir: at, subdir: '', name: 'twice', version: '1.0.0', outDir: join(dir, `out-twice-${shift}`), timeoutMs: 120_000, commitTime });
       hashes.push(createHash('sha512').update(readFileSync(path)).digest('hex'));
+      // what a rebuild needs to give these bytes: the node and npm the build ran
+      expect(builtWith).toEqual({ node: execFileSync('node', ['--version'], { encoding: 'utf8' }).trim().replace(/^v/, ''), npm: execFileSync('npm', ['--version'], { encoding: 'utf8' }).trim() });
       built = readFileSync(join(at, 'built.js'), 'utf8');
     }
     expect(hashes[0]).toBe(hashes[1]);

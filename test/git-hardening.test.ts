@@ -12,6 +12,7 @@
  *    internal scope never resolves that name on a public registry (the rule
  *    itself, with a source registry and its token: builders-npm.test.ts).
  */
+import { execFileSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -162,6 +163,20 @@ describe('a setuptools version built again elsewhere (a lost state directory, a 
     const job = te.writeJob({ name: 'elsewhere', sources: [gitSource('userpath', 'userpath', 'pypi', { package: 'userpath', tags: '{version}' })], filters: { include: ['userpath@1.5.0', 'userpath@1.6.0'] } });
     const first = await te.run(job);
     expect(first.outcomes).toEqual({ published: 2 });
+    // the ledger says what built each version, with the commit: what a rebuild needs to check the bytes
+    const python = execFileSync('/usr/bin/python3', ['-c', 'import platform; print(platform.python_version())'], { encoding: 'utf8' }).trim();
+    const wheelTool = execFileSync('/usr/bin/python3', ['-c', 'import wheel; print(wheel.__version__)'], { encoding: 'utf8' }).trim();
+    const firstState = te.openState('elsewhere');
+    try {
+      const entries = (firstState.db.prepare('SELECT entry FROM ledger ORDER BY seq').all() as { entry: string }[]).map((r) => JSON.parse(r.entry) as { outcome: string; source?: Record<string, unknown> });
+      const published = entries.filter((e) => e.outcome === 'published');
+      expect(published).toHaveLength(2);
+      for (const e of published) {
+        expect(e.source).toMatchObject({ id: 'userpath', commit: expect.stringMatching(/^[0-9a-f]{40}$/), builtWith: { python, generators: [`bdist_wheel (${wheelTool})`] } });
+      }
+    } finally {
+      firstState.close();
+    }
 
     const since = te.sandbox.standIn.log.length;
     // another machine: its own state directory, and its own lock directory (which records where a job last ran)

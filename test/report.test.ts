@@ -113,7 +113,7 @@ describe('the model, from a real state database', () => {
     expect(npm.provenance).toEqual({ kind: 'registry', registryUrl: 'https://npm.acme.example/', artifactUrl: 'https://npm.acme.example/@acme/http-client/-/http-client-1.0.0.tgz', publishedAt: expect.stringMatching(/^2019-/) });
     expect(npm.declared.integrity).toMatch(/^sha512-/);
     const py = version(plan, 'acme-billing', '1.2.0');
-    expect(py.provenance).toEqual({ kind: 'git', url: 'git+ssh://git@git.acme.example/platform/billing.git', tag: 'billing/v1.2.0', commit: hashes('acme-billingbilling/v1.2.0').sha1, committedAt: expect.stringMatching(/^2021-/) });
+    expect(py.provenance).toEqual({ kind: 'git', url: 'git+ssh://git@git.acme.example/platform/billing.git', tag: 'billing/v1.2.0', commit: hashes('acme-billingbilling/v1.2.0').sha1, committedAt: expect.stringMatching(/^2021-/), builtWith: null });
     expect(py.files.map((f) => f.name)).toEqual(['acme_billing-1.2.0.tar.gz', 'acme_billing-1.2.0-py3-none-any.whl']);
     expect(py.files[1]!.sha256).toBe(hashes('wheel 1.2.0').sha256);
     expect(py.size).toBe(py.files[0]!.size + py.files[1]!.size);

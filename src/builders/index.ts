@@ -62,7 +62,7 @@ export async function buildVersion(req: BuildRequest): Promise<Built> {
       });
       return {
         files: r.files.map((f) => ({ name: f.filename, path: f.path, facts: { filetype: f.filetype, pyversion: f.pyversion, metadata: f.metadata } })),
-        facts: { project: r.name, builtIn: r.durationMs },
+        facts: { project: r.name, builtIn: r.durationMs, builtWith: r.builtWith },
       };
     }
     case 'go': {
@@ -104,7 +104,7 @@ export async function buildVersion(req: BuildRequest): Promise<Built> {
         ...(req.internalNpm ? { internal: req.internalNpm } : {}),
         commitTime: checkout.committedAt,
       });
-      return { files: [{ name: 'package.tgz', path: r.path, facts: {} }], facts: {} };
+      return { files: [{ name: 'package.tgz', path: r.path, facts: {} }], facts: { builtWith: r.builtWith } };
     }
     default: {
       const never: never = req.format;

@@ -25,12 +25,13 @@
  * tag names answered), removed before a script runs.
  * https://docs.npmjs.com/cli/v11/configuring-npm/npmrc#auth-related-configuration
  */
+import { execFile } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve as resolvePath, sep } from 'node:path';
 import { MigrateError, toError } from '../errors.js';
-import { redact, registerSecret } from '../redact.js';
+import { printable, redact, registerSecret } from '../redact.js';
 import { notRegularFile } from './output-file.js';
 import { buildPathMap, offlineHint, runProcess } from './process.js';
 
@@ -65,7 +66,27 @@ export interface NpmPackInput {
 
 const DEFAULT_PACK = ['npm', 'pack', '--json', '--pack-destination', '{outdir}'];
 
-export async function packNpm(input: NpmPackInput): Promise<{ path: string; output: string }> {
+/** Each program's `--version` (node, npm as PATH finds them: what the build runs), asked once per process. */
+const toolVersions = new Map<string, Promise<string | null>>();
+
+function toolVersion(program: 'node' | 'npm'): Promise<string | null> {
+  let known = toolVersions.get(program);
+  if (!known) {
+    known = new Promise((done) =>
+      execFile(program, ['--version'], { timeout: 20_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', npm_config_update_notifier: 'false' } }, (err, out) =>
+        done(err ? null : printable(String(out).trim()).replace(/^v/, '').slice(0, 40) || null),
+      ),
+    );
+    toolVersions.set(program, known);
+  }
+  return known;
+}
+
+/**
+ * The packed tarball, the tail of npm's output, and what a rebuild needs to give the same
+ * bytes as far as the tools say: the node and npm versions the build ran.
+ */
+export async function packNpm(input: NpmPackInput): Promise<{ path: string; output: string; builtWith: { node: string | null; npm: string | null } }> {
   const subject = `${input.name}@${input.version}`;
   const dir = input.subdir ? join(input.checkoutDir, input.subdir) : input.checkoutDir;
   const manifest = readManifest(dir, subject);
@@ -139,7 +160,7 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
     if (kind) throw new MigrateError('EBADBUILD', `${subject}: ${tarballs[0]} in the output folder is not a regular file but ${kind}`, { subject, hint: 'the pack must write its tarball into {outdir}: check the build command and the prepare script' });
     const path = join(input.outDir, 'package.tgz');
     renameSync(join(input.outDir, tarballs[0]!), path);
-    return { path, output };
+    return { path, output, builtWith: { node: await toolVersion('node'), npm: await toolVersion('npm') } };
   } finally {
     await rm(home, { recursive: true, force: true });
   }

@@ -7,6 +7,7 @@
 import pep440 from '@renovatebot/pep440';
 import yauzl from 'yauzl';
 import { MigrateError, toError, type ErrorCode } from '../errors.js';
+import { printable } from '../redact.js';
 import { readTarEntry } from '../tar-entry.js';
 
 /**
@@ -151,8 +152,15 @@ export async function readSdistPkgInfo(path: string, stem: string, limits: { met
   return found;
 }
 
-/** The wheel's one top-level `*.dist-info/METADATA`, bounded in size. */
-export async function readWheelMetadata(path: string, maxBytes: number, fail: Fail): Promise<{ dir: string; data: Buffer }> {
+/** The most of a wheel's WHEEL file read for its `Generator:` (a few lines in every wheel). */
+const MAX_WHEEL_FILE = 64 * 1024;
+
+/**
+ * The wheel's one top-level `*.dist-info/METADATA`, bounded in size, and the `Generator:`
+ * its WHEEL file names (the backend and its version, `bdist_wheel (0.38.4)`, `hatchling
+ * 1.12.2`), when it has one: what a rebuild of the tag needs to give the same bytes.
+ */
+export async function readWheelMetadata(path: string, maxBytes: number, fail: Fail): Promise<{ dir: string; data: Buffer; generator?: string }> {
   let zip: yauzl.ZipFile;
   try {
     zip = await yauzl.openPromise(path, { lazyEntries: true, autoClose: false });
@@ -161,9 +169,11 @@ export async function readWheelMetadata(path: string, maxBytes: number, fail: Fa
   }
   try {
     let found: yauzl.Entry | undefined;
+    const wheelFiles = new Map<string, yauzl.Entry>();
     for (;;) {
       const entry = await nextEntry(zip);
       if (!entry) break;
+      if (/^[^/]+\.dist-info\/WHEEL$/.test(entry.fileName)) wheelFiles.set(entry.fileName, entry);
       if (!/^[^/]+\.dist-info\/METADATA$/.test(entry.fileName)) continue;
       if (found) throw fail(`the wheel holds two METADATA files (${found.fileName}, ${entry.fileName})`);
       found = entry;
@@ -180,7 +190,16 @@ export async function readWheelMetadata(path: string, maxBytes: number, fail: Fa
       if (n > maxBytes) throw fail(`${found.fileName} is larger than ${maxBytes} bytes`, { code: 'ETOOLARGE', expected: `at most ${maxBytes} bytes` });
       chunks.push(c as Buffer);
     }
-    return { dir: found.fileName.split('/')[0]!, data: Buffer.concat(chunks) };
+    const dir = found.fileName.split('/')[0]!;
+    const wheel = wheelFiles.get(`${dir}/WHEEL`);
+    let generator: string | undefined;
+    if (wheel && wheel.uncompressedSize <= MAX_WHEEL_FILE) {
+      const parts: Buffer[] = [];
+      for await (const c of await zip.openReadStreamPromise(wheel)) parts.push(c as Buffer);
+      const line = /^Generator:[ \t]*(.*?)[ \t]*$/m.exec(Buffer.concat(parts).toString('utf8'))?.[1];
+      generator = line ? printable(line).slice(0, 200) : undefined;
+    }
+    return { dir, data: Buffer.concat(chunks), ...(generator ? { generator } : {}) };
   } catch (e) {
     if (e instanceof MigrateError) throw e;
     throw fail(`the wheel cannot be read: ${toError(e).message}`);

@@ -27,9 +27,11 @@
  * are set to the commit time first (see pinMtimes).
  */
 import { lutimes, mkdir, mkdtemp, readdir, readlink, realpath, rm, stat } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { MigrateError, toError, type ErrorCode } from '../errors.js';
+import { printable } from '../redact.js';
 import { notRegularFile } from './output-file.js';
 import { buildPathMap, offlineHint, runProcess, type RunResult } from './process.js';
 import { isValidProjectName, normalizePep440, normalizeProjectName, parseCoreMetadata, parseWheelName, readSdistPkgInfo, readWheelMetadata, samePep440, splitSdistName, type CoreMetadata, type Fail } from './python-metadata.js';
@@ -107,6 +109,8 @@ export interface PythonDist {
   metadata: CoreMetadata;
   /** Fields the metadata holds that could not be parsed (unknown, repeated single fields, duplicate URL labels): not uploaded. */
   unparsed: Record<string, string[]>;
+  /** A wheel's `Generator:` (WHEEL file): the backend that made it, with its version. */
+  generator?: string;
 }
 
 export interface PythonBuildResult {
@@ -119,6 +123,11 @@ export interface PythonBuildResult {
   /** The tail of the build's output. */
   output: string;
   durationMs: number;
+  /**
+   * What a rebuild needs to give the same bytes, as far as the files and the interpreter
+   * say: the Python version, and each wheel's generator (its backend and version).
+   */
+  builtWith: { python: string | null; generators: string[] };
 }
 
 export async function buildPython(opts: PythonBuildOptions): Promise<PythonBuildResult> {
@@ -188,7 +197,24 @@ export async function buildPython(opts: PythonBuildOptions): Promise<PythonBuild
   }
 
   const files = await readBuiltFiles(outDir, opts, version, subject);
-  return { name: normalizeProjectName(opts.name), version, files, output: run.output, durationMs: Date.now() - started };
+  const builtWith = { python: await interpreterVersion(python), generators: [...new Set(files.flatMap((f) => (f.generator ? [f.generator] : [])))] };
+  return { name: normalizeProjectName(opts.name), version, files, output: run.output, durationMs: Date.now() - started, builtWith };
+}
+
+/** Each interpreter's version, asked once per process (the operator's `build.python`, not the tag's code). */
+const interpreterVersions = new Map<string, Promise<string | null>>();
+
+function interpreterVersion(python: string): Promise<string | null> {
+  let known = interpreterVersions.get(python);
+  if (!known) {
+    known = new Promise((done) =>
+      execFile(python, ['-c', 'import platform; print(platform.python_version())'], { timeout: 20_000, env: { PATH: '/usr/bin:/bin', PYTHONNOUSERSITE: '1' } }, (err, out) =>
+        done(err ? null : printable(String(out).trim()).slice(0, 40) || null),
+      ),
+    );
+    interpreterVersions.set(python, known);
+  }
+  return known;
 }
 
 /** The last lines of a build's output, for an error message. */
@@ -454,6 +480,7 @@ async function readBuiltFiles(outDir: string, opts: PythonBuildOptions, version:
     let filetype: PythonFileType;
     let pyversion: string;
     let raw: Buffer;
+    let generator: string | undefined;
     if (filename.endsWith('.tar.gz')) {
       const stem = filename.slice(0, -'.tar.gz'.length);
       const split = splitSdistName(stem, expectedName);
@@ -470,7 +497,8 @@ async function readBuiltFiles(outDir: string, opts: PythonBuildOptions, version:
       check(filename, 'the wheel file name', w.name, w.version);
       filetype = 'bdist_wheel';
       pyversion = w.python;
-      const { dir, data } = await readWheelMetadata(path, limits.metadata, fail);
+      const { dir, data, generator: wheelGenerator } = await readWheelMetadata(path, limits.metadata, fail);
+      generator = wheelGenerator;
       const d = /^(.+)-([^-]+)\.dist-info$/.exec(dir);
       if (!d) throw bad('EBADBUILD', `the wheel's ${dir} is not named <name>-<version>.dist-info`, { file: filename });
       check(filename, `the wheel's ${dir} directory`, d[1]!, d[2]!);
@@ -488,7 +516,7 @@ async function readBuiltFiles(outDir: string, opts: PythonBuildOptions, version:
     }
     const full = metadata as CoreMetadata;
     check(filename, 'the metadata', full.name, full.version);
-    out.push({ path, filename, filetype, pyversion, size, metadata: full, unparsed });
+    out.push({ path, filename, filetype, pyversion, size, metadata: full, unparsed, ...(generator ? { generator } : {}) });
   }
   return out;
 }

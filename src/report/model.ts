@@ -127,7 +127,7 @@ function parseJson<T>(text: string | null, fallback: T): T {
 
 function versionEntry(r: ReportItem, kind: ReportInput['kind'], sourceKinds: Map<string, 'npm-registry' | 'git'>, explain: ReturnType<typeof exclusionExplainer>): ReportVersion {
   const sourceKind = sourceKinds.get(r.source_id) ?? (r.source_ref || r.source_commit ? 'git' : 'unknown');
-  const facts = parseJson<{ module?: string; h1?: string; goModH1?: string; commit?: string; committedAt?: string }>(r.facts, {});
+  const facts = parseJson<{ module?: string; h1?: string; goModH1?: string; commit?: string; committedAt?: string; builtWith?: Record<string, unknown> }>(r.facts, {});
   const files = (r.assets ?? []).map((a) => ({ name: a.name, size: a.size, sha256: a.sha256, sha512: a.sha512, sha1: a.sha1, upload: a.state }));
   const size = files.length ? files.reduce((n, f) => n + f.size, 0) : r.size;
   return {
@@ -136,7 +136,7 @@ function versionEntry(r: ReportItem, kind: ReportInput['kind'], sourceKinds: Map
     sourceKind,
     provenance:
       sourceKind === 'git'
-        ? { kind: 'git', url: r.registry_url, tag: r.source_ref, commit: r.source_commit ?? facts.commit ?? null, committedAt: r.source_published_at ?? facts.committedAt ?? null }
+        ? { kind: 'git', url: r.registry_url, tag: r.source_ref, commit: r.source_commit ?? facts.commit ?? null, committedAt: r.source_published_at ?? facts.committedAt ?? null, builtWith: builtWithOf(facts.builtWith) }
         : { kind: 'registry', registryUrl: r.registry_url, artifactUrl: r.artifact_url, publishedAt: r.source_published_at },
     size,
     files,
@@ -354,4 +354,12 @@ export function buildReport(input: ReportInput): Report {
     ...sections,
   };
   return redactDeep(report);
+}
+
+/** The builder's tool versions as the report's flat record of texts (`generators` joined); null when the version was not built. */
+function builtWithOf(raw: unknown): Record<string, string | null> | null {
+  if (!raw || typeof raw !== 'object') return null;
+  return Object.fromEntries(
+    Object.entries(raw as Record<string, unknown>).map(([k, v]) => [k, Array.isArray(v) ? v.map(String).join(', ') || null : typeof v === 'string' ? v : null]),
+  );
 }

@@ -93,6 +93,10 @@ const provenanceSchema = z.discriminatedUnion('kind', [
       tag: nullableText,
       commit: nullableText.describe('the commit the tag pointed at when first listed (what is built)'),
       committedAt: nullableText,
+      builtWith: z
+        .record(z.string(), nullableText)
+        .nullable()
+        .describe('what built it, for a rebuild to check the bytes: python and the wheels\' generators, or node and npm (Go: this tool); null until built'),
     })
     .strict(),
 ]);

@@ -637,7 +637,7 @@ export class StateDb {
       version: row.version,
       target: { repository: ctx.repositories[row.format] ?? null, ...(row.target_sha512 ? { conflictingSha512: row.target_sha512 } : {}) },
       source: row.source_commit
-        ? { id: row.source_id, git: row.registry_url, tag: row.source_ref, commit: row.source_commit }
+        ? { id: row.source_id, git: row.registry_url, tag: row.source_ref, commit: row.source_commit, ...builtWithOf(row) }
         : { id: row.source_id, registry: row.registry_url, artifact: row.artifact_url },
       sourcePublishedAt: row.source_published_at,
       hashes: {
@@ -754,4 +754,18 @@ function stateError(thrown: unknown, path: string): Error {
     });
   }
   return e;
+}
+
+/**
+ * What a git-built version was built with (the builder's facts: Python and the wheels'
+ * generators, or node and npm), for its ledger entry: with the commit, what a rebuild
+ * needs to check the bytes. Nothing when the row has no such facts (not built yet, Go).
+ */
+function builtWithOf(row: ItemRow): { builtWith?: Record<string, unknown> } {
+  try {
+    const builtWith = (JSON.parse(row.facts ?? 'null') as { builtWith?: unknown } | null)?.builtWith;
+    return builtWith && typeof builtWith === 'object' ? { builtWith: builtWith as Record<string, unknown> } : {};
+  } catch {
+    return {};
+  }
 }
