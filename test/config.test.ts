@@ -449,6 +449,8 @@ describe('the CLI refuses bad job files: exit 2, file and path named, no stack t
   const cliCases: BadCase[] = [
     ...cases,
     { label: 'bad-yaml', job: () => 'name: cfg\ntarget:\n  region: us-east-1\n   domain: acme\n', path: ':line:col' },
+    // a list as a key: an unknown key for the schema, and no warning of the YAML library on stderr (asserted below)
+    { label: 'collection-key', job: () => `${stringify(validJob())}? [a, b]\n: 1\n`, path: '(top level)' },
   ];
 
   it.concurrent.for(cliCases)('run $label', async (c, { expect }) => {
@@ -460,6 +462,7 @@ describe('the CLI refuses bad job files: exit 2, file and path named, no stack t
     else expect(r.stderr).toContain(`${file}: ${c.path}`);
     expect(r.stderr).not.toMatch(STACK_LINE);
     expect(r.stdout).not.toMatch(STACK_LINE);
+    expect(r.stderr).not.toMatch(/\(node:\d+\) Warning/);
     if (c.secret) {
       expect(r.stderr).not.toContain(c.secret);
       expect(r.stdout).not.toContain(c.secret);

@@ -202,6 +202,14 @@ describe('inputs that make a parser quadratic, or endless', () => {
     expect(c).toMatchObject({ code: 'ELOCKFILE', error: expect.stringMatching(/yarn\.lock:5: not a yarn\.lock/) });
   });
 
+  it('a pnpm lockfile with a list as a key (`? [a, b]`): ELOCKFILE at its line, and no warning of the YAML library on stderr', async () => {
+    const lock = write(join(folder(), 'pnpm-lock.yaml'), "lockfileVersion: '9.0'\n\npackages:\n\n  a@1.0.0:\n    resolution: {integrity: sha512-AAAA}\n\n  ? [b, c]\n  : resolution: {integrity: sha512-BBBB}\n");
+    const r = await inChild(`out(parse(${JSON.stringify(lock)}));`);
+    expect(r.finished).toBe(true);
+    expect(r.result).toMatchObject({ code: 'ELOCKFILE', error: expect.stringMatching(/pnpm-lock\.yaml:8: a mapping key is a list or a mapping/) });
+    expect(r.stderr).not.toMatch(/Warning/);
+  });
+
   it('a yarn.lock ending in a comment without a newline, or with an unclosed quote, ends (yarn\'s tokeniser loops forever)', async () => {
     const comment = write(join(folder(), 'yarn.lock'), '# yarn lockfile v1\n\n"a@^1":\n  version "1.0.0"\n# the end');
     const quote = write(join(folder(), 'yarn.lock'), '# yarn lockfile v1\n\n"a@^1":\n  version "1.0.0\n');

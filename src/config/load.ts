@@ -22,7 +22,8 @@ const MAX_JOB_FILE_BYTES = 1024 * 1024;
 
 export function loadJob(file: string): LoadedJob {
   const text = readJobText(file);
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  // logLevel error: yaml would print its warnings (a collection as a key) on our stderr; such a key is then an unknown key, named by the schema
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
     const where = first.linePos?.[0] ? `${file}:${first.linePos[0].line}:${first.linePos[0].col}` : file;

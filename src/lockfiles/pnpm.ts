@@ -24,12 +24,15 @@ type Style = 5 | 6 | 9;
 
 export function parsePnpmLock(text: string, file: string): ParseOutput {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  // logLevel error: yaml would print its warnings (a collection as a key) on our stderr
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, logLevel: 'error' });
   const err = doc.errors[0];
   if (err) {
     const line = err.linePos?.[0]?.line ?? lineCounter.linePos(err.pos[0]).line;
     throw lockError({ file, line }, `not valid YAML: ${err.message.split('\n')[0]}`, { cause: err });
   }
+  const collectionKey = firstCollectionKeyLine(doc, lineCounter);
+  if (collectionKey !== undefined) throw lockError({ file, line: collectionKey }, 'a mapping key is a list or a mapping (`? [a, b]`): pnpm writes only names and versions as keys');
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: 100 });
@@ -232,6 +235,20 @@ function normalisePath(p: string): string {
 }
 
 /** Where expanding the document's aliases (`*name`) failed: the first one that names no anchor before it, or else the first one. */
+/** The line of the first key that is a collection, not a scalar; undefined when there is none. */
+function firstCollectionKeyLine(doc: ReturnType<typeof parseDocument>, lineCounter: LineCounter): number | undefined {
+  let line: number | undefined;
+  visit(doc, {
+    Pair(_key, pair) {
+      if (pair.key === null || isScalar(pair.key) || isAlias(pair.key)) return undefined;
+      const at = (pair.key as { range?: [number, number, number] }).range?.[0];
+      line = at === undefined ? 1 : lineCounter.linePos(at).line;
+      return visit.BREAK;
+    },
+  });
+  return line;
+}
+
 function firstAliasLine(doc: ReturnType<typeof parseDocument>, lineCounter: LineCounter): number | undefined {
   let first: number | undefined;
   let unresolved: number | undefined;
