@@ -49,8 +49,11 @@ const collect = (j: LoadedJob) => collectInputs(j, { env: {}, stateDir: join(dir
 /**
  * Run `body` (the code of an ES module, with `parseLockfile` and `findLockfiles`
  * in scope) in a child killed after `timeoutMs`; its last stdout line is JSON.
+ * The kill is what ends a parser that loops for ever: no speed is asserted, so it
+ * is far above what a parse takes (5 s for the deepest input alone; over 20 s
+ * beside the other test files' dozens of CLI processes on 2 cores).
  */
-function inChild(body: string, timeoutMs = 20_000): Promise<{ finished: boolean; result?: unknown; stderr: string }> {
+function inChild(body: string, timeoutMs = 120_000): Promise<{ finished: boolean; result?: unknown; stderr: string }> {
   const script = write(join(folder(), 'child.mts'), [
     `import { parseLockfile } from ${JSON.stringify(join(ROOT, 'src/lockfiles/index.ts'))};`,
     `import { findLockfiles } from ${JSON.stringify(join(ROOT, 'src/warm/inputs.ts'))};`,
