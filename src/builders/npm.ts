@@ -25,15 +25,14 @@
  * tag names answered), removed before a script runs.
  * https://docs.npmjs.com/cli/v11/configuring-npm/npmrc#auth-related-configuration
  */
-import { execFile } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve as resolvePath, sep } from 'node:path';
 import { MigrateError, toError } from '../errors.js';
-import { printable, redact, registerSecret } from '../redact.js';
+import { redact, registerSecret } from '../redact.js';
 import { notRegularFile } from './output-file.js';
-import { buildPathMap, offlineHint, runProcess } from './process.js';
+import { buildPathMap, offlineHint, runProcess, toolVersion } from './process.js';
 
 /** One of the job's npm sources, as a prepare script's install may use it: the names it serves are internal. */
 export interface InternalNpmRegistry {
@@ -65,22 +64,6 @@ export interface NpmPackInput {
 }
 
 const DEFAULT_PACK = ['npm', 'pack', '--json', '--pack-destination', '{outdir}'];
-
-/** Each program's `--version` (node, npm as PATH finds them: what the build runs), asked once per process. */
-const toolVersions = new Map<string, Promise<string | null>>();
-
-function toolVersion(program: 'node' | 'npm'): Promise<string | null> {
-  let known = toolVersions.get(program);
-  if (!known) {
-    known = new Promise((done) =>
-      execFile(program, ['--version'], { timeout: 20_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', npm_config_update_notifier: 'false' } }, (err, out) =>
-        done(err ? null : printable(String(out).trim()).replace(/^v/, '').slice(0, 40) || null),
-      ),
-    );
-    toolVersions.set(program, known);
-  }
-  return known;
-}
 
 /**
  * The packed tarball, the tail of npm's output, and what a rebuild needs to give the same
@@ -160,7 +143,9 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
     if (kind) throw new MigrateError('EBADBUILD', `${subject}: ${tarballs[0]} in the output folder is not a regular file but ${kind}`, { subject, hint: 'the pack must write its tarball into {outdir}: check the build command and the prepare script' });
     const path = join(input.outDir, 'package.tgz');
     renameSync(join(input.outDir, tarballs[0]!), path);
-    return { path, output, builtWith: { node: await toolVersion('node'), npm: await toolVersion('npm') } };
+    // node and npm as PATH finds them: what the build ran
+    const versionEnv = { PATH: env.PATH!, npm_config_update_notifier: 'false' };
+    return { path, output, builtWith: { node: await toolVersion(['node', '--version'], versionEnv), npm: await toolVersion(['npm', '--version'], versionEnv) } };
   } finally {
     await rm(home, { recursive: true, force: true });
   }

@@ -13,11 +13,12 @@
  * cannot leave a daemon behind holding our pipes open.
  * https://man7.org/linux/man-pages/man2/setsid.2.html  https://nodejs.org/api/child_process.html#optionsdetached
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants as fsConstants, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { basename, delimiter, dirname, isAbsolute, join, resolve as resolvePath, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { printable } from '../redact.js';
 
 export interface RunOptions {
   /** The command and its arguments; argv[0] is looked up in `env.PATH` when it has no slash. */
@@ -300,6 +301,26 @@ export function buildsOffline(): boolean {
 export function buildPathMap(checkout: string): { CFLAGS: string; CXXFLAGS: string } {
   const map = `-ffile-prefix-map=${checkout}=.`;
   return { CFLAGS: map, CXXFLAGS: map };
+}
+
+/** Each program's version, asked once per process: what a build ran with (see `toolVersion`). */
+const toolVersions = new Map<string, Promise<string | null>>();
+
+/**
+ * The version a program prints for `argv` (`python3 -c …`, `npm --version`), trimmed of a
+ * leading `v`, or null when it cannot say; asked once per process. These are the
+ * operator's tools, run as they are (no containment: no code of a tag's runs).
+ */
+export function toolVersion(argv: readonly [string, ...string[]], env: Record<string, string>): Promise<string | null> {
+  const key = JSON.stringify(argv);
+  let known = toolVersions.get(key);
+  if (!known) {
+    known = new Promise((done) =>
+      execFile(argv[0], argv.slice(1), { timeout: 20_000, env }, (err, out) => done(err ? null : printable(String(out).trim()).replace(/^v/, '').slice(0, 40) || null)),
+    );
+    toolVersions.set(key, known);
+  }
+  return known;
 }
 
 /** What to add to a failed build's hint when it ran with no network. */

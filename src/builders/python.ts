@@ -27,13 +27,11 @@
  * are set to the commit time first (see pinMtimes).
  */
 import { lutimes, mkdir, mkdtemp, readdir, readlink, realpath, rm, stat } from 'node:fs/promises';
-import { execFile } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { MigrateError, toError, type ErrorCode } from '../errors.js';
-import { printable } from '../redact.js';
 import { notRegularFile } from './output-file.js';
-import { buildPathMap, offlineHint, runProcess, type RunResult } from './process.js';
+import { buildPathMap, offlineHint, runProcess, toolVersion, type RunResult } from './process.js';
 import { isValidProjectName, normalizePep440, normalizeProjectName, parseCoreMetadata, parseWheelName, readSdistPkgInfo, readWheelMetadata, samePep440, splitSdistName, type CoreMetadata, type Fail } from './python-metadata.js';
 import { clampSdistTimes } from './sdist-times.js';
 
@@ -197,24 +195,10 @@ export async function buildPython(opts: PythonBuildOptions): Promise<PythonBuild
   }
 
   const files = await readBuiltFiles(outDir, opts, version, subject);
-  const builtWith = { python: await interpreterVersion(python), generators: [...new Set(files.flatMap((f) => (f.generator ? [f.generator] : [])))] };
+  // the operator's interpreter (build.python), asked once per process
+  const interpreter = await toolVersion([python, '-c', 'import platform; print(platform.python_version())'], { PATH: '/usr/bin:/bin', PYTHONNOUSERSITE: '1' });
+  const builtWith = { python: interpreter, generators: [...new Set(files.flatMap((f) => (f.generator ? [f.generator] : [])))] };
   return { name: normalizeProjectName(opts.name), version, files, output: run.output, durationMs: Date.now() - started, builtWith };
-}
-
-/** Each interpreter's version, asked once per process (the operator's `build.python`, not the tag's code). */
-const interpreterVersions = new Map<string, Promise<string | null>>();
-
-function interpreterVersion(python: string): Promise<string | null> {
-  let known = interpreterVersions.get(python);
-  if (!known) {
-    known = new Promise((done) =>
-      execFile(python, ['-c', 'import platform; print(platform.python_version())'], { timeout: 20_000, env: { PATH: '/usr/bin:/bin', PYTHONNOUSERSITE: '1' } }, (err, out) =>
-        done(err ? null : printable(String(out).trim()).slice(0, 40) || null),
-      ),
-    );
-    interpreterVersions.set(python, known);
-  }
-  return known;
 }
 
 /** The last lines of a build's output, for an error message. */
