@@ -16,22 +16,14 @@ import { MigrateError } from '../errors.js';
 import { agentFor, SILENCE_CODES } from '../net/agents.js';
 
 export class HttpStatusError extends Error {
-  /** The answer's headers, read as npm-registry-fetch's errors are (Retry-After, GitHub's x-ratelimit-*). */
-  readonly headers: { get(name: string): string | null };
-
   constructor(
     readonly statusCode: number,
     url: string,
-    headers: http.IncomingHttpHeaders = {},
+    /** The answer's headers, lower-case names (Retry-After, GitHub's x-ratelimit-*), as npm-registry-fetch's errors hold them. */
+    readonly headers: http.IncomingHttpHeaders = {},
   ) {
     super(`HTTP ${statusCode} for ${url}`);
     this.name = 'HttpStatusError';
-    this.headers = {
-      get: (name) => {
-        const v = headers[name.toLowerCase()];
-        return (Array.isArray(v) ? v[0] : v) ?? null;
-      },
-    };
   }
 }
 

@@ -270,14 +270,13 @@ export class NpmRegistrySource implements Source {
 }
 
 /**
- * One header of an error's answer, however the error holds them: a `get` (our downloads'
- * HttpStatusError), or npm-registry-fetch's `res.headers.raw()`, an object of arrays.
+ * One header of an error's answer: npm-registry-fetch's errors hold `res.headers.raw()`, and
+ * our downloads' HttpStatusError node's headers, both objects of lower-case names (values
+ * strings or arrays of them).
  */
 function headerOf(headers: unknown): (name: string) => string | undefined {
   return (name) => {
-    if (!headers || typeof headers !== 'object') return undefined;
-    const h = headers as { get?: unknown } & Record<string, unknown>;
-    const v = typeof h.get === 'function' ? (h.get as (k: string) => unknown)(name) : h[name.toLowerCase()];
+    const v = headers && typeof headers === 'object' ? (headers as Record<string, unknown>)[name.toLowerCase()] : undefined;
     const first = Array.isArray(v) ? v[0] : v;
     return typeof first === 'string' ? first : undefined;
   };
