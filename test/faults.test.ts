@@ -709,6 +709,7 @@ describe('a flaky source (5xx and 429 with Retry-After, through a fault proxy)',
       { name: 'dead-source', versions: ['1.0.0'] },
       { name: 'limited-source', versions },
       { name: 'refused-source', versions: ['1.0.0'] },
+      ...['a', 'b', 'c', 'd'].map((x) => ({ name: `paused-${x}`, versions: ['1.0.0', '1.0.1', '1.0.2', '1.0.3', '1.0.4'] })),
     ]);
     proxy = await startFaultProxy(te.sandbox.privateNpm.url);
   });
@@ -747,6 +748,24 @@ describe('a flaky source (5xx and 429 with Retry-After, through a fault proxy)',
     const tarball = proxy.log.filter((e) => e.path.endsWith('limited-source-8.0.1.tgz'));
     expect(tarball.map((e) => e.status)).toEqual([403, 200]);
     expect(tarball[1]!.at - tarball[0]!.at).toBeGreaterThanOrEqual(1000 - CLOCK_SLACK_MS);
+  });
+
+  it("a spent quota pauses the whole source: once one request is told to wait, no other request reaches the registry before the wait is over", async () => {
+    // the first tarball asked for (whichever package's) is answered "spent, come back in 2 s"
+    proxy.addFault({ method: 'GET', path: /^\/paused-[a-d]\/-\/.*\.tgz$/, status: 403, retryAfterSeconds: 2, headers: { 'x-ratelimit-remaining': '0' }, times: 1 });
+    const from = proxy.log.length;
+    // a distant registry and two downloads at a time: the run still has most of its requests to send when the answer comes
+    proxy.setLatency(100);
+    const summary = await te.run(proxiedJob('paused', ['paused-a', 'paused-b', 'paused-c', 'paused-d'], { fetchConcurrency: 2 })).finally(() => proxy.setLatency(0));
+    expect([summary.exitCode, summary.listErrors, summary.failures]).toEqual([0, [], []]);
+    expect(summary.states).toEqual({ verified: 20 });
+    const log = proxy.log.slice(from);
+    const refused = log.find((e) => e.status === 403)!;
+    expect(refused).toBeDefined();
+    // what was already on its way when the answer left may still arrive; nothing sent after it may
+    const sentAfter = log.filter((e) => e.arrived > refused.at + 100);
+    expect(sentAfter.length).toBeGreaterThan(0);
+    expect(sentAfter.filter((e) => e.arrived < refused.at + 2000 - CLOCK_SLACK_MS)).toEqual([]);
   });
 
   it('a 403 with no rate-limit headers is the token refused: ESOURCEAUTH at once, asked once', async () => {

@@ -4,6 +4,7 @@
  * Registry protocol: https://github.com/npm/registry/blob/main/docs/REGISTRY-API.md
  */
 import type { Readable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import npmFetch from 'npm-registry-fetch';
 import semver from 'semver';
 import { MigrateError, proxyAuthError, toError } from '../errors.js';
@@ -47,6 +48,13 @@ export class NpmRegistrySource implements Source {
   private readonly trustedHosts: Set<string>;
   /** This run's tarball URLs as the registry gave them (with any query), by the public form recorded in the state. */
   private readonly artifactUrls = new Map<string, string>();
+  /**
+   * Until when the registry asked us to stop (a 429 or GitHub's spent quota, with the wait it
+   * named): every request to this source waits for it, not only the one that was refused, so
+   * sixteen packages in flight do not each spend a request (and a retry) to learn the same thing
+   * (GitHub answers requests made during a secondary limit by lengthening it).
+   */
+  private pausedUntil = 0;
 
   constructor(
     private readonly config: NpmRegistrySourceConfig,
@@ -107,6 +115,7 @@ export class NpmRegistrySource implements Source {
 
   async listing(name: string, signal?: AbortSignal): Promise<PackageListing> {
     try {
+      await this.quota(signal);
       return await this.packument(name, signal);
     } catch (e) {
       throw this.classify(e, name, 'packument');
@@ -124,6 +133,7 @@ export class NpmRegistrySource implements Source {
     const url = this.artifactUrls.get(artifactUrl) ?? artifactUrl;
     if (!URL.canParse(url)) throw new MigrateError('ESOURCEURL', `${subject}: the source lists a tarball URL that is not a URL`, { subject, hint: 'repair the version at the source, or exclude it in filters' });
     try {
+      await this.quota(opts.signal);
       return await download(url, {
         authorization: this.token ? `Bearer ${this.token}` : undefined,
         authPrefix: this.url,
@@ -201,10 +211,17 @@ export class NpmRegistrySource implements Source {
    * registry that ignores `from` answers the first page forever), at `total`,
    * or at MAX_SEARCH_RESULTS.
    */
+  /** Wait out the registry's own pause, if one is on. */
+  private async quota(signal?: AbortSignal): Promise<void> {
+    const wait = this.pausedUntil - Date.now();
+    if (wait > 0) await delay(wait, undefined, { signal });
+  }
+
   private async searchScope(scope: string, signal?: AbortSignal): Promise<{ names: string[]; invalid: string[] }> {
     const names = new Set<string>();
     const invalid = new Set<string>();
     for (let from = 0; from < MAX_SEARCH_RESULTS; from += SEARCH_PAGE) {
+      await this.quota(signal);
       const res = (await this.getJson(`/-/v1/search?text=${encodeURIComponent(scope)}&size=${SEARCH_PAGE}&from=${from}`, `${scope}/*`, signal)) as {
         objects?: unknown;
         total?: unknown;
@@ -232,6 +249,7 @@ export class NpmRegistrySource implements Source {
     const header = headerOf(e.headers);
     const limited = rateLimited(status, header);
     if (limited) {
+      if (limited.retryAfterMs) this.pausedUntil = Math.max(this.pausedUntil, Date.now() + limited.retryAfterMs);
       const until = limited.resetsAt ? `, until ${limited.resetsAt}` : '';
       return new MigrateError('ESOURCE', `${subject}: ${this.url} rate-limited the ${what} request (HTTP ${status}${until})`, {
         subject,

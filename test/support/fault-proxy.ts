@@ -21,9 +21,11 @@ export interface SourceFault {
 
 export interface FaultProxy {
   url: string;
-  /** Every request, in order: when it arrived, what it asked, what it got, whether it carried credentials. */
-  log: { at: number; method: string; path: string; status: number; authorization: boolean }[];
+  /** Every request, in order answered: when it was answered (`at`) and arrived, what it asked, what it got, whether it carried credentials. */
+  log: { at: number; arrived: number; method: string; path: string; status: number; authorization: boolean }[];
   addFault(f: SourceFault): void;
+  /** Hold every answer passed through (not the faults) this long: a distant registry. */
+  setLatency(ms: number): void;
   stop(): Promise<void>;
 }
 
@@ -31,12 +33,14 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   const target = new URL(upstream);
   const faults: SourceFault[] = [];
   const log: FaultProxy['log'] = [];
+  let latencyMs = 0;
   const server = http.createServer((req, res) => {
+    const arrived = Date.now();
     const path = req.url ?? '/';
     const fault = faults.find((f) => f.times > 0 && f.path.test(path) && (!f.method || f.method === req.method));
     if (fault) {
       fault.times--;
-      log.push({ at: Date.now(), method: req.method ?? '', path, status: fault.status, authorization: !!req.headers.authorization });
+      log.push({ at: Date.now(), arrived, method: req.method ?? '', path, status: fault.status, authorization: !!req.headers.authorization });
       req.resume();
       res.writeHead(fault.status, {
         'content-type': 'application/json',
@@ -47,19 +51,26 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       res.end(JSON.stringify({ error: `injected ${fault.status}` }));
       return;
     }
-    const up = http.request({ host: target.hostname, port: target.port, method: req.method, path, headers: req.headers }, (answer) => {
-      log.push({ at: Date.now(), method: req.method ?? '', path, status: answer.statusCode ?? 0, authorization: !!req.headers.authorization });
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    up.on('error', () => res.destroy());
-    req.pipe(up);
+    const pass = () => {
+      const up = http.request({ host: target.hostname, port: target.port, method: req.method, path, headers: req.headers }, (answer) => {
+        log.push({ at: Date.now(), arrived, method: req.method ?? '', path, status: answer.statusCode ?? 0, authorization: !!req.headers.authorization });
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    };
+    if (latencyMs > 0) setTimeout(pass, latencyMs);
+    else pass();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
     log,
     addFault: (f) => faults.push({ ...f }),
+    setLatency: (ms) => {
+      latencyMs = ms;
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
