@@ -27,8 +27,12 @@ export function clearSecrets(): void {
 /** Token formats with a recognisable prefix: GitHub, npm, AWS access key ids. */
 const TOKEN_PATTERN = /\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|npm_[A-Za-z0-9]{20,}|(?:AKIA|ASIA)[0-9A-Z]{16})\b/g;
 
-/** An http(s) URL: scheme, optional userinfo, the rest up to an optional query/fragment. */
-const URL_PATTERN = /\b(https?:\/\/)([^\s/?#@]*@)?([^\s?#"'<>]*)([?#][^\s"'<>]*)?/g;
+/**
+ * An http(s) URL: scheme, optional userinfo, the rest up to an optional query/fragment. The
+ * userinfo runs to the LAST `@` before the path, as URL parsers (WHATWG, pip's rpartition)
+ * read it: a password holding `@` is hidden whole, not up to its own `@`.
+ */
+const URL_PATTERN = /\b(https?:\/\/)([^\s/?#"'<>]*@)?([^\s?#"'<>]*)([?#][^\s"'<>]*)?/g;
 
 export function redact(text: string): string {
   let out = text;
@@ -39,7 +43,7 @@ export function redact(text: string): string {
 }
 
 /** Any URL (http, git+https, git+ssh, …): scheme, optional userinfo, the rest up to an optional query, then an optional fragment. */
-const ANY_URL_PATTERN = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@"'<>]*@)?([^\s?#"'<>]*)(\?[^\s#"'<>]*)?/gi;
+const ANY_URL_PATTERN = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#"'<>]*@)?([^\s?#"'<>]*)(\?[^\s#"'<>]*)?/gi;
 
 /**
  * Text that must otherwise stay as it is (a lockfile diff: yarn's `#sha1` fragment is part of

@@ -1,6 +1,6 @@
 /** redactUrlCredentials: what a lockfile diff may show (credentials hidden, every other byte kept). */
 import { describe, expect, it } from 'vitest';
-import { redactUrlCredentials } from '../../src/redact.js';
+import { redact, redactUrlCredentials } from '../../src/redact.js';
 
 const pw = ['PLANTED', 'pw', String(Date.now())].join('-');
 
@@ -14,7 +14,18 @@ describe('redactUrlCredentials', () => {
       ['git+ssh://git@github.com/acme/tool.git#v1', 'git+ssh://git@github.com/acme/tool.git#v1'],
       [`ssh://git:${pw}@host/x.git`, 'ssh://***@host/x.git'],
       ['  resolved "https://registry.yarnpkg.com/a/-/a-1.0.0.tgz#0123abcd"', '  resolved "https://registry.yarnpkg.com/a/-/a-1.0.0.tgz#0123abcd"'],
+      // a password holding "@": the userinfo ends at the last "@" before the path, as pip and URL parsers read it
+      [`--index-url https://alice:${pw}@x@pypi.corp.example/simple/`, '--index-url https://***@pypi.corp.example/simple/'],
     ];
     for (const [input, shown] of cases) expect(redactUrlCredentials(input)).toBe(shown);
+  });
+});
+
+describe('redact', () => {
+  it('hides a whole password that holds "@" (not only up to its own "@"), and the query', () => {
+    expect(redact(`fetch https://alice:${pw}@x@pypi.corp.example/simple/?t=${pw} failed`)).toBe('fetch https://***@pypi.corp.example/simple/?*** failed');
+    expect(redact(`see https://alice:hunter2@secret@pypi.corp.example/simple/`)).not.toContain('secret@');
+    // no userinfo: nothing changes but the query
+    expect(redact('https://pypi.org/simple/a/ and mail user@example.com')).toBe('https://pypi.org/simple/a/ and mail user@example.com');
   });
 });
