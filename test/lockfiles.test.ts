@@ -15,7 +15,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { detect, mergeEntries, parseLockfile, parseLockfiles, type LockEntry } from '../src/lockfiles/index.js';
+import { detect, mergeEntries, parseLockfile, parseLockfileText, parseLockfiles, type LockEntry } from '../src/lockfiles/index.js';
 import { parseGoSum } from '../src/lockfiles/gosum.js';
 import { jsonErrorOffset } from '../src/lockfiles/read.js';
 import { firstBadLine } from '../src/lockfiles/yarn-classic.js';
@@ -453,6 +453,17 @@ describe('requirements files', () => {
     expect(e.find((x) => x.name === 'Django')).toMatchObject({ version: '4.2.7' });
     expect(e.find((x) => x.name === 'zope.interface')).toMatchObject({ normalizedName: 'zope-interface', hashes: [expect.any(String), expect.any(String)] });
     expect(e.find((x) => x.name === 'typing_extensions')).toMatchObject({ normalizedName: 'typing-extensions', marker: 'python_version < "3.8"' });
+  });
+
+  it('a line ending in "\\" continues as pip reads it even after a comment (pip joins first, then cuts the comment): what follows is no requirement or option', () => {
+    // pip 23 req_file.preprocess: join_lines, then ignore_comments. pip sees requests and flask, nothing else
+    const text = ['requests==2.31.0 # pinned for a CVE \\', '--index-url https://pypi.corp.example/simple/', 'flask==3.0.0 # note \\', 'evilpkg==6.6.6', '# a comment line \\', 'six==1.16.0', ''].join('\n');
+    const r = parseLockfileText('requirements', text, 'requirements.txt');
+    expect(r.entries.map((e) => [e.name, e.version, e.resolved, e.from[0]!.line])).toEqual([
+      ['requests', '2.31.0', undefined, 1],
+      ['flask', '3.0.0', undefined, 3],
+      ['six', '1.16.0', undefined, 6],
+    ]);
   });
 
   it('includes relative to the including file, a diamond read once, constraints flagged, names merged by PEP 503', () => {

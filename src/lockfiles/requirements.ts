@@ -39,26 +39,35 @@ interface Logical {
   line: number;
 }
 
-/** Join `\` continuations and drop comments and blank lines, keeping each logical line's first line number. */
+/**
+ * Logical lines as pip reads them (req_file.preprocess: join_lines, then ignore_comments),
+ * each with its first line number: a line ending in `\` continues on the next unless it is
+ * a comment line (only a line that STARTS with a comment ends there, so `pkg==1 # note \`
+ * does continue); the `\`s at both ends of a continued piece go, a comment line that ends
+ * a continuation is joined with a space before it; then the joined line is cut at its first
+ * comment. Blank lines are dropped.
+ */
 export function logicalLines(text: string): Logical[] {
   const out: Logical[] = [];
-  const physical = text.split(/\r?\n/);
-  let buf = '';
+  const add = (joined: string, line: number) => {
+    const t = stripComment(joined).trim();
+    if (t) out.push({ text: t, line });
+  };
+  let pieces: string[] | undefined;
   let start = 0;
-  for (let i = 0; i < physical.length; i++) {
-    let l = physical[i] ?? '';
-    if (!buf) start = i + 1;
-    // pip drops a comment before joining: "# a \" does not continue.
-    l = stripComment(l);
-    if (l.endsWith('\\')) {
-      buf += l.slice(0, -1);
-      continue;
+  text.split(/\r?\n/).forEach((l, i) => {
+    const commentLine = /^\s*#/.test(l);
+    if (!l.endsWith('\\') || commentLine) {
+      const piece = commentLine ? ` ${l}` : l;
+      if (pieces) add([...pieces, piece].join(''), start);
+      else add(piece, i + 1);
+      pieces = undefined;
+      return;
     }
-    buf += l;
-    if (buf.trim()) out.push({ text: buf.trim(), line: start });
-    buf = '';
-  }
-  if (buf.trim()) out.push({ text: buf.trim(), line: start });
+    if (!pieces) (pieces = []), (start = i + 1);
+    pieces.push(l.replace(/^\\+|\\+$/g, ''));
+  });
+  if (pieces) add(pieces.join(''), start);
   return out;
 }
 
