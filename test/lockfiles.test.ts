@@ -405,6 +405,9 @@ importers:
       g:
         specifier: github:o/g
         version: git+https://github.com/o/g.git#abc
+      h:
+        specifier: github:o/h#def
+        version: git+https://git@github.com:o/h.git#def
 
 packages:
 
@@ -417,6 +420,10 @@ packages:
     resolution: {commit: abc, repo: https://github.com/o/g.git, type: git}
     version: 2.0.0
 
+  h@git+https://git@github.com:o/h.git#def:
+    resolution: {commit: def, repo: git@github.com:o/h.git, type: git}
+    version: 3.0.0
+
 snapshots:
 
   '@s/x@1.0.0(react@18.2.0)':
@@ -426,11 +433,14 @@ snapshots:
     optional: true
 
   g@git+https://github.com/o/g.git#abc: {}
+
+  h@git+https://git@github.com:o/h.git#def: {}
 `;
     const e = parseLockfile(file('pnpm-lock.yaml', text)).entries;
-    expect(e.map((x) => `${x.kind}:${x.name}@${x.version}`)).toEqual(['registry:@s/x@1.0.0', 'git:g@2.0.0', 'alias:alias-of-scoped@1.0.0']);
+    // h's version holds an "@" (the ssh login, as pnpm 9 writes a Dependabot git dependency): a git entry, never an alias of "git+https://git"
+    expect(e.map((x) => `${x.kind}:${x.name}@${x.version}`)).toEqual(['registry:@s/x@1.0.0', 'git:g@2.0.0', 'git:h@3.0.0', 'alias:alias-of-scoped@1.0.0']);
     expect(e[0]!.optional).toBe(true);
-    expect(e[2]!.aliasFor).toBe('@s/x');
+    expect(e[3]!.aliasFor).toBe('@s/x');
   });
 
   it('a YAML error or an entry without a resolution names the line', () => {

@@ -180,7 +180,9 @@ function aliasEntries(data: Record<string, unknown>, style: Style, file: string)
     if (!isRecord(deps)) return;
     for (const [dep, value] of Object.entries(deps)) {
       const v = depVersion(value);
-      if (!v || v.startsWith('link:') || v.startsWith('file:')) continue;
+      // a URL or protocol (`git+https://git@github.com:…`, `github:…`, `link:`, `file:`) is no
+      // `name@version`: an npm name never holds ":", so its "@" names no package
+      if (!v || /^[a-z][a-z0-9+.-]*:/i.test(v)) continue;
       const target = style === 9 ? (/^[^(]*@/.test(v.slice(1)) ? keyNameVersion(v, 9) : undefined) : v.startsWith('/') ? keyNameVersion(v, style) : undefined;
       if (!target || target[0] === dep) continue;
       out.push({ ecosystem: 'npm', name: dep, normalizedName: dep, version: target[1], kind: 'alias', aliasFor: target[0], from: [{ file, path: `${path}[${JSON.stringify(dep)}]` }] });
