@@ -15,6 +15,7 @@ import { rewriteCommand } from '../src/cli/rewrite.js';
 import { detect, parseLockfile, type LockEntry } from '../src/lockfiles/index.js';
 import { rewriteLockfile, unifiedDiff, type RewriteTargets } from '../src/lockfiles/rewrite/index.js';
 import { acquireLock } from '../src/state/lock.js';
+import { RegistryHosts } from '../src/warm/items.js';
 import { run } from './fixtures/warm/project.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures/lockfiles');
@@ -120,6 +121,52 @@ describe('rewriting the fixtures', () => {
     expect(r.changes.map((c) => c.line)).toEqual([6]);
     expect(r.text).toContain(`tarball: ${NPM}@acme/x/-/x-1.0.0.tgz}`);
     expect(onlyUrlsMoved(text, r.text)).toBe(1);
+  });
+
+  it("only the registries the shared repository serves move (the public one, the job's sources, CodeArtifact); any other host's tarballs stay, and are named", () => {
+    const registries = new RegistryHosts({
+      publicRegistries: { npm: 'https://registry.npmjs.org/', pypi: 'https://pypi.org/' },
+      sources: [{ kind: 'npm-registry', url: 'https://npm.acme.example/' }],
+      target: { domain: 'acme', domainOwner: '111122223333' },
+    });
+    const urls = [
+      'https://registry.npmjs.org/lodash/-/lodash-4.17.21.tgz',
+      'https://npm.acme.example/@acme/x/-/x-1.0.0.tgz',
+      'https://acme-111122223333.d.codeartifact.us-east-1.amazonaws.com/npm/npm-internal/@acme/y/-/y-1.0.0.tgz',
+      // a look-alike host, a registry's name in another host's path, another team's registry, a release download
+      'https://registry.npmjs.org.evil.example/lodash/-/lodash-4.17.21.tgz',
+      'https://evil.example/registry.npmjs.org/lodash/-/lodash-4.17.21.tgz',
+      'https://npm.otherteam.example:8443/@other/priv/-/priv-1.0.0.tgz',
+      'https://github.com/acme/tool/releases/download/v1/-/tool-1.0.0.tgz',
+    ];
+    const text = `${JSON.stringify({ lockfileVersion: 3, packages: Object.fromEntries(urls.map((u, i) => [`node_modules/p${i}`, { version: '1.0.0', resolved: u, integrity: `sha512-${i}` }])) }, null, 2)}\n`;
+    const r = rewriteLockfile('npm', text, { ...targets, foreignNpmHost: (u) => registries.foreign('npm', u) });
+    expect(r.changes.map((c) => c.from)).toEqual(urls.slice(0, 3));
+    expect(r.changes.map((c) => c.to)).toEqual([`${NPM}lodash/-/lodash-4.17.21.tgz`, `${NPM}@acme/x/-/x-1.0.0.tgz`, `${NPM}@acme/y/-/y-1.0.0.tgz`]);
+    for (const u of urls.slice(3)) expect(r.text).toContain(`"resolved": "${u}"`);
+    expect(r.notes.map((n) => n.split(' (e.g.')[0])).toEqual([
+      'tarballs from registry.npmjs.org.evil.example',
+      'tarballs from evil.example',
+      'tarballs from npm.otherteam.example:8443',
+      'tarballs from github.com',
+    ]);
+    expect(r.notes[0]).toMatch(/would fetch a public package of the same name instead/);
+  });
+
+  it('a tarball URL whose name is no npm name (escapes that would leave the repository or break the file) stays as it is; a scope escaped as %40 and %2f moves', () => {
+    const hostile = [
+      'https://npm.acme.example/..%2fnpm-internal%2ffoo/-/foo-1.0.0.tgz',
+      'https://npm.acme.example/a%20%23x/-/a-1.0.0.tgz',
+      'https://npm.acme.example/a%7D%2C%20x%3A%20y/-/a-1.0.0.tgz',
+      'https://npm.acme.example/@s%2f..%2f..%2fevil/-/a-1.0.0.tgz',
+      'https://npm.acme.example/a/-/a%20b-1.0.0.tgz',
+    ];
+    const lines = hostile.map((u, i) => `  p${i}@1.0.0:\n    resolution: {integrity: sha512-AAAA, tarball: ${u}}\n`);
+    const text = `lockfileVersion: '9.0'\n\npackages:\n\n${lines.join('\n')}\n  q@1.0.0:\n    resolution: {integrity: sha512-BBBB, tarball: https://npm.acme.example/%40s%2fq/-/q-1.0.0.tgz}\n`;
+    const r = rewriteLockfile('pnpm', text, targets);
+    expect(r.changes.map((c) => c.to)).toEqual([`${NPM}@s/q/-/q-1.0.0.tgz`]);
+    // and what it wrote is still a lockfile pnpm reads
+    expect(entries('pnpm-lock.yaml', r.text)).toEqual(entries('pnpm-lock.yaml', text));
   });
 
   it('requirements: every spelling of the index option moves, credentials go, an extra index is only named', () => {
@@ -325,6 +372,19 @@ describe('rewrite-lockfiles --write', () => {
     }
     expect((await rewrite(p, { write: true })).code).toBe(0);
     expect(readFileSync(join(p.dir, 'requirements.txt'), 'utf8')).toBe(`-i ${PYPI}simple/\nrequests==2.31.0\n`);
+  });
+
+  it("an include leading out of the job's folder (`..`, an absolute path) is that file's error: neither shown nor written", async () => {
+    const outside = join(mkdtempSync(join(tmp, 'outside-')), 'secret.txt');
+    const held = '--index-url https://pypi.org/simple\nflask==3.0.0\n';
+    writeFileSync(outside, held);
+    const p = project({ 'requirements.txt': `-r ../${basename(join(outside, '..'))}/secret.txt\n-r ${outside}\nrequests==2.31.0\n-i https://pypi.org/simple\n` });
+    const r = await rewrite(p, { write: true, json: true });
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout) as { files: { path: string; written: boolean }[]; errors: { path: string; message: string }[] };
+    expect(out.errors.map((e) => e.message)).toEqual([expect.stringMatching(/^line 1: -r .* is outside the folder of the lockfiles/), expect.stringMatching(/^line 2: -r .* is outside the folder of the lockfiles/)]);
+    expect(out.files.map((f) => [f.path, f.written])).toEqual([['requirements.txt', true]]);
+    expect(readFileSync(outside, 'utf8')).toBe(held);
   });
 
   it('CRLF, a BOM and no final newline: every other byte stays as it was', async () => {

@@ -22,6 +22,7 @@ import { printable, redactUrlCredentials, registerSecret } from '../redact.js';
 import { acquireJobLock } from '../state/lock.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
 import { findLockfiles, localLockfiles } from '../warm/inputs.js';
+import { RegistryHosts } from '../warm/items.js';
 import { LockfileRepository } from '../warm/git-lockfiles.js';
 import { print, reportError, type Io } from './output.js';
 
@@ -91,7 +92,9 @@ async function targetsFor(job: LoadedJob, formats: ReadonlySet<LockfileFormat>, 
   const needNpm = [...formats].some((f) => NPM_FORMATS.has(f));
   const needPypi = [...formats].some((f) => PY_FORMATS.has(f));
   const repos = job.config.target.repositories;
-  const targets: RewriteTargets = {};
+  // tarballs of a registry the shared repository does not serve stay where they are
+  const registries = new RegistryHosts(job.config);
+  const targets: RewriteTargets = { foreignNpmHost: (url) => registries.foreign('npm', url) };
   if (!(needNpm && repos.npm?.shared) && !(needPypi && repos.pypi?.shared)) return targets;
   const ca = new CodeArtifact(job.config.target, new Limiter(job.config.limits.rates), opts.codeartifactClient, opts.signal);
   try {
@@ -158,9 +161,9 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
             errors.push({ path, message: `line ${inc.line}: ${inc.option} ${inc.value}: no such file (an included file is relative to the file that includes it)` });
             continue;
           }
-          // a repository's file names only its own files: anything else of this machine stays out of the diff
+          // a file names only its own folder's (its repository's) files: anything else of this machine stays out of the diff, and out of --write
           if (root && !isInside(root, real)) {
-            errors.push({ path, message: `line ${inc.line}: ${inc.option} ${inc.value} is outside the repository; not read` });
+            errors.push({ path, message: `line ${inc.line}: ${inc.option} ${inc.value} is outside ${repository ? 'the repository' : `the folder of the lockfiles (${root})`}; not read` });
             continue;
           }
           read(target, base, repository, root, 'requirements');
@@ -180,9 +183,10 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
     if (opts.write || job.config.warm.repositories.length) {
       cleanups.push(acquireJobLock(stateDir, job, env));
     }
-    const { files: local, missing } = localLockfiles(job.file, job.config.warm.lockfiles);
+    const { files: local, missing, roots } = localLockfiles(job.file, job.config.warm.lockfiles);
     for (const m of missing) errors.push({ path: m, message: 'no such file' });
-    for (const f of local) read(f, jobDir, null);
+    // inside the folder it was found in, as warm reads it: an include or a link never leads out of it
+    for (const f of local) read(f, jobDir, null, roots.get(f) ?? dirname(f));
 
     // the job's git repositories: a diff to apply there, never written from here
     for (const r of job.config.warm.repositories) repositories.push(new LockfileRepository(r, env, stateDir, job.name));

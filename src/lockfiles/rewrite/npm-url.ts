@@ -4,8 +4,21 @@
  * (`<endpoint><@scope/name>/-/<name>-<version>.tgz`), so the part after the
  * registry's own prefix moves over as it is. The fragment (yarn classic keeps
  * the tarball's sha1 there) is kept; a query (a signed URL) is dropped.
+ *
+ * Only a registry whose packages the shared repository serves moves: the public
+ * registry (its upstream) and the job's own sources (migrated into internal). A
+ * tarball from any other registry stays as it is, and is said: the shared
+ * repository does not hold that registry's packages, and under the same name it
+ * would fetch the PUBLIC package instead (dependency confusion).
  */
+import { publicUrl } from '../../redact.js';
 import { isGitUrl, isRegistryTarball } from '../npm-spec.js';
+import type { RewriteTargets } from './types.js';
+
+/** An npm package name as it may stand in a URL path (validate-npm-package-name, old upper-case names allowed). */
+const NAME = /^(?:@[A-Za-z0-9~-][A-Za-z0-9._~-]*\/)?[A-Za-z0-9~-][A-Za-z0-9._~-]*$/;
+/** A tarball's file name: what registries write, nothing a YAML plain scalar or a path would read otherwise. */
+const FILE = /^[A-Za-z0-9._~-]+\.tgz$/;
 
 export function tarballOnEndpoint(url: string, endpoint: string): string | undefined {
   if (!isRegistryTarball(url) || isGitUrl(url)) return undefined;
@@ -15,14 +28,37 @@ export function tarballOnEndpoint(url: string, endpoint: string): string | undef
   } catch {
     return undefined;
   }
-  const m = /\/((?:@[^/]+(?:\/|%2[fF]))?[^/@][^/]*)\/-\/([^/]+\.tgz)$/.exec(u.pathname);
+  const m = /\/((?:(?:@|%40)[^/]+(?:\/|%2[fF]))?[^/@][^/]*)\/-\/([^/]+\.tgz)$/.exec(u.pathname);
   if (!m?.[1] || !m[2]) return undefined;
-  let name: string;
-  try {
-    name = decodeURIComponent(m[1]);
-  } catch {
-    return undefined;
-  }
+  // only a scope's "@" and "/" are ever escaped (`@s%2fname`, `%40s%2fname`); any other escape (`%20`, `..%2f`) is no
+  // npm name, and spliced into the endpoint it would break the file or leave the repository
+  const name = m[1].replace(/^%40/, '@').replace(/^(@[^/%]+)%2[fF]/, '$1/');
+  if (!NAME.test(name) || !FILE.test(m[2])) return undefined;
   const next = `${endpoint}${name}/-/${m[2]}${u.hash}`;
   return next === url ? undefined : next;
+}
+
+/**
+ * What a rewriter of an npm lockfile moves: `move` answers the new URL (undefined: the URL
+ * stays), `notes` what stayed because its registry is not one the shared repository serves.
+ */
+export function tarballMover(targets: RewriteTargets & { npm: string }): { move: (url: string) => string | undefined; notes: () => string[] } {
+  const foreign = new Map<string, string>();
+  return {
+    move: (url) => {
+      const to = tarballOnEndpoint(url, targets.npm);
+      if (!to) return undefined;
+      const host = targets.foreignNpmHost?.(url);
+      if (host) {
+        if (!foreign.has(host)) foreign.set(host, publicUrl(url));
+        return undefined;
+      }
+      return to;
+    },
+    notes: () =>
+      [...foreign].map(
+        ([host, example]) =>
+          `tarballs from ${host} (e.g. ${example}) left as they are: that registry is neither the public one nor a source of the job, so the shared repository does not hold its packages (and would fetch a public package of the same name instead); add it as a source to migrate them`,
+      ),
+  };
 }

@@ -5,17 +5,18 @@
  * names (https://docs.npmjs.com/cli/v10/configuring-npm/package-lock-json#packages),
  * sending the registry's token to URLs under the registry configured in .npmrc.
  */
-import { tarballOnEndpoint } from './npm-url.js';
+import { tarballMover } from './npm-url.js';
 import { replaceAll, type RewriteResult, type RewriteTargets } from './types.js';
 
 export function rewriteNpmLock(text: string, targets: RewriteTargets): RewriteResult {
   if (!targets.npm) return { text, changes: [], notes: ['no shared npm repository in the job: nothing rewritten'] };
-  const endpoint = targets.npm;
+  const mover = tarballMover({ ...targets, npm: targets.npm });
   const { text: out, changes } = replaceAll(text, /("resolved"\s*:\s*)("(?:[^"\\]|\\.)*")/g, (m) => {
     const from = JSON.parse(m[2]!) as string;
-    const to = tarballOnEndpoint(from, endpoint);
+    const to = mover.move(from);
     return to ? { from, to, replacement: `${m[1]}${JSON.stringify(to)}` } : undefined;
   });
-  const notes = changes.length ? [] : ['no registry `resolved` URLs (npm --omit-lockfile-registry-resolved): npm asks the registry .npmrc names']
+  const notes = mover.notes();
+  if (!changes.length && !notes.length) notes.push('no registry `resolved` URLs (npm --omit-lockfile-registry-resolved): npm asks the registry .npmrc names');
   return { text: out, changes, notes };
 }

@@ -9,6 +9,11 @@
 export interface RewriteTargets {
   npm?: string;
   pypi?: string;
+  /**
+   * The host of an npm tarball URL whose registry the shared repository does not serve (neither
+   * the public registry nor a source of the job), undefined when it moves. Unset: every one moves.
+   */
+  foreignNpmHost?: (url: string) => string | undefined;
 }
 
 export interface RewriteChange {

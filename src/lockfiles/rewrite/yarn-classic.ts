@@ -4,17 +4,17 @@
  * git and file resolutions and `integrity` lines stay.
  * https://classic.yarnpkg.com/en/docs/yarn-lock
  */
-import { tarballOnEndpoint } from './npm-url.js';
+import { tarballMover } from './npm-url.js';
 import { replaceAll, type RewriteResult, type RewriteTargets } from './types.js';
 
 export function rewriteYarnClassic(text: string, targets: RewriteTargets): RewriteResult {
   if (!targets.npm) return { text, changes: [], notes: ['no shared npm repository in the job: nothing rewritten'] };
-  const endpoint = targets.npm;
+  const mover = tarballMover({ ...targets, npm: targets.npm });
   const { text: out, changes } = replaceAll(text, /^([ \t]+resolved[ \t]+)("(?:[^"\\]|\\.)*"|[^\s"]+)(?=[ \t]*\r?$)/gm, (m) => {
     const quoted = m[2]!.startsWith('"');
     const from = quoted ? (JSON.parse(m[2]!) as string) : m[2]!;
-    const to = tarballOnEndpoint(from, endpoint);
+    const to = mover.move(from);
     return to ? { from, to, replacement: `${m[1]}${quoted ? JSON.stringify(to) : to}` } : undefined;
   });
-  return { text: out, changes, notes: [] };
+  return { text: out, changes, notes: mover.notes() };
 }
