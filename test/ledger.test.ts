@@ -197,6 +197,21 @@ describe('ledger verify: one spelling per entry', () => {
     });
   }
 
+  it('a bidi override, a C1 control or U+2028 written raw where the export escapes it: the file would read (or drive a terminal) otherwise, so it does not verify', async () => {
+    const text = oneEntryExport({ detail: 'tag v1 \u202Eevil\u202C, \u009b2J and \u2028 here' });
+    expect(text).toContain('\\u202e');
+    const good = join(te.dir, 'escaped.jsonl');
+    writeFileSync(good, text);
+    expect((await te.cli(['ledger', 'verify', good])).code).toBe(0);
+    for (const [name, escaped, raw] of [['bidi', '\\u202e', '\u202E'], ['c1', '\\u009b', '\u009b'], ['ls', '\\u2028', '\u2028']] as const) {
+      const bad = join(te.dir, `raw-${name}.jsonl`);
+      writeFileSync(bad, text.replace(escaped, raw));
+      const r = await te.cli(['ledger', 'verify', bad, '--json']);
+      expect(r.code, name).toBe(1);
+      expect((JSON.parse(r.stdout) as { broken?: { line: number } }).broken?.line, name).toBe(1);
+    }
+  });
+
   it('the trailer edited (another job named): exit 1 at the trailer', async () => {
     const file = join(te.dir, 'trailer-job.jsonl');
     writeFileSync(file, rejoin([...chainLines(), trailerLine().replace('"job":"ledger"', '"job":"payments"')]));

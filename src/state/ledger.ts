@@ -240,7 +240,7 @@ export class LedgerChecker {
     if (seq !== line) return at(`sequence ${seq} where ${line} was expected (an entry deleted, inserted or moved, or renumbered)`);
     if (parsed.prevHash !== this.head) return at('prevHash is not the hash of the entry before (an entry deleted, inserted or moved)');
     if (chainHash(this.head, parsed.entry) !== parsed.hash) return at('the entry does not hash to its recorded hash (edited)');
-    if (escapeForExport(text) !== exportLine(parsed)) return at('the line is not written the way ledger export writes it (a duplicate key, reordered keys, spaces, escapes or line endings changed): its bytes may read differently from what was hashed');
+    if (text !== exportLine(parsed)) return at('the line is not written the way ledger export writes it (a duplicate key, reordered keys, spaces, escapes or line endings changed): its bytes may read differently from what was hashed');
     if (typeof parsed.entry.job === 'string') this.job ??= parsed.entry.job;
     this.head = parsed.hash;
     this.check.entries++;
@@ -249,7 +249,7 @@ export class LedgerChecker {
 
   private trailerLine(parsed: { trailer: unknown }, text: string, line: number): void {
     const t = parsed.trailer as Partial<LedgerTrailer> | null;
-    if (t === null || typeof t !== 'object' || Object.keys(parsed).join(',') !== 'trailer' || Object.keys(t).sort().join(',') !== TRAILER_KEYS || escapeForExport(text) !== exportLine(parsed)) {
+    if (t === null || typeof t !== 'object' || Object.keys(parsed).join(',') !== 'trailer' || Object.keys(t).sort().join(',') !== TRAILER_KEYS || text !== exportLine(parsed)) {
       return this.fail(line, 'the trailer is not the one ledger export writes ({"trailer":{"entries","exportedAt","head","job"}}, canonical)');
     }
     this.trailer = t as LedgerTrailer;
