@@ -32,13 +32,16 @@ const TOKEN_PATTERN = /\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{2
  * userinfo runs to the LAST `@` before the path, as URL parsers (WHATWG, pip's rpartition)
  * read it: a password holding `@` is hidden whole, not up to its own `@`.
  */
-const URL_PATTERN = /\b(https?:\/\/)([^\s/?#"'<>]*@)?([^\s?#"'<>]*)([?#][^\s"'<>]*)?/g;
+const URL_PATTERN = /\b(https?:\/\/)([^\s/?#"'<>]*@)?([^\s?#"'<>]*)([?#][^\s"'<>]*)?/gi;
+/** A password in a URL of any other scheme (ssh://user:password@): the login before it goes too. */
+const ANY_PASSWORD_PATTERN = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#"'<>@]*:[^\s/?#"'<>]*@/gi;
 
 export function redact(text: string): string {
   let out = text;
   for (const s of secrets) if (out.includes(s)) out = out.split(s).join('***');
   out = out.replace(TOKEN_PATTERN, '***');
   out = out.replace(URL_PATTERN, (_m, scheme: string, user: string | undefined, rest: string, query: string | undefined) => `${scheme}${user ? '***@' : ''}${rest}${query ? '?***' : ''}`);
+  out = out.replace(ANY_PASSWORD_PATTERN, '$1***@');
   return out;
 }
 

@@ -304,6 +304,39 @@ const cases: BadCase[] = [
     path: 'sources[2].url',
     secret: 'gitpass-s3cr3t',
   },
+  {
+    label: 'git-url-with-token-as-user',
+    job: () => {
+      const j = validJob();
+      j.target.repositories.generic = { internal: 'go-internal' };
+      j.sources.push({ id: 'go-telemetry', kind: 'git', url: 'https://ghp_PLANTEDtokenAAAAAAAAAAAAAAAAAAAAAA@github.com/acme/lib.git', format: 'go' });
+      return j;
+    },
+    path: 'sources[2].url',
+    secret: 'ghp_PLANTEDtoken',
+  },
+  {
+    label: 'git-url-with-ssh-password',
+    job: () => {
+      const j = validJob();
+      j.target.repositories.generic = { internal: 'go-internal' };
+      j.sources.push({ id: 'go-telemetry', kind: 'git', url: 'ssh://deploy:sshpass-s3cr3t@git.acme.example/lib.git', format: 'go' });
+      return j;
+    },
+    path: 'sources[2].url',
+    secret: 'sshpass-s3cr3t',
+  },
+  {
+    label: 'git-url-with-password-holding-at',
+    job: () => {
+      const j = validJob();
+      j.target.repositories.generic = { internal: 'go-internal' };
+      j.sources.push({ id: 'go-telemetry', kind: 'git', url: 'git+ssh://deploy:pw@x-s3cr3t@git.acme.example/lib.git', format: 'go' });
+      return j;
+    },
+    path: 'sources[2].url',
+    secret: 'x-s3cr3t',
+  },
 ];
 
 describe('loadJob refuses bad job files with ECONFIG, naming the file and the path in it', () => {

@@ -101,12 +101,17 @@ const npmRegistrySource = z
   .strict()
   .refine((s) => s.packages.length > 0 || s.scopes.length > 0, { message: 'list at least one of packages or scopes', path: ['packages'] });
 
-/** A git remote: git+ssh://, ssh://, https:// (no user:password), file://, or scp-like user@host:path. */
+/** A git remote: git+ssh://, ssh:// (a login, no password), https:// (no credentials at all), file://, or scp-like user@host:path. */
 const gitUrl = z
   .string()
   .min(1)
   .refine((u) => /^(git\+ssh|ssh|https?|file):\/\//.test(u) || /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/\\]/.test(u), 'a git URL such as git+ssh://git@git.example.com/acme/lib.git (or ssh://, https://, file://, user@host:path)')
-  .refine((u) => !/^https?:\/\/[^/@]*:[^/@]*@/.test(u), 'a URL without user:password@ in it: use ssh keys (sshKeyEnv) or a credential helper')
+  // a token as the user name (https://ghp_…@github.com/) is as much a secret as a password, and a
+  // URL is recorded (state, ledger, reports): https carries no user at all, ssh a login (git@) only
+  .refine((u) => {
+    const m = /^([a-z+]+):\/\/([^/]*)@/i.exec(u);
+    return !m || (!/^https?$/i.test(m[1]!) && !m[2]!.includes(':'));
+  }, 'a URL without credentials in it (no user or token in an https URL, no password in any): use ssh keys (sshKeyEnv), or for https a git credential helper')
   .refine((u) => !u.includes('?') && !u.includes('#'), 'a URL without ?query or #fragment: name the tags with `tags`');
 
 /** The build command: one string split on whitespace (no shell), or the arguments one by one. */

@@ -25,6 +25,11 @@ describe('redact', () => {
   it('hides a whole password that holds "@" (not only up to its own "@"), and the query', () => {
     expect(redact(`fetch https://alice:${pw}@x@pypi.corp.example/simple/?t=${pw} failed`)).toBe('fetch https://***@pypi.corp.example/simple/?*** failed');
     expect(redact(`see https://alice:hunter2@secret@pypi.corp.example/simple/`)).not.toContain('secret@');
+    // any scheme's password (an ssh URL with one), any spelling of the scheme
+    expect(redact(`listed by ssh://deploy:${pw}@git.example/acme/lib.git and git+ssh://d:${pw}@x@h/r.git`)).toBe('listed by ssh://***@git.example/acme/lib.git and git+ssh://***@h/r.git');
+    expect(redact(`HTTPS://alice:${pw}@host/x`)).toBe('HTTPS://***@host/x');
+    // an ssh login alone is a name, kept
+    expect(redact('ssh://git@github.com/acme/lib.git')).toBe('ssh://git@github.com/acme/lib.git');
     // no userinfo: nothing changes but the query
     expect(redact('https://pypi.org/simple/a/ and mail user@example.com')).toBe('https://pypi.org/simple/a/ and mail user@example.com');
   });
