@@ -60,6 +60,12 @@ function version(r: Report, pkg: string, v: string): ReportVersion {
   return found;
 }
 
+/**
+ * A GFM table row's cells, split as the spec's reference parser (micromark) splits them: before
+ * any code span is read, on every pipe not escaped by an odd number of backslashes.
+ */
+const cells = (line: string) => line.split(/(?<=(?:^|[^\\])(?:\\\\)*)\|/);
+
 /** Markdown with its code spans removed: what GitHub would interpret as markup. */
 const outsideCode = (md: string) => md.replace(/(`+)(?:(?!\1)[\s\S])*?\1/g, 'CODE');
 
@@ -366,18 +372,21 @@ describe('the Markdown form', () => {
     const hostile = '<script>alert("x")</script>|`evil`*[link](https://evil.example)';
     const input = reportInputFromState(fx.state, fx.job, undefined, fx.options);
     input.items = input.items.map((i) =>
-      i.package === '@acme/config' ? { ...i, package: hostile, version: `${i.version}|<b>`, last_error: 'EBADSOURCE: <img src=x onerror=alert(1)> | pipe\nnewline', last_error_code: 'EBADSOURCE', state: 'failed' } : i,
+      i.package === '@acme/config' ? { ...i, package: hostile, version: `${i.version}\\|[pwn](https://evil.example/)<b>`, last_error: 'EBADSOURCE: <img src=x onerror=alert(1)> | pipe\nnewline see www.evil.example', last_error_code: 'EBADSOURCE', state: 'failed' } : i,
     );
     const md = renderMarkdown(buildReport(input));
-    expect(md).toContain('| ``<script>alert("x")</script>\\|`evil`*[link](https://evil.example)`` | npm |');
-    expect(md).toContain('| `3.2.0\\|<b>` | **source-error** |');
+    // a value holding a pipe is escaped text: in a code span a backslash before the pipe would end the cell
+    expect(md).toContain('| \\<script\\>alert("x")\\</script\\>\\|\\`evil\\`\\*\\[link\\](https\\://evil.example) | npm |');
+    expect(md).toContain('| 3.2.0\\\\\\|\\[pwn\\](https\\://evil.example/)\\<b\\> | **source-error** |');
+    // a bare URL in a source's message is no link GFM would make
+    expect(md).toContain('pipe newline see www\\.evil.example');
     const plain = outsideCode(md);
     expect(plain).not.toMatch(/(?<!\\)<(script|img|b)\b/i);
     expect(plain).not.toMatch(/(?<!\\)\[link\]/);
     // every row of every table keeps its column count: a pipe from a source is escaped
     const tables = md.split('\n\n').filter((b) => b.startsWith('| '));
     for (const t of tables) {
-      const cols = (line: string) => outsideCode(line).split(/(?<!\\)\|/).length;
+      const cols = (line: string) => cells(line).length;
       const rows = t.split('\n').filter((l) => l !== '');
       for (const r of rows) expect(cols(r)).toBe(cols(rows[0]!));
     }
@@ -410,7 +419,7 @@ describe('the Markdown form, with names, versions and messages as long as a sour
     expect(md).toMatch(/\*Version tables end here: [\d,]+ more package\(s\)/);
     const tables = md.split('\n\n').filter((b) => b.startsWith('| '));
     for (const t of tables) {
-      const cols = (line: string) => outsideCode(line).split(/(?<!\\)\|/).length;
+      const cols = (line: string) => cells(line).length;
       const rows = t.split('\n').filter((l) => l !== '');
       for (const row of rows) expect(cols(row)).toBe(cols(rows[0]!));
     }

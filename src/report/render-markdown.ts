@@ -67,12 +67,18 @@ export function mdText(s: string): string {
       // what starts a block only at the start of a line: a heading, a list item, a setext underline
       .replace(/^(\d{1,9})([.)])(?=\s|$)/, '$1\\$2')
       .replace(/^([-+#=])/, '\\$1')
+      // GFM turns a bare URL into a link: a registry's message is text, never a link to follow
+      .replace(/\b(https?|ftp):(?=\/\/)/gi, '$1\\:')
+      .replace(/\b(www)\./gi, '$1\\.')
   );
 }
 
-/** A name or version as a code span (shown literally), with GFM table pipes escaped. */
+/** A name or version as a code span (shown literally); one holding a table pipe as escaped text. */
 export function mdCode(s: string): string {
-  const t = cut(oneLine(s), MAX_CODE).replace(/\|/g, '\\|');
+  // a pipe after a backslash (`x\|`) would end the table cell whatever is done to it inside a
+  // code span (GFM splits cells before it reads code spans): such a value is escaped text
+  if (s.includes('|')) return mdText(s);
+  const t = cut(oneLine(s), MAX_CODE);
   // the fence is one backtick longer than the longest run inside (a loop: a spread of
   // every run's length would overflow the stack on a value with 100,000 of them)
   let longest = 0;
