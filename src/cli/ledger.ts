@@ -67,7 +67,7 @@ export async function ledgerExportCommand(jobFile: string, opts: { stateDir?: st
           });
         }
         prev = head = line.hash;
-        await write(opts.format === 'csv' ? `${forOutput(csvRow(line))}\n` : `${exportLine({ seq: line.seq, prevHash: line.prevHash, hash: line.hash, entry: line.entry })}\n`);
+        await write(opts.format === 'csv' ? `${csvRow(line)}\n` : `${exportLine({ seq: line.seq, prevHash: line.prevHash, hash: line.hash, entry: line.entry })}\n`);
       }
       if (opts.format !== 'csv') await write(`${exportLine({ trailer: { entries: n, head, job: job.name, exportedAt: new Date().toISOString() } })}\n`);
       if (out) {
@@ -110,8 +110,9 @@ function csvRow(l: LedgerLine): string {
     sha256(e.hashes?.target),
     e.detail ?? '',
   ];
-  // RFC 4180, and no cell may start a spreadsheet formula (=, +, -, @: CSV injection)
-  return cells.map((c) => `"${String(c).replace(/^([=+\-@\t\r])/, "'$1").replace(/"/g, '""')}"`).join(',');
+  // each cell made safe for output on its own (a redaction can never run across a cell's quotes),
+  // then RFC 4180, and no cell may start a spreadsheet formula (=, +, -, @: CSV injection)
+  return cells.map((c) => `"${forOutput(String(c)).replace(/^([=+\-@\t\r])/, "'$1").replace(/"/g, '""')}"`).join(',');
 }
 
 export interface VerifyResult {
