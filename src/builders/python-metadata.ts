@@ -86,6 +86,19 @@ export function samePep440(a: string, b: string): boolean {
   return x !== undefined && y !== undefined && pep440.eq(x, y);
 }
 
+/**
+ * One string for all the spellings of an equal version (`1.0`, `1.0.0`, `0!1.0.0.0` give `1`;
+ * `1.0+a` gives `1+a`, not `1`): the normal form with the release segment's trailing `.0`s
+ * stripped, as packaging.utils.canonicalize_version does; undefined when it is no PEP 440 version.
+ * https://packaging.pypa.io/en/stable/utils.html#packaging.utils.canonicalize_version
+ */
+export function pep440Key(version: string): string | undefined {
+  const normal = normalizePep440(version);
+  // the normal form: [N!]release[pre][.postN][.devN][+local], epoch 0 left out
+  const m = normal === undefined ? null : /^(\d+!)?(\d+(?:\.\d+)*)(.*)$/s.exec(normal);
+  return m ? `${m[1] ?? ''}${m[2]!.replace(/(\.0)+$/, '')}${m[3]}` : undefined;
+}
+
 
 /**
  * `<name>-<version>` of an sdist: the name may hold `-` (older setuptools keeps

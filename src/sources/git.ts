@@ -19,7 +19,7 @@ import type { Readable } from 'node:stream';
 import semver from 'semver';
 import type { SimpleGit } from 'simple-git';
 import { MAX_GO_MOD, checkPathMajor, isCanonicalVersion, isPseudoVersion, modulePathFromGoMod, semverMajor, splitPathVersion } from '../builders/go-rules.js';
-import { normalizePep440 } from '../builders/python.js';
+import { normalizePep440, pep440Key } from '../builders/python-metadata.js';
 import type { GitSourceConfig } from '../config/schema.js';
 import { MigrateError } from '../errors.js';
 import { printable } from '../redact.js';
@@ -36,6 +36,8 @@ interface TaggedVersion {
   committedAt?: string;
   /** The package this tag builds (a Go repository can hold `m` and `m/v2`). */
   name: string;
+  /** The other tags that give this version (see oneTagPerVersion): an override may name any of them. */
+  otherTags?: string[];
   skip?: string;
   problem?: string;
 }
@@ -96,8 +98,13 @@ export class GitSource implements Source {
       // the remote is done with: builds (which run the repository's code) never find the key
       this.access.close();
     }
-    this.versions = await this.readTags(signal);
+    this.versions = oneTagPerVersion(await this.readTags(signal), (v) => this.versionKey(v));
     this.overrides = this.matchOverrides(this.versions);
+  }
+
+  /** One string for every spelling of one version: PEP 440's equal versions (`1.0`, `1.0.0`) are one. */
+  private versionKey(version: string): string {
+    return this.format === 'pypi' ? (pep440Key(version) ?? version) : version;
   }
 
   /**
@@ -108,13 +115,14 @@ export class GitSource implements Source {
    */
   private matchOverrides(versions: readonly TaggedVersion[]): Map<string, GitSourceConfig['versions'][string]> {
     const out = new Map<string, GitSourceConfig['versions'][string]>();
-    const byTag = new Map(versions.map((v) => [v.tag, v.version]));
-    const known = new Set(versions.map((v) => v.version));
+    const byTag = new Map(versions.flatMap((v) => [v.tag, ...(v.otherTags ?? [])].map((t) => [t, v.version] as const)));
+    // a skipped tag's text may spell a listed version (PEP 440 `1.0` for `1.0.0`): the listed one wins
+    const byKey = new Map([...versions.filter((v) => v.skip), ...versions.filter((v) => !v.skip)].map((v) => [this.versionKey(v.version), v.version]));
+    const find = (v: string | undefined) => (v === undefined ? undefined : (byKey.get(this.versionKey(v)) ?? (this.format === 'go' ? byKey.get(`${v}+incompatible`) : undefined)));
     const unmatched: string[] = [];
     for (const [key, override] of Object.entries(this.config.versions)) {
-      let version = byTag.get(key) ?? (known.has(key) ? key : this.spell(key));
-      if (version !== undefined && this.format === 'go' && !known.has(version) && known.has(`${version}+incompatible`)) version = `${version}+incompatible`;
-      if (version === undefined || !known.has(version)) unmatched.push(key);
+      const version = byTag.get(key) ?? find(key) ?? find(this.spell(key));
+      if (version === undefined) unmatched.push(key);
       else out.set(version, override);
     }
     if (unmatched.length) {
@@ -243,7 +251,7 @@ export class GitSource implements Source {
     this.access.close();
   }
 
-  /** Every tag the pattern matches, with its commit, its time and the package it builds. */
+  /** Every tag the pattern matches, with its commit, its time and the package it builds (one entry a tag). */
   private async readTags(signal?: AbortSignal): Promise<TaggedVersion[]> {
     const git = this.access.localGit(this.mirror, signal);
     const pattern = this.pattern();
@@ -259,11 +267,10 @@ export class GitSource implements Source {
     const path = this.config.directory ? `${this.config.directory}/${file}` : file;
     const read = await this.access.readBlobs(this.mirror, commits.map((c) => `${c}:${path}`), MAX_TAGGED_FILE, signal);
     const files = new Map(commits.map((c, i) => [c, read[i]]));
-    const described = matched.map((t) => {
+    return matched.map((t) => {
       const d = this.describe(t.tag, t.commit, t.captured, t.type, files.get(t.commit));
       return { ...d, ...(t.committedAt ? { committedAt: t.committedAt } : {}) };
     });
-    return oneTagPerVersion(described);
   }
 
   /**
@@ -370,28 +377,32 @@ function npmName(packageJson: Buffer): string | undefined {
 }
 
 /**
- * Two tags can spell one version (`v1.0rc1` and `v1.0-rc1` under PEP 440; `1.2.0` and
- * `v1.2.0` with a `{version}` pattern). At the same commit they are one version (the first
- * tag by name is kept). At different commits nobody can say which is the release: the
- * version is a problem naming both, never one of them picked in silence.
+ * Two tags can give one version (`v1.0rc1` and `v1.0-rc1`, `v1.0` and `v1.0.0`: equal under
+ * PEP 440, so `pip install ==1.0` takes either; `1.2.0` and `v1.2.0` for npm with a
+ * `{version}` pattern). At the same commit they are one version (the first tag by name is
+ * kept). At different commits nobody can say which is the release: the version is a problem
+ * naming all of them, never one picked in silence. `key` is one string for equal versions.
  */
-function oneTagPerVersion(tags: readonly TaggedVersion[]): TaggedVersion[] {
+function oneTagPerVersion(tags: readonly TaggedVersion[], key: (version: string) => string): TaggedVersion[] {
   const groups = new Map<string, TaggedVersion[]>();
   for (const t of tags) {
     if (t.skip) continue;
-    const key = `${t.name}\0${t.version}`;
-    groups.set(key, [...(groups.get(key) ?? []), t]);
+    const k = `${t.name}\0${key(t.version)}`;
+    groups.set(k, [...(groups.get(k) ?? []), t]);
   }
   const out: TaggedVersion[] = tags.filter((t) => t.skip);
   for (const group of groups.values()) {
     const first = group[0]!;
     const commits = new Set(group.map((t) => t.commit));
-    if (commits.size === 1) out.push(first);
+    const otherTags = group.slice(1).map((t) => t.tag);
+    const also = otherTags.length ? { otherTags } : {};
+    if (commits.size === 1) out.push({ ...first, ...also });
     else {
       const named = group.map((t) => `${printable(t.tag)} (${t.commit.slice(0, 12)})`).join(', ');
-      out.push({ ...first, problem: `tags ${named} all give version ${first.version} at different commits: delete or rename all but the release's tag` });
+      const spellings = [...new Set(group.map((t) => t.version))];
+      const equal = spellings.length > 1 ? ` (${spellings.join(' = ')})` : '';
+      out.push({ ...first, ...also, problem: `tags ${named} all give version ${first.version}${equal} at different commits: delete or rename all but the release's tag` });
     }
   }
   return out;
 }
-
