@@ -1,8 +1,10 @@
 /**
  * Which tags of a git source are which versions: the listing of a real GitSource over
  * real local repositories (file://).
+ *  - Go reads a tag as it is (less the module's `<dir>/`): `vv1.1.0` and `1.2.0` are no
+ *    versions, nor is a tag with build metadata (`v2.0.0+incompatible`);
  *  - PEP 440-equal versions (`1.0`, `1.0.0`, `0!1.0.0.0`) are one version.
- * https://peps.python.org/pep-0440/#version-matching
+ * https://go.dev/ref/mod#vcs-version  https://peps.python.org/pep-0440/#version-matching
  */
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -76,6 +78,38 @@ async function open(config: Record<string, unknown>): Promise<{ source: GitSourc
 
 /** What is migrated: neither skipped nor a problem. */
 const migrated = (versions: Listed[]) => versions.filter((v) => !v.skip && !v.problem).map((v) => `${v.name}@${v.version} ${v.ref}`).sort();
+const skippedTags = (versions: Listed[]) => versions.filter((v) => v.skip).map((v) => v.ref).sort();
+
+describe('Go: a tag is the version go reads, no v added or taken off', () => {
+  it('vv1.0.0 and vv1.1.0 are no versions (the real v1.0.0 migrates), nor is 1.2.0 under tags "{version}"', async () => {
+    const r = await repo('vv');
+    const one = await r.commit({ 'go.mod': 'module example.com/vv.git\n', 'a.go': 'package a\n' }, ['v1.0.0']);
+    await r.commit({ 'a.go': 'package a\n\n// evil\n' }, ['vv1.0.0', 'vv1.1.0', '1.2.0']);
+
+    const byDefault = (await open({ url: r.url, format: 'go' })).versions;
+    expect(migrated(byDefault)).toEqual(['example.com/vv.git@v1.0.0 v1.0.0']);
+    expect(byDefault.find((v) => v.ref === 'v1.0.0')!.commit).toBe(one);
+    expect(skippedTags(byDefault)).toEqual(['vv1.0.0', 'vv1.1.0']);
+    expect(byDefault.filter((v) => v.skip).map((v) => v.version).sort()).toEqual(['vv1.0.0', 'vv1.1.0']);
+
+    const bare = (await open({ url: r.url, format: 'go', tags: '{version}' })).versions;
+    expect(migrated(bare)).toEqual(['example.com/vv.git@v1.0.0 v1.0.0']);
+    expect(skippedTags(bare)).toEqual(['1.2.0', 'vv1.0.0', 'vv1.1.0']);
+  });
+
+  it('a tag with build metadata is no version: v2.0.0+incompatible neither collides with the real v2.0.0 nor is built; go adds +incompatible itself', async () => {
+    const r = await repo('incl');
+    await r.commit({ 'a.go': 'package a\n' }, ['v2.0.0+incompatible', 'v1.5.0+incompatible', 'v3.0.0', 'v1.6.0+build.7']);
+    const two = await r.commit({ 'a.go': 'package a\n\n// 2\n' }, ['v2.0.0']);
+    for (const tags of [undefined, '{version}']) {
+      const { versions } = await open({ url: r.url, format: 'go', package: 'example.com/incl', ...(tags ? { tags } : {}) });
+      expect(migrated(versions), tags).toEqual(['example.com/incl@v2.0.0+incompatible v2.0.0', 'example.com/incl@v3.0.0+incompatible v3.0.0']);
+      expect(versions.find((v) => v.ref === 'v2.0.0')!.commit).toBe(two);
+      expect(skippedTags(versions), tags).toEqual(['v1.5.0+incompatible', 'v1.6.0+build.7', 'v2.0.0+incompatible']);
+      for (const v of versions.filter((x) => x.skip)) expect(v.skip).toMatch(/build metadata/);
+    }
+  });
+});
 
 describe('Python: versions equal under PEP 440 are one version', () => {
   const pyproject = (v: string) => `[project]\nname = "acme-billing"\nversion = "${v}"\n`;

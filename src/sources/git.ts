@@ -12,6 +12,10 @@
  * Tags name versions through a pattern (`v{version}`, `billing/v{version}`); a
  * tag that matches but is no version for the format is listed and skipped with
  * the reason. Every version records its tag, commit and commit time.
+ *
+ * Go versions are read as cmd/go reads tags (modfetch/coderepo.go): the tag less the
+ * module's `<dir>/` must be a canonical `vX.Y.Z[-pre]` with no build metadata, its `v`
+ * included (never added, never taken off).
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -318,9 +322,20 @@ export class GitSource implements Source {
     return new RegExp(`^${esc(before)}(.+)${esc(after)}$`);
   }
 
+  /**
+   * A Go tag's version as go reads it: the tag less the module's `<dir>/`, so the pattern's
+   * own `v` (`v{version}`) is part of it and the captured text must not bring another.
+   */
+  private goVersion(captured: string): string {
+    return this.tagSpec().split('{version}')[0]!.endsWith('v') ? `v${captured}` : captured;
+  }
+
   /** What a matching tag is: its version in the format's spelling and the package it builds, or why it is skipped. */
   private describe(tag: string, commit: string, captured: string, type: string, file: Buffer | 'too-large' | undefined): TaggedVersion {
-    const shown = printable(captured).slice(0, 100);
+    // a skip is listed under the text captured (`v.1` as `.1`); a Go one that could pass for
+    // a version (`vv1.1.0` as `v1.1.0`) under the whole text go reads
+    const text = this.format === 'go' && captured.startsWith('v') ? this.goVersion(captured) : captured;
+    const shown = printable(text).slice(0, 100);
     const base = { tag, commit, version: shown, name: this.config.package ?? this.id };
     if (type !== 'commit') return { ...base, skip: `tag ${printable(tag)} points at a ${printable(type)}, not a commit: there is nothing to check out` };
     switch (this.format) {
@@ -336,8 +351,10 @@ export class GitSource implements Source {
         return { ...base, version: v, name };
       }
       case 'go': {
-        const v = captured.startsWith('v') ? captured : `v${captured}`;
-        if (!isCanonicalVersion(v) || isPseudoVersion(v)) return { ...base, skip: `"${shown}" (tag ${printable(tag)}) is not a canonical Go version (vMAJOR.MINOR.PATCH[-pre])` };
+        const v = this.goVersion(captured);
+        // semver.Canonical drops build metadata, so go never lists such a tag; +incompatible is go's to add (below)
+        if (v.includes('+')) return { ...base, skip: `tag ${printable(tag)} has build metadata (${printable(v.slice(v.indexOf('+'))).slice(0, 100)}): go reads no tag with a + as a version` };
+        if (!isCanonicalVersion(v) || isPseudoVersion(v)) return { ...base, skip: `"${printable(v).slice(0, 100)}" (tag ${printable(tag)}) is not a canonical Go version (vMAJOR.MINOR.PATCH[-pre], the v in the tag): go ignores the tag` };
         if (file === 'too-large') return { ...base, version: v, problem: `tag ${tag}: go.mod is larger than Go accepts (${MAX_TAGGED_FILE} bytes)` };
         const mod = file;
         const path = mod ? modulePathFromGoMod(mod) : this.config.package;
@@ -382,6 +399,8 @@ function npmName(packageJson: Buffer): string | undefined {
  * `{version}` pattern). At the same commit they are one version (the first tag by name is
  * kept). At different commits nobody can say which is the release: the version is a problem
  * naming all of them, never one picked in silence. `key` is one string for equal versions.
+ * A skipped tag listed under a version that is listed too would share its row: it is listed
+ * as `tag <name>` instead (no version holds a space, and no tag name does).
  */
 function oneTagPerVersion(tags: readonly TaggedVersion[], key: (version: string) => string): TaggedVersion[] {
   const groups = new Map<string, TaggedVersion[]>();
@@ -390,7 +409,7 @@ function oneTagPerVersion(tags: readonly TaggedVersion[], key: (version: string)
     const k = `${t.name}\0${key(t.version)}`;
     groups.set(k, [...(groups.get(k) ?? []), t]);
   }
-  const out: TaggedVersion[] = tags.filter((t) => t.skip);
+  const out: TaggedVersion[] = [];
   for (const group of groups.values()) {
     const first = group[0]!;
     const commits = new Set(group.map((t) => t.commit));
@@ -404,5 +423,7 @@ function oneTagPerVersion(tags: readonly TaggedVersion[], key: (version: string)
       out.push({ ...first, ...also, problem: `tags ${named} all give version ${first.version}${equal} at different commits: delete or rename all but the release's tag` });
     }
   }
-  return out;
+  const listed = new Set(out.map((t) => `${t.name}\0${t.version}`));
+  const skipped = tags.filter((t) => t.skip).map((t) => (listed.has(`${t.name}\0${t.version}`) ? { ...t, version: `tag ${printable(t.tag)}` } : t));
+  return [...skipped, ...out];
 }
