@@ -1,8 +1,10 @@
 /**
  * Which tags of a git source are which versions: the listing of a real GitSource over
- * real local repositories (file://).
+ * real local repositories (file://), and for a Go module kept in its v2/ folder the
+ * build compared with what the real go (/usr/bin/go, GOPROXY=direct) fetches.
  *  - Go reads a tag as it is (less the module's `<dir>/`): `vv1.1.0` and `1.2.0` are no
  *    versions, nor is a tag with build metadata (`v2.0.0+incompatible`);
+ *  - a v2+ module in a `v2/` folder is go's `<path>/v2` at a root tag `v2.0.0`;
  *  - PEP 440-equal versions (`1.0`, `1.0.0`, `0!1.0.0.0`) are one version.
  * https://go.dev/ref/mod#vcs-version  https://peps.python.org/pep-0440/#version-matching
  */
@@ -12,20 +14,23 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildVersion } from '../src/builders/index.js';
 import { sourceSchema } from '../src/config/schema.js';
 import type { GitSourceConfig } from '../src/config/schema.js';
 import { GitSource } from '../src/sources/git.js';
 import type { VersionListing } from '../src/types.js';
 
 const run = promisify(execFile);
+const GO = '/usr/bin/go';
 let tmp: string;
 
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'cam-git-tags-'));
   await mkdir(join(tmp, 'repos'));
+  // go reaches https://example.com/<name>.git as the local repository (a `.git` module path needs no HTTP lookup)
   await writeFile(
     join(tmp, 'gitconfig'),
-    `[user]\n\tname = T\n\temail = t@example.com\n[init]\n\tdefaultBranch = main\n`,
+    `[url "file://${tmp}/repos/"]\n\tinsteadOf = https://example.com/\n[protocol "file"]\n\tallow = always\n[user]\n\tname = T\n\temail = t@example.com\n[init]\n\tdefaultBranch = main\n`,
   );
 });
 afterAll(async () => {
@@ -111,6 +116,47 @@ describe('Go: a tag is the version go reads, no v added or taken off', () => {
   });
 });
 
+describe('Go: a v2+ module kept in its v2/ folder', () => {
+  it('the root tag v2.0.0 is <path>/v2 built from v2/: the same h1 hashes as go mod download of it', async () => {
+    const r = await repo('ms');
+    await r.commit({ 'go.mod': 'module example.com/ms.git\n', 'a.go': 'package a\n', LICENSE: 'L\n' }, ['v1.0.0']);
+    const two = await r.commit({ 'v2/go.mod': 'module example.com/ms.git/v2\n', 'v2/a.go': 'package a\n\n// v2\n' }, ['v2.0.0']);
+
+    // read from go.mod, and with the job naming the module (without its /v2, as for any v2 tag at the root)
+    for (const extra of [{}, { package: 'example.com/ms.git', versions: { 'v1.0.0': { skip: 'held back' } } }]) {
+      const { versions } = await open({ url: r.url, format: 'go', ...extra });
+      expect(versions.filter((v) => !v.problem).map((v) => `${v.name}@${v.version} ${v.skip ?? ''}`).sort()).toEqual([
+        'example.com/ms.git/v2@v2.0.0 ',
+        `example.com/ms.git@v1.0.0 ${'package' in extra ? 'held back' : ''}`,
+      ]);
+      expect(JSON.parse(versions.find((v) => v.version === 'v2.0.0')!.recipe!)).toEqual({ directory: 'v2' });
+    }
+
+    const { source } = await open({ url: r.url, format: 'go' });
+    const checkout = await source.checkout!('v2.0.0', two);
+    try {
+      expect(checkout.subdir).toBe('v2');
+      const outDir = join(tmp, 'out-ms');
+      await mkdir(outDir);
+      const built = await buildVersion({ format: 'go', checkout, name: 'example.com/ms.git/v2', version: 'v2.0.0', outDir });
+      const go = await goDownload('example.com/ms.git/v2@v2.0.0');
+      expect(go.Error).toBeUndefined();
+      expect({ h1: built.facts.h1, goModH1: built.facts.goModH1 }).toEqual({ h1: go.Sum, goModH1: go.GoModSum });
+    } finally {
+      checkout.cleanup();
+    }
+  });
+
+  it('a v2/go.mod of another module is a problem naming it, not a version of this one', async () => {
+    const r = await repo('fork');
+    await r.commit({ 'go.mod': 'module example.com/fork.git\n', 'a.go': 'package a\n' }, ['v1.0.0']);
+    await r.commit({ 'v2/go.mod': 'module example.com/upstream/v2\n', 'v2/a.go': 'package a\n' }, ['v2.0.0']);
+    const { versions } = await open({ url: r.url, format: 'go' });
+    expect(migrated(versions)).toEqual(['example.com/fork.git@v1.0.0 v1.0.0']);
+    expect(versions.find((v) => v.ref === 'v2.0.0')).toMatchObject({ name: 'example.com/fork.git/v2', problem: expect.stringContaining('example.com/upstream/v2') });
+  });
+});
+
 describe('Python: versions equal under PEP 440 are one version', () => {
   const pyproject = (v: string) => `[project]\nname = "acme-billing"\nversion = "${v}"\n`;
 
@@ -135,3 +181,18 @@ describe('Python: versions equal under PEP 440 are one version', () => {
     expect(versions.find((v) => v.version === '1.0')!.commit).toBe(sha);
   });
 });
+
+interface GoDownload {
+  Error?: string;
+  Sum?: string;
+  GoModSum?: string;
+}
+
+/** `go mod download -json` straight from the repository (GOPROXY=direct), in a fresh GOPATH. */
+async function goDownload(spec: string): Promise<GoDownload> {
+  const cwd = await mkdtemp(join(tmp, 'go-'));
+  const env = { ...gitEnv(), GOPROXY: 'direct', GOSUMDB: 'off', GONOSUMDB: '*', GOPATH: join(cwd, 'gopath'), GOCACHE: join(cwd, 'cache'), GOFLAGS: '-mod=mod -modcacherw', GO111MODULE: 'on', GOTOOLCHAIN: 'local', GOENV: 'off', GIT_TERMINAL_PROMPT: '0' };
+  const r = await run(GO, ['mod', 'download', '-json', spec], { cwd, env }).catch((e: { stdout?: string; stderr?: string }) => ({ stdout: e.stdout ?? '', stderr: e.stderr ?? '' }));
+  if (r.stdout.trim() === '') throw new Error(`go mod download ${spec} printed nothing: ${r.stderr}`);
+  return JSON.parse(r.stdout) as GoDownload;
+}

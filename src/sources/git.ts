@@ -15,7 +15,8 @@
  *
  * Go versions are read as cmd/go reads tags (modfetch/coderepo.go): the tag less the
  * module's `<dir>/` must be a canonical `vX.Y.Z[-pre]` with no build metadata, its `v`
- * included (never added, never taken off).
+ * included (never added, never taken off); and a v2+ module may live in a `vN/` folder
+ * of a root tagged `vN.x.y` (findDir), which is then the folder built.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -40,11 +41,16 @@ interface TaggedVersion {
   committedAt?: string;
   /** The package this tag builds (a Go repository can hold `m` and `m/v2`). */
   name: string;
+  /** The folder built, when not the job's `directory` (a Go v2+ module in its `vN/` folder). */
+  subdir?: string;
   /** The other tags that give this version (see oneTagPerVersion): an override may name any of them. */
   otherTags?: string[];
   skip?: string;
   problem?: string;
 }
+
+/** What readTags read at a tag's commit: a file by its path under the job's `directory`. */
+type FileAt = (path: string) => Buffer | 'too-large' | undefined;
 
 /** The largest go.mod or package.json read at a tag (go's own limit for go.mod; no package.json comes near it). */
 const MAX_TAGGED_FILE = MAX_GO_MOD;
@@ -64,6 +70,8 @@ export class GitSource implements Source {
   /** How many tags the repository has, and a few of them: what an ESOURCEEMPTY names. */
   private unmatched: { count: number; sample: string[] } = { count: 0, sample: [] };
   private overrides = new Map<string, GitSourceConfig['versions'][string]>();
+  /** The folder each version is built from when not the job's `directory`. */
+  private subdirs = new Map<string, string>();
 
   constructor(
     private readonly config: GitSourceConfig,
@@ -104,6 +112,8 @@ export class GitSource implements Source {
     }
     this.versions = oneTagPerVersion(await this.readTags(signal), (v) => this.versionKey(v));
     this.overrides = this.matchOverrides(this.versions);
+    // one tag per Go version: a version names its folder
+    this.subdirs = new Map(this.versions.flatMap((v) => (v.subdir !== undefined && !v.skip && !v.problem ? [[v.version, v.subdir] as const] : [])));
   }
 
   /** One string for every spelling of one version: PEP 440's equal versions (`1.0`, `1.0.0`) are one. */
@@ -201,7 +211,7 @@ export class GitSource implements Source {
   private recipeOf(version: string): string {
     const command = this.overrides.get(version)?.command ?? this.config.build.command ?? null;
     return JSON.stringify({
-      directory: this.config.directory,
+      directory: this.subdirs.get(version) ?? this.config.directory,
       ...(this.format === 'go' ? {} : { command }),
       ...(this.format === 'pypi' ? { python: this.config.build.python } : {}),
     });
@@ -233,7 +243,7 @@ export class GitSource implements Source {
       const override = this.overrides.get(version);
       return {
         dir,
-        subdir: this.config.directory,
+        subdir: this.subdirs.get(version) ?? this.config.directory,
         commit,
         committedAt: new Date(Number(seconds) * 1000),
         build: {
@@ -265,14 +275,20 @@ export class GitSource implements Source {
       return m ? [{ ...t, captured: m[1]! }] : [];
     });
     this.unmatched = { count: tags.length, sample: tags.slice(-3).map((t) => t.tag.slice(0, 100)) };
-    // the one file each format reads at every tagged commit, all in one git call
+    // the one file each format reads at every tagged commit, and Go's vN/go.mod at vN tags (N ≥ 2), all in one git call
     const file = this.format === 'go' ? 'go.mod' : this.format === 'npm' && !this.config.package ? 'package.json' : undefined;
-    const commits = file ? [...new Set(matched.filter((t) => t.type === 'commit').map((t) => t.commit))] : [];
-    const path = this.config.directory ? `${this.config.directory}/${file}` : file;
-    const read = await this.access.readBlobs(this.mirror, commits.map((c) => `${c}:${path}`), MAX_TAGGED_FILE, signal);
-    const files = new Map(commits.map((c, i) => [c, read[i]]));
+    const dir = this.config.directory ? `${this.config.directory}/` : '';
+    const specs = new Set<string>();
+    for (const t of matched) {
+      if (t.type !== 'commit' || !file) continue;
+      specs.add(`${t.commit}:${dir}${file}`);
+      const major = this.format === 'go' ? majorDir(this.goVersion(t.captured)) : undefined;
+      if (major) specs.add(`${t.commit}:${dir}${major}/go.mod`);
+    }
+    const read = await this.access.readBlobs(this.mirror, [...specs], MAX_TAGGED_FILE, signal);
+    const blobs = new Map([...specs].map((spec, i) => [spec, read[i]]));
     return matched.map((t) => {
-      const d = this.describe(t.tag, t.commit, t.captured, t.type, files.get(t.commit));
+      const d = this.describe(t.tag, t.commit, t.captured, t.type, (path) => blobs.get(`${t.commit}:${dir}${path}`));
       return { ...d, ...(t.committedAt ? { committedAt: t.committedAt } : {}) };
     });
   }
@@ -331,7 +347,7 @@ export class GitSource implements Source {
   }
 
   /** What a matching tag is: its version in the format's spelling and the package it builds, or why it is skipped. */
-  private describe(tag: string, commit: string, captured: string, type: string, file: Buffer | 'too-large' | undefined): TaggedVersion {
+  private describe(tag: string, commit: string, captured: string, type: string, at: FileAt): TaggedVersion {
     // a skip is listed under the text captured (`v.1` as `.1`); a Go one that could pass for
     // a version (`vv1.1.0` as `v1.1.0`) under the whole text go reads
     const text = this.format === 'go' && captured.startsWith('v') ? this.goVersion(captured) : captured;
@@ -346,6 +362,7 @@ export class GitSource implements Source {
       case 'npm': {
         const v = semver.valid(captured);
         if (!v) return { ...base, skip: `"${shown}" (tag ${printable(tag)}) is not a semver version` };
+        const file = this.config.package ? undefined : at('package.json');
         const name = this.config.package ?? (Buffer.isBuffer(file) ? npmName(file) : undefined);
         if (!name) return { ...base, version: v, problem: `tag ${tag}: no package.json with a name in ${this.config.directory || 'the repository root'}; set package on the source` };
         return { ...base, version: v, name };
@@ -355,9 +372,12 @@ export class GitSource implements Source {
         // semver.Canonical drops build metadata, so go never lists such a tag; +incompatible is go's to add (below)
         if (v.includes('+')) return { ...base, skip: `tag ${printable(tag)} has build metadata (${printable(v.slice(v.indexOf('+'))).slice(0, 100)}): go reads no tag with a + as a version` };
         if (!isCanonicalVersion(v) || isPseudoVersion(v)) return { ...base, skip: `"${printable(v).slice(0, 100)}" (tag ${printable(tag)}) is not a canonical Go version (vMAJOR.MINOR.PATCH[-pre], the v in the tag): go ignores the tag` };
+        const file = at('go.mod');
         if (file === 'too-large') return { ...base, version: v, problem: `tag ${tag}: go.mod is larger than Go accepts (${MAX_TAGGED_FILE} bytes)` };
         const mod = file;
         const path = mod ? modulePathFromGoMod(mod) : this.config.package;
+        const inMajorDir = this.majorDirModule(tag, v, mod ? path : undefined, at);
+        if (inMajorDir) return { ...base, version: v, ...inMajorDir };
         // a go.mod naming another module than the job's (or the job's with its /vN) is not this module
         if (mod && path && this.config.package && path !== this.config.package && splitPathVersion(path).prefix !== this.config.package) {
           return { ...base, version: v, problem: `tag ${tag}: go.mod declares module ${path}, the job says ${this.config.package}` };
@@ -367,7 +387,7 @@ export class GitSource implements Source {
         const { pathMajor } = splitPathVersion(path);
         if (checkPathMajor(v, pathMajor)) {
           if (!mod && pathMajor === '' && !checkPathMajor(`${v}+incompatible`, '')) return { ...base, version: `${v}+incompatible`, name: path };
-          return { ...base, version: v, name: path, skip: `tag ${tag} is ${semverMajor(v)}, but its module path ${path} ${pathMajor ? `ends in ${pathMajor}` : 'has no /' + semverMajor(v) + ' suffix'}: Go ignores it` };
+          return { ...base, version: v, name: path, skip: `tag ${tag} is ${semverMajor(v)}, but its module path ${path} ${pathMajor ? `ends in ${pathMajor}` : `has no /${semverMajor(v)} suffix (nor does a ${semverMajor(v)}/go.mod declare ${path}/${semverMajor(v)})`}: Go ignores it` };
         }
         return { ...base, version: v, name: path };
       }
@@ -378,10 +398,41 @@ export class GitSource implements Source {
     }
   }
 
+  /**
+   * findDir in cmd/go's coderepo.go: for a vN tag (N ≥ 2) whose go.mod does not claim /vN, go
+   * looks in `vN/`; a vN/go.mod there that claims /vN is the module `<path>/vN` at this tag,
+   * built from that folder. Undefined when there is none (the tag is the root's, as before).
+   * `rootPath` is the root go.mod's module path, if it has one.
+   */
+  private majorDirModule(tag: string, v: string, rootPath: string | undefined, at: FileAt): Pick<TaggedVersion, 'name' | 'subdir' | 'problem'> | undefined {
+    const major = majorDir(v);
+    const root = rootPath === undefined ? undefined : splitPathVersion(rootPath);
+    // a root claiming /vN is go's first choice (both claiming it is the builder's EBADSOURCE); gopkg.in has no vN/ folders
+    if (!major || root?.pathMajor === `/${major}` || root?.pathMajor.startsWith('.')) return undefined;
+    const file = at(`${major}/go.mod`);
+    const path = Buffer.isBuffer(file) ? modulePathFromGoMod(file) : undefined;
+    if (!path || splitPathVersion(path).pathMajor !== `/${major}`) return undefined;
+    const subdir = this.config.directory ? `${this.config.directory}/${major}` : major;
+    // go checks only the /vN (a fork's go.mod): under another path it is useless to go get, and not this module
+    const expected = this.config.package ?? root?.prefix;
+    if (expected !== undefined && path !== expected && splitPathVersion(path).prefix !== expected) {
+      const name = `${splitPathVersion(expected).prefix}/${major}`;
+      return { name, subdir, problem: `tag ${tag}: ${subdir}/go.mod declares module ${path}, not ${name}` };
+    }
+    return { name: path, subdir };
+  }
+
   /** git's complaints as coded errors (see git-access.ts). */
   private classify(thrown: unknown, what: string, subject = this.id): MigrateError {
     return this.access.classify(thrown, `${subject}: git ${what} from ${this.url}`, subject, { notFound: 'check the url of the source in the job file' });
   }
+}
+
+/** `v2` for a Go version v2.x.y and up (the folder a v2+ module may live in), else undefined. */
+function majorDir(v: string): string | undefined {
+  if (!isCanonicalVersion(v) || v.includes('+') || isPseudoVersion(v)) return undefined;
+  const major = semverMajor(v);
+  return major === 'v0' || major === 'v1' ? undefined : major;
 }
 
 function npmName(packageJson: Buffer): string | undefined {
