@@ -81,6 +81,7 @@ beforeAll(async () => {
     { name: '@acme/widgets', versions: WIDGETS },
     { name: 'widgets-legacy', versions: WIDGETS_LEGACY },
     { name: 'other-thing', versions: OTHER },
+    { name: 'piped-away', versions: historyOf(4) },
   ]);
   await seedPackages(github.url, github.token, [{ name: '@acme-gh/feature-flags', versions: FLAGS }]);
 }, 120_000);
@@ -171,6 +172,47 @@ describe('run, status and dry runs through the CLI', () => {
     // what "verified" means here: in this domain's repositories
     const d = te.sandbox.descriptor.codeartifact;
     expect(s.target).toEqual({ region: d.region, domainOwner: d.domainOwner, domain: d.domain, repositories: { npm: 'npm-internal', pypi: 'pypi-internal', generic: 'go-internal' } });
+  });
+});
+
+describe('output that goes away (`| head -1`, a closed descriptor)', () => {
+  /** The CLI with the reader of `which` gone before it writes a byte (as `cam … | true`). */
+  async function withReaderGone(args: string[], which: 'stdout' | 'stderr'): Promise<CliResult> {
+    const child = te.spawnCli(args);
+    child[which]!.destroy();
+    let stdout = '';
+    let stderr = '';
+    if (which !== 'stdout') child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+    if (which !== 'stderr') child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
+    outputs.push(stdout, stderr);
+    return { code, stdout, stderr };
+  }
+  const NOT_A_CRASH = /Unhandled 'error' event|^\s+at .+[(:]\d+/m;
+
+  it('stderr gone: the progress lines are lost, the run is not; it finishes, and the summary on stdout is whole (exit 0)', async () => {
+    const job = te.writeJob({ name: 'stderr-gone', privateNpm: { packages: ['piped-away'] }, github: false });
+    const r = await withReaderGone(['run', job, '--json'], 'stderr');
+    expect(r.code).toBe(0);
+    expect(json<RunSummary>(r).states).toEqual({ verified: 4 });
+    expect(rows('stderr-gone').map((x) => x.state)).toEqual(['verified', 'verified', 'verified', 'verified']);
+  });
+
+  it('stdout gone: the run still finishes its work, but exits 1 and says its output was cut', async () => {
+    const job = te.writeJob({ name: 'stdout-gone', privateNpm: { packages: ['piped-away'] }, github: false });
+    const r = await withReaderGone(['run', job, '--json'], 'stdout');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/stdout failed \(EPIPE\): what this command printed there is cut short/);
+    expect(r.stderr).not.toMatch(NOT_A_CRASH);
+    expect(rows('stdout-gone').map((x) => x.state)).toEqual(['present-identical', 'present-identical', 'present-identical', 'present-identical']);
+  });
+
+  it('ledger export into a pipe whose reader is gone: exit 1 naming the cut, no stack trace, no hang', async () => {
+    const job = te.writeJob({ name: 'stdout-gone', privateNpm: { packages: ['piped-away'] }, github: false });
+    const r = await withReaderGone(['ledger', 'export', job], 'stdout');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/stdout|cut short/);
+    expect(r.stderr).not.toMatch(NOT_A_CRASH);
   });
 });
 

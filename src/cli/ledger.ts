@@ -51,7 +51,7 @@ export async function ledgerExportCommand(jobFile: string, opts: { stateDir?: st
       // their way into the state. The CSV is not hashed: it is made safe for a terminal like any output.
       const write = async (text: string) => {
         if (out) return out.write(text);
-        if (!io.stdout.write(text)) await new Promise<void>((r) => io.stdout.once('drain', r));
+        if (!io.stdout.write(text)) await drained(io.stdout);
       };
       let n = 0;
       let head = '';
@@ -82,6 +82,29 @@ export async function ledgerExportCommand(jobFile: string, opts: { stateDir?: st
   } catch (e) {
     return reportError(e, io, json);
   }
+}
+
+/**
+ * Until a stream can take more; a stream that failed or closed meanwhile (the reader gone,
+ * `| head`) never drains: the export stops there, an error, not a wait forever.
+ */
+async function drained(stream: NodeJS.WritableStream): Promise<void> {
+  const s = stream as NodeJS.WritableStream & { destroyed?: boolean };
+  await new Promise<void>((resolve, reject) => {
+    const done = (e?: Error) => {
+      stream.off('drain', ok);
+      stream.off('error', done);
+      stream.off('close', closed);
+      if (e) reject(new MigrateError('ELOCAL', `the ledger export could not be written to stdout (${(e as NodeJS.ErrnoException).code ?? e.message}): it is cut short`, { hint: 'write it to a file with --out' }));
+      else resolve();
+    };
+    const ok = () => done();
+    const closed = () => done(new Error('stdout closed'));
+    if (s.destroyed) return closed();
+    stream.once('drain', ok);
+    stream.once('error', done);
+    stream.once('close', closed);
+  });
 }
 
 const CSV_COLUMNS = ['seq', 'at', 'hash', 'prev_hash', 'principal', 'outcome', 'format', 'package', 'version', 'repository', 'source', 'source_published_at', 'declared', 'computed_sha256', 'target_sha256', 'detail'];

@@ -29,6 +29,32 @@ if (![...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].som
 // variable to anything but "true" to see it.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+/**
+ * stdout or stderr that fails (the reader gone, `cam run job | head -1`; a full disk under
+ * `> file`; a descriptor closed or opened read-only by a wrapper) must not end a migration
+ * halfway with a stack trace: nothing more is written there and the command goes on (a run
+ * finishes its work and records it). Lost progress lines on stderr change nothing else; a
+ * cut stdout does: a command that would have exited 0 exits 1, said on stderr if stderr still
+ * works, so a script never takes a cut summary or export for a whole one.
+ */
+let outputFailed: { stream: string; code: string } | undefined;
+for (const [name, stream] of [['stdout', process.stdout], ['stderr', process.stderr]] as const) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    outputFailed ??= { stream: name, code: e.code ?? e.message };
+  });
+}
+process.on('exit', () => {
+  if (!outputFailed) return;
+  if (outputFailed.stream === 'stdout' && !process.stderr.destroyed) {
+    try {
+      process.stderr.write(`error: stdout failed (${outputFailed.code}): what this command printed there is cut short\n`);
+    } catch {
+      // stderr is gone too: the exit code says it
+    }
+  }
+  if (outputFailed.stream === 'stdout' && !process.exitCode) process.exitCode = 1;
+});
+
 /** --concurrency: as limits.concurrency allows (a typo of 10000 is no way to run 10,000 packages at once). */
 function packageCount(value: string): number {
   const n = Number(value);
@@ -71,6 +97,8 @@ function interruptible(backstop: boolean): { signal: AbortSignal; stopWithin: (j
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // the terminal closed (an ssh session dropped): stop as for SIGTERM, never in the middle of a write
+  process.on('SIGHUP', onSignal);
   return { signal: controller.signal, stopWithin: (j) => (stopWithinMs = j.config.limits.stopGraceSeconds * 1000 + 5_000) };
 }
 
