@@ -3,7 +3,7 @@
  * every transition, per-package facts (dist-tags), and runs. WAL mode, so
  * `status` can read while `run` writes; every transition is one transaction.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { MigrateError, toError } from '../errors.js';
@@ -177,6 +177,7 @@ export class StateDb {
     try {
       // as the lock makes it (state/lock.ts): the account's alone
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      refuseEmpty(path);
       db = new Database(path);
       // busy_timeout first: another process (a `status`, a second `run`) may be creating the file right now
       db.pragma('busy_timeout = 5000');
@@ -193,6 +194,8 @@ export class StateDb {
       db.pragma('foreign_keys = ON');
     } catch (e) {
       if (e instanceof MigrateError) throw e;
+      const broken = damaged(toError(e), path);
+      if (broken) throw broken;
       throw new MigrateError('ESTATE', `cannot open the state database ${path}`, {
         cause: e,
         hint: `${toError(e).message}. Check the path is writable, or move the file away to start over`,
@@ -737,6 +740,35 @@ function sortKeys(o: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
 }
 
+/**
+ * A state file of 0 bytes is no new state: SQLite would take it for an empty database, and the
+ * run would start over, every version found present-identical and the ledger's history gone
+ * (a copy cut short, a restore that failed, a file truncated by hand). This code never leaves
+ * one: SQLite writes the header when the file is made (journal_mode below). Refused, with what
+ * to do; a WAL beside it may hold the whole state, and is left alone too.
+ */
+function refuseEmpty(path: string): void {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch {
+    return; // no file yet: a new state
+  }
+  if (size > 0) return;
+  throw new MigrateError('ESTATE', `the state database ${path} is empty (0 bytes): it is no state this tool wrote`, {
+    hint: `restore it from a copy if it held the state of earlier runs (and keep ${path}-wal if there is one); for a job never run, delete the empty file and rerun`,
+  });
+}
+
+/** A database SQLite finds damaged (a garbled page, not a database at all): said so, with how to recover. */
+function damaged(e: Error & { code?: string }, path: string): MigrateError | undefined {
+  if (e.code !== 'SQLITE_CORRUPT' && e.code !== 'SQLITE_NOTADB') return undefined;
+  return new MigrateError('ESTATE', `the state database ${path} is damaged: ${e.message} (${e.code})`, {
+    cause: e,
+    hint: `restore it from a copy (or \`sqlite3 ${path} .recover | sqlite3 recovered.sqlite\`, then move that in its place); a damaged state is never written to: what it records (and its ledger) would be lost`,
+  });
+}
+
 /** A failed SQLite write as a coded error (https://www.sqlite.org/rescode.html). */
 function stateError(thrown: unknown, path: string): Error {
   if (thrown instanceof MigrateError) return thrown;
@@ -747,6 +779,8 @@ function stateError(thrown: unknown, path: string): Error {
       hint: 'free space on that disk (or move the state with --state-dir), then rerun: the last step was rolled back and will be redone',
     });
   }
+  const broken = damaged(e, path);
+  if (broken) return broken;
   if (e.code?.startsWith('SQLITE_')) {
     return new MigrateError('ESTATE', `the state database ${path} refused a write: ${e.message} (${e.code})`, {
       cause: e,

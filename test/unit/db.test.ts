@@ -1,5 +1,5 @@
 /** state/db and state/migrations: schema versions, the append-only event log, listings and transitions. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -96,6 +96,43 @@ describe('migrations', () => {
     } finally {
       check.close();
     }
+  });
+
+  it('a state file of 0 bytes (a copy cut short, a failed restore) is ESTATE, never taken for a new state, and left as it is', () => {
+    writeFileSync(path, '');
+    let thrown: unknown;
+    try {
+      openState();
+    } catch (e) {
+      thrown = e;
+    }
+    expect((thrown as MigrateError).code).toBe('ESTATE');
+    expect((thrown as MigrateError).message).toBe(`the state database ${path} is empty (0 bytes): it is no state this tool wrote`);
+    expect((thrown as MigrateError).hint).toMatch(/restore it from a copy/);
+    expect(statSync(path).size).toBe(0);
+    expect(existsSync(`${path}-wal`)).toBe(false);
+  });
+
+  it('a damaged page is ESTATE saying so, with how to recover (not "check the file is writable")', () => {
+    const s = openState();
+    s.recordListing('src', 'http://registry.test/', listing('big', Array.from({ length: 3000 }, (_, i) => `1.0.${i}`)));
+    open.splice(open.indexOf(s), 1);
+    s.close();
+    // the items table's pages: garble every page after the schema's
+    const bytes = readFileSync(path);
+    for (let page = 2; page * 4096 < bytes.length; page++) bytes.fill(0xa5, page * 4096 + 8, page * 4096 + 4096);
+    writeFileSync(path, bytes);
+    let thrown: unknown;
+    try {
+      const again = openState();
+      again.recordListing('src', 'http://registry.test/', listing('big', ['2.0.0']));
+      again.items();
+    } catch (e) {
+      thrown = e;
+    }
+    expect((thrown as MigrateError).code).toBe('ESTATE');
+    expect((thrown as MigrateError).message).toMatch(/is damaged: .*\(SQLITE_(CORRUPT|NOTADB)\)$/);
+    expect((thrown as MigrateError).hint).toMatch(/\.recover/);
   });
 
   it('a path that cannot hold a database is ESTATE', () => {
