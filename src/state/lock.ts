@@ -214,7 +214,7 @@ export function acquireLock(base: string, info: { stateDir?: string } = {}): () 
   } catch (e) {
     db.close();
     const code = (e as { code?: string }).code;
-    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw locked(dbPath, holder(ownerPath));
+    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw locked(dbPath, holder(ownerPath), info.stateDir);
     throw new MigrateError('ESTATE', `cannot take the lock ${dbPath}: ${toError(e).message}`, { cause: e, hint: 'check the state directory is writable' });
   }
   const me: Owner = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), token: Math.random().toString(36).slice(2), ...info };
@@ -238,10 +238,10 @@ export function acquireLock(base: string, info: { stateDir?: string } = {}): () 
   };
 }
 
-function locked(path: string, owner: Owner | undefined): MigrateError {
+function locked(path: string, owner: Owner | undefined, stateDir?: string): MigrateError {
   const who = owner ? `pid ${owner.pid} on ${owner.host}, started ${owner.startedAt}${owner.stateDir ? `, state directory ${owner.stateDir}` : ''}` : 'another process';
   return new MigrateError('ELOCKED', `another run of this job is in progress (${who}; lock ${path})`, {
-    hint: owner?.stateDir
+    hint: owner?.stateDir && owner.stateDir !== stateDir
       ? 'it works on the same target from another state directory: wait for it to finish or stop it (Ctrl-C), and run the job from one state directory'
       : 'wait for it to finish, or stop it (Ctrl-C); the lock is released by the system when that process ends',
   });
@@ -276,14 +276,30 @@ function readOwner(path: string): Owner | undefined {
 }
 
 /**
+ * Whether a live pid could be a codeartifact-migrate (`cam`, `codeartifact-migrate`, or node
+ * running its cli/main): a pid file outlives its process, and the pid comes back for another
+ * (a `sleep`, a shell), which would lock the job for good. Where /proc cannot say (not Linux,
+ * another user's process hidden), it may be.
+ */
+function mayBeUs(pid: number): boolean {
+  let cmdline: string;
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return true;
+  }
+  return cmdline === '' || /codeartifact-migrate|(^|[/ ])cam( |$)|cli\/main\.[jt]s/.test(cmdline);
+}
+
+/**
  * Releases before 0.2 locked with a pid file `<job>.lock`. A live process
  * named in one is an old version still running that job: refuse. A dead
- * one's file is removed.
+ * one's file is removed, and so is one whose pid now belongs to another program.
  */
 function refuseLegacyLock(path: string): void {
   if (!existsSync(path)) return;
   const pid = Number(readFileSync(path, 'utf8').trim());
-  if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+  if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid) && mayBeUs(pid)) {
     throw new MigrateError('ELOCKED', `an older codeartifact-migrate (pid ${pid}) is running this job (lock ${path})`, { hint: 'wait for it to finish, or stop it' });
   }
   rmSync(path, { force: true });

@@ -50,6 +50,29 @@ async function holder(): Promise<ChildProcess> {
 }
 
 describe('acquireLock', () => {
+  it('the hint speaks of another state directory only when the holder works from another one', () => {
+    const release = acquireLock(base, { stateDir: '/srv/state-a' });
+    try {
+      expect(thrown(() => acquireLock(base, { stateDir: '/srv/state-a' })).hint).toMatch(/^wait for it to finish, or stop it/);
+      expect(thrown(() => acquireLock(base, { stateDir: '/srv/state-b' })).hint).toMatch(/from another state directory/);
+    } finally {
+      release();
+    }
+  });
+
+  it("an old release's pid lock file whose pid now belongs to another program (a sleep) is stale: removed, the lock taken", async () => {
+    const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      await once(other, 'spawn');
+      writeFileSync(`${base}.lock`, String(other.pid));
+      const release = acquireLock(base);
+      expect(existsSync(`${base}.lock`)).toBe(false);
+      release();
+    } finally {
+      other.kill('SIGKILL');
+    }
+  });
+
   it('records the owner; release frees it and removes the owner file; the lock can be taken again', () => {
     const release = acquireLock(base);
     expect(JSON.parse(readFileSync(`${base}.lock.owner`, 'utf8'))).toMatchObject({ pid: process.pid });
@@ -165,7 +188,8 @@ describe('acquireLock', () => {
   });
 
   it('a pid lock file of the previous release: refused while its process lives, removed when it is gone', async () => {
-    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    // the old release as its bin ran it: a process that calls itself cam
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore', argv0: 'cam' });
     try {
       writeFileSync(`${base}.lock`, String(child.pid));
       expect(lockError().code).toBe('ELOCKED');
