@@ -740,21 +740,29 @@ function sortKeys(o: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
 }
 
+/** How long a 0-byte state file may take to get its first bytes (another process making it). */
+const EMPTY_WAIT_MS = 2000;
+
 /**
  * A state file of 0 bytes is no new state: SQLite would take it for an empty database, and the
  * run would start over, every version found present-identical and the ledger's history gone
  * (a copy cut short, a restore that failed, a file truncated by hand). This code never leaves
- * one: SQLite writes the header when the file is made (journal_mode below). Refused, with what
- * to do; a WAL beside it may hold the whole state, and is left alone too.
+ * one for longer than it takes to make it: SQLite writes the header with the journal mode
+ * (below). Refused, with what to do; a WAL beside it is left alone too.
  */
 function refuseEmpty(path: string): void {
-  let size: number;
-  try {
-    size = statSync(path).size;
-  } catch {
-    return; // no file yet: a new state
-  }
-  if (size > 0) return;
+  const size = () => {
+    try {
+      return statSync(path).size;
+    } catch {
+      return undefined; // no file yet: a new state
+    }
+  };
+  // another process (a run beside a `status`) may be making it this very moment: its first
+  // bytes come within milliseconds
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  for (let waited = 0; size() === 0 && waited < EMPTY_WAIT_MS; waited += 20) Atomics.wait(nap, 0, 0, 20);
+  if (size() !== 0) return;
   throw new MigrateError('ESTATE', `the state database ${path} is empty (0 bytes): it is no state this tool wrote`, {
     hint: `restore it from a copy if it held the state of earlier runs (and keep ${path}-wal if there is one); for a job never run, delete the empty file and rerun`,
   });

@@ -1,4 +1,6 @@
 /** state/db and state/migrations: schema versions, the append-only event log, listings and transitions. */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -111,6 +113,16 @@ describe('migrations', () => {
     expect((thrown as MigrateError).hint).toMatch(/restore it from a copy/);
     expect(statSync(path).size).toBe(0);
     expect(existsSync(`${path}-wal`)).toBe(false);
+  });
+
+  it('a 0-byte file another process is making right now (a run beside a status) is waited for, then opened', async () => {
+    writeFileSync(path, '');
+    // the maker gets its first bytes in 300 ms, as a run would in microseconds under a slower disk
+    const maker = spawn(process.execPath, ['-e', `setTimeout(() => { const db = new (require('better-sqlite3'))(${JSON.stringify(path)}); db.pragma('journal_mode = WAL'); db.close(); }, 300)`], { cwd: process.cwd(), stdio: 'inherit' });
+    await once(maker, 'spawn');
+    const s = openState();
+    expect(s.items()).toEqual([]);
+    await once(maker, 'exit');
   });
 
   it('a damaged page is ESTATE saying so, with how to recover (not "check the file is writable")', () => {
