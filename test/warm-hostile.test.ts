@@ -212,6 +212,32 @@ describe('warm against a store whose PyPI pages leave out #sha256=', () => {
   });
 });
 
+describe('warm against a public index whose page declares the pinned sha256 for other bytes', () => {
+  it('a version with two pinned files (pip-compile pins every file), its wheel tampered: integrity-mismatch, never warmed because the sdist matches', async () => {
+    const pub = te.sandbox.publicRegistries!.pypi;
+    const wheel = await makeWheel('hx-twofile', '1.0.0');
+    const sdist = { filename: 'hx-twofile-1.0.0.tar.gz', bytes: Buffer.from('an sdist, as far as this test cares') };
+    pub.addFile('hx-twofile', wheel.filename, wheel.bytes);
+    pub.addFile('hx-twofile', sdist.filename, sdist.bytes);
+    // the page keeps the wheel's original sha256; the file behind it is another
+    pub.tamper(wheel.filename);
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    const dir = join(te.dir, 'twofile');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'requirements.txt'), `hx-twofile==1.0.0 \\
+    --hash=sha256:${sha(wheel.bytes)} \\
+    --hash=sha256:${sha(sdist.bytes)}\n`);
+    const file = te.writeJob({ name: 'twofile', github: false, privateNpm: {} });
+    const doc = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    doc.warm = { lockfiles: ['twofile/requirements.txt'], pendingTimeoutSeconds: 10 };
+    writeFileSync(file, stringify(doc));
+    const r = await warm(file);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.summary.outcomes).toEqual({ 'integrity-mismatch': 1 });
+    expect(problem(r.summary, 'hx-twofile')?.detail).toMatch(new RegExp(`${wheel.filename} was served with sha256 [0-9a-f]{64}, where the project page declares ${sha(wheel.bytes)} \\(the one the lockfile pins\\)`));
+  });
+});
+
 describe('warm and the credentials a lockfile carries', () => {
   it("a non-registry entry's URL credentials reach neither the state, the ledger, the summary nor stderr", async () => {
     // assembled at run time: no committed file holds anything credential-shaped

@@ -159,7 +159,13 @@ export class PypiStore implements StoreFormat<PypiMeta> {
       const res = await this.http.send('downloading a file', ARTIFACT_BUCKETS, subject, { method: 'GET', url: f.url, digests: ['sha256', 'sha512'], signal, maxBytes: this.limits.artifactBytes, timeoutMs: this.limits.idleMs, deadlineMs: this.limits.artifactMs });
       if (res.status === 404) return { kind: 'not-found', detail: `${f.filename} is not found through ${this.repository}` };
       if (res.status !== 200 || !res.digests) throw new MigrateError('ETARGETREJECTED', `${subject}: the store answered HTTP ${res.status} for ${f.filename}: ${excerpt(res.body)}`, { subject, status: res.status });
-      files.push({ name: f.filename, size: res.size ?? 0, sha256: res.digests.sha256!, sha512: res.digests.sha512! });
+      const got: FileHashes = { name: f.filename, size: res.size ?? 0, sha256: res.digests.sha256!, sha512: res.digests.sha512! };
+      // the page chose this file by the sha256 it declares (a pinned one): other bytes behind it are
+      // a lie, whatever another file of the version matches (check() would pass it as unpinned)
+      if (f.sha256 !== undefined && f.sha256 !== got.sha256) {
+        return { kind: 'mismatch', detail: `${f.filename} was served with sha256 ${got.sha256}, where the project page declares ${f.sha256}${pins.sha256.has(f.sha256) ? ' (the one the lockfile pins)' : ''}`, files: [...files, got] };
+      }
+      files.push(got);
     }
     return { kind: 'fetched', files };
   }
