@@ -178,6 +178,14 @@ describe('the GOPROXY protocol, pure parts', () => {
     expect(latestVersion(['v0.0.0-20210304050607-abcdefabcdef'])).toBe('v0.0.0-20210304050607-abcdefabcdef');
     expect(latestVersion([])).toBeUndefined();
     expect(['v1.0.0', 'v1.0.0-a'].sort(compareGoVersions)).toEqual(['v1.0.0-a', 'v1.0.0']);
+    // golang.org/x/mod/semver's own test order (semver_test.go), canonical versions only
+    const goOrder = ['v1.0.0-alpha', 'v1.0.0-alpha.1', 'v1.0.0-alpha.beta', 'v1.0.0-beta', 'v1.0.0-beta.2', 'v1.0.0-beta.11', 'v1.0.0-rc.1', 'v1.0.0', 'v1.2.0', 'v1.2.3-456', 'v1.2.3-456.789', 'v1.2.3-456-789', 'v1.2.3-456a', 'v1.2.3-pre', 'v1.2.3-pre.1', 'v1.2.3-zzz', 'v1.2.3', 'v1.2.3+incompatible'];
+    expect([...goOrder].reverse().sort(compareGoVersions)).toEqual(goOrder);
+    // numbers past what a JS number holds exactly are versions to Go: one such version must not break the module's list
+    const huge = ['v1.0.9007199254740993', 'v1.1.0', 'v1.0.9007199254740992', 'v1.0.10'];
+    expect(listableVersions(huge)).toEqual(['v1.0.10', 'v1.0.9007199254740992', 'v1.0.9007199254740993', 'v1.1.0']);
+    expect(latestVersion(huge)).toBe('v1.1.0');
+    expect(latestVersion(['v1.0.0', 'v99999999999999999999.0.0-rc.1'])).toBe('v1.0.0');
     expect(noSumDbPrefixes([MODULE_V2, MODULE, 'git.acme.example/Platform/HelloWorld', MODULE])).toEqual([MODULE, 'git.acme.example/Platform/HelloWorld']);
   });
 });

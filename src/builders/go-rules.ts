@@ -38,6 +38,45 @@ export function semverMajor(v: string): string {
   return `v${CANONICAL.exec(v)?.[1] ?? ''}`;
 }
 
+/**
+ * Go's semver order (golang.org/x/mod/semver.Compare) for canonical versions: numbers compared
+ * as digit strings (by length, then by text: `v1.0.9007199254740993` is a version to Go, and
+ * past what a JS number holds exactly), a release above its prereleases, prerelease identifiers
+ * numeric below alphanumeric; build metadata (`+incompatible`) ignored.
+ */
+export function compareGoSemver(a: string, b: string): number {
+  const parts = (v: string) => {
+    const core = v.replace(/^v/, '').replace(/\+.*$/, '');
+    const dash = core.indexOf('-');
+    return { nums: (dash === -1 ? core : core.slice(0, dash)).split('.'), pre: dash === -1 ? '' : core.slice(dash + 1) };
+  };
+  const numeric = (x: string, y: string) => (x.length !== y.length ? Math.sign(x.length - y.length) : x < y ? -1 : x > y ? 1 : 0);
+  const pa = parts(a);
+  const pb = parts(b);
+  for (let i = 0; i < 3; i++) {
+    const c = numeric(pa.nums[i] ?? '0', pb.nums[i] ?? '0');
+    if (c) return c;
+  }
+  if (pa.pre === pb.pre) return 0;
+  if (pa.pre === '') return 1;
+  if (pb.pre === '') return -1;
+  const xs = pa.pre.split('.');
+  const ys = pb.pre.split('.');
+  for (let i = 0; i < Math.min(xs.length, ys.length); i++) {
+    const [x, y] = [xs[i]!, ys[i]!];
+    if (x === y) continue;
+    const [nx, ny] = [/^[0-9]+$/.test(x), /^[0-9]+$/.test(y)];
+    if (nx !== ny) return nx ? -1 : 1;
+    return nx ? numeric(x, y) : x < y ? -1 : 1;
+  }
+  return Math.sign(xs.length - ys.length);
+}
+
+/** Whether a canonical version is a prerelease (`v1.0.0-rc.1`, a pseudo-version). */
+export function isPrerelease(v: string): boolean {
+  return v.replace(/\+.*$/, '').includes('-');
+}
+
 export function isIncompatible(v: string): boolean {
   return v.endsWith('+incompatible');
 }

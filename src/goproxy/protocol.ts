@@ -12,8 +12,7 @@
  * `$module` and `$version` are escaped: an upper-case letter is `!` and its lower case
  * (x/mod module.EscapePath), so the paths are the same on case-insensitive file systems.
  */
-import semver from 'semver';
-import { checkModulePath, isCanonicalVersion, isPseudoVersion } from '../builders/go-rules.js';
+import { checkModulePath, compareGoSemver, isCanonicalVersion, isPrerelease, isPseudoVersion } from '../builders/go-rules.js';
 import { goModuleToGeneric } from '../targets/go-mapping.js';
 
 /**
@@ -94,7 +93,7 @@ export function parseGoProxyPath(rawPath: string): GoProxyRoute {
 
 /** Go's semver order (golang.org/x/mod/semver.Compare; build metadata ignored), ties by string as semver.Sort. */
 export function compareGoVersions(a: string, b: string): number {
-  return semver.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
+  return compareGoSemver(a, b) || (a < b ? -1 : a > b ? 1 : 0);
 }
 
 /** What `@v/list` lists: canonical tagged versions, no pseudo-versions, in Go's order. */
@@ -105,7 +104,7 @@ export function listableVersions(versions: Iterable<string>): string[] {
 /** `@latest`: the highest release, else the highest prerelease (a pseudo-version last of all). */
 export function latestVersion(versions: Iterable<string>): string | undefined {
   const canonical = [...versions].filter(isCanonicalVersion).sort(compareGoVersions);
-  const releases = canonical.filter((v) => semver.prerelease(v) === null);
+  const releases = canonical.filter((v) => !isPrerelease(v));
   const tagged = canonical.filter((v) => !isPseudoVersion(v));
   return releases.at(-1) ?? tagged.at(-1) ?? canonical.at(-1);
 }
