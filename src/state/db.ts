@@ -3,12 +3,13 @@
  * every transition, per-package facts (dist-tags), and runs. WAL mode, so
  * `status` can read while `run` writes; every transition is one transaction.
  */
-import { mkdirSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MigrateError, toError } from '../errors.js';
 import { redact } from '../redact.js';
 import type { Format, Hashes, ItemState, PackageListing } from '../types.js';
+import { isAlive } from './blobs.js';
 import { MIGRATIONS } from './migrations.js';
 import { appendLedger, inContext, type LedgerContext, type LedgerEntry, type OwnEntry } from './ledger.js';
 import type { TargetIdentity } from './target.js';
@@ -178,6 +179,7 @@ export class StateDb {
       // as the lock makes it (state/lock.ts): the account's alone
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
       refuseEmpty(path);
+      createWhole(path);
       db = new Database(path);
       // busy_timeout first: another process (a `status`, a second `run`) may be creating the file right now
       db.pragma('busy_timeout = 5000');
@@ -740,32 +742,51 @@ function sortKeys(o: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
 }
 
-/** How long a 0-byte state file may take to get its first bytes (another process making it). */
-const EMPTY_WAIT_MS = 2000;
-
 /**
  * A state file of 0 bytes is no new state: SQLite would take it for an empty database, and the
  * run would start over, every version found present-identical and the ledger's history gone
  * (a copy cut short, a restore that failed, a file truncated by hand). This code never leaves
- * one for longer than it takes to make it: SQLite writes the header with the journal mode
- * (below). Refused, with what to do; a WAL beside it is left alone too.
+ * one (createWhole). Refused, with what to do; a WAL beside it is left alone too.
  */
 function refuseEmpty(path: string): void {
-  const size = () => {
-    try {
-      return statSync(path).size;
-    } catch {
-      return undefined; // no file yet: a new state
-    }
-  };
-  // another process (a run beside a `status`) may be making it this very moment: its first
-  // bytes come within milliseconds
-  const nap = new Int32Array(new SharedArrayBuffer(4));
-  for (let waited = 0; size() === 0 && waited < EMPTY_WAIT_MS; waited += 20) Atomics.wait(nap, 0, 0, 20);
-  if (size() !== 0) return;
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch {
+    return; // no file yet: a new state
+  }
+  if (size > 0) return;
   throw new MigrateError('ESTATE', `the state database ${path} is empty (0 bytes): it is no state this tool wrote`, {
     hint: `restore it from a copy if it held the state of earlier runs (and keep ${path}-wal if there is one); for a job never run, delete the empty file and rerun`,
   });
+}
+
+/**
+ * A new state file appears whole: made beside its place (SQLite creates a file of 0 bytes and
+ * writes its header only with the journal mode) and renamed there, so a kill -9 in between, or a
+ * `status` looking meanwhile, never finds an empty file where the state goes. What a killed
+ * creation left beside it (`<name>.new-<pid>-…`, its process gone) is removed.
+ */
+function createWhole(path: string): void {
+  const dir = dirname(path);
+  const prefix = `${basename(path)}.new-`;
+  for (const f of readdirSync(dir)) {
+    const pid = f.startsWith(prefix) ? Number(f.slice(prefix.length).split('-')[0]) : NaN;
+    if (Number.isInteger(pid) && pid !== process.pid && !isAlive(pid)) rmSync(join(dir, f), { force: true });
+  }
+  if (existsSync(path)) return;
+  const tmp = `${path}.new-${process.pid}-${Date.now()}`;
+  try {
+    const fresh = new Database(tmp);
+    try {
+      fresh.pragma('journal_mode = WAL');
+    } finally {
+      fresh.close();
+    }
+    renameSync(tmp, path);
+  } finally {
+    for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`]) rmSync(f, { force: true });
+  }
 }
 
 /** A database SQLite finds damaged (a garbled page, not a database at all): said so, with how to recover. */

@@ -1,7 +1,6 @@
 /** state/db and state/migrations: schema versions, the append-only event log, listings and transitions. */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -115,14 +114,15 @@ describe('migrations', () => {
     expect(existsSync(`${path}-wal`)).toBe(false);
   });
 
-  it('a 0-byte file another process is making right now (a run beside a status) is waited for, then opened', async () => {
-    writeFileSync(path, '');
-    // the maker gets its first bytes in 300 ms, as a run would in microseconds under a slower disk
-    const maker = spawn(process.execPath, ['-e', `setTimeout(() => { const db = new (require('better-sqlite3'))(${JSON.stringify(path)}); db.pragma('journal_mode = WAL'); db.close(); }, 300)`], { cwd: process.cwd(), stdio: 'inherit' });
-    await once(maker, 'spawn');
+  it('a new state file appears whole (made beside its place, then renamed): what a creation killed half-way left there is removed, never taken for the state', () => {
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    const leftover = `${path}.new-${dead}-1700000000000`;
+    writeFileSync(leftover, '');
     const s = openState();
     expect(s.items()).toEqual([]);
-    await once(maker, 'exit');
+    expect(existsSync(leftover)).toBe(false);
+    expect(statSync(path).size).toBeGreaterThan(0);
+    expect(readdirSync(dir).filter((f) => f.includes('.new-'))).toEqual([]);
   });
 
   it('a damaged page is ESTATE saying so, with how to recover (not "check the file is writable")', () => {
