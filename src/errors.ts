@@ -29,7 +29,7 @@ export type ErrorCode =
   | 'ETOOLARGE' // an artifact, or something read from it, is larger than the job allows
   | 'ELOCAL' // this machine could not write or read its own files (disk full, read-only, permissions)
   | 'ESOURCEURL' // the source points at bytes somewhere it should not (another host, an unsafe URL)
-  | 'EREADONLY' // a read-only run (a plan) was asked to write: a bug, refused before any request
+  | 'EREADONLY' // a read-only run (a plan or a dry run) was asked to write: a bug, refused before any request
   | 'ETARGETSTATUS' // the target holds the version, but not as a usable Published version
   | 'EBUILD' // building a tag's artifacts failed: the command exited non-zero, timed out, or could not start
   | 'EBADBUILD' // the build's output is not what the tag should give: file names, counts, project name, unreadable metadata

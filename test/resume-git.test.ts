@@ -7,9 +7,14 @@
  * uploads: a version is built once.
  */
 import type { ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DescribePackageVersionCommand, PublishPackageVersionCommand } from '@aws-sdk/client-codeartifact';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnv, type TestEnv } from './support/harness.js';
 import { fixtureBundle, startGitServer, type GitServer } from './support/git-server.js';
+import { BlobStore } from '../src/state/blobs.js';
 
 /** mulberry32: replay a failing sequence with CAM_TEST_SEED. */
 function prng(seed: number): () => number {
@@ -113,5 +118,47 @@ describe('kill -9 during clones, builds and uploads of git sources', () => {
     const again = await te.cli(['run', job, '--json']);
     expect(again.code).toBe(0);
     expect(te.sandbox.standIn.log.length).toBe(before);
+  });
+});
+
+describe('a Go version left Unfinished by a publish cut off after its last file', () => {
+  it('a plan and a dry run send nothing and say it would be published; the run finishes it, once', async () => {
+    const job = te.writeJob({ name: 'gofin', sources: [{ id: 'xxhash', kind: 'git', url: git.gitPlusSshUrl('xxhash'), format: 'go', sshKeyEnv: 'CAM_TEST_GIT_KEY', knownHostsFile: git.knownHosts, package: 'github.com/cespare/xxhash' }] });
+    const standIn = te.sandbox.standIn;
+    // every version tried once (attempts 1), nothing stored
+    standIn.addFault({ operation: 'PublishPackageVersion', status: 400 });
+    const first = await te.cli(['run', job, '--json', '--quiet']);
+    standIn.clearFaults();
+    expect(first.code).toBe(1);
+    const state = te.openState('gofin');
+    const row = state.items().find((r) => r.attempts > 0 && r.state === 'failed')!;
+    const assets = state.assetsOf(row.id);
+    state.close();
+    // what the cut-off publish left: all three files with our bytes, the version Unfinished
+    const blobs = new BlobStore(join(te.stateDir, 'blobs'));
+    const coords = { domain: te.sandbox.descriptor.codeartifact.domain, domainOwner: te.sandbox.descriptor.codeartifact.domainOwner, repository: 'go-internal', format: 'generic' as const, namespace: 'github.com', package: 'cespare+xxhash', packageVersion: row.version };
+    for (const a of assets) {
+      const bytes = readFileSync(blobs.pathOf(a.sha512!));
+      await te.client.send(new PublishPackageVersionCommand({ ...coords, assetName: a.name, assetContent: bytes, assetSHA256: createHash('sha256').update(bytes).digest('hex'), unfinished: true }));
+    }
+    const status = async () => (await te.client.send(new DescribePackageVersionCommand(coords))).packageVersion?.status;
+    expect(await status()).toBe('Unfinished');
+    const writesSince = (seq: number) => standIn.log.filter((e) => e.seq > seq && e.method !== 'GET' && !/^(sts:)?(Get|List|Describe)/.test(e.operation)).map((e) => e.operation);
+
+    for (const args of [['plan', job, '--json', '--quiet'], ['run', job, '--dry-run', '--json', '--quiet']]) {
+      const mark = standIn.log.at(-1)!.seq;
+      const r = await te.cli(args);
+      // (exit 1 all the same: the first run's refusals are still the versions' last word)
+      expect([args[0], writesSince(mark)], r.stderr).toEqual([args[0], []]);
+      expect(r.stdout).not.toContain('EREADONLY');
+      expect(await status()).toBe('Unfinished');
+    }
+    const mark = standIn.log.at(-1)!.seq;
+    const real = await te.cli(['run', job, '--json', '--quiet']);
+    expect(real.code, real.stderr).toBe(0);
+    expect(await status()).toBe('Published');
+    // finished by a status change, its files never sent again
+    const sent = standIn.log.filter((e) => e.seq > mark && e.version === row.version && e.method !== 'GET' && !/^(Get|List|Describe)/.test(e.operation)).map((e) => e.operation);
+    expect(sent).toEqual(['UpdatePackageVersionsStatus']);
   });
 });

@@ -158,7 +158,9 @@ export async function settleItem(ctx: ItemContext, pkg: PackageContext, start: I
   if (seen.kind === 'identical') {
     // Ours if we ever tried to publish it (a run died before recording the answer): verify it
     if (row.attempts > 0) {
-      // every file landed but the version is still Unfinished (cut off between the last upload and its publish): finish it
+      // every file landed but the version is still Unfinished (cut off between the last upload and
+      // its publish): finish it; a dry run only says it would (finishing is a write)
+      if (seen.status === 'Unfinished' && ctx.dryRun) return 'would-publish';
       if (seen.status === 'Unfinished') await withRetry(() => ctx.ca().finishVersion(pkg.coords, pkg.target.targetVersion(row.version)), retry);
       for (const a of ctx.state.assetsOf(row.id)) if (a.state !== 'uploaded') ctx.state.setAssetState(a, 'uploaded', 'found on the target with our bytes');
       const published = ctx.state.transition(row.id, 'published', { error: null }, 'found on the target after an interrupted publish');

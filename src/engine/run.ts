@@ -145,7 +145,8 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     const getCa = () => {
       if (!ca) {
         ca = new CodeArtifact(config.target, limiter, opts.codeartifactClient, stopping.hard);
-        ca.readOnly = opts.readOnly ?? false;
+        // a dry run is read-only too, by construction (EREADONLY), not only by the checks above each write
+        ca.readOnly = dryRun;
       }
       return ca;
     };

@@ -377,10 +377,10 @@ export class CodeArtifact {
    * cuts off this call only; the client's own signal cuts off every call.
    */
   private async call<T>(operation: string, buckets: readonly BucketName[], send: (opts: { abortSignal?: AbortSignal }) => Promise<T>, signal?: AbortSignal): Promise<T> {
-    // A plan is read-only by construction: anything but a Get/List/Describe is refused here,
+    // A plan (and any dry run) is read-only by construction: anything but a Get/List/Describe is refused here,
     // before any request is made, whatever the code above asks for.
     if (this.readOnly && !/^(Get|List|Describe)/.test(operation)) {
-      throw new MigrateError('EREADONLY', `CodeArtifact ${operation} refused: this run is read-only (a plan)`, { hint: 'this is a bug in codeartifact-migrate: a plan must never write; please report it' });
+      throw new MigrateError('EREADONLY', `CodeArtifact ${operation} refused: this run is read-only (a plan or a dry run)`, { hint: 'this is a bug in codeartifact-migrate: a plan or a dry run must never write; please report it' });
     }
     const abortSignal = signal && this.abortSignal ? AbortSignal.any([this.abortSignal, signal]) : (signal ?? this.abortSignal);
     await this.limiter.take(buckets, abortSignal);
