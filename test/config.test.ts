@@ -337,6 +337,12 @@ const cases: BadCase[] = [
     path: 'sources[2].url',
     secret: 'x-s3cr3t',
   },
+  {
+    label: 'public-registry-with-credentials',
+    job: () => ({ ...validJob(), publicRegistries: { pypi: 'https://aws:pubreg-s3cr3t-token@pypi.corp.example/simple/' } }),
+    path: 'publicRegistries.pypi',
+    secret: 'pubreg-s3cr3t-token',
+  },
 ];
 
 describe('loadJob refuses bad job files with ECONFIG, naming the file and the path in it', () => {

@@ -158,4 +158,17 @@ describe('exposure', () => {
     expect(out.names!.map((n) => n.status)).toEqual(['unknown', 'unknown']);
     expect(te.sandbox.standIn.log.filter((e) => e.seq > since)).toEqual([]);
   });
+
+  it("nor when publicRegistries spells the endpoint's host another way (localhost for 127.0.0.1, a trailing dot)", async () => {
+    const since = te.sandbox.standIn.log.at(-1)?.seq ?? 0;
+    const store = new URL(te.sandbox.standIn.npmEndpoint('npm-proxy'));
+    const other = (host: string) => Object.assign(new URL(store.href), { hostname: host }).href;
+    expect(store.hostname).toBe('127.0.0.1');
+    for (const npm of [other('localhost'), other('127.0.0.2').replace('127.0.0.2', '127.0.0.1.')]) {
+      const config = { ...loadJob(job).config, publicRegistries: { npm, pypi: te.sandbox.standIn.url, go: te.sandbox.standIn.url } };
+      const out = await exposure(config, [{ format: 'npm', name: 'acme-leaky' }], new Set(), true, undefined, { env: te.env });
+      expect(out.names!.map((n) => n.status), npm).toEqual(['unknown']);
+    }
+    expect(te.sandbox.standIn.log.filter((e) => e.seq > since)).toEqual([]);
+  });
 });

@@ -43,6 +43,11 @@ const sourceUrl = (example: string) =>
     .refine((u) => !URL.canParse(u) || (!new URL(u).username && !new URL(u).password), 'a URL without user:password@ in it: put the token in an environment variable and name it in tokenEnv')
     .refine((u) => !URL.canParse(u) || (!new URL(u).search && !new URL(u).hash && !u.includes('?')), 'a URL without ?query or #fragment: put a token in an environment variable and name it in tokenEnv');
 
+/** A public registry, asked without credentials: one in the URL (`aws:<token>@`, the pip habit) would be sent, and such a URL is no public registry. */
+const publicRegistry = z
+  .url({ protocol: /^https?$/ })
+  .refine((u) => !URL.canParse(u) || (!new URL(u).username && !new URL(u).password && !new URL(u).search), 'a public registry URL without credentials or ?query: the public registries are asked anonymously');
+
 /** Sizes: a number of bytes, or "512MB", "1GiB", "2 GB". */
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
 export function parseSize(v: unknown): number | undefined {
@@ -238,9 +243,9 @@ export const jobSchema = z
       .prefault({}),
     publicRegistries: z
       .object({
-        npm: z.url().default('https://registry.npmjs.org/'),
-        pypi: z.url().default('https://pypi.org/'),
-        go: z.url().default('https://proxy.golang.org/'),
+        npm: publicRegistry.default('https://registry.npmjs.org/'),
+        pypi: publicRegistry.default('https://pypi.org/'),
+        go: publicRegistry.default('https://proxy.golang.org/'),
       })
       .strict()
       .prefault({})

@@ -290,12 +290,26 @@ export async function exposure(
   return { checkedAt: new Date().toISOString(), names };
 }
 
-/** A CodeArtifact endpoint (AWS's, or the one AWS_ENDPOINT_URL_CODEARTIFACT names): a repository, not the public registry. */
+/**
+ * A CodeArtifact endpoint (AWS's, a VPC endpoint's, or the one AWS_ENDPOINT_URL_CODEARTIFACT
+ * names): a repository, not the public registry. Host names are compared as the same machine
+ * would answer them: a trailing dot dropped, and every loopback spelling (localhost, 127.x.y.z,
+ * [::1]) one host, so `localhost:8080` is not taken for another server than `127.0.0.1:8080`.
+ */
 function isCodeArtifact(registry: string, env: NodeJS.ProcessEnv | undefined): boolean {
-  const host = new URL(registry).host.toLowerCase();
-  if (/\.codeartifact\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/.test(new URL(registry).hostname.toLowerCase())) return true;
+  const u = new URL(registry);
+  if (/\.codeartifact\.[a-z0-9-]+(\.vpce)?\.amazonaws\.com(\.cn)?$/.test(u.hostname.toLowerCase().replace(/\.$/, ''))) return true;
   const override = env?.AWS_ENDPOINT_URL_CODEARTIFACT ?? env?.AWS_ENDPOINT_URL;
-  return override !== undefined && URL.canParse(override) && new URL(override).host.toLowerCase() === host;
+  return override !== undefined && URL.canParse(override) && sameServer(new URL(override), u);
+}
+
+function sameServer(a: URL, b: URL): boolean {
+  const port = (u: URL) => u.port || (u.protocol === 'https:' ? '443' : '80');
+  const host = (u: URL) => {
+    const h = u.hostname.toLowerCase().replace(/\.$/, '');
+    return h === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '[::1]' || h === '[::ffff:7f00:1]' ? 'loopback' : h;
+  };
+  return host(a) === host(b) && port(a) === port(b);
 }
 
 /** One read of the public registry (no token: these are public): npm packument, PyPI simple page, Go proxy list. */
