@@ -122,6 +122,20 @@ describe('kill -9 during clones, builds and uploads of git sources', () => {
 });
 
 describe('a Go version left Unfinished by a publish cut off after its last file', () => {
+  // a target of its own: the kills above leave the same module published in theirs
+  let te: TestEnv;
+  let git: GitServer;
+  beforeAll(async () => {
+    te = await startTestEnv();
+    git = await startGitServer();
+    await git.createRepoFromBundle('xxhash', fixtureBundle('go-xxhash'));
+    te.env.CAM_TEST_GIT_KEY = git.clientKey;
+  });
+  afterAll(async () => {
+    await git?.stop();
+    await te?.stop();
+  });
+
   it('a plan and a dry run send nothing and say it would be published; the run finishes it, once', async () => {
     const job = te.writeJob({ name: 'gofin', sources: [{ id: 'xxhash', kind: 'git', url: git.gitPlusSshUrl('xxhash'), format: 'go', sshKeyEnv: 'CAM_TEST_GIT_KEY', knownHostsFile: git.knownHosts, package: 'github.com/cespare/xxhash' }] });
     const standIn = te.sandbox.standIn;
