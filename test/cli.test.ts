@@ -177,13 +177,14 @@ describe('run, status and dry runs through the CLI', () => {
 
 describe('output that goes away (`| head -1`, a closed descriptor)', () => {
   /** The CLI with the reader of `which` gone before it writes a byte (as `cam … | true`). */
-  async function withReaderGone(args: string[], which: 'stdout' | 'stderr'): Promise<CliResult> {
+  async function withReaderGone(args: string[], which: 'stdout' | 'stderr' | 'both'): Promise<CliResult> {
     const child = te.spawnCli(args);
-    child[which]!.destroy();
+    if (which !== 'stderr') child.stdout!.destroy();
+    if (which !== 'stdout') child.stderr!.destroy();
     let stdout = '';
     let stderr = '';
-    if (which !== 'stdout') child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
-    if (which !== 'stderr') child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    if (which === 'stderr') child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+    if (which === 'stdout') child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
     const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
     outputs.push(stdout, stderr);
     return { code, stdout, stderr };
@@ -205,6 +206,13 @@ describe('output that goes away (`| head -1`, a closed descriptor)', () => {
     expect(r.stderr).toMatch(/stdout failed \(EPIPE\): what this command printed there is cut short/);
     expect(r.stderr).not.toMatch(NOT_A_CRASH);
     expect(rows('stdout-gone').map((x) => x.state)).toEqual(['present-identical', 'present-identical', 'present-identical', 'present-identical']);
+  });
+
+  it('both gone (stderr first, with the progress lines): the run finishes, and still exits 1 for its cut stdout', async () => {
+    const job = te.writeJob({ name: 'both-gone', privateNpm: { packages: ['piped-away'] }, github: false });
+    const r = await withReaderGone(['run', job, '--json'], 'both');
+    expect(r.code).toBe(1);
+    expect(rows('both-gone').map((x) => x.state)).toEqual(['present-identical', 'present-identical', 'present-identical', 'present-identical']);
   });
 
   it('ledger export into a pipe whose reader is gone: exit 1 naming the cut, no stack trace, no hang', async () => {

@@ -37,22 +37,22 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
  * cut stdout does: a command that would have exited 0 exits 1, said on stderr if stderr still
  * works, so a script never takes a cut summary or export for a whole one.
  */
-let outputFailed: { stream: string; code: string } | undefined;
+const outputFailed: { stdout?: string; stderr?: string } = {};
 for (const [name, stream] of [['stdout', process.stdout], ['stderr', process.stderr]] as const) {
   stream.on('error', (e: NodeJS.ErrnoException) => {
-    outputFailed ??= { stream: name, code: e.code ?? e.message };
+    outputFailed[name] ??= e.code ?? e.message;
   });
 }
 process.on('exit', () => {
-  if (!outputFailed) return;
-  if (outputFailed.stream === 'stdout' && !process.stderr.destroyed) {
+  if (outputFailed.stdout === undefined) return;
+  if (!process.stderr.destroyed) {
     try {
-      process.stderr.write(`error: stdout failed (${outputFailed.code}): what this command printed there is cut short\n`);
+      process.stderr.write(`error: stdout failed (${outputFailed.stdout}): what this command printed there is cut short\n`);
     } catch {
       // stderr is gone too: the exit code says it
     }
   }
-  if (outputFailed.stream === 'stdout' && !process.exitCode) process.exitCode = 1;
+  if (!process.exitCode) process.exitCode = 1;
 });
 
 /** --concurrency: as limits.concurrency allows (a typo of 10000 is no way to run 10,000 packages at once). */
