@@ -77,5 +77,5 @@ export interface RunSummary {
   peakRssBytes: number;
   /** The largest JS heap left after a full collection: what the run held, without the garbage V8 had not collected yet. */
   peakLiveHeapBytes: number;
-  exitCode: 0 | 1;
+  exitCode: 0 | 1 | 130;
 }

@@ -116,6 +116,7 @@ export function summarize(
     metadataOutOfSync: [...metadataOutOfSync].sort((a, b) => a.package.localeCompare(b.package) || a.reason.localeCompare(b.reason)),
     ...figures,
     peakRssBytes: peakRss(),
-    exitCode: dryRun ? (failures.length + conflicts.length + listErrors.length + tagMoved.length > 0 || goSumBad ? 1 : 0) : ok ? 0 : 1,
+    // an interrupted run exits 130 (cli/main.ts): the summary says the same number
+    exitCode: interruptedRun ? 130 : dryRun ? (failures.length + conflicts.length + listErrors.length + tagMoved.length > 0 || goSumBad ? 1 : 0) : ok ? 0 : 1,
   };
 }
