@@ -427,6 +427,21 @@ describe('rewrite-lockfiles: the diff', () => {
     expect(readFileSync(join(p.dir, 'pip-index.txt'), 'utf8')).toBe(`-i ${PYPI}simple/\n`);
   });
 
+  it("lockfiles outside the job's folder (`../services/**`): the diff's paths are relative to the folder holding them all, said on stderr, and git apply takes it there", async () => {
+    const p = project({ 'services/app/requirements.txt': '-i https://pypi.org/simple\nrequests==2.31.0\n' });
+    mkdirSync(join(p.dir, 'jobs'));
+    const job = join(p.dir, 'jobs', 'rw.yaml');
+    writeFileSync(job, readFileSync(p.job, 'utf8').replace('- services/app/requirements.txt', '- ../services/app/requirements.txt'));
+    const r = await rewrite({ dir: p.dir, job });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('--- a/'))).toEqual(['--- a/services/app/requirements.txt']);
+    expect(r.stderr).toContain(`the diff's paths are relative to ${p.dir} (lockfiles outside the job's folder): apply it there`);
+    writeFileSync(join(p.dir, 'x.diff'), r.stdout);
+    const applied = await run('git', ['apply', '--verbose', 'x.diff'], { cwd: p.dir });
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(readFileSync(join(p.dir, 'services/app/requirements.txt'), 'utf8')).toBe(`-i ${PYPI}simple/\nrequests==2.31.0\n`);
+  });
+
   it('on a terminal, escape sequences and bidi overrides in the lockfile are shown escaped; piped, and in the written file, they stay byte for byte', async () => {
     const before = '# \u001b]0;pwned\u0007 \u202etxt.evil\n-i https://pypi.org/simple\nrequests==2.31.0\n';
     const p = project({ 'requirements.txt': before });

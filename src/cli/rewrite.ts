@@ -54,7 +54,7 @@ export async function rewriteCommand(jobFile: string, opts: RewriteCommandOption
   const json = opts.json === true;
   try {
     const job = loadJob(jobFile);
-    const { files, errors } = await rewriteLockfiles(job, opts);
+    const { files, errors, base } = await rewriteLockfiles(job, opts);
     if (json) print(io.stdout, `${JSON.stringify({ files: files.map(({ diff: _d, ...f }) => f), errors }, null, 2)}\n`);
     else {
       // Not through print(): a diff must be exact to apply (print() would hide yarn's `#sha1`
@@ -71,6 +71,9 @@ export async function rewriteCommand(jobFile: string, opts: RewriteCommandOption
         const diff = redactUrlCredentials(f.diff);
         if (diff !== f.diff) masked.add(f);
         io.stdout.write(shown(f.repository ? `# in ${f.repository}\n${diff}` : diff));
+      }
+      if (base !== dirname(resolve(jobFile)) && files.some((f) => f.diff && f.repository === null)) {
+        print(io.stderr, `the diff's paths are relative to ${base} (lockfiles outside the job's folder): apply it there (cd ${base} && git apply)\n`);
       }
       for (const f of files) for (const n of f.notes) print(io.stderr, `${f.path}: ${n}\n`);
       for (const f of masked) {
@@ -123,10 +126,11 @@ interface Input {
 }
 
 /** The rewrite as a function: every lockfile of the job, rewritten in memory; written back when `write`. */
-export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptions): Promise<{ files: RewrittenFile[]; errors: { path: string; message: string }[] }> {
+export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptions): Promise<{ files: RewrittenFile[]; errors: { path: string; message: string }[]; base: string }> {
   const env = opts.env ?? process.env;
   for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) registerSecret(env[name]);
   const jobDir = dirname(resolve(job.file));
+  let base = jobDir;
   const errors: { path: string; message: string }[] = [];
   const inputs: Input[] = [];
   // by real path: a file listed and also included (or reached through a link) is one file,
@@ -185,8 +189,11 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
     }
     const { files: local, missing, roots } = localLockfiles(job.file, job.config.warm.lockfiles);
     for (const m of missing) errors.push({ path: m, message: 'no such file' });
+    // the diff names a file relative to the job's folder, or (lockfiles outside it, as
+    // `../services/**`) to the folder holding them all: `a/../x` is a path git apply refuses
+    base = commonFolder([jobDir, ...local.map((f) => roots.get(f) ?? dirname(f))]);
     // inside the folder it was found in, as warm reads it: an include or a link never leads out of it
-    for (const f of local) read(f, jobDir, null, roots.get(f) ?? dirname(f));
+    for (const f of local) read(f, base, null, roots.get(f) ?? dirname(f));
 
     // the job's git repositories: a diff to apply there, never written from here
     for (const r of job.config.warm.repositories) repositories.push(new LockfileRepository(r, env, stateDir, job.name));
@@ -222,11 +229,24 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
         errors.push({ path: i.repository ? `${i.repository}: ${i.path}` : i.path, message: toError(e).message });
       }
     }
-    return { files, errors };
+    return { files, errors, base };
   } finally {
     for (const c of cleanups.reverse()) c();
     for (const r of repositories) r.close();
   }
+}
+
+/** The deepest folder holding every one of `folders` (absolute paths). */
+function commonFolder(folders: readonly string[]): string {
+  const split = folders.map((f) => resolve(f).split(sep));
+  const first = split[0]!;
+  let n = first.length;
+  for (const parts of split.slice(1)) {
+    let i = 0;
+    while (i < n && i < parts.length && parts[i] === first[i]) i++;
+    n = i;
+  }
+  return first.slice(0, n).join(sep) || sep;
 }
 
 /** A parser's `file:line (where): message` as `line N (where): message`: the error is printed after the file already. */
