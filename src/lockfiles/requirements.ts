@@ -40,48 +40,71 @@ interface Logical {
 }
 
 /**
- * Logical lines as pip reads them (req_file.preprocess: join_lines, then ignore_comments),
- * each with its first line number: a line ending in `\` continues on the next unless it is
- * a comment line (only a line that STARTS with a comment ends there, so `pkg==1 # note \`
- * does continue); the `\`s at both ends of a continued piece go, a comment line that ends
- * a continuation is joined with a space before it; then the joined line is cut at its first
- * comment. Blank lines are dropped.
+ * pip's COMMENT_RE, `(^|\s+)#.*$`: matched at a line's start (re.match) it makes a
+ * comment line, which never continues; searched in a joined line, it ends it.
  */
-export function logicalLines(text: string): Logical[] {
-  const out: Logical[] = [];
-  const add = (joined: string, line: number) => {
-    const t = stripComment(joined).trim();
-    if (t) out.push({ text: t, line });
-  };
-  let pieces: string[] | undefined;
-  let start = 0;
-  text.split(/\r?\n/).forEach((l, i) => {
-    const commentLine = /^\s*#/.test(l);
-    if (!l.endsWith('\\') || commentLine) {
-      const piece = commentLine ? ` ${l}` : l;
-      if (pieces) add([...pieces, piece].join(''), start);
-      else add(piece, i + 1);
-      pieces = undefined;
+const COMMENT_LINE = /^\s*#/;
+
+/**
+ * A joined line up to its comment: `#` at the start or after whitespace. A scan, not
+ * `replace(/(^|\s+)#.*$/)`, which is quadratic on a long run of spaces without a `#`.
+ */
+export function uncommented(l: string): string {
+  for (let i = l.indexOf('#'); i !== -1; i = l.indexOf('#', i + 1)) if (i === 0 || /\s/.test(l[i - 1]!)) return l.slice(0, i);
+  return l;
+}
+
+/** One of a logical line's physical pieces: its 1-based line, where its text starts in the file, and what it adds to the joined line. */
+export interface Piece {
+  line: number;
+  start: number;
+  text: string;
+}
+
+/**
+ * The lines as pip joins them (req_file.join_lines), from `offset` (past a BOM): a line
+ * ending in `\` continues on the next unless it is a comment line (only a line that STARTS
+ * with a comment ends there, so `pkg==1 # note \` does continue); the `\`s at both ends of
+ * a continued piece go, and a comment line that ends a continuation is joined with a space
+ * before it. Each joined line keeps its pieces, so an offset in it maps back into the file
+ * (the rewriter edits a URL where it stands). pip then cuts a joined line at its comment.
+ */
+export function joinLines(text: string, offset = 0): { joined: string; pieces: Piece[] }[] {
+  const out: { joined: string; pieces: Piece[] }[] = [];
+  let pieces: Piece[] = [];
+  let pos = offset;
+  const physical = text.slice(offset).split('\n');
+  physical.forEach((raw, i) => {
+    // the line as pip sees it: without its terminator (CRLF too)
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    const at = pos;
+    pos += raw.length + 1;
+    if (line.endsWith('\\') && !COMMENT_LINE.test(line)) {
+      // pip's line.strip("\\"): leading backslashes go too
+      const lead = /^\\*/.exec(line)![0].length;
+      const body = line.replace(/\\+$/, '');
+      pieces.push({ line: i + 1, start: at + lead, text: body.slice(lead) });
       return;
     }
-    if (!pieces) (pieces = []), (start = i + 1);
-    pieces.push(l.replace(/^\\+|\\+$/g, ''));
+    // pip puts a space before a comment line that ends a continuation: its `#` then starts a comment
+    if (COMMENT_LINE.test(line)) pieces.push({ line: i + 1, start: at - 1, text: ` ${line}` });
+    else pieces.push({ line: i + 1, start: at, text: line });
+    out.push({ joined: pieces.map((p) => p.text).join(''), pieces });
+    pieces = [];
   });
-  if (pieces) add(pieces.join(''), start);
+  if (pieces.length) out.push({ joined: pieces.map((p) => p.text).join(''), pieces });
   return out;
 }
 
 /**
- * A line without its comment: `#` at the start or after whitespace, and the
- * whitespace before it. A scan, not `replace(/(^|\s+)#.*$/)`, which is
- * quadratic on a long run of spaces not followed by `#`.
+ * Logical lines as pip reads them (req_file.preprocess: join_lines, then ignore_comments),
+ * each with its first line number; blank ones dropped.
  */
-function stripComment(l: string): string {
-  for (let i = l.indexOf('#'); i !== -1; i = l.indexOf('#', i + 1)) {
-    if (i === 0) return '';
-    if (/\s/.test(l[i - 1] ?? '')) return l.slice(0, i).trimEnd();
-  }
-  return l;
+export function logicalLines(text: string): Logical[] {
+  return joinLines(text).flatMap(({ joined, pieces }) => {
+    const t = uncommented(joined).trim();
+    return t ? [{ text: t, line: pieces[0]!.line }] : [];
+  });
 }
 
 export function parseRequirements(text: string, file: string, opts: ReadOptions = {}): ParseOutput {

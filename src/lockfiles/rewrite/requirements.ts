@@ -6,64 +6,19 @@
  * in netrc or a keyring (or pip.conf, as `aws codeartifact login --tool pip` writes it).
  * `--extra-index-url` is left alone, and said: pip would still ask that index.
  *
- * Lines are read as pip reads them (pip's req_file.join_lines): a line ending in
- * `\` (and holding no comment) continues on the next, the `\` dropped and the
- * pieces joined as they are; so `--index-url \` + `    https://…` is one option,
+ * Lines are read as pip reads them (joinLines, pip's req_file.join_lines): a line
+ * ending in `\` (and not a comment line) continues on the next, the `\` dropped and
+ * the pieces joined as they are; so `--index-url \` + `    https://…` is one option,
  * and its URL is on the second line. The URL is replaced where it stands, in its
  * physical line: the file keeps its lines, pip reads it the same but for the index.
  * A leading UTF-8 BOM (pip decodes it away) is kept and looked past.
  */
 import { publicUrl } from '../../redact.js';
+import { joinLines, uncommented } from '../requirements.js';
 import type { RewriteChange, RewriteResult, RewriteTargets } from './types.js';
 
-/**
- * pip's COMMENT_RE, `(^|\s+)#.*$`: matched at a line's start (re.match) it makes a
- * comment line, which never continues; searched in a joined line, it ends it.
- */
-const COMMENT_LINE = /^\s*#/;
-
-/** A joined line up to its comment (a scan: `replace(/(^|\s+)#.*$/)` is quadratic on a long run of spaces without a `#`). */
-function uncommented(l: string): string {
-  for (let i = l.indexOf('#'); i !== -1; i = l.indexOf('#', i + 1)) if (i === 0 || /\s/.test(l[i - 1]!)) return l.slice(0, i);
-  return l;
-}
 const INDEX_OPTION = /^[ \t]*(?:-i[ \t]*|--index-url(?:[ \t]*=[ \t]*|[ \t]+))(\S+)/;
 const EXTRA_INDEX_OPTION = /^[ \t]*--extra-index-url(?:[ \t]*=[ \t]*|[ \t]+)(\S+)/;
-
-/** One of a logical line's physical pieces: where its text starts in the file, and what it adds to the joined line. */
-interface Piece {
-  line: number;
-  start: number;
-  text: string;
-}
-
-/** The logical lines (`\` continuations joined), each with its pieces, to map a joined offset back into the file. */
-function logicalLines(text: string, offset: number): { joined: string; pieces: Piece[] }[] {
-  const out: { joined: string; pieces: Piece[] }[] = [];
-  let pieces: Piece[] = [];
-  let pos = offset;
-  const physical = text.slice(offset).split('\n');
-  physical.forEach((raw, i) => {
-    // the line as pip sees it: without its terminator (CRLF too)
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    const at = pos;
-    pos += raw.length + 1;
-    if (line.endsWith('\\') && !COMMENT_LINE.test(line)) {
-      // pip's line.strip("\\"): leading backslashes go too
-      const lead = /^\\*/.exec(line)![0].length;
-      const body = line.replace(/\\+$/, '');
-      pieces.push({ line: i + 1, start: at + lead, text: body.slice(lead) });
-      return;
-    }
-    // pip puts a space before a comment line that ends a continuation: its `#` then starts a comment
-    if (COMMENT_LINE.test(line)) pieces.push({ line: i + 1, start: at - 1, text: ` ${line}` });
-    else pieces.push({ line: i + 1, start: at, text: line });
-    out.push({ joined: pieces.map((p) => p.text).join(''), pieces });
-    pieces = [];
-  });
-  if (pieces.length) out.push({ joined: pieces.map((p) => p.text).join(''), pieces });
-  return out;
-}
 
 export function rewriteRequirements(text: string, targets: RewriteTargets): RewriteResult {
   if (!targets.pypi) return { text, changes: [], notes: ['no shared PyPI repository in the job: nothing rewritten'] };
@@ -72,7 +27,7 @@ export function rewriteRequirements(text: string, targets: RewriteTargets): Rewr
   const changes: RewriteChange[] = [];
   const edits: { start: number; end: number }[] = [];
   const notes: string[] = [];
-  for (const { joined: full, pieces } of logicalLines(text, bom)) {
+  for (const { joined: full, pieces } of joinLines(text, bom)) {
     // a comment's text is no option (cut here, the offsets before it stay the joined line's)
     const joined = uncommented(full);
     const extra = EXTRA_INDEX_OPTION.exec(joined);
