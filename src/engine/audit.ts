@@ -19,6 +19,7 @@ import type { TargetFormat } from '../targets/format.js';
 import { escapeModulePath } from '../builders/go-rules.js';
 import { buildsOffline, containment, credentialsHidden } from '../builders/process.js';
 import { agentFor } from '../net/agents.js';
+import { isLoopbackHost } from '../net/loopback.js';
 import type { Format } from '../types.js';
 import http from 'node:http';
 import https from 'node:https';
@@ -307,7 +308,7 @@ function sameServer(a: URL, b: URL): boolean {
   const port = (u: URL) => u.port || (u.protocol === 'https:' ? '443' : '80');
   const host = (u: URL) => {
     const h = u.hostname.toLowerCase().replace(/\.$/, '');
-    return h === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '[::1]' || h === '[::ffff:7f00:1]' ? 'loopback' : h;
+    return isLoopbackHost(h) ? 'loopback' : h;
   };
   return host(a) === host(b) && port(a) === port(b);
 }

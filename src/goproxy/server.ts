@@ -28,6 +28,7 @@ import { loadJob, type LoadedJob } from '../config/load.js';
 import { Limiter } from '../engine/limiter.js';
 import { withRetry } from '../engine/retry.js';
 import { MigrateError, toError } from '../errors.js';
+import { isLoopbackHost } from '../net/loopback.js';
 import { forOutput } from '../redact.js';
 import { checkModulePath } from '../builders/go-rules.js';
 import { VerifyingStream } from '../integrity/verify-stream.js';
@@ -85,12 +86,6 @@ export interface GoProxy {
   goEnv: Record<string, string>;
   /** Stop listening, cut off what is in flight, close the SDK client (if ours). */
   stop(): Promise<void>;
-}
-
-/** 127.0.0.0/8, ::1 and localhost: only this machine can connect. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  return h === 'localhost' || h === '::1' || h === '0:0:0:0:0:0:0:1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
 export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
