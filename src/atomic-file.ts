@@ -6,7 +6,8 @@
  * following links). Used for report files, ledger exports and rewritten lockfiles.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync, type WriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 export class AtomicFile {
@@ -87,4 +88,15 @@ export class AtomicFile {
       // never created, or gone already
     }
   }
+}
+
+/**
+ * Removes the file a failed write stream was writing, once the stream is closed. The
+ * file is opened on the thread pool: a pipeline that fails at once (a stop already
+ * signalled, an input that errors first) rejects before the open, which would create
+ * the file after an immediate remove and leave it behind.
+ */
+export async function removeWhenClosed(out: WriteStream | undefined, path: string): Promise<void> {
+  if (out && !out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
+  await rm(path, { force: true });
 }

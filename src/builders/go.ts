@@ -25,6 +25,7 @@ import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import yazl from 'yazl';
+import { removeWhenClosed } from '../atomic-file.js';
 import { MigrateError, type ErrorCode } from '../errors.js';
 import { Hash1, hashGoMod } from '../integrity/dirhash.js';
 import { HashingStream } from '../integrity/hashes.js';
@@ -267,9 +268,7 @@ async function writeZip(zipPath: string, prefix: string, files: readonly SourceF
   try {
     await pipeline(output, hashing, out);
   } catch (e) {
-    // opened on the thread pool: a zip that fails at once could create the file after this rm
-    if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
-    await rm(partial, { force: true });
+    await removeWhenClosed(out, partial);
     if (e instanceof MigrateError) throw e;
     const changed = e instanceof Error && /unexpected number of bytes/.test(e.message);
     throw new MigrateError(changed ? 'EBADSOURCE' : 'ELOCAL', `${subject}: writing the module zip failed: ${e instanceof Error ? e.message : String(e)}`, {

@@ -27,6 +27,7 @@ import { basename } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
+import { removeWhenClosed } from '../atomic-file.js';
 import { localError, MigrateError, toError } from '../errors.js';
 import type { Fail } from './python-metadata.js';
 
@@ -49,8 +50,9 @@ export async function clampSdistTimes(path: string, buildTime: Date, maxUnpacked
   const gzipTime = await gzipHeaderTime(path, fail);
   const tmp = `${path}.clamp-${process.pid}.tmp`;
   const clamp = new ClampTarTimes(limit, maxUnpackedBytes, fail);
+  const out = createWriteStream(tmp, { flags: 'wx' });
   try {
-    await pipeline(createReadStream(path), createGunzip(), clamp, createGzip({ level: 9 }), createWriteStream(tmp, { flags: 'wx' }), { signal });
+    await pipeline(createReadStream(path), createGunzip(), clamp, createGzip({ level: 9 }), out, { signal });
     if (!clamp.changed && gzipTime <= limit) {
       await rm(tmp, { force: true });
       return false;
@@ -58,7 +60,7 @@ export async function clampSdistTimes(path: string, buildTime: Date, maxUnpacked
     await rename(tmp, path);
     return true;
   } catch (e) {
-    await rm(tmp, { force: true });
+    await removeWhenClosed(out, tmp);
     if (e instanceof MigrateError) throw e;
     if (signal?.aborted) throw new MigrateError('EINTERRUPTED', `${basename(path)}: stopped while its times were clamped`);
     throw localError(e, tmp, 'write the sdist with its times clamped') ?? fail(`the sdist cannot be read as a gzipped tar: ${toError(e).message}`);

@@ -14,6 +14,7 @@ import { dirname, join } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { removeWhenClosed } from '../atomic-file.js';
 import { localError, MigrateError } from '../errors.js';
 import { HashingStream } from '../integrity/hashes.js';
 import type { Hashes } from '../types.js';
@@ -96,10 +97,7 @@ export class BlobStore {
       // durable before anyone records that we have it
       await syncFile(tmp);
     } catch (e) {
-      // the file is opened asynchronously: an input that fails at once can reject the pipeline
-      // before the open creates it. Removed once the stream is closed, or it would be left behind.
-      if (out && !out.closed) await new Promise<void>((resolve) => out!.once('close', () => resolve()));
-      rmSync(tmp, { force: true });
+      await removeWhenClosed(out, tmp);
       throw localError(writeFailure ?? e, tmp, 'write') ?? e;
     }
     const { hashes, size } = hasher.digest();
