@@ -5,10 +5,12 @@
  * in git. Each ends in its own outcome, asserted by code, rows and what the
  * stand-in received; the other versions still migrate.
  */
+import { join } from 'node:path';
+import { ListPackageVersionsCommand } from '@aws-sdk/client-codeartifact';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ItemRow } from '../src/state/db.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
-import { fixtureBundle, gitSourceOn, startGitServer, type GitServer } from './support/git-server.js';
+import { fixtureBundle, gitSourceOn, pyProject, startGitServer, type GitServer } from './support/git-server.js';
 
 let te: TestEnv;
 let git: GitServer;
@@ -113,6 +115,33 @@ describe('a deleted tag', () => {
     expect(s.exitCode).toBe(0);
     expect(s.removedAtSource).toEqual([expect.objectContaining({ package: 'escape-string-regexp', version: '1.0.2', state: 'removed' })]);
     expect(uploads('escape-string-regexp').map((e) => e.version)).not.toContain('1.0.2');
+  });
+});
+
+describe('PEP 440-equal tags added or deleted after the migration', () => {
+  it('the version keeps the spelling it was recorded under: nothing is published again, nothing reported removed', async () => {
+    await git.createRepoFromDir('alias', pyProject(join(te.dir, 'src-alias'), 'alias-lib', '1.0.0'), { tags: ['v1.0.0'] });
+    const job = te.writeJob({ name: 'alias', sources: [gitSource('alias', 'alias', 'pypi', { package: 'alias-lib' })] });
+    expect((await te.run(job)).exitCode).toBe(0);
+    expect(states('alias', 'alias-lib')).toEqual({ '1.0.0': 'verified' });
+    const targetVersions = async () => (await te.client.send(new ListPackageVersionsCommand({ domain: 'acme', domainOwner: '111122223333', repository: 'pypi-internal', format: 'pypi', package: 'alias-lib' }))).versions?.map((v) => v.version);
+
+    // `v1.0` sorts before `v1.0.0`: it used to become the version, published a second time
+    await git.tag('alias', 'v1.0', 'v1.0.0', { annotated: false });
+    const added = await te.run(job);
+    expect(added.exitCode).toBe(0);
+    expect(added.removedAtSource).toEqual([]);
+    expect(states('alias', 'alias-lib')).toEqual({ '1.0.0': 'verified' });
+
+    // the tag it was recorded under deleted: built from the one left, under the same spelling
+    await git.deleteTag('alias', 'v1.0.0');
+    const deleted = await te.run(job);
+    expect(deleted.exitCode).toBe(0);
+    expect(deleted.removedAtSource).toEqual([]);
+    expect(rows('alias', 'alias-lib').map((r) => `${r.version} ${r.source_ref} ${r.state}`)).toEqual(['1.0.0 v1.0 verified']);
+
+    expect(uploads('alias-lib').map((e) => e.version)).toEqual(['1.0.0', '1.0.0']); // sdist and wheel, once
+    expect(await targetVersions()).toEqual(['1.0.0']);
   });
 });
 

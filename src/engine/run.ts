@@ -229,7 +229,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       enumerated.set(source.id, seen);
       if (source.prepare) {
         try {
-          await withRetry(() => source.prepare!(stopping.hard), {
+          await withRetry(() => source.prepare!(stopping.hard, (name) => db.recordedVersions(source.id, name)), {
             budget: config.limits.retries,
             signal,
             onRetry: (e, attempt, waitMs) => emit({ type: 'retry', subject: source.id, code: e.code, attempt, waitMs }),

@@ -101,7 +101,7 @@ export class GitSource implements Source {
   }
 
   /** Clone the mirror once, fetch it on every run; then read every tag. The engine retries this. */
-  async prepare(signal?: AbortSignal): Promise<void> {
+  async prepare(signal?: AbortSignal, recorded?: (name: string) => readonly string[]): Promise<void> {
     try {
       await this.access.updateMirror(this.mirror, this.url, signal, this.legacyMirror);
     } catch (e) {
@@ -110,7 +110,7 @@ export class GitSource implements Source {
       // the remote is done with: builds (which run the repository's code) never find the key
       this.access.close();
     }
-    this.versions = oneTagPerVersion(await this.readTags(signal), (v) => this.versionKey(v));
+    this.versions = oneTagPerVersion(await this.readTags(signal), (v) => this.versionKey(v), recorded);
     this.overrides = this.matchOverrides(this.versions);
     // one tag per Go version: a version names its folder
     this.subdirs = new Map(this.versions.flatMap((v) => (v.subdir !== undefined && !v.skip && !v.problem ? [[v.version, v.subdir] as const] : [])));
@@ -453,7 +453,7 @@ function npmName(packageJson: Buffer): string | undefined {
  * A skipped tag listed under a version that is listed too would share its row: it is listed
  * as `tag <name>` instead (no version holds a space, and no tag name does).
  */
-function oneTagPerVersion(tags: readonly TaggedVersion[], key: (version: string) => string): TaggedVersion[] {
+function oneTagPerVersion(tags: readonly TaggedVersion[], key: (version: string) => string, recorded: (name: string) => readonly string[] = () => []): TaggedVersion[] {
   const groups = new Map<string, TaggedVersion[]>();
   for (const t of tags) {
     if (t.skip) continue;
@@ -462,9 +462,15 @@ function oneTagPerVersion(tags: readonly TaggedVersion[], key: (version: string)
   }
   const out: TaggedVersion[] = [];
   for (const group of groups.values()) {
-    const first = group[0]!;
+    // the spelling the state already holds, when one of them is: a tag added beside the
+    // release's (`v1.0` beside `v1.0.0`), or the tag it was recorded under deleted, leaves
+    // the version as it was recorded, built from whichever of its tags is left
+    const known = recorded(group[0]!.name).filter((v) => key(v) === key(group[0]!.version));
+    const kept = known.find((v) => group.some((t) => t.version === v)) ?? known[0];
+    const tagged = group.find((t) => t.version === kept) ?? group[0]!;
+    const first = kept === undefined ? tagged : { ...tagged, version: kept };
     const commits = new Set(group.map((t) => t.commit));
-    const otherTags = group.slice(1).map((t) => t.tag);
+    const otherTags = group.filter((t) => t !== tagged).map((t) => t.tag);
     const also = otherTags.length ? { otherTags } : {};
     if (commits.size === 1) out.push({ ...first, ...also });
     else {

@@ -41,8 +41,13 @@ export interface Source {
   readonly assetName?: string;
   /** git: which builder turns a checkout into files. */
   readonly buildFormat?: 'npm' | 'pypi' | 'go';
-  /** Work before listing (git: clone or fetch the mirror); the engine retries it. */
-  prepare?(signal?: AbortSignal): Promise<void>;
+  /**
+   * Work before listing (git: clone or fetch the mirror); the engine retries it.
+   * `recorded` gives the versions the state holds for a package, as they were spelled:
+   * a version that several equal spellings name (PEP 440's `1.0`, `1.0.0`) keeps the
+   * recorded one when a tag is added or deleted, or it would be published again.
+   */
+  prepare?(signal?: AbortSignal, recorded?: (name: string) => readonly string[]): Promise<void>;
   /** git: a clean checkout of the version's commit. */
   checkout?(version: string, commit: string, signal?: AbortSignal): Promise<Checkout>;
   /** Release what the source holds (temporary key files). */

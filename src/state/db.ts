@@ -276,6 +276,11 @@ export class StateDb {
    * is a conflict (ETAGMOVED), never a silent rebuild, unless the job accepts
    * the new commit for that version.
    */
+  /** Every version the state holds for one package of one source, as it was spelled. */
+  recordedVersions(sourceId: string, packageName: string): string[] {
+    return (this.stmt('SELECT version FROM items WHERE source_id = ? AND package = ? ORDER BY id').all(sourceId, packageName) as { version: string }[]).map((r) => r.version);
+  }
+
   recordListing(sourceId: string, registryUrl: string, listing: PackageListing): void {
     const insert = this.stmt(`
       INSERT INTO items (source_id, format, package, version, state, declared_integrity, declared_shasum,
