@@ -171,6 +171,10 @@ print(json.dumps(out))`], { input: JSON.stringify(cases) });
     expect(parseWheelName('pkg-1.0-1-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl')).toMatchObject({ build: '1', python: 'cp311' });
     expect(parseWheelName('pkg-1.0-x1-py3-none-any.whl')).toBeUndefined();
     expect(parseWheelName('my-pkg-1.0-py3-none-any.whl')).toBeUndefined();
+    // pip's pattern allows no white space in a part: it ignores such a file, so it is no wheel
+    expect(parseWheelName('kelvin_lib-1.0.0 -py3-none-any.whl')).toBeUndefined();
+    expect(parseWheelName('kelvin lib-1.0.0-py3-none-any.whl')).toBeUndefined();
+    expect(splitSdistName('kelvin_lib-1.0.0 ', 'kelvin-lib')).toBeUndefined();
     expect(parseWheelName('pkg-1.0-py3-none.whl')).toBeUndefined();
   });
 });

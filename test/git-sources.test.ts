@@ -5,10 +5,12 @@
  * in git. Each ends in its own outcome, asserted by code, rows and what the
  * stand-in received; the other versions still migrate.
  */
-import { join } from 'node:path';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { ListPackageVersionsCommand } from '@aws-sdk/client-codeartifact';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ItemRow } from '../src/state/db.js';
+import { multipartUploadBody } from '../src/targets/pypi-upload.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
 import { fixtureBundle, gitSourceOn, pyProject, startGitServer, type GitServer } from './support/git-server.js';
 
@@ -142,6 +144,35 @@ describe('PEP 440-equal tags added or deleted after the migration', () => {
 
     expect(uploads('alias-lib').map((e) => e.version)).toEqual(['1.0.0', '1.0.0']); // sdist and wheel, once
     expect(await targetVersions()).toEqual(['1.0.0']);
+  });
+});
+
+describe('a version on the target that holds files we did not build', () => {
+  it('someone else\'s wheel already in it: a conflict naming the file (pip would prefer it), nothing of ours added, never verified', async () => {
+    await git.createRepoFromDir('extra', pyProject(join(te.dir, 'src-extra'), 'extra-lib', '1.0.0'), { tags: ['v1.0.0'] });
+    // a wheel with a build tag, uploaded as twine does: pip ranks it above a wheel without one
+    const dir = mkdtempSync(join(te.dir, 'theirs-'));
+    const wheel = join(dir, 'extra_lib-1.0.0-1-py3-none-any.whl');
+    writeFileSync(wheel, 'not ours');
+    const form = await multipartUploadBody({ path: wheel, filename: basename(wheel), filetype: 'bdist_wheel', pyversion: 'py3' }, { metadata_version: '2.1', name: 'extra-lib', version: '1.0.0' });
+    const token = await te.targetToken();
+    const chunks: Buffer[] = [];
+    for await (const c of form.body as AsyncIterable<Buffer>) chunks.push(c);
+    const res = await fetch(te.sandbox.standIn.pypiEndpoint('pypi-internal'), {
+      method: 'POST',
+      headers: { 'content-type': form.contentType, authorization: `Basic ${Buffer.from(`aws:${token}`).toString('base64')}` },
+      body: Buffer.concat(chunks),
+    });
+    expect(res.status).toBe(200);
+
+    const job = te.writeJob({ name: 'extra', sources: [gitSource('extra', 'extra', 'pypi', { package: 'extra-lib' })] });
+    const s = await te.run(job);
+    expect(s.exitCode).toBe(1);
+    expect(states('extra', 'extra-lib')).toEqual({ '1.0.0': 'conflict' });
+    const row = rows('extra', 'extra-lib')[0]!;
+    expect(row.last_error_code).toBe('ECONFLICT');
+    expect(row.last_error).toContain('extra_lib-1.0.0-1-py3-none-any.whl');
+    expect(uploads('extra-lib')).toHaveLength(1); // theirs alone
   });
 });
 

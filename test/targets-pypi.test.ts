@@ -427,6 +427,19 @@ describe('faults', () => {
     expect(stored(FAULT, '0.2.0')?.assets.map((a) => a.name)).toEqual([sdistOf(fault2).name]);
   });
 
+  it('verifyWithClient is EVERIFY when the index lists another file of the version (a wheel with a build tag pip would prefer)', async () => {
+    const name = 'extra-file-lib';
+    const files = await built(name, 'v3.0.0');
+    for (const a of files) expect(await target.publishAsset(request(name, 'v3.0.0', a, files))).toEqual({ kind: 'published' });
+    await target.verifyWithClient(name, '3.0.0', files);
+    // someone else's wheel added to the version, as twine would: pip ranks a build tag above ours
+    const theirs = { ...wheelOf(files), name: wheelOf(files).name.replace('-3.0.0-', '-3.0.0-1-') };
+    expect(await target.publishAsset(request(name, 'v3.0.0', theirs, [theirs]))).toEqual({ kind: 'published' });
+    const e = await failure(target.verifyWithClient(name, '3.0.0', files));
+    expect([e.code, e.actual]).toEqual(['EVERIFY', theirs.name]);
+    expect(e.message).toContain('pip may install it instead of ours');
+  });
+
   it('verifyWithClient is EMISMATCH when the target lists other bytes under our file name', async () => {
     standIn.replaceAssetBytes(REPO, 'pypi', undefined, NORMALISED, '1.2.0', wheelOf(main).name, await readFile(wheelOf(otherBytes).path));
     const e = await failure(target.verifyWithClient(NAME, '1.2.0', main));
@@ -444,9 +457,17 @@ describe('parseSimpleIndex', () => {
       <a name="no-href">ignored</a>
     </body></html>`;
     expect(parseSimpleIndex(html)).toEqual([
-      { filename: 'a_b-1.0.tar.gz', href: '1.0/a_b-1.0.tar.gz', hashes: { sha256: 'abcdef' } },
-      { filename: 'a_b-1.0-py3-none-any.whl', href: '../../f/a_b-1.0-py3-none-any.whl', hashes: { sha256: '0123' } },
-      { filename: 'y+z-1.0.tar.gz', href: 'x/y%2Bz-1.0.tar.gz?a=1&b=2', hashes: { md5: 'ff' } },
+      { filename: 'a_b-1.0.tar.gz', hrefName: 'a_b-1.0.tar.gz', href: '1.0/a_b-1.0.tar.gz', hashes: { sha256: 'abcdef' } },
+      { filename: 'a_b-1.0-py3-none-any.whl', hrefName: 'a_b-1.0-py3-none-any.whl', href: '../../f/a_b-1.0-py3-none-any.whl', hashes: { sha256: '0123' } },
+      { filename: 'y+z-1.0.tar.gz', hrefName: 'y+z-1.0.tar.gz', href: 'x/y%2Bz-1.0.tar.gz?a=1&b=2', hashes: { md5: 'ff' } },
+    ]);
+  });
+
+  it('keeps the href\'s file name beside the text: pip goes by the href (a decoy anchor text cannot stand in for our file)', () => {
+    const html = '<a href="../../files/lib-1.0.tar.gz#sha256=bbbb">decoy</a><a href="../../files/blob#sha256=aaaa">lib-1.0.tar.gz</a>';
+    expect(parseSimpleIndex(html).map((l) => [l.filename, l.hrefName, l.hashes.sha256])).toEqual([
+      ['decoy', 'lib-1.0.tar.gz', 'bbbb'],
+      ['lib-1.0.tar.gz', 'blob', 'aaaa'],
     ]);
   });
 });

@@ -110,7 +110,8 @@ export function splitSdistName(stem: string, expectedNormalizedName: string): { 
   for (let i = stem.indexOf('-'); i > 0; i = stem.indexOf('-', i + 1)) {
     const name = stem.slice(0, i);
     const ver = stem.slice(i + 1);
-    if (normalizeProjectName(name) === expectedNormalizedName && ver !== '') found ??= { name, version: ver };
+    // white space in either part: pip could not read the name (and a version spelled with it is no file name)
+    if (normalizeProjectName(name) === expectedNormalizedName && ver !== '' && !/\s/.test(stem)) found ??= { name, version: ver };
   }
   return found;
 }
@@ -124,7 +125,8 @@ export function parseWheelName(filename: string): { name: string; version: strin
   if (!filename.endsWith('.whl')) return undefined;
   const parts = filename.slice(0, -'.whl'.length).split('-');
   if (parts.length !== 5 && parts.length !== 6) return undefined;
-  if (parts.some((p) => p === '')) return undefined;
+  // pip's own pattern: no part empty or holding white space (pip ignores such a file)
+  if (parts.some((p) => p === '' || /\s/.test(p))) return undefined;
   const [name, version] = parts as [string, string];
   const build = parts.length === 6 ? parts[2] : undefined;
   const [python, abi, platform] = parts.slice(-3) as [string, string, string];

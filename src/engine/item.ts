@@ -7,10 +7,11 @@
  * recorded and (for a registry) match what the source declares now.
  */
 import { MigrateError } from '../errors.js';
+import { printable } from '../redact.js';
 import { checkDeclared, declaredHash } from '../integrity/hashes.js';
 import type { ItemRow } from '../state/db.js';
 import type { PackageCoordinates, TargetAsset, TargetVersion } from '../targets/codeartifact.js';
-import type { AssetFile, TargetFormat } from '../targets/format.js';
+import { FOREIGN_HINT, type AssetFile, type TargetFormat } from '../targets/format.js';
 import type { CodeArtifact } from '../targets/codeartifact.js';
 import type { RunOutcome } from './events.js';
 import { assetFiles, declaredOf, fetchItem, type AcquireContext } from './acquire.js';
@@ -54,6 +55,8 @@ type Seen =
   /** Some of our files are there with our bytes, the others not yet (a version cut off between two uploads, or files added). */
   | { kind: 'partial'; present: Set<string> }
   | { kind: 'other'; asset: string; sha512: string; ours: string }
+  /** Files of the version that are none of ours (pip may install an added wheel instead of ours). */
+  | { kind: 'foreign'; names: string[]; sha512: string }
   | { kind: 'unusable'; status: string };
 
 /** Statuses in which a version is on the target but cannot be installed (https://docs.aws.amazon.com/codeartifact/latest/ug/packages-overview.html#package-version-status). */
@@ -94,8 +97,23 @@ async function compareWithTarget(ctx: ItemContext, pkg: PackageContext, row: Ite
     if (!sameBytes(f, t)) return { kind: 'other', asset: f.name, sha512: t.hashes['SHA-512']?.toLowerCase() ?? '', ours: f.hashes.sha512 };
     present.add(f.name);
   }
+  const foreign = notOurs(theirs, files);
+  if (foreign.length > 0) return { kind: 'foreign', names: foreign.map((a) => a.name), sha512: foreign[0]!.hashes['SHA-512']?.toLowerCase() ?? '' };
   if (present.size === files.length) return { kind: 'identical', status: listed?.status, origin: listed?.originType, assets: theirs };
   return { kind: 'partial', present };
+}
+
+/** The target's files of a version that are none of ours. */
+function notOurs(theirs: readonly TargetAsset[], files: readonly AssetFile[]): TargetAsset[] {
+  const ours = new Set(files.map((f) => f.name));
+  return theirs.filter((a) => !ours.has(a.name));
+}
+
+/** The target's version holds files that are none of ours: never added to, never cut over. */
+function foreignConflict(ctx: ItemContext, row: ItemRow, seen: { names: string[]; sha512: string }, files: readonly AssetFile[], refetched?: string): ItemRow {
+  const rebuilt = refetched ? ` (ours were just ${ctx.sources.get(row.source_id)?.kind === 'git' ? 'built' : 'downloaded'} again because ${refetched}: other build tools may name their files differently)` : '';
+  const message = `${subjectOf(row)}: the target's version holds ${seen.names.map((n) => printable(n)).join(', ')}, which is none of the files this version has (${files.map((f) => f.name).join(', ')})${rebuilt}; nothing is added to it. ${FOREIGN_HINT}`;
+  return ctx.state.transition(row.id, 'conflict', { targetSha512: seen.sha512, error: { code: 'ECONFLICT', message } });
 }
 
 function conflict(ctx: ItemContext, row: ItemRow, asset: string, theirs: string, ours = row.sha512): ItemRow {
@@ -152,6 +170,10 @@ export async function settleItem(ctx: ItemContext, pkg: PackageContext, start: I
     if (row.state === 'conflict' && !refetched && row.target_sha512 === seen.sha512) return 'conflict';
     if (refetched) refetchConflict(ctx, row, seen, refetched);
     else conflict(ctx, row, seen.asset, seen.sha512, seen.ours);
+    return 'conflict';
+  }
+  if (seen.kind === 'foreign') {
+    if (!(row.state === 'conflict' && !refetched && row.target_sha512 === seen.sha512)) foreignConflict(ctx, row, seen, files, refetched);
     return 'conflict';
   }
   if (seen.kind === 'unusable') throw unusable(row, seen.status);
@@ -339,6 +361,15 @@ async function verify(ctx: ItemContext, pkg: PackageContext, row: ItemRow): Prom
         hint: 'do not cut over this package: something else wrote this version after our publish (another run or tool publishing into the repository, a replaced asset), or the upload was altered on the way; check the repository\'s CloudTrail for PublishPackageVersion and the npm/pypi publish calls, then dispose of the version and rerun',
       });
     }
+  }
+  const foreign = notOurs(theirs, files);
+  if (foreign.length > 0) {
+    throw new MigrateError('EVERIFY', `${subject}: published, but the target's version also holds ${foreign.map((a) => printable(a.name)).join(', ')}, which this run did not publish`, {
+      subject,
+      expected: files.map((f) => f.name).join(', '),
+      actual: theirs.map((a) => a.name).join(', '),
+      hint: FOREIGN_HINT,
+    });
   }
   const described = await ctx.ca().describeVersion(pkg.coords, version);
   if (described?.status !== 'Published' || described.originType !== 'INTERNAL') {

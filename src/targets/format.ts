@@ -89,3 +89,7 @@ export interface TargetFormat {
    */
   syncMetadata?(name: string, plan: MetadataPlan, opts: { dryRun: boolean; retry: <T>(fn: () => Promise<T>) => Promise<T> }): Promise<{ changes: string[]; skipped: string[] }>;
 }
+
+/** What to do about files on a target version that this tool did not put there. */
+export const FOREIGN_HINT =
+  'do not cut over this package: something else added files to this version (another tool or person publishing into the repository); check CloudTrail for the publish calls, delete the version (aws codeartifact delete-package-versions) and rerun to publish ours alone';

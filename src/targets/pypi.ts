@@ -24,10 +24,11 @@
  */
 import { normalizePep440, normalizeProjectName, parseWheelName, samePep440, splitSdistName, type CoreMetadata, type PythonFileType } from '../builders/python.js';
 import { MigrateError, toError } from '../errors.js';
+import { printable } from '../redact.js';
 import type { BucketName, Format } from '../types.js';
 import type { CodeArtifact, PackageCoordinates } from './codeartifact.js';
 import { excerpt, RepositoryEndpoint } from './endpoint.js';
-import type { AssetFile, PublishRequest, PublishResult, TargetFormat } from './format.js';
+import { FOREIGN_HINT, type AssetFile, type PublishRequest, type PublishResult, type TargetFormat } from './format.js';
 import type { HttpResponse } from './http.js';
 import { multipartUploadBody, uploadDigests, type UploadDigests, type UploadFile } from './pypi-upload.js';
 
@@ -229,8 +230,9 @@ export class PypiTarget implements TargetFormat {
     }
     const links = parseSimpleIndex(res.body);
     for (const asset of assets) {
-      const listed = links.filter((l) => l.filename === asset.name);
-      if (listed.length === 0) {
+      // pip takes a file's name from its URL, PEP 503 from the anchor's text: a link naming our file either way must carry our bytes
+      const listed = links.filter((l) => l.filename === asset.name || l.hrefName === asset.name);
+      if (!listed.some((l) => l.hrefName === asset.name)) {
         throw new MigrateError('EVERIFY', `${subject}: the simple index does not list ${asset.name} yet`, { subject, expected: asset.name, actual: `${links.length} other files` });
       }
       for (const link of listed) {
@@ -247,6 +249,17 @@ export class PypiTarget implements TargetFormat {
           });
         }
       }
+    }
+    // another file of this version (a wheel with a build tag, one for a platform) is one pip may choose over ours
+    const ours = new Set(assets.map((a) => a.name));
+    const foreign = [...new Set(links.flatMap((l) => [l.filename, l.hrefName]))].filter((n) => !ours.has(n) && fileVersion(n, project) !== undefined && samePep440(fileVersion(n, project)!, version));
+    if (foreign.length > 0) {
+      throw new MigrateError('EVERIFY', `${subject}: the simple index also lists ${foreign.map((n) => printable(n)).join(', ')} for this version, which this run did not publish: pip may install it instead of ours`, {
+        subject,
+        expected: [...ours].join(', '),
+        actual: foreign.join(', '),
+        hint: FOREIGN_HINT,
+      });
     }
   }
 
@@ -272,6 +285,8 @@ export class PypiTarget implements TargetFormat {
 export interface SimpleLink {
   /** The anchor's text, which PEP 503 says is the file name. */
   filename: string;
+  /** The last segment of the href's path, decoded: the name pip goes by. */
+  hrefName: string;
   /** The href without its fragment, unescaped. */
   href: string;
   /** From the `#<hashname>=<hex>` fragment, lower-case. */
@@ -299,10 +314,19 @@ export function parseSimpleIndex(html: string): SimpleLink[] {
     if (h) hashes[h[1]!.toLowerCase()] = h[2]!.toLowerCase();
     const text = unescapeHtml((m[2] ?? '').replace(/<[^>]*>/g, '')).trim();
     const path = hash < 0 ? url : url.slice(0, hash);
+    const hrefName = safeDecode(path.split('?')[0]!.split('/').pop() ?? '');
     // PEP 503: the text MUST be the file name; an empty anchor falls back to the URL's last segment.
-    links.push({ filename: text || safeDecode(path.split('?')[0]!.split('/').pop() ?? ''), href: path, hashes });
+    links.push({ filename: text || hrefName, hrefName, href: path, hashes });
   }
   return links;
+}
+
+/** The version a file name of this project gives (an sdist or a wheel), or undefined when it is no such file. */
+function fileVersion(filename: string, project: string): string | undefined {
+  const wheel = parseWheelName(filename);
+  if (wheel) return normalizeProjectName(wheel.name) === project ? wheel.version : undefined;
+  const stem = /^(.*)\.(?:tar\.gz|zip)$/.exec(filename)?.[1];
+  return stem === undefined ? undefined : splitSdistName(stem, project)?.version;
 }
 
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
