@@ -362,6 +362,52 @@ describe('500 from the target', () => {
     }
   });
 
+  it('harden stopped by Ctrl-C between an origin change and its ledger entry: exit 130; the rerun records the change as found, so the ledger names it', async () => {
+    const names = ['@fault/harden-gap-a', '@fault/harden-gap-b'];
+    await seedPrivate(te, names.map((name) => ({ name, versions: ['1.0.0'] })));
+    const job = te.writeJob({ name: 'harden-gap', privateNpm: { packages: names }, github: false });
+    // the change is applied; its answer asks to wait a minute, as a lost answer would leave it
+    te.sandbox.standIn.addFault({ operation: 'PutPackageOriginConfiguration', package: 'fault/harden-gap-a', status: 429, retryAfterSeconds: 60, afterApply: true, times: 1 });
+    try {
+      const child = te.spawnCli(['harden', job, '--json']);
+      const closed = once(child, 'close');
+      while (!te.sandbox.standIn.log.some((e) => e.operation === 'PutPackageOriginConfiguration' && e.status === 429)) await new Promise((r) => setTimeout(r, 50));
+      child.kill('SIGINT');
+      const [code] = (await closed) as [number | null];
+      expect(code).toBe(130);
+    } finally {
+      te.sandbox.standIn.clearFaults();
+    }
+    const since = lastSeq(te);
+    const again = await te.cli(['harden', job, '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(targetWrites(te.sandbox, since)).toEqual([]);
+    const state = te.openState('harden-gap');
+    const entries = (state.db.prepare('SELECT entry FROM ledger').all() as { entry: string }[]).map((r) => JSON.parse(r.entry) as { outcome: string; package: string; detail: string });
+    state.close();
+    const origins = entries.filter((e) => e.outcome === 'origin-configuration');
+    expect(origins.map((e) => e.package).sort()).toEqual(names);
+    expect(origins.find((e) => e.package === names[0])!.detail).toContain('recorded as found');
+    // and once recorded, not again
+    expect((await te.cli(['harden', job, '--json'])).code).toBe(0);
+    const after = te.openState('harden-gap');
+    expect((after.db.prepare("SELECT count(*) AS n FROM ledger WHERE json_extract(entry, '$.outcome') = 'origin-configuration'").get() as { n: number }).n).toBe(2);
+    after.close();
+  }, 90_000);
+
+  it('harden of a job whose target changed since its run: ETARGETCHANGED, exit 2, nothing written, as run refuses it', async () => {
+    const names = ['@fault/harden-moved'];
+    await seedPrivate(te, names.map((name) => ({ name, versions: ['1.0.0'] })));
+    const job = te.writeJob({ name: 'harden-moved', privateNpm: { packages: names }, github: false });
+    expect((await te.cli(['run', job, '--json'])).code).toBe(0);
+    writeFileSync(job, readFileSync(job, 'utf8').replace('internal: npm-internal', 'internal: npm-store'));
+    const since = lastSeq(te);
+    const r = await te.cli(['harden', job, '--json']);
+    expect(r.code).toBe(2);
+    expect((JSON.parse(r.stdout) as { error: { code: string } }).error.code).toBe('ETARGETCHANGED');
+    expect(targetWrites(te.sandbox, since)).toEqual([]);
+  }, 90_000);
+
   it('a principal that may not publish at all (the policy lacks PublishPackageVersion): the run stops after 8 refusals in a row across packages, ETARGETSETUP exit 2, not one refusal per version; granted, the rerun publishes each once', async () => {
     const names = Array.from({ length: 6 }, (_, i) => `fault-nopublish-${i}`);
     const versions = Array.from({ length: 8 }, (_, i) => `7.0.${i}`);

@@ -57,8 +57,11 @@ describe('what the ledger records', () => {
     expect(by('conflict')).toEqual([`${NAME}@1.3.0`]);
     expect(by('failed:EINTEGRITY')).toEqual([`${NAME}@1.2.0`]);
     // ledger-pkg exists on the target already (1.3.0 was published there directly), and a
-    // package first published internally is publish ALLOW / upstream BLOCK: nothing to change
-    expect(by('origin-configuration')).toEqual(['ledger-other@']);
+    // package first published internally is publish ALLOW / upstream BLOCK: nothing to change,
+    // but the ledger names its protection once, as found
+    expect(by('origin-configuration').sort()).toEqual(['ledger-other@', `${NAME}@`]);
+    const found = entries.filter((e) => e.outcome === 'origin-configuration' && e.package === NAME);
+    expect(found.map((e) => e.detail)).toEqual([expect.stringContaining('recorded as found')]);
     const pub = entries.find((e) => e.outcome === 'published' && e.version === '1.0.0')!;
     expect(pub).toMatchObject({ job: 'ledger', format: 'npm', target: { domain: 'acme', domainOwner: '111122223333', repository: 'npm-internal' }, source: { id: 'private-npm', registry: te.sandbox.privateNpm.url } });
     expect(pub.principal).toBeTruthy();

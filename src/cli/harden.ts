@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { StateDb } from '../state/db.js';
 import { ledgerContext } from '../state/ledger.js';
 import { acquireJobLock } from '../state/lock.js';
-import { targetOf } from '../state/target.js';
+import { checkTarget, targetOf } from '../state/target.js';
 import { callerIdentity } from '../targets/domain.js';
 import { print, reportError, wantsJson, type Io } from './output.js';
 
@@ -62,6 +62,10 @@ export async function hardenCommand(jobFile: string, opts: HardenCommandOptions,
     let result: HardenResult;
     const packages: { format: Format; name: string }[] = [];
     try {
+      // every change goes into the job's provenance ledger, which names the target the state is
+      // bound to: a job file now naming another repository or domain is refused, as by `run`
+      const db = (state = StateDb.open(join(stateDir, `${job.name}.sqlite`)));
+      checkTarget(db, targetOf(job.config.target), {});
       // the internal names: what the sources name now (a git source's from its tags)
       for (const config of job.config.sources.filter((s) => s.enabled)) {
         const source = createSource(config, env, stateDir, job.name);
@@ -81,8 +85,7 @@ export async function hardenCommand(jobFile: string, opts: HardenCommandOptions,
       // a CodeArtifact host that stopped answering ends the harden (ETARGETSILENT), not every package's retries
       stuck = stopWhenStuck(limiter, signal);
       const target = (ca = new CodeArtifact(job.config.target, limiter, opts.codeartifactClient, stuck.signal));
-      // every change goes into the job's provenance ledger, as whom
-      const db = (state = StateDb.open(join(stateDir, `${job.name}.sqlite`)));
+      // as whom
       if (!opts.dryRun) {
         const who = await callerIdentity(job.config.target.region, env, opts.stsClient);
         db.ledger = ledgerContext(job.name, job.config.target, who, targetOf(job.config.target).repositories);
@@ -93,6 +96,7 @@ export async function hardenCommand(jobFile: string, opts: HardenCommandOptions,
         retries: job.config.limits.retries,
         signal: stuck.signal,
         onApplied: (c) => db.appendLedger({ outcome: 'origin-configuration', format: c.format, package: c.package, target: { repository: c.repository, set: c.to }, detail: c.detail }),
+        recorded: db.ledgeredOrigins(job.config.target),
       });
       if (stuck.stuck()) throw stuck.reason(undefined);
     } finally {

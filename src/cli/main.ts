@@ -167,7 +167,10 @@ export function buildProgram(): Command {
     .option('--package-groups', 'also a package group per npm scope that blocks external upstreams')
     .option('--json', 'print the result as JSON (default when stdout is not a terminal)')
     .action(async (job: string, flags: { dryRun?: boolean; packageGroups?: boolean; json?: boolean }) => {
-      process.exitCode = await hardenCommand(job, { ...flags, stateDir: program.opts().stateDir }, processIo);
+      // Ctrl-C lets the change in flight finish and be recorded in the ledger; a second one exits at once
+      const stop = interruptible(true);
+      const code = await hardenCommand(job, { ...flags, stateDir: program.opts().stateDir, signal: stop.signal }, processIo);
+      process.exitCode = stop.signal.aborted ? 130 : code;
     });
 
   const ledger = program.command('ledger').description('the provenance ledger: every publish, identical version, conflict, failure and origin change, hash-chained');

@@ -50,6 +50,12 @@ export interface HardenOptions {
   signal: AbortSignal;
   /** Told of every change made (not in a dry run): the ledger records it. */
   onApplied?: (change: { format: Format; package: string; repository: string; to: OriginConfiguration | string; detail: string }) => void;
+  /**
+   * Whether the ledger holds this package's origin configuration. One found hardened that it
+   * does not hold (a harden stopped between its change and its entry, or a hand's change) is
+   * told to `onApplied` as found, so the ledger names every internal package's protection.
+   */
+  recorded?: (format: Format, pkg: string, repository: string) => boolean;
 }
 
 const show = (o: OriginConfiguration) => `publish ${o.publish}, upstream ${o.upstream}`;
@@ -90,6 +96,9 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
         }
         if (current && current.publish === wanted.publish && current.upstream === wanted.upstream) {
           result.unchanged++;
+          if (!opts.dryRun && opts.recorded && !opts.recorded(p.format, p.name, t.repository)) {
+            opts.onApplied?.({ format: p.format, package: p.name, repository: t.repository, to: wanted, detail: `origin configuration found as ${show(wanted)} with no ledger entry for it (a harden stopped before recording its change, or it was set by hand); recorded as found` });
+          }
           return;
         }
         if (!opts.dryRun) {

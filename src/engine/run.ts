@@ -385,6 +385,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
         retries: config.limits.retries,
         signal,
         onApplied: (c) => db.appendLedger({ outcome: 'origin-configuration', format: c.format, package: c.package, target: { repository: c.repository, set: c.to }, detail: c.detail }),
+        ...(dryRun ? {} : { recorded: db.ledgeredOrigins(config.target) }),
       });
     }
 

@@ -276,6 +276,18 @@ export class StateDb {
    * is a conflict (ETAGMOVED), never a silent rebuild, unless the job accepts
    * the new commit for that version.
    */
+  /** Whether the ledger holds an origin configuration of each package, in a domain: `recorded(format, package, repository)`. */
+  ledgeredOrigins(target: { region: string; domain: string; domainOwner: string }): (format: string, pkg: string, repository: string) => boolean {
+    const rows = this.db
+      .prepare(
+        `SELECT json_extract(entry, '$.format') AS format, json_extract(entry, '$.package') AS package, json_extract(entry, '$.target.repository') AS repository FROM ledger
+         WHERE json_extract(entry, '$.outcome') = 'origin-configuration' AND json_extract(entry, '$.target.region') = ? AND json_extract(entry, '$.target.domain') = ? AND json_extract(entry, '$.target.domainOwner') = ?`,
+      )
+      .all(target.region, target.domain, target.domainOwner) as { format: string; package: string; repository: string }[];
+    const held = new Set(rows.map((r) => JSON.stringify([r.format, r.package, r.repository])));
+    return (format, pkg, repository) => held.has(JSON.stringify([format, pkg, repository]));
+  }
+
   /** Every version the state holds for one package of one source, as it was spelled. */
   recordedVersions(sourceId: string, packageName: string): string[] {
     return (this.stmt('SELECT version FROM items WHERE source_id = ? AND package = ? ORDER BY id').all(sourceId, packageName) as { version: string }[]).map((r) => r.version);
