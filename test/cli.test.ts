@@ -4,7 +4,9 @@
  * `status`, `--dry-run`, filters that change between runs, and secret hygiene:
  * no token or key ever reaches the state directory or the output.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import semver from 'semver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -309,6 +311,36 @@ describe('a --state-dir that cannot be one', () => {
     }
     expect(readFileSync(file, 'utf8')).toBe('notes the operator keeps\n');
     expect(te.sandbox.standIn.log.length).toBe(before);
+  });
+
+  it('a state this user may not read is said to be unreadable, not missing (status, report, ledger export)', async () => {
+    const job = te.writeJob({ name: 'unreadable', privateNpm: { packages: ['left-pad-legacy'] }, github: false });
+    expect((await cli(['run', job, '--json'])).code).toBe(0);
+    // the job file where anyone may read it; the state stays in the test's own folder (0700, root's)
+    const open = mkdtempSync(join(tmpdir(), 'cam-unreadable-'));
+    chmodSync(open, 0o755);
+    const readable = join(open, 'job.yaml');
+    copyFileSync(job, readable);
+    chmodSync(readable, 0o644);
+    try {
+      for (const args of [['status', readable, '--json'], ['report', readable, '--out', open, '--json'], ['ledger', 'export', readable]]) {
+        // as nobody, from a folder it may use (tsx runs esbuild there): the state directory cannot even be looked into
+        const child = te.spawnCli(args, { HOME: open }, { shell: `cd ${open} && exec setpriv --reuid=65534 --regid=65534 --clear-groups "$0" "$@"` });
+        let stdout = '';
+        let stderr = '';
+        child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+        child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+        const [code] = (await once(child, 'close')) as [number | null];
+        expect(code, `${args[0]}: ${stdout} ${stderr}`).toBe(2);
+        expect(stdout, stderr).not.toBe('');
+        const error = (JSON.parse(stdout) as { error: { code: string; message: string } }).error;
+        expect(error.code).toBe('ESTATE');
+        expect(error.message, args[0]).toContain('cannot read the state database');
+        expect(error.message).toContain('EACCES');
+      }
+    } finally {
+      rmSync(open, { recursive: true, force: true });
+    }
   });
 
   it('plan --out naming a file: ELOCAL before the plan starts (not after an hour of it), nothing listed', async () => {

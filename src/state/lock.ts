@@ -22,7 +22,7 @@
  * Another user or machine running the job is not detected: see the README.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -159,7 +159,15 @@ export function noStateError(job: LockedJob, stateDir: string, hint: string, env
 /** The job's state database in `stateDir`, for a command that only reads it; noStateError when there is none (nothing is made). */
 export function existingState(job: LockedJob, stateDir: string, hint: string, env: NodeJS.ProcessEnv = process.env): string {
   const database = join(stateDir, `${job.name}.sqlite`);
-  if (!existsSync(database)) throw noStateError(job, stateDir, hint, env);
+  try {
+    statSync(database);
+  } catch (e) {
+    // a state this user may not read is not "no state": existsSync says false for both
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') throw noStateError(job, stateDir, hint, env);
+    throw new MigrateError('ESTATE', `cannot read the state database ${database}: ${toError(e).message}`, {
+      hint: 'run as the user that owns the state directory, or give this user read and write access to it',
+    });
+  }
   return database;
 }
 
