@@ -380,6 +380,8 @@ describe('warm and the stop', () => {
     });
     try {
       const child = te.spawnCli(['warm', file, '--json'], { AWS_ENDPOINT_URL_CODEARTIFACT: store.url });
+      let stdout = '';
+      child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
       const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
       const end = Date.now() + 60_000;
       while (!asked && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
@@ -387,6 +389,8 @@ describe('warm and the stop', () => {
       const stopped = Date.now();
       child.kill('SIGTERM');
       expect(await exited).toBe(130);
+      // the summary says so as well, as a run's does
+      expect(JSON.parse(stdout)).toMatchObject({ interrupted: true, exitCode: 130 });
       // stopGraceSeconds is 1: the held request is cut off then, not after the 2-minute idle timeout (a hang check with room for a loaded machine)
       expect(Date.now() - stopped).toBeLessThan(30_000);
     } finally {

@@ -295,7 +295,8 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
       throttles: limiter.throttles,
       tokenFetches: target.tokenFetches,
       durationMs: Date.now() - started,
-      exitCode: exitCodeOf(outcomes, inputs.errors.length),
+      // a stop says so in the summary too, as a run's does (the process exits 130)
+      exitCode: stop.aborted && !stuck.stuck() ? 130 : exitCodeOf(outcomes, inputs.errors.length),
     };
     store.endRun(stuck.stuck() ? 'stopped-by-error' : stop.aborted ? 'interrupted' : summary.exitCode === 0 ? 'complete' : 'incomplete', summary);
     if (stuck.stuck()) throw stuck.reason(undefined);
