@@ -4,11 +4,13 @@
  * partial one; and a name someone planted there (a symbolic link) is replaced,
  * never written through (the temporary file is created exclusively, without
  * following links). Used for report files, ledger exports and rewritten lockfiles.
+ * What a killed writer left beside the name is removed by the next writer of it.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync, type WriteStream } from 'node:fs';
+import { closeSync, constants, fchmodSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync, type WriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { isAlive } from './alive.js';
 
 export class AtomicFile {
   private readonly tmp: string;
@@ -27,6 +29,7 @@ export class AtomicFile {
     this.tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
     try {
       mkdirSync(dirname(path), { recursive: true });
+      sweepDeadWriters(path);
       this.fd = openSync(this.tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, opts.mode === undefined ? 0o644 : 0o600);
       if (opts.mode !== undefined) fchmodSync(this.fd, opts.mode);
     } catch (e) {
@@ -87,6 +90,25 @@ export class AtomicFile {
     } catch {
       // never created, or gone already
     }
+  }
+}
+
+/**
+ * The temporary files of writers of `path` that are gone (killed: kill -9, the machine's
+ * power): each name carries its writer's pid, and nothing else ever removes them.
+ */
+function sweepDeadWriters(path: string): void {
+  const prefix = `${basename(path)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dirname(path));
+  } catch {
+    return; // the write that follows says what is wrong with the folder
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(\d+)-[0-9a-f]{8}\.tmp$/.exec(name.slice(prefix.length));
+    if (m && !isAlive(Number(m[1]))) rmSync(join(dirname(path), name), { force: true });
   }
 }
 

@@ -6,7 +6,7 @@
  * the target after the migration is found by reading the target again.
  */
 import { DisposePackageVersionsCommand } from '@aws-sdk/client-codeartifact';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -498,6 +498,22 @@ describe('ledger export', () => {
     expect(readFileSync(precious, 'utf8')).toBe('keep me\n');
     expect(lstatSync(link).isSymbolicLink()).toBe(false);
     expect((await verifyLedger(readFileSync(link, 'utf8'), {})).broken).toBeUndefined();
+  });
+
+  it('what a killed export left beside its name (kill -9: nothing could clean up) is removed by the next export; a live writer\'s is left alone', async () => {
+    const dir = join(te.dir, 'killed');
+    mkdirSync(dir);
+    const file = join(dir, 'ledger.jsonl');
+    // a pid that was a process and is gone, as a killed export's
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    const leftover = `ledger.jsonl.${gone}-0badf00d.tmp`;
+    const live = `ledger.jsonl.${process.pid}-1234abcd.tmp`;
+    writeFileSync(join(dir, leftover), 'half an export');
+    writeFileSync(join(dir, live), 'being written');
+    writeFileSync(join(dir, 'ledger.jsonl.notes.tmp'), 'not ours');
+    const r = await te.cli(['ledger', 'export', job, '--out', file]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual(['ledger.jsonl', 'ledger.jsonl.notes.tmp', live].sort());
   });
 
   it('a write that fails (file size limit): ELOCAL, and no partial export left under the name or beside it', async () => {

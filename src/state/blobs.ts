@@ -14,6 +14,7 @@ import { dirname, join } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { isAlive } from '../alive.js';
 import { removeWhenClosed } from '../atomic-file.js';
 import { localError, MigrateError } from '../errors.js';
 import { HashingStream } from '../integrity/hashes.js';
@@ -183,12 +184,3 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-export function isAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { MigrateError, toError } from '../errors.js';
 import { redact } from '../redact.js';
 import type { Format, Hashes, ItemState, PackageListing } from '../types.js';
-import { isAlive } from './blobs.js';
+import { isAlive } from '../alive.js';
 import { MIGRATIONS } from './migrations.js';
 import { appendLedger, inContext, type LedgerContext, type LedgerEntry, type OwnEntry } from './ledger.js';
 import type { TargetIdentity } from './target.js';

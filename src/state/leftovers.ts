@@ -11,7 +11,7 @@
  */
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { isAlive } from './blobs.js';
+import { isAlive } from '../alive.js';
 
 const IN_TMP = /^(?:ssh-key-.+-(\d+)|(?:checkout-.+|build|warm-checkout|scratch)-(\d+)-[A-Za-z0-9]+)$/;
 const IN_GIT = /\.partial-(\d+)$/;

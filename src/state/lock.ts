@@ -27,7 +27,7 @@ import { homedir, hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { localError, MigrateError, toError } from '../errors.js';
-import { isAlive } from './blobs.js';
+import { isAlive } from '../alive.js';
 
 interface Owner {
   pid: number;

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BlobStore, isAlive } from '../../src/state/blobs.js';
+import { isAlive } from '../../src/alive.js';
+import { BlobStore } from '../../src/state/blobs.js';
 
 let root: string;
 beforeEach(() => {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MigrateError } from '../../src/errors.js';
-import { isAlive } from '../../src/state/blobs.js';
+import { isAlive } from '../../src/alive.js';
 import { acquireJobLock, acquireLock, noStateError } from '../../src/state/lock.js';
 import { ROOT, TSX_LOADER } from '../support/harness.js';
 import { thrown } from '../support/thrown.js';
