@@ -23,6 +23,8 @@ declare const window: unknown;
 const HOSTILE = `<img src=x onerror=alert(1)>"'<script>window.__pwned=1</script>`;
 const HOSTILE_VERSION = `1.0.0"><svg onload=alert(2)>`;
 const BIDI = `@acme/evil\u202egpj.exe`;
+/** A right-to-left override: drawn as it is, "9102-06-30" would read 2019-06-30. */
+const BIDI_TIME = '\u202e03-60-9102';
 
 let dir: string;
 let userDataDir: string;
@@ -48,6 +50,8 @@ beforeAll(async () => {
       items: input.items.map((i) => {
         if (i.package === '@acme/config') return { ...i, package: HOSTILE, version: i.version === '3.0.0' ? HOSTILE_VERSION : i.version, state: 'failed' as const, last_error_code: 'EBADSOURCE', last_error: 'EBADSOURCE: </script><script>window.__pwned=2</script>' };
         if (i.package === '@acme/ui-kit') return { ...i, package: BIDI };
+        // an npm registry's `time` holds what the registry likes
+        if (i.package === '@acme/logger' && i.version === '1.0.0') return { ...i, source_published_at: BIDI_TIME };
         return i;
       }),
     };
@@ -112,6 +116,20 @@ const info = (page: Page, table: string) => page.textContent(`#${table}-info`);
 /** The filters are debounced: wait for the table to say what it shows. */
 const waitInfo = (page: Page, table: string, text: string) => page.waitForFunction(([t, s]) => document.getElementById(`${t}-info`)!.textContent === s, [table, text] as const);
 const rows = (page: Page, table: string) => page.locator(`#${table} tbody tr`).count();
+/** A cell's characters in the order the browser draws them, left to right (a bidi control it obeys reorders them; it draws none itself). */
+const drawn = (page: Page, selector: string) =>
+  page.locator(selector).evaluate((cell) => {
+    const text = cell.firstChild as unknown as { data: string };
+    const range = (cell.ownerDocument as unknown as { createRange(): { setStart(n: unknown, i: number): void; setEnd(n: unknown, i: number): void; getBoundingClientRect(): { left: number; width: number } } }).createRange();
+    const glyphs: [number, string][] = [];
+    for (let i = 0; i < text.data.length; i++) {
+      range.setStart(text, i);
+      range.setEnd(text, i + 1);
+      const box = range.getBoundingClientRect();
+      if (box.width > 0.5) glyphs.push([box.left, text.data[i]!]);
+    }
+    return glyphs.sort((x, y) => x[0] - y[0]).map((g) => g[1]).join('');
+  });
 
 describe('the HTML report in Chromium', () => {
   it('is one file: it asks the network for nothing, loads nothing else, and runs without an error', async () => {
@@ -269,6 +287,21 @@ describe('the HTML report in Chromium', () => {
       expect(await page.locator('#findings').innerText()).toContain(`${HOSTILE}@${HOSTILE_VERSION}`);
       // a right-to-left override is shown, not obeyed
       expect(await page.locator('#packages-table button.link', { hasText: 'evil' }).textContent()).toBe('@acme/evil\\u202egpj.exe');
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("shows a source's publish time as text: a right-to-left override in it is written out, not obeyed", async () => {
+    const { page, problems } = await open(files.hostile);
+    try {
+      await page.fill('#versions-filter', '@acme/logger');
+      await waitInfo(page, 'versions-table', 'Rows 1–6 of 6 (filtered from 38)');
+      const published = '#versions-table tbody tr:has(td:nth-child(2):text-is("1.0.0")) td:nth-child(8)';
+      // the day the page shows is the first ten characters of what the source said, escapes visible
+      expect(await page.textContent(published)).toBe('\\u202e03-6');
+      expect(await drawn(page, published)).toBe('\\u202e03-6');
+      expect(problems).toEqual([]);
     } finally {
       await page.close();
     }

@@ -392,6 +392,32 @@ describe('the Markdown form', () => {
     }
     expect(md).toContain('\\<img src=x onerror=alert(1)\\> \\| pipe newline');
   });
+
+  it("escapes a source's publish time as every other text: it cannot hide a row, add a cell, make an image or reach the file raw", () => {
+    // an npm registry's `time` map holds what the registry likes; an old state database kept it as given
+    const at = (pkg: string, v: string, time: string) => (i: ReportInput['items'][number]) => (i.package === pkg && i.version === v ? { ...i, source_published_at: time } : i);
+    const input = reportInputFromState(fx.state, fx.job, undefined, fx.options);
+    input.items = input.items
+      .map(at('@acme/http-client', '1.2.0', '\n'))
+      .map(at('@acme/config', '3.0.0', '![](//e.a)'))
+      .map(at('@acme/config', '3.1.0', '|identical'))
+      .map(at('@acme/config', '3.2.0', '\u001b[8m\u202e'));
+    const md = renderMarkdown(buildReport(input));
+    // the conflict row is on a line of its own (a newline would leave the table there)
+    const conflictRow = md.split('\n').find((l) => l.startsWith('| `1.2.0` | **conflict** |'));
+    expect(conflictRow).toBeDefined();
+    expect(conflictRow).toContain('`private-npm` npm.acme.example');
+    // every row of every table keeps its column count
+    for (const t of md.split('\n\n').filter((b) => b.startsWith('| '))) {
+      const rows = t.split('\n').filter((l) => l !== '');
+      for (const r of rows) expect(cells(r).length, r).toBe(cells(rows[0]!).length);
+    }
+    expect(outsideCode(md)).not.toMatch(/(?<!\\)!(?<!\\)\[/);
+    expect(md).toContain('!\\[\\](//e.a)');
+    expect(md).not.toMatch(/[\u001b\u202e]/);
+    // shown as the escapes \u001b and \u202e (the backslash itself escaped for Markdown)
+    expect(md).toContain('npm.acme.example \\\\u001b\\[8m\\\\u202e |');
+  });
 });
 
 describe('the Markdown form, with names, versions and messages as long as a source likes', () => {

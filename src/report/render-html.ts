@@ -252,7 +252,7 @@ function tableData(r: Report): unknown {
   const packages = r.packages.map((p) => [
     t(p.name),
     formats.indexOf(p.format),
-    p.sources.join(', '),
+    t(p.sources.join(', ')),
     p.versionCount,
     p.bytes,
     OUTCOME_ORDER.filter((k) => p.counts[k]).map((k) => [oi.get(k), p.counts[k]]),
@@ -266,8 +266,10 @@ function tableData(r: Report): unknown {
         .join('; '),
     ),
   ]);
+  // every text passes t(), the publish time and the code too: a registry's `time` holds what it
+  // likes, and the page writes a bidi override in a cell as the browser obeys it
   const versions = r.packages.flatMap((p, pi) =>
-    p.versions.map((v) => [pi, t(v.version), si.get(v.source), oi.get(v.outcome.key), v.outcome.state, v.size, v.files.length, provenanceTime(v), t(provenanceLine(v)), v.outcome.code, t(outcomeDetail(v, 300))]),
+    p.versions.map((v) => [pi, t(v.version), si.get(v.source), oi.get(v.outcome.key), t(v.outcome.state), v.size, v.files.length, t(provenanceTime(v)), t(provenanceLine(v)), t(v.outcome.code), t(outcomeDetail(v, 300))]),
   );
   const problems = [...PROBLEM_OUTCOMES].map((k) => oi.get(k));
   return { outcomes, formats, sources: sources.map(oneLine), packages, versions, problems };

@@ -216,7 +216,8 @@ function versionRows(p: ReportPackage, max: number): { rows: { cells: string[]; 
     mdCode(v.version),
     `**${v.outcome.key}**`,
     v.size === null ? '' : formatBytes(v.size),
-    `${mdCode(v.source)} ${mdText(provenanceLine(v))}${provenanceTime(v) ? ` ${day(provenanceTime(v))}` : ''}`,
+    // the publish time is the source's text like any other (an npm registry's `time` may hold anything)
+    `${mdCode(v.source)} ${mdText(provenanceLine(v))}${provenanceTime(v) ? ` ${mdText(day(provenanceTime(v)))}` : ''}`,
     mdText(outcomeDetail(v, 160)),
   ];
   return { rows: shown.map(({ v }) => ({ cells: row(v), key: v.outcome.key })), left };
