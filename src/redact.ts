@@ -79,11 +79,16 @@ export function publicUrl(url: string): string {
 
 /**
  * C0/C1 control characters (escape sequences that move the cursor, clear the
- * screen, set the title) and Unicode bidi overrides ("Trojan Source") as
+ * screen, set the title) and Unicode bidi controls ("Trojan Source") as
  * visible escapes. Newline and tab are kept when `keepLines` is set.
+ *
+ * The bidi controls are the whole Unicode Bidi_Control set: U+061C ARABIC LETTER
+ * MARK, U+200E/U+200F, U+202A–U+202E and U+2066–U+2069
+ * (https://www.unicode.org/reports/tr9/#Directional_Formatting_Characters): a mark
+ * alone reorders the neutral characters around it, such as the dots of a version.
  */
-const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-const UNSAFE_LINES = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE_LINES = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 export function printable(text: string, opts: { keepLines?: boolean } = {}): string {
   return text.replace(opts.keepLines ? UNSAFE : UNSAFE_LINES, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
@@ -91,11 +96,11 @@ export function printable(text: string, opts: { keepLines?: boolean } = {}): str
 
 /**
  * JSON text with what JSON.stringify leaves raw that a terminal or a line splitter acts on:
- * DEL and the C1 controls (0x9b is a CSI), the bidi overrides ("Trojan Source"), U+2028/2029
+ * DEL and the C1 controls (0x9b is a CSI), the bidi controls as above ("Trojan Source"), U+2028/2029
  * (line breaks to some readers), written as `\uXXXX` escapes. The same JSON value, so the
  * same hash, and a file that is safe to `cat` or to print.
  */
-const JSON_RAW_UNSAFE = /[\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const JSON_RAW_UNSAFE = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 export function jsonForTerminals(json: string): string {
   return json.replace(JSON_RAW_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);

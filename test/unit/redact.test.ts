@@ -1,6 +1,6 @@
-/** redactUrlCredentials: what a lockfile diff may show (credentials hidden, every other byte kept). */
+/** redactUrlCredentials: what a lockfile diff may show (credentials hidden, every other byte kept); printable and jsonForTerminals: what a terminal may see. */
 import { describe, expect, it } from 'vitest';
-import { redact, redactUrlCredentials } from '../../src/redact.js';
+import { jsonForTerminals, printable, redact, redactUrlCredentials } from '../../src/redact.js';
 
 const pw = ['PLANTED', 'pw', String(Date.now())].join('-');
 
@@ -32,5 +32,23 @@ describe('redact', () => {
     expect(redact('ssh://git@github.com/acme/lib.git')).toBe('ssh://git@github.com/acme/lib.git');
     // no userinfo: nothing changes but the query
     expect(redact('https://pypi.org/simple/a/ and mail user@example.com')).toBe('https://pypi.org/simple/a/ and mail user@example.com');
+  });
+});
+
+describe('printable and jsonForTerminals', () => {
+  // every character Unicode gives the Bidi_Control property (U+061C ARABIC LETTER MARK among them:
+  // it moves the dots of "2.10<ALM>.3" as U+200F does), read from the regex engine's Unicode tables
+  const bidiControls = Array.from({ length: 0x10000 }, (_, c) => String.fromCharCode(c)).filter((c) => /\p{Bidi_Control}/u.test(c));
+
+  it('writes every Unicode bidi control as a visible escape, on one line or many, and in JSON text', () => {
+    expect(bidiControls.length).toBeGreaterThanOrEqual(12);
+    for (const c of bidiControls) {
+      const escape = `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+      expect(printable(`2.10${c}.3`), escape).toBe(`2.10${escape}.3`);
+      expect(printable(`2.10${c}.3\n`, { keepLines: true }), escape).toBe(`2.10${escape}.3\n`);
+      const json = jsonForTerminals(JSON.stringify({ version: `2.10${c}.3` }));
+      expect(json, escape).toBe(`{"version":"2.10${escape}.3"}`);
+      expect(JSON.parse(json)).toEqual({ version: `2.10${c}.3` });
+    }
   });
 });
