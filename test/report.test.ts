@@ -418,6 +418,25 @@ describe('the Markdown form', () => {
     // shown as the escapes \u001b and \u202e (the backslash itself escaped for Markdown)
     expect(md).toContain('npm.acme.example \\\\u001b\\[8m\\\\u202e |');
   });
+
+  it("a source's text opens no block, whatever spaces lead it, and makes no e-mail link or @mention", () => {
+    // texts that become the line of a finding's detail (indented under its list item)
+    const details = ['   === ', '  # fake heading', '  - fake item', '   1. fake item', '  + fake item', 'ask admin@evil.example, mailto:x@evil.example, xmpp:x@evil.example or @octocat and @acme/core'];
+    const preflight = fx.options.preflight!;
+    const checks = [...(preflight.checks ?? []), ...details.map((detail, i) => ({ id: `hostile-${i}`, title: `check ${i}`, status: 'warn' as const, detail, fix: null }))];
+    const md = renderMarkdown(buildReport(reportInputFromState(fx.state, fx.job, undefined, { ...fx.options, preflight: { ...preflight, checks } })));
+    for (let i = 0; i < details.length; i++) expect(md).toContain(`check ${i}`);
+    // a line that opens a heading, a list item or a setext underline is one this renderer wrote:
+    // a heading or a list item at the margin, never the indented line of a detail
+    const opensBlock = /^ *(#{1,6}(?=\s|$)|[-+*](?=\s|$)|\d{1,9}[.)](?=\s|$)|=+ *$|-+ *$)/;
+    const opening = md.split('\n').filter((l) => opensBlock.test(l));
+    expect(opening.filter((l) => !/^(#{1,3} |- |\d+\. \*\*)/.test(l))).toEqual([]);
+    expect(opening.filter((l) => l.includes('fake'))).toEqual([]);
+    // GFM's e-mail autolinks and GitHub's mentions need a name right after the @
+    expect(outsideCode(md)).not.toMatch(/@[\w.-]/);
+    // and the text reads the same (an HTML comment shows nothing)
+    expect(md.replace(/<!-- -->/g, '')).toContain('ask admin@evil.example, mailto:x@evil.example, xmpp:x@evil.example or @octocat and @acme/core');
+  });
 });
 
 describe('the Markdown form, with names, versions and messages as long as a source likes', () => {

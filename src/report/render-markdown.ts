@@ -8,7 +8,8 @@
  *
  * Everything from a source is escaped: names and versions as code spans, other
  * text with backslash escapes, table pipes as \|, control and bidi characters
- * as visible \uXXXX, so a package name cannot inject HTML, links or columns.
+ * as visible \uXXXX, an @ split from what follows it, so a package name cannot
+ * inject HTML, links, columns or mentions.
  */
 import type { Finding, OutcomeKey, Report, ReportPackage, ReportVersion } from './schema.js';
 import {
@@ -63,6 +64,9 @@ function cut(s: string, max: number): string {
 export function mdText(s: string): string {
   return (
     cut(oneLine(s), MAX_TEXT)
+      // Markdown drops leading spaces from inline text anyway; left in, they would carry a list
+      // marker or a heading past the start-of-line guards below
+      .replace(/^ +/, '')
       .replace(/[\\`*_[\]<>|~&]/g, '\\$&')
       // what starts a block only at the start of a line: a heading, a list item, a setext underline
       .replace(/^(\d{1,9})([.)])(?=\s|$)/, '$1\\$2')
@@ -70,6 +74,12 @@ export function mdText(s: string): string {
       // GFM turns a bare URL into a link: a registry's message is text, never a link to follow
       .replace(/\b(https?|ftp):(?=\/\/)/gi, '$1\\:')
       .replace(/\b(www)\./gi, '$1\\.')
+      // GFM links a@b.c, mailto:a@b.c and xmpp:a@b.c, and GitHub notifies @name and @org/team
+      // (an npm scope is often an org's name) where the report is pasted. A backslash does not
+      // stop a mention: GitHub finds them in the rendered text
+      // (https://github.com/github/markup/issues/1168). An empty HTML comment after the @
+      // splits the text there and shows nothing.
+      .replace(/@/g, '@<!-- -->')
   );
 }
 
