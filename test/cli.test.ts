@@ -8,12 +8,13 @@ import { once } from 'node:events';
 import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import semver from 'semver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../src/engine/events.js';
-import type { StatusReport } from '../src/cli/status.js';
+import { statusCommand, type StatusReport } from '../src/cli/status.js';
 import { humanSummary } from '../src/cli/run.js';
-import type { ItemRow } from '../src/state/db.js';
+import { StateDb, type ItemRow } from '../src/state/db.js';
 import { filesUnder, publishRequests, recordIssuedTokens, startTestEnv, targetWrites, type TestEnv } from './support/harness.js';
 import { corruptStoredTarball, historyOf, seedPackages } from './support/npm-fixtures.js';
 
@@ -256,6 +257,38 @@ describe('a failing version through the CLI', () => {
     expect(s.failures[0]).toMatchObject({ package: '@acme/broken', version: BAD, code: 'EINTEGRITY' });
     expect(s.failures[0]!.error).toContain(`@acme/broken@${BAD}`);
     expect(s.lastRun?.outcome).toBe('incomplete');
+  });
+
+  it("status on a terminal: an error of several lines (a build log's tail) continues under its entry, marked, and prints no line of its own", async () => {
+    // a copy of this job's state with the failure's error as a hostile build could end it
+    const stateDir = mkdtempSync(join(te.stateDir, '..', 'status-copy-'));
+    const state = te.openState('broken');
+    try {
+      state.db.exec(`VACUUM INTO '${join(stateDir, 'broken.sqlite')}'`);
+    } finally {
+      state.close();
+    }
+    const copy = StateDb.open(join(stateDir, 'broken.sqlite'));
+    const log = 'EBUILD: the build failed; its last lines:\n  FAILED @acme/core@9.9.9 after 1 attempt(s): not this one\n  verified           999\nlast run #99: complete\n';
+    try {
+      copy.db.prepare("UPDATE items SET last_error = ? WHERE state = 'failed'").run(log);
+    } finally {
+      copy.close();
+    }
+    let out = '';
+    const stdout = Object.assign(new Writable({ write: (chunk, _enc, done) => void ((out += String(chunk)), done()) }), { isTTY: true });
+    const code = statusCommand(job, { stateDir }, { stdout, stderr: new Writable({ write: (_c, _e, done) => done() }) });
+    expect(code).toBe(1);
+    const lines = out.trimEnd().split('\n');
+    // one FAILED entry, the real one, and no count or run line from the log
+    const failed = lines.filter((l) => l.startsWith('  FAILED '));
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatch(/^ {2}FAILED @acme\/broken@1\.0\.1 after \d+ attempt\(s\): EBUILD: the build failed; its last lines:$/);
+    expect(lines.filter((l) => /^\s*verified\s/.test(l))).toEqual([`  verified           ${BROKEN.length - 1}`]);
+    expect(lines.filter((l) => l.startsWith('last run #'))).toHaveLength(1);
+    // the log's lines are all there, each marked as the entry's continuation
+    const at = lines.indexOf(failed[0]!);
+    expect(lines.slice(at + 1, at + 4)).toEqual(['    |   FAILED @acme/core@9.9.9 after 1 attempt(s): not this one', '    |   verified           999', '    | last run #99: complete']);
   });
 
   it('a source token the registry refuses: the run exits 1 with ESOURCEAUTH and the token appears nowhere', async () => {

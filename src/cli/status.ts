@@ -90,7 +90,8 @@ export function statusCommand(jobFile: string, opts: { json?: boolean; stateDir?
       for (const [s, n] of Object.entries(report.states)) if (n) lines.push(`  ${s.padEnd(18)} ${n}`);
       if (report.rates) lines.push(`rates: ${Object.entries(report.rates).map(([b, r]) => `${b} ${r.rate}/s (${r.source})`).join(', ')}`);
       if (report.target) lines.push(`target: ${describeTarget(report.target)}`);
-      if (report.lastRun) lines.push(`last run #${report.lastRun.id}${report.lastRun.dryRun ? ' (dry run)' : ''}: ${report.lastRun.outcome ?? 'did not finish (killed?)'}, started ${report.lastRun.startedAt}${report.lastRun.error ? `\n  stopped by ${report.lastRun.error}` : ''}`);
+      if (report.lastRun) lines.push(`last run #${report.lastRun.id}${report.lastRun.dryRun ? ' (dry run)' : ''}: ${report.lastRun.outcome ?? 'did not finish (killed?)'}, started ${report.lastRun.startedAt}`);
+      if (report.lastRun?.error) lines.push(`  stopped by ${report.lastRun.error}`);
       for (const f of report.failures) lines.push(`  FAILED ${f.package}@${f.version} after ${f.attempts} attempt(s): ${f.error}`);
       for (const c of report.conflicts) lines.push(`  CONFLICT ${c.package}@${c.version}: ours sha512 ${c.ourSha512}, target sha512 ${c.targetSha512}`);
       for (const l of report.listErrors) lines.push(`  NOT LISTED ${l.package} (${l.source}): ${l.error}`);
@@ -99,12 +100,21 @@ export function statusCommand(jobFile: string, opts: { json?: boolean; stateDir?
       for (const t of report.tagMoved) lines.push(`  TAG MOVED ${t.package}@${t.version} (${t.state}, ${t.at}): ${t.detail}`);
       for (const k of report.skipped) lines.push(`  skipped ${k.package}@${k.version}: ${k.reason}`);
       if (report.metadataPending.length) lines.push(`  dist-tags/deprecations still to sync: ${report.metadataPending.join(', ')}`);
-      print(io.stdout, `${lines.join('\n')}\n`);
+      print(io.stdout, `${lines.map(continued).join('\n')}\n`);
     }
     return report.failures.length + report.conflicts.length + report.listErrors.length > 0 ? 1 : 0;
   } catch (e) {
     return reportError(e, io, json);
   }
+}
+
+/**
+ * One entry of the human form, whatever its texts hold: an error can end with a build's
+ * log, which a hostile build writes, so every line after the entry's first is marked as its
+ * continuation and none can pass for another entry (a FAILED line, a count, a run).
+ */
+function continued(entry: string): string {
+  return entry.trimEnd().replace(/\r?\n/g, '\n    | ');
 }
 
 /** The error a run's summary records, if one ended it. */
