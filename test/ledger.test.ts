@@ -139,6 +139,30 @@ describe('ledger verify', () => {
     expect((await te.cli(['ledger', 'verify', file])).code).toBe(1);
   });
 
+  it('an export by a release that left U+061C raw still verifies (the same value and hash); a spelling no release wrote is refused', () => {
+    const entries = [
+      { outcome: 'published', package: 'bidi', version: '1.0.0', detail: 'tag v1.0\u061c.0' },
+      // a backslash, then the text u061c: no character to unescape
+      { outcome: 'published', package: 'bidi', version: '1.0.1', detail: 'a \\u061c path' },
+    ];
+    let prevHash = '0'.repeat(64);
+    const lines = entries.map((entry, i) => {
+      const hash = chainHash(prevHash, entry);
+      const line = exportLine({ seq: i + 1, prevHash, hash, entry });
+      prevHash = hash;
+      return line;
+    });
+    const trailer = exportLine({ trailer: { entries: 2, head: prevHash, job: 'bidi', exportedAt: '2026-01-01T00:00:00.000Z' } });
+    expect(lines[0]).toContain('\\u061c');
+    const earlier = lines[0]!.replace('\\u061c', '\u061c');
+    expect(verifyChain(rejoin([lines[0]!, lines[1]!, trailer])).broken).toBeUndefined();
+    expect(verifyChain(rejoin([earlier, lines[1]!, trailer])).broken).toBeUndefined();
+    // U+061C raw where the entry holds a backslash and the text u061c: another value, refused
+    const forged = lines[1]!.replace('\\\\u061c', '\\\u061c');
+    expect(forged).not.toBe(lines[1]);
+    expect(verifyChain(rejoin([lines[0]!, forged, trailer])).broken?.line).toBe(2);
+  });
+
   it('a torn last line (a crash mid-write) is reported; the entries before it still verify', async () => {
     const lines = chainLines();
     const text = `${lines.join('\n')}\n${lines[lines.length - 1]!.slice(0, 40)}`;

@@ -141,6 +141,16 @@ export function exportLine(value: unknown): string {
   return escapeForExport(canonical(value));
 }
 
+/**
+ * Whether `text` is `value`'s export line: the one form, or the form releases before U+061C
+ * (a bidi control) was escaped wrote, that character raw. The same value and hash, so their
+ * exports still verify; a `\\u061c` that is an escaped backslash and `u061c` is left alone.
+ */
+export function isExportLine(text: string, value: unknown): boolean {
+  const line = exportLine(value);
+  return text === line || (line.includes('\\u061c') && text === line.replace(/(?<!\\)((?:\\\\)*)\\u061c/g, '$1\u061c'));
+}
+
 /** A longer line is not one `ledger export` writes (an entry with hundreds of files is well under it). */
 export const MAX_LEDGER_LINE_BYTES = 4 * 1024 * 1024;
 
@@ -240,7 +250,7 @@ export class LedgerChecker {
     if (seq !== line) return at(`sequence ${seq} where ${line} was expected (an entry deleted, inserted or moved, or renumbered)`);
     if (parsed.prevHash !== this.head) return at('prevHash is not the hash of the entry before (an entry deleted, inserted or moved)');
     if (chainHash(this.head, parsed.entry) !== parsed.hash) return at('the entry does not hash to its recorded hash (edited)');
-    if (text !== exportLine(parsed)) return at('the line is not written the way ledger export writes it (a duplicate key, reordered keys, spaces, escapes or line endings changed): its bytes may read differently from what was hashed');
+    if (!isExportLine(text, parsed)) return at('the line is not written the way ledger export writes it (a duplicate key, reordered keys, spaces, escapes or line endings changed): its bytes may read differently from what was hashed');
     if (typeof parsed.entry.job === 'string') this.job ??= parsed.entry.job;
     this.head = parsed.hash;
     this.check.entries++;
@@ -249,7 +259,7 @@ export class LedgerChecker {
 
   private trailerLine(parsed: { trailer: unknown }, text: string, line: number): void {
     const t = parsed.trailer as Partial<LedgerTrailer> | null;
-    if (t === null || typeof t !== 'object' || Object.keys(parsed).join(',') !== 'trailer' || Object.keys(t).sort().join(',') !== TRAILER_KEYS || text !== exportLine(parsed)) {
+    if (t === null || typeof t !== 'object' || Object.keys(parsed).join(',') !== 'trailer' || Object.keys(t).sort().join(',') !== TRAILER_KEYS || !isExportLine(text, parsed)) {
       return this.fail(line, 'the trailer is not the one ledger export writes ({"trailer":{"entries","exportedAt","head","job"}}, canonical)');
     }
     this.trailer = t as LedgerTrailer;
