@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readStatus } from '../src/cli/status.js';
 import { seedPackages, historyOf } from './support/npm-fixtures.js';
 import { publishRequests, startTestEnv, targetWrites, type TestEnv } from './support/harness.js';
 
@@ -155,5 +156,81 @@ describe('npm migration', () => {
     expect(sent.every((e) => e.status < 300)).toBe(true);
     const doc = await packument(te.sandbox.descriptor.codeartifact.npmEndpoint, await te.targetToken(), 'nightly-many');
     expect(doc['dist-tags'].latest).toBe(NIGHTLY.at(-1));
+  });
+});
+
+describe('a package taken out of the job', () => {
+  const V = ['1.0.0', '1.0.1', '1.0.2', '1.0.3'];
+  const rowsOf = (jobName: string, pkg: string) => {
+    const state = te.openState(jobName);
+    try {
+      return Object.fromEntries(state.items('package = ?', pkg).map((r) => [r.version, { state: r.state, code: r.last_error_code, removed: r.removed_at !== null }]));
+    } finally {
+      state.close();
+    }
+  };
+  /** Every request the stand-in logged for these packages after `since`. */
+  const touched = (since: number, pkgs: string[]) => te.sandbox.standIn.log.filter((e) => e.seq > since && e.package !== undefined && pkgs.includes(e.package));
+
+  it('half-migrated, then dropped from packages/scopes: "no longer in the job", not "removed at the source"; never written to; the rerun exits 0; named again, it finishes', async () => {
+    const { privateNpm } = te.sandbox;
+    await seedPackages(privateNpm.url, privateNpm.token, ['@drop/a', '@drop/b', '@drop/c'].map((name) => ({ name, versions: V })));
+    // one job file, edited between runs
+    const whole = te.writeJob({ name: 'dropping', privateNpm: { scopes: ['@drop'] }, github: false });
+    // b: its latest, 1.0.3, refused by the target (the dist-tag cannot follow); c: every version refused (never migrated)
+    te.sandbox.standIn.addFault({ operation: 'npm:Publish', package: '@drop/b', version: '1.0.3', status: 400 });
+    te.sandbox.standIn.addFault({ operation: 'npm:Publish', package: '@drop/c', status: 400 });
+    const first = await te.run(whole);
+    te.sandbox.standIn.clearFaults();
+    expect(first.exitCode).toBe(1);
+    expect(rowsOf('dropping', '@drop/b')['1.0.3']!.state).toBe('failed');
+    // as a kill -9 leaves it: b@1.0.1's publish landed, its answer never recorded
+    const state = te.openState('dropping');
+    try {
+      state.db.prepare("UPDATE items SET state = 'publishing' WHERE package = '@drop/b' AND version = '1.0.1'").run();
+      state.db.prepare("UPDATE packages SET meta_state = 'pending' WHERE package IN ('@drop/b', '@drop/c')").run();
+    } finally {
+      state.close();
+    }
+
+    const onlyA = te.writeJob({ name: 'dropping', privateNpm: { packages: ['@drop/a'], scopes: [] }, github: false });
+    const before = te.sandbox.standIn.log.at(-1)!.seq;
+    const s = await te.run(onlyA);
+    expect(s.exitCode).toBe(0);
+    expect(s.removedAtSource).toEqual([]);
+    expect(s.metadataOutOfSync).toEqual([]);
+    expect(s.notInJob).toEqual([
+      { source: 'private-npm', package: '@drop/b', onTarget: 3, notMigrated: ['1.0.3'], unsettled: [] },
+      { source: 'private-npm', package: '@drop/c', onTarget: 0, notMigrated: V, unsettled: [] },
+    ]);
+    // the interrupted publish is settled by reading the target; nothing is written for b or c
+    expect(rowsOf('dropping', '@drop/b')).toEqual({
+      '1.0.0': { state: 'verified', code: null, removed: false },
+      '1.0.1': { state: 'verified', code: null, removed: false },
+      '1.0.2': { state: 'verified', code: null, removed: false },
+      '1.0.3': { state: 'excluded', code: 'ENOTINJOB', removed: false },
+    });
+    expect(Object.values(rowsOf('dropping', '@drop/c'))).toEqual(V.map(() => ({ state: 'excluded', code: 'ENOTINJOB', removed: false })));
+    expect(targetWrites(te.sandbox, before)).toEqual([]);
+    expect(touched(before, ['@drop/b', '@drop/c']).map((e) => e.operation).filter((o) => !['ListPackageVersionAssets', 'DescribePackageVersion', 'ListPackageVersions'].includes(o))).toEqual([]);
+    expect(readStatus(onlyA, te.stateDir).notInJob).toEqual([
+      { source: 'private-npm', package: '@drop/b', versions: ['1.0.3'] },
+      { source: 'private-npm', package: '@drop/c', versions: V },
+    ]);
+
+    // the rerun: the same, and not one request about b or c
+    const seq = te.sandbox.standIn.log.at(-1)!.seq;
+    const again = await te.run(onlyA);
+    expect(again.exitCode).toBe(0);
+    expect(again.notInJob.map((d) => [d.package, d.notMigrated.length])).toEqual([['@drop/b', 1], ['@drop/c', 4]]);
+    expect(touched(seq, ['@drop/b', '@drop/c'])).toEqual([]);
+
+    // named again: what was set aside is migrated, each version published once
+    const back = await te.run(te.writeJob({ name: 'dropping', privateNpm: { scopes: ['@drop'] }, github: false }));
+    expect(back.exitCode).toBe(0);
+    expect(back.notInJob).toEqual([]);
+    expect(back.outcomes).toEqual({ published: 5 });
+    expect(Object.values(rowsOf('dropping', '@drop/c')).map((r) => r.state)).toEqual(V.map(() => 'verified'));
+    expect(publishRequests(te.sandbox, { succeededOnly: true }).get('@drop/b@1.0.3')).toBe(1);
   });
 });

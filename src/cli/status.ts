@@ -23,6 +23,8 @@ export interface StatusReport {
   skipped: { package: string; version: string; reason: string | null }[];
   /** Versions their source no longer lists, with the state each is in (on the target, or set aside). */
   removedAtSource: { package: string; version: string; state: string; detail: string | null; at: string }[];
+  /** Versions never migrated because the job no longer names their package (ENOTINJOB), per package. */
+  notInJob: { source: string; package: string; versions: string[] }[];
   /** `error`: what ended it, when an error did (stopped-by-error, target-unusable). */
   lastRun?: { id: number; startedAt: string; endedAt: string | null; dryRun: boolean; outcome: string | null; error?: string };
   /** The target the state records its work in (what `verified` means here); absent before a run read one. */
@@ -61,6 +63,7 @@ function statusOf(name: string, database: string, state: StateDb): StatusReport 
     metadataPending: pkgs.filter((p) => p.meta_state !== 'done' && !p.list_error_code).map((p) => p.package),
     sourceChanged: state.sourceChanges().map((c) => ({ package: c.package, version: c.version, migratedSha512: c.sha512, detail: c.detail, at: c.at })),
     removedAtSource: state.sourceRemovals(),
+    notInJob: state.notInJob(),
     tagMoved: state.tagMoves(),
     skipped: state.items("state = 'skipped'").map((r) => ({ package: r.package, version: r.version, reason: r.last_error })),
     lastRun: run && { id: run.id, startedAt: run.started_at, endedAt: run.ended_at, dryRun: run.dry_run === 1, outcome: run.outcome, ...errorOf(run.summary) },

@@ -29,6 +29,8 @@ export interface PackageRunContext extends ItemContext {
   noDownload?: boolean;
   /** Enabled source ids, in job order. */
   active: string[];
+  /** Does the job still name this package on this source? A source's rows of a package it no longer names say nothing of its metadata. */
+  named: (sourceId: string, name: string) => boolean;
   fetchQueue: PQueue;
   verifyQueue: PQueue;
   /** Strictly one step at a time (concurrency 1, fetchConcurrency 1). */
@@ -58,7 +60,7 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
     target,
     coords,
     targetVersions: () => (versions ??= pc.ca().listVersions(coords)).catch((e: unknown) => ((versions = undefined), Promise.reject(e))),
-    distTags: packageTags(state, format, name, pc.active),
+    distTags: packageTags(state, format, name, pc.active, pc.named),
     publishBlocked: pc.publishBlocked?.get(`${format}/${name}`),
   };
 
@@ -175,9 +177,9 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
   if (signal.aborted || !metadataNeeded || pc.noTarget) return;
   if (target.syncMetadata) return syncPackageMetadata(pc, target, format, name);
   // a format without package metadata is in sync once its versions are
-  const items = state.itemsOf(format, name).filter((r) => pc.active.includes(r.source_id));
+  const items = state.itemsOf(format, name).filter((r) => pc.active.includes(r.source_id) && pc.named(r.source_id, name));
   if (!pc.dryRun && items.every((r) => r.state === 'excluded' || r.state === 'removed' || r.state === 'skipped' || ON_TARGET.has(r.state))) {
-    for (const p of state.packagesNamed(format, name).filter((x) => pc.active.includes(x.source_id))) state.setPackageMeta(p.source_id, format, name, 'done', null);
+    for (const p of state.packagesNamed(format, name).filter((x) => pc.active.includes(x.source_id) && pc.named(x.source_id, name))) state.setPackageMeta(p.source_id, format, name, 'done', null);
   }
 }
 
@@ -185,9 +187,9 @@ function interrupted(r: ItemRow): MigrateError {
   return new MigrateError('EINTERRUPTED', 'interrupted before download', { subject: `${r.package}@${r.version}` });
 }
 
-/** dist-tags of the first source (in job order) that lists the package. */
-function packageTags(state: StateDb, format: Format, name: string, active: string[]): Record<string, string> {
-  const rows = state.packagesNamed(format, name).filter((p) => active.includes(p.source_id) && !p.list_error_code);
+/** dist-tags of the first source (in job order) that lists the package and that the job still asks for it. */
+function packageTags(state: StateDb, format: Format, name: string, active: string[], named: PackageRunContext['named']): Record<string, string> {
+  const rows = state.packagesNamed(format, name).filter((p) => active.includes(p.source_id) && named(p.source_id, name) && !p.list_error_code);
   rows.sort((a, b) => active.indexOf(a.source_id) - active.indexOf(b.source_id));
   return rows[0] ? (JSON.parse(rows[0].dist_tags) as Record<string, string>) : {};
 }
@@ -200,12 +202,13 @@ function describeFailure(e: unknown): string {
 /** The format's package metadata; the package is `done` once everything selected is on the target and in sync. */
 async function syncPackageMetadata(pc: PackageRunContext, target: TargetFormat, format: Format, name: string): Promise<void> {
   const { state, active } = pc;
-  const items = state.itemsOf(format, name).filter((r) => active.includes(r.source_id));
+  const inJob = (sourceId: string) => active.includes(sourceId) && pc.named(sourceId, name);
+  const items = state.itemsOf(format, name).filter((r) => inJob(r.source_id));
   const onTarget = items.filter((r) => ON_TARGET.has(r.state));
-  const pkgRows = state.packagesNamed(format, name).filter((p) => active.includes(p.source_id));
+  const pkgRows = state.packagesNamed(format, name).filter((p) => inJob(p.source_id));
   if (onTarget.length === 0) return;
   const deprecations = new Map(onTarget.map((r) => [r.version, r.deprecated ?? '']));
-  const distTags = Object.fromEntries(Object.entries(packageTags(state, format, name, active)).filter(([tag]) => !pc.ignoreDistTags.has(tag)));
+  const distTags = Object.fromEntries(Object.entries(packageTags(state, format, name, active, pc.named)).filter(([tag]) => !pc.ignoreDistTags.has(tag)));
   try {
     const { changes, skipped } = await target.syncMetadata!(
       name,

@@ -34,6 +34,7 @@ import { Limiter, StuckWatch } from './limiter.js';
 import { gracefulStop, RefusalBreaker } from './stop.js';
 import { jobRates, resolveRates } from './rates.js';
 import { harden } from './harden.js';
+import { jobNamesPackage, setAsideDropped } from './job-edits.js';
 import { callerIdentity } from '../targets/domain.js';
 import type { STSClient } from '@aws-sdk/client-sts';
 import { readAccountQuotas } from '../targets/quotas.js';
@@ -180,6 +181,11 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     }
 
     const configOf = new Map(config.sources.map((c) => [c.id, c]));
+    /** Does the job still name this package on this source (not: does the source still have it)? */
+    const named = (sourceId: string, name: string) => {
+      const c = configOf.get(sourceId);
+      return c !== undefined && jobNamesPackage(c, name);
+    };
     const formatOfSource = (source: Source) => formatOf(configOf.get(source.id)!);
     const listErrors: RunSummary['listErrors'] = [];
     const listError = (source: Source, name: string, error: MigrateError) => {
@@ -289,10 +295,12 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       stopFatally(e);
     }
     await listQueue.onIdle();
-    // a package a complete enumeration no longer names is gone from its source
-    if (!signal.aborted) for (const [id, seen] of enumerated) if (seen.complete) db.recordPackagesGone(id, seen.names);
+    // a package a complete enumeration no longer finds, though the job still names it, is gone from
+    // its source; one the job no longer names was taken out of the job (below), whatever the source holds
+    if (!signal.aborted) for (const [id, seen] of enumerated) if (seen.complete) db.recordPackagesGone(id, seen.names, (name) => named(id, name));
+    const dropped = new Map([...sources.keys()].map((id) => [id, db.recordedPackageNames(id).filter((name) => !named(id, name))]));
 
-    const unmatchedFilters = applyFilters(db, job, sources);
+    const unmatchedFilters = applyFilters(db, job, sources, named);
 
     const outcomes: Record<string, number> = {};
     const count = (o: RunOutcome) => (outcomes[o] = (outcomes[o] ?? 0) + 1);
@@ -330,18 +338,23 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     // bytes leaves it as it stands.)
     const reconsidered = (r: WorkKey) => r.state === 'conflict' && r.last_error_code !== 'ETAGMOVED' && !opts.noDownload && !opts.noTarget;
     const work = all.filter((r) => (!FINAL_STATES.has(r.state) || reconsidered(r)) && (r.last_listed_run === runId || r.state === 'publishing' || r.state === 'published'));
+    // a package the job no longer names is never written to: no dist-tags, no deprecations, no origin controls
+    // (an interrupted publish of it is still settled, by reading the target)
     const packagesWithMetaPending = new Set(
       db
         .packages()
-        .filter((p) => p.meta_state !== 'done' && active.includes(p.source_id) && !p.list_error_code)
+        .filter((p) => p.meta_state !== 'done' && active.includes(p.source_id) && !p.list_error_code && named(p.source_id, p.package))
         .map((p) => `${p.format}/${p.package}`),
     );
     emit({ type: 'planned', total: work.length, alreadyDone: all.length - work.length });
 
     // group by target package: two sources holding the same name go to the same place, one after the other
     const byPackage = new Map<string, number[]>();
+    // packages some source of the job still names (the rest only have interrupted publishes to settle)
+    const namedKeys = new Set(packagesWithMetaPending);
     for (const r of work) {
       const key = `${r.format}/${r.package}`;
+      if (named(r.source_id, r.package)) namedKeys.add(key);
       const ids = byPackage.get(key);
       if (ids) ids.push(r.id);
       else byPackage.set(key, [r.id]);
@@ -376,8 +389,8 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
 
     // Origin controls before anything is published: a public package can never shadow an internal name.
     let hardening: RunSummary['hardening'];
-    if (config.hardening.originControls && byPackage.size > 0 && !signal.aborted && !opts.noTarget) {
-      const packages = [...byPackage.keys()].map((k) => ({ format: k.slice(0, k.indexOf('/')) as Format, name: k.slice(k.indexOf('/') + 1) }));
+    if (config.hardening.originControls && namedKeys.size > 0 && !signal.aborted && !opts.noTarget) {
+      const packages = [...namedKeys].map((k) => ({ format: k.slice(0, k.indexOf('/')) as Format, name: k.slice(k.indexOf('/') + 1) }));
       // a plan (read-only, a dry run) only reads what would change
       hardening = await harden(getCa(), getTarget, packages, {
         dryRun,
@@ -443,6 +456,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       noTarget: opts.noTarget,
       noDownload: opts.noDownload,
       active,
+      named,
       fetchQueue,
       verifyQueue,
       sequential,
@@ -460,7 +474,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     for (const [key, ids] of byPackage) {
       const format = key.slice(0, key.indexOf('/')) as Format;
       const name = key.slice(key.indexOf('/') + 1);
-      void packageQueue.add(guard(() => migratePackage(packageCtx, format, name, ids, packagesWithMetaPending.has(key) || ids.length > 0)));
+      void packageQueue.add(guard(() => migratePackage(packageCtx, format, name, ids, namedKeys.has(key) && (packagesWithMetaPending.has(key) || ids.length > 0))));
     }
     await packageQueue.onIdle();
     await fetchQueue.onIdle();
@@ -468,12 +482,15 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     clearInterval(resizer);
     signal.removeEventListener('abort', onAbort);
 
+    // what the job no longer names: set aside now that its interrupted publishes are settled, and said
+    const notInJob = fatalError === undefined ? setAsideDropped(db, dropped) : [];
     const goSum = checkGoSums(goSumFiles(job.file, config.goSum), db.items('facts IS NOT NULL').filter(inJob));
     const summary = summarize(db, job.name, dryRun, signal.aborted && fatalError === undefined, outcomes, listErrors, metadata, metadataOutOfSync, goSum, hardening, active, {
       rates: Object.fromEntries(BUCKETS.map((b) => [b, { ...rates[b], ...(limiter.latencyMs(b) !== undefined ? { latencyMs: Math.round(limiter.latencyMs(b)!) } : {}) }])) as RunSummary['rates'],
       ...(quotaNote ? { quotaNote } : {}),
       ...(retargeted ? { retargeted } : {}),
       unmatchedFilters,
+      notInJob,
       inFlight: { packages: sizing.packages, peakPackages: sizing.peakPackages, publishesPerPackage: sequential ? 1 : config.limits.publishesPerPackage },
       throttles: limiter.throttles,
       tokenFetches: ca?.tokenFetches ?? 0,

@@ -51,14 +51,16 @@ export function watchLiveHeap(): { peak(): number; stop(): void } {
  * Excluded <-> pending as the filters say, for every version of the job's sources; versions
  * already on the target stay as they are. Returns the filter entries that matched none.
  */
-export function applyFilters(state: StateDb, job: LoadedJob, sources: Map<string, Source>): RunSummary['unmatchedFilters'] {
+export function applyFilters(state: StateDb, job: LoadedJob, sources: Map<string, Source>, named: (sourceId: string, name: string) => boolean = () => true): RunSummary['unmatchedFilters'] {
   const use = filterUse(job.config.filters);
   state.db.transaction(() => {
     for (const r of state.workKeys()) {
-      if (!sources.has(r.source_id)) continue;
+      // a package the job no longer names stays as it was set aside (ENOTINJOB): named again, it is selected again
+      if (!sources.has(r.source_id) || !named(r.source_id, r.package)) continue;
       const want = use.select(r.package, r.version);
       if (!want && ['pending', 'fetched', 'failed'].includes(r.state)) state.transition(r.id, 'excluded', {}, 'excluded by the job filters');
-      else if (want && r.state === 'excluded') state.transition(r.id, 'pending', {}, 'selected by the job filters');
+      else if (!want && r.state === 'excluded' && r.last_error_code === 'ENOTINJOB') state.transition(r.id, 'excluded', { error: null }, 'named by the job again, and excluded by the job filters');
+      else if (want && r.state === 'excluded') state.transition(r.id, 'pending', r.last_error_code === 'ENOTINJOB' ? { error: null } : {}, r.last_error_code === 'ENOTINJOB' ? 'named by the job again' : 'selected by the job filters');
     }
   })();
   return use.unmatched();
@@ -76,7 +78,7 @@ export function summarize(
   goSum: RunSummary['goSum'],
   hardening: RunSummary['hardening'],
   active: string[],
-  figures: Pick<RunSummary, 'rates' | 'quotaNote' | 'retargeted' | 'unmatchedFilters' | 'inFlight' | 'throttles' | 'tokenFetches' | 'blobRecheck' | 'durationMs' | 'peakLiveHeapBytes'>,
+  figures: Pick<RunSummary, 'rates' | 'quotaNote' | 'retargeted' | 'unmatchedFilters' | 'notInJob' | 'inFlight' | 'throttles' | 'tokenFetches' | 'blobRecheck' | 'durationMs' | 'peakLiveHeapBytes'>,
 ): RunSummary {
   // counted in SQL, and only the rows the summary lists are read: a run of 10,000 versions
   // does not end by holding every row (the peak RSS it reports is taken below)

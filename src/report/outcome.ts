@@ -40,6 +40,8 @@ const KEPT_REASON = 'no longer listed by its source; the target keeps what was m
 function leftOut(row: OutcomeRow, explain: (name: string, version: string) => Exclusion | null): Partial<ReportOutcome> | null {
   switch (row.state) {
     case 'excluded': {
+      // its package is no longer named by the job: the row says so (the filters would select it)
+      if (row.last_error_code === 'ENOTINJOB') return { code: 'ENOTINJOB', reason: row.last_error };
       const why = explain(row.package, row.version);
       return why
         ? { excludedBy: why.filter, reason: why.reason }

@@ -449,12 +449,14 @@ export class StateDb {
 
   /**
    * A source enumerated its packages completely (no failed search) and these
-   * packages, which it had before, were not among them: every version of them
-   * is gone from the source.
+   * packages, which it had before and the job still names, were not among them:
+   * every version of them is gone from the source. A package the job no longer
+   * names (`named` false) is not: its source was never asked for it
+   * (recordPackagesDropped says what is left of it).
    */
-  recordPackagesGone(sourceId: string, enumerated: ReadonlySet<string>): string[] {
+  recordPackagesGone(sourceId: string, enumerated: ReadonlySet<string>, named: (name: string) => boolean): string[] {
     const known = this.stmt('SELECT DISTINCT format, package FROM items WHERE source_id = ?').all(sourceId) as { format: Format; package: string }[];
-    const gone = known.filter((k) => !enumerated.has(k.package));
+    const gone = known.filter((k) => !enumerated.has(k.package) && named(k.package));
     if (gone.length === 0) return [];
     const rows = this.stmt('SELECT id, version, state, removed_at FROM items WHERE source_id = ? AND format = ? AND package = ?');
     this.write(() =>
@@ -464,6 +466,54 @@ export class StateDb {
       })(),
     );
     return gone.map((g) => g.package);
+  }
+
+  /**
+   * Packages the job no longer names (its `packages` or `scopes` edited), of a source still
+   * in the job: their versions that never reached the target (pending, fetched, failed, or
+   * in conflict with it) are set aside as `excluded`, code ENOTINJOB, the state each was in
+   * kept in its message; versions on the target, or whose publish the run could not settle,
+   * stay as they are. Not "removed at the source": the source may well still serve them.
+   * Named again, the filters select them again (applyFilters). Its package row (dist-tags,
+   * list error) goes: nothing is synced for it, and listed again it is made anew. Returns
+   * the rows set aside.
+   */
+  recordPackagesDropped(sourceId: string, names: Iterable<string>): number {
+    const rows = this.stmt("SELECT id, version, state, last_error_code FROM items WHERE source_id = ? AND package = ? AND state IN ('pending', 'fetched', 'failed', 'conflict')");
+    const set = this.stmt("UPDATE items SET state = 'excluded', last_error_code = 'ENOTINJOB', last_error = ?, updated_at = ? WHERE id = ?");
+    return this.write(() =>
+      this.db.transaction(() => {
+        const at = now();
+        let n = 0;
+        for (const name of names) {
+          this.stmt('DELETE FROM packages WHERE source_id = ? AND package = ?').run(sourceId, name);
+          for (const r of rows.all(sourceId, name) as { id: number; state: ItemState; last_error_code: string | null }[]) {
+            const was = r.state === 'pending' ? '' : ` (it was ${r.state}${r.last_error_code ? `, ${r.last_error_code}` : ''})`;
+            const why = `no longer named by the job (not in the packages or scopes of source "${sourceId}"): not migrated${was}`;
+            set.run(redact(why), at, r.id);
+            this.event(r.id, r.state, 'excluded', 'ENOTINJOB', why, at);
+            n++;
+          }
+        }
+        return n;
+      })(),
+    );
+  }
+
+  /** Versions set aside because the job no longer names their package (ENOTINJOB), per package. */
+  notInJob(): { source: string; package: string; versions: string[] }[] {
+    const rows = this.stmt("SELECT source_id, package, version FROM items WHERE state = 'excluded' AND last_error_code = 'ENOTINJOB' ORDER BY source_id, package, ordinal").all() as { source_id: string; package: string; version: string }[];
+    const out = new Map<string, { source: string; package: string; versions: string[] }>();
+    for (const r of rows) {
+      const key = JSON.stringify([r.source_id, r.package]);
+      (out.get(key) ?? out.set(key, { source: r.source_id, package: r.package, versions: [] }).get(key)!).versions.push(r.version);
+    }
+    return [...out.values()];
+  }
+
+  /** Every package of a source the state holds versions of, or a package row (dist-tags, a list error). */
+  recordedPackageNames(sourceId: string): string[] {
+    return (this.stmt('SELECT package FROM items WHERE source_id = ? UNION SELECT package FROM packages WHERE source_id = ?').all(sourceId, sourceId) as { package: string }[]).map((r) => r.package);
   }
 
   private markRemoved(row: { id: number; state: ItemState; removed_at: string | null }, at: string, why: string): void {
