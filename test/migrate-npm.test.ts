@@ -234,3 +234,50 @@ describe('a package taken out of the job', () => {
     expect(publishRequests(te.sandbox, { succeededOnly: true }).get('@drop/b@1.0.3')).toBe(1);
   });
 });
+
+describe("a source's id renamed in the job", () => {
+  it('is refused (ECONFIG naming both ids) before anything is written or asked; put back, the rerun has nothing to do', async () => {
+    const { privateNpm } = te.sandbox;
+    await seedPackages(privateNpm.url, privateNpm.token, [{ name: '@ren/x', versions: ['1.0.0', '1.0.1', '1.0.2'] }, { name: '@ren/y', versions: ['2.0.0'] }]);
+    const source = (id: string, packages: string[]) => ({ id, kind: 'npm-registry', url: privateNpm.url, tokenEnv: te.sandbox.descriptor.privateNpm.tokenEnv, packages });
+    const first = await te.run(te.writeJob({ name: 'renaming', sources: [source('private-npm', ['@ren/x'])] }));
+    expect(first.exitCode).toBe(0);
+    const runsBefore = te.openState('renaming');
+    const lastRun = runsBefore.lastRun()!.id;
+    runsBefore.close();
+
+    const renamed = te.writeJob({ name: 'renaming', sources: [source('npm-main', ['@ren/x'])] });
+    const seq = te.sandbox.standIn.log.at(-1)!.seq;
+    const refused = await te.run(renamed).then(
+      () => undefined,
+      (e: unknown) => e as { code?: string; message?: string },
+    );
+    expect(refused?.code).toBe('ECONFIG');
+    expect(refused?.message).toContain('"npm-main"');
+    expect(refused?.message).toContain('"private-npm"');
+    // nothing asked of the target, no run recorded, no row under the new id
+    expect(te.sandbox.standIn.log.filter((e) => e.seq > seq)).toEqual([]);
+    const state = te.openState('renaming');
+    try {
+      expect(state.lastRun()!.id).toBe(lastRun);
+      expect(state.items("source_id = 'npm-main'")).toEqual([]);
+      expect(state.items().map((r) => [r.source_id, r.version, r.state])).toEqual([
+        ['private-npm', '1.0.0', 'verified'],
+        ['private-npm', '1.0.1', 'verified'],
+        ['private-npm', '1.0.2', 'verified'],
+      ]);
+    } finally {
+      state.close();
+    }
+
+    // the id put back: nothing to do, nothing sent
+    const back = await te.run(te.writeJob({ name: 'renaming', sources: [source('private-npm', ['@ren/x'])] }));
+    expect(back.exitCode).toBe(0);
+    expect(back.outcomes).toEqual({});
+    expect(back.selected).toBe(3);
+
+    // a new source on the same registry for other packages is no rename
+    const other = await te.run(te.writeJob({ name: 'renaming', sources: [source('npm-main', ['@ren/y'])] }));
+    expect(other.outcomes).toEqual({ published: 1 });
+  });
+});

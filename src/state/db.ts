@@ -511,6 +511,16 @@ export class StateDb {
     return [...out.values()];
   }
 
+  /** The source ids the state holds versions of. */
+  recordedSourceIds(): string[] {
+    return (this.stmt('SELECT DISTINCT source_id FROM items').all() as { source_id: string }[]).map((r) => r.source_id);
+  }
+
+  /** One source's packages listed from `url`, with how many versions each has. */
+  recordedPackages(sourceId: string, url: string): { source: string; package: string; versions: number }[] {
+    return this.stmt('SELECT source_id AS source, package, COUNT(*) AS versions FROM items WHERE source_id = ? AND registry_url = ? GROUP BY package').all(sourceId, url) as never;
+  }
+
   /** Every package of a source the state holds versions of, or a package row (dist-tags, a list error). */
   recordedPackageNames(sourceId: string): string[] {
     return (this.stmt('SELECT package FROM items WHERE source_id = ? UNION SELECT package FROM packages WHERE source_id = ?').all(sourceId, sourceId) as { package: string }[]).map((r) => r.package);
