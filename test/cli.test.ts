@@ -291,6 +291,22 @@ describe('a failing version through the CLI', () => {
     expect(lines.slice(at + 1, at + 4)).toEqual(['    |   FAILED @acme/core@9.9.9 after 1 attempt(s): not this one', '    |   verified           999', '    | last run #99: complete']);
   });
 
+  it("the run's summary on a terminal: a detail or conflict message of several lines (a registry's words) continues under its entry, marked, and prints no line of its own", () => {
+    const hostile = 'gone\n  FAILED @acme/core@9.9.9: not this one\r  Run finished: 99/99 selected versions are on the target';
+    const s = {
+      dryRun: false, interrupted: false, complete: 1, selected: 2, durationMs: 1000, outcomes: {}, failures: [],
+      conflicts: [{ package: '@acme/x', version: '1.0.0', code: 'ETAGMOVED', message: hostile }],
+      tagMoved: [], goSum: { files: 0, checked: 0, mismatches: [], errors: [] }, skipped: [], listErrors: [{ package: '@acme/y', source: 's', code: 'ESOURCE', message: hostile }],
+      metadata: [], sourceChanged: [], removedAtSource: [{ package: '@acme/z', version: '1.0.0', state: 'removed', detail: hostile }],
+      metadataOutOfSync: [], weakIntegrity: [],
+    } as unknown as RunSummary;
+    const lines = humanSummary(s).trimEnd().split('\n');
+    expect(lines.filter((l) => l.startsWith('  FAILED '))).toEqual([]);
+    expect(lines.filter((l) => l.startsWith('Run finished'))).toHaveLength(1);
+    expect(lines.filter((l) => l.startsWith('    | '))).toHaveLength(6);
+    expect(lines.every((l) => !l.includes('\r'))).toBe(true);
+  });
+
   it('a source token the registry refuses: the run exits 1 with ESOURCEAUTH and the token appears nowhere', async () => {
     const gh = te.writeJob({ name: 'badtoken', privateNpm: false, github: { packages: ['@acme-gh/feature-flags'] } });
     const r = await cli(['run', gh, '--json'], { CAM_DEMO_GITHUB_TOKEN: WRONG_TOKEN });

@@ -23,6 +23,16 @@ export function print(stream: NodeJS.WritableStream, text: string): void {
   stream.write(forOutput(text));
 }
 
+/**
+ * One entry of a human form, whatever its texts hold: an error can end with a build's log
+ * and a detail can come from a registry, which a hostile source writes, so every line after
+ * the entry's first is marked as its continuation and none can pass for another entry (a
+ * FAILED line, a count, a run).
+ */
+export function continued(entry: string): string {
+  return entry.trimEnd().replace(/\r\n?|\n/g, '\n    | ');
+}
+
 export function wantsJson(flag: boolean | undefined, io: Io): boolean {
   return flag === true || !io.stdout.isTTY;
 }

@@ -2,7 +2,7 @@
 import { loadJob, type LoadedJob } from '../config/load.js';
 import { runJob } from '../engine/run.js';
 import type { RunSummary } from '../engine/events.js';
-import { print, progressRenderer, reportError, wantsJson, type Io } from './output.js';
+import { continued, print, progressRenderer, reportError, wantsJson, type Io } from './output.js';
 
 export interface RunCommandOptions {
   dryRun?: boolean;
@@ -71,7 +71,7 @@ export function humanSummary(s: RunSummary): string {
   if (whole) lines.push(`  no longer in the job: ${whole} package(s) with nothing left unfinished`);
   for (const m of s.metadataOutOfSync) lines.push(`  NOT IN SYNC ${m.package}: ${m.reason}`);
   if (s.weakIntegrity.length) lines.push(`  weak integrity (sha1 only at the source): ${s.weakIntegrity.map((w) => `${w.package}@${w.version}`).join(', ')}`);
-  return `${lines.join('\n')}\n`;
+  return `${lines.map(continued).join('\n')}\n`;
 }
 
 function oneLine(text: string, max = 400): string {

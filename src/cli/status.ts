@@ -4,7 +4,7 @@ import { StateDb } from '../state/db.js';
 import { existingState } from '../state/lock.js';
 import { describeTarget, type TargetIdentity } from '../state/target.js';
 import { ITEM_STATES } from '../types.js';
-import { print, reportError, wantsJson, type Io } from './output.js';
+import { continued, print, reportError, wantsJson, type Io } from './output.js';
 
 export interface StatusReport {
   job: string;
@@ -109,15 +109,6 @@ export function statusCommand(jobFile: string, opts: { json?: boolean; stateDir?
   } catch (e) {
     return reportError(e, io, json);
   }
-}
-
-/**
- * One entry of the human form, whatever its texts hold: an error can end with a build's
- * log, which a hostile build writes, so every line after the entry's first is marked as its
- * continuation and none can pass for another entry (a FAILED line, a count, a run).
- */
-function continued(entry: string): string {
-  return entry.trimEnd().replace(/\r?\n/g, '\n    | ');
 }
 
 /** The error a run's summary records, if one ended it. */
