@@ -778,7 +778,7 @@ describe('a flaky source (5xx and 429 with Retry-After, through a fault proxy)',
   });
 
   it("a packument's 429 waits its Retry-After; GitHub's rate limit, a 403 marked x-ratelimit-remaining: 0 (a reset seconds away) or carrying Retry-After: waited for and retried, never taken for a refused token", async () => {
-    // first a 429 whose Retry-After must be read from npm-registry-fetch's error (its headers are raw())
+    // first a 429 whose Retry-After must be read from the error's headers
     proxy.addFault({ method: 'GET', path: /^\/limited-source$/, status: 429, retryAfterSeconds: 1, times: 1 });
     const reset = String(Math.ceil(Date.now() / 1000) + 2);
     proxy.addFault({ method: 'GET', path: /^\/limited-source$/, status: 403, headers: { 'x-ratelimit-limit': '5000', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': reset }, times: 1 });

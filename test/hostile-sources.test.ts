@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../src/engine/events.js';
 import type { ItemRow } from '../src/state/db.js';
@@ -464,6 +465,66 @@ describe('8. fetch only what a registry should serve; the token only under its U
     expect(s.exitCode).toBe(0);
     expect(reg.log.filter((e) => e.path === '/npm/private/pathed-pkg').map((e) => e.authorization)).toEqual(['Bearer hostile-registry-token-abcdef']);
     expect(reg.log.filter((e) => e.path.startsWith('/public-files/')).map((e) => e.authorization)).toEqual([undefined]);
+  });
+});
+
+describe('8b. packuments are fetched as tarballs are: redirects keep the token under the registry\'s URL', () => {
+  let other: HostileRegistry;
+  beforeAll(async () => {
+    other = await startHostileRegistry();
+  });
+  afterAll(async () => {
+    await other?.stop();
+  });
+
+  it('to another port or protocol of the host: refused (ESOURCEURL), never asked; to another path: followed without the token; to a tarballHosts host: followed without the token; in a loop: ESOURCEURL after 5', async () => {
+    const TOKEN = 'hostile-redirect-token-abcdef';
+    const port = new URL(reg.url).port;
+    const otherHost = new URL(other.url).host;
+    const redirect = (to: string) => (_req: http.IncomingMessage, res: http.ServerResponse) => (res.writeHead(302, { location: to }), res.end());
+    const bytes = npmTarball('path-pkg', '1.0.0');
+    const packument = (name: string) => ({ name, versions: { '1.0.0': { name, version: '1.0.0', dist: { integrity: sri512(bytes), shasum: sha1hex(bytes), tarball: `${reg.url}redir/tgz/${name}-1.0.0.tgz` } } } });
+    reg.route('/redir/port-pkg', redirect(`${other.url}redir/port-pkg`));
+    reg.route('/redir/proto-pkg', redirect(`https://127.0.0.1:${port}/redir/proto-pkg`));
+    reg.route('/redir/path-pkg', redirect('/other-app/path-pkg'));
+    reg.route('/other-app/path-pkg', (_req, res) => json(res, 200, packument('path-pkg')));
+    reg.route('/redir/loop-pkg', redirect('/redir/loop-pkg'));
+    reg.route('/redir/tgz/path-pkg-1.0.0.tgz', (_req, res) => (res.writeHead(200, { 'content-length': bytes.length }), res.end(bytes)));
+    other.route('/redir/port-pkg', (_req, res) => json(res, 200, packument('port-pkg')));
+    te.env.CAM_REDIRECT_TOKEN = TOKEN;
+    const source = { id: 'redir', kind: 'npm-registry', url: `${reg.url}redir/`, tokenEnv: 'CAM_REDIRECT_TOKEN' };
+    const codes = (s: RunSummary) => Object.fromEntries(s.listErrors.map((e) => [e.package, e.code]));
+
+    const s = await te.run(te.writeJob({ name: 'redir', sources: [{ ...source, packages: ['port-pkg', 'proto-pkg', 'path-pkg', 'loop-pkg'] }] }), { dryRun: true });
+    expect(codes(s)).toEqual({ 'port-pkg': 'ESOURCEURL', 'proto-pkg': 'ESOURCEURL', 'loop-pkg': 'ESOURCEURL' });
+    expect(other.log).toEqual([]);
+    expect(reg.log.filter((e) => e.path === '/redir/path-pkg').map((e) => e.authorization)).toEqual([`Bearer ${TOKEN}`]);
+    expect(reg.log.filter((e) => e.path === '/other-app/path-pkg').map((e) => e.authorization)).toEqual([undefined]);
+    expect(states('redir', 'path-pkg')).toEqual({ '1.0.0': 'fetched' });
+    // not retried: a redirect loop stays a loop; the first request and 5 redirects
+    expect(reg.requests('/redir/loop-pkg')).toBe(6);
+
+    // a host the job trusts for tarballs may serve the packument too, never with the token
+    const trusted = await te.run(te.writeJob({ name: 'redir-trusted', sources: [{ ...source, packages: ['port-pkg'], tarballHosts: [otherHost] }] }), { dryRun: true });
+    expect(trusted.listErrors).toEqual([]);
+    expect(other.log.map((e) => [e.path, e.authorization])).toEqual([['/redir/port-pkg', undefined]]);
+  });
+
+  it('a packument the registry gzips (as asked) is read: the switch from npm-registry-fetch keeps compressed answers', async () => {
+    const NAME = 'gzip-pkg';
+    const bytes = npmTarball(NAME, '1.0.0');
+    const asked: (string | undefined)[] = [];
+    reg.route(`/${NAME}`, (req, res) => {
+      asked.push(req.headers['accept-encoding']);
+      const body = gzipSync(JSON.stringify({ name: NAME, versions: { '1.0.0': { name: NAME, version: '1.0.0', dist: { integrity: sri512(bytes), tarball: `${reg.url}gzip/${NAME}-1.0.0.tgz` } } } }));
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': body.length });
+      res.end(body);
+    });
+    reg.route(`/gzip/${NAME}-1.0.0.tgz`, (_req, res) => (res.writeHead(200, { 'content-length': bytes.length }), res.end(bytes)));
+    const s = await te.run(hostileJob('gzipped', [NAME]), { dryRun: true });
+    expect(s.listErrors).toEqual([]);
+    expect(asked).toEqual(['gzip']);
+    expect(states('gzipped', NAME)).toEqual({ '1.0.0': 'fetched' });
   });
 });
 

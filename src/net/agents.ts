@@ -1,9 +1,9 @@
 /**
  * HTTP agents for every connection the tool makes, with the proxy settings
  * npm users already have: HTTPS_PROXY / HTTP_PROXY / NO_PROXY (any case).
- * npm-registry-fetch (packuments) uses @npmcli/agent, which reads them; the
- * tarball downloads, the repository endpoints and the AWS SDK use the same
- * agents from here, so one setting covers the whole run.
+ * @npmcli/agent reads them; the npm sources' packuments and tarballs, the
+ * repository endpoints and the AWS SDK use its agents from here, so one
+ * setting covers the whole run.
  */
 import type http from 'node:http';
 import { createRequire } from 'node:module';

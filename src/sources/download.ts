@@ -9,6 +9,8 @@
  * storage on another host), but only to hosts the source trusts; the
  * Authorization header only ever goes to URLs under the registry's own URL,
  * never to another path of its host and never across a redirect elsewhere.
+ * The registry's JSON answers (packuments, search pages) come through here
+ * too, so they follow the same rules.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -19,7 +21,7 @@ export class HttpStatusError extends Error {
   constructor(
     readonly statusCode: number,
     url: string,
-    /** The answer's headers, lower-case names (Retry-After, GitHub's x-ratelimit-*), as npm-registry-fetch's errors hold them. */
+    /** The answer's headers, lower-case names (Retry-After, GitHub's x-ratelimit-*). */
     readonly headers: http.IncomingHttpHeaders = {},
   ) {
     super(`HTTP ${statusCode} for ${url}`);
@@ -58,6 +60,8 @@ export interface DownloadOptions {
   /** Refuse a body the server announces as larger than this (the blob store also counts). */
   maxBytes?: number;
   subject: string;
+  /** Headers besides the defaults (a packument's `accept`); never `authorization`, which follows the rule above. */
+  headers?: Record<string, string>;
   timeoutMs?: number;
   /** Aborting destroys the request and the body. */
   signal?: AbortSignal;
@@ -86,7 +90,7 @@ function get(url: URL, opts: DownloadOptions, hops: number): Promise<http.Incomi
   }
   if (opts.signal?.aborted) return Promise.reject(abortError(opts.subject));
   const lib = url.protocol === 'https:' ? https : http;
-  const headers: Record<string, string> = { accept: '*/*', 'user-agent': 'codeartifact-migrate' };
+  const headers: Record<string, string> = { accept: '*/*', 'user-agent': 'codeartifact-migrate', ...opts.headers };
   if (opts.authorization && isUnder(url, opts.authPrefix)) headers.authorization = opts.authorization;
   const where = `${url.origin}${url.pathname}`;
   return new Promise((resolve, reject) => {

@@ -3,9 +3,9 @@
  * (https://npm.pkg.github.com), which wants the token even for reads.
  * Registry protocol: https://github.com/npm/registry/blob/main/docs/REGISTRY-API.md
  */
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
-import npmFetch from 'npm-registry-fetch';
+import { createGunzip } from 'node:zlib';
 import semver from 'semver';
 import { MigrateError, proxyAuthError, toError } from '../errors.js';
 import { parseRetryAfter, rateLimited } from '../net/retry-after.js';
@@ -20,6 +20,8 @@ const SEARCH_PAGE = 250;
 const MAX_SEARCH_RESULTS = 100_000;
 /** The largest packument read: a package with 10,000 versions is tens of MB; an endless body is not a packument. */
 export const MAX_PACKUMENT_BYTES = 200 * 1024 * 1024;
+/** Silence before a registry answer is cut off (retried). */
+const ANSWER_IDLE_MS = 120_000;
 /** npm package names (https://github.com/npm/validate-npm-package-name), old upper-case names allowed. */
 const NPM_NAME = /^(?:@[A-Za-z0-9~-][A-Za-z0-9._~-]*\/)?[A-Za-z0-9~-][A-Za-z0-9._~-]*$/;
 /**
@@ -43,7 +45,6 @@ export class NpmRegistrySource implements Source {
   readonly kind = 'registry' as const;
   /** What CodeArtifact calls an npm version's one asset. */
   readonly assetName = 'package.tgz';
-  private readonly opts: npmFetch.Options;
   private readonly token?: string;
   private readonly trustedHosts: Set<string>;
   /** This run's tarball URLs as the registry gave them (with any query), by the public form recorded in the state. */
@@ -72,17 +73,6 @@ export class NpmRegistrySource implements Source {
         hint: `export ${config.tokenEnv}=<a read token for ${this.url}> and rerun`,
       });
     }
-    // Credentials are scoped to the registry's own host and path ("nerf dart"), the
-    // way npm's config does it, so a tarball URL elsewhere never receives the token.
-    const nerf = this.url.replace(/^https?:/, '');
-    this.opts = {
-      registry: this.url,
-      ...(token ? { [`${nerf}:_authToken`]: token } : {}),
-      // The engine owns retries; a fetcher that retried on its own would hide throttling.
-      retry: { retries: 0 },
-      preferOnline: true,
-      timeout: 120_000,
-    };
   }
 
   async *packageNames(signal?: AbortSignal): AsyncIterable<NameResult> {
@@ -135,9 +125,7 @@ export class NpmRegistrySource implements Source {
     try {
       await this.quota(opts.signal);
       return await download(url, {
-        authorization: this.token ? `Bearer ${this.token}` : undefined,
-        authPrefix: this.url,
-        allowed: (u) => this.trusted(u),
+        ...this.access(),
         maxBytes: opts.maxBytes,
         subject,
         signal: opts.signal,
@@ -148,31 +136,50 @@ export class NpmRegistrySource implements Source {
     }
   }
 
-  /** A registry answer as JSON, read with a bound: an endless or giant body is refused, not buffered. */
+  /**
+   * A registry answer as JSON, read with a bound: an endless or giant body is refused, not
+   * buffered. Redirects are followed as a tarball download's are (download.ts): only to the
+   * registry's own origin or its tarballHosts, and with the token only under the registry's URL.
+   */
   private async getJson(path: string, subject: string, signal?: AbortSignal): Promise<unknown> {
-    const res = await npmFetch(path, { ...this.opts, headers: { accept: 'application/json' }, signal });
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of res.body as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > MAX_PACKUMENT_BYTES) {
-        (res.body as { destroy?: () => void }).destroy?.();
-        throw new MigrateError('ETOOLARGE', `${subject}: the registry's answer is larger than ${MAX_PACKUMENT_BYTES} bytes`, {
-          subject,
-          hint: 'no npm packument is that large: check what the registry serves at that URL',
-        });
-      }
-      chunks.push(chunk);
-    }
+    const body = await this.readAnswer(new URL(path.replace(/^\//, ''), this.url), subject, signal);
     try {
-      return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      return JSON.parse(body.toString('utf8'));
     } catch (e) {
       throw new MigrateError('EBADSOURCE', `${subject}: ${this.url} answered with something that is not JSON`, { subject, cause: e });
     }
   }
 
+  /** The body of the answer at `url` (gzip undone); aborting `signal` cuts it off (an AbortError, whatever was read). */
+  private async readAnswer(url: URL, subject: string, signal?: AbortSignal): Promise<Buffer> {
+    const res = await download(url.href, {
+      ...this.access(),
+      subject,
+      // the full document: the abbreviated one (application/vnd.npm.install-v1+json) lacks `time` and `deprecated`
+      headers: { accept: 'application/json', 'accept-encoding': 'gzip' },
+      signal,
+      timeoutMs: ANSWER_IDLE_MS,
+    });
+    // the bound counts what is parsed: a small gzip body that inflates without end is refused all the same
+    const body = res.headers['content-encoding'] === 'gzip' ? pipeline(res, createGunzip(), () => {}) : res;
+    return readBounded(body, signal, () =>
+      new MigrateError('ETOOLARGE', `${subject}: the registry's answer is larger than ${MAX_PACKUMENT_BYTES} bytes`, {
+        subject,
+        hint: 'no npm packument is that large: check what the registry serves at that URL',
+      }),
+    );
+  }
+
+  /**
+   * How requests to this source are authorised and where they may go: the token only under the
+   * registry's URL (never to another path, port or protocol of its host, before or after a
+   * redirect), and only to the registry's origin or the hosts the job trusts.
+   */
+  private access(): { authorization?: string; authPrefix: string; allowed: (u: URL) => boolean } {
+    return { authorization: this.token ? `Bearer ${this.token}` : undefined, authPrefix: this.url, allowed: (u) => this.trusted(u) };
+  }
+
   private async packument(name: string, signal?: AbortSignal): Promise<PackageListing> {
-    // the full document (accept: application/json): the abbreviated one lacks `time` and `deprecated`
     const doc = (await this.getJson(`/${escapeName(name)}`, name, signal)) as Packument;
     if (typeof doc !== 'object' || doc === null || typeof doc.versions !== 'object' || doc.versions === null) {
       throw new MigrateError('EBADSOURCE', `${name}: the registry's packument has no "versions" object`, { subject: name, hint: `check ${this.url} serves npm packuments` });
@@ -277,10 +284,6 @@ export class NpmRegistrySource implements Source {
         hint: what === 'search' ? 'this registry has no search API: list the packages by name under packages' : 'check the name in the job file, and that the token can see it',
       });
     }
-    // npm-registry-fetch's .json() rejects a non-JSON body with minipass-fetch's FetchError, type 'invalid-json'
-    if (e.code === 'EJSONPARSE' || e.name === 'SyntaxError' || e.type === 'invalid-json') {
-      return new MigrateError('EBADSOURCE', `${subject}: ${this.url} answered the ${what} request with something that is not JSON`, { subject, cause: e });
-    }
     // 5xx are worth another try; the server may say when
     const retryAfterMs = parseRetryAfter(header('retry-after'));
     return new MigrateError('ESOURCE', `${subject}: ${what} request to ${this.url} failed: ${status ? `HTTP ${status}` : e.message}`, { subject, status, retryAfterMs, cause: e });
@@ -288,9 +291,8 @@ export class NpmRegistrySource implements Source {
 }
 
 /**
- * One header of an error's answer: npm-registry-fetch's errors hold `res.headers.raw()`, and
- * our downloads' HttpStatusError node's headers, both objects of lower-case names (values
- * strings or arrays of them).
+ * One header of an error's answer: HttpStatusError holds node's headers, an object of
+ * lower-case names (values strings or arrays of them).
  */
 function headerOf(headers: unknown): (name: string) => string | undefined {
   return (name) => {
@@ -298,6 +300,40 @@ function headerOf(headers: unknown): (name: string) => string | undefined {
     const first = Array.isArray(v) ? v[0] : v;
     return typeof first === 'string' ? first : undefined;
   };
+}
+
+/**
+ * A body read whole, up to MAX_PACKUMENT_BYTES (beyond: `tooLarge()`, and the body is
+ * destroyed). Aborting `within` ends the read at once with an AbortError.
+ */
+function readBounded(body: NodeJS.ReadableStream & { destroy?: () => void }, within: AbortSignal | undefined, tooLarge: () => Error): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const settle = (e?: Error) => {
+      if (settled) return;
+      settled = true;
+      within?.removeEventListener('abort', onAbort);
+      body.removeListener('data', onData);
+      if (e) {
+        body.on('error', () => {}); // whatever the destroyed body says now is no news
+        body.destroy?.();
+        reject(e);
+      } else resolve(Buffer.concat(chunks));
+    };
+    const onAbort = () => settle(new DOMException('the answer was cut off', 'AbortError'));
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_PACKUMENT_BYTES) settle(tooLarge());
+      else chunks.push(chunk);
+    };
+    if (within?.aborted) return onAbort();
+    within?.addEventListener('abort', onAbort, { once: true });
+    body.on('data', onData);
+    body.once('error', (e: unknown) => settle(toError(e)));
+    body.once('end', () => settle());
+  });
 }
 
 /** `@scope/name` travels as `@scope%2fname` in registry paths. */
