@@ -11,7 +11,9 @@ import type http from 'node:http';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sourceSchema, type NpmRegistrySourceConfig } from '../src/config/schema.js';
 import type { RunSummary } from '../src/engine/events.js';
+import { NpmRegistrySource } from '../src/sources/npm-registry.js';
 import type { ItemRow } from '../src/state/db.js';
 import { ROOT, startTestEnv, type TestEnv } from './support/harness.js';
 import { endless, json, sha1hex, sri512, stall, startHostileRegistry, type HostileRegistry } from './support/hostile-registry.js';
@@ -322,6 +324,38 @@ describe('7. stop means stop', () => {
     expect(readdirSync(join(te.stateDir, 'blobs', 'tmp'))).toEqual([]);
     stuck = false;
     expect((await te.run(job)).exitCode).toBe(0);
+  });
+
+  it('a packument that trickles (a byte now and then, never the end) is cut off at its deadline with ESOURCE (retried), and the stop ends it at once (EINTERRUPTED): neither waits for the body', async () => {
+    const NAME = 'trickle-pkg';
+    let answering: () => void = () => {};
+    let closed: () => void = () => {};
+    reg.route(`/${NAME}`, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write(`{"name":"${NAME}","versions":{}`);
+      const drip = setInterval(() => res.write(' '), 20);
+      res.on('close', () => (clearInterval(drip), closed()));
+      answering();
+    });
+    const source = (answerDeadlineMs?: number) =>
+      new NpmRegistrySource(sourceSchema.parse({ id: 'trickle', kind: 'npm-registry', url: reg.url, packages: [NAME] }) as NpmRegistrySourceConfig, {}, answerDeadlineMs ? { answerDeadlineMs } : undefined);
+    const hungUp = () => new Promise<void>((r) => (closed = r));
+
+    // the deadline: the whole answer, however steadily it trickles
+    let gone = hungUp();
+    await expect(source(300).listing(NAME)).rejects.toMatchObject({ code: 'ESOURCE' });
+    await gone; // the connection was cut, not left dripping
+
+    // the stop, long before the (default, 5-minute) deadline
+    const stop = new AbortController();
+    const begun = new Promise<void>((r) => (answering = r));
+    gone = hungUp();
+    const listing = source().listing(NAME, stop.signal);
+    await begun;
+    stop.abort();
+    await expect(listing).rejects.toMatchObject({ code: 'EINTERRUPTED' });
+    await gone;
+    expect(reg.requests(`/${NAME}`)).toBe(2);
   });
 
   it('a source that stops answering: after 8 silent downloads in a row its other versions fail at once (ESOURCESILENT), not each after retries x the idle timeout; answered again, the rerun fetches them', async () => {

@@ -20,6 +20,13 @@ const SEARCH_PAGE = 250;
 const MAX_SEARCH_RESULTS = 100_000;
 /** The largest packument read: a package with 10,000 versions is tens of MB; an endless body is not a packument. */
 export const MAX_PACKUMENT_BYTES = 200 * 1024 * 1024;
+/**
+ * How long one registry answer (a packument, a search page; redirects included) may take in all.
+ * The request's `timeout` counts silence only, so a registry that trickles a byte now and then
+ * would hold the listing forever. A packument as large as MAX_PACKUMENT_BYTES needs 0.7 MB/s;
+ * the warm reads a store's metadata within the same 5 minutes (warm/store-format.ts).
+ */
+export const ANSWER_DEADLINE_MS = 5 * 60_000;
 /** Silence before a registry answer is cut off (retried). */
 const ANSWER_IDLE_MS = 120_000;
 /** npm package names (https://github.com/npm/validate-npm-package-name), old upper-case names allowed. */
@@ -60,6 +67,8 @@ export class NpmRegistrySource implements Source {
   constructor(
     private readonly config: NpmRegistrySourceConfig,
     env: NodeJS.ProcessEnv,
+    /** Tests shorten the deadline of a registry answer (ANSWER_DEADLINE_MS). */
+    private readonly limits: { answerDeadlineMs: number } = { answerDeadlineMs: ANSWER_DEADLINE_MS },
   ) {
     this.id = config.id;
     this.url = config.url.endsWith('/') ? config.url : `${config.url}/`;
@@ -137,12 +146,28 @@ export class NpmRegistrySource implements Source {
   }
 
   /**
-   * A registry answer as JSON, read with a bound: an endless or giant body is refused, not
-   * buffered. Redirects are followed as a tarball download's are (download.ts): only to the
-   * registry's own origin or its tarballHosts, and with the token only under the registry's URL.
+   * A registry answer as JSON, read with bounds: an endless or giant body is refused, not
+   * buffered, and the whole answer (redirects included) must come within the deadline, or
+   * it is cut off (ESOURCE, retried) however steadily it trickles. Redirects are followed
+   * as a tarball download's are (download.ts): only to the registry's own origin or its
+   * tarballHosts, and with the token only under the registry's URL.
    */
   private async getJson(path: string, subject: string, signal?: AbortSignal): Promise<unknown> {
-    const body = await this.readAnswer(new URL(path.replace(/^\//, ''), this.url), subject, signal);
+    const deadline = AbortSignal.timeout(this.limits.answerDeadlineMs);
+    const within = signal ? AbortSignal.any([signal, deadline]) : deadline;
+    let body: Buffer;
+    try {
+      body = await this.readAnswer(new URL(path.replace(/^\//, ''), this.url), subject, within);
+    } catch (e) {
+      if (deadline.aborted && !signal?.aborted) {
+        throw new MigrateError('ESOURCE', `${subject}: ${this.url} did not finish its answer within ${this.limits.answerDeadlineMs / 1000} s; cut off`, {
+          subject,
+          cause: e,
+          hint: 'a registry answer that trickles (or a very slow link): retried; check the registry, or the proxy on the way to it',
+        });
+      }
+      throw e;
+    }
     try {
       return JSON.parse(body.toString('utf8'));
     } catch (e) {
@@ -150,19 +175,19 @@ export class NpmRegistrySource implements Source {
     }
   }
 
-  /** The body of the answer at `url` (gzip undone); aborting `signal` cuts it off (an AbortError, whatever was read). */
-  private async readAnswer(url: URL, subject: string, signal?: AbortSignal): Promise<Buffer> {
+  /** The body of the answer at `url` (gzip undone); aborting `within` cuts it off (an AbortError, whatever was read). */
+  private async readAnswer(url: URL, subject: string, within: AbortSignal): Promise<Buffer> {
     const res = await download(url.href, {
       ...this.access(),
       subject,
       // the full document: the abbreviated one (application/vnd.npm.install-v1+json) lacks `time` and `deprecated`
       headers: { accept: 'application/json', 'accept-encoding': 'gzip' },
-      signal,
+      signal: within,
       timeoutMs: ANSWER_IDLE_MS,
     });
     // the bound counts what is parsed: a small gzip body that inflates without end is refused all the same
     const body = res.headers['content-encoding'] === 'gzip' ? pipeline(res, createGunzip(), () => {}) : res;
-    return readBounded(body, signal, () =>
+    return readBounded(body, within, () =>
       new MigrateError('ETOOLARGE', `${subject}: the registry's answer is larger than ${MAX_PACKUMENT_BYTES} bytes`, {
         subject,
         hint: 'no npm packument is that large: check what the registry serves at that URL',
@@ -304,9 +329,10 @@ function headerOf(headers: unknown): (name: string) => string | undefined {
 
 /**
  * A body read whole, up to MAX_PACKUMENT_BYTES (beyond: `tooLarge()`, and the body is
- * destroyed). Aborting `within` ends the read at once with an AbortError.
+ * destroyed). Aborting `within` ends the read at once with an AbortError: the fetch's own
+ * abort does not always reach a body already being read.
  */
-function readBounded(body: NodeJS.ReadableStream & { destroy?: () => void }, within: AbortSignal | undefined, tooLarge: () => Error): Promise<Buffer> {
+function readBounded(body: NodeJS.ReadableStream & { destroy?: () => void }, within: AbortSignal, tooLarge: () => Error): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -314,7 +340,7 @@ function readBounded(body: NodeJS.ReadableStream & { destroy?: () => void }, wit
     const settle = (e?: Error) => {
       if (settled) return;
       settled = true;
-      within?.removeEventListener('abort', onAbort);
+      within.removeEventListener('abort', onAbort);
       body.removeListener('data', onData);
       if (e) {
         body.on('error', () => {}); // whatever the destroyed body says now is no news
@@ -328,8 +354,8 @@ function readBounded(body: NodeJS.ReadableStream & { destroy?: () => void }, wit
       if (size > MAX_PACKUMENT_BYTES) settle(tooLarge());
       else chunks.push(chunk);
     };
-    if (within?.aborted) return onAbort();
-    within?.addEventListener('abort', onAbort, { once: true });
+    if (within.aborted) return onAbort();
+    within.addEventListener('abort', onAbort, { once: true });
     body.on('data', onData);
     body.once('error', (e: unknown) => settle(toError(e)));
     body.once('end', () => settle());
