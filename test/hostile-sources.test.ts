@@ -728,6 +728,21 @@ describe('13. hostile or huge inputs stay cheap', () => {
     expect(states('keys', NAME)['1.0.0']).toBe('verified');
   });
 
+  it("a version's publish time is kept only when it is a date and time, as ISO 8601: newlines, Markdown, table pipes and control characters never reach the state (nor the reports)", async () => {
+    const NAME = 'time-pkg';
+    const times: Record<string, string> = { '1.0.0': '\n', '1.1.0': '![](//e.a)', '1.2.0': '|identical', '1.3.0': '\u001b[8m\u202e', '1.4.0': '2021-03-04T05:06:07+02:00', '1.5.0': '2021-03-05T00:00:00.000Z' };
+    reg.setPackage(NAME, Object.entries(times).map(([version, time]) => ({ version, time, tarball: npmTarball(NAME, version) })));
+    await te.run(hostileJob('times', [NAME]), { dryRun: true });
+    expect(Object.fromEntries(rows('times', NAME).map((r) => [r.version, r.source_published_at]))).toEqual({
+      '1.0.0': null,
+      '1.1.0': null,
+      '1.2.0': null,
+      '1.3.0': null,
+      '1.4.0': '2021-03-04T03:06:07.000Z',
+      '1.5.0': '2021-03-05T00:00:00.000Z',
+    });
+  });
+
   it('a progress callback that throws ends the run with that error: nothing is left unhandled', async () => {
     reg.setPackage('cb-pkg', [{ version: '1.0.0', tarball: npmTarball('cb-pkg', '1.0.0') }]);
     const boom = new Error('renderer failed');

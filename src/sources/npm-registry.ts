@@ -29,6 +29,8 @@ export const MAX_PACKUMENT_BYTES = 200 * 1024 * 1024;
 export const ANSWER_DEADLINE_MS = 5 * 60_000;
 /** Silence before a registry answer is cut off (retried). */
 const ANSWER_IDLE_MS = 120_000;
+/** A publish time as registries write `time` values: an RFC 3339 date-time ("2015-01-01T00:00:00.000Z"). */
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:?\d{2})$/;
 /** npm package names (https://github.com/npm/validate-npm-package-name), old upper-case names allowed. */
 const NPM_NAME = /^(?:@[A-Za-z0-9~-][A-Za-z0-9._~-]*\/)?[A-Za-z0-9~-][A-Za-z0-9._~-]*$/;
 /**
@@ -215,7 +217,7 @@ export class NpmRegistrySource implements Source {
     const time = doc.time ?? {};
     const versions: VersionListing[] = Object.entries(doc.versions).map(([version, manifest]) => {
       const dist = manifest?.dist ?? {};
-      const published = time[version];
+      const published = publishTime(time[version]);
       const tarball = typeof dist.tarball === 'string' ? dist.tarball : '';
       // the state records the URL without query or credentials; the download uses the registry's own
       const recorded = tarball ? publicUrl(tarball) : '';
@@ -226,7 +228,7 @@ export class NpmRegistrySource implements Source {
         integrity: typeof dist.integrity === 'string' ? dist.integrity : undefined,
         shasum: typeof dist.shasum === 'string' ? dist.shasum : undefined,
         artifactUrl: recorded,
-        publishedAt: typeof published === 'string' ? published : undefined,
+        publishedAt: published,
         deprecated: typeof manifest?.deprecated === 'string' && manifest.deprecated !== '' ? manifest.deprecated : undefined,
         ...(valid ? {} : { problem: `the registry lists "${printable(version.slice(0, 80))}", which is not a semver version` }),
       };
@@ -365,6 +367,16 @@ function readBounded(body: NodeJS.ReadableStream & { destroy?: () => void }, wit
 /** `@scope/name` travels as `@scope%2fname` in registry paths. */
 export function escapeName(name: string): string {
   return name.startsWith('@') ? `@${encodeURIComponent(name.slice(1))}` : encodeURIComponent(name);
+}
+
+/**
+ * A version's publish time as an ISO string, or undefined unless the registry gives a date and
+ * time: the registry's string goes into reports (Markdown, HTML), so it is never kept as given.
+ */
+function publishTime(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length > 40 || !DATE_TIME.test(value)) return undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
 }
 
 /** Publish time first, so the target's history reads in the same order; semver breaks ties. */
