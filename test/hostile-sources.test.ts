@@ -743,6 +743,24 @@ describe('13. hostile or huge inputs stay cheap', () => {
     });
   });
 
+  it('version keys of hundreds of KB (the way to a report too large to write) are recorded by a bounded prefix and a hash: each its own EBADSOURCE row, never stored whole', async () => {
+    const NAME = 'longkeys-pkg';
+    const ok = npmTarball(NAME, '1.0.0');
+    const common = `1.0.0-${'x'.repeat(1000)}`;
+    const [a, b] = [`${common}${'a'.repeat(300_000)}`, `${common}${'b'.repeat(300_000)}`];
+    reg.setPackage(NAME, [{ version: '1.0.0', tarball: ok }, ...[a, b].map((version) => ({ version, dist: { integrity: sri512(ok), tarball: `${reg.url}longkeys/evil.tgz` } }))], { latest: '1.0.0' });
+    const s = await te.run(hostileJob('longkeys', [NAME]));
+    const stored = rows('longkeys', NAME);
+    expect(stored).toHaveLength(3);
+    expect(Math.max(...stored.map((r) => r.version.length + (r.source_problem ?? '').length))).toBeLessThan(1000);
+    const long = stored.filter((r) => r.version !== '1.0.0');
+    expect(new Set(long.map((r) => r.version)).size).toBe(2);
+    for (const r of long) expect([r.version.startsWith(common.slice(0, 50)), r.state, r.last_error_code]).toEqual([true, 'failed', 'EBADSOURCE']);
+    expect(s.failures.map((f) => f.code)).toEqual(['EBADSOURCE', 'EBADSOURCE']);
+    expect(reg.requests('/longkeys/evil.tgz')).toBe(0);
+    expect(states('longkeys', NAME)['1.0.0']).toBe('verified');
+  });
+
   it('a progress callback that throws ends the run with that error: nothing is left unhandled', async () => {
     reg.setPackage('cb-pkg', [{ version: '1.0.0', tarball: npmTarball('cb-pkg', '1.0.0') }]);
     const boom = new Error('renderer failed');

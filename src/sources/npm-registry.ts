@@ -3,6 +3,7 @@
  * (https://npm.pkg.github.com), which wants the token even for reads.
  * Registry protocol: https://github.com/npm/registry/blob/main/docs/REGISTRY-API.md
  */
+import { createHash } from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createGunzip } from 'node:zlib';
@@ -29,6 +30,8 @@ export const MAX_PACKUMENT_BYTES = 200 * 1024 * 1024;
 export const ANSWER_DEADLINE_MS = 5 * 60_000;
 /** Silence before a registry answer is cut off (retried). */
 const ANSWER_IDLE_MS = 120_000;
+/** The longest version key kept as the registry spells it (semver accepts no longer version). */
+const MAX_VERSION_KEY = 256;
 /** A publish time as registries write `time` values: an RFC 3339 date-time ("2015-01-01T00:00:00.000Z"). */
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:?\d{2})$/;
 /** npm package names (https://github.com/npm/validate-npm-package-name), old upper-case names allowed. */
@@ -215,14 +218,16 @@ export class NpmRegistrySource implements Source {
       throw new MigrateError('EBADSOURCE', `${name}: the registry answered with the packument of "${String(doc.name)}"`, { subject: name });
     }
     const time = doc.time ?? {};
-    const versions: VersionListing[] = Object.entries(doc.versions).map(([version, manifest]) => {
+    const versions: VersionListing[] = Object.entries(doc.versions).map(([key, manifest]) => {
       const dist = manifest?.dist ?? {};
-      const published = publishTime(time[version]);
+      const published = publishTime(time[key]);
+      const version = versionKey(key);
       const tarball = typeof dist.tarball === 'string' ? dist.tarball : '';
       // the state records the URL without query or credentials; the download uses the registry's own
       const recorded = tarball ? publicUrl(tarball) : '';
       if (tarball) this.artifactUrls.set(recorded, tarball);
-      const valid = version.length <= 256 && semver.valid(version, { loose: true }) !== null;
+      const valid = key.length <= MAX_VERSION_KEY && semver.valid(key, { loose: true }) !== null;
+      const shown = key.length > 80 ? `"${printable(key.slice(0, 80))}…" (${key.length} characters)` : `"${printable(key)}"`;
       return {
         version,
         integrity: typeof dist.integrity === 'string' ? dist.integrity : undefined,
@@ -230,12 +235,13 @@ export class NpmRegistrySource implements Source {
         artifactUrl: recorded,
         publishedAt: published,
         deprecated: typeof manifest?.deprecated === 'string' && manifest.deprecated !== '' ? manifest.deprecated : undefined,
-        ...(valid ? {} : { problem: `the registry lists "${printable(version.slice(0, 80))}", which is not a semver version` }),
+        ...(valid ? {} : { problem: `the registry lists ${shown}, which is not a semver version` }),
       };
     });
     versions.sort(oldestFirst);
     const distTags: Record<string, string> = {};
-    for (const [tag, v] of Object.entries(doc['dist-tags'] ?? {})) if (typeof v === 'string') distTags[tag] = v;
+    // a tag names its version by the key the version is recorded under
+    for (const [tag, v] of Object.entries(doc['dist-tags'] ?? {})) if (typeof v === 'string') distTags[tag] = versionKey(v);
     return { format: 'npm', name, versions, distTags };
   }
 
@@ -367,6 +373,19 @@ function readBounded(body: NodeJS.ReadableStream & { destroy?: () => void }, wit
 /** `@scope/name` travels as `@scope%2fname` in registry paths. */
 export function escapeName(name: string): string {
   return name.startsWith('@') ? `@${encodeURIComponent(name.slice(1))}` : encodeURIComponent(name);
+}
+
+/**
+ * The key a version is recorded under: the registry's own, unless it is longer than any version
+ * (then it is no version, and fails EBADSOURCE): a prefix and a hash of the whole, so a registry
+ * cannot make the state and every report carry megabytes per version, and two long keys that
+ * share a prefix stay two rows.
+ */
+function versionKey(key: string): string {
+  if (key.length <= MAX_VERSION_KEY) return key;
+  let prefix = key.slice(0, 100);
+  if (/[\uD800-\uDBFF]$/.test(prefix)) prefix = prefix.slice(0, -1); // never half a character
+  return `${prefix}…sha256:${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
 }
 
 /**
