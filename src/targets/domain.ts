@@ -76,15 +76,16 @@ export class Domain {
   }
 
   async repositories(): Promise<string[]> {
-    const names: string[] = [];
+    const names = new Set<string>();
     const paging = new Paging(`ListRepositoriesInDomain of ${this.ca.config.domain}`);
     let nextToken: string | undefined;
     do {
       const out = await this.ca.api('ListRepositoriesInDomain', ['reads'], (o) => this.ca.client.send(new ListRepositoriesInDomainCommand({ ...this.base, maxResults: 100, nextToken }), o));
-      for (const r of out.repositories ?? []) if (r.name) names.push(r.name);
-      nextToken = paging.next(out.nextToken, out.repositories?.length ?? 0);
+      const before = names.size;
+      for (const r of out.repositories ?? []) if (r.name) names.add(r.name);
+      nextToken = paging.next(out.nextToken, out.repositories?.length ?? 0, names.size - before);
     } while (nextToken);
-    return names;
+    return [...names];
   }
 
   /** A repository's upstreams and external connections; undefined when it does not exist. */
