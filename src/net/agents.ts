@@ -7,9 +7,11 @@
  */
 import type http from 'node:http';
 import { createRequire } from 'node:module';
+import { Transform, pipeline, type Readable } from 'node:stream';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
+import { ResponseLimitError } from './bounds.js';
 
 // @npmcli/agent ships no types: these are the two functions we use.
 const require = createRequire(import.meta.url);
@@ -39,24 +41,73 @@ export function agentFor(url: string | URL): http.Agent & { protocol: string } {
 export const SDK_IDLE_TIMEOUT_MS = 300_000;
 
 /**
+ * The most bytes of one CodeArtifact API answer read. The SDK reads a whole answer into
+ * memory before parsing it, so without a bound an answer that never ends fills memory until
+ * the process dies. The largest real answers are listing pages of at most 1,000 entries
+ * (ListPackageVersions, ListPackages: a few hundred KB); 16 MiB is far above any of them.
+ * GetPackageVersionAsset is not counted: its body (an asset, up to 5 GB) is streamed to
+ * the caller, who bounds it.
+ */
+export const MAX_SDK_ANSWER_BYTES = 16 * 2 ** 20;
+
+/** GetPackageVersionAsset's path (GET /v1/package/version/asset): the one answer the SDK streams instead of reading whole. */
+const STREAMED_ANSWER = /\/v1\/package\/version\/asset$/;
+
+/** The SDK's handler, with every answer but a streamed asset cut off past `maxBytes` (a ResponseLimitError). */
+class BoundedHttpHandler extends NodeHttpHandler {
+  constructor(
+    options: ConstructorParameters<typeof NodeHttpHandler>[0],
+    private readonly maxBytes: number,
+  ) {
+    super(options);
+  }
+
+  override async handle(...args: Parameters<NodeHttpHandler['handle']>): ReturnType<NodeHttpHandler['handle']> {
+    const [request] = args;
+    const out = await super.handle(...args);
+    if (request.method === 'GET' && STREAMED_ANSWER.test(request.path)) return out;
+    const body = out.response.body as Readable;
+    const where = `${request.method} ${request.hostname}${request.path}`;
+    const declared = Number(out.response.headers['content-length']);
+    if (Number.isFinite(declared) && declared > this.maxBytes) {
+      body.destroy();
+      throw new ResponseLimitError(`${where}: the answer is larger than ${this.maxBytes} bytes (Content-Length ${declared}); cut off`, 'bytes');
+    }
+    let size = 0;
+    const max = this.maxBytes;
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        size += chunk.length;
+        if (size > max) return done(new ResponseLimitError(`${where}: the answer is larger than ${max} bytes (${size} bytes so far); cut off`, 'bytes'));
+        done(null, chunk);
+      },
+    });
+    // pipeline destroys the response (and its connection) when the count fails, and hands its errors on
+    out.response.body = pipeline(body, counted, () => {});
+    return out;
+  }
+}
+
+/**
  * A request handler for the AWS SDK: through the proxy when one applies to the
  * CodeArtifact endpoint in use (AWS_ENDPOINT_URL_CODEARTIFACT or the regional
  * one), with npm's own NO_PROXY rules; and with timeouts, which the SDK's
  * default handler does not have (a connection that accepts a request and never
  * answers would hold a run forever). The idle timeout counts silence, not
- * duration: a long download that keeps moving is never cut. The SDK gets a
- * plain proxy agent: it calls http.request without `protocol`, which
- * @npmcli/agent's agent needs to pick a proxy.
+ * duration: a long download that keeps moving is never cut (CodeArtifact.call
+ * gives each call its deadline). An answer is read up to `maxBytes`
+ * (MAX_SDK_ANSWER_BYTES). The SDK gets a plain proxy agent: it calls
+ * http.request without `protocol`, which @npmcli/agent's agent needs to pick a proxy.
  */
-export function sdkRequestHandler(region: string, env: NodeJS.ProcessEnv = process.env, idleMs = SDK_IDLE_TIMEOUT_MS): NodeHttpHandler {
+export function sdkRequestHandler(region: string, env: NodeJS.ProcessEnv = process.env, idleMs = SDK_IDLE_TIMEOUT_MS, maxBytes = MAX_SDK_ANSWER_BYTES): NodeHttpHandler {
   const endpoint = env.AWS_ENDPOINT_URL_CODEARTIFACT ?? env.AWS_ENDPOINT_URL ?? `https://codeartifact.${region}.amazonaws.com`;
   const proxy = getProxy(endpoint, {});
   const timeouts = { connectionTimeout: 30_000, socketTimeout: idleMs };
-  if (!proxy) return new NodeHttpHandler(timeouts);
+  if (!proxy) return new BoundedHttpHandler(timeouts, maxBytes);
   const httpAgent = new HttpProxyAgent(proxy, { keepAlive: true });
   const httpsAgent = new HttpsProxyAgent(proxy, { keepAlive: true });
   // agent-base again: told, not guessed from a stack trace on every request (agentFor)
   httpAgent.protocol = 'http:';
   httpsAgent.protocol = 'https:';
-  return new NodeHttpHandler({ ...timeouts, httpAgent, httpsAgent });
+  return new BoundedHttpHandler({ ...timeouts, httpAgent, httpsAgent }, maxBytes);
 }

@@ -23,7 +23,8 @@ import {
 import { MigrateError, proxyAuthError, toError } from '../errors.js';
 import { Paging } from './paging.js';
 import { SDK_IDLE_TIMEOUT_MS, sdkRequestHandler } from '../net/agents.js';
-import { registerSecret } from '../redact.js';
+import { requestDeadlineMs, ResponseLimitError } from '../net/bounds.js';
+import { printable, redact, registerSecret } from '../redact.js';
 import type { BucketName, Format, RateLimiter } from '../types.js';
 
 /**
@@ -50,6 +51,13 @@ export interface PackageCoordinates {
   namespace?: string;
   package: string;
 }
+
+/**
+ * Pages of one version's asset listing: a version holds at most 150 assets
+ * (https://docs.aws.amazon.com/codeartifact/latest/ug/service-limits.html), one page of
+ * 1,000; more pages than this is a listing that would never end.
+ */
+const MAX_ASSET_PAGES = 10;
 
 /** `npm-internal (npm) acme/core`: a package where a message names it. */
 const describeCoordinates = (c: PackageCoordinates) => `${c.repository} (${c.format}) ${c.namespace ? `${c.namespace}/` : ''}${c.package}`;
@@ -103,8 +111,8 @@ export class CodeArtifact {
     readonly config: TargetConfig,
     readonly limiter: RateLimiter,
     client?: CodeartifactClient,
-    /** Cuts off every call in flight (the stop after its grace period). */
-    private readonly abortSignal?: AbortSignal,
+    /** Cuts off every call in flight (the stop after its grace period), repository-endpoint requests included. */
+    readonly abortSignal?: AbortSignal,
   ) {
     this.idleTimeoutMs = (config.idleTimeoutSeconds ?? SDK_IDLE_TIMEOUT_MS / 1000) * 1000;
     this.client = client ?? new CodeartifactClient({ region: config.region, maxAttempts: 1, requestHandler: sdkRequestHandler(config.region, process.env, this.idleTimeoutMs), logger: QUIET_SDK_LOGGER });
@@ -189,10 +197,11 @@ export class CodeArtifact {
         signal,
       ).catch(notFoundAs(undefined));
       if (!out) return found;
+      const before = found.size;
       for (const v of out.versions ?? []) {
         if (v.version) found.set(v.version, { version: v.version, status: v.status ?? 'Unknown', originType: v.origin?.originType, revision: v.revision });
       }
-      nextToken = paging.next(out.nextToken, out.versions?.length ?? 0);
+      nextToken = paging.next(out.nextToken, out.versions?.length ?? 0, found.size - before);
     } while (nextToken);
     return found;
   }
@@ -200,7 +209,8 @@ export class CodeArtifact {
   /** A version's assets with their hashes, or undefined when the version does not exist. */
   async versionAssets(c: PackageCoordinates, version: string, signal?: AbortSignal): Promise<TargetAsset[] | undefined> {
     const assets: TargetAsset[] = [];
-    const paging = new Paging(`ListPackageVersionAssets of ${describeCoordinates(c)} ${version}`);
+    const names = new Set<string>();
+    const paging = new Paging(`ListPackageVersionAssets of ${describeCoordinates(c)} ${version}`, MAX_ASSET_PAGES);
     let nextToken: string | undefined;
     do {
       const out = await this.call(
@@ -210,8 +220,12 @@ export class CodeArtifact {
         signal,
       ).catch(notFoundAs(undefined));
       if (!out) return undefined;
-      for (const a of out.assets ?? []) assets.push({ name: a.name ?? '', size: a.size, hashes: a.hashes ?? {} });
-      nextToken = paging.next(out.nextToken, out.assets?.length ?? 0);
+      const before = names.size;
+      for (const a of out.assets ?? []) {
+        assets.push({ name: a.name ?? '', size: a.size, hashes: a.hashes ?? {} });
+        names.add(a.name ?? '');
+      }
+      nextToken = paging.next(out.nextToken, out.assets?.length ?? 0, names.size - before);
     } while (nextToken);
     return assets;
   }
@@ -231,6 +245,7 @@ export class CodeArtifact {
   /** Every package of a format in the repository (`namespace` filters by prefix, as the API does). */
   async listPackages(repository: string, format: Format, namespace?: string): Promise<{ namespace?: string; package: string }[]> {
     const found: { namespace?: string; package: string }[] = [];
+    const keys = new Set<string>();
     const paging = new Paging(`ListPackages of ${repository} (${format})`);
     let nextToken: string | undefined;
     do {
@@ -248,8 +263,13 @@ export class CodeArtifact {
           o,
         ),
       );
-      for (const p of out.packages ?? []) if (p.package) found.push({ namespace: p.namespace, package: p.package });
-      nextToken = paging.next(out.nextToken, out.packages?.length ?? 0);
+      const before = keys.size;
+      for (const p of out.packages ?? []) {
+        if (!p.package) continue;
+        found.push({ namespace: p.namespace, package: p.package });
+        keys.add(`${p.namespace ?? ''}/${p.package}`);
+      }
+      nextToken = paging.next(out.nextToken, out.packages?.length ?? 0, keys.size - before);
     } while (nextToken);
     return found;
   }
@@ -303,6 +323,7 @@ export class CodeArtifact {
           });
       },
       signal,
+      size,
     );
     const a = out.asset;
     return {
@@ -374,17 +395,54 @@ export class CodeArtifact {
 
   /**
    * One SDK call: rate-limited, and its failure turned into a coded error. `signal`
-   * cuts off this call only; the client's own signal cuts off every call.
+   * cuts off this call only; the client's own signal cuts off every call. The whole
+   * call must be done within its deadline (requestDeadlineMs: the idle timeout counts
+   * silence only, so an answer that trickles would never end); `uploadBytes` is the body
+   * it sends, which gets time of its own. A refusal for this machine's clock, which the
+   * SDK has just measured against the service's, is sent once more (clockSkew).
    */
-  private async call<T>(operation: string, buckets: readonly BucketName[], send: (opts: { abortSignal?: AbortSignal }) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  private async call<T>(
+    operation: string,
+    buckets: readonly BucketName[],
+    send: (opts: { abortSignal?: AbortSignal }) => Promise<T>,
+    signal?: AbortSignal,
+    uploadBytes = 0,
+  ): Promise<T> {
     // A plan (and any dry run) is read-only by construction: anything but a Get/List/Describe is refused here,
     // before any request is made, whatever the code above asks for.
     if (this.readOnly && !/^(Get|List|Describe)/.test(operation)) {
       throw new MigrateError('EREADONLY', `CodeArtifact ${operation} refused: this run is read-only (a plan or a dry run)`, { hint: 'this is a bug in codeartifact-migrate: a plan or a dry run must never write; please report it' });
     }
-    const abortSignal = signal && this.abortSignal ? AbortSignal.any([this.abortSignal, signal]) : (signal ?? this.abortSignal);
-    await this.limiter.take(buckets, abortSignal);
-    if (abortSignal?.aborted) throw new MigrateError('EINTERRUPTED', `CodeArtifact ${operation}: cut off by the stop`);
+    const stop = signal && this.abortSignal ? AbortSignal.any([this.abortSignal, signal]) : (signal ?? this.abortSignal);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.callOnce(operation, buckets, send, stop, uploadBytes);
+      } catch (e) {
+        if (!(e instanceof ClockSkewRefusal)) throw e;
+        // once: the SDK corrected its clock offset from this refusal's Date header, so the next signature is on the service's time
+        if (attempt === 0 && !stop?.aborted) continue;
+        const err = clockSkewError(operation, e.cause, this.clockOffsetMs());
+        this.limiter.credentialsRefused?.(err);
+        throw err;
+      }
+    }
+  }
+
+  /** How far this machine's clock is from the service's, as the SDK last measured it (ms, positive: ours is behind). */
+  private clockOffsetMs(): number | undefined {
+    const offset = (this.client.config as { systemClockOffset?: number }).systemClockOffset;
+    return typeof offset === 'number' && Number.isFinite(offset) ? offset : undefined;
+  }
+
+  private async callOnce<T>(operation: string, buckets: readonly BucketName[], send: (opts: { abortSignal?: AbortSignal }) => Promise<T>, stop: AbortSignal | undefined, uploadBytes: number): Promise<T> {
+    await this.limiter.take(buckets, stop);
+    if (stop?.aborted) throw new MigrateError('EINTERRUPTED', `CodeArtifact ${operation}: cut off by the stop`);
+    // The deadline counts from here, not from the wait for a bucket; it is cleared once the call
+    // resolves, so a streamed answer (GetPackageVersionAsset) is read at its own pace afterwards.
+    const deadlineMs = requestDeadlineMs(this.idleTimeoutMs, uploadBytes);
+    const late = new AbortController();
+    const timer = setTimeout(() => late.abort(), deadlineMs);
+    const abortSignal = stop ? AbortSignal.any([stop, late.signal]) : late.signal;
     const started = performance.now();
     try {
       const out = await send({ abortSignal });
@@ -392,16 +450,62 @@ export class CodeArtifact {
       this.limiter.succeeded(buckets, performance.now() - started);
       return out;
     } catch (thrown) {
-      if (abortSignal?.aborted) throw new MigrateError('EINTERRUPTED', `CodeArtifact ${operation}: cut off by the stop`, { cause: thrown });
+      if (stop?.aborted) throw new MigrateError('EINTERRUPTED', `CodeArtifact ${operation}: cut off by the stop`, { cause: thrown });
+      if (late.signal.aborted) {
+        // no whole answer in time: counted as a silent request, as ledger verify counts its own deadline (noAnswer)
+        this.limiter.silent(API_PEER, deadlineMs);
+        throw new MigrateError('ETARGET', `CodeArtifact ${operation}: no complete answer within ${deadlineMs / 1000} s (twice target.idleTimeoutSeconds); cut off`, { cause: thrown });
+      }
       // the SDK's handler names its connect and idle timeouts TimeoutError: nothing came back
       if (toError(thrown).name === 'TimeoutError') this.limiter.silent(API_PEER, this.idleTimeoutMs);
       else if ((thrown as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== undefined) this.limiter.answered(API_PEER);
+      if (isClockSkewRefusal(thrown)) throw new ClockSkewRefusal(thrown);
       const e = classifySdkError(operation, thrown);
       if (e.code === 'ETHROTTLED') this.limiter.throttled(buckets);
       if (e.code === 'ETARGETCREDENTIALS') this.limiter.credentialsRefused?.(e);
       throw e;
+    } finally {
+      clearTimeout(timer);
     }
   }
+}
+
+/** A refusal for a signature out of time (call sends it once more); never leaves this module. */
+class ClockSkewRefusal extends Error {
+  constructor(cause: unknown) {
+    super('the signature was refused for its time', { cause });
+  }
+}
+
+/**
+ * The service refused the signature for its time: "Signature expired" (our clock behind
+ * the service's by more than the 15 minutes SigV4 allows) or "Signature not yet current"
+ * (ahead), https://docs.aws.amazon.com/IAM/latest/UserGuide/signature-v4-troubleshooting.html;
+ * or the SDK says it has just corrected its clock offset from the answer's Date header.
+ */
+function isClockSkewRefusal(thrown: unknown): boolean {
+  const e = thrown as { name?: string; message?: string; $metadata?: { clockSkewCorrected?: boolean; httpStatusCode?: number } } | undefined;
+  if (/Signature (expired|not yet current)/i.test(e?.message ?? '') || e?.name === 'RequestTimeTooSkewed') return true;
+  // corrected on some other answer (a 500, a throttle): that one is what it says
+  return e?.$metadata?.clockSkewCorrected === true && (e.name === 'InvalidSignatureException' || e.$metadata.httpStatusCode === 403);
+}
+
+/** Still refused after the SDK corrected its offset: the clock is off, and every request would be refused the same way. */
+function clockSkewError(operation: string, cause: unknown, offsetMs: number | undefined): MigrateError {
+  const off = offsetMs !== undefined && Math.abs(offsetMs) >= 60_000
+    ? `: this machine's clock is about ${Math.round(Math.abs(offsetMs) / 60_000)} min ${offsetMs > 0 ? 'behind' : 'ahead of'} CodeArtifact's`
+    : ": this machine's clock is off";
+  return new MigrateError('ETARGETCREDENTIALS', `CodeArtifact ${operation} refused the request's signature for its time${off} (${shortReason(toError(cause).message)})`, {
+    status: (cause as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode,
+    cause,
+    hint: 'set the clock right (sync it with NTP: timedatectl set-ntp true, or chronyc makestep), then rerun: it resumes where this one stopped. AWS refuses signatures more than 15 minutes off',
+  });
+}
+
+/** An exception's reason for a message: its first line (the SDK appends hints on lines of their own), redacted, printable, short. */
+function shortReason(message: string): string {
+  const line = printable(redact(message.split('\n')[0] ?? '').trim());
+  return line.length > 200 ? `${line.slice(0, 200)}…` : line;
 }
 
 /** How the stuck-peer count names the AWS API (one host for every SDK call). */
@@ -421,6 +525,8 @@ export function classifySdkError(operation: string, thrown: unknown): MigrateErr
   const status = e.$metadata?.httpStatusCode ?? (e as { $response?: { statusCode?: number } }).$response?.statusCode;
   const what = `CodeArtifact ${operation}`;
   if (status === 407) return proxyAuthError(what, e);
+  // an answer past MAX_SDK_ANSWER_BYTES (net/agents.ts): something on the way answers for the service; asking again is worth it
+  if (e instanceof ResponseLimitError) return new MigrateError('ETARGET', `${what} failed: ${shortReason(e.message)}`, { status, cause: e });
   switch (e.name) {
     case 'ThrottlingException': {
       const header = e.$response?.headers?.['retry-after'];
@@ -456,5 +562,6 @@ export function classifySdkError(operation: string, thrown: unknown): MigrateErr
   }
   if (status === 429) return new MigrateError('ETHROTTLED', `${what} was throttled`, { status, cause: e });
   if (status !== undefined && status >= 400 && status < 500) return new MigrateError('ETARGETREJECTED', `${what} was rejected (HTTP ${status}): ${e.message}`, { status, cause: e });
-  return new MigrateError('ETARGET', `${what} failed: ${status ? `HTTP ${status}` : e.message}`, { status, cause: e });
+  // the reason stays: a 200 whose body is not JSON (a gateway's HTML page) or a connection reset says so
+  return new MigrateError('ETARGET', `${what} failed: ${status ? `HTTP ${status}: ` : ''}${shortReason(e.message)}`, { status, cause: e });
 }

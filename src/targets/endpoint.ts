@@ -17,13 +17,20 @@
  *   the service asked for; 5xx is ETARGET; a failure on the wire is ETARGET
  *   "outcome unknown" (the request may have been stored). Every other status
  *   is the caller's to interpret.
- * - The caller's AbortSignal cuts the wait for a bucket and the request;
- *   a request cut while in flight is EINTERRUPTED, outcome unknown.
+ * - The caller's AbortSignal, and the session's (the run's stop), cut the
+ *   wait for a bucket and the request; a request cut while in flight is
+ *   EINTERRUPTED, outcome unknown.
+ * - Bounded beyond its idle timeout (net/bounds.ts): an answer is read up to
+ *   MAX_ENDPOINT_ANSWER_BYTES, and the whole exchange must be done within
+ *   requestDeadlineMs, unless the request names bounds of its own. Past a
+ *   default bound it is ETARGET (something on the way answers for the
+ *   service: worth another try); past the request's own, ETARGETREJECTED.
  */
 import type { Readable } from 'node:stream';
 import { MigrateError, proxyAuthError, toError } from '../errors.js';
 import { parseRetryAfter } from '../net/retry-after.js';
 import type { BucketName, RateLimiter } from '../types.js';
+import { requestDeadlineMs } from '../net/bounds.js';
 import { DEFAULT_IDLE_MS, NetworkError, request, ResponseLimitError, type HttpResponse } from './http.js';
 
 export type { HttpResponse } from './http.js';
@@ -40,6 +47,8 @@ export interface EndpointSession {
   readonly readOnly?: boolean;
   /** Silence before a request is cut off, when the request names no `timeoutMs` (target.idleTimeoutSeconds). */
   readonly idleTimeoutMs?: number;
+  /** The run's stop: cuts off every request, whether or not the request names a signal of its own. */
+  readonly abortSignal?: AbortSignal;
 }
 
 export interface EndpointOptions {
@@ -65,11 +74,18 @@ export interface EndpointRequest {
   binary?: boolean;
   /** Hash a 2xx answer as it streams (`HttpResponse.digests`, `size`), keeping none of it. */
   digests?: readonly string[];
-  /** An answer larger than this is ETARGETREJECTED (not retried: the same peer sends the same). */
+  /** An answer larger than this is ETARGETREJECTED (not retried: the same peer sends the same); default MAX_ENDPOINT_ANSWER_BYTES (ETARGET). */
   maxBytes?: number;
-  /** The whole exchange within this long, or ETARGETREJECTED (not retried): `timeoutMs` counts only silence. */
+  /** The whole exchange within this long, or ETARGETREJECTED (not retried): `timeoutMs` counts only silence; default requestDeadlineMs (ETARGET). */
   deadlineMs?: number;
 }
+
+/**
+ * The most bytes of an answer read when the request names no `maxBytes`. Answers are held
+ * whole to be parsed; the largest real ones are packuments of packages with thousands of
+ * versions (tens of MB; the public registry's largest are about 100 MB), far below this.
+ */
+export const MAX_ENDPOINT_ANSWER_BYTES = 256 * 2 ** 20;
 
 const DEFAULT_AUTH_HINT = 'the CodeArtifact token lacks rights: check codeartifact:PublishPackageVersion and sts:GetServiceBearerToken (README)';
 
@@ -100,10 +116,12 @@ export class RepositoryEndpoint {
       throw new MigrateError('EREADONLY', `${subject}: ${req.method} ${what} refused: this run is read-only (a plan)`, { subject, hint: 'this is a bug in codeartifact-migrate: a plan must never write; please report it' });
     }
     const { limiter } = this.session;
+    const stop = this.session.abortSignal;
+    const signal = req.signal && stop ? AbortSignal.any([req.signal, stop]) : (req.signal ?? stop);
     for (let authTry = 0; ; authTry++) {
-      await limiter.take(buckets, req.signal);
+      await limiter.take(buckets, signal);
       // Nothing was sent yet: the stop is certain not to have stored anything.
-      if (req.signal?.aborted) throw new MigrateError('EINTERRUPTED', `${subject}: ${what}: cut off by the stop before it was sent`, { subject });
+      if (signal?.aborted) throw new MigrateError('EINTERRUPTED', `${subject}: ${what}: cut off by the stop before it was sent`, { subject });
       const token = await this.session.authToken();
       const body = await this.body(req, subject, what);
       // http.ts sees only "socket hang up" when a streamed body fails (pipeline destroys the request
@@ -113,25 +131,32 @@ export class RepositoryEndpoint {
       let res: HttpResponse;
       const started = performance.now();
       const idleMs = req.timeoutMs ?? this.session.idleTimeoutMs;
+      const deadlineMs = req.deadlineMs ?? requestDeadlineMs(idleMs ?? DEFAULT_IDLE_MS, uploadBytes(req));
       try {
         res = await request({
           method: req.method,
           url: req.url,
           headers: { ...req.headers, authorization: authorization(this.opts.auth, token) },
           body,
-          signal: req.signal,
+          signal,
           timeoutMs: idleMs,
           digests: req.digests,
-          maxBytes: req.maxBytes,
-          deadlineMs: req.deadlineMs,
+          maxBytes: req.maxBytes ?? MAX_ENDPOINT_ANSWER_BYTES,
+          deadlineMs,
         });
       } catch (e) {
         if (body !== undefined && typeof body !== 'string') body.destroy();
-        if (req.signal?.aborted) throw new MigrateError('EINTERRUPTED', `${subject}: ${what}: cut off by the stop (outcome unknown)`, { subject, cause: e });
+        if (signal?.aborted) throw new MigrateError('EINTERRUPTED', `${subject}: ${what}: cut off by the stop (outcome unknown)`, { subject, cause: e });
         if (bodyError !== undefined) {
           throw new MigrateError('ETARGET', `${subject}: ${what}: the request body failed: ${bodyError.message} (outcome unknown)`, { subject, cause: bodyError });
         }
-        if (e instanceof ResponseLimitError) throw new MigrateError('ETARGETREJECTED', `${subject}: ${what}: ${e.message}`, { subject, cause: e });
+        if (e instanceof ResponseLimitError) {
+          const own = e.limit === 'bytes' ? req.maxBytes !== undefined : req.deadlineMs !== undefined;
+          if (own) throw new MigrateError('ETARGETREJECTED', `${subject}: ${what}: ${e.message}`, { subject, cause: e });
+          // no whole answer in time counts as a silent request toward the stuck breaker (as an idle timeout does)
+          if (e.limit === 'deadline') limiter.silent(this.peer(req.url), deadlineMs);
+          throw new MigrateError('ETARGET', `${subject}: ${what}: ${e.message}${req.method === 'GET' || req.method === 'HEAD' ? '' : ' (outcome unknown)'}`, { subject, cause: e });
+        }
         if (e instanceof NetworkError && e.silent) limiter.silent(this.peer(req.url), idleMs ?? DEFAULT_IDLE_MS);
         if (e instanceof NetworkError) throw new MigrateError('ETARGET', `${subject}: ${what}: ${e.message} (outcome unknown)`, { subject, cause: e });
         if (e instanceof MigrateError) throw e;
@@ -174,4 +199,11 @@ export class RepositoryEndpoint {
       throw new MigrateError('ELOCAL', `${subject}: ${what}: the request body cannot be read: ${toError(e).message}`, { subject, cause: e });
     }
   }
+}
+
+/** The bytes a request uploads (its deadline grows with them): a string's, or a stream's declared length. */
+function uploadBytes(req: EndpointRequest): number {
+  if (typeof req.body === 'string') return Buffer.byteLength(req.body);
+  const declared = Number(req.headers?.['content-length']);
+  return Number.isFinite(declared) && declared > 0 ? declared : 0;
 }

@@ -8,8 +8,11 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import { agentFor, SILENCE_CODES } from '../net/agents.js';
+import { ResponseLimitError } from '../net/bounds.js';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+
+export { ResponseLimitError } from '../net/bounds.js';
 
 export interface HttpResponse {
   status: number;
@@ -35,17 +38,6 @@ export interface HttpRequest {
   maxBytes?: number;
   /** The whole exchange within this long, or a ResponseLimitError; `timeoutMs` alone counts silence, so a trickle never ends. */
   deadlineMs?: number;
-}
-
-/**
- * An answer beyond the request's bounds: larger than `maxBytes`, or not complete within
- * `deadlineMs`. The peer is broken or hostile (or far too slow): asking again at once gets the same.
- */
-export class ResponseLimitError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ResponseLimitError';
-  }
 }
 
 /** Network-level failure: the request may or may not have reached the server. */
@@ -83,7 +75,7 @@ export function request(req: HttpRequest): Promise<HttpResponse> {
     let silent = false;
     const networkError = (e: NodeJS.ErrnoException) => new NetworkError(`${where}: ${e.message}`, { cause: e }, silent || SILENCE_CODES.has(e.code ?? ''));
     const tooLarge = (n: string) => {
-      fail(new ResponseLimitError(`${where}: the answer is larger than ${max} bytes (${n}); cut off`));
+      fail(new ResponseLimitError(`${where}: the answer is larger than ${max} bytes (${n}); cut off`, 'bytes'));
       r.destroy();
     };
     const r = lib.request(
@@ -112,7 +104,7 @@ export function request(req: HttpRequest): Promise<HttpResponse> {
     );
     if (req.deadlineMs !== undefined) {
       deadline = setTimeout(() => {
-        fail(new ResponseLimitError(`${where}: no complete answer within ${req.deadlineMs! / 1000} s; cut off`));
+        fail(new ResponseLimitError(`${where}: no complete answer within ${req.deadlineMs! / 1000} s; cut off`, 'deadline'));
         r.destroy();
       }, req.deadlineMs);
     }

@@ -11,7 +11,9 @@ import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MigrateError } from '../../src/errors.js';
 import { authorization, excerpt, RepositoryEndpoint, type EndpointSession } from '../../src/targets/endpoint.js';
-import { NetworkError } from '../../src/targets/http.js';
+import { NetworkError, ResponseLimitError } from '../../src/targets/http.js';
+import { NpmTarget } from '../../src/targets/npm.js';
+import type { CodeArtifact } from '../../src/targets/codeartifact.js';
 import type { BucketName } from '../../src/types.js';
 
 interface Seen {
@@ -28,6 +30,7 @@ let base: string;
 let seen: Seen[] = [];
 /** How the server answers the n-th request (0-based); it may also leave `res` hanging or destroy the socket. */
 let answer: (seen: Seen, n: number, res: ServerResponse) => void = (_s, _n, res) => res.end('ok');
+const timers = new Set<NodeJS.Timeout>();
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -53,6 +56,8 @@ afterAll(async () => {
 });
 
 afterEach(() => {
+  for (const t of timers) clearInterval(t);
+  timers.clear();
   seen = [];
   answer = (_s, _n, res) => res.end('ok');
 });
@@ -75,6 +80,7 @@ class FakeSession implements EndpointSession {
   /** Answers heard (any status): what tells a stuck peer from a failing one. */
   answers = 0;
   idleTimeoutMs?: number;
+  abortSignal?: AbortSignal;
   async authToken(): Promise<string> {
     return (this.current ??= `tok-${++this.issued}`);
   }
@@ -302,4 +308,55 @@ describe('RepositoryEndpoint.send', () => {
     expect(during.message).toContain('outcome unknown');
     expect(seen).toHaveLength(1);
   });
+
+  // Without a bound of the request's own, an answer is still bounded: these are the defaults.
+  it('an answer announcing more than MAX_ENDPOINT_ANSWER_BYTES is cut off at once: ETARGET (worth another try), not read', async () => {
+    const session = new FakeSession();
+    session.idleTimeoutMs = 60_000; // silence is not what ends it
+    const ep = new RepositoryEndpoint(session, { auth: 'bearer', label: 'the npm endpoint' });
+    answer = (_s, _n, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(257 * 2 ** 20) });
+      res.write('{"latest":"1.0.0"');
+    };
+    const e = await failure(ep.send('dist-tags', ['reads'], 'p', { method: 'GET', url: `${base}/-/package/p/dist-tags` }));
+    expect(e.code).toBe('ETARGET');
+    expect(e.cause).toBeInstanceOf(ResponseLimitError);
+    expect(seen).toHaveLength(1);
+  }, 15_000);
+
+  it('an answer that trickles (never silent for the idle timeout) is cut off at the deadline the idle timeout gives: ETARGET, counted as silence', async () => {
+    const session = new FakeSession();
+    session.idleTimeoutMs = 500;
+    const ep = new RepositoryEndpoint(session, { auth: 'bearer', label: 'the npm endpoint' });
+    answer = (_s, _n, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"latest":"1.0.0"');
+      const t = setInterval(() => (res.destroyed ? clearInterval(t) : res.write(' ')), 100);
+      timers.add(t);
+    };
+    const e = await failure(ep.send('dist-tags', ['reads'], 'p', { method: 'GET', url: `${base}/-/package/p/dist-tags` }));
+    expect(e.code).toBe('ETARGET');
+    expect(e.cause).toBeInstanceOf(ResponseLimitError);
+    expect(session.events).toEqual(['take reads', 'silent']);
+  }, 15_000);
+
+  it("the request's own bounds stay its own: past them is ETARGETREJECTED (a store's answer: the next warm looks again)", async () => {
+    const session = new FakeSession();
+    const ep = new RepositoryEndpoint(session, { auth: 'bearer', label: 'the npm endpoint' });
+    answer = (_s, _n, res) => reply(res, 200, 'x'.repeat(100));
+    const e = await failure(ep.send('packument', ['reads'], 'p', { method: 'GET', url: `${base}/p`, maxBytes: 10 }));
+    expect(e.code).toBe('ETARGETREJECTED');
+  });
+
+  it("the session's stop cuts off a request that names no signal of its own (an npm dist-tags read): EINTERRUPTED", async () => {
+    const session = new FakeSession();
+    session.idleTimeoutMs = 60_000;
+    const stop = new AbortController();
+    session.abortSignal = stop.signal;
+    const ca = Object.assign(session, { readOnly: false, endpoint: async () => `${base}/npm/r/` }) as unknown as CodeArtifact;
+    answer = () => stop.abort(); // the request arrived; its answer never comes
+    const e = await failure(new NpmTarget(ca, 'r').distTags('@acme/core'));
+    expect(e.code).toBe('EINTERRUPTED');
+    expect(seen.map((x) => x.url)).toEqual(['/npm/r/-/package/@acme%2Fcore/dist-tags']);
+  }, 15_000);
 });

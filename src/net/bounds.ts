@@ -1,0 +1,35 @@
+/**
+ * The bounds of one request to CodeArtifact, beyond its idle timeout: how much of an answer
+ * is read, and how long the whole exchange may take. The idle timeout counts silence only,
+ * so an answer that never ends, or trickles in (a byte every few seconds), would otherwise
+ * hold a version (and the memory its bytes fill) for ever. Real answers are far inside
+ * these bounds; only a broken or hostile peer on the way (a proxy, a gateway) reaches them.
+ */
+
+/**
+ * An answer beyond the request's bounds: larger than its byte limit, or not complete within
+ * its deadline. The connection is cut.
+ */
+export class ResponseLimitError extends Error {
+  constructor(
+    message: string,
+    /** Which bound: the answer's size, or the exchange's deadline. */
+    readonly limit: 'bytes' | 'deadline',
+  ) {
+    super(message);
+    this.name = 'ResponseLimitError';
+  }
+}
+
+/** The slowest upload still taken for working (bytes per second): an upload gets this much more time for its size. */
+const SLOWEST_UPLOAD_BYTES_PER_S = 256 * 1024;
+
+/**
+ * How long one request to CodeArtifact (the API or a repository endpoint) may take, whole:
+ * twice its idle timeout (target.idleTimeoutSeconds), plus time for the body it uploads at
+ * the slowest rate we still call working. A real answer (a page of a listing, a packument)
+ * arrives in seconds; a slow service has room, a trickle is cut off.
+ */
+export function requestDeadlineMs(idleMs: number, uploadBytes = 0): number {
+  return 2 * idleMs + Math.ceil((uploadBytes / SLOWEST_UPLOAD_BYTES_PER_S) * 1000);
+}

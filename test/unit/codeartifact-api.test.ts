@@ -1,0 +1,199 @@
+/**
+ * targets/codeartifact: one CodeArtifact API call (CodeArtifact.call) against a server on
+ * 127.0.0.1 that answers as a broken or hostile peer on the way would: an answer that never
+ * ends, one that trickles, a listing that pages for ever, a service whose clock is an hour
+ * ahead of ours. Each case asserts the error code and what the server was sent (how many
+ * requests, whether the connection was cut); none measures time.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CodeartifactClient } from '@aws-sdk/client-codeartifact';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Limiter } from '../../src/engine/limiter.js';
+import { MigrateError } from '../../src/errors.js';
+import { sdkRequestHandler } from '../../src/net/agents.js';
+import { CodeArtifact } from '../../src/targets/codeartifact.js';
+
+interface Seen {
+  path: string;
+  /** The client closed the connection before the answer ended. */
+  cut: boolean;
+}
+
+let server: Server;
+let url = '';
+let seen: Seen[] = [];
+const timers = new Set<NodeJS.Timeout>();
+let answer: (req: IncomingMessage, res: ServerResponse, n: number) => void = (_q, res) => res.end('{}');
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const entry: Seen = { path: req.url ?? '', cut: false };
+    seen.push(entry);
+    res.on('close', () => (entry.cut = !res.writableFinished));
+    req.resume();
+    req.on('end', () => answer(req, res, seen.length - 1));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterEach(() => {
+  for (const t of timers) clearInterval(t);
+  timers.clear();
+  seen = [];
+  answer = (_q, res) => res.end('{}');
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise<void>((r) => server.close(() => r()));
+});
+
+const QUIET = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+
+function codeArtifact(opts: { idleMs?: number; maxBytes?: number; signal?: AbortSignal } = {}): CodeArtifact {
+  const idleMs = opts.idleMs ?? 10_000;
+  const client = new CodeartifactClient({
+    region: 'us-east-1',
+    endpoint: url,
+    maxAttempts: 1,
+    logger: QUIET,
+    credentials: { accessKeyId: 'AKID', secretAccessKey: 'secret' },
+    requestHandler: sdkRequestHandler('us-east-1', { AWS_ENDPOINT_URL_CODEARTIFACT: url }, idleMs, opts.maxBytes),
+  });
+  return new CodeArtifact({ region: 'us-east-1', domain: 'd', domainOwner: '111122223333', tokenDurationSeconds: 900, idleTimeoutSeconds: idleMs / 1000 }, new Limiter({}), client, opts.signal);
+}
+
+const COORDS = { format: 'npm' as const, repository: 'r', package: 'p' };
+
+async function failure(p: Promise<unknown>): Promise<MigrateError> {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(MigrateError);
+  return e as MigrateError;
+}
+
+/** A 200 that starts a JSON answer and then writes `chunk` every `everyMs`, for ever. */
+function endless(chunk: string, everyMs: number) {
+  return (_q: IncomingMessage, res: ServerResponse) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"versions":[');
+    const t = setInterval(() => (res.destroyed ? clearInterval(t) : res.write(chunk)), everyMs);
+    timers.add(t);
+  };
+}
+
+function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+describe('an answer beyond its bounds', () => {
+  it('an answer that never ends is cut off at the byte bound: ETARGET (retried by the engine), the connection closed', async () => {
+    answer = endless('{"version":"1.0.0","status":"Published"},'.repeat(1000), 5);
+    const e = await failure(codeArtifact({ maxBytes: 1024 * 1024 }).listVersions(COORDS));
+    expect(e.code).toBe('ETARGET');
+    expect(seen).toHaveLength(1);
+    await expect.poll(() => seen[0]!.cut).toBe(true);
+  }, 15_000);
+
+  it('a streamed asset is not counted against the bound: GetPackageVersionAsset hands over every byte', async () => {
+    const size = 3 * 1024 * 1024;
+    answer = (_q, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-assetname': 'a.tgz', 'x-packageversion': '1.0.0' });
+      res.end(Buffer.alloc(size, 1));
+    };
+    const got = await codeArtifact({ maxBytes: 1024 * 1024 }).getAsset(COORDS, '1.0.0', 'a.tgz');
+    let n = 0;
+    for await (const c of got.stream as AsyncIterable<Buffer>) n += c.length;
+    expect(n).toBe(size);
+  }, 15_000);
+
+  it('an answer that trickles (a byte every 200 ms, never silent for the idle timeout) is cut off at its deadline: ETARGET, the connection closed', async () => {
+    answer = endless(' ', 200);
+    const e = await failure(codeArtifact({ idleMs: 1000 }).listVersions(COORDS));
+    expect(e.code).toBe('ETARGET');
+    expect(seen).toHaveLength(1);
+    await expect.poll(() => seen[0]!.cut).toBe(true);
+  }, 15_000);
+
+  it("the client's stop cuts off a call in flight: EINTERRUPTED", async () => {
+    answer = () => {}; // never answers
+    const stop = new AbortController();
+    const p = failure(codeArtifact({ signal: stop.signal }).listVersions(COORDS));
+    await expect.poll(() => seen.length).toBe(1);
+    stop.abort();
+    expect((await p).code).toBe('EINTERRUPTED');
+  }, 15_000);
+});
+
+describe('an answer that is not what the service sends', () => {
+  it('a 200 that is not JSON (a gateway\'s page) is ETARGET with the reason, not only the status', async () => {
+    answer = (_q, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html><body>Gateway says hello</body></html>');
+    };
+    const e = await failure(codeArtifact().listVersions(COORDS));
+    expect(e.code).toBe('ETARGET');
+    expect(e.status).toBe(200);
+    // the parser's reason follows the status; before, the message ended at "HTTP 200"
+    expect(e.message).toMatch(/HTTP 200: \S/);
+    expect(e.message).not.toMatch(/\n/);
+  }, 15_000);
+});
+
+describe('paging that would never end', () => {
+  it('a new token on every page, each page the same versions again: ETARGET after the second page', async () => {
+    answer = (_q, res, n) => json(res, 200, { versions: [{ version: '1.0.0', status: 'Published' }], nextToken: `tok-${n}` });
+    const e = await failure(codeArtifact().listVersions(COORDS));
+    expect(e.code).toBe('ETARGET');
+    expect(seen).toHaveLength(2);
+  }, 15_000);
+
+  it('a new token and new assets on every page: ETARGET at the asset pages a version can have, not for ever', async () => {
+    answer = (_q, res, n) =>
+      json(res, 200, { assets: Array.from({ length: 150 }, (_, i) => ({ name: `p${n}-a${i}.tgz`, size: 1, hashes: {} })), nextToken: `tok-${n}` });
+    const e = await failure(codeArtifact().versionAssets(COORDS, '1.0.0'));
+    expect(e.code).toBe('ETARGET');
+    expect(seen.length).toBeLessThanOrEqual(10);
+  }, 15_000);
+
+  it('a listing that does end is read whole', async () => {
+    answer = (_q, res, n) =>
+      json(res, 200, { versions: [{ version: `1.0.${n}`, status: 'Published' }], ...(n < 4 ? { nextToken: `tok-${n}` } : {}) });
+    const found = await codeArtifact().listVersions(COORDS);
+    expect([...found.keys()]).toEqual(['1.0.0', '1.0.1', '1.0.2', '1.0.3', '1.0.4']);
+  }, 15_000);
+});
+
+describe("this machine's clock an hour behind the service's", () => {
+  const HOUR = 60 * 60_000;
+  /** The service's SigV4 check: a request signed more than 15 minutes off its clock is refused, as CodeArtifact refuses it. */
+  const skewed = (refuseAlways: boolean) => (req: IncomingMessage, res: ServerResponse) => {
+    const now = Date.now() + HOUR;
+    const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(String(req.headers['x-amz-date']))!;
+    const signed = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
+    const headers = { date: new Date(now).toUTCString(), 'x-amzn-errortype': 'InvalidSignatureException' };
+    if (refuseAlways || Math.abs(now - signed) > 15 * 60_000) {
+      return json(res, 403, { message: `Signature expired: ${req.headers['x-amz-date']} is now earlier than ... (- 15 min.)` }, headers);
+    }
+    json(res, 200, { versions: [{ version: '1.0.0', status: 'Published' }] }, { date: headers.date });
+  };
+
+  it('the refusal is sent once more, signed on the service\'s time (the SDK corrected its offset from the Date header): answered', async () => {
+    answer = skewed(false);
+    const found = await codeArtifact().listVersions(COORDS);
+    expect([...found.keys()]).toEqual(['1.0.0']);
+    expect(seen).toHaveLength(2);
+  }, 15_000);
+
+  it('refused again: ETARGETCREDENTIALS naming the clock and how far off it is, after two requests, not one per rerun', async () => {
+    answer = skewed(true);
+    const e = await failure(codeArtifact().listVersions(COORDS));
+    expect(e.code).toBe('ETARGETCREDENTIALS');
+    expect(e.message).toMatch(/clock is about 60 min behind/);
+    expect(e.hint).toMatch(/NTP/);
+    expect(seen).toHaveLength(2);
+  }, 15_000);
+});
