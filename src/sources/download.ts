@@ -84,7 +84,7 @@ function get(url: URL, opts: DownloadOptions, hops: number): Promise<http.Incomi
       new MigrateError('ESOURCEURL', `${opts.subject}: the source points the download at ${url.protocol}//${url.host}, which is not the registry's host`, {
         subject: opts.subject,
         actual: `${url.origin}${url.pathname}`,
-        hint: 'if this registry really stores its tarballs on that host, add it to tarballHosts of the source in the job file',
+        hint: 'if this registry really serves its tarballs (or packuments, through a redirect) from that host, add it to tarballHosts of the source in the job file',
       }),
     );
   }
