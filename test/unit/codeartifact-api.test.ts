@@ -8,11 +8,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CodeartifactClient } from '@aws-sdk/client-codeartifact';
+import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Limiter } from '../../src/engine/limiter.js';
 import { MigrateError } from '../../src/errors.js';
 import { sdkRequestHandler } from '../../src/net/agents.js';
 import { CodeArtifact } from '../../src/targets/codeartifact.js';
+import { readAccountQuotas } from '../../src/targets/quotas.js';
 
 interface Seen {
   path: string;
@@ -196,4 +198,21 @@ describe("this machine's clock an hour behind the service's", () => {
     expect(e.hint).toMatch(/NTP/);
     expect(seen).toHaveLength(2);
   }, 15_000);
+});
+
+describe('the account quotas (Service Quotas), read at the start of a run', () => {
+  it('a listing that pages for ever (the same quotas, a new token each time) ends after a page with nothing new: the defaults apply, said why', async () => {
+    answer = (_req, res, n) => {
+      res.setHeader('content-type', 'application/x-amz-json-1.1');
+      res.end(JSON.stringify({ Quotas: [{ QuotaCode: 'L-1', QuotaName: 'PublishPackageVersion requests per second', Value: 50 }], NextToken: `t${n}` }));
+    };
+    const sq = new ServiceQuotasClient({ region: 'us-east-1', endpoint: url, maxAttempts: 1, logger: QUIET, credentials: { accessKeyId: 'AKID', secretAccessKey: 'secret' } });
+    try {
+      const quotas = await readAccountQuotas('us-east-1', {}, sq);
+      expect(quotas.error).toMatch(/listed nothing new.*would never end/);
+      expect(seen).toHaveLength(2);
+    } finally {
+      sq.destroy();
+    }
+  });
 });
