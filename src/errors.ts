@@ -147,7 +147,7 @@ export function proxyAuthError(where: string, cause?: unknown): MigrateError {
  * each version stood, and a rerun resumes.
  */
 export function targetSilentError(peer: string, silentInARow: number, idleMs: number): MigrateError {
-  return new MigrateError('ETARGETSILENT', `${peer} answered none of the last ${silentInARow} requests (each cut off after ${idleMs / 1000} s of silence): it, or the network path to it, is stuck; stopped`, {
+  return new MigrateError('ETARGETSILENT', `${peer} answered none of the last ${silentInARow} requests whole (each cut off after ${idleMs / 1000} s of silence, or at its deadline while trickling): it, or the network path to it, is stuck; stopped`, {
     hint: 'check the way to CodeArtifact (proxy, VPC endpoint, firewall) and the AWS Health Dashboard, then rerun: it resumes where this run stopped. target.idleTimeoutSeconds is how long a request may stay silent',
   });
 }
