@@ -49,7 +49,11 @@ export function refuseRenamedSources(state: StateDb, sources: ReadonlyMap<string
   for (const [id, source] of sources) {
     if (withRows.has(id)) continue;
     const config = configs.find((c) => c.id === id)!;
-    const same = orphans.flatMap((o) => state.recordedPackages(o, source.url)).filter((r) => jobNamesPackage(config, r.package));
+    // a git repository can hold several packages, one source each (a monorepo's folders): a new
+    // source of it is the old one renamed only when it names the package the old rows hold (one
+    // that takes its name from the repository cannot be told apart before listing: not refused)
+    const holds = (pkg: string) => (config.kind === 'git' ? config.package !== undefined && config.package === pkg : jobNamesPackage(config, pkg));
+    const same = orphans.flatMap((o) => state.recordedPackages(o, source.url)).filter((r) => holds(r.package));
     const old = [...new Set(same.map((r) => r.source))];
     if (old.length === 0) continue;
     const versions = same.reduce((n, r) => n + r.versions, 0);
