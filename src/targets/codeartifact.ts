@@ -197,11 +197,10 @@ export class CodeArtifact {
         signal,
       ).catch(notFoundAs(undefined));
       if (!out) return found;
-      const before = found.size;
       for (const v of out.versions ?? []) {
         if (v.version) found.set(v.version, { version: v.version, status: v.status ?? 'Unknown', originType: v.origin?.originType, revision: v.revision });
       }
-      nextToken = paging.next(out.nextToken, out.versions?.length ?? 0, found.size - before);
+      nextToken = paging.next(out.nextToken, (out.versions ?? []).map((v) => v.version ?? ''));
     } while (nextToken);
     return found;
   }
@@ -209,7 +208,6 @@ export class CodeArtifact {
   /** A version's assets with their hashes, or undefined when the version does not exist. */
   async versionAssets(c: PackageCoordinates, version: string, signal?: AbortSignal): Promise<TargetAsset[] | undefined> {
     const assets: TargetAsset[] = [];
-    const names = new Set<string>();
     const paging = new Paging(`ListPackageVersionAssets of ${describeCoordinates(c)} ${version}`, MAX_ASSET_PAGES);
     let nextToken: string | undefined;
     do {
@@ -220,12 +218,8 @@ export class CodeArtifact {
         signal,
       ).catch(notFoundAs(undefined));
       if (!out) return undefined;
-      const before = names.size;
-      for (const a of out.assets ?? []) {
-        assets.push({ name: a.name ?? '', size: a.size, hashes: a.hashes ?? {} });
-        names.add(a.name ?? '');
-      }
-      nextToken = paging.next(out.nextToken, out.assets?.length ?? 0, names.size - before);
+      for (const a of out.assets ?? []) assets.push({ name: a.name ?? '', size: a.size, hashes: a.hashes ?? {} });
+      nextToken = paging.next(out.nextToken, (out.assets ?? []).map((a) => a.name ?? ''));
     } while (nextToken);
     return assets;
   }
@@ -245,7 +239,6 @@ export class CodeArtifact {
   /** Every package of a format in the repository (`namespace` filters by prefix, as the API does). */
   async listPackages(repository: string, format: Format, namespace?: string): Promise<{ namespace?: string; package: string }[]> {
     const found: { namespace?: string; package: string }[] = [];
-    const keys = new Set<string>();
     const paging = new Paging(`ListPackages of ${repository} (${format})`);
     let nextToken: string | undefined;
     do {
@@ -263,13 +256,8 @@ export class CodeArtifact {
           o,
         ),
       );
-      const before = keys.size;
-      for (const p of out.packages ?? []) {
-        if (!p.package) continue;
-        found.push({ namespace: p.namespace, package: p.package });
-        keys.add(`${p.namespace ?? ''}/${p.package}`);
-      }
-      nextToken = paging.next(out.nextToken, out.packages?.length ?? 0, keys.size - before);
+      for (const p of out.packages ?? []) if (p.package) found.push({ namespace: p.namespace, package: p.package });
+      nextToken = paging.next(out.nextToken, (out.packages ?? []).map((p) => `${p.namespace ?? ''}/${p.package ?? ''}`));
     } while (nextToken);
     return found;
   }

@@ -81,9 +81,8 @@ export class Domain {
     let nextToken: string | undefined;
     do {
       const out = await this.ca.api('ListRepositoriesInDomain', ['reads'], (o) => this.ca.client.send(new ListRepositoriesInDomainCommand({ ...this.base, maxResults: 100, nextToken }), o));
-      const before = names.size;
       for (const r of out.repositories ?? []) if (r.name) names.add(r.name);
-      nextToken = paging.next(out.nextToken, out.repositories?.length ?? 0, names.size - before);
+      nextToken = paging.next(out.nextToken, (out.repositories ?? []).map((r) => r.name ?? ''));
     } while (nextToken);
     return [...names];
   }

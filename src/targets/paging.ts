@@ -20,6 +20,8 @@ export const MAX_PAGES = 1000;
  */
 export class Paging {
   private readonly seen = new Set<string>();
+  /** Every entry listed so far, by the key that tells entries of this listing apart. */
+  private readonly listed = new Set<string>();
   private empty = 0;
   private pages = 0;
   constructor(
@@ -27,8 +29,12 @@ export class Paging {
     private readonly maxPages = MAX_PAGES,
   ) {}
 
-  /** `items`: the entries on this page; `fresh`: how many of them were not listed before (the caller keys them). */
-  next(token: string | undefined, items: number, fresh = items): string | undefined {
+  /** `keys`: the page's entries, each by what tells entries of this listing apart (a version, a name). */
+  next(token: string | undefined, keys: readonly string[]): string | undefined {
+    const items = keys.length;
+    const before = this.listed.size;
+    for (const k of keys) this.listed.add(k);
+    const fresh = this.listed.size - before;
     if (!token) return undefined;
     this.pages++;
     this.empty = items === 0 ? this.empty + 1 : 0;

@@ -46,18 +46,14 @@ export async function readAccountQuotas(region: string, env: NodeJS.ProcessEnv, 
   try {
     // CodeArtifact has a few dozen quotas: a page of them at most, a few pages at the very most
     const paging = new Paging('ListServiceQuotas of codeartifact', 20);
-    const listed = new Set<string>();
     let NextToken: string | undefined;
     do {
       const out = await sq.send(new ListServiceQuotasCommand({ ServiceCode: 'codeartifact', NextToken, MaxResults: 100 }), { abortSignal: signal });
-      let fresh = 0;
       for (const q of out.Quotas ?? []) {
-        const key = q.QuotaCode ?? q.QuotaName ?? '';
-        if (!listed.has(key)) (listed.add(key), fresh++);
         const hit = BY_NAME.find(([re]) => re.test(q.QuotaName ?? ''));
         if (hit && typeof q.Value === 'number' && q.Value > 0 && rates[hit[1]] === undefined) rates[hit[1]] = q.Value;
       }
-      NextToken = paging.next(out.NextToken, out.Quotas?.length ?? 0, fresh);
+      NextToken = paging.next(out.NextToken, (out.Quotas ?? []).map((q) => q.QuotaCode ?? q.QuotaName ?? ''));
     } while (NextToken);
     return { rates };
   } catch (e) {
