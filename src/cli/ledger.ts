@@ -344,6 +344,8 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
   const ca = new CodeArtifact(job.config.target, limiter, opts.codeartifactClient, stuck.signal);
   ca.readOnly = true;
   const timeoutMs = opts.targetTimeoutMs ?? TARGET_READ_TIMEOUT_MS;
+  // a read with no answer in time counts the version unread (and toward the stuck breaker)
+  ca.callDeadlineMs = timeoutMs;
   const queue = new PQueue({ concurrency: TARGET_READ_CONCURRENCY });
   let unread = 0;
   const here = domainKey(job.config.target);
@@ -365,21 +367,7 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
           const target = createTarget(m.format as Format, ca, m.repository || job.config.target.repositories[m.format as Format]?.internal || '');
           coordinates = target.coordinates(m.package);
           version = target.targetVersion(m.version);
-          assets = await withRetry(
-            async () => {
-              const signal = AbortSignal.timeout(timeoutMs);
-              try {
-                return await ca.versionAssets(coordinates, version, signal);
-              } catch (e) {
-                if (signal.aborted && !stuck.stuck()) {
-                  ca.noAnswer(timeoutMs);
-                  throw new MigrateError('ETARGET', `no answer within ${timeoutMs / 1000} s`, { cause: e });
-                }
-                throw e;
-              }
-            },
-            { budget: job.config.limits.retries, signal: stuck.signal },
-          );
+          assets = await withRetry(() => ca.versionAssets(coordinates, version), { budget: job.config.limits.retries, signal: stuck.signal });
         } catch (e) {
           if (stuck.stuck()) return void unread++;
           const err = toError(e);

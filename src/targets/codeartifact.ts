@@ -102,6 +102,8 @@ export class CodeArtifact {
   tokenFetches = 0;
   /** A plan: every mutating call (and every non-GET to a repository endpoint) throws EREADONLY. */
   readOnly = false;
+  /** How long one call may take whole, when not its default (requestDeadlineMs): a reader that would rather count a version unread than wait (ledger verify). */
+  callDeadlineMs?: number;
   /** The service's token expirations lay in our past: this machine's clock is ahead. */
   clockSkewSuspected = false;
   /** Silence before any request to the service (API or repository endpoint) is cut off: target.idleTimeoutSeconds. */
@@ -368,14 +370,6 @@ export class CodeArtifact {
     };
   }
 
-  /**
-   * A caller's own deadline passed with no answer from the service (a read it cut off
-   * itself): counts toward the stuck breaker as the handler's idle timeout does.
-   */
-  noAnswer(afterMs: number): void {
-    this.limiter.silent(API_PEER, afterMs);
-  }
-
   /** One SDK call for the modules beside this one (domain.ts): rate-limited, coded errors, read-only guard. */
   api<T>(operation: string, buckets: readonly BucketName[], send: (opts: { abortSignal?: AbortSignal }) => Promise<T>, signal?: AbortSignal): Promise<T> {
     return this.call(operation, buckets, send, signal);
@@ -427,7 +421,7 @@ export class CodeArtifact {
     if (stop?.aborted) throw new MigrateError('EINTERRUPTED', `CodeArtifact ${operation}: cut off by the stop`);
     // The deadline counts from here, not from the wait for a bucket; it is cleared once the call
     // resolves, so a streamed answer (GetPackageVersionAsset) is read at its own pace afterwards.
-    const deadlineMs = requestDeadlineMs(this.idleTimeoutMs, uploadBytes);
+    const deadlineMs = this.callDeadlineMs ?? requestDeadlineMs(this.idleTimeoutMs, uploadBytes);
     const late = new AbortController();
     const timer = setTimeout(() => late.abort(), deadlineMs);
     const abortSignal = stop ? AbortSignal.any([stop, late.signal]) : late.signal;
@@ -440,9 +434,9 @@ export class CodeArtifact {
     } catch (thrown) {
       if (stop?.aborted) throw new MigrateError('EINTERRUPTED', `CodeArtifact ${operation}: cut off by the stop`, { cause: thrown });
       if (late.signal.aborted) {
-        // no whole answer in time: counted as a silent request, as ledger verify counts its own deadline (noAnswer)
+        // no whole answer in time: counted as a silent request, as the handler's idle timeout is
         this.limiter.silent(API_PEER, deadlineMs);
-        throw new MigrateError('ETARGET', `CodeArtifact ${operation}: no complete answer within ${deadlineMs / 1000} s (twice target.idleTimeoutSeconds); cut off`, { cause: thrown });
+        throw new MigrateError('ETARGET', `CodeArtifact ${operation}: no complete answer within ${deadlineMs / 1000} s; cut off`, { cause: thrown });
       }
       // the SDK's handler names its connect and idle timeouts TimeoutError: nothing came back
       if (toError(thrown).name === 'TimeoutError') this.limiter.silent(API_PEER, this.idleTimeoutMs);
