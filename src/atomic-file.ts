@@ -7,10 +7,10 @@
  * What a killed writer left beside the name is removed by the next writer of it.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync, type WriteStream } from 'node:fs';
+import { closeSync, constants, fchmodSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync, type WriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { isAlive } from './alive.js';
+import { basename, dirname } from 'node:path';
+import { sweepDeadWriters } from './alive.js';
 
 export class AtomicFile {
   private readonly tmp: string;
@@ -29,7 +29,7 @@ export class AtomicFile {
     this.tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
     try {
       mkdirSync(dirname(path), { recursive: true });
-      sweepDeadWriters(path);
+      sweepDeadWritersOf(path);
       this.fd = openSync(this.tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, opts.mode === undefined ? 0o644 : 0o600);
       if (opts.mode !== undefined) fchmodSync(this.fd, opts.mode);
     } catch (e) {
@@ -93,23 +93,13 @@ export class AtomicFile {
   }
 }
 
-/**
- * The temporary files of writers of `path` that are gone (killed: kill -9, the machine's
- * power): each name carries its writer's pid, and nothing else ever removes them.
- */
-function sweepDeadWriters(path: string): void {
+/** The temporary files of writers of `path` that are gone (`<name>.<pid>-<r>.tmp`: kill -9, the machine's power). */
+function sweepDeadWritersOf(path: string): void {
   const prefix = `${basename(path)}.`;
-  let names: string[];
-  try {
-    names = readdirSync(dirname(path));
-  } catch {
-    return; // the write that follows says what is wrong with the folder
-  }
-  for (const name of names) {
-    if (!name.startsWith(prefix)) continue;
-    const m = /^(\d+)-[0-9a-f]{8}\.tmp$/.exec(name.slice(prefix.length));
-    if (m && !isAlive(Number(m[1]))) rmSync(join(dirname(path), name), { force: true });
-  }
+  sweepDeadWriters(dirname(path), (name) => {
+    const m = name.startsWith(prefix) ? /^(\d+)-[0-9a-f]{8}\.tmp$/.exec(name.slice(prefix.length)) : null;
+    return m ? Number(m[1]) : undefined;
+  });
 }
 
 /**

@@ -3,13 +3,13 @@
  * every transition, per-package facts (dist-tags), and runs. WAL mode, so
  * `status` can read while `run` writes; every transition is one transaction.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { MigrateError, toError } from '../errors.js';
 import { redact } from '../redact.js';
 import type { Format, Hashes, ItemState, PackageListing } from '../types.js';
-import { isAlive } from '../alive.js';
+import { sweepDeadWriters } from '../alive.js';
 import { MIGRATIONS } from './migrations.js';
 import { appendLedger, inContext, type LedgerContext, type LedgerEntry, type OwnEntry } from './ledger.js';
 import type { TargetIdentity } from './target.js';
@@ -265,17 +265,6 @@ export class StateDb {
     this.write(() => this.db.prepare('UPDATE runs SET ended_at = ?, outcome = ?, summary = ? WHERE id = ?').run(now(), outcome, redact(JSON.stringify(summary)), this.runId));
   }
 
-  /**
-   * Record what a source lists now. New versions become `pending` items; known
-   * ones keep their state and have their declared facts refreshed. The listing
-   * decides: a version it no longer holds is set aside as `removed` when none of
-   * it reached the target, and marked removed (its state kept) otherwise; a
-   * removed version that is listed again starts over. A version the listing
-   * says to skip (a tag that is no version, a job override) is `skipped`.
-   * A git tag that now points at another commit than when it was first listed
-   * is a conflict (ETAGMOVED), never a silent rebuild, unless the job accepts
-   * the new commit for that version.
-   */
   /** Whether the ledger holds an origin configuration of each package, in a domain: `recorded(format, package, repository)`. */
   ledgeredOrigins(target: { region: string; domain: string; domainOwner: string }): (format: string, pkg: string, repository: string) => boolean {
     const rows = this.db
@@ -293,6 +282,17 @@ export class StateDb {
     return (this.stmt('SELECT version FROM items WHERE source_id = ? AND package = ? ORDER BY id').all(sourceId, packageName) as { version: string }[]).map((r) => r.version);
   }
 
+  /**
+   * Record what a source lists now. New versions become `pending` items; known
+   * ones keep their state and have their declared facts refreshed. The listing
+   * decides: a version it no longer holds is set aside as `removed` when none of
+   * it reached the target, and marked removed (its state kept) otherwise; a
+   * removed version that is listed again starts over. A version the listing
+   * says to skip (a tag that is no version, a job override) is `skipped`.
+   * A git tag that now points at another commit than when it was first listed
+   * is a conflict (ETAGMOVED), never a silent rebuild, unless the job accepts
+   * the new commit for that version.
+   */
   recordListing(sourceId: string, registryUrl: string, listing: PackageListing): void {
     const insert = this.stmt(`
       INSERT INTO items (source_id, format, package, version, state, declared_integrity, declared_shasum,
@@ -845,12 +845,8 @@ function refuseEmpty(path: string): void {
  * creation left beside it (`<name>.new-<pid>-…`, its process gone) is removed.
  */
 function createWhole(path: string): void {
-  const dir = dirname(path);
   const prefix = `${basename(path)}.new-`;
-  for (const f of readdirSync(dir)) {
-    const pid = f.startsWith(prefix) ? Number(f.slice(prefix.length).split('-')[0]) : NaN;
-    if (Number.isInteger(pid) && pid !== process.pid && !isAlive(pid)) rmSync(join(dir, f), { force: true });
-  }
+  sweepDeadWriters(dirname(path), (f) => (f.startsWith(prefix) ? Number(f.slice(prefix.length).split('-')[0]) : undefined));
   if (existsSync(path)) return;
   const tmp = `${path}.new-${process.pid}-${Date.now()}`;
   try {

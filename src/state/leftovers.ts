@@ -9,9 +9,9 @@
  * carries its writer's pid: whatever belongs to a process that is gone is
  * removed at the start of the next run, under the job's lock.
  */
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { isAlive } from '../alive.js';
+import { sweepDeadWriters } from '../alive.js';
 
 const IN_TMP = /^(?:ssh-key-.+-(\d+)|(?:checkout-.+|build|warm-checkout|scratch)-(\d+)-[A-Za-z0-9]+)$/;
 const IN_GIT = /\.partial-(\d+)$/;
@@ -22,11 +22,10 @@ export function sweepLeftovers(stateDir: string): void {
     .filter((name) => !name.endsWith('.git') && !IN_GIT.test(name))
     .map((name) => join(git, name));
   for (const [dir, pattern] of [[join(stateDir, 'tmp'), IN_TMP], [git, IN_GIT], ...jobFolders.map((d) => [d, IN_GIT] as const)] as const) {
-    for (const name of namesIn(dir)) {
+    sweepDeadWriters(dir, (name) => {
       const m = pattern.exec(name);
-      const pid = Number(m?.[1] ?? m?.[2]);
-      if (m && Number.isInteger(pid) && !isAlive(pid)) rmSync(join(dir, name), { recursive: true, force: true });
-    }
+      return m ? Number(m[1] ?? m[2]) : undefined;
+    });
   }
 }
 
