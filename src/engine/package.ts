@@ -60,7 +60,7 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
     target,
     coords,
     targetVersions: () => (versions ??= pc.ca().listVersions(coords)).catch((e: unknown) => ((versions = undefined), Promise.reject(e))),
-    distTags: packageTags(state, format, name, pc.active, pc.named),
+    distTags: packageTags(state, format, name, pc),
     publishBlocked: pc.publishBlocked?.get(`${format}/${name}`),
   };
 
@@ -177,9 +177,9 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
   if (signal.aborted || !metadataNeeded || pc.noTarget) return;
   if (target.syncMetadata) return syncPackageMetadata(pc, target, format, name);
   // a format without package metadata is in sync once its versions are
-  const items = state.itemsOf(format, name).filter((r) => pc.active.includes(r.source_id) && pc.named(r.source_id, name));
+  const items = state.itemsOf(format, name).filter((r) => asksFor(pc, r.source_id, name));
   if (!pc.dryRun && items.every((r) => r.state === 'excluded' || r.state === 'removed' || r.state === 'skipped' || ON_TARGET.has(r.state))) {
-    for (const p of state.packagesNamed(format, name).filter((x) => pc.active.includes(x.source_id) && pc.named(x.source_id, name))) state.setPackageMeta(p.source_id, format, name, 'done', null);
+    for (const p of state.packagesNamed(format, name).filter((x) => asksFor(pc, x.source_id, name))) state.setPackageMeta(p.source_id, format, name, 'done', null);
   }
 }
 
@@ -187,10 +187,15 @@ function interrupted(r: ItemRow): MigrateError {
   return new MigrateError('EINTERRUPTED', 'interrupted before download', { subject: `${r.package}@${r.version}` });
 }
 
+/** Whether this run asks this source for this package: the source is enabled, and the job still names the package on it. */
+function asksFor(pc: Pick<PackageRunContext, 'active' | 'named'>, sourceId: string, name: string): boolean {
+  return pc.active.includes(sourceId) && pc.named(sourceId, name);
+}
+
 /** dist-tags of the first source (in job order) that lists the package and that the job still asks for it. */
-function packageTags(state: StateDb, format: Format, name: string, active: string[], named: PackageRunContext['named']): Record<string, string> {
-  const rows = state.packagesNamed(format, name).filter((p) => active.includes(p.source_id) && named(p.source_id, name) && !p.list_error_code);
-  rows.sort((a, b) => active.indexOf(a.source_id) - active.indexOf(b.source_id));
+function packageTags(state: StateDb, format: Format, name: string, pc: Pick<PackageRunContext, 'active' | 'named'>): Record<string, string> {
+  const rows = state.packagesNamed(format, name).filter((p) => asksFor(pc, p.source_id, name) && !p.list_error_code);
+  rows.sort((a, b) => pc.active.indexOf(a.source_id) - pc.active.indexOf(b.source_id));
   return rows[0] ? (JSON.parse(rows[0].dist_tags) as Record<string, string>) : {};
 }
 
@@ -201,14 +206,13 @@ function describeFailure(e: unknown): string {
 
 /** The format's package metadata; the package is `done` once everything selected is on the target and in sync. */
 async function syncPackageMetadata(pc: PackageRunContext, target: TargetFormat, format: Format, name: string): Promise<void> {
-  const { state, active } = pc;
-  const inJob = (sourceId: string) => active.includes(sourceId) && pc.named(sourceId, name);
-  const items = state.itemsOf(format, name).filter((r) => inJob(r.source_id));
+  const { state } = pc;
+  const items = state.itemsOf(format, name).filter((r) => asksFor(pc, r.source_id, name));
   const onTarget = items.filter((r) => ON_TARGET.has(r.state));
-  const pkgRows = state.packagesNamed(format, name).filter((p) => inJob(p.source_id));
+  const pkgRows = state.packagesNamed(format, name).filter((p) => asksFor(pc, p.source_id, name));
   if (onTarget.length === 0) return;
   const deprecations = new Map(onTarget.map((r) => [r.version, r.deprecated ?? '']));
-  const distTags = Object.fromEntries(Object.entries(packageTags(state, format, name, active, pc.named)).filter(([tag]) => !pc.ignoreDistTags.has(tag)));
+  const distTags = Object.fromEntries(Object.entries(packageTags(state, format, name, pc)).filter(([tag]) => !pc.ignoreDistTags.has(tag)));
   try {
     const { changes, skipped } = await target.syncMetadata!(
       name,
