@@ -87,8 +87,9 @@ export function publicUrl(url: string): string {
  * (https://www.unicode.org/reports/tr9/#Directional_Formatting_Characters): a mark
  * alone reorders the neutral characters around it, such as the dots of a version.
  */
-const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-const UNSAFE_LINES = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const BIDI_CONTROLS = '\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069';
+const UNSAFE = new RegExp(`[\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f${BIDI_CONTROLS}]`, 'g');
+const UNSAFE_LINES = new RegExp(`[\\u0000-\\u001f\\u007f-\\u009f${BIDI_CONTROLS}]`, 'g');
 
 export function printable(text: string, opts: { keepLines?: boolean } = {}): string {
   return text.replace(opts.keepLines ? UNSAFE : UNSAFE_LINES, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
@@ -100,7 +101,7 @@ export function printable(text: string, opts: { keepLines?: boolean } = {}): str
  * (line breaks to some readers), written as `\uXXXX` escapes. The same JSON value, so the
  * same hash, and a file that is safe to `cat` or to print.
  */
-const JSON_RAW_UNSAFE = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const JSON_RAW_UNSAFE = new RegExp(`[\\u007f-\\u009f\\u2028\\u2029${BIDI_CONTROLS}]`, 'g');
 
 export function jsonForTerminals(json: string): string {
   return json.replace(JSON_RAW_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
