@@ -5,7 +5,7 @@
  * no token or key ever reaches the state directory or the output.
  */
 import { once } from 'node:events';
-import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -388,6 +388,74 @@ describe('a --state-dir that cannot be one', () => {
         expect(error.message).toContain('EACCES');
       }
     } finally {
+      rmSync(open, { recursive: true, force: true });
+    }
+  });
+
+  it('a state this user may read but not write (a read-only copy handed over for an audit): status, report and ledger export read it as it is, and leave it untouched', async () => {
+    const job = te.writeJob({ name: 'readonly', privateNpm: { packages: ['left-pad-legacy'] }, github: false });
+    expect((await cli(['run', job, '--json'])).code).toBe(0);
+    const ownStatus = json<StatusReport>(await cli(['status', job, '--json']));
+    const ownExport = await cli(['ledger', 'export', job]);
+    expect(ownExport.code).toBe(0);
+    // the state copied where nobody may read but not write it (SQLite cannot put its -wal and -shm beside it)
+    const open = mkdtempSync(join(tmpdir(), 'cam-readonly-'));
+    const stateDir = join(open, 'state');
+    mkdirSync(stateDir);
+    copyFileSync(join(te.stateDir, 'readonly.sqlite'), join(stateDir, 'readonly.sqlite'));
+    const readable = join(open, 'job.yaml');
+    copyFileSync(job, readable);
+    const reports = join(open, 'reports');
+    mkdirSync(reports);
+    chmodSync(reports, 0o777);
+    chmodSync(join(stateDir, 'readonly.sqlite'), 0o444);
+    chmodSync(stateDir, 0o555);
+    chmodSync(open, 0o755);
+    const bytes = readFileSync(join(stateDir, 'readonly.sqlite'));
+    const asNobody = async (args: string[]) => {
+      const child = te.spawnCli(['--state-dir', stateDir, ...args], { HOME: open }, { shell: `cd ${open} && exec setpriv --reuid=65534 --regid=65534 --clear-groups "$0" "$@"` });
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+      const [code] = (await once(child, 'close')) as [number | null];
+      return { code, stdout, stderr };
+    };
+    try {
+      const status = await asNobody(['status', readable, '--json']);
+      expect(status.code, status.stdout + status.stderr).toBe(0);
+      const theirs = JSON.parse(status.stdout) as StatusReport;
+      expect(theirs.states).toEqual(ownStatus.states);
+      expect(theirs.total).toBeGreaterThan(0);
+      expect(theirs.lastRun).toEqual(ownStatus.lastRun);
+      const exported = await asNobody(['ledger', 'export', readable]);
+      expect(exported.code, exported.stderr).toBe(0);
+      // the same entries, chained to the same head (only the trailer's export time differs)
+      const entries = (out: string) => out.split('\n').filter((l) => l && !l.startsWith('{"trailer"'));
+      expect(entries(exported.stdout)).toEqual(entries(ownExport.stdout));
+      expect(entries(exported.stdout).length).toBeGreaterThan(0);
+      const report = await asNobody(['report', readable, '--out', reports, '--json']);
+      expect(report.code, report.stderr).toBe(0);
+      expect(readdirSync(reports).sort()).toEqual(expect.arrayContaining([expect.stringMatching(/\.json$/), expect.stringMatching(/\.md$/), expect.stringMatching(/\.html$/)]));
+      // nothing was written beside it, nor to it
+      expect(readdirSync(stateDir)).toEqual(['readonly.sqlite']);
+      expect(readFileSync(join(stateDir, 'readonly.sqlite')).equals(bytes)).toBe(true);
+      // a run that may take the lock beside it but not write the database is told to keep the file
+      // (moving it away would lose what it records)
+      chmodSync(stateDir, 0o777);
+      const locks = join(open, 'locks');
+      mkdirSync(locks);
+      chmodSync(locks, 0o777);
+      const child = te.spawnCli(['--state-dir', stateDir, 'run', readable, '--json'], { HOME: open, CAM_LOCK_DIR: locks }, { shell: `cd ${open} && exec setpriv --reuid=65534 --regid=65534 --clear-groups "$0" "$@"` });
+      let out = '';
+      child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+      expect((await once(child, 'close'))[0], out).toBe(2);
+      const refused = (JSON.parse(out) as { error: { code: string; message: string; hint: string } }).error;
+      expect(refused).toMatchObject({ code: 'ESTATE', hint: expect.stringContaining('Keep the file') });
+      expect(refused.hint).not.toContain('move the file away');
+      expect(readFileSync(join(stateDir, 'readonly.sqlite')).equals(bytes)).toBe(true);
+    } finally {
+      chmodSync(stateDir, 0o755);
       rmSync(open, { recursive: true, force: true });
     }
   });

@@ -36,7 +36,7 @@ export async function ledgerExportCommand(jobFile: string, opts: { stateDir?: st
   try {
     const job = loadJob(jobFile);
     const database = existingState(job, opts.stateDir ?? 'state', `run it first: codeartifact-migrate run ${jobFile}`);
-    const state = StateDb.open(database);
+    const state = StateDb.openToRead(database);
     // written beside its name and renamed when whole: a partial export would read as "entries cut off"
     const outPath = opts.out ? resolve(opts.out) : undefined;
     const out = outPath

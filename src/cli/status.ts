@@ -36,7 +36,7 @@ export interface StatusReport {
 export function readStatus(jobFile: string, stateDir = 'state'): StatusReport {
   const job = loadJob(jobFile);
   const database = existingState(job, stateDir, `run it first: codeartifact-migrate run ${jobFile}`);
-  const state = StateDb.open(database);
+  const state = StateDb.openToRead(database);
   try {
     return state.snapshot(() => statusOf(job.name, database, state));
   } finally {

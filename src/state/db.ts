@@ -3,8 +3,9 @@
  * every transition, per-package facts (dist-tags), and runs. WAL mode, so
  * `status` can read while `run` writes; every transition is one transaction.
  */
-import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MigrateError, toError } from '../errors.js';
 import { redact } from '../redact.js';
@@ -198,6 +199,13 @@ export class StateDb {
       if (e instanceof MigrateError) throw e;
       const broken = damaged(toError(e), path);
       if (broken) throw broken;
+      // a state this user may read but not write beside is not broken: moving it away would lose what it records
+      if (cannotWrite(e)) {
+        throw new MigrateError('ESTATE', `cannot write the state database ${path} or its folder: ${toError(e).message}`, {
+          cause: e,
+          hint: NOT_WRITABLE,
+        });
+      }
       throw new MigrateError('ESTATE', `cannot open the state database ${path}`, {
         cause: e,
         hint: `${toError(e).message}. Check the path is writable, or move the file away to start over`,
@@ -239,6 +247,57 @@ export class StateDb {
         });
       }
     });
+  }
+
+  /**
+   * For a command that only reads it (status, report, ledger export): the state as `open`
+   * gives it, or, where this user may read it but not write beside it (a read-only mount, a
+   * state directory handed over for an audit), a private copy of it, deleted on close.
+   * SQLite writes `-wal` and `-shm` files beside a WAL database even to read it, so the
+   * original cannot be opened in place. The copy is taken again until the files did not
+   * change while it was taken (a run of the owner may be writing): one moment's state.
+   */
+  static openToRead(path: string): StateDb {
+    if (writable(path) && writable(dirname(path))) {
+      try {
+        return StateDb.open(path);
+      } catch (e) {
+        if (!(e instanceof MigrateError && cannotWrite(e.cause))) throw e;
+      }
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'codeartifact-migrate-read-'));
+    const copy = join(dir, basename(path));
+    const drop = () => rmSync(dir, { recursive: true, force: true });
+    process.once('exit', drop);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const before = fingerprint(path);
+        try {
+          copyFileSync(path, copy);
+          if (existsSync(`${path}-wal`)) copyFileSync(`${path}-wal`, `${copy}-wal`);
+          else rmSync(`${copy}-wal`, { force: true });
+        } catch (e) {
+          throw new MigrateError('ESTATE', `cannot read the state database ${path}: ${toError(e).message}`, {
+            cause: e,
+            hint: 'run as the user that owns the state directory, or give this user read access to it',
+          });
+        }
+        if (fingerprint(path) === before) break;
+        if (attempt === 5) throw new MigrateError('ESTATE', `the state database ${path} kept changing while it was read (a run is writing it)`, { hint: 'read it again when the run has ended' });
+      }
+      const state = StateDb.open(copy);
+      const close = state.close.bind(state);
+      state.close = () => {
+        close();
+        drop();
+        process.removeListener('exit', drop);
+      };
+      return state;
+    } catch (e) {
+      drop();
+      process.removeListener('exit', drop);
+      throw e;
+    }
   }
 
   close(): void {
@@ -862,6 +921,38 @@ function createWhole(path: string): void {
   }
 }
 
+/** What to do about a state this user may not write: never what the other failures say (move it away). */
+const NOT_WRITABLE =
+  'run as the user that owns the state directory, or give this user write access to it (SQLite writes its -wal and -shm files beside the database). Keep the file: it records what was migrated. status, report and ledger export read such a state as it is';
+
+/** Whether this user may write `path` (a read-only mount says EROFS even to root). */
+function writable(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** An open that failed because this user may not write the database or beside it. */
+function cannotWrite(e: unknown): boolean {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_READONLY') || ['EACCES', 'EPERM', 'EROFS'].includes(code));
+}
+
+/** The database and its WAL as they stand: size and change time of each. */
+function fingerprint(path: string): string {
+  return [path, `${path}-wal`].map((f) => {
+    try {
+      const st = statSync(f);
+      return `${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+    } catch {
+      return '-';
+    }
+  }).join('/');
+}
+
 /** A database SQLite finds damaged (a garbled page, not a database at all): said so, with how to recover. */
 function damaged(e: Error & { code?: string }, path: string): MigrateError | undefined {
   if (e.code !== 'SQLITE_CORRUPT' && e.code !== 'SQLITE_NOTADB') return undefined;
@@ -886,7 +977,7 @@ function stateError(thrown: unknown, path: string): Error {
   if (e.code?.startsWith('SQLITE_')) {
     return new MigrateError('ESTATE', `the state database ${path} refused a write: ${e.message} (${e.code})`, {
       cause: e,
-      hint: 'check the file and its folder are writable; never edit the database by hand',
+      hint: cannotWrite(e) ? NOT_WRITABLE : 'check the file and its folder are writable; never edit the database by hand',
     });
   }
   return e;
