@@ -155,7 +155,14 @@ export class RepositoryEndpoint {
           if (own) throw new MigrateError('ETARGETREJECTED', `${subject}: ${what}: ${e.message}`, { subject, cause: e });
           // no whole answer in time counts as a silent request toward the stuck breaker (as an idle timeout does)
           if (e.limit === 'deadline') limiter.silent(this.peer(req.url), deadlineMs);
-          throw new MigrateError('ETARGET', `${subject}: ${what}: ${e.message}${req.method === 'GET' || req.method === 'HEAD' ? '' : ' (outcome unknown)'}`, { subject, cause: e });
+          throw new MigrateError('ETARGET', `${subject}: ${what}: ${e.message}${req.method === 'GET' || req.method === 'HEAD' ? '' : ' (outcome unknown)'}`, {
+            subject,
+            cause: e,
+            // a link slower than the slowest upload we call working is cut the same way, every time
+            ...(e.limit === 'deadline' && uploadBytes(req) > 0
+              ? { hint: `an upload must be complete within twice target.idleTimeoutSeconds plus 1 s per 256 KiB (${Math.round(deadlineMs / 1000)} s here): on a link slower than that, raise target.idleTimeoutSeconds and rerun` }
+              : {}),
+          });
         }
         if (e instanceof NetworkError && e.silent) limiter.silent(this.peer(req.url), idleMs ?? DEFAULT_IDLE_MS);
         if (e instanceof NetworkError) throw new MigrateError('ETARGET', `${subject}: ${what}: ${e.message} (outcome unknown)`, { subject, cause: e });

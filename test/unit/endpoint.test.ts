@@ -340,6 +340,22 @@ describe('RepositoryEndpoint.send', () => {
     expect(session.events).toEqual(['take reads', 'silent']);
   }, 15_000);
 
+  it('an upload not complete by its deadline (a link slower than the slowest we call working) says how to give it more time: target.idleTimeoutSeconds', async () => {
+    const session = new FakeSession();
+    session.idleTimeoutMs = 500;
+    const ep = new RepositoryEndpoint(session, { auth: 'bearer', label: 'the npm endpoint' });
+    answer = (_s, _n, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const t = setInterval(() => (res.destroyed ? clearInterval(t) : res.write(' ')), 100);
+      timers.add(t);
+    };
+    const e = await failure(ep.send('publish', PUBLISH, 'p@1.0.0', { method: 'PUT', url: `${base}/p`, body: '{"name":"p"}' }));
+    expect(e.code).toBe('ETARGET');
+    expect(e.message).toContain('outcome unknown');
+    expect(e.hint).toMatch(/raise target\.idleTimeoutSeconds and rerun$/);
+    expect(e.hint).toContain('(1 s here)');
+  }, 15_000);
+
   it("the request's own bounds stay its own: past them is ETARGETREJECTED (a store's answer: the next warm looks again)", async () => {
     const session = new FakeSession();
     const ep = new RepositoryEndpoint(session, { auth: 'bearer', label: 'the npm endpoint' });
