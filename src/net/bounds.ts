@@ -33,3 +33,8 @@ const SLOWEST_UPLOAD_BYTES_PER_S = 256 * 1024;
 export function requestDeadlineMs(idleMs: number, uploadBytes = 0): number {
   return 2 * idleMs + Math.ceil((uploadBytes / SLOWEST_UPLOAD_BYTES_PER_S) * 1000);
 }
+
+/** What to do about an upload cut at its deadline: a link slower than SLOWEST_UPLOAD_BYTES_PER_S fails so every time. */
+export function slowUploadHint(deadlineMs: number): string {
+  return `an upload must be complete within twice target.idleTimeoutSeconds plus 1 s per 256 KiB (${Math.round(deadlineMs / 1000)} s here): on a link slower than that, raise target.idleTimeoutSeconds and rerun`;
+}

@@ -23,7 +23,7 @@ import {
 import { MigrateError, proxyAuthError, toError } from '../errors.js';
 import { Paging } from './paging.js';
 import { SDK_IDLE_TIMEOUT_MS, sdkRequestHandler } from '../net/agents.js';
-import { requestDeadlineMs, ResponseLimitError } from '../net/bounds.js';
+import { requestDeadlineMs, ResponseLimitError, slowUploadHint } from '../net/bounds.js';
 import { printable, redact, registerSecret } from '../redact.js';
 import type { BucketName, Format, RateLimiter } from '../types.js';
 
@@ -436,7 +436,10 @@ export class CodeArtifact {
       if (late.signal.aborted) {
         // no whole answer in time: counted as a silent request, as the handler's idle timeout is
         this.limiter.silent(API_PEER, deadlineMs);
-        throw new MigrateError('ETARGET', `CodeArtifact ${operation}: no complete answer within ${deadlineMs / 1000} s; cut off`, { cause: thrown });
+        throw new MigrateError('ETARGET', `CodeArtifact ${operation}: no complete answer within ${deadlineMs / 1000} s; cut off`, {
+          cause: thrown,
+          ...(uploadBytes > 0 && this.callDeadlineMs === undefined ? { hint: slowUploadHint(deadlineMs) } : {}),
+        });
       }
       // the SDK's handler names its connect and idle timeouts TimeoutError: nothing came back
       if (toError(thrown).name === 'TimeoutError') this.limiter.silent(API_PEER, this.idleTimeoutMs);

@@ -22,7 +22,7 @@
  *   EINTERRUPTED, outcome unknown.
  * - Bounded beyond its idle timeout (net/bounds.ts): an answer is read up to
  *   MAX_ENDPOINT_ANSWER_BYTES, and the whole exchange must be done within
- *   requestDeadlineMs, unless the request names bounds of its own. Past a
+ *   requestDeadlineMs, slowUploadHint, unless the request names bounds of its own. Past a
  *   default bound it is ETARGET (something on the way answers for the
  *   service: worth another try); past the request's own, ETARGETREJECTED.
  */
@@ -30,7 +30,7 @@ import type { Readable } from 'node:stream';
 import { MigrateError, proxyAuthError, toError } from '../errors.js';
 import { parseRetryAfter } from '../net/retry-after.js';
 import type { BucketName, RateLimiter } from '../types.js';
-import { requestDeadlineMs } from '../net/bounds.js';
+import { requestDeadlineMs, slowUploadHint } from '../net/bounds.js';
 import { DEFAULT_IDLE_MS, NetworkError, request, ResponseLimitError, type HttpResponse } from './http.js';
 
 export type { HttpResponse } from './http.js';
@@ -160,7 +160,7 @@ export class RepositoryEndpoint {
             cause: e,
             // a link slower than the slowest upload we call working is cut the same way, every time
             ...(e.limit === 'deadline' && uploadBytes(req) > 0
-              ? { hint: `an upload must be complete within twice target.idleTimeoutSeconds plus 1 s per 256 KiB (${Math.round(deadlineMs / 1000)} s here): on a link slower than that, raise target.idleTimeoutSeconds and rerun` }
+              ? { hint: slowUploadHint(deadlineMs) }
               : {}),
           });
         }

@@ -6,7 +6,10 @@
  * requests, whether the connection was cut); none measures time.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -118,6 +121,22 @@ describe('an answer beyond its bounds', () => {
     expect(e.code).toBe('ETARGET');
     expect(seen).toHaveLength(1);
     await expect.poll(() => seen[0]!.cut).toBe(true);
+  }, 15_000);
+
+  it('an upload not answered by its deadline (a link slower than the slowest we call working) says how to give it more time, a read does not', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cam-upload-'));
+    try {
+      const file = join(dir, 'm.zip');
+      writeFileSync(file, Buffer.alloc(1024, 7));
+      answer = endless(' ', 200);
+      const e = await failure(codeArtifact({ idleMs: 1000 }).publishAsset({ format: 'generic', repository: 'r', namespace: 'n', package: 'p' } as never, '1.0.0', 'm.zip', file, '0'.repeat(64), false));
+      expect(e.code).toBe('ETARGET');
+      expect(e.hint).toMatch(/raise target\.idleTimeoutSeconds and rerun$/);
+      answer = endless(' ', 200);
+      expect((await failure(codeArtifact({ idleMs: 1000 }).listVersions(COORDS))).hint).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 15_000);
 
   it("the client's stop cuts off a call in flight: EINTERRUPTED", async () => {
