@@ -651,6 +651,21 @@ describe('12. exit 0 only when everything is in sync, dist-tags included', () =>
   });
 });
 
+describe('12b. a deprecation changed at the source after its package is in sync', () => {
+  it('is copied by the next run: set, changed and cleared', async () => {
+    const NAME = 'latedeprecate-pkg';
+    const tb = (v: string) => npmTarball(NAME, v);
+    const deprecations = () => Object.fromEntries(te.sandbox.standIn.versions(REPO, 'npm', undefined, NAME).map((v) => [v.version, v.deprecated]));
+    const job = hostileJob('latedeprecate', [NAME]);
+    reg.setPackage(NAME, [{ version: '1.0.0', tarball: tb('1.0.0'), deprecated: 'old' }, { version: '1.1.0', tarball: tb('1.1.0') }, { version: '1.2.0', tarball: tb('1.2.0'), deprecated: 'broken' }]);
+    expect((await te.run(job)).exitCode).toBe(0);
+    reg.setPackage(NAME, [{ version: '1.0.0', tarball: tb('1.0.0'), deprecated: 'use 1.2.x' }, { version: '1.1.0', tarball: tb('1.1.0'), deprecated: 'use 1.2.x' }, { version: '1.2.0', tarball: tb('1.2.0') }]);
+    const s = await te.run(job);
+    expect(s.exitCode).toBe(0);
+    expect(deprecations()).toEqual({ '1.0.0': 'use 1.2.x', '1.1.0': 'use 1.2.x', '1.2.0': undefined });
+  });
+});
+
 describe('dist-tags npm would never make', () => {
   it('"..", "." and "": not copied (never a request to another path), said with what to do, exit 1; a semver range and a slash are copied as the source has them, never sent with a publish', async () => {
     const NAME = 'oddtags-pkg';

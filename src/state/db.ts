@@ -27,6 +27,8 @@ interface ListedBefore {
   removed_at: string | null;
   source_commit: string | null;
   last_error_code: string | null;
+  deprecated: string | null;
+  source_problem: string | null;
   /** What its files were built with (git), when recorded. */
   recipe: string | null;
 }
@@ -376,19 +378,22 @@ export class StateDb {
       INSERT INTO packages (source_id, format, package, dist_tags, meta_state, updated_at)
       VALUES (@source_id, @format, @package, @dist_tags, 'pending', @now)
       ON CONFLICT (source_id, format, package) DO UPDATE SET
-        meta_state = CASE WHEN packages.dist_tags = excluded.dist_tags AND packages.meta_state = 'done' THEN 'done' ELSE 'pending' END,
+        meta_state = CASE WHEN @versions_same = 1 AND packages.dist_tags = excluded.dist_tags AND packages.meta_state = 'done' THEN 'done' ELSE 'pending' END,
         dist_tags = excluded.dist_tags,
         list_error_code = NULL,
         list_error = NULL,
         updated_at = excluded.updated_at`);
-    const existing = this.stmt("SELECT id, version, state, declared_integrity, declared_shasum, removed_at, source_commit, last_error_code, json_extract(facts, '$.recipe') AS recipe FROM items WHERE source_id = ? AND format = ? AND package = ?");
+    const existing = this.stmt("SELECT id, version, state, declared_integrity, declared_shasum, removed_at, source_commit, last_error_code, deprecated, source_problem, json_extract(facts, '$.recipe') AS recipe FROM items WHERE source_id = ? AND format = ? AND package = ?");
     this.write(() =>
       this.db.transaction(() => {
         const at = now();
         const before = new Map((existing.all(sourceId, listing.format, listing.name) as ListedBefore[]).map((r) => [r.version, r]));
+        // a deprecation changed at the source (or a version's listing now unusable) is package metadata to sync again
+        let versionsSame = true;
         listing.versions.forEach((v, ordinal) => {
           const old = before.get(v.version);
           before.delete(v.version);
+          if (old && (old.deprecated !== (v.deprecated ?? null) || old.source_problem !== (v.problem ?? null))) versionsSame = false;
           const row = insert.get({
             source_id: sourceId,
             format: listing.format,
@@ -447,7 +452,7 @@ export class StateDb {
         });
         // what the source listed before and not now
         for (const gone of before.values()) this.markRemoved(gone, at, 'no longer listed by the source (unpublished, or its tag deleted)');
-        pkg.run({ source_id: sourceId, format: listing.format, package: listing.name, dist_tags: JSON.stringify(sortKeys(listing.distTags)), now: at });
+        pkg.run({ source_id: sourceId, format: listing.format, package: listing.name, dist_tags: JSON.stringify(sortKeys(listing.distTags)), versions_same: versionsSame ? 1 : 0, now: at });
       })(),
     );
   }
