@@ -827,3 +827,91 @@ describe('a package of many versions', () => {
     expect(tarballs()).toBe(60);
   });
 });
+
+describe("14. a registry's free text is bounded where it is stored", () => {
+  const KB100 = 'd'.repeat(100 * 1024);
+  const deprecationOf = (pkg: string) => Object.fromEntries(te.sandbox.standIn.versions(REPO, 'npm', undefined, pkg).map((v) => [v.version, v.deprecated]));
+  function packageRows(job: string) {
+    const state = te.openState(job);
+    try {
+      return state.packages();
+    } finally {
+      state.close();
+    }
+  }
+
+  it('a deprecation message, an integrity, a shasum or a tarball URL longer than any registry sends fails its version EBADSOURCE, never fetched, nothing of it stored; the rest migrates, deprecation included', async () => {
+    const NAME = 'bounds-pkg';
+    const tb = (v: string) => npmTarball(NAME, v);
+    reg.setPackage(NAME, [
+      { version: '1.0.0', tarball: tb('1.0.0'), deprecated: 'use 1.5.0' },
+      { version: '1.1.0', tarball: tb('1.1.0'), deprecated: KB100 },
+      // several hashes, space-separated, as SRI allows, but a megabyte of them
+      { version: '1.2.0', tarball: tb('1.2.0'), dist: { integrity: `${sri512(tb('1.2.0'))} ${'sha1-AAAA '.repeat(100_000)}` } },
+      { version: '1.3.0', tarball: tb('1.3.0'), dist: { shasum: 'f'.repeat(1024 * 1024) } },
+      { version: '1.4.0', tarball: tb('1.4.0'), dist: { tarball: `${reg.url}long/${'a'.repeat(100_000)}.tgz` } },
+      { version: '1.5.0', tarball: tb('1.5.0') },
+    ]);
+    const s = await te.run(hostileJob('bounds', [NAME]));
+    expect(s.exitCode).toBe(1);
+    expect(s.failures.map((f) => [f.version, f.code])).toEqual([
+      ['1.1.0', 'EBADSOURCE'],
+      ['1.2.0', 'EBADSOURCE'],
+      ['1.3.0', 'EBADSOURCE'],
+      ['1.4.0', 'EBADSOURCE'],
+    ]);
+    // each says which field, and the lengths
+    const said = Object.fromEntries(s.failures.map((f) => [f.version, f.message]));
+    expect(said['1.1.0']).toMatch(/deprecation message is 102,400 characters long.*at most 4,096/);
+    expect(said['1.2.0']).toMatch(/dist\.integrity is [\d,]+ characters long/);
+    expect(said['1.3.0']).toMatch(/dist\.shasum is 1,048,576 characters long/);
+    expect(said['1.4.0']).toMatch(/dist\.tarball URL is [\d,]+ characters long/);
+    expect(states('bounds', NAME)).toEqual({ '1.0.0': 'verified', '1.1.0': 'failed', '1.2.0': 'failed', '1.3.0': 'failed', '1.4.0': 'failed', '1.5.0': 'verified' });
+    // never asked for, never published
+    for (const v of ['1.1.0', '1.2.0', '1.3.0', '1.4.0']) expect([v, reg.requests(`/${NAME}-${v}.tgz`), publishes(NAME, v).length]).toEqual([v, 0, 0]);
+    expect(reg.requests('/long/')).toBe(0);
+    // a row carries at most a few hundred characters from the registry, whatever it sent
+    for (const r of rows('bounds', NAME)) {
+      const fromSource = [r.version, r.deprecated, r.declared_integrity, r.declared_shasum, r.artifact_url, r.source_problem, r.last_error];
+      expect([r.version, fromSource.reduce((n, x) => n + (x ?? '').length, 0)]).toEqual([r.version, expect.toSatisfy((n: number) => n < 2000)]);
+    }
+    expect(deprecationOf(NAME)).toEqual({ '1.0.0': 'use 1.5.0', '1.5.0': undefined });
+  });
+
+  it("a migrated version whose deprecation becomes too long to keep: the target's is left as it was and the run says so (exit 1); a deprecation changed within bounds is copied", async () => {
+    const NAME = 'redeprecate-pkg';
+    const tb = (v: string) => npmTarball(NAME, v);
+    reg.setPackage(NAME, [{ version: '1.0.0', tarball: tb('1.0.0'), deprecated: 'use 1.1.0' }, { version: '1.1.0', tarball: tb('1.1.0') }]);
+    const job = hostileJob('redeprecate', [NAME]);
+    expect((await te.run(job)).exitCode).toBe(0);
+    expect(deprecationOf(NAME)).toEqual({ '1.0.0': 'use 1.1.0', '1.1.0': undefined });
+
+    reg.setPackage(NAME, [{ version: '1.0.0', tarball: tb('1.0.0'), deprecated: KB100 }, { version: '1.1.0', tarball: tb('1.1.0'), deprecated: 'use 2.x' }]);
+    const s = await te.run(job);
+    expect(s.exitCode).toBe(1);
+    expect(s.failures).toEqual([]);
+    expect(s.metadataOutOfSync).toEqual([{ package: NAME, reason: expect.stringMatching(/^deprecation of 1\.0\.0: left as the target has it, since its deprecation message is 102,400 characters long/) }]);
+    // never cleared, never cut; the other version's new message is copied
+    expect(deprecationOf(NAME)).toEqual({ '1.0.0': 'use 1.1.0', '1.1.0': 'use 2.x' });
+    expect(row('redeprecate', NAME, '1.0.0')).toMatchObject({ state: 'verified', deprecated: null });
+  });
+
+  it('50,000 dist-tags, or a dist-tag name of a megabyte, fail that package EBADSOURCE, nothing of it stored; the other packages migrate', async () => {
+    const tags = Object.fromEntries(Array.from({ length: 50_000 }, (_, i) => [`t${i}`, '1.0.0']));
+    for (const n of ['manytags-pkg', 'longtag-pkg', 'fine-tags-pkg']) reg.setPackage(n, [{ version: '1.0.0', tarball: npmTarball(n, '1.0.0') }]);
+    reg.setPackage('manytags-pkg', [{ version: '1.0.0', tarball: npmTarball('manytags-pkg', '1.0.0') }], { latest: '1.0.0', ...tags });
+    reg.setPackage('longtag-pkg', [{ version: '1.0.0', tarball: npmTarball('longtag-pkg', '1.0.0') }], { latest: '1.0.0', ['x'.repeat(1024 * 1024)]: '1.0.0' });
+    const s = await te.run(hostileJob('bigtags', ['manytags-pkg', 'longtag-pkg', 'fine-tags-pkg']));
+    expect(s.exitCode).toBe(1);
+    expect(s.listErrors.map((e) => [e.package, e.code]).sort()).toEqual([
+      ['longtag-pkg', 'EBADSOURCE'],
+      ['manytags-pkg', 'EBADSOURCE'],
+    ]);
+    expect(s.listErrors.find((e) => e.package === 'manytags-pkg')!.message).toMatch(/lists 50,001 dist-tags; a package has at most 1,000/);
+    expect(s.listErrors.find((e) => e.package === 'longtag-pkg')!.message).toMatch(/dist-tag of 1,048,576 characters/);
+    expect(states('bigtags', 'fine-tags-pkg')).toEqual({ '1.0.0': 'verified' });
+    expect(rows('bigtags', 'manytags-pkg')).toEqual([]);
+    expect(publishes('manytags-pkg')).toEqual([]);
+    expect(Math.max(...packageRows('bigtags').map((p) => p.dist_tags.length + (p.list_error ?? '').length))).toBeLessThan(2000);
+  });
+});

@@ -211,14 +211,18 @@ async function syncPackageMetadata(pc: PackageRunContext, target: TargetFormat, 
   const onTarget = items.filter((r) => ON_TARGET.has(r.state));
   const pkgRows = state.packagesNamed(format, name).filter((p) => asksFor(pc, p.source_id, name));
   if (onTarget.length === 0) return;
-  const deprecations = new Map(onTarget.map((r) => [r.version, r.deprecated ?? '']));
+  // a version on the target whose listing now has a problem (a deprecation message too long to
+  // keep, say) has no deprecation in its row: its deprecation on the target is left as it is, and said
+  const unlisted = onTarget.filter((r) => r.source_problem);
+  const deprecations = new Map(onTarget.filter((r) => !r.source_problem).map((r) => [r.version, r.deprecated ?? '']));
   const distTags = Object.fromEntries(Object.entries(packageTags(state, format, name, pc)).filter(([tag]) => !pc.ignoreDistTags.has(tag)));
   try {
-    const { changes, skipped } = await target.syncMetadata!(
+    const { changes, skipped: refused } = await target.syncMetadata!(
       name,
       { deprecations, distTags, onTarget: new Set(onTarget.map((r) => r.version)), ignore: pc.ignoreDistTags },
       { dryRun: pc.dryRun, retry: (fn) => withRetry(fn, { budget: pc.retries, signal: pc.signal }) },
     );
+    const skipped = [...unlisted.map((r) => `deprecation of ${r.version}: left as the target has it, since ${r.source_problem}; repair it at the source`), ...refused];
     const complete = items.every((r) => r.state === 'excluded' || r.state === 'removed' || r.state === 'skipped' || ON_TARGET.has(r.state)) && skipped.length === 0;
     if (!pc.dryRun) for (const p of pkgRows) state.setPackageMeta(p.source_id, format, name, complete ? 'done' : 'pending', skipped.join('; ') || null);
     const all = [...changes, ...skipped.map((s) => `skipped ${s}`)];

@@ -32,6 +32,33 @@ export const ANSWER_DEADLINE_MS = 5 * 60_000;
 const ANSWER_IDLE_MS = 120_000;
 /** The longest version key kept as the registry spells it (semver accepts no longer version). */
 const MAX_VERSION_KEY = 256;
+/*
+ * The longest of each free-text field kept from a packument. Each is stored whole, once per version,
+ * and goes from the state into every report and the target: without a bound a registry could make a
+ * packument of 10,000 versions carry megabytes each. Each bound is what no registry's own tools make,
+ * with room to spare; beyond it the version (a dist-tag: the package) fails EBADSOURCE, and nothing
+ * of the value is kept. None is ever cut: a deprecation and a dist-tag are copied to the target as the
+ * source has them, and a hash or a URL cut short would be another one.
+ */
+/**
+ * A deprecation message is a sentence or a link ("... no longer maintained, use ..."), the longest on
+ * the public registry a few hundred characters; npm sets no limit, NuGet keeps its own to 4,000
+ * (https://github.com/NuGet/NuGetGallery/issues/7280).
+ */
+const MAX_DEPRECATION = 4096;
+/** `dist.integrity` is one `sha512-<base64>` (95 characters), or a few hashes space-separated (sha1 + sha512: 147). */
+const MAX_INTEGRITY = 1024;
+/** `dist.shasum` is 40 hex digits; a longer one is malformed (EINTEGRITY) and not worth storing whole. */
+const MAX_SHASUM = 128;
+/**
+ * `dist.tarball`: the registry's URL, the name (214 characters at most) twice and the version; a
+ * signed query adds a kilobyte or two. Servers refuse a longer request line (nginx: 8 KiB).
+ */
+const MAX_TARBALL_URL = 8192;
+/** A dist-tag names a line of releases (`latest`, `next`, `ts5.4`), as short as a version key. */
+const MAX_DIST_TAG = MAX_VERSION_KEY;
+/** dist-tags of one package: a handful, @types packages the most seen (one per TypeScript release, some 60). */
+const MAX_DIST_TAGS = 1000;
 /** A publish time as registries write `time` values: an RFC 3339 date-time ("2015-01-01T00:00:00.000Z"). */
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:?\d{2})$/;
 /** npm package names (https://github.com/npm/validate-npm-package-name), old upper-case names allowed. */
@@ -215,34 +242,66 @@ export class NpmRegistrySource implements Source {
       throw new MigrateError('EBADSOURCE', `${name}: the registry's packument has no "versions" object`, { subject: name, hint: `check ${this.url} serves npm packuments` });
     }
     if (doc.name !== undefined && doc.name !== name) {
-      throw new MigrateError('EBADSOURCE', `${name}: the registry answered with the packument of "${String(doc.name)}"`, { subject: name });
+      throw new MigrateError('EBADSOURCE', `${name}: the registry answered with the packument of ${shownKey(String(doc.name))}`, { subject: name });
     }
+    const distTags = this.distTagsOf(name, doc['dist-tags']);
     const time = doc.time ?? {};
     const versions: VersionListing[] = Object.entries(doc.versions).map(([key, manifest]) => {
       const dist = manifest?.dist ?? {};
       const published = publishTime(time[key]);
       const version = versionKey(key);
-      const tarball = typeof dist.tarball === 'string' ? dist.tarball : '';
+      const problems: string[] = [];
+      const valid = key.length <= MAX_VERSION_KEY && semver.valid(key, { loose: true }) !== null;
+      if (!valid) problems.push(`the registry lists ${shownKey(key)}, which is not a semver version`);
+      // a field past its bound is a problem of the version, and not kept (see MAX_DEPRECATION)
+      const bounded = (field: string, value: unknown, max: number): string | undefined => {
+        if (typeof value !== 'string') return undefined;
+        if (value.length <= max) return value;
+        problems.push(`its ${field} is ${value.length.toLocaleString('en-US')} characters long, more than any registry sends (at most ${max.toLocaleString('en-US')} are taken)`);
+        return undefined;
+      };
+      const tarball = bounded('dist.tarball URL', dist.tarball, MAX_TARBALL_URL) ?? '';
       // the state records the URL without query or credentials; the download uses the registry's own
       const recorded = tarball ? publicUrl(tarball) : '';
       if (tarball) this.artifactUrls.set(recorded, tarball);
-      const valid = key.length <= MAX_VERSION_KEY && semver.valid(key, { loose: true }) !== null;
-      const shown = key.length > 80 ? `"${printable(key.slice(0, 80))}…" (${key.length} characters)` : `"${printable(key)}"`;
+      const integrity = bounded('dist.integrity', dist.integrity, MAX_INTEGRITY);
+      const shasum = bounded('dist.shasum', dist.shasum, MAX_SHASUM);
+      // copied to the target as it is, so never cut: refused whole
+      const deprecated = bounded('deprecation message', manifest?.deprecated, MAX_DEPRECATION);
       return {
         version,
-        integrity: typeof dist.integrity === 'string' ? dist.integrity : undefined,
-        shasum: typeof dist.shasum === 'string' ? dist.shasum : undefined,
+        integrity,
+        shasum,
         artifactUrl: recorded,
         publishedAt: published,
-        deprecated: typeof manifest?.deprecated === 'string' && manifest.deprecated !== '' ? manifest.deprecated : undefined,
-        ...(valid ? {} : { problem: `the registry lists ${shown}, which is not a semver version` }),
+        deprecated: deprecated === '' ? undefined : deprecated,
+        ...(problems.length ? { problem: problems.join('; ') } : {}),
       };
     });
     versions.sort(oldestFirst);
-    const distTags: Record<string, string> = {};
-    // a tag names its version by the key the version is recorded under
-    for (const [tag, v] of Object.entries(doc['dist-tags'] ?? {})) if (typeof v === 'string') distTags[tag] = versionKey(v);
     return { format: 'npm', name, versions, distTags };
+  }
+
+  /**
+   * The package's dist-tags, each naming its version by the key the version is recorded under.
+   * More tags than any package has, or a tag name longer than any, fails the package (EBADSOURCE):
+   * the target's dist-tags are made exactly the source's, so none is left out or cut.
+   */
+  private distTagsOf(name: string, value: unknown): Record<string, string> {
+    if (value === undefined || value === null) return {};
+    const refuse = (what: string) =>
+      new MigrateError('EBADSOURCE', `${name}: the registry's packument ${what}`, {
+        subject: name,
+        hint: 'no npm registry makes such dist-tags: remove them at the source (npm dist-tag rm), or leave the package out of the job',
+      });
+    if (typeof value !== 'object' || Array.isArray(value)) throw refuse('has "dist-tags" that are not an object of tag names');
+    const tags = Object.entries(value as Record<string, unknown>);
+    if (tags.length > MAX_DIST_TAGS) throw refuse(`lists ${tags.length.toLocaleString('en-US')} dist-tags; a package has at most ${MAX_DIST_TAGS.toLocaleString('en-US')}`);
+    const long = tags.find(([tag]) => tag.length > MAX_DIST_TAG);
+    if (long) throw refuse(`lists a dist-tag of ${long[0].length.toLocaleString('en-US')} characters (${shownKey(long[0])}); a tag name has at most ${MAX_DIST_TAG}`);
+    const distTags: Record<string, string> = {};
+    for (const [tag, v] of tags) if (typeof v === 'string') distTags[tag] = versionKey(v);
+    return distTags;
   }
 
   /**
@@ -386,6 +445,11 @@ function versionKey(key: string): string {
   let prefix = key.slice(0, 100);
   if (/[\uD800-\uDBFF]$/.test(prefix)) prefix = prefix.slice(0, -1); // never half a character
   return `${prefix}…sha256:${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
+}
+
+/** A key or name from the registry, quoted, for a message: at most its first 80 characters, and how long it is. */
+function shownKey(key: string): string {
+  return key.length > 80 ? `"${printable(key.slice(0, 80))}…" (${key.length} characters)` : `"${printable(key)}"`;
 }
 
 /**
