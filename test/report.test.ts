@@ -439,6 +439,32 @@ describe('the Markdown form', () => {
   });
 });
 
+describe('the Markdown form, pasted into a change request on GitHub', () => {
+  it('findings of many codes naming versions of 250 @: each value within its bound as written (escapes counted), the whole under the cap, and the cut said', () => {
+    const input = reportInputFromState(fx.state, fx.job, undefined, fx.options);
+    const one = input.items[0]!;
+    input.items = Array.from({ length: 16 }, (_, c) =>
+      Array.from({ length: 12 }, (_, n) => ({ ...one, package: `@acme/p${c}`, version: `${n}|${'@'.repeat(250)}`, state: 'failed' as const, last_error_code: `ECODE${c}`, last_error: `ECODE${c}: ${'@$'.repeat(3000)}` })),
+    ).flat();
+    const r = buildReport(input);
+    expect(r.findings.filter((f) => f.code.startsWith('ECODE'))).toHaveLength(16);
+    const md = renderMarkdown(r);
+    expect(md.length).toBeLessThan(64 * 1024);
+    expect(md).toContain('## Critical findings (');
+    expect(md).toContain('*The report is cut here to stay pasteable');
+    // a finding names 10 versions, each at most 600 characters as written
+    const concerns = md.split('\n').filter((l) => l.includes('Concerns:'));
+    expect(concerns.length).toBeGreaterThan(0);
+    for (const line of concerns) expect(line.length).toBeLessThan(10 * 602 + 100);
+    for (const line of md.split('\n').filter((l) => l.includes('first: '))) expect(line.length).toBeLessThan(700);
+    // what is left of every table keeps its columns
+    for (const t of md.split('\n\n').filter((b) => b.startsWith('| '))) {
+      const tableRows = t.split('\n').filter((l) => l !== '');
+      for (const row of tableRows) expect(cells(row).length).toBe(cells(tableRows[0]!).length);
+    }
+  });
+});
+
 describe('the Markdown form, with names, versions and messages as long as a source likes', () => {
   it('renders a version made of 100,000 backtick runs (it overflowed the stack) and stays pasteable', () => {
     const input = reportInputFromState(fx.state, fx.job, undefined, fx.options);

@@ -46,12 +46,15 @@ export interface MarkdownOptions {
  * Longest text of one value, in characters: a source decides how long its names,
  * versions and messages are (an npm registry may list a version of any length as
  * a key of its packument), and a change request takes 65,536 characters in all.
- * The JSON and HTML forms keep every value whole.
+ * The JSON and HTML forms keep every value whole. MAX_TEXT counts the text as
+ * written, escapes included (an @ takes 9 characters).
  */
 const MAX_CODE = 200;
 const MAX_TEXT = 600;
 /** The whole document: GitHub's limit for an issue or pull-request body is 65,536 characters. */
 const MAX_CHARS = 60_000;
+/** What the package section takes at least (its heading and the notes of what it leaves out): kept free when the sections before it are cut. */
+const PACKAGES_ROOM = 2_000;
 
 function cut(s: string, max: number): string {
   if (s.length <= max) return s;
@@ -60,10 +63,23 @@ function cut(s: string, max: number): string {
   return `${s.slice(0, end)}…`;
 }
 
-/** Free text: CommonMark backslash escapes for every character that could start inline markup or HTML. */
+/**
+ * Free text: CommonMark backslash escapes for every character that could start inline markup or
+ * HTML, at most MAX_TEXT characters as written: the escapes are counted (a text of 600 @ would
+ * be 5,400 characters escaped), so the text is cut shorter until what is written fits.
+ */
 export function mdText(s: string): string {
+  const line = oneLine(s);
+  for (let keep = MAX_TEXT; ; ) {
+    const written = escapeText(cut(line, keep));
+    if (written.length <= MAX_TEXT || keep === 1) return written;
+    keep = Math.max(1, Math.min(keep - 1, Math.floor((keep * MAX_TEXT) / written.length)));
+  }
+}
+
+function escapeText(s: string): string {
   return (
-    cut(oneLine(s), MAX_TEXT)
+    s
       // Markdown drops leading spaces from inline text anyway; left in, they would carry a list
       // marker or a heading past the start-of-line guards below
       .replace(/^ +/, '')
@@ -338,6 +354,28 @@ export function renderMarkdown(report: Report, options: MarkdownOptions = {}): s
   out.push(critical.length ? critical.map((f, i) => findingItem(f, i, o.maxSubjects)).join('\n') : 'None: nothing blocks cutover.', '');
   if (warnings.length) out.push(`## Warnings (${warnings.length})`, '', warnings.map((f, i) => findingItem(f, i, o.maxSubjects)).join('\n'), '');
   out.push(...totalsSection(r), ...estimateSection(r), ...otherSections(r));
-  out.push(...packagesSection(r, o, MAX_CHARS - out.join('\n').length));
-  return `${out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
+  // every section before the packages grows with the job (findings of many codes, each naming
+  // values as long as a source likes; exposure and hardening tables of every internal name):
+  // past their share they are cut at a line, as the package tables are cut at a row
+  const head = within(out, MAX_CHARS - PACKAGES_ROOM);
+  head.push(...packagesSection(r, o, MAX_CHARS - head.join('\n').length));
+  return `${head.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
+}
+
+/**
+ * `parts` (lines, or blocks of them) whole if they fit in `max` characters; else the lines that
+ * fit and a note of the cut. A line is a whole list item line, table row or paragraph: nothing
+ * this renderer writes spans lines but lists and tables, and either ends well at any line.
+ */
+function within(parts: string[], max: number): string[] {
+  if (parts.join('\n').length <= max) return parts;
+  const note = '*The report is cut here to stay pasteable (a change request takes 65,536 characters): the rest of these sections and the package tables are in the JSON and HTML reports.*';
+  const kept: string[] = [];
+  let size = note.length + 2;
+  for (const line of parts.join('\n').split('\n')) {
+    if (size + line.length + 1 > max) break;
+    kept.push(line);
+    size += line.length + 1;
+  }
+  return [...kept, '', note, ''];
 }
