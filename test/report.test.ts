@@ -440,6 +440,21 @@ describe('the Markdown form', () => {
 });
 
 describe('the Markdown form, pasted into a change request on GitHub', () => {
+  it("a source's text makes no math and no issue reference: a $ is shown as it is, #123 and GH-123 are split (nor is a run's number a reference)", () => {
+    const detail = 'costs $5, or $$x^2$$ and $y$; fixes #123, acme/web#45 and GH-67 (gh-8)';
+    const preflight = fx.options.preflight!;
+    const checks = [...(preflight.checks ?? []), { id: 'hostile-math', title: 'check math', status: 'warn' as const, detail, fix: null }];
+    const md = renderMarkdown(buildReport(reportInputFromState(fx.state, fx.job, undefined, { ...fx.options, preflight: { ...preflight, checks } })));
+    const plain = outsideCode(md);
+    // GitHub's math needs two dollars in one text; a dollar in a span of its own is none
+    expect(plain.replace(/<span>\$<\/span>/g, '')).not.toContain('$');
+    // GitHub's references need the number right after the # or GH-, as mentions need the name after the @
+    expect(plain).not.toMatch(/#\d|\bGH-\d/i);
+    // and the text reads the same (an HTML comment shows nothing, the span shows its dollar)
+    expect(md.replace(/<!-- -->/g, '').replace(/<span>\$<\/span>/g, '$')).toContain(detail);
+    expect(md.replace(/<!-- -->/g, '')).toMatch(/from run #\d+ \(dry run\)/);
+  });
+
   it('findings of many codes naming versions of 250 @: each value within its bound as written (escapes counted), the whole under the cap, and the cut said', () => {
     const input = reportInputFromState(fx.state, fx.job, undefined, fx.options);
     const one = input.items[0]!;

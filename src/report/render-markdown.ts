@@ -8,8 +8,9 @@
  *
  * Everything from a source is escaped: names and versions as code spans, other
  * text with backslash escapes, table pipes as \|, control and bidi characters
- * as visible \uXXXX, an @ split from what follows it, so a package name cannot
- * inject HTML, links, columns or mentions.
+ * as visible \uXXXX, an @, a # or GH- split from what follows it, a $ in a span
+ * of its own, so a package name cannot inject HTML, links, columns, mentions,
+ * issue references or math.
  */
 import type { Finding, OutcomeKey, Report, ReportPackage, ReportVersion } from './schema.js';
 import {
@@ -47,7 +48,7 @@ export interface MarkdownOptions {
  * versions and messages are (an npm registry may list a version of any length as
  * a key of its packument), and a change request takes 65,536 characters in all.
  * The JSON and HTML forms keep every value whole. MAX_TEXT counts the text as
- * written, escapes included (an @ takes 9 characters).
+ * written, escapes included (an @ takes 9 characters, a $ 14).
  */
 const MAX_CODE = 200;
 const MAX_TEXT = 600;
@@ -96,6 +97,15 @@ function escapeText(s: string): string {
       // (https://github.com/github/markup/issues/1168). An empty HTML comment after the @
       // splits the text there and shows nothing.
       .replace(/@/g, '@<!-- -->')
+      // GitHub links #123, owner/repo#123 and GH-123 to issues and pull requests, found in the
+      // rendered text as mentions are (a backslash does not stop them): split the same way
+      // (https://docs.github.com/en/get-started/writing-on-github/working-with-advanced-formatting/autolinked-references-and-urls)
+      .replace(/#(?=\d)/g, '#<!-- -->')
+      .replace(/\b(GH-)(?=\d)/gi, '$1<!-- -->')
+      // GitHub renders $...$ and $$...$$ as math, hiding or reshaping what is between; a dollar
+      // in a span of its own is shown as it is, as GitHub's documentation says to write one
+      // (https://docs.github.com/en/get-started/writing-on-github/working-with-advanced-formatting/writing-mathematical-expressions)
+      .replace(/\$/g, '<span>$$</span>')
   );
 }
 
@@ -340,12 +350,13 @@ export function renderMarkdown(report: Report, options: MarkdownOptions = {}): s
   const repos = formatsIn(r.target.repositories)
     .map(([f, x]) => `${f} → ${mdCode(x!.internal)}${x!.shared ? ` (shared ${mdCode(x!.shared)})` : ''}`)
     .join(', ');
+  // a run's number is split from its # as a source's #123 is: pasted, "run #2" would link issue 2
   const out: string[] = [
     `# ${mdText(title(r))} — ${VERDICT_WORD[r.verdict.status]}`,
     '',
     `> **${VERDICT_WORD[r.verdict.status]}** ${mdText(r.verdict.headline.replace(/^[A-Z-]+: /, ''))}`,
     '',
-    `- Job: ${mdCode(r.job.name)} (${mdCode(r.job.file)})${r.run ? `, from run #${r.run.id}${r.run.dryRun ? ' (dry run)' : ''} started ${mdText(r.run.startedAt)}${r.run.outcome ? `, ${mdText(r.run.outcome)}` : ''}` : ''}`,
+    `- Job: ${mdCode(r.job.name)} (${mdCode(r.job.file)})${r.run ? `, from run #<!-- -->${r.run.id}${r.run.dryRun ? ' (dry run)' : ''} started ${mdText(r.run.startedAt)}${r.run.outcome ? `, ${mdText(r.run.outcome)}` : ''}` : ''}`,
     `- Target: domain ${mdCode(r.target.domain)} (owner ${mdCode(r.target.domainOwner)}, ${mdCode(r.target.region)}); ${repos}`,
     `- Generated ${mdText(r.generatedAt)} by codeartifact-migrate ${mdText(r.tool.version)} (report schema ${r.schemaVersion})`,
     '',
