@@ -26,6 +26,7 @@ import {
   provenanceLine,
   provenanceTime,
   outcomeDetail,
+  shorten,
   title,
   VERDICT_WORD,
   WARM_COLUMNS,
@@ -138,7 +139,7 @@ function chart(r: Report, maxBars: number): string {
         return rect;
       })
       .join('');
-    const label = b.label.length > 40 ? `${b.label.slice(0, 39)}…` : b.label;
+    const label = shorten(b.label, 40);
     const attrs = b.pkg === null ? 'class="bar"' : `class="bar" data-pkg="${b.pkg}" tabindex="0" role="button" aria-label="${esc(`${b.full}: ${int(b.total)} versions; show them`)}"`;
     return `<g ${attrs}><text class="label" x="${labelW}" y="${y + rowH / 2 + 2}" text-anchor="end" dominant-baseline="middle">${esc(label)}<title>${esc(b.full)}</title></text>${segs}<text class="count" x="${(x + 6).toFixed(2)}" y="${y + rowH / 2 + 2}" dominant-baseline="middle">${esc(int(b.total))}</text></g>`;
   });

@@ -27,6 +27,7 @@ import {
   provenanceLine,
   provenanceTime,
   outcomeDetail,
+  shorten,
   title,
   VERDICT_WORD,
   WARM_COLUMNS,
@@ -57,13 +58,6 @@ const MAX_CHARS = 60_000;
 /** What the package section takes at least (its heading and the notes of what it leaves out): kept free when the sections before it are cut. */
 const PACKAGES_ROOM = 2_000;
 
-function cut(s: string, max: number): string {
-  if (s.length <= max) return s;
-  // never half a surrogate pair
-  const end = /[\uD800-\uDBFF]/.test(s[max - 2] ?? '') ? max - 2 : max - 1;
-  return `${s.slice(0, end)}…`;
-}
-
 /**
  * Free text: CommonMark backslash escapes for every character that could start inline markup or
  * HTML, at most MAX_TEXT characters as written: the escapes are counted (a text of 600 @ would
@@ -72,7 +66,7 @@ function cut(s: string, max: number): string {
 export function mdText(s: string): string {
   const line = oneLine(s);
   for (let keep = MAX_TEXT; ; ) {
-    const written = escapeText(cut(line, keep));
+    const written = escapeText(shorten(line, keep));
     if (written.length <= MAX_TEXT || keep === 1) return written;
     keep = Math.max(1, Math.min(keep - 1, Math.floor((keep * MAX_TEXT) / written.length)));
   }
@@ -114,7 +108,7 @@ export function mdCode(s: string): string {
   // a pipe after a backslash (`x\|`) would end the table cell whatever is done to it inside a
   // code span (GFM splits cells before it reads code spans): such a value is escaped text
   if (s.includes('|')) return mdText(s);
-  const t = cut(oneLine(s), MAX_CODE);
+  const t = shorten(oneLine(s), MAX_CODE);
   // the fence is one backtick longer than the longest run inside (a loop: a spread of
   // every run's length would overflow the stack on a value with 100,000 of them)
   let longest = 0;

@@ -114,7 +114,14 @@ export function outcomeDetail(v: ReportVersion, max = 240): string {
   else if (o.message) text = o.hint ? `${o.message} — ${o.hint}` : o.message;
   else text = o.reason ?? (v.deprecated ? `deprecated: ${v.deprecated}` : '');
   if (v.declared.weak) text = text ? `${text}; SHA-1 only` : 'checked against SHA-1 only';
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  return shorten(text, max);
+}
+
+/** `s` in at most `max` characters: cut with an ellipsis, never between the halves of a surrogate pair (an emoji would show as two broken characters). */
+export function shorten(s: string, max: number): string {
+  if (s.length <= max) return s;
+  const end = /[\uD800-\uDBFF]/.test(s[max - 2] ?? '') ? max - 2 : max - 1;
+  return `${s.slice(0, end)}…`;
 }
 
 /** "publish 30, excluded 2" in display order. */
