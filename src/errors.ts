@@ -26,7 +26,7 @@ export type ErrorCode =
   | 'ETARGETSETUP' // the target cannot be used at all: credentials refused, domain or repository missing
   | 'ETARGETCHANGED' // the job names another domain or internal repository than the state records its work in: refused until run with --retarget
   | 'EINTERRUPTED' // the run was stopped by Ctrl-C
-  | 'ETOOLARGE' // an artifact, or something read from it, is larger than the job allows
+  | 'ETOOLARGE' // an artifact, or something read from it, is larger than the job allows, or a git mirror grew past limits.maxMirrorBytes
   | 'ELOCAL' // this machine could not write or read its own files (disk full, read-only, permissions)
   | 'ESOURCEURL' // the source points at bytes somewhere it should not (another host, an unsafe URL)
   | 'EREADONLY' // a read-only run (a plan or a dry run) was asked to write: a bug, refused before any request

@@ -1,16 +1,18 @@
 /**
  * git sources against a repository whose owner means harm, beyond its tags' names:
- * tags on objects that are no commit, and links that point out of the checkout.
+ * tags on objects that are no commit, links that point out of the checkout, a server
+ * that goes silent and one that never stops sending.
  * Real sshd, real builds, the CodeArtifact stand-in.
  */
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sourceSchema } from '../src/config/schema.js';
 import type { ProgressEvent } from '../src/engine/events.js';
 import { createSource } from '../src/sources/index.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
-import { gitSourceOn, pyProject, startGitServer, type GitServer } from './support/git-server.js';
+import { gitSourceOn, HATCH, pyProject, startGitServer, type GitServer } from './support/git-server.js';
 
 let te: TestEnv;
 let git: GitServer;
@@ -144,5 +146,103 @@ describe('a git server that stops answering', () => {
     } finally {
       await stuck.stop();
     }
+  });
+});
+
+/**
+ * An ssh login that answers any git client as upload-pack would, then sends a pack of a
+ * million random 64 KiB blobs: bytes keep coming, so no silence bound ever fires. It stops
+ * after 32 MiB (an early EOF for git), so a run without a size bound fails some other way
+ * instead of filling the disk.
+ */
+const ENDLESS_PACK = `import os, struct, sys, zlib
+out = sys.stdout.buffer
+def pkt(b):
+    return b'%04x' % (len(b) + 4) + b
+def header(t, n):
+    b = [(t << 4) | (n & 15)]
+    n >>= 4
+    while n:
+        b[-1] |= 0x80
+        b.append(n & 0x7F)
+        n >>= 7
+    return bytes(b)
+sha = b'1' * 40
+out.write(pkt(sha + b' HEAD\\0ofs-delta agent=endless/1\\n') + pkt(sha + b' refs/heads/main\\n') + b'0000')
+out.flush()
+seen = b''
+while b'done' not in seen:
+    chunk = os.read(0, 65536)
+    if not chunk:
+        sys.exit(0)
+    seen += chunk
+out.write(pkt(b'NAK\\n') + b'PACK' + struct.pack('>II', 2, 1000000))
+try:
+    for _ in range(512):
+        data = os.urandom(65536)
+        out.write(header(3, len(data)) + zlib.compress(data, 1))
+        out.flush()
+except BrokenPipeError:
+    pass
+`;
+
+describe('a repository too large for its mirror', () => {
+  it('a server streaming a pack that never ends is cut off at limits.maxMirrorBytes (ETOOLARGE naming the URL and the key), tried once, nothing left on disk; the other sources migrate', async () => {
+    const script = join(te.dir, 'endless-pack.py');
+    writeFileSync(script, ENDLESS_PACK);
+    const logins = join(te.dir, 'endless-logins');
+    const endless = await startGitServer({ dir: join(te.dir, 'git-endless'), authorizedKeyOptions: `restrict,command="echo login >> ${logins}; exec python3 ${script}"` });
+    try {
+      te.env.CAM_TEST_ENDLESS_KEY = endless.clientKey;
+      await git.createRepoFromDir('beside-endless', pyProject(join(te.dir, 'src-beside-endless'), 'beside-endless', '1.0.0'), { tags: ['v1.0.0'] });
+      const job = te.writeJob({
+        name: 'endless',
+        limits: { maxMirrorBytes: '1MiB' },
+        sources: [
+          gitSourceOn(endless, 'endless', 'huge', 'pypi', { package: 'huge-lib', sshKeyEnv: 'CAM_TEST_ENDLESS_KEY' }),
+          gitSourceOn(git, 'beside', 'beside-endless', 'pypi', { package: 'beside-endless' }),
+        ],
+      });
+      const s = await te.run(job);
+      expect(s.exitCode).toBe(1);
+      expect(s.listErrors).toEqual([expect.objectContaining({ source: 'endless', code: 'ETOOLARGE' })]);
+      const message = s.listErrors[0]!.message;
+      expect(message).toContain(endless.gitPlusSshUrl('huge'));
+      expect(message).toContain('limits.maxMirrorBytes');
+      expect(message).toContain(String(1024 ** 2));
+      // not retried: each try would fill as much again
+      expect(readFileSync(logins, 'utf8').trim().split('\n')).toEqual(['login']);
+      expect(rows('endless').map((r) => [r.package, r.version, r.state])).toEqual([['beside-endless', '1.0.0', 'verified']]);
+      // neither a mirror nor the half clone is left (the pack it was writing included)
+      expect(readdirSync(join(te.stateDir, 'git', 'endless')).filter((n) => n.startsWith('endless'))).toEqual([]);
+    } finally {
+      await endless.stop();
+    }
+  });
+
+  it('a fetch that would grow the mirror past the bound is ETOOLARGE; the mirror is kept whole, and once the limit is raised the next run fetches and migrates the new tag', async () => {
+    await git.createRepoFromDir('grows', pyProject(join(te.dir, 'src-grows'), 'grows-lib', '1.0.0'), { tags: ['v1.0.0'] });
+    const source = gitSourceOn(git, 'grows', 'grows', 'pypi', { package: 'grows-lib' });
+    const small = te.writeJob({ name: 'grows', limits: { maxMirrorBytes: '1MiB' }, sources: [source] });
+    const first = await te.run(small);
+    expect(first.exitCode, JSON.stringify(first.failures)).toBe(0);
+    // 3 MiB that no compression makes smaller than the bound, in the next release
+    const big = await git.commit('grows', { message: 'v1.1.0', files: { 'pyproject.toml': HATCH('grows-lib', '1.1.0'), 'data/blob.txt': randomBytes(3 * 1024 ** 2).toString('base64') } });
+    await git.tag('grows', 'v1.1.0', big);
+    const cut = await te.run(small);
+    expect(cut.exitCode).toBe(1);
+    expect(cut.listErrors).toEqual([expect.objectContaining({ source: 'grows', code: 'ETOOLARGE' })]);
+    expect(cut.listErrors[0]!.message).toContain(git.gitPlusSshUrl('grows'));
+    const mirror = join(te.stateDir, 'git', 'grows', 'grows.git');
+    expect(existsSync(join(mirror, 'HEAD'))).toBe(true);
+    // no half-received pack left behind
+    expect(readdirSync(join(mirror, 'objects', 'pack')).filter((n) => n.startsWith('tmp_'))).toEqual([]);
+    expect(rows('grows').map((r) => `${r.version}:${r.state}`)).toEqual(['1.0.0:verified']);
+
+    const raised = te.writeJob({ name: 'grows', limits: { maxMirrorBytes: '64MiB' }, sources: [source] });
+    const after = await te.run(raised);
+    expect(after.listErrors).toEqual([]);
+    expect(after.exitCode, JSON.stringify(after.failures)).toBe(0);
+    expect(rows('grows').map((r) => `${r.version}:${r.state}`).sort()).toEqual(['1.0.0:verified', '1.1.0:verified']);
   });
 });

@@ -68,7 +68,7 @@ export async function hardenCommand(jobFile: string, opts: HardenCommandOptions,
       checkTarget(db, targetOf(job.config.target), {});
       // the internal names: what the sources name now (a git source's from its tags)
       for (const config of job.config.sources.filter((s) => s.enabled)) {
-        const source = createSource(config, env, stateDir, job.name);
+        const source = createSource(config, env, stateDir, job.name, job.config.limits);
         try {
           if (source.prepare) await withRetry(() => source.prepare!(signal), retry);
           for await (const name of namesOf(source, signal)) packages.push({ format: formatOf(config), name });

@@ -70,6 +70,15 @@ const size = (min: number, max: number, what: string) =>
 /** The largest artifact CodeArtifact takes: 2 GB per npm publish request (the tarball travels as base64), 5 GB per generic asset. */
 export const MAX_ARTIFACT_LIMIT = 5 * 1024 ** 3;
 export const DEFAULT_MAX_ARTIFACT_BYTES = 1024 ** 3;
+/**
+ * The most one git mirror (a git source's, a warm repository's) may hold. The company's
+ * repositories are megabytes; a bare mirror of the Linux kernel, among the largest public
+ * histories, is about 5 GiB. 8 GiB takes that with room for a fetch's incoming pack, while a
+ * server streaming a pack that never ends (or a repository of build outputs) is stopped long
+ * before it fills the disk the state and its blobs share.
+ */
+export const DEFAULT_MAX_MIRROR_BYTES = 8 * 1024 ** 3;
+export const MAX_MIRROR_LIMIT = 1024 ** 4;
 
 const versionRange = z.string().refine((r) => semver.validRange(r) !== null, 'a semver range such as ">=1.0.0" or "1.x || 2.x"');
 
@@ -219,6 +228,9 @@ export const jobSchema = z
         maxArtifactBytes: size(1024, MAX_ARTIFACT_LIMIT, 'limits.maxArtifactBytes')
           .default(DEFAULT_MAX_ARTIFACT_BYTES)
           .describe('largest artifact downloaded or built; larger ones fail with ETOOLARGE'),
+        maxMirrorBytes: size(1024 ** 2, MAX_MIRROR_LIMIT, 'limits.maxMirrorBytes')
+          .default(DEFAULT_MAX_MIRROR_BYTES)
+          .describe('most one git mirror (a git source, a warm repository) may hold; a clone or fetch past it is stopped (ETOOLARGE) and the other sources go on'),
         stopGraceSeconds: z.number().min(0).max(600).default(10).describe('after Ctrl-C, how long in-flight requests may finish before they are cut off'),
         rates: z
           .object({

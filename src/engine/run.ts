@@ -89,7 +89,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
   // Sources are built first: a missing token variable is bad input, found before anything is written.
   const sources = new Map<string, Source>();
   try {
-    for (const s of config.sources) if (s.enabled) sources.set(s.id, createSource(s, env, stateDir, job.name));
+    for (const s of config.sources) if (s.enabled) sources.set(s.id, createSource(s, env, stateDir, job.name, config.limits));
   } catch (e) {
     for (const source of sources.values()) source.close?.();
     throw e;

@@ -7,13 +7,15 @@
  * git's complaints turned into coded errors.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { hideFromBuilds } from '../builders/process.js';
+import { DEFAULT_MAX_MIRROR_BYTES } from '../config/schema.js';
 import { MigrateError, toError } from '../errors.js';
 import { AS_GO_READS, WITHOUT_OPERATOR_CONFIG } from '../git-local.js';
 import { registerSecret } from '../redact.js';
+import { runTransfer, TransferCut } from './git-transfer.js';
 
 /** How long a clone or fetch may receive nothing when the source sets no idleTimeoutSeconds. */
 const DEFAULT_IDLE_MS = 10 * 60_000;
@@ -46,6 +48,8 @@ export interface GitAccessOptions {
   keyFilePath: string;
   /** A clone or fetch that receives nothing this long is cut off (ESOURCESILENT); default 10 minutes. */
   idleTimeoutMs?: number;
+  /** The most the mirror may hold (limits.maxMirrorBytes): a clone or fetch past it is cut off (ETOOLARGE). */
+  maxMirrorBytes?: number;
 }
 
 /** The environment git runs in for one remote, and the key file it may have written. */
@@ -96,12 +100,7 @@ export class GitAccess {
 
   /** git in `baseDir`, with this environment. */
   git(baseDir: string, signal?: AbortSignal): SimpleGit {
-    if (this.keyFile && this.keyText && !existsSync(this.keyFile)) {
-      mkdirSync(dirname(this.keyFile), { recursive: true });
-      writeFileSync(this.keyFile, this.keyText, { mode: 0o600 });
-      chmodSync(this.keyFile, 0o600);
-      liveKeyFiles.add(this.keyFile);
-    }
+    this.writeKey();
     // GIT_SSH_COMMAND and the askpass variables are ours, on purpose: simple-git refuses them unless told
     return simpleGit({
       baseDir,
@@ -114,6 +113,16 @@ export class GitAccess {
       allowEnvironment: ['GIT_SSH_COMMAND', 'GIT_ASKPASS', 'SSH_ASKPASS', 'GIT_TERMINAL_PROMPT', 'GIT_SSL_CAINFO', 'GIT_SSL_NO_VERIFY'],
       ...(signal ? { abort: signal } : {}),
     }).env(this.env);
+  }
+
+  /** The key given as text, on disk for ssh while git talks to the remote. */
+  private writeKey(): void {
+    if (this.keyFile && this.keyText && !existsSync(this.keyFile)) {
+      mkdirSync(dirname(this.keyFile), { recursive: true });
+      writeFileSync(this.keyFile, this.keyText, { mode: 0o600 });
+      chmodSync(this.keyFile, 0o600);
+      liveKeyFiles.add(this.keyFile);
+    }
   }
 
   /** git on local repositories only (the mirror, a checkout), without the operator's git config (src/git-local.ts). */
@@ -192,19 +201,44 @@ export class GitAccess {
    * renamed when whole, so a killed clone is never taken for a mirror), else fetched and
    * pruned from `url` as the job names it now (a moved repository, a corrected typo).
    * --progress: git writes while it transfers, so the silence watchdog cuts only a stall.
+   * The mirror's folder may hold at most maxMirrorBytes: a transfer past it is cut off
+   * (git-transfer.ts). A clone cut off is removed; a fetch cut off leaves the mirror as it
+   * was (refs move only once a pack is whole) less the pack it was receiving, so the next
+   * fetch, once the limit is raised, goes on from there.
    * `formerly`: where an earlier release kept this mirror; taken over when there is none yet.
    */
   async updateMirror(mirror: string, url: string, signal?: AbortSignal, formerly?: string): Promise<void> {
     if (formerly) adoptMirror(formerly, mirror);
+    const bounds = (dir: string, cwd: string) => ({
+      cwd,
+      env: this.env,
+      idleMs: this.opts.idleTimeoutMs ?? DEFAULT_IDLE_MS,
+      watch: { dir, maxBytes: this.opts.maxMirrorBytes ?? DEFAULT_MAX_MIRROR_BYTES },
+      ...(signal ? { signal } : {}),
+    });
+    const noHooks = NO_HOOKS.flatMap((c) => ['-c', c]);
     if (!existsSync(join(mirror, 'HEAD'))) {
       mkdirSync(dirname(mirror), { recursive: true });
       const partial = `${mirror}.partial-${process.pid}`;
       rmSync(partial, { recursive: true, force: true });
-      await this.git(dirname(mirror), signal).clone(url, partial, ['--mirror', '--progress']);
+      this.writeKey();
+      try {
+        await runTransfer([...noHooks, 'clone', '--mirror', '--progress', '--', url, partial], bounds(partial, dirname(mirror)));
+      } catch (e) {
+        rmSync(partial, { recursive: true, force: true });
+        throw e;
+      }
       renameSync(partial, mirror);
     } else {
       await this.git(mirror, signal).raw(['remote', 'set-url', 'origin', url]);
-      await this.git(mirror, signal).raw(['fetch', '--prune', '--progress', 'origin']);
+      // what a fetch cut off (or killed with this tool) was receiving: garbage git never reads, counted against the bound
+      discardCutFetch(mirror, false);
+      try {
+        await runTransfer([...noHooks, 'fetch', '--prune', '--progress', 'origin'], bounds(mirror, mirror));
+      } catch (e) {
+        if (e instanceof TransferCut || (e instanceof Error && e.name === 'AbortError')) discardCutFetch(mirror, true);
+        throw e;
+      }
     }
   }
 
@@ -245,9 +279,21 @@ export class GitAccess {
         .join(' | ')
         .slice(0, 600) || all.trim().slice(0, 600);
     if (/abort/i.test(e.name) || /aborted/i.test(all)) return new MigrateError('EINTERRUPTED', `${where} cut off by the stop`, { subject, cause: e });
-    // simple-git's watchdog: git printed nothing for the whole idle timeout while the connection
+    // the mirror grew past its bound: a repository far larger than any real one, or a server
+    // streaming a pack that never ends. Not retried: each try would fill as much again.
+    if (e instanceof TransferCut && e.why === 'too-large') {
+      const max = this.opts.maxMirrorBytes ?? DEFAULT_MAX_MIRROR_BYTES;
+      return new MigrateError('ETOOLARGE', `${where}: the mirror grew past limits.maxMirrorBytes (${max} bytes) and git was stopped`, {
+        subject,
+        cause: e,
+        expected: `at most ${max} bytes`,
+        actual: `${e.bytes} bytes`,
+        hint: 'if the repository really is this large, raise limits.maxMirrorBytes in the job file and rerun (a fetch goes on from the mirror as it stands, a clone starts again); otherwise the server is sending an endless or bogus pack. The other sources went on',
+      });
+    }
+    // the silence watchdog: git printed nothing for the whole idle timeout while the connection
     // stayed up (ssh's keepalives answered). Not retried: each try would wait as long again.
-    if (/block timeout reached/.test(all)) {
+    if ((e instanceof TransferCut && e.why === 'silent') || /block timeout reached/.test(all)) {
       const s = (this.opts.idleTimeoutMs ?? DEFAULT_IDLE_MS) / 1000;
       return new MigrateError('ESOURCESILENT', `${where}: nothing came for ${s} s (the server or the way to it is stuck)`, {
         subject,
@@ -285,6 +331,39 @@ export class GitAccess {
     }
     return new MigrateError('ESOURCE', `${where} failed: ${said}`, { subject, cause: e });
   }
+}
+
+/**
+ * What a fetch left in the mirror when it was cut off: the pack it was receiving
+ * (`objects/pack/tmp_pack_*`, `tmp_idx_*`, never read by git, left by a kill) and, after
+ * a cut (`locks`), the lock files of refs it was updating (git removes them on SIGTERM,
+ * not on the SIGKILL that follows when it does not stop). The job's lock is held: no
+ * other git works in this mirror.
+ */
+function discardCutFetch(mirror: string, locks: boolean): void {
+  const pack = join(mirror, 'objects', 'pack');
+  for (const name of namesIn(pack)) if (name.startsWith('tmp_')) rmSync(join(pack, name), { recursive: true, force: true });
+  if (!locks) return;
+  const folders = [mirror];
+  for (let d = folders.pop(); d !== undefined; d = folders.pop()) {
+    for (const e of direntsIn(d)) {
+      const path = join(d, e.name);
+      if (e.isDirectory() && path !== join(mirror, 'objects')) folders.push(path);
+      else if (e.isFile() && e.name.endsWith('.lock')) rmSync(path, { force: true });
+    }
+  }
+}
+
+function direntsIn(dir: string) {
+  try {
+    return readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+}
+
+function namesIn(dir: string): string[] {
+  return direntsIn(dir).map((e) => e.name);
 }
 
 function pick(from: Record<string, string>, keys: readonly string[]): Record<string, string> {

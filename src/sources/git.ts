@@ -25,7 +25,7 @@ import semver from 'semver';
 import type { SimpleGit } from 'simple-git';
 import { MAX_GO_MOD, checkPathMajor, isCanonicalVersion, isPseudoVersion, modulePathFromGoMod, semverMajor, splitPathVersion } from '../builders/go-rules.js';
 import { normalizePep440, pep440Key } from '../builders/python-metadata.js';
-import type { GitSourceConfig } from '../config/schema.js';
+import type { GitSourceConfig, JobConfig } from '../config/schema.js';
 import { MigrateError } from '../errors.js';
 import { printable } from '../redact.js';
 import type { PackageListing, VersionListing } from '../types.js';
@@ -78,6 +78,7 @@ export class GitSource implements Source {
     env: NodeJS.ProcessEnv,
     stateDir: string,
     job: string,
+    limits?: Pick<JobConfig['limits'], 'maxMirrorBytes'>,
   ) {
     this.id = config.id;
     this.url = config.url;
@@ -97,6 +98,7 @@ export class GitSource implements Source {
       ...(config.knownHostsFile ? { knownHostsFile: config.knownHostsFile } : {}),
       keyFilePath: join(stateDir, 'tmp', `ssh-key-${job}-${config.id}-${process.pid}`),
       idleTimeoutMs: config.idleTimeoutSeconds * 1000,
+      ...(limits ? { maxMirrorBytes: limits.maxMirrorBytes } : {}),
     });
   }
 

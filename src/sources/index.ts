@@ -1,4 +1,4 @@
-import type { SourceConfig } from '../config/schema.js';
+import type { JobConfig, SourceConfig } from '../config/schema.js';
 import { GitSource } from './git.js';
 import { NpmRegistrySource } from './npm-registry.js';
 import type { Source } from './source.js';
@@ -10,12 +10,12 @@ export type { Checkout, NameResult, OpenOptions, Source } from './source.js';
  * name: what a source keeps in the state directory is the job's own (two jobs there may
  * give one source id to two repositories, and run at once).
  */
-export function createSource(config: SourceConfig, env: NodeJS.ProcessEnv, stateDir: string, job: string): Source {
+export function createSource(config: SourceConfig, env: NodeJS.ProcessEnv, stateDir: string, job: string, limits?: Pick<JobConfig['limits'], 'maxMirrorBytes'>): Source {
   switch (config.kind) {
     case 'npm-registry':
       return new NpmRegistrySource(config, env);
     case 'git':
-      return new GitSource(config, env, stateDir, job);
+      return new GitSource(config, env, stateDir, job, limits);
     default: {
       const never: never = config;
       throw new Error(`unknown source kind ${JSON.stringify(never)}`);

@@ -39,6 +39,7 @@ export class LockfileRepository {
     env: NodeJS.ProcessEnv,
     stateDir: string,
     job: string,
+    limits?: Pick<JobConfig['limits'], 'maxMirrorBytes'>,
   ) {
     const id = createHash('sha256').update(repo.url).digest('hex').slice(0, 16);
     // git runs in other folders than ours: a relative state dir would mean another place to it
@@ -52,6 +53,7 @@ export class LockfileRepository {
       ...(repo.sshKeyEnv ? { sshKeyEnv: repo.sshKeyEnv } : {}),
       ...(repo.knownHostsFile ? { knownHostsFile: repo.knownHostsFile } : {}),
       keyFilePath: join(this.tmpDir, `ssh-key-warm-${job}-${id}-${process.pid}`),
+      ...(limits ? { maxMirrorBytes: limits.maxMirrorBytes } : {}),
     });
   }
 

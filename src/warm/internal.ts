@@ -93,7 +93,7 @@ export async function internalNames(job: LoadedJob, env: NodeJS.ProcessEnv, stat
     } else if (s.package) out.add(formatOf(s), s.package, { retired: true });
   }
   for (const config of enabled) {
-    const source = createSource(config, env, stateDir, job.name);
+    const source = createSource(config, env, stateDir, job.name, job.config.limits);
     try {
       if (source.prepare) await withRetry(() => source.prepare!(signal), { budget: job.config.limits.retries, signal });
       for await (const name of namesOf(source, signal)) out.add(formatOf(config), name);

@@ -1,0 +1,150 @@
+/**
+ * A clone or fetch into a mirror, run under two bounds: silence (a peer that sends
+ * nothing) and size (a repository far larger than any real one, or a server streaming a
+ * pack that never ends: bytes keep coming, so no silence bound ever fires and only a
+ * size bound stops it before the disk is full).
+ *
+ * git runs in a process group of its own and is cut off as a whole: a clone is git,
+ * ssh, fetch-pack and index-pack (which writes the pack), and killing only the first,
+ * as simple-git's abort and watchdog do, can leave index-pack writing. simple-git cannot
+ * watch a folder either, hence this module for the two commands that talk to a remote.
+ */
+import { spawn } from 'node:child_process';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** How often the mirror's folder is measured while git runs (each walk starts when the last ended). */
+const MEASURE_EVERY_MS = 500;
+/** After SIGTERM (git removes its lock files on it), how long before the group is killed outright. */
+const KILL_GRACE_MS = 5_000;
+
+/** The git process groups running now: killed when this process exits (a second Ctrl-C, a crash). */
+const liveGroups = new Set<number>();
+process.on('exit', () => {
+  for (const pid of liveGroups) killGroup(pid, 'SIGKILL');
+});
+
+/** Why a transfer was cut off by its bounds (not git's own failure). */
+export class TransferCut extends Error {
+  constructor(
+    readonly why: 'silent' | 'too-large',
+    /** The folder's size when it was cut (too-large). */
+    readonly bytes = 0,
+  ) {
+    super(why === 'silent' ? 'git wrote nothing for the idle timeout' : `the mirror grew to ${bytes} bytes`);
+    this.name = 'TransferCut';
+  }
+}
+
+export interface TransferOptions {
+  cwd: string;
+  env: Record<string, string>;
+  /** Cut off when git writes nothing (progress included) this long. */
+  idleMs: number;
+  /** The folder measured, and the most it may hold (bytes). */
+  watch: { dir: string; maxBytes: number };
+  signal?: AbortSignal;
+}
+
+/**
+ * Run `git <args>`; resolves when it exits 0. Rejects with TransferCut when a bound cut it
+ * off, an AbortError when `signal` did, else an Error holding the tail of what git said.
+ * The folder is measured once more after git exits: a transfer faster than the measuring
+ * still fails when it left the folder over its bound.
+ */
+export function runTransfer(args: readonly string[], opts: TransferOptions): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (opts.signal?.aborted) return reject(abortError());
+    const child = spawn('git', args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const pid = child.pid;
+    let said = '';
+    let cut: Error | undefined;
+    let done = false;
+    let idle: NodeJS.Timeout | undefined;
+    let hard: NodeJS.Timeout | undefined;
+    let measuring: NodeJS.Timeout | undefined;
+
+    const stop = (why: Error) => {
+      if (cut || done) return;
+      cut = why;
+      if (pid === undefined) return;
+      killGroup(pid, 'SIGTERM');
+      hard = setTimeout(() => killGroup(pid, 'SIGKILL'), KILL_GRACE_MS);
+    };
+    const heard = () => {
+      clearTimeout(idle);
+      if (!cut) idle = setTimeout(() => stop(new TransferCut('silent')), opts.idleMs);
+    };
+    const measure = async () => {
+      const bytes = await sizeOf(opts.watch.dir);
+      if (done || cut) return;
+      if (bytes > opts.watch.maxBytes) stop(new TransferCut('too-large', bytes));
+      else measuring = setTimeout(() => void measure(), MEASURE_EVERY_MS);
+    };
+    const onAbort = () => stop(abortError());
+
+    if (pid !== undefined) liveGroups.add(pid);
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    heard();
+    void measure();
+    child.stdout.on('data', heard);
+    child.stderr.on('data', (c: Buffer) => {
+      heard();
+      said = (said + c.toString('utf8')).slice(-8_000);
+    });
+    child.on('error', (e) => {
+      if (pid === undefined) {
+        // never started (no git on PATH): there is no 'close' to wait for
+        finish();
+        reject(e);
+      }
+    });
+    child.on('close', (code, signal) => {
+      finish();
+      // whatever of the group outlived git (it closed its pipes): gone too
+      if (pid !== undefined && cut) killGroup(pid, 'SIGKILL');
+      if (cut) return reject(cut);
+      if (code !== 0) return reject(new Error(`git exited with ${code ?? signal}: ${said}`));
+      // faster than the measuring: the folder as git left it
+      void sizeOf(opts.watch.dir).then((bytes) => (bytes > opts.watch.maxBytes ? reject(new TransferCut('too-large', bytes)) : resolve()), reject);
+    });
+
+    function finish() {
+      done = true;
+      clearTimeout(idle);
+      clearTimeout(hard);
+      clearTimeout(measuring);
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (pid !== undefined) liveGroups.delete(pid);
+    }
+  });
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // the group is gone already
+  }
+}
+
+function abortError(): Error {
+  const e = new Error('the operation was aborted');
+  e.name = 'AbortError';
+  return e;
+}
+
+/** The bytes of the files under `dir` (0 when there is none yet); files that vanish while it walks are not counted. */
+export async function sizeOf(dir: string): Promise<number> {
+  let total = 0;
+  const folders = [dir];
+  for (let d = folders.pop(); d !== undefined; d = folders.pop()) {
+    const entries = await readdir(d, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      const path = join(d, e.name);
+      if (e.isDirectory()) folders.push(path);
+      else if (e.isFile()) total += await stat(path).then((s) => s.size, () => 0);
+    }
+  }
+  return total;
+}
