@@ -5,7 +5,7 @@
  * in git. Each ends in its own outcome, asserted by code, rows and what the
  * stand-in received; the other versions still migrate.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ListPackageVersionsCommand } from '@aws-sdk/client-codeartifact';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -186,6 +186,55 @@ describe('npm packages that live only in git', () => {
     // npm pack of the v4.0.0 tag is deterministic: SOURCES.md records its integrity
     const v4 = rows('escape', 'escape-string-regexp').find((r) => r.version === '4.0.0')!;
     expect(`sha512-${Buffer.from(v4.sha512!, 'hex').toString('base64')}`).toBe('sha512-GY7Z60WFFg6daCH38h/nzUD69QNcwLyonxCBW6BKCE5xAnKyNsFfr4g5p3uu2hhg/IiSnNuHhE8IdqwrVNFyCA==');
+  });
+});
+
+describe("a git source's id renamed in the job, its package named by the repository (no `package`)", () => {
+  it('reading the folder the old rows came from: refused (ECONFIG naming both ids) before anything is written or asked; a new source for another folder of the monorepo is no rename', async () => {
+    // two Go modules of one repository, each in its folder, each named by its go.mod
+    const src = mkdtempSync(join(te.dir, 'src-go-mono-'));
+    for (const m of ['a', 'b']) {
+      mkdirSync(join(src, m));
+      writeFileSync(join(src, m, 'go.mod'), `module example.com/gomono/${m}\n\ngo 1.19\n`);
+      writeFileSync(join(src, m, `${m}.go`), `package ${m}\n\n// Name is the module's folder.\nconst Name = "${m}"\n`);
+    }
+    await git.createRepoFromDir('go-mono', src, { tags: ['a/v1.0.0', 'b/v1.0.0'] });
+    const mono = (id: string, directory: string) => gitSource(id, 'go-mono', 'go', { directory });
+    const first = await te.run(te.writeJob({ name: 'go-mono', sources: [mono('mono-a', 'a'), mono('mono-b', 'b')] }));
+    expect(first.exitCode, JSON.stringify(first.failures)).toBe(0);
+    const lastRun = () => {
+      const state = te.openState('go-mono');
+      try {
+        return state.lastRun()!.id;
+      } finally {
+        state.close();
+      }
+    };
+    const runBefore = lastRun();
+
+    const seq = te.sandbox.standIn.log.at(-1)!.seq;
+    const refused = await te.run(te.writeJob({ name: 'go-mono', sources: [mono('mono-a', 'a'), mono('billing', 'b')] })).then(
+      () => undefined,
+      (e: unknown) => e as { code?: string; message?: string; hint?: string },
+    );
+    expect(refused?.code).toBe('ECONFIG');
+    expect(refused?.message).toContain('"billing"');
+    expect(refused?.hint).toContain('back to "mono-b"');
+    // nothing asked of the target, no run recorded, no row under the new id
+    expect(te.sandbox.standIn.log.filter((e) => e.seq > seq)).toEqual([]);
+    expect(lastRun()).toBe(runBefore);
+    expect(rows('go-mono').map((r) => [r.source_id, r.package, r.version, r.state]).sort()).toEqual([
+      ['mono-a', 'example.com/gomono/a', 'v1.0.0', 'verified'],
+      ['mono-b', 'example.com/gomono/b', 'v1.0.0', 'verified'],
+    ]);
+
+    // a third module in its own folder, under a new id, while mono-b's rows have no source: a new source
+    await git.commit('go-mono', { message: 'c', files: { 'c/go.mod': 'module example.com/gomono/c\n\ngo 1.19\n', 'c/c.go': 'package c\n' } });
+    await git.tag('go-mono', 'c/v1.0.0', 'main', { annotated: false });
+    const other = await te.run(te.writeJob({ name: 'go-mono', sources: [mono('mono-a', 'a'), mono('mono-c', 'c')] }));
+    expect(other.exitCode, JSON.stringify(other.failures)).toBe(0);
+    expect(other.outcomes).toEqual({ published: 1 });
+    expect(rows('go-mono').filter((r) => r.source_id === 'mono-c').map((r) => [r.package, r.version, r.state])).toEqual([['example.com/gomono/c', 'v1.0.0', 'verified']]);
   });
 });
 

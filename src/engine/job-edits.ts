@@ -4,7 +4,7 @@
  * leave rows behind that no listing of this run speaks for; neither is the
  * source removing anything.
  */
-import type { SourceConfig } from '../config/schema.js';
+import type { GitSourceConfig, SourceConfig } from '../config/schema.js';
 import { MigrateError } from '../errors.js';
 import type { Source } from '../sources/index.js';
 import type { StateDb } from '../state/db.js';
@@ -40,6 +40,7 @@ export function jobNamesPackage(source: SourceConfig, name: string): boolean {
  * Refused (ECONFIG) before anything is written; the job is fixed by putting the
  * recorded id back. An npm source counts as renamed only when the old rows hold a
  * package it names: a new source on the same registry for other packages is new.
+ * A git source: see rowsReadAgain.
  */
 export function refuseRenamedSources(state: StateDb, sources: ReadonlyMap<string, Source>, configs: readonly SourceConfig[], jobFile: string): void {
   const withRows = new Set(state.recordedSourceIds());
@@ -49,23 +50,106 @@ export function refuseRenamedSources(state: StateDb, sources: ReadonlyMap<string
   for (const [id, source] of sources) {
     if (withRows.has(id)) continue;
     const config = configs.find((c) => c.id === id)!;
-    // a git repository can hold several packages, one source each (a monorepo's folders): a new
-    // source of it is the old one renamed only when it names the package the old rows hold (one
-    // that takes its name from the repository cannot be told apart before listing: not refused)
-    const holds = (pkg: string) => (config.kind === 'git' ? config.package !== undefined && config.package === pkg : jobNamesPackage(config, pkg));
-    const same = orphans.flatMap((o) => state.recordedPackages(o, source.url)).filter((r) => holds(r.package));
+    const same = orphans.flatMap((o) => rowsReadAgain(state, config, o, source.url));
     const old = [...new Set(same.map((r) => r.source))];
     if (old.length === 0) continue;
     const versions = same.reduce((n, r) => n + r.versions, 0);
     const where = source.kind === 'git' ? 'repository' : 'registry';
+    const folder = config.kind === 'git' && config.package === undefined ? `, ${config.directory ? `folder ${config.directory}` : 'its root'}, ${config.format}` : '';
     throw new MigrateError(
       'ECONFIG',
-      `${jobFile}: source "${id}" has no rows in the state, but the rows of source ${old.map((o) => `"${o}"`).join(', ')}, which the job no longer has, hold ${versions} version(s) of the same ${where} (${source.url}): its id was renamed. A source's id is recorded with every version it migrated; under a new id every version would be read again, recorded a second time and counted twice`,
+      `${jobFile}: source "${id}" has no rows in the state, but the rows of source ${old.map((o) => `"${o}"`).join(', ')}, which the job no longer has, hold ${versions} version(s) of the same ${where} (${source.url}${folder}): its id was renamed. A source's id is recorded with every version it migrated; under a new id every version would be read again, recorded a second time and counted twice`,
       {
         hint: `rename source "${id}" back to "${old[0]}" in the job file (the id is a label: it may stay what it was first run with); to migrate that ${where} as a separate source after all, give it a state of its own (another job name or --state-dir)`,
       },
     );
   }
+}
+
+/**
+ * The rows of `orphan` (an id the job no longer has) listed from `url` that the job's
+ * source `config` would read again under its own id: none when it is another source of
+ * the same URL. A git repository can hold several packages, one source each (a monorepo's
+ * folders): a git source with `package` is the orphan renamed when the orphan's rows hold
+ * that package; one without is when the orphan read the same folder (sameFolder).
+ */
+function rowsReadAgain(state: StateDb, config: SourceConfig, orphan: string, url: string): { source: string; package: string; versions: number }[] {
+  const rows = state.recordedPackages(orphan, url);
+  if (rows.length === 0) return [];
+  switch (config.kind) {
+    case 'npm-registry':
+      return rows.filter((r) => jobNamesPackage(config, r.package));
+    case 'git':
+      if (config.package !== undefined) return rows.filter((r) => r.package === config.package);
+      return sameFolder(state, config, orphan, url) ? rows : [];
+    default: {
+      const never: never = config;
+      throw new Error(`unknown source kind ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/**
+ * Whether the orphan's rows from `url` came from what this git source without `package`
+ * reads. Its package name comes from the repository (package.json, go.mod in `directory`)
+ * at each tag, unknown before the fetch, so the rename is told by where the rows came from:
+ * the same URL, format and folder build the same package whatever `tags` picks (two such
+ * sources would claim one name, and neither would migrate: ENAMECLAIMED), while another
+ * folder of the same monorepo is another package and a new source. A false refusal stops
+ * a run, so whatever is in doubt is not refused:
+ * - the state records each source's format, folder and `package` (StateDb.recordSources):
+ *   the orphan is this source renamed only when it had the same format and folder and no
+ *   `package` either (one with `package` may have named another package than the folder's);
+ * - a state from before that record has the rows alone: their format and, for a version
+ *   built, the folder it was built from (facts.recipe). The orphan is this source renamed
+ *   only when every row has this format, at least one was built, and every one built came
+ *   from this folder (Go: or a v2+ module's vN/ folder in it). Rows never built say
+ *   nothing of their folder: not refused.
+ */
+function sameFolder(state: StateDb, config: GitSourceConfig, orphan: string, url: string): boolean {
+  const recorded = state.recordedSource(orphan);
+  if (recorded) return recorded.kind === 'git' && recorded.shape.format === config.format && recorded.shape.directory === config.directory && recorded.shape.package === undefined;
+  const format = config.format === 'go' ? 'generic' : config.format;
+  const builds = state.recordedBuilds(orphan, url);
+  if (builds.length === 0 || builds.some((b) => b.format !== format)) return false;
+  const folders = builds.flatMap((b) => (b.recipe === null ? [] : [recipeDirectory(b.recipe)]));
+  const prefix = config.directory ? `${config.directory}/` : '';
+  const fromHere = (d: string | undefined) => d === config.directory || (config.format === 'go' && d !== undefined && d.startsWith(prefix) && /^v\d+$/.test(d.slice(prefix.length)));
+  return folders.length > 0 && folders.every(fromHere);
+}
+
+/** The folder a recorded build recipe (GitSource.recipeOf) names; undefined when it names none. */
+function recipeDirectory(recipe: string): string | undefined {
+  try {
+    const d = (JSON.parse(recipe) as { directory?: unknown }).directory;
+    return typeof d === 'string' ? d : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the state records of a source besides its id and URL: what tells it from another source of that URL. */
+export function sourceShape(config: SourceConfig): Record<string, unknown> {
+  switch (config.kind) {
+    case 'npm-registry':
+      return {};
+    case 'git':
+      return { format: config.format, directory: config.directory, ...(config.package !== undefined ? { package: config.package } : {}) };
+    default: {
+      const never: never = config;
+      throw new Error(`unknown source kind ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** Record the job's enabled sources (once refuseRenamedSources let the run go on): a later rename is told by them. */
+export function recordSources(state: StateDb, sources: ReadonlyMap<string, Source>, configs: readonly SourceConfig[]): void {
+  state.recordSources(
+    [...sources.keys()].map((id) => {
+      const config = configs.find((c) => c.id === id)!;
+      return { id, kind: config.kind, url: config.url, shape: sourceShape(config) };
+    }),
+  );
 }
 
 /**

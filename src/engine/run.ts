@@ -34,7 +34,7 @@ import { Limiter, StuckWatch } from './limiter.js';
 import { gracefulStop, RefusalBreaker } from './stop.js';
 import { jobRates, resolveRates } from './rates.js';
 import { harden } from './harden.js';
-import { jobNamesPackage, refuseRenamedSources, setAsideDropped } from './job-edits.js';
+import { jobNamesPackage, recordSources, refuseRenamedSources, setAsideDropped } from './job-edits.js';
 import { callerIdentity } from '../targets/domain.js';
 import type { STSClient } from '@aws-sdk/client-sts';
 import { readAccountQuotas } from '../targets/quotas.js';
@@ -136,6 +136,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     const moveFrom = checkTarget(db, thisTarget, { retarget: opts.retarget });
     // a source whose id was renamed would read and count every version again: refused before anything is written
     refuseRenamedSources(db, sources, config.sources, job.file);
+    recordSources(db, sources, config.sources);
     const runId = db.startRun(dryRun);
 
     const fromJob = jobRates(config.limits.rates);

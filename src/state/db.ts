@@ -142,6 +142,14 @@ function describeRecipeChange(was: string, now_: string): string {
   }
 }
 
+/** A source as the state records it: its kind, URL and what else tells it from another source of that URL. */
+export interface RecordedSource {
+  id: string;
+  kind: string;
+  url: string;
+  shape: Record<string, unknown>;
+}
+
 export class StateDb {
   readonly db: Database.Database;
   runId: number | null = null;
@@ -583,6 +591,31 @@ export class StateDb {
   /** One source's packages listed from `url`, with how many versions each has. */
   recordedPackages(sourceId: string, url: string): { source: string; package: string; versions: number }[] {
     return this.stmt('SELECT source_id AS source, package, COUNT(*) AS versions FROM items WHERE source_id = ? AND registry_url = ? GROUP BY package').all(sourceId, url) as never;
+  }
+
+  /** What each of these sources is now (engine/job-edits.ts tells a renamed source by it); others keep what they had. */
+  recordSources(sources: readonly RecordedSource[]): void {
+    const upsert = this.stmt(
+      `INSERT INTO sources (id, kind, url, shape, recorded_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, url = excluded.url, shape = excluded.shape, recorded_at = excluded.recorded_at`,
+    );
+    this.write(() =>
+      this.db.transaction(() => {
+        const at = now();
+        for (const s of sources) upsert.run(s.id, s.kind, s.url, JSON.stringify(s.shape), at);
+      })(),
+    );
+  }
+
+  /** A source as the last run that had it recorded it; undefined when none did (or the state predates the record). */
+  recordedSource(id: string): RecordedSource | undefined {
+    const row = this.stmt('SELECT id, kind, url, shape FROM sources WHERE id = ?').get(id) as { id: string; kind: string; url: string; shape: string } | undefined;
+    return row && { id: row.id, kind: row.kind, url: row.url, shape: JSON.parse(row.shape) as Record<string, unknown> };
+  }
+
+  /** The formats of one source's rows listed from `url`, and the build recipes of those built (facts.recipe, JSON). */
+  recordedBuilds(sourceId: string, url: string): { format: string; recipe: string | null }[] {
+    return this.stmt("SELECT DISTINCT format, json_extract(facts, '$.recipe') AS recipe FROM items WHERE source_id = ? AND registry_url = ?").all(sourceId, url) as never;
   }
 
   /** Every package of a source the state holds versions of, or a package row (dist-tags, a list error). */

@@ -210,4 +210,18 @@ export const MIGRATIONS: readonly string[] = [
     recorded_at  TEXT NOT NULL
   );
   `,
+  // 7: each source of the job as its last run named it, by id: a source whose id was renamed
+  //    in the job file is told from a new one by it (engine/job-edits.ts), a git source that
+  //    takes its package name from its repository too. A database from before has none: its
+  //    next run records its sources.
+  `
+  CREATE TABLE sources (
+    id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    url         TEXT NOT NULL,
+    -- JSON: what tells two sources of one URL apart (git: format, directory, package when set)
+    shape       TEXT NOT NULL,
+    recorded_at TEXT NOT NULL
+  );
+  `,
 ];

@@ -1,7 +1,8 @@
 /**
  * engine/job-edits: a source of the job with no rows while an id the job no longer has holds
- * rows of the same repository is taken for a renamed source only when it names their package:
- * a git repository can hold several packages, one source each (a monorepo's folders).
+ * rows of the same repository is taken for a renamed source only when it names their package,
+ * or (no `package`: the name is the repository's) when it reads the folder they came from: a
+ * git repository can hold several packages, one source each (a monorepo's folders).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,8 +29,10 @@ function monorepoState(): StateDb {
   return state;
 }
 
-function refusal(state: StateDb, sources: { id: string; package?: string }[]): MigrateError | undefined {
-  const configs = sources.map((s) => ({ id: s.id, kind: 'git', url: REPO, ...(s.package ? { package: s.package } : {}) })) as unknown as SourceConfig[];
+type Shape = { id: string; package?: string; format?: 'npm' | 'pypi' | 'go'; directory?: string };
+
+function refusal(state: StateDb, sources: Shape[]): MigrateError | undefined {
+  const configs = sources.map((s) => ({ id: s.id, kind: 'git', url: REPO, format: s.format ?? 'pypi', directory: s.directory ?? '', ...(s.package ? { package: s.package } : {}) })) as unknown as SourceConfig[];
   const live = new Map(sources.map((s) => [s.id, { id: s.id, kind: 'git', url: REPO } as unknown as Source]));
   try {
     refuseRenamedSources(state, live, configs, 'job.yaml');
@@ -45,7 +48,7 @@ describe('a renamed git source', () => {
     const state = monorepoState();
     try {
       expect(refusal(state, [{ id: 'svc-a', package: 'svc-a' }, { id: 'svc-c', package: 'svc-c' }])).toBeUndefined();
-      // one that takes its name from the repository cannot be told apart before listing: not refused either
+      // one that takes its name from the repository, from a folder no old row came from: not refused either
       expect(refusal(state, [{ id: 'svc-a', package: 'svc-a' }, { id: 'svc-c' }])).toBeUndefined();
     } finally {
       state.close();
@@ -59,6 +62,80 @@ describe('a renamed git source', () => {
       expect(e?.code).toBe('ECONFIG');
       expect(e?.message).toContain('source "billing"');
       expect(e?.hint).toContain('back to "svc-b"');
+    } finally {
+      state.close();
+    }
+  });
+});
+
+/**
+ * Sources svc-a and svc-b, npm, no `package`: each named its package from its folder's
+ * package.json (a and b of one monorepo). `record`: the state records each source's shape
+ * (a run of this release did); without, it is a state from before that record.
+ */
+function folderState(record: boolean, shapeOfB: Record<string, unknown> = { format: 'npm', directory: 'b' }): StateDb {
+  const dir = mkdtempSync(join(tmpdir(), 'cam-job-edits-'));
+  dirs.push(dir);
+  const state = StateDb.open(join(dir, 'job.sqlite'));
+  for (const [id, folder] of [['svc-a', 'a'], ['svc-b', 'b']] as const) {
+    state.recordListing(id, REPO, { format: 'npm', name: `@acme/${folder}`, distTags: {}, versions: [{ version: '1.0.0', artifactUrl: `${REPO}#${folder}/v1.0.0` }] });
+  }
+  if (record) {
+    state.recordSources([
+      { id: 'svc-a', kind: 'git', url: REPO, shape: { format: 'npm', directory: 'a' } },
+      { id: 'svc-b', kind: 'git', url: REPO, shape: shapeOfB },
+    ]);
+  }
+  return state;
+}
+
+/** What a build of each of the source's versions records: the folder it was built from. */
+function built(state: StateDb, source: string, directory: string): void {
+  state.db.prepare('UPDATE items SET facts = ? WHERE source_id = ?').run(JSON.stringify({ recipe: JSON.stringify({ directory, command: null }) }), source);
+}
+
+describe('a renamed git source without package (its name read from the repository)', () => {
+  const a = { id: 'svc-a', format: 'npm', directory: 'a' } as const;
+
+  it('reading the folder the old rows came from, in the same format: the old source renamed, ECONFIG naming both ids', () => {
+    const state = folderState(true);
+    try {
+      const e = refusal(state, [a, { id: 'billing', format: 'npm', directory: 'b' }]);
+      expect(e?.code).toBe('ECONFIG');
+      expect(e?.message).toContain('source "billing"');
+      expect(e?.message).toContain('"svc-b"');
+      expect(e?.hint).toContain('back to "svc-b"');
+    } finally {
+      state.close();
+    }
+  });
+
+  it('another folder of the same monorepo, another format, or an old source that named its package: a new source (not refused)', () => {
+    const state = folderState(true);
+    try {
+      expect(refusal(state, [a, { id: 'svc-c', format: 'npm', directory: 'c' }])).toBeUndefined();
+      expect(refusal(state, [a, { id: 'tool', format: 'go', directory: 'b' }])).toBeUndefined();
+      // the folder's own package.json may name another package than the one svc-b named
+    } finally {
+      state.close();
+    }
+    const named = folderState(true, { format: 'npm', directory: 'b', package: '@acme/b' });
+    try {
+      expect(refusal(named, [a, { id: 'billing', format: 'npm', directory: 'b' }])).toBeUndefined();
+    } finally {
+      named.close();
+    }
+  });
+
+  it('a state from before sources were recorded: told by the folder its versions were built from; rows never built are not refused', () => {
+    const state = folderState(false);
+    try {
+      // nothing built yet: nothing says which folder the rows came from
+      expect(refusal(state, [a, { id: 'billing', format: 'npm', directory: 'b' }])).toBeUndefined();
+      built(state, 'svc-b', 'b');
+      expect(refusal(state, [a, { id: 'billing', format: 'npm', directory: 'b' }])?.hint).toContain('back to "svc-b"');
+      expect(refusal(state, [a, { id: 'svc-c', format: 'npm', directory: 'c' }])).toBeUndefined();
+      expect(refusal(state, [a, { id: 'tool', format: 'go', directory: 'b' }])).toBeUndefined();
     } finally {
       state.close();
     }
