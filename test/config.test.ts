@@ -429,6 +429,13 @@ describe('hostile job files are refused cheaply, naming the file', () => {
       expect(loadJob(file).config.limits.maxArtifactBytes).toBe(bytes);
     }
   });
+
+  it('a size out of range says the range in the units people write', () => {
+    const { file } = writeJob('mirror-too-small', { ...validJob(), limits: { maxMirrorBytes: 1000 } });
+    expect(loadError(file).message).toContain('limits.maxMirrorBytes: a size between 1 MiB and 1 TiB');
+    const { file: big } = writeJob('artifact-too-big', { ...validJob(), limits: { maxArtifactBytes: '6GiB' } });
+    expect(loadError(big).message).toContain('limits.maxArtifactBytes: a size between 1 KiB and 5 GiB');
+  });
 });
 
 describe('the shipped job files load cleanly', () => {

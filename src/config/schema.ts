@@ -57,11 +57,17 @@ export function parseSize(v: unknown): number | undefined {
   const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
   return m && unit !== undefined ? Math.round(Number(m[1]) * unit) : undefined;
 }
+/** A bound of a size as a person writes it: the largest binary unit it is a whole number of (1 MiB, 5 GiB, 1 TiB), else bytes. */
+function sizeText(n: number): string {
+  for (const [unit, f] of [['TiB', 1024 ** 4], ['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) if (n >= f && n % f === 0) return `${n / f} ${unit}`;
+  return `${n} bytes`;
+}
+
 const size = (min: number, max: number, what: string) =>
   z.union([z.number(), z.string()]).transform((v, ctx) => {
     const n = parseSize(v);
     if (n === undefined || n < min || n > max) {
-      ctx.addIssue({ code: 'custom', message: `${what}: a size between ${min} bytes and ${Math.floor(max / 1024 ** 2)} MiB, e.g. 512MB or 1GiB` });
+      ctx.addIssue({ code: 'custom', message: `${what}: a size between ${sizeText(min)} and ${sizeText(max)}, e.g. 512MB or 1GiB` });
       return z.NEVER;
     }
     return n;
