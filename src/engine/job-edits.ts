@@ -80,7 +80,8 @@ function rowsReadAgain(state: StateDb, config: SourceConfig, orphan: string, url
     case 'npm-registry':
       return rows.filter((r) => jobNamesPackage(config, r.package));
     case 'git':
-      if (config.package !== undefined) return rows.filter((r) => r.package === config.package);
+      // the same name in another format (a Python and an npm package of one repository) is another package
+      if (config.package !== undefined) return rows.filter((r) => r.package === config.package && r.format === (config.format === 'go' ? 'generic' : config.format));
       return sameFolder(state, config, orphan, url) ? rows : [];
     default: {
       const never: never = config;

@@ -589,8 +589,8 @@ export class StateDb {
   }
 
   /** One source's packages listed from `url`, with how many versions each has. */
-  recordedPackages(sourceId: string, url: string): { source: string; package: string; versions: number }[] {
-    return this.stmt('SELECT source_id AS source, package, COUNT(*) AS versions FROM items WHERE source_id = ? AND registry_url = ? GROUP BY package').all(sourceId, url) as never;
+  recordedPackages(sourceId: string, url: string): { source: string; package: string; format: Format; versions: number }[] {
+    return this.stmt('SELECT source_id AS source, package, format, COUNT(*) AS versions FROM items WHERE source_id = ? AND registry_url = ? GROUP BY package, format').all(sourceId, url) as never;
   }
 
   /** What each of these sources is now (engine/job-edits.ts tells a renamed source by it); others keep what they had. */

@@ -66,6 +66,16 @@ describe('a renamed git source', () => {
       state.close();
     }
   });
+
+  it('the same name in another format (an npm package beside the Python one of that name) is a new source', () => {
+    const state = monorepoState();
+    try {
+      expect(refusal(state, [{ id: 'svc-a', package: 'svc-a' }, { id: 'svc-b-js', package: 'svc-b', format: 'npm' }])).toBeUndefined();
+      expect(refusal(state, [{ id: 'svc-a', package: 'svc-a' }, { id: 'svc-b-py', package: 'svc-b', format: 'pypi' }])?.code).toBe('ECONFIG');
+    } finally {
+      state.close();
+    }
+  });
 });
 
 /**
