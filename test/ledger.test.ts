@@ -512,6 +512,47 @@ describe('ledger export', () => {
     expect(csv.stdout).toContain(`"'=HYPERLINK(""http://x"")"`);
   });
 
+  it('--out naming the state database (or its -wal, or any SQLite file): refused (exit 2), the state and its ledger untouched', async () => {
+    const database = join(te.stateDir, 'ledger.sqlite');
+    const before = readFileSync(database);
+    const entries = (() => {
+      const state = te.openState('ledger');
+      try {
+        return [...ledgerLines(state.db)].length;
+      } finally {
+        state.close();
+      }
+    })();
+    // the same file by another spelling of its folder: a link to the state directory
+    const viaLink = join(te.dir, 'state-link');
+    symlinkSync(te.stateDir, viaLink);
+    const other = join(te.dir, 'kept-copy.sqlite');
+    writeFileSync(other, before);
+    for (const out of [database, `${database}-wal`, join(viaLink, 'ledger.sqlite'), other]) {
+      const r = await te.cli(['ledger', 'export', job, '--out', out]);
+      expect(r.code, `${out}: ${r.stdout} ${r.stderr}`).toBe(2);
+      expect(r.stderr).toContain('error ECONFIG: --out ');
+      expect(r.stderr).toContain('the export would replace it');
+      expect((JSON.parse(r.stdout) as { error: { code: string } }).error.code).toBe('ECONFIG');
+    }
+    expect(readFileSync(other).equals(before)).toBe(true);
+    const state = te.openState('ledger');
+    try {
+      expect([...ledgerLines(state.db)].length).toBe(entries);
+    } finally {
+      state.close();
+    }
+    // `-` is stdout, as for any one-file output; a report's folder cannot be `-`
+    const dash = await te.cli(['ledger', 'export', job, '--out', '-']);
+    expect(dash.code, dash.stderr).toBe(0);
+    expect((await verifyLedger(dash.stdout, {})).broken).toBeUndefined();
+    expect(existsSync(join(te.dir, '-'))).toBe(false);
+    const report = await te.cli(['report', job, '--out', '-']);
+    expect(report.code).toBe(2);
+    expect(report.stderr).toContain('"-" (stdout) is no place for the report');
+    expect(existsSync(join(te.dir, '-'))).toBe(false);
+  });
+
   it('--out over a symbolic link replaces the link; the file it pointed at is untouched', async () => {
     const precious = join(te.dir, 'precious.txt');
     writeFileSync(precious, 'keep me\n');

@@ -11,9 +11,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { constants } from 'node:fs';
+import { closeSync, constants, lstatSync, openSync, readSync, realpathSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import PQueue from 'p-queue';
 import { AtomicFile } from '../atomic-file.js';
 import { loadJob } from '../config/load.js';
@@ -38,7 +38,8 @@ export async function ledgerExportCommand(jobFile: string, opts: { stateDir?: st
     const database = existingState(job, opts.stateDir ?? 'state', `run it first: codeartifact-migrate run ${jobFile}`);
     const state = StateDb.openToRead(database);
     // written beside its name and renamed when whole: a partial export would read as "entries cut off"
-    const outPath = opts.out ? resolve(opts.out) : undefined;
+    const outPath = opts.out && opts.out !== '-' ? resolve(opts.out) : undefined;
+    if (outPath) refuseOverwritingState(outPath, database);
     const out = outPath
       ? new AtomicFile(outPath, (e) =>
           localError(e, outPath, 'write the ledger export', { anyCode: true, hint: 'free space or fix permissions where the export goes, then export again; no partial export was left behind' })!,
@@ -82,6 +83,44 @@ export async function ledgerExportCommand(jobFile: string, opts: { stateDir?: st
   } catch (e) {
     return reportError(e, io, json);
   }
+}
+
+/**
+ * An export never goes where it would destroy state: the job's database or its -wal/-shm (the
+ * export renamed over it, the state and its ledger are gone, with no way back), or any file that
+ * is an SQLite database (another job's state, a copy kept as the record). What counts is the
+ * file the rename would replace: the folder's links are followed, a link in the name's place is
+ * replaced itself (what it points at is untouched).
+ */
+function refuseOverwritingState(outPath: string, database: string): void {
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return resolve(p);
+    }
+  };
+  const target = join(real(dirname(outPath)), basename(outPath));
+  const db = real(database);
+  const refuse = (what: string) =>
+    new MigrateError('ECONFIG', `--out ${outPath} is ${what}: the export would replace it`, {
+      hint: 'write the export to a file of its own, e.g. --out ledger.jsonl',
+    });
+  if ([db, `${db}-wal`, `${db}-shm`, `${db}-journal`].includes(target)) throw refuse(`the state database of this job (${database})`);
+  let head: Buffer;
+  try {
+    if (!lstatSync(target).isFile()) return;
+    const fd = openSync(target, 'r');
+    try {
+      head = Buffer.alloc(16);
+      readSync(fd, head, 0, 16, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return; // not there (or not readable: the write will say so)
+  }
+  if (head.toString('latin1') === 'SQLite format 3\0') throw refuse('an SQLite database (a state?)');
 }
 
 /**

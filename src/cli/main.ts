@@ -69,6 +69,9 @@ function packageCount(value: string): number {
 function pathOption(what: 'folder' | 'file'): (value: string) => string {
   return (value) => {
     if (value.trim() === '') throw new InvalidArgumentError(`expected a ${what}; an empty one would be the current folder (is the variable it came from unset?)`);
+    // `-` is stdout by the usual convention where a command writes one file (ledger export); a
+    // folder of several files has no stdout form, and a folder named `-` is never what was meant
+    if (value === '-' && what === 'folder') throw new InvalidArgumentError('expected a folder: "-" (stdout) is no place for the report\'s three files; name a folder, e.g. --out ./reports');
     return value;
   };
 }
@@ -178,7 +181,7 @@ export function buildProgram(): Command {
     .command('export')
     .description('write the ledger as JSON Lines (with a trailer: entry count and head hash) or CSV')
     .argument('<job>', 'job file')
-    .option('--out <file>', 'write here instead of stdout', pathOption('file'))
+    .option('--out <file>', 'write here instead of stdout (- is stdout)', pathOption('file'))
     .option('--format <format>', 'jsonl (default) or csv', (v: string) => {
       if (v !== 'jsonl' && v !== 'csv') throw new InvalidArgumentError('jsonl or csv');
       return v;
