@@ -30,11 +30,13 @@ const TOKEN_PATTERN = /\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{2
 /**
  * An http(s) URL: scheme, optional userinfo, the rest up to an optional query/fragment. The
  * userinfo runs to the LAST `@` before the path, as URL parsers (WHATWG, pip's rpartition)
- * read it: a password holding `@` is hidden whole, not up to its own `@`.
+ * read it: a password holding `@` is hidden whole, not up to its own `@`, and one holding `'`
+ * (a sub-delim RFC 3986 allows there unescaped) whole too: the userinfo is not ended at a quote
+ * as the rest is (a URL quoted in '…' ends at its closing quote, which comes after no `@`).
  */
-const URL_PATTERN = /\b(https?:\/\/)([^\s/?#"'<>]*@)?([^\s?#"'<>]*)([?#][^\s"'<>]*)?/gi;
+const URL_PATTERN = /\b(https?:\/\/)([^\s/?#"<>]*@)?([^\s?#"'<>]*)([?#][^\s"'<>]*)?/gi;
 /** A password in a URL of any other scheme (ssh://user:password@): the login before it goes too. */
-const ANY_PASSWORD_PATTERN = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#"'<>@]*:[^\s/?#"'<>]*@/gi;
+const ANY_PASSWORD_PATTERN = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#"'<>@]*:[^\s/?#"<>]*@/gi;
 
 export function redact(text: string): string {
   let out = text;
@@ -46,7 +48,7 @@ export function redact(text: string): string {
 }
 
 /** Any URL (http, git+https, git+ssh, …): scheme, optional userinfo, the rest up to an optional query, then an optional fragment. */
-const ANY_URL_PATTERN = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#"'<>]*@)?([^\s?#"'<>]*)(\?[^\s#"'<>]*)?/gi;
+const ANY_URL_PATTERN = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#"<>]*@)?([^\s?#"'<>]*)(\?[^\s#"'<>]*)?/gi;
 
 /**
  * Text that must otherwise stay as it is (a lockfile diff: yarn's `#sha1` fragment is part of

@@ -16,6 +16,11 @@ describe('redactUrlCredentials', () => {
       ['  resolved "https://registry.yarnpkg.com/a/-/a-1.0.0.tgz#0123abcd"', '  resolved "https://registry.yarnpkg.com/a/-/a-1.0.0.tgz#0123abcd"'],
       // a password holding "@": the userinfo ends at the last "@" before the path, as pip and URL parsers read it
       [`--index-url https://alice:${pw}@x@pypi.corp.example/simple/`, '--index-url https://***@pypi.corp.example/simple/'],
+      // a password holding "'" (RFC 3986 allows it unescaped in the userinfo): hidden whole, not shown up to nothing
+      [`  resolved "https://bob:pa'ss%40${pw}@registry.npmjs.org/left-pad/-/left-pad-1.3.0.tgz#5b8a"`, '  resolved "https://***@registry.npmjs.org/left-pad/-/left-pad-1.3.0.tgz#5b8a"'],
+      [`ssh://git:it's-${pw}@host/x.git`, 'ssh://***@host/x.git'],
+      // a URL quoted in '…' still ends at its quote
+      ["pip install -i 'https://pypi.corp.example/simple/' x", "pip install -i 'https://pypi.corp.example/simple/' x"],
     ];
     for (const [input, shown] of cases) expect(redactUrlCredentials(input)).toBe(shown);
   });
@@ -28,6 +33,7 @@ describe('redact', () => {
     // any scheme's password (an ssh URL with one), any spelling of the scheme
     expect(redact(`listed by ssh://deploy:${pw}@git.example/acme/lib.git and git+ssh://d:${pw}@x@h/r.git`)).toBe('listed by ssh://***@git.example/acme/lib.git and git+ssh://***@h/r.git');
     expect(redact(`HTTPS://alice:${pw}@host/x`)).toBe('HTTPS://***@host/x');
+    expect(redact(`GET 'https://bob:pa'ss-${pw}@registry.example/a' failed`)).toBe("GET 'https://***@registry.example/a' failed");
     // an ssh login alone is a name, kept
     expect(redact('ssh://git@github.com/acme/lib.git')).toBe('ssh://git@github.com/acme/lib.git');
     // no userinfo: nothing changes but the query
