@@ -7,10 +7,11 @@
  * What a killed writer left beside the name is removed by the next writer of it.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync, type WriteStream } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync, type WriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { sweepDeadWriters } from './alive.js';
+import { MigrateError } from './errors.js';
 
 export class AtomicFile {
   private readonly tmp: string;
@@ -19,18 +20,22 @@ export class AtomicFile {
 
   /**
    * `fail` turns a file-system error into the caller's own (it names what was being written);
-   * `mode` is given the file exactly, whatever the umask (default: 0o644 under the umask).
+   * `mode` is given the file exactly, whatever the umask (default: 0o644 under the umask);
+   * `owner` (the file it replaces: a rename gives the name the writer's own file) is given the
+   * file too, or it is not written (ELOCAL): see keepOwner.
    */
   constructor(
     readonly path: string,
     private readonly fail: (thrown: unknown) => Error,
-    opts: { mode?: number } = {},
+    opts: { mode?: number; owner?: { uid: number; gid: number } } = {},
   ) {
     this.tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
     try {
       mkdirSync(dirname(path), { recursive: true });
       sweepDeadWritersOf(path);
       this.fd = openSync(this.tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, opts.mode === undefined ? 0o644 : 0o600);
+      // before the mode: a chown clears the set-user-ID and set-group-ID bits
+      if (opts.owner) keepOwner(this.fd, path, opts.owner);
       if (opts.mode !== undefined) fchmodSync(this.fd, opts.mode);
     } catch (e) {
       this.discard();
@@ -90,6 +95,30 @@ export class AtomicFile {
     } catch {
       // never created, or gone already
     }
+  }
+}
+
+/**
+ * Give the new file the owner of the one it replaces, as `sed -i` does for root: renamed
+ * over a `nobody`'s 0640 file, root's own file would lock that owner out of it. Only root
+ * (CAP_CHOWN) may give a file away; a user who may write another's file (group-writable,
+ * in a folder they may write) cannot. GNU sed then changes the file's owner without a
+ * word; here it is refused instead (the old file stays): a committed lockfile quietly
+ * becoming someone else's breaks the next `git pull` or `npm install` of its owner, and
+ * writing in place instead would give up the atomic replace (a crash leaves half a file).
+ * The owner runs --write (or applies the diff) instead.
+ */
+function keepOwner(fd: number, path: string, owner: { uid: number; gid: number }): void {
+  const st = fstatSync(fd);
+  if (st.uid === owner.uid && st.gid === owner.gid) return;
+  try {
+    fchownSync(fd, owner.uid, owner.gid);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new MigrateError('ELOCAL', `cannot keep the owner of ${path} (uid ${owner.uid}, gid ${owner.gid}): this user may not give a file away${code ? ` (${code})` : ''}, and replacing it would make it this user's; not written`, {
+      cause: e,
+      hint: 'run it as the owner of the file (or as root), or apply the diff there',
+    });
   }
 }
 

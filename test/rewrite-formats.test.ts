@@ -4,10 +4,12 @@
  * registry URLs move, to the target registry; the entries read back the same
  * but for where they resolve; every other byte stays.
  */
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, chownSync, linkSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { pathToFileURL } from 'node:url';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
@@ -23,6 +25,8 @@ const NPM = 'https://acme-111122223333.d.codeartifact.us-east-1.amazonaws.com/np
 const PYPI = 'https://acme-111122223333.d.codeartifact.us-east-1.amazonaws.com/pypi/pypi-shared/';
 const targets: RewriteTargets = { npm: NPM, pypi: PYPI };
 const tmp = mkdtempSync(join(tmpdir(), 'cam-rewrite-formats-'));
+const ROOT = join(import.meta.dirname, '..');
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 /** Parse a text as the file it would be (same name, so the same format), entries without where they resolve. */
 function entries(name: string, text: string): Omit<LockEntry, 'resolved'>[] {
@@ -301,8 +305,8 @@ function endpointClient(onSend: () => void = () => {}): CodeartifactClient {
 }
 
 /** A job in its own folder with `files` (path -> content) and `warm.lockfiles`. */
-function project(files: Record<string, string | Buffer>, lockfiles = Object.keys(files)): { dir: string; job: string } {
-  const dir = mkdtempSync(join(tmp, 'job-'));
+function project(files: Record<string, string | Buffer>, lockfiles = Object.keys(files), parent = tmp): { dir: string; job: string } {
+  const dir = mkdtempSync(join(parent, 'job-'));
   for (const [f, content] of Object.entries(files)) {
     mkdirSync(join(dir, f, '..'), { recursive: true });
     writeFileSync(join(dir, f), content);
@@ -385,6 +389,65 @@ describe('rewrite-lockfiles --write', () => {
     expect(out.errors.map((e) => e.message)).toEqual([expect.stringMatching(/^line 1: -r .* is outside the folder of the lockfiles/), expect.stringMatching(/^line 2: -r .* is outside the folder of the lockfiles/)]);
     expect(out.files.map((f) => [f.path, f.written])).toEqual([['requirements.txt', true]]);
     expect(readFileSync(outside, 'utf8')).toBe(held);
+  });
+
+  it("run as root, keeps the file's owner and mode (a rename would give it to root, and lock its owner out)", async () => {
+    const p = project({ 'requirements.txt': '-i https://pypi.org/simple\nrequests==2.31.0\n' });
+    const file = join(p.dir, 'requirements.txt');
+    chownSync(file, 65534, 65534);
+    chmodSync(file, 0o640);
+    const r = await rewrite(p, { write: true });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(file, 'utf8')).toBe(`-i ${PYPI}simple/\nrequests==2.31.0\n`);
+    const st = statSync(file);
+    expect([st.uid, st.gid, st.mode & 0o7777]).toEqual([65534, 65534, 0o640]);
+  });
+
+  it("run as a user who may write another's file but not give a file away: refused (ELOCAL), the file and its owner as they were", async () => {
+    // a folder nobody may use: tsx runs esbuild from the cwd, and the temporary file goes beside the lockfile
+    const open = mkdtempSync(join(tmpdir(), 'cam-rewrite-owner-'));
+    chmodSync(open, 0o777);
+    try {
+      const text = '-i https://pypi.org/simple\nrequests==2.31.0\n';
+      const p = project({ 'requirements.txt': text }, undefined, open);
+      chmodSync(p.dir, 0o777);
+      const file = join(p.dir, 'requirements.txt');
+      chmodSync(file, 0o666);
+      const script = join(open, 'rewrite.mjs');
+      writeFileSync(
+        script,
+        [
+          `import { rewriteCommand } from ${JSON.stringify(join(ROOT, 'src/cli/rewrite.ts'))};`,
+          `const client = { send: async () => ({ repositoryEndpoint: ${JSON.stringify(PYPI)} }), destroy() {} };`,
+          `process.exitCode = await rewriteCommand(${JSON.stringify(p.job)}, { write: true, json: true, stateDir: ${JSON.stringify(join(p.dir, 'state'))}, env: { CAM_LOCK_DIR: ${JSON.stringify(join(open, 'locks'))} }, codeartifactClient: client }, { stdout: process.stdout, stderr: process.stderr });`,
+        ].join('\n'),
+      );
+      chmodSync(script, 0o644);
+      const r = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', TSX_LOADER, script], { cwd: open, env: { PATH: process.env.PATH, HOME: open } });
+      expect(r.code, r.stderr).toBe(1);
+      const out = JSON.parse(r.stdout) as { files: unknown[]; errors: { path: string; message: string }[] };
+      expect(out.errors).toEqual([{ path: 'requirements.txt', message: expect.stringMatching(/cannot keep the owner of .*requirements\.txt \(uid 0, gid 0\).*\(EPERM\).*not written/) }]);
+      expect(readFileSync(file, 'utf8')).toBe(text);
+      const st = statSync(file);
+      expect([st.uid, st.gid]).toEqual([0, 0]);
+      expect(readdirSync(p.dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    } finally {
+      rmSync(open, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a lockfile with other hard links (a rename would leave them with the old URLs), and says so', async () => {
+    const text = '-i https://pypi.org/simple\nrequests==2.31.0\n';
+    const p = project({ 'requirements.txt': text });
+    linkSync(join(p.dir, 'requirements.txt'), join(p.dir, 'linked.txt'));
+    const r = await rewrite(p, { write: true, json: true });
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout) as { files: unknown[]; errors: { path: string; message: string }[] };
+    expect(out.errors).toEqual([{ path: 'requirements.txt', message: expect.stringMatching(/has 2 hard links: .*not written/) }]);
+    expect(statSync(join(p.dir, 'requirements.txt')).ino).toBe(statSync(join(p.dir, 'linked.txt')).ino);
+    expect(readFileSync(join(p.dir, 'linked.txt'), 'utf8')).toBe(text);
+    // the diff is still shown: apply it, or break the link, then --write
+    expect((await rewrite(p)).stdout).toContain(`+-i ${PYPI}simple/`);
   });
 
   it('CRLF, a BOM and no final newline: every other byte stays as it was', async () => {

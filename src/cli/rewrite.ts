@@ -271,15 +271,22 @@ function includes(text: string): { option: string; value: string; line: number }
 
 /**
  * Write a rewritten lockfile over the one read: atomically (a crash leaves the old file or
- * the new one), keeping its mode, through a link to the file it points at, and only while
- * it still holds what was read. An `npm install` or a `git checkout` since then would
- * otherwise be overwritten unseen, with a rewrite of the old content.
+ * the new one), keeping its mode and its owner, through a link to the file it points at, and
+ * only while it still holds what was read. An `npm install` or a `git checkout` since then
+ * would otherwise be overwritten unseen, with a rewrite of the old content.
  */
 function writeBack(i: Input, text: string): void {
   // bytes that are no UTF-8 read as U+FFFD: written back, they would change where no URL is
   if (!Buffer.from(i.text, 'utf8').equals(i.bytes)) throw new MigrateError('ELOCKFILE', 'not valid UTF-8: writing it back would change more than its URLs; not written (apply the diff by hand)');
-  // beside the real file (a rename stays on its file system), with its mode
-  const file = new AtomicFile(i.abs, toError, { mode: statSync(i.abs).mode & 0o7777 });
+  const st = statSync(i.abs);
+  // A rename gives the name a new file: the file's other hard links would keep the old URLs,
+  // two names of one file quietly becoming two files. Refused, said, rather than written in
+  // place (which would give up the atomic replace).
+  if (st.nlink > 1) {
+    throw new MigrateError('ELOCKFILE', `${i.path} has ${st.nlink} hard links: replacing it would leave the other names with the old URLs; not written (apply the diff, or remove the other links first)`);
+  }
+  // beside the real file (a rename stays on its file system), with its mode and owner
+  const file = new AtomicFile(i.abs, toError, { mode: st.mode & 0o7777, owner: { uid: st.uid, gid: st.gid } });
   try {
     file.write(text);
     // as late as can be, just before the rename: the file still holds what was read
