@@ -505,6 +505,35 @@ describe('rewrite-lockfiles: the diff', () => {
     expect(readFileSync(join(p.dir, 'services/app/requirements.txt'), 'utf8')).toBe(`-i ${PYPI}simple/\nrequests==2.31.0\n`);
   });
 
+  it("quotes a path as git does (a newline, a tab, quotes, a backslash, non-ASCII, a space): no header is broken, and git apply takes the diff", async () => {
+    const text = '-i https://pypi.org/simple\nrequests==2.31.0\n';
+    const names = ['proj/nl\n+++ b/evil/requirements.txt', 'proj/t\tab/requirements.txt', 'proj/q"uote\\d/requirements.txt', 'proj/caf\u00e9/requirements.txt', 'proj/\u0001\u007f/requirements.txt', 'proj/sp ace/requirements.txt', 'proj/plain/requirements.txt'];
+    const p = project(Object.fromEntries(names.map((n) => [n, text])));
+    const r = await rewrite(p);
+    expect(r.code, r.stderr).toBe(0);
+    // one `---` and one `+++` line per file, each a whole header: nothing a name held made a line of its own
+    const headers = r.stdout.split('\n').filter((l) => /^(---|\+\+\+) /.test(l));
+    expect(headers.length).toBe(2 * names.length);
+    expect(r.stdout.split('\n').filter((l) => /^[-+ @\\]/.test(l) === false && l !== '')).toEqual([]);
+    // (a name with a space ends in a tab, as git writes it)
+    expect(headers).toContain('--- "a/proj/nl\\n+++ b/evil/requirements.txt"\t');
+    expect(headers).toContain('+++ "b/proj/caf\\303\\251/requirements.txt"');
+    expect(headers).toContain('--- a/proj/plain/requirements.txt');
+    // the very headers git itself writes for these names (git diff, core.quotePath as it comes)
+    const git = (...args: string[]) => run('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: p.dir });
+    expect((await git('init', '-q', '.')).code).toBe(0);
+    expect((await git('add', 'proj')).code).toBe(0);
+    expect((await git('commit', '-q', '-m', 'lockfiles')).code).toBe(0);
+    writeFileSync(join(p.dir, 'x.diff'), r.stdout);
+    const check = await git('apply', '--check', '--verbose', 'x.diff');
+    expect(check.code, check.stderr).toBe(0);
+    const applied = await git('apply', 'x.diff');
+    expect(applied.code, applied.stderr).toBe(0);
+    for (const n of names) expect(readFileSync(join(p.dir, n), 'utf8')).toBe(`-i ${PYPI}simple/\nrequests==2.31.0\n`);
+    const own = await git('diff');
+    expect(own.stdout.split('\n').filter((l) => /^(---|\+\+\+) /.test(l)).sort()).toEqual([...headers].sort());
+  });
+
   it('on a terminal, escape sequences and bidi overrides in the lockfile are shown escaped; piped, and in the written file, they stay byte for byte', async () => {
     const before = '# \u001b]0;pwned\u0007 \u202etxt.evil\n-i https://pypi.org/simple\nrequests==2.31.0\n';
     const p = project({ 'requirements.txt': before });

@@ -55,7 +55,7 @@ export function unifiedDiff(path: string, before: string, after: string, context
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) changed.push(i);
   // the last "line" after a final newline is empty and never shown
   const last = before.endsWith('\n') ? a.length - 2 : a.length - 1;
-  const out = [`--- a/${path}`, `+++ b/${path}`];
+  const out = [`--- ${diffName('a/', path)}`, `+++ ${diffName('b/', path)}`];
   let i = 0;
   while (i < changed.length) {
     let j = i;
@@ -83,4 +83,36 @@ export function unifiedDiff(path: string, before: string, after: string, context
     i = j + 1;
   }
   return `${out.join('\n')}\n`;
+}
+
+/** git's escapes for the bytes it writes as a letter (quote.c, cq_lookup); every other control byte is octal. */
+const C_ESCAPES: Record<number, string> = { 0x07: 'a', 0x08: 'b', 0x09: 't', 0x0a: 'n', 0x0b: 'v', 0x0c: 'f', 0x0d: 'r', 0x22: '"', 0x5c: '\\' };
+
+/**
+ * A path in a `---`/`+++` header as git diff writes it, so `git apply` (and patch) read it
+ * back as the same name, and a name can never break the header (a folder named
+ * `x\n+++ b/evil` would add a header line, and a crafted one hunks). git's quote_c_style
+ * (https://github.com/git/git/blob/master/quote.c) with core.quotePath on, its default:
+ * a name holding a control byte, DEL, `"`, `\` or any byte of a non-ASCII character is
+ * written whole (prefix too) in double quotes, `\n`-style letters for \a \b \t \n \v \f \r,
+ * `\"` and `\\`, and every other such byte as three octal digits of its UTF-8 (`é`:
+ * `\303\251`). A name with a space gets a tab after it (diff.c), where patch looks for a
+ * timestamp: the space is then part of the name.
+ */
+export function diffName(prefix: string, path: string): string {
+  const bytes = Buffer.from(prefix + path, 'utf8');
+  let quoted = '';
+  let quote = false;
+  for (const b of bytes) {
+    const letter = C_ESCAPES[b];
+    if (letter !== undefined) {
+      quoted += `\\${letter}`;
+      quote = true;
+    } else if (b < 0x20 || b >= 0x7f) {
+      quoted += `\\${b.toString(8).padStart(3, '0')}`;
+      quote = true;
+    } else quoted += String.fromCharCode(b);
+  }
+  const name = quote ? `"${quoted}"` : prefix + path;
+  return path.includes(' ') ? `${name}\t` : name;
 }
