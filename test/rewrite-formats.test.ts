@@ -16,6 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { rewriteCommand } from '../src/cli/rewrite.js';
 import { detect, parseLockfile, type LockEntry } from '../src/lockfiles/index.js';
 import { rewriteLockfile, unifiedDiff, type RewriteTargets } from '../src/lockfiles/rewrite/index.js';
+import { alreadyNote } from '../src/lockfiles/rewrite/types.js';
 import { acquireLock } from '../src/state/lock.js';
 import { RegistryHosts } from '../src/warm/items.js';
 import { run } from './fixtures/warm/project.js';
@@ -24,6 +25,10 @@ const FIXTURES = join(import.meta.dirname, 'fixtures/lockfiles');
 const NPM = 'https://acme-111122223333.d.codeartifact.us-east-1.amazonaws.com/npm/npm-shared/';
 const PYPI = 'https://acme-111122223333.d.codeartifact.us-east-1.amazonaws.com/pypi/pypi-shared/';
 const targets: RewriteTargets = { npm: NPM, pypi: PYPI };
+/** A pnpm lock whose package came from a registry other than .npmrc's, so pnpm wrote its tarball URL. */
+const PNPM_LOCK = "lockfileVersion: '9.0'\n\npackages:\n\n  left@1.0.0:\n    resolution: {integrity: sha512-AAAA, tarball: https://registry.npmjs.org/left/-/left-1.0.0.tgz}\n";
+/** What a file with no registry URL is told (to point the package manager at the shared repository some other way). */
+const NO_URL_ADVICE = /no --index-url|no registry `resolved`|no legacy source|no tarball URLs/;
 const tmp = mkdtempSync(join(tmpdir(), 'cam-rewrite-formats-'));
 const ROOT = join(import.meta.dirname, '..');
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
@@ -88,6 +93,21 @@ describe('rewriting the fixtures', () => {
       for (const m of text.matchAll(/sha(?:1|256|512)[-:=][A-Za-z0-9+/=]{20,}/g)) expect(r.text).toContain(m[0]);
     });
   }
+
+  it('a rewritten file rewritten again: not a byte changes, and it is said to be rewritten already, never given the advice for a file without URLs', () => {
+    const inputs: [string, string][] = [...cases.filter(([, count]) => count > 0).map(([file]) => [file, readFileSync(join(FIXTURES, file), 'utf8')] as [string, string]), ['pnpm-lock.yaml', PNPM_LOCK]];
+    for (const [file, text] of inputs) {
+      const format = detect(file, text)!;
+      const once = rewriteLockfile(format, text, targets);
+      expect(once.changes.length, file).toBeGreaterThan(0);
+      const twice = rewriteLockfile(format, once.text, targets);
+      expect(twice.text, file).toBe(once.text);
+      expect(twice.changes, file).toEqual([]);
+      expect(twice.notes.join('\n'), file).not.toMatch(NO_URL_ADVICE);
+      expect(twice.notes, file).toContain(alreadyNote(once.changes.length));
+      expect(twice.already, file).toBe(once.changes.length);
+    }
+  });
 
   it('yarn classic keeps the sha1 fragment (yarn < 1.10 has no other hash) and a scoped name reads as CodeArtifact serves it', () => {
     const text = readFileSync(join(FIXTURES, 'combined-stream/yarn.lock'), 'utf8');
@@ -456,6 +476,41 @@ describe('rewrite-lockfiles --write', () => {
     const r = await rewrite(p, { write: true });
     expect(r.code, r.stderr).toBe(0);
     expect(readFileSync(join(p.dir, 'requirements.txt'))).toEqual(Buffer.from(before.replace('https://pypi.org/simple', `${PYPI}simple/`), 'utf8'));
+  });
+
+  it('a second --write over rewritten files: every file stays byte for byte, each is said to be rewritten already (not told it has no registry URL)', async () => {
+    const files = {
+      'npm/package-lock.json': readFileSync(join(FIXTURES, 'pprof-d3flamegraph/package-lock.json'), 'utf8'),
+      'pnpm/pnpm-lock.yaml': PNPM_LOCK,
+      'yarn/yarn.lock': readFileSync(join(FIXTURES, 'combined-stream/yarn.lock'), 'utf8'),
+      'py/requirements.txt': '--index-url https://pypi.org/simple\nrequests==2.31.0\n',
+      'poetry/poetry.lock': readFileSync(join(FIXTURES, 'handmade/poetry/poetry.lock'), 'utf8'),
+      'uv/uv.lock': readFileSync(join(FIXTURES, 'handmade/uv/uv.lock'), 'utf8'),
+    };
+    const p = project(files);
+    const first = await rewrite(p, { write: true, json: true });
+    expect(first.code, first.stderr).toBe(0);
+    const written = Object.keys(files).map((f) => readFileSync(join(p.dir, f)));
+    for (const [i, f] of Object.keys(files).entries()) expect(written[i]!.toString('utf8'), f).not.toBe(files[f as keyof typeof files]);
+
+    const again = await rewrite(p, { write: true, json: true });
+    expect(again.code, again.stderr).toBe(0);
+    for (const [i, f] of Object.keys(files).entries()) expect(readFileSync(join(p.dir, f)), f).toEqual(written[i]);
+    const out = JSON.parse(again.stdout) as { files: { path: string; changes: unknown[]; already: number; written: boolean; notes: string[] }[] };
+    const firstOut = JSON.parse(first.stdout) as { files: { path: string; changes: unknown[] }[] };
+    expect(out.files.map((f) => f.path).sort()).toEqual(Object.keys(files).sort());
+    for (const f of out.files) {
+      const moved = firstOut.files.find((x) => x.path === f.path)!.changes.length;
+      expect([f.path, f.changes.length, f.already, f.written]).toEqual([f.path, 0, moved, false]);
+      expect(f.notes, f.path).toContain(alreadyNote(moved));
+      expect(f.notes.join('\n'), f.path).not.toMatch(NO_URL_ADVICE);
+    }
+    // and as a person reads it: the notes, and the count of files rewritten already
+    const shown = await rewrite(p);
+    expect(shown.stdout).toBe('');
+    for (const f of Object.keys(files)) expect(shown.stderr).toMatch(new RegExp(`^${f.replace(/[.]/g, '\\.')}: already rewritten: `, 'm'));
+    expect(shown.stderr).not.toMatch(NO_URL_ADVICE);
+    expect(shown.stderr).toContain(`0 of ${Object.keys(files).length} lockfile(s) to rewrite, 0 URL(s), ${Object.keys(files).length} rewritten already`);
   });
 
   it('a uv.lock the rewriter cannot read is that file\'s error: the other files are still written, the command does not abort', async () => {

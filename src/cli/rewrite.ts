@@ -41,6 +41,8 @@ export interface RewrittenFile {
   /** The git repository (`<url>#<branch>`) it is in, or null for a local file. */
   repository: string | null;
   changes: RewriteChange[];
+  /** Registry URLs already pointing at the shared repository: a file with these and no changes was rewritten before. */
+  already: number;
   notes: string[];
   written: boolean;
   diff: string;
@@ -81,7 +83,8 @@ export async function rewriteCommand(jobFile: string, opts: RewriteCommandOption
         print(io.stderr, `${f.path}: credentials in its URLs are shown as *** in the diff, which therefore will not apply as it is: ${how} (the rewritten URLs carry no credentials)\n`);
       }
       const changed = files.filter((f) => f.changes.length);
-      print(io.stderr, `${changed.length} of ${files.length} lockfile(s) ${opts.write ? 'rewritten' : 'to rewrite'}, ${changed.reduce((n, f) => n + f.changes.length, 0)} URL(s)${opts.write ? '' : ' (--write to apply)'}\n`);
+      const before = files.filter((f) => !f.changes.length && f.already).length;
+      print(io.stderr, `${changed.length} of ${files.length} lockfile(s) ${opts.write ? 'rewritten' : 'to rewrite'}, ${changed.reduce((n, f) => n + f.changes.length, 0)} URL(s)${before ? `, ${before} rewritten already` : ''}${opts.write ? '' : ' (--write to apply)'}\n`);
     }
     for (const e of errors) print(io.stderr, `error ${e.path}: ${e.message}\n`);
     return errors.length ? 1 : 0;
@@ -224,7 +227,7 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
           written = true;
         }
         const notes = [...r.notes, ...(opts.write && r.changes.length && i.repository ? [`in ${i.repository}: apply the diff there (git apply), it is not written from here`] : [])];
-        files.push({ path: i.path, format: i.format, repository: i.repository, changes: r.changes, notes, written, diff });
+        files.push({ path: i.path, format: i.format, repository: i.repository, changes: r.changes, already: r.already, notes, written, diff });
       } catch (e) {
         errors.push({ path: i.repository ? `${i.repository}: ${i.path}` : i.path, message: toError(e).message });
       }

@@ -14,7 +14,7 @@ import { rewriteYarnClassic } from './yarn-classic.js';
 
 export type { RewriteChange, RewriteResult, RewriteTargets } from './types.js';
 
-const unchanged = (text: string, note: string): RewriteResult => ({ text, changes: [], notes: [note] });
+const unchanged = (text: string, note: string): RewriteResult => ({ text, changes: [], notes: [note], already: 0 });
 
 export function rewriteLockfile(format: LockfileFormat, text: string, targets: RewriteTargets): RewriteResult {
   switch (format) {

@@ -13,13 +13,14 @@
  */
 import { publicUrl } from '../../redact.js';
 import { isGitUrl, isRegistryTarball } from '../npm-spec.js';
-import type { RewriteTargets } from './types.js';
+import { alreadyNote, type RewriteTargets } from './types.js';
 
 /** An npm package name as it may stand in a URL path (validate-npm-package-name, old upper-case names allowed). */
 const NAME = /^(?:@[A-Za-z0-9~-][A-Za-z0-9._~-]*\/)?[A-Za-z0-9~-][A-Za-z0-9._~-]*$/;
 /** A tarball's file name: what registries write, nothing a YAML plain scalar or a path would read otherwise. */
 const FILE = /^[A-Za-z0-9._~-]+\.tgz$/;
 
+/** The registry tarball `url` on `endpoint` (`url` itself when it is there already), undefined when it is no registry tarball. */
 export function tarballOnEndpoint(url: string, endpoint: string): string | undefined {
   if (!isRegistryTarball(url) || isGitUrl(url)) return undefined;
   let u: URL;
@@ -34,20 +35,25 @@ export function tarballOnEndpoint(url: string, endpoint: string): string | undef
   // npm name, and spliced into the endpoint it would break the file or leave the repository
   const name = m[1].replace(/^%40/, '@').replace(/^(@[^/%]+)%2[fF]/, '$1/');
   if (!NAME.test(name) || !FILE.test(m[2])) return undefined;
-  const next = `${endpoint}${name}/-/${m[2]}${u.hash}`;
-  return next === url ? undefined : next;
+  return `${endpoint}${name}/-/${m[2]}${u.hash}`;
 }
 
 /**
  * What a rewriter of an npm lockfile moves: `move` answers the new URL (undefined: the URL
- * stays), `notes` what stayed because its registry is not one the shared repository serves.
+ * stays), `notes` what stayed because its registry is not one the shared repository serves
+ * (or that every tarball is on the shared repository already), `already` how many are.
  */
-export function tarballMover(targets: RewriteTargets & { npm: string }): { move: (url: string) => string | undefined; notes: () => string[] } {
+export function tarballMover(targets: RewriteTargets & { npm: string }): { move: (url: string) => string | undefined; notes: (changed: number) => string[]; already: () => number } {
   const foreign = new Map<string, string>();
+  let already = 0;
   return {
     move: (url) => {
       const to = tarballOnEndpoint(url, targets.npm);
       if (!to) return undefined;
+      if (to === url) {
+        already++;
+        return undefined;
+      }
       const host = targets.foreignNpmHost?.(url);
       if (host) {
         if (!foreign.has(host)) foreign.set(host, publicUrl(url));
@@ -55,10 +61,13 @@ export function tarballMover(targets: RewriteTargets & { npm: string }): { move:
       }
       return to;
     },
-    notes: () =>
-      [...foreign].map(
+    notes: (changed) => [
+      ...[...foreign].map(
         ([host, example]) =>
           `tarballs from ${host} (e.g. ${example}) left as they are: that registry is neither the public one nor a source of the job, so the shared repository does not hold its packages (and would fetch a public package of the same name instead); add it as a source to migrate them`,
       ),
+      ...(!changed && already ? [alreadyNote(already)] : []),
+    ],
+    already: () => already,
   };
 }

@@ -15,25 +15,30 @@
  */
 import { publicUrl } from '../../redact.js';
 import { joinLines, uncommented } from '../requirements.js';
-import type { RewriteChange, RewriteResult, RewriteTargets } from './types.js';
+import { alreadyNote, type RewriteChange, type RewriteResult, type RewriteTargets } from './types.js';
 
 const INDEX_OPTION = /^[ \t]*(?:-i[ \t]*|--index-url(?:[ \t]*=[ \t]*|[ \t]+))(\S+)/;
 const EXTRA_INDEX_OPTION = /^[ \t]*--extra-index-url(?:[ \t]*=[ \t]*|[ \t]+)(\S+)/;
 
 export function rewriteRequirements(text: string, targets: RewriteTargets): RewriteResult {
-  if (!targets.pypi) return { text, changes: [], notes: ['no shared PyPI repository in the job: nothing rewritten'] };
+  if (!targets.pypi) return { text, changes: [], notes: ['no shared PyPI repository in the job: nothing rewritten'], already: 0 };
   const index = `${targets.pypi}simple/`;
   const bom = text.startsWith('\uFEFF') ? 1 : 0;
   const changes: RewriteChange[] = [];
   const edits: { start: number; end: number }[] = [];
   const notes: string[] = [];
+  let already = 0;
   for (const { joined: full, pieces } of joinLines(text, bom)) {
     // a comment's text is no option (cut here, the offsets before it stay the joined line's)
     const joined = uncommented(full);
     const extra = EXTRA_INDEX_OPTION.exec(joined);
     if (extra) notes.push(`--extra-index-url ${publicUrl(extra[1]!)} left as is: pip still asks it directly; remove it so builds read only CodeArtifact`);
     const m = INDEX_OPTION.exec(joined);
-    if (!m || m[1] === index) continue;
+    if (!m) continue;
+    if (m[1] === index) {
+      already++;
+      continue;
+    }
     const from = m[1]!;
     // the URL's place in the joined line, found in the piece that holds it
     const urlAt = m.index + m[0].length - from.length;
@@ -54,6 +59,7 @@ export function rewriteRequirements(text: string, targets: RewriteTargets): Rewr
   }
   let out = text;
   for (const e of [...edits].reverse()) out = out.slice(0, e.start) + index + out.slice(e.end);
-  if (!changes.length && !notes.some((n) => n.includes('split over'))) notes.push('no --index-url: point pip at the shared repository in pip.conf (aws codeartifact login --tool pip)');
-  return { text: out, changes, notes };
+  if (!changes.length && already) notes.push(alreadyNote(already));
+  else if (!changes.length && !notes.some((n) => n.includes('split over'))) notes.push('no --index-url: point pip at the shared repository in pip.conf (aws codeartifact login --tool pip)');
+  return { text: out, changes, notes, already };
 }

@@ -28,6 +28,17 @@ export interface RewriteResult {
   changes: RewriteChange[];
   /** What was left alone and why (no URL to rewrite in this format, an extra index, ...). */
   notes: string[];
+  /**
+   * Registry URLs that already point at the target (a file rewritten before): nothing to do
+   * for them. A file with these and no changes is said to be rewritten already, never given
+   * the advice for a file that names no registry URL at all.
+   */
+  already: number;
+}
+
+/** The note of a file whose registry URLs all point at the target already (a second run). */
+export function alreadyNote(already: number): string {
+  return `already rewritten: its ${already} registry URL(s) point at the shared repository; nothing to change`;
 }
 
 /** A rewriter edits one format's text; `at` turns an offset into its line. */

@@ -15,18 +15,22 @@
  */
 import { normalizeProjectName } from '../../builders/python-metadata.js';
 import { MigrateError } from '../../errors.js';
-import { lineCounter, type RewriteChange, type RewriteResult, type RewriteTargets } from './types.js';
+import { alreadyNote, lineCounter, type RewriteChange, type RewriteResult, type RewriteTargets } from './types.js';
 
 export function rewriteUv(text: string, targets: RewriteTargets): RewriteResult {
-  if (!targets.pypi) return { text, changes: [], notes: ['no shared PyPI repository in the job: nothing rewritten'] };
+  if (!targets.pypi) return { text, changes: [], notes: ['no shared PyPI repository in the job: nothing rewritten'], already: 0 };
   const endpoint = targets.pypi;
   // uv writes index URLs without the trailing slash (https://pypi.org/simple)
   const index = `${endpoint}simple`;
   const at = lineCounter(text);
   const changes: RewriteChange[] = [];
   const edits: { start: number; end: number; value: string }[] = [];
+  let already = 0;
   const edit = (offset: number, from: string, to: string) => {
-    if (from === to) return;
+    if (from === to) {
+      already++;
+      return;
+    }
     edits.push({ start: offset, end: offset + from.length, value: to });
     changes.push({ line: at(offset), from, to });
   };
@@ -68,7 +72,7 @@ export function rewriteUv(text: string, targets: RewriteTargets): RewriteResult 
   });
   if (twice.length) {
     const note = `${twice.join(', ')} locked from two indexes: one repository for both would make two identical packages; not rewritten: lock from one index (uv lock), or point the indexes in pyproject.toml at the shared repository and relock`;
-    return { text, changes: [], notes: [note] };
+    return { text, changes: [], notes: [note], already: 0 };
   }
   // every `registry = "<index>"` of an index that moves: the packages' sources and the dependencies' references alike
   for (const m of text.matchAll(/\bregistry\s*=\s*"([^"]*)"/g)) {
@@ -77,5 +81,5 @@ export function rewriteUv(text: string, targets: RewriteTargets): RewriteResult 
   let out = text;
   for (const e of edits.sort((a, b) => b.start - a.start)) out = out.slice(0, e.start) + e.value + out.slice(e.end);
   changes.sort((a, b) => a.line - b.line);
-  return { text: out, changes, notes: [] };
+  return { text: out, changes, notes: !changes.length && already ? [alreadyNote(already)] : [], already };
 }

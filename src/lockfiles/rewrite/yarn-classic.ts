@@ -8,7 +8,7 @@ import { tarballMover } from './npm-url.js';
 import { replaceAll, type RewriteResult, type RewriteTargets } from './types.js';
 
 export function rewriteYarnClassic(text: string, targets: RewriteTargets): RewriteResult {
-  if (!targets.npm) return { text, changes: [], notes: ['no shared npm repository in the job: nothing rewritten'] };
+  if (!targets.npm) return { text, changes: [], notes: ['no shared npm repository in the job: nothing rewritten'], already: 0 };
   const mover = tarballMover({ ...targets, npm: targets.npm });
   const { text: out, changes } = replaceAll(text, /^([ \t]+resolved[ \t]+)("(?:[^"\\]|\\.)*"|[^\s"]+)(?=[ \t]*\r?$)/gm, (m) => {
     const quoted = m[2]!.startsWith('"');
@@ -16,5 +16,5 @@ export function rewriteYarnClassic(text: string, targets: RewriteTargets): Rewri
     const to = mover.move(from);
     return to ? { from, to, replacement: `${m[1]}${quoted ? JSON.stringify(to) : to}` } : undefined;
   });
-  return { text: out, changes, notes: mover.notes() };
+  return { text: out, changes, notes: mover.notes(changes.length), already: mover.already() };
 }
