@@ -510,7 +510,9 @@ describe('rewrite-lockfiles --write', () => {
     expect(shown.stdout).toBe('');
     for (const f of Object.keys(files)) expect(shown.stderr).toMatch(new RegExp(`^${f.replace(/[.]/g, '\\.')}: already rewritten: `, 'm'));
     expect(shown.stderr).not.toMatch(NO_URL_ADVICE);
-    expect(shown.stderr).toContain(`0 of ${Object.keys(files).length} lockfile(s) to rewrite, 0 URL(s), ${Object.keys(files).length} rewritten already`);
+    expect(shown.stderr).toContain(`0 of ${Object.keys(files).length} lockfile(s) to rewrite, 0 URL(s), ${Object.keys(files).length} rewritten already\n`);
+    // nothing to apply: no "--write to apply"
+    expect(shown.stderr).not.toContain('--write to apply');
   });
 
   it('a uv.lock the rewriter cannot read is that file\'s error: the other files are still written, the command does not abort', async () => {

@@ -84,7 +84,7 @@ export async function rewriteCommand(jobFile: string, opts: RewriteCommandOption
       }
       const changed = files.filter((f) => f.changes.length);
       const before = files.filter((f) => !f.changes.length && f.already).length;
-      print(io.stderr, `${changed.length} of ${files.length} lockfile(s) ${opts.write ? 'rewritten' : 'to rewrite'}, ${changed.reduce((n, f) => n + f.changes.length, 0)} URL(s)${before ? `, ${before} rewritten already` : ''}${opts.write ? '' : ' (--write to apply)'}\n`);
+      print(io.stderr, `${changed.length} of ${files.length} lockfile(s) ${opts.write ? 'rewritten' : 'to rewrite'}, ${changed.reduce((n, f) => n + f.changes.length, 0)} URL(s)${before ? `, ${before} rewritten already` : ''}${opts.write || !changed.length ? '' : ' (--write to apply)'}\n`);
     }
     for (const e of errors) print(io.stderr, `error ${e.path}: ${e.message}\n`);
     return errors.length ? 1 : 0;
