@@ -41,6 +41,7 @@ export type ErrorCode =
   | 'EPUBLISHBLOCKED' // the package's origin configuration on the target blocks publishing (kept by harden): nothing is sent
   | 'ESOURCESILENT' // the source answered none of its last downloads in a row (each silent past its idle timeout): its other versions are not asked for in this run, and a rerun fetches them
   | 'ETARGETSILENT' // CodeArtifact answered nothing to requests in a row (each silent past its idle timeout): the peer is stuck, so the run stops and a rerun resumes
+  | 'ETARGETUNREACHABLE' // nobody answered at a CodeArtifact host for seconds (connections refused or reset before any answer, no such host, no route): the command stops and a rerun resumes
   | 'EPROXYAUTH'; // the HTTP proxy (HTTPS_PROXY/HTTP_PROXY) refused its credentials (407): every request would, so the run stops
 
 export interface MigrateErrorInit {
@@ -149,6 +150,17 @@ export function proxyAuthError(where: string, cause?: unknown): MigrateError {
 export function targetSilentError(peer: string, silentInARow: number, idleMs: number): MigrateError {
   return new MigrateError('ETARGETSILENT', `${peer} answered none of the last ${silentInARow} requests whole (each cut off after ${idleMs / 1000} s of silence, or at its deadline while trickling): it, or the network path to it, is stuck; stopped`, {
     hint: 'check the way to CodeArtifact (proxy, VPC endpoint, firewall) and the AWS Health Dashboard, then rerun: it resumes where this run stopped. target.idleTimeoutSeconds is how long a request may stay silent',
+  });
+}
+
+/**
+ * Nobody answered at `peer` for `forMs`: its requests in a row all failed before any answer
+ * (`why`: the last failure as the system said it, ECONNREFUSED and the address, say). Every
+ * version would wait out its retries the same way, so it stops; a rerun resumes.
+ */
+export function targetUnreachableError(peer: string, why: string, forMs: number): MigrateError {
+  return new MigrateError('ETARGETUNREACHABLE', `nothing answers at ${peer}: every request to it for ${Math.round(forMs / 100) / 10} s failed before any answer (${why}); stopped`, {
+    hint: 'check which CodeArtifact endpoint this machine uses (AWS_ENDPOINT_URL_CODEARTIFACT or AWS_ENDPOINT_URL when set, else target.region), HTTPS_PROXY and NO_PROXY, DNS, and the VPC endpoint or firewall on the way; then rerun: it resumes where this run stopped',
   });
 }
 

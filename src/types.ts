@@ -119,6 +119,8 @@ export interface RateLimiter {
   answered(peer: string): void;
   /** `peer` said nothing: connecting, or waiting for the answer, stayed silent past the idle timeout (`idleMs`). */
   silent(peer: string, idleMs: number): void;
+  /** Nobody answered at `peer`: the connection was refused or reset before any answer, or its host has no address or no route (`why`: the system's words). */
+  unreachable(peer: string, why: string): void;
   /** CodeArtifact refused the credentials themselves (ETARGETCREDENTIALS): every request would be refused the same way. */
   credentialsRefused?(e: Error): void;
 }

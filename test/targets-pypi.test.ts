@@ -73,6 +73,9 @@ class RecordingLimiter implements RateLimiter {
   silent(): void {
     this.events.push('silent');
   }
+  unreachable(): void {
+    this.events.push('unreachable');
+  }
 }
 
 function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -119,7 +119,8 @@ async function download(ctx: AcquireContext, source: Source, row: ItemRow): Prom
   const blob = await withRetry(async () => {
     // a source that left its last downloads unanswered, or refused them, is not asked again in this run
     const stuck = silence.stuck(source.id);
-    if (stuck) throw sourceSilentError(subject, source.id, STUCK_AFTER, stuck.idleMs);
+    // (a source's row holds only silences: nothing here counts a refused download as unreachable)
+    if (stuck) throw sourceSilentError(subject, source.id, STUCK_AFTER, stuck.idleMs ?? 0);
     if (refusals.tripped) throw sourceRefusedError(subject, source.id, refusals.describe());
     const noted = (e: unknown) => {
       const quiet = silenceIn(e);

@@ -82,25 +82,65 @@ class Bucket {
  */
 export const STUCK_AFTER = 8;
 
-/** Per peer (a host, a source), its requests in a row that got no answer at all: STUCK_AFTER of them and it is stuck. */
+/**
+ * A peer nobody answers at (the connection refused or reset before any answer, no such
+ * host, no route) is unreachable once UNREACHABLE_AFTER of its requests in a row failed so,
+ * the first at least UNREACHABLE_FOR_MS before the last, with no answer between. Such a
+ * failure takes milliseconds, not an idle timeout, so a count alone would stop a run on a
+ * blip (a proxy restarting resets every request in flight at once, and their retries get
+ * through): the row must also last. Without it every version waits out its retries
+ * (about 35 s with the default 8) against a target that is not there.
+ */
+export const UNREACHABLE_AFTER = 3;
+export const UNREACHABLE_FOR_MS = 5_000;
+
+/** Why a peer counts as stuck: its last requests went silent (`idleMs`: the last one's wait), or nobody answered at it (`unreachable`: the last failure, as the system said it). */
+export type NoAnswer = { idleMs: number; unreachable?: undefined; forMs?: undefined } | { unreachable: string; forMs: number; idleMs?: undefined };
+
+interface Row {
+  silent: number;
+  unreachable: number;
+  /** When its first request failed (Date.now()). */
+  since: number;
+  stuck?: NoAnswer;
+}
+
+/** Per peer (a host, a source), its requests in a row that got no answer at all: STUCK_AFTER silent ones, or unreachable ones over UNREACHABLE_FOR_MS, and it is stuck. */
 export class StuckWatch {
-  private readonly silentInARow = new Map<string, { n: number; idleMs: number }>();
+  private readonly rows = new Map<string, Row>();
 
   answered(peer: string): void {
-    this.silentInARow.delete(peer);
+    this.rows.delete(peer);
   }
 
   /** Counts one request left silent for `idleMs`; true when this one made the peer stuck (once, until it answers again). */
   silent(peer: string, idleMs: number): boolean {
-    const n = (this.silentInARow.get(peer)?.n ?? 0) + 1;
-    this.silentInARow.set(peer, { n, idleMs });
-    return n === STUCK_AFTER;
+    const row = this.row(peer);
+    row.silent++;
+    return this.judge(row, row.silent >= STUCK_AFTER ? { idleMs } : undefined);
   }
 
-  /** Stuck: how long its last silent request waited; else undefined. */
-  stuck(peer: string): { idleMs: number } | undefined {
-    const s = this.silentInARow.get(peer);
-    return s && s.n >= STUCK_AFTER ? { idleMs: s.idleMs } : undefined;
+  /** Counts one request nobody answered at (`why`: ECONNREFUSED and the address, say); true when this one made the peer stuck (once, until it answers again). */
+  unreachable(peer: string, why: string): boolean {
+    const row = this.row(peer);
+    row.unreachable++;
+    const forMs = Date.now() - row.since;
+    return this.judge(row, row.unreachable >= UNREACHABLE_AFTER && forMs >= UNREACHABLE_FOR_MS ? { unreachable: why, forMs } : undefined);
+  }
+
+  /** Stuck: why (the row that made it so); else undefined. */
+  stuck(peer: string): NoAnswer | undefined {
+    return this.rows.get(peer)?.stuck;
+  }
+
+  private row(peer: string): Row {
+    return this.rows.get(peer) ?? this.rows.set(peer, { silent: 0, unreachable: 0, since: Date.now() }).get(peer)!;
+  }
+
+  private judge(row: Row, stuck: NoAnswer | undefined): boolean {
+    if (!stuck || row.stuck) return false;
+    row.stuck = stuck;
+    return true;
   }
 }
 
@@ -108,8 +148,8 @@ export class Limiter implements RateLimiter {
   private readonly buckets: Record<BucketName, Bucket>;
   throttles = 0;
   private readonly peers = new StuckWatch();
-  /** Called once per peer, when STUCK_AFTER of its requests in a row got no answer (the last after `idleMs`): the run stops (ETARGETSILENT). */
-  onStuck?: (peer: string, silentInARow: number, idleMs: number) => void;
+  /** Called once per peer, when its requests in a row got no answer (see StuckWatch): the run stops (ETARGETSILENT, or ETARGETUNREACHABLE: targetStuckError). */
+  onStuck?: (peer: string, why: NoAnswer) => void;
   /** Called when CodeArtifact refuses the credentials themselves (expired, unknown): the command stops (ETARGETCREDENTIALS). */
   onCredentialsRefused?: (e: Error) => void;
 
@@ -154,7 +194,11 @@ export class Limiter implements RateLimiter {
   }
 
   silent(peer: string, idleMs: number): void {
-    if (this.peers.silent(peer, idleMs)) this.onStuck?.(peer, STUCK_AFTER, idleMs);
+    if (this.peers.silent(peer, idleMs)) this.onStuck?.(peer, this.peers.stuck(peer)!);
+  }
+
+  unreachable(peer: string, why: string): void {
+    if (this.peers.unreachable(peer, why)) this.onStuck?.(peer, this.peers.stuck(peer)!);
   }
 
   credentialsRefused(e: Error): void {

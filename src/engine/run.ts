@@ -9,7 +9,7 @@ import PQueue from 'p-queue';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { protectFromBuilds } from '../builders/process.js';
 import type { LoadedJob } from '../config/load.js';
-import { localError, MigrateError, targetSilentError, toError } from '../errors.js';
+import { localError, MigrateError, toError } from '../errors.js';
 import { sweepLeftovers } from '../state/leftovers.js';
 import { BlobStore } from '../state/blobs.js';
 import { registerSecret } from '../redact.js';
@@ -31,7 +31,7 @@ import { FATAL_CODES, migratePackage, type PackageRunContext } from './package.j
 import { applyFilters, summarize, watchLiveHeap } from './summary.js';
 import { checkGoSums, goSumFiles } from './gosum-check.js';
 import { Limiter, StuckWatch } from './limiter.js';
-import { gracefulStop, RefusalBreaker } from './stop.js';
+import { gracefulStop, RefusalBreaker, targetStuckError } from './stop.js';
 import { jobRates, resolveRates } from './rates.js';
 import { harden } from './harden.js';
 import { jobNamesPackage, recordSources, refuseRenamedSources, setAsideDropped } from './job-edits.js';
@@ -143,7 +143,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     let rates = resolveRates(fromJob);
     let quotaNote: string | undefined;
     const limiter = new Limiter(Object.fromEntries(Object.entries(rates).map(([b, r]) => [b, r.rate])) as Record<BucketName, number>);
-    limiter.onStuck = (peer, n, idleMs) => stopFatally(targetSilentError(peer, n, idleMs));
+    limiter.onStuck = (peer, why) => stopFatally(targetStuckError(peer, why));
     limiter.onCredentialsRefused = stopFatally;
     // The target is touched lazily: a rerun with nothing left to do sends it nothing.
     const getCa = () => {

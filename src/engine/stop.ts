@@ -5,8 +5,8 @@
  * each piece of work stood, so nothing is lost either way.
  */
 import { setMaxListeners } from 'node:events';
-import { targetSilentError } from '../errors.js';
-import type { Limiter } from './limiter.js';
+import { targetSilentError, targetUnreachableError, type MigrateError } from '../errors.js';
+import { STUCK_AFTER, type Limiter, type NoAnswer } from './limiter.js';
 
 export interface GracefulStop {
   /** Aborted `graceMs` after the stop: every request in flight listens on it. */
@@ -39,11 +39,16 @@ export function gracefulStop(stop: AbortSignal, graceMs: number, on: { interrupt
   };
 }
 
+/** What a command ends with when `peer` is stuck: ETARGETSILENT (silent requests), or ETARGETUNREACHABLE (nobody answers at it). */
+export function targetStuckError(peer: string, why: NoAnswer): MigrateError {
+  return why.unreachable === undefined ? targetSilentError(peer, STUCK_AFTER, why.idleMs) : targetUnreachableError(peer, why.unreachable, why.forMs);
+}
+
 /**
  * A stop that also fires when `limiter` finds a CodeArtifact host stuck (STUCK_AFTER
- * silent requests in a row) or the credentials refused (ETARGETCREDENTIALS), or when the
+ * silent requests in a row, or nobody answering at it: limiter.ts) or the credentials refused (ETARGETCREDENTIALS), or when the
  * command finds that no request can succeed (`stopWith`): `signal` is `stop` or that, and
- * `reason(e)` is what the command ends with: ETARGETSILENT (or the error that stopped
+ * `reason(e)` is what the command ends with: ETARGETSILENT or ETARGETUNREACHABLE (or the error that stopped
  * it) once so stopped, whatever the stop cut off on its way out (EINTERRUPTED or a
  * retry's last error), else `e`.
  */
@@ -52,7 +57,7 @@ export function stopWhenStuck(limiter: Limiter, stop?: AbortSignal): { signal: A
   const stopWith = (e: Error) => {
     if (!stuck.signal.aborted) stuck.abort(e);
   };
-  limiter.onStuck = (peer, n, idleMs) => stopWith(targetSilentError(peer, n, idleMs));
+  limiter.onStuck = (peer, why) => stopWith(targetStuckError(peer, why));
   limiter.onCredentialsRefused = stopWith;
   return {
     signal: stop ? AbortSignal.any([stop, stuck.signal]) : stuck.signal,

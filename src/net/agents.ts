@@ -21,6 +21,23 @@ const { getAgent } = require('@npmcli/agent') as {
 /** The codes of @npmcli/agent's own timeouts (connecting, an idle socket, waiting for the answer): the peer said nothing in time. */
 export const SILENCE_CODES: ReadonlySet<string> = new Set(['ECONNECTIONTIMEOUT', 'EIDLETIMEOUT', 'ERESPONSETIMEOUT']);
 
+/**
+ * The system's codes for a connection that got no answer at all: refused or reset before
+ * anything came back, no address for the name (EAI_AGAIN: the resolver did not answer
+ * either), no route. Not a slow peer (those are timeouts) and not a failing one (it would
+ * have answered, a 5xx say): nobody is there, or the way there is cut.
+ */
+const NO_ANSWER_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN']);
+
+/** The error's own words when it (or its cause) is a connection that got no answer at all (NO_ANSWER_CODES), else undefined. */
+export function noAnswer(thrown: unknown): string | undefined {
+  for (let e = thrown, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== undefined && NO_ANSWER_CODES.has(code)) return e.message.includes(code) ? e.message : `${code}: ${e.message}`;
+  }
+  return undefined;
+}
+
 /** The proxy for a URL from HTTPS_PROXY/HTTP_PROXY/NO_PROXY, exactly as npm decides it, or null. */
 const { getProxy } = require('@npmcli/agent/lib/proxy.js') as { getProxy: (url: string, options: object) => URL | null };
 
@@ -88,6 +105,11 @@ class BoundedHttpHandler extends NodeHttpHandler {
   }
 }
 
+/** The CodeArtifact API endpoint the SDK uses: AWS_ENDPOINT_URL_CODEARTIFACT (the SDK's service-specific setting), AWS_ENDPOINT_URL, else the region's. */
+export function sdkEndpoint(region: string, env: NodeJS.ProcessEnv = process.env): string {
+  return env.AWS_ENDPOINT_URL_CODEARTIFACT ?? env.AWS_ENDPOINT_URL ?? `https://codeartifact.${region}.amazonaws.com`;
+}
+
 /**
  * A request handler for the AWS SDK: through the proxy when one applies to the
  * CodeArtifact endpoint in use (AWS_ENDPOINT_URL_CODEARTIFACT or the regional
@@ -100,7 +122,7 @@ class BoundedHttpHandler extends NodeHttpHandler {
  * http.request without `protocol`, which @npmcli/agent's agent needs to pick a proxy.
  */
 export function sdkRequestHandler(region: string, env: NodeJS.ProcessEnv = process.env, idleMs = SDK_IDLE_TIMEOUT_MS, maxBytes = MAX_SDK_ANSWER_BYTES): NodeHttpHandler {
-  const endpoint = env.AWS_ENDPOINT_URL_CODEARTIFACT ?? env.AWS_ENDPOINT_URL ?? `https://codeartifact.${region}.amazonaws.com`;
+  const endpoint = sdkEndpoint(region, env);
   const proxy = getProxy(endpoint, {});
   const timeouts = { connectionTimeout: 30_000, socketTimeout: idleMs };
   if (!proxy) return new BoundedHttpHandler(timeouts, maxBytes);

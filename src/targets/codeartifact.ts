@@ -22,7 +22,7 @@ import {
 } from '@aws-sdk/client-codeartifact';
 import { MigrateError, proxyAuthError, toError } from '../errors.js';
 import { Paging } from './paging.js';
-import { SDK_IDLE_TIMEOUT_MS, sdkRequestHandler } from '../net/agents.js';
+import { noAnswer, SDK_IDLE_TIMEOUT_MS, sdkEndpoint, sdkRequestHandler } from '../net/agents.js';
 import { requestDeadlineMs, ResponseLimitError, slowUploadHint } from '../net/bounds.js';
 import { printable, redact, registerSecret } from '../redact.js';
 import type { BucketName, Format, RateLimiter } from '../types.js';
@@ -108,6 +108,8 @@ export class CodeArtifact {
   clockSkewSuspected = false;
   /** Silence before any request to the service (API or repository endpoint) is cut off: target.idleTimeoutSeconds. */
   readonly idleTimeoutMs: number;
+  /** The API as the stuck-peer breaker and its messages name it: with its host when this client is ours (a caller's client keeps its endpoint to itself). */
+  private readonly apiPeer: string;
 
   constructor(
     readonly config: TargetConfig,
@@ -117,6 +119,7 @@ export class CodeArtifact {
     readonly abortSignal?: AbortSignal,
   ) {
     this.idleTimeoutMs = (config.idleTimeoutSeconds ?? SDK_IDLE_TIMEOUT_MS / 1000) * 1000;
+    this.apiPeer = client ? API_PEER : `${API_PEER} at ${new URL(sdkEndpoint(config.region)).host}`;
     this.client = client ?? new CodeartifactClient({ region: config.region, maxAttempts: 1, requestHandler: sdkRequestHandler(config.region, process.env, this.idleTimeoutMs), logger: QUIET_SDK_LOGGER });
   }
 
@@ -428,22 +431,26 @@ export class CodeArtifact {
     const started = performance.now();
     try {
       const out = await send({ abortSignal });
-      this.limiter.answered(API_PEER);
+      this.limiter.answered(this.apiPeer);
       this.limiter.succeeded(buckets, performance.now() - started);
       return out;
     } catch (thrown) {
       if (stop?.aborted) throw new MigrateError('EINTERRUPTED', `CodeArtifact ${operation}: cut off by the stop`, { cause: thrown });
       if (late.signal.aborted) {
         // no whole answer in time: counted as a silent request, as the handler's idle timeout is
-        this.limiter.silent(API_PEER, deadlineMs);
+        this.limiter.silent(this.apiPeer, deadlineMs);
         throw new MigrateError('ETARGET', `CodeArtifact ${operation}: no complete answer within ${deadlineMs / 1000} s; cut off`, {
           cause: thrown,
           ...(uploadBytes > 0 && this.callDeadlineMs === undefined ? { hint: slowUploadHint(deadlineMs) } : {}),
         });
       }
       // the SDK's handler names its connect and idle timeouts TimeoutError: nothing came back
-      if (toError(thrown).name === 'TimeoutError') this.limiter.silent(API_PEER, this.idleTimeoutMs);
-      else if ((thrown as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== undefined) this.limiter.answered(API_PEER);
+      const answer = thrown as { $metadata?: { httpStatusCode?: number }; $response?: unknown };
+      const unanswered = noAnswer(thrown);
+      if (toError(thrown).name === 'TimeoutError') this.limiter.silent(this.apiPeer, this.idleTimeoutMs);
+      else if (answer.$metadata?.httpStatusCode !== undefined) this.limiter.answered(this.apiPeer);
+      // refused, reset before any answer (the SDK keeps an answer it could not read as $response), no such host, no route: nobody is there
+      else if (unanswered !== undefined && answer.$response === undefined) this.limiter.unreachable(this.apiPeer, unanswered);
       if (isClockSkewRefusal(thrown)) throw new ClockSkewRefusal(thrown);
       const e = classifySdkError(operation, thrown);
       if (e.code === 'ETHROTTLED') this.limiter.throttled(buckets);

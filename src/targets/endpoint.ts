@@ -165,6 +165,7 @@ export class RepositoryEndpoint {
           });
         }
         if (e instanceof NetworkError && e.silent) limiter.silent(this.peer(req.url), idleMs ?? DEFAULT_IDLE_MS);
+        else if (e instanceof NetworkError && e.unreachable !== undefined) limiter.unreachable(this.peer(req.url), e.unreachable);
         if (e instanceof NetworkError) throw new MigrateError('ETARGET', `${subject}: ${what}: ${e.message} (outcome unknown)`, { subject, cause: e });
         if (e instanceof MigrateError) throw e;
         throw new MigrateError('ETARGET', `${subject}: ${what}: ${toError(e).message}`, { subject, cause: e });

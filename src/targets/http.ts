@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import { agentFor, SILENCE_CODES } from '../net/agents.js';
+import { agentFor, noAnswer, SILENCE_CODES } from '../net/agents.js';
 import { ResponseLimitError } from '../net/bounds.js';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -47,6 +47,8 @@ export class NetworkError extends Error {
     options?: { cause?: unknown },
     /** Nothing came back within the idle timeout (connecting, or waiting for the answer): a stuck peer, not a refusal. */
     readonly silent = false,
+    /** Nothing came back at all, at once: refused or reset before any answer, no such host, no route (the system's words). */
+    readonly unreachable?: string,
   ) {
     super(message, options);
     this.name = 'NetworkError';
@@ -73,7 +75,12 @@ export function request(req: HttpRequest): Promise<HttpResponse> {
     const max = req.maxBytes;
     // silence is ours (the request's idle timeout) or the agent's (its own timer): either way nothing came back in time
     let silent = false;
-    const networkError = (e: NodeJS.ErrnoException) => new NetworkError(`${where}: ${e.message}`, { cause: e }, silent || SILENCE_CODES.has(e.code ?? ''));
+    // once the status line is in, the peer answered: a reset after it is a failing peer, not an absent one
+    let answered = false;
+    const networkError = (e: NodeJS.ErrnoException) => {
+      const quiet = silent || SILENCE_CODES.has(e.code ?? '');
+      return new NetworkError(`${where}: ${e.message}`, { cause: e }, quiet, quiet || answered ? undefined : noAnswer(e));
+    };
     const tooLarge = (n: string) => {
       fail(new ResponseLimitError(`${where}: the answer is larger than ${max} bytes (${n}); cut off`, 'bytes'));
       r.destroy();
@@ -82,6 +89,7 @@ export function request(req: HttpRequest): Promise<HttpResponse> {
       url,
       { method: req.method, headers, agent: agentFor(url), timeout: req.timeoutMs ?? DEFAULT_IDLE_MS, signal: req.signal },
       (res) => {
+        answered = true;
         const status = res.statusCode ?? 0;
         const ok = status >= 200 && status < 300;
         const declared = Number(res.headers['content-length']);

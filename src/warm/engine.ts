@@ -84,6 +84,9 @@ class CountingLimiter implements RateLimiter {
   silent(peer: string, idleMs: number): void {
     this.inner.silent(peer, idleMs);
   }
+  unreachable(peer: string, why: string): void {
+    this.inner.unreachable(peer, why);
+  }
   credentialsRefused(e: Error): void {
     this.inner.credentialsRefused(e);
   }

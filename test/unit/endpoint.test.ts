@@ -76,6 +76,7 @@ class FakeSession implements EndpointSession {
     succeeded: (names: readonly BucketName[]): void => void this.events.push(`succeeded ${names.join('+')}`),
     answered: (): void => void this.answers++,
     silent: (): void => void this.events.push('silent'),
+    unreachable: (): void => void this.events.push('unreachable'),
   };
   /** Answers heard (any status): what tells a stuck peer from a failing one. */
   answers = 0;
@@ -249,7 +250,9 @@ describe('RepositoryEndpoint.send', () => {
     expect(e.cause).toBeInstanceOf(NetworkError);
     expect(e.message).toContain('outcome unknown');
     expect(seen).toHaveLength(1);
-    expect(session.events).toEqual(['take publish+writes']);
+    // nothing came back: counted toward the breaker for a peer nobody answers at, not as silence
+    expect(session.events).toEqual(['take publish+writes', 'unreachable']);
+    expect(session.answers).toBe(0);
   });
 
   it('is ETARGET "outcome unknown" when the body fails mid-stream, and the server never gets a whole body', async () => {

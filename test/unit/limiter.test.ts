@@ -4,7 +4,7 @@
  * the speed of the machine.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Limiter, sleep, STUCK_AFTER } from '../../src/engine/limiter.js';
+import { Limiter, sleep, STUCK_AFTER, UNREACHABLE_AFTER, UNREACHABLE_FOR_MS, type NoAnswer } from '../../src/engine/limiter.js';
 
 const RATES = { publish: 10, getAsset: 50, listPackages: 200, listVersions: 200, listAssets: 200, reads: 800, writes: 100 };
 
@@ -162,8 +162,8 @@ describe('Limiter.take spacing (fake timers)', () => {
 describe('a stuck peer', () => {
   it('is called stuck once, after STUCK_AFTER of its requests in a row went silent; an answer from it between starts its count again; peers count apart', () => {
     const limiter = new Limiter(RATES);
-    const calls: [string, number][] = [];
-    limiter.onStuck = (peer, n) => calls.push([peer, n]);
+    const calls: [string, NoAnswer][] = [];
+    limiter.onStuck = (peer, why) => calls.push([peer, why]);
     const api = 'the API';
     const npm = 'the npm endpoint';
     for (let i = 0; i < STUCK_AFTER - 1; i++) limiter.silent(api, 1000);
@@ -174,12 +174,70 @@ describe('a stuck peer', () => {
     for (let i = 0; i < STUCK_AFTER - 1; i++) limiter.silent(npm, 1000);
     expect(calls).toEqual([]);
     limiter.silent(api, 1000);
-    expect(calls).toEqual([[api, STUCK_AFTER]]);
+    expect(calls).toEqual([[api, { idleMs: 1000 }]]);
     for (let i = 0; i < 5; i++) limiter.silent(api, 1000);
     limiter.silent(npm, 1000);
     expect(calls).toEqual([
-      [api, STUCK_AFTER],
-      [npm, STUCK_AFTER],
+      [api, { idleMs: 1000 }],
+      [npm, { idleMs: 1000 }],
     ]);
+  });
+});
+
+describe('a peer nobody answers at (refused, no such host, no route)', () => {
+  const REFUSED = 'connect ECONNREFUSED 127.0.0.1:9';
+
+  it('is called stuck once its requests in a row have failed so for UNREACHABLE_FOR_MS, however many fail at once before', () => {
+    vi.useFakeTimers();
+    const limiter = new Limiter(RATES);
+    const calls: [string, NoAnswer][] = [];
+    limiter.onStuck = (peer, why) => calls.push([peer, why]);
+    // every request in flight refused in the same instant (a proxy restarting): not yet
+    for (let i = 0; i < 64; i++) limiter.unreachable('api', REFUSED);
+    vi.advanceTimersByTime(UNREACHABLE_FOR_MS - 1);
+    limiter.unreachable('api', REFUSED);
+    expect(calls).toEqual([]);
+    vi.advanceTimersByTime(1);
+    limiter.unreachable('api', REFUSED);
+    expect(calls).toEqual([['api', { unreachable: REFUSED, forMs: UNREACHABLE_FOR_MS }]]);
+    // once, until it answers again
+    vi.advanceTimersByTime(UNREACHABLE_FOR_MS);
+    limiter.unreachable('api', REFUSED);
+    expect(calls).toHaveLength(1);
+  });
+
+  it('a blip is not a stop: an answer between (a retry got through) starts the row again, and one lone failure long after another is not a row', () => {
+    vi.useFakeTimers();
+    const limiter = new Limiter(RATES);
+    const calls: [string, NoAnswer][] = [];
+    limiter.onStuck = (peer, why) => calls.push([peer, why]);
+    for (let i = 0; i < 8; i++) limiter.unreachable('api', REFUSED);
+    vi.advanceTimersByTime(UNREACHABLE_FOR_MS - 1);
+    limiter.answered('api');
+    vi.advanceTimersByTime(UNREACHABLE_FOR_MS);
+    limiter.unreachable('api', REFUSED);
+    expect(calls).toEqual([]);
+    // fewer than UNREACHABLE_AFTER failures, however far apart, are no row either
+    for (let i = 1; i < UNREACHABLE_AFTER; i++) {
+      vi.advanceTimersByTime(UNREACHABLE_FOR_MS);
+      limiter.unreachable('npm', REFUSED);
+    }
+    expect(calls).toEqual([]);
+    limiter.unreachable('npm', REFUSED);
+    expect(calls).toEqual([['npm', { unreachable: REFUSED, forMs: (UNREACHABLE_AFTER - 2) * UNREACHABLE_FOR_MS }]]);
+  });
+
+  it('refusals neither count toward STUCK_AFTER silences nor break them: a stuck peer is still told by its silences', () => {
+    vi.useFakeTimers();
+    const limiter = new Limiter(RATES);
+    const calls: [string, NoAnswer][] = [];
+    limiter.onStuck = (peer, why) => calls.push([peer, why]);
+    for (let i = 0; i < STUCK_AFTER - 1; i++) {
+      limiter.silent('api', 1000);
+      limiter.unreachable('api', REFUSED);
+    }
+    expect(calls).toEqual([]);
+    limiter.silent('api', 1000);
+    expect(calls).toEqual([['api', { idleMs: 1000 }]]);
   });
 });
