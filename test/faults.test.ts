@@ -218,7 +218,7 @@ describe('500 from the target', () => {
     te = await startTestEnv();
     await seedPrivate(
       te,
-      ['fault-500-publish', 'fault-500-lost', 'fault-500-reads', 'fault-500-permanent', 'fault-stuck', 'fault-silent-npmpublish', 'fault-silent-listpackageversions', 'fault-paging-same', 'fault-paging-empty', 'fault-paging-fine'].map((name) => ({ name, versions })),
+      ['fault-500-publish', 'fault-500-lost', 'fault-500-reads', 'fault-500-permanent', 'fault-stuck', 'fault-silent-npmpublish', 'fault-silent-listpackageversions', 'fault-paging-same', 'fault-paging-empty', 'fault-paging-fine', 'fault-unreachable'].map((name) => ({ name, versions })),
     );
   });
   afterEach(() => {
@@ -343,6 +343,36 @@ describe('500 from the target', () => {
     expect(silent.length).toBeLessThan(names.length * 3);
     expect(targetWrites(te.sandbox, since)).toEqual([]);
   }, 90_000);
+
+  // Nobody answers at the endpoint (a mistyped AWS_ENDPOINT_URL_CODEARTIFACT, a proxy or VPC
+  // endpoint that is down): refused at once, so never "silent". Without a breaker of its own
+  // every step waits out its retries and ends in a plain ETARGET.
+  for (const [command, retries] of [
+    ['run', 2], // the preflight's retries run out first
+    ['plan', 6], // the stuck-peer breaker stops it first
+  ] as const) {
+    it(`${command} against an endpoint that refuses every connection: ETARGETUNREACHABLE at the preflight, exit 1, naming the endpoint and what to do; no version recorded as failed${command === 'run' ? ', and the rerun that reaches it migrates them all' : ''}`, async () => {
+      const NAME = 'fault-unreachable';
+      const jobName = `unreachable-${command}`;
+      const job = te.writeJob({ name: jobName, privateNpm: { packages: [NAME] }, github: false, limits: { retries } });
+      const closed = createServer();
+      await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+      const port = (closed.address() as AddressInfo).port;
+      await new Promise<void>((r) => closed.close(() => r()));
+      const r = await te.cli([command, job, '--json'], { AWS_ENDPOINT_URL_CODEARTIFACT: `http://127.0.0.1:${port}` });
+      expect(r.code, r.stderr).toBe(1);
+      const error = (JSON.parse(r.stdout) as { error: { code: string; message: string; hint: string } }).error;
+      expect(error).toMatchObject({ code: 'ETARGETUNREACHABLE', message: expect.stringContaining(`127.0.0.1:${port}`), hint: expect.stringContaining('AWS_ENDPOINT_URL_CODEARTIFACT') });
+      expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+      const states = Object.values(statesOf(te, jobName, NAME));
+      expect(states).toHaveLength(versions.length);
+      expect(states.filter((s) => s === 'failed' || s === 'verified')).toEqual([]);
+      if (command === 'plan') return;
+      const again = await te.cli(['run', job, '--json']);
+      expect(again.code, again.stderr).toBe(0);
+      expect(statesOf(te, jobName, NAME)).toEqual(allOf(versions, 'verified'));
+    });
+  }
 
   it('harden with credentials that expired: ETARGETCREDENTIALS, exit 2, at the first refusal, not one error per package', async () => {
     const names = Array.from({ length: 40 }, (_, i) => `fault-expired-harden-${i}`);

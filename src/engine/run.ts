@@ -9,7 +9,7 @@ import PQueue from 'p-queue';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { protectFromBuilds } from '../builders/process.js';
 import type { LoadedJob } from '../config/load.js';
-import { localError, MigrateError, toError } from '../errors.js';
+import { localError, MigrateError, targetUnreachableError, toError } from '../errors.js';
 import { sweepLeftovers } from '../state/leftovers.js';
 import { BlobStore } from '../state/blobs.js';
 import { registerSecret } from '../redact.js';
@@ -40,6 +40,7 @@ import type { STSClient } from '@aws-sdk/client-sts';
 import { readAccountQuotas } from '../targets/quotas.js';
 import type { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { withRetry } from './retry.js';
+import { noAnswer } from '../net/agents.js';
 
 export interface RunOptions {
   job: LoadedJob;
@@ -543,10 +544,17 @@ function whyStopped(e: unknown): string {
 
 async function preflight(ca: CodeArtifact, target: TargetFormat, retries: number, signal: AbortSignal): Promise<void> {
   const where = `domain ${ca.config.domain} (owner ${ca.config.domainOwner}, ${ca.config.region})`;
+  const started = Date.now();
+  let everyTryUnanswered = true;
   try {
-    await withRetry(() => target.preflight(), { budget: retries, signal });
+    await withRetry(() => target.preflight(), { budget: retries, signal, onRetry: (e) => (everyTryUnanswered &&= noAnswer(e) !== undefined) });
   } catch (thrown) {
     const e = toError(thrown);
+    // Nobody answered any try (refused, no such host, no route): said as the stuck-peer breaker
+    // says it when it stops a run (which it does first when the retries last long enough), so the
+    // code does not depend on the job's retry budget. Nothing was touched yet.
+    const why = everyTryUnanswered && !signal.aborted ? noAnswer(e) : undefined;
+    if (why !== undefined) throw targetUnreachableError(`CodeArtifact for ${where}`, why, Date.now() - started);
     if (!(e instanceof MigrateError) || !['ETARGETAUTH', 'ETARGETCREDENTIALS', 'ETARGETREJECTED'].includes(e.code)) throw e;
     const missing = e.status === 404;
     throw new MigrateError('ETARGETSETUP', missing ? `CodeArtifact: ${e.message}` : `CodeArtifact refused the credentials for ${where}: ${e.message}`, {
