@@ -5,9 +5,11 @@
  * the end or tearing the last line is detected and named; a file replaced on
  * the target after the migration is found by reading the target again.
  */
-import { DisposePackageVersionsCommand } from '@aws-sdk/client-codeartifact';
+import { CodeartifactClient, DisposePackageVersionsCommand } from '@aws-sdk/client-codeartifact';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -386,7 +388,7 @@ describe('ledger verify --job: the target read again', () => {
     try {
       expect(await ledgerVerifyCommand(file, { job, codeartifactClient: te.client, json: true }, io)).toBe(1);
       const r = JSON.parse(out.join('')) as VerifyResult;
-      expect(r.targetStopped).toEqual({ code: 'ETARGETCREDENTIALS', message: expect.stringContaining('ExpiredTokenException'), unread: published() });
+      expect(r.targetStopped).toEqual({ code: 'ETARGETCREDENTIALS', message: expect.stringContaining('ExpiredTokenException'), hint: expect.stringContaining('renew'), unread: published() });
       expect(r.targetChecked).toBe(0);
       expect(r.targetErrors).toEqual([]);
       expect(r.targetMismatches).toEqual([]);
@@ -405,7 +407,7 @@ describe('ledger verify --job: the target read again', () => {
     try {
       expect(await ledgerVerifyCommand(file, { job, codeartifactClient: te.client, targetTimeoutMs: 300, json: true }, io)).toBe(1);
       const r = JSON.parse(out.join('')) as VerifyResult;
-      expect(r.targetStopped).toEqual({ code: 'ETARGETSILENT', message: expect.stringContaining('answered none of the last 8'), unread: published() });
+      expect(r.targetStopped).toEqual({ code: 'ETARGETSILENT', message: expect.stringContaining('answered none of the last 8'), hint: expect.stringContaining('rerun'), unread: published() });
       expect(r.targetChecked).toBe(0);
       expect(r.targetErrors).toEqual([]);
       // 8 reads at once: the 8th silence stops them, after at most 7 retries it let start
@@ -416,6 +418,54 @@ describe('ledger verify --job: the target read again', () => {
     } finally {
       te.sandbox.standIn.clearFaults();
     }
+  });
+
+  it('a target nobody answers at (connections refused): the reading stops within seconds (ETARGETUNREACHABLE, exit 1), every version counted unread, and versions past the first reads never asked for', async () => {
+    // a port that was just listened on and closed: every connection to it is refused
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    // each connection attempt, and the version it was for
+    const asked: string[] = [];
+    class Counting extends NodeHttpHandler {
+      override handle(...args: Parameters<NodeHttpHandler['handle']>): ReturnType<NodeHttpHandler['handle']> {
+        asked.push(String(args[0].query?.['version']));
+        return super.handle(...args);
+      }
+    }
+    const refusing = new CodeartifactClient({ region: 'us-east-1', endpoint: `http://127.0.0.1:${port}`, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, maxAttempts: 1, requestHandler: new Counting() });
+    // one migrated version read as many: more versions than are read at once (8)
+    const VERSIONS = 24;
+    const entry = chainLines().map((l) => (JSON.parse(l) as LedgerLine).entry).find((e) => e.outcome === 'published')!;
+    const lines: string[] = [];
+    let prev = GENESIS;
+    for (let i = 0; i < VERSIONS; i++) {
+      const e = { ...entry, version: `7.0.${i}` };
+      const hash = chainHash(prev, e);
+      lines.push(exportLine({ seq: i + 1, prevHash: prev, hash, entry: e }));
+      prev = hash;
+    }
+    lines.push(exportLine({ trailer: { entries: VERSIONS, head: prev, job: 'ledger', exportedAt: '2024-01-01T00:00:00.000Z' } }));
+    const file = join(te.dir, 'ledger-refused.jsonl');
+    writeFileSync(file, rejoin(lines));
+    const out: string[] = [];
+    const io = { stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => out.push(t) } } as unknown as Io;
+    try {
+      expect(await ledgerVerifyCommand(file, { job, codeartifactClient: refusing, json: true }, io)).toBe(1);
+    } finally {
+      refusing.destroy();
+    }
+    const r = JSON.parse(out.join('')) as VerifyResult;
+    expect(r.targetStopped).toEqual({ code: 'ETARGETUNREACHABLE', message: expect.stringContaining('ECONNREFUSED'), hint: expect.stringContaining('AWS_ENDPOINT_URL_CODEARTIFACT'), unread: VERSIONS });
+    expect(r.targetChecked).toBe(0);
+    expect(r.targetErrors).toEqual([]);
+    // the 8 first reads were retried until the stop; the other versions were never asked for
+    // (without the stop: every version, each with the job's 6 retries)
+    expect(asked.length).toBeGreaterThan(0);
+    expect(asked.every((v) => v.startsWith('7.0.'))).toBe(true);
+    expect(new Set(asked).size).toBeLessThanOrEqual(8);
+    expect(asked.length).toBeLessThan(8 * 7);
   });
 
   it('--download hashes the bytes the target serves: a store that keeps the old listing over other bytes is found', async () => {

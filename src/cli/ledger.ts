@@ -188,10 +188,11 @@ export interface VerifyResult {
   /** Versions the target could not be asked about (after retries): not checked, so not passed. */
   targetErrors: { package: string; version: string; error: string }[];
   /**
-   * The target stopped answering (STUCK_AFTER reads in a row with no answer): the reading
-   * stopped there, and `unread` versions were never asked about. Not checked, so not passed.
+   * The target stopped answering (STUCK_AFTER reads in a row with no answer: ETARGETSILENT),
+   * nothing answers at it (ETARGETUNREACHABLE), or it refused the credentials: the reading
+   * stopped there, and `unread` versions were not read. Not checked, so not passed.
    */
-  targetStopped?: { code: string; message: string; unread: number };
+  targetStopped?: { code: string; message: string; hint?: string; unread: number };
   targetChecked: number;
   /** Versions the ledger records in another domain than the job's (a job moved with --retarget): not read here; verify them with a job file for that domain. */
   otherDomains?: { domain: string; versions: number }[];
@@ -445,7 +446,7 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
   }
   if (stuck.stuck()) {
     const e = toError(stuck.reason(undefined));
-    result.targetStopped = { code: e instanceof MigrateError ? e.code : 'ETARGETSILENT', message: e.message, unread };
+    result.targetStopped = { code: e instanceof MigrateError ? e.code : 'ETARGETSILENT', message: e.message, ...(e instanceof MigrateError && e.hint ? { hint: e.hint } : {}), unread };
   }
   const order = (a: { package: string; version: string }, b: { package: string; version: string }) => a.package.localeCompare(b.package) || a.version.localeCompare(b.version);
   result.targetMismatches.sort(order);
@@ -495,6 +496,9 @@ function describeVerify(file: string, r: VerifyResult, opts: VerifyOptions): str
   for (const m of r.targetMismatches) lines.push(`  CHANGED ON THE TARGET ${m.package}@${m.version} ${m.file}: ledger sha512 ${m.ledger}, target ${m.via === 'download' ? 'serves bytes of sha512' : 'lists'} ${m.target}${m.via === 'download' ? ' (its listing still shows the ledger\'s hash)' : ''}`);
   for (const m of r.targetErrors) lines.push(`  NOT CHECKED ${m.package}@${m.version}: ${m.error}`);
   for (const o of r.otherDomains ?? []) lines.push(`  not read here: ${o.versions} versions the ledger records in domain ${o.domain} (verify with a job file for that domain)`);
-  if (r.targetStopped) lines.push(`  STOPPED ${r.targetStopped.code}: ${r.targetStopped.message}; ${r.targetStopped.unread} versions not read (verify again once the target answers)`);
+  if (r.targetStopped) {
+    lines.push(`  STOPPED ${r.targetStopped.code}: ${r.targetStopped.message}; ${r.targetStopped.unread} versions not read (verify again once the target answers)`);
+    if (r.targetStopped.hint) lines.push(`    what to do: ${r.targetStopped.hint}`);
+  }
   return `${lines.join('\n')}\n`;
 }
