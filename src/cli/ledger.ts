@@ -372,14 +372,18 @@ async function finish(checker: LedgerChecker, latest: Map<string, Migrated>, opt
 }
 
 /** Read every migrated version's file list on the target again: a file replaced, removed or added since is a mismatch. */
+/** How long a row of requests nobody answered at lasts before the verify stops reading (a run's: UNREACHABLE_FOR_MS). */
+const VERIFY_UNREACHABLE_FOR_MS = 5_000;
+
 async function checkTarget(latest: Map<string, Migrated>, jobFile: string, result: VerifyResult, opts: VerifyOptions, ledgerJob: string | undefined): Promise<void> {
   const job = loadJob(jobFile);
   if (ledgerJob !== undefined && ledgerJob !== job.name) {
     throw new MigrateError('ECONFIG', `the ledger is job "${ledgerJob}"'s; ${jobFile} is job "${job.name}"`, { hint: 'pass the job file the ledger was exported from' });
   }
-  const limiter = new Limiter(job.config.limits.rates);
   // a target that stopped answering ends the reading (each version would wait retries x the
-  // timeout: hours over a big ledger); what was not read is counted, never passed
+  // timeout: hours over a big ledger); what was not read is counted, never passed. One nobody
+  // answers at ends it after 5 s: a check a person waits for, rerun at once, rides out no blip
+  const limiter = new Limiter(job.config.limits.rates, { unreachableForMs: VERIFY_UNREACHABLE_FOR_MS });
   const stuck = stopWhenStuck(limiter);
   const ca = new CodeArtifact(job.config.target, limiter, opts.codeartifactClient, stuck.signal);
   ca.readOnly = true;

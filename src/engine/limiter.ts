@@ -88,11 +88,13 @@ export const STUCK_AFTER = 8;
  * the first at least UNREACHABLE_FOR_MS before the last, with no answer between. Such a
  * failure takes milliseconds, not an idle timeout, so a count alone would stop a run on a
  * blip (a proxy restarting resets every request in flight at once, and their retries get
- * through): the row must also last. Without it every version waits out its retries
- * (about 35 s with the default 8) against a target that is not there.
+ * through): the row must also last, 20 s: longer than a proxy restart or a VPN reconnect,
+ * which the retries ride out (an unattended run of hours is not stopped by one), far shorter
+ * than every version waiting out its retries (about 35 s each with the default 8) against a
+ * target that is not there.
  */
 export const UNREACHABLE_AFTER = 3;
-export const UNREACHABLE_FOR_MS = 5_000;
+export const UNREACHABLE_FOR_MS = 20_000;
 
 /** Why a peer counts as stuck: its last requests went silent (`idleMs`: the last one's wait), or nobody answered at it (`unreachable`: the last failure, as the system said it). */
 export type NoAnswer = { idleMs: number; unreachable?: undefined; forMs?: undefined } | { unreachable: string; forMs: number; idleMs?: undefined };
@@ -108,6 +110,9 @@ interface Row {
 /** Per peer (a host, a source), its requests in a row that got no answer at all: STUCK_AFTER silent ones, or unreachable ones over UNREACHABLE_FOR_MS, and it is stuck. */
 export class StuckWatch {
   private readonly rows = new Map<string, Row>();
+
+  /** `unreachableForMs`: how long a row of unreachable requests must last (UNREACHABLE_FOR_MS; shorter for a command nobody leaves running unattended). */
+  constructor(private readonly unreachableForMs = UNREACHABLE_FOR_MS) {}
 
   answered(peer: string): void {
     this.rows.delete(peer);
@@ -125,7 +130,7 @@ export class StuckWatch {
     const row = this.row(peer);
     row.unreachable++;
     const forMs = Date.now() - row.since;
-    return this.judge(row, row.unreachable >= UNREACHABLE_AFTER && forMs >= UNREACHABLE_FOR_MS ? { unreachable: why, forMs } : undefined);
+    return this.judge(row, row.unreachable >= UNREACHABLE_AFTER && forMs >= this.unreachableForMs ? { unreachable: why, forMs } : undefined);
   }
 
   /** Stuck: why (the row that made it so); else undefined. */
@@ -147,14 +152,19 @@ export class StuckWatch {
 export class Limiter implements RateLimiter {
   private readonly buckets: Record<BucketName, Bucket>;
   throttles = 0;
-  private readonly peers = new StuckWatch();
+  private readonly peers: StuckWatch;
   /** Called once per peer, when its requests in a row got no answer (see StuckWatch): the run stops (ETARGETSILENT, or ETARGETUNREACHABLE: targetStuckError). */
   onStuck?: (peer: string, why: NoAnswer) => void;
   /** Called when CodeArtifact refuses the credentials themselves (expired, unknown): the command stops (ETARGETCREDENTIALS). */
   onCredentialsRefused?: (e: Error) => void;
 
-  /** `list` is the rate of each of the three List operations (200/s each by default). */
-  constructor(rates: Rates | Record<BucketName, number>) {
+  /**
+   * `list` is the rate of each of the three List operations (200/s each by default).
+   * `unreachableForMs`: see StuckWatch (a read-only check such as ledger verify stops sooner
+   * than a run, which a blip must not stop: nobody reruns it for hours).
+   */
+  constructor(rates: Rates | Record<BucketName, number>, opts: { unreachableForMs?: number } = {}) {
+    this.peers = new StuckWatch(opts.unreachableForMs);
     const r = rates as Partial<Record<BucketName | 'list', number>>;
     const list = r.list ?? 200;
     this.buckets = {
