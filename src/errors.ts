@@ -39,7 +39,7 @@ export type ErrorCode =
   | 'ESOURCEEMPTY' // a source found nothing to migrate: an npm scope its search finds no package in, a git repository none of whose tags matches the pattern
   | 'ENAMECLAIMED' // a git source without `package` names, from its repository, a package another source holds
   | 'EPUBLISHBLOCKED' // the package's origin configuration on the target blocks publishing (kept by harden): nothing is sent
-  | 'ESOURCESILENT' // the source answered none of its last downloads in a row (each silent past its idle timeout): its other versions are not asked for in this run, and a rerun fetches them
+  | 'ESOURCESILENT' // the source answered none of its last downloads in a row (each silent past its idle timeout, or refused before any answer for 20 s): its other versions are not asked for in this run, and a rerun fetches them
   | 'ETARGETSILENT' // CodeArtifact answered nothing to requests in a row (each silent past its idle timeout): the peer is stuck, so the run stops and a rerun resumes
   | 'ETARGETUNREACHABLE' // nobody answered at a CodeArtifact host for seconds (connections refused or reset before any answer, no such host, no route): the command stops and a rerun resumes
   | 'EPROXYAUTH'; // the HTTP proxy (HTTPS_PROXY/HTTP_PROXY) refused its credentials (407): every request would, so the run stops
@@ -177,5 +177,13 @@ export function sourceSilentError(subject: string, source: string, silentInARow:
   return new MigrateError('ESOURCESILENT', `${subject}: source "${source}" answered none of its last ${silentInARow} downloads (each cut off after ${idleMs / 1000} s of silence): not asked again in this run`, {
     subject,
     hint: 'check the registry (or the proxy or firewall on the way to it), then rerun: these versions are fetched then. The source\'s idleTimeoutSeconds is how long a download may stay silent',
+  });
+}
+
+/** Nobody answered at the source's downloads for `forMs` (`why`: what the system said of the last): its other versions are not asked for in this run. */
+export function sourceUnreachableError(subject: string, source: string, why: string, forMs: number): MigrateError {
+  return new MigrateError('ESOURCESILENT', `${subject}: nothing answers at source "${source}": every download from it for ${(forMs / 1000).toFixed(1)} s failed before any answer (${why}): not asked again in this run`, {
+    subject,
+    hint: 'check the registry is up and this machine reaches it (DNS, HTTPS_PROXY and NO_PROXY, the firewall), then rerun: these versions are fetched then',
   });
 }

@@ -7,7 +7,9 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -392,6 +394,39 @@ describe('7. stop means stop', () => {
     expect(again.exitCode).toBe(0);
     expect(Object.values(states('mute', NAME)).every((st) => st === 'verified')).toBe(true);
   });
+
+  it('a tarball host nobody answers at (connections refused): after 20 s its other versions fail at once (ESOURCESILENT), not each after its retries; reachable again, the rerun fetches them', async () => {
+    const NAME = 'refused-pkg';
+    const versions = Array.from({ length: 10 }, (_, i) => `1.0.${i}`);
+    const tarballs = new Map(versions.map((v) => [v, npmTarball(NAME, v)]));
+    // a port nothing listens on: every connection refused at once
+    const closed = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const host = `127.0.0.1:${closed}`;
+    const at = (base: string) => versions.map((v) => ({ version: v, dist: { integrity: sri512(tarballs.get(v)!), shasum: sha1hex(tarballs.get(v)!), tarball: `${base}refused/${NAME}-${v}.tgz` } }));
+    reg.setPackage(NAME, at(`http://${host}/`));
+    // 7 tries each, with their waits: 10 versions x that would be minutes
+    const job = hostileJob('refused', [NAME], { source: { tarballHosts: [host] }, limits: { retries: 6, fetchConcurrency: 2 } });
+    const s = await te.run(job);
+    expect(s.exitCode).toBe(1);
+    expect(s.failures.map((f) => f.version).sort()).toEqual([...versions].sort());
+    const unreachable = s.failures.filter((f) => f.code === 'ESOURCESILENT');
+    // versions whose tries (jittered waits) ran out within the 20 s end on their own last error
+    expect(unreachable.length).toBeGreaterThanOrEqual(versions.length / 2);
+    for (const f of s.failures.filter((x) => x.code !== 'ESOURCESILENT')) expect(f).toMatchObject({ code: 'ESOURCE', message: expect.stringContaining('ECONNREFUSED') });
+    expect(unreachable[0]!.message).toMatch(/nothing answers at source "hostile": every download from it for \d+\.\d s failed before any answer \(.*ECONNREFUSED/);
+    expect(Object.values(states('refused', NAME)).every((st) => st === 'failed')).toBe(true);
+    // the tarballs served where the source can be reached: the rerun fetches every version
+    for (const v of versions) reg.route(`/refused/${NAME}-${v}.tgz`, (_req, res) => (res.writeHead(200, { 'content-length': tarballs.get(v)!.length }), res.end(tarballs.get(v))));
+    reg.setPackage(NAME, at(reg.url));
+    const again = await te.run(job);
+    expect(again.exitCode).toBe(0);
+    expect(Object.values(states('refused', NAME)).every((st) => st === 'verified')).toBe(true);
+  }, 120_000);
 
   it('a token revoked mid-run: after 8 refused downloads in a row across packages the source\'s other versions fail at once (ESOURCEAUTH), not one refused request each; renewed, the rerun fetches them', async () => {
     const names = Array.from({ length: 12 }, (_, i) => `revoked-${i}`);

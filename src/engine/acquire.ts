@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import type PQueue from 'p-queue';
 import { buildVersion } from '../builders/index.js';
 import type { InternalNpmRegistry } from '../builders/npm.js';
-import { MigrateError, sourceRefusedError, sourceSilentError, toError } from '../errors.js';
+import { MigrateError, sourceRefusedError, sourceSilentError, sourceUnreachableError, toError } from '../errors.js';
 import { silenceIn } from '../sources/download.js';
+import { noAnswer } from '../net/agents.js';
 import { checkDeclared, declaredHash } from '../integrity/hashes.js';
 import type { BlobStore, StoredBlob } from '../state/blobs.js';
 import type { ItemRow, NewAsset, StateDb } from '../state/db.js';
@@ -119,17 +120,20 @@ async function download(ctx: AcquireContext, source: Source, row: ItemRow): Prom
   const blob = await withRetry(async () => {
     // a source that left its last downloads unanswered, or refused them, is not asked again in this run
     const stuck = silence.stuck(source.id);
-    // (a source's row holds only silences: nothing here counts a refused download as unreachable)
-    if (stuck) throw sourceSilentError(subject, source.id, STUCK_AFTER, stuck.idleMs ?? 0);
+    if (stuck) throw stuck.unreachable === undefined ? sourceSilentError(subject, source.id, STUCK_AFTER, stuck.idleMs) : sourceUnreachableError(subject, source.id, stuck.unreachable, stuck.forMs);
     if (refusals.tripped) throw sourceRefusedError(subject, source.id, refusals.describe());
-    const noted = (e: unknown) => {
+    const noted = (e: unknown, beforeAnswer = false) => {
       const quiet = silenceIn(e);
       if (quiet && !ctx.hardSignal.aborted) silence.silent(source.id, quiet.idleMs);
+      // refused, reset before any answer, no such host: counted as the target's are (StuckWatch);
+      // a body cut off after the answer began is the source answering, if badly
+      const unanswered = !beforeAnswer || quiet || ctx.hardSignal.aborted ? undefined : noAnswer(e);
+      if (unanswered) silence.unreachable(source.id, unanswered);
       if (e instanceof MigrateError && e.code === 'ESOURCEAUTH') refusals.refused(row.package);
       return e;
     };
     const stream = await source.open(row.artifact_url, subject, { signal: ctx.hardSignal, maxBytes: ctx.maxArtifactBytes }).catch((e: unknown) => {
-      throw noted(e);
+      throw noted(e, true);
     });
     // the source answered this download: its token still works (the body is another matter)
     refusals.other(false);
