@@ -291,7 +291,9 @@ export class GitSource implements Source {
     const blobs = new Map([...specs].map((spec, i) => [spec, read[i]]));
     return matched.map((t) => {
       const d = this.describe(t.tag, t.commit, t.captured, t.type, (path) => blobs.get(`${t.commit}:${dir}${path}`));
-      return { ...d, ...(t.committedAt ? { committedAt: t.committedAt } : {}) };
+      // a time no date can hold cannot be recorded, nor stamped on the built files: the version is refused, not the listing
+      const timeProblem = t.badTime !== undefined && !d.skip ? `commit ${t.commit.slice(0, 12)} of tag ${printable(t.tag)} is dated ${t.badTime} seconds after 1970, past any date (year 275760 at most)` : undefined;
+      return { ...d, ...(t.committedAt ? { committedAt: t.committedAt } : {}), ...(timeProblem ? { problem: d.problem ? `${d.problem}; ${timeProblem}` : timeProblem } : {}) };
     });
   }
 
@@ -302,11 +304,11 @@ export class GitSource implements Source {
    * and a tag on a blob or a tree is a tag like any other (`git show` would print that
    * blob, whose lines could pass for other commits' times).
    */
-  private async peelTags(git: SimpleGit): Promise<{ tag: string; commit: string; type: string; committedAt?: string }[]> {
+  private async peelTags(git: SimpleGit): Promise<{ tag: string; commit: string; type: string; committedAt?: string; badTime?: string }[]> {
     const out = await git.raw(['for-each-ref', '--format=%(objecttype) %(objectname) %(committerdate:unix) %(*objecttype) %(*objectname) %(*committerdate:unix) %(refname)', 'refs/tags']).catch((e: unknown) => {
       throw this.classify(e, 'list tags');
     });
-    const tags: { tag: string; commit: string; type: string; committedAt?: string }[] = [];
+    const tags: { tag: string; commit: string; type: string; committedAt?: string; badTime?: string }[] = [];
     for (const line of out.split('\n')) {
       // seven fields, some empty (a lightweight tag has no peeled object); a ref name has no spaces (git check-ref-format)
       const f = line.split(' ');
@@ -314,7 +316,11 @@ export class GitSource implements Source {
       let [type, sha, time] = f[0] === 'tag' && f[3] ? [f[3], f[4]!, f[5]!] : [f[0]!, f[1]!, f[2]!];
       // a tag of a tag (of a tag…): git warns when one is made; followed to the end, one git call each
       if (type === 'tag') ({ type, sha, time } = await this.peelNested(git, sha).catch((e: unknown) => Promise.reject(this.classify(e, 'list tags'))));
-      tags.push({ tag: f[6]!.slice('refs/tags/'.length), commit: sha, type, ...(type === 'commit' && /^\d+$/.test(time) ? { committedAt: new Date(Number(time) * 1000).toISOString() } : {}) });
+      // git writes any committer time a commit holds; a Date holds ±8.64e15 ms (year 275760), and past it
+      // toISOString throws: one commit of a hostile repository would fail the listing of every tag
+      const date = type === 'commit' && /^\d+$/.test(time) ? new Date(Number(time) * 1000) : undefined;
+      const when = date === undefined ? {} : Number.isNaN(date.getTime()) ? { badTime: time.slice(0, 40) } : { committedAt: date.toISOString() };
+      tags.push({ tag: f[6]!.slice('refs/tags/'.length), commit: sha, type, ...when });
     }
     return tags.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
   }

@@ -1,0 +1,105 @@
+/**
+ * What a hostile repository can put into a git source's listing through its tags and the
+ * files read at them: the listing of a real GitSource over real local repositories
+ * (file://) made object by object, as no `git tag` or `git commit` would make them
+ * (commit times past what a date holds, tag names of tens of kilobytes in packed-refs).
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sourceSchema } from '../src/config/schema.js';
+import type { GitSourceConfig } from '../src/config/schema.js';
+import { GitSource } from '../src/sources/git.js';
+import type { VersionListing } from '../src/types.js';
+
+const run = promisify(execFile);
+let tmp: string;
+
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'cam-git-tags-hostile-'));
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+const env = (): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, HOME: tmp, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' });
+
+/** A bare repository built from raw objects: commits with any committer time, tags of any name (written into packed-refs). */
+async function rawRepo(name: string) {
+  const dir = join(tmp, 'repos', `${name}.git`);
+  await mkdir(dir, { recursive: true });
+  const git = async (args: string[], input?: string) => {
+    const p = run('git', args, { cwd: dir, env: env(), maxBuffer: 64 << 20 });
+    if (input !== undefined) p.child.stdin!.end(input);
+    return (await p).stdout.trim();
+  };
+  await git(['init', '-q', '--bare']);
+  const refs: string[] = [];
+  return {
+    url: `file://${dir}`,
+    /** A commit of `files` (at the root) whose author and committer time is `seconds`, as written. */
+    async commit(files: Record<string, string>, seconds: string, message = 'release'): Promise<string> {
+      const entries: string[] = [];
+      for (const [path, content] of Object.entries(files)) entries.push(`100644 blob ${await git(['hash-object', '-w', '--stdin'], content)}\t${path}\n`);
+      const tree = await git(['mktree'], entries.join(''));
+      const body = `tree ${tree}\nauthor T <t@example.com> ${seconds} +0000\ncommitter T <t@example.com> ${seconds} +0000\n\n${message}\n`;
+      return git(['hash-object', '-t', 'commit', '-w', '--literally', '--stdin'], body);
+    },
+    tag(tag: string, commit: string): void {
+      refs.push(`${commit} refs/tags/${tag}`);
+    },
+    /** Writes the tags into packed-refs (a loose ref could not have a name longer than a file name). */
+    async publish(): Promise<void> {
+      await writeFile(join(dir, 'packed-refs'), `# pack-refs with: peeled fully-peeled sorted\n${refs.sort().map((r) => `${r}\n`).join('')}`);
+    },
+  };
+}
+
+interface Listed extends VersionListing {
+  name: string;
+}
+
+let sources = 0;
+/** The source as the engine sees it: prepared (mirror fetched, tags read), then every package listed. */
+async function open(config: Record<string, unknown>): Promise<Listed[]> {
+  const cfg = sourceSchema.parse({ kind: 'git', id: `s${++sources}`, ...config }) as GitSourceConfig;
+  const source = new GitSource(cfg, { PATH: process.env.PATH, HOME: tmp }, join(tmp, 'state'), 'job');
+  try {
+    await source.prepare();
+    const versions: Listed[] = [];
+    for await (const n of source.packageNames()) {
+      if (!n.ok) throw n.error;
+      versions.push(...(await source.listing(n.name)).versions.map((v) => ({ ...v, name: n.name })));
+    }
+    // one row per (package, version): two entries under one version would share a row in state
+    expect(new Set(versions.map((v) => `${v.name}@${v.version}`)).size).toBe(versions.length);
+    return versions;
+  } finally {
+    source.close();
+  }
+}
+
+const PYPROJECT = '[project]\nname = "acme-billing"\nversion = "0"\n';
+
+describe('commit times', () => {
+  it('a commit dated past what a date can hold (year 3,170,843) fails its own version (a problem), not the listing of every tag', async () => {
+    const r = await rawRepo('far-future');
+    r.tag('v1.0.0', await r.commit({ 'pyproject.toml': PYPROJECT }, '1600000000'));
+    r.tag('v1.1.0', await r.commit({ 'pyproject.toml': PYPROJECT }, '99999999999999'));
+    // the largest a date holds (year 275760) is a time like any other
+    r.tag('v1.2.0', await r.commit({ 'pyproject.toml': PYPROJECT }, '8640000000000'));
+    await r.publish();
+    const versions = await open({ url: r.url, format: 'pypi', package: 'acme-billing' });
+    const by = new Map(versions.map((v) => [v.version, v]));
+    expect([...by.keys()].sort()).toEqual(['1.0.0', '1.1.0', '1.2.0']);
+    expect(by.get('1.0.0')).toMatchObject({ publishedAt: '2020-09-13T12:26:40.000Z' });
+    expect(by.get('1.0.0')!.problem).toBeUndefined();
+    expect(by.get('1.2.0')).toMatchObject({ publishedAt: '+275760-09-13T00:00:00.000Z' });
+    expect(by.get('1.2.0')!.problem).toBeUndefined();
+    expect(by.get('1.1.0')!.problem).toContain('99999999999999');
+    expect(by.get('1.1.0')!.publishedAt).toBeUndefined();
+  });
+});
