@@ -103,3 +103,37 @@ describe('commit times', () => {
     expect(by.get('1.1.0')!.publishedAt).toBeUndefined();
   });
 });
+
+describe('tag names', () => {
+  /** Every string a version's listing keeps, with their lengths. */
+  const kept = (v: Listed) => [v.version, v.ref ?? '', v.artifactUrl, v.skip ?? '', v.problem ?? ''];
+
+  it('a tag of tens of kilobytes (packed-refs hold any length) is skipped under a short key: neither built under a 40,000-character version nor kept whole', async () => {
+    const r = await rawRepo('long-tags');
+    const sha = await r.commit({ 'pyproject.toml': PYPROJECT }, '1600000000');
+    // a PEP 440 version of 40,001 characters, and two 60 KB non-versions alike in their first 100 characters
+    const versionLike = `v${'1.'.repeat(20_000)}0`;
+    const junk = [`vX${'a'.repeat(60_000)}`, `vX${'a'.repeat(60_001)}`];
+    for (const t of ['v1.0.0', versionLike, ...junk]) r.tag(t, sha);
+    await r.publish();
+    for (const format of ['pypi', 'npm', 'go'] as const) {
+      const versions = await open({ url: r.url, format, package: format === 'go' ? 'example.com/long' : 'acme-billing' });
+      expect(versions.filter((v) => !v.skip && !v.problem).map((v) => v.ref), format).toEqual(['v1.0.0']);
+      const long = versions.filter((v) => v.ref !== 'v1.0.0');
+      expect(long, format).toHaveLength(3);
+      for (const v of long) {
+        expect(v.skip, format).toMatch(/characters/);
+        for (const text of kept(v)) expect(text.length, `${format}: ${text.slice(0, 40)}`).toBeLessThan(1000);
+      }
+    }
+  });
+
+  it('a tag of 101 to 256 characters keeps its whole text as its key: two alike in their first 100 are two versions', async () => {
+    const r = await rawRepo('mid-tags');
+    const sha = await r.commit({ 'pyproject.toml': PYPROJECT }, '1600000000');
+    for (const t of [`vX${'a'.repeat(150)}`, `vX${'a'.repeat(151)}`]) r.tag(t, sha);
+    await r.publish();
+    const versions = await open({ url: r.url, format: 'pypi', package: 'acme-billing' });
+    expect(versions.map((v) => v.version.length).sort()).toEqual([151, 152]);
+  });
+});

@@ -29,6 +29,7 @@ import type { GitSourceConfig, JobConfig } from '../config/schema.js';
 import { MigrateError } from '../errors.js';
 import { printable } from '../redact.js';
 import type { PackageListing, VersionListing } from '../types.js';
+import { MAX_VERSION_KEY, boundedKey, shownKey } from './bounded.js';
 import { GitAccess } from './git-access.js';
 import type { Checkout, NameResult, Source } from './source.js';
 
@@ -276,13 +277,18 @@ export class GitSource implements Source {
       const m = pattern.exec(t.tag);
       return m ? [{ ...t, captured: m[1]! }] : [];
     });
+    // packed-refs hold a tag name of any length (git's protocol: up to 64 KiB): what the pattern
+    // captures is a version, and none is longer than MAX_VERSION_KEY (CodeArtifact holds 255).
+    // A longer one is skipped under a key of its first characters and a hash, nothing of it read or
+    // kept whole: PEP 440 and Go accept a version of 40,000 characters, built and stored per tag
+    const tooLong = (t: { captured: string }) => t.captured.length > MAX_VERSION_KEY;
     this.unmatched = { count: tags.length, sample: tags.slice(-3).map((t) => t.tag.slice(0, 100)) };
     // the one file each format reads at every tagged commit, and Go's vN/go.mod at vN tags (N ≥ 2), all in one git call
     const file = this.format === 'go' ? 'go.mod' : this.format === 'npm' && !this.config.package ? 'package.json' : undefined;
     const dir = this.config.directory ? `${this.config.directory}/` : '';
     const specs = new Set<string>();
     for (const t of matched) {
-      if (t.type !== 'commit' || !file) continue;
+      if (t.type !== 'commit' || !file || tooLong(t)) continue;
       specs.add(`${t.commit}:${dir}${file}`);
       const major = this.format === 'go' ? majorDir(this.goVersion(t.captured)) : undefined;
       if (major) specs.add(`${t.commit}:${dir}${major}/go.mod`);
@@ -290,6 +296,15 @@ export class GitSource implements Source {
     const read = await this.access.readBlobs(this.mirror, [...specs], MAX_TAGGED_FILE, signal);
     const blobs = new Map([...specs].map((spec, i) => [spec, read[i]]));
     return matched.map((t) => {
+      if (tooLong(t)) {
+        return {
+          tag: boundedKey(t.tag),
+          commit: t.commit,
+          version: boundedKey(printable(t.captured)),
+          name: this.config.package ?? this.id,
+          skip: `tag ${shownKey(t.tag)} holds a version of ${t.captured.length.toLocaleString('en-US')} characters, longer than any (at most ${MAX_VERSION_KEY} are read)`,
+        };
+      }
       const d = this.describe(t.tag, t.commit, t.captured, t.type, (path) => blobs.get(`${t.commit}:${dir}${path}`));
       // a time no date can hold cannot be recorded, nor stamped on the built files: the version is refused, not the listing
       const timeProblem = t.badTime !== undefined && !d.skip ? `commit ${t.commit.slice(0, 12)} of tag ${printable(t.tag)} is dated ${t.badTime} seconds after 1970, past any date (year 275760 at most)` : undefined;
@@ -359,7 +374,8 @@ export class GitSource implements Source {
     // a skip is listed under the text captured (`v.1` as `.1`); a Go one that could pass for
     // a version (`vv1.1.0` as `v1.1.0`) under the whole text go reads
     const text = this.format === 'go' && captured.startsWith('v') ? this.goVersion(captured) : captured;
-    const shown = printable(text).slice(0, 100);
+    // the whole text (at most MAX_VERSION_KEY characters, see readTags): two tags alike in their first 100 are two rows
+    const shown = printable(text);
     const base = { tag, commit, version: shown, name: this.config.package ?? this.id };
     if (type !== 'commit') return { ...base, skip: `tag ${printable(tag)} points at a ${printable(type)}, not a commit: there is nothing to check out` };
     switch (this.format) {

@@ -3,7 +3,6 @@
  * (https://npm.pkg.github.com), which wants the token even for reads.
  * Registry protocol: https://github.com/npm/registry/blob/main/docs/REGISTRY-API.md
  */
-import { createHash } from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createGunzip } from 'node:zlib';
@@ -12,6 +11,7 @@ import { MigrateError, proxyAuthError, toError } from '../errors.js';
 import { parseRetryAfter, rateLimited } from '../net/retry-after.js';
 import type { NpmRegistrySourceConfig } from '../config/schema.js';
 import { printable, publicUrl, registerSecret } from '../redact.js';
+import { MAX_VERSION_KEY, boundedKey, shownKey } from './bounded.js';
 import type { PackageListing, VersionListing } from '../types.js';
 import type { NameResult, OpenOptions, Source } from './source.js';
 import { download } from './download.js';
@@ -30,8 +30,6 @@ export const MAX_PACKUMENT_BYTES = 200 * 1024 * 1024;
 export const ANSWER_DEADLINE_MS = 5 * 60_000;
 /** Silence before a registry answer is cut off (retried). */
 const ANSWER_IDLE_MS = 120_000;
-/** The longest version key kept as the registry spells it (semver accepts no longer version). */
-const MAX_VERSION_KEY = 256;
 /*
  * The longest of each free-text field kept from a packument. Each is stored whole, once per version,
  * and goes from the state into every report and the target: without a bound a registry could make a
@@ -249,7 +247,7 @@ export class NpmRegistrySource implements Source {
     const versions: VersionListing[] = Object.entries(doc.versions).map(([key, manifest]) => {
       const dist = manifest?.dist ?? {};
       const published = publishTime(time[key]);
-      const version = versionKey(key);
+      const version = boundedKey(key);
       const problems: string[] = [];
       const valid = key.length <= MAX_VERSION_KEY && semver.valid(key, { loose: true }) !== null;
       if (!valid) problems.push(`the registry lists ${shownKey(key)}, which is not a semver version`);
@@ -300,7 +298,7 @@ export class NpmRegistrySource implements Source {
     const long = tags.find(([tag]) => tag.length > MAX_DIST_TAG);
     if (long) throw refuse(`lists a dist-tag of ${long[0].length.toLocaleString('en-US')} characters (${shownKey(long[0])}); a tag name has at most ${MAX_DIST_TAG}`);
     const distTags: Record<string, string> = {};
-    for (const [tag, v] of tags) if (typeof v === 'string') distTags[tag] = versionKey(v);
+    for (const [tag, v] of tags) if (typeof v === 'string') distTags[tag] = boundedKey(v);
     return distTags;
   }
 
@@ -432,24 +430,6 @@ function readBounded(body: NodeJS.ReadableStream & { destroy?: () => void }, wit
 /** `@scope/name` travels as `@scope%2fname` in registry paths. */
 export function escapeName(name: string): string {
   return name.startsWith('@') ? `@${encodeURIComponent(name.slice(1))}` : encodeURIComponent(name);
-}
-
-/**
- * The key a version is recorded under: the registry's own, unless it is longer than any version
- * (then it is no version, and fails EBADSOURCE): a prefix and a hash of the whole, so a registry
- * cannot make the state and every report carry megabytes per version, and two long keys that
- * share a prefix stay two rows.
- */
-function versionKey(key: string): string {
-  if (key.length <= MAX_VERSION_KEY) return key;
-  let prefix = key.slice(0, 100);
-  if (/[\uD800-\uDBFF]$/.test(prefix)) prefix = prefix.slice(0, -1); // never half a character
-  return `${prefix}…sha256:${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
-}
-
-/** A key or name from the registry, quoted, for a message: at most its first 80 characters, and how long it is. */
-function shownKey(key: string): string {
-  return key.length > 80 ? `"${printable(key.slice(0, 80))}…" (${key.length} characters)` : `"${printable(key)}"`;
 }
 
 /**
