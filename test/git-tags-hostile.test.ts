@@ -32,7 +32,7 @@ async function rawRepo(name: string) {
   const dir = join(tmp, 'repos', `${name}.git`);
   await mkdir(dir, { recursive: true });
   const git = async (args: string[], input?: string) => {
-    const p = run('git', args, { cwd: dir, env: env(), maxBuffer: 64 << 20 });
+    const p = run('git', args, { cwd: dir, env: { ...env(), GIT_INDEX_FILE: join(dir, 'scratch-index') }, maxBuffer: 64 << 20 });
     if (input !== undefined) p.child.stdin!.end(input);
     return (await p).stdout.trim();
   };
@@ -40,11 +40,11 @@ async function rawRepo(name: string) {
   const refs: string[] = [];
   return {
     url: `file://${dir}`,
-    /** A commit of `files` (at the root) whose author and committer time is `seconds`, as written. */
+    /** A commit of `files` whose author and committer time is `seconds`, as written. */
     async commit(files: Record<string, string>, seconds: string, message = 'release'): Promise<string> {
-      const entries: string[] = [];
-      for (const [path, content] of Object.entries(files)) entries.push(`100644 blob ${await git(['hash-object', '-w', '--stdin'], content)}\t${path}\n`);
-      const tree = await git(['mktree'], entries.join(''));
+      await rm(join(dir, 'scratch-index'), { force: true });
+      for (const [path, content] of Object.entries(files)) await git(['update-index', '--add', '--cacheinfo', `100644,${await git(['hash-object', '-w', '--stdin'], content)},${path}`]);
+      const tree = await git(['write-tree']);
       const body = `tree ${tree}\nauthor T <t@example.com> ${seconds} +0000\ncommitter T <t@example.com> ${seconds} +0000\n\n${message}\n`;
       return git(['hash-object', '-t', 'commit', '-w', '--literally', '--stdin'], body);
     },
@@ -135,5 +135,51 @@ describe('tag names', () => {
     await r.publish();
     const versions = await open({ url: r.url, format: 'pypi', package: 'acme-billing' });
     expect(versions.map((v) => v.version.length).sort()).toEqual([151, 152]);
+  });
+});
+
+describe('the package name a tag gives', () => {
+  const ESC = '\u001b';
+  /** Every package a listing gives, and every text it keeps of a version. */
+  const names = (versions: Listed[]) => [...new Set(versions.map((v) => v.name))].sort();
+  const texts = (versions: Listed[]) => versions.flatMap((v) => [v.name, v.version, v.skip ?? '', v.problem ?? '']);
+
+  it("a go.mod whose module line is no module path (escape sequences, bidi controls) or longer than CodeArtifact holds (1 MB) names no package: that version is a problem, quoted short and escaped", async () => {
+    const r = await rawRepo('go-names');
+    r.tag('v1.0.0', await r.commit({ 'go.mod': `module "example.com/a${ESC}[2J\u202eb"\n`, 'a.go': 'package a\n' }, '1600000000', 'escape'));
+    r.tag('v1.1.0', await r.commit({ 'go.mod': `module example.com/${'x'.repeat(1_000_000)}\n`, 'a.go': 'package a\n' }, '1600000001', 'long'));
+    r.tag('v1.2.0', await r.commit({ 'go.mod': 'module example.com/good\n', 'a.go': 'package a\n' }, '1600000002', 'good'));
+    // a v2+ module in its v2/ folder is read from that folder's go.mod: the same rules
+    r.tag('v2.0.0', await r.commit({ 'v2/go.mod': `module example.com/${'y'.repeat(300)}/v2\n`, 'a.go': 'package a\n' }, '1600000003', 'v2'));
+    await r.publish();
+
+    const versions = await open({ url: r.url, format: 'go', id: 'go-names' });
+    expect(names(versions)).toEqual(['example.com/good', 'go-names']);
+    expect(versions.filter((v) => !v.skip && !v.problem).map((v) => `${v.name}@${v.version}`)).toEqual(['example.com/good@v1.2.0']);
+    expect(versions.filter((v) => v.problem).map((v) => v.ref).sort()).toEqual(['v1.0.0', 'v1.1.0', 'v2.0.0']);
+    for (const text of texts(versions)) {
+      expect(text.length).toBeLessThan(1000);
+      expect(text).not.toMatch(/[\u001b\u202e]/);
+    }
+
+    // the job's package: a go.mod naming another module is a problem that quotes it short and escaped
+    const named = await open({ url: r.url, format: 'go', package: 'example.com/good' });
+    expect(names(named)).toEqual(['example.com/good']);
+    for (const text of texts(named)) {
+      expect(text.length).toBeLessThan(1000);
+      expect(text).not.toMatch(/[\u001b\u202e]/);
+    }
+  });
+
+  it("a package.json name that is no npm package name names no package: that version is a problem", async () => {
+    const r = await rawRepo('npm-names');
+    r.tag('v1.0.0', await r.commit({ 'package.json': JSON.stringify({ name: `a${ESC}[31m\u202eb`, version: '1.0.0' }) }, '1600000000', 'escape'));
+    r.tag('v1.1.0', await r.commit({ 'package.json': JSON.stringify({ name: '../../etc', version: '1.1.0' }) }, '1600000001', 'path'));
+    r.tag('v1.2.0', await r.commit({ 'package.json': JSON.stringify({ name: '@acme/good', version: '1.2.0' }) }, '1600000002', 'good'));
+    await r.publish();
+    const versions = await open({ url: r.url, format: 'npm', id: 'npm-names' });
+    expect(names(versions)).toEqual(['@acme/good', 'npm-names']);
+    expect(versions.filter((v) => v.problem).map((v) => v.ref).sort()).toEqual(['v1.0.0', 'v1.1.0']);
+    for (const text of texts(versions)) expect(text).not.toMatch(/[\u001b\u202e]/);
   });
 });

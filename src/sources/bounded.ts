@@ -4,7 +4,9 @@
  * shown in every report, so none is kept or quoted whole past what any real one holds.
  */
 import { createHash } from 'node:crypto';
+import { checkModulePath } from '../builders/go-rules.js';
 import { printable } from '../redact.js';
+import { goModuleToGeneric } from '../targets/go-mapping.js';
 
 /** The longest version key kept as the source spells it (semver accepts no longer version, CodeArtifact holds 255). */
 export const MAX_VERSION_KEY = 256;
@@ -25,4 +27,26 @@ export function boundedKey(key: string): string {
 /** A key or name from a source, quoted, for a message: at most its first 80 characters, and how long it is. */
 export function shownKey(key: string): string {
   return key.length > 80 ? `"${printable(key.slice(0, 80))}…" (${key.length} characters)` : `"${printable(key)}"`;
+}
+
+/** npm package names (https://github.com/npm/validate-npm-package-name), old upper-case names allowed. */
+const NPM_NAME = /^(?:@[A-Za-z0-9~-][A-Za-z0-9._~-]*\/)?[A-Za-z0-9~-][A-Za-z0-9._~-]*$/;
+
+/** True for a name npm can publish: at most 214 characters of NPM_NAME. */
+export function isNpmName(name: string): boolean {
+  return name.length <= 214 && NPM_NAME.test(name);
+}
+
+/**
+ * Why a Go module path cannot be a package here: go's own rules (module.CheckPath), or a
+ * namespace or package name longer than CodeArtifact holds (255 each, targets/go-mapping.ts).
+ * A go.mod may be 16 MiB: the length is looked at first.
+ */
+export function badModulePath(path: string): string | undefined {
+  if (path.length > 2 * 255 + 1) return `longer than CodeArtifact holds (${path.length.toLocaleString('en-US')} characters)`;
+  const why = checkModulePath(path);
+  if (why) return `not a module path (${printable(why)})`;
+  const { namespace, package: pkg } = goModuleToGeneric(path);
+  if (namespace.length > 255 || pkg.length > 255) return 'longer than CodeArtifact holds (255 characters for its first element, 255 for the rest)';
+  return undefined;
 }

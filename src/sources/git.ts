@@ -29,7 +29,7 @@ import type { GitSourceConfig, JobConfig } from '../config/schema.js';
 import { MigrateError } from '../errors.js';
 import { printable } from '../redact.js';
 import type { PackageListing, VersionListing } from '../types.js';
-import { MAX_VERSION_KEY, boundedKey, shownKey } from './bounded.js';
+import { MAX_VERSION_KEY, badModulePath, boundedKey, isNpmName, shownKey } from './bounded.js';
 import { GitAccess } from './git-access.js';
 import type { Checkout, NameResult, Source } from './source.js';
 
@@ -387,7 +387,10 @@ export class GitSource implements Source {
         const v = semver.valid(captured);
         if (!v) return { ...base, skip: `"${shown}" (tag ${printable(tag)}) is not a semver version` };
         const file = this.config.package ? undefined : at('package.json');
-        const name = this.config.package ?? (Buffer.isBuffer(file) ? npmName(file) : undefined);
+        const declared = Buffer.isBuffer(file) ? npmName(file) : undefined;
+        // the name becomes a package in the state and every report: one npm could not publish is none
+        if (declared !== undefined && !isNpmName(declared)) return { ...base, version: v, problem: `tag ${tag}: package.json names ${shownKey(declared)}, which is not an npm package name` };
+        const name = this.config.package ?? declared;
         if (!name) return { ...base, version: v, problem: `tag ${tag}: no package.json with a name in ${this.config.directory || 'the repository root'}; set package on the source` };
         return { ...base, version: v, name };
       }
@@ -400,6 +403,10 @@ export class GitSource implements Source {
         if (file === 'too-large') return { ...base, version: v, problem: `tag ${tag}: go.mod is larger than Go accepts (${MAX_TAGGED_FILE} bytes)` };
         const mod = file;
         const path = mod ? modulePathFromGoMod(mod) : this.config.package;
+        // a go.mod of up to 16 MiB names the package kept in the state and every report: one go could not
+        // fetch, or CodeArtifact not hold, names none (quoted short and escaped; the builder would refuse it)
+        const bad = mod && path ? badModulePath(path) : undefined;
+        if (bad) return { ...base, version: v, problem: `tag ${tag}: go.mod declares module ${shownKey(path!)}, ${bad}` };
         const inMajorDir = this.majorDirModule(tag, v, mod ? path : undefined, at);
         if (inMajorDir) return { ...base, version: v, ...inMajorDir };
         // a go.mod naming another module than the job's (or the job's with its /vN) is not this module
@@ -435,7 +442,7 @@ export class GitSource implements Source {
     if (!major || root?.pathMajor === `/${major}` || root?.pathMajor.startsWith('.')) return undefined;
     const file = at(`${major}/go.mod`);
     const path = Buffer.isBuffer(file) ? modulePathFromGoMod(file) : undefined;
-    if (!path || splitPathVersion(path).pathMajor !== `/${major}`) return undefined;
+    if (!path || badModulePath(path) || splitPathVersion(path).pathMajor !== `/${major}`) return undefined;
     const subdir = this.config.directory ? `${this.config.directory}/${major}` : major;
     // go checks only the /vN (a fork's go.mod): under another path it is useless to go get, and not this module
     const expected = this.config.package ?? root?.prefix;
@@ -462,7 +469,7 @@ function majorDir(v: string): string | undefined {
 function npmName(packageJson: Buffer): string | undefined {
   try {
     const doc = JSON.parse(packageJson.toString('utf8')) as { name?: unknown };
-    return typeof doc.name === 'string' && doc.name.length > 0 && doc.name.length <= 214 ? doc.name : undefined;
+    return typeof doc.name === 'string' && doc.name.length > 0 ? doc.name : undefined;
   } catch {
     return undefined;
   }

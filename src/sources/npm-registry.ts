@@ -11,7 +11,7 @@ import { MigrateError, proxyAuthError, toError } from '../errors.js';
 import { parseRetryAfter, rateLimited } from '../net/retry-after.js';
 import type { NpmRegistrySourceConfig } from '../config/schema.js';
 import { printable, publicUrl, registerSecret } from '../redact.js';
-import { MAX_VERSION_KEY, boundedKey, shownKey } from './bounded.js';
+import { MAX_VERSION_KEY, boundedKey, isNpmName, shownKey } from './bounded.js';
 import type { PackageListing, VersionListing } from '../types.js';
 import type { NameResult, OpenOptions, Source } from './source.js';
 import { download } from './download.js';
@@ -59,8 +59,6 @@ const MAX_DIST_TAG = MAX_VERSION_KEY;
 const MAX_DIST_TAGS = 1000;
 /** A publish time as registries write `time` values: an RFC 3339 date-time ("2015-01-01T00:00:00.000Z"). */
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:?\d{2})$/;
-/** npm package names (https://github.com/npm/validate-npm-package-name), old upper-case names allowed. */
-const NPM_NAME = /^(?:@[A-Za-z0-9~-][A-Za-z0-9._~-]*\/)?[A-Za-z0-9~-][A-Za-z0-9._~-]*$/;
 /**
  * Hosts known to serve a registry's tarballs from elsewhere: GitHub Packages
  * redirects downloads to its storage host.
@@ -328,7 +326,7 @@ export class NpmRegistrySource implements Source {
       for (const o of objects) {
         const n = o?.package?.name;
         if (typeof n !== 'string' || !n.startsWith(`${scope}/`)) continue;
-        if (n.length > 214 || !NPM_NAME.test(n)) invalid.add(n.slice(0, 214));
+        if (!isNpmName(n)) invalid.add(n.slice(0, 214));
         else if (!names.has(n)) (names.add(n), fresh++);
       }
       const total = typeof res?.total === 'number' ? res.total : Infinity;
