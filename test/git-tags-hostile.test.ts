@@ -38,12 +38,16 @@ async function rawRepo(name: string) {
   };
   await git(['init', '-q', '--bare']);
   const refs: string[] = [];
+  const blobs = new Map<string, string>();
   return {
     url: `file://${dir}`,
     /** A commit of `files` whose author and committer time is `seconds`, as written. */
     async commit(files: Record<string, string>, seconds: string, message = 'release'): Promise<string> {
       await rm(join(dir, 'scratch-index'), { force: true });
-      for (const [path, content] of Object.entries(files)) await git(['update-index', '--add', '--cacheinfo', `100644,${await git(['hash-object', '-w', '--stdin'], content)},${path}`]);
+      for (const [path, content] of Object.entries(files)) {
+        if (!blobs.has(content)) blobs.set(content, await git(['hash-object', '-w', '--stdin'], content));
+        await git(['update-index', '--add', '--cacheinfo', `100644,${blobs.get(content)!},${path}`]);
+      }
       const tree = await git(['write-tree']);
       const body = `tree ${tree}\nauthor T <t@example.com> ${seconds} +0000\ncommitter T <t@example.com> ${seconds} +0000\n\n${message}\n`;
       return git(['hash-object', '-t', 'commit', '-w', '--literally', '--stdin'], body);
@@ -182,4 +186,31 @@ describe('the package name a tag gives', () => {
     expect(versions.filter((v) => v.problem).map((v) => v.ref).sort()).toEqual(['v1.0.0', 'v1.1.0']);
     for (const text of texts(versions)) expect(text).not.toMatch(/[\u001b\u202e]/);
   });
+});
+
+describe('the files read at tags', () => {
+  it('tags whose go.mod is 16 MiB of spaces (one blob, kilobytes in the pack) are listed keeping the module path, not the file: 64 tags under a 256 MB heap', async () => {
+    const r = await rawRepo('big-gomod');
+    const goMod = `module example.com/big\n// ${' '.repeat((16 << 20) - 40)}\n`;
+    for (let i = 0; i < 64; i++) r.tag(`v1.0.${i}`, await r.commit({ 'go.mod': goMod }, String(1600000000 + i), `r${i}`));
+    await r.publish();
+    // the listing in a process of its own, its heap bounded: what a repository makes it keep per tag shows as a crash
+    const script = join(tmp, 'list-big.mts');
+    await writeFile(
+      script,
+      `import { sourceSchema } from ${JSON.stringify(join(process.cwd(), 'src/config/schema.ts'))};
+import { GitSource } from ${JSON.stringify(join(process.cwd(), 'src/sources/git.ts'))};
+const s = new GitSource(sourceSchema.parse({ kind: 'git', id: 'big', url: ${JSON.stringify(r.url)}, format: 'go' }) as never, { PATH: process.env.PATH, HOME: ${JSON.stringify(tmp)} }, ${JSON.stringify(join(tmp, 'state'))}, 'job');
+await s.prepare();
+const out = [];
+for await (const n of s.packageNames()) if (n.ok) out.push(...(await s.listing(n.name)).versions.filter((v) => !v.problem && !v.skip).map((v) => n.name + '@' + v.version));
+s.close();
+console.log(JSON.stringify(out));
+`,
+    );
+    const { stdout } = await run(process.execPath, ['--max-old-space-size=256', '--import', 'tsx', script], { cwd: process.cwd(), env: { PATH: process.env.PATH, HOME: tmp }, maxBuffer: 1 << 20 });
+    const listed = JSON.parse(stdout) as string[];
+    expect(listed).toHaveLength(64);
+    expect(new Set(listed.map((v) => v.split('@')[0]))).toEqual(new Set(['example.com/big']));
+  }, 120_000);
 });

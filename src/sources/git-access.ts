@@ -142,15 +142,18 @@ export class GitAccess {
   /**
    * Many files of a local repository in one git process (`git cat-file --batch`), one
    * per `<commit>:<path>`: a repository with thousands of tags costs one call, not one
-   * `git show` each. The bytes of a blob up to `maxBytes`; 'too-large' past it (never
-   * held in memory); undefined when there is no such blob (no file, a directory).
+   * `git show` each. What `read` makes of a blob's bytes up to `maxBytes`; 'too-large' past
+   * it (never held in memory); undefined when there is no such blob (no file, a directory).
+   * Only `read`'s answer is kept, and one blob's bytes at a time: a repository can tag a
+   * thousand commits whose go.mod is 16 MiB of spaces (one blob, a kilobyte in the pack),
+   * and their bytes held together would be 16 GiB.
    */
-  async readBlobs(repo: string, specs: readonly string[], maxBytes: number, signal?: AbortSignal): Promise<(Buffer | 'too-large' | undefined)[]> {
+  async readBlobs<T>(repo: string, specs: readonly string[], maxBytes: number, read: (bytes: Buffer) => T, signal?: AbortSignal): Promise<(T | 'too-large' | undefined)[]> {
     if (specs.length === 0) return [];
     if (specs.some((x) => /[\r\n]/.test(x))) throw new MigrateError('ECONFIG', `${this.opts.owner}: a path with a line break cannot be read from git`);
     const env = { ...pick(this.env, ['PATH', 'HOME', 'LANG', 'TMPDIR']), ...WITHOUT_OPERATOR_CONFIG, GIT_TERMINAL_PROMPT: '0' };
     const child = spawn('git', ['cat-file', '--batch'], { cwd: repo, env, stdio: ['pipe', 'pipe', 'pipe'], ...(signal ? { signal } : {}) });
-    const out: (Buffer | 'too-large' | undefined)[] = [];
+    const out: (T | 'too-large' | undefined)[] = [];
     let pending: Buffer = Buffer.alloc(0);
     // the object being read: how many bytes are left of it (and its newline), and what it gives
     let body: { left: number; chunks: Buffer[]; gives: 'bytes' | 'too-large' | 'nothing' } | undefined;
@@ -165,7 +168,7 @@ export class GitAccess {
           pending = pending.subarray(n);
           if (body.left > 0) return;
           // the object's bytes, without the newline that ends them
-          out.push(body.gives === 'bytes' ? Buffer.concat(body.chunks).subarray(0, -1) : body.gives === 'too-large' ? 'too-large' : undefined);
+          out.push(body.gives === 'bytes' ? read(Buffer.concat(body.chunks).subarray(0, -1)) : body.gives === 'too-large' ? 'too-large' : undefined);
           body = undefined;
           continue;
         }

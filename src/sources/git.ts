@@ -29,7 +29,7 @@ import type { GitSourceConfig, JobConfig } from '../config/schema.js';
 import { MigrateError } from '../errors.js';
 import { printable } from '../redact.js';
 import type { PackageListing, VersionListing } from '../types.js';
-import { MAX_VERSION_KEY, badModulePath, boundedKey, isNpmName, shownKey } from './bounded.js';
+import { MAX_VERSION_KEY, badModulePath, boundedKey, detached, isNpmName, shownKey } from './bounded.js';
 import { GitAccess } from './git-access.js';
 import type { Checkout, NameResult, Source } from './source.js';
 
@@ -50,8 +50,14 @@ interface TaggedVersion {
   problem?: string;
 }
 
-/** What readTags read at a tag's commit: a file by its path under the job's `directory`. */
-type FileAt = (path: string) => Buffer | 'too-large' | undefined;
+/**
+ * What readTags read at a tag's commit, by the file's path under the job's `directory`: the
+ * name the file declares (go.mod's module path, package.json's name; '' for none), and only
+ * that (readBlobs); or, for a name no package can have, `refused` saying so (the name quoted
+ * short); 'too-large'; undefined when there is no such file.
+ */
+type Declared = { declares: string; refused?: string };
+type FileAt = (path: string) => Declared | 'too-large' | undefined;
 
 /** The largest go.mod or package.json read at a tag (go's own limit for go.mod; no package.json comes near it). */
 const MAX_TAGGED_FILE = MAX_GO_MOD;
@@ -293,7 +299,7 @@ export class GitSource implements Source {
       const major = this.format === 'go' ? majorDir(this.goVersion(t.captured)) : undefined;
       if (major) specs.add(`${t.commit}:${dir}${major}/go.mod`);
     }
-    const read = await this.access.readBlobs(this.mirror, [...specs], MAX_TAGGED_FILE, signal);
+    const read = await this.access.readBlobs(this.mirror, [...specs], MAX_TAGGED_FILE, (bytes) => declaredName(file!, bytes), signal);
     const blobs = new Map([...specs].map((spec, i) => [spec, read[i]]));
     return matched.map((t) => {
       if (tooLong(t)) {
@@ -387,9 +393,8 @@ export class GitSource implements Source {
         const v = semver.valid(captured);
         if (!v) return { ...base, skip: `"${shown}" (tag ${printable(tag)}) is not a semver version` };
         const file = this.config.package ? undefined : at('package.json');
-        const declared = Buffer.isBuffer(file) ? npmName(file) : undefined;
-        // the name becomes a package in the state and every report: one npm could not publish is none
-        if (declared !== undefined && !isNpmName(declared)) return { ...base, version: v, problem: `tag ${tag}: package.json names ${shownKey(declared)}, which is not an npm package name` };
+        if (typeof file === 'object' && file.refused) return { ...base, version: v, problem: `tag ${tag}: package.json ${file.refused}` };
+        const declared = typeof file === 'object' && file.declares !== '' ? file.declares : undefined;
         const name = this.config.package ?? declared;
         if (!name) return { ...base, version: v, problem: `tag ${tag}: no package.json with a name in ${this.config.directory || 'the repository root'}; set package on the source` };
         return { ...base, version: v, name };
@@ -402,11 +407,8 @@ export class GitSource implements Source {
         const file = at('go.mod');
         if (file === 'too-large') return { ...base, version: v, problem: `tag ${tag}: go.mod is larger than Go accepts (${MAX_TAGGED_FILE} bytes)` };
         const mod = file;
-        const path = mod ? modulePathFromGoMod(mod) : this.config.package;
-        // a go.mod of up to 16 MiB names the package kept in the state and every report: one go could not
-        // fetch, or CodeArtifact not hold, names none (quoted short and escaped; the builder would refuse it)
-        const bad = mod && path ? badModulePath(path) : undefined;
-        if (bad) return { ...base, version: v, problem: `tag ${tag}: go.mod declares module ${shownKey(path!)}, ${bad}` };
+        if (mod?.refused) return { ...base, version: v, problem: `tag ${tag}: go.mod ${mod.refused}` };
+        const path = mod ? mod.declares : this.config.package;
         const inMajorDir = this.majorDirModule(tag, v, mod ? path : undefined, at);
         if (inMajorDir) return { ...base, version: v, ...inMajorDir };
         // a go.mod naming another module than the job's (or the job's with its /vN) is not this module
@@ -441,8 +443,8 @@ export class GitSource implements Source {
     // a root claiming /vN is go's first choice (both claiming it is the builder's EBADSOURCE); gopkg.in has no vN/ folders
     if (!major || root?.pathMajor === `/${major}` || root?.pathMajor.startsWith('.')) return undefined;
     const file = at(`${major}/go.mod`);
-    const path = Buffer.isBuffer(file) ? modulePathFromGoMod(file) : undefined;
-    if (!path || badModulePath(path) || splitPathVersion(path).pathMajor !== `/${major}`) return undefined;
+    const path = typeof file === 'object' && !file.refused ? file.declares : undefined;
+    if (!path || splitPathVersion(path).pathMajor !== `/${major}`) return undefined;
     const subdir = this.config.directory ? `${this.config.directory}/${major}` : major;
     // go checks only the /vN (a fork's go.mod): under another path it is useless to go get, and not this module
     const expected = this.config.package ?? root?.prefix;
@@ -464,6 +466,23 @@ function majorDir(v: string): string | undefined {
   if (!isCanonicalVersion(v) || v.includes('+') || isPseudoVersion(v)) return undefined;
   const major = semverMajor(v);
   return major === 'v0' || major === 'v1' ? undefined : major;
+}
+
+/**
+ * The name a go.mod or package.json read at a tag declares, kept instead of its bytes (see
+ * readBlobs). The name becomes a package in the state and every report: one go could not fetch,
+ * npm not publish or CodeArtifact not hold names none, and is kept only quoted short and escaped
+ * (the builders would refuse it). Both are copies: a slice would keep the whole file alive.
+ */
+function declaredName(file: 'go.mod' | 'package.json', bytes: Buffer): Declared {
+  if (file === 'go.mod') {
+    const path = modulePathFromGoMod(bytes);
+    const bad = path === '' ? undefined : badModulePath(path);
+    return bad ? { declares: '', refused: detached(`declares module ${shownKey(path)}, ${bad}`) } : { declares: detached(path) };
+  }
+  const name = npmName(bytes) ?? '';
+  if (name !== '' && !isNpmName(name)) return { declares: '', refused: detached(`names ${shownKey(name)}, which is not an npm package name`) };
+  return { declares: detached(name) };
 }
 
 function npmName(packageJson: Buffer): string | undefined {
