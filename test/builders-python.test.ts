@@ -317,6 +317,29 @@ describe('building real projects with Debian tools', () => {
     expect(e.expected).toBe('job-name-1.0.tar.gz');
   });
 
+  it('metadata naming another project or version of a megabyte or 200 KB (what a setup.py can write) is refused quoting it short: the error kept per version stays small', async () => {
+    // a build command that writes its own sdist (and a wheel to count): PKG-INFO's Name or Version of 1 MB
+    const writer = (field: string) => [
+      '/usr/bin/python3',
+      '-c',
+      `import io, sys, tarfile, zipfile
+out = sys.argv[1]
+meta = ("Metadata-Version: 2.1\\nName: big-lib\\nVersion: 1.0\\n").replace(${JSON.stringify(field)}, ${JSON.stringify(field)}.split(": ")[0] + ": " + "2." * 100000 + "0" if ${JSON.stringify(field)}.startswith("Version") else "Name: " + "x" * 1000000).encode()
+with tarfile.open(out + "/big_lib-1.0.tar.gz", "w:gz") as t:
+    i = tarfile.TarInfo("big_lib-1.0/PKG-INFO"); i.size = len(meta); t.addfile(i, io.BytesIO(meta))
+with zipfile.ZipFile(out + "/big_lib-1.0-py3-none-any.whl", "w") as z:
+    z.writestr("big_lib-1.0.dist-info/METADATA", meta)
+`,
+      '{outdir}',
+    ];
+    const r = await repo(setuptoolsPyproject('big-lib', '1.0'), 'v1.0');
+    for (const [field, code] of [['Name: big-lib', 'EBADBUILD'], ['Version: 1.0', 'EVERSION']] as const) {
+      const e = await failure(build(r, 'v1.0', { name: 'big-lib', command: writer(field) }));
+      expect(e.code, field).toBe(code);
+      expect(e.describe().length, field).toBeLessThan(4000);
+    }
+  });
+
   it('refuses a tag that is not PEP 440 before building anything', async () => {
     const out = join(tmp, `out-${++n}`);
     const e = await failure(buildPython({ checkoutDir: tmp, commitTime: new Date(), outDir: out, name: 'x', version: 'release-one' }));

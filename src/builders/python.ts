@@ -32,6 +32,7 @@ import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { MigrateError, toError, type ErrorCode } from '../errors.js';
 import { notRegularFile } from './output-file.js';
 import { buildPathMap, offlineHint, runProcess, toolVersion, type RunResult } from './process.js';
+import { MAX_VERSION_KEY, shownKey } from '../sources/bounded.js';
 import { isValidProjectName, normalizePep440, normalizeProjectName, parseCoreMetadata, parseWheelName, readSdistPkgInfo, readWheelMetadata, samePep440, splitSdistName, type CoreMetadata, type Fail } from './python-metadata.js';
 import { clampSdistTimes } from './sdist-times.js';
 
@@ -440,15 +441,18 @@ async function readBuiltFiles(outDir: string, opts: PythonBuildOptions, version:
   }
 
   const expectedName = normalizeProjectName(opts.name);
+  // what the build wrote is quoted short: a setup.py can write a Name or Version of megabytes, and the
+  // error is kept with the version (and once more in its events) on every run that builds it again
+  const short = (text: string) => (text.length <= MAX_VERSION_KEY ? text : shownKey(text));
   const check = (file: string, what: string, name: string, ver: string) => {
     if (normalizeProjectName(name) !== expectedName) {
-      throw bad('EBADBUILD', `${what} names the project ${JSON.stringify(name)}`, { file, expected: opts.name, actual: name, hint: 'the job names another project than the one this tag builds; fix the job file' });
+      throw bad('EBADBUILD', `${what} names the project ${shownKey(name)}`, { file, expected: opts.name, actual: short(name), hint: 'the job names another project than the one this tag builds; fix the job file' });
     }
     if (!samePep440(ver, version)) {
-      throw bad('EVERSION', `${what} says version ${JSON.stringify(ver)}, the tag says ${version}`, {
+      throw bad('EVERSION', `${what} says version ${shownKey(ver)}, the tag says ${version}`, {
         file,
         expected: version,
-        actual: ver,
+        actual: short(ver),
         hint: 'the version in the project files was not bumped with the tag (or is computed from something else); exclude this tag or fix it at the source',
       });
     }
