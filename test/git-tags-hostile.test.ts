@@ -214,3 +214,17 @@ console.log(JSON.stringify(out));
     expect(new Set(listed.map((v) => v.split('@')[0]))).toEqual(new Set(['example.com/big']));
   }, 120_000);
 });
+
+describe('PEP 440 versions with numbers past what a JavaScript number holds', () => {
+  it('v99999999999999999999 is never listed as another version (the pep440 library rounds it to 100000000000000000000), and v1.0.<30 digits> fails no listing', async () => {
+    const r = await rawRepo('big-numbers');
+    const sha = await r.commit({ 'pyproject.toml': PYPROJECT }, '1600000000');
+    for (const t of ['v1.0.0', 'v99999999999999999999', `v1.0.${'9'.repeat(30)}`, 'v1.0+g12345678901234567890']) r.tag(t, sha);
+    await r.publish();
+    const versions = await open({ url: r.url, format: 'pypi', package: 'acme-billing' });
+    // a version is listed only as the tag spells it, never rounded
+    for (const v of versions.filter((x) => !x.skip)) expect(v.ref, v.version).toBe(`v${v.version}`);
+    expect(versions.filter((v) => !v.skip).map((v) => v.version).sort()).toEqual(['1.0+g12345678901234567890', '1.0.0']);
+    expect(versions.filter((v) => v.skip).map((v) => v.ref).sort()).toEqual([`v1.0.${'9'.repeat(30)}`, 'v99999999999999999999']);
+  });
+});

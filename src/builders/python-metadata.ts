@@ -71,12 +71,23 @@ export function isValidProjectName(name: string): boolean {
  */
 export function normalizePep440(version: string): string | undefined {
   const v = version.trim();
-  if (v === '' || pep440.valid(v) === null) return undefined;
-  const cleaned = pep440.clean(v);
-  const parts = pep440.explain(v);
-  if (cleaned === null || parts === null) return undefined;
-  const publicPart = cleaned.split('+')[0]!;
-  return parts.local ? `${publicPart}+${parts.local}` : publicPart;
+  let normal: string;
+  try {
+    if (v === '' || pep440.valid(v) === null) return undefined;
+    const cleaned = pep440.clean(v);
+    const parts = pep440.explain(v);
+    if (cleaned === null || parts === null) return undefined;
+    const publicPart = cleaned.split('+')[0]!;
+    normal = parts.local ? `${publicPart}+${parts.local}` : publicPart;
+  } catch {
+    // the library throws on some numbers it cannot hold (`1.0.<30 digits>`)
+    return undefined;
+  }
+  // pep440 reads each number as a JavaScript number: past 2^53 it comes back rounded
+  // (`99999999999999999999` as `100000000000000000000`, `1.0.<30 nines>` as `1.0.1e`), another
+  // version than the tag's. Python holds them exactly; here such a version is none.
+  const long = (v.match(/\d{16,}/g) ?? []).map((d) => d.replace(/^0+(?=\d)/, '')).filter((d) => d.length >= 16);
+  return long.every((d) => normal.includes(d)) ? normal : undefined;
 }
 
 /** True when both are PEP 440 versions and equal as versions (`1.0` == `1.0.0`, `1.0+a` != `1.0`). */

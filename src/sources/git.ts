@@ -387,7 +387,8 @@ export class GitSource implements Source {
     switch (this.format) {
       case 'pypi': {
         const v = normalizePep440(captured);
-        return v ? { ...base, version: v } : { ...base, skip: `"${shown}" (tag ${printable(tag)}) is not a PEP 440 version` };
+        const exactly = /\d{16,}/.test(captured) ? ' this tool reads exactly (it holds a number of 16 digits or more)' : '';
+        return v ? { ...base, version: v } : { ...base, skip: `"${shown}" (tag ${printable(tag)}) is not a PEP 440 version${exactly}` };
       }
       case 'npm': {
         const v = semver.valid(captured);
