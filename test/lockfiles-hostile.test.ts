@@ -223,3 +223,44 @@ describe('inputs that make a parser quadratic, or endless', () => {
     expect(b).toMatchObject({ code: 'ELOCKFILE', error: expect.stringMatching(/yarn\.lock:4: not a yarn\.lock/) });
   });
 });
+
+describe('values no package manager writes', () => {
+  /** A package-lock v3 (indented as npm writes it, so errors have lines) with one entry `node_modules/<key>` and `meta`. */
+  const lock = (key: string, meta: Record<string, unknown> = {}) =>
+    write(join(folder(), 'package-lock.json'), `${JSON.stringify({ name: 'x', lockfileVersion: 3, requires: true, packages: { '': { name: 'x' }, 'node_modules/ok': { version: '1.0.0' }, [`node_modules/${key}`]: { version: '1.0.0', ...meta } } }, null, 2)}\n`);
+
+  it('an npm name that is no path segment of its own (`..`, `.`, a `/` past the scope), as folder or as alias: ELOCKFILE at its line, never a request path', () => {
+    for (const [key, meta] of [['..', {}], ['.', {}], ['@x/../../other', {}], ['@x', {}], ['al', { name: '../npm-store/other' }]] as const) {
+      const e = thrown(() => parseLockfile(lock(key, meta)));
+      expect(e.code, key).toBe('ELOCKFILE');
+      expect(e.message).toMatch(/package-lock\.json:12 /);
+    }
+    // a scoped name and an alias of one are names
+    expect(parseLockfile(lock('@x/y', { name: '@z/w' })).entries.map((e) => [e.name, e.aliasFor])).toEqual([['ok', undefined], ['@x/y', '@z/w']]);
+  });
+
+  it('a name, version or integrity of megabytes, or with control or bidi characters: ELOCKFILE at its line, the value not echoed whole', () => {
+    const cases: [string, Record<string, unknown>][] = [
+      ['big', { name: 'b'.repeat(1 << 20) }],
+      ['bigv', { version: `1.0.${'0'.repeat(1 << 20)}` }],
+      ['bigi', { integrity: `sha512-${'A'.repeat(4 << 20)}` }],
+      ['bigr', { resolved: `https://registry.npmjs.org/bigr/-/bigr-1.0.0.tgz?${'q'.repeat(1 << 20)}` }],
+      ['ctl', { name: 'a\u001b[31mred' }],
+      ['bidi', { version: '1.0.0\u202e' }],
+    ];
+    for (const [key, meta] of cases) {
+      const e = thrown(() => parseLockfile(lock(key, meta)));
+      expect(e.code, key).toBe('ELOCKFILE');
+      expect(e.message).toMatch(/package-lock\.json:12 /);
+      expect(e.message.length, key).toBeLessThan(1000);
+      expect(e.message).not.toMatch(/[\u001b\u202e]/);
+    }
+  });
+
+  it('the same bounds in every format: a poetry.lock hash of megabytes, a yarn.lock entry named `..`', () => {
+    const poetry = write(join(folder(), 'poetry.lock'), `[[package]]\nname = "a"\nversion = "1.0"\nfiles = [{file = "a-1.0.tar.gz", hash = "sha256:${'f'.repeat(1 << 20)}"}]\n`);
+    expect(thrown(() => parseLockfile(poetry)).code).toBe('ELOCKFILE');
+    const yarn = write(join(folder(), 'yarn.lock'), '# yarn lockfile v1\n\n"..@^1.0.0":\n  version "1.0.0"\n  resolved "https://registry.yarnpkg.com/../-/..-1.0.0.tgz"\n');
+    expect(thrown(() => parseLockfile(yarn)).message).toMatch(/yarn\.lock:3 /);
+  });
+});

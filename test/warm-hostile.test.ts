@@ -269,6 +269,31 @@ describe('warm and the credentials a lockfile carries', () => {
   });
 });
 
+describe('warm and the names a lockfile gives', () => {
+  it('an npm name `..` or `.` (the endpoint\'s parent, the repository itself) or of a megabyte: ELOCKFILE for its lockfile, no request for it, nothing of it stored; the other lockfile is warmed', async () => {
+    const dir = join(te.dir, 'names');
+    mkdirSync(join(dir, 'bad'), { recursive: true });
+    const pub = te.sandbox.publicRegistries!.npm.url;
+    const big = 'b'.repeat(1 << 20);
+    const bad = { name: 'n', lockfileVersion: 3, requires: true, packages: { '': { name: 'n' }, 'node_modules/..': { version: '1.0.0', resolved: `${pub}x/-/x-1.0.0.tgz` }, 'node_modules/.': { version: '1.0.0' }, 'node_modules/big': { name: big, version: '1.0.0' } } };
+    writeFileSync(join(dir, 'bad/package-lock.json'), JSON.stringify(bad, null, 2));
+    writeFileSync(join(dir, 'package-lock.json'), packageLock(['hx-fine']));
+    const file = te.writeJob({ name: 'names', github: false, privateNpm: {} });
+    const doc = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    doc.warm = { lockfiles: ['names/bad/package-lock.json', 'names/package-lock.json'], pendingTimeoutSeconds: 10 };
+    writeFileSync(file, stringify(doc));
+    const before = store.log.length;
+    const r = await warm(file);
+    expect(r.summary.lockfileErrors.map((e) => [e.path, e.code])).toEqual([['names/bad/package-lock.json', 'ELOCKFILE']]);
+    // hx-fine: warmed, or already cached by a test before
+    expect(Object.entries(r.summary.outcomes).filter(([, n]) => n)).toEqual([[expect.stringMatching(/^(?:warmed|already-cached)$/), 1]]);
+    const paths = store.log.slice(before).map((e) => e.path);
+    expect(paths.filter((p) => /\/npm\/(?:npm-store\/)?$/.test(p) || p.includes('bbbb'))).toEqual([]);
+    expect(readFileSync(join(te.stateDir, 'names.sqlite')).includes('b'.repeat(1000))).toBe(false);
+    expect(r.stderr.length).toBeLessThan(big.length);
+  });
+});
+
 describe('warm under throttling', () => {
   it("injected 429s with Retry-After: each retry waits what the store asked, no storm, and the entries are warmed", async () => {
     const names = ['hx-throttled-a', 'hx-throttled-b'];

@@ -8,6 +8,7 @@
 import { basename, dirname } from 'node:path';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { MigrateError, toError } from '../errors.js';
+import { checkEntries } from './entry-check.js';
 import { lockError, readLockfileText, type ReadOptions } from './read.js';
 import { parseNpmLock } from './npm.js';
 import { parseYarnClassic } from './yarn-classic.js';
@@ -96,8 +97,16 @@ export function parseLockfile(file: string, opts: ParseOptions = {}): LockfileRe
   return { file, format, ...out, entries: mergeEntries([out.entries]) };
 }
 
-/** Parse a lockfile's text as `format`; `file` names it in errors (and a requirements file's includes are read relative to it). */
+/**
+ * Parse a lockfile's text as `format`; `file` names it in errors (and a requirements file's
+ * includes are read relative to it). Every entry is then checked once (entry-check.ts): a
+ * value no package manager writes is ELOCKFILE at its line, whatever the format.
+ */
 export function parseLockfileText(format: LockfileFormat, text: string, file: string, opts: ReadOptions = {}): ParseOutput {
+  return checkEntries(parseFormat(format, text, file, opts), file);
+}
+
+function parseFormat(format: LockfileFormat, text: string, file: string, opts: ReadOptions): ParseOutput {
   switch (format) {
     case 'npm':
       return parseNpmLock(text, file);
