@@ -294,6 +294,32 @@ describe('warm and the names a lockfile gives', () => {
   });
 });
 
+describe('a packument without tarball URLs, for a version the lockfile spells as a path', () => {
+  it('the tarball URL built from the name and version stays inside the package: no request into another repository', async () => {
+    // a version with `/../`: only the store's packument listing it (and no dist.tarball) leads to the built URL
+    const version = '1.0.0/../../../../other-repo/hx-ver/-/hx-ver-1.0.0';
+    const remove = store.route(packument('hx-ver'), (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name: 'hx-ver', versions: { [version]: { dist: {} } } })));
+    try {
+      const dir = join(te.dir, 'ver');
+      mkdirSync(dir, { recursive: true });
+      const lock = { name: 'v', lockfileVersion: 3, requires: true, packages: { '': { name: 'v' }, 'node_modules/hx-ver': { version, resolved: `${te.sandbox.publicRegistries!.npm.url}hx-ver/-/hx-ver-1.0.0.tgz` } } };
+      writeFileSync(join(dir, 'package-lock.json'), JSON.stringify(lock, null, 2));
+      const file = te.writeJob({ name: 'ver', github: false, privateNpm: {} });
+      const doc = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      doc.warm = { lockfiles: ['ver/package-lock.json'], pendingTimeoutSeconds: 1 };
+      doc.limits = { ...(doc.limits as Record<string, unknown>), retries: 1 };
+      writeFileSync(file, stringify(doc));
+      const before = store.log.length;
+      await warm(file);
+      const asked = store.log.slice(before).filter((e) => !e.path.startsWith('/v1/')).map((e) => new URL(e.path, 'http://x').pathname);
+      expect(asked.length).toBeGreaterThan(1);
+      for (const p of asked) expect(p).toMatch(/\/npm\/npm-store\/hx-ver(?:\/|$)/);
+    } finally {
+      remove();
+    }
+  });
+});
+
 describe('warm under throttling', () => {
   it("injected 429s with Retry-After: each retry waits what the store asked, no storm, and the entries are warmed", async () => {
     const names = ['hx-throttled-a', 'hx-throttled-b'];

@@ -25,6 +25,18 @@ export interface NpmMeta {
 /** `@scope/name` as npm writes it in a registry path: the scope's slash escaped. */
 const escapeName = (name: string) => (name.startsWith('@') ? `@${encodeURIComponent(name.slice(1))}` : encodeURIComponent(name));
 
+/**
+ * `<endpoint><@scope/name>/-/<name>-<version>.tgz`, as npm registries serve tarballs, each
+ * part escaped: the version is the lockfile's (the packument only has to list it), and a
+ * `/../` in it would otherwise walk the URL out of the package, into another repository.
+ */
+function tarballUrl(endpoint: string, name: string, version: string): string {
+  const slash = name.startsWith('@') ? name.indexOf('/') : -1;
+  const base = name.slice(slash + 1);
+  const path = slash === -1 ? encodeURIComponent(name) : `@${encodeURIComponent(name.slice(1, slash))}/${encodeURIComponent(base)}`;
+  return `${endpoint}${path}/-/${encodeURIComponent(`${base}-${version}`)}.tgz`;
+}
+
 export class NpmStore implements StoreFormat<NpmMeta> {
   readonly ecosystem = 'npm' as const;
   readonly format = 'npm' as const;
@@ -83,8 +95,7 @@ export class NpmStore implements StoreFormat<NpmMeta> {
     const v = meta.versions.get(item.version);
     if (!v) return { kind: 'not-found', detail: `the packument through ${this.repository} lists no ${item.version}` };
     // the store's own tarball URL (CodeArtifact writes its endpoint there); anything else is not sent our token
-    const base = item.name.startsWith('@') ? item.name.slice(item.name.indexOf('/') + 1) : item.name;
-    const url = v.tarball && underEndpoint(v.tarball, meta.endpoint) ? v.tarball : `${meta.endpoint}${item.name}/-/${base}-${item.version}.tgz`;
+    const url = v.tarball && underEndpoint(v.tarball, meta.endpoint) ? v.tarball : tarballUrl(meta.endpoint, item.name, item.version);
     beforeRequest();
     // hashed as it streams, never held: a tarball of any size (or an endless one, cut at the limit) in bounded memory
     const res = await this.http.send('downloading the tarball', ARTIFACT_BUCKETS, subject, { method: 'GET', url, digests: ['sha512', 'sha1'], signal, maxBytes: this.limits.artifactBytes, timeoutMs: this.limits.idleMs, deadlineMs: this.limits.artifactMs });
