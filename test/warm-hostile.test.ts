@@ -17,7 +17,7 @@ import { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { warmCommand } from '../src/cli/warm.js';
-import type { WarmSummary } from '../src/warm/summary.js';
+import { warmSectionFromState, type WarmSummary } from '../src/warm/summary.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
 import { startHostileStore, type HostileStore } from './support/hostile-store.js';
 import { publishWithDeps } from './fixtures/warm/project.js';
@@ -316,6 +316,36 @@ describe('a packument without tarball URLs, for a version the lockfile spells as
       for (const p of asked) expect(p).toMatch(/\/npm\/npm-store\/hx-ver(?:\/|$)/);
     } finally {
       remove();
+    }
+  });
+});
+
+describe('what the state keeps of a warm whose entries many lockfiles name', () => {
+  it('each run stores its summary without the item lists (each item names every lockfile): the report still lists every problem per lockfile', async () => {
+    const pub = te.sandbox.publicRegistries!.npm.url;
+    const lock = { name: 'm', lockfileVersion: 3, requires: true, packages: { '': { name: 'm' }, 'node_modules/hx-nowhere': { version: '1.0.0', resolved: `${pub}hx-nowhere/-/hx-nowhere-1.0.0.tgz` }, 'node_modules/hx-remote': { version: '1.0.0', resolved: 'https://files.example.invalid/hx-remote-1.0.0.tgz' } } };
+    const paths = ['a', 'b', 'c'].map((d) => `many/${d}/package-lock.json`);
+    for (const p of paths) {
+      mkdirSync(join(te.dir, p, '..'), { recursive: true });
+      writeFileSync(join(te.dir, p), JSON.stringify(lock, null, 2));
+    }
+    const file = te.writeJob({ name: 'many', github: false, privateNpm: {} });
+    const doc = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    doc.warm = { lockfiles: paths, pendingTimeoutSeconds: 1 };
+    writeFileSync(file, stringify(doc));
+    const r = await warm(file);
+    expect(problem(r.summary, 'hx-nowhere')).toMatchObject({ outcome: 'missing-upstream', lockfiles: paths });
+    expect(r.summary.nonRegistry.map((x) => [x.name, x.lockfiles])).toEqual([['hx-remote', paths]]);
+    const state = te.openState('many');
+    try {
+      const { summary } = state.db.prepare('SELECT summary FROM warm_runs WHERE id = ?').get(r.summary.runId) as { summary: string };
+      expect(summary).not.toContain('hx-nowhere');
+      expect(summary).not.toContain('hx-remote');
+      expect(JSON.parse(summary)).toMatchObject({ runId: r.summary.runId, lockfiles: paths.map((path) => ({ path, entries: 2 })) });
+      const section = warmSectionFromState(state)!;
+      expect((section.lockfiles ?? []).map((l) => [l.path, (l.problems ?? []).map((p) => [p.name, p.outcome])])).toEqual(paths.map((p) => [p, [['hx-nowhere', 'missing-upstream'], ['hx-remote', 'non-registry']]]));
+    } finally {
+      state.close();
     }
   });
 });
