@@ -264,3 +264,15 @@ describe('values no package manager writes', () => {
     expect(thrown(() => parseLockfile(yarn)).message).toMatch(/yarn\.lock:3 /);
   });
 });
+
+describe('warnings that quote their line', () => {
+  it('an unpinned requirement of hundreds of kilobytes: its warning is cut, not the whole line into the summary and reports', () => {
+    const line = `pkg >=1.0,${Array.from({ length: 30_000 }, (_, j) => `!=1.${j}`).join(',')}`;
+    const p = write(join(folder(), 'requirements.txt'), `a==1.0\n${line}\n`);
+    const r = parseLockfile(p);
+    expect(r.entries.map((e) => e.name)).toEqual(['a']);
+    expect(r.warnings).toHaveLength(1);
+    expect(r.warnings[0]).toMatchObject({ line: 2, message: expect.stringMatching(/^pkg >=1\.0,!=1\.0,/) });
+    expect(r.warnings[0]!.message.length).toBeLessThan(1000);
+  });
+});
