@@ -28,8 +28,8 @@ import {
   type PythonBuildResult,
 } from '../src/builders/python.js';
 import { runProcess } from '../src/builders/process.js';
-import { MigrateError } from '../src/errors.js';
 import { alive, goneSoon, parentOf, pidOfCommand } from './support/child.js';
+import { failure } from './support/thrown.js';
 
 const PYTHON = '/usr/bin/python3';
 let tmp: string;
@@ -95,15 +95,6 @@ async function checkout(repoDir: string, tag: string): Promise<{ dir: string; co
 async function build(repoDir: string, tag: string, opts: Partial<PythonBuildOptions> & { name: string; version?: string }): Promise<PythonBuildResult> {
   const co = await checkout(repoDir, tag);
   return buildPython({ checkoutDir: co.dir, commitTime: co.commitTime, outDir: join(tmp, `out-${++n}`), version: tag, ...opts });
-}
-
-async function failure(p: Promise<unknown>): Promise<MigrateError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(MigrateError);
-  return e as MigrateError;
 }
 
 const setuptoolsPyproject = (name: string, version: string, extra = '') => ({

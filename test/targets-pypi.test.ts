@@ -24,6 +24,7 @@ import type { AssetFile, PublishRequest } from '../src/targets/format.js';
 import { parseSimpleIndex, PypiTarget } from '../src/targets/pypi.js';
 import type { BucketName, RateLimiter } from '../src/types.js';
 import { CodeArtifactStandIn } from './support/codeartifact/index.js';
+import { failure } from './support/thrown.js';
 
 // Debian's interpreter has build, setuptools and pip; the python3 on PATH does not.
 const PYTHON = '/usr/bin/python3';
@@ -142,15 +143,6 @@ const wheelOf = (assets: AssetFile[]): AssetFile => assets.find((a) => a.name.en
 function request(name: string, version: string, a: AssetFile, assets: AssetFile[], signal?: AbortSignal): PublishRequest {
   const v = target.targetVersion(version);
   return { name, version: v, coords: target.coordinates(name), asset: a, assets, isLast: a === assets.at(-1), signal };
-}
-
-async function failure(p: Promise<unknown>): Promise<MigrateError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(MigrateError);
-  return e as MigrateError;
 }
 
 const mark = (): number => standIn.log.at(-1)?.seq ?? 0;

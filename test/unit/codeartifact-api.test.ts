@@ -14,10 +14,10 @@ import { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Limiter } from '../../src/engine/limiter.js';
-import { MigrateError } from '../../src/errors.js';
 import { sdkRequestHandler } from '../../src/net/agents.js';
 import { CodeArtifact } from '../../src/targets/codeartifact.js';
 import { readAccountQuotas } from '../../src/targets/quotas.js';
+import { failure } from '../support/thrown.js';
 
 interface Seen {
   path: string;
@@ -69,15 +69,6 @@ function codeArtifact(opts: { idleMs?: number; maxBytes?: number; signal?: Abort
 }
 
 const COORDS = { format: 'npm' as const, repository: 'r', package: 'p' };
-
-async function failure(p: Promise<unknown>): Promise<MigrateError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(MigrateError);
-  return e as MigrateError;
-}
 
 /** A 200 that starts a JSON answer and then writes `chunk` every `everyMs`, for ever. */
 function endless(chunk: string, everyMs: number) {

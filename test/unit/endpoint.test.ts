@@ -15,6 +15,7 @@ import { NetworkError, ResponseLimitError } from '../../src/targets/http.js';
 import { NpmTarget } from '../../src/targets/npm.js';
 import type { CodeArtifact } from '../../src/targets/codeartifact.js';
 import type { BucketName } from '../../src/types.js';
+import { failure } from '../support/thrown.js';
 
 interface Seen {
   method: string;
@@ -93,15 +94,6 @@ class FakeSession implements EndpointSession {
 
 const PUBLISH: readonly BucketName[] = ['publish', 'writes'];
 const basicFor = (token: string) => `Basic ${Buffer.from(`aws:${token}`).toString('base64')}`;
-
-async function failure(p: Promise<unknown>): Promise<MigrateError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(MigrateError);
-  return e as MigrateError;
-}
 
 function reply(res: ServerResponse, status: number, body = '', headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'text/plain', ...headers });

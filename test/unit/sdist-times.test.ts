@@ -13,6 +13,7 @@ import { gzipSync, gunzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { clampSdistTimes } from '../../src/builders/sdist-times.js';
 import { MigrateError, type ErrorCode } from '../../src/errors.js';
+import { failure } from '../support/thrown.js';
 
 const PYTHON = '/usr/bin/python3';
 const dir = mkdtempSync(join(tmpdir(), 'cam-sdist-times-'));
@@ -60,16 +61,6 @@ with tarfile.open(sys.argv[1]) as t:
 print(json.dumps(out))
 `;
   return JSON.parse(execFileSync(PYTHON, ['-c', script, path], { encoding: 'utf8' }));
-}
-
-async function failure(p: Promise<unknown>): Promise<MigrateError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(MigrateError);
-    return e as MigrateError;
-  }
-  throw new Error('expected a failure');
 }
 
 const leftovers = () => readdirSync(dir).filter((f) => f.endsWith('.tmp'));
