@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sourceSchema } from '../src/config/schema.js';
@@ -26,6 +27,30 @@ afterAll(async () => {
   await git?.stop();
   await te?.stop();
 });
+
+/** The live processes (not zombies) whose command line holds `text`, and their process groups. */
+async function processesWith(text: string): Promise<{ pid: number; pgid: number; argv: string[] }[]> {
+  const found = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (!cmdline.includes(text)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (stat === '' || rest[0] === 'Z') continue;
+    found.push({ pid: Number(entry), pgid: Number(rest[2]), argv: cmdline.split('\0').filter(Boolean) });
+  }
+  return found;
+}
+
+/** Whether every process whose command line holds `text` ends within 5 s (the kernel tears a killed group down after our 'close'). */
+async function noneLeftWith(text: string): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    if ((await processesWith(text)).length === 0) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
 
 function rows(job: string) {
   const state = te.openState(job);
@@ -145,6 +170,33 @@ describe('a git server that stops answering', () => {
       expect(rows('stuck-git').map((r) => [r.package, r.version, r.state])).toEqual([['beside-lib', '1.0.0', 'verified']]);
     } finally {
       await stuck.stop();
+    }
+  });
+
+  it('a server that says something inside every idle period but sends next to nothing is cut off at twice idleTimeoutSeconds (ESOURCESILENT naming the URL, the bytes and the time), tried once; none of its git processes is left', async () => {
+    // a progress byte on stderr every second, nothing else, ever: never 2 s silent, never large
+    const logins = join(te.dir, 'trickle-logins');
+    const trickle = await startGitServer({ dir: join(te.dir, 'git-trickle'), authorizedKeyOptions: `restrict,command="echo login >> ${logins}; while :; do printf . >&2; sleep 1; done"` });
+    const repo = `trickles-${randomBytes(4).toString('hex')}`;
+    try {
+      te.env.CAM_TEST_TRICKLE_KEY = trickle.clientKey;
+      const job = te.writeJob({ name: 'trickle-git', sources: [gitSourceOn(trickle, 'trickle', repo, 'pypi', { package: 'trickle-lib', sshKeyEnv: 'CAM_TEST_TRICKLE_KEY', idleTimeoutSeconds: 2 })] });
+      let guard: NodeJS.Timeout | undefined;
+      // without the pace bound the run never ends: fail at 60 s instead of at the test's timeout
+      const s = await Promise.race([te.run(job), new Promise<never>((_, reject) => (guard = setTimeout(() => reject(new Error('the trickling transfer was never cut off')), 60_000)))]).finally(() => clearTimeout(guard));
+      expect(s.exitCode).toBe(1);
+      expect(s.listErrors).toEqual([expect.objectContaining({ source: 'trickle', code: 'ESOURCESILENT' })]);
+      const message = s.listErrors[0]!.message;
+      expect(message).toContain(trickle.gitPlusSshUrl(repo));
+      expect(message).toMatch(/only \d+ bytes came in \d+ s/);
+      // one try: each would trickle as long again
+      expect(readFileSync(logins, 'utf8').trim().split('\n')).toEqual(['login']);
+      // git, ssh and whatever else of the group: gone with the cut
+      expect(await noneLeftWith(repo)).toBe(true);
+      expect(existsSync(join(te.stateDir, 'git', 'trickle-git', 'trickle.git.pgid'))).toBe(false);
+    } finally {
+      for (const p of await processesWith(repo)) process.kill(p.pid, 'SIGKILL');
+      await trickle.stop();
     }
   });
 });

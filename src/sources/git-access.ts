@@ -14,8 +14,8 @@ import { hideFromBuilds } from '../builders/process.js';
 import { DEFAULT_MAX_MIRROR_BYTES } from '../config/schema.js';
 import { MigrateError, toError } from '../errors.js';
 import { AS_GO_READS, WITHOUT_OPERATOR_CONFIG } from '../git-local.js';
-import { registerSecret } from '../redact.js';
-import { runTransfer, TransferCut } from './git-transfer.js';
+import { redactUrlCredentials, registerSecret } from '../redact.js';
+import { runTransfer, SLOWEST_TRANSFER_BYTES_PER_S, TransferCut } from './git-transfer.js';
 
 /** How long a clone or fetch may receive nothing when the source sets no idleTimeoutSeconds. */
 const DEFAULT_IDLE_MS = 10 * 60_000;
@@ -46,7 +46,7 @@ export interface GitAccessOptions {
   knownHostsFile?: string;
   /** Where a key given as text is written for ssh (mode 0600), removed by close(). */
   keyFilePath: string;
-  /** A clone or fetch that receives nothing this long is cut off (ESOURCESILENT); default 10 minutes. */
+  /** A clone or fetch that receives nothing this long, or takes twice this plus 1 s per 64 KiB received, is cut off (ESOURCESILENT); default 10 minutes. */
   idleTimeoutMs?: number;
   /** The most the mirror may hold (limits.maxMirrorBytes): a clone or fetch past it is cut off (ETOOLARGE). */
   maxMirrorBytes?: number;
@@ -292,6 +292,18 @@ export class GitAccess {
         expected: `at most ${max} bytes`,
         actual: `${e.bytes} bytes`,
         hint: 'if the repository really is this large, raise limits.maxMirrorBytes in the job file and rerun (a fetch goes on from the mirror as it stands, a clone starts again); otherwise the server is sending an endless or bogus pack. The other sources went on',
+      });
+    }
+    // the pace bound: git kept saying something (a byte, a progress line) inside every idle
+    // period, but the mirror hardly grew: a trickle would hold the run for ever. Not retried.
+    if (e instanceof TransferCut && e.why === 'too-slow') {
+      const s = (this.opts.idleTimeoutMs ?? DEFAULT_IDLE_MS) / 1000;
+      return new MigrateError('ESOURCESILENT', `${redactUrlCredentials(where)}: only ${e.bytes} bytes came in ${Math.round(e.elapsedMs / 1000)} s, slower than any working transfer (the server trickles, or the link is that slow), and git was stopped`, {
+        subject,
+        cause: e,
+        expected: `at least ${SLOWEST_TRANSFER_BYTES_PER_S / 1024} KiB/s after the first ${2 * s} s (twice idleTimeoutSeconds)`,
+        actual: `${e.bytes} bytes in ${Math.round(e.elapsedMs / 1000)} s`,
+        hint: `a transfer may take twice idleTimeoutSeconds (${s} s) plus 1 s per ${SLOWEST_TRANSFER_BYTES_PER_S / 1024} KiB received: if the link to the git server really is this slow, raise idleTimeoutSeconds in the job file and rerun; otherwise check the server. The other sources went on`,
       });
     }
     // the silence watchdog: git printed nothing for the whole idle timeout while the connection

@@ -1,8 +1,10 @@
 /**
- * A clone or fetch into a mirror, run under two bounds: silence (a peer that sends
- * nothing) and size (a repository far larger than any real one, or a server streaming a
+ * A clone or fetch into a mirror, run under three bounds: silence (a peer that sends
+ * nothing), size (a repository far larger than any real one, or a server streaming a
  * pack that never ends: bytes keep coming, so no silence bound ever fires and only a
- * size bound stops it before the disk is full).
+ * size bound stops it before the disk is full) and pace (a peer that sends a byte or a
+ * progress line just inside every idle period: never silent, never large, and without
+ * this bound it holds the run forever).
  *
  * git runs in a process group of its own and is cut off as a whole: a clone is git,
  * ssh, fetch-pack and index-pack (which writes the pack), and killing only the first,
@@ -17,6 +19,16 @@ import { join } from 'node:path';
 const MEASURE_EVERY_MS = 500;
 /** After SIGTERM (git removes its lock files on it), how long before the group is killed outright. */
 const KILL_GRACE_MS = 5_000;
+/**
+ * The slowest transfer still taken for working (bytes per second the mirror's folder grows):
+ * a transfer may take twice its idle timeout plus 1 s per 64 KiB received. A quarter of the
+ * upload floor (src/net/bounds.ts): a git server is often on premises behind a VPN, slower
+ * than AWS, and the floor only has to tell a transfer from a trickle (a few bytes per idle
+ * period). Since credit comes from bytes received, a large repository on a slow link gets
+ * as long as its size needs; the worst a peer can hold a run is bounded by
+ * limits.maxMirrorBytes at this rate.
+ */
+export const SLOWEST_TRANSFER_BYTES_PER_S = 64 * 1024;
 
 /** The git process groups running now: killed when this process exits (a second Ctrl-C, a crash). */
 const liveGroups = new Set<number>();
@@ -27,13 +39,26 @@ process.on('exit', () => {
 /** Why a transfer was cut off by its bounds (not git's own failure). */
 export class TransferCut extends Error {
   constructor(
-    readonly why: 'silent' | 'too-large',
-    /** The folder's size when it was cut (too-large). */
+    readonly why: 'silent' | 'too-large' | 'too-slow',
+    /** The folder's size when it was cut (too-large); how much it grew since the start (too-slow). */
     readonly bytes = 0,
+    /** How long the transfer had run when it was cut (too-slow). */
+    readonly elapsedMs = 0,
   ) {
-    super(why === 'silent' ? 'git wrote nothing for the idle timeout' : `the mirror grew to ${bytes} bytes`);
+    super(
+      why === 'silent'
+        ? 'git wrote nothing for the idle timeout'
+        : why === 'too-large'
+          ? `the mirror grew to ${bytes} bytes`
+          : `the mirror grew by ${bytes} bytes in ${Math.round(elapsedMs / 1000)} s`,
+    );
     this.name = 'TransferCut';
   }
+}
+
+/** How long a transfer that has received `bytes` may have run: twice the idle timeout, plus time for the bytes at the floor rate. */
+export function transferDeadlineMs(idleMs: number, bytes: number): number {
+  return 2 * idleMs + Math.ceil((bytes / SLOWEST_TRANSFER_BYTES_PER_S) * 1000);
 }
 
 export interface TransferOptions {
@@ -63,6 +88,10 @@ export function runTransfer(args: readonly string[], opts: TransferOptions): Pro
     let idle: NodeJS.Timeout | undefined;
     let hard: NodeJS.Timeout | undefined;
     let measuring: NodeJS.Timeout | undefined;
+    const started = Date.now();
+    // the folder's size at the start (a fetch's mirror is not empty), and the most it has grown since
+    let base: number | undefined;
+    let grown = 0;
 
     const stop = (why: Error) => {
       if (cut || done) return;
@@ -78,7 +107,12 @@ export function runTransfer(args: readonly string[], opts: TransferOptions): Pro
     const measure = async () => {
       const bytes = await sizeOf(opts.watch.dir);
       if (done || cut) return;
+      base ??= bytes;
+      grown = Math.max(grown, bytes - base);
+      const elapsed = Date.now() - started;
       if (bytes > opts.watch.maxBytes) stop(new TransferCut('too-large', bytes));
+      // never silent for a whole idle period, yet next to nothing received: a trickle
+      else if (elapsed > transferDeadlineMs(opts.idleMs, grown)) stop(new TransferCut('too-slow', grown, elapsed));
       else measuring = setTimeout(() => void measure(), MEASURE_EVERY_MS);
     };
     const onAbort = () => stop(abortError());
