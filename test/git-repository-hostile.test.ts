@@ -14,6 +14,7 @@ import type { ProgressEvent } from '../src/engine/events.js';
 import { createSource } from '../src/sources/index.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
 import { gitSourceOn, HATCH, pyProject, startGitServer, type GitServer } from './support/git-server.js';
+import { alive, goneSoon, watch } from './support/child.js';
 
 let te: TestEnv;
 let git: GitServer;
@@ -197,6 +198,48 @@ describe('a git server that stops answering', () => {
     } finally {
       for (const p of await processesWith(repo)) process.kill(p.pid, 'SIGKILL');
       await trickle.stop();
+    }
+  });
+
+  it('git left running by a run killed with SIGKILL (the server stalled) is stopped by the next run before it clones into the same mirror; that run goes on (and fails for its own silent server)', async () => {
+    const orphaned = await startGitServer({ dir: join(te.dir, 'git-orphaned'), authorizedKeyOptions: 'restrict,command="exec cat > /dev/null"' });
+    const repo = `orphaned-${randomBytes(4).toString('hex')}`;
+    let pgid: number | undefined;
+    try {
+      te.env.CAM_TEST_ORPHANED_KEY = orphaned.clientKey;
+      const source = (idleTimeoutSeconds: number) => gitSourceOn(orphaned, 'orphaned', repo, 'pypi', { package: 'orphaned-lib', sshKeyEnv: 'CAM_TEST_ORPHANED_KEY', idleTimeoutSeconds });
+      const first = watch(te.spawnCli(['run', te.writeJob({ name: 'orphan-git', sources: [source(600)] }), '--json']));
+      // the clone's git, leader of its own group, waiting on the stalled server
+      let leader: { pid: number; pgid: number } | undefined;
+      for (let i = 0; i < 600 && !leader && !first.done(); i++) {
+        leader = (await processesWith(repo)).find((p) => p.argv[0]?.endsWith('git') && p.argv.includes('clone') && p.pid === p.pgid);
+        if (!leader) await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(leader, first.stderr()).toBeDefined();
+      pgid = leader!.pgid;
+      // the run records the group as it starts git; a kill in between would leave nothing to find
+      const record = join(te.stateDir, 'git', 'orphan-git', 'orphaned.git.pgid');
+      for (let i = 0; i < 40 && !existsSync(record); i++) await new Promise((r) => setTimeout(r, 50));
+      first.proc.kill('SIGKILL');
+      expect(await first.exited).toBe('SIGKILL');
+      // nothing of the tool ran to stop it: git goes on
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await alive(pgid)).toBe(true);
+
+      const second = await te.run(te.writeJob({ name: 'orphan-git', sources: [source(2)] }));
+      expect(await goneSoon(pgid)).toBe(true);
+      expect(await noneLeftWith(repo)).toBe(true);
+      // it went on: its own clone reached the stalled server and was cut for that
+      expect(second.listErrors).toEqual([expect.objectContaining({ source: 'orphaned', code: 'ESOURCESILENT', message: expect.stringContaining('nothing came for 2 s') })]);
+    } finally {
+      if (pgid !== undefined) {
+        try {
+          process.kill(-pgid, 'SIGKILL');
+        } catch {
+          // gone, as it should be
+        }
+      }
+      await orphaned.stop();
     }
   });
 });

@@ -15,7 +15,7 @@ import { DEFAULT_MAX_MIRROR_BYTES } from '../config/schema.js';
 import { MigrateError, toError } from '../errors.js';
 import { AS_GO_READS, WITHOUT_OPERATOR_CONFIG } from '../git-local.js';
 import { redactUrlCredentials, registerSecret } from '../redact.js';
-import { runTransfer, SLOWEST_TRANSFER_BYTES_PER_S, TransferCut } from './git-transfer.js';
+import { runTransfer, SLOWEST_TRANSFER_BYTES_PER_S, stopOrphanTransfer, TransferCut } from './git-transfer.js';
 
 /** How long a clone or fetch may receive nothing when the source sets no idleTimeoutSeconds. */
 const DEFAULT_IDLE_MS = 10 * 60_000;
@@ -212,7 +212,13 @@ export class GitAccess {
    */
   async updateMirror(mirror: string, url: string, signal?: AbortSignal, formerly?: string): Promise<void> {
     if (formerly) adoptMirror(formerly, mirror);
+    // a run killed with SIGKILL cannot stop its git: it may still be writing here (a stalled
+    // peer keeps it alive for ever). We hold the job's lock, so it is nobody's now.
+    const groupFile = `${mirror}.pgid`;
+    const orphan = await stopOrphanTransfer(groupFile);
+    if (orphan !== undefined) process.stderr.write(`${this.opts.owner}: stopped git (process group ${orphan}) that a killed run left transferring into ${mirror}\n`);
     const bounds = (dir: string, cwd: string) => ({
+      groupFile,
       cwd,
       env: this.env,
       idleMs: this.opts.idleTimeoutMs ?? DEFAULT_IDLE_MS,

@@ -12,6 +12,7 @@
  * watch a folder either, hence this module for the two commands that talk to a remote.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -69,6 +70,12 @@ export interface TransferOptions {
   /** The folder measured, and the most it may hold (bytes). */
   watch: { dir: string; maxBytes: number };
   signal?: AbortSignal;
+  /**
+   * Where the transfer's process group is recorded while git runs (removed when it ends):
+   * a run killed with SIGKILL leaves git running, and the next run stops it from this
+   * (stopOrphanTransfer) before it transfers into the same mirror.
+   */
+  groupFile?: string;
 }
 
 /**
@@ -117,7 +124,10 @@ export function runTransfer(args: readonly string[], opts: TransferOptions): Pro
     };
     const onAbort = () => stop(abortError());
 
-    if (pid !== undefined) liveGroups.add(pid);
+    if (pid !== undefined) {
+      liveGroups.add(pid);
+      if (opts.groupFile) recordGroup(opts.groupFile, pid);
+    }
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     heard();
     void measure();
@@ -150,6 +160,7 @@ export function runTransfer(args: readonly string[], opts: TransferOptions): Pro
       clearTimeout(measuring);
       opts.signal?.removeEventListener('abort', onAbort);
       if (pid !== undefined) liveGroups.delete(pid);
+      if (opts.groupFile) rmSync(opts.groupFile, { force: true });
     }
   });
 }
@@ -160,6 +171,69 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
   } catch {
     // the group is gone already
   }
+}
+
+/** What /proc says of `pid`: its name, state, process group and start time (clock ticks since boot); undefined when there is no such process. */
+function procStat(pid: number): { comm: string; state: string; pgrp: number; start: string } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // "<pid> (<comm>) <state> <ppid> <pgrp> ...": comm may hold spaces and parentheses
+  const close = text.lastIndexOf(')');
+  const rest = text.slice(close + 2).split(' ');
+  return { comm: text.slice(text.indexOf('(') + 1, close), state: rest[0] ?? '', pgrp: Number(rest[2]), start: rest[19] ?? '' };
+}
+
+function bootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** `<pgid> <start time> <boot id>`: enough to tell the group git leads from a process that got its pid later. */
+function recordGroup(file: string, pid: number): void {
+  try {
+    writeFileSync(file, `${pid} ${procStat(pid)?.start ?? ''} ${bootId()}\n`);
+  } catch {
+    // the mirror's folder is not there (a clone's parent is made first): nothing to stop later, and no reason to fail
+  }
+}
+
+/**
+ * The git process group a killed run left transferring into a mirror (`groupFile`, written
+ * by runTransfer): stopped (SIGTERM, then SIGKILL) before the next transfer there, so two
+ * gits never write into one mirror. The caller holds the job's lock, so no live run owns
+ * it. Only a group whose leader is still that git (same pid, start time and boot, named
+ * git) is signalled: a pid reused by an unrelated process is left alone. Returns the
+ * group stopped, if any; the record is removed either way.
+ */
+export async function stopOrphanTransfer(groupFile: string): Promise<number | undefined> {
+  let record: string;
+  try {
+    record = readFileSync(groupFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  rmSync(groupFile, { force: true });
+  const [pgidText, start, boot] = record.trim().split(' ');
+  const pgid = Number(pgidText);
+  if (!Number.isInteger(pgid) || pgid <= 1 || !start || !boot || boot !== bootId()) return undefined;
+  const leads = () => {
+    const p = procStat(pgid);
+    return p !== undefined && p.state !== 'Z' && p.pgrp === pgid && p.start === start && p.comm === 'git';
+  };
+  if (!leads()) return undefined;
+  killGroup(pgid, 'SIGTERM');
+  // git removes its lock files on SIGTERM; one that does not stop within 2 s is killed outright
+  for (let i = 0; i < 40 && leads(); i++) await new Promise((r) => setTimeout(r, 50));
+  killGroup(pgid, 'SIGKILL');
+  for (let i = 0; i < 40 && leads(); i++) await new Promise((r) => setTimeout(r, 50));
+  return pgid;
 }
 
 function abortError(): Error {
