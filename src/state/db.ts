@@ -440,8 +440,10 @@ export class StateDb {
             this.event(old.id, 'conflict', 'pending', 'ETAGMOVED', `tag ${v.ref ?? ''} points at ${old.source_commit} again`, at);
             return;
           }
-          // built, not on the target yet, and the job now builds it otherwise (a command or folder fixed after a plan): built again
-          if (v.recipe && old.recipe && v.recipe !== old.recipe && (old.state === 'fetched' || old.state === 'failed')) {
+          // built, not on the target yet, and the job now builds it otherwise (a command or folder fixed after a plan): built again.
+          // A conflict too: ours are not on the target, and a command changed to give the bytes it holds must be used
+          const notOnTarget = old.state === 'fetched' || old.state === 'failed' || (old.state === 'conflict' && old.last_error_code !== 'ETAGMOVED');
+          if (v.recipe && old.recipe && v.recipe !== old.recipe && notOnTarget) {
             this.setState(old.id, 'pending', at);
             this.event(old.id, old.state, 'pending', null, `the job's build settings for it changed since it was built (${describeRecipeChange(old.recipe, v.recipe)}): building it again`, at);
             return;

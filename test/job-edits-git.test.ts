@@ -1,0 +1,76 @@
+/**
+ * The job file of git sources edited between runs, as an operator fixes a version
+ * the last run could not migrate: each edit takes effect on the next run, asserted by
+ * the rows, their events and what the stand-in received.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ItemRow } from '../src/state/db.js';
+import { multipartUploadBody } from '../src/targets/pypi-upload.js';
+import { startTestEnv, type TestEnv } from './support/harness.js';
+import { gitSourceOn, pyProject, startGitServer, type GitServer } from './support/git-server.js';
+
+let te: TestEnv;
+let git: GitServer;
+
+beforeAll(async () => {
+  te = await startTestEnv();
+  git = await startGitServer();
+  te.env.CAM_TEST_GIT_KEY = git.clientKey;
+});
+afterAll(async () => {
+  await git?.stop();
+  await te?.stop();
+});
+
+function row(job: string, pkg: string, version: string): ItemRow {
+  const state = te.openState(job);
+  try {
+    return state.items().find((r) => r.package === pkg && r.version === version)!;
+  } finally {
+    state.close();
+  }
+}
+const uploads = (pkg: string) => te.sandbox.standIn.log.filter((e) => e.operation === 'pypi:Upload' && e.package === pkg);
+
+/** An sdist of `name` at `version` with bytes no build of ours gives, uploaded as twine would. */
+async function uploadTheirs(name: string, version: string): Promise<void> {
+  const file = join(mkdtempSync(join(te.dir, 'theirs-')), `${name.replace(/-/g, '_')}-${version}.tar.gz`);
+  writeFileSync(file, 'not ours');
+  const form = await multipartUploadBody({ path: file, filename: basename(file), filetype: 'sdist', pyversion: 'source' }, { metadata_version: '2.1', name, version });
+  const chunks: Buffer[] = [];
+  for await (const c of form.body as AsyncIterable<Buffer>) chunks.push(c);
+  const token = await te.targetToken();
+  const res = await fetch(te.sandbox.standIn.pypiEndpoint('pypi-internal'), {
+    method: 'POST',
+    headers: { 'content-type': form.contentType, authorization: `Basic ${Buffer.from(`aws:${token}`).toString('base64')}` },
+    body: Buffer.concat(chunks),
+  });
+  expect(res.status).toBe(200);
+}
+
+describe('a version in conflict with the target, then its build settings changed in the job', () => {
+  it('is built again with them (its files are not on the target, as for a version only built), compared again, never uploaded over theirs', async () => {
+    await git.createRepoFromDir('conf', pyProject(join(te.dir, 'src-conf'), 'conf-lib', '1.0.0'), { tags: ['v1.0.0'] });
+    await uploadTheirs('conf-lib', '1.0.0');
+    const source = (extra: Record<string, unknown> = {}) => gitSourceOn(git, 'conf', 'conf', 'pypi', { package: 'conf-lib', ...extra });
+    const job = te.writeJob({ name: 'conf', sources: [source()] });
+    const first = await te.run(job);
+    expect(first.conflicts).toEqual([expect.objectContaining({ version: '1.0.0', code: 'ECONFLICT' })]);
+    const built = row('conf', 'conf-lib', '1.0.0');
+
+    // the operator gives the version a command of its own (here one that fails, so its use shows)
+    te.writeJob({ name: 'conf', sources: [source({ versions: { '1.0.0': { command: '{python} -c raise' } } })] });
+    const fixed = await te.run(job);
+    expect(fixed.conflicts).toEqual([]);
+    expect(fixed.failures).toEqual([expect.objectContaining({ version: '1.0.0', code: 'EBUILD' })]);
+
+    // taken out again: built as at first, the same bytes, the same conflict
+    te.writeJob({ name: 'conf', sources: [source()] });
+    const back = await te.run(job);
+    expect(back.conflicts).toEqual([expect.objectContaining({ version: '1.0.0', code: 'ECONFLICT' })]);
+    expect(row('conf', 'conf-lib', '1.0.0')).toMatchObject({ state: 'conflict', sha512: built.sha512, target_sha512: built.target_sha512 });
+    expect(uploads('conf-lib')).toHaveLength(1); // theirs alone
+  });
+});
