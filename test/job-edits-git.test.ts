@@ -74,3 +74,27 @@ describe('a version in conflict with the target, then its build settings changed
     expect(uploads('conf-lib')).toHaveLength(1); // theirs alone
   });
 });
+
+describe('a version in conflict with the target, then skipped in the job', () => {
+  it('is skipped with the reason (the run exits 0, nothing uploaded); the skip taken out, it is compared again and is the conflict it was', async () => {
+    await git.createRepoFromDir('kept', pyProject(join(te.dir, 'src-kept'), 'kept-lib', '1.0.0'), { tags: ['v1.0.0'] });
+    await uploadTheirs('kept-lib', '1.0.0');
+    const source = (extra: Record<string, unknown> = {}) => gitSourceOn(git, 'kept', 'kept', 'pypi', { package: 'kept-lib', ...extra });
+    const job = te.writeJob({ name: 'kept', sources: [source()] });
+    expect((await te.run(job)).conflicts).toEqual([expect.objectContaining({ version: '1.0.0', code: 'ECONFLICT' })]);
+    const before = row('kept', 'kept-lib', '1.0.0');
+
+    // the target's file is the right one: the operator leaves the version out
+    te.writeJob({ name: 'kept', sources: [source({ versions: { '1.0.0': { skip: 'the target keeps the 2019 upload' } } })] });
+    const skipped = await te.run(job);
+    expect(skipped.conflicts).toEqual([]);
+    expect(skipped.skipped).toEqual([{ package: 'kept-lib', version: '1.0.0', reason: 'the target keeps the 2019 upload' }]);
+    expect(skipped.exitCode).toBe(0);
+
+    te.writeJob({ name: 'kept', sources: [source()] });
+    const back = await te.run(job);
+    expect(back.conflicts).toEqual([expect.objectContaining({ version: '1.0.0', code: 'ECONFLICT' })]);
+    expect(row('kept', 'kept-lib', '1.0.0')).toMatchObject({ state: 'conflict', sha512: before.sha512, target_sha512: before.target_sha512 });
+    expect(uploads('kept-lib')).toHaveLength(1); // theirs alone
+  });
+});

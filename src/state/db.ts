@@ -469,7 +469,8 @@ export class StateDb {
 
   /** Skipped <-> pending as the listing says; true when the row was handled. */
   private skipOrUnskip(old: ListedBefore, skip: string | undefined, at: string): boolean {
-    if (skip && (old.state === 'pending' || old.state === 'fetched' || old.state === 'failed')) {
+    // a conflict too: nothing of ours is on the target (theirs may be the right files, and stay)
+    if (skip && (old.state === 'pending' || old.state === 'fetched' || old.state === 'failed' || old.state === 'conflict')) {
       this.setState(old.id, 'skipped', at);
       this.stmt("UPDATE items SET last_error_code = 'ESKIPPED', last_error = ? WHERE id = ?").run(redact(skip), old.id);
       this.event(old.id, old.state, 'skipped', 'ESKIPPED', `skipped: ${skip}`, at);
