@@ -98,3 +98,40 @@ describe('a version in conflict with the target, then skipped in the job', () =>
     expect(uploads('kept-lib')).toHaveLength(1); // theirs alone
   });
 });
+
+describe("a PyPI package's name spelled another way in the job (Spelled_Lib for spelled-lib)", () => {
+  it('one project to PyPI and CodeArtifact: refused (ECONFIG naming both spellings) before anything is asked or written, by run and plan; the spelling recorded goes on', async () => {
+    await git.createRepoFromDir('spelled', pyProject(join(te.dir, 'src-spelled'), 'spelled-lib', '1.0.0'), { tags: ['v1.0.0'] });
+    const source = (pkg: string) => gitSourceOn(git, 'spelled', 'spelled', 'pypi', { package: pkg });
+    const job = te.writeJob({ name: 'spelled', sources: [source('spelled-lib')] });
+    expect((await te.run(job)).exitCode).toBe(0);
+    const recorded = () => {
+      const state = te.openState('spelled');
+      try {
+        return { run: state.lastRun()!.id, rows: state.items().map((r) => [r.package, r.version, r.state]) };
+      } finally {
+        state.close();
+      }
+    };
+    const before = recorded();
+    expect(before.rows).toEqual([['spelled-lib', '1.0.0', 'verified']]);
+
+    te.writeJob({ name: 'spelled', sources: [source('Spelled_Lib')] });
+    const seq = te.sandbox.standIn.log.at(-1)!.seq;
+    for (const cmd of ['run', 'plan']) {
+      const r = await te.cli([cmd, job, '--json']);
+      expect(r.code, cmd).toBe(2);
+      expect(r.stderr, cmd).toContain('ECONFIG');
+      expect(r.stderr, cmd).toContain('"Spelled_Lib"');
+      expect(r.stderr, cmd).toContain('"spelled-lib"');
+      expect(r.stderr, cmd).not.toMatch(/^\s+at /m);
+    }
+    expect(te.sandbox.standIn.log.filter((e) => e.seq > seq)).toEqual([]);
+    expect(recorded()).toEqual(before);
+
+    te.writeJob({ name: 'spelled', sources: [source('spelled-lib')] });
+    const again = await te.run(job);
+    expect(again.exitCode).toBe(0);
+    expect(again.removedAtSource).toEqual([]);
+  });
+});

@@ -4,6 +4,7 @@
  * leave rows behind that no listing of this run speaks for; neither is the
  * source removing anything.
  */
+import { normalizeProjectName } from '../builders/python-metadata.js';
 import type { GitSourceConfig, SourceConfig } from '../config/schema.js';
 import { MigrateError } from '../errors.js';
 import type { Source } from '../sources/index.js';
@@ -62,6 +63,33 @@ export function refuseRenamedSources(state: StateDb, sources: ReadonlyMap<string
       {
         hint: `rename source "${id}" back to "${old[0]}" in the job file (the id is a label: it may stay what it was first run with); to migrate that ${where} as a separate source after all, give it a state of its own (another job name or --state-dir)`,
       },
+    );
+  }
+}
+
+/**
+ * A git PyPI source whose `package` is now spelled another way than the one its versions
+ * are recorded under (`Acme_Billing` for `acme-billing`): one project to PyPI and to
+ * CodeArtifact (PEP 503), but rows are keyed by the name as written, so every version
+ * would be read again under the new spelling, found on the target (`present-identical`,
+ * though this tool published it), counted twice, and the old spelling's versions reported
+ * removed at the source. Refused (ECONFIG) before anything is written, as a renamed id is.
+ * https://peps.python.org/pep-0503/#normalized-names
+ */
+export function refuseRespelledPackages(state: StateDb, sources: ReadonlyMap<string, Source>, configs: readonly SourceConfig[], jobFile: string): void {
+  for (const id of sources.keys()) {
+    const config = configs.find((c) => c.id === id)!;
+    if (config.kind !== 'git' || config.format !== 'pypi' || config.package === undefined) continue;
+    const wanted = normalizeProjectName(config.package);
+    const names = new Set(state.items("source_id = ? AND format = 'pypi'", id).map((r) => r.package));
+    // rows under the spelling the job gives: it was run with it (a state from before this check may hold both)
+    if (names.has(config.package)) continue;
+    const recorded = [...names].filter((p) => normalizeProjectName(p) === wanted);
+    if (recorded.length === 0) continue;
+    throw new MigrateError(
+      'ECONFIG',
+      `${jobFile}: source "${id}" names its package "${config.package}", but its versions are recorded under ${recorded.map((p) => `"${p}"`).join(', ')}, the same PyPI project (${wanted}); under the new spelling every version would be read again, recorded a second time and counted twice`,
+      { subject: config.package, hint: `spell package "${recorded[0]}" on source "${id}" in the job file, as it was first run with (PyPI and CodeArtifact take every spelling of a name as one project)` },
     );
   }
 }

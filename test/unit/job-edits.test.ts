@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SourceConfig } from '../../src/config/schema.js';
-import { refuseRenamedSources } from '../../src/engine/job-edits.js';
+import { refuseRenamedSources, refuseRespelledPackages } from '../../src/engine/job-edits.js';
 import { MigrateError } from '../../src/errors.js';
 import type { Source } from '../../src/sources/source.js';
 import { StateDb } from '../../src/state/db.js';
@@ -146,6 +146,35 @@ describe('a renamed git source without package (its name read from the repositor
       expect(refusal(state, [a, { id: 'billing', format: 'npm', directory: 'b' }])?.hint).toContain('back to "svc-b"');
       expect(refusal(state, [a, { id: 'svc-c', format: 'npm', directory: 'c' }])).toBeUndefined();
       expect(refusal(state, [a, { id: 'tool', format: 'go', directory: 'b' }])).toBeUndefined();
+    } finally {
+      state.close();
+    }
+  });
+});
+
+describe("a git PyPI source's package spelled another way", () => {
+  const respelled = (state: StateDb, pkg: string): MigrateError | undefined => {
+    const configs = [{ id: 'svc-a', kind: 'git', url: REPO, format: 'pypi', directory: '', package: pkg }] as unknown as SourceConfig[];
+    try {
+      refuseRespelledPackages(state, new Map([['svc-a', { id: 'svc-a', kind: 'git', url: REPO } as unknown as Source]]), configs, 'job.yaml');
+      return undefined;
+    } catch (e) {
+      expect(e).toBeInstanceOf(MigrateError);
+      return e as MigrateError;
+    }
+  };
+
+  it('refused while its rows are all under the other spelling; not once rows are under its own (a state from before holds both), nor for another project', () => {
+    const state = monorepoState();
+    try {
+      expect(respelled(state, 'svc-a')).toBeUndefined();
+      expect(respelled(state, 'svc-b')).toBeUndefined(); // another project: a new package, not this check's
+      const e = respelled(state, 'SVC_A');
+      expect(e?.code).toBe('ECONFIG');
+      expect(e?.hint).toContain('"svc-a"');
+      state.recordListing('svc-a', REPO, { format: 'pypi', name: 'SVC_A', distTags: {}, versions: [{ version: '1.0', artifactUrl: `${REPO}#v1.0` }] });
+      expect(respelled(state, 'SVC_A')).toBeUndefined();
+      expect(respelled(state, 'svc-a')).toBeUndefined();
     } finally {
       state.close();
     }
