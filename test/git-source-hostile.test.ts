@@ -33,6 +33,8 @@ beforeAll(async () => {
   te = await startTestEnv();
   git = await startGitServer({ dir: join(te.dir, 'git') });
   te.env.CAM_TEST_GIT_KEY = git.clientKey;
+  // one small Python repository several tests run against: made here so each test stands alone (-t)
+  await git.createRepoFromDir('rel', pyProject(join(te.dir, 'src-rel'), 'rel-lib', '1.0.0'), { tags: ['v1.0.0'] });
 });
 afterAll(async () => {
   await git?.stop();
@@ -52,7 +54,6 @@ function rows(job: string, stateDir?: string): ItemRow[] {
 
 describe('the operator', () => {
   it('a relative --state-dir (the default is `state`) works: the mirror and the checkouts land where git can find them', async () => {
-    await git.createRepoFromDir('rel', pyProject(join(te.dir, 'src-rel'), 'rel-lib', '1.0.0'), { tags: ['v1.0.0'] });
     const job = te.writeJob({ name: 'rel', sources: [gitSource('rel', 'rel', 'pypi', { package: 'rel-lib' })] });
     // the CLI runs in te.dir: `relative-state` is te.dir/relative-state
     const r = await te.cli(['--state-dir', 'relative-state', 'run', job, '--json']);
