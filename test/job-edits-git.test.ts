@@ -99,6 +99,29 @@ describe('a version in conflict with the target, then skipped in the job', () =>
   });
 });
 
+describe('a version in conflict with the target, then excluded by the job filters', () => {
+  it('is set aside as excluded (the run exits 0, nothing uploaded); the filter taken out, it is compared again and is the conflict it was', async () => {
+    await git.createRepoFromDir('filtered', pyProject(join(te.dir, 'src-filtered'), 'filtered-lib', '1.0.0'), { tags: ['v1.0.0'] });
+    await uploadTheirs('filtered-lib', '1.0.0');
+    const source = gitSourceOn(git, 'filtered', 'filtered', 'pypi', { package: 'filtered-lib' });
+    const job = te.writeJob({ name: 'filtered', sources: [source] });
+    expect((await te.run(job)).conflicts).toEqual([expect.objectContaining({ version: '1.0.0', code: 'ECONFLICT' })]);
+    const before = row('filtered', 'filtered-lib', '1.0.0');
+
+    te.writeJob({ name: 'filtered', sources: [source], filters: { exclude: ['filtered-lib@1.0.0'] } });
+    const excluded = await te.run(job);
+    expect(excluded.conflicts).toEqual([]);
+    expect(excluded.exitCode).toBe(0);
+    expect(row('filtered', 'filtered-lib', '1.0.0')).toMatchObject({ state: 'excluded' });
+
+    te.writeJob({ name: 'filtered', sources: [source] });
+    const back = await te.run(job);
+    expect(back.conflicts).toEqual([expect.objectContaining({ version: '1.0.0', code: 'ECONFLICT' })]);
+    expect(row('filtered', 'filtered-lib', '1.0.0')).toMatchObject({ state: 'conflict', sha512: before.sha512, target_sha512: before.target_sha512 });
+    expect(uploads('filtered-lib')).toHaveLength(1); // theirs alone
+  });
+});
+
 describe("a PyPI package's name spelled another way in the job (Spelled_Lib for spelled-lib)", () => {
   it('one project to PyPI and CodeArtifact: refused (ECONFIG naming both spellings) before anything is asked or written, by run and plan; the spelling recorded goes on', async () => {
     await git.createRepoFromDir('spelled', pyProject(join(te.dir, 'src-spelled'), 'spelled-lib', '1.0.0'), { tags: ['v1.0.0'] });

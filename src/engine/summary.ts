@@ -49,7 +49,11 @@ export function watchLiveHeap(): { peak(): number; stop(): void } {
 
 /**
  * Excluded <-> pending as the filters say, for every version of the job's sources; versions
- * already on the target stay as they are. Returns the filter entries that matched none.
+ * already on the target stay as they are. A version in conflict with the target (other bytes
+ * there under its name) is not ours there, so a filter sets it aside too: the operator who
+ * decides the target's file is the right one leaves the version out, as a skip does. A moved
+ * tag (ETAGMOVED) is not: that version is on the target, from the tag's old commit.
+ * Returns the filter entries that matched none.
  */
 export function applyFilters(state: StateDb, job: LoadedJob, sources: Map<string, Source>, named: (sourceId: string, name: string) => boolean = () => true): RunSummary['unmatchedFilters'] {
   const use = filterUse(job.config.filters);
@@ -58,7 +62,8 @@ export function applyFilters(state: StateDb, job: LoadedJob, sources: Map<string
       // a package the job no longer names stays as it was set aside (ENOTINJOB): named again, it is selected again
       if (!sources.has(r.source_id) || !named(r.source_id, r.package)) continue;
       const want = use.select(r.package, r.version);
-      if (!want && ['pending', 'fetched', 'failed'].includes(r.state)) state.transition(r.id, 'excluded', {}, 'excluded by the job filters');
+      const notOnTarget = ['pending', 'fetched', 'failed'].includes(r.state) || (r.state === 'conflict' && r.last_error_code !== 'ETAGMOVED');
+      if (!want && notOnTarget) state.transition(r.id, 'excluded', {}, 'excluded by the job filters');
       else if (!want && r.state === 'excluded' && r.last_error_code === 'ENOTINJOB') state.transition(r.id, 'excluded', { error: null }, 'named by the job again, and excluded by the job filters');
       else if (want && r.state === 'excluded') state.transition(r.id, 'pending', r.last_error_code === 'ENOTINJOB' ? { error: null } : {}, r.last_error_code === 'ENOTINJOB' ? 'named by the job again' : 'selected by the job filters');
     }
