@@ -47,6 +47,65 @@ export function redact(text: string): string {
   return out;
 }
 
+/**
+ * Most characters of free text (an error message, a detail) one field of the state database
+ * or one ledger entry keeps. The text comes from peers (a registry's error body, git's stderr,
+ * a build log's tail): uncut, one hostile answer per version would bloat the state, the
+ * ledger and every summary and report built from them. 4000 holds a message, a build's
+ * 4 KiB log tail nearly whole and the hint; 10,000 failed versions stay under 40 MB.
+ */
+export const STORED_TEXT_MAX = 4000;
+
+/** What is kept of a cut text's end: the hint and a build log's last lines are there, the code and subject at the start. */
+const STORED_TAIL = 1000;
+
+/**
+ * `text` in at most `max` characters: the start and the last `STORED_TAIL` characters, with a
+ * visible `… (N more characters) …` between them. Never cuts a surrogate pair (an emoji would
+ * turn into two broken halves), and a cut text comes back unchanged (cutting twice is safe).
+ */
+export function capText(text: string, max = STORED_TEXT_MAX): string {
+  if (text.length <= max) return text;
+  const tail = Math.min(STORED_TAIL, Math.floor(max / 4));
+  // the marker's own length counts: the digits of the count at most those of text.length
+  const marker = (n: number) => `… (${n} more characters) …`;
+  let end = max - tail - marker(text.length).length;
+  if (isHighSurrogate(text, end - 1)) end -= 1;
+  let start = text.length - tail;
+  if (isLowSurrogate(text, start)) start += 1;
+  return `${text.slice(0, end)}${marker(start - end)}${text.slice(start)}`;
+}
+
+/** Text on its way into the state database or the ledger: redacted first, so a secret the cut would halve is already gone, then cut. */
+export function forStorage(text: string): string {
+  return capText(redact(text));
+}
+
+/** Every string of a value (a run's summary) through `forStorage()`. */
+export function forStorageDeep<T>(value: T): T {
+  if (typeof value === 'string') return forStorage(value) as T;
+  if (Array.isArray(value)) return value.map(forStorageDeep) as T;
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, forStorageDeep(v)])) as T;
+  return value;
+}
+
+/** `s` in at most `max` characters: cut with an ellipsis, never between the halves of a surrogate pair (an emoji would show as two broken characters). */
+export function shorten(s: string, max: number): string {
+  if (s.length <= max) return s;
+  const end = isHighSurrogate(s, max - 2) ? max - 2 : max - 1;
+  return `${s.slice(0, end)}…`;
+}
+
+function isHighSurrogate(s: string, i: number): boolean {
+  const c = s.charCodeAt(i);
+  return c >= 0xd800 && c <= 0xdbff;
+}
+
+function isLowSurrogate(s: string, i: number): boolean {
+  const c = s.charCodeAt(i);
+  return c >= 0xdc00 && c <= 0xdfff;
+}
+
 /** Any URL (http, git+https, git+ssh, …): scheme, optional userinfo, the rest up to an optional query, then an optional fragment. */
 const ANY_URL_PATTERN = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#"<>]*@)?([^\s?#"'<>]*)(\?[^\s#"'<>]*)?/gi;
 

@@ -1,9 +1,9 @@
 /** Words and short forms the Markdown and HTML renderers share. */
-import { printable } from '../redact.js';
+import { printable, shorten } from '../redact.js';
 import { formatBytes, formatDuration } from './estimate.js';
 import type { OutcomeKey, Report, ReportVersion } from './schema.js';
 
-export { formatBytes, formatDuration };
+export { formatBytes, formatDuration, shorten };
 
 /** Display order: what happens first, then what needs a decision, then what is left out. */
 export const OUTCOME_ORDER: readonly OutcomeKey[] = [
@@ -117,12 +117,6 @@ export function outcomeDetail(v: ReportVersion, max = 240): string {
   return shorten(text, max);
 }
 
-/** `s` in at most `max` characters: cut with an ellipsis, never between the halves of a surrogate pair (an emoji would show as two broken characters). */
-export function shorten(s: string, max: number): string {
-  if (s.length <= max) return s;
-  const end = /[\uD800-\uDBFF]/.test(s[max - 2] ?? '') ? max - 2 : max - 1;
-  return `${s.slice(0, end)}…`;
-}
 
 /** "publish 30, excluded 2" in display order. */
 export function countsLine(counts: Partial<Record<OutcomeKey, number>>): string {

@@ -1,6 +1,6 @@
 /** redactUrlCredentials: what a lockfile diff may show (credentials hidden, every other byte kept); printable and jsonForTerminals: what a terminal may see. */
 import { describe, expect, it } from 'vitest';
-import { jsonForTerminals, printable, redact, redactUrlCredentials } from '../../src/redact.js';
+import { capText, clearSecrets, forStorage, forStorageDeep, jsonForTerminals, printable, redact, redactUrlCredentials, registerSecret, STORED_TEXT_MAX } from '../../src/redact.js';
 
 const pw = ['PLANTED', 'pw', String(Date.now())].join('-');
 
@@ -55,6 +55,51 @@ describe('printable and jsonForTerminals', () => {
       const json = jsonForTerminals(JSON.stringify({ version: `2.10${c}.3` }));
       expect(json, escape).toBe(`{"version":"2.10${escape}.3"}`);
       expect(JSON.parse(json)).toEqual({ version: `2.10${c}.3` });
+    }
+  });
+});
+
+describe('forStorage and capText: the bound on free text the state and the ledger keep', () => {
+  /** A lone half of a surrogate pair: what a cut between the halves of an emoji leaves. */
+  const LONE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+  it('keeps a text that fits; cuts a longer one to STORED_TEXT_MAX with a count of what is gone, keeping its start and its end', () => {
+    expect(capText('short')).toBe('short');
+    const fits = 'y'.repeat(STORED_TEXT_MAX);
+    expect(capText(fits)).toBe(fits);
+    const text = `start ${'x'.repeat(100_000)} end`;
+    const out = capText(text);
+    expect(out.length).toBeLessThanOrEqual(STORED_TEXT_MAX);
+    const m = /^start x+… \((\d+) more characters\) …x+ end$/.exec(out);
+    expect(m).not.toBeNull();
+    // the count is exactly what was left out
+    expect(out.replace(/… \(\d+ more characters\) …/, '').length + Number(m![1])).toBe(text.length);
+    // cut once is cut for good: a text stored twice is the same
+    expect(capText(out)).toBe(out);
+  });
+
+  it('never leaves half an emoji at either cut, wherever it falls', () => {
+    for (let pad = 0; pad < 4; pad++) {
+      for (const tail of ['', 'a']) {
+        const out = capText(`${'a'.repeat(pad)}${'😀'.repeat(5000)}${tail}`);
+        expect(out.length).toBeLessThanOrEqual(STORED_TEXT_MAX);
+        expect(out, `${pad}|${tail}`).not.toMatch(LONE);
+      }
+    }
+  });
+
+  it('redacts before it cuts: a secret the cut falls inside leaves no piece behind', () => {
+    const secret = `S3CR3T${'k'.repeat(94)}`;
+    registerSecret(secret);
+    try {
+      // the secret spans the place where the start is cut (STORED_TEXT_MAX less the end and the marker)
+      const text = `${'a'.repeat(2900)}${secret}${'b'.repeat(10_000)}`;
+      const out = forStorage(text);
+      expect(out).toContain('***');
+      expect(out).not.toContain('S3CR3T');
+      expect(forStorageDeep({ list: [text], n: 1 })).toEqual({ list: [out], n: 1 });
+    } finally {
+      clearSecrets();
     }
   });
 });
