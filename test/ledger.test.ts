@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ledgerExportCommand, ledgerVerifyCommand, verifyLedger, type VerifyResult } from '../src/cli/ledger.js';
 import type { Io } from '../src/cli/output.js';
 import { registerSecret } from '../src/redact.js';
-import { StateDb } from '../src/state/db.js';
+import { StateDb, type ItemRow } from '../src/state/db.js';
 import { appendLedger, chainHash, exportLine, GENESIS, ledgerLines, verifyChain, type LedgerLine } from '../src/state/ledger.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
 import { corruptStoredTarball, makeTarball, publishVersion, seedPackages } from './support/npm-fixtures.js';
@@ -99,6 +99,51 @@ describe('what the ledger records', () => {
       expect(now.length).toBeGreaterThan(before.length);
     } finally {
       state.close();
+    }
+  });
+});
+
+describe("a target's enormous error body", () => {
+  it('is kept cut to a bound, with a marker, in the state, the ledger and the summary; the version fails as before and the others migrate', async () => {
+    const HUGE = 'ledger-huge';
+    const versions = ['4.0.0', '4.0.1', '4.0.2'];
+    await seedPackages(te.sandbox.privateNpm.url, te.sandbox.privateNpm.token, [{ name: HUGE, versions }]);
+    // a peer that answers a 1 MB error: a gateway's page, a service echoing the request back
+    const body = `refused: ${'x'.repeat(2 ** 20)} the end`;
+    te.sandbox.standIn.addFault({ operation: 'ListPackageVersionAssets', package: HUGE, version: '4.0.1', status: 400, errorType: 'ValidationException', message: body });
+    const hugeJob = te.writeJob({ name: 'huge-error', privateNpm: { packages: [HUGE] }, github: false });
+    try {
+      const summary = await te.run(hugeJob);
+      expect(summary.exitCode).toBe(1);
+      const state = te.openState('huge-error');
+      let rows: ItemRow[];
+      try {
+        rows = state.items('package = ?', HUGE);
+      } finally {
+        state.close();
+      }
+      expect(Object.fromEntries(rows.map((r) => [r.version, [r.state, r.last_error_code]]))).toEqual({
+        '4.0.0': ['verified', null],
+        '4.0.1': ['failed', 'ETARGETREJECTED'],
+        '4.0.2': ['verified', null],
+      });
+      const bounded = (text: string | null | undefined) => {
+        expect(text).toMatch(/refused: x+… \(\d+ more characters\) …x+ the end/);
+        expect(text!.length).toBeLessThanOrEqual(4000);
+      };
+      bounded(rows.find((r) => r.version === '4.0.1')!.last_error);
+      expect(summary.failures.map((f) => [f.version, f.code])).toEqual([['4.0.1', 'ETARGETREJECTED']]);
+      bounded(summary.failures[0]!.message);
+
+      const out = join(te.dir, 'huge-error.jsonl');
+      const r = await te.cli(['ledger', 'export', hugeJob, '--out', out]);
+      expect(r.code, r.stderr).toBe(0);
+      const lines = readFileSync(out, 'utf8').trim().split('\n');
+      const failed = lines.map((l) => JSON.parse(l) as LedgerLine).find((l) => l.entry?.outcome === 'failed:ETARGETREJECTED')!;
+      bounded(failed.entry.detail);
+      for (const l of lines) expect(l.length).toBeLessThan(16_000);
+    } finally {
+      te.sandbox.standIn.clearFaults();
     }
   });
 });

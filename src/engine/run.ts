@@ -12,7 +12,7 @@ import type { LoadedJob } from '../config/load.js';
 import { localError, MigrateError, targetUnreachableError, toError } from '../errors.js';
 import { sweepLeftovers } from '../state/leftovers.js';
 import { BlobStore } from '../state/blobs.js';
-import { registerSecret } from '../redact.js';
+import { forStorage, registerSecret } from '../redact.js';
 import { StateDb, type ItemRow, type WorkKey } from '../state/db.js';
 import { ledgerContext } from '../state/ledger.js';
 import { acquireJobLock } from '../state/lock.js';
@@ -194,9 +194,11 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     const formatOfSource = (source: Source) => formatOf(configOf.get(source.id)!);
     const listErrors: RunSummary['listErrors'] = [];
     const listError = (source: Source, name: string, error: MigrateError) => {
-      db.recordListError(source.id, formatOfSource(source), name, error.code, error.describe());
-      listErrors.push({ source: source.id, package: name, code: error.code, message: error.describe() });
-      emit({ type: 'list-error', source: source.id, package: name, code: error.code, message: error.describe() });
+      // the summary and the events carry what the state keeps: a registry's huge error body cut the same way
+      const message = forStorage(error.describe());
+      db.recordListError(source.id, formatOfSource(source), name, error.code, message);
+      listErrors.push({ source: source.id, package: name, code: error.code, message });
+      emit({ type: 'list-error', source: source.id, package: name, code: error.code, message });
     };
     /** A queued task's failure never goes unhandled: a fatal one stops the run, and is thrown at its end. */
     const guard = (task: () => Promise<void>) => () => task().catch(stopFatally);

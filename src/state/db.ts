@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MigrateError, toError } from '../errors.js';
-import { redact } from '../redact.js';
+import { forStorage, forStorageDeep, redact } from '../redact.js';
 import type { Format, Hashes, ItemState, PackageListing } from '../types.js';
 import { sweepDeadWriters } from '../alive.js';
 import { MIGRATIONS } from './migrations.js';
@@ -331,7 +331,7 @@ export class StateDb {
 
   endRun(outcome: string, summary: unknown): void {
     if (this.runId === null) return;
-    this.write(() => this.db.prepare('UPDATE runs SET ended_at = ?, outcome = ?, summary = ? WHERE id = ?').run(now(), outcome, redact(JSON.stringify(summary)), this.runId));
+    this.write(() => this.db.prepare('UPDATE runs SET ended_at = ?, outcome = ?, summary = ? WHERE id = ?').run(now(), outcome, redact(JSON.stringify(forStorageDeep(summary))), this.runId));
   }
 
   /** Whether the ledger holds an origin configuration of each package, in a domain: `recorded(format, package, repository)`. */
@@ -421,7 +421,7 @@ export class StateDb {
             ref: v.ref ?? null,
             commit: v.commit ?? null,
             skip_code: v.skip ? 'ESKIPPED' : null,
-            skip_reason: v.skip ? redact(v.skip) : null,
+            skip_reason: v.skip ? forStorage(v.skip) : null,
           }) as { id: number; state: ItemState };
           // `old`, not RETURNING's created_at = now: two listings within one millisecond would both look fresh
           if (!old) return this.event(row.id, null, row.state, v.skip ? 'ESKIPPED' : null, v.skip ? `skipped: ${v.skip}` : `listed by ${registryUrl}`, at);
@@ -472,7 +472,7 @@ export class StateDb {
     // a conflict too: nothing of ours is on the target (theirs may be the right files, and stay)
     if (skip && (old.state === 'pending' || old.state === 'fetched' || old.state === 'failed' || old.state === 'conflict')) {
       this.setState(old.id, 'skipped', at);
-      this.stmt("UPDATE items SET last_error_code = 'ESKIPPED', last_error = ? WHERE id = ?").run(redact(skip), old.id);
+      this.stmt("UPDATE items SET last_error_code = 'ESKIPPED', last_error = ? WHERE id = ?").run(forStorage(skip), old.id);
       this.event(old.id, old.state, 'skipped', 'ESKIPPED', `skipped: ${skip}`, at);
       return true;
     }
@@ -515,7 +515,7 @@ export class StateDb {
       return;
     }
     this.stmt("UPDATE items SET state = 'conflict', last_error_code = 'ETAGMOVED', last_error = ?, updated_at = ? WHERE id = ?").run(
-      redact(`ETAGMOVED: ${message}; move the tag back, or name the commit to build in the job file: versions: { "${v.version}": { commit: ${now_} } } on the source (or commit: ${was} to keep what was first listed)`),
+      forStorage(`ETAGMOVED: ${message}; move the tag back, or name the commit to build in the job file: versions: { "${v.version}": { commit: ${now_} } } on the source (or commit: ${was} to keep what was first listed)`),
       at,
       old.id,
     );
@@ -565,7 +565,7 @@ export class StateDb {
           for (const r of rows.all(sourceId, name) as { id: number; state: ItemState; last_error_code: string | null }[]) {
             const was = r.state === 'pending' ? '' : ` (it was ${r.state}${r.last_error_code ? `, ${r.last_error_code}` : ''})`;
             const why = `no longer named by the job (not in the packages or scopes of source "${sourceId}"): not migrated${was}`;
-            set.run(redact(why), at, r.id);
+            set.run(forStorage(why), at, r.id);
             this.event(r.id, r.state, 'excluded', 'ENOTINJOB', why, at);
             n++;
           }
@@ -645,7 +645,7 @@ export class StateDb {
   }
 
   private event(itemId: number, from: ItemState | null, to: ItemState, code: string | null, detail: string | null, at: string): void {
-    this.stmt('INSERT INTO events (item_id, run_id, from_state, to_state, code, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(itemId, this.runId, from, to, code, detail === null ? null : redact(detail), at);
+    this.stmt('INSERT INTO events (item_id, run_id, from_state, to_state, code, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(itemId, this.runId, from, to, code, detail === null ? null : forStorage(detail), at);
   }
 
   /** The target this state records work against; undefined before a run that read one. */
@@ -683,7 +683,7 @@ export class StateDb {
     const back = `CASE WHEN EXISTS (SELECT 1 FROM assets a WHERE a.item_id = items.id) THEN 'fetched' ELSE 'pending' END`;
     return this.write(() =>
       this.db.transaction(() => {
-        this.db.prepare(`INSERT INTO events (item_id, run_id, from_state, to_state, code, detail, at) SELECT id, ?, state, ${back}, 'ETARGETCHANGED', ?, ? FROM items WHERE ${onOldTarget}`).run(this.runId, redact(detail), at);
+        this.db.prepare(`INSERT INTO events (item_id, run_id, from_state, to_state, code, detail, at) SELECT id, ?, state, ${back}, 'ETARGETCHANGED', ?, ? FROM items WHERE ${onOldTarget}`).run(this.runId, forStorage(detail), at);
         const versions = this.db.prepare(`UPDATE items SET state = ${back}, target_sha512 = NULL, updated_at = ? WHERE ${onOldTarget}`).run(at).changes;
         // "ours if we ever tried to publish it" is about the old target
         this.db.prepare('UPDATE items SET attempts = 0 WHERE attempts > 0').run();
@@ -715,7 +715,7 @@ export class StateDb {
       this.stmt(
         `INSERT INTO packages (source_id, format, package, meta_state, list_error_code, list_error, updated_at) VALUES (?, ?, ?, 'pending', ?, ?, ?)
          ON CONFLICT (source_id, format, package) DO UPDATE SET list_error_code = excluded.list_error_code, list_error = excluded.list_error, updated_at = excluded.updated_at`,
-      ).run(sourceId, format, name, code, redact(message), now()),
+      ).run(sourceId, format, name, code, forStorage(message), now()),
     );
   }
 
@@ -765,7 +765,7 @@ export class StateDb {
 
   setPackageMeta(sourceId: string, format: Format, name: string, state: PackageRow['meta_state'], error: string | null): void {
     this.write(() =>
-      this.stmt('UPDATE packages SET meta_state = ?, last_error = ?, updated_at = ? WHERE source_id = ? AND format = ? AND package = ?').run(state, error === null ? null : redact(error), now(), sourceId, format, name),
+      this.stmt('UPDATE packages SET meta_state = ?, last_error = ?, updated_at = ? WHERE source_id = ? AND format = ? AND package = ?').run(state, error === null ? null : forStorage(error), now(), sourceId, format, name),
     );
   }
 
@@ -786,7 +786,7 @@ export class StateDb {
       if (fields.error !== undefined) {
         sets.push('last_error_code = @code', 'last_error = @message');
         p.code = fields.error?.code ?? null;
-        p.message = fields.error ? redact(fields.error.message) : null;
+        p.message = fields.error ? forStorage(fields.error.message) : null;
       }
       if (fields.countAttempt) sets.push('attempts = attempts + 1');
       if (fields.facts !== undefined) (sets.push('facts = @facts'), (p.facts = JSON.stringify(fields.facts)));
@@ -827,7 +827,7 @@ export class StateDb {
         computed,
         ...(fields.targetHashes ? { target: fields.targetHashes } : {}),
       },
-      ...(row.state === 'failed' || row.state === 'conflict' ? { detail: redact(row.last_error ?? '') } : {}),
+      ...(row.state === 'failed' || row.state === 'conflict' ? { detail: forStorage(row.last_error ?? '') } : {}),
     });
   }
 

@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import { jsonForTerminals, redact } from '../redact.js';
+import { forStorage, jsonForTerminals } from '../redact.js';
 import { readToolVersion } from '../version.js';
 
 export const GENESIS = '0'.repeat(64);
@@ -108,9 +108,9 @@ export function appendLedger(db: Database.Database, entry: LedgerEntry): void {
   }
   const last = st.head.get() as { hash: string } | undefined;
   const prevHash = last?.hash ?? GENESIS;
-  // the free-text fields pass the same redaction as every other write to the state: the
-  // principal may be an STS error, a detail a harden or warm message (redact.ts)
-  const recorded: LedgerEntry = { ...entry, principal: redact(entry.principal), ...(entry.detail !== undefined ? { detail: redact(entry.detail) } : {}) };
+  // the free-text fields pass the same redaction and cap as every other write to the state: the
+  // principal may be an STS error, a detail a harden or warm message or a peer's error body (redact.ts)
+  const recorded: LedgerEntry = { ...entry, principal: forStorage(entry.principal), ...(entry.detail !== undefined ? { detail: forStorage(entry.detail) } : {}) };
   const hash = chainHash(prevHash, recorded);
   st.insert.run(recorded.at, prevHash, hash, canonical(recorded));
 }

@@ -5,7 +5,7 @@
  * only for what is not warmed yet. Every outcome decided is appended to the
  * provenance ledger in the same transaction as the row that records it.
  */
-import { redact } from '../redact.js';
+import { forStorage, forStorageDeep, redact } from '../redact.js';
 import type { StateDb } from '../state/db.js';
 import { ECOSYSTEM_FORMAT } from './internal.js';
 import { itemKey, type FileHashes, type WarmItem, type WarmOutcome, type WarmState } from './types.js';
@@ -70,7 +70,7 @@ export class WarmStore {
   endRun(outcome: string, summary: object): void {
     if (this.runId === null) return;
     const { problems: _p, nonRegistry: _n, ...kept } = summary as { problems?: unknown; nonRegistry?: unknown };
-    this.state.write(() => this.db.prepare('UPDATE warm_runs SET ended_at = ?, outcome = ?, summary = ? WHERE id = ?').run(now(), outcome, redact(JSON.stringify(kept)), this.runId));
+    this.state.write(() => this.db.prepare('UPDATE warm_runs SET ended_at = ?, outcome = ?, summary = ? WHERE id = ?').run(now(), outcome, redact(JSON.stringify(forStorageDeep(kept))), this.runId));
   }
 
   lastRun(): { id: number; started_at: string; ended_at: string | null; outcome: string | null; summary: string | null } | undefined {
@@ -139,11 +139,12 @@ export class WarmStore {
     const state: WarmState = d.outcome === 'pending' ? 'fetched' : 'done';
     const unchanged = row.outcome === d.outcome && row.state === state;
     const actual = d.actual ? JSON.stringify(d.actual) : row.actual;
+    const detail = d.detail === undefined ? null : forStorage(d.detail);
     this.state.write(() =>
       this.db.transaction(() => {
         this.db
           .prepare('UPDATE warm_entries SET state = ?, outcome = ?, repository = COALESCE(?, repository), checked = ?, actual = ?, detail = ?, last_error_code = NULL, last_error = NULL, decided_at = ?, updated_at = ? WHERE id = ?')
-          .run(state, d.outcome, d.repository ?? null, d.checked === undefined ? null : d.checked ? 1 : 0, actual, d.detail === undefined ? null : redact(d.detail), at, at, row.id);
+          .run(state, d.outcome, d.repository ?? null, d.checked === undefined ? null : d.checked ? 1 : 0, actual, detail, at, at, row.id);
         // a rerun that finds the same again adds nothing to the ledger
         if (!unchanged) {
           this.state.appendLedger({
@@ -154,7 +155,7 @@ export class WarmStore {
             target: { repository: d.repository ?? row.repository },
             source: { lockfiles: JSON.parse(row.files) as string[], kind: row.kind },
             hashes: { declared: row.expected ? (JSON.parse(row.expected) as Record<string, unknown>) : {}, ...(actual ? { target: Object.fromEntries((JSON.parse(actual) as FileHashes[]).map(({ name, ...h }) => [name, h])) } : {}) },
-            ...(d.detail ? { detail: redact(d.detail) } : {}),
+            ...(detail ? { detail } : {}),
           });
         }
       })(),
@@ -162,16 +163,17 @@ export class WarmStore {
     row.state = state;
     row.outcome = d.outcome;
     row.checked = d.checked === undefined ? null : d.checked ? 1 : 0;
-    row.detail = d.detail ?? null;
+    row.detail = detail;
     row.actual = actual;
   }
 
   /** A request failed after its retries: retried by the next run. */
   failed(row: WarmRow, code: string, message: string): void {
-    this.state.write(() => this.db.prepare("UPDATE warm_entries SET state = 'failed', last_error_code = ?, last_error = ?, updated_at = ? WHERE id = ?").run(code, redact(message), now(), row.id));
+    const stored = forStorage(message);
+    this.state.write(() => this.db.prepare("UPDATE warm_entries SET state = 'failed', last_error_code = ?, last_error = ?, updated_at = ? WHERE id = ?").run(code, stored, now(), row.id));
     row.state = 'failed';
     row.last_error_code = code;
-    row.last_error = message;
+    row.last_error = stored;
   }
 
   /** The rows a run saw (its lockfiles named them). */

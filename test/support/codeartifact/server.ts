@@ -479,7 +479,7 @@ export class CodeArtifactStandIn {
     const fault = this.faults.match({ operation: route.operation, ...route.subject });
     const faultError = (rule: FaultRule): Outcome => {
       this.faults.fire(rule);
-      const err = new ApiError(rule.status, rule.errorType ?? defaultErrorType(rule.status), `Injected fault for ${route.operation}.`, {}, rule.retryAfterSeconds);
+      const err = new ApiError(rule.status, rule.errorType ?? defaultErrorType(rule.status), rule.message ?? `Injected fault for ${route.operation}.`, {}, rule.retryAfterSeconds);
       return { ...fail(err), ...(rule.status === 429 ? { throttledBy: 'fault' as const } : {}) };
     };
     if (fault?.endlessPaging !== undefined) return { reply: await this.endlessPage(fault, route, trace) };

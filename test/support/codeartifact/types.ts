@@ -164,6 +164,8 @@ export interface FaultRule {
   retryAfterSeconds?: number;
   /** default unlimited */
   times?: number;
+  /** the error's message (default: `Injected fault for <operation>.`): a peer's error body of any size */
+  message?: string;
   /** perform the operation, then answer with the error (a lost response) */
   afterApply?: boolean;
   /** a stuck peer: take the request and never answer (until the client gives up); logged with status 0 */
