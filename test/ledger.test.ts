@@ -219,6 +219,42 @@ describe('ledger verify', () => {
     expect(r.entries).toBe(lines.length);
   });
 
+  it('--job says how far it is on stderr, with counts: a line each tenth of the way when stderr is no terminal, a bar on one; stdout is the result alone, as before', async () => {
+    const VERSIONS = 40;
+    const file = join(te.dir, 'many.jsonl');
+    // versions the target never had: each read answers, each is reported changed (its file missing)
+    const entries = Array.from({ length: VERSIONS }, (_, i) => ({ format: 'npm', package: 'ledger-many', version: `9.0.${i}`, target: { repository: 'npm-internal' }, hashes: { computed: { 'package.tgz': { sha512: 'ab'.repeat(64) } } } }));
+    writeFileSync(file, entriesExport(entries));
+    const verify = async (json: boolean, tty: boolean) => {
+      const stdout: string[] = [];
+      const stderr: string[] = [];
+      // words on stdout when it is a terminal, JSON otherwise
+      const io = { stdout: { isTTY: !json, write: (t: string) => stdout.push(t) }, stderr: { isTTY: tty, columns: 200, write: (t: string) => stderr.push(t) } } as unknown as Io;
+      const code = await ledgerVerifyCommand(file, { job, codeartifactClient: te.client, json }, io);
+      return { code, stdout: stdout.join(''), stderr: stderr.join('') };
+    };
+    const plain = await verify(false, false);
+    expect(plain.code).toBe(1);
+    const progress = [...plain.stderr.matchAll(/^ledger verify: (\d+) of (\d+) versions read on the target, (\d+) file\(s\) changed, (\d+) unread$/gm)].map((m) => m.slice(1).map(Number));
+    expect(progress.map(([done]) => done)).toEqual([4, 8, 12, 16, 20, 24, 28, 32, 36, 40]);
+    for (const [, total, changed, unread] of progress) expect([total, changed! <= VERSIONS, unread]).toEqual([VERSIONS, true, 0]);
+    expect(progress.at(-1)).toEqual([VERSIONS, VERSIONS, VERSIONS, 0]);
+    expect(plain.stderr.trim().split('\n')).toHaveLength(progress.length);
+    // stdout: the words it always had, and nothing of the progress
+    expect(plain.stdout).not.toMatch(/versions read on the target/);
+    expect(plain.stdout).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ${VERSIONS} entries, the chain holds\n`));
+    expect(plain.stdout).toContain(`  target: ${VERSIONS} versions read again, ${VERSIONS} with other files, 0 unread\n`);
+
+    const json = await verify(true, false);
+    expect(JSON.parse(json.stdout)).toMatchObject({ file, entries: VERSIONS, targetChecked: VERSIONS, targetErrors: [] });
+    expect(json.stderr).toMatch(/ledger verify: 40 of 40 versions read on the target/);
+
+    // on a terminal: one bar, redrawn, that ends at the count; stdout the same as without one
+    const tty = await verify(false, true);
+    expect(tty.stdout).toBe(plain.stdout);
+    expect(tty.stderr).toMatch(/40\/40 versions read on the target/);
+  });
+
   it('a file replaced on the target after the migration is found by reading the target again', async () => {
     const file = join(te.dir, 'target.jsonl');
     writeFileSync(file, exported);
@@ -243,6 +279,19 @@ async function cliWithin(args: string[], ms: number, opts?: { shell?: string }) 
 }
 
 const STACK = /^\s+at .+[(:]\d+/m;
+
+/** An export of the test's own with these entries, chained, and its trailer. */
+function entriesExport(entries: Record<string, unknown>[]): string {
+  let prev = GENESIS;
+  const lines = entries.map((entry, i) => {
+    const e = { at: '2024-01-01T00:00:00.000Z', toolVersion: '0.0.0', job: 'ledger', principal: 'arn:aws:iam::111122223333:user/a', outcome: 'published', target: {}, ...entry };
+    const hash = chainHash(prev, e);
+    const line = exportLine({ seq: i + 1, prevHash: prev, hash, entry: e });
+    prev = hash;
+    return line;
+  });
+  return rejoin([...lines, exportLine({ trailer: { entries: entries.length, head: prev, job: 'ledger', exportedAt: '2024-01-01T00:00:00.000Z' } })]);
+}
 
 /** A one-entry export of the test's own: what a run could record, for what a run cannot easily be made to record. */
 function oneEntryExport(entry: Record<string, unknown>): string {
@@ -429,7 +478,7 @@ describe('ledger verify --job: the target read again', () => {
     const file = join(te.dir, 'ledger-expired.jsonl');
     writeFileSync(file, exported);
     const out: string[] = [];
-    const io = { stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => out.push(t) } } as unknown as Io;
+    const io = { stdout: { write: (t: string) => out.push(t) }, stderr: { write: () => true } } as unknown as Io; // stdout alone: the progress goes to stderr
     try {
       expect(await ledgerVerifyCommand(file, { job, codeartifactClient: te.client, json: true }, io)).toBe(1);
       const r = JSON.parse(out.join('')) as VerifyResult;
@@ -448,7 +497,7 @@ describe('ledger verify --job: the target read again', () => {
     const file = join(te.dir, 'ledger-stuck.jsonl');
     writeFileSync(file, exported);
     const out: string[] = [];
-    const io = { stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => out.push(t) } } as unknown as Io;
+    const io = { stdout: { write: (t: string) => out.push(t) }, stderr: { write: () => true } } as unknown as Io; // stdout alone: the progress goes to stderr
     try {
       expect(await ledgerVerifyCommand(file, { job, codeartifactClient: te.client, targetTimeoutMs: 300, json: true }, io)).toBe(1);
       const r = JSON.parse(out.join('')) as VerifyResult;
@@ -495,7 +544,7 @@ describe('ledger verify --job: the target read again', () => {
     const file = join(te.dir, 'ledger-refused.jsonl');
     writeFileSync(file, rejoin(lines));
     const out: string[] = [];
-    const io = { stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => out.push(t) } } as unknown as Io;
+    const io = { stdout: { write: (t: string) => out.push(t) }, stderr: { write: () => true } } as unknown as Io; // stdout alone: the progress goes to stderr
     try {
       expect(await ledgerVerifyCommand(file, { job, codeartifactClient: refusing, json: true }, io)).toBe(1);
     } finally {

@@ -29,7 +29,7 @@ import { CodeArtifact, type PackageCoordinates } from '../targets/codeartifact.j
 import { createTarget } from '../targets/index.js';
 import type { Format } from '../types.js';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
-import { print, reportError, wantsJson, type Io } from './output.js';
+import { countProgress, print, reportError, wantsJson, type Io } from './output.js';
 
 export async function ledgerExportCommand(jobFile: string, opts: { stateDir?: string; out?: string; format?: 'jsonl' | 'csv'; json?: boolean }, io: Io): Promise<number> {
   const json = wantsJson(opts.json, io);
@@ -212,6 +212,18 @@ export interface VerifyOptions {
    * under the same listing. Costs one download per file, at the job's getAsset rate.
    */
   download?: boolean;
+  /** After each version read on the target (or given up on): how many of how many, so a long check is not a silent one. */
+  onProgress?: (p: VerifyProgress) => void;
+}
+
+/** How far `ledger verify --job` is: versions read of the ones to read, and what it found so far. */
+export interface VerifyProgress {
+  done: number;
+  total: number;
+  /** Files the target lists or serves otherwise than the ledger. */
+  changed: number;
+  /** Versions the target could not be asked about. */
+  unread: number;
 }
 
 /** A target that answers nothing is not waited on forever. */
@@ -223,7 +235,20 @@ export async function ledgerVerifyCommand(file: string, opts: VerifyOptions & { 
   const json = wantsJson(opts.json, io);
   try {
     if (opts.download && !opts.job) throw new MigrateError('ECONFIG', '--download reads the target: it needs --job <job file>', { hint: 'ledger verify FILE --job JOB --download' });
-    const result = await verifyLedgerFile(file, opts);
+    // stderr only: stdout is the result, which scripts parse
+    const progress = countProgress<VerifyProgress>(io, 'versions read on the target', verifyProgressLine);
+    let result: VerifyResult;
+    try {
+      result = await verifyLedgerFile(file, {
+        ...opts,
+        onProgress: (p) => {
+          opts.onProgress?.(p);
+          progress.onProgress(p);
+        },
+      });
+    } finally {
+      progress.stop();
+    }
     if (json) print(io.stdout, `${JSON.stringify({ file, ...result }, null, 2)}\n`);
     else print(io.stdout, describeVerify(file, result, opts));
     return result.broken || result.tornLastLine || result.headMismatch || result.targetMismatches.length || result.targetErrors.length || result.targetStopped || !result.trailer ? 1 : 0;
@@ -394,6 +419,13 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
   let unread = 0;
   const here = domainKey(job.config.target);
   const elsewhere = new Map<string, number>();
+  let total = 0;
+  for (const m of latest.values()) if (m.domain === '' || m.domain === here) total++;
+  let done = 0;
+  // a version's read is counted when it ends, however it ends (the queue reads versions only)
+  const tick = () => opts.onProgress?.({ done: ++done, total, changed: result.targetMismatches.length, unread: result.targetErrors.length + unread });
+  queue.on('completed', tick);
+  queue.on('error', tick);
   try {
     for (const m of latest.values()) {
       if (m.domain !== '' && m.domain !== here) {
@@ -486,6 +518,10 @@ async function servedSha512(ca: CodeArtifact, coordinates: PackageCoordinates, v
     clearTimeout(timer);
     stream?.destroy();
   }
+}
+
+function verifyProgressLine(p: VerifyProgress): string {
+  return `ledger verify: ${p.done} of ${p.total} versions read on the target, ${p.changed} file(s) changed, ${p.unread} unread`;
 }
 
 function describeVerify(file: string, r: VerifyResult, opts: VerifyOptions): string {

@@ -73,6 +73,52 @@ export function progressLines<E>(io: Io, line: (e: E) => string | undefined): Pr
   };
 }
 
+/** A plain count line at least this often when stderr is no terminal (a log, CI): silence of minutes reads as a hang. */
+const COUNT_LINE_EVERY_MS = 10_000;
+/** ... and at each tenth of the way: a line per item would put 10,000 lines in the log of a 10,000-version check. */
+const COUNT_LINE_STEPS = 10;
+
+/**
+ * Progress of a long count with nothing to say per item (`ledger verify` reading the target
+ * again): on a terminal the bar `run` shows, otherwise a plain line each tenth of the way or
+ * each 10 s, whichever comes first, and one at the end. `line` words the count for both.
+ */
+export function countProgress<P extends { done: number; total: number }>(io: Io, noun: string, line: (p: P) => string, now: () => number = Date.now): Progress<P> {
+  if (io.stderr.isTTY) {
+    const bar = new cliProgress.SingleBar({ stream: io.stderr, format: `{bar} {value}/{total} ${noun} | {last}`, hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
+    let started = false;
+    return {
+      onProgress: (p) => {
+        if (!started) (bar.start(p.total, 0, { last: '' }), (started = true));
+        bar.update(p.done, { last: forOutput(line(p)).replace(/\n/g, ' ') });
+      },
+      stop: () => {
+        if (started) bar.stop();
+      },
+    };
+  }
+  let lastAt = now();
+  let lastStep = 0;
+  let last: P | undefined;
+  let shown: P | undefined;
+  const show = (p: P) => {
+    print(io.stderr, `${line(p).replace(/\n/g, ' ')}\n`);
+    shown = p;
+    lastAt = now();
+  };
+  return {
+    onProgress: (p) => {
+      last = p;
+      const step = p.total > 0 ? Math.floor((p.done * COUNT_LINE_STEPS) / p.total) : 0;
+      if (step > lastStep || now() - lastAt >= COUNT_LINE_EVERY_MS) show(p);
+      lastStep = Math.max(lastStep, step);
+    },
+    stop: () => {
+      if (last && shown !== last) show(last);
+    },
+  };
+}
+
 /** Live progress: a bar on a terminal, plain lines otherwise. */
 export function progressRenderer(io: Io, quiet: boolean): Progress<ProgressEvent> {
   if (quiet) return { onProgress: () => {}, stop: () => {} };
