@@ -56,6 +56,9 @@ export function redact(text: string): string {
  */
 export const STORED_TEXT_MAX = 4000;
 
+/** The most of a build's output an error carries: its message and hint fit beside it within STORED_TEXT_MAX, so the log's tail is stored whole. */
+export const BUILD_LOG_TAIL_MAX = 3000;
+
 /** What is kept of a cut text's end: the hint and a build log's last lines are there, the code and subject at the start. */
 const STORED_TAIL = 1000;
 

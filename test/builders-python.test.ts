@@ -30,6 +30,7 @@ import {
 import { runProcess } from '../src/builders/process.js';
 import { alive, goneSoon, parentOf, pidOfCommand } from './support/child.js';
 import { failure } from './support/thrown.js';
+import { forStorage } from '../src/redact.js';
 
 const PYTHON = '/usr/bin/python3';
 let tmp: string;
@@ -387,6 +388,18 @@ with zipfile.ZipFile(out + "/big_lib-1.0-py3-none-any.whl", "w") as z:
     expect(e.code).toBe('EBUILD');
     expect(e.message).toMatch(/exit code [1-9]/);
     expect(e.actual).toMatch(/SyntaxError/);
+  });
+
+  it("a failing build's long output: the error carries its tail, and the state keeps that whole (message, log tail and hint fit the stored bound)", async () => {
+    const r = await repo(setuptoolsPyproject('noisy-lib', '1.0'), 'v1.0');
+    const noisy = ['/usr/bin/python3', '-c', "import sys\nfor i in range(2000): print('compiling module', i)\nsys.stdout.flush()\nprint('error: the last line says why', file=sys.stderr)\nsys.exit(3)"];
+    const e = await failure(build(r, 'v1.0', { name: 'noisy-lib', command: noisy }));
+    expect(e.code).toBe('EBUILD');
+    expect(e.actual).toMatch(/error: the last line says why$/);
+    const stored = forStorage(e.describe());
+    expect(stored).not.toMatch(/more characters/);
+    expect(stored).toContain(e.actual);
+    expect(stored).toContain(e.hint);
   });
 
   it('an unknown placeholder in the command is ECONFIG', async () => {

@@ -30,7 +30,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve as resolvePath, sep } from 'node:path';
 import { MigrateError, toError } from '../errors.js';
-import { redact, registerSecret } from '../redact.js';
+import { BUILD_LOG_TAIL_MAX, redact, registerSecret } from '../redact.js';
 import { notRegularFile } from './output-file.js';
 import { buildPathMap, offlineHint, runProcess, toolVersion } from './process.js';
 
@@ -101,7 +101,7 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
     if (r.exitCode !== 0) {
       throw new MigrateError('EBUILD', `${subject}: ${what} ${r.timedOut ? `timed out after ${input.timeoutMs / 1000} s` : `failed (exit ${r.exitCode ?? r.signal})`}`, {
         subject,
-        actual: r.output.slice(-4096),
+        actual: r.output.slice(-BUILD_LOG_TAIL_MAX),
         hint: `fix the tag, or give this version another build command (versions: { "<version>": { command: … } }) or skip it, in the job file${offlineHint(!offline)}`,
       });
     }
