@@ -148,6 +148,26 @@ describe("a target's enormous error body", () => {
   });
 });
 
+describe("CodeArtifact's enormous refusal ending a command", () => {
+  it("is printed cut, start and end kept, on stderr and in --json: the command's answer stays readable", async () => {
+    const body = `User: arn:aws:iam::111122223333:user/mig is not authorized ${'y'.repeat(2 ** 20)} the end`;
+    te.sandbox.standIn.addFault({ operation: 'GetRepositoryEndpoint', status: 403, errorType: 'AccessDeniedException', message: body });
+    try {
+      for (const args of [['run', job], ['run', job, '--json']]) {
+        const r = await te.cli(args);
+        expect(r.code, r.stderr).not.toBe(0);
+        const said = r.stdout + r.stderr;
+        expect(said).toMatch(/ETARGET(SETUP|AUTH)/);
+        expect(said).toMatch(/User: arn:aws:iam::111122223333:user\/mig is not authorized y+… \(\d+ more characters\) …y+ the end/);
+        expect(said.length).toBeLessThan(16_000);
+        expect(said).not.toMatch(STACK);
+      }
+    } finally {
+      te.sandbox.standIn.clearFaults();
+    }
+  });
+});
+
 describe('ledger verify', () => {
   it('an untouched export verifies (exit 0), and against the head hash kept apart', async () => {
     const file = join(te.dir, 'ok.jsonl');

@@ -24,7 +24,7 @@ import { MigrateError, proxyAuthError, toError } from '../errors.js';
 import { Paging } from './paging.js';
 import { noAnswer, SDK_IDLE_TIMEOUT_MS, sdkEndpoint, sdkRequestHandler } from '../net/agents.js';
 import { requestDeadlineMs, ResponseLimitError, slowUploadHint } from '../net/bounds.js';
-import { printable, redact, registerSecret } from '../redact.js';
+import { capText, printable, redact, registerSecret } from '../redact.js';
 import type { BucketName, Format, RateLimiter } from '../types.js';
 
 /**
@@ -495,6 +495,16 @@ function clockSkewError(operation: string, cause: unknown, offsetMs: number | un
 }
 
 /** An exception's reason for a message: its first line (the SDK appends hints on lines of their own), redacted, printable, short. */
+/**
+ * The service's own words for a refusal (AccessDenied names the principal, the action and the
+ * resource; a ValidationException the field), kept whole up to 1,000 characters and cut
+ * keeping start and end beyond: a peer answering a megabyte must not become a megabyte on
+ * the terminal, in --json or in the state.
+ */
+function serviceMessage(message: string): string {
+  return capText(message, 1000);
+}
+
 function shortReason(message: string): string {
   const line = printable(redact(message.split('\n')[0] ?? '').trim());
   return line.length > 200 ? `${line.slice(0, 200)}…` : line;
@@ -533,27 +543,27 @@ export function classifySdkError(operation: string, thrown: unknown): MigrateErr
     case 'InvalidSignatureException':
     case 'CredentialsProviderError':
     case 'TokenProviderError':
-      return new MigrateError('ETARGETCREDENTIALS', `${what} was refused: the AWS credentials are no longer taken (${e.name}: ${e.message})`, {
+      return new MigrateError('ETARGETCREDENTIALS', `${what} was refused: the AWS credentials are no longer taken (${e.name}: ${serviceMessage(e.message)})`, {
         status,
         cause: e,
         hint: 'renew the AWS credentials (aws sso login, a new session token, or the role\'s session duration), check them with aws sts get-caller-identity, and rerun: it resumes where this one stopped',
       });
     case 'AccessDeniedException':
-      return new MigrateError('ETARGETAUTH', `${what} was refused: ${e.message}`, {
+      return new MigrateError('ETARGETAUTH', `${what} was refused: ${serviceMessage(e.message)}`, {
         status,
         cause: e,
         hint: 'check the AWS credentials (aws sts get-caller-identity) and the IAM permissions listed in the README',
       });
     case 'ResourceNotFoundException':
-      return new MigrateError('ETARGETREJECTED', `${what}: ${e.message}`, { status: 404, cause: e });
+      return new MigrateError('ETARGETREJECTED', `${what}: ${serviceMessage(e.message)}`, { status: 404, cause: e });
     case 'ConflictException':
-      return new MigrateError('ECONFLICT', `${what}: ${e.message}`, { status: 409, cause: e });
+      return new MigrateError('ECONFLICT', `${what}: ${serviceMessage(e.message)}`, { status: 409, cause: e });
     case 'ValidationException':
     case 'ServiceQuotaExceededException':
-      return new MigrateError('ETARGETREJECTED', `${what} was rejected: ${e.message}`, { status, cause: e });
+      return new MigrateError('ETARGETREJECTED', `${what} was rejected: ${serviceMessage(e.message)}`, { status, cause: e });
   }
   if (status === 429) return new MigrateError('ETHROTTLED', `${what} was throttled`, { status, cause: e });
-  if (status !== undefined && status >= 400 && status < 500) return new MigrateError('ETARGETREJECTED', `${what} was rejected (HTTP ${status}): ${e.message}`, { status, cause: e });
+  if (status !== undefined && status >= 400 && status < 500) return new MigrateError('ETARGETREJECTED', `${what} was rejected (HTTP ${status}): ${serviceMessage(e.message)}`, { status, cause: e });
   // the reason stays: a 200 whose body is not JSON (a gateway's HTML page) or a connection reset says so
   return new MigrateError('ETARGET', `${what} failed: ${status ? `HTTP ${status}: ` : ''}${shortReason(e.message)}`, { status, cause: e });
 }
