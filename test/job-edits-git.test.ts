@@ -50,75 +50,64 @@ async function uploadTheirs(name: string, version: string): Promise<void> {
   expect(res.status).toBe(200);
 }
 
-describe('a version in conflict with the target, then its build settings changed in the job', () => {
-  it('is built again with them (its files are not on the target, as for a version only built), compared again, never uploaded over theirs', async () => {
-    await git.createRepoFromDir('conf', pyProject(join(te.dir, 'src-conf'), 'conf-lib', '1.0.0'), { tags: ['v1.0.0'] });
-    await uploadTheirs('conf-lib', '1.0.0');
-    const source = (extra: Record<string, unknown> = {}) => gitSourceOn(git, 'conf', 'conf', 'pypi', { package: 'conf-lib', ...extra });
-    const job = te.writeJob({ name: 'conf', sources: [source()] });
-    const first = await te.run(job);
-    expect(first.conflicts).toEqual([expect.objectContaining({ version: '1.0.0', code: 'ECONFLICT' })]);
-    const built = row('conf', 'conf-lib', '1.0.0');
-
-    // the operator gives the version a command of its own (here one that fails, so its use shows)
-    te.writeJob({ name: 'conf', sources: [source({ versions: { '1.0.0': { command: '{python} -c raise' } } })] });
-    const fixed = await te.run(job);
-    expect(fixed.conflicts).toEqual([]);
-    expect(fixed.failures).toEqual([expect.objectContaining({ version: '1.0.0', code: 'EBUILD' })]);
-
-    // taken out again: built as at first, the same bytes, the same conflict
-    te.writeJob({ name: 'conf', sources: [source()] });
+/**
+ * `<id>-lib` 1.0.0 from a git repository `<id>`, in conflict with a file someone else uploaded
+ * first. `write(source extras, job extras)` rewrites the job; `inConflictAgain()` puts the job
+ * back as it was and runs it: the same conflict, the same hashes, theirs alone on the target.
+ */
+async function conflicted(id: string) {
+  const pkg = `${id}-lib`;
+  await git.createRepoFromDir(id, pyProject(join(te.dir, `src-${id}`), pkg, '1.0.0'), { tags: ['v1.0.0'] });
+  await uploadTheirs(pkg, '1.0.0');
+  const write = (extra: Record<string, unknown> = {}, job: Record<string, unknown> = {}) => te.writeJob({ name: id, sources: [gitSourceOn(git, id, id, 'pypi', { package: pkg, ...extra })], ...job });
+  const job = write();
+  expect((await te.run(job)).conflicts).toEqual([expect.objectContaining({ version: '1.0.0', code: 'ECONFLICT' })]);
+  const before = row(id, pkg, '1.0.0');
+  const inConflictAgain = async () => {
+    write();
     const back = await te.run(job);
     expect(back.conflicts).toEqual([expect.objectContaining({ version: '1.0.0', code: 'ECONFLICT' })]);
-    expect(row('conf', 'conf-lib', '1.0.0')).toMatchObject({ state: 'conflict', sha512: built.sha512, target_sha512: built.target_sha512 });
-    expect(uploads('conf-lib')).toHaveLength(1); // theirs alone
+    expect(row(id, pkg, '1.0.0')).toMatchObject({ state: 'conflict', sha512: before.sha512, target_sha512: before.target_sha512 });
+    expect(uploads(pkg)).toHaveLength(1); // theirs alone
+  };
+  return { job, write, inConflictAgain };
+}
+
+describe('a version in conflict with the target, then its build settings changed in the job', () => {
+  it('is built again with them (its files are not on the target, as for a version only built), compared again, never uploaded over theirs', async () => {
+    const c = await conflicted('conf');
+    // the operator gives the version a command of its own (here one that fails, so its use shows)
+    c.write({ versions: { '1.0.0': { command: '{python} -c raise' } } });
+    const fixed = await te.run(c.job);
+    expect(fixed.conflicts).toEqual([]);
+    expect(fixed.failures).toEqual([expect.objectContaining({ version: '1.0.0', code: 'EBUILD' })]);
+    // taken out again: built as at first, the same bytes, the same conflict
+    await c.inConflictAgain();
   });
 });
 
 describe('a version in conflict with the target, then skipped in the job', () => {
   it('is skipped with the reason (the run exits 0, nothing uploaded); the skip taken out, it is compared again and is the conflict it was', async () => {
-    await git.createRepoFromDir('kept', pyProject(join(te.dir, 'src-kept'), 'kept-lib', '1.0.0'), { tags: ['v1.0.0'] });
-    await uploadTheirs('kept-lib', '1.0.0');
-    const source = (extra: Record<string, unknown> = {}) => gitSourceOn(git, 'kept', 'kept', 'pypi', { package: 'kept-lib', ...extra });
-    const job = te.writeJob({ name: 'kept', sources: [source()] });
-    expect((await te.run(job)).conflicts).toEqual([expect.objectContaining({ version: '1.0.0', code: 'ECONFLICT' })]);
-    const before = row('kept', 'kept-lib', '1.0.0');
-
+    const c = await conflicted('kept');
     // the target's file is the right one: the operator leaves the version out
-    te.writeJob({ name: 'kept', sources: [source({ versions: { '1.0.0': { skip: 'the target keeps the 2019 upload' } } })] });
-    const skipped = await te.run(job);
+    c.write({ versions: { '1.0.0': { skip: 'the target keeps the 2019 upload' } } });
+    const skipped = await te.run(c.job);
     expect(skipped.conflicts).toEqual([]);
     expect(skipped.skipped).toEqual([{ package: 'kept-lib', version: '1.0.0', reason: 'the target keeps the 2019 upload' }]);
     expect(skipped.exitCode).toBe(0);
-
-    te.writeJob({ name: 'kept', sources: [source()] });
-    const back = await te.run(job);
-    expect(back.conflicts).toEqual([expect.objectContaining({ version: '1.0.0', code: 'ECONFLICT' })]);
-    expect(row('kept', 'kept-lib', '1.0.0')).toMatchObject({ state: 'conflict', sha512: before.sha512, target_sha512: before.target_sha512 });
-    expect(uploads('kept-lib')).toHaveLength(1); // theirs alone
+    await c.inConflictAgain();
   });
 });
 
 describe('a version in conflict with the target, then excluded by the job filters', () => {
   it('is set aside as excluded (the run exits 0, nothing uploaded); the filter taken out, it is compared again and is the conflict it was', async () => {
-    await git.createRepoFromDir('filtered', pyProject(join(te.dir, 'src-filtered'), 'filtered-lib', '1.0.0'), { tags: ['v1.0.0'] });
-    await uploadTheirs('filtered-lib', '1.0.0');
-    const source = gitSourceOn(git, 'filtered', 'filtered', 'pypi', { package: 'filtered-lib' });
-    const job = te.writeJob({ name: 'filtered', sources: [source] });
-    expect((await te.run(job)).conflicts).toEqual([expect.objectContaining({ version: '1.0.0', code: 'ECONFLICT' })]);
-    const before = row('filtered', 'filtered-lib', '1.0.0');
-
-    te.writeJob({ name: 'filtered', sources: [source], filters: { exclude: ['filtered-lib@1.0.0'] } });
-    const excluded = await te.run(job);
+    const c = await conflicted('filtered');
+    c.write({}, { filters: { exclude: ['filtered-lib@1.0.0'] } });
+    const excluded = await te.run(c.job);
     expect(excluded.conflicts).toEqual([]);
     expect(excluded.exitCode).toBe(0);
     expect(row('filtered', 'filtered-lib', '1.0.0')).toMatchObject({ state: 'excluded' });
-
-    te.writeJob({ name: 'filtered', sources: [source] });
-    const back = await te.run(job);
-    expect(back.conflicts).toEqual([expect.objectContaining({ version: '1.0.0', code: 'ECONFLICT' })]);
-    expect(row('filtered', 'filtered-lib', '1.0.0')).toMatchObject({ state: 'conflict', sha512: before.sha512, target_sha512: before.target_sha512 });
-    expect(uploads('filtered-lib')).toHaveLength(1); // theirs alone
+    await c.inConflictAgain();
   });
 });
 
