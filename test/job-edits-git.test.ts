@@ -147,3 +147,64 @@ describe("a PyPI package's name spelled another way in the job (Spelled_Lib for 
     expect(again.removedAtSource).toEqual([]);
   });
 });
+
+describe("a git source's format changed under the same id (a Go module's source `lib` pointed at an npm repository)", () => {
+  it('refused (ECONFIG naming both formats) before anything is asked or written, by run and plan, not taken for every version removed at the source; format put back, or the new source under its own id, nothing is removed', async () => {
+    const goSrc = mkdtempSync(join(te.dir, 'src-two-go-'));
+    writeFileSync(join(goSrc, 'go.mod'), 'module example.com/two/lib\n\ngo 1.19\n');
+    writeFileSync(join(goSrc, 'lib.go'), 'package lib\n\n// Name is the fixture module.\nconst Name = "lib"\n');
+    await git.createRepoFromDir('two-go', goSrc, { tags: ['v1.0.0', 'v1.1.0'] });
+    const npmSrc = mkdtempSync(join(te.dir, 'src-two-npm-'));
+    writeFileSync(join(npmSrc, 'package.json'), JSON.stringify({ name: 'two-lib', version: '1.0.0', main: 'index.js', license: 'MIT' }));
+    writeFileSync(join(npmSrc, 'index.js'), 'module.exports = 1;\n');
+    await git.createRepoFromDir('two-npm', npmSrc, { tags: ['v1.0.0'] });
+
+    const goLib = gitSourceOn(git, 'lib', 'two-go', 'go');
+    const job = te.writeJob({ name: 'two', sources: [goLib] });
+    const first = await te.run(job);
+    expect(first.exitCode, JSON.stringify(first.failures)).toBe(0);
+    const recorded = () => {
+      const state = te.openState('two');
+      try {
+        return { run: state.lastRun()!.id, rows: state.items() };
+      } finally {
+        state.close();
+      }
+    };
+    const before = recorded();
+    expect(before.rows.filter((r) => r.state === 'verified').map((r) => [r.format, r.package, r.version])).toEqual([
+      ['generic', 'example.com/two/lib', 'v1.0.0'],
+      ['generic', 'example.com/two/lib', 'v1.1.0'],
+    ]);
+
+    // the same job name, source `lib` now an npm package of another repository (as a second job file of the same name would)
+    te.writeJob({ name: 'two', sources: [gitSourceOn(git, 'lib', 'two-npm', 'npm')] });
+    const seq = te.sandbox.standIn.log.at(-1)!.seq;
+    for (const cmd of ['run', 'plan']) {
+      const r = await te.cli([cmd, job, '--json']);
+      expect(r.code, cmd).toBe(2);
+      expect(r.stderr, cmd).toContain('ECONFIG');
+      expect(r.stderr, cmd).toContain('"lib"');
+      expect(r.stderr, cmd).toContain('format npm');
+      expect(r.stderr, cmd).toContain(`${before.rows.length} version(s) of it recorded as format go`);
+      expect(r.stderr, cmd).not.toMatch(/^\s+at /m);
+    }
+    expect(te.sandbox.standIn.log.filter((e) => e.seq > seq)).toEqual([]);
+    expect(recorded()).toEqual(before);
+
+    // the format put back: the Go module's versions are all there, none removed
+    te.writeJob({ name: 'two', sources: [goLib] });
+    const back = await te.run(job);
+    expect(back.exitCode).toBe(0);
+    expect(back.removedAtSource).toEqual([]);
+
+    // as the hint says: the npm package under an id of its own, the Go module's rows kept as they are
+    te.writeJob({ name: 'two', sources: [gitSourceOn(git, 'lib-npm', 'two-npm', 'npm')] });
+    const own = await te.run(job);
+    expect(own.exitCode, JSON.stringify(own.failures)).toBe(0);
+    expect(own.removedAtSource).toEqual([]);
+    const after = recorded().rows;
+    expect(after.filter((r) => r.source_id === 'lib').map((r) => [r.version, r.state, r.removed_at])).toEqual(before.rows.map((r) => [r.version, r.state, r.removed_at]));
+    expect(after.filter((r) => r.source_id === 'lib-npm').map((r) => [r.package, r.version, r.state])).toEqual([['two-lib', '1.0.0', 'verified']]);
+  });
+});

@@ -1,8 +1,8 @@
 /**
  * What an edit to the job file between runs means for the rows the state holds:
- * a package the job no longer names, and a source whose `id` was renamed. Both
- * leave rows behind that no listing of this run speaks for; neither is the
- * source removing anything.
+ * a package the job no longer names, a source whose `id` was renamed, and a source
+ * whose format changed under its id. Each leaves rows behind that no listing of this
+ * run speaks for; none is the source removing anything.
  */
 import { normalizeProjectName } from '../builders/python-metadata.js';
 import type { GitSourceConfig, SourceConfig } from '../config/schema.js';
@@ -92,6 +92,64 @@ export function refuseRespelledPackages(state: StateDb, sources: ReadonlyMap<str
       { subject: config.package, hint: `spell package "${recorded[0]}" on source "${id}" in the job file, as it was first run with (PyPI and CodeArtifact take every spelling of a name as one project)` },
     );
   }
+}
+
+/**
+ * A source whose format changed under the same id (a git source `lib` that built a Go
+ * module now builds an npm package from another repository, or pypi turned npm): rows
+ * are keyed by the id, and the source now lists none of what its old format recorded,
+ * so every one of those versions would be reported removed at the source (ESOURCEREMOVED,
+ * skipped tags too), which it is not. Refused (ECONFIG) before anything is written, as a
+ * renamed id is. Told by the format the state recorded for the source (StateDb.recordSources)
+ * with versions under it; a state from before that record by its rows alone: refused only
+ * when none is in the job's format now (rows of both say nothing of which came last).
+ * Not a format change: an npm registry source turned into a git npm source (or back), the
+ * same package built from its repository instead: both record format npm, and the package
+ * goes on under its rows (though what the new source does not list, a version the registry
+ * had and no tag gives, is then reported removed at the source).
+ */
+export function refuseReformattedSources(state: StateDb, sources: ReadonlyMap<string, Source>, configs: readonly SourceConfig[], jobFile: string): void {
+  for (const id of sources.keys()) {
+    const config = configs.find((c) => c.id === id)!;
+    const now = jobFormat(config);
+    const recorded = state.recordedFormats(id);
+    const shape = state.recordedSource(id);
+    const was = shape === undefined ? undefined : shape.kind === 'git' ? String(shape.shape.format) : 'npm';
+    const old =
+      was !== undefined
+        ? recorded.filter((r) => was !== now && r.format === rowFormat(was))
+        : recorded.some((r) => r.format === rowFormat(now))
+          ? []
+          : recorded;
+    if (old.length === 0) continue;
+    const versions = old.reduce((n, r) => n + r.versions, 0);
+    const names = [...new Set(old.flatMap((r) => r.packages))];
+    const packages = `${names.slice(0, 3).map((p) => `"${p}"`).join(', ')}${names.length > 3 ? ` and ${names.length - 3} more` : ''}`;
+    const before = was ?? old.map((r) => spelled(r.format)).join(', ');
+    throw new MigrateError(
+      'ECONFIG',
+      `${jobFile}: source "${id}" is now format ${now} (${config.url}), but the state holds ${versions} version(s) of it recorded as format ${before} (${packages}): under one id the source would list none of them, and every one would be reported removed at the source, which it is not`,
+      {
+        subject: id,
+        hint: `give the ${now} source an id of its own in the job file (the versions recorded under "${id}" then stay in the state as they are, no longer read by the job, and the target keeps what was migrated), or put format ${before} back on source "${id}"`,
+      },
+    );
+  }
+}
+
+/** The format a source is written with in the job file (an npm registry's is npm). */
+function jobFormat(config: SourceConfig): string {
+  return config.kind === 'git' ? config.format : 'npm';
+}
+
+/** The format its versions are recorded under: a Go module's in CodeArtifact's generic format. */
+function rowFormat(format: string): string {
+  return format === 'go' ? 'generic' : format;
+}
+
+/** A recorded format as the job file writes it. */
+function spelled(format: string): string {
+  return format === 'generic' ? 'go' : format;
 }
 
 /**

@@ -34,7 +34,7 @@ import { Limiter, StuckWatch } from './limiter.js';
 import { gracefulStop, RefusalBreaker, targetStuckError } from './stop.js';
 import { jobRates, resolveRates } from './rates.js';
 import { harden } from './harden.js';
-import { jobNamesPackage, recordSources, refuseRenamedSources, refuseRespelledPackages, setAsideDropped } from './job-edits.js';
+import { jobNamesPackage, recordSources, refuseReformattedSources, refuseRenamedSources, refuseRespelledPackages, setAsideDropped } from './job-edits.js';
 import { callerIdentity } from '../targets/domain.js';
 import type { STSClient } from '@aws-sdk/client-sts';
 import { readAccountQuotas } from '../targets/quotas.js';
@@ -138,6 +138,8 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     // a source whose id was renamed would read and count every version again: refused before anything is written
     refuseRenamedSources(db, sources, config.sources, job.file);
     refuseRespelledPackages(db, sources, config.sources, job.file);
+    // a source whose format changed under its id would report every version of the old one removed at the source
+    refuseReformattedSources(db, sources, config.sources, job.file);
     recordSources(db, sources, config.sources);
     const runId = db.startRun(dryRun);
 

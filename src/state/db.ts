@@ -596,6 +596,19 @@ export class StateDb {
     return this.stmt('SELECT source_id AS source, package, format, COUNT(*) AS versions FROM items WHERE source_id = ? AND registry_url = ? GROUP BY package, format').all(sourceId, url) as never;
   }
 
+  /** The formats one source's versions are recorded under, with how many versions each (engine/job-edits.ts tells a changed format by them). */
+  recordedFormats(sourceId: string): { format: Format; versions: number; packages: string[] }[] {
+    const rows = this.stmt('SELECT format, package, COUNT(*) AS versions FROM items WHERE source_id = ? GROUP BY format, package ORDER BY format, package').all(sourceId) as { format: Format; package: string; versions: number }[];
+    const out = new Map<Format, { format: Format; versions: number; packages: string[] }>();
+    for (const r of rows) {
+      const f = out.get(r.format) ?? { format: r.format, versions: 0, packages: [] };
+      f.versions += r.versions;
+      f.packages.push(r.package);
+      out.set(r.format, f);
+    }
+    return [...out.values()];
+  }
+
   /** What each of these sources is now (engine/job-edits.ts tells a renamed source by it); others keep what they had. */
   recordSources(sources: readonly RecordedSource[]): void {
     const upsert = this.stmt(

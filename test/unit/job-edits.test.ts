@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SourceConfig } from '../../src/config/schema.js';
-import { refuseRenamedSources, refuseRespelledPackages } from '../../src/engine/job-edits.js';
+import { refuseReformattedSources, refuseRenamedSources, refuseRespelledPackages } from '../../src/engine/job-edits.js';
 import { MigrateError } from '../../src/errors.js';
 import type { Source } from '../../src/sources/source.js';
 import { StateDb } from '../../src/state/db.js';
@@ -175,6 +175,78 @@ describe("a git PyPI source's package spelled another way", () => {
       state.recordListing('svc-a', REPO, { format: 'pypi', name: 'SVC_A', distTags: {}, versions: [{ version: '1.0', artifactUrl: `${REPO}#v1.0` }] });
       expect(respelled(state, 'SVC_A')).toBeUndefined();
       expect(respelled(state, 'svc-a')).toBeUndefined();
+    } finally {
+      state.close();
+    }
+  });
+});
+
+describe("a source's format changed under the same id", () => {
+  const REGISTRY = 'https://registry.npmjs.org/';
+  /** A state in which source `lib` recorded a Go module's versions (format generic), with its shape or (`record` false) without. */
+  function goState(record: boolean): StateDb {
+    const dir = mkdtempSync(join(tmpdir(), 'cam-job-edits-'));
+    dirs.push(dir);
+    const state = StateDb.open(join(dir, 'job.sqlite'));
+    state.recordListing('lib', REPO, { format: 'generic', name: 'example.com/lib', distTags: {}, versions: ['v1.0.0', 'v1.1.0'].map((v) => ({ version: v, artifactUrl: `${REPO}#${v}` })) });
+    if (record) state.recordSources([{ id: 'lib', kind: 'git', url: REPO, shape: { format: 'go', directory: '' } }]);
+    return state;
+  }
+  const reformatted = (state: StateDb, config: Record<string, unknown>): MigrateError | undefined => {
+    const configs = [{ id: 'lib', url: REPO, directory: '', ...config }] as unknown as SourceConfig[];
+    try {
+      refuseReformattedSources(state, new Map([['lib', { id: 'lib', kind: config.kind, url: REPO } as unknown as Source]]), configs, 'job.yaml');
+      return undefined;
+    } catch (e) {
+      expect(e).toBeInstanceOf(MigrateError);
+      return e as MigrateError;
+    }
+  };
+
+  it('go turned npm or pypi: ECONFIG naming the source, both formats and the versions recorded; go again is not refused, recorded or not', () => {
+    for (const record of [true, false]) {
+      const state = goState(record);
+      try {
+        expect(reformatted(state, { kind: 'git', format: 'go' })).toBeUndefined();
+        for (const format of ['npm', 'pypi']) {
+          const e = reformatted(state, { kind: 'git', format });
+          expect(e?.code).toBe('ECONFIG');
+          expect(e?.message).toContain(`source "lib" is now format ${format}`);
+          expect(e?.message).toContain('2 version(s) of it recorded as format go');
+          expect(e?.hint).toContain('put format go back');
+        }
+        expect(reformatted(state, { kind: 'npm-registry', url: REGISTRY, packages: ['lib'], scopes: [] })?.code).toBe('ECONFIG');
+      } finally {
+        state.close();
+      }
+    }
+  });
+
+  it('an npm registry source turned into a git npm source (or back) keeps format npm: not refused', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cam-job-edits-'));
+    dirs.push(dir);
+    const state = StateDb.open(join(dir, 'job.sqlite'));
+    try {
+      state.recordListing('lib', REGISTRY, { format: 'npm', name: 'lib', distTags: {}, versions: [{ version: '1.0.0', artifactUrl: `${REGISTRY}lib/-/lib-1.0.0.tgz` }] });
+      state.recordSources([{ id: 'lib', kind: 'npm-registry', url: REGISTRY, shape: {} }]);
+      expect(reformatted(state, { kind: 'git', format: 'npm' })).toBeUndefined();
+      expect(reformatted(state, { kind: 'git', format: 'pypi' })?.message).toContain('recorded as format npm');
+      state.recordSources([{ id: 'lib', kind: 'git', url: REPO, shape: { format: 'npm', directory: '' } }]);
+      expect(reformatted(state, { kind: 'npm-registry', url: REGISTRY, packages: ['lib'], scopes: [] })).toBeUndefined();
+    } finally {
+      state.close();
+    }
+  });
+
+  it('rows of both formats (a state from before this check): the format last recorded goes on; with none recorded, nothing says which came last: not refused', () => {
+    const state = goState(false);
+    try {
+      state.recordListing('lib', REPO, { format: 'npm', name: 'lib', distTags: {}, versions: [{ version: '1.0.0', artifactUrl: `${REPO}#v1.0.0` }] });
+      expect(reformatted(state, { kind: 'git', format: 'npm' })).toBeUndefined();
+      expect(reformatted(state, { kind: 'git', format: 'go' })).toBeUndefined();
+      state.recordSources([{ id: 'lib', kind: 'git', url: REPO, shape: { format: 'npm', directory: '' } }]);
+      expect(reformatted(state, { kind: 'git', format: 'npm' })).toBeUndefined();
+      expect(reformatted(state, { kind: 'git', format: 'go' })?.message).toContain('1 version(s) of it recorded as format npm');
     } finally {
       state.close();
     }
