@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildReport, renderHtml, reportInputFromState, type Report, type ReportInput } from '../src/report/index.js';
 import { bigJob, makeBigState } from './fixtures/report/big.js';
 import { makeRealisticState } from './fixtures/report/realistic.js';
+import { manyWarm, type ManyWarm } from './fixtures/report/warm-many.js';
 
 // page.evaluate callbacks run in the page; this project compiles without the DOM library
 declare const document: { scripts: unknown[]; images: unknown[]; querySelectorAll(s: string): unknown[]; getElementById(id: string): { textContent: string | null } | null };
@@ -29,7 +30,8 @@ const BIDI_TIME = '\u202e03-60-9102';
 let dir: string;
 let userDataDir: string;
 let ctx: BrowserContext | undefined;
-const files: Record<'realistic' | 'hostile' | 'big', string> = { realistic: '', hostile: '', big: '' };
+const files: Record<'realistic' | 'hostile' | 'big' | 'warm', string> = { realistic: '', hostile: '', big: '', warm: '' };
+let many: ManyWarm;
 let realistic: Report;
 
 /** The same report every run: the rows' run times are now(), so pin the ones the page shows. */
@@ -55,6 +57,9 @@ beforeAll(async () => {
         return i;
       }),
     };
+    many = manyWarm(2_000, 101);
+    files.warm = join(dir, 'warm.html');
+    writeFileSync(files.warm, renderHtml(buildReport({ ...input, warm: many.warm })));
     files.hostile = join(dir, 'hostile.html');
     writeFileSync(files.hostile, renderHtml(buildReport(hostile)));
   } finally {
@@ -301,6 +306,32 @@ describe('the HTML report in Chromium', () => {
       // the day the page shows is the first ten characters of what the source said, escapes visible
       expect(await page.textContent(published)).toBe('\\u202e03-6');
       expect(await drawn(page, published)).toBe('\\u202e03-6');
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('a warm of 2,000 entries named by 51 to 101 lockfiles: opens, each problem once, integrity mismatches first, and the tables still sort and filter', async () => {
+    const { page, problems } = await open(files.warm);
+    try {
+      expect(statSync(files.warm).size).toBeLessThan(512 * 1024);
+      // opened because an integrity mismatch blocks cutover
+      expect(await page.locator('#warm-problems').getAttribute('open')).toBe('');
+      const table = '#warm-problems table';
+      expect(await page.locator(`${table} tbody tr`).count()).toBe(many.problems.length);
+      const outcomes = await page.locator(`${table} tbody tr td:nth-child(3)`).allTextContents();
+      expect(outcomes.slice(0, 50)).toEqual(Array(50).fill('integrity-mismatch'));
+      const first = many.problems[0]!;
+      expect(await page.locator(`${table} tbody tr`).first().locator('td').nth(3).innerText()).toBe(`${many.lockfiles.slice(0, 3).join(', ')} and ${first.lockfiles - 3} more`);
+      // sorting by the lockfile count puts the entry most lockfiles name first
+      await page.locator(`${table} th`, { hasText: 'Lockfiles' }).click();
+      await page.locator(`${table} th`, { hasText: 'Lockfiles' }).click();
+      const counts = await page.locator(`${table} tbody tr td:nth-child(4)`).evaluateAll((tds) => tds.map((td) => Number((td as unknown as { getAttribute(a: string): string }).getAttribute('data-v'))));
+      expect(counts[0]).toBe(101);
+      // the package and version tables still filter
+      await page.fill('#versions-filter', 'logger');
+      await waitInfo(page, 'versions-table', 'Rows 1–6 of 6 (filtered from 38)');
       expect(problems).toEqual([]);
     } finally {
       await page.close();

@@ -13,6 +13,8 @@ import { z } from 'zod';
 import { reportCommand } from '../src/cli/plan.js';
 import { clearSecrets, registerSecret } from '../src/redact.js';
 import { exclusionExplainer } from '../src/report/exclusion.js';
+import { esc } from '../src/report/render-html.js';
+import { mdCode } from '../src/report/render-markdown.js';
 import {
   buildReport,
   estimateDuration,
@@ -30,6 +32,7 @@ import {
 import { StateDb } from '../src/state/db.js';
 import { bigJob, makeBigState } from './fixtures/report/big.js';
 import { hashes, makeRealisticState, realisticJob, type Realistic } from './fixtures/report/realistic.js';
+import { manyWarm, type ManyWarm } from './fixtures/report/warm-many.js';
 import { ROOT, TSX_LOADER } from './support/harness.js';
 
 const pkgJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -509,6 +512,66 @@ describe('the Markdown form, with names, versions and messages as long as a sour
       const rows = t.split('\n').filter((l) => l !== '');
       for (const row of rows) expect(cols(row)).toBe(cols(rows[0]!));
     }
+  });
+});
+
+describe('the warm section: 2,000 entries named by 51 to 101 lockfiles each', () => {
+  // each problem was listed once per lockfile naming it: 2,000 entries x 101 lockfiles made a
+  // 10-49 MB HTML page. Each is listed once now, with its first 3 lockfiles and "and N more"
+  const HTML_BOUND = 512 * 1024;
+  let many: ManyWarm;
+  let r: Report;
+  let md: string;
+  let html: string;
+  beforeAll(() => {
+    many = manyWarm(2_000, 101);
+    r = buildReport({ ...reportInputFromState(fx.state, fx.job, undefined, fx.options), warm: many.warm });
+    md = renderMarkdown(r);
+    html = renderHtml(r);
+  });
+  const more = (n: number) => `and ${(n - 3).toLocaleString('en-US')} more`;
+
+  it('Markdown under 64 KiB and HTML under 512 KiB', () => {
+    expect(many.problems).toHaveLength(200);
+    expect(md.length).toBeLessThan(64 * 1024);
+    expect(Buffer.byteLength(html)).toBeLessThan(HTML_BOUND);
+    // the JSON form keeps every lockfile of every problem
+    const json = JSON.parse(renderJson(r)) as Report;
+    expect(json.warm!.lockfiles.reduce((n, l) => n + l.problems.length, 0)).toBe(many.problems.reduce((n, p) => n + p.lockfiles, 0));
+  });
+
+  it('the findings count packages, not packages x lockfiles, and name each once with its first lockfiles', () => {
+    const integrity = r.findings.find((f) => f.code === 'EWARMINTEGRITY')!;
+    expect(integrity).toMatchObject({ severity: 'critical', count: 50 });
+    expect(integrity.title).toMatch(/^50 locked package/);
+    const first = many.problems[0]!;
+    expect(integrity.subjects[0]).toBe(`${first.name}@${first.version} (${many.lockfiles.slice(0, 3).join(', ')} ${more(first.lockfiles)})`);
+    expect(r.findings.find((f) => f.code === 'EWARMMISSING')).toMatchObject({ count: 50, title: expect.stringMatching(/^50 locked/) });
+    expect(r.findings.find((f) => f.code === 'EWARMPENDING')).toMatchObject({ count: 50, title: expect.stringMatching(/^50 locked/) });
+  });
+
+  it('every integrity mismatch in both forms, and every problem in the HTML, each with the right "and N more"', () => {
+    const mdRow = (p: ManyWarm['problems'][number]) => md.split('\n').find((l) => l.startsWith(`| ${mdCode(p.name)} | ${mdCode(p.version)} |`));
+    for (const p of many.problems.filter((x) => x.outcome === 'integrity-mismatch')) {
+      const row = mdRow(p);
+      expect(row, p.name).toBeDefined();
+      expect(row).toContain(`**integrity-mismatch**`);
+      expect(row).toContain(more(p.lockfiles));
+    }
+    const htmlRows = html.slice(html.indexOf('id="warm-problems"')).split('</tr>');
+    for (const p of many.problems) {
+      const row = htmlRows.find((x) => x.includes(`<code>${esc(p.name)}</code></td><td><code>${esc(p.version)}</code>`));
+      expect(row, p.name).toBeDefined();
+      expect(row).toContain(`<td>${p.outcome}</td>`);
+      expect(row).toContain(`data-v="${p.lockfiles}"`);
+      expect(row).toContain(more(p.lockfiles));
+    }
+    // what the Markdown leaves out, it counts by outcome and says where it is
+    const shown = many.problems.filter((p) => mdRow(p)).length;
+    expect(md).toContain(`*… and ${200 - shown} more package(s) (`);
+    expect(md).toMatch(/more package\(s\) \([^)]*pending 50\): see the JSON or HTML report\.\*/);
+    // each lockfile once in the lockfile table, with its counts
+    for (const l of many.lockfiles) expect(md.split('\n').filter((x) => x.startsWith(`| ${mdCode(l)} |`))).toHaveLength(1);
   });
 });
 

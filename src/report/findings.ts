@@ -6,6 +6,7 @@
 import type { RunSummary } from '../engine/events.js';
 import { hintFor } from './hints.js';
 import type { Exposure, Finding, FindingInput, GoSumSection, Hardening, Preflight, ReportPackage, Warm } from './schema.js';
+import { lockfilesLine, warmEntries, type WarmProblemOutcome } from './warm.js';
 
 const MAX_SUBJECTS = 50;
 const SECTION_ORDER: Finding['section'][] = ['preflight', 'exposure', 'hardening', 'migration', 'source', 'metadata', 'go-sum', 'warm'];
@@ -288,21 +289,25 @@ function hardeningFindings(kind: 'plan' | 'run', h: Hardening | null, out: Findi
 function warmFindings(w: Warm | null, out: Finding[]): void {
   if (!w) return;
   const sum = (k: keyof Warm['lockfiles'][number]['counts']) => w.lockfiles.reduce((n, l) => n + l.counts[k], 0);
-  const mismatch = sum('integrityMismatch');
-  if (mismatch) {
-    const subjects = w.lockfiles.flatMap((l) => l.problems.filter((p) => p.outcome === 'integrity-mismatch').map((p) => `${p.name}@${p.version} (${l.path})`));
-    out.push(finding({ severity: 'critical', code: 'EWARMINTEGRITY', section: 'warm', title: `${mismatch} locked package(s) whose store copy does not match the lockfile's integrity`, detail: 'the store would serve other bytes than the lockfile pins', action: 'do not cut over the builds using those lockfiles; find out which copy is right' }, subjects));
+  // each entry once, however many lockfiles name it (the counts per lockfile count it in each):
+  // 2,000 entries in 101 lockfiles are 2,000 packages, not 202,000
+  const entries = warmEntries(w);
+  const problem = (outcome: WarmProblemOutcome) => entries.filter((e) => e.outcome === outcome).map((e) => `${e.name}@${e.version} (${lockfilesLine(e)})`);
+  // a section another command filled may carry the counts without the problems: then the counts say it
+  const distinct = (outcome: WarmProblemOutcome, counted: number) => entries.filter((e) => e.outcome === outcome).length || counted;
+  if (sum('integrityMismatch')) {
+    const subjects = problem('integrity-mismatch');
+    out.push(finding({ severity: 'critical', code: 'EWARMINTEGRITY', section: 'warm', title: `${distinct('integrity-mismatch', sum('integrityMismatch'))} locked package(s) whose store copy does not match the lockfile's integrity`, detail: 'the store would serve other bytes than the lockfile pins', action: 'do not cut over the builds using those lockfiles; find out which copy is right' }, subjects));
   }
   const missing = sum('missingUpstream');
-  if (missing) out.push(finding({ severity: 'warning', code: 'EWARMMISSING', section: 'warm', title: `${missing} locked package(s) missing upstream`, detail: 'the public registry no longer serves them', action: 'publish them into the internal repository, or update the lockfiles' }, w.lockfiles.flatMap((l) => l.problems.filter((p) => p.outcome === 'missing-upstream').map((p) => `${p.name}@${p.version}`))));
+  if (missing) out.push(finding({ severity: 'warning', code: 'EWARMMISSING', section: 'warm', title: `${distinct('missing-upstream', missing)} locked package(s) missing upstream`, detail: 'the public registry no longer serves them', action: 'publish them into the internal repository, or update the lockfiles' }, problem('missing-upstream')));
   const pending = sum('pending');
-  if (pending) out.push(finding({ severity: 'warning', code: 'EWARMPENDING', section: 'warm', title: `${pending} locked package(s) not warmed yet`, detail: '', action: 'rerun the warm' }, []));
-  const problem = (outcome: string) => w.lockfiles.flatMap((l) => l.problems.filter((p) => p.outcome === outcome).map((p) => `${p.name}@${p.version} (${l.path})`));
+  if (pending) out.push(finding({ severity: 'warning', code: 'EWARMPENDING', section: 'warm', title: `${distinct('pending', pending)} locked package(s) not warmed yet`, detail: '', action: 'rerun the warm' }, problem('pending')));
   const internalMissing = sum('internalMissing');
   if (internalMissing) {
     out.push(
       finding(
-        { severity: 'warning', code: 'EWARMINTERNAL', section: 'warm', title: `${internalMissing} locked version(s) of internal packages not in the internal repository`, detail: 'a build from these lockfiles would fail after cutover', action: 'run the migration if the plan publishes them; otherwise find where those versions went (a source that no longer lists them)' },
+        { severity: 'warning', code: 'EWARMINTERNAL', section: 'warm', title: `${distinct('internal-missing', internalMissing)} locked version(s) of internal packages not in the internal repository`, detail: 'a build from these lockfiles would fail after cutover', action: 'run the migration if the plan publishes them; otherwise find where those versions went (a source that no longer lists them)' },
         problem('internal-missing'),
       ),
     );
@@ -310,5 +315,5 @@ function warmFindings(w: Warm | null, out: Finding[]): void {
   const notes = w.lockfiles.flatMap((l) => l.notes.map((n) => `${n.file}${n.line !== null ? `:${n.line}` : ''}: ${n.message}`));
   if (notes.length) out.push(finding({ severity: 'warning', code: 'EWARMNOTES', section: 'warm', title: `${notes.length} lockfile line(s) left out or read with an assumption`, detail: 'nothing a line left out names was requested or checked', action: 'read each: pin what is not pinned, fix what the parser could not read, and migrate what only another index serves' }, notes));
   const failed = sum('failed');
-  if (failed) out.push(finding({ severity: 'warning', code: 'EWARMFAILED', section: 'warm', title: `${failed} locked package(s) whose warm request failed after its retries`, detail: '', action: 'rerun the warm (its summary says why each failed)' }, problem('failed')));
+  if (failed) out.push(finding({ severity: 'warning', code: 'EWARMFAILED', section: 'warm', title: `${distinct('failed', failed)} locked package(s) whose warm request failed after its retries`, detail: '', action: 'rerun the warm (its summary says why each failed)' }, problem('failed')));
 }

@@ -31,6 +31,7 @@ import {
   VERDICT_WORD,
   WARM_COLUMNS,
 } from './text.js';
+import { firstLockfiles, LOCKFILES_SHOWN, WARM_PROBLEM_ORDER, warmEntries, type WarmEntry } from './warm.js';
 
 export interface HtmlOptions {
   /** Bars in the chart before the rest is summed into one (default 40). */
@@ -209,7 +210,7 @@ ${sortable(
   [['Lockfile'], ['Kind'], ...WARM_COLUMNS.map(([, label]): [string, boolean] => [label, true])],
   r.warm.lockfiles.map((l) => [`<code>${esc(l.path)}</code>`, esc(l.kind), ...WARM_COLUMNS.map(([k]) => n(l.counts[k]))]),
 )}
-${r.warm.lockfiles.some((l) => l.problems.length) ? `<details><summary>Problems</summary>${sortable([['Lockfile'], ['Name'], ['Version'], ['Outcome'], ['Detail']], r.warm.lockfiles.flatMap((l) => l.problems.slice(0, 500).map((p) => [`<code>${esc(l.path)}</code>`, `<code>${esc(p.name)}</code>`, `<code>${esc(p.version)}</code>`, esc(p.outcome), esc(p.detail)])))}</details>` : ''}</section>`);
+${warmProblemsHtml(r.warm)}</section>`);
   }
   if (r.goSum) {
     const g = r.goSum;
@@ -218,6 +219,25 @@ ${g.mismatches.length ? sortable([['File:line'], ['Module'], ['Version'], ['Kind
 ${g.errors.length ? `<ul>${g.errors.map((e) => `<li><code>${esc(e.file)}</code>: ${esc(e.message)}</li>`).join('')}</ul>` : ''}</section>`);
   }
   return out.join('\n');
+}
+
+/**
+ * Every warm problem, each entry once (its size grows with the entries, not entries × lockfiles):
+ * the first lockfiles naming it and how many more; the table above names each lockfile once with
+ * its counts, and the JSON form has every lockfile of every entry. Open when one blocks cutover.
+ */
+function warmProblemsHtml(w: NonNullable<Report['warm']>): string {
+  const entries = warmEntries(w);
+  if (entries.length === 0) return '';
+  const critical = entries.some((e) => e.outcome === 'integrity-mismatch');
+  const byOutcome = WARM_PROBLEM_ORDER.filter((o) => entries.some((e) => e.outcome === o)).map((o) => `${o} ${int(entries.filter((e) => e.outcome === o).length)}`);
+  const lockfiles = (e: WarmEntry) => {
+    const f = firstLockfiles(e);
+    return { v: e.lockfiles.length, html: `${f.shown.map((p) => `<code>${esc(p)}</code>`).join(', ')}${f.more ? ` <span class="more">and ${esc(int(f.more))} more</span>` : ''}` };
+  };
+  return `<details id="warm-problems"${critical ? ' open' : ''}><summary>Problems: ${esc(int(entries.length))} package(s) (${esc(byOutcome.join(', '))})</summary>
+${sortable([['Name'], ['Version'], ['Outcome'], ['Lockfiles', true], ['Detail']], entries.map((e) => [`<code>${esc(e.name)}</code>`, `<code>${esc(e.version)}</code>`, esc(e.outcome), lockfiles(e), esc(e.detail)]))}
+<p class="note">Each package once, with the first ${LOCKFILES_SHOWN} lockfiles naming it; the JSON form of this report lists every lockfile of each.</p></details>`;
 }
 
 function pager(id: string, pageSize: number): string {

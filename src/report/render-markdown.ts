@@ -32,6 +32,7 @@ import {
   VERDICT_WORD,
   WARM_COLUMNS,
 } from './text.js';
+import { firstLockfiles, WARM_PROBLEM_ORDER, warmEntries, type WarmEntry } from './warm.js';
 
 export interface MarkdownOptions {
   /** Rows in the package table (default 50). */
@@ -55,6 +56,13 @@ const MAX_CODE = 200;
 const MAX_TEXT = 600;
 /** The whole document: GitHub's limit for an issue or pull-request body is 65,536 characters. */
 const MAX_CHARS = 60_000;
+/**
+ * What the warm problems take at most: integrity mismatches (critical) up to WARM_CRITICAL_ROOM
+ * (about 120 rows with three long lockfile paths each), the others up to WARM_ROOM (about 60);
+ * the rest of the document stays for the findings, the other sections and the packages.
+ */
+const WARM_ROOM = 16_000;
+const WARM_CRITICAL_ROOM = 30_000;
 /** What the package section takes at least (its heading and the notes of what it leaves out): kept free when the sections before it are cut. */
 const PACKAGES_ROOM = 2_000;
 
@@ -224,6 +232,7 @@ function otherSections(r: Report): string[] {
         ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
       ),
       '',
+      ...warmProblems(r.warm),
     );
   }
   if (r.goSum) {
@@ -232,6 +241,39 @@ function otherSections(r: Report): string[] {
     if (g.mismatches.length) out.push(table(['file:line', 'module', 'version', 'kind', 'go.sum', 'built'], g.mismatches.slice(0, 50).map((m) => [mdCode(`${m.file}:${m.line}`), mdCode(m.module), mdCode(m.version), m.kind, mdCode(m.goSum), mdCode(m.built)])), '');
   }
   return out;
+}
+
+/**
+ * The warm's problems, each package once (not once per lockfile naming it), most urgent first
+ * (integrity mismatches, then blocked, missing upstream, ...), with the first lockfiles naming
+ * it and how many more; rows are added while they fit (WARM_CRITICAL_ROOM, WARM_ROOM), and the
+ * cut says what it left out by outcome. The lockfile table above names each lockfile once with its counts.
+ */
+function warmProblems(w: NonNullable<Report['warm']>): string[] {
+  const entries = warmEntries(w);
+  if (entries.length === 0) return [];
+  const head = table(['package', 'version', 'outcome', 'lockfiles', 'detail'], []);
+  const rows: string[] = [];
+  let size = head.length;
+  for (const e of entries) {
+    const text = table([], [[mdCode(e.name), mdCode(e.version), `**${e.outcome}**`, lockfilesCell(e), mdText(shorten(e.detail, 160))]]).split('\n').pop()!;
+    // sorted most urgent first: once a row does not fit, none after it would
+    if (size + text.length + 1 > (e.outcome === 'integrity-mismatch' ? WARM_CRITICAL_ROOM : WARM_ROOM)) break;
+    rows.push(text);
+    size += text.length + 1;
+  }
+  const out = [`### Warm problems (${int(entries.length)} package(s))`, '', [head, ...rows].join('\n'), ''];
+  const left = entries.slice(rows.length);
+  if (left.length) {
+    const byOutcome = WARM_PROBLEM_ORDER.filter((o) => left.some((e) => e.outcome === o)).map((o) => `${o} ${int(left.filter((e) => e.outcome === o).length)}`);
+    out.push(`*… and ${int(left.length)} more package(s) (${byOutcome.join(', ')}): see the JSON or HTML report.*`, '');
+  }
+  return out;
+}
+
+function lockfilesCell(e: WarmEntry): string {
+  const f = firstLockfiles(e);
+  return `${f.shown.map(mdCode).join(', ')}${f.more ? ` and ${int(f.more)} more` : ''}`;
 }
 
 const priority = (k: OutcomeKey) => (PROBLEM_OUTCOMES.has(k) ? 0 : k === 'skipped' || k === 'excluded' || k === 'removed' ? 1 : 2);
