@@ -236,8 +236,8 @@ function warmProblemsHtml(w: NonNullable<Report['warm']>): string {
     return { v: e.lockfiles.length, html: `${f.shown.map((p) => `<code>${esc(p)}</code>`).join(', ')}${f.more ? ` <span class="more">and ${esc(int(f.more))} more</span>` : ''}` };
   };
   return `<details id="warm-problems"${critical ? ' open' : ''}><summary>Problems: ${esc(int(entries.length))} package(s) (${esc(byOutcome.join(', '))})</summary>
-${sortable([['Name'], ['Version'], ['Outcome'], ['Lockfiles', true], ['Detail']], entries.map((e) => [`<code>${esc(e.name)}</code>`, `<code>${esc(e.version)}</code>`, esc(e.outcome), lockfiles(e), esc(e.detail)]))}
-<p class="note">Each package once, with the first ${LOCKFILES_SHOWN} lockfiles naming it; the JSON form of this report lists every lockfile of each.</p></details>`;
+${sortable([['Name'], ['Version'], ['Outcome'], ['Lockfiles', true], ['Detail']], entries.map((e) => [`<code>${esc(e.name)}</code>`, `<code>${esc(e.version)}</code>`, esc(e.outcome), lockfiles(e), esc(shorten(e.detail, 300))]))}
+<p class="note">Each package once, with the first ${LOCKFILES_SHOWN} lockfiles naming it; the JSON form of this report lists every lockfile of each, and each detail whole.</p></details>`;
 }
 
 function pager(id: string, pageSize: number): string {
