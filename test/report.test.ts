@@ -515,6 +515,21 @@ describe('the Markdown form, with names, versions and messages as long as a sour
   });
 });
 
+describe('the warm section: a store that failed every one of 2,000 entries, each named by 101 lockfiles, with its 4,000-character stored error', () => {
+  it('the JSON is written (each problem is in every lockfile naming it, its detail cut to 500 characters there), and so are Markdown and HTML', () => {
+    const many = manyWarm(2_000, 101, { allFail: true, errorLength: 4_000 });
+    const r = buildReport({ ...reportInputFromState(fx.state, fx.job, undefined, fx.options), warm: many.warm });
+    const json = renderJson(r);
+    expect(json.length).toBeLessThan(200 * 1024 * 1024);
+    const problems = (JSON.parse(json) as Report).warm!.lockfiles.flatMap((l) => l.problems);
+    expect(problems).toHaveLength(2_000 * 101);
+    expect(problems[0]).toMatchObject({ outcome: 'failed', detail: expect.stringMatching(/^ETARGET: npm-store answered 502 .*… \(\d+ more characters\) …/) });
+    expect(problems.reduce((m, p) => Math.max(m, p.detail.length), 0)).toBeLessThanOrEqual(500);
+    expect(renderMarkdown(r).length).toBeLessThan(64 * 1024);
+    expect(Buffer.byteLength(renderHtml(r))).toBeLessThan(2 * 1024 * 1024);
+  });
+});
+
 describe('the warm section: 2,000 entries named by 51 to 101 lockfiles each', () => {
   // each problem was listed once per lockfile naming it: 2,000 entries x 101 lockfiles made a
   // 10-49 MB HTML page. Each is listed once now, with its first 3 lockfiles and "and N more"

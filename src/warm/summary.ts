@@ -11,6 +11,7 @@ import type { StateDb } from '../state/db.js';
 import type { InputError } from './inputs.js';
 import type { WarmRow } from './state.js';
 import { WARM_OUTCOMES, type LockfileRef, type WarmOutcome } from './types.js';
+import { capText } from '../redact.js';
 
 /** An item's standing in a summary: its outcome, `failed` (retried next time), or `undecided` (the warm was stopped first). */
 export type Standing = WarmOutcome | 'failed' | 'undecided';
@@ -118,6 +119,14 @@ const REPORT_COUNTS: Partial<Record<WarmOutcome, keyof NonNullable<WarmInput['lo
 };
 const REPORT_PROBLEMS: ReadonlySet<Standing> = new Set(['blocked', 'missing-upstream', 'integrity-mismatch', 'non-registry', 'pending', 'internal-missing', 'failed']);
 
+/**
+ * The most of a problem's detail the report repeats, start and end kept (the state keeps up to
+ * STORED_TEXT_MAX, `warm` prints it whole): a problem is listed under every lockfile naming it,
+ * and a store that failed 2,000 entries named by 101 lockfiles each, 4,000 characters apiece,
+ * made a JSON text past what a string can hold, so no report was written at all.
+ */
+const PROBLEM_DETAIL_MAX = 500;
+
 /** The report's `warm` section: per lockfile, its counts (every standing) and problems. */
 export function warmSection(lockfiles: readonly (LockfileRef & { notes?: readonly LockfileNote[] })[], rows: readonly WarmRow[]): WarmInput {
   const byFile = new Map<string, WarmRow[]>();
@@ -130,7 +139,8 @@ export function warmSection(lockfiles: readonly (LockfileRef & { notes?: readonl
         const s = standing(r);
         const key = s === 'failed' ? 'failed' : s === 'undecided' ? undefined : REPORT_COUNTS[s];
         if (key) counts[key]++;
-        if (REPORT_PROBLEMS.has(s)) problems.push({ name: r.name, version: r.version, outcome: s as 'blocked', detail: s === 'failed' ? `${r.last_error_code ?? ''}: ${r.last_error ?? ''}` : (r.detail ?? '') });
+        const detail = s === 'failed' ? `${r.last_error_code ?? ''}: ${r.last_error ?? ''}` : (r.detail ?? '');
+        if (REPORT_PROBLEMS.has(s)) problems.push({ name: r.name, version: r.version, outcome: s as 'blocked', detail: capText(detail, PROBLEM_DETAIL_MAX) });
       }
       const notes = (l.notes ?? []).map((n) => ({ file: n.file, line: n.line ?? null, message: n.message }));
       return { path: l.path, kind: l.format, repository: l.repository, counts, problems, notes };
