@@ -12,7 +12,7 @@
  * watch a folder either, hence this module for the two commands that talk to a remote.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -208,8 +208,9 @@ function recordGroup(file: string, pid: number): void {
  * The git process group a killed run left transferring into a mirror (`groupFile`, written
  * by runTransfer): stopped (SIGTERM, then SIGKILL) before the next transfer there, so two
  * gits never write into one mirror. The caller holds the job's lock, so no live run owns
- * it. Only a group whose leader is still that git (same pid, start time and boot, named
- * git) is signalled: a pid reused by an unrelated process is left alone. Returns the
+ * it. Only that group is signalled (the same boot, and its leader that git, by pid, start
+ * time and name, or gone with members of the group left): a pid reused by an unrelated
+ * process is left alone. Returns the
  * group stopped, if any; the record is removed either way.
  */
 export async function stopOrphanTransfer(groupFile: string): Promise<number | undefined> {
@@ -222,18 +223,35 @@ export async function stopOrphanTransfer(groupFile: string): Promise<number | un
   rmSync(groupFile, { force: true });
   const [pgidText, start, boot] = record.trim().split(' ');
   const pgid = Number(pgidText);
-  if (!Number.isInteger(pgid) || pgid <= 1 || !start || !boot || boot !== bootId()) return undefined;
-  const leads = () => {
-    const p = procStat(pgid);
-    return p !== undefined && p.state !== 'Z' && p.pgrp === pgid && p.start === start && p.comm === 'git';
+  if (!Number.isInteger(pgid) || pgid <= 1 || !start || !/^\d+$/.test(start) || !boot || boot !== bootId()) return undefined;
+  // Still that group: its leader is that git (same pid, start time, name), or is gone and left
+  // members (ssh, index-pack, still writing). A pid is never reused while it names a live
+  // process group, so members of group `pgid` whose leader is gone are that group's; a leader
+  // with another start time leads another group, which is left alone.
+  const ours = () => {
+    const leader = procStat(pgid);
+    if (leader !== undefined && leader.pgrp === pgid && leader.state !== 'Z') return leader.start === start && leader.comm === 'git';
+    if (leader !== undefined && leader.pgrp === pgid && leader.start !== start) return false;
+    return livingMembers(pgid, start) > 0;
   };
-  if (!leads()) return undefined;
+  if (!ours()) return undefined;
   killGroup(pgid, 'SIGTERM');
   // git removes its lock files on SIGTERM; one that does not stop within 2 s is killed outright
-  for (let i = 0; i < 40 && leads(); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 40 && ours(); i++) await new Promise((r) => setTimeout(r, 50));
   killGroup(pgid, 'SIGKILL');
-  for (let i = 0; i < 40 && leads(); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 40 && ours(); i++) await new Promise((r) => setTimeout(r, 50));
   return pgid;
+}
+
+/** How many processes of group `pgid` live (zombies aside) that started no earlier than its leader (`start`, clock ticks since boot). */
+function livingMembers(pgid: number, start: string): number {
+  let n = 0;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const p = procStat(Number(name));
+    if (p && p.pgrp === pgid && p.state !== 'Z' && BigInt(p.start || '0') >= BigInt(start)) n++;
+  }
+  return n;
 }
 
 function abortError(): Error {

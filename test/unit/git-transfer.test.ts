@@ -3,7 +3,7 @@
  * the git it names is stopped, never a process that got its pid later.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -43,4 +43,45 @@ describe('stopOrphanTransfer', () => {
     expect(await stopOrphanTransfer(file)).toBeUndefined();
     expect(existsSync(file)).toBe(false);
   });
+
+  it("a group whose git died first, leaving its members (ssh, index-pack) running: they are stopped", async () => {
+    // the leader starts two members in its group and exits, as a git killed alone would leave them
+    const leader = spawn('/bin/sh', ['-c', 'sleep 300 & sleep 300 & exit 0'], { detached: true, stdio: 'ignore' });
+    const pgid = leader.pid!;
+    const file = join(dir, 'left.git.pgid');
+    writeFileSync(file, `${pgid} ${startTime(pgid)} ${bootId()}\n`);
+    await new Promise((r) => leader.on('exit', r));
+    const members = groupMembers(pgid);
+    try {
+      expect(members).toHaveLength(2);
+      expect(await stopOrphanTransfer(file)).toBe(pgid);
+      for (const m of members) expect(await alive(m)).toBe(false);
+      expect(existsSync(file)).toBe(false);
+    } finally {
+      for (const m of members) killQuietly(m);
+    }
+  });
 });
+
+/** The living processes of process group `pgid`. */
+function groupMembers(pgid: number): number[] {
+  return readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .filter((n) => {
+      try {
+        const rest = readFileSync(`/proc/${n}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        return Number(rest[2]) === pgid && rest[0] !== 'Z';
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone already
+  }
+}
