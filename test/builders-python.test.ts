@@ -402,6 +402,18 @@ with zipfile.ZipFile(out + "/big_lib-1.0-py3-none-any.whl", "w") as z:
     expect(stored).toContain(e.hint);
   });
 
+  it("a credential in a failing build's output is hidden whole, even where the tail's cut falls inside it", async () => {
+    const r = await repo(setuptoolsPyproject('leaky-lib', '1.0'), 'v1.0');
+    const url = `https://ci-bot:${'S3cr3t'.repeat(8)}@pypi.internal.example/simple`;
+    // the output's last 3,000 characters start 10 characters into the password
+    const filler = 3000 - (url.length - 25) - 1;
+    const leaky = ['/usr/bin/python3', '-c', `import sys\nsys.stdout.write(${JSON.stringify(url)} + "\\n" + "z" * ${filler})\nsys.exit(3)`];
+    const e = await failure(build(r, 'v1.0', { name: 'leaky-lib', command: leaky }));
+    expect(e.code).toBe('EBUILD');
+    expect(e.actual).toMatch(/z{100}$/);
+    expect(forStorage(e.describe())).not.toMatch(/S3cr3t/);
+  });
+
   it('an unknown placeholder in the command is ECONFIG', async () => {
     const r = await repo(setuptoolsPyproject('ph-lib', '1.0'), 'v1.0');
     const e = await failure(build(r, 'v1.0', { name: 'ph-lib', command: '{python} -m build {sourcedir}' }));

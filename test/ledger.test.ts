@@ -168,6 +168,23 @@ describe("CodeArtifact's enormous refusal ending a command", () => {
   });
 });
 
+describe("CodeArtifact's enormous refusal echoing a credential", () => {
+  it('is redacted before it is cut: no part of the password reaches stderr, --json or the state', async () => {
+    const body = `proxy refused https://deploy:${'Pw9'.repeat(400_000)}@artifacts.example/npm the end`;
+    te.sandbox.standIn.addFault({ operation: 'GetRepositoryEndpoint', status: 403, errorType: 'AccessDeniedException', message: body });
+    try {
+      for (const args of [['run', job], ['run', job, '--json']]) {
+        const r = await te.cli(args);
+        expect(r.code, r.stderr).not.toBe(0);
+        expect(r.stdout + r.stderr).toMatch(/proxy refused https:\/\/\*\*\*@artifacts\.example\/npm the end/);
+        expect(r.stdout + r.stderr).not.toMatch(/Pw9/);
+      }
+    } finally {
+      te.sandbox.standIn.clearFaults();
+    }
+  });
+});
+
 describe('ledger verify', () => {
   it('an untouched export verifies (exit 0), and against the head hash kept apart', async () => {
     const file = join(te.dir, 'ok.jsonl');

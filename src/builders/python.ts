@@ -35,7 +35,7 @@ import { buildPathMap, offlineHint, runProcess, toolVersion, type RunResult } fr
 import { MAX_VERSION_KEY, shownKey } from '../sources/bounded.js';
 import { isValidProjectName, normalizePep440, normalizeProjectName, parseCoreMetadata, parseWheelName, readSdistPkgInfo, readWheelMetadata, samePep440, splitSdistName, type CoreMetadata, type Fail } from './python-metadata.js';
 import { clampSdistTimes } from './sdist-times.js';
-import { BUILD_LOG_TAIL_MAX } from '../redact.js';
+import { BUILD_LOG_TAIL_MAX, redact } from '../redact.js';
 
 export { isValidProjectName, normalizePep440, normalizeProjectName, parseCoreMetadata, parseWheelName, samePep440, splitSdistName, type CoreMetadata } from './python-metadata.js';
 
@@ -205,7 +205,8 @@ export async function buildPython(opts: PythonBuildOptions): Promise<PythonBuild
 
 /** The last lines of a build's output, for an error message. */
 function outputTail(output: string, max = BUILD_LOG_TAIL_MAX): string {
-  const t = output.trimEnd();
+  // redacted whole, then cut: a credential URL cut in two no longer looks like one
+  const t = redact(output).trimEnd();
   return t.length <= max ? t : `…${t.slice(t.length - max)}`;
 }
 

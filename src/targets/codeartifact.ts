@@ -502,7 +502,8 @@ function clockSkewError(operation: string, cause: unknown, offsetMs: number | un
  * the terminal, in --json or in the state.
  */
 function serviceMessage(message: string): string {
-  return capText(message, 1000);
+  // redacted before the cut: a secret the service echoes, cut in two, no longer matches as a whole
+  return capText(redact(message), 1000);
 }
 
 function shortReason(message: string): string {
