@@ -111,6 +111,50 @@ describe('a version in conflict with the target, then excluded by the job filter
   });
 });
 
+describe('a version the job leaves out, then its tag moved', () => {
+  it('excluded or skipped, it stays out (exit 0, the move noted); taken back in, it is the ETAGMOVED conflict, never built from the new commit', async () => {
+    await git.createRepoFromDir('mv', pyProject(join(te.dir, 'src-mv'), 'mv-lib', '1.0.0'), { tags: ['v1.0.0'] });
+    const source = (extra: Record<string, unknown> = {}) => gitSourceOn(git, 'mv', 'mv', 'pypi', { package: 'mv-lib', ...extra });
+    const job = te.writeJob({ name: 'mv', sources: [source()], filters: { exclude: ['mv-lib@1.0.0'] } });
+    expect((await te.run(job)).exitCode).toBe(0);
+    const first = row('mv', 'mv-lib', '1.0.0');
+    // force-pushed: v1.0.0 now names a new commit
+    await git.tag('mv', 'v1.0.0', await git.commit('mv', { files: { 'NOTES.txt': 'changed after the tag\n' }, message: 'later' }));
+
+    const excluded = await te.run(job);
+    expect(excluded.conflicts).toEqual([]);
+    expect(excluded.exitCode).toBe(0);
+    expect(excluded.tagMoved).toEqual([expect.objectContaining({ version: '1.0.0', state: 'excluded' })]);
+    expect(row('mv', 'mv-lib', '1.0.0')).toMatchObject({ state: 'excluded', source_commit: first.source_commit });
+
+    te.writeJob({ name: 'mv', sources: [source({ versions: { '1.0.0': { skip: 'not wanted' } } })] });
+    const skipped = await te.run(job);
+    expect(skipped.conflicts).toEqual([]);
+    expect(skipped.exitCode).toBe(0);
+    expect(skipped.skipped).toEqual([{ package: 'mv-lib', version: '1.0.0', reason: 'not wanted' }]);
+
+    te.writeJob({ name: 'mv', sources: [source()] });
+    const back = await te.run(job);
+    expect(back.conflicts).toEqual([expect.objectContaining({ version: '1.0.0', code: 'ETAGMOVED' })]);
+    expect(row('mv', 'mv-lib', '1.0.0')).toMatchObject({ state: 'conflict', source_commit: first.source_commit });
+    expect(uploads('mv-lib')).toEqual([]);
+
+    // the conflict left out by the filters again: set aside, exit 0
+    te.writeJob({ name: 'mv', sources: [source()], filters: { exclude: ['mv-lib@1.0.0'] } });
+    const again = await te.run(job);
+    expect(again.conflicts).toEqual([]);
+    expect(again.exitCode).toBe(0);
+    expect(row('mv', 'mv-lib', '1.0.0')).toMatchObject({ state: 'excluded' });
+
+    // the filter taken out at once: selected again, it is the conflict (never built from the first commit unasked)
+    te.writeJob({ name: 'mv', sources: [source()] });
+    const selected = await te.run(job);
+    expect(selected.conflicts).toEqual([expect.objectContaining({ version: '1.0.0', code: 'ETAGMOVED' })]);
+    expect(selected.exitCode).toBe(1);
+    expect(uploads('mv-lib')).toEqual([]);
+  });
+});
+
 describe("a PyPI package's name spelled another way in the job (Spelled_Lib for spelled-lib)", () => {
   it('one project to PyPI and CodeArtifact: refused (ECONFIG naming both spellings) before anything is asked or written, by run and plan; the spelling recorded goes on', async () => {
     await git.createRepoFromDir('spelled', pyProject(join(te.dir, 'src-spelled'), 'spelled-lib', '1.0.0'), { tags: ['v1.0.0'] });

@@ -49,10 +49,10 @@ export function watchLiveHeap(): { peak(): number; stop(): void } {
 
 /**
  * Excluded <-> pending as the filters say, for every version of the job's sources; versions
- * already on the target stay as they are. A version in conflict with the target (other bytes
- * there under its name) is not ours there, so a filter sets it aside too: the operator who
- * decides the target's file is the right one leaves the version out, as a skip does. A moved
- * tag (ETAGMOVED) is not: that version is on the target, from the tag's old commit.
+ * already on the target stay as they are. A version in conflict (other bytes on the target
+ * under its name, or a tag that moved before it was published: ETAGMOVED) is not ours there,
+ * so a filter sets it aside too, as a skip does: the operator who decides the target's file
+ * is the right one, or that the moved tag's version is not wanted, leaves the version out.
  * Returns the filter entries that matched none.
  */
 export function applyFilters(state: StateDb, job: LoadedJob, sources: Map<string, Source>, named: (sourceId: string, name: string) => boolean = () => true): RunSummary['unmatchedFilters'] {
@@ -62,9 +62,11 @@ export function applyFilters(state: StateDb, job: LoadedJob, sources: Map<string
       // a package the job no longer names stays as it was set aside (ENOTINJOB): named again, it is selected again
       if (!sources.has(r.source_id) || !named(r.source_id, r.package)) continue;
       const want = use.select(r.package, r.version);
-      const notOnTarget = ['pending', 'fetched', 'failed'].includes(r.state) || (r.state === 'conflict' && r.last_error_code !== 'ETAGMOVED');
+      const notOnTarget = ['pending', 'fetched', 'failed', 'conflict'].includes(r.state);
       if (!want && notOnTarget) state.transition(r.id, 'excluded', {}, 'excluded by the job filters');
       else if (!want && r.state === 'excluded' && r.last_error_code === 'ENOTINJOB') state.transition(r.id, 'excluded', { error: null }, 'named by the job again, and excluded by the job filters');
+      // its tag moved while it was left out: the conflict it would have been (never built from either commit silently)
+      else if (want && r.state === 'excluded' && r.last_error_code === 'ETAGMOVED') state.transition(r.id, 'conflict', {}, 'selected by the job filters; its tag moved while it was left out');
       else if (want && r.state === 'excluded') state.transition(r.id, 'pending', r.last_error_code === 'ENOTINJOB' ? { error: null } : {}, r.last_error_code === 'ENOTINJOB' ? 'named by the job again' : 'selected by the job filters');
     }
   })();
@@ -97,7 +99,9 @@ export function summarize(
   const tagMoved = state.tagMoves(state.runId ?? undefined).map((t) => ({ package: t.package, version: t.version, state: t.state, detail: t.detail ?? '' }));
   // in sync means the versions AND the dist-tags/deprecations: a tag left behind is not a finished job
   const goSumBad = goSum.mismatches.length + goSum.errors.length > 0 || (hardening?.errors.length ?? 0) > 0;
-  const ok = complete === selected && listErrors.length === 0 && metadataOutOfSync.length === 0 && tagMoved.length === 0 && !goSumBad && !interruptedRun;
+  // a moved tag of a version the job leaves out (filters, a skip) is reported, and fails nothing
+  const tagMovedInJob = tagMoved.filter((t) => t.state !== 'excluded' && t.state !== 'skipped').length;
+  const ok = complete === selected && listErrors.length === 0 && metadataOutOfSync.length === 0 && tagMovedInJob === 0 && !goSumBad && !interruptedRun;
   return {
     job,
     dryRun,
@@ -124,6 +128,6 @@ export function summarize(
     ...figures,
     peakRssBytes: peakRss(),
     // an interrupted run exits 130 (cli/main.ts): the summary says the same number
-    exitCode: interruptedRun ? 130 : dryRun ? (failures.length + conflicts.length + listErrors.length + tagMoved.length > 0 || goSumBad ? 1 : 0) : ok ? 0 : 1,
+    exitCode: interruptedRun ? 130 : dryRun ? (failures.length + conflicts.length + listErrors.length + tagMovedInJob > 0 || goSumBad ? 1 : 0) : ok ? 0 : 1,
   };
 }

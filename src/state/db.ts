@@ -434,6 +434,12 @@ export class StateDb {
           }
           if (this.skipOrUnskip(old, v.skip, at)) return;
           if (v.commit && old.source_commit && v.commit !== old.source_commit) return this.tagMoved(old, v, at);
+          if (old.state === 'excluded' && old.last_error_code === 'ETAGMOVED') {
+            // left out, and its tag points at the commit first listed again: nothing moved any more
+            this.stmt('UPDATE items SET last_error_code = NULL, last_error = NULL WHERE id = ?').run(old.id);
+            this.event(old.id, 'excluded', 'excluded', 'ETAGMOVED', `tag ${v.ref ?? ''} points at ${old.source_commit} again`, at);
+            return;
+          }
           if (old.state === 'conflict' && old.last_error_code === 'ETAGMOVED') {
             // the tag points at the commit first listed again
             this.setState(old.id, 'pending', at);
@@ -470,7 +476,8 @@ export class StateDb {
   /** Skipped <-> pending as the listing says; true when the row was handled. */
   private skipOrUnskip(old: ListedBefore, skip: string | undefined, at: string): boolean {
     // a conflict too: nothing of ours is on the target (theirs may be the right files, and stay)
-    if (skip && (old.state === 'pending' || old.state === 'fetched' || old.state === 'failed' || old.state === 'conflict')) {
+    // and a version the filters leave out: the skip says why (with filters taken out in the same edit, nothing else would stop it)
+    if (skip && (old.state === 'pending' || old.state === 'fetched' || old.state === 'failed' || old.state === 'conflict' || old.state === 'excluded')) {
       this.setState(old.id, 'skipped', at);
       this.stmt("UPDATE items SET last_error_code = 'ESKIPPED', last_error = ? WHERE id = ?").run(forStorage(skip), old.id);
       this.event(old.id, old.state, 'skipped', 'ESKIPPED', `skipped: ${skip}`, at);
@@ -512,6 +519,14 @@ export class StateDb {
     const message = `tag ${v.ref} now points at commit ${now_}, but it pointed at ${was} when first listed; a moved tag is never rebuilt silently`;
     if (onTarget || old.state === 'conflict') {
       this.event(old.id, old.state, old.state, 'ETAGMOVED', `${message}; the target keeps what was built from ${was}`, at);
+      return;
+    }
+    // a version the job leaves out (filters, a skip) stays out: noted, never a conflict that fails the run.
+    // Taken back in it is the conflict: an unskipped one here (skipOrUnskip makes it pending first),
+    // one the filters select again by the code kept on it (applyFilters, after the listing)
+    if (old.state === 'excluded' || old.state === 'skipped') {
+      if (old.state === 'excluded') this.stmt("UPDATE items SET last_error_code = 'ETAGMOVED', last_error = ?, updated_at = ? WHERE id = ?").run(forStorage(`ETAGMOVED: ${message}`), at, old.id);
+      this.event(old.id, old.state, old.state, 'ETAGMOVED', `${message}; the version is left out by the job`, at);
       return;
     }
     this.stmt("UPDATE items SET state = 'conflict', last_error_code = 'ETAGMOVED', last_error = ?, updated_at = ? WHERE id = ?").run(
