@@ -39,7 +39,7 @@ export type ErrorCode =
   | 'ESOURCEEMPTY' // a source found nothing to migrate: an npm scope its search finds no package in, a git repository none of whose tags matches the pattern
   | 'ENAMECLAIMED' // a git source without `package` names, from its repository, a package another source holds
   | 'EPUBLISHBLOCKED' // the package's origin configuration on the target blocks publishing (kept by harden): nothing is sent
-  | 'ESOURCESILENT' // the source answered none of its last downloads in a row (each silent past its idle timeout, or refused before any answer for 20 s): its other versions are not asked for in this run, and a rerun fetches them, or a git clone or fetch was silent past its idle timeout or trickled (slower than twice the idle timeout plus 1 s per 64 KiB)
+  | 'ESOURCESILENT' // the source answered none of its last downloads in a row (each silent past its idle timeout, or refused before any answer for 20 s): its other versions are not asked for in this run, and a rerun fetches them, or a git clone or fetch was silent past its idle timeout or trickled (slower than six times the idle timeout plus 1 s per 64 KiB)
   | 'ETARGETSILENT' // CodeArtifact answered nothing to requests in a row (each silent past its idle timeout): the peer is stuck, so the run stops and a rerun resumes
   | 'ETARGETUNREACHABLE' // nobody answered at a CodeArtifact host for seconds (connections refused or reset before any answer, no such host, no route): the command stops and a rerun resumes
   | 'EPROXYAUTH'; // the HTTP proxy (HTTPS_PROXY/HTTP_PROXY) refused its credentials (407): every request would, so the run stops

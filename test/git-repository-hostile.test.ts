@@ -174,7 +174,7 @@ describe('a git server that stops answering', () => {
     }
   });
 
-  it('a server that says something inside every idle period but sends next to nothing is cut off at twice idleTimeoutSeconds (ESOURCESILENT naming the URL, the bytes and the time), tried once; none of its git processes is left', async () => {
+  it('a server that says something inside every idle period but sends next to nothing is cut off at six times idleTimeoutSeconds (ESOURCESILENT naming the URL, the bytes and the time), tried once; none of its git processes is left', async () => {
     // a progress byte on stderr every second, nothing else, ever: never 2 s silent, never large
     const logins = join(te.dir, 'trickle-logins');
     const trickle = await startGitServer({ dir: join(te.dir, 'git-trickle'), authorizedKeyOptions: `restrict,command="echo login >> ${logins}; while :; do printf . >&2; sleep 1; done"` });

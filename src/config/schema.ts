@@ -171,7 +171,7 @@ const gitSource = z
       .min(1)
       .max(3600)
       .default(600)
-      .describe('a clone or fetch of the repository that receives nothing this long, or takes longer than twice this plus 1 s per 64 KiB received (a trickle), is cut off and not retried (ESOURCESILENT); the other sources go on'),
+      .describe('a clone or fetch of the repository that receives nothing this long, or takes longer than six times this plus 1 s per 64 KiB received (a trickle), is cut off and not retried (ESOURCESILENT); the other sources go on'),
     build: z
       .object({
         command: buildCommand.optional().describe('pypi: default "{python} -m build --no-isolation --skip-dependency-check --sdist --wheel --outdir {outdir} {srcdir}"'),

@@ -46,7 +46,7 @@ export interface GitAccessOptions {
   knownHostsFile?: string;
   /** Where a key given as text is written for ssh (mode 0600), removed by close(). */
   keyFilePath: string;
-  /** A clone or fetch that receives nothing this long, or takes twice this plus 1 s per 64 KiB received, is cut off (ESOURCESILENT); default 10 minutes. */
+  /** A clone or fetch that receives nothing this long, or takes six times this plus 1 s per 64 KiB received, is cut off (ESOURCESILENT); default 10 minutes. */
   idleTimeoutMs?: number;
   /** The most the mirror may hold (limits.maxMirrorBytes): a clone or fetch past it is cut off (ETOOLARGE). */
   maxMirrorBytes?: number;
@@ -307,9 +307,9 @@ export class GitAccess {
       return new MigrateError('ESOURCESILENT', `${redactUrlCredentials(where)}: only ${e.bytes} bytes came in ${Math.round(e.elapsedMs / 1000)} s, slower than any working transfer (the server trickles, or the link is that slow), and git was stopped`, {
         subject,
         cause: e,
-        expected: `at least ${SLOWEST_TRANSFER_BYTES_PER_S / 1024} KiB/s after the first ${2 * s} s (twice idleTimeoutSeconds)`,
+        expected: `at least ${SLOWEST_TRANSFER_BYTES_PER_S / 1024} KiB/s after the first ${6 * s} s (six times idleTimeoutSeconds)`,
         actual: `${e.bytes} bytes in ${Math.round(e.elapsedMs / 1000)} s`,
-        hint: `a transfer may take twice idleTimeoutSeconds (${s} s) plus 1 s per ${SLOWEST_TRANSFER_BYTES_PER_S / 1024} KiB received: if the link to the git server really is this slow, raise idleTimeoutSeconds in the job file and rerun; otherwise check the server. The other sources went on`,
+        hint: `a transfer may take six times idleTimeoutSeconds (${6 * s} s) plus 1 s per ${SLOWEST_TRANSFER_BYTES_PER_S / 1024} KiB received: if the link to the git server really is this slow, raise idleTimeoutSeconds in the job file and rerun; otherwise check the server. The other sources went on`,
       });
     }
     // the silence watchdog: git printed nothing for the whole idle timeout while the connection

@@ -21,8 +21,14 @@ const MEASURE_EVERY_MS = 500;
 /** After SIGTERM (git removes its lock files on it), how long before the group is killed outright. */
 const KILL_GRACE_MS = 5_000;
 /**
+ * Idle periods a transfer may take before any credit for bytes: a server counts and
+ * compresses objects before it sends a byte (minutes for a large repository without
+ * bitmaps, saying only "Counting objects" meanwhile), and that must not read as a trickle.
+ */
+const GRACE_IDLE_PERIODS = 6;
+/**
  * The slowest transfer still taken for working (bytes per second the mirror's folder grows):
- * a transfer may take twice its idle timeout plus 1 s per 64 KiB received. A quarter of the
+ * a transfer may take six times its idle timeout plus 1 s per 64 KiB received. A quarter of the
  * upload floor (src/net/bounds.ts): a git server is often on premises behind a VPN, slower
  * than AWS, and the floor only has to tell a transfer from a trickle (a few bytes per idle
  * period). Since credit comes from bytes received, a large repository on a slow link gets
@@ -57,9 +63,9 @@ export class TransferCut extends Error {
   }
 }
 
-/** How long a transfer that has received `bytes` may have run: twice the idle timeout, plus time for the bytes at the floor rate. */
+/** How long a transfer that has received `bytes` may have run: six times the idle timeout, plus time for the bytes at the floor rate. */
 export function transferDeadlineMs(idleMs: number, bytes: number): number {
-  return 2 * idleMs + Math.ceil((bytes / SLOWEST_TRANSFER_BYTES_PER_S) * 1000);
+  return GRACE_IDLE_PERIODS * idleMs + Math.ceil((bytes / SLOWEST_TRANSFER_BYTES_PER_S) * 1000);
 }
 
 export interface TransferOptions {
@@ -95,7 +101,8 @@ export function runTransfer(args: readonly string[], opts: TransferOptions): Pro
     let idle: NodeJS.Timeout | undefined;
     let hard: NodeJS.Timeout | undefined;
     let measuring: NodeJS.Timeout | undefined;
-    const started = Date.now();
+    // a monotonic clock: a wall clock stepped forward (NTP) must not cut a transfer
+    const started = performance.now();
     // the folder's size at the start (a fetch's mirror is not empty), and the most it has grown since
     let base: number | undefined;
     let grown = 0;
@@ -116,7 +123,7 @@ export function runTransfer(args: readonly string[], opts: TransferOptions): Pro
       if (done || cut) return;
       base ??= bytes;
       grown = Math.max(grown, bytes - base);
-      const elapsed = Date.now() - started;
+      const elapsed = performance.now() - started;
       if (bytes > opts.watch.maxBytes) stop(new TransferCut('too-large', bytes));
       // never silent for a whole idle period, yet next to nothing received: a trickle
       else if (elapsed > transferDeadlineMs(opts.idleMs, grown)) stop(new TransferCut('too-slow', grown, elapsed));

@@ -2,12 +2,12 @@
  * The record of a transfer's process group a killed run leaves beside its mirror: only
  * the git it names is stopped, never a process that got its pid later.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { stopOrphanTransfer } from '../../src/sources/git-transfer.js';
+import { runTransfer, stopOrphanTransfer } from '../../src/sources/git-transfer.js';
 import { alive } from '../support/child.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'git-transfer-'));
@@ -85,3 +85,26 @@ function killQuietly(pid: number): void {
     // gone already
   }
 }
+
+describe('runTransfer', () => {
+  it('a server that counts objects for three idle periods before it sends a byte (a large repository without bitmaps) is waited for, not taken for a trickle', async () => {
+    const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd, stdio: 'pipe' });
+    const src = join(dir, 'busy-src');
+    const mirror = join(dir, 'busy-mirror.git');
+    execFileSync('git', ['init', '-q', '-b', 'main', src]);
+    writeFileSync(join(src, 'a.txt'), 'one\n');
+    git(src, 'add', '.');
+    git(src, 'commit', '-qm', 'one');
+    execFileSync('git', ['clone', '-q', '--mirror', src, mirror]);
+    writeFileSync(join(src, 'a.txt'), 'two\n');
+    git(src, 'commit', '-qam', 'two');
+    // upload-pack runs this instead of pack-objects: progress every half second for 3 s, then the pack
+    const hook = join(dir, 'busy-hook.sh');
+    writeFileSync(hook, '#!/bin/sh\nfor i in 1 2 3 4 5 6; do echo "Counting objects: $i" >&2; sleep 0.5; done\nexec "$@"\n', { mode: 0o755 });
+    const config = join(dir, 'busy-gitconfig');
+    writeFileSync(config, `[uploadpack]\n\tpackObjectsHook = ${hook}\n`);
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, GIT_CONFIG_GLOBAL: config, GIT_CONFIG_NOSYSTEM: '1' };
+    await runTransfer(['fetch', '--progress', 'origin'], { cwd: mirror, env, idleMs: 1000, watch: { dir: mirror, maxBytes: 1e9 } });
+    expect(execFileSync('git', ['rev-parse', 'main'], { cwd: mirror }).toString()).toBe(execFileSync('git', ['rev-parse', 'main'], { cwd: src }).toString());
+  });
+});
