@@ -515,6 +515,24 @@ describe('the Markdown form, with names, versions and messages as long as a sour
   });
 });
 
+describe('the warm section: one name and version locked in two ecosystems', () => {
+  it('is two packages in the findings, not one (six@1.16.0 of npm and of PyPI)', () => {
+    const counts = { warmed: 0, alreadyCached: 0, blocked: 0, missingUpstream: 0, integrityMismatch: 0, nonRegistry: 0, pending: 1 };
+    const problem = { name: 'six', version: '1.16.0', outcome: 'pending' as const, detail: 'not in the store yet' };
+    const warm = {
+      lockfiles: [
+        { path: 'web/package-lock.json', kind: 'npm', counts, problems: [problem] },
+        { path: 'api/requirements.txt', kind: 'requirements', counts, problems: [problem] },
+        { path: 'api/poetry.lock', kind: 'poetry', counts, problems: [problem] },
+      ],
+    };
+    const r = buildReport({ ...reportInputFromState(fx.state, fx.job, undefined, fx.options), warm });
+    const pending = r.findings.find((f) => f.code === 'EWARMPENDING')!;
+    expect(pending.title).toMatch(/^2 locked package/);
+    expect(pending.subjects).toEqual(['six@1.16.0 (web/package-lock.json)', 'six@1.16.0 (api/requirements.txt, api/poetry.lock)']);
+  });
+});
+
 describe('the warm section: a store that failed every one of 2,000 entries, each named by 101 lockfiles, with its 4,000-character stored error', () => {
   it('the JSON is written (each problem is in every lockfile naming it, its detail cut to 500 characters there), and so are Markdown and HTML', () => {
     const many = manyWarm(2_000, 101, { allFail: true, errorLength: 4_000 });

@@ -27,12 +27,19 @@ export const WARM_PROBLEM_ORDER: readonly WarmProblemOutcome[] = ['integrity-mis
 /** Lockfiles shown per entry in the Markdown and HTML forms before "and N more". */
 export const LOCKFILES_SHOWN = 3;
 
+/** The ecosystem a lockfile's kind belongs to: `six@1.16.0` locked by an npm and by a Python lockfile is two packages. */
+function ecosystemOf(kind: string): string {
+  if (['npm', 'yarn-classic', 'yarn-berry', 'pnpm'].includes(kind)) return 'npm';
+  if (['requirements', 'poetry', 'pipfile', 'uv'].includes(kind)) return 'pypi';
+  return kind;
+}
+
 /** Each problem once, with every lockfile naming it; most urgent first, then in the order first met. */
 export function warmEntries(w: Warm): WarmEntry[] {
   const byKey = new Map<string, WarmEntry>();
   for (const l of w.lockfiles) {
     for (const p of l.problems) {
-      const key = JSON.stringify([p.name, p.version, p.outcome, p.detail]);
+      const key = JSON.stringify([ecosystemOf(l.kind), p.name, p.version, p.outcome, p.detail]);
       const e = byKey.get(key);
       if (e) e.lockfiles.push(l.path);
       else byKey.set(key, { name: p.name, version: p.version, outcome: p.outcome, detail: p.detail, lockfiles: [l.path] });
