@@ -16,6 +16,7 @@
  *   than a scope's. The store's npm endpoint is `<endpoint><name>`, and a URL
  *   parser resolves `<endpoint>..` to the endpoint's parent.
  */
+import { printable, shorten } from '../redact.js';
 import { lockError } from './read.js';
 import type { LockEntry, ParseOutput } from './types.js';
 
@@ -25,9 +26,6 @@ export const MAX_NAME_CHARS = 512;
 export const MAX_RESOLVED_CHARS = 8192;
 /** An integrity (several SRI algorithms), a hash, a checksum, a marker. */
 export const MAX_VALUE_CHARS = 1024;
-
-// C0/C1 controls, DEL and the Unicode Bidi_Control set (as redact.ts's printable())
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
 /** `name` as npm installs it into node_modules: `@scope/name` or `name`, neither part `.` or `..`. */
 function npmNameProblem(name: string): string | undefined {
@@ -57,12 +55,13 @@ export const MAX_WARNING_CHARS = 500;
 function checkEntry(e: LockEntry, file: string): void {
   const at = e.from[0] ?? { file };
   const fail = (what: string, value: string, why: string) => {
-    throw lockError(at, `${what} ${JSON.stringify(printableShort(value))}${value.length > 60 ? ` (${value.length} characters)` : ''}: ${why}`);
+    throw lockError(at, `${what} ${JSON.stringify(printable(shorten(value, 61)))}${value.length > 60 ? ` (${value.length} characters)` : ''}: ${why}`);
   };
   const bounded = (what: string, value: string | undefined, max: number) => {
     if (value === undefined) return;
     if (value.length > max) fail(what, value, `longer than ${max} characters: no package manager writes that`);
-    if (UNPRINTABLE.test(value)) fail(what, value, 'holds control or bidi characters: no package manager writes them');
+    // C0/C1 controls, DEL and the Unicode Bidi_Control set: what printable() escapes
+    if (printable(value) !== value) fail(what, value, 'holds control or bidi characters: no package manager writes them');
   };
   bounded('the name', e.name, MAX_NAME_CHARS);
   bounded('the registry name', e.aliasFor, MAX_NAME_CHARS);
@@ -86,10 +85,4 @@ function checkEntry(e: LockEntry, file: string): void {
       if (why) fail(what, name!, why);
     }
   }
-}
-
-/** The start of a value, safe to show (it held no unprintable characters, or they are escaped). */
-function printableShort(value: string): string {
-  const s = value.length > 60 ? `${value.slice(0, 60)}…` : value;
-  return s.replace(new RegExp(UNPRINTABLE.source, 'g'), (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

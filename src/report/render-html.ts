@@ -31,7 +31,7 @@ import {
   VERDICT_WORD,
   WARM_COLUMNS,
 } from './text.js';
-import { firstLockfiles, LOCKFILES_SHOWN, WARM_PROBLEM_ORDER, warmEntries, type WarmEntry } from './warm.js';
+import { firstLockfiles, LOCKFILES_SHOWN, outcomeCounts, warmEntries, type WarmEntry } from './warm.js';
 
 export interface HtmlOptions {
   /** Bars in the chart before the rest is summed into one (default 40). */
@@ -230,12 +230,11 @@ function warmProblemsHtml(w: NonNullable<Report['warm']>): string {
   const entries = warmEntries(w);
   if (entries.length === 0) return '';
   const critical = entries.some((e) => e.outcome === 'integrity-mismatch');
-  const byOutcome = WARM_PROBLEM_ORDER.filter((o) => entries.some((e) => e.outcome === o)).map((o) => `${o} ${int(entries.filter((e) => e.outcome === o).length)}`);
   const lockfiles = (e: WarmEntry) => {
     const f = firstLockfiles(e);
     return { v: e.lockfiles.length, html: `${f.shown.map((p) => `<code>${esc(p)}</code>`).join(', ')}${f.more ? ` <span class="more">and ${esc(int(f.more))} more</span>` : ''}` };
   };
-  return `<details id="warm-problems"${critical ? ' open' : ''}><summary>Problems: ${esc(int(entries.length))} package(s) (${esc(byOutcome.join(', '))})</summary>
+  return `<details id="warm-problems"${critical ? ' open' : ''}><summary>Problems: ${esc(int(entries.length))} package(s) (${esc(outcomeCounts(entries))})</summary>
 ${sortable([['Name'], ['Version'], ['Outcome'], ['Lockfiles', true], ['Detail']], entries.map((e) => [`<code>${esc(e.name)}</code>`, `<code>${esc(e.version)}</code>`, esc(e.outcome), lockfiles(e), esc(shorten(e.detail, 300))]))}
 <p class="note">Each package once, with the first ${LOCKFILES_SHOWN} lockfiles naming it; the JSON form of this report lists every lockfile of each, and each detail whole.</p></details>`;
 }

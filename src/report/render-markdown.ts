@@ -32,7 +32,7 @@ import {
   VERDICT_WORD,
   WARM_COLUMNS,
 } from './text.js';
-import { firstLockfiles, WARM_PROBLEM_ORDER, warmEntries, type WarmEntry } from './warm.js';
+import { firstLockfiles, outcomeCounts, warmEntries, type WarmEntry } from './warm.js';
 
 export interface MarkdownOptions {
   /** Rows in the package table (default 50). */
@@ -265,8 +265,7 @@ function warmProblems(w: NonNullable<Report['warm']>): string[] {
   const out = [`### Warm problems (${int(entries.length)} package(s))`, '', [head, ...rows].join('\n'), ''];
   const left = entries.slice(rows.length);
   if (left.length) {
-    const byOutcome = WARM_PROBLEM_ORDER.filter((o) => left.some((e) => e.outcome === o)).map((o) => `${o} ${int(left.filter((e) => e.outcome === o).length)}`);
-    out.push(`*… and ${int(left.length)} more package(s) (${byOutcome.join(', ')}): see the JSON or HTML report.*`, '');
+    out.push(`*… and ${int(left.length)} more package(s) (${outcomeCounts(left)}): see the JSON or HTML report.*`, '');
   }
   return out;
 }

@@ -49,6 +49,14 @@ export function warmEntries(w: Warm): WarmEntry[] {
   return [...byKey.values()].map((e, i) => ({ e, i })).sort((a, b) => rank(a.e.outcome) - rank(b.e.outcome) || a.i - b.i).map(({ e }) => e);
 }
 
+/** How many entries of each outcome, most urgent first: `integrity-mismatch 3, pending 12`. */
+export function outcomeCounts(entries: readonly WarmEntry[]): string {
+  return WARM_PROBLEM_ORDER.flatMap((o) => {
+    const n = entries.filter((e) => e.outcome === o).length;
+    return n ? [`${o} ${n.toLocaleString('en-US')}`] : [];
+  }).join(', ');
+}
+
 /** The first `shown` lockfiles and how many more. */
 export function firstLockfiles(e: WarmEntry, shown = LOCKFILES_SHOWN): { shown: string[]; more: number } {
   return { shown: e.lockfiles.slice(0, shown), more: Math.max(0, e.lockfiles.length - shown) };

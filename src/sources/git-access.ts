@@ -15,7 +15,7 @@ import { DEFAULT_MAX_MIRROR_BYTES } from '../config/schema.js';
 import { MigrateError, toError } from '../errors.js';
 import { AS_GO_READS, WITHOUT_OPERATOR_CONFIG } from '../git-local.js';
 import { redactUrlCredentials, registerSecret } from '../redact.js';
-import { runTransfer, SLOWEST_TRANSFER_BYTES_PER_S, stopOrphanTransfer, TransferCut } from './git-transfer.js';
+import { GRACE_IDLE_PERIODS, runTransfer, SLOWEST_TRANSFER_BYTES_PER_S, stopOrphanTransfer, TransferCut } from './git-transfer.js';
 
 /** How long a clone or fetch may receive nothing when the source sets no idleTimeoutSeconds. */
 const DEFAULT_IDLE_MS = 10 * 60_000;
@@ -304,12 +304,13 @@ export class GitAccess {
     // period, but the mirror hardly grew: a trickle would hold the run for ever. Not retried.
     if (e instanceof TransferCut && e.why === 'too-slow') {
       const s = (this.opts.idleTimeoutMs ?? DEFAULT_IDLE_MS) / 1000;
+      const grace = GRACE_IDLE_PERIODS * s;
       return new MigrateError('ESOURCESILENT', `${redactUrlCredentials(where)}: only ${e.bytes} bytes came in ${Math.round(e.elapsedMs / 1000)} s, slower than any working transfer (the server trickles, or the link is that slow), and git was stopped`, {
         subject,
         cause: e,
-        expected: `at least ${SLOWEST_TRANSFER_BYTES_PER_S / 1024} KiB/s after the first ${6 * s} s (six times idleTimeoutSeconds)`,
+        expected: `at least ${SLOWEST_TRANSFER_BYTES_PER_S / 1024} KiB/s after the first ${grace} s (${GRACE_IDLE_PERIODS} times idleTimeoutSeconds)`,
         actual: `${e.bytes} bytes in ${Math.round(e.elapsedMs / 1000)} s`,
-        hint: `a transfer may take six times idleTimeoutSeconds (${6 * s} s) plus 1 s per ${SLOWEST_TRANSFER_BYTES_PER_S / 1024} KiB received: if the link to the git server really is this slow, raise idleTimeoutSeconds in the job file and rerun; otherwise check the server. The other sources went on`,
+        hint: `a transfer may take ${GRACE_IDLE_PERIODS} times idleTimeoutSeconds (${grace} s) plus 1 s per ${SLOWEST_TRANSFER_BYTES_PER_S / 1024} KiB received: if the link to the git server really is this slow, raise idleTimeoutSeconds in the job file and rerun; otherwise check the server. The other sources went on`,
       });
     }
     // the silence watchdog: git printed nothing for the whole idle timeout while the connection

@@ -25,7 +25,7 @@ const KILL_GRACE_MS = 5_000;
  * compresses objects before it sends a byte (minutes for a large repository without
  * bitmaps, saying only "Counting objects" meanwhile), and that must not read as a trickle.
  */
-const GRACE_IDLE_PERIODS = 6;
+export const GRACE_IDLE_PERIODS = 6;
 /**
  * The slowest transfer still taken for working (bytes per second the mirror's folder grows):
  * a transfer may take six times its idle timeout plus 1 s per 64 KiB received. A quarter of the
