@@ -52,7 +52,7 @@ export function redact(text: string): string {
  * or one ledger entry keeps. The text comes from peers (a registry's error body, git's stderr,
  * a build log's tail): uncut, one hostile answer per version would bloat the state, the
  * ledger and every summary and report built from them. 4000 holds a message, a build's
- * 4 KiB log tail nearly whole and the hint; 10,000 failed versions stay under 40 MB.
+ * log tail (BUILD_LOG_TAIL_MAX) and the hint; 10,000 failed versions stay under 40 MB.
  */
 export const STORED_TEXT_MAX = 4000;
 

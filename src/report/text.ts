@@ -117,7 +117,6 @@ export function outcomeDetail(v: ReportVersion, max = 240): string {
   return shorten(text, max);
 }
 
-
 /** "publish 30, excluded 2" in display order. */
 export function countsLine(counts: Partial<Record<OutcomeKey, number>>): string {
   return OUTCOME_ORDER.filter((k) => counts[k])

@@ -855,7 +855,8 @@ export class StateDb {
         computed,
         ...(fields.targetHashes ? { target: fields.targetHashes } : {}),
       },
-      ...(row.state === 'failed' || row.state === 'conflict' ? { detail: forStorage(row.last_error ?? '') } : {}),
+      // stored through forStorage already, and appendLedger applies it to every detail
+      ...(row.state === 'failed' || row.state === 'conflict' ? { detail: row.last_error ?? '' } : {}),
     });
   }
 

@@ -494,7 +494,6 @@ function clockSkewError(operation: string, cause: unknown, offsetMs: number | un
   });
 }
 
-/** An exception's reason for a message: its first line (the SDK appends hints on lines of their own), redacted, printable, short. */
 /**
  * The service's own words for a refusal (AccessDenied names the principal, the action and the
  * resource; a ValidationException the field), kept whole up to 1,000 characters and cut
@@ -506,6 +505,7 @@ function serviceMessage(message: string): string {
   return capText(redact(message), 1000);
 }
 
+/** An exception's reason for a message: its first line (the SDK appends hints on lines of their own), redacted, printable, short. */
 function shortReason(message: string): string {
   const line = printable(redact(message.split('\n')[0] ?? '').trim());
   return line.length > 200 ? `${line.slice(0, 200)}…` : line;

@@ -139,8 +139,9 @@ export function warmSection(lockfiles: readonly (LockfileRef & { notes?: readonl
         const s = standing(r);
         const key = s === 'failed' ? 'failed' : s === 'undecided' ? undefined : REPORT_COUNTS[s];
         if (key) counts[key]++;
+        if (!REPORT_PROBLEMS.has(s)) continue;
         const detail = s === 'failed' ? `${r.last_error_code ?? ''}: ${r.last_error ?? ''}` : (r.detail ?? '');
-        if (REPORT_PROBLEMS.has(s)) problems.push({ name: r.name, version: r.version, outcome: s as 'blocked', detail: capText(detail, PROBLEM_DETAIL_MAX) });
+        problems.push({ name: r.name, version: r.version, outcome: s as 'blocked', detail: capText(detail, PROBLEM_DETAIL_MAX) });
       }
       const notes = (l.notes ?? []).map((n) => ({ file: n.file, line: n.line ?? null, message: n.message }));
       return { path: l.path, kind: l.format, repository: l.repository, counts, problems, notes };
