@@ -15,7 +15,7 @@ import { DEFAULT_MAX_MIRROR_BYTES } from '../config/schema.js';
 import { MigrateError, toError } from '../errors.js';
 import { AS_GO_READS, WITHOUT_OPERATOR_CONFIG } from '../git-local.js';
 import { redactUrlCredentials, registerSecret } from '../redact.js';
-import { GRACE_IDLE_PERIODS, runTransfer, SLOWEST_TRANSFER_BYTES_PER_S, stopOrphanTransfer, TransferCut } from './git-transfer.js';
+import { GRACE_IDLE_PERIODS, OrphanTransferStuck, runTransfer, SLOWEST_TRANSFER_BYTES_PER_S, stopOrphanTransfer, TransferCut } from './git-transfer.js';
 
 /** How long a clone or fetch may receive nothing when the source sets no idleTimeoutSeconds. */
 const DEFAULT_IDLE_MS = 10 * 60_000;
@@ -215,7 +215,14 @@ export class GitAccess {
     // a run killed with SIGKILL cannot stop its git: it may still be writing here (a stalled
     // peer keeps it alive for ever). We hold the job's lock, so it is nobody's now.
     const groupFile = `${mirror}.pgid`;
-    const orphan = await stopOrphanTransfer(groupFile);
+    const orphan = await stopOrphanTransfer(groupFile).catch((e: unknown) => {
+      // this source fails (the others go on): a fetch now would write beside the old git
+      if (!(e instanceof OrphanTransferStuck)) throw e;
+      throw new MigrateError('ESOURCE', `${this.opts.owner}: git process group ${e.pgid} is still writing into ${mirror} and could not be stopped`, {
+        cause: e,
+        hint: `stop it (kill -- -${e.pgid}, as its owner or root) and rerun`,
+      });
+    });
     if (orphan !== undefined) process.stderr.write(`${this.opts.owner}: stopped git (process group ${orphan}) that a killed run left transferring into ${mirror}\n`);
     const bounds = (dir: string, cwd: string) => ({
       groupFile,

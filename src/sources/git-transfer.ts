@@ -12,9 +12,11 @@
  * watch a folder either, hence this module for the two commands that talk to a remote.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, fstatSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { AtomicFile } from '../atomic-file.js';
 
 /** How often the mirror's folder is measured while git runs (each walk starts when the last ended). */
 const MEASURE_EVERY_MS = 500;
@@ -37,10 +39,24 @@ export const GRACE_IDLE_PERIODS = 6;
  */
 export const SLOWEST_TRANSFER_BYTES_PER_S = 64 * 1024;
 
-/** The git process groups running now: killed when this process exits (a second Ctrl-C, a crash). */
-const liveGroups = new Set<number>();
+/**
+ * The environment variable every transfer's git is started with, holding a random value of
+ * that transfer's own: git's children (ssh, index-pack, remote helpers) inherit it, so a
+ * process whose /proc/<pid>/environ holds it is that transfer's, whatever its pid.
+ */
+export const TRANSFER_ENV = 'CODEARTIFACT_MIGRATE_TRANSFER';
+
+/**
+ * The git process groups running now, each with its record file (groupFile), if any: killed
+ * when this process exits (a second Ctrl-C, a crash), and their records removed with them, so
+ * the next run does not find a stale record naming a group that is gone.
+ */
+const liveGroups = new Map<number, string | undefined>();
 process.on('exit', () => {
-  for (const pid of liveGroups) killGroup(pid, 'SIGKILL');
+  for (const [pid, file] of liveGroups) {
+    // a group this process could not signal is left recorded: the next run tries again
+    if (killGroup(pid, 'SIGKILL') && file) rmQuietly(file);
+  }
 });
 
 /** Why a transfer was cut off by its bounds (not git's own failure). */
@@ -93,7 +109,11 @@ export interface TransferOptions {
 export function runTransfer(args: readonly string[], opts: TransferOptions): Promise<void> {
   return new Promise((resolve, reject) => {
     if (opts.signal?.aborted) return reject(abortError());
-    const child = spawn('git', args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // first in the environment: the one read of /proc/<pid>/environ that looks for it finds it early
+    const token = randomBytes(16).toString('hex');
+    const env = { [TRANSFER_ENV]: token, ...opts.env };
+    env[TRANSFER_ENV] = token;
+    const child = spawn('git', args, { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const pid = child.pid;
     let said = '';
     let cut: Error | undefined;
@@ -132,8 +152,8 @@ export function runTransfer(args: readonly string[], opts: TransferOptions): Pro
     const onAbort = () => stop(abortError());
 
     if (pid !== undefined) {
-      liveGroups.add(pid);
-      if (opts.groupFile) recordGroup(opts.groupFile, pid);
+      liveGroups.set(pid, opts.groupFile);
+      if (opts.groupFile) recordGroup(opts.groupFile, pid, token);
     }
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     heard();
@@ -172,11 +192,26 @@ export function runTransfer(args: readonly string[], opts: TransferOptions): Pro
   });
 }
 
-function killGroup(pid: number, signal: NodeJS.Signals): void {
+/** Signal process group `pid`; false when it could not be (EPERM: another user's), true when signalled or gone. */
+function killGroup(pid: number, signal: NodeJS.Signals): boolean {
+  return killQuietly(-pid, signal);
+}
+
+function killQuietly(pid: number, signal: NodeJS.Signals): boolean {
   try {
-    process.kill(-pid, signal);
+    process.kill(pid, signal);
+    return true;
+  } catch (e) {
+    // ESRCH: gone already
+    return (e as NodeJS.ErrnoException).code !== 'EPERM';
+  }
+}
+
+function rmQuietly(file: string): void {
+  try {
+    rmSync(file, { force: true });
   } catch {
-    // the group is gone already
+    // a folder in its place, or no right to: the next reader refuses it
   }
 }
 
@@ -194,6 +229,33 @@ function procStat(pid: number): { comm: string; state: string; pgrp: number; sta
   return { comm: text.slice(text.indexOf('(') + 1, close), state: rest[0] ?? '', pgrp: Number(rest[2]), start: rest[19] ?? '' };
 }
 
+/** The most of /proc/<pid>/environ read for the token (the token is put first; a child that added to its environment keeps it near the start). */
+const ENVIRON_MAX_BYTES = 256 * 1024;
+
+/**
+ * Whether `pid`'s environment holds `TRANSFER_ENV=<token>`: 'yes', 'no', or 'unknown' when
+ * it cannot be read (another user's process: EACCES), or the process is gone.
+ */
+function carriesToken(pid: number, token: string): 'yes' | 'no' | 'unknown' {
+  let fd: number;
+  try {
+    fd = openSync(`/proc/${pid}/environ`, constants.O_RDONLY);
+  } catch {
+    return 'unknown';
+  }
+  try {
+    const buf = Buffer.alloc(ENVIRON_MAX_BYTES);
+    let len = 0;
+    for (let n = 1; n > 0 && len < buf.length; len += n) n = readSync(fd, buf, len, buf.length - len, null);
+    const env = `\0${buf.subarray(0, len).toString('latin1')}`;
+    return env.includes(`\0${TRANSFER_ENV}=${token}\0`) ? 'yes' : 'no';
+  } catch {
+    return 'unknown';
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function bootId(): string {
   try {
     return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
@@ -202,63 +264,150 @@ function bootId(): string {
   }
 }
 
-/** `<pgid> <start time> <boot id>`: enough to tell the group git leads from a process that got its pid later. */
-function recordGroup(file: string, pid: number): void {
+/**
+ * `<pgid> <start time> <boot id> <token>`: the leader by pid and start time, and the value in
+ * the environment of every process of the transfer. Written whole (a temporary file renamed
+ * over the name): never a partial record, and a link planted under the name is replaced, not
+ * written through.
+ */
+function recordGroup(file: string, pid: number, token: string): void {
   try {
-    writeFileSync(file, `${pid} ${procStat(pid)?.start ?? ''} ${bootId()}\n`);
+    const out = new AtomicFile(file, (e) => (e instanceof Error ? e : new Error(String(e))), { mode: 0o600 });
+    out.write(`${pid} ${procStat(pid)?.start ?? ''} ${bootId()} ${token}\n`);
+    out.commit();
   } catch {
     // the mirror's folder is not there (a clone's parent is made first): nothing to stop later, and no reason to fail
+  }
+}
+
+/** The most of a record read: one is under 100 bytes. */
+const RECORD_MAX_BYTES = 256;
+
+/**
+ * The record's text, or undefined when there is none. What is not a regular file (a FIFO,
+ * which would block the read and the whole run with it, a device, a symbolic link, which may
+ * point at /dev/zero) is never read: it is removed, with a warning.
+ */
+function readRecord(file: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    // ELOOP: a symbolic link (O_NOFOLLOW); anything else that cannot be opened is no record either
+    if (code === 'ELOOP') refuse(file);
+    return undefined;
+  }
+  try {
+    if (!fstatSync(fd).isFile()) {
+      refuse(file);
+      return undefined;
+    }
+    const buf = Buffer.alloc(RECORD_MAX_BYTES);
+    return buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('utf8');
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function refuse(file: string): void {
+  process.stderr.write(`warning: ${file} is not a regular file (a link, a FIFO or a device): not read, removed\n`);
+  rmQuietly(file);
+}
+
+/** The git process group a killed run left transferring into a mirror still runs, and could not be stopped (EPERM: another user's; or a process that does not die). */
+export class OrphanTransferStuck extends Error {
+  constructor(readonly pgid: number) {
+    super(`git process group ${pgid} could not be stopped`);
+    this.name = 'OrphanTransferStuck';
   }
 }
 
 /**
  * The git process group a killed run left transferring into a mirror (`groupFile`, written
  * by runTransfer): stopped (SIGTERM, then SIGKILL) before the next transfer there, so two
- * gits never write into one mirror. The caller holds the job's lock, so no live run owns
- * it. Only that group is signalled (the same boot, and its leader that git, by pid, start
- * time and name, or gone with members of the group left): a pid reused by an unrelated
- * process is left alone. Returns the
- * group stopped, if any; the record is removed either way.
+ * gits never write into one mirror. The caller holds the job's lock, so no live run owns it.
+ *
+ * Only that transfer's processes are signalled, and a pid reused by an unrelated process
+ * is left alone (records go stale: a run in another pid namespace sees the same boot id):
+ * - the leader lives (same boot, pid, start time, name `git`) and its environment holds the
+ *   record's token: the group is signalled as a whole (while it lives, no other group has its id);
+ * - the leader is gone: each member of the group whose environment holds the token is
+ *   signalled by its own pid, never the group (a later process may have taken the number);
+ *   a member whose environment cannot be read (another user's) is taken for a stranger;
+ * - a record an earlier release wrote (three fields, no token): the leader check by boot,
+ *   pid, start time and name alone (which only that git passes), and a group without its
+ *   leader is left alone (nothing tells its members from a process that reused the number).
+ * Returns the group stopped, if any, and removes the record. Throws OrphanTransferStuck when
+ * the transfer still runs after SIGTERM and SIGKILL, or is that git but cannot be verified
+ * (its environment unreadable: another user's): the record is kept for the next run.
  */
 export async function stopOrphanTransfer(groupFile: string): Promise<number | undefined> {
-  let record: string;
-  try {
-    record = readFileSync(groupFile, 'utf8');
-  } catch {
+  const record = readRecord(groupFile);
+  if (record === undefined) return undefined;
+  const [pgidText, start, boot, token, ...more] = record.trim().split(' ');
+  const valid =
+    pgidText !== undefined && /^[1-9]\d{0,9}$/.test(pgidText) && Number(pgidText) > 1 && start !== undefined && /^\d+$/.test(start) && boot === bootId() && boot !== '' && more.length === 0 && (token === undefined || /^[0-9a-f]{32}$/.test(token));
+  if (!valid) {
+    rmQuietly(groupFile);
     return undefined;
   }
-  rmSync(groupFile, { force: true });
-  const [pgidText, start, boot] = record.trim().split(' ');
   const pgid = Number(pgidText);
-  if (!Number.isInteger(pgid) || pgid <= 1 || !start || !/^\d+$/.test(start) || !boot || boot !== bootId()) return undefined;
-  // Still that group: its leader is that git (same pid, start time, name), or is gone and left
-  // members (ssh, index-pack, still writing). A pid is never reused while it names a live
-  // process group, so members of group `pgid` whose leader is gone are that group's; a leader
-  // with another start time leads another group, which is left alone.
-  const ours = () => {
+  /** The leader's group to signal ('group'), the members' pids (leader gone), or nothing (undefined); 'stuck' when it is the git but cannot be verified. */
+  const targets = (): 'group' | 'stuck' | number[] | undefined => {
     const leader = procStat(pgid);
-    if (leader !== undefined && leader.pgrp === pgid && leader.state !== 'Z') return leader.start === start && leader.comm === 'git';
-    if (leader !== undefined && leader.pgrp === pgid && leader.start !== start) return false;
-    return livingMembers(pgid, start) > 0;
+    if (leader !== undefined && leader.pgrp === pgid && leader.state !== 'Z') {
+      if (leader.start !== start || leader.comm !== 'git') return undefined;
+      if (token === undefined) return 'group';
+      const has = carriesToken(pgid, token);
+      return has === 'yes' ? 'group' : has === 'unknown' ? 'stuck' : undefined;
+    }
+    // a leader that leads no group now, or is gone: members only, and only with the token
+    if (token === undefined) return undefined;
+    const pids = livingMembers(pgid, start).filter((p) => carriesToken(p, token) === 'yes');
+    return pids.length ? pids : undefined;
   };
-  if (!ours()) return undefined;
-  killGroup(pgid, 'SIGTERM');
-  // git removes its lock files on SIGTERM; one that does not stop within 2 s is killed outright
-  for (let i = 0; i < 40 && ours(); i++) await new Promise((r) => setTimeout(r, 50));
-  killGroup(pgid, 'SIGKILL');
-  for (let i = 0; i < 40 && ours(); i++) await new Promise((r) => setTimeout(r, 50));
+  const send = (t: 'group' | number[], signal: NodeJS.Signals) => (t === 'group' ? killGroup(pgid, signal) : t.forEach((p) => killQuietly(p, signal)));
+  const waitWhile = async () => {
+    let t = targets();
+    for (let i = 0; i < 40 && t !== undefined; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      t = targets();
+    }
+    return t;
+  };
+  let t = targets();
+  if (t === undefined) {
+    rmQuietly(groupFile);
+    return undefined;
+  }
+  if (t !== 'stuck') {
+    send(t, 'SIGTERM');
+    // git removes its lock files on SIGTERM; one that does not stop within 2 s is killed outright
+    t = await waitWhile();
+    if (t !== undefined && t !== 'stuck') {
+      send(t, 'SIGKILL');
+      t = await waitWhile();
+    }
+  }
+  // still there: signalling failed (EPERM) or it does not die (uninterruptible I/O)
+  if (t !== undefined) throw new OrphanTransferStuck(pgid);
+  rmQuietly(groupFile);
   return pgid;
 }
 
-/** How many processes of group `pgid` live (zombies aside) that started no earlier than its leader (`start`, clock ticks since boot). */
-function livingMembers(pgid: number, start: string): number {
-  let n = 0;
+/** The processes of group `pgid` that live (zombies aside) and started no earlier than its leader (`start`, clock ticks since boot). */
+function livingMembers(pgid: number, start: string): number[] {
+  const out: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     const p = procStat(Number(name));
-    if (p && p.pgrp === pgid && p.state !== 'Z' && BigInt(p.start || '0') >= BigInt(start)) n++;
+    if (p && p.pgrp === pgid && p.state !== 'Z' && BigInt(p.start || '0') >= BigInt(start)) out.push(Number(name));
   }
-  return n;
+  return out;
 }
 
 function abortError(): Error {
