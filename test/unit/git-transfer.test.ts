@@ -247,6 +247,16 @@ function killQuietly(pid: number): void {
 }
 
 describe('runTransfer', () => {
+  it('a link planted under the record\'s name is replaced, never written through', async () => {
+    const victim = join(dir, 'victim.txt');
+    writeFileSync(victim, 'keep me\n');
+    const record = join(dir, 'planted.git.pgid');
+    symlinkSync(victim, record);
+    await runTransfer(['version'], { cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, idleMs: 10_000, watch: { dir, maxBytes: 1e12 }, groupFile: record });
+    expect(readFileSync(victim, 'utf8')).toBe('keep me\n');
+    expect(() => lstatSync(record)).toThrow();
+  });
+
   it('a server that counts objects for three idle periods before it sends a byte (a large repository without bitmaps) is waited for, not taken for a trickle', async () => {
     const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd, stdio: 'pipe' });
     const src = join(dir, 'busy-src');
