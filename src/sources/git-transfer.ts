@@ -111,7 +111,7 @@ export function runTransfer(args: readonly string[], opts: TransferOptions): Pro
     if (opts.signal?.aborted) return reject(abortError());
     // first in the environment: the one read of /proc/<pid>/environ that looks for it finds it early
     const token = randomBytes(16).toString('hex');
-    const env = { [TRANSFER_ENV]: token, ...opts.env };
+    const env = { [TRANSFER_ENV]: token, ...(opts.env ?? process.env) };
     env[TRANSFER_ENV] = token;
     const child = spawn('git', args, { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const pid = child.pid;
