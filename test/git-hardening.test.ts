@@ -15,7 +15,9 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { statusCommand } from '../src/cli/status.js';
 import { BlobStore } from '../src/state/blobs.js';
 import { StateDb } from '../src/state/db.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
@@ -156,6 +158,74 @@ describe('a PyPI version cut off after its sdist, whose stored files then change
     const [stored] = te.sandbox.standIn.versions('pypi-internal', 'pypi', undefined, 'userpath');
     expect(stored?.assets.map((a) => a.name)).toEqual([before.get('userpath')!.names[0]]);
   });
+});
+
+describe('that conflict (half the version on the target, uploaded by us), then left out by the job', () => {
+  /** `userpath@version` in the refetch conflict above: its sdist on the target from our first run, its rebuild other bytes. */
+  async function halfPublished(name: string, version: string) {
+    const source = (extra: Record<string, unknown> = {}) =>
+      gitSource('userpath', 'userpath', 'pypi', { package: 'userpath', tags: '{version}', build: { command: ['{python}', '-c', RANDOM_BUILD_ID, '{srcdir}', '{outdir}'] }, ...extra });
+    const write = (extra: Record<string, unknown> = {}, exclude: string[] = []) => te.writeJob({ name, sources: [source(extra)], filters: { include: [`userpath@${version}`], exclude } });
+    const job = write();
+    te.sandbox.standIn.addFault({ operation: 'pypi:Upload', package: 'userpath', version, status: 500, afterApply: true, times: 1 });
+    te.sandbox.standIn.addFault({ operation: 'pypi:Upload', package: 'userpath', version, status: 400 });
+    expect((await te.run(job)).outcomes).toEqual({ 'failed:ETARGETREJECTED': 1 });
+    te.sandbox.standIn.clearFaults();
+    const state = te.openState(name);
+    try {
+      corruptBlob(state.assetsOf(state.items().find((r) => r.version === version)!.id)[0]!.sha512);
+    } finally {
+      state.close();
+    }
+    const conflicted = await te.run(job);
+    expect(conflicted.conflicts).toEqual([expect.objectContaining({ version, code: 'ECONFLICT' })]);
+    expect(conflicted.conflicts[0]!.message).toContain('an earlier run uploaded');
+    return { job, write };
+  }
+  const onTarget = (version: string) => te.sandbox.standIn.versions('pypi-internal', 'pypi', undefined, 'userpath').find((v) => v.version === version)?.assets.map((a) => a.name);
+
+  for (const how of ['skip', 'exclude'] as const) {
+    it(`${how === 'skip' ? 'skipped' : 'excluded by the filters'}: set aside as asked (exit 0), but the summary, status and report say the target may hold part of it, never "nothing of it"`, async () => {
+      const version = how === 'skip' ? '1.4.2' : '1.4.1';
+      const name = `half-${how}`;
+      const { job, write } = await halfPublished(name, version);
+      const sdist = onTarget(version);
+      expect(sdist).toEqual([`userpath-${version}.tar.gz`]);
+      if (how === 'skip') write({ versions: { [version]: { skip: 'the target keeps its sdist' } } });
+      else write({}, [`userpath@${version}`]);
+      const state = how === 'skip' ? 'skipped' : 'excluded';
+
+      const left = await te.run(job);
+      expect(left.exitCode).toBe(0);
+      expect(left.conflicts).toEqual([]);
+      expect(left.leftOutOnTarget).toEqual([{ package: 'userpath', version, state, attempts: expect.any(Number) }]);
+      expect(left.leftOutOnTarget[0]!.attempts).toBeGreaterThan(0);
+      expect(onTarget(version)).toEqual(sdist); // nothing more sent, nothing taken away
+
+      const status = await te.cli(['status', job, '--json']);
+      expect((JSON.parse(status.stdout) as { leftOutOnTarget: unknown[] }).leftOutOnTarget).toEqual([expect.objectContaining({ package: 'userpath', version, state })]);
+      let human = '';
+      const tty = Object.assign(new Writable({ write: (c: Buffer, _e, done) => ((human += c.toString()), done()) }), { isTTY: true });
+      expect(statusCommand(job, { stateDir: te.stateDir }, { stdout: tty, stderr: new Writable({ write: (_c, _e, done) => done() }) })).toBe(0);
+      expect(human).toContain(`LEFT OUT, ON THE TARGET userpath@${version} (${state}): a run of ours started publishing it`);
+
+      const report = await te.cli(['report', job, '--json', '--out', mkdtempSync(join(te.dir, 'reports-'))]);
+      expect(report.code, report.stderr).toBe(0);
+      const r = JSON.parse(report.stdout) as { verdict: { status: string }; findings: { code: string; subjects: string[] }[]; packages: { versions: { version: string; outcome: { key: string; reason: string | null } }[] }[] };
+      const outcome = r.packages[0]!.versions.find((v) => v.version === version)!.outcome;
+      expect(outcome.key).toBe(state);
+      expect(outcome.reason).toContain('the target may hold some of its files');
+      expect(r.findings).toContainEqual(expect.objectContaining({ code: 'ELEFTOUTONTARGET', subjects: [`userpath@${version}`] }));
+      expect(r.verdict.status).toBe('review'); // was GO: "nothing blocks cutover"
+
+      // taken back in: the conflict it was (the rebuild is still not what the target holds), exit 1
+      write();
+      const back = await te.run(job);
+      expect(back.conflicts).toEqual([expect.objectContaining({ version, code: 'ECONFLICT' })]);
+      expect(back.leftOutOnTarget).toEqual([]);
+      expect(back.exitCode).toBe(1);
+    });
+  }
 });
 
 describe('a setuptools version built again elsewhere (a lost state directory, a second machine)', () => {

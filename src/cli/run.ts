@@ -2,6 +2,7 @@
 import { loadJob, type LoadedJob } from '../config/load.js';
 import { runJob } from '../engine/run.js';
 import type { RunSummary } from '../engine/events.js';
+import { LEFT_OUT_NOTE } from '../state/db.js';
 import { continued, print, progressRenderer, reportError, wantsJson, type Io } from './output.js';
 
 export interface RunCommandOptions {
@@ -58,6 +59,7 @@ export function humanSummary(s: RunSummary): string {
   for (const e of s.goSum.errors) lines.push(`  go.sum not read: ${e.message}`);
   if (s.goSum.files) lines.push(`  go.sum: ${s.goSum.checked} lines checked in ${s.goSum.files} files, ${s.goSum.mismatches.length} differ`);
   if (s.skipped.length) lines.push(`  skipped: ${s.skipped.map((k) => `${k.package}@${k.version} (${k.reason})`).join(', ')}`);
+  for (const k of s.leftOutOnTarget ?? []) lines.push(`  LEFT OUT, ON THE TARGET ${k.package}@${k.version} (${k.state}): ${LEFT_OUT_NOTE}`);
   for (const l of s.listErrors) lines.push(`  NOT LISTED ${l.package} (${l.source}): ${l.message}`);
   for (const f of s.unmatchedFilters ?? []) lines.push(`  WARNING filters.${f.kind} ${JSON.stringify(f.entry)} matches no version of the job's sources${f.kind === 'exclude' ? ' (a typo lets through what it meant to keep out)' : ''}`);
   for (const m of s.metadata) lines.push(`  metadata ${m.package}: ${m.error ?? m.changes.join(', ')}`);

@@ -1,6 +1,6 @@
 /** `status JOB`: what the state database says, without touching any source or target. */
 import { loadJob } from '../config/load.js';
-import { StateDb } from '../state/db.js';
+import { LEFT_OUT_NOTE, LEFT_OUT_ON_TARGET, StateDb } from '../state/db.js';
 import { existingState } from '../state/lock.js';
 import { describeTarget, type TargetIdentity } from '../state/target.js';
 import { ITEM_STATES } from '../types.js';
@@ -21,6 +21,8 @@ export interface StatusReport {
   tagMoved: { package: string; version: string; state: string; detail: string | null; at: string }[];
   /** Versions left out on purpose, with the reason. */
   skipped: { package: string; version: string; reason: string | null }[];
+  /** Versions left out (skipped, excluded) that a run of ours started publishing: the target may hold some of their files. */
+  leftOutOnTarget: { package: string; version: string; state: string; attempts: number }[];
   /** Versions their source no longer lists, with the state each is in (on the target, or set aside). */
   removedAtSource: { package: string; version: string; state: string; detail: string | null; at: string }[];
   /** Versions never migrated because the job no longer names their package (ENOTINJOB), per package. */
@@ -66,6 +68,7 @@ function statusOf(name: string, database: string, state: StateDb): StatusReport 
     notInJob: state.notInJob(),
     tagMoved: state.tagMoves(),
     skipped: state.items("state = 'skipped'").map((r) => ({ package: r.package, version: r.version, reason: r.last_error })),
+    leftOutOnTarget: state.items(LEFT_OUT_ON_TARGET).map((r) => ({ package: r.package, version: r.version, state: r.state, attempts: r.attempts })),
     lastRun: run && { id: run.id, startedAt: run.started_at, endedAt: run.ended_at, dryRun: run.dry_run === 1, outcome: run.outcome, ...errorOf(run.summary) },
     ...(target ? { target } : {}),
     ...lastRates(state),
@@ -102,6 +105,7 @@ export function statusCommand(jobFile: string, opts: { json?: boolean; stateDir?
       for (const r of report.removedAtSource) lines.push(`  REMOVED AT SOURCE ${r.package}@${r.version} (${r.state}, ${r.at}): ${r.detail}`);
       for (const t of report.tagMoved) lines.push(`  TAG MOVED ${t.package}@${t.version} (${t.state}, ${t.at}): ${t.detail}`);
       for (const k of report.skipped) lines.push(`  skipped ${k.package}@${k.version}: ${k.reason}`);
+      for (const k of report.leftOutOnTarget) lines.push(`  LEFT OUT, ON THE TARGET ${k.package}@${k.version} (${k.state}): ${LEFT_OUT_NOTE}`);
       if (report.metadataPending.length) lines.push(`  dist-tags/deprecations still to sync: ${report.metadataPending.join(', ')}`);
       print(io.stdout, `${lines.map(continued).join('\n')}\n`);
     }

@@ -45,6 +45,12 @@ export interface RunSummary {
   /** Versions left out on purpose (a tag that is no version for its format, a job override), with the reason. */
   skipped: { package: string; version: string; reason: string }[];
   /**
+   * Versions the job leaves out (`skipped`, `excluded`) that a run of ours started publishing
+   * (attempts counted): the target may hold some of their files (half a version clients can
+   * see, e.g. an sdist without its wheel), which stay there. Every run.
+   */
+  leftOutOnTarget: { package: string; version: string; state: string; attempts: number }[];
+  /**
    * Go versions against the go.sum files the job names: lines checked, and every
    * line whose hash differs from what was built (a critical finding), or files that
    * could not be read.

@@ -8,7 +8,7 @@ import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { filterUse } from '../config/filters.js';
 import type { LoadedJob } from '../config/load.js';
-import type { StateDb } from '../state/db.js';
+import { LEFT_OUT_ON_TARGET, type StateDb } from '../state/db.js';
 import type { Source } from '../sources/index.js';
 import type { ItemState } from '../types.js';
 import type { RunSummary } from './events.js';
@@ -124,6 +124,8 @@ export function summarize(
     goSum,
     ...(hardening ? { hardening } : {}),
     skipped: listed("state = 'skipped'").map((r) => ({ package: r.package, version: r.version, reason: r.last_error ?? '' })),
+    // set aside by a skip or a filter after a publish of ours began: not "nothing of it on the target"
+    leftOutOnTarget: listed(LEFT_OUT_ON_TARGET).map((r) => ({ package: r.package, version: r.version, state: r.state, attempts: r.attempts })),
     metadataOutOfSync: [...metadataOutOfSync].sort((a, b) => a.package.localeCompare(b.package) || a.reason.localeCompare(b.reason)),
     ...figures,
     peakRssBytes: peakRss(),

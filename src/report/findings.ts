@@ -130,6 +130,22 @@ export function collectFindings(s: FindingSources): Finding[] {
     const r = s.summary.retargeted;
     out.push(finding({ severity: 'warning', code: 'ETARGETCHANGED', section: 'migration', title: `the state moved to this job's target (--retarget): ${r.versions} version(s) recorded against another one were checked again`, detail: `it recorded ${r.from}; the old target keeps what was migrated there`, action: 'make sure the new target is the one meant for cutover' }, []));
   }
+  const leftOnTarget = s.packages.flatMap((p) => p.versions.filter((v) => (v.outcome.key === 'excluded' || v.outcome.key === 'skipped') && v.attempts > 0).map((v) => `${p.name}@${v.version}`));
+  if (leftOnTarget.length) {
+    out.push(
+      finding(
+        {
+          severity: 'warning',
+          code: 'ELEFTOUTONTARGET',
+          section: 'migration',
+          title: `${leftOnTarget.length} version(s) left out by the job that a run of ours started publishing`,
+          detail: 'the target may hold some of their files (half a version, e.g. an sdist without its wheel), which clients can see',
+          action: 'delete each such version on the target (aws codeartifact delete-package-versions) to leave nothing of it, or take it back into the job and finish it',
+        },
+        leftOnTarget,
+      ),
+    );
+  }
   const unverified = [...byCode(s.packages, new Set(['published'])).values()].flatMap((g) => g.subjects);
   if (unverified.length) {
     out.push(finding({ severity: 'warning', code: 'ENOTVERIFIED', section: 'migration', title: `${unverified.length} version(s) published but not verified yet`, detail: 'not read back from the target: hashes, Published status and origin not checked', action: `${rerun} (it verifies them)` }, unverified));

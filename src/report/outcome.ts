@@ -3,12 +3,12 @@
  * to the version; for a run report, what did. The row's state decides; the
  * error code says which side to blame and what to do.
  */
-import type { ItemRow } from '../state/db.js';
+import { LEFT_OUT_NOTE, type ItemRow } from '../state/db.js';
 import { hintFor, SOURCE_CODES } from './hints.js';
 import type { Exclusion } from './exclusion.js';
 import type { ReportOutcome } from './schema.js';
 
-export type OutcomeRow = Pick<ItemRow, 'package' | 'version' | 'state' | 'last_error_code' | 'last_error' | 'sha512' | 'target_sha512' | 'removed_at' | 'source_problem'>;
+export type OutcomeRow = Pick<ItemRow, 'package' | 'version' | 'state' | 'attempts' | 'last_error_code' | 'last_error' | 'sha512' | 'target_sha512' | 'removed_at' | 'source_problem'>;
 
 const blank = (row: OutcomeRow): Omit<ReportOutcome, 'key'> => ({
   state: row.state,
@@ -38,6 +38,13 @@ const REMOVED_REASON = 'no longer listed by its source; nothing of it reached th
 const KEPT_REASON = 'no longer listed by its source; the target keeps what was migrated';
 
 function leftOut(row: OutcomeRow, explain: (name: string, version: string) => Exclusion | null): Partial<ReportOutcome> | null {
+  const out = setAside(row, explain);
+  // left out after a publish of ours began: never read as "nothing of it on the target"
+  if (out && row.state !== 'removed' && row.attempts > 0) return { ...out, reason: `${out.reason ?? row.state}; ${LEFT_OUT_NOTE}` };
+  return out;
+}
+
+function setAside(row: OutcomeRow, explain: (name: string, version: string) => Exclusion | null): Partial<ReportOutcome> | null {
   switch (row.state) {
     case 'excluded': {
       // its package is no longer named by the job: the row says so (the filters would select it)

@@ -33,6 +33,17 @@ interface ListedBefore {
   recipe: string | null;
 }
 
+/**
+ * Versions the job leaves out (a skip, a filter, its package no longer named) that a run of
+ * ours started publishing (attempts are counted per target): set aside, yet the target may
+ * hold some of their files (a PyPI version cut off after its sdist, whose rebuild then
+ * conflicted). Said by the summary, `status` and the report, never taken for "not migrated".
+ */
+export const LEFT_OUT_ON_TARGET = "state IN ('excluded', 'skipped') AND attempts > 0";
+/** What such a version means, in words: printed beside each one. */
+export const LEFT_OUT_NOTE =
+  'a run of ours started publishing it before the job left it out, so the target may hold some of its files (half a version, which clients can see); they stay there: delete the version on the target (aws codeartifact delete-package-versions) to leave nothing of it';
+
 /** States in which a version no longer listed by its source is simply set aside: nothing of it reached the target. */
 const SET_ASIDE_WHEN_REMOVED: ReadonlySet<ItemState> = new Set(['pending', 'fetched', 'failed', 'skipped']);
 
