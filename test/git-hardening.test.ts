@@ -337,3 +337,43 @@ describe('an npm package in git whose prepare script needs a package of its own 
     }
   });
 });
+
+describe('a version cut off after its sdist (failed, or its publish unanswered), then its tag deleted', () => {
+  it('is never "removed" (which says nothing of it reached the target): kept in its state and reported, exit 1, NO-GO', async () => {
+    const version = { failed: '1.3.0', publishing: '1.4.0' } as const;
+    const job = te.writeJob({ name: 'cutoff', sources: [gitSource('userpath', 'userpath', 'pypi', { package: 'userpath', tags: '{version}' })], filters: { include: Object.values(version).map((v) => `userpath@${v}`) } });
+    for (const v of Object.values(version)) {
+      te.sandbox.standIn.addFault({ operation: 'pypi:Upload', package: 'userpath', version: v, status: 500, afterApply: true, times: 1 });
+      te.sandbox.standIn.addFault({ operation: 'pypi:Upload', package: 'userpath', version: v, status: 400 });
+    }
+    expect((await te.run(job)).outcomes).toEqual({ 'failed:ETARGETREJECTED': 2 });
+    te.sandbox.standIn.clearFaults();
+    const state = te.openState('cutoff');
+    try {
+      // a run killed between the two uploads leaves the row publishing
+      state.db.prepare("UPDATE items SET state = 'publishing' WHERE version = ?").run(version.publishing);
+    } finally {
+      state.close();
+    }
+    for (const v of Object.values(version)) await git.deleteTag('userpath', v);
+
+    const gone = await te.run(job);
+    expect(gone.exitCode).toBe(1);
+    expect(gone.outcomes).toEqual({ deferred: 1 });
+    expect(gone.removedAtSource).toEqual([expect.objectContaining({ version: version.failed, state: 'failed' }), expect.objectContaining({ version: version.publishing, state: 'fetched' })]);
+    const after = te.openState('cutoff');
+    try {
+      const cut = after.items().find((r) => r.version === version.publishing)!;
+      expect(after.events(cut.id).at(-1)!.detail).toContain('the target holds part of it');
+    } finally {
+      after.close();
+    }
+    for (const v of Object.values(version)) {
+      expect(te.sandbox.standIn.versions('pypi-internal', 'pypi', undefined, 'userpath').find((x) => x.version === v)?.assets.map((a) => a.name)).toEqual([`userpath-${v}.tar.gz`]);
+    }
+    const report = await te.cli(['report', job, '--json', '--out', mkdtempSync(join(te.dir, 'reports-'))]);
+    const r = JSON.parse(report.stdout) as { verdict: { status: string }; packages: { versions: { version: string; outcome: { key: string } }[] }[] };
+    expect(r.verdict.status).toBe('no-go');
+    expect(r.packages[0]!.versions.filter((v) => v.outcome.key === 'removed')).toEqual([]);
+  });
+});

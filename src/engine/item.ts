@@ -199,11 +199,15 @@ export async function settleItem(ctx: ItemContext, pkg: PackageContext, start: I
 
   // absent (or partly there): upload, if this run's listing still holds it
   if (row.last_listed_run !== ctx.runId) {
-    if (row.removed_at) {
+    if (row.removed_at && seen.kind === 'absent') {
       ctx.state.transition(row.id, 'removed', {}, 'the source no longer lists it and the target does not hold it: not published');
       return 'removed';
     }
-    ctx.state.transition(row.id, 'fetched', {}, 'not published: the source did not list it in this run');
+    // partly there (files an earlier run of ours uploaded): never "removed", which says nothing of it is on the target
+    const why = row.removed_at
+      ? 'not published: the source no longer lists it, and the target holds part of it (files an earlier run uploaded); delete the version on the target (aws codeartifact delete-package-versions) to leave nothing of it'
+      : 'not published: the source did not list it in this run';
+    ctx.state.transition(row.id, 'fetched', {}, why);
     return 'deferred';
   }
   // publish BLOCK on the package, which harden keeps: said once per version, nothing sent (a plan says it too)

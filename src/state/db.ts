@@ -22,6 +22,7 @@ interface ListedBefore {
   id: number;
   version: string;
   state: ItemState;
+  attempts: number;
   declared_integrity: string | null;
   declared_shasum: string | null;
   removed_at: string | null;
@@ -402,7 +403,7 @@ export class StateDb {
         list_error_code = NULL,
         list_error = NULL,
         updated_at = excluded.updated_at`);
-    const existing = this.stmt("SELECT id, version, state, declared_integrity, declared_shasum, removed_at, source_commit, last_error_code, deprecated, source_problem, json_extract(facts, '$.recipe') AS recipe FROM items WHERE source_id = ? AND format = ? AND package = ?");
+    const existing = this.stmt("SELECT id, version, state, attempts, declared_integrity, declared_shasum, removed_at, source_commit, last_error_code, deprecated, source_problem, json_extract(facts, '$.recipe') AS recipe FROM items WHERE source_id = ? AND format = ? AND package = ?");
     this.write(() =>
       this.db.transaction(() => {
         const at = now();
@@ -559,11 +560,11 @@ export class StateDb {
     const known = this.stmt('SELECT DISTINCT format, package FROM items WHERE source_id = ?').all(sourceId) as { format: Format; package: string }[];
     const gone = known.filter((k) => !enumerated.has(k.package) && named(k.package));
     if (gone.length === 0) return [];
-    const rows = this.stmt('SELECT id, version, state, removed_at FROM items WHERE source_id = ? AND format = ? AND package = ?');
+    const rows = this.stmt('SELECT id, version, state, attempts, removed_at FROM items WHERE source_id = ? AND format = ? AND package = ?');
     this.write(() =>
       this.db.transaction(() => {
         const at = now();
-        for (const k of gone) for (const r of rows.all(sourceId, k.format, k.package) as { id: number; state: ItemState; removed_at: string | null }[]) this.markRemoved(r, at, 'the source no longer has this package');
+        for (const k of gone) for (const r of rows.all(sourceId, k.format, k.package) as { id: number; state: ItemState; attempts: number; removed_at: string | null }[]) this.markRemoved(r, at, 'the source no longer has this package');
       })(),
     );
     return gone.map((g) => g.package);
@@ -665,10 +666,12 @@ export class StateDb {
     return (this.stmt('SELECT package FROM items WHERE source_id = ? UNION SELECT package FROM packages WHERE source_id = ?').all(sourceId, sourceId) as { package: string }[]).map((r) => r.package);
   }
 
-  private markRemoved(row: { id: number; state: ItemState; removed_at: string | null }, at: string, why: string): void {
+  private markRemoved(row: { id: number; state: ItemState; attempts: number; removed_at: string | null }, at: string, why: string): void {
     if (row.removed_at || row.state === 'removed') return;
     this.stmt('UPDATE items SET removed_at = ?, updated_at = ? WHERE id = ?').run(at, at, row.id);
-    if (SET_ASIDE_WHEN_REMOVED.has(row.state)) {
+    // a run of ours started publishing it (a version cut off after its sdist, then failed): part of it may be
+    // on the target, so it is not "nothing of it reached the target"; kept, and the run settles it by reading the target
+    if (SET_ASIDE_WHEN_REMOVED.has(row.state) && row.attempts === 0) {
       this.setState(row.id, 'removed', at);
       this.event(row.id, row.state, 'removed', 'ESOURCEREMOVED', `${why}: not published`, at);
     } else if (row.state === 'excluded') {
