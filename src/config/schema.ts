@@ -279,6 +279,13 @@ export const jobSchema = z
                 branches: z.array(z.string().min(1)).default([]).describe('branches to read (default: the default branch)'),
                 sshKeyEnv: envName('ssh private key (or its path)').optional(),
                 knownHostsFile: z.string().min(1).optional(),
+                idleTimeoutSeconds: z
+                  .number()
+                  .int()
+                  .min(1)
+                  .max(3600)
+                  .default(600)
+                  .describe('a clone or fetch of the repository that receives nothing this long, or takes longer than six times this plus 1 s per 64 KiB received (a trickle), is cut off (ESOURCESILENT); the other lockfiles go on'),
               })
               .strict(),
           )

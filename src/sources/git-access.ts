@@ -48,6 +48,8 @@ export interface GitAccessOptions {
   keyFilePath: string;
   /** A clone or fetch that receives nothing this long, or takes six times this plus 1 s per 64 KiB received, is cut off (ESOURCESILENT); default 10 minutes. */
   idleTimeoutMs?: number;
+  /** Where the job file sets idleTimeoutMs, as hints name it: `idleTimeoutSeconds of source "billing"`. */
+  idleTimeoutSetting?: string;
   /** The most the mirror may hold (limits.maxMirrorBytes): a clone or fetch past it is cut off (ETOOLARGE). */
   maxMirrorBytes?: number;
 }
@@ -317,7 +319,7 @@ export class GitAccess {
         cause: e,
         expected: `at least ${SLOWEST_TRANSFER_BYTES_PER_S / 1024} KiB/s after the first ${grace} s (${GRACE_IDLE_PERIODS} times idleTimeoutSeconds)`,
         actual: `${e.bytes} bytes in ${Math.round(e.elapsedMs / 1000)} s`,
-        hint: `a transfer may take ${GRACE_IDLE_PERIODS} times idleTimeoutSeconds (${grace} s) plus 1 s per ${SLOWEST_TRANSFER_BYTES_PER_S / 1024} KiB received: if the link to the git server really is this slow, raise idleTimeoutSeconds in the job file and rerun; otherwise check the server. The other sources went on`,
+        hint: `a transfer may take ${GRACE_IDLE_PERIODS} times idleTimeoutSeconds (${grace} s) plus 1 s per ${SLOWEST_TRANSFER_BYTES_PER_S / 1024} KiB received: if the link to the git server really is this slow, raise ${this.opts.idleTimeoutSetting ?? 'idleTimeoutSeconds'} in the job file and rerun; otherwise check the server. The other sources went on`,
       });
     }
     // the silence watchdog: git printed nothing for the whole idle timeout while the connection
@@ -327,7 +329,7 @@ export class GitAccess {
       return new MigrateError('ESOURCESILENT', `${where}: nothing came for ${s} s (the server or the way to it is stuck)`, {
         subject,
         cause: e,
-        hint: 'check the git server (and any proxy or firewall on the way); rerun once it answers: the other sources went on, and this one is fetched then',
+        hint: `check the git server (and any proxy or firewall on the way); rerun once it answers: the other sources went on, and this one is fetched then. A server that is only slow to start sending (counting a huge repository's objects) needs a larger ${this.opts.idleTimeoutSetting ?? 'idleTimeoutSeconds'} in the job file`,
       });
     }
     // our disk, not the remote: a local error (never retried as a network failure)

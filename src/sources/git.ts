@@ -105,6 +105,7 @@ export class GitSource implements Source {
       ...(config.knownHostsFile ? { knownHostsFile: config.knownHostsFile } : {}),
       keyFilePath: join(stateDir, 'tmp', `ssh-key-${job}-${config.id}-${process.pid}`),
       idleTimeoutMs: config.idleTimeoutSeconds * 1000,
+      idleTimeoutSetting: `idleTimeoutSeconds of source "${config.id}"`,
       ...(limits ? { maxMirrorBytes: limits.maxMirrorBytes } : {}),
     });
   }

@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { redactUrlCredentials } from '../redact.js';
 import { GitAccess } from '../sources/git-access.js';
 import type { JobConfig } from '../config/schema.js';
 import { MigrateError } from '../errors.js';
@@ -53,6 +54,8 @@ export class LockfileRepository {
       ...(repo.sshKeyEnv ? { sshKeyEnv: repo.sshKeyEnv } : {}),
       ...(repo.knownHostsFile ? { knownHostsFile: repo.knownHostsFile } : {}),
       keyFilePath: join(this.tmpDir, `ssh-key-warm-${job}-${id}-${process.pid}`),
+      idleTimeoutMs: repo.idleTimeoutSeconds * 1000,
+      idleTimeoutSetting: `idleTimeoutSeconds of warm repository ${redactUrlCredentials(repo.url)}`,
       ...(limits ? { maxMirrorBytes: limits.maxMirrorBytes } : {}),
     });
   }
