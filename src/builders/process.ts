@@ -579,13 +579,15 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
     let settled = false;
     let graceTimer: NodeJS.Timeout | undefined;
+    /** Set once the group was killed after its leader exited: from then on its id may name another process's group. */
+    let groupDone = false;
     const status: Buffer[] = [];
 
     // The group id is unshare's pid, or the command's (setsid). kill(-pgid)
     // reaches every process still in it, even after the leader itself has
     // exited; killing the init ends the namespace with all that is left in it.
     const killGroup = () => {
-      if (child.pid === undefined) return;
+      if (child.pid === undefined || groupDone) return;
       try {
         process.kill(-child.pid, 'SIGKILL');
       } catch {
@@ -656,6 +658,13 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
       child.stdin?.destroy();
       // Stragglers in the group would keep the pipes (and 'close') waiting forever.
       killGroup();
+      // SIGKILL ends them at once: the timeout, an abort or the exit handler firing in the
+      // close grace (up to CLOSE_GRACE_MS) must not signal the id again, which by then may
+      // name a group a later process leads
+      groupDone = true;
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (child.pid !== undefined) liveGroups.delete(child.pid);
       graceTimer = setTimeout(() => {
         child.stdout!.destroy();
         child.stderr!.destroy();
