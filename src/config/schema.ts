@@ -135,6 +135,16 @@ const gitUrl = z
   .refine((u) => !u.includes('?') && !u.includes('#'), 'a URL without ?query or #fragment: name the tags with `tags`');
 
 /** The build command: one string split on whitespace (no shell), or the arguments one by one. */
+/** How long a git clone or fetch may receive nothing (a git source's, a warm repository's); `others` are what goes on without it. */
+const gitIdleTimeout = (others: string) =>
+  z
+    .number()
+    .int()
+    .min(1)
+    .max(3600)
+    .default(600)
+    .describe(`a clone or fetch of the repository that receives nothing this long, or takes longer than six times this plus 1 s per 64 KiB received (a trickle), is cut off and not retried (ESOURCESILENT); the other ${others} go on`);
+
 const buildCommand = z.union([z.string().min(1), z.array(z.string()).min(1)]);
 
 const versionOverride = z
@@ -165,13 +175,7 @@ const gitSource = z
       .describe('the package inside the repository (monorepos)'),
     sshKeyEnv: envName('ssh private key (or its path)').optional(),
     knownHostsFile: z.string().min(1).optional().describe('an ssh known_hosts file for this host (default: ssh\'s own)'),
-    idleTimeoutSeconds: z
-      .number()
-      .int()
-      .min(1)
-      .max(3600)
-      .default(600)
-      .describe('a clone or fetch of the repository that receives nothing this long, or takes longer than six times this plus 1 s per 64 KiB received (a trickle), is cut off and not retried (ESOURCESILENT); the other sources go on'),
+    idleTimeoutSeconds: gitIdleTimeout('sources'),
     build: z
       .object({
         command: buildCommand.optional().describe('pypi: default "{python} -m build --no-isolation --skip-dependency-check --sdist --wheel --outdir {outdir} {srcdir}"'),
@@ -279,13 +283,7 @@ export const jobSchema = z
                 branches: z.array(z.string().min(1)).default([]).describe('branches to read (default: the default branch)'),
                 sshKeyEnv: envName('ssh private key (or its path)').optional(),
                 knownHostsFile: z.string().min(1).optional(),
-                idleTimeoutSeconds: z
-                  .number()
-                  .int()
-                  .min(1)
-                  .max(3600)
-                  .default(600)
-                  .describe('a clone or fetch of the repository that receives nothing this long, or takes longer than six times this plus 1 s per 64 KiB received (a trickle), is cut off (ESOURCESILENT); the other lockfiles go on'),
+                idleTimeoutSeconds: gitIdleTimeout('lockfiles'),
               })
               .strict(),
           )
