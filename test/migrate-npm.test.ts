@@ -188,6 +188,8 @@ describe('a package taken out of the job', () => {
     const state = te.openState('dropping');
     try {
       state.db.prepare("UPDATE items SET state = 'publishing' WHERE package = '@drop/b' AND version = '1.0.1'").run();
+      // as a run stopped before it left it: c@1.0.0 never tried (its refused siblings had a publish begun)
+      state.db.prepare("UPDATE items SET state = 'pending', attempts = 0, last_error_code = NULL, last_error = NULL WHERE package = '@drop/c' AND version = '1.0.0'").run();
       state.db.prepare("UPDATE packages SET meta_state = 'pending' WHERE package IN ('@drop/b', '@drop/c')").run();
     } finally {
       state.close();
@@ -200,9 +202,19 @@ describe('a package taken out of the job', () => {
     expect(s.removedAtSource).toEqual([]);
     expect(s.metadataOutOfSync).toEqual([]);
     expect(s.notInJob).toEqual([
-      { source: 'private-npm', package: '@drop/b', onTarget: 3, notMigrated: ['1.0.3'], unsettled: [] },
-      { source: 'private-npm', package: '@drop/c', onTarget: 0, notMigrated: V, unsettled: [] },
+      // a version a run of ours started publishing is never "never migrated": the target may hold part of it
+      { source: 'private-npm', package: '@drop/b', onTarget: 3, notMigrated: [], publishBegun: ['1.0.3'], unsettled: [] },
+      { source: 'private-npm', package: '@drop/c', onTarget: 0, notMigrated: ['1.0.0'], publishBegun: V.slice(1), unsettled: [] },
     ]);
+    const dropped = te.openState('dropping');
+    try {
+      const why = (pkg: string, version: string) => dropped.items('package = ? AND version = ?', pkg, version)[0]!.last_error;
+      expect(why('@drop/b', '1.0.3')).toContain('started publishing it, so the target may hold part of it (it was failed, ETARGETREJECTED)');
+      expect(why('@drop/b', '1.0.3')).not.toContain('not migrated');
+      expect(why('@drop/c', '1.0.0')).toContain(': not migrated');
+    } finally {
+      dropped.close();
+    }
     // the interrupted publish is settled by reading the target; nothing is written for b or c
     expect(rowsOf('dropping', '@drop/b')).toEqual({
       '1.0.0': { state: 'verified', code: null, removed: false },
@@ -214,15 +226,15 @@ describe('a package taken out of the job', () => {
     expect(targetWrites(te.sandbox, before)).toEqual([]);
     expect(touched(before, ['@drop/b', '@drop/c']).map((e) => e.operation).filter((o) => !['ListPackageVersionAssets', 'DescribePackageVersion', 'ListPackageVersions'].includes(o))).toEqual([]);
     expect(readStatus(onlyA, te.stateDir).notInJob).toEqual([
-      { source: 'private-npm', package: '@drop/b', versions: ['1.0.3'] },
-      { source: 'private-npm', package: '@drop/c', versions: V },
+      { source: 'private-npm', package: '@drop/b', versions: [], publishBegun: ['1.0.3'] },
+      { source: 'private-npm', package: '@drop/c', versions: ['1.0.0'], publishBegun: V.slice(1) },
     ]);
 
     // the rerun: the same, and not one request about b or c
     const seq = te.sandbox.standIn.log.at(-1)!.seq;
     const again = await te.run(onlyA);
     expect(again.exitCode).toBe(0);
-    expect(again.notInJob.map((d) => [d.package, d.notMigrated.length])).toEqual([['@drop/b', 1], ['@drop/c', 4]]);
+    expect(again.notInJob.map((d) => [d.package, d.notMigrated.length, d.publishBegun.length])).toEqual([['@drop/b', 0, 1], ['@drop/c', 1, 3]]);
     expect(touched(seq, ['@drop/b', '@drop/c'])).toEqual([]);
 
     // named again: what was set aside is migrated, each version published once

@@ -66,10 +66,14 @@ export function humanSummary(s: RunSummary): string {
   for (const c of s.sourceChanged) lines.push(`  WARNING ${c.package}@${c.version} changed at the source after it was migrated: ${c.detail} (migrated sha512 ${c.migratedSha512})`);
   for (const r of s.removedAtSource) lines.push(`  REMOVED AT SOURCE ${r.package}@${r.version} (${r.state}): ${r.detail}`);
   for (const d of s.notInJob ?? []) {
-    const left = [d.notMigrated.length ? `${d.notMigrated.length} version(s) never migrated (${d.notMigrated.join(', ')})` : '', d.unsettled.length ? `publish of ${d.unsettled.join(', ')} cut off and not settled: name it in the job again for one run` : ''].filter(Boolean);
+    const left = [
+      d.notMigrated.length ? `${d.notMigrated.length} version(s) never migrated (${d.notMigrated.join(', ')})` : '',
+      d.publishBegun.length ? `publish of ${d.publishBegun.join(', ')} begun by a run of ours: the target may hold part of it (delete it there to leave nothing of it)` : '',
+      d.unsettled.length ? `publish of ${d.unsettled.join(', ')} cut off and not settled: name it in the job again for one run` : '',
+    ].filter(Boolean);
     if (left.length) lines.push(`  NO LONGER IN THE JOB ${d.package} (${d.source}): ${left.join('; ')}; ${d.onTarget} on the target, left as they are`);
   }
-  const whole = (s.notInJob ?? []).filter((d) => d.notMigrated.length + d.unsettled.length === 0).length;
+  const whole = (s.notInJob ?? []).filter((d) => d.notMigrated.length + d.publishBegun.length + d.unsettled.length === 0).length;
   if (whole) lines.push(`  no longer in the job: ${whole} package(s) with nothing left unfinished`);
   for (const m of s.metadataOutOfSync) lines.push(`  NOT IN SYNC ${m.package}: ${m.reason}`);
   if (s.weakIntegrity.length) lines.push(`  weak integrity (sha1 only at the source): ${s.weakIntegrity.map((w) => `${w.package}@${w.version}`).join(', ')}`);

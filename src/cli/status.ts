@@ -25,8 +25,11 @@ export interface StatusReport {
   leftOutOnTarget: { package: string; version: string; state: string; attempts: number }[];
   /** Versions their source no longer lists, with the state each is in (on the target, or set aside). */
   removedAtSource: { package: string; version: string; state: string; detail: string | null; at: string }[];
-  /** Versions never migrated because the job no longer names their package (ENOTINJOB), per package. */
-  notInJob: { source: string; package: string; versions: string[] }[];
+  /**
+   * Versions set aside because the job no longer names their package (ENOTINJOB), per package:
+   * `versions` never migrated, `publishBegun` set aside after a run of ours started publishing them (the target may hold part of them).
+   */
+  notInJob: { source: string; package: string; versions: string[]; publishBegun: string[] }[];
   /** `error`: what ended it, when an error did (stopped-by-error, target-unusable). */
   lastRun?: { id: number; startedAt: string; endedAt: string | null; dryRun: boolean; outcome: string | null; error?: string };
   /** The target the state records its work in (what `verified` means here); absent before a run read one. */

@@ -75,9 +75,11 @@ export interface RunSummary {
    * Packages of the job's sources that the job no longer names (taken out of `packages` or
    * `scopes`), whatever their source still holds: never written to again; per package, how
    * many versions are on the target, which were never migrated (set aside as `excluded`,
-   * ENOTINJOB), and which publishes were cut off and not settled by reading the target.
+   * ENOTINJOB), which were set aside after a run of ours started publishing them (the target
+   * may hold part of them: `publishBegun`), and which publishes were cut off and not settled
+   * by reading the target.
    */
-  notInJob: { source: string; package: string; onTarget: number; notMigrated: string[]; unsettled: string[] }[];
+  notInJob: { source: string; package: string; onTarget: number; notMigrated: string[]; publishBegun: string[]; unsettled: string[] }[];
   /** This run moved the state to the job's new target (--retarget): from where, and how many versions it checks again. */
   retargeted?: { from: string; versions: number; warmEntries: number };
   /** How much ran at once: packages at the end and at the most, versions of one package. */

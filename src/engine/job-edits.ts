@@ -242,7 +242,8 @@ export function recordSources(state: StateDb, sources: ReadonlyMap<string, Sourc
 /**
  * Set aside what a run left of the packages the job no longer names (per source), once
  * their interrupted publishes are settled, and say per package what is on the target,
- * what was never migrated, and what is still unsettled (a publish whose answer was lost
+ * what was never migrated, what a run of ours started publishing (perhaps partly on the
+ * target), and what is still unsettled (a publish whose answer was lost
  * and which the target did not settle: the summary's `selected` counts it, so exit 1).
  */
 export function setAsideDropped(state: StateDb, dropped: ReadonlyMap<string, readonly string[]>): RunSummary['notInJob'] {
@@ -257,7 +258,9 @@ export function setAsideDropped(state: StateDb, dropped: ReadonlyMap<string, rea
         source,
         package: name,
         onTarget: rows.filter((r) => ON_TARGET.has(r.state)).length,
-        notMigrated: rows.filter((r) => r.state === 'excluded' && r.last_error_code === 'ENOTINJOB').map((r) => r.version),
+        notMigrated: rows.filter((r) => r.state === 'excluded' && r.last_error_code === 'ENOTINJOB' && r.attempts === 0).map((r) => r.version),
+        // a run of ours started publishing it (LEFT_OUT_ON_TARGET): the target may hold part of it, never "never migrated"
+        publishBegun: rows.filter((r) => r.state === 'excluded' && r.last_error_code === 'ENOTINJOB' && r.attempts > 0).map((r) => r.version),
         unsettled: rows.filter((r) => r.state === 'publishing' || r.state === 'published').map((r) => r.version),
       });
     }

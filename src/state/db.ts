@@ -574,14 +574,14 @@ export class StateDb {
    * Packages the job no longer names (its `packages` or `scopes` edited), of a source still
    * in the job: their versions that never reached the target (pending, fetched, failed, or
    * in conflict with it) are set aside as `excluded`, code ENOTINJOB, the state each was in
-   * kept in its message; versions on the target, or whose publish the run could not settle,
+   * kept in its message (one a run of ours started publishing is said to be perhaps partly there); versions on the target, or whose publish the run could not settle,
    * stay as they are. Not "removed at the source": the source may well still serve them.
    * Named again, the filters select them again (applyFilters). Its package row (dist-tags,
    * list error) goes: nothing is synced for it, and listed again it is made anew. Returns
    * the rows set aside.
    */
   recordPackagesDropped(sourceId: string, names: Iterable<string>): number {
-    const rows = this.stmt("SELECT id, version, state, last_error_code FROM items WHERE source_id = ? AND package = ? AND state IN ('pending', 'fetched', 'failed', 'conflict')");
+    const rows = this.stmt("SELECT id, version, state, attempts, last_error_code FROM items WHERE source_id = ? AND package = ? AND state IN ('pending', 'fetched', 'failed', 'conflict')");
     const set = this.stmt("UPDATE items SET state = 'excluded', last_error_code = 'ENOTINJOB', last_error = ?, updated_at = ? WHERE id = ?");
     return this.write(() =>
       this.db.transaction(() => {
@@ -589,9 +589,11 @@ export class StateDb {
         let n = 0;
         for (const name of names) {
           this.stmt('DELETE FROM packages WHERE source_id = ? AND package = ?').run(sourceId, name);
-          for (const r of rows.all(sourceId, name) as { id: number; state: ItemState; last_error_code: string | null }[]) {
+          for (const r of rows.all(sourceId, name) as { id: number; state: ItemState; attempts: number; last_error_code: string | null }[]) {
             const was = r.state === 'pending' ? '' : ` (it was ${r.state}${r.last_error_code ? `, ${r.last_error_code}` : ''})`;
-            const why = `no longer named by the job (not in the packages or scopes of source "${sourceId}"): not migrated${was}`;
+            // a run of ours started publishing it (LEFT_OUT_ON_TARGET): part of it may be on the target, never "not migrated"
+            const what = r.attempts > 0 ? 'set aside after a run of ours started publishing it, so the target may hold part of it' : 'not migrated';
+            const why = `no longer named by the job (not in the packages or scopes of source "${sourceId}"): ${what}${was}`;
             set.run(forStorage(why), at, r.id);
             this.event(r.id, r.state, 'excluded', 'ENOTINJOB', why, at);
             n++;
@@ -602,13 +604,18 @@ export class StateDb {
     );
   }
 
-  /** Versions set aside because the job no longer names their package (ENOTINJOB), per package. */
-  notInJob(): { source: string; package: string; versions: string[] }[] {
-    const rows = this.stmt("SELECT source_id, package, version FROM items WHERE state = 'excluded' AND last_error_code = 'ENOTINJOB' ORDER BY source_id, package, ordinal").all() as { source_id: string; package: string; version: string }[];
-    const out = new Map<string, { source: string; package: string; versions: string[] }>();
+  /**
+   * Versions set aside because the job no longer names their package (ENOTINJOB), per package:
+   * `versions` never migrated, `publishBegun` those a run of ours started publishing (the target
+   * may hold part of them: a PyPI version cut off after its sdist, an npm publish that failed after it landed).
+   */
+  notInJob(): { source: string; package: string; versions: string[]; publishBegun: string[] }[] {
+    const rows = this.stmt("SELECT source_id, package, version, attempts FROM items WHERE state = 'excluded' AND last_error_code = 'ENOTINJOB' ORDER BY source_id, package, ordinal").all() as { source_id: string; package: string; version: string; attempts: number }[];
+    const out = new Map<string, { source: string; package: string; versions: string[]; publishBegun: string[] }>();
     for (const r of rows) {
       const key = JSON.stringify([r.source_id, r.package]);
-      (out.get(key) ?? out.set(key, { source: r.source_id, package: r.package, versions: [] }).get(key)!).versions.push(r.version);
+      const entry = out.get(key) ?? out.set(key, { source: r.source_id, package: r.package, versions: [], publishBegun: [] }).get(key)!;
+      (r.attempts > 0 ? entry.publishBegun : entry.versions).push(r.version);
     }
     return [...out.values()];
   }
