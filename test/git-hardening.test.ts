@@ -372,8 +372,20 @@ describe('a version cut off after its sdist (failed, or its publish unanswered),
       expect(te.sandbox.standIn.versions('pypi-internal', 'pypi', undefined, 'userpath').find((x) => x.version === v)?.assets.map((a) => a.name)).toEqual([`userpath-${v}.tar.gz`]);
     }
     const report = await te.cli(['report', job, '--json', '--out', mkdtempSync(join(te.dir, 'reports-'))]);
-    const r = JSON.parse(report.stdout) as { verdict: { status: string }; packages: { versions: { version: string; outcome: { key: string } }[] }[] };
+    const r = JSON.parse(report.stdout) as {
+      verdict: { status: string };
+      findings: { code: string; detail: string; action: string }[];
+      packages: { versions: { version: string; outcome: { key: string; reason: string | null; hint: string | null } }[] }[];
+    };
     expect(r.verdict.status).toBe('no-go');
     expect(r.packages[0]!.versions.filter((v) => v.outcome.key === 'removed')).toEqual([]);
+    // the cut-off one, back to fetched: why, and what to do (not "the run did not get to it: rerun", which publishes nothing)
+    const cut = r.packages[0]!.versions.find((v) => v.version === version.publishing)!.outcome;
+    expect(cut.key).toBe('not-done');
+    expect(cut.reason).toContain('no longer listed by its source, and the target holds part of it');
+    expect(cut.hint).toContain('delete the version on the target');
+    const notDone = r.findings.find((f) => f.code === 'ENOTDONE')!;
+    expect(notDone.detail).toContain(`no longer listed by their source, with part of each on the target (userpath@${version.publishing})`);
+    expect(notDone.action).toContain('delete the version on the target');
   });
 });

@@ -91,7 +91,12 @@ export function collectFindings(s: FindingSources): Finding[] {
   }
   const notDone = [...byCode(s.packages, new Set(['not-done'])).values()].flatMap((g) => g.subjects);
   if (notDone.length) {
-    out.push(finding({ severity: 'critical', code: 'ENOTDONE', section: 'migration', title: `${notDone.length} selected version(s) not migrated yet`, detail: 'the run stopped before it got to them (interrupted, or their package failed to list)', action: rerun }, notDone));
+    // removed at the source with part of it on the target (a hint says what to do): a rerun publishes none of those
+    const partly = s.packages.flatMap((p) => p.versions.filter((v) => v.outcome.key === 'not-done' && v.outcome.hint).map((v) => ({ subject: `${p.name}@${v.version}`, hint: v.outcome.hint! })));
+    const detail = partly.length
+      ? `${partly.length} of them no longer listed by their source, with part of each on the target (${partly.slice(0, 5).map((v) => v.subject).join(', ')}${partly.length > 5 ? ', …' : ''}); any other, the run stopped before it got to it`
+      : 'the run stopped before it got to them (interrupted, or their package failed to list)';
+    out.push(finding({ severity: 'critical', code: 'ENOTDONE', section: 'migration', title: `${notDone.length} selected version(s) not migrated yet`, detail, action: partly.length ? `${partly[0]!.hint}; ${rerun} for the others` : rerun }, notDone));
   }
   // rows exist only for what the run listed: a run that stopped early says nothing of the packages it never reached
   if (s.unfinished) {

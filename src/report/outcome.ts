@@ -36,6 +36,9 @@ function errorFields(row: OutcomeRow, fallbackCode: string): Pick<ReportOutcome,
 
 const REMOVED_REASON = 'no longer listed by its source; nothing of it reached the target';
 const KEPT_REASON = 'no longer listed by its source; the target keeps what was migrated';
+/** A version removed at the source after a run of ours started publishing it (engine/item.ts settleItem puts it back to fetched). */
+const REMOVED_PART_REASON = 'no longer listed by its source, and the target holds part of it (files a run of ours uploaded): not published';
+const REMOVED_PART_HINT = 'delete the version on the target (aws codeartifact delete-package-versions) to leave nothing of it';
 
 function leftOut(row: OutcomeRow, explain: (name: string, version: string) => Exclusion | null): Partial<ReportOutcome> | null {
   const out = setAside(row, explain);
@@ -116,6 +119,8 @@ export function runOutcome(row: OutcomeRow, explain: (name: string, version: str
     case 'pending':
     case 'fetched':
     case 'publishing':
+      // not "the run did not get to it": it did, and the source no longer has it; rerunning publishes nothing
+      if (row.state === 'fetched' && row.removed_at && row.attempts > 0) return { ...base, key: 'not-done', reason: REMOVED_PART_REASON, hint: REMOVED_PART_HINT };
       return { ...base, key: 'not-done', reason: row.state === 'publishing' ? 'a publish was interrupted: the next run settles it by reading the target' : 'the run did not get to it: rerun' };
     default:
       return assertNever(row.state as never);

@@ -112,6 +112,7 @@ export function outcomeDetail(v: ReportVersion, max = 240): string {
   if (o.key === 'conflict' && o.code !== 'ETAGMOVED') text = `ours sha512 ${shortHash(o.ourSha512)}, target ${shortHash(o.targetSha512)}`;
   else if (o.excludedBy) text = o.excludedBy;
   else if (o.message) text = o.hint ? `${o.message} — ${o.hint}` : o.message;
+  else if (o.reason && o.hint) text = `${o.reason} — ${o.hint}`;
   else text = o.reason ?? (v.deprecated ? `deprecated: ${v.deprecated}` : '');
   if (v.declared.weak) text = text ? `${text}; SHA-1 only` : 'checked against SHA-1 only';
   return shorten(text, max);
