@@ -389,3 +389,46 @@ describe('a version cut off after its sdist (failed, or its publish unanswered),
     expect(notDone.action).toContain('delete the version on the target');
   });
 });
+
+describe('a conflict found mid-publish, after an earlier file of the same version was uploaded', () => {
+  it("the ECONFLICT message names our files already on the target (the sdist), never only the refused wheel", async () => {
+    const version = '1.6.0';
+    const wheel = `userpath-${version}-py3-none-any.whl`;
+    const job = te.writeJob({ name: 'midway', sources: [gitSource('userpath', 'userpath', 'pypi', { package: 'userpath', tags: '{version}' })], filters: { include: [`userpath@${version}`] } });
+    // someone else's wheel under our wheel's name lands on the target just after our sdist: the wheel's upload is refused
+    type Store = { getPackage(repo: string, format: string, ns: undefined, name: string): { versions: Map<string, { assets: unknown[] }> } | undefined; putAsset(name: string, bytes: Buffer): unknown; touch(pkg: unknown, v: unknown): void };
+    const store = (te.sandbox.standIn as unknown as { store: Store }).store;
+    const log = te.sandbox.standIn.log;
+    log.push = (...entries) => {
+      for (const e of entries) {
+        if (e.operation !== 'pypi:Upload' || e.package !== 'userpath' || e.version !== version || e.status !== 200) continue;
+        const pkg = store.getPackage('pypi-internal', 'pypi', undefined, 'userpath')!;
+        const stored = pkg.versions.get(version)!;
+        if (stored.assets.length !== 1) continue;
+        stored.assets.push(store.putAsset(wheel, Buffer.from('a wheel that is none of ours')));
+        store.touch(pkg, stored);
+      }
+      return Array.prototype.push.apply(log, entries);
+    };
+    let s;
+    try {
+      s = await te.run(job);
+    } finally {
+      delete (log as { push?: unknown }).push;
+    }
+    expect(s.conflicts).toEqual([expect.objectContaining({ version, code: 'ECONFLICT' })]);
+    const message = s.conflicts[0]!.message;
+    expect(message).toContain(`the target already holds ${wheel} with other bytes`);
+    expect(message).toContain(`userpath-${version}.tar.gz of ours was already uploaded to this version`);
+    expect(message).toContain('delete the version on the target');
+    const state = te.openState('midway');
+    try {
+      const row = state.items().find((r) => r.version === version)!;
+      const whl = state.assetsOf(row.id).find((a) => a.name === wheel)!;
+      expect(message).toContain(`ours sha512 ${whl.sha512}`); // the refused file's, not the sdist's
+    } finally {
+      state.close();
+    }
+    expect(te.sandbox.standIn.versions('pypi-internal', 'pypi', undefined, 'userpath').find((v) => v.version === version)?.assets.map((a) => a.name)).toEqual([`userpath-${version}.tar.gz`, wheel]);
+  });
+});

@@ -117,7 +117,12 @@ function foreignConflict(ctx: ItemContext, row: ItemRow, seen: { names: string[]
 }
 
 function conflict(ctx: ItemContext, row: ItemRow, asset: string, theirs: string, ours = row.sha512): ItemRow {
-  const message = `${subjectOf(row)}: the target already holds ${asset} with other bytes; it is never overwritten (ours sha512 ${ours}, target sha512 ${theirs || 'unknown'})`;
+  // files of ours this version already has on the target (a PyPI sdist uploaded before its wheel was refused): half a version stays there
+  const sent = ctx.state.assetsOf(row.id).filter((a) => a.state === 'uploaded' && a.name !== asset).map((a) => a.name);
+  const part = sent.length
+    ? `; ${sent.join(', ')} of ours ${sent.length === 1 ? 'was' : 'were'} already uploaded to this version and stay${sent.length === 1 ? 's' : ''} there, half a version clients can see: delete the version on the target (aws codeartifact delete-package-versions) to leave nothing of it`
+    : '';
+  const message = `${subjectOf(row)}: the target already holds ${asset} with other bytes; it is never overwritten (ours sha512 ${ours}, target sha512 ${theirs || 'unknown'})${part}`;
   return ctx.state.transition(row.id, 'conflict', { targetSha512: theirs, error: { code: 'ECONFLICT', message } });
 }
 
@@ -328,7 +333,7 @@ async function publish(ctx: ItemContext, pkg: PackageContext, fetched: ItemRow, 
       }
       throw result.error; // not there: retryable, so withRetry uploads again
     }, retry);
-    if (done !== 'uploaded') return (row = conflict(ctx, row, file.name, done.conflict));
+    if (done !== 'uploaded') return (row = conflict(ctx, row, file.name, done.conflict, file.hashes.sha512));
     asset = ctx.state.setAssetState(asset, 'uploaded', 'uploaded');
     assets = ctx.state.assetsOf(row.id);
   }
