@@ -398,6 +398,8 @@ describe('a conflict found mid-publish, after an earlier file of the same versio
     // someone else's wheel under our wheel's name lands on the target just after our sdist: the wheel's upload is refused
     type Store = { getPackage(repo: string, format: string, ns: undefined, name: string): { versions: Map<string, { assets: unknown[] }> } | undefined; putAsset(name: string, bytes: Buffer): unknown; touch(pkg: unknown, v: unknown): void };
     const store = (te.sandbox.standIn as unknown as { store: Store }).store;
+    // an earlier test of this file published it: deleted on the target (as DeletePackageVersions does), so this run uploads it anew
+    store.getPackage('pypi-internal', 'pypi', undefined, 'userpath')?.versions.delete(version);
     const log = te.sandbox.standIn.log;
     log.push = (...entries) => {
       for (const e of entries) {
