@@ -160,6 +160,8 @@ describe('rewriting the fixtures', () => {
       // a look-alike host, a registry's name in another host's path, another team's registry, a release download
       'https://registry.npmjs.org.evil.example/lodash/-/lodash-4.17.21.tgz',
       'https://evil.example/registry.npmjs.org/lodash/-/lodash-4.17.21.tgz',
+      // the job's domain endpoint's name as the start of another host
+      'https://acme-111122223333.d.codeartifact.evil.example/npm/npm-internal/@acme/y/-/y-1.0.0.tgz',
       'https://npm.otherteam.example:8443/@other/priv/-/priv-1.0.0.tgz',
       'https://github.com/acme/tool/releases/download/v1/-/tool-1.0.0.tgz',
     ];
@@ -171,6 +173,7 @@ describe('rewriting the fixtures', () => {
     expect(r.notes.map((n) => n.split(' (e.g.')[0])).toEqual([
       'tarballs from registry.npmjs.org.evil.example',
       'tarballs from evil.example',
+      'tarballs from acme-111122223333.d.codeartifact.evil.example',
       'tarballs from npm.otherteam.example:8443',
       'tarballs from github.com',
     ]);

@@ -20,7 +20,8 @@ import { itemKey, type Expected, type ItemKind, type WarmItem } from './types.js
  */
 export class RegistryHosts {
   private readonly hosts: Record<Ecosystem, Set<string | undefined>>;
-  private readonly codeartifactPrefix: string;
+  /** The job's domain's repository endpoints: `<domain>-<owner>.d.codeartifact.<region>.amazonaws.com` (or `.com.cn`), the whole host. */
+  private readonly codeartifactHost: RegExp;
 
   constructor(config: { publicRegistries: { npm: string; pypi: string }; sources: readonly { kind: string; url: string }[]; target: { domain: string; domainOwner: string } }) {
     const npmSources = config.sources.filter((s) => s.kind === 'npm-registry').map((s) => hostOf(s.url));
@@ -29,7 +30,9 @@ export class RegistryHosts {
       pypi: new Set(['pypi.org', 'files.pythonhosted.org', 'pypi.python.org', hostOf(config.publicRegistries.pypi)]),
       go: new Set(),
     };
-    this.codeartifactPrefix = `${config.target.domain}-${config.target.domainOwner}.d.codeartifact.`;
+    // the whole host: a prefix alone would trust <domain>-<owner>.d.codeartifact.evil.example
+    const escape = (s: string) => s.toLowerCase().replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    this.codeartifactHost = new RegExp(`^${escape(config.target.domain)}-${escape(config.target.domainOwner)}\\.d\\.codeartifact\\.[a-z0-9-]+\\.amazonaws\\.com(?:\\.cn)?(?::443)?$`);
   }
 
   /** The host of `resolved` when it is another registry's; undefined when a store may be asked. */
@@ -37,7 +40,7 @@ export class RegistryHosts {
     if (ecosystem === 'go' || !resolved) return undefined;
     const host = hostOf(resolved);
     if (host === undefined) return undefined;
-    if (this.hosts[ecosystem].has(host) || host.startsWith(this.codeartifactPrefix)) return undefined;
+    if (this.hosts[ecosystem].has(host) || this.codeartifactHost.test(host)) return undefined;
     return host;
   }
 }
