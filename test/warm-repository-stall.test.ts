@@ -1,14 +1,19 @@
 /**
  * A git repository `warm` searches for lockfiles whose server stalls: cut off after the
  * repository's own `idleTimeoutSeconds` (warm.repositories[]), not the 10-minute default,
- * and the error names that setting, not a git source's. Real sshd, real git.
+ * and the error names that setting by its key path in the job file (a warm repository has
+ * no id), not a git source's, and says what went on without it (the other repositories and
+ * lockfiles, not "the other sources"). Real sshd, real git.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobSchema } from '../src/config/schema.js';
 import { LockfileRepository } from '../src/warm/git-lockfiles.js';
+import { collectInputs } from '../src/warm/inputs.js';
 import { startGitServer, type GitServer } from './support/git-server.js';
 import { failure } from './support/thrown.js';
 
@@ -25,15 +30,47 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** warm.repositories as the job file would give them (defaults applied by the schema). */
-function repositoriesOf(extra: Record<string, unknown>) {
-  const job = jobSchema.parse({
+/** The job file's config, as the schema gives it (defaults applied). */
+function configOf(repositories: Record<string, unknown>[], limits: Record<string, unknown> = {}) {
+  return jobSchema.parse({
     name: 'stall',
     target: { domain: 'acme', domainOwner: '111122223333', region: 'us-east-1', repositories: { npm: { internal: 'npm-internal' } } },
     sources: [{ id: 'web', kind: 'npm-registry', url: 'https://npm.acme.example/', packages: ['@acme/web'] }],
-    warm: { repositories: [{ url: stalled.gitPlusSshUrl('lockfiles'), sshKeyEnv: 'CAM_TEST_STALL_KEY', knownHostsFile: stalled.knownHosts, ...extra }] },
+    limits,
+    warm: { repositories },
   });
-  return job.warm.repositories;
+}
+
+/** The stalled server's repository as a warm.repositories entry. */
+function stalledEntry(extra: Record<string, unknown> = {}) {
+  return { url: stalled.gitPlusSshUrl('lockfiles'), sshKeyEnv: 'CAM_TEST_STALL_KEY', knownHostsFile: stalled.knownHosts, ...extra };
+}
+
+/** warm.repositories as the job file would give them (defaults applied by the schema). */
+function repositoriesOf(extra: Record<string, unknown>) {
+  return configOf([stalledEntry(extra)]).warm.repositories;
+}
+
+/** A local repository (file://) holding `files`, committed on main. */
+function localRepository(name: string, files: Record<string, string | Buffer>): string {
+  const repo = join(dir, 'repos', name);
+  mkdirSync(repo, { recursive: true });
+  for (const [f, body] of Object.entries(files)) writeFileSync(join(repo, f), body);
+  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-c', 'init.defaultBranch=main', ...args], { cwd: repo, stdio: 'pipe' });
+  git('init', '--quiet');
+  git('add', '--', ...Object.keys(files));
+  git('commit', '--quiet', '-m', 'lockfiles');
+  return `file://${repo}`;
+}
+
+/** The job's warm inputs, collected, with a guard: a stalled clone not cut off by the repository's own timeout would wait 10 minutes. */
+async function collect(config: ReturnType<typeof configOf>, state: string) {
+  const env = { ...process.env, CAM_TEST_STALL_KEY: stalled.clientKey };
+  let guard: NodeJS.Timeout | undefined;
+  return Promise.race([
+    collectInputs({ file: join(dir, 'stall.yml'), name: 'stall', config }, { env, stateDir: join(dir, state) }),
+    new Promise<never>((_, reject) => (guard = setTimeout(() => reject(new Error('the stalled clone was not cut off by the repository\'s idleTimeoutSeconds')), 60_000))),
+  ]).finally(() => clearTimeout(guard));
 }
 
 describe('warm.repositories[].idleTimeoutSeconds', () => {
@@ -57,6 +94,41 @@ describe('warm.repositories[].idleTimeoutSeconds', () => {
     const e = outcome;
     expect(e.code).toBe('ESOURCESILENT');
     expect(e.message).toContain('nothing came for 2 s');
-    expect(e.hint).toContain(`idleTimeoutSeconds of warm repository ${stalled.gitPlusSshUrl('lockfiles')}`);
+    expect(e.hint).toContain(`needs a larger warm.repositories[].idleTimeoutSeconds (the entry for ${stalled.gitPlusSshUrl('lockfiles')}) in the job file`);
+    expect(e.hint).not.toContain('other sources');
   }, 90_000);
+
+  it('in a warm, the second repository stalling is cut after ITS idleTimeoutSeconds; the error names warm.repositories[1].idleTimeoutSeconds, and the first repository\'s lockfile is still read', async () => {
+    const ok = localRepository('ok', { 'requirements.txt': 'requests==2.31.0\n' });
+    // the first entry's timeout is the default (600 s): the cut at 2 s is the second's own
+    const config = configOf([{ url: ok }, stalledEntry({ idleTimeoutSeconds: 2 })]);
+    const started = performance.now();
+    const { lockfiles, errors } = await collect(config, 'state-two');
+    expect(performance.now() - started).toBeLessThan(30_000);
+    expect(lockfiles.map((l) => l.ref.path)).toEqual([`${ok}#main:requirements.txt`]);
+    expect(errors).toHaveLength(1);
+    const [e] = errors;
+    expect(e).toMatchObject({ code: 'ESOURCESILENT', repository: stalled.gitPlusSshUrl('lockfiles') });
+    expect(e!.message).toContain(`git fetch ${stalled.gitPlusSshUrl('lockfiles')}: nothing came for 2 s`);
+    expect(e!.message).toContain(`needs a larger warm.repositories[1].idleTimeoutSeconds (the entry for ${stalled.gitPlusSshUrl('lockfiles')}) in the job file`);
+    expect(e!.message).toContain('the other repositories and lockfiles were still read, and this one is fetched then');
+    // not a git source's key, and no source stood still for it
+    expect(e!.message).not.toMatch(/other sources|of source "|warm\.repositories\[0\]/);
+  }, 90_000);
+});
+
+describe('limits.maxMirrorBytes for warm.repositories[]', () => {
+  it('a warm repository past the bound is ETOOLARGE naming limits.maxMirrorBytes and what went on without it (not "the other sources")', async () => {
+    // 3 MiB of random bytes: no compression brings the pack under the 1 MiB bound
+    const big = localRepository('big', { 'blob.bin': randomBytes(3 * 1024 * 1024), 'requirements.txt': 'requests==2.31.0\n' });
+    const { lockfiles, errors } = await collect(configOf([{ url: big }], { maxMirrorBytes: '1MiB' }), 'state-big');
+    expect(lockfiles).toEqual([]);
+    expect(errors).toHaveLength(1);
+    const [e] = errors;
+    expect(e).toMatchObject({ code: 'ETOOLARGE', repository: big });
+    expect(e!.message).toContain(`git fetch ${big}: the mirror grew past limits.maxMirrorBytes (1048576 bytes)`);
+    expect(e!.message).toContain('raise limits.maxMirrorBytes in the job file');
+    expect(e!.message).toContain('The other repositories and lockfiles were still read');
+    expect(e!.message).not.toContain('other sources');
+  }, 60_000);
 });

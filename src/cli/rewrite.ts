@@ -199,7 +199,7 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
     for (const f of local) read(f, base, null, roots.get(f) ?? dirname(f));
 
     // the job's git repositories: a diff to apply there, never written from here
-    for (const r of job.config.warm.repositories) repositories.push(new LockfileRepository(r, env, stateDir, job.name, job.config.limits));
+    for (const [i, r] of job.config.warm.repositories.entries()) repositories.push(new LockfileRepository(r, env, stateDir, job.name, job.config.limits, i));
     for (const repo of repositories) {
       try {
         await repo.fetch(opts.signal);

@@ -48,8 +48,10 @@ export interface GitAccessOptions {
   keyFilePath: string;
   /** A clone or fetch that receives nothing this long, or takes six times this plus 1 s per 64 KiB received, is cut off (ESOURCESILENT); default 10 minutes. */
   idleTimeoutMs?: number;
-  /** Where the job file sets idleTimeoutMs, as hints name it: `idleTimeoutSeconds of source "billing"`. */
+  /** Where the job file sets idleTimeoutMs, as hints name it: `idleTimeoutSeconds of source "billing"`, `warm.repositories[0].idleTimeoutSeconds (…)`. */
   idleTimeoutSetting?: string;
+  /** What hints say went on without this remote when it failed: `the other sources went on` (the default), `the other repositories and lockfiles were still read`. */
+  othersWentOn?: string;
   /** The most the mirror may hold (limits.maxMirrorBytes): a clone or fetch past it is cut off (ETOOLARGE). */
   maxMirrorBytes?: number;
 }
@@ -270,6 +272,10 @@ export class GitAccess {
     await this.localGit(dir, signal).raw([...AS_GO_READS, '-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', commit]);
   }
 
+  private get othersWentOn(): string {
+    return this.opts.othersWentOn ?? 'the other sources went on';
+  }
+
   /** Remove the key file written for ssh, if any. */
   close(): void {
     if (!this.keyFile) return;
@@ -306,7 +312,7 @@ export class GitAccess {
         cause: e,
         expected: `at most ${max} bytes`,
         actual: `${e.bytes} bytes`,
-        hint: 'if the repository really is this large, raise limits.maxMirrorBytes in the job file and rerun (a fetch goes on from the mirror as it stands, a clone starts again); otherwise the server is sending an endless or bogus pack. The other sources went on',
+        hint: `if the repository really is this large, raise limits.maxMirrorBytes in the job file and rerun (a fetch goes on from the mirror as it stands, a clone starts again); otherwise the server is sending an endless or bogus pack. ${sentence(this.othersWentOn)}`,
       });
     }
     // the pace bound: git kept saying something (a byte, a progress line) inside every idle
@@ -319,7 +325,7 @@ export class GitAccess {
         cause: e,
         expected: `at least ${SLOWEST_TRANSFER_BYTES_PER_S / 1024} KiB/s after the first ${grace} s (${GRACE_IDLE_PERIODS} times idleTimeoutSeconds)`,
         actual: `${e.bytes} bytes in ${Math.round(e.elapsedMs / 1000)} s`,
-        hint: `a transfer may take ${GRACE_IDLE_PERIODS} times idleTimeoutSeconds (${grace} s) plus 1 s per ${SLOWEST_TRANSFER_BYTES_PER_S / 1024} KiB received: if the link to the git server really is this slow, raise ${this.opts.idleTimeoutSetting ?? 'idleTimeoutSeconds'} in the job file and rerun; otherwise check the server. The other sources went on`,
+        hint: `a transfer may take ${GRACE_IDLE_PERIODS} times idleTimeoutSeconds (${grace} s) plus 1 s per ${SLOWEST_TRANSFER_BYTES_PER_S / 1024} KiB received: if the link to the git server really is this slow, raise ${this.opts.idleTimeoutSetting ?? 'idleTimeoutSeconds'} in the job file and rerun; otherwise check the server. ${sentence(this.othersWentOn)}`,
       });
     }
     // the silence watchdog: git printed nothing for the whole idle timeout while the connection
@@ -329,7 +335,7 @@ export class GitAccess {
       return new MigrateError('ESOURCESILENT', `${where}: nothing came for ${s} s (the server or the way to it is stuck)`, {
         subject,
         cause: e,
-        hint: `check the git server (and any proxy or firewall on the way); rerun once it answers: the other sources went on, and this one is fetched then. A server that is only slow to start sending (counting a huge repository's objects) needs a larger ${this.opts.idleTimeoutSetting ?? 'idleTimeoutSeconds'} in the job file`,
+        hint: `check the git server (and any proxy or firewall on the way); rerun once it answers: ${this.othersWentOn}, and this one is fetched then. A server that is only slow to start sending (counting a huge repository's objects) needs a larger ${this.opts.idleTimeoutSetting ?? 'idleTimeoutSeconds'} in the job file`,
       });
     }
     // our disk, not the remote: a local error (never retried as a network failure)
@@ -395,6 +401,11 @@ function direntsIn(dir: string) {
 
 function namesIn(dir: string): string[] {
   return direntsIn(dir).map((e) => e.name);
+}
+
+/** A clause as a sentence of its own: capitalised. */
+function sentence(clause: string): string {
+  return clause.charAt(0).toUpperCase() + clause.slice(1);
 }
 
 function pick(from: Record<string, string>, keys: readonly string[]): Record<string, string> {

@@ -34,6 +34,8 @@ export class LockfileRepository {
   private readonly access: GitAccess;
 
   private readonly formerly: string;
+  /** `warm.repositories[<index>]`: where the job file sets this repository. */
+  private readonly key: string;
 
   constructor(
     private readonly repo: WarmRepository,
@@ -41,7 +43,10 @@ export class LockfileRepository {
     stateDir: string,
     job: string,
     limits?: Pick<JobConfig['limits'], 'maxMirrorBytes'>,
+    /** Its place in the job file's warm.repositories: hints name its keys by it (`warm.repositories[2].idleTimeoutSeconds`). */
+    index?: number,
   ) {
+    this.key = `warm.repositories[${index ?? ''}]`;
     const id = createHash('sha256').update(repo.url).digest('hex').slice(0, 16);
     // git runs in other folders than ours: a relative state dir would mean another place to it
     stateDir = resolve(stateDir);
@@ -55,7 +60,9 @@ export class LockfileRepository {
       ...(repo.knownHostsFile ? { knownHostsFile: repo.knownHostsFile } : {}),
       keyFilePath: join(this.tmpDir, `ssh-key-warm-${job}-${id}-${process.pid}`),
       idleTimeoutMs: repo.idleTimeoutSeconds * 1000,
-      idleTimeoutSetting: `idleTimeoutSeconds of warm repository ${redactUrlCredentials(repo.url)}`,
+      // a warm repository has no id: its key path, and its url to tell which entry that is
+      idleTimeoutSetting: `${this.key}.idleTimeoutSeconds (the entry for ${redactUrlCredentials(repo.url)})`,
+      othersWentOn: 'the other repositories and lockfiles were still read',
       ...(limits ? { maxMirrorBytes: limits.maxMirrorBytes } : {}),
     });
   }
@@ -94,7 +101,7 @@ export class LockfileRepository {
     try {
       commit = (await this.access.localGit(this.mirror, signal).raw(['rev-parse', '--verify', '--end-of-options', `refs/heads/${branch}^{commit}`])).trim();
     } catch (e) {
-      throw new MigrateError('ESOURCENOTFOUND', `${label}: no such branch`, { subject: label, cause: e, hint: 'check warm.repositories[].branches in the job file' });
+      throw new MigrateError('ESOURCENOTFOUND', `${label}: no such branch`, { subject: label, cause: e, hint: `check ${this.key}.branches in the job file` });
     }
     mkdirSync(this.tmpDir, { recursive: true });
     const dir = join(this.tmpDir, `warm-checkout-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
@@ -114,6 +121,6 @@ export class LockfileRepository {
 
   /** git's complaints as coded errors (see sources/git-access.ts). */
   private classify(thrown: unknown, what: string, subject = this.repo.url): MigrateError {
-    return this.access.classify(thrown, `git ${what} ${subject}`, subject, { notFound: 'check warm.repositories[].url in the job file' });
+    return this.access.classify(thrown, `git ${what} ${subject}`, subject, { notFound: `check ${this.key}.url in the job file` });
   }
 }

@@ -175,7 +175,7 @@ export async function collectInputs(job: LoadedJob, opts: CollectOptions): Promi
   const lockfiles = parseAll(files, (f) => relative(jobDir, f) || basename(f), null, errors, (f) => roots.get(f) ?? dirname(f));
 
   // Built first, all of them: a key variable that is not set is bad input, found before any clone.
-  const repositories = warm.repositories.map((r) => new LockfileRepository(r, opts.env, opts.stateDir, job.name, job.config.limits));
+  const repositories = warm.repositories.map((r, i) => new LockfileRepository(r, opts.env, opts.stateDir, job.name, job.config.limits, i));
   try {
     for (const repo of repositories) {
       let branches: string[];
