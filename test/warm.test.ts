@@ -573,6 +573,21 @@ describe('warm', () => {
     for (const name of ['twin-a', 'twin-b']) expect(readdirSync(join(te.stateDir, 'git', name)).filter((f) => f.startsWith('warm-'))).toHaveLength(1);
   });
 
+  it('rewrite-lockfiles: a branch of a repository that is not there is that branch\'s error, with its code and the job-file key to fix; the repository\'s other branches are still read', async () => {
+    const git = te.sandbox.git!;
+    const d = te.sandbox.descriptor;
+    const repoDir = join(te.dir, 'branchy-lockfiles');
+    mkdirSync(join(repoDir, 'app'), { recursive: true });
+    writeFileSync(join(repoDir, 'app/package-lock.json'), readFileSync(join(projects, 'web/package-lock.json')));
+    await git.server.createRepoFromDir('branchy-lockfiles', repoDir);
+    const warm = { repositories: [{ url: git.url('branchy-lockfiles'), branches: ['no-such-branch', 'main'], sshKeyEnv: d.git!.keyEnv, knownHostsFile: d.git!.knownHostsFile }] };
+    const r = await te.cli(['rewrite-lockfiles', jobVariant('branchy', warm), '--json']);
+    expect(r.code, r.stderr).toBe(1);
+    const out = JSON.parse(r.stdout) as { files: { path: string; repository: string | null }[]; errors: { path: string; message: string }[] };
+    expect(out.errors).toEqual([{ path: `${git.url('branchy-lockfiles')}#no-such-branch`, message: expect.stringMatching(/^ESOURCENOTFOUND: .*no such branch.*warm\.repositories\[0\]\.branches/s) }]);
+    expect(out.files.filter((f) => f.repository === `${git.url('branchy-lockfiles')}#main`).map((f) => f.path)).toEqual(['app/package-lock.json']);
+  });
+
   it('a version the store does not list in time is pending; the next warm settles it without requesting it again', async () => {
     const pub = te.sandbox.publicRegistries!;
     await publishWithDeps(pub.npm, 'slow-pkg', '1.0.0');

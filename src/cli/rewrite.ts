@@ -200,17 +200,31 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
 
     // the job's git repositories: a diff to apply there, never written from here
     for (const [i, r] of job.config.warm.repositories.entries()) repositories.push(new LockfileRepository(r, env, stateDir, job.name, job.config.limits, i));
+    // as warm reads them (warm/inputs.ts): a stop ends the command, one branch's failure is that
+    // branch's, and each failure keeps its code and hint (the key of the job file to fix)
+    const failed = (path: string, e: unknown) => {
+      if (opts.signal?.aborted) throw e;
+      const err = e instanceof MigrateError ? e : new MigrateError('ESOURCE', toError(e).message, { cause: e });
+      errors.push({ path, message: `${err.code}: ${err.describe()}` });
+    };
     for (const repo of repositories) {
+      let branches: string[];
       try {
         await repo.fetch(opts.signal);
-        for (const branch of await repo.branches(opts.signal)) {
+        branches = await repo.branches(opts.signal);
+      } catch (e) {
+        failed(repo.url, e);
+        continue;
+      }
+      for (const branch of branches) {
+        try {
           const checkout = await repo.checkout(branch, opts.signal);
           cleanups.push(checkout.cleanup);
           const root = realpathSync(checkout.dir);
           for (const f of findLockfiles(checkout.dir)) read(f, checkout.dir, checkout.label, root);
+        } catch (e) {
+          failed(`${repo.url}#${branch}`, e);
         }
-      } catch (e) {
-        errors.push({ path: repo.url, message: toError(e).message });
       }
     }
     const targets = await targetsFor(job, new Set(inputs.map((i) => i.format)), opts);
