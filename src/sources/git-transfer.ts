@@ -231,6 +231,7 @@ function procStat(pid: number): { comm: string; state: string; pgrp: number; sta
 
 /** The most of /proc/<pid>/environ read for the token (the token is put first; a child that added to its environment keeps it near the start). */
 const ENVIRON_MAX_BYTES = 256 * 1024;
+let environBuffer: Buffer | undefined;
 
 /**
  * Whether `pid`'s environment holds `TRANSFER_ENV=<token>`: 'yes', 'no', or 'unknown' when
@@ -244,7 +245,8 @@ function carriesToken(pid: number, token: string): 'yes' | 'no' | 'unknown' {
     return 'unknown';
   }
   try {
-    const buf = Buffer.alloc(ENVIRON_MAX_BYTES);
+    // one buffer for every read: a stop polls each member's environment up to 80 times
+    const buf = (environBuffer ??= Buffer.alloc(ENVIRON_MAX_BYTES));
     let len = 0;
     for (let n = 1; n > 0 && len < buf.length; len += n) n = readSync(fd, buf, len, buf.length - len, null);
     const env = `\0${buf.subarray(0, len).toString('latin1')}`;
