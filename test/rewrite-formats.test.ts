@@ -292,6 +292,54 @@ describe('rewriting the fixtures', () => {
     expect(r.notes.join()).toMatch(/torch@2\.3\.0 locked from two indexes/);
   });
 
+  it("PyPI: an index that is neither public PyPI nor the job's CodeArtifact (a company's own) stays where it is, in requirements, poetry and uv, and is named: the shared repository would answer for its projects with public ones", () => {
+    const registries = new RegistryHosts({
+      publicRegistries: { npm: 'https://registry.npmjs.org/', pypi: 'https://pypi.org/' },
+      sources: [{ kind: 'npm-registry', url: 'https://pypi.acme.example/' }],
+      target: { domain: 'acme', domainOwner: '111122223333' },
+    });
+    // an npm source on the same host as the private index does not make the index migrated
+    const guarded: RewriteTargets = { ...targets, foreignPypiHost: (u) => registries.foreign('pypi', u) };
+    const PRIVATE = 'https://user:s3cret@pypi.acme.example/simple/';
+
+    const req = `-i https://pypi.org/simple\n--index-url ${PRIVATE}\nacme-billing==1.2.0\n`;
+    const r = rewriteLockfile('requirements', req, guarded);
+    expect(r.text).toBe(`-i ${PYPI}simple/\n--index-url ${PRIVATE}\nacme-billing==1.2.0\n`);
+    expect(r.changes.map((c) => c.line)).toEqual([1]);
+    expect(r.notes).toEqual([expect.stringMatching(/^line 2: the index https:\/\/pypi\.acme\.example\/simple\/ left as it is: pypi\.acme\.example is neither public PyPI .* would fetch public projects of the same names instead/)]);
+    expect(r.notes.join()).not.toContain('s3cret');
+    // alone: nothing moves, and the file is not told it has no --index-url
+    const alone = rewriteLockfile('requirements', `--index-url=${PRIVATE}\nacme-billing==1.2.0\n`, guarded);
+    expect([alone.changes, alone.notes.length]).toEqual([[], 1]);
+    expect(alone.notes.join()).not.toMatch(NO_URL_ADVICE);
+    // the job's own CodeArtifact domain, another repository of it: moves
+    expect(rewriteLockfile('requirements', '-i https://acme-111122223333.d.codeartifact.eu-west-1.amazonaws.com/pypi/old/simple/\n', guarded).changes.length).toBe(1);
+
+    const source = (url: string) => `[package.source]\ntype = "legacy"\nurl = "${url}"\nreference = "r"\n`;
+    const poetry = ['[[package]]\nname = "acme-billing"\nversion = "1.2.0"\n', source('https://pypi.acme.example/simple'), '\n[[package]]\nname = "acme-auth"\nversion = "2.0.0"\n', source('https://pypi.acme.example/simple'), '\n[[package]]\nname = "mirrored"\nversion = "1.0.0"\n', source('https://pypi.org/simple'), '\n[metadata]\nlock-version = "2.0"\n'].join('');
+    const p = rewriteLockfile('poetry', poetry, guarded);
+    expect(p.changes.map((c) => c.from)).toEqual(['https://pypi.org/simple']);
+    expect(p.text.match(/url = "https:\/\/pypi\.acme\.example\/simple"/g)!.length).toBe(2);
+    expect(p.notes).toEqual([expect.stringMatching(/^line 6: the legacy source https:\/\/pypi\.acme\.example\/simple \(2 package\(s\)\) left as it is/)]);
+    const only = rewriteLockfile('poetry', ['[[package]]\nname = "acme-billing"\nversion = "1.2.0"\n', source('https://pypi.acme.example/simple')].join(''), guarded);
+    expect([only.changes, only.notes.length]).toEqual([[], 1]);
+    expect(only.notes.join()).not.toMatch(NO_URL_ADVICE);
+
+    const block = (name: string, index: string, file: string) => `[[package]]\nname = "${name}"\nversion = "1.0.0"\nsource = { registry = "${index}" }\nsdist = { url = "${file}", hash = "sha256:aaaa" }\n`;
+    const uv = [
+      'version = 1\nrequires-python = ">=3.10"\n',
+      block('app', 'https://pypi.org/simple', 'https://files.pythonhosted.org/packages/ab/app-1.0.0.tar.gz').replace('sdist', 'dependencies = [{ name = "acme-billing", source = { registry = "https://pypi.acme.example/simple" } }]\nsdist'),
+      block('acme-billing', 'https://pypi.acme.example/simple', 'https://pypi.acme.example/packages/acme_billing-1.0.0.tar.gz'),
+      // the same project at the same version from public PyPI: the private one stays, so no two indexes become one
+      block('acme-billing', 'https://pypi.org/simple', 'https://files.pythonhosted.org/packages/cd/acme_billing-1.0.0.tar.gz'),
+    ].join('\n');
+    const u = rewriteLockfile('uv', uv, guarded);
+    expect(u.changes.map((c) => c.from)).toEqual(['https://pypi.org/simple', 'https://files.pythonhosted.org/packages/ab/app-1.0.0.tar.gz', 'https://pypi.org/simple', 'https://files.pythonhosted.org/packages/cd/acme_billing-1.0.0.tar.gz']);
+    expect(u.text.match(/"https:\/\/pypi\.acme\.example\/simple"/g)!.length).toBe(2);
+    expect(u.text).toContain('url = "https://pypi.acme.example/packages/acme_billing-1.0.0.tar.gz"');
+    expect(u.notes).toEqual([expect.stringMatching(/^line 14: the index https:\/\/pypi\.acme\.example\/simple \(1 package\(s\), their files and every reference to it\) left as it is/)]);
+  });
+
   it('a format without its target is left alone and said so', () => {
     const text = readFileSync(join(FIXTURES, 'pprof-d3flamegraph/package-lock.json'), 'utf8');
     const r = rewriteLockfile('npm', text, { pypi: PYPI });
@@ -372,6 +420,16 @@ describe('rewrite-lockfiles --write', () => {
     expect(readFileSync(join(p.dir, 'b/requirements.txt'), 'utf8')).toBe(`-i ${PYPI}simple/\nflask==3.0.0\n`);
     // no temporary file left behind, either way
     expect(readdirSync(join(p.dir, 'a')).concat(readdirSync(join(p.dir, 'b')))).toEqual(['requirements.txt', 'requirements.txt']);
+  });
+
+  it("a requirements file on the company's own index is not pointed at the shared repository: it stays as it was, the index is named, the public index beside it moves", async () => {
+    const p = project({ 'a/requirements.txt': '-i https://pypi.acme.example/simple\nacme-billing==1.2.0\n', 'b/requirements.txt': '-i https://pypi.org/simple\nflask==3.0.0\n' });
+    const r = await rewrite(p, { write: true });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(p.dir, 'a/requirements.txt'), 'utf8')).toBe('-i https://pypi.acme.example/simple\nacme-billing==1.2.0\n');
+    expect(readFileSync(join(p.dir, 'b/requirements.txt'), 'utf8')).toBe(`-i ${PYPI}simple/\nflask==3.0.0\n`);
+    expect(r.stderr).toMatch(/a\/requirements\.txt: line 1: the index https:\/\/pypi\.acme\.example\/simple left as it is: .*publicRegistries\.pypi/);
+    expect(r.stderr).toMatch(/1 of 2 lockfile\(s\) rewritten/);
   });
 
   it('writes a symlinked lockfile through to the file it points at: the link stays a link', async () => {
@@ -487,7 +545,8 @@ describe('rewrite-lockfiles --write', () => {
       'pnpm/pnpm-lock.yaml': PNPM_LOCK,
       'yarn/yarn.lock': readFileSync(join(FIXTURES, 'combined-stream/yarn.lock'), 'utf8'),
       'py/requirements.txt': '--index-url https://pypi.org/simple\nrequests==2.31.0\n',
-      'poetry/poetry.lock': readFileSync(join(FIXTURES, 'handmade/poetry/poetry.lock'), 'utf8'),
+      // its legacy source on public PyPI: a company's own index stays where it is (see the rewriter's tests)
+      'poetry/poetry.lock': readFileSync(join(FIXTURES, 'handmade/poetry/poetry.lock'), 'utf8').replace('https://pypi.example.invalid/simple', 'https://pypi.org/simple'),
       'uv/uv.lock': readFileSync(join(FIXTURES, 'handmade/uv/uv.lock'), 'utf8'),
     };
     const p = project(files);
@@ -537,7 +596,7 @@ describe('rewrite-lockfiles: the diff', () => {
       {
         'requirements.txt': '-r requirements/base.txt\n-r pip-index.txt\nflask==3.0.0\n',
         'requirements/base.txt': '--index-url https://pypi.org/simple\nrequests==2.31.0\n',
-        'pip-index.txt': '-i https://mirror.example/simple\n',
+        'pip-index.txt': '-i https://pypi.org/simple\n',
       },
       ['requirements.txt', 'requirements/base.txt'],
     );

@@ -98,9 +98,9 @@ async function targetsFor(job: LoadedJob, formats: ReadonlySet<LockfileFormat>, 
   const needNpm = [...formats].some((f) => NPM_FORMATS.has(f));
   const needPypi = [...formats].some((f) => PY_FORMATS.has(f));
   const repos = job.config.target.repositories;
-  // tarballs of a registry the shared repository does not serve stay where they are
+  // tarballs and indexes of a registry the shared repository does not serve stay where they are
   const registries = new RegistryHosts(job.config);
-  const targets: RewriteTargets = { foreignNpmHost: (url) => registries.foreign('npm', url) };
+  const targets: RewriteTargets = { foreignNpmHost: (url) => registries.foreign('npm', url), foreignPypiHost: (url) => registries.foreign('pypi', url) };
   if (!(needNpm && repos.npm?.shared) && !(needPypi && repos.pypi?.shared)) return targets;
   const ca = new CodeArtifact(job.config.target, new Limiter(job.config.limits.rates), opts.codeartifactClient, opts.signal);
   try {

@@ -3,10 +3,13 @@
  * with `type = "legacy"` and the index's `url`; that url moves to the PyPI
  * endpoint's index. Packages from PyPI carry no URL in poetry.lock (poetry asks
  * the sources pyproject.toml names), and git, url, file and directory sources stay.
+ * A legacy source on a host that is neither public PyPI nor the job's CodeArtifact
+ * (a company's own index) stays, and is said: the shared repository does not hold
+ * its projects and would answer for them with public ones of the same names.
  * https://python-poetry.org/docs/repositories/
  */
 import { publicUrl } from '../../redact.js';
-import { alreadyNote, lineCounter, type RewriteChange, type RewriteResult, type RewriteTargets } from './types.js';
+import { alreadyNote, foreignIndexNote, lineCounter, type RewriteChange, type RewriteResult, type RewriteTargets } from './types.js';
 
 export function rewritePoetry(text: string, targets: RewriteTargets): RewriteResult {
   if (!targets.pypi) return { text, changes: [], notes: ['no shared PyPI repository in the job: nothing rewritten'], already: 0 };
@@ -14,6 +17,7 @@ export function rewritePoetry(text: string, targets: RewriteTargets): RewriteRes
   const at = lineCounter(text);
   const changes: RewriteChange[] = [];
   const edits: { start: number; end: number; value: string }[] = [];
+  const foreign = new Map<string, { where: string; packages: number }>();
   let already = 0;
   // each [package.source] table up to the next header
   for (const table of text.matchAll(/^\[package\.source\][ \t]*\r?\n((?:(?!\[)[^\n]*\n?)*)/gm)) {
@@ -27,13 +31,20 @@ export function rewritePoetry(text: string, targets: RewriteTargets): RewriteRes
       continue;
     }
     const start = bodyStart + url.index + url[1]!.length + 1;
+    const host = targets.foreignPypiHost?.(url[3]!);
+    if (host) {
+      const seen = foreign.get(host);
+      foreign.set(host, { where: seen?.where ?? `line ${at(start)}: the legacy source ${publicUrl(url[3]!)}`, packages: (seen?.packages ?? 0) + 1 });
+      continue;
+    }
     edits.push({ start, end: start + url[3]!.length, value: index });
     changes.push({ line: at(start), from: publicUrl(url[3]!), to: index });
   }
   let out = text;
   for (const e of edits.reverse()) out = out.slice(0, e.start) + e.value + out.slice(e.end);
-  const notes = changes.length
-    ? []
+  const left = [...foreign].map(([host, f]) => foreignIndexNote(host, `${f.where} (${f.packages} package(s))`));
+  const notes = changes.length || left.length
+    ? left
     : already
       ? [alreadyNote(already)]
       : ['no legacy source: packages from PyPI carry no URL in poetry.lock; add the shared repository as a [[tool.poetry.source]] (priority = "primary") in pyproject.toml and run poetry lock --no-update'];

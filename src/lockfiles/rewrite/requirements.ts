@@ -5,6 +5,9 @@
  * Any credentials in the old URL go with it; none are written: pip finds them
  * in netrc or a keyring (or pip.conf, as `aws codeartifact login --tool pip` writes it).
  * `--extra-index-url` is left alone, and said: pip would still ask that index.
+ * An index that is neither public PyPI nor the job's CodeArtifact (a company's own
+ * index) stays too, and is said: the shared repository does not hold its projects
+ * and would answer for them with public ones of the same names.
  *
  * Lines are read as pip reads them (joinLines, pip's req_file.join_lines): a line
  * ending in `\` (and not a comment line) continues on the next, the `\` dropped and
@@ -15,7 +18,7 @@
  */
 import { publicUrl } from '../../redact.js';
 import { joinLines, uncommented } from '../requirements.js';
-import { alreadyNote, type RewriteChange, type RewriteResult, type RewriteTargets } from './types.js';
+import { alreadyNote, foreignIndexNote, type RewriteChange, type RewriteResult, type RewriteTargets } from './types.js';
 
 const INDEX_OPTION = /^[ \t]*(?:-i[ \t]*|--index-url(?:[ \t]*=[ \t]*|[ \t]+))(\S+)/;
 const EXTRA_INDEX_OPTION = /^[ \t]*--extra-index-url(?:[ \t]*=[ \t]*|[ \t]+)(\S+)/;
@@ -40,6 +43,11 @@ export function rewriteRequirements(text: string, targets: RewriteTargets): Rewr
       continue;
     }
     const from = m[1]!;
+    const foreign = targets.foreignPypiHost?.(from);
+    if (foreign) {
+      notes.push(foreignIndexNote(foreign, `line ${pieces[0]!.line}: the index ${publicUrl(from)}`));
+      continue;
+    }
     // the URL's place in the joined line, found in the piece that holds it
     const urlAt = m.index + m[0].length - from.length;
     let before = 0;
@@ -60,6 +68,6 @@ export function rewriteRequirements(text: string, targets: RewriteTargets): Rewr
   let out = text;
   for (const e of [...edits].reverse()) out = out.slice(0, e.start) + index + out.slice(e.end);
   if (!changes.length && already) notes.push(alreadyNote(already));
-  else if (!changes.length && !notes.some((n) => n.includes('split over'))) notes.push('no --index-url: point pip at the shared repository in pip.conf (aws codeartifact login --tool pip)');
+  else if (!changes.length && !notes.some((n) => n.includes('split over') || n.includes('left as it is'))) notes.push('no --index-url: point pip at the shared repository in pip.conf (aws codeartifact login --tool pip)');
   return { text: out, changes, notes, already };
 }

@@ -14,6 +14,22 @@ export interface RewriteTargets {
    * the public registry nor a source of the job), undefined when it moves. Unset: every one moves.
    */
   foreignNpmHost?: (url: string) => string | undefined;
+  /**
+   * The same for a PyPI index URL (requirements' `--index-url`, a poetry legacy source, a uv
+   * registry): the host of an index that is neither public PyPI nor the job's CodeArtifact
+   * domain. The job migrates Python projects from git, never from an index, so the shared
+   * repository does not hold such an index's projects. Unset: every index moves.
+   */
+  foreignPypiHost?: (url: string) => string | undefined;
+}
+
+/**
+ * The note of a PyPI index left as it is (foreignPypiHost): moving it would make the shared
+ * repository answer for the index's projects, and for any it does not hold it fetches the
+ * public project of the same name (dependency confusion).
+ */
+export function foreignIndexNote(host: string, what: string): string {
+  return `${what} left as it is: ${host} is neither public PyPI (publicRegistries.pypi) nor the job's CodeArtifact domain, so the shared repository does not hold its projects and would fetch public projects of the same names instead; if it only mirrors public PyPI, set publicRegistries.pypi to it and run again, otherwise migrate its projects first and then point at the shared repository by hand`;
 }
 
 export interface RewriteChange {

@@ -12,10 +12,16 @@
  * index that moves moves with it, or uv reads a lock whose references point
  * nowhere. A lock with the same project at the same version from two indexes
  * cannot become one index: it is left alone, and said.
+ *
+ * An index that is neither public PyPI nor the job's CodeArtifact (a company's own
+ * index) stays, its packages' files and references with it, and is said: the
+ * shared repository does not hold its projects and would answer for them with
+ * public ones of the same names.
  */
 import { normalizeProjectName } from '../../builders/python-metadata.js';
 import { MigrateError } from '../../errors.js';
-import { alreadyNote, lineCounter, type RewriteChange, type RewriteResult, type RewriteTargets } from './types.js';
+import { publicUrl } from '../../redact.js';
+import { alreadyNote, foreignIndexNote, lineCounter, type RewriteChange, type RewriteResult, type RewriteTargets } from './types.js';
 
 export function rewriteUv(text: string, targets: RewriteTargets): RewriteResult {
   if (!targets.pypi) return { text, changes: [], notes: ['no shared PyPI repository in the job: nothing rewritten'], already: 0 };
@@ -32,11 +38,12 @@ export function rewriteUv(text: string, targets: RewriteTargets): RewriteResult 
       return;
     }
     edits.push({ start: offset, end: offset + from.length, value: to });
-    changes.push({ line: at(offset), from, to });
+    changes.push({ line: at(offset), from: publicUrl(from), to });
   };
   // `\r?`: a lock checked out with CRLF line ends reads the same
   const headers = [...text.matchAll(/^\[\[package\]\][ \t]*\r?$/gm)].map((m) => m.index);
   const registries = new Set<string>();
+  const foreign = new Map<string, { where: string; packages: number }>();
   const seen = new Map<string, string>();
   const twice: string[] = [];
   headers.forEach((start, i) => {
@@ -44,6 +51,12 @@ export function rewriteUv(text: string, targets: RewriteTargets): RewriteResult 
     const block = text.slice(start, end);
     const source = /^source\s*=\s*\{\s*registry\s*=\s*"([^"]*)"\s*\}/m.exec(block);
     if (!source) return;
+    const host = targets.foreignPypiHost?.(source[1]!);
+    if (host) {
+      const f = foreign.get(source[1]!);
+      foreign.set(source[1]!, { where: f?.where ?? `line ${at(start + source.index)}: the index ${publicUrl(source[1]!)}`, packages: (f?.packages ?? 0) + 1 });
+      return;
+    }
     registries.add(source[1]!);
     const name = /^name\s*=\s*"([^"]*)"/m.exec(block)?.[1];
     const version = /^version\s*=\s*"([^"]*)"/m.exec(block)?.[1];
@@ -70,9 +83,10 @@ export function rewriteUv(text: string, targets: RewriteTargets): RewriteResult 
       }
     }
   });
+  const left = [...foreign].map(([url, f]) => foreignIndexNote(targets.foreignPypiHost!(url)!, `${f.where} (${f.packages} package(s), their files and every reference to it)`));
   if (twice.length) {
     const note = `${twice.join(', ')} locked from two indexes: one repository for both would make two identical packages; not rewritten: lock from one index (uv lock), or point the indexes in pyproject.toml at the shared repository and relock`;
-    return { text, changes: [], notes: [note], already: 0 };
+    return { text, changes: [], notes: [note, ...left], already: 0 };
   }
   // every `registry = "<index>"` of an index that moves: the packages' sources and the dependencies' references alike
   for (const m of text.matchAll(/\bregistry\s*=\s*"([^"]*)"/g)) {
@@ -81,5 +95,5 @@ export function rewriteUv(text: string, targets: RewriteTargets): RewriteResult 
   let out = text;
   for (const e of edits.sort((a, b) => b.start - a.start)) out = out.slice(0, e.start) + e.value + out.slice(e.end);
   changes.sort((a, b) => a.line - b.line);
-  return { text: out, changes, notes: !changes.length && already ? [alreadyNote(already)] : [], already };
+  return { text: out, changes, notes: [...left, ...(!changes.length && already ? [alreadyNote(already)] : [])], already };
 }
