@@ -387,6 +387,16 @@ describe('a version cut off after its sdist (failed, or its publish unanswered),
     const notDone = r.findings.find((f) => f.code === 'ENOTDONE')!;
     expect(notDone.detail).toContain(`no longer listed by their source, with part of each on the target (userpath@${version.publishing})`);
     expect(notDone.action).toContain('delete the version on the target');
+
+    // and the plan: not "publish" (no run publishes it), but removed with part of it on the target, NO-GO
+    const plan = await te.cli(['plan', job, '--json', '--out', mkdtempSync(join(te.dir, 'plans-'))]);
+    const p = JSON.parse(plan.stdout) as typeof r;
+    expect(p.verdict.status).toBe('no-go');
+    const planned = p.packages[0]!.versions.find((v) => v.version === version.publishing)!.outcome;
+    expect(planned).toMatchObject({ key: 'removed', reason: expect.stringContaining('the target holds part of it'), hint: expect.stringContaining('delete the version on the target') });
+    const half = p.findings.find((f) => f.code === 'ESOURCEREMOVED')!;
+    expect(half.action).toContain('delete the version on the target');
+    expect(JSON.stringify(half)).toContain(`userpath@${version.publishing}`);
   });
 });
 

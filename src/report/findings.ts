@@ -89,6 +89,23 @@ export function collectFindings(s: FindingSources): Finding[] {
       ),
     );
   }
+  // a plan's "removed" with a hint: removed at the source after a run of ours began publishing it, part of it on the target
+  const halfRemoved = s.packages.flatMap((p) => p.versions.filter((v) => v.outcome.key === 'removed' && v.outcome.hint).map((v) => ({ subject: `${p.name}@${v.version}`, hint: v.outcome.hint! })));
+  if (halfRemoved.length) {
+    out.push(
+      finding(
+        {
+          severity: 'critical',
+          code: 'ESOURCEREMOVED',
+          section: 'migration',
+          title: `${halfRemoved.length} version(s) no longer listed by their source, with part of each on the target`,
+          detail: 'a run of ours began publishing them before the source dropped them: clients can see half a version (an sdist without its wheel), and no run publishes the rest',
+          action: halfRemoved[0]!.hint,
+        },
+        halfRemoved.map((v) => v.subject),
+      ),
+    );
+  }
   const notDone = [...byCode(s.packages, new Set(['not-done'])).values()].flatMap((g) => g.subjects);
   if (notDone.length) {
     // removed at the source with part of it on the target (a hint says what to do): a rerun publishes none of those

@@ -76,6 +76,8 @@ export function planOutcome(row: OutcomeRow, explain: (name: string, version: st
   const removedNote = row.removed_at ? { reason: KEPT_REASON } : {};
   const out = leftOut(row, explain);
   if (out) return { ...base, key: row.state as 'excluded' | 'skipped' | 'removed', ...out };
+  // removed at the source after a run of ours began publishing it: the run publishes none of it, and part of it is on the target
+  if (row.state === 'fetched' && row.removed_at && row.attempts > 0) return { ...base, key: 'removed', code: 'ESOURCEREMOVED', reason: REMOVED_PART_REASON, hint: REMOVED_PART_HINT };
   switch (row.state) {
     case 'pending':
       if (row.source_problem) return { ...base, key: 'source-error', code: 'EBADSOURCE', message: row.source_problem, hint: hintFor('EBADSOURCE') };
