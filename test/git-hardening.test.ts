@@ -12,6 +12,7 @@
  *    internal scope never resolves that name on a public registry (the rule
  *    itself, with a source registry and its token: builders-npm.test.ts).
  */
+import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -438,6 +439,16 @@ describe('a conflict found mid-publish, after an earlier file of the same versio
       const row = state.items().find((r) => r.version === version)!;
       const whl = state.assetsOf(row.id).find((a) => a.name === wheel)!;
       expect(message).toContain(`ours sha512 ${whl.sha512}`); // the refused file's, not the sdist's
+      // and every place that pairs the two hashes pairs the wheel's: the summary, status, the report, the ledger
+      const theirs = createHash('sha512').update('a wheel that is none of ours').digest('hex');
+      expect(s.conflicts[0]).toMatchObject({ ourSha512: whl.sha512, targetSha512: theirs });
+      expect(row.sha512).not.toBe(whl.sha512);
+      const status = JSON.parse((await te.cli(['status', job, '--json'])).stdout) as { conflicts: { version: string; ourSha512: string; targetSha512: string }[] };
+      expect(status.conflicts).toEqual([{ package: 'userpath', version, ourSha512: whl.sha512, targetSha512: theirs }]);
+      const report = JSON.parse((await te.cli(['report', job, '--json', '--out', mkdtempSync(join(te.dir, 'reports-'))])).stdout) as { packages: { versions: { version: string; outcome: { key: string; ourSha512: string; targetSha512: string } }[] }[] };
+      expect(report.packages[0]!.versions.find((v) => v.version === version)!.outcome).toMatchObject({ key: 'conflict', ourSha512: whl.sha512, targetSha512: theirs });
+      const entries = state.db.prepare("SELECT entry FROM ledger WHERE entry LIKE '%\"conflict\"%'").all() as { entry: string }[];
+      expect(entries.map((e) => (JSON.parse(e.entry) as { target: Record<string, unknown> }).target)).toContainEqual(expect.objectContaining({ conflictingSha512: theirs, conflictingFile: wheel }));
     } finally {
       state.close();
     }

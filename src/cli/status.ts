@@ -63,7 +63,7 @@ function statusOf(name: string, database: string, state: StateDb): StatusReport 
     states,
     total: Object.values(counts).reduce((a, b) => a + b, 0),
     failures: failed.map((r) => ({ package: r.package, version: r.version, code: r.last_error_code, error: r.last_error, attempts: r.attempts })),
-    conflicts: conflicts.map((r) => ({ package: r.package, version: r.version, ourSha512: r.sha512, targetSha512: r.target_sha512 })),
+    conflicts: conflicts.map((r) => ({ package: r.package, version: r.version, ourSha512: state.ourConflictSha512(r), targetSha512: r.target_sha512 })),
     listErrors: pkgs.filter((p) => p.list_error_code).map((p) => ({ source: p.source_id, package: p.package, code: p.list_error_code, error: p.list_error })),
     metadataPending: pkgs.filter((p) => p.meta_state !== 'done' && !p.list_error_code).map((p) => p.package),
     sourceChanged: state.sourceChanges().map((c) => ({ package: c.package, version: c.version, migratedSha512: c.sha512, detail: c.detail, at: c.at })),

@@ -113,7 +113,7 @@ function notOurs(theirs: readonly TargetAsset[], files: readonly AssetFile[]): T
 function foreignConflict(ctx: ItemContext, row: ItemRow, seen: { names: string[]; sha512: string }, files: readonly AssetFile[], refetched?: string): ItemRow {
   const rebuilt = refetched ? ` (ours were just ${ctx.sources.get(row.source_id)?.kind === 'git' ? 'built' : 'downloaded'} again because ${refetched}: other build tools may name their files differently)` : '';
   const message = `${subjectOf(row)}: the target's version holds ${seen.names.map((n) => printable(n)).join(', ')}, which is none of the files this version has (${files.map((f) => f.name).join(', ')})${rebuilt}; nothing is added to it. ${FOREIGN_HINT}`;
-  return ctx.state.transition(row.id, 'conflict', { targetSha512: seen.sha512, error: { code: 'ECONFLICT', message } });
+  return ctx.state.transition(row.id, 'conflict', { targetSha512: seen.sha512, targetAsset: seen.names[0] ?? null, error: { code: 'ECONFLICT', message } });
 }
 
 function conflict(ctx: ItemContext, row: ItemRow, asset: string, theirs: string, ours = row.sha512): ItemRow {
@@ -123,7 +123,7 @@ function conflict(ctx: ItemContext, row: ItemRow, asset: string, theirs: string,
     ? `; ${sent.join(', ')} of ours ${sent.length === 1 ? 'was' : 'were'} already uploaded to this version and stay${sent.length === 1 ? 's' : ''} there, half a version clients can see: delete the version on the target (aws codeartifact delete-package-versions) to leave nothing of it`
     : '';
   const message = `${subjectOf(row)}: the target already holds ${asset} with other bytes; it is never overwritten (ours sha512 ${ours}, target sha512 ${theirs || 'unknown'})${part}`;
-  return ctx.state.transition(row.id, 'conflict', { targetSha512: theirs, error: { code: 'ECONFLICT', message } });
+  return ctx.state.transition(row.id, 'conflict', { targetSha512: theirs, targetAsset: asset, error: { code: 'ECONFLICT', message } });
 }
 
 /**
@@ -142,7 +142,7 @@ function refetchConflict(ctx: ItemContext, row: ItemRow, seen: { asset: string; 
     (built
       ? 'a rebuild has other bytes when the build tools changed since (setuptools, hatchling, Python, Node.js) or the build writes something variable into its files; restore the state directory\'s blobs from a backup (the files recorded when it was first built) and rerun to upload the rest, or delete the version on the target (aws codeartifact delete-package-versions) and rerun to publish the rebuilt files together'
       : 'the source now serves other bytes than were uploaded: decide by hand which bytes are right; to publish the new ones, delete the version on the target (aws codeartifact delete-package-versions) and rerun');
-  return ctx.state.transition(row.id, 'conflict', { targetSha512: seen.sha512, error: { code: 'ECONFLICT', message } });
+  return ctx.state.transition(row.id, 'conflict', { targetSha512: seen.sha512, targetAsset: seen.asset, error: { code: 'ECONFLICT', message } });
 }
 
 function unusable(row: ItemRow, status: string): MigrateError {

@@ -95,7 +95,7 @@ export function summarize(
   const complete = count((s) => ON_TARGET.has(s as ItemState));
   const listed = (where: string) => state.itemsOfSources(active, where);
   const failures = listed("state = 'failed'").map((r) => ({ package: r.package, version: r.version, code: r.last_error_code ?? 'EUNKNOWN', message: r.last_error ?? '' }));
-  const conflicts = listed("state = 'conflict'").map((r) => ({ package: r.package, version: r.version, code: r.last_error_code ?? 'ECONFLICT', message: r.last_error ?? '', ourSha512: r.sha512 ?? '', targetSha512: r.target_sha512 ?? '' }));
+  const conflicts = listed("state = 'conflict'").map((r) => ({ package: r.package, version: r.version, code: r.last_error_code ?? 'ECONFLICT', message: r.last_error ?? '', ourSha512: state.ourConflictSha512(r) ?? '', targetSha512: r.target_sha512 ?? '' }));
   const tagMoved = state.tagMoves(state.runId ?? undefined).map((t) => ({ package: t.package, version: t.version, state: t.state, detail: t.detail ?? '' }));
   // in sync means the versions AND the dist-tags/deprecations: a tag left behind is not a finished job
   const goSumBad = goSum.mismatches.length + goSum.errors.length > 0 || (hardening?.errors.length ?? 0) > 0;

@@ -66,7 +66,7 @@ export type ReportItem = Pick<
   | 'source_ref'
   | 'source_commit'
   | 'facts'
-> & { assets?: Pick<AssetRow, 'name' | 'size' | 'sha1' | 'sha256' | 'sha512' | 'state'>[] };
+> & { assets?: Pick<AssetRow, 'name' | 'size' | 'sha1' | 'sha256' | 'sha512' | 'state'>[]; target_asset?: string | null };
 
 export type ReportPackageRow = Pick<PackageRow, 'source_id' | 'format' | 'package' | 'dist_tags' | 'meta_state' | 'last_error' | 'list_error_code' | 'list_error'>;
 
@@ -125,6 +125,12 @@ function parseJson<T>(text: string | null, fallback: T): T {
   }
 }
 
+/** The row an outcome is read from: a conflict's "ours" is the hash of the file it is about (a wheel), as the target's is. */
+function outcomeRow(r: ReportItem): ReportItem {
+  if (r.state !== 'conflict' || !r.target_asset) return r;
+  return { ...r, sha512: r.assets?.find((a) => a.name === r.target_asset)?.sha512 ?? r.sha512 };
+}
+
 function versionEntry(r: ReportItem, kind: ReportInput['kind'], sourceKinds: Map<string, 'npm-registry' | 'git'>, explain: ReturnType<typeof exclusionExplainer>): ReportVersion {
   const sourceKind = sourceKinds.get(r.source_id) ?? (r.source_ref || r.source_commit ? 'git' : 'unknown');
   const facts = parseJson<{ module?: string; h1?: string; goModH1?: string; commit?: string; committedAt?: string; builtWith?: Record<string, unknown> }>(r.facts, {});
@@ -145,7 +151,7 @@ function versionEntry(r: ReportItem, kind: ReportInput['kind'], sourceKinds: Map
     go: facts.module ? { module: facts.module, zipH1: facts.h1 ?? null, modH1: facts.goModH1 ?? null } : null,
     attempts: r.attempts,
     updatedAt: r.updated_at,
-    outcome: kind === 'plan' ? planOutcome(r, explain) : runOutcome(r, explain),
+    outcome: kind === 'plan' ? planOutcome(outcomeRow(r), explain) : runOutcome(outcomeRow(r), explain),
   };
 }
 

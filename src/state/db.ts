@@ -67,6 +67,8 @@ export interface ItemRow {
   md5: string | null;
   size: number | null;
   target_sha512: string | null;
+  /** The file of the version a conflict is about (target_sha512 is its hash on the target); null: the first file. */
+  target_asset: string | null;
   registry_url: string;
   artifact_url: string;
   source_published_at: string | null;
@@ -130,6 +132,8 @@ export interface TransitionFields {
   size?: number;
   integrityWeak?: boolean;
   targetSha512?: string | null;
+  /** The file target_sha512 belongs to (recorded with a conflict). */
+  targetAsset?: string | null;
   error?: { code: string; message: string } | null;
   countAttempt?: boolean;
   /** The version's files (replacing any earlier ones): recorded with the move to `fetched`. */
@@ -733,7 +737,7 @@ export class StateDb {
     return this.write(() =>
       this.db.transaction(() => {
         this.db.prepare(`INSERT INTO events (item_id, run_id, from_state, to_state, code, detail, at) SELECT id, ?, state, ${back}, 'ETARGETCHANGED', ?, ? FROM items WHERE ${onOldTarget}`).run(this.runId, forStorage(detail), at);
-        const versions = this.db.prepare(`UPDATE items SET state = ${back}, target_sha512 = NULL, updated_at = ? WHERE ${onOldTarget}`).run(at).changes;
+        const versions = this.db.prepare(`UPDATE items SET state = ${back}, target_sha512 = NULL, target_asset = NULL, updated_at = ? WHERE ${onOldTarget}`).run(at).changes;
         // "ours if we ever tried to publish it" is about the old target
         this.db.prepare('UPDATE items SET attempts = 0 WHERE attempts > 0').run();
         this.db.prepare(`UPDATE assets SET state = 'stored', attempts = 0, updated_at = ? WHERE state != 'stored' OR attempts > 0`).run(at);
@@ -832,6 +836,7 @@ export class StateDb {
       if (fields.size !== undefined) (sets.push('size = @size'), (p.size = fields.size));
       if (fields.integrityWeak !== undefined) (sets.push('integrity_weak = @weak'), (p.weak = fields.integrityWeak ? 1 : 0));
       if (fields.targetSha512 !== undefined) (sets.push('target_sha512 = @target'), (p.target = fields.targetSha512));
+      if (fields.targetAsset !== undefined) (sets.push('target_asset = @targetAsset'), (p.targetAsset = fields.targetAsset));
       if (fields.error !== undefined) {
         sets.push('last_error_code = @code', 'last_error = @message');
         p.code = fields.error?.code ?? null;
@@ -866,7 +871,7 @@ export class StateDb {
       format: row.format,
       package: row.package,
       version: row.version,
-      target: { repository: ctx.repositories[row.format] ?? null, ...(row.target_sha512 ? { conflictingSha512: row.target_sha512 } : {}) },
+      target: { repository: ctx.repositories[row.format] ?? null, ...(row.target_sha512 ? { conflictingSha512: row.target_sha512, ...(row.target_asset ? { conflictingFile: row.target_asset } : {}) } : {}) },
       source: row.source_commit
         ? { id: row.source_id, git: row.registry_url, tag: row.source_ref, commit: row.source_commit, ...builtWithOf(row) }
         : { id: row.source_id, registry: row.registry_url, artifact: row.artifact_url },
@@ -903,6 +908,15 @@ export class StateDb {
   }
 
   /** A version's files, in upload order. */
+  /**
+   * Our SHA-512 of the file a conflict is about (conflictSha512 pairs with target_sha512): the
+   * version's first file's when the conflict names none, or none of ours (files that are none of ours).
+   */
+  ourConflictSha512(row: Pick<ItemRow, 'id' | 'sha512' | 'target_asset'>): string | null {
+    if (!row.target_asset) return row.sha512;
+    return this.assetsOf(row.id).find((a) => a.name === row.target_asset)?.sha512 ?? row.sha512;
+  }
+
   assetsOf(itemId: number): AssetRow[] {
     return this.stmt('SELECT * FROM assets WHERE item_id = ? ORDER BY ordinal').all(itemId) as AssetRow[];
   }

@@ -224,4 +224,10 @@ export const MIGRATIONS: readonly string[] = [
     recorded_at TEXT NOT NULL
   );
   `,
+  // 8: which of a version's files a conflict is about (a PyPI wheel refused after its sdist went up):
+  //    target_sha512 is that file's on the target, so "ours" is that file's too, not the version's
+  //    first file's. A conflict recorded before has none: it is taken as the first file's.
+  `
+  ALTER TABLE items ADD COLUMN target_asset TEXT;
+  `,
 ];
