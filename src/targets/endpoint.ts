@@ -28,6 +28,7 @@
  */
 import type { Readable } from 'node:stream';
 import { MigrateError, proxyAuthError, toError } from '../errors.js';
+import { redact, registerSecret } from '../redact.js';
 import { parseRetryAfter } from '../net/retry-after.js';
 import type { BucketName, RateLimiter } from '../types.js';
 import { requestDeadlineMs, slowUploadHint } from '../net/bounds.js';
@@ -91,12 +92,20 @@ const DEFAULT_AUTH_HINT = 'the CodeArtifact token lacks rights: check codeartifa
 
 /** The Authorization header for a token. */
 export function authorization(auth: EndpointAuth, token: string): string {
-  return auth === 'bearer' ? `Bearer ${token}` : `Basic ${Buffer.from(`aws:${token}`, 'utf8').toString('base64')}`;
+  if (auth === 'bearer') return `Bearer ${token}`;
+  // the base64 of `aws:<token>` is no substring of the token's own base64: registered as
+  // itself, so a peer's error page echoing the header leaves no usable credential in a message
+  registerSecret(`aws:${token}`);
+  return `Basic ${Buffer.from(`aws:${token}`, 'utf8').toString('base64')}`;
 }
 
-/** The start of a response body, for an error message. */
+/**
+ * The start of a response body, for an error message: redacted before it is cut, since a
+ * secret the peer echoes (a proxy's page repeating the request's headers) and the cut
+ * halves would no longer match what redaction looks for.
+ */
 export function excerpt(body: string, max = 300): string {
-  const t = body.trim();
+  const t = redact(body).trim();
   return t.length > max ? `${t.slice(0, max)}…` : t || '(empty body)';
 }
 
