@@ -12,6 +12,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { ResponseLimitError } from './bounds.js';
+import { registerSecret } from '../redact.js';
 
 // @npmcli/agent ships no types: these are the two functions we use.
 const require = createRequire(import.meta.url);
@@ -132,4 +133,24 @@ export function sdkRequestHandler(region: string, env: NodeJS.ProcessEnv = proce
   httpAgent.protocol = 'http:';
   httpsAgent.protocol = 'https:';
   return new BoundedHttpHandler({ ...timeouts, httpAgent, httpsAgent }, maxBytes);
+}
+
+/**
+ * Register as secrets the credentials an AWS SDK client signs with. Found by the SDK itself
+ * (a profile, SSO, an instance or task role) they are in no variable a command registered,
+ * and AWS answers a signature it refuses with the canonical request it expected, the
+ * x-amz-security-token header's value included. Called when a call failed, before its
+ * message is kept: the provider has them cached (it signed the request with them); one
+ * that fails is the SDK call's to report.
+ */
+export async function registerSdkCredentials(client: { config: unknown }): Promise<void> {
+  const provider = (client.config as { credentials?: unknown }).credentials;
+  if (typeof provider !== 'function') return;
+  try {
+    const c = (await (provider as () => Promise<{ secretAccessKey?: string; sessionToken?: string } | undefined>)()) ?? {};
+    registerSecret(c.secretAccessKey);
+    registerSecret(c.sessionToken);
+  } catch {
+    // the failed call says why
+  }
 }

@@ -22,7 +22,7 @@ import {
 } from '@aws-sdk/client-codeartifact';
 import { MigrateError, proxyAuthError, toError } from '../errors.js';
 import { Paging } from './paging.js';
-import { noAnswer, SDK_IDLE_TIMEOUT_MS, sdkEndpoint, sdkRequestHandler } from '../net/agents.js';
+import { noAnswer, registerSdkCredentials, SDK_IDLE_TIMEOUT_MS, sdkEndpoint, sdkRequestHandler } from '../net/agents.js';
 import { requestDeadlineMs, ResponseLimitError, slowUploadHint } from '../net/bounds.js';
 import { capText, printable, redact, registerSecret } from '../redact.js';
 import type { BucketName, Format, RateLimiter } from '../types.js';
@@ -419,26 +419,6 @@ export class CodeArtifact {
     return typeof offset === 'number' && Number.isFinite(offset) ? offset : undefined;
   }
 
-  /**
-   * The credentials the SDK signs with, registered as secrets: found by the SDK itself (a
-   * profile, SSO, an instance or task role), they are in no variable the run registered, and
-   * AWS answers a signature it refuses with the canonical request it expected, the
-   * x-amz-security-token header's value included. Asked when a call failed, before its
-   * message is made: the provider has them cached (it signed the request with them); one
-   * that fails is the SDK call's to report.
-   */
-  private async registerCredentials(): Promise<void> {
-    const provider = (this.client.config as { credentials?: () => Promise<{ secretAccessKey?: string; sessionToken?: string }> }).credentials;
-    if (typeof provider !== 'function') return;
-    try {
-      const c = await provider();
-      registerSecret(c.secretAccessKey);
-      registerSecret(c.sessionToken);
-    } catch {
-      // the call below meets the same failure and says so
-    }
-  }
-
   private async callOnce<T>(operation: string, buckets: readonly BucketName[], send: (opts: { abortSignal?: AbortSignal }) => Promise<T>, stop: AbortSignal | undefined, uploadBytes: number): Promise<T> {
     await this.limiter.take(buckets, stop);
     if (stop?.aborted) throw new MigrateError('EINTERRUPTED', `CodeArtifact ${operation}: cut off by the stop`);
@@ -465,7 +445,7 @@ export class CodeArtifact {
         });
       }
       // before any of the service's words are kept: they may echo what the request was signed with
-      await this.registerCredentials();
+      await registerSdkCredentials(this.client);
       // the SDK's handler names its connect and idle timeouts TimeoutError: nothing came back
       const answer = thrown as { $metadata?: { httpStatusCode?: number }; $response?: unknown };
       const unanswered = noAnswer(thrown);

@@ -22,7 +22,7 @@ import {
 } from '@aws-sdk/client-codeartifact';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { MigrateError, toError } from '../errors.js';
-import { sdkRequestHandler } from '../net/agents.js';
+import { registerSdkCredentials, sdkRequestHandler } from '../net/agents.js';
 import type { CodeArtifact, PackageCoordinates } from './codeartifact.js';
 import { Paging } from './paging.js';
 
@@ -210,6 +210,8 @@ export async function callerIdentity(region: string, env: NodeJS.ProcessEnv, cli
     const out = await sts.send(new GetCallerIdentityCommand({}));
     return { arn: out.Arn, account: out.Account };
   } catch (e) {
+    // STS answers a signature it refuses with the canonical request, the session token in it
+    await registerSdkCredentials(sts);
     const err = toError(e);
     return { error: `${err.name}: ${err.message}` };
   } finally {

@@ -25,8 +25,15 @@ beforeAll(async () => {
     req.resume();
     req.on('end', () => {
       const canonical = ['POST', req.url, '', `host:${req.headers.host}`, `x-amz-date:${req.headers['x-amz-date']}`, `x-amz-security-token:${req.headers['x-amz-security-token']}`].join('\n');
+      const message = `The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.\n\nThe Canonical String for this request should have been\n'${canonical}'\n`;
+      if (req.url?.startsWith('/sts')) {
+        // STS (the query protocol) answers in XML
+        res.writeHead(403, { 'content-type': 'text/xml' });
+        res.end(`<ErrorResponse><Error><Type>Sender</Type><Code>SignatureDoesNotMatch</Code><Message>${message}</Message></Error><RequestId>r</RequestId></ErrorResponse>`);
+        return;
+      }
       res.writeHead(403, { 'content-type': 'application/json', 'x-amzn-errortype': 'InvalidSignatureException' });
-      res.end(JSON.stringify({ message: `The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.\n\nThe Canonical String for this request should have been\n'${canonical}'\n` }));
+      res.end(JSON.stringify({ message }));
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -56,6 +63,27 @@ describe('a session token the SDK resolved itself, echoed by the service', () =>
     for (const text of [forStorage(e.message), forOutput(JSON.stringify({ message: e.message })), forOutput(e.message)]) {
       expect(text.includes(sessionToken), text).toBe(false);
       expect(text.includes(sessionToken.slice(0, 16)), text).toBe(false);
+    }
+  });
+});
+
+describe('the same, from STS (the plan\'s and harden\'s "AWS principal" check)', () => {
+  it('reaches no sink', async () => {
+    const { STSClient } = await import('@aws-sdk/client-sts');
+    const { callerIdentity } = await import('../../src/targets/domain.js');
+    const stsToken = [randomBytes(16).toString('hex'), 'PLANTED', 'stsSession'].join('-');
+    const sts = new STSClient({
+      region: 'us-east-1',
+      endpoint: `${url}/sts`,
+      maxAttempts: 1,
+      credentials: async () => ({ accessKeyId: 'ASIAEXAMPLEEXAMPLE01', secretAccessKey: `${randomBytes(20).toString('hex')}-PLANTED-secret`, sessionToken: stsToken }),
+      requestHandler: sdkRequestHandler('us-east-1', {}, 10_000),
+    });
+    const who = await callerIdentity('us-east-1', {}, sts);
+    expect(who.error).toMatch(/Canonical String/);
+    for (const text of [forStorage(who.error!), forOutput(JSON.stringify(who))]) {
+      expect(text.includes(stsToken), text).toBe(false);
+      expect(text.includes(stsToken.slice(0, 16)), text).toBe(false);
     }
   });
 });
