@@ -7,7 +7,7 @@
  */
 import { ListServiceQuotasCommand, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { toError } from '../errors.js';
-import { sdkRequestHandler } from '../net/agents.js';
+import { registerSdkCredentials, sdkRequestHandler } from '../net/agents.js';
 import type { BucketName } from '../types.js';
 import { Paging } from './paging.js';
 
@@ -57,6 +57,8 @@ export async function readAccountQuotas(region: string, env: NodeJS.ProcessEnv, 
     } while (NextToken);
     return { rates };
   } catch (e) {
+    // a refused signature's message holds the canonical request, the session token in it
+    await registerSdkCredentials(sq);
     const err = toError(e);
     return { rates: {}, error: `${err.name}: ${err.message}` };
   } finally {

@@ -87,3 +87,24 @@ describe('the same, from STS (the plan\'s and harden\'s "AWS principal" check)',
     }
   });
 });
+
+describe('the same, from Service Quotas (the rates a run reads)', () => {
+  it('reaches no sink', async () => {
+    const { ServiceQuotasClient } = await import('@aws-sdk/client-service-quotas');
+    const { readAccountQuotas } = await import('../../src/targets/quotas.js');
+    const sqToken = [randomBytes(16).toString('hex'), 'PLANTED', 'quotasSession'].join('-');
+    const sq = new ServiceQuotasClient({
+      region: 'us-east-1',
+      endpoint: url,
+      maxAttempts: 1,
+      credentials: async () => ({ accessKeyId: 'ASIAEXAMPLEEXAMPLE02', secretAccessKey: `${randomBytes(20).toString('hex')}-PLANTED-secret`, sessionToken: sqToken }),
+      requestHandler: sdkRequestHandler('us-east-1', {}, 10_000),
+    });
+    const q = await readAccountQuotas('us-east-1', {}, sq);
+    expect(q.error).toMatch(/Canonical String/);
+    for (const text of [forStorage(q.error!), forOutput(JSON.stringify(q))]) {
+      expect(text.includes(sqToken), text).toBe(false);
+      expect(text.includes(sqToken.slice(0, 16)), text).toBe(false);
+    }
+  });
+});
