@@ -39,6 +39,37 @@ export function noAnswer(thrown: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * The proxy's user and password, registered as secrets. In its URL they are hidden as any
+ * URL's are, but every connection also carries them as Proxy-Authorization (base64 of
+ * `user:password`, percent-decoded), which a proxy's own error page may repeat, and an
+ * endpoint's error body is quoted in messages. The variables @npmcli/agent reads, in any case.
+ */
+export function registerProxySecrets(env: NodeJS.ProcessEnv = process.env): void {
+  for (const [key, value] of Object.entries(env)) {
+    if (!value || !['https_proxy', 'http_proxy', 'proxy'].includes(key.toLowerCase())) continue;
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      continue;
+    }
+    if (!url.password) continue;
+    const decode = (s: string) => {
+      try {
+        return decodeURIComponent(s);
+      } catch {
+        return s;
+      }
+    };
+    registerSecret(url.password);
+    registerSecret(decode(url.password));
+    // its base64 is the header's credentials
+    registerSecret(`${decode(url.username)}:${decode(url.password)}`);
+  }
+}
+registerProxySecrets();
+
 /** The proxy for a URL from HTTPS_PROXY/HTTP_PROXY/NO_PROXY, exactly as npm decides it, or null. */
 const { getProxy } = require('@npmcli/agent/lib/proxy.js') as { getProxy: (url: string, options: object) => URL | null };
 
