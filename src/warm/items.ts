@@ -6,7 +6,7 @@
  */
 import { normalizeProjectName } from '../builders/python-metadata.js';
 import type { Ecosystem, LockEntry } from '../lockfiles/index.js';
-import { redact } from '../redact.js';
+import { redact, redactUrlCredentials } from '../redact.js';
 import type { CollectedLockfile } from './inputs.js';
 import type { InternalNames } from './internal.js';
 import { itemKey, type Expected, type ItemKind, type WarmItem } from './types.js';
@@ -74,8 +74,10 @@ export function itemOf(e: LockEntry, internal: InternalNames, registries?: Regis
     name,
     displayName: registryName,
     // a link or workspace pins no version: where it points is what tells two apart, without
-    // the credentials a URL may carry (the version is a column of the state and of the ledger)
-    version: e.version || (kind === 'registry' ? '' : redact(e.resolved ?? '')),
+    // the credentials a URL may carry (the version is a column of the state and of the ledger);
+    // npm 6's lockfile (lockfileVersion 1) writes a git or tarball dependency's version as that
+    // URL itself, password and all: hidden too, the commit in its fragment kept
+    version: e.version ? (kind === 'registry' ? e.version : redactUrlCredentials(e.version)) : kind === 'registry' ? '' : redact(e.resolved ?? ''),
     kind,
     internal: kind === 'registry' && internal.has(e.ecosystem, registryName),
     expected,
