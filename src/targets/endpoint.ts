@@ -105,7 +105,8 @@ export function authorization(auth: EndpointAuth, token: string): string {
  * halves would no longer match what redaction looks for.
  */
 export function excerpt(body: string, max = 300): string {
-  const t = redact(body).trim();
+  // redacted with a margin past the cut (a token straddling it is found whole), not whole: a body may be megabytes
+  const t = redact(body.slice(0, max + 8192)).trim();
   return t.length > max ? `${t.slice(0, max)}…` : t || '(empty body)';
 }
 
