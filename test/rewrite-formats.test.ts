@@ -340,6 +340,23 @@ describe('rewriting the fixtures', () => {
     expect(u.notes).toEqual([expect.stringMatching(/^line 14: the index https:\/\/pypi\.acme\.example\/simple \(1 package\(s\), their files and every reference to it\) left as it is/)]);
   });
 
+  it("package-lock: only an entry's own `resolved` moves; a dependency NAMED `resolved` whose spec is a registry tarball URL stays (package.json must still match), in v1 `requires` and in v2/v3 `dependencies`", () => {
+    const url = 'https://registry.npmjs.org/resolved/-/resolved-1.0.0.tgz';
+    const v3 = `${JSON.stringify({ name: 'app', lockfileVersion: 3, packages: { '': { dependencies: { resolved: url }, devDependencies: { resolved: url } }, 'node_modules/resolved': { version: '1.0.0', resolved: url, integrity: 'sha512-AAAA' } } }, null, 2)}\n`;
+    const r3 = rewriteLockfile('npm', v3, targets);
+    expect(r3.changes.map((c) => c.line)).toEqual([15]);
+    expect(JSON.parse(r3.text).packages['']).toEqual(JSON.parse(v3).packages['']);
+    const v1 = `${JSON.stringify({ name: 'app', lockfileVersion: 1, requires: true, dependencies: { a: { version: '1.0.0', resolved: 'https://registry.npmjs.org/a/-/a-1.0.0.tgz', integrity: 'sha512-A', requires: { resolved: url }, dependencies: { b: { version: '2.0.0', resolved: 'https://registry.npmjs.org/b/-/b-2.0.0.tgz', integrity: 'sha512-C' } } }, resolved: { version: '1.0.0', resolved: url, integrity: 'sha512-B' } } }, null, 2)}\n`;
+    const r1 = rewriteLockfile('npm', v1, targets);
+    expect(r1.changes.map((c) => c.from)).toEqual(['https://registry.npmjs.org/a/-/a-1.0.0.tgz', 'https://registry.npmjs.org/b/-/b-2.0.0.tgz', url]);
+    expect(JSON.parse(r1.text).dependencies.a.requires).toEqual({ resolved: url });
+    // a key written with escapes is the same key to npm; escaped URLs read as the URLs they are; one minified line works alike
+    const escaped = '{"lockfileVersion":2,"packages":{"node_modules/a":{"version":"1.0.0","resolv\\u0065d":"https:\\/\\/registry.npmjs.org\\/a\\/-\\/a-1.0.0.tgz","integrity":"sha512-A"}},"dependencies":{"a":{"version":"1.0.0","resolved":"https://registry.npmjs.org/\\u0061/-/a-1.0.0.tgz"}}}';
+    const re = rewriteLockfile('npm', escaped, targets);
+    expect(re.changes.map((c) => [c.line, c.to])).toEqual([[1, `${NPM}a/-/a-1.0.0.tgz`], [1, `${NPM}a/-/a-1.0.0.tgz`]]);
+    expect(entries('package-lock.json', re.text)).toEqual(entries('package-lock.json', escaped));
+  });
+
   it('a format without its target is left alone and said so', () => {
     const text = readFileSync(join(FIXTURES, 'pprof-d3flamegraph/package-lock.json'), 'utf8');
     const r = rewriteLockfile('npm', text, { pypi: PYPI });
