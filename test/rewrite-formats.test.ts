@@ -357,6 +357,15 @@ describe('rewriting the fixtures', () => {
     expect(entries('package-lock.json', re.text)).toEqual(entries('package-lock.json', escaped));
   });
 
+  it('yarn classic: only an entry\'s own `resolved` field moves; a dependency named `resolved` (its spec a registry tarball URL) stays, or it would name no entry of the lockfile', () => {
+    const url = 'https://registry.yarnpkg.com/resolved/-/resolved-1.0.0.tgz';
+    const text = `# yarn lockfile v1\n\n\nfoo@^1.0.0:\n  version "1.0.0"\n  resolved "https://registry.yarnpkg.com/foo/-/foo-1.0.0.tgz#abc"\n  dependencies:\n    resolved "${url}"\n\n"resolved@${url}":\n  version "1.0.0"\n  resolved "${url}#def"\n`;
+    const r = rewriteLockfile('yarn-classic', text, targets);
+    expect(r.changes.map((c) => c.line)).toEqual([6, 12]);
+    expect(r.text).toContain(`    resolved "${url}"\n`);
+    expect(entries('yarn.lock', r.text)).toEqual(entries('yarn.lock', text));
+  });
+
   it('a format without its target is left alone and said so', () => {
     const text = readFileSync(join(FIXTURES, 'pprof-d3flamegraph/package-lock.json'), 'utf8');
     const r = rewriteLockfile('npm', text, { pypi: PYPI });
