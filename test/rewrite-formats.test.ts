@@ -366,6 +366,46 @@ describe('rewriting the fixtures', () => {
     expect(entries('yarn.lock', r.text)).toEqual(entries('yarn.lock', text));
   });
 
+  it('pnpm: only `tarball:` of a package\'s `resolution` moves (flow or block, any quoting, YAML escapes); a package NAMED tarball in lockfile 5.x/6.x `specifiers`, a comment, stay', () => {
+    const text = [
+      'lockfileVersion: 5.4',
+      '',
+      'specifiers:',
+      '  tarball: https://registry.npmjs.org/tarball/-/tarball-1.0.0.tgz',
+      '  my-tarball: https://registry.npmjs.org/my-tarball/-/my-tarball-1.0.0.tgz',
+      '',
+      'dependencies:',
+      "  my-tarball: '@registry.npmjs.org/my-tarball/-/my-tarball-1.0.0.tgz'",
+      "  tarball: '@registry.npmjs.org/tarball/-/tarball-1.0.0.tgz'",
+      '',
+      '# tarball: https://registry.npmjs.org/x/-/x-1.0.0.tgz',
+      'packages:',
+      '',
+      "  '@registry.npmjs.org/my-tarball/-/my-tarball-1.0.0.tgz':",
+      '    resolution: {tarball: "https://registry.npmjs.org/my-tarball/-/my-tarball\\x2d1.0.0.tgz"}',
+      '    name: my-tarball',
+      '    version: 1.0.0',
+      '    dev: false',
+      '',
+      "  '@registry.npmjs.org/tarball/-/tarball-1.0.0.tgz':",
+      '    resolution:',
+      '      integrity: sha512-AAAA',
+      "      tarball: 'https://registry.npmjs.org/tarball/-/tarball-1.0.0.tgz' # pinned",
+      '    name: tarball',
+      '    version: 1.0.0',
+      '    dev: false',
+      '',
+    ].join('\n');
+    const r = rewriteLockfile('pnpm', text, targets);
+    expect(r.changes.map((c) => [c.line, c.to])).toEqual([
+      [15, `${NPM}my-tarball/-/my-tarball-1.0.0.tgz`],
+      [23, `${NPM}tarball/-/tarball-1.0.0.tgz`],
+    ]);
+    expect(r.text.split('\n').slice(0, 12)).toEqual(text.split('\n').slice(0, 12));
+    expect(r.text).toContain(`      tarball: '${NPM}tarball/-/tarball-1.0.0.tgz' # pinned\n`);
+    expect(entries('pnpm-lock.yaml', r.text)).toEqual(entries('pnpm-lock.yaml', text));
+  });
+
   it('a format without its target is left alone and said so', () => {
     const text = readFileSync(join(FIXTURES, 'pprof-d3flamegraph/package-lock.json'), 'utf8');
     const r = rewriteLockfile('npm', text, { pypi: PYPI });

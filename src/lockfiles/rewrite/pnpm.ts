@@ -3,22 +3,57 @@
  * from a registry other than the default one (or remote tarballs); those that
  * are registry tarballs move to the npm endpoint. Packages from the default
  * registry carry no URL at all: pnpm asks the registry .npmrc names.
+ *
+ * Only `packages.<key>.resolution.tarball` is one, found by reading the YAML (flow or
+ * block mapping, any quoting, escapes decoded as YAML decodes them), never by searching
+ * the text for `tarball:`: a package NAMED tarball (`my-tarball`) in lockfile 5.x/6.x
+ * `specifiers` maps to the URL package.json gives, which must stay; a comment is no URL.
+ * The scalar's own text is replaced, in its own quoting: every other byte stays.
  */
+import { isMap, isScalar, parseDocument, Scalar } from 'yaml';
 import { tarballMover } from './npm-url.js';
-import { replaceAll, type RewriteResult, type RewriteTargets } from './types.js';
+import { lineCounter, type RewriteChange, type RewriteResult, type RewriteTargets } from './types.js';
 
 export function rewritePnpm(text: string, targets: RewriteTargets): RewriteResult {
   if (!targets.npm) return { text, changes: [], notes: ['no shared npm repository in the job: nothing rewritten'], already: 0 };
   const mover = tarballMover({ ...targets, npm: targets.npm });
-  const { text: out, changes } = replaceAll(text, /(\btarball:[ \t]*)("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s,}\]'"]+)/g, (m) => {
-    const raw = m[2]!;
-    const from = raw.startsWith('"') ? (JSON.parse(raw) as string) : raw.startsWith("'") ? raw.slice(1, -1).replace(/''/g, "'") : raw;
+  const at = lineCounter(text);
+  const changes: RewriteChange[] = [];
+  let out = '';
+  let last = 0;
+  for (const node of resolutionTarballs(text)) {
+    const [start, end] = node.range!;
+    const from = node.value as string;
+    // a block scalar, or a quoted one folded over lines: a rewrite changes no line count
+    if (text.slice(start, end).includes('\n')) continue;
     const to = mover.move(from);
-    if (!to) return undefined;
-    const replacement = raw.startsWith('"') ? JSON.stringify(to) : raw.startsWith("'") ? `'${to.replace(/'/g, "''")}'` : to;
-    return { from, to, replacement: `${m[1]}${replacement}` };
-  });
+    if (!to) continue;
+    const replacement = node.type === Scalar.QUOTE_DOUBLE ? JSON.stringify(to) : node.type === Scalar.QUOTE_SINGLE ? `'${to.replace(/'/g, "''")}'` : to;
+    out += text.slice(last, start) + replacement;
+    last = end;
+    changes.push({ line: at(start), from, to });
+  }
+  out += text.slice(last);
   const notes = mover.notes(changes.length);
   if (!changes.length && !notes.length) notes.push('no tarball URLs (packages from the default registry carry none): point .npmrc `registry=` at the shared repository');
   return { text: out, changes, notes, already: mover.already() };
+}
+
+/** Each `packages.<key>.resolution.tarball` string scalar of a plain or quoted style, in text order. */
+function resolutionTarballs(text: string): Scalar[] {
+  const doc = parseDocument(text, { prettyErrors: false, logLevel: 'silent' });
+  if (doc.errors.length || !isMap(doc.contents)) return [];
+  const packages = doc.contents.get('packages', true);
+  if (!isMap(packages)) return [];
+  const out: Scalar[] = [];
+  for (const pkg of packages.items) {
+    if (!isMap(pkg.value)) continue;
+    const resolution = pkg.value.get('resolution', true);
+    if (!isMap(resolution)) continue;
+    const tarball = resolution.get('tarball', true);
+    if (!isScalar(tarball) || typeof tarball.value !== 'string' || !tarball.range) continue;
+    if (tarball.type !== Scalar.PLAIN && tarball.type !== Scalar.QUOTE_DOUBLE && tarball.type !== Scalar.QUOTE_SINGLE) continue;
+    out.push(tarball);
+  }
+  return out.sort((a, b) => a.range![0] - b.range![0]);
 }
