@@ -7,7 +7,7 @@
  * Lockfiles found in the job's git repositories are shown as a diff to apply
  * there (`git apply` in a checkout).
  */
-import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { lstatSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { dirname, relative, resolve, sep } from 'node:path';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { AtomicFile } from '../atomic-file.js';
@@ -287,6 +287,35 @@ function includes(text: string): { option: string; value: string; line: number }
 }
 
 /**
+ * Whether the lockfile's real path still holds the bytes read: true, or what is there now
+ * instead ('' for other bytes). Read as a lockfile is read (a regular file, opened without
+ * waiting, never past the size read): replaced since by a FIFO it would wait for a writer
+ * forever, by a link to /dev/zero it would read until memory runs out.
+ */
+function stillAsRead(i: Input): true | string {
+  let st: Stats;
+  try {
+    st = lstatSync(i.abs);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'gone' : `unreadable (${(e as NodeJS.ErrnoException).code ?? 'error'})`;
+  }
+  if (!st.isFile()) {
+    return st.isFIFO() ? 'a FIFO' : st.isDirectory() ? 'a folder' : st.isSymbolicLink() ? 'a symbolic link' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : st.isSocket() ? 'a socket' : 'no regular file';
+  }
+  if (st.size !== i.bytes.length) return '';
+  try {
+    return readLockfileBytes(i.abs, { maxBytes: i.bytes.length }).equals(i.bytes) || '';
+  } catch {
+    // swapped again since the lstat (a FIFO, a device, grown): not what was read either
+    return '';
+  }
+}
+
+function changedSinceRead(i: Input, now: string): MigrateError {
+  return new MigrateError('ELOCKFILE', `${i.path} changed on disk since it was read (${now ? `now ${now}: ` : ''}${i.abs}); not written: run rewrite-lockfiles again`);
+}
+
+/**
  * Write a rewritten lockfile over the one read: atomically (a crash leaves the old file or
  * the new one), keeping its mode and its owner, through a link to the file it points at, and
  * only while it still holds what was read. An `npm install` or a `git checkout` since then
@@ -295,6 +324,9 @@ function includes(text: string): { option: string; value: string; line: number }
 function writeBack(i: Input, text: string): void {
   // bytes that are no UTF-8 read as U+FFFD: written back, they would change where no URL is
   if (!Buffer.from(i.text, 'utf8').equals(i.bytes)) throw new MigrateError('ELOCKFILE', 'not valid UTF-8: writing it back would change more than its URLs; not written (apply the diff by hand)');
+  // first as last: a file replaced by a folder is changed, not "a file with 2 hard links"
+  const now = stillAsRead(i);
+  if (now !== true) throw changedSinceRead(i, now);
   const st = statSync(i.abs);
   // A rename gives the name a new file: the file's other hard links would keep the old URLs,
   // two names of one file quietly becoming two files. Refused, said, rather than written in
@@ -308,9 +340,8 @@ function writeBack(i: Input, text: string): void {
     file.write(text);
     // as late as can be, just before the rename: the file still holds what was read
     file.commit(() => {
-      if (!readFileSync(i.abs).equals(i.bytes)) {
-        throw new MigrateError('ELOCKFILE', `${i.path} changed on disk since it was read (${i.abs}); not written: run rewrite-lockfiles again`);
-      }
+      const now = stillAsRead(i);
+      if (now !== true) throw changedSinceRead(i, now);
     });
   } finally {
     file.discard();
