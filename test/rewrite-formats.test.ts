@@ -611,6 +611,41 @@ describe('rewrite-lockfiles --write', () => {
     }
   });
 
+  it("run as a user who may write the lockfile but not its folder: ELOCAL naming the file and its folder, with what to do (never a bare EACCES on a temporary file's name)", async () => {
+    const open = mkdtempSync(join(tmpdir(), 'cam-rewrite-rodir-'));
+    chmodSync(open, 0o777);
+    try {
+      const text = '-i https://pypi.org/simple\nrequests==2.31.0\n';
+      const p = project({ 'requirements.txt': text }, undefined, open);
+      // the folder root's (0755), the file the user's own: writable, but not replaceable
+      const file = join(p.dir, 'requirements.txt');
+      chownSync(file, 65534, 65534);
+      chmodSync(p.dir, 0o755);
+      const script = join(open, 'rewrite.mjs');
+      writeFileSync(
+        script,
+        [
+          `import { rewriteCommand } from ${JSON.stringify(join(ROOT, 'src/cli/rewrite.ts'))};`,
+          `const client = { send: async () => ({ repositoryEndpoint: ${JSON.stringify(PYPI)} }), destroy() {} };`,
+          `process.exitCode = await rewriteCommand(${JSON.stringify(p.job)}, { write: true, json: process.argv[2] === 'json', stateDir: ${JSON.stringify(join(open, 'state'))}, env: { CAM_LOCK_DIR: ${JSON.stringify(join(open, 'locks'))} }, codeartifactClient: client }, { stdout: process.stdout, stderr: process.stderr });`,
+        ].join('\n'),
+      );
+      chmodSync(script, 0o644);
+      const as = (args: string[]) => run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', TSX_LOADER, script, ...args], { cwd: open, env: { PATH: process.env.PATH, HOME: open } });
+      const r = await as(['json']);
+      expect(r.code, r.stderr).toBe(1);
+      const out = JSON.parse(r.stdout) as { files: unknown[]; errors: { path: string; message: string }[] };
+      expect(out.errors).toEqual([{ path: 'requirements.txt', message: expect.stringMatching(/^requirements\.txt: cannot write in its folder .* \(EACCES\): .*not written; run it as a user who may write that folder, or apply the diff there/) }]);
+      expect(out.errors[0]!.message).not.toMatch(/\.tmp/);
+      const shown = await as([]);
+      expect(shown.stderr).toMatch(/^error requirements\.txt: requirements\.txt: cannot write in its folder/m);
+      expect(readFileSync(file, 'utf8')).toBe(text);
+      expect(readdirSync(p.dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    } finally {
+      rmSync(open, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a lockfile with other hard links (a rename would leave them with the old URLs), and says so', async () => {
     const text = '-i https://pypi.org/simple\nrequests==2.31.0\n';
     const p = project({ 'requirements.txt': text });

@@ -243,7 +243,9 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
         const notes = [...r.notes, ...(opts.write && r.changes.length && i.repository ? [`in ${i.repository}: apply the diff there (git apply), it is not written from here`] : [])];
         files.push({ path: i.path, format: i.format, repository: i.repository, changes: r.changes, already: r.already, notes, written, diff });
       } catch (e) {
-        errors.push({ path: i.repository ? `${i.repository}: ${i.path}` : i.path, message: toError(e).message });
+        // with its hint (what to do), never a stack
+        const hint = e instanceof MigrateError && e.hint ? `; ${e.hint}` : '';
+        errors.push({ path: i.repository ? `${i.repository}: ${i.path}` : i.path, message: `${toError(e).message}${hint}` });
       }
     }
     return { files, errors, base };
@@ -311,6 +313,25 @@ function stillAsRead(i: Input): true | string {
   }
 }
 
+/**
+ * A file-system error of the write as ELOCAL naming the lockfile (not the temporary file
+ * beside it) and what to do. --write replaces the file with a new one made in its folder:
+ * a user who may write the file but not the folder cannot, whatever the file's own mode.
+ */
+function writeError(i: Input, e: unknown): Error {
+  if (e instanceof MigrateError) return e;
+  const code = (e as NodeJS.ErrnoException).code;
+  const folder = dirname(i.abs);
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return new MigrateError('ELOCAL', `${i.path}: cannot write in its folder ${folder} (${code}): --write replaces the file atomically, with a new file made beside it, so it must write the folder, not only the file; not written`, {
+      subject: i.abs,
+      cause: e,
+      hint: 'run it as a user who may write that folder, or apply the diff there (rewrite-lockfiles without --write, then git apply)',
+    });
+  }
+  return new MigrateError('ELOCAL', `${i.path}: cannot write ${i.abs}${code ? ` (${code})` : ''}: ${toError(e).message}; not written`, { subject: i.abs, cause: e, hint: 'free space or fix the folder there, then run again' });
+}
+
 function changedSinceRead(i: Input, now: string): MigrateError {
   return new MigrateError('ELOCKFILE', `${i.path} changed on disk since it was read (${now ? `now ${now}: ` : ''}${i.abs}); not written: run rewrite-lockfiles again`);
 }
@@ -335,7 +356,7 @@ function writeBack(i: Input, text: string): void {
     throw new MigrateError('ELOCKFILE', `${i.path} has ${st.nlink} hard links: replacing it would leave the other names with the old URLs; not written (apply the diff, or remove the other links first)`);
   }
   // beside the real file (a rename stays on its file system), with its mode and owner
-  const file = new AtomicFile(i.abs, toError, { mode: st.mode & 0o7777, owner: { uid: st.uid, gid: st.gid } });
+  const file = new AtomicFile(i.abs, (e) => writeError(i, e), { mode: st.mode & 0o7777, owner: { uid: st.uid, gid: st.gid } });
   try {
     file.write(text);
     // as late as can be, just before the rename: the file still holds what was read
