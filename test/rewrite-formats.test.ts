@@ -646,6 +646,25 @@ describe('rewrite-lockfiles --write', () => {
     }
   });
 
+  it('a lockfile that is a symbolic link loop or a dangling link is said to be one (not "no such file"); a FIFO or /dev/zero is refused unread', async () => {
+    const p = project({ 'ok/requirements.txt': '-i https://pypi.org/simple\nrequests==2.31.0\n' }, ['loop/requirements.txt', 'dangling/requirements.txt', 'fifo/requirements.txt', 'zero/requirements.txt', 'ok/requirements.txt']);
+    for (const d of ['loop', 'dangling', 'fifo', 'zero']) mkdirSync(join(p.dir, d));
+    symlinkSync('requirements.txt', join(p.dir, 'loop/requirements.txt'));
+    symlinkSync('gone.txt', join(p.dir, 'dangling/requirements.txt'));
+    await run('mkfifo', [join(p.dir, 'fifo/requirements.txt')]);
+    symlinkSync('/dev/zero', join(p.dir, 'zero/requirements.txt'));
+    const r = await rewrite(p, { write: true, json: true });
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout) as { files: { path: string; written: boolean }[]; errors: { path: string; message: string }[] };
+    expect(Object.fromEntries(out.errors.map((e) => [e.path, e.message]))).toEqual({
+      'loop/requirements.txt': expect.stringMatching(/^a symbolic link loop \(ELOOP\): .*fix the path in the job file/),
+      'dangling/requirements.txt': expect.stringMatching(/^a symbolic link to a missing file \(ENOENT\): .*fix the path in the job file/),
+      'fifo/requirements.txt': expect.stringMatching(/not a regular file/),
+      'zero/requirements.txt': expect.stringMatching(/leads outside|not a regular file/),
+    });
+    expect(out.files.map((f) => [f.path, f.written])).toEqual([['ok/requirements.txt', true]]);
+  });
+
   it('refuses a lockfile with other hard links (a rename would leave them with the old URLs), and says so', async () => {
     const text = '-i https://pypi.org/simple\nrequests==2.31.0\n';
     const p = project({ 'requirements.txt': text });

@@ -191,7 +191,7 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
       cleanups.push(acquireJobLock(stateDir, job, env));
     }
     const { files: local, missing, roots } = localLockfiles(job.file, job.config.warm.lockfiles);
-    for (const m of missing) errors.push({ path: m, message: 'no such file' });
+    for (const m of missing) errors.push({ path: m, message: missingMessage(resolve(jobDir, m)) });
     // the diff names a file relative to the job's folder, or (lockfiles outside it, as
     // `../services/**`) to the folder holding them all: `a/../x` is a path git apply refuses
     base = commonFolder([jobDir, ...local.map((f) => roots.get(f) ?? dirname(f))]);
@@ -252,6 +252,22 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
   } finally {
     for (const c of cleanups.reverse()) c();
     for (const r of repositories) r.close();
+  }
+}
+
+/** Why a lockfile the job names is not there: a link that leads nowhere is not "no such file" (where it points is not said). */
+function missingMessage(abs: string): string {
+  try {
+    if (!lstatSync(abs).isSymbolicLink()) return 'no such file';
+  } catch {
+    return 'no such file';
+  }
+  try {
+    statSync(abs);
+    return 'no such file';
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return `${code === 'ELOOP' ? 'a symbolic link loop' : 'a symbolic link to a missing file'} (${code ?? 'unresolvable'}): not read; fix the path in the job file, or the link`;
   }
 }
 
