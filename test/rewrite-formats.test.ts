@@ -665,6 +665,14 @@ describe('rewrite-lockfiles --write', () => {
     expect(out.files.map((f) => [f.path, f.written])).toEqual([['ok/requirements.txt', true]]);
   });
 
+  it('a package-lock that starts with a UTF-8 BOM (npm reads it, as warm does) is rewritten, the BOM kept', async () => {
+    const lock = `\uFEFF${JSON.stringify({ name: 'app', lockfileVersion: 3, packages: { 'node_modules/a': { version: '1.0.0', resolved: 'https://registry.npmjs.org/a/-/a-1.0.0.tgz', integrity: 'sha512-AAAA' } } }, null, 2)}\n`;
+    const p = project({ 'app/package-lock.json': lock });
+    const r = await rewrite(p, { write: true });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(p.dir, 'app/package-lock.json'), 'utf8')).toBe(lock.replace('https://registry.npmjs.org/', NPM));
+  });
+
   it('refuses a lockfile with other hard links (a rename would leave them with the old URLs), and says so', async () => {
     const text = '-i https://pypi.org/simple\nrequests==2.31.0\n';
     const p = project({ 'requirements.txt': text });

@@ -155,7 +155,9 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
       // a lockfile its package manager cannot read is not rewritten: the rewrite would hide
       // that it is broken, and a rewriter reads its URLs as the format writes them. A
       // requirements file is checked line by line as it is rewritten, its includes read below.
-      if (known !== 'requirements') parseLockfileText(known, text, path);
+      // A BOM is read past, as warm reads every lockfile (and npm, pip, the TOML and YAML readers
+      // do); the rewriters keep it in the text they write.
+      if (known !== 'requirements') parseLockfileText(known, text.replace(/^\uFEFF/, ''), path);
       inputs.push({ path, abs, repository, bytes, text, format: known });
       // a requirements file's includes may hold the index option, even one that holds nothing else
       if (known === 'requirements') {

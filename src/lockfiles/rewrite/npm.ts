@@ -64,7 +64,8 @@ function child(place: Place, key: string): Place | 'resolved' | undefined {
 export function entryResolvedStrings(text: string): [number, number][] {
   const out: [number, number][] = [];
   const n = text.length;
-  let i = 0;
+  // a BOM (npm reads past it) is kept, and walked past
+  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   const ws = () => {
     while (i < n) {
       const c = text.charCodeAt(i);
