@@ -490,7 +490,7 @@ describe('rewrite-lockfiles --write', () => {
 
   it('a lockfile replaced between read and write by a FIFO, a folder or a link to /dev/zero: refused as changed, named, never read forever (a child process, so a hang is a timeout)', async () => {
     const text = '-i https://pypi.org/simple\nrequests==2.31.0\n';
-    const p = project({ 'a/requirements.txt': text, 'b/requirements.txt': text, 'c/requirements.txt': text, 'd/requirements.txt': text });
+    const p = project({ 'a/requirements.txt': text, 'b/requirements.txt': text, 'c/requirements.txt': text, 'd/requirements.txt': text, 'e/requirements.txt': text });
     const script = join(p.dir, 'rewrite.mjs');
     const f = (d: string) => JSON.stringify(join(p.dir, d, 'requirements.txt'));
     writeFileSync(
@@ -500,7 +500,7 @@ describe('rewrite-lockfiles --write', () => {
         "import { execFileSync } from 'node:child_process';",
         "import { mkdirSync, symlinkSync, unlinkSync } from 'node:fs';",
         // the endpoint is asked after the files are read and before any is written
-        `const swap = () => { unlinkSync(${f('a')}); execFileSync('mkfifo', [${f('a')}]); unlinkSync(${f('b')}); mkdirSync(${f('b')}); unlinkSync(${f('c')}); symlinkSync('/dev/zero', ${f('c')}); };`,
+        `const swap = () => { unlinkSync(${f('a')}); execFileSync('mkfifo', [${f('a')}]); unlinkSync(${f('b')}); mkdirSync(${f('b')}); unlinkSync(${f('c')}); symlinkSync('/dev/zero', ${f('c')}); unlinkSync(${f('e')}); };`,
         `const client = { send: async () => { swap(); return { repositoryEndpoint: ${JSON.stringify(PYPI)} }; }, destroy() {} };`,
         `process.exitCode = await rewriteCommand(${JSON.stringify(p.job)}, { write: true, json: true, stateDir: ${JSON.stringify(join(p.dir, 'state'))}, env: {}, codeartifactClient: client }, { stdout: process.stdout, stderr: process.stderr });`,
       ].join('\n'),
@@ -508,7 +508,7 @@ describe('rewrite-lockfiles --write', () => {
     const r = await run('timeout', ['60', process.execPath, '--max-old-space-size=256', '--import', TSX_LOADER, script], { cwd: p.dir, env: { PATH: process.env.PATH, HOME: p.dir } });
     expect(r.code, r.stderr).toBe(1);
     const out = JSON.parse(r.stdout) as { files: { path: string; written: boolean }[]; errors: { path: string; message: string }[] };
-    expect(out.errors).toEqual(['a', 'b', 'c'].map((d) => ({ path: `${d}/requirements.txt`, message: expect.stringMatching(/changed on disk since it was read \(now (?:a FIFO|a folder|a symbolic link): [^)]*\); not written: run rewrite-lockfiles again$/) })));
+    expect(out.errors).toEqual(['a', 'b', 'c', 'e'].map((d) => ({ path: `${d}/requirements.txt`, message: expect.stringMatching(/changed on disk since it was read \(now (?:a FIFO|a folder|a symbolic link|gone): [^)]*\); not written: run rewrite-lockfiles again$/) })));
     expect(out.files.map((x) => [x.path, x.written])).toEqual([['d/requirements.txt', true]]);
     expect(lstatSync(join(p.dir, 'a/requirements.txt')).isFIFO()).toBe(true);
     expect(lstatSync(join(p.dir, 'b/requirements.txt')).isDirectory()).toBe(true);
