@@ -207,7 +207,7 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
     const failed = (path: string, e: unknown) => {
       if (opts.signal?.aborted) throw e;
       const err = e instanceof MigrateError ? e : new MigrateError('ESOURCE', toError(e).message, { cause: e });
-      errors.push({ path, message: `${err.code}: ${err.describe()}` });
+      errors.push({ path, message: err.describe() });
     };
     for (const repo of repositories) {
       let branches: string[];
