@@ -406,6 +406,23 @@ describe('rewriting the fixtures', () => {
     expect(entries('pnpm-lock.yaml', r.text)).toEqual(entries('pnpm-lock.yaml', text));
   });
 
+  it("Pipfile.lock: nothing moves (_meta.hash covers the Pipfile); a source on a company's own index is not advised to move to the shared repository, a public one is", () => {
+    const registries = new RegistryHosts({
+      publicRegistries: { npm: 'https://registry.npmjs.org/', pypi: 'https://pypi.org/' },
+      sources: [],
+      target: { domain: 'acme', domainOwner: '111122223333' },
+    });
+    const guarded: RewriteTargets = { ...targets, foreignPypiHost: (u) => registries.foreign('pypi', u) };
+    const lock = (urls: string[]) => `${JSON.stringify({ _meta: { hash: { sha256: 'aa' }, 'pipfile-spec': 6, requires: {}, sources: urls.map((url, i) => ({ name: `s${i}`, url, verify_ssl: true })) }, default: {}, develop: {} }, null, 4)}\n`;
+    const pub = rewriteLockfile('pipfile', lock(['https://pypi.org/simple']), guarded);
+    expect([pub.changes, pub.text]).toEqual([[], lock(['https://pypi.org/simple'])]);
+    expect(pub.notes).toEqual([expect.stringMatching(/change its \[\[source\]\] url and run pipenv lock/)]);
+    const own = rewriteLockfile('pipfile', lock(['https://pypi.org/simple', 'https://user:s3cret@pypi.acme.example/simple']), guarded);
+    expect(own.changes).toEqual([]);
+    expect(own.notes.join('\n')).toMatch(/the Pipfile's \[\[source\]\] https:\/\/pypi\.acme\.example\/simple left as it is: pypi\.acme\.example is neither public PyPI/);
+    expect(own.notes.join('\n')).not.toContain('s3cret');
+  });
+
   it('a format without its target is left alone and said so', () => {
     const text = readFileSync(join(FIXTURES, 'pprof-d3flamegraph/package-lock.json'), 'utf8');
     const r = rewriteLockfile('npm', text, { pypi: PYPI });

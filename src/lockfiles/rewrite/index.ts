@@ -3,12 +3,13 @@
  * diff of a rewrite. A rewrite edits URLs inside lines and never adds or removes
  * one, so the diff is the changed lines with three lines of context.
  */
+import { publicUrl } from '../../redact.js';
 import type { LockfileFormat } from '../types.js';
 import { rewriteNpmLock } from './npm.js';
 import { rewritePnpm } from './pnpm.js';
 import { rewritePoetry } from './poetry.js';
 import { rewriteRequirements } from './requirements.js';
-import type { RewriteResult, RewriteTargets } from './types.js';
+import { foreignIndexNote, type RewriteResult, type RewriteTargets } from './types.js';
 import { rewriteUv } from './uv.js';
 import { rewriteYarnClassic } from './yarn-classic.js';
 
@@ -35,7 +36,7 @@ export function rewriteLockfile(format: LockfileFormat, text: string, targets: R
       return unchanged(text, 'yarn berry lockfiles name no registry URL: set npmRegistryServer (and npmAuthToken from the environment) in .yarnrc.yml');
     case 'pipfile':
       // _meta.sources is a copy of Pipfile's [[source]], and _meta.hash covers the Pipfile
-      return unchanged(text, "Pipfile.lock's sources come from the Pipfile: change its [[source]] url and run pipenv lock");
+      return pipfileNotes(text, targets);
     case 'gosum':
       return unchanged(text, 'go.sum names no registry: Go modules are served by cam goproxy (GOPROXY)');
     default: {
@@ -43,6 +44,29 @@ export function rewriteLockfile(format: LockfileFormat, text: string, targets: R
       throw new Error(`unknown lockfile format ${String(never)}`);
     }
   }
+}
+
+/**
+ * Pipfile.lock changes nowhere: what to change is the Pipfile's [[source]]. Only for an index
+ * the shared repository serves (public PyPI, the CodeArtifact domain): a company's own index
+ * pointed there would resolve its projects to public ones of the same names, as for the
+ * other formats (foreignPypiHost), so that source is named and left alone.
+ */
+function pipfileNotes(text: string, targets: RewriteTargets): RewriteResult {
+  let sources: unknown;
+  try {
+    sources = (JSON.parse(text.replace(/^\uFEFF/, '')) as { _meta?: { sources?: unknown } })._meta?.sources;
+  } catch {
+    sources = undefined;
+  }
+  const foreign: string[] = [];
+  for (const s of Array.isArray(sources) ? sources : []) {
+    const url = (s as { url?: unknown } | null)?.url;
+    const host = typeof url === 'string' ? targets.foreignPypiHost?.(url) : undefined;
+    if (host) foreign.push(foreignIndexNote(host, `the Pipfile's [[source]] ${publicUrl(url as string)}`));
+  }
+  const move = foreign.length && foreign.length === (Array.isArray(sources) ? sources.length : 0) ? [] : ["Pipfile.lock's sources come from the Pipfile: change its [[source]] url and run pipenv lock"];
+  return { text, changes: [], notes: [...move, ...foreign], already: 0 };
 }
 
 /** A unified diff (`diff -u` layout) of a rewrite that changed lines in place. */
