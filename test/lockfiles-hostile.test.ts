@@ -135,6 +135,23 @@ describe('links and includes that lead outside the folder read', () => {
   });
 });
 
+describe('entries of warm.lockfiles that give no lockfile', () => {
+  it('a path not there, a glob matching nothing and a folder holding no lockfile (one named package-lock.json too) are each an error naming the entry; the others are read', async () => {
+    const project = folder();
+    mkdirSync(join(project, 'empty'));
+    mkdirSync(join(project, 'package-lock.json'));
+    write(join(project, 'ok', 'requirements.txt'), 'requests==2.31.0\n');
+    const inputs = await collect(job(project, ['ok', 'empty', 'package-lock.json', 'servcies/**/yarn.lock', 'gone/requirements.txt']));
+    expect(Object.fromEntries(inputs.errors.map((e) => [e.path, [e.code, e.message]]))).toEqual({
+      empty: ['ELOCKFILE', expect.stringMatching(/^ELOCKFILE: empty: a folder with no lockfile in it \(or under it\) \(warm\.lockfiles is relative to /)],
+      'package-lock.json': ['ELOCKFILE', expect.stringMatching(/package-lock\.json: a folder with no lockfile in it/)],
+      'servcies/**/yarn.lock': ['ELOCKFILE', expect.stringMatching(/servcies\/\*\*\/yarn\.lock: matches no file/)],
+      'gone/requirements.txt': ['ELOCKFILE', expect.stringMatching(/gone\/requirements\.txt: no such file/)],
+    });
+    expect(inputs.lockfiles.map((l) => l.ref.path)).toEqual([join('ok', 'requirements.txt')]);
+  });
+});
+
 describe('folder loops', () => {
   it('symlinked folders are never followed: loops end, a link out of the folder is not walked', async () => {
     const project = folder();

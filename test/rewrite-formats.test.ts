@@ -682,6 +682,20 @@ describe('rewrite-lockfiles --write', () => {
     expect(out.files.map((f) => [f.path, f.written])).toEqual([['ok/requirements.txt', true]]);
   });
 
+  it('a folder named in warm.lockfiles that holds no lockfile (one named like a lockfile too) is an error naming it, never "0 of 0 lockfiles"', async () => {
+    const p = project({ 'ok/requirements.txt': '-i https://pypi.org/simple\nrequests==2.31.0\n' }, ['ok/requirements.txt', 'package-lock.json', 'services']);
+    mkdirSync(join(p.dir, 'package-lock.json'));
+    mkdirSync(join(p.dir, 'services'));
+    const r = await rewrite(p, { json: true });
+    expect(r.code).toBe(1);
+    const out = JSON.parse(r.stdout) as { files: { path: string }[]; errors: { path: string; message: string }[] };
+    expect(out.errors).toEqual([
+      { path: 'package-lock.json', message: 'a folder with no lockfile in it (or under it)' },
+      { path: 'services', message: 'a folder with no lockfile in it (or under it)' },
+    ]);
+    expect(out.files.map((f) => f.path)).toEqual(['ok/requirements.txt']);
+  });
+
   it('a package-lock that starts with a UTF-8 BOM (npm reads it, as warm does) is rewritten, the BOM kept', async () => {
     const lock = `\uFEFF${JSON.stringify({ name: 'app', lockfileVersion: 3, packages: { 'node_modules/a': { version: '1.0.0', resolved: 'https://registry.npmjs.org/a/-/a-1.0.0.tgz', integrity: 'sha512-AAAA' } } }, null, 2)}\n`;
     const p = project({ 'app/package-lock.json': lock });

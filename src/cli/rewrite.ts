@@ -193,7 +193,7 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
       cleanups.push(acquireJobLock(stateDir, job, env));
     }
     const { files: local, missing, roots } = localLockfiles(job.file, job.config.warm.lockfiles);
-    for (const m of missing) errors.push({ path: m, message: missingMessage(resolve(jobDir, m)) });
+    for (const m of missing) errors.push({ path: m.path, message: m.why === 'no such file' ? missingMessage(resolve(jobDir, m.path)) : m.why });
     // the diff names a file relative to the job's folder, or (lockfiles outside it, as
     // `../services/**`) to the folder holding them all: `a/../x` is a path git apply refuses
     base = commonFolder([jobDir, ...local.map((f) => roots.get(f) ?? dirname(f))]);

@@ -104,7 +104,7 @@ function within(root: string, path: string): boolean {
  * `roots` maps each file to the folder its reading must stay inside (see ReadOptions.root):
  * the job's folder, or for a file or folder named outside it, that folder (a file's own).
  */
-export function localLockfiles(jobFile: string, patterns: readonly string[]): { files: string[]; missing: string[]; roots: Map<string, string> } {
+export function localLockfiles(jobFile: string, patterns: readonly string[]): { files: string[]; missing: { path: string; why: string }[]; roots: Map<string, string> } {
   const base = dirname(resolve(jobFile));
   const files = new Set<string>();
   const roots = new Map<string, string>();
@@ -112,13 +112,14 @@ export function localLockfiles(jobFile: string, patterns: readonly string[]): { 
     files.add(f);
     if (!roots.has(f)) roots.set(f, within(base, root) ? base : root);
   };
-  const missing: string[] = [];
+  // an entry that gives no lockfile is a mistake to name (a typo in a path or glob), never "0 lockfiles read"
+  const missing: { path: string; why: string }[] = [];
   for (const p of patterns) {
     const abs = isAbsolute(p) ? p : resolve(base, p);
     if (/[*?[{]/.test(p)) {
       // Links are not followed into folders (a loop, or the whole disk); a linked file is checked when read.
       const hits = globSync(abs, { absolute: true, dot: true, onlyFiles: true, followSymbolicLinks: false });
-      if (!hits.length) missing.push(p);
+      if (!hits.length) missing.push({ path: p, why: 'matches no file' });
       for (const f of hits) add(f, dirname(f));
       continue;
     }
@@ -126,11 +127,14 @@ export function localLockfiles(jobFile: string, patterns: readonly string[]): { 
     try {
       st = statSync(abs);
     } catch {
-      missing.push(p);
+      missing.push({ path: p, why: 'no such file' });
       continue;
     }
-    if (st.isDirectory()) for (const f of findLockfiles(abs)) add(f, abs);
-    else add(abs, dirname(abs));
+    if (st.isDirectory()) {
+      const found = findLockfiles(abs);
+      if (!found.length) missing.push({ path: p, why: 'a folder with no lockfile in it (or under it)' });
+      for (const f of found) add(f, abs);
+    } else add(abs, dirname(abs));
   }
   return { files: [...files].sort(), missing, roots };
 }
@@ -171,7 +175,7 @@ export async function collectInputs(job: LoadedJob, opts: CollectOptions): Promi
   const warm = job.config.warm;
   const jobDir = dirname(resolve(job.file));
   const { files, missing, roots } = localLockfiles(job.file, warm.lockfiles);
-  for (const m of missing) errors.push({ path: m, repository: null, code: 'ELOCKFILE', message: `ELOCKFILE: ${m}: no such file (warm.lockfiles is relative to ${job.file})` });
+  for (const m of missing) errors.push({ path: m.path, repository: null, code: 'ELOCKFILE', message: `ELOCKFILE: ${m.path}: ${m.why} (warm.lockfiles is relative to ${job.file})` });
   const lockfiles = parseAll(files, (f) => relative(jobDir, f) || basename(f), null, errors, (f) => roots.get(f) ?? dirname(f));
 
   // Built first, all of them: a key variable that is not set is bad input, found before any clone.
