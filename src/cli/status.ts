@@ -109,6 +109,14 @@ export function statusCommand(jobFile: string, opts: { json?: boolean; stateDir?
       for (const t of report.tagMoved) lines.push(`  TAG MOVED ${t.package}@${t.version} (${t.state}, ${t.at}): ${t.detail}`);
       for (const k of report.skipped) lines.push(`  skipped ${k.package}@${k.version}: ${k.reason}`);
       for (const k of report.leftOutOnTarget) lines.push(`  LEFT OUT, ON THE TARGET ${k.package}@${k.version} (${k.state}): ${LEFT_OUT_NOTE}`);
+      // as run's summary words them: set aside because the job no longer names the package
+      for (const d of report.notInJob) {
+        const left = [
+          d.versions.length ? `${d.versions.length} version(s) never migrated (${d.versions.join(', ')})` : '',
+          d.publishBegun.length ? `publish of ${d.publishBegun.join(', ')} begun by a run of ours: the target may hold part of it (delete it there to leave nothing of it)` : '',
+        ].filter(Boolean);
+        lines.push(`  NO LONGER IN THE JOB ${d.package} (${d.source}): ${left.join('; ')}`);
+      }
       if (report.metadataPending.length) lines.push(`  dist-tags/deprecations still to sync: ${report.metadataPending.join(', ')}`);
       print(io.stdout, `${lines.map(continued).join('\n')}\n`);
     }

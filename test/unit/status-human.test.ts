@@ -1,0 +1,45 @@
+/**
+ * `status` on a terminal lists what `status --json` lists: a version set aside because the
+ * job no longer names its package (ENOTINJOB) is in `notInJob`, and the human form names it
+ * too (the README says status lists them), with those a run of ours had started publishing
+ * apart from those never migrated.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterEach, expect, it } from 'vitest';
+import { statusCommand } from '../../src/cli/status.js';
+import { StateDb } from '../../src/state/db.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+it('the human form names the packages no longer in the job, as --json does', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cam-status-human-'));
+  dirs.push(dir);
+  const job = join(dir, 'dropping.yaml');
+  writeFileSync(job, ['name: dropping', 'target: { region: us-east-1, domain: acme, domainOwner: "111122223333", repositories: { npm: { internal: npm-internal } } }', 'sources:', '  - { id: private-npm, kind: npm-registry, url: "https://npm.acme.example/", packages: ["@drop/a"] }', ''].join('\n'));
+  const stateDir = join(dir, 'state');
+  const state = StateDb.open(join(stateDir, 'dropping.sqlite'));
+  try {
+    state.recordListing('private-npm', 'https://npm.acme.example/', { format: 'npm', name: '@drop/c', distTags: {}, versions: ['1.0.0', '1.0.1'].map((version) => ({ version, artifactUrl: `https://npm.acme.example/@drop/c/-/c-${version}.tgz` })) });
+    state.db.prepare("UPDATE items SET state = 'excluded', last_error_code = 'ENOTINJOB', last_error = 'no longer named by the job', attempts = CASE version WHEN '1.0.1' THEN 2 ELSE 0 END").run();
+  } finally {
+    state.close();
+  }
+  let human = '';
+  const tty = Object.assign(new Writable({ write: (c: Buffer, _e, done) => ((human += c.toString()), done()) }), { isTTY: true });
+  // the record of where a job last ran: this test's own, not the user's
+  const saved = process.env.CAM_LOCK_DIR;
+  process.env.CAM_LOCK_DIR = join(dir, 'locks');
+  try {
+    expect(statusCommand(job, { stateDir }, { stdout: tty, stderr: new Writable({ write: (_c, _e, done) => done() }) })).toBe(0);
+  } finally {
+    if (saved === undefined) delete process.env.CAM_LOCK_DIR;
+    else process.env.CAM_LOCK_DIR = saved;
+  }
+  expect(human).toContain('NO LONGER IN THE JOB @drop/c (private-npm): 1 version(s) never migrated (1.0.0); publish of 1.0.1 begun by a run of ours: the target may hold part of it');
+});
