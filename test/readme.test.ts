@@ -219,3 +219,14 @@ describe('README: running against AWS', () => {
     expect([...called].filter((a) => !new RegExp(`\\b(codeartifact|sts|servicequotas):${a}\\b`).test(policy)).sort()).toEqual([]);
   });
 });
+
+describe('README: sections the code points at', () => {
+  it('every `"<section>" in the README` an error hint names is a heading of the README', () => {
+    const files = (readdirSync(new URL('src/', root), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts'));
+    const named = new Set<string>();
+    for (const f of files) for (const m of readFileSync(new URL(`src/${f}`, root), 'utf8').matchAll(/\\?"([A-Z][^"\\]*)\\?" in the README/g)) named.add(m[1]!);
+    expect(named.size).toBeGreaterThan(0);
+    const headings = new Set([...readme.matchAll(/^#{2,4} (.+)$/gm)].map((m) => m[1]!.trim()));
+    expect([...named].filter((n) => !headings.has(n)).sort()).toEqual([]);
+  });
+});

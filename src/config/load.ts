@@ -43,7 +43,7 @@ export function loadJob(file: string): LoadedJob {
   const parsed = jobSchema.safeParse(data);
   if (!parsed.success) {
     throw new MigrateError('ECONFIG', `${file} is not a valid job file:\n${formatIssues(file, parsed.error.issues)}`, {
-      hint: 'see "Job file reference" in the README',
+      hint: 'see "Job-file reference" in the README',
     });
   }
   const config = parsed.data;
@@ -116,5 +116,5 @@ function checkCrossFields(file: string, config: JobConfig): void {
       }
     });
   }
-  if (problems.length) throw new MigrateError('ECONFIG', `${file} is not a valid job file:\n${problems.join('\n')}`, { hint: 'see "Job file reference" in the README' });
+  if (problems.length) throw new MigrateError('ECONFIG', `${file} is not a valid job file:\n${problems.join('\n')}`, { hint: 'see "Job-file reference" in the README' });
 }
