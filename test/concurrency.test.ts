@@ -186,6 +186,30 @@ describe('two copies of one job at once', () => {
     }
   });
 
+  it('a first try from a mistyped --state-dir that stopped after listing (AWS refused its credentials) holds no migration: the folder meant is not refused for it, and holds the migration from then on', async () => {
+    const te = await startTestEnv();
+    try {
+      const { job, versions } = await seed(te, 1);
+      const typo = join(te.dir, 'sate');
+      te.sandbox.standIn.addFault({ status: 403, errorType: 'UnrecognizedClientException', message: 'The security token included in the request is invalid.' });
+      const failed = await te.cli(['--state-dir', typo, 'run', job, '--json']);
+      te.sandbox.standIn.clearFaults();
+      expect(failed.code, failed.stderr).toBe(2);
+      expect((JSON.parse(failed.stdout) as { error: { code: string } }).error.code).toBe('ETARGETCREDENTIALS');
+      // it made its state there, and it holds the listing and nothing more
+      withState(typo, (s) => expect(s.counts()).toEqual({ pending: versions.length }));
+      const meant = await te.cli(['run', job, '--json']);
+      expect(meant.code, meant.stderr).toBe(0);
+      expectPublishedOnceEach(te, versions);
+      // from then on, the folder meant is the one that holds the migration: another is refused, naming it
+      const again = await te.cli(['--state-dir', join(te.dir, 'other'), 'run', job, '--json']);
+      expect(again.code).toBe(2);
+      expect((JSON.parse(again.stdout) as { error: { code: string; message: string } }).error).toMatchObject({ code: 'ESTATE', message: expect.stringContaining(`from the state directory ${te.stateDir}`) });
+    } finally {
+      await te.stop();
+    }
+  });
+
   it('the record of where the job ran outlives a reboot: the runtime folder that held the locks emptied, a run from a folder without state is still refused', async () => {
     const te = await startTestEnv();
     try {

@@ -70,7 +70,7 @@ export function acquireJobLock(stateDir: string, job: LockedJob, env: NodeJS.Pro
   const here = resolve(stateDir);
   // before anything is made here: a mistyped --state-dir leaves no folder behind
   const last = lastStateDir(job, env);
-  if (last !== undefined && last !== here && !existsSync(join(here, `${job.name}.sqlite`))) {
+  if (last !== undefined && last !== here && !existsSync(join(here, `${job.name}.sqlite`)) && holdsMigration(join(last, `${job.name}.sqlite`))) {
     // a copy running there right now is the better answer (ELOCKED names it)
     acquireLock(join(lockDir(env), targetLockName(job, env)), { stateDir: here })();
     throw stateElsewhere(job, here, last);
@@ -98,6 +98,29 @@ export function acquireJobLock(stateDir: string, job: LockedJob, env: NodeJS.Pro
   } catch (e) {
     releaseState();
     throw e;
+  }
+}
+
+/**
+ * Whether a state database holds anything of a migration: a version past its listing
+ * (downloaded, built, published, checked against the target) or a ledger entry (a publish,
+ * an origin change, a warm result). A first try that stopped before (its AWS credentials
+ * refused, from a mistyped --state-dir) listed versions and no more: nothing would be
+ * done twice from another folder, so it does not hold the job there. In doubt (a database
+ * that cannot be read), it does.
+ */
+function holdsMigration(database: string): boolean {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(database, { readonly: true, fileMustExist: true });
+    const tables = new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name));
+    const past = tables.has('items') && db.prepare("SELECT 1 FROM items WHERE state NOT IN ('pending', 'excluded', 'skipped', 'removed') LIMIT 1").get() !== undefined;
+    const ledgered = tables.has('ledger') && db.prepare('SELECT 1 FROM ledger LIMIT 1').get() !== undefined;
+    return past || ledgered;
+  } catch {
+    return true;
+  } finally {
+    db?.close();
   }
 }
 
