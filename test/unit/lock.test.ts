@@ -3,6 +3,7 @@
  * transaction), so a dead holder's lock is simply free and two live processes can
  * never both hold it.
  */
+import Database from 'better-sqlite3';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -218,10 +219,16 @@ describe('acquireLock', () => {
 describe('acquireJobLock: where the job last ran from', () => {
   const job = (npm: string) => ({ name: 'acme', config: { target: { region: 'us-east-1', domain: 'acme', domainOwner: '111122223333', repositories: { npm: { internal: npm } } } } });
   const env = () => ({ CAM_LOCK_DIR: join(dir, 'locks') });
-  /** A run from `stateDir`: the lock taken, the state database made, the lock released. */
+  /** A state database that holds some of a migration: a ledger entry. */
+  const migrated = (database: string) => {
+    const db = new Database(database);
+    db.exec("CREATE TABLE ledger (seq INTEGER PRIMARY KEY, entry TEXT); INSERT INTO ledger (entry) VALUES ('{}')");
+    db.close();
+  };
+  /** A run from `stateDir`: the lock taken, the state database made (holding a migration), the lock released. */
   const ranFrom = (stateDir: string, j = job('npm-internal')) => {
     const release = acquireJobLock(stateDir, j, env());
-    writeFileSync(join(stateDir, 'acme.sqlite'), '');
+    if (!existsSync(join(stateDir, 'acme.sqlite'))) migrated(join(stateDir, 'acme.sqlite'));
     release();
   };
 
@@ -240,6 +247,24 @@ describe('acquireJobLock: where the job last ran from', () => {
     writeFileSync(join(other, 'acme.sqlite'), '');
     ranFrom(other);
     ranFrom(first);
+  });
+
+  it('a state that holds no migration (versions listed, none past it, no ledger entry) is not held against another folder', () => {
+    const tried = join(dir, 'tried');
+    const release = acquireJobLock(tried, job('npm-internal'), env());
+    const db = new Database(join(tried, 'acme.sqlite'));
+    db.exec("CREATE TABLE items (id INTEGER PRIMARY KEY, state TEXT); INSERT INTO items (state) VALUES ('pending'), ('excluded'); CREATE TABLE ledger (seq INTEGER PRIMARY KEY, entry TEXT)");
+    db.close();
+    release();
+    ranFrom(join(dir, 'meant'));
+    // now the folder meant holds it
+    expect(thrown(() => acquireJobLock(join(dir, 'third'), job('npm-internal'), env()))).toMatchObject({ code: 'ESTATE', message: expect.stringContaining(join(dir, 'meant')) });
+    // and a state that cannot be read is taken to hold it
+    const unreadable = join(dir, 'unreadable');
+    const r2 = acquireJobLock(unreadable, job('npm-prod'), env());
+    writeFileSync(join(unreadable, 'acme.sqlite'), 'not a database at all, but some bytes that are no SQLite header either');
+    r2();
+    expect(thrown(() => acquireJobLock(join(dir, 'fourth'), job('npm-prod'), env()))).toMatchObject({ code: 'ESTATE', message: expect.stringContaining(unreadable) });
   });
 
   it("a state directory it makes is the account's alone (0700: the blobs and mirrors are every internal package's code); one the operator made keeps its mode", () => {
