@@ -6,6 +6,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
 import { isAbsolute, relative, sep } from 'node:path';
 import { MigrateError, toError } from '../errors.js';
+import { JsonScan } from './json-scan.js';
 import type { LockOrigin } from './types.js';
 
 /**
@@ -156,65 +157,34 @@ export function parseJson(text: string, file: string): unknown {
  * found where JSON.parse took it from (the last one).
  */
 export function jsonLine(text: string, path: readonly (string | number)[]): number | undefined {
-  let i = 0;
-  const ws = () => {
-    while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
-  };
-  const skipString = () => {
-    for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
-    i++;
-  };
-  const skipValue = () => {
-    ws();
-    if (text[i] === '"') return skipString();
-    if (text[i] !== '{' && text[i] !== '[') {
-      while (i < text.length && !',}] \t\n\r'.includes(text[i]!)) i++;
-      return;
-    }
-    let depth = 0;
-    do {
-      const c = text[i];
-      if (c === '"') skipString();
-      else {
-        if (c === '{' || c === '[') depth++;
-        else if (c === '}' || c === ']') depth--;
-        i++;
-      }
-    } while (depth > 0 && i < text.length);
-  };
-  ws();
+  const j = new JsonScan(text);
+  j.ws();
   for (const segment of path) {
-    if (typeof segment === 'string' && text[i] === '{') {
+    if (typeof segment === 'string' && j.ch() === '{') {
       let found: number | undefined;
-      i++;
-      for (ws(); i < text.length && text[i] !== '}'; ws()) {
-        const start = i;
-        skipString();
-        const key = JSON.parse(text.slice(start, i)) as string;
-        ws();
-        i++; // the colon
-        ws();
-        if (key === segment) found = i;
-        skipValue();
-        ws();
-        if (text[i] === ',') i++;
+      j.i++;
+      for (j.ws(); j.i < text.length && j.ch() !== '}'; j.ws()) {
+        if (j.key() === segment) found = j.i;
+        j.value();
+        j.ws();
+        if (j.ch() === ',') j.i++;
       }
       if (found === undefined) return undefined;
-      i = found;
-    } else if (typeof segment === 'number' && text[i] === '[') {
-      i++;
-      ws();
+      j.i = found;
+    } else if (typeof segment === 'number' && j.ch() === '[') {
+      j.i++;
+      j.ws();
       for (let n = 0; n < segment; n++) {
-        if (text[i] === ']') return undefined;
-        skipValue();
-        ws();
-        if (text[i] === ',') i++;
-        ws();
+        if (j.ch() === ']') return undefined;
+        j.value();
+        j.ws();
+        if (j.ch() === ',') j.i++;
+        j.ws();
       }
-      if (text[i] === ']') return undefined;
+      if (j.ch() === ']') return undefined;
     } else return undefined;
   }
-  return lineAt(text, i);
+  return lineAt(text, j.i);
 }
 
 /** `at` with the line of `path` in JSON `text` (or of the nearest enclosing value that is there, for what is missing). */

@@ -12,6 +12,7 @@
  * would find the lockfile out of sync with package.json. So the file is walked as
  * JSON (it parsed already), never searched for the key's text.
  */
+import { JsonScan } from '../json-scan.js';
 import { tarballMover } from './npm-url.js';
 import { lineCounter, type RewriteChange, type RewriteResult, type RewriteTargets } from './types.js';
 
@@ -63,68 +64,33 @@ function child(place: Place, key: string): Place | 'resolved' | undefined {
  */
 export function entryResolvedStrings(text: string): [number, number][] {
   const out: [number, number][] = [];
-  const n = text.length;
   // a BOM (npm reads past it) is kept, and walked past
-  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-  const ws = () => {
-    while (i < n) {
-      const c = text.charCodeAt(i);
-      if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) break;
-      i++;
-    }
-  };
-  const string = () => {
-    for (i++; i < n && text[i] !== '"'; i++) if (text[i] === '\\') i++;
-    i++;
-  };
-  const skipValue = () => {
-    if (text[i] === '"') return string();
-    if (text[i] !== '{' && text[i] !== '[') {
-      while (i < n && !',}] \t\n\r'.includes(text[i]!)) i++;
-      return;
-    }
-    let depth = 0;
-    do {
-      const c = text[i];
-      if (c === '"') string();
-      else {
-        if (c === '{' || c === '[') depth++;
-        else if (c === '}' || c === ']') depth--;
-        i++;
-      }
-    } while (depth > 0 && i < n);
-  };
-  ws();
-  if (text[i] !== '{') return out;
+  const j = new JsonScan(text, text.charCodeAt(0) === 0xfeff ? 1 : 0);
+  j.ws();
+  if (j.ch() !== '{') return out;
   // each open object we walk into: what its keys lead to
   const stack: Place[] = ['root'];
-  i++;
-  while (stack.length && i < n) {
-    ws();
-    if (text[i] === ',') {
-      i++;
-      ws();
+  j.i++;
+  while (stack.length && j.i < text.length) {
+    j.ws();
+    if (j.ch() === ',') {
+      j.i++;
+      j.ws();
     }
-    if (text[i] === '}') {
+    if (j.ch() === '}') {
       stack.pop();
-      i++;
+      j.i++;
       continue;
     }
-    const keyStart = i;
-    string();
-    const key = JSON.parse(text.slice(keyStart, i)) as string;
-    ws();
-    i++; // the colon
-    ws();
-    const to = child(stack[stack.length - 1]!, key);
-    if (to === 'resolved' && text[i] === '"') {
-      const start = i;
-      string();
-      out.push([start, i]);
-    } else if (to && to !== 'resolved' && text[i] === '{') {
+    const to = child(stack[stack.length - 1]!, j.key());
+    if (to === 'resolved' && j.ch() === '"') {
+      const start = j.i;
+      j.string();
+      out.push([start, j.i]);
+    } else if (to && to !== 'resolved' && j.ch() === '{') {
       stack.push(to);
-      i++;
-    } else skipValue();
+      j.i++;
+    } else j.value();
   }
   return out;
 }
