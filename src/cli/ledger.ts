@@ -39,7 +39,7 @@ export async function ledgerExportCommand(jobFile: string, opts: { stateDir?: st
     const state = StateDb.openToRead(database);
     // written beside its name and renamed when whole: a partial export would read as "entries cut off"
     const outPath = opts.out && opts.out !== '-' ? resolve(opts.out) : undefined;
-    if (outPath) refuseOverwritingState(outPath, database);
+    if (outPath) refuseOverwritingState(outPath, database, jobFile);
     const out = outPath
       ? new AtomicFile(outPath, (e) =>
           localError(e, outPath, 'write the ledger export', { anyCode: true, hint: 'free space or fix permissions where the export goes, then export again; no partial export was left behind' })!,
@@ -90,9 +90,10 @@ export async function ledgerExportCommand(jobFile: string, opts: { stateDir?: st
  * export renamed over it, the state and its ledger are gone, with no way back), or any file that
  * is an SQLite database (another job's state, a copy kept as the record). What counts is the
  * file the rename would replace: the folder's links are followed, a link in the name's place is
- * replaced itself (what it points at is untouched).
+ * replaced itself (what it points at is untouched). Nor over the job file it reads
+ * (`--out jobs/example.yaml`): the job file is gone, replaced by its ledger.
  */
-function refuseOverwritingState(outPath: string, database: string): void {
+function refuseOverwritingState(outPath: string, database: string, jobFile: string): void {
   const real = (p: string) => {
     try {
       return realpathSync(p);
@@ -107,6 +108,7 @@ function refuseOverwritingState(outPath: string, database: string): void {
       hint: 'write the export to a file of its own, e.g. --out ledger.jsonl',
     });
   if ([db, `${db}-wal`, `${db}-shm`, `${db}-journal`].includes(target)) throw refuse(`the state database of this job (${database})`);
+  if ([real(jobFile), join(real(dirname(resolve(jobFile))), basename(jobFile))].includes(target)) throw refuse(`the job file it reads (${jobFile})`);
   let head: Buffer;
   try {
     if (!lstatSync(target).isFile()) return;

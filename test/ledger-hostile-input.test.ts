@@ -1,0 +1,57 @@
+/**
+ * `ledger export` and `ledger verify` given what a careless operator or a hostile
+ * file supplier hands them, without the sandbox: a state made here, chains built here.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ledgerExportCommand } from '../src/cli/ledger.js';
+import type { Io } from '../src/cli/output.js';
+import { loadJob } from '../src/config/load.js';
+import { StateDb } from '../src/state/db.js';
+import { ledgerContext } from '../src/state/ledger.js';
+
+let dir: string;
+let jobFile: string;
+let stateDir: string;
+
+function capture(): { io: Io; out: () => string; err: () => string } {
+  let out = '';
+  let err = '';
+  const stream = (add: (s: string) => void) => ({ write: (s: string | Uint8Array) => (add(String(s)), true), isTTY: false }) as unknown as NodeJS.WriteStream;
+  return { io: { stdout: stream((s) => (out += s)), stderr: stream((s) => (err += s)) } as Io, out: () => out, err: () => err };
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'cam-ledger-hostile-'));
+  jobFile = join(dir, 'job.yaml');
+  writeFileSync(jobFile, readFileSync('jobs/example.yaml', 'utf8'));
+  const job = loadJob(jobFile);
+  stateDir = join(dir, 'state');
+  const db = StateDb.open(join(stateDir, `${job.name}.sqlite`));
+  db.ledger = ledgerContext(job.name, job.config.target, { arn: 'arn:aws:iam::123456789012:user/ops' }, {});
+  for (let i = 0; i < 3; i++) db.appendLedger({ outcome: 'origin-configuration', format: 'npm', package: `p${i}`, target: { repository: 'npm-internal' }, detail: 'set' });
+  db.close();
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('ledger export --out naming what is no export file', () => {
+  it('the job file it reads: refused (exit 2), the job file untouched', async () => {
+    // a copy of its own: the current code replaces it
+    const own = join(dir, 'own-job.yaml');
+    writeFileSync(own, readFileSync(jobFile));
+    const before = readFileSync(own);
+    const c = capture();
+    expect(await ledgerExportCommand(own, { stateDir, out: own }, c.io)).toBe(2);
+    expect(c.err()).toMatch(/ECONFIG.*job file/);
+    expect(readFileSync(own)).toEqual(before);
+  });
+
+  it('a regular file, or a link to one, is still replaced (an export written again)', async () => {
+    const file = join(dir, 'again.jsonl');
+    writeFileSync(file, 'old');
+    expect(await ledgerExportCommand(jobFile, { stateDir, out: file }, capture().io)).toBe(0);
+    expect(readFileSync(file, 'utf8')).toMatch(/"trailer"/);
+  });
+});
