@@ -2,7 +2,8 @@
  * `ledger export` and `ledger verify` given what a careless operator or a hostile
  * file supplier hands them, without the sandbox: a state made here, chains built here.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,6 +47,35 @@ describe('ledger export --out naming what is no export file', () => {
     expect(await ledgerExportCommand(own, { stateDir, out: own }, c.io)).toBe(2);
     expect(c.err()).toMatch(/ECONFIG.*job file/);
     expect(readFileSync(own)).toEqual(before);
+  });
+
+  // /dev/null or /dev/stdout as root: the rename would replace the device (or the link) for the whole machine
+  it('a FIFO, or a link to one (/dev/stdout is a link to what fd 1 is): refused (exit 2), left as it was', async () => {
+    const fifo = join(dir, 'out.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const link = join(dir, 'stdout-like');
+    symlinkSync(fifo, link);
+    for (const out of [fifo, link]) {
+      const c = capture();
+      expect(await ledgerExportCommand(jobFile, { stateDir, out }, c.io), c.err()).toBe(2);
+      expect(c.err()).toContain(out);
+      expect(c.err()).toMatch(/--out -/);
+    }
+    expect(lstatSync(fifo).isFIFO()).toBe(true);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+  });
+
+  // /dev/stdout links to whatever fd 1 is, a regular file under `> file`: nothing in /dev is renamed over
+  it('a name in /dev: refused (exit 2), nothing made there', async () => {
+    const out = `/dev/cam-ledger-test-${process.pid}.jsonl`;
+    try {
+      const c = capture();
+      expect(await ledgerExportCommand(jobFile, { stateDir, out }, c.io), c.err()).toBe(2);
+      expect(c.err()).toMatch(/ECONFIG.*\/dev/);
+      expect(existsSync(out)).toBe(false);
+    } finally {
+      rmSync(out, { force: true });
+    }
   });
 
   it('a regular file, or a link to one, is still replaced (an export written again)', async () => {

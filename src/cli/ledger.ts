@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { closeSync, constants, lstatSync, openSync, readSync, realpathSync } from 'node:fs';
+import { closeSync, constants, lstatSync, openSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import PQueue from 'p-queue';
@@ -109,6 +109,24 @@ function refuseOverwritingState(outPath: string, database: string, jobFile: stri
     });
   if ([db, `${db}-wal`, `${db}-shm`, `${db}-journal`].includes(target)) throw refuse(`the state database of this job (${database})`);
   if ([real(jobFile), join(real(dirname(resolve(jobFile))), basename(jobFile))].includes(target)) throw refuse(`the job file it reads (${jobFile})`);
+  // a device, FIFO or socket (or a link to one: /dev/stdout): the rename would replace it, for
+  // every program on the machine (root may rename over /dev/null); no export goes there
+  const special = (st: Stats | undefined) => st !== undefined && (st.isFIFO() || st.isCharacterDevice() || st.isBlockDevice() || st.isSocket());
+  const stat = (p: string, follow: boolean) => {
+    try {
+      return follow ? statSync(p) : lstatSync(p);
+    } catch {
+      return undefined;
+    }
+  };
+  const here = stat(target, false);
+  // /dev/stdout links to whatever fd 1 is, a regular file too (`> ledger.jsonl`): never renamed over
+  const devices = /^\/(dev|proc)\//.test(target);
+  if (devices || special(here) || (here?.isSymbolicLink() && special(stat(target, true)))) {
+    throw new MigrateError('ECONFIG', `--out ${outPath} is ${devices ? `in ${dirname(target)}` : `${here?.isSymbolicLink() ? 'a link to ' : ''}a device, FIFO or socket`}, not a file: the export, renamed into place, would replace it`, {
+      hint: 'to write to stdout, leave --out out or pass --out -; otherwise name a file of its own, e.g. --out ledger.jsonl',
+    });
+  }
   let head: Buffer;
   try {
     if (!lstatSync(target).isFile()) return;
