@@ -7,11 +7,11 @@ import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ledgerExportCommand } from '../src/cli/ledger.js';
+import { ledgerExportCommand, verifyLedgerFile } from '../src/cli/ledger.js';
 import type { Io } from '../src/cli/output.js';
 import { loadJob } from '../src/config/load.js';
 import { StateDb } from '../src/state/db.js';
-import { ledgerContext } from '../src/state/ledger.js';
+import { chainHash, exportLine, GENESIS, ledgerContext } from '../src/state/ledger.js';
 
 let dir: string;
 let jobFile: string;
@@ -83,5 +83,32 @@ describe('ledger export --out naming what is no export file', () => {
     writeFileSync(file, 'old');
     expect(await ledgerExportCommand(jobFile, { stateDir, out: file }, capture().io)).toBe(0);
     expect(readFileSync(file, 'utf8')).toMatch(/"trailer"/);
+  });
+});
+
+/** An export of `entries` as `ledger export` writes it: the entry lines, then the trailer. */
+function exportOf(entries: Record<string, unknown>[], job = 'acme-migration'): string[] {
+  let prevHash = GENESIS;
+  const lines = entries.map((entry, i) => {
+    const hash = chainHash(prevHash, entry);
+    const line = exportLine({ seq: i + 1, prevHash, hash, entry });
+    prevHash = hash;
+    return line;
+  });
+  lines.push(exportLine({ trailer: { entries: entries.length, head: entries.length ? prevHash : '', job, exportedAt: '2026-01-01T00:00:00.000Z' } }));
+  return lines;
+}
+const someEntries = (job = 'acme-migration') => [1, 2, 3].map((i) => ({ at: '2026-01-01T00:00:00.000Z', job, outcome: 'origin-configuration', format: 'npm', package: `p${i}`, target: { repository: 'npm-internal' } }));
+
+describe('ledger verify: what follows the trailer', () => {
+  it('a line after the trailer (a blank one, or text appended) is named as that line, after the trailer, not the trailer as a bad entry', async () => {
+    for (const tail of ['\n', 'appended\n']) {
+      const file = join(dir, 'after-trailer.jsonl');
+      writeFileSync(file, `${exportOf(someEntries()).join('\n')}\n${tail}`);
+      const r = await verifyLedgerFile(file, {});
+      expect(r.entries).toBe(3);
+      expect(r.broken?.line, tail).toBe(5);
+      expect(r.broken?.reason).toMatch(/after the trailer/);
+    }
   });
 });

@@ -238,6 +238,13 @@ export class LedgerChecker {
     } catch {
       return this.fail(line, 'not a JSON ledger line');
     }
+    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) && Object.keys(parsed).join(',') === 'trailer') {
+      // the trailer, and a line after it (a blank line an editor added, text appended, two exports
+      // joined): the trailer is checked as the last line would be, then the line after it is named
+      this.trailerLine(parsed as unknown as { trailer: unknown }, text, line);
+      if (!this.done) this.check.broken = { line: line + 1, reason: 'a line after the trailer: an export ends with its trailer (a line added, text appended, or exports joined)' };
+      return;
+    }
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed) || Object.keys(parsed).sort().join(',') !== LINE_KEYS) {
       return this.fail(line, isLast ? 'not a ledger line (seq, prevHash, hash, entry) nor the trailer' : 'not a ledger line (seq, prevHash, hash, entry)');
     }
