@@ -112,3 +112,36 @@ describe('ledger verify: what follows the trailer', () => {
     }
   });
 });
+
+describe('ledger verify: bytes that are not UTF-8 on a last line with no newline', () => {
+  it('are named like on any other line, not read as U+FFFD (the trailer would verify with them)', async () => {
+    const lines = exportOf(someEntries());
+    const trailer = Buffer.from(lines.at(-1)!);
+    const at = trailer.indexOf('2026-01-01');
+    trailer[at] = 0xff;
+    const file = join(dir, 'binary-last.jsonl');
+    writeFileSync(file, Buffer.concat([Buffer.from(`${lines.slice(0, -1).join('\n')}\n`), trailer]));
+    const r = await verifyLedgerFile(file, {});
+    expect(r.broken).toMatchObject({ line: 4, reason: expect.stringMatching(/UTF-8/) });
+  });
+
+  it('a last line cut inside a character by a crash is still torn, the entries before it valid', async () => {
+    const entries = someEntries();
+    entries[2]!.package = 'p\u00e9\u00e9\u00e9';
+    const lines = exportOf(entries);
+    const last = Buffer.from(lines[2]!);
+    const cut = last.subarray(0, last.indexOf(0xc3) + 1);
+    const file = join(dir, 'torn-mid-char.jsonl');
+    writeFileSync(file, Buffer.concat([Buffer.from(`${lines.slice(0, 2).join('\n')}\n`), cut]));
+    const r = await verifyLedgerFile(file, {});
+    expect(r).toMatchObject({ entries: 2, tornLastLine: true });
+    expect(r.broken).toBeUndefined();
+  });
+
+  it('the first byte of a character after a whole trailer, no newline: torn, never the trailer whole', async () => {
+    const file = join(dir, 'byte-after-trailer.jsonl');
+    writeFileSync(file, Buffer.concat([Buffer.from(exportOf(someEntries()).join('\n')), Buffer.from([0xc3])]));
+    const r = await verifyLedgerFile(file, {});
+    expect(r.broken ?? r.tornLastLine).toBeTruthy();
+  });
+});

@@ -349,10 +349,19 @@ export async function verifyLedgerFile(file: string, opts: VerifyOptions): Promi
       line++;
       let text: string;
       try {
-        text = utf8.decode(bytes);
+        // a last line with no newline may end cut inside a character by a crash (torn, which the
+        // checker says): only a character cut at its very end is let through, never one inside it
+        if (whole) text = utf8.decode(bytes);
+        else {
+          const cut = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+          text = cut.decode(bytes, { stream: true });
+          try {
+            cut.decode();
+          } catch {
+            text += '\ufffd'; // the character cut: never a whole line (a byte appended after a trailer is not one)
+          }
+        }
       } catch {
-        // a line cut mid-character by a crash is torn, not binary: the checker says which
-        if (!whole) return checker.push(bytes.toString('utf8'), line);
         return checker.fail(line, 'not UTF-8 text (a binary file, or one re-encoded since the export)');
       }
       checker.push(text, line);
