@@ -7,7 +7,8 @@ import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ledgerExportCommand, verifyLedgerFile } from '../src/cli/ledger.js';
+import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
+import { ledgerExportCommand, ledgerVerifyCommand, verifyLedgerFile, type VerifyResult } from '../src/cli/ledger.js';
 import type { Io } from '../src/cli/output.js';
 import { loadJob } from '../src/config/load.js';
 import { StateDb } from '../src/state/db.js';
@@ -143,5 +144,31 @@ describe('ledger verify: bytes that are not UTF-8 on a last line with no newline
     writeFileSync(file, Buffer.concat([Buffer.from(exportOf(someEntries()).join('\n')), Buffer.from([0xc3])]));
     const r = await verifyLedgerFile(file, {});
     expect(r.broken ?? r.tornLastLine).toBeTruthy();
+  });
+});
+
+describe('ledger verify --job: entries no export holds', () => {
+  it('a chain whose published entries name a package or version that is not text: each reported not checked (exit 1), never EUNEXPECTED', async () => {
+    const job = loadJob(jobFile);
+    const entry = (pkg: unknown, version: unknown) => ({
+      at: '2026-01-01T00:00:00.000Z',
+      job: job.name,
+      outcome: 'published',
+      format: 'npm',
+      package: pkg,
+      version,
+      target: { ...job.config.target, repository: 'npm-internal' },
+      hashes: { computed: { 'package.tgz': { sha512: 'ab' } } },
+    });
+    const file = join(dir, 'not-text.jsonl');
+    // a chain computed whole (no --head): it holds, whatever its entries say
+    writeFileSync(file, `${exportOf([entry(5, '1.0.0'), entry(6, '1.0.0'), entry({ a: 1 }, ['1'])], job.name).join('\n')}\n`);
+    const client = { send: () => Promise.reject(new Error('no target in this test')), destroy: () => {} } as unknown as CodeartifactClient;
+    const c = capture();
+    const code = await ledgerVerifyCommand(file, { job: jobFile, json: true, codeartifactClient: client, targetTimeoutMs: 2000 }, c.io);
+    expect(c.out()).not.toMatch(/EUNEXPECTED/);
+    expect(code, c.out()).toBe(1);
+    const r = JSON.parse(c.out()) as VerifyResult;
+    expect(r.targetErrors.filter((e) => /not text/.test(e.error))).toHaveLength(3);
   });
 });

@@ -23,7 +23,7 @@ import { withRetry } from '../engine/retry.js';
 import { stopWhenStuck } from '../engine/stop.js';
 import { forOutput } from '../redact.js';
 import { StateDb } from '../state/db.js';
-import { chainHash, exportLine, GENESIS, LedgerChecker, ledgerLines, MAX_LEDGER_LINE_BYTES, type LedgerLine } from '../state/ledger.js';
+import { canonical, chainHash, exportLine, GENESIS, LedgerChecker, ledgerLines, MAX_LEDGER_LINE_BYTES, type LedgerLine } from '../state/ledger.js';
 import { existingState } from '../state/lock.js';
 import { CodeArtifact, type PackageCoordinates } from '../targets/codeartifact.js';
 import { createTarget } from '../targets/index.js';
@@ -287,6 +287,8 @@ interface Migrated {
   repository: string;
   /** sha512 per file, as computed when it was migrated. */
   files: Record<string, string>;
+  /** Why it cannot be read on the target (an entry no export holds: its format, package or version not text). */
+  unreadable?: string;
 }
 
 /** `region/owner/domain` of a ledger entry's target or a job's ('' when the entry names none). */
@@ -298,8 +300,15 @@ function collector(): { latest: Map<string, Migrated>; onEntry: (l: LedgerLine) 
   const latest = new Map<string, Migrated>();
   return {
     latest,
-    onEntry: ({ entry: e }) => {
+    onEntry: ({ seq, entry: e }) => {
       if ((e.outcome !== 'published' && e.outcome !== 'present-identical') || !e.package || !e.version || !e.format) return;
+      // a chain computed whole holds whatever its entries say (without --head): one naming a version
+      // by anything but text is reported, never read (nor crashes the check)
+      if (typeof e.package !== 'string' || typeof e.version !== 'string' || typeof e.format !== 'string') {
+        const shown = (v: unknown) => (typeof v === 'string' ? v : canonical(v).slice(0, 200));
+        latest.set(`entry ${seq}`, { format: shown(e.format), package: shown(e.package), version: shown(e.version), domain: '', repository: '', files: {}, unreadable: `entry ${seq}: its format, package or version is not text (no ledger export writes that): not checked` });
+        return;
+      }
       const files = Object.fromEntries(Object.entries(e.hashes?.computed ?? {}).map(([name, h]) => [name, String((h as Record<string, unknown> | null)?.sha512 ?? '')]));
       const domain = domainKey(e.target ?? {});
       // the latest per domain: a job moved to another domain (--retarget) migrated each version to both
@@ -463,6 +472,7 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
       }
       // every failure is caught here: one version the target cannot answer for is reported, never a crash
       void queue.add(async () => {
+        if (m.unreadable) return void result.targetErrors.push({ package: m.package, version: m.version, error: m.unreadable });
         if (stuck.stuck()) return void unread++;
         let assets: Awaited<ReturnType<CodeArtifact['versionAssets']>>;
         // where the version is on the target (a format the ledger names but we do not know throws: reported below)
