@@ -172,3 +172,25 @@ describe('ledger verify --job: entries no export holds', () => {
     expect(r.targetErrors.filter((e) => /not text/.test(e.error))).toHaveLength(3);
   });
 });
+
+describe('ledger verify: a file that is not the JSON Lines export', () => {
+  it('the CSV export: refused by name (exit 2: it cannot be verified), not reported as a broken chain', async () => {
+    const csv = join(dir, 'ledger.csv');
+    expect(await ledgerExportCommand(jobFile, { stateDir, out: csv, format: 'csv' }, capture().io)).toBe(0);
+    for (const text of [readFileSync(csv, 'utf8'), `\ufeff${readFileSync(csv, 'utf8')}`]) {
+      writeFileSync(csv, text);
+      const c = capture();
+      expect(await ledgerVerifyCommand(csv, { json: false }, c.io)).toBe(2);
+      expect(c.out()).not.toMatch(/BROKEN/);
+      expect(c.err()).toContain(csv);
+      expect(c.err()).toMatch(/ECONFIG.*CSV/);
+    }
+  });
+
+  it('an export an editor saved with a byte order mark: line 1 says so, not "not a JSON ledger line"', async () => {
+    const file = join(dir, 'bom.jsonl');
+    writeFileSync(file, `\ufeff${exportOf(someEntries()).join('\n')}\n`);
+    const r = await verifyLedgerFile(file, {});
+    expect(r.broken).toMatchObject({ line: 1, reason: expect.stringMatching(/byte order mark/) });
+  });
+});

@@ -387,6 +387,11 @@ export async function verifyLedgerFile(file: string, opts: VerifyOptions): Promi
       if (first) {
         first = false;
         if (chunk[0] === 0x1f && chunk[1] === 0x8b) throw unreadable('it is gzip-compressed: gunzip it and verify the JSON Lines it holds');
+        // the CSV export (a spreadsheet's re-save may add a byte order mark): a copy for reading, no chain
+        const start = chunk.subarray(0, 256).toString('utf8').replace(/^\ufeff/, '').replace(/"/g, '');
+        if (start.startsWith(`${CSV_COLUMNS.slice(0, 4).join(',')},`)) {
+          throw unreadable('it is the CSV export (ledger export --format csv), a copy for reading that holds no chain to verify: verify the JSON Lines export (ledger export without --format csv)');
+        }
       }
       let from = 0;
       for (let nl = chunk.indexOf(0x0a, from); ; nl = chunk.indexOf(0x0a, from)) {

@@ -223,7 +223,7 @@ export class LedgerChecker {
     } catch {
       // a crash mid-write leaves a last line without its newline: the lines before stay valid
       if (!endedWithNewline) this.check.tornLastLine = true;
-      else this.fail(last.line, 'not a JSON ledger line');
+      else this.fail(last.line, notJson(last.text, last.line));
       return this.check;
     }
     if (parsed !== null && typeof parsed === 'object' && 'trailer' in parsed) this.trailerLine(parsed as { trailer: unknown }, last.text, last.line);
@@ -236,7 +236,7 @@ export class LedgerChecker {
     try {
       parsed = JSON.parse(text) as LedgerLine;
     } catch {
-      return this.fail(line, 'not a JSON ledger line');
+      return this.fail(line, notJson(text, line));
     }
     if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) && Object.keys(parsed).join(',') === 'trailer') {
       // the trailer, and a line after it (a blank line an editor added, text appended, two exports
@@ -276,6 +276,12 @@ export class LedgerChecker {
     }
     if (this.job !== undefined && t.job !== this.job) this.fail(line, `the trailer names job "${String(t.job)}", the entries job "${this.job}"`);
   }
+}
+
+/** Why a line is no ledger line: a byte order mark before line 1 (an editor's re-save) is named as such. */
+function notJson(text: string, line: number): string {
+  if (line === 1 && text.startsWith('\ufeff')) return 'starts with a byte order mark (U+FEFF), which ledger export never writes: the file was saved again since (an editor?); verify the file as exported';
+  return 'not a JSON ledger line';
 }
 
 /** Recompute the chain of an export (JSON Lines). Any edit, deletion, insertion or reordering breaks it. */
