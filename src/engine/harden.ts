@@ -72,8 +72,22 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
   // a stop (Ctrl-C, a stuck target, credentials refused: stopWhenStuck) starts no further package
   const onAbort = () => queue.clear();
   opts.signal.addEventListener('abort', onAbort, { once: true });
+  // A change the ledger could not record (disk full, a state refusing writes: ELOCAL, ESTATE) stops
+  // the harden: the packages not started yet would each be changed on the target with no entry
+  // saying what they were. Thrown once the requests in flight have ended.
+  let unrecorded: unknown;
+  const record: NonNullable<HardenOptions['onApplied']> = (change) => {
+    try {
+      opts.onApplied?.(change);
+    } catch (e) {
+      unrecorded ??= e;
+      queue.clear();
+      throw e;
+    }
+  };
   for (const p of packages) {
     void queue.add(async () => {
+      if (unrecorded !== undefined) return;
       const t = target(p.format);
       const coords = t.coordinates(p.name);
       // one package per coordinate: `Acme_Billing` and `acme-billing` are one PyPI package
@@ -97,13 +111,13 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
         if (current && current.publish === wanted.publish && current.upstream === wanted.upstream) {
           result.unchanged++;
           if (!opts.dryRun && opts.recorded && !opts.recorded(p.format, p.name, t.repository)) {
-            opts.onApplied?.({ format: p.format, package: p.name, repository: t.repository, to: wanted, detail: `origin configuration found as ${show(wanted)} with no ledger entry for it (a harden stopped before recording its change, or it was set by hand); recorded as found` });
+            record({ format: p.format, package: p.name, repository: t.repository, to: wanted, detail: `origin configuration found as ${show(wanted)} with no ledger entry for it (a harden stopped before recording its change, or it was set by hand); recorded as found` });
           }
           return;
         }
         if (!opts.dryRun) {
           await retry(() => domain.setOrigin(coords, wanted));
-          opts.onApplied?.({ format: p.format, package: p.name, repository: t.repository, to: wanted, detail: `origin configuration was ${current ? show(current) : 'absent (package created)'}; now ${show(wanted)}` });
+          record({ format: p.format, package: p.name, repository: t.repository, to: wanted, detail: `origin configuration was ${current ? show(current) : 'absent (package created)'}; now ${show(wanted)}` });
         }
         result.changes.push({ format: p.format, package: p.name, repository: t.repository, from: current ?? 'absent', to: wanted, applied: !opts.dryRun });
       } catch (e) {
@@ -113,6 +127,7 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
   }
   await queue.onIdle();
   opts.signal.removeEventListener('abort', onAbort);
+  if (unrecorded !== undefined) throw unrecorded;
   if (opts.packageGroups) {
     for (const scope of new Set(packages.filter((p) => p.format === 'npm' && p.name.startsWith('@') && p.name.includes('/')).map((p) => p.name.slice(1, p.name.indexOf('/'))))) {
       const pattern = `/npm/${scope}/*`;
@@ -140,10 +155,11 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
             }
           }
           await retry(() => domain.blockExternalUpstreams(pattern));
-          opts.onApplied?.({ format: 'npm', package: pattern, repository: '(package group)', to: 'EXTERNAL_UPSTREAM: BLOCK', detail: `package group ${pattern} ${group ? `had EXTERNAL_UPSTREAM ${group.externalUpstreamMode ?? 'unset'}` : 'created'}; now blocks external upstreams` });
+          record({ format: 'npm', package: pattern, repository: '(package group)', to: 'EXTERNAL_UPSTREAM: BLOCK', detail: `package group ${pattern} ${group ? `had EXTERNAL_UPSTREAM ${group.externalUpstreamMode ?? 'unset'}` : 'created'}; now blocks external upstreams` });
         }
         result.groups.push({ pattern, applied: !opts.dryRun, from: group ? `EXTERNAL_UPSTREAM ${group.externalUpstreamMode ?? 'unset'}` : 'absent' });
       } catch (e) {
+        if (unrecorded !== undefined) throw unrecorded;
         result.errors.push({ format: 'npm', ...describe(pattern, e) });
       }
     }

@@ -1,0 +1,56 @@
+/**
+ * harden's ledger entry cannot be written (disk full, a state that refuses writes): the
+ * change it records happened on the target, so harden stops there instead of changing
+ * every other package with no entry for any of them (README: every change goes into
+ * the ledger, with what it was; ELOCAL stops the command at once).
+ */
+import { DescribePackageCommand, PutPackageOriginConfigurationCommand, type CodeartifactClient } from '@aws-sdk/client-codeartifact';
+import { describe, expect, it } from 'vitest';
+import { loadJob } from '../src/config/load.js';
+import { harden } from '../src/engine/harden.js';
+import { Limiter } from '../src/engine/limiter.js';
+import { MigrateError } from '../src/errors.js';
+import { CodeArtifact } from '../src/targets/codeartifact.js';
+import { createTarget } from '../src/targets/index.js';
+
+/** A target where every package exists, upstream ALLOW, and every change is counted. */
+function fakeTarget(): { client: CodeartifactClient; puts: string[] } {
+  const puts: string[] = [];
+  const client = {
+    send: async (cmd: unknown) => {
+      await new Promise((r) => setTimeout(r, 2));
+      if (cmd instanceof DescribePackageCommand) return { package: { originConfiguration: { restrictions: { publish: 'ALLOW', upstream: 'ALLOW' } } } };
+      if (cmd instanceof PutPackageOriginConfigurationCommand) {
+        puts.push(cmd.input.package!);
+        return { originConfiguration: { restrictions: cmd.input.restrictions } };
+      }
+      throw new Error(`unexpected ${(cmd as object).constructor.name}`);
+    },
+    destroy: () => {},
+  } as unknown as CodeartifactClient;
+  return { client, puts };
+}
+
+describe('harden when its ledger entry cannot be written', () => {
+  it('stops with that error: the packages not started yet are not changed with no entry; what was changed is what was recorded or in flight', async () => {
+    const job = loadJob('jobs/example.yaml');
+    const { client, puts } = fakeTarget();
+    const ca = new CodeArtifact(job.config.target, new Limiter({}), client);
+    const packages = Array.from({ length: 200 }, (_, i) => ({ format: 'npm' as const, name: `pkg-${i}` }));
+    const recorded: string[] = [];
+    const full = new MigrateError('ELOCAL', 'cannot write the state database state/x.sqlite: database or disk is full (SQLITE_FULL)');
+    const run = harden(ca, (f) => createTarget(f, ca, job.config.target.repositories[f]!.internal), packages, {
+      dryRun: false,
+      packageGroups: false,
+      retries: 2,
+      signal: new AbortController().signal,
+      onApplied: (c) => {
+        if (recorded.length >= 5) throw full;
+        recorded.push(c.package);
+      },
+    });
+    await expect(run).rejects.toMatchObject({ code: 'ELOCAL' });
+    // the queue runs 32 at a time: those in flight when the disk filled may end; no later one starts
+    expect(puts.length).toBeLessThan(5 + 32 + 1);
+  });
+});
