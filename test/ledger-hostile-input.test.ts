@@ -194,3 +194,19 @@ describe('ledger verify: a file that is not the JSON Lines export', () => {
     expect(r.broken).toMatchObject({ line: 1, reason: expect.stringMatching(/byte order mark/) });
   });
 });
+
+describe('ledger verify: JSON nested past any entry', () => {
+  it('an entry (or the trailer) a million arrays deep, under the line limit: that line is named, not EUNEXPECTED (stack overflow)', async () => {
+    const deep = `${'['.repeat(1_000_000)}${']'.repeat(1_000_000)}`;
+    const entryLine = `{"entry":{"a":${deep}},"hash":"${'1'.repeat(64)}","prevHash":"${GENESIS}","seq":1}`;
+    const trailerLine = `{"trailer":{"entries":0,"exportedAt":${deep},"head":"","job":"acme-migration"}}`;
+    for (const [text, line] of [[`${entryLine}\n${entryLine}\n`, 1], [`${entryLine}\n`, 1], [`${trailerLine}\n`, 1]] as const) {
+      const file = join(dir, 'deep.jsonl');
+      writeFileSync(file, text);
+      const c = capture();
+      expect(await ledgerVerifyCommand(file, { json: true }, c.io)).toBe(1);
+      expect(c.out()).not.toMatch(/EUNEXPECTED|call stack/);
+      expect((JSON.parse(c.out()) as VerifyResult).broken).toMatchObject({ line, reason: expect.stringMatching(/nested/) });
+    }
+  });
+});

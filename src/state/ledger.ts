@@ -238,6 +238,7 @@ export class LedgerChecker {
     } catch {
       return this.fail(line, notJson(text, line));
     }
+    if (nestedPast(parsed, MAX_DEPTH)) return this.fail(line, TOO_DEEP);
     if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) && Object.keys(parsed).join(',') === 'trailer') {
       // the trailer, and a line after it (a blank line an editor added, text appended, two exports
       // joined): the trailer is checked as the last line would be, then the line after it is named
@@ -265,6 +266,7 @@ export class LedgerChecker {
   }
 
   private trailerLine(parsed: { trailer: unknown }, text: string, line: number): void {
+    if (nestedPast(parsed, MAX_DEPTH)) return this.fail(line, TOO_DEEP);
     const t = parsed.trailer as Partial<LedgerTrailer> | null;
     if (t === null || typeof t !== 'object' || Object.keys(parsed).join(',') !== 'trailer' || Object.keys(t).sort().join(',') !== TRAILER_KEYS || !isExportLine(text, parsed)) {
       return this.fail(line, 'the trailer is not the one ledger export writes ({"trailer":{"entries","exportedAt","head","job"}}, canonical)');
@@ -276,6 +278,21 @@ export class LedgerChecker {
     }
     if (this.job !== undefined && t.job !== this.job) this.fail(line, `the trailer names job "${String(t.job)}", the entries job "${this.job}"`);
   }
+}
+
+/**
+ * How deep a line's JSON may nest: an entry is a few levels (entry.hashes.computed.<file>.sha512).
+ * Hashing and re-spelling it recurse, so a line nested a million deep (a few MiB) would end the
+ * verify in a stack overflow instead of naming the line.
+ */
+const MAX_DEPTH = 64;
+const TOO_DEEP = `JSON nested more than ${MAX_DEPTH} levels deep: not a line ledger export writes`;
+
+/** Whether `value` nests deeper than `max` (never recursing deeper than that itself). */
+function nestedPast(value: unknown, max: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (max === 0) return true;
+  return Object.values(value).some((v) => nestedPast(v, max - 1));
 }
 
 /** Why a line is no ledger line: a byte order mark before line 1 (an editor's re-save) is named as such. */
