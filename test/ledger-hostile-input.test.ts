@@ -7,7 +7,7 @@ import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
+import { ListPackageVersionAssetsCommand, type CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { ledgerExportCommand, ledgerVerifyCommand, verifyLedgerFile, type VerifyResult } from '../src/cli/ledger.js';
 import type { Io } from '../src/cli/output.js';
 import { loadJob } from '../src/config/load.js';
@@ -208,5 +208,35 @@ describe('ledger verify: JSON nested past any entry', () => {
       expect(c.out()).not.toMatch(/EUNEXPECTED|call stack/);
       expect((JSON.parse(c.out()) as VerifyResult).broken).toMatchObject({ line, reason: expect.stringMatching(/nested/) });
     }
+  });
+});
+
+describe('ledger verify --job: files the target lists', () => {
+  it('a file added on the target under a name Object.prototype holds (constructor, toString, __proto__) is reported added, like any other name', async () => {
+    const job = loadJob(jobFile);
+    const file = join(dir, 'added-proto-name.jsonl');
+    const entry = {
+      at: '2026-01-01T00:00:00.000Z',
+      job: job.name,
+      outcome: 'published',
+      format: 'npm',
+      package: 'p',
+      version: '1.0.0',
+      target: { ...job.config.target, repository: 'npm-internal' },
+      hashes: { computed: { 'package.tgz': { sha512: 'ab' } } },
+    };
+    writeFileSync(file, `${exportOf([entry], job.name).join('\n')}\n`);
+    const listed = ['package.tgz', 'constructor', 'toString', '__proto__'];
+    const client = {
+      send: async (cmd: unknown) => {
+        if (cmd instanceof ListPackageVersionAssetsCommand) return { assets: listed.map((name) => ({ name, hashes: { 'SHA-512': name === 'package.tgz' ? 'ab' : 'cd' } })) };
+        throw new Error(`unexpected ${(cmd as object).constructor.name}`);
+      },
+      destroy: () => {},
+    } as unknown as CodeartifactClient;
+    const c = capture();
+    expect(await ledgerVerifyCommand(file, { job: jobFile, json: true, codeartifactClient: client }, c.io)).toBe(1);
+    const r = JSON.parse(c.out()) as VerifyResult;
+    expect(r.targetMismatches.map((m) => m.file).sort()).toEqual(['__proto__', 'constructor', 'toString']);
   });
 });

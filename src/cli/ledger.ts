@@ -503,8 +503,9 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
           if (t !== ours) result.targetMismatches.push({ package: m.package, version: m.version, file, ledger: ours, target: t, via: 'listing' });
           else listedAlike.push(file);
         }
-        // a file added to the version since (another wheel of a PyPI release) was never migrated
-        for (const [file, t] of theirs) if (!(file in m.files)) result.targetMismatches.push({ package: m.package, version: m.version, file, ledger: '(not in the ledger)', target: t, via: 'listing' });
+        // a file added to the version since (another wheel of a PyPI release) was never migrated; own names
+        // only: `in` would take an added file named constructor or toString for one the ledger holds
+        for (const [file, t] of theirs) if (!Object.hasOwn(m.files, file)) result.targetMismatches.push({ package: m.package, version: m.version, file, ledger: '(not in the ledger)', target: t, via: 'listing' });
         if (!opts.download) return;
         // what the listing vouches for, read byte for byte: the store may serve other bytes under it
         for (const file of listedAlike) {
