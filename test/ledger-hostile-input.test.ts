@@ -240,3 +240,21 @@ describe('ledger verify --job: files the target lists', () => {
     expect(r.targetMismatches.map((m) => m.file).sort()).toEqual(['__proto__', 'constructor', 'toString']);
   });
 });
+
+describe('ledger verify --head given what is no head hash', () => {
+  it('empty (--head "$HEAD" with HEAD unset), or not 64 hex digits: refused (exit 2) before reading, not a HEAD MISMATCH (a tamper alarm)', async () => {
+    const file = join(dir, 'for-head.jsonl');
+    const lines = exportOf(someEntries());
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    for (const head of ['', '   ', 'sha256:abc', '(empty)']) {
+      const c = capture();
+      expect(await ledgerVerifyCommand(file, { head, json: false }, c.io), head).toBe(2);
+      expect(c.out()).not.toMatch(/MISMATCH/);
+      expect(c.err()).toMatch(/ECONFIG.*--head/);
+    }
+    // the hash as kept, in capitals or with a newline from a file, still checks
+    const kept = (JSON.parse(lines.at(-1)!) as { trailer: { head: string } }).trailer.head;
+    for (const head of [kept, `${kept.toUpperCase()}\n`]) expect(await ledgerVerifyCommand(file, { head, json: false }, capture().io)).toBe(0);
+    expect(await ledgerVerifyCommand(file, { head: 'f'.repeat(64), json: false }, capture().io)).toBe(1);
+  });
+});

@@ -255,6 +255,12 @@ export async function ledgerVerifyCommand(file: string, opts: VerifyOptions & { 
   const json = wantsJson(opts.json, io);
   try {
     if (opts.download && !opts.job) throw new MigrateError('ECONFIG', '--download reads the target: it needs --job <job file>', { hint: 'ledger verify FILE --job JOB --download' });
+    // an unset variable (--head "$HEAD") or some other text would only ever be a HEAD MISMATCH: a tamper alarm for a typo
+    if (opts.head !== undefined && !/^[0-9a-f]{64}$/i.test(opts.head.trim())) {
+      throw new MigrateError('ECONFIG', `--head ${JSON.stringify(opts.head.slice(0, 100))} is not a head hash (64 hex digits, as ledger export printed it)`, {
+        hint: 'pass the head hash kept when the file was exported (is the variable it came from unset?); an export of no entries has none: verify it without --head',
+      });
+    }
     // stderr only: stdout is the result, which scripts parse
     const progress = countProgress<VerifyProgress>(io, 'versions read on the target', verifyProgressLine);
     let result: VerifyResult;
