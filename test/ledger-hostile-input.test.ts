@@ -258,3 +258,18 @@ describe('ledger verify --head given what is no head hash', () => {
     expect(await ledgerVerifyCommand(file, { head: 'f'.repeat(64), json: false }, capture().io)).toBe(1);
   });
 });
+
+describe('ledger export --format csv', () => {
+  it("a git-built version's source cell shows what built it (builtWith), not [object Object]", async () => {
+    const job = loadJob(jobFile);
+    const own = join(dir, 'csv-state');
+    const db = StateDb.open(join(own, `${job.name}.sqlite`));
+    db.ledger = ledgerContext(job.name, job.config.target, { arn: 'arn:aws:iam::123456789012:user/ops' }, {});
+    db.appendLedger({ outcome: 'published', format: 'npm', package: 'built', version: '1.0.0', target: { repository: 'npm-internal' }, source: { id: 'lib', git: 'https://git.example/lib.git', tag: 'v1.0.0', commit: 'abc', builtWith: { node: 'v20.19.0', npm: '10.8.2' } } });
+    db.close();
+    const c = capture();
+    expect(await ledgerExportCommand(jobFile, { stateDir: own, format: 'csv' }, c.io)).toBe(0);
+    expect(c.out()).not.toContain('[object Object]');
+    expect(c.out()).toMatch(/builtWith=\{""node"":""v20\.19\.0"",""npm"":""10\.8\.2""\}/);
+  });
+});

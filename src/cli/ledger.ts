@@ -185,7 +185,8 @@ function csvRow(l: LedgerLine): string {
     e.package ?? '',
     e.version ?? '',
     String(e.target.repository ?? ''),
-    e.source ? Object.entries(e.source).map(([k, v]) => `${k}=${String(v)}`).join(' ') : '',
+    // a git-built version's builtWith is an object: written as JSON, not [object Object]
+    e.source ? Object.entries(e.source).map(([k, v]) => `${k}=${v !== null && typeof v === 'object' ? canonical(v) : String(v)}`).join(' ') : '',
     e.sourcePublishedAt ?? '',
     e.hashes?.declared ? Object.entries(e.hashes.declared).filter(([, v]) => v).map(([k, v]) => `${k}=${String(v)}`).join(' ') : '',
     sha256(e.hashes?.computed),
