@@ -273,3 +273,14 @@ describe('ledger export --format csv', () => {
     expect(c.out()).toMatch(/builtWith=\{""node"":""v20\.19\.0"",""npm"":""10\.8\.2""\}/);
   });
 });
+
+describe('ledger verify given the state database', () => {
+  it('is refused by name (exit 2: export its ledger first), not reported as a broken chain', async () => {
+    const database = join(stateDir, `${loadJob(jobFile).name}.sqlite`);
+    const c = capture();
+    expect(await ledgerVerifyCommand(database, { json: false }, c.io)).toBe(2);
+    expect(c.out()).not.toMatch(/BROKEN/);
+    expect(c.err()).toContain(database);
+    expect(c.err()).toMatch(/ECONFIG.*SQLite.*ledger export/);
+  });
+});

@@ -394,6 +394,9 @@ export async function verifyLedgerFile(file: string, opts: VerifyOptions): Promi
       if (first) {
         first = false;
         if (chunk[0] === 0x1f && chunk[1] === 0x8b) throw unreadable('it is gzip-compressed: gunzip it and verify the JSON Lines it holds');
+        if (chunk.subarray(0, 16).toString('latin1') === 'SQLite format 3\0') {
+          throw unreadable('it is an SQLite database (a state?), not an export: write its ledger out with `ledger export JOB --out FILE`, then verify that file');
+        }
         // the CSV export (a spreadsheet's re-save may add a byte order mark): a copy for reading, no chain
         const start = chunk.subarray(0, 256).toString('utf8').replace(/^\ufeff/, '').replace(/"/g, '');
         if (start.startsWith(`${CSV_COLUMNS.slice(0, 4).join(',')},`)) {
