@@ -79,6 +79,17 @@ describe('ledger export --out naming what is no export file', () => {
     }
   });
 
+  it('a file in a folder under /dev (/dev/shm, a tmpfs) is a file like any other: written', async () => {
+    if (!existsSync('/dev/shm')) return;
+    const out = `/dev/shm/cam-ledger-test-${process.pid}.jsonl`;
+    try {
+      expect(await ledgerExportCommand(jobFile, { stateDir, out }, capture().io)).toBe(0);
+      expect(readFileSync(out, 'utf8')).toMatch(/"trailer"/);
+    } finally {
+      rmSync(out, { force: true });
+    }
+  });
+
   it('a regular file, or a link to one, is still replaced (an export written again)', async () => {
     const file = join(dir, 'again.jsonl');
     writeFileSync(file, 'old');

@@ -120,10 +120,11 @@ function refuseOverwritingState(outPath: string, database: string, jobFile: stri
     }
   };
   const here = stat(target, false);
-  // /dev/stdout links to whatever fd 1 is, a regular file too (`> ledger.jsonl`): never renamed over
-  const devices = /^\/(dev|proc)\//.test(target);
+  // /dev/stdout links to whatever fd 1 is, a regular file too (`> ledger.jsonl`): nothing in /dev itself
+  // (or /proc: /dev/fd is a link there) is renamed over; a folder under /dev (/dev/shm, a tmpfs) is a folder
+  const devices = dirname(target) === '/dev' || target.startsWith('/proc/');
   if (devices || special(here) || (here?.isSymbolicLink() && special(stat(target, true)))) {
-    throw new MigrateError('ECONFIG', `--out ${outPath} is ${devices ? `in ${dirname(target)}` : `${here?.isSymbolicLink() ? 'a link to ' : ''}a device, FIFO or socket`}, not a file: the export, renamed into place, would replace it`, {
+    throw new MigrateError('ECONFIG', `--out ${outPath} ${devices ? `is in ${dirname(target)}, where devices are` : `is ${here?.isSymbolicLink() ? 'a link to ' : ''}a device, FIFO or socket`}, not a file: the export, renamed into place, would replace it`, {
       hint: 'to write to stdout, leave --out out or pass --out -; otherwise name a file of its own, e.g. --out ledger.jsonl',
     });
   }
