@@ -85,6 +85,8 @@ export async function hardenCommand(jobFile: string, opts: HardenCommandOptions,
       // a CodeArtifact host that stopped answering ends the harden (ETARGETSILENT), not every package's retries
       stuck = stopWhenStuck(limiter, signal);
       const target = (ca = new CodeArtifact(job.config.target, limiter, opts.codeartifactClient, stuck.signal));
+      // --dry-run is read-only by construction, as a plan is: a write asked for anyway is EREADONLY, never sent
+      target.readOnly = opts.dryRun ?? false;
       // as whom
       if (!opts.dryRun) {
         const who = await callerIdentity(job.config.target.region, env, opts.stsClient);
