@@ -134,7 +134,6 @@ const gitUrl = z
   }, 'a URL without credentials in it (no user or token in an https URL, no password in any): use ssh keys (sshKeyEnv), or for https a git credential helper')
   .refine((u) => !u.includes('?') && !u.includes('#'), 'a URL without ?query or #fragment: name the tags with `tags`');
 
-/** The build command: one string split on whitespace (no shell), or the arguments one by one. */
 /** How long a git clone or fetch may receive nothing (a git source's, a warm repository's); `others` are what goes on without it. */
 const gitIdleTimeout = (others: string) =>
   z
@@ -145,6 +144,7 @@ const gitIdleTimeout = (others: string) =>
     .default(600)
     .describe(`a clone or fetch of the repository that receives nothing this long, or takes longer than six times this plus 1 s per 64 KiB received (a trickle), is cut off and not retried (ESOURCESILENT); the other ${others} go on`);
 
+/** The build command: one string split on whitespace (no shell), or the arguments one by one. */
 const buildCommand = z.union([z.string().min(1), z.array(z.string()).min(1)]);
 
 const versionOverride = z
