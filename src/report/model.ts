@@ -10,7 +10,7 @@
 import type { JobConfig } from '../config/schema.js';
 import type { RunSummary } from '../engine/events.js';
 import { redact } from '../redact.js';
-import type { AssetRow, ItemRow, PackageRow } from '../state/db.js';
+import { conflictSha512, type AssetRow, type ItemRow, type PackageRow } from '../state/db.js';
 import type { Format } from '../types.js';
 import { readToolVersion } from '../version.js';
 import { estimateDuration, formatDuration, type EstimateRates, type Throughput } from './estimate.js';
@@ -127,8 +127,7 @@ function parseJson<T>(text: string | null, fallback: T): T {
 
 /** The row an outcome is read from: a conflict's "ours" is the hash of the file it is about (a wheel), as the target's is. */
 function outcomeRow(r: ReportItem): ReportItem {
-  if (r.state !== 'conflict' || !r.target_asset) return r;
-  return { ...r, sha512: r.assets?.find((a) => a.name === r.target_asset)?.sha512 ?? r.sha512 };
+  return r.state === 'conflict' && r.target_asset ? { ...r, sha512: conflictSha512(r, r.assets ?? []) } : r;
 }
 
 function versionEntry(r: ReportItem, kind: ReportInput['kind'], sourceKinds: Map<string, 'npm-registry' | 'git'>, explain: ReturnType<typeof exclusionExplainer>): ReportVersion {

@@ -146,6 +146,15 @@ export interface TransitionFields {
 
 const now = () => new Date().toISOString();
 
+/**
+ * Our SHA-512 of the file a conflict is about, the one target_sha512 pairs with: the version's
+ * first file's when the conflict names none (recorded before schema 8), or none of ours (the
+ * target's version holds files that are none of ours).
+ */
+export function conflictSha512(row: Pick<ItemRow, 'sha512'> & { target_asset?: string | null }, assets: readonly Pick<AssetRow, 'name' | 'sha512'>[]): string | null {
+  return (row.target_asset ? assets.find((a) => a.name === row.target_asset)?.sha512 : undefined) ?? row.sha512;
+}
+
 /** Which build settings differ, in words (`command`, `python`, `directory`). */
 function describeRecipeChange(was: string, now_: string): string {
   try {
@@ -907,16 +916,12 @@ export class StateDb {
       .all(...(runId === undefined ? [] : [runId])) as never;
   }
 
-  /** A version's files, in upload order. */
-  /**
-   * Our SHA-512 of the file a conflict is about (conflictSha512 pairs with target_sha512): the
-   * version's first file's when the conflict names none, or none of ours (files that are none of ours).
-   */
+  /** Our SHA-512 of the file a conflict is about (conflictSha512). */
   ourConflictSha512(row: Pick<ItemRow, 'id' | 'sha512' | 'target_asset'>): string | null {
-    if (!row.target_asset) return row.sha512;
-    return this.assetsOf(row.id).find((a) => a.name === row.target_asset)?.sha512 ?? row.sha512;
+    return row.target_asset ? conflictSha512(row, this.assetsOf(row.id)) : row.sha512;
   }
 
+  /** A version's files, in upload order. */
   assetsOf(itemId: number): AssetRow[] {
     return this.stmt('SELECT * FROM assets WHERE item_id = ? ORDER BY ordinal').all(itemId) as AssetRow[];
   }
