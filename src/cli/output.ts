@@ -171,3 +171,16 @@ function plainLine(e: ProgressEvent): string | undefined {
     }
   }
 }
+
+/**
+ * What is left unfinished of a package the job no longer names, in words (run's summary and
+ * status say it alike): versions never migrated, publishes a run of ours began (the target
+ * may hold part of them), publishes cut off and not settled.
+ */
+export function notInJobLeft(notMigrated: readonly string[], publishBegun: readonly string[], unsettled: readonly string[] = []): string[] {
+  return [
+    notMigrated.length ? `${notMigrated.length} version(s) never migrated (${notMigrated.join(', ')})` : '',
+    publishBegun.length ? `publish of ${publishBegun.join(', ')} begun by a run of ours: the target may hold part of it (delete it there to leave nothing of it)` : '',
+    unsettled.length ? `publish of ${unsettled.join(', ')} cut off and not settled: name it in the job again for one run` : '',
+  ].filter(Boolean);
+}

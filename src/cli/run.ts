@@ -3,7 +3,7 @@ import { loadJob, type LoadedJob } from '../config/load.js';
 import { runJob } from '../engine/run.js';
 import type { RunSummary } from '../engine/events.js';
 import { LEFT_OUT_NOTE } from '../state/db.js';
-import { continued, print, progressRenderer, reportError, wantsJson, type Io } from './output.js';
+import { continued, notInJobLeft, print, progressRenderer, reportError, wantsJson, type Io } from './output.js';
 
 export interface RunCommandOptions {
   dryRun?: boolean;
@@ -66,11 +66,7 @@ export function humanSummary(s: RunSummary): string {
   for (const c of s.sourceChanged) lines.push(`  WARNING ${c.package}@${c.version} changed at the source after it was migrated: ${c.detail} (migrated sha512 ${c.migratedSha512})`);
   for (const r of s.removedAtSource) lines.push(`  REMOVED AT SOURCE ${r.package}@${r.version} (${r.state}): ${r.detail}`);
   for (const d of s.notInJob ?? []) {
-    const left = [
-      d.notMigrated.length ? `${d.notMigrated.length} version(s) never migrated (${d.notMigrated.join(', ')})` : '',
-      d.publishBegun.length ? `publish of ${d.publishBegun.join(', ')} begun by a run of ours: the target may hold part of it (delete it there to leave nothing of it)` : '',
-      d.unsettled.length ? `publish of ${d.unsettled.join(', ')} cut off and not settled: name it in the job again for one run` : '',
-    ].filter(Boolean);
+    const left = notInJobLeft(d.notMigrated, d.publishBegun, d.unsettled);
     if (left.length) lines.push(`  NO LONGER IN THE JOB ${d.package} (${d.source}): ${left.join('; ')}; ${d.onTarget} on the target, left as they are`);
   }
   const whole = (s.notInJob ?? []).filter((d) => d.notMigrated.length + d.publishBegun.length + d.unsettled.length === 0).length;

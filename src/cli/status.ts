@@ -4,7 +4,7 @@ import { LEFT_OUT_NOTE, LEFT_OUT_ON_TARGET, StateDb } from '../state/db.js';
 import { existingState } from '../state/lock.js';
 import { describeTarget, type TargetIdentity } from '../state/target.js';
 import { ITEM_STATES } from '../types.js';
-import { continued, print, reportError, wantsJson, type Io } from './output.js';
+import { continued, notInJobLeft, print, reportError, wantsJson, type Io } from './output.js';
 
 export interface StatusReport {
   job: string;
@@ -111,11 +111,7 @@ export function statusCommand(jobFile: string, opts: { json?: boolean; stateDir?
       for (const k of report.leftOutOnTarget) lines.push(`  LEFT OUT, ON THE TARGET ${k.package}@${k.version} (${k.state}): ${LEFT_OUT_NOTE}`);
       // as run's summary words them: set aside because the job no longer names the package
       for (const d of report.notInJob) {
-        const left = [
-          d.versions.length ? `${d.versions.length} version(s) never migrated (${d.versions.join(', ')})` : '',
-          d.publishBegun.length ? `publish of ${d.publishBegun.join(', ')} begun by a run of ours: the target may hold part of it (delete it there to leave nothing of it)` : '',
-        ].filter(Boolean);
-        lines.push(`  NO LONGER IN THE JOB ${d.package} (${d.source}): ${left.join('; ')}`);
+        lines.push(`  NO LONGER IN THE JOB ${d.package} (${d.source}): ${notInJobLeft(d.versions, d.publishBegun).join('; ')}`);
       }
       if (report.metadataPending.length) lines.push(`  dist-tags/deprecations still to sync: ${report.metadataPending.join(', ')}`);
       print(io.stdout, `${lines.map(continued).join('\n')}\n`);
