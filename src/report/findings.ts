@@ -53,6 +53,11 @@ function byCode(pkgs: ReportPackage[], keys: ReadonlySet<string>): Map<string, {
   return groups;
 }
 
+/** The versions of an outcome that carry a hint (removed at the source with part of it on the target), each with it. */
+function hinted(pkgs: ReportPackage[], key: string): { subject: string; hint: string }[] {
+  return pkgs.flatMap((p) => p.versions.flatMap((v) => (v.outcome.key === key && v.outcome.hint ? [{ subject: `${p.name}@${v.version}`, hint: v.outcome.hint }] : [])));
+}
+
 export function collectFindings(s: FindingSources): Finding[] {
   const out: Finding[] = [];
   const rerun = s.kind === 'plan' ? `rerun the dry run: cam run ${s.jobFile} --dry-run` : `rerun: cam run ${s.jobFile}`;
@@ -90,7 +95,7 @@ export function collectFindings(s: FindingSources): Finding[] {
     );
   }
   // a plan's "removed" with a hint: removed at the source after a run of ours began publishing it, part of it on the target
-  const halfRemoved = s.packages.flatMap((p) => p.versions.filter((v) => v.outcome.key === 'removed' && v.outcome.hint).map((v) => ({ subject: `${p.name}@${v.version}`, hint: v.outcome.hint! })));
+  const halfRemoved = hinted(s.packages, 'removed');
   if (halfRemoved.length) {
     out.push(
       finding(
@@ -109,7 +114,7 @@ export function collectFindings(s: FindingSources): Finding[] {
   const notDone = [...byCode(s.packages, new Set(['not-done'])).values()].flatMap((g) => g.subjects);
   if (notDone.length) {
     // removed at the source with part of it on the target (a hint says what to do): a rerun publishes none of those
-    const partly = s.packages.flatMap((p) => p.versions.filter((v) => v.outcome.key === 'not-done' && v.outcome.hint).map((v) => ({ subject: `${p.name}@${v.version}`, hint: v.outcome.hint! })));
+    const partly = hinted(s.packages, 'not-done');
     const detail = partly.length
       ? `${partly.length} of them no longer listed by their source, with part of each on the target (${partly.slice(0, 5).map((v) => v.subject).join(', ')}${partly.length > 5 ? ', …' : ''}); any other, the run stopped before it got to it`
       : 'the run stopped before it got to them (interrupted, or their package failed to list)';
