@@ -313,15 +313,8 @@ function includes(text: string): { option: string; value: string; line: number }
  * forever, by a link to /dev/zero it would read until memory runs out.
  */
 function stillAsRead(i: Input): true | string {
-  let st: Stats;
-  try {
-    st = lstatSync(i.abs);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'gone' : `unreadable (${(e as NodeJS.ErrnoException).code ?? 'error'})`;
-  }
-  if (!st.isFile()) {
-    return st.isFIFO() ? 'a FIFO' : st.isDirectory() ? 'a folder' : st.isSymbolicLink() ? 'a symbolic link' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : st.isSocket() ? 'a socket' : 'no regular file';
-  }
+  const st = stillAFile(i);
+  if (typeof st === 'string') return st;
   if (st.size !== i.bytes.length) return '';
   try {
     return readLockfileBytes(i.abs, { maxBytes: i.bytes.length }).equals(i.bytes) || '';
@@ -329,6 +322,18 @@ function stillAsRead(i: Input): true | string {
     // swapped again since the lstat (a FIFO, a device, grown): not what was read either
     return '';
   }
+}
+
+/** The lockfile's real path as it is now: a regular file, or what is there instead (never read: see stillAsRead). */
+function stillAFile(i: Input): Stats | string {
+  let st: Stats;
+  try {
+    st = lstatSync(i.abs);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'gone' : `unreadable (${(e as NodeJS.ErrnoException).code ?? 'error'})`;
+  }
+  if (st.isFile()) return st;
+  return st.isFIFO() ? 'a FIFO' : st.isDirectory() ? 'a folder' : st.isSymbolicLink() ? 'a symbolic link' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : st.isSocket() ? 'a socket' : 'no regular file';
 }
 
 /**
@@ -363,10 +368,10 @@ function changedSinceRead(i: Input, now: string): MigrateError {
 function writeBack(i: Input, text: string): void {
   // bytes that are no UTF-8 read as U+FFFD: written back, they would change where no URL is
   if (!Buffer.from(i.text, 'utf8').equals(i.bytes)) throw new MigrateError('ELOCKFILE', 'not valid UTF-8: writing it back would change more than its URLs; not written (apply the diff by hand)');
-  // first as last: a file replaced by a folder is changed, not "a file with 2 hard links"
-  const now = stillAsRead(i);
-  if (now !== true) throw changedSinceRead(i, now);
-  const st = statSync(i.abs);
+  // what is there first (a file replaced by a folder is changed, not "a file with 2 hard links"); its
+  // bytes are compared once, just before the rename
+  const st = stillAFile(i);
+  if (typeof st === 'string') throw changedSinceRead(i, st);
   // A rename gives the name a new file: the file's other hard links would keep the old URLs,
   // two names of one file quietly becoming two files. Refused, said, rather than written in
   // place (which would give up the atomic replace).
