@@ -12,6 +12,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { ResponseLimitError } from './bounds.js';
+import { percentDecoded } from './percent.js';
 import { registerSecret } from '../redact.js';
 
 // @npmcli/agent ships no types: these are the two functions we use.
@@ -55,17 +56,10 @@ export function registerProxySecrets(env: NodeJS.ProcessEnv = process.env): void
       continue;
     }
     if (!url.password) continue;
-    const decode = (s: string) => {
-      try {
-        return decodeURIComponent(s);
-      } catch {
-        return s;
-      }
-    };
     registerSecret(url.password);
-    registerSecret(decode(url.password));
+    registerSecret(percentDecoded(url.password));
     // its base64 is the header's credentials
-    registerSecret(`${decode(url.username)}:${decode(url.password)}`);
+    registerSecret(`${percentDecoded(url.username)}:${percentDecoded(url.password)}`);
   }
 }
 registerProxySecrets();

@@ -31,6 +31,7 @@ import { excerpt, RepositoryEndpoint } from './endpoint.js';
 import { FOREIGN_HINT, type AssetFile, type PublishRequest, type PublishResult, type TargetFormat } from './format.js';
 import type { HttpResponse } from './http.js';
 import { multipartUploadBody, uploadDigests, type UploadDigests, type UploadFile } from './pypi-upload.js';
+import { percentDecoded } from '../net/percent.js';
 
 const READ: readonly BucketName[] = ['reads'];
 const PUBLISH: readonly BucketName[] = ['publish', 'writes'];
@@ -314,7 +315,7 @@ export function parseSimpleIndex(html: string): SimpleLink[] {
     if (h) hashes[h[1]!.toLowerCase()] = h[2]!.toLowerCase();
     const text = unescapeHtml((m[2] ?? '').replace(/<[^>]*>/g, '')).trim();
     const path = hash < 0 ? url : url.slice(0, hash);
-    const hrefName = safeDecode(path.split('?')[0]!.split('/').pop() ?? '');
+    const hrefName = percentDecoded(path.split('?')[0]!.split('/').pop() ?? '');
     // PEP 503: the text MUST be the file name; an empty anchor falls back to the URL's last segment.
     links.push({ filename: text || hrefName, hrefName, href: path, hashes });
   }
@@ -341,10 +342,3 @@ function unescapeHtml(s: string): string {
   });
 }
 
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
-}

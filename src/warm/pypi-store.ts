@@ -19,6 +19,7 @@ import type { CodeArtifact, PackageCoordinates } from '../targets/codeartifact.j
 import { excerpt, RepositoryEndpoint } from '../targets/endpoint.js';
 import type { FileHashes, WarmItem } from './types.js';
 import { ARTIFACT_BUCKETS, DEFAULT_STORE_LIMITS, METADATA_BUCKETS, underEndpoint, type FetchOutcome, type StoreFormat, type StoreLimits, type Verdict } from './store-format.js';
+import { percentDecoded } from '../net/percent.js';
 
 export interface PypiFile {
   filename: string;
@@ -49,13 +50,7 @@ export function parseSimplePage(html: string, pageUrl: string): PypiFile[] {
     }
     const sha256 = /^#sha256=([0-9a-f]{64})$/i.exec(url.hash)?.[1]?.toLowerCase();
     url.hash = '';
-    const segments = url.pathname.split('/').map((s) => {
-      try {
-        return decodeURIComponent(s);
-      } catch {
-        return s;
-      }
-    });
+    const segments = url.pathname.split('/').map(percentDecoded);
     const filename = segments.at(-1) ?? '';
     if (!filename) continue;
     const version = segments.length >= 2 ? segments.at(-2) : undefined;
