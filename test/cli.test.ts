@@ -460,15 +460,26 @@ describe('a --state-dir that cannot be one', () => {
     }
   });
 
-  it('plan --out naming a file: ELOCAL before the plan starts (not after an hour of it), nothing listed', async () => {
+  it('plan --out naming a file: refused as a usage error (exit 2) before the plan starts (not after an hour of it), nothing listed', async () => {
     const job = te.writeJob({ name: 'outfile', privateNpm: { packages: ['@acme/core'] } });
     const file = join(te.dir, 'report-here');
     writeFileSync(file, 'x');
     const r = await cli(['plan', job, '--no-target', '--out', file, '--json']);
-    expect(r.code, r.stderr).toBe(1);
-    expect(json<{ error: { code: string; message: string } }>(r).error).toEqual({ code: 'ELOCAL', message: `cannot write the report ${file}: a file is in the way (EEXIST)`, hint: expect.stringContaining('--out <dir>') });
+    expect(r.code, r.stderr).toBe(2);
+    expect(json<{ error: { code: string; message: string } }>(r).error).toEqual({ code: 'ECONFIG', message: `--out ${file} is a file: a report is three files (.json, .md, .html) written into a folder`, hint: expect.stringContaining('--out <dir>') });
     expect(readdirSafe(te.stateDir)).not.toContain('outfile.sqlite');
     expect(readFileSync(file, 'utf8')).toBe('x');
+  });
+
+  it('report --out naming a file: the same usage error (exit 2), the file left as it was', async () => {
+    const job = te.writeJob({ name: 'reportfile', privateNpm: { packages: ['@acme/core'] } });
+    expect((await cli(['plan', job, '--no-target', '--out', join(te.dir, 'plans'), '--json'])).code).toBeLessThan(2);
+    const file = join(te.dir, 'report.html');
+    writeFileSync(file, 'mine');
+    const r = await cli(['report', job, '--out', file, '--json']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(json<{ error: { code: string; message: string } }>(r).error).toMatchObject({ code: 'ECONFIG', message: `--out ${file} is a file: a report is three files (.json, .md, .html) written into a folder` });
+    expect(readFileSync(file, 'utf8')).toBe('mine');
   });
 });
 

@@ -131,6 +131,7 @@ export async function reportCommand(jobFile: string, opts: { json?: boolean; sta
     const stateDir = opts.stateDir ?? 'state';
     // a mistyped --state-dir must not leave an empty database behind
     const database = existingState(job, stateDir, `run it (or plan or warm it) first: codeartifact-migrate run ${jobFile}; or pass the --state-dir it ran with`);
+    prepareReportDir(opts.out ?? join(stateDir, 'reports'));
     const state = StateDb.openToRead(database);
     let written: WrittenReport;
     try {

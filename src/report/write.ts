@@ -5,10 +5,10 @@
  * no truncated file, and a name someone planted in the output directory (a
  * symlink to a file of the operator's) is replaced, never written through.
  */
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AtomicFile } from '../atomic-file.js';
-import { localError, type MigrateError } from '../errors.js';
+import { localError, MigrateError } from '../errors.js';
 import { renderHtml } from './render-html.js';
 import { renderJson } from './render-json.js';
 import { renderMarkdown } from './render-markdown.js';
@@ -33,6 +33,13 @@ function writeError(thrown: unknown, path: string): MigrateError {
  * (or a folder this user cannot write) is said before it starts, not after.
  */
 export function prepareReportDir(outDir: string): void {
+  // a file where the folder should be is the command line's mistake (exit 2), like ledger export's --out
+  const there = statSync(outDir, { throwIfNoEntry: false });
+  if (there && !there.isDirectory()) {
+    throw new MigrateError('ECONFIG', `--out ${resolve(outDir)} is a file: a report is three files (.json, .md, .html) written into a folder`, {
+      hint: 'pass --out <dir>, a folder (made if missing); the file was left as it is',
+    });
+  }
   try {
     mkdirSync(outDir, { recursive: true });
     accessSync(outDir, constants.W_OK);
