@@ -79,6 +79,19 @@ export function capText(text: string, max = STORED_TEXT_MAX): string {
   return `${text.slice(0, end)}${marker(start - end)}${text.slice(start)}`;
 }
 
+/**
+ * The last `max` characters of a stream kept before it is redacted (a child's stderr): when
+ * the cut falls inside a word, the word goes whole. Its end may be a secret, or a credential
+ * URL whose scheme was cut away, that `redact()` could no longer recognise; kept whole words
+ * are redacted later, as any other text.
+ */
+export function keepTail(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const kept = text.slice(text.length - max);
+  const gap = kept.search(/\s/);
+  return gap < 0 ? '' : kept.slice(gap);
+}
+
 /** Text on its way into the state database or the ledger: redacted first, so a secret the cut would halve is already gone, then cut. */
 export function forStorage(text: string): string {
   return capText(redact(text));

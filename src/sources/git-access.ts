@@ -14,7 +14,7 @@ import { hideFromBuilds } from '../builders/process.js';
 import { DEFAULT_MAX_MIRROR_BYTES } from '../config/schema.js';
 import { MigrateError, toError } from '../errors.js';
 import { AS_GO_READS, WITHOUT_OPERATOR_CONFIG } from '../git-local.js';
-import { redactUrlCredentials, registerSecret } from '../redact.js';
+import { keepTail, redact, redactUrlCredentials, registerSecret } from '../redact.js';
 import { GRACE_IDLE_PERIODS, OrphanTransferStuck, runTransfer, SLOWEST_TRANSFER_BYTES_PER_S, stopOrphanTransfer, TransferCut } from './git-transfer.js';
 
 /** How long a clone or fetch may receive nothing when the source sets no idleTimeoutSeconds. */
@@ -192,7 +192,7 @@ export class GitAccess {
     };
     return new Promise((resolve, reject) => {
       child.stdout.on('data', take);
-      child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString('utf8')).slice(-2000)));
+      child.stderr.on('data', (c: Buffer) => (stderr = keepTail(stderr + c.toString('utf8'), 2000)));
       child.on('error', (e) => reject(this.classify(e, `reading files of ${repo}`, this.opts.owner, { notFound: 'install git' })));
       child.on('close', (code) => {
         if (code !== 0 || out.length !== specs.length) return reject(this.classify(new Error(`git cat-file exited with ${code}: ${stderr}`), `reading files of ${repo}`, this.opts.owner, { notFound: 'the mirror is damaged: remove it and rerun' }));
@@ -290,7 +290,8 @@ export class GitAccess {
   classify(thrown: unknown, where: string, subject: string, hints: { notFound: string }): MigrateError {
     if (thrown instanceof MigrateError) return thrown;
     const e = toError(thrown);
-    const all = e.message;
+    // redacted before it is cut to 600 characters: a credential URL cut in two no longer looks like one
+    const all = redact(e.message);
     // git's own boilerplate says nothing the lines before it did not
     const said =
       all

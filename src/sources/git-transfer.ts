@@ -17,6 +17,7 @@ import { closeSync, constants, fstatSync, openSync, readdirSync, readFileSync, r
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AtomicFile } from '../atomic-file.js';
+import { keepTail } from '../redact.js';
 
 /** How often the mirror's folder is measured while git runs (each walk starts when the last ended). */
 const MEASURE_EVERY_MS = 500;
@@ -161,7 +162,7 @@ export function runTransfer(args: readonly string[], opts: TransferOptions): Pro
     child.stdout.on('data', heard);
     child.stderr.on('data', (c: Buffer) => {
       heard();
-      said = (said + c.toString('utf8')).slice(-8_000);
+      said = keepTail(said + c.toString('utf8'), 8_000);
     });
     child.on('error', (e) => {
       if (pid === undefined) {

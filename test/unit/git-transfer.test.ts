@@ -8,6 +8,9 @@ import { chmodSync, copyFileSync, existsSync, lstatSync, mkdtempSync, readdirSyn
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { MigrateError } from '../../src/errors.js';
+import { redact } from '../../src/redact.js';
+import { GitAccess } from '../../src/sources/git-access.js';
 import { runTransfer, stopOrphanTransfer, TRANSFER_ENV } from '../../src/sources/git-transfer.js';
 import { alive, goneSoon } from '../support/child.js';
 
@@ -276,5 +279,38 @@ describe('runTransfer', () => {
     const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, GIT_CONFIG_GLOBAL: config, GIT_CONFIG_NOSYSTEM: '1' };
     await runTransfer(['fetch', '--progress', 'origin'], { cwd: mirror, env, idleMs: 1000, watch: { dir: mirror, maxBytes: 1e9 } });
     expect(execFileSync('git', ['rev-parse', 'main'], { cwd: mirror }).toString()).toBe(execFileSync('git', ['rev-parse', 'main'], { cwd: src }).toString());
+  });
+
+  it("git's stderr kept to its last 8000 characters: a credential URL the cut falls in is dropped whole, no piece of its password left for redact() to miss", async () => {
+    const pw = `PLANTEDpw${randomBytes(12).toString('hex')}`;
+    // the cut falls inside the password: of the URL, the last 10 characters of the password and the host stay
+    const rest = '@git.example/acme/lib.git after ';
+    const said = `${'x'.repeat(5_000)} https://deploy:${pw}${rest}${'y'.repeat(8_000 - 10 - rest.length)}`;
+    expect(said.slice(-8_000).startsWith(pw.slice(-10))).toBe(true);
+    const script = join(dir, 'say.sh');
+    writeFileSync(script, `#!/bin/sh\nprintf '%s' '${said}' >&2\nexit 1\n`);
+    chmodSync(script, 0o755);
+    const failed = await runTransfer(['-c', `alias.say=!${script}`, 'say'], { cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, idleMs: 10_000, watch: { dir, maxBytes: 1e12 } }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(failed?.message).toMatch(/^git exited with 1: /);
+    expect(failed!.message).toContain(' after yyy');
+    expect(redact(failed!.message)).not.toContain(pw.slice(-8));
+  });
+});
+
+describe('GitAccess.classify', () => {
+  it("redacts what git said before cutting it to 600 characters: a credential URL at the cut shows no piece of its password", () => {
+    const pw = `PLANTEDpw${randomBytes(12).toString('hex')}`;
+    const access = new GitAccess({}, { owner: 'source "lib"', keyFilePath: join(dir, 'classify-key') });
+    // one line, the password straddling character 600 of what git said
+    const said = `git exited with 128: fatal: unable to access ${'x'.repeat(520)} https://deploy:${pw}@git.example/acme/lib.git: The requested URL returned error: 500`;
+    expect(said.indexOf(pw)).toBeLessThan(600);
+    expect(said.indexOf(pw) + pw.length).toBeGreaterThan(600);
+    const e = access.classify(new Error(said), 'fetch of git.example/acme/lib.git', 'lib', { notFound: 'check the url' });
+    expect(e).toBeInstanceOf(MigrateError);
+    expect(e.code).toBe('ESOURCE');
+    expect(redact(e.message)).not.toContain(pw.slice(0, 12));
   });
 });

@@ -1,6 +1,6 @@
 /** redactUrlCredentials: what a lockfile diff may show (credentials hidden, every other byte kept); printable and jsonForTerminals: what a terminal may see. */
 import { describe, expect, it } from 'vitest';
-import { capText, clearSecrets, forStorage, forStorageDeep, jsonForTerminals, printable, redact, redactUrlCredentials, registerSecret, STORED_TEXT_MAX } from '../../src/redact.js';
+import { capText, clearSecrets, keepTail, forStorage, forStorageDeep, jsonForTerminals, printable, redact, redactUrlCredentials, registerSecret, STORED_TEXT_MAX } from '../../src/redact.js';
 
 const pw = ['PLANTED', 'pw', String(Date.now())].join('-');
 
@@ -23,6 +23,19 @@ describe('redactUrlCredentials', () => {
       ["pip install -i 'https://pypi.corp.example/simple/' x", "pip install -i 'https://pypi.corp.example/simple/' x"],
     ];
     for (const [input, shown] of cases) expect(redactUrlCredentials(input)).toBe(shown);
+  });
+});
+
+describe('keepTail', () => {
+  it('keeps the last characters, dropping the word the cut falls in (it may be the end of a secret), and leaves a short text alone', () => {
+    expect(keepTail('short', 10)).toBe('short');
+    expect(keepTail('https://u:secretpw@host/x failed here', 20)).toBe(' failed here');
+    expect(keepTail('abc def', 4)).toBe(' def');
+    // no whitespace left after the cut: nothing of it can be trusted
+    expect(keepTail(`x ${'y'.repeat(50)}`, 20)).toBe('');
+    // kept twice is kept once
+    const once = keepTail(`${'a '.repeat(30)}tok${'z'.repeat(5)} end`, 25);
+    expect(keepTail(once, 25)).toBe(once);
   });
 });
 
