@@ -109,7 +109,7 @@ export async function hardenCommand(jobFile: string, opts: HardenCommandOptions,
     if (json) print(io.stdout, `${JSON.stringify(result, null, 2)}\n`);
     else {
       const verb = opts.dryRun ? 'would set' : 'set';
-      const lines = [`${packages.length} internal packages: ${result.changes.length} ${verb} to upstream BLOCK, ${result.unchanged} already so`];
+      const lines = [`${result.packages} internal packages: ${result.changes.length} ${verb} to upstream BLOCK, ${result.unchanged} already so`];
       for (const c of result.changes) lines.push(`  ${verb} ${c.format} ${c.package} in ${c.repository} to publish ${c.to.publish}, upstream ${c.to.upstream} (was ${c.from === 'absent' ? 'absent' : `publish ${c.from.publish}, upstream ${c.from.upstream}`})`);
       for (const k of result.kept) lines.push(`  kept ${k.format} ${k.package} in ${k.repository} at publish BLOCK: ${k.reason}`);
       for (const g of result.groups) lines.push(`  ${opts.dryRun ? 'would block' : 'blocked'} external upstreams for package group ${g.pattern} (was ${g.from})`);

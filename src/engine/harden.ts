@@ -27,6 +27,8 @@ const GROUP_DESCRIPTION = 'codeartifact-migrate:';
 const PLAIN_SCOPE = /^[a-z0-9][a-z0-9._-]*$/;
 
 export interface HardenResult {
+  /** The internal packages looked at: one per coordinate (`Acme_Billing` and `acme-billing` are one PyPI package, a name two sources list is one). */
+  packages: number;
   /** Packages whose origin configuration was (or, in a dry run, would be) changed. */
   changes: { format: Format; package: string; repository: string; from: OriginConfiguration | 'absent'; to: OriginConfiguration; applied: boolean }[];
   /** Packages already hardened. */
@@ -62,7 +64,7 @@ const show = (o: OriginConfiguration) => `publish ${o.publish}, upstream ${o.ups
 
 export async function harden(ca: CodeArtifact, target: (format: Format) => TargetFormat, packages: readonly { format: Format; name: string }[], opts: HardenOptions): Promise<HardenResult> {
   const domain = new Domain(ca);
-  const result: HardenResult = { changes: [], unchanged: 0, kept: [], groups: [], groupsLeft: [], errors: [] };
+  const result: HardenResult = { packages: 0, changes: [], unchanged: 0, kept: [], groups: [], groupsLeft: [], errors: [] };
   const retry = <T>(fn: () => Promise<T>) => withRetry(fn, { budget: opts.retries, signal: opts.signal });
   // Every call goes through the run's rate limiter (reads, writes): the queue only bounds how
   // many wait at once. 32 keeps the writes bucket (100/s by default) busy at ~100 ms round
@@ -94,6 +96,7 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
       const key = `${p.format}/${coords.namespace ?? ''}/${coords.package}`;
       if (seen.has(key)) return;
       seen.add(key);
+      result.packages++;
       try {
         const current = await retry(() => domain.origin(coords));
         // Never loosen: a publish BLOCK someone set stays (a frozen package, or one that came in

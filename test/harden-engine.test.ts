@@ -1,5 +1,7 @@
 /**
- * harden's ledger entry cannot be written (disk full, a state that refuses writes): the
+ * The harden engine against a counting fake target. How many internal packages it says it
+ * looked at: one per coordinate, whatever spelling or source named it. And when its
+ * ledger entry cannot be written (disk full, a state that refuses writes): the
  * change it records happened on the target, so harden stops there instead of changing
  * every other package with no entry for any of them (README: every change goes into
  * the ledger, with what it was; ELOCAL stops the command at once).
@@ -52,5 +54,24 @@ describe('harden when its ledger entry cannot be written', () => {
     await expect(run).rejects.toMatchObject({ code: 'ELOCAL' });
     // the queue runs 32 at a time: those in flight when the disk filled may end; no later one starts
     expect(puts.length).toBeLessThan(5 + 32 + 1);
+  });
+});
+
+describe('harden counts packages', () => {
+  it('once per coordinate: two spellings of one PyPI project, and one npm name two sources list, are one package each', async () => {
+    const job = loadJob('jobs/example.yaml');
+    const { client, puts } = fakeTarget();
+    const ca = new CodeArtifact(job.config.target, new Limiter({}), client);
+    const packages = [
+      { format: 'pypi' as const, name: 'Acme_Billing' },
+      { format: 'pypi' as const, name: 'acme-billing' },
+      { format: 'npm' as const, name: '@acme/core' },
+      { format: 'npm' as const, name: '@acme/core' },
+      { format: 'npm' as const, name: '@acme/utils' },
+    ];
+    const result = await harden(ca, (f) => createTarget(f, ca, job.config.target.repositories[f]!.internal), packages, { dryRun: false, packageGroups: false, retries: 2, signal: new AbortController().signal });
+    expect(result.packages).toBe(3);
+    expect(result.changes.length + result.unchanged).toBe(3);
+    expect(puts.sort()).toEqual(['acme-billing', 'core', 'utils']);
   });
 });
