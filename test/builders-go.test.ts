@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import yauzl from 'yauzl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildVersion } from '../src/builders/index.js';
 import { buildGoModule, escapeModulePath, escapeVersion, goInfoJson, type GoBuildInput, type GoModuleBuild } from '../src/builders/go.js';
 import { checkModulePath, declaresGo124, foldKey, isVendoredPackage, modulePathFromGoMod } from '../src/builders/go-rules.js';
 import { MigrateError } from '../src/errors.js';
@@ -488,6 +489,39 @@ describe('buildGoModule refuses what go refuses, with a code', () => {
     const zipPath = join(tmp, 'out', 'nozip.zip');
     await expectCode(build({ checkoutDir: repo, subdir: '', version: 'v1.0.0', commitTime: t, zipPath }), 'EBADSOURCE');
     expect(existsSync(zipPath)).toBe(false);
+  });
+});
+
+describe('a full disk while the module is written', () => {
+  // /dev/full answers every write with ENOSPC, as a full file system does: a file of the
+  // build that is a link to it is a disk that fills up just there
+  let repo: string;
+  let t: Date;
+  beforeAll(async () => {
+    repo = await makeRepo('fulldisk');
+    t = await commitAndTag(repo, { 'go.mod': 'module example.com/fulldisk.git\n\ngo 1.19\n', 'a.go': 'package fulldisk\n' }, ['v1.0.0']);
+  });
+
+  it('the zip: ELOCAL naming the file (no source failure), nothing half-written left; with room again the same build works', async () => {
+    const zipPath = join(tmp, 'out', 'fulldisk.zip');
+    await symlink('/dev/full', `${zipPath}.partial-${process.pid}`);
+    const err = await expectCode(build({ checkoutDir: repo, subdir: '', version: 'v1.0.0', commitTime: t, zipPath }), 'ELOCAL');
+    expect(err.message).toContain(zipPath);
+    expect(existsSync(zipPath)).toBe(false);
+    expect(existsSync(`${zipPath}.partial-${process.pid}`)).toBe(false);
+    const ok = await build({ checkoutDir: repo, subdir: '', version: 'v1.0.0', commitTime: t, zipPath });
+    expect(ok.zip.path).toBe(zipPath);
+  });
+
+  it('the .mod and .info beside it: ELOCAL naming the file, not a raw error the engine would take for CodeArtifact\'s (ETARGET)', async () => {
+    const checkout = { dir: repo, subdir: '', commit: 'c', committedAt: t, build: { timeoutMs: 1000, network: false }, recipe: '', cleanup() {} };
+    for (const file of ['v1.0.0.mod', 'v1.0.0.info']) {
+      const outDir = join(tmp, 'out', `fulldisk-${file}`);
+      await mkdir(outDir);
+      await symlink('/dev/full', join(outDir, file));
+      const err = await expectCode(buildVersion({ format: 'go', checkout, name: 'example.com/fulldisk.git', version: 'v1.0.0', outDir }), 'ELOCAL');
+      expect(err.message).toContain(join(outDir, file));
+    }
   });
 });
 

@@ -26,7 +26,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import yazl from 'yazl';
 import { removeWhenClosed } from '../atomic-file.js';
-import { MigrateError, type ErrorCode } from '../errors.js';
+import { MigrateError, localError, type ErrorCode } from '../errors.js';
 import { Hash1, hashGoMod } from '../integrity/dirhash.js';
 import { HashingStream } from '../integrity/hashes.js';
 import type { Hashes } from '../types.js';
@@ -270,18 +270,20 @@ async function writeZip(zipPath: string, prefix: string, files: readonly SourceF
   } catch (e) {
     await removeWhenClosed(out, partial);
     if (e instanceof MigrateError) throw e;
-    const changed = e instanceof Error && /unexpected number of bytes/.test(e.message);
-    throw new MigrateError(changed ? 'EBADSOURCE' : 'ELOCAL', `${subject}: writing the module zip failed: ${e instanceof Error ? e.message : String(e)}`, {
-      subject,
-      cause: e,
-      hint: changed ? 'a file changed while the zip was written: build from a checkout nothing else touches' : `check ${zipPath} can be written`,
-    });
+    if (e instanceof Error && /unexpected number of bytes/.test(e.message)) {
+      throw new MigrateError('EBADSOURCE', `${subject}: writing the module zip failed: ${e.message}`, { subject, cause: e, hint: 'a file changed while the zip was written: build from a checkout nothing else touches' });
+    }
+    // this machine's disk (full, read-only): named by its path, never the source's fault
+    throw localError(e, zipPath, `write the module zip of ${subject} to`, { anyCode: true })!;
   }
   const { hashes, size } = hashing.digest();
   if (size > MAX_ZIP_FILE) {
     await rm(partial, { force: true });
     throw fail('ETOOLARGE', subject, `the module zip is ${size} bytes, more than Go accepts (${MAX_ZIP_FILE})`, 'exclude this version');
   }
-  await rename(partial, zipPath);
+  await rename(partial, zipPath).catch(async (e: unknown) => {
+    await rm(partial, { force: true });
+    throw localError(e, zipPath, `write the module zip of ${subject} to`, { anyCode: true })!;
+  });
   return { path: zipPath, size, hashes, h1: h1.digest() };
 }

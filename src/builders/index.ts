@@ -4,6 +4,7 @@
  * hashes them into the blob store and records them as the version's assets.
  */
 import { writeFileSync } from 'node:fs';
+import { localError } from '../errors.js';
 import { join } from 'node:path';
 import type { Checkout } from '../sources/source.js';
 import { buildGoModule, goAssetNames } from './go.js';
@@ -77,8 +78,8 @@ export async function buildVersion(req: BuildRequest): Promise<Built> {
       });
       const mod = join(req.outDir, names.mod);
       const info = join(req.outDir, names.info);
-      writeFileSync(mod, b.mod.bytes);
-      writeFileSync(info, b.info.bytes);
+      writeOutput(mod, b.mod.bytes);
+      writeOutput(info, b.info.bytes);
       return {
         // .info last: it is the smallest, and the generic version is Published when its last asset lands
         files: [
@@ -110,5 +111,18 @@ export async function buildVersion(req: BuildRequest): Promise<Built> {
       const never: never = req.format;
       throw new Error(`unknown build format ${String(never)}`);
     }
+  }
+}
+
+/**
+ * A file of the build written beside the others: a full disk is this machine's ELOCAL, naming
+ * the file. A raw errno error would reach the engine as a CodeArtifact failure (ETARGET) and
+ * fail every version in turn instead of stopping the run.
+ */
+function writeOutput(path: string, bytes: Buffer): void {
+  try {
+    writeFileSync(path, bytes);
+  } catch (e) {
+    throw localError(e, path, 'write', { anyCode: true })!;
   }
 }
