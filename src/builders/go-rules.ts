@@ -325,15 +325,17 @@ export function isVendoredPackage(name: string, go124: boolean): boolean {
  * A key with fold(a) === fold(b) iff Go's strToFold would fold them alike
  * (Unicode simple case folding). JavaScript has no simple-fold table, so this
  * maps each character through its upper case, then its lower case, keeping a
- * character whose mapping is more than one character (ß, ligatures), plus
- * Go's own İ → i. That agrees with Go on every letter outside a few Greek
- * characters with precomposed accents whose folding Unicode itself changed.
+ * character whose mapping is more than one character (ß, ligatures). İ (U+0130)
+ * and ı (U+0131) stay as they are: their only folds to i are the Turkic and full
+ * ones, and Go's unicode.SimpleFold maps each to itself (caseOrbit {0x130, 0x130},
+ * {0x131, 0x131}), so `i.go`, `İ.go` and `ı.go` are three files to go.
+ * Checked against go 1.19's strToFold on every letter it knows: the same classes.
  */
 export function foldKey(p: string): string {
   let out = '';
   for (const c of p) {
-    if (c === '\u0130') {
-      out += 'i';
+    if (c === '\u0130' || c === '\u0131') {
+      out += c;
       continue;
     }
     const up = c.toUpperCase();
