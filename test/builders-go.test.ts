@@ -491,6 +491,31 @@ describe('buildGoModule refuses what go refuses, with a code', () => {
     await expectCode(build({ checkoutDir: bad, subdir: '', version: 'v1.0.0', commitTime: t2 }), 'EBADSOURCE');
   });
 
+  it('a /v2 module whose v2/ folder holds a go.mod of any other module: go refuses the version (findDir), so do we', async () => {
+    // coderepo.go findDir: for example.com/m/v2 a v2/go.mod must be the module (then the root must not
+    // claim /v2 too), else "v2/go.mod has non-.../v2 module path"; only a v2/go.mod that is no file is no matter
+    const repo = await makeRepo('majdir');
+    const t = await commitAndTag(
+      repo,
+      { 'go.mod': 'module example.com/majdir.git/v2\n', 'm.go': 'package majdir\n', 'v2/go.mod': 'module example.com/majdir.git/tools\n', 'v2/t.go': 'package tools\n' },
+      ['v2.0.0'],
+    );
+    expect((await goDirect('example.com/majdir.git/v2@v2.0.0')).Error).toContain('module path');
+    const err = await expectCode(build({ checkoutDir: repo, subdir: '', version: 'v2.0.0', commitTime: t }), 'EBADSOURCE');
+    expect(err.subject).toBe('example.com/majdir.git/v2@v2.0.0');
+
+    // a v2/go.mod without a module line, or a link: go reads the blob and finds no module path there either
+    const t2 = await commitAndTag(repo, { 'v2/go.mod': '// nothing here\n' }, ['v2.0.1']);
+    expect((await goDirect('example.com/majdir.git/v2@v2.0.1')).Error).toContain('missing module path');
+    await expectCode(build({ checkoutDir: repo, subdir: '', version: 'v2.0.1', commitTime: t2 }), 'EBADSOURCE');
+
+    // a v2/ folder without go.mod is just a folder of the module
+    await git(repo, 'rm', '-q', 'v2/go.mod');
+    const t3 = await commitAndTag(repo, {}, ['v2.0.2']);
+    const ok = await build({ checkoutDir: repo, subdir: '', version: 'v2.0.2', commitTime: t3 });
+    await expectSameAsGo(ok, 'example.com/majdir.git/v2@v2.0.2');
+  });
+
   it('no half-written zip is left behind when a build fails', async () => {
     const repo = await makeRepo('nozip');
     const t = await commitAndTag(repo, { 'go.mod': 'module example.com/nozip.git\n', 'A.go': 'x\n', 'a.go': 'y\n' }, ['v1.0.0']);

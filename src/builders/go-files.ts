@@ -165,20 +165,31 @@ export class GitTree {
   }
 
   /**
-   * findDir in coderepo.go: for example.com/m/v2 tagged at the root, a v2/go.mod
-   * that claims /v2 is where Go looks instead; building the root would give
-   * other bytes than `go` fetches.
+   * findDir in coderepo.go: for example.com/m/v2 built from a go.mod that claims /v2,
+   * any v2/go.mod beside it makes go refuse the version. One that claims /v2 too is
+   * where go looks instead ("both have .../v2 module paths"); one that claims anything
+   * else, or nothing, is "v2/go.mod has non-.../v2 module path" (or "is missing module
+   * path"). go reads it with `git cat-file blob`, so a link counts (its blob is the
+   * target's name) and its size does not; a folder or a submodule named go.mod is none.
    */
   async refuseMajorSubdir(prefix: string, modulePath: string, subject: string): Promise<void> {
     const { pathMajor } = splitPathVersion(modulePath);
     if (!pathMajor.startsWith('/') || prefix.endsWith(`${pathMajor.slice(1)}/`)) return;
     const other = `${prefix}${pathMajor.slice(1)}/go.mod`;
     const [entry] = await this.entries(other);
-    if (!entry || entry.path !== other || !entry.mode.startsWith('100') || entry.size > MAX_GO_MOD) return;
-    const claimed = modulePathFromGoMod(await this.git(['cat-file', 'blob', `HEAD:${other}`]));
+    if (!entry || entry.path !== other || !(entry.mode.startsWith('100') || entry.mode === '120000')) return;
+    const dir = other.slice(0, -'/go.mod'.length);
+    // only the module line matters, and Go's limit is no bound here: a larger one is refused unread
+    const claimed = entry.size > MAX_GO_MOD ? '' : modulePathFromGoMod(await this.git(['cat-file', 'blob', `HEAD:${other}`]));
     if (splitPathVersion(claimed).pathMajor === pathMajor) {
-      throw fail('EBADSOURCE', subject, `${other} also declares a ${pathMajor.slice(1)} module; Go resolves this version to ${other.slice(0, -'/go.mod'.length)}, not ${prefix || 'the root'}`, 'set the module directory in the job file to that directory');
+      throw fail('EBADSOURCE', subject, `${other} also declares a ${pathMajor.slice(1)} module; Go resolves this version to ${dir}, not ${prefix || 'the root'}`, 'set the module directory in the job file to that directory');
     }
+    throw fail(
+      'EBADSOURCE',
+      subject,
+      `${other} ${claimed ? `declares module ${claimed}, not a ${pathMajor.slice(1)} one` : entry.size > MAX_GO_MOD ? 'is larger than Go accepts' : 'has no module line'}: go refuses a ${pathMajor.slice(1)} version with a go.mod in ${dir}/ that is not this module's`,
+      `go get fails on this tag the same way; move or rename ${dir}/ at the source, or exclude this version`,
+    );
   }
 
   /** Tracked files under `prefix` at HEAD, contents from the checkout; gitlinks (submodules) are empty directories to go. */
