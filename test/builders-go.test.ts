@@ -19,7 +19,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildVersion } from '../src/builders/index.js';
 import { buildGoModule, escapeModulePath, escapeVersion, goInfoJson, type GoBuildInput, type GoModuleBuild } from '../src/builders/go.js';
 import { checkModulePath, declaresGo124, foldKey, isVendoredPackage, modulePathFromGoMod } from '../src/builders/go-rules.js';
+import { checkGoSums } from '../src/engine/gosum-check.js';
 import { MigrateError } from '../src/errors.js';
+import type { ItemRow } from '../src/state/db.js';
 import { Hash1, hashGoMod, hashZip } from '../src/integrity/dirhash.js';
 
 const GO = '/usr/bin/go';
@@ -372,6 +374,38 @@ describe('buildGoModule, compared with what go fetches from git', () => {
     const ours = await build({ checkoutDir: repo, subdir: '', version: 'v1.0.0', commitTime: t });
     expect(ours.files).toEqual(['go.mod', 'i.go', 'İ.go', 'ı/I.go']);
     await expectSameAsGo(ours, 'example.com/dotted.git@v1.0.0');
+  });
+
+  it('a go.sum line with the hash of an empty go.mod (an old go bug) is dropped, as go drops it: no mismatch to report', async () => {
+    const EMPTY_GO_MOD_H1 = 'h1:G7mAYYxgmS0lVkHyy2hEOLQCFB0DlQFTMLWggykrydY=';
+    expect(hashGoMod(Buffer.alloc(0))).toBe(EMPTY_GO_MOD_H1);
+    const repo = await makeRepo('oldsum');
+    const t = await commitAndTag(repo, { 'a.go': 'package oldsum\n' }, ['v1.0.0']);
+    const ours = await build({ checkoutDir: repo, subdir: '', modulePath: 'example.com/oldsum.git', version: 'v1.0.0', commitTime: t });
+    // go of 2018 wrote this line for modules without go.mod; go today skips it on reading
+    const sum = `example.com/oldsum.git v1.0.0 ${ours.zip.h1}\nexample.com/oldsum.git v1.0.0/go.mod ${EMPTY_GO_MOD_H1}\n`;
+
+    // a consumer with that go.sum builds against our proxy (a line go did not drop would be a SECURITY ERROR, -mod=mod or not)
+    const proxy = join(tmp, `proxy-${++n}`);
+    const at = join(proxy, 'example.com', 'oldsum.git', '@v');
+    await mkdir(at, { recursive: true });
+    await copyFile(ours.zip.path, join(at, 'v1.0.0.zip'));
+    await writeFile(join(at, 'v1.0.0.mod'), ours.mod.bytes);
+    await writeFile(join(at, 'v1.0.0.info'), ours.info.bytes);
+    await writeFile(join(at, 'list'), 'v1.0.0\n');
+    const consumer = join(tmp, `consumer-${n}`);
+    await writeTree(consumer, { 'go.mod': 'module example.com/consumer\n\ngo 1.19\n\nrequire example.com/oldsum.git v1.0.0\n', 'go.sum': sum, 'main.go': 'package main\n\nimport _ "example.com/oldsum.git"\n\nfunc main() {}\n' });
+    const env = { ...gitEnv(), GOPROXY: `file://${proxy}`, GOSUMDB: 'off', GONOSUMDB: '*', GOPATH: join(tmp, `gopath-${n}`), GOCACHE: join(tmp, 'gocache'), GOFLAGS: '-mod=mod -modcacherw', GO111MODULE: 'on', GOTOOLCHAIN: 'local', GOENV: 'off' };
+    const r = await run(GO, ['build', './...'], { cwd: consumer, env });
+    expect(r.stderr).not.toMatch(/checksum mismatch|SECURITY ERROR/);
+    expect(r.code, r.stderr).toBe(0);
+
+    // and the job's go.sum check agrees
+    await writeFile(join(consumer, 'go.sum'), sum);
+    const row = { version: 'v1.0.0', facts: JSON.stringify({ module: ours.modulePath, h1: ours.zip.h1, goModH1: ours.mod.h1 }) } as ItemRow;
+    const checked = checkGoSums([join(consumer, 'go.sum')], [row]);
+    expect(checked.mismatches).toEqual([]);
+    expect(checked.checked).toBe(1);
   });
 
   it('a /v2 module: the major version must match the path suffix, as go insists', async () => {

@@ -18,6 +18,14 @@ export interface GoSumLine {
   line: number;
 }
 
+/**
+ * The h1 of an empty go.mod. Early module-aware go wrote it into go.sum for modules
+ * without go.mod, and go has dropped such lines on reading ever since
+ * (cmd/go/internal/modfetch/fetch.go, emptyGoModHash): they check nothing, so
+ * they are no mismatch and no entry here either.
+ */
+const EMPTY_GO_MOD_HASH = 'h1:G7mAYYxgmS0lVkHyy2hEOLQCFB0DlQFTMLWggykrydY=';
+
 /** A go.sum file is a few MB at most; a larger one is not a go.sum. */
 const MAX_GO_SUM_BYTES = 64 * 1024 * 1024;
 
@@ -45,6 +53,7 @@ export function parseGoSumText(text: string, file: string, code: ErrorCode = 'EC
     if (parts.length !== 3 || !module || !version || !hash || !/^h\d+:/.test(hash)) {
       throw new MigrateError(code, `${file}:${i + 1}: not a go.sum line: ${JSON.stringify(line.slice(0, 120))}`, { hint: 'each line is "<module> <version>[/go.mod] h1:<hash>"' });
     }
+    if (hash === EMPTY_GO_MOD_HASH) return;
     const goMod = version.endsWith('/go.mod');
     out.push({ module, version: goMod ? version.slice(0, -'/go.mod'.length) : version, goMod, hash, file, line: i + 1 });
   });
