@@ -7,4 +7,10 @@
  */
 export const WITHOUT_OPERATOR_CONFIG = { GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' } as const;
 
-export const AS_GO_READS: readonly string[] = ['-c', 'core.autocrlf=input', '-c', 'core.eol=lf'];
+/**
+ * Also without the operator's own attributes file: git reads `~/.config/git/attributes`
+ * (core.attributesFile's default) whatever GIT_CONFIG_GLOBAL says, and a `*.go text
+ * eol=crlf` there would check every file out with CRLF, a module zip with another h1
+ * than go computes anywhere else, and a checkout `git status` still calls clean.
+ */
+export const AS_GO_READS: readonly string[] = ['-c', 'core.autocrlf=input', '-c', 'core.eol=lf', '-c', 'core.attributesFile=/dev/null'];

@@ -21,6 +21,7 @@ import { buildGoModule, escapeModulePath, escapeVersion, goInfoJson, type GoBuil
 import { checkModulePath, declaresGo124, foldKey, isVendoredPackage, modulePathFromGoMod } from '../src/builders/go-rules.js';
 import { checkGoSums } from '../src/engine/gosum-check.js';
 import { MigrateError } from '../src/errors.js';
+import { GitAccess } from '../src/sources/git-access.js';
 import type { ItemRow } from '../src/state/db.js';
 import { Hash1, hashGoMod, hashZip } from '../src/integrity/dirhash.js';
 
@@ -406,6 +407,20 @@ describe('buildGoModule, compared with what go fetches from git', () => {
     const checked = checkGoSums([join(consumer, 'go.sum')], [row]);
     expect(checked.mismatches).toEqual([]);
     expect(checked.checked).toBe(1);
+  });
+
+  it("the operator's own git attributes (~/.config/git/attributes) do not reach the checkout a module is built from", async () => {
+    const repo = await makeRepo('userattrs');
+    const t = await commitAndTag(repo, { 'go.mod': 'module example.com/userattrs.git\n', 'a.go': 'package userattrs\n\nconst A = 1\n' }, ['v1.0.0']);
+    // git reads this file by default, whatever GIT_CONFIG_GLOBAL says: CRLF for every .go file checked out
+    const home = join(tmp, 'operator-home');
+    await writeTree(home, { '.config/git/attributes': '*.go text eol=crlf\n' });
+    const access = new GitAccess({ PATH: process.env.PATH, HOME: home }, { owner: 'source "userattrs"', keyFilePath: join(tmp, 'userattrs-key') });
+    const dir = join(tmp, 'userattrs-checkout');
+    await access.checkout(join(repo, '.git'), dir, (await git(repo, 'rev-parse', 'v1.0.0')).trim());
+    expect(await readFile(join(dir, 'a.go'), 'utf8')).toBe('package userattrs\n\nconst A = 1\n');
+    const ours = await build({ checkoutDir: dir, subdir: '', version: 'v1.0.0', commitTime: t });
+    await expectSameAsGo(ours, 'example.com/userattrs.git@v1.0.0');
   });
 
   it('a /v2 module: the major version must match the path suffix, as go insists', async () => {
