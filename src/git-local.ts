@@ -1,11 +1,12 @@
 /**
  * How git is run on a local repository whose bytes become an artifact (a
  * mirror, a checkout): the operator's global and system git config left out
- * (`core.autocrlf=true`, an LFS smudge filter would change what a build reads),
+ * (`core.autocrlf=true`, an LFS smudge filter would change what a build reads), and the
+ * system's attributes file (/etc/gitattributes: GIT_CONFIG_NOSYSTEM does not cover it),
  * and line endings as the Go toolchain reads a repository
  * (`git -c core.autocrlf=input -c core.eol=lf archive`, cmd/go modfetch/codehost).
  */
-export const WITHOUT_OPERATOR_CONFIG = { GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' } as const;
+export const WITHOUT_OPERATOR_CONFIG = { GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_ATTR_NOSYSTEM: '1' } as const;
 
 /**
  * Also without the operator's own attributes file: git reads `~/.config/git/attributes`

@@ -423,6 +423,24 @@ describe('buildGoModule, compared with what go fetches from git', () => {
     await expectSameAsGo(ours, 'example.com/userattrs.git@v1.0.0');
   });
 
+  // the system's attributes file is /etc/gitattributes: only root may plant one; the pattern is this test's own, so no other test's checkout sees it
+  it.runIf(process.getuid?.() === 0)("the system's git attributes (/etc/gitattributes) do not reach the checkout a module is built from either", async () => {
+    const repo = await makeRepo('sysattrs');
+    await commitAndTag(repo, { 'go.mod': 'module example.com/sysattrs.git\n', 'a.go': 'package sysattrs\n', 'notes.probe-crlf': 'one\ntwo\n' }, ['v1.0.0']);
+    const system = '/etc/gitattributes';
+    const before = await readFile(system, 'utf8').catch(() => undefined);
+    await writeFile(system, `${before ?? ''}\n*.probe-crlf text eol=crlf\n`);
+    try {
+      const access = new GitAccess({ PATH: process.env.PATH, HOME: join(tmp, 'sysattrs-home') }, { owner: 'source "sysattrs"', keyFilePath: join(tmp, 'sysattrs-key') });
+      const dir = join(tmp, 'sysattrs-checkout');
+      await access.checkout(join(repo, '.git'), dir, (await git(repo, 'rev-parse', 'v1.0.0')).trim());
+      expect(await readFile(join(dir, 'notes.probe-crlf'), 'utf8')).toBe('one\ntwo\n');
+    } finally {
+      if (before === undefined) await rm(system, { force: true });
+      else await writeFile(system, before);
+    }
+  });
+
   it('a /v2 module: the major version must match the path suffix, as go insists', async () => {
     const repo = await makeRepo('major');
     const t1 = await commitAndTag(repo, { 'go.mod': 'module example.com/major.git\n', 'm.go': 'package major\n' }, ['v1.0.0']);

@@ -138,7 +138,7 @@ export class GitAccess {
       config: NO_HOOKS,
       // GIT_CONFIG_GLOBAL names /dev/null: the one config path we set, on purpose
       unsafe: { allowUnsafeConfigPaths: true, allowUnsafeHooksPath: true },
-      allowEnvironment: ['GIT_CONFIG_NOSYSTEM', 'GIT_CONFIG_GLOBAL', 'GIT_TERMINAL_PROMPT'],
+      allowEnvironment: [...Object.keys(WITHOUT_OPERATOR_CONFIG), 'GIT_TERMINAL_PROMPT'],
       ...(signal ? { abort: signal } : {}),
     }).env({ ...pick(this.env, ['PATH', 'HOME', 'LANG', 'TMPDIR']), ...WITHOUT_OPERATOR_CONFIG, GIT_TERMINAL_PROMPT: '0' });
   }
