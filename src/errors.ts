@@ -129,6 +129,18 @@ export function localError(thrown: unknown, path: string, doing: string, opts: {
 }
 
 /**
+ * What reached the engine unwrapped, as a coded error: a file-system call's failure (it
+ * names a path, as no network error does) is this machine's ELOCAL naming that path, never
+ * blamed on the target; anything else is taken for a failure talking to CodeArtifact.
+ */
+export function unexpectedError(thrown: unknown): MigrateError {
+  if (thrown instanceof MigrateError) return thrown;
+  const e = toError(thrown) as NodeJS.ErrnoException;
+  if (typeof e.path === 'string' && e.syscall) return localError(e, e.path, e.syscall, { anyCode: true })!;
+  return new MigrateError('ETARGET', e.message, { cause: thrown });
+}
+
+/**
  * HTTP 407: the proxy in HTTPS_PROXY / HTTP_PROXY refused the user and password it was
  * given (or wants some). Every request goes through the same proxy, so nothing is retried
  * and a run stops at once; the proxy's URL (which holds the password) is never shown.

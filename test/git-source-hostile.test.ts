@@ -5,7 +5,7 @@
  * nothing), a committed symlink pointing out of the checkout, and the ssh key
  * left on disk. Real sshd, real builds, the CodeArtifact stand-in.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -425,6 +425,23 @@ setup(name="hooked", version="${version}", py_modules=["planted"])
     expect(s.exitCode, JSON.stringify(s.failures)).toBe(0);
     expect([...left, ...folders].filter((f) => existsSync(f))).toEqual([]);
     expect(kept.filter((f) => existsSync(f))).toEqual(kept);
+  });
+
+  it("a state directory whose scratch folder cannot be made (a file in its place) stops the run as this machine's ELOCAL naming it, not a CodeArtifact failure per version", async () => {
+    const job = te.writeJob({ name: 'no-scratch', sources: [gitSource('rel', 'rel', 'pypi', { package: 'rel-lib' })] });
+    const scratch = join(te.stateDir, 'tmp');
+    mkdirSync(te.stateDir, { recursive: true });
+    rmSync(scratch, { recursive: true, force: true });
+    writeFileSync(scratch, 'in the way\n');
+    try {
+      const r = await te.cli(['run', job, '--json'], {});
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`error ELOCAL: .*${scratch.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+      expect(r.stderr).not.toMatch(/ETARGET\b/);
+      expect(readFileSync(scratch, 'utf8')).toBe('in the way\n');
+    } finally {
+      rmSync(scratch, { force: true });
+    }
   });
 
   it('a full disk while git clones the mirror is a local error (ELOCAL), tried once, never blamed on the repository', async () => {

@@ -7,7 +7,7 @@
  * https://docs.aws.amazon.com/codeartifact/latest/ug/package-origin-controls.html
  */
 import PQueue from 'p-queue';
-import { MigrateError, toError } from '../errors.js';
+import { unexpectedError } from '../errors.js';
 import { Domain, type GroupProtection, type OriginConfiguration } from '../targets/domain.js';
 import type { CodeArtifact } from '../targets/codeartifact.js';
 import type { TargetFormat } from '../targets/format.js';
@@ -180,7 +180,7 @@ function othersGroup(g: GroupProtection): string {
 }
 
 function describe(subject: string, thrown: unknown): { package: string; code: string; message: string } {
-  const e = thrown instanceof MigrateError ? thrown : new MigrateError('ETARGET', toError(thrown).message, { cause: thrown });
+  const e = unexpectedError(thrown);
   const hint =
     e.code === 'ETARGETAUTH'
       ? '; grant codeartifact:PutPackageOriginConfiguration (and the package-group actions for packageGroups), or set hardening.originControls: false in the job'

@@ -4,7 +4,7 @@
  * publishes, then the format's package metadata (npm: dist-tags, deprecations).
  */
 import type PQueue from 'p-queue';
-import { MigrateError, toError } from '../errors.js';
+import { MigrateError, toError, unexpectedError } from '../errors.js';
 import { Semaphore } from '../semaphore.js';
 import type { ItemRow, StateDb } from '../state/db.js';
 import type { TargetFormat } from '../targets/format.js';
@@ -88,7 +88,7 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
    * run stops.
    */
   const fail = (r: ItemRow, thrown: unknown): boolean => {
-    const e = thrown instanceof MigrateError ? thrown : new MigrateError('ETARGET', toError(thrown).message, { cause: thrown });
+    const e = unexpectedError(thrown);
     if (e.code === 'EINTERRUPTED' || pc.hardSignal.aborted || (signal.aborted && !(thrown instanceof MigrateError))) return false;
     // credentials that expired mid-run are no fault of this version: it stays as it stood (a
     // publish refused so stored nothing), the run stops, and the rerun takes it from there
