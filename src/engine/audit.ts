@@ -297,7 +297,7 @@ export async function exposure(
  * would answer them: a trailing dot dropped, and every loopback spelling (localhost, 127.x.y.z,
  * [::1]) one host, so `localhost:8080` is not taken for another server than `127.0.0.1:8080`.
  */
-function isCodeArtifact(registry: string, env: NodeJS.ProcessEnv | undefined): boolean {
+export function isCodeArtifact(registry: string, env: NodeJS.ProcessEnv | undefined): boolean {
   const u = new URL(registry);
   if (/\.codeartifact\.[a-z0-9-]+(\.vpce)?\.amazonaws\.com(\.cn)?$/.test(u.hostname.toLowerCase().replace(/\.$/, ''))) return true;
   const override = env?.AWS_ENDPOINT_URL_CODEARTIFACT ?? env?.AWS_ENDPOINT_URL;
@@ -313,18 +313,42 @@ function sameServer(a: URL, b: URL): boolean {
   return host(a) === host(b) && port(a) === port(b);
 }
 
+/** The abbreviated packument (npm's own request), as the public registry serves it: its versions' `dist` is what warm checks pins against. */
+export interface PublicPackument {
+  name?: unknown;
+  versions?: Record<string, { dist?: { integrity?: unknown; shasum?: unknown } } | null>;
+  'dist-tags'?: Record<string, string>;
+}
+
+/**
+ * One npm packument read from the public registry directly (no token, never a store: a store
+ * would ingest the package): undefined when the registry has no such package (404). Throws on
+ * any other answer, an answer about another name, or one that is not a JSON object. Also what
+ * warm asks before requesting a package its lockfile resolved from a company registry.
+ */
+export async function publicPackument(name: string, registry: string, signal: AbortSignal | undefined, deadlineMs = 30_000): Promise<PublicPackument | undefined> {
+  const base = registry.endsWith('/') ? registry : `${registry}/`;
+  const deadline = AbortSignal.timeout(deadlineMs);
+  const within = signal ? AbortSignal.any([signal, deadline]) : deadline;
+  const r = await get(`${base}${escapeName(name)}`, 'application/vnd.npm.install-v1+json', within);
+  if (r.status === 404) return undefined;
+  if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
+  const doc = JSON.parse(r.body) as unknown;
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new Error('the registry answered no packument');
+  const p = doc as PublicPackument;
+  // a packument of another name (a proxy or portal that answers every path alike) says nothing about this one
+  if (p.name !== undefined && p.name !== name) throw new Error(`the registry answered for ${String(p.name)}`);
+  return p;
+}
+
 /** One read of the public registry (no token: these are public): npm packument, PyPI simple page, Go proxy list. */
 async function askPublic(format: Format, name: string, registry: string, signal: AbortSignal | undefined, deadlineMs: number): Promise<{ exists: boolean; versions?: number; latest?: string }> {
   const base = registry.endsWith('/') ? registry : `${registry}/`;
   const deadline = AbortSignal.timeout(deadlineMs);
   const within = signal ? AbortSignal.any([signal, deadline]) : deadline;
   if (format === 'npm') {
-    const r = await get(`${base}${escapeName(name)}`, 'application/vnd.npm.install-v1+json', within);
-    if (r.status === 404) return { exists: false };
-    if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
-    const doc = JSON.parse(r.body) as { name?: unknown; versions?: Record<string, unknown>; 'dist-tags'?: Record<string, string> };
-    // a packument of another name (a proxy or portal that answers every path alike) says nothing about this one
-    if (doc.name !== undefined && doc.name !== name) throw new Error(`the registry answered for ${String(doc.name)}`);
+    const doc = await publicPackument(name, registry, signal, deadlineMs);
+    if (!doc) return { exists: false };
     return { exists: true, versions: Object.keys(doc.versions ?? {}).length, latest: doc['dist-tags']?.latest };
   }
   if (format === 'pypi') {

@@ -105,33 +105,54 @@ export class NpmStore implements StoreFormat<NpmMeta> {
   }
 
   check(item: WarmItem, files: readonly FileHashes[]): Verdict {
-    const file = files.find((f) => f.name === NPM_ASSET);
-    if (!file) return { ok: true, checked: false, detail: 'no tarball to check' };
-    const { integrity, yarnChecksum } = item.expected;
-    if (!integrity) {
-      // https://yarnpkg.com/configuration/yarnrc#checksumBehavior: a hash of yarn's cache zip, not of the tarball
-      if (yarnChecksum) return { ok: true, checked: false, detail: "yarn berry's checksum hashes yarn's own cache archive, not the registry tarball: not checkable" };
-      return { ok: true, checked: false, detail: 'the lockfile pins no integrity' };
-    }
-    const first = checkIntegrity(item, file, integrity);
-    const others = item.expected.otherIntegrity ?? [];
-    if (!first.ok) {
-      if (!others.length) return first;
-      const only = item.files.filter((f) => !others.some((o) => o.lockfiles.includes(f)));
-      const pinnedBy = only.length ? only : item.files;
-      return { ok: false, detail: `lockfiles disagree on ${item.name}@${item.version}: ${first.detail} in ${pinnedBy.join(', ')}` };
-    }
-    // another lockfile pins other bytes for the same version: at most one of them can be right
-    for (const other of others) {
-      const v = checkIntegrity(item, file, other.integrity);
-      if (!v.ok) return { ok: false, detail: `lockfiles disagree on ${item.name}@${item.version}: ${v.detail} in ${other.lockfiles.join(', ')}` };
-    }
-    return first;
+    return checkNpm(item, files);
   }
 
   complete(_item: WarmItem, held: readonly FileHashes[]): boolean {
     return held.some((f) => f.name === NPM_ASSET);
   }
+}
+
+/**
+ * A packument version's `dist` as the hashes of its tarball (what a registry declares it
+ * serves): undefined when it declares none this tool can compare (or a malformed one).
+ */
+export function declaredTarball(dist: { integrity?: unknown; shasum?: unknown } | undefined): FileHashes | undefined {
+  let declared;
+  try {
+    declared = declaredHash(typeof dist?.integrity === 'string' ? dist.integrity : undefined, typeof dist?.shasum === 'string' ? dist.shasum : undefined);
+  } catch {
+    return undefined;
+  }
+  if (!declared) return undefined;
+  const sha1 = declared.algorithm === 'sha1' ? declared.hex : declared.shasum;
+  return { name: NPM_ASSET, ...(declared.algorithm === 'sha512' ? { sha512: declared.hex } : {}), ...(sha1 ? { sha1 } : {}) };
+}
+
+/** The tarball's hashes against every pin of the item (the first lockfile's and every other that differs). */
+export function checkNpm(item: WarmItem, files: readonly FileHashes[]): Verdict {
+  const file = files.find((f) => f.name === NPM_ASSET);
+  if (!file) return { ok: true, checked: false, detail: 'no tarball to check' };
+  const { integrity, yarnChecksum } = item.expected;
+  if (!integrity) {
+    // https://yarnpkg.com/configuration/yarnrc#checksumBehavior: a hash of yarn's cache zip, not of the tarball
+    if (yarnChecksum) return { ok: true, checked: false, detail: "yarn berry's checksum hashes yarn's own cache archive, not the registry tarball: not checkable" };
+    return { ok: true, checked: false, detail: 'the lockfile pins no integrity' };
+  }
+  const first = checkIntegrity(item, file, integrity);
+  const others = item.expected.otherIntegrity ?? [];
+  if (!first.ok) {
+    if (!others.length) return first;
+    const only = item.files.filter((f) => !others.some((o) => o.lockfiles.includes(f)));
+    const pinnedBy = only.length ? only : item.files;
+    return { ok: false, detail: `lockfiles disagree on ${item.name}@${item.version}: ${first.detail} in ${pinnedBy.join(', ')}` };
+  }
+  // another lockfile pins other bytes for the same version: at most one of them can be right
+  for (const other of others) {
+    const v = checkIntegrity(item, file, other.integrity);
+    if (!v.ok) return { ok: false, detail: `lockfiles disagree on ${item.name}@${item.version}: ${v.detail} in ${other.lockfiles.join(', ')}` };
+  }
+  return first;
 }
 
 /** The tarball against one SRI pin: sha512 (or sha1 alone, flagged weak). */
