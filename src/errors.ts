@@ -42,6 +42,7 @@ export type ErrorCode =
   | 'ESOURCESILENT' // the source answered none of its last downloads in a row (each silent past its idle timeout, or refused before any answer for 20 s): its other versions are not asked for in this run, and a rerun fetches them, or a git clone or fetch was silent past its idle timeout or trickled (slower than six times the idle timeout plus 1 s per 64 KiB)
   | 'ETARGETSILENT' // CodeArtifact answered nothing to requests in a row (each silent past its idle timeout): the peer is stuck, so the run stops and a rerun resumes
   | 'ETARGETUNREACHABLE' // nobody answered at a CodeArtifact host for seconds (connections refused or reset before any answer, no such host, no route): the command stops and a rerun resumes
+  | 'EPUBLICREGISTRY' // warm could not ask the public registry whether a package a lockfile resolved from a company registry is the public one: it is not requested through a store
   | 'EPROXYAUTH'; // the HTTP proxy (HTTPS_PROXY/HTTP_PROXY) refused its credentials (407): every request would, so the run stops
 
 export interface MigrateErrorInit {

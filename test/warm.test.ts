@@ -356,15 +356,16 @@ describe('warm', () => {
     const pub = te.sandbox.publicRegistries!;
     // squatters published the other teams' names publicly: asking a store for them would pull these in
     await pub.npm.publish('acme-payments', '2.0.0');
-    await pub.npm.publish('pub-shared', '1.0.0');
+    const shared = await pub.npm.publish('pub-shared', '1.0.0');
     const dir = join(te.dir, 'projects', 'private');
     mkdirSync(dir, { recursive: true });
     const sri = `sha512-${'A'.repeat(86)}==`;
     const packages = {
       '': { name: 'p', version: '1.0.0', dependencies: { 'acme-payments': '2.0.0', 'pub-shared': '1.0.0' } },
       'node_modules/acme-payments': { version: '2.0.0', resolved: 'https://npm.payments.acme.example/acme-payments/-/acme-payments-2.0.0.tgz', integrity: sri },
-      // the same public package through the company's own registry (a job source) stays warmable
-      'node_modules/pub-shared': { version: '1.0.0', resolved: `${te.sandbox.descriptor.privateNpm.url.replace(/\/?$/, '/')}pub-shared/-/pub-shared-1.0.0.tgz`, integrity: sri },
+      // the same public package through the company's own registry (a job source), pinned to the
+      // public bytes, stays warmable (other bytes would be a private package: warm-confusion.test.ts)
+      'node_modules/pub-shared': { version: '1.0.0', resolved: `${te.sandbox.descriptor.privateNpm.url.replace(/\/?$/, '/')}pub-shared/-/pub-shared-1.0.0.tgz`, integrity: shared.integrity },
     };
     writeFileSync(join(dir, 'package-lock.json'), JSON.stringify({ name: 'p', version: '1.0.0', lockfileVersion: 3, requires: true, packages }, null, 2));
     writeFileSync(

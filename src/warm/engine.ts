@@ -29,6 +29,7 @@ import { BUCKETS, type BucketName, type RateLimiter } from '../types.js';
 import { collectInputs } from './inputs.js';
 import { ECOSYSTEM_FORMAT, internalNames, unprotectedError, unprotectedNames } from './internal.js';
 import { planItems, RegistryHosts } from './items.js';
+import { checkPublic } from './public-check.js';
 import { checkInternal, warmThroughStore, type PackageContext, type Work } from './package.js';
 import { WarmStore, type Decision } from './state.js';
 import { createStore, sameVersion, storeRepository } from './stores.js';
@@ -154,6 +155,9 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
 
     const who = await callerIdentity(config.target.region, env, opts.stsClient);
     db.ledger = ledgerContext(job.name, config.target, who, Object.fromEntries(Object.entries(config.target.repositories).map(([f, r]) => [f, r?.store ?? r?.internal])));
+    // what a lockfile resolved from a company registry (one of the job's sources) is asked of the
+    // public registry first: a private name the job does not migrate is never requested through a store
+    const publicCheck = await checkPublic(plan, { registry: config.publicRegistries.npm, store, env, signal: stop });
     // each store repository answers GetRepositoryEndpoint: a wrong name stops the warm here (exit 2), not item by item
     const stores = new Map<string, StoreFormat>();
     for (const item of plan.items) {
@@ -210,7 +214,11 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
       const elsewhere = row.repository !== null && nowIn !== undefined && row.repository !== nowIn;
       if (final && !elsewhere && !(row.outcome === 'no-store' && 'repository' in where)) continue;
       toDo++;
-      if (item.kind !== 'registry') decided(w, { outcome: 'non-registry', detail: item.note ?? item.kind });
+      const id = itemKey(item);
+      if (publicCheck.unasked.has(id)) continue;
+      const unverified = publicCheck.unverified.get(id);
+      if (unverified !== undefined) failed(w, new MigrateError('EPUBLICREGISTRY', `${unverified}; not requested through a store until it can be (a private package of the company registry would pull in the public one of that name)`, { subject: `${item.name}@${item.version}` }));
+      else if (item.kind !== 'registry') decided(w, { outcome: 'non-registry', detail: item.note ?? item.kind });
       else if (item.internal) {
         const key = `${item.ecosystem}\0${item.name}`;
         (internalWork.get(key) ?? internalWork.set(key, { eco: item.ecosystem, name: item.name, work: [] }).get(key)!).work.push(w);
@@ -292,6 +300,7 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
       nonRegistry: seen.filter((r) => r.outcome === 'non-registry').map((r) => ({ ecosystem: r.ecosystem, name: r.name, version: r.version, kind: r.kind, detail: r.detail ?? '', lockfiles: JSON.parse(r.files) as string[] })),
       unchecked: uncheckedOf(seen),
       requests: counting.counts,
+      publicLookups: publicCheck.lookups,
       rates: Object.fromEntries(BUCKETS.map((b) => [b, { ...rates[b], ...(limiter.latencyMs(b) !== undefined ? { latencyMs: Math.round(limiter.latencyMs(b)!) } : {}) }])) as WarmSummary['rates'],
       ...(quotaNote ? { quotaNote } : {}),
       ...(retargeted ? { retargeted } : {}),

@@ -17,16 +17,26 @@ import { itemKey, type Expected, type ItemKind, type WarmItem } from './types.js
  * content), the job's own npm sources (a company registry that proxies the public
  * one writes its own host into every lockfile), and the job's CodeArtifact domain.
  * A registry entry pinned to any other host is another registry's package.
+ *
+ * A job's own npm source is trusted only so far: it also serves private packages the
+ * job does not migrate (filtered out, or never listed), and a store asked for one of
+ * those pulls in the public package of that name. Such an entry is marked (`viaSource`)
+ * and requested only once the public registry shows that name@version with the bytes
+ * the lockfile pins (public-check.ts).
  */
 export class RegistryHosts {
   private readonly hosts: Record<Ecosystem, Set<string | undefined>>;
+  /** The job's npm sources' hosts that are not public registries too. */
+  private readonly sourceHosts: Set<string>;
   /** The job's domain's repository endpoints: `<domain>-<owner>.d.codeartifact.<region>.amazonaws.com` (or `.com.cn`), the whole host. */
   private readonly codeartifactHost: RegExp;
 
   constructor(config: { publicRegistries: { npm: string; pypi: string }; sources: readonly { kind: string; url: string }[]; target: { domain: string; domainOwner: string } }) {
     const npmSources = config.sources.filter((s) => s.kind === 'npm-registry').map((s) => hostOf(s.url));
+    const publicNpm = new Set(['registry.npmjs.org', 'registry.yarnpkg.com', hostOf(config.publicRegistries.npm)]);
+    this.sourceHosts = new Set(npmSources.filter((h): h is string => h !== undefined && !publicNpm.has(h)));
     this.hosts = {
-      npm: new Set(['registry.npmjs.org', 'registry.yarnpkg.com', hostOf(config.publicRegistries.npm), ...npmSources]),
+      npm: new Set([...publicNpm, ...npmSources]),
       pypi: new Set(['pypi.org', 'files.pythonhosted.org', 'pypi.python.org', hostOf(config.publicRegistries.pypi)]),
       go: new Set(),
     };
@@ -42,6 +52,13 @@ export class RegistryHosts {
     if (host === undefined) return undefined;
     if (this.hosts[ecosystem].has(host) || this.codeartifactHost.test(host)) return undefined;
     return host;
+  }
+
+  /** The host of `resolved` when it is one of the job's npm sources (not a public registry): the public registry is asked first. */
+  viaSource(ecosystem: Ecosystem, resolved: string | undefined): string | undefined {
+    if (ecosystem !== 'npm' || !resolved) return undefined;
+    const host = hostOf(resolved);
+    return host !== undefined && this.sourceHosts.has(host) ? host : undefined;
   }
 }
 
@@ -82,6 +99,8 @@ export function itemOf(e: LockEntry, internal: InternalNames, registries?: Regis
     internal: kind === 'registry' && internal.has(e.ecosystem, registryName),
     expected,
   };
+  const via = kind === 'registry' && !item.internal ? registries?.viaSource(e.ecosystem, e.resolved) : undefined;
+  if (via) item.viaSource = via;
   if (kind === 'bundled') item.note = "bundled: it comes inside its parent's tarball, never fetched on its own";
   else if (kind === 'private') item.note = `from the registry at ${foreign}, which is neither public nor one of the job's sources: never requested through a public store (a public package of that name would be pulled in); add the registry as a source to migrate it`;
   else if (kind !== 'registry') item.note = `${kind}${e.resolved ? `: ${e.resolved}` : ''}`;
@@ -113,6 +132,8 @@ export function planItems(lockfiles: readonly CollectedLockfile[], internal: Int
         continue;
       }
       if (!seen.files.includes(ref.path)) seen.files.push(ref.path);
+      // resolved from a company registry in any lockfile: the public registry is asked first
+      if (!seen.viaSource && it.viaSource) seen.viaSource = it.viaSource;
       // the first file's integrity is checked, and every other pin that differs: one version
       // pinned with two different sets of bytes passes only if the bytes match both
       if (!seen.expected.integrity && it.expected.integrity) seen.expected.integrity = it.expected.integrity;

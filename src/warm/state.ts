@@ -106,7 +106,7 @@ export class WarmStore {
             version: it.version,
             kind: it.kind,
             internal: it.internal ? 1 : 0,
-            expected: Object.keys(it.expected).length ? JSON.stringify(it.expected) : null,
+            expected: expectedColumn(it),
             files: JSON.stringify(it.files),
             run: this.runId,
             now: at,
@@ -116,6 +116,11 @@ export class WarmStore {
       })(),
     );
     return out;
+  }
+
+  /** The row of an item as an earlier warm left it, if any (nothing is written). */
+  find(it: Pick<WarmItem, 'ecosystem' | 'name' | 'version' | 'kind'>): WarmRow | undefined {
+    return this.db.prepare('SELECT * FROM warm_entries WHERE ecosystem = ? AND name = ? AND version = ? AND kind = ?').get(it.ecosystem, it.name, it.version, it.kind) as WarmRow | undefined;
   }
 
   /** Written just before the first artifact request of an item: a crash after it is settled by reading the store. */
@@ -180,4 +185,9 @@ export class WarmStore {
   rowsOfRun(runId: number): WarmRow[] {
     return this.db.prepare('SELECT * FROM warm_entries WHERE last_seen_run = ? ORDER BY ecosystem, name, version, kind').all(runId) as WarmRow[];
   }
+}
+
+/** What an item's `expected` column holds: its pins as JSON, or null when it pins nothing. */
+export function expectedColumn(it: Pick<WarmItem, 'expected'>): string | null {
+  return Object.keys(it.expected).length ? JSON.stringify(it.expected) : null;
 }

@@ -54,6 +54,8 @@ export interface WarmSummary {
   unchecked: { count: number; reasons: Record<string, number> };
   /** Requests sent, per quota bucket (retries included). */
   requests: Partial<Record<BucketName, number>>;
+  /** Packuments asked of the public registry directly (one per name) for what a lockfile resolved from one of the job's npm sources. */
+  publicLookups: number;
   rates: Record<BucketName, { rate: number; source: RateSource; latencyMs?: number }>;
   quotaNote?: string;
   /** This warm moved the state to the job's new target (--retarget): from where, and how many entries it decides again. */

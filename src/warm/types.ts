@@ -95,6 +95,12 @@ export interface WarmItem {
   expected: Expected;
   /** Why the item is not requested (non-registry: what it is, and where from). */
   note?: string;
+  /**
+   * npm: a lockfile resolved it from this host, one of the job's own sources (a company
+   * registry), under a name the job does not migrate: requested through a store only once
+   * the public registry shows that version with the pinned bytes (public-check.ts).
+   */
+  viaSource?: string;
   /** The lockfiles that name it (by path). */
   files: string[];
 }

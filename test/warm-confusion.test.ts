@@ -1,0 +1,139 @@
+/**
+ * `cam warm` and the company registry's own private packages. A company registry
+ * (here the sandbox's private Verdaccio, one of the job's npm sources) writes its
+ * host into the lockfile for every package it serves: the public ones it proxies,
+ * and private ones the job does not migrate (filtered out, or never listed).
+ * Asking a store for such a private name pulls in the public package of that name
+ * (dependency confusion). The warm must ask the public registry itself first and
+ * request through the store only what is there with the bytes the lockfile pins.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { parse, stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { warmCommand } from '../src/cli/warm.js';
+import type { WarmSummary } from '../src/warm/summary.js';
+import { startTestEnv, type TestEnv } from './support/harness.js';
+import { hashTarball, makeTarball, publishVersion } from './support/npm-fixtures.js';
+import type { RequestLogEntry } from './support/codeartifact/index.js';
+
+let te: TestEnv;
+const pins: Record<string, string> = {};
+let company: string;
+
+/** Requests through a store or shared repository naming this package. */
+const throughStore = (log: readonly RequestLogEntry[], pkg: string) => log.filter((e) => /-(store|shared)$/.test(e.repository ?? '') && e.package === pkg);
+
+function packageLock(entries: readonly { name: string; version: string; resolved: string; integrity?: string }[]): string {
+  const packages: Record<string, unknown> = { '': { name: 'app', dependencies: Object.fromEntries(entries.filter((e) => e.version !== '2.0.0').map((e) => [e.name, e.version])) } };
+  // a second version of a name nested under another package, as npm writes it
+  for (const e of entries) packages[`${e.version === '2.0.0' ? 'node_modules/proxied/' : ''}node_modules/${e.name}`] = { version: e.version, resolved: e.resolved, ...(e.integrity ? { integrity: e.integrity } : {}) };
+  return `${JSON.stringify({ name: 'app', lockfileVersion: 3, requires: true, packages }, null, 2)}\n`;
+}
+
+const fromCompany = (name: string, version: string) => ({ name, version, resolved: `${company}${name}/-/${name}-${version}.tgz`, integrity: pins[`${name}@${version}`] });
+
+function job(name: string, publicNpm?: string): string {
+  const dir = join(te.dir, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'package-lock.json'), packageLock([fromCompany('left-out', '1.0.0'), fromCompany('left-out', '2.0.0'), fromCompany('company-only', '1.0.0'), fromCompany('proxied', '1.0.0')]));
+  // the company registry is a source; left-out is kept out of the migration by the job's filters
+  const file = te.writeJob({ name, github: false, privateNpm: { packages: ['@acme/core'] }, filters: { exclude: ['left-out'] } });
+  const doc = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  doc.warm = { lockfiles: [`${name}/package-lock.json`], pendingTimeoutSeconds: 10 };
+  doc.limits = { ...(doc.limits as Record<string, unknown>), retries: 1 };
+  if (publicNpm) doc.publicRegistries = { ...(doc.publicRegistries as Record<string, unknown>), npm: publicNpm };
+  writeFileSync(file, stringify(doc));
+  return file;
+}
+
+async function warm(file: string): Promise<{ code: number; summary: WarmSummary; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io = {
+    stdout: Object.assign(new Writable({ write: (c: Buffer, _e, cb) => ((stdout += c.toString()), cb()) }), { isTTY: false }),
+    stderr: Object.assign(new Writable({ write: (c: Buffer, _e, cb) => ((stderr += c.toString()), cb()) }), { isTTY: false }),
+  };
+  const code = await warmCommand(file, { env: te.env, stateDir: te.stateDir, codeartifactClient: te.client, json: true }, io);
+  return { code, summary: JSON.parse(stdout) as WarmSummary, stderr };
+}
+
+beforeAll(async () => {
+  te = await startTestEnv({ publicRegistries: true });
+  const pub = te.sandbox.publicRegistries!.npm;
+  const priv = te.sandbox.privateNpm;
+  company = te.sandbox.descriptor.privateNpm.url;
+  const publish = async (registry: { url: string; token: string }, name: string, version: string, marker: string) => {
+    const tarball = await makeTarball(name, version, { extraFiles: { 'package.json': `${JSON.stringify({ name, version, description: marker, main: 'index.js', license: 'MIT' }, null, 2)}\n` } });
+    await publishVersion(registry.url, registry.token, name, version, tarball);
+    return hashTarball(tarball).integrity;
+  };
+  const companyNpm = { url: company, token: priv.token };
+  const publicNpm = { url: pub.url, token: pub.registry.token };
+  // the company's own left-out (two versions), and a stranger's left-out 1.0.0 on the public registry
+  pins['left-out@1.0.0'] = await publish(companyNpm, 'left-out', '1.0.0', 'the company one');
+  pins['left-out@2.0.0'] = await publish(companyNpm, 'left-out', '2.0.0', 'the company one');
+  await publish(publicNpm, 'left-out', '1.0.0', 'a stranger on the public registry');
+  pins['company-only@1.0.0'] = await publish(companyNpm, 'company-only', '1.0.0', 'the company one');
+  // a public package the company registry proxies: the same bytes on both
+  const tarball = await makeTarball('proxied', '1.0.0');
+  await publishVersion(company, priv.token, 'proxied', '1.0.0', tarball);
+  await publishVersion(pub.url, pub.registry.token, 'proxied', '1.0.0', tarball);
+  pins['proxied@1.0.0'] = hashTarball(tarball).integrity;
+  await publish(companyNpm, '@acme/core', '1.0.0', 'internal');
+  const h = await te.cli(['harden', job('harden')]);
+  expect(h.code, h.stderr).toBe(0);
+}, 300_000);
+
+afterAll(async () => {
+  await te?.stop();
+});
+
+describe('warm and a company registry that is one of the job\'s sources', () => {
+  it('never asks a store for a package the company registry serves that the public registry does not have with the pinned bytes', async () => {
+    const file = job('confusion');
+    const since = te.sandbox.standIn.log.length;
+    const r = await warm(file);
+    const log = te.sandbox.standIn.log.slice(since);
+    expect(r.code, r.stderr).toBe(0);
+    // the public registry's left-out is another package: never requested, so never cached in the store
+    expect(throughStore(log, 'left-out')).toEqual([]);
+    expect(throughStore(log, 'company-only')).toEqual([]);
+    expect(te.sandbox.standIn.versions('npm-store', 'npm', undefined, 'left-out')).toEqual([]);
+    expect(te.sandbox.publicRegistries!.npm.log.filter((e) => e.path.includes('left-out') && e.path.endsWith('.tgz'))).toEqual([]);
+    const listed = Object.fromEntries(r.summary.nonRegistry.map((e) => [`${e.name}@${e.version}`, e]));
+    for (const nv of ['left-out@1.0.0', 'left-out@2.0.0', 'company-only@1.0.0']) {
+      expect(listed[nv]).toMatchObject({ kind: 'private' });
+      expect(listed[nv]!.detail).toContain(new URL(company).host);
+    }
+    // the proxied public package, same bytes as the lockfile pins: warmed through the store
+    expect(te.sandbox.standIn.versions('npm-store', 'npm', undefined, 'proxied').map((v) => v.version)).toEqual(['1.0.0']);
+    expect(r.summary.outcomes.warmed).toBe(1);
+    // one packument per name, not per version
+    expect(r.summary.publicLookups).toBe(3);
+  });
+
+  it('a rerun asks the public registry nothing it already knows, and still requests nothing for them', async () => {
+    const file = job('confusion');
+    const since = te.sandbox.standIn.log.length;
+    const r = await warm(file);
+    const log = te.sandbox.standIn.log.slice(since);
+    expect(r.code, r.stderr).toBe(0);
+    expect(throughStore(log, 'left-out')).toEqual([]);
+    expect(r.summary.publicLookups).toBe(0);
+    expect(r.summary.nonRegistry.filter((e) => e.kind === 'private').map((e) => `${e.name}@${e.version}`).sort()).toEqual(['company-only@1.0.0', 'left-out@1.0.0', 'left-out@2.0.0']);
+  });
+
+  it('when the public registry cannot be asked, requests none of them and says so', async () => {
+    const file = job('unreachable', 'http://127.0.0.1:9/');
+    const since = te.sandbox.standIn.log.length;
+    const r = await warm(file);
+    const log = te.sandbox.standIn.log.slice(since);
+    expect(r.code, r.stderr).toBe(1);
+    for (const n of ['left-out', 'company-only', 'proxied']) expect([n, throughStore(log, n)]).toEqual([n, []]);
+    const failed = r.summary.problems.filter((p) => p.outcome === 'failed');
+    expect(failed.map((p) => `${p.name}@${p.version}`).sort()).toEqual(['company-only@1.0.0', 'left-out@1.0.0', 'left-out@2.0.0', 'proxied@1.0.0']);
+    for (const p of failed) expect(p.detail).toMatch(/^EPUBLICREGISTRY: /);
+  });
+});
