@@ -17,6 +17,9 @@ import { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { warmCommand } from '../src/cli/warm.js';
+import { loadJob } from '../src/config/load.js';
+import { warmJob, type WarmProgress } from '../src/warm/engine.js';
+import { MAX_RETRY_AFTER_MS } from '../src/net/retry-after.js';
 import { warmSectionFromState, type WarmSummary } from '../src/warm/summary.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
 import { startHostileStore, type HostileStore } from './support/hostile-store.js';
@@ -367,6 +370,25 @@ describe('warm under throttling', () => {
       expect(at.length).toBe(3);
       for (let i = 1; i < at.length; i++) expect(at[i]! - at[i - 1]!).toBeGreaterThanOrEqual(950);
     }
+  });
+});
+
+describe('a store that asks for absurd waits', () => {
+  it('a control-plane throttle whose Retry-After asks for a day: the retry waits at most the longest Retry-After honoured', async () => {
+    const n = 'hx-day';
+    integrity[n] = (await publishWithDeps(te.sandbox.publicRegistries!.npm, n, '1.0.0')).integrity;
+    const file = job('day', [n], { retries: 2 });
+    te.sandbox.standIn.addFault({ operation: 'ListPackageVersions', package: n, status: 429, retryAfterSeconds: 86_400, times: 1 });
+    const waits: number[] = [];
+    const stop = new AbortController();
+    const onProgress = (e: WarmProgress) => {
+      if (e.type !== 'retry') return;
+      waits.push(e.waitMs);
+      stop.abort();
+    };
+    await warmJob({ job: loadJob(file), stateDir: te.stateDir, env: te.env, codeartifactClient: client, signal: stop.signal, onProgress }).catch(() => undefined);
+    expect(waits.length).toBe(1);
+    expect(waits[0]).toBeLessThanOrEqual(MAX_RETRY_AFTER_MS);
   });
 });
 

@@ -24,6 +24,7 @@ import { MigrateError, proxyAuthError, toError } from '../errors.js';
 import { Paging } from './paging.js';
 import { noAnswer, registerSdkCredentials, SDK_IDLE_TIMEOUT_MS, sdkEndpoint, sdkRequestHandler } from '../net/agents.js';
 import { requestDeadlineMs, ResponseLimitError, slowUploadHint } from '../net/bounds.js';
+import { MAX_RETRY_AFTER_MS, parseRetryAfter } from '../net/retry-after.js';
 import { capText, printable, redact, registerSecret } from '../redact.js';
 import type { BucketName, Format, RateLimiter } from '../types.js';
 
@@ -534,9 +535,11 @@ export function classifySdkError(operation: string, thrown: unknown): MigrateErr
   if (e instanceof ResponseLimitError) return new MigrateError('ETARGET', `${what} failed: ${shortReason(e.message)}`, { status, cause: e });
   switch (e.name) {
     case 'ThrottlingException': {
-      const header = e.$response?.headers?.['retry-after'];
-      const seconds = e.retryAfterSeconds ?? (header ? Number(header) : undefined);
-      return new MigrateError('ETHROTTLED', `${what} was throttled`, { status: 429, retryAfterMs: seconds !== undefined && Number.isFinite(seconds) ? seconds * 1000 : undefined, cause: e });
+      // capped as the repository endpoints' Retry-After is (net/retry-after.ts): a throttle asking
+      // for a day would otherwise park the command for that day, however small its retry budget
+      const seconds = e.retryAfterSeconds;
+      const retryAfterMs = seconds !== undefined && Number.isFinite(seconds) ? Math.min(Math.max(0, seconds * 1000), MAX_RETRY_AFTER_MS) : parseRetryAfter(e.$response?.headers?.['retry-after']);
+      return new MigrateError('ETHROTTLED', `${what} was throttled`, { status: 429, retryAfterMs, cause: e });
     }
     // the principal itself, not one permission: expired or unknown credentials, or none
     // to be had (an SSO session that ended, a credential_process that fails) — every
