@@ -373,6 +373,31 @@ describe('warm under throttling', () => {
   });
 });
 
+describe('a packument that sends the tarball request elsewhere in the store', () => {
+  it("a dist.tarball on the store's own endpoint but another package's path: that other package is never requested, the entry's own tarball is", async () => {
+    const names = ['hx-sidestep', 'hx-victim'];
+    for (const n of names) integrity[n] = (await publishWithDeps(te.sandbox.publicRegistries!.npm, n, '1.0.0')).integrity;
+    const file = job('sidestep', ['hx-sidestep']);
+    const unroute = store.route(packument('hx-sidestep'), async (_req, res, upstream) => {
+      const a = await upstream();
+      const doc = JSON.parse(a.body.toString('utf8')) as { versions: Record<string, { dist: { tarball: string } }> };
+      // the store's endpoint, a name the lockfile never pinned (a private name's, an internal one's)
+      for (const v of Object.values(doc.versions)) v.dist.tarball = new URL(new URL(v.dist.tarball).pathname.replace(/hx-sidestep\/-\/hx-sidestep-/, 'hx-victim/-/hx-victim-'), store.url).href;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
+    });
+    try {
+      const since = store.log.length;
+      const r = await warm(file);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.summary.outcomes).toEqual({ warmed: 1 });
+      expect(store.log.slice(since).filter((e) => e.path.includes('hx-victim'))).toEqual([]);
+      expect(te.sandbox.standIn.versions('npm-store', 'npm', undefined, 'hx-victim')).toEqual([]);
+    } finally {
+      unroute();
+    }
+  });
+});
+
 describe('a store that asks for absurd waits', () => {
   it('a control-plane throttle whose Retry-After asks for a day: the retry waits at most the longest Retry-After honoured', async () => {
     const n = 'hx-day';

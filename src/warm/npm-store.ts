@@ -33,8 +33,14 @@ const escapeName = (name: string) => (name.startsWith('@') ? `@${encodeURICompon
 function tarballUrl(endpoint: string, name: string, version: string): string {
   const slash = name.startsWith('@') ? name.indexOf('/') : -1;
   const base = name.slice(slash + 1);
-  const path = slash === -1 ? encodeURIComponent(name) : `@${encodeURIComponent(name.slice(1, slash))}/${encodeURIComponent(base)}`;
-  return `${endpoint}${path}/-/${encodeURIComponent(`${base}-${version}`)}.tgz`;
+  return `${tarballFolder(endpoint, name)}${encodeURIComponent(`${base}-${version}`)}.tgz`;
+}
+
+/** `<endpoint><@scope/name>/-/`: where the package's own tarballs are, and nothing else's. */
+function tarballFolder(endpoint: string, name: string): string {
+  const slash = name.startsWith('@') ? name.indexOf('/') : -1;
+  const path = slash === -1 ? encodeURIComponent(name) : `@${encodeURIComponent(name.slice(1, slash))}/${encodeURIComponent(name.slice(slash + 1))}`;
+  return `${endpoint}${path}/-/`;
 }
 
 export class NpmStore implements StoreFormat<NpmMeta> {
@@ -94,8 +100,10 @@ export class NpmStore implements StoreFormat<NpmMeta> {
     const subject = `${item.name}@${item.version}`;
     const v = meta.versions.get(item.version);
     if (!v) return { kind: 'not-found', detail: `the packument through ${this.repository} lists no ${item.version}` };
-    // the store's own tarball URL (CodeArtifact writes its endpoint there); anything else is not sent our token
-    const url = v.tarball && underEndpoint(v.tarball, meta.endpoint) ? v.tarball : tarballUrl(meta.endpoint, item.name, item.version);
+    // the store's own tarball URL (CodeArtifact writes its endpoint there); anything else is not sent our
+    // token, and a URL under the endpoint but another package's path is not followed either: the store
+    // would fetch that package from its upstream (a private name's public namesake, say) for this entry
+    const url = v.tarball && underEndpoint(v.tarball, tarballFolder(meta.endpoint, item.name)) ? v.tarball : tarballUrl(meta.endpoint, item.name, item.version);
     beforeRequest();
     // hashed as it streams, never held: a tarball of any size (or an endless one, cut at the limit) in bounded memory
     const res = await this.http.send('downloading the tarball', ARTIFACT_BUCKETS, subject, { method: 'GET', url, digests: ['sha512', 'sha1'], signal, maxBytes: this.limits.artifactBytes, timeoutMs: this.limits.idleMs, deadlineMs: this.limits.artifactMs });
