@@ -398,6 +398,32 @@ describe('a packument that sends the tarball request elsewhere in the store', ()
   });
 });
 
+describe('a store that hides its hashes', () => {
+  it('a cached version whose asset listing leaves out the hash the lockfile pins is downloaded and its bytes decide: other bytes are a mismatch, not already-cached', async () => {
+    const n = 'hx-nohash';
+    const real = (await publishWithDeps(te.sandbox.publicRegistries!.npm, n, '1.0.0')).integrity;
+    // the store caches the public bytes (a first warm pinning them)
+    integrity[n] = real;
+    expect((await warm(job('nohash-first', [n]))).code).toBe(0);
+    // a lockfile pinning other bytes, and a store whose listing gives no sha512 and no sha1
+    integrity[n] = `sha512-${createHash('sha512').update('other bytes').digest('base64')}`;
+    const unroute = store.route(/\/v1\/package\/version\/assets/, async (_req, res, upstream) => {
+      const a = await upstream();
+      const doc = JSON.parse(a.body.toString('utf8')) as { assets?: { hashes?: Record<string, string> }[] };
+      for (const asset of doc.assets ?? []) asset.hashes = { MD5: asset.hashes?.MD5 ?? '0'.repeat(32) };
+      res.writeHead(a.status, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
+    });
+    try {
+      const r = await warm(job('nohash', [n]));
+      expect(r.code, r.stderr).toBe(1);
+      expect(problem(r.summary, n)?.outcome).toBe('integrity-mismatch');
+    } finally {
+      unroute();
+      integrity[n] = real;
+    }
+  });
+});
+
 describe('a store that asks for absurd waits', () => {
   it('a control-plane throttle whose Retry-After asks for a day: the retry waits at most the longest Retry-After honoured', async () => {
     const n = 'hx-day';

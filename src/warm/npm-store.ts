@@ -96,7 +96,7 @@ export class NpmStore implements StoreFormat<NpmMeta> {
   }
 
   async fetch(meta: NpmMeta, item: WarmItem, held: readonly FileHashes[], beforeRequest: () => void, signal?: AbortSignal): Promise<FetchOutcome> {
-    if (held.some((f) => f.name === NPM_ASSET)) return { kind: 'fetched', files: [] };
+    if (this.complete(item, held)) return { kind: 'fetched', files: [] };
     const subject = `${item.name}@${item.version}`;
     const v = meta.versions.get(item.version);
     if (!v) return { kind: 'not-found', detail: `the packument through ${this.repository} lists no ${item.version}` };
@@ -116,8 +116,24 @@ export class NpmStore implements StoreFormat<NpmMeta> {
     return checkNpm(item, files);
   }
 
-  complete(_item: WarmItem, held: readonly FileHashes[]): boolean {
-    return held.some((f) => f.name === NPM_ASSET);
+  /**
+   * The store holds the tarball, with the hash every pin needs: a listing that leaves out the
+   * sha512 (or sha1) the lockfile pins says nothing about the bytes, so they are downloaded
+   * and decide (a store that hid its hashes passed other bytes as already cached).
+   */
+  complete(item: WarmItem, held: readonly FileHashes[]): boolean {
+    const file = held.find((f) => f.name === NPM_ASSET);
+    if (!file) return false;
+    const pins = [item.expected.integrity, ...(item.expected.otherIntegrity ?? []).map((o) => o.integrity)].filter((p): p is string => p !== undefined);
+    return pins.every((pin) => {
+      let declared;
+      try {
+        declared = declaredHash(pin, undefined);
+      } catch {
+        return true; // a pin that cannot be used: the bytes would not be checked either
+      }
+      return !declared || (declared.algorithm !== 'sha512' && declared.algorithm !== 'sha1') || file[declared.algorithm] !== undefined;
+    });
   }
 }
 

@@ -119,7 +119,8 @@ export async function warmThroughStore(ctx: PackageContext, fmt: StoreFormat, na
           if (out.kind === 'mismatch') return ctx.decided(w, { outcome: 'integrity-mismatch', repository, checked: true, actual: out.files, detail: out.detail });
           const verdict = fmt.check(w.item, out.files);
           if (!verdict.ok) return ctx.decided(w, { outcome: 'integrity-mismatch', repository, checked: true, actual: out.files, detail: `the public bytes differ from the lockfile's: ${verdict.detail}` });
-          const files = [...held, ...out.files];
+          // what was downloaded replaces what the listing said of the same file (it may have lacked hashes)
+          const files = [...held.filter((h) => !out.files.some((f) => f.name === h.name)), ...out.files];
           // nothing left to fetch: the store holds every file the index offers with a pinned hash
           if (!out.files.length) return ctx.decided(w, { outcome: w.row.requested_at ? 'warmed' : 'already-cached', repository, checked: fmt.check(w.item, held).ok && held.length > 0, actual: held });
           ctx.store.fetched(w.row, files);
