@@ -400,11 +400,11 @@ describe('a packument that sends the tarball request elsewhere in the store', ()
 
 describe('a store that hides its hashes', () => {
   it('a cached version whose asset listing leaves out the hash the lockfile pins is downloaded and its bytes decide: other bytes are a mismatch, not already-cached', async () => {
-    const n = 'hx-nohash';
+    const n = 'hx-npm-nohash';
     const real = (await publishWithDeps(te.sandbox.publicRegistries!.npm, n, '1.0.0')).integrity;
     // the store caches the public bytes (a first warm pinning them)
     integrity[n] = real;
-    expect((await warm(job('nohash-first', [n]))).code).toBe(0);
+    expect((await warm(job('npm-nohash-first', [n]))).code).toBe(0);
     // a lockfile pinning other bytes, and a store whose listing gives no sha512 and no sha1
     integrity[n] = `sha512-${createHash('sha512').update('other bytes').digest('base64')}`;
     const unroute = store.route(/\/v1\/package\/version\/assets/, async (_req, res, upstream) => {
@@ -414,12 +414,52 @@ describe('a store that hides its hashes', () => {
       res.writeHead(a.status, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
     });
     try {
-      const r = await warm(job('nohash', [n]));
+      const r = await warm(job('npm-nohash', [n]));
       expect(r.code, r.stderr).toBe(1);
       expect(problem(r.summary, n)?.outcome).toBe('integrity-mismatch');
     } finally {
       unroute();
       integrity[n] = real;
+    }
+  });
+});
+
+describe('a store that hides its PyPI hashes', () => {
+  it('a cached file whose asset listing leaves out its sha256 is downloaded and its bytes decide: a poetry.lock naming it with other bytes is a mismatch, not already-cached', async () => {
+    const pub = te.sandbox.publicRegistries!.pypi;
+    const wheel = await makeWheel('hx-py-hidden', '1.0.0');
+    pub.addFile('hx-py-hidden', wheel.filename, wheel.bytes);
+    const poetry = (hash: string) => `[[package]]\nname = "hx-py-hidden"\nversion = "1.0.0"\ndescription = ""\noptional = false\npython-versions = "*"\nfiles = [\n    {file = "${wheel.filename}", hash = "sha256:${hash}"},\n]\n\n[metadata]\nlock-version = "2.0"\npython-versions = "*"\ncontent-hash = "0"\n`;
+    const pyJob = (name: string, hash: string) => {
+      const dir = join(te.dir, name);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'poetry.lock'), poetry(hash));
+      const file = te.writeJob({ name, github: false, privateNpm: {} });
+      const doc = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      doc.warm = { lockfiles: [`${name}/poetry.lock`], pendingTimeoutSeconds: 10 };
+      writeFileSync(file, stringify(doc));
+      return file;
+    };
+    // the store caches the public file (a first warm pinning its bytes)
+    expect((await warm(pyJob('py-hidden-first', createHash('sha256').update(wheel.bytes).digest('hex')))).code).toBe(0);
+    const unroute = store.route(/\/v1\/package\/version\/assets/, async (_req, res, upstream) => {
+      const a = await upstream();
+      const doc = JSON.parse(a.body.toString('utf8')) as { assets?: { hashes?: Record<string, string> }[] };
+      for (const asset of doc.assets ?? []) asset.hashes = { MD5: asset.hashes?.MD5 ?? '0'.repeat(32) };
+      res.writeHead(a.status, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
+    });
+    // and its project page no #sha256= (as in the test above): nothing but the bytes can tell
+    const unpage = store.route(/\/pypi\/pypi-store\/simple\/hx-py-hidden\/$/, async (_req, res, upstream) => {
+      const a = await upstream();
+      res.writeHead(a.status, { 'content-type': 'text/html' }).end(a.body.toString('utf8').replace(/#sha256=[0-9a-f]{64}/g, ''));
+    });
+    try {
+      const r = await warm(pyJob('py-hidden', 'e'.repeat(64)));
+      expect(r.code, r.stderr).toBe(1);
+      expect(problem(r.summary, 'hx-py-hidden')?.outcome).toBe('integrity-mismatch');
+    } finally {
+      unroute();
+      unpage();
     }
   });
 });

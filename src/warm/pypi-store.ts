@@ -142,7 +142,9 @@ export class PypiStore implements StoreFormat<PypiMeta> {
         return { kind: 'mismatch', detail: `none of the ${ofVersion.length} file(s) of ${item.version} on the index has a sha256 the lockfile pins`, files: ofVersion.map((f) => ({ name: f.filename, ...(f.sha256 ? { sha256: f.sha256 } : {}) })) };
       }
     }
-    const have = new Set(held.map((f) => f.name));
+    // a file the store holds is not fetched again only when the listing gives the hash a pin needs:
+    // one listed without it says nothing about its bytes (a store that hid them passed other bytes)
+    const have = new Set(held.filter((f) => (pins.sha256.size ? f.sha256 !== undefined : pins.sha512.size ? f.sha512 !== undefined : true)).map((f) => f.name));
     const files: FileHashes[] = [];
     let first = true;
     for (const f of wanted) {
