@@ -61,7 +61,9 @@ function humanSummary(s: WarmSummary): string {
   if (s.outcomes.pending) lines.push(`  ${s.outcomes.pending} requested and checked but not yet listed by the store: warm again later`);
   if (s.unchecked.count) lines.push(`  ${s.unchecked.count} warmed without a check of their bytes: ${Object.entries(s.unchecked.reasons).map(([r, n]) => `${n} × ${r}`).join('; ')}`);
   const sent = Object.entries(s.requests).map(([b, n]) => `${b} ${n}`).join(', ');
-  lines.push(`  ${(s.durationMs / 1000).toFixed(1)} s; requests per quota: ${sent || 'none'}; ${s.throttles} throttle(s)`);
+  lines.push(`  ${(s.durationMs / 1000).toFixed(1)} s; requests per quota: ${sent || 'none'}; ${s.throttles} throttle(s)${s.publicLookups ? `; ${s.publicLookups} package(s) asked of the public registry (resolved from a job source's host)` : ''}`);
+  const companyOnly = s.nonRegistry.filter((n) => n.kind === 'private' && n.detail.includes(", one of the job's sources, but ")).length;
+  if (companyOnly) lines.push(`  ${companyOnly} entr${companyOnly === 1 ? 'y' : 'ies'} resolved from a job source's registry are not the public package of that name: listed as private, never requested (add them to the job to migrate them; --json names them)`);
   if (s.quotaNote) lines.push(`  note: ${s.quotaNote}`);
   return `${lines.join('\n')}\n`;
 }
