@@ -7,12 +7,16 @@
  * (dependency confusion). The warm must ask the public registry itself first and
  * request through the store only what is there with the bytes the lockfile pins.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { warmCommand } from '../src/cli/warm.js';
+import { loadJob } from '../src/config/load.js';
+import { warmJob } from '../src/warm/engine.js';
 import type { WarmSummary } from '../src/warm/summary.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
 import { hashTarball, makeTarball, publishVersion } from './support/npm-fixtures.js';
@@ -135,5 +139,29 @@ describe('warm and a company registry that is one of the job\'s sources', () => 
     const failed = r.summary.problems.filter((p) => p.outcome === 'failed');
     expect(failed.map((p) => `${p.name}@${p.version}`).sort()).toEqual(['company-only@1.0.0', 'left-out@1.0.0', 'left-out@2.0.0', 'proxied@1.0.0']);
     for (const p of failed) expect(p.detail).toMatch(/^EPUBLICREGISTRY: /);
+  });
+
+  it('a stop while the public registry is being asked: nothing requested through the store, nothing called failed, the next warm asks', async () => {
+    const held: http.ServerResponse[] = [];
+    const stop = new AbortController();
+    const silent = http.createServer((_req, res) => {
+      held.push(res);
+      stop.abort();
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const file = job('stopped', `http://127.0.0.1:${(silent.address() as AddressInfo).port}/`);
+      const since = te.sandbox.standIn.log.length;
+      const s = await warmJob({ job: loadJob(file), stateDir: te.stateDir, env: te.env, codeartifactClient: te.client, signal: stop.signal });
+      const log = te.sandbox.standIn.log.slice(since);
+      expect(held.length).toBeGreaterThan(0);
+      expect(s.interrupted).toBe(true);
+      for (const n of ['left-out', 'company-only', 'proxied']) expect([n, throughStore(log, n)]).toEqual([n, []]);
+      expect(s.outcomes.failed ?? 0).toBe(0);
+      expect(s.outcomes.undecided).toBe(4);
+    } finally {
+      for (const res of held) res.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
   });
 });
