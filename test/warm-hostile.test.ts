@@ -464,6 +464,38 @@ describe('a store that hides its PyPI hashes', () => {
   });
 });
 
+describe('a project page that sends a file request elsewhere in the store', () => {
+  it("a link on the store's own endpoint but under another project's path is never requested: the entry fails, the other project is not fetched", async () => {
+    const pub = te.sandbox.publicRegistries!.pypi;
+    const own = await makeWheel('hx-py-sidestep', '1.0.0');
+    const victim = await makeWheel('hx-py-victim', '1.0.0');
+    pub.addFile('hx-py-sidestep', own.filename, own.bytes);
+    pub.addFile('hx-py-victim', victim.filename, victim.bytes);
+    const unroute = store.route(/\/pypi\/pypi-store\/simple\/hx-py-sidestep\/$/, async (_req, res, upstream) => {
+      const a = await upstream();
+      // the link names this version, under the other project's folder of the same store
+      res.writeHead(a.status, { 'content-type': 'text/html' }).end(a.body.toString('utf8').replace(/href="[^"]*"/, `href="../hx-py-victim/1.0.0/${victim.filename}"`));
+    });
+    try {
+      const dir = join(te.dir, 'py-sidestep');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'requirements.txt'), `hx-py-sidestep==1.0.0 --hash=sha256:${createHash('sha256').update(own.bytes).digest('hex')}\n`);
+      const file = te.writeJob({ name: 'py-sidestep', github: false, privateNpm: {} });
+      const doc = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      doc.warm = { lockfiles: ['py-sidestep/requirements.txt'], pendingTimeoutSeconds: 10 };
+      writeFileSync(file, stringify(doc));
+      const since = store.log.length;
+      const r = await warm(file);
+      expect(store.log.slice(since).filter((e) => e.path.includes('hx-py-victim'))).toEqual([]);
+      expect(te.sandbox.standIn.versions('pypi-store', 'pypi', undefined, 'hx-py-victim')).toEqual([]);
+      expect(r.code, r.stderr).toBe(1);
+      expect(problem(r.summary, 'hx-py-sidestep')).toMatchObject({ outcome: 'failed', detail: expect.stringMatching(/^ETARGETREJECTED: /) });
+    } finally {
+      unroute();
+    }
+  });
+});
+
 describe('a store that asks for absurd waits', () => {
   it('a control-plane throttle whose Retry-After asks for a day: the retry waits at most the longest Retry-After honoured', async () => {
     const n = 'hx-day';

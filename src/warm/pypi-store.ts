@@ -59,6 +59,17 @@ export function parseSimplePage(html: string, pageUrl: string): PypiFile[] {
   return out;
 }
 
+/**
+ * Is `url` one of this project's files on the store: `<endpoint>simple/<project>/…`, the
+ * project spelled any way that normalises to it (CodeArtifact serves a project's files at
+ * `simple/<project>/<version>/<file>`, relative to its page).
+ */
+function underProject(url: string, endpoint: string, project: string): boolean {
+  const rest = new URL(url).pathname.slice(new URL(endpoint).pathname.length);
+  const m = /^simple\/([^/]+)\//.exec(rest);
+  return m !== null && normalizeProjectName(percentDecoded(m[1]!)) === project;
+}
+
 /** The version a distribution's file name carries (wheel: second field; sdist: after `<name>-`). */
 function fileVersion(project: string, filename: string): string | undefined {
   if (filename.endsWith('.whl')) return filename.split('-')[1];
@@ -150,6 +161,8 @@ export class PypiStore implements StoreFormat<PypiMeta> {
     for (const f of wanted) {
       if (have.has(f.filename)) continue;
       if (!underEndpoint(f.url, meta.endpoint)) throw new MigrateError('ETARGETREJECTED', `${subject}: the project page points ${f.filename} outside the store's endpoint; not sending it our token`, { subject, actual: f.url });
+      // nor under another project's folder of the store: the store would fetch that project from its upstream for this entry
+      if (!underProject(f.url, meta.endpoint, normalizeProjectName(item.name))) throw new MigrateError('ETARGETREJECTED', `${subject}: the project page points ${f.filename} outside ${normalizeProjectName(item.name)}'s folder of the store; not requested`, { subject, actual: f.url });
       if (first) beforeRequest();
       first = false;
       // hashed as it streams, never held (see StoreLimits)
