@@ -11,7 +11,7 @@
  *                                                                 └─► listed within the timeout? warmed : pending
  */
 import type PQueue from 'p-queue';
-import { MigrateError, toError } from '../errors.js';
+import { unexpectedError, type MigrateError } from '../errors.js';
 import type { CodeArtifact, PackageCoordinates, TargetVersion } from '../targets/codeartifact.js';
 import { Domain } from '../targets/domain.js';
 import { awaitIngestion, holds } from './ingestion.js';
@@ -52,7 +52,6 @@ async function refusedBy(ctx: PackageContext, coords: PackageCoordinates): Promi
   return undefined;
 }
 
-const asError = (e: unknown) => (e instanceof MigrateError ? e : new MigrateError('ETARGET', toError(e).message, { cause: e }));
 
 /**
  * Warm one package's items through its store. Returns once every request is
@@ -64,7 +63,7 @@ export async function warmThroughStore(ctx: PackageContext, fmt: StoreFormat, na
   const coords = fmt.coordinates(name);
   const repository = fmt.repository;
   const fail = (w: Work, e: unknown) => {
-    const err = asError(e);
+    const err = unexpectedError(e);
     if (err.code !== 'EINTERRUPTED') ctx.failed(w, err);
   };
   let listed: Map<string, TargetVersion>;
@@ -158,7 +157,7 @@ export async function checkInternal(ctx: PackageContext, coords: PackageCoordina
   try {
     listed = [...(await ctx.retry(coords.package, () => ctx.ca.listVersions(coords))).values()].filter(holds);
   } catch (e) {
-    const err = asError(e);
+    const err = unexpectedError(e);
     if (err.code !== 'EINTERRUPTED') for (const w of work) ctx.failed(w, err);
     return;
   }
