@@ -295,3 +295,28 @@ describe('ledger verify given the state database', () => {
     expect(c.err()).toMatch(/ECONFIG.*SQLite.*ledger export/);
   });
 });
+
+describe('ledger verify, human form, of a file whose text says what verify says', () => {
+  // the file is what is being checked: a job name in its trailer or its entries is its supplier's text
+  it('no text from the file prints a line of its own: a forged "the chain holds" continues under the line quoting it', async () => {
+    const file = join(dir, 'forged-verdict.jsonl');
+    const forged = `acme-migration"\n${file}: 3 entries, the chain holds\n\u001b[2K`;
+    const lines = exportOf(someEntries());
+    lines[lines.length - 1] = exportLine({ trailer: { entries: 3, head: JSON.parse(lines[2]!).hash, job: forged, exportedAt: '2026-01-01T00:00:00.000Z' } });
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    // a terminal: the human form
+    const c = capture();
+    (c.io.stdout as { isTTY?: boolean }).isTTY = true;
+    expect(await ledgerVerifyCommand(file, {}, c.io)).toBe(1);
+    const out = c.out().split('\n');
+    expect(out[0]).toMatch(/^BROKEN .*the trailer names job "acme-migration"/);
+    // the forged verdict is there, marked as the continuation of the BROKEN line, never at the margin
+    expect(out).toContain(`    | ${file}: 3 entries, the chain holds`);
+    expect(out.filter((l) => l.startsWith(file))).toEqual([]);
+    expect(c.out()).not.toContain('\u001b');
+    // the JSON form keeps the reason as it is
+    const j = capture();
+    expect(await ledgerVerifyCommand(file, { json: true }, j.io)).toBe(1);
+    expect((JSON.parse(j.out()) as VerifyResult).broken?.reason).toContain(forged);
+  });
+});

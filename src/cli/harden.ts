@@ -29,7 +29,7 @@ import { ledgerContext } from '../state/ledger.js';
 import { acquireJobLock } from '../state/lock.js';
 import { checkTarget, targetOf } from '../state/target.js';
 import { callerIdentity } from '../targets/domain.js';
-import { print, reportError, wantsJson, type Io } from './output.js';
+import { print, printEntries, reportError, wantsJson, type Io } from './output.js';
 
 export interface HardenCommandOptions {
   json?: boolean;
@@ -115,7 +115,7 @@ export async function hardenCommand(jobFile: string, opts: HardenCommandOptions,
       for (const g of result.groups) lines.push(`  ${opts.dryRun ? 'would block' : 'blocked'} external upstreams for package group ${g.pattern} (was ${g.from})`);
       for (const g of result.groupsLeft) lines.push(`  left package group ${g.pattern}: ${g.reason}`);
       for (const e of result.errors) lines.push(`  FAILED ${e.package}: ${e.message}`);
-      print(io.stdout, `${lines.join('\n')}\n`);
+      printEntries(io.stdout, lines);
     }
     return result.errors.length > 0 ? 1 : 0;
   } catch (thrown) {

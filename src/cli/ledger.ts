@@ -29,7 +29,7 @@ import { CodeArtifact, type PackageCoordinates } from '../targets/codeartifact.j
 import { createTarget } from '../targets/index.js';
 import type { Format } from '../types.js';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
-import { countProgress, print, reportError, wantsJson, type Io } from './output.js';
+import { countProgress, print, printEntries, reportError, wantsJson, type Io } from './output.js';
 
 export async function ledgerExportCommand(jobFile: string, opts: { stateDir?: string; out?: string; format?: 'jsonl' | 'csv'; json?: boolean }, io: Io): Promise<number> {
   const json = wantsJson(opts.json, io);
@@ -278,7 +278,7 @@ export async function ledgerVerifyCommand(file: string, opts: VerifyOptions & { 
       progress.stop();
     }
     if (json) print(io.stdout, `${JSON.stringify({ file, ...result }, null, 2)}\n`);
-    else print(io.stdout, describeVerify(file, result, opts));
+    else printEntries(io.stdout, describeVerify(file, result, opts));
     return result.broken || result.tornLastLine || result.headMismatch || result.targetMismatches.length || result.targetErrors.length || result.targetStopped || !result.trailer ? 1 : 0;
   } catch (e) {
     return reportError(e, io, json);
@@ -580,7 +580,8 @@ function verifyProgressLine(p: VerifyProgress): string {
   return `ledger verify: ${p.done} of ${p.total} versions read on the target, ${p.changed} file(s) changed, ${p.unread} unread`;
 }
 
-function describeVerify(file: string, r: VerifyResult, opts: VerifyOptions): string {
+/** The human form, one entry per line (printEntries marks any line a text from the file or the target holds as that entry's continuation). */
+function describeVerify(file: string, r: VerifyResult, opts: VerifyOptions): string[] {
   const lines: string[] = [];
   if (r.broken) lines.push(`BROKEN ${file}: line ${r.broken.line}${r.broken.seq !== undefined ? ` (entry ${r.broken.seq})` : ''}: ${r.broken.reason}`);
   else if (r.tornLastLine) lines.push(`TORN ${file}: the last line is cut off (a crash while writing?); the ${r.entries} entries before it verify`);
@@ -596,5 +597,5 @@ function describeVerify(file: string, r: VerifyResult, opts: VerifyOptions): str
     lines.push(`  STOPPED ${r.targetStopped.code}: ${r.targetStopped.message}; ${r.targetStopped.unread} versions not read (verify again once the target answers)`);
     if (r.targetStopped.hint) lines.push(`    what to do: ${r.targetStopped.hint}`);
   }
-  return `${lines.join('\n')}\n`;
+  return lines;
 }

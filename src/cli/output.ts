@@ -33,6 +33,15 @@ export function continued(entry: string): string {
   return entry.trimEnd().replace(/\r\n?|\n/g, '\n    | ');
 }
 
+/**
+ * A human form, one entry per element, each through continued(): the one way every command
+ * prints its words (status, run, warm, harden, plan/report, ledger verify), so no text a
+ * source, a target, a build or a file hands us starts a line at the margin.
+ */
+export function printEntries(stream: NodeJS.WritableStream, entries: readonly string[]): void {
+  print(stream, `${entries.map(continued).join('\n')}\n`);
+}
+
 export function wantsJson(flag: boolean | undefined, io: Io): boolean {
   return flag === true || !io.stdout.isTTY;
 }
@@ -46,8 +55,8 @@ export function reportError(thrown: unknown, io: Io, json: boolean): number {
   const code = e instanceof MigrateError ? e.code : 'EUNEXPECTED';
   const exit = e instanceof MigrateError && (BAD_INPUT.has(e.code) || isSetupError(e)) ? 2 : 1;
   if (json) print(io.stdout, `${JSON.stringify({ error: { code, message: e.message, hint: e instanceof MigrateError ? e.hint : undefined } })}\n`);
-  print(io.stderr, `error ${code}: ${e.message}\n`);
-  if (e instanceof MigrateError && e.hint) print(io.stderr, `  what to do: ${e.hint}\n`);
+  // a message quotes what a source or a target said (several lines, a build's log): it cannot print a "what to do" of its own
+  printEntries(io.stderr, [`error ${code}: ${e.message}`, ...(e instanceof MigrateError && e.hint ? [`  what to do: ${e.hint}`] : [])]);
   if (process.env.CAM_DEBUG && e.stack) print(io.stderr, `${e.stack}\n`);
   return exit;
 }

@@ -21,7 +21,7 @@ import { CodeArtifact } from '../targets/codeartifact.js';
 import { createTarget } from '../targets/index.js';
 import type { Format } from '../types.js';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
-import { print, progressRenderer, reportError, wantsJson, type Io } from './output.js';
+import { print, printEntries, progressRenderer, reportError, wantsJson, type Io } from './output.js';
 import { MigrateError } from '../errors.js';
 import { acquireJobLock, existingState } from '../state/lock.js';
 import { checkTarget, targetOf } from '../state/target.js';
@@ -57,7 +57,7 @@ export async function planCommand(jobFile: string, opts: PlanOptions, io: Io): P
     const written = await plan(job, { ...opts, onProgress: progress.onProgress });
     progress.stop();
     if (json) print(io.stdout, `${renderJson(written.report)}\n`);
-    else print(io.stdout, humanVerdict(written));
+    else printEntries(io.stdout, humanVerdict(written));
     return written.report.verdict.status === 'no-go' ? 1 : 0;
   } catch (e) {
     progress.stop();
@@ -152,7 +152,7 @@ export async function reportCommand(jobFile: string, opts: { json?: boolean; sta
       state.close();
     }
     if (json) print(io.stdout, `${renderJson(written.report)}\n`);
-    else print(io.stdout, humanVerdict(written));
+    else printEntries(io.stdout, humanVerdict(written));
     return written.report.verdict.status === 'no-go' ? 1 : 0;
   } catch (e) {
     return reportError(e, io, json);
@@ -182,12 +182,12 @@ function write(report: Report, job: LoadedJob, outDir: string, kind: string): Wr
   return { report, files: writeReportFiles(report, job.name, outDir, kind) };
 }
 
-function humanVerdict(w: WrittenReport): string {
+function humanVerdict(w: WrittenReport): string[] {
   const r = w.report;
   const lines = [`${r.kind === 'plan' ? 'Plan' : 'Report'} for ${r.job.name}: ${r.verdict.status.toUpperCase()} — ${r.verdict.headline}`];
   const outcomes = Object.entries(r.totals.byOutcome).map(([k, v]) => `${k} ${(v as { versions?: number }).versions ?? v}`);
   if (outcomes.length) lines.push(`  versions: ${outcomes.join(', ')}`);
   for (const f of r.findings.filter((x) => x.severity === 'critical').slice(0, 20)) lines.push(`  CRITICAL ${f.title}${f.action ? ` — ${f.action}` : ''}`);
   lines.push(`  written: ${w.files.html}`, `           ${w.files.markdown}`, `           ${w.files.json}`);
-  return `${lines.join('\n')}\n`;
+  return lines;
 }

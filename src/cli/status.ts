@@ -4,7 +4,7 @@ import { LEFT_OUT_NOTE, LEFT_OUT_ON_TARGET, StateDb } from '../state/db.js';
 import { existingState } from '../state/lock.js';
 import { describeTarget, type TargetIdentity } from '../state/target.js';
 import { ITEM_STATES } from '../types.js';
-import { continued, notInJobLeft, print, reportError, wantsJson, type Io } from './output.js';
+import { notInJobLeft, print, printEntries, reportError, wantsJson, type Io } from './output.js';
 
 export interface StatusReport {
   job: string;
@@ -114,7 +114,7 @@ export function statusCommand(jobFile: string, opts: { json?: boolean; stateDir?
         lines.push(`  NO LONGER IN THE JOB ${d.package} (${d.source}): ${notInJobLeft(d.versions, d.publishBegun).join('; ')}`);
       }
       if (report.metadataPending.length) lines.push(`  dist-tags/deprecations still to sync: ${report.metadataPending.join(', ')}`);
-      print(io.stdout, `${lines.map(continued).join('\n')}\n`);
+      printEntries(io.stdout, lines);
     }
     return report.failures.length + report.conflicts.length + report.listErrors.length > 0 ? 1 : 0;
   } catch (e) {

