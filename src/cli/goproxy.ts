@@ -2,7 +2,7 @@
 import { once } from 'node:events';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { startGoProxy } from '../goproxy/server.js';
-import { print, reportError, wantsJson, type Io } from './output.js';
+import { print, printEntries, reportError, wantsJson, type Io } from './output.js';
 
 export interface GoProxyCommandOptions {
   port?: number;
@@ -24,7 +24,8 @@ export async function goproxyCommand(jobFile: string, opts: GoProxyCommandOption
       host: opts.host,
       allowRemote: opts.allowRemote,
       codeartifactClient: opts.codeartifactClient,
-      onError: (line) => print(io.stderr, `${line}\n`),
+      // a line per failed request: a target's message of several lines stays under it
+      onError: (line) => printEntries(io.stderr, [line]),
     });
     const env = proxy.goEnv;
     if (json) print(io.stdout, `${JSON.stringify({ url: proxy.url, repository: proxy.repository, env })}\n`);

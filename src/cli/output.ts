@@ -39,7 +39,7 @@ export function continued(entry: string): string {
  * source, a target, a build or a file hands us starts a line at the margin.
  */
 export function printEntries(stream: NodeJS.WritableStream, entries: readonly string[]): void {
-  print(stream, `${entries.map(continued).join('\n')}\n`);
+  if (entries.length) print(stream, `${entries.map(continued).join('\n')}\n`);
 }
 
 export function wantsJson(flag: boolean | undefined, io: Io): boolean {

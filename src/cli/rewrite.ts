@@ -24,7 +24,7 @@ import { CodeArtifact } from '../targets/codeartifact.js';
 import { findLockfiles, localLockfiles } from '../warm/inputs.js';
 import { RegistryHosts } from '../warm/items.js';
 import { LockfileRepository } from '../warm/git-lockfiles.js';
-import { print, reportError, type Io } from './output.js';
+import { print, printEntries, reportError, type Io } from './output.js';
 
 export interface RewriteCommandOptions {
   write?: boolean;
@@ -77,7 +77,8 @@ export async function rewriteCommand(jobFile: string, opts: RewriteCommandOption
       if (base !== dirname(resolve(jobFile)) && files.some((f) => f.diff && f.repository === null)) {
         print(io.stderr, `the diff's paths are relative to ${base} (lockfiles outside the job's folder): apply it there (cd ${base} && git apply)\n`);
       }
-      for (const f of files) for (const n of f.notes) print(io.stderr, `${f.path}: ${n}\n`);
+      // a lockfile's path and what its text made us say come from a repository (anyone's): one entry each
+      printEntries(io.stderr, files.flatMap((f) => f.notes.map((n) => `${f.path}: ${n}`)));
       for (const f of masked) {
         const how = f.repository ? 'rewrite a checkout of it with --write' : 'use --write';
         print(io.stderr, `${f.path}: credentials in its URLs are shown as *** in the diff, which therefore will not apply as it is: ${how} (the rewritten URLs carry no credentials)\n`);
@@ -86,7 +87,7 @@ export async function rewriteCommand(jobFile: string, opts: RewriteCommandOption
       const before = files.filter((f) => !f.changes.length && f.already).length;
       print(io.stderr, `${changed.length} of ${files.length} lockfile(s) ${opts.write ? 'rewritten' : 'to rewrite'}, ${changed.reduce((n, f) => n + f.changes.length, 0)} URL(s)${before ? `, ${before} rewritten already` : ''}${opts.write || !changed.length ? '' : ' (--write to apply)'}\n`);
     }
-    for (const e of errors) print(io.stderr, `error ${e.path}: ${e.message}\n`);
+    printEntries(io.stderr, errors.map((e) => `error ${e.path}: ${e.message}`));
     return errors.length ? 1 : 0;
   } catch (e) {
     return reportError(e instanceof MigrateError ? e : toError(e), io, json);
