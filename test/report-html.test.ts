@@ -13,6 +13,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildReport, renderHtml, reportInputFromState, type Report, type ReportInput } from '../src/report/index.js';
+import { reportSchema } from '../src/report/schema.js';
 import { bigJob, makeBigState } from './fixtures/report/big.js';
 import { makeRealisticState } from './fixtures/report/realistic.js';
 import { manyWarm, type ManyWarm } from './fixtures/report/warm-many.js';
@@ -380,3 +381,66 @@ describe('the HTML report in Chromium', () => {
     }
   });
 });
+
+/**
+ * `report` with the payload appended to every string the schema lets be any text (job, target,
+ * repositories, sources, findings, exposure, hardening, warm, go.sum, preflight, versions,
+ * provenance, errors and hints): strings the schema holds to a list (an outcome, a format) are
+ * left as they were.
+ */
+function everyTextHostile(report: Report, payload: string): Report {
+  type Path = (string | number)[];
+  const paths: Path[] = [];
+  const walk = (v: unknown, p: Path): void => {
+    if (typeof v === 'string') paths.push(p);
+    else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...p, i]));
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, [...p, k]);
+  };
+  walk(report, []);
+  const at = (o: unknown, p: Path) => p.reduce<unknown>((a, k) => (a as Record<string | number, unknown>)[k], o);
+  const put = (o: unknown, p: Path, v: unknown) => ((at(o, p.slice(0, -1)) as Record<string | number, unknown>)[p.at(-1)!] = v);
+  const hostile = structuredClone(report);
+  for (const p of paths) put(hostile, p, `${at(hostile, p) as string}${payload}`);
+  for (let res = reportSchema.safeParse(hostile); !res.success; res = reportSchema.safeParse(hostile)) {
+    for (const issue of res.error.issues) put(hostile, issue.path as Path, at(report, issue.path as Path));
+  }
+  return hostile;
+}
+
+describe('the HTML report with every text a source, a target or a file supplies hostile', () => {
+  // each form a text takes into the page: element content, an attribute (both quotes), SVG, the
+  // JSON in a <script> block (its end tag, a comment opening, U+2028), a link's scheme
+  const PAYLOAD = `</script><script>window.__p=1;document.title='pwned'</script><img src=x onerror="window.__p=2">"'><svg onload="window.__p=3"><a href="javascript:window.__p=4">x</a><!--\u2028<style>*{display:none}</style>`;
+
+  it('runs none of it, with or without the Content-Security-Policy: no element, handler, link or style is added, nothing is fetched', async () => {
+    const hostile = everyTextHostile(realistic, PAYLOAD);
+    expect(hostile.job.name.endsWith(PAYLOAD)).toBe(true);
+    expect(hostile.packages[0]!.versions[0]!.version.endsWith(PAYLOAD)).toBe(true);
+    const html = renderHtml(hostile);
+    // the policy would stop an inline script that escaping let through: the page is opened without it too
+    const csp = /<meta http-equiv="Content-Security-Policy"[^>]*>\n/;
+    expect(html).toMatch(csp);
+    for (const [name, text] of [['every-text.html', html], ['every-text-no-csp.html', html.replace(csp, '')]] as const) {
+      const file = join(dir, name);
+      writeFileSync(file, text);
+      const { page, problems, requests, url } = await open(file);
+      try {
+        // sort by every header and show a package's versions: the script draws what it holds
+        for (const th of await page.locator('#packages-table th, #versions-table th').all()) await th.click();
+        await page.fill('#versions-filter', 'logger');
+        await page.waitForFunction(() => /^Rows 1–\d+ of \d+ \(filtered from 38\)$/.test(document.getElementById('versions-table-info')!.textContent ?? ''));
+        await page.locator('#packages-table button.link').first().click();
+        expect(await page.evaluate(() => (window as unknown as { __p?: number }).__p)).toBeUndefined();
+        expect(await page.title()).toMatch(/^Migration plan: acme-migration<\/script><script>window\.__p=1;document\.title='pwned'/);
+        expect(await page.evaluate(() => [document.scripts.length, document.images.length, document.querySelectorAll('[onload], [onerror], a, [href], style').length])).toEqual([2, 0, 1]);
+        expect(problems).toEqual([]);
+        expect(requests).toEqual([url]);
+        // the text is shown whole: the first package's name, the payload included
+        expect(await page.locator('#packages-table button.link').first().textContent()).toContain(`<img src=x onerror="window.__p=2">`);
+      } finally {
+        await page.close();
+      }
+    }
+  });
+});
+
