@@ -33,8 +33,12 @@ const TOKEN_PATTERN = /\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{2
  * read it: a password holding `@` is hidden whole, not up to its own `@`, and one holding `'`
  * (a sub-delim RFC 3986 allows there unescaped) whole too: the userinfo is not ended at a quote
  * as the rest is (a URL quoted in '…' ends at its closing quote, which comes after no `@`).
+ * The query (or fragment) takes a backslash with the character after it: redact() also runs
+ * over JSON text (every --json output, a run's stored summary), where a value's quote is `\"`,
+ * and a query cut between the two would leave that quote bare, ending the string early: the
+ * output no longer JSON, or other JSON than it was.
  */
-const URL_PATTERN = /\b(https?:\/\/)([^\s/?#"<>]*@)?([^\s?#"'<>]*)([?#][^\s"'<>]*)?/gi;
+const URL_PATTERN = /\b(https?:\/\/)([^\s/?#"<>]*@)?([^\s?#"'<>]*)([?#](?:[^\s"'<>\\]|\\.)*)?/gi;
 /** A password in a URL of any other scheme (ssh://user:password@): the login before it goes too. */
 const ANY_PASSWORD_PATTERN = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#"'<>@]*:[^\s/?#"<>]*@/gi;
 

@@ -52,6 +52,22 @@ describe('redact', () => {
     // no userinfo: nothing changes but the query
     expect(redact('https://pypi.org/simple/a/ and mail user@example.com')).toBe('https://pypi.org/simple/a/ and mail user@example.com');
   });
+
+  // every --json output and a run's stored summary are redacted as JSON text: a value's quote is \" there
+  it('over JSON text, leaves JSON of the same shape: a query or fragment is never cut between a backslash and what it escapes', () => {
+    const tails = ['\\"', '\\', '\\\\"', '\\"}],"x":"', '\\n"', '"', '\\\\'];
+    for (const tail of tails) {
+      for (const url of [`https://h.example/p?t=${pw}${tail}y`, `https://h.example/p#${pw}${tail}y`, `https://u:${pw}@h.example/p?a${tail}`]) {
+        const value = { error: `GET ${url} failed`, other: 'kept', n: 1 };
+        const text = redact(JSON.stringify(value));
+        const back = JSON.parse(text) as typeof value;
+        expect(Object.keys(back)).toEqual(['error', 'other', 'n']);
+        expect(back.other).toBe('kept');
+        expect(back.error).not.toContain(pw);
+        expect(back.error).toMatch(/^GET https:\/\/(\*\*\*@)?h\.example\/p(\?\*\*\*)?/);
+      }
+    }
+  });
 });
 
 describe('printable and jsonForTerminals', () => {

@@ -43,3 +43,35 @@ it('the human form names the packages no longer in the job, as --json does', () 
   }
   expect(human).toContain('NO LONGER IN THE JOB @drop/c (private-npm): 1 version(s) never migrated (1.0.0); publish of 1.0.1 begun by a run of ours: the target may hold part of it');
 });
+
+it("status --json stays JSON whatever a failure's error holds: a URL's query ending in \\\" is hidden, not cut inside its escape", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cam-status-json-'));
+  dirs.push(dir);
+  const job = join(dir, 'hostile.yaml');
+  writeFileSync(job, ['name: hostile', 'target: { region: us-east-1, domain: acme, domainOwner: "111122223333", repositories: { npm: { internal: npm-internal } } }', 'sources:', '  - { id: private-npm, kind: npm-registry, url: "https://npm.acme.example/", packages: ["@acme/a"] }', ''].join('\n'));
+  const stateDir = join(dir, 'state');
+  const state = StateDb.open(join(stateDir, 'hostile.sqlite'));
+  // what a registry answered, as stored: its text is the registry's to choose
+  const said = 'ESOURCE: GET https://npm.acme.example/@acme/a?token=s3cret\\"}],"total":0,"x":"y failed; see https://npm.acme.example/help#a\\" too';
+  try {
+    state.recordListing('private-npm', 'https://npm.acme.example/', { format: 'npm', name: '@acme/a', distTags: {}, versions: [{ version: '1.0.0', artifactUrl: 'https://npm.acme.example/@acme/a/-/a-1.0.0.tgz' }] });
+    state.db.prepare("UPDATE items SET state = 'failed', last_error_code = 'ESOURCE', last_error = ?, attempts = 1").run(said);
+  } finally {
+    state.close();
+  }
+  let out = '';
+  const pipe = Object.assign(new Writable({ write: (c: Buffer, _e, done) => ((out += c.toString()), done()) }), { isTTY: false });
+  const saved = process.env.CAM_LOCK_DIR;
+  process.env.CAM_LOCK_DIR = join(dir, 'locks');
+  try {
+    expect(statusCommand(job, { stateDir, json: true }, { stdout: pipe, stderr: new Writable({ write: (_c, _e, done) => done() }) })).toBe(1);
+  } finally {
+    if (saved === undefined) delete process.env.CAM_LOCK_DIR;
+    else process.env.CAM_LOCK_DIR = saved;
+  }
+  const parsed = JSON.parse(out) as { total: number; failures: { error: string }[] };
+  expect(parsed.total).toBe(1);
+  expect(parsed.failures).toHaveLength(1);
+  expect(parsed.failures[0]!.error).not.toContain('s3cret');
+  expect(parsed.failures[0]!.error).toMatch(/^ESOURCE: GET https:\/\/npm\.acme\.example\/@acme\/a\?\*\*\*/);
+});
