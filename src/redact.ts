@@ -24,8 +24,16 @@ export function clearSecrets(): void {
   secrets.clear();
 }
 
+/**
+ * Where a token or a URL may start: not inside a word, as `\b` says, but also right after a
+ * JSON escape. redact() runs over JSON text too (every --json output), where a value's line
+ * break, tab or bidi control is written `\n`, `\t`, `\u202e`: a letter or a digit, so `\b`
+ * saw a URL on a message's second line in the text form and not in the JSON one.
+ */
+const START = String.raw`(?:(?<![A-Za-z0-9_])|(?<=\\[nrtbf])|(?<=\\u[0-9A-Fa-f]{4}))`;
+
 /** Token formats with a recognisable prefix: GitHub, npm, AWS access key ids. */
-const TOKEN_PATTERN = /\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|npm_[A-Za-z0-9]{20,}|(?:AKIA|ASIA)[0-9A-Z]{16})\b/g;
+const TOKEN_PATTERN = new RegExp(String.raw`${START}(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|npm_[A-Za-z0-9]{20,}|(?:AKIA|ASIA)[0-9A-Z]{16})\b`, 'g');
 
 /**
  * An http(s) URL: scheme, optional userinfo, the rest up to an optional query/fragment. The
@@ -36,9 +44,10 @@ const TOKEN_PATTERN = /\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{2
  * The query (or fragment) takes a backslash with the character after it: redact() also runs
  * over JSON text (every --json output, a run's stored summary), where a value's quote is `\"`,
  * and a query cut between the two would leave that quote bare, ending the string early: the
- * output no longer JSON, or other JSON than it was.
+ * output no longer JSON, or other JSON than it was. It ends before `\n`, `\t`, `\r` (and `\b`,
+ * `\f`) as it ends at the line break or tab they stand for in the text form.
  */
-const URL_PATTERN = /\b(https?:\/\/)([^\s/?#"<>]*@)?([^\s?#"'<>]*)([?#](?:[^\s"'<>\\]|\\.)*)?/gi;
+const URL_PATTERN = new RegExp(String.raw`${START}(https?:\/\/)([^\s/?#"<>]*@)?([^\s?#"'<>]*)([?#](?:[^\s"'<>\\]|\\[^nrtbf])*)?`, 'gi');
 /** A password in a URL of any other scheme (ssh://user:password@): the login before it goes too. */
 const ANY_PASSWORD_PATTERN = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#"'<>@]*:[^\s/?#"<>]*@/gi;
 

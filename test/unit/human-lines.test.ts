@@ -30,3 +30,15 @@ it("an error's message of several lines (a registry's answer) cannot print a \"w
   reportError(new MigrateError('EBADSOURCE', said), j.io, true);
   expect((JSON.parse(j.out()) as { error: { message: string } }).error.message).toBe(said);
 });
+
+it('--json hides what the human form hides: a signed URL\'s query or a token on the second line of a message', () => {
+  const token = `ghp_${'Zz9'.repeat(10)}`;
+  const said = `ESOURCE: the download failed:\nhttps://bucket.example/a.tgz?X-Amz-Signature=deadbeefcafe\n\t${token}`;
+  const j = terminal();
+  reportError(new MigrateError('ESOURCE', said), j.io, true);
+  for (const out of [j.out(), j.err()]) {
+    expect(out).not.toContain('deadbeefcafe');
+    expect(out).not.toContain(token);
+  }
+  expect((JSON.parse(j.out()) as { error: { message: string } }).error.message).toBe('ESOURCE: the download failed:\nhttps://bucket.example/a.tgz?***\n\t***');
+});

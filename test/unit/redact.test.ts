@@ -53,6 +53,21 @@ describe('redact', () => {
     expect(redact('https://pypi.org/simple/a/ and mail user@example.com')).toBe('https://pypi.org/simple/a/ and mail user@example.com');
   });
 
+  // in JSON text a line break is written \n: the URL or token after it follows a letter there
+  it('over JSON text, hides a query and a token that follow a line break, a tab or a \\u escape in the value, as in the text itself', () => {
+    const token = `ghp_${'a1'.repeat(15)}`;
+    for (const before of ['\n', '\t', '\r', '\u202e', ' ']) {
+      const value = { error: `fetch failed:${before}https://bucket.example/x.tgz?X-Amz-Signature=${pw}${before}${token} and${before}npm_${'b'.repeat(30)}` };
+      for (const text of [JSON.stringify(value), jsonForTerminals(JSON.stringify(value))]) {
+        const out = redact(text);
+        expect(out).not.toContain(pw);
+        expect(out).not.toContain(token);
+        expect(out).not.toContain('npm_b');
+        expect((JSON.parse(out) as typeof value).error).toBe(redact(value.error));
+      }
+    }
+  });
+
   // every --json output and a run's stored summary are redacted as JSON text: a value's quote is \" there
   it('over JSON text, leaves JSON of the same shape: a query or fragment is never cut between a backslash and what it escapes', () => {
     const tails = ['\\"', '\\', '\\\\"', '\\"}],"x":"', '\\n"', '"', '\\\\'];
