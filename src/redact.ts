@@ -17,6 +17,12 @@ export function registerSecret(value: string | undefined | null): void {
   if (value && value.length >= 8) secrets.add(value);
   // a base64 form travels in Basic auth headers and error echoes
   if (value && value.length >= 8) secrets.add(Buffer.from(value).toString('base64'));
+  // the JSON form: redact() runs over JSON text too (every --json output), where a password's
+  // quote, backslash or control character is written escaped, and the raw form is not there
+  if (value && value.length >= 8) {
+    secrets.add(JSON.stringify(value).slice(1, -1));
+    secrets.add(jsonForTerminals(JSON.stringify(value)).slice(1, -1));
+  }
 }
 
 /** For tests: forget every registered secret. */

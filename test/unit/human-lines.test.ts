@@ -8,6 +8,7 @@ import { Writable } from 'node:stream';
 import { expect, it } from 'vitest';
 import { reportError, type Io } from '../../src/cli/output.js';
 import { MigrateError } from '../../src/errors.js';
+import { clearSecrets, registerSecret } from '../../src/redact.js';
 
 function terminal(): { io: Io; out: () => string; err: () => string } {
   let out = '';
@@ -41,4 +42,19 @@ it('--json hides what the human form hides: a signed URL\'s query or a token on 
     expect(out).not.toContain(token);
   }
   expect((JSON.parse(j.out()) as { error: { message: string } }).error.message).toBe('ESOURCE: the download failed:\nhttps://bucket.example/a.tgz?***\n\t***');
+});
+
+it('--json hides a registered password that holds a quote or a backslash (JSON writes it escaped), as the human form does', () => {
+  const password = 'pa"ss\\w0rd-quoted';
+  registerSecret(password);
+  try {
+    const said = `ESOURCEAUTH: the registry refused user deploy with password ${password}`;
+    const j = terminal();
+    reportError(new MigrateError('ESOURCEAUTH', said), j.io, true);
+    expect(j.err()).not.toContain('w0rd');
+    expect(j.out()).not.toContain('w0rd');
+    expect((JSON.parse(j.out()) as { error: { message: string } }).error.message).toBe('ESOURCEAUTH: the registry refused user deploy with password ***');
+  } finally {
+    clearSecrets();
+  }
 });
