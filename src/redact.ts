@@ -14,6 +14,7 @@ const secrets = new Set<string>();
 
 /** Remember a value that must never be written anywhere. Short values are ignored (they would match everywhere). */
 export function registerSecret(value: string | undefined | null): void {
+  ordered = undefined;
   if (value && value.length >= 8) secrets.add(value);
   // a base64 form travels in Basic auth headers and error echoes
   if (value && value.length >= 8) secrets.add(Buffer.from(value).toString('base64'));
@@ -28,6 +29,7 @@ export function registerSecret(value: string | undefined | null): void {
 /** For tests: forget every registered secret. */
 export function clearSecrets(): void {
   secrets.clear();
+  ordered = undefined;
 }
 
 /**
@@ -57,9 +59,15 @@ const URL_PATTERN = new RegExp(String.raw`${START}(https?:\/\/)([^\s/?#"<>]*@)?(
 /** A password in a URL of any other scheme (ssh://user:password@): the login before it goes too. */
 const ANY_PASSWORD_PATTERN = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#"'<>@]*:[^\s/?#"<>]*@/gi;
 
+/** The registered secrets, longest first: one form may hold another (`x\` is in its JSON form `x\\`), and the shorter one replaced first would leave a piece of the longer (a bare backslash, breaking the JSON). */
+let ordered: string[] | undefined;
+function longestFirst(): string[] {
+  return (ordered ??= [...secrets].sort((a, b) => b.length - a.length));
+}
+
 export function redact(text: string): string {
   let out = text;
-  for (const s of secrets) if (out.includes(s)) out = out.split(s).join('***');
+  for (const s of longestFirst()) if (out.includes(s)) out = out.split(s).join('***');
   out = out.replace(TOKEN_PATTERN, '***');
   out = out.replace(URL_PATTERN, (_m, scheme: string, user: string | undefined, rest: string, query: string | undefined) => `${scheme}${user ? '***@' : ''}${rest}${query ? '?***' : ''}`);
   out = out.replace(ANY_PASSWORD_PATTERN, '$1***@');
@@ -152,7 +160,7 @@ const ANY_URL_PATTERN = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#"<>]*@)?([^\s?#"'<>]*
  */
 export function redactUrlCredentials(text: string): string {
   let out = text;
-  for (const s of secrets) if (out.includes(s)) out = out.split(s).join('***');
+  for (const s of longestFirst()) if (out.includes(s)) out = out.split(s).join('***');
   return out.replace(ANY_URL_PATTERN, (_m, scheme: string, user: string | undefined, rest: string, query: string | undefined) => {
     const secretUser = user !== undefined && (user.includes(':') || /^(?:[a-z0-9.-]+\+)?https?:\/\/$/i.test(scheme));
     return `${scheme}${user === undefined ? '' : secretUser ? '***@' : user}${rest}${query ? '?***' : ''}`;

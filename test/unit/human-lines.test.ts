@@ -58,3 +58,15 @@ it('--json hides a registered password that holds a quote or a backslash (JSON w
     clearSecrets();
   }
 });
+
+it('--json stays JSON when a registered secret ends in a backslash (its raw form is a prefix of its JSON one)', () => {
+  registerSecret('p4ssw0rd-x\\');
+  try {
+    const j = terminal();
+    reportError(new MigrateError('ESOURCEAUTH', 'auth p4ssw0rd-x\\ refused'), j.io, true);
+    expect((JSON.parse(j.out()) as { error: { message: string } }).error.message).toBe('auth *** refused');
+    expect(j.err()).toBe('error ESOURCEAUTH: auth *** refused\n');
+  } finally {
+    clearSecrets();
+  }
+});
