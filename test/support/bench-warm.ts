@@ -134,6 +134,9 @@ export async function warmBench(sandbox: Sandbox, opts: WarmBenchOptions = {}): 
         target: { region: d.codeartifact.region, domain: d.codeartifact.domain, domainOwner: d.codeartifact.domainOwner, repositories: { npm: { internal: 'npm-internal', store: 'npm-store', shared: 'npm-shared' } } },
         // one internal name, protected by harden below (warm refuses otherwise)
         sources: [{ id: 'internal', kind: 'npm-registry', url: registry.url, packages: [`@bw${stamp}/internal`] }],
+        // the registry the lockfile resolves from is the public one here (a company registry that only
+        // proxies it): said so, or warm would ask registry.npmjs.org whether each entry is public first
+        publicRegistries: { npm: registry.url },
         // no rates: the account's quotas, read through Service Quotas
         warm: { lockfiles: ['warm-project/package-lock.json'] },
       }),
