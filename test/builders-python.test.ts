@@ -332,6 +332,26 @@ with zipfile.ZipFile(out + "/big_lib-1.0-py3-none-any.whl", "w") as z:
     }
   });
 
+  it('refuses metadata whose Name only lower-cases to the project (a Kelvin sign for k): EBADBUILD, as the upload would file it under another project', async () => {
+    const writer = [
+      '/usr/bin/python3',
+      '-c',
+      `import io, sys, tarfile, zipfile
+out = sys.argv[1]
+meta = "Metadata-Version: 2.1\\nName: o\\u212a-lib\\nVersion: 1.0\\n".encode()
+with tarfile.open(out + "/ok_lib-1.0.tar.gz", "w:gz") as t:
+    i = tarfile.TarInfo("ok_lib-1.0/PKG-INFO"); i.size = len(meta); t.addfile(i, io.BytesIO(meta))
+with zipfile.ZipFile(out + "/ok_lib-1.0-py3-none-any.whl", "w") as z:
+    z.writestr("ok_lib-1.0.dist-info/METADATA", meta)
+`,
+      '{outdir}',
+    ];
+    const r = await repo(setuptoolsPyproject('ok-lib', '1.0'), 'v1.0');
+    const e = await failure(build(r, 'v1.0', { name: 'ok-lib', command: writer }));
+    expect([e.code, e.expected]).toEqual(['EBADBUILD', 'ok-lib']);
+    expect(e.message).toMatch(/the metadata names the project/);
+  });
+
   it('refuses a tag that is not PEP 440 before building anything', async () => {
     const out = join(tmp, `out-${++n}`);
     const e = await failure(buildPython({ checkoutDir: tmp, commitTime: new Date(), outDir: out, name: 'x', version: 'release-one' }));

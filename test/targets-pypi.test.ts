@@ -258,6 +258,21 @@ describe('checkAssets', () => {
     const renamed = { ...wheelOf(foreign), name: wheelOf(main).name };
     expect((await failure(target.checkAssets(NAME, '1.2.0', [sdistOf(main), renamed]))).code).toBe('EBADBUILD');
   });
+
+  it('refuses a metadata Name that only lower-cases to the project (a Kelvin sign for k): the upload form would file it under another project', async () => {
+    // JavaScript's and Python's lower() make U+212A KELVIN SIGN a "k", so "o\u212A-lib" normalises to ok-lib;
+    // twine's safe_name (and ours) turns the sign into "-", and CodeArtifact files "o--lib" under o-lib
+    const ok = await built('ok-lib', 'v0.1.0');
+    const lying = ok.map((a) => ({ ...a, facts: { ...a.facts, metadata: { ...(a.facts.metadata as object), name: 'o\u212A-lib' } } }));
+    const e = await failure(target.checkAssets('ok-lib', '0.1.0', lying));
+    expect([e.code, e.expected]).toEqual(['EBADBUILD', 'ok-lib']);
+    // the upload itself never sends a name of another project, whatever was recorded
+    const before = mark();
+    const p = await failure(target.publishAsset(request('ok-lib', 'v0.1.0', wheelOf(lying), lying)));
+    expect(p.code).toBe('EBADBUILD');
+    expect(since(before)).toEqual([]);
+    expect(standIn.versions(REPO, 'pypi', undefined, 'o-lib')).toEqual([]);
+  }, 60_000);
 });
 
 describe('publish and verify', () => {

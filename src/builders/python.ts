@@ -447,7 +447,9 @@ async function readBuiltFiles(outDir: string, opts: PythonBuildOptions, version:
   // error is kept with the version (and once more in its events) on every run that builds it again
   const short = (text: string) => (text.length <= MAX_VERSION_KEY ? text : shownKey(text));
   const check = (file: string, what: string, name: string, ver: string) => {
-    if (normalizeProjectName(name) !== expectedName) {
+    // a valid (ASCII) name, not only an equal normal form: lower() makes U+212A KELVIN SIGN a "k", and the
+    // upload form's safe_name would turn that sign into "-", another project on the target
+    if (!isValidProjectName(name) || normalizeProjectName(name) !== expectedName) {
       throw bad('EBADBUILD', `${what} names the project ${shownKey(name)}`, { file, expected: opts.name, actual: short(name), hint: 'the job names another project than the one this tag builds; fix the job file' });
     }
     if (!samePep440(ver, version)) {

@@ -22,7 +22,7 @@
  * `v1.0.0`). Without that, the target would hold `1.0` and the engine would
  * look for `1.0.0` forever.
  */
-import { normalizePep440, normalizeProjectName, parseWheelName, samePep440, splitSdistName, type CoreMetadata, type PythonFileType } from '../builders/python.js';
+import { isValidProjectName, normalizePep440, normalizeProjectName, parseWheelName, samePep440, splitSdistName, type CoreMetadata, type PythonFileType } from '../builders/python.js';
 import { MigrateError, toError } from '../errors.js';
 import { printable } from '../redact.js';
 import type { BucketName, Format } from '../types.js';
@@ -30,7 +30,7 @@ import type { CodeArtifact, PackageCoordinates } from './codeartifact.js';
 import { excerpt, RepositoryEndpoint } from './endpoint.js';
 import { FOREIGN_HINT, type AssetFile, type PublishRequest, type PublishResult, type TargetFormat } from './format.js';
 import type { HttpResponse } from './http.js';
-import { multipartUploadBody, uploadDigests, type UploadDigests, type UploadFile } from './pypi-upload.js';
+import { multipartUploadBody, safeName, uploadDigests, type UploadDigests, type UploadFile } from './pypi-upload.js';
 import { percentDecoded } from '../net/percent.js';
 
 const READ: readonly BucketName[] = ['reads'];
@@ -125,7 +125,9 @@ export class PypiTarget implements TargetFormat {
       seen.add(asset.name);
       const facts = pypiFacts(asset, subject);
       const { metadata } = facts;
-      if (normalizeProjectName(metadata.name) !== project) {
+      // a valid (ASCII) name first: lower() makes U+212A KELVIN SIGN a "k", so "o\u212A-lib" normalises to ok-lib,
+      // but the upload form's safe_name turns it into "o--lib", which CodeArtifact files under o-lib
+      if (!isValidProjectName(metadata.name) || normalizeProjectName(metadata.name) !== project) {
         throw bad('EBADBUILD', asset.name, `the metadata names the project ${JSON.stringify(metadata.name)}`, { expected: project, actual: normalizeProjectName(metadata.name) });
       }
       if (!samePep440(metadata.version, version)) {
@@ -147,7 +149,7 @@ export class PypiTarget implements TargetFormat {
         if (facts.pyversion !== w.python) throw bad('EBADBUILD', asset.name, `the wheel's pyversion is ${JSON.stringify(facts.pyversion)}, its name says ${w.python}`);
         ({ name: fileName, version: fileVersion } = w);
       }
-      if (normalizeProjectName(fileName) !== project) {
+      if (!isValidProjectName(fileName) || normalizeProjectName(fileName) !== project) {
         throw bad('EBADBUILD', asset.name, `the file name names the project ${JSON.stringify(fileName)}`, { expected: project, actual: normalizeProjectName(fileName) });
       }
       if (!samePep440(fileVersion, version)) throw bad('EVERSION', asset.name, `the file name says version ${JSON.stringify(fileVersion)}`, { expected: version, actual: fileVersion });
@@ -173,6 +175,16 @@ export class PypiTarget implements TargetFormat {
     const digests = await this.digests(asset, subject);
     // See the module comment: the version as the engine reads it back.
     const metadata: CoreMetadata = { ...facts.metadata, version: req.version };
+    // the form's `name` is where CodeArtifact files the upload: never another project than the one addressed
+    const sentName = normalizeProjectName(safeName(metadata.name));
+    if (sentName !== req.coords.package) {
+      throw new MigrateError('EBADBUILD', `${subject}: ${asset.name}: the metadata names the project ${JSON.stringify(metadata.name)}, which the upload would file under ${sentName}`, {
+        subject,
+        expected: req.coords.package,
+        actual: sentName,
+        hint: 'build the version again from its tag, or exclude it',
+      });
+    }
     const first = await multipartUploadBody(file, metadata, { digests });
     let fresh = true;
     let res: HttpResponse;
