@@ -467,10 +467,35 @@ describe('parseSimpleIndex', () => {
       <a name="no-href">ignored</a>
     </body></html>`;
     expect(parseSimpleIndex(html)).toEqual([
-      { filename: 'a_b-1.0.tar.gz', hrefName: 'a_b-1.0.tar.gz', href: '1.0/a_b-1.0.tar.gz', hashes: { sha256: 'abcdef' } },
-      { filename: 'a_b-1.0-py3-none-any.whl', hrefName: 'a_b-1.0-py3-none-any.whl', href: '../../f/a_b-1.0-py3-none-any.whl', hashes: { sha256: '0123' } },
-      { filename: 'y+z-1.0.tar.gz', hrefName: 'y+z-1.0.tar.gz', href: 'x/y%2Bz-1.0.tar.gz?a=1&b=2', hashes: { md5: 'ff' } },
+      { filename: 'a_b-1.0.tar.gz', hrefName: 'a_b-1.0.tar.gz', href: '1.0/a_b-1.0.tar.gz', hashes: { sha256: 'abcdef' }, yanked: false },
+      { filename: 'a_b-1.0-py3-none-any.whl', hrefName: 'a_b-1.0-py3-none-any.whl', href: '../../f/a_b-1.0-py3-none-any.whl', hashes: { sha256: '0123' }, yanked: false },
+      { filename: 'y+z-1.0.tar.gz', hrefName: 'y+z-1.0.tar.gz', href: 'x/y%2Bz-1.0.tar.gz?a=1&b=2', hashes: { md5: 'ff' }, yanked: false },
     ]);
+  });
+
+  it("sees the links pip's own parser sees, no others: a quoted '>' or 'href=' inside another attribute, links in a comment or a script, a yanked file", async () => {
+    // what a lying index can do: hide a file pip will take from the check, or show the check a link pip never sees
+    const html = `<!DOCTYPE html><html><body>
+      <a data-requires-python=">=3.7" href="1.0/hidden-1.0-1-py3-none-any.whl#sha256=aa">hidden-1.0-1-py3-none-any.whl</a>
+      <a title=' href="1.0/decoy-1.0.tar.gz#sha256=bb"' href="1.0/real-1.0.tar.gz#sha256=cc">real-1.0.tar.gz</a>
+      <!-- <a href="1.0/commented-1.0.tar.gz#sha256=dd">commented-1.0.tar.gz</a> -->
+      <script>document.write('<a href="1.0/scripted-1.0.tar.gz#sha256=ee">scripted-1.0.tar.gz</a>')</script>
+      <a href="1.0/yanked-1.0-py3-none-any.whl#sha256=ff" data-yanked="">yanked-1.0-py3-none-any.whl</a>
+      <a href="1.0/kept-1.0-py3-none-any.whl#sha256=0a">kept-1.0-py3-none-any.whl</a>
+    </body></html>`;
+    const file = join(tmp, `index-${++n}.html`);
+    await writeFile(file, html);
+    const py = [
+      'import json, sys',
+      'from pip._internal.index.collector import IndexContent, parse_links',
+      "page = IndexContent(open(sys.argv[1], 'rb').read(), 'text/html', encoding='utf-8', url='https://h/simple/x/')",
+      "print(json.dumps([[l.filename, l.url.split('#sha256=')[1], l.is_yanked] for l in parse_links(page)]))",
+    ].join('\n');
+    const r = await run(PYTHON, ['-c', py, file]);
+    expect(r.code, r.stderr).toBe(0);
+    const pips = JSON.parse(r.stdout) as Array<[string, string, boolean]>;
+    expect(pips.map(([f]) => f)).toEqual(['hidden-1.0-1-py3-none-any.whl', 'real-1.0.tar.gz', 'yanked-1.0-py3-none-any.whl', 'kept-1.0-py3-none-any.whl']);
+    expect(parseSimpleIndex(html).map((l) => [l.hrefName, l.hashes.sha256, l.yanked])).toEqual(pips);
   });
 
   it('keeps the href\'s file name beside the text: pip goes by the href (a decoy anchor text cannot stand in for our file)', () => {

@@ -248,6 +248,15 @@ export class PypiTarget implements TargetFormat {
       if (!listed.some((l) => l.hrefName === asset.name)) {
         throw new MigrateError('EVERIFY', `${subject}: the simple index does not list ${asset.name} yet`, { subject, expected: asset.name, actual: `${links.length} other files` });
       }
+      // CodeArtifact yanks nothing (PEP 592): an index that says so is not the one we published to, and pip would pass our file over
+      if (listed.some((l) => l.hrefName === asset.name && l.yanked)) {
+        throw new MigrateError('EVERIFY', `${subject}: the simple index marks ${asset.name} as yanked: pip passes it over unless the version is pinned`, {
+          subject,
+          expected: `${asset.name} not yanked`,
+          actual: 'data-yanked',
+          hint: 'find what serves the index (a proxy in front of the repository?) before cutover',
+        });
+      }
       for (const link of listed) {
         const theirs = link.hashes.sha256;
         if (theirs === undefined) {
@@ -304,32 +313,55 @@ export interface SimpleLink {
   href: string;
   /** From the `#<hashname>=<hex>` fragment, lower-case. */
   hashes: Record<string, string>;
+  /** PEP 592 `data-yanked` (with any value, even none): pip passes the file over unless a requirement pins its version exactly. */
+  yanked: boolean;
 }
 
 /**
- * The links of a PEP 503 project page: `<a href="URL#sha256=HEX" ...>FILENAME</a>`.
- * A regular expression is enough for the one element the spec defines (the
- * page is otherwise free-form HTML5); attribute values and text are unescaped.
- * https://peps.python.org/pep-0503/
+ * The page's tokens as Python's html.parser (pip's parser) splits them: a
+ * comment, a script or style element with its raw text, an `<a>` start tag,
+ * or any other tag; attribute values may be quoted and then hold `>`, `<a `,
+ * `href=` or `<!--`. Anything else is text.
+ */
+const TOKENS = /<!--[\s\S]*?(?:--!?>|$)|<(script|style)(?=[\s/>])(?:[^>"']|"[^"]*"|'[^']*')*>[\s\S]*?(?:<\/\1(?=[\s/>])[^>]*>|$)|<a(?=[\s/>])((?:[^>"']|"[^"]*"|'[^']*')*)>|<\/?[a-z!?](?:[^>"']|"[^"]*"|'[^']*')*>/gi;
+/** One attribute, as html.parser's attrfind_tolerant reads it. */
+const ATTR = /([^\s/>][^\s/=>]*)(?:\s*=+\s*('[^']*'|"[^"]*"|(?!['"])[^>\s]*))?/g;
+
+/**
+ * The links of a PEP 503 project page: `<a href="URL#sha256=HEX" ...>FILENAME</a>`,
+ * exactly those pip sees (none inside a comment or a script; an attribute's
+ * value never read as another attribute; of an attribute given twice, the
+ * last, as pip's dict of them keeps). Attribute values and text are unescaped.
+ * https://peps.python.org/pep-0503/  https://peps.python.org/pep-0592/
+ * https://github.com/pypa/pip/blob/23.0.1/src/pip/_internal/index/collector.py (HTMLLinkParser)
  */
 export function parseSimpleIndex(html: string): SimpleLink[] {
   const links: SimpleLink[] = [];
-  const anchor = /<a\s([^>]*)>([\s\S]*?)<\/a\s*>/gi;
-  for (const m of html.matchAll(anchor)) {
-    const attrs = m[1] ?? '';
-    const href = /(?:^|\s)href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))/i.exec(attrs);
-    if (!href) continue;
-    const url = unescapeHtml(href[1] ?? href[2] ?? href[3] ?? '');
+  for (const m of html.matchAll(TOKENS)) {
+    if (m[2] === undefined) continue; // not an <a> start tag
+    const attrs = new Map<string, string>();
+    for (const a of m[2].matchAll(ATTR)) {
+      const raw = a[2] ?? '';
+      const value = /^(['"])[\s\S]*\1$/.test(raw) ? raw.slice(1, -1) : raw;
+      attrs.set(a[1]!.toLowerCase(), unescapeHtml(value));
+    }
+    const url = attrs.get('href');
+    if (url === undefined) continue;
     const hash = url.indexOf('#');
     const fragment = hash < 0 ? '' : url.slice(hash + 1);
     const hashes: Record<string, string> = {};
     const h = /^([A-Za-z0-9_-]+)=([0-9A-Fa-f]+)$/.exec(fragment);
     if (h) hashes[h[1]!.toLowerCase()] = h[2]!.toLowerCase();
-    const text = unescapeHtml((m[2] ?? '').replace(/<[^>]*>/g, '')).trim();
+    // the anchor's text runs to its end tag (pip needs none: it goes by the href)
+    const after = m.index + m[0].length;
+    const close = /<\/a\s*>/gi;
+    close.lastIndex = after;
+    const end = close.exec(html)?.index ?? after;
+    const text = unescapeHtml(html.slice(after, end).replace(/<[^>]*>/g, '')).trim();
     const path = hash < 0 ? url : url.slice(0, hash);
     const hrefName = percentDecoded(path.split('?')[0]!.split('/').pop() ?? '');
     // PEP 503: the text MUST be the file name; an empty anchor falls back to the URL's last segment.
-    links.push({ filename: text || hrefName, hrefName, href: path, hashes });
+    links.push({ filename: text || hrefName, hrefName, href: path, hashes, yanked: attrs.has('data-yanked') });
   }
   return links;
 }
