@@ -450,6 +450,18 @@ describe('faults', () => {
     expect(e.message).toContain('pip may install it instead of ours');
   });
 
+  it('verifyWithClient is EVERIFY for an sdist of the version in any archive pip takes (.tar.bz2, .tgz), uploaded under another spelling of it', async () => {
+    const name = 'spelled-lib';
+    const files = await built(name, 'v4.0.0');
+    for (const a of files) expect(await target.publishAsset(request(name, 'v4.0.0', a, files))).toEqual({ kind: 'published' });
+    await target.verifyWithClient(name, '4.0.0', files);
+    // the target's version 4.0 is another version than 4.0.0 (the API check never reads it); pip takes both for ==4.0.0
+    const theirs = { ...sdistOf(files), name: 'spelled_lib-4.0.tar.bz2' };
+    expect(await target.publishAsset(request(name, '4.0', theirs, [theirs]))).toEqual({ kind: 'published' });
+    const e = await failure(target.verifyWithClient(name, '4.0.0', files));
+    expect([e.code, e.actual]).toEqual(['EVERIFY', theirs.name]);
+  }, 60_000);
+
   it('verifyWithClient is EMISMATCH when the target lists other bytes under our file name', async () => {
     standIn.replaceAssetBytes(REPO, 'pypi', undefined, NORMALISED, '1.2.0', wheelOf(main).name, await readFile(wheelOf(otherBytes).path));
     const e = await failure(target.verifyWithClient(NAME, '1.2.0', main));

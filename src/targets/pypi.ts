@@ -366,11 +366,17 @@ export function parseSimpleIndex(html: string): SimpleLink[] {
   return links;
 }
 
-/** The version a file name of this project gives (an sdist or a wheel), or undefined when it is no such file. */
+/**
+ * Every archive pip takes as an sdist (pip/_internal/utils/filetypes.py: ZIP, BZ2,
+ * XZ and TAR extensions), matched as pip does, case-insensitively.
+ */
+const PIP_SDIST = /^(.*)\.(?:zip|tar\.bz2|tbz|tar\.xz|txz|tlz|tar\.lz|tar\.lzma|tar\.gz|tgz|tar)$/is;
+
+/** The version a file name of this project gives (an sdist in any archive pip takes, or a wheel), or undefined when it is no such file. */
 function fileVersion(filename: string, project: string): string | undefined {
   const wheel = parseWheelName(filename);
   if (wheel) return normalizeProjectName(wheel.name) === project ? wheel.version : undefined;
-  const stem = /^(.*)\.(?:tar\.gz|zip)$/.exec(filename)?.[1];
+  const stem = PIP_SDIST.exec(filename)?.[1];
   return stem === undefined ? undefined : splitSdistName(stem, project)?.version;
 }
 
