@@ -352,6 +352,29 @@ with zipfile.ZipFile(out + "/ok_lib-1.0-py3-none-any.whl", "w") as z:
     expect(e.message).toMatch(/the metadata names the project/);
   });
 
+  it('refuses a wheel with two .dist-info folders (EBADBUILD): pip will not install it ("multiple .dist-info directories")', async () => {
+    const writer = [
+      '/usr/bin/python3',
+      '-c',
+      `import io, sys, tarfile, zipfile
+out = sys.argv[1]
+meta = b"Metadata-Version: 2.1\\nName: two-lib\\nVersion: 1.0\\n"
+with tarfile.open(out + "/two_lib-1.0.tar.gz", "w:gz") as t:
+    i = tarfile.TarInfo("two_lib-1.0/PKG-INFO"); i.size = len(meta); t.addfile(i, io.BytesIO(meta))
+with zipfile.ZipFile(out + "/two_lib-1.0-py3-none-any.whl", "w") as z:
+    z.writestr("two_lib-1.0.dist-info/METADATA", meta)
+    z.writestr("two_lib-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\\nGenerator: x\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n")
+    z.writestr("two_lib-1.0.dist-info/RECORD", "")
+    z.writestr("other-9.9.dist-info/RECORD", "")
+`,
+      '{outdir}',
+    ];
+    const r = await repo(setuptoolsPyproject('two-lib', '1.0'), 'v1.0');
+    const e = await failure(build(r, 'v1.0', { name: 'two-lib', command: writer }));
+    expect(e.code).toBe('EBADBUILD');
+    expect(e.message).toMatch(/two_lib-1\.0-py3-none-any\.whl: .*other-9\.9\.dist-info/);
+  });
+
   it('refuses a tag that is not PEP 440 before building anything', async () => {
     const out = join(tmp, `out-${++n}`);
     const e = await failure(buildPython({ checkoutDir: tmp, commitTime: new Date(), outDir: out, name: 'x', version: 'release-one' }));
