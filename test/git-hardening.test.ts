@@ -17,6 +17,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { DeletePackageVersionsCommand } from '@aws-sdk/client-codeartifact';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statusCommand } from '../src/cli/status.js';
 import { BlobStore } from '../src/state/blobs.js';
@@ -453,5 +454,23 @@ describe('a conflict found mid-publish, after an earlier file of the same versio
       state.close();
     }
     expect(te.sandbox.standIn.versions('pypi-internal', 'pypi', undefined, 'userpath').find((v) => v.version === version)?.assets.map((a) => a.name)).toEqual([`userpath-${version}.tar.gz`, wheel]);
+  });
+
+  it('then the version deleted on the target, as the message says, and a rerun: both files are uploaded again and verified', async () => {
+    const version = '1.6.0';
+    const job = te.writeJob({ name: 'midway', sources: [gitSource('userpath', 'userpath', 'pypi', { package: 'userpath', tags: '{version}' })], filters: { include: [`userpath@${version}`] } });
+    const d = te.sandbox.descriptor.codeartifact;
+    const deleted = await te.client.send(new DeletePackageVersionsCommand({ domain: d.domain, domainOwner: d.domainOwner, repository: 'pypi-internal', format: 'pypi', package: 'userpath', versions: [version] }));
+    expect(deleted.successfulVersions?.[version]?.status).toBe('Deleted');
+    const since = te.sandbox.standIn.log.at(-1)?.seq ?? 0;
+    const s = await te.run(job);
+    expect(s.failures).toEqual([]);
+    expect(s.exitCode).toBe(0);
+    expect(s.outcomes).toEqual({ published: 1 });
+    const uploads = te.sandbox.standIn.log.filter((e) => e.seq > since && e.operation === 'pypi:Upload' && e.package === 'userpath');
+    expect(uploads.map((e) => [e.version, e.status])).toEqual([[version, 200], [version, 200]]);
+    expect(te.sandbox.standIn.versions('pypi-internal', 'pypi', undefined, 'userpath').find((v) => v.version === version)?.assets.map((a) => a.name).sort()).toEqual(
+      [`userpath-${version}-py3-none-any.whl`, `userpath-${version}.tar.gz`],
+    );
   });
 });

@@ -300,6 +300,16 @@ async function publish(ctx: ItemContext, pkg: PackageContext, fetched: ItemRow, 
   const subject = subjectOf(fetched);
   const files = assetFiles(ctx.state, ctx.blobs, fetched);
   let assets = ctx.state.assetsOf(fetched.id);
+  // A file recorded `uploaded` that the comparison just did not find on the target was taken
+  // off it since an earlier run ended (the version deleted there, as ECONFLICT and EVERIFY
+  // advise, or a file a lying target never stored): sent again, or the version would be
+  // called published with the file missing, and fail verification on every rerun. Only a
+  // publish cut off in the middle (`publishing`) keeps its record: a file sent just before
+  // the cut may not be listed yet.
+  if (fetched.state !== 'publishing') {
+    for (const a of assets) if (a.state === 'uploaded' && !present.has(a.name)) ctx.state.setAssetState(a, 'stored', 'uploaded by an earlier run, but the target no longer holds it: uploading it again');
+    assets = ctx.state.assetsOf(fetched.id);
+  }
   const tag = tagFor(pkg.distTags, fetched.version);
   let row = ctx.state.transition(fetched.id, 'publishing', { countAttempt: true }, `publishing ${files.map((f) => f.name).join(', ')}${tag ? ` with dist-tag ${tag}` : ''}`);
   const version = pkg.target.targetVersion(row.version);
