@@ -197,18 +197,19 @@ export async function readWheelMetadata(path: string, maxBytes: number, fail: Fa
     let found: yauzl.Entry | undefined;
     const wheelFiles = new Map<string, yauzl.Entry>();
     // pip takes the one top-level *.dist-info folder and refuses a wheel with more (pip/_internal/utils/wheel.py wheel_dist_info_dir)
-    const infoDirs = new Set<string>();
+    let infoDir: string | undefined;
     for (;;) {
       const entry = await nextEntry(zip);
       if (!entry) break;
       const top = entry.fileName.split('/', 1)[0]!;
-      if (top.endsWith('.dist-info')) infoDirs.add(top);
+      if (top.endsWith('.dist-info') && top !== (infoDir ??= top)) {
+        throw fail(`the wheel has more than one .dist-info folder (${[infoDir, top].sort().map((d) => printable(d).slice(0, 200)).join(', ')}): pip installs none of it`);
+      }
       if (/^[^/]+\.dist-info\/WHEEL$/.test(entry.fileName)) wheelFiles.set(entry.fileName, entry);
       if (!/^[^/]+\.dist-info\/METADATA$/.test(entry.fileName)) continue;
       if (found) throw fail(`the wheel holds two METADATA files (${found.fileName}, ${entry.fileName})`);
       found = entry;
     }
-    if (infoDirs.size > 1) throw fail(`the wheel has ${infoDirs.size} .dist-info folders (${[...infoDirs].sort().slice(0, 3).map((d) => printable(d).slice(0, 200)).join(', ')}): pip installs none of it`);
     if (!found) throw fail('the wheel has no <name>-<version>.dist-info/METADATA');
     if (found.uncompressedSize > maxBytes) {
       throw fail(`${found.fileName} is ${found.uncompressedSize} bytes`, { code: 'ETOOLARGE', expected: `at most ${maxBytes} bytes`, actual: `${found.uncompressedSize} bytes` });
