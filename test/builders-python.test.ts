@@ -375,6 +375,33 @@ with zipfile.ZipFile(out + "/two_lib-1.0-py3-none-any.whl", "w") as z:
     expect(e.message).toMatch(/two_lib-1\.0-py3-none-any\.whl: .*other-9\.9\.dist-info/);
   });
 
+  it('refuses a wheel pip will not install for its WHEEL file: none, or a Wheel-Version past 1.x (EBADBUILD)', async () => {
+    const writer = (wheelFile: string | null) => [
+      '/usr/bin/python3',
+      '-c',
+      `import io, sys, tarfile, zipfile
+out = sys.argv[1]
+meta = b"Metadata-Version: 2.1\\nName: wheelfile-lib\\nVersion: 1.0\\n"
+with tarfile.open(out + "/wheelfile_lib-1.0.tar.gz", "w:gz") as t:
+    i = tarfile.TarInfo("wheelfile_lib-1.0/PKG-INFO"); i.size = len(meta); t.addfile(i, io.BytesIO(meta))
+with zipfile.ZipFile(out + "/wheelfile_lib-1.0-py3-none-any.whl", "w") as z:
+    z.writestr("wheelfile_lib-1.0.dist-info/METADATA", meta)
+    z.writestr("wheelfile_lib-1.0.dist-info/RECORD", "")
+    w = ${wheelFile === null ? 'None' : JSON.stringify(wheelFile)}
+    if w is not None: z.writestr("wheelfile_lib-1.0.dist-info/WHEEL", w)
+`,
+      '{outdir}',
+    ];
+    const r = await repo(setuptoolsPyproject('wheelfile-lib', '1.0'), 'v1.0');
+    const ok = await build(r, 'v1.0', { name: 'wheelfile-lib', command: writer('Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\nTag: py3-none-any\n') });
+    expect(ok.files.map((f) => f.filename)).toEqual(['wheelfile_lib-1.0.tar.gz', 'wheelfile_lib-1.0-py3-none-any.whl']);
+    for (const wheelFile of [null, 'Wheel-Version: 2.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n', 'Root-Is-Purelib: true\n']) {
+      const e = await failure(build(r, 'v1.0', { name: 'wheelfile-lib', command: writer(wheelFile) }));
+      expect(e.code, String(wheelFile)).toBe('EBADBUILD');
+      expect(e.message, String(wheelFile)).toMatch(/wheelfile_lib-1\.0-py3-none-any\.whl: .*WHEEL/);
+    }
+  });
+
   it('refuses a tag that is not PEP 440 before building anything', async () => {
     const out = join(tmp, `out-${++n}`);
     const e = await failure(buildPython({ checkoutDir: tmp, commitTime: new Date(), outDir: out, name: 'x', version: 'release-one' }));

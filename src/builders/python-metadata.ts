@@ -223,14 +223,20 @@ export async function readWheelMetadata(path: string, maxBytes: number, fail: Fa
       chunks.push(c as Buffer);
     }
     const dir = found.fileName.split('/')[0]!;
+    // pip installs a wheel only with a WHEEL file whose Wheel-Version is 1.x (pip/_internal/utils/wheel.py
+    // wheel_metadata, wheel_version, check_compatibility): any other would be published for nobody to install
     const wheel = wheelFiles.get(`${dir}/WHEEL`);
-    let generator: string | undefined;
-    if (wheel && wheel.uncompressedSize <= MAX_WHEEL_FILE) {
-      const parts: Buffer[] = [];
-      for await (const c of await zip.openReadStreamPromise(wheel)) parts.push(c as Buffer);
-      const line = /^Generator:[ \t]*(.*?)[ \t]*$/m.exec(Buffer.concat(parts).toString('utf8'))?.[1];
-      generator = line ? printable(line).slice(0, 200) : undefined;
+    if (!wheel) throw fail(`the wheel has no ${dir}/WHEEL: pip will not install it`);
+    if (wheel.uncompressedSize > MAX_WHEEL_FILE) throw fail(`${dir}/WHEEL is ${wheel.uncompressedSize} bytes`, { code: 'ETOOLARGE', expected: `at most ${MAX_WHEEL_FILE} bytes` });
+    const parts: Buffer[] = [];
+    for await (const c of await zip.openReadStreamPromise(wheel)) parts.push(c as Buffer);
+    const wheelText = Buffer.concat(parts).toString('utf8');
+    const wheelVersion = /^Wheel-Version:[ \t]*(.*?)[ \t]*$/im.exec(wheelText)?.[1];
+    if (wheelVersion === undefined || !/^1(?:\.\d+)*$/.test(wheelVersion)) {
+      throw fail(`${dir}/WHEEL says Wheel-Version ${wheelVersion === undefined ? '(none)' : JSON.stringify(printable(wheelVersion).slice(0, 40))}: pip installs 1.x only`, { expected: 'Wheel-Version: 1.x' });
     }
+    const line = /^Generator:[ \t]*(.*?)[ \t]*$/m.exec(wheelText)?.[1];
+    const generator = line ? printable(line).slice(0, 200) : undefined;
     return { dir, data: Buffer.concat(chunks), ...(generator ? { generator } : {}) };
   } catch (e) {
     if (e instanceof MigrateError) throw e;
