@@ -510,6 +510,28 @@ describe('parseSimpleIndex', () => {
     expect(parseSimpleIndex(html).map((l) => [l.hrefName, l.hashes.sha256, l.yanked])).toEqual(pips);
   });
 
+  it("a tag that never ends ends the page, for pip and for the check alike; a page of thousands of them is read at once, not scanned to its end for each", async () => {
+    // no '>' after the second tag: pip waits for the rest of it, and so reads no link past it
+    const html = `<a href="1.0/before-1.0.tar.gz#sha256=aa">before-1.0.tar.gz</a>
+      <a href="1.0/open-1.0.tar.gz#sha256=bb" title=never-closed
+      a href=1.0/after-1.0.tar.gz#sha256=cc after-1.0.tar.gz`;
+    const file = join(tmp, `index-${++n}.html`);
+    await writeFile(file, html);
+    const py = [
+      'import json, sys',
+      'from pip._internal.index.collector import IndexContent, parse_links',
+      "page = IndexContent(open(sys.argv[1], 'rb').read(), 'text/html', encoding='utf-8', url='https://h/simple/x/')",
+      "print(json.dumps([l.filename for l in parse_links(page)]))",
+    ].join('\n');
+    const r = await run(PYTHON, ['-c', py, file]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(['before-1.0.tar.gz']);
+    expect(parseSimpleIndex(html).map((l) => l.hrefName)).toEqual(['before-1.0.tar.gz']);
+    // 50,000 unclosed tags and 50,000 anchors without their </a>: each once, whatever the page's size
+    expect(parseSimpleIndex(`<a href="1.0/x-1.0.tar.gz#sha256=aa">${'<a x'.repeat(50_000)}`).map((l) => l.hrefName)).toEqual(['x-1.0.tar.gz']);
+    expect(parseSimpleIndex('<a href="1.0/y-1.0.tar.gz#sha256=bb">'.repeat(50_000))).toHaveLength(50_000);
+  });
+
   it('keeps the href\'s file name beside the text: pip goes by the href (a decoy anchor text cannot stand in for our file)', () => {
     const html = '<a href="../../files/lib-1.0.tar.gz#sha256=bbbb">decoy</a><a href="../../files/blob#sha256=aaaa">lib-1.0.tar.gz</a>';
     expect(parseSimpleIndex(html).map((l) => [l.filename, l.hrefName, l.hashes.sha256])).toEqual([

@@ -335,9 +335,32 @@ const ATTR = /([^\s/>][^\s/=>]*)(?:\s*=+\s*('[^']*'|"[^"]*"|(?!['"])[^>\s]*))?/g
  * https://peps.python.org/pep-0503/  https://peps.python.org/pep-0592/
  * https://github.com/pypa/pip/blob/23.0.1/src/pip/_internal/index/collector.py (HTMLLinkParser)
  */
+/**
+ * The page's tokens in order, tried only where a `<` is. A tag that never ends (no `>` after
+ * it, or a quote left open) ends the page: pip's parser is fed the page without close(), so it
+ * waits for the rest of that tag and reads nothing after it. Stopping there is also what keeps
+ * this linear: each such tag would otherwise be scanned to the page's end (a page of 50,000
+ * `<a x` took minutes).
+ */
+function* tokens(html: string): Generator<RegExpExecArray> {
+  const at = new RegExp(TOKENS.source, 'iy');
+  for (let i = html.indexOf('<'); i >= 0; ) {
+    at.lastIndex = i;
+    const m = at.exec(html);
+    if (m) {
+      yield m;
+      i = html.indexOf('<', at.lastIndex);
+    } else if (/[a-z!?/]/i.test(html.charAt(i + 1))) return;
+    else i = html.indexOf('<', i + 1);
+  }
+}
+
+/** How far after an `<a>` its text (the file name, perhaps inside other tags) is looked for. */
+const ANCHOR_TEXT_MAX = 4096;
+
 export function parseSimpleIndex(html: string): SimpleLink[] {
   const links: SimpleLink[] = [];
-  for (const m of html.matchAll(TOKENS)) {
+  for (const m of tokens(html)) {
     if (m[2] === undefined) continue; // not an <a> start tag
     const attrs = new Map<string, string>();
     for (const a of m[2].matchAll(ATTR)) {
@@ -352,12 +375,13 @@ export function parseSimpleIndex(html: string): SimpleLink[] {
     const hashes: Record<string, string> = {};
     const h = /^([A-Za-z0-9_-]+)=([0-9A-Fa-f]+)$/.exec(fragment);
     if (h) hashes[h[1]!.toLowerCase()] = h[2]!.toLowerCase();
-    // the anchor's text runs to its end tag (pip needs none: it goes by the href)
+    // the anchor's text runs to its end tag (pip needs none: it goes by the href), looked for in the
+    // next ANCHOR_TEXT_MAX characters only: a page of anchors that are never closed would otherwise be
+    // searched to its end once per anchor (a 7 MB page, minutes; the largest answer taken, hours)
     const after = m.index + m[0].length;
-    const close = /<\/a\s*>/gi;
-    close.lastIndex = after;
-    const end = close.exec(html)?.index ?? after;
-    const text = unescapeHtml(html.slice(after, end).replace(/<[^>]*>/g, '')).trim();
+    const near = html.slice(after, after + ANCHOR_TEXT_MAX);
+    const end = /<\/a\s*>/i.exec(near)?.index ?? 0;
+    const text = unescapeHtml(near.slice(0, end).replace(/<[^>]*>/g, '')).trim();
     const path = hash < 0 ? url : url.slice(0, hash);
     const hrefName = percentDecoded(path.split('?')[0]!.split('/').pop() ?? '');
     // PEP 503: the text MUST be the file name; an empty anchor falls back to the URL's last segment.
