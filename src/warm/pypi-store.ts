@@ -17,6 +17,7 @@ import { normalizeProjectName, samePep440 } from '../builders/python-metadata.js
 import { MigrateError } from '../errors.js';
 import type { CodeArtifact, PackageCoordinates } from '../targets/codeartifact.js';
 import { excerpt, RepositoryEndpoint } from '../targets/endpoint.js';
+import { parseSimpleIndex } from '../targets/pypi.js';
 import type { FileHashes, WarmItem } from './types.js';
 import { ARTIFACT_BUCKETS, DEFAULT_STORE_LIMITS, METADATA_BUCKETS, underEndpoint, type FetchOutcome, type StoreFormat, type StoreLimits, type Verdict } from './store-format.js';
 import { percentDecoded } from '../net/percent.js';
@@ -34,21 +35,21 @@ export interface PypiMeta {
   files: PypiFile[];
 }
 
-const unescapeHtml = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
-
-/** The links of a PEP 503 page: file name, absolute URL (fragment removed) and the `#sha256=` it declares. */
+/**
+ * The links of a PEP 503 page: file name, absolute URL (fragment removed) and the `#sha256=` it
+ * declares. Read by the same parser the publish's verification uses (targets/pypi.ts): the
+ * links pip sees and no others, in linear time whatever the store answers.
+ */
 export function parseSimplePage(html: string, pageUrl: string): PypiFile[] {
   const out: PypiFile[] = [];
-  for (const m of html.matchAll(/<a\s([^>]*)>([^<]*)<\/a>/gi)) {
-    const href = /href\s*=\s*"([^"]*)"/i.exec(m[1] ?? '')?.[1] ?? /href\s*=\s*'([^']*)'/i.exec(m[1] ?? '')?.[1];
-    if (href === undefined) continue;
+  for (const link of parseSimpleIndex(html)) {
     let url: URL;
     try {
-      url = new URL(unescapeHtml(href), pageUrl);
+      url = new URL(link.href, pageUrl);
     } catch {
       continue;
     }
-    const sha256 = /^#sha256=([0-9a-f]{64})$/i.exec(url.hash)?.[1]?.toLowerCase();
+    const sha256 = /^[0-9a-f]{64}$/.test(link.hashes.sha256 ?? '') ? link.hashes.sha256 : undefined;
     url.hash = '';
     const segments = url.pathname.split('/').map(percentDecoded);
     const filename = segments.at(-1) ?? '';
