@@ -12,6 +12,7 @@ import { MigrateError } from '../errors.js';
 import { forOutput } from '../redact.js';
 import { warmJob, type WarmOptions, type WarmProgress } from '../warm/engine.js';
 import type { WarmSummary } from '../warm/summary.js';
+import { COMPANY_PRIVATE } from '../warm/public-check.js';
 import { print, printEntries, progressLines, reportError, wantsJson, type Io, type Progress } from './output.js';
 
 export interface WarmCommandOptions extends Omit<WarmOptions, 'job' | 'onProgress'> {
@@ -64,7 +65,7 @@ function humanSummary(s: WarmSummary): string[] {
   if (s.unchecked.count) lines.push(`  ${s.unchecked.count} warmed without a check of their bytes: ${Object.entries(s.unchecked.reasons).map(([r, n]) => `${n} × ${r}`).join('; ')}`);
   const sent = Object.entries(s.requests).map(([b, n]) => `${b} ${n}`).join(', ');
   lines.push(`  ${(s.durationMs / 1000).toFixed(1)} s; requests per quota: ${sent || 'none'}; ${s.throttles} throttle(s)${s.publicLookups ? `; ${s.publicLookups} package(s) asked of the public registry (resolved from a job source's host)` : ''}`);
-  const companyOnly = s.nonRegistry.filter((n) => n.kind === 'private' && n.detail.includes(", one of the job's sources, but ")).length;
+  const companyOnly = s.nonRegistry.filter((n) => n.kind === 'private' && n.detail.includes(COMPANY_PRIVATE)).length;
   if (companyOnly) lines.push(`  ${companyOnly} entr${companyOnly === 1 ? 'y' : 'ies'} resolved from a job source's registry are not the public package of that name: listed as private, never requested (add them to the job to migrate them; --json names them)`);
   if (s.quotaNote) lines.push(`  note: ${s.quotaNote}`);
   return lines;

@@ -31,8 +31,7 @@ const escapeName = (name: string) => (name.startsWith('@') ? `@${encodeURICompon
  * `/../` in it would otherwise walk the URL out of the package, into another repository.
  */
 function tarballUrl(endpoint: string, name: string, version: string): string {
-  const slash = name.startsWith('@') ? name.indexOf('/') : -1;
-  const base = name.slice(slash + 1);
+  const base = name.slice(name.indexOf('/') + 1);
   return `${tarballFolder(endpoint, name)}${encodeURIComponent(`${base}-${version}`)}.tgz`;
 }
 

@@ -36,8 +36,11 @@ export interface PublicCheck {
 
 type Verdict = { public: true } | { public: false; why: string } | { unknown: string };
 
+/** What every note of a company-registry entry found private says, and the words summary counts them by. */
+export const COMPANY_PRIVATE = ", one of the job's sources, but ";
+
 const privateNote = (it: WarmItem, why: string) =>
-  `from the registry at ${it.viaSource}, one of the job's sources, but ${why}: a private package the job does not migrate, never requested through a store (the public package of that name would be pulled in); add it to the job (its source's packages, not excluded by filters) to migrate it`;
+  `from the registry at ${it.viaSource}${COMPANY_PRIVATE}${why}: a private package the job does not migrate, never requested through a store (the public package of that name would be pulled in); add it to the job (its source's packages, not excluded by filters) to migrate it`;
 
 /** Whether the public registry's packument serves this version with the bytes the item's lockfiles pin. */
 function judge(it: WarmItem, doc: PublicPackument | undefined, registry: string): Verdict {
