@@ -8,6 +8,7 @@
 import { ListServiceQuotasCommand, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { toError } from '../errors.js';
 import { registerSdkCredentials, sdkRequestHandler } from '../net/agents.js';
+import { MAX_RATE, MIN_RATE } from '../config/schema.js';
 import type { BucketName } from '../types.js';
 import { Paging } from './paging.js';
 
@@ -43,6 +44,7 @@ export async function readAccountQuotas(region: string, env: NodeJS.ProcessEnv, 
         : {}),
     });
   const rates: Partial<Record<BucketName, number>> = {};
+  const refused: string[] = [];
   try {
     // CodeArtifact has a few dozen quotas: a page of them at most, a few pages at the very most
     const paging = new Paging('ListServiceQuotas of codeartifact', 20);
@@ -51,11 +53,15 @@ export async function readAccountQuotas(region: string, env: NodeJS.ProcessEnv, 
       const out = await sq.send(new ListServiceQuotasCommand({ ServiceCode: 'codeartifact', NextToken, MaxResults: 100 }), { abortSignal: signal });
       for (const q of out.Quotas ?? []) {
         const hit = BY_NAME.find(([re]) => re.test(q.QuotaName ?? ''));
-        if (hit && typeof q.Value === 'number' && q.Value > 0 && rates[hit[1]] === undefined) rates[hit[1]] = q.Value;
+        if (!hit || rates[hit[1]] !== undefined) continue;
+        const perSecond = rateOf(q, region);
+        if (typeof perSecond === 'number') rates[hit[1]] = perSecond;
+        else refused.push(`${q.QuotaName}: ${perSecond.refused}`);
       }
       NextToken = paging.next(out.NextToken, (out.Quotas ?? []).map((q) => q.QuotaCode ?? q.QuotaName ?? ''));
     } while (NextToken);
-    return { rates };
+    // the rest of the account's quotas still apply; the summary says which were not taken and why
+    return refused.length > 0 ? { rates, error: `some were not taken: ${refused.join('; ')}` } : { rates };
   } catch (e) {
     // a refused signature's message holds the canonical request, the session token in it
     await registerSdkCredentials(sq);
@@ -64,4 +70,26 @@ export async function readAccountQuotas(region: string, env: NodeJS.ProcessEnv, 
   } finally {
     if (own) sq.destroy();
   }
+}
+
+const SECONDS: Record<string, number> = { MICROSECOND: 1e-6, MILLISECOND: 1e-3, SECOND: 1, MINUTE: 60, HOUR: 3600, DAY: 86_400, WEEK: 604_800 };
+
+/**
+ * A quota as requests per second, or why it is none: the SDK hands over whatever the JSON
+ * said (a double may be "Infinity" or "NaN"), and a limiter run at Infinity never waits nor
+ * slows down on a throttle, one at 1e9 runs past every real quota, one at 0.001 sends a
+ * request every 1,000 s. Taken: a quota of this region (its ARN, when it has one), per
+ * its Period (per second when it names none, as the quota's name says), within the rates a
+ * job file may set (MIN_RATE..MAX_RATE).
+ */
+function rateOf(q: { Value?: number; Period?: { PeriodValue?: number; PeriodUnit?: string }; QuotaArn?: string }, region: string): number | { refused: string } {
+  const arnRegion = q.QuotaArn?.split(':')[3];
+  if (arnRegion && arnRegion !== region) return { refused: `a quota of ${arnRegion}, not ${region}` };
+  if (typeof q.Value !== 'number') return { refused: 'no value' };
+  const unit = q.Period?.PeriodUnit === undefined ? 1 : SECONDS[q.Period.PeriodUnit];
+  const count = q.Period?.PeriodValue ?? 1;
+  if (unit === undefined || !(Number.isFinite(count) && count > 0)) return { refused: `a period of ${q.Period?.PeriodValue} ${q.Period?.PeriodUnit}` };
+  const perSecond = q.Value / (count * unit);
+  if (!(Number.isFinite(perSecond) && perSecond >= MIN_RATE && perSecond <= MAX_RATE)) return { refused: `${q.Value} is no request rate (${MIN_RATE} to ${MAX_RATE} a second are)` };
+  return perSecond;
 }

@@ -225,4 +225,58 @@ describe('the account quotas (Service Quotas), read at the start of a run', () =
       sq.destroy();
     }
   });
+  // Service Quotas' JSON may carry "Infinity" and "NaN" for a double (the SDK parses them), a
+  // value per minute, or a quota of another region's account: none is taken for a request rate
+  // the limiter could run at (Infinity: no limit and a throttle that never slows it down; 1e9
+  // or 0.001: a run past every quota, or one request in 1,000 s)
+  it('hostile values (Infinity, NaN, 1e9, 0.001/s, per minute, another region, no value) are not rates: the defaults apply, said which', async () => {
+    const quota = (n: number, name: string, value: unknown, extra: Record<string, unknown> = {}) => ({ QuotaCode: `L-${n}`, QuotaName: name, QuotaArn: `arn:aws:servicequotas:us-east-1:111122223333:codeartifact/L-${n}`, Value: value, ...extra });
+    answer = (_req, res) => {
+      res.setHeader('content-type', 'application/x-amz-json-1.1');
+      res.end(
+        JSON.stringify({
+          Quotas: [
+            quota(1, 'PublishPackageVersion requests per second', 'Infinity'),
+            quota(2, 'GetPackageVersionAsset requests per second', 1e9),
+            quota(3, 'ListPackages requests per second', 'NaN'),
+            quota(4, 'ListPackageVersions requests per second', 600, { Period: { PeriodValue: 1, PeriodUnit: 'MINUTE' } }),
+            quota(5, 'Write requests per second from a single AWS account', 0.001),
+            quota(6, 'Read requests per second from a single AWS account', 400, { QuotaArn: 'arn:aws:servicequotas:eu-west-1:111122223333:codeartifact/L-6' }),
+            quota(7, 'ListPackageVersionAssets requests per second', undefined),
+          ],
+        }),
+      );
+    };
+    const sq = new ServiceQuotasClient({ region: 'us-east-1', endpoint: url, maxAttempts: 1, logger: QUIET, credentials: { accessKeyId: 'AKID', secretAccessKey: 'secret' } });
+    try {
+      const quotas = await readAccountQuotas('us-east-1', {}, sq);
+      // 600 a minute is 10 a second; nothing else is a rate of this region's account
+      expect(quotas.rates).toEqual({ listVersions: 10 });
+      for (const name of ['PublishPackageVersion', 'GetPackageVersionAsset', 'Write requests', 'eu-west-1']) expect(quotas.error).toContain(name);
+      expect(seen).toHaveLength(1);
+    } finally {
+      sq.destroy();
+    }
+  });
+
+  it('a plausible answer is taken as it is: 20 publishes a second, 1,200 reads a minute (20/s)', async () => {
+    answer = (_req, res) => {
+      res.setHeader('content-type', 'application/x-amz-json-1.1');
+      res.end(
+        JSON.stringify({
+          Quotas: [
+            { QuotaCode: 'L-1', QuotaName: 'PublishPackageVersion requests per second', Value: 20, Period: { PeriodValue: 1, PeriodUnit: 'SECOND' } },
+            { QuotaCode: 'L-2', QuotaName: 'Read requests per second from a single AWS account', Value: 1200, Period: { PeriodValue: 1, PeriodUnit: 'MINUTE' } },
+          ],
+        }),
+      );
+    };
+    const sq = new ServiceQuotasClient({ region: 'us-east-1', endpoint: url, maxAttempts: 1, logger: QUIET, credentials: { accessKeyId: 'AKID', secretAccessKey: 'secret' } });
+    try {
+      const quotas = await readAccountQuotas('us-east-1', {}, sq);
+      expect(quotas).toEqual({ rates: { publish: 20, reads: 20 } });
+    } finally {
+      sq.destroy();
+    }
+  });
 });
