@@ -243,7 +243,7 @@ export class StateDb {
       }
       throw new MigrateError('ESTATE', `cannot open the state database ${path}`, {
         cause: e,
-        hint: `${toError(e).message}. Check the path is writable, or move the file away to start over`,
+        hint: heldByAnother(e) ? `${toError(e).message}. ${HELD}` : `${toError(e).message}. Check the path is writable, or move the file away to start over`,
       });
     }
     const state = new StateDb(db, path);
@@ -1035,6 +1035,20 @@ function createWhole(path: string): void {
 const NOT_WRITABLE =
   'run as the user that owns the state directory, or give this user write access to it (SQLite writes its -wal and -shm files beside the database). Keep the file: it records what was migrated. status, report and ledger export read such a state as it is';
 
+/**
+ * Another connection held the database's write lock past the busy timeout: no fault of the
+ * file, and moving it away (or fixing permissions) would be the wrong cure. The job's own
+ * lock keeps a second run out; this is a process that opened the file by itself.
+ */
+const HELD =
+  'another process holds the database locked (a sqlite3 shell or a DB browser with an open transaction, a backup tool): close it, then rerun; nothing of the step that failed was recorded';
+
+/** SQLITE_BUSY (and its extended codes), SQLITE_LOCKED: https://www.sqlite.org/rescode.html#busy */
+function heldByAnother(e: unknown): boolean {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
 /** Whether this user may write `path` (a read-only mount says EROFS even to root). */
 function writable(path: string): boolean {
   try {
@@ -1087,7 +1101,7 @@ function stateError(thrown: unknown, path: string): Error {
   if (e.code?.startsWith('SQLITE_')) {
     return new MigrateError('ESTATE', `the state database ${path} refused a write: ${e.message} (${e.code})`, {
       cause: e,
-      hint: cannotWrite(e) ? NOT_WRITABLE : 'check the file and its folder are writable; never edit the database by hand',
+      hint: cannotWrite(e) ? NOT_WRITABLE : heldByAnother(e) ? HELD : 'check the file and its folder are writable; never edit the database by hand',
     });
   }
   return e;

@@ -147,6 +147,28 @@ describe('migrations', () => {
     expect((thrown as MigrateError).hint).toMatch(/\.recover/);
   });
 
+  it('a database another process holds locked (a sqlite3 shell in a transaction) is ESTATE naming the file and that process, not "check it is writable"', () => {
+    const s = openState();
+    const holder = new Database(path);
+    holder.exec('BEGIN EXCLUSIVE');
+    let thrown: unknown;
+    try {
+      s.startRun(false);
+    } catch (e) {
+      thrown = e;
+    } finally {
+      holder.exec('ROLLBACK');
+      holder.close();
+    }
+    expect((thrown as MigrateError).code).toBe('ESTATE');
+    expect((thrown as MigrateError).message).toContain(path);
+    expect((thrown as MigrateError).message).toMatch(/\(SQLITE_BUSY\)$/);
+    expect((thrown as MigrateError).hint).toMatch(/another process/);
+    expect((thrown as MigrateError).hint).not.toMatch(/writable/);
+    // nothing was recorded: the run can start once the other process let go
+    expect(s.startRun(false)).toBeGreaterThan(0);
+  }, 20_000);
+
   it('a path that cannot hold a database is ESTATE', () => {
     let thrown: unknown;
     try {
