@@ -277,6 +277,37 @@ describe('500 from the target', () => {
     expect(logOf(te, 'ListPackageVersions', 'fault-paging-empty').length).toBeLessThanOrEqual(3 * 2 * 50);
   });
 
+  // At the start of a run that writes, the principal (STS GetCallerIdentity) and the account's
+  // quotas (Service Quotas) are read beside each other. A stop must cut off both: an STS that
+  // accepted the request and never answers held the run past its grace period, for the SDK's
+  // idle timeout (minutes), or for ever when it trickles.
+  it('the stop while STS GetCallerIdentity hangs: cut off after the grace period, the run ends interrupted, nothing published', async () => {
+    const NAME = 'fault-500-permanent';
+    te.sandbox.standIn.addFault({ operation: 'sts:GetCallerIdentity', status: 0, hang: true });
+    const job = te.writeJob({ name: 'sts-hang', privateNpm: { packages: [NAME] }, github: false });
+    const doc = parse(readFileSync(job, 'utf8')) as { limits?: Record<string, unknown> };
+    doc.limits = { ...doc.limits, stopGraceSeconds: 0.5 };
+    writeFileSync(job, stringify(doc));
+    const stop = new AbortController();
+    const since = te.sandbox.standIn.log.length;
+    const running = te.run(job, { signal: stop.signal });
+    await expect.poll(() => te.sandbox.standIn.log.slice(since).some((e) => e.operation === 'sts:GetCallerIdentity'), { timeout: 30_000 }).toBe(true);
+    stop.abort();
+    const outcome = await running.then(
+      (summary) => ({ interrupted: summary.interrupted, code: undefined as string | undefined }),
+      (e: { code?: string }) => ({ interrupted: undefined, code: e.code }),
+    );
+    // the run ended (on the old code it waited for STS), as an interruption or cut off by it: never a published version
+    expect(outcome.interrupted === true || outcome.code === 'EINTERRUPTED', JSON.stringify(outcome)).toBe(true);
+    expect(logOf(te, 'npm:Publish', NAME).slice(0)).toEqual([]);
+    const s = te.openState('sts-hang');
+    try {
+      expect(s.items().every((r) => r.state !== 'publishing' && r.state !== 'published')).toBe(true);
+    } finally {
+      s.close();
+    }
+  }, 60_000);
+
   it('a stuck connection (a read accepted and never answered) is cut after target.idleTimeoutSeconds and retried: the CLI run ends, verified', async () => {
     const NAME = 'fault-stuck';
     te.sandbox.standIn.addFault({ operation: 'ListPackageVersionAssets', package: NAME, version: '3.0.1', status: 0, hang: true, times: 1 });

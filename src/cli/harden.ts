@@ -89,7 +89,7 @@ export async function hardenCommand(jobFile: string, opts: HardenCommandOptions,
       target.readOnly = opts.dryRun ?? false;
       // as whom
       if (!opts.dryRun) {
-        const who = await callerIdentity(job.config.target.region, env, opts.stsClient);
+        const who = await callerIdentity(job.config.target.region, env, opts.stsClient, signal);
         db.ledger = ledgerContext(job.name, job.config.target, who, targetOf(job.config.target).repositories);
       }
       result = await harden(target, (f) => createTarget(f, target, job.config.target.repositories[f]?.internal ?? missing(f)), packages, {

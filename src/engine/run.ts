@@ -180,7 +180,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       }
       // the move is in the provenance ledger, as whom (a plan's too: the state moves all the same),
       // so that entries in another domain after it are explained by it
-      const who = opts.noTarget ? { error: 'planned without AWS access (--no-target)' } : await callerIdentity(config.target.region, env, opts.stsClient);
+      const who = opts.noTarget ? { error: 'planned without AWS access (--no-target)' } : await callerIdentity(config.target.region, env, opts.stsClient, stopping.hard);
       const ledger = ledgerContext(job.name, config.target, who, thisTarget.repositories);
       if (!dryRun) db.ledger = ledger;
       retargeted = moveTarget(db, thisTarget, moveFrom, ledger);
@@ -382,7 +382,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
         // run that writes records what it does in the provenance ledger) as whom: both at once
         const [account, who] = await Promise.all([
           BUCKETS.some((b) => fromJob[b] === undefined) ? readAccountQuotas(config.target.region, env, opts.serviceQuotasClient, stopping.hard) : undefined,
-          dryRun || db.ledger ? undefined : callerIdentity(config.target.region, env, opts.stsClient),
+          dryRun || db.ledger ? undefined : callerIdentity(config.target.region, env, opts.stsClient, stopping.hard),
         ]);
         if (account) {
           rates = resolveRates(fromJob, account.rates);

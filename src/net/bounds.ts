@@ -38,3 +38,13 @@ export function requestDeadlineMs(idleMs: number, uploadBytes = 0): number {
 export function slowUploadHint(deadlineMs: number): string {
   return `an upload must be complete within twice target.idleTimeoutSeconds plus 1 s per 256 KiB (${Math.round(deadlineMs / 1000)} s here): on a link slower than that, raise target.idleTimeoutSeconds and rerun`;
 }
+
+/**
+ * The signal for a one-off SDK call at the start of a command (STS GetCallerIdentity, Service
+ * Quotas): cut off by the command's stop, and at `deadlineMs` whatever happens, since an
+ * answer that trickles never meets the idle timeout and would hold the command for ever.
+ */
+export function oneOffSignal(deadlineMs: number, signal?: AbortSignal): AbortSignal {
+  const deadline = AbortSignal.timeout(deadlineMs);
+  return signal ? AbortSignal.any([signal, deadline]) : deadline;
+}

@@ -22,7 +22,8 @@ import {
 } from '@aws-sdk/client-codeartifact';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { MigrateError, toError } from '../errors.js';
-import { registerSdkCredentials, sdkRequestHandler } from '../net/agents.js';
+import { registerSdkCredentials, SDK_IDLE_TIMEOUT_MS, sdkRequestHandler } from '../net/agents.js';
+import { oneOffSignal, requestDeadlineMs } from '../net/bounds.js';
 import type { CodeArtifact, PackageCoordinates } from './codeartifact.js';
 import { Paging } from './paging.js';
 
@@ -193,7 +194,8 @@ function protection(g: { pattern?: string; description?: string; contactInfo?: s
 }
 
 /** Who is calling: `sts:GetCallerIdentity` with the same credentials as the run. */
-export async function callerIdentity(region: string, env: NodeJS.ProcessEnv, client?: STSClient): Promise<{ arn?: string; account?: string; error?: string }> {
+/** `signal`: the command's stop (the principal is read beside other work; a stuck STS must not outlast the stop). */
+export async function callerIdentity(region: string, env: NodeJS.ProcessEnv, client?: STSClient, signal?: AbortSignal, deadlineMs = requestDeadlineMs(SDK_IDLE_TIMEOUT_MS)): Promise<{ arn?: string; account?: string; error?: string }> {
   const own = !client;
   const sts =
     client ??
@@ -207,7 +209,7 @@ export async function callerIdentity(region: string, env: NodeJS.ProcessEnv, cli
         : {}),
     });
   try {
-    const out = await sts.send(new GetCallerIdentityCommand({}));
+    const out = await sts.send(new GetCallerIdentityCommand({}), { abortSignal: oneOffSignal(deadlineMs, signal) });
     return { arn: out.Arn, account: out.Account };
   } catch (e) {
     // STS answers a signature it refuses with the canonical request, the session token in it

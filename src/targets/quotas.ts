@@ -7,7 +7,8 @@
  */
 import { ListServiceQuotasCommand, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { toError } from '../errors.js';
-import { registerSdkCredentials, sdkRequestHandler } from '../net/agents.js';
+import { registerSdkCredentials, SDK_IDLE_TIMEOUT_MS, sdkRequestHandler } from '../net/agents.js';
+import { oneOffSignal, requestDeadlineMs } from '../net/bounds.js';
 import { MAX_RATE, MIN_RATE } from '../config/schema.js';
 import type { BucketName } from '../types.js';
 import { Paging } from './paging.js';
@@ -29,7 +30,8 @@ export interface AccountQuotas {
   error?: string;
 }
 
-export async function readAccountQuotas(region: string, env: NodeJS.ProcessEnv, client?: ServiceQuotasClient, signal?: AbortSignal): Promise<AccountQuotas> {
+/** `deadlineMs`: how long the whole reading may take (every page): a trickling answer is cut off there, and the defaults apply. */
+export async function readAccountQuotas(region: string, env: NodeJS.ProcessEnv, client?: ServiceQuotasClient, signal?: AbortSignal, deadlineMs = requestDeadlineMs(SDK_IDLE_TIMEOUT_MS)): Promise<AccountQuotas> {
   const own = !client;
   const sq =
     client ??
@@ -45,12 +47,13 @@ export async function readAccountQuotas(region: string, env: NodeJS.ProcessEnv, 
     });
   const rates: Partial<Record<BucketName, number>> = {};
   const refused: string[] = [];
+  const abortSignal = oneOffSignal(deadlineMs, signal);
   try {
     // CodeArtifact has a few dozen quotas: a page of them at most, a few pages at the very most
     const paging = new Paging('ListServiceQuotas of codeartifact', 20);
     let NextToken: string | undefined;
     do {
-      const out = await sq.send(new ListServiceQuotasCommand({ ServiceCode: 'codeartifact', NextToken, MaxResults: 100 }), { abortSignal: signal });
+      const out = await sq.send(new ListServiceQuotasCommand({ ServiceCode: 'codeartifact', NextToken, MaxResults: 100 }), { abortSignal });
       for (const q of out.Quotas ?? []) {
         const hit = BY_NAME.find(([re]) => re.test(q.QuotaName ?? ''));
         if (!hit || rates[hit[1]] !== undefined) continue;

@@ -259,6 +259,20 @@ describe('the account quotas (Service Quotas), read at the start of a run', () =
     }
   });
 
+  it('an answer that trickles (never silent for the idle timeout) is cut off at the deadline: the defaults apply, said why, the connection closed', async () => {
+    answer = endless(' ', 200);
+    const sq = new ServiceQuotasClient({ region: 'us-east-1', endpoint: url, maxAttempts: 1, logger: QUIET, credentials: { accessKeyId: 'AKID', secretAccessKey: 'secret' }, requestHandler: sdkRequestHandler('us-east-1', {}, 1000) });
+    try {
+      const quotas = await readAccountQuotas('us-east-1', {}, sq, undefined, 2000);
+      expect(quotas.rates).toEqual({});
+      expect(quotas.error).toBeDefined();
+      expect(seen).toHaveLength(1);
+      await expect.poll(() => seen[0]!.cut).toBe(true);
+    } finally {
+      sq.destroy();
+    }
+  }, 15_000);
+
   it('a plausible answer is taken as it is: 20 publishes a second, 1,200 reads a minute (20/s)', async () => {
     answer = (_req, res) => {
       res.setHeader('content-type', 'application/x-amz-json-1.1');
