@@ -7,6 +7,7 @@
  */
 import { ListServiceQuotasCommand, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { toError } from '../errors.js';
+import { printable } from '../redact.js';
 import { registerSdkCredentials, SDK_IDLE_TIMEOUT_MS, sdkRequestHandler } from '../net/agents.js';
 import { oneOffSignal, requestDeadlineMs } from '../net/bounds.js';
 import { MAX_RATE, MIN_RATE } from '../config/schema.js';
@@ -64,7 +65,8 @@ export async function readAccountQuotas(region: string, env: NodeJS.ProcessEnv, 
       NextToken = paging.next(out.NextToken, (out.Quotas ?? []).map((q) => q.QuotaCode ?? q.QuotaName ?? ''));
     } while (NextToken);
     // the rest of the account's quotas still apply; the summary says which were not taken and why
-    return refused.length > 0 ? { rates, error: `some were not taken: ${refused.join('; ')}` } : { rates };
+    // the words are the peer's (a hostile one's control characters never reach a terminal)
+    return refused.length > 0 ? { rates, error: printable(`some were not taken: ${refused.join('; ')}`) } : { rates };
   } catch (e) {
     // a refused signature's message holds the canonical request, the session token in it
     await registerSdkCredentials(sq);
@@ -82,10 +84,11 @@ const SECONDS: Record<string, number> = { MICROSECOND: 1e-6, MILLISECOND: 1e-3, 
  * said (a double may be "Infinity" or "NaN"), and a limiter run at Infinity never waits nor
  * slows down on a throttle, one at 1e9 runs past every real quota, one at 0.001 sends a
  * request every 1,000 s. Taken: a quota of this region (its ARN, when it has one), per
- * its Period (per second when it names none, as the quota's name says), within the rates a
+ * of CodeArtifact, per its Period (per second when it names none, as the quota's name says), within the rates a
  * job file may set (MIN_RATE..MAX_RATE).
  */
-function rateOf(q: { Value?: number; Period?: { PeriodValue?: number; PeriodUnit?: string }; QuotaArn?: string }, region: string): number | { refused: string } {
+function rateOf(q: { Value?: number; Period?: { PeriodValue?: number; PeriodUnit?: string }; QuotaArn?: string; ServiceCode?: string }, region: string): number | { refused: string } {
+  if (q.ServiceCode !== undefined && q.ServiceCode !== 'codeartifact') return { refused: `a quota of ${q.ServiceCode}, not codeartifact` };
   const arnRegion = q.QuotaArn?.split(':')[3];
   if (arnRegion && arnRegion !== region) return { refused: `a quota of ${arnRegion}, not ${region}` };
   if (typeof q.Value !== 'number') return { refused: 'no value' };

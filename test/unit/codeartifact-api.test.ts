@@ -229,7 +229,7 @@ describe('the account quotas (Service Quotas), read at the start of a run', () =
   // value per minute, or a quota of another region's account: none is taken for a request rate
   // the limiter could run at (Infinity: no limit and a throttle that never slows it down; 1e9
   // or 0.001: a run past every quota, or one request in 1,000 s)
-  it('hostile values (Infinity, NaN, 1e9, 0.001/s, per minute, another region, no value) are not rates: the defaults apply, said which', async () => {
+  it('hostile values (Infinity, NaN, 1e9, 0.001/s, per minute, another region or service, no value) are not rates: the defaults apply, said which', async () => {
     const quota = (n: number, name: string, value: unknown, extra: Record<string, unknown> = {}) => ({ QuotaCode: `L-${n}`, QuotaName: name, QuotaArn: `arn:aws:servicequotas:us-east-1:111122223333:codeartifact/L-${n}`, Value: value, ...extra });
     answer = (_req, res) => {
       res.setHeader('content-type', 'application/x-amz-json-1.1');
@@ -243,6 +243,7 @@ describe('the account quotas (Service Quotas), read at the start of a run', () =
             quota(5, 'Write requests per second from a single AWS account', 0.001),
             quota(6, 'Read requests per second from a single AWS account', 400, { QuotaArn: 'arn:aws:servicequotas:eu-west-1:111122223333:codeartifact/L-6' }),
             quota(7, 'ListPackageVersionAssets requests per second', undefined),
+            quota(8, 'ListPackageVersionAssets requests per second', 500, { ServiceCode: 'lambda' }),
           ],
         }),
       );
@@ -252,7 +253,7 @@ describe('the account quotas (Service Quotas), read at the start of a run', () =
       const quotas = await readAccountQuotas('us-east-1', {}, sq);
       // 600 a minute is 10 a second; nothing else is a rate of this region's account
       expect(quotas.rates).toEqual({ listVersions: 10 });
-      for (const name of ['PublishPackageVersion', 'GetPackageVersionAsset', 'Write requests', 'eu-west-1']) expect(quotas.error).toContain(name);
+      for (const name of ['PublishPackageVersion', 'GetPackageVersionAsset', 'Write requests', 'eu-west-1', 'lambda']) expect(quotas.error).toContain(name);
       expect(seen).toHaveLength(1);
     } finally {
       sq.destroy();
