@@ -203,8 +203,11 @@ export const sourceSchema = z.discriminatedUnion('kind', [npmRegistrySource, git
 export const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 export const JOB_NAME_RULE = 'a job name: 1-100 letters, digits, ".", "_" or "-", starting with a letter or digit';
 
-/** Requests per second: below a tenth a run would crawl (and 1000/rate overflows timers at tiny values); above 10,000 no quota reaches. */
-/** The request rates (per second) a bucket may run at: from the job file, or read from the account's quotas. */
+/**
+ * The request rates (per second) a bucket may run at, from the job file or read from the
+ * account's quotas: below a tenth a run would crawl (and 1000/rate overflows timers at tiny
+ * values); above 10,000 no quota reaches.
+ */
 export const MIN_RATE = 0.1;
 export const MAX_RATE = 10_000;
 const rate = z.number().min(MIN_RATE, `at least ${MIN_RATE} requests per second`).max(MAX_RATE, `at most ${MAX_RATE} requests per second`);

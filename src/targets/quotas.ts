@@ -83,9 +83,9 @@ const SECONDS: Record<string, number> = { MICROSECOND: 1e-6, MILLISECOND: 1e-3, 
  * A quota as requests per second, or why it is none: the SDK hands over whatever the JSON
  * said (a double may be "Infinity" or "NaN"), and a limiter run at Infinity never waits nor
  * slows down on a throttle, one at 1e9 runs past every real quota, one at 0.001 sends a
- * request every 1,000 s. Taken: a quota of this region (its ARN, when it has one), per
- * of CodeArtifact, per its Period (per second when it names none, as the quota's name says), within the rates a
- * job file may set (MIN_RATE..MAX_RATE).
+ * request every 1,000 s. Taken: a quota of CodeArtifact in this region (its ARN's, when it
+ * has one), converted by its Period (per second when it names none, as the quota's name
+ * says), within the rates a job file may set (MIN_RATE..MAX_RATE).
  */
 function rateOf(q: { Value?: number; Period?: { PeriodValue?: number; PeriodUnit?: string }; QuotaArn?: string; ServiceCode?: string }, region: string): number | { refused: string } {
   if (q.ServiceCode !== undefined && q.ServiceCode !== 'codeartifact') return { refused: `a quota of ${q.ServiceCode}, not codeartifact` };
