@@ -356,3 +356,64 @@ describe("what the install fetched, for the scripts after it", () => {
     }
   });
 });
+
+describe('a package in a workspace (a monorepo: npm installs for the workspace root above its folder)', () => {
+  /** A root whose workspaces are packages/*: `packages/widget` (the package, with a prepare script) and `packages/other`, which needs `dependency`. */
+  const monorepo = (dependency: string, where: 'sibling' | 'root' | 'lock') => {
+    const at = mkdtempSync(join(dir, 'monorepo-'));
+    const root: Record<string, unknown> = { name: 'mono', private: true, workspaces: ['packages/*'] };
+    if (where === 'root') root.devDependencies = { [dependency]: '1.0.0' };
+    writeFileSync(join(at, 'package.json'), JSON.stringify(root));
+    for (const [pkg, manifest] of [
+      ['widget', { name: '@acme-gh/widget', version: '1.0.0', license: 'MIT', scripts: { prepare: 'true' } }],
+      ['other', { name: '@acme-gh/other', version: '1.0.0', license: 'MIT', ...(where === 'sibling' ? { dependencies: { [dependency]: '1.0.0' } } : {}) }],
+    ] as const) {
+      execFileSync('mkdir', ['-p', join(at, 'packages', pkg)]);
+      writeFileSync(join(at, 'packages', pkg, 'package.json'), JSON.stringify(manifest));
+    }
+    if (where === 'lock') {
+      // the workspace's lockfile is the root's: it pins a package of the internal scope at the public registry
+      writeFileSync(join(at, 'package-lock.json'), JSON.stringify({
+        name: 'mono',
+        lockfileVersion: 3,
+        requires: true,
+        packages: {
+          '': { name: 'mono', workspaces: ['packages/*'] },
+          'node_modules/@acme-gh/widget': { resolved: 'packages/widget', link: true },
+          'node_modules/@acme-gh/other': { resolved: 'packages/other', link: true },
+          'packages/widget': { name: '@acme-gh/widget', version: '1.0.0' },
+          'packages/other': { name: '@acme-gh/other', version: '1.0.0', dependencies: { [dependency]: '1.0.0' } },
+          [`node_modules/${dependency}`]: { version: '1.0.0', resolved: `https://registry.npmjs.org/${dependency}/-/${dependency.split('/')[1]}-1.0.0.tgz` },
+        },
+      }));
+    }
+    return at;
+  };
+  const packWidget = (at: string, internal: InternalNpmRegistry[]) =>
+    packNpm({ checkoutDir: at, subdir: 'packages/widget', name: '@acme-gh/widget', version: '1.0.0', outDir: join(dir, `out-${Math.random().toString(36).slice(2)}`), timeoutMs: 120_000, internal });
+
+  it("a sibling workspace's internal dependency with no source for its scope: refused, naming it, before npm asks anyone", async () => {
+    outbound.length = 0;
+    const e = await refusal(packWidget(monorepo('@acme-gh/secret-lib', 'sibling'), []));
+    expect(e.code).toBe('EBUILD');
+    expect(e.message).toContain('@acme-gh/secret-lib');
+    expect(outbound).toEqual([]);
+  });
+
+  it("the workspace root's internal dependency: resolved from the source's registry, nothing goes out", async () => {
+    outbound.length = 0;
+    const source = { url: registry.url, token: registry.token, scopes: ['@acme-gh'], packages: [] };
+    const out = await packWidget(monorepo('@acme-gh/build-tool', 'root'), [source]);
+    expect(existsSync(out.path)).toBe(true);
+    expect(outbound).toEqual([]);
+  });
+
+  it("the workspace root's lockfile pinning an internal name at the public registry: refused", async () => {
+    outbound.length = 0;
+    const source = { url: registry.url, token: registry.token, scopes: ['@acme-gh'], packages: [] };
+    const e = await refusal(packWidget(monorepo('@acme-gh/build-tool', 'lock'), [source]));
+    expect(e.code).toBe('EBUILD');
+    expect(e.message).toContain('the lockfile pins it at https://registry.npmjs.org/');
+    expect(outbound).toEqual([]);
+  });
+});

@@ -28,7 +28,7 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve as resolvePath, sep } from 'node:path';
+import { dirname, join, relative as relativePath, resolve as resolvePath, sep } from 'node:path';
 import { MigrateError, toError } from '../errors.js';
 import { BUILD_LOG_TAIL_MAX, redact, registerSecret } from '../redact.js';
 import { notRegularFile } from './output-file.js';
@@ -111,7 +111,7 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
     // a prepare script (a TypeScript build) needs the dev dependencies, as pacote installs them for git deps
     const scripts = (manifest.scripts ?? {}) as Record<string, unknown>;
     if (!input.command && (scripts.prepare || scripts.prepack) && !existsSync(join(dir, 'node_modules'))) {
-      const routes = internalRoutes(dir, manifest, input.name, input.internal ?? [], subject);
+      const routes = internalRoutes(npmProject(input.checkoutDir, dir, manifest, subject), input.name, input.internal ?? [], subject);
       // the tokens are the install's alone, and no script runs while npm holds them: a dependency's
       // install script (or the tag's own) would otherwise read them from its environment or the .npmrc.
       // So are its cache and logs, gone before any script runs: npm caches whatever a URL the tag names
@@ -214,22 +214,8 @@ const ASIDE = `.npmrc.cam-aside-${process.pid}`;
  * .npmrc. restore() puts the files back for the steps without tokens.
  */
 function setAsideProjectConfig(checkoutDir: string, dir: string, subject: string): { settings: string; restore(): void } {
-  const root = resolvePath(checkoutDir);
-  const folders: string[] = [];
-  for (let at = resolvePath(dir); ; at = dirname(at)) {
-    folders.push(at);
-    if (at === root || !at.startsWith(root + sep)) break;
-  }
-  // npm's local prefix: the package's folder, unless a folder above it is a workspace root
-  const prefix = folders.slice(1).find((f) => {
-    try {
-      const size = sizeOf(join(f, 'package.json'));
-      if (typeof size !== 'number' || size > MAX_MANIFEST_BYTES) return false;
-      return 'workspaces' in (JSON.parse(readFileSync(join(f, 'package.json'), 'utf8')) as object);
-    } catch {
-      return false;
-    }
-  }) ?? folders[0]!;
+  const folders = foldersUp(checkoutDir, dir);
+  const prefix = localPrefix(checkoutDir, dir).folder;
   const lines: string[] = [];
   const moved: string[] = [];
   const restore = () => {
@@ -260,6 +246,100 @@ function setAsideProjectConfig(checkoutDir: string, dir: string, subject: string
     throw new MigrateError('ELOCAL', `${subject}: cannot set the tag's .npmrc aside for the install: ${toError(e).message}`, { subject, cause: e });
   }
   return { settings: lines.length ? `${lines.join('\n')}\n` : '', restore };
+}
+
+/** The package's folder and each folder above it, up to the checkout's root. */
+function foldersUp(checkoutDir: string, dir: string): string[] {
+  const root = resolvePath(checkoutDir);
+  const folders: string[] = [];
+  for (let at = resolvePath(dir); ; at = dirname(at)) {
+    folders.push(at);
+    if (at === root || !at.startsWith(root + sep)) break;
+  }
+  return folders;
+}
+
+/**
+ * npm's local prefix, where it installs and whose lockfile it reads: the package's folder,
+ * unless a folder above it (in the checkout) is a workspace root; with that root's manifest.
+ */
+function localPrefix(checkoutDir: string, dir: string): { folder: string; manifest?: Record<string, unknown> } {
+  for (const f of foldersUp(checkoutDir, dir).slice(1)) {
+    try {
+      const size = sizeOf(join(f, 'package.json'));
+      if (typeof size !== 'number' || size > MAX_MANIFEST_BYTES) continue;
+      const doc = JSON.parse(readFileSync(join(f, 'package.json'), 'utf8')) as unknown;
+      if (typeof doc === 'object' && doc !== null && !Array.isArray(doc) && 'workspaces' in doc) return { folder: f, manifest: doc as Record<string, unknown> };
+    } catch {
+      // not a manifest npm reads either
+    }
+  }
+  return { folder: resolvePath(dir) };
+}
+
+/**
+ * What an install in the package's folder resolves: in a workspace (a monorepo), npm installs
+ * for the whole workspace from its root, with the root's lockfile: the root's dependencies and
+ * every member's, not only the package's own. Members are installed as links, never fetched.
+ */
+interface NpmProject {
+  /** Where the lockfile npm reads is. */
+  prefix: string;
+  /** The package's manifest, and in a workspace the root's and every member's. */
+  manifests: Record<string, unknown>[];
+  /** The workspace's members by name: local, never fetched. */
+  local: Set<string>;
+}
+
+/** The most folders looked through for a workspace's members (a checkout's `node_modules` and `.git` are not entered). */
+const MAX_WORKSPACE_FOLDERS = 50_000;
+
+function npmProject(checkoutDir: string, dir: string, manifest: Record<string, unknown>, subject: string): NpmProject {
+  const root = localPrefix(checkoutDir, dir);
+  if (!root.manifest) return { prefix: root.folder, manifests: [manifest], local: new Set() };
+  const spec = root.manifest.workspaces;
+  const list = Array.isArray(spec) ? spec : spec && typeof spec === 'object' && Array.isArray((spec as { packages?: unknown }).packages) ? (spec as { packages: unknown[] }).packages : [];
+  // npm's workspace globs (`packages/*`, `apps/**`); a negated one still counts here: one too many is only checked
+  const patterns = list.flatMap((p) => (typeof p === 'string' ? [globToRegExp(p.replace(/^!/, ''))] : []));
+  const manifests = [manifest, root.manifest];
+  const local = new Set<string>();
+  let seen = 0;
+  const folders = [root.folder];
+  for (let at = folders.pop(); at !== undefined; at = folders.pop()) {
+    if (++seen > MAX_WORKSPACE_FOLDERS) {
+      throw new MigrateError('ETOOLARGE', `${subject}: the workspace at the tag has more than ${MAX_WORKSPACE_FOLDERS} folders to look through for its members`, { subject, hint: 'give this version a build command of its own (versions: { "<version>": { command: … } }), or skip it' });
+    }
+    const rel = relativePath(root.folder, at).split(sep).join('/');
+    if (rel && patterns.some((p) => p.test(rel)) && sizeOf(join(at, 'package.json')) !== undefined) {
+      const member = readManifest(at, subject);
+      manifests.push(member);
+      if (typeof member.name === 'string') local.add(member.name);
+    }
+    for (const entry of readdirSync(at, { withFileTypes: true })) {
+      if (entry.isDirectory() && entry.name !== 'node_modules' && entry.name !== '.git') folders.push(join(at, entry.name));
+    }
+  }
+  return { prefix: root.folder, manifests, local };
+}
+
+/** A workspace glob as npm's map-workspaces reads it: `*` one folder name, `**` any depth, the rest literal. */
+function globToRegExp(glob: string): RegExp {
+  const text = glob.replace(/^\.\//, '').replace(/\/+$/, '');
+  let re = '';
+  for (let i = 0; i < text.length; i++) {
+    if (text.startsWith('**/', i)) {
+      re += '(?:[^/]+/)*';
+      i += 2;
+    } else if (text.startsWith('/**', i) && i + 3 === text.length) {
+      re += '(?:/[^/]+)*';
+      i += 2;
+    } else if (text.startsWith('**', i)) {
+      re += '.*';
+      i += 1;
+    } else if (text[i] === '*') re += '[^/]*';
+    else re += text[i]!.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
 }
 
 /**
@@ -315,18 +395,23 @@ const withSlash = (url: string) => (url.endsWith('/') ? url : `${url}/`);
  * manifest's dependencies of every kind (an `npm:` alias by the name it
  * stands for) and every package its lockfile pins, with the URL it pins.
  */
-function namesToInstall(dir: string, manifest: Record<string, unknown>, subject: string): Map<string, string | undefined> {
+function namesToInstall(project: NpmProject, subject: string): Map<string, string | undefined> {
+  const dir = project.prefix;
   const names = new Map<string, string | undefined>();
   const add = (name: string, spec?: unknown) => {
     const alias = typeof spec === 'string' && spec.startsWith('npm:') ? spec.slice(4).replace(/(.)@.*$/, '$1') : undefined;
+    // a workspace member is linked, not fetched (unless an alias sends it elsewhere)
+    if (!alias && project.local.has(name)) return;
     if (!names.has(alias ?? name)) names.set(alias ?? name, undefined);
   };
-  for (const kind of ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies']) {
-    const deps = manifest[kind];
-    if (deps && typeof deps === 'object') for (const [name, spec] of Object.entries(deps)) add(name, spec);
+  for (const manifest of project.manifests) {
+    for (const kind of ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies']) {
+      const deps = manifest[kind];
+      if (deps && typeof deps === 'object') for (const [name, spec] of Object.entries(deps)) add(name, spec);
+    }
   }
   for (const file of ['npm-shrinkwrap.json', 'package-lock.json']) {
-    let lock: { packages?: Record<string, { name?: string; resolved?: string }>; dependencies?: Record<string, unknown> };
+    let lock: { packages?: Record<string, { name?: string; resolved?: string; link?: boolean }>; dependencies?: Record<string, unknown> };
     // unread, its pins could not be checked: refused rather than installed unchecked
     checkReadable(dir, file, MAX_LOCKFILE_BYTES, subject, ' to check what it pins');
     try {
@@ -336,7 +421,8 @@ function namesToInstall(dir: string, manifest: Record<string, unknown>, subject:
     }
     for (const [path, entry] of Object.entries(lock.packages ?? {})) {
       const at = path.lastIndexOf('node_modules/');
-      if (at < 0 || !entry || typeof entry !== 'object') continue;
+      // a link (a workspace member) is a folder of the checkout, fetched from nowhere
+      if (at < 0 || !entry || typeof entry !== 'object' || entry.link === true) continue;
       const name = entry.name ?? path.slice(at + 'node_modules/'.length);
       names.set(name, typeof entry.resolved === 'string' ? entry.resolved : names.get(name));
     }
@@ -361,7 +447,7 @@ function namesToInstall(dir: string, manifest: Record<string, unknown>, subject:
  * with no source for it, an unscoped internal package: npm can only route a
  * scope to another registry) or one the lockfile pins elsewhere.
  */
-function internalRoutes(dir: string, manifest: Record<string, unknown>, self: string, sources: readonly InternalNpmRegistry[], subject: string): Map<string, InternalNpmRegistry> {
+function internalRoutes(project: NpmProject, self: string, sources: readonly InternalNpmRegistry[], subject: string): Map<string, InternalNpmRegistry> {
   const scopes = new Map<string, InternalNpmRegistry | undefined>();
   const packages = new Set<string>();
   // the package's own scope is internal by definition: it is being migrated into the internal repository
@@ -382,7 +468,7 @@ function internalRoutes(dir: string, manifest: Record<string, unknown>, self: st
       hint: `add the npm source that serves ${scopeOf(name) ?? name} to the job (kind: npm-registry, with its scope), or give this version a build command (versions: { "<version>": { command: … } }), or skip it`,
     });
   };
-  for (const [name, resolved] of namesToInstall(dir, manifest, subject)) {
+  for (const [name, resolved] of namesToInstall(project, subject)) {
     const scope = scopeOf(name);
     if (!scope) {
       if (packages.has(name)) refuse(name, 'npm can send an unscoped name only to the public registry');
