@@ -417,3 +417,27 @@ describe('a package in a workspace (a monorepo: npm installs for the workspace r
     expect(outbound).toEqual([]);
   });
 });
+
+describe("the package's folder at the tag (the job's directory)", () => {
+  it('a symbolic link leading out of the checkout: EBADSOURCE naming it, and nothing runs or is written where it leads', async () => {
+    // what the link leads to: any folder of this machine with a package.json (here one with a prepare script)
+    const elsewhere = mkdtempSync(join(dir, 'elsewhere-'));
+    writeFileSync(join(elsewhere, 'package.json'), JSON.stringify({ name: 'linked', version: '1.0.0', license: 'MIT', scripts: { prepare: "node -e \"require('fs').writeFileSync('prepared-here', 'x')\"" } }));
+    const at = mkdtempSync(join(dir, 'checkout-'));
+    writeFileSync(join(at, 'package.json'), JSON.stringify({ name: 'root', version: '1.0.0' }));
+    symlinkSync(elsewhere, join(at, 'pkg'));
+    const e = await refusal(packNpm({ checkoutDir: at, subdir: 'pkg', name: 'linked', version: '1.0.0', outDir: join(dir, `out-${Math.random().toString(36).slice(2)}`), timeoutMs: 120_000 }));
+    expect(e.code).toBe('EBADSOURCE');
+    expect(e.message).toContain('pkg');
+    expect(existsSync(join(elsewhere, 'prepared-here'))).toBe(false);
+  });
+
+  it('a link to a folder inside the checkout is built as that folder', async () => {
+    const at = mkdtempSync(join(dir, 'checkout-'));
+    execFileSync('mkdir', ['-p', join(at, 'real')]);
+    writeFileSync(join(at, 'real', 'package.json'), JSON.stringify({ name: 'inside', version: '1.0.0', license: 'MIT' }));
+    symlinkSync('real', join(at, 'pkg'));
+    const out = await packNpm({ checkoutDir: at, subdir: 'pkg', name: 'inside', version: '1.0.0', outDir: join(dir, `out-${Math.random().toString(36).slice(2)}`), timeoutMs: 120_000 });
+    expect(existsSync(out.path)).toBe(true);
+  });
+});

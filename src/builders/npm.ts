@@ -25,7 +25,7 @@
  * tag names answered), removed before a script runs.
  * https://docs.npmjs.com/cli/v11/configuring-npm/npmrc#auth-related-configuration
  */
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative as relativePath, resolve as resolvePath, sep } from 'node:path';
@@ -72,6 +72,7 @@ const DEFAULT_PACK = ['npm', 'pack', '--json', '--pack-destination', '{outdir}']
 export async function packNpm(input: NpmPackInput): Promise<{ path: string; output: string; builtWith: { node: string | null; npm: string | null } }> {
   const subject = `${input.name}@${input.version}`;
   const dir = input.subdir ? join(input.checkoutDir, input.subdir) : input.checkoutDir;
+  refuseFolderOut(input.checkoutDir, dir, input.subdir, subject);
   const manifest = readManifest(dir, subject);
   mkdirSync(input.outDir, { recursive: true });
   const home = await mkdtemp(join(input.scratchDir ?? tmpdir(), `scratch-${process.pid}-`));
@@ -246,6 +247,26 @@ function setAsideProjectConfig(checkoutDir: string, dir: string, subject: string
     throw new MigrateError('ELOCAL', `${subject}: cannot set the tag's .npmrc aside for the install: ${toError(e).message}`, { subject, cause: e });
   }
   return { settings: lines.length ? `${lines.join('\n')}\n` : '', restore };
+}
+
+/**
+ * The package's folder must be in the checkout: the tag may commit the job's directory (or a
+ * folder on the way to it) as a symbolic link to anywhere on this machine, and the build's
+ * folder is writable to it, even where the tool's own code or the state directory is.
+ */
+function refuseFolderOut(checkoutDir: string, dir: string, subdir: string, subject: string): void {
+  let real: string;
+  try {
+    real = realpathSync(dir);
+  } catch {
+    return; // not there: readManifest says so
+  }
+  const top = realpathSync(checkoutDir);
+  if (real === top || real.startsWith(top + sep)) return;
+  throw new MigrateError('EBADSOURCE', `${subject}: the tag makes ${subdir} a symbolic link that leads out of the repository`, {
+    subject,
+    hint: 'make the package a folder of the repository at the source, or skip this version (versions: { "<version>": { skip: … } })',
+  });
 }
 
 /** The package's folder and each folder above it, up to the checkout's root. */
