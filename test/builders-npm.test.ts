@@ -441,3 +441,32 @@ describe("the package's folder at the tag (the job's directory)", () => {
     expect(existsSync(out.path)).toBe(true);
   });
 });
+
+describe("a tag whose package.json is not the version the tag names (the version not bumped, another package)", () => {
+  const tagged = (manifest: Record<string, unknown>) => {
+    const at = mkdtempSync(join(dir, 'checkout-'));
+    writeFileSync(join(at, 'package.json'), JSON.stringify({ license: 'MIT', scripts: { prepare: "node -e \"require('fs').writeFileSync('prepared', 'x')\"" }, ...manifest }));
+    return at;
+  };
+  const packAs = (at: string, name: string, version: string) => packNpm({ checkoutDir: at, subdir: '', name, version, outDir: join(dir, `out-${Math.random().toString(36).slice(2)}`), timeoutMs: 120_000 });
+
+  it('is EBADSOURCE naming what the package.json says, before any install or script runs', async () => {
+    const old = tagged({ name: 'bumped', version: '1.0.0' });
+    const e = await refusal(packAs(old, 'bumped', '1.1.0'));
+    expect(e.code).toBe('EBADSOURCE');
+    expect(e.actual).toBe('bumped@1.0.0');
+    expect(existsSync(join(old, 'prepared'))).toBe(false);
+    const other = tagged({ name: '@elsewhere/widget', version: '1.1.0' });
+    const n = await refusal(packAs(other, '@acme-gh/widget', '1.1.0'));
+    expect(n.code).toBe('EBADSOURCE');
+    expect(n.actual).toBe('@elsewhere/widget@1.1.0');
+    expect(existsSync(join(other, 'prepared'))).toBe(false);
+  });
+
+  it('a version spelled loosely (a leading v, build metadata), as npm normalises it when publishing, is the same version', async () => {
+    for (const version of ['v1.1.0', '1.1.0+build.7']) {
+      const out = await packAs(tagged({ name: 'loose', version }), 'loose', '1.1.0');
+      expect(existsSync(out.path)).toBe(true);
+    }
+  });
+});

@@ -29,6 +29,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSy
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative as relativePath, resolve as resolvePath, sep } from 'node:path';
+import semver from 'semver';
 import { MigrateError, toError } from '../errors.js';
 import { BUILD_LOG_TAIL_MAX, redact, registerSecret } from '../redact.js';
 import { notRegularFile } from './output-file.js';
@@ -74,6 +75,7 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
   const dir = input.subdir ? join(input.checkoutDir, input.subdir) : input.checkoutDir;
   refuseFolderOut(input.checkoutDir, dir, input.subdir, subject);
   const manifest = readManifest(dir, subject);
+  if (!input.command) checkNamesVersion(manifest, input.name, input.version, input.subdir, subject);
   mkdirSync(input.outDir, { recursive: true });
   const home = await mkdtemp(join(input.scratchDir ?? tmpdir(), `scratch-${process.pid}-`));
   // what makes a script's output the same on every build (reproducible-builds.org): the commit's
@@ -403,6 +405,26 @@ function readManifest(dir: string, subject: string): Record<string, unknown> {
     // below
   }
   throw new MigrateError('EBADBUILD', `${subject}: the tag has no readable package.json`, { subject, hint: 'skip this version in the job file, or fix the tag' });
+}
+
+/**
+ * `npm pack` packs the package.json as the tag has it, and the target takes only a tarball of
+ * this name and version (a loose spelling, `v1.2.0` or `1.2.0+build`, is the version npm
+ * publishes it as): any other is refused here, before the install and the scripts run the code
+ * of a tag that is not this version (a version not bumped before tagging, another package in
+ * the folder), and before an install would take the job's name for the package's own scope.
+ * A build command of its own may set the version itself: its tarball is checked after the build.
+ */
+function checkNamesVersion(manifest: Record<string, unknown>, name: string, version: string, subdir: string, subject: string): void {
+  const given = typeof manifest.version === 'string' ? manifest.version : '';
+  if (manifest.name === name && (given === version || semver.clean(given, { loose: true }) === version)) return;
+  const says = `${typeof manifest.name === 'string' ? manifest.name : '(no name)'}@${given || '(no version)'}`;
+  throw new MigrateError('EBADSOURCE', `${subject}: the tag's ${subdir ? `${subdir}/` : ''}package.json says ${says}`, {
+    subject,
+    expected: subject,
+    actual: says,
+    hint: 'fix the tag at the source (a package.json not bumped before tagging), skip this version (versions: { "<version>": { skip: … } }), or give it a build command that sets the version',
+  });
 }
 
 /** `@scope` of a scoped name, else undefined. */
