@@ -470,3 +470,44 @@ describe("a tag whose package.json is not the version the tag names (the version
     }
   });
 });
+
+describe("the manifest's overrides (a public package replaced by an internal fork)", () => {
+  it("an internal name an override brings in is resolved from its source's registry, and nothing goes out", async () => {
+    // a dependency of the tag's dependency, replaced by a fork in another internal scope
+    const withDep = { name: '@acme-gh/with-dep', version: '1.0.0', main: 'index.js', license: 'MIT', dependencies: { 'tiny-public': '^1.0.0' } };
+    await publishVersion(registry.url, registry.token, '@acme-gh/with-dep', '1.0.0', await makeTarball('@acme-gh/with-dep', '1.0.0', { extraFiles: { 'package.json': JSON.stringify(withDep) } }));
+    await publishVersion(registry.url, registry.token, '@acme-forks/tiny', '1.0.0', await makeTarball('@acme-forks/tiny', '1.0.0'));
+    outbound.length = 0;
+    const at = mkdtempSync(join(dir, 'checkout-'));
+    writeFileSync(join(at, 'package.json'), JSON.stringify({
+      name: '@acme-gh/widget',
+      version: '1.0.0',
+      license: 'MIT',
+      scripts: { prepare: 'true' },
+      devDependencies: { '@acme-gh/with-dep': '1.0.0' },
+      overrides: { '@acme-gh/with-dep': { 'tiny-public': 'npm:@acme-forks/tiny@1.0.0' } },
+    }));
+    const source = { url: registry.url, token: registry.token, scopes: ['@acme-gh', '@acme-forks'], packages: [] };
+    const out = await pack(at, '@acme-gh/widget', [source]);
+    expect(existsSync(out.path)).toBe(true);
+    expect(existsSync(join(at, 'node_modules', 'tiny-public', 'package.json'))).toBe(true);
+    expect(outbound).toEqual([]);
+  });
+
+  it('an internal name an override brings in, with no source for its scope: refused, naming it, before npm asks anyone', async () => {
+    outbound.length = 0;
+    const at = mkdtempSync(join(dir, 'checkout-'));
+    writeFileSync(join(at, 'package.json'), JSON.stringify({
+      name: '@acme-gh/widget',
+      version: '1.0.0',
+      license: 'MIT',
+      scripts: { prepare: 'true' },
+      devDependencies: { 'public-tool': '^1.0.0' },
+      overrides: { 'public-tool': { 'left-pad': 'npm:@acme-gh/left-pad-fork@1.0.0' } },
+    }));
+    const e = await refusal(pack(at, '@acme-gh/widget'));
+    expect(e.code).toBe('EBUILD');
+    expect(e.message).toContain('@acme-gh/left-pad-fork');
+    expect(outbound).toEqual([]);
+  });
+});

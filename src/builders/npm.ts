@@ -447,11 +447,21 @@ function namesToInstall(project: NpmProject, subject: string): Map<string, strin
     if (!alias && project.local.has(name)) return;
     if (!names.has(alias ?? name)) names.set(alias ?? name, undefined);
   };
+  // an override may replace any package of the tree by another (`npm:@acme/fork@1`, a company's
+  // fork of a public package): npm fetches that one, by the name it stands for, at any depth
+  const overrides = (node: unknown, depth = 0) => {
+    if (!node || typeof node !== 'object' || depth > 32) return;
+    for (const [key, value] of Object.entries(node)) {
+      if (typeof value === 'string' && value.startsWith('npm:')) add(key.replace(/(.)@.*$/, '$1'), value);
+      else overrides(value, depth + 1);
+    }
+  };
   for (const manifest of project.manifests) {
     for (const kind of ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies']) {
       const deps = manifest[kind];
       if (deps && typeof deps === 'object') for (const [name, spec] of Object.entries(deps)) add(name, spec);
     }
+    overrides(manifest.overrides);
   }
   for (const file of ['npm-shrinkwrap.json', 'package-lock.json']) {
     let lock: { packages?: Record<string, { name?: string; resolved?: string; link?: boolean }>; dependencies?: Record<string, unknown> };
