@@ -511,3 +511,18 @@ describe("the manifest's overrides (a public package replaced by an internal for
     expect(outbound).toEqual([]);
   });
 });
+
+describe("an internal dependency's own internal dependencies (not named by the tag, nor by a lockfile)", () => {
+  it("are resolved from the source's registry of their scope too, and nothing goes out", async () => {
+    const needs = { name: '@acme-gh/needs-util', version: '1.0.0', main: 'index.js', license: 'MIT', dependencies: { '@acme-util/strings': '1.0.0' } };
+    await publishVersion(registry.url, registry.token, '@acme-gh/needs-util', '1.0.0', await makeTarball('@acme-gh/needs-util', '1.0.0', { extraFiles: { 'package.json': JSON.stringify(needs) } }));
+    await publishVersion(registry.url, registry.token, '@acme-util/strings', '1.0.0', await makeTarball('@acme-util/strings', '1.0.0'));
+    outbound.length = 0;
+    const at = checkout('@acme-gh/widget', '@acme-gh/needs-util');
+    const source = { url: registry.url, token: registry.token, scopes: ['@acme-gh', '@acme-util'], packages: [] };
+    const out = await pack(at, '@acme-gh/widget', [source]);
+    expect(existsSync(out.path)).toBe(true);
+    expect(existsSync(join(at, 'node_modules', '@acme-util', 'strings', 'package.json'))).toBe(true);
+    expect(outbound).toEqual([]);
+  });
+});

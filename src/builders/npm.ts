@@ -494,8 +494,8 @@ function namesToInstall(project: NpmProject, subject: string): Map<string, strin
 }
 
 /**
- * Which registry each internal scope the install needs resolves from (the
- * job's npm source that serves it); throws EBUILD, naming the dependency, for
+ * Which registry each internal scope resolves from (the job's npm source that
+ * serves it: every such scope, needed or not); throws EBUILD, naming the dependency, for
  * an internal name no source's registry can serve (the package's own scope
  * with no source for it, an unscoped internal package: npm can only route a
  * scope to another registry) or one the lockfile pins elsewhere.
@@ -533,6 +533,10 @@ function internalRoutes(project: NpmProject, self: string, sources: readonly Int
     if (resolved && /^https?:/.test(resolved) && !resolved.startsWith(withSlash(src!.url))) refuse(name, `the lockfile pins it at ${resolved.replace(/[?#].*$/, '')}, not at ${withSlash(src!.url)}`);
     routes.set(scope, src!);
   }
+  // and every other scope a source serves: a dependency fetched from an internal registry may
+  // itself need a package of another internal scope, which no file here names (npm asks the
+  // registry it is routed to for each name as it meets it; unrouted, the public one)
+  for (const [scope, src] of scopes) if (src && !routes.has(scope)) routes.set(scope, src);
   return routes;
 }
 
