@@ -526,3 +526,17 @@ describe("an internal dependency's own internal dependencies (not named by the t
     expect(outbound).toEqual([]);
   });
 });
+
+describe("a dependency in the package's own scope that only an internal dependency names (no source serves that scope)", () => {
+  it('is never asked of the public registry: the install fails, asking only a name that never resolves', async () => {
+    const needs = { name: '@acme-gh/needs-own', version: '1.0.0', main: 'index.js', license: 'MIT', dependencies: { '@widgetco/secret': '1.0.0' } };
+    await publishVersion(registry.url, registry.token, '@acme-gh/needs-own', '1.0.0', await makeTarball('@acme-gh/needs-own', '1.0.0', { extraFiles: { 'package.json': JSON.stringify(needs) } }));
+    outbound.length = 0;
+    const at = checkout('@widgetco/widget', '@acme-gh/needs-own');
+    const e = await refusal(pack(at, '@widgetco/widget', [{ url: registry.url, token: registry.token, scopes: ['@acme-gh'], packages: [] }]));
+    expect(e.code).toBe('EBUILD');
+    // npm asked for it only at a name that never resolves, which says why
+    expect(e.actual).toContain('no-source-of-the-job-serves-this-scope.invalid/@widgetco%2fsecret');
+    expect(outbound.filter((u) => !u.startsWith('http://no-source-of-the-job-serves-this-scope.invalid/'))).toEqual([]);
+  });
+});

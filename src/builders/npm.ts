@@ -500,7 +500,7 @@ function namesToInstall(project: NpmProject, subject: string): Map<string, strin
  * with no source for it, an unscoped internal package: npm can only route a
  * scope to another registry) or one the lockfile pins elsewhere.
  */
-function internalRoutes(project: NpmProject, self: string, sources: readonly InternalNpmRegistry[], subject: string): Map<string, InternalNpmRegistry> {
+function internalRoutes(project: NpmProject, self: string, sources: readonly InternalNpmRegistry[], subject: string): Map<string, InternalNpmRegistry | null> {
   const scopes = new Map<string, InternalNpmRegistry | undefined>();
   const packages = new Set<string>();
   // the package's own scope is internal by definition: it is being migrated into the internal repository
@@ -514,7 +514,7 @@ function internalRoutes(project: NpmProject, self: string, sources: readonly Int
     }
   }
   if (own && !scopes.has(own)) scopes.set(own, undefined);
-  const routes = new Map<string, InternalNpmRegistry>();
+  const routes = new Map<string, InternalNpmRegistry | null>();
   const refuse = (name: string, why: string) => {
     throw new MigrateError('EBUILD', `${subject}: its prepare script needs ${name}, an internal name, and ${why}; it is never resolved from a public registry, where anyone may publish that name`, {
       subject,
@@ -537,18 +537,31 @@ function internalRoutes(project: NpmProject, self: string, sources: readonly Int
   // itself need a package of another internal scope, which no file here names (npm asks the
   // registry it is routed to for each name as it meets it; unrouted, the public one)
   for (const [scope, src] of scopes) if (src && !routes.has(scope)) routes.set(scope, src);
+  // the package's own scope with no source: a dependency's dependency there is in no file to
+  // refuse by name, and npm must not ask the public registry for it, so it asks nowhere
+  if (own && scopes.get(own) === undefined) routes.set(own, null);
   return routes;
 }
+
+/**
+ * Where a scope no source serves is sent: a name that never resolves (RFC 6761 `.invalid`), so
+ * the install fails saying which package it wanted from where, and asks no registry for it.
+ */
+const NO_REGISTRY = 'http://no-source-of-the-job-serves-this-scope.invalid/';
 
 /**
  * The install's .npmrc (in the temporary HOME): each internal scope it needs
  * sent to its source's registry; the token stays in the environment (npm
  * expands `${VAR}` in .npmrc), so it is never on disk, in the state or a log.
  */
-function npmrc(routes: Map<string, InternalNpmRegistry>, env: Record<string, string>): string {
+function npmrc(routes: Map<string, InternalNpmRegistry | null>, env: Record<string, string>): string {
   const lines: string[] = [];
   const tokens = new Map<string, string>();
   for (const [scope, src] of routes) {
+    if (!src) {
+      lines.push(`${scope}:registry=${NO_REGISTRY}`);
+      continue;
+    }
     const url = withSlash(src.url);
     lines.push(`${scope}:registry=${url}`);
     if (!src.token || tokens.has(url)) continue;
