@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packNpm, type InternalNpmRegistry } from '../src/builders/npm.js';
 import { MigrateError } from '../src/errors.js';
+import { readTarballManifest } from '../src/targets/npm.js';
 import { makeTarball, publishVersion } from './support/npm-fixtures.js';
 import { startRefusingProxy, type RefusingProxy } from './support/refusing-proxy.js';
 import { startRegistry, type RunningRegistry } from './support/verdaccio.js';
@@ -538,5 +539,16 @@ describe("a dependency in the package's own scope that only an internal dependen
     // npm asked for it only at a name that never resolves, which says why
     expect(e.actual).toContain('no-source-of-the-job-serves-this-scope.invalid/@widgetco%2fsecret');
     expect(outbound.filter((u) => !u.startsWith('http://no-source-of-the-job-serves-this-scope.invalid/'))).toEqual([]);
+  });
+});
+
+describe('a package.json that begins with a byte order mark (as some Windows editors save it)', () => {
+  it('is read as npm reads it: the tag is packed, and the tarball is this version to the target', async () => {
+    const at = mkdtempSync(join(dir, 'checkout-'));
+    writeFileSync(join(at, 'package.json'), `\uFEFF${JSON.stringify({ name: 'bom', version: '1.0.0', license: 'MIT', scripts: { prepare: 'true' } })}`);
+    const out = await pack(at, 'bom');
+    // npm packs the file as it is, mark and all; the target reads it for the name and version
+    expect(readFileSync(join(at, 'package.json')).subarray(0, 3)).toEqual(Buffer.from([0xef, 0xbb, 0xbf]));
+    expect(await readTarballManifest(out.path, 'bom@1.0.0')).toMatchObject({ name: 'bom', version: '1.0.0' });
   });
 });

@@ -291,7 +291,7 @@ function localPrefix(checkoutDir: string, dir: string): { folder: string; manife
     try {
       const size = sizeOf(join(f, 'package.json'));
       if (typeof size !== 'number' || size > MAX_MANIFEST_BYTES) continue;
-      const doc = JSON.parse(readFileSync(join(f, 'package.json'), 'utf8')) as unknown;
+      const doc = JSON.parse(readFileSync(join(f, 'package.json'), 'utf8').replace(/^\uFEFF/, '')) as unknown;
       if (typeof doc === 'object' && doc !== null && !Array.isArray(doc) && 'workspaces' in doc) return { folder: f, manifest: doc as Record<string, unknown> };
     } catch {
       // not a manifest npm reads either
@@ -399,7 +399,8 @@ function checkReadable(dir: string, file: string, max: number, subject: string, 
 function readManifest(dir: string, subject: string): Record<string, unknown> {
   checkReadable(dir, 'package.json', MAX_MANIFEST_BYTES, subject);
   try {
-    const doc = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as unknown;
+    // a byte order mark first, as npm reads it (it strips one)
+    const doc = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8').replace(/^\uFEFF/, '')) as unknown;
     if (typeof doc === 'object' && doc !== null && !Array.isArray(doc)) return doc as Record<string, unknown>;
   } catch {
     // below

@@ -115,7 +115,8 @@ export async function readTarballManifest(path: string, subject: string): Promis
   }
   if (text === undefined) throw new MigrateError('EBADSOURCE', `${subject}: the tarball has no package.json`, { subject, hint: 'exclude this version in filters' });
   try {
-    const manifest = JSON.parse(text) as unknown;
+    // npm strips a byte order mark before parsing, and packs the file as it is, mark and all
+    const manifest = JSON.parse(text.replace(/^\uFEFF/, '')) as unknown;
     if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) throw new Error('not an object');
     return manifest as Manifest;
   } catch (e) {
