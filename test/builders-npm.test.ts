@@ -409,6 +409,14 @@ describe('a package in a workspace (a monorepo: npm installs for the workspace r
     expect(outbound).toEqual([]);
   });
 
+  it("a member whose package.json is not JSON: EBADBUILD naming that file", async () => {
+    const at = monorepo('@acme-gh/build-tool', 'root');
+    writeFileSync(join(at, 'packages', 'other', 'package.json'), '{ not json');
+    const e = await refusal(packWidget(at, []));
+    expect(e.code).toBe('EBADBUILD');
+    expect(e.message).toContain('packages/other/package.json');
+  });
+
   it("the workspace root's lockfile pinning an internal name at the public registry: refused", async () => {
     outbound.length = 0;
     const source = { url: registry.url, token: registry.token, scopes: ['@acme-gh'], packages: [] };

@@ -334,7 +334,7 @@ function npmProject(checkoutDir: string, dir: string, manifest: Record<string, u
     }
     const rel = relativePath(root.folder, at).split(sep).join('/');
     if (rel && patterns.some((p) => p.test(rel)) && sizeOf(join(at, 'package.json')) !== undefined) {
-      const member = readManifest(at, subject);
+      const member = readManifest(at, subject, `${rel}/package.json, a member of the workspace`);
       manifests.push(member);
       if (typeof member.name === 'string') local.add(member.name);
     }
@@ -396,8 +396,8 @@ function checkReadable(dir: string, file: string, max: number, subject: string, 
   if (size !== undefined && size > max) throw new MigrateError('ETOOLARGE', `${subject}: the tag's ${file} is ${size} bytes, more than the ${max} read${why}`, { subject, hint: 'skip this version in the job file, or give it a build command of its own' });
 }
 
-function readManifest(dir: string, subject: string): Record<string, unknown> {
-  checkReadable(dir, 'package.json', MAX_MANIFEST_BYTES, subject);
+function readManifest(dir: string, subject: string, shown = 'package.json'): Record<string, unknown> {
+  checkReadable(dir, 'package.json', MAX_MANIFEST_BYTES, subject, shown === 'package.json' ? '' : ` (${shown})`);
   try {
     // a byte order mark first, as npm reads it (it strips one)
     const doc = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8').replace(/^\uFEFF/, '')) as unknown;
@@ -405,7 +405,7 @@ function readManifest(dir: string, subject: string): Record<string, unknown> {
   } catch {
     // below
   }
-  throw new MigrateError('EBADBUILD', `${subject}: the tag has no readable package.json`, { subject, hint: 'skip this version in the job file, or fix the tag' });
+  throw new MigrateError('EBADBUILD', `${subject}: the tag has no readable ${shown}`, { subject, hint: 'skip this version in the job file, or fix the tag' });
 }
 
 /**
