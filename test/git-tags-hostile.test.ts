@@ -186,6 +186,15 @@ describe('the package name a tag gives', () => {
     expect(versions.filter((v) => v.problem).map((v) => v.ref).sort()).toEqual(['v1.0.0', 'v1.1.0']);
     for (const text of texts(versions)) expect(text).not.toMatch(/[\u001b\u202e]/);
   });
+
+  it('a package.json that begins with a byte order mark names its package, as npm reads it', async () => {
+    const r = await rawRepo('npm-bom');
+    r.tag('v1.0.0', await r.commit({ 'package.json': `\uFEFF${JSON.stringify({ name: '@acme/bom', version: '1.0.0' })}` }, '1600000000', 'bom'));
+    await r.publish();
+    const versions = await open({ url: r.url, format: 'npm', id: 'npm-bom' });
+    expect(names(versions)).toEqual(['@acme/bom']);
+    expect(versions.filter((v) => v.problem)).toEqual([]);
+  });
 });
 
 describe('the files read at tags', () => {

@@ -489,7 +489,8 @@ function declaredName(file: 'go.mod' | 'package.json', bytes: Buffer): Declared 
 
 function npmName(packageJson: Buffer): string | undefined {
   try {
-    const doc = JSON.parse(packageJson.toString('utf8')) as { name?: unknown };
+    // a byte order mark first, as npm reads it (it strips one)
+    const doc = JSON.parse(packageJson.toString('utf8').replace(/^\uFEFF/, '')) as { name?: unknown };
     return typeof doc.name === 'string' && doc.name.length > 0 ? doc.name : undefined;
   } catch {
     return undefined;
