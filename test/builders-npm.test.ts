@@ -560,3 +560,19 @@ describe('a package.json that begins with a byte order mark (as some Windows edi
     expect(await readTarballManifest(out.path, 'bom@1.0.0')).toMatchObject({ name: 'bom', version: '1.0.0' });
   });
 });
+
+describe("the build's time limit (build.timeoutSeconds: per build)", () => {
+  it('is one for the whole build, not one for each of its steps: an install script and a prepare script that each fit in it but not together time it out', async () => {
+    const sleep = (s: number) => `node -e "setTimeout(() => {}, ${s * 1000})"`;
+    const slow = { name: '@acme-gh/slow-install', version: '1.0.0', main: 'index.js', license: 'MIT', scripts: { install: sleep(5) } };
+    await publishVersion(registry.url, registry.token, '@acme-gh/slow-install', '1.0.0', await makeTarball('@acme-gh/slow-install', '1.0.0', { extraFiles: { 'package.json': JSON.stringify(slow) } }));
+    const at = checkout('@acme-gh/slow', '@acme-gh/slow-install');
+    const own = JSON.parse(readFileSync(join(at, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    own.scripts = { prepare: sleep(5) };
+    writeFileSync(join(at, 'package.json'), JSON.stringify(own));
+    const source = { url: registry.url, token: registry.token, scopes: ['@acme-gh'], packages: [] };
+    const e = await refusal(packNpm({ checkoutDir: at, subdir: '', name: '@acme-gh/slow', version: '1.0.0', outDir: join(dir, `out-${Math.random().toString(36).slice(2)}`), timeoutMs: 8_000, internal: [source] }));
+    expect(e.code).toBe('EBUILD');
+    expect(e.message).toContain('timed out after 8 s');
+  });
+});
