@@ -15,6 +15,10 @@ import { exposure } from '../src/engine/audit.js';
 import type { Report } from '../src/report/model.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
 import { seedPackages } from './support/npm-fixtures.js';
+import { failure } from './support/thrown.js';
+import { DescribePackageCommand, PutPackageOriginConfigurationCommand } from '@aws-sdk/client-codeartifact';
+import { Limiter } from '../src/engine/limiter.js';
+import { CodeArtifact } from '../src/targets/codeartifact.js';
 
 let te: TestEnv;
 let job: string;
@@ -114,6 +118,23 @@ describe('preflight audit', () => {
     } finally {
       te.sandbox.standIn.clearFaults();
     }
+  });
+});
+
+describe('the read-only target of a plan', () => {
+  it('refuses a write by the command actually sent, not by the name its caller gave the call: EREADONLY, nothing reaches the stand-in', async () => {
+    const config = loadJob(job).config;
+    const ca = new CodeArtifact(config.target, new Limiter(config.limits.rates), te.client);
+    ca.readOnly = true;
+    const since = te.sandbox.standIn.log.at(-1)?.seq ?? 0;
+    const base = { domain: config.target.domain, domainOwner: config.target.domainOwner, repository: 'npm-internal', format: 'npm' as const, package: 'acme-leaky' };
+    // a write labelled as a read (a copy-paste slip in a caller): the label is no guard
+    const e = await failure(ca.api('DescribePackage', ['reads'], (o) => ca.client.send(new PutPackageOriginConfigurationCommand({ ...base, restrictions: { publish: 'BLOCK', upstream: 'ALLOW' } }), o)));
+    expect(e.code).toBe('EREADONLY');
+    expect(te.sandbox.standIn.log.filter((x) => x.seq > since).map((x) => x.operation)).toEqual([]);
+    // a read goes through the same way
+    await ca.api('DescribePackage', ['reads'], (o) => ca.client.send(new DescribePackageCommand(base), o)).catch(() => undefined);
+    expect(te.sandbox.standIn.log.filter((x) => x.seq > since).map((x) => x.operation)).toEqual(['DescribePackage']);
   });
 });
 

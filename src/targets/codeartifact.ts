@@ -5,6 +5,7 @@
  * point it at the stand-in. SDK retries are off: the engine owns retries and
  * rate limits, so throttling is seen and slowed for, not hidden.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createReadStream, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import {
@@ -95,6 +96,38 @@ export interface AssetDownload {
   revision?: string;
 }
 
+/** The operations a read-only run may send: CodeArtifact's reads are all Get*, List* or Describe* (an allow-list, so a write added to the SDK later is refused too). */
+const READ_OPERATION = /^(Get|List|Describe)[A-Za-z]*$/;
+
+/** Whether the call being sent is one of a read-only CodeArtifact's (set around each send by `callOnce`). */
+const readOnlyScope = new AsyncLocalStorage<boolean>();
+/** Clients that carry the read-only check (once each: a caller's client is shared by several CodeArtifacts, read-only or not). */
+const guardedClients = new WeakSet<CodeartifactClient>();
+
+/**
+ * The read-only guard on the command the SDK actually serializes (its commandName), not on the
+ * name a caller gave the call: a write sent under a read's label (`api('DescribePackage', ...,
+ * send(new PutPackageOriginConfigurationCommand(...)))`) is refused before any byte leaves.
+ * Whether a send is read-only is the scope its CodeArtifact set, so a client shared with a
+ * writer still writes for the writer.
+ */
+function guardReadOnly(client: CodeartifactClient): void {
+  if (guardedClients.has(client)) return;
+  guardedClients.add(client);
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      const operation = String(context.commandName ?? '').replace(/Command$/, '');
+      if (readOnlyScope.getStore() === true && !READ_OPERATION.test(operation)) throw readOnlyRefusal(operation || 'an unnamed command');
+      return next(args);
+    },
+    { step: 'initialize', name: 'codeartifactMigrateReadOnly', priority: 'high' },
+  );
+}
+
+function readOnlyRefusal(operation: string): MigrateError {
+  return new MigrateError('EREADONLY', `CodeArtifact ${operation} refused: this run is read-only (a plan or a dry run)`, { hint: 'this is a bug in codeartifact-migrate: a plan or a dry run must never write; please report it' });
+}
+
 export class CodeArtifact {
   readonly client: CodeartifactClient;
   private token?: { value: string; expiresAt: number; renewAt: number };
@@ -122,6 +155,7 @@ export class CodeArtifact {
     this.idleTimeoutMs = (config.idleTimeoutSeconds ?? SDK_IDLE_TIMEOUT_MS / 1000) * 1000;
     this.apiPeer = client ? API_PEER : `${API_PEER} at ${new URL(sdkEndpoint(config.region)).host}`;
     this.client = client ?? new CodeartifactClient({ region: config.region, maxAttempts: 1, requestHandler: sdkRequestHandler(config.region, process.env, this.idleTimeoutMs), logger: QUIET_SDK_LOGGER });
+    guardReadOnly(this.client);
   }
 
   /**
@@ -396,9 +430,8 @@ export class CodeArtifact {
   ): Promise<T> {
     // A plan (and any dry run) is read-only by construction: anything but a Get/List/Describe is refused here,
     // before any request is made, whatever the code above asks for.
-    if (this.readOnly && !/^(Get|List|Describe)/.test(operation)) {
-      throw new MigrateError('EREADONLY', `CodeArtifact ${operation} refused: this run is read-only (a plan or a dry run)`, { hint: 'this is a bug in codeartifact-migrate: a plan or a dry run must never write; please report it' });
-    }
+    // (and again on the command itself as the SDK sends it: guardReadOnly)
+    if (this.readOnly && !READ_OPERATION.test(operation)) throw readOnlyRefusal(operation);
     const stop = signal && this.abortSignal ? AbortSignal.any([this.abortSignal, signal]) : (signal ?? this.abortSignal);
     for (let attempt = 0; ; attempt++) {
       try {
@@ -431,7 +464,7 @@ export class CodeArtifact {
     const abortSignal = stop ? AbortSignal.any([stop, late.signal]) : late.signal;
     const started = performance.now();
     try {
-      const out = await send({ abortSignal });
+      const out = await readOnlyScope.run(this.readOnly, () => send({ abortSignal }));
       this.limiter.answered(this.apiPeer);
       this.limiter.succeeded(buckets, performance.now() - started);
       return out;
