@@ -159,6 +159,31 @@ describe('exposure', () => {
     }
   });
 
+  it('says why a name could not be checked: a registry that redirects elsewhere or fails is named with its answer in the name and in the finding, and the redirect is not followed', async () => {
+    const elsewhere = await serve((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+    const moved = await serve((req, res) => {
+      if (req.url?.startsWith('/acme-leaky')) res.writeHead(500).end('oops');
+      else res.writeHead(302, { location: `${elsewhere.url}mirror${req.url ?? ''}` }).end();
+    });
+    try {
+      const loaded = loadJob(job);
+      const since = te.sandbox.standIn.log.at(-1)?.seq ?? 0;
+      const written = await plan({ ...loaded, config: { ...loaded.config, publicRegistries: { ...loaded.config.publicRegistries, npm: moved.url } } }, { stateDir: te.stateDir, env: te.env, codeartifactClient: te.client, quiet: true, out: te.dir });
+      const byName = Object.fromEntries(written.report.exposure!.names.map((n) => [n.name, n]));
+      expect(byName['@acme/app']).toMatchObject({ status: 'unknown', error: expect.stringMatching(/HTTP 302.*redirect.*127\.0\.0\.1:\d+\/mirror/) });
+      expect(byName['acme-leaky']).toMatchObject({ status: 'unknown', error: expect.stringMatching(/HTTP 500/) });
+      const f = written.report.findings.find((x) => x.code === 'EEXPOSUREUNKNOWN')!;
+      expect(f.detail).toMatch(/@acme\/app: HTTP 302/);
+      expect(f.detail).toMatch(/acme-leaky: HTTP 500/);
+      expect(f.action).toMatch(/publicRegistries/);
+      expect(elsewhere.asked).toEqual([]);
+      expect(noWrites(te.sandbox.standIn.log.filter((x) => x.seq > since))).toEqual([]);
+    } finally {
+      await close(moved.server);
+      await close(elsewhere.server);
+    }
+  });
+
   it('believes a registry only about the name it was asked (one that answers every path alike is unknown)', async () => {
     const liar = await serve((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name: 'left-pad', versions: { '1.0.0': {} }, 'dist-tags': { latest: '1.0.0' } })));
     try {

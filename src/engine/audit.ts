@@ -11,6 +11,7 @@
 import PQueue from 'p-queue';
 import type { JobConfig } from '../config/schema.js';
 import { toError } from '../errors.js';
+import { capText, printable, redact } from '../redact.js';
 import type { ExposureInput, PreflightInput } from '../report/schema.js';
 import { escapeName } from '../sources/npm-registry.js';
 import type { CodeArtifact } from '../targets/codeartifact.js';
@@ -258,11 +259,14 @@ export async function exposure(
     void queue.add(async () => {
       const registry = p.format === 'npm' ? config.publicRegistries.npm : p.format === 'pypi' ? config.publicRegistries.pypi : config.publicRegistries.go;
       let found: { exists: boolean; versions?: number; latest?: string } | undefined;
+      let error: string | null = null;
       try {
         // never a repository of the target: asking a store would ingest the public package
-        if (!isCodeArtifact(registry, opts.env)) found = await askPublic(p.format, p.name, registry, signal, opts.deadlineMs ?? 30_000);
-      } catch {
+        if (isCodeArtifact(registry, opts.env)) error = `${registry} is a CodeArtifact endpoint, not the public registry: asking it would ingest the public package`;
+        else found = await askPublic(p.format, p.name, registry, signal, opts.deadlineMs ?? 30_000);
+      } catch (e) {
         found = undefined;
+        error = capText(printable(redact(toError(e).message)), 300);
       }
       const key = `${p.format}:${p.name}`;
       const unchecked = opts.uncheckedNames?.get(key);
@@ -283,6 +287,7 @@ export async function exposure(
         latestPublic: found?.latest ?? null,
         protections,
         status: found === undefined ? 'unknown' : !found.exists || protectedNames.has(key) ? 'protected' : unchecked !== undefined ? 'unknown' : 'exposed',
+        error: found === undefined ? error : null,
       });
     });
   }
@@ -332,7 +337,7 @@ export async function publicPackument(name: string, registry: string, signal: Ab
   const within = signal ? AbortSignal.any([signal, deadline]) : deadline;
   const r = await get(`${base}${escapeName(name)}`, 'application/vnd.npm.install-v1+json', within);
   if (r.status === 404) return undefined;
-  if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
+  if (r.status !== 200) throw httpError(r);
   const doc = JSON.parse(r.body) as unknown;
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new Error('the registry answered no packument');
   const p = doc as PublicPackument;
@@ -355,14 +360,28 @@ async function askPublic(format: Format, name: string, registry: string, signal:
     const norm = name.toLowerCase().replace(/[-_.]+/g, '-');
     const r = await get(`${base}simple/${norm}/`, 'text/html', within);
     if (r.status === 404) return { exists: false };
-    if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
+    if (r.status !== 200) throw httpError(r);
     return { exists: true, versions: (r.body.match(/<a /g) ?? []).length };
   }
   const r = await get(`${base}${escapeModulePath(name)}/@v/list`, 'text/plain', within);
   if (r.status === 404 || r.status === 410) return { exists: false };
-  if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
+  if (r.status !== 200) throw httpError(r);
   const versions = r.body.split('\n').filter(Boolean);
   return { exists: versions.length > 0, versions: versions.length, latest: versions.at(-1) };
+}
+
+/**
+ * An answer other than 200 or 404, as a reason a reader can act on. A redirect is never followed
+ * (the exposure check asks the registry the job names, and nothing else): where it points is said,
+ * without its userinfo or query, so publicRegistries can be set to the registry itself.
+ */
+function httpError(r: { status: number; location?: string }): Error {
+  if (r.status >= 300 && r.status < 400 && r.location) {
+    const to = URL.canParse(r.location) ? new URL(r.location) : undefined;
+    const where = to ? `${to.protocol}//${to.host}${to.pathname}` : 'an address that is no URL';
+    return new Error(`HTTP ${r.status} (a redirect to ${where}, not followed: set publicRegistries to the registry itself)`);
+  }
+  return new Error(`HTTP ${r.status}`);
 }
 
 /**
@@ -370,7 +389,7 @@ async function askPublic(format: Format, name: string, registry: string, signal:
  * `timeout` only notices a silent socket; a registry that trickles bytes forever is cut by the
  * caller's deadline in `signal`.
  */
-function get(url: string, accept: string, signal?: AbortSignal): Promise<{ status: number; body: string }> {
+function get(url: string, accept: string, signal?: AbortSignal): Promise<{ status: number; body: string; location?: string }> {
   const u = new URL(url);
   const lib = u.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
@@ -383,7 +402,7 @@ function get(url: string, accept: string, signal?: AbortSignal): Promise<{ statu
         else chunks.push(c);
       });
       res.on('error', reject);
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), ...(res.headers.location ? { location: URL.canParse(res.headers.location, u.href) ? new URL(res.headers.location, u).href : res.headers.location } : {}) }));
     });
     req.on('timeout', () => req.destroy(new Error('no answer')));
     req.on('error', reject);

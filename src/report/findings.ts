@@ -313,7 +313,14 @@ function exposureFindings(e: Exposure | null, out: Finding[]): void {
   }
   const unknown = e.names.filter((n) => n.status === 'unknown');
   if (unknown.length) {
-    out.push(finding({ severity: 'warning', code: 'EEXPOSUREUNKNOWN', section: 'exposure', title: `${unknown.length} internal name(s) whose public exposure could not be checked`, detail: '', action: 'rerun the exposure check' }, unknown.map((n) => n.name)));
+    const why = unknown.filter((n) => n.error);
+    const detail = why.slice(0, 5).map((n) => `${n.name}: ${n.error}`).join(' | ') + (why.length > 5 ? ` | and ${why.length - 5} more` : '');
+    out.push(
+      finding(
+        { severity: 'warning', code: 'EEXPOSUREUNKNOWN', section: 'exposure', title: `${unknown.length} internal name(s) whose public exposure could not be checked`, detail, action: 'check that publicRegistries in the job file names each public registry itself and that this machine reaches it (HTTPS_PROXY), then plan again' },
+        unknown.map((n) => n.name),
+      ),
+    );
   }
 }
 

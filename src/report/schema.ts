@@ -220,6 +220,7 @@ export const exposureSchema = z
               .array(z.object({ kind: z.enum(['origin-control', 'shared-order', 'scope', 'other']), detail: text, effective: z.boolean() }).strict())
               .default([]),
             status: z.enum(['protected', 'exposed', 'unknown']),
+            error: nullableText.default(null).describe('why the public registry could not be asked (status unknown): its answer, e.g. "HTTP 302 (a redirect to ...)"'),
           })
           .strict(),
       )
