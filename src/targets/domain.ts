@@ -92,11 +92,19 @@ export class Domain {
   async repository(name: string): Promise<RepositoryInfo | undefined> {
     try {
       const out = await this.ca.api('DescribeRepository', ['reads'], (o) => this.ca.client.send(new DescribeRepositoryCommand({ ...this.base, repository: name }), o));
-      const r = out.repository;
+      // read as the model says, whatever came: the SDK passes a list that is no list, or an entry
+      // that is null, through as it is, and a TypeError here would end the whole plan unexplained
+      const r = out.repository as { upstreams?: unknown; externalConnections?: unknown } | undefined;
+      const entries = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? v.filter((e): e is Record<string, unknown> => typeof e === 'object' && e !== null) : []);
+      const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
       return {
         name,
-        upstreams: (r?.upstreams ?? []).map((u) => u.repositoryName ?? '').filter(Boolean),
-        externalConnections: (r?.externalConnections ?? []).map((c) => ({ name: c.externalConnectionName ?? '', status: c.status })),
+        upstreams: entries(r?.upstreams).flatMap((u) => text(u['repositoryName']) || []),
+        externalConnections: entries(r?.externalConnections).flatMap((c) => {
+          const n = text(c['externalConnectionName']);
+          const status = text(c['status']);
+          return n ? [{ name: n, ...(status === undefined ? {} : { status }) }] : [];
+        }),
       };
     } catch (e) {
       if (notFound(e)) return undefined;

@@ -16,6 +16,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Limiter } from '../../src/engine/limiter.js';
 import { sdkRequestHandler } from '../../src/net/agents.js';
 import { CodeArtifact } from '../../src/targets/codeartifact.js';
+import { Domain } from '../../src/targets/domain.js';
 import { readAccountQuotas } from '../../src/targets/quotas.js';
 import { failure } from '../support/thrown.js';
 
@@ -208,6 +209,22 @@ describe("this machine's clock an hour behind the service's", () => {
     expect(e.hint).toMatch(/NTP/);
     expect(seen).toHaveLength(2);
   }, 15_000);
+});
+
+describe('a repository as DescribeRepository answers it, with fields of the wrong type', () => {
+  it('is read as far as it makes sense (names that are strings), never a TypeError: the audit walks it and reports it', async () => {
+    const bodies = [
+      '{"repository":{"name":"x","upstreams":"npm-store","externalConnections":{"a":1}}}',
+      '{"repository":{"name":"x","upstreams":[null,5,{"repositoryName":7},{"repositoryName":"npm-internal"}],"externalConnections":[null,{"externalConnectionName":["public:npmjs"]},{"externalConnectionName":"public:npmjs","status":3}]}}',
+    ];
+    answer = (_req, res, n) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(bodies[n]);
+    };
+    const domain = new Domain(codeArtifact());
+    expect(await domain.repository('x')).toEqual({ name: 'x', upstreams: [], externalConnections: [] });
+    expect(await domain.repository('x')).toEqual({ name: 'x', upstreams: ['npm-internal'], externalConnections: [{ name: 'public:npmjs' }] });
+  });
 });
 
 describe('the account quotas (Service Quotas), read at the start of a run', () => {
