@@ -37,7 +37,7 @@ import { harden } from './harden.js';
 import { jobNamesPackage, recordSources, refuseReformattedSources, refuseRenamedSources, refuseRespelledPackages, setAsideDropped } from './job-edits.js';
 import { callerIdentity } from '../targets/domain.js';
 import type { STSClient } from '@aws-sdk/client-sts';
-import { readAccountQuotas } from '../targets/quotas.js';
+import { quotaNote as quotaNoteOf, readAccountQuotas } from '../targets/quotas.js';
 import type { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { withRetry } from './retry.js';
 import { noAnswer } from '../net/agents.js';
@@ -386,7 +386,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
         ]);
         if (account) {
           rates = resolveRates(fromJob, account.rates);
-          if (account.error) quotaNote = `the account's quotas could not be read (${account.error}); CodeArtifact's defaults apply where the job sets no rate`;
+          quotaNote = quotaNoteOf(account);
           for (const b of BUCKETS) limiter.setRate(b, rates[b].rate);
         }
         if (who) db.ledger = ledgerContext(job.name, config.target, who, thisTarget.repositories);

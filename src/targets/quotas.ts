@@ -29,6 +29,15 @@ export interface AccountQuotas {
   rates: Partial<Record<BucketName, number>>;
   /** Why they could not be read (the defaults apply then). */
   error?: string;
+  /** The quotas read but not taken as rates, each with why (the default applies to their bucket instead). */
+  ignored?: string;
+}
+
+/** What a run's summary says of the account's quotas when not all of them apply; undefined when they do. */
+export function quotaNote(account: AccountQuotas): string | undefined {
+  if (account.error) return `the account's quotas could not be read (${account.error}); CodeArtifact's defaults apply where the job sets no rate`;
+  if (account.ignored) return `some of the account's quotas were not taken as rates (${account.ignored}); CodeArtifact's defaults apply to those where the job sets no rate`;
+  return undefined;
 }
 
 /** `deadlineMs`: how long the whole reading may take (every page): a trickling answer is cut off there, and the defaults apply. */
@@ -66,7 +75,7 @@ export async function readAccountQuotas(region: string, env: NodeJS.ProcessEnv, 
     } while (NextToken);
     // the rest of the account's quotas still apply; the summary says which were not taken and why
     // the words are the peer's (a hostile one's control characters never reach a terminal)
-    return refused.length > 0 ? { rates, error: printable(`some were not taken: ${refused.join('; ')}`) } : { rates };
+    return refused.length > 0 ? { rates, ignored: printable(refused.join('; ')) } : { rates };
   } catch (e) {
     // a refused signature's message holds the canonical request, the session token in it
     await registerSdkCredentials(sq);

@@ -24,7 +24,7 @@ import { sweepLeftovers } from '../state/leftovers.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
 import { callerIdentity } from '../targets/domain.js';
 import { createTarget } from '../targets/index.js';
-import { readAccountQuotas } from '../targets/quotas.js';
+import { quotaNote as quotaNoteOf, readAccountQuotas } from '../targets/quotas.js';
 import { BUCKETS, type BucketName, type RateLimiter } from '../types.js';
 import { collectInputs } from './inputs.js';
 import { ECOSYSTEM_FORMAT, internalNames, unprotectedError, unprotectedNames } from './internal.js';
@@ -145,7 +145,7 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
     if (BUCKETS.some((b) => fromJob[b] === undefined)) {
       const account = await readAccountQuotas(config.target.region, env, opts.serviceQuotasClient, stopping.hard);
       rates = resolveRates(fromJob, account.rates);
-      if (account.error) quotaNote = `the account's quotas could not be read (${account.error}); CodeArtifact's defaults apply where the job sets no rate`;
+      quotaNote = quotaNoteOf(account);
       for (const b of BUCKETS) limiter.setRate(b, rates[b].rate);
     }
 
