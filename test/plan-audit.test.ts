@@ -107,6 +107,22 @@ describe('preflight audit', () => {
     }
   });
 
+  it('an upstream the principal may not describe (another team\'s repository) is reported unreadable, counted as a way out, and the plan still writes its report', async () => {
+    te.sandbox.standIn.addFault({ operation: 'DescribeRepository', repository: 'team-cache', status: 403, errorType: 'AccessDeniedException' });
+    try {
+      const { report, log } = await planNow();
+      const c = checks(report);
+      // not known to reach no public registry, so the guard is not called held on a guess
+      expect(c['npm-shared-order']).toMatchObject({ status: 'warn', detail: 'search order: npm-shared, team-cache (could not be read: CodeArtifact DescribeRepository was refused: Injected fault for DescribeRepository.), npm-internal, npm-store' });
+      expect(c['npm-shared-order']!.fix).toMatch(/codeartifact:DescribeRepository on team-cache/);
+      expect(report.exposure!.names.find((n) => n.name === 'acme-leaky')!.protections.find((p) => p.kind === 'shared-order')?.effective ?? false).toBe(false);
+      expect(report.preflight!.findings.map((f) => f.message)).toContainEqual(expect.stringMatching(/^shared repository npm-shared: team-cache, searched before npm-internal, could not be read/));
+      expect(noWrites(log)).toEqual([]);
+    } finally {
+      te.sandbox.standIn.clearFaults();
+    }
+  });
+
   it('reports a principal that may not call GetCallerIdentity, and plans on', async () => {
     te.sandbox.standIn.addFault({ operation: 'sts:GetCallerIdentity', status: 403, errorType: 'AccessDenied' });
     try {

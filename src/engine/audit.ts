@@ -10,7 +10,7 @@
  */
 import PQueue from 'p-queue';
 import type { JobConfig } from '../config/schema.js';
-import { toError } from '../errors.js';
+import { MigrateError, toError } from '../errors.js';
 import { capText, printable, redact } from '../redact.js';
 import type { ExposureInput, PreflightInput } from '../report/schema.js';
 import { escapeName } from '../sources/npm-registry.js';
@@ -125,7 +125,11 @@ export async function preflightAudit(
         // published yet could be pulled in from upstream (and CodeArtifact then blocks publishing it)
         const order = await searchOrder(domain, info, format);
         const out = order.find(wayOut(repos.store));
-        if (out) {
+        if (out?.unreadable !== undefined) {
+          const fix = `grant codeartifact:DescribeRepository on ${out.repo}, then plan again`;
+          checks.push({ id: `${id}-isolated`, title: `${name} reaches no public registry`, status: 'warn', detail: `search order: ${orderText(order)}`, fix });
+          findings.push({ severity: 'warning', message: `internal repository ${name}: its upstream ${out.repo} could not be read, so whether it reaches a public registry is not known`, fix });
+        } else if (out) {
           const what = out.connection ? `${out.connection}${out.repo === name ? '' : ` (through ${out.repo})`}` : out.repo;
           const fix = `remove the upstreams and external connections of ${name} (aws codeartifact update-repository --upstreams, disassociate-external-connection); meanwhile the upstream BLOCK harden sets keeps known internal names out`;
           checks.push({ id: `${id}-isolated`, title: `${name} reaches no public registry`, status: 'warn', detail: `search order: ${orderText(order)}`, fix });
@@ -147,6 +151,12 @@ export async function preflightAudit(
         if (i < 0 || (out >= 0 && out < i)) sharedOrderOk = false;
         if (i < 0) {
           checks.push({ id: `${id}-order`, title: `${name} reads the internal repository`, status: 'fail', detail: `search order: ${path || '(none)'}`, fix: `add ${repos.internal} as the first upstream of ${name}` });
+        } else if (out >= 0 && out < i && order[out]!.unreadable !== undefined) {
+          // not known to be a way out, nor known not to be: the guard is not called held on a guess
+          const via = order[out]!;
+          const fix = `grant codeartifact:DescribeRepository on ${via.repo}, then plan again`;
+          checks.push({ id: `${id}-order`, title: `${name} lists internal before store`, status: 'warn', detail: `search order: ${path}`, fix });
+          findings.push({ severity: 'warning', message: `shared repository ${name}: ${via.repo}, searched before ${repos.internal}, could not be read: whether it serves a public package with an internal name first is not known`, fix });
         } else if (out >= 0 && out < i) {
           const via = order[out]!;
           const what = via.connection ? `${via.connection} (through ${via.repo})` : via.repo;
@@ -208,17 +218,25 @@ export async function preflightAudit(
 interface SearchStep {
   repo: string;
   connection?: string;
+  /** Why the repository could not be described (another team's, which this principal may not read): what it reaches is not known. */
+  unreadable?: string;
 }
 
 /** At most 25 repositories are searched (https://docs.aws.amazon.com/codeartifact/latest/ug/repo-upstream-search-order.html). */
 const MAX_SEARCHED = 25;
 
-/** The search order from a repository: itself, its upstreams depth-first, each one's external connection (of this format) after its upstreams. */
-/** A step of a search order that leaves the domain: an external connection, or the store (which has one). */
-const wayOut = (store: string | undefined) => (step: SearchStep) => step.connection !== undefined || (store !== undefined && step.repo === store);
+/** A step of a search order that may leave the domain: an external connection, the store (which has one), or a repository that could not be read. */
+const wayOut = (store: string | undefined) => (step: SearchStep) => step.connection !== undefined || step.unreadable !== undefined || (store !== undefined && step.repo === store);
 
-const orderText = (order: readonly SearchStep[]) => order.map((step) => (step.connection ? `${step.repo} -> ${step.connection}` : step.repo)).join(', ');
+const orderText = (order: readonly SearchStep[]) =>
+  order.map((step) => (step.connection ? `${step.repo} -> ${step.connection}` : step.unreadable !== undefined ? `${step.repo} (could not be read: ${step.unreadable})` : step.repo)).join(', ');
 
+/**
+ * The search order from a repository: itself, its upstreams depth-first, each one's external
+ * connection (of this format) after its upstreams. An upstream this principal may not describe
+ * (AccessDenied on another team's repository, a 5xx) is a step of its own, marked unreadable,
+ * not the end of the plan: the report is what the plan is for.
+ */
 async function searchOrder(domain: Domain, start: RepositoryInfo, format: Format): Promise<SearchStep[]> {
   const steps: SearchStep[] = [];
   const visited = new Set<string>();
@@ -227,7 +245,19 @@ async function searchOrder(domain: Domain, start: RepositoryInfo, format: Format
     visited.add(name);
     steps.push({ repo: name });
     if (!info) return;
-    for (const u of info.upstreams) if (!visited.has(u)) await visit(await domain.repository(u), u);
+    for (const u of info.upstreams) {
+      if (visited.has(u) || visited.size >= MAX_SEARCHED) continue;
+      let upstream: RepositoryInfo | undefined;
+      try {
+        upstream = await domain.repository(u);
+      } catch (e) {
+        if (e instanceof MigrateError && e.code === 'EINTERRUPTED') throw e;
+        visited.add(u);
+        steps.push({ repo: u, unreadable: capText(toError(e).message, 200) });
+        continue;
+      }
+      await visit(upstream, u);
+    }
     const connection = info.externalConnections.find((c) => CONNECTION_FORMAT[c.name] === format || (CONNECTION_FORMAT[c.name] === undefined && c.name.startsWith('public:')));
     if (connection) steps.push({ repo: name, connection: connection.name });
   };

@@ -7,6 +7,7 @@ import type { FaultRule } from './types.js';
 
 export interface RequestSubject {
   operation: string;
+  repository?: string;
   format?: string;
   namespace?: string;
   package?: string;
@@ -44,6 +45,7 @@ export class Faults {
 
 function matches(rule: FaultRule, s: RequestSubject): boolean {
   if (rule.operation !== undefined && rule.operation !== s.operation) return false;
+  if (rule.repository !== undefined && rule.repository !== s.repository) return false;
   if (rule.package !== undefined && !packageNames(s).includes(rule.package)) return false;
   if (rule.version !== undefined && !s.versions.includes(rule.version)) return false;
   return true;

@@ -155,6 +155,8 @@ export interface RequestLogEntry {
 
 export interface FaultRule {
   operation?: string;
+  /** matches a request naming this repository (another team's repository the principal may not read) */
+  repository?: string;
   /** matches the logged `package` (pypi: the normalised name), or for npm the full name, or `namespace/package` */
   package?: string;
   version?: string;
