@@ -61,6 +61,13 @@ function checkout(name: string, dependency: string, opts: { lock?: Record<string
   return at;
 }
 
+/** A checkout holding only this package.json. */
+function checkoutOf(manifest: Record<string, unknown>): string {
+  const at = mkdtempSync(join(dir, 'checkout-'));
+  writeFileSync(join(at, 'package.json'), JSON.stringify(manifest));
+  return at;
+}
+
 async function pack(checkoutDir: string, name: string, internal?: InternalNpmRegistry[]) {
   const outDir = join(dir, `out-${Math.random().toString(36).slice(2)}`);
   return packNpm({ checkoutDir, subdir: '', name, version: '1.0.0', outDir, timeoutMs: 120_000, ...(internal ? { internal } : {}) });
@@ -452,11 +459,7 @@ describe("the package's folder at the tag (the job's directory)", () => {
 });
 
 describe("a tag whose package.json is not the version the tag names (the version not bumped, another package)", () => {
-  const tagged = (manifest: Record<string, unknown>) => {
-    const at = mkdtempSync(join(dir, 'checkout-'));
-    writeFileSync(join(at, 'package.json'), JSON.stringify({ license: 'MIT', scripts: { prepare: "node -e \"require('fs').writeFileSync('prepared', 'x')\"" }, ...manifest }));
-    return at;
-  };
+  const tagged = (manifest: Record<string, unknown>) => checkoutOf({ license: 'MIT', scripts: { prepare: "node -e \"require('fs').writeFileSync('prepared', 'x')\"" }, ...manifest });
   const packAs = (at: string, name: string, version: string) => packNpm({ checkoutDir: at, subdir: '', name, version, outDir: join(dir, `out-${Math.random().toString(36).slice(2)}`), timeoutMs: 120_000 });
 
   it('is EBADSOURCE naming what the package.json says, before any install or script runs', async () => {
@@ -481,21 +484,16 @@ describe("a tag whose package.json is not the version the tag names (the version
 });
 
 describe("the manifest's overrides (a public package replaced by an internal fork)", () => {
+  /** @acme-gh/widget 1.0.0 with a prepare script (so the install runs) and these dependencies and overrides. */
+  const widget = (deps: Record<string, unknown>) => checkoutOf({ name: '@acme-gh/widget', version: '1.0.0', license: 'MIT', scripts: { prepare: 'true' }, ...deps });
+
   it("an internal name an override brings in is resolved from its source's registry, and nothing goes out", async () => {
     // a dependency of the tag's dependency, replaced by a fork in another internal scope
     const withDep = { name: '@acme-gh/with-dep', version: '1.0.0', main: 'index.js', license: 'MIT', dependencies: { 'tiny-public': '^1.0.0' } };
     await publishVersion(registry.url, registry.token, '@acme-gh/with-dep', '1.0.0', await makeTarball('@acme-gh/with-dep', '1.0.0', { extraFiles: { 'package.json': JSON.stringify(withDep) } }));
     await publishVersion(registry.url, registry.token, '@acme-forks/tiny', '1.0.0', await makeTarball('@acme-forks/tiny', '1.0.0'));
     outbound.length = 0;
-    const at = mkdtempSync(join(dir, 'checkout-'));
-    writeFileSync(join(at, 'package.json'), JSON.stringify({
-      name: '@acme-gh/widget',
-      version: '1.0.0',
-      license: 'MIT',
-      scripts: { prepare: 'true' },
-      devDependencies: { '@acme-gh/with-dep': '1.0.0' },
-      overrides: { '@acme-gh/with-dep': { 'tiny-public': 'npm:@acme-forks/tiny@1.0.0' } },
-    }));
+    const at = widget({ devDependencies: { '@acme-gh/with-dep': '1.0.0' }, overrides: { '@acme-gh/with-dep': { 'tiny-public': 'npm:@acme-forks/tiny@1.0.0' } } });
     const source = { url: registry.url, token: registry.token, scopes: ['@acme-gh', '@acme-forks'], packages: [] };
     const out = await pack(at, '@acme-gh/widget', [source]);
     expect(existsSync(out.path)).toBe(true);
@@ -505,15 +503,7 @@ describe("the manifest's overrides (a public package replaced by an internal for
 
   it('an internal name an override brings in, with no source for its scope: refused, naming it, before npm asks anyone', async () => {
     outbound.length = 0;
-    const at = mkdtempSync(join(dir, 'checkout-'));
-    writeFileSync(join(at, 'package.json'), JSON.stringify({
-      name: '@acme-gh/widget',
-      version: '1.0.0',
-      license: 'MIT',
-      scripts: { prepare: 'true' },
-      devDependencies: { 'public-tool': '^1.0.0' },
-      overrides: { 'public-tool': { 'left-pad': 'npm:@acme-gh/left-pad-fork@1.0.0' } },
-    }));
+    const at = widget({ devDependencies: { 'public-tool': '^1.0.0' }, overrides: { 'public-tool': { 'left-pad': 'npm:@acme-gh/left-pad-fork@1.0.0' } } });
     const e = await refusal(pack(at, '@acme-gh/widget'));
     expect(e.code).toBe('EBUILD');
     expect(e.message).toContain('@acme-gh/left-pad-fork');
