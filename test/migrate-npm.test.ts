@@ -177,7 +177,7 @@ describe('a package taken out of the job', () => {
     await seedPackages(privateNpm.url, privateNpm.token, ['@drop/a', '@drop/b', '@drop/c'].map((name) => ({ name, versions: V })));
     // one job file, edited between runs
     const whole = te.writeJob({ name: 'dropping', privateNpm: { scopes: ['@drop'] }, github: false });
-    // b: its latest, 1.0.3, refused by the target (the dist-tag cannot follow); c: every version refused (never migrated)
+    // b: its latest, 1.0.3, refused by the target (the dist-tag cannot follow); c: every version refused (never migrated: the target stored nothing)
     te.sandbox.standIn.addFault({ operation: 'npm:Publish', package: '@drop/b', version: '1.0.3', status: 400 });
     te.sandbox.standIn.addFault({ operation: 'npm:Publish', package: '@drop/c', status: 400 });
     const first = await te.run(whole);
@@ -188,6 +188,9 @@ describe('a package taken out of the job', () => {
     const state = te.openState('dropping');
     try {
       state.db.prepare("UPDATE items SET state = 'publishing' WHERE package = '@drop/b' AND version = '1.0.1'").run();
+      // a refusal stored nothing, so it counts no attempt; as an answer that never came (a 5xx after its retries) leaves b@1.0.3: its publish may have landed
+      expect(state.items("package IN ('@drop/b', '@drop/c') AND state = 'failed'").map((r) => r.attempts)).toEqual([0, 0, 0, 0, 0]);
+      state.db.prepare("UPDATE items SET attempts = 1, last_error_code = 'ETARGET' WHERE package = '@drop/b' AND version = '1.0.3'").run();
       // as a run stopped before it left it: c@1.0.0 never tried (its refused siblings had a publish begun)
       state.db.prepare("UPDATE items SET state = 'pending', attempts = 0, last_error_code = NULL, last_error = NULL WHERE package = '@drop/c' AND version = '1.0.0'").run();
       state.db.prepare("UPDATE packages SET meta_state = 'pending' WHERE package IN ('@drop/b', '@drop/c')").run();
@@ -204,14 +207,16 @@ describe('a package taken out of the job', () => {
     expect(s.notInJob).toEqual([
       // a version a run of ours started publishing is never "never migrated": the target may hold part of it
       { source: 'private-npm', package: '@drop/b', onTarget: 3, notMigrated: [], publishBegun: ['1.0.3'], unsettled: [] },
-      { source: 'private-npm', package: '@drop/c', onTarget: 0, notMigrated: ['1.0.0'], publishBegun: V.slice(1), unsettled: [] },
+      { source: 'private-npm', package: '@drop/c', onTarget: 0, notMigrated: V, publishBegun: [], unsettled: [] },
     ]);
     const dropped = te.openState('dropping');
     try {
       const why = (pkg: string, version: string) => dropped.items('package = ? AND version = ?', pkg, version)[0]!.last_error;
-      expect(why('@drop/b', '1.0.3')).toContain('started publishing it, so the target may hold part of it (it was failed, ETARGETREJECTED)');
+      expect(why('@drop/b', '1.0.3')).toContain('started publishing it, so the target may hold part of it (it was failed, ETARGET)');
       expect(why('@drop/b', '1.0.3')).not.toContain('not migrated');
       expect(why('@drop/c', '1.0.0')).toContain(': not migrated');
+      // refused by the target (HTTP 400): nothing of it there, so never "the target may hold part of it"
+      expect(why('@drop/c', '1.0.1')).toContain(': not migrated (it was failed, ETARGETREJECTED)');
     } finally {
       dropped.close();
     }
@@ -227,14 +232,14 @@ describe('a package taken out of the job', () => {
     expect(touched(before, ['@drop/b', '@drop/c']).map((e) => e.operation).filter((o) => !['ListPackageVersionAssets', 'DescribePackageVersion', 'ListPackageVersions'].includes(o))).toEqual([]);
     expect(readStatus(onlyA, te.stateDir).notInJob).toEqual([
       { source: 'private-npm', package: '@drop/b', versions: [], publishBegun: ['1.0.3'] },
-      { source: 'private-npm', package: '@drop/c', versions: ['1.0.0'], publishBegun: V.slice(1) },
+      { source: 'private-npm', package: '@drop/c', versions: V, publishBegun: [] },
     ]);
 
     // the rerun: the same, and not one request about b or c
     const seq = te.sandbox.standIn.log.at(-1)!.seq;
     const again = await te.run(onlyA);
     expect(again.exitCode).toBe(0);
-    expect(again.notInJob.map((d) => [d.package, d.notMigrated.length, d.publishBegun.length])).toEqual([['@drop/b', 0, 1], ['@drop/c', 1, 3]]);
+    expect(again.notInJob.map((d) => [d.package, d.notMigrated.length, d.publishBegun.length])).toEqual([['@drop/b', 0, 1], ['@drop/c', 4, 0]]);
     expect(touched(seq, ['@drop/b', '@drop/c'])).toEqual([]);
 
     // named again: what was set aside is migrated, each version published once
@@ -244,6 +249,37 @@ describe('a package taken out of the job', () => {
     expect(back.outcomes).toEqual({ published: 5 });
     expect(Object.values(rowsOf('dropping', '@drop/c')).map((r) => r.state)).toEqual(V.map(() => 'verified'));
     expect(publishRequests(te.sandbox, { succeededOnly: true }).get('@drop/b@1.0.3')).toBe(1);
+  });
+});
+
+describe('a version the target refused (HTTP 400: nothing stored), then left out by the filters', () => {
+  it('is "excluded", not "left out with part of it on the target": the attempt is not counted, the report is GO and exits 0, status lists nothing left on the target', async () => {
+    const { privateNpm } = te.sandbox;
+    await seedPackages(privateNpm.url, privateNpm.token, [{ name: '@refused/x', versions: ['1.0.0', '1.0.1', '1.0.2'] }]);
+    te.sandbox.standIn.addFault({ operation: 'npm:Publish', package: '@refused/x', version: '1.0.1', status: 400 });
+    let first: Awaited<ReturnType<TestEnv['run']>>;
+    try {
+      first = await te.run(te.writeJob({ name: 'refused', privateNpm: { packages: ['@refused/x'] }, github: false }));
+    } finally {
+      te.sandbox.standIn.clearFaults();
+    }
+    expect(first.failures).toEqual([expect.objectContaining({ version: '1.0.1', code: 'ETARGETREJECTED' })]);
+    const job = te.writeJob({ name: 'refused', privateNpm: { packages: ['@refused/x'] }, github: false, filters: { exclude: ['@refused/x@1.0.1'] } });
+    const second = await te.run(job);
+    expect(second.exitCode).toBe(0);
+    expect(second.leftOutOnTarget).toEqual([]);
+    const state = te.openState('refused');
+    try {
+      expect(state.items('package = ? AND version = ?', '@refused/x', '1.0.1').map((r) => [r.state, r.attempts])).toEqual([['excluded', 0]]);
+    } finally {
+      state.close();
+    }
+    expect(readStatus(job, te.stateDir).leftOutOnTarget).toEqual([]);
+    const report = await te.cli(['report', job, '--json', '--out', join(te.dir, 'reports-refused')]);
+    const r = JSON.parse(report.stdout) as { verdict: { status: string }; findings: { code: string }[] };
+    expect(r.findings.map((f) => f.code)).not.toContain('ELEFTOUTONTARGET');
+    expect(r.verdict.status).toBe('go');
+    expect(report.code, report.stderr).toBe(0);
   });
 });
 

@@ -312,42 +312,62 @@ async function publish(ctx: ItemContext, pkg: PackageContext, fetched: ItemRow, 
   }
   const tag = tagFor(pkg.distTags, fetched.version);
   let row = ctx.state.transition(fetched.id, 'publishing', { countAttempt: true }, `publishing ${files.map((f) => f.name).join(', ')}${tag ? ` with dist-tag ${tag}` : ''}`);
-  const version = pkg.target.targetVersion(row.version);
-  for (let i = 0; i < assets.length; i++) {
-    let asset = assets[i]!;
-    const file = files[i]!;
-    if (asset.state === 'uploaded') continue;
-    if (present.has(asset.name)) {
-      ctx.state.setAssetState(asset, 'uploaded', 'already on the target with our bytes');
-      continue;
+  // Until a request comes back with anything but a refusal (publishAsset throws only when the
+  // target stored nothing: a 4xx, a throttle, refused credentials), nothing of the version can
+  // be on the target.
+  let mayHaveLanded = false;
+  try {
+    return await uploadAssets();
+  } catch (e) {
+    // refused before anything landed, on the version's first publish: the attempt is undone, so a
+    // filter, a skip or a job edit that leaves it out later says "not migrated", never "the
+    // target may hold part of it" (LEFT_OUT_ON_TARGET, notInJob's publishBegun)
+    if (!mayHaveLanded && fetched.attempts === 0 && ctx.state.assetsOf(row.id).every((a) => a.state !== 'uploaded')) {
+      for (const a of ctx.state.assetsOf(row.id)) if (a.state === 'uploading') ctx.state.setAssetState(a, 'stored', 'refused by the target: nothing stored');
+      ctx.state.transition(row.id, 'fetched', { uncountAttempt: true }, 'the target refused the publish: nothing of it was stored');
     }
-    const isLast = assets.slice(i + 1).every((a) => a.state === 'uploaded' || present.has(a.name));
-    const done = await withRetry(async () => {
-      asset = ctx.state.setAssetState(asset, 'uploading', `uploading (attempt ${asset.attempts + 1})`);
-      const sent = pkg.target.publishAsset({ name: row.package, version, coords: pkg.coords, asset: file, assets: files, isLast, distTag: tag, signal: ctx.hardSignal });
-      // the request is on its way: the next version of this package may send its own
-      pkg.onPublishStart?.();
-      const result = await sent;
-      if (result.kind === 'published') return 'uploaded' as const;
-      // 409 or an answer that never came: read the target rather than upload blind.
-      const theirs = (await ctx.ca().versionAssets(pkg.coords, version))?.find((a) => a.name === file.name);
-      if (theirs && sameBytes(file, theirs)) return 'uploaded' as const;
-      if (theirs) return { conflict: theirs.hashes['SHA-512']?.toLowerCase() ?? '' };
-      if (result.kind === 'exists') {
-        // the version exists without this file, and the target will not take it (a generic version is closed once Published)
-        const status = (await ctx.ca().describeVersion(pkg.coords, version))?.status ?? 'unknown';
-        throw new MigrateError('ETARGETREJECTED', `${subject}: the target refused ${file.name} (409), and the version (status ${status}) does not hold it`, {
-          subject,
-          hint: 'the version was created on the target without this file; delete it there (aws codeartifact delete-package-versions) and rerun, or exclude it',
-        });
-      }
-      throw result.error; // not there: retryable, so withRetry uploads again
-    }, retry);
-    if (done !== 'uploaded') return (row = conflict(ctx, row, file.name, done.conflict, file.hashes.sha512));
-    asset = ctx.state.setAssetState(asset, 'uploaded', 'uploaded');
-    assets = ctx.state.assetsOf(row.id);
+    throw e;
   }
-  return (row = ctx.state.transition(row.id, 'published', { error: null }));
+
+  async function uploadAssets(): Promise<ItemRow> {
+    const version = pkg.target.targetVersion(row.version);
+    for (let i = 0; i < assets.length; i++) {
+      let asset = assets[i]!;
+      const file = files[i]!;
+      if (asset.state === 'uploaded') continue;
+      if (present.has(asset.name)) {
+        ctx.state.setAssetState(asset, 'uploaded', 'already on the target with our bytes');
+        continue;
+      }
+      const isLast = assets.slice(i + 1).every((a) => a.state === 'uploaded' || present.has(a.name));
+      const done = await withRetry(async () => {
+        asset = ctx.state.setAssetState(asset, 'uploading', `uploading (attempt ${asset.attempts + 1})`);
+        const sent = pkg.target.publishAsset({ name: row.package, version, coords: pkg.coords, asset: file, assets: files, isLast, distTag: tag, signal: ctx.hardSignal });
+        // the request is on its way: the next version of this package may send its own
+        pkg.onPublishStart?.();
+        const result = await sent;
+        mayHaveLanded = true;
+        if (result.kind === 'published') return 'uploaded' as const;
+        // 409 or an answer that never came: read the target rather than upload blind.
+        const theirs = (await ctx.ca().versionAssets(pkg.coords, version))?.find((a) => a.name === file.name);
+        if (theirs && sameBytes(file, theirs)) return 'uploaded' as const;
+        if (theirs) return { conflict: theirs.hashes['SHA-512']?.toLowerCase() ?? '' };
+        if (result.kind === 'exists') {
+          // the version exists without this file, and the target will not take it (a generic version is closed once Published)
+          const status = (await ctx.ca().describeVersion(pkg.coords, version))?.status ?? 'unknown';
+          throw new MigrateError('ETARGETREJECTED', `${subject}: the target refused ${file.name} (409), and the version (status ${status}) does not hold it`, {
+            subject,
+            hint: 'the version was created on the target without this file; delete it there (aws codeartifact delete-package-versions) and rerun, or exclude it',
+          });
+        }
+        throw result.error; // not there: retryable, so withRetry uploads again
+      }, retry);
+      if (done !== 'uploaded') return (row = conflict(ctx, row, file.name, done.conflict, file.hashes.sha512));
+      asset = ctx.state.setAssetState(asset, 'uploaded', 'uploaded');
+      assets = ctx.state.assetsOf(row.id);
+    }
+    return (row = ctx.state.transition(row.id, 'published', { error: null }));
+  }
 }
 
 /** Read the target back: a published item becomes verified, or fails with EMISMATCH/EVERIFY. */

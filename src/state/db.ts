@@ -136,6 +136,8 @@ export interface TransitionFields {
   targetAsset?: string | null;
   error?: { code: string; message: string } | null;
   countAttempt?: boolean;
+  /** Take back the attempt the move to `publishing` counted (the target refused the publish and stored nothing). */
+  uncountAttempt?: boolean;
   /** The version's files (replacing any earlier ones): recorded with the move to `fetched`. */
   assets?: NewAsset[];
   /** Format facts about the whole version (JSON-serialisable). */
@@ -852,6 +854,7 @@ export class StateDb {
         p.message = fields.error ? forStorage(fields.error.message) : null;
       }
       if (fields.countAttempt) sets.push('attempts = attempts + 1');
+      if (fields.uncountAttempt) sets.push('attempts = MAX(attempts - 1, 0)');
       if (fields.facts !== undefined) (sets.push('facts = @facts'), (p.facts = JSON.stringify(fields.facts)));
       this.stmt(`UPDATE items SET ${sets.join(', ')} WHERE id = @id`).run(p);
       if (fields.assets) {
