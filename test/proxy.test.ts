@@ -7,6 +7,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../src/engine/events.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
@@ -128,5 +129,39 @@ describe('HTTP(S)_PROXY', () => {
       refusing.closeAllConnections();
       await new Promise<void>((r) => refusing.close(() => r()));
     }
+  });
+
+  it('a rerun stopped by an error while listing (EPROXYAUTH): `report` is NO-GO (exit 1, ERUNUNFINISHED), never GO on the first run\'s rows while the version the source added since was never listed', async () => {
+    const { privateNpm } = te.sandbox;
+    await seedPackages(privateNpm.url, privateNpm.token, [{ name: '@acme/stopped', versions: ['1.0.0'] }]);
+    // the source reached by name (localhost), the target by address (127.0.0.1, exempt from the proxy)
+    const source = { id: 'private-npm', kind: 'npm-registry', url: privateNpm.url.replace('127.0.0.1', 'localhost'), tokenEnv: te.sandbox.descriptor.privateNpm.tokenEnv, packages: ['@acme/stopped'] };
+    const job = te.writeJob({ name: 'stopped', sources: [source] });
+    expect((await te.cli(['run', job, '--json'])).code).toBe(0);
+    await seedPackages(privateNpm.url, privateNpm.token, [{ name: '@acme/stopped', versions: ['1.0.1'] }]);
+    const refusing = http.createServer((req, res) => (req.resume(), res.writeHead(407, { 'proxy-authenticate': 'Basic realm="corp"' }).end()));
+    await new Promise<void>((r) => refusing.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(refusing.address() as AddressInfo).port}`;
+      const r = await te.cli(['run', job, '--json'], { HTTP_PROXY: url, HTTPS_PROXY: url, NO_PROXY: '127.0.0.1', no_proxy: '127.0.0.1' });
+      expect(r.code, r.stderr).toBe(2);
+      expect((JSON.parse(r.stdout) as { error: { code: string } }).error.code).toBe('EPROXYAUTH');
+    } finally {
+      refusing.closeAllConnections();
+      await new Promise<void>((r) => refusing.close(() => r()));
+    }
+    const state = te.openState('stopped');
+    try {
+      expect(state.lastRun()!.outcome).toBe('stopped-by-error');
+      // 1.0.1 was never listed: the rows say nothing of it
+      expect(state.items().map((i) => [i.version, i.state])).toEqual([['1.0.0', 'verified']]);
+    } finally {
+      state.close();
+    }
+    const report = await te.cli(['report', job, '--json', '--out', join(te.dir, 'reports-stopped')]);
+    const body = JSON.parse(report.stdout) as { verdict: { status: string }; findings: { code: string; title: string }[] };
+    expect(body.findings).toContainEqual(expect.objectContaining({ code: 'ERUNUNFINISHED', title: expect.stringContaining('stopped by an error') }));
+    expect(body.verdict.status).toBe('no-go');
+    expect(report.code).toBe(1);
   });
 });

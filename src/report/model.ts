@@ -282,6 +282,11 @@ function unfinishedRun(run: ReportInput['run'], summary: Partial<RunSummary> | n
   if (run.endedAt === null) return { id: run.id, how: 'it has no end recorded (still running, or killed)' };
   if (run.outcome === 'interrupted' || summary?.interrupted) return { id: run.id, how: 'it was interrupted' };
   if (run.outcome === 'target-unusable') return { id: run.id, how: 'the target could not be used' };
+  // a fatal error (refused credentials or proxy, the state or the disk) ends the listing and the work where they stood
+  if (run.outcome === 'stopped-by-error') {
+    const error = (summary as { error?: unknown } | null)?.error;
+    return { id: run.id, how: `it was stopped by an error${typeof error === 'string' ? ` (${error})` : ''}` };
+  }
   return null;
 }
 
