@@ -97,6 +97,17 @@ describe('plan', () => {
     expect(html).toContain('acme-shared-utils');
   });
 
+  it('`report` of the plan says what the plan said: its audit of the domain and the exposure, the same findings, the same verdict and exit code', async () => {
+    const r = await te.cli(['report', job, '--json', '--out', join(te.dir, 'report-of-plan')]);
+    const again = JSON.parse(r.stdout) as Report;
+    expect(again.kind).toBe('plan');
+    expect(again.preflight).toEqual(report.preflight);
+    expect(again.exposure).toEqual(report.exposure);
+    expect(again.findings.map((f) => [f.severity, f.code, f.count])).toEqual(report.findings.map((f) => [f.severity, f.code, f.count]));
+    expect(again.verdict).toEqual(report.verdict);
+    expect(r.code).toBe(planOut.code);
+  });
+
   it('--no-target needs no AWS at all: no request reaches the stand-in', async () => {
     const since = te.sandbox.standIn.log.length;
     const r = await te.cli(['plan', job, '--no-target', '--json'], { AWS_ACCESS_KEY_ID: ['AKIA', 'NOTUSEDATALL0000'].join(''), AWS_ENDPOINT_URL_CODEARTIFACT: 'http://127.0.0.1:9' });

@@ -12,7 +12,7 @@ import type { RunSummary } from '../engine/events.js';
 import { runJob } from '../engine/run.js';
 import { Limiter } from '../engine/limiter.js';
 import { buildReport, type Report } from '../report/model.js';
-import type { HardeningInput } from '../report/schema.js';
+import { exposureSchema, preflightSchema, type ExposureInput, type HardeningInput, type PreflightInput } from '../report/schema.js';
 import { reportInputFromState } from '../report/from-state.js';
 import { renderJson } from '../report/render-json.js';
 import { prepareReportDir, writeReportFiles } from '../report/write.js';
@@ -116,6 +116,9 @@ async function planLocked(job: LoadedJob, stateDir: string, env: NodeJS.ProcessE
       }
     }
     const exposed = await exposure(job.config, packages, protectedNames, sharedOrderOk, opts.signal, { uncheckedNames, env });
+    // kept with the dry run: `report` of this plan says what it found, not a verdict without it
+    const dryRun = state.lastRun();
+    if (dryRun?.dry_run === 1) state.addToRunSummary(dryRun.id, { planAudit: { preflight, exposure: exposed } });
     const input = reportInputFromState(state, job, summary, { kind: 'plan', preflight, exposure: exposed, hardening: hardeningSection(summary), warm: warmSectionFromState(state) });
     return write(buildReport(input), job, opts.out ?? join(stateDir, 'reports'), 'plan');
   } finally {
@@ -145,7 +148,8 @@ export async function reportCommand(jobFile: string, opts: { json?: boolean; sta
         if (!last && !warm) throw new MigrateError('ESTATE', `no run or warm of job "${job.name}" is recorded in ${database}`, { hint: `run it (or plan or warm it) first: codeartifact-migrate run ${jobFile}` });
         const summary = last?.summary ? (JSON.parse(last.summary) as RunSummary) : null;
         const kind = last?.dry_run === 1 ? 'plan' : 'run';
-        return { kind, report: buildReport(reportInputFromState(state, job, summary, { kind, warm, ...(summary?.hardening ? { hardening: hardeningSection(summary) } : {}) })) };
+        const audit = kind === 'plan' ? planAuditOf(summary) : {};
+        return { kind, report: buildReport(reportInputFromState(state, job, summary, { kind, warm, ...audit, ...(summary?.hardening ? { hardening: hardeningSection(summary) } : {}) })) };
       });
       written = write(report, job, opts.out ?? join(stateDir, 'reports'), kind);
     } finally {
@@ -157,6 +161,14 @@ export async function reportCommand(jobFile: string, opts: { json?: boolean; sta
   } catch (e) {
     return reportError(e, io, json);
   }
+}
+
+/** The domain audit and exposure check a `plan` kept with its dry run (none when `run --dry-run` made it, or --no-target). */
+function planAuditOf(summary: RunSummary | null): { preflight?: PreflightInput; exposure?: ExposureInput } {
+  const audit = (summary as { planAudit?: { preflight?: unknown; exposure?: unknown } } | null)?.planAudit;
+  const preflight = preflightSchema.safeParse(audit?.preflight);
+  const exposed = exposureSchema.safeParse(audit?.exposure);
+  return { ...(preflight.success ? { preflight: preflight.data } : {}), ...(exposed.success ? { exposure: exposed.data } : {}) };
 }
 
 /** Every internal package of the job the state knows (one per format and name). */

@@ -361,6 +361,14 @@ export class StateDb {
     this.write(() => this.db.prepare('UPDATE runs SET ended_at = ?, outcome = ?, summary = ? WHERE id = ?').run(now(), outcome, redact(JSON.stringify(forStorageDeep(summary))), this.runId));
   }
 
+  /** Add fields to an ended run's stored summary (`plan`: the audit it made after its dry run, which `report` says again). */
+  addToRunSummary(runId: number, fields: Record<string, unknown>): void {
+    const row = this.db.prepare('SELECT summary FROM runs WHERE id = ?').get(runId) as { summary: string | null } | undefined;
+    if (!row?.summary) return;
+    const summary = { ...(JSON.parse(row.summary) as Record<string, unknown>), ...fields };
+    this.write(() => this.db.prepare('UPDATE runs SET summary = ? WHERE id = ?').run(redact(JSON.stringify(forStorageDeep(summary))), runId));
+  }
+
   /** Whether the ledger holds an origin configuration of each package, in a domain: `recorded(format, package, repository)`. */
   ledgeredOrigins(target: { region: string; domain: string; domainOwner: string }): (format: string, pkg: string, repository: string) => boolean {
     const rows = this.db
