@@ -283,6 +283,34 @@ describe('a version the target refused (HTTP 400: nothing stored), then left out
   });
 });
 
+describe('a source switched off (enabled: false) after its version failed', () => {
+  it('run, report and status agree: its rows are no longer the job\'s failures (status exits 0 and lists them apart, as the report does)', async () => {
+    const { privateNpm, github } = te.sandbox;
+    await seedPackages(privateNpm.url, privateNpm.token, [{ name: '@off/kept', versions: ['1.0.0'] }]);
+    await seedPackages(github.url, github.token, [{ name: '@off/gh', versions: ['1.0.0'] }]);
+    const sources = (ghEnabled: boolean) => [
+      { id: 'private-npm', kind: 'npm-registry', url: privateNpm.url, tokenEnv: te.sandbox.descriptor.privateNpm.tokenEnv, packages: ['@off/kept'] },
+      { id: 'github', kind: 'npm-registry', url: github.url, tokenEnv: te.sandbox.descriptor.github.tokenEnv, packages: ['@off/gh'], enabled: ghEnabled },
+    ];
+    te.sandbox.standIn.addFault({ operation: 'npm:Publish', package: '@off/gh', status: 400 });
+    try {
+      expect((await te.run(te.writeJob({ name: 'switched-off', sources: sources(true) }))).failures).toEqual([expect.objectContaining({ package: '@off/gh', code: 'ETARGETREJECTED' })]);
+    } finally {
+      te.sandbox.standIn.clearFaults();
+    }
+    const job = te.writeJob({ name: 'switched-off', sources: sources(false) });
+    expect((await te.run(job)).exitCode).toBe(0);
+    const report = await te.cli(['report', job, '--json', '--out', join(te.dir, 'reports-switched-off')]);
+    expect(report.code, report.stderr).toBe(0);
+    const status = await te.cli(['status', job, '--json']);
+    const s = JSON.parse(status.stdout) as { failures: unknown[]; states: Record<string, number>; otherSources: unknown };
+    expect(s.failures).toEqual([]);
+    expect(s.states).toMatchObject({ verified: 1, failed: 0 });
+    expect(s.otherSources).toEqual([{ source: 'github', versions: 1 }]);
+    expect(status.code).toBe(0);
+  });
+});
+
 describe("a source's id renamed in the job", () => {
   it('is refused (ECONFIG naming both ids) before anything is written or asked; put back, the rerun has nothing to do', async () => {
     const { privateNpm } = te.sandbox;

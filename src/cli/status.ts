@@ -30,6 +30,8 @@ export interface StatusReport {
    * `versions` never migrated, `publishBegun` set aside after a run of ours started publishing them (the target may hold part of them).
    */
   notInJob: { source: string; package: string; versions: string[]; publishBegun: string[] }[];
+  /** Versions of sources the job no longer enables (or names): left out of everything above, as run and report leave them out. */
+  otherSources: { source: string; versions: number }[];
   /** `error`: what ended it, when an error did (stopped-by-error, target-unusable). */
   lastRun?: { id: number; startedAt: string; endedAt: string | null; dryRun: boolean; outcome: string | null; error?: string };
   /** The target the state records its work in (what `verified` means here); absent before a run read one. */
@@ -43,18 +45,20 @@ export function readStatus(jobFile: string, stateDir = 'state'): StatusReport {
   const database = existingState(job, stateDir, `run it first: codeartifact-migrate run ${jobFile}`);
   const state = StateDb.openToRead(database);
   try {
-    return state.snapshot(() => statusOf(job.name, database, state));
+    const enabled = job.config.sources.filter((s) => s.enabled).map((s) => s.id);
+    return state.snapshot(() => statusOf(job.name, database, state, enabled));
   } finally {
     state.close();
   }
 }
 
-function statusOf(name: string, database: string, state: StateDb): StatusReport {
-  const counts = state.counts();
+/** What the state says of the job's enabled sources (`active`): a source switched off is no longer the job's, as in run's summary and the report. */
+function statusOf(name: string, database: string, state: StateDb, active: string[]): StatusReport {
+  const counts = state.stateCounts(active);
   const states = Object.fromEntries(ITEM_STATES.map((s) => [s, counts[s] ?? 0]));
-  const failed = state.items("state = 'failed'");
-  const conflicts = state.items("state = 'conflict'");
-  const pkgs = state.packages();
+  const failed = state.itemsOfSources(active, "state = 'failed'");
+  const conflicts = state.itemsOfSources(active, "state = 'conflict'");
+  const pkgs = state.packages().filter((p) => active.includes(p.source_id));
   const run = state.lastRun();
   const target = state.recordedTarget();
   return {
@@ -68,10 +72,15 @@ function statusOf(name: string, database: string, state: StateDb): StatusReport 
     metadataPending: pkgs.filter((p) => p.meta_state !== 'done' && !p.list_error_code).map((p) => p.package),
     sourceChanged: state.sourceChanges().map((c) => ({ package: c.package, version: c.version, migratedSha512: c.sha512, detail: c.detail, at: c.at })),
     removedAtSource: state.sourceRemovals(),
-    notInJob: state.notInJob(),
+    notInJob: state.notInJob().filter((d) => active.includes(d.source)),
+    otherSources: state
+      .recordedSourceIds()
+      .filter((id) => !active.includes(id))
+      .sort()
+      .map((id) => ({ source: id, versions: Object.values(state.stateCounts([id])).reduce((a, b) => a + b, 0) })),
     tagMoved: state.tagMoves(),
-    skipped: state.items("state = 'skipped'").map((r) => ({ package: r.package, version: r.version, reason: r.last_error })),
-    leftOutOnTarget: state.items(LEFT_OUT_ON_TARGET).map((r) => ({ package: r.package, version: r.version, state: r.state, attempts: r.attempts })),
+    skipped: state.itemsOfSources(active, "state = 'skipped'").map((r) => ({ package: r.package, version: r.version, reason: r.last_error })),
+    leftOutOnTarget: state.itemsOfSources(active, LEFT_OUT_ON_TARGET).map((r) => ({ package: r.package, version: r.version, state: r.state, attempts: r.attempts })),
     lastRun: run && { id: run.id, startedAt: run.started_at, endedAt: run.ended_at, dryRun: run.dry_run === 1, outcome: run.outcome, ...errorOf(run.summary) },
     ...(target ? { target } : {}),
     ...lastRates(state),
@@ -113,6 +122,7 @@ export function statusCommand(jobFile: string, opts: { json?: boolean; stateDir?
       for (const d of report.notInJob) {
         lines.push(`  NO LONGER IN THE JOB ${d.package} (${d.source}): ${notInJobLeft(d.versions, d.publishBegun).join('; ')}`);
       }
+      for (const o of report.otherSources) lines.push(`  left out: ${o.versions} version(s) of source "${o.source}", which the job no longer enables`);
       if (report.metadataPending.length) lines.push(`  dist-tags/deprecations still to sync: ${report.metadataPending.join(', ')}`);
       printEntries(io.stdout, lines);
     }
