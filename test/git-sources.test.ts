@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ListPackageVersionsCommand } from '@aws-sdk/client-codeartifact';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readStatus } from '../src/cli/status.js';
 import type { ItemRow } from '../src/state/db.js';
 import { multipartUploadBody } from '../src/targets/pypi-upload.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
@@ -117,6 +118,23 @@ describe('a deleted tag', () => {
     expect(s.exitCode).toBe(0);
     expect(s.removedAtSource).toEqual([expect.objectContaining({ package: 'escape-string-regexp', version: '1.0.2', state: 'removed' })]);
     expect(uploads('escape-string-regexp').map((e) => e.version)).not.toContain('1.0.2');
+  });
+});
+
+describe('a tag deleted, pushed again, and deleted again', () => {
+  it('status lists the version once among the versions removed at the source, as it stands now', async () => {
+    await git.createRepoFromBundle('flapping', fixtureBundle('npm-escape-string-regexp'));
+    const job = te.writeJob({ name: 'flapping', sources: [gitSource('flapping', 'flapping', 'npm')], filters: { include: ['escape-string-regexp@1.0.5'], ignoreDistTags: ['latest'] } });
+    const first = await te.run(job);
+    expect(first.exitCode, JSON.stringify({ f: first.failures, m: first.metadataOutOfSync, l: first.listErrors })).toBe(0);
+    const commit = await git.revParse('flapping', 'v1.0.5^{commit}');
+    await git.deleteTag('flapping', 'v1.0.5');
+    expect((await te.run(job)).removedAtSource).toEqual([expect.objectContaining({ version: '1.0.5' })]);
+    await git.tag('flapping', 'v1.0.5', commit, { annotated: false });
+    expect((await te.run(job)).removedAtSource).toEqual([]);
+    await git.deleteTag('flapping', 'v1.0.5');
+    expect((await te.run(job)).removedAtSource).toEqual([expect.objectContaining({ version: '1.0.5' })]);
+    expect(readStatus(job, te.stateDir).removedAtSource).toEqual([expect.objectContaining({ package: 'escape-string-regexp', version: '1.0.5' })]);
   });
 });
 

@@ -971,12 +971,17 @@ export class StateDb {
       .all(...(runId === undefined ? [] : [runId])) as never;
   }
 
-  /** Versions the source stopped listing: this run's, or all; with the state each was left in. */
+  /**
+   * Versions the source stopped listing: this run's, or all; with the state each was left in.
+   * Once each, by its last removal: a tag deleted, pushed again and deleted again is one version gone.
+   */
   sourceRemovals(runId?: number): { package: string; version: string; state: string; detail: string | null; at: string }[] {
     return this.db
       .prepare(
         `SELECT i.package, i.version, i.state, e.detail, e.at FROM events e JOIN items i ON i.id = e.item_id
-         WHERE e.code = 'ESOURCEREMOVED' AND i.removed_at IS NOT NULL ${runId === undefined ? '' : 'AND e.run_id = ?'} ORDER BY e.id`,
+         WHERE e.code = 'ESOURCEREMOVED' AND i.removed_at IS NOT NULL ${runId === undefined ? '' : 'AND e.run_id = ?'}
+           AND e.id = (SELECT MAX(l.id) FROM events l WHERE l.item_id = e.item_id AND l.code = 'ESOURCEREMOVED')
+         ORDER BY e.id`,
       )
       .all(...(runId === undefined ? [] : [runId])) as never;
   }
