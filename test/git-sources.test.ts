@@ -138,6 +138,31 @@ describe('a tag deleted, pushed again, and deleted again', () => {
   });
 });
 
+describe('a migrated version whose tag moved, stayed moved over a rerun, then moved back', () => {
+  it('status lists the move once while it lasts; moved back, neither status nor the report says the tag points elsewhere, and the report exits 0', async () => {
+    await git.createRepoFromBundle('moving', fixtureBundle('npm-escape-string-regexp'));
+    const job = te.writeJob({ name: 'moving', sources: [gitSource('moving', 'moving', 'npm')], filters: { include: ['escape-string-regexp@1.0.5'], ignoreDistTags: ['latest'] } });
+    expect((await te.run(job)).exitCode).toBe(0);
+    const first = await git.revParse('moving', 'v1.0.5^{commit}');
+    const other = await git.revParse('moving', 'v1.0.4^{commit}');
+    await git.tag('moving', 'v1.0.5', other, { annotated: false });
+    expect((await te.run(job)).tagMoved).toEqual([expect.objectContaining({ version: '1.0.5' })]);
+    expect((await te.run(job)).tagMoved).toEqual([expect.objectContaining({ version: '1.0.5' })]);
+    expect(readStatus(job, te.stateDir).tagMoved).toEqual([expect.objectContaining({ version: '1.0.5' })]);
+
+    await git.tag('moving', 'v1.0.5', first, { annotated: false });
+    const back = await te.run(job);
+    expect(back.tagMoved).toEqual([]);
+    expect(back.exitCode).toBe(0);
+    expect(readStatus(job, te.stateDir).tagMoved).toEqual([]);
+    const report = await te.cli(['report', job, '--json', '--out', join(te.dir, 'reports-moving')]);
+    const r = JSON.parse(report.stdout) as { verdict: { status: string }; findings: { code: string }[] };
+    expect(r.findings.map((f) => f.code)).not.toContain('ETAGMOVED');
+    expect(r.verdict.status).not.toBe('no-go');
+    expect(report.code).toBe(0);
+  });
+});
+
 describe('PEP 440-equal tags added or deleted after the migration', () => {
   it('the version keeps the spelling it was recorded under: nothing is published again, nothing reported removed', async () => {
     await git.createRepoFromDir('alias', pyProject(join(te.dir, 'src-alias'), 'alias-lib', '1.0.0'), { tags: ['v1.0.0'] });

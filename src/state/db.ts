@@ -961,12 +961,17 @@ export class StateDb {
     });
   }
 
-  /** Tags found pointing at another commit than when first listed, by this run (or every run). */
+  /**
+   * Tags found pointing at another commit than when first listed, by this run; or, without
+   * one, the tags that still do: once each, by the note of the run that last listed the version
+   * (a listing notes a moved tag every run it stays moved, and nothing once it is moved back).
+   */
   tagMoves(runId?: number): { package: string; version: string; state: string; detail: string | null; at: string }[] {
+    const still = `AND e.id = (SELECT MAX(l.id) FROM events l WHERE l.item_id = e.item_id AND l.code = 'ETAGMOVED') AND e.run_id = i.last_listed_run`;
     return this.db
       .prepare(
         `SELECT i.package, i.version, i.state, e.detail, e.at FROM events e JOIN items i ON i.id = e.item_id
-         WHERE e.code = 'ETAGMOVED' AND (e.to_state = 'conflict' OR e.from_state = e.to_state) ${runId === undefined ? '' : 'AND e.run_id = ?'} ORDER BY e.id`,
+         WHERE e.code = 'ETAGMOVED' AND (e.to_state = 'conflict' OR e.from_state = e.to_state) ${runId === undefined ? still : 'AND e.run_id = ?'} ORDER BY e.id`,
       )
       .all(...(runId === undefined ? [] : [runId])) as never;
   }
