@@ -460,6 +460,36 @@ describe('a --state-dir that cannot be one', () => {
     }
   });
 
+  it('a full disk as the state database is made, upgraded or opened (here: a file-size limit): ELOCAL naming it (exit 1), never ESTATE telling to move the state away; with room again the run completes', async () => {
+    const job = te.writeJob({ name: 'fulldisk', privateNpm: { packages: ['left-pad-legacy'] }, github: false });
+    const database = join(te.stateDir, 'fulldisk.sqlite');
+    // RLIMIT_FSIZE: a write past the limit fails with EFBIG (node ignores SIGXFSZ), as a full disk fails with ENOSPC.
+    // 8 KiB: the new file's header fits, its shared-memory index does not; 60 KiB: the schema's migrations do not
+    for (const kib of [8, 60]) {
+      rmSync(te.stateDir, { recursive: true, force: true });
+      const since = lastSeq();
+      const r = await te.cli(['run', job, '--json'], {}, { shell: `ulimit -f ${kib}` });
+      outputs.push(r.stdout, r.stderr);
+      expect(r.code, `${kib} KiB: ${r.stderr}`).toBe(1);
+      const error = json<{ error: { code: string; message: string; hint: string } }>(r).error;
+      expect(error.code, `${kib} KiB: ${error.message}`).toBe('ELOCAL');
+      expect(error.message).toContain(database);
+      expect(error.hint).not.toContain('move the file away');
+      expect(r.stderr).not.toMatch(/^\s{4}at /m);
+      // nothing was asked of the target, nothing published
+      expect(te.sandbox.standIn.log.filter((e) => e.seq > since && e.operation.startsWith('npm:'))).toEqual([]);
+      const rerun = await cli(['run', job, '--json']);
+      expect(rerun.code, rerun.stderr).toBe(0);
+      // the first limit's rerun publishes them, the second's finds them there
+      expect(json<RunSummary>(rerun).outcomes).toEqual(kib === 8 ? { published: LEGACY.length } : { 'present-identical': LEGACY.length });
+      // reading the state on a full disk (SQLite makes its shared-memory index beside it even to read) is this machine's error too
+      const status = await te.cli(['status', job, '--json'], {}, { shell: 'ulimit -f 8' });
+      outputs.push(status.stdout, status.stderr);
+      expect(status.code, status.stderr).toBe(1);
+      expect(json<{ error: { code: string; message: string } }>(status).error).toMatchObject({ code: 'ELOCAL', message: expect.stringContaining(database) });
+    }
+  });
+
   it('plan --out naming a file: refused as a usage error (exit 2) before the plan starts (not after an hour of it), nothing listed', async () => {
     const job = te.writeJob({ name: 'outfile', privateNpm: { packages: ['@acme/core'] } });
     const file = join(te.dir, 'report-here');

@@ -236,6 +236,10 @@ export class StateDb {
       if (e instanceof MigrateError) throw e;
       const broken = damaged(toError(e), path);
       if (broken) throw broken;
+      // a full disk (the new file, its -wal or its shared-memory index could not be written) is
+      // this machine's: never "move the file away", which would lose what the state records
+      const full = diskFull(e, path);
+      if (full) throw full;
       // a state this user may read but not write beside is not broken: moving it away would lose what it records
       if (cannotWrite(e)) {
         throw new MigrateError('ESTATE', `cannot write the state database ${path} or its folder: ${toError(e).message}`, {
@@ -278,6 +282,8 @@ export class StateDb {
           this.db.pragma(`user_version = ${version}`);
         }).immediate();
       } catch (e) {
+        const full = diskFull(e, path, `schema migration ${version} (rolled back: the database stays at the previous schema)`);
+        if (full) throw full;
         throw new MigrateError('ESTATE', `${path}: schema migration ${version} failed: ${toError(e).message}`, {
           cause: e,
           hint: 'the database was left at the previous schema; check the disk and permissions, then rerun',
@@ -1107,16 +1113,26 @@ function damaged(e: Error & { code?: string }, path: string): MigrateError | und
   });
 }
 
+/**
+ * SQLite's full disk (SQLITE_FULL, or an I/O error: a write, the -wal or the shared-memory
+ * index refused, as ENOSPC, EDQUOT and EFBIG are) as this machine's ELOCAL naming the
+ * database (`doing`: what was being written); undefined for anything else.
+ */
+function diskFull(thrown: unknown, path: string, doing?: string): MigrateError | undefined {
+  const e = toError(thrown) as Error & { code?: string };
+  if (e.code !== 'SQLITE_FULL' && !e.code?.startsWith('SQLITE_IOERR')) return undefined;
+  return new MigrateError('ELOCAL', `cannot write the state database ${path}${doing ? `: ${doing}` : ''}: ${e.message} (${e.code})`, {
+    cause: e,
+    hint: 'free space on that disk (or move the state with --state-dir), then rerun: the last step was rolled back and will be redone. Keep the file: it records what was migrated',
+  });
+}
+
 /** A failed SQLite write as a coded error (https://www.sqlite.org/rescode.html). */
 function stateError(thrown: unknown, path: string): Error {
   if (thrown instanceof MigrateError) return thrown;
   const e = toError(thrown) as Error & { code?: string };
-  if (e.code === 'SQLITE_FULL' || e.code?.startsWith('SQLITE_IOERR')) {
-    return new MigrateError('ELOCAL', `cannot write the state database ${path}: ${e.message} (${e.code})`, {
-      cause: e,
-      hint: 'free space on that disk (or move the state with --state-dir), then rerun: the last step was rolled back and will be redone',
-    });
-  }
+  const full = diskFull(e, path);
+  if (full) return full;
   const broken = damaged(e, path);
   if (broken) return broken;
   if (e.code?.startsWith('SQLITE_')) {
