@@ -466,7 +466,8 @@ describe('a --state-dir that cannot be one', () => {
     // RLIMIT_FSIZE: a write past the limit fails with EFBIG (node ignores SIGXFSZ), as a full disk fails with ENOSPC.
     // 8 KiB: the new file's header fits, its shared-memory index does not; 60 KiB: the schema's migrations do not
     for (const kib of [8, 60]) {
-      rmSync(te.stateDir, { recursive: true, force: true });
+      // this job's state only: the state directory is shared with the file's other tests
+      for (const f of readdirSync(te.stateDir)) if (f.startsWith('fulldisk.')) rmSync(join(te.stateDir, f), { recursive: true, force: true });
       const since = lastSeq();
       const r = await te.cli(['run', job, '--json'], {}, { shell: `ulimit -f ${kib}` });
       outputs.push(r.stdout, r.stderr);
@@ -480,8 +481,10 @@ describe('a --state-dir that cannot be one', () => {
       expect(te.sandbox.standIn.log.filter((e) => e.seq > since && e.operation.startsWith('npm:'))).toEqual([]);
       const rerun = await cli(['run', job, '--json']);
       expect(rerun.code, rerun.stderr).toBe(0);
-      // the first limit's rerun publishes them, the second's finds them there
-      expect(json<RunSummary>(rerun).outcomes).toEqual(kib === 8 ? { published: LEGACY.length } : { 'present-identical': LEGACY.length });
+      // the first limit's rerun publishes them (unless a test before it in this file did), the second's finds them there
+      const outcomes = json<RunSummary>(rerun).outcomes;
+      if (kib === 8) expect(Object.keys(outcomes).every((o) => o === 'published' || o === 'present-identical') && Object.values(outcomes).reduce((a, b) => a + (b ?? 0), 0) === LEGACY.length, JSON.stringify(outcomes)).toBe(true);
+      else expect(outcomes).toEqual({ 'present-identical': LEGACY.length });
       // reading the state on a full disk (SQLite makes its shared-memory index beside it even to read) is this machine's error too
       const status = await te.cli(['status', job, '--json'], {}, { shell: 'ulimit -f 8' });
       outputs.push(status.stdout, status.stderr);
