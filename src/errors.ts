@@ -136,9 +136,18 @@ export function localError(thrown: unknown, path: string, doing: string, opts: {
  */
 export function unexpectedError(thrown: unknown): MigrateError {
   if (thrown instanceof MigrateError) return thrown;
+  return fileSystemError(thrown) ?? new MigrateError('ETARGET', toError(thrown).message, { cause: thrown });
+}
+
+/**
+ * A file-system call's failure (it names a path, as no network error does, and was no
+ * process start) as this machine's ELOCAL naming that path; undefined for anything else.
+ */
+export function fileSystemError(thrown: unknown): MigrateError | undefined {
+  if (thrown instanceof MigrateError) return undefined;
   const e = toError(thrown) as NodeJS.ErrnoException;
-  if (typeof e.path === 'string' && e.syscall) return localError(e, e.path, e.syscall, { anyCode: true })!;
-  return new MigrateError('ETARGET', e.message, { cause: thrown });
+  if (typeof e.path !== 'string' || !e.syscall || e.syscall.startsWith('spawn')) return undefined;
+  return localError(e, e.path, e.syscall, { anyCode: true });
 }
 
 /**

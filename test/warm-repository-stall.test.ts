@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -130,5 +130,33 @@ describe('limits.maxMirrorBytes for warm.repositories[]', () => {
     expect(e!.message).toContain('raise limits.maxMirrorBytes in the job file');
     expect(e!.message).toContain('The other repositories and lockfiles were still read');
     expect(e!.message).not.toContain('other sources');
+  }, 60_000);
+});
+
+describe("this machine's own files while a warm repository is read", () => {
+  it("a scratch folder that cannot be made (a file in its place, as a full disk refuses a folder) is ELOCAL naming it, never the repository's ESOURCE", async () => {
+    const repo = localRepository('scratch', { 'requirements.txt': 'requests==2.31.0\n' });
+    const stateDir = join(dir, 'state-scratch');
+    mkdirSync(stateDir, { recursive: true });
+    const scratch = join(stateDir, 'tmp');
+    writeFileSync(scratch, 'in the way\n');
+    const { lockfiles, errors } = await collect(configOf([{ url: repo }]), 'state-scratch');
+    expect(lockfiles).toEqual([]);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ code: 'ELOCAL', message: expect.stringContaining(scratch) });
+    expect(readFileSync(scratch, 'utf8')).toBe('in the way\n');
+  }, 60_000);
+
+  it("a mirror folder that cannot be made is ELOCAL naming it, never blamed on the repository (ESOURCE)", async () => {
+    const repo = localRepository('mirrorless', { 'requirements.txt': 'requests==2.31.0\n' });
+    const stateDir = join(dir, 'state-mirrorless');
+    mkdirSync(stateDir, { recursive: true });
+    const mirrors = join(stateDir, 'git');
+    writeFileSync(mirrors, 'in the way\n');
+    const { lockfiles, errors } = await collect(configOf([{ url: repo }]), 'state-mirrorless');
+    expect(lockfiles).toEqual([]);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ code: 'ELOCAL', repository: repo, message: expect.stringContaining(mirrors) });
+    expect(readFileSync(mirrors, 'utf8')).toBe('in the way\n');
   }, 60_000);
 });

@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { hideFromBuilds } from '../builders/process.js';
 import { DEFAULT_MAX_MIRROR_BYTES } from '../config/schema.js';
-import { MigrateError, toError } from '../errors.js';
+import { fileSystemError, MigrateError, toError } from '../errors.js';
 import { AS_GO_READS, WITHOUT_OPERATOR_CONFIG } from '../git-local.js';
 import { keepTail, redact, redactUrlCredentials, registerSecret } from '../redact.js';
 import { GRACE_IDLE_PERIODS, OrphanTransferStuck, runTransfer, SLOWEST_TRANSFER_BYTES_PER_S, stopOrphanTransfer, TransferCut } from './git-transfer.js';
@@ -289,6 +289,10 @@ export class GitAccess {
    */
   classify(thrown: unknown, where: string, subject: string, hints: { notFound: string }): MigrateError {
     if (thrown instanceof MigrateError) return thrown;
+    // a folder or file of ours (the mirror's folder, the ssh key's) that could not be made: this
+    // machine's, never the remote's (an EACCES read as git's "Permission denied" blamed its key)
+    const local = fileSystemError(thrown);
+    if (local) return local;
     const e = toError(thrown);
     // redacted before it is cut to 600 characters: a credential URL cut in two no longer looks like one
     const all = redact(e.message);

@@ -8,7 +8,7 @@ import { lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { globSync } from 'tinyglobby';
 import type { LoadedJob } from '../config/load.js';
-import { MigrateError, toError } from '../errors.js';
+import { fileSystemError, MigrateError, toError } from '../errors.js';
 import { detect, parseLockfiles, type LockfileResult } from '../lockfiles/index.js';
 import { LockfileRepository } from './git-lockfiles.js';
 import type { LockfileRef } from './types.js';
@@ -188,7 +188,7 @@ export async function collectInputs(job: LoadedJob, opts: CollectOptions): Promi
         branches = await repo.branches(opts.signal);
       } catch (e) {
         if (opts.signal?.aborted) throw e;
-        const err = e instanceof MigrateError ? e : new MigrateError('ESOURCE', toError(e).message, { cause: e });
+        const err = e instanceof MigrateError ? e : (fileSystemError(e) ?? new MigrateError('ESOURCE', toError(e).message, { cause: e }));
         errors.push({ path: repo.url, repository: repo.url, code: err.code, message: err.describe() });
         continue;
       }
@@ -200,7 +200,7 @@ export async function collectInputs(job: LoadedJob, opts: CollectOptions): Promi
           checkout = await repo.checkout(branch, opts.signal);
         } catch (e) {
           if (opts.signal?.aborted) throw e;
-          const err = e instanceof MigrateError ? e : new MigrateError('ESOURCE', toError(e).message, { cause: e });
+          const err = e instanceof MigrateError ? e : (fileSystemError(e) ?? new MigrateError('ESOURCE', toError(e).message, { cause: e }));
           errors.push({ path: label, repository: label, code: err.code, message: err.describe() });
           continue;
         }
