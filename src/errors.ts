@@ -136,17 +136,19 @@ export function localError(thrown: unknown, path: string, doing: string, opts: {
  */
 export function unexpectedError(thrown: unknown): MigrateError {
   if (thrown instanceof MigrateError) return thrown;
-  return fileSystemError(thrown) ?? new MigrateError('ETARGET', toError(thrown).message, { cause: thrown });
+  return fileSystemError(thrown, { starts: true }) ?? new MigrateError('ETARGET', toError(thrown).message, { cause: thrown });
 }
 
 /**
- * A file-system call's failure (it names a path, as no network error does, and was no
- * process start) as this machine's ELOCAL naming that path; undefined for anything else.
+ * A file-system call's failure (it names a path, as no network error does) as this machine's
+ * ELOCAL naming that path; undefined for anything else. A process that could not start (a
+ * spawn's ENOENT names its command as the path) counts only with `starts`: where the caller
+ * reads such failures itself (git's, whose own words say more), they are not taken for a file's.
  */
-export function fileSystemError(thrown: unknown): MigrateError | undefined {
+export function fileSystemError(thrown: unknown, opts: { starts?: boolean } = {}): MigrateError | undefined {
   if (thrown instanceof MigrateError) return undefined;
   const e = toError(thrown) as NodeJS.ErrnoException;
-  if (typeof e.path !== 'string' || !e.syscall || e.syscall.startsWith('spawn')) return undefined;
+  if (typeof e.path !== 'string' || !e.syscall || (!opts.starts && e.syscall.startsWith('spawn'))) return undefined;
   return localError(e, e.path, e.syscall, { anyCode: true });
 }
 
