@@ -14,22 +14,20 @@ import { Limiter } from '../src/engine/limiter.js';
 import { MigrateError } from '../src/errors.js';
 import { CodeArtifact } from '../src/targets/codeartifact.js';
 import { createTarget } from '../src/targets/index.js';
+import { fakeClient } from './support/fake-client.js';
 
 /** A target where every package exists, upstream ALLOW, and every change is counted. */
 function fakeTarget(): { client: CodeartifactClient; puts: string[] } {
   const puts: string[] = [];
-  const client = {
-    send: async (cmd: unknown) => {
-      await new Promise((r) => setTimeout(r, 2));
-      if (cmd instanceof DescribePackageCommand) return { package: { originConfiguration: { restrictions: { publish: 'ALLOW', upstream: 'ALLOW' } } } };
-      if (cmd instanceof PutPackageOriginConfigurationCommand) {
-        puts.push(cmd.input.package!);
-        return { originConfiguration: { restrictions: cmd.input.restrictions } };
-      }
-      throw new Error(`unexpected ${(cmd as object).constructor.name}`);
-    },
-    destroy: () => {},
-  } as unknown as CodeartifactClient;
+  const client = fakeClient(async (cmd) => {
+    await new Promise((r) => setTimeout(r, 2));
+    if (cmd instanceof DescribePackageCommand) return { package: { originConfiguration: { restrictions: { publish: 'ALLOW', upstream: 'ALLOW' } } } };
+    if (cmd instanceof PutPackageOriginConfigurationCommand) {
+      puts.push(cmd.input.package!);
+      return { originConfiguration: { restrictions: cmd.input.restrictions } };
+    }
+    throw new Error(`unexpected ${(cmd as object).constructor.name}`);
+  });
   return { client, puts };
 }
 

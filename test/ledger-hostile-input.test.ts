@@ -7,12 +7,13 @@ import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ListPackageVersionAssetsCommand, type CodeartifactClient } from '@aws-sdk/client-codeartifact';
+import { ListPackageVersionAssetsCommand } from '@aws-sdk/client-codeartifact';
 import { ledgerExportCommand, ledgerVerifyCommand, verifyLedgerFile, type VerifyResult } from '../src/cli/ledger.js';
 import type { Io } from '../src/cli/output.js';
 import { loadJob } from '../src/config/load.js';
 import { StateDb } from '../src/state/db.js';
 import { chainHash, exportLine, GENESIS, ledgerContext } from '../src/state/ledger.js';
+import { fakeClient } from './support/fake-client.js';
 
 let dir: string;
 let jobFile: string;
@@ -174,7 +175,7 @@ describe('ledger verify --job: entries no export holds', () => {
     const file = join(dir, 'not-text.jsonl');
     // a chain computed whole (no --head): it holds, whatever its entries say
     writeFileSync(file, `${exportOf([entry(5, '1.0.0'), entry(6, '1.0.0'), entry({ a: 1 }, ['1'])], job.name).join('\n')}\n`);
-    const client = { send: () => Promise.reject(new Error('no target in this test')), destroy: () => {} } as unknown as CodeartifactClient;
+    const client = fakeClient(() => Promise.reject(new Error('no target in this test')));
     const c = capture();
     const code = await ledgerVerifyCommand(file, { job: jobFile, json: true, codeartifactClient: client, targetTimeoutMs: 2000 }, c.io);
     expect(c.out()).not.toMatch(/EUNEXPECTED/);
@@ -238,13 +239,10 @@ describe('ledger verify --job: files the target lists', () => {
     };
     writeFileSync(file, `${exportOf([entry], job.name).join('\n')}\n`);
     const listed = ['package.tgz', 'constructor', 'toString', '__proto__'];
-    const client = {
-      send: async (cmd: unknown) => {
-        if (cmd instanceof ListPackageVersionAssetsCommand) return { assets: listed.map((name) => ({ name, hashes: { 'SHA-512': name === 'package.tgz' ? 'ab' : 'cd' } })) };
-        throw new Error(`unexpected ${(cmd as object).constructor.name}`);
-      },
-      destroy: () => {},
-    } as unknown as CodeartifactClient;
+    const client = fakeClient(async (cmd) => {
+      if (cmd instanceof ListPackageVersionAssetsCommand) return { assets: listed.map((name) => ({ name, hashes: { 'SHA-512': name === 'package.tgz' ? 'ab' : 'cd' } })) };
+      throw new Error(`unexpected ${(cmd as object).constructor.name}`);
+    });
     const c = capture();
     expect(await ledgerVerifyCommand(file, { job: jobFile, json: true, codeartifactClient: client }, c.io)).toBe(1);
     const r = JSON.parse(c.out()) as VerifyResult;

@@ -20,6 +20,7 @@ import { alreadyNote } from '../src/lockfiles/rewrite/types.js';
 import { acquireLock } from '../src/state/lock.js';
 import { RegistryHosts } from '../src/warm/items.js';
 import { run } from './fixtures/warm/project.js';
+import { fakeClient } from './support/fake-client.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures/lockfiles');
 const NPM = 'https://acme-111122223333.d.codeartifact.us-east-1.amazonaws.com/npm/npm-shared/';
@@ -449,13 +450,10 @@ describe('the diff', () => {
 
 /** A stand-in for the SDK client: GetRepositoryEndpoint only; `onSend` runs while the command waits for it. */
 function endpointClient(onSend: () => void = () => {}): CodeartifactClient {
-  return {
-    send: async (cmd: { input: { format?: string } }) => {
-      onSend();
-      return { repositoryEndpoint: cmd.input.format === 'npm' ? NPM : PYPI };
-    },
-    destroy: () => {},
-  } as unknown as CodeartifactClient;
+  return fakeClient(async (cmd) => {
+    onSend();
+    return { repositoryEndpoint: (cmd as { input: { format?: string } }).input.format === 'npm' ? NPM : PYPI };
+  });
 }
 
 /** A job in its own folder with `files` (path -> content) and `warm.lockfiles`. */
@@ -518,7 +516,7 @@ describe('rewrite-lockfiles --write', () => {
         "import { mkdirSync, symlinkSync, unlinkSync } from 'node:fs';",
         // the endpoint is asked after the files are read and before any is written
         `const swap = () => { unlinkSync(${f('a')}); execFileSync('mkfifo', [${f('a')}]); unlinkSync(${f('b')}); mkdirSync(${f('b')}); unlinkSync(${f('c')}); symlinkSync('/dev/zero', ${f('c')}); unlinkSync(${f('e')}); };`,
-        `const client = { send: async () => { swap(); return { repositoryEndpoint: ${JSON.stringify(PYPI)} }; }, destroy() {} };`,
+        `const client = { send: async () => { swap(); return { repositoryEndpoint: ${JSON.stringify(PYPI)} }; }, destroy() {}, middlewareStack: { add() {} } };`,
         `process.exitCode = await rewriteCommand(${JSON.stringify(p.job)}, { write: true, json: true, stateDir: ${JSON.stringify(join(p.dir, 'state'))}, env: {}, codeartifactClient: client }, { stdout: process.stdout, stderr: process.stderr });`,
       ].join('\n'),
     );
@@ -566,7 +564,7 @@ describe('rewrite-lockfiles --write', () => {
     } finally {
       release();
     }
-    expect((await rewrite(p, { write: true })).code).toBe(0);
+    { const again = await rewrite(p, { write: true }); expect(again.code, again.stderr).toBe(0); }
     expect(readFileSync(join(p.dir, 'requirements.txt'), 'utf8')).toBe(`-i ${PYPI}simple/\nrequests==2.31.0\n`);
   });
 
@@ -610,7 +608,7 @@ describe('rewrite-lockfiles --write', () => {
         script,
         [
           `import { rewriteCommand } from ${JSON.stringify(join(ROOT, 'src/cli/rewrite.ts'))};`,
-          `const client = { send: async () => ({ repositoryEndpoint: ${JSON.stringify(PYPI)} }), destroy() {} };`,
+          `const client = { send: async () => ({ repositoryEndpoint: ${JSON.stringify(PYPI)} }), destroy() {}, middlewareStack: { add() {} } };`,
           `process.exitCode = await rewriteCommand(${JSON.stringify(p.job)}, { write: true, json: true, stateDir: ${JSON.stringify(join(p.dir, 'state'))}, env: { CAM_LOCK_DIR: ${JSON.stringify(join(open, 'locks'))} }, codeartifactClient: client }, { stdout: process.stdout, stderr: process.stderr });`,
         ].join('\n'),
       );
@@ -643,7 +641,7 @@ describe('rewrite-lockfiles --write', () => {
         script,
         [
           `import { rewriteCommand } from ${JSON.stringify(join(ROOT, 'src/cli/rewrite.ts'))};`,
-          `const client = { send: async () => ({ repositoryEndpoint: ${JSON.stringify(PYPI)} }), destroy() {} };`,
+          `const client = { send: async () => ({ repositoryEndpoint: ${JSON.stringify(PYPI)} }), destroy() {}, middlewareStack: { add() {} } };`,
           `process.exitCode = await rewriteCommand(${JSON.stringify(p.job)}, { write: true, json: process.argv[2] === 'json', stateDir: ${JSON.stringify(join(open, 'state'))}, env: { CAM_LOCK_DIR: ${JSON.stringify(join(open, 'locks'))} }, codeartifactClient: client }, { stdout: process.stdout, stderr: process.stderr });`,
         ].join('\n'),
       );
