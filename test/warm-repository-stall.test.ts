@@ -134,29 +134,20 @@ describe('limits.maxMirrorBytes for warm.repositories[]', () => {
 });
 
 describe("this machine's own files while a warm repository is read", () => {
-  it("a scratch folder that cannot be made (a file in its place, as a full disk refuses a folder) is ELOCAL naming it, never the repository's ESOURCE", async () => {
-    const repo = localRepository('scratch', { 'requirements.txt': 'requests==2.31.0\n' });
-    const stateDir = join(dir, 'state-scratch');
+  // a file in the folder's place, as a full disk refuses a folder
+  it.each([
+    { folder: 'tmp', what: 'the scratch folder' },
+    { folder: 'git', what: 'the mirrors folder' },
+  ])('$what ($folder) that cannot be made is ELOCAL naming it, never blamed on the repository (ESOURCE)', async ({ folder }) => {
+    const repo = localRepository(`blocked-${folder}`, { 'requirements.txt': 'requests==2.31.0\n' });
+    const stateDir = join(dir, `state-blocked-${folder}`);
     mkdirSync(stateDir, { recursive: true });
-    const scratch = join(stateDir, 'tmp');
-    writeFileSync(scratch, 'in the way\n');
-    const { lockfiles, errors } = await collect(configOf([{ url: repo }]), 'state-scratch');
+    const blocked = join(stateDir, folder);
+    writeFileSync(blocked, 'in the way\n');
+    const { lockfiles, errors } = await collect(configOf([{ url: repo }]), `state-blocked-${folder}`);
     expect(lockfiles).toEqual([]);
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatchObject({ code: 'ELOCAL', message: expect.stringContaining(scratch) });
-    expect(readFileSync(scratch, 'utf8')).toBe('in the way\n');
-  }, 60_000);
-
-  it("a mirror folder that cannot be made is ELOCAL naming it, never blamed on the repository (ESOURCE)", async () => {
-    const repo = localRepository('mirrorless', { 'requirements.txt': 'requests==2.31.0\n' });
-    const stateDir = join(dir, 'state-mirrorless');
-    mkdirSync(stateDir, { recursive: true });
-    const mirrors = join(stateDir, 'git');
-    writeFileSync(mirrors, 'in the way\n');
-    const { lockfiles, errors } = await collect(configOf([{ url: repo }]), 'state-mirrorless');
-    expect(lockfiles).toEqual([]);
-    expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatchObject({ code: 'ELOCAL', repository: repo, message: expect.stringContaining(mirrors) });
-    expect(readFileSync(mirrors, 'utf8')).toBe('in the way\n');
+    expect(errors[0]).toMatchObject({ code: 'ELOCAL', message: expect.stringContaining(blocked) });
+    expect(readFileSync(blocked, 'utf8')).toBe('in the way\n');
   }, 60_000);
 });
