@@ -291,12 +291,10 @@ function foldersUp(checkoutDir: string, dir: string): string[] {
 function localPrefix(checkoutDir: string, dir: string): { folder: string; manifest?: Record<string, unknown> } {
   for (const f of foldersUp(checkoutDir, dir).slice(1)) {
     try {
-      const size = sizeOf(join(f, 'package.json'));
-      if (typeof size !== 'number' || size > MAX_MANIFEST_BYTES) continue;
-      const doc = JSON.parse(readFileSync(join(f, 'package.json'), 'utf8').replace(/^\uFEFF/, '')) as unknown;
-      if (typeof doc === 'object' && doc !== null && !Array.isArray(doc) && 'workspaces' in doc) return { folder: f, manifest: doc as Record<string, unknown> };
+      const doc = readManifest(f, f);
+      if ('workspaces' in doc) return { folder: f, manifest: doc };
     } catch {
-      // not a manifest npm reads either
+      // none, or not a manifest npm reads either
     }
   }
   return { folder: resolvePath(dir) };
