@@ -211,6 +211,37 @@ describe('2. the source\'s current listing decides what is published', () => {
   });
 });
 
+describe('2b. a scope search is retried as a packument is', () => {
+  it('a search page that fails once (503, then a dropped connection) is asked again: the scope is listed, exit 0, no list error', async () => {
+    reg.setPackage('@flaky/a', [{ version: '1.0.0', tarball: npmTarball('@flaky/a', '1.0.0') }]);
+    let asked = 0;
+    reg.search((req, res) => {
+      asked++;
+      if (asked === 1) return json(res, 503, { error: 'busy' });
+      if (asked === 2) return void req.socket.destroy();
+      json(res, 200, { objects: [{ package: { name: '@flaky/a' } }], total: 1 });
+    });
+    const s = await te.run(hostileJob('flaky-search', [], { scopes: ['@flaky'] }));
+    expect(s.listErrors).toEqual([]);
+    expect(s.exitCode).toBe(0);
+    expect(asked).toBe(3);
+    expect(states('flaky-search', '@flaky/a')).toEqual({ '1.0.0': 'verified' });
+    reg.search((_req, res) => json(res, 200, { objects: [], total: 0 }));
+  });
+
+  it('a search that keeps failing is one list error for the scope (ESOURCE) after the retry budget, not a source emptied', async () => {
+    reg.setPackage('@down/a', [{ version: '1.0.0', tarball: npmTarball('@down/a', '1.0.0') }]);
+    let asked = 0;
+    reg.search((_req, res) => (asked++, json(res, 503, { error: 'busy' })));
+    const s = await te.run(hostileJob('down-search', [], { scopes: ['@down'], limits: { retries: 2 } }));
+    expect(s.exitCode).toBe(1);
+    expect(asked).toBe(3);
+    expect(s.listErrors).toEqual([expect.objectContaining({ package: '@down/*', code: 'ESOURCE', message: expect.stringContaining('HTTP 503') })]);
+    expect(rows('down-search')).toEqual([]);
+    reg.search((_req, res) => json(res, 200, { objects: [], total: 0 }));
+  });
+});
+
 describe('3. bytes are checked when they are used, not only when they arrived', () => {
   it('a blob changed on disk after it was fetched is thrown away and downloaded again; the target gets the source\'s bytes', async () => {
     const NAME = 'rot-pkg';

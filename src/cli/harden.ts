@@ -71,7 +71,7 @@ export async function hardenCommand(jobFile: string, opts: HardenCommandOptions,
         const source = createSource(config, env, stateDir, job.name, job.config.limits);
         try {
           if (source.prepare) await withRetry(() => source.prepare!(signal), retry);
-          for await (const name of namesOf(source, signal)) packages.push({ format: formatOf(config), name });
+          for await (const name of namesOf(source, signal, (attempt) => withRetry(attempt, retry))) packages.push({ format: formatOf(config), name });
         } finally {
           source.close?.();
         }

@@ -257,7 +257,13 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
           return;
         }
       }
-      for await (const n of source.packageNames(stopping.hard)) {
+      const retry = <T>(request: () => Promise<T>) =>
+        withRetry(request, {
+          budget: config.limits.retries,
+          signal,
+          onRetry: (e, attempt, waitMs) => emit({ type: 'retry', subject: e.subject ?? source.id, code: e.code, attempt, waitMs }),
+        });
+      for await (const n of source.packageNames(stopping.hard, retry)) {
         if (signal.aborted) break;
         if (!n.ok) {
           seen.complete = false;

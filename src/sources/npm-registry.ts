@@ -13,7 +13,7 @@ import type { NpmRegistrySourceConfig } from '../config/schema.js';
 import { printable, publicUrl, registerSecret } from '../redact.js';
 import { MAX_VERSION_KEY, boundedKey, isNpmName, shownKey } from './bounded.js';
 import type { PackageListing, VersionListing } from '../types.js';
-import type { NameResult, OpenOptions, Source } from './source.js';
+import type { NameResult, OpenOptions, Retrier, Source } from './source.js';
 import { download } from './download.js';
 
 const SEARCH_PAGE = 250;
@@ -112,11 +112,11 @@ export class NpmRegistrySource implements Source {
     }
   }
 
-  async *packageNames(signal?: AbortSignal): AsyncIterable<NameResult> {
+  async *packageNames(signal?: AbortSignal, retry: Retrier = (attempt) => attempt()): AsyncIterable<NameResult> {
     const names = new Set(this.config.packages);
     for (const scope of this.config.scopes) {
       try {
-        const found = await this.searchScope(scope, signal);
+        const found = await this.searchScope(scope, retry, signal);
         // a scope with nothing in it is a typo or a token that sees nothing far more often than an empty
         // scope: said, never a silent "0 of 0 migrated" (and, as a failed search, never "every package gone")
         if (found.names.length === 0 && found.invalid.length === 0) {
@@ -312,15 +312,21 @@ export class NpmRegistrySource implements Source {
     if (wait > 0) await delay(wait, undefined, { signal });
   }
 
-  private async searchScope(scope: string, signal?: AbortSignal): Promise<{ names: string[]; invalid: string[] }> {
+  private async searchScope(scope: string, retry: Retrier, signal?: AbortSignal): Promise<{ names: string[]; invalid: string[] }> {
     const names = new Set<string>();
     const invalid = new Set<string>();
+    const subject = `${scope}/*`;
     for (let from = 0; from < MAX_SEARCH_RESULTS; from += SEARCH_PAGE) {
-      await this.quota(signal);
-      const res = (await this.getJson(`/-/v1/search?text=${encodeURIComponent(scope)}&size=${SEARCH_PAGE}&from=${from}`, `${scope}/*`, signal)) as {
-        objects?: unknown;
-        total?: unknown;
-      };
+      // each page is retried on its own, as a packument is: a connection reset or a 503 on one
+      // page is not a scope that could not be listed
+      const res = (await retry(async () => {
+        try {
+          await this.quota(signal);
+          return await this.getJson(`/-/v1/search?text=${encodeURIComponent(scope)}&size=${SEARCH_PAGE}&from=${from}`, subject, signal);
+        } catch (e) {
+          throw this.classify(e, subject, 'search');
+        }
+      })) as { objects?: unknown; total?: unknown };
       const objects = Array.isArray(res?.objects) ? (res.objects as { package?: { name?: unknown } }[]) : [];
       let fresh = 0;
       for (const o of objects) {

@@ -10,6 +10,12 @@ import type { PackageListing } from '../types.js';
 /** A package name to list, or why a set of names could not be found (a failed scope search): a value, so one bad answer never stops the rest. */
 export type NameResult = { ok: true; name: string } | { ok: false; name: string; error: MigrateError };
 
+/**
+ * How the caller retries one request of a source (engine/retry.ts's policy): a scope search
+ * yields names as it pages, so the engine cannot retry it from outside as it retries a listing.
+ */
+export type Retrier = <T>(attempt: () => Promise<T>) => Promise<T>;
+
 export interface OpenOptions {
   /** Aborting cuts the transfer off (the stop after its grace period). */
   signal?: AbortSignal;
@@ -52,8 +58,8 @@ export interface Source {
   checkout?(version: string, commit: string, signal?: AbortSignal): Promise<Checkout>;
   /** Release what the source holds (temporary key files). */
   close?(): void;
-  /** Every package name the job asks this source for. */
-  packageNames(signal?: AbortSignal): AsyncIterable<NameResult>;
+  /** Every package name the job asks this source for; each request it makes (a search page) goes through `retry`. */
+  packageNames(signal?: AbortSignal, retry?: Retrier): AsyncIterable<NameResult>;
   /** One package's versions and dist-tags; throws a coded MigrateError (the engine retries). */
   listing(name: string, signal?: AbortSignal): Promise<PackageListing>;
   /** The artifact's bytes, exactly as the source serves them. */
@@ -65,8 +71,8 @@ export interface Source {
  * names): a source with nothing in it (ESOURCEEMPTY) adds none, the run is the one to report
  * it; any other listing error is thrown.
  */
-export async function* namesOf(source: Source, signal?: AbortSignal): AsyncIterable<string> {
-  for await (const n of source.packageNames(signal)) {
+export async function* namesOf(source: Source, signal?: AbortSignal, retry?: Retrier): AsyncIterable<string> {
+  for await (const n of source.packageNames(signal, retry)) {
     if (n.ok) yield n.name;
     else if (n.error.code !== 'ESOURCEEMPTY') throw n.error;
   }

@@ -95,8 +95,9 @@ export async function internalNames(job: LoadedJob, env: NodeJS.ProcessEnv, stat
   for (const config of enabled) {
     const source = createSource(config, env, stateDir, job.name, job.config.limits);
     try {
-      if (source.prepare) await withRetry(() => source.prepare!(signal), { budget: job.config.limits.retries, signal });
-      for await (const name of namesOf(source, signal)) out.add(formatOf(config), name);
+      const retry = <T>(attempt: () => Promise<T>) => withRetry(attempt, { budget: job.config.limits.retries, signal });
+      if (source.prepare) await retry(() => source.prepare!(signal));
+      for await (const name of namesOf(source, signal, retry)) out.add(formatOf(config), name);
     } finally {
       source.close?.();
     }

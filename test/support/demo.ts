@@ -403,7 +403,7 @@ function check(r: { first: RunSummary; rerun: RunSummary; rerunRequests: number;
   for (const [name, s] of [['the run', r.first], ['the rerun', r.rerun]] as const) {
     if (s.exitCode !== 0) problems.push(`${name} exited ${s.exitCode}`);
     for (const f of s.failures) problems.push(`${name}: ${f.package}@${f.version} failed ${f.code}`);
-    for (const l of s.listErrors) problems.push(`${name} could not list ${l.package} from ${l.source}: ${l.code}`);
+    for (const l of s.listErrors) problems.push(`${name} could not list ${l.package} from ${l.source}: ${l.code} (${l.message})`);
     for (const c of s.conflicts) problems.push(`${name}: conflict ${c.package}@${c.version}`);
     if (s.interrupted) problems.push(`${name} was interrupted`);
   }
