@@ -3,7 +3,7 @@
  * every transition, per-package facts (dist-tags), and runs. WAL mode, so
  * `status` can read while `run` writes; every transition is one transaction.
  */
-import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readlinkSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -216,6 +216,7 @@ export class StateDb {
     try {
       // as the lock makes it (state/lock.ts): the account's alone
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      refuseDangling(path);
       refuseEmpty(path);
       createWhole(path);
       db = new Database(path);
@@ -1031,6 +1032,26 @@ function refuseEmpty(path: string): void {
   if (size > 0) return;
   throw new MigrateError('ESTATE', `the state database ${path} is empty (0 bytes): it is no state this tool wrote`, {
     hint: `restore it from a copy if it held the state of earlier runs (and keep ${path}-wal if there is one); for a job never run, delete the empty file and rerun`,
+  });
+}
+
+/**
+ * A state file that is a symbolic link to nothing (the state moved to a disk that is not
+ * mounted now, a copy whose target was deleted) is no new state: createWhole would rename a
+ * fresh database over the link, the run would start over, and the link to the real state
+ * would be gone. Refused, naming where it points.
+ */
+function refuseDangling(path: string): void {
+  let link: string;
+  try {
+    if (!lstatSync(path).isSymbolicLink()) return;
+    link = readlinkSync(path);
+  } catch {
+    return; // no file yet: a new state
+  }
+  if (existsSync(path)) return;
+  throw new MigrateError('ESTATE', `the state database ${path} is a link to ${link}, which does not exist`, {
+    hint: `mount or restore what it points to (it may hold the state of earlier runs), then rerun; for a job never run, delete the link`,
   });
 }
 

@@ -1,6 +1,6 @@
 /** state/db and state/migrations: schema versions, the append-only event log, listings and transitions. */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -112,6 +112,22 @@ describe('migrations', () => {
     expect((thrown as MigrateError).hint).toMatch(/restore it from a copy/);
     expect(statSync(path).size).toBe(0);
     expect(existsSync(`${path}-wal`)).toBe(false);
+  });
+
+  it('a state file that is a link to nothing (its disk not mounted) is ESTATE naming where it points, and the link is kept, never replaced by a new state', () => {
+    const away = join(dir, 'unmounted', 'job.sqlite');
+    symlinkSync(away, path);
+    let thrown: unknown;
+    try {
+      openState();
+    } catch (e) {
+      thrown = e;
+    }
+    expect((thrown as MigrateError).code).toBe('ESTATE');
+    expect((thrown as MigrateError).message).toContain(away);
+    expect(lstatSync(path).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(path)).toBe(away);
+    expect(readdirSync(dir).sort()).toEqual(['job.sqlite']);
   });
 
   it('a new state file appears whole (made beside its place, then renamed): what a creation killed half-way left there is removed, never taken for the state', () => {
