@@ -329,7 +329,18 @@ function mayBeUs(pid: number): boolean {
  */
 function refuseLegacyLock(path: string): void {
   if (!existsSync(path)) return;
-  const pid = Number(readFileSync(path, 'utf8').trim());
+  let text: string;
+  try {
+    // a folder there (or a file this user may not read) is no pid file to judge, and not ours to remove
+    if (!statSync(path).isFile()) throw new Error('not a regular file');
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new MigrateError('ESTATE', `cannot read ${path}, where releases before 0.2 kept their lock: ${toError(e).message}`, {
+      cause: e,
+      hint: 'nothing of this tool is a folder (or an unreadable file) of that name: move it away, then rerun',
+    });
+  }
+  const pid = Number(text.trim());
   if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid) && mayBeUs(pid)) {
     throw new MigrateError('ELOCKED', `an older codeartifact-migrate (pid ${pid}) is running this job (lock ${path})`, { hint: 'wait for it to finish, or stop it' });
   }

@@ -206,6 +206,18 @@ describe('acquireLock', () => {
     expect(existsSync(`${base}.lock`)).toBe(false);
   });
 
+  it("a folder (or anything but a file) where an old release's pid lock file goes is ESTATE naming it, left as it is, no lock taken", () => {
+    mkdirSync(`${base}.lock`);
+    const e = thrown(() => acquireLock(base)) as MigrateError;
+    expect(e).toBeInstanceOf(MigrateError);
+    expect(e.code).toBe('ESTATE');
+    expect(e.message).toContain(`${base}.lock`);
+    expect(statSync(`${base}.lock`).isDirectory()).toBe(true);
+    // nothing held: once it is moved away the lock is taken
+    rmSync(`${base}.lock`, { recursive: true });
+    acquireLock(base)();
+  });
+
   it('a lock in a folder that does not exist is an error, not a silent success', () => {
     try {
       acquireLock(join(dir, 'missing', 'job'));
