@@ -253,7 +253,8 @@ export function acquireLock(base: string, info: { stateDir?: string } = {}): () 
     writeFileSync(`${ownerPath}.${process.pid}`, JSON.stringify(me));
     renameSync(`${ownerPath}.${process.pid}`, ownerPath);
   } catch {
-    // informational only: the lock is held either way
+    // informational only: the lock is held either way (a folder in the owner file's place leaves the temporary one, removed)
+    rmSync(`${ownerPath}.${process.pid}`, { force: true });
   }
   let released = false;
   return () => {

@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -216,6 +216,14 @@ describe('acquireLock', () => {
     // nothing held: once it is moved away the lock is taken
     rmSync(`${base}.lock`, { recursive: true });
     acquireLock(base)();
+  });
+
+  it('a folder where the owner file goes changes nothing: the lock is taken and released, no temporary owner file is left beside it', () => {
+    mkdirSync(`${base}.lock.owner`);
+    const release = acquireLock(base);
+    release();
+    expect(readdirSync(dir).filter((f) => f.startsWith('job.lock.owner.'))).toEqual([]);
+    expect(statSync(`${base}.lock.owner`).isDirectory()).toBe(true);
   });
 
   it('a lock in a folder that does not exist is an error, not a silent success', () => {
