@@ -256,6 +256,7 @@ export class StateDb {
     const state = new StateDb(db, path);
     try {
       state.migrate(path);
+      state.bindJob(basename(path).replace(/\.sqlite$/, ''));
     } catch (e) {
       // a refused or failed upgrade leaves no connection (and no -wal/-shm) behind
       db.close();
@@ -725,6 +726,23 @@ export class StateDb {
 
   private event(itemId: number, from: ItemState | null, to: ItemState, code: string | null, detail: string | null, at: string): void {
     this.stmt('INSERT INTO events (item_id, run_id, from_state, to_state, code, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(itemId, this.runId, from, to, code, detail === null ? null : forStorage(detail), at);
+  }
+
+  /**
+   * The state file is named after its job (`<job>.sqlite`): one that records another job's
+   * name is a link to, or a copy of, that job's state. Written into, it would mix two jobs'
+   * rows (and, a link, let both run on it at once: their locks are named after each job).
+   */
+  private bindJob(name: string): void {
+    const row = this.stmt('SELECT name FROM job WHERE id = 1').get() as { name: string } | undefined;
+    if (row === undefined) {
+      this.write(() => this.stmt('INSERT OR IGNORE INTO job (id, name, recorded_at) VALUES (1, ?, ?)').run(name, now()));
+      return;
+    }
+    if (row.name === name) return;
+    throw new MigrateError('ESTATE', `${this.path} holds the state of job "${row.name}", not of "${name}": a link to, or a copy of, another job's state`, {
+      hint: `give each job its own state: remove this file if it is a link or a copy; if the job was renamed, put its old name back in the job file (name: ${row.name})`,
+    });
   }
 
   /** The target this state records work against; undefined before a run that read one. */

@@ -230,4 +230,14 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE items ADD COLUMN target_asset TEXT;
   `,
+  // 9: the job the state belongs to (its file is named after it): a link or copy of another
+  //    job's state under this job's name is refused, not written into (StateDb.open). A
+  //    database from before has none: its next open records the name its file has.
+  `
+  CREATE TABLE job (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    name        TEXT NOT NULL,
+    recorded_at TEXT NOT NULL
+  );
+  `,
 ];

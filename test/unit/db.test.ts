@@ -130,6 +130,30 @@ describe('migrations', () => {
     expect(readdirSync(dir).sort()).toEqual(['job.sqlite']);
   });
 
+  it('a link to (or a copy of) another job\'s state under this job\'s name is ESTATE naming both jobs, and that state gets nothing from it; its own name and a state from before the job was recorded open', () => {
+    const demo = openState(join(dir, 'demo.sqlite'));
+    demo.startRun(false);
+    const runs = () => (demo.db.prepare('SELECT count(*) AS n FROM runs').get() as { n: number }).n;
+    const other = join(dir, 'other.sqlite');
+    symlinkSync(join(dir, 'demo.sqlite'), other);
+    let thrown: unknown;
+    try {
+      openState(other);
+    } catch (e) {
+      thrown = e;
+    }
+    expect((thrown as MigrateError).code).toBe('ESTATE');
+    expect((thrown as MigrateError).message).toContain('holds the state of job "demo", not of "other"');
+    expect((thrown as MigrateError).hint).toContain('name: demo');
+    expect(runs()).toBe(1);
+    expect(demo.db.prepare('SELECT name FROM job').all()).toEqual([{ name: 'demo' }]);
+    // its own name opens it again; one from before schema 9 records the name its file has
+    openState(join(dir, 'demo.sqlite'));
+    demo.db.exec('DELETE FROM job');
+    openState(other);
+    expect(demo.db.prepare('SELECT name FROM job').all()).toEqual([{ name: 'other' }]);
+  });
+
   it('a new state file appears whole (made beside its place, then renamed): what a creation killed half-way left there is removed, never taken for the state', () => {
     const dead = spawnSync(process.execPath, ['-e', '']).pid!;
     const leftover = `${path}.new-${dead}-1700000000000`;
