@@ -136,4 +136,19 @@ describe('harden', () => {
     expect((JSON.parse(second.stdout) as { changes: unknown[]; unchanged: number }).changes).toEqual([]);
     expect(te.sandbox.standIn.log.slice(since).filter((e) => MUTATING.test(e.operation))).toEqual([]);
   });
+
+  it('estimates at the rates the account applies (publish raised to 40/s), saying so, not at the defaults the job leaves unset', async () => {
+    te.sandbox.standIn.setQuotas({ publish: 40 });
+    try {
+      const raised = te.writeJob({ name: 'plan-raised', privateNpm: { packages: ['@acme/fresh'] }, github: false, limits: { concurrency: 4, retries: 6, rates: {} } });
+      const out = await te.cli(['plan', raised, '--json']);
+      const r = JSON.parse(out.stdout) as Report;
+      const publish = r.estimate!.components.find((c) => c.name === 'publish-rate')!;
+      expect(publish.detail).toBe("2 upload(s) at 40/s (the account's applied quota)");
+      expect(publish.seconds).toBe(0.1);
+      expect(r.estimate!.components.find((c) => c.name === 'writes-rate')!.detail).toContain("(the account's applied quota)");
+    } finally {
+      te.sandbox.standIn.setQuotas(false);
+    }
+  });
 });

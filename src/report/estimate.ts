@@ -55,8 +55,12 @@ export interface EstimateWork {
   typicalVersionFiles?: number;
 }
 
+/** Where a rate came from, as the run that read them recorded it (engine/rates.ts); without it, the job file is named. */
+export type RateOrigin = 'job' | 'account' | 'default';
+
 export interface EstimateOptions {
   rates?: Partial<EstimateRates>;
+  origins?: Partial<Record<keyof EstimateRates, RateOrigin>>;
   /** Packages worked on at once (limits.concurrency). */
   concurrency?: number;
   throughput?: Throughput;
@@ -73,6 +77,8 @@ export function estimateDuration(work: EstimateWork, opts: EstimateOptions = {})
   const throughput = opts.throughput ?? ASSUMED_THROUGHPUT;
   const latency = opts.latencySeconds ?? ASSUMED_LATENCY_SECONDS;
   const assumptions: string[] = [];
+  const from = (key: keyof EstimateRates) =>
+    ({ job: `limits.rates.${key}`, account: "the account's applied quota", default: "CodeArtifact's default quota" })[opts.origins?.[key] ?? 'job'];
 
   let { files, bytes } = work;
   if (work.unknownSizeVersions > 0) {
@@ -86,10 +92,10 @@ export function estimateDuration(work: EstimateWork, opts: EstimateOptions = {})
   }
   const v = work.versions;
   const components: Estimate['components'] = [
-    { name: 'publish-rate', seconds: files / rates.publish, detail: `${files} upload(s) at ${rates.publish}/s (limits.rates.publish)` },
-    { name: 'writes-rate', seconds: files / rates.writes, detail: `${files} write(s) at ${rates.writes}/s account-wide (limits.rates.writes)` },
-    { name: 'list-rate', seconds: (LIST_PER_VERSION * v) / rates.list, detail: `${LIST_PER_VERSION * v} ListPackageVersionAssets (compare, verify) at ${rates.list}/s (limits.rates.list)` },
-    { name: 'reads-rate', seconds: (READS_PER_VERSION * v) / rates.reads, detail: `${READS_PER_VERSION * v} read(s) at ${rates.reads}/s account-wide (limits.rates.reads)` },
+    { name: 'publish-rate', seconds: files / rates.publish, detail: `${files} upload(s) at ${rates.publish}/s (${from('publish')})` },
+    { name: 'writes-rate', seconds: files / rates.writes, detail: `${files} write(s) at ${rates.writes}/s account-wide (${from('writes')})` },
+    { name: 'list-rate', seconds: (LIST_PER_VERSION * v) / rates.list, detail: `${LIST_PER_VERSION * v} ListPackageVersionAssets (compare, verify) at ${rates.list}/s (${from('list')})` },
+    { name: 'reads-rate', seconds: (READS_PER_VERSION * v) / rates.reads, detail: `${READS_PER_VERSION * v} read(s) at ${rates.reads}/s account-wide (${from('reads')})` },
     { name: 'transfer', seconds: throughput.bytesPerSecond > 0 ? bytes / throughput.bytesPerSecond : 0, detail: `${formatBytes(bytes)} at ${formatBytes(throughput.bytesPerSecond)}/s: ${throughput.detail}` },
     {
       name: 'latency',

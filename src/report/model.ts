@@ -13,7 +13,7 @@ import { redact } from '../redact.js';
 import { conflictSha512, type AssetRow, type ItemRow, type PackageRow } from '../state/db.js';
 import type { Format } from '../types.js';
 import { readToolVersion } from '../version.js';
-import { estimateDuration, formatDuration, type EstimateRates, type Throughput } from './estimate.js';
+import { estimateDuration, formatDuration, type EstimateOptions, type EstimateRates, type Throughput } from './estimate.js';
 import { exclusionExplainer } from './exclusion.js';
 import { collectFindings } from './findings.js';
 import { hintFor } from './hints.js';
@@ -253,8 +253,28 @@ function estimate(input: ReportInput, pkgs: ReportPackage[]): Report['estimate']
   if (versions === 0) return null;
   return estimateDuration(
     { versions, files, bytes, unknownSizeVersions: unknown, largestPackageVersions: largest, typicalVersionBytes: median(knownSizes), typicalVersionFiles: median(knownFiles) || 1 },
-    { rates: input.job.config.limits?.rates, concurrency: input.job.config.limits?.concurrency, throughput: input.throughput, latencySeconds: input.latencySeconds },
+    { ...ratesOf(input), concurrency: input.job.config.limits?.concurrency, throughput: input.throughput, latencySeconds: input.latencySeconds },
   );
+}
+
+/**
+ * The rates the estimate counts with: those the run (or the plan's dry run) ran at, as its
+ * summary records them (the account's applied quotas where the job sets none), else the job's.
+ * An account whose publish quota was raised to 100/s would otherwise be told 10/s.
+ */
+function ratesOf(input: ReportInput): Pick<EstimateOptions, 'rates' | 'origins'> {
+  const ran = input.summary?.rates;
+  if (!ran) return { rates: input.job.config.limits?.rates };
+  const buckets: Record<keyof EstimateRates, string> = { publish: 'publish', getAsset: 'getAsset', list: 'listAssets', reads: 'reads', writes: 'writes' };
+  const rates: Partial<EstimateRates> = {};
+  const origins: EstimateOptions['origins'] = {};
+  for (const [key, bucket] of Object.entries(buckets) as [keyof EstimateRates, string][]) {
+    const r = ran[bucket];
+    if (!r || !(r.rate > 0)) continue;
+    rates[key] = r.rate;
+    origins[key] = r.source;
+  }
+  return { rates: { ...input.job.config.limits?.rates, ...rates }, origins };
 }
 
 function verdict(kind: ReportInput['kind'], t: Report['totals'], findings: Report['findings'], est: Report['estimate']): Report['verdict'] {
