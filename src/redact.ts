@@ -11,24 +11,51 @@
  */
 
 const secrets = new Set<string>();
+/** The part of a secret's base64 that is the same whatever comes before and after it, at each of the three offsets base64 groups bytes by. */
+const base64Cores = new Set<string>();
 
 /** Remember a value that must never be written anywhere. Short values are ignored (they would match everywhere). */
 export function registerSecret(value: string | undefined | null): void {
   ordered = undefined;
-  if (value && value.length >= 8) secrets.add(value);
-  // a base64 form travels in Basic auth headers and error echoes
-  if (value && value.length >= 8) secrets.add(Buffer.from(value).toString('base64'));
+  if (!value || value.length < 8) return;
+  secrets.add(value);
   // the JSON form: redact() runs over JSON text too (every --json output), where a password's
   // quote, backslash or control character is written escaped, and the raw form is not there
-  if (value && value.length >= 8) {
-    secrets.add(JSON.stringify(value).slice(1, -1));
-    secrets.add(jsonForTerminals(JSON.stringify(value)).slice(1, -1));
+  secrets.add(JSON.stringify(value).slice(1, -1));
+  secrets.add(jsonForTerminals(JSON.stringify(value)).slice(1, -1));
+  // percent-encoded, as a query string, a form body or a URL's path carries it, and a server's
+  // error echoes it (RFC 3986 lets the hex be either case): a token with "/", "+" or "=" is not there raw
+  const encoded = percentEncoded(value);
+  if (encoded !== undefined && encoded !== value) {
+    secrets.add(encoded);
+    secrets.add(encoded.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()));
+  }
+  // a base64 form travels in Basic auth headers and error echoes; after a login (`user:token`,
+  // npm's _auth) it is not the base64 of the token alone: its characters depend on the token's
+  // offset in base64's 3-byte groups, and the login's end and the padding go with it
+  const bytes = Buffer.from(value);
+  for (let offset = 0; offset < 3; offset++) {
+    const all = Buffer.concat([Buffer.alloc(offset), bytes]);
+    const core = all.toString('base64').slice(offset ? 4 : 0, 4 * Math.floor(all.length / 3));
+    if (core.length >= 8) {
+      base64Cores.add(core);
+      base64Cores.add(core.replace(/\+/g, '-').replace(/\//g, '_'));
+    }
+  }
+}
+
+function percentEncoded(value: string): string | undefined {
+  try {
+    return encodeURIComponent(value);
+  } catch {
+    return undefined; // a lone surrogate: no text carries it percent-encoded
   }
 }
 
 /** For tests: forget every registered secret. */
 export function clearSecrets(): void {
   secrets.clear();
+  base64Cores.clear();
   ordered = undefined;
 }
 
@@ -73,9 +100,24 @@ function longestFirst(): string[] {
   return (ordered ??= [...secrets].sort((a, b) => b.length - a.length));
 }
 
-export function redact(text: string): string {
+/**
+ * `text` with every registered secret's forms as `***`; a base64 core with the whole base64 run
+ * around it (the login and the edges are the same credential). The run never starts inside a JSON
+ * escape (`\n`, `\u202e` before it are letters and digits): the escape is kept, or the JSON broken.
+ */
+function maskSecrets(text: string): string {
   let out = text;
   for (const s of longestFirst()) if (out.includes(s)) out = out.split(s).join('***');
+  for (const core of base64Cores) {
+    if (!out.includes(core)) continue;
+    const run = new RegExp(String.raw`(\\(?:u[0-9A-Fa-f]{4}|[nrtbf/]))?[A-Za-z0-9+/_-]*${core.replace(/[+/]/g, '\\$&')}[A-Za-z0-9+/_-]*=*`, 'g');
+    out = out.replace(run, (_m, escape: string | undefined) => `${escape ?? ''}***`);
+  }
+  return out;
+}
+
+export function redact(text: string): string {
+  let out = maskSecrets(text);
   const patterns = out.includes('\\') ? ESCAPED : PLAIN;
   out = out.replace(patterns.token, '***');
   out = out.replace(patterns.url, (_m, scheme: string, user: string | undefined, rest: string, query: string | undefined) => `${scheme}${user ? '***@' : ''}${rest}${query ? '?***' : ''}`);
@@ -168,23 +210,27 @@ const ANY_URL_PATTERN = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#"<>]*@)?([^\s?#"'<>]*
  * query strings become `***`; fragments and everything else are left.
  */
 export function redactUrlCredentials(text: string): string {
-  let out = text;
-  for (const s of longestFirst()) if (out.includes(s)) out = out.split(s).join('***');
-  return out.replace(ANY_URL_PATTERN, (_m, scheme: string, user: string | undefined, rest: string, query: string | undefined) => {
+  return maskSecrets(text).replace(ANY_URL_PATTERN, (_m, scheme: string, user: string | undefined, rest: string, query: string | undefined) => {
     const secretUser = user !== undefined && (user.includes(':') || /^(?:[a-z0-9.-]+\+)?https?:\/\/$/i.test(scheme));
     return `${scheme}${user === undefined ? '' : secretUser ? '***@' : user}${rest}${query ? '?***' : ''}`;
   });
 }
 
-/** A URL with its query, fragment and credentials removed: what may be recorded as provenance. */
+/**
+ * A URL with its query, fragment and credentials removed: what may be recorded as provenance.
+ * A registered secret in its path goes too: some registries carry the token there, not in the
+ * userinfo (Gemfury lists tarballs under https://npm.fury.io/<token>/<account>/,
+ * https://gemfury.com/help/npm-registry/), and the URL is stored and written to the ledger as is.
+ * Before parsing, as the token is written, and after, as the parser writes it back (escaped).
+ */
 export function publicUrl(url: string): string {
   try {
-    const u = new URL(url);
+    const u = new URL(maskSecrets(url));
     u.username = '';
     u.password = '';
     u.search = '';
     u.hash = '';
-    return u.href;
+    return maskSecrets(u.href);
   } catch {
     return redact(url);
   }
