@@ -88,11 +88,16 @@ const URL_SOURCE = String.raw`(https?:\/\/)([^\s/?#"<>]*@)?([^\s?#"'<>]*)([?#](?
  * The patterns as they are tried. A text without a backslash holds no JSON escape, and `\b` (which
  * V8 finds fast) starts them there as START would; START's look-behinds, tried at every position,
  * made every redact() five times slower, and it runs over every stored text and output line.
+ * A URL starts anywhere, even glued to a word (`REGISTRY_https://…`, `xhttps://…` in a build's
+ * log): its `http` is no word of its own to be found inside, as a token's shape is.
  */
-const PLAIN = { token: new RegExp(String.raw`\b${TOKEN_SOURCE}`, 'g'), url: new RegExp(String.raw`\b${URL_SOURCE}`, 'gi') };
-const ESCAPED = { token: new RegExp(`${START}${TOKEN_SOURCE}`, 'g'), url: new RegExp(`${START}${URL_SOURCE}`, 'gi') };
+const URL_PATTERN = new RegExp(URL_SOURCE, 'gi');
+const PLAIN = { token: new RegExp(String.raw`\b${TOKEN_SOURCE}`, 'g'), url: URL_PATTERN };
+const ESCAPED = { token: new RegExp(`${START}${TOKEN_SOURCE}`, 'g'), url: URL_PATTERN };
+/** Where a URL of any scheme starts: not inside its own scheme (`git+ssh`), but after anything else, `_` too (`\b` is not there). */
+const SCHEME_START = String.raw`(?<![a-z0-9+.-])`;
 /** A password in a URL of any other scheme (ssh://user:password@): the login before it goes too. */
-const ANY_PASSWORD_PATTERN = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#"'<>@]*:[^\s/?#"<>]*@/gi;
+const ANY_PASSWORD_PATTERN = new RegExp(String.raw`${SCHEME_START}([a-z][a-z0-9+.-]*:\/\/)[^\s/?#"'<>@]*:[^\s/?#"<>]*@`, 'gi');
 
 /** The registered secrets, longest first: one form may hold another (`x\` is in its JSON form `x\\`), and the shorter one replaced first would leave a piece of the longer (a bare backslash, breaking the JSON). */
 let ordered: string[] | undefined;
@@ -201,7 +206,7 @@ function isLowSurrogate(s: string, i: number): boolean {
 }
 
 /** Any URL (http, git+https, git+ssh, …): scheme, optional userinfo, the rest up to an optional query, then an optional fragment. */
-const ANY_URL_PATTERN = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#"<>]*@)?([^\s?#"'<>]*)(\?[^\s#"'<>]*)?/gi;
+const ANY_URL_PATTERN = new RegExp(String.raw`${SCHEME_START}([a-z][a-z0-9+.-]*:\/\/)([^\s/?#"<>]*@)?([^\s?#"'<>]*)(\?[^\s#"'<>]*)?`, 'gi');
 
 /**
  * Text that must otherwise stay as it is (a lockfile diff: yarn's `#sha1` fragment is part of
@@ -211,7 +216,7 @@ const ANY_URL_PATTERN = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#"<>]*@)?([^\s?#"'<>]*
  */
 export function redactUrlCredentials(text: string): string {
   return maskSecrets(text).replace(ANY_URL_PATTERN, (_m, scheme: string, user: string | undefined, rest: string, query: string | undefined) => {
-    const secretUser = user !== undefined && (user.includes(':') || /^(?:[a-z0-9.-]+\+)?https?:\/\/$/i.test(scheme));
+    const secretUser = user !== undefined && (user.includes(':') || /https?:\/\/$/i.test(scheme));
     return `${scheme}${user === undefined ? '' : secretUser ? '***@' : user}${rest}${query ? '?***' : ''}`;
   });
 }

@@ -1,14 +1,15 @@
 /**
  * The forms a secret takes on its way out besides its own bytes: inside a URL's path (a
  * tarball URL of a registry that carries the token there), percent-encoded (a query string or a
- * form body echoed in a server's error), base64 after a login (a Basic header echoed back).
+ * form body echoed in a server's error), base64 after a login (a Basic header echoed back), and
+ * a URL glued to the word before it (a build script's `REGISTRY_https://…`).
  */
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sourceSchema, type NpmRegistrySourceConfig } from '../../src/config/schema.js';
-import { clearSecrets, forStorage, jsonForTerminals, publicUrl, redact, registerSecret } from '../../src/redact.js';
+import { clearSecrets, forStorage, jsonForTerminals, publicUrl, redact, redactUrlCredentials, registerSecret } from '../../src/redact.js';
 import { NpmRegistrySource } from '../../src/sources/npm-registry.js';
 
 // put together here, so this file holds nothing a secret scanner takes for a token
@@ -79,6 +80,17 @@ describe('a registered secret in base64, over JSON text', () => {
       const out = redact(json);
       expect(out).not.toContain(b64.slice(8, 24));
       expect(JSON.parse(out)).toEqual({ message: `refused:${before}***` });
+    }
+  });
+});
+
+describe('a credential URL glued to the word before it', () => {
+  it('is redacted as a URL on its own is', () => {
+    // no "/" in it: a password in a URL's userinfo is percent-encoded there
+    const pw = ['PLANTED', 'glued', String(Date.now())].join('-');
+    for (const text of [`REGISTRY_https://ci:${pw}@registry.example/x`, `xhttps://${pw}@npm.fury.io/acme/`, `at=https://ci:${pw}@host/x`, `fatal: unable to access 'https://ci:${pw}@git.example/r.git/': 403`]) {
+      expect(redact(text), text).not.toContain(pw);
+      expect(redactUrlCredentials(text), text).not.toContain(pw);
     }
   });
 });
