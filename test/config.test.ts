@@ -202,6 +202,17 @@ const cases: BadCase[] = [
     secret: 'frag-s3cret-1a2b3c',
   },
   {
+    // Gemfury-style: the token as a path segment, which the URL parser does not see as credentials
+    label: 'token-in-url-path',
+    job: () => {
+      const j = validJob();
+      j.sources[0].url = 'https://npm.fury.io/Xk9Pq2Lm7Rt4Vw8Yz3Bn6Cd1Fg5Hj0/acme/';
+      return j;
+    },
+    path: 'sources[0].url',
+    secret: 'Xk9Pq2Lm7Rt4Vw8Yz3Bn6Cd1Fg5Hj0',
+  },
+  {
     label: 'token-value-classic-40-hex',
     job: () => {
       const j = validJob();

@@ -41,7 +41,18 @@ const sourceUrl = (example: string) =>
   z
     .url({ protocol: /^https?$/, error: (i) => (i.input === undefined ? undefined : `an http:// or https:// URL such as ${example}`) })
     .refine((u) => !URL.canParse(u) || (!new URL(u).username && !new URL(u).password), 'a URL without user:password@ in it: put the token in an environment variable and name it in tokenEnv')
-    .refine((u) => !URL.canParse(u) || (!new URL(u).search && !new URL(u).hash && !u.includes('?')), 'a URL without ?query or #fragment: put a token in an environment variable and name it in tokenEnv');
+    .refine((u) => !URL.canParse(u) || (!new URL(u).search && !new URL(u).hash && !u.includes('?')), 'a URL without ?query or #fragment: put a token in an environment variable and name it in tokenEnv')
+    // some registries take the token as a path segment (Gemfury: https://npm.fury.io/<token>/acme/), which
+    // no parser sees as credentials: a segment shaped like a token is refused as a password is
+    .refine((u) => !u.split(/[/?#]/).slice(3).some((segment) => looksLikeSecret(safeDecode(segment))), 'a URL without a token in its path: put the token in an environment variable and name it in tokenEnv (it is sent as a bearer token)');
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
 
 /** A public registry, asked without credentials: one in the URL (`aws:<token>@`, the pip habit) would be sent, and such a URL is no public registry. */
 const publicRegistry = z
