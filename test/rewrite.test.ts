@@ -181,3 +181,24 @@ describe('rewrite-lockfiles', () => {
     expect(readFileSync(join(te.dir, 'projects/py/requirements.txt'), 'utf8')).not.toContain(token);
   });
 });
+
+describe('rewrite-lockfiles and the job\'s own tokens', () => {
+  it('a source token in a lockfile URL\'s path (a Gemfury-style registry) is hidden in what it says of the file (text and --json): no source was made to register it', async () => {
+    const token = te.env[te.sandbox.descriptor.privateNpm.tokenEnv]!;
+    expect(token.length).toBeGreaterThanOrEqual(8);
+    mkdirSync(join(te.dir, 'projects/fury'), { recursive: true });
+    const lock = { name: 'fury', version: '1.0.0', lockfileVersion: 3, requires: true, packages: { '': { name: 'fury', version: '1.0.0' }, 'node_modules/fury-x': { version: '1.0.0', resolved: `https://npm.fury.io/${token}/acme/fury-x/-/fury-x-1.0.0.tgz`, integrity: `sha512-${'A'.repeat(86)}==` } } };
+    writeFileSync(join(te.dir, 'projects/fury/package-lock.json'), `${JSON.stringify(lock, null, 2)}\n`);
+    const furyJob = te.writeJob({ name: 'rewrite-fury', privateNpm: { packages: ['@acme/core'] }, github: false });
+    const doc = parse(readFileSync(furyJob, 'utf8')) as Record<string, unknown>;
+    doc.warm = { lockfiles: ['projects/fury/package-lock.json'] };
+    writeFileSync(furyJob, stringify(doc));
+    for (const args of [[], ['--json']]) {
+      const r = await te.cli(['rewrite-lockfiles', furyJob, ...args]);
+      expect(r.code, r.stderr).toBe(0);
+      // a registry neither public nor a source of the job: left as it is, and said, with an example
+      expect(r.stdout + r.stderr).toContain('npm.fury.io/***/acme/fury-x');
+      expect(r.stdout + r.stderr).not.toContain(token);
+    }
+  });
+});

@@ -11,7 +11,6 @@ import { Limiter } from '../engine/limiter.js';
 import { formatOf } from '../engine/run.js';
 import { withRetry } from '../engine/retry.js';
 import { stopWhenStuck } from '../engine/stop.js';
-import { registerSecret } from '../redact.js';
 import { createSource } from '../sources/index.js';
 import { namesOf } from '../sources/source.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
@@ -30,6 +29,7 @@ import { acquireJobLock } from '../state/lock.js';
 import { checkTarget, targetOf } from '../state/target.js';
 import { callerIdentity } from '../targets/domain.js';
 import { print, printEntries, reportError, wantsJson, type Io } from './output.js';
+import { registerJobSecrets } from '../config/secrets.js';
 
 export interface HardenCommandOptions {
   json?: boolean;
@@ -49,7 +49,7 @@ export async function hardenCommand(jobFile: string, opts: HardenCommandOptions,
   try {
     const job = loadJob(jobFile);
     const env = opts.env ?? process.env;
-    for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) registerSecret(env[name]);
+    registerJobSecrets(job.config, env);
     const signal = opts.signal ?? new AbortController().signal;
     const retry = { budget: job.config.limits.retries, signal };
     // One copy of the job at a time, taken before anything else: a harden beside a running `run`

@@ -18,13 +18,14 @@ import { detect, parseLockfileText, type LockfileFormat } from '../lockfiles/ind
 import { isInside, readLockfileBytes } from '../lockfiles/read.js';
 import { logicalLines } from '../lockfiles/requirements.js';
 import { rewriteLockfile, unifiedDiff, type RewriteChange, type RewriteTargets } from '../lockfiles/rewrite/index.js';
-import { printable, redactUrlCredentials, registerSecret } from '../redact.js';
+import { printable, redactUrlCredentials } from '../redact.js';
 import { acquireJobLock } from '../state/lock.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
 import { findLockfiles, localLockfiles } from '../warm/inputs.js';
 import { RegistryHosts } from '../warm/items.js';
 import { LockfileRepository } from '../warm/git-lockfiles.js';
 import { print, printEntries, reportError, type Io } from './output.js';
+import { registerJobSecrets } from '../config/secrets.js';
 
 export interface RewriteCommandOptions {
   write?: boolean;
@@ -132,7 +133,7 @@ interface Input {
 /** The rewrite as a function: every lockfile of the job, rewritten in memory; written back when `write`. */
 export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptions): Promise<{ files: RewrittenFile[]; errors: { path: string; message: string }[]; base: string }> {
   const env = opts.env ?? process.env;
-  for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) registerSecret(env[name]);
+  registerJobSecrets(job.config, env);
   const jobDir = dirname(resolve(job.file));
   let base = jobDir;
   const errors: { path: string; message: string }[] = [];

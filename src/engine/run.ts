@@ -12,7 +12,7 @@ import type { LoadedJob } from '../config/load.js';
 import { localError, MigrateError, targetUnreachableError, toError } from '../errors.js';
 import { sweepLeftovers } from '../state/leftovers.js';
 import { BlobStore } from '../state/blobs.js';
-import { forStorage, registerSecret } from '../redact.js';
+import { forStorage } from '../redact.js';
 import { StateDb, type ItemRow, type WorkKey } from '../state/db.js';
 import { ledgerContext } from '../state/ledger.js';
 import { acquireJobLock } from '../state/lock.js';
@@ -41,6 +41,7 @@ import { quotaNote as quotaNoteOf, readAccountQuotas } from '../targets/quotas.j
 import type { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { withRetry } from './retry.js';
 import { noAnswer } from '../net/agents.js';
+import { registerJobSecrets } from '../config/secrets.js';
 
 export interface RunOptions {
   job: LoadedJob;
@@ -79,7 +80,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
   const env = opts.env ?? process.env;
   const emit = opts.onProgress ?? (() => {});
   const dryRun = (opts.dryRun ?? false) || (opts.readOnly ?? false) || (opts.noTarget ?? false);
-  for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) registerSecret(env[name]);
+  registerJobSecrets(config, env);
   // a tag's build writes only its own folders: not the state (mirrors, blobs, other builds), nor the job's
   // folder, nor (wherever they are, a temp folder too) the job file and the known_hosts files it names
   protectFromBuilds(stateDir);

@@ -15,7 +15,6 @@ import { jobRates, resolveRates } from '../engine/rates.js';
 import { withRetry } from '../engine/retry.js';
 import { gracefulStop, RefusalBreaker, stopWhenStuck } from '../engine/stop.js';
 import { localError, MigrateError, toError } from '../errors.js';
-import { registerSecret } from '../redact.js';
 import { StateDb } from '../state/db.js';
 import { ledgerContext } from '../state/ledger.js';
 import { acquireJobLock } from '../state/lock.js';
@@ -36,6 +35,7 @@ import { createStore, sameVersion, storeRepository } from './stores.js';
 import { DEFAULT_STORE_LIMITS, type StoreFormat, type StoreLimits } from './store-format.js';
 import { ALL_STANDINGS, MAX_NOTES_PER_LOCKFILE, count, exitCodeOf, problemsOf, standing, uncheckedOf, type Standing, type WarmSummary } from './summary.js';
 import { FINAL_OUTCOMES, itemKey, type WarmOutcome } from './types.js';
+import { registerJobSecrets } from '../config/secrets.js';
 
 export type WarmProgress =
   | { type: 'repository'; label: string }
@@ -100,7 +100,7 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
   const stateDir = opts.stateDir ?? 'state';
   const env = opts.env ?? process.env;
   const emit = opts.onProgress ?? (() => {});
-  for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) registerSecret(env[name]);
+  registerJobSecrets(config, env);
 
   const fromJob = jobRates(config.limits.rates);
   let rates = resolveRates(fromJob);
