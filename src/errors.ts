@@ -153,6 +153,33 @@ export function fileSystemError(thrown: unknown, opts: { starts?: boolean } = {}
 }
 
 /**
+ * What another program (git, a build) says when a write of its failed for want of room: the
+ * strerror() texts of ENOSPC, EDQUOT and EFBIG, and node's own codes (npm prints those).
+ * Read-only and permission errors are not here: a build's sandbox makes most of the disk
+ * read-only on purpose, and a build writing there is the tag's fault.
+ */
+const DISK_FULL = /No space left on device|Disk quota exceeded|File too large|\bE(NOSPC|DQUOT|FBIG)\b/i;
+
+/**
+ * A program that stopped because this machine's disk is full (or past a quota or a file-size
+ * limit) as ELOCAL naming `path`, the folder it wrote in; undefined when it stopped for another
+ * reason. `output`: what it said; `signal`: what ended it, if one did (SIGXFSZ: a write past
+ * RLIMIT_FSIZE, by a program that does not ignore it, as git does not). A full disk is not the
+ * source's fault nor the tag's, does not fix itself, and fails every later write alike: the
+ * run stops, and a rerun with room again resumes.
+ */
+export function diskFullError(output: string, signal: string | null | undefined, path: string, doing: string, subject?: string): MigrateError | undefined {
+  const said = output.split('\n').find((l) => DISK_FULL.test(l))?.trim();
+  if (signal !== 'SIGXFSZ' && said === undefined) return undefined;
+  const why = signal === 'SIGXFSZ' ? `it was killed by SIGXFSZ (${LOCAL_WHY.EFBIG})` : said!.slice(0, 300);
+  return new MigrateError('ELOCAL', `${subject ? `${subject}: ` : ''}cannot ${doing} ${path}: ${why}`, {
+    ...(subject ? { subject } : {}),
+    cause: new Error(output.slice(-2000)),
+    hint: 'free space under the state directory (or move it with --state-dir), then rerun: nothing was recorded as done',
+  });
+}
+
+/**
  * HTTP 407: the proxy in HTTPS_PROXY / HTTP_PROXY refused the user and password it was
  * given (or wants some). Every request goes through the same proxy, so nothing is retried
  * and a run stops at once; the proxy's URL (which holds the password) is never shown.

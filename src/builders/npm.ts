@@ -30,7 +30,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative as relativePath, resolve as resolvePath, sep } from 'node:path';
 import semver from 'semver';
-import { MigrateError, toError } from '../errors.js';
+import { diskFullError, MigrateError, toError } from '../errors.js';
 import { BUILD_LOG_TAIL_MAX, redact, registerSecret } from '../redact.js';
 import { notRegularFile } from './output-file.js';
 import { buildPathMap, offlineHint, runProcess, toolVersion } from './process.js';
@@ -104,6 +104,9 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
     r.output = redact(r.output);
     if (r.aborted) throw new MigrateError('EINTERRUPTED', `${subject}: ${what} cut off by the stop`, { subject });
     if (r.exitCode !== 0) {
+      // a full disk under the state directory is this machine's, not the tag's: the run stops
+      const full = r.timedOut ? undefined : diskFullError(r.output, r.signal, input.outDir, `${what} into`, subject);
+      if (full) throw full;
       throw new MigrateError('EBUILD', `${subject}: ${what} ${r.timedOut ? `timed out after ${input.timeoutMs / 1000} s` : `failed (exit ${r.exitCode ?? r.signal})`}`, {
         subject,
         actual: r.output.slice(-BUILD_LOG_TAIL_MAX),

@@ -29,7 +29,7 @@
 import { lutimes, mkdir, mkdtemp, readdir, readlink, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { MigrateError, toError, type ErrorCode } from '../errors.js';
+import { diskFullError, MigrateError, toError, type ErrorCode } from '../errors.js';
 import { notRegularFile } from './output-file.js';
 import { buildPathMap, offlineHint, runProcess, toolVersion, type RunResult } from './process.js';
 import { MAX_VERSION_KEY, shownKey } from '../sources/bounded.js';
@@ -183,6 +183,9 @@ export async function buildPython(opts: PythonBuildOptions): Promise<PythonBuild
 
   if (run.aborted) throw new MigrateError('EINTERRUPTED', `${subject}: the build was stopped`, { subject });
   if (run.timedOut || run.exitCode !== 0) {
+    // a full disk under the state directory is this machine's, not the tag's: the run stops
+    const full = run.timedOut ? undefined : diskFullError(run.output, run.signal, outDir, 'build into', subject);
+    if (full) throw full;
     const how = run.timedOut
       ? `timed out after ${Math.round((opts.timeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS) / 1000)}s and was killed`
       : run.exitCode === null ? `was killed by ${run.signal}` : `failed with exit code ${run.exitCode}`;
