@@ -6,13 +6,13 @@
  * askpass, so nothing ever waits for a password or a host-key prompt; and
  * git's complaints turned into coded errors.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { hideFromBuilds } from '../builders/process.js';
 import { DEFAULT_MAX_MIRROR_BYTES } from '../config/schema.js';
-import { fileSystemError, MigrateError, toError } from '../errors.js';
+import { diskFullError, fileSystemError, MigrateError, toError } from '../errors.js';
 import { AS_GO_READS, WITHOUT_OPERATOR_CONFIG } from '../git-local.js';
 import { keepTail, redact, redactUrlCredentials, registerSecret } from '../redact.js';
 import { GRACE_IDLE_PERIODS, OrphanTransferStuck, runTransfer, SLOWEST_TRANSFER_BYTES_PER_S, stopOrphanTransfer, TransferCut } from './git-transfer.js';
@@ -115,6 +115,7 @@ export class GitAccess {
       config: NO_HOOKS,
       unsafe: { allowUnsafeSshCommand: true, allowUnsafeAskPass: true, allowUnsafeHooksPath: true },
       allowEnvironment: ['GIT_SSH_COMMAND', 'GIT_ASKPASS', 'SSH_ASKPASS', 'GIT_TERMINAL_PROMPT', 'GIT_SSL_CAINFO', 'GIT_SSL_NO_VERIFY'],
+      errors: killedIsFailed,
       ...(signal ? { abort: signal } : {}),
     }).env(this.env);
   }
@@ -139,8 +140,13 @@ export class GitAccess {
       // GIT_CONFIG_GLOBAL names /dev/null: the one config path we set, on purpose
       unsafe: { allowUnsafeConfigPaths: true, allowUnsafeHooksPath: true },
       allowEnvironment: [...Object.keys(WITHOUT_OPERATOR_CONFIG), 'GIT_TERMINAL_PROMPT'],
+      errors: killedIsFailed,
       ...(signal ? { abort: signal } : {}),
-    }).env({ ...pick(this.env, ['PATH', 'HOME', 'LANG', 'TMPDIR']), ...WITHOUT_OPERATOR_CONFIG, GIT_TERMINAL_PROMPT: '0' });
+    }).env(this.localEnv);
+  }
+
+  private get localEnv(): Record<string, string> {
+    return { ...pick(this.env, ['PATH', 'HOME', 'LANG', 'TMPDIR']), ...WITHOUT_OPERATOR_CONFIG, GIT_TERMINAL_PROMPT: '0' };
   }
 
   /**
@@ -269,7 +275,19 @@ export class GitAccess {
    */
   async checkout(mirror: string, dir: string, commit: string, signal?: AbortSignal): Promise<void> {
     await this.localGit(dirname(dir), signal).clone(mirror, dir, ['--shared', '--no-checkout', '--quiet']);
-    await this.localGit(dir, signal).raw([...AS_GO_READS, '-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', commit]);
+    // run here, not through simple-git, to see the signal that ended it: a checkout killed halfway
+    // (SIGXFSZ past a file-size limit) must never be built from, and a full disk is this machine's
+    const args = [...NO_HOOKS.flatMap((c) => ['-c', c]), ...AS_GO_READS, '-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', commit];
+    const stderr = await new Promise<string>((resolve, reject) => {
+      execFile('git', args, { cwd: dir, env: this.localEnv, maxBuffer: 1024 * 1024, ...(signal ? { signal } : {}) }, (e, _out, err) => {
+        const said = String(err);
+        if (!e) return resolve(said);
+        const ended = e as Error & { signal?: NodeJS.Signals | null; code?: unknown };
+        reject(diskFullError(said, ended.signal, dir, 'check out into') ?? (ended.signal && !signal?.aborted ? new Error(`git checkout was killed by ${ended.signal}: ${said}`) : e));
+      });
+    });
+    // git 2.39 ignoring SIGXFSZ says "error: unable to write file" for a file it could not write, yet exits 0
+    if (/^(error|fatal): /m.test(stderr)) throw diskFullError(stderr, null, dir, 'check out into') ?? new Error(`git checkout left files unwritten: ${stderr}`);
   }
 
   private get othersWentOn(): string {
@@ -344,7 +362,7 @@ export class GitAccess {
       });
     }
     // our disk, not the remote: a local error (never retried as a network failure)
-    if (/No space left on device|Disk quota exceeded|Read-only file system/i.test(all)) {
+    if (/No space left on device|Disk quota exceeded|File too large|Read-only file system/i.test(all)) {
       return new MigrateError('ELOCAL', `${where}: git could not write under the state directory: ${said}`, {
         subject,
         cause: e,
@@ -411,6 +429,18 @@ function namesIn(dir: string): string[] {
 /** A clause as a sentence of its own: capitalised. */
 function sentence(clause: string): string {
   return clause.charAt(0).toUpperCase() + clause.slice(1);
+}
+
+/**
+ * simple-git's errors option: its default takes a git ended by a signal (exit code null, often
+ * nothing on stderr) for one that succeeded, and a git killed halfway (the OOM killer, SIGXFSZ
+ * past a file-size limit) would leave work taken for whole. Otherwise as its default: a non-zero
+ * exit with something on stderr fails with what git said.
+ */
+function killedIsFailed(error: Buffer | Error | undefined, result: { exitCode: number | null; stdOut: Buffer[]; stdErr: Buffer[] }): Buffer | Error | undefined {
+  if (error) return error;
+  if (result.exitCode === null) return new Error(`git was killed by a signal: ${Buffer.concat(result.stdErr).toString('utf8')}`);
+  return result.exitCode !== 0 && result.stdErr.length ? Buffer.concat([...result.stdOut, ...result.stdErr]) : undefined;
 }
 
 function pick(from: Record<string, string>, keys: readonly string[]): Record<string, string> {
