@@ -114,7 +114,12 @@ export function runTransfer(args: readonly string[], opts: TransferOptions): Pro
     const token = randomBytes(16).toString('hex');
     const env = { [TRANSFER_ENV]: token, ...(opts.env ?? process.env) };
     env[TRANSFER_ENV] = token;
-    const child = spawn('git', args, { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // SIGXFSZ ignored, as node ignores it (and git's children inherit it: index-pack writes the
+    // pack): a write past a file-size limit then fails with EFBIG and git says "File too large",
+    // read as this machine's ELOCAL, where a killed index-pack said only "invalid index-pack
+    // output", taken for the server's fault and retried. `exec` keeps the pid, the group and
+    // the name `git` the orphan check reads.
+    const child = spawn('/bin/sh', ['-c', 'trap "" XFSZ; exec git "$@"', 'git', ...args], { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     const pid = child.pid;
     let said = '';
     let cut: Error | undefined;
