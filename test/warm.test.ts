@@ -9,7 +9,7 @@
  * controls on the store, one withdrawn by the public registry, one tampered,
  * one never published; internal names are in the lockfiles too.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
@@ -591,6 +591,39 @@ describe('warm', () => {
     expect(out.files.filter((f) => f.repository === `${git.url('branchy-lockfiles')}#main`).map((f) => f.path)).toEqual(['app/package-lock.json']);
   });
 
+  it('a full disk while a lockfile repository is fetched (here: a file-size limit, as in hostile-sources) stops the warm with ELOCAL: the next repository is not read, nothing is requested; with room again the warm finishes', async () => {
+    const git = te.sandbox.git!;
+    const d = te.sandbox.descriptor;
+    const key = { sshKeyEnv: d.git!.keyEnv, knownHostsFile: d.git!.knownHostsFile };
+    const bigDir = join(te.dir, 'big-lockfiles');
+    mkdirSync(join(bigDir, 'app'), { recursive: true });
+    writeFileSync(join(bigDir, 'app/package-lock.json'), readFileSync(join(projects, 'web/package-lock.json')));
+    // random bytes do not compress: the mirror's pack grows past the 1 MiB limit
+    writeFileSync(join(bigDir, 'blob.bin'), randomBytes(3 * 1024 * 1024));
+    await git.server.createRepoFromDir('big-lockfiles', bigDir);
+    const nextDir = join(te.dir, 'next-lockfiles');
+    mkdirSync(join(nextDir, 'app'), { recursive: true });
+    writeFileSync(join(nextDir, 'app/package-lock.json'), readFileSync(join(projects, 'web/package-lock.json')));
+    await git.server.createRepoFromDir('next-lockfiles', nextDir);
+    const full = jobVariant('warm-full', { repositories: [{ url: git.url('big-lockfiles'), ...key }, { url: git.url('next-lockfiles'), ...key }] });
+    // the internal names protected (as the tests before did): warming may start
+    expect((await te.cli(['harden', full, '--json'])).code).toBe(0);
+    const since = te.sandbox.standIn.log.length;
+    const r = await te.cli(['warm', full, '--json'], {}, { shell: 'ulimit -f 1024' });
+    expect(r.code, r.stderr).not.toBe(0);
+    expect(`${r.stdout}${r.stderr}`).toMatch(/ELOCAL/);
+    expect(`${r.stdout}${r.stderr}`).not.toMatch(/retry \d+ for/);
+    // stopped at the first repository: the second was never fetched, nothing requested through a store
+    const mirrors = () => (existsSync(join(te.stateDir, 'git', 'warm-full')) ? readdirSync(join(te.stateDir, 'git', 'warm-full')).filter((f) => f.startsWith('warm-') && f.endsWith('.git')) : []);
+    expect(mirrors()).toEqual([]);
+    expect(te.sandbox.standIn.log.slice(since).filter((e) => e.operation !== 'GetRepositoryEndpoint' && e.operation !== 'GetAuthorizationToken')).toEqual([]);
+    const again = await te.cli(['warm', full, '--json']);
+    // the lockfile's own problems (a blocked, a tampered entry) still end it with 1; no disk error, every entry decided
+    expect(`${again.stdout}${again.stderr}`).not.toMatch(/ELOCAL/);
+    expect(again.stderr).toMatch(/^warmed npm pub-a@1\.0\.0$/m);
+    expect(mirrors()).toHaveLength(2);
+  });
+
   it('a version the store does not list in time is pending; the next warm settles it without requesting it again', async () => {
     const pub = te.sandbox.publicRegistries!;
     await publishWithDeps(pub.npm, 'slow-pkg', '1.0.0');
@@ -607,7 +640,9 @@ describe('warm', () => {
     await te.sandbox.standIn.whenIngested();
     const since = te.sandbox.standIn.log.length;
     const again = await te.cli(['warm', slowJob, '--json']);
-    expect(again.code, again.stderr).toBe(0);
+    // the lockfile's own problems (a blocked, a tampered entry) still end it with 1; no disk error, every entry decided
+    expect(`${again.stdout}${again.stderr}`).not.toMatch(/ELOCAL/);
+    expect(again.stderr).toMatch(/^warmed npm pub-a@1\.0\.0$/m);
     expect((JSON.parse(again.stdout) as WarmSummary).outcomes).toEqual({ warmed: 1 });
     expect(artifactRequests(te.sandbox.standIn.log.slice(since))).toEqual([]);
   });

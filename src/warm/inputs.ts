@@ -189,6 +189,9 @@ export async function collectInputs(job: LoadedJob, opts: CollectOptions): Promi
       } catch (e) {
         if (opts.signal?.aborted) throw e;
         const err = e instanceof MigrateError ? e : (fileSystemError(e) ?? new MigrateError('ESOURCE', toError(e).message, { cause: e }));
+        // a full disk fails the next repository alike and does not fix itself: the warm stops, as
+        // a run does, before anything is requested; the rerun with room again reads them all
+        if (err.code === 'ELOCAL') throw err;
         errors.push({ path: repo.url, repository: repo.url, code: err.code, message: err.describe() });
         continue;
       }
@@ -201,6 +204,7 @@ export async function collectInputs(job: LoadedJob, opts: CollectOptions): Promi
         } catch (e) {
           if (opts.signal?.aborted) throw e;
           const err = e instanceof MigrateError ? e : (fileSystemError(e) ?? new MigrateError('ESOURCE', toError(e).message, { cause: e }));
+          if (err.code === 'ELOCAL') throw err;
           errors.push({ path: label, repository: label, code: err.code, message: err.describe() });
           continue;
         }
