@@ -31,6 +31,16 @@ function openState(p = path): StateDb {
   return s;
 }
 
+/** What `fn` threw (undefined when it threw nothing). */
+function refusal(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
 function listing(name: string, versions: string[], extra: Partial<PackageListing['versions'][number]> = {}): PackageListing {
   return {
     format: 'npm',
@@ -66,12 +76,7 @@ describe('migrations', () => {
     raw.exec('CREATE TABLE future (x)');
     raw.pragma(`user_version = ${MIGRATIONS.length + 1}`);
     raw.close();
-    let thrown: unknown;
-    try {
-      openState();
-    } catch (e) {
-      thrown = e;
-    }
+    const thrown = refusal(() => openState());
     expect(thrown).toBeInstanceOf(MigrateError);
     expect((thrown as MigrateError).code).toBe('ESTATE');
     expect((thrown as MigrateError).message).toContain(path);
@@ -101,12 +106,7 @@ describe('migrations', () => {
 
   it('a state file of 0 bytes (a copy cut short, a failed restore) is ESTATE, never taken for a new state, and left as it is', () => {
     writeFileSync(path, '');
-    let thrown: unknown;
-    try {
-      openState();
-    } catch (e) {
-      thrown = e;
-    }
+    const thrown = refusal(() => openState());
     expect((thrown as MigrateError).code).toBe('ESTATE');
     expect((thrown as MigrateError).message).toBe(`the state database ${path} is empty (0 bytes): it is no state this tool wrote`);
     expect((thrown as MigrateError).hint).toMatch(/restore it from a copy/);
@@ -117,12 +117,7 @@ describe('migrations', () => {
   it('a state file that is a link to nothing (its disk not mounted) is ESTATE naming where it points, and the link is kept, never replaced by a new state', () => {
     const away = join(dir, 'unmounted', 'job.sqlite');
     symlinkSync(away, path);
-    let thrown: unknown;
-    try {
-      openState();
-    } catch (e) {
-      thrown = e;
-    }
+    const thrown = refusal(() => openState());
     expect((thrown as MigrateError).code).toBe('ESTATE');
     expect((thrown as MigrateError).message).toContain(away);
     expect(lstatSync(path).isSymbolicLink()).toBe(true);
@@ -136,12 +131,7 @@ describe('migrations', () => {
     const runs = () => (demo.db.prepare('SELECT count(*) AS n FROM runs').get() as { n: number }).n;
     const other = join(dir, 'other.sqlite');
     symlinkSync(join(dir, 'demo.sqlite'), other);
-    let thrown: unknown;
-    try {
-      openState(other);
-    } catch (e) {
-      thrown = e;
-    }
+    const thrown = refusal(() => openState(other));
     expect((thrown as MigrateError).code).toBe('ESTATE');
     expect((thrown as MigrateError).message).toContain('holds the state of job "demo", not of "other"');
     expect((thrown as MigrateError).hint).toContain('name: demo');
@@ -210,12 +200,7 @@ describe('migrations', () => {
   }, 20_000);
 
   it('a path that cannot hold a database is ESTATE', () => {
-    let thrown: unknown;
-    try {
-      openState(dir); // a directory
-    } catch (e) {
-      thrown = e;
-    }
+    const thrown = refusal(() => openState(dir)); // a directory
     expect((thrown as MigrateError).code).toBe('ESTATE');
   });
 });
