@@ -11,6 +11,7 @@ import type { LoadedJob } from '../config/load.js';
 import { fileSystemError, MigrateError, toError } from '../errors.js';
 import { detect, parseLockfiles, type LockfileResult } from '../lockfiles/index.js';
 import { LockfileRepository } from './git-lockfiles.js';
+import { RegistryConfigReader, type RegistryConfig } from './registry-config.js';
 import type { LockfileRef } from './types.js';
 
 /** Folders that hold other projects' files, never the company's lockfiles. */
@@ -19,6 +20,8 @@ const SKIPPED_DIRS = new Set(['.git', 'node_modules', '.venv', 'venv', '.tox', '
 export interface CollectedLockfile {
   ref: LockfileRef;
   result: LockfileResult;
+  /** npm: the registries the package manager's configuration around the lockfile names (registry-config.ts), where one does. */
+  registries?: RegistryConfig;
 }
 
 export interface InputError {
@@ -143,10 +146,17 @@ export function localLockfiles(jobFile: string, patterns: readonly string[]): { 
 function parseAll(files: string[], toDisplay: (path: string) => string, repository: string | null, errors: InputError[], rootOf: (file: string) => string, root?: string): CollectedLockfile[] {
   // One file at a time: each is read inside its own root (a lockfile or include leading outside it is refused).
   const parsed = { files: [] as LockfileResult[], errors: [] as ReturnType<typeof parseLockfiles>['errors'] };
+  // where a lockfile records no URL for a package, the configuration around it names the registry
+  const configs = new RegistryConfigReader(toDisplay);
+  const registries = new Map<LockfileResult, RegistryConfig>();
   for (const f of files) {
     const one = parseLockfiles([f], { root: rootOf(f) });
     parsed.files.push(...one.files);
     parsed.errors.push(...one.errors);
+    for (const result of one.files) {
+      const config = configs.around(f, result.format, rootOf(f));
+      if (config) registries.set(result, config);
+    }
   }
   // messages name files by their path on disk: a checkout's temporary folder is no name to show
   const rename = (text: string) => {
@@ -157,6 +167,8 @@ function parseAll(files: string[], toDisplay: (path: string) => string, reposito
     const line = error.message.startsWith(file) ? /^:(\d+)(?: \(|: )/.exec(error.message.slice(file.length))?.[1] : undefined;
     errors.push({ path: toDisplay(file), repository, code: error.code, ...(line ? { line: Number(line) } : {}), message: rename(error.describe()) });
   }
+  // a configuration file that cannot be read is an error of its own: the lockfiles go on
+  for (const { file, line, error } of configs.errors) errors.push({ path: toDisplay(file), repository, code: error.code, ...(line ? { line } : {}), message: rename(error.describe()) });
   return parsed.files.map((result) => {
     const display = (f: string) => (isAbsolute(f) ? toDisplay(f) : f);
     const renamed: LockfileResult = {
@@ -165,7 +177,8 @@ function parseAll(files: string[], toDisplay: (path: string) => string, reposito
       entries: result.entries.map((e) => ({ ...e, from: e.from.map((o) => ({ ...o, file: display(o.file) })) })),
       warnings: result.warnings.map((w) => ({ ...w, file: display(w.file) })),
     };
-    return { ref: { path: renamed.file, format: result.format, repository }, result: renamed };
+    const config = registries.get(result);
+    return { ref: { path: renamed.file, format: result.format, repository }, result: renamed, ...(config ? { registries: config } : {}) };
   });
 }
 

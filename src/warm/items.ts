@@ -9,6 +9,7 @@ import type { Ecosystem, LockEntry } from '../lockfiles/index.js';
 import { redact, redactUrlCredentials } from '../redact.js';
 import type { CollectedLockfile } from './inputs.js';
 import type { InternalNames } from './internal.js';
+import { registryFor, type RegistryConfig } from './registry-config.js';
 import { itemKey, type Expected, type ItemKind, type WarmItem } from './types.js';
 
 /**
@@ -71,14 +72,37 @@ function hostOf(url: string): string | undefined {
   }
 }
 
-/** The item an entry stands for (not yet merged with the others). */
-export function itemOf(e: LockEntry, internal: InternalNames, registries?: RegistryHosts): Omit<WarmItem, 'files'> {
+/** The tail of every note of a package from a registry that is neither public nor one of the job's sources. */
+const NEVER_REQUESTED = "never requested through a public store (a public package of that name would be pulled in); add the registry as a source to migrate it";
+
+/**
+ * An npm entry whose lockfile records no URL (pnpm v9, yarn berry, npm's
+ * omit-lockfile-registry-resolved): the registry the configuration around the lockfile
+ * names for it (registry-config.ts). Where nothing names one, the package manager's
+ * default, the public registry, fetched it: undefined, and the entry is public as before.
+ * A registry that cannot be told (an environment variable, a file that does not parse)
+ * is no public one: the entry is private, with why.
+ */
+function configured(e: LockEntry, registryName: string, config: RegistryConfig | undefined): { resolved: string; file: string } | { unknown: string } | undefined {
+  if (e.ecosystem !== 'npm' || e.resolved || !config) return undefined;
+  const said = registryFor(config, registryName);
+  if (!said) return undefined;
+  if ('broken' in said) return { unknown: `its lockfile records no URL, and ${said.broken}, which names the registries it installs from, cannot be read: ${NEVER_REQUESTED.replace('; add', ' until it is fixed; add')}` };
+  if (said.url === undefined) return { unknown: `from the registry ${said.file} names as ${JSON.stringify(said.shown)}, which cannot be told from here (an environment variable, or not an http(s) URL): ${NEVER_REQUESTED}` };
+  return { resolved: said.url, file: said.file };
+}
+
+/** The item an entry stands for (not yet merged with the others); `config`: the registries named around its lockfile. */
+export function itemOf(e: LockEntry, internal: InternalNames, registries?: RegistryHosts, config?: RegistryConfig): Omit<WarmItem, 'files'> {
   const registryName = e.kind === 'alias' && e.aliasFor ? e.aliasFor : e.name;
   const name = e.ecosystem === 'pypi' ? normalizeProjectName(registryName) : registryName;
   let kind: ItemKind = e.kind === 'alias' ? 'registry' : e.kind;
   if (kind === 'registry' && e.bundled) kind = 'bundled';
-  const foreign = kind === 'registry' && !internal.has(e.ecosystem, registryName) ? registries?.foreign(e.ecosystem, e.resolved) : undefined;
-  if (foreign) kind = 'private';
+  const isInternal = kind === 'registry' && internal.has(e.ecosystem, registryName);
+  const named = kind === 'registry' && !isInternal && registries ? configured(e, registryName, config) : undefined;
+  const resolved = named && 'resolved' in named ? named.resolved : e.resolved;
+  const foreign = kind === 'registry' && !isInternal ? registries?.foreign(e.ecosystem, resolved) : undefined;
+  if (foreign || (named && 'unknown' in named)) kind = 'private';
   const expected = {
     ...(e.integrity ? { integrity: e.integrity } : {}),
     ...(e.hashes?.length ? { hashes: [...e.hashes].sort() } : {}),
@@ -99,10 +123,11 @@ export function itemOf(e: LockEntry, internal: InternalNames, registries?: Regis
     internal: kind === 'registry' && internal.has(e.ecosystem, registryName),
     expected,
   };
-  const via = kind === 'registry' && !item.internal ? registries?.viaSource(e.ecosystem, e.resolved) : undefined;
+  const via = kind === 'registry' && !item.internal ? registries?.viaSource(e.ecosystem, resolved) : undefined;
   if (via) item.viaSource = via;
+  const namedBy = named && 'file' in named ? ` (its lockfile records no URL: ${named.file} names that registry)` : '';
   if (kind === 'bundled') item.note = "bundled: it comes inside its parent's tarball, never fetched on its own";
-  else if (kind === 'private') item.note = `from the registry at ${foreign}, which is neither public nor one of the job's sources: never requested through a public store (a public package of that name would be pulled in); add the registry as a source to migrate it`;
+  else if (kind === 'private') item.note = named && 'unknown' in named ? named.unknown : `from the registry at ${foreign}, which is neither public nor one of the job's sources${namedBy}: ${NEVER_REQUESTED}`;
   else if (kind !== 'registry') item.note = `${kind}${e.resolved ? `: ${e.resolved}` : ''}`;
   return item;
 }
@@ -117,11 +142,11 @@ export interface ItemPlan {
 export function planItems(lockfiles: readonly CollectedLockfile[], internal: InternalNames, registries?: RegistryHosts): ItemPlan {
   const items = new Map<string, WarmItem>();
   const byLockfile = new Map<string, Set<string>>();
-  for (const { ref, result } of lockfiles) {
+  for (const { ref, result, registries: config } of lockfiles) {
     const keys = new Set<string>();
     byLockfile.set(ref.path, keys);
     for (const e of result.entries) {
-      const it = itemOf(e, internal, registries);
+      const it = itemOf(e, internal, registries, config);
       // pinned twice in this very file with other bytes: the second pin is checked too
       for (const other of e.otherIntegrity ?? []) pinAlso(it.expected, other, ref.path);
       const key = itemKey(it);
