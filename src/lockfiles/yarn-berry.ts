@@ -50,6 +50,13 @@ export function parseYarnBerry(text: string, file: string): ParseOutput {
     const checksum = str(block.checksum) ?? (typeof block.checksum === 'number' ? String(block.checksum) : undefined);
     const base: Omit<LockEntry, 'name' | 'normalizedName' | 'kind'> = { ecosystem: 'npm', version, from: [at] };
     if (kind !== 'registry') base.resolved = ref;
+    else {
+      // yarn writes the tarball's URL into the resolution (`npm:1.2.3::__archiveUrl=<encoded URL>`)
+      // when the registry serves it elsewhere than its conventional path: the one place a berry
+      // lockfile names a registry (NpmSemverResolver in yarnpkg/berry's plugin-npm)
+      const archive = archiveUrl(ref);
+      if (archive) base.resolved = archive;
+    }
     if (checksum) base.yarnChecksum = checksum;
     // One block, several names: the resolved package, and each alias that points at it.
     let direct = false;
@@ -63,6 +70,14 @@ export function parseYarnBerry(text: string, file: string): ParseOutput {
     if (kind === 'registry') for (const a of aliases) entries.push({ ...base, from: [...base.from], name: a, normalizedName: a, kind: 'alias', aliasFor: name });
   }
   return { formatVersion, entries, warnings };
+}
+
+/** The `__archiveUrl` parameter of an `npm:` reference, decoded; undefined when there is none or it does not decode. */
+function archiveUrl(ref: string): string | undefined {
+  const params = ref.indexOf('::');
+  if (params === -1) return undefined;
+  const raw = new URLSearchParams(ref.slice(params + 2)).get('__archiveUrl');
+  return raw && /^https?:\/\//i.test(raw) ? raw : undefined;
 }
 
 function kindOfReference(ref: string): EntryKind | undefined {
