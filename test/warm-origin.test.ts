@@ -84,7 +84,7 @@ function stateBytes(): string {
 }
 
 beforeAll(async () => {
-  te = await startTestEnv({ publicRegistries: true });
+  te = await startTestEnv({ publicRegistries: true, git: true });
   const pub = te.sandbox.publicRegistries!.npm;
   const priv = te.sandbox.privateNpm;
   company = te.sandbox.descriptor.privateNpm.url;
@@ -183,6 +183,30 @@ describe('warm and lockfiles that record no registry URL', () => {
     const listed = r.summary.nonRegistry.find((e) => e.name === 'archived-corp');
     expect(listed).toMatchObject({ kind: 'private' });
     expect(listed!.detail).toContain('files.corp.example');
+  });
+
+  it("a git repository's root .npmrc governs a lockfile deep in the checkout: never requested through a store", async () => {
+    const git = te.sandbox.git!;
+    const repoDir = join(te.dir, 'origin-repo');
+    mkdirSync(join(repoDir, 'packages/app'), { recursive: true });
+    writeFileSync(join(repoDir, '.npmrc'), `@corp:registry=https://git-scoped.corp.example/\n//git-scoped.corp.example/:_authToken=${npmrcToken}\n`);
+    writeFileSync(join(repoDir, 'packages/app/pnpm-lock.yaml'), pnpmLock(['@corp/widget', 'pub-origin']));
+    await git.server.createRepoFromDir('origin-lockfiles', repoDir);
+    const file = job('git-npmrc', {}, []);
+    const doc = parse(readFileSync(file, 'utf8')) as { warm: Record<string, unknown> };
+    const d = te.sandbox.descriptor;
+    doc.warm.repositories = [{ url: git.url('origin-lockfiles'), sshKeyEnv: d.git!.keyEnv, knownHostsFile: d.git!.knownHostsFile }];
+    writeFileSync(file, stringify(doc));
+    const since = te.sandbox.standIn.log.length;
+    const r = await warm(file);
+    const log = te.sandbox.standIn.log.slice(since);
+    expect(r.code, r.stderr).toBe(0);
+    expect(throughStore(log, 'widget')).toEqual([]);
+    const listed = r.summary.nonRegistry.find((e) => e.name === '@corp/widget');
+    expect(listed).toMatchObject({ kind: 'private' });
+    expect(listed!.detail).toContain('git-scoped.corp.example');
+    expect(listed!.detail).toMatch(/origin-lockfiles.*#\w+:\.npmrc/);
+    for (const text of [r.stdout, r.stderr, stateBytes()]) expect(text).not.toContain(npmrcToken);
   });
 
   it("pnpm v9 whose .npmrc names the job's own company registry: the public registry is asked first", async () => {
