@@ -11,23 +11,17 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { warmCommand } from '../src/cli/warm.js';
 import { loadJob } from '../src/config/load.js';
 import { warmJob } from '../src/warm/engine.js';
-import type { WarmSummary } from '../src/warm/summary.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
 import { hashTarball, makeTarball, publishVersion } from './support/npm-fixtures.js';
-import type { RequestLogEntry } from './support/codeartifact/index.js';
+import { throughStore, warmInProcess } from './support/warm-run.js';
 
 let te: TestEnv;
 const pins: Record<string, string> = {};
 let company: string;
-
-/** Requests through a store or shared repository naming this package. */
-const throughStore = (log: readonly RequestLogEntry[], pkg: string) => log.filter((e) => /-(store|shared)$/.test(e.repository ?? '') && e.package === pkg);
 
 function packageLock(entries: readonly { name: string; version: string; resolved: string; integrity?: string }[]): string {
   const packages: Record<string, unknown> = { '': { name: 'app', dependencies: Object.fromEntries(entries.filter((e) => e.version !== '2.0.0').map((e) => [e.name, e.version])) } };
@@ -52,16 +46,7 @@ function job(name: string, publicNpm?: string): string {
   return file;
 }
 
-async function warm(file: string): Promise<{ code: number; summary: WarmSummary; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io = {
-    stdout: Object.assign(new Writable({ write: (c: Buffer, _e, cb) => ((stdout += c.toString()), cb()) }), { isTTY: false }),
-    stderr: Object.assign(new Writable({ write: (c: Buffer, _e, cb) => ((stderr += c.toString()), cb()) }), { isTTY: false }),
-  };
-  const code = await warmCommand(file, { env: te.env, stateDir: te.stateDir, codeartifactClient: te.client, json: true }, io);
-  return { code, summary: JSON.parse(stdout) as WarmSummary, stderr };
-}
+const warm = (file: string) => warmInProcess(file, { env: te.env, stateDir: te.stateDir, codeartifactClient: te.client });
 
 beforeAll(async () => {
   te = await startTestEnv({ publicRegistries: true });

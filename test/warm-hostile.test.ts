@@ -12,11 +12,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { warmCommand } from '../src/cli/warm.js';
 import { loadJob } from '../src/config/load.js';
 import { warmJob, type WarmProgress } from '../src/warm/engine.js';
 import { MAX_RETRY_AFTER_MS } from '../src/net/retry-after.js';
@@ -25,6 +23,7 @@ import { startTestEnv, type TestEnv } from './support/harness.js';
 import { startHostileStore, type HostileStore } from './support/hostile-store.js';
 import { publishWithDeps } from './fixtures/warm/project.js';
 import { makeWheel } from './support/pypi-public.js';
+import { warmInProcess } from './support/warm-run.js';
 
 let te: TestEnv;
 let store: HostileStore;
@@ -58,17 +57,8 @@ function job(name: string, names: readonly string[], limits: Record<string, unkn
   return file;
 }
 
-async function warm(file: string, extra: Record<string, unknown> = {}): Promise<{ code: number; summary: WarmSummary; stderr: string; ms: number }> {
-  let stdout = '';
-  let stderr = '';
-  const io = {
-    stdout: Object.assign(new Writable({ write: (c: Buffer, _e, cb) => ((stdout += c.toString()), cb()) }), { isTTY: false }),
-    stderr: Object.assign(new Writable({ write: (c: Buffer, _e, cb) => ((stderr += c.toString()), cb()) }), { isTTY: false }),
-  };
-  const started = Date.now();
-  const code = await warmCommand(file, { env: te.env, stateDir: te.stateDir, codeartifactClient: client, json: true, storeLimits: { metadataBytes: 1 << 20, artifactBytes: 4 << 20, idleMs: 1000, metadataMs: 3000, artifactMs: 3000 }, ...extra }, io);
-  return { code, summary: JSON.parse(stdout) as WarmSummary, stderr, ms: Date.now() - started };
-}
+const warm = (file: string, extra: Record<string, unknown> = {}) =>
+  warmInProcess(file, { env: te.env, stateDir: te.stateDir, codeartifactClient: client, storeLimits: { metadataBytes: 1 << 20, artifactBytes: 4 << 20, idleMs: 1000, metadataMs: 3000, artifactMs: 3000 }, ...extra });
 
 const problem = (s: WarmSummary, name: string) => s.problems.find((p) => p.name === name);
 

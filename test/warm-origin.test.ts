@@ -10,14 +10,11 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { Writable } from 'node:stream';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { warmCommand } from '../src/cli/warm.js';
-import type { WarmSummary } from '../src/warm/summary.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
 import { hashTarball, makeTarball, publishVersion } from './support/npm-fixtures.js';
-import type { RequestLogEntry } from './support/codeartifact/index.js';
+import { throughStore, warmInProcess } from './support/warm-run.js';
 
 let te: TestEnv;
 const pins: Record<string, string> = {};
@@ -25,9 +22,6 @@ let company: string;
 /** A token written into an .npmrc beside a lockfile: never to be stored or printed. */
 const npmrcToken = ['PLANTED', 'npmrcToken', randomBytes(6).toString('hex')].join('-');
 const yarnrcToken = ['PLANTED', 'yarnrcToken', randomBytes(6).toString('hex')].join('-');
-
-/** Requests through a store or shared repository naming this package. */
-const throughStore = (log: readonly RequestLogEntry[], pkg: string) => log.filter((e) => /-(store|shared)$/.test(e.repository ?? '') && e.package === pkg);
 
 /** pnpm-lock.yaml v9: no tarball URL for a registry package, only its integrity. */
 function pnpmLock(names: readonly string[]): string {
@@ -58,16 +52,7 @@ function job(name: string, files: Record<string, string>, lockfiles: string[]): 
   return file;
 }
 
-async function warm(file: string): Promise<{ code: number; summary: WarmSummary; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io = {
-    stdout: Object.assign(new Writable({ write: (c: Buffer, _e, cb) => ((stdout += c.toString()), cb()) }), { isTTY: false }),
-    stderr: Object.assign(new Writable({ write: (c: Buffer, _e, cb) => ((stderr += c.toString()), cb()) }), { isTTY: false }),
-  };
-  const code = await warmCommand(file, { env: te.env, stateDir: te.stateDir, codeartifactClient: te.client, json: true }, io);
-  return { code, summary: JSON.parse(stdout) as WarmSummary, stdout, stderr };
-}
+const warm = (file: string) => warmInProcess(file, { env: te.env, stateDir: te.stateDir, codeartifactClient: te.client });
 
 /** Every byte the state dir holds, as text (SQLite and its WAL included). */
 function stateBytes(): string {
