@@ -158,7 +158,7 @@ export function fileSystemError(thrown: unknown, opts: { starts?: boolean } = {}
  * Read-only and permission errors are not here: a build's sandbox makes most of the disk
  * read-only on purpose, and a build writing there is the tag's fault.
  */
-const DISK_FULL = /No space left on device|Disk quota exceeded|File too large|\bE(NOSPC|DQUOT|FBIG)\b/i;
+export const DISK_FULL = /No space left on device|Disk quota exceeded|File too large|\bE(NOSPC|DQUOT|FBIG)\b/i;
 
 /**
  * A program that stopped because this machine's disk is full (or past a quota or a file-size

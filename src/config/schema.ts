@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import semver from 'semver';
+import { percentDecoded } from '../net/percent.js';
 
 const repoName = z
   .string()
@@ -44,15 +45,7 @@ const sourceUrl = (example: string) =>
     .refine((u) => !URL.canParse(u) || (!new URL(u).search && !new URL(u).hash && !u.includes('?')), 'a URL without ?query or #fragment: put a token in an environment variable and name it in tokenEnv')
     // some registries take the token as a path segment (Gemfury: https://npm.fury.io/<token>/acme/), which
     // no parser sees as credentials: a segment shaped like a token is refused as a password is
-    .refine((u) => !u.split(/[/?#]/).slice(3).some((segment) => looksLikeSecret(safeDecode(segment))), 'a URL without a token in its path: put the token in an environment variable and name it in tokenEnv (it is sent as a bearer token)');
-
-function safeDecode(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
-}
+    .refine((u) => !u.split(/[/?#]/).slice(3).some((segment) => looksLikeSecret(percentDecoded(segment))), 'a URL without a token in its path: put the token in an environment variable and name it in tokenEnv (it is sent as a bearer token)');
 
 /** A public registry, asked without credentials: one in the URL (`aws:<token>@`, the pip habit) would be sent, and such a URL is no public registry. */
 const publicRegistry = z

@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { hideFromBuilds } from '../builders/process.js';
 import { DEFAULT_MAX_MIRROR_BYTES } from '../config/schema.js';
-import { diskFullError, fileSystemError, MigrateError, toError } from '../errors.js';
+import { DISK_FULL, diskFullError, fileSystemError, MigrateError, toError } from '../errors.js';
 import { AS_GO_READS, WITHOUT_OPERATOR_CONFIG } from '../git-local.js';
 import { keepTail, redact, redactUrlCredentials, registerSecret } from '../redact.js';
 import { GRACE_IDLE_PERIODS, OrphanTransferStuck, runTransfer, SLOWEST_TRANSFER_BYTES_PER_S, stopOrphanTransfer, TransferCut } from './git-transfer.js';
@@ -362,7 +362,7 @@ export class GitAccess {
       });
     }
     // our disk, not the remote: a local error (never retried as a network failure)
-    if (/No space left on device|Disk quota exceeded|File too large|Read-only file system/i.test(all)) {
+    if (DISK_FULL.test(all) || /Read-only file system/i.test(all)) {
       return new MigrateError('ELOCAL', `${where}: git could not write under the state directory: ${said}`, {
         subject,
         cause: e,

@@ -92,10 +92,10 @@ export async function internalNames(job: LoadedJob, env: NodeJS.ProcessEnv, stat
       for (const scope of s.scopes) out.addScope(scope);
     } else if (s.package) out.add(formatOf(s), s.package, { retired: true });
   }
+  const retry = <T>(attempt: () => Promise<T>) => withRetry(attempt, { budget: job.config.limits.retries, signal });
   for (const config of enabled) {
     const source = createSource(config, env, stateDir, job.name, job.config.limits);
     try {
-      const retry = <T>(attempt: () => Promise<T>) => withRetry(attempt, { budget: job.config.limits.retries, signal });
       if (source.prepare) await retry(() => source.prepare!(signal));
       for await (const name of namesOf(source, signal, retry)) out.add(formatOf(config), name);
     } finally {
