@@ -222,6 +222,28 @@ describe('the proxy over HTTP', () => {
     expect((await get(`/${ESCAPED}/@v/list`, { method: 'POST' })).status).toBe(405);
   });
 
+  it('HEAD is answered as GET without the body: the same status and headers, and a zip is not downloaded from CodeArtifact for it', async () => {
+    const v110 = version(`${MODULE}@v1.1.0`).build;
+    const zipBytes = await readFile(v110.zip.path);
+    const downloads = () => target.standIn.log.filter((e) => e.operation === 'GetPackageVersionAsset').length;
+    const before = downloads();
+    const zip = await fetch(`${proxy.url}/${ESCAPED}/@v/v1.1.0.zip`, { method: 'HEAD' });
+    expect(zip.status).toBe(200);
+    expect(zip.headers.get('content-type')).toBe('application/zip');
+    expect(zip.headers.get('content-length')).toBe(String(zipBytes.length));
+    expect(await zip.text()).toBe('');
+    expect(downloads()).toBe(before);
+    const list = await fetch(`${proxy.url}/${ESCAPED}/@v/list`, { method: 'HEAD' });
+    expect(list.status).toBe(200);
+    expect(list.headers.get('content-length')).toBe(String('v1.0.0\nv1.1.0\nv1.2.0-rc.1\n'.length));
+    expect((await fetch(`${proxy.url}/${ESCAPED}/@latest`, { method: 'HEAD' })).status).toBe(200);
+    expect((await fetch(`${proxy.url}/${ESCAPED}/@v/v1.9.9.info`, { method: 'HEAD' })).status).toBe(404);
+    // the GET that follows on the same keep-alive connection is whole: a HEAD left no stray body behind
+    expect(Buffer.from(await (await fetch(`${proxy.url}/${ESCAPED}/@v/v1.1.0.zip`)).arrayBuffer()).equals(zipBytes)).toBe(true);
+    const post = await get(`/${ESCAPED}/@v/list`, { method: 'POST' });
+    expect(post.status).toBe(405);
+  });
+
   it('a version still Unfinished on the target (a run stopped half-way) is neither listed nor served, although its .zip is there', async () => {
     const generic = new GenericTarget(target.ca, GENERIC_REPO);
     const { assets } = version(`${MODULE}@v1.0.0`);

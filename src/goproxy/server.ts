@@ -230,9 +230,10 @@ class GoProxyHandler {
       if (this.limits.loopbackOnly && !allowedHost(req.headers.host)) {
         return text(res, 421, 'misdirected request: this proxy answers only to a loopback name (127.0.0.1, localhost, [::1]) in Host\n');
       }
-      if (req.method !== 'GET') return text(res, 405, 'method not allowed: this proxy is read-only (GET)\n', { allow: 'GET' });
+      // HEAD is GET without the body (RFC 9110 9.3.2: every server supports both); Node drops the body itself
+      if (req.method !== 'GET' && req.method !== 'HEAD') return text(res, 405, 'method not allowed: this proxy is read-only (GET, HEAD)\n', { allow: 'GET, HEAD' });
       const route = parseGoProxyPath(path);
-      await this.serve(route, res, pending);
+      await this.serve(route, res, pending, req.method === 'HEAD');
     } catch (thrown) {
       if (late.signal.aborted && !gone.signal.aborted && !this.stopping.aborted && !res.headersSent) {
         this.onError(`GET ${path}: ETIMEDOUT: CodeArtifact did not answer within ${this.limits.upstreamTimeoutMs / 1000} s`);
@@ -262,7 +263,7 @@ class GoProxyHandler {
     }
   }
 
-  private async serve(route: GoProxyRoute, res: ServerResponse, pending: Pending): Promise<void> {
+  private async serve(route: GoProxyRoute, res: ServerResponse, pending: Pending, head: boolean): Promise<void> {
     switch (route.kind) {
       case 'bad':
         return text(res, 400, `bad request: ${route.why}\n`);
@@ -277,7 +278,7 @@ class GoProxyHandler {
       case 'latest': {
         const latest = latestVersion(await this.published(route.module, pending.signal));
         if (!latest) return text(res, 404, `not found: ${route.module}: no published versions\n`);
-        return this.sendAsset(res, route.module, latest, 'info', pending);
+        return this.sendAsset(res, route.module, latest, 'info', pending, head);
       }
       case 'file': {
         const coords = this.coords(route.module);
@@ -288,7 +289,7 @@ class GoProxyHandler {
         if (v?.status !== 'Published' && v?.status !== 'Unlisted') {
           return text(res, 404, `not found: ${route.module}@${route.version}${v ? ` is ${v.status} on the target` : ': unknown revision'}\n`);
         }
-        return this.sendAsset(res, route.module, route.version, route.ext, pending);
+        return this.sendAsset(res, route.module, route.version, route.ext, pending, head);
       }
       default: {
         const never: never = route;
@@ -312,32 +313,40 @@ class GoProxyHandler {
    * match: bytes that changed in storage reach go as a cut-off download, never as a
    * complete file it would hash into a new go.sum line. A file replaced together with its
    * listing cannot be told from here; go.sum (and `run`'s goSum check) can.
+   *
+   * A HEAD is answered from the listing alone (the size it lists is the Content-Length a
+   * GET sends): downloading a zip only to drop its bytes would cost a slot and a transfer.
    */
-  private async sendAsset(res: ServerResponse, module: string, version: string, ext: 'info' | 'mod' | 'zip', pending: Pending): Promise<void> {
+  private async sendAsset(res: ServerResponse, module: string, version: string, ext: 'info' | 'mod' | 'zip', pending: Pending, head: boolean): Promise<void> {
     const release = await this.downloads.take(pending.signal);
     try {
       const coords = this.coords(module);
       const name = `${version}.${ext}`;
       const [listing, fetched] = await Promise.allSettled([
         this.read(() => this.ca.versionAssets(coords, version, pending.signal), pending.signal),
-        this.read(() => this.ca.getAsset(coords, version, name, pending.signal), pending.signal),
+        head ? Promise.resolve(undefined) : this.read(() => this.ca.getAsset(coords, version, name, pending.signal), pending.signal),
       ]);
       if (listing.status === 'rejected' || fetched.status === 'rejected') {
-        if (fetched.status === 'fulfilled') fetched.value.stream.destroy();
+        if (fetched.status === 'fulfilled') fetched.value?.stream.destroy();
         throw listing.status === 'rejected' ? listing.reason : (fetched as PromiseRejectedResult).reason;
       }
       const download = fetched.value;
       const listed = listing.value?.find((a) => a.name === name);
       const sha256 = listed?.hashes['SHA-256'];
       if (!sha256) {
-        download.stream.destroy();
+        download?.stream.destroy();
         throw listed
           ? new MigrateError('EINTEGRITY', `${module}@${name}: CodeArtifact lists no SHA-256 for it: nothing to check the bytes against`)
           : new MigrateError('ETARGETREJECTED', `${module}@${name}: not in the version's asset listing`, { status: 404 });
       }
       pending.answered();
-      const length = (download.stream as Partial<IncomingMessage>).headers?.['content-length'];
+      // the listed size is what the bytes are checked against: a Content-Length from elsewhere could only disagree with it
+      const length = listed.size !== undefined ? String(listed.size) : (download?.stream as Partial<IncomingMessage> | undefined)?.headers?.['content-length'];
       res.writeHead(200, { 'content-type': CONTENT_TYPES[ext], ...(length ? { 'content-length': length } : {}), 'cache-control': 'no-store' });
+      if (!download) {
+        res.end();
+        return;
+      }
       let stalled = false;
       const idle = setTimeout(() => {
         stalled = true;
