@@ -340,6 +340,22 @@ describe('hostile and careless clients, a stuck or changed target', () => {
     expect((await getWithHost(proxy.url, `/${ESCAPED}/@v/list`, `127.0.0.1:${port}`)).status).toBe(200);
   });
 
+  it('does not answer a web page that points the browser at the proxy itself (Origin, Sec-Fetch-Site): it cannot probe which modules exist, and CodeArtifact is not asked', async () => {
+    const before = requestCount();
+    const fromPages: Record<string, string>[] = [{ 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'no-cors' }, { 'sec-fetch-site': 'same-site' }, { origin: 'https://attacker.example' }, { origin: 'null' }];
+    for (const headers of fromPages) {
+      for (const path of [`/${ESCAPED}/@v/list`, `/${ESCAPED}/@v/v1.1.0.zip`, '/git.acme.example/!nobody/@v/list']) {
+        const res = await get(path, { headers });
+        expect(res.status, `${JSON.stringify(headers)} ${path}`).toBe(403);
+        expect(res.body).not.toContain('v1.0.0');
+      }
+    }
+    expect(requestCount()).toBe(before);
+    // a URL typed in the address bar, and go (neither header), are answered
+    expect((await get(`/${ESCAPED}/@v/list`, { headers: { 'sec-fetch-site': 'none', 'sec-fetch-mode': 'navigate' } })).status).toBe(200);
+    expect((await get(`/${ESCAPED}/@v/list`)).status).toBe(200);
+  });
+
   it('a module path or version too long for CodeArtifact is "not found" (go goes on to the next proxy), not a 502: nothing is asked, nothing logged', async () => {
     const errors: string[] = [];
     const p = await startGoProxy({ job: jobFile, port: 0, codeartifactClient: target.client, onError: (l) => errors.push(l) });

@@ -186,6 +186,20 @@ export function allowedHost(header: string | undefined): boolean {
   return name !== undefined && isLoopbackHost(name);
 }
 
+/**
+ * Whether a request was sent by a web page, not typed by a person or sent by go. Host
+ * alone does not stop a page: it can point an <img> or <script> at http://127.0.0.1:8085
+ * itself (the Host is then a loopback name), and although it cannot read the answer, it
+ * can tell a 200 from a 404 (load or error events), and so find out which internal module
+ * paths and versions exist, or keep download slots busy. Browsers mark such requests with
+ * `Sec-Fetch-Site` (cross-site, same-site) and `Origin`; go sends neither, and a URL
+ * typed in the address bar is `Sec-Fetch-Site: none` (no Origin).
+ */
+export function fromWebPage(headers: IncomingMessage['headers']): boolean {
+  const site = headers['sec-fetch-site'];
+  return headers.origin !== undefined || (site !== undefined && site !== 'none' && site !== 'same-origin');
+}
+
 interface HandlerLimits {
   loopbackOnly: boolean;
   upstreamTimeoutMs: number;
@@ -229,6 +243,9 @@ class GoProxyHandler {
     try {
       if (this.limits.loopbackOnly && !allowedHost(req.headers.host)) {
         return text(res, 421, 'misdirected request: this proxy answers only to a loopback name (127.0.0.1, localhost, [::1]) in Host\n');
+      }
+      if (fromWebPage(req.headers)) {
+        return text(res, 403, 'forbidden: this proxy does not answer requests made by web pages (Origin or Sec-Fetch-Site cross-site); point go at it (GOPROXY)\n');
       }
       // HEAD is GET without the body (RFC 9110 9.3.2: every server supports both); Node drops the body itself
       if (req.method !== 'GET' && req.method !== 'HEAD') return text(res, 405, 'method not allowed: this proxy is read-only (GET, HEAD)\n', { allow: 'GET, HEAD' });
