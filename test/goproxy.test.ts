@@ -407,6 +407,33 @@ describe('hostile and careless clients, a stuck or changed target', () => {
     }
   });
 
+  it('a download that waits past the deadline for one of the 32 slots (clients that do not read hold them) is a 503 that says so, not a 504 blaming CodeArtifact, which was not asked', async () => {
+    await publishBig();
+    const errors: string[] = [];
+    // the idle cut-off far off: the slots stay held for the whole test
+    const p = await startGoProxy({ job: jobFile, port: 0, codeartifactClient: target.client, onError: (l) => errors.push(l), upstreamTimeoutMs: 1500, idleTimeoutMs: 600_000 });
+    const downloads = () => target.standIn.log.filter((e) => e.operation === 'GetPackageVersionAsset').length;
+    const before = downloads();
+    const stalled = Array.from({ length: 32 }, () => stalledClient(p.url, '/git.acme.example/big/@v/v0.0.1.zip'));
+    try {
+      // every slot taken: each of them has asked CodeArtifact for the zip
+      while (downloads() < before + 32) await new Promise((r) => setTimeout(r, 50));
+      const waited = await fetch(`${p.url}/${ESCAPED}/@v/v1.1.0.zip`);
+      expect(waited.status).toBe(503);
+      expect(waited.headers.get('retry-after')).toBe('5');
+      expect(await waited.text()).toContain('32 downloads in flight');
+      expect(downloads()).toBe(before + 32);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toContain('32 downloads were in flight');
+      expect(errors[0]).not.toContain('CodeArtifact did not answer');
+      // the list needs no slot
+      expect((await fetch(`${p.url}/${ESCAPED}/@v/list`)).status).toBe(200);
+    } finally {
+      for (const s of stalled) s.destroy();
+      await p.stop();
+    }
+  });
+
   it('CodeArtifact that never answers is a 504 after the deadline, for a listing and for a download (go says so); the next request is served', async () => {
     const errors: string[] = [];
     const p = await startGoProxy({ job: jobFile, port: 0, codeartifactClient: target.client, onError: (l) => errors.push(l), upstreamTimeoutMs: 1000 });

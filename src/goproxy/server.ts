@@ -210,6 +210,8 @@ interface HandlerLimits {
 interface Pending {
   signal: AbortSignal;
   answered(): void;
+  /** The deadline passed (not a client that left, not the stop). */
+  timedOut(): boolean;
 }
 
 class GoProxyHandler {
@@ -238,7 +240,8 @@ class GoProxyHandler {
     const late = new AbortController();
     const deadline = setTimeout(() => late.abort(), this.limits.upstreamTimeoutMs);
     const signal = AbortSignal.any([gone.signal, this.stopping, late.signal]);
-    const pending: Pending = { signal, answered: () => clearTimeout(deadline) };
+    const timedOut = () => late.signal.aborted && !gone.signal.aborted && !this.stopping.aborted;
+    const pending: Pending = { signal, answered: () => clearTimeout(deadline), timedOut };
     const path = (req.url ?? '/').split('?')[0]!;
     try {
       if (this.limits.loopbackOnly && !allowedHost(req.headers.host)) {
@@ -252,7 +255,7 @@ class GoProxyHandler {
       const route = parseGoProxyPath(path);
       await this.serve(route, res, pending, req.method === 'HEAD');
     } catch (thrown) {
-      if (late.signal.aborted && !gone.signal.aborted && !this.stopping.aborted && !res.headersSent) {
+      if (timedOut() && !res.headersSent) {
         this.onError(`GET ${path}: ETIMEDOUT: CodeArtifact did not answer within ${this.limits.upstreamTimeoutMs / 1000} s`);
         return text(res, 504, `CodeArtifact did not answer within ${this.limits.upstreamTimeoutMs / 1000} s: try again in a moment\n`);
       }
@@ -335,7 +338,16 @@ class GoProxyHandler {
    * GET sends): downloading a zip only to drop its bytes would cost a slot and a transfer.
    */
   private async sendAsset(res: ServerResponse, module: string, version: string, ext: 'info' | 'mod' | 'zip', pending: Pending, head: boolean): Promise<void> {
-    const release = await this.downloads.take(pending.signal);
+    let release: () => void;
+    try {
+      release = await this.downloads.take(pending.signal);
+    } catch (e) {
+      if (!pending.timedOut()) throw e;
+      // CodeArtifact was never asked: a 504 blaming it would send the operator to the wrong place
+      const s = this.limits.upstreamTimeoutMs / 1000;
+      this.onError(`GET ${module}@${version}.${ext}: EBUSY: ${MAX_DOWNLOADS} downloads were in flight for ${s} s (clients reading slowly or not at all) and none ended to make room; not asked of CodeArtifact`);
+      return text(res, 503, `busy: ${MAX_DOWNLOADS} downloads in flight for ${s} s: try again in a moment\n`, { 'retry-after': '5' });
+    }
     try {
       const coords = this.coords(module);
       const name = `${version}.${ext}`;
