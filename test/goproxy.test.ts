@@ -20,6 +20,7 @@ import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import yazl from 'yazl';
 import { buildGoModule } from '../src/builders/go.js';
 import { goproxyCommand } from '../src/cli/goproxy.js';
 import { MigrateError } from '../src/errors.js';
@@ -506,6 +507,40 @@ describe('the real go command through the proxy', () => {
     const latest = await go(['list', '-m', `${MODULE}@latest`]);
     expect(latest.stdout.trim()).toBe(`${MODULE} v1.1.0`);
     expect((await go(['list', '-m', '-versions', MODULE_V2])).stdout.trim()).toBe(`${MODULE_V2} v2.0.0`);
+  });
+
+  it('a module with Published pseudo-versions only: @v/list is empty (200), not "not found", so go asks @latest and finds it', async () => {
+    const mod = 'git.acme.example/pseudo';
+    const v = 'v0.0.0-20210304050607-abcdefabcdef';
+    const zip = new yazl.ZipFile();
+    zip.addBuffer(Buffer.from(`module ${mod}\n`), `${mod}@${v}/go.mod`);
+    zip.addBuffer(Buffer.from('package pseudo\n'), `${mod}@${v}/pseudo.go`);
+    zip.end();
+    const chunks: Buffer[] = [];
+    for await (const c of zip.outputStream as AsyncIterable<Buffer>) chunks.push(c);
+    const files: [string, Buffer][] = [
+      [`${v}.zip`, Buffer.concat(chunks)],
+      [`${v}.mod`, Buffer.from(`module ${mod}\n`)],
+      [`${v}.info`, Buffer.from(JSON.stringify({ Version: v, Time: '2021-03-04T05:06:07Z' }))],
+    ];
+    const assets = await Promise.all(
+      files.map(async ([name, bytes]) => {
+        const path = join(tmp, `pseudo-${name}`);
+        await writeFile(path, bytes);
+        return { name, path, size: bytes.length, hashes: hashBuffer(bytes), facts: {} };
+      }),
+    );
+    const generic = new GenericTarget(target.ca, GENERIC_REPO);
+    for (let i = 0; i < assets.length; i++) {
+      expect(await generic.publishAsset({ name: mod, version: v, coords: generic.coordinates(mod), asset: assets[i]!, assets, isLast: i === assets.length - 1 })).toEqual({ kind: 'published' });
+    }
+    expect(await get('/git.acme.example/pseudo/@v/list')).toMatchObject({ status: 200, body: '' });
+    expect(JSON.parse((await get('/git.acme.example/pseudo/@latest')).body)).toMatchObject({ Version: v });
+    const latest = await go(['list', '-m', `${mod}@latest`]);
+    expect(latest.stderr).toBe('');
+    expect(latest.stdout.trim()).toBe(`${mod} ${v}`);
+    // a module with no version at all is still "not found"
+    expect((await get('/git.acme.example/!nobody/@v/list')).status).toBe(404);
   });
 
   it('a version that is not there is go\'s "not found"', async () => {

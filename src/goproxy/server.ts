@@ -7,7 +7,7 @@
  *
  *   @v/list        ListPackageVersions: Published versions only (an Unfinished one is half uploaded)
  *   @v/<v>.<ext>   DescribePackageVersion (Published or Unlisted?), then GetPackageVersionAsset, streamed
- *   @latest        the highest release, else the highest prerelease, as its .info
+ *   @latest        the highest release, else the highest prerelease, as its .info (go asks when the list is empty)
  *
  * Requests go through the AWS SDK with the default credential chain and the job's rate
  * limits, like `run`. Go sets no timeout on a proxy and retries nothing, so the proxy
@@ -290,9 +290,12 @@ class GoProxyHandler {
       case 'not-found':
         return text(res, 404, `not found: ${route.why}\n`);
       case 'list': {
-        const versions = listableVersions(await this.published(route.module, pending.signal));
-        // an empty list is "not found": go then tries the next proxy, or says the module is unknown
-        if (versions.length === 0) return text(res, 404, `not found: ${route.module}: no published versions\n`);
+        const published = await this.published(route.module, pending.signal);
+        // no version at all is "not found": go then tries the next proxy, or says the module is unknown
+        if (published.length === 0) return text(res, 404, `not found: ${route.module}: no published versions\n`);
+        // Published pseudo-versions only: an empty list (200), after which go asks @latest
+        // (cmd/go/internal/modload/query.go); a 404 would end the query before it asks
+        const versions = listableVersions(published);
         return text(res, 200, versions.map((v) => `${v}\n`).join(''));
       }
       case 'latest': {
