@@ -539,8 +539,11 @@ describe('the real go command through the proxy', () => {
     const latest = await go(['list', '-m', `${mod}@latest`]);
     expect(latest.stderr).toBe('');
     expect(latest.stdout.trim()).toBe(`${mod} ${v}`);
-    // a module with no version at all is still "not found"
+    // a module with no version at all is still "not found", and so is one whose versions are no Go versions (go falls through)
     expect((await get('/git.acme.example/!nobody/@v/list')).status).toBe(404);
+    const branch = { ...assets[2]!, name: 'main.info' };
+    expect(await generic.publishAsset({ name: 'git.acme.example/branchy', version: 'main', coords: generic.coordinates('git.acme.example/branchy'), asset: branch, assets: [branch], isLast: true })).toEqual({ kind: 'published' });
+    expect((await get('/git.acme.example/branchy/@v/list')).status).toBe(404);
   });
 
   it('a version that is not there is go\'s "not found"', async () => {

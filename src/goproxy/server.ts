@@ -291,8 +291,9 @@ class GoProxyHandler {
         return text(res, 404, `not found: ${route.why}\n`);
       case 'list': {
         const published = await this.published(route.module, pending.signal);
-        // no version at all is "not found": go then tries the next proxy, or says the module is unknown
-        if (published.length === 0) return text(res, 404, `not found: ${route.module}: no published versions\n`);
+        // no Go version at all (none, or only names go never asks for) is "not found": go then
+        // tries the next proxy, or says the module is unknown; the list is 200 only when @latest answers
+        if (latestVersion(published) === undefined) return text(res, 404, `not found: ${route.module}: no published versions\n`);
         // Published pseudo-versions only: an empty list (200), after which go asks @latest
         // (cmd/go/internal/modload/query.go); a 404 would end the query before it asks
         const versions = listableVersions(published);
