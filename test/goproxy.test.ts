@@ -614,6 +614,29 @@ describe('starting and stopping', () => {
     await expect(missing).rejects.toMatchObject({ code: 'ETARGETSETUP' });
   });
 
+  it('a stop while CodeArtifact is still being asked at start (a stuck preflight) ends it at once: exit 0, nothing printed', async () => {
+    target.standIn.addFault({ operation: 'GetRepositoryEndpoint', status: 500, hang: true });
+    const out: string[] = [];
+    const sink = () => new PassThrough().on('data', (c: Buffer) => out.push(c.toString()));
+    const controller = new AbortController();
+    try {
+      const before = requestCount();
+      const done = goproxyCommand(jobFile, { port: 0, json: true, signal: controller.signal, codeartifactClient: target.client }, { stdout: sink(), stderr: sink() });
+      // the preflight is in the air (the stand-in logs a request it holds as it takes it)
+      while (!target.standIn.log.slice(before).some((e) => e.operation === 'GetRepositoryEndpoint')) await new Promise((r) => setTimeout(r, 20));
+      controller.abort();
+      // without the stop reaching the preflight this waits out the job's idle timeout (300 s) and its retries
+      expect(await done).toBe(0);
+      expect(out.join('')).toBe('');
+      // and startGoProxy itself says why it did not start
+      const c2 = new AbortController();
+      c2.abort();
+      await expect(startGoProxy({ job: jobFile, port: 0, codeartifactClient: target.client, signal: c2.signal })).rejects.toMatchObject({ code: 'EINTERRUPTED' });
+    } finally {
+      target.standIn.clearFaults();
+    }
+  }, 30_000);
+
   it('stop() closes the port', async () => {
     const p = await startGoProxy({ job: jobFile, port: 0, codeartifactClient: target.client });
     expect((await fetch(`${p.url}/${ESCAPED}/@v/list`)).status).toBe(200);

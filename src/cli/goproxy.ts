@@ -24,6 +24,8 @@ export async function goproxyCommand(jobFile: string, opts: GoProxyCommandOption
       host: opts.host,
       allowRemote: opts.allowRemote,
       codeartifactClient: opts.codeartifactClient,
+      // a stop while CodeArtifact is still being asked (a stuck preflight) is not waited out
+      signal: opts.signal,
       // a line per failed request: a target's message of several lines stays under it
       onError: (line) => printEntries(io.stderr, [line]),
     });
@@ -39,6 +41,8 @@ export async function goproxyCommand(jobFile: string, opts: GoProxyCommandOption
     await proxy.stop();
     return 0;
   } catch (e) {
+    // stopped before serving: as a stop while serving (nothing was half done)
+    if (opts.signal.aborted) return 0;
     return reportError(e, io, json);
   }
 }

@@ -74,6 +74,11 @@ export interface GoProxyOptions {
   upstreamTimeoutMs?: number;
   /** Default DEFAULT_IDLE_TIMEOUT_MS. */
   idleTimeoutMs?: number;
+  /**
+   * Abort = stop (Ctrl-C, SIGTERM), also while starting: a preflight CodeArtifact does not
+   * answer is cut off at once (startGoProxy rejects with EINTERRUPTED), not waited out.
+   */
+  signal?: AbortSignal;
 }
 
 export interface GoProxy {
@@ -103,8 +108,11 @@ export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
     throw new MigrateError('ECONFIG', `${job.file}: the job names no generic repository to serve`, { hint: 'add target.repositories.generic.internal (the repository Go modules are migrated into)' });
   }
 
-  // Every call in flight listens on this: stop() cuts them all off.
+  // Every call in flight listens on this: stop() cuts them all off, and so does the caller's stop.
   const stopping = new AbortController();
+  if (opts.signal?.aborted) throw new MigrateError('EINTERRUPTED', 'stopped before the proxy was serving');
+  const onStop = () => stopping.abort();
+  opts.signal?.addEventListener('abort', onStop, { once: true });
   const ca = new CodeArtifact(job.config.target, new Limiter(job.config.limits.rates), opts.codeartifactClient, stopping.signal);
   const closeClient = () => {
     if (!opts.codeartifactClient) ca.client.destroy();
@@ -113,12 +121,14 @@ export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
   try {
     // credentials and repository checked before go ever asks: a wrong job fails here, not on go's first request
     const target = new GenericTarget(ca, repository);
-    await withRetry(() => target.preflight(), { budget: READ_RETRIES });
-    const packages = await withRetry(() => ca.listPackages(repository, 'generic'), { budget: READ_RETRIES });
+    await withRetry(() => target.preflight(), { budget: READ_RETRIES, signal: stopping.signal });
+    const packages = await withRetry(() => ca.listPackages(repository, 'generic'), { budget: READ_RETRIES, signal: stopping.signal });
     const modules = packages.filter((p) => p.namespace !== undefined).map((p) => genericToGoModule({ namespace: p.namespace!, package: p.package }));
     prefixes = noSumDbPrefixes(modules.filter((m) => checkModulePath(m) === undefined));
   } catch (e) {
+    opts.signal?.removeEventListener('abort', onStop);
     closeClient();
+    if (stopping.signal.aborted) throw new MigrateError('EINTERRUPTED', 'stopped before the proxy was serving', { cause: e });
     throw e;
   }
 
@@ -145,6 +155,7 @@ export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
       });
     });
   } catch (e) {
+    opts.signal?.removeEventListener('abort', onStop);
     closeClient();
     const err = toError(e) as NodeJS.ErrnoException;
     throw new MigrateError('ECONFIG', `cannot listen on ${host}:${port}: ${err.message}`, { cause: e, hint: err.code === 'EADDRINUSE' ? 'another process holds that port: pass --port with another one (0 picks a free port)' : 'check --host and --port' });
@@ -159,6 +170,7 @@ export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
     goEnv: { GOPROXY: url, GONOSUMDB: prefixes.join(','), GOFLAGS: '-mod=mod' },
     stop() {
       stopped ??= (async () => {
+        opts.signal?.removeEventListener('abort', onStop);
         stopping.abort();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         for (const s of sockets) s.destroy();
