@@ -637,6 +637,21 @@ describe('starting and stopping', () => {
     }
   }, 30_000);
 
+  it('listens on IPv6 loopback given as ::1 or as a URL writes it, [::1]; go reaches it there', async () => {
+    for (const host of ['::1', '[::1]']) {
+      const p = await startGoProxy({ job: jobFile, host, port: 0, codeartifactClient: target.client });
+      try {
+        expect(p.url).toMatch(/^http:\/\/\[::1\]:\d+$/);
+        expect((await fetch(`${p.url}/${ESCAPED}/@v/list`)).status).toBe(200);
+        // go sends Host: [::1]:port, a loopback name
+        const r = await run(GO, ['list', '-m', '-versions', MODULE], { cwd: tmp, env: goEnv(tmp, p.url, join(tmp, `gopath-v6-${++n}`)) });
+        expect(r.stdout.trim()).toBe(`${MODULE} v1.0.0 v1.1.0 v1.2.0-rc.1`);
+      } finally {
+        await p.stop();
+      }
+    }
+  });
+
   it('stop() closes the port', async () => {
     const p = await startGoProxy({ job: jobFile, port: 0, codeartifactClient: target.client });
     expect((await fetch(`${p.url}/${ESCAPED}/@v/list`)).status).toBe(200);

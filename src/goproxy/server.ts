@@ -94,7 +94,8 @@ export interface GoProxy {
 }
 
 export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
-  const host = opts.host ?? DEFAULT_GOPROXY_HOST;
+  // `[::1]` as a URL writes it (and as isLoopbackHost takes it) is `::1` to listen(), which would look the brackets up as a name
+  const host = (opts.host ?? DEFAULT_GOPROXY_HOST).replace(/^\[(.*)\]$/, '$1');
   const port = opts.port ?? DEFAULT_GOPROXY_PORT;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new MigrateError('ECONFIG', `--port ${port}: a port number from 0 to 65535`);
   if (!isLoopbackHost(host) && !opts.allowRemote) {
