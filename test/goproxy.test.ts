@@ -304,6 +304,24 @@ describe('when CodeArtifact fails, or the client hangs up', () => {
     }
   });
 
+  it('credentials that expire while serving: a 502 naming ETARGETCREDENTIALS, and a log line that says to renew them and restart the proxy (not "rerun")', async () => {
+    const errors: string[] = [];
+    const p = await startGoProxy({ job: jobFile, port: 0, codeartifactClient: target.client, onError: (l) => errors.push(l) });
+    try {
+      target.standIn.addFault({ operation: 'ListPackageVersions', status: 403, errorType: 'ExpiredTokenException', message: 'The security token included in the request is expired' });
+      const res = await fetch(`${p.url}/${ESCAPED}/@v/list`);
+      expect(res.status).toBe(502);
+      expect(await res.text()).toContain('ETARGETCREDENTIALS');
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toContain('ETARGETCREDENTIALS');
+      expect(errors[0]).toContain('start it again');
+      expect(errors[0]).not.toContain('rerun');
+    } finally {
+      target.standIn.clearFaults();
+      await p.stop();
+    }
+  });
+
   it('a client that hangs up in the middle of a zip costs nothing: no error logged, the next request is served', async () => {
     // a zip large enough to be in flight when the client goes (go's own limit is 500 MB)
     const big = await publishBig();

@@ -278,7 +278,7 @@ class GoProxyHandler {
       }
       const e = toError(thrown);
       const status = e instanceof MigrateError && e.status === 404 ? 404 : e instanceof MigrateError && e.code === 'ETHROTTLED' ? 503 : 502;
-      if (status !== 404) this.onError(`GET ${path}: ${e instanceof MigrateError ? e.describe() : e.message}`);
+      if (status !== 404) this.onError(`GET ${path}: ${describeForProxy(e)}`);
       if (res.headersSent) {
         // the body is cut short: destroying the socket makes go see a broken download, never a short file
         res.destroy();
@@ -422,6 +422,17 @@ class GoProxyHandler {
   private read<T>(fn: () => Promise<T>, signal: AbortSignal): Promise<T> {
     return withRetry(fn, { budget: READ_RETRIES, signal });
   }
+}
+
+/**
+ * An error as one log line. The credentials' hint is `run`'s ("rerun: it resumes"), which
+ * means nothing to a proxy that keeps serving: every request fails the same way until the
+ * credentials are renewed, and those taken from environment variables are read only at start.
+ */
+function describeForProxy(e: Error): string {
+  if (!(e instanceof MigrateError)) return e.message;
+  if (e.code !== 'ETARGETCREDENTIALS') return e.describe();
+  return `${e.code}: ${e.message}; every request fails so until you renew the AWS credentials (aws sso login, a new session; or set the clock right if the message says it is off), check them with aws sts get-caller-identity, then stop this proxy and start it again (credentials from environment variables are read only at start)`;
 }
 
 function text(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
