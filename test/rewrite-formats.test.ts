@@ -205,6 +205,34 @@ describe('rewriting the fixtures', () => {
     expect(r.notes.join()).toContain('--extra-index-url https://extra.example/simple');
   });
 
+  it("requirements: the index option as pip reads it too, abbreviated (`--index`, `--i`, its alias `--py`) or quoted; an index whose host it cannot check stays, and is named", () => {
+    const registries = new RegistryHosts({ publicRegistries: { npm: 'https://registry.npmjs.org/', pypi: 'https://pypi.org/' }, sources: [], target: { domain: 'acme', domainOwner: '111122223333' } });
+    const guarded: RewriteTargets = { ...targets, foreignPypiHost: (u) => registries.foreign('pypi', u) };
+    // optparse takes any unambiguous prefix of a long option (pip 23: `--index` sets the index)
+    for (const option of ['--index ', '--index-u=', '--i ', '--pypi-url ', '--py=']) {
+      const r = rewriteLockfile('requirements', `${option}https://pypi.org/simple\nrequests==2.31.0\n`, guarded);
+      expect(r.text, option).toBe(`${option}${PYPI}simple/\nrequests==2.31.0\n`);
+    }
+    expect(rewriteLockfile('requirements', '--extra https://extra.example/simple\n', guarded).notes.join()).toContain('--extra-index-url https://extra.example/simple');
+    // pip unquotes it (shlex): a quoted company index is that index, never moved to the shared repository
+    const quoted = '--index-url "https://user:s3cret@pypi.acme.example/simple/"\nacme-billing==1.2.0\n';
+    const q = rewriteLockfile('requirements', quoted, guarded);
+    expect([q.text, q.changes]).toEqual([quoted, []]);
+    expect(q.notes).toEqual([expect.stringMatching(/^line 1: the index https:\/\/pypi\.acme\.example\/simple\/ left as it is: pypi\.acme\.example is neither public PyPI/)]);
+    expect(rewriteLockfile('requirements', "-i 'https://pypi.org/simple'\n", guarded).text).toBe(`-i ${PYPI}simple/\n`);
+    expect(rewriteLockfile('requirements', `-i "${PYPI}simple/"\n`, guarded).already).toBe(1);
+    // a host from the environment (pip expands ${VAR}), a local folder: unknown, so left and named
+    for (const index of ['${PIP_INDEX}', 'https://${INDEX_HOST}/simple', 'file:///srv/wheels']) {
+      const r = rewriteLockfile('requirements', `--index-url ${index}\n`, guarded);
+      expect([r.text, r.changes], index).toEqual([`--index-url ${index}\n`, []]);
+      expect(r.notes.length, index).toBe(1);
+      // (a URL's host is shown as URL hosts are: lower case)
+      expect(r.notes[0]!.toLowerCase(), index).toContain(`line 1: the index ${index.toLowerCase()} left as it is: it is no http(s) url whose host we can check`);
+    }
+    // credentials from the environment go, as any credentials do
+    expect(rewriteLockfile('requirements', '-i https://${PIP_USER}:${PIP_TOKEN}@pypi.org/simple\n', guarded).text).toBe(`-i ${PYPI}simple/\n`);
+  });
+
   it('CRLF line ends (a checkout with autocrlf): the same URLs move, every CR LF stays', () => {
     for (const [file, count] of cases) {
       if (!count) continue;

@@ -20,8 +20,51 @@ import { publicUrl } from '../../redact.js';
 import { joinLines, uncommented } from '../requirements.js';
 import { alreadyNote, foreignIndexNote, type RewriteChange, type RewriteResult, type RewriteTargets } from './types.js';
 
-const INDEX_OPTION = /^[ \t]*(?:-i[ \t]*|--index-url(?:[ \t]*=[ \t]*|[ \t]+))(\S+)/;
-const EXTRA_INDEX_OPTION = /^[ \t]*--extra-index-url(?:[ \t]*=[ \t]*|[ \t]+)(\S+)/;
+/**
+ * `--name` and every abbreviation of it from `shortest` on, as a regex alternation. pip reads
+ * its options with optparse, which takes any unambiguous prefix of a long option: `--index`,
+ * `--i` and pip's alias `--pypi-url` (down to `--py`) all set the index, `--extra` and `--ex`
+ * the extra one (`--e` is `--editable` too, `--p` `--pre`). Unmatched, such a line kept its
+ * index unseen, and the file was told it had no `--index-url`.
+ */
+function abbreviations(name: string, shortest: number): string {
+  const out: string[] = [];
+  for (let n = name.length; n >= shortest; n--) out.push(name.slice(0, n).replace(/-/g, '\\-'));
+  return `--(?:${out.join('|')})`;
+}
+const INDEX_OPTION = new RegExp(`^[ \\t]*(?:-i[ \\t]*|(?:${abbreviations('index-url', 1)}|${abbreviations('pypi-url', 2)})(?:[ \\t]*=[ \\t]*|[ \\t]+))(\\S+)`);
+const EXTRA_INDEX_OPTION = new RegExp(`^[ \\t]*${abbreviations('extra-index-url', 2)}(?:[ \\t]*=[ \\t]*|[ \\t]+)(\\S+)`);
+
+/**
+ * The index a value names as pip reads it: pip expands `${VAR}` and then splits the options
+ * as a shell does (shlex), so `"https://…"` and `'https://…'` are the URL without quotes.
+ * Undefined for an index we cannot tell: a host from the environment, no http(s) URL (a local
+ * folder). Such an index is no public one we know the shared repository serves: moved, it
+ * would answer for its projects with public ones of the same names.
+ */
+function indexUrl(value: string): string | undefined {
+  let url = '';
+  for (let i = 0, quote = ''; i < value.length; i++) {
+    const c = value[i]!;
+    if (quote === "'") {
+      if (c === "'") quote = '';
+      else url += c;
+    } else if (c === '\\' && i + 1 < value.length && (!quote || '"\\$`'.includes(value[i + 1]!))) url += value[++i];
+    else if (c === '"' || (c === "'" && !quote)) quote = quote ? '' : c;
+    else url += c;
+  }
+  const authority = /^https?:\/\/([^/?#]*)/i.exec(url)?.[1];
+  if (authority === undefined) return undefined;
+  // credentials from the environment are as good as any (they go); a host from it is unknown
+  const host = authority.slice(authority.lastIndexOf('@') + 1);
+  if (!host || host.includes('$')) return undefined;
+  try {
+    new URL(url);
+  } catch {
+    return undefined;
+  }
+  return url;
+}
 
 export function rewriteRequirements(text: string, targets: RewriteTargets): RewriteResult {
   if (!targets.pypi) return { text, changes: [], notes: ['no shared PyPI repository in the job: nothing rewritten'], already: 0 };
@@ -43,9 +86,18 @@ export function rewriteRequirements(text: string, targets: RewriteTargets): Rewr
       continue;
     }
     const from = m[1]!;
-    const foreign = targets.foreignPypiHost?.(from);
+    const url = indexUrl(from);
+    if (url === undefined) {
+      notes.push(`line ${pieces[0]!.line}: the index ${publicUrl(from)} left as it is: it is no http(s) URL whose host we can check (an environment variable, a local folder), so it may be an index the shared repository does not hold; if it is public PyPI, write its URL there and run again`);
+      continue;
+    }
+    if (url === index) {
+      already++;
+      continue;
+    }
+    const foreign = targets.foreignPypiHost?.(url);
     if (foreign) {
-      notes.push(foreignIndexNote(foreign, `line ${pieces[0]!.line}: the index ${publicUrl(from)}`));
+      notes.push(foreignIndexNote(foreign, `line ${pieces[0]!.line}: the index ${publicUrl(url)}`));
       continue;
     }
     // the URL's place in the joined line, found in the piece that holds it
@@ -63,7 +115,7 @@ export function rewriteRequirements(text: string, targets: RewriteTargets): Rewr
     }
     const start = piece.start + (urlAt - before);
     edits.push({ start, end: start + from.length });
-    changes.push({ line: piece.line, from: publicUrl(from), to: index });
+    changes.push({ line: piece.line, from: publicUrl(url), to: index });
   }
   let out = text;
   for (const e of [...edits].reverse()) out = out.slice(0, e.start) + index + out.slice(e.end);
