@@ -369,6 +369,26 @@ describe('rewriting the fixtures', () => {
     expect(u.notes).toEqual([expect.stringMatching(/^line 14: the index https:\/\/pypi\.acme\.example\/simple \(1 package\(s\), their files and every reference to it\) left as it is/)]);
   });
 
+  it('poetry and uv: a URL written with a TOML escape or as a multi-line string is not rewritten (the escape hid a company index from the check; """ was spliced into), and is named', () => {
+    const registries = new RegistryHosts({ publicRegistries: { npm: 'https://registry.npmjs.org/', pypi: 'https://pypi.org/' }, sources: [], target: { domain: 'acme', domainOwner: '111122223333' } });
+    const guarded: RewriteTargets = { ...targets, foreignPypiHost: (u) => registries.foreign('pypi', u) };
+    // TOML reads `\u002e` as ".": the index is pypi.org.acme.example, while a URL parser reads the raw text's host as pypi.org
+    const escaped = 'https://pypi.org\\u002eacme.example/simple';
+    for (const url of [`"${escaped}"`, '"""https://pypi.org/simple"""']) {
+      const poetry = `[[package]]\nname = "acme-billing"\nversion = "1.2.0"\n\n[package.source]\ntype = "legacy"\nurl = ${url}\nreference = "r"\n\n[metadata]\nlock-version = "2.0"\n`;
+      expect(entries('poetry.lock', poetry).length, url).toBe(1);
+      const p = rewriteLockfile('poetry', poetry, guarded);
+      expect([p.text, p.changes], url).toEqual([poetry, []]);
+      expect(p.notes, url).toEqual([expect.stringMatching(/^line 7: the legacy source's url is not one plain string .*not rewritten/)]);
+    }
+    const block = (index: string, file: string) => `version = 1\nrequires-python = ">=3.10"\n\n[[package]]\nname = "acme-billing"\nversion = "1.0.0"\nsource = { registry = ${index} }\nsdist = { url = ${file}, hash = "sha256:aaaa" }\n`;
+    for (const uv of [block(`"${escaped}"`, `"${escaped.replace('simple', 'packages/acme_billing-1.0.0.tar.gz')}"`), block('"https://pypi.org/simple"', '"""https://files.pythonhosted.org/packages/acme_billing-1.0.0.tar.gz"""')]) {
+      const u = rewriteLockfile('uv', uv, guarded);
+      expect([u.text, u.changes], uv).toEqual([uv, []]);
+      expect(u.notes, uv).toEqual([expect.stringMatching(/^line (7|8): the (registry|url) value is not one plain .*not rewritten: regenerate the lock/)]);
+    }
+  });
+
   it("package-lock: only an entry's own `resolved` moves; a dependency NAMED `resolved` whose spec is a registry tarball URL stays (package.json must still match), in v1 `requires` and in v2/v3 `dependencies`", () => {
     const url = 'https://registry.npmjs.org/resolved/-/resolved-1.0.0.tgz';
     const v3 = `${JSON.stringify({ name: 'app', lockfileVersion: 3, packages: { '': { dependencies: { resolved: url }, devDependencies: { resolved: url } }, 'node_modules/resolved': { version: '1.0.0', resolved: url, integrity: 'sha512-AAAA' } } }, null, 2)}\n`;

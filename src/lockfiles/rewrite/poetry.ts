@@ -18,14 +18,24 @@ export function rewritePoetry(text: string, targets: RewriteTargets): RewriteRes
   const changes: RewriteChange[] = [];
   const edits: { start: number; end: number; value: string }[] = [];
   const foreign = new Map<string, { where: string; packages: number }>();
+  const unreadable: string[] = [];
   let already = 0;
   // each [package.source] table up to the next header
   for (const table of text.matchAll(/^\[package\.source\][ \t]*\r?\n((?:(?!\[)[^\n]*\n?)*)/gm)) {
     const body = table[1] ?? '';
     const bodyStart = table.index + table[0].length - body.length;
     if (!/^type\s*=\s*["']legacy["']/m.test(body)) continue;
-    const url = /^(url\s*=\s*)(["'])([^"'\n]*)\2/m.exec(body);
-    if (!url) continue;
+    // only a url as poetry writes it, one plain string on its line: an escape (`\u002e`) would
+    // hide the host from the check below (which would read another one), a multi-line
+    // string ("""…""") would be spliced into
+    const line = /^url[ \t]*=[^\n]*/m.exec(body);
+    if (!line) continue;
+    const url = /^(url[ \t]*=[ \t]*)(["'])([^"'\\\n]*)\2[ \t]*(?:#[^\n]*)?\r?$/m.exec(line[0]);
+    if (!url) {
+      unreadable.push(`line ${at(bodyStart + line.index)}: the legacy source's url is not one plain string (an escape, a multi-line string); not rewritten: write it as url = "<index>" and run again`);
+      continue;
+    }
+    url.index += line.index;
     if (url[3] === index) {
       already++;
       continue;
@@ -43,8 +53,8 @@ export function rewritePoetry(text: string, targets: RewriteTargets): RewriteRes
   let out = text;
   for (const e of edits.reverse()) out = out.slice(0, e.start) + e.value + out.slice(e.end);
   const left = [...foreign].map(([host, f]) => foreignIndexNote(host, `${f.where} (${f.packages} package(s))`));
-  const notes = changes.length || left.length
-    ? left
+  const notes = changes.length || left.length || unreadable.length
+    ? [...unreadable, ...left]
     : already
       ? [alreadyNote(already)]
       : ['no legacy source: packages from PyPI carry no URL in poetry.lock; add the shared repository as a [[tool.poetry.source]] (priority = "primary") in pyproject.toml and run poetry lock --no-update'];

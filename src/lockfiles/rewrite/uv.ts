@@ -40,6 +40,18 @@ export function rewriteUv(text: string, targets: RewriteTargets): RewriteResult 
     edits.push({ start: offset, end: offset + from.length, value: to });
     changes.push({ line: at(offset), from: publicUrl(from), to });
   };
+  // Only URLs as uv writes them, plain "…" strings: an escape (`\u002e`) would hide the host
+  // from the index check (which would read another one, and a company's index would move),
+  // a literal or multi-line string would be missed in one place and moved in another, the
+  // lock's references then pointing nowhere. One such, and the file stays as it is.
+  const plain = /"[^"\\\n]*"(?!")/y;
+  for (const m of text.matchAll(/\b(?:registry|url)[ \t]*=[ \t]*/g)) {
+    plain.lastIndex = m.index + m[0].length;
+    if (!plain.test(text)) {
+      const note = `line ${at(m.index)}: the ${m[0].replace(/[ \t]*=[ \t]*$/, '')} value is not one plain "…" string (an escape, a literal or multi-line string: uv writes none); not rewritten: regenerate the lock (uv lock) and run again`;
+      return { text, changes: [], notes: [note], already: 0 };
+    }
+  }
   // `\r?`: a lock checked out with CRLF line ends reads the same
   const headers = [...text.matchAll(/^\[\[package\]\][ \t]*\r?$/gm)].map((m) => m.index);
   const registries = new Set<string>();
