@@ -415,6 +415,13 @@ describe('rewriting the fixtures', () => {
     expect(entries('yarn.lock', r.text)).toEqual(entries('yarn.lock', text));
   });
 
+  it('yarn classic: a `resolved` field as yarn reads it too, its key quoted or a comment after its value, moves (it stayed, and nothing was said)', () => {
+    const text = '# yarn lockfile v1\n\n\nfoo@^1.0.0:\n  version "1.0.0"\n  "resolved" "https://registry.yarnpkg.com/foo/-/foo-1.0.0.tgz#abc"\n\nbar@^1.0.0:\n  version "1.0.0"\n  resolved "https://registry.yarnpkg.com/bar/-/bar-1.0.0.tgz#def" # pinned\r\n';
+    const r = rewriteLockfile('yarn-classic', text, targets);
+    expect(r.text).toBe(`# yarn lockfile v1\n\n\nfoo@^1.0.0:\n  version "1.0.0"\n  "resolved" "${NPM}foo/-/foo-1.0.0.tgz#abc"\n\nbar@^1.0.0:\n  version "1.0.0"\n  resolved "${NPM}bar/-/bar-1.0.0.tgz#def" # pinned\r\n`);
+    expect(entries('yarn.lock', r.text)).toEqual(entries('yarn.lock', text));
+  });
+
   it('pnpm: only `tarball:` of a package\'s `resolution` moves (flow or block, any quoting, YAML escapes); a package NAMED tarball in lockfile 5.x/6.x `specifiers`, a comment, stay', () => {
     const text = [
       'lockfileVersion: 5.4',

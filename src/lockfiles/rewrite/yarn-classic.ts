@@ -16,7 +16,9 @@ export function rewriteYarnClassic(text: string, targets: RewriteTargets): Rewri
   if (!targets.npm) return { text, changes: [], notes: ['no shared npm repository in the job: nothing rewritten'], already: 0 };
   const mover = tarballMover({ ...targets, npm: targets.npm });
   const fields = blockFieldLines(text);
-  const { text: out, changes } = replaceAll(text, /^([ \t]+resolved[ \t]+)("(?:[^"\\]|\\.)*"|[^\s"]+)(?=[ \t]*\r?$)/gm, (m) => {
+  // the key as yarn's parser reads it, quoted too, and a comment after the value (yarn writes
+  // neither, a hand edit may): missed, the entry kept its URL and nothing said so
+  const { text: out, changes } = replaceAll(text, /^([ \t]+(?:resolved|"resolved")[ \t]+)("(?:[^"\\]|\\.)*"|[^\s"]+)(?=[ \t]*(?:#[^\r\n]*)?\r?$)/gm, (m) => {
     if (!fields.has(m.index)) return undefined;
     const quoted = m[2]!.startsWith('"');
     const from = quoted ? (JSON.parse(m[2]!) as string) : m[2]!;
