@@ -831,6 +831,22 @@ describe('rewrite-lockfiles --write', () => {
 });
 
 describe('rewrite-lockfiles: the diff', () => {
+  it('finds an include written as pip reads it too, abbreviated (`--requirem`, `--cons`) or quoted, and moves the index it holds', async () => {
+    const p = project(
+      {
+        'requirements.txt': '--requirem "pip index.txt"\n--cons=\'constraints.txt\'\nflask==3.0.0\n',
+        'pip index.txt': '-i https://pypi.org/simple\n',
+        'constraints.txt': '--index-url https://pypi.org/simple\nrequests==2.31.0\n',
+      },
+      ['requirements.txt'],
+    );
+    const r = await rewrite(p, { write: true });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(p.dir, 'pip index.txt'), 'utf8')).toBe(`-i ${PYPI}simple/\n`);
+    expect(readFileSync(join(p.dir, 'constraints.txt'), 'utf8')).toBe(`--index-url ${PYPI}simple/\nrequests==2.31.0\n`);
+    expect(r.stderr).toMatch(/2 of 3 lockfile\(s\) rewritten/);
+  });
+
   it('names every file once, an included one listed too, and finds an include that holds only the index option', async () => {
     const p = project(
       {

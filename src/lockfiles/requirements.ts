@@ -34,6 +34,38 @@ const GLOBAL_OPTIONS = new Set([
   '--no-deps', '--config-settings', '--global-option', '--install-option',
 ]);
 
+/**
+ * `--name` and every abbreviation of it down to `shortest` characters, as a regex alternation.
+ * pip reads a requirements file's options with optparse, which takes any unambiguous prefix
+ * of a long option: `--index`, `--i` and pip's alias `--pypi-url` (down to `--py`) all set
+ * the index, `--extra` and `--ex` the extra one (`--e` is `--editable` too, `--p` `--pre`),
+ * `--requirem` includes a file (`--require` is `--require-hashes` too). Unmatched, such a
+ * line kept its index unseen, and the file was told it had no `--index-url`.
+ */
+export function longOption(name: string, shortest: number): string {
+  const out: string[] = [];
+  for (let n = name.length; n >= shortest; n--) out.push(name.slice(0, n).replace(/-/g, '\\-'));
+  return `--(?:${out.join('|')})`;
+}
+
+/**
+ * An option's value as pip reads it: it splits the options as a shell does (shlex, POSIX),
+ * so `"https://…"`, `'base.txt'` and `a\ b` are the word without their quotes and escapes.
+ */
+export function shellWord(value: string): string {
+  let word = '';
+  for (let i = 0, quote = ''; i < value.length; i++) {
+    const c = value[i]!;
+    if (quote === "'") {
+      if (c === "'") quote = '';
+      else word += c;
+    } else if (c === '\\' && i + 1 < value.length && (!quote || '"\\$`'.includes(value[i + 1]!))) word += value[++i];
+    else if (c === '"' || (c === "'" && !quote)) quote = quote ? '' : c;
+    else word += c;
+  }
+  return word;
+}
+
 interface Logical {
   text: string;
   line: number;

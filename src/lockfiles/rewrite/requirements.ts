@@ -17,23 +17,11 @@
  * A leading UTF-8 BOM (pip decodes it away) is kept and looked past.
  */
 import { publicUrl } from '../../redact.js';
-import { joinLines, uncommented } from '../requirements.js';
+import { joinLines, longOption, shellWord, uncommented } from '../requirements.js';
 import { alreadyNote, foreignIndexNote, type RewriteChange, type RewriteResult, type RewriteTargets } from './types.js';
 
-/**
- * `--name` and every abbreviation of it from `shortest` on, as a regex alternation. pip reads
- * its options with optparse, which takes any unambiguous prefix of a long option: `--index`,
- * `--i` and pip's alias `--pypi-url` (down to `--py`) all set the index, `--extra` and `--ex`
- * the extra one (`--e` is `--editable` too, `--p` `--pre`). Unmatched, such a line kept its
- * index unseen, and the file was told it had no `--index-url`.
- */
-function abbreviations(name: string, shortest: number): string {
-  const out: string[] = [];
-  for (let n = name.length; n >= shortest; n--) out.push(name.slice(0, n).replace(/-/g, '\\-'));
-  return `--(?:${out.join('|')})`;
-}
-const INDEX_OPTION = new RegExp(`^[ \\t]*(?:-i[ \\t]*|(?:${abbreviations('index-url', 1)}|${abbreviations('pypi-url', 2)})(?:[ \\t]*=[ \\t]*|[ \\t]+))(\\S+)`);
-const EXTRA_INDEX_OPTION = new RegExp(`^[ \\t]*${abbreviations('extra-index-url', 2)}(?:[ \\t]*=[ \\t]*|[ \\t]+)(\\S+)`);
+const INDEX_OPTION = new RegExp(`^[ \\t]*(?:-i[ \\t]*|(?:${longOption('index-url', 1)}|${longOption('pypi-url', 2)})(?:[ \\t]*=[ \\t]*|[ \\t]+))(\\S+)`);
+const EXTRA_INDEX_OPTION = new RegExp(`^[ \\t]*${longOption('extra-index-url', 2)}(?:[ \\t]*=[ \\t]*|[ \\t]+)(\\S+)`);
 
 /**
  * The index a value names as pip reads it: pip expands `${VAR}` and then splits the options
@@ -43,16 +31,7 @@ const EXTRA_INDEX_OPTION = new RegExp(`^[ \\t]*${abbreviations('extra-index-url'
  * would answer for its projects with public ones of the same names.
  */
 function indexUrl(value: string): string | undefined {
-  let url = '';
-  for (let i = 0, quote = ''; i < value.length; i++) {
-    const c = value[i]!;
-    if (quote === "'") {
-      if (c === "'") quote = '';
-      else url += c;
-    } else if (c === '\\' && i + 1 < value.length && (!quote || '"\\$`'.includes(value[i + 1]!))) url += value[++i];
-    else if (c === '"' || (c === "'" && !quote)) quote = quote ? '' : c;
-    else url += c;
-  }
+  const url = shellWord(value);
   const authority = /^https?:\/\/([^/?#]*)/i.exec(url)?.[1];
   if (authority === undefined) return undefined;
   // credentials from the environment are as good as any (they go); a host from it is unknown
