@@ -11,7 +11,7 @@ import { basename, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { rewriteCommand } from '../src/cli/rewrite.js';
 import { detect, parseLockfile, type LockEntry } from '../src/lockfiles/index.js';
@@ -594,6 +594,23 @@ describe('rewrite-lockfiles --write', () => {
     expect(readFileSync(join(p.dir, 'b/requirements.txt'), 'utf8')).toBe(`-i ${PYPI}simple/\nflask==3.0.0\n`);
     expect(r.stderr).toMatch(/a\/requirements\.txt: line 1: the index https:\/\/pypi\.acme\.example\/simple left as it is: .*publicRegistries\.pypi/);
     expect(r.stderr).toMatch(/1 of 2 lockfile\(s\) rewritten/);
+  });
+
+  it("a registry on the host of a public registry or source named by a path (an Artifactory's npm-private beside its npm-remote) is not that registry: its URLs stay, and are named", async () => {
+    const ART = 'https://art.acme.example/artifactory/api';
+    const lock = (name: string, repo: string) => `${JSON.stringify({ name: 'x', lockfileVersion: 3, requires: true, packages: { '': { name: 'x' }, [`node_modules/${name}`]: { version: '1.0.0', resolved: `${ART}/npm/${repo}/${name}/-/${name}-1.0.0.tgz`, integrity: 'sha512-AAAA' } } }, null, 2)}\n`;
+    const p = project({ 'remote/package-lock.json': lock('left-pad', 'npm-remote'), 'private/package-lock.json': lock('acme-billing', 'npm-private'), 'remote/requirements.txt': `-i ${ART}/pypi/pypi-remote/simple/\nrequests==2.31.0\n`, 'private/requirements.txt': `-i ${ART}/pypi/pypi-private/simple\nacme-billing==1.2.0\n` });
+    const job = parse(readFileSync(p.job, 'utf8')) as Record<string, unknown>;
+    writeFileSync(p.job, stringify({ ...job, publicRegistries: { npm: `${ART}/npm/npm-remote/`, pypi: `${ART}/pypi/pypi-remote/simple` } }));
+    const r = await rewrite(p, { write: true });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(p.dir, 'remote/package-lock.json'), 'utf8')).toContain(`"resolved": "${NPM}left-pad/-/left-pad-1.0.0.tgz"`);
+    expect(readFileSync(join(p.dir, 'remote/requirements.txt'), 'utf8')).toBe(`-i ${PYPI}simple/\nrequests==2.31.0\n`);
+    expect(readFileSync(join(p.dir, 'private/package-lock.json'), 'utf8')).toBe(lock('acme-billing', 'npm-private'));
+    expect(readFileSync(join(p.dir, 'private/requirements.txt'), 'utf8')).toBe(`-i ${ART}/pypi/pypi-private/simple\nacme-billing==1.2.0\n`);
+    expect(r.stderr).toMatch(/private\/package-lock\.json: tarballs from art\.acme\.example \(outside \/artifactory\/api\/npm\/npm-remote\/\) .* left as they are/);
+    expect(r.stderr).toMatch(/private\/requirements\.txt: line 1: the index https:\/\/art\.acme\.example\/artifactory\/api\/pypi\/pypi-private\/simple left as it is/);
+    expect(r.stderr).toMatch(/2 of 4 lockfile\(s\) rewritten/);
   });
 
   it('writes a symlinked lockfile through to the file it points at: the link stays a link', async () => {

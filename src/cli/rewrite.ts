@@ -102,7 +102,11 @@ async function targetsFor(job: LoadedJob, formats: ReadonlySet<LockfileFormat>, 
   const repos = job.config.target.repositories;
   // tarballs and indexes of a registry the shared repository does not serve stay where they are
   const registries = new RegistryHosts(job.config);
-  const targets: RewriteTargets = { foreignNpmHost: (url) => registries.foreign('npm', url), foreignPypiHost: (url) => registries.foreign('pypi', url) };
+  const npmAt = job.config.sources.filter((s) => s.kind === 'npm-registry').map((s) => s.url);
+  const targets: RewriteTargets = {
+    foreignNpmHost: (url) => registries.foreign('npm', url) ?? elsewhereOnHost(url, [job.config.publicRegistries.npm, ...npmAt]),
+    foreignPypiHost: (url) => registries.foreign('pypi', url) ?? elsewhereOnHost(url, [job.config.publicRegistries.pypi]),
+  };
   if (!(needNpm && repos.npm?.shared) && !(needPypi && repos.pypi?.shared)) return targets;
   const ca = new CodeArtifact(job.config.target, new Limiter(job.config.limits.rates), opts.codeartifactClient, opts.signal);
   try {
@@ -119,6 +123,38 @@ async function targetsFor(job: LoadedJob, formats: ReadonlySet<LockfileFormat>, 
   }
   return targets;
 }
+
+/**
+ * The host of `url` when the job names a registry on that host at a path `url` is not under.
+ * A host is trusted as a whole above (RegistryHosts), but an Artifactory or a Nexus serves
+ * many registries on one host: `publicRegistries.npm` at `…/api/npm/npm-remote/` does not
+ * make `…/api/npm/npm-private/` public, and its packages moved to the shared repository would
+ * be answered with public ones of the same names. A public registry's own host (registry.npmjs.org,
+ * pypi.org) and the CodeArtifact domain stay trusted as a whole.
+ */
+function elsewhereOnHost(url: string, registries: readonly string[]): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return undefined;
+  }
+  const on = registries.flatMap((r) => {
+    try {
+      const c = new URL(r);
+      return c.host === u.host ? [c.pathname.endsWith('/') ? c.pathname : `${c.pathname}/`] : [];
+    } catch {
+      return [];
+    }
+  });
+  // a registry at the host's root holds every path of it
+  if (!on.length || on.includes('/') || PUBLIC_HOSTS.has(u.host)) return undefined;
+  const path = u.pathname.endsWith('/') ? u.pathname : `${u.pathname}/`;
+  return on.some((p) => path.startsWith(p)) ? undefined : `${u.host} (outside ${on.join(', ')})`;
+}
+
+/** The public registries' own hosts: one registry each, whatever path a job names them by. */
+const PUBLIC_HOSTS: ReadonlySet<string> = new Set(['registry.npmjs.org', 'registry.yarnpkg.com', 'pypi.org', 'pypi.python.org', 'files.pythonhosted.org']);
 
 /** A lockfile as read: `abs` is its real path (a link is written through), `bytes` what it held. */
 interface Input {
