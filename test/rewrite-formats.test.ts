@@ -233,6 +233,19 @@ describe('rewriting the fixtures', () => {
     expect(rewriteLockfile('requirements', '-i https://${PIP_USER}:${PIP_TOKEN}@pypi.org/simple\n', guarded).text).toBe(`-i ${PYPI}simple/\n`);
   });
 
+  it('requirements: every index option of a line moves (pip keeps the last of `-i A --index-url B`), a company index among them stays and is named, an extra index after them is named', () => {
+    const registries = new RegistryHosts({ publicRegistries: { npm: 'https://registry.npmjs.org/', pypi: 'https://pypi.org/' }, sources: [], target: { domain: 'acme', domainOwner: '111122223333' } });
+    const guarded: RewriteTargets = { ...targets, foreignPypiHost: (u) => registries.foreign('pypi', u) };
+    const text = '-i https://pypi.org/simple --index-url https://pypi.python.org/simple --extra-index-url https://extra.example/simple\n--find-links ./wheels -i https://pypi.acme.example/simple\nrequests==2.31.0 --hash=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n';
+    const r = rewriteLockfile('requirements', text, guarded);
+    expect(r.text).toBe(`-i ${PYPI}simple/ --index-url ${PYPI}simple/ --extra-index-url https://extra.example/simple\n--find-links ./wheels -i https://pypi.acme.example/simple\nrequests==2.31.0 --hash=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n`);
+    expect(r.changes.map((c) => [c.line, c.from])).toEqual([[1, 'https://pypi.org/simple'], [1, 'https://pypi.python.org/simple']]);
+    expect(r.notes).toEqual([expect.stringContaining('--extra-index-url https://extra.example/simple left as is'), expect.stringMatching(/^line 2: the index https:\/\/pypi\.acme\.example\/simple left as it is/)]);
+    // rewritten again: nothing changes
+    const again = rewriteLockfile('requirements', r.text, guarded);
+    expect([again.text, again.changes, again.already]).toEqual([r.text, [], 2]);
+  });
+
   it('CRLF line ends (a checkout with autocrlf): the same URLs move, every CR LF stays', () => {
     for (const [file, count] of cases) {
       if (!count) continue;

@@ -20,8 +20,10 @@ import { publicUrl } from '../../redact.js';
 import { joinLines, longOption, shellWord, uncommented } from '../requirements.js';
 import { alreadyNote, foreignIndexNote, type RewriteChange, type RewriteResult, type RewriteTargets } from './types.js';
 
-const INDEX_OPTION = new RegExp(`^[ \\t]*(?:-i[ \\t]*|(?:${longOption('index-url', 1)}|${longOption('pypi-url', 2)})(?:[ \\t]*=[ \\t]*|[ \\t]+))(\\S+)`);
-const EXTRA_INDEX_OPTION = new RegExp(`^[ \\t]*${longOption('extra-index-url', 2)}(?:[ \\t]*=[ \\t]*|[ \\t]+)(\\S+)`);
+// Every one on an options line, each at a word's start: pip reads the whole line as options, and
+// of `-i A --index-url B` it keeps the last (B), which moving only the first left in place.
+const INDEX_OPTION = new RegExp(`(?<=^|[ \\t])(?:-i[ \\t]*|(?:${longOption('index-url', 1)}|${longOption('pypi-url', 2)})(?:[ \\t]*=[ \\t]*|[ \\t]+))(\\S+)`, 'g');
+const EXTRA_INDEX_OPTION = new RegExp(`(?<=^|[ \\t])${longOption('extra-index-url', 2)}(?:[ \\t]*=[ \\t]*|[ \\t]+)(\\S+)`, 'g');
 
 /**
  * The index a value names as pip reads it: pip expands `${VAR}` and then splits the options
@@ -56,45 +58,46 @@ export function rewriteRequirements(text: string, targets: RewriteTargets): Rewr
   for (const { joined: full, pieces } of joinLines(text, bom)) {
     // a comment's text is no option (cut here, the offsets before it stay the joined line's)
     const joined = uncommented(full);
-    const extra = EXTRA_INDEX_OPTION.exec(joined);
-    if (extra) notes.push(`--extra-index-url ${publicUrl(extra[1]!)} left as is: pip still asks it directly; remove it so builds read only CodeArtifact`);
-    const m = INDEX_OPTION.exec(joined);
-    if (!m) continue;
-    if (m[1] === index) {
-      already++;
-      continue;
+    // a requirement's line takes only its own options (--hash): an index there is pip's error
+    if (!/^[ \t]*-/.test(joined)) continue;
+    for (const extra of joined.matchAll(EXTRA_INDEX_OPTION)) notes.push(`--extra-index-url ${publicUrl(extra[1]!)} left as is: pip still asks it directly; remove it so builds read only CodeArtifact`);
+    for (const m of joined.matchAll(INDEX_OPTION)) {
+      if (m[1] === index) {
+        already++;
+        continue;
+      }
+      const from = m[1]!;
+      const url = indexUrl(from);
+      if (url === undefined) {
+        notes.push(`line ${pieces[0]!.line}: the index ${publicUrl(from)} left as it is: it is no http(s) URL whose host we can check (an environment variable, a local folder), so it may be an index the shared repository does not hold; if it is public PyPI, write its URL there and run again`);
+        continue;
+      }
+      if (url === index) {
+        already++;
+        continue;
+      }
+      const foreign = targets.foreignPypiHost?.(url);
+      if (foreign) {
+        notes.push(foreignIndexNote(foreign, `line ${pieces[0]!.line}: the index ${publicUrl(url)}`));
+        continue;
+      }
+      // the URL's place in the joined line, found in the piece that holds it
+      const urlAt = m.index + m[0].length - from.length;
+      let before = 0;
+      const piece = pieces.find((p) => {
+        if (urlAt >= before && urlAt + from.length <= before + p.text.length) return true;
+        before += p.text.length;
+        return false;
+      });
+      if (!piece) {
+        // split by a `\` inside the URL: replacing it would mean moving text between lines
+        notes.push(`line ${pieces[0]!.line}: the index URL ${publicUrl(from)} is split over several lines; not rewritten: put it on one line and run again`);
+        continue;
+      }
+      const start = piece.start + (urlAt - before);
+      edits.push({ start, end: start + from.length });
+      changes.push({ line: piece.line, from: publicUrl(url), to: index });
     }
-    const from = m[1]!;
-    const url = indexUrl(from);
-    if (url === undefined) {
-      notes.push(`line ${pieces[0]!.line}: the index ${publicUrl(from)} left as it is: it is no http(s) URL whose host we can check (an environment variable, a local folder), so it may be an index the shared repository does not hold; if it is public PyPI, write its URL there and run again`);
-      continue;
-    }
-    if (url === index) {
-      already++;
-      continue;
-    }
-    const foreign = targets.foreignPypiHost?.(url);
-    if (foreign) {
-      notes.push(foreignIndexNote(foreign, `line ${pieces[0]!.line}: the index ${publicUrl(url)}`));
-      continue;
-    }
-    // the URL's place in the joined line, found in the piece that holds it
-    const urlAt = m.index + m[0].length - from.length;
-    let before = 0;
-    const piece = pieces.find((p) => {
-      if (urlAt >= before && urlAt + from.length <= before + p.text.length) return true;
-      before += p.text.length;
-      return false;
-    });
-    if (!piece) {
-      // split by a `\` inside the URL: replacing it would mean moving text between lines
-      notes.push(`line ${pieces[0]!.line}: the index URL ${publicUrl(from)} is split over several lines; not rewritten: put it on one line and run again`);
-      continue;
-    }
-    const start = piece.start + (urlAt - before);
-    edits.push({ start, end: start + from.length });
-    changes.push({ line: piece.line, from: publicUrl(url), to: index });
   }
   let out = text;
   for (const e of [...edits].reverse()) out = out.slice(0, e.start) + index + out.slice(e.end);
