@@ -382,6 +382,18 @@ describe('rewriting the fixtures', () => {
     expect(u.notes).toEqual([expect.stringMatching(/^line 14: the index https:\/\/pypi\.acme\.example\/simple \(1 package\(s\), their files and every reference to it\) left as it is/)]);
   });
 
+  it('uv: a registry that is a local folder (find-links, a flat index) stays, its packages and references with it, and is named; the public index beside it moves', () => {
+    const text = [
+      'version = 1\nrequires-python = ">=3.10"\n',
+      '[[package]]\nname = "app"\nversion = "1.0.0"\nsource = { registry = "https://pypi.org/simple" }\ndependencies = [{ name = "acme-billing", source = { registry = "../wheels" } }]\nsdist = { url = "https://files.pythonhosted.org/packages/ab/app-1.0.0.tar.gz", hash = "sha256:aaaa" }\n',
+      '[[package]]\nname = "acme-billing"\nversion = "1.2.0"\nsource = { registry = "../wheels" }\nwheels = [\n    { path = "acme_billing-1.2.0-py3-none-any.whl" },\n]\n',
+    ].join('\n');
+    const r = rewriteLockfile('uv', text, targets);
+    expect(r.changes.map((c) => c.from)).toEqual(['https://pypi.org/simple', 'https://files.pythonhosted.org/packages/ab/app-1.0.0.tar.gz']);
+    expect(r.text.match(/registry = "\.\.\/wheels"/g)!.length).toBe(2);
+    expect(r.notes).toEqual([expect.stringMatching(/^line 14: the folder \.\.\/wheels \(1 package\(s\), their files and every reference to it\) left as it is: a folder of files \(find-links\) is no index/)]);
+  });
+
   it('poetry and uv: a URL written with a TOML escape or as a multi-line string is not rewritten (the escape hid a company index from the check; """ was spliced into), and is named', () => {
     const registries = new RegistryHosts({ publicRegistries: { npm: 'https://registry.npmjs.org/', pypi: 'https://pypi.org/' }, sources: [], target: { domain: 'acme', domainOwner: '111122223333' } });
     const guarded: RewriteTargets = { ...targets, foreignPypiHost: (u) => registries.foreign('pypi', u) };

@@ -63,10 +63,14 @@ export function rewriteUv(text: string, targets: RewriteTargets): RewriteResult 
     const block = text.slice(start, end);
     const source = /^source\s*=\s*\{\s*registry\s*=\s*"([^"]*)"\s*\}/m.exec(block);
     if (!source) return;
-    const host = targets.foreignPypiHost?.(source[1]!);
-    if (host) {
+    // a registry that is a folder (`--find-links ./wheels`, `registry = "../wheels"`): its files
+    // are this machine's, of no index the shared repository serves; moved, its projects would
+    // resolve to public ones of the same names
+    const folder = !/^https?:\/\//i.test(source[1]!);
+    const host = folder ? undefined : targets.foreignPypiHost?.(source[1]!);
+    if (folder || host) {
       const f = foreign.get(source[1]!);
-      foreign.set(source[1]!, { where: f?.where ?? `line ${at(start + source.index)}: the index ${publicUrl(source[1]!)}`, packages: (f?.packages ?? 0) + 1 });
+      foreign.set(source[1]!, { where: f?.where ?? `line ${at(start + source.index)}: the ${folder ? 'folder' : 'index'} ${publicUrl(source[1]!)}`, packages: (f?.packages ?? 0) + 1 });
       return;
     }
     registries.add(source[1]!);
@@ -95,7 +99,11 @@ export function rewriteUv(text: string, targets: RewriteTargets): RewriteResult 
       }
     }
   });
-  const left = [...foreign].map(([url, f]) => foreignIndexNote(targets.foreignPypiHost!(url)!, `${f.where} (${f.packages} package(s), their files and every reference to it)`));
+  const left = [...foreign].map(([url, f]) => {
+    const what = `${f.where} (${f.packages} package(s), their files and every reference to it)`;
+    const host = /^https?:\/\//i.test(url) ? targets.foreignPypiHost?.(url) : undefined;
+    return host ? foreignIndexNote(host, what) : `${what} left as it is: a folder of files (find-links) is no index the shared repository serves, and it would fetch public projects of the same names instead`;
+  });
   if (twice.length) {
     const note = `${twice.join(', ')} locked from two indexes: one repository for both would make two identical packages; not rewritten: lock from one index (uv lock), or point the indexes in pyproject.toml at the shared repository and relock`;
     return { text, changes: [], notes: [note, ...left], already: 0 };
