@@ -636,6 +636,16 @@ describe('rewrite-lockfiles --write', () => {
     expect(r.stderr).toMatch(/private\/package-lock\.json: tarballs from art\.acme\.example \(outside \/artifactory\/api\/npm\/npm-remote\/\) .* left as they are/);
     expect(r.stderr).toMatch(/private\/requirements\.txt: line 1: the index https:\/\/art\.acme\.example\/artifactory\/api\/pypi\/pypi-private\/simple left as it is/);
     expect(r.stderr).toMatch(/2 of 4 lockfile\(s\) rewritten/);
+
+    // a source named by a path whose tarballs carry its token first (Gemfury: /<token>/acme/ for /acme/) is still that source
+    const fury = project({ 'package-lock.json': `${JSON.stringify({ name: 'x', lockfileVersion: 3, requires: true, packages: { '': { name: 'x' }, 'node_modules/fury-x': { version: '1.0.0', resolved: 'https://npm.fury.io/t0ken/acme/fury-x/-/fury-x-1.0.0.tgz', integrity: 'sha512-AAAA' }, 'node_modules/other-x': { version: '1.0.0', resolved: 'https://npm.fury.io/t0ken/other/other-x/-/other-x-1.0.0.tgz', integrity: 'sha512-AAAA' } } }, null, 2)}\n` });
+    const furyJob = parse(readFileSync(fury.job, 'utf8')) as Record<string, unknown>;
+    writeFileSync(fury.job, stringify({ ...furyJob, sources: [{ id: 'fury', kind: 'npm-registry', url: 'https://npm.fury.io/acme/', packages: ['fury-x'] }] }));
+    const f = await rewrite(fury, { json: true });
+    expect(f.code, f.stderr).toBe(0);
+    const moved = (JSON.parse(f.stdout) as { files: { changes: { from: string }[]; notes: string[] }[] }).files[0]!;
+    expect(moved.changes.map((c) => c.from)).toEqual(['https://npm.fury.io/t0ken/acme/fury-x/-/fury-x-1.0.0.tgz']);
+    expect(moved.notes).toEqual([expect.stringMatching(/^tarballs from npm\.fury\.io \(outside \/acme\/\) .* left as they are/)]);
   });
 
   it('writes a symlinked lockfile through to the file it points at: the link stays a link', async () => {

@@ -104,7 +104,7 @@ async function targetsFor(job: LoadedJob, formats: ReadonlySet<LockfileFormat>, 
   const registries = new RegistryHosts(job.config);
   const npmAt = job.config.sources.filter((s) => s.kind === 'npm-registry').map((s) => s.url);
   const targets: RewriteTargets = {
-    foreignNpmHost: (url) => registries.foreign('npm', url) ?? elsewhereOnHost(url, [job.config.publicRegistries.npm, ...npmAt]),
+    foreignNpmHost: (url) => registries.foreign('npm', url) ?? elsewhereOnHost(url, [job.config.publicRegistries.npm], npmAt),
     foreignPypiHost: (url) => registries.foreign('pypi', url) ?? elsewhereOnHost(url, [job.config.publicRegistries.pypi]),
   };
   if (!(needNpm && repos.npm?.shared) && !(needPypi && repos.pypi?.shared)) return targets;
@@ -132,25 +132,31 @@ async function targetsFor(job: LoadedJob, formats: ReadonlySet<LockfileFormat>, 
  * be answered with public ones of the same names. A public registry's own host (registry.npmjs.org,
  * pypi.org) and the CodeArtifact domain stay trusted as a whole.
  */
-function elsewhereOnHost(url: string, registries: readonly string[]): string | undefined {
+function elsewhereOnHost(url: string, registries: readonly string[], sources: readonly string[] = []): string | undefined {
   let u: URL;
   try {
     u = new URL(url);
   } catch {
     return undefined;
   }
-  const on = registries.flatMap((r) => {
-    try {
-      const c = new URL(r);
-      return c.host === u.host ? [c.pathname.endsWith('/') ? c.pathname : `${c.pathname}/`] : [];
-    } catch {
-      return [];
-    }
-  });
+  const paths = (list: readonly string[]) =>
+    list.flatMap((r) => {
+      try {
+        const c = new URL(r);
+        return c.host === u.host ? [c.pathname.endsWith('/') ? c.pathname : `${c.pathname}/`] : [];
+      } catch {
+        return [];
+      }
+    });
+  const [exact, source] = [paths(registries), paths(sources)];
+  const on = [...exact, ...source];
   // a registry at the host's root holds every path of it
   if (!on.length || on.includes('/') || PUBLIC_HOSTS.has(u.host)) return undefined;
   const path = u.pathname.endsWith('/') ? u.pathname : `${u.pathname}/`;
-  return on.some((p) => path.startsWith(p)) ? undefined : `${u.host} (outside ${on.join(', ')})`;
+  // a source's tarballs may carry its token as a first segment (Gemfury: /<token>/acme/ for /acme/)
+  const tokenless = path.replace(/^\/[^/]+/, '');
+  if (exact.some((p) => path.startsWith(p)) || source.some((p) => path.startsWith(p) || tokenless.startsWith(p))) return undefined;
+  return `${u.host} (outside ${on.join(', ')})`;
 }
 
 /** The public registries' own hosts: one registry each, whatever path a job names them by. */
