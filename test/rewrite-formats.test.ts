@@ -646,6 +646,14 @@ describe('rewrite-lockfiles --write', () => {
     const moved = (JSON.parse(f.stdout) as { files: { changes: { from: string }[]; notes: string[] }[] }).files[0]!;
     expect(moved.changes.map((c) => c.from)).toEqual(['https://npm.fury.io/t0ken/acme/fury-x/-/fury-x-1.0.0.tgz']);
     expect(moved.notes).toEqual([expect.stringMatching(/^tarballs from npm\.fury\.io \(outside \/acme\/\) .* left as they are/)]);
+
+    // publicRegistries naming a repository of the job's CodeArtifact domain: the domain's other repositories stay trusted
+    const CA = 'https://acme-111122223333.d.codeartifact.us-east-1.amazonaws.com';
+    const ca = project({ 'package-lock.json': lock('left-pad', 'npm-remote').replace(`${ART}/npm/npm-remote/`, `${CA}/npm/npm-internal/`) });
+    writeFileSync(ca.job, stringify({ ...(parse(readFileSync(ca.job, 'utf8')) as Record<string, unknown>), publicRegistries: { npm: `${CA}/npm/npm-store/` } }));
+    const c = await rewrite(ca, { write: true });
+    expect(c.code, c.stderr).toBe(0);
+    expect(readFileSync(join(ca.dir, 'package-lock.json'), 'utf8')).toContain(`"resolved": "${NPM}left-pad/-/left-pad-1.0.0.tgz"`);
   });
 
   it('writes a symlinked lockfile through to the file it points at: the link stays a link', async () => {

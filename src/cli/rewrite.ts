@@ -151,13 +151,19 @@ function elsewhereOnHost(url: string, registries: readonly string[], sources: re
   const [exact, source] = [paths(registries), paths(sources)];
   const on = [...exact, ...source];
   // a registry at the host's root holds every path of it
-  if (!on.length || on.includes('/') || PUBLIC_HOSTS.has(u.host)) return undefined;
+  if (!on.length || on.includes('/') || PUBLIC_HOSTS.has(u.host) || CODEARTIFACT.test(u.host)) return undefined;
   const path = u.pathname.endsWith('/') ? u.pathname : `${u.pathname}/`;
   // a source's tarballs may carry its token as a first segment (Gemfury: /<token>/acme/ for /acme/)
   const tokenless = path.replace(/^\/[^/]+/, '');
   if (exact.some((p) => path.startsWith(p)) || source.some((p) => path.startsWith(p) || tokenless.startsWith(p))) return undefined;
   return `${u.host} (outside ${on.join(', ')})`;
 }
+
+/**
+ * A CodeArtifact endpoint host: one of the job's domain when RegistryHosts let it through, whose
+ * repositories the shared one serves (its upstreams) even when publicRegistries names one of them.
+ */
+const CODEARTIFACT = /\.d\.codeartifact\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?(?::443)?$/;
 
 /** The public registries' own hosts: one registry each, whatever path a job names them by. */
 const PUBLIC_HOSTS: ReadonlySet<string> = new Set(['registry.npmjs.org', 'registry.yarnpkg.com', 'pypi.org', 'pypi.python.org', 'files.pythonhosted.org']);
