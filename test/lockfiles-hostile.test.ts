@@ -230,6 +230,15 @@ describe('inputs that make a parser quadratic, or endless', () => {
     expect(r.stderr).not.toMatch(/Warning/);
   });
 
+  it('a pnpm lockfile with a key given twice, in a mapping of thousands: ELOCKFILE at the second, as yaml says it', async () => {
+    // the keys are checked with a Set, not yaml's uniqueKeys (quadratic): a repeat is still yaml's own error
+    const many = Array.from({ length: 5000 }, (_, i) => `  p${i}@1.0.0:\n    resolution: {integrity: sha512-AAAA}\n`).join('');
+    const lock = write(join(folder(), 'pnpm-lock.yaml'), `lockfileVersion: '9.0'\n\npackages:\n${many}  p7@1.0.0:\n    resolution: {integrity: sha512-BBBB}\n`);
+    const r = await inChild(`out(parse(${JSON.stringify(lock)}));`);
+    expect(r.finished).toBe(true);
+    expect(r.result).toMatchObject({ code: 'ELOCKFILE', error: expect.stringMatching(/pnpm-lock\.yaml:10004: not valid YAML: Map keys must be unique/) });
+  });
+
   it('a yarn.lock ending in a comment without a newline, or with an unclosed quote, ends (yarn\'s tokeniser loops forever)', async () => {
     const comment = write(join(folder(), 'yarn.lock'), '# yarn lockfile v1\n\n"a@^1":\n  version "1.0.0"\n# the end');
     const quote = write(join(folder(), 'yarn.lock'), '# yarn lockfile v1\n\n"a@^1":\n  version "1.0.0\n');

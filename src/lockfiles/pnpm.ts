@@ -23,9 +23,17 @@ import type { EntryKind, LockEntry, LockOrigin, LockWarning, ParseOutput } from 
 type Style = 5 | 6 | 9;
 
 export function parsePnpmLock(text: string, file: string): ParseOutput {
-  const lineCounter = new LineCounter();
-  // logLevel error: yaml would print its warnings (a collection as a key) on our stderr
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, logLevel: 'error' });
+  let lineCounter = new LineCounter();
+  // logLevel error: yaml would print its warnings (a collection as a key) on our stderr.
+  // yaml's uniqueKeys compares each key with every earlier key of its mapping: quadratic, 10 s
+  // for a 3 MB lockfile and over 10 minutes (1.4 GB) for a 37 MB one. So the document is read
+  // without it and its keys checked here with a Set; only a document that has a repeated key,
+  // or another error, is read again with yaml's own check, for the very error it gave before.
+  let doc = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: false, logLevel: 'error' });
+  if (doc.errors.length || hasRepeatedKey(doc)) {
+    lineCounter = new LineCounter();
+    doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, logLevel: 'error' });
+  }
   const err = doc.errors[0];
   if (err) {
     const line = err.linePos?.[0]?.line ?? lineCounter.linePos(err.pos[0]).line;
@@ -234,6 +242,30 @@ function joinPath(base: string, rel: string): string {
 
 function normalisePath(p: string): string {
   return joinPath('.', p);
+}
+
+/**
+ * Whether a mapping gives a scalar key twice, as yaml's uniqueKeys sees it (`a.value === b.value`;
+ * a collection or alias key equals only itself). A NaN key counts as repeated here, where yaml
+ * would not: that only sends the document to the slow read, which decides as before.
+ */
+function hasRepeatedKey(doc: ReturnType<typeof parseDocument>): boolean {
+  let repeated = false;
+  visit(doc, {
+    Map(_key, map) {
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        if (!isScalar(pair.key)) continue;
+        if (seen.has(pair.key.value)) {
+          repeated = true;
+          return visit.BREAK;
+        }
+        seen.add(pair.key.value);
+      }
+      return undefined;
+    },
+  });
+  return repeated;
 }
 
 /** Where expanding the document's aliases (`*name`) failed: the first one that names no anchor before it, or else the first one. */
