@@ -29,13 +29,22 @@ export function parseNpmLock(text: string, file: string): ParseOutput {
   return { formatVersion: String(v), entries, warnings };
 }
 
-/** The line of each `packages` key, found in one pass (npm writes two-space indented JSON: keys at column 4). */
+/**
+ * The line of each `packages` key, found in one pass (npm writes two-space indented JSON: keys at
+ * column 4). The text is walked with indexOf, not split into lines: a 50 MB lockfile is 2 million
+ * lines, whose strings and array (30 MB) were made only to be thrown away. Only a line with a `"`
+ * at column 2 or 4 can be a key's: only those are cut out and matched.
+ */
 function packageKeyLines(text: string): Map<string, number> {
   const out = new Map<string, number>();
-  const lines = text.split('\n');
   let inPackages = false;
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i] ?? '';
+  for (let start = 0, i = 0; start <= text.length; i++) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    const candidate = text.charCodeAt(start + 2) === 0x22 || text.charCodeAt(start + 4) === 0x22;
+    const l = candidate ? text.slice(start, end) : '';
+    start = end + 1;
+    if (!candidate) continue;
     if (/^ {2}"\w+": /.test(l)) inPackages = l.startsWith('  "packages": {');
     else if (inPackages) {
       const m = /^ {4}("(?:[^"\\]|\\.)*"): \{/.exec(l);
