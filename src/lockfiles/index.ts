@@ -144,6 +144,15 @@ export interface LockfilesResult {
 
 /** Parse several lockfiles: one bad file is reported and does not stop the others. */
 export function parseLockfiles(files: readonly string[], opts: ParseOptions = {}): LockfilesResult {
+  const { files: results, errors } = parseEachLockfile(files, opts);
+  return { files: results, entries: mergeEntries(results.map((r) => r.entries)), errors };
+}
+
+/**
+ * parseLockfiles without the entries merged across files: for a caller that keeps each file's
+ * own (warm), the merged list is a second copy of every entry, 60 MB for 110,000 of them.
+ */
+export function parseEachLockfile(files: readonly string[], opts: ParseOptions = {}): Omit<LockfilesResult, 'entries'> {
   const results: LockfileResult[] = [];
   const errors: LockfilesResult['errors'] = [];
   for (const file of files) {
@@ -154,7 +163,7 @@ export function parseLockfiles(files: readonly string[], opts: ParseOptions = {}
       errors.push({ file, error });
     }
   }
-  return { files: results, entries: mergeEntries(results.map((r) => r.entries)), errors };
+  return { files: results, errors };
 }
 
 /** The identity of an entry: two lockfiles that pin the same thing give the same key. */
