@@ -1,11 +1,14 @@
 /**
  * `npm run bench [-- --packages 20 --versions 50 --latency 100 --throttle 0.03 --sizes 1,16,64]`
  * `npm run bench -- --only sweep --sweep 100` runs some phases only
- * (warm, main, memory, sweep, rerun10k, scale, builds).
+ * (lockfiles, warm, main, memory, sweep, rerun10k, scale, builds).
  *
  * Measures the built CLI (dist/) as a child process against the sandbox with
  * the stand-in enforcing CodeArtifact's default quotas, injected latency on
  * every request, and injected 429s (Retry-After: 1) on a share of publishes:
+ *   00. lockfiles: parsing a monorepo's lockfile of each format (--lockfile-packages
+ *      packages, 110,000 by default: 35-51 MB), MB/s and peak RSS, and warm's collect of
+ *      them all (bench-lockfiles.ts);
  *   0. warm: `cam warm` over 1,200 lockfile entries against the read quotas,
  *      and a real `npm ci` through the store (bench-warm.ts);
  *   1. throughput: versions/s, its ratio to the publish-quota ceiling, and to
@@ -54,8 +57,9 @@ const { values } = parseArgs({
     // limits.publishesPerPackage values tried on the one-package case besides the default
     'per-package': { type: 'string', default: '8,16' },
     'rerun-versions': { type: 'string', default: '10000' },
-    // a subset of the phases, for working on one figure: warm,main,memory,sweep,rerun10k,scale,builds
-    only: { type: 'string', default: 'warm,main,memory,sweep,rerun10k,scale,builds' },
+    'lockfile-packages': { type: 'string', default: '110000' },
+    // a subset of the phases, for working on one figure: lockfiles,warm,main,memory,sweep,rerun10k,scale,builds
+    only: { type: 'string', default: 'lockfiles,warm,main,memory,sweep,rerun10k,scale,builds' },
   },
 });
 const ONLY = new Set(values.only.split(',').filter(Boolean));
@@ -127,6 +131,9 @@ const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
 
 log('building dist/ (the bench measures the built CLI)…');
 execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.json')], { stdio: 'inherit' });
+
+// parsing big lockfiles needs no sandbox: children of their own, before it starts
+const lockfiles = ONLY.has('lockfiles') ? (await import('./bench-lockfiles.js')).lockfilesBench({ packages: Number(values['lockfile-packages']), log }) : undefined;
 
 const sandbox = await startSandbox({ dir: join(dir, 'sandbox'), standIn: { latencyMs: 0 } });
 try {
@@ -366,6 +373,7 @@ try {
     builds,
     sweep,
     bigRerun,
+    lockfiles,
   };
   writeFileSync(join(ROOT, 'state', 'bench.json'), `${JSON.stringify(result, null, 2)}\n`);
   const t = main;

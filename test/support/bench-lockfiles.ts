@@ -1,0 +1,64 @@
+/**
+ * The `lockfiles` phase of bench.ts: what parsing a monorepo's lockfile costs. Big lockfiles of
+ * each format (big-lockfiles.ts) are parsed by the built CLI's parseLockfile (what warm and
+ * rewrite-lockfiles use), each in a child of its own, so the peak RSS is that format's alone,
+ * then warm's collect reads them all in one child, as one job naming them would.
+ * Prints its own lines; returns the figures for bench.json.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { writeBigLockfiles } from './big-lockfiles.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+export interface LockfileFigure {
+  format: string;
+  mb: number;
+  entries: number;
+  seconds: number;
+  mbPerSecond: number;
+  peakRssBytes: number;
+}
+
+/** Run `body` (an ES module's text, dist/ importable) in a child; its one JSON line is the figure. */
+function child(body: string): Record<string, number> {
+  const out = execFileSync(process.execPath, ['--no-deprecation', '--input-type=module', '-e', body], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 20 });
+  return JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
+}
+
+export function lockfilesBench(opts: { packages?: number; log?: (s: string) => void } = {}): { parse: LockfileFigure[]; collect: LockfileFigure } {
+  const count = opts.packages ?? 110_000;
+  const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
+  const dir = mkdtempSync(join(tmpdir(), 'cam-bench-lockfiles-'));
+  try {
+    log(`writing lockfiles of ${count} packages each…`);
+    const files = writeBigLockfiles(dir, count);
+    const dist = (p: string) => JSON.stringify(join(ROOT, 'dist/src', p));
+    const parse = files.map(({ format, file }): LockfileFigure => {
+      const r = child(
+        `const { parseLockfile } = await import(${dist('lockfiles/index.js')});
+         const t = performance.now();
+         const n = parseLockfile(${JSON.stringify(file)}).entries.length;
+         console.log(JSON.stringify({ entries: n, seconds: (performance.now() - t) / 1000, peak: process.resourceUsage().maxRSS * 1024 }));`,
+      );
+      const mb = statSync(file).size / 2 ** 20;
+      return { format, mb, entries: r.entries!, seconds: r.seconds!, mbPerSecond: mb / r.seconds!, peakRssBytes: r.peak! };
+    });
+    const r = child(
+      `const { collectInputs } = await import(${dist('warm/inputs.js')});
+       const t = performance.now();
+       const job = { file: ${JSON.stringify(join(dir, 'job.yaml'))}, name: 'bench', config: { warm: { lockfiles: ['.'], repositories: [] }, limits: {} } };
+       const r = await collectInputs(job, { env: {}, stateDir: ${JSON.stringify(join(dir, 'state'))} });
+       if (r.errors.length) throw new Error(JSON.stringify(r.errors));
+       console.log(JSON.stringify({ entries: r.lockfiles.reduce((n, l) => n + l.result.entries.length, 0), seconds: (performance.now() - t) / 1000, peak: process.resourceUsage().maxRSS * 1024 }));`,
+    );
+    const mb = parse.reduce((n, x) => n + x.mb, 0);
+    const collect: LockfileFigure = { format: 'warm collect', mb, entries: r.entries!, seconds: r.seconds!, mbPerSecond: mb / r.seconds!, peakRssBytes: r.peak! };
+    for (const x of [...parse, collect]) log(`  lockfile ${x.format.padEnd(12)} ${x.mb.toFixed(1)} MB, ${x.entries} entries: ${x.seconds.toFixed(1)} s = ${x.mbPerSecond.toFixed(1)} MB/s, peak RSS ${(x.peakRssBytes / 2 ** 20).toFixed(0)} MB`);
+    return { parse, collect };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
