@@ -366,6 +366,10 @@ describe('rewriting the fixtures', () => {
     const only = rewriteLockfile('poetry', ['[[package]]\nname = "acme-billing"\nversion = "1.2.0"\n', source('https://pypi.acme.example/simple')].join(''), guarded);
     expect([only.changes, only.notes.length]).toEqual([[], 1]);
     expect(only.notes.join()).not.toMatch(NO_URL_ADVICE);
+    // a legacy source that is a folder of files (file://) is this machine's, no index the shared repository serves
+    const local = rewriteLockfile('poetry', ['[[package]]\nname = "acme-billing"\nversion = "1.2.0"\n', source('file:///srv/wheels'), '\n[[package]]\nname = "acme-auth"\nversion = "2.0.0"\n', source('file:///srv/wheels')].join(''), guarded);
+    expect(local.changes).toEqual([]);
+    expect(local.notes).toEqual([expect.stringMatching(/^line 6: the legacy source file:\/\/\/srv\/wheels \(2 package\(s\)\) left as it is: it is no http\(s\) index/)]);
 
     const block = (name: string, index: string, file: string) => `[[package]]\nname = "${name}"\nversion = "1.0.0"\nsource = { registry = "${index}" }\nsdist = { url = "${file}", hash = "sha256:aaaa" }\n`;
     const uv = [

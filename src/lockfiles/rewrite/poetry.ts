@@ -17,7 +17,7 @@ export function rewritePoetry(text: string, targets: RewriteTargets): RewriteRes
   const at = lineCounter(text);
   const changes: RewriteChange[] = [];
   const edits: { start: number; end: number; value: string }[] = [];
-  const foreign = new Map<string, { where: string; packages: number }>();
+  const foreign = new Map<string, { where: string; packages: number; local?: boolean }>();
   const unreadable: string[] = [];
   let already = 0;
   // each [package.source] table up to the next header
@@ -41,6 +41,14 @@ export function rewritePoetry(text: string, targets: RewriteTargets): RewriteRes
       continue;
     }
     const start = bodyStart + url.index + url[1]!.length + 1;
+    // a legacy source that is no http(s) index (file:///srv/wheels, a folder): this machine's
+    // files, of no index the shared repository serves; moved, its projects would resolve to
+    // public ones of the same names
+    if (!/^https?:\/\//i.test(url[3]!)) {
+      const seen = foreign.get(url[3]!);
+      foreign.set(url[3]!, { where: seen?.where ?? `line ${at(start)}: the legacy source ${publicUrl(url[3]!)}`, packages: (seen?.packages ?? 0) + 1, local: true });
+      continue;
+    }
     const host = targets.foreignPypiHost?.(url[3]!);
     if (host) {
       const seen = foreign.get(host);
@@ -52,7 +60,11 @@ export function rewritePoetry(text: string, targets: RewriteTargets): RewriteRes
   }
   let out = text;
   for (const e of edits.reverse()) out = out.slice(0, e.start) + e.value + out.slice(e.end);
-  const left = [...foreign].map(([host, f]) => foreignIndexNote(host, `${f.where} (${f.packages} package(s))`));
+  const left = [...foreign].map(([host, f]) =>
+    f.local
+      ? `${f.where} (${f.packages} package(s)) left as it is: it is no http(s) index (a folder of files), which the shared repository does not serve: it would fetch public projects of the same names instead`
+      : foreignIndexNote(host, `${f.where} (${f.packages} package(s))`),
+  );
   const notes = changes.length || left.length || unreadable.length
     ? [...unreadable, ...left]
     : already
