@@ -101,11 +101,11 @@ async function targetsFor(job: LoadedJob, formats: ReadonlySet<LockfileFormat>, 
   const needPypi = [...formats].some((f) => PY_FORMATS.has(f));
   const repos = job.config.target.repositories;
   // tarballs and indexes of a registry the shared repository does not serve stay where they are
+  // (by host and path, as warm judges them: RegistryHosts)
   const registries = new RegistryHosts(job.config);
-  const npmAt = job.config.sources.filter((s) => s.kind === 'npm-registry').map((s) => s.url);
   const targets: RewriteTargets = {
-    foreignNpmHost: (url) => registries.foreign('npm', url) ?? elsewhereOnHost(url, [job.config.publicRegistries.npm], npmAt),
-    foreignPypiHost: (url) => registries.foreign('pypi', url) ?? elsewhereOnHost(url, [job.config.publicRegistries.pypi]),
+    foreignNpmHost: (url) => registries.foreign('npm', url),
+    foreignPypiHost: (url) => registries.foreign('pypi', url),
   };
   if (!(needNpm && repos.npm?.shared) && !(needPypi && repos.pypi?.shared)) return targets;
   const ca = new CodeArtifact(job.config.target, new Limiter(job.config.limits.rates), opts.codeartifactClient, opts.signal);
@@ -123,50 +123,6 @@ async function targetsFor(job: LoadedJob, formats: ReadonlySet<LockfileFormat>, 
   }
   return targets;
 }
-
-/**
- * The host of `url` when the job names a registry on that host at a path `url` is not under.
- * A host is trusted as a whole above (RegistryHosts), but an Artifactory or a Nexus serves
- * many registries on one host: `publicRegistries.npm` at `…/api/npm/npm-remote/` does not
- * make `…/api/npm/npm-private/` public, and its packages moved to the shared repository would
- * be answered with public ones of the same names. A public registry's own host (registry.npmjs.org,
- * pypi.org) and the CodeArtifact domain stay trusted as a whole.
- */
-function elsewhereOnHost(url: string, registries: readonly string[], sources: readonly string[] = []): string | undefined {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return undefined;
-  }
-  const paths = (list: readonly string[]) =>
-    list.flatMap((r) => {
-      try {
-        const c = new URL(r);
-        return c.host === u.host ? [c.pathname.endsWith('/') ? c.pathname : `${c.pathname}/`] : [];
-      } catch {
-        return [];
-      }
-    });
-  const [exact, source] = [paths(registries), paths(sources)];
-  const on = [...exact, ...source];
-  // a registry at the host's root holds every path of it
-  if (!on.length || on.includes('/') || PUBLIC_HOSTS.has(u.host) || CODEARTIFACT.test(u.host)) return undefined;
-  const path = u.pathname.endsWith('/') ? u.pathname : `${u.pathname}/`;
-  // a source's tarballs may carry its token as a first segment (Gemfury: /<token>/acme/ for /acme/)
-  const tokenless = path.replace(/^\/[^/]+/, '');
-  if (exact.some((p) => path.startsWith(p)) || source.some((p) => path.startsWith(p) || tokenless.startsWith(p))) return undefined;
-  return `${u.host} (outside ${on.join(', ')})`;
-}
-
-/**
- * A CodeArtifact endpoint host: one of the job's domain when RegistryHosts let it through, whose
- * repositories the shared one serves (its upstreams) even when publicRegistries names one of them.
- */
-const CODEARTIFACT = /\.d\.codeartifact\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?(?::443)?$/;
-
-/** The public registries' own hosts: one registry each, whatever path a job names them by. */
-const PUBLIC_HOSTS: ReadonlySet<string> = new Set(['registry.npmjs.org', 'registry.yarnpkg.com', 'pypi.org', 'pypi.python.org', 'files.pythonhosted.org']);
 
 /** A lockfile as read: `abs` is its real path (a link is written through), `bytes` what it held. */
 interface Input {

@@ -13,11 +13,20 @@ import { registryFor, type RegistryConfig } from './registry-config.js';
 import { itemKey, type Expected, type ItemKind, type WarmItem } from './types.js';
 
 /**
- * The registry hosts whose packages may be requested through a store: the public
+ * The registries whose packages may be requested through a store: the public
  * registries (the job's `publicRegistries` and the well-known mirrors of the same
  * content), the job's own npm sources (a company registry that proxies the public
  * one writes its own host into every lockfile), and the job's CodeArtifact domain.
- * A registry entry pinned to any other host is another registry's package.
+ * A registry entry pinned anywhere else is another registry's package.
+ *
+ * A registry the job names by a path is only that path of its host: an Artifactory or a
+ * Nexus serves many registries on one host, and `publicRegistries.npm` at
+ * `…/api/npm/npm-remote/` does not make `…/api/npm/npm-private/` public (trusted by host,
+ * its packages were requested through the store, which pulled in public ones of the same
+ * names). The public registries' own hosts (registry.npmjs.org, pypi.org) and CodeArtifact
+ * hosts are one registry each, trusted whole whatever path names them. A source's tarballs
+ * may carry its token as their first path segment (Gemfury: `/<token>/acme/` for `/acme/`).
+ * warm and rewrite-lockfiles both ask here: one rule for what is whose.
  *
  * A job's own npm source is trusted only so far: it also serves private packages the
  * job does not migrate (filtered out, or never listed), and a store asked for one of
@@ -27,18 +36,18 @@ import { itemKey, type Expected, type ItemKind, type WarmItem } from './types.js
  */
 export class RegistryHosts {
   private readonly hosts: Record<Ecosystem, Set<string | undefined>>;
-  /** The job's npm sources' hosts that are not public registries too. */
-  private readonly sourceHosts: Set<string>;
+  /** The URLs the job names each ecosystem's public registry and its npm sources by. */
+  private readonly named: { public: Record<Ecosystem, string[]>; sources: string[] };
   /** The job's domain's repository endpoints: `<domain>-<owner>.d.codeartifact.<region>.amazonaws.com` (or `.com.cn`), the whole host. */
   private readonly codeartifactHost: RegExp;
 
   constructor(config: { publicRegistries: { npm: string; pypi: string }; sources: readonly { kind: string; url: string }[]; target: { domain: string; domainOwner: string } }) {
-    const npmSources = config.sources.filter((s) => s.kind === 'npm-registry').map((s) => hostOf(s.url));
-    const publicNpm = new Set(['registry.npmjs.org', 'registry.yarnpkg.com', hostOf(config.publicRegistries.npm)]);
-    this.sourceHosts = new Set(npmSources.filter((h): h is string => h !== undefined && !publicNpm.has(h)));
+    const npmSourceUrls = config.sources.filter((s) => s.kind === 'npm-registry').map((s) => s.url);
+    const npmSources = npmSourceUrls.map(hostOf);
+    this.named = { public: { npm: [config.publicRegistries.npm], pypi: [config.publicRegistries.pypi], go: [] }, sources: npmSourceUrls };
     this.hosts = {
-      npm: new Set([...publicNpm, ...npmSources]),
-      pypi: new Set(['pypi.org', 'files.pythonhosted.org', 'pypi.python.org', hostOf(config.publicRegistries.pypi)]),
+      npm: new Set([...PUBLIC_HOSTS.npm, hostOf(config.publicRegistries.npm), ...npmSources]),
+      pypi: new Set([...PUBLIC_HOSTS.pypi, hostOf(config.publicRegistries.pypi)]),
       go: new Set(),
     };
     // the whole host: a prefix alone would trust <domain>-<owner>.d.codeartifact.evil.example
@@ -46,22 +55,75 @@ export class RegistryHosts {
     this.codeartifactHost = new RegExp(`^${escape(config.target.domain)}-${escape(config.target.domainOwner)}\\.d\\.codeartifact\\.[a-z0-9-]+\\.amazonaws\\.com(?:\\.cn)?(?::443)?$`);
   }
 
-  /** The host of `resolved` when it is another registry's; undefined when a store may be asked. */
-  foreign(ecosystem: Ecosystem, resolved: string | undefined): string | undefined {
-    if (ecosystem === 'go' || !resolved) return undefined;
-    const host = hostOf(resolved);
-    if (host === undefined) return undefined;
-    if (this.hosts[ecosystem].has(host) || this.codeartifactHost.test(host)) return undefined;
-    return host;
+  /**
+   * Whose `resolved` is: a public registry's (or the job's domain's), one of the job's npm
+   * sources' (host), or another registry's (its host, and the paths the job names on it when
+   * it is outside them); undefined when it is no http(s) URL.
+   */
+  private whose(ecosystem: Ecosystem, resolved: string): { public: true } | { source: string } | { foreign: string } | undefined {
+    if (!/^https?:\/\//i.test(resolved)) return undefined;
+    let u: URL;
+    try {
+      u = new URL(resolved);
+    } catch {
+      return undefined;
+    }
+    const host = u.host.toLowerCase();
+    if (this.codeartifactHost.test(host)) return { public: true };
+    if (!this.hosts[ecosystem].has(host)) return { foreign: host };
+    // a public registry's own host, or a CodeArtifact one publicRegistries names: one registry, whatever the path
+    if (PUBLIC_HOSTS[ecosystem].has(host) || CODEARTIFACT.test(host)) return { public: true };
+    const paths = (list: readonly string[]) =>
+      list.flatMap((r) => {
+        try {
+          const c = new URL(r);
+          return c.host.toLowerCase() === host ? [c.pathname.endsWith('/') ? c.pathname : `${c.pathname}/`] : [];
+        } catch {
+          return [];
+        }
+      });
+    const exact = paths(this.named.public[ecosystem]);
+    const sources = ecosystem === 'npm' ? paths(this.named.sources) : [];
+    const path = u.pathname.endsWith('/') ? u.pathname : `${u.pathname}/`;
+    // a registry at the host's root holds every path of it
+    if (exact.some((p) => p === '/' || path.startsWith(p))) return { public: true };
+    // a source's tarballs may carry its token as a first segment (Gemfury: /<token>/acme/ for /acme/)
+    const tokenless = path.replace(/^\/[^/]+/, '');
+    if (sources.some((p) => p === '/' || path.startsWith(p) || tokenless.startsWith(p))) return { source: host };
+    return { foreign: `${host} (outside ${[...exact, ...sources].join(', ')})` };
   }
 
-  /** The host of `resolved` when it is one of the job's npm sources (not a public registry): the public registry is asked first. */
+  /** Where `resolved` is when it is another registry's (its host, and the paths the job names there); undefined when a store may be asked. */
+  foreign(ecosystem: Ecosystem, resolved: string | undefined): string | undefined {
+    if (ecosystem === 'go' || !resolved) return undefined;
+    const w = this.whose(ecosystem, resolved);
+    return w && 'foreign' in w ? w.foreign : undefined;
+  }
+
+  /**
+   * The host of `resolved` when it is one of the job's npm sources (not a public registry): the
+   * public registry is asked first. A source on the public registry's host at a path of its own
+   * is a source too: its private packages are no public ones for being served beside them.
+   */
   viaSource(ecosystem: Ecosystem, resolved: string | undefined): string | undefined {
     if (ecosystem !== 'npm' || !resolved) return undefined;
-    const host = hostOf(resolved);
-    return host !== undefined && this.sourceHosts.has(host) ? host : undefined;
+    const w = this.whose(ecosystem, resolved);
+    return w && 'source' in w ? w.source : undefined;
   }
 }
+
+/** The public registries' own hosts: one registry each, whatever path a job names them by. */
+const PUBLIC_HOSTS: Record<Ecosystem, ReadonlySet<string>> = {
+  npm: new Set(['registry.npmjs.org', 'registry.yarnpkg.com']),
+  pypi: new Set(['pypi.org', 'pypi.python.org', 'files.pythonhosted.org']),
+  go: new Set(),
+};
+
+/**
+ * A CodeArtifact endpoint host: one publicRegistries names (the job's own domain is trusted
+ * before), whose repositories it serves (its upstreams) whatever repository the path names.
+ */
+const CODEARTIFACT = /\.d\.codeartifact\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?(?::443)?$/;
 
 function hostOf(url: string): string | undefined {
   if (!/^https?:\/\//i.test(url)) return undefined;
