@@ -27,12 +27,23 @@ const MAX_INCLUDED_FILES = 1000;
 /** Extra indexes that are no other registry: public PyPI itself, or a CodeArtifact repository. */
 const PUBLIC_OR_CODEARTIFACT = /^(pypi\.org|pypi\.python\.org|files\.pythonhosted\.org|[a-z0-9-]+-\d{12}\.d\.codeartifact\.[a-z0-9-]+\.amazonaws\.com)$/i;
 
-/** Global options: they configure pip, they pin nothing (https://pip.pypa.io/en/stable/reference/requirements-file-format/#global-options). */
-const GLOBAL_OPTIONS = new Set([
-  '-i', '--index-url', '--extra-index-url', '--no-index', '-f', '--find-links', '--trusted-host',
-  '--pre', '--prefer-binary', '--require-hashes', '--only-binary', '--no-binary', '--use-feature',
-  '--no-deps', '--config-settings', '--global-option', '--install-option',
-]);
+/**
+ * pip's requirements-file options (req_file.py's SUPPORTED_OPTIONS and SUPPORTED_OPTIONS_REQ,
+ * https://pip.pypa.io/en/stable/reference/requirements-file-format/#supported-options), long
+ * name -> whether it takes a value. pip reads them with optparse, which takes any unambiguous
+ * prefix of a long option: this table is what a prefix is matched against. Besides the
+ * include, editable and index options, they configure pip and pin nothing.
+ */
+const LONG_OPTIONS: Readonly<Record<string, boolean>> = {
+  'index-url': true, 'pypi-url': true, 'extra-index-url': true, 'no-index': false, 'find-links': true,
+  requirement: true, constraint: true, editable: true, 'trusted-host': true, pre: false, 'prefer-binary': false,
+  'require-hashes': false, 'only-binary': true, 'no-binary': true, 'use-feature': true, 'global-option': true,
+  'config-settings': true, hash: true,
+};
+/** pip's short options: each takes a value, written after it (`-rbase.txt`) or as the next word. */
+const SHORT_OPTIONS: Readonly<Record<string, string>> = { i: 'index-url', r: 'requirement', c: 'constraint', e: 'editable', f: 'find-links' };
+/** Options older pips took (gone since pip 23.1): known, pinning nothing, never a prefix (`--i` is `--index-url`). */
+const OLD_OPTIONS: ReadonlySet<string> = new Set(['install-option', 'build-option']);
 
 /**
  * `--name` and every abbreviation of it down to `shortest` characters, as a regex alternation.
@@ -64,6 +75,50 @@ export function shellWord(value: string): string {
     else word += c;
   }
   return word;
+}
+
+/** A line split into words as pip splits its options (shlex, POSIX): quotes and escapes as in shellWord. */
+export function shellWords(line: string): string[] {
+  const out: string[] = [];
+  let word: string | undefined;
+  for (let i = 0, quote = ''; i < line.length; i++) {
+    const c = line[i]!;
+    if (!quote && /\s/.test(c)) {
+      if (word !== undefined) out.push(word);
+      word = undefined;
+      continue;
+    }
+    word ??= '';
+    if (quote === "'") {
+      if (c === "'") quote = '';
+      else word += c;
+    } else if (c === '\\' && i + 1 < line.length && (!quote || '"\\$`'.includes(line[i + 1]!))) word += line[++i];
+    else if (c === '"' || (c === "'" && !quote)) quote = quote ? '' : c;
+    else word += c;
+  }
+  if (word !== undefined) out.push(word);
+  return out;
+}
+
+/**
+ * The index a value names as pip reads it (its shell quoting already gone): pip expands
+ * `${VAR}`, so a host from the environment is not known here, nor is an index that is no
+ * http(s) URL (a local folder). Undefined for such an index: it is no public one we know,
+ * and the shared repository or a store would answer for its projects with public ones of
+ * the same names. warm and rewrite-lockfiles both judge an index by this.
+ */
+export function indexUrl(url: string): string | undefined {
+  const authority = /^https?:\/\/([^/?#]*)/i.exec(url)?.[1];
+  if (authority === undefined) return undefined;
+  // credentials from the environment are as good as any (they go); a host from it is unknown
+  const host = authority.slice(authority.lastIndexOf('@') + 1);
+  if (!host || host.includes('$')) return undefined;
+  try {
+    new URL(url);
+  } catch {
+    return undefined;
+  }
+  return url;
 }
 
 interface Logical {
@@ -149,51 +204,57 @@ export function parseRequirements(text: string, file: string, opts: ReadOptions 
     for (const { text: l, line } of logicalLines(content)) {
       const at: LockOrigin = { file: path, line };
       if (l.startsWith('-')) {
-        const { option, value } = splitOption(l);
-        if (option === '-r' || option === '--requirement' || option === '-c' || option === '--constraint') {
-          if (!value) throw lockError(at, `${option} without a file`);
-          if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
-            warnings.push({ ...at, message: `${option} ${value}: a remote file is not read` });
-            continue;
+        // every option of the line, abbreviated and quoted as pip reads them: `--index URL`,
+        // `-i A --index-url B` (the last wins), `--requirem base.txt`, `-r "my base.txt"`. Only the
+        // exact spellings were known: another one left a company index unseen, and its pins went
+        // to a public store as PyPI packages of the same names.
+        for (const { option, name, value } of lineOptions(l, at, warnings)) {
+          if (name === 'requirement' || name === 'constraint') {
+            if (!value) throw lockError(at, `${option} without a file`);
+            if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+              warnings.push({ ...at, message: `${option} ${value}: a remote file is not read` });
+              continue;
+            }
+            const target = resolve(dirname(path), value);
+            let key: string;
+            try {
+              key = realpathSync(target);
+            } catch (e) {
+              throw lockError(at, `${option} ${value}: no such file (${target})`, { cause: e, hint: 'an included file is relative to the file that includes it' });
+            }
+            if (stack.includes(key)) throw lockError(at, `${option} ${value} includes itself: ${[...stack, key].join(' -> ')}`, { hint: 'remove the include that closes the cycle' });
+            if (done.has(key)) continue; // included twice (a diamond): its entries are already in
+            if (done.size >= MAX_INCLUDED_FILES) throw lockError(at, `more than ${MAX_INCLUDED_FILES} included files`);
+            // An include is read like the lockfile itself: `-r /home/ci/.npmrc` or `-r ../../secrets`
+            // in a repository we do not control would put another file's content into entry names.
+            if (!isInside(realRoot, key)) {
+              throw lockError(at, `${option} ${value}: leads outside the repository or folder being read (an absolute path, \`..\` or a symbolic link): not read`, { hint: 'include only files of the same repository or folder' });
+            }
+            let regular = false;
+            try {
+              regular = statSync(key).isFile();
+            } catch {
+              /* vanished since: refused below */
+            }
+            if (!regular) throw lockError(at, `${option} ${value}: not a regular file (a directory, device, FIFO or socket): not read`, { hint: 'include a requirements file' });
+            done.add(key);
+            walk(readLockfileText(target, { ...opts, root: realRoot }), target, [...stack, key], constraint || name === 'constraint');
+          } else if (name === 'editable') {
+            if (!value) throw lockError(at, `${option} without a path or URL`);
+            const e = directEntry(value, undefined, at, true);
+            if (constraint) e.constraint = true;
+            entries.push(e);
+          } else if (name === 'index-url' || name === 'pypi-url') {
+            // one we cannot tell (`${IDX}`, a folder) is kept as written: its pins are no public ones (warm/items.ts)
+            const url = indexUrl(value ?? '');
+            index = url !== undefined ? withoutCredentials(url) : value || '(empty)';
+          } else if (name === 'extra-index-url') {
+            const url = indexUrl(value ?? '');
+            const extra = url === undefined ? undefined : withoutCredentials(url);
+            if (!extra || !PUBLIC_OR_CODEARTIFACT.test(new URL(extra).host)) {
+              warnings.push({ ...at, message: `--extra-index-url ${extra ?? '(a URL not known here, such as an environment variable)'}: pip takes each name from whichever index offers it, so a pin of this file may come from there; the pins are warmed from public PyPI, and a name only that index serves must become a job source (after cutover it would be looked for publicly)` });
+            }
           }
-          const target = resolve(dirname(path), value);
-          let key: string;
-          try {
-            key = realpathSync(target);
-          } catch (e) {
-            throw lockError(at, `${option} ${value}: no such file (${target})`, { cause: e, hint: 'an included file is relative to the file that includes it' });
-          }
-          if (stack.includes(key)) throw lockError(at, `${option} ${value} includes itself: ${[...stack, key].join(' -> ')}`, { hint: 'remove the include that closes the cycle' });
-          if (done.has(key)) continue; // included twice (a diamond): its entries are already in
-          if (done.size >= MAX_INCLUDED_FILES) throw lockError(at, `more than ${MAX_INCLUDED_FILES} included files`);
-          // An include is read like the lockfile itself: `-r /home/ci/.npmrc` or `-r ../../secrets`
-          // in a repository we do not control would put another file's content into entry names.
-          if (!isInside(realRoot, key)) {
-            throw lockError(at, `${option} ${value}: leads outside the repository or folder being read (an absolute path, \`..\` or a symbolic link): not read`, { hint: 'include only files of the same repository or folder' });
-          }
-          let regular = false;
-          try {
-            regular = statSync(key).isFile();
-          } catch {
-            /* vanished since: refused below */
-          }
-          if (!regular) throw lockError(at, `${option} ${value}: not a regular file (a directory, device, FIFO or socket): not read`, { hint: 'include a requirements file' });
-          done.add(key);
-          walk(readLockfileText(target, { ...opts, root: realRoot }), target, [...stack, key], constraint || option === '-c' || option === '--constraint');
-        } else if (option === '-e' || option === '--editable') {
-          if (!value) throw lockError(at, `${option} without a path or URL`);
-          const e = directEntry(value, undefined, at, true);
-          if (constraint) e.constraint = true;
-          entries.push(e);
-        } else if (option === '-i' || option === '--index-url') {
-          index = withoutCredentials(value) ?? index;
-        } else if (option === '--extra-index-url') {
-          const extra = withoutCredentials(value);
-          if (!extra || !PUBLIC_OR_CODEARTIFACT.test(new URL(extra).host)) {
-            warnings.push({ ...at, message: `--extra-index-url ${extra ?? '(a URL not known here, such as an environment variable)'}: pip takes each name from whichever index offers it, so a pin of this file may come from there; the pins are warmed from public PyPI, and a name only that index serves must become a job source (after cutover it would be looked for publicly)` });
-          }
-        } else if (!GLOBAL_OPTIONS.has(option)) {
-          warnings.push({ ...at, message: `unknown option ${option}: ignored` });
         }
         continue;
       }
@@ -238,11 +299,40 @@ function withoutCredentials(value: string): string | undefined {
   }
 }
 
-/** `-r file`, `-rfile`, `--requirement=file`, `--requirement file` -> option and value. */
-function splitOption(l: string): { option: string; value: string } {
-  const m = /^(--[a-z-]+)(?:[=\s]\s*(.*))?$/i.exec(l) ?? /^(-[a-z])\s*(.*)$/i.exec(l);
-  if (!m) return { option: l.split(/\s/)[0] ?? l, value: '' };
-  return { option: m[1] ?? '', value: (m[2] ?? '').trim() };
+/**
+ * An options line's options as pip reads them (shlex, then optparse): `-rfile`, `-r file`,
+ * `--requirement=file`, `--requirement file`, `--requirem file` (any unambiguous prefix),
+ * several on one line. `option` as written, `name` the long option it is. An unknown or
+ * ambiguous one is a warning (pip refuses the file), words that are no option are ignored.
+ */
+function lineOptions(l: string, at: LockOrigin, warnings: LockWarning[]): { option: string; name: string; value?: string }[] {
+  const words = shellWords(l);
+  const out: { option: string; name: string; value?: string }[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    if (w.startsWith('--')) {
+      const eq = w.indexOf('=');
+      const option = eq === -1 ? w : w.slice(0, eq);
+      const given = option.slice(2);
+      const names = given in LONG_OPTIONS ? [given] : Object.keys(LONG_OPTIONS).filter((n) => given && n.startsWith(given));
+      if (names.length !== 1) {
+        if (!OLD_OPTIONS.has(given)) warnings.push({ ...at, message: `${names.length ? `ambiguous option ${option} (${names.map((n) => `--${n}`).join(', ')})` : `unknown option ${option}`}: ignored` });
+        continue;
+      }
+      const name = names[0]!;
+      const value = eq !== -1 ? w.slice(eq + 1) : LONG_OPTIONS[name] ? words[++i] : undefined;
+      out.push({ option, name, value });
+    } else if (w.startsWith('-') && w.length > 1) {
+      const option = w.slice(0, 2);
+      const name = SHORT_OPTIONS[w[1]!];
+      if (!name) {
+        warnings.push({ ...at, message: `unknown option ${option}: ignored` });
+        continue;
+      }
+      out.push({ option, name, value: w.length > 2 ? w.slice(2) : words[++i] });
+    }
+  }
+  return out;
 }
 
 /** pip's split of a requirement line: options start at the first whitespace-separated token that starts with `-`. */

@@ -6,7 +6,8 @@
  */
 import { normalizeProjectName } from '../builders/python-metadata.js';
 import type { Ecosystem, LockEntry } from '../lockfiles/index.js';
-import { redact, redactUrlCredentials } from '../redact.js';
+import { indexUrl } from '../lockfiles/requirements.js';
+import { publicUrl, redact, redactUrlCredentials } from '../redact.js';
 import type { CollectedLockfile } from './inputs.js';
 import type { InternalNames } from './internal.js';
 import { registryFor, type RegistryConfig } from './registry-config.js';
@@ -164,7 +165,10 @@ export function itemOf(e: LockEntry, internal: InternalNames, registries?: Regis
   const named = kind === 'registry' && !isInternal && registries ? configured(e, registryName, config) : undefined;
   const resolved = named && 'resolved' in named ? named.resolved : e.resolved;
   const foreign = kind === 'registry' && !isInternal ? registries?.foreign(e.ecosystem, resolved) : undefined;
-  if (foreign || (named && 'unknown' in named)) kind = 'private';
+  // a PyPI index that cannot be told from here (`--index-url ${IDX}/simple`, a folder) is no
+  // public one: taken for PyPI, its pins were requested through pypi-store by name
+  const unknownIndex = kind === 'registry' && !isInternal && registries && e.ecosystem === 'pypi' && resolved !== undefined && indexUrl(resolved) === undefined;
+  if (foreign || unknownIndex || (named && 'unknown' in named)) kind = 'private';
   const expected = {
     ...(e.integrity ? { integrity: e.integrity } : {}),
     ...(e.hashes?.length ? { hashes: [...e.hashes].sort() } : {}),
@@ -189,6 +193,7 @@ export function itemOf(e: LockEntry, internal: InternalNames, registries?: Regis
   if (via) item.viaSource = via;
   const namedBy = named && 'file' in named ? ` (its lockfile records no URL: ${named.file} names that registry)` : '';
   if (kind === 'bundled') item.note = "bundled: it comes inside its parent's tarball, never fetched on its own";
+  else if (kind === 'private' && unknownIndex) item.note = `from the index ${publicUrl(resolved!)}, which cannot be told from here (an environment variable, or not an http(s) URL): ${NEVER_REQUESTED}`;
   else if (kind === 'private') item.note = named && 'unknown' in named ? named.unknown : `from the registry at ${foreign}, which is neither public nor one of the job's sources${namedBy}: ${NEVER_REQUESTED}`;
   else if (kind !== 'registry') item.note = `${kind}${e.resolved ? `: ${e.resolved}` : ''}`;
   return item;

@@ -17,35 +17,13 @@
  * A leading UTF-8 BOM (pip decodes it away) is kept and looked past.
  */
 import { publicUrl } from '../../redact.js';
-import { joinLines, longOption, shellWord, uncommented } from '../requirements.js';
+import { indexUrl, joinLines, longOption, shellWord, uncommented } from '../requirements.js';
 import { alreadyNote, foreignIndexNote, type RewriteChange, type RewriteResult, type RewriteTargets } from './types.js';
 
 // Every one on an options line, each at a word's start: pip reads the whole line as options, and
 // of `-i A --index-url B` it keeps the last (B), which moving only the first left in place.
 const INDEX_OPTION = new RegExp(`(?<=^|[ \\t])(?:-i[ \\t]*|(?:${longOption('index-url', 1)}|${longOption('pypi-url', 2)})(?:[ \\t]*=[ \\t]*|[ \\t]+))(\\S+)`, 'g');
 const EXTRA_INDEX_OPTION = new RegExp(`(?<=^|[ \\t])${longOption('extra-index-url', 2)}(?:[ \\t]*=[ \\t]*|[ \\t]+)(\\S+)`, 'g');
-
-/**
- * The index a value names as pip reads it: pip expands `${VAR}` and then splits the options
- * as a shell does (shlex), so `"https://…"` and `'https://…'` are the URL without quotes.
- * Undefined for an index we cannot tell: a host from the environment, no http(s) URL (a local
- * folder). Such an index is no public one we know the shared repository serves: moved, it
- * would answer for its projects with public ones of the same names.
- */
-function indexUrl(value: string): string | undefined {
-  const url = shellWord(value);
-  const authority = /^https?:\/\/([^/?#]*)/i.exec(url)?.[1];
-  if (authority === undefined) return undefined;
-  // credentials from the environment are as good as any (they go); a host from it is unknown
-  const host = authority.slice(authority.lastIndexOf('@') + 1);
-  if (!host || host.includes('$')) return undefined;
-  try {
-    new URL(url);
-  } catch {
-    return undefined;
-  }
-  return url;
-}
 
 export function rewriteRequirements(text: string, targets: RewriteTargets): RewriteResult {
   if (!targets.pypi) return { text, changes: [], notes: ['no shared PyPI repository in the job: nothing rewritten'], already: 0 };
@@ -67,7 +45,8 @@ export function rewriteRequirements(text: string, targets: RewriteTargets): Rewr
         continue;
       }
       const from = m[1]!;
-      const url = indexUrl(from);
+      // pip splits the options as a shell does: `"https://…"` is the URL without its quotes
+      const url = indexUrl(shellWord(from));
       if (url === undefined) {
         notes.push(`line ${pieces[0]!.line}: the index ${publicUrl(from)} left as it is: it is no http(s) URL whose host we can check (an environment variable, a local folder), so it may be an index the shared repository does not hold; if it is public PyPI, write its URL there and run again`);
         continue;
