@@ -911,6 +911,22 @@ describe('rewrite-lockfiles: the diff', () => {
     expect(r.stderr).toMatch(/2 of 3 lockfile\(s\) rewritten/);
   });
 
+  it('finds every include of an options line (`-r a.txt -r b.txt`, `-i URL -r base.txt`), as warm reads them', async () => {
+    const p = project(
+      {
+        'requirements.txt': '-r a.txt -r b.txt\n-i https://pypi.org/simple -r c.txt\nflask==3.0.0\n',
+        'a.txt': 'requests==2.31.0\n',
+        'b.txt': '--index-url https://pypi.org/simple\n',
+        'c.txt': '-i https://pypi.org/simple\n',
+      },
+      ['requirements.txt'],
+    );
+    const r = await rewrite(p, { write: true });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(p.dir, 'b.txt'), 'utf8')).toBe(`--index-url ${PYPI}simple/\n`);
+    expect(readFileSync(join(p.dir, 'c.txt'), 'utf8')).toBe(`-i ${PYPI}simple/\n`);
+  });
+
   it('names every file once, an included one listed too, and finds an include that holds only the index option', async () => {
     const p = project(
       {

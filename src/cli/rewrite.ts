@@ -16,7 +16,7 @@ import { Limiter } from '../engine/limiter.js';
 import { MigrateError, toError } from '../errors.js';
 import { detect, parseLockfileText, type LockfileFormat } from '../lockfiles/index.js';
 import { isInside, readLockfileBytes } from '../lockfiles/read.js';
-import { logicalLines, longOption, shellWord } from '../lockfiles/requirements.js';
+import { lineOptions, logicalLines } from '../lockfiles/requirements.js';
 import { rewriteLockfile, unifiedDiff, type RewriteChange, type RewriteTargets } from '../lockfiles/rewrite/index.js';
 import { printable, redactUrlCredentials } from '../redact.js';
 import { acquireJobLock } from '../state/lock.js';
@@ -300,21 +300,20 @@ function withoutFile(path: string, message: string): string {
   return line ? `line ${line[1]}${rest.slice(line[0].length)}` : rest.replace(/^:?\s*/, '');
 }
 
-/** `-r`/`-c`, `--requirement`/`--constraint` and their abbreviations (`--require` is `--require-hashes` too, `--con` `--config-settings`). */
-const INCLUDE = new RegExp(`^(?:(-[rc])\\s*|(${longOption('requirement', 8)}|${longOption('constraint', 4)})(?:\\s*=\\s*|\\s+))(\\S.*)$`);
-
 /** A requirements file's `-r`/`-c` includes (remote ones are not read), as pip reads its lines. */
 function includes(text: string): { option: string; value: string; line: number }[] {
   const out: { option: string; value: string; line: number }[] = [];
   // pip decodes a BOM away: `-r base.txt` on the first line is an include all the same
   for (const { text: l, line } of logicalLines(text.replace(/^\uFEFF/, ''))) {
-    // abbreviated (`--requirem`, `--cons`) and quoted (`-r "base.txt"`) as pip reads them: missed,
-    // an include (and the index it may hold) was left out of the diff without a word
-    const m = INCLUDE.exec(l);
-    if (!m) continue;
-    const value = shellWord(m[3]!.trim());
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) continue;
-    out.push({ option: (m[1] ?? m[2])!, value, line });
+    if (!l.startsWith('-')) continue;
+    // every option of the line, as warm reads it (abbreviated, quoted, several on a line:
+    // `-i URL -r base.txt`, `-r a.txt -r b.txt`): read only from the line's start, such an
+    // include (and the index it may hold) was left out, or taken for one file `a.txt -r b.txt`
+    for (const { option, name, value } of lineOptions(l)) {
+      if ((name !== 'requirement' && name !== 'constraint') || !value) continue;
+      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) continue;
+      out.push({ option, value, line });
+    }
   }
   return out;
 }

@@ -304,8 +304,9 @@ function withoutCredentials(value: string): string | undefined {
  * `--requirement=file`, `--requirement file`, `--requirem file` (any unambiguous prefix),
  * several on one line. `option` as written, `name` the long option it is. An unknown or
  * ambiguous one is a warning (pip refuses the file), words that are no option are ignored.
+ * rewrite-lockfiles finds a file's includes with it too: one reading of an options line.
  */
-function lineOptions(l: string, at: LockOrigin, warnings: LockWarning[]): { option: string; name: string; value?: string }[] {
+export function lineOptions(l: string, at?: LockOrigin, warnings: LockWarning[] = []): { option: string; name: string; value?: string }[] {
   const words = shellWords(l);
   const out: { option: string; name: string; value?: string }[] = [];
   for (let i = 0; i < words.length; i++) {
@@ -316,7 +317,7 @@ function lineOptions(l: string, at: LockOrigin, warnings: LockWarning[]): { opti
       const given = option.slice(2);
       const names = given in LONG_OPTIONS ? [given] : Object.keys(LONG_OPTIONS).filter((n) => given && n.startsWith(given));
       if (names.length !== 1) {
-        if (!OLD_OPTIONS.has(given)) warnings.push({ ...at, message: `${names.length ? `ambiguous option ${option} (${names.map((n) => `--${n}`).join(', ')})` : `unknown option ${option}`}: ignored` });
+        if (!OLD_OPTIONS.has(given)) warnings.push({ ...(at ?? { file: '' }), message: `${names.length ? `ambiguous option ${option} (${names.map((n) => `--${n}`).join(', ')})` : `unknown option ${option}`}: ignored` });
         continue;
       }
       const name = names[0]!;
@@ -326,7 +327,7 @@ function lineOptions(l: string, at: LockOrigin, warnings: LockWarning[]): { opti
       const option = w.slice(0, 2);
       const name = SHORT_OPTIONS[w[1]!];
       if (!name) {
-        warnings.push({ ...at, message: `unknown option ${option}: ignored` });
+        warnings.push({ ...(at ?? { file: '' }), message: `unknown option ${option}: ignored` });
         continue;
       }
       out.push({ option, name, value: w.length > 2 ? w.slice(2) : words[++i] });
