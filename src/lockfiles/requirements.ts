@@ -64,26 +64,21 @@ export function longOption(name: string, shortest: number): string {
  * so `"https://…"`, `'base.txt'` and `a\ b` are the word without their quotes and escapes.
  */
 export function shellWord(value: string): string {
-  let word = '';
-  for (let i = 0, quote = ''; i < value.length; i++) {
-    const c = value[i]!;
-    if (quote === "'") {
-      if (c === "'") quote = '';
-      else word += c;
-    } else if (c === '\\' && i + 1 < value.length && (!quote || '"\\$`'.includes(value[i + 1]!))) word += value[++i];
-    else if (c === '"' || (c === "'" && !quote)) quote = quote ? '' : c;
-    else word += c;
-  }
-  return word;
+  return shellSplit(value, false)[0] ?? '';
 }
 
 /** A line split into words as pip splits its options (shlex, POSIX): quotes and escapes as in shellWord. */
 export function shellWords(line: string): string[] {
+  return shellSplit(line, true);
+}
+
+/** shlex's words of `text`; with `split` false, unquoted white space is kept inside the one word. */
+function shellSplit(text: string, split: boolean): string[] {
   const out: string[] = [];
   let word: string | undefined;
-  for (let i = 0, quote = ''; i < line.length; i++) {
-    const c = line[i]!;
-    if (!quote && /\s/.test(c)) {
+  for (let i = 0, quote = ''; i < text.length; i++) {
+    const c = text[i]!;
+    if (split && !quote && /\s/.test(c)) {
       if (word !== undefined) out.push(word);
       word = undefined;
       continue;
@@ -92,7 +87,7 @@ export function shellWords(line: string): string[] {
     if (quote === "'") {
       if (c === "'") quote = '';
       else word += c;
-    } else if (c === '\\' && i + 1 < line.length && (!quote || '"\\$`'.includes(line[i + 1]!))) word += line[++i];
+    } else if (c === '\\' && i + 1 < text.length && (!quote || '"\\$`'.includes(text[i + 1]!))) word += text[++i];
     else if (c === '"' || (c === "'" && !quote)) quote = quote ? '' : c;
     else word += c;
   }
