@@ -9,15 +9,12 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadJob } from '../src/config/load.js';
 import { warmJob } from '../src/warm/engine.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
 import { hashTarball, makeTarball, publishVersion } from './support/npm-fixtures.js';
-import { throughStore, warmInProcess } from './support/warm-run.js';
+import { throughStore, warmInProcess, writeWarmJob } from './support/warm-run.js';
 
 let te: TestEnv;
 const pins: Record<string, string> = {};
@@ -32,19 +29,9 @@ function packageLock(entries: readonly { name: string; version: string; resolved
 
 const fromCompany = (name: string, version: string) => ({ name, version, resolved: `${company}${name}/-/${name}-${version}.tgz`, integrity: pins[`${name}@${version}`] });
 
-function job(name: string, publicNpm?: string): string {
-  const dir = join(te.dir, name);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'package-lock.json'), packageLock([fromCompany('left-out', '1.0.0'), fromCompany('left-out', '2.0.0'), fromCompany('company-only', '1.0.0'), fromCompany('proxied', '1.0.0')]));
-  // the company registry is a source; left-out is kept out of the migration by the job's filters
-  const file = te.writeJob({ name, github: false, privateNpm: { packages: ['@acme/core'] }, filters: { exclude: ['left-out'] } });
-  const doc = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  doc.warm = { lockfiles: [`${name}/package-lock.json`], pendingTimeoutSeconds: 10 };
-  doc.limits = { ...(doc.limits as Record<string, unknown>), retries: 1 };
-  if (publicNpm) doc.publicRegistries = { ...(doc.publicRegistries as Record<string, unknown>), npm: publicNpm };
-  writeFileSync(file, stringify(doc));
-  return file;
-}
+// the company registry is a source; left-out is kept out of the migration by the job's filters
+const job = (name: string, publicNpm?: string) =>
+  writeWarmJob(te, name, { 'package-lock.json': packageLock([fromCompany('left-out', '1.0.0'), fromCompany('left-out', '2.0.0'), fromCompany('company-only', '1.0.0'), fromCompany('proxied', '1.0.0')]) }, ['package-lock.json'], { publicNpm, filters: { exclude: ['left-out'] } });
 
 const warm = (file: string) => warmInProcess(file, { env: te.env, stateDir: te.stateDir, codeartifactClient: te.client });
 

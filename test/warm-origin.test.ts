@@ -9,12 +9,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnv, type TestEnv } from './support/harness.js';
 import { hashTarball, makeTarball, publishVersion } from './support/npm-fixtures.js';
-import { throughStore, warmInProcess } from './support/warm-run.js';
+import { throughStore, warmInProcess, writeWarmJob } from './support/warm-run.js';
 
 let te: TestEnv;
 const pins: Record<string, string> = {};
@@ -39,18 +39,7 @@ function berryLock(names: readonly string[], archiveUrl?: (name: string) => stri
 }
 
 /** A job whose warm reads `files` (path under the job's own folder -> text); `lockfiles` are the warm's entries. */
-function job(name: string, files: Record<string, string>, lockfiles: string[]): string {
-  for (const [path, text] of Object.entries(files)) {
-    mkdirSync(dirname(join(te.dir, name, path)), { recursive: true });
-    writeFileSync(join(te.dir, name, path), text);
-  }
-  const file = te.writeJob({ name, github: false, privateNpm: { packages: ['@acme/core'] } });
-  const doc = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  doc.warm = { lockfiles: lockfiles.map((l) => `${name}/${l}`), pendingTimeoutSeconds: 10 };
-  doc.limits = { ...(doc.limits as Record<string, unknown>), retries: 1 };
-  writeFileSync(file, stringify(doc));
-  return file;
-}
+const job = (name: string, files: Record<string, string>, lockfiles: string[]) => writeWarmJob(te, name, files, lockfiles);
 
 const warm = (file: string) => warmInProcess(file, { env: te.env, stateDir: te.stateDir, codeartifactClient: te.client });
 

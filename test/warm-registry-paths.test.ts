@@ -6,30 +6,15 @@
  * public and its packages requested through a store by name: the store would pull in a
  * public package of that name (dependency confusion).
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnv, type TestEnv } from './support/harness.js';
-import { throughStore, warmInProcess } from './support/warm-run.js';
+import { throughStore, warmInProcess, writeWarmJob } from './support/warm-run.js';
 
 let te: TestEnv;
 const COMPANY = 'https://pypi.acme.example/simple';
 
 /** A job whose warm reads `files` (path under the job's folder -> text); `lockfiles` are the warm's entries. */
-function job(name: string, files: Record<string, string>, lockfiles: string[], publicNpm?: string): string {
-  for (const [path, text] of Object.entries(files)) {
-    mkdirSync(dirname(join(te.dir, name, path)), { recursive: true });
-    writeFileSync(join(te.dir, name, path), text);
-  }
-  const file = te.writeJob({ name, github: false, privateNpm: { packages: ['@acme/core'] } });
-  const doc = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  doc.warm = { lockfiles: lockfiles.map((l) => `${name}/${l}`), pendingTimeoutSeconds: 10 };
-  doc.limits = { ...(doc.limits as Record<string, unknown>), retries: 1 };
-  if (publicNpm) doc.publicRegistries = { ...(doc.publicRegistries as Record<string, unknown>), npm: publicNpm };
-  writeFileSync(file, stringify(doc));
-  return file;
-}
+const job = (name: string, files: Record<string, string>, lockfiles: string[], publicNpm?: string) => writeWarmJob(te, name, files, lockfiles, { publicNpm });
 
 const warm = (file: string) => warmInProcess(file, { env: te.env, stateDir: te.stateDir, codeartifactClient: te.client });
 
