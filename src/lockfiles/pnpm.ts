@@ -1,5 +1,5 @@
 /**
- * pnpm-lock.yaml (https://github.com/pnpm/spec/tree/master/lockfile), read with `yaml`.
+ * pnpm-lock.yaml (https://github.com/pnpm/spec/tree/master/lockfile), read with `yaml` (or js-yaml: see the end of this comment).
  *
  * - 5.x (pnpm 5-7): `packages` keyed `/name/1.2.3`, `/@scope/name/1.2.3`, with
  *   peers after `_` (`/react-dom/18.2.0_react@18.2.0`).
@@ -13,16 +13,70 @@
  * `{type: directory, directory}`. Importers (the workspace's projects) name
  * `link:` deps (workspace siblings or other folders) and aliases, which appear
  * as a dependency whose value is another package's key.
+ *
+ * The text is read with js-yaml where pnpm-fast.ts says that gives what yaml gives (the
+ * lockfiles pnpm writes), else with yaml, whose Document and ranges give the errors' lines.
  */
 import { LineCounter, parseDocument, isAlias, isMap, isScalar, visit } from 'yaml';
 import { toError } from '../errors.js';
 import { isRecord, lockError, splitAt, str } from './read.js';
 import { isGitUrl, isRegistryTarball } from './npm-spec.js';
+import { readPnpmFast } from './pnpm-fast.js';
 import type { EntryKind, LockEntry, LockOrigin, LockWarning, ParseOutput } from './types.js';
 
 type Style = 5 | 6 | 9;
 
-export function parsePnpmLock(text: string, file: string): ParseOutput {
+/** How to read the YAML: `auto` (the default) reads with js-yaml when pnpm-fast.ts can, else with yaml; `yaml` always with yaml. */
+export type PnpmReader = 'auto' | 'yaml';
+
+export function parsePnpmLock(text: string, file: string, opts: { reader?: PnpmReader } = {}): ParseOutput {
+  const read = (opts.reader === 'yaml' ? undefined : fastRead(text)) ?? readWithYaml(text, file);
+  const data = read.data;
+  if (!isRecord(data)) throw lockError({ file, line: 1 }, 'not a pnpm lockfile: the top level is not a mapping');
+  const formatVersion = String(data.lockfileVersion ?? '');
+  const major = Number.parseInt(formatVersion, 10);
+  if (!(major >= 5 && major <= 9)) throw lockError({ file, line: 1, path: 'lockfileVersion' }, `unsupported lockfileVersion ${JSON.stringify(data.lockfileVersion)} (5.x, 6.0 or 9.0 expected)`);
+  const style: Style = major < 6 ? 5 : major < 9 ? 6 : 9;
+
+  const warnings: LockWarning[] = [];
+  const entries: LockEntry[] = [];
+  const packages = data.packages ?? {};
+  if (!isRecord(packages)) throw lockError({ file, path: 'packages' }, 'not a mapping');
+  const lines = read.packageLines();
+  for (const [key, meta] of Object.entries(packages)) {
+    const at: LockOrigin = { file, line: lines.get(key), path: `packages[${JSON.stringify(key)}]` };
+    if (!isRecord(meta)) throw lockError(at, 'not a mapping');
+    entries.push(packageEntry(key, meta, style, at));
+  }
+
+  // pnpm 9: optional is said on the snapshot (the instance), not the package.
+  if (style === 9 && isRecord(data.snapshots)) {
+    const byKey = new Map(entries.map((e) => [`${e.name}@${e.version}`, e]));
+    for (const [key, meta] of Object.entries(data.snapshots)) {
+      if (isRecord(meta) && meta.optional === true) {
+        const e = byKey.get(stripPeers(key));
+        if (e) e.optional = true;
+      }
+    }
+  }
+
+  entries.push(...importerEntries(data, file), ...aliasEntries(data, style, file), ...patchEntries(data, entries, file, warnings));
+  return { formatVersion, entries, warnings };
+}
+
+interface YamlRead {
+  data: unknown;
+  /** The line of each key of the top-level `packages` mapping. */
+  packageLines: () => Map<string, number>;
+}
+
+function fastRead(text: string): YamlRead | undefined {
+  const r = readPnpmFast(text);
+  return r && { data: r.data, packageLines: () => r.packageLines };
+}
+
+/** The text read with yaml: a Document with ranges, which gives the errors and their lines. */
+function readWithYaml(text: string, file: string): YamlRead {
   let lineCounter = new LineCounter();
   // logLevel error: yaml would print its warnings (a collection as a key) on our stderr.
   // yaml's uniqueKeys compares each key with every earlier key of its mapping: quadratic, 10 s
@@ -48,16 +102,10 @@ export function parsePnpmLock(text: string, file: string): ParseOutput {
     // an alias to an anchor not set before it, or too many aliases (a YAML bomb): pnpm writes none
     throw lockError({ file, line: firstAliasLine(doc, lineCounter) }, `the YAML cannot be expanded: ${toError(e).message}`, { cause: e });
   }
-  if (!isRecord(data)) throw lockError({ file, line: 1 }, 'not a pnpm lockfile: the top level is not a mapping');
-  const formatVersion = String(data.lockfileVersion ?? '');
-  const major = Number.parseInt(formatVersion, 10);
-  if (!(major >= 5 && major <= 9)) throw lockError({ file, line: 1, path: 'lockfileVersion' }, `unsupported lockfileVersion ${JSON.stringify(data.lockfileVersion)} (5.x, 6.0 or 9.0 expected)`);
-  const style: Style = major < 6 ? 5 : major < 9 ? 6 : 9;
-
-  // The line of each `packages`/`snapshots` key, from the YAML nodes (one pass).
-  const keyLine = (section: string) => {
+  // The line of each `packages` key, from the YAML nodes (one pass).
+  const packageLines = () => {
     const out = new Map<string, number>();
-    const node = doc.get(section, true);
+    const node = doc.get('packages', true);
     if (isMap(node)) {
       for (const pair of node.items) {
         if (isScalar(pair.key) && pair.key.range) out.set(String(pair.key.value), lineCounter.linePos(pair.key.range[0]).line);
@@ -65,30 +113,7 @@ export function parsePnpmLock(text: string, file: string): ParseOutput {
     }
     return out;
   };
-  const warnings: LockWarning[] = [];
-  const entries: LockEntry[] = [];
-  const packages = data.packages ?? {};
-  if (!isRecord(packages)) throw lockError({ file, path: 'packages' }, 'not a mapping');
-  const lines = keyLine('packages');
-  for (const [key, meta] of Object.entries(packages)) {
-    const at: LockOrigin = { file, line: lines.get(key), path: `packages[${JSON.stringify(key)}]` };
-    if (!isRecord(meta)) throw lockError(at, 'not a mapping');
-    entries.push(packageEntry(key, meta, style, at));
-  }
-
-  // pnpm 9: optional is said on the snapshot (the instance), not the package.
-  if (style === 9 && isRecord(data.snapshots)) {
-    const byKey = new Map(entries.map((e) => [`${e.name}@${e.version}`, e]));
-    for (const [key, meta] of Object.entries(data.snapshots)) {
-      if (isRecord(meta) && meta.optional === true) {
-        const e = byKey.get(stripPeers(key));
-        if (e) e.optional = true;
-      }
-    }
-  }
-
-  entries.push(...importerEntries(data, file), ...aliasEntries(data, style, file), ...patchEntries(data, entries, file, warnings));
-  return { formatVersion, entries, warnings };
+  return { data, packageLines };
 }
 
 /** `react-dom@18.2.0(react@18.2.0)` -> `react-dom@18.2.0`; the peer list may nest parentheses. */
