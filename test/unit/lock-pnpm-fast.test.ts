@@ -1,0 +1,169 @@
+/**
+ * pnpm-lock.yaml's fast read (js-yaml, src/lockfiles/pnpm-fast.ts) against the yaml read: for
+ * every pnpm fixture and thousands of seeded mutations of them, the default read and the
+ * yaml-only read give the same entries, warnings and formatVersion, or the same error (code,
+ * message with its line, hint). A mutation that js-yaml accepts and yaml refuses, or reads
+ * otherwise, shows up here as a difference: the fix is a stricter line check in pnpm-fast.ts.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { globSync } from 'tinyglobby';
+import { describe, expect, it } from 'vitest';
+import { MigrateError } from '../../src/errors.js';
+import { parsePnpmLock, type PnpmReader } from '../../src/lockfiles/pnpm.js';
+import { readPnpmFast } from '../../src/lockfiles/pnpm-fast.js';
+import { ROOT } from '../support/harness.js';
+
+const FIXTURES = globSync('test/fixtures/**/pnpm-lock.yaml', { cwd: ROOT }).sort();
+const FILE = '/repo/pnpm-lock.yaml';
+
+function outcome(text: string, reader: PnpmReader): unknown {
+  try {
+    return { ok: parsePnpmLock(text, FILE, { reader }) };
+  } catch (e) {
+    if (e instanceof MigrateError) return { code: e.code, message: e.message, hint: e.hint };
+    return { thrown: String(e) }; // not a coded error: a difference all the same
+  }
+}
+
+/** mulberry32: a small seeded generator, so that every run tries the same cases. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const CHARS = [' ', ' ', ':', '-', '\n', '\t', '#', "'", '"', '{', '}', '[', ']', ',', '&', '*', '!', '?', '|', '>', '@', '`', '%', '~', '0', 'a', '\r', '\uFEFF', '\\', '.', '<', '\u0085', '\u2028', '\x00', '\x7f', 'é'];
+const VALUES = ['~', 'null', 'NULL', "''", '""', '0x1F', '-0x1F', '1_000', '0o17', '017', '0b101', '.inf', '-.Inf', '.NaN', '1e3', '1.', '.5', '+1', '-0', 'True', 'yes', 'on', '2001-12-14', '<<', '__proto__', '=', "'it''s'", '"a\\tb"', '"a b"', 'a #c', 'a: b', '&a x', '*a', '!!str 1', '!!binary aGk=', '!foo x', '|', '>-', '{}', '[]', '{a: 1, a: 2}', '{~: x}', '{null: x}', '{a:b}', '[a, [b]]', '{a: {b: c}}', '[-]', '- x', '? x', 'x'.repeat(1100), '1.0', '9.0', "'9.0'", '5.4', '6.0'];
+const LINES = ['? [a, b]', ': x', '---', '...', '--- x', '%YAML 1.1', '# a comment', '  # indented comment', 'a: &a {b: 1}', 'c: *a', '<<: *a', 'packages: {}', '  ? k', '  : v', '\t', '  ', '- x', 'x', `${'k'.repeat(1030)}: v`, `'${'k'.repeat(1030)}': v`, '~: x', 'null: x', ': x', "'': x", '1: a', "'1': b", '0x1: c', 'true: t', "'true': u"];
+
+function mutate(text: string, rnd: () => number): string {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const lines = text.split('\n');
+  const li = Math.floor(rnd() * lines.length);
+  const line = lines[li]!;
+  const pos = Math.floor(rnd() * (text.length + 1));
+  const keyLine = /^( *)('[^']*'|[^ '][^:]*):( .*)?$/.exec(line);
+  switch (Math.floor(rnd() * 17)) {
+    case 0:
+      return text.slice(0, pos) + text.slice(pos + 1);
+    case 1:
+      return text.slice(0, pos) + pick(CHARS) + text.slice(pos);
+    case 2:
+      return text.slice(0, pos) + text.slice(pos, pos + 1) + text.slice(pos);
+    case 3:
+      lines.splice(li, 1);
+      return lines.join('\n');
+    case 4:
+      lines.splice(li, 0, line);
+      return lines.join('\n');
+    case 5:
+      lines.splice(li, 0, pick(LINES));
+      return lines.join('\n');
+    case 6: {
+      const d = pick([-2, -1, 1, 2, 4]);
+      lines[li] = d < 0 ? line.slice(-d) : ' '.repeat(d) + line;
+      return lines.join('\n');
+    }
+    case 7: {
+      // a key given twice in its mapping: the line again a few lines on, at its indent
+      if (!keyLine) return text;
+      const at = Math.min(lines.length, li + 1 + Math.floor(rnd() * 6));
+      lines.splice(at, 0, `${keyLine[1]}${keyLine[2]}: x`);
+      return lines.join('\n');
+    }
+    case 8:
+    case 9:
+      if (!keyLine) return text;
+      lines[li] = `${keyLine[1]}${keyLine[2]}: ${pick(VALUES)}`;
+      return lines.join('\n');
+    case 10:
+      if (!keyLine) return text;
+      lines[li] = `${keyLine[1]}${pick(['? ', '&a ', '*a', '!!str ', '!t ', "'", '"', '- '])}${keyLine[2]}:${keyLine[3] ?? ''}`;
+      return lines.join('\n');
+    case 11:
+      lines[li] = line.replace(/^( +)/, (s) => pick(['\t', `${s}\t`, `\t${s.slice(1)}`]));
+      return lines.join('\n');
+    case 12:
+      return `\uFEFF${text}`;
+    case 13:
+      return text.replaceAll('\n', '\r\n');
+    case 14:
+      lines[li] = `${line}${pick([' ', '\r', ' # c', ':', ' :', '\t', ',', '}'])}`;
+      return lines.join('\n');
+    case 15:
+      if (!keyLine) return text;
+      lines[li] = `${keyLine[1]}${pick(VALUES)}:${keyLine[3] ?? ''}`;
+      return lines.join('\n');
+    default: {
+      const j = Math.min(lines.length - 1, li + 1);
+      [lines[li], lines[j]] = [lines[j]!, line];
+      return lines.join('\n');
+    }
+  }
+}
+
+/** A slice of a big fixture: its head up to `packages:`, then a run of its entries (parsing all of it thousands of times is too slow). */
+function excerpt(text: string, rnd: () => number): string {
+  const lines = text.split('\n');
+  const p = lines.indexOf('packages:');
+  if (lines.length < 400 || p === -1) return text;
+  const starts = lines.flatMap((l, i) => (i > p && /^ {2}\S/.test(l) ? [i] : []));
+  const from = starts[Math.floor(rnd() * starts.length)]!;
+  return [...lines.slice(0, p + 1), ...lines.slice(from, from + 20 + Math.floor(rnd() * 80))].join('\n');
+}
+
+describe('pnpm-lock.yaml: the js-yaml read gives what the yaml read gives', () => {
+  it('finds the pnpm fixtures, and reads each of them the fast way, as yaml does', () => {
+    expect(FIXTURES.length).toBeGreaterThanOrEqual(6);
+    for (const f of FIXTURES) {
+      const text = readFileSync(join(ROOT, f), 'utf8');
+      expect(readPnpmFast(text), f).toBeDefined();
+      expect(outcome(text, 'auto'), f).toEqual(outcome(text, 'yaml'));
+    }
+  });
+
+  it.each(FIXTURES)('%s: seeded mutations read alike or fail alike', (f) => {
+    const original = readFileSync(join(ROOT, f), 'utf8');
+    const cases = 700;
+    const differences: string[] = [];
+    let fast = 0;
+    let fastFailed = 0;
+    for (let seed = 1; seed <= cases; seed++) {
+      const rnd = random(seed * 7919 + f.length);
+      let text = excerpt(original, rnd);
+      for (let n = 1 + Math.floor(rnd() * 3); n > 0; n--) text = mutate(text, rnd);
+      const viaFast = readPnpmFast(text) !== undefined;
+      const auto = outcome(text, 'auto');
+      if (viaFast) {
+        fast++;
+        if (!('ok' in (auto as object))) fastFailed++;
+      }
+      const yaml = outcome(text, 'yaml');
+      if (!isDeepStrictEqual(auto, yaml)) differences.push(`seed ${seed}: ${JSON.stringify(text).slice(0, 2000)}\n  auto: ${JSON.stringify(auto).slice(0, 300)}\n  yaml: ${JSON.stringify(yaml).slice(0, 300)}`);
+    }
+    expect(differences).toEqual([]);
+    // the test means something only if many mutations do go the fast way, some of them to an error of ours
+    expect(fast).toBeGreaterThan(cases / 8);
+    expect(fastFailed).toBeGreaterThan(0);
+  }, 120_000);
+
+  it.each([
+    ['a null key: "" in yaml, "null" in js-yaml', "lockfileVersion: '9.0'\npackages:\n  ~:\n    resolution: {integrity: sha512-A}\n"],
+    ['a null key in a flow mapping', "lockfileVersion: '9.0'\nimporters:\n  .:\n    dependencies: {~: link:x}\n"],
+    ['numbers js-yaml reads and yaml does not', "lockfileVersion: '9.0'\nimporters:\n  .:\n    dependencies:\n      a: {specifier: 1_000, version: 0b1}\n      b: {specifier: x, version: -0x1}\n"],
+    ['a key over 1024 characters', `lockfileVersion: '9.0'\npackages:\n  ${'a'.repeat(1100)}@1.0.0:\n    resolution: {integrity: sha512-A}\n`],
+    ['a key as a number and as a string', "lockfileVersion: '9.0'\npackages:\n  1:\n    name: a\n  '1':\n    name: b\n"],
+    ['a merge key', "lockfileVersion: '9.0'\nx: &x {a: 1}\npackages:\n  <<: *x\n"],
+    ['unquoted lockfileVersion', 'lockfileVersion: 9.0\npackages:\n  a@1.0.0:\n    resolution: {integrity: sha512-A}\n'],
+    ['the whole document indented', "  lockfileVersion: '9.0'\n  packages:\n    a@1.0.0:\n      resolution: {integrity: sha512-A}\n"],
+  ])('%s: as yaml reads it', (_what, text) => {
+    expect(outcome(text, 'auto')).toEqual(outcome(text, 'yaml'));
+  });
+});
