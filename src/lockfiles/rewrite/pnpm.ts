@@ -41,7 +41,10 @@ export function rewritePnpm(text: string, targets: RewriteTargets): RewriteResul
 
 /** Each `packages.<key>.resolution.tarball` string scalar of a plain or quoted style, in text order. */
 function resolutionTarballs(text: string): Scalar[] {
-  const doc = parseDocument(text, { prettyErrors: false, logLevel: 'silent' });
+  // uniqueKeys: false: yaml's check of repeated keys is quadratic (384 s for the 39 MB pnpm-lock.yaml
+  // of 110,000 packages with tarball URLs, 11.5 s without it), and rewrite-lockfiles has read
+  // the text with parsePnpmLock first, which refuses a repeated key
+  const doc = parseDocument(text, { prettyErrors: false, logLevel: 'silent', uniqueKeys: false });
   if (doc.errors.length || !isMap(doc.contents)) return [];
   const packages = doc.contents.get('packages', true);
   if (!isMap(packages)) return [];
