@@ -2,7 +2,9 @@
  * The `lockfiles` phase of bench.ts: what parsing a monorepo's lockfile costs. Big lockfiles of
  * each format (big-lockfiles.ts) are parsed by the built CLI's parseLockfile (what warm and
  * rewrite-lockfiles use), each in a child of its own, so the peak RSS is that format's alone,
- * then warm's collect reads them all in one child, as one job naming them would.
+ * then warm's collect reads them all in one child, as one job naming them would, and each
+ * format is rewritten (rewrite-lockfiles' rewriter, which reads the text again its own way)
+ * in a child of its own.
  * Prints its own lines; returns the figures for bench.json.
  */
 import { execFileSync } from 'node:child_process';
@@ -28,7 +30,7 @@ function child(body: string): Record<string, number> {
   return JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
 }
 
-export function lockfilesBench(opts: { packages?: number; log?: (s: string) => void } = {}): { parse: LockfileFigure[]; collect: LockfileFigure } {
+export function lockfilesBench(opts: { packages?: number; log?: (s: string) => void } = {}): { parse: LockfileFigure[]; collect: LockfileFigure; rewrite: LockfileFigure[] } {
   const count = opts.packages ?? 110_000;
   const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   const dir = mkdtempSync(join(tmpdir(), 'cam-bench-lockfiles-'));
@@ -54,10 +56,22 @@ export function lockfilesBench(opts: { packages?: number; log?: (s: string) => v
        if (r.errors.length) throw new Error(JSON.stringify(r.errors));
        console.log(JSON.stringify({ entries: r.lockfiles.reduce((n, l) => n + l.result.entries.length, 0), seconds: (performance.now() - t) / 1000, peak: process.resourceUsage().maxRSS * 1024 }));`,
     );
+    const rewrite = files.map(({ format, file }): LockfileFigure => {
+      const r = child(
+        `const { rewriteLockfile } = await import(${dist('lockfiles/rewrite/index.js')});
+         const { readFileSync } = await import('node:fs');
+         const text = readFileSync(${JSON.stringify(file)}, 'utf8');
+         const t = performance.now();
+         const n = rewriteLockfile(${JSON.stringify(format)}, text, { npm: 'https://acme-111122223333.d.codeartifact.us-east-1.amazonaws.com/npm/npm-shared/' }).changes.length;
+         console.log(JSON.stringify({ entries: n, seconds: (performance.now() - t) / 1000, peak: process.resourceUsage().maxRSS * 1024 }));`,
+      );
+      const mb = statSync(file).size / 2 ** 20;
+      return { format: `rewrite ${format}`, mb, entries: r.entries!, seconds: r.seconds!, mbPerSecond: mb / r.seconds!, peakRssBytes: r.peak! };
+    });
     const mb = parse.reduce((n, x) => n + x.mb, 0);
     const collect: LockfileFigure = { format: 'warm collect', mb, entries: r.entries!, seconds: r.seconds!, mbPerSecond: mb / r.seconds!, peakRssBytes: r.peak! };
-    for (const x of [...parse, collect]) log(`  lockfile ${x.format.padEnd(12)} ${x.mb.toFixed(1)} MB, ${x.entries} entries: ${x.seconds.toFixed(1)} s = ${x.mbPerSecond.toFixed(1)} MB/s, peak RSS ${(x.peakRssBytes / 2 ** 20).toFixed(0)} MB`);
-    return { parse, collect };
+    for (const x of [...parse, collect, ...rewrite]) log(`  lockfile ${x.format.padEnd(20)} ${x.mb.toFixed(1)} MB, ${x.entries} ${x.format.startsWith('rewrite') ? 'URLs changed' : 'entries'}: ${x.seconds.toFixed(1)} s = ${x.mbPerSecond.toFixed(1)} MB/s, peak RSS ${(x.peakRssBytes / 2 ** 20).toFixed(0)} MB`);
+    return { parse, collect, rewrite };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
