@@ -47,6 +47,13 @@ export const DEFAULT_UPSTREAM_TIMEOUT_MS = 60_000;
 /** A download that passes no byte for this long is cut off. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 /**
+ * A request head not complete after this long is a 408 and the connection is closed. go
+ * writes its head in one go (a few hundred bytes); Node's own bound is 60 s, checked only
+ * every 30 s, so a client trickling a header a byte at a time would hold its connection
+ * (and a file descriptor) for up to 90 s, and a few hundred such would take every one.
+ */
+export const DEFAULT_HEAD_TIMEOUT_MS = 10_000;
+/**
  * Downloads streaming at once. The SDK's handler keeps at most 50 connections per host
  * (@smithy/node-http-handler's maxSockets) and a download holds one until its last byte
  * is taken; below that, ListPackageVersions and DescribePackageVersion always find one.
@@ -74,6 +81,8 @@ export interface GoProxyOptions {
   upstreamTimeoutMs?: number;
   /** Default DEFAULT_IDLE_TIMEOUT_MS. */
   idleTimeoutMs?: number;
+  /** Default DEFAULT_HEAD_TIMEOUT_MS. */
+  headTimeoutMs?: number;
   /**
    * Abort = stop (Ctrl-C, SIGTERM), also while starting: a preflight CodeArtifact does not
    * answer is cut off at once (startGoProxy rejects with EINTERRUPTED), not waited out.
@@ -139,9 +148,19 @@ export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
     upstreamTimeoutMs: opts.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
     idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
   });
-  const server = createServer((req, res) => {
-    handler.handle(req, res).catch(() => res.destroy());
-  });
+  const headTimeoutMs = opts.headTimeoutMs ?? DEFAULT_HEAD_TIMEOUT_MS;
+  const server = createServer(
+    {
+      // the proxy takes no request body (GET, HEAD): a complete request is its head
+      headersTimeout: headTimeoutMs,
+      requestTimeout: headTimeoutMs,
+      // how often Node looks for heads past their time: a quarter of it, so one is cut off within 1.25 times the bound
+      connectionsCheckingInterval: Math.max(100, Math.floor(headTimeoutMs / 4)),
+    },
+    (req, res) => {
+      handler.handle(req, res).catch(() => res.destroy());
+    },
+  );
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {
     sockets.add(s);

@@ -1,0 +1,82 @@
+/**
+ * `cam goproxy` against hostile or careless clients and operators, over real sockets to
+ * a real server on 127.0.0.1 in front of the CodeArtifact stand-in: clients that send
+ * their request head a byte at a time, and a repository so large that the GONOSUMDB the
+ * proxy prints would no longer fit in a process's environment (Linux MAX_ARG_STRLEN).
+ * The go toolchain cases are in goproxy.test.ts; this file needs no go build.
+ */
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashBuffer } from '../src/integrity/hashes.js';
+import { startGoProxy } from '../src/goproxy/server.js';
+import { GenericTarget } from '../src/targets/generic.js';
+import { GENERIC_REPO, startGoTarget, type GoTarget } from './support/go-modules.js';
+
+let tmp: string;
+let target: GoTarget;
+let jobFile: string;
+const ZIP = Buffer.from('not really a zip, the proxy does not look inside');
+
+/** Publish `module@v0.0.1` with one .zip asset, as `run` would publish its last asset. */
+async function publish(generic: GenericTarget, module: string): Promise<void> {
+  const path = join(tmp, 'small.zip');
+  const asset = { name: 'v0.0.1.zip', path, size: ZIP.length, hashes: hashBuffer(ZIP), facts: {} };
+  const r = await generic.publishAsset({ name: module, version: 'v0.0.1', coords: generic.coordinates(module), asset, assets: [asset], isLast: true });
+  if (r.kind !== 'published') throw new Error(`publishing ${module}: ${JSON.stringify(r)}`);
+}
+
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'cam-goproxy-hostile-'));
+  await writeFile(join(tmp, 'small.zip'), ZIP);
+  target = await startGoTarget();
+  await publish(new GenericTarget(target.ca, GENERIC_REPO), 'git.acme.example/small');
+  jobFile = await target.writeJob(tmp);
+});
+afterAll(async () => {
+  await target?.stop();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+/** A connection that sends the start of a request head, then one more byte every 200 ms, never finishing it. */
+function trickler(url: string): { socket: Socket; closed: Promise<string> } {
+  const u = new URL(url);
+  const socket = connect(Number(u.port), u.hostname);
+  socket.on('error', () => {});
+  let answer = '';
+  socket.on('data', (c: Buffer) => (answer += c.toString()));
+  socket.write(`GET /git.acme.example/small/@v/list HTTP/1.1\r\nHost: ${u.host}\r\nX-Slow: `);
+  const timer = setInterval(() => socket.writable && socket.write('a'), 200);
+  const closed = once(socket, 'close').then(() => {
+    clearInterval(timer);
+    return answer;
+  });
+  return { socket, closed };
+}
+
+describe('clients that hold a connection without finishing their request', () => {
+  it('a request head that trickles in is cut off after the head timeout (408), and go\'s requests are answered meanwhile', async () => {
+    const p = await startGoProxy({ job: jobFile, port: 0, codeartifactClient: target.client, headTimeoutMs: 1000 });
+    const slow = Array.from({ length: 40 }, () => trickler(p.url));
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      // served while every slow client is still connected
+      const list = await fetch(`${p.url}/git.acme.example/small/@v/list`, { signal: AbortSignal.timeout(30_000) });
+      expect(await list.text()).toBe('v0.0.1\n');
+      const zip = await fetch(`${p.url}/git.acme.example/small/@v/v0.0.1.zip`, { signal: AbortSignal.timeout(30_000) });
+      expect(Buffer.from(await zip.arrayBuffer()).equals(ZIP)).toBe(true);
+      // every trickler is hung up on: Node's own bound (60 s, checked every 30 s) would keep them far past this hang check
+      const answers = await Promise.race([
+        Promise.all(slow.map((s) => s.closed)),
+        new Promise<never>((_, fail) => setTimeout(() => fail(new Error('slow request heads were not cut off')), 15_000)),
+      ]);
+      for (const a of answers) expect(a).toMatch(/^HTTP\/1\.1 408 /);
+    } finally {
+      for (const s of slow) s.socket.destroy();
+      await p.stop();
+    }
+  });
+});
