@@ -5,6 +5,7 @@
  * proxy prints would no longer fit in a process's environment (Linux MAX_ARG_STRLEN).
  * The go toolchain cases are in goproxy.test.ts; this file needs no go build.
  */
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
@@ -14,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashBuffer } from '../src/integrity/hashes.js';
 import { startGoProxy } from '../src/goproxy/server.js';
 import { GenericTarget } from '../src/targets/generic.js';
-import { GENERIC_REPO, startGoTarget, type GoTarget } from './support/go-modules.js';
+import { GENERIC_REPO, GO, startGoTarget, type GoTarget } from './support/go-modules.js';
 
 let tmp: string;
 let target: GoTarget;
@@ -79,4 +80,36 @@ describe('clients that hold a connection without finishing their request', () =>
       await p.stop();
     }
   });
+});
+
+describe('a repository with thousands of modules', () => {
+  it('the GONOSUMDB it prints still fits in a process environment (a variable over 128 KiB makes every exec fail with E2BIG) and still names every module', async () => {
+    const generic = new GenericTarget(target.ca, GENERIC_REPO);
+    // 2000 paths of ~75 characters: ~150 KiB joined, past Linux's MAX_ARG_STRLEN (32 pages)
+    const modules = Array.from({ length: 2000 }, (_, i) => `git.acme.example/platform/team-${String(i % 40).padStart(2, '0')}/a-service-with-a-rather-long-name-${i}`);
+    const queue = [...modules];
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      for (let m = queue.shift(); m !== undefined; m = queue.shift()) await publish(generic, m);
+    }));
+    const p = await startGoProxy({ job: jobFile, port: 0, codeartifactClient: target.client });
+    try {
+      expect(p.modulePrefixes.length).toBeGreaterThanOrEqual(modules.length);
+      const value = p.goEnv.GONOSUMDB!;
+      // go itself starts with it (spawn would fail with E2BIG) and reads it back whole
+      const child = spawn(GO, ['env', 'GONOSUMDB'], { env: { PATH: process.env.PATH, HOME: tmp, GOENV: 'off', GOCACHE: join(tmp, 'gocache'), GONOSUMDB: value } });
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      const [code] = (await once(child, 'close')) as [number];
+      expect(code).toBe(0);
+      expect(out.trim()).toBe(value);
+      // every module is still covered (GONOSUMDB matches path prefixes element by element), by the longest prefixes that fit, and it says so
+      expect(p.noSumDbShortened).toBe(true);
+      const patterns = value.split(',');
+      expect(patterns).toHaveLength(41);
+      expect(patterns).toContain('git.acme.example/platform/team-07');
+      for (const m of [...modules, 'git.acme.example/small']) expect(patterns.some((pat) => m === pat || m.startsWith(`${pat}/`)), m).toBe(true);
+    } finally {
+      await p.stop();
+    }
+  }, 120_000);
 });

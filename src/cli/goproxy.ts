@@ -30,12 +30,17 @@ export async function goproxyCommand(jobFile: string, opts: GoProxyCommandOption
       onError: (line) => printEntries(io.stderr, [line]),
     });
     const env = proxy.goEnv;
-    if (json) print(io.stdout, `${JSON.stringify({ url: proxy.url, repository: proxy.repository, env })}\n`);
+    if (json) print(io.stdout, `${JSON.stringify({ url: proxy.url, repository: proxy.repository, env, ...(proxy.noSumDbShortened ? { noSumDbShortened: true } : {}) })}\n`);
     else {
       // one line; what follows "export" pastes into a shell as it is
       const vars = Object.entries(env).filter(([, v]) => v !== '');
-      const empty = env.GONOSUMDB === '' ? ' (the repository holds no Go module yet)' : '';
-      print(io.stdout, `Serving ${proxy.repository} at ${proxy.url} until Ctrl-C${empty}; in another shell: export ${vars.map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
+      const note =
+        env.GONOSUMDB === ''
+          ? ' (the repository holds no Go module yet)'
+          : proxy.noSumDbShortened
+            ? ` (GONOSUMDB names the paths above its ${proxy.modulePrefixes.length} modules: the list would not fit in an environment variable)`
+            : '';
+      print(io.stdout, `Serving ${proxy.repository} at ${proxy.url} until Ctrl-C${note}; in another shell: export ${vars.map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
     }
     if (!opts.signal.aborted) await once(opts.signal, 'abort');
     await proxy.stop();

@@ -119,3 +119,30 @@ export function noSumDbPrefixes(modulePaths: Iterable<string>): string[] {
   for (const p of sorted) if (!kept.some((k) => p === k || p.startsWith(`${k}/`))) kept.push(p);
   return kept;
 }
+
+/**
+ * The longest GONOSUMDB the proxy hands out. Linux refuses to start a program with any
+ * one environment string over 128 KiB (MAX_ARG_STRLEN: execve fails with E2BIG), so a
+ * variable listing thousands of module paths would stop go, and every other program run
+ * from that shell, from starting at all. A quarter of it leaves room for the rest.
+ */
+export const MAX_NOSUMDB_CHARS = 32 * 1024;
+
+/**
+ * The GONOSUMDB value for these prefixes (noSumDbPrefixes'), at most `max` characters:
+ * the paths themselves when they fit, else each cut to its first N elements, for the
+ * largest N that fits (`git.acme.example/platform/a`, `/b`, … becomes
+ * `git.acme.example/platform`). A shorter prefix still covers every module below it (go
+ * matches the patterns against path prefixes element by element), but also modules the
+ * repository does not hold, which then skip the checksum database too: `shortened` says so.
+ */
+export function noSumDbValue(prefixes: readonly string[], max = MAX_NOSUMDB_CHARS): { value: string; shortened: boolean } {
+  const joined = prefixes.join(',');
+  if (joined.length <= max) return { value: joined, shortened: false };
+  const deepest = Math.max(...prefixes.map((p) => p.split('/').length));
+  let value = joined;
+  for (let depth = deepest - 1; depth >= 1 && value.length > max; depth--) {
+    value = noSumDbPrefixes(prefixes.map((p) => p.split('/').slice(0, depth).join('/'))).join(',');
+  }
+  return { value, shortened: true };
+}

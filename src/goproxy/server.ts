@@ -36,7 +36,7 @@ import { Semaphore } from '../semaphore.js';
 import { CodeArtifact, type PackageCoordinates } from '../targets/codeartifact.js';
 import { GenericTarget } from '../targets/generic.js';
 import { genericToGoModule } from '../targets/go-mapping.js';
-import { latestVersion, listableVersions, noSumDbPrefixes, parseGoProxyPath, type GoProxyRoute } from './protocol.js';
+import { latestVersion, listableVersions, noSumDbPrefixes, noSumDbValue, parseGoProxyPath, type GoProxyRoute } from './protocol.js';
 
 export const DEFAULT_GOPROXY_PORT = 8085;
 export const DEFAULT_GOPROXY_HOST = '127.0.0.1';
@@ -98,6 +98,8 @@ export interface GoProxy {
   modulePrefixes: string[];
   /** The environment go needs: GOPROXY, GONOSUMDB, GOFLAGS. */
   goEnv: Record<string, string>;
+  /** GONOSUMDB names shorter prefixes than modulePrefixes: the full list would not fit in an environment (noSumDbValue). */
+  noSumDbShortened: boolean;
   /** Stop listening, cut off what is in flight, close the SDK client (if ours). */
   stop(): Promise<void>;
 }
@@ -183,11 +185,13 @@ export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   let stopped: Promise<void> | undefined;
+  const noSumDb = noSumDbValue(prefixes);
   return {
     url,
     repository,
     modulePrefixes: prefixes,
-    goEnv: { GOPROXY: url, GONOSUMDB: prefixes.join(','), GOFLAGS: '-mod=mod' },
+    goEnv: { GOPROXY: url, GONOSUMDB: noSumDb.value, GOFLAGS: '-mod=mod' },
+    noSumDbShortened: noSumDb.shortened,
     stop() {
       stopped ??= (async () => {
         opts.signal?.removeEventListener('abort', onStop);
