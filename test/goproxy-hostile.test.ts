@@ -8,12 +8,14 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashBuffer } from '../src/integrity/hashes.js';
-import { startGoProxy } from '../src/goproxy/server.js';
+import { allowedHost, startGoProxy } from '../src/goproxy/server.js';
+import { MigrateError } from '../src/errors.js';
 import { GenericTarget } from '../src/targets/generic.js';
 import { GENERIC_REPO, GO, startGoTarget, type GoTarget } from './support/go-modules.js';
 
@@ -113,3 +115,42 @@ describe('a repository with thousands of modules', () => {
     }
   }, 120_000);
 });
+
+describe('Host names (DNS rebinding) beyond loopback', () => {
+  it('with --allow-remote, an IP address in Host is answered but a DNS name only when named with --allowed-host: a rebinding page always sends its own name', () => {
+    const remote = { anyAddress: true, names: ['goproxy.corp.example'] };
+    for (const ok of ['10.0.0.5:8085', '10.0.0.5', '[fd00::5]:8085', '127.0.0.1:8085', 'localhost', 'goproxy.corp.example:8085', 'GOPROXY.corp.example', undefined]) expect(allowedHost(ok, remote), String(ok)).toBe(true);
+    for (const bad of ['rebind.attacker.example:8085', 'attacker.example', 'goproxy.corp.example.attacker.example', '10.0.0.5.attacker.example', '', '[fd00::5']) expect(allowedHost(bad, remote), bad).toBe(false);
+    // on loopback an address other than loopback's is still refused: the proxy cannot be reached at it
+    expect(allowedHost('10.0.0.5:8085', { anyAddress: false, names: [] })).toBe(false);
+  });
+
+  it('on loopback, a name given with --allowed-host is answered too (a hosts-file alias); a bad --allowed-host is ECONFIG before listening', async () => {
+    const p = await startGoProxy({ job: jobFile, port: 0, codeartifactClient: target.client, allowedHosts: ['devbox.internal'] });
+    try {
+      const ask = (host: string) => fetchWithHost(p.url, '/git.acme.example/small/@v/list', host);
+      expect(await ask(`devbox.internal:${new URL(p.url).port}`)).toMatchObject({ status: 200, body: 'v0.0.1\n' });
+      const refused = await ask('attacker.example');
+      expect(refused.status).toBe(421);
+      expect(refused.body).toContain('--allowed-host');
+    } finally {
+      await p.stop();
+    }
+    for (const bad of ['http://devbox.internal', 'devbox.internal:8085', 'a b', '']) {
+      await expect(startGoProxy({ job: jobFile, port: 0, codeartifactClient: target.client, allowedHosts: [bad] }), bad).rejects.toSatisfy((e) => e instanceof MigrateError && e.code === 'ECONFIG');
+    }
+  });
+});
+
+/** A GET with a Host header of our choosing (fetch sets its own). */
+function fetchWithHost(url: string, path: string, host: string): Promise<{ status: number; body: string }> {
+  return new Promise((done, fail) => {
+    const req = request(`${url}${path}`, { headers: { host } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => done({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', fail);
+    req.end();
+  });
+}

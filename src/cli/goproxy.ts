@@ -8,6 +8,7 @@ export interface GoProxyCommandOptions {
   port?: number;
   host?: string;
   allowRemote?: boolean;
+  allowedHost?: string[];
   json?: boolean;
   /** Abort = stop serving (Ctrl-C, SIGTERM). */
   signal: AbortSignal;
@@ -23,6 +24,7 @@ export async function goproxyCommand(jobFile: string, opts: GoProxyCommandOption
       port: opts.port,
       host: opts.host,
       allowRemote: opts.allowRemote,
+      allowedHosts: opts.allowedHost,
       codeartifactClient: opts.codeartifactClient,
       // a stop while CodeArtifact is still being asked (a stuck preflight) is not waited out
       signal: opts.signal,

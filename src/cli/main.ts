@@ -217,8 +217,9 @@ export function buildProgram(): Command {
     .option('--port <n>', 'port to listen on (0: any free port)', portNumber, 8085)
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--allow-remote', 'listen on a non-loopback address: the proxy has no authentication and reads with your AWS credentials')
+    .option('--allowed-host <name>', 'also answer requests whose Host is this name (repeatable; a DNS name clients use for the proxy)', (name: string, names: string[] = []) => [...names, name])
     .option('--json', 'print the URL and environment as JSON (default when stdout is not a terminal)')
-    .action(async (job: string, flags: { port: number; host: string; allowRemote?: boolean; json?: boolean }) => {
+    .action(async (job: string, flags: { port: number; host: string; allowRemote?: boolean; allowedHost?: string[]; json?: boolean }) => {
       // first Ctrl-C/SIGTERM: stop serving and exit 0 (downloads in flight are cut off: go discards a partial one)
       const stop = interruptible(false);
       process.exitCode = await goproxyCommand(job, { ...flags, signal: stop.signal }, processIo);

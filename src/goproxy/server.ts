@@ -21,7 +21,7 @@
  * zip and go.mod against go.sum (and the checksum database unless GONOSUMDB/GOPRIVATE).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { isIP, type AddressInfo, type Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { loadJob, type LoadedJob } from '../config/load.js';
@@ -73,6 +73,11 @@ export interface GoProxyOptions {
    * module in the repository.
    */
   allowRemote?: boolean;
+  /**
+   * Host names (no port) go may use for the proxy besides loopback's and, with
+   * allowRemote, any IP address: a name in DNS or a hosts file. See allowedHost.
+   */
+  allowedHosts?: readonly string[];
   /** For tests: a preconfigured SDK client (the caller closes it). */
   codeartifactClient?: CodeartifactClient;
   /** One line per failed request (CodeArtifact errors, client aborts are not logged). */
@@ -114,6 +119,11 @@ export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
       hint: 'listen on 127.0.0.1 (the default) and let each developer or CI job run its own; or pass --allow-remote on a network only trusted machines reach',
     });
   }
+  const allowedHosts = (opts.allowedHosts ?? []).map((name) => {
+    // a bare name: a scheme, a port or a path here would never equal a Host header's name and quietly refuse every request
+    if (!HOST_NAME.test(name)) throw new MigrateError('ECONFIG', `--allowed-host ${JSON.stringify(name)}: a host name without scheme or port (goproxy.corp.example)`);
+    return name.toLowerCase();
+  });
   const job = typeof opts.job === 'string' ? loadJob(opts.job) : opts.job;
   const repository = job.config.target.repositories.generic?.internal;
   if (!repository) {
@@ -145,8 +155,8 @@ export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
   }
 
   const handler = new GoProxyHandler(ca, repository, stopping.signal, opts.onError ?? (() => {}), {
-    // bound to loopback, only a loopback name may be asked for: see allowedHost
-    loopbackOnly: isLoopbackHost(host),
+    // bound to loopback, only a loopback name (or one named) may be asked for; bound elsewhere, any address too: see allowedHost
+    hosts: { anyAddress: !isLoopbackHost(host), names: allowedHosts },
     upstreamTimeoutMs: opts.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
     idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
   });
@@ -208,18 +218,35 @@ export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
 
 const CONTENT_TYPES = { info: 'application/json', mod: 'text/plain; charset=utf-8', zip: 'application/zip' } as const;
 
+/** A DNS name as --allowed-host takes it: letters, digits, dots and hyphens. */
+const HOST_NAME = /^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?$/i;
+
+/** Which Host names a proxy answers to, besides loopback's. */
+export interface HostRule {
+  /** Any IP address (listening elsewhere than on loopback, with --allow-remote). */
+  anyAddress: boolean;
+  /** Lower-case names given with --allowed-host. */
+  names: readonly string[];
+}
+
 /**
- * Whether a Host header may reach a proxy that listens on loopback. A web page the
- * developer has open can make the browser talk to 127.0.0.1 under its own name (DNS
- * rebinding: `attacker.example` resolving to 127.0.0.1), and then read the answers as its
- * own; it cannot make the browser send a loopback name in Host. go sends the host of the
- * GOPROXY URL, which for this proxy is a loopback address or `localhost`. No Host at all
- * (HTTP/1.0) is no browser's.
+ * Whether a Host header may reach the proxy. A web page the developer has open can make
+ * the browser talk to the proxy's address under the page's own name (DNS rebinding:
+ * `attacker.example` resolving to 127.0.0.1, or to the address a --allow-remote proxy
+ * listens on), and then read the answers as its own: it is same-origin, so neither Origin
+ * nor Sec-Fetch-Site gives it away. It cannot make the browser send a name it does not
+ * control, nor an IP address (a page loaded from an address cannot be rebound). go sends
+ * the host of the GOPROXY URL: a loopback address or `localhost`; with --allow-remote the
+ * address other machines use, or a name the operator lists with --allowed-host. The port
+ * is not checked: an ssh -L or a port mapping in front changes it, and a rebinding page
+ * is told apart by its name alone. No Host at all (HTTP/1.0) is no browser's.
  */
-export function allowedHost(header: string | undefined): boolean {
+export function allowedHost(header: string | undefined, rule: HostRule = { anyAddress: false, names: [] }): boolean {
   if (header === undefined) return true;
   const name = /^(\[[^\]]*\]|[^:]*)(?::\d{1,5})?$/.exec(header)?.[1];
-  return name !== undefined && isLoopbackHost(name);
+  if (name === undefined) return false;
+  if (isLoopbackHost(name) || rule.names.includes(name.toLowerCase())) return true;
+  return rule.anyAddress && isIP(name.replace(/^\[(.*)\]$/, '$1')) !== 0;
 }
 
 /**
@@ -237,7 +264,7 @@ export function fromWebPage(headers: IncomingMessage['headers']): boolean {
 }
 
 interface HandlerLimits {
-  loopbackOnly: boolean;
+  hosts: HostRule;
   upstreamTimeoutMs: number;
   idleTimeoutMs: number;
 }
@@ -280,8 +307,9 @@ class GoProxyHandler {
     const pending: Pending = { signal, answered: () => clearTimeout(deadline), timedOut };
     const path = (req.url ?? '/').split('?')[0]!;
     try {
-      if (this.limits.loopbackOnly && !allowedHost(req.headers.host)) {
-        return text(res, 421, 'misdirected request: this proxy answers only to a loopback name (127.0.0.1, localhost, [::1]) in Host\n');
+      if (!allowedHost(req.headers.host, this.limits.hosts)) {
+        const names = [this.limits.hosts.anyAddress ? 'an IP address' : 'a loopback name (127.0.0.1, localhost, [::1])', ...this.limits.hosts.names].join(', ');
+        return text(res, 421, `misdirected request: this proxy answers only to ${names} in Host; to reach it by another name, start it with --allowed-host NAME\n`);
       }
       if (fromWebPage(req.headers)) {
         return text(res, 403, 'forbidden: this proxy does not answer requests made by web pages (Origin or Sec-Fetch-Site cross-site); point go at it (GOPROXY)\n');
