@@ -6,6 +6,7 @@
  * The go toolchain cases are in goproxy.test.ts; this file needs no go build.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -154,3 +155,36 @@ function fetchWithHost(url: string, path: string, host: string): Promise<{ statu
     req.end();
   });
 }
+
+describe('a target that sends more bytes than it lists', () => {
+  it('a download longer than the listed size is cut off before the client has the listed size: it never gets a complete body of the wrong bytes', async () => {
+    const module = 'git.acme.example/grown';
+    const original = randomBytes(1024 * 1024);
+    const path = join(tmp, 'grown.zip');
+    await writeFile(path, original);
+    const generic = new GenericTarget(target.ca, GENERIC_REPO);
+    const asset = { name: 'v0.0.1.zip', path, size: original.length, hashes: hashBuffer(original), facts: {} };
+    expect(await generic.publishAsset({ name: module, version: 'v0.0.1', coords: generic.coordinates(module), asset, assets: [asset], isLast: true })).toEqual({ kind: 'published' });
+    // other bytes in front: the first `size` bytes a client would read are not the file published
+    target.standIn.replaceAssetBytes(GENERIC_REPO, 'generic', 'git.acme.example', 'grown', 'v0.0.1', 'v0.0.1.zip', Buffer.concat([randomBytes(1024 * 1024), original]), { keepHashes: true });
+    const errors: string[] = [];
+    const p = await startGoProxy({ job: jobFile, port: 0, codeartifactClient: target.client, onError: (l) => errors.push(l) });
+    try {
+      const u = new URL(p.url);
+      const socket = connect(Number(u.port), u.hostname);
+      socket.write(`GET /${module}/@v/v0.0.1.zip HTTP/1.1\r\nHost: ${u.host}\r\nConnection: close\r\n\r\n`);
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.on('error', () => {});
+      await once(socket, 'close');
+      const all = Buffer.concat(chunks);
+      const head = all.indexOf('\r\n\r\n');
+      expect(all.subarray(0, head).toString()).toContain(`content-length: ${original.length}`);
+      expect(all.length - head - 4).toBeLessThan(original.length);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toContain('EINTEGRITY');
+    } finally {
+      await p.stop();
+    }
+  });
+});

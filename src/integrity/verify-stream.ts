@@ -23,6 +23,12 @@ export class VerifyingStream extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.hash.update(chunk);
     this.bytes += chunk.length;
+    // past the size at once, not at the end: what was passed on is less than the size, so a
+    // reader told that size (a Content-Length) never sees a complete body of other bytes
+    if (this.expected.size !== undefined && this.bytes > this.expected.size) {
+      done(this.mismatch(`more than ${this.expected.size} bytes`));
+      return;
+    }
     const previous = this.held;
     this.held = chunk;
     done(null, previous);
@@ -32,17 +38,18 @@ export class VerifyingStream extends Transform {
     const sha256 = this.hash.digest('hex');
     const sizeOk = this.expected.size === undefined || this.expected.size === this.bytes;
     if (sha256 !== this.expected.sha256.toLowerCase() || !sizeOk) {
-      const size = (n: number | undefined) => (n === undefined ? '' : `, ${n} bytes`);
-      done(
-        new MigrateError('EINTEGRITY', `${this.subject}: the bytes differ from what CodeArtifact lists for them`, {
-          subject: this.subject,
-          expected: `sha256 ${this.expected.sha256}${size(this.expected.size)}`,
-          actual: `sha256 ${sha256}${size(this.bytes)}`,
-          hint: 'the stored asset is corrupt or was replaced: compare it with the ledger (cam ledger verify) and republish it',
-        }),
-      );
+      done(this.mismatch(`sha256 ${sha256}, ${this.bytes} bytes`));
       return;
     }
     done(null, this.held);
+  }
+
+  private mismatch(actual: string): MigrateError {
+    return new MigrateError('EINTEGRITY', `${this.subject}: the bytes differ from what CodeArtifact lists for them`, {
+      subject: this.subject,
+      expected: `sha256 ${this.expected.sha256}${this.expected.size === undefined ? '' : `, ${this.expected.size} bytes`}`,
+      actual,
+      hint: 'the stored asset is corrupt or was replaced: compare it with the ledger (cam ledger verify) and republish it',
+    });
   }
 }
