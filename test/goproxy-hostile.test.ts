@@ -143,6 +143,21 @@ describe('Host names (DNS rebinding) beyond loopback', () => {
   });
 });
 
+describe('browsers that send no Sec-Fetch-Site (Safari before 16.4)', () => {
+  it('every answer says nosniff, so a page cannot load one as a script and tell a module that exists (load) from one that does not (error)', async () => {
+    const p = await startGoProxy({ job: jobFile, port: 0, codeartifactClient: target.client });
+    try {
+      for (const path of ['/git.acme.example/small/@v/list', '/git.acme.example/small/@v/v0.0.1.zip', '/git.acme.example/nobody/@v/list', '/not-a-goproxy-path']) {
+        const res = await fetch(`${p.url}${path}`);
+        await res.arrayBuffer();
+        expect(res.headers.get('x-content-type-options'), path).toBe('nosniff');
+      }
+    } finally {
+      await p.stop();
+    }
+  });
+});
+
 /** A GET with a Host header of our choosing (fetch sets its own). */
 function fetchWithHost(url: string, path: string, host: string): Promise<{ status: number; body: string }> {
   return new Promise((done, fail) => {

@@ -306,6 +306,11 @@ class GoProxyHandler {
     const timedOut = () => late.signal.aborted && !gone.signal.aborted && !this.stopping.aborted;
     const pending: Pending = { signal, answered: () => clearTimeout(deadline), timedOut };
     const path = (req.url ?? '/').split('?')[0]!;
+    // Browsers without Sec-Fetch-Site (Safari before 16.4) are not told apart by fromWebPage: a page
+    // can point <script src> at the proxy, and a text/plain 200 would run (load) where a 404 fails
+    // (error), telling it which modules exist. With nosniff every answer fails to load as a script
+    // (https://fetch.spec.whatwg.org/#should-response-to-request-be-blocked-due-to-nosniff?).
+    res.setHeader('x-content-type-options', 'nosniff');
     try {
       if (!allowedHost(req.headers.host, this.limits.hosts)) {
         const names = [this.limits.hosts.anyAddress ? 'an IP address' : 'a loopback name (127.0.0.1, localhost, [::1])', ...this.limits.hosts.names].join(', ');
