@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashBuffer } from '../src/integrity/hashes.js';
+import { noSumDbValue } from '../src/goproxy/protocol.js';
 import { allowedHost, startGoProxy } from '../src/goproxy/server.js';
 import { MigrateError } from '../src/errors.js';
 import { GenericTarget } from '../src/targets/generic.js';
@@ -86,6 +87,15 @@ describe('clients that hold a connection without finishing their request', () =>
 });
 
 describe('a repository with thousands of modules', () => {
+  it('GONOSUMDB is the module paths when they fit, else the longest prefixes that do; host names alone are left as they are', () => {
+    expect(noSumDbValue(['a.example/x/one', 'a.example/x/two'], 40)).toEqual({ value: 'a.example/x/one,a.example/x/two', shortened: false });
+    expect(noSumDbValue(['a.example/x/one', 'a.example/x/two', 'a.example/y/three/four'], 40)).toEqual({ value: 'a.example/x,a.example/y', shortened: true });
+    expect(noSumDbValue(['a.example/x/one', 'b.example/y/two'], 10)).toEqual({ value: 'a.example,b.example', shortened: true });
+    expect(noSumDbValue(['a.example', 'b.example'], 10)).toEqual({ value: 'a.example,b.example', shortened: false });
+    expect(noSumDbValue([], 10)).toEqual({ value: '', shortened: false });
+  });
+
+
   it('the GONOSUMDB it prints still fits in a process environment (a variable over 128 KiB makes every exec fail with E2BIG) and still names every module', async () => {
     const generic = new GenericTarget(target.ca, GENERIC_REPO);
     // 2000 paths of ~75 characters: ~150 KiB joined, past Linux's MAX_ARG_STRLEN (32 pages)

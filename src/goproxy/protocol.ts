@@ -144,5 +144,6 @@ export function noSumDbValue(prefixes: readonly string[], max = MAX_NOSUMDB_CHAR
   for (let depth = deepest - 1; depth >= 1 && value.length > max; depth--) {
     value = noSumDbPrefixes(prefixes.map((p) => p.split('/').slice(0, depth).join('/'))).join(',');
   }
-  return { value, shortened: true };
+  // host names alone that do not fit cannot be cut further: go will not start with them (E2BIG), nothing here can help
+  return { value, shortened: value !== joined };
 }
