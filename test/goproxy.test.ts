@@ -26,7 +26,8 @@ import { goproxyCommand } from '../src/cli/goproxy.js';
 import { MigrateError } from '../src/errors.js';
 import { hashBuffer } from '../src/integrity/hashes.js';
 import { compareGoVersions, latestVersion, listableVersions, noSumDbPrefixes, parseGoProxyPath, unescapeGo } from '../src/goproxy/protocol.js';
-import { allowedHost, startGoProxy, type GoProxy } from '../src/goproxy/server.js';
+import { allowedHost } from '../src/goproxy/callers.js';
+import { startGoProxy, type GoProxy } from '../src/goproxy/server.js';
 import { GenericTarget } from '../src/targets/generic.js';
 import { buildHelloVersions, GENERIC_REPO, GO, goEnv, MODULE, MODULE_V2, run, startGoTarget, type BuiltVersion, type GoDownload, type GoTarget } from './support/go-modules.js';
 
