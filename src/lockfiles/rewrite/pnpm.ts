@@ -11,6 +11,8 @@
  * The scalar's own text is replaced, in its own quoting: every other byte stays.
  */
 import { isMap, isScalar, parseDocument, Scalar } from 'yaml';
+import { readPnpmFast } from '../pnpm-fast.js';
+import { isRecord } from '../read.js';
 import { tarballMover } from './npm-url.js';
 import { lineCounter, type RewriteChange, type RewriteResult, type RewriteTargets } from './types.js';
 
@@ -21,7 +23,7 @@ export function rewritePnpm(text: string, targets: RewriteTargets): RewriteResul
   const changes: RewriteChange[] = [];
   let out = '';
   let last = 0;
-  for (const node of resolutionTarballs(text)) {
+  for (const node of noTarballs(text) ? [] : resolutionTarballs(text)) {
     const [start, end] = node.range!;
     const from = node.value as string;
     // a block scalar, or a quoted one folded over lines: a rewrite changes no line count
@@ -37,6 +39,20 @@ export function rewritePnpm(text: string, targets: RewriteTargets): RewriteResul
   const notes = mover.notes(changes.length);
   if (!changes.length && !notes.length) notes.push('no tarball URLs (packages from the default registry carry none): point .npmrc `registry=` at the shared repository');
   return { text: out, changes, notes, already: mover.already() };
+}
+
+/**
+ * Whether the lockfile surely has no `packages.<key>.resolution.tarball` string, told from
+ * its fast read (pnpm-fast.ts: the same data yaml gives, or none): most lockfiles name only
+ * the default registry, whose packages carry no URL, and then yaml's Document (1.6 GB and
+ * 9 s for 110,000 packages) is not built at all.
+ */
+function noTarballs(text: string): boolean {
+  const read = readPnpmFast(text);
+  if (!read) return false;
+  const packages = isRecord(read.data) ? read.data.packages : undefined;
+  if (!isRecord(packages)) return true;
+  return !Object.values(packages).some((p) => isRecord(p) && isRecord(p.resolution) && typeof p.resolution.tarball === 'string');
 }
 
 /** Each `packages.<key>.resolution.tarball` string scalar of a plain or quoted style, in text order. */
