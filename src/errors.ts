@@ -3,6 +3,8 @@
  * conflict, excluded) are values; everything that stops one item is a
  * MigrateError with a code, the package@version it concerns, and what to do.
  */
+import { statfsSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 export type ErrorCode =
   | 'EINTEGRITY' // source bytes do not match what the source declares
@@ -163,13 +165,13 @@ export const DISK_FULL = /No space left on device|Disk quota exceeded|File too l
 /**
  * A program that stopped because this machine's disk is full (or past a quota or a file-size
  * limit) as ELOCAL naming `path`, the folder it wrote in; undefined when it stopped for another
- * reason. `output`: what it said; `signal`: what ended it, if one did (SIGXFSZ: a write past
+ * reason. `output`: what it said (its closing words decide: lastWordsOnDisk); `signal`: what ended it, if one did (SIGXFSZ: a write past
  * RLIMIT_FSIZE, by a program that does not ignore it, as git does not). A full disk is not the
  * source's fault nor the tag's, does not fix itself, and fails every later write alike: the
  * run stops, and a rerun with room again resumes.
  */
 export function diskFullError(output: string, signal: string | null | undefined, path: string, doing: string, subject?: string): MigrateError | undefined {
-  const said = output.split('\n').find((l) => DISK_FULL.test(l))?.trim();
+  const said = lastWordsOnDisk(output, path);
   if (signal !== 'SIGXFSZ' && said === undefined) return undefined;
   const why = signal === 'SIGXFSZ' ? `it was killed by SIGXFSZ (${LOCAL_WHY.EFBIG})` : said!.slice(0, 300);
   return new MigrateError('ELOCAL', `${subject ? `${subject}: ` : ''}cannot ${doing} ${path}: ${why}`, {
@@ -177,6 +179,38 @@ export function diskFullError(output: string, signal: string | null | undefined,
     cause: new Error(output.slice(-2000)),
     hint: 'free space under the state directory (or move it with --state-dir), then rerun: nothing was recorded as done',
   });
+}
+
+/** How many of a program's last non-empty lines are its own closing words (npm's ENOSPC report is 7, Python's traceback and build's verdict 3). */
+const LAST_WORDS = 10;
+/** Less room than this on the folder's file system now is a full disk, whatever else the program printed after saying so. */
+const LOW_ROOM_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The line in which a program that failed said its write found no room, or undefined. Only
+ * its closing words count: a build runs tests and scripts that may print the words for other
+ * reasons (a test of ENOSPC handling, a quoted changelog) and then fail on an assertion, which
+ * is the tag's fault, not this machine's. A mention further up counts only when the folder's
+ * file system has (almost) no room left now (statfs): the evidence is then the disk itself.
+ */
+function lastWordsOnDisk(output: string, path: string): string | undefined {
+  const lines = output.split('\n').map((l) => l.trim()).filter(Boolean);
+  const closing = lines.slice(-LAST_WORDS).find((l) => DISK_FULL.test(l));
+  if (closing !== undefined) return closing;
+  const earlier = lines.find((l) => DISK_FULL.test(l));
+  return earlier !== undefined && lowOnRoom(path) ? earlier : undefined;
+}
+
+/** Whether the file system holding `path` (or its nearest existing parent) has less than LOW_ROOM_BYTES free for this user. */
+function lowOnRoom(path: string): boolean {
+  for (let p = path; ; p = dirname(p)) {
+    try {
+      const st = statfsSync(p);
+      return st.bavail * st.bsize < LOW_ROOM_BYTES;
+    } catch {
+      if (dirname(p) === p) return false;
+    }
+  }
 }
 
 /**
