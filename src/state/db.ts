@@ -241,8 +241,10 @@ export class StateDb {
       // this machine's: never "move the file away", which would lose what the state records
       const full = diskFull(e, path);
       if (full) throw full;
-      // a state this user may read but not write beside is not broken: moving it away would lose what it records
-      if (cannotWrite(e)) {
+      // a state this user may read but not write beside is not broken: moving it away would lose what it records.
+      // SQLite says only SQLITE_CANTOPEN when it cannot make the -wal beside it (a folder root may not write
+      // either: read-only mount, immutable), so the folder and the file are asked too
+      if (cannotWrite(e) || !writable(dirname(path)) || (existsSync(path) && !writable(path))) {
         throw new MigrateError('ESTATE', `cannot write the state database ${path} or its folder: ${toError(e).message}`, {
           cause: e,
           hint: NOT_WRITABLE,

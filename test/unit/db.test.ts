@@ -203,6 +203,33 @@ describe('migrations', () => {
     const thrown = refusal(() => openState(dir)); // a directory
     expect((thrown as MigrateError).code).toBe('ESTATE');
   });
+
+  // root ignores file modes; an immutable file and folder (chattr +i) refuse even root, as a
+  // read-only mount or a folder of another user refuse anyone else
+  const immutable = spawnSync('sh', ['-c', `f=$(mktemp -p ${JSON.stringify(tmpdir())}) && chattr +i "$f" && chattr -i "$f" && rm "$f"`]).status === 0;
+  it.skipIf(!immutable)('a state whose folder (and file) this user may not write is ESTATE telling to keep the file, never to move it away; it is left byte for byte, and read-only commands still read it', () => {
+    const s = openState();
+    s.startRun(false);
+    s.close();
+    const bytes = readFileSync(path);
+    const chattr = (flag: string) => expect(spawnSync('chattr', [flag, path, dir]).status).toBe(0);
+    chattr('+i');
+    try {
+      const thrown = refusal(() => openState()) as MigrateError;
+      expect(thrown).toBeInstanceOf(MigrateError);
+      expect(thrown.code).toBe('ESTATE');
+      expect(thrown.message).toContain(path);
+      expect(thrown.hint).toMatch(/Keep the file/);
+      expect(thrown.hint).not.toMatch(/move the file away/);
+      expect(readdirSync(dir)).toEqual(['job.sqlite']);
+      expect(readFileSync(path).equals(bytes)).toBe(true);
+      const read = StateDb.openToRead(path);
+      open.push(read);
+      expect(read.db.prepare('SELECT count(*) AS n FROM runs').get()).toEqual({ n: 1 });
+    } finally {
+      chattr('-i');
+    }
+  });
 });
 
 describe('the event log is append-only', () => {
