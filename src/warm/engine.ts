@@ -14,6 +14,7 @@ import { Limiter } from '../engine/limiter.js';
 import { jobRates, resolveRates } from '../engine/rates.js';
 import { withRetry } from '../engine/retry.js';
 import { gracefulStop, RefusalBreaker, stopWhenStuck } from '../engine/stop.js';
+import { FATAL_CODES } from '../engine/package.js';
 import { localError, MigrateError, toError } from '../errors.js';
 import { StateDb } from '../state/db.js';
 import { ledgerContext } from '../state/ledger.js';
@@ -188,6 +189,9 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
     const failed = (w: Work, e: MigrateError) => {
       // no entry's fault: the warm stopped on it (stopWhenStuck), and the entry stays to do
       if (e.code === 'ETARGETCREDENTIALS') return;
+      // this machine's (a full disk, a state refusing writes) or the proxy's: every next entry would
+      // fail alike, so the warm stops there as a run does (engine/package.ts), with nothing blamed on the entry
+      if (FATAL_CODES.has(e.code)) return stuck.stopWith(e);
       store.failed(w.row, e.code, e.describe());
       emit({ type: 'item', ecosystem: w.item.ecosystem, name: w.item.name, version: w.item.version, outcome: 'failed', detail: e.describe() });
       if (e.code !== 'ETARGETAUTH') refusals.other(false);

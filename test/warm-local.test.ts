@@ -1,0 +1,84 @@
+/**
+ * `cam warm` when this machine, not the store, fails: the state database refuses the row an
+ * entry needs before its artifact is requested (a full disk: SQLITE_FULL). Like `run`, the warm
+ * stops as ELOCAL naming the state file: every next entry would fail the same way, and it is
+ * no entry's fault, so none is recorded as failed. With room again the warm finishes.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { parse, stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { WarmStore } from '../src/warm/state.js';
+import type { StateDb } from '../src/state/db.js';
+import { startTestEnv, type TestEnv } from './support/harness.js';
+import { publishWithDeps } from './fixtures/warm/project.js';
+import { warmInProcess } from './support/warm-run.js';
+
+let te: TestEnv;
+const NAMES = ['wl-a', 'wl-b', 'wl-c'];
+const integrity: Record<string, string> = {};
+
+beforeAll(async () => {
+  te = await startTestEnv({ publicRegistries: true });
+  for (const n of NAMES) integrity[n] = (await publishWithDeps(te.sandbox.publicRegistries!.npm, n, '1.0.0')).integrity;
+}, 300_000);
+
+afterAll(async () => {
+  vi.restoreAllMocks();
+  await te?.stop();
+});
+
+function job(name: string): string {
+  const pub = te.sandbox.publicRegistries!.npm.url;
+  const packages: Record<string, unknown> = { '': { name, dependencies: Object.fromEntries(NAMES.map((n) => [n, '1.0.0'])) } };
+  for (const n of NAMES) packages[`node_modules/${n}`] = { version: '1.0.0', resolved: `${pub}${n}/-/${n}-1.0.0.tgz`, integrity: integrity[n] };
+  mkdirSync(join(te.dir, name), { recursive: true });
+  writeFileSync(join(te.dir, name, 'package-lock.json'), `${JSON.stringify({ name, lockfileVersion: 3, requires: true, packages }, null, 2)}\n`);
+  const file = te.writeJob({ name, github: false, privateNpm: {} });
+  const doc = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  doc.warm = { lockfiles: [`${name}/package-lock.json`], pendingTimeoutSeconds: 10 };
+  doc.limits = { ...(doc.limits as Record<string, unknown>), retries: 1, stopGraceSeconds: 1 };
+  writeFileSync(file, stringify(doc));
+  return file;
+}
+
+const warm = (file: string) => warmInProcess(file, { env: te.env, stateDir: te.stateDir, codeartifactClient: te.client });
+
+describe('warm: a local failure while an entry is stored', () => {
+  it('the state refusing a write for want of room stops the warm as ELOCAL naming the state file: no entry is recorded failed, nothing is requested; with room again every entry is warmed', async () => {
+    const file = job('warm-local-full');
+    const database = join(te.stateDir, 'warm-local-full.sqlite');
+    const since = te.sandbox.standIn.log.length;
+    // the disk fills as the first entry is about to be requested: SQLite answers SQLITE_FULL (as
+    // better-sqlite3 throws it), through the state's own write, as a full disk does
+    const full = vi.spyOn(WarmStore.prototype, 'requested').mockImplementation(function (this: WarmStore) {
+      (this as unknown as { state: StateDb }).state.write(() => {
+        throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+      });
+    });
+    let r: Awaited<ReturnType<typeof warm>>;
+    try {
+      r = await warm(file);
+    } finally {
+      full.mockRestore();
+    }
+    expect(r.code, r.stdout).toBe(1);
+    const error = (JSON.parse(r.stdout) as { error?: { code: string; message: string } }).error;
+    expect(error, r.stdout).toMatchObject({ code: 'ELOCAL', message: expect.stringContaining(database) });
+    // no entry blamed: none failed, none counted as attempted
+    const check = new Database(database, { readonly: true });
+    try {
+      const rows = check.prepare('SELECT name, state, last_error_code, attempts FROM warm_entries ORDER BY name').all() as { name: string; state: string; last_error_code: string | null; attempts: number }[];
+      expect(rows.map((x) => x.name)).toEqual(NAMES);
+      for (const row of rows) expect(row, row.name).toMatchObject({ state: 'pending', last_error_code: null, attempts: 0 });
+    } finally {
+      check.close();
+    }
+    expect(te.sandbox.standIn.log.slice(since).filter((e) => e.operation === 'npm:GetTarball')).toEqual([]);
+
+    const again = await warm(file);
+    expect(again.code, again.stdout).toBe(0);
+    expect(again.summary.outcomes).toEqual({ warmed: NAMES.length });
+  }, 120_000);
+});
