@@ -290,7 +290,8 @@ export class StateDb {
         if (full) throw full;
         throw new MigrateError('ESTATE', `${path}: schema migration ${version} failed: ${toError(e).message}`, {
           cause: e,
-          hint: 'the database was left at the previous schema; check the disk and permissions, then rerun',
+          // a sqlite3 shell or a DB browser holding the file is no fault of the disk
+          hint: heldByAnother(e) ? `the database was left at the previous schema. ${HELD}` : 'the database was left at the previous schema; check the disk and permissions, then rerun',
         });
       }
     });

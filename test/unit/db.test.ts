@@ -199,6 +199,38 @@ describe('migrations', () => {
     expect(s.startRun(false)).toBeGreaterThan(0);
   }, 20_000);
 
+  it('an upgrade while another process holds the database locked is ESTATE saying so (not "check the disk"), and the schema stays where it was until it lets go', () => {
+    // a state from the release before the last migration
+    const raw = new Database(path);
+    raw.pragma('journal_mode = WAL');
+    MIGRATIONS.slice(0, -1).forEach((sql, i) => {
+      raw.exec(sql);
+      raw.pragma(`user_version = ${i + 1}`);
+    });
+    raw.close();
+    const holder = new Database(path);
+    holder.exec('BEGIN EXCLUSIVE');
+    let thrown: unknown;
+    try {
+      thrown = refusal(() => openState());
+    } finally {
+      holder.exec('ROLLBACK');
+      holder.close();
+    }
+    expect(thrown).toBeInstanceOf(MigrateError);
+    expect((thrown as MigrateError).code).toBe('ESTATE');
+    expect((thrown as MigrateError).message).toContain(path);
+    expect((thrown as MigrateError).hint).toMatch(/another process/);
+    expect((thrown as MigrateError).hint).not.toMatch(/check the disk/);
+    const check = new Database(path, { readonly: true });
+    try {
+      expect(check.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length - 1);
+    } finally {
+      check.close();
+    }
+    expect(openState().db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+  }, 20_000);
+
   it('a path that cannot hold a database is ESTATE', () => {
     const thrown = refusal(() => openState(dir)); // a directory
     expect((thrown as MigrateError).code).toBe('ESTATE');
