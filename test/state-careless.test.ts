@@ -1,0 +1,91 @@
+/**
+ * The careless operator and the broken machine around the state directory, through the CLI:
+ * a blobs folder deleted between a plan and a run, a state directory nobody may write (not
+ * even root: chattr +i, as a read-only mount is). Each ends in a coded error with what to do,
+ * no stack trace, and the recorded state as it was; or, where nothing was lost, in a run
+ * that publishes every version once.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publishRequests, startTestEnv, type TestEnv } from './support/harness.js';
+import { historyOf, seedPackages } from './support/npm-fixtures.js';
+
+let te: TestEnv;
+const VERSIONS = historyOf(3);
+
+beforeAll(async () => {
+  te = await startTestEnv();
+  const { privateNpm } = te.sandbox;
+  await seedPackages(privateNpm.url, privateNpm.token, [
+    { name: 'careless-blobs', versions: VERSIONS },
+    { name: 'careless-ro', versions: VERSIONS },
+  ]);
+}, 120_000);
+
+afterAll(async () => {
+  await te?.stop();
+});
+
+/** The CLI's JSON error (throws when stdout is none). */
+function errorOf(r: { stdout: string; stderr: string }): { code: string; message: string; hint?: string } {
+  return (JSON.parse(r.stdout) as { error: { code: string; message: string; hint?: string } }).error;
+}
+
+describe('the blobs folder', () => {
+  it('deleted between a plan (which fetched every version) and the run: the run downloads again and publishes every version once', async () => {
+    const job = te.writeJob({ name: 'careless-blobs', privateNpm: { packages: ['careless-blobs'] }, github: false });
+    expect((await te.cli(['plan', job, '--json'])).code).toBe(0);
+    const blobs = join(te.stateDir, 'blobs');
+    expect(existsSync(blobs)).toBe(true);
+    rmSync(blobs, { recursive: true, force: true });
+    const r = await te.cli(['run', job, '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const published = publishRequests(te.sandbox, { succeededOnly: true });
+    for (const v of VERSIONS) expect(published.get(`careless-blobs@${v}`), v).toBe(1);
+  });
+});
+
+// root ignores file modes; an immutable folder and file refuse even root, as a read-only mount does
+const immutable = spawnSync('sh', ['-c', `f=$(mktemp -p ${JSON.stringify(tmpdir())}) && chattr +i "$f" && chattr -i "$f" && rm "$f"`]).status === 0;
+
+describe.skipIf(!immutable)('a state directory nobody may write (chattr +i on it and its database)', () => {
+  it('run, plan and warm stop with ESTATE (exit 2) naming it and saying to keep the file; status and ledger export read it; no stack trace, and nothing in it changes', async () => {
+    const job = te.writeJob({ name: 'careless-ro', privateNpm: { packages: ['careless-ro'] }, github: false });
+    expect((await te.cli(['run', job, '--json'])).code).toBe(0);
+    const database = join(te.stateDir, 'careless-ro.sqlite');
+    const exported = await te.cli(['ledger', 'export', job]);
+    expect(exported.code).toBe(0);
+    // the WAL folded in, so that the file alone is the state (as a copy handed over would be)
+    const fold = spawnSync('sqlite3', [database, 'PRAGMA wal_checkpoint(TRUNCATE);']);
+    expect(fold.status, fold.stderr?.toString()).toBe(0);
+    const before = readdirSync(te.stateDir).sort();
+    const bytes = readFileSync(database);
+    const locked = [database, te.stateDir];
+    expect(spawnSync('chattr', ['+i', ...locked]).status).toBe(0);
+    try {
+      for (const command of ['run', 'plan', 'warm']) {
+        const r = await te.cli([command, job, '--json']);
+        expect(r.code, `${command}: ${r.stdout} ${r.stderr}`).toBe(2);
+        const error = errorOf(r);
+        expect(error.code, command).toBe('ESTATE');
+        expect(error.message, command).toContain(te.stateDir);
+        expect(`${r.stdout}${r.stderr}`, command).not.toMatch(/^\s+at /m);
+        expect(error.hint ?? '', command).not.toMatch(/move the file away/);
+      }
+      const status = await te.cli(['status', job, '--json']);
+      expect(status.code, status.stderr).toBe(0);
+      expect((JSON.parse(status.stdout) as { states: Record<string, number> }).states.verified).toBe(VERSIONS.length);
+      const again = await te.cli(['ledger', 'export', job]);
+      expect(again.code, again.stderr).toBe(0);
+      const entries = (out: string) => out.split('\n').filter((l) => l && !l.startsWith('{"trailer"'));
+      expect(entries(again.stdout)).toEqual(entries(exported.stdout));
+    } finally {
+      spawnSync('chattr', ['-i', ...locked]);
+    }
+    expect(readdirSync(te.stateDir).sort()).toEqual(before);
+    expect(readFileSync(database).equals(bytes)).toBe(true);
+  });
+});
