@@ -52,7 +52,7 @@ describe('the blobs folder', () => {
 const immutable = spawnSync('sh', ['-c', `f=$(mktemp -p ${JSON.stringify(tmpdir())}) && chattr +i "$f" && chattr -i "$f" && rm "$f"`]).status === 0;
 
 describe.skipIf(!immutable)('a state directory nobody may write (chattr +i on it and its database)', () => {
-  it('run, plan and warm stop with ESTATE (exit 2) naming it and saying to keep the file; status and ledger export read it; no stack trace, and nothing in it changes', async () => {
+  it('run, plan and warm stop with ESTATE (exit 2) naming it and saying to keep the file; status and ledger export read it (ELOCAL when the temp folder has no room for their copy); no stack trace, and nothing in it changes', async () => {
     const job = te.writeJob({ name: 'careless-ro', privateNpm: { packages: ['careless-ro'] }, github: false });
     expect((await te.cli(['run', job, '--json'])).code).toBe(0);
     const database = join(te.stateDir, 'careless-ro.sqlite');
@@ -82,6 +82,16 @@ describe.skipIf(!immutable)('a state directory nobody may write (chattr +i on it
       expect(again.code, again.stderr).toBe(0);
       const entries = (out: string) => out.split('\n').filter((l) => l && !l.startsWith('{"trailer"'));
       expect(entries(again.stdout)).toEqual(entries(exported.stdout));
+      // no room for the private copy those read (here: a file-size limit below the database's size, in KiB):
+      // this machine's ELOCAL naming the temp folder, never "give this user read access"
+      const limit = Math.max(1, Math.floor(bytes.length / 1024 / 2));
+      for (const args of [['status', job, '--json'], ['ledger', 'export', job]]) {
+        const r = await te.cli(args, {}, { shell: `ulimit -f ${limit}` });
+        expect(r.code, `${args[0]}: ${r.stdout} ${r.stderr}`).toBe(1);
+        expect(`${r.stdout}${r.stderr}`, args[0]).not.toMatch(/^\s+at /m);
+        const error = errorOf(r);
+        expect(error, args[0]).toMatchObject({ code: 'ELOCAL', message: expect.stringContaining(tmpdir()), hint: expect.stringContaining('TMPDIR') });
+      }
     } finally {
       spawnSync('chattr', ['-i', ...locked]);
     }

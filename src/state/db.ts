@@ -7,7 +7,7 @@ import { accessSync, constants, copyFileSync, existsSync, lstatSync, mkdirSync, 
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
-import { MigrateError, toError } from '../errors.js';
+import { localError, MigrateError, toError } from '../errors.js';
 import { forStorage, forStorageDeep, redact } from '../redact.js';
 import type { Format, Hashes, ItemState, PackageListing } from '../types.js';
 import { sweepDeadWriters } from '../alive.js';
@@ -313,7 +313,12 @@ export class StateDb {
         if (!(e instanceof MigrateError && cannotWrite(e.cause))) throw e;
       }
     }
-    const dir = mkdtempSync(join(tmpdir(), 'codeartifact-migrate-read-'));
+    let dir: string;
+    try {
+      dir = mkdtempSync(join(tmpdir(), 'codeartifact-migrate-read-'));
+    } catch (e) {
+      throw localError(e, tmpdir(), 'make a private copy of the state in', { anyCode: true, hint: COPY_ROOM })!;
+    }
     const copy = join(dir, basename(path));
     const drop = () => rmSync(dir, { recursive: true, force: true });
     process.once('exit', drop);
@@ -325,6 +330,9 @@ export class StateDb {
           if (existsSync(`${path}-wal`)) copyFileSync(`${path}-wal`, `${copy}-wal`);
           else rmSync(`${copy}-wal`, { force: true });
         } catch (e) {
+          // the copy could not be written (a full temp folder): this machine's, not a permission on the state
+          const full = NO_ROOM.has((e as NodeJS.ErrnoException).code ?? '') ? localError(e, dir, 'copy the state database into', { hint: COPY_ROOM }) : undefined;
+          if (full) throw full;
           throw new MigrateError('ESTATE', `cannot read the state database ${path}: ${toError(e).message}`, {
             cause: e,
             hint: 'run as the user that owns the state directory, or give this user read access to it',
@@ -1099,6 +1107,13 @@ function createWhole(path: string): void {
     for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`]) rmSync(f, { force: true });
   }
 }
+
+/** A read-only command's private copy of a state it may not write beside lives in the temp folder: what to do when that cannot hold it. */
+const COPY_ROOM =
+  'this user may not write beside the state, so status, report and ledger export read a private copy of it in the temp folder: free space there, or set TMPDIR to a folder this user can write, then rerun. The state itself was not touched';
+
+/** A write refused for want of room (a full disk, a quota, a file-size limit). */
+const NO_ROOM: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT', 'EFBIG']);
 
 /** What to do about a state this user may not write: never what the other failures say (move it away). */
 const NOT_WRITABLE =

@@ -262,6 +262,33 @@ describe('migrations', () => {
       chattr('-i');
     }
   });
+
+  it.skipIf(!immutable)('a read-only command whose private copy cannot be made (the temp folder unusable) is ELOCAL naming the temp folder and TMPDIR, not a raw error nor "give this user read access"; the state is left byte for byte', () => {
+    const s = openState();
+    s.startRun(false);
+    s.db.pragma('wal_checkpoint(TRUNCATE)');
+    s.close();
+    const bytes = readFileSync(path);
+    // TMPDIR naming a file (a mistyped variable): nothing can be made in it
+    const notAFolder = join(dir, 'not-a-folder');
+    writeFileSync(notAFolder, '');
+    const was = process.env.TMPDIR;
+    const chattr = (flag: string) => expect(spawnSync('chattr', [flag, path, dir]).status).toBe(0);
+    chattr('+i');
+    process.env.TMPDIR = notAFolder;
+    try {
+      const thrown = refusal(() => open.push(StateDb.openToRead(path))) as MigrateError;
+      expect(thrown).toBeInstanceOf(MigrateError);
+      expect(thrown.code).toBe('ELOCAL');
+      expect(thrown.message).toContain(notAFolder);
+      expect(thrown.hint).toMatch(/TMPDIR/);
+    } finally {
+      if (was === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = was;
+      chattr('-i');
+    }
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+  });
 });
 
 describe('the event log is append-only', () => {
