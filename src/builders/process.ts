@@ -18,6 +18,7 @@ import { accessSync, constants as fsConstants, mkdirSync, mkdtempSync, realpathS
 import { homedir, tmpdir } from 'node:os';
 import { basename, delimiter, dirname, isAbsolute, join, resolve as resolvePath, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { localError } from '../errors.js';
 import { printable } from '../redact.js';
 
 export interface RunOptions {
@@ -349,7 +350,9 @@ function probe(variants: readonly Variant[]): Chosen | null {
   const unshare = findTool('unshare');
   if (unshare === undefined) return null;
   const mount = findTool('mount');
-  // what a variant that hides must show: a folder and a file covered (no temp folder to try it in: no such variant)
+  // what a variant that hides must show: a folder and a file covered. A temp folder that cannot hold
+  // them (full, or TMPDIR naming a file) is this machine's to fix, never "no such variant": kept for the
+  // life of the process, that would run every build with the credential files in view
   let dir: string | undefined;
   try {
     dir = realpathSync(mkdtempSync(join(tmpdir(), 'cam-probe-')));
@@ -357,9 +360,12 @@ function probe(variants: readonly Variant[]): Chosen | null {
     mkdirSync(join(dir, 'w'));
     writeFileSync(join(dir, 'd', 'x'), 'x');
     writeFileSync(join(dir, 'f'), 'x');
-  } catch {
+  } catch (e) {
     if (dir) rmSync(dir, { recursive: true, force: true });
-    dir = undefined;
+    throw localError(e, dir ?? tmpdir(), 'make a folder to probe how builds are contained in', {
+      anyCode: true,
+      hint: 'free space in the temp folder, or set TMPDIR to a folder this user can write (builds use it too), then rerun',
+    });
   }
   try {
     // covered: the folder empty, the file empty; read-only but for the writable folder inside it
@@ -563,7 +569,12 @@ export function runProcess(opts: RunOptions): Promise<RunResult> {
   if (opts.signal?.aborted) {
     return Promise.resolve({ exitCode: null, signal: null, output: '', outputBytes: 0, timedOut: false, aborted: true, durationMs: 0 });
   }
-  const how = opts.containment === 'process-group' ? null : chosen(opts.containment === 'user-namespace' ? 'own-user' : 'first');
+  let how: Chosen | null;
+  try {
+    how = opts.containment === 'process-group' ? null : chosen(opts.containment === 'user-namespace' ? 'own-user' : 'first');
+  } catch (e) {
+    return Promise.reject(e);
+  }
   if (opts.containment === 'user-namespace' && how === null) return Promise.reject(new Error('runProcess: no user namespace of our own here'));
   const prefix = how?.prefix ?? null;
   const namespaced = prefix !== null;

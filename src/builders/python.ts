@@ -170,6 +170,8 @@ export async function buildPython(opts: PythonBuildOptions): Promise<PythonBuild
     try {
       run = await runProcess({ argv, cwd: srcdir, env, timeoutMs: opts.timeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS, signal: opts.signal, maxOutputBytes: opts.maxOutputBytes, offline: !opts.network, writable: [checkout, outDir] });
     } catch (e) {
+      // this machine's (no temp folder to contain the build with): the run stops, the tag is not blamed
+      if (e instanceof MigrateError) throw e;
       throw new MigrateError('EBUILD', `${subject}: the build command cannot be started: ${toError(e).message}`, {
         subject,
         actual: argv.join(' '),
