@@ -9,7 +9,6 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +20,7 @@ import { startGoProxy } from '../src/goproxy/server.js';
 import { MigrateError } from '../src/errors.js';
 import { GenericTarget } from '../src/targets/generic.js';
 import { GENERIC_REPO, GO, startGoTarget, type GoTarget } from './support/go-modules.js';
+import { getWithHost } from './support/http-host.js';
 
 let tmp: string;
 let target: GoTarget;
@@ -140,7 +140,7 @@ describe('Host names (DNS rebinding) beyond loopback', () => {
   it('on loopback, a name given with --allowed-host is answered too (a hosts-file alias); a bad --allowed-host is ECONFIG before listening', async () => {
     const p = await startGoProxy({ job: jobFile, port: 0, codeartifactClient: target.client, allowedHosts: ['devbox.internal'] });
     try {
-      const ask = (host: string) => fetchWithHost(p.url, '/git.acme.example/small/@v/list', host);
+      const ask = (host: string) => getWithHost(p.url, '/git.acme.example/small/@v/list', host);
       expect(await ask(`devbox.internal:${new URL(p.url).port}`)).toMatchObject({ status: 200, body: 'v0.0.1\n' });
       const refused = await ask('attacker.example');
       expect(refused.status).toBe(421);
@@ -168,19 +168,6 @@ describe('browsers that send no Sec-Fetch-Site (Safari before 16.4)', () => {
     }
   });
 });
-
-/** A GET with a Host header of our choosing (fetch sets its own). */
-function fetchWithHost(url: string, path: string, host: string): Promise<{ status: number; body: string }> {
-  return new Promise((done, fail) => {
-    const req = request(`${url}${path}`, { headers: { host } }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => done({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', fail);
-    req.end();
-  });
-}
 
 describe('a target that sends more bytes than it lists', () => {
   it('a download longer than the listed size is cut off before the client has the listed size: it never gets a complete body of the wrong bytes', async () => {

@@ -11,7 +11,6 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -30,6 +29,7 @@ import { allowedHost } from '../src/goproxy/callers.js';
 import { startGoProxy, type GoProxy } from '../src/goproxy/server.js';
 import { GenericTarget } from '../src/targets/generic.js';
 import { buildHelloVersions, GENERIC_REPO, GO, goEnv, MODULE, MODULE_V2, run, startGoTarget, type BuiltVersion, type GoDownload, type GoTarget } from './support/go-modules.js';
+import { getWithHost } from './support/http-host.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 /** `--import tsx` by absolute URL: the child runs in a temp folder. */
@@ -86,19 +86,6 @@ async function goDownload(mod: string, opts: { cwd?: string; gopath?: string } =
 async function get(path: string, init?: RequestInit): Promise<{ status: number; body: string; type: string | null }> {
   const res = await fetch(`${proxy.url}${path}`, init);
   return { status: res.status, body: await res.text(), type: res.headers.get('content-type') };
-}
-
-/** A GET with a Host header of our choosing (fetch sets its own). */
-function getWithHost(url: string, path: string, host: string): Promise<{ status: number; body: string }> {
-  return new Promise((done, fail) => {
-    const req = request(`${url}${path}`, { headers: { host } }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => done({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', fail);
-    req.end();
-  });
 }
 
 /** `git.acme.example/big@v0.0.1`: a 16 MB zip, large enough to be in flight while a client dawdles; published once. */

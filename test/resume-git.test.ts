@@ -15,18 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnv, type TestEnv } from './support/harness.js';
 import { fixtureBundle, startGitServer, type GitServer } from './support/git-server.js';
 import { BlobStore } from '../src/state/blobs.js';
+import { prng } from './support/prng.js';
 
-/** mulberry32: replay a failing sequence with CAM_TEST_SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 let te: TestEnv;

@@ -12,21 +12,10 @@ import { historyOf, seedPackages, type SeedPackage } from './support/npm-fixture
 import { publishRequests, startTestEnv, type TestEnv } from './support/harness.js';
 import type { StateDb } from '../src/state/db.js';
 import { exitOf, watch, type Child } from './support/child.js';
+import { prng } from './support/prng.js';
 
 // ---------------------------------------------------------------------------
 // helpers
-
-/** mulberry32: a tiny seeded PRNG, so a failing sequence of kills can be replayed with CAM_TEST_SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

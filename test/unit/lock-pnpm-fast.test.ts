@@ -14,6 +14,7 @@ import { MigrateError } from '../../src/errors.js';
 import { parsePnpmLock, type PnpmReader } from '../../src/lockfiles/pnpm.js';
 import { readPnpmFast } from '../../src/lockfiles/pnpm-fast.js';
 import { ROOT } from '../support/harness.js';
+import { prng } from '../support/prng.js';
 
 const FIXTURES = globSync('test/fixtures/**/pnpm-lock.yaml', { cwd: ROOT }).sort();
 const FILE = '/repo/pnpm-lock.yaml';
@@ -25,18 +26,6 @@ function outcome(text: string, reader: PnpmReader): unknown {
     if (e instanceof MigrateError) return { code: e.code, message: e.message, hint: e.hint };
     return { thrown: String(e) }; // not a coded error: a difference all the same
   }
-}
-
-/** mulberry32: a small seeded generator, so that every run tries the same cases. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const CHARS = [' ', ' ', ':', '-', '\n', '\t', '#', "'", '"', '{', '}', '[', ']', ',', '&', '*', '!', '?', '|', '>', '@', '`', '%', '~', '0', 'a', '\r', '\uFEFF', '\\', '.', '<', '\u0085', '\u2028', '\x00', '\x7f', 'é'];
@@ -136,7 +125,7 @@ describe('pnpm-lock.yaml: the js-yaml read gives what the yaml read gives', () =
     let fast = 0;
     let fastFailed = 0;
     for (let seed = 1; seed <= cases; seed++) {
-      const rnd = random(seed * 7919 + f.length);
+      const rnd = prng(seed * 7919 + f.length);
       let text = excerpt(original, rnd);
       for (let n = 1 + Math.floor(rnd() * 3); n > 0; n--) text = mutate(text, rnd);
       const viaFast = readPnpmFast(text) !== undefined;
