@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { MigrateError } from '../src/errors.js';
+import { CodeArtifact } from '../src/targets/codeartifact.js';
 import { WarmStore } from '../src/warm/state.js';
 import type { StateDb } from '../src/state/db.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
@@ -80,5 +82,47 @@ describe('warm: a local failure while an entry is stored', () => {
     const again = await warm(file);
     expect(again.code, again.stdout).toBe(0);
     expect(again.summary.outcomes).toEqual({ warmed: NAMES.length });
+  }, 120_000);
+});
+
+describe('warm: a local failure outside any one entry', () => {
+  it('the state refusing to record a failure (a full disk) ends the warm: the packages still queued are never asked for, and the error is ELOCAL', async () => {
+    // more packages than the warm keeps in flight (32 at least), so some are still queued when the first fails
+    const names = Array.from({ length: 120 }, (_, i) => `wq-${String(i).padStart(3, '0')}`);
+    const name = 'warm-local-queue';
+    const pub = te.sandbox.publicRegistries!.npm.url;
+    const packages: Record<string, unknown> = { '': { name } };
+    for (const n of names) packages[`node_modules/${n}`] = { version: '1.0.0', resolved: `${pub}${n}/-/${n}-1.0.0.tgz`, integrity: `sha512-${Buffer.alloc(64, 1).toString('base64')}` };
+    mkdirSync(join(te.dir, name), { recursive: true });
+    writeFileSync(join(te.dir, name, 'package-lock.json'), `${JSON.stringify({ name, lockfileVersion: 3, requires: true, packages }, null, 2)}\n`);
+    const file = te.writeJob({ name, github: false, privateNpm: {} });
+    const doc = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    doc.warm = { lockfiles: [`${name}/package-lock.json`], pendingTimeoutSeconds: 10 };
+    doc.limits = { ...(doc.limits as Record<string, unknown>), retries: 1, stopGraceSeconds: 1 };
+    writeFileSync(file, stringify(doc));
+
+    // every store listing is refused (a failure of that entry), and recording that failure finds the disk full
+    const asked: string[] = [];
+    const list = vi.spyOn(CodeArtifact.prototype, 'listVersions').mockImplementation(async (c) => {
+      asked.push(c.package);
+      throw new MigrateError('ETARGETREJECTED', `${c.package}: refused`);
+    });
+    const full = vi.spyOn(WarmStore.prototype, 'failed').mockImplementation(function (this: WarmStore) {
+      (this as unknown as { state: StateDb }).state.write(() => {
+        throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+      });
+    });
+    let r: Awaited<ReturnType<typeof warm>>;
+    try {
+      r = await warm(file);
+    } finally {
+      list.mockRestore();
+      full.mockRestore();
+    }
+    expect(r.code, r.stdout).toBe(1);
+    expect((JSON.parse(r.stdout) as { error?: { code: string } }).error, r.stdout).toMatchObject({ code: 'ELOCAL' });
+    // the packages in flight when the first failed were asked; those still queued were not
+    expect(asked.length).toBeGreaterThan(0);
+    expect(asked.length).toBeLessThan(names.length);
   }, 120_000);
 });

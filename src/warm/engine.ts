@@ -257,7 +257,13 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
     const ctx: PackageContext = { ca: target, store, artifactQueue, listQueue, retry, stop, hard: stopping.hard, pendingTimeoutMs: (opts.pendingTimeoutSeconds ?? config.warm.pendingTimeoutSeconds) * 1000, decided, failed };
     const ingestions: Promise<unknown>[] = [];
     let fatal: unknown;
-    const guard = (p: Promise<unknown>) => p.catch((e: unknown) => (fatal ??= e));
+    // a throw no entry answers for (the state refusing to record a failure, a decision after the
+    // ingestion wait) ends the warm: the packages still queued are not asked for, as after a stop
+    const guard = (p: Promise<unknown>) =>
+      p.catch((e: unknown) => {
+        fatal ??= e;
+        packageQueue.clear();
+      });
     for (const { eco, name, work } of internalWork.values()) {
       const format = ECOSYSTEM_FORMAT[eco];
       const repo = config.target.repositories[format]?.internal;
