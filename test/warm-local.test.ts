@@ -31,10 +31,11 @@ afterAll(async () => {
   await te?.stop();
 });
 
-function job(name: string): string {
+/** A job warming one package-lock.json that pins `pins` (by default the three published above) from the public registry. */
+function job(name: string, pins: { name: string; integrity: string }[] = NAMES.map((n) => ({ name: n, integrity: integrity[n]! }))): string {
   const pub = te.sandbox.publicRegistries!.npm.url;
-  const packages: Record<string, unknown> = { '': { name, dependencies: Object.fromEntries(NAMES.map((n) => [n, '1.0.0'])) } };
-  for (const n of NAMES) packages[`node_modules/${n}`] = { version: '1.0.0', resolved: `${pub}${n}/-/${n}-1.0.0.tgz`, integrity: integrity[n] };
+  const packages: Record<string, unknown> = { '': { name, dependencies: Object.fromEntries(pins.map((p) => [p.name, '1.0.0'])) } };
+  for (const p of pins) packages[`node_modules/${p.name}`] = { version: '1.0.0', resolved: `${pub}${p.name}/-/${p.name}-1.0.0.tgz`, integrity: p.integrity };
   mkdirSync(join(te.dir, name), { recursive: true });
   writeFileSync(join(te.dir, name, 'package-lock.json'), `${JSON.stringify({ name, lockfileVersion: 3, requires: true, packages }, null, 2)}\n`);
   const file = te.writeJob({ name, github: false, privateNpm: {} });
@@ -45,6 +46,15 @@ function job(name: string): string {
   return file;
 }
 
+/** The state's write in WarmStore's `method` finds the disk full: SQLite answers SQLITE_FULL (as better-sqlite3 throws it), through the state's own write. */
+function diskFullOn(method: 'requested' | 'failed') {
+  return vi.spyOn(WarmStore.prototype, method).mockImplementation(function (this: WarmStore) {
+    (this as unknown as { state: StateDb }).state.write(() => {
+      throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    });
+  });
+}
+
 const warm = (file: string) => warmInProcess(file, { env: te.env, stateDir: te.stateDir, codeartifactClient: te.client });
 
 describe('warm: a local failure while an entry is stored', () => {
@@ -52,13 +62,8 @@ describe('warm: a local failure while an entry is stored', () => {
     const file = job('warm-local-full');
     const database = join(te.stateDir, 'warm-local-full.sqlite');
     const since = te.sandbox.standIn.log.length;
-    // the disk fills as the first entry is about to be requested: SQLite answers SQLITE_FULL (as
-    // better-sqlite3 throws it), through the state's own write, as a full disk does
-    const full = vi.spyOn(WarmStore.prototype, 'requested').mockImplementation(function (this: WarmStore) {
-      (this as unknown as { state: StateDb }).state.write(() => {
-        throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
-      });
-    });
+    // the disk fills as the first entry is about to be requested
+    const full = diskFullOn('requested');
     let r: Awaited<ReturnType<typeof warm>>;
     try {
       r = await warm(file);
@@ -89,17 +94,7 @@ describe('warm: a local failure outside any one entry', () => {
   it('the state refusing to record a failure (a full disk) ends the warm: the packages still queued are never asked for, and the error is ELOCAL', async () => {
     // more packages than the warm keeps in flight (32 at least), so some are still queued when the first fails
     const names = Array.from({ length: 120 }, (_, i) => `wq-${String(i).padStart(3, '0')}`);
-    const name = 'warm-local-queue';
-    const pub = te.sandbox.publicRegistries!.npm.url;
-    const packages: Record<string, unknown> = { '': { name } };
-    for (const n of names) packages[`node_modules/${n}`] = { version: '1.0.0', resolved: `${pub}${n}/-/${n}-1.0.0.tgz`, integrity: `sha512-${Buffer.alloc(64, 1).toString('base64')}` };
-    mkdirSync(join(te.dir, name), { recursive: true });
-    writeFileSync(join(te.dir, name, 'package-lock.json'), `${JSON.stringify({ name, lockfileVersion: 3, requires: true, packages }, null, 2)}\n`);
-    const file = te.writeJob({ name, github: false, privateNpm: {} });
-    const doc = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    doc.warm = { lockfiles: [`${name}/package-lock.json`], pendingTimeoutSeconds: 10 };
-    doc.limits = { ...(doc.limits as Record<string, unknown>), retries: 1, stopGraceSeconds: 1 };
-    writeFileSync(file, stringify(doc));
+    const file = job('warm-local-queue', names.map((n) => ({ name: n, integrity: `sha512-${Buffer.alloc(64, 1).toString('base64')}` })));
 
     // every store listing is refused (a failure of that entry), and recording that failure finds the disk full
     const asked: string[] = [];
@@ -107,11 +102,7 @@ describe('warm: a local failure outside any one entry', () => {
       asked.push(c.package);
       throw new MigrateError('ETARGETREJECTED', `${c.package}: refused`);
     });
-    const full = vi.spyOn(WarmStore.prototype, 'failed').mockImplementation(function (this: WarmStore) {
-      (this as unknown as { state: StateDb }).state.write(() => {
-        throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
-      });
-    });
+    const full = diskFullOn('failed');
     let r: Awaited<ReturnType<typeof warm>>;
     try {
       r = await warm(file);
