@@ -48,6 +48,9 @@ export function rewritePnpm(text: string, targets: RewriteTargets): RewriteResul
  * 9 s for 110,000 packages) is not built at all.
  */
 function noTarballs(text: string): boolean {
+  // no key reads `tarball` without the word in the text, or an escape that spells it: nothing to read.
+  // rewrite-lockfiles has read the text once already (parsePnpmLock), so this saves the second read
+  if (!text.includes('tarball') && !text.includes('\\')) return true;
   const read = readPnpmFast(text);
   if (!read) return false;
   const packages = isRecord(read.data) ? read.data.packages : undefined;
