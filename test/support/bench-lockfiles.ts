@@ -38,38 +38,39 @@ export function lockfilesBench(opts: { packages?: number; log?: (s: string) => v
     log(`writing lockfiles of ${count} packages each…`);
     const files = writeBigLockfiles(dir, count);
     const dist = (p: string) => JSON.stringify(join(ROOT, 'dist/src', p));
-    const parse = files.map(({ format, file }): LockfileFigure => {
+    /** `setup`, then `count` (an expression: how many entries, or URLs changed) timed, in a child of its own. */
+    const timed = (format: string, mb: number, setup: string, count: string): LockfileFigure => {
       const r = child(
-        `const { parseLockfile } = await import(${dist('lockfiles/index.js')});
+        `${setup}
          const t = performance.now();
-         const n = parseLockfile(${JSON.stringify(file)}).entries.length;
+         const n = ${count};
          console.log(JSON.stringify({ entries: n, seconds: (performance.now() - t) / 1000, peak: process.resourceUsage().maxRSS * 1024 }));`,
       );
-      const mb = statSync(file).size / 2 ** 20;
       return { format, mb, entries: r.entries!, seconds: r.seconds!, mbPerSecond: mb / r.seconds!, peakRssBytes: r.peak! };
-    });
-    const r = child(
-      `const { collectInputs } = await import(${dist('warm/inputs.js')});
-       const t = performance.now();
-       const job = { file: ${JSON.stringify(join(dir, 'job.yaml'))}, name: 'bench', config: { warm: { lockfiles: ['.'], repositories: [] }, limits: {} } };
-       const r = await collectInputs(job, { env: {}, stateDir: ${JSON.stringify(join(dir, 'state'))} });
-       if (r.errors.length) throw new Error(JSON.stringify(r.errors));
-       console.log(JSON.stringify({ entries: r.lockfiles.reduce((n, l) => n + l.result.entries.length, 0), seconds: (performance.now() - t) / 1000, peak: process.resourceUsage().maxRSS * 1024 }));`,
+    };
+    const mbOf = (file: string) => statSync(file).size / 2 ** 20;
+    const parse = files.map(({ format, file }) =>
+      timed(format, mbOf(file), `const { parseLockfile } = await import(${dist('lockfiles/index.js')});`, `parseLockfile(${JSON.stringify(file)}).entries.length`),
     );
-    const rewrite = files.map(({ format, file }): LockfileFigure => {
-      const r = child(
+    const collect = timed(
+      'warm collect',
+      parse.reduce((n, x) => n + x.mb, 0),
+      `const { collectInputs } = await import(${dist('warm/inputs.js')});
+       const job = { file: ${JSON.stringify(join(dir, 'job.yaml'))}, name: 'bench', config: { warm: { lockfiles: ['.'], repositories: [] }, limits: {} } };`,
+      `await collectInputs(job, { env: {}, stateDir: ${JSON.stringify(join(dir, 'state'))} }).then((r) => {
+         if (r.errors.length) throw new Error(JSON.stringify(r.errors));
+         return r.lockfiles.reduce((n, l) => n + l.result.entries.length, 0);
+       })`,
+    );
+    const rewrite = files.map(({ format, file }) =>
+      timed(
+        `rewrite ${format}`,
+        mbOf(file),
         `const { rewriteLockfile } = await import(${dist('lockfiles/rewrite/index.js')});
-         const { readFileSync } = await import('node:fs');
-         const text = readFileSync(${JSON.stringify(file)}, 'utf8');
-         const t = performance.now();
-         const n = rewriteLockfile(${JSON.stringify(format)}, text, { npm: 'https://acme-111122223333.d.codeartifact.us-east-1.amazonaws.com/npm/npm-shared/' }).changes.length;
-         console.log(JSON.stringify({ entries: n, seconds: (performance.now() - t) / 1000, peak: process.resourceUsage().maxRSS * 1024 }));`,
-      );
-      const mb = statSync(file).size / 2 ** 20;
-      return { format: `rewrite ${format}`, mb, entries: r.entries!, seconds: r.seconds!, mbPerSecond: mb / r.seconds!, peakRssBytes: r.peak! };
-    });
-    const mb = parse.reduce((n, x) => n + x.mb, 0);
-    const collect: LockfileFigure = { format: 'warm collect', mb, entries: r.entries!, seconds: r.seconds!, mbPerSecond: mb / r.seconds!, peakRssBytes: r.peak! };
+         const text = (await import('node:fs')).readFileSync(${JSON.stringify(file)}, 'utf8');`,
+        `rewriteLockfile(${JSON.stringify(format)}, text, { npm: 'https://acme-111122223333.d.codeartifact.us-east-1.amazonaws.com/npm/npm-shared/' }).changes.length`,
+      ),
+    );
     for (const x of [...parse, collect, ...rewrite]) log(`  lockfile ${x.format.padEnd(20)} ${x.mb.toFixed(1)} MB, ${x.entries} ${x.format.startsWith('rewrite') ? 'URLs changed' : 'entries'}: ${x.seconds.toFixed(1)} s = ${x.mbPerSecond.toFixed(1)} MB/s, peak RSS ${(x.peakRssBytes / 2 ** 20).toFixed(0)} MB`);
     return { parse, collect, rewrite };
   } finally {
