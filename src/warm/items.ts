@@ -37,7 +37,7 @@ import { itemKey, type Expected, type ItemKind, type WarmItem } from './types.js
  */
 export class RegistryHosts {
   private readonly hosts: Record<Ecosystem, Set<string | undefined>>;
-  /** The URLs the job names each ecosystem's public registry and its npm sources by. */
+  /** The folders (paths ending in `/`) the job names on each host: its public registry's, and its npm sources'. */
   private readonly named: { public: Record<Ecosystem, string[]>; sources: string[] };
   /** The job's domain's repository endpoints: `<domain>-<owner>.d.codeartifact.<region>.amazonaws.com` (or `.com.cn`), the whole host. */
   private readonly codeartifactHost: RegExp;
@@ -45,7 +45,7 @@ export class RegistryHosts {
   constructor(config: { publicRegistries: { npm: string; pypi: string }; sources: readonly { kind: string; url: string }[]; target: { domain: string; domainOwner: string } }) {
     const npmSourceUrls = config.sources.filter((s) => s.kind === 'npm-registry').map((s) => s.url);
     const npmSources = npmSourceUrls.map(hostOf);
-    this.named = { public: { npm: [config.publicRegistries.npm], pypi: [config.publicRegistries.pypi], go: [] }, sources: npmSourceUrls };
+    this.named = { public: { npm: folderOf(config.publicRegistries.npm), pypi: folderOf(config.publicRegistries.pypi), go: [] }, sources: npmSourceUrls.flatMap(folderOf) };
     this.hosts = {
       npm: new Set([...PUBLIC_HOSTS.npm, hostOf(config.publicRegistries.npm), ...npmSources]),
       pypi: new Set([...PUBLIC_HOSTS.pypi, hostOf(config.publicRegistries.pypi)]),
@@ -74,17 +74,9 @@ export class RegistryHosts {
     if (!this.hosts[ecosystem].has(host)) return { foreign: host };
     // a public registry's own host, or a CodeArtifact one publicRegistries names: one registry, whatever the path
     if (PUBLIC_HOSTS[ecosystem].has(host) || CODEARTIFACT.test(host)) return { public: true };
-    const paths = (list: readonly string[]) =>
-      list.flatMap((r) => {
-        try {
-          const c = new URL(r);
-          return c.host.toLowerCase() === host ? [c.pathname.endsWith('/') ? c.pathname : `${c.pathname}/`] : [];
-        } catch {
-          return [];
-        }
-      });
-    const exact = paths(this.named.public[ecosystem]);
-    const sources = ecosystem === 'npm' ? paths(this.named.sources) : [];
+    const on = (list: readonly string[]) => list.filter((f) => f.startsWith(`${host}/`)).map((f) => f.slice(host.length));
+    const exact = on(this.named.public[ecosystem]);
+    const sources = ecosystem === 'npm' ? on(this.named.sources) : [];
     const path = u.pathname.endsWith('/') ? u.pathname : `${u.pathname}/`;
     // a registry at the host's root holds every path of it
     if (exact.some((p) => p === '/' || path.startsWith(p))) return { public: true };
@@ -125,6 +117,16 @@ const PUBLIC_HOSTS: Record<Ecosystem, ReadonlySet<string>> = {
  * before), whose repositories it serves (its upstreams) whatever repository the path names.
  */
 const CODEARTIFACT = /\.d\.codeartifact\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?(?::443)?$/;
+
+/** `host/path/` of a registry URL (lower-case host, the path as a folder); none for a URL that does not parse. */
+function folderOf(url: string): string[] {
+  try {
+    const u = new URL(url);
+    return [`${u.host.toLowerCase()}${u.pathname.endsWith('/') ? u.pathname : `${u.pathname}/`}`];
+  } catch {
+    return [];
+  }
+}
 
 function hostOf(url: string): string | undefined {
   if (!/^https?:\/\//i.test(url)) return undefined;
