@@ -202,7 +202,7 @@ function lastWordsOnDisk(output: string, path: string): string | undefined {
 }
 
 /** Whether the file system holding `path` (or its nearest existing parent) has less than LOW_ROOM_BYTES free for this user. */
-function lowOnRoom(path: string): boolean {
+export function lowOnRoom(path: string): boolean {
   for (let p = path; ; p = dirname(p)) {
     try {
       const st = statfsSync(p);

@@ -7,7 +7,7 @@ import { accessSync, constants, copyFileSync, existsSync, lstatSync, mkdirSync, 
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
-import { localError, MigrateError, toError } from '../errors.js';
+import { localError, lowOnRoom, MigrateError, toError } from '../errors.js';
 import { forStorage, forStorageDeep, redact } from '../redact.js';
 import type { Format, Hashes, ItemState, PackageListing } from '../types.js';
 import { sweepDeadWriters } from '../alive.js';
@@ -239,7 +239,7 @@ export class StateDb {
       if (broken) throw broken;
       // a full disk (the new file, its -wal or its shared-memory index could not be written) is
       // this machine's: never "move the file away", which would lose what the state records
-      const full = diskFull(e, path);
+      const full = localFailure(e, path);
       if (full) throw full;
       // a state this user may read but not write beside is not broken: moving it away would lose what it records.
       // SQLite says only SQLITE_CANTOPEN when it cannot make the -wal beside it (a folder root may not write
@@ -286,7 +286,7 @@ export class StateDb {
           this.db.pragma(`user_version = ${version}`);
         }).immediate();
       } catch (e) {
-        const full = diskFull(e, path, `schema migration ${version} (rolled back: the database stays at the previous schema)`);
+        const full = localFailure(e, path, `schema migration ${version} (rolled back: the database stays at the previous schema)`);
         if (full) throw full;
         throw new MigrateError('ESTATE', `${path}: schema migration ${version} failed: ${toError(e).message}`, {
           cause: e,
@@ -1171,16 +1171,24 @@ function damaged(e: Error & { code?: string }, path: string): MigrateError | und
 }
 
 /**
- * SQLite's full disk (SQLITE_FULL, or an I/O error: a write, the -wal or the shared-memory
- * index refused, as ENOSPC, EDQUOT and EFBIG are) as this machine's ELOCAL naming the
- * database (`doing`: what was being written); undefined for anything else.
+ * SQLite's full disk or I/O error on the state database as this machine's ELOCAL naming the
+ * database (`doing`: what was being written); undefined for anything else. A full disk is
+ * SQLITE_FULL, or an I/O error (a write, the -wal or the shared-memory index refused, as
+ * ENOSPC, EDQUOT and EFBIG are) on a file system with (almost) no room left; an I/O error on
+ * one with room is the disk's or the mount's (a failing disk, a network file system gone, the
+ * file replaced under the run), and sending the operator to free space there would waste the rerun.
  */
-function diskFull(thrown: unknown, path: string, doing?: string): MigrateError | undefined {
+function localFailure(thrown: unknown, path: string, doing?: string): MigrateError | undefined {
   const e = toError(thrown) as Error & { code?: string };
-  if (e.code !== 'SQLITE_FULL' && !e.code?.startsWith('SQLITE_IOERR')) return undefined;
-  return new MigrateError('ELOCAL', `cannot write the state database ${path}${doing ? `: ${doing}` : ''}: ${e.message} (${e.code})`, {
+  const io = e.code?.startsWith('SQLITE_IOERR') ?? false;
+  if (e.code !== 'SQLITE_FULL' && !io) return undefined;
+  const full = !io || lowOnRoom(dirname(path));
+  const reading = io && /_(SHORT_)?READ$/.test(e.code!);
+  return new MigrateError('ELOCAL', `cannot ${reading ? 'read' : 'write'} the state database ${path}${doing ? `: ${doing}` : ''}: ${e.message} (${e.code})`, {
     cause: e,
-    hint: 'free space on that disk (or move the state with --state-dir), then rerun: the last step was rolled back and will be redone. Keep the file: it records what was migrated',
+    hint: full
+      ? 'free space on that disk (or move the state with --state-dir), then rerun: the last step was rolled back and will be redone. Keep the file: it records what was migrated'
+      : 'the disk holding it answered an I/O error though it has room: check that disk or mount (dmesg, a network file system that went away) and that nothing moved or replaced the file, then rerun: the last step was rolled back and will be redone. Keep the file: it records what was migrated',
   });
 }
 
@@ -1188,7 +1196,7 @@ function diskFull(thrown: unknown, path: string, doing?: string): MigrateError |
 function stateError(thrown: unknown, path: string): Error {
   if (thrown instanceof MigrateError) return thrown;
   const e = toError(thrown) as Error & { code?: string };
-  const full = diskFull(e, path);
+  const full = localFailure(e, path);
   if (full) return full;
   const broken = damaged(e, path);
   if (broken) return broken;
