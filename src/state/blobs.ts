@@ -16,7 +16,7 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isAlive } from '../alive.js';
 import { removeWhenClosed } from '../atomic-file.js';
-import { localError, MigrateError } from '../errors.js';
+import { fileSystemError, localError, MigrateError } from '../errors.js';
 import { HashingStream } from '../integrity/hashes.js';
 import type { Hashes } from '../types.js';
 
@@ -99,7 +99,9 @@ export class BlobStore {
       await syncFile(tmp);
     } catch (e) {
       await removeWhenClosed(out, tmp);
-      throw localError(writeFailure ?? e, tmp, 'write') ?? e;
+      // our own file's failure (it names a path: the temp folder deleted under the run is ENOENT)
+      // is this machine's, never a download that broke off: not retried, not blamed on the source
+      throw fileSystemError(writeFailure) ?? localError(writeFailure ?? e, tmp, 'write') ?? e;
     }
     const { hashes, size } = hasher.digest();
     try {
@@ -116,7 +118,7 @@ export class BlobStore {
       await syncDir(dirname(path));
     } catch (e) {
       rmSync(tmp, { force: true });
-      throw localError(e, path, 'store') ?? e;
+      throw localError(e, path, 'store', { anyCode: true })!;
     }
     return { hashes, size, path };
   }

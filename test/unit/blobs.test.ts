@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isAlive } from '../../src/alive.js';
+import { MigrateError } from '../../src/errors.js';
 import { BlobStore } from '../../src/state/blobs.js';
 
 let root: string;
@@ -79,6 +80,25 @@ describe('BlobStore.put', () => {
     // the open of a temporary file runs on the thread pool: give any that were still on their way time to land
     await new Promise((r) => setTimeout(r, 100));
     expect(readdirSync(join(root, 'tmp'))).toEqual([]);
+  });
+
+  it('its temporary folder gone (the state directory emptied under the run): ELOCAL naming the file, not a download that broke off (which the run would retry and blame on the source); a network failure stays the network\'s', async () => {
+    const store = new BlobStore(root);
+    rmSync(join(root, 'tmp'), { recursive: true, force: true });
+    const e = await store.put(chunked(randomBytes(100_000))).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(MigrateError);
+    expect((e as MigrateError).code).toBe('ELOCAL');
+    expect((e as MigrateError).message).toContain(join(root, 'tmp'));
+    const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', syscall: 'read' });
+    const broken = new Readable({
+      read() {
+        this.destroy(reset);
+      },
+    });
+    await expect(store.put(broken)).rejects.toBe(reset);
   });
 
   it('read gives back the bytes', async () => {
