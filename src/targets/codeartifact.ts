@@ -334,6 +334,17 @@ export class CodeArtifact {
       (o) => {
         // opened only once the limiter gave us a slot: a request cut off while waiting leaves no file open
         const body = size === 0 ? new Uint8Array(0) : createReadStream(path, { start: 0, end: size - 1, highWaterMark: 256 * 1024 });
+        // the SDK pipes the file into the request without listening for the file's errors: one gone
+        // between the stat and the open (the state directory emptied) would end the process, and the
+        // request would wait for the rest of its body. Heard here, it cuts the request off instead.
+        const unreadable = new AbortController();
+        let readFailure: unknown;
+        if (!(body instanceof Uint8Array)) {
+          body.once('error', (e) => {
+            readFailure = e;
+            unreadable.abort(e);
+          });
+        }
         return this.client
           .send(
             new PublishPackageVersionCommand({
@@ -344,8 +355,12 @@ export class CodeArtifact {
               assetSHA256: sha256,
               ...(unfinished ? { unfinished: true } : {}),
             }),
-            o,
+            { abortSignal: o.abortSignal ? AbortSignal.any([o.abortSignal, unreadable.signal]) : unreadable.signal },
           )
+          .catch((e: unknown) => {
+            if (readFailure === undefined) throw e;
+            throw new MigrateError('EBLOBMISSING', `${assetName}: the file to upload cannot be read: ${toError(readFailure).message}`, { cause: readFailure, hint: 'the next run fetches or builds it again' });
+          })
           .finally(() => {
             if (!(body instanceof Uint8Array)) body.destroy();
           });

@@ -8,11 +8,11 @@
  * ourselves instead of using libnpmpublish: it needs the whole tarball in a
  * Buffer (and then again as base64 and as JSON), while this streams it.
  */
-import { createReadStream } from 'node:fs';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import semver from 'semver';
 import { MigrateError, toError } from '../errors.js';
 import { sriFromSha512Hex } from '../integrity/hashes.js';
+import { readThrough } from '../read-through.js';
 import { readTarEntry } from '../tar-entry.js';
 import type { BucketName } from '../types.js';
 import { escapeName } from '../sources/npm-registry.js';
@@ -131,9 +131,9 @@ function isManifestPath(path: string): boolean {
 }
 
 /** The publish document, streamed: JSON head, the tarball as base64, JSON tail. */
-async function* publishBody(prefix: string, path: string, suffix: string): AsyncGenerator<Buffer> {
+async function* publishBody(prefix: string, path: string, suffix: string, subject: string): AsyncGenerator<Buffer> {
   yield Buffer.from(prefix);
-  for await (const chunk of createReadStream(path, { highWaterMark: 3 * 64 * 1024 }).pipe(new Base64Encode())) {
+  for await (const chunk of readThrough(path, 3 * 64 * 1024, new Base64Encode(), subject)) {
     yield Buffer.from(chunk as string);
   }
   yield Buffer.from(suffix);
@@ -282,7 +282,7 @@ export class NpmTarget implements TargetFormat {
         method: 'PUT',
         url: `${endpoint}${escapeName(name)}`,
         headers: { 'content-type': 'application/json', 'content-length': String(length), 'npm-command': 'publish' },
-        body: () => Readable.from(publishBody(prefix, blob.path, suffix)),
+        body: () => Readable.from(publishBody(prefix, blob.path, suffix, subject)),
         signal,
       });
     } catch (e) {

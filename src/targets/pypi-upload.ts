@@ -39,6 +39,7 @@ import type { CoreMetadata, PythonFileType } from '../builders/python.js';
 import { MigrateError } from '../errors.js';
 import { Blake2bStream } from '../integrity/blake2.js';
 import { HashingStream } from '../integrity/hashes.js';
+import { readThrough } from '../read-through.js';
 
 export interface UploadFile {
   path: string;
@@ -178,7 +179,7 @@ async function* bodyChunks(file: UploadFile, head: Buffer, tail: Buffer, digests
   yield head;
   const hasher = new HashingStream();
   let sent = 0;
-  for await (const chunk of createReadStream(file.path, { highWaterMark: 256 * 1024 }).pipe(hasher)) {
+  for await (const chunk of readThrough(file.path, 256 * 1024, hasher, file.filename)) {
     const c = chunk as Buffer;
     sent += c.length;
     if (sent > digests.size) throw changed(file, `it grew past the ${digests.size} bytes that were hashed`);
