@@ -15,6 +15,7 @@ import { historyOf, seedPackages } from './support/npm-fixtures.js';
 
 let te: TestEnv;
 const VERSIONS = historyOf(3);
+const MANY = historyOf(12);
 
 beforeAll(async () => {
   te = await startTestEnv();
@@ -22,6 +23,7 @@ beforeAll(async () => {
   await seedPackages(privateNpm.url, privateNpm.token, [
     { name: 'careless-blobs', versions: VERSIONS },
     { name: 'careless-ro', versions: VERSIONS },
+    { name: 'careless-rm', versions: MANY },
   ]);
 }, 120_000);
 
@@ -47,6 +49,58 @@ describe('the blobs folder', () => {
     for (const v of VERSIONS) expect(published.get(`careless-blobs@${v}`), v).toBe(1);
   });
 });
+
+describe('the state directory deleted while a run uses it', () => {
+  it('the run stops with ESTATE naming the database and saves what it recorded in its place; the rerun publishes the rest: every version once, and the ledger holds one publish per version', async () => {
+    const job = te.writeJob({ name: 'careless-rm', privateNpm: { packages: ['careless-rm'] }, github: false });
+    const database = join(te.stateDir, 'careless-rm.sqlite');
+    const since = te.sandbox.standIn.log.length;
+    const published = () => te.sandbox.standIn.log.filter((e) => e.seq > since && e.operation === 'npm:Publish' && e.status < 300).length;
+    // slow enough that the run is still writing when the folder goes
+    te.sandbox.standIn.setLatency(150);
+    let r: { code: number | null; stdout: string; stderr: string };
+    try {
+      const running = te.cli(['run', job, '--json']);
+      await until(() => published() >= 1);
+      rmSync(te.stateDir, { recursive: true, force: true });
+      r = await running;
+    } finally {
+      te.sandbox.standIn.setLatency(0);
+    }
+    expect(published(), 'the run went on to the end: the folder went too late to test anything').toBeLessThan(MANY.length);
+    // the run stops at its next state write (ESTATE, exit 2), or first at a blob gone with the folder (ELOCAL, exit 1)
+    expect(r.stdout, `exit ${r.code}: ${r.stderr}`).not.toBe('');
+    const error = errorOf(r);
+    if (error.code === 'ESTATE') {
+      expect(r.code, r.stdout + r.stderr).toBe(2);
+      expect(error.message).toContain(database);
+      expect(error.message).toMatch(/deleted/);
+    } else {
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      expect(error).toMatchObject({ code: 'ELOCAL', message: expect.stringContaining(te.stateDir) });
+    }
+    expect(`${r.stdout}${r.stderr}`).not.toMatch(/^\s+at /m);
+    // what the run recorded before it noticed is in the file again
+    expect(existsSync(database)).toBe(true);
+    const rerun = await te.cli(['run', job, '--json']);
+    expect(rerun.code, rerun.stdout + rerun.stderr).toBe(0);
+    const counts = publishRequests(te.sandbox, { succeededOnly: true });
+    for (const v of MANY) expect(counts.get(`careless-rm@${v}`), v).toBe(1);
+    const exported = await te.cli(['ledger', 'export', job]);
+    expect(exported.code, exported.stderr).toBe(0);
+    const entries = exported.stdout.split('\n').filter((l) => l && !l.startsWith('{"trailer"')).map((l) => (JSON.parse(l) as { entry: { outcome: string; version?: string } }).entry);
+    const publishedIn = entries.filter((e) => e.outcome === 'published').map((e) => e.version).sort();
+    expect(publishedIn).toEqual([...MANY].sort());
+  }, 60_000);
+});
+
+/** Resolves once `ok()` holds (checked every 20 ms), failing after 20 s. */
+async function until(ok: () => boolean): Promise<void> {
+  for (const end = Date.now() + 20_000; !ok(); ) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 // root ignores file modes; an immutable folder and file refuse even root, as a read-only mount does
 const immutable = spawnSync('sh', ['-c', `f=$(mktemp -p ${JSON.stringify(tmpdir())}) && chattr +i "$f" && chattr -i "$f" && rm "$f"`]).status === 0;

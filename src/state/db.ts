@@ -3,7 +3,7 @@
  * every transition, per-package facts (dist-tags), and runs. WAL mode, so
  * `status` can read while `run` writes; every transition is one transaction.
  */
-import { accessSync, constants, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readlinkSync, renameSync, rmSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, copyFileSync, existsSync, fsyncSync, lstatSync, mkdirSync, mkdtempSync, openSync, readlinkSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -183,12 +183,20 @@ export class StateDb {
   /** Set by a run that writes to the target: its outcomes go into the provenance ledger. */
   ledger?: LedgerContext;
   private readonly statements = new Map<string, Database.Statement>();
+  /** The file this connection opened: none, or another, at `path` later is a state deleted or replaced under the run. */
+  private readonly file?: { dev: number; ino: number };
+  /** Set once the file was found gone or replaced: every later write is refused with it. */
+  private lost?: MigrateError;
+  /** Whether anything was written through this connection (a read-only command's never is). */
+  private wrote = false;
 
   private constructor(
     db: Database.Database,
     readonly path: string,
   ) {
     this.db = db;
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (st) this.file = { dev: st.dev, ino: st.ino };
   }
 
   /** A prepared statement, prepared once: tens of thousands of packages each record a listing. */
@@ -204,11 +212,53 @@ export class StateDb {
    * transaction back, so the recorded state stays what it was.
    */
   write<T>(fn: () => T): T {
+    this.wrote = true;
+    this.stillOurs();
     try {
       return fn();
     } catch (e) {
       throw stateError(e, this.path);
     }
+  }
+
+  /**
+   * The file at `path` is still the one this connection writes (a stat, a few microseconds a
+   * write). An operator who deletes the state directory under a running job (or restores an
+   * old copy over it) would otherwise have every later step written into a file no one can
+   * open again: the run would end "done" and its rows and ledger entries would be gone with
+   * the process. Instead the run stops, and what it recorded is saved where the rerun finds it.
+   */
+  private stillOurs(): void {
+    if (this.lost) throw this.lost;
+    if (!this.file) return;
+    let st: ReturnType<typeof statSync>;
+    try {
+      st = statSync(this.path, { throwIfNoEntry: false });
+    } catch {
+      return; // a folder that cannot be searched now is told by the write itself
+    }
+    if (st && st.dev === this.file.dev && st.ino === this.file.ino) return;
+    throw (this.lost = this.rescue(st === undefined));
+  }
+
+  /** The open database written out whole where the rerun looks for it (or beside the file that replaced it), and the error that stops the run. */
+  private rescue(gone: boolean): MigrateError {
+    const to = gone ? this.path : `${this.path}.rescued-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    const what = `the state database ${this.path} was ${gone ? 'deleted (the state directory removed or emptied?)' : 'replaced by another file'} while this run used it: stopped`;
+    try {
+      mkdirSync(dirname(to), { recursive: true, mode: 0o700 });
+      writeWhole(to, this.db.serialize());
+    } catch (e) {
+      return new MigrateError('ESTATE', what, {
+        cause: e,
+        hint: `what this run recorded could not be saved (${toError(e).message}). Rerun with the state directory in place: versions the target already holds are read back, never published again, but this run's ledger entries are lost`,
+      });
+    }
+    return new MigrateError('ESTATE', what, {
+      hint: gone
+        ? `what this run had recorded is saved again at ${to}: rerun and it resumes from there (the blobs and git mirrors that went with the folder are fetched again)`
+        : `what this run had recorded is saved in ${to}: keep whichever of the two holds the migration at ${this.path} (never both in turn), then rerun`,
+    });
   }
 
   static open(path: string): StateDb {
@@ -357,7 +407,17 @@ export class StateDb {
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    // a run that stopped for another reason (a blob gone with the folder) before writing again
+    // still leaves what it recorded where the rerun finds it
+    if (this.wrote) {
+      try {
+        this.stillOurs();
+      } catch {
+        // told by the error the run stopped with, or by its next write: saved either way when it could be
+      }
+    }
+    this.db.close();
   }
 
   /**
@@ -1190,6 +1250,17 @@ function localFailure(thrown: unknown, path: string, doing?: string): MigrateErr
       ? 'free space on that disk (or move the state with --state-dir), then rerun: the last step was rolled back and will be redone. Keep the file: it records what was migrated'
       : 'the disk holding it answered an I/O error though it has room: check that disk or mount (dmesg, a network file system that went away) and that nothing moved or replaced the file, then rerun: the last step was rolled back and will be redone. Keep the file: it records what was migrated',
   });
+}
+
+/** `bytes` as a new file at `path` (never over one that appeared meanwhile), on disk before this returns. */
+function writeWhole(path: string, bytes: Buffer): void {
+  const fd = openSync(path, 'wx', 0o600);
+  try {
+    for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** A failed SQLite write as a coded error (https://www.sqlite.org/rescode.html). */

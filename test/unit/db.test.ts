@@ -1,6 +1,6 @@
 /** state/db and state/migrations: schema versions, the append-only event log, listings and transitions. */
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -301,6 +301,54 @@ describe('the event log is append-only', () => {
     expect(() => s.db.prepare('DELETE FROM events WHERE item_id = ?').run(id)).toThrow(expect.objectContaining({ code: 'SQLITE_CONSTRAINT_TRIGGER' }));
     expect(s.events(id).map((e) => e.to_state)).toEqual(['pending', 'fetched']);
     expect(s.events(id).every((e) => e.detail !== 'rewritten')).toBe(true);
+  });
+});
+
+describe('the database file deleted or replaced under an open state', () => {
+  it('deleted: the next write is refused with ESTATE, and what was recorded is written out again at its path, whole', () => {
+    const s = openState();
+    s.recordListing('src', 'http://registry.test/', listing('a', ['1.0.0', '1.1.0']));
+    const [first] = s.items();
+    s.transition(first!.id, 'verified');
+    for (const f of readdirSync(dir)) rmSync(join(dir, f), { force: true });
+    const e = refusal(() => s.transition(first!.id, 'verified')) as MigrateError;
+    expect(e).toBeInstanceOf(MigrateError);
+    expect(e.code).toBe('ESTATE');
+    expect(e.message).toContain(path);
+    expect(e.message).toMatch(/deleted/);
+    expect(e.hint).toContain(`saved again at ${path}`);
+    // every later write too, without writing it out a second time
+    expect(refusal(() => s.startRun(false))).toBe(e);
+    const saved = new Database(path, { readonly: true });
+    try {
+      expect(saved.prepare('SELECT version, state FROM items ORDER BY version').all()).toEqual([
+        { version: '1.0.0', state: 'verified' },
+        { version: '1.1.0', state: 'pending' },
+      ]);
+    } finally {
+      saved.close();
+    }
+  });
+
+  it('replaced by another file: that file is left as it is, and what was recorded is written beside it', () => {
+    const s = openState();
+    s.recordListing('src', 'http://registry.test/', listing('a', ['1.0.0']));
+    const other = join(dir, 'other.sqlite');
+    writeFileSync(other, 'not ours');
+    renameSync(other, path);
+    const e = refusal(() => s.startRun(false)) as MigrateError;
+    expect(e.code).toBe('ESTATE');
+    expect(e.message).toMatch(/replaced by another file/);
+    expect(readFileSync(path, 'utf8')).toBe('not ours');
+    const rescued = readdirSync(dir).filter((f) => f.startsWith('job.sqlite.rescued-'));
+    expect(rescued).toHaveLength(1);
+    expect(e.hint).toContain(join(dir, rescued[0]!));
+    const saved = new Database(join(dir, rescued[0]!), { readonly: true });
+    try {
+      expect(saved.prepare('SELECT version FROM items').all()).toEqual([{ version: '1.0.0' }]);
+    } finally {
+      saved.close();
+    }
   });
 });
 
