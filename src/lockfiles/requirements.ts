@@ -60,39 +60,60 @@ export function longOption(name: string, shortest: number): string {
 }
 
 /**
- * An option's value as pip reads it: it splits the options as a shell does (shlex, POSIX),
- * so `"https://…"`, `'base.txt'` and `a\ b` are the word without their quotes and escapes.
+ * A word of an options line as pip's shlex reads it: its text, where it stands in the line
+ * ([start, end)), and for each of its characters the offset it came from and the quote it
+ * stood in ('' for none), so a value inside it (`--index-url="…"`) can be replaced in place.
  */
-export function shellWord(value: string): string {
-  return shellSplit(value, false)[0] ?? '';
+export interface ShellWord {
+  value: string;
+  start: number;
+  end: number;
+  src: number[];
+  quote: string[];
 }
 
-/** A line split into words as pip splits its options (shlex, POSIX): quotes and escapes as in shellWord. */
-export function shellWords(line: string): string[] {
-  return shellSplit(line, true);
-}
+/** shlex's white space (shlex.whitespace): a no-break space or a vertical tab is part of a word. */
+const SHLEX_SPACE = ' \t\r\n';
 
-/** shlex's words of `text`; with `split` false, unquoted white space is kept inside the one word. */
-function shellSplit(text: string, split: boolean): string[] {
-  const out: string[] = [];
-  let word: string | undefined;
-  for (let i = 0, quote = ''; i < text.length; i++) {
-    const c = text[i]!;
-    if (split && !quote && /\s/.test(c)) {
-      if (word !== undefined) out.push(word);
+/**
+ * A line split into words as pip splits its options: `shlex.split`, POSIX mode
+ * (https://docs.python.org/3/library/shlex.html#parsing-rules). Outside quotes `\x` is `x`;
+ * in '…' nothing is special; in "…" a backslash escapes only `"` and `\`. `error` when shlex
+ * raises (a quote left open, a line ending in a backslash): pip then refuses the whole file;
+ * the words are still given, the open quote running to the line's end.
+ */
+export function shellTokens(line: string): { words: ShellWord[]; error?: string } {
+  const words: ShellWord[] = [];
+  let word: ShellWord | undefined;
+  let quote = '';
+  let error: string | undefined;
+  const add = (c: string, at: number) => {
+    word!.value += c;
+    word!.src.push(at);
+    word!.quote.push(quote);
+  };
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (!quote && SHLEX_SPACE.includes(c)) {
+      if (word) words.push({ ...word, end: i });
       word = undefined;
       continue;
     }
-    word ??= '';
+    word ??= { value: '', start: i, end: i, src: [], quote: [] };
     if (quote === "'") {
       if (c === "'") quote = '';
-      else word += c;
-    } else if (c === '\\' && i + 1 < text.length && (!quote || '"\\$`'.includes(text[i + 1]!))) word += text[++i];
-    else if (c === '"' || (c === "'" && !quote)) quote = quote ? '' : c;
-    else word += c;
+      else add(c, i);
+    } else if (c === '\\' && (!quote || line[i + 1] === '"' || line[i + 1] === '\\')) {
+      if (i + 1 === line.length) {
+        error = 'no escaped character';
+        add(c, i);
+      } else add(line[++i]!, i);
+    } else if (c === '"' || (c === "'" && !quote)) quote = quote ? '' : c;
+    else add(c, i);
   }
-  if (word !== undefined) out.push(word);
-  return out;
+  if (quote) error = 'no closing quotation';
+  if (word) words.push({ ...word, end: line.length });
+  return error ? { words, error } : { words };
 }
 
 /**
@@ -294,18 +315,33 @@ function withoutCredentials(value: string): string | undefined {
   }
 }
 
+/** An option of an options line: as written, the long option it is, its value, and the word the value is in (from its `from`th character). */
+export interface LineOption {
+  option: string;
+  name: string;
+  value?: string;
+  word?: ShellWord;
+  from?: number;
+}
+
 /**
  * An options line's options as pip reads them (shlex, then optparse): `-rfile`, `-r file`,
  * `--requirement=file`, `--requirement file`, `--requirem file` (any unambiguous prefix),
- * several on one line. `option` as written, `name` the long option it is. An unknown or
- * ambiguous one is a warning (pip refuses the file), words that are no option are ignored.
- * rewrite-lockfiles finds a file's includes with it too: one reading of an options line.
+ * several on one line, none after `--` (optparse's end of options). `option` as written,
+ * `name` the long option it is. An unknown or ambiguous one is a warning (pip refuses the
+ * file), words that are no option are ignored. rewrite-lockfiles finds a file's includes
+ * and its index with it too: one reading of an options line.
  */
-export function lineOptions(l: string, at?: LockOrigin, warnings: LockWarning[] = []): { option: string; name: string; value?: string }[] {
-  const words = shellWords(l);
-  const out: { option: string; name: string; value?: string }[] = [];
+export function lineOptions(l: string, at?: LockOrigin, warnings: LockWarning[] = []): LineOption[] {
+  const { words } = shellTokens(l);
+  const out: LineOption[] = [];
+  const valueAt = (i: number, from: number) => {
+    const word = words[i];
+    return word ? { value: word.value.slice(from), word, from } : {};
+  };
   for (let i = 0; i < words.length; i++) {
-    const w = words[i]!;
+    const w = words[i]!.value;
+    if (w === '--') break;
     if (w.startsWith('--')) {
       const eq = w.indexOf('=');
       const option = eq === -1 ? w : w.slice(0, eq);
@@ -316,8 +352,7 @@ export function lineOptions(l: string, at?: LockOrigin, warnings: LockWarning[] 
         continue;
       }
       const name = names[0]!;
-      const value = eq !== -1 ? w.slice(eq + 1) : LONG_OPTIONS[name] ? words[++i] : undefined;
-      out.push({ option, name, value });
+      out.push({ option, name, ...(eq !== -1 ? valueAt(i, eq + 1) : LONG_OPTIONS[name] ? valueAt(++i, 0) : {}) });
     } else if (w.startsWith('-') && w.length > 1) {
       const option = w.slice(0, 2);
       const name = SHORT_OPTIONS[w[1]!];
@@ -325,7 +360,7 @@ export function lineOptions(l: string, at?: LockOrigin, warnings: LockWarning[] 
         warnings.push({ ...(at ?? { file: '' }), message: `unknown option ${option}: ignored` });
         continue;
       }
-      out.push({ option, name, value: w.length > 2 ? w.slice(2) : words[++i] });
+      out.push({ option, name, ...(w.length > 2 ? valueAt(i, 2) : valueAt(++i, 0)) });
     }
   }
   return out;

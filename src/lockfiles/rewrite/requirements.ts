@@ -17,70 +17,95 @@
  * A leading UTF-8 BOM (pip decodes it away) is kept and looked past.
  */
 import { publicUrl } from '../../redact.js';
-import { indexUrl, joinLines, longOption, shellWord, uncommented } from '../requirements.js';
+import { indexUrl, joinLines, lineOptions, shellTokens, uncommented, type LineOption, type Piece } from '../requirements.js';
 import { alreadyNote, foreignIndexNote, type RewriteChange, type RewriteResult, type RewriteTargets } from './types.js';
-
-// Every one on an options line, each at a word's start: pip reads the whole line as options, and
-// of `-i A --index-url B` it keeps the last (B), which moving only the first left in place.
-const INDEX_OPTION = new RegExp(`(?<=^|[ \\t])(?:-i[ \\t]*|(?:${longOption('index-url', 1)}|${longOption('pypi-url', 2)})(?:[ \\t]*=[ \\t]*|[ \\t]+))(\\S+)`, 'g');
-const EXTRA_INDEX_OPTION = new RegExp(`(?<=^|[ \\t])${longOption('extra-index-url', 2)}(?:[ \\t]*=[ \\t]*|[ \\t]+)(\\S+)`, 'g');
 
 export function rewriteRequirements(text: string, targets: RewriteTargets): RewriteResult {
   if (!targets.pypi) return { text, changes: [], notes: ['no shared PyPI repository in the job: nothing rewritten'], already: 0 };
   const index = `${targets.pypi}simple/`;
   const bom = text.startsWith('\uFEFF') ? 1 : 0;
   const changes: RewriteChange[] = [];
-  const edits: { start: number; end: number }[] = [];
+  const edits: { start: number; end: number; to: string }[] = [];
   const notes: string[] = [];
+  let unsure = false;
   let already = 0;
   for (const { joined: full, pieces } of joinLines(text, bom)) {
-    // a comment's text is no option (cut here, the offsets before it stay the joined line's)
-    const joined = uncommented(full);
+    const line = pieces[0]!.line;
+    // a comment's text is no option (cut here, the offsets before it stay the joined line's); pip
+    // strips the line (str.strip: a no-break space too), then splits it with shlex (which would
+    // not): white space at its ends is made spaces, every offset kept
+    const cut = uncommented(full);
+    const body = cut.trim();
+    const lead = body ? cut.indexOf(body) : 0;
+    const joined = ' '.repeat(lead) + body + ' '.repeat(cut.length - lead - body.length);
     // a requirement's line takes only its own options (--hash): an index there is pip's error
-    if (!/^[ \t]*-/.test(joined)) continue;
-    for (const extra of joined.matchAll(EXTRA_INDEX_OPTION)) notes.push(`--extra-index-url ${publicUrl(extra[1]!)} left as is: pip still asks it directly; remove it so builds read only CodeArtifact`);
-    for (const m of joined.matchAll(INDEX_OPTION)) {
-      if (m[1] === index) {
-        already++;
+    if (!body.startsWith('-')) continue;
+    // a line shlex cannot split (a quote left open) makes pip refuse the file: said, never mended here
+    const split = shellTokens(joined).error;
+    if (split) {
+      notes.push(`line ${line}: pip cannot split its options (${split}) and refuses the file; not rewritten: fix the line and run again`);
+      unsure = true;
+      continue;
+    }
+    // every index option of the line: pip keeps the last of `-i A --index-url B`, which moving only the first left in place
+    for (const o of lineOptions(joined)) {
+      if (o.name === 'extra-index-url') {
+        notes.push(`--extra-index-url ${publicUrl(o.value ?? '')} left as is: pip still asks it directly; remove it so builds read only CodeArtifact`);
         continue;
       }
-      const from = m[1]!;
-      // pip splits the options as a shell does: `"https://…"` is the URL without its quotes
-      const url = indexUrl(shellWord(from));
-      if (url === undefined) {
-        notes.push(`line ${pieces[0]!.line}: the index ${publicUrl(from)} left as it is: it is no http(s) URL whose host we can check (an environment variable, a local folder), so it may be an index the shared repository does not hold; if it is public PyPI, write its URL there and run again`);
-        continue;
-      }
+      if (o.name !== 'index-url' && o.name !== 'pypi-url') continue;
+      const value = o.value ?? '';
+      // pip's index is the word as shlex gives it: `"https://…"` is the URL without its quotes
+      const url = indexUrl(value);
       if (url === index) {
         already++;
         continue;
       }
+      if (url === undefined) {
+        notes.push(`line ${line}: the index ${publicUrl(value || '(empty)')} left as it is: it is no http(s) URL whose host we can check (an environment variable, a local folder), so it may be an index the shared repository does not hold; if it is public PyPI, write its URL there and run again`);
+        unsure = true;
+        continue;
+      }
       const foreign = targets.foreignPypiHost?.(url);
       if (foreign) {
-        notes.push(foreignIndexNote(foreign, `line ${pieces[0]!.line}: the index ${publicUrl(url)}`));
+        notes.push(foreignIndexNote(foreign, `line ${line}: the index ${publicUrl(url)}`));
+        unsure = true;
         continue;
       }
-      // the URL's place in the joined line, found in the piece that holds it
-      const urlAt = m.index + m[0].length - from.length;
-      let before = 0;
-      const piece = pieces.find((p) => {
-        if (urlAt >= before && urlAt + from.length <= before + p.text.length) return true;
-        before += p.text.length;
-        return false;
-      });
-      if (!piece) {
+      const edit = valueEdit(o, pieces, index);
+      if (!edit) {
         // split by a `\` inside the URL: replacing it would mean moving text between lines
-        notes.push(`line ${pieces[0]!.line}: the index URL ${publicUrl(from)} is split over several lines; not rewritten: put it on one line and run again`);
+        notes.push(`line ${line}: the index URL ${publicUrl(url)} is split over several lines; not rewritten: put it on one line and run again`);
+        unsure = true;
         continue;
       }
-      const start = piece.start + (urlAt - before);
-      edits.push({ start, end: start + from.length });
-      changes.push({ line: piece.line, from: publicUrl(url), to: index });
+      edits.push(edit);
+      changes.push({ line: edit.line, from: publicUrl(url), to: index });
     }
   }
   let out = text;
-  for (const e of [...edits].reverse()) out = out.slice(0, e.start) + index + out.slice(e.end);
+  for (const e of [...edits].reverse()) out = out.slice(0, e.start) + e.to + out.slice(e.end);
   if (!changes.length && already) notes.push(alreadyNote(already));
-  else if (!changes.length && !notes.some((n) => n.includes('split over') || n.includes('left as it is'))) notes.push('no --index-url: point pip at the shared repository in pip.conf (aws codeartifact login --tool pip)');
+  else if (!changes.length && !unsure) notes.push('no --index-url: point pip at the shared repository in pip.conf (aws codeartifact login --tool pip)');
   return { text: out, changes, notes, already };
+}
+
+/**
+ * Where in the file an option's value is, and what to write there so shlex reads `index`:
+ * a word of its own is replaced whole, its quotes and escapes with it; a value glued to its
+ * option (`--index-url="…"`, `-i'…'`, `"--index-url=…"`) from just after the option's last
+ * character to the word's end, closing a quote that was open there. The endpoint holds no
+ * character shlex reads otherwise. Undefined when the text to replace spans two physical
+ * lines (a `\` continuation inside it).
+ */
+function valueEdit(o: LineOption, pieces: readonly Piece[], index: string): { start: number; end: number; to: string; line: number } | undefined {
+  const w = o.word!;
+  const from = o.from ?? 0;
+  const [start, end, to] = from === 0 ? [w.start, w.end, index] : [w.src[from - 1]! + 1, w.end, `${index}${w.quote[from - 1]}`];
+  let before = 0;
+  for (const p of pieces) {
+    if (start >= before && end <= before + p.text.length) return { start: p.start + (start - before), end: p.start + (end - before), to, line: p.line };
+    before += p.text.length;
+  }
+  return undefined;
 }
