@@ -116,4 +116,15 @@ describe('requirements rewritten as pip reads them', () => {
     expect(results[5]!.notes).toEqual([expect.stringMatching(/^line 1: .*pip cannot split/)]);
   });
 
+  it('a line break pip reads and a `\\n` split misses (a lone CR, a vertical tab, a form feed, U+2028, U+0085): every index pip takes moves', async () => {
+    const texts = ['\r', '\v', '\f', '\u2028', '\u0085'].map((sep) => `-i https://pypi.org/simple${sep}-i https://pypi.python.org/simple\nrequests==2.31.0\n`);
+    const before = await pipReads(texts);
+    const results = texts.map((t) => rewriteLockfile('requirements', t, targets));
+    const after = await pipReads(results.map((r) => r.text));
+    expect(after).toEqual(before.map(moved));
+    for (const [i, t] of texts.entries()) {
+      expect(results[i]!.changes.length, JSON.stringify(t)).toBe(2);
+      expect(entries(results[i]!.text)).toEqual(entries(t));
+    }
+  });
 });

@@ -142,6 +142,9 @@ interface Logical {
   line: number;
 }
 
+/** What ends a line for Python's str.splitlines (https://docs.python.org/3/library/stdtypes.html#str.splitlines). */
+const PY_LINE_BREAK = /\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/g;
+
 /**
  * pip's COMMENT_RE, `(^|\s+)#.*$`: matched at a line's start (re.match) it makes a
  * comment line, which never continues; searched in a joined line, it ends it.
@@ -171,27 +174,37 @@ export interface Piece {
  * a continued piece go, and a comment line that ends a continuation is joined with a space
  * before it. Each joined line keeps its pieces, so an offset in it maps back into the file
  * (the rewriter edits a URL where it stands). pip then cuts a joined line at its comment.
+ *
+ * A line ends where Python's str.splitlines ends it (pip splits the file's text so), not only
+ * at `\n`: a lone CR, a vertical tab, a form feed, U+001C-U+001E, U+0085, U+2028 and U+2029 end
+ * one too. Split at `\n` alone, `-i A<CR>-i B` was one line whose `-i B` pip reads and the
+ * rewriter never saw. A piece's `line` is still counted in `\n`s: the line a diff and an
+ * editor's line numbers show.
  */
 export function joinLines(text: string, offset = 0): { joined: string; pieces: Piece[] }[] {
   const out: { joined: string; pieces: Piece[] }[] = [];
   let pieces: Piece[] = [];
-  let pos = offset;
-  const physical = text.slice(offset).split('\n');
-  physical.forEach((raw, i) => {
-    // the line as pip sees it: without its terminator (CRLF too)
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    const at = pos;
-    pos += raw.length + 1;
+  let number = 1 + (text.slice(0, offset).match(/\n/g)?.length ?? 0);
+  const physical: { line: string; at: number; number: number }[] = [];
+  for (let at = offset; ; ) {
+    PY_LINE_BREAK.lastIndex = at;
+    const m = PY_LINE_BREAK.exec(text);
+    physical.push({ line: text.slice(at, m ? m.index : text.length), at, number });
+    if (!m) break;
+    if (m[0].endsWith('\n')) number++;
+    at = m.index + m[0].length;
+  }
+  physical.forEach(({ line, at, number: i }) => {
     if (line.endsWith('\\') && !COMMENT_LINE.test(line)) {
       // pip's line.strip("\\"): leading backslashes go too
       const lead = /^\\*/.exec(line)![0].length;
       const body = line.replace(/\\+$/, '');
-      pieces.push({ line: i + 1, start: at + lead, text: body.slice(lead) });
+      pieces.push({ line: i, start: at + lead, text: body.slice(lead) });
       return;
     }
     // pip puts a space before a comment line that ends a continuation: its `#` then starts a comment
-    if (COMMENT_LINE.test(line)) pieces.push({ line: i + 1, start: at - 1, text: ` ${line}` });
-    else pieces.push({ line: i + 1, start: at, text: line });
+    if (COMMENT_LINE.test(line)) pieces.push({ line: i, start: at - 1, text: ` ${line}` });
+    else pieces.push({ line: i, start: at, text: line });
     out.push({ joined: pieces.map((p) => p.text).join(''), pieces });
     pieces = [];
   });
