@@ -780,6 +780,39 @@ describe('rewrite-lockfiles --write', () => {
     }
   });
 
+  it("a lockfile its user made read-only (chmod a-w) in a folder they may write: refused (ELOCAL) as npm and pip-compile refuse to write it, never replaced behind the mode", async () => {
+    const open = mkdtempSync(join(tmpdir(), 'cam-rewrite-rofile-'));
+    chmodSync(open, 0o777);
+    try {
+      const text = '-i https://pypi.org/simple\nrequests==2.31.0\n';
+      const p = project({ 'requirements.txt': text, 'b/requirements.txt': text }, undefined, open);
+      // the user's own folder and files, one of them read-only
+      for (const f of [p.dir, join(p.dir, 'b'), join(p.dir, 'requirements.txt'), join(p.dir, 'b/requirements.txt'), p.job]) chownSync(f, 65534, 65534);
+      const file = join(p.dir, 'requirements.txt');
+      chmodSync(file, 0o444);
+      const script = join(open, 'rewrite.mjs');
+      writeFileSync(
+        script,
+        [
+          `import { rewriteCommand } from ${JSON.stringify(join(ROOT, 'src/cli/rewrite.ts'))};`,
+          `const client = { send: async () => ({ repositoryEndpoint: ${JSON.stringify(PYPI)} }), destroy() {}, middlewareStack: { add() {} } };`,
+          `process.exitCode = await rewriteCommand(${JSON.stringify(p.job)}, { write: true, json: true, stateDir: ${JSON.stringify(join(open, 'state'))}, env: { CAM_LOCK_DIR: ${JSON.stringify(join(open, 'locks'))} }, codeartifactClient: client }, { stdout: process.stdout, stderr: process.stderr });`,
+        ].join('\n'),
+      );
+      chmodSync(script, 0o644);
+      const r = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', TSX_LOADER, script], { cwd: open, env: { PATH: process.env.PATH, HOME: open } });
+      expect(r.code, r.stderr).toBe(1);
+      const out = JSON.parse(r.stdout) as { files: { path: string; written: boolean }[]; errors: { path: string; message: string }[] };
+      expect(out.errors).toEqual([{ path: 'requirements.txt', message: expect.stringMatching(/^requirements\.txt: .* is read-only for this user \(EACCES\).*not written; /) }]);
+      expect(out.files.map((f) => [f.path, f.written])).toEqual([['b/requirements.txt', true]]);
+      expect(readFileSync(file, 'utf8')).toBe(text);
+      expect(statSync(file).mode & 0o777).toBe(0o444);
+      expect(readdirSync(p.dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    } finally {
+      rmSync(open, { recursive: true, force: true });
+    }
+  });
+
   it('a lockfile that is a symbolic link loop or a dangling link is said to be one (not "no such file"); a FIFO or /dev/zero is refused unread', async () => {
     const p = project({ 'ok/requirements.txt': '-i https://pypi.org/simple\nrequests==2.31.0\n' }, ['loop/requirements.txt', 'dangling/requirements.txt', 'fifo/requirements.txt', 'zero/requirements.txt', 'ok/requirements.txt']);
     for (const d of ['loop', 'dangling', 'fifo', 'zero']) mkdirSync(join(p.dir, d));

@@ -7,7 +7,7 @@
  * Lockfiles found in the job's git repositories are shown as a diff to apply
  * there (`git apply` in a checkout).
  */
-import { lstatSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { accessSync, constants, lstatSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { dirname, relative, resolve, sep } from 'node:path';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { AtomicFile } from '../atomic-file.js';
@@ -389,6 +389,19 @@ function writeBack(i: Input, text: string): void {
   // place (which would give up the atomic replace).
   if (st.nlink > 1) {
     throw new MigrateError('ELOCKFILE', `${i.path} has ${st.nlink} hard links: replacing it would leave the other names with the old URLs; not written (apply the diff, or remove the other links first)`);
+  }
+  // A file this user may not write (chmod a-w: someone meant it to stay) is refused, as npm or
+  // pip-compile writing it in place would be: the rename below needs only the folder, and would
+  // replace it behind its mode. Root may write any file, as those tools may as root.
+  try {
+    accessSync(i.abs, constants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new MigrateError('ELOCAL', `${i.path}: ${i.abs} is read-only ${code === 'EROFS' ? '(a read-only file system, EROFS)' : `for this user${code ? ` (${code})` : ''}`}: --write writes only a file its package manager could write; not written`, {
+      subject: i.abs,
+      cause: e,
+      hint: 'make it writable (chmod u+w) if it is to be rewritten, or apply the diff there',
+    });
   }
   // beside the real file (a rename stays on its file system), with its mode and owner
   const file = new AtomicFile(i.abs, (e) => writeError(i, e), { mode: st.mode & 0o7777, owner: { uid: st.uid, gid: st.gid } });
