@@ -97,7 +97,7 @@ describe('GenericTarget basics', () => {
 
 describe('a file that cannot be read once the upload began', () => {
   it('(a folder where the blob was: stat says 4 KiB, reading fails) is EBLOBMISSING naming the asset: no unhandled error ends the process, no request waits for the rest of its body', async () => {
-    const asset: AssetFile = { name: 'v0.0.1.zip', path: tmp, size: 4096, hashes: { sha256: '0'.repeat(64), sha512: '0'.repeat(128) }, facts: {} };
+    const asset: AssetFile = { name: 'v0.0.1.zip', path: tmp, size: 4096, hashes: { md5: '0'.repeat(32), sha1: '0'.repeat(40), sha256: '0'.repeat(64), sha512: '0'.repeat(128) }, facts: {} };
     const e = await codeOf(generic.publishAsset({ name: 'git.acme.example/unreadable', version: 'v0.0.1', coords: generic.coordinates('git.acme.example/unreadable'), asset, assets: [asset], isLast: true }));
     expect(e.code).toBe('EBLOBMISSING');
     expect(e.message).toMatch(/v0\.0\.1\.zip: the file to upload cannot be read: EISDIR/);
