@@ -573,6 +573,25 @@ async function rewrite(p: { dir: string; job: string }, args: { write?: boolean;
   return { code, stdout, stderr };
 }
 
+/**
+ * `cam rewrite-lockfiles JOB --write` as the user nobody (uid 65534), in a child: `open` is a
+ * folder that user may use (tsx runs esbuild from the cwd). The returned function runs it with
+ * its arguments (`json` for --json).
+ */
+function rewriteAsNobody(open: string, job: string, stateDir: string) {
+  const script = join(open, 'rewrite.mjs');
+  writeFileSync(
+    script,
+    [
+      `import { rewriteCommand } from ${JSON.stringify(join(ROOT, 'src/cli/rewrite.ts'))};`,
+      `const client = { send: async () => ({ repositoryEndpoint: ${JSON.stringify(PYPI)} }), destroy() {}, middlewareStack: { add() {} } };`,
+      `process.exitCode = await rewriteCommand(${JSON.stringify(job)}, { write: true, json: process.argv[2] === 'json', stateDir: ${JSON.stringify(stateDir)}, env: { CAM_LOCK_DIR: ${JSON.stringify(join(open, 'locks'))} }, codeartifactClient: client }, { stdout: process.stdout, stderr: process.stderr });`,
+    ].join('\n'),
+  );
+  chmodSync(script, 0o644);
+  return (args: string[]) => run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', TSX_LOADER, script, ...args], { cwd: open, env: { PATH: process.env.PATH, HOME: open } });
+}
+
 describe('rewrite-lockfiles --write', () => {
   it('refuses a file that changed on disk after it was read (an npm install in between), names it, and writes the others', async () => {
     const p = project({ 'a/requirements.txt': '-i https://pypi.org/simple\nrequests==2.31.0\n', 'b/requirements.txt': '-i https://pypi.org/simple\nflask==3.0.0\n' });
@@ -722,17 +741,7 @@ describe('rewrite-lockfiles --write', () => {
       chmodSync(p.dir, 0o777);
       const file = join(p.dir, 'requirements.txt');
       chmodSync(file, 0o666);
-      const script = join(open, 'rewrite.mjs');
-      writeFileSync(
-        script,
-        [
-          `import { rewriteCommand } from ${JSON.stringify(join(ROOT, 'src/cli/rewrite.ts'))};`,
-          `const client = { send: async () => ({ repositoryEndpoint: ${JSON.stringify(PYPI)} }), destroy() {}, middlewareStack: { add() {} } };`,
-          `process.exitCode = await rewriteCommand(${JSON.stringify(p.job)}, { write: true, json: true, stateDir: ${JSON.stringify(join(p.dir, 'state'))}, env: { CAM_LOCK_DIR: ${JSON.stringify(join(open, 'locks'))} }, codeartifactClient: client }, { stdout: process.stdout, stderr: process.stderr });`,
-        ].join('\n'),
-      );
-      chmodSync(script, 0o644);
-      const r = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', TSX_LOADER, script], { cwd: open, env: { PATH: process.env.PATH, HOME: open } });
+      const r = await rewriteAsNobody(open, p.job, join(p.dir, 'state'))(['json']);
       expect(r.code, r.stderr).toBe(1);
       const out = JSON.parse(r.stdout) as { files: unknown[]; errors: { path: string; message: string }[] };
       expect(out.errors).toEqual([{ path: 'requirements.txt', message: expect.stringMatching(/cannot keep the owner of .*requirements\.txt \(uid 0, gid 0\).*\(EPERM\).*not written/) }]);
@@ -755,17 +764,7 @@ describe('rewrite-lockfiles --write', () => {
       const file = join(p.dir, 'requirements.txt');
       chownSync(file, 65534, 65534);
       chmodSync(p.dir, 0o755);
-      const script = join(open, 'rewrite.mjs');
-      writeFileSync(
-        script,
-        [
-          `import { rewriteCommand } from ${JSON.stringify(join(ROOT, 'src/cli/rewrite.ts'))};`,
-          `const client = { send: async () => ({ repositoryEndpoint: ${JSON.stringify(PYPI)} }), destroy() {}, middlewareStack: { add() {} } };`,
-          `process.exitCode = await rewriteCommand(${JSON.stringify(p.job)}, { write: true, json: process.argv[2] === 'json', stateDir: ${JSON.stringify(join(open, 'state'))}, env: { CAM_LOCK_DIR: ${JSON.stringify(join(open, 'locks'))} }, codeartifactClient: client }, { stdout: process.stdout, stderr: process.stderr });`,
-        ].join('\n'),
-      );
-      chmodSync(script, 0o644);
-      const as = (args: string[]) => run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', TSX_LOADER, script, ...args], { cwd: open, env: { PATH: process.env.PATH, HOME: open } });
+      const as = rewriteAsNobody(open, p.job, join(open, 'state'));
       const r = await as(['json']);
       expect(r.code, r.stderr).toBe(1);
       const out = JSON.parse(r.stdout) as { files: unknown[]; errors: { path: string; message: string }[] };
@@ -790,17 +789,7 @@ describe('rewrite-lockfiles --write', () => {
       for (const f of [p.dir, join(p.dir, 'b'), join(p.dir, 'requirements.txt'), join(p.dir, 'b/requirements.txt'), p.job]) chownSync(f, 65534, 65534);
       const file = join(p.dir, 'requirements.txt');
       chmodSync(file, 0o444);
-      const script = join(open, 'rewrite.mjs');
-      writeFileSync(
-        script,
-        [
-          `import { rewriteCommand } from ${JSON.stringify(join(ROOT, 'src/cli/rewrite.ts'))};`,
-          `const client = { send: async () => ({ repositoryEndpoint: ${JSON.stringify(PYPI)} }), destroy() {}, middlewareStack: { add() {} } };`,
-          `process.exitCode = await rewriteCommand(${JSON.stringify(p.job)}, { write: true, json: true, stateDir: ${JSON.stringify(join(open, 'state'))}, env: { CAM_LOCK_DIR: ${JSON.stringify(join(open, 'locks'))} }, codeartifactClient: client }, { stdout: process.stdout, stderr: process.stderr });`,
-        ].join('\n'),
-      );
-      chmodSync(script, 0o644);
-      const r = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', TSX_LOADER, script], { cwd: open, env: { PATH: process.env.PATH, HOME: open } });
+      const r = await rewriteAsNobody(open, p.job, join(open, 'state'))(['json']);
       expect(r.code, r.stderr).toBe(1);
       const out = JSON.parse(r.stdout) as { files: { path: string; written: boolean }[]; errors: { path: string; message: string }[] };
       expect(out.errors).toEqual([{ path: 'requirements.txt', message: expect.stringMatching(/^requirements\.txt: .* is read-only for this user \(EACCES\).*not written; /) }]);
