@@ -4,14 +4,16 @@
  * rewrite-lockfiles use), each in a child of its own, so the peak RSS is that format's alone,
  * then warm's collect reads them all in one child, as one job naming them would, and each
  * format is rewritten (rewrite-lockfiles' rewriter, which reads the text again its own way)
- * in a child of its own.
+ * in a child of its own, and a pnpm-lock.yaml whose scoped third carry tarball URLs besides
+ * (written after the collect, which reads the three only): pnpm's rewriter has work to do
+ * only when there are URLs.
  * Prints its own lines; returns the figures for bench.json.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { writeBigLockfiles } from './big-lockfiles.js';
+import { pnpmV9, writeBigLockfiles } from './big-lockfiles.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -62,16 +64,19 @@ export function lockfilesBench(opts: { packages?: number; log?: (s: string) => v
          return r.lockfiles.reduce((n, l) => n + l.result.entries.length, 0);
        })`,
     );
-    const rewrite = files.map(({ format, file }) =>
+    const tarballs = join(dir, 'pnpm-tarballs', 'pnpm-lock.yaml');
+    mkdirSync(join(dir, 'pnpm-tarballs'));
+    writeFileSync(tarballs, pnpmV9(count, { tarballs: true }));
+    const rewrite = [...files.map((f) => ({ ...f, label: f.format })), { format: 'pnpm', file: tarballs, label: 'pnpm tarballs' }].map(({ format, file, label }) =>
       timed(
-        `rewrite ${format}`,
+        `rewrite ${label}`,
         mbOf(file),
         `const { rewriteLockfile } = await import(${dist('lockfiles/rewrite/index.js')});
          const text = (await import('node:fs')).readFileSync(${JSON.stringify(file)}, 'utf8');`,
         `rewriteLockfile(${JSON.stringify(format)}, text, { npm: 'https://acme-111122223333.d.codeartifact.us-east-1.amazonaws.com/npm/npm-shared/' }).changes.length`,
       ),
     );
-    for (const x of [...parse, collect, ...rewrite]) log(`  lockfile ${x.format.padEnd(20)} ${x.mb.toFixed(1)} MB, ${x.entries} ${x.format.startsWith('rewrite') ? 'URLs changed' : 'entries'}: ${x.seconds.toFixed(1)} s = ${x.mbPerSecond.toFixed(1)} MB/s, peak RSS ${(x.peakRssBytes / 2 ** 20).toFixed(0)} MB`);
+    for (const x of [...parse, collect, ...rewrite]) log(`  lockfile ${x.format.padEnd(22)} ${x.mb.toFixed(1)} MB, ${x.entries} ${x.format.startsWith('rewrite') ? 'URLs changed' : 'entries'}: ${x.seconds.toFixed(1)} s = ${x.mbPerSecond.toFixed(1)} MB/s, peak RSS ${(x.peakRssBytes / 2 ** 20).toFixed(0)} MB`);
     return { parse, collect, rewrite };
   } finally {
     rmSync(dir, { recursive: true, force: true });
