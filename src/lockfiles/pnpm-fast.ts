@@ -81,11 +81,20 @@ const FLOW_KEY = `(?:${PLAIN_FLOW_KEY}|${QUOTED})`;
 const FLOW = String.raw`\[\]|\[${FLOW_SCALAR}(?:, ${FLOW_SCALAR})*\]|\{\}|\{${FLOW_KEY}: ${FLOW_SCALAR}(?:, ${FLOW_KEY}: ${FLOW_SCALAR})*\}`;
 const VALUE = `(?:${PLAIN_BLOCK}|${QUOTED}|${FLOW})`;
 /** indent, then `key:` / `key: value` (key in group 2), or `- value`; an empty line matches too. */
-const LINE = new RegExp(`^( *)(?:(${PLAIN_BLOCK}|${QUOTED}):(?: ${VALUE})?|- ${VALUE})?$`);
+export const LINE = new RegExp(`^( *)(?:(${PLAIN_BLOCK}|${QUOTED}):(?: ${VALUE})?|- ${VALUE})?$`);
+/** One `key: value` of a flow mapping LINE accepted, from just after its `{` or `, ` (sticky): key, value. */
+export const FLOW_PAIR = new RegExp(`(${FLOW_KEY}): (${FLOW_SCALAR})(?:, |\\}$)`, 'y');
 const FLOW_NULL_KEY = /[{,] ?(?:~|[Nn]ull|NULL):/;
 
+/** A single-line scalar's value as yaml reads it, its text one LINE accepted (quoted ones hold no escape). */
+export function scalarValue(text: string): unknown {
+  if (text[0] === "'") return text.slice(1, -1).replaceAll("''", "'");
+  if (text[0] === '"') return text.slice(1, -1);
+  return NULL.test(text) ? null : plainValue(text);
+}
+
 /** A key's text as the JS object has it: quotes removed, a plain key resolved and stringified; undefined for a key to decline. */
-function keyString(key: string): string | undefined {
+export function keyString(key: string): string | undefined {
   if (key.length > 1000) return undefined; // yaml: an implicit key is at most 1024 characters; js-yaml has no limit
   if (key[0] === "'") return key.slice(1, -1).replaceAll("''", "'");
   if (key[0] === '"') return key.slice(1, -1);
