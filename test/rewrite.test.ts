@@ -100,6 +100,8 @@ describe('rewrite-lockfiles', () => {
       const after = readFileSync(path, 'utf8');
       const changes = out.files.find((x) => x.path === `projects/${f}`)!.changes;
       expect(changes.length).toBeGreaterThan(0);
+      // what moved where, as written (yarn's #sha1 is no secret to mask as `?***`)
+      for (const c of changes) expect(after, `${f}: ${c.to}`).toContain(c.to);
       // line for line: the same, or the same with one URL swapped for its shared-repository URL
       const a = before.split('\n');
       const b = after.split('\n');

@@ -18,7 +18,7 @@ import { detect, parseLockfileText, type LockfileFormat } from '../lockfiles/ind
 import { isInside, readLockfileBytes } from '../lockfiles/read.js';
 import { lineOptions, logicalLines } from '../lockfiles/requirements.js';
 import { rewriteLockfile, unifiedDiff, type RewriteChange, type RewriteTargets } from '../lockfiles/rewrite/index.js';
-import { printable, redactUrlCredentials } from '../redact.js';
+import { printable, publicUrl, redactUrlCredentials } from '../redact.js';
 import { acquireJobLock } from '../state/lock.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
 import { findLockfiles, localLockfiles } from '../warm/inputs.js';
@@ -58,7 +58,10 @@ export async function rewriteCommand(jobFile: string, opts: RewriteCommandOption
   try {
     const job = loadJob(jobFile);
     const { files, errors, base } = await rewriteLockfiles(job, opts);
-    if (json) print(io.stdout, `${JSON.stringify({ files: files.map(({ diff: _d, ...f }) => f), errors }, null, 2)}\n`);
+    // each change's URLs as provenance is recorded (publicUrl): without credentials, query or
+    // fragment. Left to print()'s redaction, yarn's `#sha1` read `?***`: a secret that is not there
+    const shown = files.map(({ diff: _d, ...f }) => ({ ...f, changes: f.changes.map((c) => ({ ...c, from: publicUrl(c.from), to: publicUrl(c.to) })) }));
+    if (json) print(io.stdout, `${JSON.stringify({ files: shown, errors }, null, 2)}\n`);
     else {
       // Not through print(): a diff must be exact to apply (print() would hide yarn's `#sha1`
       // fragments as URL secrets). Its `+` lines are only our endpoint URLs, which carry no
