@@ -13,7 +13,8 @@
  * limits, like `run`. Go sets no timeout on a proxy and retries nothing, so the proxy
  * bounds what it waits for: an answer from CodeArtifact within `upstreamTimeoutMs` (else
  * 504), a download that moves no byte for `idleTimeoutMs` is cut off (a client that stops
- * reading, or CodeArtifact that stops sending), and at most MAX_DOWNLOADS downloads hold
+ * reading, or CodeArtifact that stops sending), so is one that averages less than
+ * `minDownloadRate` (a client that reads a byte now and then), and at most MAX_DOWNLOADS downloads hold
  * a connection to CodeArtifact at once, so clients that never read cannot take every
  * connection the SDK has and leave `@v/list` waiting for ever. Go treats 404 and 410 as "not found" (and tries the next entry of a
  * comma-separated GOPROXY); anything else is an error it shows with our body
@@ -47,6 +48,23 @@ const READ_RETRIES = 3;
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 60_000;
 /** A download that passes no byte for this long is cut off. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+/**
+ * The slowest average a download may go at, in bytes per second: one that has not ended
+ * DEFAULT_DOWNLOAD_GRACE_MS plus its size at this rate after it started is cut off. The
+ * idle timer alone cannot tell a client that reads a few bytes now and then, never quite
+ * stopping, from a slow link, and such a client holds one of MAX_DOWNLOADS slots for as
+ * long as it likes (a 16 MiB zip at 1 KiB/s: four and a half hours). 32 KiB/s is 256
+ * kbit/s, below any link go is used on: 9 minutes for a 16 MiB zip, 4.5 hours for the
+ * largest zip go takes (500 MiB). Kestrel bounds responses the same way
+ * (MinResponseDataRate: a rate and a grace period).
+ */
+export const DEFAULT_MIN_DOWNLOAD_RATE = 32 * 1024;
+/** Time a download has on top of its size at the minimum rate: a start that is slow (TCP slow start, CodeArtifact's first byte), a pause. */
+export const DEFAULT_DOWNLOAD_GRACE_MS = 60_000;
+/** A file whose size neither the listing nor CodeArtifact's answer gives is taken to be this large for its deadline: the largest module zip go accepts (golang.org/x/mod/zip MaxZipFile). */
+const MAX_GO_ZIP_BYTES = 500 * 1024 * 1024;
+/** setTimeout's longest delay: anything longer fires at once (Node warns and uses 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
  * A request head not complete after this long is a 408 and the connection is closed. go
  * writes its head in one go (a few hundred bytes); Node's own bound is 60 s, checked only
@@ -87,6 +105,10 @@ export interface GoProxyOptions {
   upstreamTimeoutMs?: number;
   /** Default DEFAULT_IDLE_TIMEOUT_MS. */
   idleTimeoutMs?: number;
+  /** Bytes per second, default DEFAULT_MIN_DOWNLOAD_RATE. */
+  minDownloadRate?: number;
+  /** Default DEFAULT_DOWNLOAD_GRACE_MS. */
+  downloadGraceMs?: number;
   /** Default DEFAULT_HEAD_TIMEOUT_MS. */
   headTimeoutMs?: number;
   /**
@@ -120,6 +142,8 @@ export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
       hint: 'listen on 127.0.0.1 (the default) and let each developer or CI job run its own; or pass --allow-remote on a network only trusted machines reach',
     });
   }
+  const minDownloadRate = opts.minDownloadRate ?? DEFAULT_MIN_DOWNLOAD_RATE;
+  if (!(minDownloadRate > 0 && Number.isFinite(minDownloadRate))) throw new MigrateError('ECONFIG', `minDownloadRate ${minDownloadRate}: a number of bytes per second above 0`);
   const allowedHosts = allowedHostNames(opts.allowedHosts ?? []);
   const job = typeof opts.job === 'string' ? loadJob(opts.job) : opts.job;
   const repository = job.config.target.repositories.generic?.internal;
@@ -156,6 +180,8 @@ export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
     hosts: { anyAddress: !isLoopbackHost(host), names: allowedHosts },
     upstreamTimeoutMs: opts.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
     idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+    minDownloadRate,
+    downloadGraceMs: opts.downloadGraceMs ?? DEFAULT_DOWNLOAD_GRACE_MS,
   });
   const headTimeoutMs = opts.headTimeoutMs ?? DEFAULT_HEAD_TIMEOUT_MS;
   const server = createServer(
@@ -219,6 +245,8 @@ interface HandlerLimits {
   hosts: HostRule;
   upstreamTimeoutMs: number;
   idleTimeoutMs: number;
+  minDownloadRate: number;
+  downloadGraceMs: number;
 }
 
 /** What a request is waiting for: `answered` once CodeArtifact's headers are in (after that only the idle timer applies). */
@@ -351,7 +379,8 @@ class GoProxyHandler {
   /**
    * The asset streamed through: never held whole, and a broken source breaks the response.
    * It holds one of MAX_DOWNLOADS slots (and one SDK connection) until its last byte is
-   * taken, or until no byte has moved for idleTimeoutMs.
+   * taken, until no byte has moved for idleTimeoutMs, or until downloadGraceMs plus its size
+   * at minDownloadRate have passed.
    *
    * The bytes are checked against the sha256 and size CodeArtifact lists for the asset
    * (computed by the service when it was published), the last chunk held back until they
@@ -402,18 +431,34 @@ class GoProxyHandler {
         return;
       }
       let stalled = false;
-      const idle = setTimeout(() => {
+      // A client that is behind is its own problem, not logged; else CodeArtifact is the slow one.
+      // Stuck, the client is behind when our buffer to it is full now; slow, when it ever filled (a
+      // 'drain' fired): just after one, the buffer is empty while the client is still the one holding things up.
+      let clientBehind = false;
+      res.on('drain', () => (clientBehind = true));
+      const cutOff = (why: string, blameClient: boolean) => {
         stalled = true;
-        // the client stopped reading (its problem, not logged), or CodeArtifact stopped sending
-        if (!res.writableNeedDrain) this.onError(`GET ${module}@${version}.${ext}: ETIMEDOUT: CodeArtifact sent no byte for ${this.limits.idleTimeoutMs / 1000} s; the download was cut off`);
+        if (!blameClient) this.onError(`GET ${module}@${name}: ETIMEDOUT: ${why}; the download was cut off`);
         res.destroy();
         download.stream.destroy();
-      }, this.limits.idleTimeoutMs);
-      download.stream.on('data', () => idle.refresh());
+      };
+      const idle = setTimeout(() => cutOff(`CodeArtifact sent no byte for ${this.limits.idleTimeoutMs / 1000} s`, res.writableNeedDrain), this.limits.idleTimeoutMs);
+      // a client that keeps reading a little never lets the idle timer fire: the whole download has a deadline too
+      const size = listed.size ?? (length ? Number(length) : MAX_GO_ZIP_BYTES);
+      const allowedMs = this.limits.downloadGraceMs + (size / this.limits.minDownloadRate) * 1000;
+      let sent = 0;
+      const late = setTimeout(
+        () => cutOff(`CodeArtifact sent ${sent} of ${size} bytes in ${Math.round(allowedMs / 1000)} s, less than ${this.limits.minDownloadRate} bytes/s`, clientBehind || res.writableNeedDrain),
+        Math.min(allowedMs, MAX_TIMER_MS),
+      );
+      download.stream.on('data', (chunk: Buffer) => {
+        sent += chunk.length;
+        idle.refresh();
+      });
       try {
         await pipeline(download.stream, new VerifyingStream(`${module}@${name}`, { sha256, size: listed.size }), res);
       } catch (e) {
-        // cut off by the idle timer, which said why if it was CodeArtifact's doing
+        // cut off by a timer, which said why if it was CodeArtifact's doing
         if (stalled) return;
         // logged here: by the time pipeline rejects, the response is destroyed and handle() would take it for a client that left
         if (!(e instanceof MigrateError && e.code === 'EINTEGRITY')) throw e;
@@ -421,6 +466,7 @@ class GoProxyHandler {
         res.destroy();
       } finally {
         clearTimeout(idle);
+        clearTimeout(late);
       }
     } finally {
       release();
