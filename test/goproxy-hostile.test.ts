@@ -141,6 +141,16 @@ function slowReader(url: string, path: string, pauseMs: number): { socket: Socke
   return { socket, closed, hurry };
 }
 
+/** A raw connection that asks for `path` and reads nothing of the answer. */
+function stalledClient(url: string, path: string): Socket {
+  const u = new URL(url);
+  const s = connect(Number(u.port), u.hostname);
+  s.write(`GET ${path} HTTP/1.1\r\nHost: ${u.host}\r\nConnection: close\r\n\r\n`);
+  s.pause();
+  s.on('error', () => {});
+  return s;
+}
+
 describe('clients that hold a download slot', () => {
   it('a download that reads slower than the minimum rate is cut off once its time is up (however steadily it reads), and its slot goes to the next download', async () => {
     const big = await publishBig();
@@ -179,6 +189,45 @@ describe('clients that hold a download slot', () => {
       await p.stop();
     }
   }, 90_000);
+});
+
+describe('clients that leave while their download waits for a slot', () => {
+  it('downloads whose client hung up while they waited are dropped, pipelined ones too: when a slot frees, CodeArtifact is not asked for them', async () => {
+    await publishBig();
+    const errors: string[] = [];
+    // the idle cut-off and the slot deadline far off: the slots stay held until the test lets them go
+    const p = await startGoProxy({ job: jobFile, port: 0, codeartifactClient: target.client, onError: (l) => errors.push(l), idleTimeoutMs: 600_000, upstreamTimeoutMs: 600_000 });
+    const bigBefore = assetGets('big');
+    const stalled = Array.from({ length: 32 }, () => stalledClient(p.url, '/git.acme.example/big/@v/v0.0.1.zip'));
+    try {
+      while (assetGets('big') < bigBefore + 32) await sleep(50);
+      const smallBefore = assetGets('small');
+      const describesBefore = target.standIn.log.filter((e) => e.operation === 'DescribePackageVersion' && e.package === 'small').length;
+      // Two clients ask for the small zip, are found Published and wait for a slot, then hang
+      // up. The second sends three requests at once on its connection (HTTP/1.1 pipelining):
+      // Node answers them in order, so the last two have no connection of their own yet.
+      const u = new URL(p.url);
+      const leaving = stalledClient(p.url, '/git.acme.example/small/@v/v0.0.1.zip');
+      const pipelined = connect(Number(u.port), u.hostname);
+      pipelined.on('error', () => {});
+      pipelined.write(`GET /git.acme.example/small/@v/v0.0.1.zip HTTP/1.1\r\nHost: ${u.host}\r\n\r\n`.repeat(3));
+      while (target.standIn.log.filter((e) => e.operation === 'DescribePackageVersion' && e.package === 'small').length < describesBefore + 4) await sleep(20);
+      await sleep(200);
+      leaving.destroy();
+      pipelined.destroy();
+      await sleep(200);
+      // the slots free up; a download asked for after them is served (the line is first come, first served: they were ahead of it)
+      for (const s of stalled) s.destroy();
+      const zip = await fetch(`${p.url}/git.acme.example/small/@v/v0.0.1.zip`, { signal: AbortSignal.timeout(30_000) });
+      expect(Buffer.from(await zip.arrayBuffer()).equals(ZIP)).toBe(true);
+      // only that one was fetched from CodeArtifact
+      expect(assetGets('small')).toBe(smallBefore + 1);
+      expect(errors).toEqual([]);
+    } finally {
+      for (const s of stalled) s.destroy();
+      await p.stop();
+    }
+  });
 });
 
 describe('a repository with thousands of modules', () => {

@@ -276,9 +276,16 @@ class GoProxyHandler {
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    // a client that hangs up cuts off its CodeArtifact calls and the download it was streaming
+    // a client that hangs up cuts off its CodeArtifact calls, the download it was streaming, and
+    // its place in the line for a download slot. A response is closed with its connection only
+    // once it has it: one pipelined behind another (HTTP/1.1 lets a client send several requests
+    // at once; Node answers them in order) learns of the hang-up from its request alone, which
+    // Node closes with the connection (abortIncoming), or else after the response is finished
     const gone = new AbortController();
     res.once('close', () => gone.abort());
+    req.once('close', () => {
+      if (!res.writableFinished) gone.abort();
+    });
     // CodeArtifact that does not answer is a 504, not a go command waiting for ever
     const late = new AbortController();
     const deadline = setTimeout(() => late.abort(), this.limits.upstreamTimeoutMs);
