@@ -230,6 +230,45 @@ describe('clients that leave while their download waits for a slot', () => {
   });
 });
 
+describe('more connections than the proxy takes', () => {
+  it('a connection past the cap is answered 503 with Retry-After (CodeArtifact not asked, said once on stderr); once one closes, the next is served', async () => {
+    const errors: string[] = [];
+    const p = await startGoProxy({ job: jobFile, port: 0, codeartifactClient: target.client, onError: (l) => errors.push(l), maxConnections: 4 });
+    // four connections that hold their place: a request head begun and never finished (the head timeout, 10 s, is far off)
+    const u = new URL(p.url);
+    const holding = Array.from({ length: 4 }, () => {
+      const s = connect(Number(u.port), u.hostname);
+      s.on('error', () => {});
+      s.write(`GET /git.acme.example/small/@v/list HTTP/1.1\r\nHost: ${u.host}\r\n`);
+      return s;
+    });
+    try {
+      await Promise.all(holding.map((s) => once(s, 'connect')));
+      await sleep(200);
+      const before = target.standIn.log.length;
+      for (let i = 0; i < 2; i++) {
+        const busy = await getWithHost(p.url, '/git.acme.example/small/@v/list', u.host, true);
+        expect(busy.status).toBe(503);
+        expect(busy.headers['retry-after']).toBe('5');
+        expect(busy.headers.connection).toBe('close');
+        expect(busy.body).toContain('4 connections');
+      }
+      expect(target.standIn.log.length).toBe(before);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toContain('EBUSY');
+      // one leaves: there is room again
+      holding[0]!.destroy();
+      await once(holding[0]!, 'close');
+      await sleep(200);
+      const served = await getWithHost(p.url, '/git.acme.example/small/@v/list', u.host, true);
+      expect(served).toMatchObject({ status: 200, body: 'v0.0.1\n' });
+    } finally {
+      for (const s of holding) s.destroy();
+      await p.stop();
+    }
+  });
+});
+
 describe('a repository with thousands of modules', () => {
   it('GONOSUMDB is the module paths when they fit, else the longest prefixes that do; host names alone are left as they are', () => {
     expect(noSumDbValue(['a.example/x/one', 'a.example/x/two'], 40)).toEqual({ value: 'a.example/x/one,a.example/x/two', shortened: false });

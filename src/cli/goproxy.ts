@@ -9,6 +9,8 @@ export interface GoProxyCommandOptions {
   host?: string;
   allowRemote?: boolean;
   allowedHost?: string[];
+  /** Default DEFAULT_MAX_CONNECTIONS. */
+  maxConnections?: number;
   json?: boolean;
   /** Abort = stop serving (Ctrl-C, SIGTERM). */
   signal: AbortSignal;
@@ -25,6 +27,7 @@ export async function goproxyCommand(jobFile: string, opts: GoProxyCommandOption
       host: opts.host,
       allowRemote: opts.allowRemote,
       allowedHosts: opts.allowedHost,
+      maxConnections: opts.maxConnections,
       codeartifactClient: opts.codeartifactClient,
       // a stop while CodeArtifact is still being asked (a stuck preflight) is not waited out
       signal: opts.signal,

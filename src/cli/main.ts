@@ -76,6 +76,13 @@ function pathOption(what: 'folder' | 'file'): (value: string) => string {
   };
 }
 
+/** --max-connections: at least one, and no more than a process could hold file descriptors for. */
+function connectionCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('expected a whole number from 1 to 65535');
+  return n;
+}
+
 function portNumber(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number from 0 to 65535');
@@ -218,8 +225,9 @@ export function buildProgram(): Command {
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--allow-remote', 'listen on a non-loopback address: the proxy has no authentication and reads with your AWS credentials')
     .option('--allowed-host <name>', 'also answer requests whose Host is this name (repeatable; a DNS name clients use for the proxy)', (name: string, names: string[] = []) => [...names, name])
+    .option('--max-connections <n>', 'connections open at once; a request on one past them is answered 503 (default 256)', connectionCount)
     .option('--json', 'print the URL and environment as JSON (default when stdout is not a terminal)')
-    .action(async (job: string, flags: { port: number; host: string; allowRemote?: boolean; allowedHost?: string[]; json?: boolean }) => {
+    .action(async (job: string, flags: { port: number; host: string; allowRemote?: boolean; allowedHost?: string[]; maxConnections?: number; json?: boolean }) => {
       // first Ctrl-C/SIGTERM: stop serving and exit 0 (downloads in flight are cut off: go discards a partial one)
       const stop = interruptible(false);
       process.exitCode = await goproxyCommand(job, { ...flags, signal: stop.signal }, processIo);

@@ -16,7 +16,8 @@
  * reading, or CodeArtifact that stops sending), so is one that averages less than
  * `minDownloadRate` (a client that reads a byte now and then), and at most MAX_DOWNLOADS downloads hold
  * a connection to CodeArtifact at once, so clients that never read cannot take every
- * connection the SDK has and leave `@v/list` waiting for ever. Go treats 404 and 410 as "not found" (and tries the next entry of a
+ * connection the SDK has and leave `@v/list` waiting for ever; past `maxConnections` open
+ * connections, a request is a 503. Go treats 404 and 410 as "not found" (and tries the next entry of a
  * comma-separated GOPROXY); anything else is an error it shows with our body
  * (cmd/go/internal/modfetch/proxy.go). Nothing here verifies the bytes: go checks every
  * zip and go.mod against go.sum (and the checksum database unless GONOSUMDB/GOPRIVATE).
@@ -78,6 +79,15 @@ export const DEFAULT_HEAD_TIMEOUT_MS = 10_000;
  * is taken; below that, ListPackageVersions and DescribePackageVersion always find one.
  */
 export const MAX_DOWNLOADS = 32;
+/**
+ * Connections open at once. Each costs a file descriptor (Linux's usual limit is 1024 per
+ * process, shared with the SDK's connections to CodeArtifact) and some memory; nothing else
+ * bounds how many a client may open, and an idle keep-alive connection or a download that
+ * waits for a slot holds one for up to a minute. One go command opens about as many as the
+ * machine has cores (its downloads run GOMAXPROCS at a time), so this is room for several
+ * go commands at once; a proxy shared with --allow-remote may need more (--max-connections).
+ */
+export const DEFAULT_MAX_CONNECTIONS = 256;
 
 export interface GoProxyOptions {
   /** The job file (or the loaded job) whose `target.repositories.generic.internal` is served. */
@@ -111,6 +121,8 @@ export interface GoProxyOptions {
   downloadGraceMs?: number;
   /** Default DEFAULT_HEAD_TIMEOUT_MS. */
   headTimeoutMs?: number;
+  /** Connections open at once; a request on one past them is a 503. Default DEFAULT_MAX_CONNECTIONS. */
+  maxConnections?: number;
   /**
    * Abort = stop (Ctrl-C, SIGTERM), also while starting: a preflight CodeArtifact does not
    * answer is cut off at once (startGoProxy rejects with EINTERRUPTED), not waited out.
@@ -142,6 +154,8 @@ export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
       hint: 'listen on 127.0.0.1 (the default) and let each developer or CI job run its own; or pass --allow-remote on a network only trusted machines reach',
     });
   }
+  const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) throw new MigrateError('ECONFIG', `--max-connections ${maxConnections}: a whole number above 0`);
   const minDownloadRate = opts.minDownloadRate ?? DEFAULT_MIN_DOWNLOAD_RATE;
   if (!(minDownloadRate > 0 && Number.isFinite(minDownloadRate))) throw new MigrateError('ECONFIG', `minDownloadRate ${minDownloadRate}: a number of bytes per second above 0`);
   const allowedHosts = allowedHostNames(opts.allowedHosts ?? []);
@@ -184,6 +198,13 @@ export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
     downloadGraceMs: opts.downloadGraceMs ?? DEFAULT_DOWNLOAD_GRACE_MS,
   });
   const headTimeoutMs = opts.headTimeoutMs ?? DEFAULT_HEAD_TIMEOUT_MS;
+  // Connections past maxConnections: their request is answered 503 and the connection closed.
+  // Not refused unanswered (Node's server.maxConnections): go would say only "connection reset"
+  // or EOF. Not answered before the request either: go takes bytes that come before it has
+  // sent its request for a broken connection ("Unsolicited response received on idle HTTP channel").
+  const admitted = new Set<Socket>();
+  const pastCap = new WeakSet<Socket>();
+  let saidFull = false;
   const server = createServer(
     {
       // the proxy takes no request body (GET, HEAD): a complete request is its head
@@ -193,6 +214,13 @@ export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
       connectionsCheckingInterval: Math.max(100, Math.floor(headTimeoutMs / 4)),
     },
     (req, res) => {
+      if (pastCap.has(req.socket)) {
+        // said once each time the proxy fills up: a flood of connections is not a flood of lines
+        if (!saidFull) opts.onError?.(`EBUSY: ${maxConnections} connections open; requests on new ones are answered 503 until some close (--max-connections)`);
+        saidFull = true;
+        res.shouldKeepAlive = false;
+        return text(res, 503, `busy: ${maxConnections} connections open to this proxy: try again in a moment\n`, { 'retry-after': '5', 'x-content-type-options': 'nosniff' });
+      }
       handler.handle(req, res).catch(() => res.destroy());
     },
   );
@@ -200,6 +228,15 @@ export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
+    if (admitted.size >= maxConnections) {
+      pastCap.add(s);
+      return;
+    }
+    admitted.add(s);
+    s.once('close', () => {
+      admitted.delete(s);
+      saidFull = false;
+    });
   });
   try {
     await new Promise<void>((resolve, reject) => {
