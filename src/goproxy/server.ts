@@ -31,7 +31,6 @@ import { Limiter } from '../engine/limiter.js';
 import { withRetry } from '../engine/retry.js';
 import { MigrateError, toError } from '../errors.js';
 import { isLoopbackHost } from '../net/loopback.js';
-import { forOutput } from '../redact.js';
 import { checkModulePath } from '../builders/go-rules.js';
 import { VerifyingStream } from '../integrity/verify-stream.js';
 import { Semaphore } from '../semaphore.js';
@@ -39,6 +38,7 @@ import { CodeArtifact, type PackageCoordinates } from '../targets/codeartifact.j
 import { GenericTarget } from '../targets/generic.js';
 import { genericToGoModule } from '../targets/go-mapping.js';
 import { allowedHost, allowedHostNames, fromWebPage, type HostRule } from './callers.js';
+import { text } from './reply.js';
 import { latestVersion, listableVersions, noSumDbPrefixes, noSumDbValue, parseGoProxyPath, type GoProxyRoute } from './protocol.js';
 
 export const DEFAULT_GOPROXY_PORT = 8085;
@@ -531,10 +531,4 @@ function describeForProxy(e: Error): string {
   if (!(e instanceof MigrateError)) return e.message;
   if (e.code !== 'ETARGETCREDENTIALS') return e.describe();
   return `${e.code}: ${e.message}; every request fails so until you renew the AWS credentials (aws sso login, a new session; or set the clock right if the message says it is off), check them with aws sts get-caller-identity, then stop this proxy and start it again (credentials from environment variables are read only at start)`;
-}
-
-function text(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
-  const bytes = Buffer.from(forOutput(body));
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(bytes.length), ...headers });
-  res.end(bytes);
 }
