@@ -1,0 +1,168 @@
+/**
+ * One request to the Go proxy, from its head to its answer: who may ask (callers.ts),
+ * which route it is (protocol.ts), CodeArtifact asked within upstreamTimeoutMs (else a
+ * 504), a file handed to the downloads (download.ts), and a failure turned into a status
+ * go understands (404 "not found", else an error it shows with our body).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { withRetry } from '../engine/retry.js';
+import { MigrateError, toError } from '../errors.js';
+import type { CodeArtifact, PackageCoordinates } from '../targets/codeartifact.js';
+import { GenericTarget } from '../targets/generic.js';
+import { allowedHost, fromWebPage, type HostRule } from './callers.js';
+import { AssetDownloads, type DownloadLimits, type Pending } from './download.js';
+import { latestVersion, listableVersions, parseGoProxyPath, type GoProxyRoute } from './protocol.js';
+import { text } from './reply.js';
+
+/** Retries of one read when CodeArtifact throttles or fails (go itself does not retry a proxy). */
+export const READ_RETRIES = 3;
+/** How long one request may wait for CodeArtifact (rate limit, retries, the answer's headers) before it is a 504. */
+export const DEFAULT_UPSTREAM_TIMEOUT_MS = 60_000;
+
+export interface HandlerLimits extends DownloadLimits {
+  hosts: HostRule;
+}
+
+export class GoProxyHandler {
+  private readonly generic: GenericTarget;
+  private readonly downloads: AssetDownloads;
+
+  constructor(
+    private readonly ca: CodeArtifact,
+    repository: string,
+    private readonly stopping: AbortSignal,
+    private readonly onError: (line: string) => void,
+    private readonly limits: HandlerLimits,
+  ) {
+    this.generic = new GenericTarget(ca, repository);
+    this.downloads = new AssetDownloads(ca, this.generic, (fn, signal) => this.read(fn, signal), onError, limits);
+  }
+
+  private coords(module: string): PackageCoordinates {
+    return this.generic.coordinates(module);
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // a client that hangs up cuts off its CodeArtifact calls, the download it was streaming, and
+    // its place in the line for a download slot. A response is closed with its connection only
+    // once it has it: one pipelined behind another (HTTP/1.1 lets a client send several requests
+    // at once; Node answers them in order) learns of the hang-up from its request alone, which
+    // Node closes with the connection (abortIncoming), or else after the response is finished
+    const gone = new AbortController();
+    res.once('close', () => gone.abort());
+    req.once('close', () => {
+      if (!res.writableFinished) gone.abort();
+    });
+    // CodeArtifact that does not answer is a 504, not a go command waiting for ever
+    const late = new AbortController();
+    const deadline = setTimeout(() => late.abort(), this.limits.upstreamTimeoutMs);
+    const signal = AbortSignal.any([gone.signal, this.stopping, late.signal]);
+    const timedOut = () => late.signal.aborted && !gone.signal.aborted && !this.stopping.aborted;
+    const pending: Pending = { signal, answered: () => clearTimeout(deadline), timedOut };
+    const path = (req.url ?? '/').split('?')[0]!;
+    // Browsers without Sec-Fetch-Site (Safari before 16.4) are not told apart by fromWebPage: a page
+    // can point <script src> at the proxy, and a text/plain 200 would run (load) where a 404 fails
+    // (error), telling it which modules exist. With nosniff every answer fails to load as a script
+    // (https://fetch.spec.whatwg.org/#should-response-to-request-be-blocked-due-to-nosniff?).
+    res.setHeader('x-content-type-options', 'nosniff');
+    try {
+      if (!allowedHost(req.headers.host, this.limits.hosts)) {
+        const names = [this.limits.hosts.anyAddress ? 'an IP address' : 'a loopback name (127.0.0.1, localhost, [::1])', ...this.limits.hosts.names].join(', ');
+        return text(res, 421, `misdirected request: this proxy answers only to ${names} in Host; to reach it by another name, start it with --allowed-host NAME\n`);
+      }
+      if (fromWebPage(req.headers)) {
+        return text(res, 403, 'forbidden: this proxy does not answer requests made by web pages (Origin or Sec-Fetch-Site cross-site); point go at it (GOPROXY)\n');
+      }
+      // HEAD is GET without the body (RFC 9110 9.3.2: every server supports both); Node drops the body itself
+      if (req.method !== 'GET' && req.method !== 'HEAD') return text(res, 405, 'method not allowed: this proxy is read-only (GET, HEAD)\n', { allow: 'GET, HEAD' });
+      const route = parseGoProxyPath(path);
+      await this.serve(route, res, pending, req.method === 'HEAD');
+    } catch (thrown) {
+      if (timedOut() && !res.headersSent) {
+        this.onError(`GET ${path}: ETIMEDOUT: CodeArtifact did not answer within ${this.limits.upstreamTimeoutMs / 1000} s`);
+        return text(res, 504, `CodeArtifact did not answer within ${this.limits.upstreamTimeoutMs / 1000} s: try again in a moment\n`);
+      }
+      if (signal.aborted) {
+        res.destroy();
+        return;
+      }
+      const e = toError(thrown);
+      const status = e instanceof MigrateError && e.status === 404 ? 404 : e instanceof MigrateError && e.code === 'ETHROTTLED' ? 503 : 502;
+      if (status !== 404) this.onError(`GET ${path}: ${describeForProxy(e)}`);
+      if (res.headersSent) {
+        // the body is cut short: destroying the socket makes go see a broken download, never a short file
+        res.destroy();
+        return;
+      }
+      const message =
+        status === 404
+          ? `not found: ${path}\n`
+          : status === 503
+            ? 'CodeArtifact is throttling the proxy: try again in a moment\n'
+            : `CodeArtifact failed: ${e instanceof MigrateError ? e.code : 'EUNEXPECTED'} (the proxy's log says more)\n`;
+      text(res, status, message, status === 503 ? { 'retry-after': '5' } : {});
+    } finally {
+      clearTimeout(deadline);
+    }
+  }
+
+  private async serve(route: GoProxyRoute, res: ServerResponse, pending: Pending, head: boolean): Promise<void> {
+    switch (route.kind) {
+      case 'bad':
+        return text(res, 400, `bad request: ${route.why}\n`);
+      case 'not-found':
+        return text(res, 404, `not found: ${route.why}\n`);
+      case 'list': {
+        const published = await this.published(route.module, pending.signal);
+        // no Go version at all (none, or only names go never asks for) is "not found": go then
+        // tries the next proxy, or says the module is unknown; the list is 200 only when @latest answers
+        if (latestVersion(published) === undefined) return text(res, 404, `not found: ${route.module}: no published versions\n`);
+        // Published pseudo-versions only: an empty list (200), after which go asks @latest
+        // (cmd/go/internal/modload/query.go); a 404 would end the query before it asks
+        const versions = listableVersions(published);
+        return text(res, 200, versions.map((v) => `${v}\n`).join(''));
+      }
+      case 'latest': {
+        const latest = latestVersion(await this.published(route.module, pending.signal));
+        if (!latest) return text(res, 404, `not found: ${route.module}: no published versions\n`);
+        return this.downloads.send(res, route.module, latest, 'info', pending, head);
+      }
+      case 'file': {
+        const coords = this.coords(route.module);
+        const v = await this.read(() => this.ca.describeVersion(coords, route.version, pending.signal), pending.signal);
+        // Unlisted is "available for download, but not in the list of versions returned to package
+        // managers" (https://docs.aws.amazon.com/codeartifact/latest/ug/packages-overview.html#package-version-status):
+        // a build pinned to it still works. Unfinished is half uploaded; Archived/Disposed are withdrawn.
+        if (v?.status !== 'Published' && v?.status !== 'Unlisted') {
+          return text(res, 404, `not found: ${route.module}@${route.version}${v ? ` is ${v.status} on the target` : ': unknown revision'}\n`);
+        }
+        return this.downloads.send(res, route.module, route.version, route.ext, pending, head);
+      }
+      default: {
+        const never: never = route;
+        return never;
+      }
+    }
+  }
+
+  private async published(module: string, signal: AbortSignal): Promise<string[]> {
+    const versions = await this.read(() => this.ca.listVersions(this.coords(module), signal), signal);
+    return [...versions.values()].filter((v) => v.status === 'Published').map((v) => v.version);
+  }
+
+
+  private read<T>(fn: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    return withRetry(fn, { budget: READ_RETRIES, signal });
+  }
+}
+
+/**
+ * An error as one log line. The credentials' hint is `run`'s ("rerun: it resumes"), which
+ * means nothing to a proxy that keeps serving: every request fails the same way until the
+ * credentials are renewed, and those taken from environment variables are read only at start.
+ */
+function describeForProxy(e: Error): string {
+  if (!(e instanceof MigrateError)) return e.message;
+  if (e.code !== 'ETARGETCREDENTIALS') return e.describe();
+  return `${e.code}: ${e.message}; every request fails so until you renew the AWS credentials (aws sso login, a new session; or set the clock right if the message says it is off), check them with aws sts get-caller-identity, then stop this proxy and start it again (credentials from environment variables are read only at start)`;
+}
