@@ -22,8 +22,7 @@
  * (cmd/go/internal/modfetch/proxy.go). Nothing here verifies the bytes: go checks every
  * zip and go.mod against go.sum (and the checksum database unless GONOSUMDB/GOPRIVATE).
  */
-import { createServer } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { loadJob, type LoadedJob } from '../config/load.js';
 import { Limiter } from '../engine/limiter.js';
@@ -35,32 +34,17 @@ import { CodeArtifact } from '../targets/codeartifact.js';
 import { GenericTarget } from '../targets/generic.js';
 import { genericToGoModule } from '../targets/go-mapping.js';
 import { allowedHostNames } from './callers.js';
+import { createGoProxyServer, DEFAULT_HEAD_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS } from './connections.js';
 import { DEFAULT_DOWNLOAD_GRACE_MS, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MIN_DOWNLOAD_RATE } from './download.js';
 import { DEFAULT_UPSTREAM_TIMEOUT_MS, GoProxyHandler, READ_RETRIES } from './handler.js';
 import { noSumDbPrefixes, noSumDbValue } from './protocol.js';
-import { text } from './reply.js';
 
+export { DEFAULT_HEAD_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS } from './connections.js';
 export { DEFAULT_DOWNLOAD_GRACE_MS, DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_MIN_DOWNLOAD_RATE, MAX_DOWNLOADS } from './download.js';
 export { DEFAULT_UPSTREAM_TIMEOUT_MS } from './handler.js';
 
 export const DEFAULT_GOPROXY_PORT = 8085;
 export const DEFAULT_GOPROXY_HOST = '127.0.0.1';
-/**
- * A request head not complete after this long is a 408 and the connection is closed. go
- * writes its head in one go (a few hundred bytes); Node's own bound is 60 s, checked only
- * every 30 s, so a client trickling a header a byte at a time would hold its connection
- * (and a file descriptor) for up to 90 s, and a few hundred such would take every one.
- */
-export const DEFAULT_HEAD_TIMEOUT_MS = 10_000;
-/**
- * Connections open at once. Each costs a file descriptor (Linux's usual limit is 1024 per
- * process, shared with the SDK's connections to CodeArtifact) and some memory; nothing else
- * bounds how many a client may open, and an idle keep-alive connection or a download that
- * waits for a slot holds one for up to a minute. One go command opens about as many as the
- * machine has cores (its downloads run GOMAXPROCS at a time), so this is room for several
- * go commands at once; a proxy shared with --allow-remote may need more (--max-connections).
- */
-export const DEFAULT_MAX_CONNECTIONS = 256;
 
 export interface GoProxyOptions {
   /** The job file (or the loaded job) whose `target.repositories.generic.internal` is served. */
@@ -162,7 +146,8 @@ export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
     throw e;
   }
 
-  const handler = new GoProxyHandler(ca, repository, stopping.signal, opts.onError ?? (() => {}), {
+  const onError = opts.onError ?? (() => {});
+  const handler = new GoProxyHandler(ca, repository, stopping.signal, onError, {
     // bound to loopback, only a loopback name (or one named) may be asked for; bound elsewhere, any address too: see allowedHost
     hosts: { anyAddress: !isLoopbackHost(host), names: allowedHosts },
     upstreamTimeoutMs: opts.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
@@ -170,47 +155,7 @@ export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
     minDownloadRate,
     downloadGraceMs: opts.downloadGraceMs ?? DEFAULT_DOWNLOAD_GRACE_MS,
   });
-  const headTimeoutMs = opts.headTimeoutMs ?? DEFAULT_HEAD_TIMEOUT_MS;
-  // Connections past maxConnections: their request is answered 503 and the connection closed.
-  // Not refused unanswered (Node's server.maxConnections): go would say only "connection reset"
-  // or EOF. Not answered before the request either: go takes bytes that come before it has
-  // sent its request for a broken connection ("Unsolicited response received on idle HTTP channel").
-  const admitted = new Set<Socket>();
-  const pastCap = new WeakSet<Socket>();
-  let saidFull = false;
-  const server = createServer(
-    {
-      // the proxy takes no request body (GET, HEAD): a complete request is its head
-      headersTimeout: headTimeoutMs,
-      requestTimeout: headTimeoutMs,
-      // how often Node looks for heads past their time: a quarter of it, so one is cut off within 1.25 times the bound
-      connectionsCheckingInterval: Math.max(100, Math.floor(headTimeoutMs / 4)),
-    },
-    (req, res) => {
-      if (pastCap.has(req.socket)) {
-        // said once each time the proxy fills up: a flood of connections is not a flood of lines
-        if (!saidFull) opts.onError?.(`EBUSY: ${maxConnections} connections open; requests on new ones are answered 503 until some close (--max-connections)`);
-        saidFull = true;
-        res.shouldKeepAlive = false;
-        return text(res, 503, `busy: ${maxConnections} connections open to this proxy: try again in a moment\n`, { 'retry-after': '5', 'x-content-type-options': 'nosniff' });
-      }
-      handler.handle(req, res).catch(() => res.destroy());
-    },
-  );
-  const sockets = new Set<Socket>();
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-    if (admitted.size >= maxConnections) {
-      pastCap.add(s);
-      return;
-    }
-    admitted.add(s);
-    s.once('close', () => {
-      admitted.delete(s);
-      saidFull = false;
-    });
-  });
+  const { server, closeAll } = createGoProxyServer((req, res) => handler.handle(req, res), { headTimeoutMs: opts.headTimeoutMs ?? DEFAULT_HEAD_TIMEOUT_MS, maxConnections }, onError);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -239,9 +184,7 @@ export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
       stopped ??= (async () => {
         opts.signal?.removeEventListener('abort', onStop);
         stopping.abort();
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        for (const s of sockets) s.destroy();
-        await closed;
+        await closeAll();
         closeClient();
       })();
       return stopped;
