@@ -7,11 +7,15 @@
  * tarball's sha1 as fragment; `integrity` (SRI) exists since yarn 1.10. Aliases
  * are `local@npm:real@range`; `file:`/`link:` keys are local; git deps resolve
  * to `git+…#sha` or a codeload.github.com tarball. Workspaces are not written.
+ *
+ * The text is read line by line where yarn-classic-fast.ts says that gives what yarn's parser
+ * gives (the lockfiles yarn writes), else with yarn's parser, whose errors are the ones reported.
  */
 import { createRequire } from 'node:module';
 import { toError } from '../errors.js';
 import { isRecord, lockError, splitAt, str, yarnKeyLines } from './read.js';
 import { kindOfResolved, parseAliasSpec } from './npm-spec.js';
+import { readYarnClassicFast } from './yarn-classic-fast.js';
 import type { LockEntry, LockWarning, ParseOutput } from './types.js';
 
 /**
@@ -21,28 +25,22 @@ import type { LockEntry, LockWarning, ParseOutput } from './types.js';
  */
 const lockfile = createRequire(import.meta.url)('@yarnpkg/lockfile') as typeof import('@yarnpkg/lockfile');
 
-export function parseYarnClassic(text: string, file: string): ParseOutput {
-  let parsed: ReturnType<typeof lockfile.parse>;
-  try {
-    // yarn's tokeniser reads a comment up to a `\n` and a string up to its closing `"`, past
-    // line ends, and never checks for the end of the text: a last line `# x` without a newline,
-    // or one unclosed `"`, loops forever. A last line `#"` ends both (a comment to yarn, or the
-    // quote that closes a runaway string, which then is no valid string: an error, as it should).
-    parsed = lockfile.parse(`${text}\n#"\n`, file);
-  } catch (e) {
-    // yarn's parser says "… 12:4 in lockfile", but its line is the last good token's (one
-    // short after a blank line): find the first line that breaks the format ourselves.
-    const m = /(\d+):(\d+) in /.exec(toError(e).message);
-    const line = firstBadLine(text) ?? (m ? Number(m[1]) : undefined);
-    throw lockError({ file, line }, `not a yarn.lock: ${toError(e).message.slice(0, 200)}`, { cause: e });
-  }
+/** How to read the text: `auto` (the default) line by line when yarn-classic-fast.ts can, else with yarn's parser; `yarn` always with yarn's parser. */
+export type YarnClassicReader = 'auto' | 'yarn';
+
+/** yarn's parse result, its object as it really is (its typings claim every block is well formed). */
+type Parsed = { type: ReturnType<typeof lockfile.parse>['type']; object: Record<string, unknown> };
+
+export function parseYarnClassic(text: string, file: string, opts: { reader?: YarnClassicReader } = {}): ParseOutput {
+  const fast = opts.reader === 'yarn' ? undefined : readYarnClassicFast(text);
+  const parsed: Parsed = fast ? { type: 'success', object: fast } : readWithYarn(text, file);
   const warnings: LockWarning[] = [];
   if (parsed.type === 'conflict') throw lockError({ file }, 'unresolved git merge conflict', { hint: 'run yarn install to resolve it, then commit the lockfile' });
   if (parsed.type === 'merge') warnings.push({ file, message: 'git merge conflict markers: read the merged result as yarn would; run yarn install to clean the lockfile' });
   const lines = yarnKeyLines(text);
   const seen = new Set<unknown>();
   const entries: LockEntry[] = [];
-  for (const [key, block] of Object.entries(parsed.object as Record<string, unknown>)) {
+  for (const [key, block] of Object.entries(parsed.object)) {
     // Every descriptor of a block maps to the same object: one entry per block.
     if (seen.has(block)) continue;
     seen.add(block);
@@ -68,6 +66,23 @@ export function parseYarnClassic(text: string, file: string): ParseOutput {
     entries.push(entry);
   }
   return { formatVersion: '1', entries, warnings };
+}
+
+/** The text read with yarn's parser, its errors as ELOCKFILE at the first line that breaks the format. */
+function readWithYarn(text: string, file: string): Parsed {
+  try {
+    // yarn's tokeniser reads a comment up to a `\n` and a string up to its closing `"`, past
+    // line ends, and never checks for the end of the text: a last line `# x` without a newline,
+    // or one unclosed `"`, loops forever. A last line `#"` ends both (a comment to yarn, or the
+    // quote that closes a runaway string, which then is no valid string: an error, as it should).
+    return lockfile.parse(`${text}\n#"\n`, file);
+  } catch (e) {
+    // yarn's parser says "… 12:4 in lockfile", but its line is the last good token's (one
+    // short after a blank line): find the first line that breaks the format ourselves.
+    const m = /(\d+):(\d+) in /.exec(toError(e).message);
+    const line = firstBadLine(text) ?? (m ? Number(m[1]) : undefined);
+    throw lockError({ file, line }, `not a yarn.lock: ${toError(e).message.slice(0, 200)}`, { cause: e });
+  }
 }
 
 /** The first line (1-based) that is neither blank, a comment, nor a line of the format; undefined if none. */
