@@ -102,7 +102,11 @@ export type NoAnswer = { idleMs: number; unreachable?: undefined; forMs?: undefi
 interface Row {
   silent: number;
   unreachable: number;
-  /** When its first request failed (Date.now()). */
+  /**
+   * When its first request failed, by the monotonic clock (performance.now()): a step of the
+   * wall clock (NTP, a machine woken from sleep, whose wall clock jumps by the hours it slept
+   * as its network comes back) is no time the peer spent unreachable.
+   */
   since: number;
   stuck?: NoAnswer;
 }
@@ -129,7 +133,7 @@ export class StuckWatch {
   unreachable(peer: string, why: string): boolean {
     const row = this.row(peer);
     row.unreachable++;
-    const forMs = Date.now() - row.since;
+    const forMs = performance.now() - row.since;
     return this.judge(row, row.unreachable >= UNREACHABLE_AFTER && forMs >= this.unreachableForMs ? { unreachable: why, forMs } : undefined);
   }
 
@@ -139,7 +143,7 @@ export class StuckWatch {
   }
 
   private row(peer: string): Row {
-    return this.rows.get(peer) ?? this.rows.set(peer, { silent: 0, unreachable: 0, since: Date.now() }).get(peer)!;
+    return this.rows.get(peer) ?? this.rows.set(peer, { silent: 0, unreachable: 0, since: performance.now() }).get(peer)!;
   }
 
   private judge(row: Row, stuck: NoAnswer | undefined): boolean {
@@ -180,7 +184,8 @@ export class Limiter implements RateLimiter {
 
   /** Wait until every named bucket has a token for this request. */
   async take(names: readonly BucketName[], signal?: AbortSignal): Promise<void> {
-    const now = Date.now();
+    // by the monotonic clock: by Date.now(), a wall clock stepped back an hour held every request an hour
+    const now = performance.now();
     const wait = Math.max(...names.map((n) => this.buckets[n].reserve(now)));
     await sleep(wait, signal);
   }

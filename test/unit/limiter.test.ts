@@ -112,6 +112,18 @@ describe('Limiter.take spacing (fake timers)', () => {
     expect(second).toBe(true);
   });
 
+  it('a wall clock stepped back (NTP, a VM whose clock is corrected) holds no request back: the spacing is by the monotonic clock', async () => {
+    vi.useFakeTimers({ now: 1_000_000_000 });
+    const l = new Limiter(RATES);
+    await l.take(['publish']);
+    // an hour back by the wall clock: by Date.now() the next token was an hour away, and every request waited for it
+    vi.setSystemTime(Date.now() - 3600_000);
+    let next = false;
+    void l.take(['publish']).then(() => (next = true));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(next).toBe(true);
+  });
+
   it('a throttled bucket spaces the following requests further apart', async () => {
     vi.useFakeTimers({ now: 1_000_000 });
     const l = new Limiter(RATES);
@@ -225,6 +237,24 @@ describe('a peer nobody answers at (refused, no such host, no route)', () => {
     expect(calls).toEqual([]);
     limiter.unreachable('npm', REFUSED);
     expect(calls).toEqual([['npm', { unreachable: REFUSED, forMs: (UNREACHABLE_AFTER - 2) * UNREACHABLE_FOR_MS }]]);
+  });
+
+  it('a step of the wall clock (a laptop woken from sleep as the network drops and comes back, an NTP correction) is no time spent unreachable: only the monotonic clock counts', () => {
+    vi.useFakeTimers();
+    const limiter = new Limiter(RATES);
+    const calls: [string, NoAnswer][] = [];
+    limiter.onStuck = (peer, why) => calls.push([peer, why]);
+    // the lid closes: the requests in flight find no network
+    limiter.unreachable('api', REFUSED);
+    // three hours later by the wall clock, seconds by the monotonic one: the Wi-Fi is still connecting
+    vi.setSystemTime(Date.now() + 3 * 3600_000);
+    vi.advanceTimersByTime(2000);
+    for (let i = 1; i < UNREACHABLE_AFTER + 4; i++) limiter.unreachable('api', REFUSED);
+    expect(calls).toEqual([]);
+    // a row that does last UNREACHABLE_FOR_MS still stops it
+    vi.advanceTimersByTime(UNREACHABLE_FOR_MS);
+    limiter.unreachable('api', REFUSED);
+    expect(calls).toEqual([['api', { unreachable: REFUSED, forMs: UNREACHABLE_FOR_MS + 2000 }]]);
   });
 
   it('refusals neither count toward STUCK_AFTER silences nor break them: a stuck peer is still told by its silences', () => {
