@@ -97,10 +97,11 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
     ...proxyOf(false),
   };
   // the install runs no script (and needs the registries); the steps after it run the tag's and its dependencies' code
-  // the job's time limit is the build's (install, install scripts and pack together), not each step's
-  const deadline = Date.now() + input.timeoutMs;
+  // the job's time limit is the build's (install, install scripts and pack together), not each step's;
+  // by the monotonic clock: a wall clock stepped forward (NTP, a machine woken from sleep) gave the next step 1 ms
+  const deadline = performance.now() + input.timeoutMs;
   const run = async (argv: readonly string[], what: string, withEnv: Record<string, string> = env, offline = !input.network) => {
-    const r = await runProcess({ argv, cwd: dir, env: withEnv, timeoutMs: Math.max(1, deadline - Date.now()), signal: input.signal, offline, writable: [input.checkoutDir, input.outDir] });
+    const r = await runProcess({ argv, cwd: dir, env: withEnv, timeoutMs: Math.max(1, Math.round(deadline - performance.now())), signal: input.signal, offline, writable: [input.checkoutDir, input.outDir] });
     r.output = redact(r.output);
     if (r.aborted) throw new MigrateError('EINTERRUPTED', `${subject}: ${what} cut off by the stop`, { subject });
     if (r.exitCode !== 0) {

@@ -88,7 +88,8 @@ export class NpmRegistrySource implements Source {
    * Until when the registry asked us to stop (a 429 or GitHub's spent quota, with the wait it
    * named): every request to this source waits for it, not only the one that was refused, so
    * sixteen packages in flight do not each spend a request (and a retry) to learn the same thing
-   * (GitHub answers requests made during a secondary limit by lengthening it).
+   * (GitHub answers requests made during a secondary limit by lengthening it). By the monotonic
+   * clock (performance.now()): a wall clock stepped back would stretch the pause by the step.
    */
   private pausedUntil = 0;
 
@@ -308,7 +309,7 @@ export class NpmRegistrySource implements Source {
    */
   /** Wait out the registry's own pause, if one is on. */
   private async quota(signal?: AbortSignal): Promise<void> {
-    const wait = this.pausedUntil - Date.now();
+    const wait = this.pausedUntil - performance.now();
     if (wait > 0) await delay(wait, undefined, { signal });
   }
 
@@ -350,7 +351,7 @@ export class NpmRegistrySource implements Source {
     const header = headerOf(e.headers);
     const limited = rateLimited(status, header);
     if (limited) {
-      if (limited.retryAfterMs) this.pausedUntil = Math.max(this.pausedUntil, Date.now() + limited.retryAfterMs);
+      if (limited.retryAfterMs) this.pausedUntil = Math.max(this.pausedUntil, performance.now() + limited.retryAfterMs);
       const until = limited.resetsAt ? `, until ${limited.resetsAt}` : '';
       return new MigrateError('ESOURCE', `${subject}: ${this.url} rate-limited the ${what} request (HTTP ${status}${until})`, {
         subject,

@@ -23,15 +23,16 @@ export interface WatchOptions {
 
 /** The pinned versions (of `wanted`) the store lists before the deadline; `list` is one rate-limited ListPackageVersions. */
 export async function awaitIngestion(list: () => Promise<Map<string, TargetVersion>>, wanted: readonly string[], opts: WatchOptions): Promise<Set<string>> {
-  const deadline = Date.now() + opts.timeoutMs;
+  // by the monotonic clock: a step of the wall clock (NTP, a machine woken from sleep) neither ends the wait nor stretches it
+  const deadline = performance.now() + opts.timeoutMs;
   const found = new Set<string>();
   let delay = 0;
   for (;;) {
-    if (delay > 0) await sleep(Math.min(delay, Math.max(0, deadline - Date.now())), opts.signal);
+    if (delay > 0) await sleep(Math.min(delay, Math.max(0, deadline - performance.now())), opts.signal);
     if (opts.signal.aborted) return found;
     const listed = [...(await list()).values()].filter(holds);
     for (const w of wanted) if (!found.has(w) && listed.some((l) => opts.same(l.version, w))) found.add(w);
-    if (found.size === wanted.length || Date.now() >= deadline) return found;
+    if (found.size === wanted.length || performance.now() >= deadline) return found;
     delay = Math.min(2000, Math.max(100, delay * 2));
   }
 }
