@@ -14,6 +14,7 @@ import { MigrateError } from '../../src/errors.js';
 import { parsePnpmLock, type PnpmReader } from '../../src/lockfiles/pnpm.js';
 import { readPnpmFast } from '../../src/lockfiles/pnpm-fast.js';
 import { ROOT } from '../support/harness.js';
+import { excerpt, LINE_EDITS, lineEdit, pick } from '../support/mutations.js';
 import { prng } from '../support/prng.js';
 
 const FIXTURES = globSync('test/fixtures/**/pnpm-lock.yaml', { cwd: ROOT }).sort();
@@ -33,79 +34,52 @@ const VALUES = ['~', 'null', 'NULL', "''", '""', '0x1F', '-0x1F', '1_000', '0o17
 const LINES = ['? [a, b]', ': x', '---', '...', '--- x', '%YAML 1.1', '# a comment', '  # indented comment', 'a: &a {b: 1}', 'c: *a', '<<: *a', 'packages: {}', '  ? k', '  : v', '\t', '  ', '- x', 'x', `${'k'.repeat(1030)}: v`, `'${'k'.repeat(1030)}': v`, '~: x', 'null: x', ': x', "'': x", '1: a', "'1': b", '0x1: c', 'true: t', "'true': u"];
 
 function mutate(text: string, rnd: () => number): string {
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const which = Math.floor(rnd() * (LINE_EDITS + 9));
+  if (which < LINE_EDITS) return lineEdit(text, rnd, which, { chars: CHARS, lines: LINES });
   const lines = text.split('\n');
   const li = Math.floor(rnd() * lines.length);
   const line = lines[li]!;
-  const pos = Math.floor(rnd() * (text.length + 1));
   const keyLine = /^( *)('[^']*'|[^ '][^:]*):( .*)?$/.exec(line);
-  switch (Math.floor(rnd() * 17)) {
-    case 0:
-      return text.slice(0, pos) + text.slice(pos + 1);
-    case 1:
-      return text.slice(0, pos) + pick(CHARS) + text.slice(pos);
-    case 2:
-      return text.slice(0, pos) + text.slice(pos, pos + 1) + text.slice(pos);
-    case 3:
-      lines.splice(li, 1);
-      return lines.join('\n');
-    case 4:
-      lines.splice(li, 0, line);
-      return lines.join('\n');
-    case 5:
-      lines.splice(li, 0, pick(LINES));
-      return lines.join('\n');
-    case 6: {
-      const d = pick([-2, -1, 1, 2, 4]);
-      lines[li] = d < 0 ? line.slice(-d) : ' '.repeat(d) + line;
-      return lines.join('\n');
-    }
-    case 7: {
+  switch (which - LINE_EDITS) {
+    case 0: {
       // a key given twice in its mapping: the line again a few lines on, at its indent
       if (!keyLine) return text;
       const at = Math.min(lines.length, li + 1 + Math.floor(rnd() * 6));
       lines.splice(at, 0, `${keyLine[1]}${keyLine[2]}: x`);
       return lines.join('\n');
     }
-    case 8:
-    case 9:
+    case 1:
       if (!keyLine) return text;
-      lines[li] = `${keyLine[1]}${keyLine[2]}: ${pick(VALUES)}`;
+      lines[li] = `${keyLine[1]}${keyLine[2]}: ${pick(rnd, VALUES)}`;
       return lines.join('\n');
-    case 10:
+    case 2:
       if (!keyLine) return text;
-      lines[li] = `${keyLine[1]}${pick(['? ', '&a ', '*a', '!!str ', '!t ', "'", '"', '- '])}${keyLine[2]}:${keyLine[3] ?? ''}`;
+      lines[li] = `${keyLine[1]}${pick(rnd, ['? ', '&a ', '*a', '!!str ', '!t ', "'", '"', '- '])}${keyLine[2]}:${keyLine[3] ?? ''}`;
       return lines.join('\n');
-    case 11:
-      lines[li] = line.replace(/^( +)/, (s) => pick(['\t', `${s}\t`, `\t${s.slice(1)}`]));
+    case 3:
+      lines[li] = line.replace(/^( +)/, (s) => pick(rnd, ['\t', `${s}\t`, `\t${s.slice(1)}`]));
       return lines.join('\n');
-    case 12:
+    case 4:
       return `\uFEFF${text}`;
-    case 13:
+    case 5:
       return text.replaceAll('\n', '\r\n');
-    case 14:
-      lines[li] = `${line}${pick([' ', '\r', ' # c', ':', ' :', '\t', ',', '}'])}`;
+    case 6:
+      lines[li] = `${line}${pick(rnd, [' ', '\r', ' # c', ':', ' :', '\t', ',', '}'])}`;
       return lines.join('\n');
-    case 15:
+    case 7:
       if (!keyLine) return text;
-      lines[li] = `${keyLine[1]}${pick(VALUES)}:${keyLine[3] ?? ''}`;
+      lines[li] = `${keyLine[1]}${pick(rnd, VALUES)}:${keyLine[3] ?? ''}`;
       return lines.join('\n');
-    default: {
-      const j = Math.min(lines.length - 1, li + 1);
-      [lines[li], lines[j]] = [lines[j]!, line];
+    default:
+      if (!keyLine) return text;
+      lines[li] = `${keyLine[1]}${keyLine[2]}: ${pick(rnd, VALUES)}`;
       return lines.join('\n');
-    }
   }
 }
 
-/** A slice of a big fixture: its head up to `packages:`, then a run of its entries (parsing all of it thousands of times is too slow). */
-function excerpt(text: string, rnd: () => number): string {
-  const lines = text.split('\n');
-  const p = lines.indexOf('packages:');
-  if (lines.length < 400 || p === -1) return text;
-  const starts = lines.flatMap((l, i) => (i > p && /^ {2}\S/.test(l) ? [i] : []));
-  const from = starts[Math.floor(rnd() * starts.length)]!;
-  return [...lines.slice(0, p + 1), ...lines.slice(from, from + 20 + Math.floor(rnd() * 80))].join('\n');
+/** A slice of a big fixture: its head up to `packages:`, then a run of its entries. */
+function excerptOf(text: string, rnd: () => number): string {
+  return excerpt(text, rnd, { head: (lines) => (lines.includes('packages:') ? lines.indexOf('packages:') + 1 : undefined), isStart: (l) => /^ {2}\S/.test(l), length: [20, 80] });
 }
 
 describe('pnpm-lock.yaml: the js-yaml read gives what the yaml read gives', () => {
@@ -126,7 +100,7 @@ describe('pnpm-lock.yaml: the js-yaml read gives what the yaml read gives', () =
     let fastFailed = 0;
     for (let seed = 1; seed <= cases; seed++) {
       const rnd = prng(seed * 7919 + f.length);
-      let text = excerpt(original, rnd);
+      let text = excerptOf(original, rnd);
       for (let n = 1 + Math.floor(rnd() * 3); n > 0; n--) text = mutate(text, rnd);
       const viaFast = readPnpmFast(text) !== undefined;
       const auto = outcome(text, 'auto');

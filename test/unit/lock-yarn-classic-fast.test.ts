@@ -18,6 +18,7 @@ import { parseYarnClassic, type YarnClassicReader } from '../../src/lockfiles/ya
 import { readYarnClassicFast } from '../../src/lockfiles/yarn-classic-fast.js';
 import { yarnClassic } from '../support/big-lockfiles.js';
 import { ROOT } from '../support/harness.js';
+import { excerpt, LINE_EDITS, lineEdit, pick } from '../support/mutations.js';
 import { prng } from '../support/prng.js';
 
 const lockfile = createRequire(import.meta.url)('@yarnpkg/lockfile') as typeof import('@yarnpkg/lockfile');
@@ -70,64 +71,44 @@ const KEYS = ['"a b@1"', '"a:b@1"', '"@s/a@^1"', '@s/a@^1', 'a@1', 'true', 'true
 const LINES = ['# comment', '  # indented comment', '    # deeper comment', '#', '# yarn lockfile v1', '# yarn lockfile v2', '#yarn lockfile v9', '# yarn lockfile v0', '', '  ', '    ', '\t', '\r', '<<<<<<< HEAD', '=======', '>>>>>>> branch', '||||||| base', 'a@1:', '"b@1", c@2:', '  version "1"', '  version 1', '  optional true', '    a "1"', '    a:', '      deep "1"', '  dependencies:', 'k v', 'k "v"', ' x "1"', '   x "1"', '  a: b', '  a:b', '  a:', 'a@1', ':', ',', '"', 'a@1: # c', '  version "1" # c'];
 
 function mutate(text: string, rnd: () => number): string {
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const which = Math.floor(rnd() * (LINE_EDITS + 12));
+  if (which < LINE_EDITS) return lineEdit(text, rnd, which, { chars: CHARS, lines: LINES });
   const lines = text.split('\n');
   const li = Math.floor(rnd() * lines.length);
   const line = lines[li]!;
-  const pos = Math.floor(rnd() * (text.length + 1));
   // indent, key, the rest (` value`, `:`, `, "b":`)
   const keyLine = /^( *)("(?:[^"\\\n]|\\.)*"|[^\s":,]+)(.*)$/.exec(line);
-  switch (Math.floor(rnd() * 20)) {
-    case 0:
-      return text.slice(0, pos) + text.slice(pos + 1);
-    case 1:
-      return text.slice(0, pos) + pick(CHARS) + text.slice(pos);
-    case 2:
-      return text.slice(0, pos) + text.slice(pos, pos + 1) + text.slice(pos);
-    case 3:
-      lines.splice(li, 1);
-      return lines.join('\n');
-    case 4:
-      lines.splice(li, 0, line);
-      return lines.join('\n');
-    case 5:
-      lines.splice(li, 0, pick(LINES));
-      return lines.join('\n');
-    case 6: {
-      const d = pick([-2, -1, 1, 2, 4]);
-      lines[li] = d < 0 ? line.slice(-d) : ' '.repeat(d) + line;
-      return lines.join('\n');
-    }
-    case 7: {
+  switch (which - LINE_EDITS) {
+    case 0: {
       // a key given twice: the line again a few lines on, at its indent
       if (!keyLine) return text;
       const at = Math.min(lines.length, li + 1 + Math.floor(rnd() * 6));
-      lines.splice(at, 0, `${keyLine[1]}${keyLine[2]}${keyLine[3]!.endsWith(':') ? ':' : ` ${pick(VALUES)}`}`);
+      lines.splice(at, 0, `${keyLine[1]}${keyLine[2]}${keyLine[3]!.endsWith(':') ? ':' : ` ${pick(rnd, VALUES)}`}`);
       return lines.join('\n');
     }
-    case 8:
-    case 9:
+    case 1:
+    case 2:
       if (!keyLine || keyLine[3]!.endsWith(':')) return text;
-      lines[li] = `${keyLine[1]}${keyLine[2]} ${pick(VALUES)}`;
+      lines[li] = `${keyLine[1]}${keyLine[2]} ${pick(rnd, VALUES)}`;
       return lines.join('\n');
-    case 10:
-    case 11:
+    case 3:
+    case 4:
       if (!keyLine) return text;
-      lines[li] = `${keyLine[1]}${pick(KEYS)}${keyLine[3]}`;
+      lines[li] = `${keyLine[1]}${pick(rnd, KEYS)}${keyLine[3]}`;
       return lines.join('\n');
-    case 12:
-      lines[li] = line.replace(/^( *)/, (s) => pick(['\t', `${s}\t`, `\t${s.slice(1)}`, `${s} `]));
+    case 5:
+      lines[li] = line.replace(/^( *)/, (s) => pick(rnd, ['\t', `${s}\t`, `\t${s.slice(1)}`, `${s} `]));
       return lines.join('\n');
-    case 13:
+    case 6:
       return `\uFEFF${text}`;
-    case 14:
+    case 7:
       return rnd() < 0.8 ? text.replaceAll('\n', '\r\n') : lines.map((l, i) => (i % 3 ? l : `${l}\r`)).join('\n');
-    case 15:
-      lines[li] = `${line}${pick([' ', '\r', ' # c', '#c', ':', ' :', '\t', ',', ', b:', ' "x"', ' 1', ' true', '\u2028'])}`;
+    case 8:
+      lines[li] = `${line}${pick(rnd, [' ', '\r', ' # c', '#c', ':', ' :', '\t', ',', ', b:', ' "x"', ' 1', ' true', '\u2028'])}`;
       return lines.join('\n');
-    case 16:
+    case 9:
       return text.replace(/\n+$/, '');
-    case 17: {
+    case 10: {
       // git conflict markers around a few lines, the other side a changed copy
       const n = 1 + Math.floor(rnd() * 6);
       const ours = lines.slice(li, li + n);
@@ -135,24 +116,15 @@ function mutate(text: string, rnd: () => number): string {
       lines.splice(li, n, '<<<<<<< HEAD', ...ours, ...(rnd() < 0.3 ? ['||||||| base', ...ours] : []), '=======', ...theirs, '>>>>>>> other');
       return lines.join('\n');
     }
-    case 18:
-      lines.splice(li, 0, pick(['# c', '#', `${' '.repeat(Math.floor(rnd() * 3) * 2)}# c`, '']));
+    default:
+      lines.splice(li, 0, pick(rnd, ['# c', '#', `${' '.repeat(Math.floor(rnd() * 3) * 2)}# c`, '']));
       return lines.join('\n');
-    default: {
-      const j = Math.min(lines.length - 1, li + 1);
-      [lines[li], lines[j]] = [lines[j]!, line];
-      return lines.join('\n');
-    }
   }
 }
 
-/** A slice of a big fixture: its header comments, then a run of its blocks (parsing all of it thousands of times is slow). */
-function excerpt(text: string, rnd: () => number): string {
-  const lines = text.split('\n');
-  if (lines.length < 400) return text;
-  const starts = lines.flatMap((l, i) => (i > 3 && /^\S/.test(l) && !l.startsWith('#') ? [i] : []));
-  const from = starts[Math.floor(rnd() * starts.length)]!;
-  return [...lines.slice(0, 4), ...lines.slice(from, from + 20 + Math.floor(rnd() * 80))].join('\n');
+/** A slice of a big fixture: its header comments, then a run of its blocks. */
+function excerptOf(text: string, rnd: () => number): string {
+  return excerpt(text, rnd, { head: () => 4, isStart: (l) => /^\S/.test(l) && !l.startsWith('#'), length: [20, 80] });
 }
 
 describe('yarn.lock (classic): the fast read gives what yarn’s parser gives', () => {
@@ -182,7 +154,7 @@ describe('yarn.lock (classic): the fast read gives what yarn’s parser gives', 
     let mutatedFast = 0;
     for (let seed = 1; seed <= cases; seed++) {
       const rnd = prng(seed * 7919 + f.length);
-      const base = excerpt(original, rnd);
+      const base = excerptOf(original, rnd);
       let text = base;
       for (let n = 1 + Math.floor(rnd() * 3); n > 0; n--) text = mutate(text, rnd);
       const raw = fastDifference(text);

@@ -17,6 +17,7 @@ import { rewritePnpm } from '../../src/lockfiles/rewrite/pnpm.js';
 import type { RewriteTargets } from '../../src/lockfiles/rewrite/types.js';
 import { pnpmV9 } from '../support/big-lockfiles.js';
 import { ROOT } from '../support/harness.js';
+import { excerpt, pick } from '../support/mutations.js';
 import { prng } from '../support/prng.js';
 
 const FIXTURES = globSync('test/fixtures/lockfiles/**/pnpm-lock.yaml', { cwd: ROOT }).sort();
@@ -39,8 +40,6 @@ const URLS = [
   'https://npm.acme.example/a b/-/a b-1.0.0.tgz',
   'https://npm.acme.example/..%2f..%2fx/-/x-1.0.0.tgz',
 ];
-
-const pick = <T>(rnd: () => number, xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
 
 /** `url` as a YAML scalar: plain, single- or double-quoted (as pnpm, or a hand, may write it). */
 function scalar(url: string, rnd: () => number): string {
@@ -150,15 +149,12 @@ function mutate(text: string, rnd: () => number): string {
   }
 }
 
-/** The head of a big fixture up to `packages:`, then a run of its packages: rewriting all of it both ways thousands of times is too slow. */
-function excerpt(text: string, rnd: () => number): string {
+/** The head of a big fixture up to `packages:`, then a run of its packages (pnpm 9's snapshots after them hold no resolutions). */
+function excerptOf(text: string, rnd: () => number): string {
   const lines = text.split('\n');
   const p = lines.indexOf('packages:');
-  if (lines.length < 400 || p === -1) return text;
-  const next = lines.findIndex((l, i) => i > p && /^\S/.test(l)); // pnpm 9's snapshots: no resolutions
-  const starts = lines.flatMap((l, i) => (i > p && (next === -1 || i < next) && /^ {2}\S/.test(l) ? [i] : []));
-  const from = starts[Math.floor(rnd() * starts.length)]!;
-  return [...lines.slice(0, p + 1), ...lines.slice(from, from + 30 + Math.floor(rnd() * 90))].join('\n');
+  const next = lines.findIndex((l, i) => i > p && /^\S/.test(l));
+  return excerpt(text, rnd, { head: () => (p === -1 ? undefined : p + 1), isStart: (l, i) => (next === -1 || i < next) && /^ {2}\S/.test(l), length: [30, 90] });
 }
 
 describe('pnpm-lock.yaml rewrite: the line scan gives what yaml\'s Document gives', () => {
@@ -170,7 +166,7 @@ describe('pnpm-lock.yaml rewrite: the line scan gives what yaml\'s Document give
     let fastMoved = 0;
     for (let seed = 1; seed <= cases; seed++) {
       const rnd = prng(seed * 104_729 + f.length);
-      let text = withTarballs(excerpt(original, rnd), rnd);
+      let text = withTarballs(excerptOf(original, rnd), rnd);
       for (let n = Math.floor(rnd() * 4); n > 0; n--) text = mutate(text, rnd);
       const targets = pick(rnd, TARGETS);
       const spots = pnpmTarballsFast(text);
