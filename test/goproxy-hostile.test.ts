@@ -21,7 +21,7 @@ import { allowedHost } from '../src/goproxy/callers.js';
 import { startGoProxy } from '../src/goproxy/server.js';
 import { MigrateError } from '../src/errors.js';
 import { GenericTarget } from '../src/targets/generic.js';
-import { GENERIC_REPO, GO, startGoTarget, type GoTarget } from './support/go-modules.js';
+import { GENERIC_REPO, GO, publishBigModule, startGoTarget, type GoTarget } from './support/go-modules.js';
 import { getWithHost } from './support/http-host.js';
 
 let tmp: string;
@@ -89,20 +89,9 @@ describe('clients that hold a connection without finishing their request', () =>
   });
 });
 
-/** `git.acme.example/big@v0.0.1`: a 16 MiB zip, more than the socket buffers hold, so a download stays in flight while its client dawdles; published once. */
+/** The 16 MiB module (publishBigModule), published once for the file. */
 let bigPublished: Promise<Buffer> | undefined;
-function publishBig(): Promise<Buffer> {
-  bigPublished ??= (async () => {
-    const big = randomBytes(16 * 1024 * 1024);
-    const path = join(tmp, 'big.zip');
-    await writeFile(path, big);
-    const generic = new GenericTarget(target.ca, GENERIC_REPO);
-    const asset = { name: 'v0.0.1.zip', path, size: big.length, hashes: hashBuffer(big), facts: {} };
-    expect(await generic.publishAsset({ name: 'git.acme.example/big', version: 'v0.0.1', coords: generic.coordinates('git.acme.example/big'), asset, assets: [asset], isLast: true })).toEqual({ kind: 'published' });
-    return big;
-  })();
-  return bigPublished;
-}
+const publishBig = (): Promise<Buffer> => (bigPublished ??= publishBigModule(target, tmp));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

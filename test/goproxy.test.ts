@@ -8,7 +8,6 @@
  * https://go.dev/ref/mod#goproxy-protocol  https://go.dev/ref/mod#go-sum-files
  */
 import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
@@ -28,7 +27,7 @@ import { compareGoVersions, latestVersion, listableVersions, noSumDbPrefixes, pa
 import { allowedHost } from '../src/goproxy/callers.js';
 import { startGoProxy, type GoProxy } from '../src/goproxy/server.js';
 import { GenericTarget } from '../src/targets/generic.js';
-import { buildHelloVersions, GENERIC_REPO, GO, goEnv, MODULE, MODULE_V2, run, startGoTarget, type BuiltVersion, type GoDownload, type GoTarget } from './support/go-modules.js';
+import { buildHelloVersions, GENERIC_REPO, GO, goEnv, MODULE, MODULE_V2, publishBigModule, run, startGoTarget, type BuiltVersion, type GoDownload, type GoTarget } from './support/go-modules.js';
 import { getWithHost } from './support/http-host.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -88,20 +87,9 @@ async function get(path: string, init?: RequestInit): Promise<{ status: number; 
   return { status: res.status, body: await res.text(), type: res.headers.get('content-type') };
 }
 
-/** `git.acme.example/big@v0.0.1`: a 16 MB zip, large enough to be in flight while a client dawdles; published once. */
+/** The 16 MiB module (publishBigModule), published once for the file. */
 let bigPublished: Promise<Buffer> | undefined;
-function publishBig(): Promise<Buffer> {
-  bigPublished ??= (async () => {
-    const big = randomBytes(16 * 1024 * 1024);
-    const path = join(tmp, 'big.zip');
-    await writeFile(path, big);
-    const generic = new GenericTarget(target.ca, GENERIC_REPO);
-    const asset = { name: 'v0.0.1.zip', path, size: big.length, hashes: hashBuffer(big), facts: {} };
-    expect(await generic.publishAsset({ name: 'git.acme.example/big', version: 'v0.0.1', coords: generic.coordinates('git.acme.example/big'), asset, assets: [asset], isLast: true })).toEqual({ kind: 'published' });
-    return big;
-  })();
-  return bigPublished;
-}
+const publishBig = (): Promise<Buffer> => (bigPublished ??= publishBigModule(target, tmp));
 
 /** A raw connection that asks for `path` and then reads nothing of the answer until `drain`. */
 function stalledClient(url: string, path: string): Socket {

@@ -8,6 +8,7 @@
  * neither the Verdaccio registries nor the engine, only the control plane.
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { CodeartifactClient } from '@aws-sdk/client-codeartifact';
@@ -16,6 +17,7 @@ import { buildGoModule, type GoModuleBuild } from '../../src/builders/go.js';
 import { Limiter } from '../../src/engine/limiter.js';
 import { hashBuffer } from '../../src/integrity/hashes.js';
 import { CodeArtifact } from '../../src/targets/codeartifact.js';
+import { GenericTarget } from '../../src/targets/generic.js';
 import type { AssetFile } from '../../src/targets/format.js';
 import { CodeArtifactStandIn } from './codeartifact/index.js';
 
@@ -71,6 +73,22 @@ export async function startGoTarget(): Promise<GoTarget> {
       await standIn.stop();
     },
   };
+}
+
+/**
+ * `git.acme.example/big@v0.0.1` published to `target`'s generic repository (its zip written in
+ * `dir`): a 16 MiB zip, more than the socket buffers hold, so a download stays in flight while
+ * its client dawdles. Its bytes.
+ */
+export async function publishBigModule(target: GoTarget, dir: string): Promise<Buffer> {
+  const big = randomBytes(16 * 1024 * 1024);
+  const path = join(dir, 'big.zip');
+  await writeFile(path, big);
+  const generic = new GenericTarget(target.ca, GENERIC_REPO);
+  const asset = { name: 'v0.0.1.zip', path, size: big.length, hashes: hashBuffer(big), facts: {} };
+  const r = await generic.publishAsset({ name: 'git.acme.example/big', version: 'v0.0.1', coords: generic.coordinates('git.acme.example/big'), asset, assets: [asset], isLast: true });
+  if (r.kind !== 'published') throw new Error(`publishing git.acme.example/big@v0.0.1: ${JSON.stringify(r)}`);
+  return big;
 }
 
 export function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
