@@ -22,7 +22,7 @@ import { startGoProxy } from '../src/goproxy/server.js';
 import { MigrateError } from '../src/errors.js';
 import { GenericTarget } from '../src/targets/generic.js';
 import { GENERIC_REPO, GO, publishBigModule, startGoTarget, type GoTarget } from './support/go-modules.js';
-import { getWithHost } from './support/http-host.js';
+import { getWithHost, stalledClient } from './support/http-host.js';
 
 let tmp: string;
 let target: GoTarget;
@@ -128,16 +128,6 @@ function slowReader(url: string, path: string, pauseMs: number): { socket: Socke
     socket.resume();
   };
   return { socket, closed, hurry };
-}
-
-/** A raw connection that asks for `path` and reads nothing of the answer. */
-function stalledClient(url: string, path: string): Socket {
-  const u = new URL(url);
-  const s = connect(Number(u.port), u.hostname);
-  s.write(`GET ${path} HTTP/1.1\r\nHost: ${u.host}\r\nConnection: close\r\n\r\n`);
-  s.pause();
-  s.on('error', () => {});
-  return s;
 }
 
 describe('clients that hold a download slot', () => {

@@ -10,7 +10,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -28,7 +28,7 @@ import { allowedHost } from '../src/goproxy/callers.js';
 import { startGoProxy, type GoProxy } from '../src/goproxy/server.js';
 import { GenericTarget } from '../src/targets/generic.js';
 import { buildHelloVersions, GENERIC_REPO, GO, goEnv, MODULE, MODULE_V2, publishBigModule, run, startGoTarget, type BuiltVersion, type GoDownload, type GoTarget } from './support/go-modules.js';
-import { getWithHost } from './support/http-host.js';
+import { getWithHost, stalledClient } from './support/http-host.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 /** `--import tsx` by absolute URL: the child runs in a temp folder. */
@@ -90,16 +90,6 @@ async function get(path: string, init?: RequestInit): Promise<{ status: number; 
 /** The 16 MiB module (publishBigModule), published once for the file. */
 let bigPublished: Promise<Buffer> | undefined;
 const publishBig = (): Promise<Buffer> => (bigPublished ??= publishBigModule(target, tmp));
-
-/** A raw connection that asks for `path` and then reads nothing of the answer until `drain`. */
-function stalledClient(url: string, path: string): Socket {
-  const u = new URL(url);
-  const s = connect(Number(u.port), u.hostname);
-  s.write(`GET ${path} HTTP/1.1\r\nHost: ${u.host}\r\nConnection: close\r\n\r\n`);
-  s.pause();
-  s.on('error', () => {});
-  return s;
-}
 
 /** Read what a stalled client was sent, to the end of the connection: its size (headers included). */
 function drain(s: Socket): Promise<number> {

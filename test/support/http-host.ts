@@ -1,4 +1,5 @@
 import { request, type IncomingHttpHeaders } from 'node:http';
+import { connect, type Socket } from 'node:net';
 
 /**
  * A GET with a Host header of our choosing (fetch sets its own), on a connection of its own
@@ -14,4 +15,14 @@ export function getWithHost(url: string, path: string, host: string, fresh = fal
     req.on('error', fail);
     req.end();
   });
+}
+
+/** A raw connection that asks for `path` (GET, Connection: close) and reads nothing of the answer until resumed. */
+export function stalledClient(url: string, path: string): Socket {
+  const u = new URL(url);
+  const s = connect(Number(u.port), u.hostname);
+  s.write(`GET ${path} HTTP/1.1\r\nHost: ${u.host}\r\nConnection: close\r\n\r\n`);
+  s.pause();
+  s.on('error', () => {});
+  return s;
 }
