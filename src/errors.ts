@@ -3,7 +3,7 @@
  * conflict, excluded) are values; everything that stops one item is a
  * MigrateError with a code, the package@version it concerns, and what to do.
  */
-import { statfsSync } from 'node:fs';
+import { existsSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export type ErrorCode =
@@ -128,6 +128,22 @@ export function localError(thrown: unknown, path: string, doing: string, opts: {
   return new MigrateError('ELOCAL', `cannot ${doing} ${path}: ${why ?? e.message}${e.code ? ` (${e.code})` : ''}`, {
     cause: e,
     hint: opts.hint ?? 'free space or fix permissions under the state directory (or move it with --state-dir), then rerun: nothing was recorded as done',
+  });
+}
+
+/**
+ * A folder of the run's own (a git mirror, a checkout, a build's output folder) that is gone
+ * from under it, as the operator's ELOCAL naming it; undefined while every one of `paths` is
+ * there. Whatever git or a build said about the missing files (no such repository, a bad
+ * object, a failed build) is not the source's fault nor the tag's, and no retry brings it back.
+ */
+export function vanishedError(thrown: unknown, subject: string, paths: readonly { path: string; what: string }[]): MigrateError | undefined {
+  const gone = paths.find((p) => !existsSync(p.path));
+  if (!gone) return undefined;
+  return new MigrateError('ELOCAL', `${subject}: ${gone.what} ${gone.path} was deleted while this run used it: stopped`, {
+    subject,
+    cause: thrown,
+    hint: 'leave the state directory alone while a job runs, then rerun: nothing of this version was recorded as built, and it is built again (a deleted mirror is cloned again)',
   });
 }
 

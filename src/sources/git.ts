@@ -26,7 +26,7 @@ import type { SimpleGit } from 'simple-git';
 import { MAX_GO_MOD, checkPathMajor, isCanonicalVersion, isPseudoVersion, modulePathFromGoMod, semverMajor, splitPathVersion } from '../builders/go-rules.js';
 import { normalizePep440, pep440Key } from '../builders/python-metadata.js';
 import type { GitSourceConfig, JobConfig } from '../config/schema.js';
-import { MigrateError } from '../errors.js';
+import { MigrateError, vanishedError } from '../errors.js';
 import { printable } from '../redact.js';
 import type { PackageListing, VersionListing } from '../types.js';
 import { MAX_VERSION_KEY, badModulePath, boundedKey, detached, isNpmName, shownKey } from './bounded.js';
@@ -263,16 +263,23 @@ export class GitSource implements Source {
           network: this.config.build.network,
         },
         recipe: this.recipeOf(version),
+        uses: this.uses(),
         cleanup,
       };
     } catch (e) {
       cleanup();
-      throw this.classify(e, 'checkout', `${version} (${commit.slice(0, 12)})`);
+      // the mirror deleted under the run: git says "no such repository" or "bad object", which is not the source's doing
+      throw (signal?.aborted ? undefined : vanishedError(e, `${version} (${commit.slice(0, 12)})`, this.uses())) ?? this.classify(e, 'checkout', `${version} (${commit.slice(0, 12)})`);
     }
   }
 
   close(): void {
     this.access.close();
+  }
+
+  /** What a checkout reads besides its own folder: the mirror, whose objects it shares (clone --shared). */
+  private uses(): { path: string; what: string }[] {
+    return [{ path: this.mirror, what: `the mirror of source "${this.id}"` }];
   }
 
   /** Every tag the pattern matches, with its commit, its time and the package it builds (one entry a tag). */

@@ -34,6 +34,8 @@ export interface Checkout {
   build: { command?: string | string[]; python?: string; timeoutMs: number; network: boolean };
   /** What decides the built bytes besides the commit, as recorded with them (VersionListing.recipe). */
   recipe: string;
+  /** Folders the checkout reads from besides its own (git: the mirror whose objects it shares), each with what to call it. */
+  uses?: readonly { path: string; what: string }[];
   cleanup(): void;
 }
 

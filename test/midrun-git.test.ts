@@ -1,0 +1,99 @@
+/**
+ * Things that change under a running job of git sources, through the real CLI against the
+ * local sshd and the CodeArtifact stand-in: the source's mirror deleted while versions are
+ * checked out and built from it. Each ends in a coded error of this machine (ELOCAL) naming
+ * what went, never blamed on the source or the tag and never retried; and the rerun
+ * publishes every file once.
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestEnv, type TestEnv } from './support/harness.js';
+import { gitSourceOn, startGitServer, type GitServer } from './support/git-server.js';
+
+let te: TestEnv;
+let git: GitServer;
+beforeAll(async () => {
+  te = await startTestEnv();
+  git = await startGitServer({ dir: join(te.dir, 'git') });
+  te.env.CAM_TEST_GIT_KEY = git.clientKey;
+}, 120_000);
+afterAll(async () => {
+  await git?.stop();
+  await te?.stop();
+});
+
+const STACK_LINE = /^\s+at .+:\d+:\d+\)?$/m;
+
+/** A Go module `example.com/<repo>` tagged v1.0.0 … v1.0.<n-1>, one commit each. */
+async function goRepo(repo: string, n: number): Promise<string[]> {
+  const dir = join(te.dir, `src-${repo}`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'go.mod'), `module example.com/${repo}\n\ngo 1.19\n`);
+  writeFileSync(join(dir, 'lib.go'), 'package lib\n');
+  await git.createRepoFromDir(repo, dir, { tags: ['v1.0.0'] });
+  const versions = ['v1.0.0'];
+  for (let i = 1; i < n; i++) {
+    await git.tag(repo, `v1.0.${i}`, await git.commit(repo, { files: { 'lib.go': `package lib\n\nconst N = ${i}\n` }, message: `release ${i}` }), { annotated: false });
+    versions.push(`v1.0.${i}`);
+  }
+  return versions;
+}
+
+/** Succeeded PublishPackageVersion requests (one per file) of the Go module `example.com/<repo>`, by version. */
+function goPublishes(repo: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const e of te.sandbox.standIn.log) {
+    if (e.operation !== 'PublishPackageVersion' || e.status >= 300 || e.namespace !== 'example.com' || e.package !== repo) continue;
+    counts.set(e.version!, (counts.get(e.version!) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** Resolves once `ok()` holds (checked every 20 ms), failing after 60 s. */
+async function until(ok: () => boolean): Promise<void> {
+  for (const end = Date.now() + 60_000; !ok(); ) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The CLI's JSON error (throws when stdout is none). */
+function errorOf(r: { stdout: string }): { code: string; message: string; hint?: string } {
+  return (JSON.parse(r.stdout) as { error: { code: string; message: string; hint?: string } }).error;
+}
+
+describe('the mirror of a git source deleted while the run checks out and builds from it', () => {
+  it('stops the run with ELOCAL naming the mirror (not the source blamed, nothing retried); the rerun clones again and publishes every file once', async () => {
+    const versions = await goRepo('gomirror', 8);
+    const job = te.writeJob({ name: 'gomirror', sources: [gitSourceOn(git, 'gomirror', 'gomirror', 'go', { package: 'example.com/gomirror' })], limits: { concurrency: 1, fetchConcurrency: 1 } });
+    const mirror = join(te.stateDir, 'git', 'gomirror', 'gomirror.git');
+    // one step at a time (concurrency and fetchConcurrency 1), and slow: versions are still to be checked out when the mirror goes
+    te.sandbox.standIn.setLatency(200);
+    let r: { code: number | null; stdout: string; stderr: string };
+    try {
+      const running = te.cli(['run', job, '--json']);
+      await until(() => goPublishes('gomirror').size >= 1);
+      rmSync(join(te.stateDir, 'git'), { recursive: true, force: true });
+      r = await running;
+    } finally {
+      te.sandbox.standIn.setLatency(0);
+    }
+    const done = [...goPublishes('gomirror').values()].filter((n) => n === 3).length;
+    expect(done, 'the run went on to the end: the mirror went too late to test anything').toBeLessThan(versions.length);
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    const output = `${r.stdout}${r.stderr}`;
+    expect(output).not.toMatch(STACK_LINE);
+    expect(output).not.toMatch(/retry \d+ for/);
+    expect(output).not.toMatch(/EBADSOURCE|ESOURCE|EBUILD/);
+    const error = errorOf(r);
+    expect(error).toMatchObject({ code: 'ELOCAL', message: expect.stringContaining(mirror), hint: expect.stringContaining('rerun') });
+    expect(error.message).toMatch(/deleted/);
+    expect(r.stderr).not.toMatch(/failed:(?!ELOCAL)/);
+
+    const rerun = await te.cli(['run', job, '--json']);
+    expect(rerun.code, rerun.stdout + rerun.stderr).toBe(0);
+    const counts = goPublishes('gomirror');
+    for (const v of versions) expect(counts.get(v), v).toBe(3);
+  }, 180_000);
+});
