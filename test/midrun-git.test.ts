@@ -1,15 +1,15 @@
 /**
  * Things that change under a running job of git sources, through the real CLI against the
  * local sshd and the CodeArtifact stand-in: the source's mirror deleted while versions are
- * checked out and built from it. Each ends in a coded error of this machine (ELOCAL) naming
+ * checked out and built from it, a version's checkout deleted while its build runs. Each ends in a coded error of this machine (ELOCAL) naming
  * what went, never blamed on the source or the tag and never retried; and the rerun
  * publishes every file once.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnv, type TestEnv } from './support/harness.js';
-import { gitSourceOn, startGitServer, type GitServer } from './support/git-server.js';
+import { gitSourceOn, pyProject, startGitServer, type GitServer } from './support/git-server.js';
 
 let te: TestEnv;
 let git: GitServer;
@@ -96,4 +96,56 @@ describe('the mirror of a git source deleted while the run checks out and builds
     const counts = goPublishes('gomirror');
     for (const v of versions) expect(counts.get(v), v).toBe(3);
   }, 180_000);
+});
+
+/**
+ * The default Python build, first saying it started (a file `started` in its output folder)
+ * and waiting up to 10 s for its checkout to be deleted: the test pulls the rug in between.
+ */
+const WAITING_BUILD = [
+  '{python}',
+  '-c',
+  [
+    'import os, subprocess, sys, time',
+    'c, o, s = sys.argv[1:4]',
+    "open(os.path.join(o, 'started'), 'w').close()",
+    'end = time.time() + 10',
+    'while os.path.exists(c) and time.time() < end: time.sleep(0.02)',
+    "os.remove(os.path.join(o, 'started'))",
+    "sys.exit(subprocess.call([sys.executable, '-m', 'build', '--no-isolation', '--skip-dependency-check', '--sdist', '--wheel', '--outdir', o, s]))",
+  ].join('\n'),
+  '{checkout}',
+  '{outdir}',
+  '{srcdir}',
+];
+
+/** The folders under the state's tmp whose names start with `prefix`. */
+const tmpFolders = (prefix: string) => (existsSync(join(te.stateDir, 'tmp')) ? readdirSync(join(te.stateDir, 'tmp')).filter((n) => n.startsWith(prefix)).map((n) => join(te.stateDir, 'tmp', n)) : []);
+
+describe('the checkout of a version deleted while its build runs', () => {
+  it('fails with ELOCAL naming the checkout (not EBUILD blamed on the tag), the run stopped; the rerun builds and uploads each file once', async () => {
+    await git.createRepoFromDir('pyrug', pyProject(join(te.dir, 'src-pyrug'), 'pyrug', '1.0.0'), { tags: ['v1.0.0'] });
+    const job = te.writeJob({ name: 'pyrug', sources: [gitSourceOn(git, 'pyrug', 'pyrug', 'pypi', { package: 'pyrug', build: { command: WAITING_BUILD } })] });
+    const running = te.cli(['run', job, '--json']);
+    let checkout = '';
+    await until(() => {
+      const started = tmpFolders('build-').some((d) => existsSync(join(d, 'started')));
+      [checkout = ''] = tmpFolders('checkout-');
+      return started && checkout !== '';
+    });
+    rmSync(checkout, { recursive: true, force: true });
+    const r = await running;
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(`${r.stdout}${r.stderr}`).not.toMatch(STACK_LINE);
+    expect(r.stderr).not.toMatch(/EBUILD|ESOURCE|EBADSOURCE/);
+    const error = errorOf(r);
+    expect(error).toMatchObject({ code: 'ELOCAL', message: expect.stringContaining(checkout), hint: expect.stringContaining('rerun') });
+    const uploads = () => te.sandbox.standIn.log.filter((e) => e.operation === 'pypi:Upload' && e.package === 'pyrug' && e.status < 300);
+    expect(uploads()).toEqual([]);
+
+    const rerun = await te.cli(['run', job, '--json']);
+    expect(rerun.code, rerun.stdout + rerun.stderr).toBe(0);
+    // the sdist and the wheel, once each
+    expect(uploads().length).toBe(2);
+  }, 120_000);
 });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type PQueue from 'p-queue';
 import { buildVersion } from '../builders/index.js';
 import type { InternalNpmRegistry } from '../builders/npm.js';
-import { MigrateError, sourceRefusedError, sourceSilentError, sourceUnreachableError, toError } from '../errors.js';
+import { MigrateError, sourceRefusedError, sourceSilentError, sourceUnreachableError, toError, vanishedError } from '../errors.js';
 import { silenceIn } from '../sources/download.js';
 import { noAnswer } from '../net/agents.js';
 import { checkDeclared, declaredHash } from '../integrity/hashes.js';
@@ -173,6 +173,11 @@ async function build(ctx: AcquireContext, source: Source, row: ItemRow): Promise
         assets.push({ name: f.name, size: stored.size, hashes: stored.hashes, facts: f.facts });
       }
       return { assets, facts: { ...built.facts, commit: checkout.commit, committedAt: checkout.committedAt.toISOString(), recipe: checkout.recipe }, weak: false };
+    } catch (e) {
+      // a folder the build used, deleted under it (the state directory cleaned while the run went on):
+      // the build's failure, or git's in the checkout, is this machine's, not the tag's
+      if (ctx.hardSignal.aborted || (e instanceof MigrateError && e.code === 'ELOCAL')) throw e;
+      throw vanishedError(e, subject, [{ path: checkout.dir, what: 'the checkout' }, ...(checkout.uses ?? []), { path: outDir, what: "the build's output folder" }]) ?? e;
     } finally {
       checkout.cleanup();
       rmSync(outDir, { recursive: true, force: true });
