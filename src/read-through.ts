@@ -11,13 +11,17 @@ import { MigrateError, toError } from './errors.js';
 export function readThrough<T extends Duplex>(path: string, highWaterMark: number, through: T, subject?: string): T {
   const file = createReadStream(path, { highWaterMark });
   file.once('error', (e) => {
-    through.destroy(
-      new MigrateError('EBLOBMISSING', `${subject ? `${subject}: ` : ''}the file to upload cannot be read: ${toError(e).message}`, {
-        ...(subject ? { subject } : {}),
-        cause: e,
-        hint: 'the next run fetches or builds it again (if it happens again at once, check the disk under the state directory)',
-      }),
-    );
+    through.destroy(unreadableBlob(e, subject));
   });
   return file.pipe(through);
+}
+
+/** A stored file that cannot be read (or stat'ed) for its upload, as EBLOBMISSING naming it (node's message holds the path). */
+export function unreadableBlob(thrown: unknown, subject?: string): MigrateError {
+  if (thrown instanceof MigrateError) return thrown;
+  return new MigrateError('EBLOBMISSING', `${subject ? `${subject}: ` : ''}the file to upload cannot be read: ${toError(thrown).message}`, {
+    ...(subject ? { subject } : {}),
+    cause: thrown,
+    hint: 'the next run fetches or builds it again (if it happens again at once, check the disk under the state directory)',
+  });
 }

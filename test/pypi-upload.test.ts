@@ -389,4 +389,18 @@ describe('the body refuses a file that changed after hashing', () => {
     const e2 = await drain(grown.body).then(() => undefined, (e: unknown) => e);
     expect((e2 as MigrateError).code).toBe('ELOCAL');
   });
+
+  it('a file deleted after hashing (the state directory emptied under the run) is EBLOBMISSING naming it, as when its reading fails later', async () => {
+    const path = join(tmp, 'gone-1.0-py3-none-any.whl');
+    await writeFile(path, randomBytes(1000));
+    const file = { path, filename: 'gone-1.0-py3-none-any.whl', filetype: 'bdist_wheel' as const, pyversion: 'py3' };
+    const meta: CoreMetadata = { metadata_version: '2.1', name: 'gone', version: '1.0' };
+    const digests = await uploadDigests(path);
+    await rm(path);
+    for (const opts of [{ digests }, {}]) {
+      const e = await multipartUploadBody(file, meta, opts).then(() => undefined, (e: unknown) => e);
+      expect(e).toBeInstanceOf(MigrateError);
+      expect(e).toMatchObject({ code: 'EBLOBMISSING', message: expect.stringContaining(path), hint: expect.stringContaining('next run') });
+    }
+  });
 });

@@ -39,7 +39,7 @@ import type { CoreMetadata, PythonFileType } from '../builders/python.js';
 import { MigrateError } from '../errors.js';
 import { Blake2bStream } from '../integrity/blake2.js';
 import { HashingStream } from '../integrity/hashes.js';
-import { readThrough } from '../read-through.js';
+import { readThrough, unreadableBlob } from '../read-through.js';
 
 export interface UploadFile {
   path: string;
@@ -151,8 +151,11 @@ export async function multipartUploadBody(
   metadata: CoreMetadata,
   opts: { boundary?: string; digests?: UploadDigests } = {},
 ): Promise<UploadBody> {
-  const digests = opts.digests ?? (await uploadDigests(file.path));
-  const size = (await stat(file.path)).size;
+  // a blob gone since its check (the state directory emptied under the run): the next run gets it again, as when
+  // its reading fails later (readThrough); never ELOCAL's "free space", nor a stop of the whole run
+  const gone = (e: unknown) => Promise.reject(unreadableBlob(e, file.filename));
+  const digests = opts.digests ?? (await uploadDigests(file.path).catch(gone));
+  const size = (await stat(file.path).catch(gone)).size;
   if (size !== digests.size) throw changed(file, `its size is ${size} bytes, not the ${digests.size} that were hashed`);
   // requests_toolbelt uses uuid4().hex: 32 lower-case hex digits, which no field value is likely to contain.
   const boundary = opts.boundary ?? randomBytes(16).toString('hex');
