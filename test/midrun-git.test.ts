@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnv, type TestEnv } from './support/harness.js';
-import { gitSourceOn, pyProject, startGitServer, type GitServer } from './support/git-server.js';
+import { HATCH, gitSourceOn, pyProject, startGitServer, type GitServer } from './support/git-server.js';
 
 let te: TestEnv;
 let git: GitServer;
@@ -148,4 +148,67 @@ describe('the checkout of a version deleted while its build runs', () => {
     // the sdist and the wheel, once each
     expect(uploads().length).toBe(2);
   }, 120_000);
+});
+
+/**
+ * Runs `pull` once, as the stand-in takes the first request of `operation` (after its latency,
+ * before answering): the client is then waiting on that request and has sent nothing after it.
+ */
+function onFirst(operation: string, pull: () => void): () => void {
+  const standIn = te.sandbox.standIn as unknown as { dispatch(route: { operation: string }, ...rest: unknown[]): Promise<unknown> };
+  const dispatch = standIn.dispatch;
+  let pulled = false;
+  standIn.dispatch = function (this: unknown, route, ...rest) {
+    if (!pulled && route.operation === operation) {
+      pulled = true;
+      pull();
+    }
+    return dispatch.call(this, route, ...rest);
+  };
+  return () => {
+    standIn.dispatch = dispatch;
+  };
+}
+
+describe('the blobs of git-built versions deleted while the first of them is uploaded', () => {
+  it('the file whose upload was next fails with EBLOBMISSING naming it, the next build stops the run (ELOCAL), no stack trace; the rerun builds it again byte for byte and uploads only its missing file: every file once', async () => {
+    await git.createRepoFromDir('pyhalf', pyProject(join(te.dir, 'src-pyhalf'), 'pyhalf', '1.0.0'), { tags: ['v1.0.0'] });
+    const versions = ['1.0.0', '1.0.1', '1.0.2'];
+    for (const v of versions.slice(1)) await git.tag('pyhalf', `v${v}`, await git.commit('pyhalf', { files: { 'pyproject.toml': HATCH('pyhalf', v) }, message: v }), { annotated: false });
+    const job = te.writeJob({ name: 'pyhalf', sources: [gitSourceOn(git, 'pyhalf', 'pyhalf', 'pypi', { package: 'pyhalf' })], limits: { concurrency: 1, fetchConcurrency: 1 } });
+    const uploads = () => te.sandbox.standIn.log.filter((e) => e.operation === 'pypi:Upload' && e.package === 'pyhalf' && e.status < 300);
+    // the sdist of 1.0.0 is on its way: its wheel, and whatever else was built, goes from the store
+    const restore = onFirst('pypi:Upload', () => rmSync(join(te.stateDir, 'blobs'), { recursive: true, force: true }));
+    let r: { code: number | null; stdout: string; stderr: string };
+    try {
+      r = await te.cli(['run', job, '--json']);
+    } finally {
+      restore();
+    }
+    expect(`${r.stdout}${r.stderr}`).not.toMatch(STACK_LINE);
+    // 1.0.0's wheel, then 1.0.1's build, whose blob has no temp folder to go to: the run stops there (ELOCAL)
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(errorOf(r)).toMatchObject({ code: 'ELOCAL', message: expect.stringContaining(join(te.stateDir, 'blobs')) });
+    expect(r.stderr).toMatch(/failed:EBLOBMISSING pyhalf@1\.0\.0 .*pyhalf-1\.0\.0-py2\.py3-none-any\.whl.*state\/blobs\/sha512\/.*the next run fetches or builds it again/);
+    expect(uploads().map((e) => e.version)).toEqual(['1.0.0']);
+    const state = te.openState('pyhalf');
+    const recorded = new Map(state.items().map((row) => [row.version, state.assetsOf(row.id).map((a) => `${a.name} ${a.sha512}`).sort()]));
+    expect(recorded.get('1.0.0')).toHaveLength(2);
+    state.close();
+
+    const rerun = await te.cli(['run', job, '--json']);
+    expect(rerun.code, rerun.stdout + rerun.stderr).toBe(0);
+    for (const v of versions) expect(uploads().filter((e) => e.version === v).length, v).toBe(2);
+    // built again with the same bytes (no conflict with the sdist already up)
+    const after = te.openState('pyhalf');
+    try {
+      for (const row of after.items()) {
+        expect(row.state, row.version).toBe('verified');
+        // 1.0.0, built before the rug was pulled: its rebuild has the recorded bytes
+        if (row.version === '1.0.0') expect(after.assetsOf(row.id).map((a) => `${a.name} ${a.sha512}`).sort()).toEqual(recorded.get('1.0.0'));
+      }
+    } finally {
+      after.close();
+    }
+  }, 180_000);
 });
