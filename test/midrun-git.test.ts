@@ -1,11 +1,14 @@
 /**
  * Things that change under a running job of git sources, through the real CLI against the
  * local sshd and the CodeArtifact stand-in: the source's mirror deleted while versions are
- * checked out and built from it, a version's checkout deleted while its build runs. Each ends in a coded error of this machine (ELOCAL) naming
- * what went, never blamed on the source or the tag and never retried; and the rerun
- * publishes every file once.
+ * checked out and built from it, a version's checkout deleted while its build runs, the
+ * blobs deleted while a version is uploaded, the state directory turned read-only. Each ends
+ * in a coded error of this machine naming what went, never blamed on the source or the tag
+ * and never retried, with no stack trace; and the rerun publishes every file once.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnv, type TestEnv } from './support/harness.js';
@@ -210,5 +213,44 @@ describe('the blobs of git-built versions deleted while the first of them is upl
     } finally {
       after.close();
     }
+  }, 180_000);
+});
+
+// a bind mount of the state directory over itself, made read-only: what the run opens from then on is
+// refused (EROFS) as on a disk remounted read-only; the database it holds open stays writable
+const readOnlyMounts = (() => {
+  const dir = join(tmpdir(), `cam-ro-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  const ok = spawnSync('sh', ['-c', `mount --bind ${dir} ${dir} && mount -o remount,ro,bind ${dir} && umount ${dir}`]).status === 0;
+  rmSync(dir, { recursive: true, force: true });
+  return ok;
+})();
+
+describe.skipIf(!readOnlyMounts)('the state directory turned read-only while the run builds from git', () => {
+  it('stops with ELOCAL naming the folder git could not write (the lock released all the same, no uncoded error in its place); the rerun publishes every file once', async () => {
+    const versions = await goRepo('goro', 6);
+    const job = te.writeJob({ name: 'goro', sources: [gitSourceOn(git, 'goro', 'goro', 'go', { package: 'example.com/goro' })], limits: { concurrency: 1, fetchConcurrency: 1 } });
+    te.sandbox.standIn.setLatency(200);
+    let mounted = false;
+    let r: { code: number | null; stdout: string; stderr: string };
+    try {
+      const running = te.cli(['run', job, '--json']);
+      await until(() => goPublishes('goro').size >= 1);
+      mounted = spawnSync('sh', ['-c', `mount --bind ${te.stateDir} ${te.stateDir} && mount -o remount,ro,bind ${te.stateDir}`]).status === 0;
+      expect(mounted).toBe(true);
+      r = await running;
+    } finally {
+      te.sandbox.standIn.setLatency(0);
+      if (mounted) spawnSync('umount', [te.stateDir]);
+    }
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(`${r.stdout}${r.stderr}`).not.toMatch(STACK_LINE);
+    expect(errorOf(r)).toMatchObject({ code: 'ELOCAL', message: expect.stringContaining(join(te.stateDir, 'tmp')) });
+    expect(errorOf(r).message).toMatch(/Read-only file system/);
+
+    const rerun = await te.cli(['run', job, '--json']);
+    expect(rerun.code, rerun.stdout + rerun.stderr).toBe(0);
+    const counts = goPublishes('goro');
+    for (const v of versions) expect(counts.get(v), v).toBe(3);
   }, 180_000);
 });

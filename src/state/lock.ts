@@ -261,7 +261,13 @@ export function acquireLock(base: string, info: { stateDir?: string } = {}): () 
     if (released) return;
     released = true;
     // the owner file first, while still holding the lock: nobody else can have written it yet
-    if (readOwner(ownerPath)?.token === me.token) rmSync(ownerPath, { force: true });
+    try {
+      if (readOwner(ownerPath)?.token === me.token) rmSync(ownerPath, { force: true });
+    } catch {
+      // informational, as its writing is: a state directory gone read-only under the run keeps it (the next
+      // holder writes its own over it, and a holder's pid is checked before it is named), and the run's own
+      // error, not an uncoded EROFS from here, is what the operator reads
+    }
     try {
       db.exec('ROLLBACK');
     } finally {
