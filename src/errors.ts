@@ -143,7 +143,7 @@ export function vanishedError(thrown: unknown, subject: string, paths: readonly 
   return new MigrateError('ELOCAL', `${subject}: ${gone.what} ${gone.path} was deleted while this run used it: stopped`, {
     subject,
     cause: thrown,
-    hint: 'leave the state directory alone while a job runs, then rerun: nothing of this version was recorded as built, and it is built again (a deleted mirror is cloned again)',
+    hint: 'leave the state directory alone while a job runs, then rerun: what went is made again (a mirror cloned, a version built, its files uploaded once)',
   });
 }
 

@@ -2,7 +2,8 @@
  * Things that change under a running job of git sources, through the real CLI against the
  * local sshd and the CodeArtifact stand-in: the source's mirror deleted while versions are
  * checked out and built from it, a version's checkout deleted while its build runs, the
- * blobs deleted while a version is uploaded, the state directory turned read-only. Each ends
+ * blobs deleted while a version is uploaded, the state directory turned read-only, and (directly,
+ * for want of a moment to wait for in a warm) warm's lockfile repository mirror deleted. Each ends
  * in a coded error of this machine naming what went, never blamed on the source or the tag
  * and never retried, with no stack trace; and the rerun publishes every file once.
  */
@@ -11,7 +12,10 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jobSchema } from '../src/config/schema.js';
+import { LockfileRepository } from '../src/warm/git-lockfiles.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
+import { failure } from './support/thrown.js';
 import { HATCH, gitSourceOn, pyProject, startGitServer, type GitServer } from './support/git-server.js';
 
 let te: TestEnv;
@@ -253,4 +257,33 @@ describe.skipIf(!readOnlyMounts)('the state directory turned read-only while the
     const counts = goPublishes('goro');
     for (const v of versions) expect(counts.get(v), v).toBe(3);
   }, 180_000);
+});
+
+describe("warm's lockfile repository: its mirror deleted between the fetch and the checkouts", () => {
+  it('reading the default branch and checking one out are ELOCAL naming the mirror, not ESOURCENOTFOUND "no such branch" or "check the url"', async () => {
+    const dir = join(te.dir, 'src-locks');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'package-lock.json'), '{"lockfileVersion": 3, "packages": {}}\n');
+    await git.createRepoFromDir('locks', dir);
+    const [repo] = jobSchema.parse({
+      name: 'warmgone',
+      target: { domain: 'acme', domainOwner: '111122223333', region: 'us-east-1', repositories: { npm: { internal: 'npm-internal' } } },
+      sources: [{ id: 'web', kind: 'npm-registry', url: 'https://npm.acme.example/', packages: ['@acme/web'] }],
+      warm: { repositories: [{ url: git.gitPlusSshUrl('locks'), sshKeyEnv: 'CAM_TEST_GIT_KEY', knownHostsFile: git.knownHosts }] },
+    }).warm.repositories;
+    const state = join(te.dir, 'warm-state');
+    const mirrors = join(state, 'git', 'warmgone');
+    for (const step of ['branches', 'checkout'] as const) {
+      const lockfiles = new LockfileRepository(repo!, { ...process.env, CAM_TEST_GIT_KEY: git.clientKey }, state, 'warmgone');
+      try {
+        await lockfiles.fetch();
+        rmSync(mirrors, { recursive: true, force: true });
+        const e = await failure(step === 'branches' ? lockfiles.branches() : lockfiles.checkout('main'));
+        expect(e, step).toMatchObject({ code: 'ELOCAL', message: expect.stringContaining(mirrors), hint: expect.stringContaining('rerun') });
+      } finally {
+        lockfiles.close();
+      }
+    }
+    expect(tmpFolders('warm-checkout-')).toEqual([]);
+  }, 60_000);
 });

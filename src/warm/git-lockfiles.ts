@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { redactUrlCredentials } from '../redact.js';
 import { GitAccess } from '../sources/git-access.js';
 import type { JobConfig } from '../config/schema.js';
-import { MigrateError } from '../errors.js';
+import { MigrateError, vanishedError } from '../errors.js';
 
 export type WarmRepository = JobConfig['warm']['repositories'][number];
 
@@ -90,7 +90,7 @@ export class LockfileRepository {
       const head = (await this.access.localGit(this.mirror, signal).raw(['symbolic-ref', '--short', 'HEAD'])).trim();
       return [head.replace(/^refs\/heads\//, '')];
     } catch (e) {
-      throw this.classify(e, 'read the default branch of');
+      throw this.mirrorGone(e, this.repo.url, signal) ?? this.classify(e, 'read the default branch of');
     }
   }
 
@@ -101,7 +101,7 @@ export class LockfileRepository {
     try {
       commit = (await this.access.localGit(this.mirror, signal).raw(['rev-parse', '--verify', '--end-of-options', `refs/heads/${branch}^{commit}`])).trim();
     } catch (e) {
-      throw new MigrateError('ESOURCENOTFOUND', `${label}: no such branch`, { subject: label, cause: e, hint: `check ${this.key}.branches in the job file` });
+      throw this.mirrorGone(e, label, signal) ?? new MigrateError('ESOURCENOTFOUND', `${label}: no such branch`, { subject: label, cause: e, hint: `check ${this.key}.branches in the job file` });
     }
     mkdirSync(this.tmpDir, { recursive: true });
     const dir = join(this.tmpDir, `warm-checkout-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
@@ -110,13 +110,18 @@ export class LockfileRepository {
       await this.access.checkout(this.mirror, dir, commit, signal);
     } catch (e) {
       cleanup();
-      throw this.classify(e, 'check out', label);
+      throw this.mirrorGone(e, label, signal) ?? this.classify(e, 'check out', label);
     }
     return { label, branch, commit, dir, cleanup };
   }
 
   close(): void {
     this.access.close();
+  }
+
+  /** The mirror deleted under the warm (the state directory cleaned): git's "no such repository" or "bad object" is not the remote's, nor a branch missing. */
+  private mirrorGone(thrown: unknown, subject: string, signal?: AbortSignal): MigrateError | undefined {
+    return signal?.aborted ? undefined : vanishedError(thrown, subject, [{ path: this.mirror, what: `the mirror of ${this.key}` }]);
   }
 
   /** git's complaints as coded errors (see sources/git-access.ts). */
