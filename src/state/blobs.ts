@@ -16,7 +16,7 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isAlive } from '../alive.js';
 import { removeWhenClosed } from '../atomic-file.js';
-import { fileSystemError, localError, MigrateError } from '../errors.js';
+import { fileSystemError, localError, MigrateError, vanishedError } from '../errors.js';
 import { HashingStream } from '../integrity/hashes.js';
 import type { Hashes } from '../types.js';
 
@@ -101,7 +101,7 @@ export class BlobStore {
       await removeWhenClosed(out, tmp);
       // our own file's failure (it names a path: the temp folder deleted under the run is ENOENT)
       // is this machine's, never a download that broke off: not retried, not blamed on the source
-      throw fileSystemError(writeFailure) ?? localError(writeFailure ?? e, tmp, 'write') ?? e;
+      throw this.folderGone(writeFailure ?? e, opts.subject) ?? fileSystemError(writeFailure) ?? localError(writeFailure ?? e, tmp, 'write') ?? e;
     }
     const { hashes, size } = hasher.digest();
     try {
@@ -118,9 +118,14 @@ export class BlobStore {
       await syncDir(dirname(path));
     } catch (e) {
       rmSync(tmp, { force: true });
-      throw localError(e, path, 'store', { anyCode: true })!;
+      throw this.folderGone(e, opts.subject) ?? localError(e, path, 'store', { anyCode: true })!;
     }
     return { hashes, size, path };
+  }
+
+  /** The temporary folder deleted under the run (the state directory emptied): said so, with what to do, not "free space". */
+  private folderGone(thrown: unknown, subject = 'a download'): MigrateError | undefined {
+    return vanishedError(thrown, subject, [{ path: join(this.root, 'tmp'), what: "the blob store's temporary folder" }]);
   }
 
   /**

@@ -1,7 +1,7 @@
 /** state/blobs: the content-addressed store. */
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -92,6 +92,10 @@ describe('BlobStore.put', () => {
     expect(e).toBeInstanceOf(MigrateError);
     expect((e as MigrateError).code).toBe('ELOCAL');
     expect((e as MigrateError).message).toContain(join(root, 'tmp'));
+    expect((e as MigrateError).message).toMatch(/was deleted while this run used it/);
+    expect((e as MigrateError).hint).not.toMatch(/free space/);
+    // the folder back: a network failure stays the network's
+    mkdirSync(join(root, 'tmp'));
     const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', syscall: 'read' });
     const broken = new Readable({
       read() {
