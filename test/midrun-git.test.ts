@@ -14,17 +14,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobSchema } from '../src/config/schema.js';
 import { LockfileRepository } from '../src/warm/git-lockfiles.js';
-import { startTestEnv, type TestEnv } from './support/harness.js';
+import { startGitTestEnv, type TestEnv } from './support/harness.js';
 import { failure } from './support/thrown.js';
-import { HATCH, gitSourceOn, pyProject, startGitServer, type GitServer } from './support/git-server.js';
+import { HATCH, gitSourceOn, pyProject, type GitServer } from './support/git-server.js';
 
 let te: TestEnv;
 let git: GitServer;
-beforeAll(async () => {
-  te = await startTestEnv();
-  git = await startGitServer({ dir: join(te.dir, 'git') });
-  te.env.CAM_TEST_GIT_KEY = git.clientKey;
-}, 120_000);
+beforeAll(async () => void ({ te, git } = await startGitTestEnv()), 120_000);
 afterAll(async () => {
   await git?.stop();
   await te?.stop();

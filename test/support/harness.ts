@@ -15,6 +15,7 @@ import { loadJob } from '../../src/config/load.js';
 import { runJob, type RunOptions } from '../../src/engine/run.js';
 import type { RunSummary } from '../../src/engine/events.js';
 import { StateDb } from '../../src/state/db.js';
+import { startGitServer, type GitServer } from './git-server.js';
 import { startSandbox, type Sandbox, type SandboxOptions } from './sandbox.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -152,6 +153,19 @@ export async function startTestEnv(opts: Partial<SandboxOptions> = {}): Promise<
     },
   };
   return te;
+}
+
+/** A sandbox and a git server beside it, whose client key is in te.env as CAM_TEST_GIT_KEY (what gitSourceOn's sources name as sshKeyEnv). */
+export async function startGitTestEnv(): Promise<{ te: TestEnv; git: GitServer }> {
+  const te = await startTestEnv();
+  try {
+    const git = await startGitServer({ dir: join(te.dir, 'git') });
+    te.env.CAM_TEST_GIT_KEY = git.clientKey;
+    return { te, git };
+  } catch (e) {
+    await te.stop();
+    throw e;
+  }
 }
 
 /**
