@@ -27,6 +27,7 @@ import { noAnswer, registerSdkCredentials, SDK_IDLE_TIMEOUT_MS, sdkEndpoint, sdk
 import { requestDeadlineMs, ResponseLimitError, slowUploadHint } from '../net/bounds.js';
 import { MAX_RETRY_AFTER_MS, parseRetryAfter } from '../net/retry-after.js';
 import { capText, printable, redact, registerSecret } from '../redact.js';
+import { unreadableBlob } from '../read-through.js';
 import type { BucketName, Format, RateLimiter } from '../types.js';
 
 /**
@@ -326,7 +327,7 @@ export class CodeArtifact {
       // stat, not lstat (what the SDK would use for a ReadStream without an end): a symlinked blob has its target's size
       size = statSync(path).size;
     } catch (e) {
-      throw new MigrateError('EBLOBMISSING', `${assetName}: the file to upload cannot be read: ${toError(e).message}`, { cause: e, hint: 'the next run fetches or builds it again' });
+      throw unreadableBlob(e, assetName);
     }
     const out = await this.call(
       'PublishPackageVersion',
@@ -359,7 +360,7 @@ export class CodeArtifact {
           )
           .catch((e: unknown) => {
             if (readFailure === undefined) throw e;
-            throw new MigrateError('EBLOBMISSING', `${assetName}: the file to upload cannot be read: ${toError(readFailure).message}`, { cause: readFailure, hint: 'the next run fetches or builds it again' });
+            throw unreadableBlob(readFailure, assetName);
           })
           .finally(() => {
             if (!(body instanceof Uint8Array)) body.destroy();
