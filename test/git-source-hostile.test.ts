@@ -462,4 +462,34 @@ setup(name="hooked", version="${version}", py_modules=["planted"])
     expect(r.stderr).not.toMatch(/retry \d+ for full|ESOURCE/);
     expect(readFileSync(calls, 'utf8')).toBe('clone\n');
   });
+
+  /** A git on PATH that answers `clone` with `said` on stderr and exit 128 (recording each call), and runs the real git otherwise. */
+  function gitSaying(name: string, said: string): { PATH: string; calls: string } {
+    const bin = join(te.dir, `${name}-bin`);
+    mkdirSync(bin, { recursive: true });
+    const calls = join(bin, 'clones');
+    writeFileSync(join(bin, 'git'), `#!/bin/sh\ncase " $* " in *" clone "*) echo clone >> '${calls}'; ${said.split('\n').map((l) => `echo ${JSON.stringify(l)} >&2`).join('; ')}; exit 128;; esac\nexec /usr/bin/git "$@"\n`, { mode: 0o755 });
+    return { PATH: `${bin}:${process.env.PATH ?? ''}`, calls };
+  }
+
+  it("the git server's own full disk (a `remote:` line) is the source's failure, not this machine's: no ELOCAL sending the operator to free space here", async () => {
+    const { PATH } = gitSaying('server-full', 'remote: fatal: write error: No space left on device\nfatal: early EOF');
+    const job = te.writeJob({ name: 'server-full', sources: [gitSource('server-full', 'rel', 'pypi', { package: 'rel-lib' })], limits: { retries: 0 } });
+    const r = await te.cli(['run', job, '--json'], { PATH });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).not.toMatch(/ELOCAL|free space under the state directory/);
+    const s = JSON.parse(r.stdout) as RunSummary;
+    // the listing failed (the mirror could not be cloned): the source's, said so
+    expect(s.listErrors).toEqual([expect.objectContaining({ source: 'server-full', code: 'ESOURCE', message: expect.stringMatching(/git server says its own disk is full.*tell the git server's owners/) })]);
+  });
+
+  it('a read-only state directory under git is ELOCAL that says read-only, not "free space"', async () => {
+    const { PATH } = gitSaying('read-only', "fatal: could not create leading directories of 'x': Read-only file system");
+    const job = te.writeJob({ name: 'read-only-git', sources: [gitSource('read-only-git', 'rel', 'pypi', { package: 'rel-lib' })] });
+    const r = await te.cli(['run', job, '--json'], { PATH });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/error ELOCAL: read-only-git: .*Read-only file system/);
+    expect(r.stderr).toMatch(/read-only/i);
+    expect(r.stderr).not.toMatch(/free space/);
+  });
 });

@@ -361,12 +361,26 @@ export class GitAccess {
         hint: `check the git server (and any proxy or firewall on the way); rerun once it answers: ${this.othersWentOn}, and this one is fetched then. A server that is only slow to start sending (counting a huge repository's objects) needs a larger ${this.opts.idleTimeoutSetting ?? 'idleTimeoutSeconds'} in the job file`,
       });
     }
-    // our disk, not the remote: a local error (never retried as a network failure)
-    if (DISK_FULL.test(all) || /Read-only file system/i.test(all)) {
+    // our disk, not the remote: a local error (never retried as a network failure). A `remote:`
+    // line is the server's own words: its full disk is its owners' to fix, never this machine's
+    const ours = all
+      .split('\n')
+      .filter((l) => !/^(git (cat-file )?exited with \S+: )?remote:/.test((l.split('\r').pop() ?? '').trim()))
+      .join('\n');
+    if (DISK_FULL.test(ours) || /Read-only file system/i.test(ours)) {
       return new MigrateError('ELOCAL', `${where}: git could not write under the state directory: ${said}`, {
         subject,
         cause: e,
-        hint: 'free space under the state directory (or move it with --state-dir), then rerun: nothing was recorded as done',
+        hint: DISK_FULL.test(ours)
+          ? 'free space under the state directory (or move it with --state-dir), then rerun: nothing was recorded as done'
+          : 'the state directory is on a read-only file system: remount it writable (or move the state with --state-dir), then rerun: nothing was recorded as done',
+      });
+    }
+    if (DISK_FULL.test(all)) {
+      return new MigrateError('ESOURCE', `${where} failed: the git server says its own disk is full: ${said}`, {
+        subject,
+        cause: e,
+        hint: `tell the git server's owners (its disk or quota is full); rerun once they have made room: ${this.othersWentOn}`,
       });
     }
     if (/Host key verification failed|HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i.test(all)) {
