@@ -18,7 +18,7 @@ import type { BucketName } from '../types.js';
 import { escapeName } from '../sources/npm-registry.js';
 import type { CodeArtifact, PackageCoordinates } from './codeartifact.js';
 import type { AssetFile, MetadataPlan, PublishRequest, TargetFormat } from './format.js';
-import { RepositoryEndpoint } from './endpoint.js';
+import { excerpt, RepositoryEndpoint } from './endpoint.js';
 import type { HttpResponse } from './http.js';
 
 export interface NpmBlob {
@@ -379,10 +379,6 @@ export class NpmTarget implements TargetFormat {
   ): Promise<HttpResponse> {
     return this.client.send(what, buckets, subject, req);
   }
-}
-
-function excerpt(body: string): string {
-  return body.length > 300 ? `${body.slice(0, 300)}…` : body || '(empty body)';
 }
 
 function parseJson(body: string, subject: string): unknown {

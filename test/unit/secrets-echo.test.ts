@@ -11,6 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clearSecrets, forOutput, forStorage, registerSecret } from '../../src/redact.js';
 import { RepositoryEndpoint, type EndpointSession } from '../../src/targets/endpoint.js';
+import type { CodeArtifact } from '../../src/targets/codeartifact.js';
+import { NpmTarget } from '../../src/targets/npm.js';
 import { failure } from '../support/thrown.js';
 
 /** Random first: a piece of it cut off at its start is recognisable too. */
@@ -19,12 +21,14 @@ let server: Server;
 let base: string;
 /** What the server prefixes before echoing the request's Authorization header (moves the token across the excerpt's cut). */
 let padding = '';
+/** The status the server answers with: a 5xx goes through the endpoint's own message, a 4xx to the format's. */
+let status = 502;
 
 beforeAll(async () => {
   server = createServer((req, res) => {
     req.resume();
     req.on('end', () => {
-      res.writeHead(502, { 'content-type': 'text/plain' });
+      res.writeHead(status, { 'content-type': 'text/plain' });
       res.end(`${padding}Bad gateway. Your request headers: authorization: ${req.headers.authorization}\n`);
     });
   });
@@ -73,5 +77,25 @@ describe('an endpoint that echoes the Authorization header in its error body', (
         expect(leaks(forOutput(JSON.stringify({ message: e.message }))), forOutput(e.message)).toEqual([]);
       });
     }
+  }
+});
+
+describe('the npm endpoint refusing a request (4xx) with a body that echoes the Authorization header', () => {
+  // the npm target words a 4xx itself (a refused publish, a dist-tag or packument read): its excerpt must be redacted before its cut too
+  for (const pad of [0, 215, 225]) {
+    it(`echoed after ${pad} characters: no piece of the token reaches a sink`, async () => {
+      registerSecret(token);
+      padding = 'x'.repeat(pad);
+      status = 400;
+      try {
+        const npm = new NpmTarget({ ...session, endpoint: async () => `${base}/` } as unknown as CodeArtifact, 'npm-internal');
+        const e = await failure(npm.distTags('a'));
+        expect(e.message).toMatch(/HTTP 400/);
+        expect(leaks(forStorage(e.message)), forStorage(e.message)).toEqual([]);
+        expect(leaks(forOutput(JSON.stringify({ message: e.message }))), forOutput(e.message)).toEqual([]);
+      } finally {
+        status = 502;
+      }
+    });
   }
 });
