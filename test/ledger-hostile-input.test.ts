@@ -250,6 +250,35 @@ describe('ledger verify --job: files the target lists', () => {
   });
 });
 
+describe('ledger verify --job: a listing that names a file twice', () => {
+  it('once with the ledger\'s hash, once with another: never passed (which of the two a client gets is the target\'s choice)', async () => {
+    const job = loadJob(jobFile);
+    const file = join(dir, 'listed-twice.jsonl');
+    const entry = {
+      at: '2026-01-01T00:00:00.000Z',
+      job: job.name,
+      outcome: 'published',
+      format: 'npm',
+      package: 'p',
+      version: '1.0.0',
+      target: { ...job.config.target, repository: 'npm-internal' },
+      hashes: { computed: { 'package.tgz': { sha512: 'ab' } } },
+    };
+    writeFileSync(file, `${exportOf([entry], job.name).join('\n')}\n`);
+    for (const order of [['cd', 'ab'], ['ab', 'cd']]) {
+      const client = fakeClient(async (cmd) => {
+        if (cmd instanceof ListPackageVersionAssetsCommand) return { assets: order.map((h) => ({ name: 'package.tgz', hashes: { 'SHA-512': h } })) };
+        throw new Error(`unexpected ${(cmd as object).constructor.name}`);
+      });
+      const c = capture();
+      const code = await ledgerVerifyCommand(file, { job: jobFile, json: true, codeartifactClient: client }, c.io);
+      const r = JSON.parse(c.out()) as VerifyResult;
+      expect(code, c.out()).toBe(1);
+      expect(r.targetMismatches.length + r.targetErrors.length, c.out()).toBeGreaterThan(0);
+    }
+  });
+});
+
 describe('ledger verify --head given what is no head hash', () => {
   it('empty (--head "$HEAD" with HEAD unset), or not 64 hex digits: refused (exit 2) before reading, not a HEAD MISMATCH (a tamper alarm)', async () => {
     const file = join(dir, 'for-head.jsonl');

@@ -249,6 +249,7 @@ export class CodeArtifact {
   /** A version's assets with their hashes, or undefined when the version does not exist. */
   async versionAssets(c: PackageCoordinates, version: string, signal?: AbortSignal): Promise<TargetAsset[] | undefined> {
     const assets: TargetAsset[] = [];
+    const names = new Set<string>();
     const paging = new Paging(`ListPackageVersionAssets of ${describeCoordinates(c)} ${version}`, MAX_ASSET_PAGES);
     let nextToken: string | undefined;
     do {
@@ -259,7 +260,18 @@ export class CodeArtifact {
         signal,
       ).catch(notFoundAs(undefined));
       if (!out) return undefined;
-      for (const a of out.assets ?? []) assets.push({ name: a.name ?? '', size: a.size, hashes: a.hashes ?? {} });
+      for (const a of out.assets ?? []) {
+        const name = a.name ?? '';
+        // a version's asset names are unique: a listing naming one twice (with the same bytes or
+        // others) leaves which one is checked, and which one a client gets, to the reader's choice
+        if (names.has(name)) {
+          throw new MigrateError('ETARGET', `ListPackageVersionAssets of ${describeCoordinates(c)} ${version} lists ${JSON.stringify(name)} twice: not an answer the service gives`, {
+            hint: 'a proxy or gateway in front of the service may be answering for it (check the AWS_ENDPOINT_URL_* variables and HTTPS_PROXY); rerun once it answers as the service does',
+          });
+        }
+        names.add(name);
+        assets.push({ name, size: a.size, hashes: a.hashes ?? {} });
+      }
       nextToken = paging.next(out.nextToken, (out.assets ?? []).map((a) => a.name ?? ''));
     } while (nextToken);
     return assets;

@@ -180,6 +180,24 @@ describe('paging that would never end', () => {
   }, 15_000);
 });
 
+describe('an asset listing that names a file twice', () => {
+  // the engine's read-back takes the first of a name, a Map the last: either way one of the two goes unchecked
+  it('on one page or across two, with our bytes once and other bytes once: ETARGET, never a listing to check against', async () => {
+    const twice = [
+      { name: 'package.tgz', size: 1, hashes: { 'SHA-512': 'ab' } },
+      { name: 'package.tgz', size: 1, hashes: { 'SHA-512': 'cd' } },
+    ];
+    answer = (_q, res) => json(res, 200, { assets: twice });
+    expect((await failure(codeArtifact().versionAssets(COORDS, '1.0.0'))).code).toBe('ETARGET');
+    let page = 0;
+    answer = (_q, res) => {
+      const n = page++;
+      json(res, 200, { assets: [twice[n]!, { name: `other-${n}.tgz`, size: 1, hashes: {} }], ...(n === 0 ? { nextToken: 'tok' } : {}) });
+    };
+    expect((await failure(codeArtifact().versionAssets(COORDS, '1.0.0'))).code).toBe('ETARGET');
+  }, 15_000);
+});
+
 describe("this machine's clock an hour behind the service's", () => {
   const HOUR = 60 * 60_000;
   /** The service's SigV4 check: a request signed more than 15 minutes off its clock is refused, as CodeArtifact refuses it. */
