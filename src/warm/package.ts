@@ -121,7 +121,10 @@ export async function warmThroughStore(ctx: PackageContext, fmt: StoreFormat, na
           // what was downloaded replaces what the listing said of the same file (it may have lacked hashes)
           const files = [...held.filter((h) => !out.files.some((f) => f.name === h.name)), ...out.files];
           // nothing left to fetch: the store holds every file the index offers with a pinned hash
-          if (!out.files.length) return ctx.decided(w, { outcome: w.row.requested_at ? 'warmed' : 'already-cached', repository, checked: fmt.check(w.item, held).ok && held.length > 0, actual: held });
+          if (!out.files.length) {
+            const v = fmt.check(w.item, held);
+            return ctx.decided(w, { outcome: w.row.requested_at ? 'warmed' : 'already-cached', repository, checked: v.ok && v.checked, actual: held });
+          }
           ctx.store.fetched(w.row, files);
           waiting.push({ w, files, checked: verdict.checked, ...(verdict.detail ? { detail: verdict.detail } : {}) });
         } catch (e) {

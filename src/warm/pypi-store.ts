@@ -178,6 +178,12 @@ export class PypiStore implements StoreFormat<PypiMeta> {
       }
       files.push(got);
     }
+    // pip installs only a file whose hash the lockfile pins: when none the store holds or served now
+    // carries one (links without `#sha256=` downloaded, their bytes other), there is none to install
+    const all = [...held.filter((h) => !files.some((f) => f.name === h.name)), ...files];
+    if ((pins.sha256.size || pins.sha512.size) && all.length && !all.some((f) => (f.sha256 !== undefined && pins.sha256.has(f.sha256)) || (f.sha512 !== undefined && pins.sha512.has(f.sha512)))) {
+      return { kind: 'mismatch', detail: `none of the ${all.length} file(s) has a hash the lockfile pins (${all[0]!.name}: sha256 ${all[0]!.sha256 ?? '?'})`, files: all };
+    }
     return { kind: 'fetched', files };
   }
 
@@ -200,15 +206,18 @@ export class PypiStore implements StoreFormat<PypiMeta> {
       // checking passes over files it has no hash for, so it breaks nothing
       else unpinned.push(f.name);
     }
-    if (files.length && !matched) return { ok: false, detail: `none of the ${files.length} file(s) has a hash the lockfile pins (${files[0]!.name}: sha256 ${files[0]!.sha256 ?? '?'})` };
+    // none matched: the store holds (or served) only files the lockfile does not name, e.g. a wheel
+    // uploaded after locking that a build pulled first; the pinned ones are still to fetch (complete()),
+    // and fetch() says whether the index has them
     return { ok: true, checked: matched > 0, ...(unpinned.length ? { detail: `${unpinned.length} file(s) the lockfile does not pin, not checked (another platform's, or uploaded after locking): ${unpinned.slice(0, 3).join(', ')}${unpinned.length > 3 ? ', …' : ''}` } : {}) };
   }
 
   complete(item: WarmItem, held: readonly FileHashes[]): boolean {
     const pins = pinned(item);
-    if (!pins.sha256.size) return held.length > 0;
-    // every pinned file is held: any pinned hash no held file has means a file still to fetch
-    const have = new Set(held.map((f) => f.sha256));
-    return [...pins.sha256].every((h) => have.has(h));
+    if (!pins.sha256.size && !pins.sha512.size) return held.length > 0;
+    // every pinned file is held: any pinned hash no held file has means a file still to fetch (a
+    // held file the lockfile does not pin says nothing of the pinned ones: fetch() decides)
+    const have = { sha256: new Set(held.map((f) => f.sha256)), sha512: new Set(held.map((f) => f.sha512)) };
+    return [...pins.sha256].every((h) => have.sha256.has(h)) && [...pins.sha512].every((h) => have.sha512.has(h));
   }
 }

@@ -1,0 +1,86 @@
+/**
+ * `cam warm` of a PyPI version the store already lists, but only through a file the lockfile
+ * does not name: a wheel uploaded after the lock was written (or another platform's), which a
+ * build on that platform pulled through the store first. pip's hash checking passes over files
+ * it has no hash for, so that file is no mismatch: the pinned files are still to fetch, and
+ * their bytes decide.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestEnv, type TestEnv } from './support/harness.js';
+import { makeWheel } from './support/pypi-public.js';
+import { warmInProcess } from './support/warm-run.js';
+
+let te: TestEnv;
+
+beforeAll(async () => {
+  te = await startTestEnv({ publicRegistries: true });
+}, 300_000);
+
+afterAll(async () => {
+  await te?.stop();
+});
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** A job warming `lockfile` (written as `name/<file>`). */
+function job(name: string, file: string, text: string): string {
+  mkdirSync(join(te.dir, name), { recursive: true });
+  writeFileSync(join(te.dir, name, file), text);
+  const jobFile = te.writeJob({ name, github: false, privateNpm: {} });
+  const doc = parse(readFileSync(jobFile, 'utf8')) as Record<string, unknown>;
+  doc.warm = { lockfiles: [`${name}/${file}`], pendingTimeoutSeconds: 10 };
+  writeFileSync(jobFile, stringify(doc));
+  return jobFile;
+}
+
+const warm = (file: string) => warmInProcess(file, { env: te.env, stateDir: te.stateDir, codeartifactClient: te.client });
+
+/** What a build pulls through the store: one file, by the URL the project page gives. */
+async function pullThroughStore(project: string, version: string, filename: string): Promise<void> {
+  const page = `${te.sandbox.standIn.pypiEndpoint('pypi-store')}simple/${project}/`;
+  const got = await fetch(new URL(`${version}/${filename}`, page), { headers: { authorization: `Basic ${Buffer.from(`aws:${await te.targetToken()}`).toString('base64')}` } });
+  expect(got.status).toBe(200);
+  await got.arrayBuffer();
+}
+
+const poetryLock = (name: string, files: { file: string; hash: string }[]) =>
+  `[[package]]\nname = "${name}"\nversion = "1.0.0"\ndescription = ""\noptional = false\npython-versions = "*"\nfiles = [\n${files.map((f) => `    {file = "${f.file}", hash = "sha256:${f.hash}"},\n`).join('')}]\n\n[metadata]\nlock-version = "2.0"\npython-versions = "*"\ncontent-hash = "0"\n`;
+
+describe('warm: a store holding only a file of the version the lockfile does not name', () => {
+  it('is no integrity mismatch: the pinned file is requested, its bytes checked, the version warmed', async () => {
+    const pub = te.sandbox.publicRegistries!.pypi;
+    const pinned = await makeWheel('hp-later', '1.0.0');
+    pub.addFile('hp-later', pinned.filename, pinned.bytes);
+    // after the lock was written, a wheel for another platform; a build there pulled it through the store
+    const later = await makeWheel('hp-later', '1.0.0', { value: 'linux build' });
+    const laterName = 'hp_later-1.0.0-cp311-cp311-manylinux_2_17_x86_64.whl';
+    pub.addFile('hp-later', laterName, later.bytes);
+    await pullThroughStore('hp-later', '1.0.0', laterName);
+
+    const file = job('held-later', 'poetry.lock', poetryLock('hp-later', [{ file: pinned.filename, hash: sha256(pinned.bytes) }]));
+    const since = te.sandbox.standIn.log.length;
+    const r = await warm(file);
+    expect(r.summary.problems, r.stdout).toEqual([]);
+    expect(r.summary.outcomes).toEqual({ warmed: 1 });
+    expect(r.code, r.stderr).toBe(0);
+    // the pinned wheel was requested through the store and its bytes decided
+    expect(te.sandbox.standIn.log.slice(since).some((e) => (e.path ?? '').endsWith(`/${pinned.filename}`))).toBe(true);
+  });
+
+  it('a held file with other bytes than a sha512 pin is still an integrity mismatch, never already-cached', async () => {
+    const pub = te.sandbox.publicRegistries!.pypi;
+    const wheel = await makeWheel('hp-sha512', '1.0.0');
+    pub.addFile('hp-sha512', wheel.filename, wheel.bytes);
+    // the public file is replaced and a build pulls the replacement into the store
+    pub.tamper(wheel.filename);
+    await pullThroughStore('hp-sha512', '1.0.0', wheel.filename);
+    const file = job('held-sha512', 'requirements.txt', `hp-sha512==1.0.0 --hash=sha512:${createHash('sha512').update(wheel.bytes).digest('hex')}\n`);
+    const r = await warm(file);
+    expect(r.summary.outcomes, r.stdout).toEqual({ 'integrity-mismatch': 1 });
+    expect(r.code).toBe(1);
+  });
+});
