@@ -6,6 +6,7 @@
  * The bytes are checked against the lockfile's `integrity` (SRI sha512, or sha1
  * where that is all an old lockfile has: flagged weak).
  */
+import ssri from 'ssri';
 import { MigrateError, toError } from '../errors.js';
 import { declaredHash } from '../integrity/hashes.js';
 import type { CodeArtifact, PackageCoordinates } from '../targets/codeartifact.js';
@@ -125,13 +126,9 @@ export class NpmStore implements StoreFormat<NpmMeta> {
     if (!file) return false;
     const pins = [item.expected.integrity, ...(item.expected.otherIntegrity ?? []).map((o) => o.integrity)].filter((p): p is string => p !== undefined);
     return pins.every((pin) => {
-      let declared;
-      try {
-        declared = declaredHash(pin, undefined);
-      } catch {
-        return true; // a pin that cannot be used: the bytes would not be checked either
-      }
-      return !declared || (declared.algorithm !== 'sha512' && declared.algorithm !== 'sha1') || file[declared.algorithm] !== undefined;
+      const algorithm = npmPin(pin)?.algorithm;
+      // a pin of no algorithm we compute: the bytes would not be checked either
+      return (algorithm !== 'sha512' && algorithm !== 'sha1') || file[algorithm] !== undefined;
     });
   }
 }
@@ -162,7 +159,7 @@ export function checkNpm(item: WarmItem, files: readonly FileHashes[]): Verdict 
     if (yarnChecksum) return { ok: true, checked: false, detail: "yarn berry's checksum hashes yarn's own cache archive, not the registry tarball: not checkable" };
     return { ok: true, checked: false, detail: 'the lockfile pins no integrity' };
   }
-  const first = checkIntegrity(item, file, integrity);
+  const first = checkIntegrity(file, integrity);
   const others = item.expected.otherIntegrity ?? [];
   if (!first.ok) {
     if (!others.length) return first;
@@ -172,25 +169,35 @@ export function checkNpm(item: WarmItem, files: readonly FileHashes[]): Verdict 
   }
   // another lockfile pins other bytes for the same version: at most one of them can be right
   for (const other of others) {
-    const v = checkIntegrity(item, file, other.integrity);
+    const v = checkIntegrity(file, other.integrity);
     if (!v.ok) return { ok: false, detail: `lockfiles disagree on ${item.name}@${item.version}: ${v.detail} in ${other.lockfiles.join(', ')}` };
   }
   return first;
 }
 
-/** The tarball against one SRI pin: sha512 (or sha1 alone, flagged weak). */
-function checkIntegrity(item: WarmItem, file: FileHashes, integrity: string): Verdict {
-  let declared;
-  try {
-    declared = declaredHash(integrity, undefined, `${item.name}@${item.version}`);
-  } catch (e) {
-    return { ok: true, checked: false, detail: `the lockfile's integrity cannot be used: ${toError(e).message}` };
+/**
+ * A pin as npm reads it when it checks a tarball: ssri (the library npm checks with) parses its
+ * tokens leniently, picks the strongest algorithm among them, and compares that algorithm's
+ * digests as written. A digest cut short, unpadded or damaged is no fall-back to a weaker hash:
+ * npm ci refuses the bytes (EINTEGRITY), and so must the warm. Undefined: no token npm reads.
+ */
+function npmPin(integrity: string): { algorithm: string; digests: string[] } | undefined {
+  const sri = ssri.parse(integrity) as (ssri.IntegrityMap & Record<string, ssri.Hash[] | undefined>) | null;
+  const algorithm = sri?.pickAlgorithm();
+  if (!sri || !algorithm) return undefined;
+  return { algorithm, digests: (sri[algorithm] ?? []).map((h) => h.digest) };
+}
+
+/** The tarball against one SRI pin: its strongest algorithm, sha512 (or sha1 alone, flagged weak), as npm checks it. */
+function checkIntegrity(file: FileHashes, integrity: string): Verdict {
+  const pin = npmPin(integrity);
+  if (!pin || (pin.algorithm !== 'sha512' && pin.algorithm !== 'sha1')) return { ok: true, checked: false, detail: `the lockfile's integrity names no sha512 or sha1 npm would check with: ${integrity.slice(0, 80)}` };
+  const actual = file[pin.algorithm];
+  if (!actual) return { ok: true, checked: false, detail: `no ${pin.algorithm} of the tarball to compare` };
+  if (!pin.digests.includes(Buffer.from(actual, 'hex').toString('base64'))) {
+    // both as SRI, as npm's EINTEGRITY says them: a damaged pin has no hex to show
+    const pinned = pin.digests.map((d) => `${pin.algorithm}-${d.length > 100 ? `${d.slice(0, 100)}…` : d}`).join(' or ');
+    return { ok: false, detail: `the tarball's ${pin.algorithm} is ${pin.algorithm}-${Buffer.from(actual, 'hex').toString('base64')}, the lockfile pins ${pinned}` };
   }
-  if (!declared || (declared.algorithm !== 'sha512' && declared.algorithm !== 'sha1')) return { ok: true, checked: false, detail: `the lockfile's integrity names no sha512 or sha1: ${integrity.slice(0, 80)}` };
-  const actual = file[declared.algorithm];
-  if (!actual) return { ok: true, checked: false, detail: `no ${declared.algorithm} of the tarball to compare` };
-  if (!declared.hexes.includes(actual)) {
-    return { ok: false, detail: `the tarball's ${declared.algorithm} is ${actual}, the lockfile pins ${declared.hex}` };
-  }
-  return { ok: true, checked: true, ...(declared.weak ? { detail: 'checked with sha1 only (weak): the lockfile has no sha512' } : {}) };
+  return { ok: true, checked: true, ...(pin.algorithm === 'sha1' ? { detail: 'checked with sha1 only (weak): the lockfile has no sha512' } : {}) };
 }
