@@ -65,6 +65,19 @@ export function applyFilters(state: StateDb, job: LoadedJob, sources: Map<string
       const notOnTarget = ['pending', 'fetched', 'failed', 'conflict'].includes(r.state);
       if (!want && notOnTarget) state.transition(r.id, 'excluded', {}, 'excluded by the job filters');
       else if (!want && r.state === 'excluded' && r.last_error_code === 'ENOTINJOB') state.transition(r.id, 'excluded', { error: null }, 'named by the job again, and excluded by the job filters');
+      // the source stopped listing it while it was left out (StateDb.markRemoved keeps `excluded`): no run
+      // lists it, so `pending` would never be worked on and the run would exit 1 for ever. What the source
+      // dropping it means: nothing of it on the target, removed; a run of ours began publishing it, part of
+      // it may be there, and no run publishes the rest (`fetched`, as settleItem leaves such a version)
+      else if (want && r.state === 'excluded' && r.removed_at)
+        state.transition(
+          r.id,
+          r.attempts > 0 ? 'fetched' : 'removed',
+          r.last_error_code === 'ENOTINJOB' || r.last_error_code === 'ETAGMOVED' ? { error: null } : {},
+          r.attempts > 0
+            ? 'selected again, but the source no longer lists it, and the target may hold part of it (a run of ours began publishing it): not published; delete the version on the target (aws codeartifact delete-package-versions) to leave nothing of it'
+            : 'selected again, but the source no longer lists it: not published',
+        );
       // its tag moved while it was left out: the conflict it would have been (never built from either commit silently)
       else if (want && r.state === 'excluded' && r.last_error_code === 'ETAGMOVED') state.transition(r.id, 'conflict', {}, 'selected by the job filters; its tag moved while it was left out');
       else if (want && r.state === 'excluded') state.transition(r.id, 'pending', r.last_error_code === 'ENOTINJOB' ? { error: null } : {}, r.last_error_code === 'ENOTINJOB' ? 'named by the job again' : 'selected by the job filters');

@@ -86,7 +86,7 @@ export interface ItemRow {
 }
 
 /** The columns a run plans its work from. */
-export type WorkKey = Pick<ItemRow, 'id' | 'source_id' | 'format' | 'package' | 'version' | 'state' | 'last_listed_run' | 'last_error_code'>;
+export type WorkKey = Pick<ItemRow, 'id' | 'source_id' | 'format' | 'package' | 'version' | 'state' | 'last_listed_run' | 'last_error_code' | 'removed_at' | 'attempts'>;
 
 /** One file of a version: stored in the blob store, then uploaded on its own. */
 export interface AssetRow {
@@ -903,7 +903,7 @@ export class StateDb {
    * read when its turn comes.
    */
   workKeys(): WorkKey[] {
-    return this.stmt('SELECT id, source_id, format, package, version, state, last_listed_run, last_error_code FROM items ORDER BY format, package, ordinal').all() as WorkKey[];
+    return this.stmt('SELECT id, source_id, format, package, version, state, last_listed_run, last_error_code, removed_at, attempts FROM items ORDER BY format, package, ordinal').all() as WorkKey[];
   }
 
   /** Counts per state, of the given sources' versions. */

@@ -1,0 +1,88 @@
+/**
+ * Job-file edits between runs of an npm job, against a registry that changes its
+ * answer in between: what the filters leave out or take back, and when, decides
+ * what is published and what the exit code says.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ItemRow } from '../src/state/db.js';
+import { startTestEnv, type TestEnv } from './support/harness.js';
+import { startHostileRegistry, type HostileRegistry } from './support/hostile-registry.js';
+import { npmTarball } from './support/tarballs.js';
+
+let te: TestEnv;
+let reg: HostileRegistry;
+
+beforeAll(async () => {
+  te = await startTestEnv();
+  reg = await startHostileRegistry();
+});
+afterAll(async () => {
+  await reg?.stop();
+  await te?.stop();
+});
+
+function job(name: string, packages: string[], filters: Record<string, unknown> = {}): string {
+  return te.writeJob({ name, sources: [{ id: 'hostile', kind: 'npm-registry', url: reg.url, packages }], filters });
+}
+
+function rows(jobName: string, pkg: string): ItemRow[] {
+  const state = te.openState(jobName);
+  try {
+    return state.items('package = ?', pkg);
+  } finally {
+    state.close();
+  }
+}
+const states = (jobName: string, pkg: string) => Object.fromEntries(rows(jobName, pkg).map((r) => [r.version, r.state]));
+const publishes = (pkg: string, version?: string) => te.sandbox.standIn.log.filter((e) => e.operation === 'npm:Publish' && e.package === pkg && (version === undefined || e.version === version));
+
+describe('a version the filters left out, unpublished at the source meanwhile, then selected again', () => {
+  it('is removed, not pending: nothing to migrate, exit 0, and the rerun says the same', async () => {
+    const NAME = 'exrm-pkg';
+    reg.setPackage(NAME, ['1.0.0', '1.0.1'].map((v) => ({ version: v, tarball: npmTarball(NAME, v) })));
+    const first = await te.run(job('exrm', [NAME], { exclude: [`${NAME}@1.0.0`] }));
+    expect(first.exitCode).toBe(0);
+    expect(states('exrm', NAME)).toEqual({ '1.0.0': 'excluded', '1.0.1': 'verified' });
+
+    reg.removeVersion(NAME, '1.0.0');
+    expect((await te.run(job('exrm', [NAME], { exclude: [`${NAME}@1.0.0`] }))).exitCode).toBe(0);
+
+    // the filter taken out: the source has nothing of 1.0.0 to give, and the target never had it
+    const whole = job('exrm', [NAME]);
+    for (const attempt of [1, 2]) {
+      const s = await te.run(whole);
+      expect(s.exitCode, `run ${attempt}`).toBe(0);
+      expect(states('exrm', NAME)).toEqual({ '1.0.0': 'removed', '1.0.1': 'verified' });
+    }
+    expect(publishes(NAME, '1.0.0')).toEqual([]);
+
+    // listed again: migrated, once
+    reg.setPackage(NAME, ['1.0.0', '1.0.1'].map((v) => ({ version: v, tarball: npmTarball(NAME, v) })));
+    const back = await te.run(whole);
+    expect(back.exitCode).toBe(0);
+    expect(states('exrm', NAME)).toEqual({ '1.0.0': 'verified', '1.0.1': 'verified' });
+    expect(publishes(NAME, '1.0.0')).toHaveLength(1);
+  });
+});
+
+describe('a version left out after a run of ours began publishing it, unpublished at the source, then selected again', () => {
+  it('is what the source dropping it means then (part of it may be on the target, no run publishes the rest): fetched, never pending for ever', async () => {
+    const NAME = 'exrmhalf-pkg';
+    reg.setPackage(NAME, ['1.0.0', '1.0.1'].map((v) => ({ version: v, tarball: npmTarball(NAME, v) })));
+    expect((await te.run(job('exrmhalf', [NAME], { exclude: [`${NAME}@1.0.0`] }), { dryRun: true })).exitCode).toBe(0);
+    // as a publish that began (and failed) before the filter left it out leaves it
+    const state = te.openState('exrmhalf');
+    try {
+      state.db.prepare("UPDATE items SET attempts = 1 WHERE package = ? AND version = '1.0.0'").run(NAME);
+    } finally {
+      state.close();
+    }
+    reg.removeVersion(NAME, '1.0.0');
+    await te.run(job('exrmhalf', [NAME], { exclude: [`${NAME}@1.0.0`] }));
+    const s = await te.run(job('exrmhalf', [NAME]));
+    expect(states('exrmhalf', NAME)).toEqual({ '1.0.0': 'fetched', '1.0.1': 'verified' });
+    expect(rows('exrmhalf', NAME)[0]!.removed_at).not.toBeNull();
+    expect(s.exitCode).toBe(1);
+    expect(publishes(NAME, '1.0.0')).toEqual([]);
+  });
+});
