@@ -86,3 +86,25 @@ describe('a version left out after a run of ours began publishing it, unpublishe
     expect(publishes(NAME, '1.0.0')).toEqual([]);
   });
 });
+
+describe('a publish cut off before its request went out, then left out by the filters', () => {
+  it('is not published by the rerun: it is set aside (excluded), said as perhaps partly on the target', async () => {
+    const NAME = 'cutex-pkg';
+    reg.setPackage(NAME, ['1.0.0', '1.0.1'].map((v) => ({ version: v, tarball: npmTarball(NAME, v) })));
+    const whole = job('cutex', [NAME]);
+    expect((await te.run(whole, { dryRun: true })).exitCode).toBe(0);
+    // as a kill -9 leaves it: the move to `publishing` written, the request never sent
+    const state = te.openState('cutex');
+    try {
+      state.db.prepare("UPDATE items SET state = 'publishing', attempts = 1 WHERE package = ? AND version = '1.0.0'").run(NAME);
+    } finally {
+      state.close();
+    }
+
+    const s = await te.run(job('cutex', [NAME], { exclude: [`${NAME}@1.0.0`] }));
+    expect(publishes(NAME, '1.0.0')).toEqual([]);
+    expect(states('cutex', NAME)).toEqual({ '1.0.0': 'excluded', '1.0.1': 'verified' });
+    expect(s.exitCode).toBe(0);
+    expect(s.leftOutOnTarget).toEqual([expect.objectContaining({ package: NAME, version: '1.0.0', state: 'excluded' })]);
+  });
+});

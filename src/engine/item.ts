@@ -22,6 +22,8 @@ export interface ItemContext extends AcquireContext {
   dryRun: boolean;
   /** This run's id: only versions its listings showed may be published. */
   runId: number;
+  /** Whether the job's filters select this version (applyFilters sets aside the others, but never an interrupted publish: that is settled here first). */
+  selects?: (pkg: string, version: string) => boolean;
 }
 
 /** Per target package: its versions there, read once, and the source's dist-tags. */
@@ -214,6 +216,12 @@ export async function settleItem(ctx: ItemContext, pkg: PackageContext, start: I
       : 'not published: the source did not list it in this run';
     ctx.state.transition(row.id, 'fetched', {}, why);
     return 'deferred';
+  }
+  // an interrupted publish of a version the filters now leave out (edited after the run was cut off):
+  // what the read found is kept, nothing more is sent; said as perhaps partly on the target (LEFT_OUT_ON_TARGET)
+  if (ctx.selects && !ctx.selects(row.package, row.version)) {
+    ctx.state.transition(row.id, 'excluded', {}, 'excluded by the job filters after a publish of it was cut off; the target does not hold it whole, and nothing more of it is sent');
+    return 'excluded';
   }
   // publish BLOCK on the package, which harden keeps: said once per version, nothing sent (a plan says it too)
   if (pkg.publishBlocked !== undefined) {

@@ -42,6 +42,7 @@ import type { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { withRetry } from './retry.js';
 import { noAnswer } from '../net/agents.js';
 import { registerJobSecrets } from '../config/secrets.js';
+import { compileFilters } from '../config/filters.js';
 
 export interface RunOptions {
   job: LoadedJob;
@@ -337,6 +338,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       // every npm source's names are internal to an npm build's install (its token only in that install's env)
       internalNpm: config.sources.flatMap((s) => (s.kind === 'npm-registry' && s.enabled ? [{ url: s.url, scopes: s.scopes, packages: s.packages, ...(s.tokenEnv && env[s.tokenEnv] ? { token: env[s.tokenEnv] } : {}) }] : [])),
       runId,
+      selects: compileFilters(config.filters),
       emit,
       sourceSilence: new StuckWatch(),
       sourceRefusals: new Map(),
