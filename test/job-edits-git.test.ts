@@ -155,6 +155,33 @@ describe('a version the job leaves out, then its tag moved', () => {
   });
 });
 
+describe('a publish cut off before its request went out, then skipped in the job', () => {
+  it('is not published by the rerun: it is skipped with the reason, said as perhaps partly on the target', async () => {
+    await git.createRepoFromDir('cutskip', pyProject(join(te.dir, 'src-cutskip'), 'cutskip-lib', '1.0.0'), { tags: ['v1.0.0'] });
+    const write = (extra: Record<string, unknown> = {}) => te.writeJob({ name: 'cutskip', sources: [gitSourceOn(git, 'cutskip', 'cutskip', 'pypi', { package: 'cutskip-lib', ...extra })] });
+    expect((await te.run(write(), { dryRun: true })).exitCode).toBe(0);
+    // as a kill -9 leaves it: the move to `publishing` written, no upload sent
+    const state = te.openState('cutskip');
+    try {
+      state.db.prepare("UPDATE items SET state = 'publishing', attempts = 1 WHERE package = 'cutskip-lib'").run();
+    } finally {
+      state.close();
+    }
+    const s = await te.run(write({ versions: { '1.0.0': { skip: 'not wanted' } } }));
+    expect(uploads('cutskip-lib')).toEqual([]);
+    expect(row('cutskip', 'cutskip-lib', '1.0.0')).toMatchObject({ state: 'skipped', last_error_code: 'ESKIPPED', last_error: 'not wanted' });
+    expect(s.skipped).toEqual([{ package: 'cutskip-lib', version: '1.0.0', reason: 'not wanted' }]);
+    expect(s.leftOutOnTarget).toEqual([expect.objectContaining({ version: '1.0.0', state: 'skipped' })]);
+    expect(s.exitCode).toBe(0);
+
+    // the skip taken out: published, once
+    const back = await te.run(write());
+    expect(back.exitCode).toBe(0);
+    expect(row('cutskip', 'cutskip-lib', '1.0.0').state).toBe('verified');
+    expect(uploads('cutskip-lib').length).toBeGreaterThan(0);
+  });
+});
+
 describe("a PyPI package's name spelled another way in the job (Spelled_Lib for spelled-lib)", () => {
   it('one project to PyPI and CodeArtifact: refused (ECONFIG naming both spellings) before anything is asked or written, by run and plan; the spelling recorded goes on', async () => {
     await git.createRepoFromDir('spelled', pyProject(join(te.dir, 'src-spelled'), 'spelled-lib', '1.0.0'), { tags: ['v1.0.0'] });

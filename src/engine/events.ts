@@ -7,7 +7,7 @@ import type { HardenResult } from './harden.js';
  * lists it and nothing of it is on the target; `deferred`: its source could
  * not be listed this run, so it waits for one that can.
  */
-export type RunOutcome = Outcome | 'would-publish' | 'removed' | 'deferred' | 'on-target-unchecked';
+export type RunOutcome = Outcome | 'would-publish' | 'removed' | 'skipped' | 'deferred' | 'on-target-unchecked';
 
 export type ProgressEvent =
   | { type: 'listed'; source: string; package: string; versions: number }

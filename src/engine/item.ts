@@ -223,6 +223,11 @@ export async function settleItem(ctx: ItemContext, pkg: PackageContext, start: I
     ctx.state.transition(row.id, 'excluded', {}, 'excluded by the job filters after a publish of it was cut off; the target does not hold it whole, and nothing more of it is sent');
     return 'excluded';
   }
+  // likewise a version the job now skips (`versions:`; recordListing keeps the skip on the row)
+  if (row.last_error_code === 'ESKIPPED') {
+    ctx.state.transition(row.id, 'skipped', {}, `skipped after a publish of it was cut off (${row.last_error ?? ''}); the target does not hold it whole, and nothing more of it is sent`);
+    return 'skipped';
+  }
   // publish BLOCK on the package, which harden keeps: said once per version, nothing sent (a plan says it too)
   if (pkg.publishBlocked !== undefined) {
     if (row.state === 'publishing') ctx.state.transition(row.id, 'fetched', {}, 'publishing is blocked on the target');

@@ -597,6 +597,18 @@ export class StateDb {
       this.event(old.id, old.state, 'skipped', 'ESKIPPED', `skipped: ${skip}`, at);
       return true;
     }
+    // an interrupted publish is settled by reading the target first (settleItem): the skip is kept on the
+    // row, and the settling sets the version aside unless all of it is there (never completes it)
+    if (skip && old.state === 'publishing' && old.last_error_code !== 'ESKIPPED') {
+      this.stmt("UPDATE items SET last_error_code = 'ESKIPPED', last_error = ? WHERE id = ?").run(forStorage(skip), old.id);
+      this.event(old.id, old.state, old.state, 'ESKIPPED', `skipped: ${skip}; its interrupted publish is settled first`, at);
+      return false;
+    }
+    if (!skip && old.state === 'publishing' && old.last_error_code === 'ESKIPPED') {
+      this.stmt('UPDATE items SET last_error_code = NULL, last_error = NULL WHERE id = ?').run(old.id);
+      this.event(old.id, old.state, old.state, null, 'no longer skipped', at);
+      return false;
+    }
     if (!skip && old.state === 'skipped') {
       this.setState(old.id, 'pending', at);
       this.stmt('UPDATE items SET last_error_code = NULL, last_error = NULL WHERE id = ?').run(old.id);
