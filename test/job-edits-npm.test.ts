@@ -108,3 +108,37 @@ describe('a publish cut off before its request went out, then left out by the fi
     expect(s.leftOutOnTarget).toEqual([expect.objectContaining({ package: NAME, version: '1.0.0', state: 'excluded' })]);
   });
 });
+
+describe('one package listed by two sources of the job, with the same bytes', () => {
+  it('is published once: the second source finds it on the target (present-identical), never sends it again nor records a publish of its own', async () => {
+    const NAME = 'twice-pkg';
+    for (const perPackage of [1, 4]) {
+      const name = `twice${perPackage}`;
+      const pkg = `${NAME}${perPackage}`;
+      reg.setPackage(pkg, ['1.0.0', '1.0.1'].map((v) => ({ version: v, tarball: npmTarball(pkg, v) })));
+      const file = te.writeJob({
+        name,
+        sources: [
+          { id: 'first', kind: 'npm-registry', url: reg.url, packages: [pkg] },
+          { id: 'second', kind: 'npm-registry', url: reg.url, packages: [pkg] },
+        ],
+        limits: { publishesPerPackage: perPackage },
+      });
+      const s = await te.run(file);
+      expect(s.exitCode).toBe(0);
+      expect(publishes(pkg, '1.0.0'), `publishesPerPackage ${perPackage}`).toHaveLength(1);
+      expect(publishes(pkg, '1.0.1'), `publishesPerPackage ${perPackage}`).toHaveLength(1);
+      expect(s.outcomes).toEqual({ published: 2, 'present-identical': 2 });
+      const state = te.openState(name);
+      try {
+        const entries = state.db.prepare("SELECT json_extract(entry, '$.outcome') AS outcome, json_extract(entry, '$.source.id') AS source FROM ledger WHERE json_extract(entry, '$.version') = '1.0.0'").all();
+        expect(entries).toEqual([
+          { outcome: 'published', source: 'first' },
+          { outcome: 'present-identical', source: 'second' },
+        ]);
+      } finally {
+        state.close();
+      }
+    }
+  });
+});

@@ -37,6 +37,12 @@ export interface PackageContext {
   onPublishStart?: () => void;
   /** Why nothing may be published into this package (its publish BLOCK, kept by harden), if so. */
   publishBlocked?: string;
+  /**
+   * Target versions this run began publishing, each settled when that publish ends: another
+   * source's row of the same version is compared with the target after it, never with the
+   * listing read before it (which would send the version again and record a second publish).
+   */
+  sent?: Map<string, Promise<void>>;
 }
 
 const subjectOf = (row: ItemRow) => `${row.package}@${row.version}`;
@@ -81,10 +87,13 @@ function sameBytes(ours: AssetFile, theirs: TargetAsset): boolean {
 /** What the target holds for a version, against our files. */
 async function compareWithTarget(ctx: ItemContext, pkg: PackageContext, row: ItemRow, files: readonly AssetFile[]): Promise<Seen> {
   const version = pkg.target.targetVersion(row.version);
+  const sent = pkg.sent?.get(version);
+  if (sent) await sent;
   const listed = (await pkg.targetVersions()).get(version);
   // The package-wide listing was read once before our own uploads; only a
-  // version it shows, or one we may have uploaded ourselves, needs a closer look.
-  if (!listed && row.state !== 'publishing' && row.attempts === 0) return { kind: 'absent' };
+  // version it shows, or one we may have uploaded ourselves (this row, or
+  // another source's row of the same version in this run), needs a closer look.
+  if (!listed && !sent && row.state !== 'publishing' && row.attempts === 0) return { kind: 'absent' };
   const theirs = await ctx.ca().versionAssets(pkg.coords, version);
   if (!theirs || theirs.length === 0) {
     // listed, but nothing to install: a Disposed or Deleted version blocks a new publish of it
@@ -329,6 +338,9 @@ async function publish(ctx: ItemContext, pkg: PackageContext, fetched: ItemRow, 
   // target stored nothing: a 4xx, a throttle, refused credentials), nothing of the version can
   // be on the target.
   let mayHaveLanded = false;
+  // settled when this publish ends, whichever way: another source's row of this version waits for it (compareWithTarget)
+  let ended!: () => void;
+  pkg.sent?.set(pkg.target.targetVersion(fetched.version), new Promise<void>((resolve) => (ended = resolve)));
   try {
     return await uploadAssets();
   } catch (e) {
@@ -340,6 +352,8 @@ async function publish(ctx: ItemContext, pkg: PackageContext, fetched: ItemRow, 
       ctx.state.transition(row.id, 'fetched', { uncountAttempt: true }, 'the target refused the publish: nothing of it was stored');
     }
     throw e;
+  } finally {
+    ended();
   }
 
   async function uploadAssets(): Promise<ItemRow> {

@@ -62,6 +62,7 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
     targetVersions: () => (versions ??= pc.ca().listVersions(coords)).catch((e: unknown) => ((versions = undefined), Promise.reject(e))),
     distTags: packageTags(state, format, name, pc),
     publishBlocked: pc.publishBlocked?.get(`${format}/${name}`),
+    sent: new Map(),
   };
 
   const fetches = new Map<number, Promise<ItemRow>>();
