@@ -142,3 +142,32 @@ describe('one package listed by two sources of the job, with the same bytes', ()
     }
   });
 });
+
+describe('a dry run after a publish was cut off', () => {
+  it('leaves the record of that publish as it stands (the next run settles it): a file recorded uploaded stays so, the version stays publishing', async () => {
+    const NAME = 'cutdry-pkg';
+    reg.setPackage(NAME, ['1.0.0'].map((v) => ({ version: v, tarball: npmTarball(NAME, v) })));
+    const whole = job('cutdry', [NAME]);
+    expect((await te.run(whole, { dryRun: true })).exitCode).toBe(0);
+    // as a kill -9 leaves it right after the upload's answer: the file recorded uploaded, which a
+    // listing that lags (as CodeArtifact's may) does not show yet
+    const state = te.openState('cutdry');
+    try {
+      const row = state.items('package = ?', NAME)[0]!;
+      state.db.prepare("UPDATE items SET state = 'publishing', attempts = 1 WHERE id = ?").run(row.id);
+      for (const a of state.assetsOf(row.id)) state.setAssetState(a, 'uploaded', 'uploaded');
+    } finally {
+      state.close();
+    }
+    const dry = await te.run(whole, { dryRun: true });
+    expect(dry.outcomes).toEqual({ 'would-publish': 1 });
+    expect(states('cutdry', NAME)).toEqual({ '1.0.0': 'publishing' });
+    const after = te.openState('cutdry');
+    try {
+      expect(after.assetsOf(rows('cutdry', NAME)[0]!.id).map((a) => a.state)).toEqual(['uploaded']);
+    } finally {
+      after.close();
+    }
+    expect(publishes(NAME)).toEqual([]);
+  });
+});

@@ -245,10 +245,9 @@ export async function settleItem(ctx: ItemContext, pkg: PackageContext, start: I
       hint: pkg.publishBlocked,
     });
   }
-  if (ctx.dryRun) {
-    if (row.state === 'publishing') ctx.state.transition(row.id, 'fetched', {}, 'dry run: interrupted publish not (wholly) on the target');
-    return 'would-publish';
-  }
+  // an interrupted publish stays recorded as it stands: its `uploaded` files are what the next run
+  // trusts while the target's listing may lag (a move to `fetched` would send them again)
+  if (ctx.dryRun) return 'would-publish';
   if (ctx.signal.aborted) throw new MigrateError('EINTERRUPTED', 'interrupted before publishing', { subject });
   const fresh = await ensureFresh(ctx, row);
   if (fresh.refetched) {
