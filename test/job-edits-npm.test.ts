@@ -3,11 +3,13 @@
  * answer in between: what the filters leave out or take back, and when, decides
  * what is published and what the exit code says.
  */
+import { DeletePackageVersionsCommand } from '@aws-sdk/client-codeartifact';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ItemRow } from '../src/state/db.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
 import { startHostileRegistry, type HostileRegistry } from './support/hostile-registry.js';
 import { npmTarball } from './support/tarballs.js';
+import { publishVersion } from './support/npm-fixtures.js';
 
 let te: TestEnv;
 let reg: HostileRegistry;
@@ -169,5 +171,32 @@ describe('a dry run after a publish was cut off', () => {
       after.close();
     }
     expect(publishes(NAME)).toEqual([]);
+  });
+});
+
+describe('a conflict whose version the source then unpublished', () => {
+  it('is still looked at by every run: once the target no longer holds the other bytes (deleted, as the hint says), it is removed, and the run exits 0', async () => {
+    const NAME = 'confrm-pkg';
+    reg.setPackage(NAME, ['1.0.0', '1.0.1'].map((v) => ({ version: v, tarball: npmTarball(NAME, v) })));
+    await publishVersion(te.sandbox.descriptor.codeartifact.npmEndpoint, await te.targetToken(), NAME, '1.0.0', npmTarball(NAME, '1.0.0', [{ path: 'package/NOTICE', body: 'someone else\n' }]));
+    const mark = te.sandbox.standIn.log.at(-1)!.seq;
+    const whole = job('confrm', [NAME]);
+    expect((await te.run(whole)).exitCode).toBe(1);
+    expect(states('confrm', NAME)).toEqual({ '1.0.0': 'conflict', '1.0.1': 'verified' });
+
+    reg.removeVersion(NAME, '1.0.0');
+    // the other bytes still there: still the conflict it was
+    const still = await te.run(whole);
+    expect(still.exitCode).toBe(1);
+    expect(states('confrm', NAME)).toEqual({ '1.0.0': 'conflict', '1.0.1': 'verified' });
+
+    const d = te.sandbox.descriptor.codeartifact;
+    await te.client.send(new DeletePackageVersionsCommand({ domain: d.domain, domainOwner: d.domainOwner, repository: 'npm-internal', format: 'npm', package: NAME, versions: ['1.0.0'] }));
+    for (const attempt of [1, 2]) {
+      const s = await te.run(whole);
+      expect(s.exitCode, `run ${attempt}`).toBe(0);
+      expect(states('confrm', NAME)).toEqual({ '1.0.0': 'removed', '1.0.1': 'verified' });
+    }
+    expect(publishes(NAME, '1.0.0').filter((e) => e.seq > mark)).toEqual([]);
   });
 });

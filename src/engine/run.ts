@@ -355,7 +355,8 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     // tag is a conflict with the source: its listing settles that. A plan that compares no
     // bytes leaves it as it stands.)
     const reconsidered = (r: WorkKey) => r.state === 'conflict' && r.last_error_code !== 'ETAGMOVED' && !opts.noDownload && !opts.noTarget;
-    const work = all.filter((r) => (!FINAL_STATES.has(r.state) || reconsidered(r)) && (r.last_listed_run === runId || r.state === 'publishing' || r.state === 'published'));
+    // (A conflict whose version the source no longer lists is looked at too: the target cleared, it is removed.)
+    const work = all.filter((r) => (!FINAL_STATES.has(r.state) || reconsidered(r)) && (r.last_listed_run === runId || r.state === 'publishing' || r.state === 'published' || (reconsidered(r) && r.removed_at !== null)));
     // a package the job no longer names is never written to: no dist-tags, no deprecations, no origin controls
     // (an interrupted publish of it is still settled, by reading the target)
     const packagesWithMetaPending = new Set(
