@@ -121,6 +121,11 @@ function maskSecrets(text: string): string {
   return out;
 }
 
+/** Whether `text` holds a registered secret in any of its forms (a peer echoing the credential it was asked with). */
+export function holdsSecret(text: string): boolean {
+  return maskSecrets(text) !== text;
+}
+
 export function redact(text: string): string {
   let out = maskSecrets(text);
   const patterns = out.includes('\\') ? ESCAPED : PLAIN;

@@ -17,7 +17,7 @@ import { sourceSchema, type NpmRegistrySourceConfig } from '../src/config/schema
 import type { RunSummary } from '../src/engine/events.js';
 import { NpmRegistrySource } from '../src/sources/npm-registry.js';
 import type { ItemRow } from '../src/state/db.js';
-import { ROOT, startTestEnv, type TestEnv } from './support/harness.js';
+import { filesUnder, ROOT, startTestEnv, type TestEnv } from './support/harness.js';
 import { endless, json, sha1hex, sri512, stall, startHostileRegistry, type HostileRegistry } from './support/hostile-registry.js';
 import { npmTarball, tarGz, writeManifestBomb } from './support/tarballs.js';
 
@@ -646,6 +646,43 @@ describe('9. secrets stay out in the forms they really come in', () => {
     expect(row('signed', 'signed-pkg', '1.0.0').artifact_url).toBe(`${reg.url}signed/signed-pkg-1.0.0.tgz`);
     const status = await te.cli(['status', job, '--json']);
     for (const text of [r.stdout, r.stderr, status.stdout, status.stderr, readFileSync(join(te.stateDir, 'signed.sqlite')).toString('latin1')]) expect(text).not.toContain(SIG);
+  });
+});
+
+describe('9b. a source that echoes its token back in what it lists', () => {
+  it('the token, put in a deprecation, an integrity, a shasum and a tarball URL, reaches no state, ledger, output nor the target', async () => {
+    const TOKEN = 'echoed-source-token-0a1b2c3d4e5f';
+    te.env.CAM_ECHO_TOKEN = TOKEN;
+    const NAME = 'echo-pkg';
+    reg.setPackage(NAME, [
+      { version: '1.0.0', tarball: npmTarball(NAME, '1.0.0'), deprecated: `use 1.0.2 (asked with ${TOKEN})` },
+      { version: '1.0.1', tarball: npmTarball(NAME, '1.0.1'), dist: { integrity: `sha512-${TOKEN}`, shasum: TOKEN } },
+      { version: '1.0.2', tarball: npmTarball(NAME, '1.0.2'), dist: { tarball: `${reg.url}${NAME}/-/${NAME}-1.0.2.tgz#${TOKEN}` } },
+    ]);
+    const job = hostileJob('echo', [NAME], { source: { tokenEnv: 'CAM_ECHO_TOKEN' } });
+    const outputs: string[] = [];
+    for (const args of [['run', job, '--json'], ['status', job, '--json'], ['ledger', 'export', job]]) {
+      const r = await te.cli(args);
+      outputs.push(r.stdout, r.stderr);
+    }
+    // the versions whose listing holds it are not migrated, said why; the one whose URL's fragment held it is
+    const s = JSON.parse(outputs[0]!) as RunSummary;
+    expect(s.exitCode).toBe(1);
+    expect(s.failures.map((f) => [f.version, f.code, /holds the credential this source is read with/.test(f.message)]).sort()).toEqual([
+      ['1.0.0', 'EBADSOURCE', true],
+      ['1.0.1', 'EBADSOURCE', true],
+    ]);
+    expect(states('echo', NAME)).toMatchObject({ '1.0.2': 'verified' });
+    // the source got the token (it was asked with it), and echoed it
+    expect(reg.log.some((e) => e.authorization === `Bearer ${TOKEN}`)).toBe(true);
+    const leaks = (text: string) => [...text.matchAll(new RegExp(`.{0,60}${TOKEN}.{0,20}`, 'g'))].map((m) => m[0]);
+    expect(outputs.flatMap(leaks)).toEqual([]);
+    expect(filesUnder(te.stateDir).filter((f) => f.includes('echo')).flatMap((f) => leaks(readFileSync(f).toString('latin1')).map((l) => `${f}: ${l}`))).toEqual([]);
+    // nor what the target was sent (the deprecation is replicated there)
+    const packument = await fetch(`${te.sandbox.descriptor.codeartifact.npmEndpoint}${NAME}`, { headers: { authorization: `Bearer ${await te.targetToken()}` } });
+    const body = await packument.text();
+    expect(body).toContain('1.0.2');
+    expect(body).not.toContain(TOKEN);
   });
 });
 

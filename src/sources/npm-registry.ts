@@ -10,7 +10,7 @@ import semver from 'semver';
 import { MigrateError, proxyAuthError, toError } from '../errors.js';
 import { parseRetryAfter, rateLimited } from '../net/retry-after.js';
 import type { NpmRegistrySourceConfig } from '../config/schema.js';
-import { printable, publicUrl, registerSecret } from '../redact.js';
+import { holdsSecret, printable, publicUrl, registerSecret } from '../redact.js';
 import { MAX_VERSION_KEY, boundedKey, isNpmName, shownKey } from './bounded.js';
 import type { PackageListing, VersionListing } from '../types.js';
 import type { NameResult, OpenOptions, Retrier, Source } from './source.js';
@@ -265,13 +265,20 @@ export class NpmRegistrySource implements Source {
       const shasum = bounded('dist.shasum', dist.shasum, MAX_SHASUM);
       // copied to the target as it is, so never cut: refused whole
       const deprecated = bounded('deprecation message', manifest?.deprecated, MAX_DEPRECATION);
+      // a registry that echoes the token it was asked with into what it lists: the field is never
+      // kept (the state, the ledger, the target's deprecation), and the version is not migrated
+      const echoed = (field: string, value: string | undefined): string | undefined => {
+        if (value === undefined || !holdsSecret(value)) return value;
+        problems.push(`its ${field} holds the credential this source is read with (tokenEnv), so it is not kept`);
+        return undefined;
+      };
       return {
         version,
-        integrity,
-        shasum,
-        artifactUrl: recorded,
+        integrity: echoed('dist.integrity', integrity),
+        shasum: echoed('dist.shasum', shasum),
+        artifactUrl: echoed('dist.tarball URL', recorded) ?? '',
         publishedAt: published,
-        deprecated: deprecated === '' ? undefined : deprecated,
+        deprecated: echoed('deprecation message', deprecated === '' ? undefined : deprecated),
         ...(problems.length ? { problem: problems.join('; ') } : {}),
       };
     });
