@@ -55,7 +55,11 @@ export function registerProxySecrets(env: NodeJS.ProcessEnv = process.env): void
     } catch {
       continue;
     }
-    if (!url.password) continue;
+    if (!url.password) {
+      // the user name alone is the credential (http://TOKEN@proxy, as some proxies take a token); the header carries `TOKEN:`
+      if (url.username) for (const v of [url.username, percentDecoded(url.username), `${percentDecoded(url.username)}:`]) registerSecret(v);
+      continue;
+    }
     registerSecret(url.password);
     registerSecret(percentDecoded(url.password));
     // its base64 is the header's credentials

@@ -147,3 +147,18 @@ describe('forStorage and capText: the bound on free text the state and the ledge
     }
   });
 });
+
+describe('a proxy whose credential is its user name alone (http://TOKEN@proxy)', () => {
+  it('is registered as a secret: the name, and the Proxy-Authorization header it travels in, are masked', async () => {
+    const { registerProxySecrets } = await import('../../src/net/agents.js');
+    const token = 'PLANTEDproxyUSERtoken0123';
+    try {
+      registerProxySecrets({ HTTPS_PROXY: `http://${token}@127.0.0.1:3128` });
+      const header = Buffer.from(`${token}:`).toString('base64');
+      expect(redact(`proxy said: no route for ${token}`)).not.toContain(token);
+      expect(redact(`request headers: proxy-authorization: Basic ${header}`)).not.toContain(header.slice(0, 24));
+    } finally {
+      clearSecrets();
+    }
+  });
+});
