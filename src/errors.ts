@@ -16,7 +16,7 @@ export type ErrorCode =
   | 'ETARGETAUTH' // 401/403 from CodeArtifact
   | 'ETARGETCREDENTIALS' // the AWS credentials stopped being taken during the command (expired, unknown, or none to be had), or this machine's clock too far off AWS's: every request would fail the same way, so it stops
   | 'ETHROTTLED' // 429 / ThrottlingException
-  | 'ETARGET' // 5xx or network failure talking to CodeArtifact, a listing whose paging would never end or that names an asset twice, or an answer too large or not complete within its deadline
+  | 'ETARGET' // 5xx or network failure talking to CodeArtifact, a listing whose paging would never end or that names an asset or a version twice, or an answer too large or not complete within its deadline
   | 'ETARGETREJECTED' // CodeArtifact refused the publish (4xx other than auth/conflict/throttle)
   | 'ECONFLICT' // the target holds the version with other bytes
   | 'EVERIFY' // the target does not (yet) show the version as Published/INTERNAL after publishing

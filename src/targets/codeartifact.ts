@@ -239,7 +239,15 @@ export class CodeArtifact {
       ).catch(notFoundAs(undefined));
       if (!out) return found;
       for (const v of out.versions ?? []) {
-        if (v.version) found.set(v.version, { version: v.version, status: v.status ?? 'Unknown', originType: v.origin?.originType, revision: v.revision });
+        if (!v.version) continue;
+        // a package's versions are unique: a listing naming one twice (Archived, then Published)
+        // leaves the status every caller goes by to the listing's order
+        if (found.has(v.version)) {
+          throw new MigrateError('ETARGET', `ListPackageVersions of ${describeCoordinates(c)} lists ${JSON.stringify(v.version)} twice: not an answer the service gives`, {
+            hint: 'a proxy or gateway in front of the service may be answering for it (check the AWS_ENDPOINT_URL_* variables and HTTPS_PROXY); rerun once it answers as the service does',
+          });
+        }
+        found.set(v.version, { version: v.version, status: v.status ?? 'Unknown', originType: v.origin?.originType, revision: v.revision });
       }
       nextToken = paging.next(out.nextToken, (out.versions ?? []).map((v) => v.version ?? ''));
     } while (nextToken);

@@ -198,6 +198,27 @@ describe('an asset listing that names a file twice', () => {
   }, 15_000);
 });
 
+describe('a version listing that names a version twice', () => {
+  // a Map keeps the last of a name: Archived then Published read as Published, and which status
+  // the version has is left to the listing's order
+  it('on one page or across two, Archived once and Published once: ETARGET, never a status to go by', async () => {
+    const twice = [
+      { version: '1.0.0', status: 'Archived' },
+      { version: '1.0.0', status: 'Published' },
+    ];
+    answer = (_q, res) => json(res, 200, { versions: twice });
+    const one = await failure(codeArtifact().listVersions(COORDS));
+    expect(one.code).toBe('ETARGET');
+    expect(one.message).toMatch(/"1\.0\.0" twice/);
+    let page = 0;
+    answer = (_q, res) => {
+      const n = page++;
+      json(res, 200, { versions: [twice[n]!, { version: `2.0.${n}`, status: 'Published' }], ...(n === 0 ? { nextToken: 'tok' } : {}) });
+    };
+    expect((await failure(codeArtifact().listVersions(COORDS))).code).toBe('ETARGET');
+  }, 15_000);
+});
+
 describe("this machine's clock an hour behind the service's", () => {
   const HOUR = 60 * 60_000;
   /** The service's SigV4 check: a request signed more than 15 minutes off its clock is refused, as CodeArtifact refuses it. */
