@@ -279,6 +279,61 @@ describe('ledger verify --job: a listing that names a file twice', () => {
   });
 });
 
+describe('ledger verify --job: every hash both sides have', () => {
+  // the ledger records size, MD5, SHA-1, SHA-256 and SHA-512 per file; the listing gives its own
+  const ours = { size: 3, md5: 'aa01', sha1: 'bb01', sha256: 'cc01', sha512: 'dd01' };
+  const theirs = { size: 3, hashes: { MD5: 'AA01', 'SHA-1': 'bb01', 'SHA-256': 'CC01', 'SHA-512': 'dd01' } };
+  const verifyAgainst = async (asset: { size?: number; hashes: Record<string, string> }) => {
+    const job = loadJob(jobFile);
+    const file = join(dir, 'every-hash.jsonl');
+    const entry = {
+      at: '2026-01-01T00:00:00.000Z',
+      job: job.name,
+      outcome: 'published',
+      format: 'npm',
+      package: 'p',
+      version: '1.0.0',
+      target: { ...job.config.target, repository: 'npm-internal' },
+      hashes: { computed: { 'package.tgz': ours } },
+    };
+    writeFileSync(file, `${exportOf([entry], job.name).join('\n')}\n`);
+    const client = fakeClient(async (cmd) => {
+      if (cmd instanceof ListPackageVersionAssetsCommand) return { assets: [{ name: 'package.tgz', ...asset }] };
+      throw new Error(`unexpected ${(cmd as object).constructor.name}`);
+    });
+    const c = capture();
+    const code = await ledgerVerifyCommand(file, { job: jobFile, json: true, codeartifactClient: client }, c.io);
+    return { code, r: JSON.parse(c.out()) as VerifyResult };
+  };
+
+  it('all alike (hex in either case): passes', async () => {
+    const { code, r } = await verifyAgainst(theirs);
+    expect(r.targetMismatches).toEqual([]);
+    expect(code).toBe(0);
+  });
+
+  it('the SHA-512 the ledger\'s, another hash or the size not: exit 1, naming the one that differs', async () => {
+    const lies: [string, { size?: number; hashes: Record<string, string> }, string, string][] = [
+      ['sha256', { ...theirs, hashes: { ...theirs.hashes, 'SHA-256': 'cc02' } }, 'cc01', 'cc02'],
+      ['sha1', { ...theirs, hashes: { ...theirs.hashes, 'SHA-1': 'bb02' } }, 'bb01', 'bb02'],
+      ['md5', { ...theirs, hashes: { ...theirs.hashes, MD5: 'aa02' } }, 'aa01', 'aa02'],
+      ['size', { ...theirs, size: 4 }, '3', '4'],
+    ];
+    for (const [hash, listed, ledger, target] of lies) {
+      const { code, r } = await verifyAgainst(listed);
+      expect(code, hash).toBe(1);
+      expect(r.targetMismatches, hash).toEqual([{ package: 'p', version: '1.0.0', file: 'package.tgz', hash, ledger, target, via: 'listing' }]);
+    }
+  });
+
+  it('a hash the listing leaves out is not compared (nothing to compare); the SHA-512 always is', async () => {
+    expect((await verifyAgainst({ hashes: { 'SHA-512': 'dd01' } })).code).toBe(0);
+    const { code, r } = await verifyAgainst({ hashes: { 'SHA-256': 'cc01' } });
+    expect(code).toBe(1);
+    expect(r.targetMismatches).toEqual([expect.objectContaining({ hash: 'sha512', target: '(no SHA-512)' })]);
+  });
+});
+
 describe('ledger verify --head given what is no head hash', () => {
   it('empty (--head "$HEAD" with HEAD unset), or not 64 hex digits: refused (exit 2) before reading, not a HEAD MISMATCH (a tamper alarm)', async () => {
     const file = join(dir, 'for-head.jsonl');

@@ -7,7 +7,8 @@
  * `ledger verify FILE` reads the export as a stream, recomputes the chain and
  * names the first broken line; with `--job` it also lists the target's files
  * again and reports every version whose files no longer match what was
- * migrated, and every version it could not ask about. Exit 1 on any of them.
+ * migrated (any hash, or the size, both sides have), and every version it
+ * could not ask about. Exit 1 on any of them.
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -25,7 +26,7 @@ import { forOutput } from '../redact.js';
 import { StateDb } from '../state/db.js';
 import { canonical, chainHash, exportLine, GENESIS, LedgerChecker, ledgerLines, MAX_LEDGER_LINE_BYTES, type LedgerLine } from '../state/ledger.js';
 import { existingState } from '../state/lock.js';
-import { CodeArtifact, type PackageCoordinates } from '../targets/codeartifact.js';
+import { CodeArtifact, type PackageCoordinates, type TargetAsset } from '../targets/codeartifact.js';
 import { createTarget } from '../targets/index.js';
 import type { Format } from '../types.js';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
@@ -205,8 +206,12 @@ export interface VerifyResult {
   tornLastLine?: boolean;
   trailer?: { entries: number; head: string };
   headMismatch?: { expected: string; actual: string };
-  /** Versions whose files on the target no longer hash as the ledger says: as listed, or (with download) as served. */
-  targetMismatches: { package: string; version: string; file: string; ledger: string; target: string; via: 'listing' | 'download' }[];
+  /**
+   * Files on the target that no longer hash as the ledger says: as listed, or (with download) as
+   * served. `hash` names the value compared (the first that differs: SHA-512, then each other one
+   * both the ledger and the listing have, then the size); a file missing or added is `sha512`.
+   */
+  targetMismatches: { package: string; version: string; file: string; hash: FileHash; ledger: string; target: string; via: 'listing' | 'download' }[];
   /** Versions the target could not be asked about (after retries): not checked, so not passed. */
   targetErrors: { package: string; version: string; error: string }[];
   /**
@@ -293,10 +298,57 @@ interface Migrated {
   /** The domain it went to, as `region/owner/domain` ('' when the entry does not say). */
   domain: string;
   repository: string;
-  /** sha512 per file, as computed when it was migrated. */
-  files: Record<string, string>;
+  /** Per file, its hashes and size as computed when it was migrated (sha512 '' when the entry has none). */
+  files: Record<string, LedgerFile>;
   /** Why it cannot be read on the target (an entry no export holds: its format, package or version not text). */
   unreadable?: string;
+}
+
+/** What a ledger entry computed of one file: the SHA-512 always ('' when it has none), the rest when recorded. */
+interface LedgerFile {
+  sha512: string;
+  sha256?: string;
+  sha1?: string;
+  md5?: string;
+  size?: number;
+}
+
+/** The values `ledger verify --job` compares a listing with, as the ledger names them. */
+export type FileHash = 'sha512' | 'sha256' | 'sha1' | 'md5' | 'size';
+
+/** The other hashes, as the ledger and as a CodeArtifact listing name them, in the order they are compared after the SHA-512. */
+const OTHER_HASHES = [
+  ['sha256', 'SHA-256'],
+  ['sha1', 'SHA-1'],
+  ['md5', 'MD5'],
+] as const;
+
+function ledgerFile(h: unknown): LedgerFile {
+  const r = (h !== null && typeof h === 'object' ? h : {}) as Record<string, unknown>;
+  const hex = (v: unknown) => (typeof v === 'string' && v !== '' ? v.toLowerCase() : undefined);
+  const size = typeof r['size'] === 'number' && Number.isFinite(r['size']) ? r['size'] : undefined;
+  return {
+    sha512: String(r['sha512'] ?? ''),
+    ...Object.fromEntries(OTHER_HASHES.flatMap(([ours]) => (hex(r[ours]) ? [[ours, hex(r[ours])]] : []))),
+    ...(size !== undefined ? { size } : {}),
+  };
+}
+
+/**
+ * The first value the ledger and the listing both have that differs: the SHA-512 (always
+ * compared: a listing without one never passes), then each other hash, then the size.
+ * A listing that vouches for the ledger's SHA-512 while lying about another is not passed.
+ */
+function listedDifference(ours: LedgerFile, theirs: TargetAsset): { hash: FileHash; ledger: string; target: string } | undefined {
+  const sha512 = theirs.hashes['SHA-512']?.toLowerCase() ?? '(no SHA-512)';
+  if (sha512 !== ours.sha512) return { hash: 'sha512', ledger: ours.sha512, target: sha512 };
+  for (const [name, listed] of OTHER_HASHES) {
+    const t = theirs.hashes[listed];
+    const o = ours[name];
+    if (o !== undefined && typeof t === 'string' && t !== '' && t.toLowerCase() !== o) return { hash: name, ledger: o, target: t.toLowerCase() };
+  }
+  if (ours.size !== undefined && typeof theirs.size === 'number' && theirs.size !== ours.size) return { hash: 'size', ledger: String(ours.size), target: String(theirs.size) };
+  return undefined;
 }
 
 /** `region/owner/domain` of a ledger entry's target or a job's ('' when the entry names none). */
@@ -317,7 +369,7 @@ function collector(): { latest: Map<string, Migrated>; onEntry: (l: LedgerLine) 
         latest.set(`entry ${seq}`, { format: shown(e.format), package: shown(e.package), version: shown(e.version), domain: '', repository: '', files: {}, unreadable: `entry ${seq}: its format, package or version is not text (no ledger export writes that): not checked` });
         return;
       }
-      const files = Object.fromEntries(Object.entries(e.hashes?.computed ?? {}).map(([name, h]) => [name, String((h as Record<string, unknown> | null)?.sha512 ?? '')]));
+      const files = Object.fromEntries(Object.entries(e.hashes?.computed ?? {}).map(([name, h]) => [name, ledgerFile(h)]));
       const domain = domainKey(e.target ?? {});
       // the latest per domain: a job moved to another domain (--retarget) migrated each version to both
       latest.set(`${domain} ${e.format}/${e.package}@${e.version}`, { format: e.format, package: e.package, version: e.version, domain, repository: String(e.target?.repository ?? ''), files });
@@ -450,10 +502,10 @@ async function finish(checker: LedgerChecker, latest: Map<string, Migrated>, opt
   return result;
 }
 
-/** Read every migrated version's file list on the target again: a file replaced, removed or added since is a mismatch. */
 /** How long a row of requests nobody answered at lasts before the verify stops reading (a run's: UNREACHABLE_FOR_MS). */
 const VERIFY_UNREACHABLE_FOR_MS = 5_000;
 
+/** Read every migrated version's file list on the target again: a file replaced, removed or added since is a mismatch. */
 async function checkTarget(latest: Map<string, Migrated>, jobFile: string, result: VerifyResult, opts: VerifyOptions, ledgerJob: string | undefined): Promise<void> {
   const job = loadJob(jobFile);
   if (ledgerJob !== undefined && ledgerJob !== job.name) {
@@ -507,23 +559,27 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
         }
         result.targetChecked++;
         // a version gone from the target (deleted, disposed) lists no files: each one is missing
-        const theirs = new Map((assets ?? []).map((a) => [a.name, a.hashes['SHA-512']?.toLowerCase() ?? '(no SHA-512)']));
+        const theirs = new Map((assets ?? []).map((a) => [a.name, a]));
         const listedAlike: string[] = [];
         for (const [file, ours] of Object.entries(m.files)) {
-          const t = theirs.get(file) ?? '(missing)';
-          if (t !== ours) result.targetMismatches.push({ package: m.package, version: m.version, file, ledger: ours, target: t, via: 'listing' });
+          const t = theirs.get(file);
+          const differs = t ? listedDifference(ours, t) : { hash: 'sha512' as const, ledger: ours.sha512, target: '(missing)' };
+          if (differs) result.targetMismatches.push({ package: m.package, version: m.version, file, ...differs, via: 'listing' });
           else listedAlike.push(file);
         }
         // a file added to the version since (another wheel of a PyPI release) was never migrated; own names
         // only: `in` would take an added file named constructor or toString for one the ledger holds
-        for (const [file, t] of theirs) if (!Object.hasOwn(m.files, file)) result.targetMismatches.push({ package: m.package, version: m.version, file, ledger: '(not in the ledger)', target: t, via: 'listing' });
+        for (const [file, t] of theirs) {
+          if (!Object.hasOwn(m.files, file)) result.targetMismatches.push({ package: m.package, version: m.version, file, hash: 'sha512', ledger: '(not in the ledger)', target: t.hashes['SHA-512']?.toLowerCase() ?? '(no SHA-512)', via: 'listing' });
+        }
         if (!opts.download) return;
         // what the listing vouches for, read byte for byte: the store may serve other bytes under it
         for (const file of listedAlike) {
           try {
             const served = await withRetry(() => servedSha512(ca, coordinates, version, file, job.config.limits.maxArtifactBytes, timeoutMs), { budget: job.config.limits.retries, signal: stuck.signal });
             result.targetDownloaded = (result.targetDownloaded ?? 0) + 1;
-            if (served !== m.files[file]) result.targetMismatches.push({ package: m.package, version: m.version, file, ledger: m.files[file]!, target: served, via: 'download' });
+            // the SHA-512 of the bytes themselves: bytes that hash to the ledger's are the bytes migrated
+            if (served !== m.files[file]!.sha512) result.targetMismatches.push({ package: m.package, version: m.version, file, hash: 'sha512', ledger: m.files[file]!.sha512, target: served, via: 'download' });
           } catch (e) {
             if (stuck.stuck()) return void unread++;
             const err = toError(e);
@@ -590,7 +646,7 @@ function describeVerify(file: string, r: VerifyResult, opts: VerifyOptions): str
   if (r.headMismatch) lines.push(`  HEAD MISMATCH: the chain ends in ${r.headMismatch.actual || '(no entry)'}, not the ${r.headMismatch.expected} you kept`);
   else if (opts.head === undefined && !r.broken) lines.push('  no --head given: a file rewritten whole (every hash and the trailer recomputed) would verify too; compare with the head hash kept apart');
   if (r.targetChecked || r.targetErrors.length || r.targetStopped) lines.push(`  target: ${r.targetChecked} versions read again${opts.download ? ` (${r.targetDownloaded ?? 0} files downloaded and hashed)` : ''}, ${new Set(r.targetMismatches.map((m) => `${m.package}@${m.version}`)).size} with other files, ${r.targetErrors.length + (r.targetStopped?.unread ?? 0)} unread`);
-  for (const m of r.targetMismatches) lines.push(`  CHANGED ON THE TARGET ${m.package}@${m.version} ${m.file}: ledger sha512 ${m.ledger}, target ${m.via === 'download' ? 'serves bytes of sha512' : 'lists'} ${m.target}${m.via === 'download' ? ' (its listing still shows the ledger\'s hash)' : ''}`);
+  for (const m of r.targetMismatches) lines.push(`  CHANGED ON THE TARGET ${m.package}@${m.version} ${m.file}: ledger ${m.hash} ${m.ledger}, target ${m.via === 'download' ? 'serves bytes of sha512' : 'lists'} ${m.target}${m.via === 'download' ? ' (its listing still shows the ledger\'s hash)' : ''}`);
   for (const m of r.targetErrors) lines.push(`  NOT CHECKED ${m.package}@${m.version}: ${m.error}`);
   for (const o of r.otherDomains ?? []) lines.push(`  not read here: ${o.versions} versions the ledger records in domain ${o.domain} (verify with a job file for that domain)`);
   if (r.targetStopped) {
