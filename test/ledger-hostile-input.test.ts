@@ -7,7 +7,7 @@ import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ListPackageVersionAssetsCommand } from '@aws-sdk/client-codeartifact';
+import { ListPackageVersionAssetsCommand, ListPackageVersionsCommand } from '@aws-sdk/client-codeartifact';
 import { ledgerExportCommand, ledgerVerifyCommand, verifyLedgerFile, type VerifyResult } from '../src/cli/ledger.js';
 import type { Io } from '../src/cli/output.js';
 import { loadJob } from '../src/config/load.js';
@@ -241,6 +241,7 @@ describe('ledger verify --job: files the target lists', () => {
     const listed = ['package.tgz', 'constructor', 'toString', '__proto__'];
     const client = fakeClient(async (cmd) => {
       if (cmd instanceof ListPackageVersionAssetsCommand) return { assets: listed.map((name) => ({ name, hashes: { 'SHA-512': name === 'package.tgz' ? 'ab' : 'cd' } })) };
+      if (cmd instanceof ListPackageVersionsCommand) return { versions: [{ version: '1.0.0', status: 'Published' }] };
       throw new Error(`unexpected ${(cmd as object).constructor.name}`);
     });
     const c = capture();
@@ -268,6 +269,7 @@ describe('ledger verify --job: a listing that names a file twice', () => {
     for (const order of [['cd', 'ab'], ['ab', 'cd']]) {
       const client = fakeClient(async (cmd) => {
         if (cmd instanceof ListPackageVersionAssetsCommand) return { assets: order.map((h) => ({ name: 'package.tgz', hashes: { 'SHA-512': h } })) };
+        if (cmd instanceof ListPackageVersionsCommand) return { versions: [{ version: '1.0.0', status: 'Published' }] };
         throw new Error(`unexpected ${(cmd as object).constructor.name}`);
       });
       const c = capture();
@@ -283,7 +285,8 @@ describe('ledger verify --job: every hash both sides have', () => {
   // the ledger records size, MD5, SHA-1, SHA-256 and SHA-512 per file; the listing gives its own
   const ours = { size: 3, md5: 'aa01', sha1: 'bb01', sha256: 'cc01', sha512: 'dd01' };
   const theirs = { size: 3, hashes: { MD5: 'AA01', 'SHA-1': 'bb01', 'SHA-256': 'CC01', 'SHA-512': 'dd01' } };
-  const verifyAgainst = async (asset: { size?: number; hashes: Record<string, string> }) => {
+  /** `status` null: the package's version listing does not name the version. */
+  const verifyAgainst = async (asset: { size?: number; hashes: Record<string, string> }, status: string | null = 'Published') => {
     const job = loadJob(jobFile);
     const file = join(dir, 'every-hash.jsonl');
     const entry = {
@@ -299,6 +302,7 @@ describe('ledger verify --job: every hash both sides have', () => {
     writeFileSync(file, `${exportOf([entry], job.name).join('\n')}\n`);
     const client = fakeClient(async (cmd) => {
       if (cmd instanceof ListPackageVersionAssetsCommand) return { assets: [{ name: 'package.tgz', ...asset }] };
+      if (cmd instanceof ListPackageVersionsCommand) return { versions: status === null ? [{ version: '0.9.0', status: 'Published' }] : [{ version: '1.0.0', status }] };
       throw new Error(`unexpected ${(cmd as object).constructor.name}`);
     });
     const c = capture();
@@ -331,6 +335,16 @@ describe('ledger verify --job: every hash both sides have', () => {
     const { code, r } = await verifyAgainst({ hashes: { 'SHA-256': 'cc01' } });
     expect(code).toBe(1);
     expect(r.targetMismatches).toEqual([expect.objectContaining({ hash: 'sha512', target: '(no SHA-512)' })]);
+  });
+
+  it('files alike, the version Archived, or one the package listing does not name while its files are listed: exit 1, with its status', async () => {
+    const archived = await verifyAgainst(theirs, 'Archived');
+    expect(archived.code).toBe(1);
+    expect(archived.r.targetNotPublished).toEqual([{ package: 'p', version: '1.0.0', status: 'Archived' }]);
+    // a listing that leaves out a version it serves files of is not the service's answer either way
+    const unnamed = await verifyAgainst(theirs, null);
+    expect(unnamed.code).toBe(1);
+    expect(unnamed.r.targetNotPublished).toEqual([{ package: 'p', version: '1.0.0', status: '(not listed)' }]);
   });
 });
 

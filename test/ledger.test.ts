@@ -5,7 +5,7 @@
  * the end or tearing the last line is detected and named; a file replaced on
  * the target after the migration is found by reading the target again.
  */
-import { CodeartifactClient, DisposePackageVersionsCommand } from '@aws-sdk/client-codeartifact';
+import { CodeartifactClient, DisposePackageVersionsCommand, UpdatePackageVersionsStatusCommand } from '@aws-sdk/client-codeartifact';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -653,10 +653,51 @@ describe('ledger verify --job: the target read again', () => {
     }
   });
 
-  it('a version disposed of on the target: its file is missing', async () => {
+  it('a version Archived or Unlisted on the target since, its files listed as migrated: reported with its status (exit 1, --json and words), restored it passes again', async () => {
+    // what security asks of the target: that it still serves what was migrated; a lockfile pinning
+    // an Archived version no longer installs, and npm and pip no longer see an Unlisted one
+    const coords = { domain: 'acme', domainOwner: '111122223333', repository: 'npm-internal', format: 'npm' as const, package: NAME };
+    const file = join(te.dir, 'status.jsonl');
+    writeFileSync(file, exported);
+    const verify = async (json: boolean) => {
+      const out: string[] = [];
+      const io = { stdout: { isTTY: !json, write: (t: string) => out.push(t) }, stderr: { write: () => true } } as unknown as Io;
+      const code = await ledgerVerifyCommand(file, { job, codeartifactClient: te.client, json }, io);
+      return { code, out: out.join('') };
+    };
+    const since = te.sandbox.standIn.log.length;
+    try {
+      for (const status of ['Archived', 'Unlisted'] as const) {
+        await te.client.send(new UpdatePackageVersionsStatusCommand({ ...coords, versions: ['1.0.0'], targetStatus: status }));
+        const json = await verify(true);
+        expect(json.code, json.out).toBe(1);
+        const r = await verifyLedger(exported, { job, codeartifactClient: te.client });
+        expect(notReplaced(r)).toEqual([]); // its files still list the migrated hashes
+        expect(r.targetNotPublished).toEqual([{ package: NAME, version: '1.0.0', status }]);
+        expect((JSON.parse(json.out) as VerifyResult).targetNotPublished).toEqual([{ package: NAME, version: '1.0.0', status }]);
+        const words = await verify(false);
+        expect(words.code).toBe(1);
+        expect(words.out).toContain(`  NOT PUBLISHED ON THE TARGET ${NAME}@1.0.0: status ${status}`);
+        expect(words.out).toMatch(/with other files, 1 not Published, /);
+      }
+    } finally {
+      await te.client.send(new UpdatePackageVersionsStatusCommand({ ...coords, versions: ['1.0.0'], targetStatus: 'Published' }));
+    }
+    const r = await verifyLedger(exported, { job, codeartifactClient: te.client });
+    expect(r.targetNotPublished).toEqual([]);
+    expect(notReplaced(r)).toEqual([]);
+    // the statuses come from one listing per package (two here, ledger-pkg with two versions), not a read per version
+    const reads = te.sandbox.standIn.log.slice(since);
+    expect(reads.filter((e) => e.operation === 'DescribePackageVersion')).toEqual([]);
+    const verifies = 7; // 2 statuses x (1 + --json + words), and the one restored
+    expect(reads.filter((e) => e.operation === 'ListPackageVersions').length).toBe(verifies * 2);
+  });
+
+  it('a version disposed of on the target: its file is missing, and its status said', async () => {
     await te.client.send(new DisposePackageVersionsCommand({ domain: 'acme', domainOwner: '111122223333', repository: 'npm-internal', format: 'npm', package: 'ledger-other', versions: ['2.0.0'] }));
     const r = await verifyLedger(exported, { job, codeartifactClient: te.client });
     expect(notReplaced(r)).toEqual([expect.objectContaining({ package: 'ledger-other', version: '2.0.0', file: 'package.tgz', target: '(missing)' })]);
+    expect(r.targetNotPublished).toEqual([{ package: 'ledger-other', version: '2.0.0', status: 'Disposed' }]);
   });
 });
 

@@ -7,8 +7,8 @@
  * `ledger verify FILE` reads the export as a stream, recomputes the chain and
  * names the first broken line; with `--job` it also lists the target's files
  * again and reports every version whose files no longer match what was
- * migrated (any hash, or the size, both sides have), and every version it
- * could not ask about. Exit 1 on any of them.
+ * migrated (any hash, or the size, both sides have), every version no longer
+ * Published there, and every version it could not ask about. Exit 1 on any of them.
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -26,7 +26,7 @@ import { forOutput } from '../redact.js';
 import { StateDb } from '../state/db.js';
 import { canonical, chainHash, exportLine, GENESIS, LedgerChecker, ledgerLines, MAX_LEDGER_LINE_BYTES, type LedgerLine } from '../state/ledger.js';
 import { existingState } from '../state/lock.js';
-import { CodeArtifact, type PackageCoordinates, type TargetAsset } from '../targets/codeartifact.js';
+import { CodeArtifact, type PackageCoordinates, type TargetAsset, type TargetVersion } from '../targets/codeartifact.js';
 import { createTarget } from '../targets/index.js';
 import type { Format } from '../types.js';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
@@ -212,6 +212,12 @@ export interface VerifyResult {
    * both the ledger and the listing have, then the size); a file missing or added is `sha512`.
    */
   targetMismatches: { package: string; version: string; file: string; hash: FileHash; ledger: string; target: string; via: 'listing' | 'download' }[];
+  /**
+   * Versions the target holds with another status than Published (Archived, Unlisted, Disposed, ...),
+   * or whose files it lists while its package's version listing does not name it (`(not listed)`):
+   * a lockfile pinning one no longer installs, whatever its files hash to.
+   */
+  targetNotPublished: { package: string; version: string; status: string }[];
   /** Versions the target could not be asked about (after retries): not checked, so not passed. */
   targetErrors: { package: string; version: string; error: string }[];
   /**
@@ -284,7 +290,7 @@ export async function ledgerVerifyCommand(file: string, opts: VerifyOptions & { 
     }
     if (json) print(io.stdout, `${JSON.stringify({ file, ...result }, null, 2)}\n`);
     else printEntries(io.stdout, describeVerify(file, result, opts));
-    return result.broken || result.tornLastLine || result.headMismatch || result.targetMismatches.length || result.targetErrors.length || result.targetStopped || !result.trailer ? 1 : 0;
+    return result.broken || result.tornLastLine || result.headMismatch || result.targetMismatches.length || result.targetNotPublished.length || result.targetErrors.length || result.targetStopped || !result.trailer ? 1 : 0;
   } catch (e) {
     return reportError(e, io, json);
   }
@@ -492,6 +498,7 @@ async function finish(checker: LedgerChecker, latest: Map<string, Migrated>, opt
     ...(c.tornLastLine ? { tornLastLine: true } : {}),
     ...(checker.trailer ? { trailer: { entries: checker.trailer.entries, head: checker.trailer.head } } : {}),
     targetMismatches: [],
+    targetNotPublished: [],
     targetErrors: [],
     targetChecked: 0,
   };
@@ -505,7 +512,12 @@ async function finish(checker: LedgerChecker, latest: Map<string, Migrated>, opt
 /** How long a row of requests nobody answered at lasts before the verify stops reading (a run's: UNREACHABLE_FOR_MS). */
 const VERIFY_UNREACHABLE_FOR_MS = 5_000;
 
-/** Read every migrated version's file list on the target again: a file replaced, removed or added since is a mismatch. */
+/**
+ * Read every migrated version's file list on the target again: a file replaced, removed or added
+ * since is a mismatch; and its status, from its package's version listing (read once per package,
+ * a page per 1,000 versions, instead of a DescribePackageVersion per version): one no longer
+ * Published is reported with its status.
+ */
 async function checkTarget(latest: Map<string, Migrated>, jobFile: string, result: VerifyResult, opts: VerifyOptions, ledgerJob: string | undefined): Promise<void> {
   const job = loadJob(jobFile);
   if (ledgerJob !== undefined && ledgerJob !== job.name) {
@@ -530,6 +542,18 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
   let done = 0;
   // a version's read is counted when it ends, however it ends (the queue reads versions only)
   const tick = () => opts.onProgress?.({ done: ++done, total, changed: result.targetMismatches.length, unread: result.targetErrors.length + unread });
+  // each package's version listing, read once for all its versions (a failed one is read again by the next version)
+  const listings = new Map<string, Promise<Map<string, TargetVersion>>>();
+  const versionsOf = (c: PackageCoordinates): Promise<Map<string, TargetVersion>> => {
+    const key = JSON.stringify([c.format, c.repository, c.namespace ?? null, c.package]);
+    let p = listings.get(key);
+    if (!p) {
+      p = withRetry(() => ca.listVersions(c), { budget: job.config.limits.retries, signal: stuck.signal });
+      p.catch(() => listings.get(key) === p && listings.delete(key));
+      listings.set(key, p);
+    }
+    return p;
+  };
   queue.on('completed', tick);
   queue.on('error', tick);
   try {
@@ -543,6 +567,7 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
         if (m.unreadable) return void result.targetErrors.push({ package: m.package, version: m.version, error: m.unreadable });
         if (stuck.stuck()) return void unread++;
         let assets: Awaited<ReturnType<CodeArtifact['versionAssets']>>;
+        let listed: TargetVersion | undefined;
         // where the version is on the target (a format the ledger names but we do not know throws: reported below)
         let coordinates: PackageCoordinates;
         let version: string;
@@ -551,6 +576,8 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
           coordinates = target.coordinates(m.package);
           version = target.targetVersion(m.version);
           assets = await withRetry(() => ca.versionAssets(coordinates, version), { budget: job.config.limits.retries, signal: stuck.signal });
+          // after the files: a version the target cannot list the files of costs no listing
+          listed = (await versionsOf(coordinates)).get(version);
         } catch (e) {
           if (stuck.stuck()) return void unread++;
           const err = toError(e);
@@ -558,6 +585,13 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
           return;
         }
         result.targetChecked++;
+        // Archived, Unlisted or Disposed since: whatever its files hash to, a lockfile pinning it no
+        // longer installs (the run counts such a version as not done either). One the listing leaves
+        // out while its files are listed is reported too; one gone whole (no files either) is
+        // reported by its files, missing.
+        if (listed ? listed.status !== 'Published' : assets !== undefined) {
+          result.targetNotPublished.push({ package: m.package, version: m.version, status: listed?.status ?? '(not listed)' });
+        }
         // a version gone from the target (deleted, disposed) lists no files: each one is missing
         const theirs = new Map((assets ?? []).map((a) => [a.name, a]));
         const listedAlike: string[] = [];
@@ -598,6 +632,7 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
   }
   const order = (a: { package: string; version: string }, b: { package: string; version: string }) => a.package.localeCompare(b.package) || a.version.localeCompare(b.version);
   result.targetMismatches.sort(order);
+  result.targetNotPublished.sort(order);
   if (elsewhere.size) result.otherDomains = [...elsewhere].map(([domain, versions]) => ({ domain, versions })).sort((a, b) => a.domain.localeCompare(b.domain));
   result.targetErrors.sort(order);
 }
@@ -645,8 +680,10 @@ function describeVerify(file: string, r: VerifyResult, opts: VerifyOptions): str
   if (!r.trailer && !r.broken && !r.tornLastLine) lines.push('  no trailer: entries may have been cut off the end (export again with `ledger export`)');
   if (r.headMismatch) lines.push(`  HEAD MISMATCH: the chain ends in ${r.headMismatch.actual || '(no entry)'}, not the ${r.headMismatch.expected} you kept`);
   else if (opts.head === undefined && !r.broken) lines.push('  no --head given: a file rewritten whole (every hash and the trailer recomputed) would verify too; compare with the head hash kept apart');
-  if (r.targetChecked || r.targetErrors.length || r.targetStopped) lines.push(`  target: ${r.targetChecked} versions read again${opts.download ? ` (${r.targetDownloaded ?? 0} files downloaded and hashed)` : ''}, ${new Set(r.targetMismatches.map((m) => `${m.package}@${m.version}`)).size} with other files, ${r.targetErrors.length + (r.targetStopped?.unread ?? 0)} unread`);
+  const notPublished = r.targetNotPublished.length ? `, ${r.targetNotPublished.length} not Published` : '';
+  if (r.targetChecked || r.targetErrors.length || r.targetStopped) lines.push(`  target: ${r.targetChecked} versions read again${opts.download ? ` (${r.targetDownloaded ?? 0} files downloaded and hashed)` : ''}, ${new Set(r.targetMismatches.map((m) => `${m.package}@${m.version}`)).size} with other files${notPublished}, ${r.targetErrors.length + (r.targetStopped?.unread ?? 0)} unread`);
   for (const m of r.targetMismatches) lines.push(`  CHANGED ON THE TARGET ${m.package}@${m.version} ${m.file}: ledger ${m.hash} ${m.ledger}, target ${m.via === 'download' ? 'serves bytes of sha512' : 'lists'} ${m.target}${m.via === 'download' ? ' (its listing still shows the ledger\'s hash)' : ''}`);
+  for (const m of r.targetNotPublished) lines.push(`  NOT PUBLISHED ON THE TARGET ${m.package}@${m.version}: status ${m.status}; lockfiles pinning it no longer install (aws codeartifact update-package-versions-status --target-status Published restores an Archived or Unlisted one)`);
   for (const m of r.targetErrors) lines.push(`  NOT CHECKED ${m.package}@${m.version}: ${m.error}`);
   for (const o of r.otherDomains ?? []) lines.push(`  not read here: ${o.versions} versions the ledger records in domain ${o.domain} (verify with a job file for that domain)`);
   if (r.targetStopped) {
