@@ -210,11 +210,11 @@ describe('two copies of one job at once', () => {
     }
   });
 
-  it('the record of where the job ran outlives a reboot: the runtime folder that held the locks emptied, a run from a folder without state is still refused', async () => {
+  it('the record of where the job ran outlives a reboot: the runtime folder emptied, a run from a folder without state is still refused', async () => {
     const te = await startTestEnv();
     try {
       const { job } = await seed(te, 1);
-      // no CAM_LOCK_DIR: the locks in $XDG_RUNTIME_DIR (a reboot or a logout empties it), the record in $XDG_STATE_HOME
+      // no CAM_LOCK_DIR: the locks and the record in $XDG_STATE_HOME; $XDG_RUNTIME_DIR (a reboot or a logout empties it) holds nothing of ours
       const env = { CAM_LOCK_DIR: '', XDG_RUNTIME_DIR: join(te.dir, 'run-user'), XDG_STATE_HOME: join(te.dir, 'xdg-state') };
       mkdirSync(env.XDG_RUNTIME_DIR);
       expect((await te.cli(['run', job, '--json'], env)).code).toBe(0);
@@ -228,6 +228,41 @@ describe('two copies of one job at once', () => {
       expect(existsSync(join(te.dir, 'after-reboot'))).toBe(false);
       // the folder it ran from goes on after the reboot as before
       expect((await te.cli(['run', job, '--json'], env)).code).toBe(0);
+    } finally {
+      await te.stop();
+    }
+  });
+
+  it('a run from a login shell and one from cron (no $XDG_RUNTIME_DIR, as cron, sudo and ssh without a session give none) from two new state directories: the second is ELOCKED; every version is published once', async () => {
+    const te = await startTestEnv();
+    try {
+      const { job, versions } = await seed(te, 4);
+      // no CAM_LOCK_DIR: where the per-target lock goes by default; the same user, home and temp folder for both
+      const common = { CAM_LOCK_DIR: '', XDG_STATE_HOME: join(te.dir, 'xdg-state'), TMPDIR: join(te.dir, 'tmp') };
+      const shell = { ...common, XDG_RUNTIME_DIR: join(te.dir, 'run-user') };
+      const cron = { ...common, XDG_RUNTIME_DIR: '' };
+      mkdirSync(shell.XDG_RUNTIME_DIR);
+      mkdirSync(common.TMPDIR);
+      // held by its first request (to CodeArtifact or STS) that never gets an answer: both its locks
+      // held, its state opened, nothing of the job past its listing, so no record of where it ran refuses the second
+      const since = te.sandbox.standIn.log.length;
+      te.sandbox.standIn.addFault({ status: 0, hang: true, times: 1 });
+      const first = watch(te.spawnCli(['run', job, '--json'], shell));
+      try {
+        await waitFor('the first run to send its first request', () => first.done() || te.sandbox.standIn.log.length > since);
+        expect(first.done(), first.stderr()).toBe(false);
+        const second = await te.cli(['--state-dir', join(te.dir, 'cron-state'), 'run', job, '--json'], cron);
+        expect(second.code, second.stderr).toBe(2);
+        expect((JSON.parse(second.stdout) as { error: { code: string; message: string } }).error).toMatchObject({ code: 'ELOCKED', message: expect.stringContaining(`pid ${first.proc.pid}`) });
+        expect(publishRequests(te.sandbox).size).toBe(0);
+      } finally {
+        first.proc.kill('SIGKILL');
+        await first.exited;
+      }
+      // the shell's run, rerun, is the one migration of the job
+      const rerun = await te.cli(['run', job, '--json'], shell);
+      expect(rerun.code, rerun.stderr).toBe(0);
+      expectPublishedOnceEach(te, versions);
     } finally {
       await te.stop();
     }

@@ -11,19 +11,21 @@
  *
  * `acquireJobLock` takes two: the state directory's, and one per job and
  * target for every state directory of this user on this machine (in
- * CAM_LOCK_DIR, else $XDG_RUNTIME_DIR or the temp folder): the same job run
- * with another --state-dir would publish every version a second time.
- * `<job>-<key>-<repositories>.statedir` records the state directory the job last
- * ran from: a later run from another folder that holds no state yet (another
- * working directory, a mistyped --state-dir) is refused, naming the folder that
- * holds the migration, instead of starting it again. The record outlives a
- * reboot (a migration takes days): it is kept in $XDG_STATE_HOME, not beside
- * the locks, whose folder a reboot or a logout empties (CAM_LOCK_DIR holds both).
+ * CAM_LOCK_DIR, else $XDG_STATE_HOME/codeartifact-migrate): the same job run
+ * with another --state-dir would publish every version a second time. Not in
+ * $XDG_RUNTIME_DIR or the temp folder: cron, sudo and an ssh login without a
+ * session set no XDG_RUNTIME_DIR (and TMPDIR may differ), so a run from cron and
+ * one from a terminal took their locks in two folders and both published.
+ * `<job>-<key>-<repositories>.statedir`, beside the locks, records the state
+ * directory the job last ran from: a later run from another folder that holds no
+ * state yet (another working directory, a mistyped --state-dir) is refused, naming
+ * the folder that holds the migration, instead of starting it again. It outlives a
+ * reboot (a migration takes days); the locks are the kernel's and go with their holders.
  * Another user or machine running the job is not detected: see the README.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { homedir, hostname, tmpdir } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { localError, MigrateError, toError } from '../errors.js';
@@ -194,23 +196,22 @@ export function existingState(job: LockedJob, stateDir: string, hint: string, en
   return database;
 }
 
-/** Where the per-target locks live (see lockDir), without making it. */
-function lockDirPath(env: NodeJS.ProcessEnv): string {
-  return env.CAM_LOCK_DIR || join(env.XDG_RUNTIME_DIR || tmpdir(), `codeartifact-migrate-${process.getuid?.() ?? 'user'}`);
-}
-
-/** Where the state directory records live (see stateRecordPath): CAM_LOCK_DIR, else $XDG_STATE_HOME (~/.local/state)/codeartifact-migrate. */
+/**
+ * Where the per-target locks and the state directory records live (see stateRecordPath):
+ * CAM_LOCK_DIR, else $XDG_STATE_HOME (~/.local/state)/codeartifact-migrate: one folder for
+ * this user whatever the session (a terminal, cron, sudo), as the home is.
+ */
 function recordDirPath(env: NodeJS.ProcessEnv): string {
   return env.CAM_LOCK_DIR || join(env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state'), 'codeartifact-migrate');
 }
 
 /**
- * Where the per-target locks live: CAM_LOCK_DIR; else a folder of this user's own under
- * $XDG_RUNTIME_DIR or the temp folder. A temp-folder one someone else made (or a link
- * planted there) is refused: whoever owns it could hold our lock or fake its owner.
+ * Where the per-target locks live (recordDirPath), made if missing. One that is not a folder
+ * of this user's own (a link planted there) is refused: whoever owns it could hold our lock
+ * or fake its owner.
  */
 function lockDir(env: NodeJS.ProcessEnv): string {
-  const dir = lockDirPath(env);
+  const dir = recordDirPath(env);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const st = lstatSync(dir);
