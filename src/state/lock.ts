@@ -25,7 +25,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { homedir, hostname } from 'node:os';
+import { homedir, hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { localError, MigrateError, toError } from '../errors.js';
@@ -208,20 +208,33 @@ function recordDirPath(env: NodeJS.ProcessEnv): string {
 /**
  * Where the per-target locks live (recordDirPath), made if missing. One that is not a folder
  * of this user's own (a link planted there) is refused: whoever owns it could hold our lock
- * or fake its owner.
+ * or fake its owner. A home that cannot hold it (none, read-only, a file in the way: a
+ * service account's, a container's) leaves the locks where they were before they moved
+ * there, a folder of this user's own under $XDG_RUNTIME_DIR or the temp folder: runs from one
+ * session still exclude each other, and the job runs at all.
  */
 function lockDir(env: NodeJS.ProcessEnv): string {
   const dir = recordDirPath(env);
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const st = lstatSync(dir);
-    const uid = process.getuid?.();
-    if (!st.isDirectory() || (!env.CAM_LOCK_DIR && uid !== undefined && st.uid !== uid)) {
-      throw new MigrateError('ESTATE', `the lock folder ${dir} is not a folder of this user's own`, { hint: 'remove it, or set CAM_LOCK_DIR to a local folder of your own' });
-    }
+    return ownFolder(dir, !env.CAM_LOCK_DIR);
   } catch (e) {
-    if (e instanceof MigrateError) throw e;
-    throw new MigrateError('ESTATE', `cannot make the lock folder ${dir}: ${toError(e).message}`, { cause: e, hint: 'set CAM_LOCK_DIR to a local folder you can write' });
+    if (e instanceof MigrateError || env.CAM_LOCK_DIR) throw e;
+    try {
+      return ownFolder(join(env.XDG_RUNTIME_DIR || tmpdir(), `codeartifact-migrate-${process.getuid?.() ?? 'user'}`), true);
+    } catch (fallback) {
+      if (fallback instanceof MigrateError) throw fallback;
+      throw new MigrateError('ESTATE', `cannot make the lock folder ${dir}: ${toError(e).message}`, { cause: e, hint: 'set CAM_LOCK_DIR to a local folder you can write' });
+    }
+  }
+}
+
+/** `dir`, made if missing (mode 0700); ESTATE when it is no folder, or (`owned`) another user's. File-system failures are thrown as they are. */
+function ownFolder(dir: string, owned: boolean): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = lstatSync(dir);
+  const uid = process.getuid?.();
+  if (!st.isDirectory() || (owned && uid !== undefined && st.uid !== uid)) {
+    throw new MigrateError('ESTATE', `the lock folder ${dir} is not a folder of this user's own`, { hint: 'remove it, or set CAM_LOCK_DIR to a local folder of your own' });
   }
   return dir;
 }

@@ -307,4 +307,19 @@ describe('acquireJobLock: where the job last ran from', () => {
     renameSync(join(dir, 'second'), join(dir, 'second.old'));
     ranFrom(join(dir, 'third'), job('npm-prod'));
   });
+
+  it('a home that cannot hold the lock folder (none, read-only, a file in the way) takes the locks in $XDG_RUNTIME_DIR or the temp folder as before: the job runs, and a second state directory is still refused', () => {
+    const blocker = join(dir, 'not-a-home');
+    writeFileSync(blocker, 'a file where the home would be\n');
+    const runtime = join(dir, 'run-user');
+    mkdirSync(runtime, { mode: 0o700 });
+    const noHome = { CAM_LOCK_DIR: '', XDG_STATE_HOME: '', HOME: join(blocker, 'home'), XDG_RUNTIME_DIR: runtime };
+    const release = acquireJobLock(join(dir, 'first'), job('npm-internal'), noHome);
+    try {
+      expect(readdirSync(runtime).filter((f) => f.startsWith('codeartifact-migrate-'))).toHaveLength(1);
+      expect(thrown(() => acquireJobLock(join(dir, 'second'), job('npm-internal'), noHome))).toMatchObject({ code: 'ELOCKED' });
+    } finally {
+      release();
+    }
+  });
 });
