@@ -152,13 +152,13 @@ describe('the model, from a real state database', () => {
   it('lists what blocks cutover first, each with what to do, and the verdict follows', () => {
     const critical = plan.findings.filter((f) => f.severity === 'critical').map((f) => f.code);
     expect(new Set(critical)).toEqual(new Set(['PREFLIGHT:shared-order', 'EEXPOSED', 'ECONFLICT', 'EINTEGRITY', 'EBUILD', 'ELIST', 'EGOSUM']));
-    expect(plan.findings.filter((f) => f.severity === 'warning').map((f) => f.code)).toEqual(expect.arrayContaining(['PREFLIGHT:quota', 'EWEAKINTEGRITY', 'EWARMMISSING']));
+    expect(plan.findings.filter((f) => f.severity === 'warning').map((f) => f.code)).toEqual(expect.arrayContaining(['PREFLIGHT:quota', 'EWEAKINTEGRITY', 'EWARMMISSING', 'EWARMBLOCKED']));
     const firstWarning = plan.findings.findIndex((f) => f.severity === 'warning');
     expect(plan.findings.slice(firstWarning).every((f) => f.severity === 'warning')).toBe(true);
     for (const f of plan.findings) expect(f.action.length).toBeGreaterThan(5);
     expect(plan.findings.find((f) => f.code === 'ECONFLICT')!.subjects).toEqual(['@acme/http-client@1.2.0']);
     expect(plan.findings.find((f) => f.code === 'EEXPOSED')!.subjects).toEqual(['acme-billing (https://pypi.org/)']);
-    expect(plan.verdict).toMatchObject({ status: 'no-go', critical: 7, warnings: 3 });
+    expect(plan.verdict).toMatchObject({ status: 'no-go', critical: 7, warnings: 4 });
     expect(plan.verdict.headline).toMatch(/^NO-GO: 7 critical finding\(s\) block cutover\. 22 version\(s\) to publish/);
   });
 
@@ -318,8 +318,8 @@ describe('the Markdown form', () => {
     expect(md).toMatch(/^> \*\*NO-GO\*\* 7 critical finding\(s\) block cutover\. 22 version\(s\) to publish/m);
     const at = (s: string) => md.indexOf(s);
     expect(at('## Critical findings (7)')).toBeGreaterThan(0);
-    expect(at('## Critical findings (7)')).toBeLessThan(at('## Warnings (3)'));
-    expect(at('## Warnings (3)')).toBeLessThan(at('## Totals'));
+    expect(at('## Critical findings (7)')).toBeLessThan(at('## Warnings (4)'));
+    expect(at('## Warnings (4)')).toBeLessThan(at('## Totals'));
     expect(at('## Totals')).toBeLessThan(at('## Estimated duration'));
     expect(at('## Estimated duration')).toBeLessThan(at('## Packages'));
     expect(md).toMatch(/\*\*ECONFLICT\*\* 1 version\(s\) on the target hold other bytes[\s\S]*?\*\*What to do:\*\* decide by hand/);

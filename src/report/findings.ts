@@ -349,6 +349,9 @@ function warmFindings(w: Warm | null, out: Finding[]): void {
     const subjects = problem('integrity-mismatch');
     out.push(finding({ severity: 'critical', code: 'EWARMINTEGRITY', section: 'warm', title: `${distinct('integrity-mismatch', sum('integrityMismatch'))} locked package(s) whose store copy does not match the lockfile's integrity`, detail: 'the store would serve other bytes than the lockfile pins', action: 'do not cut over the builds using those lockfiles; find out which copy is right' }, subjects));
   }
+  // the store refuses them (origin controls): a build from those lockfiles fails after cutover, as for a missing one
+  const blocked = sum('blocked');
+  if (blocked) out.push(finding({ severity: 'warning', code: 'EWARMBLOCKED', section: 'warm', title: `${distinct('blocked', blocked)} locked package(s) the store refuses`, detail: "the store's origin controls (the package's upstream BLOCK, or a package group blocking external upstreams) keep them out", action: 'allow them into the store, or change the lockfiles' }, problem('blocked')));
   const missing = sum('missingUpstream');
   if (missing) out.push(finding({ severity: 'warning', code: 'EWARMMISSING', section: 'warm', title: `${distinct('missing-upstream', missing)} locked package(s) missing upstream`, detail: 'the public registry no longer serves them', action: 'publish them into the internal repository, or update the lockfiles' }, problem('missing-upstream')));
   const pending = sum('pending');

@@ -1,0 +1,57 @@
+/**
+ * States in which the report's verdict was GO (or its warm section empty) while
+ * something a reviewer must act on was recorded: a lockfile entry the store
+ * refuses, a warm stopped before it decided everything, a warm killed after an
+ * earlier one found an integrity mismatch.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildReport, reportInputFromState, type ReportInput, type WarmInput } from '../src/report/index.js';
+import { makeRealisticState, type Realistic } from './fixtures/report/realistic.js';
+
+let dir: string;
+let fx: Realistic;
+/** A finished run of nothing but verified versions: GO on its own. */
+let clean: ReportInput;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'cam-report-gaps-'));
+  fx = makeRealisticState(dir);
+  const input = reportInputFromState(fx.state, fx.job, undefined, { ...fx.options, kind: 'run' });
+  clean = {
+    ...input,
+    items: input.items.filter((i) => i.state === 'verified').map((i) => ({ ...i, integrity_weak: 0 })),
+    packages: [],
+    summary: null,
+    preflight: null,
+    exposure: null,
+    hardening: null,
+    warm: null,
+    goSum: null,
+    run: { id: 3, startedAt: '2025-06-02T09:00:00.000Z', endedAt: '2025-06-02T09:05:00.000Z', dryRun: false, outcome: 'complete' },
+  };
+});
+
+afterAll(() => {
+  fx?.state.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const zero = { warmed: 0, alreadyCached: 0, blocked: 0, missingUpstream: 0, integrityMismatch: 0, nonRegistry: 0, pending: 0 };
+
+describe('the warm section in the verdict', () => {
+  it('the clean run alone is GO', () => {
+    expect(buildReport(clean).verdict.status).toBe('go');
+  });
+
+  it('a locked package the store refuses (blocked by origin controls) is a warning: a build from that lockfile would fail after cutover', () => {
+    const warm: WarmInput = {
+      lockfiles: [{ path: 'web/package-lock.json', kind: 'npm', counts: { ...zero, warmed: 3, blocked: 1 }, problems: [{ name: 'left-pad', version: '1.3.0', outcome: 'blocked', detail: 'upstream BLOCK on left-pad in npm-store' }] }],
+    };
+    const r = buildReport({ ...clean, warm });
+    expect(r.findings).toContainEqual(expect.objectContaining({ code: 'EWARMBLOCKED', severity: 'warning', count: 1, subjects: ['left-pad@1.3.0 (web/package-lock.json)'] }));
+    expect(r.verdict.status).toBe('review');
+  });
+});
