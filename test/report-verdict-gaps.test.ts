@@ -9,6 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildReport, reportInputFromState, type ReportInput, type WarmInput } from '../src/report/index.js';
+import { StateDb } from '../src/state/db.js';
+import { WarmStore } from '../src/warm/state.js';
+import { warmSectionFromState } from '../src/warm/summary.js';
+import type { WarmItem } from '../src/warm/types.js';
 import { makeRealisticState, type Realistic } from './fixtures/report/realistic.js';
 
 let dir: string;
@@ -53,5 +57,33 @@ describe('the warm section in the verdict', () => {
     const r = buildReport({ ...clean, warm });
     expect(r.findings).toContainEqual(expect.objectContaining({ code: 'EWARMBLOCKED', severity: 'warning', count: 1, subjects: ['left-pad@1.3.0 (web/package-lock.json)'] }));
     expect(r.verdict.status).toBe('review');
+  });
+});
+
+describe('the warm section from the state', () => {
+  const item = (name: string): WarmItem => ({ ecosystem: 'npm', name, displayName: name, version: '1.0.0', kind: 'registry', internal: false, expected: { integrity: `sha512-${name}` }, files: ['web/package-lock.json'] });
+  const lockfiles = [{ path: 'web/package-lock.json', format: 'npm', repository: null }];
+
+  it('a warm killed after an earlier one found an integrity mismatch: the mismatch is still in the section, and the report is NO-GO', () => {
+    const state = StateDb.open(join(dir, 'killed-warm.sqlite'));
+    try {
+      const store = new WarmStore(state);
+      store.startRun();
+      const rows = store.record([item('a'), item('b')]);
+      store.decide(rows.get([...rows.keys()][0]!)!, { outcome: 'integrity-mismatch', detail: 'the store serves other bytes' });
+      store.decide(rows.get([...rows.keys()][1]!)!, { outcome: 'warmed', checked: true });
+      store.endRun('incomplete', { lockfiles });
+      // the next warm records the same entries, then is killed (no end, no summary)
+      store.startRun();
+      store.record([item('a'), item('b')]);
+
+      const warm = warmSectionFromState(state)!;
+      expect(warm.lockfiles![0]!.counts).toMatchObject({ integrityMismatch: 1, warmed: 1 });
+      const r = buildReport({ ...clean, warm });
+      expect(r.findings).toContainEqual(expect.objectContaining({ code: 'EWARMINTEGRITY', severity: 'critical' }));
+      expect(r.verdict.status).toBe('no-go');
+    } finally {
+      state.close();
+    }
   });
 });

@@ -151,12 +151,17 @@ export function warmSection(lockfiles: readonly (LockfileRef & { notes?: readonl
   };
 }
 
-/** The `warm` section of the last warm the state records, or null when there was none. */
+/**
+ * The `warm` section of the last warm the state records, or null when there was none.
+ * Its entries are those that warm saw and any later one re-recorded: a warm killed after
+ * recording its entries (no summary) moves them to its own run, and reading that warm's
+ * run alone dropped them, an integrity mismatch it found included.
+ */
 export function warmSectionFromState(state: StateDb): WarmInput | null {
   const last = state.db.prepare('SELECT id, summary FROM warm_runs WHERE summary IS NOT NULL ORDER BY id DESC LIMIT 1').get() as { id: number; summary: string } | undefined;
   if (!last) return null;
   const summary = JSON.parse(last.summary) as Partial<WarmSummary>;
-  const rows = state.db.prepare('SELECT * FROM warm_entries WHERE last_seen_run = ?').all(last.id) as WarmRow[];
+  const rows = state.db.prepare('SELECT * FROM warm_entries WHERE last_seen_run >= ?').all(last.id) as WarmRow[];
   return warmSection(summary.lockfiles ?? [], rows);
 }
 
