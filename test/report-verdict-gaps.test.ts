@@ -86,4 +86,23 @@ describe('the warm section from the state', () => {
       state.close();
     }
   });
+
+  it('a warm stopped before it decided every entry: the undecided ones are counted and the report is not GO', () => {
+    const state = StateDb.open(join(dir, 'stopped-warm.sqlite'));
+    try {
+      const store = new WarmStore(state);
+      store.startRun();
+      const rows = store.record([item('a'), item('b'), item('c')]);
+      store.decide(rows.get([...rows.keys()][0]!)!, { outcome: 'warmed', checked: true });
+      store.endRun('interrupted', { lockfiles, interrupted: true });
+
+      const warm = warmSectionFromState(state)!;
+      expect(warm.lockfiles![0]!.counts).toMatchObject({ warmed: 1, undecided: 2 });
+      const r = buildReport({ ...clean, warm });
+      expect(r.findings).toContainEqual(expect.objectContaining({ code: 'EWARMUNDECIDED', severity: 'warning' }));
+      expect(r.verdict.status).not.toBe('go');
+    } finally {
+      state.close();
+    }
+  });
 });

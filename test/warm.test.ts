@@ -342,7 +342,7 @@ describe('warm', () => {
     const r = await te.cli(['plan', job, '--no-download', '--json']);
     const report = JSON.parse(r.stdout) as { warm: { lockfiles: { path: string; counts: Record<string, number>; problems: { name: string; outcome: string }[] }[] } | null; findings: { code: string; severity: string }[] };
     const web = report.warm?.lockfiles.find((l) => l.path === 'projects/web/package-lock.json');
-    expect(web?.counts).toEqual({ warmed: 3, alreadyCached: 0, blocked: 1, missingUpstream: 1, integrityMismatch: 1, nonRegistry: 0, pending: 0, internalPresent: 1, internalMissing: 0, noStore: 0, failed: 0 });
+    expect(web?.counts).toEqual({ warmed: 3, alreadyCached: 0, blocked: 1, missingUpstream: 1, integrityMismatch: 1, nonRegistry: 0, pending: 0, internalPresent: 1, internalMissing: 0, noStore: 0, failed: 0, undecided: 0 });
     expect(web?.problems.map((p) => `${p.name}:${p.outcome}`).sort()).toEqual(['pub-blocked:blocked', 'pub-tampered:integrity-mismatch', 'pub-withdrawn:missing-upstream']);
     expect(report.findings).toContainEqual(expect.objectContaining({ code: 'EWARMINTEGRITY', severity: 'critical' }));
     // an internal version a lockfile pins and the internal repository lacks: a build that would break after cutover

@@ -367,6 +367,9 @@ function warmFindings(w: Warm | null, out: Finding[]): void {
   }
   const notes = w.lockfiles.flatMap((l) => l.notes.map((n) => `${n.file}${n.line !== null ? `:${n.line}` : ''}: ${n.message}`));
   if (notes.length) out.push(finding({ severity: 'warning', code: 'EWARMNOTES', section: 'warm', title: `${notes.length} lockfile line(s) left out or read with an assumption`, detail: 'nothing a line left out names was requested or checked', action: 'read each: pin what is not pinned, fix what the parser could not read, and migrate what only another index serves' }, notes));
+  // a warm stopped before it got to them: nothing is known of them, and no problem lists them
+  const undecided = sum('undecided');
+  if (undecided) out.push(finding({ severity: 'warning', code: 'EWARMUNDECIDED', section: 'warm', title: `${undecided} locked package(s) not decided: the warm stopped before it got to them`, detail: 'counted once per lockfile naming them; nothing of them was checked', action: 'rerun the warm' }, []));
   const failed = sum('failed');
   if (failed) out.push(finding({ severity: 'warning', code: 'EWARMFAILED', section: 'warm', title: `${distinct('failed', failed)} locked package(s) whose warm request failed after its retries`, detail: '', action: 'rerun the warm (its summary says why each failed)' }, problem('failed')));
 }

@@ -265,6 +265,8 @@ const warmCounts = z
     internalMissing: int.default(0),
     noStore: int.default(0),
     failed: int.default(0),
+    // not reached: the warm was stopped (interrupted, an error, killed) before it decided them; absent in older reports
+    undecided: int.default(0),
   })
   .strict();
 export const warmSchema = z

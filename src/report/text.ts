@@ -69,6 +69,7 @@ export const WARM_COLUMNS = [
   ['internalMissing', 'internal missing'],
   ['noStore', 'no store'],
   ['failed', 'failed'],
+  ['undecided', 'undecided'],
 ] as const;
 
 export const int = (n: number) => n.toLocaleString('en-US');

@@ -135,11 +135,11 @@ export function warmSection(lockfiles: readonly (LockfileRef & { notes?: readonl
   for (const r of rows) for (const f of JSON.parse(r.files) as string[]) (byFile.get(f) ?? byFile.set(f, []).get(f)!).push(r);
   return {
     lockfiles: lockfiles.map((l) => {
-      const counts = { warmed: 0, alreadyCached: 0, blocked: 0, missingUpstream: 0, integrityMismatch: 0, nonRegistry: 0, pending: 0, internalPresent: 0, internalMissing: 0, noStore: 0, failed: 0 };
+      const counts = { warmed: 0, alreadyCached: 0, blocked: 0, missingUpstream: 0, integrityMismatch: 0, nonRegistry: 0, pending: 0, internalPresent: 0, internalMissing: 0, noStore: 0, failed: 0, undecided: 0 };
       const problems: NonNullable<WarmInput['lockfiles']>[number]['problems'] = [];
       for (const r of byFile.get(l.path) ?? []) {
         const s = standing(r);
-        const key = s === 'failed' ? 'failed' : s === 'undecided' ? undefined : REPORT_COUNTS[s];
+        const key = s === 'failed' || s === 'undecided' ? s : REPORT_COUNTS[s];
         if (key) counts[key]++;
         if (!REPORT_PROBLEMS.has(s)) continue;
         const detail = s === 'failed' ? `${r.last_error_code ?? ''}: ${r.last_error ?? ''}` : (r.detail ?? '');
