@@ -116,6 +116,20 @@ describe('plan', () => {
     expect(noTarget.preflight).toBeNull();
     expect(noTarget.packages.flatMap((p) => p.versions).length).toBeGreaterThan(5);
   });
+
+  it('--no-target is never GO: the target was not read (conflicts, versions there, its setup, origin controls unknown), and neither the plan nor its report says a protection holds', async () => {
+    // nothing wrong that the sources alone could show: only the target could
+    const clean = te.writeJob({ name: 'plan-clean', privateNpm: { packages: ['@acme/fresh', '@acme/mixed'] }, github: false });
+    const r = await te.cli(['plan', clean, '--no-target', '--json', '--out', join(te.dir, 'no-target')]);
+    const planned = JSON.parse(r.stdout) as Report;
+    // @acme/mixed 1.1.0 is a conflict on the target: unseen, so the plan must not say GO
+    expect(planned.verdict.status).toBe('review');
+    expect(planned.findings.map((f) => [f.severity, f.code])).toContainEqual(['warning', 'ENOTARGET']);
+    for (const n of planned.exposure?.names ?? []) for (const p of n.protections) expect([n.name, p.kind, p.effective]).toEqual([n.name, p.kind, false]);
+    const again = JSON.parse((await te.cli(['report', clean, '--json', '--out', join(te.dir, 'no-target-report')])).stdout) as Report;
+    expect(again.verdict).toEqual(planned.verdict);
+    expect(again.findings.map((f) => f.code)).toContain('ENOTARGET');
+  });
 });
 
 describe('harden', () => {

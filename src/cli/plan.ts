@@ -100,8 +100,9 @@ async function planLocked(job: LoadedJob, stateDir: string, env: NodeJS.ProcessE
     const packages = internalPackages(state, job);
     let preflight = null;
     let protectedNames = new Set<string>();
-    let sharedOrderOk = true;
-    let uncheckedNames = new Map<string, string>();
+    // not read without AWS access: no protection is taken as effective, no name as exposed on a guess
+    let sharedOrderOk: boolean | undefined;
+    let uncheckedNames = new Map(packages.map((p) => [`${p.format}:${p.name}`, 'not read (planned without AWS access: --no-target)']));
     if (!opts.noTarget) {
       const ca = new CodeArtifact(job.config.target, new Limiter(job.config.limits.rates), opts.codeartifactClient);
       ca.readOnly = true;

@@ -279,7 +279,8 @@ export async function exposure(
   config: JobConfig,
   packages: readonly { format: Format; name: string }[],
   protectedNames: ReadonlySet<string>,
-  sharedOrderOk: boolean,
+  /** undefined: the target was not read (plan --no-target) */
+  sharedOrderOk: boolean | undefined,
   signal?: AbortSignal,
   opts: ExposureOptions = {},
 ): Promise<ExposureInput> {
@@ -306,7 +307,11 @@ export async function exposure(
           detail: unchecked !== undefined ? `could not be read: ${unchecked}` : protectedNames.has(key) ? 'upstream BLOCK (or a package group blocking external upstreams)' : 'none yet',
           effective: protectedNames.has(key),
         },
-        { kind: 'shared-order' as const, detail: sharedOrderOk ? 'shared repositories read internal before store' : 'a shared repository reads store before internal', effective: sharedOrderOk },
+        {
+          kind: 'shared-order' as const,
+          detail: sharedOrderOk === undefined ? 'not read (planned without AWS access)' : sharedOrderOk ? 'shared repositories read internal before store' : 'a shared repository reads store before internal',
+          effective: sharedOrderOk === true,
+        },
       ];
       names.push({
         format: p.format,

@@ -82,6 +82,8 @@ export interface RunSummary {
   notInJob: { source: string; package: string; onTarget: number; notMigrated: string[]; publishBegun: string[]; unsettled: string[] }[];
   /** This run moved the state to the job's new target (--retarget): from where, and how many versions it checks again. */
   retargeted?: { from: string; versions: number; warmEntries: number };
+  /** A plan made without AWS access (--no-target): the target was not read, so nothing of it (versions there, conflicts, its setup) is known. */
+  noTarget?: true;
   /** How much ran at once: packages at the end and at the most, versions of one package. */
   inFlight: { packages: number; peakPackages: number; publishesPerPackage: number };
   throttles: number;

@@ -268,6 +268,22 @@ export function collectFindings(s: FindingSources): Finding[] {
     out.push(finding({ severity: 'critical', code: 'EGOSUMREAD', section: 'go-sum', title: `${gs.errors.length} go.sum file(s) could not be read`, detail: gs.errors.slice(0, 3).map((e) => `${e.file}: ${e.message}`).join(' | '), action: 'fix the goSum paths in the job file' }, gs.errors.map((e) => e.file)));
   }
 
+  // a plan without AWS access saw the sources only: what the target holds could make it NO-GO
+  if (s.summary?.noTarget) {
+    out.push(
+      finding(
+        {
+          severity: 'warning',
+          code: 'ENOTARGET',
+          section: 'preflight',
+          title: 'the target was not read (plan --no-target)',
+          detail: 'versions already there, conflicts with other bytes, the domain\'s setup and the origin controls are unknown: every version shows as to publish, and no protection is taken as effective',
+          action: 'plan again with AWS access before cutover',
+        },
+        [],
+      ),
+    );
+  }
   preflightFindings(s.preflight, out);
   exposureFindings(s.exposure, out);
   hardeningFindings(s.kind, s.hardening, out);
