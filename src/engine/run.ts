@@ -531,10 +531,14 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     liveHeap.stop();
     stopping.dispose();
     closeSources();
-    release();
-    state?.close();
-    // ours to close; a client the caller passed in is the caller's
-    if (!opts.codeartifactClient) ca?.client.destroy();
+    // the state closed (a rescue written where the state was deleted) before the lock lets the next run in
+    try {
+      state?.close();
+    } finally {
+      release();
+      // ours to close; a client the caller passed in is the caller's
+      if (!opts.codeartifactClient) ca?.client.destroy();
+    }
   }
 }
 

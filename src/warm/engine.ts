@@ -327,9 +327,13 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
     throw stuck.reason(e);
   } finally {
     stopping.dispose();
-    release();
-    state?.close();
-    if (!opts.codeartifactClient) ca?.client.destroy();
+    // the state closed (a rescue written where the state was deleted) before the lock lets the next run in
+    try {
+      state?.close();
+    } finally {
+      release();
+      if (!opts.codeartifactClient) ca?.client.destroy();
+    }
   }
 }
 
