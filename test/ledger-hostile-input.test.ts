@@ -223,27 +223,29 @@ describe('ledger verify: JSON nested past any entry', () => {
   });
 });
 
+/** An export of one `published` entry of npm p@1.0.0 into the job's npm-internal, with these files' computed hashes. */
+function oneVersionLedger(name: string, computed: Record<string, Record<string, unknown>>): string {
+  const job = loadJob(jobFile);
+  const file = join(dir, name);
+  const entry = { at: '2026-01-01T00:00:00.000Z', job: job.name, outcome: 'published', format: 'npm', package: 'p', version: '1.0.0', target: { ...job.config.target, repository: 'npm-internal' }, hashes: { computed } };
+  writeFileSync(file, `${exportOf([entry], job.name).join('\n')}\n`);
+  return file;
+}
+
+/** A client listing these assets for p@1.0.0, and the package's versions as given. */
+function listingClient(assets: Record<string, unknown>[], versions: { version: string; status: string }[] = [{ version: '1.0.0', status: 'Published' }]) {
+  return fakeClient(async (cmd) => {
+    if (cmd instanceof ListPackageVersionAssetsCommand) return { assets };
+    if (cmd instanceof ListPackageVersionsCommand) return { versions };
+    throw new Error(`unexpected ${(cmd as object).constructor.name}`);
+  });
+}
+
 describe('ledger verify --job: files the target lists', () => {
   it('a file added on the target under a name Object.prototype holds (constructor, toString, __proto__) is reported added, like any other name', async () => {
-    const job = loadJob(jobFile);
-    const file = join(dir, 'added-proto-name.jsonl');
-    const entry = {
-      at: '2026-01-01T00:00:00.000Z',
-      job: job.name,
-      outcome: 'published',
-      format: 'npm',
-      package: 'p',
-      version: '1.0.0',
-      target: { ...job.config.target, repository: 'npm-internal' },
-      hashes: { computed: { 'package.tgz': { sha512: 'ab' } } },
-    };
-    writeFileSync(file, `${exportOf([entry], job.name).join('\n')}\n`);
+    const file = oneVersionLedger('added-proto-name.jsonl', { 'package.tgz': { sha512: 'ab' } });
     const listed = ['package.tgz', 'constructor', 'toString', '__proto__'];
-    const client = fakeClient(async (cmd) => {
-      if (cmd instanceof ListPackageVersionAssetsCommand) return { assets: listed.map((name) => ({ name, hashes: { 'SHA-512': name === 'package.tgz' ? 'ab' : 'cd' } })) };
-      if (cmd instanceof ListPackageVersionsCommand) return { versions: [{ version: '1.0.0', status: 'Published' }] };
-      throw new Error(`unexpected ${(cmd as object).constructor.name}`);
-    });
+    const client = listingClient(listed.map((name) => ({ name, hashes: { 'SHA-512': name === 'package.tgz' ? 'ab' : 'cd' } })));
     const c = capture();
     expect(await ledgerVerifyCommand(file, { job: jobFile, json: true, codeartifactClient: client }, c.io)).toBe(1);
     const r = JSON.parse(c.out()) as VerifyResult;
@@ -253,25 +255,9 @@ describe('ledger verify --job: files the target lists', () => {
 
 describe('ledger verify --job: a listing that names a file twice', () => {
   it('once with the ledger\'s hash, once with another: never passed (which of the two a client gets is the target\'s choice)', async () => {
-    const job = loadJob(jobFile);
-    const file = join(dir, 'listed-twice.jsonl');
-    const entry = {
-      at: '2026-01-01T00:00:00.000Z',
-      job: job.name,
-      outcome: 'published',
-      format: 'npm',
-      package: 'p',
-      version: '1.0.0',
-      target: { ...job.config.target, repository: 'npm-internal' },
-      hashes: { computed: { 'package.tgz': { sha512: 'ab' } } },
-    };
-    writeFileSync(file, `${exportOf([entry], job.name).join('\n')}\n`);
+    const file = oneVersionLedger('listed-twice.jsonl', { 'package.tgz': { sha512: 'ab' } });
     for (const order of [['cd', 'ab'], ['ab', 'cd']]) {
-      const client = fakeClient(async (cmd) => {
-        if (cmd instanceof ListPackageVersionAssetsCommand) return { assets: order.map((h) => ({ name: 'package.tgz', hashes: { 'SHA-512': h } })) };
-        if (cmd instanceof ListPackageVersionsCommand) return { versions: [{ version: '1.0.0', status: 'Published' }] };
-        throw new Error(`unexpected ${(cmd as object).constructor.name}`);
-      });
+      const client = listingClient(order.map((h) => ({ name: 'package.tgz', hashes: { 'SHA-512': h } })));
       const c = capture();
       const code = await ledgerVerifyCommand(file, { job: jobFile, json: true, codeartifactClient: client }, c.io);
       const r = JSON.parse(c.out()) as VerifyResult;
@@ -287,24 +273,8 @@ describe('ledger verify --job: every hash both sides have', () => {
   const theirs = { size: 3, hashes: { MD5: 'AA01', 'SHA-1': 'bb01', 'SHA-256': 'CC01', 'SHA-512': 'dd01' } };
   /** `status` null: the package's version listing does not name the version. */
   const verifyAgainst = async (asset: { size?: number; hashes: Record<string, string> }, status: string | null = 'Published') => {
-    const job = loadJob(jobFile);
-    const file = join(dir, 'every-hash.jsonl');
-    const entry = {
-      at: '2026-01-01T00:00:00.000Z',
-      job: job.name,
-      outcome: 'published',
-      format: 'npm',
-      package: 'p',
-      version: '1.0.0',
-      target: { ...job.config.target, repository: 'npm-internal' },
-      hashes: { computed: { 'package.tgz': ours } },
-    };
-    writeFileSync(file, `${exportOf([entry], job.name).join('\n')}\n`);
-    const client = fakeClient(async (cmd) => {
-      if (cmd instanceof ListPackageVersionAssetsCommand) return { assets: [{ name: 'package.tgz', ...asset }] };
-      if (cmd instanceof ListPackageVersionsCommand) return { versions: status === null ? [{ version: '0.9.0', status: 'Published' }] : [{ version: '1.0.0', status }] };
-      throw new Error(`unexpected ${(cmd as object).constructor.name}`);
-    });
+    const file = oneVersionLedger('every-hash.jsonl', { 'package.tgz': ours });
+    const client = listingClient([{ name: 'package.tgz', ...asset }], status === null ? [{ version: '0.9.0', status: 'Published' }] : [{ version: '1.0.0', status }]);
     const c = capture();
     const code = await ledgerVerifyCommand(file, { job: jobFile, json: true, codeartifactClient: client }, c.io);
     return { code, r: JSON.parse(c.out()) as VerifyResult };
