@@ -507,6 +507,14 @@ with zipfile.ZipFile(out + "/wheelfile_lib-1.0-py3-none-any.whl", "w") as z:
     expect(e.actual).toContain('build/');
   });
 
+  it("a .gitconfig the tag commits at its root is no config of the git that checks the checkout is clean: its core.fsmonitor command never runs, outside the build's containment", async () => {
+    const marker = join(tmp, `fsmonitor-ran-${++n}`);
+    const r = await repo({ ...setuptoolsPyproject('fsmon-lib', '1.0'), '.gitconfig': `[core]\n\tfsmonitor = "touch ${marker}; echo"\n` }, 'v1.0');
+    const out = await build(r, 'v1.0', { name: 'fsmon-lib' });
+    expect(out.files.map((f) => f.filetype)).toEqual(['sdist', 'bdist_wheel']);
+    expect(existsSync(marker)).toBe(false);
+  });
+
   it('a commit dated before 1980 or after 2106 builds with hatchling (which refuses such ZIP and gzip times): stamped with the nearest time a wheel and an sdist can hold', async () => {
     const r = await repo({ 'pyproject.toml': '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n[project]\nname = "old-hat"\nversion = "1.0"\n[tool.hatch.build.targets.wheel]\npackages = ["old_hat"]\n', 'old_hat/__init__.py': 'X = 1\n' }, 'v1.0');
     for (const [commitTime, stamped] of [[new Date('1975-06-01T00:00:00Z'), '1980-01-01 00:00:00'], [new Date('2200-01-01T00:00:00Z'), '2106-02-07 06:28:14']] as const) {

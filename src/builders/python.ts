@@ -30,6 +30,7 @@ import { lutimes, mkdir, mkdtemp, readdir, readlink, realpath, rm, stat } from '
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { diskFullError, MigrateError, toError, type ErrorCode } from '../errors.js';
+import { WITHOUT_OPERATOR_CONFIG } from '../git-local.js';
 import { notRegularFile } from './output-file.js';
 import { buildPathMap, offlineHint, runProcess, toolVersion, type RunResult } from './process.js';
 import { MAX_VERSION_KEY, shownKey } from '../sources/bounded.js';
@@ -262,7 +263,9 @@ async function requireCleanCheckout(checkout: string, subject: string, signal?: 
   const run = await runProcess({
     argv: ['git', '-c', `safe.directory=${checkout}`, 'status', '--porcelain', '--ignored', '--untracked-files=all'],
     cwd: checkout,
-    env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: checkout, GIT_CONFIG_NOSYSTEM: '1', LC_ALL: 'C' },
+    // no HOME, and no global config: with HOME the checkout, a `.gitconfig` the tag commits was git's
+    // own config, and its core.fsmonitor a command git ran here, outside the build's containment
+    env: { PATH: '/usr/local/bin:/usr/bin:/bin', ...WITHOUT_OPERATOR_CONFIG, LC_ALL: 'C' },
     timeoutMs: 60_000,
     signal,
     // our own git on our own checkout: nothing in it to contain, and a PID namespace costs a node start per tag
