@@ -11,7 +11,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -505,6 +505,29 @@ with zipfile.ZipFile(out + "/wheelfile_lib-1.0-py3-none-any.whl", "w") as z:
     const e = await failure(buildPython({ checkoutDir: co.dir, commitTime: co.commitTime, outDir: join(tmp, `out-${++n}`), name: 'dirty-lib', version: 'v1.0' }));
     expect(e.code).toBe('EBUILD');
     expect(e.actual).toContain('build/');
+  });
+
+  it('a link to a folder of the repository is followed by the check as the backend follows it: a link out of the checkout in that folder is refused before the build (EBADSOURCE), nothing of its target packed', async () => {
+    const SECRET = 'cam-planted-behind-a-folder-link';
+    const outside = join(tmp, `outside-${++n}.txt`);
+    await writeFile(outside, `${SECRET}\n`);
+    const dir = join(tmp, `repo-${++n}`);
+    await mkdir(dir);
+    await git(dir, 'init', '-q');
+    await writeTree(dir, {
+      'lib/pyproject.toml': '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n[project]\nname = "linked-lib"\nversion = "1.0"\n[tool.hatch.build.targets.wheel]\npackages = ["linked_lib"]\n',
+      'lib/linked_lib/__init__.py': 'X = 1\n',
+      'shared/notes.txt': 'shared\n',
+    });
+    // in the project, a link to a folder elsewhere in the repository (allowed); in that folder, a link out
+    await symlink('../../shared', join(dir, 'lib', 'linked_lib', 'shared'));
+    await symlink(outside, join(dir, 'shared', 'secret.txt'));
+    await git(dir, 'add', '-A');
+    await git(dir, 'commit', '-q', '-m', 'release');
+    await git(dir, 'tag', 'v1.0');
+    const e = await failure(build(dir, 'v1.0', { name: 'linked-lib', subdir: 'lib' }));
+    expect(e.code).toBe('EBADSOURCE');
+    expect(e.actual).toContain('secret.txt');
   });
 
   it("a .gitconfig the tag commits at its root is no config of the git that checks the checkout is clean: its core.fsmonitor command never runs, outside the build's containment", async () => {

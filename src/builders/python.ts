@@ -304,6 +304,9 @@ async function refuseLinksOut(checkout: string, srcdir: string, subject: string)
   };
   const found: string[] = [];
   const folders = [srcdir];
+  // a link to a folder of the repository is packed as that folder (a monorepo's `shared -> ../../shared`):
+  // its links count too, each folder looked at once however many links lead there
+  const followed = new Set([await realpath(srcdir)]);
   for (let dir = folders.pop(); dir !== undefined; dir = folders.pop()) {
     for (const entry of await readdir(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
@@ -313,6 +316,10 @@ async function refuseLinksOut(checkout: string, srcdir: string, subject: string)
         // followed to the end when it resolves; a dangling one by its text (a build may create its target)
         const target = await realpath(path).catch(async () => resolve(await realpath(dir), await readlink(path)));
         if (leaves(target)) found.push(relative(checkout, path));
+        else if (!followed.has(target) && (await stat(target).catch(() => undefined))?.isDirectory()) {
+          followed.add(target);
+          folders.push(join(checkout, relative(top, target)));
+        }
       }
     }
   }
