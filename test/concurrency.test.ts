@@ -87,6 +87,9 @@ function expectRefused(r: Awaited<ReturnType<typeof race>>): void {
   const error = errorOf(r.refused);
   expect(error.code).toBe('ELOCKED');
   expect(error.message).toContain(`pid ${r.holder.proc.pid}`);
+  // and what it is doing: a warm or a plan is not "another run"
+  const command = r.holder.proc.spawnargs.find((a) => ['run', 'plan', 'warm', 'harden', 'rewrite-lockfiles'].includes(a));
+  expect(error.message).toContain(`a \`${command}\` of this job is in progress`);
 }
 
 function withState<T>(dir: string, fn: (s: StateDb) => T, job = 'test'): T {
@@ -426,7 +429,7 @@ describe('two copies of one job at once', () => {
       }
       expect(await exitOf(warm), warm.stderr()).toBe(0);
       expect(rewrite.code, rewrite.stderr).toBe(2);
-      expect((JSON.parse(rewrite.stdout) as { error: { code: string } }).error.code).toBe('ELOCKED');
+      expect((JSON.parse(rewrite.stdout) as { error: { code: string; message: string } }).error).toMatchObject({ code: 'ELOCKED', message: expect.stringContaining(`a \`warm\` of this job is in progress (pid ${warm.proc.pid}`) });
       expect(readFileSync(lockfile, 'utf8')).toBe(lockText);
       // a warm's refused twin recorded no warm of its own: one warm run per warm that held the lock
       withState(te.stateDir, (s) => expect((s.db.prepare('SELECT count(*) AS n FROM warm_runs').get() as { n: number }).n).toBe(1 + (runWarm.holder.proc.spawnargs.includes('warm') ? 1 : 0) + 1));

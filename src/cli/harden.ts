@@ -56,7 +56,7 @@ export async function hardenCommand(jobFile: string, opts: HardenCommandOptions,
     // (or another harden) of the same job would prepare the same source checkouts under the
     // state directory at once, and write the same ledger.
     const stateDir = opts.stateDir ?? 'state';
-    const release = acquireJobLock(stateDir, job, env);
+    const release = acquireJobLock(stateDir, job, env, 'harden');
     let state: StateDb | undefined;
     let ca: CodeArtifact | undefined;
     let result: HardenResult;

@@ -71,7 +71,7 @@ export async function plan(job: LoadedJob, opts: PlanOptions & { onProgress?: Pa
   const env = opts.env ?? process.env;
   // The job's lock from the dry run to the last line of the report: released between them, a
   // `run` started meanwhile moved the rows the report reads, and the plan showed its half-done work.
-  const release = acquireJobLock(stateDir, job, env);
+  const release = acquireJobLock(stateDir, job, env, 'plan');
   try {
     prepareReportDir(opts.out ?? join(stateDir, 'reports'));
     return await planLocked(job, stateDir, env, opts);

@@ -199,7 +199,7 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
     // The job's lock, as run and warm take it: the git repositories' mirrors are the warm's
     // (state/git/), and --write edits lockfiles that a warm reads and a second rewrite writes.
     if (opts.write || job.config.warm.repositories.length) {
-      cleanups.push(acquireJobLock(stateDir, job, env));
+      cleanups.push(acquireJobLock(stateDir, job, env, 'rewrite-lockfiles'));
     }
     const { files: local, missing, roots } = localLockfiles(job.file, job.config.warm.lockfiles);
     for (const m of missing) errors.push({ path: m.path, message: m.why === 'no such file' ? missingMessage(resolve(jobDir, m.path)) : m.why });

@@ -38,6 +38,8 @@ interface Owner {
   token: string;
   /** The holder's state directory (the per-target lock only). */
   stateDir?: string;
+  /** What the holder is doing (`run`, `warm`, ...): a contender says so, not "another run". */
+  command?: string;
 }
 
 /** What names a job's target: the same job against another domain (or another endpoint) is other work. */
@@ -68,19 +70,19 @@ function createStateDir(stateDir: string): void {
  * throws ELOCKED (naming the holder and its state directory) while another process
  * holds either. Returns the release function (idempotent).
  */
-export function acquireJobLock(stateDir: string, job: LockedJob, env: NodeJS.ProcessEnv = process.env): () => void {
+export function acquireJobLock(stateDir: string, job: LockedJob, env: NodeJS.ProcessEnv = process.env, command = 'run'): () => void {
   const here = resolve(stateDir);
   // before anything is made here: a mistyped --state-dir leaves no folder behind
   const last = lastStateDir(job, env);
   if (last !== undefined && last !== here && !existsSync(join(here, `${job.name}.sqlite`)) && holdsMigration(join(last, `${job.name}.sqlite`))) {
     // a copy running there right now is the better answer (ELOCKED names it)
-    acquireLock(join(lockDir(env), targetLockName(job, env)), { stateDir: here })();
+    acquireLock(join(lockDir(env), targetLockName(job, env)), { stateDir: here, command })();
     throw stateElsewhere(job, here, last);
   }
   createStateDir(stateDir);
-  const releaseState = acquireLock(join(stateDir, job.name));
+  const releaseState = acquireLock(join(stateDir, job.name), { command });
   try {
-    const releaseTarget = acquireLock(join(lockDir(env), targetLockName(job, env)), { stateDir: here });
+    const releaseTarget = acquireLock(join(lockDir(env), targetLockName(job, env)), { stateDir: here, command });
     try {
       const dir = recordDirPath(env);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -243,7 +245,7 @@ function ownFolder(dir: string, owned: boolean): string {
  * Take the lock `<base>.lock.db` (base: `state/<job>`); throws ELOCKED while
  * another process holds it. Returns the release function (idempotent).
  */
-export function acquireLock(base: string, info: { stateDir?: string } = {}): () => void {
+export function acquireLock(base: string, info: { stateDir?: string; command?: string } = {}): () => void {
   const dbPath = `${base}.lock.db`;
   const ownerPath = `${base}.lock.owner`;
   refuseLegacyLock(`${base}.lock`);
@@ -292,7 +294,8 @@ export function acquireLock(base: string, info: { stateDir?: string } = {}): () 
 
 function locked(path: string, owner: Owner | undefined, stateDir?: string): MigrateError {
   const who = owner ? `pid ${owner.pid} on ${owner.host}, started ${owner.startedAt}${owner.stateDir ? `, state directory ${owner.stateDir}` : ''}` : 'another process';
-  return new MigrateError('ELOCKED', `another run of this job is in progress (${who}; lock ${path})`, {
+  const what = owner?.command && /^[a-z-]{1,40}$/.test(owner.command) ? `a \`${owner.command}\`` : 'another run';
+  return new MigrateError('ELOCKED', `${what} of this job is in progress (${who}; lock ${path})`, {
     hint: owner?.stateDir && owner.stateDir !== stateDir
       ? 'it works on the same target from another state directory: wait for it to finish or stop it (Ctrl-C), and run the job from one state directory'
       : 'wait for it to finish, or stop it (Ctrl-C); the lock is released by the system when that process ends',

@@ -115,7 +115,7 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
 
   let release: () => void;
   try {
-    release = acquireJobLock(stateDir, job, env);
+    release = acquireJobLock(stateDir, job, env, 'warm');
     sweepLeftovers(stateDir);
   } catch (e) {
     throw localError(e, stateDir, 'create') ?? e;
