@@ -72,6 +72,12 @@ export interface RunSummary {
   /** Filter entries that match no version of the job's sources (a typo in an exclude lets through what it meant to keep out). */
   unmatchedFilters: { kind: 'include' | 'exclude'; entry: string }[];
   /**
+   * Go git sources of this run whose tag pattern is not the one go reads (`<directory>/v{version}`,
+   * at the root `v{version}`): their versions are built from tags go never reads, so the h1: published
+   * may not be what consumers' go.sum recorded. A warning: it changes no exit code.
+   */
+  goTagPatterns: { source: string; pattern: string; goReads: string }[];
+  /**
    * Packages of the job's sources that the job no longer names (taken out of `packages` or
    * `scopes`), whatever their source still holds: never written to again; per package, how
    * many versions are on the target, which were never migrated (set aside as `excluded`,

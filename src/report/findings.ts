@@ -153,6 +153,26 @@ export function collectFindings(s: FindingSources): Finding[] {
       ),
     );
   }
+  // a Go source reading other tags than go: its h1: may not be what consumers' go.sum recorded
+  const goTags = s.summary?.goTagPatterns ?? [];
+  if (goTags.length) {
+    out.push(
+      finding(
+        {
+          severity: 'warning',
+          code: 'EGOTAGPATTERN',
+          section: 'source',
+          title: `${goTags.length} Go git source(s) whose tags are not the ones go reads`,
+          detail: `${goTags
+            .slice(0, 3)
+            .map((g) => `source "${g.source}" reads tags "${g.pattern}", go reads ${g.goReads}`)
+            .join(' | ')}: their versions are built from tags go never reads (in a monorepo often another commit than the module's own tag), so the h1: published may differ from what consumers' go.sum recorded when they fetched the module directly, and go then refuses it after cutover`,
+          action: `set tags to the pattern go reads (${[...new Set(goTags.map((g) => g.goReads))].slice(0, 3).join(', ')}: <directory>/v{version}, v{version} at the root), or, if the pattern is deliberate, name consumers' go.sum files in goSum so a mismatch is caught (EGOSUM)`,
+        },
+        goTags.map((g) => `${g.source}: ${g.pattern}`),
+      ),
+    );
+  }
   if (s.summary?.retargeted) {
     const r = s.summary.retargeted;
     out.push(finding({ severity: 'warning', code: 'ETARGETCHANGED', section: 'migration', title: `the state moved to this job's target (--retarget): ${r.versions} version(s) recorded against another one were checked again`, detail: `it recorded ${r.from}; the old target keeps what was migrated there`, action: 'make sure the new target is the one meant for cutover' }, []));

@@ -364,8 +364,7 @@ export class GitSource implements Source {
 
   /** Which tags are versions: the job's `tags`, else `v{version}` (Go in a subdirectory: `<dir>/v{version}`). */
   private tagSpec(): string {
-    const dir = this.config.directory;
-    return this.config.tags ?? (this.format === 'go' && dir ? `${dir}/v{version}` : 'v{version}');
+    return tagSpecOf(this.config);
   }
 
   /** The tag spec as a regular expression capturing the version. */
@@ -502,6 +501,29 @@ function npmName(packageJson: Buffer): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Which tags of a git source are versions: its `tags`, else `v{version}` (Go in a subdirectory: `<dir>/v{version}`). */
+export function tagSpecOf(config: Pick<GitSourceConfig, 'format' | 'directory' | 'tags'>): string {
+  const dir = config.directory;
+  return config.tags ?? (config.format === 'go' && dir ? `${dir}/v{version}` : 'v{version}');
+}
+
+/**
+ * A Go source whose tags are not the ones go reads: go takes module `M@vX` of the module in
+ * folder D from the tag `D/vX` only (the root's: `vX`; golang.org/x/mod, cmd/go's modfetch),
+ * so any other pattern (`v{version}` for a module in billing/, `release-v{version}`) builds
+ * versions from tags go never reads, at commits that may not be the module's release: the h1:
+ * published is then not what consumers' go.sum recorded. It may be deliberate (a repository
+ * tagged some other way whose consumers fetch only through the target), so it is a warning.
+ * `<dir>/{version}` reads the same tags (the text must begin with v), so it is no mismatch.
+ */
+export function goTagPatternMismatch(config: Pick<GitSourceConfig, 'id' | 'format' | 'directory' | 'tags'>): { source: string; pattern: string; goReads: string } | undefined {
+  if (config.format !== 'go') return undefined;
+  const prefix = config.directory ? `${config.directory}/` : '';
+  const pattern = tagSpecOf(config);
+  if (pattern === `${prefix}v{version}` || pattern === `${prefix}{version}`) return undefined;
+  return { source: config.id, pattern, goReads: `${prefix}v{version}` };
 }
 
 /**
