@@ -288,6 +288,34 @@ describe('when CodeArtifact fails, or the client hangs up', () => {
     }
   });
 
+  it('a repository deleted while the proxy serves is a 502 for every module, not "not found": GOPROXY=<proxy>,direct must not quietly fetch internal modules from their origin', async () => {
+    // a repository of its own (the stand-in's npm-internal, unused here), deleted half-way
+    const repo = 'npm-internal';
+    const generic = new GenericTarget(target.ca, repo);
+    const { build, assets } = version(`${MODULE}@v1.0.0`);
+    for (let i = 0; i < assets.length; i++) {
+      expect(await generic.publishAsset({ name: MODULE, version: build.version, coords: generic.coordinates(MODULE), asset: assets[i]!, assets, isLast: i === assets.length - 1 })).toEqual({ kind: 'published' });
+    }
+    const errors: string[] = [];
+    const p = await startGoProxy({ job: await target.writeJob(tmp, { repository: repo }), port: 0, codeartifactClient: target.client, onError: (l) => errors.push(l) });
+    try {
+      expect((await fetch(`${p.url}/${ESCAPED}/@v/list`)).status).toBe(200);
+      target.standIn.deleteRepository(repo);
+      for (const path of [`/${ESCAPED}/@v/list`, `/${ESCAPED}/@latest`, `/${ESCAPED}/@v/v1.0.0.info`, `/${ESCAPED}/@v/v1.0.0.zip`, '/git.acme.example/!nobody/@v/list']) {
+        expect((await fetch(`${p.url}${path}`)).status, path).toBe(502);
+      }
+      expect(errors.length).toBeGreaterThanOrEqual(5);
+      // go stops at the 502 instead of moving on to the next entry (off stands for direct here: nothing is fetched)
+      const r = await run(GO, ['mod', 'download', '-json', `${MODULE}@v1.0.0`], { cwd: tmp, env: goEnv(tmp, `${p.url},off`, join(tmp, 'gopath-deleted')) });
+      expect(r.code).not.toBe(0);
+      const d = JSON.parse(r.stdout) as GoDownload;
+      expect(d.Error).toContain('502 Bad Gateway');
+      expect(d.Error).not.toContain('GOPROXY=off');
+    } finally {
+      await p.stop();
+    }
+  });
+
   it('a client that hangs up in the middle of a zip costs nothing: no error logged, the next request is served', async () => {
     // a zip large enough to be in flight when the client goes (go's own limit is 500 MB)
     const big = await publishBig();

@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { withRetry } from '../engine/retry.js';
 import { MigrateError, toError } from '../errors.js';
-import type { CodeArtifact, PackageCoordinates } from '../targets/codeartifact.js';
+import { packageNotFound, type CodeArtifact, type PackageCoordinates } from '../targets/codeartifact.js';
 import { GenericTarget } from '../targets/generic.js';
 import { allowedHost, fromWebPage, type HostRule } from './callers.js';
 import { AssetDownloads, type DownloadLimits, type Pending } from './download.js';
@@ -87,7 +87,9 @@ export class GoProxyHandler {
         return;
       }
       const e = toError(thrown);
-      const status = e instanceof MigrateError && e.status === 404 ? 404 : e instanceof MigrateError && e.code === 'ETHROTTLED' ? 503 : 502;
+      // go moves on to the next GOPROXY entry (direct: the module's origin) after a 404 alone: a
+      // repository or domain that is gone is the proxy's failure, a 502, never "not found"
+      const status = packageNotFound(e) ? 404 : e instanceof MigrateError && e.code === 'ETHROTTLED' ? 503 : 502;
       if (status !== 404) this.onError(`GET ${path}: ${describeForProxy(e)}`);
       if (res.headersSent) {
         // the body is cut short: destroying the socket makes go see a broken download, never a short file

@@ -586,9 +586,24 @@ function shortReason(message: string): string {
 /** How the stuck-peer count names the AWS API (one host for every SDK call). */
 const API_PEER = 'the CodeArtifact API';
 
+/**
+ * A 404 about the package (or its version or asset), not about the repository or the domain
+ * around it: only that one means "no such package". ResourceNotFoundException carries
+ * resourceType (model: ResourceType domain | repository | package | package-version | asset).
+ */
+export function packageNotFound(e: unknown): boolean {
+  return e instanceof MigrateError && e.status === 404 && !['domain', 'repository'].includes(resourceTypeOf(e) ?? '');
+}
+
+export function resourceTypeOf(e: unknown): string | undefined {
+  const cause = e instanceof Error ? (e.cause as { resourceType?: unknown } | undefined) : undefined;
+  return typeof cause?.resourceType === 'string' ? cause.resourceType : undefined;
+}
+
+/** `value` for a package that does not exist; a repository or domain that does not is an error, never an empty package. */
 function notFoundAs<T>(value: T) {
   return (e: unknown): T => {
-    if (e instanceof MigrateError && e.status === 404) return value;
+    if (packageNotFound(e)) return value;
     throw e;
   };
 }

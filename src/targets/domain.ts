@@ -24,7 +24,7 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { MigrateError, toError } from '../errors.js';
 import { registerSdkCredentials, SDK_IDLE_TIMEOUT_MS, sdkRequestHandler } from '../net/agents.js';
 import { oneOffSignal, requestDeadlineMs } from '../net/bounds.js';
-import type { CodeArtifact, PackageCoordinates } from './codeartifact.js';
+import { packageNotFound, resourceTypeOf, type CodeArtifact, type PackageCoordinates } from './codeartifact.js';
 import { Paging } from './paging.js';
 
 export type Restriction = 'ALLOW' | 'BLOCK';
@@ -58,16 +58,6 @@ export interface GroupProtection {
 }
 
 const notFound = (e: unknown) => e instanceof MigrateError && e.status === 404;
-/**
- * A 404 about the package itself, not about the repository or the domain around it: only that
- * one means "no such package yet". ResourceNotFoundException carries resourceType (model:
- * ResourceType domain | repository | package | package-version | asset).
- */
-const packageNotFound = (e: unknown) => notFound(e) && !['domain', 'repository'].includes(resourceTypeOf(e) ?? '');
-function resourceTypeOf(e: unknown): string | undefined {
-  const cause = e instanceof Error ? (e.cause as { resourceType?: unknown } | undefined) : undefined;
-  return typeof cause?.resourceType === 'string' ? cause.resourceType : undefined;
-}
 
 export class Domain {
   constructor(private readonly ca: CodeArtifact) {}

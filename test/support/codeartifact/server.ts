@@ -244,6 +244,11 @@ export class CodeArtifactStandIn {
     this.origins.precedence = precedence;
   }
 
+  /** DeleteRepository in-process: every call naming the repository then answers 404 ResourceNotFoundException (resourceType repository). */
+  deleteRepository(repo: string): void {
+    this.store.deleteRepository(repo);
+  }
+
   /** What is stored for a package, oldest version first (copies: changing them changes nothing). */
   versions(repo: string, format: string, namespace: string | undefined, pkg: string): StoredVersion[] {
     const record = this.store.getPackage(repo, format, namespace, pkg);

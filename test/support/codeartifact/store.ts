@@ -135,6 +135,11 @@ export class Store {
     return this.repos.has(repo);
   }
 
+  /** The repository and its packages are gone (the blobs stay: other repositories may hold them). */
+  deleteRepository(repo: string): void {
+    this.repos.delete(repo);
+  }
+
   repository(repo: string): RepositoryRecord | undefined {
     return this.repos.get(repo);
   }
