@@ -23,7 +23,7 @@ import { buildGoModule } from '../src/builders/go.js';
 import { goproxyCommand } from '../src/cli/goproxy.js';
 import { MigrateError } from '../src/errors.js';
 import { hashBuffer } from '../src/integrity/hashes.js';
-import { compareGoVersions, latestVersion, listableVersions, noSumDbPrefixes, parseGoProxyPath, unescapeGo } from '../src/goproxy/protocol.js';
+import { compareGoVersions, latestVersion, listableVersions, noSumDbPrefixes, parseGoProxyPath, unescapeGo, versionsForPath } from '../src/goproxy/protocol.js';
 import { allowedHost } from '../src/goproxy/callers.js';
 import { startGoProxy, type GoProxy } from '../src/goproxy/server.js';
 import { GenericTarget } from '../src/targets/generic.js';
@@ -105,6 +105,33 @@ function drain(s: Socket): Promise<number> {
   });
 }
 
+/** `mod@v` with one Go file (built here, not from git), published as `run` publishes a version: .zip, .mod, then .info. */
+async function publishSmallModule(mod: string, v: string) {
+  const zip = new yazl.ZipFile();
+  zip.addBuffer(Buffer.from(`module ${mod}\n`), `${mod}@${v}/go.mod`);
+  zip.addBuffer(Buffer.from('package small\n'), `${mod}@${v}/small.go`);
+  zip.end();
+  const chunks: Buffer[] = [];
+  for await (const c of zip.outputStream as AsyncIterable<Buffer>) chunks.push(c);
+  const files: [string, Buffer][] = [
+    [`${v}.zip`, Buffer.concat(chunks)],
+    [`${v}.mod`, Buffer.from(`module ${mod}\n`)],
+    [`${v}.info`, Buffer.from(JSON.stringify({ Version: v, Time: '2021-03-04T05:06:07Z' }))],
+  ];
+  const assets = await Promise.all(
+    files.map(async ([name, bytes]) => {
+      const path = join(tmp, `small-${++n}-${name}`);
+      await writeFile(path, bytes);
+      return { name, path, size: bytes.length, hashes: hashBuffer(bytes), facts: {} };
+    }),
+  );
+  const generic = new GenericTarget(target.ca, GENERIC_REPO);
+  for (let i = 0; i < assets.length; i++) {
+    expect(await generic.publishAsset({ name: mod, version: v, coords: generic.coordinates(mod), asset: assets[i]!, assets, isLast: i === assets.length - 1 })).toEqual({ kind: 'published' });
+  }
+  return assets;
+}
+
 /** How many CodeArtifact requests the stand-in has seen. */
 const requestCount = () => target.standIn.log.length;
 
@@ -154,6 +181,10 @@ describe('the GOPROXY protocol, pure parts', () => {
     expect(latestVersion(huge)).toBe('v1.1.0');
     expect(latestVersion(['v1.0.0', 'v99999999999999999999.0.0-rc.1'])).toBe('v1.0.0');
     expect(noSumDbPrefixes([MODULE_V2, MODULE, 'git.acme.example/Platform/HelloWorld', MODULE])).toEqual([MODULE, 'git.acme.example/Platform/HelloWorld']);
+    // only the major version the module path allows (module.CheckPathMajor), as go checks it
+    expect(versionsForPath('example.com/m', ['v0.1.0', 'v1.0.0', 'v2.0.0', 'v2.0.0+incompatible', 'main'])).toEqual(['v0.1.0', 'v1.0.0', 'v2.0.0+incompatible']);
+    expect(versionsForPath('example.com/m/v3', ['v1.0.0', 'v3.0.0-rc.1', 'v3.1.0'])).toEqual(['v3.0.0-rc.1', 'v3.1.0']);
+    expect(versionsForPath('gopkg.in/yaml.v2', ['v1.0.0', 'v2.4.0'])).toEqual(['v2.4.0']);
   });
 });
 
@@ -524,28 +555,8 @@ describe('the real go command through the proxy', () => {
   it('a module with Published pseudo-versions only: @v/list is empty (200), not "not found", so go asks @latest and finds it', async () => {
     const mod = 'git.acme.example/pseudo';
     const v = 'v0.0.0-20210304050607-abcdefabcdef';
-    const zip = new yazl.ZipFile();
-    zip.addBuffer(Buffer.from(`module ${mod}\n`), `${mod}@${v}/go.mod`);
-    zip.addBuffer(Buffer.from('package pseudo\n'), `${mod}@${v}/pseudo.go`);
-    zip.end();
-    const chunks: Buffer[] = [];
-    for await (const c of zip.outputStream as AsyncIterable<Buffer>) chunks.push(c);
-    const files: [string, Buffer][] = [
-      [`${v}.zip`, Buffer.concat(chunks)],
-      [`${v}.mod`, Buffer.from(`module ${mod}\n`)],
-      [`${v}.info`, Buffer.from(JSON.stringify({ Version: v, Time: '2021-03-04T05:06:07Z' }))],
-    ];
-    const assets = await Promise.all(
-      files.map(async ([name, bytes]) => {
-        const path = join(tmp, `pseudo-${name}`);
-        await writeFile(path, bytes);
-        return { name, path, size: bytes.length, hashes: hashBuffer(bytes), facts: {} };
-      }),
-    );
+    const assets = await publishSmallModule(mod, v);
     const generic = new GenericTarget(target.ca, GENERIC_REPO);
-    for (let i = 0; i < assets.length; i++) {
-      expect(await generic.publishAsset({ name: mod, version: v, coords: generic.coordinates(mod), asset: assets[i]!, assets, isLast: i === assets.length - 1 })).toEqual({ kind: 'published' });
-    }
     expect(await get('/git.acme.example/pseudo/@v/list')).toMatchObject({ status: 200, body: '' });
     expect(JSON.parse((await get('/git.acme.example/pseudo/@latest')).body)).toMatchObject({ Version: v });
     const latest = await go(['list', '-m', `${mod}@latest`]);
@@ -556,6 +567,22 @@ describe('the real go command through the proxy', () => {
     const branch = { ...assets[2]!, name: 'main.info' };
     expect(await generic.publishAsset({ name: 'git.acme.example/branchy', version: 'main', coords: generic.coordinates('git.acme.example/branchy'), asset: branch, assets: [branch], isLast: true })).toEqual({ kind: 'published' });
     expect((await get('/git.acme.example/branchy/@v/list')).status).toBe(404);
+  });
+
+  it('a version of another major than the module path allows (v2.0.0 under a path without /v2) is neither listed nor @latest: go would pick it as latest and then refuse it', async () => {
+    const mod = 'git.acme.example/majors';
+    await publishSmallModule(mod, 'v1.0.0');
+    // not something run publishes (the build checks the major), but the repository may hold it
+    await publishSmallModule(mod, 'v2.0.0');
+    await publishSmallModule(`${mod}/v2`, 'v1.5.0');
+    await publishSmallModule(`${mod}/v2`, 'v2.1.0');
+    expect(await get(`/${mod}/@v/list`)).toMatchObject({ status: 200, body: 'v1.0.0\n' });
+    expect(JSON.parse((await get(`/${mod}/@latest`)).body)).toMatchObject({ Version: 'v1.0.0' });
+    expect(await get(`/${mod}/v2/@v/list`)).toMatchObject({ status: 200, body: 'v2.1.0\n' });
+    const latest = await goDownload(`${mod}@latest`);
+    expect(latest.Error).toBeUndefined();
+    expect(latest.Version).toBe('v1.0.0');
+    expect((await go(['list', '-m', '-versions', `${mod}/v2`])).stdout.trim()).toBe(`${mod}/v2 v2.1.0`);
   });
 
   it('a version that is not there is go\'s "not found"', async () => {

@@ -11,7 +11,7 @@ import { packageNotFound, type CodeArtifact, type PackageCoordinates } from '../
 import { GenericTarget } from '../targets/generic.js';
 import { allowedHost, fromWebPage, type HostRule } from './callers.js';
 import { AssetDownloads, type DownloadLimits, type Pending } from './download.js';
-import { latestVersion, listableVersions, parseGoProxyPath, type GoProxyRoute } from './protocol.js';
+import { latestVersion, listableVersions, parseGoProxyPath, versionsForPath, type GoProxyRoute } from './protocol.js';
 import { text } from './reply.js';
 
 /** Retries of one read when CodeArtifact throttles or fails (go itself does not retry a proxy). */
@@ -147,9 +147,10 @@ export class GoProxyHandler {
     }
   }
 
+  /** The Published versions of a module that go can take for its path (what @v/list and @latest choose from). */
   private async published(module: string, signal: AbortSignal): Promise<string[]> {
     const versions = await this.read(() => this.ca.listVersions(this.coords(module), signal), signal);
-    return [...versions.values()].filter((v) => v.status === 'Published').map((v) => v.version);
+    return versionsForPath(module, [...versions.values()].filter((v) => v.status === 'Published').map((v) => v.version));
   }
 
 

@@ -12,7 +12,7 @@
  * `$module` and `$version` are escaped: an upper-case letter is `!` and its lower case
  * (x/mod module.EscapePath), so the paths are the same on case-insensitive file systems.
  */
-import { checkModulePath, compareGoSemver, isCanonicalVersion, isPrerelease, isPseudoVersion } from '../builders/go-rules.js';
+import { checkModulePath, checkPathMajor, compareGoSemver, isCanonicalVersion, isPrerelease, isPseudoVersion, splitPathVersion } from '../builders/go-rules.js';
 import { goModuleToGeneric } from '../targets/go-mapping.js';
 
 /**
@@ -94,6 +94,17 @@ export function parseGoProxyPath(rawPath: string): GoProxyRoute {
 /** Go's semver order (golang.org/x/mod/semver.Compare; build metadata ignored), ties by string as semver.Sort. */
 export function compareGoVersions(a: string, b: string): number {
   return compareGoSemver(a, b) || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/**
+ * The versions go can take for this module path (module.Check): canonical, and of the major
+ * version the path allows (`example.com/m` v0, v1 or vN+incompatible; `example.com/m/v2` v2).
+ * `run` never publishes another, but the repository may hold one; listed, go picks a stray
+ * v2.0.0 as the latest of `example.com/m` and then refuses it ("invalid version: should be v0 or v1").
+ */
+export function versionsForPath(module: string, versions: Iterable<string>): string[] {
+  const { pathMajor } = splitPathVersion(module);
+  return [...versions].filter((v) => isCanonicalVersion(v) && checkPathMajor(v, pathMajor) === undefined);
 }
 
 /** What `@v/list` lists: canonical tagged versions, no pseudo-versions, in Go's order. */
