@@ -447,6 +447,13 @@ describe('hostile job files are refused cheaply, naming the file', () => {
     const { file: big } = writeJob('artifact-too-big', { ...validJob(), limits: { maxArtifactBytes: '6GiB' } });
     expect(loadError(big).message).toContain('limits.maxArtifactBytes: a size between 1 KiB and 5 GiB');
   });
+
+  it('the bound a range message names, in its unit, is a size the job file takes (1TiB)', () => {
+    for (const [given, bytes] of [['1TiB', 1024 ** 4], ['1 TiB', 1024 ** 4], ['1TB', 1e12]] as const) {
+      const { file } = writeJob(`mirror-${given.replace(' ', '')}`, { ...validJob(), limits: { maxMirrorBytes: given } });
+      expect(loadJob(file).config.limits.maxMirrorBytes).toBe(bytes);
+    }
+  });
 });
 
 describe('the shipped job files load cleanly', () => {

@@ -52,8 +52,11 @@ const publicRegistry = z
   .url({ protocol: /^https?$/ })
   .refine((u) => !URL.canParse(u) || (!new URL(u).username && !new URL(u).password && !new URL(u).search), 'a public registry URL without credentials or ?query: the public registries are asked anonymously');
 
-/** Sizes: a number of bytes, or "512MB", "1GiB", "2 GB". */
-const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+/**
+ * Sizes: a number of bytes, or "512MB", "1GiB", "2 GB". Up to TB/TiB: limits.maxMirrorBytes goes
+ * up to 1 TiB, and its error message says so in that unit, so "1TiB" must be a size too.
+ */
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 };
 export function parseSize(v: unknown): number | undefined {
   if (typeof v === 'number') return Number.isSafeInteger(v) ? v : undefined;
   if (typeof v !== 'string') return undefined;
