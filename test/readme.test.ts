@@ -180,6 +180,46 @@ describe('README: the job-file reference', () => {
     }
     expect(wrong).toEqual([]);
   });
+
+  it('states each range the schema takes: both bounds as written accepted, just past them refused', () => {
+    const lines = block!.split('\n');
+    const bound = String.raw`(\d+(?:\.\d+)?(?: ?[KMGT]i?B)?)`;
+    const range = new RegExp(`${bound}\\.\\.${bound}`);
+    const accepts = (i: number, value: string) => jobSchema.safeParse(parseYaml(lines.map((l, j) => (j === i ? l.replace(/^(\s*(?:- )?\w+:)\s*[^#]*?(\s+#|$)/, `$1 ${value}$2`) : l)).join('\n'))).success;
+    const checked: string[] = [];
+    const wrong: string[] = [];
+    lines.forEach((line, i) => {
+      const key = /^(\s*)(?:- )?(\w+):([^#]*)#(.*)$/.exec(line);
+      if (!key) return;
+      // the key's comment runs on over the comment-only lines below it
+      let comment = key[4]!;
+      for (let j = i + 1; j < lines.length && /^\s+#/.test(lines[j]!); j++) comment += ` ${lines[j]!.replace(/^\s+#/, '')}`;
+      const m = range.exec(comment);
+      if (!m) return;
+      // a range on a key without a value (rates:) is each of its keys' below
+      const targets = key[3]!.trim() !== '' ? [i] : lines.flatMap((l, j) => (j > i && /^\s+\w+: \S/.test(l) && l.search(/\S/) > key[1]!.length && lines.slice(i + 1, j).every((b) => b.search(/\S/) > key[1]!.length || /^\s*#/.test(b)) ? [j] : []));
+      const [lo, hi] = [m[1]!, m[2]!];
+      // a size in bytes (parseSize rounds to whole bytes), else the number itself (a rate of 0.1)
+      const value = (b: string) => (/[A-Z]/.test(b) ? parseSize(b.replace(' ', '')) : Number(b));
+      const [loN, hiN] = [value(lo), value(hi)];
+      for (const t of targets) {
+        const name = `${lines[t]!.trim().split(':')[0]} (line ${t + 1}, ${m[0]})`;
+        checked.push(name);
+        // as written, so a bound a user copies from here is one the job file takes
+        const asWritten = (b: string) => (/[A-Z]/.test(b) ? `"${b}"` : b);
+        if (!accepts(t, asWritten(lo))) wrong.push(`${name}: ${lo} refused`);
+        if (!accepts(t, asWritten(hi))) wrong.push(`${name}: ${hi} refused`);
+        if (loN === undefined || hiN === undefined) continue; // refused above
+        const step = (n: number) => (Number.isInteger(n) ? 1 : n / 2);
+        if (accepts(t, String(loN - step(loN)))) wrong.push(`${name}: ${loN - step(loN)} accepted`);
+        if (accepts(t, String(hiN + step(hiN)))) wrong.push(`${name}: ${hiN + step(hiN)} accepted`);
+      }
+    });
+    // the reader of the block still finds them (a range on a continued comment, and each rate)
+    expect(checked.some((c) => c.startsWith('maxMirrorBytes'))).toBe(true);
+    expect(checked.some((c) => c.startsWith('publish '))).toBe(true);
+    expect(wrong).toEqual([]);
+  });
 });
 
 describe('README: error codes', () => {
