@@ -569,7 +569,7 @@ async function rewrite(p: { dir: string; job: string }, args: { write?: boolean;
   out.on('data', (c: Buffer) => (stdout += c.toString()));
   err.on('data', (c: Buffer) => (stderr += c.toString()));
   const io = { stdout: Object.assign(out, { isTTY: args.tty === true }), stderr: err };
-  const code = await rewriteCommand(p.job, { write: args.write, json: args.json, stateDir: join(p.dir, 'state'), env: {}, codeartifactClient: endpointClient(args.onSend) }, io);
+  const code = await rewriteCommand(p.job, { write: args.write, json: args.json, stateDir: join(p.dir, 'state'), env: { CAM_LOCK_DIR: join(p.dir, 'locks') }, codeartifactClient: endpointClient(args.onSend) }, io);
   return { code, stdout, stderr };
 }
 
@@ -620,7 +620,7 @@ describe('rewrite-lockfiles --write', () => {
         // the endpoint is asked after the files are read and before any is written
         `const swap = () => { unlinkSync(${f('a')}); execFileSync('mkfifo', [${f('a')}]); unlinkSync(${f('b')}); mkdirSync(${f('b')}); unlinkSync(${f('c')}); symlinkSync('/dev/zero', ${f('c')}); unlinkSync(${f('e')}); };`,
         `const client = { send: async () => { swap(); return { repositoryEndpoint: ${JSON.stringify(PYPI)} }; }, destroy() {}, middlewareStack: { add() {} } };`,
-        `process.exitCode = await rewriteCommand(${JSON.stringify(p.job)}, { write: true, json: true, stateDir: ${JSON.stringify(join(p.dir, 'state'))}, env: {}, codeartifactClient: client }, { stdout: process.stdout, stderr: process.stderr });`,
+        `process.exitCode = await rewriteCommand(${JSON.stringify(p.job)}, { write: true, json: true, stateDir: ${JSON.stringify(join(p.dir, 'state'))}, env: { CAM_LOCK_DIR: ${JSON.stringify(join(p.dir, 'locks'))} }, codeartifactClient: client }, { stdout: process.stdout, stderr: process.stderr });`,
       ].join('\n'),
     );
     const r = await run('timeout', ['60', process.execPath, '--max-old-space-size=256', '--import', TSX_LOADER, script], { cwd: p.dir, env: { PATH: process.env.PATH, HOME: p.dir } });

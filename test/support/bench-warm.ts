@@ -96,7 +96,8 @@ export async function warmBench(sandbox: Sandbox, opts: WarmBenchOptions = {}): 
   const cliArgs = useDist ? ['--no-deprecation', join(ROOT, 'dist/src/cli/main.js')] : ['--no-deprecation', '--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('AWS_') && !k.toLowerCase().startsWith('npm_')) env[k] = v;
-  Object.assign(env, d.env, { AWS_EC2_METADATA_DISABLED: 'true', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
+  // the job locks and the record of where each job ran in the bench's own folder, not the user's home
+  Object.assign(env, d.env, { CAM_LOCK_DIR: join(dir, 'locks'), AWS_EC2_METADATA_DISABLED: 'true', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
   const cam = (args: string[]) => runNode([...cliArgs, '--state-dir', join(dir, 'state'), ...args], env, ROOT);
 
   const registry = await startHostileRegistry();

@@ -109,7 +109,8 @@ function runCli(sandbox: Sandbox, job: string, extra: string[] = [], extraEnv: R
     // CAM_BENCH_NODE_FLAGS='--optimize-for-size': V8 flags for the tool, to see what its memory costs in speed
     const profile = [...(process.env.CAM_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CAM_BENCH_CPU_PROF}`] : []), ...(process.env.CAM_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
     const child = spawn(process.execPath, [...profile, '--no-deprecation', join(ROOT, 'dist/src/cli/main.js'), '--state-dir', join(dir, 'state'), 'run', job, '--json', '--quiet', ...extra], {
-      env: { ...env, ...sandbox.descriptor.env, ...extraEnv, AWS_EC2_METADATA_DISABLED: 'true' },
+      // the job locks and the record of where each job ran in the bench's own folder, not the user's home
+      env: { ...env, ...sandbox.descriptor.env, CAM_LOCK_DIR: join(dir, 'locks'), ...extraEnv, AWS_EC2_METADATA_DISABLED: 'true' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
