@@ -528,6 +528,8 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
   // answers at ends it after 5 s: a check a person waits for, rerun at once, rides out no blip
   const limiter = new Limiter(job.config.limits.rates, { unreachableForMs: VERIFY_UNREACHABLE_FOR_MS });
   const stuck = stopWhenStuck(limiter);
+  // every read of the target: the job's retry budget, and stopped with the stuck-peer watch
+  const retry = { budget: job.config.limits.retries, signal: stuck.signal };
   const ca = new CodeArtifact(job.config.target, limiter, opts.codeartifactClient, stuck.signal);
   ca.readOnly = true;
   const timeoutMs = opts.targetTimeoutMs ?? TARGET_READ_TIMEOUT_MS;
@@ -548,7 +550,7 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
     const key = JSON.stringify([c.format, c.repository, c.namespace ?? null, c.package]);
     let p = listings.get(key);
     if (!p) {
-      p = withRetry(() => ca.listVersions(c), { budget: job.config.limits.retries, signal: stuck.signal });
+      p = withRetry(() => ca.listVersions(c), retry);
       p.catch(() => listings.get(key) === p && listings.delete(key));
       listings.set(key, p);
     }
@@ -575,7 +577,7 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
           const target = createTarget(m.format as Format, ca, m.repository || job.config.target.repositories[m.format as Format]?.internal || '');
           coordinates = target.coordinates(m.package);
           version = target.targetVersion(m.version);
-          assets = await withRetry(() => ca.versionAssets(coordinates, version), { budget: job.config.limits.retries, signal: stuck.signal });
+          assets = await withRetry(() => ca.versionAssets(coordinates, version), retry);
           // after the files: a version the target cannot list the files of costs no listing
           listed = (await versionsOf(coordinates)).get(version);
         } catch (e) {
@@ -610,7 +612,7 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
         // what the listing vouches for, read byte for byte: the store may serve other bytes under it
         for (const file of listedAlike) {
           try {
-            const served = await withRetry(() => servedSha512(ca, coordinates, version, file, job.config.limits.maxArtifactBytes, timeoutMs), { budget: job.config.limits.retries, signal: stuck.signal });
+            const served = await withRetry(() => servedSha512(ca, coordinates, version, file, job.config.limits.maxArtifactBytes, timeoutMs), retry);
             result.targetDownloaded = (result.targetDownloaded ?? 0) + 1;
             // the SHA-512 of the bytes themselves: bytes that hash to the ledger's are the bytes migrated
             if (served !== m.files[file]!.sha512) result.targetMismatches.push({ package: m.package, version: m.version, file, hash: 'sha512', ledger: m.files[file]!.sha512, target: served, via: 'download' });

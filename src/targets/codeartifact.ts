@@ -242,11 +242,7 @@ export class CodeArtifact {
         if (!v.version) continue;
         // a package's versions are unique: a listing naming one twice (Archived, then Published)
         // leaves the status every caller goes by to the listing's order
-        if (found.has(v.version)) {
-          throw new MigrateError('ETARGET', `ListPackageVersions of ${describeCoordinates(c)} lists ${JSON.stringify(v.version)} twice: not an answer the service gives`, {
-            hint: 'a proxy or gateway in front of the service may be answering for it (check the AWS_ENDPOINT_URL_* variables and HTTPS_PROXY); rerun once it answers as the service does',
-          });
-        }
+        if (found.has(v.version)) throw listedTwice(`ListPackageVersions of ${describeCoordinates(c)}`, v.version);
         found.set(v.version, { version: v.version, status: v.status ?? 'Unknown', originType: v.origin?.originType, revision: v.revision });
       }
       nextToken = paging.next(out.nextToken, (out.versions ?? []).map((v) => v.version ?? ''));
@@ -272,11 +268,7 @@ export class CodeArtifact {
         const name = a.name ?? '';
         // a version's asset names are unique: a listing naming one twice (with the same bytes or
         // others) leaves which one is checked, and which one a client gets, to the reader's choice
-        if (names.has(name)) {
-          throw new MigrateError('ETARGET', `ListPackageVersionAssets of ${describeCoordinates(c)} ${version} lists ${JSON.stringify(name)} twice: not an answer the service gives`, {
-            hint: 'a proxy or gateway in front of the service may be answering for it (check the AWS_ENDPOINT_URL_* variables and HTTPS_PROXY); rerun once it answers as the service does',
-          });
-        }
+        if (names.has(name)) throw listedTwice(`ListPackageVersionAssets of ${describeCoordinates(c)} ${version}`, name);
         names.add(name);
         assets.push({ name, size: a.size, hashes: a.hashes ?? {} });
       }
@@ -598,6 +590,13 @@ export function packageNotFound(e: unknown): boolean {
 export function resourceTypeOf(e: unknown): string | undefined {
   const cause = e instanceof Error ? (e.cause as { resourceType?: unknown } | undefined) : undefined;
   return typeof cause?.resourceType === 'string' ? cause.resourceType : undefined;
+}
+
+/** A listing that names one version or asset twice, which the service never does: something else answers for it. */
+function listedTwice(listing: string, name: string): MigrateError {
+  return new MigrateError('ETARGET', `${listing} lists ${JSON.stringify(name)} twice: not an answer the service gives`, {
+    hint: 'a proxy or gateway in front of the service may be answering for it (check the AWS_ENDPOINT_URL_* variables and HTTPS_PROXY); rerun once it answers as the service does',
+  });
 }
 
 /** `value` for a package that does not exist; a repository or domain that does not is an error, never an empty package. */

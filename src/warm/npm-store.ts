@@ -194,10 +194,11 @@ function checkIntegrity(file: FileHashes, integrity: string): Verdict {
   if (!pin || (pin.algorithm !== 'sha512' && pin.algorithm !== 'sha1')) return { ok: true, checked: false, detail: `the lockfile's integrity names no sha512 or sha1 npm would check with: ${integrity.slice(0, 80)}` };
   const actual = file[pin.algorithm];
   if (!actual) return { ok: true, checked: false, detail: `no ${pin.algorithm} of the tarball to compare` };
-  if (!pin.digests.includes(Buffer.from(actual, 'hex').toString('base64'))) {
+  const digest = Buffer.from(actual, 'hex').toString('base64');
+  if (!pin.digests.includes(digest)) {
     // both as SRI, as npm's EINTEGRITY says them: a damaged pin has no hex to show
     const pinned = pin.digests.map((d) => `${pin.algorithm}-${d.length > 100 ? `${d.slice(0, 100)}…` : d}`).join(' or ');
-    return { ok: false, detail: `the tarball's ${pin.algorithm} is ${pin.algorithm}-${Buffer.from(actual, 'hex').toString('base64')}, the lockfile pins ${pinned}` };
+    return { ok: false, detail: `the tarball's ${pin.algorithm} is ${pin.algorithm}-${digest}, the lockfile pins ${pinned}` };
   }
   return { ok: true, checked: true, ...(pin.algorithm === 'sha1' ? { detail: 'checked with sha1 only (weak): the lockfile has no sha512' } : {}) };
 }

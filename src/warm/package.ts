@@ -17,7 +17,7 @@ import { Domain } from '../targets/domain.js';
 import { awaitIngestion, holds } from './ingestion.js';
 import type { Decision, WarmRow, WarmStore } from './state.js';
 import { fromTargetAsset, type StoreFormat } from './store-format.js';
-import type { FileHashes, WarmItem } from './types.js';
+import { withFetched, type FileHashes, type WarmItem } from './types.js';
 
 export interface Work {
   item: WarmItem;
@@ -119,7 +119,7 @@ export async function warmThroughStore(ctx: PackageContext, fmt: StoreFormat, na
           const verdict = fmt.check(w.item, out.files);
           if (!verdict.ok) return ctx.decided(w, { outcome: 'integrity-mismatch', repository, checked: true, actual: out.files, detail: `the public bytes differ from the lockfile's: ${verdict.detail}` });
           // what was downloaded replaces what the listing said of the same file (it may have lacked hashes)
-          const files = [...held.filter((h) => !out.files.some((f) => f.name === h.name)), ...out.files];
+          const files = withFetched(held, out.files);
           // nothing left to fetch: the store holds every file the index offers with a pinned hash
           if (!out.files.length) {
             const v = fmt.check(w.item, held);

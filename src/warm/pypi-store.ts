@@ -18,7 +18,7 @@ import { MigrateError } from '../errors.js';
 import type { CodeArtifact, PackageCoordinates } from '../targets/codeartifact.js';
 import { excerpt, RepositoryEndpoint } from '../targets/endpoint.js';
 import { parseSimpleIndex } from '../targets/pypi.js';
-import type { FileHashes, WarmItem } from './types.js';
+import { withFetched, type FileHashes, type WarmItem } from './types.js';
 import { ARTIFACT_BUCKETS, DEFAULT_STORE_LIMITS, METADATA_BUCKETS, underEndpoint, type FetchOutcome, type StoreFormat, type StoreLimits, type Verdict } from './store-format.js';
 import { percentDecoded } from '../net/percent.js';
 
@@ -94,6 +94,11 @@ function pinned(item: WarmItem): { sha256: Set<string>; sha512: Set<string>; oth
     else out.other++;
   }
   return out;
+}
+
+/** Whether one of the lockfile's sha256/sha512 pins is this file's. */
+function pinsFile(pins: ReturnType<typeof pinned>, f: FileHashes): boolean {
+  return (f.sha256 !== undefined && pins.sha256.has(f.sha256)) || (f.sha512 !== undefined && pins.sha512.has(f.sha512));
 }
 
 /** Can a file be the one a lockfile pins? True unless a hash we have differs (an algorithm we do not compute says nothing). */
@@ -180,8 +185,8 @@ export class PypiStore implements StoreFormat<PypiMeta> {
     }
     // pip installs only a file whose hash the lockfile pins: when none the store holds or served now
     // carries one (links without `#sha256=` downloaded, their bytes other), there is none to install
-    const all = [...held.filter((h) => !files.some((f) => f.name === h.name)), ...files];
-    if ((pins.sha256.size || pins.sha512.size) && all.length && !all.some((f) => (f.sha256 !== undefined && pins.sha256.has(f.sha256)) || (f.sha512 !== undefined && pins.sha512.has(f.sha512)))) {
+    const all = withFetched(held, files);
+    if ((pins.sha256.size || pins.sha512.size) && all.length && !all.some((f) => pinsFile(pins, f))) {
       return { kind: 'mismatch', detail: `none of the ${all.length} file(s) has a hash the lockfile pins (${all[0]!.name}: sha256 ${all[0]!.sha256 ?? '?'})`, files: all };
     }
     return { kind: 'fetched', files };
@@ -201,7 +206,7 @@ export class PypiStore implements StoreFormat<PypiMeta> {
         // the lockfile names this file: a file of that name with other bytes was replaced
         if (!forName.some((h) => sameHash(h, f))) return { ok: false, detail: `${f.name} has sha256 ${f.sha256 ?? '?'}, the lockfile pins ${forName.join(' or ')} for it` };
         matched++;
-      } else if ((f.sha256 !== undefined && pins.sha256.has(f.sha256)) || (f.sha512 !== undefined && pins.sha512.has(f.sha512))) matched++;
+      } else if (pinsFile(pins, f)) matched++;
       // another platform's wheel, or one uploaded after the lock was written: pip's hash
       // checking passes over files it has no hash for, so it breaks nothing
       else unpinned.push(f.name);

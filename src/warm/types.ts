@@ -114,6 +114,11 @@ export interface FileHashes {
   sha1?: string;
 }
 
+/** What the store holds of a version with what it just served: a file downloaded replaces the listing's word on it (which may have lacked hashes). */
+export function withFetched(held: readonly FileHashes[], fetched: readonly FileHashes[]): FileHashes[] {
+  return [...held.filter((h) => !fetched.some((f) => f.name === h.name)), ...fetched];
+}
+
 /** The identity of an item: its row's unique key. */
 export function itemKey(i: Pick<WarmItem, 'ecosystem' | 'name' | 'version' | 'kind'>): string {
   return [i.ecosystem, i.name, i.version, i.kind].join('\0');
