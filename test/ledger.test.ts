@@ -665,6 +665,7 @@ describe('ledger verify --job: the target read again', () => {
       const code = await ledgerVerifyCommand(file, { job, codeartifactClient: te.client, json }, io);
       return { code, out: out.join('') };
     };
+    const downloaded = (await verifyLedger(exported, { job, codeartifactClient: te.client, download: true })).targetDownloaded!;
     const since = te.sandbox.standIn.log.length;
     try {
       for (const status of ['Archived', 'Unlisted'] as const) {
@@ -679,6 +680,13 @@ describe('ledger verify --job: the target read again', () => {
         expect(words.code).toBe(1);
         expect(words.out).toContain(`  NOT PUBLISHED ON THE TARGET ${NAME}@1.0.0: status ${status}`);
         expect(words.out).toMatch(/with other files, 1 not Published, /);
+        // --download: an Archived version serves no bytes (the status above says why), so it is not
+        // also a version left unread; an Unlisted one still serves them, and they are read
+        const read = await verifyLedger(exported, { job, codeartifactClient: te.client, download: true });
+        expect(read.targetErrors).toEqual([]);
+        expect(read.targetNotPublished).toEqual([{ package: NAME, version: '1.0.0', status }]);
+        expect(read.targetMismatches.filter((m) => m.package === NAME && m.version === '1.0.0')).toEqual([]);
+        expect(read.targetDownloaded).toBe(downloaded - (status === 'Archived' ? 1 : 0));
       }
     } finally {
       await te.client.send(new UpdatePackageVersionsStatusCommand({ ...coords, versions: ['1.0.0'], targetStatus: 'Published' }));
@@ -689,7 +697,7 @@ describe('ledger verify --job: the target read again', () => {
     // the statuses come from one listing per package (two here, ledger-pkg with two versions), not a read per version
     const reads = te.sandbox.standIn.log.slice(since);
     expect(reads.filter((e) => e.operation === 'DescribePackageVersion')).toEqual([]);
-    const verifies = 7; // 2 statuses x (1 + --json + words), and the one restored
+    const verifies = 9; // 2 statuses x (1 + --json + words + --download), and the one restored
     expect(reads.filter((e) => e.operation === 'ListPackageVersions').length).toBe(verifies * 2);
   });
 

@@ -608,7 +608,8 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
         for (const [file, t] of theirs) {
           if (!Object.hasOwn(m.files, file)) result.targetMismatches.push({ package: m.package, version: m.version, file, hash: 'sha512', ledger: '(not in the ledger)', target: t.hashes['SHA-512']?.toLowerCase() ?? '(no SHA-512)', via: 'listing' });
         }
-        if (!opts.download) return;
+        // an Archived or Disposed version serves no bytes: its status, reported above, is the finding
+        if (!opts.download || listed?.status === 'Archived' || listed?.status === 'Disposed') return;
         // what the listing vouches for, read byte for byte: the store may serve other bytes under it
         for (const file of listedAlike) {
           try {
