@@ -9,8 +9,10 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { humanSummary } from '../src/cli/run.js';
+import { statusCommand } from '../src/cli/status.js';
 import { sourceSchema, type GitSourceConfig } from '../src/config/schema.js';
 import type { RunSummary } from '../src/engine/events.js';
 import { goTagPatternMismatch } from '../src/sources/git.js';
@@ -120,6 +122,21 @@ describe('a Go source whose tags are not the ones go reads is a warning', () => 
     // the stored summary carries it too: a report of the run shows the finding
     const report = await te.cli(['report', job, '--json']);
     expect(json<PlanReport>(report).findings.filter((f) => f.code === 'EGOTAGPATTERN')).toEqual([expect.objectContaining({ severity: 'warning', subjects: ['billing: release-v{version}'] })]);
+    // and status, read later by whoever looks at the job, says it in the same words (it is the job's, not a run's)
+    const status = await te.cli(['status', job, '--json']);
+    expect(status.code).toBe(0);
+    expect(json<{ goTagPatterns: unknown }>(status).goTagPatterns).toEqual([{ source: 'billing', pattern: 'release-v{version}', goReads: 'billing/v{version}' }]);
+    let words = '';
+    const tty = Object.assign(new Writable({ write: (c: Buffer, _e, done) => ((words += c.toString()), done()) }), { isTTY: true });
+    const saved = process.env.CAM_LOCK_DIR;
+    process.env.CAM_LOCK_DIR = join(te.dir, 'locks');
+    try {
+      expect(statusCommand(job, { stateDir: te.stateDir }, { stdout: tty, stderr: new Writable({ write: (_c, _e, done) => done() }) })).toBe(0);
+    } finally {
+      if (saved === undefined) delete process.env.CAM_LOCK_DIR;
+      else process.env.CAM_LOCK_DIR = saved;
+    }
+    expect(words.split('\n').filter((l) => l.includes('WARNING'))).toEqual([humanSummary(s).split('\n').find((l) => l.includes('WARNING') && l.includes('"billing"'))]);
   });
 });
 

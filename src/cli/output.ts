@@ -4,7 +4,7 @@
  */
 import cliProgress from 'cli-progress';
 import { MigrateError, toError } from '../errors.js';
-import type { ProgressEvent } from '../engine/events.js';
+import type { ProgressEvent, RunSummary } from '../engine/events.js';
 import { forOutput } from '../redact.js';
 
 export interface Io {
@@ -192,4 +192,9 @@ export function notInJobLeft(notMigrated: readonly string[], publishBegun: reado
     publishBegun.length ? `publish of ${publishBegun.join(', ')} begun by a run of ours: the target may hold part of it (delete it there to leave nothing of it)` : '',
     unsettled.length ? `publish of ${unsettled.join(', ')} cut off and not settled: name it in the job again for one run` : '',
   ].filter(Boolean);
+}
+
+/** A Go source whose tags are not the ones go reads, in words (run's summary and status say it alike). */
+export function goTagPatternLine(g: RunSummary['goTagPatterns'][number]): string {
+  return `  WARNING source ${JSON.stringify(g.source)}: tags ${JSON.stringify(g.pattern)} are not the tags go reads for this module (${g.goReads}): its versions are built from tags go never reads, so what is published may not hash as consumers' go.sum recorded; set tags to ${JSON.stringify(g.goReads)}, or name their go.sum files in goSum so a mismatch is caught`;
 }

@@ -3,7 +3,7 @@ import { loadJob, type LoadedJob } from '../config/load.js';
 import { runJob } from '../engine/run.js';
 import type { RunSummary } from '../engine/events.js';
 import { LEFT_OUT_NOTE } from '../state/db.js';
-import { continued, notInJobLeft, print, progressRenderer, reportError, wantsJson, type Io } from './output.js';
+import { continued, goTagPatternLine, notInJobLeft, print, progressRenderer, reportError, wantsJson, type Io } from './output.js';
 
 export interface RunCommandOptions {
   dryRun?: boolean;
@@ -62,11 +62,7 @@ export function humanSummary(s: RunSummary): string {
   for (const k of s.leftOutOnTarget ?? []) lines.push(`  LEFT OUT, ON THE TARGET ${k.package}@${k.version} (${k.state}): ${LEFT_OUT_NOTE}`);
   for (const l of s.listErrors) lines.push(`  NOT LISTED ${l.package} (${l.source}): ${l.message}`);
   for (const f of s.unmatchedFilters ?? []) lines.push(`  WARNING filters.${f.kind} ${JSON.stringify(f.entry)} matches no version of the job's sources${f.kind === 'exclude' ? ' (a typo lets through what it meant to keep out)' : ''}`);
-  for (const g of s.goTagPatterns ?? []) {
-    lines.push(
-      `  WARNING source ${JSON.stringify(g.source)}: tags ${JSON.stringify(g.pattern)} are not the tags go reads for this module (${g.goReads}): its versions are built from tags go never reads, so what is published may not hash as consumers' go.sum recorded; set tags to ${JSON.stringify(g.goReads)}, or name their go.sum files in goSum so a mismatch is caught`,
-    );
-  }
+  for (const g of s.goTagPatterns ?? []) lines.push(goTagPatternLine(g));
   for (const m of s.metadata) lines.push(`  metadata ${m.package}: ${m.error ?? m.changes.join(', ')}`);
   for (const c of s.sourceChanged) lines.push(`  WARNING ${c.package}@${c.version} changed at the source after it was migrated: ${c.detail} (migrated sha512 ${c.migratedSha512})`);
   for (const r of s.removedAtSource) lines.push(`  REMOVED AT SOURCE ${r.package}@${r.version} (${r.state}): ${r.detail}`);

@@ -1,10 +1,12 @@
 /** `status JOB`: what the state database says, without touching any source or target. */
 import { loadJob } from '../config/load.js';
+import type { RunSummary } from '../engine/events.js';
+import { goTagPatternMismatch } from '../sources/git.js';
 import { LEFT_OUT_NOTE, LEFT_OUT_ON_TARGET, StateDb } from '../state/db.js';
 import { existingState } from '../state/lock.js';
 import { describeTarget, type TargetIdentity } from '../state/target.js';
 import { ITEM_STATES } from '../types.js';
-import { notInJobLeft, print, printEntries, reportError, wantsJson, type Io } from './output.js';
+import { goTagPatternLine, notInJobLeft, print, printEntries, reportError, wantsJson, type Io } from './output.js';
 
 export interface StatusReport {
   job: string;
@@ -36,6 +38,8 @@ export interface StatusReport {
   lastRun?: { id: number; startedAt: string; endedAt: string | null; dryRun: boolean; outcome: string | null; error?: string };
   /** The target the state records its work in (what `verified` means here); absent before a run read one. */
   target?: TargetIdentity;
+  /** Go sources of the job whose tags are not the ones go reads (a warning, as in run's summary and the plan). */
+  goTagPatterns: RunSummary['goTagPatterns'];
   /** The rate each quota bucket ran at in the last run that recorded them, and where it came from. */
   rates?: Record<string, { rate: number; source: string; latencyMs?: number }>;
 }
@@ -45,15 +49,16 @@ export function readStatus(jobFile: string, stateDir = 'state'): StatusReport {
   const database = existingState(job, stateDir, `run it first: codeartifact-migrate run ${jobFile}`);
   const state = StateDb.openToRead(database);
   try {
-    const enabled = job.config.sources.filter((s) => s.enabled).map((s) => s.id);
-    return state.snapshot(() => statusOf(job.name, database, state, enabled));
+    const enabled = job.config.sources.filter((s) => s.enabled);
+    const goTagPatterns = enabled.flatMap((s) => (s.kind === 'git' ? (goTagPatternMismatch(s) ?? []) : []));
+    return { ...state.snapshot(() => statusOf(job.name, database, state, enabled.map((s) => s.id))), goTagPatterns };
   } finally {
     state.close();
   }
 }
 
 /** What the state says of the job's enabled sources (`active`): a source switched off is no longer the job's, as in run's summary and the report. */
-function statusOf(name: string, database: string, state: StateDb, active: string[]): StatusReport {
+function statusOf(name: string, database: string, state: StateDb, active: string[]): Omit<StatusReport, 'goTagPatterns'> {
   const counts = state.stateCounts(active);
   const states = Object.fromEntries(ITEM_STATES.map((s) => [s, counts[s] ?? 0]));
   const failed = state.itemsOfSources(active, "state = 'failed'");
@@ -116,6 +121,7 @@ export function statusCommand(jobFile: string, opts: { json?: boolean; stateDir?
       for (const c of report.sourceChanged) lines.push(`  WARNING ${c.package}@${c.version} changed at the source after it was migrated (${c.at}): ${c.detail}`);
       for (const r of report.removedAtSource) lines.push(`  REMOVED AT SOURCE ${r.package}@${r.version} (${r.state}, ${r.at}): ${r.detail}`);
       for (const t of report.tagMoved) lines.push(`  TAG MOVED ${t.package}@${t.version} (${t.state}, ${t.at}): ${t.detail}`);
+      for (const g of report.goTagPatterns) lines.push(goTagPatternLine(g));
       for (const k of report.skipped) lines.push(`  skipped ${k.package}@${k.version}: ${k.reason}`);
       for (const k of report.leftOutOnTarget) lines.push(`  LEFT OUT, ON THE TARGET ${k.package}@${k.version} (${k.state}): ${LEFT_OUT_NOTE}`);
       // as run's summary words them: set aside because the job no longer names the package
