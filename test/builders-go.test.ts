@@ -377,6 +377,38 @@ describe('buildGoModule, compared with what go fetches from git', () => {
     await expectSameAsGo(ours, 'example.com/dotted.git@v1.0.0');
   });
 
+  it('file names that are not UTF-8 (Latin-1 test data): left out inside vendored packages and nested modules as go leaves them out, refused elsewhere as go refuses them', async () => {
+    const latin1 = (s: string) => Buffer.from(s, 'latin1'); // é is the single byte 0xE9
+    const writeRaw = async (dir: string, rel: string, content: string) => {
+      const parts = rel.split('/');
+      await mkdir(join(dir, ...parts.slice(0, -1)), { recursive: true });
+      await writeFile(Buffer.concat([Buffer.from(`${join(dir, ...parts.slice(0, -1))}/`), latin1(parts.at(-1)!)]), content);
+    };
+    const repo = await makeRepo('latin1');
+    await writeRaw(repo, 'vendor/example.com/dep/testdata/caf\u00e9.txt', 'vendored\n');
+    await writeRaw(repo, 'tools/caf\u00e9.go', 'package tools\n');
+    const t = await commitAndTag(repo, { 'go.mod': 'module example.com/latin1.git\n', 'a.go': 'package latin1\n', 'tools/go.mod': 'module example.com/latin1.git/tools\n' }, ['v1.0.0']);
+    const ours = await build({ checkoutDir: repo, subdir: '', version: 'v1.0.0', commitTime: t });
+    expect(ours.files).toEqual(['a.go', 'go.mod']);
+    await expectSameAsGo(ours, 'example.com/latin1.git@v1.0.0');
+    // the same tree without .git: walked, with the same result
+    const plain = join(tmp, 'plain-latin1');
+    expect((await run('cp', ['-a', repo, plain])).code).toBe(0);
+    await rm(join(plain, '.git'), { recursive: true });
+    expect((await build({ checkoutDir: plain, subdir: '', version: 'v1.0.0', commitTime: t })).zip.h1).toBe(ours.zip.h1);
+
+    // in the module itself: go refuses the zip ("malformed file path ... invalid UTF-8"), so do we, by code, naming the file
+    await writeRaw(repo, 'caf\u00e9.go', 'package latin1\n');
+    await writeRaw(plain, 'caf\u00e9.go', 'package latin1\n');
+    const t2 = await commitAndTag(repo, {}, ['v1.0.1']);
+    expect((await goDirect('example.com/latin1.git@v1.0.1')).Error).toContain('invalid UTF-8');
+    for (const dir of [repo, plain]) {
+      const err = await expectCode(build({ checkoutDir: dir, subdir: '', version: 'v1.0.1', commitTime: t2 }), 'EBADSOURCE');
+      expect(err.message).toContain('invalid UTF-8');
+      expect(err.subject).toBe('example.com/latin1.git@v1.0.1');
+    }
+  });
+
   it('a go.sum line with the hash of an empty go.mod (an old go bug) is dropped, as go drops it: no mismatch to report', async () => {
     const EMPTY_GO_MOD_H1 = 'h1:G7mAYYxgmS0lVkHyy2hEOLQCFB0DlQFTMLWggykrydY=';
     expect(hashGoMod(Buffer.alloc(0))).toBe(EMPTY_GO_MOD_H1);

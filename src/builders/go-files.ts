@@ -44,23 +44,28 @@ export async function dirRootLicense(checkoutDir: string): Promise<SourceFile | 
   return undefined;
 }
 
-/** zip.listFilesInDir: lexical walk, VCS directories and nested modules skipped, irregular files left out. */
+/**
+ * zip.listFilesInDir: lexical walk, VCS directories and nested modules skipped, irregular files left out.
+ * Names are read as bytes and opened by them: a name that is not UTF-8 (Latin-1 test data) is
+ * still a file go lists, and leaves out (vendored, nested module) or refuses ("invalid UTF-8").
+ */
 export async function walkDir(root: string, go124: boolean): Promise<{ files: SourceFile[]; omitted: FileProblem[] }> {
   const st = await lstat(root).catch(() => undefined);
   if (!st?.isDirectory()) throw new MigrateError('EBADSOURCE', `${root} is not a directory`, { hint: 'check the module directory in the job file' });
   const files: SourceFile[] = [];
   const omitted: FileProblem[] = [];
-  const visit = async (dir: string, rel: string): Promise<void> => {
-    const entries = await readdir(dir, { withFileTypes: true });
-    entries.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
+  const visit = async (dir: Buffer, rel: string): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true, encoding: 'buffer' });
+    entries.sort((a, b) => Buffer.compare(a.name, b.name));
     for (const e of entries) {
-      const path = rel === '' ? e.name : `${rel}/${e.name}`;
-      const abs = join(dir, e.name);
+      const name = e.name.toString('utf8');
+      const path = rel === '' ? name : `${rel}/${name}`;
+      const abs = Buffer.concat([dir, SLASH, e.name]);
       if (isVendoredPackage(path, go124)) {
         omitted.push({ path, reason: 'file is in vendor directory' });
       } else if (e.isDirectory()) {
-        const goMod = await lstat(join(abs, 'go.mod')).catch(() => undefined);
-        if (VCS_DIRS.has(e.name)) omitted.push({ path, reason: 'directory is a version control repository' });
+        const goMod = await lstat(Buffer.concat([abs, SLASH_GO_MOD])).catch(() => undefined);
+        if (VCS_DIRS.has(name)) omitted.push({ path, reason: 'directory is a version control repository' });
         else if (goMod && !goMod.isDirectory()) omitted.push({ path, reason: 'directory is in another module' });
         else await visit(abs, path);
       } else if (e.isFile()) {
@@ -71,9 +76,12 @@ export async function walkDir(root: string, go124: boolean): Promise<{ files: So
       }
     }
   };
-  await visit(root, '');
+  await visit(Buffer.from(root), '');
   return { files, omitted };
 }
+
+const SLASH = Buffer.from('/');
+const SLASH_GO_MOD = Buffer.from('/go.mod');
 
 function dataFile(path: string, data: Buffer): SourceFile {
   return { path, kind: 'file', size: data.length, open: () => Readable.from([data]) };
@@ -84,7 +92,10 @@ function dataFile(path: string, data: Buffer): SourceFile {
 interface TreeEntry {
   mode: string;
   size: number;
+  /** Relative to the repository root; a name that is not UTF-8 has U+FFFD in it (which module.CheckFilePath refuses)… */
   path: string;
+  /** …and is opened by its bytes. */
+  raw: Buffer;
 }
 
 /** The commit checked out in a git work tree, read the way cmd/go reads a commit. */
@@ -145,11 +156,16 @@ export class GitTree {
   private async entries(pathspec?: string): Promise<TreeEntry[]> {
     const out = await this.git(['ls-tree', '-r', '-l', '-z', '--full-tree', 'HEAD', ...(pathspec ? ['--', pathspec] : [])]);
     const entries: TreeEntry[] = [];
-    for (const rec of out.toString('utf8').split('\0')) {
-      if (rec === '') continue;
-      const tab = rec.indexOf('\t');
-      const [mode, , , size] = rec.slice(0, tab).split(/ +/);
-      entries.push({ mode: mode!, size: size === '-' ? -1 : Number(size), path: rec.slice(tab + 1) });
+    for (let start = 0; start < out.length; ) {
+      let end = out.indexOf(0, start);
+      if (end < 0) end = out.length;
+      const rec = out.subarray(start, end);
+      start = end + 1;
+      if (rec.length === 0) continue;
+      const tab = rec.indexOf(0x09);
+      const [mode, , , size] = rec.subarray(0, tab).toString('utf8').split(/ +/);
+      const raw = rec.subarray(tab + 1);
+      entries.push({ mode: mode!, size: size === '-' ? -1 : Number(size), path: raw.toString('utf8'), raw });
     }
     return entries;
   }
@@ -193,7 +209,7 @@ export class GitTree {
   }
 
   /** Tracked files under `prefix` at HEAD, contents from the checkout; gitlinks (submodules) are empty directories to go. */
-  async files(prefix: string, moduleDir: string, subject: string): Promise<{ files: SourceFile[]; omitted: FileProblem[] }> {
+  async files(prefix: string, subject: string): Promise<{ files: SourceFile[]; omitted: FileProblem[] }> {
     const entries = await this.entries(prefix === '' ? undefined : prefix);
     const files: SourceFile[] = [];
     const omitted: FileProblem[] = [];
@@ -205,7 +221,7 @@ export class GitTree {
       } else if (e.mode === '120000') {
         files.push({ path, kind: 'symlink', size: e.size, open: () => Readable.from([]) });
       } else if (e.mode.startsWith('100')) {
-        const abs = join(moduleDir, path);
+        const abs = Buffer.concat([Buffer.from(`${this.top}/`), e.raw]);
         const st = await lstat(abs).catch(() => undefined);
         if (!st?.isFile()) throw fail('EBADSOURCE', subject, `${e.path} is tracked at HEAD but is not a file in the checkout`, 'build from a full, clean checkout of the tag');
         files.push({ path, kind: 'file', size: st.size, open: () => createReadStream(abs) });

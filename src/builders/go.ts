@@ -168,7 +168,7 @@ export async function buildGoModule(input: GoBuildInput): Promise<GoModuleBuild>
 
   // List the files, then apply zip.Create's rules.
   const go124 = declaresGo124(goModFile);
-  const listed = tree ? await tree.files(prefix, join(checkoutDir, subdir), subject) : await walkDir(join(checkoutDir, subdir), go124);
+  const listed = tree ? await tree.files(prefix, subject) : await walkDir(join(checkoutDir, subdir), go124);
   const files: SourceFile[] = listed.files;
   if (subdir !== '' && !files.some((f) => f.path === 'LICENSE')) {
     // coderepo.go: a module below the root gets the repository's LICENSE.
