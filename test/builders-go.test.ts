@@ -11,7 +11,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { appendFile, copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir, mkdtemp, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import yauzl from 'yauzl';
@@ -407,6 +407,31 @@ describe('buildGoModule, compared with what go fetches from git', () => {
       expect(err.message).toContain('invalid UTF-8');
       expect(err.subject).toBe('example.com/latin1.git@v1.0.1');
     }
+  });
+
+  it('a file committed with CRLF before a `text` attribute was added is no local change: the fresh checkout builds, as go fetches it', async () => {
+    // The usual story of adding .gitattributes without `git add --renormalize`: git status calls
+    // such a file modified (its clean form would be LF), though checkout wrote exactly the blob.
+    const repo = await makeRepo('crlftext');
+    await commitAndTag(repo, { 'go.mod': 'module example.com/crlftext.git\n', 'a.go': 'package crlftext\r\n\r\nconst A = 1\r\n' }, []);
+    await writeFile(join(repo, '.gitattributes'), '*.go text\n');
+    await git(repo, 'add', '.gitattributes'); // only it: `add -A` would renormalize a.go
+    await git(repo, 'commit', '-q', '-m', 'line endings');
+    await git(repo, 'tag', 'v1.0.0');
+    expect(await git(repo, 'cat-file', 'blob', 'v1.0.0:a.go')).toContain('\r\n');
+    const t = new Date(Number((await git(repo, 'log', '-1', '--format=%ct')).trim()) * 1000);
+    const access = new GitAccess({ PATH: process.env.PATH, HOME: join(tmp, 'crlftext-home') }, { owner: 'source "crlftext"', keyFilePath: join(tmp, 'crlftext-key') });
+    const dir = join(tmp, 'crlftext-checkout');
+    await access.checkout(join(repo, '.git'), dir, (await git(repo, 'rev-parse', 'v1.0.0')).trim());
+    // git compares contents only when a file's times differ from the index's: a checkout finished within
+    // the file system's clock tick ("racily clean") or a file merely touched since. Touched here, so always.
+    await utimes(join(dir, 'a.go'), new Date('2020-01-01T00:00:00Z'), new Date('2020-01-01T00:00:00Z'));
+    const ours = await build({ checkoutDir: dir, subdir: '', version: 'v1.0.0', commitTime: t });
+    await expectSameAsGo(ours, 'example.com/crlftext.git@v1.0.0');
+    // a real edit of that file is still a local change
+    await writeFile(join(dir, 'a.go'), 'package crlftext\r\n\r\nconst A = 2\r\n');
+    const err = await expectCode(build({ checkoutDir: dir, subdir: '', version: 'v1.0.0', commitTime: t }), 'EBADSOURCE');
+    expect(err.message).toContain('a.go');
   });
 
   it('a go.sum line with the hash of an empty go.mod (an old go bug) is dropped, as go drops it: no mismatch to report', async () => {

@@ -4,7 +4,8 @@
  * cmd/go reads it (cmd/go/internal/modfetch/codehost/git.go), or from a plain
  * directory the way golang.org/x/mod/zip.CreateFromDir walks it.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, readFile, readdir, readlink, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -83,6 +84,12 @@ export async function walkDir(root: string, go124: boolean): Promise<{ files: So
 const SLASH = Buffer.from('/');
 const SLASH_GO_MOD = Buffer.from('/go.mod');
 
+async function sha256Of(stream: AsyncIterable<Buffer>): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of stream) h.update(chunk);
+  return h.digest('hex');
+}
+
 function dataFile(path: string, data: Buffer): SourceFile {
   return { path, kind: 'file', size: data.length, open: () => Readable.from([data]) };
 }
@@ -124,9 +131,9 @@ export class GitTree {
       throw fail('EBADSOURCE', subject, `${dir} is inside the git work tree ${top}, not its top`, 'build from the repository root and give the module directory as subdir');
     }
     // A modified tracked file would go into the zip as it is, unlike what go fetches.
-    const dirty = await t.git(['status', '--porcelain', '-z', '--untracked-files=no', '--ignore-submodules=all']);
+    const dirty = await t.changed(await t.git(['status', '--porcelain', '-z', '--untracked-files=no', '--ignore-submodules=all']));
     if (dirty.length > 0) {
-      throw fail('EBADSOURCE', subject, `the checkout has local changes: ${dirty.toString('utf8').split('\0').filter(Boolean).slice(0, 5).join(', ')}`, 'build from a clean checkout of the tag');
+      throw fail('EBADSOURCE', subject, `the checkout has local changes: ${dirty.join(', ')}`, 'build from a clean checkout of the tag');
     }
     if (expectHash) {
       const head = (await t.git(['rev-parse', 'HEAD'])).toString('utf8').trim();
@@ -135,10 +142,53 @@ export class GitTree {
     return t;
   }
 
-  private async git(args: string[]): Promise<Buffer> {
+  /**
+   * The first few entries of `git status --porcelain -z` that are real changes. git status
+   * re-cleans a file whose times differ from the index's (a checkout that ended within the
+   * file system's clock tick leaves its files so, "racily clean") and calls it modified when
+   * the clean form differs from the blob: a file committed with CRLF before a `text` attribute
+   * was added (the usual .gitattributes added without `git add --renormalize`) always does,
+   * though checkout wrote the very bytes `git archive`, and so go, gives. Such a file is
+   * changed only when its bytes differ from the blob as checked out (`git cat-file --filters`).
+   */
+  private async changed(status: Buffer): Promise<string[]> {
+    const fields = status.toString('utf8').split('\0');
+    const changed: string[] = [];
+    for (let i = 0; i < fields.length && changed.length < 5; i++) {
+      const rec = fields[i]!;
+      if (rec === '') continue;
+      const path = rec.slice(3);
+      if (rec[0] === 'R' || rec[0] === 'C') i++; // the path it came from follows
+      // a name that is not UTF-8 cannot be handed to git as an argument: left as changed
+      if (rec.startsWith(' M') && !path.includes('\uFFFD') && (await this.asCheckedOut(path))) continue;
+      changed.push(rec);
+    }
+    return changed;
+  }
+
+  /** Whether the file in the work tree holds what checking out HEAD's blob of it writes. */
+  private async asCheckedOut(path: string): Promise<boolean> {
+    const abs = join(this.top, path);
+    if (!(await lstat(abs).catch(() => undefined))?.isFile()) return false;
+    const file = await sha256Of(createReadStream(abs));
+    const child = spawn('git', [...AS_GO_READS, 'cat-file', '--filters', `HEAD:${path}`], { cwd: this.top, env: this.env(), stdio: ['ignore', 'pipe', 'ignore'] });
+    const exited = new Promise<number | null>((done) => {
+      child.on('close', done);
+      child.on('error', () => done(null));
+    });
+    const [blob, code] = await Promise.all([sha256Of(child.stdout), exited]);
+    return code === 0 && file === blob;
+  }
+
+  private env(): NodeJS.ProcessEnv {
     // as the checkout was made (an operator's autocrlf=true would make a CRLF checkout look clean)
     const env: NodeJS.ProcessEnv = { ...process.env, GIT_OPTIONAL_LOCKS: '0', GIT_LITERAL_PATHSPECS: '1', ...WITHOUT_OPERATOR_CONFIG };
     for (const k of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_OBJECT_DIRECTORY', 'GIT_ALTERNATE_OBJECT_DIRECTORIES', 'GIT_CONFIG', 'GIT_CONFIG_COUNT', 'GIT_CONFIG_PARAMETERS']) delete env[k];
+    return env;
+  }
+
+  private async git(args: string[]): Promise<Buffer> {
+    const env = this.env();
     return new Promise((done, reject) => {
       execFile('git', [...AS_GO_READS, ...args], { cwd: this.top, env, encoding: 'buffer', maxBuffer: 1 << 30 }, (err, stdout, stderr) => {
         if (!err) return done(stdout);
