@@ -640,6 +640,19 @@ describe('buildGoModule refuses what go refuses, with a code', () => {
     await expectSameAsGo(ok, 'example.com/majdir.git/v2@v2.0.2');
   });
 
+  it('a repository git cannot read (here a broken .git/config; likewise another user\'s, "dubious ownership") is refused, not walked as a plain directory', async () => {
+    // walked, its untracked files would go in and its tracked .hg/ would not: another h1 than go's, silently
+    const repo = await makeRepo('brokengit');
+    const t = await commitAndTag(repo, { 'go.mod': 'module example.com/brokengit.git\n', 'a.go': 'package brokengit\n', '.hg/hgrc': '[ui]\n' }, ['v1.0.0']);
+    await writeFile(join(repo, 'untracked.txt'), 'not in the commit\n');
+    const config = await readFile(join(repo, '.git', 'config'), 'utf8');
+    await appendFile(join(repo, '.git', 'config'), '[broken\n');
+    const err = await expectCode(build({ checkoutDir: repo, subdir: '', version: 'v1.0.0', commitTime: t }), 'EBADSOURCE');
+    expect(err.message).toContain('config');
+    await writeFile(join(repo, '.git', 'config'), config);
+    expect((await build({ checkoutDir: repo, subdir: '', version: 'v1.0.0', commitTime: t })).files).toEqual(['.hg/hgrc', 'a.go', 'go.mod']);
+  });
+
   it('no half-written zip is left behind when a build fails', async () => {
     const repo = await makeRepo('nozip');
     const t = await commitAndTag(repo, { 'go.mod': 'module example.com/nozip.git\n', 'A.go': 'x\n', 'a.go': 'y\n' }, ['v1.0.0']);

@@ -84,6 +84,12 @@ export async function walkDir(root: string, go124: boolean): Promise<{ files: So
 const SLASH = Buffer.from('/');
 const SLASH_GO_MOD = Buffer.from('/go.mod');
 
+/** What git's is_git_directory looks for: HEAD and an objects folder (refs may be packed away). */
+async function isGitDir(path: string): Promise<boolean> {
+  const [head, objects] = await Promise.all([lstat(join(path, 'HEAD')).catch(() => undefined), lstat(join(path, 'objects')).catch(() => undefined)]);
+  return head !== undefined && objects?.isDirectory() === true;
+}
+
 async function sha256Of(stream: AsyncIterable<Buffer>): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of stream) h.update(chunk);
@@ -116,17 +122,14 @@ export class GitTree {
   static async open(dir: string, subject: string, expectHash?: string): Promise<GitTree | undefined> {
     const dotGit = await lstat(join(dir, '.git')).catch(() => undefined);
     if (!dotGit) return undefined;
+    // A .git directory that is no repository (no HEAD, no objects: a folder a tarball carried)
+    // is skipped by the walk, as zip.CreateFromDir skips it. One that is, git must read: when
+    // git refuses it (another user's, "dubious ownership"; a broken config) a walk would take in
+    // untracked files and leave out tracked .hg/ folders, another h1 than go's. A .git file (a
+    // worktree's pointer) would be walked in, which go never does.
+    if (dotGit.isDirectory() && !(await isGitDir(join(dir, '.git')))) return undefined;
     const t = new GitTree(dir, subject);
-    const top = await t.git(['rev-parse', '--show-toplevel']).then(
-      (out) => out.toString('utf8').trim(),
-      (e: unknown) => {
-        // A .git directory git does not recognise is skipped by the walk, as zip.CreateFromDir
-        // skips it; a .git file (a worktree's pointer) would be walked in, which go never does.
-        if (dotGit.isDirectory()) return undefined;
-        throw e;
-      },
-    );
-    if (top === undefined) return undefined;
+    const top = (await t.git(['rev-parse', '--show-toplevel'])).toString('utf8').trim();
     if ((await realpath(top)) !== (await realpath(dir))) {
       throw fail('EBADSOURCE', subject, `${dir} is inside the git work tree ${top}, not its top`, 'build from the repository root and give the module directory as subdir');
     }
