@@ -367,6 +367,12 @@ describe('buildGoModule, compared with what go fetches from git', () => {
     expect(err.hint).toContain('v2.0.0+incompatible');
     // and a path the job gives must be one
     await expectCode(build({ checkoutDir: repo, subdir: '', version: 'v2.0.0+incompatible', commitTime: t2 }), 'EBADSOURCE');
+    // in a folder (which has no go.mod either): the reason given is the folder, not a go.mod the commit lacks
+    await git(repo, 'tag', 'sub/v2.0.0');
+    const inSub = await expectCode(build({ checkoutDir: repo, subdir: 'sub', modulePath: 'example.com/nomod.git/sub', version: 'v2.0.0+incompatible', commitTime: t2 }), 'EBADSOURCE');
+    expect(inSub.message).not.toContain('this commit has one');
+    expect(inSub.message).toContain('sub');
+    expect((await goDirect('example.com/nomod.git/sub@v2.0.0+incompatible')).Error).toContain('missing example.com/nomod.git/sub/go.mod');
   });
 
   it('İ and ı are no case of i to go (its fold table keeps both apart): i.go, İ.go and ı.go make one module, as go makes it', async () => {

@@ -219,7 +219,8 @@ function checkVersionRules(subject: string, modulePath: string, version: string,
     if (major === 'v0' || major === 'v1') throw fail('EBADSOURCE', subject, `+incompatible is not allowed: major version ${major} is compatible`, `migrate it as ${version.replace('+incompatible', '')}`);
     if (pathMajor) throw fail('EBADSOURCE', subject, 'the module path has a major version suffix, so the major version must match it and +incompatible is not allowed', 'exclude this version');
     if (hasGoMod || subdir !== '') {
-      throw fail('EBADSOURCE', subject, '+incompatible is only for a module at the repository root without go.mod, and this commit has one', `Go treats ${version} as invalid; exclude it`);
+      const why = subdir !== '' ? `this module is in the folder ${subdir}/${hasGoMod ? '' : ', which has no go.mod either'}` : 'this commit has one';
+      throw fail('EBADSOURCE', subject, `+incompatible is only for a module at the repository root without go.mod, and ${why}`, `Go treats ${version} as invalid; exclude it`);
     }
   } else {
     const why = checkPathMajor(version, pathMajor);
