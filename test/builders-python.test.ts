@@ -507,6 +507,30 @@ with zipfile.ZipFile(out + "/wheelfile_lib-1.0-py3-none-any.whl", "w") as z:
     expect(e.actual).toContain('build/');
   });
 
+  it('a file committed with CRLF before a `text` attribute was added is clean: the fresh checkout builds, the CRLF bytes packed as committed; a real edit is still refused', async () => {
+    // .gitattributes added without `git add --renormalize`: git status calls such a file modified
+    // whenever it compares contents (its clean form would be LF), though checkout wrote the blob
+    const r = await repo({ ...setuptoolsPyproject('crlf-lib', '1.0'), 'src/acme_tiny/__init__.py': 'X = 1\r\nY = 2\r\n' }, 'v0');
+    await writeFile(join(r, '.gitattributes'), '*.py text\n');
+    await git(r, 'add', '.gitattributes'); // only it: `add -A` would renormalize the file
+    await git(r, 'commit', '-q', '-m', 'line endings');
+    await git(r, 'tag', 'v1.0');
+    expect(await git(r, 'cat-file', 'blob', 'v1.0:src/acme_tiny/__init__.py')).toContain('\r\n');
+    const co = await checkout(r, 'v1.0');
+    // git compares contents only when a file's times differ from the index's (a checkout finished
+    // within the clock tick, "racily clean"): touched here, so always
+    await utimes(join(co.dir, 'src/acme_tiny/__init__.py'), new Date('2020-01-01T00:00:00Z'), new Date('2020-01-01T00:00:00Z'));
+    const built = await buildPython({ checkoutDir: co.dir, commitTime: co.commitTime, outDir: join(tmp, `out-${++n}`), name: 'crlf-lib', version: 'v1.0' });
+    const sdist = built.files.find((f) => f.filetype === 'sdist')!;
+    const tarText = gunzipSync(await readFile(sdist.path)).toString('latin1');
+    expect(tarText).toContain('X = 1\r\nY = 2\r\n');
+    // a real edit of that file is a change: refused, as before
+    await writeFile(join(co.dir, 'src/acme_tiny/__init__.py'), 'X = 3\r\nY = 2\r\n');
+    const e = await failure(buildPython({ checkoutDir: co.dir, commitTime: co.commitTime, outDir: join(tmp, `out-${++n}`), name: 'crlf-lib', version: 'v1.0' }));
+    expect(e.code).toBe('EBUILD');
+    expect(e.actual).toContain('src/acme_tiny/__init__.py');
+  });
+
   it('a link to a folder of the repository is followed by the check as the backend follows it: a link out of the checkout in that folder is refused before the build (EBADSOURCE), nothing of its target packed', async () => {
     const SECRET = 'cam-planted-behind-a-folder-link';
     const outside = join(tmp, `outside-${++n}.txt`);

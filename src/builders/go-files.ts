@@ -4,14 +4,13 @@
  * cmd/go reads it (cmd/go/internal/modfetch/codehost/git.go), or from a plain
  * directory the way golang.org/x/mod/zip.CreateFromDir walks it.
  */
-import { execFile, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { lstat, readFile, readdir, readlink, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { MigrateError, type ErrorCode } from '../errors.js';
-import { AS_GO_READS, WITHOUT_OPERATOR_CONFIG } from '../git-local.js';
+import { AS_GO_READS, realChanges, WITHOUT_OPERATOR_CONFIG } from '../git-local.js';
 import { MAX_GO_MOD, MAX_LICENSE, isVendoredPackage, modulePathFromGoMod, splitPathVersion, type CandidateFile, type FileProblem } from './go-rules.js';
 
 /** A file that may go into the zip, and how to read it. */
@@ -90,11 +89,6 @@ async function isGitDir(path: string): Promise<boolean> {
   return head !== undefined && objects?.isDirectory() === true;
 }
 
-async function sha256Of(stream: AsyncIterable<Buffer>): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of stream) h.update(chunk);
-  return h.digest('hex');
-}
 
 function dataFile(path: string, data: Buffer): SourceFile {
   return { path, kind: 'file', size: data.length, open: () => Readable.from([data]) };
@@ -134,7 +128,9 @@ export class GitTree {
       throw fail('EBADSOURCE', subject, `${dir} is inside the git work tree ${top}, not its top`, 'build from the repository root and give the module directory as subdir');
     }
     // A modified tracked file would go into the zip as it is, unlike what go fetches.
-    const dirty = await t.changed(await t.git(['status', '--porcelain', '-z', '--untracked-files=no', '--ignore-submodules=all']));
+    // (realChanges: a file git status merely suspects, racily clean, is compared with its blob)
+    const status = await t.git(['status', '--porcelain', '-z', '--untracked-files=no', '--ignore-submodules=all']);
+    const dirty = await realChanges(t.top, status.toString('utf8'), { argv: ['git', ...AS_GO_READS], env: t.env() }, 5);
     if (dirty.length > 0) {
       throw fail('EBADSOURCE', subject, `the checkout has local changes: ${dirty.join(', ')}`, 'build from a clean checkout of the tag');
     }
@@ -143,44 +139,6 @@ export class GitTree {
       if (head !== expectHash) throw fail('EBADSOURCE', subject, `the checkout is at ${head}, not ${expectHash}`, 'check out the tagged commit', { expected: expectHash, actual: head });
     }
     return t;
-  }
-
-  /**
-   * The first few entries of `git status --porcelain -z` that are real changes. git status
-   * re-cleans a file whose times differ from the index's (a checkout that ended within the
-   * file system's clock tick leaves its files so, "racily clean") and calls it modified when
-   * the clean form differs from the blob: a file committed with CRLF before a `text` attribute
-   * was added (the usual .gitattributes added without `git add --renormalize`) always does,
-   * though checkout wrote the very bytes `git archive`, and so go, gives. Such a file is
-   * changed only when its bytes differ from the blob as checked out (`git cat-file --filters`).
-   */
-  private async changed(status: Buffer): Promise<string[]> {
-    const fields = status.toString('utf8').split('\0');
-    const changed: string[] = [];
-    for (let i = 0; i < fields.length && changed.length < 5; i++) {
-      const rec = fields[i]!;
-      if (rec === '') continue;
-      const path = rec.slice(3);
-      if (rec[0] === 'R' || rec[0] === 'C') i++; // the path it came from follows
-      // a name that is not UTF-8 cannot be handed to git as an argument: left as changed
-      if (rec.startsWith(' M') && !path.includes('\uFFFD') && (await this.asCheckedOut(path))) continue;
-      changed.push(rec);
-    }
-    return changed;
-  }
-
-  /** Whether the file in the work tree holds what checking out HEAD's blob of it writes. */
-  private async asCheckedOut(path: string): Promise<boolean> {
-    const abs = join(this.top, path);
-    if (!(await lstat(abs).catch(() => undefined))?.isFile()) return false;
-    const file = await sha256Of(createReadStream(abs));
-    const child = spawn('git', [...AS_GO_READS, 'cat-file', '--filters', `HEAD:${path}`], { cwd: this.top, env: this.env(), stdio: ['ignore', 'pipe', 'ignore'] });
-    const exited = new Promise<number | null>((done) => {
-      child.on('close', done);
-      child.on('error', () => done(null));
-    });
-    const [blob, code] = await Promise.all([sha256Of(child.stdout), exited]);
-    return code === 0 && file === blob;
   }
 
   private env(): NodeJS.ProcessEnv {

@@ -30,7 +30,7 @@ import { lutimes, mkdir, mkdtemp, readdir, readlink, realpath, rm, stat } from '
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { diskFullError, MigrateError, toError, type ErrorCode } from '../errors.js';
-import { WITHOUT_OPERATOR_CONFIG } from '../git-local.js';
+import { AS_GO_READS, realChanges, WITHOUT_OPERATOR_CONFIG } from '../git-local.js';
 import { notRegularFile } from './output-file.js';
 import { buildPathMap, offlineHint, runProcess, toolVersion, type RunResult } from './process.js';
 import { MAX_VERSION_KEY, shownKey } from '../sources/bounded.js';
@@ -260,12 +260,14 @@ async function prepareOutDir(outDir: string, subject: string): Promise<void> {
  */
 async function requireCleanCheckout(checkout: string, subject: string, signal?: AbortSignal): Promise<void> {
   if (!(await stat(join(checkout, '.git')).catch(() => undefined))) return;
+  // as the checkout was made (git-access.ts); no HOME, and no global config: with HOME the checkout, a
+  // `.gitconfig` the tag commits was git's own config, and its core.fsmonitor a command git ran here,
+  // outside the build's containment
+  const git = { argv: ['git', '-c', `safe.directory=${checkout}`, ...AS_GO_READS], env: { PATH: '/usr/local/bin:/usr/bin:/bin', ...WITHOUT_OPERATOR_CONFIG, LC_ALL: 'C' } };
   const run = await runProcess({
-    argv: ['git', '-c', `safe.directory=${checkout}`, 'status', '--porcelain', '--ignored', '--untracked-files=all'],
+    argv: [...git.argv, 'status', '--porcelain', '-z', '--ignored', '--untracked-files=all'],
     cwd: checkout,
-    // no HOME, and no global config: with HOME the checkout, a `.gitconfig` the tag commits was git's
-    // own config, and its core.fsmonitor a command git ran here, outside the build's containment
-    env: { PATH: '/usr/local/bin:/usr/bin:/bin', ...WITHOUT_OPERATOR_CONFIG, LC_ALL: 'C' },
+    env: git.env,
     timeoutMs: 60_000,
     signal,
     // our own git on our own checkout: nothing in it to contain, and a PID namespace costs a node start per tag
@@ -277,10 +279,12 @@ async function requireCleanCheckout(checkout: string, subject: string, signal?: 
   if (run.exitCode !== 0) {
     throw new MigrateError('EBUILD', `${subject}: git status failed in the checkout`, { subject, actual: outputTail(run.output) });
   }
-  if (run.output.trim() !== '') {
+  // a file git status merely suspects (racily clean, a CRLF blob under a `text` attribute) is compared with its blob
+  const changed = await realChanges(checkout, run.output, git, 20);
+  if (changed.length > 0) {
     throw new MigrateError('EBUILD', `${subject}: the checkout is not clean`, {
       subject,
-      actual: outputTail(run.output, 1000),
+      actual: outputTail(changed.join('\n'), 1000),
       hint: 'an earlier build or a stray file would end up in the artifacts; build from a fresh checkout of the tag',
     });
   }
