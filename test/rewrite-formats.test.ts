@@ -679,6 +679,24 @@ describe('rewrite-lockfiles --write', () => {
     expect(readFileSync(join(ca.dir, 'package-lock.json'), 'utf8')).toContain(`"resolved": "${NPM}left-pad/-/left-pad-1.0.0.tgz"`);
   });
 
+  it("a tarball from one of the job's sources of a package the job does not migrate stays, and is named: the shared repository would answer that name with the public package", async () => {
+    // the job's source (http://127.0.0.1:9/) migrates @acme/x only; acme-billing is private there too, and not migrated
+    const SRC = 'http://127.0.0.1:9/';
+    const entry = (name: string, file: string) => ({ version: '1.0.0', resolved: `${SRC}${name}/-/${file}-1.0.0.tgz`, integrity: `sha512-${'A'.repeat(86)}==` });
+    const lock = `${JSON.stringify({ name: 'x', lockfileVersion: 3, requires: true, packages: { '': { name: 'x' }, 'node_modules/@acme/x': entry('@acme/x', 'x'), 'node_modules/acme-billing': entry('acme-billing', 'acme-billing') } }, null, 2)}\n`;
+    const yarn = `# yarn lockfile v1\n\n\n"@acme/x@1.0.0":\n  version "1.0.0"\n  resolved "${SRC}@acme/x/-/x-1.0.0.tgz#0123456789abcdef0123456789abcdef01234567"\n\nacme-billing@1.0.0:\n  version "1.0.0"\n  resolved "${SRC}acme-billing/-/acme-billing-1.0.0.tgz#0123456789abcdef0123456789abcdef01234567"\n`;
+    const p = project({ 'npm/package-lock.json': lock, 'yarn/yarn.lock': yarn });
+    const r = await rewrite(p, { write: true, json: true });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(p.dir, 'npm/package-lock.json'), 'utf8')).toBe(lock.replace(`${SRC}@acme/x/`, `${NPM}@acme/x/`));
+    expect(readFileSync(join(p.dir, 'yarn/yarn.lock'), 'utf8')).toBe(yarn.replace(`${SRC}@acme/x/`, `${NPM}@acme/x/`));
+    const out = JSON.parse(r.stdout) as { files: { path: string; changes: unknown[]; notes: string[] }[] };
+    for (const f of out.files) {
+      expect(f.changes.length, f.path).toBe(1);
+      expect(f.notes, f.path).toEqual([expect.stringMatching(/^tarballs from 127\.0\.0\.1:9 of packages the job does not migrate \(e\.g\. http:\/\/127\.0\.0\.1:9\/acme-billing\/-\/acme-billing-1\.0\.0\.tgz\) left as they are/)]);
+    }
+  });
+
   it('writes a symlinked lockfile through to the file it points at: the link stays a link', async () => {
     const p = project({ 'shared/requirements.txt': '-i https://pypi.org/simple\nrequests==2.31.0\n' }, ['app/requirements.txt']);
     mkdirSync(join(p.dir, 'app'));

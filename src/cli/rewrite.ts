@@ -22,6 +22,7 @@ import { printable, publicUrl, redactUrlCredentials } from '../redact.js';
 import { acquireJobLock } from '../state/lock.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
 import { findLockfiles, localLockfiles } from '../warm/inputs.js';
+import { InternalNames } from '../warm/internal.js';
 import { RegistryHosts } from '../warm/items.js';
 import { LockfileRepository } from '../warm/git-lockfiles.js';
 import { print, printEntries, reportError, type Io } from './output.js';
@@ -106,9 +107,19 @@ async function targetsFor(job: LoadedJob, formats: ReadonlySet<LockfileFormat>, 
   // tarballs and indexes of a registry the shared repository does not serve stay where they are
   // (by host and path, as warm judges them: RegistryHosts)
   const registries = new RegistryHosts(job.config);
+  // a source's tarball moves only for a package the job migrates from it (its packages, its
+  // scopes), as warm asks a store for no other: the shared repository would answer any other
+  // name with the public package of that name
+  const internal = new InternalNames();
+  for (const s of job.config.sources) {
+    if (s.kind !== 'npm-registry') continue;
+    for (const p of s.packages) internal.add('npm', p);
+    for (const scope of s.scopes) internal.addScope(scope);
+  }
   const targets: RewriteTargets = {
     foreignNpmHost: (url) => registries.foreign('npm', url),
     foreignPypiHost: (url) => registries.foreign('pypi', url),
+    notMigratedNpm: (url, name) => (internal.has('npm', name) ? undefined : registries.viaSource('npm', url)),
   };
   if (!(needNpm && repos.npm?.shared) && !(needPypi && repos.pypi?.shared)) return targets;
   const ca = new CodeArtifact(job.config.target, new Limiter(job.config.limits.rates), opts.codeartifactClient, opts.signal);

@@ -9,7 +9,8 @@
  * registry (its upstream) and the job's own sources (migrated into internal). A
  * tarball from any other registry stays as it is, and is said: the shared
  * repository does not hold that registry's packages, and under the same name it
- * would fetch the PUBLIC package instead (dependency confusion).
+ * would fetch the PUBLIC package instead (dependency confusion). So does a
+ * package of a source that the job does not migrate from it (notMigratedNpm).
  */
 import { publicUrl } from '../../redact.js';
 import { isGitUrl, isRegistryTarball } from '../npm-spec.js';
@@ -20,8 +21,8 @@ const NAME = /^(?:@[A-Za-z0-9~-][A-Za-z0-9._~-]*\/)?[A-Za-z0-9~-][A-Za-z0-9._~-]
 /** A tarball's file name: what registries write, nothing a YAML plain scalar or a path would read otherwise. */
 const FILE = /^[A-Za-z0-9._~-]+\.tgz$/;
 
-/** The registry tarball `url` on `endpoint` (`url` itself when it is there already), undefined when it is no registry tarball. */
-export function tarballOnEndpoint(url: string, endpoint: string): string | undefined {
+/** A registry tarball URL's package name (unescaped), file name and fragment; undefined when it is no registry tarball of an npm name. */
+function registryTarball(url: string): { name: string; file: string; hash: string } | undefined {
   if (!isRegistryTarball(url) || isGitUrl(url)) return undefined;
   let u: URL;
   try {
@@ -35,7 +36,7 @@ export function tarballOnEndpoint(url: string, endpoint: string): string | undef
   // npm name, and spliced into the endpoint it would break the file or leave the repository
   const name = m[1].replace(/^%40/, '@').replace(/^(@[^/%]+)%2[fF]/, '$1/');
   if (!NAME.test(name) || !FILE.test(m[2])) return undefined;
-  return `${endpoint}${name}/-/${m[2]}${u.hash}`;
+  return { name, file: m[2], hash: u.hash };
 }
 
 /**
@@ -45,11 +46,13 @@ export function tarballOnEndpoint(url: string, endpoint: string): string | undef
  */
 export function tarballMover(targets: RewriteTargets & { npm: string }): { move: (url: string) => string | undefined; notes: (changed: number) => string[]; already: () => number } {
   const foreign = new Map<string, string>();
+  const notMigrated = new Map<string, string>();
   let already = 0;
   return {
     move: (url) => {
-      const to = tarballOnEndpoint(url, targets.npm);
-      if (!to) return undefined;
+      const t = registryTarball(url);
+      if (!t) return undefined;
+      const to = `${targets.npm}${t.name}/-/${t.file}${t.hash}`;
       if (to === url) {
         already++;
         return undefined;
@@ -59,12 +62,21 @@ export function tarballMover(targets: RewriteTargets & { npm: string }): { move:
         if (!foreign.has(host)) foreign.set(host, publicUrl(url));
         return undefined;
       }
+      const source = targets.notMigratedNpm?.(url, t.name);
+      if (source) {
+        if (!notMigrated.has(source)) notMigrated.set(source, publicUrl(url));
+        return undefined;
+      }
       return to;
     },
     notes: (changed) => [
       ...[...foreign].map(
         ([host, example]) =>
           `tarballs from ${host} (e.g. ${example}) left as they are: that registry is neither the public one nor a source of the job, so the shared repository does not hold its packages (and would fetch a public package of the same name instead); add it as a source to migrate them`,
+      ),
+      ...[...notMigrated].map(
+        ([host, example]) =>
+          `tarballs from ${host} of packages the job does not migrate (e.g. ${example}) left as they are: that registry is one of the job's sources, but the shared repository holds only the packages the job migrates from it, and for any other name would fetch the public package of that name instead (a private one's integrity then fails, or one without integrity installs someone else's code); add them to the source's packages (or scopes) to migrate them, or, if they are public packages that registry only proxies, reinstall them from the public registry`,
       ),
       ...(!changed && already ? [alreadyNote(already)] : []),
     ],

@@ -15,6 +15,13 @@ export interface RewriteTargets {
    */
   foreignNpmHost?: (url: string) => string | undefined;
   /**
+   * The host of an npm tarball URL from one of the job's sources whose package (`name`) the job
+   * does not migrate, undefined when it moves: the shared repository holds only the migrated
+   * packages of a source, and for any other name fetches the public package of that name
+   * (dependency confusion), as warm never requests such a package through a store. Unset: every one moves.
+   */
+  notMigratedNpm?: (url: string, name: string) => string | undefined;
+  /**
    * The same for a PyPI index URL (requirements' `--index-url`, a poetry legacy source, a uv
    * registry): the host of an index that is neither public PyPI nor the job's CodeArtifact
    * domain. The job migrates Python projects from git, never from an index, so the shared
