@@ -362,7 +362,7 @@ describe('rewriting the fixtures', () => {
     const p = rewriteLockfile('poetry', poetry, guarded);
     expect(p.changes.map((c) => c.from)).toEqual(['https://pypi.org/simple']);
     expect(p.text.match(/url = "https:\/\/pypi\.acme\.example\/simple"/g)!.length).toBe(2);
-    expect(p.notes).toEqual([expect.stringMatching(/^line 6: the legacy source https:\/\/pypi\.acme\.example\/simple \(2 package\(s\)\) left as it is/)]);
+    expect(p.notes).toEqual([expect.stringMatching(/^line 6: the legacy source https:\/\/pypi\.acme\.example\/simple \(2 package\(s\)\) left as it is/), expect.stringMatching(/^poetry downloads these packages from the pyproject\.toml \[\[tool\.poetry\.source\]\] "r"/)]);
     const only = rewriteLockfile('poetry', ['[[package]]\nname = "acme-billing"\nversion = "1.2.0"\n', source('https://pypi.acme.example/simple')].join(''), guarded);
     expect([only.changes, only.notes.length]).toEqual([[], 1]);
     expect(only.notes.join()).not.toMatch(NO_URL_ADVICE);
@@ -383,7 +383,26 @@ describe('rewriting the fixtures', () => {
     expect(u.changes.map((c) => c.from)).toEqual(['https://pypi.org/simple', 'https://files.pythonhosted.org/packages/ab/app-1.0.0.tar.gz', 'https://pypi.org/simple', 'https://files.pythonhosted.org/packages/cd/acme_billing-1.0.0.tar.gz']);
     expect(u.text.match(/"https:\/\/pypi\.acme\.example\/simple"/g)!.length).toBe(2);
     expect(u.text).toContain('url = "https://pypi.acme.example/packages/acme_billing-1.0.0.tar.gz"');
-    expect(u.notes).toEqual([expect.stringMatching(/^line 14: the index https:\/\/pypi\.acme\.example\/simple \(1 package\(s\), their files and every reference to it\) left as it is/)]);
+    expect(u.notes).toEqual([expect.stringMatching(/^line 14: the index https:\/\/pypi\.acme\.example\/simple \(1 package\(s\), their files and every reference to it\) left as it is/), expect.stringMatching(/^uv uses this lock only while/)]);
+  });
+
+  it("poetry and uv: moved, the lock is said to need the project's own source or index pointed there too (poetry downloads from pyproject's source; uv relocks from the project's indexes), also when rewritten already", () => {
+    const poetry = readFileSync(join(FIXTURES, 'handmade/poetry/poetry.lock'), 'utf8').replace('https://pypi.example.invalid/simple', 'https://pypi.org/simple');
+    const uv = readFileSync(join(FIXTURES, 'handmade/uv/uv.lock'), 'utf8');
+    for (const [format, text, says] of [
+      ['poetry', poetry, /pyproject\.toml \[\[tool\.poetry\.source\]\] "internal", not from poetry\.lock's url: set its url to .* and run poetry lock --no-update/],
+      ['uv', uv, /\[\[tool\.uv\.index\]\] url = ".*", default = true, in pyproject\.toml, or UV_DEFAULT_INDEX\), or uv sync resolves again/],
+    ] as const) {
+      const once = rewriteLockfile(format, text, targets);
+      expect(once.changes.length, format).toBeGreaterThan(0);
+      expect(once.notes, format).toContainEqual(expect.stringMatching(says));
+      expect(once.notes.join('\n'), format).toContain(`${PYPI}simple`);
+      const twice = rewriteLockfile(format, once.text, targets);
+      expect(twice.notes, format).toContainEqual(expect.stringMatching(says));
+    }
+    // nothing of the shared repository in the lock (a company index left as it is): nothing to say of the project's
+    const company = rewriteLockfile('poetry', poetry.replace('https://pypi.org/simple', 'file:///srv/wheels'), targets);
+    expect(company.notes.join('\n')).not.toMatch(/tool\.poetry\.source\]\] "internal"/);
   });
 
   it('uv: a registry that is a local folder (find-links, a flat index) stays, its packages and references with it, and is named; the public index beside it moves', () => {
@@ -395,7 +414,7 @@ describe('rewriting the fixtures', () => {
     const r = rewriteLockfile('uv', text, targets);
     expect(r.changes.map((c) => c.from)).toEqual(['https://pypi.org/simple', 'https://files.pythonhosted.org/packages/ab/app-1.0.0.tar.gz']);
     expect(r.text.match(/registry = "\.\.\/wheels"/g)!.length).toBe(2);
-    expect(r.notes).toEqual([expect.stringMatching(/^line 14: the folder \.\.\/wheels \(1 package\(s\), their files and every reference to it\) left as it is: a folder of files \(find-links\) is no index/)]);
+    expect(r.notes).toEqual([expect.stringMatching(/^line 14: the folder \.\.\/wheels \(1 package\(s\), their files and every reference to it\) left as it is: a folder of files \(find-links\) is no index/), expect.stringMatching(/^uv uses this lock only while/)]);
   });
 
   it('poetry and uv: a URL written with a TOML escape or as a multi-line string is not rewritten (the escape hid a company index from the check; """ was spliced into), and is named', () => {

@@ -19,6 +19,8 @@ export function rewritePoetry(text: string, targets: RewriteTargets): RewriteRes
   const edits: { start: number; end: number; value: string }[] = [];
   const foreign = new Map<string, { where: string; packages: number; local?: boolean }>();
   const unreadable: string[] = [];
+  // the [[tool.poetry.source]] names (`reference`) of the sources that point at the shared repository
+  const references = new Set<string>();
   let already = 0;
   // each [package.source] table up to the next header
   for (const table of text.matchAll(/^\[package\.source\][ \t]*\r?\n((?:(?!\[)[^\n]*\n?)*)/gm)) {
@@ -37,6 +39,7 @@ export function rewritePoetry(text: string, targets: RewriteTargets): RewriteRes
     }
     url.index += line.index;
     if (url[3] === index) {
+      referenceOf(body, references);
       already++;
       continue;
     }
@@ -55,6 +58,7 @@ export function rewritePoetry(text: string, targets: RewriteTargets): RewriteRes
       foreign.set(host, { where: seen?.where ?? `line ${at(start)}: the legacy source ${publicUrl(url[3]!)}`, packages: (seen?.packages ?? 0) + 1 });
       continue;
     }
+    referenceOf(body, references);
     edits.push({ start, end: start + url[3]!.length, value: index });
     changes.push({ line: at(start), from: publicUrl(url[3]!), to: index });
   }
@@ -70,5 +74,15 @@ export function rewritePoetry(text: string, targets: RewriteTargets): RewriteRes
     : already
       ? [alreadyNote(already)]
       : ['no legacy source: packages from PyPI carry no URL in poetry.lock; add the shared repository as a [[tool.poetry.source]] (priority = "primary") in pyproject.toml and run poetry lock --no-update'];
+  // Poetry downloads a legacy source's packages from the pyproject.toml source its `reference`
+  // names, never from the lock's url (installation/chooser.py: pool.repository(package.source_reference)),
+  // and the lock's content-hash covers pyproject's sources: the lock alone changes no download
+  if (references.size) notes.push(`poetry downloads these packages from the pyproject.toml [[tool.poetry.source]] ${[...references].map((r) => JSON.stringify(r)).join(', ')}, not from poetry.lock's url: set its url to ${index} in pyproject.toml too and run poetry lock --no-update, or poetry still downloads from the old index`);
   return { text: out, changes, notes, already };
+}
+
+/** A source table's `reference` (the name of its pyproject.toml source), added to `into`. */
+function referenceOf(body: string, into: Set<string>): void {
+  const reference = /^reference[ \t]*=[ \t]*(["'])([^"'\\\n]*)\1/m.exec(body)?.[2];
+  if (reference) into.add(reference);
 }

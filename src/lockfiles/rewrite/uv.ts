@@ -115,5 +115,9 @@ export function rewriteUv(text: string, targets: RewriteTargets): RewriteResult 
   let out = text;
   for (const e of edits.sort((a, b) => b.start - a.start)) out = out.slice(0, e.start) + e.value + out.slice(e.end);
   changes.sort((a, b) => a.line - b.line);
-  return { text: out, changes, notes: [...left, ...(!changes.length && already ? [alreadyNote(already)] : [])], already };
+  // uv takes the lock only while every registry it names is an index of the project
+  // (Lock::satisfies, MissingRemoteIndex): else `uv sync` resolves again from the project's
+  // indexes, writing the old index back, and `uv sync --locked` refuses the lock
+  const project = registries.size ? [`uv uses this lock only while ${index} is an index of the project: set it as the default index ([[tool.uv.index]] url = "${index}", default = true, in pyproject.toml, or UV_DEFAULT_INDEX), or uv sync resolves again from the old index and uv sync --locked refuses the lock`] : [];
+  return { text: out, changes, notes: [...left, ...(!changes.length && already ? [alreadyNote(already)] : []), ...project], already };
 }
