@@ -92,6 +92,15 @@ describe('pnpm-lock.yaml: the js-yaml read gives what the yaml read gives', () =
     }
   });
 
+  it('reads a fixture checked out with CR LF line ends (autocrlf) the fast way too, as yaml does; a lone CR is left to yaml', () => {
+    for (const f of FIXTURES) {
+      const crlf = readFileSync(join(ROOT, f), 'utf8').replaceAll('\n', '\r\n');
+      expect(readPnpmFast(crlf), f).toBeDefined();
+      expect(outcome(crlf, 'auto'), f).toEqual(outcome(crlf, 'yaml'));
+    }
+    expect(readPnpmFast("lockfileVersion: '9.0'\rpackages: {}\n")).toBeUndefined();
+  });
+
   it.each(FIXTURES)('%s: seeded mutations read alike or fail alike', (f) => {
     const original = readFileSync(join(ROOT, f), 'utf8');
     const cases = 700;

@@ -8,7 +8,7 @@
  * everywhere else:
  *
  * - the text is one readPnpmFast accepts (pnpm-fast.ts): every line one of the single-line
- *   shapes pnpm writes, no comments, escapes, CR, tabs, anchors or multi-line scalars, and
+ *   shapes pnpm writes, no comments, escapes, CR (but CR LF line ends), tabs, anchors or multi-line scalars, and
  *   yaml reads it without an error to the same data js-yaml gives;
  * - inside `packages`, each line is a key, at the indent of a mapping still open or one deeper
  *   right after a `key:` with no value: a `- item`, an indent no mapping has, or a line deeper
@@ -20,8 +20,9 @@
  *
  * test/unit/rewrite-pnpm-fast.test.ts rewrites seeded mutations of real lockfiles both ways.
  */
-import { FLOW_PAIR, keyString, LINE, readPnpmFast, scalarValue } from '../pnpm-fast.js';
+import { FLOW_PAIR, keyString, LINE, lfText, readPnpmFast, scalarValue } from '../pnpm-fast.js';
 import { isRecord } from '../read.js';
+import { lineCounter } from './types.js';
 
 /** A tarball URL's scalar: its text is `text.slice(start, end)`, quotes included. */
 export interface TarballSpot {
@@ -32,7 +33,10 @@ export interface TarballSpot {
 }
 
 /** Each `packages.<key>.resolution.tarball` string in text order, or undefined where only yaml's Document can tell. */
-export function pnpmTarballsFast(text: string): TarballSpot[] | undefined {
+export function pnpmTarballsFast(crlfOrLf: string): TarballSpot[] | undefined {
+  // CR LF line ends: found in the LF text, each spot then as far on as the CRs before its line
+  const text = lfText(crlfOrLf);
+  if (text === undefined) return undefined;
   const read = readPnpmFast(text);
   if (!read) return undefined;
   const packages = isRecord(read.data) ? read.data.packages : undefined;
@@ -48,7 +52,9 @@ export function pnpmTarballsFast(text: string): TarballSpot[] | undefined {
   const found = scan(text);
   if (!found || found.size !== wanted.size) return undefined;
   for (const [key, spot] of found) if (wanted.get(key) !== spot.value) return undefined;
-  return [...found.values()];
+  if (text === crlfOrLf) return [...found.values()];
+  const at = lineCounter(text);
+  return [...found.values()].map((s) => ({ ...s, start: s.start + at(s.start) - 1, end: s.end + at(s.start) - 1 }));
 }
 
 /** The tarball scalars of `packages` by package key, as the lines say; undefined for lines outside what it follows. */
