@@ -259,6 +259,18 @@ describe('checkAssets', () => {
     expect((await failure(target.checkAssets(NAME, '1.2.0', [sdistOf(main), renamed]))).code).toBe('EBADBUILD');
   });
 
+  it('refuses more files than CodeArtifact keeps for one version (150) before anything is sent: a build of 151 wheels would leave 150 of them on the target', async () => {
+    // a build command (or a setup.py writing into {outdir}) may make any number of wheels, each a valid one of this version
+    const wheel = wheelOf(main);
+    const tagged = (i: number): AssetFile => ({ ...wheel, name: wheel.name.replace(/-py3-none-any\.whl$/, `-${i}-py3-none-any.whl`) });
+    const many = (count: number) => [sdistOf(main), ...Array.from({ length: count }, (_, i) => tagged(i + 1))];
+    await target.checkAssets(NAME, '1.2.0', many(149));
+    const before = mark();
+    const e = await failure(target.checkAssets(NAME, '1.2.0', many(150)));
+    expect([e.code, e.expected, e.actual]).toEqual(['EBADBUILD', 'at most 150 files', '151 files']);
+    expect(since(before)).toEqual([]);
+  });
+
   it('refuses a metadata Name that only lower-cases to the project (a Kelvin sign for k): the upload form would file it under another project', async () => {
     // JavaScript's and Python's lower() make U+212A KELVIN SIGN a "k", so "o\u212A-lib" normalises to ok-lib;
     // twine's safe_name (and ours) turns the sign into "-", and CodeArtifact files "o--lib" under o-lib

@@ -34,6 +34,13 @@ import { multipartUploadBody, safeName, uploadDigests, type UploadDigests, type 
 import { percentDecoded } from '../net/percent.js';
 
 const READ: readonly BucketName[] = ['reads'];
+
+/**
+ * The most assets one package version may hold (not adjustable): the 151st upload of a version is
+ * refused (402 ServiceQuotaExceededException), after the first 150 are on the target for pip to see.
+ * https://docs.aws.amazon.com/codeartifact/latest/ug/service-limits.html
+ */
+const MAX_FILES_PER_VERSION = 150;
 const PUBLISH: readonly BucketName[] = ['publish', 'writes'];
 
 /** What the engine records with each sdist or wheel (the builder's PythonDist fields). */
@@ -117,6 +124,14 @@ export class PypiTarget implements TargetFormat {
     const project = normalizeProjectName(name);
     const bad = (code: 'EBADBUILD' | 'EVERSION', file: string | undefined, message: string, init: { expected?: string; actual?: string; hint?: string } = {}) =>
       new MigrateError(code, `${subject}: ${file ? `${file}: ` : ''}${message}`, { subject, hint: 'build the version again from its tag, or exclude it', ...init });
+    // a build command, or a setup.py writing into {outdir}, can make any number of valid wheels: counted before any is sent
+    if (assets.length > MAX_FILES_PER_VERSION) {
+      throw bad('EBADBUILD', undefined, `the version has ${assets.length} files, more than CodeArtifact keeps for one version: the upload would stop after ${MAX_FILES_PER_VERSION} of them, half a version on the target`, {
+        expected: `at most ${MAX_FILES_PER_VERSION} files`,
+        actual: `${assets.length} files`,
+        hint: 'build fewer wheels per version (the build command decides which), or exclude this version',
+      });
+    }
     const seen = new Set<string>();
     let sdists = 0;
     let wheels = 0;
