@@ -527,6 +527,27 @@ describe('parseSimpleIndex', () => {
     expect(parseSimpleIndex(html).map((l) => [l.hrefName, l.hashes.sha256, l.yanked])).toEqual(pips);
   });
 
+  it("names each link's file as pip does from its href: character references with or without ';', a trailing slash, an escape escaped twice, white space pip drops", async () => {
+    // each href below is a file pip takes as lib-1.0.tar.gz (with this sha256): a lying index could list it beside ours,
+    // other bytes under our file name, and the check must see that link as naming our file too
+    const hrefs = [
+      '1.0/lib-1.0.tar.gz/#sha256=a1',
+      'x&sol;lib-1.0.tar.gz#sha256=a2',
+      'lib-1.0.tar.gz&num;sha256=a3',
+      'lib-1.0.tar.gz&#35sha256=a4',
+      'lib-1.0.tar&#x2Egz#sha256=a5',
+      'lib%252D1.0.tar.gz#sha256=a6',
+      ' \tlib-1.0.tar.gz#sha256=a7',
+      'lib-1.0.tar\n.gz#sha256=a8',
+      'lib&#1;-1.0&period;tar.gz#sha256=a9',
+      'https://h/1.0/lib-1.0.tar.gz?x=&#47;y&constructor;#sha256=b1',
+    ];
+    const html = hrefs.map((h) => `<a href="${h}">decoy</a>`).join('\n');
+    const pips = await pipLinks(html);
+    expect(pips.map(([f]) => f)).toEqual(hrefs.map(() => 'lib-1.0.tar.gz'));
+    expect(parseSimpleIndex(html).map((l) => [l.hrefName, l.hashes.sha256, l.yanked])).toEqual(pips);
+  });
+
   it("a tag that never ends ends the page, for pip and for the check alike; so do 50,000 of them, each read once", async () => {
     // no '>' after the second tag: pip waits for the rest of it, and so reads no link past it
     const html = `<a href="1.0/before-1.0.tar.gz#sha256=aa">before-1.0.tar.gz</a>

@@ -398,7 +398,7 @@ export function parseSimpleIndex(html: string): SimpleLink[] {
     const end = /<\/a\s*>/i.exec(near)?.index ?? 0;
     const text = unescapeHtml(near.slice(0, end).replace(/<[^>]*>/g, '')).trim();
     const path = hash < 0 ? url : url.slice(0, hash);
-    const hrefName = percentDecoded(path.split('?')[0]!.split('/').pop() ?? '');
+    const hrefName = pipFileName(url);
     // PEP 503: the text MUST be the file name; an empty anchor falls back to the URL's last segment.
     links.push({ filename: text || hrefName, hrefName, href: path, hashes, yanked: attrs.has('data-yanked') });
   }
@@ -419,15 +419,76 @@ function fileVersion(filename: string, project: string): string | undefined {
   return stem === undefined ? undefined : splitSdistName(stem, project)?.version;
 }
 
-const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+/**
+ * The file name pip gives a link (pip's Link.filename over urllib.parse): leading controls and
+ * spaces dropped, tabs and line breaks removed anywhere, fragment and query cut, the path
+ * percent-decoded, trailing slashes stripped, its last segment percent-decoded once more; the
+ * host when the path has none. `lib-1.0.tar.gz/` and `lib%252D1.0.tar.gz` are lib-1.0.tar.gz to pip.
+ * https://github.com/pypa/pip/blob/23.2.1/src/pip/_internal/models/link.py (filename, path)
+ */
+function pipFileName(href: string): string {
+  const url = href.replace(/^[\x00-\x20]+/, '').replace(/[\t\r\n]/g, '').split('#')[0]!.split('?')[0]!;
+  const absolute = /^(?:[A-Za-z][A-Za-z0-9+.-]*:)?\/\/([^/]*)(.*)$/s.exec(url);
+  const netloc = absolute?.[1] ?? '';
+  const segments: string[] = [];
+  // dot segments resolved as urljoin does; past the href's start is the page's own folder, no file
+  for (const seg of (absolute ? absolute[2]! : url).split('/')) {
+    if (seg === '..') segments.pop();
+    else if (seg !== '.') segments.push(seg);
+  }
+  const name = percentDecoded(segments.join('/')).replace(/\/+$/, '').split('/').pop()!;
+  return percentDecoded(name || netloc);
+}
 
+/**
+ * The character references whose text is ASCII (Python's html.entities.html5): the only ones that
+ * can spell a file name, a `#` or a `/` in an href. Those without `;` are HTML's legacy names,
+ * which also count at the start of a longer name (`&ampx` is `&x`). Any other name gives text
+ * outside ASCII to pip, and no file name of ours either way, so it is left as written.
+ */
+const ENTITIES = new Map<string, string>(Object.entries({
+  AMP: '&', 'AMP;': '&', 'DiacriticalGrave;': '`', GT: '>', 'GT;': '>', 'Hat;': '^', LT: '<', 'LT;': '<', 'NewLine;': '\n',
+  QUOT: '"', 'QUOT;': '"', 'Tab;': '\t', 'UnderBar;': '_', 'VerticalLine;': '|', amp: '&', 'amp;': '&', 'apos;': "'",
+  'ast;': '*', 'bsol;': '\\', 'colon;': ':', 'comma;': ',', 'commat;': '@', 'dollar;': '$', 'equals;': '=', 'excl;': '!',
+  'fjlig;': 'fj', 'grave;': '`', gt: '>', 'gt;': '>', 'lbrace;': '{', 'lbrack;': '[', 'lcub;': '{', 'lowbar;': '_',
+  'lpar;': '(', 'lsqb;': '[', lt: '<', 'lt;': '<', 'midast;': '*', 'num;': '#', 'percnt;': '%', 'period;': '.', 'plus;': '+',
+  'quest;': '?', quot: '"', 'quot;': '"', 'rbrace;': '}', 'rbrack;': ']', 'rcub;': '}', 'rpar;': ')', 'rsqb;': ']',
+  'semi;': ';', 'sol;': '/', 'verbar;': '|', 'vert;': '|',
+}));
+
+/** Numeric references HTML reads as Windows-1252 (0x80-0x9F) or replaces (Python's html._invalid_charrefs). */
+const CP1252 = '\u20ac\x81\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\x8d\u017d\x8f\x90\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\x9d\u017e\u0178';
+
+/** A numeric reference's text as Python's html.unescape gives it. */
+function charref(code: number): string {
+  if (code === 0) return '\ufffd';
+  if (code === 0x0d) return '\r';
+  if (code >= 0x80 && code <= 0x9f) return CP1252[code - 0x80]!;
+  if ((code >= 0xd800 && code <= 0xdfff) || code > 0x10ffff || !Number.isFinite(code)) return '\ufffd';
+  // Python's _invalid_codepoints: dropped
+  if ((code >= 0x1 && code <= 0x8) || code === 0xb || (code >= 0xe && code <= 0x1f) || code === 0x7f || (code >= 0xfdd0 && code <= 0xfdef) || (code & 0xfffe) === 0xfffe) return '';
+  return String.fromCodePoint(code);
+}
+
+/**
+ * Character references replaced as html.parser (pip's parser) does with attribute values
+ * (Python's html.unescape): numeric ones with or without `;`, named ones by the longest name known.
+ * https://github.com/python/cpython/blob/3.11/Lib/html/__init__.py
+ */
 function unescapeHtml(s: string): string {
-  return s.replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, (whole, e: string) => {
+  return s.replace(/&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)/g, (whole, e: string) => {
     if (e[0] === '#') {
-      const code = e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
-      return Number.isFinite(code) && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+      const digits = e.replace(/;$/, '');
+      return charref(digits[1] === 'x' || digits[1] === 'X' ? parseInt(digits.slice(2), 16) : parseInt(digits.slice(1), 10));
     }
-    return ENTITIES[e.toLowerCase()] ?? whole;
+    // a Map: a page's `&constructor;` is no name of ours
+    const named = ENTITIES.get(e);
+    if (named !== undefined) return named;
+    for (let x = e.length - 1; x > 1; x--) {
+      const prefix = ENTITIES.get(e.slice(0, x));
+      if (prefix !== undefined) return prefix + e.slice(x);
+    }
+    return whole;
   });
 }
 
