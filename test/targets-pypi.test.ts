@@ -548,6 +548,17 @@ describe('parseSimpleIndex', () => {
     expect(parseSimpleIndex(html).map((l) => [l.hrefName, l.hashes.sha256, l.yanked])).toEqual(pips);
   });
 
+  it('a self-closing <script/> or <style/> holds no text for pip: the links after it are read, as pip reads them', async () => {
+    // html.parser takes `<script/>` as a start-end tag; only `<script>` (or a '/' inside an unquoted value) starts raw text
+    const html = `<script/><a href="1.0/a-1.0.tar.gz#sha256=a1">a-1.0.tar.gz</a>
+      <style x="y" /><a href="1.0/b-1.0.tar.gz#sha256=b1">b-1.0.tar.gz</a>
+      <script src=x/><a href="1.0/hidden-1.0.tar.gz#sha256=c1">hidden-1.0.tar.gz</a></script>
+      <a href="1.0/c-1.0.tar.gz#sha256=d1">c-1.0.tar.gz</a>`;
+    const pips = await pipLinks(html);
+    expect(pips.map(([f]) => f)).toEqual(['a-1.0.tar.gz', 'b-1.0.tar.gz', 'c-1.0.tar.gz']);
+    expect(parseSimpleIndex(html).map((l) => [l.hrefName, l.hashes.sha256, l.yanked])).toEqual(pips);
+  });
+
   it("a tag that never ends ends the page, for pip and for the check alike; so do 50,000 of them, each read once", async () => {
     // no '>' after the second tag: pip waits for the rest of it, and so reads no link past it
     const html = `<a href="1.0/before-1.0.tar.gz#sha256=aa">before-1.0.tar.gz</a>

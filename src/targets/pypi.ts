@@ -334,11 +334,11 @@ export interface SimpleLink {
 
 /**
  * The page's tokens as Python's html.parser (pip's parser) splits them: a
- * comment, a script or style element with its raw text, an `<a>` start tag,
+ * comment, a script or style start tag (its raw text skipped by `tokens`), an `<a>` start tag,
  * or any other tag; attribute values may be quoted and then hold `>`, `<a `,
  * `href=` or `<!--`. Anything else is text.
  */
-const TOKENS = /<!--[\s\S]*?(?:--!?>|$)|<(script|style)(?=[\s/>])(?:[^>"']|"[^"]*"|'[^']*')*>[\s\S]*?(?:<\/\1(?=[\s/>])[^>]*>|$)|<a(?=[\s/>])((?:[^>"']|"[^"]*"|'[^']*')*)>|<\/?[a-z!?](?:[^>"']|"[^"]*"|'[^']*')*>/gi;
+const TOKENS = /<!--[\s\S]*?(?:--!?>|$)|<(script|style)(?=[\s/>])((?:[^>"']|"[^"]*"|'[^']*')*)>|<a(?=[\s/>])((?:[^>"']|"[^"]*"|'[^']*')*)>|<\/?[a-z!?](?:[^>"']|"[^"]*"|'[^']*')*>/gi;
 /** One attribute, as html.parser's attrfind_tolerant reads it. */
 const ATTR = /([^\s/>][^\s/=>]*)(?:\s*=+\s*('[^']*'|"[^"]*"|(?!['"])[^>\s]*))?/g;
 
@@ -364,10 +364,29 @@ function* tokens(html: string): Generator<RegExpExecArray> {
     const m = at.exec(html);
     if (m) {
       yield m;
-      i = html.indexOf('<', at.lastIndex);
+      let next = at.lastIndex;
+      if (m[1] !== undefined && !selfClosing(m[2]!)) {
+        // raw text to the element's end tag; none, and the rest of the page is its text
+        const end = new RegExp(`<\\/${m[1]}(?=[\\s/>])[^>]*>`, 'ig');
+        end.lastIndex = next;
+        if (!end.exec(html)) return;
+        next = end.lastIndex;
+      }
+      i = html.indexOf('<', next);
     } else if (/[a-z!?/]/i.test(html.charAt(i + 1))) return;
     else i = html.indexOf('<', i + 1);
   }
+}
+
+/**
+ * `<script/>`, `<style x="y" />`: html.parser takes a start tag ending in `/>` as a start-end tag,
+ * with no raw text after it, unless that `/` is the end of an unquoted value (`<script src=x/>`).
+ */
+function selfClosing(attrs: string): boolean {
+  if (!attrs.endsWith('/')) return false;
+  let last: RegExpExecArray | undefined;
+  for (const a of attrs.matchAll(ATTR)) last = a;
+  return !(last && last.index + last[0].length === attrs.length && last[2] !== undefined && !/^['"]/.test(last[2]));
 }
 
 /** How far after an `<a>` its text (the file name, perhaps inside other tags) is looked for. */
@@ -376,9 +395,9 @@ const ANCHOR_TEXT_MAX = 4096;
 export function parseSimpleIndex(html: string): SimpleLink[] {
   const links: SimpleLink[] = [];
   for (const m of tokens(html)) {
-    if (m[2] === undefined) continue; // not an <a> start tag
+    if (m[3] === undefined) continue; // not an <a> start tag
     const attrs = new Map<string, string>();
-    for (const a of m[2].matchAll(ATTR)) {
+    for (const a of m[3].matchAll(ATTR)) {
       const raw = a[2] ?? '';
       const value = /^(['"])[\s\S]*\1$/.test(raw) ? raw.slice(1, -1) : raw;
       attrs.set(a[1]!.toLowerCase(), unescapeHtml(value));
