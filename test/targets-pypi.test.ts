@@ -537,6 +537,7 @@ describe('parseSimpleIndex', () => {
       'lib-1.0.tar.gz&#35sha256=a4',
       'lib-1.0.tar&#x2Egz#sha256=a5',
       'lib%252D1.0.tar.gz#sha256=a6',
+      'x%FF/lib%252D1.0.tar.gz#sha256=a0',
       ' \tlib-1.0.tar.gz#sha256=a7',
       'lib-1.0.tar\n.gz#sha256=a8',
       'lib&#1;-1.0&period;tar.gz#sha256=a9',

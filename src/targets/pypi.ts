@@ -31,7 +31,6 @@ import { excerpt, RepositoryEndpoint } from './endpoint.js';
 import { FOREIGN_HINT, type AssetFile, type PublishRequest, type PublishResult, type TargetFormat } from './format.js';
 import type { HttpResponse } from './http.js';
 import { multipartUploadBody, safeName, uploadDigests, type UploadDigests, type UploadFile } from './pypi-upload.js';
-import { percentDecoded } from '../net/percent.js';
 
 const READ: readonly BucketName[] = ['reads'];
 
@@ -455,8 +454,13 @@ function pipFileName(href: string): string {
     if (seg === '..') segments.pop();
     else if (seg !== '.') segments.push(seg);
   }
-  const name = percentDecoded(segments.join('/')).replace(/\/+$/, '').split('/').pop()!;
-  return percentDecoded(name || netloc);
+  const name = unquote(segments.join('/')).replace(/\/+$/, '').split('/').pop()!;
+  return unquote(name || netloc);
+}
+
+/** urllib.parse.unquote: each run of `%XX` decoded as UTF-8 (U+FFFD for bytes that are none), a broken `%` left as it is. */
+function unquote(s: string): string {
+  return s.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => Buffer.from(run.replace(/%/g, ''), 'hex').toString('utf8'));
 }
 
 /**
