@@ -549,6 +549,29 @@ describe('parseSimpleIndex', () => {
     expect(parseSimpleIndex(html).map((l) => [l.hrefName, l.hashes.sha256, l.yanked])).toEqual(pips);
   });
 
+  it("reads no hash from a link whose query names one too: pip takes that one first, never the fragment's", async () => {
+    // pip searches the whole URL for the first `<algorithm>=` (its path escaped, so only the query and the fragment
+    // count): `?x&sha256=…#sha256=<ours>` is a link pip checks against the query's value, and refuses our bytes
+    const html = '<a href="1.0/f-1.0.tar.gz?x&sha256=bad#sha256=f1">f-1.0.tar.gz</a><a href="1.0/e-1.0.tar.gz?x=1#sha256=e1">e-1.0.tar.gz</a>';
+    const script = [
+      'import json, sys',
+      'from pip._internal.index.collector import IndexContent, parse_links',
+      "page = IndexContent(open(sys.argv[1], 'rb').read(), 'text/html', encoding='utf-8', url='https://h/simple/hashes/')",
+      'print(json.dumps([[l.filename, l.hash_name, l.hash] for l in parse_links(page)]))',
+    ].join('\n');
+    const file = join(tmp, `index-${++n}.html`);
+    await writeFile(file, html);
+    const r = await run(PYTHON, ['-c', script, file]);
+    expect(r.code, r.stderr).toBe(0);
+    const pips = JSON.parse(r.stdout) as Array<[string, string, string]>;
+    expect(pips[0]![2]).not.toBe('f1');
+    expect(pips[1]).toEqual(['e-1.0.tar.gz', 'sha256', 'e1']);
+    expect(parseSimpleIndex(html).map((l) => [l.hrefName, l.hashes])).toEqual([
+      ['f-1.0.tar.gz', {}],
+      ['e-1.0.tar.gz', { sha256: 'e1' }],
+    ]);
+  });
+
   it('a self-closing <script/> or <style/> holds no text for pip: the links after it are read, as pip reads them', async () => {
     // html.parser takes `<script/>` as a start-end tag; only `<script>` (or a '/' inside an unquoted value) starts raw text
     const html = `<script/><a href="1.0/a-1.0.tar.gz#sha256=a1">a-1.0.tar.gz</a>

@@ -407,7 +407,10 @@ export function parseSimpleIndex(html: string): SimpleLink[] {
     const fragment = hash < 0 ? '' : url.slice(hash + 1);
     const hashes: Record<string, string> = {};
     const h = /^([A-Za-z0-9_-]+)=([0-9A-Fa-f]+)$/.exec(fragment);
-    if (h) hashes[h[1]!.toLowerCase()] = h[2]!.toLowerCase();
+    // pip takes the first `<algorithm>=` anywhere in the URL (pip 23.0: `name=(.*)`, 23.2: `[#&]name=([^&]*)`):
+    // with one before the fragment (`?x&sha256=…#sha256=<ours>`) the fragment's is not what pip checks
+    const earlier = /(?:sha512|sha384|sha256|sha224|sha1|md5)=/.test(hash < 0 ? url : url.slice(0, hash));
+    if (h && !earlier) hashes[h[1]!.toLowerCase()] = h[2]!.toLowerCase();
     // the anchor's text runs to its end tag (pip needs none: it goes by the href), looked for in the
     // next ANCHOR_TEXT_MAX characters only: a page of anchors that are never closed would otherwise be
     // searched to its end once per anchor (a 7 MB page, minutes; the largest answer taken, hours)
