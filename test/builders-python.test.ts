@@ -442,6 +442,16 @@ with zipfile.ZipFile(out + "/wheelfile_lib-1.0-py3-none-any.whl", "w") as z:
     expect(l.message).toMatch(/\.whl: .*not a regular file/);
   }, 60_000);
 
+  it('refuses an output whose name is not UTF-8 (EBADBUILD naming it), never an ENOENT from a path the name no longer spells', async () => {
+    const r = await repo(setuptoolsPyproject('bytes-lib', '1.0'), 'v1.0');
+    // a setup.py (or a build command) names its files with any bytes; Node reads such a name with U+FFFD in it
+    const command = ['/bin/sh', '-c', `{python} -m build --no-isolation --skip-dependency-check --outdir "{outdir}" "{srcdir}" && mv "{outdir}"/*.whl "{outdir}/bytes_lib-1.0-py3-none-$(printf 'any\\377').whl"`];
+    const e = await failure(build(r, 'v1.0', { name: 'bytes-lib', command }));
+    expect(e.code).toBe('EBADBUILD');
+    expect(e.message).toContain('bytes-lib@1.0');
+    expect(e.message).toContain('bytes_lib-1.0-py3-none-any\\xff.whl');
+  }, 60_000);
+
   it('bounds the metadata it reads: ETOOLARGE for the sdist PKG-INFO and the wheel METADATA', async () => {
     const r = await repo(setuptoolsPyproject('big-meta', '1.0'), 'v1.0');
     const sdist = await failure(build(r, 'v1.0', { name: 'big-meta', maxMetadataBytes: 100 }));

@@ -432,8 +432,28 @@ function buildEnv(python: string, work: string, checkout: string, buildTime: Dat
 // ---------------------------------------------------------------------------
 // What was built
 
+/** A file name's bytes with every one outside printable ASCII as `\xNN`: what a name that is no UTF-8 is shown as. */
+const rawName = (name: Buffer): string => [...name].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
+
 async function readBuiltFiles(outDir: string, opts: PythonBuildOptions, version: string, subject: string): Promise<PythonDist[]> {
-  const names = (await readdir(outDir)).sort();
+  // read as bytes: a name that is no UTF-8 comes back from a string readdir with U+FFFD in it, a path that
+  // does not exist (lstat's ENOENT, which stops the run as this machine's fault); the build named it, so the build is refused
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  const names: string[] = [];
+  for (const raw of await readdir(outDir, { encoding: 'buffer' })) {
+    let name: string;
+    try {
+      name = utf8.decode(raw);
+    } catch {
+      throw new MigrateError('EBADBUILD', `${subject}: ${rawName(raw)}: the build wrote a file whose name is not UTF-8`, {
+        subject,
+        actual: rawName(raw),
+        hint: 'sdist and wheel names are ASCII (PEP 625, PEP 427); fix the build at the source or the build command, or exclude this tag',
+      });
+    }
+    names.push(name);
+  }
+  names.sort();
   const sdists = names.filter((n) => n.endsWith('.tar.gz'));
   const wheels = names.filter((n) => n.endsWith('.whl'));
   const other = names.filter((n) => !n.endsWith('.tar.gz') && !n.endsWith('.whl'));
