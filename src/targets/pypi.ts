@@ -449,11 +449,13 @@ function fileVersion(filename: string, project: string): string | undefined {
  */
 function pipFileName(href: string): string {
   const url = href.replace(/^[\x00-\x20]+/, '').replace(/[\t\r\n]/g, '').split('#')[0]!.split('?')[0]!;
-  const absolute = /^(?:[A-Za-z][A-Za-z0-9+.-]*:)?\/\/([^/]*)(.*)$/s.exec(url);
+  // a scheme goes (`https:lib-1.0.tar.gz` is relative to the page for urljoin), then a `//host`
+  const rest = url.replace(/^[A-Za-z][A-Za-z0-9+.-]*:/, '');
+  const absolute = /^\/\/([^/]*)(.*)$/s.exec(rest);
   const netloc = absolute?.[1] ?? '';
   const segments: string[] = [];
   // dot segments resolved as urljoin does; past the href's start is the page's own folder, no file
-  for (const seg of (absolute ? absolute[2]! : url).split('/')) {
+  for (const seg of (absolute ? absolute[2]! : rest).split('/')) {
     if (seg === '..') segments.pop();
     else if (seg !== '.') segments.push(seg);
   }
