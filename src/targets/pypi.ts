@@ -33,6 +33,7 @@ import type { HttpResponse } from './http.js';
 import { multipartUploadBody, safeName, uploadDigests, type UploadDigests, type UploadFile } from './pypi-upload.js';
 
 const READ: readonly BucketName[] = ['reads'];
+const PUBLISH: readonly BucketName[] = ['publish', 'writes'];
 
 /**
  * The most assets one package version may hold (not adjustable): the 151st upload of a version is
@@ -40,7 +41,6 @@ const READ: readonly BucketName[] = ['reads'];
  * https://docs.aws.amazon.com/codeartifact/latest/ug/service-limits.html
  */
 const MAX_FILES_PER_VERSION = 150;
-const PUBLISH: readonly BucketName[] = ['publish', 'writes'];
 
 /** What the engine records with each sdist or wheel (the builder's PythonDist fields). */
 export interface PypiFacts {
