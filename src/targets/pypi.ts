@@ -184,12 +184,10 @@ export class PypiTarget implements TargetFormat {
     const { asset } = req;
     const subject = `${req.name}@${req.version}`;
     const facts = pypiFacts(asset, subject);
-    const endpoint = await this.endpoint();
-    const file: UploadFile = { path: asset.path, filename: asset.name, filetype: facts.filetype, pyversion: facts.pyversion };
-    const digests = await this.digests(asset, subject);
     // See the module comment: the version as the engine reads it back.
     const metadata: CoreMetadata = { ...facts.metadata, version: req.version };
-    // the form's `name` is where CodeArtifact files the upload: never another project than the one addressed
+    // the form's `name` is where CodeArtifact files the upload: never another project than the one
+    // addressed, refused before anything is asked of the target
     const sentName = normalizeProjectName(safeName(metadata.name));
     if (sentName !== req.coords.package) {
       throw new MigrateError('EBADBUILD', `${subject}: ${asset.name}: the metadata names the project ${JSON.stringify(metadata.name)}, which the upload would file under ${sentName}`, {
@@ -199,6 +197,9 @@ export class PypiTarget implements TargetFormat {
         hint: 'build the version again from its tag, or exclude it',
       });
     }
+    const endpoint = await this.endpoint();
+    const file: UploadFile = { path: asset.path, filename: asset.name, filetype: facts.filetype, pyversion: facts.pyversion };
+    const digests = await this.digests(asset, subject);
     const first = await multipartUploadBody(file, metadata, { digests });
     let fresh = true;
     let res: HttpResponse;
