@@ -420,6 +420,28 @@ describe('hostile job files are refused cheaply, naming the file', () => {
     expect(e.message).toContain(file);
   });
 
+  // yaml's own duplicate-key check compares every key with all before it: a 1 MB file of
+  // distinct keys kept the load busy for minutes, and the message listed all 100,000 of them
+  it('a file of 100,000 keys is refused as unknown keys at once, and the message lists the first ones only', () => {
+    const lines = [stringify(validJob()).trimEnd()];
+    for (let i = 0; i < 100_000; i++) lines.push(`k${i.toString(36)}: 0`);
+    const { file } = writeJob('many-keys', `${lines.join('\n')}\n`);
+    const e = loadError(file);
+    expect(e.code).toBe('ECONFIG');
+    expect(e.message).toContain(`${file}: (top level): unknown key(s) "k0", "k1"`);
+    expect(e.message).toContain('and 99980 more');
+    expect(e.message.length).toBeLessThan(4096);
+  }, 20_000);
+
+  it('a key given twice deep in a large file is named with its position', () => {
+    const versions = Array.from({ length: 30_000 }, (_, i) => `      "1.0.${i}": {}`);
+    const text = `${stringify({ ...validJob(), sources: [] }).replace('sources: []\n', '')}sources:\n  - id: lib\n    kind: git\n    url: file:///nowhere/lib.git\n    format: npm\n    versions:\n${versions.join('\n')}\n      "1.0.7": { skip: twice }\n`;
+    const { file } = writeJob('many-versions-dup', text);
+    const e = loadError(file);
+    expect(e.code).toBe('ECONFIG');
+    expect(e.message).toMatch(new RegExp(`^${escapeRegExp(file)}:${text.split('\n').findIndex((l) => l.includes('skip: twice')) + 1}:\\d+: not valid YAML: Map keys must be unique`));
+  }, 20_000);
+
   it('a FIFO, a directory or a device as the job file is ECONFIG at once, never a blocking read', async () => {
     const fifo = join(dir, 'job-fifo.yaml');
     spawnSync('mkfifo', [fifo]);

@@ -4,7 +4,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import type { z } from 'zod';
 import { MigrateError, toError } from '../errors.js';
 import { invalidFilterRanges } from './filters.js';
@@ -23,12 +23,22 @@ const MAX_JOB_FILE_BYTES = 1024 * 1024;
 export function loadJob(file: string): LoadedJob {
   const text = readJobText(file);
   // logLevel error: yaml would print its warnings (a collection as a key) on our stderr; such a key is then an unknown key, named by the schema
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
+  // uniqueKeys off: yaml compares each key with every key before it in its map, so a file of
+  // 100,000 keys (well under MAX_JOB_FILE_BYTES) took minutes; duplicateKey does it in one pass
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: false, logLevel: 'error', lineCounter });
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
     const where = first.linePos?.[0] ? `${file}:${first.linePos[0].line}:${first.linePos[0].col}` : file;
     throw new MigrateError('ECONFIG', `${where}: not valid YAML: ${first.message.split('\n')[0]}`, {
       hint: 'fix the YAML syntax at that line (indentation, quotes, a missing colon)',
+    });
+  }
+  const duplicate = duplicateKey(doc.contents);
+  if (duplicate) {
+    const at = duplicate.range ? lineCounter.linePos(duplicate.range[0]) : undefined;
+    throw new MigrateError('ECONFIG', `${at ? `${file}:${at.line}:${at.col}` : file}: not valid YAML: Map keys must be unique (${JSON.stringify(String(isScalar(duplicate) ? duplicate.value : duplicate)).slice(0, 100)} is given twice)`, {
+      hint: 'keep one of the two: YAML would otherwise silently take the last',
     });
   }
   let data: unknown;
@@ -83,15 +93,48 @@ function readJobText(file: string): string {
   }
 }
 
+/**
+ * The first key given twice in one mapping, in one pass over the document (the rule yaml's
+ * uniqueKeys applies: scalars by value). Walked with a stack: the parser already refused
+ * nesting deep enough to matter.
+ */
+function duplicateKey(root: unknown): Node | undefined {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (isMap(node)) {
+      const seen = new Set<unknown>();
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? pair.key.value : pair.key;
+        if (seen.has(key)) return pair.key as Node;
+        seen.add(key);
+        stack.push(pair.key, pair.value);
+      }
+    } else if (isSeq(node)) {
+      for (const item of node.items) stack.push(item);
+    }
+  }
+  return undefined;
+}
+
+/** The most problems (and unknown keys of one object) an error lists: a file of 100,000 mistakes is told by its first ones. */
+const MAX_LISTED = 20;
+
 export function formatIssues(file: string, issues: readonly z.core.$ZodIssue[]): string {
+  const more = issues.length > MAX_LISTED ? [`  ${file}: and ${issues.length - MAX_LISTED} more problem(s)`] : [];
   return issues
+    .slice(0, MAX_LISTED)
     .map((i) => {
       const path = i.path.length ? i.path.map((p, n) => (typeof p === 'number' ? `[${p}]` : n ? `.${String(p)}` : String(p))).join('') : '(top level)';
       let message = i.message;
-      if (i.code === 'unrecognized_keys') message = `unknown key(s) ${i.keys.map((k) => `"${k}"`).join(', ')}: remove or correct the spelling`;
+      if (i.code === 'unrecognized_keys') {
+        const keys = i.keys.slice(0, MAX_LISTED).map((k) => JSON.stringify(k.length > 100 ? `${k.slice(0, 100)}…` : k));
+        message = `unknown key(s) ${keys.join(', ')}${i.keys.length > MAX_LISTED ? ` and ${i.keys.length - MAX_LISTED} more` : ''}: remove or correct the spelling`;
+      }
       if (i.code === 'invalid_type' && /received undefined/.test(i.message)) message = `missing: add ${path.split('.').pop()}`;
       return `  ${file}: ${path}: ${message}`;
     })
+    .concat(more)
     .join('\n');
 }
 
