@@ -50,14 +50,14 @@ function writeJob(label: string, job: Job | string): { file: string; stateDir: s
   return { file, stateDir: join(caseDir, 'state') };
 }
 
-function cli(args: string[], stateDir: string, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cli(args: string[], stateDir: string, cwd: string, extraEnv: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v === undefined || k.startsWith('AWS_') || k.startsWith('npm_config_') || k === 'CAM_DEBUG' || k === 'CAM_STATE_DIR') continue;
     env[k] = v;
   }
   // the tokens exist, so nothing but the job file itself can be the problem
-  Object.assign(env, { CAM_CFG_NPM_TOKEN: 'x', CAM_CFG_GH_TOKEN: 'y', AWS_EC2_METADATA_DISABLED: 'true' });
+  Object.assign(env, { CAM_CFG_NPM_TOKEN: 'x', CAM_CFG_GH_TOKEN: 'y', AWS_EC2_METADATA_DISABLED: 'true' }, extraEnv);
   const child = spawn(process.execPath, ['--import', TSX_LOADER, join(ROOT, 'src/cli/main.ts'), '--state-dir', stateDir, ...args], {
     cwd,
     env,
@@ -620,6 +620,24 @@ describe('the CLI refuses bad job files: exit 2, file and path named, no stack t
     expect(r.stderr).toContain('CAM_CFG_UNSET_TOKEN');
     expect(r.stderr).not.toMatch(STACK_LINE);
     expect(existsSync(stateDir) ? readdirSync(stateDir) : []).toEqual([]);
+  });
+
+  // a token read from a file keeps its newline (a Kubernetes secret, `.env` with CRLF): no HTTP
+  // header may carry it, so every request failed as ESOURCE, was retried, and the run exited 1
+  // with a list error per package, never naming the variable
+  it.concurrent('a token variable holding a line break or surrounding spaces exits 2, naming the variable and not the token, before the state is created', async ({ expect }) => {
+    for (const [label, token] of [['newline', 'npm_tok3nValue\n'], ['crlf', 'npm_tok3nValue\r\n'], ['space', ' npm_tok3nValue']]) {
+      // the first source alone: nothing of this test reaches for the network, even on failure
+      const { file, stateDir } = writeJob(`cli-token-${label}`, { ...validJob(), sources: [validJob().sources[0]] });
+      const r = await cli(['run', file], stateDir, join(file, '..'), { CAM_CFG_NPM_TOKEN: token! });
+      expect(r.code, `${label}: ${r.stderr}`).toBe(2);
+      const error = (JSON.parse(r.stdout) as { error: { code: string; message: string; hint: string } }).error;
+      expect(error.code).toBe('ESOURCEAUTH');
+      expect(error.message).toContain('CAM_CFG_NPM_TOKEN');
+      expect(r.stdout + r.stderr).not.toContain('tok3nValue');
+      expect(r.stderr).not.toMatch(STACK_LINE);
+      expect(existsSync(stateDir) ? readdirSync(stateDir) : []).toEqual([]);
+    }
   });
 });
 

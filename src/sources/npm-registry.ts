@@ -111,6 +111,13 @@ export class NpmRegistrySource implements Source {
         hint: `export ${config.tokenEnv}=<a read token for ${this.url}> and rerun`,
       });
     }
+    // a token read from a file keeps its newline (a mounted secret, a CRLF .env): no HTTP header can
+    // carry it (every request would fail and be retried as a network error), and a space around a token is none of it
+    if (config.tokenEnv && token && (/[\x00-\x08\x0a-\x1f\x7f]/.test(token) || token.trim() !== token)) {
+      throw new MigrateError('ESOURCEAUTH', `source "${config.id}": environment variable ${config.tokenEnv} holds a line break, a control character or spaces around the token`, {
+        hint: `set ${config.tokenEnv} to the token alone, e.g. export ${config.tokenEnv}="$(tr -d ' \\r\\n' < token-file)", and rerun`,
+      });
+    }
   }
 
   async *packageNames(signal?: AbortSignal, retry: Retrier = (attempt) => attempt()): AsyncIterable<NameResult> {
