@@ -354,6 +354,55 @@ const cases: BadCase[] = [
     path: 'publicRegistries.pypi',
     secret: 'pubreg-s3cr3t-token',
   },
+  // package names the source could never serve: each was asked of the registry (or built and
+  // refused by the target) one by one in the run, and came back as a list error, exit 1
+  {
+    label: 'npm-package-with-range',
+    job: () => {
+      const j = validJob();
+      j.sources[0].packages = ['@acme/core@^1.0.0'];
+      return j;
+    },
+    path: 'sources[0].packages[0]',
+  },
+  {
+    label: 'npm-package-with-space',
+    job: () => {
+      const j = validJob();
+      j.sources[0].packages = ['@acme/core', ' @acme/utils'];
+      return j;
+    },
+    path: 'sources[0].packages[1]',
+  },
+  {
+    label: 'git-npm-package-not-a-name',
+    job: () => {
+      const j = validJob();
+      j.sources.push({ id: 'lib', kind: 'git', url: 'git+ssh://git@git.acme.example/lib.git', format: 'npm', package: 'acme/lib' });
+      return j;
+    },
+    path: 'sources[2].package',
+  },
+  {
+    label: 'git-pypi-package-not-a-name',
+    job: () => {
+      const j = validJob();
+      j.target.repositories.pypi = { internal: 'pypi-internal' };
+      j.sources.push({ id: 'billing', kind: 'git', url: 'git+ssh://git@git.acme.example/billing.git', format: 'pypi', package: 'acme billing' });
+      return j;
+    },
+    path: 'sources[2].package',
+  },
+  {
+    label: 'git-go-package-not-a-module-path',
+    job: () => {
+      const j = validJob();
+      j.target.repositories.generic = { internal: 'go-internal' };
+      j.sources.push({ id: 'telemetry', kind: 'git', url: 'git+ssh://git@git.acme.example/telemetry.git', format: 'go', package: 'https://git.acme.example/telemetry' });
+      return j;
+    },
+    path: 'sources[2].package',
+  },
 ];
 
 describe('loadJob refuses bad job files with ECONFIG, naming the file and the path in it', () => {
@@ -364,6 +413,25 @@ describe('loadJob refuses bad job files with ECONFIG, naming the file and the pa
     expect(e.message).toContain(file);
     expect(e.message).toContain(`${file}: ${c.path}`);
     if (c.secret) expect(e.message).not.toContain(c.secret);
+  });
+
+  it('a version range in packages is told to go to filters', () => {
+    const j = validJob();
+    j.sources[0].packages = ['@acme/core@^1.0.0'];
+    const { file } = writeJob('package-range-hint', j);
+    expect(loadError(file).message).toMatch(/sources\[0\]\.packages\[0\]: .*"@acme\/core".*filters/);
+  });
+
+  it('valid package names load: old upper-case npm names, PEP 508 names, Go module paths', () => {
+    const j = validJob();
+    j.sources[0].packages = ['@acme/core', 'JSONStream', 'left-pad.legacy'];
+    j.target.repositories.pypi = { internal: 'pypi-internal' };
+    j.target.repositories.generic = { internal: 'go-internal' };
+    j.sources.push({ id: 'billing', kind: 'git', url: 'git+ssh://git@git.acme.example/billing.git', format: 'pypi', package: 'Acme_Billing.core' });
+    j.sources.push({ id: 'telemetry', kind: 'git', url: 'git+ssh://git@git.acme.example/telemetry.git', format: 'go', package: 'git.acme.example/platform/telemetry/v2' });
+    j.sources.push({ id: 'web', kind: 'git', url: 'git+ssh://git@git.acme.example/web.git', format: 'npm', package: '@acme/web' });
+    const { file } = writeJob('good-package-names', j);
+    expect(loadJob(file).config.sources).toHaveLength(5);
   });
 
   it('an unquoted domainOwner (a number to YAML) is told to quote it', () => {

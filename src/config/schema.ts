@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import semver from 'semver';
 import { percentDecoded } from '../net/percent.js';
+import { badModulePath, isNpmName } from '../sources/bounded.js';
 
 const repoName = z
   .string()
@@ -101,6 +102,43 @@ const filterEntry = z.union([
   z.object({ name: z.string().min(1), versions: versionRange.optional() }).strict(),
 ]);
 
+/**
+ * A name the job gives a package by: one no registry can hold would be asked of the source (or
+ * built, then refused by the target) in every run, a list error each time, never a word at load.
+ * `name@range` is the filters' shorthand, a habit from `npm install`: told where the range goes.
+ */
+function npmNameProblem(name: string): string | undefined {
+  if (isNpmName(name)) return undefined;
+  const ranged = /^(@[^/@]+\/)?[^@]+(?=@)/.exec(name)?.[0];
+  if (ranged && isNpmName(ranged)) return `a package name without a version: "${ranged}" (a version range goes in filters, e.g. filters: { include: [${JSON.stringify(name)}] })`;
+  return 'an npm package name such as "@acme/core" or "left-pad" (no spaces; "/" only after an @scope)';
+}
+const npmPackageName = z.string().superRefine((name, ctx) => {
+  const problem = npmNameProblem(name);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/** PEP 508 names: https://peps.python.org/pep-0508/#names */
+const PYPI_NAME = /^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$/i;
+
+/** Why a git source's `package` cannot name a package of its format (undefined: it can). */
+function packageProblem(format: 'npm' | 'pypi' | 'go', name: string): string | undefined {
+  switch (format) {
+    case 'npm':
+      return npmNameProblem(name);
+    case 'pypi':
+      return PYPI_NAME.test(name) ? undefined : 'a PyPI project name such as "acme-billing" (letters, digits, ".", "_" and "-", starting and ending with a letter or digit)';
+    case 'go': {
+      const why = badModulePath(name);
+      return why === undefined ? undefined : `a Go module path such as "git.acme.example/platform/telemetry" (this one is ${why})`;
+    }
+    default: {
+      const never: never = format;
+      throw new Error(`unknown format ${JSON.stringify(never)}`);
+    }
+  }
+}
+
 const npmRegistrySource = z
   .object({
     id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and "-"').describe('a short, stable name for this source'),
@@ -119,7 +157,7 @@ const npmRegistrySource = z
       .max(3600)
       .default(120)
       .describe('a download from this source silent this long is cut off and retried; 8 in a row with no answer between: its other versions fail at once (ESOURCESILENT) until the next run'),
-    packages: z.array(z.string().min(1)).default([]).describe('package names to migrate'),
+    packages: z.array(npmPackageName).default([]).describe('package names to migrate'),
     scopes: z
       .array(z.string().regex(/^@[a-z0-9][a-z0-9._-]*$/, 'a scope such as "@acme"'))
       .default([])
@@ -198,7 +236,11 @@ const gitSource = z
     versions: z.record(z.string(), versionOverride).default({}).describe('per-version overrides, by version as the tag gives it'),
   })
   .strict()
-  .refine((s) => s.format !== 'pypi' || s.package !== undefined, { message: 'missing: add package (the PyPI project name the tags build)', path: ['package'] });
+  .refine((s) => s.format !== 'pypi' || s.package !== undefined, { message: 'missing: add package (the PyPI project name the tags build)', path: ['package'] })
+  .superRefine((s, ctx) => {
+    const problem = s.package === undefined ? undefined : packageProblem(s.format, s.package);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['package'] });
+  });
 
 export const sourceSchema = z.discriminatedUnion('kind', [npmRegistrySource, gitSource]);
 
