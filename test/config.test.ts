@@ -453,6 +453,19 @@ describe('loadJob refuses bad job files with ECONFIG, naming the file and the pa
     expect(e.message).toMatch(new RegExp(`${escapeRegExp(file)}:2:\\d+`));
   });
 
+  // yaml resolves an unknown tag to the plain text with a warning nobody saw: `tokenEnv: !env NPM_TOKEN`
+  // or `url: !secret registry` (other tools' habits) loaded as if the tag were not there
+  it('a tag YAML cannot resolve (!env, !secret, !!int on text) is refused with its position', () => {
+    for (const [label, from, to] of [['custom-tag', 'tokenEnv: CAM_CFG_NPM_TOKEN', 'tokenEnv: !env CAM_CFG_NPM_TOKEN'], ['core-tag', 'region: us-east-1', 'region: !!int us-east-1']] as const) {
+      const text = stringify(validJob()).replace(from, to);
+      expect(text, label).toContain(to);
+      const { file } = writeJob(label, text);
+      const e = loadError(file);
+      expect(e.code, label).toBe('ECONFIG');
+      expect(e.message, label).toMatch(new RegExp(`^${escapeRegExp(file)}:${text.split('\n').findIndex((l) => l.includes(to)) + 1}:\\d+: .*tag`));
+    }
+  });
+
   it('a missing file is ECONFIG naming the path', () => {
     const missing = join(dir, 'no-such-job.yaml');
     const e = loadError(missing);

@@ -34,6 +34,15 @@ export function loadJob(file: string): LoadedJob {
       hint: 'fix the YAML syntax at that line (indentation, quotes, a missing colon)',
     });
   }
+  // a tag yaml cannot resolve (`!env NAME`, `!secret x`: other tools' habits) would load as the text
+  // after it, with a warning on nobody's screen: the job would mean something else than it reads
+  const tag = doc.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED');
+  if (tag) {
+    const where = tag.linePos?.[0] ? `${file}:${tag.linePos[0].line}:${tag.linePos[0].col}` : file;
+    throw new MigrateError('ECONFIG', `${where}: not valid here: ${tag.message.split('\n')[0]}`, {
+      hint: 'a job file takes plain values: remove the tag (a secret goes in an environment variable the job names, e.g. tokenEnv: NPM_TOKEN)',
+    });
+  }
   const duplicate = duplicateKey(doc.contents);
   if (duplicate) {
     const at = duplicate.range ? lineCounter.linePos(duplicate.range[0]) : undefined;
