@@ -537,6 +537,27 @@ describe('hostile job files are refused cheaply, naming the file', () => {
     expect(existsSync(stateDir)).toBe(false);
   });
 
+  // Windows PowerShell 5 writes UTF-16 (`Get-Content job.yaml | Out-File job2.yaml`): YAML 1.2 reads it, we read
+  // its NULs as text and said "(top level): expected object, received string"
+  it('a job file in UTF-16 with a byte order mark loads as its UTF-8 twin; NUL bytes without one (binary, UTF-16 unmarked) are ECONFIG saying so', () => {
+    const text = stringify(validJob());
+    const le = writeJob('utf16le', '').file;
+    writeFileSync(le, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]));
+    const be = writeJob('utf16be', '').file;
+    writeFileSync(be, Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(text, 'utf16le').swap16()]));
+    const bom = writeJob('utf8bom', `\uFEFF${text}`).file;
+    for (const file of [le, be, bom]) expect(loadJob(file).config, file).toEqual(loadJob(writeJob('utf8', text).file).config);
+    for (const [label, bytes] of [['unmarked', Buffer.from(text, 'utf16le')], ['binary', Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00])]] as const) {
+      const { file } = writeJob(label, '');
+      writeFileSync(file, bytes);
+      const e = loadError(file);
+      expect(e.code, label).toBe('ECONFIG');
+      expect(e.message, label).toContain(file);
+      expect(e.message, label).toMatch(/NUL/);
+      expect(e.hint, label).toMatch(/UTF-8/);
+    }
+  });
+
   it('sizes take units: 512MB, 1GiB, or a number of bytes', () => {
     for (const [given, bytes] of [['512MB', 512e6], ['1GiB', 1024 ** 3], [4096, 4096]] as const) {
       const { file } = writeJob(`size-${String(given)}`, { ...validJob(), limits: { maxArtifactBytes: given } });

@@ -95,11 +95,22 @@ function readJobText(file: string): string {
   }
   if (!stat.isFile()) throw fail('it is not a regular file (a directory, pipe or device)');
   if (stat.size > MAX_JOB_FILE_BYTES) throw fail(`it is ${stat.size} bytes; a job file is at most ${MAX_JOB_FILE_BYTES}`);
+  let bytes: Buffer;
   try {
-    return readFileSync(file, 'utf8');
+    bytes = readFileSync(file);
   } catch (e) {
     throw fail(toError(e).message);
   }
+  // YAML 1.2 reads UTF-16 too, told by its byte order mark (Windows PowerShell 5 writes it:
+  // https://yaml.org/spec/1.2.2/#52-character-encodings); the UTF-8 one is yaml's to skip
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return bytes.subarray(2).toString('utf16le');
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return Buffer.from(bytes.subarray(2, 2 + ((bytes.length - 2) & ~1))).swap16().toString('utf16le');
+  if (bytes.includes(0)) {
+    throw new MigrateError('ECONFIG', `cannot read job file ${file}: it holds NUL bytes, so it is no text file (binary, compressed, or UTF-16/UTF-32 without a byte order mark)`, {
+      hint: 'pass the job file itself, saved as UTF-8 text (e.g. in PowerShell: Set-Content -Encoding utf8)',
+    });
+  }
+  return bytes.toString('utf8');
 }
 
 /**
