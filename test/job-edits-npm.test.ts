@@ -3,8 +3,10 @@
  * answer in between: what the filters leave out or take back, and when, decides
  * what is published and what the exit code says.
  */
+import { join } from 'node:path';
 import { DeletePackageVersionsCommand } from '@aws-sdk/client-codeartifact';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { humanSummary } from '../src/cli/run.js';
 import type { ItemRow } from '../src/state/db.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
 import { startHostileRegistry, type HostileRegistry } from './support/hostile-registry.js';
@@ -198,5 +200,43 @@ describe('a conflict whose version the source then unpublished', () => {
       expect(states('confrm', NAME)).toEqual({ '1.0.0': 'removed', '1.0.1': 'verified' });
     }
     expect(publishes(NAME, '1.0.0').filter((e) => e.seq > mark)).toEqual([]);
+  });
+});
+
+describe('the job renamed between runs (its name:, or the file of a nameless job)', () => {
+  // the name names the state file: under a new one the run found no state, read every version
+  // again, recorded those this tool published as present-identical in a new state with a ledger
+  // of its own. Nothing is published twice; the split history is said, on every run
+  it('is said (otherJobs, a WARNING naming the old name), exit 0, nothing published twice; a job of other packages of the same registry is not named', async () => {
+    const NAME = 'renamed-pkg';
+    const OTHER = 'renamed-other-pkg';
+    reg.setPackage(NAME, ['1.0.0', '1.0.1'].map((v) => ({ version: v, tarball: npmTarball(NAME, v) })));
+    reg.setPackage(OTHER, ['2.0.0'].map((v) => ({ version: v, tarball: npmTarball(OTHER, v) })));
+    const first = await te.run(job('renamed-first', [NAME]));
+    expect(first.exitCode).toBe(0);
+    // the states of this file's other jobs record other packages: none of them is this work
+    expect(first.otherJobs).toEqual([]);
+    expect(publishes(NAME)).toHaveLength(2);
+
+    const renamed = job('renamed-second', [NAME, OTHER]);
+    for (const attempt of [1, 2]) {
+      const s = await te.run(renamed);
+      expect(s.exitCode, `run ${attempt}`).toBe(0);
+      expect(s.otherJobs, `run ${attempt}`).toEqual([{ job: 'renamed-first', database: join(te.stateDir, 'renamed-first.sqlite'), versions: 2, packages: [NAME] }]);
+      const line = humanSummary(s).split('\n').find((l) => l.includes('WARNING') && l.includes('renamed-first'));
+      expect(line).toContain('put name: renamed-first back');
+    }
+    expect(states('renamed-second', NAME)).toEqual({ '1.0.0': 'present-identical', '1.0.1': 'present-identical' });
+    expect(publishes(NAME)).toHaveLength(2);
+
+    // the same registry and source id, other packages only: another job, not named
+    const other = await te.run(job('renamed-other', [OTHER]));
+    expect(other.exitCode).toBe(0);
+    expect(other.otherJobs).toEqual([expect.objectContaining({ job: 'renamed-second', packages: [OTHER] })]);
+    // the first name goes on as it was, and now sees the second's work on its package
+    const again = await te.run(job('renamed-first', [NAME]));
+    expect(again.exitCode).toBe(0);
+    expect(again.otherJobs).toEqual([expect.objectContaining({ job: 'renamed-second', packages: [NAME], versions: 2 })]);
+    expect(publishes(NAME)).toHaveLength(2);
   });
 });

@@ -63,6 +63,12 @@ export function humanSummary(s: RunSummary): string {
   for (const l of s.listErrors) lines.push(`  NOT LISTED ${l.package} (${l.source}): ${l.message}`);
   for (const f of s.unmatchedFilters ?? []) lines.push(`  WARNING filters.${f.kind} ${JSON.stringify(f.entry)} matches no version of the job's sources${f.kind === 'exclude' ? ' (a typo lets through what it meant to keep out)' : ''}`);
   for (const g of s.goTagPatterns ?? []) lines.push(goTagPatternLine(g));
+  for (const o of s.otherJobs ?? []) {
+    const packages = `${o.packages.slice(0, 3).join(', ')}${o.packages.length > 3 ? ` and ${o.packages.length - 3} more` : ''}`;
+    lines.push(
+      `  WARNING ${o.database} (job "${o.job}") records ${o.versions} version(s) of ${packages} from this job's sources on this target: if this job was "${o.job}" renamed, put name: ${o.job} back (its state and ledger go on there; here versions it published count as found on the target); two jobs over the same packages keep two histories`,
+    );
+  }
   for (const m of s.metadata) lines.push(`  metadata ${m.package}: ${m.error ?? m.changes.join(', ')}`);
   for (const c of s.sourceChanged) lines.push(`  WARNING ${c.package}@${c.version} changed at the source after it was migrated: ${c.detail} (migrated sha512 ${c.migratedSha512})`);
   for (const r of s.removedAtSource) lines.push(`  REMOVED AT SOURCE ${r.package}@${r.version} (${r.state}): ${r.detail}`);

@@ -86,6 +86,13 @@ export interface RunSummary {
    * by reading the target.
    */
   notInJob: { source: string; package: string; onTarget: number; notMigrated: string[]; publishBegun: string[]; unsettled: string[] }[];
+  /**
+   * Other jobs' states in the state directory that record work on this target from this job's
+   * sources, for packages this job reads (engine/job-edits.ts otherJobsOfThisWork): the job renamed
+   * between runs (its history and ledger go on under the old name), or two jobs over the same
+   * packages. A warning: it changes no exit code.
+   */
+  otherJobs: { job: string; database: string; versions: number; packages: string[] }[];
   /** This run moved the state to the job's new target (--retarget): from where, and how many versions it checks again. */
   retargeted?: { from: string; versions: number; warmEntries: number };
   /** A plan made without AWS access (--no-target): the target was not read, so nothing of it (versions there, conflicts, its setup) is known. */

@@ -4,11 +4,15 @@
  * whose format changed under its id. Each leaves rows behind that no listing of this
  * run speaks for; none is the source removing anything.
  */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { normalizeProjectName } from '../builders/python-metadata.js';
 import type { GitSourceConfig, SourceConfig } from '../config/schema.js';
 import { MigrateError } from '../errors.js';
 import type { Source } from '../sources/index.js';
 import type { StateDb } from '../state/db.js';
+import { targetDifferences, type TargetIdentity } from '../state/target.js';
 import type { RunSummary } from './events.js';
 import { ON_TARGET } from './package.js';
 
@@ -266,4 +270,53 @@ export function setAsideDropped(state: StateDb, dropped: ReadonlyMap<string, rea
     }
   }
   return out.sort((a, b) => a.source.localeCompare(b.source) || a.package.localeCompare(b.package));
+}
+
+/**
+ * Other jobs' states in the state directory that record work (versions past their listing)
+ * on this job's target from this job's sources, for packages this job reads: a job renamed
+ * between runs (its `name:`, or the file of a nameless job; the name names the state file),
+ * or two jobs migrating the same packages. The new name found no state: it read every version
+ * again, recorded those this tool had published as `present-identical`, began a ledger of its
+ * own, and takes a lock of its own. Nothing is published twice, but the history is split: said
+ * on every run, never refused (two jobs over the same packages may be meant). A state that
+ * cannot be read, or records no target, is not taken for this work.
+ */
+export function otherJobsOfThisWork(stateDir: string, ownDatabase: string, target: TargetIdentity, sources: ReadonlyMap<string, Source>, configs: readonly SourceConfig[]): NonNullable<RunSummary['otherJobs']> {
+  let files: string[];
+  try {
+    files = readdirSync(stateDir).filter((f) => f.endsWith('.sqlite') && join(stateDir, f) !== ownDatabase).sort();
+  } catch {
+    return [];
+  }
+  const out: NonNullable<RunSummary['otherJobs']> = [];
+  for (const f of files) {
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(join(stateDir, f), { readonly: true, fileMustExist: true });
+      const t = db.prepare('SELECT region, domain_owner, domain, repositories FROM target WHERE id = 1').get() as { region: string; domain_owner: string; domain: string; repositories: string } | undefined;
+      if (!t || targetDifferences({ region: t.region, domainOwner: t.domain_owner, domain: t.domain, repositories: JSON.parse(t.repositories) as TargetIdentity['repositories'] }, target).length > 0) continue;
+      const rows = db.prepare("SELECT package, format, COUNT(*) AS versions FROM items WHERE source_id = ? AND registry_url = ? AND state NOT IN ('pending', 'excluded', 'skipped', 'removed') GROUP BY package, format");
+      let versions = 0;
+      const packages = new Set<string>();
+      for (const [id, source] of sources) {
+        const config = configs.find((c) => c.id === id);
+        if (!config) continue;
+        for (const r of rows.all(id, source.url) as { package: string; format: string; versions: number }[]) {
+          const ours = config.kind === 'npm-registry' ? jobNamesPackage(config, r.package) : r.format === rowFormat(config.format) && (config.package === undefined || r.package === config.package);
+          if (!ours) continue;
+          versions += r.versions;
+          packages.add(r.package);
+        }
+      }
+      if (versions === 0) continue;
+      const job = db.prepare('SELECT name FROM job WHERE id = 1').get() as { name: string } | undefined;
+      out.push({ job: job?.name ?? f.replace(/\.sqlite$/, ''), database: join(stateDir, f), versions, packages: [...packages].sort() });
+    } catch {
+      // not a state of ours, or one being made: nothing said of it
+    } finally {
+      db?.close();
+    }
+  }
+  return out;
 }

@@ -35,7 +35,7 @@ import { Limiter, StuckWatch } from './limiter.js';
 import { gracefulStop, RefusalBreaker, targetStuckError } from './stop.js';
 import { jobRates, resolveRates } from './rates.js';
 import { harden } from './harden.js';
-import { jobNamesPackage, recordSources, refuseReformattedSources, refuseRenamedSources, refuseRespelledPackages, setAsideDropped } from './job-edits.js';
+import { jobNamesPackage, otherJobsOfThisWork, recordSources, refuseReformattedSources, refuseRenamedSources, refuseRespelledPackages, setAsideDropped } from './job-edits.js';
 import { callerIdentity } from '../targets/domain.js';
 import type { STSClient } from '@aws-sdk/client-sts';
 import { quotaNote as quotaNoteOf, readAccountQuotas } from '../targets/quotas.js';
@@ -138,6 +138,8 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     // a state that records another target says nothing about this one: refused, or moved when told
     const thisTarget = targetOf(config.target);
     const moveFrom = checkTarget(db, thisTarget, { retarget: opts.retarget });
+    // a job renamed between runs (or two jobs over the same packages): its history goes on elsewhere
+    const otherJobs = otherJobsOfThisWork(stateDir, join(stateDir, `${job.name}.sqlite`), thisTarget, sources, config.sources);
     // a source whose id was renamed would read and count every version again: refused before anything is written
     refuseRenamedSources(db, sources, config.sources, job.file);
     refuseRespelledPackages(db, sources, config.sources, job.file);
@@ -513,6 +515,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       unmatchedFilters,
       // the run's own Go git sources (enabled ones) whose tags go would not read: said on every run
       goTagPatterns: config.sources.flatMap((s) => (s.kind === 'git' && s.enabled ? (goTagPatternMismatch(s) ?? []) : [])),
+      otherJobs,
       notInJob,
       inFlight: { packages: sizing.packages, peakPackages: sizing.peakPackages, publishesPerPackage: sequential ? 1 : config.limits.publishesPerPackage },
       throttles: limiter.throttles,

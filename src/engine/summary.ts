@@ -98,7 +98,7 @@ export function summarize(
   goSum: RunSummary['goSum'],
   hardening: RunSummary['hardening'],
   active: string[],
-  figures: Pick<RunSummary, 'rates' | 'quotaNote' | 'retargeted' | 'unmatchedFilters' | 'goTagPatterns' | 'notInJob' | 'inFlight' | 'throttles' | 'tokenFetches' | 'blobRecheck' | 'durationMs' | 'peakLiveHeapBytes'>,
+  figures: Pick<RunSummary, 'rates' | 'quotaNote' | 'retargeted' | 'unmatchedFilters' | 'goTagPatterns' | 'otherJobs' | 'notInJob' | 'inFlight' | 'throttles' | 'tokenFetches' | 'blobRecheck' | 'durationMs' | 'peakLiveHeapBytes'>,
 ): RunSummary {
   // counted in SQL, and only the rows the summary lists are read: a run of 10,000 versions
   // does not end by holding every row (the peak RSS it reports is taken below)
