@@ -367,6 +367,44 @@ describe('the HTML report in Chromium', () => {
     }
   });
 
+  it('a filter, a chart bar or a package link used on a later page shows the first page of what matches, not an empty table', async () => {
+    const { page, problems } = await open(files.big);
+    try {
+      const toPage3 = async (table: string) => {
+        await page.click(`#${table}-next`);
+        await page.click(`#${table}-next`);
+      };
+      await page.click('#versions-table-next');
+      await page.click('#versions-table-next');
+      expect(await info(page, 'versions-table')).toBe('Rows 201–300 of 20,000');
+      await page.fill('#versions-filter', '@acme/pkg-007');
+      await page.waitForFunction(() => document.getElementById('versions-table-info')!.textContent!.includes('filtered from 20,000'));
+      expect(await info(page, 'versions-table')).toMatch(/^Rows 1–\d+ of \d+ \(filtered from 20,000\)$/);
+      expect(await rows(page, 'versions-table')).toBeGreaterThan(0);
+      await page.fill('#versions-filter', '');
+      await waitInfo(page, 'versions-table', 'Rows 1–100 of 20,000');
+      // a chart bar, after paging on
+      await toPage3('versions-table');
+      expect(await info(page, 'versions-table')).toBe('Rows 201–300 of 20,000');
+      await page.locator('svg.chart g.bar', { has: page.locator('text.label', { hasText: '@acme/pkg-010' }) }).click();
+      expect(await info(page, 'versions-table')).toMatch(/^Rows 1–\d+ of \d+ \(filtered from 20,000\)$/);
+      expect(new Set(await cells(page, 'versions-table', 1))).toEqual(new Set(['@acme/pkg-010']));
+      // the outcome select, after paging on
+      await page.click('#versions-package button');
+      await toPage3('versions-table');
+      await page.selectOption('#versions-outcome', 'conflict');
+      expect(await info(page, 'versions-table')).toMatch(/^Rows 1–\d+ of \d+ \(filtered from 20,000\)$/);
+      // the packages table: its filter after paging on
+      await page.click('#packages-table-next');
+      expect(await info(page, 'packages-table')).toBe('Rows 101–200 of 200');
+      await page.fill('#packages-filter', 'pkg-00');
+      await waitInfo(page, 'packages-table', 'Rows 1–10 of 10 (filtered from 200)');
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('takes a full-page screenshot of a realistic report', async () => {
     const { page } = await open(files.realistic);
     try {

@@ -112,7 +112,7 @@ export const SCRIPT = `
       const c = cfg.columns[i];
       if (st.col === i) st.dir = -st.dir; else { st.col = i; st.dir = c.num ? -1 : 1; }
       ths.forEach((h, j) => h.setAttribute('aria-sort', j === st.col ? (st.dir === 1 ? 'ascending' : 'descending') : 'none'));
-      st.page = 0; refresh();
+      refresh();
     }));
     prev.addEventListener('click', () => { if (st.page > 0) { st.page--; render(); } });
     next.addEventListener('click', () => { if ((st.page + 1) * st.size < st.view.length) { st.page++; render(); } });
@@ -153,7 +153,8 @@ export const SCRIPT = `
       prev.disabled = st.page === 0;
       next.disabled = start + st.size >= shown;
     }
-    function refresh() { compute(); render(); }
+    // what is shown changed (a filter, a sort, a package picked): its first page, not the page the old view was on
+    function refresh() { st.page = 0; compute(); render(); }
     refresh();
     return { refresh };
   }
