@@ -13,7 +13,7 @@ import { StateDb } from '../src/state/db.js';
 import { WarmStore } from '../src/warm/state.js';
 import { warmSectionFromState } from '../src/warm/summary.js';
 import type { WarmItem } from '../src/warm/types.js';
-import { makeRealisticState, type Realistic } from './fixtures/report/realistic.js';
+import { makeRealisticState, realisticJob, type Realistic } from './fixtures/report/realistic.js';
 
 let dir: string;
 let fx: Realistic;
@@ -24,8 +24,11 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'cam-report-gaps-'));
   fx = makeRealisticState(dir);
   const input = reportInputFromState(fx.state, fx.job, undefined, { ...fx.options, kind: 'run' });
+  // the job of those rows: the one source they come from (the others' rows are left out, so the job leaves them out too)
+  const job = { ...input.job, config: { ...input.job.config, sources: input.job.config.sources.filter((s) => s.id === 'github-packages') } };
   clean = {
     ...input,
+    job,
     items: input.items.filter((i) => i.state === 'verified').map((i) => ({ ...i, integrity_weak: 0 })),
     packages: [],
     summary: null,
@@ -57,6 +60,27 @@ describe('the warm section in the verdict', () => {
     const r = buildReport({ ...clean, warm });
     expect(r.findings).toContainEqual(expect.objectContaining({ code: 'EWARMBLOCKED', severity: 'warning', count: 1, subjects: ['left-pad@1.3.0 (web/package-lock.json)'] }));
     expect(r.verdict.status).toBe('review');
+  });
+});
+
+describe('the sources in the verdict', () => {
+  /** The clean run's job with one more npm source, which no run has listed. */
+  const withAddedSource = (): ReportInput => {
+    const added = { ...realisticJob().config.sources[1]!, id: 'added-later', url: 'https://npm.other.example/' };
+    return { ...clean, job: { ...clean.job, config: { ...clean.job.config, sources: [...clean.job.config.sources, added] } } };
+  };
+
+  it('a source the job enables that no run has listed (added to the job after the run) is critical: none of its packages is in the report', () => {
+    const r = buildReport(withAddedSource());
+    expect(r.findings).toContainEqual(expect.objectContaining({ code: 'ESOURCENOTLISTED', severity: 'critical', subjects: ['added-later'] }));
+    expect(r.verdict.status).toBe('no-go');
+  });
+
+  it('a source whose listing recorded only an error (an empty scope) was listed: that error is the finding', () => {
+    const input = withAddedSource();
+    const r = buildReport({ ...input, packages: [{ source_id: 'added-later', format: 'npm', package: '@acme', dist_tags: '{}', meta_state: 'pending', last_error: null, list_error_code: 'ESOURCEEMPTY', list_error: 'ESOURCEEMPTY: no package in scope @acme' }] });
+    expect(r.findings.map((f) => f.code)).toContain('ELIST');
+    expect(r.findings.map((f) => f.code)).not.toContain('ESOURCENOTLISTED');
   });
 });
 

@@ -57,6 +57,12 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** An input cut down to some rows, with a job of only the sources those rows come from (a source of the job with no row at all was never listed). */
+function jobOfItsRows(input: ReportInput): ReportInput {
+  const ids = new Set(input.items.map((i) => i.source_id));
+  return { ...input, job: { ...input.job, config: { ...input.job.config, sources: input.job.config.sources.filter((s) => ids.has(s.id)) } } };
+}
+
 function version(r: Report, pkg: string, v: string): ReportVersion {
   const found = r.packages.find((p) => p.name === pkg)?.versions.find((x) => x.version === v);
   if (!found) throw new Error(`${pkg}@${v} not in the report`);
@@ -164,7 +170,7 @@ describe('the model, from a real state database', () => {
 
   it('a clean plan is GO', () => {
     const input = reportInputFromState(fx.state, fx.job, undefined, { generatedAt: '2025-06-02T09:30:00.000Z' });
-    const clean: ReportInput = { ...input, items: input.items.filter((i) => i.state === 'fetched' && !i.package.startsWith('git.')), packages: [], summary: null };
+    const clean: ReportInput = jobOfItsRows({ ...input, items: input.items.filter((i) => i.state === 'fetched' && !i.package.startsWith('git.')), packages: [], summary: null });
     const r = buildReport(clean);
     expect(r.findings).toEqual([]);
     expect(r.verdict.status).toBe('go');
@@ -174,7 +180,7 @@ describe('the model, from a real state database', () => {
   it('a run that did not finish is never GO, even when all it reached is verified; nor is a run whose versions are published but not verified', () => {
     const input = reportInputFromState(fx.state, fx.job, undefined, { ...fx.options, kind: 'run' });
     // only verified versions, nothing else to object to
-    const base: ReportInput = { ...input, items: input.items.filter((i) => i.state === 'verified').map((i) => ({ ...i, integrity_weak: 0 })), packages: [], summary: null, preflight: null, exposure: null, hardening: null, warm: null, goSum: null };
+    const base: ReportInput = jobOfItsRows({ ...input, items: input.items.filter((i) => i.state === 'verified').map((i) => ({ ...i, integrity_weak: 0 })), packages: [], summary: null, preflight: null, exposure: null, hardening: null, warm: null, goSum: null });
     const ran = { id: 3, startedAt: '2025-06-02T09:00:00.000Z', endedAt: '2025-06-02T09:05:00.000Z', dryRun: false, outcome: 'complete' };
     expect(buildReport({ ...base, run: ran }).verdict.status).toBe('go');
     for (const run of [

@@ -31,6 +31,8 @@ export interface FindingSources {
   goSum: GoSumSection | null;
   /** Versions in the database from sources the job no longer enables. */
   foreignVersions: number;
+  /** Sources the job enables of which the state records nothing (no version, no package, no listing error): no run has listed them. */
+  unlistedSources: string[];
   extra: FindingInput[];
 }
 
@@ -215,6 +217,24 @@ export function collectFindings(s: FindingSources): Finding[] {
           action: s.hasRun ? "check the job's sources (packages, scopes, tags) and rerun" : `run the dry run first: cam run ${s.jobFile} --dry-run`,
         },
         [],
+      ),
+    );
+  }
+  // a listing always leaves a row (a package, or its error): a source with none was added to the job
+  // (or enabled again) after the run this report is of, and what it holds is neither planned nor migrated
+  const listedSome = s.packages.some((p) => p.versions.length > 0 || p.listErrors.length > 0);
+  if (listedSome && s.unlistedSources.length) {
+    out.push(
+      finding(
+        {
+          severity: 'critical',
+          code: 'ESOURCENOTLISTED',
+          section: 'source',
+          title: `${s.unlistedSources.length} source(s) the job enables were never listed: none of their packages is in this report`,
+          detail: 'added to the job (or enabled again) after the run this report is of',
+          action: rerun,
+        },
+        s.unlistedSources,
       ),
     );
   }

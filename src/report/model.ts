@@ -310,6 +310,12 @@ function unfinishedRun(run: ReportInput['run'], summary: Partial<RunSummary> | n
   return null;
 }
 
+/** The enabled sources of which nothing is recorded: no version and no package row (a listing, or its error). */
+function unlisted(active: Set<string>, items: ReportItem[], packages: ReportPackageRow[]): string[] {
+  const seen = new Set([...items.map((r) => r.source_id), ...packages.map((p) => p.source_id)]);
+  return [...active].filter((id) => !seen.has(id));
+}
+
 /** Every string through redact(): a report is a sink like the logs (sections come from other commands). */
 function redactDeep<T>(value: T): T {
   if (typeof value === 'string') return redact(value) as T;
@@ -345,6 +351,7 @@ export function buildReport(input: ReportInput): Report {
     sourceChanged: input.sourceChanged ?? summary?.sourceChanged ?? [],
     ...sections,
     foreignVersions: input.items.length - items.length,
+    unlistedSources: unlisted(active, items, input.packages ?? []),
     extra: input.findings ?? [],
   });
   const t = totals(packages);
