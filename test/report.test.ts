@@ -638,6 +638,17 @@ describe('the estimate', () => {
     expect(e.work).toEqual({ versions: 4, files: 8, bytes: 4000, unknownSizeVersions: 2 });
     expect(e.assumptions[0]).toMatch(/^2 version\(s\) not downloaded or built yet/);
   });
+  it('no version measured yet (plan --no-download): their size is said to be unknown and the estimate a lower bound, not "the median measured version (0 B)"', () => {
+    const e = estimateDuration({ ...base, versions: 500, unknownSizeVersions: 500, largestPackageVersions: 50 });
+    expect(e.work).toMatchObject({ versions: 500, files: 500, bytes: 0, unknownSizeVersions: 500 });
+    expect(e.assumptions[0]).toBe('500 version(s) not downloaded or built yet, and no version measured: their size is unknown, so the transfer counts none of their bytes (a lower bound); one file each; all counted as to publish');
+    expect(e.components.find((c) => c.name === 'transfer')!.detail).toMatch(/^0 B known at /);
+    expect(e.assumptions.join(' ')).not.toContain('median');
+    // from the model: a plan of unchecked versions only
+    const input = reportInputFromState(fx.state, fx.job, undefined, fx.options);
+    const unchecked = buildReport({ ...input, items: input.items.map((i) => ({ ...i, state: 'pending' as const, size: null, assets: [], source_problem: null })) });
+    expect(unchecked.estimate!.assumptions[0]).toMatch(/and no version measured: their size is unknown/);
+  });
   it('nothing left: no time', () => {
     expect(estimateDuration({ ...base, versions: 0, largestPackageVersions: 0 })).toMatchObject({ seconds: 0, bound: 'none' });
   });

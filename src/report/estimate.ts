@@ -50,7 +50,7 @@ export interface EstimateWork {
   unknownSizeVersions: number;
   /** The most versions left in any one package (they are published one after another). */
   largestPackageVersions: number;
-  /** Median size and files of a version already measured, to stand in for the unknown ones. */
+  /** Median size and files of a version already measured, to stand in for the unknown ones; unset when none was measured. */
   typicalVersionBytes?: number;
   typicalVersionFiles?: number;
 }
@@ -81,13 +81,18 @@ export function estimateDuration(work: EstimateWork, opts: EstimateOptions = {})
     ({ job: `limits.rates.${key}`, account: "the account's applied quota", default: "CodeArtifact's default quota" })[opts.origins?.[key] ?? 'job'];
 
   let { files, bytes } = work;
+  // with no version measured at all (plan --no-download), nothing stands in for the unknown sizes:
+  // said as such, never as "the median measured version (0 B)"
+  const unmeasured = work.unknownSizeVersions > 0 && work.typicalVersionBytes === undefined;
   if (work.unknownSizeVersions > 0) {
     const perVersion = work.typicalVersionBytes ?? 0;
     const perFiles = work.typicalVersionFiles ?? 1;
     bytes += Math.round(work.unknownSizeVersions * perVersion);
     files += Math.round(work.unknownSizeVersions * perFiles);
     assumptions.push(
-      `${work.unknownSizeVersions} version(s) not downloaded or built yet: counted at the median measured version (${formatBytes(perVersion)}, ${perFiles} file(s)); all counted as to publish`,
+      unmeasured
+        ? `${work.unknownSizeVersions} version(s) not downloaded or built yet, and no version measured: their size is unknown, so the transfer counts none of their bytes (a lower bound); ${perFiles === 1 ? 'one file each' : `${perFiles} file(s) each`}; all counted as to publish`
+        : `${work.unknownSizeVersions} version(s) not downloaded or built yet: counted at the median measured version (${formatBytes(perVersion)}, ${perFiles} file(s)); all counted as to publish`,
     );
   }
   const v = work.versions;
@@ -96,7 +101,7 @@ export function estimateDuration(work: EstimateWork, opts: EstimateOptions = {})
     { name: 'writes-rate', seconds: files / rates.writes, detail: `${files} write(s) at ${rates.writes}/s account-wide (${from('writes')})` },
     { name: 'list-rate', seconds: (LIST_PER_VERSION * v) / rates.list, detail: `${LIST_PER_VERSION * v} ListPackageVersionAssets (compare, verify) at ${rates.list}/s (${from('list')})` },
     { name: 'reads-rate', seconds: (READS_PER_VERSION * v) / rates.reads, detail: `${READS_PER_VERSION * v} read(s) at ${rates.reads}/s account-wide (${from('reads')})` },
-    { name: 'transfer', seconds: throughput.bytesPerSecond > 0 ? bytes / throughput.bytesPerSecond : 0, detail: `${formatBytes(bytes)} at ${formatBytes(throughput.bytesPerSecond)}/s: ${throughput.detail}` },
+    { name: 'transfer', seconds: throughput.bytesPerSecond > 0 ? bytes / throughput.bytesPerSecond : 0, detail: `${formatBytes(bytes)}${unmeasured ? ' known' : ''} at ${formatBytes(throughput.bytesPerSecond)}/s: ${throughput.detail}` },
     {
       name: 'latency',
       seconds: Math.max(work.largestPackageVersions * latency, (v * latency) / concurrency),

@@ -252,7 +252,15 @@ function estimate(input: ReportInput, pkgs: ReportPackage[]): Report['estimate']
   }
   if (versions === 0) return null;
   return estimateDuration(
-    { versions, files, bytes, unknownSizeVersions: unknown, largestPackageVersions: largest, typicalVersionBytes: median(knownSizes), typicalVersionFiles: median(knownFiles) || 1 },
+    {
+      versions,
+      files,
+      bytes,
+      unknownSizeVersions: unknown,
+      largestPackageVersions: largest,
+      // none measured: nothing to stand in for the unknown sizes (the estimate says so)
+      ...(knownSizes.length ? { typicalVersionBytes: median(knownSizes), typicalVersionFiles: median(knownFiles) || 1 } : {}),
+    },
     { ...ratesOf(input), concurrency: input.job.config.limits?.concurrency, throughput: input.throughput, latencySeconds: input.latencySeconds },
   );
 }
