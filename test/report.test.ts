@@ -275,6 +275,18 @@ describe('the model, from a real state database', () => {
 });
 
 describe('the JSON form', () => {
+  it('keeps a key a source chose whatever it is: a dist-tag named __proto__ is in the JSON, not taken for the prototype and dropped', () => {
+    const input = reportInputFromState(fx.state, fx.job, undefined, fx.options);
+    input.packages = input.packages!.map((p) => (p.package === '@acme/config' ? { ...p, dist_tags: '{"latest":"3.2.0","__proto__":"3.1.0","constructor":"3.0.0"}' } : p));
+    const back = JSON.parse(renderJson(buildReport(input))) as Report;
+    const tags = back.packages.find((p) => p.name === '@acme/config')!.distTags;
+    expect(Object.entries(tags)).toEqual([
+      ['__proto__', '3.1.0'],
+      ['constructor', '3.0.0'],
+      ['latest', '3.2.0'],
+    ]);
+  });
+
   it('the committed schema.json is the schema the model generates', () => {
     expect(schemaFile).toEqual(reportJsonSchema());
   });

@@ -13,9 +13,9 @@ function ordered(value: unknown, top = false): unknown {
   if (!value || typeof value !== 'object') return value;
   const keys = Object.keys(value).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const head = top ? FIRST.filter((k) => keys.includes(k)) : [];
-  const out: Record<string, unknown> = {};
-  for (const k of [...head, ...keys.filter((k) => !head.includes(k))]) out[k] = ordered((value as Record<string, unknown>)[k]);
-  return out;
+  // fromEntries defines each key as its own property: an assignment would take a source's
+  // dist-tag named "__proto__" for the object's prototype, and the JSON would drop it
+  return Object.fromEntries([...head, ...keys.filter((k) => !head.includes(k))].map((k) => [k, ordered((value as Record<string, unknown>)[k])]));
 }
 
 /**
