@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { reportCommand } from '../src/cli/plan.js';
+import { readStatus } from '../src/cli/status.js';
 import { clearSecrets, registerSecret } from '../src/redact.js';
 import { exclusionExplainer } from '../src/report/exclusion.js';
 import { esc } from '../src/report/render-html.js';
@@ -691,6 +692,42 @@ describe('the model from input alone', () => {
     const r = buildReport({ ...input, job });
     expect(r.packages.find((p) => p.name === '@acme/logger')).toBeUndefined();
     expect(r.findings.find((f) => f.code === 'EOTHERSOURCES')?.title).toMatch(/^6 version\(s\)/);
+  });
+});
+
+describe('a source switched off after a tag of it moved', () => {
+  it('its moved tag is left out of the report and of status, as its versions are: not a NO-GO for a source the job no longer enables', () => {
+    const sub = join(dir, 'moved-then-disabled');
+    mkdirSync(sub);
+    const moved = makeRealisticState(sub);
+    try {
+      const s = moved.state;
+      const mod = 'git.acme.example/platform/telemetry-go';
+      s.startRun(false);
+      const row = s.items('package = ? AND version = ?', mod, 'v1.0.0')[0]!;
+      s.transition(row.id, 'verified', {});
+      // listed again: its tag v1.0.0 now points at another commit
+      const versions = ['v1.0.0', 'v1.1.0', 'v1.2.0', 'v1.3.0'].map((v) => ({ version: v, artifactUrl: `git+ssh://git@git.acme.example/platform/x.git#${v}`, ref: v, commit: v === 'v1.0.0' ? 'f'.repeat(40) : hashes(`${mod}${v}`).sha1 }));
+      s.recordListing('go-telemetry', 'git+ssh://git@git.acme.example/platform/telemetry-go.git', { format: 'generic', name: mod, distTags: {}, versions });
+      s.endRun('incomplete', { dryRun: false });
+      // with the source enabled, the moved tag blocks cutover
+      const enabled = buildReport(reportInputFromState(s, moved.job, undefined, moved.options));
+      expect(enabled.findings).toContainEqual(expect.objectContaining({ code: 'ETAGMOVED', severity: 'critical', subjects: [`${mod}@v1.0.0`] }));
+      // switched off: its versions are left out, and so is what happened to them
+      const job = realisticJob();
+      job.config.sources.find((x) => x.id === 'go-telemetry')!.enabled = false;
+      const off = buildReport(reportInputFromState(s, job, undefined, moved.options));
+      expect(off.findings.map((f) => f.code)).not.toContain('ETAGMOVED');
+      expect(off.findings).toContainEqual(expect.objectContaining({ code: 'EOTHERSOURCES' }));
+      const jobFile = join(sub, 'acme.yaml');
+      writeFileSync(jobFile, JSON.stringify({ name: job.name, ...job.config }));
+      s.close();
+      const status = readStatus(jobFile, sub);
+      expect(status.tagMoved).toEqual([]);
+      expect(status.otherSources).toContainEqual({ source: 'go-telemetry', versions: 5 });
+    } finally {
+      moved.state.close();
+    }
   });
 });
 

@@ -66,6 +66,8 @@ function statusOf(name: string, database: string, state: StateDb, active: string
   const pkgs = state.packages().filter((p) => active.includes(p.source_id));
   const run = state.lastRun();
   const target = state.recordedTarget();
+  // what happened to a switched-off source's versions (a moved tag, a republish) is no more the job's than they are
+  const ofActive = <T extends { source: string }>(rows: T[]) => rows.filter((r) => active.includes(r.source));
   return {
     job: name,
     database,
@@ -75,15 +77,15 @@ function statusOf(name: string, database: string, state: StateDb, active: string
     conflicts: conflicts.map((r) => ({ package: r.package, version: r.version, ourSha512: state.ourConflictSha512(r), targetSha512: r.target_sha512 })),
     listErrors: pkgs.filter((p) => p.list_error_code).map((p) => ({ source: p.source_id, package: p.package, code: p.list_error_code, error: p.list_error })),
     metadataPending: pkgs.filter((p) => p.meta_state !== 'done' && !p.list_error_code).map((p) => p.package),
-    sourceChanged: state.sourceChanges().map((c) => ({ package: c.package, version: c.version, migratedSha512: c.sha512, detail: c.detail, at: c.at })),
-    removedAtSource: state.sourceRemovals(),
+    sourceChanged: ofActive(state.sourceChanges()).map((c) => ({ package: c.package, version: c.version, migratedSha512: c.sha512, detail: c.detail, at: c.at })),
+    removedAtSource: ofActive(state.sourceRemovals()).map(({ source: _, ...r }) => r),
     notInJob: state.notInJob().filter((d) => active.includes(d.source)),
     otherSources: state
       .recordedSourceIds()
       .filter((id) => !active.includes(id))
       .sort()
       .map((id) => ({ source: id, versions: Object.values(state.stateCounts([id])).reduce((a, b) => a + b, 0) })),
-    tagMoved: state.tagMoves(),
+    tagMoved: ofActive(state.tagMoves()).map(({ source: _, ...t }) => t),
     skipped: state.itemsOfSources(active, "state = 'skipped'").map((r) => ({ package: r.package, version: r.version, reason: r.last_error })),
     leftOutOnTarget: state.itemsOfSources(active, LEFT_OUT_ON_TARGET).map((r) => ({ package: r.package, version: r.version, state: r.state, attempts: r.attempts })),
     lastRun: run && { id: run.id, startedAt: run.started_at, endedAt: run.ended_at, dryRun: run.dry_run === 1, outcome: run.outcome, ...errorOf(run.summary) },

@@ -79,8 +79,8 @@ export function reportInputFromState(state: StateDb, job: ReportJob, summary?: R
     run: last ? { id: last.id, startedAt: last.started_at, endedAt: last.ended_at, dryRun: last.dry_run === 1, outcome: last.outcome } : null,
     summary: sum,
     throughput: options.throughput ?? measureThroughput(state, last, sum?.durationMs),
-    tagMoved: lastPerVersion(state.tagMoves()).map((t) => ({ package: t.package, version: t.version, state: t.state, detail: t.detail ?? '' })),
-    sourceChanged: lastPerVersion(state.sourceChanges()).map((c) => ({ package: c.package, version: c.version, detail: c.detail ?? '' })),
+    tagMoved: lastPerVersion(state.tagMoves()).map((t) => ({ source: t.source, package: t.package, version: t.version, state: t.state, detail: t.detail ?? '' })),
+    sourceChanged: lastPerVersion(state.sourceChanges()).map((c) => ({ source: c.source, package: c.package, version: c.version, detail: c.detail ?? '' })),
     // only what the caller set: an explicit `kind: undefined` must not undo the default
     ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
   };

@@ -96,10 +96,10 @@ export interface ReportInput {
   /** Bytes/second for the estimate (measured by a run, or configured); default an assumption, stated. */
   throughput?: Throughput;
   latencySeconds?: number;
-  /** Migrated versions whose git tag moved since they were built (every run; default: the summary's). */
-  tagMoved?: { package: string; version: string; state: string; detail: string }[];
-  /** Migrated versions whose source later declared other bytes (every run; default: the summary's). */
-  sourceChanged?: { package: string; version: string; detail: string }[];
+  /** Migrated versions whose git tag moved since they were built (every run; default: the summary's); those of a source the job does not enable are left out. */
+  tagMoved?: { source?: string; package: string; version: string; state: string; detail: string }[];
+  /** Migrated versions whose source later declared other bytes (every run; default: the summary's), as tagMoved. */
+  sourceChanged?: { source?: string; package: string; version: string; detail: string }[];
   /** Sections other commands fill. */
   preflight?: PreflightInput | null;
   exposure?: ExposureInput | null;
@@ -337,6 +337,7 @@ export function buildReport(input: ReportInput): Report {
   const config = input.job.config;
   const active = new Set(config.sources.filter((s) => s.enabled !== false).map((s) => s.id));
   const items = input.items.filter((r) => active.has(r.source_id));
+  const ofActive = (r: { source?: string; package: string }) => r.source === undefined || active.has(r.source);
   const packages = buildPackages(input, items, active);
   const summary = input.summary ?? null;
   const goSum = input.goSum ?? (summary?.goSum && summary.goSum.files > 0 ? summary.goSum : null);
@@ -355,8 +356,9 @@ export function buildReport(input: ReportInput): Report {
     unfinished: unfinishedRun(input.run, summary),
     summary,
     // a moved tag not yet migrated is a conflict row already; these are the ones on the target
-    tagMoved: (input.tagMoved ?? summary?.tagMoved ?? []).filter((t) => ON_TARGET_STATES.has(t.state)),
-    sourceChanged: input.sourceChanged ?? summary?.sourceChanged ?? [],
+    // a switched-off source's versions are left out, and so is what happened to them
+    tagMoved: (input.tagMoved ?? summary?.tagMoved ?? []).filter((t) => ON_TARGET_STATES.has(t.state) && ofActive(t)),
+    sourceChanged: (input.sourceChanged ?? summary?.sourceChanged ?? []).filter(ofActive),
     ...sections,
     foreignVersions: input.items.length - items.length,
     unlistedSources: unlisted(active, items, input.packages ?? []),

@@ -1025,10 +1025,10 @@ export class StateDb {
    * Versions already migrated whose source now declares another hash: the source's
    * bytes changed after the move (a republish, or tampering). This run's, or all.
    */
-  sourceChanges(runId?: number): { package: string; version: string; state: string; sha512: string | null; detail: string | null; at: string }[] {
+  sourceChanges(runId?: number): { source: string; package: string; version: string; state: string; sha512: string | null; detail: string | null; at: string }[] {
     return this.db
       .prepare(
-        `SELECT i.package, i.version, i.state, i.sha512, e.detail, e.at FROM events e JOIN items i ON i.id = e.item_id
+        `SELECT i.source_id AS source, i.package, i.version, i.state, i.sha512, e.detail, e.at FROM events e JOIN items i ON i.id = e.item_id
          WHERE e.code = 'EREDECLARED' AND e.from_state = e.to_state AND e.to_state IN ('published', 'verified', 'present-identical', 'conflict')
          ${runId === undefined ? '' : 'AND e.run_id = ?'} ORDER BY e.id`,
       )
@@ -1074,11 +1074,11 @@ export class StateDb {
    * one, the tags that still do: once each, by the note of the run that last listed the version
    * (a listing notes a moved tag every run it stays moved, and nothing once it is moved back).
    */
-  tagMoves(runId?: number): { package: string; version: string; state: string; detail: string | null; at: string }[] {
+  tagMoves(runId?: number): { source: string; package: string; version: string; state: string; detail: string | null; at: string }[] {
     const still = `AND e.id = (SELECT MAX(l.id) FROM events l WHERE l.item_id = e.item_id AND l.code = 'ETAGMOVED') AND e.run_id = i.last_listed_run`;
     return this.db
       .prepare(
-        `SELECT i.package, i.version, i.state, e.detail, e.at FROM events e JOIN items i ON i.id = e.item_id
+        `SELECT i.source_id AS source, i.package, i.version, i.state, e.detail, e.at FROM events e JOIN items i ON i.id = e.item_id
          WHERE e.code = 'ETAGMOVED' AND (e.to_state = 'conflict' OR e.from_state = e.to_state) ${runId === undefined ? still : 'AND e.run_id = ?'} ORDER BY e.id`,
       )
       .all(...(runId === undefined ? [] : [runId])) as never;
@@ -1088,10 +1088,10 @@ export class StateDb {
    * Versions the source stopped listing: this run's, or all; with the state each was left in.
    * Once each, by its last removal: a tag deleted, pushed again and deleted again is one version gone.
    */
-  sourceRemovals(runId?: number): { package: string; version: string; state: string; detail: string | null; at: string }[] {
+  sourceRemovals(runId?: number): { source: string; package: string; version: string; state: string; detail: string | null; at: string }[] {
     return this.db
       .prepare(
-        `SELECT i.package, i.version, i.state, e.detail, e.at FROM events e JOIN items i ON i.id = e.item_id
+        `SELECT i.source_id AS source, i.package, i.version, i.state, e.detail, e.at FROM events e JOIN items i ON i.id = e.item_id
          WHERE e.code = 'ESOURCEREMOVED' AND i.removed_at IS NOT NULL ${runId === undefined ? '' : 'AND e.run_id = ?'}
            AND e.id = (SELECT MAX(l.id) FROM events l WHERE l.item_id = e.item_id AND l.code = 'ESOURCEREMOVED')
          ORDER BY e.id`,
