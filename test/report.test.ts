@@ -771,6 +771,26 @@ describe('the report files (cam report)', () => {
     expect(readdirSync(out)).toEqual([]);
   });
 
+  it('on a terminal, names every critical finding or says how many more there are: 25 are not shown as 20', async () => {
+    const { stateDir, jobFile } = stateWithJob('many-critical');
+    const state = StateDb.open(join(stateDir, 'acme-migration.sqlite'));
+    try {
+      const ids = (state.db.prepare('SELECT id FROM items ORDER BY id LIMIT 25').all() as { id: number }[]).map((r) => r.id);
+      // each its own code: one critical finding each
+      for (const [i, id] of ids.entries()) state.db.prepare("UPDATE items SET state = 'failed', last_error_code = ?, last_error = ? WHERE id = ?").run(`ECODE${i}`, `ECODE${i}: failed`, id);
+    } finally {
+      state.close();
+    }
+    let stdout = '';
+    const terminal = { stdout: { write: (t: string) => ((stdout += t), true), isTTY: true }, stderr: { write: () => true, isTTY: true } } as never;
+    expect(await reportCommand(jobFile, { stateDir }, terminal)).toBe(1);
+    const critical = JSON.parse(readFileSync(readdirSync(join(stateDir, 'reports')).map((f) => join(stateDir, 'reports', f)).find((f) => f.endsWith('.json'))!, 'utf8')).verdict.critical as number;
+    expect(critical).toBeGreaterThan(25);
+    const shown = stdout.split('\n').filter((l) => l.startsWith('  CRITICAL ')).length;
+    expect(shown).toBe(20);
+    expect(stdout).toContain(`  and ${critical - 20} more critical finding(s): see the report`);
+  });
+
   it('writes into a directory it creates, and replaces a link planted at a report name instead of writing through it', async () => {
     const { stateDir, jobFile } = stateWithJob('links');
     const out = join(stateDir, 'shared', 'reports');

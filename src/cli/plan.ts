@@ -195,12 +195,18 @@ function write(report: Report, job: LoadedJob, outDir: string, kind: string): Wr
   return { report, files: writeReportFiles(report, job.name, outDir, kind) };
 }
 
+/** Critical findings the terminal names; the report files hold every one. */
+const CRITICAL_SHOWN = 20;
+
 function humanVerdict(w: WrittenReport): string[] {
   const r = w.report;
   const lines = [`${r.kind === 'plan' ? 'Plan' : 'Report'} for ${r.job.name}: ${r.verdict.status.toUpperCase()} — ${r.verdict.headline}`];
   const outcomes = Object.entries(r.totals.byOutcome).map(([k, v]) => `${k} ${(v as { versions?: number }).versions ?? v}`);
   if (outcomes.length) lines.push(`  versions: ${outcomes.join(', ')}`);
-  for (const f of r.findings.filter((x) => x.severity === 'critical').slice(0, 20)) lines.push(`  CRITICAL ${f.title}${f.action ? ` — ${f.action}` : ''}`);
+  const critical = r.findings.filter((x) => x.severity === 'critical');
+  for (const f of critical.slice(0, CRITICAL_SHOWN)) lines.push(`  CRITICAL ${f.title}${f.action ? ` — ${f.action}` : ''}`);
+  // the cut is said: the first 20 must not read as all of them
+  if (critical.length > CRITICAL_SHOWN) lines.push(`  and ${critical.length - CRITICAL_SHOWN} more critical finding(s): see the report`);
   lines.push(`  written: ${w.files.html}`, `           ${w.files.markdown}`, `           ${w.files.json}`);
   return lines;
 }
