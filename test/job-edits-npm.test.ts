@@ -226,6 +226,11 @@ describe('the job renamed between runs (its name:, or the file of a nameless job
       const line = humanSummary(s).split('\n').find((l) => l.includes('WARNING') && l.includes('renamed-first'));
       expect(line).toContain('put name: renamed-first back');
     }
+    // the run's report says it too
+    const report = await te.cli(['report', renamed, '--json']);
+    expect((JSON.parse(report.stdout) as { findings: { code: string; severity: string; subjects: string[] }[] }).findings.filter((f) => f.code === 'EOTHERJOBS')).toEqual([
+      expect.objectContaining({ severity: 'warning', subjects: [`renamed-first: ${join(te.stateDir, 'renamed-first.sqlite')}`] }),
+    ]);
     expect(states('renamed-second', NAME)).toEqual({ '1.0.0': 'present-identical', '1.0.1': 'present-identical' });
     expect(publishes(NAME)).toHaveLength(2);
 

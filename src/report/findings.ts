@@ -175,6 +175,26 @@ export function collectFindings(s: FindingSources): Finding[] {
       ),
     );
   }
+  // a job renamed between runs (its name names its state): the history (and the ledger) goes on under the old name
+  const otherJobs = s.summary?.otherJobs ?? [];
+  if (otherJobs.length) {
+    out.push(
+      finding(
+        {
+          severity: 'warning',
+          code: 'EOTHERJOBS',
+          section: 'migration',
+          title: `${otherJobs.length} other job(s) of the state directory record this job's work on this target`,
+          detail: `${otherJobs
+            .slice(0, 3)
+            .map((o) => `job "${o.job}": ${o.versions} version(s) of ${o.packages.slice(0, 3).join(', ')}${o.packages.length > 3 ? ' and more' : ''}`)
+            .join(' | ')}: a job renamed between runs starts a new state (its name names the state file), where what it published counts as found on the target and its ledger starts again`,
+          action: `if this job was renamed, put the old name back (name: ${otherJobs[0]!.job}) so one state and one ledger hold its history; two jobs over the same packages on purpose keep two`,
+        },
+        otherJobs.map((o) => `${o.job}: ${o.database}`),
+      ),
+    );
+  }
   if (s.summary?.retargeted) {
     const r = s.summary.retargeted;
     out.push(finding({ severity: 'warning', code: 'ETARGETCHANGED', section: 'migration', title: `the state moved to this job's target (--retarget): ${r.versions} version(s) recorded against another one were checked again`, detail: `it recorded ${r.from}; the old target keeps what was migrated there`, action: 'make sure the new target is the one meant for cutover' }, []));
