@@ -348,6 +348,11 @@ describe('7. stop means stop', () => {
     child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
     while (reg.requests('/stuck/') === 0) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 300));
+    // status meanwhile says the run is in progress, and whose it is, not "did not finish (killed?)"
+    const during = await te.cli(['status', job, '--json']);
+    const report = JSON.parse(during.stdout) as { lastRun: { outcome: string | null; running?: { pid: number; command: string } } };
+    expect(report.lastRun.outcome).toBeNull();
+    expect(report.lastRun.running).toEqual(expect.objectContaining({ pid: child.pid, command: 'run' }));
     child.kill('SIGTERM');
     // the transfer would hang for minutes: only the stop can end this process now
     const [code] = (await once(child, 'exit')) as [number | null];
@@ -355,6 +360,7 @@ describe('7. stop means stop', () => {
     expect(stderr).not.toMatch(STACK_LINE);
     expect(row('stuck', NAME, '1.0.0').state).toBe('pending');
     expect(readdirSync(join(te.stateDir, 'blobs', 'tmp'))).toEqual([]);
+    expect((JSON.parse((await te.cli(['status', job, '--json'])).stdout) as { lastRun: { running?: unknown } }).lastRun.running).toBeUndefined();
     stuck = false;
     expect((await te.run(job)).exitCode).toBe(0);
   });

@@ -1,9 +1,10 @@
 /** `status JOB`: what the state database says, without touching any source or target. */
+import { dirname } from 'node:path';
 import { loadJob } from '../config/load.js';
 import type { RunSummary } from '../engine/events.js';
 import { goTagPatternMismatch } from '../sources/git.js';
 import { LEFT_OUT_NOTE, LEFT_OUT_ON_TARGET, StateDb } from '../state/db.js';
-import { existingState } from '../state/lock.js';
+import { existingState, jobInProgress } from '../state/lock.js';
 import { describeTarget, type TargetIdentity } from '../state/target.js';
 import { ITEM_STATES } from '../types.js';
 import { goTagPatternLine, notInJobLeft, print, printEntries, reportError, wantsJson, type Io } from './output.js';
@@ -34,8 +35,11 @@ export interface StatusReport {
   notInJob: { source: string; package: string; versions: string[]; publishBegun: string[] }[];
   /** Versions of sources the job no longer enables (or names): left out of everything above, as run and report leave them out. */
   otherSources: { source: string; versions: number }[];
-  /** `error`: what ended it, when an error did (stopped-by-error, target-unusable). */
-  lastRun?: { id: number; startedAt: string; endedAt: string | null; dryRun: boolean; outcome: string | null; error?: string };
+  /**
+   * `error`: what ended it, when an error did (stopped-by-error, target-unusable); `running`: the
+   * process running the job from this state directory now (its lock's owner), when one is.
+   */
+  lastRun?: { id: number; startedAt: string; endedAt: string | null; dryRun: boolean; outcome: string | null; error?: string; running?: { pid: number; host: string; startedAt: string; command?: string } };
   /** The target the state records its work in (what `verified` means here); absent before a run read one. */
   target?: TargetIdentity;
   /** Go sources of the job whose tags are not the ones go reads (a warning, as in run's summary and the plan). */
@@ -51,7 +55,11 @@ export function readStatus(jobFile: string, stateDir = 'state'): StatusReport {
   try {
     const enabled = job.config.sources.filter((s) => s.enabled);
     const goTagPatterns = enabled.flatMap((s) => (s.kind === 'git' ? (goTagPatternMismatch(s) ?? []) : []));
-    return { ...state.snapshot(() => statusOf(job.name, database, state, enabled.map((s) => s.id))), goTagPatterns };
+    const report = { ...state.snapshot(() => statusOf(job.name, database, state, enabled.map((s) => s.id))), goTagPatterns };
+    // a run with no outcome yet is running, or was killed: the lock's owner tells which
+    const running = report.lastRun && report.lastRun.outcome === null ? jobInProgress(dirname(database), job.name) : undefined;
+    if (running) report.lastRun = { ...report.lastRun!, running };
+    return report;
   } finally {
     state.close();
   }
@@ -115,7 +123,9 @@ export function statusCommand(jobFile: string, opts: { json?: boolean; stateDir?
       for (const [s, n] of Object.entries(report.states)) if (n) lines.push(`  ${s.padEnd(18)} ${n}`);
       if (report.rates) lines.push(`rates: ${Object.entries(report.rates).map(([b, r]) => `${b} ${r.rate}/s (${r.source})`).join(', ')}`);
       if (report.target) lines.push(`target: ${describeTarget(report.target)}`);
-      if (report.lastRun) lines.push(`last run #${report.lastRun.id}${report.lastRun.dryRun ? ' (dry run)' : ''}: ${report.lastRun.outcome ?? 'did not finish (killed?)'}, started ${report.lastRun.startedAt}`);
+      const running = report.lastRun?.running;
+      const unfinished = running ? `running now (${running.command ? `\`${running.command}\`, ` : ''}pid ${running.pid} on ${running.host})` : 'did not finish (killed?)';
+      if (report.lastRun) lines.push(`last run #${report.lastRun.id}${report.lastRun.dryRun ? ' (dry run)' : ''}: ${report.lastRun.outcome ?? unfinished}, started ${report.lastRun.startedAt}`);
       if (report.lastRun?.error) lines.push(`  stopped by ${report.lastRun.error}`);
       for (const f of report.failures) lines.push(`  FAILED ${f.package}@${f.version} after ${f.attempts} attempt(s): ${f.error}`);
       for (const c of report.conflicts) lines.push(`  CONFLICT ${c.package}@${c.version}: ours sha512 ${c.ourSha512}, target sha512 ${c.targetSha512}`);

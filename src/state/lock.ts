@@ -292,6 +292,20 @@ export function acquireLock(base: string, info: { stateDir?: string; command?: s
   };
 }
 
+/**
+ * Who is running the job from this state directory right now, as its lock's owner file says,
+ * without touching the lock (a probe of it could make a run starting that instant take it
+ * for held). The file outlives a holder killed -9: a process of that pid on this host that is
+ * gone, or is no codeartifact-migrate (the pid reused), runs nothing. One on another host (a
+ * shared folder) cannot be checked, and is named as it is.
+ */
+export function jobInProgress(stateDir: string, jobName: string): { pid: number; host: string; startedAt: string; command?: string } | undefined {
+  const o = readOwner(`${join(stateDir, jobName)}.lock.owner`);
+  if (!o || (o.host === hostname() && !(isAlive(o.pid) && mayBeUs(o.pid)))) return undefined;
+  const command = typeof o.command === 'string' && /^[a-z-]{1,40}$/.test(o.command) ? o.command : undefined;
+  return { pid: o.pid, host: String(o.host), startedAt: String(o.startedAt), ...(command ? { command } : {}) };
+}
+
 function locked(path: string, owner: Owner | undefined, stateDir?: string): MigrateError {
   const who = owner ? `pid ${owner.pid} on ${owner.host}, started ${owner.startedAt}${owner.stateDir ? `, state directory ${owner.stateDir}` : ''}` : 'another process';
   const what = owner?.command && /^[a-z-]{1,40}$/.test(owner.command) ? `a \`${owner.command}\`` : 'another run';
