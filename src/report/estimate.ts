@@ -125,21 +125,25 @@ export function estimateDuration(work: EstimateWork, opts: EstimateOptions = {})
   };
 }
 
-/** 1536 -> "1.5 KiB". */
+/** 1536 -> "1.5 KiB"; what rounds to 1024 of a unit is said in the next one. */
 export function formatBytes(n: number): string {
   if (!Number.isFinite(n) || n < 1024) return `${Math.round(n)} B`;
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
   let v = n;
   let i = -1;
-  while (v >= 1024 && i < units.length - 1) (v /= 1024), i++;
+  while ((v >= 1024 || (i >= 0 && Math.round(v) >= 1024)) && i < units.length - 1) (v /= 1024), i++;
   return `${v >= 100 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
 }
 
-/** 3725 -> "1 h 2 min". */
+/** 3725 -> "1 h 2 min"; past two days "4 d 4 h". */
 export function formatDuration(seconds: number): string {
-  if (seconds < 60) return `${Math.round(seconds)} s`;
+  if (Math.round(seconds) < 60) return `${Math.round(seconds)} s`;
   const m = Math.round(seconds / 60);
   if (m < 60) return `${m} min`;
   const h = Math.floor(m / 60);
+  if (h >= 48) {
+    const hours = Math.round(m / 60);
+    return hours % 24 ? `${Math.floor(hours / 24)} d ${hours % 24} h` : `${hours / 24} d`;
+  }
   return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
 }
