@@ -153,3 +153,22 @@ describe.skipIf(!immutable)('a state directory nobody may write (chattr +i on it
     expect(readFileSync(database).equals(bytes)).toBe(true);
   });
 });
+
+describe('a run summary damaged in the state (a hand edit, a tool that wrote half of it)', () => {
+  it('report still reports what the rows say: the summary is left out, no EUNEXPECTED naming no file', async () => {
+    await seedPackages(te.sandbox.privateNpm.url, te.sandbox.privateNpm.token, [{ name: 'careless-summary', versions: VERSIONS }]);
+    const job = te.writeJob({ name: 'careless-summary', privateNpm: { packages: ['careless-summary'] }, github: false });
+    expect((await te.cli(['run', job, '--json'])).code).toBe(0);
+    const state = te.openState('careless-summary');
+    try {
+      state.db.prepare("UPDATE runs SET summary = '{\"states\": {\"verified\": 3}, \"exitCo' WHERE id = (SELECT MAX(id) FROM runs)").run();
+    } finally {
+      state.close();
+    }
+    const r = await te.cli(['report', job, '--json', '--out', join(te.dir, 'careless-summary-report')]);
+    expect(r.stderr).not.toMatch(/^\s{4}at /m);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { totals: { versions: number }; verdict: { status: string } };
+    expect(report.totals.versions).toBe(VERSIONS.length);
+  });
+});

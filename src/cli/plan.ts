@@ -13,7 +13,7 @@ import { runJob } from '../engine/run.js';
 import { Limiter } from '../engine/limiter.js';
 import { buildReport, type Report } from '../report/model.js';
 import { exposureSchema, preflightSchema, type ExposureInput, type HardeningInput, type PreflightInput } from '../report/schema.js';
-import { reportInputFromState } from '../report/from-state.js';
+import { parseSummary, reportInputFromState } from '../report/from-state.js';
 import { renderJson } from '../report/render-json.js';
 import { prepareReportDir, writeReportFiles } from '../report/write.js';
 import { StateDb } from '../state/db.js';
@@ -147,7 +147,7 @@ export async function reportCommand(jobFile: string, opts: { json?: boolean; sta
         const warm = warmSectionFromState(state);
         // a job that only warmed the stores so far is reported too: the warm section, nothing migrated yet
         if (!last && !warm) throw new MigrateError('ESTATE', `no run or warm of job "${job.name}" is recorded in ${database}`, { hint: `run it (or plan or warm it) first: codeartifact-migrate run ${jobFile}` });
-        const summary = last?.summary ? (JSON.parse(last.summary) as RunSummary) : null;
+        const summary = parseSummary(last?.summary ?? null) as RunSummary | null;
         const kind = last?.dry_run === 1 ? 'plan' : 'run';
         const audit = kind === 'plan' ? planAuditOf(summary) : {};
         return { kind, report: buildReport(reportInputFromState(state, job, summary, { kind, warm, ...audit, ...(summary?.hardening ? { hardening: hardeningSection(summary) } : {}) })) };

@@ -15,7 +15,8 @@ export type FromStateOptions = Partial<Pick<ReportInput, 'kind' | 'generatedAt' 
 
 type RunRow = NonNullable<ReturnType<StateDb['lastRun']>>;
 
-function parseSummary(text: string | null): Partial<RunSummary> | null {
+/** A run's stored summary, or null when there is none or it does not parse (a hand edit): the rows still say what happened. */
+export function parseSummary(text: string | null): Partial<RunSummary> | null {
   if (!text) return null;
   try {
     const s = JSON.parse(text) as unknown;
