@@ -452,6 +452,18 @@ with zipfile.ZipFile(out + "/wheelfile_lib-1.0-py3-none-any.whl", "w") as z:
     expect(e.message).toContain('bytes_lib-1.0-py3-none-any\\xff.whl');
   }, 60_000);
 
+  it('bounds the metadata of a version as a whole: many wheels, each under the bound, are ETOOLARGE together (all are held at once)', async () => {
+    const r = await repo(setuptoolsPyproject('many-meta', '1.0'), 'v1.0');
+    // the wheel, then 20 copies under other platform tags: each file's metadata fits, 21 of them do not
+    const copies = Array.from({ length: 20 }, (_, i) => `cp "$w" "{outdir}/many_meta-1.0-py3-none-linux_x${i}.whl"`).join(' && ');
+    const command = ['/bin/sh', '-c', `{python} -m build --no-isolation --skip-dependency-check --outdir "{outdir}" "{srcdir}" && w=$(ls "{outdir}"/*.whl) && ${copies}`];
+    const one = await build(r, 'v1.0', { name: 'many-meta' });
+    const each = Math.max(...one.files.map((f) => Buffer.byteLength(JSON.stringify(f.metadata))));
+    const e = await failure(build(r, 'v1.0', { name: 'many-meta', command, maxMetadataBytes: each * 2 }));
+    expect(e.code).toBe('ETOOLARGE');
+    expect(e.message).toMatch(/22 files is over \d+ bytes together/);
+  }, 60_000);
+
   it('bounds the metadata it reads: ETOOLARGE for the sdist PKG-INFO and the wheel METADATA', async () => {
     const r = await repo(setuptoolsPyproject('big-meta', '1.0'), 'v1.0');
     const sdist = await failure(build(r, 'v1.0', { name: 'big-meta', maxMetadataBytes: 100 }));

@@ -60,6 +60,8 @@ const PLACEHOLDERS = ['python', 'srcdir', 'outdir', 'checkout', 'name', 'version
 export const DEFAULT_BUILD_TIMEOUT_MS = 10 * 60 * 1000;
 /** A PKG-INFO/METADATA holds the README as its description; 8 MiB is far above any real one. */
 export const DEFAULT_MAX_METADATA_BYTES = 8 * 1024 * 1024;
+/** How many files' worth of that bound one version's files may hold together (64 MiB by default). */
+const METADATA_FILES_PER_VERSION = 8;
 /** Scanning an sdist stops here (a gzip bomb must not run forever). */
 export const DEFAULT_MAX_UNPACKED_BYTES = 2 * 1024 * 1024 * 1024;
 
@@ -503,6 +505,9 @@ async function readBuiltFiles(outDir: string, opts: PythonBuildOptions, version:
 
   const limits = { metadata: opts.maxMetadataBytes ?? DEFAULT_MAX_METADATA_BYTES, unpacked: opts.maxUnpackedBytes ?? DEFAULT_MAX_UNPACKED_BYTES };
   const out: PythonDist[] = [];
+  // every file's metadata is held (and recorded) at once: a build writing 150 wheels of 8 MiB of
+  // metadata each would hold 1.2 GB; the version as a whole gets METADATA_FILES_PER_VERSION files' worth
+  let metadataBytes = 0;
   for (const filename of [...sdists, ...wheels]) {
     const path = join(outDir, filename);
     const fail: Fail = (m, init) => bad(init?.code ?? 'EBADBUILD', m, { file: filename, ...init });
@@ -534,6 +539,13 @@ async function readBuiltFiles(outDir: string, opts: PythonBuildOptions, version:
       if (!d) throw bad('EBADBUILD', `the wheel's ${dir} is not named <name>-<version>.dist-info`, { file: filename });
       check(filename, `the wheel's ${dir} directory`, d[1]!, d[2]!);
       raw = data;
+    }
+    metadataBytes += raw.length;
+    if (metadataBytes > limits.metadata * METADATA_FILES_PER_VERSION) {
+      throw bad('ETOOLARGE', `the metadata of the version's ${sdists.length + wheels.length} files is over ${limits.metadata * METADATA_FILES_PER_VERSION} bytes together (${out.length + 1} read so far)`, {
+        file: filename,
+        hint: 'a build of this many files, or of this much metadata, is not a release to migrate as it is: fix the build command, or exclude this tag',
+      });
     }
     let text: string;
     try {
