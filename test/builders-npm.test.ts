@@ -9,7 +9,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -621,5 +621,38 @@ describe("a git dependency, while the install holds a registry token (npm clones
     const short = await refusal(pack(at, '@acme-gh/sly-short', [source]));
     expect(short.code).toBe('EBUILD');
     expect(short.message).toContain('shorty');
+  });
+});
+
+describe("npm's global config (<prefix>/etc/npmrc, beside the node npm runs: where an image or an operator keeps a registry token)", () => {
+  it("no script of the tag's reads it; the install still has its settings", async () => {
+    // a node of its own prefix, found first on PATH: npm's global config is <that prefix>/etc/npmrc
+    const prefix = mkdtempSync(join(dir, 'prefix-'));
+    mkdirSync(join(prefix, 'bin'));
+    mkdirSync(join(prefix, 'etc'));
+    try {
+      linkSync(process.execPath, join(prefix, 'bin', 'node'));
+    } catch {
+      copyFileSync(process.execPath, join(prefix, 'bin', 'node'));
+    }
+    chmodSync(join(prefix, 'bin', 'node'), 0o755);
+    // the operator's: a token for some registry, and a setting the install must keep (npm writes no lockfile)
+    writeFileSync(join(prefix, 'etc', 'npmrc'), '//npm.operator.example/:_authToken=operator-global-secret-4711\npackage-lock=false\n');
+    const dump = join(dir, `global-saw-${Math.random().toString(36).slice(2)}.log`);
+    const read = `node -e "const fs = require('fs'), p = require('path'); let t; try { t = fs.readFileSync(p.join(p.dirname(p.dirname(process.execPath)), 'etc', 'npmrc'), 'utf8'); } catch (e) { t = 'unreadable ' + e.code; } fs.writeFileSync(${JSON.stringify(dump).replaceAll('"', '\\"')}, process.execPath + ' ' + t)"`;
+    const at = checkoutOf({ name: 'globally', version: '1.0.0', license: 'MIT', scripts: { prepare: read } });
+    const saved = process.env.PATH;
+    process.env.PATH = `${join(prefix, 'bin')}:${saved ?? ''}`;
+    try {
+      const out = await pack(at, 'globally');
+      expect(existsSync(out.path)).toBe(true);
+    } finally {
+      process.env.PATH = saved;
+    }
+    const saw = readFileSync(dump, 'utf8');
+    expect(saw.startsWith(join(prefix, 'bin', 'node'))).toBe(true);
+    expect(saw).not.toContain('operator-global-secret-4711');
+    expect(existsSync(join(at, 'package-lock.json'))).toBe(false);
+    expect(readFileSync(join(prefix, 'etc', 'npmrc'), 'utf8')).toContain('operator-global-secret-4711');
   });
 });

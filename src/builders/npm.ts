@@ -33,11 +33,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative as relativePath, resolve as resolvePath, sep } from 'node:path';
 import semver from 'semver';
-import { diskFullError, MigrateError, toError } from '../errors.js';
+import { diskFullError, localError, MigrateError, toError } from '../errors.js';
 import { BUILD_LOG_TAIL_MAX, redact, registerSecret } from '../redact.js';
 import { isGitUrl } from '../lockfiles/npm-spec.js';
 import { notRegularFile } from './output-file.js';
-import { buildPathMap, offlineHint, runProcess, toolVersion } from './process.js';
+import { buildPathMap, npmGlobalConfig, offlineHint, runProcess, toolVersion } from './process.js';
 
 /** One of the job's npm sources, as a prepare script's install may use it: the names it serves are internal. */
 export interface InternalNpmRegistry {
@@ -137,9 +137,13 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
       // answers (an optional dependency at http://169.254.169.254/… gives the instance's credentials),
       // and a prepare script could read them there and pack them
       const installCache = join(home, 'install-cache');
+      // npm's global config is covered in every build (it may hold the operator's tokens: see
+      // hiddenPaths); the install, which runs no code of the tag's, gets a copy of it, gone with its cache
+      const global = copyGlobalConfig(installCache);
       const installEnv: Record<string, string> = {
         ...env,
         ...proxyOf(true),
+        ...(global ? { npm_config_globalconfig: global } : {}),
         npm_config_cache: installCache,
         npm_config_logs_dir: join(installCache, '_logs'),
         // and one no file here names (a dependency's dependency): npm 11's allow-git refuses it (older npm ignores the setting)
@@ -202,6 +206,24 @@ function proxyOf(withCredentials: boolean): Record<string, string> {
   const noProxy = process.env.NO_PROXY || process.env.no_proxy;
   if (noProxy) out.NO_PROXY = noProxy;
   return out;
+}
+
+/**
+ * A copy of npm's global config (as the build's npm finds it) in `folder`, for the install; undefined
+ * when there is none to copy (none, not a regular file, or larger than any real one).
+ */
+function copyGlobalConfig(folder: string): string | undefined {
+  const from = npmGlobalConfig(process.env.PATH ?? '/usr/bin:/bin');
+  const size = from ? sizeOf(from) : undefined;
+  if (!from || typeof size !== 'number' || size > MAX_PROJECT_NPMRC) return undefined;
+  try {
+    const to = join(folder, 'global-npmrc');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(to, readFileSync(from), { mode: 0o600 });
+    return to;
+  } catch (e) {
+    throw localError(e, folder, "copy npm's global config into", { anyCode: true })!;
+  }
 }
 
 /** Whether the proxy npm is given carries a user or password (see proxyOf). */

@@ -424,7 +424,7 @@ function findTool(name: string): string | undefined {
 const HOME_FOLDERS = ['.aws', '.ssh', '.gnupg', '.docker', '.kube', '.azure', '.config', '.password-store', '.local/share/keyrings'];
 const HOME_FILES = ['.npmrc', '.yarnrc', '.yarnrc.yml', '.pypirc', '.netrc', '.git-credentials', '.gitconfig', '.pgpass', '.boto', '.s3cfg', '.vault-token', '.terraformrc', '.dockercfg', '.bash_history', '.zsh_history', '.python_history', '.node_repl_history'];
 /** Variables that name a credential file (or the ssh agent's socket) elsewhere. */
-const PATH_VARIABLES = ['AWS_SHARED_CREDENTIALS_FILE', 'AWS_CONFIG_FILE', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'NPM_CONFIG_USERCONFIG', 'npm_config_userconfig', 'PIP_CONFIG_FILE', 'NETRC', 'GIT_CONFIG_GLOBAL', 'GOOGLE_APPLICATION_CREDENTIALS', 'KUBECONFIG', 'DOCKER_CONFIG', 'SSH_AUTH_SOCK'];
+const PATH_VARIABLES = ['AWS_SHARED_CREDENTIALS_FILE', 'AWS_CONFIG_FILE', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'NPM_CONFIG_USERCONFIG', 'npm_config_userconfig', 'NPM_CONFIG_GLOBALCONFIG', 'npm_config_globalconfig', 'PIP_CONFIG_FILE', 'NETRC', 'GIT_CONFIG_GLOBAL', 'GOOGLE_APPLICATION_CREDENTIALS', 'KUBECONFIG', 'DOCKER_CONFIG', 'SSH_AUTH_SOCK'];
 const alsoHidden = new Set<string>();
 
 /** Where the tool itself is installed (its code, node_modules): a build that wrote there would run as the tool next time. */
@@ -490,6 +490,26 @@ export function mountsFor(work: { cwd: string; env: Readonly<Record<string, stri
   return out;
 }
 
+/**
+ * npm's global config as npm run with this PATH finds it: `<prefix>/etc/npmrc`, the prefix
+ * being the folder above the one of the node that runs it (@npmcli/config: PREFIX unset, as
+ * it is for a build). Images and operators keep registry tokens there (`npm config set
+ * --global`); it is not in any home. Undefined when no node is on the PATH.
+ * https://docs.npmjs.com/cli/v11/configuring-npm/npmrc#files
+ */
+export function npmGlobalConfig(path: string | undefined): string | undefined {
+  for (const dir of (path ?? '').split(delimiter)) {
+    if (!dir.startsWith('/')) continue;
+    try {
+      accessSync(join(dir, 'node'), fsConstants.X_OK);
+      return join(dirname(dirname(realpathSync(join(dir, 'node')))), 'etc', 'npmrc');
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
 /** One more path to cover in every build from now on (a source's ssh key file). */
 export function hideFromBuilds(path: string): void {
   alsoHidden.add(resolvePath(path));
@@ -505,6 +525,8 @@ export function hiddenPaths(work: { cwd: string; env: Readonly<Record<string, st
   const candidates = [
     ...accountHomes().flatMap((h) => [...HOME_FOLDERS, ...HOME_FILES].map((f) => join(h, f))),
     ...PATH_VARIABLES.flatMap((v) => (process.env[v] ? [process.env[v]] : [])),
+    // npm's global config, for the npm the build runs and the one beside our own node
+    ...[npmGlobalConfig(work.env.PATH), join(dirname(dirname(process.execPath)), 'etc', 'npmrc')].flatMap((f) => (f ? [f] : [])),
     ...alsoHidden,
   ];
   const real = (p: string) => {
