@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -325,6 +325,29 @@ describe.each([
     expect(hiddenPaths({ cwd: tmp, env: { HOME: join(home, '.ssh') } }).map((h) => h.path)).not.toContain(join(home, '.ssh'));
     // one folder covers what it holds: KUBECONFIG inside ~/.config is not covered on its own
     expect(hiddenPaths({ cwd: tmp, env: {} }).filter((h) => h.path.startsWith(join(home, '.config')))).toEqual([{ path: join(home, '.config'), dir: true }]);
+  });
+
+  it("covers the machine's own index credentials too: pip's site-wide config (file and folder), pip's old per-user folder, and npm's builtin npmrc beside the npm on the build's PATH", async () => {
+    const etc = await mkdtemp(join(tmpdir(), 'cam-etc-'));
+    try {
+      await writeFile(join(etc, 'pip.conf'), `[global]\nindex-url = https://aws:${SECRET}@pypi.example/simple/\n`);
+      await mkdir(join(etc, 'xdg-pip'));
+      await mkdir(join(home, '.pip'), { recursive: true });
+      await writeFile(join(home, '.pip', 'pip.conf'), `[global]\nindex-url = https://u:${SECRET}@pypi.example/simple/\n`);
+      // an npm of its own on the build's PATH: <its folder>/bin/npm-cli.js, and its builtin <its folder>/npmrc
+      const npmDir = join(etc, 'lib', 'node_modules', 'npm');
+      await mkdir(join(npmDir, 'bin'), { recursive: true });
+      await writeFile(join(npmDir, 'bin', 'npm-cli.js'), '#!/bin/sh\n', { mode: 0o755 });
+      await writeFile(join(npmDir, 'npmrc'), `//registry.example/:_authToken=${SECRET}\n`);
+      await mkdir(join(etc, 'bin'));
+      await symlink(join(npmDir, 'bin', 'npm-cli.js'), join(etc, 'bin', 'npm'));
+      const paths = hiddenPaths({ cwd: tmp, env: { PATH: `${join(etc, 'bin')}:/usr/bin:/bin` } }, [join(etc, 'pip.conf'), join(etc, 'xdg-pip'), join(etc, 'absent.conf')]);
+      expect(paths).toEqual(expect.arrayContaining([{ path: join(etc, 'pip.conf'), dir: false }, { path: join(etc, 'xdg-pip'), dir: true }, { path: join(home, '.pip'), dir: true }, { path: join(npmDir, 'npmrc'), dir: false }]));
+      expect(paths.map((p) => p.path)).not.toContain(join(etc, 'absent.conf'));
+    } finally {
+      await rm(etc, { recursive: true, force: true });
+      await rm(join(home, '.pip'), { recursive: true, force: true });
+    }
   });
 });
 

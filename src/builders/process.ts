@@ -421,7 +421,15 @@ function findTool(name: string): string | undefined {
 }
 
 /** In the user's home: the folders and files where credentials live (cloud CLIs, ssh, gpg, registries, git, shells' histories). */
-const HOME_FOLDERS = ['.aws', '.ssh', '.gnupg', '.docker', '.kube', '.azure', '.config', '.password-store', '.local/share/keyrings'];
+const HOME_FOLDERS = ['.aws', '.ssh', '.gnupg', '.docker', '.kube', '.azure', '.config', '.password-store', '.local/share/keyrings', '.pip'];
+/**
+ * The machine's own places for a package index's credentials: pip's site-wide config (an
+ * index-url with a token is how CI images often give pip a private index:
+ * https://pip.pypa.io/en/stable/topics/configuration/#location) and npm's builtin config (beside
+ * npm itself). No build needs them: builds are offline, and an npm build's install reads npm's
+ * global config from its own copy.
+ */
+const SYSTEM_FILES = ['/etc/pip.conf', '/etc/xdg/pip'];
 const HOME_FILES = ['.npmrc', '.yarnrc', '.yarnrc.yml', '.pypirc', '.netrc', '.git-credentials', '.gitconfig', '.pgpass', '.boto', '.s3cfg', '.vault-token', '.terraformrc', '.dockercfg', '.bash_history', '.zsh_history', '.python_history', '.node_repl_history'];
 /** Variables that name a credential file (or the ssh agent's socket) elsewhere. */
 const PATH_VARIABLES = ['AWS_SHARED_CREDENTIALS_FILE', 'AWS_CONFIG_FILE', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'NPM_CONFIG_USERCONFIG', 'npm_config_userconfig', 'NPM_CONFIG_GLOBALCONFIG', 'npm_config_globalconfig', 'PIP_CONFIG_FILE', 'NETRC', 'GIT_CONFIG_GLOBAL', 'GOOGLE_APPLICATION_CREDENTIALS', 'KUBECONFIG', 'DOCKER_CONFIG', 'SSH_AUTH_SOCK'];
@@ -510,6 +518,21 @@ export function npmGlobalConfig(path: string | undefined): string | undefined {
   return undefined;
 }
 
+/** npm's builtin config (`<npm's own folder>/npmrc`) of the npm first on `path`. */
+function npmBuiltinConfig(path: string | undefined): string | undefined {
+  for (const dir of (path ?? '').split(delimiter)) {
+    if (!dir.startsWith('/')) continue;
+    try {
+      accessSync(join(dir, 'npm'), fsConstants.X_OK);
+      // bin/npm-cli.js (npm's own bin/npm too) in the package's folder
+      return join(dirname(dirname(realpathSync(join(dir, 'npm')))), 'npmrc');
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
 /** One more path to cover in every build from now on (a source's ssh key file). */
 export function hideFromBuilds(path: string): void {
   alsoHidden.add(resolvePath(path));
@@ -521,9 +544,11 @@ export function hideFromBuilds(path: string): void {
  * what `hideFromBuilds` added; each that exists, once, and never one that holds what
  * the build works in (its cwd, HOME or TMPDIR) or that a covered folder already holds.
  */
-export function hiddenPaths(work: { cwd: string; env: Readonly<Record<string, string>> }): { path: string; dir: boolean }[] {
+export function hiddenPaths(work: { cwd: string; env: Readonly<Record<string, string>> }, system: readonly string[] = SYSTEM_FILES): { path: string; dir: boolean }[] {
   const candidates = [
     ...accountHomes().flatMap((h) => [...HOME_FOLDERS, ...HOME_FILES].map((f) => join(h, f))),
+    ...system,
+    ...[npmBuiltinConfig(work.env.PATH), npmBuiltinConfig(process.env.PATH)].flatMap((f) => (f ? [f] : [])),
     ...PATH_VARIABLES.flatMap((v) => (process.env[v] ? [process.env[v]] : [])),
     // npm's global config, for the npm the build runs and the one beside our own node
     ...[npmGlobalConfig(work.env.PATH), join(dirname(dirname(process.execPath)), 'etc', 'npmrc')].flatMap((f) => (f ? [f] : [])),
