@@ -262,7 +262,10 @@ export function buildProgram(): Command {
     .option('--write', 'apply the changes to the local lockfiles (default: print a unified diff)')
     .option('--json', 'print what would change as JSON')
     .action(async (job: string, flags: { write?: boolean; json?: boolean }) => {
-      process.exitCode = await rewriteCommand(job, { ...flags, stateDir: program.opts().stateDir }, processIo);
+      // a stop ends the clone or fetch of a warm repository in flight (its git group with it), never a lockfile's write
+      const stop = interruptible(true);
+      const code = await rewriteCommand(job, { ...flags, stateDir: program.opts().stateDir, signal: stop.signal }, processIo);
+      process.exitCode = stop.signal.aborted ? 130 : code;
     });
 
   return program;

@@ -1,0 +1,95 @@
+/**
+ * Ctrl-C / SIGTERM for the commands other than `run` (faults.test.ts has run's): each
+ * ends with 130 while a peer holds it (accepts, then never answers), leaves nothing
+ * running behind it, and releases the job's lock. Real CLI child processes, real sshd.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, TSX_LOADER } from './support/harness.js';
+import { startGitServer, type GitServer } from './support/git-server.js';
+import { alive, exitOf, goneSoon, watch } from './support/child.js';
+
+let dir: string;
+let stalled: GitServer;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'cam-stop-commands-'));
+  // every login is accepted, then nothing is ever said: git waits on the pack for ever
+  stalled = await startGitServer({ dir: join(dir, 'git'), authorizedKeyOptions: 'restrict,command="exec cat > /dev/null"' });
+});
+afterAll(async () => {
+  await stalled?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A job whose only lockfiles are in the stalled server's repository. */
+function stalledJob(name: string): string {
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(
+    file,
+    stringify({
+      name,
+      target: { domain: 'acme', domainOwner: '111122223333', region: 'us-east-1', repositories: { npm: { internal: 'npm-internal', shared: 'npm-shared' } } },
+      sources: [{ id: 'web', kind: 'npm-registry', url: 'https://npm.acme.example/', packages: ['@acme/web'] }],
+      warm: { repositories: [{ url: stalled.gitPlusSshUrl('lockfiles'), sshKeyEnv: 'CAM_TEST_STALL_KEY', knownHostsFile: stalled.knownHosts }] },
+    }),
+  );
+  return file;
+}
+
+/** Every file under `root` whose name ends in `suffix`. */
+function findFiles(root: string, suffix: string): string[] {
+  if (!existsSync(root)) return [];
+  const found: string[] = [];
+  for (const e of readdirSync(root, { withFileTypes: true, recursive: true })) if (e.isFile() && e.name.endsWith(suffix)) found.push(join(e.parentPath, e.name));
+  return found;
+}
+
+function spawnCli(stateDir: string, args: string[]) {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('AWS_')) env[k] = v;
+  Object.assign(env, { CAM_LOCK_DIR: join(dir, 'locks'), CAM_TEST_STALL_KEY: stalled.clientKey, AWS_EC2_METADATA_DISABLED: 'true' });
+  return watch(spawn(process.execPath, ['--import', TSX_LOADER, join(ROOT, 'src/cli/main.ts'), '--state-dir', stateDir, ...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] }));
+}
+
+/** The git process group a transfer recorded beside its mirror, once git runs (waited for). */
+async function transferGroup(stateDir: string, c: { done: () => boolean; stderr: () => string }): Promise<number> {
+  for (let i = 0; i < 600 && !c.done(); i++) {
+    const [file] = findFiles(join(stateDir, 'git'), '.pgid');
+    const pgid = file ? Number(readFileSync(file, 'utf8').split(' ')[0]) : NaN;
+    if (pgid > 1) return pgid;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no git transfer started: ${c.stderr()}`);
+}
+
+describe('rewrite-lockfiles and the stop', () => {
+  it.each(['SIGTERM', 'SIGINT'] as const)('%s while a warm repository\'s server stalls the clone: exit 130, the git it started is stopped, no half-cloned mirror', async (sig) => {
+    const stateDir = join(dir, `state-rewrite-${sig}`);
+    const job = stalledJob(`rw-${sig.toLowerCase()}`);
+    const c = spawnCli(stateDir, ['rewrite-lockfiles', job, '--json']);
+    const pgid = await transferGroup(stateDir, c);
+    c.proc.kill(sig);
+    let code: number | string;
+    try {
+      code = await exitOf(c, 30_000);
+    } finally {
+      // a git left behind holds the stalled server for ever: never leak it from the test
+      const gone = await goneSoon(pgid);
+      if (!gone) process.kill(-pgid, 'SIGKILL');
+      expect(gone, `git process group ${pgid} still runs after the command ended`).toBe(true);
+    }
+    expect(code, c.stderr()).toBe(130);
+    expect(c.stderr()).not.toMatch(/\n\s+at /);
+    // the cut is said as the stop's, not as the repository's failure
+    expect(JSON.parse(c.stdout())).toMatchObject({ error: { code: 'EINTERRUPTED' } });
+    // nothing recorded as still transferring, no half-cloned mirror
+    expect(findFiles(join(stateDir, 'git'), '.pgid')).toEqual([]);
+    expect(readdirSync(join(stateDir, 'git'), { recursive: true }).filter((n) => String(n).includes('.partial-'))).toEqual([]);
+    expect(await alive(c.proc.pid!)).toBe(false);
+  }, 90_000);
+});
