@@ -19,6 +19,7 @@ import { registerSecret } from '../src/redact.js';
 import { StateDb, type ItemRow } from '../src/state/db.js';
 import { appendLedger, chainHash, exportLine, GENESIS, ledgerLines, verifyChain, type LedgerLine } from '../src/state/ledger.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
+import { startHostileStore } from './support/hostile-store.js';
 import { corruptStoredTarball, makeTarball, publishVersion, seedPackages } from './support/npm-fixtures.js';
 
 let te: TestEnv;
@@ -550,6 +551,42 @@ describe('ledger verify --job: the target read again', () => {
       te.sandbox.standIn.clearFaults();
     }
   });
+
+  it.each(['SIGTERM', 'SIGINT'] as const)('%s while the target holds the reads open: the reading stops, what it read is printed with every version counted unread (EINTERRUPTED), exit 130', async (sig) => {
+    // the child's reads alone go through this store: it holds each one open, and says when the first came
+    const store = await startHostileStore(te.sandbox.descriptor.codeartifact.endpoint);
+    let asked = false;
+    store.route(/^\/v1\/package\/version\/assets/, () => void (asked = true));
+    const file = join(te.dir, `ledger-stopped-${sig}.jsonl`);
+    writeFileSync(file, exported);
+    try {
+      const child = te.spawnCli(['ledger', 'verify', file, '--job', job, '--json'], { AWS_ENDPOINT_URL_CODEARTIFACT: store.url });
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+      const exited = new Promise<number | string>((res) => child.on('close', (code, signal) => res(code ?? signal ?? 'unknown')));
+      const guard = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      try {
+        for (let i = 0; i < 600 && !asked; i++) await new Promise((r) => setTimeout(r, 50));
+        expect(asked, stderr).toBe(true);
+        child.kill(sig);
+        expect(await exited, stderr).toBe(130);
+      } finally {
+        clearTimeout(guard);
+      }
+      expect(stderr).not.toMatch(STACK);
+      const r = JSON.parse(stdout) as VerifyResult;
+      // the chain was checked; the target was not: nothing passed, nothing reported as the target's fault
+      expect(r.entries).toBeGreaterThan(0);
+      expect(r.targetStopped).toMatchObject({ code: 'EINTERRUPTED', unread: published() });
+      expect(r.targetChecked).toBe(0);
+      expect(r.targetErrors).toEqual([]);
+      expect(r.targetMismatches).toEqual([]);
+    } finally {
+      await store.stop();
+    }
+  }, 60_000);
 
   it('a target nobody answers at (connections refused): the reading stops within seconds (ETARGETUNREACHABLE, exit 1), every version counted unread, and versions past the first reads never asked for', async () => {
     // a port that was just listened on and closed: every connection to it is refused

@@ -247,6 +247,8 @@ export interface VerifyOptions {
   download?: boolean;
   /** After each version read on the target (or given up on): how many of how many, so a long check is not a silent one. */
   onProgress?: (p: VerifyProgress) => void;
+  /** Abort = stop reading the target (Ctrl-C, SIGTERM): what was read is reported, the rest counted unread (`targetStopped`: EINTERRUPTED). */
+  signal?: AbortSignal;
 }
 
 /** How far `ledger verify --job` is: versions read of the ones to read, and what it found so far. */
@@ -527,7 +529,9 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
   // timeout: hours over a big ledger); what was not read is counted, never passed. One nobody
   // answers at ends it after 5 s: a check a person waits for, rerun at once, rides out no blip
   const limiter = new Limiter(job.config.limits.rates, { unreachableForMs: VERIFY_UNREACHABLE_FOR_MS });
-  const stuck = stopWhenStuck(limiter);
+  const stuck = stopWhenStuck(limiter, opts.signal);
+  // stuck, or stopped (Ctrl-C): a version not read by then is unread, never the target's error
+  const stopped = () => stuck.stuck() || opts.signal?.aborted === true;
   // every read of the target: the job's retry budget, and stopped with the stuck-peer watch
   const retry = { budget: job.config.limits.retries, signal: stuck.signal };
   const ca = new CodeArtifact(job.config.target, limiter, opts.codeartifactClient, stuck.signal);
@@ -567,7 +571,7 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
       // every failure is caught here: one version the target cannot answer for is reported, never a crash
       void queue.add(async () => {
         if (m.unreadable) return void result.targetErrors.push({ package: m.package, version: m.version, error: m.unreadable });
-        if (stuck.stuck()) return void unread++;
+        if (stopped()) return void unread++;
         let assets: Awaited<ReturnType<CodeArtifact['versionAssets']>>;
         let listed: TargetVersion | undefined;
         // where the version is on the target (a format the ledger names but we do not know throws: reported below)
@@ -581,7 +585,7 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
           // after the files: a version the target cannot list the files of costs no listing
           listed = (await versionsOf(coordinates)).get(version);
         } catch (e) {
-          if (stuck.stuck()) return void unread++;
+          if (stopped()) return void unread++;
           const err = toError(e);
           result.targetErrors.push({ package: m.package, version: m.version, error: `${err instanceof MigrateError ? err.code : 'EUNEXPECTED'}: ${err.message}` });
           return;
@@ -618,7 +622,7 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
             // the SHA-512 of the bytes themselves: bytes that hash to the ledger's are the bytes migrated
             if (served !== m.files[file]!.sha512) result.targetMismatches.push({ package: m.package, version: m.version, file, hash: 'sha512', ledger: m.files[file]!.sha512, target: served, via: 'download' });
           } catch (e) {
-            if (stuck.stuck()) return void unread++;
+            if (stopped()) return void unread++;
             const err = toError(e);
             result.targetErrors.push({ package: m.package, version: m.version, error: `${file}: ${err instanceof MigrateError ? err.code : 'EUNEXPECTED'}: ${err.message}` });
           }
@@ -632,6 +636,8 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
   if (stuck.stuck()) {
     const e = toError(stuck.reason(undefined));
     result.targetStopped = { code: e instanceof MigrateError ? e.code : 'ETARGETSILENT', message: e.message, ...(e instanceof MigrateError && e.hint ? { hint: e.hint } : {}), unread };
+  } else if (opts.signal?.aborted) {
+    result.targetStopped = { code: 'EINTERRUPTED', message: 'the reading of the target was stopped (Ctrl-C or SIGTERM)', hint: 'verify again to read the rest', unread };
   }
   const order = (a: { package: string; version: string }, b: { package: string; version: string }) => a.package.localeCompare(b.package) || a.version.localeCompare(b.version);
   result.targetMismatches.sort(order);
@@ -690,7 +696,7 @@ function describeVerify(file: string, r: VerifyResult, opts: VerifyOptions): str
   for (const m of r.targetErrors) lines.push(`  NOT CHECKED ${m.package}@${m.version}: ${m.error}`);
   for (const o of r.otherDomains ?? []) lines.push(`  not read here: ${o.versions} versions the ledger records in domain ${o.domain} (verify with a job file for that domain)`);
   if (r.targetStopped) {
-    lines.push(`  STOPPED ${r.targetStopped.code}: ${r.targetStopped.message}; ${r.targetStopped.unread} versions not read (verify again once the target answers)`);
+    lines.push(`  STOPPED ${r.targetStopped.code}: ${r.targetStopped.message}; ${r.targetStopped.unread} versions not read (${r.targetStopped.code === 'EINTERRUPTED' ? 'verify again to read them' : 'verify again once the target answers'})`);
     if (r.targetStopped.hint) lines.push(`    what to do: ${r.targetStopped.hint}`);
   }
   return lines;

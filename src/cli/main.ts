@@ -205,7 +205,10 @@ export function buildProgram(): Command {
     .option('--download', "with --job: also download every file and hash its bytes (the listing's hashes are the target's word)")
     .option('--json', 'print the result as JSON (default when stdout is not a terminal)')
     .action(async (file: string, flags: { head?: string; job?: string; download?: boolean; json?: boolean }) => {
-      process.exitCode = await ledgerVerifyCommand(file, flags, processIo);
+      // the first Ctrl-C stops the reading of the target and prints what was read; a second one exits at once
+      const stop = interruptible(true);
+      const code = await ledgerVerifyCommand(file, { ...flags, signal: stop.signal }, processIo);
+      process.exitCode = stop.signal.aborted ? 130 : code;
     });
 
   program
