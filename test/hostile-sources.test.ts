@@ -365,6 +365,38 @@ describe('7. stop means stop', () => {
     expect((await te.run(job)).exitCode).toBe(0);
   });
 
+  it("plan, SIGTERM while a tarball transfer hangs: in-flight work has the job's whole stopGraceSeconds, not a fixed 15 s backstop; the dry run ends recorded as interrupted and the plan's report is written, exit 130", async () => {
+    const NAME = 'plan-stuck-pkg';
+    const bytes = npmTarball(NAME, '1.0.0');
+    reg.setPackage(NAME, [{ version: '1.0.0', dist: { integrity: sri512(bytes), shasum: sha1hex(bytes), tarball: `${reg.url}plan-stuck/${NAME}-1.0.0.tgz` } }]);
+    reg.route(`/plan-stuck/${NAME}-1.0.0.tgz`, (_req, res) => stall(res));
+    // a grace period past the 15 s the command fell back to before the job was read
+    const job = hostileJob('plan-stuck', [NAME], { limits: { stopGraceSeconds: 18 } });
+    const out = join(te.dir, 'plan-stuck-reports');
+    const child = te.spawnCli(['plan', job, '--json', '--out', out]);
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | string>((res) => child.on('close', (code, signal) => res(code ?? signal ?? 'unknown')));
+    const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    try {
+      while (reg.requests('/plan-stuck/') === 0) await new Promise((r) => setTimeout(r, 50));
+      child.kill('SIGTERM');
+      expect(await exited, stderr).toBe(130);
+    } finally {
+      clearTimeout(guard);
+    }
+    expect(stderr).not.toMatch(STACK_LINE);
+    expect(row('plan-stuck', NAME, '1.0.0').state).toBe('pending');
+    const state = te.openState('plan-stuck');
+    try {
+      // ended by the plan itself, not cut off by the process exiting under it
+      expect(state.lastRun()).toMatchObject({ dry_run: 1, outcome: 'interrupted', ended_at: expect.any(String) });
+    } finally {
+      state.close();
+    }
+    expect(readdirSync(out).filter((f) => f.endsWith('.json'))).toHaveLength(1);
+  }, 90_000);
+
   it('a packument that trickles (a byte now and then, never the end) is cut off at its deadline with ESOURCE (retried), and the stop ends it at once (EINTERRUPTED): neither waits for the body', async () => {
     const NAME = 'trickle-pkg';
     let answering: () => void = () => {};

@@ -153,7 +153,7 @@ export function buildProgram(): Command {
       const stop = interruptible(true);
       const code = await planCommand(
         job,
-        { noDownload: !flags.download, noTarget: !flags.target, out: flags.out, retarget: flags.retarget, json: flags.json, quiet: flags.quiet, stateDir: program.opts().stateDir, signal: stop.signal },
+        { noDownload: !flags.download, noTarget: !flags.target, out: flags.out, retarget: flags.retarget, json: flags.json, quiet: flags.quiet, stateDir: program.opts().stateDir, signal: stop.signal, onJobLoaded: stop.stopWithin },
         processIo,
       );
       process.exitCode = stop.signal.aborted ? 130 : code;
