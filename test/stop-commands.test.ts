@@ -4,12 +4,14 @@
  * running behind it, and releases the job's lock. Real CLI child processes, real sshd.
  */
 import { spawn } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, TSX_LOADER } from './support/harness.js';
+import { ROOT, startTestEnv, TSX_LOADER, type TestEnv } from './support/harness.js';
 import { startGitServer, type GitServer } from './support/git-server.js';
 import { alive, exitOf, goneSoon, watch } from './support/child.js';
 
@@ -91,5 +93,69 @@ describe('rewrite-lockfiles and the stop', () => {
     expect(findFiles(join(stateDir, 'git'), '.pgid')).toEqual([]);
     expect(readdirSync(join(stateDir, 'git'), { recursive: true }).filter((n) => String(n).includes('.partial-'))).toEqual([]);
     expect(await alive(c.proc.pid!)).toBe(false);
+  }, 90_000);
+});
+
+describe('harden and the stop', () => {
+  let te: TestEnv;
+  let silent: http.Server;
+  let silentUrl: string;
+  const held: string[] = [];
+  beforeAll(async () => {
+    te = await startTestEnv();
+    // accepts every request, answers none
+    silent = http.createServer((req) => void held.push(req.url ?? ''));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    silentUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+  }, 120_000);
+  afterAll(async () => {
+    silent?.closeAllConnections();
+    await new Promise((r) => silent?.close(r));
+    await te?.stop();
+  });
+
+  it.each([
+    { peer: 'STS', env: 'AWS_ENDPOINT_URL_STS', rates: true },
+    { peer: 'Service Quotas', env: 'AWS_ENDPOINT_URL_SERVICE_QUOTAS', rates: false },
+  ])('SIGTERM while $peer holds its request open: exit 130, no stack trace', async ({ env, rates }) => {
+    const job = te.writeJob({ name: `harden-${env.toLowerCase()}`, github: false, ...(rates ? {} : { limits: { rates: {} } }) });
+    const before = held.length;
+    const child = watch(te.spawnCli(['harden', job, '--json'], { [env]: silentUrl }));
+    for (let i = 0; i < 1200 && held.length === before && !child.done(); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(held.length, child.stderr()).toBeGreaterThan(before);
+    child.proc.kill('SIGTERM');
+    expect(await exitOf(child, 30_000), child.stderr()).toBe(130);
+    expect(child.stderr()).not.toMatch(/\n\s+at /);
+  }, 90_000);
+});
+
+describe('warm and the stop while a lockfile repository stalls', () => {
+  let te: TestEnv;
+  beforeAll(async () => {
+    te = await startTestEnv();
+  }, 120_000);
+  afterAll(async () => {
+    await te?.stop();
+  });
+
+  it('SIGTERM during the clone: exit 130, the git it started is stopped', async () => {
+    const file = te.writeJob({ name: 'warm-stall', github: false });
+    const doc = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    doc.warm = { repositories: [{ url: stalled.gitPlusSshUrl('lockfiles'), sshKeyEnv: 'CAM_TEST_STALL_KEY', knownHostsFile: stalled.knownHosts }] };
+    writeFileSync(file, stringify(doc));
+    const c = watch(te.spawnCli(['warm', file, '--json'], { CAM_TEST_STALL_KEY: stalled.clientKey }));
+    const pgid = await transferGroup(te.stateDir, c);
+    c.proc.kill('SIGTERM');
+    let code: number | string;
+    try {
+      code = await exitOf(c, 30_000);
+    } finally {
+      const gone = await goneSoon(pgid);
+      if (!gone) process.kill(-pgid, 'SIGKILL');
+      expect(gone, `git process group ${pgid} still runs after the warm ended`).toBe(true);
+    }
+    expect(code, c.stderr()).toBe(130);
+    expect(c.stderr()).not.toMatch(/\n\s+at /);
+    expect(findFiles(join(te.stateDir, 'git'), '.pgid')).toEqual([]);
   }, 90_000);
 });
