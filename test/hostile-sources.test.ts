@@ -378,8 +378,10 @@ describe('7. stop means stop', () => {
     child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
     const exited = new Promise<number | string>((res) => child.on('close', (code, signal) => res(code ?? signal ?? 'unknown')));
     const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    let since = 0;
     try {
       while (reg.requests('/plan-stuck/') === 0) await new Promise((r) => setTimeout(r, 50));
+      since = te.sandbox.standIn.log.length;
       child.kill('SIGTERM');
       expect(await exited, stderr).toBe(130);
     } finally {
@@ -394,7 +396,14 @@ describe('7. stop means stop', () => {
     } finally {
       state.close();
     }
-    expect(readdirSync(out).filter((f) => f.endsWith('.json'))).toHaveLength(1);
+    const reports = readdirSync(out).filter((f) => f.endsWith('.json'));
+    expect(reports).toHaveLength(1);
+    // after the stop nothing new is started: no audit of the target, no question to the public registry,
+    // and the report says the plan was stopped before them, not that the registry did not answer
+    const audited = te.sandbox.standIn.log.slice(since).filter((e) => e.operation === 'DescribeRepository' || e.operation === 'DescribePackage' || e.operation === 'GetRepositoryEndpoint');
+    expect(audited).toEqual([]);
+    const report = JSON.parse(readFileSync(join(out, reports[0]!), 'utf8')) as { exposure: { names: { name: string; status: string; error: string | null }[] } | null };
+    expect(report.exposure?.names).toEqual([expect.objectContaining({ name: NAME, status: 'unknown', error: expect.stringContaining('interrupted') })]);
   }, 90_000);
 
   it('a packument that trickles (a byte now and then, never the end) is cut off at its deadline with ESOURCE (retried), and the stop ends it at once (EINTERRUPTED): neither waits for the body', async () => {

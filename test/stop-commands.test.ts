@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, startTestEnv, TSX_LOADER, type TestEnv } from './support/harness.js';
 import { startGitServer, type GitServer } from './support/git-server.js';
 import { alive, exitOf, goneSoon, watch } from './support/child.js';
+import { seedPackages } from './support/npm-fixtures.js';
 
 let dir: string;
 let stalled: GitServer;
@@ -103,6 +104,7 @@ describe('harden and the stop', () => {
   const held: string[] = [];
   beforeAll(async () => {
     te = await startTestEnv();
+    await seedPackages(te.sandbox.privateNpm.url, te.sandbox.privateNpm.token, [{ name: 'stop-pkg', versions: ['1.0.0'] }]);
     // accepts every request, answers none
     silent = http.createServer((req) => void held.push(req.url ?? ''));
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
@@ -126,6 +128,25 @@ describe('harden and the stop', () => {
     child.proc.kill('SIGTERM');
     expect(await exitOf(child, 30_000), child.stderr()).toBe(130);
     expect(child.stderr()).not.toMatch(/\n\s+at /);
+  }, 90_000);
+
+  it('plan, SIGTERM while STS holds GetCallerIdentity open: the audit is cut off with the stop, not by the backstop; the report is written, saying the target was not audited, exit 130', async () => {
+    const job = te.writeJob({ name: 'plan-sts', github: false, privateNpm: { packages: ['stop-pkg'] }, limits: { stopGraceSeconds: 1 } });
+    const out = join(te.dir, 'plan-sts-reports');
+    const before = held.length;
+    const child = watch(te.spawnCli(['plan', job, '--json', '--out', out], { AWS_ENDPOINT_URL_STS: silentUrl }));
+    for (let i = 0; i < 1200 && held.length === before && !child.done(); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(held.length, child.stderr()).toBeGreaterThan(before);
+    child.proc.kill('SIGTERM');
+    expect(await exitOf(child, 30_000), child.stderr()).toBe(130);
+    expect(child.stderr()).not.toMatch(/\n\s+at /);
+    const reports = existsSync(out) ? readdirSync(out).filter((f) => f.endsWith('.json')) : [];
+    expect(reports, child.stderr()).toHaveLength(1);
+    const report = JSON.parse(readFileSync(join(out, reports[0]!), 'utf8')) as { preflight: unknown; exposure: { names: { status: string; protections: { detail: string }[] }[] } };
+    // no half-done audit taken for a failed one (the principal "failed" because the stop cut it)
+    expect(report.preflight).toBeNull();
+    expect(report.exposure.names.length).toBeGreaterThan(0);
+    for (const n of report.exposure.names) expect(n.protections[0]!.detail).toContain('interrupted');
   }, 90_000);
 });
 

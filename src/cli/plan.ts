@@ -102,16 +102,22 @@ async function planLocked(job: LoadedJob, stateDir: string, env: NodeJS.ProcessE
     let protectedNames = new Set<string>();
     // not read without AWS access: no protection is taken as effective, no name as exposed on a guess
     let sharedOrderOk: boolean | undefined;
-    let uncheckedNames = new Map(packages.map((p) => [`${p.format}:${p.name}`, 'not read (planned without AWS access: --no-target)']));
-    if (!opts.noTarget) {
-      const ca = new CodeArtifact(job.config.target, new Limiter(job.config.limits.rates), opts.codeartifactClient);
+    const notRead = opts.noTarget ? 'not read (planned without AWS access: --no-target)' : 'not read: the plan was interrupted before the target was audited';
+    let uncheckedNames = new Map(packages.map((p) => [`${p.format}:${p.name}`, notRead]));
+    // a plan stopped (Ctrl-C) starts nothing new: the target is not audited, and the report says why
+    if (!opts.noTarget && !opts.signal?.aborted) {
+      // the stop cuts the audit off too (a stuck STS or CodeArtifact would otherwise hold the plan until the backstop)
+      const ca = new CodeArtifact(job.config.target, new Limiter(job.config.limits.rates), opts.codeartifactClient, opts.signal);
       ca.readOnly = true;
       try {
-        const audit = await preflightAudit(ca, job.config, (f) => createTarget(f, ca, job.config.target.repositories[f]?.internal ?? ''), packages, env);
-        preflight = audit.preflight;
-        protectedNames = audit.protectedNames;
-        sharedOrderOk = audit.sharedOrderOk;
-        uncheckedNames = audit.uncheckedNames;
+        const audit = await preflightAudit(ca, job.config, (f) => createTarget(f, ca, job.config.target.repositories[f]?.internal ?? ''), packages, env, opts.signal);
+        // an audit the stop cut off is not the target's answer: its checks would read as failures (the principal unknown, ...)
+        if (!opts.signal?.aborted) {
+          preflight = audit.preflight;
+          protectedNames = audit.protectedNames;
+          sharedOrderOk = audit.sharedOrderOk;
+          uncheckedNames = audit.uncheckedNames;
+        }
       } finally {
         if (!opts.codeartifactClient) ca.client.destroy();
       }

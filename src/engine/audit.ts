@@ -38,6 +38,8 @@ export async function preflightAudit(
   target: (f: Format) => TargetFormat,
   packages: readonly { format: Format; name: string }[],
   env: NodeJS.ProcessEnv,
+  /** The command's stop: cuts off the STS call (CodeArtifact's calls listen on the one `ca` was made with). */
+  signal?: AbortSignal,
 ): Promise<{ preflight: PreflightInput; protectedNames: Set<string>; uncheckedNames: Map<string, string>; sharedOrderOk: boolean }> {
   let sharedOrderOk = true;
   const protectedNames = new Set<string>();
@@ -45,7 +47,7 @@ export async function preflightAudit(
   const uncheckedNames = new Map<string, string>();
   const checks: Check[] = [];
   const findings: NonNullable<PreflightInput['findings']> = [];
-  const who = await callerIdentity(config.target.region, env);
+  const who = await callerIdentity(config.target.region, env, undefined, signal);
   checks.push(who.arn ? { id: 'principal', title: 'AWS principal', status: 'ok', detail: who.arn } : { id: 'principal', title: 'AWS principal', status: 'fail', detail: who.error ?? 'unknown', fix: 'check the AWS credentials (aws sts get-caller-identity)' });
   // what a hostile or broken tag can leave behind on this machine: python and npm builds run its code
   if (config.sources.some((s) => s.kind === 'git' && s.enabled && s.format !== 'go')) {
@@ -275,6 +277,9 @@ export interface ExposureOptions {
   deadlineMs?: number;
 }
 
+/** Why a name's exposure is unknown when the command was stopped before (or while) asking. */
+const INTERRUPTED = 'not asked: interrupted (Ctrl-C) before the public registry answered';
+
 export async function exposure(
   config: JobConfig,
   packages: readonly { format: Format; name: string }[],
@@ -294,10 +299,12 @@ export async function exposure(
       try {
         // never a repository of the target: asking a store would ingest the public package
         if (isCodeArtifact(registry, opts.env)) error = `${registry} is a CodeArtifact endpoint, not the public registry: asking it would ingest the public package`;
+        // stopped (Ctrl-C): nothing new is asked, and a question cut off is the stop's, not the registry's silence
+        else if (signal?.aborted) error = INTERRUPTED;
         else found = await askPublic(p.format, p.name, registry, signal, opts.deadlineMs ?? 30_000);
       } catch (e) {
         found = undefined;
-        error = capText(printable(redact(toError(e).message)), 300);
+        error = signal?.aborted ? INTERRUPTED : capText(printable(redact(toError(e).message)), 300);
       }
       const key = `${p.format}:${p.name}`;
       const unchecked = opts.uncheckedNames?.get(key);
