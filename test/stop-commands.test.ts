@@ -97,6 +97,9 @@ describe('rewrite-lockfiles and the stop', () => {
   }, 90_000);
 });
 
+/** More internal names than the exposure check asks at once (8), and more than 8 in a row. */
+const MANY = Array.from({ length: 20 }, (_, i) => `stop-many-${i}`);
+
 describe('harden and the stop', () => {
   let te: TestEnv;
   let silent: http.Server;
@@ -104,7 +107,7 @@ describe('harden and the stop', () => {
   const held: string[] = [];
   beforeAll(async () => {
     te = await startTestEnv();
-    await seedPackages(te.sandbox.privateNpm.url, te.sandbox.privateNpm.token, [{ name: 'stop-pkg', versions: ['1.0.0'] }]);
+    await seedPackages(te.sandbox.privateNpm.url, te.sandbox.privateNpm.token, [{ name: 'stop-pkg', versions: ['1.0.0'] }, ...MANY.map((name) => ({ name, versions: ['1.0.0'] }))]);
     // accepts every request, answers none
     silent = http.createServer((req) => void held.push(req.url ?? ''));
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
@@ -148,6 +151,28 @@ describe('harden and the stop', () => {
     expect(report.exposure.names.length).toBeGreaterThan(0);
     for (const n of report.exposure.names) expect(n.protections[0]!.detail).toContain('interrupted');
   }, 90_000);
+
+  it('plan --no-target with a public registry that accepts and never answers: after 8 questions in a row unanswered the rest are not asked, each name unknown with the registry named', async () => {
+    const job = te.writeJob({ name: 'plan-silent-public', github: false, privateNpm: { packages: MANY } });
+    const doc = parse(readFileSync(job, 'utf8')) as Record<string, unknown>;
+    doc.publicRegistries = { npm: `${silentUrl}/`, pypi: `${silentUrl}/`, go: `${silentUrl}/` };
+    writeFileSync(job, stringify(doc));
+    const out = join(te.dir, 'plan-silent-reports');
+    const before = held.length;
+    // without the breaker: 20 names, 8 at a time, 30 s each, all asked; with it, those started before the 8th silence (at most 15)
+    const child = watch(te.spawnCli(['plan', job, '--no-target', '--json', '--out', out]));
+    // the verdict is not this test's: an exit of its own, not a hang cut off by the guard
+    expect([0, 1], child.stderr()).toContain(await exitOf(child, 120_000));
+    const asked = held.slice(before);
+    expect(asked.length).toBeGreaterThanOrEqual(8);
+    expect(asked.length).toBeLessThan(MANY.length);
+    const report = JSON.parse(child.stdout()) as { exposure: { names: { name: string; status: string; error: string | null }[] } };
+    expect(report.exposure.names).toHaveLength(MANY.length);
+    for (const n of report.exposure.names) {
+      expect(n.status).toBe('unknown');
+      expect(n.error).toContain(new URL(silentUrl).host);
+    }
+  }, 150_000);
 });
 
 describe('warm and the stop while a lockfile repository stalls', () => {

@@ -277,6 +277,17 @@ export interface ExposureOptions {
   deadlineMs?: number;
 }
 
+/** Questions in a row a public registry may leave unanswered before the exposure check asks it nothing more (a run's ETARGETSILENT counts 8 too). */
+const SILENT_BEFORE_GIVING_UP = 8;
+
+/** A question the registry sent no (whole) answer to in time: silence, not a refusal or an HTTP error. */
+class NoAnswer extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NoAnswer';
+  }
+}
+
 /** Why a name's exposure is unknown when the command was stopped before (or while) asking. */
 const INTERRUPTED = 'not asked: interrupted (Ctrl-C) before the public registry answered';
 
@@ -290,6 +301,9 @@ export async function exposure(
   opts: ExposureOptions = {},
 ): Promise<ExposureInput> {
   const names: NonNullable<ExposureInput['names']> = [];
+  // per registry: questions in a row it left unanswered, and once too many, why the rest are not asked
+  const silentInRow = new Map<string, number>();
+  const givenUp = new Map<string, string>();
   const queue = new PQueue({ concurrency: 8 });
   for (const p of packages) {
     void queue.add(async () => {
@@ -301,10 +315,20 @@ export async function exposure(
         if (isCodeArtifact(registry, opts.env)) error = `${registry} is a CodeArtifact endpoint, not the public registry: asking it would ingest the public package`;
         // stopped (Ctrl-C): nothing new is asked, and a question cut off is the stop's, not the registry's silence
         else if (signal?.aborted) error = INTERRUPTED;
-        else found = await askPublic(p.format, p.name, registry, signal, opts.deadlineMs ?? 30_000);
+        // a registry that answered none of the last questions is not asked the rest, each waiting out its deadline
+        else if (givenUp.has(registry)) error = givenUp.get(registry)!;
+        else {
+          found = await askPublic(p.format, p.name, registry, signal, opts.deadlineMs ?? 30_000);
+          silentInRow.set(registry, 0);
+        }
       } catch (e) {
         found = undefined;
         error = signal?.aborted ? INTERRUPTED : capText(printable(redact(toError(e).message)), 300);
+        if (!signal?.aborted && e instanceof NoAnswer) {
+          const n = (silentInRow.get(registry) ?? 0) + 1;
+          silentInRow.set(registry, n);
+          if (n >= SILENT_BEFORE_GIVING_UP && !givenUp.has(registry)) givenUp.set(registry, `not asked: ${new URL(registry).host} answered none of the last ${n} questions (${e.message}); check publicRegistries and the proxy on the way`);
+        } else if (found === undefined && !signal?.aborted) silentInRow.set(registry, 0);
       }
       const key = `${p.format}:${p.name}`;
       const unchecked = opts.uncheckedNames?.get(key);
@@ -446,9 +470,9 @@ function get(url: string, accept: string, signal?: AbortSignal): Promise<{ statu
       res.on('error', reject);
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), ...(res.headers.location ? { location: URL.canParse(res.headers.location, u.href) ? new URL(res.headers.location, u).href : res.headers.location } : {}) }));
     });
-    req.on('timeout', () => req.destroy(new Error('no answer')));
-    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new NoAnswer(`${u.host} sent nothing for 30 s`)));
+    req.on('error', (e) => reject(signal?.aborted ? new NoAnswer(`no whole answer from ${u.host} in time`) : e));
     // once the answer has begun, an abort may end its body without an 'error' on it: settle here
-    signal?.addEventListener('abort', () => reject(new Error('no whole answer in time')), { once: true });
+    signal?.addEventListener('abort', () => reject(new NoAnswer(`no whole answer from ${u.host} in time`)), { once: true });
   });
 }
