@@ -177,7 +177,7 @@ export function buildProgram(): Command {
     .option('--package-groups', 'also a package group per npm scope that blocks external upstreams')
     .option('--json', 'print the result as JSON (default when stdout is not a terminal)')
     .action(async (job: string, flags: { dryRun?: boolean; packageGroups?: boolean; json?: boolean }) => {
-      // Ctrl-C lets the change in flight finish and be recorded in the ledger; a second one exits at once
+      // Ctrl-C aborts the change in flight (each is idempotent: the next harden reads the package again) and records what was done; a second one exits at once
       const stop = interruptible(true);
       const code = await hardenCommand(job, { ...flags, stateDir: program.opts().stateDir, signal: stop.signal }, processIo);
       process.exitCode = stop.signal.aborted ? 130 : code;
