@@ -113,6 +113,34 @@ describe('warm and a company registry that is one of the job\'s sources', () => 
     for (const p of failed) expect(p.detail).toMatch(/^EPUBLICREGISTRY: /);
   });
 
+  it('a public registry that accepts and never answers is not asked more than 8 names in a row: the rest fail at once naming its host, nothing requested through the store', async () => {
+    let asked = 0;
+    const held: http.ServerResponse[] = [];
+    const silent = http.createServer((_req, res) => {
+      asked++;
+      held.push(res);
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const host = `127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      const many = Array.from({ length: 24 }, (_, i) => ({ name: `quiet-${i}`, version: '1.0.0', resolved: `${company}quiet-${i}/-/quiet-${i}-1.0.0.tgz`, integrity: pins['proxied@1.0.0'] }));
+      const file = writeWarmJob(te, 'silent-public', { 'package-lock.json': packageLock(many) }, ['package-lock.json'], { publicNpm: `http://${host}/` });
+      const since = te.sandbox.standIn.log.length;
+      const s = await warmJob({ job: loadJob(file), stateDir: te.stateDir, env: te.env, codeartifactClient: te.client, publicDeadlineMs: 300 });
+      const log = te.sandbox.standIn.log.slice(since);
+      // the first questions in flight wait out their deadline; after 8 unanswered in a row, none more is asked
+      expect(asked).toBeGreaterThanOrEqual(8);
+      expect(asked).toBeLessThan(many.length);
+      for (const q of many) expect([q.name, throughStore(log, q.name)]).toEqual([q.name, []]);
+      const failed = s.problems.filter((p) => p.outcome === 'failed');
+      expect(failed.length).toBe(many.length);
+      for (const p of failed) expect(p.detail).toContain(host);
+    } finally {
+      for (const res of held) res.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
+  });
+
   it('a stop while the public registry is being asked: nothing requested through the store, nothing called failed, the next warm asks', async () => {
     const held: http.ServerResponse[] = [];
     const stop = new AbortController();

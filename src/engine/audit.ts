@@ -278,10 +278,10 @@ export interface ExposureOptions {
 }
 
 /** Questions in a row a public registry may leave unanswered before the exposure check asks it nothing more (a run's ETARGETSILENT counts 8 too). */
-const SILENT_BEFORE_GIVING_UP = 8;
+export const SILENT_BEFORE_GIVING_UP = 8;
 
 /** A question the registry sent no (whole) answer to in time: silence, not a refusal or an HTTP error. */
-class NoAnswer extends Error {
+export class NoAnswer extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'NoAnswer';

@@ -61,6 +61,8 @@ export interface WarmOptions {
   stsClient?: STSClient;
   /** The job names another target than the state records: move the state to it (state/target.ts). */
   retarget?: boolean;
+  /** How long one question to the public registry may go unanswered (30 s); tests shrink it. */
+  publicDeadlineMs?: number;
 }
 
 /** The most requests of one kind in flight, whatever the measured round trip says. */
@@ -158,7 +160,7 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
     db.ledger = ledgerContext(job.name, config.target, who, Object.fromEntries(Object.entries(config.target.repositories).map(([f, r]) => [f, r?.store ?? r?.internal])));
     // what a lockfile resolved from a company registry (one of the job's sources) is asked of the
     // public registry first: a private name the job does not migrate is never requested through a store
-    const publicCheck = await checkPublic(plan, { registry: config.publicRegistries.npm, store, env, signal: stop });
+    const publicCheck = await checkPublic(plan, { registry: config.publicRegistries.npm, store, env, signal: stop, ...(opts.publicDeadlineMs ? { deadlineMs: opts.publicDeadlineMs } : {}) });
     // each store repository answers GetRepositoryEndpoint: a wrong name stops the warm here (exit 2), not item by item
     const stores = new Map<string, StoreFormat>();
     for (const item of plan.items) {
