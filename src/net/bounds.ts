@@ -48,3 +48,19 @@ export function oneOffSignal(deadlineMs: number, signal?: AbortSignal): AbortSig
   const deadline = AbortSignal.timeout(deadlineMs);
   return signal ? AbortSignal.any([signal, deadline]) : deadline;
 }
+
+/**
+ * How long a one-off call at the start of a command may take, whole: STS and Service Quotas
+ * answer a few hundred bytes in well under a second; one that accepts the connection and says
+ * nothing would otherwise hold the command before it has done anything.
+ */
+export const ONE_OFF_DEADLINE_MS = 60_000;
+
+/**
+ * A one-off call's error in words: cut off at its deadline (not by the command's stop), it
+ * names the endpoint that did not answer, which the SDK's own "Request aborted" does not.
+ */
+export function oneOffError(e: Error, what: string, endpoint: string, deadlineMs: number, signal?: AbortSignal): string {
+  if (e.name === 'AbortError' && !signal?.aborted) return `${what} at ${endpoint} did not answer within ${deadlineMs / 1000} s`;
+  return `${e.name}: ${e.message}`;
+}

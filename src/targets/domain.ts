@@ -22,8 +22,9 @@ import {
 } from '@aws-sdk/client-codeartifact';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { MigrateError, toError } from '../errors.js';
-import { registerSdkCredentials, SDK_IDLE_TIMEOUT_MS, sdkRequestHandler } from '../net/agents.js';
-import { oneOffSignal, requestDeadlineMs } from '../net/bounds.js';
+import { registerSdkCredentials, sdkRequestHandler } from '../net/agents.js';
+import { ONE_OFF_DEADLINE_MS, oneOffError, oneOffSignal } from '../net/bounds.js';
+import { publicUrl } from '../redact.js';
 import { packageNotFound, resourceTypeOf, type CodeArtifact, type PackageCoordinates } from './codeartifact.js';
 import { Paging } from './paging.js';
 
@@ -193,7 +194,7 @@ function protection(g: { pattern?: string; description?: string; contactInfo?: s
 
 /** Who is calling: `sts:GetCallerIdentity` with the same credentials as the run. */
 /** `signal`: the command's stop (the principal is read beside other work; a stuck STS must not outlast the stop). */
-export async function callerIdentity(region: string, env: NodeJS.ProcessEnv, client?: STSClient, signal?: AbortSignal, deadlineMs = requestDeadlineMs(SDK_IDLE_TIMEOUT_MS)): Promise<{ arn?: string; account?: string; error?: string }> {
+export async function callerIdentity(region: string, env: NodeJS.ProcessEnv, client?: STSClient, signal?: AbortSignal, deadlineMs = ONE_OFF_DEADLINE_MS): Promise<{ arn?: string; account?: string; error?: string }> {
   const own = !client;
   const sts =
     client ??
@@ -212,8 +213,7 @@ export async function callerIdentity(region: string, env: NodeJS.ProcessEnv, cli
   } catch (e) {
     // STS answers a signature it refuses with the canonical request, the session token in it
     await registerSdkCredentials(sts);
-    const err = toError(e);
-    return { error: `${err.name}: ${err.message}` };
+    return { error: oneOffError(toError(e), 'STS', publicUrl(env.AWS_ENDPOINT_URL_STS || `https://sts.${region}.amazonaws.com`), deadlineMs, signal) };
   } finally {
     if (own) sts.destroy();
   }

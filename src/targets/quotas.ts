@@ -7,9 +7,9 @@
  */
 import { ListServiceQuotasCommand, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { toError } from '../errors.js';
-import { printable } from '../redact.js';
-import { registerSdkCredentials, SDK_IDLE_TIMEOUT_MS, sdkRequestHandler } from '../net/agents.js';
-import { oneOffSignal, requestDeadlineMs } from '../net/bounds.js';
+import { printable, publicUrl } from '../redact.js';
+import { registerSdkCredentials, sdkRequestHandler } from '../net/agents.js';
+import { ONE_OFF_DEADLINE_MS, oneOffError, oneOffSignal } from '../net/bounds.js';
 import { MAX_RATE, MIN_RATE } from '../config/schema.js';
 import type { BucketName } from '../types.js';
 import { Paging } from './paging.js';
@@ -41,7 +41,7 @@ export function quotaNote(account: AccountQuotas): string | undefined {
 }
 
 /** `deadlineMs`: how long the whole reading may take (every page): a trickling answer is cut off there, and the defaults apply. */
-export async function readAccountQuotas(region: string, env: NodeJS.ProcessEnv, client?: ServiceQuotasClient, signal?: AbortSignal, deadlineMs = requestDeadlineMs(SDK_IDLE_TIMEOUT_MS)): Promise<AccountQuotas> {
+export async function readAccountQuotas(region: string, env: NodeJS.ProcessEnv, client?: ServiceQuotasClient, signal?: AbortSignal, deadlineMs = ONE_OFF_DEADLINE_MS): Promise<AccountQuotas> {
   const own = !client;
   const sq =
     client ??
@@ -79,8 +79,7 @@ export async function readAccountQuotas(region: string, env: NodeJS.ProcessEnv, 
   } catch (e) {
     // a refused signature's message holds the canonical request, the session token in it
     await registerSdkCredentials(sq);
-    const err = toError(e);
-    return { rates: {}, error: `${err.name}: ${err.message}` };
+    return { rates: {}, error: oneOffError(toError(e), 'Service Quotas', publicUrl(env.AWS_ENDPOINT_URL_SERVICE_QUOTAS || `https://servicequotas.${region}.amazonaws.com`), deadlineMs, signal) };
   } finally {
     if (own) sq.destroy();
   }
