@@ -13,7 +13,7 @@ import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { AtomicFile } from '../atomic-file.js';
 import { loadJob, type LoadedJob } from '../config/load.js';
 import { Limiter } from '../engine/limiter.js';
-import { MigrateError, toError } from '../errors.js';
+import { fileSystemError, MigrateError, toError } from '../errors.js';
 import { detect, parseLockfileText, type LockfileFormat } from '../lockfiles/index.js';
 import { isInside, readLockfileBytes } from '../lockfiles/read.js';
 import { lineOptions, logicalLines } from '../lockfiles/requirements.js';
@@ -223,10 +223,14 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
     // the job's git repositories: a diff to apply there, never written from here
     for (const [i, r] of job.config.warm.repositories.entries()) repositories.push(new LockfileRepository(r, env, stateDir, job.name, job.config.limits, i));
     // as warm reads them (warm/inputs.ts): a stop ends the command, one branch's failure is that
-    // branch's, and each failure keeps its code and hint (the key of the job file to fix)
+    // branch's, and each failure keeps its code and hint (the key of the job file to fix). This
+    // machine's own failure (a full disk under the mirror or the checkout, a file where
+    // state/tmp should be) is no repository's: it stops the command, as it stops a warm,
+    // rather than cloning every next repository onto the same full disk
     const failed = (path: string, e: unknown) => {
       if (opts.signal?.aborted) throw e;
-      const err = e instanceof MigrateError ? e : new MigrateError('ESOURCE', toError(e).message, { cause: e });
+      const err = e instanceof MigrateError ? e : (fileSystemError(e) ?? new MigrateError('ESOURCE', toError(e).message, { cause: e }));
+      if (err.code === 'ELOCAL') throw err;
       errors.push({ path, message: err.describe() });
     };
     for (const repo of repositories) {

@@ -1,0 +1,121 @@
+/**
+ * `rewrite-lockfiles` reading the job's git repositories (warm.repositories) on a disk that
+ * refuses writes: the mirror's clone under `<state>/git/` or the checkout under `<state>/tmp/`.
+ * That is this machine's (ELOCAL naming the path), as `warm` reading the same repositories
+ * says (test/warm-repository-stall.test.ts): never blamed on the repository (ESOURCE), and the
+ * command stops there instead of cloning every next repository onto the same full disk. A
+ * full disk is simulated as elsewhere here: a file-size limit (`ulimit -f`, RLIMIT_FSIZE: a
+ * write past it fails with EFBIG as a full disk fails with ENOSPC), or a file where a folder
+ * must be made (as a full disk refuses a folder).
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rewriteLockfiles } from '../src/cli/rewrite.js';
+import { loadJob } from '../src/config/load.js';
+import { ROOT, TSX_LOADER } from './support/harness.js';
+import { failure } from './support/thrown.js';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'cam-rewrite-disk-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const STACK_LINE = /^\s+at .+:\d+:\d+\)?$/m;
+
+/** A local repository (file://) holding `files`, committed on main. */
+function localRepository(name: string, files: Record<string, string | Buffer>): string {
+  const repo = join(dir, 'repos', name);
+  mkdirSync(repo, { recursive: true });
+  for (const [f, body] of Object.entries(files)) writeFileSync(join(repo, f), body);
+  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-c', 'init.defaultBranch=main', ...args], { cwd: repo, stdio: 'pipe' });
+  git('init', '--quiet');
+  git('add', '--', ...Object.keys(files));
+  git('commit', '--quiet', '-m', 'lockfiles');
+  return `file://${repo}`;
+}
+
+/** A job reading `repositories` (no shared repository: nothing is asked of CodeArtifact), its file in `folder`. */
+function jobIn(folder: string, repositories: string[]): string {
+  mkdirSync(folder, { recursive: true });
+  const file = join(folder, 'job.yaml');
+  writeFileSync(
+    file,
+    stringify({
+      name: 'rwdisk',
+      target: { domain: 'acme', domainOwner: '111122223333', region: 'us-east-1', repositories: { npm: { internal: 'npm-internal' } } },
+      sources: [{ id: 'web', kind: 'npm-registry', url: 'https://npm.acme.example/', packages: ['@acme/web'] }],
+      warm: { repositories: repositories.map((url) => ({ url })) },
+    }),
+  );
+  return file;
+}
+
+/** The mirrors cloned for the job so far. */
+const mirrors = (stateDir: string) => {
+  const d = join(stateDir, 'git', 'rwdisk');
+  return existsSync(d) ? readdirSync(d).filter((f) => f.endsWith('.git')) : [];
+};
+
+describe('rewrite-lockfiles on a disk that refuses its writes', () => {
+  it.each([
+    { folder: 'tmp', what: 'the scratch folder (checkouts)' },
+    { folder: 'git', what: 'the mirrors folder' },
+  ])('$what ($folder) that cannot be made: ELOCAL naming it, not ESOURCE blamed on the repository; the next repository is not cloned', async ({ folder }) => {
+    const first = localRepository(`blocked-${folder}-a`, { 'requirements.txt': 'requests==2.31.0\n' });
+    const second = localRepository(`blocked-${folder}-b`, { 'requirements.txt': 'idna==3.6\n' });
+    const here = join(dir, `blocked-${folder}`);
+    const stateDir = join(here, 'state');
+    mkdirSync(stateDir, { recursive: true });
+    const blocked = join(stateDir, folder);
+    writeFileSync(blocked, 'in the way\n');
+    const job = loadJob(jobIn(here, [first, second]));
+    const e = await failure(rewriteLockfiles(job, { stateDir, env: { ...process.env, CAM_LOCK_DIR: join(here, 'locks') } }));
+    expect(e.code).toBe('ELOCAL');
+    expect(e.message).toContain(blocked);
+    expect(readFileSync(blocked, 'utf8')).toBe('in the way\n');
+    // stopped at the first: the second repository was never cloned
+    expect(mirrors(stateDir).length).toBeLessThanOrEqual(1);
+  }, 60_000);
+
+  it('a full disk while the mirror is cloned (a file-size limit): ELOCAL naming the state directory, exit 1, no stack; the second repository not cloned; with room again both are read', async () => {
+    // 3 MiB of random bytes: its pack cannot be written under a 1 MiB limit
+    const big = localRepository('big', { 'blob.bin': randomBytes(3 * 1024 * 1024), 'requirements.txt': 'requests==2.31.0\n' });
+    const small = localRepository('small', { 'requirements.txt': 'idna==3.6\n' });
+    const here = join(dir, 'full');
+    const jobFile = jobIn(here, [big, small]);
+    const stateDir = join(here, 'state');
+    const cli = async (shell: string) => {
+      const child = spawn('bash', ['-c', `${shell}exec "$0" "$@"`, process.execPath, '--import', TSX_LOADER, join(ROOT, 'src/cli/main.ts'), '--state-dir', stateDir, 'rewrite-lockfiles', jobFile, '--json'], {
+        cwd: here,
+        env: { ...process.env, CAM_LOCK_DIR: join(here, 'locks') },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const [code] = (await once(child, 'close')) as [number | null];
+      return { code, stdout, stderr };
+    };
+    const r = await cli('ulimit -f 1024; ');
+    expect(r.code, r.stderr).toBe(1);
+    expect(`${r.stdout}${r.stderr}`).not.toMatch(STACK_LINE);
+    expect(`${r.stdout}${r.stderr}`).not.toMatch(/ESOURCE/);
+    const error = (JSON.parse(r.stdout) as { error?: { code: string; message: string } }).error;
+    expect(error, r.stdout).toMatchObject({ code: 'ELOCAL', message: expect.stringContaining(join(stateDir, 'git')) });
+    expect(mirrors(stateDir)).toEqual([]);
+    const again = await cli('');
+    expect(again.code, again.stderr).toBe(0);
+    const out = JSON.parse(again.stdout) as { files: { path: string; repository: string }[]; errors: unknown[] };
+    expect(out.errors).toEqual([]);
+    expect(out.files.map((f) => f.repository).sort()).toEqual([`${big}#main`, `${small}#main`].sort());
+    expect(mirrors(stateDir)).toHaveLength(2);
+  }, 120_000);
+});
