@@ -5,10 +5,11 @@
  * no truncated file, and a name someone planted in the output directory (a
  * symlink to a file of the operator's) is replaced, never written through.
  */
-import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AtomicFile } from '../atomic-file.js';
 import { localError, MigrateError } from '../errors.js';
+import { makeFolder } from '../make-folder.js';
 import { renderHtml } from './render-html.js';
 import { renderJson } from './render-json.js';
 import { renderMarkdown } from './render-markdown.js';
@@ -22,9 +23,13 @@ export interface ReportFiles {
 
 /** Whatever fails while writing a report is this machine's (never a stack trace). */
 function writeError(thrown: unknown, path: string): MigrateError {
+  // a link to a folder that is not there (makeFolder): no space or permission to fix
+  const dangling = (thrown as { dangling?: boolean } | undefined)?.dangling === true;
   return localError(thrown, path, 'write the report', {
     anyCode: true,
-    hint: 'free space or fix permissions where the reports go (or pass --out <dir>), then rerun; no partial report was left behind',
+    hint: dangling
+      ? 'mount the disk the link points at (or make that folder), or pass --out <dir>, then rerun; nothing was written'
+      : 'free space or fix permissions where the reports go (or pass --out <dir>), then rerun; no partial report was left behind',
   })!;
 }
 
@@ -41,7 +46,7 @@ export function prepareReportDir(outDir: string): void {
     });
   }
   try {
-    mkdirSync(outDir, { recursive: true });
+    makeFolder(outDir);
     accessSync(outDir, constants.W_OK);
   } catch (e) {
     throw writeError(e, resolve(outDir));
@@ -60,7 +65,7 @@ export function writeReportFiles(report: Report, jobName: string, outDir: string
     ['html', renderHtml(report)],
   ];
   try {
-    mkdirSync(outDir, { recursive: true });
+    makeFolder(outDir);
   } catch (e) {
     throw writeError(e, resolve(outDir));
   }

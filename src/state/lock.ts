@@ -29,6 +29,7 @@ import { homedir, hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { localError, MigrateError, toError } from '../errors.js';
+import { makeFolder } from '../make-folder.js';
 import { isAlive } from '../alive.js';
 
 interface Owner {
@@ -56,7 +57,7 @@ export interface LockedJob {
  */
 function createStateDir(stateDir: string): void {
   try {
-    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    makeFolder(stateDir, 0o700);
   } catch (e) {
     throw localError(e, stateDir, 'create the state directory', {
       anyCode: true,

@@ -1,0 +1,99 @@
+/**
+ * A report folder (--out) that cannot be made, said as what it is. Node's recursive mkdir
+ * answers ENOENT ("no such file or directory") both for a folder on a read-only file system
+ * (the real error, EROFS, is lost) and for a symbolic link to a folder that is not there (a
+ * share not mounted): a user told "ENOENT, free space" looks for space that is there.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planCommand, reportCommand } from '../src/cli/plan.js';
+import { makeRealisticState, realisticJob } from './fixtures/report/realistic.js';
+import { ROOT, TSX_LOADER } from './support/harness.js';
+
+let dir: string;
+let stateDir: string;
+let jobFile: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'cam-report-out-'));
+  stateDir = join(dir, 'state');
+  mkdirSync(stateDir);
+  makeRealisticState(stateDir).state.close();
+  const job = realisticJob();
+  jobFile = join(dir, 'acme.yaml');
+  // JSON is YAML
+  writeFileSync(jobFile, JSON.stringify({ name: job.name, ...job.config }));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const STACK_LINE = /^\s+at .+:\d+:\d+\)?$/m;
+
+function io() {
+  let stdout = '';
+  return { io: { stdout: { write: (s: string) => ((stdout += s), true), isTTY: false }, stderr: { write: () => true, isTTY: false } } as never, stdout: () => stdout };
+}
+
+describe('report --out that cannot be made', () => {
+  it('a symbolic link to a folder that is not there (a share not mounted): ELOCAL saying so, naming where it points; nothing made there', async () => {
+    const nowhere = join(dir, 'share', 'reports');
+    const link = join(dir, 'reports-link');
+    symlinkSync(nowhere, link);
+    const out = io();
+    expect(await reportCommand(jobFile, { stateDir, out: link, json: true }, out.io)).toBe(1);
+    const error = (JSON.parse(out.stdout()) as { error: { code: string; message: string; hint: string } }).error;
+    expect(error.code).toBe('ELOCAL');
+    expect(error.message).toContain(link);
+    expect(error.message).toContain(nowhere);
+    expect(error.message).toMatch(/symbolic link/);
+    expect(error.hint).not.toMatch(/free space/);
+    // not made behind the link (on the disk under the mount point), the link kept
+    expect(existsSync(join(dir, 'share'))).toBe(false);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+  });
+
+  it('a folder to make on a read-only file system: ELOCAL saying read-only (EROFS), not "no such file or directory"', async () => {
+    const ro = join(dir, 'ro');
+    mkdirSync(ro);
+    const out = join(ro, 'reports');
+    // a read-only bind mount of the folder, in a mount namespace of the child's own
+    const inside = `mount --bind '${ro}' '${ro}' && mount -o remount,bind,ro '${ro}' && exec "$0" "$@"`;
+    const child = spawn('unshare', ['--user', '--map-root-user', '--mount', 'sh', '-c', inside, process.execPath, '--import', TSX_LOADER, join(ROOT, 'src/cli/main.ts'), '--state-dir', stateDir, 'report', jobFile, '--out', out, '--json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, CAM_LOCK_DIR: join(dir, 'locks') },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const [code] = (await once(child, 'close')) as [number | null];
+    expect(code, stderr).toBe(1);
+    expect(stderr).not.toMatch(STACK_LINE);
+    const error = (JSON.parse(stdout) as { error: { code: string; message: string } }).error;
+    expect(error.code).toBe('ELOCAL');
+    expect(error.message).toContain(out);
+    expect(error.message).toMatch(/read-only \(EROFS\)/);
+    expect(error.message).not.toMatch(/ENOENT/);
+    // the namespace's mount is gone with it: the folder is writable again, and nothing was made in it
+    expect(existsSync(out)).toBe(false);
+    execFileSync('touch', [join(ro, 'writable')]);
+  });
+});
+
+describe('plan --state-dir that cannot be made', () => {
+  it('a symbolic link to a folder that is not there: ELOCAL naming the link and where it points, nothing made behind it', async () => {
+    const nowhere = join(dir, 'unmounted', 'state');
+    const link = join(dir, 'state-link');
+    symlinkSync(nowhere, link);
+    const out = io();
+    expect(await planCommand(jobFile, { stateDir: link, noTarget: true, json: true, quiet: true, env: { ...process.env, CAM_LOCK_DIR: join(dir, 'locks') } }, out.io)).toBe(1);
+    const error = (JSON.parse(out.stdout()) as { error: { code: string; message: string } }).error;
+    expect(error.code).toBe('ELOCAL');
+    expect(error.message).toContain(link);
+    expect(error.message).toContain(nowhere);
+    expect(error.message).toMatch(/symbolic link/);
+    expect(existsSync(join(dir, 'unmounted'))).toBe(false);
+  });
+});
