@@ -7,11 +7,12 @@
  * What a killed writer left beside the name is removed by the next writer of it.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync, type WriteStream } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync, type WriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { sweepDeadWriters } from './alive.js';
 import { MigrateError } from './errors.js';
+import { makeFolder } from './make-folder.js';
 
 export class AtomicFile {
   private readonly tmp: string;
@@ -31,7 +32,7 @@ export class AtomicFile {
   ) {
     this.tmp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
     try {
-      mkdirSync(dirname(path), { recursive: true });
+      makeFolder(dirname(path));
       sweepDeadWritersOf(path);
       this.fd = openSync(this.tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, opts.mode === undefined ? 0o644 : 0o600);
       // before the mode: a chown clears the set-user-ID and set-group-ID bits

@@ -1,5 +1,6 @@
 /**
- * A report folder (--out) that cannot be made, said as what it is. Node's recursive mkdir
+ * A folder for this machine's files (a report's --out, the --state-dir, the folder of a
+ * ledger export's --out) that cannot be made, said as what it is. Node's recursive mkdir
  * answers ENOENT ("no such file or directory") both for a folder on a read-only file system
  * (the real error, EROFS, is lost) and for a symbolic link to a folder that is not there (a
  * share not mounted): a user told "ENOENT, free space" looks for space that is there.
@@ -95,5 +96,30 @@ describe('plan --state-dir that cannot be made', () => {
     expect(error.message).toContain(nowhere);
     expect(error.message).toMatch(/symbolic link/);
     expect(existsSync(join(dir, 'unmounted'))).toBe(false);
+  });
+});
+
+describe('ledger export --out in a folder that cannot be made', () => {
+  it('on a read-only file system: ELOCAL saying read-only (EROFS), not "no such file or directory"; nothing written', async () => {
+    const ro = join(dir, 'ro-ledger');
+    mkdirSync(ro);
+    const out = join(ro, 'exports', 'ledger.jsonl');
+    const inside = `mount --bind '${ro}' '${ro}' && mount -o remount,bind,ro '${ro}' && exec "$0" "$@"`;
+    const child = spawn('unshare', ['--user', '--map-root-user', '--mount', 'sh', '-c', inside, process.execPath, '--import', TSX_LOADER, join(ROOT, 'src/cli/main.ts'), '--state-dir', stateDir, 'ledger', 'export', jobFile, '--out', out], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, CAM_LOCK_DIR: join(dir, 'locks') },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const [code] = (await once(child, 'close')) as [number | null];
+    expect(code, stderr).toBe(1);
+    expect(stderr).not.toMatch(STACK_LINE);
+    const error = (JSON.parse(stdout) as { error: { code: string; message: string } }).error;
+    expect(error.code).toBe('ELOCAL');
+    expect(error.message).toMatch(/read-only \(EROFS\)/);
+    expect(error.message).not.toMatch(/ENOENT/);
+    expect(existsSync(join(ro, 'exports'))).toBe(false);
   });
 });
