@@ -110,7 +110,9 @@ describe('rewrite-lockfiles on a disk that refuses its writes', () => {
     expect(`${r.stdout}${r.stderr}`).not.toMatch(/ESOURCE/);
     const error = (JSON.parse(r.stdout) as { error?: { code: string; message: string } }).error;
     expect(error, r.stdout).toMatchObject({ code: 'ELOCAL', message: expect.stringContaining(join(stateDir, 'git')) });
-    expect(mirrors(stateDir)).toEqual([]);
+    // no half-cloned mirror, no checkout, no key left behind
+    expect(readdirSync(join(stateDir, 'git', 'rwdisk'))).toEqual([]);
+    expect(existsSync(join(stateDir, 'tmp')) ? readdirSync(join(stateDir, 'tmp')) : []).toEqual([]);
     const again = await cli('');
     expect(again.code, again.stderr).toBe(0);
     const out = JSON.parse(again.stdout) as { files: { path: string; repository: string }[]; errors: unknown[] };
