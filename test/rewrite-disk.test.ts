@@ -120,4 +120,31 @@ describe('rewrite-lockfiles on a disk that refuses its writes', () => {
     expect(out.files.map((f) => f.repository).sort()).toEqual([`${big}#main`, `${small}#main`].sort());
     expect(mirrors(stateDir)).toHaveLength(2);
   }, 120_000);
+
+  it('the mirrors folder on a read-only file system: ELOCAL saying read-only (EROFS), not "no such file or directory"', async () => {
+    const repo = localRepository('ro-mirror', { 'requirements.txt': 'idna==3.6\n' });
+    const here = join(dir, 'ro');
+    const jobFile = jobIn(here, [repo]);
+    const stateDir = join(here, 'state');
+    const git = join(stateDir, 'git');
+    mkdirSync(git, { recursive: true });
+    // a read-only bind mount of state/git, in a mount namespace of the child's own
+    const inside = `mount --bind '${git}' '${git}' && mount -o remount,bind,ro '${git}' && exec "$0" "$@"`;
+    const child = spawn('unshare', ['--user', '--map-root-user', '--mount', 'sh', '-c', inside, process.execPath, '--import', TSX_LOADER, join(ROOT, 'src/cli/main.ts'), '--state-dir', stateDir, 'rewrite-lockfiles', jobFile, '--json'], {
+      cwd: here,
+      env: { ...process.env, CAM_LOCK_DIR: join(here, 'locks') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const [code] = (await once(child, 'close')) as [number | null];
+    expect(code, stderr).toBe(1);
+    expect(stderr).not.toMatch(STACK_LINE);
+    const error = (JSON.parse(stdout) as { error?: { code: string; message: string } }).error;
+    expect(error, stdout).toMatchObject({ code: 'ELOCAL', message: expect.stringContaining(git) });
+    expect(error!.message).toMatch(/read-only/);
+    expect(error!.message).not.toMatch(/ENOENT/);
+  }, 60_000);
 });

@@ -13,6 +13,7 @@ import { simpleGit, type SimpleGit } from 'simple-git';
 import { hideFromBuilds } from '../builders/process.js';
 import { DEFAULT_MAX_MIRROR_BYTES } from '../config/schema.js';
 import { DISK_FULL, diskFullError, fileSystemError, MigrateError, toError } from '../errors.js';
+import { makeFolder } from '../make-folder.js';
 import { AS_GO_READS, WITHOUT_OPERATOR_CONFIG } from '../git-local.js';
 import { keepTail, redact, redactUrlCredentials, registerSecret } from '../redact.js';
 import { GRACE_IDLE_PERIODS, OrphanTransferStuck, runTransfer, SLOWEST_TRANSFER_BYTES_PER_S, stopOrphanTransfer, TransferCut } from './git-transfer.js';
@@ -123,7 +124,7 @@ export class GitAccess {
   /** The key given as text, on disk for ssh while git talks to the remote. */
   private writeKey(): void {
     if (this.keyFile && this.keyText && !existsSync(this.keyFile)) {
-      mkdirSync(dirname(this.keyFile), { recursive: true });
+      makeFolder(dirname(this.keyFile));
       writeFileSync(this.keyFile, this.keyText, { mode: 0o600 });
       chmodSync(this.keyFile, 0o600);
       liveKeyFiles.add(this.keyFile);
@@ -244,7 +245,7 @@ export class GitAccess {
     });
     const noHooks = NO_HOOKS.flatMap((c) => ['-c', c]);
     if (!existsSync(join(mirror, 'HEAD'))) {
-      mkdirSync(dirname(mirror), { recursive: true });
+      makeFolder(dirname(mirror));
       const partial = `${mirror}.partial-${process.pid}`;
       rmSync(partial, { recursive: true, force: true });
       this.writeKey();

@@ -8,12 +8,13 @@
  * curated environment, the job's key and known_hosts, never a prompt.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { redactUrlCredentials } from '../redact.js';
 import { GitAccess } from '../sources/git-access.js';
 import type { JobConfig } from '../config/schema.js';
 import { MigrateError, vanishedError } from '../errors.js';
+import { makeFolder } from '../make-folder.js';
 
 export type WarmRepository = JobConfig['warm']['repositories'][number];
 
@@ -103,7 +104,7 @@ export class LockfileRepository {
     } catch (e) {
       throw this.mirrorGone(e, label, signal) ?? new MigrateError('ESOURCENOTFOUND', `${label}: no such branch`, { subject: label, cause: e, hint: `check ${this.key}.branches in the job file` });
     }
-    mkdirSync(this.tmpDir, { recursive: true });
+    makeFolder(this.tmpDir);
     const dir = join(this.tmpDir, `warm-checkout-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
     const cleanup = () => rmSync(dir, { recursive: true, force: true });
     try {
