@@ -7,11 +7,14 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planCommand, reportCommand } from '../src/cli/plan.js';
+import { buildReport, reportInputFromState } from '../src/report/index.js';
+import { writeReportFiles } from '../src/report/write.js';
+import { StateDb } from '../src/state/db.js';
 import { makeRealisticState, realisticJob } from './fixtures/report/realistic.js';
 import { ROOT, TSX_LOADER } from './support/harness.js';
 
@@ -121,5 +124,29 @@ describe('ledger export --out in a folder that cannot be made', () => {
     expect(error.message).toMatch(/read-only \(EROFS\)/);
     expect(error.message).not.toMatch(/ENOENT/);
     expect(existsSync(join(ro, 'exports'))).toBe(false);
+  });
+});
+
+describe('the three report files taking their names', () => {
+  it('one that cannot take its name after another did: none is left under its name (a JSON report without its HTML is no report), nor a temporary file', () => {
+    const state = StateDb.open(join(stateDir, 'acme-migration.sqlite'));
+    let report;
+    try {
+      report = buildReport({ ...reportInputFromState(state, realisticJob(), undefined, { kind: 'plan' }), generatedAt: '2026-11-29T09:00:00.000Z' });
+    } finally {
+      state.close();
+    }
+    const out = join(dir, 'half');
+    // the Markdown's name is taken by a folder: its rename fails after the JSON's succeeded
+    // (as a rename fails on a disk that went read-only, or a full one whose folder must grow)
+    mkdirSync(join(out, 'acme-migration-plan-20261129T090000Z.md'), { recursive: true });
+    let thrown: unknown;
+    try {
+      writeReportFiles(report, 'acme-migration', out, 'plan');
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toMatchObject({ code: 'ELOCAL' });
+    expect(readdirSync(out)).toEqual(['acme-migration-plan-20261129T090000Z.md']);
   });
 });

@@ -1,11 +1,12 @@
 /**
  * Writing the three report files. Each is rendered first, then written to a new
- * temporary file beside its final name and renamed over it: a reader (or a CI
+ * temporary file beside its final name and renamed over it once all three are whole
+ * (and if one cannot take its name, those that did are removed): a reader (or a CI
  * job picking the newest report) sees a whole report or none, a full disk leaves
  * no truncated file, and a name someone planted in the output directory (a
  * symlink to a file of the operator's) is replaced, never written through.
  */
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, rmSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AtomicFile } from '../atomic-file.js';
 import { localError, MigrateError } from '../errors.js';
@@ -70,6 +71,7 @@ export function writeReportFiles(report: Report, jobName: string, outDir: string
     throw writeError(e, resolve(outDir));
   }
   const written: AtomicFile[] = [];
+  const named: string[] = [];
   try {
     for (const [k, text] of texts) {
       const file = new AtomicFile(files[k], (e) => writeError(e, files[k]));
@@ -78,7 +80,15 @@ export function writeReportFiles(report: Report, jobName: string, outDir: string
       file.sync();
     }
     // all three are whole on disk: only now do they take their names
-    for (const file of written) file.commit();
+    for (const file of written) {
+      file.commit();
+      named.push(file.path);
+    }
+  } catch (e) {
+    // A rename can fail after another succeeded (a disk gone read-only, a full one whose folder
+    // must grow): the three or none, as the error says, not a JSON report without its HTML
+    for (const path of named) rmSync(path, { force: true });
+    throw e;
   } finally {
     for (const file of written) file.discard();
   }
