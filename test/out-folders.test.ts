@@ -5,7 +5,7 @@
  * (the real error, EROFS, is lost) and for a symbolic link to a folder that is not there (a
  * share not mounted): a user told "ENOENT, free space" looks for space that is there.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -148,5 +148,24 @@ describe('the three report files taking their names', () => {
     }
     expect(thrown).toMatchObject({ code: 'ELOCAL' });
     expect(readdirSync(out)).toEqual(['acme-migration-plan-20261129T090000Z.md']);
+  });
+});
+
+describe('what a killed report writer left', () => {
+  it('its temporary files (a kill -9, a power cut while the report was written) are removed by the next report written there; a live writer\'s are left', async () => {
+    const out = join(dir, 'killed');
+    mkdirSync(out);
+    // a pid no process has any more
+    const dead = spawnSync('true').pid!;
+    const left = [`acme-migration-plan-20261128T101010Z.html.${dead}-0badc0de.tmp`, `other-job-run-20261127T000000Z.json.${dead}-12345678.tmp`];
+    const live = `acme-migration-plan-20261128T101011Z.md.${process.pid}-abcdef01.tmp`;
+    const mine = 'notes.txt.tmp';
+    for (const f of [...left, live, mine]) writeFileSync(join(out, f), 'half a report');
+    expect(await reportCommand(jobFile, { stateDir, out, json: true }, io().io)).toBe(1);
+    const names = readdirSync(out);
+    for (const f of left) expect(names).not.toContain(f);
+    expect(names).toContain(live);
+    expect(names).toContain(mine);
+    expect(names.filter((f) => !f.endsWith('.tmp')).map((f) => f.split('.').pop()).sort()).toEqual(['html', 'json', 'md']);
   });
 });

@@ -8,6 +8,7 @@
  */
 import { accessSync, constants, rmSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { sweepDeadWriters } from '../alive.js';
 import { AtomicFile } from '../atomic-file.js';
 import { localError, MigrateError } from '../errors.js';
 import { makeFolder } from '../make-folder.js';
@@ -70,6 +71,7 @@ export function writeReportFiles(report: Report, jobName: string, outDir: string
   } catch (e) {
     throw writeError(e, resolve(outDir));
   }
+  sweepDeadReportWriters(outDir);
   const written: AtomicFile[] = [];
   const named: string[] = [];
   try {
@@ -93,4 +95,17 @@ export function writeReportFiles(report: Report, jobName: string, outDir: string
     for (const file of written) file.discard();
   }
   return files;
+}
+
+/**
+ * The temporary files of report writers that are gone (kill -9, a power cut while a report
+ * was written): AtomicFile removes those of the name it writes, and no report is written
+ * under a name again (the time is in it). Only the names a report's AtomicFile gives
+ * (`<job>-<plan|run>-<time>.<json|md|html>.<pid>-<r>.tmp`) of a pid no process has.
+ */
+function sweepDeadReportWriters(outDir: string): void {
+  sweepDeadWriters(outDir, (name) => {
+    const m = /^.+-(?:plan|run)-\d{8}T\d{6}Z\.(?:json|md|html)\.(\d+)-[0-9a-f]{8}\.tmp$/.exec(name);
+    return m ? Number(m[1]) : undefined;
+  });
 }
