@@ -26,9 +26,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, hostname, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { localError, MigrateError, toError } from '../errors.js';
+import { localError, lowOnRoom, MigrateError, toError } from '../errors.js';
 import { makeFolder } from '../make-folder.js';
 import { isAlive } from '../alive.js';
 
@@ -255,7 +255,7 @@ export function acquireLock(base: string, info: { stateDir?: string; command?: s
     // timeout 0: a held lock is an answer, not something to wait for
     db = new Database(dbPath, { timeout: 0 });
   } catch (e) {
-    throw new MigrateError('ESTATE', `cannot open the lock ${dbPath}: ${toError(e).message}`, { cause: e, hint: 'check the state directory exists and is writable' });
+    throw lockFull(e, dbPath, 'open') ?? new MigrateError('ESTATE', `cannot open the lock ${dbPath}: ${toError(e).message}`, { cause: e, hint: 'check the state directory exists and is writable' });
   }
   try {
     db.exec('BEGIN EXCLUSIVE');
@@ -263,7 +263,7 @@ export function acquireLock(base: string, info: { stateDir?: string; command?: s
     db.close();
     const code = (e as { code?: string }).code;
     if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw locked(dbPath, holder(ownerPath), info.stateDir);
-    throw new MigrateError('ESTATE', `cannot take the lock ${dbPath}: ${toError(e).message}`, { cause: e, hint: 'check the state directory is writable' });
+    throw lockFull(e, dbPath, 'take') ?? new MigrateError('ESTATE', `cannot take the lock ${dbPath}: ${toError(e).message}`, { cause: e, hint: 'check the state directory is writable' });
   }
   const me: Owner = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), token: Math.random().toString(36).slice(2), ...info };
   try {
@@ -291,6 +291,23 @@ export function acquireLock(base: string, info: { stateDir?: string; command?: s
       db.close();
     }
   };
+}
+
+/**
+ * The lock refused for want of room: taking it writes (BEGIN EXCLUSIVE makes SQLite's journal,
+ * even for an empty lock database), so a full disk answers SQLITE_FULL, or an I/O error or a
+ * file that cannot be made (SQLITE_CANTOPEN) on a disk with (almost) no room left. That is
+ * this machine's disk (ELOCAL), not a state that cannot be used (ESTATE): the per-target lock
+ * is not even in the state directory.
+ */
+function lockFull(thrown: unknown, dbPath: string, doing: 'open' | 'take'): MigrateError | undefined {
+  const e = toError(thrown) as Error & { code?: string };
+  const full = e.code === 'SQLITE_FULL' || ((e.code?.startsWith('SQLITE_IOERR') || e.code === 'SQLITE_CANTOPEN') && lowOnRoom(dirname(dbPath)));
+  if (!full) return undefined;
+  return new MigrateError('ELOCAL', `cannot ${doing} the lock ${dbPath}: no space left on its disk (${e.message}, ${e.code})`, {
+    cause: e,
+    hint: `free space on the disk holding ${dirname(dbPath)}, then rerun: nothing was done`,
+  });
 }
 
 /**
