@@ -127,7 +127,17 @@ async function planLocked(job: LoadedJob, stateDir: string, env: NodeJS.ProcessE
     const dryRun = state.lastRun();
     if (dryRun?.dry_run === 1) state.addToRunSummary(dryRun.id, { planAudit: { preflight, exposure: exposed } });
     const input = reportInputFromState(state, job, summary, { kind: 'plan', preflight, exposure: exposed, hardening: hardeningSection(summary), warm: warmSectionFromState(state) });
-    return write(buildReport(input), job, opts.out ?? join(stateDir, 'reports'), 'plan');
+    try {
+      return write(buildReport(input), job, opts.out ?? join(stateDir, 'reports'), 'plan');
+    } catch (e) {
+      // the plan itself is done and kept (the dry run's rows, the audit in its summary): after
+      // a plan of an hour, "rerun" would download and check every version again for nothing
+      if (!(e instanceof MigrateError) || e.code !== 'ELOCAL') throw e;
+      throw new MigrateError('ELOCAL', e.message, {
+        cause: e.cause ?? e,
+        hint: `free space or fix permissions where the reports go, then write this plan's report from the state, without planning again: codeartifact-migrate${opts.stateDir ? ` --state-dir ${stateDir}` : ''} report ${job.file} --out <dir>; no partial report was left behind`,
+      });
+    }
   } finally {
     state.close();
   }
