@@ -147,4 +147,55 @@ describe('rewrite-lockfiles on a disk that refuses its writes', () => {
     expect(error!.message).toMatch(/read-only/);
     expect(error!.message).not.toMatch(/ENOENT/);
   }, 60_000);
+
+  it('--write on a full disk (a file-size limit): that lockfile is ELOCAL (its code in the JSON), left whole with no temporary file beside it; the others are written; with room again it is', async () => {
+    const PYPI = 'https://acme-111122223333.d.codeartifact.us-east-1.amazonaws.com/pypi/pypi-shared/';
+    const here = join(dir, 'write-full');
+    mkdirSync(join(here, 'big'), { recursive: true });
+    mkdirSync(join(here, 'small'), { recursive: true });
+    // 3 MiB: its rewrite cannot be written under a 1 MiB limit
+    const big = `-i https://pypi.org/simple\n${Array.from({ length: 40_000 }, (_, i) => `pkg${i}==1.0.0  # ${'x'.repeat(60)}\n`).join('')}`;
+    writeFileSync(join(here, 'big', 'requirements.txt'), big);
+    writeFileSync(join(here, 'small', 'requirements.txt'), '-i https://pypi.org/simple\nflask==3.0.0\n');
+    const jobFile = join(here, 'job.yaml');
+    writeFileSync(
+      jobFile,
+      stringify({
+        name: 'rwfull',
+        target: { domain: 'acme', domainOwner: '111122223333', region: 'us-east-1', repositories: { npm: { internal: 'npm-internal' }, pypi: { internal: 'pypi-internal', shared: 'pypi-shared' } } },
+        sources: [{ id: 'web', kind: 'npm-registry', url: 'https://npm.acme.example/', packages: ['@acme/web'] }],
+        warm: { lockfiles: ['big/requirements.txt', 'small/requirements.txt'] },
+      }),
+    );
+    // GetRepositoryEndpoint answered by a stand-in client: nothing else is asked
+    const script = join(here, 'rewrite.mjs');
+    writeFileSync(
+      script,
+      [
+        `import { rewriteCommand } from ${JSON.stringify(join(ROOT, 'src/cli/rewrite.ts'))};`,
+        `const client = { send: async () => ({ repositoryEndpoint: ${JSON.stringify(PYPI)} }), destroy() {}, middlewareStack: { add() {} } };`,
+        `process.exitCode = await rewriteCommand(${JSON.stringify(jobFile)}, { write: true, json: true, stateDir: ${JSON.stringify(join(here, 'state'))}, env: { CAM_LOCK_DIR: ${JSON.stringify(join(here, 'locks'))} }, codeartifactClient: client }, { stdout: process.stdout, stderr: process.stderr });`,
+      ].join('\n'),
+    );
+    const rewrite = async (shell: string) => {
+      const child = spawn('bash', ['-c', `${shell}exec "$0" "$@"`, process.execPath, '--import', TSX_LOADER, script], { cwd: here, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const [code] = (await once(child, 'close')) as [number | null];
+      return { code, stderr, out: JSON.parse(stdout) as { files: { path: string; written: boolean }[]; errors: { path: string; code: string; message: string }[] } };
+    };
+    const r = await rewrite('ulimit -f 1024; ');
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).not.toMatch(STACK_LINE);
+    expect(r.out.errors).toEqual([{ path: 'big/requirements.txt', code: 'ELOCAL', message: expect.stringContaining(join(here, 'big', 'requirements.txt')) }]);
+    expect(r.out.files.map((f) => [f.path, f.written])).toEqual([['small/requirements.txt', true]]);
+    expect(readFileSync(join(here, 'big', 'requirements.txt'), 'utf8')).toBe(big);
+    expect(readdirSync(join(here, 'big'))).toEqual(['requirements.txt']);
+    const again = await rewrite('');
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.out.errors).toEqual([]);
+    expect(readFileSync(join(here, 'big', 'requirements.txt'), 'utf8').split('\n')[0]).toBe(`-i ${PYPI}simple/`);
+  }, 120_000);
 });

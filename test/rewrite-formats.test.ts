@@ -645,7 +645,7 @@ describe('rewrite-lockfiles --write', () => {
     const r = await run('timeout', ['60', process.execPath, '--max-old-space-size=256', '--import', TSX_LOADER, script], { cwd: p.dir, env: { PATH: process.env.PATH, HOME: p.dir } });
     expect(r.code, r.stderr).toBe(1);
     const out = JSON.parse(r.stdout) as { files: { path: string; written: boolean }[]; errors: { path: string; message: string }[] };
-    expect(out.errors).toEqual(['a', 'b', 'c', 'e'].map((d) => ({ path: `${d}/requirements.txt`, message: expect.stringMatching(/changed on disk since it was read \(now (?:a FIFO|a folder|a symbolic link|gone): [^)]*\); not written: run rewrite-lockfiles again$/) })));
+    expect(out.errors).toEqual(['a', 'b', 'c', 'e'].map((d) => ({ path: `${d}/requirements.txt`, code: 'ELOCKFILE', message: expect.stringMatching(/changed on disk since it was read \(now (?:a FIFO|a folder|a symbolic link|gone): [^)]*\); not written: run rewrite-lockfiles again$/) })));
     expect(out.files.map((x) => [x.path, x.written])).toEqual([['d/requirements.txt', true]]);
     expect(lstatSync(join(p.dir, 'a/requirements.txt')).isFIFO()).toBe(true);
     expect(lstatSync(join(p.dir, 'b/requirements.txt')).isDirectory()).toBe(true);
@@ -781,7 +781,7 @@ describe('rewrite-lockfiles --write', () => {
       const r = await rewriteAsNobody(open, p.job, join(p.dir, 'state'))(['json']);
       expect(r.code, r.stderr).toBe(1);
       const out = JSON.parse(r.stdout) as { files: unknown[]; errors: { path: string; message: string }[] };
-      expect(out.errors).toEqual([{ path: 'requirements.txt', message: expect.stringMatching(/cannot keep the owner of .*requirements\.txt \(uid 0, gid 0\).*\(EPERM\).*not written/) }]);
+      expect(out.errors).toEqual([{ path: 'requirements.txt', code: 'ELOCAL', message: expect.stringMatching(/cannot keep the owner of .*requirements\.txt \(uid 0, gid 0\).*\(EPERM\).*not written/) }]);
       expect(readFileSync(file, 'utf8')).toBe(text);
       const st = statSync(file);
       expect([st.uid, st.gid]).toEqual([0, 0]);
@@ -805,7 +805,7 @@ describe('rewrite-lockfiles --write', () => {
       const r = await as(['json']);
       expect(r.code, r.stderr).toBe(1);
       const out = JSON.parse(r.stdout) as { files: unknown[]; errors: { path: string; message: string }[] };
-      expect(out.errors).toEqual([{ path: 'requirements.txt', message: expect.stringMatching(/^requirements\.txt: cannot write in its folder .* \(EACCES\): .*not written; run it as a user who may write that folder, or apply the diff there/) }]);
+      expect(out.errors).toEqual([{ path: 'requirements.txt', code: 'ELOCAL', message: expect.stringMatching(/^requirements\.txt: cannot write in its folder .* \(EACCES\): .*not written; run it as a user who may write that folder, or apply the diff there/) }]);
       expect(out.errors[0]!.message).not.toMatch(/\.tmp/);
       const shown = await as([]);
       expect(shown.stderr).toMatch(/^error requirements\.txt: requirements\.txt: cannot write in its folder/m);
@@ -829,7 +829,7 @@ describe('rewrite-lockfiles --write', () => {
       const r = await rewriteAsNobody(open, p.job, join(open, 'state'))(['json']);
       expect(r.code, r.stderr).toBe(1);
       const out = JSON.parse(r.stdout) as { files: { path: string; written: boolean }[]; errors: { path: string; message: string }[] };
-      expect(out.errors).toEqual([{ path: 'requirements.txt', message: expect.stringMatching(/^requirements\.txt: .* is read-only for this user \(EACCES\).*not written; /) }]);
+      expect(out.errors).toEqual([{ path: 'requirements.txt', code: 'ELOCAL', message: expect.stringMatching(/^requirements\.txt: .* is read-only for this user \(EACCES\).*not written; /) }]);
       expect(out.files.map((f) => [f.path, f.written])).toEqual([['b/requirements.txt', true]]);
       expect(readFileSync(file, 'utf8')).toBe(text);
       expect(statSync(file).mode & 0o777).toBe(0o444);
@@ -866,8 +866,8 @@ describe('rewrite-lockfiles --write', () => {
     expect(r.code).toBe(1);
     const out = JSON.parse(r.stdout) as { files: { path: string }[]; errors: { path: string; message: string }[] };
     expect(out.errors).toEqual([
-      { path: 'package-lock.json', message: 'a folder with no lockfile in it (or under it)' },
-      { path: 'services', message: 'a folder with no lockfile in it (or under it)' },
+      { path: 'package-lock.json', code: 'ELOCKFILE', message: 'a folder with no lockfile in it (or under it)' },
+      { path: 'services', code: 'ELOCKFILE', message: 'a folder with no lockfile in it (or under it)' },
     ]);
     expect(out.files.map((f) => f.path)).toEqual(['ok/requirements.txt']);
   });
@@ -887,7 +887,7 @@ describe('rewrite-lockfiles --write', () => {
     const r = await rewrite(p, { write: true, json: true });
     expect(r.code).toBe(1);
     const out = JSON.parse(r.stdout) as { files: unknown[]; errors: { path: string; message: string }[] };
-    expect(out.errors).toEqual([{ path: 'requirements.txt', message: expect.stringMatching(/has 2 hard links: .*not written/) }]);
+    expect(out.errors).toEqual([{ path: 'requirements.txt', code: 'ELOCKFILE', message: expect.stringMatching(/has 2 hard links: .*not written/) }]);
     expect(statSync(join(p.dir, 'requirements.txt')).ino).toBe(statSync(join(p.dir, 'linked.txt')).ino);
     expect(readFileSync(join(p.dir, 'linked.txt'), 'utf8')).toBe(text);
     // the diff is still shown: apply it, or break the link, then --write
@@ -946,7 +946,7 @@ describe('rewrite-lockfiles --write', () => {
     const r = await rewrite(p, { write: true, json: true });
     expect(r.code, r.stderr).toBe(1);
     const out = JSON.parse(r.stdout) as { files: { path: string; written: boolean }[]; errors: { path: string; message: string }[] };
-    expect(out.errors).toEqual([{ path: 'uv.lock', message: expect.stringMatching(/line 8: .*percent-encoding/) }]);
+    expect(out.errors).toEqual([{ path: 'uv.lock', code: 'ELOCKFILE', message: expect.stringMatching(/line 8: .*percent-encoding/) }]);
     expect(out.files.map((f) => [f.path, f.written])).toEqual([['requirements.txt', true]]);
     expect(readFileSync(join(p.dir, 'uv.lock'), 'utf8')).toBe(uv);
     expect(readFileSync(join(p.dir, 'requirements.txt'), 'utf8')).toBe(`-i ${PYPI}simple/\nrequests==2.31.0\n`);

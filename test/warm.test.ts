@@ -585,7 +585,7 @@ describe('warm', () => {
     const r = await te.cli(['rewrite-lockfiles', jobVariant('branchy', warm), '--json']);
     expect(r.code, r.stderr).toBe(1);
     const out = JSON.parse(r.stdout) as { files: { path: string; repository: string | null }[]; errors: { path: string; message: string }[] };
-    expect(out.errors).toEqual([{ path: `${git.url('branchy-lockfiles')}#no-such-branch`, message: expect.stringMatching(/^ESOURCENOTFOUND: .*no such branch.*warm\.repositories\[0\]\.branches/s) }]);
+    expect(out.errors).toEqual([{ path: `${git.url('branchy-lockfiles')}#no-such-branch`, code: 'ESOURCENOTFOUND', message: expect.stringMatching(/^ESOURCENOTFOUND: .*no such branch.*warm\.repositories\[0\]\.branches/s) }]);
     // the code once, as warm says it
     expect(out.errors[0]!.message).not.toMatch(/^ESOURCENOTFOUND: ESOURCENOTFOUND/);
     expect(out.files.filter((f) => f.repository === `${git.url('branchy-lockfiles')}#main`).map((f) => f.path)).toEqual(['app/package-lock.json']);

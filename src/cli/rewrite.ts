@@ -148,13 +148,29 @@ interface Input {
   format: LockfileFormat;
 }
 
+/**
+ * A lockfile (or repository) that was not rewritten: its code as warm's errors carry one, so a
+ * script tells this machine's disk (ELOCAL: free space, rerun) from a lockfile's own problem
+ * (ELOCKFILE) or a repository's (ESOURCE...), which no rerun fixes.
+ */
+export interface RewriteError {
+  path: string;
+  code: string;
+  message: string;
+}
+
+/** A lockfile's failure by its code; one thrown without one is the lockfile's. */
+function codeOf(e: unknown): string {
+  return e instanceof MigrateError ? e.code : 'ELOCKFILE';
+}
+
 /** The rewrite as a function: every lockfile of the job, rewritten in memory; written back when `write`. */
-export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptions): Promise<{ files: RewrittenFile[]; errors: { path: string; message: string }[]; base: string }> {
+export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptions): Promise<{ files: RewrittenFile[]; errors: RewriteError[]; base: string }> {
   const env = opts.env ?? process.env;
   registerJobSecrets(job.config, env);
   const jobDir = dirname(resolve(job.file));
   let base = jobDir;
-  const errors: { path: string; message: string }[] = [];
+  const errors: RewriteError[] = [];
   const inputs: Input[] = [];
   // by real path: a file listed and also included (or reached through a link) is one file,
   // and twice in the diff it would not apply
@@ -187,19 +203,19 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
           try {
             real = realpathSync(target);
           } catch {
-            errors.push({ path, message: `line ${inc.line}: ${inc.option} ${inc.value}: no such file (an included file is relative to the file that includes it)` });
+            errors.push({ path, code: 'ELOCKFILE', message: `line ${inc.line}: ${inc.option} ${inc.value}: no such file (an included file is relative to the file that includes it)` });
             continue;
           }
           // a file names only its own folder's (its repository's) files: anything else of this machine stays out of the diff, and out of --write
           if (root && !isInside(root, real)) {
-            errors.push({ path, message: `line ${inc.line}: ${inc.option} ${inc.value} is outside ${repository ? 'the repository' : `the folder of the lockfiles (${root})`}; not read` });
+            errors.push({ path, code: 'ELOCKFILE', message: `line ${inc.line}: ${inc.option} ${inc.value} is outside ${repository ? 'the repository' : `the folder of the lockfiles (${root})`}; not read` });
             continue;
           }
           read(target, base, repository, root, 'requirements');
         }
       }
     } catch (e) {
-      errors.push({ path, message: withoutFile(path, toError(e).message) });
+      errors.push({ path, code: codeOf(e), message: withoutFile(path, toError(e).message) });
     }
   };
 
@@ -213,7 +229,7 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
       cleanups.push(acquireJobLock(stateDir, job, env, 'rewrite-lockfiles'));
     }
     const { files: local, missing, roots } = localLockfiles(job.file, job.config.warm.lockfiles);
-    for (const m of missing) errors.push({ path: m.path, message: m.why === 'no such file' ? missingMessage(resolve(jobDir, m.path)) : m.why });
+    for (const m of missing) errors.push({ path: m.path, code: 'ELOCKFILE', message: m.why === 'no such file' ? missingMessage(resolve(jobDir, m.path)) : m.why });
     // the diff names a file relative to the job's folder, or (lockfiles outside it, as
     // `../services/**`) to the folder holding them all: `a/../x` is a path git apply refuses
     base = commonFolder([jobDir, ...local.map((f) => roots.get(f) ?? dirname(f))]);
@@ -231,7 +247,7 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
       if (opts.signal?.aborted) throw e;
       const err = e instanceof MigrateError ? e : (fileSystemError(e) ?? new MigrateError('ESOURCE', toError(e).message, { cause: e }));
       if (err.code === 'ELOCAL') throw err;
-      errors.push({ path, message: err.describe() });
+      errors.push({ path, code: err.code, message: err.describe() });
     };
     for (const repo of repositories) {
       let branches: string[];
@@ -271,7 +287,7 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
       } catch (e) {
         // with its hint (what to do), never a stack
         const hint = e instanceof MigrateError && e.hint ? `; ${e.hint}` : '';
-        errors.push({ path: i.repository ? `${i.repository}: ${i.path}` : i.path, message: `${toError(e).message}${hint}` });
+        errors.push({ path: i.repository ? `${i.repository}: ${i.path}` : i.path, code: codeOf(e), message: `${toError(e).message}${hint}` });
       }
     }
     return { files, errors, base };
