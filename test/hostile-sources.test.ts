@@ -569,6 +569,12 @@ describe('7. stop means stop', () => {
     expect(r.stderr).not.toMatch(/ESOURCE/);
     expect(reg.requests('disk-pkg-2.0.0.tgz')).toBe(1);
     expect(readdirSync(join(te.stateDir, 'blobs', 'tmp'))).toEqual([]);
+    // this machine's fault, not the version's: it is not recorded as failed (status would list it so), and the progress did not say it
+    expect(row('disk', NAME, '2.0.0').state).toBe('pending');
+    expect(row('disk', NAME, '2.0.0').last_error_code).toBeNull();
+    expect(r.stderr).not.toMatch(/failed:ELOCAL/);
+    const status = JSON.parse((await te.cli(['status', job, '--json'])).stdout) as { failures: unknown[] };
+    expect(status.failures).toEqual([]);
     // with room again, a rerun finishes the job
     expect((await te.run(job)).exitCode).toBe(0);
     expect(targetSha512(NAME, '2.0.0')).toBe(sha512hex(big));

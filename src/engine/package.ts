@@ -91,13 +91,12 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
   const fail = (r: ItemRow, thrown: unknown): boolean => {
     const e = unexpectedError(thrown);
     if (e.code === 'EINTERRUPTED' || pc.hardSignal.aborted || (signal.aborted && !(thrown instanceof MigrateError))) return false;
-    // credentials that expired mid-run are no fault of this version: it stays as it stood (a
-    // publish refused so stored nothing), the run stops, and the rerun takes it from there
-    if (e.code === 'ETARGETCREDENTIALS') throw e;
-    // a state database that cannot take writes throws here too: fatal either way
+    // credentials that expired mid-run, this machine's disk or state, the proxy refusing us: no
+    // fault of this version. It stays as it stood (status and the report would list it failed),
+    // the run stops, and the rerun takes it from there
+    if (FATAL_CODES.has(e.code)) throw e;
     state.transition(r.id, 'failed', { error: { code: e.code, message: e.describe() } });
     pc.report(r, `failed:${e.code}`);
-    if (FATAL_CODES.has(e.code)) throw e;
     return true;
   };
 
