@@ -84,14 +84,21 @@ export function acquireJobLock(stateDir: string, job: LockedJob, env: NodeJS.Pro
   const releaseState = acquireLock(join(stateDir, job.name), { command });
   try {
     const releaseTarget = acquireLock(join(lockDir(env), targetLockName(job, env)), { stateDir: here, command });
+    let partial: string | undefined;
     try {
       const dir = recordDirPath(env);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       const record = stateRecordPath(dir, job, env);
-      writeFileSync(`${record}.${process.pid}`, JSON.stringify({ stateDir: here, at: new Date().toISOString() }));
-      renameSync(`${record}.${process.pid}`, record);
+      partial = `${record}.${process.pid}`;
+      writeFileSync(partial, JSON.stringify({ stateDir: here, at: new Date().toISOString() }));
+      renameSync(partial, record);
     } catch {
-      // a hint for later runs, not the lock
+      // a hint for later runs, not the lock; a half-written one (a full disk) is not left beside it
+      try {
+        if (partial) rmSync(partial, { force: true });
+      } catch {
+        // nothing more to do about a hint
+      }
     }
     return () => {
       try {
