@@ -87,8 +87,8 @@ export interface RunSummary {
    */
   notInJob: { source: string; package: string; onTarget: number; notMigrated: string[]; publishBegun: string[]; unsettled: string[] }[];
   /**
-   * Other jobs' states in the state directory that record work on this target from this job's
-   * sources, for packages this job reads (engine/job-edits.ts otherJobsOfThisWork): the job renamed
+   * Other jobs' states in the state directory that record versions on this target (published,
+   * verified or found there) from this job's sources, for packages this job reads (engine/job-edits.ts otherJobsOfThisWork): the job renamed
    * between runs (its history and ledger go on under the old name), or two jobs over the same
    * packages. A warning: it changes no exit code.
    */

@@ -273,8 +273,8 @@ export function setAsideDropped(state: StateDb, dropped: ReadonlyMap<string, rea
 }
 
 /**
- * Other jobs' states in the state directory that record work (versions past their listing)
- * on this job's target from this job's sources, for packages this job reads: a job renamed
+ * Other jobs' states in the state directory that record versions on this job's target (published,
+ * verified or found there) from this job's sources, for packages this job reads: a job renamed
  * between runs (its `name:`, or the file of a nameless job; the name names the state file),
  * or two jobs migrating the same packages. The new name found no state: it read every version
  * again, recorded those this tool had published as `present-identical`, began a ledger of its
@@ -296,7 +296,7 @@ export function otherJobsOfThisWork(stateDir: string, ownDatabase: string, targe
       db = new Database(join(stateDir, f), { readonly: true, fileMustExist: true });
       const t = db.prepare('SELECT region, domain_owner, domain, repositories FROM target WHERE id = 1').get() as { region: string; domain_owner: string; domain: string; repositories: string } | undefined;
       if (!t || targetDifferences({ region: t.region, domainOwner: t.domain_owner, domain: t.domain, repositories: JSON.parse(t.repositories) as TargetIdentity['repositories'] }, target).length > 0) continue;
-      const rows = db.prepare("SELECT package, format, COUNT(*) AS versions FROM items WHERE source_id = ? AND registry_url = ? AND state NOT IN ('pending', 'excluded', 'skipped', 'removed') GROUP BY package, format");
+      const rows = db.prepare("SELECT package, format, COUNT(*) AS versions FROM items WHERE source_id = ? AND registry_url = ? AND state IN ('published', 'verified', 'present-identical') GROUP BY package, format");
       let versions = 0;
       const packages = new Set<string>();
       for (const [id, source] of sources) {
