@@ -7,14 +7,12 @@
  * is full). A full disk is a real one here: a small tmpfs filled up, mounted in a user and
  * mount namespace of the child's own (a file-size limit would not stop SQLite's small writes).
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, TSX_LOADER } from './support/harness.js';
+import { cliInMounts, fullTmpfs } from './support/disk-mounts.js';
 
 let dir: string;
 let jobFile: string;
@@ -38,18 +36,7 @@ const STACK_LINE = /^\s+at .+:\d+:\d+\)?$/m;
 /** The CLI with `full` a filled-up 64 KiB tmpfs (in the child's namespaces only). */
 async function onFullDisk(full: string, args: string[], env: Record<string, string>) {
   mkdirSync(full, { recursive: true });
-  const inside = `mount -t tmpfs -o size=64k tmpfs '${full}' && (dd if=/dev/zero of='${full}/fill' bs=4k count=100 2>/dev/null; true) && exec "$0" "$@"`;
-  const child = spawn('unshare', ['--user', '--map-root-user', '--mount', 'sh', '-c', inside, process.execPath, '--import', TSX_LOADER, join(ROOT, 'src/cli/main.ts'), ...args], {
-    cwd: dir,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const [code] = (await once(child, 'close')) as [number | null];
-  return { code, stdout, stderr };
+  return cliInMounts(fullTmpfs(full), args, { cwd: dir, env: { ...process.env, ...env } });
 }
 
 describe("a job's lock on a full disk", () => {

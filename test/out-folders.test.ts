@@ -5,8 +5,7 @@
  * (the real error, EROFS, is lost) and for a symbolic link to a folder that is not there (a
  * share not mounted): a user told "ENOENT, free space" looks for space that is there.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +15,7 @@ import { buildReport, reportInputFromState } from '../src/report/index.js';
 import { writeReportFiles } from '../src/report/write.js';
 import { StateDb } from '../src/state/db.js';
 import { makeRealisticState, realisticJob } from './fixtures/report/realistic.js';
-import { ROOT, TSX_LOADER } from './support/harness.js';
+import { cliInMounts, readOnly } from './support/disk-mounts.js';
 
 let dir: string;
 let stateDir: string;
@@ -63,16 +62,7 @@ describe('report --out that cannot be made', () => {
     mkdirSync(ro);
     const out = join(ro, 'reports');
     // a read-only bind mount of the folder, in a mount namespace of the child's own
-    const inside = `mount --bind '${ro}' '${ro}' && mount -o remount,bind,ro '${ro}' && exec "$0" "$@"`;
-    const child = spawn('unshare', ['--user', '--map-root-user', '--mount', 'sh', '-c', inside, process.execPath, '--import', TSX_LOADER, join(ROOT, 'src/cli/main.ts'), '--state-dir', stateDir, 'report', jobFile, '--out', out, '--json'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, CAM_LOCK_DIR: join(dir, 'locks') },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const [code] = (await once(child, 'close')) as [number | null];
+    const { code, stdout, stderr } = await cliInMounts(readOnly(ro), ['--state-dir', stateDir, 'report', jobFile, '--out', out, '--json'], { env: { ...process.env, CAM_LOCK_DIR: join(dir, 'locks') } });
     expect(code, stderr).toBe(1);
     expect(stderr).not.toMatch(STACK_LINE);
     const error = (JSON.parse(stdout) as { error: { code: string; message: string } }).error;
@@ -107,16 +97,7 @@ describe('ledger export --out in a folder that cannot be made', () => {
     const ro = join(dir, 'ro-ledger');
     mkdirSync(ro);
     const out = join(ro, 'exports', 'ledger.jsonl');
-    const inside = `mount --bind '${ro}' '${ro}' && mount -o remount,bind,ro '${ro}' && exec "$0" "$@"`;
-    const child = spawn('unshare', ['--user', '--map-root-user', '--mount', 'sh', '-c', inside, process.execPath, '--import', TSX_LOADER, join(ROOT, 'src/cli/main.ts'), '--state-dir', stateDir, 'ledger', 'export', jobFile, '--out', out], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, CAM_LOCK_DIR: join(dir, 'locks') },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const [code] = (await once(child, 'close')) as [number | null];
+    const { code, stdout, stderr } = await cliInMounts(readOnly(ro), ['--state-dir', stateDir, 'ledger', 'export', jobFile, '--out', out], { env: { ...process.env, CAM_LOCK_DIR: join(dir, 'locks') } });
     expect(code, stderr).toBe(1);
     expect(stderr).not.toMatch(STACK_LINE);
     const error = (JSON.parse(stdout) as { error: { code: string; message: string } }).error;

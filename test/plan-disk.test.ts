@@ -5,13 +5,12 @@
  * not send the operator to run the whole plan again. The full disk is a real one: a small
  * tmpfs, filled up, mounted in a user and mount namespace of the CLI child's own.
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../src/report/model.js';
-import { ROOT, startTestEnv, TSX_LOADER, type TestEnv } from './support/harness.js';
+import { cliInMounts, fullTmpfs } from './support/disk-mounts.js';
+import { startTestEnv, type TestEnv } from './support/harness.js';
 import { seedPackages } from './support/npm-fixtures.js';
 
 let te: TestEnv;
@@ -30,17 +29,7 @@ describe('plan whose report finds the disk full', () => {
     const job = te.writeJob({ name: 'planfull', privateNpm: { packages: ['@acme/planfull'] }, github: false });
     const out = join(te.dir, 'full-reports');
     mkdirSync(out);
-    const inside = `mount -t tmpfs -o size=64k tmpfs '${out}' && (dd if=/dev/zero of='${out}/fill' bs=4k count=100 2>/dev/null; true) && exec "$0" "$@"`;
-    const child = spawn('unshare', ['--user', '--map-root-user', '--mount', 'sh', '-c', inside, process.execPath, '--import', TSX_LOADER, join(ROOT, 'src/cli/main.ts'), '--state-dir', te.stateDir, 'plan', job, '--out', out, '--json'], {
-      cwd: te.dir,
-      env: { ...process.env, ...te.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const [code] = (await once(child, 'close')) as [number | null];
+    const { code, stdout, stderr } = await cliInMounts(fullTmpfs(out), ['--state-dir', te.stateDir, 'plan', job, '--out', out, '--json'], { cwd: te.dir, env: { ...process.env, ...te.env } });
     expect(code, stderr).toBe(1);
     expect(stderr).not.toMatch(STACK_LINE);
     const error = (JSON.parse(stdout) as { error: { code: string; message: string; hint: string } }).error;

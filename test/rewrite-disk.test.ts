@@ -18,6 +18,7 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rewriteLockfiles } from '../src/cli/rewrite.js';
 import { loadJob } from '../src/config/load.js';
+import { cliAfter, cliInMounts, readOnly } from './support/disk-mounts.js';
 import { ROOT, TSX_LOADER } from './support/harness.js';
 import { failure } from './support/thrown.js';
 
@@ -91,19 +92,7 @@ describe('rewrite-lockfiles on a disk that refuses its writes', () => {
     const here = join(dir, 'full');
     const jobFile = jobIn(here, [big, small]);
     const stateDir = join(here, 'state');
-    const cli = async (shell: string) => {
-      const child = spawn('bash', ['-c', `${shell}exec "$0" "$@"`, process.execPath, '--import', TSX_LOADER, join(ROOT, 'src/cli/main.ts'), '--state-dir', stateDir, 'rewrite-lockfiles', jobFile, '--json'], {
-        cwd: here,
-        env: { ...process.env, CAM_LOCK_DIR: join(here, 'locks') },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      const [code] = (await once(child, 'close')) as [number | null];
-      return { code, stdout, stderr };
-    };
+    const cli = (shell: string) => cliAfter(shell, ['--state-dir', stateDir, 'rewrite-lockfiles', jobFile, '--json'], { cwd: here, env: { ...process.env, CAM_LOCK_DIR: join(here, 'locks') } });
     const r = await cli('ulimit -f 1024; ');
     expect(r.code, r.stderr).toBe(1);
     expect(`${r.stdout}${r.stderr}`).not.toMatch(STACK_LINE);
@@ -129,17 +118,7 @@ describe('rewrite-lockfiles on a disk that refuses its writes', () => {
     const git = join(stateDir, 'git');
     mkdirSync(git, { recursive: true });
     // a read-only bind mount of state/git, in a mount namespace of the child's own
-    const inside = `mount --bind '${git}' '${git}' && mount -o remount,bind,ro '${git}' && exec "$0" "$@"`;
-    const child = spawn('unshare', ['--user', '--map-root-user', '--mount', 'sh', '-c', inside, process.execPath, '--import', TSX_LOADER, join(ROOT, 'src/cli/main.ts'), '--state-dir', stateDir, 'rewrite-lockfiles', jobFile, '--json'], {
-      cwd: here,
-      env: { ...process.env, CAM_LOCK_DIR: join(here, 'locks') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const [code] = (await once(child, 'close')) as [number | null];
+    const { code, stdout, stderr } = await cliInMounts(readOnly(git), ['--state-dir', stateDir, 'rewrite-lockfiles', jobFile, '--json'], { cwd: here, env: { ...process.env, CAM_LOCK_DIR: join(here, 'locks') } });
     expect(code, stderr).toBe(1);
     expect(stderr).not.toMatch(STACK_LINE);
     const error = (JSON.parse(stdout) as { error?: { code: string; message: string } }).error;
