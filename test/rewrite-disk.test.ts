@@ -8,7 +8,7 @@
  * write past it fails with EFBIG as a full disk fails with ENOSPC), or a file where a folder
  * must be made (as a full disk refuses a folder).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +21,7 @@ import { loadJob } from '../src/config/load.js';
 import { cliAfter, cliInMounts, readOnly } from './support/disk-mounts.js';
 import { ROOT, TSX_LOADER } from './support/harness.js';
 import { failure } from './support/thrown.js';
+import { localRepository as localRepoIn } from './support/local-repo.js';
 
 let dir: string;
 beforeAll(() => {
@@ -30,17 +31,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const STACK_LINE = /^\s+at .+:\d+:\d+\)?$/m;
 
-/** A local repository (file://) holding `files`, committed on main. */
-function localRepository(name: string, files: Record<string, string | Buffer>): string {
-  const repo = join(dir, 'repos', name);
-  mkdirSync(repo, { recursive: true });
-  for (const [f, body] of Object.entries(files)) writeFileSync(join(repo, f), body);
-  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-c', 'init.defaultBranch=main', ...args], { cwd: repo, stdio: 'pipe' });
-  git('init', '--quiet');
-  git('add', '--', ...Object.keys(files));
-  git('commit', '--quiet', '-m', 'lockfiles');
-  return `file://${repo}`;
-}
+const localRepository = (name: string, files: Record<string, string | Buffer>) => localRepoIn(dir, name, files);
 
 /** A job reading `repositories` (no shared repository: nothing is asked of CodeArtifact), its file in `folder`. */
 function jobIn(folder: string, repositories: string[]): string {

@@ -77,15 +77,7 @@ describe('rewrite-lockfiles and the stop', () => {
     const c = spawnCli(stateDir, ['rewrite-lockfiles', job, '--json']);
     const pgid = await transferGroup(stateDir, c);
     c.proc.kill(sig);
-    let code: number | string;
-    try {
-      code = await exitOf(c, 30_000);
-    } finally {
-      // a git left behind holds the stalled server for ever: never leak it from the test
-      const gone = await goneSoon(pgid);
-      if (!gone) process.kill(-pgid, 'SIGKILL');
-      expect(gone, `git process group ${pgid} still runs after the command ended`).toBe(true);
-    }
+    const code = await exitWithGroup(c, pgid);
     expect(code, c.stderr()).toBe(130);
     expect(c.stderr()).not.toMatch(/\n\s+at /);
     // the cut is said as the stop's, not as the repository's failure
@@ -98,6 +90,18 @@ describe('rewrite-lockfiles and the stop', () => {
 });
 
 /** More internal names than the exposure check asks at once (8), and more than 8 in a row. */
+/** How the command exited (within 30 s), and that the git process group it started went with it. */
+async function exitWithGroup(c: Parameters<typeof exitOf>[0], pgid: number): Promise<number | string> {
+  try {
+    return await exitOf(c, 30_000);
+  } finally {
+    // a git left behind holds the stalled server for ever: never leak it from the test
+    const gone = await goneSoon(pgid);
+    if (!gone) process.kill(-pgid, 'SIGKILL');
+    expect(gone, `git process group ${pgid} still runs after the command ended`).toBe(true);
+  }
+}
+
 const MANY = Array.from({ length: 20 }, (_, i) => `stop-many-${i}`);
 
 describe('harden and the stop', () => {
@@ -192,14 +196,7 @@ describe('warm and the stop while a lockfile repository stalls', () => {
     const c = watch(te.spawnCli(['warm', file, '--json'], { CAM_TEST_STALL_KEY: stalled.clientKey }));
     const pgid = await transferGroup(te.stateDir, c);
     c.proc.kill('SIGTERM');
-    let code: number | string;
-    try {
-      code = await exitOf(c, 30_000);
-    } finally {
-      const gone = await goneSoon(pgid);
-      if (!gone) process.kill(-pgid, 'SIGKILL');
-      expect(gone, `git process group ${pgid} still runs after the warm ended`).toBe(true);
-    }
+    const code = await exitWithGroup(c, pgid);
     expect(code, c.stderr()).toBe(130);
     expect(c.stderr()).not.toMatch(/\n\s+at /);
     expect(findFiles(join(te.stateDir, 'git'), '.pgid')).toEqual([]);

@@ -5,7 +5,6 @@
  * no id), not a git source's, and says what went on without it (the other repositories and
  * lockfiles, not "the other sources"). Real sshd, real git.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +15,7 @@ import { LockfileRepository } from '../src/warm/git-lockfiles.js';
 import { collectInputs } from '../src/warm/inputs.js';
 import { startGitServer, type GitServer } from './support/git-server.js';
 import { failure } from './support/thrown.js';
+import { localRepository as localRepoIn } from './support/local-repo.js';
 
 let dir: string;
 let stalled: GitServer;
@@ -51,17 +51,7 @@ function repositoriesOf(extra: Record<string, unknown>) {
   return configOf([stalledEntry(extra)]).warm.repositories;
 }
 
-/** A local repository (file://) holding `files`, committed on main. */
-function localRepository(name: string, files: Record<string, string | Buffer>): string {
-  const repo = join(dir, 'repos', name);
-  mkdirSync(repo, { recursive: true });
-  for (const [f, body] of Object.entries(files)) writeFileSync(join(repo, f), body);
-  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-c', 'init.defaultBranch=main', ...args], { cwd: repo, stdio: 'pipe' });
-  git('init', '--quiet');
-  git('add', '--', ...Object.keys(files));
-  git('commit', '--quiet', '-m', 'lockfiles');
-  return `file://${repo}`;
-}
+const localRepository = (name: string, files: Record<string, string | Buffer>) => localRepoIn(dir, name, files);
 
 /** The job's warm inputs, collected, with a guard: a stalled clone not cut off by the repository's own timeout would wait 10 minutes. */
 async function collect(config: ReturnType<typeof configOf>, state: string) {
