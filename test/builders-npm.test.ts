@@ -622,6 +622,17 @@ describe("a git dependency, while the install holds a registry token (npm clones
     expect(short.code).toBe('EBUILD');
     expect(short.message).toContain('shorty');
   });
+
+  it('a v1 lockfile nesting its dependencies deeper than any tree npm writes cannot hide one there: refused (EBUILD), never a stack overflow or a check cut short', async () => {
+    const source = { url: registry.url, token: registry.token, scopes: ['@acme-gh'], packages: [] };
+    // 300 levels of `dependencies`, a git dependency at the bottom
+    let nested: Record<string, unknown> = { 'hidden-git': { version: 'git+ssh://git@github.com/someone/hidden-git.git#0123456789abcdef0123456789abcdef01234567' } };
+    for (let i = 0; i < 300; i++) nested = { [`level-${i}`]: { version: '1.0.0', dependencies: nested } };
+    const lock = { name: '@acme-gh/sly-deep', version: '1.0.0', lockfileVersion: 1, requires: true, dependencies: { '@acme-gh/build-tool': { version: '1.0.0', dev: true }, ...nested } };
+    const e = await refusal(pack(checkout('@acme-gh/sly-deep', '@acme-gh/build-tool', { lock }), '@acme-gh/sly-deep', [source]));
+    expect(e.code).toBe('EBUILD');
+    expect(e.message).toMatch(/hidden-git|deeper than/);
+  });
 });
 
 describe("npm's global config (<prefix>/etc/npmrc, beside the node npm runs: where an image or an operator keeps a registry token)", () => {

@@ -262,7 +262,8 @@ function refuseGitDependencies(project: NpmProject, subject: string): void {
     });
   };
   const overrides = (node: unknown, depth = 0) => {
-    if (!node || typeof node !== 'object' || depth > 32) return;
+    if (!node || typeof node !== 'object') return;
+    if (depth > MAX_OVERRIDE_DEPTH) throw tooDeep(subject, 'package.json overrides', MAX_OVERRIDE_DEPTH);
     for (const [key, value] of Object.entries(node)) {
       if (typeof value === 'string' && isGitSpec(value)) refuse(key.replace(/(.)@.*$/, '$1'), value);
       else overrides(value, depth + 1);
@@ -282,7 +283,7 @@ function refuseGitDependencies(project: NpmProject, subject: string): void {
     if (typeof entry.resolved === 'string' && isGitSpec(entry.resolved)) refuse(entry.name ?? path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length), entry.resolved);
   }
   const walk = (deps: Record<string, unknown> | undefined, depth = 0) => {
-    if (depth > 256) return;
+    if (deps && depth > MAX_LOCK_DEPTH) throw tooDeep(subject, 'the lockfile', MAX_LOCK_DEPTH);
     for (const [name, raw] of Object.entries(deps ?? {})) {
       const e = (raw ?? {}) as { version?: unknown; resolved?: unknown; dependencies?: Record<string, unknown> };
       for (const spec of [e.version, e.resolved]) if (typeof spec === 'string' && isGitSpec(spec)) refuse(name, spec);
@@ -555,7 +556,7 @@ const withSlash = (url: string) => (url.endsWith('/') ? url : `${url}/`);
  * manifest's dependencies of every kind (an `npm:` alias by the name it
  * stands for) and every package its lockfile pins, with the URL it pins.
  */
-function namesToInstall(project: NpmProject): Map<string, string | undefined> {
+function namesToInstall(project: NpmProject, subject: string): Map<string, string | undefined> {
   const names = new Map<string, string | undefined>();
   const add = (name: string, spec?: unknown) => {
     const alias = typeof spec === 'string' && spec.startsWith('npm:') ? spec.slice(4).replace(/(.)@.*$/, '$1') : undefined;
@@ -566,7 +567,8 @@ function namesToInstall(project: NpmProject): Map<string, string | undefined> {
   // an override may replace any package of the tree by another (`npm:@acme/fork@1`, a company's
   // fork of a public package): npm fetches that one, by the name it stands for, at any depth
   const overrides = (node: unknown, depth = 0) => {
-    if (!node || typeof node !== 'object' || depth > 32) return;
+    if (!node || typeof node !== 'object') return;
+    if (depth > MAX_OVERRIDE_DEPTH) throw tooDeep(subject, 'package.json overrides', MAX_OVERRIDE_DEPTH);
     for (const [key, value] of Object.entries(node)) {
       if (typeof value === 'string' && value.startsWith('npm:')) add(key.replace(/(.)@.*$/, '$1'), value);
       else overrides(value, depth + 1);
@@ -589,16 +591,33 @@ function namesToInstall(project: NpmProject): Map<string, string | undefined> {
       names.set(name, typeof entry.resolved === 'string' ? entry.resolved : names.get(name));
     }
     // lockfile v1: nested `dependencies`
-    const walk = (deps: Record<string, unknown> | undefined) => {
+    const walk = (deps: Record<string, unknown> | undefined, depth = 0) => {
+      if (deps && depth > MAX_LOCK_DEPTH) throw tooDeep(subject, 'the lockfile', MAX_LOCK_DEPTH);
       for (const [name, entry] of Object.entries(deps ?? {})) {
         const e = (entry ?? {}) as { resolved?: unknown; dependencies?: Record<string, unknown> };
         names.set(name, typeof e.resolved === 'string' ? e.resolved : names.get(name));
-        walk(e.dependencies);
+        walk(e.dependencies, depth + 1);
       }
     };
     walk(lock.dependencies);
   }
   return names;
+}
+
+/**
+ * How deep a v1 lockfile's `dependencies` and a manifest's `overrides` may nest: far past any
+ * tree npm writes (node_modules nested that deep breaks every file system's path length). A
+ * deeper one is refused, never walked in part: what it holds past the bound is unchecked (a git
+ * dependency, a name routed elsewhere) and, walked whole, a stack overflow.
+ */
+const MAX_LOCK_DEPTH = 256;
+const MAX_OVERRIDE_DEPTH = 32;
+
+function tooDeep(subject: string, what: string, max: number): MigrateError {
+  return new MigrateError('EBUILD', `${subject}: ${what} nests deeper than ${max} levels, past any tree npm writes: what it holds there cannot be checked`, {
+    subject,
+    hint: 'fix the lockfile at the source (npm install writes it anew), give this version a build command (versions: { "<version>": { command: … } }), or skip it',
+  });
 }
 
 type Lockfile = { packages?: Record<string, { name?: string; resolved?: string; link?: boolean }>; dependencies?: Record<string, unknown> };
@@ -646,7 +665,7 @@ function internalRoutes(project: NpmProject, self: string, sources: readonly Int
       hint: `add the npm source that serves ${scopeOf(name) ?? name} to the job (kind: npm-registry, with its scope), or give this version a build command (versions: { "<version>": { command: … } }), or skip it`,
     });
   };
-  for (const [name, resolved] of namesToInstall(project)) {
+  for (const [name, resolved] of namesToInstall(project, subject)) {
     const scope = scopeOf(name);
     if (!scope) {
       if (packages.has(name)) refuse(name, 'npm can send an unscoped name only to the public registry');
