@@ -57,7 +57,8 @@ function cli(args: string[], stateDir: string, cwd: string, extraEnv: Record<str
     env[k] = v;
   }
   // the tokens exist, so nothing but the job file itself can be the problem
-  Object.assign(env, { CAM_CFG_NPM_TOKEN: 'x', CAM_CFG_GH_TOKEN: 'y', AWS_EC2_METADATA_DISABLED: 'true' }, extraEnv);
+  // and a job that does get past its loading takes its locks here, not in the user's home
+  Object.assign(env, { CAM_CFG_NPM_TOKEN: 'x', CAM_CFG_GH_TOKEN: 'y', AWS_EC2_METADATA_DISABLED: 'true', CAM_LOCK_DIR: join(stateDir, '..', 'locks') }, extraEnv);
   const child = spawn(process.execPath, ['--import', TSX_LOADER, join(ROOT, 'src/cli/main.ts'), '--state-dir', stateDir, ...args], {
     cwd,
     env,
