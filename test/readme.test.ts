@@ -270,3 +270,71 @@ describe('README: sections the code points at', () => {
     expect([...named].filter((n) => !headings.has(n)).sort()).toEqual([]);
   });
 });
+
+/**
+ * Keys of `export interface <name> { ... }` in a source file: `top` those of the interface itself
+ * (two spaces in), `all` every key written inside it at any depth (nested object types).
+ */
+function interfaceKeys(file: string, name: string): { top: string[]; all: Set<string> } {
+  const text = readFileSync(new URL(file, root), 'utf8');
+  const start = text.indexOf(`export interface ${name} {`);
+  if (start < 0) throw new Error(`${file} has no interface ${name}`);
+  let depth = 0;
+  let end = start;
+  for (let i = text.indexOf('{', start); i < text.length; i++) {
+    if (text[i] === '{') depth++;
+    else if (text[i] === '}' && --depth === 0) {
+      end = i;
+      break;
+    }
+  }
+  // comments name keys of other things (`packages`, `scopes`): keys only from code
+  const body = text.slice(start, end).replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
+  return { top: [...body.matchAll(/^ {2}(\w+)\??:/gm)].map((m) => m[1]!), all: new Set([...body.matchAll(/(\w+)\??:/g)].map((m) => m[1]!)) };
+}
+
+/** The text of `from` up to the first `to` after it. */
+function between(text: string, from: string, to: string): string {
+  const start = text.indexOf(from);
+  if (start < 0) throw new Error(`README has no "${from}"`);
+  const end = text.indexOf(to, start + from.length);
+  if (end < 0) throw new Error(`README has no "${to}" after "${from}"`);
+  return text.slice(start, end);
+}
+
+/** Names in backticks that read as JSON fields: a word, or a dotted path from a camelCase one (`lastRun.error`; `go.sum` is a file). */
+const fieldNames = (text: string) => [...text.matchAll(/`([a-z][A-Za-z]*(?:\.[a-z][A-Za-z]*)*)`/g)].map((m) => m[1]!).filter((n) => !n.includes('.') || /[A-Z]/.test(n.split('.')[0]!));
+
+describe('README: the JSON each command prints', () => {
+  /**
+   * Each described paragraph names every top-level field of its interface in backticks, and every
+   * camelCase name it puts in backticks is a field of that interface (at some depth): a field renamed
+   * in the code, or a name mistyped in the README, fails here.
+   */
+  const cases: { what: string; text: () => string; file: string; iface: string; unnamed?: Record<string, string> }[] = [
+    {
+      what: 'run --json',
+      text: () => between(readme, 'The summary (`--json`) holds: `job`', '\n\n'),
+      file: 'src/engine/events.ts',
+      iface: 'RunSummary',
+      // set by a plan made with --no-target only: `run` never prints it
+      unnamed: { noTarget: 'a plan --no-target only' },
+    },
+    { what: 'warm --json', text: () => between(section('### `warm <job>`'), 'The summary (`--json`) holds', 'Exit 0;'), file: 'src/warm/summary.ts', iface: 'WarmSummary' },
+    { what: 'status --json', text: () => section('### `status <job>`'), file: 'src/cli/status.ts', iface: 'StatusReport' },
+  ];
+
+  for (const c of cases) {
+    it(`${c.what}: names every field of ${c.iface}, and none it lacks`, () => {
+      const { top, all } = interfaceKeys(c.file, c.iface);
+      expect(top.length).toBeGreaterThan(5);
+      const text = c.text();
+      const named = fieldNames(text);
+      // `lastRun.error` names lastRun too
+      const namedTop = new Set(named.map((n) => n.split('.')[0]!));
+      expect(top.filter((k) => !namedTop.has(k) && !(k in (c.unnamed ?? {})))).toEqual([]);
+      // camelCase only: single lower-case words in backticks are also outcomes and states (`published`)
+      expect(named.filter((n) => /[A-Z.]/.test(n) && n.split('.').some((part) => !all.has(part)))).toEqual([]);
+    });
+  }
+});
