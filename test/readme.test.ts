@@ -338,3 +338,44 @@ describe('README: the JSON each command prints', () => {
     });
   }
 });
+
+describe('README: exit codes', () => {
+  const output = readFileSync(new URL('src/cli/output.ts', root), 'utf8');
+  /** The codes reportError exits 2 with (output.ts BAD_INPUT). */
+  const badInput = [.../const BAD_INPUT = new Set\(\[([^\]]*)\]\)/.exec(output)![1]!.matchAll(/'(E[A-Z]+)'/g)].map((m) => m[1]!);
+  /** Codes that exit 2 outside BAD_INPUT, each where the code says so. */
+  const alsoTwo: Record<string, { file: string; says: RegExp }> = {
+    // warm refuses to start with an internal name unprotected
+    EUNPROTECTED: { file: 'src/cli/warm.ts', says: /e\.code === 'EUNPROTECTED' \? 2/ },
+    // an unset (or malformed) token variable, found before any work
+    ESOURCEAUTH: { file: 'src/cli/output.ts', says: /e\.code === 'ESOURCEAUTH' && \/environment variable\// },
+  };
+  const codesOf = (text: string) => [...text.matchAll(/`(E[A-Z]+)`/g)].map((m) => m[1]!);
+  const exitRow = (n: number) => section('### Exit codes').split('\n').find((l) => l.startsWith(`| ${n} |`))!;
+
+  it('reads BAD_INPUT and the exceptions where the code has them', () => {
+    expect(badInput).toContain('ECONFIG');
+    for (const [code, where] of Object.entries(alsoTwo)) expect(readFileSync(new URL(where.file, root), 'utf8'), code).toMatch(where.says);
+  });
+
+  it('the table names, under 2, every code that exits 2, and under 1 none of them', () => {
+    const two = codesOf(exitRow(2));
+    const exitsTwo = [...badInput, ...Object.keys(alsoTwo)];
+    expect(exitsTwo.filter((c) => !two.includes(c))).toEqual([]);
+    expect(two.filter((c) => !exitsTwo.includes(c))).toEqual([]);
+    expect(codesOf(exitRow(1)).filter((c) => exitsTwo.includes(c))).toEqual([]);
+  });
+
+  it('an error code\'s row that says its exit code says the one the code gives', () => {
+    const exitsTwo = new Set([...badInput, ...Object.keys(alsoTwo)]);
+    const wrong: string[] = [];
+    for (const row of section('### States and error codes').split('\n').filter((l) => l.startsWith('| `E'))) {
+      const [codes, happened] = row.slice(2).split(' | ');
+      // the first exit code a row states is the command's (a later one is a subcommand's: ledger verify)
+      const said = /\bexit (\d)/i.exec(happened!)?.[1];
+      if (said === undefined) continue;
+      for (const code of codesOf(codes!)) if ((said === '2') !== exitsTwo.has(code)) wrong.push(`${code}: README says exit ${said}`);
+    }
+    expect(wrong).toEqual([]);
+  });
+});
