@@ -258,6 +258,30 @@ describe('README: running against AWS', () => {
     const policy = section('## Running against AWS');
     expect([...called].filter((a) => !new RegExp(`\\b(codeartifact|sts|servicequotas):${a}\\b`).test(policy)).sort()).toEqual([]);
   });
+
+  it('grants nothing the code does not ask for', () => {
+    const files = (readdirSync(new URL('src/', root), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts'));
+    const sources = new Map(files.map((f) => [`src/${f}`, readFileSync(new URL(`src/${f}`, root), 'utf8')]));
+    const called = new Set([...sources.values()].flatMap((text) => [...text.matchAll(/new (\w+)Command\(/g)].map((m) => m[1]!)));
+    // actions no SDK command names: each is asked where this says (the check that it still is)
+    const notCommands: Record<string, { file: string; asks: RegExp }> = {
+      // the token call takes it (https://docs.aws.amazon.com/codeartifact/latest/ug/tokens-authentication.html)
+      GetServiceBearerToken: { file: 'src/targets/codeartifact.ts', asks: /new GetAuthorizationTokenCommand\(/ },
+      // every read of a repository endpoint: read-back, PyPI simple index, warm through the stores
+      ReadFromRepository: { file: 'src/targets/endpoint.ts', asks: /export class RepositoryEndpoint\b/ },
+      // npm dist-tags and deprecations, written through the npm endpoint as npm dist-tag/deprecate do
+      PutPackageMetadata: { file: 'src/targets/npm.ts', asks: /method: 'PUT',\s+url: `\$\{endpoint\}-\/package\/\$\{escapeName\(name\)\}\/dist-tags\// },
+    };
+    const policyBlock = /```json\n([\s\S]*?)```/.exec(section('## Running against AWS'))![1]!;
+    // actions, not condition keys ("sts:AWSServiceName": ...)
+    const granted = [...policyBlock.matchAll(/"(?:codeartifact|sts|servicequotas):(\w+)"(?!\s*:)/g)].map((m) => m[1]!);
+    expect(granted).toContain('PublishPackageVersion');
+    expect(granted.filter((a) => !called.has(a) && !(a in notCommands)).sort()).toEqual([]);
+    for (const [action, where] of Object.entries(notCommands)) {
+      expect(granted, action).toContain(action);
+      expect(sources.get(where.file), `${action} in ${where.file}`).toMatch(where.asks);
+    }
+  });
 });
 
 describe('README: sections the code points at', () => {
