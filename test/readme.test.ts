@@ -69,6 +69,23 @@ describe('README: the CLI', () => {
     expect(missing).toEqual([]);
   });
 
+  it('a command\'s table of flags lists exactly its options', () => {
+    const tables: string[] = [];
+    for (const [name, options] of commands) {
+      if (!readme.includes(`\n### \`${name} <`)) continue;
+      const heading = readme.split('\n').find((l) => l.startsWith(`### \`${name} <`))!;
+      const rows = section(heading)
+        .split('\n')
+        .filter((l) => /^\| `-/.test(l))
+        .map((l) => /--[a-z-]+/.exec(l.split(' | ')[0]!)![0]);
+      if (rows.length === 0) continue;
+      tables.push(name);
+      expect(rows.sort(), name).toEqual([...options].sort());
+    }
+    // the reader still finds them
+    expect(tables).toEqual(expect.arrayContaining(['run', 'warm']));
+  });
+
   it('names no command or option that does not exist', () => {
     const wrong: string[] = [];
     for (const line of camLines) {
@@ -219,6 +236,53 @@ describe('README: the job-file reference', () => {
     expect(checked.some((c) => c.startsWith('maxMirrorBytes'))).toBe(true);
     expect(checked.some((c) => c.startsWith('publish '))).toBe(true);
     expect(wrong).toEqual([]);
+  });
+});
+
+describe('README: job-file keys named in the text', () => {
+  /** Every key path of the schema, intermediate objects included (`limits`, `limits.rates`, `limits.rates.publish`). */
+  function paths(s: unknown, path: string, out: Set<string>): void {
+    const d = (s as { _zod: { def: Record<string, any> } })._zod.def;
+    if (path) out.add(path);
+    switch (d.type) {
+      case 'optional':
+      case 'nullable':
+      case 'default':
+      case 'prefault':
+        return paths(d.innerType, path, out);
+      case 'pipe':
+        return paths(d.in, path, out);
+      case 'array':
+        return paths(d.element, `${path}[]`, out);
+      case 'record':
+        return paths(d.valueType, `${path}.*`, out);
+      case 'union':
+        for (const o of d.options) paths(o, path, out);
+        return;
+      case 'object':
+        for (const [k, v] of Object.entries(d.shape as object)) paths(v, path ? `${path}.${k}` : k, out);
+    }
+  }
+
+  it('every `section.key` the README names is a key of the job file', () => {
+    const known = new Set<string>();
+    paths(jobSchema, '', known);
+    const tops = Object.keys((jobSchema as unknown as { shape: object }).shape);
+    expect(tops).toContain('limits');
+    // `limits.rates` or `build.network: true`
+    const named = [...readme.matchAll(/`([a-z][A-Za-z]*(?:\.[a-z][A-Za-z]*|\[[^\]`]*\])+)(?:: [^`]*)?`/g)].map((m) => m[1]!);
+    const wrong = named
+      // a source's own keys are written from the source down (`build.network`)
+      .map((n) => (n.startsWith('build.') ? `sources.${n}` : n))
+      .filter((n) => tops.includes(n.split(/[.[]/)[0]!))
+      // the report's JSON, not the job file
+      .filter((n) => n !== 'warm.lockfiles[].problems')
+      .filter((n) => {
+        const path = n.replace(/\[[^\]]*\]/g, '[]').replace(/^sources\./, 'sources[].');
+        return !known.has(path);
+      });
+    expect(named.length).toBeGreaterThan(10);
+    expect([...new Set(wrong)]).toEqual([]);
   });
 });
 
