@@ -286,6 +286,25 @@ describe('README: job-file keys named in the text', () => {
   });
 });
 
+describe('README: report findings', () => {
+  it('the findings table names every code findings.ts gives a finding, with its severity, and none it does not', () => {
+    const source = readFileSync(new URL('src/report/findings.ts', root), 'utf8');
+    const given = new Map([...source.matchAll(/severity: '(critical|warning)',\s*code: '(E[A-Z]+)'/g)].map((m) => [m[2]!, m[1]!]));
+    expect(given.get('EEXPOSED')).toBe('critical');
+    const rows = section('### Reports')
+      .split('\n')
+      .filter((l) => l.startsWith('| `E'))
+      .flatMap((l) => {
+        const [codes, severity] = l.slice(2).split(' | ');
+        return [...codes!.matchAll(/`(E[A-Z]+)`/g)].map((m) => [m[1]!, severity!] as const);
+      });
+    const shown = new Map(rows);
+    expect([...given.keys()].filter((c) => !shown.has(c)).sort()).toEqual([]);
+    expect([...shown.keys()].filter((c) => !given.has(c)).sort()).toEqual([]);
+    expect([...given].filter(([c, sev]) => shown.get(c) !== sev).map(([c, sev]) => `${c}: ${sev}, README ${shown.get(c)}`)).toEqual([]);
+  });
+});
+
 describe('README: error codes', () => {
   const union = [.../export type ErrorCode =([\s\S]*?);/.exec(readFileSync(new URL('src/errors.ts', root), 'utf8'))![1]!.matchAll(/'(E[A-Z]+)'/g)].map((m) => m[1]!);
   const hinted = [...readFileSync(new URL('src/report/hints.ts', root), 'utf8').matchAll(/^ {2}(E[A-Z]+): /gm)].map((m) => m[1]!);
