@@ -486,3 +486,14 @@ describe('README: exit codes', () => {
     expect(wrong).toEqual([]);
   });
 });
+
+describe('README: set-up', () => {
+  it('.ci/run runs exactly the quick start\'s test command, and the npm scripts the README runs exist', () => {
+    const quick = [.../```sh\n([\s\S]*?)```/g.exec(section('## Quick start'))![1]!.matchAll(/^(npm [^#\n]*?)\s+#/gm)].map((m) => m[1]!);
+    expect(quick).toEqual(['npm ci && npm run demo', 'npm ci && npm test']);
+    const ci = readFileSync(new URL('.ci/run', root), 'utf8').trim().split('\n');
+    expect(ci.at(-1)).toBe(quick[1]);
+    const scripts = (JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    for (const s of ['test', 'demo', 'sandbox', 'bench', 'cli']) expect(scripts[s], s).toBeDefined();
+  });
+});
