@@ -725,6 +725,21 @@ describe('the CLI refuses bad job files: exit 2, file and path named, no stack t
     expect(existsSync(stateDir) ? readdirSync(stateDir) : []).toEqual([]);
   });
 
+  it.concurrent("a git source's sshKeyEnv unset, or naming a key file that is not there, exits 2 naming the variable, before the state is created", async ({ expect }) => {
+    for (const [label, extra] of [['unset', {}], ['missing-file', { CAM_CFG_SSH_KEY: '/nonexistent/cam-test/id_ed25519' }]] as const) {
+      const base = validJob();
+      const j = { ...base, target: { ...base.target, repositories: { pypi: { internal: 'pypi-internal' } } }, sources: [{ id: 'lib', kind: 'git', url: 'git+ssh://git@127.0.0.1:9/acme/lib.git', format: 'pypi', package: 'acme-lib', sshKeyEnv: 'CAM_CFG_SSH_KEY' }] };
+      const { file, stateDir } = writeJob(`cli-ssh-key-${label}`, j);
+      const r = await cli(['run', file], stateDir, join(file, '..'), extra);
+      expect(r.code, `${label}: ${r.stderr}`).toBe(2);
+      const error = (JSON.parse(r.stdout) as { error: { code: string; message: string } }).error;
+      expect(error.code).toBe('ESOURCEAUTH');
+      expect(error.message).toContain('CAM_CFG_SSH_KEY');
+      expect(r.stderr).not.toMatch(STACK_LINE);
+      expect(existsSync(stateDir) ? readdirSync(stateDir) : []).toEqual([]);
+    }
+  });
+
   // a token read from a file keeps its newline (a Kubernetes secret, `.env` with CRLF): no HTTP
   // header may carry it, so every request failed as ESOURCE, was retried, and the run exited 1
   // with a list error per package, never naming the variable

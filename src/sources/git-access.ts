@@ -87,7 +87,7 @@ export class GitAccess {
         this.keyText = value.endsWith('\n') ? value : `${value}\n`;
         this.keyFile = keyPath;
       } else if (!existsSync(value)) {
-        throw new MigrateError('ESOURCEAUTH', `${opts.owner}: ${opts.sshKeyEnv} names a key file that does not exist`, {
+        throw new MigrateError('ESOURCEAUTH', `${opts.owner}: environment variable ${opts.sshKeyEnv} names a key file that does not exist`, {
           hint: `set ${opts.sshKeyEnv} to the path of the ssh private key (or to the key itself)`,
         });
       }
