@@ -7,7 +7,7 @@
  * https://docs.aws.amazon.com/codeartifact/latest/ug/package-origin-controls.html
  */
 import PQueue from 'p-queue';
-import { unexpectedError } from '../errors.js';
+import { MigrateError, unexpectedError } from '../errors.js';
 import { Domain, type GroupProtection, type OriginConfiguration } from '../targets/domain.js';
 import type { CodeArtifact } from '../targets/codeartifact.js';
 import type { TargetFormat } from '../targets/format.js';
@@ -111,11 +111,39 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
             reason: 'publish BLOCK was set before harden and is kept: nothing can be published into it until its owner sets publish ALLOW (aws codeartifact put-package-origin-configuration); if its versions came from an upstream, a public package holds this internal name',
           });
         }
+        // CodeArtifact applies the stricter of the package's own origin configuration and its
+        // package group's: a group whose PUBLISH is BLOCK (set on it, or inherited from a parent
+        // group) blocks publishing whatever the package says. Said like a package's own publish
+        // BLOCK, so a run sends nothing into it (EPUBLISHBLOCKED) instead of having each upload
+        // refused as if the credentials lacked a permission. Read after the upstream BLOCK is set:
+        // a group that cannot be read never stands between a package and its protection.
+        // https://docs.aws.amazon.com/codeartifact/latest/ug/package-group-origin-controls.html
+        const groupBlocksPublish = async () => {
+          if (current?.publish === 'BLOCK') return;
+          let group;
+          try {
+            group = await retry(() => domain.groupOf(coords));
+          } catch (e) {
+            // a principal allowed the origin actions only (no codeartifact:GetAssociatedPackageGroup):
+            // not known, and the package is protected all the same
+            if (e instanceof MigrateError && e.code === 'ETARGETAUTH') return;
+            throw e;
+          }
+          if (group?.publish !== 'BLOCK') return;
+          result.kept.push({
+            format: p.format,
+            package: p.name,
+            repository: t.repository,
+            publish: 'BLOCK',
+            reason: `its package group ${group.pattern} blocks publishing (PUBLISH BLOCK${group.publishMode === 'INHERIT' ? ', inherited from a parent group' : ''}; CodeArtifact applies it over the package's own publish ALLOW): nothing can be published into it until the group's owner allows it (aws codeartifact update-package-group-origin-configuration --package-group '${group.pattern}' --restrictions PUBLISH=ALLOW, or ALLOW_SPECIFIC_REPOSITORIES with ${t.repository} in its list)`,
+          });
+        };
         if (current && current.publish === wanted.publish && current.upstream === wanted.upstream) {
           result.unchanged++;
           if (!opts.dryRun && opts.recorded && !opts.recorded(p.format, p.name, t.repository)) {
             record({ format: p.format, package: p.name, repository: t.repository, to: wanted, detail: `origin configuration found as ${show(wanted)} with no ledger entry for it (a harden stopped before recording its change, or it was set by hand); recorded as found` });
           }
+          await groupBlocksPublish();
           return;
         }
         if (!opts.dryRun) {
@@ -123,6 +151,7 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
           record({ format: p.format, package: p.name, repository: t.repository, to: wanted, detail: `origin configuration was ${current ? show(current) : 'absent (package created)'}; now ${show(wanted)}` });
         }
         result.changes.push({ format: p.format, package: p.name, repository: t.repository, from: current ?? 'absent', to: wanted, applied: !opts.dryRun });
+        await groupBlocksPublish();
       } catch (e) {
         result.errors.push({ format: p.format, ...describe(p.name, e) });
       }

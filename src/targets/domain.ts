@@ -53,7 +53,10 @@ export interface GroupProtection {
   externalUpstream?: string;
   /** EXTERNAL_UPSTREAM as the group itself sets it (INHERIT included). */
   externalUpstreamMode?: string;
+  /** PUBLISH as it applies (effectiveMode, after INHERIT). */
   publish?: string;
+  /** PUBLISH as the group itself sets it (INHERIT included). */
+  publishMode?: string;
   description?: string;
   contactInfo?: string;
 }
@@ -187,6 +190,7 @@ function protection(g: { pattern?: string; description?: string; contactInfo?: s
     externalUpstream: ext?.effectiveMode ?? ext?.mode,
     externalUpstreamMode: ext?.mode,
     publish: r['PUBLISH']?.effectiveMode ?? r['PUBLISH']?.mode,
+    publishMode: r['PUBLISH']?.mode,
     ...(g.description === undefined ? {} : { description: g.description }),
     ...(g.contactInfo === undefined ? {} : { contactInfo: g.contactInfo }),
   };
