@@ -123,6 +123,21 @@ describe('preflight audit', () => {
     }
   });
 
+  it('an upstream that DescribeRepository says does not exist, though the shared repository lists it, is not taken for a dead end: unknown, counted as a way out', async () => {
+    te.sandbox.standIn.addFault({ operation: 'DescribeRepository', repository: 'team-cache', status: 404, errorType: 'ResourceNotFoundException' });
+    try {
+      const { report, log } = await planNow();
+      const c = checks(report);
+      // team-cache reaches npmjs through npm-proxy: what it reaches is not known here, so the guard is not called held
+      expect(c['npm-shared-order']?.status).toBe('warn');
+      expect(c['npm-shared-order']!.detail).toMatch(/team-cache \(could not be read: /);
+      expect(report.exposure!.names.find((n) => n.name === 'acme-leaky')!.protections.find((p) => p.kind === 'shared-order')?.effective ?? false).toBe(false);
+      expect(noWrites(log)).toEqual([]);
+    } finally {
+      te.sandbox.standIn.clearFaults();
+    }
+  });
+
   it('reports a principal that may not call GetCallerIdentity, and plans on', async () => {
     te.sandbox.standIn.addFault({ operation: 'sts:GetCallerIdentity', status: 403, errorType: 'AccessDenied' });
     try {

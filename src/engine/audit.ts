@@ -258,6 +258,14 @@ async function searchOrder(domain: Domain, start: RepositoryInfo, format: Format
         steps.push({ repo: u, unreadable: capText(toError(e).message, 200) });
         continue;
       }
+      if (!upstream) {
+        // listed as an upstream of `name`, yet DescribeRepository answers ResourceNotFound (a
+        // repository being deleted, a listing that lags): what it reaches is not known, so it is
+        // not a dead end that would let the guard be called held
+        visited.add(u);
+        steps.push({ repo: u, unreadable: `DescribeRepository says it does not exist, though ${name} lists it as an upstream` });
+        continue;
+      }
       await visit(upstream, u);
     }
     const connection = info.externalConnections.find((c) => CONNECTION_FORMAT[c.name] === format || (CONNECTION_FORMAT[c.name] === undefined && c.name.startsWith('public:')));
