@@ -29,8 +29,25 @@ type Check = NonNullable<PreflightInput['checks']>[number];
 
 /** The external connection a store repository of each format needs. */
 const CONNECTION: Partial<Record<Format, string>> = { npm: 'public:npmjs', pypi: 'public:pypi' };
-/** The format each known external connection serves; any other `public:` connection counts as a way out for every format. */
-const CONNECTION_FORMAT: Record<string, Format | 'other'> = { 'public:npmjs': 'npm', 'public:pypi': 'pypi', 'public:maven-central': 'other', 'public:nuget-org': 'other', 'public:ruby-gems-org': 'other', 'public:crates-io': 'other' };
+/**
+ * The format each known external connection serves; any other `public:` connection counts as a way
+ * out for every format. The names are the ones AssociateExternalConnection documents (botocore
+ * model, codeartifact 2018-09-22), the four Maven repositories besides Maven Central included: a
+ * Clojars or Google Android proxy serves no npm or PyPI package.
+ * https://docs.aws.amazon.com/codeartifact/latest/ug/external-connection.html
+ */
+const CONNECTION_FORMAT: Record<string, Format | 'other'> = {
+  'public:npmjs': 'npm',
+  'public:pypi': 'pypi',
+  'public:maven-central': 'other',
+  'public:maven-googleandroid': 'other',
+  'public:maven-gradleplugins': 'other',
+  'public:maven-commonsware': 'other',
+  'public:maven-clojars': 'other',
+  'public:nuget-org': 'other',
+  'public:ruby-gems-org': 'other',
+  'public:crates-io': 'other',
+};
 
 export async function preflightAudit(
   ca: CodeArtifact,
