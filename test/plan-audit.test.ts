@@ -131,6 +131,7 @@ describe('preflight audit', () => {
       // team-cache reaches npmjs through npm-proxy: what it reaches is not known here, so the guard is not called held
       expect(c['npm-shared-order']?.status).toBe('warn');
       expect(c['npm-shared-order']!.detail).toMatch(/team-cache \(could not be read: /);
+      expect(c['npm-shared-order']!.fix).toMatch(/upstreams of npm-shared/);
       expect(report.exposure!.names.find((n) => n.name === 'acme-leaky')!.protections.find((p) => p.kind === 'shared-order')?.effective ?? false).toBe(false);
       expect(noWrites(log)).toEqual([]);
     } finally {

@@ -145,7 +145,7 @@ export async function preflightAudit(
         const order = await searchOrder(domain, info, format);
         const out = order.find(wayOut(repos.store));
         if (out?.unreadable !== undefined) {
-          const fix = `grant codeartifact:DescribeRepository on ${out.repo}, then plan again`;
+          const fix = unreadableFix(out, name);
           checks.push({ id: `${id}-isolated`, title: `${name} reaches no public registry`, status: 'warn', detail: `search order: ${orderText(order)}`, fix });
           findings.push({ severity: 'warning', message: `internal repository ${name}: its upstream ${out.repo} could not be read, so whether it reaches a public registry is not known`, fix });
         } else if (out) {
@@ -173,7 +173,7 @@ export async function preflightAudit(
         } else if (out >= 0 && out < i && order[out]!.unreadable !== undefined) {
           // not known to be a way out, nor known not to be: the guard is not called held on a guess
           const via = order[out]!;
-          const fix = `grant codeartifact:DescribeRepository on ${via.repo}, then plan again`;
+          const fix = unreadableFix(via, name);
           checks.push({ id: `${id}-order`, title: `${name} lists internal before store`, status: 'warn', detail: `search order: ${path}`, fix });
           findings.push({ severity: 'warning', message: `shared repository ${name}: ${via.repo}, searched before ${repos.internal}, could not be read: whether it serves a public package with an internal name first is not known`, fix });
         } else if (out >= 0 && out < i) {
@@ -239,7 +239,14 @@ interface SearchStep {
   connection?: string;
   /** Why the repository could not be described (another team's, which this principal may not read): what it reaches is not known. */
   unreadable?: string;
+  /** The unreadable repository is one DescribeRepository calls missing (not one this principal may not read). */
+  missing?: boolean;
 }
+
+const unreadableFix = (step: SearchStep, repository: string) =>
+  step.missing
+    ? `check the upstreams of ${repository} and of the repositories it reads (aws codeartifact describe-repository): ${step.repo} is listed but not found; fix the list, then plan again`
+    : `grant codeartifact:DescribeRepository on ${step.repo}, then plan again`;
 
 /** At most 25 repositories are searched (https://docs.aws.amazon.com/codeartifact/latest/ug/repo-upstream-search-order.html). */
 const MAX_SEARCHED = 25;
@@ -280,7 +287,7 @@ async function searchOrder(domain: Domain, start: RepositoryInfo, format: Format
         // repository being deleted, a listing that lags): what it reaches is not known, so it is
         // not a dead end that would let the guard be called held
         visited.add(u);
-        steps.push({ repo: u, unreadable: `DescribeRepository says it does not exist, though ${name} lists it as an upstream` });
+        steps.push({ repo: u, unreadable: `DescribeRepository says it does not exist, though ${name} lists it as an upstream`, missing: true });
         continue;
       }
       await visit(upstream, u);
