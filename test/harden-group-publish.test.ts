@@ -60,6 +60,21 @@ describe('a package group that blocks publishing', () => {
     expect(r.kept.find((k) => k.package === '@heir/lib')!.reason).toContain('/npm/heir/*');
   });
 
+  it('a principal that may not read package groups still gets every package protected (nothing is known of the group, nothing kept)', async () => {
+    te.sandbox.standIn.addFault({ operation: 'GetAssociatedPackageGroup', status: 403, errorType: 'AccessDeniedException' });
+    try {
+      const r = await hardenNames([
+        { format: 'npm', name: '@locked/other' },
+        { format: 'npm', name: '@acme/other' },
+      ]);
+      expect(r.errors).toEqual([]);
+      expect(r.kept).toEqual([]);
+      expect(r.changes.map((c) => `${c.package} ${c.to.publish}/${c.to.upstream} ${c.applied}`)).toEqual(['@acme/other ALLOW/BLOCK true', '@locked/other ALLOW/BLOCK true']);
+    } finally {
+      te.sandbox.standIn.clearFaults();
+    }
+  });
+
   it('a run sends nothing into those packages: EPUBLISHBLOCKED for each, the others migrate', async () => {
     const job = te.writeJob({ name: 'grouplocked', privateNpm: { packages: ['@locked/lib', '@heir/lib', '@acme/free'] }, github: false });
     const since = lastSeq();
