@@ -1,0 +1,185 @@
+/**
+ * Chaos: one job mixing an npm registry source and git sources (a PyPI library,
+ * a Go module), the real CLI killed with SIGKILL at pseudo-random moments
+ * (after the stand-in's request log grew by a random number of requests, or
+ * after a random delay), six times, then run to completion. resume.test and
+ * resume-git.test aim their kills at named moments of one kind of source; here
+ * the kills land wherever the mixed job happens to be. Whatever happens: every
+ * version is published exactly once (one accepted publish or upload per file;
+ * CodeArtifact would refuse a second, so none refused as a duplicate either),
+ * every version is verified, the ledger's chain verifies against the target,
+ * and a rerun sends the target nothing. Replay a failure with CAM_TEST_SEED.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGitTestEnv, publishRequests, type TestEnv } from './support/harness.js';
+import { fixtureBundle, gitSourceOn, type GitServer } from './support/git-server.js';
+import { historyOf, seedPackages, type SeedPackage } from './support/npm-fixtures.js';
+import type { RequestLogEntry } from './support/codeartifact/types.js';
+import { exitOf, watch, type Child } from './support/child.js';
+import { prng } from './support/prng.js';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+let te: TestEnv;
+let git: GitServer;
+
+beforeAll(async () => {
+  ({ te, git } = await startGitTestEnv());
+  await git.createRepoFromBundle('userpath', fixtureBundle('py-userpath'));
+  await git.createRepoFromBundle('xxhash', fixtureBundle('go-xxhash'));
+});
+afterAll(async () => {
+  await git?.stop();
+  await te?.stop();
+});
+
+/** Requests that change the target: publishes, uploads, tags, status changes. */
+const isWrite = (e: RequestLogEntry) => e.method !== 'GET' && e.method !== 'HEAD' && !/^(sts:)?(Get|List|Describe|Search)/.test(e.operation) && !/^(pypi:SimpleIndex|pypi:Download|npm:Get)/.test(e.operation);
+const isPublish = (e: RequestLogEntry) => e.operation === 'npm:Publish' || e.operation === 'pypi:Upload' || e.operation === 'PublishPackageVersion';
+
+/**
+ * Wait until the child has ended or `check` holds; true when it holds (the child still
+ * running). `guardMs` only stops a hung test: the child is killed and the test fails.
+ */
+async function until(c: Child, check: () => boolean, guardMs = 60_000): Promise<boolean> {
+  const end = Date.now() + guardMs;
+  while (!c.done() && !check()) {
+    if (Date.now() > end) {
+      c.proc.kill('SIGKILL');
+      throw new Error(`gave up waiting for the moment to kill:\n${c.stderr()}`);
+    }
+    await sleep(5);
+  }
+  return !c.done();
+}
+
+/** Wait `ms`, or less when the child ends first; true when it is still running. */
+async function runningAfter(c: Child, ms: number): Promise<boolean> {
+  await Promise.race([c.exited, sleep(ms)]);
+  return !c.done();
+}
+
+describe('chaos: kill -9 at random moments of a job mixing npm and git sources', () => {
+  it('six kills, then a run to completion: every version published exactly once and verified, the ledger verifies, a rerun writes nothing', async () => {
+    const seed = Number(process.env.CAM_TEST_SEED ?? 7_340_211);
+    const random = prng(seed);
+    const d = te.sandbox.descriptor;
+
+    const pkgs: SeedPackage[] = [
+      { name: '@acme/chaos-core', versions: historyOf(16, { prereleasesEvery: 4 }) },
+      { name: 'chaos-utils', versions: historyOf(12, { prereleasesEvery: 0 }) },
+      { name: '@acme/chaos-cli', versions: historyOf(8, { prereleasesEvery: 3 }) },
+    ];
+    const integrity = await seedPackages(d.privateNpm.url, d.privateNpm.token, pkgs);
+    const npmTotal = [...integrity.values()].reduce((n, m) => n + m.size, 0);
+
+    const job = te.writeJob({
+      name: 'chaos',
+      sources: [
+        { id: 'private-npm', kind: 'npm-registry', url: d.privateNpm.url, tokenEnv: d.privateNpm.tokenEnv, packages: ['chaos-utils', '@acme/chaos-core', '@acme/chaos-cli'], scopes: [] },
+        gitSourceOn(git, 'userpath', 'userpath', 'pypi', { package: 'userpath', tags: '{version}' }),
+        gitSourceOn(git, 'xxhash', 'xxhash', 'go', { package: 'github.com/cespare/xxhash' }),
+      ],
+      limits: { concurrency: 3, fetchConcurrency: 2 },
+    });
+    const standIn = te.sandbox.standIn;
+    // slow enough that a kill can land between a request and its answer
+    standIn.setLatency(40);
+
+    const kills: string[] = [];
+    let landed = 0;
+    for (let i = 0; i < 6; i++) {
+      const c = watch(te.spawnCli(['run', job, '--json', '--quiet']));
+      const start = standIn.log.length;
+      const ms = Math.floor(random() * 30);
+      const mode = random();
+      let moment: string;
+      let running: boolean;
+      if (mode < 0.4) {
+        // anywhere: listing, reading the target, fetching, building, publishing
+        const n = 1 + Math.floor(random() * 80);
+        running = await until(c, () => standIn.log.length >= start + n);
+        moment = `${ms} ms after request ${n} of run ${i}`;
+      } else if (mode < 0.8) {
+        // in the thick of the writes: a publish or upload just arrived, its answer perhaps not yet sent
+        const n = 1 + Math.floor(random() * 6);
+        running = await until(c, () => standIn.log.slice(start).filter(isPublish).length >= n);
+        moment = `${ms} ms after publish ${n} of run ${i}`;
+      } else {
+        const delay = Math.floor(300 + random() * 3000);
+        running = await runningAfter(c, delay);
+        moment = `${delay} ms into run ${i}`;
+      }
+      if (running) running = await runningAfter(c, ms);
+      const last = standIn.log.at(-1);
+      moment += ` (last logged: ${last?.operation} ${last?.package ?? ''}@${last?.version ?? ''} ${last?.status})`;
+      if (!running) {
+        kills.push(`run ${i} ended by itself (${await c.exited}) before: ${moment}`);
+        continue;
+      }
+      c.proc.kill('SIGKILL');
+      const exit = await exitOf(c);
+      kills.push(`killed ${moment}: ${exit}`);
+      if (exit === 'SIGKILL') landed++;
+    }
+    standIn.setLatency(0);
+    const detail = `seed ${seed}: ${kills.join('; ')}`;
+    // most kills cut a run short (a run that finishes first leaves the later ones nothing to cut)
+    expect(landed, detail).toBeGreaterThanOrEqual(3);
+
+    const final = await te.cli(['run', job, '--json']);
+    expect(final.code, `${detail}\n${final.stderr}`).toBe(0);
+
+    const state = te.openState('chaos');
+    try {
+      const selected = state.items().filter((r) => r.state !== 'skipped');
+      expect(selected.filter((r) => r.state !== 'verified').map((r) => `${r.package}@${r.version} ${r.state}`), detail).toEqual([]);
+      expect(selected.filter((r) => r.format === 'npm').length, detail).toBe(npmTotal);
+      expect(selected.filter((r) => r.format === 'pypi').length, detail).toBeGreaterThan(3);
+      expect(selected.filter((r) => r.format === 'generic').length, detail).toBeGreaterThan(3);
+      for (const r of selected) for (const a of state.assetsOf(r.id)) expect(a.state, `${r.package}@${r.version} ${a.name} ${detail}`).toBe('uploaded');
+
+      const log = standIn.log;
+      // no publish refused: nothing faulted, so a refusal is a duplicate (or a conflict) the tool caused
+      expect(log.filter((e) => isPublish(e) && e.status >= 300).map((e) => `${e.operation} ${e.package}@${e.version} ${e.status} ${e.errorType}`), detail).toEqual([]);
+
+      // npm: one accepted publish per version, for every version of the source
+      const expected = new Map<string, number>();
+      for (const [name, versions] of integrity) for (const v of versions.keys()) expected.set(`${name}@${v}`, 1);
+      expect(new Map([...publishRequests(te.sandbox, { succeededOnly: true })].sort()), detail).toEqual(new Map([...expected].sort()));
+
+      // Go: one accepted PublishPackageVersion per file, three files a version
+      const accepted = new Map<string, number>();
+      for (const e of log) {
+        if (e.operation !== 'PublishPackageVersion' || e.status >= 300) continue;
+        const key = `${e.namespace}/${e.package}@${e.version}/${e.query.asset}`;
+        accepted.set(key, (accepted.get(key) ?? 0) + 1);
+      }
+      expect([...accepted].filter(([, n]) => n !== 1), detail).toEqual([]);
+      expect(accepted.size, detail).toBe(selected.filter((r) => r.format === 'generic').length * 3);
+
+      // PyPI: one accepted upload per file of the version
+      for (const r of selected.filter((x) => x.format === 'pypi')) {
+        const n = log.filter((e) => e.operation === 'pypi:Upload' && e.status < 300 && e.package === 'userpath' && e.version === r.version).length;
+        expect(n, `userpath@${r.version} ${detail}`).toBe(state.assetsOf(r.id).length);
+      }
+    } finally {
+      state.close();
+    }
+
+    // the ledger's chain verifies, and every version it names is on the target with its files
+    const ledger = join(te.dir, 'chaos-ledger.jsonl');
+    const exported = await te.cli(['ledger', 'export', job, '--out', ledger]);
+    expect(exported.code, exported.stderr).toBe(0);
+    const verified = await te.cli(['ledger', 'verify', ledger, '--job', job, '--json']);
+    expect(verified.code, `${detail}\n${verified.stdout}\n${verified.stderr}`).toBe(0);
+
+    // done means done: a rerun sends the target no write (nor any request at all)
+    const before = standIn.log.length;
+    const again = await te.cli(['run', job, '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(standIn.log.slice(before).filter(isWrite).map((e) => `${e.operation} ${e.package}@${e.version}`)).toEqual([]);
+    expect(standIn.log.length).toBe(before);
+  }, 180_000);
+});
