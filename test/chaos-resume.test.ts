@@ -10,6 +10,7 @@
  * every version is verified, the ledger's chain verifies against the target,
  * and a rerun sends the target nothing. Replay a failure with CAM_TEST_SEED.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGitTestEnv, publishRequests, type TestEnv } from './support/harness.js';
@@ -18,6 +19,7 @@ import { historyOf, seedPackages, type SeedPackage } from './support/npm-fixture
 import type { RequestLogEntry } from './support/codeartifact/types.js';
 import { exitOf, watch, type Child } from './support/child.js';
 import { prng } from './support/prng.js';
+import type { LedgerEntry } from '../src/state/ledger.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -131,6 +133,18 @@ describe('chaos: kill -9 at random moments of a job mixing npm and git sources',
     const final = await te.cli(['run', job, '--json']);
     expect(final.code, `${detail}\n${final.stderr}`).toBe(0);
 
+    // the ledger: one entry per version, `published` (an interrupted publish settled by reading
+    // the target was still ours), none missing and none twice
+    const ledger = join(te.dir, 'chaos-ledger.jsonl');
+    const exported = await te.cli(['ledger', 'export', job, '--out', ledger]);
+    expect(exported.code, exported.stderr).toBe(0);
+    const entries = readFileSync(ledger, 'utf8')
+      .trim()
+      .split('\n')
+      .slice(0, -1)
+      .map((l) => (JSON.parse(l) as { entry: LedgerEntry }).entry)
+      .filter((e) => e.version !== undefined);
+
     const state = te.openState('chaos');
     try {
       const selected = state.items().filter((r) => r.state !== 'skipped');
@@ -138,7 +152,15 @@ describe('chaos: kill -9 at random moments of a job mixing npm and git sources',
       expect(selected.filter((r) => r.format === 'npm').length, detail).toBe(npmTotal);
       expect(selected.filter((r) => r.format === 'pypi').length, detail).toBeGreaterThan(3);
       expect(selected.filter((r) => r.format === 'generic').length, detail).toBeGreaterThan(3);
-      for (const r of selected) for (const a of state.assetsOf(r.id)) expect(a.state, `${r.package}@${r.version} ${a.name} ${detail}`).toBe('uploaded');
+      for (const r of selected) {
+        for (const a of state.assetsOf(r.id)) expect(a.state, `${r.package}@${r.version} ${a.name} ${detail}`).toBe('uploaded');
+        // a git version is built once: a kill after its build never makes the next run build it again
+        if (r.format === 'npm') continue;
+        const builds = state.events(r.id).filter((e) => e.to_state === 'fetched' && e.from_state !== 'fetched' && e.detail?.startsWith('built'));
+        expect(builds.length, `${r.package}@${r.version} built ${detail}`).toBe(1);
+      }
+      const key = (format: string | undefined, pkg: string | undefined, version: string | undefined) => `${format} ${pkg}@${version}`;
+      expect(entries.map((e) => `${key(e.format, e.package, e.version)} ${e.outcome}`).sort(), detail).toEqual(selected.map((r) => `${key(r.format, r.package, r.version)} published`).sort());
 
       const log = standIn.log;
       // no publish refused: nothing faulted, so a refusal is a duplicate (or a conflict) the tool caused
@@ -169,9 +191,6 @@ describe('chaos: kill -9 at random moments of a job mixing npm and git sources',
     }
 
     // the ledger's chain verifies, and every version it names is on the target with its files
-    const ledger = join(te.dir, 'chaos-ledger.jsonl');
-    const exported = await te.cli(['ledger', 'export', job, '--out', ledger]);
-    expect(exported.code, exported.stderr).toBe(0);
     const verified = await te.cli(['ledger', 'verify', ledger, '--job', job, '--json']);
     expect(verified.code, `${detail}\n${verified.stdout}\n${verified.stderr}`).toBe(0);
 
