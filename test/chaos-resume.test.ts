@@ -69,7 +69,7 @@ describe('chaos: kill -9 at random moments of a job mixing npm and git sources',
     const d = te.sandbox.descriptor;
 
     const pkgs: SeedPackage[] = [
-      { name: '@acme/chaos-core', versions: historyOf(16, { prereleasesEvery: 4 }) },
+      { name: '@acme/chaos-core', versions: historyOf(16, { prereleasesEvery: 4 }), distTags: { next: '1.0.0-rc.1', stable: '0.3.2' } },
       { name: 'chaos-utils', versions: historyOf(12, { prereleasesEvery: 0 }) },
       { name: '@acme/chaos-cli', versions: historyOf(8, { prereleasesEvery: 3 }) },
     ];
@@ -188,6 +188,13 @@ describe('chaos: kill -9 at random moments of a job mixing npm and git sources',
       }
     } finally {
       state.close();
+    }
+
+    // and the target's dist-tags are the source's: a kill between the publishes and the tag writes loses none
+    for (const name of integrity.keys()) {
+      const res = await fetch(`${d.privateNpm.url}${name.replace('/', '%2f')}`, { headers: { authorization: `Bearer ${d.privateNpm.token}`, accept: 'application/json' } });
+      const source = (await res.json()) as { 'dist-tags': Record<string, string> };
+      expect(standIn.distTags('npm-internal', name), `${name} dist-tags ${detail}`).toEqual(source['dist-tags']);
     }
 
     // the ledger's chain verifies, and every version it names is on the target with its files
