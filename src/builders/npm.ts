@@ -250,47 +250,20 @@ function isGitSpec(spec: string): boolean {
 }
 
 /**
- * Refuses every git dependency the install would fetch that a file names: the manifests'
- * dependencies of every kind and their overrides, and what the lockfile pins (v1 spells a
+ * Refuses every git dependency the install would fetch that a file names (dependencyRefs: the
+ * manifests' dependencies of every kind and their overrides, what the lockfile pins; v1 spells a
  * git dependency in its `version`). EBUILD naming it.
  */
 function refuseGitDependencies(project: NpmProject, subject: string): void {
-  const refuse = (name: string, spec: string) => {
-    throw new MigrateError('EBUILD', `${subject}: its prepare script needs ${name} from git (${spec.replace(/[?#].*$/, '')}), and the install holds a registry token or a proxy password; npm installs a git dependency by running npm in its clone, with the clone's own .npmrc, which may send them to any host`, {
-      subject,
-      hint: 'publish that dependency to a registry and depend on it by version, give this version a build command (versions: { "<version>": { command: … } }), or skip it',
-    });
-  };
-  const overrides = (node: unknown, depth = 0) => {
-    if (!node || typeof node !== 'object') return;
-    if (depth > MAX_OVERRIDE_DEPTH) throw tooDeep(subject, 'package.json overrides', MAX_OVERRIDE_DEPTH);
-    for (const [key, value] of Object.entries(node)) {
-      if (typeof value === 'string' && isGitSpec(value)) refuse(key.replace(/(.)@.*$/, '$1'), value);
-      else overrides(value, depth + 1);
+  for (const d of dependencyRefs(project, subject)) {
+    for (const spec of d.from === 'lock' ? [d.version, d.resolved] : [d.spec]) {
+      if (typeof spec !== 'string' || !isGitSpec(spec)) continue;
+      throw new MigrateError('EBUILD', `${subject}: its prepare script needs ${d.name} from git (${spec.replace(/[?#].*$/, '')}), and the install holds a registry token or a proxy password; npm installs a git dependency by running npm in its clone, with the clone's own .npmrc, which may send them to any host`, {
+        subject,
+        hint: 'publish that dependency to a registry and depend on it by version, give this version a build command (versions: { "<version>": { command: … } }), or skip it',
+      });
     }
-  };
-  for (const manifest of project.manifests) {
-    for (const kind of ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies']) {
-      const deps = manifest[kind];
-      if (deps && typeof deps === 'object') for (const [name, spec] of Object.entries(deps)) if (typeof spec === 'string' && isGitSpec(spec)) refuse(name, spec);
-    }
-    overrides(manifest.overrides);
   }
-  const lock = project.lock;
-  if (!lock) return;
-  for (const [path, entry] of Object.entries(lock.packages ?? {})) {
-    if (!entry || typeof entry !== 'object' || entry.link === true) continue;
-    if (typeof entry.resolved === 'string' && isGitSpec(entry.resolved)) refuse(entry.name ?? path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length), entry.resolved);
-  }
-  const walk = (deps: Record<string, unknown> | undefined, depth = 0) => {
-    if (deps && depth > MAX_LOCK_DEPTH) throw tooDeep(subject, 'the lockfile', MAX_LOCK_DEPTH);
-    for (const [name, raw] of Object.entries(deps ?? {})) {
-      const e = (raw ?? {}) as { version?: unknown; resolved?: unknown; dependencies?: Record<string, unknown> };
-      for (const spec of [e.version, e.resolved]) if (typeof spec === 'string' && isGitSpec(spec)) refuse(name, spec);
-      walk(e.dependencies, depth + 1);
-    }
-  };
-  walk(lock.dependencies);
 }
 
 /**
@@ -558,50 +531,66 @@ const withSlash = (url: string) => (url.endsWith('/') ? url : `${url}/`);
  */
 function namesToInstall(project: NpmProject, subject: string): Map<string, string | undefined> {
   const names = new Map<string, string | undefined>();
-  const add = (name: string, spec?: unknown) => {
-    const alias = typeof spec === 'string' && spec.startsWith('npm:') ? spec.slice(4).replace(/(.)@.*$/, '$1') : undefined;
+  for (const d of dependencyRefs(project, subject)) {
+    if (d.from === 'lock') {
+      names.set(d.name, d.resolved ?? names.get(d.name));
+      continue;
+    }
+    // an override may replace any package of the tree by another (`npm:@acme/fork@1`, a company's
+    // fork of a public package): npm fetches that one, by the name it stands for, at any depth
+    if (d.from === 'override' && !d.spec.startsWith('npm:')) continue;
+    const alias = typeof d.spec === 'string' && d.spec.startsWith('npm:') ? d.spec.slice(4).replace(/(.)@.*$/, '$1') : undefined;
     // a workspace member is linked, not fetched (unless an alias sends it elsewhere)
-    if (!alias && project.local.has(name)) return;
-    if (!names.has(alias ?? name)) names.set(alias ?? name, undefined);
-  };
-  // an override may replace any package of the tree by another (`npm:@acme/fork@1`, a company's
-  // fork of a public package): npm fetches that one, by the name it stands for, at any depth
-  const overrides = (node: unknown, depth = 0) => {
+    if (!alias && project.local.has(d.name)) continue;
+    if (!names.has(alias ?? d.name)) names.set(alias ?? d.name, undefined);
+  }
+  return names;
+}
+
+/** One dependency a file of the project names: a manifest's (of any kind), an override's, or a lockfile's pin. */
+type DependencyRef =
+  | { from: 'manifest'; name: string; spec: unknown }
+  | { from: 'override'; name: string; spec: string }
+  | { from: 'lock'; name: string; resolved?: string; version?: string };
+
+/**
+ * Every dependency the project's files name, in the order npm reads them: each manifest's
+ * dependencies of every kind and its overrides (each leaf, by the name its key stands for), then
+ * what the lockfile pins (`packages`, links left out: a workspace member is a folder of the
+ * checkout; and v1's nested `dependencies`). Nesting past any tree npm writes is refused (tooDeep).
+ */
+function* dependencyRefs(project: NpmProject, subject: string): Generator<DependencyRef> {
+  function* overrides(node: unknown, depth: number): Generator<DependencyRef> {
     if (!node || typeof node !== 'object') return;
     if (depth > MAX_OVERRIDE_DEPTH) throw tooDeep(subject, 'package.json overrides', MAX_OVERRIDE_DEPTH);
     for (const [key, value] of Object.entries(node)) {
-      if (typeof value === 'string' && value.startsWith('npm:')) add(key.replace(/(.)@.*$/, '$1'), value);
-      else overrides(value, depth + 1);
+      if (typeof value === 'string') yield { from: 'override', name: key.replace(/(.)@.*$/, '$1'), spec: value };
+      else yield* overrides(value, depth + 1);
     }
-  };
+  }
   for (const manifest of project.manifests) {
     for (const kind of ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies']) {
       const deps = manifest[kind];
-      if (deps && typeof deps === 'object') for (const [name, spec] of Object.entries(deps)) add(name, spec);
+      if (deps && typeof deps === 'object') for (const [name, spec] of Object.entries(deps)) yield { from: 'manifest', name, spec };
     }
-    overrides(manifest.overrides);
+    yield* overrides(manifest.overrides, 0);
   }
   const lock = project.lock;
-  if (lock) {
-    for (const [path, entry] of Object.entries(lock.packages ?? {})) {
-      const at = path.lastIndexOf('node_modules/');
-      // a link (a workspace member) is a folder of the checkout, fetched from nowhere
-      if (at < 0 || !entry || typeof entry !== 'object' || entry.link === true) continue;
-      const name = entry.name ?? path.slice(at + 'node_modules/'.length);
-      names.set(name, typeof entry.resolved === 'string' ? entry.resolved : names.get(name));
-    }
-    // lockfile v1: nested `dependencies`
-    const walk = (deps: Record<string, unknown> | undefined, depth = 0) => {
-      if (deps && depth > MAX_LOCK_DEPTH) throw tooDeep(subject, 'the lockfile', MAX_LOCK_DEPTH);
-      for (const [name, entry] of Object.entries(deps ?? {})) {
-        const e = (entry ?? {}) as { resolved?: unknown; dependencies?: Record<string, unknown> };
-        names.set(name, typeof e.resolved === 'string' ? e.resolved : names.get(name));
-        walk(e.dependencies, depth + 1);
-      }
-    };
-    walk(lock.dependencies);
+  if (!lock) return;
+  for (const [path, entry] of Object.entries(lock.packages ?? {})) {
+    const at = path.lastIndexOf('node_modules/');
+    if (at < 0 || !entry || typeof entry !== 'object' || entry.link === true) continue;
+    yield { from: 'lock', name: entry.name ?? path.slice(at + 'node_modules/'.length), ...(typeof entry.resolved === 'string' ? { resolved: entry.resolved } : {}) };
   }
-  return names;
+  function* v1(deps: Record<string, unknown> | undefined, depth: number): Generator<DependencyRef> {
+    if (deps && depth > MAX_LOCK_DEPTH) throw tooDeep(subject, 'the lockfile', MAX_LOCK_DEPTH);
+    for (const [name, raw] of Object.entries(deps ?? {})) {
+      const e = (raw ?? {}) as { version?: unknown; resolved?: unknown; dependencies?: Record<string, unknown> };
+      yield { from: 'lock', name, ...(typeof e.resolved === 'string' ? { resolved: e.resolved } : {}), ...(typeof e.version === 'string' ? { version: e.version } : {}) };
+      yield* v1(e.dependencies, depth + 1);
+    }
+  }
+  yield* v1(lock.dependencies, 0);
 }
 
 /**
