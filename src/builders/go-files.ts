@@ -89,7 +89,6 @@ async function isGitDir(path: string): Promise<boolean> {
   return head !== undefined && objects?.isDirectory() === true;
 }
 
-
 function dataFile(path: string, data: Buffer): SourceFile {
   return { path, kind: 'file', size: data.length, open: () => Readable.from([data]) };
 }

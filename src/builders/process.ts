@@ -499,18 +499,16 @@ export function mountsFor(work: { cwd: string; env: Readonly<Record<string, stri
 }
 
 /**
- * npm's global config as npm run with this PATH finds it: `<prefix>/etc/npmrc`, the prefix
- * being the folder above the one of the node that runs it (@npmcli/config: PREFIX unset, as
- * it is for a build). Images and operators keep registry tokens there (`npm config set
- * --global`); it is not in any home. Undefined when no node is on the PATH.
- * https://docs.npmjs.com/cli/v11/configuring-npm/npmrc#files
+ * The folder above the folder of the first `program` on `path`, links resolved: node's install
+ * prefix for `node` (…/bin/node), npm's own package folder for `npm` (…/bin/npm-cli.js).
+ * Undefined when no such program is on the PATH.
  */
-export function npmGlobalConfig(path: string | undefined): string | undefined {
+function aboveProgram(path: string | undefined, program: string): string | undefined {
   for (const dir of (path ?? '').split(delimiter)) {
     if (!dir.startsWith('/')) continue;
     try {
-      accessSync(join(dir, 'node'), fsConstants.X_OK);
-      return join(dirname(dirname(realpathSync(join(dir, 'node')))), 'etc', 'npmrc');
+      accessSync(join(dir, program), fsConstants.X_OK);
+      return dirname(dirname(realpathSync(join(dir, program))));
     } catch {
       // not here
     }
@@ -518,19 +516,22 @@ export function npmGlobalConfig(path: string | undefined): string | undefined {
   return undefined;
 }
 
+/**
+ * npm's global config as npm run with this PATH finds it: `<prefix>/etc/npmrc`, the prefix
+ * being the folder above the one of the node that runs it (@npmcli/config: PREFIX unset, as
+ * it is for a build). Images and operators keep registry tokens there (`npm config set
+ * --global`); it is not in any home. Undefined when no node is on the PATH.
+ * https://docs.npmjs.com/cli/v11/configuring-npm/npmrc#files
+ */
+export function npmGlobalConfig(path: string | undefined): string | undefined {
+  const prefix = aboveProgram(path, 'node');
+  return prefix && join(prefix, 'etc', 'npmrc');
+}
+
 /** npm's builtin config (`<npm's own folder>/npmrc`) of the npm first on `path`. */
 function npmBuiltinConfig(path: string | undefined): string | undefined {
-  for (const dir of (path ?? '').split(delimiter)) {
-    if (!dir.startsWith('/')) continue;
-    try {
-      accessSync(join(dir, 'npm'), fsConstants.X_OK);
-      // bin/npm-cli.js (npm's own bin/npm too) in the package's folder
-      return join(dirname(dirname(realpathSync(join(dir, 'npm')))), 'npmrc');
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
+  const folder = aboveProgram(path, 'npm');
+  return folder && join(folder, 'npmrc');
 }
 
 /** One more path to cover in every build from now on (a source's ssh key file). */
