@@ -6,12 +6,11 @@
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { normalizeProjectName } from '../builders/python-metadata.js';
 import type { GitSourceConfig, SourceConfig } from '../config/schema.js';
 import { MigrateError } from '../errors.js';
 import type { Source } from '../sources/index.js';
-import type { StateDb } from '../state/db.js';
+import { peekState, type StateDb } from '../state/db.js';
 import { targetDifferences, type TargetIdentity } from '../state/target.js';
 import type { RunSummary } from './events.js';
 import { ON_TARGET } from './package.js';
@@ -291,32 +290,24 @@ export function otherJobsOfThisWork(stateDir: string, ownDatabase: string, targe
   }
   const out: NonNullable<RunSummary['otherJobs']> = [];
   for (const f of files) {
-    let db: Database.Database | undefined;
-    try {
-      db = new Database(join(stateDir, f), { readonly: true, fileMustExist: true });
-      const t = db.prepare('SELECT region, domain_owner, domain, repositories FROM target WHERE id = 1').get() as { region: string; domain_owner: string; domain: string; repositories: string } | undefined;
-      if (!t || targetDifferences({ region: t.region, domainOwner: t.domain_owner, domain: t.domain, repositories: JSON.parse(t.repositories) as TargetIdentity['repositories'] }, target).length > 0) continue;
-      const rows = db.prepare("SELECT package, format, COUNT(*) AS versions FROM items WHERE source_id = ? AND registry_url = ? AND state IN ('published', 'verified', 'present-identical') GROUP BY package, format");
+    const database = join(stateDir, f);
+    const found = peekState(database, (other) => {
+      if (!other.target || targetDifferences(other.target, target).length > 0) return undefined;
       let versions = 0;
       const packages = new Set<string>();
       for (const [id, source] of sources) {
         const config = configs.find((c) => c.id === id);
         if (!config) continue;
-        for (const r of rows.all(id, source.url) as { package: string; format: string; versions: number }[]) {
+        for (const r of other.onTarget(id, source.url)) {
           const ours = config.kind === 'npm-registry' ? jobNamesPackage(config, r.package) : r.format === rowFormat(config.format) && (config.package === undefined || r.package === config.package);
           if (!ours) continue;
           versions += r.versions;
           packages.add(r.package);
         }
       }
-      if (versions === 0) continue;
-      const job = db.prepare('SELECT name FROM job WHERE id = 1').get() as { name: string } | undefined;
-      out.push({ job: job?.name ?? f.replace(/\.sqlite$/, ''), database: join(stateDir, f), versions, packages: [...packages].sort() });
-    } catch {
-      // not a state of ours, or one being made: nothing said of it
-    } finally {
-      db?.close();
-    }
+      return versions === 0 ? undefined : { job: other.job ?? f.replace(/\.sqlite$/, ''), database, versions, packages: [...packages].sort() };
+    });
+    if (found) out.push(found);
   }
   return out;
 }

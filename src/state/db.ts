@@ -830,8 +830,7 @@ export class StateDb {
 
   /** The target this state records work against; undefined before a run that read one. */
   recordedTarget(): TargetIdentity | undefined {
-    const row = this.stmt('SELECT region, domain_owner, domain, repositories FROM target WHERE id = 1').get() as { region: string; domain_owner: string; domain: string; repositories: string } | undefined;
-    return row && { region: row.region, domainOwner: row.domain_owner, domain: row.domain, repositories: JSON.parse(row.repositories) as TargetIdentity['repositories'] };
+    return targetIn(this.db);
   }
 
   /** Record the target (a format named for the first time joins those recorded). */
@@ -1303,5 +1302,39 @@ function builtWithOf(row: ItemRow): { builtWith?: Record<string, unknown> } {
     return builtWith && typeof builtWith === 'object' ? { builtWith: builtWith as Record<string, unknown> } : {};
   } catch {
     return {};
+  }
+}
+
+/** The target a state database records (its `target` row); undefined before a run that read one. */
+function targetIn(db: Database.Database): TargetIdentity | undefined {
+  const row = db.prepare('SELECT region, domain_owner, domain, repositories FROM target WHERE id = 1').get() as { region: string; domain_owner: string; domain: string; repositories: string } | undefined;
+  return row && { region: row.region, domainOwner: row.domain_owner, domain: row.domain, repositories: JSON.parse(row.repositories) as TargetIdentity['repositories'] };
+}
+
+/** What another job's state records, read as it is (never migrated or written, its lock not taken). */
+export interface PeekedState {
+  /** Its job's name, as recorded; undefined in a state from before that record. */
+  job?: string;
+  target?: TargetIdentity;
+  /** Per package of one source (its id and URL), the versions on the target: published, verified or found there. */
+  onTarget(sourceId: string, url: string): { package: string; format: string; versions: number }[];
+}
+
+/**
+ * Read another job's state file with `read`, read-only; undefined when it is none that can be
+ * read (not a state of ours, one being made, a newer schema's).
+ */
+export function peekState<T>(path: string, read: (state: PeekedState) => T): T | undefined {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+    const rows = db.prepare("SELECT package, format, COUNT(*) AS versions FROM items WHERE source_id = ? AND registry_url = ? AND state IN ('published', 'verified', 'present-identical') GROUP BY package, format");
+    const job = (db.prepare('SELECT name FROM job WHERE id = 1').get() as { name: string } | undefined)?.name;
+    const target = targetIn(db);
+    return read({ ...(job !== undefined ? { job } : {}), ...(target ? { target } : {}), onTarget: (sourceId, url) => rows.all(sourceId, url) as never });
+  } catch {
+    return undefined;
+  } finally {
+    db?.close();
   }
 }
