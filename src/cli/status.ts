@@ -2,7 +2,7 @@
 import { dirname } from 'node:path';
 import { loadJob } from '../config/load.js';
 import type { RunSummary } from '../engine/events.js';
-import { goTagPatternMismatch } from '../sources/git.js';
+import { goTagPatternMismatches } from '../sources/git.js';
 import { LEFT_OUT_NOTE, LEFT_OUT_ON_TARGET, StateDb } from '../state/db.js';
 import { existingState, jobInProgress } from '../state/lock.js';
 import { describeTarget, type TargetIdentity } from '../state/target.js';
@@ -53,9 +53,8 @@ export function readStatus(jobFile: string, stateDir = 'state'): StatusReport {
   const database = existingState(job, stateDir, `run it first: codeartifact-migrate run ${jobFile}`);
   const state = StateDb.openToRead(database);
   try {
-    const enabled = job.config.sources.filter((s) => s.enabled);
-    const goTagPatterns = enabled.flatMap((s) => (s.kind === 'git' ? (goTagPatternMismatch(s) ?? []) : []));
-    const report = { ...state.snapshot(() => statusOf(job.name, database, state, enabled.map((s) => s.id))), goTagPatterns };
+    const enabled = job.config.sources.filter((s) => s.enabled).map((s) => s.id);
+    const report = { ...state.snapshot(() => statusOf(job.name, database, state, enabled)), goTagPatterns: goTagPatternMismatches(job.config.sources) };
     // a run with no outcome yet is running, or was killed: the lock's owner tells which
     const running = report.lastRun && report.lastRun.outcome === null ? jobInProgress(dirname(database), job.name) : undefined;
     if (running) report.lastRun = { ...report.lastRun!, running };

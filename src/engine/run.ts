@@ -18,7 +18,7 @@ import { ledgerContext } from '../state/ledger.js';
 import { acquireJobLock } from '../state/lock.js';
 import { checkTarget, moveTarget, targetOf } from '../state/target.js';
 import { createSource, type Source } from '../sources/index.js';
-import { goTagPatternMismatch } from '../sources/git.js';
+import { goTagPatternMismatches } from '../sources/git.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
 import { createTarget, type TargetFormat } from '../targets/index.js';
 import { BUCKETS, FINAL_STATES, type BucketName, type Format } from '../types.js';
@@ -514,7 +514,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       ...(opts.noTarget ? { noTarget: true as const } : {}),
       unmatchedFilters,
       // the run's own Go git sources (enabled ones) whose tags go would not read: said on every run
-      goTagPatterns: config.sources.flatMap((s) => (s.kind === 'git' && s.enabled ? (goTagPatternMismatch(s) ?? []) : [])),
+      goTagPatterns: goTagPatternMismatches(config.sources),
       otherJobs,
       notInJob,
       inFlight: { packages: sizing.packages, peakPackages: sizing.peakPackages, publishesPerPackage: sequential ? 1 : config.limits.publishesPerPackage },

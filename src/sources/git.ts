@@ -526,6 +526,11 @@ export function goTagPatternMismatch(config: Pick<GitSourceConfig, 'id' | 'forma
   return { source: config.id, pattern, goReads: `${prefix}v{version}` };
 }
 
+/** goTagPatternMismatch of every enabled git source of the job (run's summary and status say them alike). */
+export function goTagPatternMismatches(sources: JobConfig['sources']): { source: string; pattern: string; goReads: string }[] {
+  return sources.flatMap((s) => (s.kind === 'git' && s.enabled ? (goTagPatternMismatch(s) ?? []) : []));
+}
+
 /**
  * Two tags can give one version (`v1.0rc1` and `v1.0-rc1`, `v1.0` and `v1.0.0`: equal under
  * PEP 440, so `pip install ==1.0` takes either; `1.2.0` and `v1.2.0` for npm with a
