@@ -11,7 +11,7 @@
 import PQueue from 'p-queue';
 import type { JobConfig } from '../config/schema.js';
 import { MigrateError, toError } from '../errors.js';
-import { capText, printable, redact } from '../redact.js';
+import { capText, printable, publicUrl, redact } from '../redact.js';
 import type { ExposureInput, PreflightInput } from '../report/schema.js';
 import { escapeName } from '../sources/npm-registry.js';
 import type { CodeArtifact } from '../targets/codeartifact.js';
@@ -20,6 +20,7 @@ import type { TargetFormat } from '../targets/format.js';
 import { escapeModulePath } from '../builders/go-rules.js';
 import { buildsOffline, containment, credentialsHidden } from '../builders/process.js';
 import { agentFor } from '../net/agents.js';
+import { STUCK_AFTER } from './limiter.js';
 import { isLoopbackHost } from '../net/loopback.js';
 import type { Format } from '../types.js';
 import http from 'node:http';
@@ -309,14 +310,36 @@ export interface ExposureOptions {
   deadlineMs?: number;
 }
 
-/** Questions in a row a public registry may leave unanswered before the exposure check asks it nothing more (a run's ETARGETSILENT counts 8 too). */
-export const SILENT_BEFORE_GIVING_UP = 8;
+/** Questions in a row a public registry may leave unanswered before it is asked nothing more: as many as a stuck target gets (ETARGETSILENT). */
+const SILENT_BEFORE_GIVING_UP = STUCK_AFTER;
 
 /** A question the registry sent no (whole) answer to in time: silence, not a refusal or an HTTP error. */
-export class NoAnswer extends Error {
+class NoAnswer extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'NoAnswer';
+  }
+}
+
+/**
+ * A public registry that leaves SILENT_BEFORE_GIVING_UP questions in a row unanswered (NoAnswer:
+ * silence, not a refusal or an error answer) is asked nothing more in this command: each question
+ * would wait out its deadline (500 names, half an hour). `givenUp` says why the rest are not asked.
+ * The plan's exposure check and warm's public check use it alike.
+ */
+export class SilentRegistry {
+  private inRow = 0;
+  givenUp: string | undefined;
+  constructor(private readonly registry: string) {}
+  answered(): void {
+    this.inRow = 0;
+  }
+  failed(e: unknown): void {
+    if (!(e instanceof NoAnswer)) {
+      this.inRow = 0;
+      return;
+    }
+    if (++this.inRow >= SILENT_BEFORE_GIVING_UP) this.givenUp ??= `not asked: ${publicUrl(this.registry)} answered none of the last ${this.inRow} questions (${e.message}); check publicRegistries and the proxy on the way`;
   }
 }
 
@@ -333,9 +356,9 @@ export async function exposure(
   opts: ExposureOptions = {},
 ): Promise<ExposureInput> {
   const names: NonNullable<ExposureInput['names']> = [];
-  // per registry: questions in a row it left unanswered, and once too many, why the rest are not asked
-  const silentInRow = new Map<string, number>();
-  const givenUp = new Map<string, string>();
+  // per registry: a registry that answered none of the last questions is not asked the rest
+  const silences = new Map<string, SilentRegistry>();
+  const silence = (registry: string) => silences.get(registry) ?? silences.set(registry, new SilentRegistry(registry)).get(registry)!;
   const queue = new PQueue({ concurrency: 8 });
   for (const p of packages) {
     void queue.add(async () => {
@@ -347,20 +370,15 @@ export async function exposure(
         if (isCodeArtifact(registry, opts.env)) error = `${registry} is a CodeArtifact endpoint, not the public registry: asking it would ingest the public package`;
         // stopped (Ctrl-C): nothing new is asked, and a question cut off is the stop's, not the registry's silence
         else if (signal?.aborted) error = INTERRUPTED;
-        // a registry that answered none of the last questions is not asked the rest, each waiting out its deadline
-        else if (givenUp.has(registry)) error = givenUp.get(registry)!;
+        else if (silence(registry).givenUp) error = silence(registry).givenUp!;
         else {
           found = await askPublic(p.format, p.name, registry, signal, opts.deadlineMs ?? 30_000);
-          silentInRow.set(registry, 0);
+          silence(registry).answered();
         }
       } catch (e) {
         found = undefined;
         error = signal?.aborted ? INTERRUPTED : capText(printable(redact(toError(e).message)), 300);
-        if (!signal?.aborted && e instanceof NoAnswer) {
-          const n = (silentInRow.get(registry) ?? 0) + 1;
-          silentInRow.set(registry, n);
-          if (n >= SILENT_BEFORE_GIVING_UP && !givenUp.has(registry)) givenUp.set(registry, `not asked: ${new URL(registry).host} answered none of the last ${n} questions (${e.message}); check publicRegistries and the proxy on the way`);
-        } else if (found === undefined && !signal?.aborted) silentInRow.set(registry, 0);
+        if (!signal?.aborted) silence(registry).failed(e);
       }
       const key = `${p.format}:${p.name}`;
       const unchecked = opts.uncheckedNames?.get(key);

@@ -15,7 +15,7 @@
  * by the next warm.
  */
 import PQueue from 'p-queue';
-import { isCodeArtifact, NoAnswer, publicPackument, SILENT_BEFORE_GIVING_UP, type PublicPackument } from '../engine/audit.js';
+import { isCodeArtifact, publicPackument, SilentRegistry, type PublicPackument } from '../engine/audit.js';
 import { toError } from '../errors.js';
 import { checkNpm, declaredTarball } from './npm-store.js';
 import type { ItemPlan } from './items.js';
@@ -82,10 +82,8 @@ export async function checkPublic(plan: ItemPlan, opts: { registry: string; stor
   }
   const queue = new PQueue({ concurrency: PUBLIC_LOOKUPS_IN_FLIGHT });
   const codeartifact = isCodeArtifact(opts.registry, opts.env);
-  // questions in a row the registry left unanswered; once too many, why the rest are not asked (each
-  // would wait out its deadline: 500 names, half an hour), as the plan's exposure check does
-  let silentInRow = 0;
-  let givenUp: string | undefined;
+  // once it has left too many questions in a row unanswered, the rest are not asked (as the plan's exposure check does)
+  const silence = new SilentRegistry(opts.registry);
   for (const [name, items] of toAsk) {
     void queue.add(async () => {
       let doc: PublicPackument | undefined;
@@ -97,22 +95,20 @@ export async function checkPublic(plan: ItemPlan, opts: { registry: string; stor
         for (const it of items) verdicts.set(it, { unknown: `the job's publicRegistries.npm (${opts.registry}) is a CodeArtifact endpoint, not the public registry: never asked` });
         return;
       }
-      if (givenUp) {
-        for (const it of items) verdicts.set(it, { unknown: givenUp });
+      if (silence.givenUp) {
+        for (const it of items) verdicts.set(it, { unknown: silence.givenUp });
         return;
       }
       try {
         out.lookups++;
         doc = await publicPackument(name, opts.registry, opts.signal, opts.deadlineMs);
-        silentInRow = 0;
+        silence.answered();
       } catch (e) {
         if (opts.signal.aborted) {
           for (const it of items) out.unasked.add(itemKey(it));
           return;
         }
-        if (e instanceof NoAnswer) {
-          if (++silentInRow >= SILENT_BEFORE_GIVING_UP) givenUp ??= `the public registry (${opts.registry}) answered none of the last ${silentInRow} questions (${e.message}), so the rest were not asked; check publicRegistries.npm and the proxy on the way`;
-        } else silentInRow = 0;
+        silence.failed(e);
         for (const it of items) verdicts.set(it, { unknown: `the public registry (${opts.registry}) could not be asked whether ${name}@${it.version} is the public package: ${toError(e).message}` });
         return;
       }
