@@ -111,11 +111,7 @@ async function targetsFor(job: LoadedJob, formats: ReadonlySet<LockfileFormat>, 
   // scopes), as warm asks a store for no other: the shared repository would answer any other
   // name with the public package of that name
   const internal = new InternalNames();
-  for (const s of job.config.sources) {
-    if (s.kind !== 'npm-registry') continue;
-    for (const p of s.packages) internal.add('npm', p);
-    for (const scope of s.scopes) internal.addScope(scope);
-  }
+  for (const s of job.config.sources) if (s.kind === 'npm-registry') internal.addConfigured(s);
   const targets: RewriteTargets = {
     foreignNpmHost: (url) => registries.foreign('npm', url),
     foreignPypiHost: (url) => registries.foreign('pypi', url),

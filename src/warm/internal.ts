@@ -12,6 +12,7 @@
  */
 import PQueue from 'p-queue';
 import type { LoadedJob } from '../config/load.js';
+import type { SourceConfig } from '../config/schema.js';
 import { formatOf } from '../engine/run.js';
 import { withRetry } from '../engine/retry.js';
 import { MigrateError } from '../errors.js';
@@ -39,6 +40,14 @@ export class InternalNames {
 
   addScope(scope: string): void {
     this.scopes.add(scope);
+  }
+
+  /** What a source names by its configuration alone: an npm registry's packages and scopes, a git source's package. */
+  addConfigured(source: SourceConfig, opts: { retired?: boolean } = {}): void {
+    if (source.kind === 'npm-registry') {
+      for (const p of source.packages) this.add('npm', p, opts);
+      for (const scope of source.scopes) this.addScope(scope);
+    } else if (source.package) this.add(formatOf(source), source.package, opts);
   }
 
   /** Is this registry name internal? npm: named, or in an internal scope; PyPI: by PEP 503 name; Go: the module or its /vN. */
@@ -77,21 +86,11 @@ export async function internalNames(job: LoadedJob, env: NodeJS.ProcessEnv, stat
   const out = new InternalNames();
   const enabled = job.config.sources.filter((s) => s.enabled);
   const active = new Set(enabled.map((s) => s.id));
-  for (const s of enabled) {
-    if (s.kind === 'npm-registry') {
-      for (const p of s.packages) out.add('npm', p);
-      for (const scope of s.scopes) out.addScope(scope);
-    } else if (s.package) out.add(formatOf(s), s.package);
-  }
+  for (const s of enabled) out.addConfigured(s);
   for (const p of state.packages()) out.add(p.format, p.package, { retired: !active.has(p.source_id) });
   // a source switched off after its migration still names internal packages: asking a store
   // for them would pull in whoever published those names publicly
-  for (const s of job.config.sources.filter((x) => !x.enabled)) {
-    if (s.kind === 'npm-registry') {
-      for (const p of s.packages) out.add('npm', p, { retired: true });
-      for (const scope of s.scopes) out.addScope(scope);
-    } else if (s.package) out.add(formatOf(s), s.package, { retired: true });
-  }
+  for (const s of job.config.sources.filter((x) => !x.enabled)) out.addConfigured(s, { retired: true });
   const retry = <T>(attempt: () => Promise<T>) => withRetry(attempt, { budget: job.config.limits.retries, signal });
   for (const config of enabled) {
     const source = createSource(config, env, stateDir, job.name, job.config.limits);
