@@ -253,14 +253,20 @@ function ownFolder(dir: string, owned: boolean): string {
  * Take the lock `<base>.lock.db` (base: `state/<job>`); throws ELOCKED while
  * another process holds it. Returns the release function (idempotent).
  */
+/** How long taking a lock waits out another contender's momentary shared step (a holder keeps it far longer). */
+const LOCK_STEP_MS = 250;
+
 export function acquireLock(base: string, info: { stateDir?: string; command?: string } = {}): () => void {
   const dbPath = `${base}.lock.db`;
   const ownerPath = `${base}.lock.owner`;
   refuseLegacyLock(`${base}.lock`);
   let db: Database.Database;
   try {
-    // timeout 0: a held lock is an answer, not something to wait for
-    db = new Database(dbPath, { timeout: 0 });
+    // A held lock is an answer, not something to wait for; but the exclusive lock is reached through
+    // a shared one, and two contenders at the same instant each held the step the other needed gone:
+    // with no wait at all both were refused, and neither ran. SQLite refuses at once the one whose
+    // wait could deadlock and lets the other wait out the first's step (LOCK_STEP_MS at most).
+    db = new Database(dbPath, { timeout: LOCK_STEP_MS });
   } catch (e) {
     throw lockFull(e, dbPath, 'open') ?? new MigrateError('ESTATE', `cannot open the lock ${dbPath}: ${toError(e).message}`, { cause: e, hint: 'check the state directory exists and is writable' });
   }

@@ -51,6 +51,30 @@ async function holder(): Promise<ChildProcess> {
 }
 
 describe('acquireLock', () => {
+  it("a contender's momentary read of the lock (the shared step SQLite takes on its way to the exclusive one) is no holder: the lock is taken once it passes, not refused as held", async () => {
+    // two contenders at the same instant: one holds the shared step while the other asks for the
+    // exclusive lock; with no wait at all both were refused, and neither command ran
+    const release = acquireLock(base);
+    release();
+    const reader = new Database(`${base}.lock.db`);
+    reader.exec('BEGIN');
+    reader.prepare('SELECT count(*) FROM sqlite_master').get();
+    const go = join(dir, 'go');
+    const child = contender(['once', go]);
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      while (!out.includes('ready')) await new Promise((r) => setTimeout(r, 10));
+      writeFileSync(go, '');
+      await new Promise((r) => setTimeout(r, 30));
+    } finally {
+      reader.exec('COMMIT');
+      reader.close();
+    }
+    if (child.exitCode === null) await once(child, 'exit');
+    expect(out.trim().split('\n').pop()).toBe('got');
+  });
+
   it('the hint speaks of another state directory only when the holder works from another one', () => {
     const release = acquireLock(base, { stateDir: '/srv/state-a' });
     try {
