@@ -376,12 +376,14 @@ describe('resuming after kill -9 and Ctrl-C', () => {
       expectAllVerified(te, seeded.total);
       // the refused run recorded no run of its own
       withState(te, (s) => expect((s.db.prepare('SELECT count(*) AS n FROM runs').get() as { n: number }).n).toBe(1));
-      te.sandbox.standIn.setLatency(0);
 
       // Two runs started at the same moment on a state file that does not exist yet: one
       // creates the database and works, the other is refused, not crashed by the half-made file.
+      // (The target stays slow: taking the lock waits out a contender's momentary step, up to
+      // 250 ms, and a run that finished within that would let the other run after it, not beside it.)
       const twin = te.writeJob({ name: 'twin', privateNpm: { scopes: ['@acme'], packages: ['plain-utils'] }, github: { packages: ['@acme-gh/feature-flags'] } });
       const pair = await Promise.all([te.cli(['run', twin, '--json']), te.cli(['run', twin, '--json'])]);
+      te.sandbox.standIn.setLatency(0);
       const codes = pair.map((r) => r.code).sort();
       expect(codes, pair.map((r) => r.stderr).join('\n---\n')).toEqual([0, 2]);
       expect(pair.find((r) => r.code === 2)!.stderr).toMatch(/ELOCKED/);

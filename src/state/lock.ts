@@ -249,13 +249,13 @@ function ownFolder(dir: string, owned: boolean): string {
   return dir;
 }
 
+/** How long taking a lock waits out another contender's momentary shared step (a holder keeps it far longer). */
+const LOCK_STEP_MS = 250;
+
 /**
  * Take the lock `<base>.lock.db` (base: `state/<job>`); throws ELOCKED while
  * another process holds it. Returns the release function (idempotent).
  */
-/** How long taking a lock waits out another contender's momentary shared step (a holder keeps it far longer). */
-const LOCK_STEP_MS = 250;
-
 export function acquireLock(base: string, info: { stateDir?: string; command?: string } = {}): () => void {
   const dbPath = `${base}.lock.db`;
   const ownerPath = `${base}.lock.owner`;
