@@ -257,11 +257,21 @@ export function publicUrl(url: string): string {
  * alone reorders the neutral characters around it, such as the dots of a version.
  */
 const BIDI_CONTROLS = '\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069';
-const UNSAFE = new RegExp(`[\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f${BIDI_CONTROLS}]`, 'g');
-const UNSAFE_LINES = new RegExp(`[\\u0000-\\u001f\\u007f-\\u009f${BIDI_CONTROLS}]`, 'g');
+/**
+ * What a reader cannot see, on top of the above: every Default_Ignorable_Code_Point (zero-width
+ * spaces and joiners, the soft hyphen, the word joiner, the BOM, the Hangul fillers, variation
+ * selectors, tag characters) and U+2028/2029, which a terminal draws as nothing. A tag
+ * `v1.2.0<U+200B>` reads as `v1.2.0` otherwise, and a name as another name.
+ */
+const INVISIBLE = '\\p{Default_Ignorable_Code_Point}\\u2028\\u2029';
+const UNSAFE = new RegExp(`[\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f${BIDI_CONTROLS}${INVISIBLE}]`, 'gu');
+const UNSAFE_LINES = new RegExp(`[\\u0000-\\u001f\\u007f-\\u009f${BIDI_CONTROLS}${INVISIBLE}]`, 'gu');
+
+/** `c` as `\uXXXX` escapes, one per UTF-16 unit (a tag character beyond U+FFFF is two, as JSON writes it). */
+const escapeUnits = (c: string) => Array.from({ length: c.length }, (_, i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join('');
 
 export function printable(text: string, opts: { keepLines?: boolean } = {}): string {
-  return text.replace(opts.keepLines ? UNSAFE : UNSAFE_LINES, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.replace(opts.keepLines ? UNSAFE : UNSAFE_LINES, escapeUnits);
 }
 
 /**

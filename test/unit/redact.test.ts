@@ -101,6 +101,20 @@ describe('printable and jsonForTerminals', () => {
       expect(JSON.parse(json)).toEqual({ version: `2.10${c}.3` });
     }
   });
+
+  it('writes every character a reader cannot see (zero-width spaces and joiners, the BOM, tag characters, line separators) as visible escapes: `v1.2.0<ZWSP>` never reads as `v1.2.0`', () => {
+    const invisible = [...Array.from({ length: 0x10000 }, (_, c) => String.fromCharCode(c)).filter((c) => /\p{Default_Ignorable_Code_Point}/u.test(c)), '\u{e0001}', '\u{e0041}', '\u2028', '\u2029'];
+    expect(invisible).toContain('\u200b');
+    expect(invisible).toContain('\ufeff');
+    for (const c of invisible) {
+      // one \uXXXX per UTF-16 unit, as JSON writes them (U+E0001 is \udb40\udc01)
+      const escape = [...c.split('')].map((u) => `\\u${u.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+      expect(printable(`v1.2.0${c}`), escape).toBe(`v1.2.0${escape}`);
+      expect(printable(`v1.2.0${c}\n`, { keepLines: true }), escape).toBe(`v1.2.0${escape}\n`);
+    }
+    // what people write stays as it is: accents, CJK, an emoji without a selector, a line break kept
+    expect(printable('café 東京 😀 naïve\n', { keepLines: true })).toBe('café 東京 😀 naïve\n');
+  });
 });
 
 describe('forStorage and capText: the bound on free text the state and the ledger keep', () => {
