@@ -36,6 +36,7 @@ import {
   createPackageGroup,
   describePackageGroup,
   getAssociatedPackageGroup,
+  listAllowedRepositoriesForGroup,
   listPackageGroups,
   updatePackageGroupOriginConfiguration,
 } from './package-groups.js';
@@ -326,6 +327,13 @@ const OPERATIONS: Operation[] = [
     handler: updatePackageGroupOriginConfiguration,
   },
   { method: 'GET', path: '/v1/get-associated-package-group', name: 'GetAssociatedPackageGroup', quotas: ['reads'], handler: getAssociatedPackageGroup },
+  {
+    method: 'GET',
+    path: '/v1/package-group-allowed-repositories',
+    name: 'ListAllowedRepositoriesForGroup',
+    quotas: ['reads'],
+    handler: listAllowedRepositoriesForGroup,
+  },
 ];
 
 /** The control-plane route for a call, or undefined when the path is not a known operation. */

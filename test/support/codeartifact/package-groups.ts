@@ -1,6 +1,6 @@
 /**
  * Package groups: patterns over package paths (`/format/namespace/name`) whose origin controls
- * apply to every package associated with them, and the five operations that set them up and read
+ * apply to every package associated with them, and the six operations that set them up and read
  * them (model: botocore `codeartifact/2018-09-22/service-2.json`):
  * - CreatePackageGroup: POST /v1/package-group?domain&domain-owner, body packageGroup (required),
  *   contactInfo, description, tags -> {packageGroup: PackageGroupDescription};
@@ -13,7 +13,11 @@
  *   removeAllowedRepositories [{repositoryName, originRestrictionType}] -> {packageGroup,
  *   allowedRepositoryUpdates {type: {ADDED|REMOVED: [names]}}};
  * - GetAssociatedPackageGroup: GET /v1/get-associated-package-group?domain&domain-owner&format&
- *   namespace&package -> {packageGroup, associationType STRONG|WEAK}.
+ *   namespace&package -> {packageGroup, associationType STRONG|WEAK};
+ * - ListAllowedRepositoriesForGroup: GET /v1/package-group-allowed-repositories?domain&domain-owner&
+ *   package-group&originRestrictionType (PUBLISH|EXTERNAL_UPSTREAM|INTERNAL_UPSTREAM; domain,
+ *   package-group and originRestrictionType required)&max-results (1..1000)&next-token
+ *   -> {allowedRepositories: string[], nextToken}; ResourceNotFoundException for an unknown group.
  *
  * Syntax and matching (https://docs.aws.amazon.com/codeartifact/latest/ug/package-group-definition-syntax-matching-behavior.html):
  * a pattern ends with `$` (the full coordinate), `~` (a prefix of the namespace or the name) or `*`
@@ -28,7 +32,9 @@
  *
  * Stand-in choices where nothing is documented: a new group's three restrictions are INHERIT;
  * GetAssociatedPackageGroup always answers STRONG; the ARN is `package-group/<domain><pattern>`;
- * `prefix` of ListPackageGroups is a prefix of the pattern.
+ * `prefix` of ListPackageGroups is a prefix of the pattern; ListAllowedRepositoriesForGroup lists
+ * the group's own list, sorted by name (the list that applies to an INHERIT group is the one of the
+ * group its `inheritedFrom` names, as `allows` reads it).
  */
 import { checkDomain, epochSeconds, FORMATS, jsonBody, ok, PACKAGE_PART, paginate, type Params } from './api-input.js';
 import { ApiError, notFound, validation } from './errors.js';
@@ -332,6 +338,13 @@ export function updatePackageGroupOriginConfiguration(ctx: StandInContext, q: Pa
     if (group.allowed[kind].delete(repositoryName)) ((updates[kind] ??= {}).REMOVED ??= []).push(repositoryName);
   }
   return ok({ packageGroup: describeGroup(ctx, group), allowedRepositoryUpdates: updates });
+}
+
+export function listAllowedRepositoriesForGroup(ctx: StandInContext, q: Params): Reply {
+  const group = groupOf(ctx, q);
+  const kind = q.oneOf('originRestrictionType', ORIGIN_KINDS, true);
+  const { page, nextToken } = paginate([...group.allowed[kind]].sort(), q);
+  return ok({ allowedRepositories: page, nextToken });
 }
 
 export function getAssociatedPackageGroup(ctx: StandInContext, q: Params): Reply {
