@@ -113,29 +113,46 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
         }
         // CodeArtifact applies the stricter of the package's own origin configuration and its
         // package group's: a group whose PUBLISH is BLOCK (set on it, or inherited from a parent
-        // group) blocks publishing whatever the package says. Said like a package's own publish
-        // BLOCK, so a run sends nothing into it (EPUBLISHBLOCKED) instead of having each upload
-        // refused as if the credentials lacked a permission. Read after the upstream BLOCK is set:
-        // a group that cannot be read never stands between a package and its protection.
+        // group) blocks publishing whatever the package says, and so does one whose PUBLISH is
+        // ALLOW_SPECIFIC_REPOSITORIES with the internal repository not in its allowed list. Said
+        // like a package's own publish BLOCK, so a run sends nothing into it (EPUBLISHBLOCKED)
+        // instead of having each upload refused as if the credentials lacked a permission. Read
+        // after the upstream BLOCK is set: a group that cannot be read never stands between a
+        // package and its protection.
         // https://docs.aws.amazon.com/codeartifact/latest/ug/package-group-origin-controls.html
         const groupBlocksPublish = async () => {
           if (current?.publish === 'BLOCK') return;
-          let group;
-          try {
-            group = await retry(() => domain.groupOf(coords));
-          } catch (e) {
-            // a principal allowed the origin actions only (no codeartifact:GetAssociatedPackageGroup):
-            // not known, and the package is protected all the same
-            if (e instanceof MigrateError && e.code === 'ETARGETAUTH') return;
+          // a principal allowed the origin actions only (no codeartifact:GetAssociatedPackageGroup,
+          // no codeartifact:ListAllowedRepositoriesForGroup): not known, and the package is protected all the same
+          const unknownIfRefused = (e: unknown) => {
+            if (e instanceof MigrateError && e.code === 'ETARGETAUTH') return undefined;
             throw e;
+          };
+          const group = await retry(() => domain.groupOf(coords)).catch(unknownIfRefused);
+          if (!group) return;
+          const inherited = group.publishMode === 'INHERIT' && group.publishFrom && group.publishFrom !== group.pattern ? group.publishFrom : undefined;
+          if (group.publish === 'BLOCK') {
+            result.kept.push({
+              format: p.format,
+              package: p.name,
+              repository: t.repository,
+              publish: 'BLOCK',
+              reason: `its package group ${group.pattern} blocks publishing (PUBLISH BLOCK${group.publishMode === 'INHERIT' ? ', inherited from a parent group' : ''}; CodeArtifact applies it over the package's own publish ALLOW): nothing can be published into it until the group's owner allows it (aws codeartifact update-package-group-origin-configuration --package-group '${group.pattern}' --restrictions PUBLISH=ALLOW, or ALLOW_SPECIFIC_REPOSITORIES with ${t.repository} in its list)`,
+            });
+            return;
           }
-          if (group?.publish !== 'BLOCK') return;
+          if (group.publish !== 'ALLOW_SPECIFIC_REPOSITORIES' || !group.publishFrom) return;
+          // the list that applies is the one of the group the setting comes from (a parent's, for INHERIT)
+          const listOf = group.publishFrom;
+          const allowed = await retry(() => domain.allowedRepositories(listOf, 'PUBLISH')).catch(unknownIfRefused);
+          // no such group any more (deleted since it was read): not known
+          if (!allowed || allowed.includes(t.repository)) return;
           result.kept.push({
             format: p.format,
             package: p.name,
             repository: t.repository,
             publish: 'BLOCK',
-            reason: `its package group ${group.pattern} blocks publishing (PUBLISH BLOCK${group.publishMode === 'INHERIT' ? ', inherited from a parent group' : ''}; CodeArtifact applies it over the package's own publish ALLOW): nothing can be published into it until the group's owner allows it (aws codeartifact update-package-group-origin-configuration --package-group '${group.pattern}' --restrictions PUBLISH=ALLOW, or ALLOW_SPECIFIC_REPOSITORIES with ${t.repository} in its list)`,
+            reason: `its package group ${group.pattern} allows publishing into specific repositories only (PUBLISH ALLOW_SPECIFIC_REPOSITORIES${inherited ? `, inherited from ${inherited}` : ''}) and ${t.repository} is not among them${allowed.length ? ` (${allowed.length > 5 ? `${allowed.slice(0, 5).join(', ')} and ${allowed.length - 5} more` : allowed.join(', ')})` : ' (its list is empty)'}; CodeArtifact applies it over the package's own publish ALLOW: nothing can be published into it until the group's owner adds it (aws codeartifact update-package-group-origin-configuration --package-group '${listOf}' --add-allowed-repositories originRestrictionType=PUBLISH,repositoryName=${t.repository})`,
           });
         };
         if (current && current.publish === wanted.publish && current.upstream === wanted.upstream) {

@@ -240,7 +240,7 @@ export async function settleItem(ctx: ItemContext, pkg: PackageContext, start: I
   // publish BLOCK on the package, which harden keeps: said once per version, nothing sent (a plan says it too)
   if (pkg.publishBlocked !== undefined) {
     if (row.state === 'publishing') ctx.state.transition(row.id, 'fetched', {}, 'publishing is blocked on the target');
-    throw new MigrateError('EPUBLISHBLOCKED', `${subject}: the origin controls of the package in ${pkg.target.repository} block publishing (publish BLOCK on the package or on its package group, set before this run); nothing was sent`, {
+    throw new MigrateError('EPUBLISHBLOCKED', `${subject}: the origin controls of the package in ${pkg.target.repository} block publishing (publish BLOCK on the package, or a package group whose PUBLISH is BLOCK or allows only repositories other than this one, set before this run); nothing was sent`, {
       subject,
       hint: pkg.publishBlocked,
     });

@@ -49,7 +49,7 @@ const HINTS: Readonly<Record<string, string>> = {
   EVERSION: 'fix the tag or the metadata, or skip that version',
   ETAGMOVED: 'move the tag back, or accept the new commit with versions: { "<v>": { commit: <sha> } } (only before it is on the target)',
   ENAMECLAIMED: "set `package:` on the git source if its repository really publishes that name; otherwise fix the repository's package.json / go.mod",
-  EPUBLISHBLOCKED: "the package's publish BLOCK (or its package group's PUBLISH BLOCK) was set before this run (or by CodeArtifact when the name was first pulled in from an upstream: then a public package holds this internal name); its owner allows publishing with aws codeartifact put-package-origin-configuration (a group's: update-package-group-origin-configuration), then rerun",
+  EPUBLISHBLOCKED: "the package's publish BLOCK (or its package group's PUBLISH BLOCK, or a PUBLISH ALLOW_SPECIFIC_REPOSITORIES whose list leaves the internal repository out) was set before this run (or by CodeArtifact when the name was first pulled in from an upstream: then a public package holds this internal name); its owner allows publishing with aws codeartifact put-package-origin-configuration (a group's: update-package-group-origin-configuration, with --add-allowed-repositories for a list), then rerun",
   EPUBLICREGISTRY: 'make the public registry reachable (publicRegistries.npm, the proxy), then warm again; to migrate a private package of the company registry, add it to the job',
   EBLOBMISSING: 'rerun: the file is downloaded or built again',
   EINTERRUPTED: 'rerun to continue',

@@ -15,6 +15,7 @@ import {
   DescribePackageGroupCommand,
   DescribeRepositoryCommand,
   GetAssociatedPackageGroupCommand,
+  ListAllowedRepositoriesForGroupCommand,
   ListRepositoriesInDomainCommand,
   PutPackageOriginConfigurationCommand,
   UpdatePackageGroupOriginConfigurationCommand,
@@ -57,6 +58,12 @@ export interface GroupProtection {
   publish?: string;
   /** PUBLISH as the group itself sets it (INHERIT included). */
   publishMode?: string;
+  /**
+   * The group whose PUBLISH setting applies: this one, or for INHERIT the parent its
+   * `inheritedFrom` names (whose allowed-repository list is the one that applies too).
+   * Undefined when INHERIT came without saying where from.
+   */
+  publishFrom?: string;
   description?: string;
   contactInfo?: string;
 }
@@ -162,6 +169,32 @@ export class Domain {
     }
   }
 
+  /**
+   * The repositories a package group's allowed list holds for one restriction (PUBLISH: the ones
+   * its packages may be published into when the group is ALLOW_SPECIFIC_REPOSITORIES); undefined
+   * when there is no such group (deleted since it was read).
+   */
+  async allowedRepositories(pattern: string, kind: 'PUBLISH' | 'EXTERNAL_UPSTREAM' | 'INTERNAL_UPSTREAM', pageSize = 100): Promise<string[] | undefined> {
+    const names = new Set<string>();
+    const paging = new Paging(`ListAllowedRepositoriesForGroup of ${pattern} (${kind})`);
+    let nextToken: string | undefined;
+    try {
+      do {
+        const out = await this.ca.api('ListAllowedRepositoriesForGroup', ['reads'], (o) =>
+          this.ca.client.send(new ListAllowedRepositoriesForGroupCommand({ ...this.base, packageGroup: pattern, originRestrictionType: kind, maxResults: pageSize, nextToken }), o),
+        );
+        // read as the model says, whatever came: a list that is no list, or entries that are no names, list nothing
+        const page = Array.isArray(out.allowedRepositories) ? out.allowedRepositories.filter((n): n is string => typeof n === 'string') : [];
+        for (const n of page) names.add(n);
+        nextToken = paging.next(out.nextToken, page);
+      } while (nextToken);
+    } catch (e) {
+      if (notFound(e)) return undefined;
+      throw e;
+    }
+    return [...names];
+  }
+
   /** Create a package group; false when one with that pattern exists already (ConflictException). */
   async createGroup(pattern: string, description: string): Promise<boolean> {
     try {
@@ -181,16 +214,21 @@ export class Domain {
   }
 }
 
-function protection(g: { pattern?: string; description?: string; contactInfo?: string; originConfiguration?: { restrictions?: Record<string, { mode?: string; effectiveMode?: string }> } } | undefined): GroupProtection | undefined {
+function protection(
+  g: { pattern?: string; description?: string; contactInfo?: string; originConfiguration?: { restrictions?: Record<string, { mode?: string; effectiveMode?: string; inheritedFrom?: { pattern?: string } }> } } | undefined,
+): GroupProtection | undefined {
   if (!g?.pattern) return undefined;
   const r = g.originConfiguration?.restrictions ?? {};
   const ext = r['EXTERNAL_UPSTREAM'];
+  const publish = r['PUBLISH'];
+  const publishFrom = publish?.mode === 'INHERIT' ? publish.inheritedFrom?.pattern : g.pattern;
   return {
     pattern: g.pattern,
     externalUpstream: ext?.effectiveMode ?? ext?.mode,
     externalUpstreamMode: ext?.mode,
     publish: r['PUBLISH']?.effectiveMode ?? r['PUBLISH']?.mode,
     publishMode: r['PUBLISH']?.mode,
+    ...(typeof publishFrom === 'string' && publishFrom ? { publishFrom } : {}),
     ...(g.description === undefined ? {} : { description: g.description }),
     ...(g.contactInfo === undefined ? {} : { contactInfo: g.contactInfo }),
   };
