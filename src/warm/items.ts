@@ -211,6 +211,8 @@ export interface ItemPlan {
 export function planItems(lockfiles: readonly CollectedLockfile[], internal: InternalNames, registries?: RegistryHosts): ItemPlan {
   const items = new Map<string, WarmItem>();
   const byLockfile = new Map<string, Set<string>>();
+  // PyPI: what each lockfile pins for each item, to tell when they disagree (pinSetsOf)
+  const pypiPins = new Map<string, Map<string, { hashes: Set<string>; fileHashes: Record<string, Set<string>> }>>();
   for (const { ref, result, registries: config } of lockfiles) {
     const keys = new Set<string>();
     byLockfile.set(ref.path, keys);
@@ -220,6 +222,12 @@ export function planItems(lockfiles: readonly CollectedLockfile[], internal: Int
       for (const other of e.otherIntegrity ?? []) pinAlso(it.expected, other, ref.path);
       const key = itemKey(it);
       keys.add(key);
+      if (it.ecosystem === 'pypi' && it.kind === 'registry') {
+        const byFile = pypiPins.get(key) ?? pypiPins.set(key, new Map()).get(key)!;
+        const own = byFile.get(ref.path) ?? byFile.set(ref.path, { hashes: new Set(), fileHashes: {} }).get(ref.path)!;
+        for (const h of it.expected.hashes ?? []) own.hashes.add(h);
+        for (const [file, hs] of Object.entries(it.expected.fileHashes ?? {})) for (const h of hs) (own.fileHashes[file] ??= new Set()).add(h);
+      }
       const seen = items.get(key);
       if (!seen) {
         items.set(key, { ...it, files: [ref.path] });
@@ -241,7 +249,31 @@ export function planItems(lockfiles: readonly CollectedLockfile[], internal: Int
       if (it.expected.hashes) seen.expected.hashes = [...new Set([...(seen.expected.hashes ?? []), ...it.expected.hashes])].sort();
     }
   }
+  for (const [key, byFile] of pypiPins) {
+    const sets = pinSetsOf(byFile);
+    if (sets) items.get(key)!.expected.pinSets = sets;
+  }
   return { items: [...items.values()], byLockfile };
+}
+
+/**
+ * The distinct pins of the lockfiles that pin a PyPI version (each with the lockfiles that
+ * pin exactly that), or undefined when they all pin the same (or only one pins anything): a
+ * lockfile that pins no hash allows any file, and takes no part.
+ */
+function pinSetsOf(byFile: ReadonlyMap<string, { hashes: Set<string>; fileHashes: Record<string, Set<string>> }>): Expected['pinSets'] {
+  const sets = new Map<string, NonNullable<Expected['pinSets']>[number]>();
+  for (const [lockfile, pins] of byFile) {
+    if (!pins.hashes.size && !Object.keys(pins.fileHashes).length) continue;
+    const hashes = [...pins.hashes].sort();
+    const files = Object.keys(pins.fileHashes).sort();
+    const set = { ...(hashes.length ? { hashes } : {}), ...(files.length ? { fileHashes: Object.fromEntries(files.map((f) => [f, [...pins.fileHashes[f]!].sort()])) } : {}) };
+    const id = JSON.stringify(set);
+    const seen = sets.get(id);
+    if (seen) seen.lockfiles.push(lockfile);
+    else sets.set(id, { lockfiles: [lockfile], ...set });
+  }
+  return sets.size > 1 ? [...sets.values()] : undefined;
 }
 
 /** Another pin of the same version, and the lockfile that wrote it (nothing when it is the first pin). */

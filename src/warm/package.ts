@@ -123,7 +123,8 @@ export async function warmThroughStore(ctx: PackageContext, fmt: StoreFormat, na
           // nothing left to fetch: the store holds every file the index offers with a pinned hash
           if (!out.files.length) {
             const v = fmt.check(w.item, held);
-            return ctx.decided(w, { outcome: w.row.requested_at ? 'warmed' : 'already-cached', repository, checked: v.ok && v.checked, actual: held });
+            if (!v.ok) return ctx.decided(w, { outcome: 'integrity-mismatch', repository, checked: true, actual: held, detail: `the store holds other bytes: ${v.detail}` });
+            return ctx.decided(w, { outcome: w.row.requested_at ? 'warmed' : 'already-cached', repository, checked: v.checked, actual: held });
           }
           ctx.store.fetched(w.row, files);
           waiting.push({ w, files, checked: verdict.checked, ...(verdict.detail ? { detail: verdict.detail } : {}) });

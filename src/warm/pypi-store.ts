@@ -86,7 +86,7 @@ function parsePin(pin: string): { algorithm: 'sha256' | 'sha512'; hex: string } 
 }
 
 /** The hashes a lockfile pins, by algorithm (pip accepts sha256, sha384, sha512; we compute sha256 and sha512). */
-function pinned(item: WarmItem): { sha256: Set<string>; sha512: Set<string>; other: number } {
+function pinned(item: Pick<WarmItem, 'expected'>): { sha256: Set<string>; sha512: Set<string>; other: number } {
   const out = { sha256: new Set<string>(), sha512: new Set<string>(), other: 0 };
   for (const h of item.expected.hashes ?? []) {
     const p = parsePin(h);
@@ -189,10 +189,32 @@ export class PypiStore implements StoreFormat<PypiMeta> {
     if ((pins.sha256.size || pins.sha512.size) && all.length && !all.some((f) => pinsFile(pins, f))) {
       return { kind: 'mismatch', detail: `none of the ${all.length} file(s) has a hash the lockfile pins (${all[0]!.name}: sha256 ${all[0]!.sha256 ?? '?'})`, files: all };
     }
+    // lockfiles that pin the version differently: each build installs only what its own lockfile
+    // pins, so another lockfile's file with the pinned bytes does not make this one's good
+    for (const set of item.expected.pinSets ?? []) {
+      const own = pinned({ expected: set });
+      if ((own.sha256.size || own.sha512.size) && all.length && !all.some((f) => pinsFile(own, f))) {
+        return { kind: 'mismatch', detail: `lockfiles disagree on ${item.name}==${item.version}: none of the ${all.length} file(s) the store holds or served has a hash pinned in ${set.lockfiles.join(', ')}`, files: all };
+      }
+    }
     return { kind: 'fetched', files };
   }
 
   check(item: WarmItem, files: readonly FileHashes[]): Verdict {
+    const verdict = this.checkPins(item, files);
+    if (!verdict.ok) return verdict;
+    // lockfiles that name a file with different hashes: at most one is right, the other is named
+    for (const set of item.expected.pinSets ?? []) {
+      for (const f of files) {
+        const forName = set.fileHashes?.[f.name];
+        if (forName && !forName.some((h) => sameHash(h, f))) return { ok: false, detail: `lockfiles disagree on ${item.name}==${item.version}: ${f.name} has sha256 ${f.sha256 ?? '?'}, ${set.lockfiles.join(', ')} pin(s) ${forName.join(' or ')} for it` };
+      }
+    }
+    return verdict;
+  }
+
+  /** The files against every pin of the lockfiles together (a file named with other bytes is replaced). */
+  private checkPins(item: WarmItem, files: readonly FileHashes[]): Verdict {
     const pins = pinned(item);
     if (!pins.sha256.size && !pins.sha512.size) {
       return { ok: true, checked: false, detail: pins.other ? 'the lockfile pins only hashes other than sha256/sha512: not checked' : 'the lockfile pins no hash' };

@@ -76,6 +76,12 @@ export interface Expected {
    * version with different bytes is what tampering looks like): the bytes must match each.
    */
   otherIntegrity?: { integrity: string; lockfiles: string[] }[];
+  /**
+   * PyPI: each lockfile's own pins, when lockfiles pin the version differently (`hashes` and
+   * `fileHashes` are then their union): pip installs only what its own lockfile pins, so each
+   * must be met on its own, and a mismatch names the lockfile that is wrong.
+   */
+  pinSets?: { lockfiles: string[]; hashes?: string[]; fileHashes?: Record<string, string[]> }[];
   /** yarn berry's cache checksum: not checkable against registry bytes. */
   yarnChecksum?: string;
   /** Go: the module zip's `h1:` (nothing is warmed for Go; recorded for the report). */

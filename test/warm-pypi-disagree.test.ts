@@ -1,0 +1,101 @@
+/**
+ * `cam warm` of one PyPI version that two lockfiles pin with different hashes. The README:
+ * "Two lockfiles that pin one version with different bytes are both checked (at most one can
+ * be right: the mismatch names the lockfile that is wrong)". Merged into one set of allowed
+ * hashes, the right lockfile's pin passed the version for both: the build installing from the
+ * wrong one broke after cutover (pip refuses a file whose hash its lockfile does not pin), and
+ * the warm had said `warmed`.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestEnv, type TestEnv } from './support/harness.js';
+import { makeWheel } from './support/pypi-public.js';
+import { warmInProcess } from './support/warm-run.js';
+
+let te: TestEnv;
+
+beforeAll(async () => {
+  te = await startTestEnv({ publicRegistries: true });
+}, 300_000);
+
+afterAll(async () => {
+  await te?.stop();
+});
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** A job warming `files` (written under `name/`), every one a lockfile. */
+function job(name: string, files: Record<string, string>): string {
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(te.dir, name, path)), { recursive: true });
+    writeFileSync(join(te.dir, name, path), text);
+  }
+  const jobFile = te.writeJob({ name, github: false, privateNpm: {} });
+  const doc = parse(readFileSync(jobFile, 'utf8')) as Record<string, unknown>;
+  doc.warm = { lockfiles: Object.keys(files).map((f) => `${name}/${f}`), pendingTimeoutSeconds: 10 };
+  writeFileSync(jobFile, stringify(doc));
+  return jobFile;
+}
+
+const warm = (file: string) => warmInProcess(file, { env: te.env, stateDir: te.stateDir, codeartifactClient: te.client });
+
+const poetryLock = (name: string, files: { file: string; hash: string }[]) =>
+  `[[package]]\nname = "${name}"\nversion = "1.0.0"\ndescription = ""\noptional = false\npython-versions = "*"\nfiles = [\n${files.map((f) => `    {file = "${f.file}", hash = "sha256:${f.hash}"},\n`).join('')}]\n\n[metadata]\nlock-version = "2.0"\npython-versions = "*"\ncontent-hash = "0"\n`;
+
+describe('warm: two lockfiles pinning one PyPI version with different hashes', () => {
+  it('two poetry.lock files naming the same wheel with other bytes: an integrity mismatch naming the lockfile that is wrong, never warmed', async () => {
+    const pub = te.sandbox.publicRegistries!.pypi;
+    const wheel = await makeWheel('pd-named', '1.0.0');
+    pub.addFile('pd-named', wheel.filename, wheel.bytes);
+    const file = job('pd-named', {
+      'right/poetry.lock': poetryLock('pd-named', [{ file: wheel.filename, hash: sha256(wheel.bytes) }]),
+      'wrong/poetry.lock': poetryLock('pd-named', [{ file: wheel.filename, hash: 'e'.repeat(64) }]),
+    });
+    const r = await warm(file);
+    expect(r.summary.outcomes, r.stdout).toEqual({ 'integrity-mismatch': 1 });
+    expect(r.code).toBe(1);
+    const p = r.summary.problems[0]!;
+    expect(p.detail).toContain('pd-named/wrong/poetry.lock');
+    expect(p.detail).not.toContain('pd-named/right/poetry.lock');
+  });
+
+  it('two requirements files, one pinning a hash no file of the version has: an integrity mismatch naming it', async () => {
+    const pub = te.sandbox.publicRegistries!.pypi;
+    const wheel = await makeWheel('pd-reqs', '1.0.0');
+    pub.addFile('pd-reqs', wheel.filename, wheel.bytes);
+    const file = job('pd-reqs', {
+      'right/requirements.txt': `pd-reqs==1.0.0 --hash=sha256:${sha256(wheel.bytes)}\n`,
+      'wrong/requirements.txt': `pd-reqs==1.0.0 --hash=sha256:${'d'.repeat(64)}\n`,
+    });
+    const r = await warm(file);
+    expect(r.summary.outcomes, r.stdout).toEqual({ 'integrity-mismatch': 1 });
+    expect(r.code).toBe(1);
+    const p = r.summary.problems[0]!;
+    expect(p.detail).toContain('pd-reqs/wrong/requirements.txt');
+    expect(p.detail).not.toContain('pd-reqs/right/requirements.txt');
+  });
+
+  it('two lockfiles each pinning a different file of the version the index has: no mismatch, warmed', async () => {
+    const pub = te.sandbox.publicRegistries!.pypi;
+    const wheel = await makeWheel('pd-both', '1.0.0');
+    pub.addFile('pd-both', wheel.filename, wheel.bytes);
+    const linux = await makeWheel('pd-both', '1.0.0', { value: 'linux build' });
+    const linuxName = 'pd_both-1.0.0-cp311-cp311-manylinux_2_17_x86_64.whl';
+    pub.addFile('pd-both', linuxName, linux.bytes);
+    const file = job('pd-both', {
+      'any/requirements.txt': `pd-both==1.0.0 --hash=sha256:${sha256(wheel.bytes)}\n`,
+      'linux/poetry.lock': poetryLock('pd-both', [{ file: linuxName, hash: sha256(linux.bytes) }]),
+    });
+    const r = await warm(file);
+    expect(r.summary.problems, r.stdout).toEqual([]);
+    expect(r.summary.outcomes).toEqual({ warmed: 1 });
+    expect(r.code).toBe(0);
+    // a rerun finds it done: nothing looked at again
+    const again = await warm(file);
+    expect(again.summary.outcomes).toEqual({ warmed: 1 });
+    expect(again.summary.decidedThisRun).toEqual({});
+  });
+});
