@@ -165,7 +165,12 @@ export function checkNpm(item: WarmItem, files: readonly FileHashes[]): Verdict 
     if (!others.length) return first;
     const only = item.files.filter((f) => !others.some((o) => o.lockfiles.includes(f)));
     const pinnedBy = only.length ? only : item.files;
-    return { ok: false, detail: `lockfiles disagree on ${item.name}@${item.version}: ${first.detail} in ${pinnedBy.join(', ')}` };
+    // every other pin the bytes fail too is named: fixing the first lockfile to one of them would not do
+    const alsoWrong = others.flatMap((o) => {
+      const v = checkIntegrity(file, o.integrity);
+      return v.ok ? [] : [`${v.detail} in ${o.lockfiles.join(', ')}`];
+    });
+    return { ok: false, detail: `lockfiles disagree on ${item.name}@${item.version}: ${[`${first.detail} in ${pinnedBy.join(', ')}`, ...alsoWrong].join('; ')}` };
   }
   // another lockfile pins other bytes for the same version: at most one of them can be right
   for (const other of others) {

@@ -37,3 +37,27 @@ describe("warm's verdict on an npm pin, as npm ci's", () => {
     if (v.ok) expect(v.checked).toBe(true);
   });
 });
+
+describe('two lockfiles pinning one npm version with different bytes', () => {
+  const other = (s: string) => `sha512-${createHash('sha512').update(s).digest('base64')}`;
+  const two = (first: string, second: string): WarmItem => ({ ...item(first), expected: { integrity: first, otherIntegrity: [{ integrity: second, lockfiles: ['b/package-lock.json'] }] }, files: ['a/package-lock.json', 'b/package-lock.json'] });
+
+  it('bytes that match neither pin: the mismatch names both lockfiles, not the first alone (fixing it to the other pin would not do)', () => {
+    const v = checkNpm(two(other('one'), other('two')), [tarball]);
+    expect(v.ok).toBe(false);
+    expect(!v.ok && v.detail).toContain('a/package-lock.json');
+    expect(!v.ok && v.detail).toContain('b/package-lock.json');
+  });
+
+  it('bytes that match one pin: only the other lockfile is named', () => {
+    for (const [first, second, wrong, right] of [
+      [`sha512-${b64('sha512')}`, other('two'), 'b/package-lock.json', 'a/package-lock.json'],
+      [other('one'), `sha512-${b64('sha512')}`, 'a/package-lock.json', 'b/package-lock.json'],
+    ] as const) {
+      const v = checkNpm(two(first, second), [tarball]);
+      expect(v.ok).toBe(false);
+      expect(!v.ok && v.detail).toContain(wrong);
+      expect(!v.ok && v.detail).not.toContain(right);
+    }
+  });
+});
