@@ -218,7 +218,7 @@ describe('500 from the target', () => {
     te = await startTestEnv();
     await seedPrivate(
       te,
-      ['fault-500-publish', 'fault-500-lost', 'fault-500-reads', 'fault-500-permanent', 'fault-stuck', 'fault-silent-npmpublish', 'fault-silent-listpackageversions', 'fault-paging-same', 'fault-paging-empty', 'fault-paging-fine', 'fault-unreachable'].map((name) => ({ name, versions })),
+      ['fault-500-publish', 'fault-500-lost', 'fault-500-lost-read', 'fault-500-reads', 'fault-500-permanent', 'fault-stuck', 'fault-silent-npmpublish', 'fault-silent-listpackageversions', 'fault-paging-same', 'fault-paging-empty', 'fault-paging-fine', 'fault-unreachable'].map((name) => ({ name, versions })),
     );
   });
   afterEach(() => {
@@ -249,6 +249,19 @@ describe('500 from the target', () => {
     const publish = logOf(te, 'npm:Publish', NAME, '3.0.1')[0]!;
     expect(logOf(te, 'ListPackageVersionAssets', NAME, '3.0.1', publish.seq).length).toBeGreaterThan(0);
     expect(te.sandbox.standIn.versions(REPO, 'npm', undefined, NAME).map((v) => v.version)).toEqual(versions);
+  });
+
+  it('publish stored but its answer lost, and the read that settles it failing too: the read is tried again, never the publish (ONE publish request in all)', async () => {
+    const NAME = 'fault-500-lost-read';
+    te.sandbox.standIn.addFault({ operation: 'npm:Publish', package: NAME, version: '3.0.1', status: 500, times: 1, afterApply: true });
+    te.sandbox.standIn.addFault({ operation: 'ListPackageVersionAssets', package: NAME, version: '3.0.1', status: 500, times: 2 });
+    const summary = await te.run(te.writeJob({ name: 'e500-lost-read', privateNpm: { packages: [NAME] }, github: false }));
+    expect(summary.exitCode).toBe(0);
+    expect(statesOf(te, 'e500-lost-read', NAME)).toEqual(allOf(versions, 'verified'));
+    // a publish sent again would have been refused as a duplicate (409): none was
+    expect(logOf(te, 'npm:Publish', NAME, '3.0.1').map((e) => e.status)).toEqual([500]);
+    const publish = logOf(te, 'npm:Publish', NAME, '3.0.1')[0]!;
+    expect(logOf(te, 'ListPackageVersionAssets', NAME, '3.0.1', publish.seq).map((e) => e.status).slice(0, 3)).toEqual([500, 500, 200]);
   });
 
   it('a listing whose paging never ends (the same token again; empty page after empty page): ETARGET naming it, that package left unpublished, the others verified, the run ends', async () => {

@@ -366,6 +366,18 @@ async function publish(ctx: ItemContext, pkg: PackageContext, fetched: ItemRow, 
         continue;
       }
       const isLast = assets.slice(i + 1).every((a) => a.state === 'uploaded' || present.has(a.name));
+      // A read of the target that failed (after its own retries) says nothing of whether the file
+      // landed: it ends this version's attempt as it stands (the next run reads the target first),
+      // never sends the file again blind.
+      let readFailed: unknown;
+      const settle = async <T>(read: () => Promise<T>): Promise<T> => {
+        try {
+          return await withRetry(read, retry);
+        } catch (e) {
+          readFailed = e;
+          throw e;
+        }
+      };
       const done = await withRetry(async () => {
         asset = ctx.state.setAssetState(asset, 'uploading', `uploading (attempt ${asset.attempts + 1})`);
         const sent = pkg.target.publishAsset({ name: row.package, version, coords: pkg.coords, asset: file, assets: files, isLast, distTag: tag, signal: ctx.hardSignal });
@@ -375,19 +387,19 @@ async function publish(ctx: ItemContext, pkg: PackageContext, fetched: ItemRow, 
         mayHaveLanded = true;
         if (result.kind === 'published') return 'uploaded' as const;
         // 409 or an answer that never came: read the target rather than upload blind.
-        const theirs = (await ctx.ca().versionAssets(pkg.coords, version))?.find((a) => a.name === file.name);
+        const theirs = (await settle(() => ctx.ca().versionAssets(pkg.coords, version)))?.find((a) => a.name === file.name);
         if (theirs && sameBytes(file, theirs)) return 'uploaded' as const;
         if (theirs) return { conflict: theirs.hashes['SHA-512']?.toLowerCase() ?? '' };
         if (result.kind === 'exists') {
           // the version exists without this file, and the target will not take it (a generic version is closed once Published)
-          const status = (await ctx.ca().describeVersion(pkg.coords, version))?.status ?? 'unknown';
+          const status = (await settle(() => ctx.ca().describeVersion(pkg.coords, version)))?.status ?? 'unknown';
           throw new MigrateError('ETARGETREJECTED', `${subject}: the target refused ${file.name} (409), and the version (status ${status}) does not hold it`, {
             subject,
             hint: 'the version was created on the target without this file; delete it there (aws codeartifact delete-package-versions) and rerun, or exclude it',
           });
         }
         throw result.error; // not there: retryable, so withRetry uploads again
-      }, retry);
+      }, { ...retry, retryIf: (e) => e !== readFailed });
       if (done !== 'uploaded') return (row = conflict(ctx, row, file.name, done.conflict, file.hashes.sha512));
       asset = ctx.state.setAssetState(asset, 'uploaded', 'uploaded');
       assets = ctx.state.assetsOf(row.id);

@@ -33,6 +33,8 @@ export interface RetryOptions {
   budget: number;
   signal?: AbortSignal;
   onRetry?: (e: MigrateError, attempt: number, waitMs: number) => void;
+  /** Whether this retryable error is worth another try of this `fn` after all (default: yes). */
+  retryIf?: (e: MigrateError) => boolean;
 }
 
 /** Run `fn` until it succeeds, fails with a non-retryable error, or the budget is spent. */
@@ -42,7 +44,7 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: Re
       return await fn(attempt);
     } catch (thrown) {
       const e = toError(thrown);
-      if (!isRetryable(e) || attempt >= opts.budget || opts.signal?.aborted) throw e;
+      if (!isRetryable(e) || attempt >= opts.budget || opts.signal?.aborted || opts.retryIf?.(e) === false) throw e;
       const wait = backoffMs(e, attempt);
       opts.onRetry?.(e, attempt + 1, wait);
       await sleep(wait, opts.signal);
