@@ -9,10 +9,15 @@
  * CodeArtifact would refuse a second, so none refused as a duplicate either),
  * every version is verified, the ledger's chain verifies against the target,
  * and a rerun sends the target nothing. Replay a failure with CAM_TEST_SEED.
+ *
+ * The second case adds the faults a real service sends on top of the kills: a publish or
+ * upload stored and then answered 500 (a lost response), 429s with Retry-After on the writes,
+ * and 500s on the reads the tool verifies with. The store must still hold every version once:
+ * a publish refused as a duplicate, or a version left unverified, is the tool's doing.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startGitTestEnv, publishRequests, type TestEnv } from './support/harness.js';
 import { fixtureBundle, gitSourceOn, type GitServer } from './support/git-server.js';
 import { historyOf, seedPackages, type SeedPackage } from './support/npm-fixtures.js';
@@ -23,18 +28,18 @@ import type { LedgerEntry } from '../src/state/ledger.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-let te: TestEnv;
-let git: GitServer;
-
-beforeAll(async () => {
-  ({ te, git } = await startGitTestEnv());
-  await git.createRepoFromBundle('userpath', fixtureBundle('py-userpath'));
-  await git.createRepoFromBundle('xxhash', fixtureBundle('go-xxhash'));
-});
-afterAll(async () => {
-  await git?.stop();
-  await te?.stop();
-});
+/** A sandbox and a git server of its own for one case: the target starts empty. */
+async function withEnv(work: (te: TestEnv, git: GitServer) => Promise<void>): Promise<void> {
+  const { te, git } = await startGitTestEnv();
+  try {
+    await git.createRepoFromBundle('userpath', fixtureBundle('py-userpath'));
+    await git.createRepoFromBundle('xxhash', fixtureBundle('go-xxhash'));
+    await work(te, git);
+  } finally {
+    await git.stop();
+    await te.stop();
+  }
+}
 
 /** Requests that change the target: publishes, uploads, tags, status changes. */
 const isWrite = (e: RequestLogEntry) => e.method !== 'GET' && e.method !== 'HEAD' && !/^(sts:)?(Get|List|Describe|Search)/.test(e.operation) && !/^(pypi:SimpleIndex|pypi:Download|npm:Get)/.test(e.operation);
@@ -62,9 +67,16 @@ async function runningAfter(c: Child, ms: number): Promise<boolean> {
   return !c.done();
 }
 
-describe('chaos: kill -9 at random moments of a job mixing npm and git sources', () => {
-  it('six kills, then a run to completion: every version published exactly once and verified, the ledger verifies, a rerun writes nothing', async () => {
-    const seed = Number(process.env.CAM_TEST_SEED ?? 7_340_211);
+/**
+ * Requests that stored something on the target: an accepted publish or upload, or one answered
+ * 500 (in the faulted case only `afterApply` rules answer a write 500: stored, the answer lost).
+ */
+const stored = (e: RequestLogEntry) => isPublish(e) && (e.status < 300 || e.status === 500);
+
+/** What the stand-in answered that the tool caused: a refused write other than an injected fault. */
+const causedRefusal = (e: RequestLogEntry) => isPublish(e) && e.status >= 300 && e.status !== 500 && !(e.status === 429 && e.throttledBy === 'fault');
+
+async function chaos(te: TestEnv, git: GitServer, seed: number, faulted: boolean): Promise<void> {
     const random = prng(seed);
     const d = te.sandbox.descriptor;
 
@@ -88,6 +100,20 @@ describe('chaos: kill -9 at random moments of a job mixing npm and git sources',
     const standIn = te.sandbox.standIn;
     // slow enough that a kill can land between a request and its answer
     standIn.setLatency(40);
+    if (faulted) {
+      // lost answers first (the first rule that matches fires): three npm versions picked by the
+      // seed, the first two uploads of the Python library and the first two files of the Go module
+      const npmVersions = [...integrity].flatMap(([name, versions]) => [...versions.keys()].map((version) => ({ name, version })));
+      for (let i = 0; i < 3; i++) {
+        const { name, version } = npmVersions.splice(Math.floor(random() * npmVersions.length), 1)[0]!;
+        standIn.addFault({ operation: 'npm:Publish', package: name, version, status: 500, afterApply: true, times: 1 });
+      }
+      standIn.addFault({ operation: 'pypi:Upload', package: 'userpath', status: 500, afterApply: true, times: 2 });
+      standIn.addFault({ operation: 'PublishPackageVersion', status: 500, afterApply: true, times: 2 });
+      // then throttling on the writes, and failures on the reads every verification makes
+      for (const operation of ['npm:Publish', 'pypi:Upload', 'PublishPackageVersion']) standIn.addFault({ operation, status: 429, retryAfterSeconds: 1, times: 2 });
+      for (const operation of ['ListPackageVersionAssets', 'DescribePackageVersion', 'npm:GetPackument', 'pypi:SimpleIndex', 'ListPackageVersions']) standIn.addFault({ operation, status: 500, times: 2 });
+    }
 
     const kills: string[] = [];
     let landed = 0;
@@ -135,6 +161,14 @@ describe('chaos: kill -9 at random moments of a job mixing npm and git sources',
 
     const final = await te.cli(['run', job, '--json']);
     expect(final.code, `${detail}\n${final.stderr}`).toBe(0);
+    if (faulted) {
+      // every lost answer happened (a case whose faults never fired proves nothing)
+      const lost = standIn.log.filter((e) => isPublish(e) && e.status === 500);
+      expect(lost.filter((e) => e.operation === 'npm:Publish').length, detail).toBe(3);
+      expect(lost.filter((e) => e.operation === 'pypi:Upload').length, detail).toBe(2);
+      expect(lost.filter((e) => e.operation === 'PublishPackageVersion').length, detail).toBe(2);
+      standIn.clearFaults();
+    }
 
     // the ledger: one entry per version, `published` (an interrupted publish settled by reading
     // the target was still ours), none missing and none twice
@@ -166,18 +200,21 @@ describe('chaos: kill -9 at random moments of a job mixing npm and git sources',
       expect(entries.map((e) => `${key(e.format, e.package, e.version)} ${e.outcome}`).sort(), detail).toEqual(selected.map((r) => `${key(r.format, r.package, r.version)} published`).sort());
 
       const log = standIn.log;
-      // no publish refused: nothing faulted, so a refusal is a duplicate (or a conflict) the tool caused
-      expect(log.filter((e) => isPublish(e) && e.status >= 300).map((e) => `${e.operation} ${e.package}@${e.version} ${e.status} ${e.errorType}`), detail).toEqual([]);
+      // no publish refused but by an injected fault: any other refusal is a duplicate (or a conflict) the tool caused
+      expect(log.filter(causedRefusal).map((e) => `${e.operation} ${e.package}@${e.version} ${e.status} ${e.errorType}`), detail).toEqual([]);
 
-      // npm: one accepted publish per version, for every version of the source
+      // npm: one publish stored per version, for every version of the source
       const expected = new Map<string, number>();
       for (const [name, versions] of integrity) for (const v of versions.keys()) expected.set(`${name}@${v}`, 1);
-      expect(new Map([...publishRequests(te.sandbox, { succeededOnly: true })].sort()), detail).toEqual(new Map([...expected].sort()));
+      const npmStored = new Map<string, number>();
+      for (const e of log.filter((x) => x.operation === 'npm:Publish' && stored(x))) npmStored.set(`${e.package}@${e.version}`, (npmStored.get(`${e.package}@${e.version}`) ?? 0) + 1);
+      expect(new Map([...npmStored].sort()), detail).toEqual(new Map([...expected].sort()));
+      if (!faulted) expect(new Map([...publishRequests(te.sandbox, { succeededOnly: true })].sort()), detail).toEqual(new Map([...expected].sort()));
 
-      // Go: one accepted PublishPackageVersion per file, three files a version
+      // Go: one PublishPackageVersion stored per file, three files a version
       const accepted = new Map<string, number>();
       for (const e of log) {
-        if (e.operation !== 'PublishPackageVersion' || e.status >= 300) continue;
+        if (e.operation !== 'PublishPackageVersion' || !stored(e)) continue;
         const key = `${e.namespace}/${e.package}@${e.version}/${e.query.asset}`;
         accepted.set(key, (accepted.get(key) ?? 0) + 1);
       }
@@ -186,7 +223,7 @@ describe('chaos: kill -9 at random moments of a job mixing npm and git sources',
 
       // PyPI: one accepted upload per file of the version
       for (const r of selected.filter((x) => x.format === 'pypi')) {
-        const n = log.filter((e) => e.operation === 'pypi:Upload' && e.status < 300 && e.package === 'userpath' && e.version === r.version).length;
+        const n = log.filter((e) => e.operation === 'pypi:Upload' && stored(e) && e.package === 'userpath' && e.version === r.version).length;
         expect(n, `userpath@${r.version} ${detail}`).toBe(state.assetsOf(r.id).length);
       }
     } finally {
@@ -210,5 +247,16 @@ describe('chaos: kill -9 at random moments of a job mixing npm and git sources',
     expect(again.code, again.stderr).toBe(0);
     expect(standIn.log.slice(before).filter(isWrite).map((e) => `${e.operation} ${e.package}@${e.version}`)).toEqual([]);
     expect(standIn.log.length).toBe(before);
+}
+
+describe('chaos: kill -9 at random moments of a job mixing npm and git sources', () => {
+  const seed = Number(process.env.CAM_TEST_SEED ?? 7_340_211);
+
+  it('six kills, then a run to completion: every version published exactly once and verified, the ledger verifies, a rerun writes nothing', async () => {
+    await withEnv((te, git) => chaos(te, git, seed, false));
   }, 180_000);
+
+  it('six kills among lost publish answers, 429s and failing reads: every version stored exactly once and verified, the ledger verifies, a rerun writes nothing', async () => {
+    await withEnv((te, git) => chaos(te, git, seed, true));
+  }, 240_000);
 });
