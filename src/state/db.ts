@@ -1119,19 +1119,35 @@ function sortKeys(o: Record<string, string>): Record<string, string> {
 /**
  * A state file of 0 bytes is no new state: SQLite would take it for an empty database, and the
  * run would start over, every version found present-identical and the ledger's history gone
- * (a copy cut short, a restore that failed, a file truncated by hand). This code never leaves
- * one (createWhole). Refused, with what to do; a WAL beside it is left alone too.
+ * (a copy cut short, a restore that failed, a file truncated by hand); nor one of 1 byte, which
+ * SQLite takes for an empty database as well. This code never leaves one (createWhole).
+ * Refused, with what to do; a WAL beside it is left alone too.
  */
 function refuseEmpty(path: string): void {
   let size: number;
   try {
     size = statSync(path).size;
   } catch {
-    return; // no file yet: a new state
+    return refuseOrphanLog(path); // no file yet: a new state, unless a killed run's log is there
   }
-  if (size > 0) return;
-  throw new MigrateError('ESTATE', `the state database ${path} is empty (0 bytes): it is no state this tool wrote`, {
-    hint: `restore it from a copy if it held the state of earlier runs (and keep ${path}-wal if there is one); for a job never run, delete the empty file and rerun`,
+  // SQLite takes a file of one byte for an empty database too (two bytes and up it finds no database)
+  if (size > 1) return;
+  throw new MigrateError('ESTATE', `the state database ${path} is ${size === 0 ? 'empty (0 bytes)' : 'only 1 byte long'}: it is no state this tool wrote`, {
+    hint: `restore it from a copy if it held the state of earlier runs${existsSync(`${path}-wal`) ? ` (first move ${path}-wal and ${path}-shm aside with it: they belong to the file that was lost, and SQLite would lay them over the copy, garbling an older one)` : ''}; for a job never run, delete the file and rerun`,
+  });
+}
+
+/**
+ * No state file, but its write-ahead log beside it (a run killed, then `rm <job>.sqlite` to
+ * start over, or the file moved away alone): SQLite would lay the log's pages over the new
+ * state, giving back part of the old one, or a database it then finds damaged. Refused.
+ */
+function refuseOrphanLog(path: string): void {
+  const wal = `${path}-wal`;
+  const size = statSync(wal, { throwIfNoEntry: false })?.size ?? 0;
+  if (size === 0) return;
+  throw new MigrateError('ESTATE', `the state database ${path} is not there, but its write-ahead log ${wal} is (${size} bytes): the last transactions of a state whose file was deleted or moved away`, {
+    hint: `put the state file back where it was (its log goes with it); to start over with no state, move ${wal} and ${path}-shm away too, then rerun`,
   });
 }
 

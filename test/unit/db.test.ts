@@ -114,6 +114,42 @@ describe('migrations', () => {
     expect(existsSync(`${path}-wal`)).toBe(false);
   });
 
+  it('a state file of 1 byte (`echo > job.sqlite`, a copy cut after its first byte) is ESTATE too, never taken for a new state and written over', () => {
+    // SQLite takes a file of one byte for an empty database, as it does one of 0 bytes
+    writeFileSync(path, '\n');
+    const thrown = refusal(() => openState());
+    expect(thrown).toBeInstanceOf(MigrateError);
+    expect((thrown as MigrateError).code).toBe('ESTATE');
+    expect((thrown as MigrateError).message).toContain(path);
+    expect((thrown as MigrateError).message).toMatch(/1 byte/);
+    expect(readFileSync(path, 'utf8')).toBe('\n');
+    expect(readdirSync(dir)).toEqual(['job.sqlite']);
+  });
+
+  it('a state file deleted after a killed run, its write-ahead log left beside it (`rm job.sqlite`), is ESTATE naming the log: no new state is made over it, and the log is kept', () => {
+    // a run killed with SIGKILL leaves its last transactions in job.sqlite-wal (nothing folded them into the file)
+    const s = openState();
+    s.recordListing('src', 'http://registry.test/', listing('big', Array.from({ length: 500 }, (_, i) => `1.0.${i}`)));
+    open.splice(open.indexOf(s), 1);
+    s.close();
+    const killed = spawnSync(
+      process.execPath,
+      ['-e', `const db = new (require('better-sqlite3'))(${JSON.stringify(path)}); db.pragma('wal_autocheckpoint = 0'); db.exec("INSERT INTO runs (started_at, dry_run) VALUES ('now', 0)"); process.kill(process.pid, 'SIGKILL');`],
+      { cwd: join(import.meta.dirname, '../..') },
+    );
+    expect(killed.signal, killed.stderr.toString()).toBe('SIGKILL');
+    expect(statSync(`${path}-wal`).size).toBeGreaterThan(0);
+    rmSync(path);
+    const wal = readFileSync(`${path}-wal`);
+    const thrown = refusal(() => openState());
+    expect(thrown).toBeInstanceOf(MigrateError);
+    expect((thrown as MigrateError).code).toBe('ESTATE');
+    expect((thrown as MigrateError).message).toContain(`${path}-wal`);
+    expect((thrown as MigrateError).hint).toMatch(/start over/);
+    expect(existsSync(path)).toBe(false);
+    expect(readFileSync(`${path}-wal`).equals(wal)).toBe(true);
+  });
+
   it('a state file that is a link to nothing (its disk not mounted) is ESTATE naming where it points, and the link is kept, never replaced by a new state', () => {
     const away = join(dir, 'unmounted', 'job.sqlite');
     symlinkSync(away, path);
