@@ -269,6 +269,7 @@ export class StateDb {
       refuseDangling(path);
       refuseEmpty(path);
       createWhole(path);
+      refuseForeignLog(path);
       db = new Database(path);
       // busy_timeout first: another process (a `status`, a second `run`) may be creating the file right now
       db.pragma('busy_timeout = 5000');
@@ -391,7 +392,14 @@ export class StateDb {
         if (fingerprint(path) === before) break;
         if (attempt === 5) throw new MigrateError('ESTATE', `the state database ${path} kept changing while it was read (a run is writing it)`, { hint: 'read it again when the run has ended' });
       }
-      const state = StateDb.open(copy);
+      let state: StateDb;
+      try {
+        state = StateDb.open(copy);
+      } catch (e) {
+        // what is wrong is the state's: named by its path, not by the private copy's (deleted at once)
+        if (!(e instanceof MigrateError)) throw e;
+        throw new MigrateError(e.code, e.message.replaceAll(copy, path), { cause: e.cause, ...(e.hint ? { hint: e.hint.replaceAll(copy, path) } : {}) });
+      }
       const close = state.close.bind(state);
       state.close = () => {
         close();
@@ -1168,6 +1176,37 @@ function refuseDangling(path: string): void {
   if (existsSync(path)) return;
   throw new MigrateError('ESTATE', `the state database ${path} is a link to ${link}, which does not exist`, {
     hint: `mount or restore what it points to (it may hold the state of earlier runs), then rerun; for a job never run, delete the link`,
+  });
+}
+
+/**
+ * A write-ahead log beside the state when it is opened is a run's that was killed (or one
+ * running now, a `status` beside it). SQLite lays the log's pages over the file without asking
+ * whether they belong to it: over a state restored from an older copy they garble it, and the
+ * first connection to close folds them in for good. So the file is checked through a
+ * read-only connection first (which never folds the log in): damaged is ESTATE naming the log,
+ * with the file and the log left as they are. Anything else that stops the check (a lock, a
+ * folder this user may not write) is left to the open to tell.
+ */
+function refuseForeignLog(path: string): void {
+  const wal = `${path}-wal`;
+  if (!(statSync(wal, { throwIfNoEntry: false })?.size ?? 0)) return;
+  let found: string;
+  try {
+    const check = new Database(path, { readonly: true, fileMustExist: true, timeout: 5000 });
+    try {
+      found = String(check.pragma('quick_check(1)', { simple: true }));
+    } finally {
+      check.close();
+    }
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (code !== 'SQLITE_CORRUPT' && code !== 'SQLITE_NOTADB') return;
+    found = `${toError(e).message} (${String(code)})`;
+  }
+  if (found === 'ok') return;
+  throw new MigrateError('ESTATE', `the state database ${path} is damaged once the write-ahead log beside it, ${wal}, is laid over it: ${found}`, {
+    hint: `if the file was restored from a copy after a run was killed, the log is that run's and belongs to the file that was replaced: move ${wal} and ${path}-shm away (keep them until the state is sound), then rerun. Otherwise restore it from a copy (or \`sqlite3 ${path} .recover | sqlite3 recovered.sqlite\`, then move that in its place)`,
   });
 }
 

@@ -150,6 +150,41 @@ describe('migrations', () => {
     expect(readFileSync(`${path}-wal`).equals(wal)).toBe(true);
   });
 
+  it('a state restored from an older copy while a killed run\'s write-ahead log lies beside it is ESTATE saying so: the log is never laid over the copy for good, and both are left as they are', () => {
+    const seed = (names: string[]) => {
+      const s = StateDb.open(path);
+      s.recordListing('src', 'http://registry.test/', listing(names[0]!, names));
+      s.close(); // the last connection folds the log into the file
+    };
+    seed(Array.from({ length: 50 }, (_, i) => `0.0.${i}`));
+    const backup = readFileSync(path);
+    seed(Array.from({ length: 1000 }, (_, i) => `1.0.${i}`));
+    const killed = spawnSync(
+      process.execPath,
+      ['-e', `const db = new (require('better-sqlite3'))(${JSON.stringify(path)}); db.pragma('wal_autocheckpoint = 0'); db.exec("INSERT INTO runs (started_at, dry_run) VALUES ('now', 0); UPDATE items SET attempts = 1"); process.kill(process.pid, 'SIGKILL');`],
+      { cwd: join(import.meta.dirname, '../..') },
+    );
+    expect(killed.signal, killed.stderr.toString()).toBe('SIGKILL');
+    writeFileSync(path, backup); // the restore: the file alone
+    const wal = readFileSync(`${path}-wal`);
+    for (const read of [false, true]) {
+      const thrown = refusal(() => {
+        const s = read ? StateDb.openToRead(path) : StateDb.open(path);
+        s.close();
+      });
+      expect(thrown, read ? 'openToRead' : 'open').toBeInstanceOf(MigrateError);
+      expect((thrown as MigrateError).code).toBe('ESTATE');
+      expect((thrown as MigrateError).message).toContain(`${path}-wal`);
+      expect((thrown as MigrateError).hint).toMatch(/move .*-wal/);
+      expect(readFileSync(path).equals(backup)).toBe(true);
+      expect(readFileSync(`${path}-wal`).equals(wal)).toBe(true);
+    }
+    // the log moved away, the copy opens as it was
+    renameSync(`${path}-wal`, join(dir, 'kept-wal'));
+    rmSync(`${path}-shm`, { force: true });
+    expect(openState().items()).toHaveLength(50);
+  });
+
   it('a state file that is a link to nothing (its disk not mounted) is ESTATE naming where it points, and the link is kept, never replaced by a new state', () => {
     const away = join(dir, 'unmounted', 'job.sqlite');
     symlinkSync(away, path);
