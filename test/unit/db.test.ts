@@ -310,6 +310,37 @@ describe('migrations', () => {
   // root ignores file modes; an immutable file and folder (chattr +i) refuse even root, as a
   // read-only mount or a folder of another user refuse anyone else
   const immutable = spawnSync('sh', ['-c', `f=$(mktemp -p ${JSON.stringify(tmpdir())}) && chattr +i "$f" && chattr -i "$f" && rm "$f"`]).status === 0;
+  it.skipIf(!immutable)('a damaged state this user may only read (status, report on their private copy) is ESTATE naming the state and how to recover it, never the temp copy deleted at once', () => {
+    const s = openState();
+    s.recordListing('src', 'http://registry.test/', listing('big', Array.from({ length: 3000 }, (_, i) => `1.0.${i}`)));
+    open.splice(open.indexOf(s), 1);
+    s.close();
+    const bytes = readFileSync(path);
+    for (let page = 2; page * 4096 < bytes.length; page++) bytes.fill(0xa5, page * 4096 + 8, page * 4096 + 4096);
+    writeFileSync(path, bytes);
+    const chattr = (flag: string) => expect(spawnSync('chattr', [flag, path, dir]).status).toBe(0);
+    chattr('+i');
+    let thrown: MigrateError;
+    try {
+      thrown = refusal(() => {
+        const read = StateDb.openToRead(path);
+        try {
+          read.items();
+        } finally {
+          read.close();
+        }
+      }) as MigrateError;
+    } finally {
+      chattr('-i');
+    }
+    expect(thrown).toBeInstanceOf(MigrateError);
+    expect(thrown.code).toBe('ESTATE');
+    expect(thrown.message).toContain(`the state database ${path} is damaged`);
+    expect(thrown.hint).toContain(`sqlite3 ${path} .recover`);
+    expect(`${thrown.message} ${thrown.hint}`).not.toContain('codeartifact-migrate-read-');
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+  });
+
   it.skipIf(!immutable)('a state whose folder (and file) this user may not write is ESTATE telling to keep the file, never to move it away; it is left byte for byte, and read-only commands still read it', () => {
     const s = openState();
     s.startRun(false);
