@@ -24,7 +24,7 @@
  * Another user or machine running the job is not detected: see the README.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, hostname, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -198,12 +198,33 @@ export function existingState(job: LockedJob, stateDir: string, hint: string, en
     statSync(database);
   } catch (e) {
     // a state this user may not read is not "no state": existsSync says false for both
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') throw noStateError(job, stateDir, hint, env);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') {
+      // a state directory on a disk not mounted now has its state, not none: "run it first" would start a new one
+      const link = danglingLink(stateDir);
+      if (link) {
+        throw new MigrateError('ESTATE', `the state directory ${stateDir} leads through ${link.at}, a link to ${link.to}, which is not there (its disk not mounted?): its state cannot be read`, {
+          hint: `mount or restore what the link points to, then rerun; or pass the --state-dir that holds the job's state`,
+        });
+      }
+      throw noStateError(job, stateDir, hint, env);
+    }
     throw new MigrateError('ESTATE', `cannot read the state database ${database}: ${toError(e).message}`, {
       hint: 'run as the user that owns the state directory, or give this user read and write access to it',
     });
   }
   return database;
+}
+
+/** The first symbolic link on the way to `path` (itself or a folder above) that leads nowhere; undefined when none does. */
+function danglingLink(path: string): { at: string; to: string } | undefined {
+  for (let p = resolve(path); ; p = dirname(p)) {
+    try {
+      if (lstatSync(p).isSymbolicLink()) return existsSync(p) ? undefined : { at: p, to: resolve(dirname(p), readlinkSync(p)) };
+    } catch {
+      // not there: the part above may say why
+    }
+    if (dirname(p) === p) return undefined;
+  }
 }
 
 /**

@@ -6,13 +6,13 @@
 import Database from 'better-sqlite3';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MigrateError } from '../../src/errors.js';
 import { isAlive } from '../../src/alive.js';
-import { acquireJobLock, acquireLock, noStateError } from '../../src/state/lock.js';
+import { acquireJobLock, acquireLock, existingState, noStateError } from '../../src/state/lock.js';
 import { ROOT, TSX_LOADER } from '../support/harness.js';
 import { thrown } from '../support/thrown.js';
 
@@ -345,5 +345,19 @@ describe('acquireJobLock: where the job last ran from', () => {
     } finally {
       release();
     }
+  });
+});
+
+describe('existingState: the state a read-only command reads', () => {
+  const job = { name: 'acme', config: { target: { region: 'us-east-1', domain: 'acme', domainOwner: '111122223333' } } };
+  it('a state directory that is a link to a folder not there (its disk not mounted) is ESTATE saying so, never "run it first" (a run would start a new state)', () => {
+    const away = join(dir, 'unmounted', 'state');
+    const link = join(dir, 'state');
+    symlinkSync(away, link);
+    const e = thrown(() => existingState(job, link, 'run it first', { CAM_LOCK_DIR: join(dir, 'locks') }));
+    expect(e).toMatchObject({ code: 'ESTATE', message: expect.stringContaining(away) });
+    expect((e as MigrateError).message).toContain(link);
+    expect((e as MigrateError).hint).not.toMatch(/run it first/);
+    expect(readdirSync(dir)).toEqual(['state']);
   });
 });
