@@ -2,8 +2,9 @@
  * `ledger export` and `ledger verify` given what a careless operator or a hostile
  * file supplier hands them, without the sandbox: a state made here, chains built here.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, lstatSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +15,7 @@ import { loadJob } from '../src/config/load.js';
 import { StateDb } from '../src/state/db.js';
 import { chainHash, exportLine, GENESIS, ledgerContext } from '../src/state/ledger.js';
 import { fakeClient } from './support/fake-client.js';
+import { ROOT, TSX_LOADER } from './support/harness.js';
 
 let dir: string;
 let jobFile: string;
@@ -385,4 +387,35 @@ describe('ledger verify, human form, of a file whose text says what verify says'
     expect(await ledgerVerifyCommand(file, { json: true }, j.io)).toBe(1);
     expect((JSON.parse(j.out()) as VerifyResult).broken?.reason).toContain(forged);
   });
+});
+
+describe('ledger verify of a big export, without --job', () => {
+  // a ledger of a big migration runs to a GiB: what the chain check keeps must not grow with it (each
+  // version's files were kept for a target reading that never came, and the verify died out of memory)
+  it('keeps nothing per entry: 50 MB of entries verify in a heap far smaller than they are', async () => {
+    const file = join(dir, 'big.jsonl');
+    const fd = openSync(file, 'w');
+    let prevHash = GENESIS;
+    const hex = (s: string, n: number) => createHash('sha512').update(s).digest('hex').slice(0, n);
+    const entries = 1500;
+    for (let i = 1; i <= entries; i++) {
+      const computed: Record<string, unknown> = {};
+      for (let f = 0; f < 100; f++) computed[`p${i}-${f}-py3-none-any.whl`] = { size: 1000 + f, md5: hex(`${i}/${f}`, 32), sha1: hex(`${i}/${f}`, 40), sha256: hex(`${i}/${f}`, 64), sha512: hex(`${i}/${f}`, 128) };
+      const entry = { at: '2026-01-01T00:00:00.000Z', job: 'acme-migration', outcome: 'published', format: 'pypi', package: `p${i}`, version: '1.0.0', target: { repository: 'pypi-internal' }, hashes: { computed } };
+      const hash = chainHash(prevHash, entry);
+      writeSync(fd, `${exportLine({ seq: i, prevHash, hash, entry })}\n`);
+      prevHash = hash;
+    }
+    writeSync(fd, `${exportLine({ trailer: { entries, head: prevHash, job: 'acme-migration', exportedAt: '2026-01-01T00:00:00.000Z' } })}\n`);
+    closeSync(fd);
+    expect(statSync(file).size).toBeGreaterThan(50e6);
+    const r = spawnSync(process.execPath, ['--max-old-space-size=96', '--import', TSX_LOADER, join(ROOT, 'src/cli/main.ts'), 'ledger', 'verify', file, '--head', prevHash, '--json'], {
+      env: { PATH: process.env.PATH, HOME: dir, CAM_LOCK_DIR: join(dir, 'locks') },
+      encoding: 'utf8',
+      maxBuffer: 1 << 20,
+    });
+    expect(r.stderr).not.toMatch(/heap/i);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ entries, trailer: { entries, head: prevHash } });
+  }, 120_000);
 });
