@@ -419,3 +419,28 @@ describe('ledger verify of a big export, without --job', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ entries, trailer: { entries, head: prevHash } });
   }, 120_000);
 });
+
+describe('ledger verify --head with the head of an earlier export', () => {
+  // the ledger only grows: each export's head is kept, and a later export must still pass through
+  // every one of them; one that does not had its history rewritten (every hash recomputed after it)
+  it('the kept head an entry of this chain: the mismatch says which (the entries up to it are those kept); one in no entry says so', async () => {
+    const lines = exportOf(someEntries());
+    const file = join(dir, 'grown.jsonl');
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const earlier = (JSON.parse(lines[1]!) as { hash: string }).hash;
+    const c = capture();
+    expect(await ledgerVerifyCommand(file, { head: earlier, json: true }, c.io)).toBe(1);
+    expect((JSON.parse(c.out()) as VerifyResult).headMismatch).toMatchObject({ expected: earlier, keptAt: 2 });
+    const words = capture();
+    (words.io.stdout as { isTTY?: boolean }).isTTY = true;
+    expect(await ledgerVerifyCommand(file, { head: earlier.toUpperCase(), json: false }, words.io)).toBe(1);
+    expect(words.out()).toMatch(/HEAD MISMATCH.*entry 2 of 3/);
+    // a history rewritten: entry 1 edited, every hash after it recomputed; the head kept before is in no entry
+    const rewritten = exportOf(someEntries().map((e, i) => (i === 0 ? { ...e, package: 'other' } : e)));
+    writeFileSync(file, `${rewritten.join('\n')}\n`);
+    const r = capture();
+    (r.io.stdout as { isTTY?: boolean }).isTTY = true;
+    expect(await ledgerVerifyCommand(file, { head: earlier, json: false }, r.io)).toBe(1);
+    expect(r.out()).toMatch(/HEAD MISMATCH.*no entry of this chain/);
+  });
+});

@@ -205,7 +205,12 @@ export interface VerifyResult {
   broken?: { line: number; seq?: number; reason: string };
   tornLastLine?: boolean;
   trailer?: { entries: number; head: string };
-  headMismatch?: { expected: string; actual: string };
+  /**
+   * The chain does not end in the `--head` kept. `keptAt`: the entry whose hash it is, when one
+   * is (a head kept from an earlier export: the entries up to it are those kept, the ones after
+   * it came since); absent, no entry of the chain has it (history rewritten, or another ledger).
+   */
+  headMismatch?: { expected: string; actual: string; keptAt?: number };
   /**
    * Files on the target that no longer hash as the ledger says: as listed, or (with download) as
    * served. `hash` names the value compared (the first that differs: SHA-512, then each other one
@@ -389,7 +394,7 @@ function collector(): { latest: Map<string, Migrated>; onEntry: (l: LedgerLine) 
 export async function verifyLedger(text: string, opts: VerifyOptions): Promise<VerifyResult> {
   const { latest, onEntry } = collector();
   // what each version's files hash to is kept only for the target's reading: a chain check keeps nothing per entry
-  const checker = new LedgerChecker(opts.job ? onEntry : undefined);
+  const checker = new LedgerChecker(opts.job ? onEntry : undefined, opts.head?.trim().toLowerCase());
   const lines = text.split('\n');
   if (lines.at(-1) === '') lines.pop();
   lines.forEach((l, i) => checker.push(l, i + 1));
@@ -405,7 +410,7 @@ export async function verifyLedger(text: string, opts: VerifyOptions): Promise<V
 export async function verifyLedgerFile(file: string, opts: VerifyOptions): Promise<VerifyResult> {
   const { latest, onEntry } = collector();
   // what each version's files hash to is kept only for the target's reading: a chain check keeps nothing per entry
-  const checker = new LedgerChecker(opts.job ? onEntry : undefined);
+  const checker = new LedgerChecker(opts.job ? onEntry : undefined, opts.head?.trim().toLowerCase());
   const unreadable = (why: string, cause?: unknown) => new MigrateError('ECONFIG', `cannot read ${file}: ${why}`, { cause, hint: 'pass a file written by `ledger export` (JSON Lines)' });
   let fh;
   try {
@@ -507,7 +512,9 @@ async function finish(checker: LedgerChecker, latest: Map<string, Migrated>, opt
     targetChecked: 0,
   };
   const head = c.entries ? checker.head : '';
-  if (opts.head !== undefined && !c.broken && !c.tornLastLine && opts.head.trim().toLowerCase() !== head) result.headMismatch = { expected: opts.head, actual: head };
+  if (opts.head !== undefined && !c.broken && !c.tornLastLine && opts.head.trim().toLowerCase() !== head) {
+    result.headMismatch = { expected: opts.head, actual: head, ...(checker.seekAt !== undefined ? { keptAt: checker.seekAt } : {}) };
+  }
   // a torn last line leaves the entries before it valid: those are read again too
   if (opts.job && !c.broken) await checkTarget(latest, opts.job, result, opts, checker.jobName);
   return result;
@@ -689,7 +696,16 @@ function describeVerify(file: string, r: VerifyResult, opts: VerifyOptions): str
   else if (r.tornLastLine) lines.push(`TORN ${file}: the last line is cut off (a crash while writing?); the ${r.entries} entries before it verify`);
   else lines.push(`${file}: ${r.entries} entries, the chain holds`);
   if (!r.trailer && !r.broken && !r.tornLastLine) lines.push('  no trailer: entries may have been cut off the end (export again with `ledger export`)');
-  if (r.headMismatch) lines.push(`  HEAD MISMATCH: the chain ends in ${r.headMismatch.actual || '(no entry)'}, not the ${r.headMismatch.expected} you kept`);
+  if (r.headMismatch) {
+    const m = r.headMismatch;
+    lines.push(
+      `  HEAD MISMATCH: the chain ends in ${m.actual || '(no entry)'}, not the ${m.expected} you kept; ${
+        m.keptAt !== undefined
+          ? `that is the hash of entry ${m.keptAt} of ${r.entries}: the entries up to it are the ones you kept, the ${r.entries - m.keptAt} after it were added since (a later export: check them, then keep its head)`
+          : 'it is the hash of no entry of this chain: entries were changed and every hash after them recomputed, or the head is another ledger\'s'
+      }`,
+    );
+  }
   else if (opts.head === undefined && !r.broken) lines.push('  no --head given: a file rewritten whole (every hash and the trailer recomputed) would verify too; compare with the head hash kept apart');
   const notPublished = r.targetNotPublished.length ? `, ${r.targetNotPublished.length} not Published` : '';
   if (r.targetChecked || r.targetErrors.length || r.targetStopped) lines.push(`  target: ${r.targetChecked} versions read again${opts.download ? ` (${r.targetDownloaded ?? 0} files downloaded and hashed)` : ''}, ${new Set(r.targetMismatches.map((m) => `${m.package}@${m.version}`)).size} with other files${notPublished}, ${r.targetErrors.length + (r.targetStopped?.unread ?? 0)} unread`);

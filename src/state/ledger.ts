@@ -182,10 +182,15 @@ export class LedgerChecker {
   trailer?: LedgerTrailer;
   /** The hash of the last entry that verified (GENESIS before the first). */
   head = GENESIS;
+  /** The entry whose hash is `seek` (a head kept from an earlier export), once one verified with it. */
+  seekAt?: number;
   private job?: string;
   private pending?: { text: string; line: number };
 
-  constructor(private readonly onEntry?: (l: LedgerLine) => void) {}
+  constructor(
+    private readonly onEntry?: (l: LedgerLine) => void,
+    private readonly seek?: string,
+  ) {}
 
   /** The job the entries name (the first entry's). */
   get jobName(): string | undefined {
@@ -262,6 +267,7 @@ export class LedgerChecker {
     if (typeof parsed.entry.job === 'string') this.job ??= parsed.entry.job;
     this.head = parsed.hash;
     this.check.entries++;
+    if (parsed.hash === this.seek) this.seekAt ??= seq;
     this.onEntry?.(parsed);
   }
 
