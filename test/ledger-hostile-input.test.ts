@@ -444,3 +444,14 @@ describe('ledger verify --head with the head of an earlier export', () => {
     expect(r.out()).toMatch(/HEAD MISMATCH.*no entry of this chain/);
   });
 });
+
+describe('ledger verify of an export whose line ends were converted to CR', () => {
+  // the whole file one line with no newline: no crash cuts a line that way (export writes no raw CR)
+  it('is named as line ends changed (exit 1), never "torn" with its entries said to verify', async () => {
+    const file = join(dir, 'cr.jsonl');
+    writeFileSync(file, `${exportOf(someEntries()).join('\r')}\r`);
+    const r = await verifyLedgerFile(file, {});
+    expect(r.tornLastLine).toBeUndefined();
+    expect(r.broken).toMatchObject({ line: 1, reason: expect.stringMatching(/carriage return|CR/) });
+  });
+});

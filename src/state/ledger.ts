@@ -226,8 +226,9 @@ export class LedgerChecker {
     try {
       parsed = JSON.parse(last.text);
     } catch {
-      // a crash mid-write leaves a last line without its newline: the lines before stay valid
-      if (!endedWithNewline) this.check.tornLastLine = true;
+      // a crash mid-write leaves a last line without its newline: the lines before stay valid. A raw
+      // CR is never written (JSON escapes it): such a line is a file whose line ends were converted
+      if (!endedWithNewline && !last.text.includes('\r')) this.check.tornLastLine = true;
       else this.fail(last.line, notJson(last.text, last.line));
       return this.check;
     }
@@ -303,6 +304,7 @@ function nestedPast(value: unknown, max: number): boolean {
 
 /** Why a line is no ledger line: a byte order mark before line 1 (an editor's re-save) is named as such. */
 function notJson(text: string, line: number): string {
+  if (text.includes('\r')) return 'holds a carriage return (CR), which ledger export never writes: its line ends were converted since (CR or CRLF); verify the file as exported';
   if (line === 1 && text.startsWith('\ufeff')) return 'starts with a byte order mark (U+FEFF), which ledger export never writes: the file was saved again since (an editor?); verify the file as exported';
   return 'not a JSON ledger line';
 }
