@@ -1,15 +1,16 @@
 /**
  * A state database written by the previous release (0.1, commit fd5bfda, schema 1;
  * how it was made: test/fixtures/state/README.md) is upgraded in place by the
- * current code and keeps working: every row and event kept, migration 3's assets
- * in the states their items are in, `status` reading it as the old release did, a
- * run continuing where the old one was killed. A database newer than the code,
+ * current code's commands that write and keeps working: every row and event kept,
+ * migration 3's assets in the states their items are in, a run continuing where
+ * the old one was killed. `status`, `report` and `ledger export` read it as the old
+ * release did without changing a byte of it (they read an upgraded private copy). A database newer than the code,
  * and a migration that fails half way, leave the file as it was.
  * Every test works on a copy of the fixture in a temp folder.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MigrateError } from '../src/errors.js';
@@ -95,6 +96,26 @@ function openError(path: string): MigrateError {
     return e as MigrateError;
   }
   throw new Error(`StateDb.open(${path}) succeeded`);
+}
+
+/**
+ * The file's bytes, change time and neighbours now; `check` fails when a command changed any of
+ * them (an upgrade to a schema release 0.1 would refuse as "newer", the job's name recorded).
+ */
+function fileAsItIs(path: string): { check(after: string): void } {
+  const bytes = readFileSync(path);
+  const { mtimeMs, ino } = statSync(path);
+  const beside = readdirSync(dirname(path)).sort();
+  return {
+    check(after) {
+      expect(readFileSync(path).equals(bytes), `${after} changed the bytes of ${path}`).toBe(true);
+      expect(statSync(path).mtimeMs, `${after} touched ${path}`).toBe(mtimeMs);
+      expect(statSync(path).ino, `${after} replaced ${path}`).toBe(ino);
+      expect(readdirSync(dirname(path)).filter((f) => f !== 'reports').sort(), `${after} left files beside ${path}`).toEqual(beside);
+      // schema 1, read from the header (a SQLite connection, even a read-only one, would make -wal and -shm files beside it)
+      expect(readFileSync(path).readUInt32BE(60), after).toBe(1);
+    },
+  };
 }
 
 const temps: string[] = [];
@@ -216,6 +237,72 @@ describe('a state database written by release 0.1 (schema 1)', () => {
     }
   });
 
+  it('is read by openToRead (status, report, ledger export) from a private copy at the current schema, the file left byte-identical at schema 1', () => {
+    const path = copyOfFixture();
+    const unchanged = fileAsItIs(path);
+
+    const state = StateDb.openToRead(path);
+    try {
+      expect(state.path).not.toBe(path);
+      expect(state.db.pragma('user_version', { simple: true })).toBe(MIGRATIONS.length);
+      expect(Object.fromEntries(state.items().map((r) => [`${r.package}@${r.version}`, r.state]))).toEqual(FIXTURE_STATES);
+      expect(state.assetsOf(state.items("package = '@acme/zeta'")[0]!.id).map((a) => a.state)).toEqual(['uploading']);
+      unchanged.check('openToRead');
+    } finally {
+      state.close();
+    }
+    unchanged.check('close');
+    // the private copy went with the close
+    expect(statSync(state.path, { throwIfNoEntry: false })).toBeUndefined();
+    // a command that writes still upgrades it in place
+    StateDb.open(path).close();
+    expect(snapshot(path).version).toBe(MIGRATIONS.length);
+  });
+
+  it('once upgraded, is read in place by openToRead (beside a run writing it), its job name left unrecorded when it has none', () => {
+    const path = copyOfFixture();
+    StateDb.open(path).close();
+    edit(path, 'DELETE FROM job');
+    const bytes = readFileSync(path);
+    const { mtimeMs } = statSync(path);
+
+    const state = StateDb.openToRead(path);
+    try {
+      expect(state.path).toBe(path);
+      expect(state.items()).toHaveLength(Object.keys(FIXTURE_STATES).length);
+    } finally {
+      state.close();
+    }
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+    expect(statSync(path).mtimeMs).toBe(mtimeMs);
+    expect(snapshot(path).tables.job).toEqual([]);
+    // a command that writes records it
+    StateDb.open(path).close();
+    expect(snapshot(path).tables.job!.map((r) => r.name)).toEqual([JOB]);
+  });
+
+  it('at the current schema but not in WAL mode, is read by openToRead from a private copy, left byte-identical and in its journal mode', () => {
+    const path = copyOfFixture();
+    StateDb.open(path).close();
+    edit(path, 'PRAGMA journal_mode = DELETE');
+    const bytes = readFileSync(path);
+
+    const state = StateDb.openToRead(path);
+    try {
+      expect(state.path).not.toBe(path);
+      expect(state.items()).toHaveLength(Object.keys(FIXTURE_STATES).length);
+    } finally {
+      state.close();
+    }
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(db.pragma('journal_mode', { simple: true })).toBe('delete');
+    } finally {
+      db.close();
+    }
+  });
+
   it('is refused when newer than the code (ESTATE), and left byte-identical', () => {
     const path = copyOfFixture();
     edit(path, `PRAGMA user_version = ${MIGRATIONS.length + 1}`);
@@ -321,6 +408,28 @@ describe('release 0.1 state with the current CLI', () => {
     expect(Object.fromEntries(Object.keys(old).map((k) => [k, report[k]]))).toEqual({ ...old, states: { ...old.states, removed: 0, skipped: 0 } });
     // lists added since (removed at the source, tags moved, skipped, ...) have nothing to say about a 0.1 database
     for (const k of Object.keys(report).filter((k) => !(k in old))) expect(report[k], k).toEqual([]);
+  });
+
+  it('status, report and ledger export leave it as release 0.1 wrote it (byte for byte, schema 1): that release, still running the migration, can go on with it', async () => {
+    te = await startTestEnv();
+    const path = placeFixture(te);
+    const job = writeFixtureJob(te);
+    const unchanged = fileAsItIs(path);
+
+    const status = await te.cli(['status', job, '--json']);
+    expect(status.code, status.stderr).toBe(OLD_STATUS.exitCode);
+    unchanged.check('status');
+    const report = await te.cli(['report', job, '--json']);
+    expect(report.code, report.stderr).toBe(OLD_STATUS.exitCode);
+    // every version the state records, read from the upgraded copy
+    expect((JSON.parse(report.stdout) as { totals: { versions: number } }).totals.versions).toBe(Object.keys(FIXTURE_STATES).length);
+    unchanged.check('report');
+    const exported = await te.cli(['ledger', 'export', job]);
+    expect(exported.code, exported.stderr).toBe(0);
+    unchanged.check('ledger export');
+
+    // a command that writes still upgrades it
+    StateDb.open(path).close();
     expect(snapshot(path).version).toBe(MIGRATIONS.length);
   });
 

@@ -3,7 +3,7 @@
  * every transition, per-package facts (dist-tags), and runs. WAL mode, so
  * `status` can read while `run` writes; every transition is one transaction.
  */
-import { accessSync, closeSync, constants, copyFileSync, existsSync, fsyncSync, lstatSync, mkdirSync, mkdtempSync, openSync, readlinkSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, copyFileSync, existsSync, fsyncSync, lstatSync, mkdirSync, mkdtempSync, openSync, readlinkSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -262,6 +262,16 @@ export class StateDb {
   }
 
   static open(path: string): StateDb {
+    return StateDb.connect(path, 'write');
+  }
+
+  /**
+   * `write`: the state as a command that writes it needs it, upgraded to this code's schema and
+   * bound to its job. `read` (a read-only command's, in place): nothing is written; a state that
+   * would need writing first (an older schema, not in WAL mode) throws WOULD_WRITE before
+   * anything changes, and a job name not recorded yet is left unrecorded.
+   */
+  private static connect(path: string, mode: 'write' | 'read'): StateDb {
     let db: Database.Database;
     try {
       // as the lock makes it (state/lock.ts): the account's alone
@@ -281,11 +291,15 @@ export class StateDb {
           hint: 'upgrade codeartifact-migrate; never edit the database by hand',
         });
       }
+      if (mode === 'read' && db.pragma('journal_mode', { simple: true }) !== 'wal') {
+        db.close();
+        throw WOULD_WRITE;
+      }
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
     } catch (e) {
-      if (e instanceof MigrateError) throw e;
+      if (e instanceof MigrateError || e === WOULD_WRITE) throw e;
       const broken = damaged(toError(e), path);
       if (broken) throw broken;
       // a full disk (the new file, its -wal or its shared-memory index could not be written) is
@@ -308,8 +322,8 @@ export class StateDb {
     }
     const state = new StateDb(db, path);
     try {
-      state.migrate(path);
-      state.bindJob(basename(path).replace(/\.sqlite$/, ''));
+      state.migrate(path, mode);
+      state.bindJob(basename(path).replace(/\.sqlite$/, ''), mode);
     } catch (e) {
       // a refused or failed upgrade leaves no connection (and no -wal/-shm) behind
       db.close();
@@ -318,13 +332,14 @@ export class StateDb {
     return state;
   }
 
-  private migrate(path: string): void {
+  private migrate(path: string, mode: 'write' | 'read'): void {
     const current = this.db.pragma('user_version', { simple: true }) as number;
     if (current > MIGRATIONS.length) {
       throw new MigrateError('ESTATE', `${path} was written by a newer codeartifact-migrate (schema ${current}, this one knows ${MIGRATIONS.length})`, {
         hint: 'upgrade codeartifact-migrate; never edit the database by hand',
       });
     }
+    if (mode === 'read' && current < MIGRATIONS.length) throw WOULD_WRITE;
     MIGRATIONS.forEach((sql, i) => {
       const version = i + 1;
       if (version <= current) return;
@@ -349,19 +364,32 @@ export class StateDb {
   }
 
   /**
-   * For a command that only reads it (status, report, ledger export): the state as `open`
-   * gives it, or, where this user may read it but not write beside it (a read-only mount, a
-   * state directory handed over for an audit), a private copy of it, deleted on close.
-   * SQLite writes `-wal` and `-shm` files beside a WAL database even to read it, so the
-   * original cannot be opened in place. The copy is taken again until the files did not
-   * change while it was taken (a run of the owner may be writing): one moment's state.
+   * For a command that only reads it (status, report, ledger export), which never changes the
+   * state file, not even to upgrade it: the state read in place (WAL: beside a run writing it),
+   * or a private copy of it, upgraded and deleted on close, where in place it would have to be
+   * written or cannot be read:
+   * - a state an older release wrote (an older schema), or one not in WAL mode: opened in
+   *   place it would be upgraded, and that release (pinned in cron, another operator's
+   *   machine), still running the migration, would then refuse it as "written by a newer
+   *   codeartifact-migrate". Its first page says so, read without SQLite: a connection, even a
+   *   read-only one, makes `-wal` and `-shm` files beside the file, and one that writes folds a
+   *   killed run's log into it when it closes;
+   * - a state this user may read but not write beside (a read-only mount, a state directory
+   *   handed over for an audit): SQLite writes `-wal` and `-shm` files beside a WAL database
+   *   even to read it.
+   * The copy is taken again until the files did not change while it was taken (a run may be
+   * writing): one moment's state.
    */
   static openToRead(path: string): StateDb {
-    if (writable(path) && writable(dirname(path))) {
+    const head = firstPage(path);
+    // a file that is no database (empty, garbled, unreadable) is left to `connect` to name
+    const asItIs = !head || (head.version >= MIGRATIONS.length && head.wal);
+    if (asItIs && writable(path) && writable(dirname(path))) {
       try {
-        return StateDb.open(path);
+        return StateDb.connect(path, 'read');
       } catch (e) {
-        if (!(e instanceof MigrateError && cannotWrite(e.cause))) throw e;
+        // WOULD_WRITE: it was upgraded or left WAL mode between the two looks (never by us): read a copy
+        if (!(e === WOULD_WRITE || (e instanceof MigrateError && cannotWrite(e.cause)))) throw e;
       }
     }
     let dir: string;
@@ -824,9 +852,11 @@ export class StateDb {
    * name is a link to, or a copy of, that job's state. Written into, it would mix two jobs'
    * rows (and, a link, let both run on it at once: their locks are named after each job).
    */
-  private bindJob(name: string): void {
+  private bindJob(name: string, mode: 'write' | 'read'): void {
     const row = this.stmt('SELECT name FROM job WHERE id = 1').get() as { name: string } | undefined;
     if (row === undefined) {
+      // a command that only reads never records it: the next one that writes does
+      if (mode === 'read') return;
       this.write(() => this.stmt('INSERT OR IGNORE INTO job (id, name, recorded_at) VALUES (1, ?, ?)').run(name, now()));
       return;
     }
@@ -1234,9 +1264,37 @@ function createWhole(path: string): void {
   }
 }
 
-/** A read-only command's private copy of a state it may not write beside lives in the temp folder: what to do when that cannot hold it. */
+/** A read-only command's private copy of a state (one it may not write beside, or an older release's) lives in the temp folder: what to do when that cannot hold it. */
 const COPY_ROOM =
-  'this user may not write beside the state, so status, report and ledger export read a private copy of it in the temp folder: free space there, or set TMPDIR to a folder this user can write, then rerun. The state itself was not touched';
+  'status, report and ledger export read a private copy of this state in the temp folder (this user may not write beside it, or an older release wrote it, which they never upgrade): free space there, or set TMPDIR to a folder this user can write, then rerun. The state itself was not touched';
+
+/** Thrown by a read-only open in place of a state it would have to write first (StateDb.openToRead reads a copy instead). */
+const WOULD_WRITE = Symbol('the state would be written to be opened');
+
+/**
+ * The schema version and journal mode a SQLite file's first page records (its 100-byte header:
+ * https://www.sqlite.org/fileformat2.html#the_database_header), read as bytes; undefined for a
+ * file that is no database or cannot be read. With a run's log beside it the log may hold a later
+ * first page: the version read is then at most the real one (an upgrade is never undone).
+ */
+function firstPage(path: string): { version: number; wal: boolean } | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const header = Buffer.alloc(100);
+    if (readSync(fd, header, 0, 100, 0) < 100 || header.toString('latin1', 0, 16) !== 'SQLite format 3\0') return undefined;
+    // file format write and read versions: 2 is WAL
+    return { version: header.readUInt32BE(60), wal: header[18] === 2 && header[19] === 2 };
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** A write refused for want of room (a full disk, a quota, a file-size limit). */
 const NO_ROOM: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT', 'EFBIG']);
