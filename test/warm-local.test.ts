@@ -92,8 +92,10 @@ describe('warm: a local failure while an entry is stored', () => {
 
 describe('warm: a local failure outside any one entry', () => {
   it('the state refusing to record a failure (a full disk) ends the warm: the packages still queued are never asked for, and the error is ELOCAL', async () => {
-    // more packages than the warm keeps in flight (32 at least), so some are still queued when the first fails
-    const names = Array.from({ length: 120 }, (_, i) => `wq-${String(i).padStart(3, '0')}`);
+    // more packages than the warm ever keeps in flight (32 at first, re-sized from the round trip
+    // it measures, 512 at the most: a loaded machine's slow answers grew it past 120 once), so
+    // some are still queued when the first fails, whatever the sizing
+    const names = Array.from({ length: 600 }, (_, i) => `wq-${String(i).padStart(3, '0')}`);
     const file = job('warm-local-queue', names.map((n) => ({ name: n, integrity: `sha512-${Buffer.alloc(64, 1).toString('base64')}` })));
 
     // every store listing is refused (a failure of that entry), and recording that failure finds the disk full
