@@ -41,10 +41,10 @@ async function hardenCli(job: string, args: { dryRun?: boolean; packageGroups?: 
 }
 
 /** The engine alone, on names no source has to hold (scopes with pattern characters, ...). */
-async function hardenNames(packages: { format: Format; name: string }[], opts: { dryRun?: boolean; packageGroups?: boolean } = {}): Promise<HardenResult> {
+async function hardenNames(packages: { format: Format; name: string }[], opts: { dryRun?: boolean; packageGroups?: boolean; scopes?: string[] } = {}): Promise<HardenResult> {
   const ca = new CodeArtifact({ region: 'us-east-1', ...base, repositories: {} } as never, new Limiter({ publish: 1000, getAsset: 1000, list: 1000, reads: 2000, writes: 1000 }), te.client);
   const repos: Record<Format, string> = { npm: 'npm-internal', pypi: 'pypi-internal', generic: 'go-internal' };
-  return hardenEngine(ca, (f) => createTarget(f, ca, repos[f]), packages, { dryRun: opts.dryRun ?? false, packageGroups: opts.packageGroups ?? false, retries: 2, signal: new AbortController().signal });
+  return hardenEngine(ca, (f) => createTarget(f, ca, repos[f]), packages, { dryRun: opts.dryRun ?? false, packageGroups: opts.packageGroups ?? false, ...(opts.scopes ? { scopes: opts.scopes } : {}), retries: 2, signal: new AbortController().signal });
 }
 
 async function origin(name: string, repository = 'npm-internal') {
@@ -161,6 +161,24 @@ describe('package groups on a shared domain', () => {
     const second = await hardenNames(names, { packageGroups: true });
     expect([second.changes, second.groups, second.groupsLeft, second.errors]).toEqual([[], [], [], []]);
     expect(writesSince(since)).toEqual([]);
+  });
+
+  it("gives a group to every scope the job names internal, also one with no package yet: the scope is the company's before its first package is", async () => {
+    const r = await hardenNames([{ format: 'npm', name: '@started/a' }], { packageGroups: true, scopes: ['@started', '@unborn'] });
+    expect(r.groups.map((g) => g.pattern).sort()).toEqual(['/npm/started/*', '/npm/unborn/*']);
+    expect((await group('/npm/unborn/*')).originConfiguration?.restrictions?.EXTERNAL_UPSTREAM?.mode).toBe('BLOCK');
+    // once made, left alone
+    const since = lastSeq();
+    const again = await hardenNames([{ format: 'npm', name: '@started/a' }], { packageGroups: true, scopes: ['@started', '@unborn'] });
+    expect([again.groups, again.groupsLeft, again.errors]).toEqual([[], [], []]);
+    expect(writesSince(since)).toEqual([]);
+  });
+
+  it('harden JOB --package-groups reads those scopes from the job: a source scope with no package on its registry gets its group', async () => {
+    const job = te.writeJob({ name: 'unborn-scope', privateNpm: { packages: ['@acme/open'], scopes: ['@acme-next'] }, github: false });
+    const r = await hardenCli(job, { packageGroups: true });
+    expect(r.code, r.err).toBe(0);
+    expect((await group('/npm/acme-next/*')).originConfiguration?.restrictions?.EXTERNAL_UPSTREAM?.mode).toBe('BLOCK');
   });
 
   it('makes no group for a scope whose name a pattern would read as syntax', async () => {

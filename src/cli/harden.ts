@@ -6,7 +6,7 @@
  */
 import { loadJob } from '../config/load.js';
 import { MigrateError, toError } from '../errors.js';
-import { harden, type HardenResult } from '../engine/harden.js';
+import { harden, scopesOf, type HardenResult } from '../engine/harden.js';
 import { Limiter } from '../engine/limiter.js';
 import { formatOf } from '../engine/run.js';
 import { withRetry } from '../engine/retry.js';
@@ -95,6 +95,7 @@ export async function hardenCommand(jobFile: string, opts: HardenCommandOptions,
       result = await harden(target, (f) => createTarget(f, target, job.config.target.repositories[f]?.internal ?? missing(f)), packages, {
         dryRun: opts.dryRun ?? false,
         packageGroups: opts.packageGroups ?? job.config.hardening.packageGroups,
+        scopes: scopesOf(job.config.sources),
         retries: job.config.limits.retries,
         signal: stuck.signal,
         onApplied: (c) => db.appendLedger({ outcome: 'origin-configuration', format: c.format, package: c.package, target: { repository: c.repository, set: c.to }, detail: c.detail }),

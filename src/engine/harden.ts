@@ -7,6 +7,7 @@
  * https://docs.aws.amazon.com/codeartifact/latest/ug/package-origin-controls.html
  */
 import PQueue from 'p-queue';
+import type { SourceConfig } from '../config/schema.js';
 import { MigrateError, unexpectedError } from '../errors.js';
 import { Domain, type GroupProtection, type OriginConfiguration } from '../targets/domain.js';
 import type { CodeArtifact } from '../targets/codeartifact.js';
@@ -48,6 +49,12 @@ export interface HardenResult {
 export interface HardenOptions {
   dryRun: boolean;
   packageGroups: boolean;
+  /**
+   * npm scopes the job names internal (its npm sources' `scopes`, `@acme`): with packageGroups,
+   * each gets its group even when no package of it is found yet. The scope is the company's
+   * before its first package is: a public `@acme/new-thing` must not come in through a store.
+   */
+  scopes?: readonly string[];
   retries: number;
   signal: AbortSignal;
   /** Told of every change made (not in a dry run): the ledger records it. */
@@ -58,6 +65,11 @@ export interface HardenOptions {
    * told to `onApplied` as found, so the ledger names every internal package's protection.
    */
   recorded?: (format: Format, pkg: string, repository: string) => boolean;
+}
+
+/** The npm scopes a job's sources name internal (switched-off ones too: their scopes stay the company's), for HardenOptions.scopes. */
+export function scopesOf(sources: readonly SourceConfig[]): string[] {
+  return sources.flatMap((s) => (s.kind === 'npm-registry' ? s.scopes : []));
 }
 
 const show = (o: OriginConfiguration) => `publish ${o.publish}, upstream ${o.upstream}`;
@@ -178,7 +190,8 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
   opts.signal.removeEventListener('abort', onAbort);
   if (unrecorded !== undefined) throw unrecorded;
   if (opts.packageGroups) {
-    for (const scope of new Set(packages.filter((p) => p.format === 'npm' && p.name.startsWith('@') && p.name.includes('/')).map((p) => p.name.slice(1, p.name.indexOf('/'))))) {
+    const ofPackages = packages.filter((p) => p.format === 'npm' && p.name.startsWith('@') && p.name.includes('/')).map((p) => p.name.slice(1, p.name.indexOf('/')));
+    for (const scope of new Set([...ofPackages, ...(opts.scopes ?? []).map((s) => s.replace(/^@/, ''))])) {
       const pattern = `/npm/${scope}/*`;
       if (!PLAIN_SCOPE.test(scope)) {
         result.groupsLeft.push({ pattern, reason: `the scope @${scope} holds characters a package-group pattern reads as syntax (~ * $) or cannot hold: no group made; its packages are protected one by one (upstream BLOCK)` });

@@ -34,7 +34,7 @@ import { checkGoSums, goSumFiles } from './gosum-check.js';
 import { Limiter, StuckWatch } from './limiter.js';
 import { gracefulStop, RefusalBreaker, targetStuckError } from './stop.js';
 import { jobRates, resolveRates } from './rates.js';
-import { harden } from './harden.js';
+import { harden, scopesOf } from './harden.js';
 import { jobNamesPackage, otherJobsOfThisWork, recordSources, refuseReformattedSources, refuseRenamedSources, refuseRespelledPackages, setAsideDropped } from './job-edits.js';
 import { callerIdentity } from '../targets/domain.js';
 import type { STSClient } from '@aws-sdk/client-sts';
@@ -417,6 +417,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       hardening = await harden(getCa(), getTarget, packages, {
         dryRun,
         packageGroups: config.hardening.packageGroups,
+        scopes: scopesOf(config.sources),
         retries: config.limits.retries,
         signal,
         onApplied: (c) => db.appendLedger({ outcome: 'origin-configuration', format: c.format, package: c.package, target: { repository: c.repository, set: c.to }, detail: c.detail }),
