@@ -7,13 +7,10 @@
  * the warm had said `warmed`.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnv, type TestEnv } from './support/harness.js';
 import { makeWheel } from './support/pypi-public.js';
-import { warmInProcess } from './support/warm-run.js';
+import { warmInProcess, writeWarmJob } from './support/warm-run.js';
 
 let te: TestEnv;
 
@@ -28,17 +25,7 @@ afterAll(async () => {
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** A job warming `files` (written under `name/`), every one a lockfile. */
-function job(name: string, files: Record<string, string>): string {
-  for (const [path, text] of Object.entries(files)) {
-    mkdirSync(dirname(join(te.dir, name, path)), { recursive: true });
-    writeFileSync(join(te.dir, name, path), text);
-  }
-  const jobFile = te.writeJob({ name, github: false, privateNpm: {} });
-  const doc = parse(readFileSync(jobFile, 'utf8')) as Record<string, unknown>;
-  doc.warm = { lockfiles: Object.keys(files).map((f) => `${name}/${f}`), pendingTimeoutSeconds: 10 };
-  writeFileSync(jobFile, stringify(doc));
-  return jobFile;
-}
+const job = (name: string, files: Record<string, string>) => writeWarmJob(te, name, files, Object.keys(files), { privateNpm: {} });
 
 const warm = (file: string) => warmInProcess(file, { env: te.env, stateDir: te.stateDir, codeartifactClient: te.client });
 

@@ -6,13 +6,10 @@
  * their bytes decide.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnv, type TestEnv } from './support/harness.js';
 import { makeWheel } from './support/pypi-public.js';
-import { warmInProcess } from './support/warm-run.js';
+import { warmInProcess, writeWarmJob } from './support/warm-run.js';
 
 let te: TestEnv;
 
@@ -27,15 +24,7 @@ afterAll(async () => {
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** A job warming `lockfile` (written as `name/<file>`). */
-function job(name: string, file: string, text: string): string {
-  mkdirSync(join(te.dir, name), { recursive: true });
-  writeFileSync(join(te.dir, name, file), text);
-  const jobFile = te.writeJob({ name, github: false, privateNpm: {} });
-  const doc = parse(readFileSync(jobFile, 'utf8')) as Record<string, unknown>;
-  doc.warm = { lockfiles: [`${name}/${file}`], pendingTimeoutSeconds: 10 };
-  writeFileSync(jobFile, stringify(doc));
-  return jobFile;
-}
+const job = (name: string, file: string, text: string) => writeWarmJob(te, name, { [file]: text }, [file], { privateNpm: {} });
 
 const warm = (file: string) => warmInProcess(file, { env: te.env, stateDir: te.stateDir, codeartifactClient: te.client });
 

@@ -13,14 +13,16 @@ type WarmOptions = Parameters<typeof warmCommand>[1];
 /**
  * A warm job named `name` over `files` (written under the test's folder, in `name/`), reading
  * the `lockfiles` among them: the private registry's `@acme/core` internal, one retry, a 10 s
- * pending bound; `filters` and `publicNpm` (the job's publicRegistries.npm) when given.
+ * pending bound; `filters` and `publicNpm` (the job's publicRegistries.npm) when given, and
+ * `privateNpm` in place of `{ packages: ['@acme/core'] }` (`{}`: the scope @acme alone, no
+ * package a harden must protect before the warm).
  */
-export function writeWarmJob(te: TestEnv, name: string, files: Record<string, string>, lockfiles: readonly string[], opts: { publicNpm?: string; filters?: Record<string, unknown> } = {}): string {
+export function writeWarmJob(te: TestEnv, name: string, files: Record<string, string>, lockfiles: readonly string[], opts: { publicNpm?: string; filters?: Record<string, unknown>; privateNpm?: { packages?: string[]; scopes?: string[] } } = {}): string {
   for (const [path, text] of Object.entries(files)) {
     mkdirSync(dirname(join(te.dir, name, path)), { recursive: true });
     writeFileSync(join(te.dir, name, path), text);
   }
-  const file = te.writeJob({ name, github: false, privateNpm: { packages: ['@acme/core'] }, ...(opts.filters ? { filters: opts.filters } : {}) });
+  const file = te.writeJob({ name, github: false, privateNpm: opts.privateNpm ?? { packages: ['@acme/core'] }, ...(opts.filters ? { filters: opts.filters } : {}) });
   const doc = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
   doc.warm = { lockfiles: lockfiles.map((l) => `${name}/${l}`), pendingTimeoutSeconds: 10 };
   doc.limits = { ...(doc.limits as Record<string, unknown>), retries: 1 };
