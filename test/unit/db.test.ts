@@ -226,15 +226,20 @@ describe('migrations', () => {
     expect(readdirSync(dir).filter((f) => f.includes('.new-'))).toEqual([]);
   });
 
-  it('a damaged page is ESTATE saying so, with how to recover (not "check the file is writable")', () => {
+  /** A state of 3,000 versions closed, then every page after the schema's garbled (the items table's): its bytes. */
+  function damagedState(): Buffer {
     const s = openState();
     s.recordListing('src', 'http://registry.test/', listing('big', Array.from({ length: 3000 }, (_, i) => `1.0.${i}`)));
     open.splice(open.indexOf(s), 1);
     s.close();
-    // the items table's pages: garble every page after the schema's
     const bytes = readFileSync(path);
     for (let page = 2; page * 4096 < bytes.length; page++) bytes.fill(0xa5, page * 4096 + 8, page * 4096 + 4096);
     writeFileSync(path, bytes);
+    return bytes;
+  }
+
+  it('a damaged page is ESTATE saying so, with how to recover (not "check the file is writable")', () => {
+    damagedState();
     let thrown: unknown;
     try {
       const again = openState();
@@ -311,13 +316,7 @@ describe('migrations', () => {
   // read-only mount or a folder of another user refuse anyone else
   const immutable = spawnSync('sh', ['-c', `f=$(mktemp -p ${JSON.stringify(tmpdir())}) && chattr +i "$f" && chattr -i "$f" && rm "$f"`]).status === 0;
   it.skipIf(!immutable)('a damaged state this user may only read (status, report on their private copy) is ESTATE naming the state and how to recover it, never the temp copy deleted at once', () => {
-    const s = openState();
-    s.recordListing('src', 'http://registry.test/', listing('big', Array.from({ length: 3000 }, (_, i) => `1.0.${i}`)));
-    open.splice(open.indexOf(s), 1);
-    s.close();
-    const bytes = readFileSync(path);
-    for (let page = 2; page * 4096 < bytes.length; page++) bytes.fill(0xa5, page * 4096 + 8, page * 4096 + 4096);
-    writeFileSync(path, bytes);
+    const bytes = damagedState();
     const chattr = (flag: string) => expect(spawnSync('chattr', [flag, path, dir]).status).toBe(0);
     chattr('+i');
     let thrown: MigrateError;
