@@ -5,7 +5,7 @@
  * in git. Each ends in its own outcome, asserted by code, rows and what the
  * stand-in received; the other versions still migrate.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ListPackageVersionsCommand } from '@aws-sdk/client-codeartifact';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -303,5 +303,21 @@ describe('repositories that cannot be reached', () => {
     const job = te.writeJob({ name: 'hostkey', sources: [gitSource('uuid', 'uuid', 'go', { package: 'github.com/google/uuid', knownHostsFile: '/dev/null' })], limits: { retries: 0 } });
     const s = await te.run(job);
     expect(s.listErrors).toEqual([expect.objectContaining({ code: 'ESOURCEAUTH', message: expect.stringMatching(/host key/) })]);
+  });
+
+  it("a host whose key changed, for an operator whose ssh config says StrictHostKeyChecking no: still refused (ESOURCEAUTH about the host key), nothing fetched", async () => {
+    // the operator's ssh config (as ~/.ssh/config would say it): host keys not checked, and a known_hosts holding another key for the host
+    const [hostPort] = readFileSync(git.knownHosts, 'utf8').split(' ');
+    const otherKey = readFileSync(`${git.unauthorizedKey}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+    const knownHosts = join(te.dir, 'careless-known_hosts');
+    writeFileSync(knownHosts, `${hostPort} ${otherKey}\n`);
+    const config = join(te.dir, 'careless-ssh-config');
+    writeFileSync(config, `Host *\n  StrictHostKeyChecking no\n  UserKnownHostsFile ${knownHosts}\n`);
+    const { knownHostsFile: _ours, ...withoutKnownHosts } = gitSource('uuid', 'uuid', 'go', { package: 'github.com/google/uuid' });
+    const job = te.writeJob({ name: 'hostkey-changed', sources: [withoutKnownHosts], limits: { retries: 0 } });
+    const s = await te.run(job, { env: { ...te.env, GIT_SSH_COMMAND: `ssh -F ${config}` } });
+    expect(s.listErrors).toEqual([expect.objectContaining({ code: 'ESOURCEAUTH', message: expect.stringMatching(/host key/) })]);
+    expect(s.complete).toBe(0);
+    expect(existsSync(join(te.stateDir, 'git', 'hostkey-changed', 'uuid.git'))).toBe(false);
   });
 });

@@ -3,7 +3,9 @@
  * the repositories `warm` searches for lockfiles): a curated environment (no
  * stray GIT_DIR or GIT_CONFIG_*), `GIT_SSH_COMMAND` with the job's key
  * (`sshKeyEnv`: the key itself or its path) and known_hosts, BatchMode and no
- * askpass, so nothing ever waits for a password or a host-key prompt; and
+ * askpass, so nothing ever waits for a password or a host-key prompt, and
+ * StrictHostKeyChecking=yes whatever the ssh config says (a host key changed or
+ * unknown is refused, never accepted); and
  * git's complaints turned into coded errors.
  */
 import { execFile, spawn } from 'node:child_process';
@@ -95,7 +97,11 @@ export class GitAccess {
       hideFromBuilds(keyPath);
       ssh.push('-i', keyPath, '-o', 'IdentitiesOnly=yes');
     }
-    if (opts.knownHostsFile) ssh.push('-o', `UserKnownHostsFile=${opts.knownHostsFile}`, '-o', 'StrictHostKeyChecking=yes');
+    if (opts.knownHostsFile) ssh.push('-o', `UserKnownHostsFile=${opts.knownHostsFile}`);
+    // a host key known beforehand, or nothing: an operator's ~/.ssh/config saying `StrictHostKeyChecking
+    // no` (common on CI machines) would let ssh talk on to a host whose key changed, and publish what
+    // an impostor serves; `accept-new` would take the first key it sees. A command-line -o wins over any config file
+    ssh.push('-o', 'StrictHostKeyChecking=yes');
     out.GIT_SSH_COMMAND = ssh.map((a, i) => (i === 0 ? a : quote(a))).join(' ');
     out.GIT_TERMINAL_PROMPT = '0';
     out.GIT_ASKPASS = 'false';
