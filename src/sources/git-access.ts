@@ -263,9 +263,12 @@ export class GitAccess {
       }
       renameSync(partial, mirror);
     } else {
+      // what a fetch cut off (or killed with this tool) was receiving: garbage git never reads, counted against
+      // the bound; and the lock files of a git killed outright (a crash, a power cut, the OOM killer: its
+      // refs/tags/<tag>.lock, HEAD.lock or config.lock would fail every later fetch and set-url, blamed on the
+      // repository). The job's lock is held and any git a killed run left is stopped (above): none is ours to keep
+      discardCutFetch(mirror, true);
       await this.git(mirror, signal).raw(['remote', 'set-url', 'origin', url]);
-      // what a fetch cut off (or killed with this tool) was receiving: garbage git never reads, counted against the bound
-      discardCutFetch(mirror, false);
       try {
         await runTransfer([...noHooks, 'fetch', '--prune', '--progress', 'origin'], bounds(mirror, mirror));
       } catch (e) {
@@ -416,10 +419,11 @@ export class GitAccess {
 
 /**
  * What a fetch left in the mirror when it was cut off: the pack it was receiving
- * (`objects/pack/tmp_pack_*`, `tmp_idx_*`, never read by git, left by a kill) and, after
- * a cut (`locks`), the lock files of refs it was updating (git removes them on SIGTERM,
- * not on the SIGKILL that follows when it does not stop). The job's lock is held: no
- * other git works in this mirror.
+ * (`objects/pack/tmp_pack_*`, `tmp_idx_*`, never read by git, left by a kill) and, with
+ * `locks`, the lock files of refs, HEAD and the config it was updating (git removes them on
+ * SIGTERM, not on a SIGKILL: the one that follows when it does not stop, or a crash's). No
+ * ref's name ends in `.lock` (git check-ref-format). The job's lock is held: no other git
+ * works in this mirror.
  */
 function discardCutFetch(mirror: string, locks: boolean): void {
   const pack = join(mirror, 'objects', 'pack');

@@ -1,0 +1,76 @@
+/**
+ * A git source's mirror as a crash, a disk fault or a careless operator can leave it
+ * between runs: a lock file of a git that was killed (power cut, OOM killer), a pack
+ * file cut short, a folder left without its HEAD. Real local repositories (file://), a
+ * real run against the CodeArtifact stand-in: nothing may be blamed on the repository,
+ * retried as a network failure, or fail the same way on every rerun without saying why.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestEnv, type TestEnv } from './support/harness.js';
+
+const run = promisify(execFile);
+let te: TestEnv;
+
+beforeAll(async () => {
+  te = await startTestEnv();
+});
+afterAll(async () => {
+  await te?.stop();
+});
+
+const gitEnv = () => ({ PATH: process.env.PATH!, HOME: te.dir, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' });
+const git = async (cwd: string, ...args: string[]) => (await run('git', args, { cwd, env: gitEnv() })).stdout.trim();
+
+/** A Go module repository (work tree) tagged v1.0.0, and a function that commits and tags the next version. */
+async function goRepo(name: string): Promise<{ url: string; release: (tag: string) => Promise<void> }> {
+  const dir = join(te.dir, 'repos', name);
+  mkdirSync(dir, { recursive: true });
+  await git(dir, 'init', '-q');
+  writeFileSync(join(dir, 'go.mod'), `module example.com/${name}\n\ngo 1.19\n`);
+  writeFileSync(join(dir, `${name}.go`), `package ${name}\n`);
+  await git(dir, 'add', '.');
+  await git(dir, 'commit', '-qm', 'v1.0.0');
+  await git(dir, 'tag', 'v1.0.0');
+  return {
+    url: `file://${dir}`,
+    async release(tag: string) {
+      writeFileSync(join(dir, `${tag.replace(/\W/g, '_')}.go`), `package ${name}\n\n// ${tag}\n`);
+      await git(dir, 'add', '.');
+      await git(dir, 'commit', '-qm', tag);
+      await git(dir, 'tag', tag);
+    },
+  };
+}
+
+const source = (name: string, url: string) => ({ id: name, kind: 'git', url, format: 'go', package: `example.com/${name}` });
+const mirrorOf = (job: string, id: string) => join(te.stateDir, 'git', job, `${id}.git`);
+const states = (job: string) => {
+  const s = te.openState(job);
+  try {
+    return Object.fromEntries(s.items().map((r) => [r.version, r.state]));
+  } finally {
+    s.close();
+  }
+};
+
+describe("lock files a killed git left in a source's mirror", () => {
+  it('a ref lock, HEAD.lock and config.lock (a crash mid-fetch, mid set-url): the next run removes them and fetches, the new tags migrate; never ESOURCE blamed on the repository', async () => {
+    const repo = await goRepo('locked');
+    const job = te.writeJob({ name: 'locked', sources: [source('locked', repo.url)], limits: { retries: 0 } });
+    expect((await te.run(job)).exitCode).toBe(0);
+    await repo.release('v1.1.0');
+    const mirror = mirrorOf('locked', 'locked');
+    // what git holds while it updates a ref, HEAD and the config, left by a git killed with SIGKILL
+    mkdirSync(join(mirror, 'refs', 'tags'), { recursive: true });
+    for (const lock of ['refs/tags/v1.1.0.lock', 'HEAD.lock', 'config.lock']) writeFileSync(join(mirror, lock), '');
+    const s = await te.run(job);
+    expect(s.listErrors, JSON.stringify(s.listErrors)).toEqual([]);
+    expect(s.exitCode).toBe(0);
+    expect(states('locked')).toEqual({ 'v1.0.0': 'verified', 'v1.1.0': 'verified' });
+    for (const lock of ['refs/tags/v1.1.0.lock', 'HEAD.lock', 'config.lock']) expect(existsSync(join(mirror, lock)), lock).toBe(false);
+  });
+});
