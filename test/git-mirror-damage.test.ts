@@ -6,7 +6,7 @@
  * retried as a network failure, or fail the same way on every rerun without saying why.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,5 +72,22 @@ describe("lock files a killed git left in a source's mirror", () => {
     expect(s.exitCode).toBe(0);
     expect(states('locked')).toEqual({ 'v1.0.0': 'verified', 'v1.1.0': 'verified' });
     for (const lock of ['refs/tags/v1.1.0.lock', 'HEAD.lock', 'config.lock']) expect(existsSync(join(mirror, lock)), lock).toBe(false);
+  });
+});
+
+describe("a source's mirror damaged on disk", () => {
+  it('a mirror folder left without its HEAD (half deleted, half copied): cloned again in its place, the new tag migrates; not ELOCAL "cannot rename" on every rerun', async () => {
+    const repo = await goRepo('headless');
+    const job = te.writeJob({ name: 'headless', sources: [source('headless', repo.url)], limits: { retries: 0 } });
+    expect((await te.run(job)).exitCode).toBe(0);
+    const mirror = mirrorOf('headless', 'headless');
+    unlinkSync(join(mirror, 'HEAD'));
+    await repo.release('v1.1.0');
+    const s = await te.run(job);
+    expect(s.listErrors, JSON.stringify(s.listErrors)).toEqual([]);
+    expect(s.exitCode).toBe(0);
+    expect(states('headless')).toEqual({ 'v1.0.0': 'verified', 'v1.1.0': 'verified' });
+    expect(existsSync(join(mirror, 'HEAD'))).toBe(true);
+    expect(readdirSync(join(te.stateDir, 'git', 'headless'))).toEqual(['headless.git']);
   });
 });

@@ -252,6 +252,12 @@ export class GitAccess {
     const noHooks = NO_HOOKS.flatMap((c) => ['-c', c]);
     if (!existsSync(join(mirror, 'HEAD'))) {
       makeFolder(dirname(mirror));
+      // a folder in the mirror's place that is no repository (half deleted, half copied with the state
+      // directory): never renamed over (ENOTEMPTY, on every rerun), nothing git could read from it; cloned again
+      if (existsSync(mirror)) {
+        process.stderr.write(`${this.opts.owner}: ${mirror} is no git repository (it has no HEAD): removed, cloned again\n`);
+        rmSync(mirror, { recursive: true, force: true });
+      }
       const partial = `${mirror}.partial-${process.pid}`;
       rmSync(partial, { recursive: true, force: true });
       this.writeKey();
