@@ -6,7 +6,7 @@
  * retried as a network failure, or fail the same way on every rerun without saying why.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -76,6 +76,32 @@ describe("lock files a killed git left in a source's mirror", () => {
 });
 
 describe("a source's mirror damaged on disk", () => {
+  it('a pack cut short: the version is ELOCAL naming the mirror and saying to remove it (not ESOURCE blamed on the repository, not retried); removed, the rerun clones again and migrates it', async () => {
+    const repo = await goRepo('damaged');
+    const job = te.writeJob({ name: 'damaged', sources: [source('damaged', repo.url)], limits: { retries: 2 } });
+    expect((await te.run(job)).exitCode).toBe(0);
+    const mirror = mirrorOf('damaged', 'damaged');
+    const packs = join(mirror, 'objects', 'pack');
+    const pack = join(packs, readdirSync(packs).find((f) => f.endsWith('.pack'))!);
+    truncateSync(pack, statSync(pack).size - 40);
+    // v1.1.0 shares v1.0.0's go.mod: its checkout reads the pack cut short
+    await repo.release('v1.1.0');
+    const r = await te.cli(['run', job, '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stdout + r.stderr).not.toMatch(/retry \d+ for/);
+    expect(r.stdout + r.stderr).not.toMatch(/ESOURCE|EBADSOURCE/);
+    const error = (JSON.parse(r.stdout) as { error: { code: string; message: string; hint?: string } }).error;
+    expect(error).toMatchObject({ code: 'ELOCAL', message: expect.stringContaining(mirror), hint: expect.stringContaining(mirror) });
+    expect(error.message).toMatch(/damaged/);
+    expect(states('damaged')).toEqual({ 'v1.0.0': 'verified', 'v1.1.0': 'pending' });
+
+    // as the hint says
+    rmSync(mirror, { recursive: true, force: true });
+    const again = await te.run(job);
+    expect(again.exitCode, JSON.stringify(again.failures)).toBe(0);
+    expect(states('damaged')).toEqual({ 'v1.0.0': 'verified', 'v1.1.0': 'verified' });
+  });
+
   it('a mirror folder left without its HEAD (half deleted, half copied): cloned again in its place, the new tag migrates; not ELOCAL "cannot rename" on every rerun', async () => {
     const repo = await goRepo('headless');
     const job = te.writeJob({ name: 'headless', sources: [source('headless', repo.url)], limits: { retries: 0 } });

@@ -457,6 +457,39 @@ function namesIn(dir: string): string[] {
   return direntsIn(dir).map((e) => e.name);
 }
 
+/**
+ * What git says when the object store it reads is damaged on this machine's disk: a pack cut
+ * short or whose index no longer matches it, an object whose bytes do not inflate, a tree or a
+ * blob a commit of the mirror names that is not there. Never a `remote:` line (the server's own
+ * repository damaged is the source's failure).
+ */
+const DAMAGED_OBJECTS =
+  /does not match index|\bis corrupt\b|corrupt (loose|packed) object|bad packed object|data stream error|unable to unpack|packfile .* cannot be accessed|failed to read object|index file .* is too small|bad index file|non-monotonic index|object file .* is empty|garbage at end of loose object|hash mismatch|unable to read (tree|sha1 file)|missing (blob|tree) object/i;
+
+/**
+ * A local git (a checkout from the mirror, the tags or files read in it) that failed because
+ * the mirror's objects are damaged on disk (a disk fault, a copy cut short): this machine's
+ * ELOCAL naming the mirror, never the repository blamed nor the version retried, and every
+ * rerun would fail alike until it is cloned again; undefined for any other failure. `where`
+ * names the operation, `what` the mirror (`the mirror of source "billing"`).
+ */
+export function damagedMirrorError(thrown: unknown, mirror: string, where: string, subject: string, what: string): MigrateError | undefined {
+  if (thrown instanceof MigrateError) return undefined;
+  const said = toError(thrown)
+    .message.split('\n')
+    .map((l) => (l.split('\r').pop() ?? '').trim())
+    .filter((l) => l && !/^(git (cat-file )?exited with \S+: )?remote:/.test(l))
+    // git's own words, without what wrapped them (`git checkout left files unwritten: `)
+    .map((l) => l.replace(/^.*?\b(?=(error|fatal): )/, ''));
+  const damage = said.filter((l) => DAMAGED_OBJECTS.test(l));
+  if (damage.length === 0) return undefined;
+  return new MigrateError('ELOCAL', `${where}: ${what} ${mirror} is damaged on this machine's disk: ${redact([...new Set(damage)].slice(-2).join(' | ')).slice(0, 600)}`, {
+    subject,
+    cause: thrown,
+    hint: `remove ${mirror} (this machine's copy of the repository: the next run clones it again) and rerun; if it happens again, check the disk under the state directory`,
+  });
+}
+
 /** A clause as a sentence of its own: capitalised. */
 function sentence(clause: string): string {
   return clause.charAt(0).toUpperCase() + clause.slice(1);

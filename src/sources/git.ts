@@ -30,7 +30,7 @@ import { MigrateError, vanishedError } from '../errors.js';
 import { printable } from '../redact.js';
 import type { PackageListing, VersionListing } from '../types.js';
 import { MAX_VERSION_KEY, badModulePath, boundedKey, detached, isNpmName, shownKey } from './bounded.js';
-import { GitAccess } from './git-access.js';
+import { damagedMirrorError, GitAccess } from './git-access.js';
 import type { Checkout, NameResult, Source } from './source.js';
 
 /** One tag that names a version, with what the listing needs about it. */
@@ -269,12 +269,19 @@ export class GitSource implements Source {
     } catch (e) {
       cleanup();
       // the mirror deleted under the run: git says "no such repository" or "bad object", which is not the source's doing
-      throw (signal?.aborted ? undefined : vanishedError(e, `${version} (${commit.slice(0, 12)})`, this.uses())) ?? this.classify(e, 'checkout', `${version} (${commit.slice(0, 12)})`);
+      const subject = `${version} (${commit.slice(0, 12)})`;
+      if (signal?.aborted) throw this.classify(e, 'checkout', subject);
+      throw vanishedError(e, subject, this.uses()) ?? this.damaged(e, 'checkout', subject) ?? this.classify(e, 'checkout', subject);
     }
   }
 
   close(): void {
     this.access.close();
+  }
+
+  /** A local git's failure for the mirror's objects damaged on disk (ELOCAL naming it), else undefined. */
+  private damaged(thrown: unknown, what: string, subject = this.id): MigrateError | undefined {
+    return damagedMirrorError(thrown, this.mirror, `${subject}: git ${what}`, subject, `the mirror of source "${this.id}"`);
   }
 
   /** What a checkout reads besides its own folder: the mirror, whose objects it shares (clone --shared). */
@@ -307,7 +314,9 @@ export class GitSource implements Source {
       const major = this.format === 'go' ? majorDir(this.goVersion(t.captured)) : undefined;
       if (major) specs.add(`${t.commit}:${dir}${major}/go.mod`);
     }
-    const read = await this.access.readBlobs(this.mirror, [...specs], MAX_TAGGED_FILE, (bytes) => declaredName(file!, bytes), signal);
+    const read = await this.access.readBlobs(this.mirror, [...specs], MAX_TAGGED_FILE, (bytes) => declaredName(file!, bytes), signal).catch((e: unknown) => {
+      throw this.damaged(e instanceof MigrateError ? e.cause : e, 'read files at tags') ?? e;
+    });
     const blobs = new Map([...specs].map((spec, i) => [spec, read[i]]));
     return matched.map((t) => {
       if (tooLong(t)) {
@@ -335,7 +344,7 @@ export class GitSource implements Source {
    */
   private async peelTags(git: SimpleGit): Promise<{ tag: string; commit: string; type: string; committedAt?: string; badTime?: string }[]> {
     const out = await git.raw(['for-each-ref', '--format=%(objecttype) %(objectname) %(committerdate:unix) %(*objecttype) %(*objectname) %(*committerdate:unix) %(refname)', 'refs/tags']).catch((e: unknown) => {
-      throw this.classify(e, 'list tags');
+      throw this.damaged(e, 'list tags') ?? this.classify(e, 'list tags');
     });
     const tags: { tag: string; commit: string; type: string; committedAt?: string; badTime?: string }[] = [];
     for (const line of out.split('\n')) {
@@ -344,7 +353,7 @@ export class GitSource implements Source {
       if (f.length !== 7 || !f[6]!.startsWith('refs/tags/')) continue;
       let [type, sha, time] = f[0] === 'tag' && f[3] ? [f[3], f[4]!, f[5]!] : [f[0]!, f[1]!, f[2]!];
       // a tag of a tag (of a tag…): git warns when one is made; followed to the end, one git call each
-      if (type === 'tag') ({ type, sha, time } = await this.peelNested(git, sha).catch((e: unknown) => Promise.reject(this.classify(e, 'list tags'))));
+      if (type === 'tag') ({ type, sha, time } = await this.peelNested(git, sha).catch((e: unknown) => Promise.reject(this.damaged(e, 'list tags') ?? this.classify(e, 'list tags'))));
       // git writes any committer time a commit holds; a Date holds ±8.64e15 ms (year 275760), and past it
       // toISOString throws: one commit of a hostile repository would fail the listing of every tag
       const date = type === 'commit' && /^\d+$/.test(time) ? new Date(Number(time) * 1000) : undefined;
