@@ -10,7 +10,7 @@
  * one never published; internal names are in the lockfiles too.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { AssociateExternalConnectionCommand, CreateRepositoryCommand, PutPackageOriginConfigurationCommand } from '@aws-sdk/client-codeartifact';
@@ -572,6 +572,32 @@ describe('warm', () => {
     expect([ra.code, rb.code], `${ra.stderr}\n${rb.stderr}`).toEqual([0, 0]);
     for (const r of [ra, rb]) expect(r.stdout).toContain('app/package-lock.json');
     for (const name of ['twin-a', 'twin-b']) expect(readdirSync(join(te.stateDir, 'git', name)).filter((f) => f.startsWith('warm-'))).toHaveLength(1);
+  });
+
+  it("a lockfile repository's mirror damaged on disk (a pack cut short) is ELOCAL naming the mirror and saying to remove it, never blamed on the repository; removed, it is cloned again", async () => {
+    const git = te.sandbox.git!;
+    const d = te.sandbox.descriptor;
+    const repoDir = join(te.dir, 'damaged-lockfiles');
+    mkdirSync(join(repoDir, 'app'), { recursive: true });
+    writeFileSync(join(repoDir, 'app/package-lock.json'), readFileSync(join(projects, 'web/package-lock.json')));
+    await git.server.createRepoFromDir('damaged-lockfiles', repoDir);
+    const job = jobVariant('damaged', { repositories: [{ url: git.url('damaged-lockfiles'), sshKeyEnv: d.git!.keyEnv, knownHostsFile: d.git!.knownHostsFile }] });
+    expect((await te.cli(['rewrite-lockfiles', job])).code).toBe(0);
+    const mirror = join(te.stateDir, 'git', 'damaged', readdirSync(join(te.stateDir, 'git', 'damaged')).find((f) => f.startsWith('warm-'))!);
+    const packs = join(mirror, 'objects', 'pack');
+    const pack = join(packs, readdirSync(packs).find((f) => f.endsWith('.pack'))!);
+    truncateSync(pack, statSync(pack).size - 40);
+    const r = await te.cli(['rewrite-lockfiles', job, '--json']);
+    expect(r.code, r.stdout + r.stderr).not.toBe(0);
+    expect(r.stdout + r.stderr).not.toMatch(/ESOURCE|retry \d+ for/);
+    expect(r.stdout + r.stderr).toMatch(/ELOCAL/);
+    expect(r.stdout + r.stderr).toContain(mirror);
+    expect(r.stdout + r.stderr).toMatch(/damaged/);
+    // as the hint says
+    rmSync(mirror, { recursive: true, force: true });
+    const again = await te.cli(['rewrite-lockfiles', job]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('app/package-lock.json');
   });
 
   it('rewrite-lockfiles: a branch of a repository that is not there is that branch\'s error, with its code and the job-file key to fix; the repository\'s other branches are still read', async () => {

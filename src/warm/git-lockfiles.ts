@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { redactUrlCredentials } from '../redact.js';
-import { GitAccess } from '../sources/git-access.js';
+import { damagedMirrorError, GitAccess } from '../sources/git-access.js';
 import type { JobConfig } from '../config/schema.js';
 import { MigrateError, vanishedError } from '../errors.js';
 import { makeFolder } from '../make-folder.js';
@@ -120,9 +120,15 @@ export class LockfileRepository {
     this.access.close();
   }
 
-  /** The mirror deleted under the warm (the state directory cleaned): git's "no such repository" or "bad object" is not the remote's, nor a branch missing. */
+  /**
+   * The mirror deleted under the warm (the state directory cleaned), or damaged on this machine's
+   * disk (a pack cut short): git's "no such repository", "bad object" or "pack does not match
+   * index" is not the remote's, nor a branch missing. ELOCAL naming the mirror.
+   */
   private mirrorGone(thrown: unknown, subject: string, signal?: AbortSignal): MigrateError | undefined {
-    return signal?.aborted ? undefined : vanishedError(thrown, subject, [{ path: this.mirror, what: `the mirror of ${this.key}` }]);
+    if (signal?.aborted) return undefined;
+    const what = `the mirror of ${this.key}`;
+    return vanishedError(thrown, subject, [{ path: this.mirror, what }]) ?? damagedMirrorError(thrown, this.mirror, `${subject}: git`, subject, what);
   }
 
   /** git's complaints as coded errors (see sources/git-access.ts). */
