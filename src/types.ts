@@ -112,7 +112,8 @@ export type BucketName = (typeof BUCKETS)[number];
  */
 export interface RateLimiter {
   take(names: readonly BucketName[], signal?: AbortSignal): Promise<void>;
-  throttled(names: readonly BucketName[]): void;
+  /** The service throttled a request sent at `sentAt` (performance.now()): one sent before the last cut cuts nothing more. */
+  throttled(names: readonly BucketName[], sentAt?: number): void;
   /** The request succeeded; `ms` is how long it took (the engine sizes in-flight work from it). */
   succeeded(names: readonly BucketName[], ms?: number): void;
   /** `peer` (the API, or one repository endpoint's host) answered something, any status: whatever else is wrong, it is not stuck. */

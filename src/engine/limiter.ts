@@ -1,12 +1,13 @@
 /**
- * Token buckets per CodeArtifact quota, with AIMD: a throttle cuts the
- * bucket's rate (never below a tenth of the configured one), each success
- * wins a little of it back. Buckets hold at most one token, so requests are
- * spread evenly instead of bursting into the service's own bucket.
+ * Token buckets per CodeArtifact quota, with AIMD: a throttle cuts the bucket's rate
+ * below what was really being sent, each success wins some of it back: quickly up to
+ * near the rate the service last refused, slowly past it. Buckets hold at most one
+ * token, so requests are spread evenly instead of bursting into the service's own bucket.
  *
  * Default quotas: https://docs.aws.amazon.com/codeartifact/latest/ug/service-limits.html
  */
 import type { Rates } from '../config/schema.js';
+import { MIN_RATE } from '../config/schema.js';
 import type { BucketName, RateLimiter } from '../types.js';
 
 export type { BucketName };
@@ -25,12 +26,23 @@ const sleep = (ms: number, signal?: AbortSignal) =>
   });
 
 /**
- * AIMD constants: a throttle cuts the rate by 20%; each success wins back 5% of
- * the configured rate, so one stray 429 costs about one request's worth of
- * throughput while a run of them backs off geometrically (to a tenth at most).
+ * AIMD constants. A throttle cuts the rate to 80% of what was really sent (the bucket's
+ * rate is only a ceiling: with little in flight, or requests waiting out Retry-Afters, far
+ * fewer go out, and cutting a rate nobody reaches changes nothing), down to MIN_RATE: the
+ * room left may be far below the stated quota (another team's CI spending the account-wide
+ * reads or writes). A success wins back 5% of the configured rate up to CAUTIOUS x the rate
+ * the service last refused, then PROBE of the rate at a time: a service that keeps room
+ * for a fraction of the quota sees one 429 every few dozen requests, not every other one.
+ * Once FORGET_AFTER successes in a row came without a throttle, that rate is forgotten
+ * (the other team's CI is done) and the bucket climbs back to the configured rate quickly.
  */
 const DECREASE = 0.8;
 const INCREASE = 0.05;
+const CAUTIOUS = 0.9;
+const PROBE = 0.01;
+const FORGET_AFTER = 30;
+/** The last requests' send times kept to measure what a bucket really sends. */
+const SENT_SAMPLES = 16;
 
 /** How much a new latency sample moves the average (an EWMA over the last ~20 requests). */
 const LATENCY_WEIGHT = 0.1;
@@ -42,6 +54,13 @@ class Bucket {
   latencyMs?: number;
   /** Time slots went unused since the bucket's first request (nobody was waiting), ms. */
   idleMs = 0;
+  /** The rate the service last refused, until FORGET_AFTER successes in a row. */
+  private refusedAt?: number;
+  private calm = 0;
+  /** When the rate was last cut (monotonic ms): a request sent before it was answered by that cut. */
+  private cutAt = -Infinity;
+  /** The slots of the last SENT_SAMPLES requests, oldest first. */
+  private readonly sent: number[] = [];
 
   constructor(public configured: number) {
     this.rate = configured;
@@ -52,15 +71,37 @@ class Bucket {
     if (this.next > 0 && now > this.next) this.idleMs += now - this.next;
     const at = Math.max(now, this.next);
     this.next = at + 1000 / this.rate;
+    this.sent.push(at);
+    if (this.sent.length > SENT_SAMPLES) this.sent.shift();
     return at - now;
   }
 
-  throttled(): void {
-    this.rate = Math.max(this.configured / 10, this.rate * DECREASE);
+  /** Requests per second this bucket really let through lately (its rate when it cannot tell). */
+  private sentRate(now: number): number {
+    if (this.sent.length < 2) return this.rate;
+    // up to now, not only to the last slot: a bucket nobody asked for a while sent less than its slots' spacing says
+    const span = Math.max(now, this.sent.at(-1)!) - this.sent[0]!;
+    return span > 0 ? Math.min(this.rate, ((this.sent.length - 1) * 1000) / span) : this.rate;
+  }
+
+  /** `sentAt`: when the throttled request went out; one sent before the last cut brings no news and cuts nothing more. */
+  throttled(sentAt?: number): void {
+    const now = performance.now();
+    if (sentAt !== undefined && sentAt < this.cutAt) return;
+    const sending = this.sentRate(now);
+    this.refusedAt = sending;
+    this.calm = 0;
+    this.cutAt = now;
+    this.rate = Math.max(Math.min(MIN_RATE, this.configured), sending * DECREASE);
   }
 
   succeeded(ms?: number): void {
-    if (this.rate < this.configured) this.rate = Math.min(this.configured, this.rate + this.configured * INCREASE);
+    if (this.rate < this.configured) {
+      if (this.refusedAt !== undefined && ++this.calm >= FORGET_AFTER) this.refusedAt = undefined;
+      const near = this.refusedAt === undefined ? this.configured : CAUTIOUS * this.refusedAt;
+      const next = this.rate < near ? Math.min(near, this.rate + this.configured * INCREASE) : this.rate * (1 + PROBE);
+      this.rate = Math.min(this.configured, next);
+    }
     if (ms !== undefined && Number.isFinite(ms)) this.latencyMs = this.latencyMs === undefined ? ms : this.latencyMs + LATENCY_WEIGHT * (ms - this.latencyMs);
   }
 
@@ -195,9 +236,9 @@ export class Limiter implements RateLimiter {
    * itself is honoured by the request that got it (see retry.ts), so one
    * throttled request does not stall every other one.
    */
-  throttled(names: readonly BucketName[]): void {
+  throttled(names: readonly BucketName[], sentAt?: number): void {
     this.throttles++;
-    for (const n of names) this.buckets[n].throttled();
+    for (const n of names) this.buckets[n].throttled(sentAt);
   }
 
   succeeded(names: readonly BucketName[], ms?: number): void {

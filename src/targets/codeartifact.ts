@@ -517,7 +517,7 @@ export class CodeArtifact {
       else if (unanswered !== undefined && answer.$response === undefined) this.limiter.unreachable(this.apiPeer, unanswered);
       if (isClockSkewRefusal(thrown)) throw new ClockSkewRefusal(thrown);
       const e = classifySdkError(operation, thrown);
-      if (e.code === 'ETHROTTLED') this.limiter.throttled(buckets);
+      if (e.code === 'ETHROTTLED') this.limiter.throttled(buckets, started);
       if (e.code === 'ETARGETCREDENTIALS') this.limiter.credentialsRefused?.(e);
       throw e;
     } finally {

@@ -194,7 +194,7 @@ export class RepositoryEndpoint {
         });
       }
       if (res.status === 429) {
-        limiter.throttled(buckets);
+        limiter.throttled(buckets, started);
         throw new MigrateError('ETHROTTLED', `${subject}: ${what} was throttled`, { subject, status: 429, retryAfterMs: parseRetryAfter(res.headers['retry-after']) });
       }
       if (res.status >= 500) throw new MigrateError('ETARGET', `${subject}: ${what} failed (HTTP ${res.status}): ${excerpt(res.body)}`, { subject, status: res.status });

@@ -76,8 +76,8 @@ class CountingLimiter implements RateLimiter {
     for (const n of names) this.counts[n] = (this.counts[n] ?? 0) + 1;
     return this.inner.take(names, signal);
   }
-  throttled(names: readonly BucketName[]): void {
-    this.inner.throttled(names);
+  throttled(names: readonly BucketName[], sentAt?: number): void {
+    this.inner.throttled(names, sentAt);
   }
   succeeded(names: readonly BucketName[], ms?: number): void {
     this.inner.succeeded(names, ms);

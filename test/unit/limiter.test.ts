@@ -4,6 +4,7 @@
  * the speed of the machine.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { MIN_RATE } from '../../src/config/schema.js';
 import { Limiter, sleep, STUCK_AFTER, UNREACHABLE_AFTER, UNREACHABLE_FOR_MS, type NoAnswer } from '../../src/engine/limiter.js';
 
 const RATES = { publish: 10, getAsset: 50, listPackages: 200, listVersions: 200, listAssets: 200, reads: 800, writes: 100 };
@@ -14,9 +15,9 @@ afterEach(() => {
 
 /**
  * The cut and the step are tuning (limiter.ts names them); what must hold is the
- * shape: a throttle multiplies the rate by a fixed factor below 1, never below a
- * tenth of the configured rate; a success adds a fixed share of the configured
- * rate, never above it. The factor and the step are read off one throttle and
+ * shape: a throttle multiplies the rate by a fixed factor below 1, never below
+ * MIN_RATE; a success adds a fixed share of the configured rate up to near the
+ * rate last refused, never above the configured one. The factor and the step are read off one throttle and
  * one success, and everything else is checked against them.
  */
 function calibrate() {
@@ -58,24 +59,41 @@ describe('Limiter AIMD', () => {
     expect(l.throttles).toBe(2);
   });
 
-  it('never drops below a tenth of the configured rate', () => {
+  it('never drops below MIN_RATE however many throttles (the room left may be far below a tenth of the stated quota)', () => {
     const l = new Limiter(RATES);
     for (let i = 0; i < 100; i++) l.throttled(['publish']);
-    expect(l.rate('publish')).toBeCloseTo(RATES.publish / 10, 10);
+    expect(l.rate('publish')).toBe(MIN_RATE);
     expect(l.throttles).toBe(100);
   });
 
-  it('each success wins back the same share of the configured rate, up to the configured rate', () => {
+  it('each success wins back the same share of the configured rate up to just below the rate last refused, then creeps; calm for long enough, it climbs back to the configured rate', () => {
     const l = new Limiter(RATES);
-    for (let i = 0; i < 100; i++) l.throttled(['getAsset']);
+    for (let i = 0; i < 20; i++) l.throttled(['getAsset']);
+    const refused = l.rate('getAsset') / factor;
     const floor = l.rate('getAsset');
     l.succeeded(['getAsset']);
-    expect(l.rate('getAsset')).toBeCloseTo(floor + RATES.getAsset * step, 10);
+    expect(l.rate('getAsset')).toBeCloseTo(Math.min(floor + RATES.getAsset * step, 0.9 * refused), 10);
+    for (let i = 0; i < 5; i++) l.succeeded(['getAsset']);
+    // near the rate the service refused, a success wins about a percent, not 5% of 50/s
+    const near = l.rate('getAsset');
+    expect(near).toBeLessThan(refused);
     l.succeeded(['getAsset']);
-    expect(l.rate('getAsset')).toBeCloseTo(floor + 2 * RATES.getAsset * step, 10);
-    const needed = Math.ceil((RATES.getAsset - floor) / (RATES.getAsset * step));
-    for (let i = 0; i < needed + 5; i++) l.succeeded(['getAsset']);
+    expect(l.rate('getAsset') / near).toBeLessThan(1.02);
+    for (let i = 0; i < 100; i++) l.succeeded(['getAsset']);
     expect(l.rate('getAsset')).toBe(RATES.getAsset);
+  });
+
+  it('a request sent before the last cut cuts nothing more (several in flight squeezed at once are one signal), and is still counted', () => {
+    const l = new Limiter(RATES);
+    const sentAt = performance.now();
+    l.throttled(['publish'], sentAt);
+    const once = l.rate('publish');
+    l.throttled(['publish'], sentAt);
+    l.throttled(['publish'], sentAt);
+    expect(l.rate('publish')).toBe(once);
+    expect(l.throttles).toBe(3);
+    l.throttled(['publish'], performance.now() + 1);
+    expect(l.rate('publish')).toBeCloseTo(once * factor, 10);
   });
 
   it('success at the configured rate changes nothing', () => {
@@ -140,6 +158,18 @@ describe('Limiter.take spacing (fake timers)', () => {
     expect(done).toEqual([0, 1]);
     await vi.advanceTimersByTimeAsync(Math.ceil(gap));
     expect(done).toEqual([0, 1, 2]);
+  });
+
+  it('a throttle cuts below what the bucket really sent, not below its rate: with 2 requests a second going out under a 40/s rate, the next rate is under 2/s', async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const l = new Limiter({ ...RATES, publish: 40 });
+    for (let i = 0; i < 10; i++) {
+      await l.take(['publish']);
+      await vi.advanceTimersByTimeAsync(500);
+    }
+    l.throttled(['publish'], performance.now());
+    expect(l.rate('publish')).toBeLessThan(2);
+    expect(l.rate('publish')).toBeGreaterThan(1);
   });
 
   it('counts the time a bucket\'s slots went unused, and none while requests queue for them', async () => {
