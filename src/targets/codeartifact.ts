@@ -105,6 +105,9 @@ const readOnlyScope = new AsyncLocalStorage<boolean>();
 /** Clients that carry the read-only check (once each: a caller's client is shared by several CodeArtifacts, read-only or not). */
 const guardedClients = new WeakSet<CodeartifactClient>();
 
+/** How soon a token renewal that was refused (throttled, 5xx) is tried again while the token in hand lasts. */
+const RENEW_AGAIN_MS = 1000;
+
 /**
  * The read-only guard on the command the SDK actually serializes (its commandName), not on the
  * name a caller gave the call: a write sent under a read's label (`api('DescribePackage', ...,
@@ -166,9 +169,18 @@ export class CodeArtifact {
    */
   async authToken(): Promise<string> {
     const t = this.token;
-    if (t && Date.now() < t.renewAt) return t.value;
+    const now = Date.now();
+    if (t && now < t.renewAt) return t.value;
     this.tokenInFlight ??= this.fetchToken().finally(() => (this.tokenInFlight = undefined));
-    return this.tokenInFlight;
+    // renewed early (its last quarter, 5 minutes at most): a renewal throttled or answered 5xx
+    // leaves the token in hand, good for a while yet, instead of failing every request waiting
+    // on it; renewal is tried again in RENEW_AGAIN_MS, not by each request
+    if (!t || now >= t.expiresAt - RENEW_AGAIN_MS) return this.tokenInFlight;
+    return this.tokenInFlight.catch((e: unknown) => {
+      if (!(e instanceof MigrateError) || (e.code !== 'ETHROTTLED' && e.code !== 'ETARGET') || this.token !== t) throw e;
+      t.renewAt = Math.min(Date.now() + RENEW_AGAIN_MS, t.expiresAt - RENEW_AGAIN_MS);
+      return t.value;
+    });
   }
 
   /** Forget `value` if it is the cached token (the endpoint refused it). */

@@ -354,3 +354,40 @@ describe('the account quotas (Service Quotas), read at the start of a run', () =
     }
   });
 });
+
+describe('the repository endpoints token', () => {
+  /** GetAuthorizationToken answered with a token of `lifetimeMs`, or a throttle. */
+  const tokenAnswer = (token: string, lifetimeMs: number) => (_q: IncomingMessage, res: ServerResponse) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ authorizationToken: token, expiration: (Date.now() + lifetimeMs) / 1000 }));
+  };
+  const throttle = (_q: IncomingMessage, res: ServerResponse) => {
+    res.writeHead(429, { 'content-type': 'application/json', 'x-amzn-errortype': 'ThrottlingException' });
+    res.end(JSON.stringify({ message: 'Rate exceeded' }));
+  };
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('a renewal refused by a throttle while the token in hand is still good for a while: that token is used, and renewal is tried again later, not on every request', async () => {
+    const ca = codeArtifact();
+    // 6 s of life: renewed from its last quarter on (4.5 s in)
+    answer = tokenAnswer('first-token', 6000);
+    expect(await ca.authToken()).toBe('first-token');
+    await sleep(4600);
+    answer = throttle;
+    const fetchesBefore = seen.filter((s) => s.path.startsWith('/v1/authorization-token')).length;
+    // many requests at once in the renewal window: none fails, one renewal asked
+    const tokens = await Promise.all(Array.from({ length: 20 }, () => ca.authToken()));
+    expect(new Set(tokens)).toEqual(new Set(['first-token']));
+    expect(await ca.authToken()).toBe('first-token');
+    expect(seen.filter((s) => s.path.startsWith('/v1/authorization-token')).length).toBe(fetchesBefore + 1);
+  });
+
+  it('a token that has expired is not handed out: a refused renewal then fails the request (ETHROTTLED)', async () => {
+    const ca = codeArtifact();
+    answer = tokenAnswer('short-token', 1000);
+    expect(await ca.authToken()).toBe('short-token');
+    await sleep(1100);
+    answer = throttle;
+    expect(await failure(ca.authToken())).toMatchObject({ code: 'ETHROTTLED' });
+  });
+});
