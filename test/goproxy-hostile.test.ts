@@ -363,3 +363,32 @@ describe('a target that sends more bytes than it lists', () => {
     }
   });
 });
+
+describe('a client that pipelines requests on one connection', () => {
+  it('more than a few requests sent at once on one connection (HTTP/1.1 pipelining, which go never does) close it: they cannot take every connection to CodeArtifact past --max-connections', async () => {
+    const p = await startGoProxy({ job: jobFile, port: 0, codeartifactClient: target.client, maxConnections: 4 });
+    const lists = () => target.standIn.log.filter((e) => e.operation === 'ListPackageVersions').length;
+    // CodeArtifact slow to answer: nothing is written back, so Node's own backpressure never pauses the connection
+    target.standIn.addFault({ operation: 'ListPackageVersions', status: 500, hang: true });
+    const u = new URL(p.url);
+    const before = lists();
+    const s = connect(Number(u.port), u.hostname);
+    s.on('error', () => {});
+    let closed = false;
+    s.once('close', () => (closed = true));
+    try {
+      s.write(Array.from({ length: 2000 }, (_, i) => `GET /git.acme.example/m${i}/@v/list HTTP/1.1\r\nHost: ${u.host}\r\n\r\n`).join(''));
+      // each one a listing in flight, from one connection: the SDK's 50 sockets taken and every other request queued behind them
+      while (!closed && lists() < before + 50) await sleep(20);
+      expect(closed).toBe(true);
+      expect(lists() - before).toBeLessThanOrEqual(8);
+      target.standIn.clearFaults();
+      const list = await fetch(`${p.url}/git.acme.example/small/@v/list`, { signal: AbortSignal.timeout(30_000) });
+      expect(await list.text()).toBe('v0.0.1\n');
+    } finally {
+      target.standIn.clearFaults();
+      s.destroy();
+      await p.stop();
+    }
+  });
+});

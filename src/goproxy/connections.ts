@@ -23,6 +23,17 @@ export const DEFAULT_HEAD_TIMEOUT_MS = 10_000;
  * go commands at once; a proxy shared with --allow-remote may need more (--max-connections).
  */
 export const DEFAULT_MAX_CONNECTIONS = 256;
+/**
+ * Requests a connection may have in flight at once. HTTP/1.1 lets a client send requests
+ * without waiting for the answers (pipelining); Node hands each to the handler as soon as it
+ * is parsed and pauses the connection only once its queued answers pass 16 KiB, so while
+ * CodeArtifact is slow nothing holds them back: one connection sending a few megabytes of
+ * requests would start thousands of CodeArtifact calls at once, take all 50 of the SDK's
+ * connections, queue every other client's request behind them (504s) and grow the heap by a
+ * gigabyte, past any --max-connections. go never pipelines (one request per connection at a
+ * time); a connection past this is closed, and everything it asked is dropped.
+ */
+export const MAX_PIPELINED = 8;
 
 export interface ConnectionLimits {
   headTimeoutMs: number;
@@ -45,6 +56,7 @@ export function createGoProxyServer(handle: (req: IncomingMessage, res: ServerRe
   const admitted = new Set<Socket>();
   const pastCap = new WeakSet<Socket>();
   let saidFull = false;
+  const inFlight = new WeakMap<Socket, number>();
   const server = createServer(
     {
       // the proxy takes no request body (GET, HEAD): a complete request is its head
@@ -54,6 +66,16 @@ export function createGoProxyServer(handle: (req: IncomingMessage, res: ServerRe
       connectionsCheckingInterval: Math.max(100, Math.floor(headTimeoutMs / 4)),
     },
     (req, res) => {
+      const socket = req.socket;
+      // requests Node parsed from the same chunk after the connection was closed below
+      if (socket.destroyed) return res.destroy();
+      const n = (inFlight.get(socket) ?? 0) + 1;
+      if (n > MAX_PIPELINED) {
+        socket.destroy();
+        return;
+      }
+      inFlight.set(socket, n);
+      res.once('close', () => inFlight.set(socket, (inFlight.get(socket) ?? 1) - 1));
       if (pastCap.has(req.socket)) {
         // said once each time the proxy fills up: a flood of connections is not a flood of lines
         if (!saidFull) onError(`EBUSY: ${maxConnections} connections open; requests on new ones are answered 503 until some close (--max-connections)`);
