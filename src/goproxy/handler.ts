@@ -56,7 +56,13 @@ export class GoProxyHandler {
     // CodeArtifact that does not answer is a 504, not a go command waiting for ever
     const late = new AbortController();
     const deadline = setTimeout(() => late.abort(), this.limits.upstreamTimeoutMs);
-    const signal = AbortSignal.any([gone.signal, this.stopping, late.signal]);
+    // the stop reaches this request through `gone`, by a listener removed when it ends: Node's
+    // AbortSignal.any keeps every signal made from a source that never aborts (the stop, for as
+    // long as the proxy serves) alive with its listeners, a few hundred bytes a request for ever
+    const stop = () => gone.abort(this.stopping.reason);
+    if (this.stopping.aborted) gone.abort(this.stopping.reason);
+    else this.stopping.addEventListener('abort', stop, { once: true });
+    const signal = AbortSignal.any([gone.signal, late.signal]);
     const timedOut = () => late.signal.aborted && !gone.signal.aborted && !this.stopping.aborted;
     const pending: Pending = { signal, answered: () => clearTimeout(deadline), timedOut };
     const path = (req.url ?? '/').split('?')[0]!;
@@ -105,6 +111,7 @@ export class GoProxyHandler {
       text(res, status, message, status === 503 ? { 'retry-after': '5' } : {});
     } finally {
       clearTimeout(deadline);
+      this.stopping.removeEventListener('abort', stop);
     }
   }
 

@@ -147,7 +147,11 @@ export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
   }
 
   const onError = opts.onError ?? (() => {});
-  const handler = new GoProxyHandler(ca, repository, stopping.signal, onError, {
+  // Serving calls without the stop as the client's own: each request's signal already carries it, and
+  // CodeArtifact's would join every call to it with AbortSignal.any, which keeps what it makes from a
+  // signal that never aborts alive for as long as the proxy serves (a few hundred bytes a request)
+  const serving = new CodeArtifact(job.config.target, ca.limiter, ca.client);
+  const handler = new GoProxyHandler(serving, repository, stopping.signal, onError, {
     // bound to loopback, only a loopback name (or one named) may be asked for; bound elsewhere, any address too: see allowedHost
     hosts: { anyAddress: !isLoopbackHost(host), names: allowedHosts },
     upstreamTimeoutMs: opts.upstreamTimeoutMs ?? DEFAULT_UPSTREAM_TIMEOUT_MS,
