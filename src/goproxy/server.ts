@@ -22,6 +22,7 @@
  * (cmd/go/internal/modfetch/proxy.go). Nothing here verifies the bytes: go checks every
  * zip and go.mod against go.sum (and the checksum database unless GONOSUMDB/GOPRIVATE).
  */
+import { setMaxListeners } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { loadJob, type LoadedJob } from '../config/load.js';
@@ -124,6 +125,8 @@ export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
 
   // Every call in flight listens on this: stop() cuts them all off, and so does the caller's stop.
   const stopping = new AbortController();
+  // each request in flight listens on it (GoProxyHandler.handle): no bound, and no "possible leak" warning on stderr past 10
+  setMaxListeners(0, stopping.signal);
   if (opts.signal?.aborted) throw new MigrateError('EINTERRUPTED', 'stopped before the proxy was serving');
   const onStop = () => stopping.abort();
   opts.signal?.addEventListener('abort', onStop, { once: true });
