@@ -83,6 +83,15 @@ describe('Limiter AIMD', () => {
     expect(l.rate('getAsset')).toBe(RATES.getAsset);
   });
 
+  it('a lone throttle at the configured rate (a stray 429, the quota itself) is won back at the full pace: no creeping below a rate the service merely touched', () => {
+    const l = new Limiter(RATES);
+    l.throttled(['publish']);
+    expect(l.rate('publish')).toBeCloseTo(RATES.publish * factor, 10);
+    // 20% lost, 5% of the configured rate a success: four successes
+    for (let i = 0; i < 4; i++) l.succeeded(['publish']);
+    expect(l.rate('publish')).toBe(RATES.publish);
+  });
+
   it('a request sent before the last cut cuts nothing more (several in flight squeezed at once are one signal), and is still counted', () => {
     const l = new Limiter(RATES);
     const sentAt = performance.now();
@@ -158,6 +167,23 @@ describe('Limiter.take spacing (fake timers)', () => {
     expect(done).toEqual([0, 1]);
     await vi.advanceTimersByTimeAsync(Math.ceil(gap));
     expect(done).toEqual([0, 1, 2]);
+  });
+
+  it("a throttle of a call that draws on several buckets cuts the slowest by what it sent; the others (a publish's writes, sending 10/s of 100) only as before, and they come back at the full pace", async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const l = new Limiter(RATES);
+    // publishes at the publish quota: 10/s through publish (10/s) and writes (100/s)
+    for (let i = 0; i < 20; i++) {
+      await l.take(['publish', 'writes']);
+      await vi.advanceTimersByTimeAsync(100);
+    }
+    l.throttled(['publish', 'writes'], performance.now());
+    const { factor } = calibrate();
+    expect(l.rate('publish')).toBeCloseTo(RATES.publish * factor, 1);
+    // not 80% of the 10/s it sent: its room is not what was measured
+    expect(l.rate('writes')).toBeCloseTo(RATES.writes * factor, 10);
+    for (let i = 0; i < 4; i++) l.succeeded(['publish', 'writes']);
+    expect([l.rate('publish'), l.rate('writes')]).toEqual([RATES.publish, RATES.writes]);
   });
 
   it('a throttle cuts below what the bucket really sent, not below its rate: with 2 requests a second going out under a 40/s rate, the next rate is under 2/s', async () => {
