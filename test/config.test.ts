@@ -701,6 +701,23 @@ describe('the CLI refuses bad job files: exit 2, file and path named, no stack t
     expect(existsSync(stateDir)).toBe(false);
   });
 
+  it.concurrent('a number flag given as nothing, spaces, hex or an exponent (`--pending-timeout "$UNSET"`, `0x10`) exits 2 naming the bound: never read as 0 or 16', async ({ expect }) => {
+    const { file, stateDir } = writeJob('cli-number-forms', validJob());
+    const cwd = join(file, '..');
+    for (const [args, bound] of [
+      [['warm', file, '--pending-timeout', ''], 'expected seconds from 0 to 3600'],
+      [['warm', file, '--pending-timeout', ' '], 'expected seconds from 0 to 3600'],
+      [['warm', file, '--pending-timeout', '0x10'], 'expected seconds from 0 to 3600'],
+      [['run', file, '--concurrency', '0x10'], 'expected a whole number from 1 to 1024'],
+      [['run', file, '--concurrency', '1e1'], 'expected a whole number from 1 to 1024'],
+    ] as const) {
+      const r = await cli([...args], stateDir, cwd);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toContain(bound);
+    }
+    expect(existsSync(stateDir)).toBe(false);
+  });
+
   it.concurrent('an empty --state-dir or --out (a variable that was not set) exits 2 before anything is read or written in the current folder', async ({ expect }) => {
     const { file, stateDir } = writeJob('cli-empty-paths', validJob());
     const cwd = join(file, '..');

@@ -55,9 +55,18 @@ process.on('exit', () => {
   if (!process.exitCode) process.exitCode = 1;
 });
 
+/**
+ * A number as people write one on a command line (`8`, `2.5`), else NaN: Number() reads an
+ * empty or blank value (`--pending-timeout "$UNSET"`) as 0, and `0x10` or `1e1` as numbers
+ * nobody meant.
+ */
+function decimal(value: string): number {
+  return /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : Number.NaN;
+}
+
 /** --concurrency: as limits.concurrency allows (a typo of 10000 is no way to run 10,000 packages at once). */
 function packageCount(value: string): number {
-  const n = Number(value);
+  const n = decimal(value);
   if (!Number.isInteger(n) || n < 1 || n > 1024) throw new InvalidArgumentError('expected a whole number from 1 to 1024 (as limits.concurrency)');
   return n;
 }
@@ -78,13 +87,13 @@ function pathOption(what: 'folder' | 'file'): (value: string) => string {
 
 /** --max-connections: at least one, and no more than a process could hold file descriptors for. */
 function connectionCount(value: string): number {
-  const n = Number(value);
+  const n = decimal(value);
   if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InvalidArgumentError('expected a whole number from 1 to 65535');
   return n;
 }
 
 function portNumber(value: string): number {
-  const n = Number(value);
+  const n = decimal(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number from 0 to 65535');
   return n;
 }
@@ -242,7 +251,7 @@ export function buildProgram(): Command {
     .argument('<job>', 'job file (its warm: section names the lockfiles and git repositories)')
     .option('--json', 'print the summary as JSON (default when stdout is not a terminal)')
     .option('--pending-timeout <seconds>', 'how long to wait for the store to list a version (overrides warm.pendingTimeoutSeconds)', (v: string) => {
-      const n = Number(v);
+      const n = decimal(v);
       if (!Number.isFinite(n) || n < 0 || n > 3600) throw new InvalidArgumentError('expected seconds from 0 to 3600');
       return n;
     })
