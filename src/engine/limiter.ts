@@ -99,21 +99,18 @@ class Bucket {
   throttled(sentAt?: number, governing = true): void {
     const now = performance.now();
     if (sentAt !== undefined && sentAt < this.cutAt) return;
-    if (!governing) {
-      // a call's pace is its slowest bucket's: the others' measured sending is that pace, not
-      // their room (a publish's writes bucket sends 10/s of its 100), and no news of it
-      this.cutAt = now;
-      this.rate = Math.max(Math.min(MIN_RATE, this.configured), this.rate * DECREASE);
-      return;
-    }
-    // what really went out, when that is far below the rate (requests waiting out Retry-Afters, little
-    // in flight): cutting a rate nobody reaches changes nothing. Near the rate, the rate itself: the
-    // measure over the last few slots reads the gaps between them as a lower rate, and cut deeper
-    const sending = this.sentRate(now);
-    const base = sending < SHARED * this.rate ? sending : this.rate;
-    this.refusedAt = base;
-    this.calm = 0;
     this.cutAt = now;
+    // What really went out, when that is far below the rate (requests waiting out Retry-Afters, little
+    // in flight): cutting a rate nobody reaches changes nothing. Near the rate, the rate itself: the
+    // measure over the last few slots reads the gaps between them as a lower rate, and cut deeper.
+    // Not for a bucket the call did not go at the pace of: its sending is the slowest bucket's pace,
+    // not its room (a publish's writes bucket sends 10/s of its 100), and the refusal no news of it.
+    const sending = governing ? this.sentRate(now) : this.rate;
+    const base = sending < SHARED * this.rate ? sending : this.rate;
+    if (governing) {
+      this.refusedAt = base;
+      this.calm = 0;
+    }
     this.rate = Math.max(Math.min(MIN_RATE, this.configured), base * DECREASE);
   }
 
