@@ -273,12 +273,12 @@ export class GitAccess {
       // the bound; and the lock files of a git killed outright (a crash, a power cut, the OOM killer: its
       // refs/tags/<tag>.lock, HEAD.lock or config.lock would fail every later fetch and set-url, blamed on the
       // repository). The job's lock is held and any git a killed run left is stopped (above): none is ours to keep
-      discardCutFetch(mirror, true);
+      discardCutFetch(mirror);
       await this.git(mirror, signal).raw(['remote', 'set-url', 'origin', url]);
       try {
         await runTransfer([...noHooks, 'fetch', '--prune', '--progress', 'origin'], bounds(mirror, mirror));
       } catch (e) {
-        if (e instanceof TransferCut || (e instanceof Error && e.name === 'AbortError')) discardCutFetch(mirror, true);
+        if (e instanceof TransferCut || (e instanceof Error && e.name === 'AbortError')) discardCutFetch(mirror);
         throw e;
       }
     }
@@ -425,16 +425,15 @@ export class GitAccess {
 
 /**
  * What a fetch left in the mirror when it was cut off: the pack it was receiving
- * (`objects/pack/tmp_pack_*`, `tmp_idx_*`, never read by git, left by a kill) and, with
- * `locks`, the lock files of refs, HEAD and the config it was updating (git removes them on
+ * (`objects/pack/tmp_pack_*`, `tmp_idx_*`, never read by git, left by a kill) and the
+ * lock files of refs, HEAD and the config it was updating (git removes them on
  * SIGTERM, not on a SIGKILL: the one that follows when it does not stop, or a crash's). No
  * ref's name ends in `.lock` (git check-ref-format). The job's lock is held: no other git
  * works in this mirror.
  */
-function discardCutFetch(mirror: string, locks: boolean): void {
+function discardCutFetch(mirror: string): void {
   const pack = join(mirror, 'objects', 'pack');
   for (const name of namesIn(pack)) if (name.startsWith('tmp_')) rmSync(join(pack, name), { recursive: true, force: true });
-  if (!locks) return;
   const folders = [mirror];
   for (let d = folders.pop(); d !== undefined; d = folders.pop()) {
     for (const e of direntsIn(d)) {
