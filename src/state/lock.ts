@@ -24,12 +24,12 @@
  * Another user or machine running the job is not detected: see the README.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, hostname, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { localError, lowOnRoom, MigrateError, toError } from '../errors.js';
-import { makeFolder } from '../make-folder.js';
+import { danglingLinkOn, makeFolder } from '../make-folder.js';
 import { isAlive } from '../alive.js';
 
 interface Owner {
@@ -200,7 +200,7 @@ export function existingState(job: LockedJob, stateDir: string, hint: string, en
     // a state this user may not read is not "no state": existsSync says false for both
     if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') {
       // a state directory on a disk not mounted now has its state, not none: "run it first" would start a new one
-      const link = danglingLink(stateDir);
+      const link = danglingLinkOn(stateDir);
       if (link) {
         throw new MigrateError('ESTATE', `the state directory ${stateDir} leads through ${link.at}, a link to ${link.to}, which is not there (its disk not mounted?): its state cannot be read`, {
           hint: `mount or restore what the link points to, then rerun; or pass the --state-dir that holds the job's state`,
@@ -213,18 +213,6 @@ export function existingState(job: LockedJob, stateDir: string, hint: string, en
     });
   }
   return database;
-}
-
-/** The first symbolic link on the way to `path` (itself or a folder above) that leads nowhere; undefined when none does. */
-function danglingLink(path: string): { at: string; to: string } | undefined {
-  for (let p = resolve(path); ; p = dirname(p)) {
-    try {
-      if (lstatSync(p).isSymbolicLink()) return existsSync(p) ? undefined : { at: p, to: resolve(dirname(p), readlinkSync(p)) };
-    } catch {
-      // not there: the part above may say why
-    }
-    if (dirname(p) === p) return undefined;
-  }
 }
 
 /**
