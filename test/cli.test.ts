@@ -374,12 +374,7 @@ describe('a --state-dir that cannot be one', () => {
     try {
       for (const args of [['status', readable, '--json'], ['report', readable, '--out', open, '--json'], ['ledger', 'export', readable]]) {
         // as nobody, from a folder it may use (tsx runs esbuild there): the state directory cannot even be looked into
-        const child = te.spawnCli(args, { HOME: open }, { shell: `cd ${open} && exec setpriv --reuid=65534 --regid=65534 --clear-groups "$0" "$@"` });
-        let stdout = '';
-        let stderr = '';
-        child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
-        child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-        const [code] = (await once(child, 'close')) as [number | null];
+        const { code, stdout, stderr } = await te.cli(args, { HOME: open }, { shell: `cd ${open} && exec setpriv --reuid=65534 --regid=65534 --clear-groups "$0" "$@"` });
         expect(code, `${args[0]}: ${stdout} ${stderr}`).toBe(2);
         expect(stdout, stderr).not.toBe('');
         const error = (JSON.parse(stdout) as { error: { code: string; message: string } }).error;
@@ -412,15 +407,7 @@ describe('a --state-dir that cannot be one', () => {
     chmodSync(stateDir, 0o555);
     chmodSync(open, 0o755);
     const bytes = readFileSync(join(stateDir, 'readonly.sqlite'));
-    const asNobody = async (args: string[]) => {
-      const child = te.spawnCli(['--state-dir', stateDir, ...args], { HOME: open }, { shell: `cd ${open} && exec setpriv --reuid=65534 --regid=65534 --clear-groups "$0" "$@"` });
-      let stdout = '';
-      let stderr = '';
-      child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
-      child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-      const [code] = (await once(child, 'close')) as [number | null];
-      return { code, stdout, stderr };
-    };
+    const asNobody = (args: string[]) => te.cli(['--state-dir', stateDir, ...args], { HOME: open }, { shell: `cd ${open} && exec setpriv --reuid=65534 --regid=65534 --clear-groups "$0" "$@"` });
     try {
       const status = await asNobody(['status', readable, '--json']);
       expect(status.code, status.stdout + status.stderr).toBe(0);
