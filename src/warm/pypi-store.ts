@@ -186,14 +186,14 @@ export class PypiStore implements StoreFormat<PypiMeta> {
     // pip installs only a file whose hash the lockfile pins: when none the store holds or served now
     // carries one (links without `#sha256=` downloaded, their bytes other), there is none to install
     const all = withFetched(held, files);
-    if ((pins.sha256.size || pins.sha512.size) && all.length && !all.some((f) => pinsFile(pins, f))) {
+    const noneInstallable = (p: ReturnType<typeof pinned>) => (p.sha256.size > 0 || p.sha512.size > 0) && all.length > 0 && !all.some((f) => pinsFile(p, f));
+    if (noneInstallable(pins)) {
       return { kind: 'mismatch', detail: `none of the ${all.length} file(s) has a hash the lockfile pins (${all[0]!.name}: sha256 ${all[0]!.sha256 ?? '?'})`, files: all };
     }
     // lockfiles that pin the version differently: each build installs only what its own lockfile
     // pins, so another lockfile's file with the pinned bytes does not make this one's good
     for (const set of item.expected.pinSets ?? []) {
-      const own = pinned({ expected: set });
-      if ((own.sha256.size || own.sha512.size) && all.length && !all.some((f) => pinsFile(own, f))) {
+      if (noneInstallable(pinned({ expected: set }))) {
         return { kind: 'mismatch', detail: `lockfiles disagree on ${item.name}==${item.version}: none of the ${all.length} file(s) the store holds or served has a hash pinned in ${set.lockfiles.join(', ')}`, files: all };
       }
     }
