@@ -109,19 +109,15 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
       if (seen.has(key)) return;
       seen.add(key);
       result.packages++;
+      // nothing can be published into it: listed, and a run sends it nothing (EPUBLISHBLOCKED)
+      const keep = (reason: string) => result.kept.push({ format: p.format, package: p.name, repository: t.repository, publish: 'BLOCK', reason });
       try {
         const current = await retry(() => domain.origin(coords));
         // Never loosen: a publish BLOCK someone set stays (a frozen package, or one that came in
         // from an upstream under an internal name); only the upstream side is ours to close.
         const wanted: OriginConfiguration = { publish: current?.publish === 'BLOCK' ? 'BLOCK' : HARDENED.publish, upstream: HARDENED.upstream };
         if (current?.publish === 'BLOCK') {
-          result.kept.push({
-            format: p.format,
-            package: p.name,
-            repository: t.repository,
-            publish: 'BLOCK',
-            reason: 'publish BLOCK was set before harden and is kept: nothing can be published into it until its owner sets publish ALLOW (aws codeartifact put-package-origin-configuration); if its versions came from an upstream, a public package holds this internal name',
-          });
+          keep('publish BLOCK was set before harden and is kept: nothing can be published into it until its owner sets publish ALLOW (aws codeartifact put-package-origin-configuration); if its versions came from an upstream, a public package holds this internal name');
         }
         // CodeArtifact applies the stricter of the package's own origin configuration and its
         // package group's: a group whose PUBLISH is BLOCK (set on it, or inherited from a parent
@@ -144,13 +140,7 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
           if (!group) return;
           const inherited = group.publishMode === 'INHERIT' && group.publishFrom && group.publishFrom !== group.pattern ? group.publishFrom : undefined;
           if (group.publish === 'BLOCK') {
-            result.kept.push({
-              format: p.format,
-              package: p.name,
-              repository: t.repository,
-              publish: 'BLOCK',
-              reason: `its package group ${group.pattern} blocks publishing (PUBLISH BLOCK${group.publishMode === 'INHERIT' ? ', inherited from a parent group' : ''}; CodeArtifact applies it over the package's own publish ALLOW): nothing can be published into it until the group's owner allows it (aws codeartifact update-package-group-origin-configuration --package-group '${group.pattern}' --restrictions PUBLISH=ALLOW, or ALLOW_SPECIFIC_REPOSITORIES with ${t.repository} in its list)`,
-            });
+            keep(`its package group ${group.pattern} blocks publishing (PUBLISH BLOCK${group.publishMode === 'INHERIT' ? ', inherited from a parent group' : ''}; CodeArtifact applies it over the package's own publish ALLOW): nothing can be published into it until the group's owner allows it (aws codeartifact update-package-group-origin-configuration --package-group '${group.pattern}' --restrictions PUBLISH=ALLOW, or ALLOW_SPECIFIC_REPOSITORIES with ${t.repository} in its list)`);
             return;
           }
           if (group.publish !== 'ALLOW_SPECIFIC_REPOSITORIES' || !group.publishFrom) return;
@@ -159,13 +149,7 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
           const allowed = await retry(() => domain.allowedRepositories(listOf, 'PUBLISH')).catch(unknownIfRefused);
           // no such group any more (deleted since it was read): not known
           if (!allowed || allowed.includes(t.repository)) return;
-          result.kept.push({
-            format: p.format,
-            package: p.name,
-            repository: t.repository,
-            publish: 'BLOCK',
-            reason: `its package group ${group.pattern} allows publishing into specific repositories only (PUBLISH ALLOW_SPECIFIC_REPOSITORIES${inherited ? `, inherited from ${inherited}` : ''}) and ${t.repository} is not among them${allowed.length ? ` (${allowed.length > 5 ? `${allowed.slice(0, 5).join(', ')} and ${allowed.length - 5} more` : allowed.join(', ')})` : ' (its list is empty)'}; CodeArtifact applies it over the package's own publish ALLOW: nothing can be published into it until the group's owner adds it (aws codeartifact update-package-group-origin-configuration --package-group '${listOf}' --add-allowed-repositories originRestrictionType=PUBLISH,repositoryName=${t.repository})`,
-          });
+          keep(`its package group ${group.pattern} allows publishing into specific repositories only (PUBLISH ALLOW_SPECIFIC_REPOSITORIES${inherited ? `, inherited from ${inherited}` : ''}) and ${t.repository} is not among them${allowed.length ? ` (${allowed.length > 5 ? `${allowed.slice(0, 5).join(', ')} and ${allowed.length - 5} more` : allowed.join(', ')})` : ' (its list is empty)'}; CodeArtifact applies it over the package's own publish ALLOW: nothing can be published into it until the group's owner adds it (aws codeartifact update-package-group-origin-configuration --package-group '${listOf}' --add-allowed-repositories originRestrictionType=PUBLISH,repositoryName=${t.repository})`);
         };
         if (current && current.publish === wanted.publish && current.upstream === wanted.upstream) {
           result.unchanged++;
