@@ -334,9 +334,10 @@ describe('what the tag gives this process to read (package.json and the lockfile
     const e = await refusal(pack(tag({}, { 'package.json': '/dev/zero' }), 'big'));
     expect(e.code).toBe('EBADBUILD');
     expect(e.message).toContain("the tag's package.json is not a regular file");
+    // a lockfile can be a device only as a link out of the checkout: refused as one before anything reads it
     const lock = await refusal(pack(tag({ 'package.json': manifest }, { 'package-lock.json': '/dev/zero' }), 'big'));
-    expect(lock.code).toBe('EBADBUILD');
-    expect(lock.message).toContain("the tag's package-lock.json is not a regular file to check what it pins");
+    expect(lock.code).toBe('EBADSOURCE');
+    expect(lock.message).toContain('symbolic links that lead out of the repository: package-lock.json');
   }, 30_000);
 });
 
@@ -441,6 +442,22 @@ describe("the package's folder at the tag (the job's directory)", () => {
     expect(e.code).toBe('EBADSOURCE');
     expect(e.message).toContain('pkg');
     expect(existsSync(join(elsewhere, 'prepared-here'))).toBe(false);
+  });
+
+  it("a bundled dependency committed as a link out of the checkout (node_modules/x -> a folder of this machine): EBADSOURCE naming it, nothing of that folder packed", async () => {
+    // npm pack leaves a plain link out, but follows a bundled dependency's: the folder it leads to
+    // (another project of the operator's, with its .env) would be packed and published as the tag's
+    const elsewhere = mkdtempSync(join(dir, 'elsewhere-'));
+    writeFileSync(join(elsewhere, 'package.json'), JSON.stringify({ name: 'linked-dep', version: '1.0.0' }));
+    writeFileSync(join(elsewhere, '.env'), 'SECRET=of-this-machine\n');
+    const at = checkoutOf({ name: 'bundler', version: '1.0.0', license: 'MIT', dependencies: { 'linked-dep': '1.0.0' }, bundleDependencies: ['linked-dep'] });
+    mkdirSync(join(at, 'node_modules'));
+    symlinkSync(elsewhere, join(at, 'node_modules', 'linked-dep'));
+    const outDir = join(dir, `out-${Math.random().toString(36).slice(2)}`);
+    const e = await refusal(packNpm({ checkoutDir: at, subdir: '', name: 'bundler', version: '1.0.0', outDir, timeoutMs: 120_000 }));
+    expect(e.code).toBe('EBADSOURCE');
+    expect(e.message).toContain(join('node_modules', 'linked-dep'));
+    expect(existsSync(join(outDir, 'package.tgz'))).toBe(false);
   });
 
   it('a link to a folder inside the checkout is built as that folder', async () => {

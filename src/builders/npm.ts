@@ -36,6 +36,7 @@ import semver from 'semver';
 import { diskFullError, localError, MigrateError, toError } from '../errors.js';
 import { BUILD_LOG_TAIL_MAX, redact, registerSecret } from '../redact.js';
 import { isGitUrl } from '../lockfiles/npm-spec.js';
+import { refuseLinksOut } from './links-out.js';
 import { notRegularFile } from './output-file.js';
 import { buildPathMap, npmGlobalConfig, offlineHint, runProcess, toolVersion } from './process.js';
 
@@ -80,6 +81,9 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
   refuseFolderOut(input.checkoutDir, dir, input.subdir, subject);
   const manifest = readManifest(dir, subject);
   if (!input.command) checkNamesVersion(manifest, input.name, input.version, input.subdir, subject);
+  // npm pack leaves a link out, but packs a bundled dependency that is one (a committed
+  // node_modules/x -> another folder of this machine) as the folder it leads to
+  await refuseLinksOut(resolvePath(input.checkoutDir), resolvePath(dir), subject);
   mkdirSync(input.outDir, { recursive: true });
   const home = await mkdtemp(join(input.scratchDir ?? tmpdir(), `scratch-${process.pid}-`));
   // what makes a script's output the same on every build (reproducible-builds.org): the commit's
