@@ -92,6 +92,27 @@ describe('tags', () => {
     expect(byVersion['6.0.0']!.source_published_at).toBe('2022-02-02T02:02:02.000Z');
   });
 
+  it("a tag whose tree holds a path git will not write ('..', '.git'): that version fails EBADSOURCE saying to skip it, not ESOURCE blamed on the server and retried; the others migrate", async () => {
+    await git.createRepoFromDir('bad-paths', pyProject(join(te.dir, 'src-bad-paths'), 'bad-paths', '1.0.0'), { tags: ['v1.0.0'] });
+    const entries = await git.git('bad-paths', ['ls-tree', 'v1.0.0']);
+    const blob = (await git.git('bad-paths', ['hash-object', '-w', '--stdin'], { input: 'x\n' })).trim();
+    for (const [name, tag] of [['..', 'v2.0.0'], ['.git', 'v3.0.0']] as const) {
+      const tree = (await git.git('bad-paths', ['mktree'], { input: `${entries}100644 blob ${blob}\t${name}\n` })).trim();
+      const commit = (await git.git('bad-paths', ['commit-tree', tree, '-p', 'v1.0.0', '-m', `adds ${name}`])).trim();
+      await git.git('bad-paths', ['tag', tag, commit]);
+    }
+    const job = te.writeJob({ name: 'bad-paths', sources: [gitSourceOn(git, 'bad-paths', 'bad-paths', 'pypi', { package: 'bad-paths' })] });
+    const s = await te.run(job);
+    expect(s.listErrors).toEqual([]);
+    const failed = Object.fromEntries(s.failures.map((f) => [f.version, f]));
+    expect(Object.keys(failed).sort()).toEqual(['2.0.0', '3.0.0']);
+    for (const [v, name] of [['2.0.0', '..'], ['3.0.0', '.git']] as const) {
+      expect(failed[v]!.code, failed[v]!.message).toBe('EBADSOURCE');
+      expect(failed[v]!.message).toContain(`invalid path '${name}'`);
+    }
+    expect(rows('bad-paths').find((r) => r.version === '1.0.0')!.state).toBe('verified');
+  });
+
   it('a Go repository with 600 tags at 600 commits is listed with a few git calls, not one (or two) per tag', async () => {
     await git.createRepoFromDir('many-tags', pyProject(join(te.dir, 'src-many'), 'many-lib', '0.0.1'));
     // 600 commits, each tagged, each with its go.mod (the last one of another module: a problem, read from its own commit)

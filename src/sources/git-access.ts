@@ -419,6 +419,15 @@ export class GitAccess {
     if (/reference is not a tree|unknown revision|bad object|not our ref/i.test(all)) {
       return new MigrateError('EBADSOURCE', `${where}: the commit is gone: ${said}`, { subject, cause: e, hint: 'the tag was moved or the history rewritten; see the tag in the repository' });
     }
+    // a tree holding a path git never writes ('..', '.git', `git~1`: crafted with mktree, or pushed
+    // from an old git): the same on every try and every rerun, the tag's own, never the server's
+    if (/^error: invalid path '/m.test(all)) {
+      return new MigrateError('EBADSOURCE', `${where}: the commit holds a path git refuses to check out: ${said}`, {
+        subject,
+        cause: e,
+        hint: 'no git can check this commit out; fix the tag at the source, or skip this version in the job file (versions: { "<version>": { skip: … } })',
+      });
+    }
     return new MigrateError('ESOURCE', `${where} failed: ${said}`, { subject, cause: e });
   }
 }
