@@ -113,6 +113,32 @@ describe('tags', () => {
     expect(rows('bad-paths').find((r) => r.version === '1.0.0')!.state).toBe('verified');
   });
 
+  it('a tag whose small pack names far more files than limits.maxCheckoutBytes (a "git bomb": trees of ten trees of ten…) fails ETOOLARGE before anything is checked out; the other tags migrate', async () => {
+    await git.createRepoFromDir('bomb', pyProject(join(te.dir, 'src-bomb'), 'bomb', '1.0.0'), { tags: ['v1.0.0'] });
+    // 10^4 one-byte files in five objects, a real project beside them: 40 MiB counted (4 KiB a file), over 16 MiB
+    let tree = (await git.git('bomb', ['hash-object', '-w', '--stdin'], { input: 'x' })).trim();
+    for (let level = 0; level < 4; level++) {
+      const [mode, type] = level === 0 ? ['100644', 'blob'] : ['040000', 'tree'];
+      tree = (await git.git('bomb', ['mktree'], { input: Array.from({ length: 10 }, (_, i) => `${mode} ${type} ${tree}\t${level === 0 ? 'f' : 'd'}${i}\n`).join('') })).trim();
+    }
+    const project = (await git.git('bomb', ['hash-object', '-w', '--stdin'], { input: HATCH('bomb', '2.0.0') })).trim();
+    const entries = (await git.git('bomb', ['ls-tree', 'v1.0.0'])).replace(/^(100644 blob )\S+(\tpyproject\.toml)$/m, `$1${project}$2`);
+    const bombed = (await git.git('bomb', ['mktree'], { input: `${entries}040000 tree ${tree}\tbulk\n` })).trim();
+    await git.git('bomb', ['tag', 'v2.0.0', (await git.git('bomb', ['commit-tree', bombed, '-p', 'v1.0.0', '-m', 'bulk'])).trim()]);
+
+    const job = te.writeJob({ name: 'bomb', limits: { maxCheckoutBytes: '16MiB' }, sources: [gitSourceOn(git, 'bomb', 'bomb', 'pypi', { package: 'bomb' })] });
+    const s = await te.run(job);
+    expect(s.listErrors).toEqual([]);
+    expect(s.failures.map((f) => [f.version, f.code])).toEqual([['2.0.0', 'ETOOLARGE']]);
+    expect(s.failures[0]!.message).toContain('limits.maxCheckoutBytes');
+    expect(rows('bomb').find((r) => r.version === '1.0.0')!.state).toBe('verified');
+    // no checkout of it was made, and none is left
+    expect(readdirSync(join(te.stateDir, 'tmp')).filter((f) => f.startsWith('checkout-'))).toEqual([]);
+    // refused once, not retried: the listing never changes
+    const again = await te.run(job);
+    expect(again.failures.map((f) => [f.version, f.code])).toEqual([['2.0.0', 'ETOOLARGE']]);
+  });
+
   it('a Go repository with 600 tags at 600 commits is listed with a few git calls, not one (or two) per tag', async () => {
     await git.createRepoFromDir('many-tags', pyProject(join(te.dir, 'src-many'), 'many-lib', '0.0.1'));
     // 600 commits, each tagged, each with its go.mod (the last one of another module: a problem, read from its own commit)

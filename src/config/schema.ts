@@ -93,6 +93,8 @@ export const DEFAULT_MAX_ARTIFACT_BYTES = 1024 ** 3;
  */
 export const DEFAULT_MAX_MIRROR_BYTES = 8 * 1024 ** 3;
 export const MAX_MIRROR_LIMIT = 1024 ** 4;
+/** The most one checkout of a tag (or a warm repository's branch) may write, a file counted as at least a 4 KiB block. */
+export const DEFAULT_MAX_CHECKOUT_BYTES = 8 * 1024 ** 3;
 
 const versionRange = z.string().refine((r) => semver.validRange(r) !== null, 'a semver range such as ">=1.0.0" or "1.x || 2.x"');
 
@@ -296,6 +298,9 @@ export const jobSchema = z
         maxMirrorBytes: size(1024 ** 2, MAX_MIRROR_LIMIT, 'limits.maxMirrorBytes')
           .default(DEFAULT_MAX_MIRROR_BYTES)
           .describe('most one git mirror (a git source, a warm repository) may hold; a clone or fetch past it is stopped (ETOOLARGE) and the other sources go on'),
+        maxCheckoutBytes: size(1024 ** 2, MAX_MIRROR_LIMIT, 'limits.maxCheckoutBytes')
+          .default(DEFAULT_MAX_CHECKOUT_BYTES)
+          .describe('most one checkout of a commit may write (every file counted as at least 4 KiB); a tree over it (a "git bomb": a small pack naming millions of files) is refused before anything is written (ETOOLARGE)'),
         stopGraceSeconds: z.number().min(0).max(600).default(10).describe('after Ctrl-C, how long in-flight requests may finish before they are cut off'),
         rates: z
           .object({

@@ -26,7 +26,7 @@ const HINTS: Readonly<Record<string, string>> = {
   EINTEGRITY: 'repair the version at the source, or exclude it',
   ENOINTEGRITY: 'exclude it, or republish it at the source',
   EBADSOURCE: 'see the message: the source answered something unusable',
-  ETOOLARGE: 'raise limits.maxArtifactBytes (an artifact) or limits.maxMirrorBytes (a git mirror) if it is real; otherwise exclude it',
+  ETOOLARGE: 'raise limits.maxArtifactBytes (an artifact), limits.maxMirrorBytes (a git mirror) or limits.maxCheckoutBytes (a tag\'s tree) if it is real; otherwise exclude it',
   ESOURCEURL: 'add the host to tarballHosts if that registry really stores tarballs there',
   ESOURCEAUTH: 'check the token variable and its scopes (GitHub: read:packages)',
   ESOURCENOTFOUND: 'check the name; GitHub Packages has no search API, list names',

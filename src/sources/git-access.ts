@@ -13,12 +13,15 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writ
 import { dirname, join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { hideFromBuilds } from '../builders/process.js';
-import { DEFAULT_MAX_MIRROR_BYTES } from '../config/schema.js';
+import { DEFAULT_MAX_CHECKOUT_BYTES, DEFAULT_MAX_MIRROR_BYTES } from '../config/schema.js';
 import { DISK_FULL, diskFullError, fileSystemError, MigrateError, toError } from '../errors.js';
 import { makeFolder } from '../make-folder.js';
 import { AS_GO_READS, WITHOUT_OPERATOR_CONFIG } from '../git-local.js';
 import { keepTail, redact, redactUrlCredentials, registerSecret } from '../redact.js';
 import { GRACE_IDLE_PERIODS, OrphanTransferStuck, runTransfer, SLOWEST_TRANSFER_BYTES_PER_S, stopOrphanTransfer, TransferCut } from './git-transfer.js';
+
+/** A file takes at least one block on disk (and an inode): how a checkout's size is counted. */
+const BLOCK_BYTES = 4096;
 
 /** How long a clone or fetch may receive nothing when the source sets no idleTimeoutSeconds. */
 const DEFAULT_IDLE_MS = 10 * 60_000;
@@ -57,6 +60,8 @@ export interface GitAccessOptions {
   othersWentOn?: string;
   /** The most the mirror may hold (limits.maxMirrorBytes): a clone or fetch past it is cut off (ETOOLARGE). */
   maxMirrorBytes?: number;
+  /** The most a checkout may write (limits.maxCheckoutBytes), a file counted as at least one block: a tree over it is refused (ETOOLARGE). */
+  maxCheckoutBytes?: number;
 }
 
 /** The environment git runs in for one remote, and the key file it may have written. */
@@ -290,6 +295,7 @@ export class GitAccess {
    * operator's git config: the commit's bytes, as `go` reads a repository.
    */
   async checkout(mirror: string, dir: string, commit: string, signal?: AbortSignal): Promise<void> {
+    await this.refuseHugeTree(mirror, commit, signal);
     await this.localGit(dirname(dir), signal).clone(mirror, dir, ['--shared', '--no-checkout', '--quiet']);
     // run here, not through simple-git, to see the signal that ended it: a checkout killed halfway
     // (SIGXFSZ past a file-size limit) must never be built from, and a full disk is this machine's
@@ -304,6 +310,51 @@ export class GitAccess {
     });
     // git 2.39 ignoring SIGXFSZ says "error: unable to write file" for a file it could not write, yet exits 0
     if (/^(error|fatal): /m.test(stderr)) throw diskFullError(stderr, null, dir, 'check out into') ?? new Error(`git checkout left files unwritten: ${stderr}`);
+  }
+
+  /**
+   * A tree is measured before it is written: a few KiB of pack can name millions of files (a
+   * "git bomb": a tree of ten trees of ten trees…, each the same object), which checked out
+   * would fill the disk the state shares, or run the machine out of inodes, and stop the run
+   * as a full disk (ELOCAL) at that tag on every rerun. `git ls-tree -r -l` lists the files
+   * and their sizes from the objects alone; it is stopped as soon as the sum passes the limit.
+   * Each file counts as at least one 4 KiB block, so a million empty files count as 4 GiB.
+   */
+  private async refuseHugeTree(mirror: string, commit: string, signal?: AbortSignal): Promise<void> {
+    const max = this.opts.maxCheckoutBytes ?? DEFAULT_MAX_CHECKOUT_BYTES;
+    const git = spawn('git', ['ls-tree', '-r', '-l', '-z', '--full-tree', commit], { cwd: mirror, env: this.localEnv, stdio: ['ignore', 'pipe', 'pipe'], ...(signal ? { signal } : {}) });
+    let total = 0;
+    let files = 0;
+    let rest = '';
+    let over = false;
+    git.stderr.resume();
+    git.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      if (over) return;
+      const entries = (rest + chunk).split('\0');
+      rest = entries.pop()!;
+      for (const entry of entries) {
+        // <mode> SP <type> SP <object> SP* <size> TAB <path>: a submodule's size is "-"
+        const size = Number(/^\S+ \S+ \S+ +(\d+)\t/.exec(entry)?.[1] ?? 0);
+        total += Math.max(size, BLOCK_BYTES);
+        files++;
+        if (total > max) {
+          over = true;
+          git.kill('SIGKILL');
+          return;
+        }
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      git.on('error', reject);
+      git.on('close', () => resolve());
+    });
+    if (over) {
+      throw new MigrateError('ETOOLARGE', `${this.opts.owner}: commit ${commit.slice(0, 12)} would check out to more than limits.maxCheckoutBytes (${max} bytes, every file counted as at least 4 KiB; ${files} files listed when it was stopped): not checked out`, {
+        actual: String(total),
+        hint: 'a tree far larger than its repository (a "git bomb") fails only this version: skip it in the job file (versions: { "<version>": { skip: … } }); if the tree is real, raise limits.maxCheckoutBytes',
+      });
+    }
+    // a commit it cannot list (gone, damaged objects) is the checkout's to report, in the words its callers know
   }
 
   private get othersWentOn(): string {

@@ -85,7 +85,7 @@ export class GitSource implements Source {
     env: NodeJS.ProcessEnv,
     stateDir: string,
     job: string,
-    limits?: Pick<JobConfig['limits'], 'maxMirrorBytes'>,
+    limits?: Pick<JobConfig['limits'], 'maxMirrorBytes' | 'maxCheckoutBytes'>,
   ) {
     this.id = config.id;
     this.url = config.url;
@@ -106,7 +106,7 @@ export class GitSource implements Source {
       keyFilePath: join(stateDir, 'tmp', `ssh-key-${job}-${config.id}-${process.pid}`),
       idleTimeoutMs: config.idleTimeoutSeconds * 1000,
       idleTimeoutSetting: `idleTimeoutSeconds of source "${config.id}"`,
-      ...(limits ? { maxMirrorBytes: limits.maxMirrorBytes } : {}),
+      ...(limits ? { maxMirrorBytes: limits.maxMirrorBytes, maxCheckoutBytes: limits.maxCheckoutBytes } : {}),
     });
   }
 

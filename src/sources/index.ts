@@ -10,7 +10,7 @@ export type { Checkout, NameResult, OpenOptions, Source } from './source.js';
  * name: what a source keeps in the state directory is the job's own (two jobs there may
  * give one source id to two repositories, and run at once).
  */
-export function createSource(config: SourceConfig, env: NodeJS.ProcessEnv, stateDir: string, job: string, limits?: Pick<JobConfig['limits'], 'maxMirrorBytes'>): Source {
+export function createSource(config: SourceConfig, env: NodeJS.ProcessEnv, stateDir: string, job: string, limits?: Pick<JobConfig['limits'], 'maxMirrorBytes' | 'maxCheckoutBytes'>): Source {
   switch (config.kind) {
     case 'npm-registry':
       return new NpmRegistrySource(config, env);

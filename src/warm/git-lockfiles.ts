@@ -43,7 +43,7 @@ export class LockfileRepository {
     env: NodeJS.ProcessEnv,
     stateDir: string,
     job: string,
-    limits?: Pick<JobConfig['limits'], 'maxMirrorBytes'>,
+    limits?: Pick<JobConfig['limits'], 'maxMirrorBytes' | 'maxCheckoutBytes'>,
     /** Its place in the job file's warm.repositories: hints name its keys by it (`warm.repositories[2].idleTimeoutSeconds`). */
     index?: number,
   ) {
@@ -64,7 +64,7 @@ export class LockfileRepository {
       // a warm repository has no id: its key path, and its url to tell which entry that is
       idleTimeoutSetting: `${this.key}.idleTimeoutSeconds (the entry for ${redactUrlCredentials(repo.url)})`,
       othersWentOn: 'the other repositories and lockfiles were still read',
-      ...(limits ? { maxMirrorBytes: limits.maxMirrorBytes } : {}),
+      ...(limits ? { maxMirrorBytes: limits.maxMirrorBytes, maxCheckoutBytes: limits.maxCheckoutBytes } : {}),
     });
   }
 
