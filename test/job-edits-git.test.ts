@@ -3,13 +3,13 @@
  * the last run could not migrate: each edit takes effect on the next run, asserted by
  * the rows, their events and what the stand-in received.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ItemRow } from '../src/state/db.js';
 import { multipartUploadBody } from '../src/targets/pypi-upload.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
-import { gitSourceOn, pyProject, startGitServer, type GitServer } from './support/git-server.js';
+import { gitSourceOn, HATCH, pyProject, startGitServer, type GitServer } from './support/git-server.js';
 
 let te: TestEnv;
 let git: GitServer;
@@ -179,6 +179,32 @@ describe('a publish cut off before its request went out, then skipped in the job
     expect(back.exitCode).toBe(0);
     expect(row('cutskip', 'cutskip-lib', '1.0.0').state).toBe('verified');
     expect(uploads('cutskip-lib').length).toBeGreaterThan(0);
+  });
+});
+
+// YAML reads an unquoted 1.10 as the number 1.1: a job that reads "skip 1.10" skipped 1.1 and published 1.10
+describe('a version key written unquoted, which YAML would read as a number (1.10, the float 1.1)', () => {
+  it('means the version written: 1.10 is skipped and never uploaded, 1.1 is migrated; "1.1" and 1.1 both given are one key given twice', async () => {
+    const pkg = 'floatkey-lib';
+    await git.createRepoFromDir('floatkey', pyProject(join(te.dir, 'src-floatkey'), pkg, '1.1'), { tags: ['v1.1'] });
+    await git.tag('floatkey', 'v1.10', await git.commit('floatkey', { files: { 'pyproject.toml': HATCH(pkg, '1.10') }, message: '1.10' }));
+    const job = te.writeJob({ name: 'floatkey', sources: [gitSourceOn(git, 'floatkey', 'floatkey', 'pypi', { package: pkg, versions: { '1.10': { skip: 'broken release' } } })] });
+    const text = readFileSync(job, 'utf8');
+    writeFileSync(job, text.replace(/"1\.10":/, '1.10:'));
+    expect(readFileSync(job, 'utf8')).toMatch(/^ +1\.10: *$/m);
+
+    const s = await te.run(job);
+    expect(s.exitCode).toBe(0);
+    expect(row('floatkey', pkg, '1.10')).toMatchObject({ state: 'skipped', last_error: 'broken release' });
+    expect(row('floatkey', pkg, '1.1').state).toBe('verified');
+    expect(uploads(pkg).filter((e) => e.version === '1.10')).toEqual([]);
+
+    // the same key quoted and not: one version named twice, refused as a duplicate key is (YAML would silently keep the last)
+    writeFileSync(job, text.replace(/"1\.10":/, '"1.1": { skip: a }\n      1.1:'));
+    const twice = await te.cli(['run', job, '--json']);
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toContain('ECONFIG');
+    expect(twice.stderr).toMatch(/"1\.1" is given twice/);
   });
 });
 

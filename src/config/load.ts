@@ -43,6 +43,7 @@ export function loadJob(file: string): LoadedJob {
       hint: 'a job file takes plain values: remove the tag (a secret goes in an environment variable the job names, e.g. tokenEnv: NPM_TOKEN)',
     });
   }
+  keysAsWritten(doc.contents);
   const duplicate = duplicateKey(doc.contents);
   if (duplicate) {
     const at = duplicate.range ? lineCounter.linePos(duplicate.range[0]) : undefined;
@@ -111,6 +112,27 @@ function readJobText(file: string): string {
     });
   }
   return bytes.toString('utf8');
+}
+
+/**
+ * Every key means the text written: YAML reads an unquoted `1.10:` as the number 1.1 (`1.0:` as 1,
+ * `0x1F:` as 31, `~:` as null), and a key becomes its JS string, so `versions: { 1.10: { skip: … } }`
+ * skipped 1.1 and published 1.10. A key is a name (a version, a tag), never a number: the plain
+ * scalar's source text is taken as it stands, so `"1.1"` and `1.1` are then one key given twice.
+ */
+function keysAsWritten(root: unknown): void {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        if (isScalar(pair.key) && typeof pair.key.value !== 'string' && typeof pair.key.source === 'string') pair.key.value = pair.key.source;
+        stack.push(pair.key, pair.value);
+      }
+    } else if (isSeq(node)) {
+      for (const item of node.items) stack.push(item);
+    }
+  }
 }
 
 /**
