@@ -8,8 +8,10 @@
 import { CreateRepositoryCommand, ListPackageVersionAssetsCommand, ListPackageVersionsCommand } from '@aws-sdk/client-codeartifact';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { statusCommand } from '../src/cli/status.js';
 import type { RunSummary } from '../src/engine/events.js';
 import { StateDb } from '../src/state/db.js';
 import type { LedgerEntry } from '../src/state/ledger.js';
@@ -112,6 +114,22 @@ describe('a job pointed at another repository, same state directory', () => {
     } finally {
       after.close();
     }
+  });
+
+  // status read the job file and the state and said "verified" with the recorded target alone: nothing told the operator
+  // who had just edited the target that none of those versions is in the repositories the job now names
+  it('status says the job now names another target than the versions it counts are in (targetChanged, a WARNING), before any run', async () => {
+    const json = await te.cli(['status', job, '--json']);
+    expect(json.code, json.stderr).toBe(0);
+    const report = JSON.parse(json.stdout) as { states: Record<string, number>; target: { repositories: Record<string, string> }; targetChanged?: string[] };
+    expect(report.target.repositories.npm).toBe('npm-internal');
+    expect(report.targetChanged).toEqual(['npm repository npm-internal → npm-prod', 'pypi repository pypi-internal → pypi-prod']);
+    let human = '';
+    const tty = Object.assign(new Writable({ write: (c: Buffer, _e, done) => ((human += c.toString()), done()) }), { isTTY: true });
+    expect(statusCommand(job, { stateDir: te.stateDir }, { stdout: tty, stderr: new Writable({ write: (_c, _e, done) => done() }) })).toBe(0);
+    const line = human.split('\n').find((l) => l.includes('WARNING') && l.includes('npm-prod'));
+    expect(line, human).toMatch(/ETARGETCHANGED/);
+    expect(line).toContain('--retarget');
   });
 
   it('--retarget: every version published to the new repositories from the stored files (nothing downloaded or built again), the old ones untouched', async () => {

@@ -5,7 +5,7 @@ import type { RunSummary } from '../engine/events.js';
 import { goTagPatternMismatches } from '../sources/git.js';
 import { LEFT_OUT_NOTE, LEFT_OUT_ON_TARGET, StateDb } from '../state/db.js';
 import { existingState, jobInProgress } from '../state/lock.js';
-import { describeTarget, type TargetIdentity } from '../state/target.js';
+import { describeTarget, targetDifferences, targetOf, type TargetIdentity } from '../state/target.js';
 import { ITEM_STATES } from '../types.js';
 import { goTagPatternLine, notInJobLeft, print, printEntries, reportError, wantsJson, type Io } from './output.js';
 
@@ -42,6 +42,11 @@ export interface StatusReport {
   lastRun?: { id: number; startedAt: string; endedAt: string | null; dryRun: boolean; outcome: string | null; error?: string; running?: { pid: number; host: string; startedAt: string; command?: string } };
   /** The target the state records its work in (what `verified` means here); absent before a run read one. */
   target?: TargetIdentity;
+  /**
+   * How the job file's target differs from `target` (edited since the last run): the versions counted are in
+   * `target`, none of them in the one the job names now; run, plan and report refuse (ETARGETCHANGED) until --retarget.
+   */
+  targetChanged?: string[];
   /** Go sources of the job whose tags are not the ones go reads (a warning, as in run's summary and the plan). */
   goTagPatterns: RunSummary['goTagPatterns'];
   /** The rate each quota bucket ran at in the last run that recorded them, and where it came from. */
@@ -54,7 +59,10 @@ export function readStatus(jobFile: string, stateDir = 'state'): StatusReport {
   const state = StateDb.openToRead(database);
   try {
     const enabled = job.config.sources.filter((s) => s.enabled).map((s) => s.id);
-    const report = { ...state.snapshot(() => statusOf(job.name, database, state, enabled)), goTagPatterns: goTagPatternMismatches(job.config.sources) };
+    const report: StatusReport = { ...state.snapshot(() => statusOf(job.name, database, state, enabled)), goTagPatterns: goTagPatternMismatches(job.config.sources) };
+    // the job file's target edited since the last run: what is counted above is not in it
+    const changed = report.target ? targetDifferences(report.target, targetOf(job.config.target)) : [];
+    if (changed.length > 0) report.targetChanged = changed;
     // a run with no outcome yet is running, or was killed: the lock's owner tells which
     const running = report.lastRun && report.lastRun.outcome === null ? jobInProgress(dirname(database), job.name) : undefined;
     if (running) report.lastRun = { ...report.lastRun!, running };
@@ -122,6 +130,7 @@ export function statusCommand(jobFile: string, opts: { json?: boolean; stateDir?
       for (const [s, n] of Object.entries(report.states)) if (n) lines.push(`  ${s.padEnd(18)} ${n}`);
       if (report.rates) lines.push(`rates: ${Object.entries(report.rates).map(([b, r]) => `${b} ${r.rate}/s (${r.source})`).join(', ')}`);
       if (report.target) lines.push(`target: ${describeTarget(report.target)}`);
+      if (report.targetChanged) lines.push(`  WARNING the job now names ${report.targetChanged.join(', ')}: the versions counted here are in the target above, none of them in the new one; run, plan and report refuse (ETARGETCHANGED) until run with --retarget (or the target is put back in the job file)`);
       const running = report.lastRun?.running;
       const unfinished = running ? `running now (${running.command ? `\`${running.command}\`, ` : ''}pid ${running.pid} on ${running.host})` : 'did not finish (killed?)';
       if (report.lastRun) lines.push(`last run #${report.lastRun.id}${report.lastRun.dryRun ? ' (dry run)' : ''}: ${report.lastRun.outcome ?? unfinished}, started ${report.lastRun.startedAt}`);
