@@ -245,3 +245,37 @@ describe('the job renamed between runs (its name:, or the file of a nameless job
     expect(publishes(NAME)).toHaveLength(2);
   });
 });
+
+// the row kept the registry it was first listed from: a version downloaded (or built) from the source's new URL was
+// recorded in the provenance ledger as coming from the old registry, with an artifact URL of the new one
+describe("an npm source's url changed to another registry under the same id", () => {
+  it('a version fetched from the new registry records it as its origin (state and ledger); one migrated before keeps the old, and its other bytes there are said (sourceChanged)', async () => {
+    const NAME = 'moved-pkg';
+    const other = await startHostileRegistry();
+    try {
+      reg.setPackage(NAME, ['1.0.0', '1.0.1'].map((v) => ({ version: v, tarball: npmTarball(NAME, v) })));
+      other.setPackage(NAME, ['1.0.0', '1.0.1', '1.0.2'].map((v) => ({ version: v, tarball: npmTarball(NAME, v, [{ path: 'package/MOVED.txt', body: 'rebuilt at the new registry\n' }]) })));
+      const at = (url: string) => te.writeJob({ name: 'moved', sources: [{ id: 'hostile', kind: 'npm-registry', url, packages: [NAME] }] });
+      // 1.0.0 migrated from the first registry; 1.0.1 only downloaded (a dry run): fetched, not on the target
+      expect((await te.run(te.writeJob({ name: 'moved', sources: [{ id: 'hostile', kind: 'npm-registry', url: reg.url, packages: [NAME] }], filters: { exclude: [`${NAME}@1.0.1`] } }))).exitCode).toBeLessThan(2);
+      await te.run(at(reg.url), { dryRun: true });
+      expect(states('moved', NAME)).toEqual({ '1.0.0': 'verified', '1.0.1': 'fetched' });
+
+      const s = await te.run(at(other.url));
+      expect(s.exitCode).toBe(0);
+      expect(s.sourceChanged).toEqual([expect.objectContaining({ package: NAME, version: '1.0.0' })]);
+      const byVersion = Object.fromEntries(rows('moved', NAME).map((r) => [r.version, r]));
+      expect(byVersion['1.0.0']!.registry_url).toBe(reg.url);
+      expect(byVersion['1.0.1']!.registry_url).toBe(other.url);
+      expect(byVersion['1.0.2']!.registry_url).toBe(other.url);
+
+      const exported = await te.cli(['ledger', 'export', at(other.url)]);
+      const entries = exported.stdout.split('\n').filter((l) => l && !l.startsWith('{"trailer"')).map((l) => (JSON.parse(l) as { entry: { outcome: string; version?: string; source?: { registry?: string; artifact?: string } } }).entry);
+      const published = Object.fromEntries(entries.filter((e) => e.outcome === 'published').map((e) => [e.version, e.source]));
+      expect(published['1.0.0']).toMatchObject({ registry: reg.url });
+      for (const v of ['1.0.1', '1.0.2']) expect(published[v], v).toMatchObject({ registry: other.url, artifact: expect.stringContaining(other.url.replace(/\/$/, '')) });
+    } finally {
+      await other.stop();
+    }
+  });
+});

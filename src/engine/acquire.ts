@@ -106,7 +106,7 @@ export async function fetchItem(ctx: AcquireContext, row: ItemRow): Promise<Item
   return ctx.state.transition(
     row.id,
     'fetched',
-    { hashes: main.hashes, size: main.size, integrityWeak: weak, error: null, assets, ...(facts ? { facts } : {}) },
+    { hashes: main.hashes, size: main.size, integrityWeak: weak, error: null, assets, registryUrl: source.url, ...(facts ? { facts } : {}) },
     weak ? 'weak integrity: sha1 only' : source.kind === 'git' ? `built ${assets.map((a) => a.name).join(', ')}` : undefined,
   );
 }

@@ -142,6 +142,11 @@ export interface TransitionFields {
   assets?: NewAsset[];
   /** Format facts about the whole version (JSON-serialisable). */
   facts?: Record<string, unknown>;
+  /**
+   * The registry or repository the files were downloaded or built from (with the move to `fetched`): the source's
+   * URL now, which a job edited since the version was first listed may have changed (the ledger's provenance).
+   */
+  registryUrl?: string;
   /** What the target reported for the version's files, for the ledger entry. */
   targetHashes?: Record<string, Record<string, unknown>>;
 }
@@ -1009,6 +1014,7 @@ export class StateDb {
       if (fields.countAttempt) sets.push('attempts = attempts + 1');
       if (fields.uncountAttempt) sets.push('attempts = MAX(attempts - 1, 0)');
       if (fields.facts !== undefined) (sets.push('facts = @facts'), (p.facts = JSON.stringify(fields.facts)));
+      if (fields.registryUrl !== undefined) (sets.push('registry_url = @registryUrl'), (p.registryUrl = fields.registryUrl));
       this.stmt(`UPDATE items SET ${sets.join(', ')} WHERE id = @id`).run(p);
       if (fields.assets) {
         this.stmt('DELETE FROM assets WHERE item_id = ?').run(id);
