@@ -256,7 +256,8 @@ export class PypiTarget implements TargetFormat {
     if (res.status !== 200) {
       throw new MigrateError('ETARGET', `${subject}: reading ${url} answered HTTP ${res.status}: ${excerpt(res.body)}`, { subject, status: res.status });
     }
-    const links = parseSimpleIndex(res.body);
+    const links = parseSimpleIndex(res.body, url);
+    const origin = new URL(url).origin;
     for (const asset of assets) {
       // pip takes a file's name from its URL, PEP 503 from the anchor's text: a link naming our file either way must carry our bytes
       const listed = links.filter((l) => l.filename === asset.name || l.hrefName === asset.name);
@@ -269,6 +270,17 @@ export class PypiTarget implements TargetFormat {
           subject,
           expected: `${asset.name} not yanked`,
           actual: 'data-yanked',
+          hint: 'find what serves the index (a proxy in front of the repository?) before cutover',
+        });
+      }
+      // pip fetches our file from where the link points: anywhere but the repository's endpoint (another host, a
+      // javascript: or file: URL, a <base href> moving every link) is no install from the repository
+      const away = listed.find((l) => l.hrefName === asset.name && !(l.url !== undefined && /^https?:$/.test(new URL(l.url).protocol) && new URL(l.url).origin === origin));
+      if (away) {
+        throw new MigrateError('EVERIFY', `${subject}: the simple index links ${asset.name} to ${printable(away.url ?? away.href)}, outside the repository's endpoint ${origin}: pip would fetch it from there`, {
+          subject,
+          expected: `${asset.name} under ${origin}`,
+          actual: away.url ?? away.href,
           hint: 'find what serves the index (a proxy in front of the repository?) before cutover',
         });
       }
@@ -330,6 +342,12 @@ export interface SimpleLink {
   hashes: Record<string, string>;
   /** PEP 592 `data-yanked` (with any value, even none): pip passes the file over unless a requirement pins its version exactly. */
   yanked: boolean;
+  /**
+   * With a page URL given: the absolute URL pip fetches the file from (the href joined to the
+   * page's first `<base href>`, else to the page URL), without its fragment; undefined when it
+   * joins to no absolute URL (pip cannot fetch it either).
+   */
+  url?: string;
 }
 
 /**
@@ -338,7 +356,7 @@ export interface SimpleLink {
  * or any other tag; attribute values may be quoted and then hold `>`, `<a `,
  * `href=` or `<!--`. Anything else is text.
  */
-const TOKENS = /<!--[\s\S]*?(?:--!?>|$)|<(script|style)(?=[\s/>])((?:[^>"']|"[^"]*"|'[^']*')*)>|<a(?=[\s/>])((?:[^>"']|"[^"]*"|'[^']*')*)>|<\/?[a-z!?](?:[^>"']|"[^"]*"|'[^']*')*>/gi;
+const TOKENS = /<!--[\s\S]*?(?:--!?>|$)|<(script|style)(?=[\s/>])((?:[^>"']|"[^"]*"|'[^']*')*)>|<a(?=[\s/>])((?:[^>"']|"[^"]*"|'[^']*')*)>|<base(?=[\s/>])((?:[^>"']|"[^"]*"|'[^']*')*)>|<\/?[a-z!?](?:[^>"']|"[^"]*"|'[^']*')*>/gi;
 /** One attribute, as html.parser's attrfind_tolerant reads it. */
 const ATTR = /([^\s/>][^\s/=>]*)(?:\s*=+\s*('[^']*'|"[^"]*"|(?!['"])[^>\s]*))?/g;
 
@@ -392,16 +410,32 @@ function selfClosing(attrs: string): boolean {
 /** How far after an `<a>` its text (the file name, perhaps inside other tags) is looked for. */
 const ANCHOR_TEXT_MAX = 4096;
 
-export function parseSimpleIndex(html: string): SimpleLink[] {
+/** A start tag's attributes as html.parser gives them: names lower-cased, values unquoted and unescaped, in order. */
+function attributes(text: string): Array<[string, string]> {
+  return [...text.matchAll(ATTR)].map((a) => {
+    const raw = a[2] ?? '';
+    const value = /^(['"])[\s\S]*\1$/.test(raw) ? raw.slice(1, -1) : raw;
+    return [a[1]!.toLowerCase(), unescapeHtml(value)];
+  });
+}
+
+/**
+ * `pageUrl` (the URL the page was read from) gives each link its `url`: where pip fetches it.
+ * pip joins every href to the page's first `<base>` with an href, wherever on the page it stands
+ * (pip's HTMLLinkParser.handle_starttag, parse_links), else to the page URL.
+ */
+export function parseSimpleIndex(html: string, pageUrl?: string): SimpleLink[] {
   const links: SimpleLink[] = [];
+  let base: string | undefined;
   for (const m of tokens(html)) {
-    if (m[3] === undefined) continue; // not an <a> start tag
-    const attrs = new Map<string, string>();
-    for (const a of m[3].matchAll(ATTR)) {
-      const raw = a[2] ?? '';
-      const value = /^(['"])[\s\S]*\1$/.test(raw) ? raw.slice(1, -1) : raw;
-      attrs.set(a[1]!.toLowerCase(), unescapeHtml(value));
+    if (m[4] !== undefined) {
+      // pip's get_href: the first href attribute
+      base ??= attributes(m[4]).find(([n]) => n === 'href')?.[1];
+      continue;
     }
+    if (m[3] === undefined) continue; // not an <a> start tag
+    // of an attribute given twice, the last, as pip's dict of them keeps
+    const attrs = new Map<string, string>(attributes(m[3]));
     const url = attrs.get('href');
     if (url === undefined) continue;
     const hash = url.indexOf('#');
@@ -424,7 +458,19 @@ export function parseSimpleIndex(html: string): SimpleLink[] {
     // PEP 503: the text MUST be the file name; an empty anchor falls back to the URL's last segment.
     links.push({ filename: text || hrefName, hrefName, href: path, hashes, yanked: attrs.has('data-yanked') });
   }
+  if (pageUrl !== undefined) for (const l of links) l.url = joinUrl(base ?? pageUrl, l.href);
   return links;
+}
+
+/** `href` joined to `base` (an absolute URL, or the join is none), without its fragment; undefined when that gives no absolute URL. */
+function joinUrl(base: string, href: string): string | undefined {
+  try {
+    const u = new URL(href, new URL(base));
+    u.hash = '';
+    return u.href;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
