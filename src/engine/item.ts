@@ -111,6 +111,9 @@ async function compareWithTarget(ctx: ItemContext, pkg: PackageContext, row: Ite
   const foreign = notOurs(theirs, files);
   if (foreign.length > 0) return { kind: 'foreign', names: foreign.map((a) => a.name), sha512: foreign[0]!.hashes['SHA-512']?.toLowerCase() ?? '' };
   if (present.size === files.length) return { kind: 'identical', status: listed?.status, origin: listed?.originType, assets: theirs };
+  // part of it there, in a status no file can be added to or installed from (Archived, Unlisted): said as
+  // for a whole version in it, with its fix, before anything is sent to it
+  if (listed && listed.status !== 'Published' && listed.status !== 'Unfinished') return { kind: 'unusable', status: listed.status };
   return { kind: 'partial', present };
 }
 

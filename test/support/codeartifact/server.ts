@@ -291,6 +291,18 @@ export class CodeArtifactStandIn {
     return this.store.replaceAssetBytes(record, stored, asset, Buffer.from(bytes), opts.keepHashes === true);
   }
 
+  /**
+   * Take one asset off a stored version in-process (a version someone else published with fewer
+   * files, or a file deleted there); the revision changes. Throws when the asset is not stored.
+   */
+  removeAsset(repo: string, format: string, namespace: string | undefined, pkg: string, version: string, asset: string): void {
+    const { record, stored } = this.versionRecord(repo, format, namespace, pkg, version);
+    const at = stored.assets.findIndex((a) => a.name === asset);
+    if (at < 0) throw new Error(`no asset ${asset} in ${format} ${pkg}@${version}`);
+    stored.assets.splice(at, 1);
+    this.store.touch(record, stored);
+  }
+
   private versionRecord(repo: string, format: string, namespace: string | undefined, pkg: string, version: string): { record: PackageRecord; stored: VersionRecord } {
     const record = this.store.getPackage(repo, format, namespace, pkg);
     const stored = record?.versions.get(version);
