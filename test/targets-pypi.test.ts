@@ -287,6 +287,19 @@ describe('checkAssets', () => {
   }, 60_000);
 });
 
+describe('file names the upload form would change', () => {
+  it('a wheel whose build tag holds a quote, a backslash or a percent sign is EBADBUILD before anything is sent: the form sends it quoted (%22, \\\\), the target would file it under another name', async () => {
+    const wheel = wheelOf(main);
+    for (const tag of ['1"x', '1\\x', '1%22x']) {
+      const odd: AssetFile = { ...wheel, name: wheel.name.replace(/-py3-none-any\.whl$/, `-${tag}-py3-none-any.whl`) };
+      const before = mark();
+      const e = await failure(target.checkAssets(NAME, '1.2.0', [sdistOf(main), odd]));
+      expect([e.code, e.message]).toEqual(['EBADBUILD', expect.stringContaining(odd.name)]);
+      expect(since(before)).toEqual([]);
+    }
+  });
+});
+
 describe('publish and verify', () => {
   it('is not verified before it is published (EVERIFY: no page), nor with a file missing (EVERIFY)', async () => {
     const none = await failure(target.verifyWithClient(NAME, '1.2.0', main));

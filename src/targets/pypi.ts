@@ -161,6 +161,11 @@ export class PypiTarget implements TargetFormat {
         const w = parseWheelName(asset.name);
         if (w === undefined) throw bad('EBADBUILD', asset.name, 'a wheel must be named <project>-<version>[-<build>]-<python>-<abi>-<platform>.whl');
         if (facts.pyversion !== w.python) throw bad('EBADBUILD', asset.name, `the wheel's pyversion is ${JSON.stringify(facts.pyversion)}, its name says ${w.python}`);
+        // the wheel spec's build tag is a digit, then letters, digits and `_` (every other run escaped to `_`): a quote,
+        // a backslash or a `%` would reach the target as another name (the form's file name is quoted: `"` is sent as %22)
+        if (w.build !== undefined && !/^\d[A-Za-z0-9_.]*$/.test(w.build)) {
+          throw bad('EBADBUILD', asset.name, `the wheel's build tag ${JSON.stringify(w.build)} holds characters a wheel name never has`, { expected: 'a digit, then letters, digits and _' });
+        }
         ({ name: fileName, version: fileVersion } = w);
       }
       if (!isValidProjectName(fileName) || normalizeProjectName(fileName) !== project) {
