@@ -1,15 +1,16 @@
 /**
- * verifyWithClient against a lying simple index whose links for our files carry our sha256 but
+ * verifyWithClient against a lying simple index: one whose links for our files carry our sha256 but
  * point somewhere pip cannot fetch them from the repository: another host, a `javascript:` URL,
  * a `<base href>` that moves every relative link elsewhere. pip (Debian's, run for real) fails
- * to install from such a page, so the check must not call it verified.
+ * to install from such a page, so the check must not call it verified. And a page of millions of
+ * links that are none of ours, which must be read in bounded memory, not end the process.
  */
 import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashBuffer } from '../src/integrity/hashes.js';
 import type { CodeArtifact } from '../src/targets/codeartifact.js';
@@ -122,4 +123,29 @@ describe('the simple index links our file somewhere pip cannot get it from the r
     const pip = await pipDownload();
     expect(pip.code, pip.out).toBe(0);
   }, 60_000);
+});
+
+describe('a huge page', () => {
+  it('millions of links that are none of ours (35 MB), our file last: verified in bounded memory (a 256 MB heap), not a crash', async () => {
+    page = `${'<a href=x></a>'.repeat(2_500_000)}<a href="1.0/${FILE}#sha256=${asset.hashes.sha256}">${FILE}</a>`;
+    const script = join(tmp, 'huge.mts');
+    const src = resolve('src/targets');
+    await writeFile(
+      script,
+      [
+        `import { PypiTarget } from ${JSON.stringify(join(src, 'pypi.ts'))};`,
+        'const limiter = { take: async () => {}, throttled: () => {}, succeeded: () => {}, answered: () => {}, silent: () => {}, unreachable: () => {} };',
+        `const ca = { limiter, authToken: async () => 'tok', invalidateToken: () => {}, endpoint: async () => ${JSON.stringify(`${base}/pypi/repo/`)} };`,
+        `const asset = ${JSON.stringify(asset)};`,
+        "new PypiTarget(ca, 'repo').verifyWithClient('lib', '1.0', [asset]).then(() => console.log('verified'), (e) => console.log(e.code, e.message));",
+      ].join('\n'),
+    );
+    const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
+      const child = execFile(resolve('node_modules/.bin/tsx'), [script], { env: { ...process.env, NODE_OPTIONS: '--max-old-space-size=256' }, maxBuffer: 1 << 24 }, (_err, stdout, stderr) =>
+        done({ code: child.exitCode, stdout, stderr: stderr.slice(-2000) }),
+      );
+    });
+    expect(out.stdout.trim(), out.stderr).toBe('verified');
+    expect(out.code).toBe(0);
+  }, 300_000);
 });

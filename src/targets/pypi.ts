@@ -261,13 +261,23 @@ export class PypiTarget implements TargetFormat {
     if (res.status !== 200) {
       throw new MigrateError('ETARGET', `${subject}: reading ${url} answered HTTP ${res.status}: ${excerpt(res.body)}`, { subject, status: res.status });
     }
-    const links = parseSimpleIndex(res.body, url);
+    // of a page of any size, only the links naming our files or another file of this version are kept
+    const ours = new Set(assets.map((a) => a.name));
+    const thisVersion = (n: string) => {
+      const v = fileVersion(n, project);
+      return v !== undefined && samePep440(v, version);
+    };
+    let listedFiles = 0;
+    const links = parseSimpleIndex(res.body, url, ({ filename, hrefName }) => {
+      listedFiles++;
+      return ours.has(filename) || ours.has(hrefName) || thisVersion(filename) || thisVersion(hrefName);
+    });
     const origin = new URL(url).origin;
     for (const asset of assets) {
       // pip takes a file's name from its URL, PEP 503 from the anchor's text: a link naming our file either way must carry our bytes
       const listed = links.filter((l) => l.filename === asset.name || l.hrefName === asset.name);
       if (!listed.some((l) => l.hrefName === asset.name)) {
-        throw new MigrateError('EVERIFY', `${subject}: the simple index does not list ${asset.name} yet`, { subject, expected: asset.name, actual: `${links.length} other files` });
+        throw new MigrateError('EVERIFY', `${subject}: the simple index does not list ${asset.name} yet`, { subject, expected: asset.name, actual: `${listedFiles} other files` });
       }
       // CodeArtifact yanks nothing (PEP 592): an index that says so is not the one we published to, and pip would pass our file over
       if (listed.some((l) => l.hrefName === asset.name && l.yanked)) {
@@ -305,8 +315,7 @@ export class PypiTarget implements TargetFormat {
       }
     }
     // another file of this version (a wheel with a build tag, one for a platform) is one pip may choose over ours
-    const ours = new Set(assets.map((a) => a.name));
-    const foreign = [...new Set(links.flatMap((l) => [l.filename, l.hrefName]))].filter((n) => !ours.has(n) && fileVersion(n, project) !== undefined && samePep440(fileVersion(n, project)!, version));
+    const foreign = [...new Set(links.flatMap((l) => [l.filename, l.hrefName]))].filter((n) => !ours.has(n) && thisVersion(n));
     if (foreign.length > 0) {
       throw new MigrateError('EVERIFY', `${subject}: the simple index also lists ${foreign.map((n) => printable(n)).join(', ')} for this version, which this run did not publish: pip may install it instead of ours`, {
         subject,
@@ -429,7 +438,7 @@ function attributes(text: string): Array<[string, string]> {
  * pip joins every href to the page's first `<base>` with an href, wherever on the page it stands
  * (pip's HTMLLinkParser.handle_starttag, parse_links), else to the page URL.
  */
-export function parseSimpleIndex(html: string, pageUrl?: string): SimpleLink[] {
+export function parseSimpleIndex(html: string, pageUrl?: string, keep?: (names: { filename: string; hrefName: string }) => boolean): SimpleLink[] {
   const links: SimpleLink[] = [];
   let base: string | undefined;
   for (const m of tokens(html)) {
@@ -461,7 +470,10 @@ export function parseSimpleIndex(html: string, pageUrl?: string): SimpleLink[] {
     const path = hash < 0 ? url : url.slice(0, hash);
     const hrefName = pipFileName(url);
     // PEP 503: the text MUST be the file name; an empty anchor falls back to the URL's last segment.
-    links.push({ filename: text || hrefName, hrefName, href: path, hashes, yanked: attrs.has('data-yanked') });
+    const filename = text || hrefName;
+    // only the links asked for are kept: a page of millions of others is read in bounded memory
+    if (keep && !keep({ filename, hrefName })) continue;
+    links.push({ filename, hrefName, href: path, hashes, yanked: attrs.has('data-yanked') });
   }
   if (pageUrl !== undefined) for (const l of links) l.url = joinUrl(base ?? pageUrl, l.href);
   return links;
