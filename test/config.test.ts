@@ -435,6 +435,19 @@ describe('loadJob refuses bad job files with ECONFIG, naming the file and the pa
     expect(loadJob(file).config.sources).toHaveLength(5);
   });
 
+  it('one PyPI project spelled two ways by two sources (User.Path, user_path) is ECONFIG naming both: the engine would publish it twice at once; spelled alike, it loads', () => {
+    const j = validJob();
+    j.target.repositories.pypi = { internal: 'pypi-internal' };
+    j.sources.push({ id: 'a', kind: 'git', url: 'git+ssh://git@git.acme.example/a.git', format: 'pypi', package: 'User.Path' });
+    j.sources.push({ id: 'b', kind: 'git', url: 'git+ssh://git@git.acme.example/b.git', format: 'pypi', package: 'user_path' });
+    const { file } = writeJob('pypi-respelled', j);
+    const e = loadError(file);
+    expect(e.code).toBe('ECONFIG');
+    expect(e.message).toContain(`${file}: sources[3].package: "user_path" is the PyPI project "user-path" that sources[2] spells "User.Path"`);
+    j.sources[3].package = 'User.Path';
+    expect(loadJob(writeJob('pypi-same-spelling', j).file).config.sources).toHaveLength(4);
+  });
+
   it('an unquoted domainOwner (a number to YAML) is told to quote it', () => {
     const { file } = writeJob('unquoted-owner-hint', stringify(validJob()).replace(/domainOwner: "111122223333"/, 'domainOwner: 111122223333'));
     expect(loadError(file).message).toMatch(/target\.domainOwner: .*quotes/);

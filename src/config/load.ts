@@ -6,6 +6,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import type { z } from 'zod';
+import { normalizeProjectName } from '../builders/python-metadata.js';
 import { MigrateError, toError } from '../errors.js';
 import { invalidFilterRanges } from './filters.js';
 import { JOB_NAME, JOB_NAME_RULE, jobSchema, type JobConfig } from './schema.js';
@@ -183,10 +184,21 @@ export function formatIssues(file: string, issues: readonly z.core.$ZodIssue[]):
 function checkCrossFields(file: string, config: JobConfig): void {
   const problems: string[] = [];
   const ids = new Set<string>();
+  // one PyPI project spelled two ways (UserPath, userpath) is one project on the target, but two packages to
+  // the engine, which keeps one package's versions from two sources apart by its name as written: both would
+  // publish the same version at once
+  const projects = new Map<string, { spelling: string; index: number }>();
   config.sources.forEach((s, i) => {
     if (ids.has(s.id)) problems.push(`  ${file}: sources[${i}].id: "${s.id}" is used twice: give each source its own id`);
     ids.add(s.id);
     if (!s.enabled) return;
+    if (s.kind === 'git' && s.format === 'pypi' && s.package !== undefined) {
+      const key = normalizeProjectName(s.package);
+      const first = projects.get(key);
+      if (first && first.spelling !== s.package) {
+        problems.push(`  ${file}: sources[${i}].package: "${s.package}" is the PyPI project "${key}" that sources[${first.index}] spells "${first.spelling}": spell it the same in both (CodeArtifact holds one project under both names)`);
+      } else if (!first) projects.set(key, { spelling: s.package, index: i });
+    }
     const format = s.kind === 'npm-registry' ? 'npm' : s.format === 'go' ? 'generic' : s.format;
     if (!config.target.repositories[format]) {
       const example = { npm: 'npm-internal', pypi: 'pypi-internal', generic: 'go-internal' }[format];
