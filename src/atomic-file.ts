@@ -7,12 +7,15 @@
  * What a killed writer left beside the name is removed by the next writer of it.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync, type WriteStream } from 'node:fs';
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, linkSync, lstatSync, openSync, renameSync, unlinkSync, writeSync, type WriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { sweepDeadWriters } from './alive.js';
 import { MigrateError } from './errors.js';
 import { makeFolder } from './make-folder.js';
+
+/** What link() says on a file system that has no hard links. */
+const NO_HARD_LINKS: ReadonlySet<string> = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK']);
 
 export class AtomicFile {
   private readonly tmp: string;
@@ -78,6 +81,38 @@ export class AtomicFile {
     } catch (e) {
       throw this.fail(e);
     }
+  }
+
+  /**
+   * Durable, then given `name` (in the same folder; default its own) only if nothing has that name
+   * yet: false, and nothing named, when something does (an earlier file, a planted link: neither
+   * replaced nor written through). A hard link takes the name atomically; on a file system
+   * without them (FAT, some network shares) the name is looked at, then renamed to.
+   */
+  commitNew(name: string = this.path): boolean {
+    this.sync();
+    try {
+      linkSync(this.tmp, name);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return false;
+      if (!NO_HARD_LINKS.has(code ?? '')) throw this.fail(e);
+      try {
+        if (lstatSync(name, { throwIfNoEntry: false })) return false;
+        renameSync(this.tmp, name);
+      } catch (e2) {
+        throw this.fail(e2);
+      }
+      this.renamed = true;
+      return true;
+    }
+    this.renamed = true;
+    try {
+      unlinkSync(this.tmp);
+    } catch {
+      // the file has its name; the temporary one is a second name of it, swept with its writer gone
+    }
+    return true;
   }
 
   /** Unless committed: closed, and no temporary file left behind. Safe to call at any time, again. */

@@ -791,7 +791,7 @@ describe('the report files (cam report)', () => {
     expect(stdout).toContain(`  and ${critical - 20} more critical finding(s): see the report`);
   });
 
-  it('writes into a directory it creates, and replaces a link planted at a report name instead of writing through it', async () => {
+  it('writes into a directory it creates, and steps around a link planted at a report name instead of writing through it', async () => {
     const { stateDir, jobFile } = stateWithJob('links');
     const out = join(stateDir, 'shared', 'reports');
     mkdirSync(out, { recursive: true });
@@ -813,5 +813,30 @@ describe('the report files (cam report)', () => {
     const fresh = join(stateDir, 'new', 'nested');
     expect(await reportCommand(jobFile, { stateDir, out: fresh, json: true }, io().io)).toBe(1);
     expect(readdirSync(fresh).map((f) => f.split('.').pop()).sort()).toEqual(['html', 'json', 'md']);
+  });
+
+  it('never replaces an earlier report written in the same second (another state directory\'s job of the same name, or a second `report`): both are kept, each whole', async () => {
+    const { stateDir, jobFile } = stateWithJob('same-second');
+    const out = join(stateDir, 'shared-reports');
+    mkdirSync(out);
+    // an earlier report under every name this one could take in the next minute (the name has the time to the second)
+    const now = Date.now();
+    const earlier = new Map<string, string>();
+    for (let s = -2; s < 60; s++) {
+      const stamp = new Date(now + s * 1000).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+      for (const ext of ['json', 'md', 'html']) {
+        const name = `acme-migration-plan-${stamp}.${ext}`;
+        earlier.set(name, `the earlier report ${name}\n`);
+        writeFileSync(join(out, name), earlier.get(name)!);
+      }
+    }
+    const { io: streams, out: printed } = io();
+    expect(await reportCommand(jobFile, { stateDir, out, json: true }, streams)).toBe(1);
+    for (const [name, text] of earlier) expect(readFileSync(join(out, name), 'utf8')).toBe(text);
+    const added = readdirSync(out).filter((f) => !earlier.has(f));
+    expect(added.map((f) => f.split('.').pop()).sort()).toEqual(['html', 'json', 'md']);
+    // the three of one report share a name, and the JSON is the one printed
+    expect(new Set(added.map((f) => f.replace(/\.[a-z]+$/, ''))).size).toBe(1);
+    expect(JSON.parse(readFileSync(join(out, added.find((f) => f.endsWith('.json'))!), 'utf8'))).toEqual(JSON.parse(printed().stdout));
   });
 });

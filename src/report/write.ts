@@ -1,10 +1,12 @@
 /**
  * Writing the three report files. Each is rendered first, then written to a new
- * temporary file beside its final name and renamed over it once all three are whole
+ * temporary file beside its final name and given that name once all three are whole
  * (and if one cannot take its name, those that did are removed): a reader (or a CI
- * job picking the newest report) sees a whole report or none, a full disk leaves
- * no truncated file, and a name someone planted in the output directory (a
- * symlink to a file of the operator's) is replaced, never written through.
+ * job picking the newest report) sees a whole report or none, and a full disk leaves
+ * no truncated file. A name is only ever taken when nothing has it: an earlier report
+ * of the same second, or a name someone planted in the output directory (a symlink to
+ * a file of the operator's), is neither replaced nor written through; the report takes
+ * the next free name instead.
  */
 import { accessSync, constants, rmSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -55,11 +57,20 @@ export function prepareReportDir(outDir: string): void {
   }
 }
 
-/** `<outDir>/<job>-<kind>-<time>.{json,md,html}`, each written whole or not at all. */
+/** Names tried for one report before giving up: `<job>-<kind>-<time>`, then `-2`, `-3`, ... */
+const MAX_NAMES = 1000;
+
+/**
+ * `<outDir>/<job>-<kind>-<time>.{json,md,html}`, each written whole or not at all. The time is to the
+ * second: a report whose names another has (written in the same second: a second `report`, a job of the
+ * same name from another state directory into a shared --out) takes `<time>-2`, `-3`, ... and never
+ * replaces it; the three of one report always share their name.
+ */
 export function writeReportFiles(report: Report, jobName: string, outDir: string, kind: string): ReportFiles {
   const stamp = report.generatedAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  const base = resolve(outDir, `${jobName}-${kind}-${stamp}`);
-  const files: ReportFiles = { json: `${base}.json`, markdown: `${base}.md`, html: `${base}.html` };
+  const baseOf = (n: number) => resolve(outDir, `${jobName}-${kind}-${stamp}${n > 1 ? `-${n}` : ''}`);
+  const filesOf = (n: number): ReportFiles => ({ json: `${baseOf(n)}.json`, markdown: `${baseOf(n)}.md`, html: `${baseOf(n)}.html` });
+  let files = filesOf(1);
   // rendered before anything touches the disk: a renderer's failure leaves nothing behind
   const texts: [keyof ReportFiles, string][] = [
     ['json', renderJson(report)],
@@ -72,27 +83,31 @@ export function writeReportFiles(report: Report, jobName: string, outDir: string
     throw writeError(e, resolve(outDir));
   }
   sweepDeadReportWriters(outDir);
-  const written: AtomicFile[] = [];
+  const written: [keyof ReportFiles, AtomicFile][] = [];
   const named: string[] = [];
   try {
     for (const [k, text] of texts) {
       const file = new AtomicFile(files[k], (e) => writeError(e, files[k]));
-      written.push(file);
+      written.push([k, file]);
       file.write(text);
       file.sync();
     }
-    // all three are whole on disk: only now do they take their names
-    for (const file of written) {
-      file.commit();
-      named.push(file.path);
+    // all three are whole on disk: only now do they take their names, names nothing has yet
+    for (let n = 1; ; n++) {
+      if (n > MAX_NAMES) throw new MigrateError('ELOCAL', `cannot write the report: ${filesOf(1).json} and ${MAX_NAMES - 1} more names after it are taken`, { hint: 'pass --out <dir>, a folder of its own, then rerun; nothing was written' });
+      files = filesOf(n);
+      const taken = written.every(([k, file]) => file.commitNew(files[k]) && named.push(files[k]));
+      if (taken) break;
+      // one of the three names is another report's: the ones taken are given back, and the next name tried
+      for (const path of named.splice(0)) rmSync(path, { force: true });
     }
   } catch (e) {
-    // A rename can fail after another succeeded (a disk gone read-only, a full one whose folder
+    // A name can fail after another succeeded (a disk gone read-only, a full one whose folder
     // must grow): the three or none, as the error says, not a JSON report without its HTML
     for (const path of named) rmSync(path, { force: true });
     throw e;
   } finally {
-    for (const file of written) file.discard();
+    for (const [, file] of written) file.discard();
   }
   return files;
 }
@@ -100,12 +115,12 @@ export function writeReportFiles(report: Report, jobName: string, outDir: string
 /**
  * The temporary files of report writers that are gone (kill -9, a power cut while a report
  * was written): AtomicFile removes those of the name it writes, and no report is written
- * under a name again (the time is in it). Only the names a report's AtomicFile gives
+ * under a name again (the time is in it, and a name taken is never reused). Only the names a report's AtomicFile gives
  * (`<job>-<plan|run>-<time>.<json|md|html>.<pid>-<r>.tmp`) of a pid no process has.
  */
 function sweepDeadReportWriters(outDir: string): void {
   sweepDeadWriters(outDir, (name) => {
-    const m = /^.+-(?:plan|run)-\d{8}T\d{6}Z\.(?:json|md|html)\.(\d+)-[0-9a-f]{8}\.tmp$/.exec(name);
+    const m = /^.+-(?:plan|run)-\d{8}T\d{6}Z(?:-\d+)?\.(?:json|md|html)\.(\d+)-[0-9a-f]{8}\.tmp$/.exec(name);
     return m ? Number(m[1]) : undefined;
   });
 }
