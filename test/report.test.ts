@@ -815,6 +815,16 @@ describe('the report files (cam report)', () => {
     expect(readdirSync(fresh).map((f) => f.split('.').pop()).sort()).toEqual(['html', 'json', 'md']);
   });
 
+  it('--out inside a file (a path through report.html/): a usage error (exit 2) naming the file, never EUNEXPECTED, the file left as it was', async () => {
+    const { stateDir, jobFile } = stateWithJob('out-in-file');
+    const file = join(stateDir, 'report.html');
+    writeFileSync(file, 'mine');
+    const { io: streams, out: printed } = io();
+    expect(await reportCommand(jobFile, { stateDir, out: join(file, 'reports'), json: true }, streams)).toBe(2);
+    expect((JSON.parse(printed().stdout) as { error: unknown }).error).toEqual({ code: 'ECONFIG', message: expect.stringContaining(`${file} is a file`), hint: expect.stringContaining('--out <dir>') });
+    expect(readFileSync(file, 'utf8')).toBe('mine');
+  });
+
   it('never replaces an earlier report written in the same second (another state directory\'s job of the same name, or a second `report`): both are kept, each whole', async () => {
     const { stateDir, jobFile } = stateWithJob('same-second');
     const out = join(stateDir, 'shared-reports');

@@ -9,7 +9,7 @@
  * the next free name instead.
  */
 import { accessSync, constants, rmSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { sweepDeadWriters } from '../alive.js';
 import { AtomicFile } from '../atomic-file.js';
 import { localError, MigrateError } from '../errors.js';
@@ -42,11 +42,17 @@ function writeError(thrown: unknown, path: string): MigrateError {
  * (or a folder this user cannot write) is said before it starts, not after.
  */
 export function prepareReportDir(outDir: string): void {
-  // a file where the folder should be is the command line's mistake (exit 2), like ledger export's --out
-  const there = statSync(outDir, { throwIfNoEntry: false });
-  if (there && !there.isDirectory()) {
+  // a file where the folder should be is the command line's mistake (exit 2), like ledger export's --out;
+  // so is a file on the way to it (--out report.html/x), which a stat answers with ENOTDIR
+  const file = fileOnTheWay(resolve(outDir));
+  if (file === resolve(outDir)) {
     throw new MigrateError('ECONFIG', `--out ${resolve(outDir)} is a file: a report is three files (.json, .md, .html) written into a folder`, {
       hint: 'pass --out <dir>, a folder (made if missing); the file was left as it is',
+    });
+  }
+  if (file) {
+    throw new MigrateError('ECONFIG', `--out ${resolve(outDir)} cannot be a folder: ${file} is a file`, {
+      hint: 'pass --out <dir>, a folder (made if missing) whose path goes through folders only; the file was left as it is',
     });
   }
   try {
@@ -55,6 +61,26 @@ export function prepareReportDir(outDir: string): void {
   } catch (e) {
     throw writeError(e, resolve(outDir));
   }
+}
+
+/** The first part of `path`, from its start, that is there and is no folder (links followed); undefined when none is. */
+function fileOnTheWay(path: string): string | undefined {
+  const parts: string[] = [];
+  for (let p = path; ; p = dirname(p)) {
+    parts.unshift(p);
+    if (dirname(p) === p) break;
+  }
+  for (const p of parts) {
+    let st;
+    try {
+      st = statSync(p, { throwIfNoEntry: false });
+    } catch {
+      return undefined; // not this user's to look into (EACCES): making the folder says so
+    }
+    if (!st) return undefined;
+    if (!st.isDirectory()) return p;
+  }
+  return undefined;
 }
 
 /** Names tried for one report before giving up: `<job>-<kind>-<time>`, then `-2`, `-3`, ... */
