@@ -662,6 +662,22 @@ describe('the estimate', () => {
     const unchecked = buildReport({ ...input, items: input.items.map((i) => ({ ...i, state: 'pending' as const, size: null, assets: [], source_problem: null })) });
     expect(unchecked.estimate!.assumptions[0]).toMatch(/and no version measured: their size is unknown/);
   });
+  it('a job that publishes 8 versions of a package at once (limits.publishesPerPackage): the long history takes an eighth, and the report counts with the job\'s setting', () => {
+    const e = estimateDuration({ ...base, versions: 2000, files: 2000, bytes: 2000, largestPackageVersions: 2000 }, { rates: { publish: 1000, writes: 1000 }, latencySeconds: 0.5, concurrency: 4, publishesPerPackage: 8 });
+    expect(e.bound).toBe('latency');
+    expect(e.seconds).toBe(125);
+    expect(e.components.find((c) => c.name === 'latency')!.detail).toContain('8 versions of a package at once (limits.publishesPerPackage)');
+    const input = reportInputFromState(fx.state, fx.job, undefined, fx.options);
+    const one = buildReport(input).estimate!.components.find((c) => c.name === 'latency')!;
+    const job = realisticJob('jobs/acme.yaml', { limits: { concurrency: 8, rates: { publish: 10 }, publishesPerPackage: 8 } });
+    const eight = buildReport({ ...input, job }).estimate!.components.find((c) => c.name === 'latency')!;
+    expect(eight.seconds).toBeLessThan(one.seconds);
+  });
+  it('a job that leaves limits.concurrency unset: the packages at once are said to be assumed, not the job\'s', () => {
+    const e = estimateDuration({ ...base, versions: 10, files: 10, bytes: 10, largestPackageVersions: 2 });
+    expect(e.components.find((c) => c.name === 'latency')!.detail).not.toContain('(limits.concurrency)');
+    expect(e.components.find((c) => c.name === 'latency')!.detail).toContain('assumed');
+  });
   it('nothing left: no time', () => {
     expect(estimateDuration({ ...base, versions: 0, largestPackageVersions: 0 })).toMatchObject({ seconds: 0, bound: 'none' });
   });

@@ -38,6 +38,8 @@ export interface Throughput {
 export const ASSUMED_THROUGHPUT: Throughput = { bytesPerSecond: 10 * 1024 * 1024, source: 'assumed', detail: 'assumed 10 MiB/s (no run measured one)' };
 /** One version's round trip (upload, then the next version waits for it): observed 0.2-1 s against CodeArtifact. */
 export const ASSUMED_LATENCY_SECONDS = 0.5;
+/** Packages at once when the job leaves limits.concurrency unset (a run sizes it itself, from the publish rate and the latency). */
+const ASSUMED_CONCURRENCY = 16;
 
 export interface EstimateWork {
   /** Versions left to publish. */
@@ -61,8 +63,10 @@ export type RateOrigin = 'job' | 'account' | 'default';
 export interface EstimateOptions {
   rates?: Partial<EstimateRates>;
   origins?: Partial<Record<keyof EstimateRates, RateOrigin>>;
-  /** Packages worked on at once (limits.concurrency). */
+  /** Packages worked on at once (limits.concurrency; unset: assumed, as the engine sizes it itself). */
   concurrency?: number;
+  /** Versions of one package published at once (limits.publishesPerPackage, default 1). */
+  publishesPerPackage?: number;
   throughput?: Throughput;
   latencySeconds?: number;
 }
@@ -73,7 +77,8 @@ const READS_PER_VERSION = 3;
 
 export function estimateDuration(work: EstimateWork, opts: EstimateOptions = {}): Estimate {
   const rates = { ...DEFAULT_RATES, ...opts.rates };
-  const concurrency = Math.max(1, opts.concurrency ?? 16);
+  const concurrency = Math.max(1, opts.concurrency ?? ASSUMED_CONCURRENCY);
+  const perPackage = Math.max(1, opts.publishesPerPackage ?? 1);
   const throughput = opts.throughput ?? ASSUMED_THROUGHPUT;
   const latency = opts.latencySeconds ?? ASSUMED_LATENCY_SECONDS;
   const assumptions: string[] = [];
@@ -104,8 +109,8 @@ export function estimateDuration(work: EstimateWork, opts: EstimateOptions = {})
     { name: 'transfer', seconds: throughput.bytesPerSecond > 0 ? bytes / throughput.bytesPerSecond : 0, detail: `${formatBytes(bytes)}${unmeasured ? ' known' : ''} at ${formatBytes(throughput.bytesPerSecond)}/s: ${throughput.detail}` },
     {
       name: 'latency',
-      seconds: Math.max(work.largestPackageVersions * latency, (v * latency) / concurrency),
-      detail: `${latency} s per version, oldest first within a package (largest: ${work.largestPackageVersions} versions), ${concurrency} packages at once (limits.concurrency)`,
+      seconds: Math.max((work.largestPackageVersions * latency) / perPackage, (v * latency) / (concurrency * perPackage)),
+      detail: `${latency} s per version, oldest first within a package (largest: ${work.largestPackageVersions} versions), ${perPackage === 1 ? 'one version of a package at a time' : `${perPackage} versions of a package at once (limits.publishesPerPackage)`}, ${concurrency} packages at once (${opts.concurrency === undefined ? 'limits.concurrency unset: assumed; a run sizes it from the publish rate and the latency' : 'limits.concurrency'})`,
     },
   ];
   const top = components.reduce((a, b) => (b.seconds > a.seconds ? b : a));

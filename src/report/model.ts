@@ -76,7 +76,7 @@ export interface ReportJob {
   file: string;
   config: Pick<JobConfig, 'target' | 'sources'> & {
     filters?: Pick<JobConfig['filters'], 'include' | 'exclude'>;
-    limits?: { concurrency?: number; rates?: Partial<EstimateRates> };
+    limits?: { concurrency?: number; publishesPerPackage?: number; rates?: Partial<EstimateRates> };
   };
 }
 
@@ -261,7 +261,7 @@ function estimate(input: ReportInput, pkgs: ReportPackage[]): Report['estimate']
       // none measured: nothing to stand in for the unknown sizes (the estimate says so)
       ...(knownSizes.length ? { typicalVersionBytes: median(knownSizes), typicalVersionFiles: median(knownFiles) || 1 } : {}),
     },
-    { ...ratesOf(input), concurrency: input.job.config.limits?.concurrency, throughput: input.throughput, latencySeconds: input.latencySeconds },
+    { ...ratesOf(input), concurrency: input.job.config.limits?.concurrency, publishesPerPackage: input.job.config.limits?.publishesPerPackage, throughput: input.throughput, latencySeconds: input.latencySeconds },
   );
 }
 
