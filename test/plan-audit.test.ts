@@ -216,6 +216,21 @@ describe('exposure', () => {
     }
   });
 
+  it('a name the public registry does not have is never called protected on that alone: unclaimed (anyone may publish it there) unless an origin control holds, whether none is set or none could be read', async () => {
+    const empty = await serve((_req, res) => res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"Not found"}'));
+    try {
+      const config = { ...loadJob(job).config, publicRegistries: { npm: empty.url, pypi: empty.url, go: empty.url } };
+      const none = await exposure(config, names, new Set(), true);
+      expect(none.names![0]).toMatchObject({ existsPublicly: false, status: 'unclaimed' });
+      const unread = await exposure(config, names, new Set(), undefined, undefined, { uncheckedNames: new Map([['npm:@acme/app', 'not read (planned without AWS access: --no-target)']]) });
+      expect(unread.names![0]).toMatchObject({ existsPublicly: false, status: 'unclaimed' });
+      const held = await exposure(config, names, new Set(['npm:@acme/app']), true);
+      expect(held.names![0]).toMatchObject({ existsPublicly: false, status: 'protected' });
+    } finally {
+      await close(empty.server);
+    }
+  });
+
   it('believes a registry only about the name it was asked (one that answers every path alike is unknown)', async () => {
     const liar = await serve((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name: 'left-pad', versions: { '1.0.0': {} }, 'dist-tags': { latest: '1.0.0' } })));
     try {

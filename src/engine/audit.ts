@@ -402,7 +402,8 @@ export async function exposure(
         publicVersions: found?.versions ?? null,
         latestPublic: found?.latest ?? null,
         protections,
-        status: found === undefined ? 'unknown' : !found.exists || protectedNames.has(key) ? 'protected' : unchecked !== undefined ? 'unknown' : 'exposed',
+        // a name the public registry lacks today is free for anyone to publish there: only an origin control protects it
+        status: found === undefined ? 'unknown' : protectedNames.has(key) ? 'protected' : !found.exists ? 'unclaimed' : unchecked !== undefined ? 'unknown' : 'exposed',
         error: found === undefined ? error : null,
       });
     });

@@ -190,7 +190,7 @@ ${p.findings.length ? `<ul>${p.findings.map((f) => `<li><span class="sev ${f.sev
 ${sortable(
   [['Status'], ['Name'], ['Format'], ['Public registry'], ['Public'], ['Protected by']],
   r.exposure.names.map((x) => [
-    status(x.status === 'exposed' ? 'fail' : x.status === 'unknown' ? 'warn' : 'ok', x.status),
+    status(x.status === 'exposed' ? 'fail' : x.status === 'protected' ? 'ok' : 'warn', x.status),
     `<code>${esc(x.name)}</code>`,
     esc(x.format),
     `<code>${esc(x.publicRegistry)}</code>`,

@@ -219,7 +219,9 @@ export const exposureSchema = z
             protections: z
               .array(z.object({ kind: z.enum(['origin-control', 'shared-order', 'scope', 'other']), detail: text, effective: z.boolean() }).strict())
               .default([]),
-            status: z.enum(['protected', 'exposed', 'unknown']),
+            status: z
+              .enum(['protected', 'exposed', 'unclaimed', 'unknown'])
+              .describe('protected: an origin control holds; exposed: on the public registry, nothing effective protecting it; unclaimed: not on the public registry today and no origin control known to hold (anyone may publish it there); unknown: could not be checked'),
             error: nullableText.default(null).describe('why the public registry could not be asked (status unknown): its answer, e.g. "HTTP 302 (a redirect to ...)"'),
           })
           .strict(),
