@@ -171,11 +171,23 @@ describe('the model, from a real state database', () => {
 
   it('a clean plan is GO', () => {
     const input = reportInputFromState(fx.state, fx.job, undefined, { generatedAt: '2025-06-02T09:30:00.000Z' });
-    const clean: ReportInput = jobOfItsRows({ ...input, items: input.items.filter((i) => i.state === 'fetched' && !i.package.startsWith('git.')), packages: [], summary: null });
+    // a plan's own audit found nothing: the domain set up right, no internal name exposed
+    const clean: ReportInput = jobOfItsRows({ ...input, items: input.items.filter((i) => i.state === 'fetched' && !i.package.startsWith('git.')), packages: [], summary: null, preflight: { checks: [] }, exposure: { checkedAt: '2025-06-02T09:30:00.000Z', names: [] } });
     const r = buildReport(clean);
     expect(r.findings).toEqual([]);
     expect(r.verdict.status).toBe('go');
     expect(r.verdict.headline).toMatch(/^GO: nothing blocks cutover\. 18 version\(s\) to publish, estimated/);
+  });
+
+  it('a plan made without the domain audit and the exposure check (`run --dry-run`, then `report`) is never GO: a warning says neither was made', () => {
+    const input = reportInputFromState(fx.state, fx.job, undefined, { generatedAt: '2025-06-02T09:30:00.000Z' });
+    const dryRun: ReportInput = jobOfItsRows({ ...input, items: input.items.filter((i) => i.state === 'fetched' && !i.package.startsWith('git.')), packages: [], summary: null });
+    const r = buildReport(dryRun);
+    expect(r.preflight).toBeNull();
+    expect(r.exposure).toBeNull();
+    expect(r.findings.map((f) => [f.severity, f.code])).toEqual([['warning', 'ENOAUDIT']]);
+    expect(r.findings[0]!.action).toContain('cam plan jobs/acme.yaml');
+    expect(r.verdict.status).toBe('review');
   });
 
   it('a run that did not finish is never GO, even when all it reached is verified; nor is a run whose versions are published but not verified', () => {

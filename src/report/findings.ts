@@ -344,6 +344,24 @@ export function collectFindings(s: FindingSources): Finding[] {
       ),
     );
   }
+  // a plan that is a `run --dry-run`: the target was read, but neither the domain's setup nor the
+  // dependency-confusion exposure was checked; without this, nothing in the report said so, and a GO
+  // read as if both had passed (a `plan` always keeps its exposure check, --no-target too)
+  if (s.kind === 'plan' && s.hasRun && !s.preflight && !s.exposure) {
+    out.push(
+      finding(
+        {
+          severity: 'warning',
+          code: 'ENOAUDIT',
+          section: 'preflight',
+          title: 'the domain audit and the dependency-confusion exposure check were not made (a dry run, not a plan)',
+          detail: "the domain's setup (store connections, shared repositories' search order, origin controls) and whether internal names exist on a public registry are unknown",
+          action: `plan it, which makes both: cam plan ${s.jobFile}`,
+        },
+        [],
+      ),
+    );
+  }
   preflightFindings(s.preflight, out);
   exposureFindings(s.exposure, out);
   hardeningFindings(s.kind, s.hardening, out);
