@@ -21,6 +21,8 @@ export class AtomicFile {
   private readonly tmp: string;
   private fd?: number;
   private renamed = false;
+  /** The name commitNew() gave: a second link to the temporary file (kept until discard()), or the file itself moved there. */
+  private taken?: { name: string; moved: boolean };
 
   /**
    * `fail` turns a file-system error into the caller's own (it names what was being written);
@@ -87,32 +89,41 @@ export class AtomicFile {
    * Durable, then given `name` (in the same folder; default its own) only if nothing has that name
    * yet: false, and nothing named, when something does (an earlier file, a planted link: neither
    * replaced nor written through). A hard link takes the name atomically; on a file system
-   * without them (FAT, some network shares) the name is looked at, then renamed to.
+   * without them (FAT, some network shares) the name is looked at, then renamed to. Until
+   * discard(), giveBack() takes the name away again (several files that must all take theirs).
    */
   commitNew(name: string = this.path): boolean {
     this.sync();
     try {
       linkSync(this.tmp, name);
+      this.taken = { name, moved: false };
+      return true;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') return false;
       if (!NO_HARD_LINKS.has(code ?? '')) throw this.fail(e);
-      try {
-        if (lstatSync(name, { throwIfNoEntry: false })) return false;
-        renameSync(this.tmp, name);
-      } catch (e2) {
-        throw this.fail(e2);
-      }
-      this.renamed = true;
-      return true;
     }
-    this.renamed = true;
     try {
-      unlinkSync(this.tmp);
-    } catch {
-      // the file has its name; the temporary one is a second name of it, swept with its writer gone
+      if (lstatSync(name, { throwIfNoEntry: false })) return false;
+      renameSync(this.tmp, name);
+    } catch (e) {
+      throw this.fail(e);
     }
+    this.taken = { name, moved: true };
     return true;
+  }
+
+  /** The name commitNew() gave, taken away again: the file is back to its temporary name only. */
+  giveBack(): void {
+    const t = this.taken;
+    if (!t) return;
+    this.taken = undefined;
+    try {
+      if (t.moved) renameSync(t.name, this.tmp);
+      else unlinkSync(t.name);
+    } catch (e) {
+      throw this.fail(e);
+    }
   }
 
   /** Unless committed: closed, and no temporary file left behind. Safe to call at any time, again. */
@@ -125,7 +136,7 @@ export class AtomicFile {
       }
       this.fd = undefined;
     }
-    if (this.renamed) return;
+    if (this.renamed || this.taken?.moved) return;
     try {
       unlinkSync(this.tmp);
     } catch {

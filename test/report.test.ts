@@ -843,6 +843,25 @@ describe('the report files (cam report)', () => {
     expect(readdirSync(fresh).map((f) => f.split('.').pop()).sort()).toEqual(['html', 'json', 'md']);
   });
 
+  it('a file under only the last of the three names (an HTML someone saved there): the report takes the next name for all three, and leaves that file alone', async () => {
+    const { stateDir, jobFile } = stateWithJob('last-name-taken');
+    const out = join(stateDir, 'reports-last');
+    mkdirSync(out);
+    const now = Date.now();
+    const planted: string[] = [];
+    for (let s = -2; s < 60; s++) {
+      const stamp = new Date(now + s * 1000).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+      planted.push(`acme-migration-plan-${stamp}.html`);
+      writeFileSync(join(out, planted.at(-1)!), 'saved by hand\n');
+    }
+    const { io: streams, out: printed } = io();
+    expect(await reportCommand(jobFile, { stateDir, out, json: true }, streams)).toBe(1);
+    for (const name of planted) expect(readFileSync(join(out, name), 'utf8')).toBe('saved by hand\n');
+    const added = readdirSync(out).filter((f) => !planted.includes(f));
+    expect(added.map((f) => f.replace(/^acme-migration-plan-\d{8}T\d{6}Z/, '')).sort()).toEqual(['-2.html', '-2.json', '-2.md']);
+    expect(JSON.parse(readFileSync(join(out, added.find((f) => f.endsWith('.json'))!), 'utf8'))).toEqual(JSON.parse(printed().stdout));
+  });
+
   it('--out inside a file (a path through report.html/): a usage error (exit 2) naming the file, never EUNEXPECTED, the file left as it was', async () => {
     const { stateDir, jobFile } = stateWithJob('out-in-file');
     const file = join(stateDir, 'report.html');

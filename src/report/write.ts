@@ -122,10 +122,16 @@ export function writeReportFiles(report: Report, jobName: string, outDir: string
     for (let n = 1; ; n++) {
       if (n > MAX_NAMES) throw new MigrateError('ELOCAL', `cannot write the report: ${filesOf(1).json} and ${MAX_NAMES - 1} more names after it are taken`, { hint: 'pass --out <dir>, a folder of its own, then rerun; nothing was written' });
       files = filesOf(n);
-      const taken = written.every(([k, file]) => file.commitNew(files[k]) && named.push(files[k]));
-      if (taken) break;
+      const taken: AtomicFile[] = [];
+      for (const [k, file] of written) {
+        if (!file.commitNew(files[k])) break;
+        taken.push(file);
+        named.push(files[k]);
+      }
+      if (taken.length === written.length) break;
       // one of the three names is another report's: the ones taken are given back, and the next name tried
-      for (const path of named.splice(0)) rmSync(path, { force: true });
+      for (const file of taken) file.giveBack();
+      named.length = 0;
     }
   } catch (e) {
     // A name can fail after another succeeded (a disk gone read-only, a full one whose folder
