@@ -16,6 +16,7 @@ import { writeReportFiles } from '../src/report/write.js';
 import { StateDb } from '../src/state/db.js';
 import { makeRealisticState, realisticJob } from './fixtures/report/realistic.js';
 import { cliInMounts, readOnly } from './support/disk-mounts.js';
+import { ROOT, TSX_LOADER } from './support/harness.js';
 
 let dir: string;
 let stateDir: string;
@@ -109,26 +110,40 @@ describe('ledger export --out in a folder that cannot be made', () => {
 });
 
 describe('the three report files taking their names', () => {
-  it('one that cannot take its name after another did: none is left under its name (a JSON report without its HTML is no report), nor a temporary file', () => {
+  function planReport() {
     const state = StateDb.open(join(stateDir, 'acme-migration.sqlite'));
-    let report;
     try {
-      report = buildReport({ ...reportInputFromState(state, realisticJob(), undefined, { kind: 'plan' }), generatedAt: '2026-11-29T09:00:00.000Z' });
+      return buildReport({ ...reportInputFromState(state, realisticJob(), undefined, { kind: 'plan' }), generatedAt: '2026-11-29T09:00:00.000Z' });
     } finally {
       state.close();
     }
+  }
+
+  it('one that cannot take its name after another did: none is left under its name (a JSON report without its HTML is no report), nor a temporary file', () => {
     const out = join(dir, 'half');
-    // the Markdown's name is taken by a folder: its rename fails after the JSON's succeeded
-    // (as a rename fails on a disk that went read-only, or a full one whose folder must grow)
+    mkdirSync(out);
+    // a tmpfs with room for its root, the three temporary files and one more name (tmpfs counts
+    // each hard link as an inode): the JSON takes its name, the Markdown's fails (ENOSPC), as a
+    // name fails on a disk that went read-only, or a full one whose folder must grow. What the
+    // tmpfs holds is listed before the mount namespace goes.
+    const shell = `mount -t tmpfs -o nr_inodes=5 tmpfs '${out}' && "$@"; echo "exit $?"; ls -A '${out}'`;
+    const argv = [process.execPath, '--import', TSX_LOADER, join(ROOT, 'src/cli/main.ts'), '--state-dir', stateDir, 'report', jobFile, '--out', out, '--json'];
+    const r = spawnSync('unshare', ['--user', '--map-root-user', '--mount', 'sh', '-c', shell, 'sh', ...argv], { env: { ...process.env, CAM_LOCK_DIR: join(dir, 'locks') }, encoding: 'utf8' });
+    expect(r.stderr).not.toMatch(STACK_LINE);
+    const [json, exit, ...left] = r.stdout.trimEnd().split('\n');
+    const error = (JSON.parse(json!) as { error: { code: string; message: string } }).error;
+    expect(error).toMatchObject({ code: 'ELOCAL', message: expect.stringMatching(/acme-migration-plan-\d{8}T\d{6}Z\.md/) });
+    expect(exit).toBe('exit 1');
+    expect(left).toEqual([]);
+  });
+
+  it('a name another file has (here a folder): all three take the next name, <time>-2, and the folder is left as it is', () => {
+    const out = join(dir, 'taken');
     mkdirSync(join(out, 'acme-migration-plan-20261129T090000Z.md'), { recursive: true });
-    let thrown: unknown;
-    try {
-      writeReportFiles(report, 'acme-migration', out, 'plan');
-    } catch (e) {
-      thrown = e;
-    }
-    expect(thrown).toMatchObject({ code: 'ELOCAL' });
-    expect(readdirSync(out)).toEqual(['acme-migration-plan-20261129T090000Z.md']);
+    const files = writeReportFiles(planReport(), 'acme-migration', out, 'plan');
+    expect(files.json).toBe(join(out, 'acme-migration-plan-20261129T090000Z-2.json'));
+    expect(readdirSync(out).sort()).toEqual(['acme-migration-plan-20261129T090000Z-2.html', 'acme-migration-plan-20261129T090000Z-2.json', 'acme-migration-plan-20261129T090000Z-2.md', 'acme-migration-plan-20261129T090000Z.md']);
+    expect(lstatSync(join(out, 'acme-migration-plan-20261129T090000Z.md')).isDirectory()).toBe(true);
   });
 });
 
