@@ -1048,6 +1048,26 @@ describe('rewrite-lockfiles: the diff', () => {
     expect(own.stdout.split('\n').filter((l) => /^(---|\+\+\+) /.test(l)).sort()).toEqual([...headers].sort());
   });
 
+  it('a password in a URL written with escapes (`https:\\/\\/user:pw@…`, `\\u0040`: JSON, yarn and YAML read them as the URL) is shown as *** in the diff too, and stderr says the diff will not apply', async () => {
+    const SECRET = 's3cretpw';
+    const lock = (resolved: string) => `{\n  "name": "x",\n  "lockfileVersion": 3,\n  "packages": {\n    "": {"name": "x"},\n    "node_modules/a": {\n      "version": "1.0.0",\n      "resolved": "${resolved}",\n      "integrity": "sha512-AAAA"\n    },\n    "node_modules/b": {\n      "version": "1.0.0",\n      "resolved": "https:\\/\\/user:${SECRET}@registry.acme.example\\/b\\/-\\/b-1.0.0.tgz",\n      "integrity": "sha512-BBBB"\n    }\n  }\n}\n`;
+    const p = project({
+      'a/package-lock.json': lock(`https:\\/\\/user:${SECRET}@registry.npmjs.org\\/a\\/-\\/a-1.0.0.tgz`),
+      'b/package-lock.json': lock(`https://user:${SECRET}\\u0040registry.npmjs.org/a/-/a-1.0.0.tgz`),
+      'yarn.lock': `# yarn lockfile v1\n\n\na@^1.0.0:\n  version "1.0.0"\n  resolved "https:\\/\\/user:${SECRET}@registry.yarnpkg.com\\/a\\/-\\/a-1.0.0.tgz#abc"\n  integrity sha512-AAAA\n`,
+      'pnpm-lock.yaml': `lockfileVersion: '9.0'\n\npackages:\n\n  a@1.0.0:\n    resolution: {integrity: sha512-AAAA, tarball: "https:\\/\\/user:${SECRET}\\x40registry.npmjs.org\\/a\\/-\\/a-1.0.0.tgz"}\n`,
+    });
+    const r = await rewrite(p);
+    expect(r.code, r.stderr).toBe(0);
+    // each file's URL moved (the diff is there), and its password nowhere
+    for (const f of ['a/package-lock.json', 'b/package-lock.json', 'yarn.lock', 'pnpm-lock.yaml']) {
+      expect(r.stdout).toContain(`+++ b/${f}`);
+      expect(r.stderr).toContain(`${f}: credentials in its URLs are shown as ***`);
+    }
+    expect(r.stdout + r.stderr).not.toContain(SECRET);
+    expect(r.stdout).toContain('***');
+  });
+
   it('on a terminal, escape sequences and bidi overrides in the lockfile are shown escaped; piped, and in the written file, they stay byte for byte', async () => {
     const before = '# \u001b]0;pwned\u0007 \u202etxt.evil\n-i https://pypi.org/simple\nrequests==2.31.0\n';
     const p = project({ 'requirements.txt': before });

@@ -75,7 +75,7 @@ export async function rewriteCommand(jobFile: string, opts: RewriteCommandOption
       const masked = new Set<RewrittenFile>();
       for (const f of files) {
         if (!f.diff) continue;
-        const diff = redactUrlCredentials(f.diff);
+        const diff = redactDiff(f.diff);
         if (diff !== f.diff) masked.add(f);
         io.stdout.write(shown(f.repository ? `# in ${f.repository}\n${diff}` : diff));
       }
@@ -97,6 +97,38 @@ export async function rewriteCommand(jobFile: string, opts: RewriteCommandOption
   } catch (e) {
     return reportError(e instanceof MigrateError ? e : toError(e), io, json);
   }
+}
+
+/** A quoted string of one line, as JSON, yarn.lock, YAML and TOML write one: its escapes (`\/`, `\u0040`) are decoded by the reader. */
+const QUOTED = /"(?:[^"\\\n]|\\.)*"/g;
+const LETTER_ESCAPES: Record<string, string> = { n: '\n', r: '\r', t: '\t', b: '\b', f: '\f', '0': '\0' };
+
+/** A quoted string's text as its reader sees it: JSON's, YAML's and TOML's escapes (`\uXXXX`, `\UXXXXXXXX`, `\xXX`, `\/`). */
+function unescapeQuoted(body: string): string {
+  return body.replace(/\\(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|x([0-9a-fA-F]{2})|([^]))/g, (_m, u?: string, U?: string, x?: string, c?: string) => {
+    const hex = u ?? U ?? x;
+    if (hex !== undefined) {
+      const cp = parseInt(hex, 16);
+      return cp <= 0x10ffff ? String.fromCodePoint(cp) : '';
+    }
+    return LETTER_ESCAPES[c!] ?? c!;
+  });
+}
+
+/**
+ * A diff with the credentials of its URLs as `***` (redactUrlCredentials), those of a URL
+ * written with escapes too: `"https:\/\/user:pw@…"` or `user:pw\u0040host` is the same URL
+ * to npm, yarn and YAML, and no pattern over the raw text sees it (a lockfile a tool other than
+ * npm wrote, PHP's json_encode escapes every `/`). Such a string is shown decoded, its
+ * credentials masked: that file's diff then does not apply, which stderr says.
+ */
+function redactDiff(diff: string): string {
+  return redactUrlCredentials(diff).replace(QUOTED, (quoted) => {
+    if (!quoted.includes('\\')) return quoted;
+    const decoded = unescapeQuoted(quoted.slice(1, -1));
+    const masked = redactUrlCredentials(decoded);
+    return masked === decoded ? quoted : JSON.stringify(masked);
+  });
 }
 
 /** The endpoints to point at: the shared repository of each format the lockfiles need, without credentials. */
