@@ -135,6 +135,25 @@ describe('links and includes that lead outside the folder read', () => {
   });
 });
 
+describe('lockfiles in another encoding', () => {
+  it("a requirements file in UTF-16 or UTF-32 (PowerShell's `pip freeze > requirements.txt`) is an ELOCKFILE naming its encoding, not a line of NUL bytes", () => {
+    const text = '--index-url https://pypi.org/simple\r\nrequests==2.31.0\r\n';
+    const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+    const be = Buffer.from(le).swap16();
+    const le32 = Buffer.alloc(4 + text.length * 4);
+    le32.writeUInt32LE(0xfeff, 0);
+    for (let i = 0; i < text.length; i++) le32.writeUInt32LE(text.charCodeAt(i), 4 + i * 4);
+    for (const [bytes, encoding] of [[le, 'UTF-16 LE'], [be, 'UTF-16 BE'], [le32, 'UTF-32 LE']] as const) {
+      const f = join(folder(), 'requirements.txt');
+      writeFileSync(f, bytes);
+      const e = thrown(() => parseLockfile(f));
+      expect(e.code).toBe('ELOCKFILE');
+      expect(e.message).toContain(`is ${encoding}`);
+      expect(e.message).not.toContain('\u0000');
+    }
+  });
+});
+
 describe('entries of warm.lockfiles that give no lockfile', () => {
   it('a path not there, a glob matching nothing and a folder holding no lockfile (one named package-lock.json too) are each an error naming the entry; the others are read', async () => {
     const project = folder();

@@ -872,6 +872,21 @@ describe('rewrite-lockfiles --write', () => {
     expect(out.files.map((f) => f.path)).toEqual(['ok/requirements.txt']);
   });
 
+  it("a requirements file in UTF-16 (PowerShell's `pip freeze > requirements.txt`, which pip reads) is that file's error naming the encoding, never \"no --index-url\"; nothing is written", async () => {
+    const text = '--index-url https://pypi.org/simple\r\nrequests==2.31.0\r\n';
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+    const p = project({ 'requirements.txt': utf16, 'b/requirements.txt': '-i https://pypi.org/simple\nrequests==2.31.0\n' });
+    for (const write of [false, true]) {
+      const r = await rewrite(p, { write, json: true });
+      expect(r.code, r.stderr).toBe(1);
+      const out = JSON.parse(r.stdout) as { files: { path: string; notes: string[] }[]; errors: { path: string; code: string; message: string }[] };
+      expect(out.errors).toEqual([expect.objectContaining({ path: 'requirements.txt', code: 'ELOCKFILE', message: expect.stringContaining('UTF-16') })]);
+      expect(out.files.map((f) => f.path)).toEqual(['b/requirements.txt']);
+      expect(JSON.stringify(out)).not.toContain('no --index-url');
+      expect(readFileSync(join(p.dir, 'requirements.txt')).equals(utf16)).toBe(true);
+    }
+  });
+
   it('a package-lock that starts with a UTF-8 BOM (npm reads it, as warm does) is rewritten, the BOM kept', async () => {
     const lock = `\uFEFF${JSON.stringify({ name: 'app', lockfileVersion: 3, packages: { 'node_modules/a': { version: '1.0.0', resolved: 'https://registry.npmjs.org/a/-/a-1.0.0.tgz', integrity: 'sha512-AAAA' } } }, null, 2)}\n`;
     const p = project({ 'app/package-lock.json': lock });

@@ -15,7 +15,7 @@ import { loadJob, type LoadedJob } from '../config/load.js';
 import { Limiter } from '../engine/limiter.js';
 import { fileSystemError, MigrateError, toError } from '../errors.js';
 import { detect, parseLockfileText, type LockfileFormat } from '../lockfiles/index.js';
-import { isInside, readLockfileBytes } from '../lockfiles/read.js';
+import { isInside, readLockfileBytes, refuseUtf16 } from '../lockfiles/read.js';
 import { lineOptions, logicalLines } from '../lockfiles/requirements.js';
 import { rewriteLockfile, unifiedDiff, type RewriteChange, type RewriteTargets } from '../lockfiles/rewrite/index.js';
 import { printable, publicUrl, redactUrlCredentials } from '../redact.js';
@@ -213,6 +213,7 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
       // as every lockfile is read: a regular file within the limit (never a FIFO or device an
       // include names), and in a repository never a link out of the checkout (`-> ~/.npmrc`)
       const bytes = readLockfileBytes(file, root ? { root } : {});
+      refuseUtf16(path, bytes);
       const text = bytes.toString('utf8');
       const known = format ?? detect(file, text.slice(0, 64 * 1024));
       if (!known) throw new MigrateError('ELOCKFILE', 'not a lockfile format we know');

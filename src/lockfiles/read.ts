@@ -65,7 +65,28 @@ export function realpathInside(root: string, file: string): string | undefined {
  * Never says what a refused file holds.
  */
 export function readLockfileText(file: string, opts: ReadOptions = {}): string {
-  return stripBom(readLockfileBytes(file, opts).toString('utf8'));
+  const bytes = readLockfileBytes(file, opts);
+  refuseUtf16(file, bytes);
+  return stripBom(bytes.toString('utf8'));
+}
+
+/**
+ * A file that starts with a UTF-16 or UTF-32 byte order mark is refused, naming its encoding.
+ * pip reads such a requirements file (its auto_decode), and PowerShell 5's `pip freeze >
+ * requirements.txt` writes one (UTF-16 LE); read as UTF-8 its every other byte is a NUL, no
+ * line reads as the option it is, and its index went unnoticed ("no --index-url").
+ */
+export function refuseUtf16(file: string, bytes: Buffer): void {
+  const encoding =
+    bytes.length >= 4 && bytes.readUInt32LE(0) === 0x0000feff ? 'UTF-32 LE'
+    : bytes.length >= 4 && bytes.readUInt32BE(0) === 0x0000feff ? 'UTF-32 BE'
+    : bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xfe ? 'UTF-16 LE'
+    : bytes.length >= 2 && bytes[0] === 0xfe && bytes[1] === 0xff ? 'UTF-16 BE'
+    : undefined;
+  if (!encoding) return;
+  throw lockError({ file }, `is ${encoding} (it starts with that byte order mark; PowerShell's \`>\` writes one): lockfiles are read as UTF-8 only; not read: save it as UTF-8 and run again`, {
+    hint: 'save it as UTF-8 (iconv -f UTF-16 -t UTF-8, or Out-File -Encoding utf8 in PowerShell), then run again',
+  });
 }
 
 /** The file's bytes as they are on disk (a BOM kept), with readLockfileText's refusals. */
