@@ -887,6 +887,22 @@ describe('rewrite-lockfiles --write', () => {
     }
   });
 
+  it('a lockfile that is not valid UTF-8 (a cp1252 comment): its diff, which cannot apply (the bytes show as U+FFFD), is said not to, and --write refuses it naming why, the file unchanged', async () => {
+    const bytes = Buffer.from('# Caf\xe9 r\xe9seau\n--index-url https://pypi.org/simple\nrequests==2.31.0\n', 'latin1');
+    const p = project({ 'requirements.txt': bytes });
+    const shown = await rewrite(p);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain('+--index-url https://acme-');
+    expect(shown.stderr).toMatch(/requirements\.txt: not valid UTF-8 .*will not apply/);
+    // the diff indeed does not apply: git says so
+    writeFileSync(join(p.dir, 'x.diff'), shown.stdout);
+    expect((await run('git', ['apply', '--check', 'x.diff'], { cwd: p.dir })).code).not.toBe(0);
+    const written = await rewrite(p, { write: true });
+    expect(written.code).toBe(1);
+    expect(written.stderr).toMatch(/error requirements\.txt: not valid UTF-8/);
+    expect(readFileSync(join(p.dir, 'requirements.txt')).equals(bytes)).toBe(true);
+  });
+
   it('a package-lock that starts with a UTF-8 BOM (npm reads it, as warm does) is rewritten, the BOM kept', async () => {
     const lock = `\uFEFF${JSON.stringify({ name: 'app', lockfileVersion: 3, packages: { 'node_modules/a': { version: '1.0.0', resolved: 'https://registry.npmjs.org/a/-/a-1.0.0.tgz', integrity: 'sha512-AAAA' } } }, null, 2)}\n`;
     const p = project({ 'app/package-lock.json': lock });

@@ -312,6 +312,8 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
           written = true;
         }
         const notes = [...r.notes, ...(opts.write && r.changes.length && i.repository ? [`in ${i.repository}: apply the diff there (git apply), it is not written from here`] : [])];
+        // its undecodable bytes show as U+FFFD in the diff: git apply finds no such context, and writeBack refuses it
+        if (!opts.write && r.changes.length && !isUtf8(i)) notes.push(NOT_UTF8_DIFF);
         files.push({ path: i.path, format: i.format, repository: i.repository, changes: r.changes, already: r.already, notes, written, diff });
       } catch (e) {
         // with its hint (what to do), never a stack
@@ -325,6 +327,13 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
     for (const r of repositories) r.close();
   }
 }
+
+/** Whether the lockfile's bytes are the UTF-8 of its text: else the text holds U+FFFD where they were not. */
+function isUtf8(i: Input): boolean {
+  return Buffer.from(i.text, 'utf8').equals(i.bytes);
+}
+
+const NOT_UTF8_DIFF = 'not valid UTF-8 (a byte of another encoding, such as cp1252): the diff shows those bytes as U+FFFD, so it will not apply where they are near a change, and --write refuses the file; save it as UTF-8 and run again';
 
 /** Why a lockfile the job names is not there: a link that leads nowhere is not "no such file" (where it points is not said). */
 function missingMessage(abs: string): string {
@@ -442,7 +451,7 @@ function changedSinceRead(i: Input, now: string): MigrateError {
  */
 function writeBack(i: Input, text: string): void {
   // bytes that are no UTF-8 read as U+FFFD: written back, they would change where no URL is
-  if (!Buffer.from(i.text, 'utf8').equals(i.bytes)) throw new MigrateError('ELOCKFILE', 'not valid UTF-8: writing it back would change more than its URLs; not written (apply the diff by hand)');
+  if (!isUtf8(i)) throw new MigrateError('ELOCKFILE', 'not valid UTF-8 (a byte of another encoding, such as cp1252): writing it back would change more than its URLs; not written: save it as UTF-8 and run again, or change its URLs by hand (the diff shows those bytes as U+FFFD and does not apply)');
   // what is there first (a file replaced by a folder is changed, not "a file with 2 hard links"); its
   // bytes are compared once, just before the rename
   const st = stillAFile(i);
