@@ -1017,6 +1017,20 @@ describe('rewrite-lockfiles: the diff', () => {
     expect(readFileSync(join(p.dir, 'c.txt'), 'utf8')).toBe(`-i ${PYPI}simple/\n`);
   });
 
+  it('a chain of includes thousands deep (a hostile repository) stops at the 1,000 included files warm reads, an error naming the file; never "Maximum call stack size exceeded"', async () => {
+    const files: Record<string, string> = { 'requirements.txt': '-r r0.txt\n' };
+    const N = 5000;
+    for (let i = 0; i < N; i++) files[`r${i}.txt`] = `-r r${i + 1}.txt\n`;
+    files[`r${N}.txt`] = '-i https://pypi.org/simple\n';
+    const p = project(files, ['requirements.txt']);
+    const r = await rewrite(p, { json: true });
+    expect(r.code, r.stderr).toBe(1);
+    const out = JSON.parse(r.stdout) as { files: unknown[]; errors: { path: string; code: string; message: string }[] };
+    expect(out.errors).toEqual([expect.objectContaining({ code: 'ELOCKFILE', message: expect.stringContaining('more than 1000 included files') })]);
+    expect(JSON.stringify(out)).not.toContain('call stack');
+    expect(out.files.length).toBeLessThanOrEqual(1001);
+  });
+
   it('names every file once, an included one listed too, and finds an include that holds only the index option', async () => {
     const p = project(
       {

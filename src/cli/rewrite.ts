@@ -16,7 +16,7 @@ import { Limiter } from '../engine/limiter.js';
 import { fileSystemError, MigrateError, toError } from '../errors.js';
 import { detect, parseLockfileText, type LockfileFormat } from '../lockfiles/index.js';
 import { isInside, readLockfileBytes, refuseUtf16 } from '../lockfiles/read.js';
-import { lineOptions, logicalLines } from '../lockfiles/requirements.js';
+import { lineOptions, logicalLines, MAX_INCLUDED_FILES } from '../lockfiles/requirements.js';
 import { rewriteLockfile, unifiedDiff, type RewriteChange, type RewriteTargets } from '../lockfiles/rewrite/index.js';
 import { printable, publicUrl, redactUrlCredentials } from '../redact.js';
 import { acquireJobLock } from '../state/lock.js';
@@ -203,8 +203,13 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
   // by real path: a file listed and also included (or reached through a link) is one file,
   // and twice in the diff it would not apply
   const seen = new Set<string>();
-  /** Read one lockfile; a requirements file's includes too (`root`: the checkout they must stay in). */
-  const read = (file: string, base: string, repository: string | null, root?: string, format?: LockfileFormat) => {
+  /**
+   * Read one lockfile; a requirements file's includes too (`root`: the checkout they must stay in).
+   * `includes` counts the files a top-level one includes, however deep: at most warm's
+   * MAX_INCLUDED_FILES, as warm reads them. A chain thousands deep (a hostile repository) would
+   * otherwise be read file after file until the stack ran out ("Maximum call stack size exceeded").
+   */
+  const read = (file: string, base: string, repository: string | null, root?: string, format?: LockfileFormat, included = { count: 0, top: file }) => {
     const path = relative(base, file).split(sep).join('/');
     try {
       const abs = realpathSync(file);
@@ -240,7 +245,13 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
             errors.push({ path, code: 'ELOCKFILE', message: `line ${inc.line}: ${inc.option} ${inc.value} is outside ${repository ? 'the repository' : `the folder of the lockfiles (${root})`}; not read` });
             continue;
           }
-          read(target, base, repository, root, 'requirements');
+          if (seen.has(real)) continue;
+          if (++included.count > MAX_INCLUDED_FILES) {
+            const top = relative(base, included.top).split(sep).join('/');
+            errors.push({ path, code: 'ELOCKFILE', message: `line ${inc.line}: ${inc.option} ${inc.value}: more than ${MAX_INCLUDED_FILES} included files under ${top}, however deep (a generated loop, not a project; warm stops there too); the rest not read` });
+            return;
+          }
+          read(target, base, repository, root, 'requirements', included);
         }
       }
     } catch (e) {

@@ -22,7 +22,7 @@ import { isInside, lockError, pep503, readLockfileText, type ReadOptions } from 
 import type { EntryKind, LockEntry, LockOrigin, LockWarning, ParseOutput } from './types.js';
 
 /** More included files than this is a generated loop, not a project. */
-const MAX_INCLUDED_FILES = 1000;
+export const MAX_INCLUDED_FILES = 1000;
 
 /** Extra indexes that are no other registry: public PyPI itself, or a CodeArtifact repository. */
 const PUBLIC_OR_CODEARTIFACT = /^(pypi\.org|pypi\.python\.org|files\.pythonhosted\.org|[a-z0-9-]+-\d{12}\.d\.codeartifact\.[a-z0-9-]+\.amazonaws\.com)$/i;
