@@ -1113,6 +1113,18 @@ describe('rewrite-lockfiles: the diff', () => {
     expect(r.stdout).toContain('***');
   });
 
+  it('a password in an index URL written with shlex escapes (`https:\\/\\/user:pw\\@…`, which pip reads as the URL) is shown as *** in the diff too', async () => {
+    const SECRET = 's3cretpw';
+    const p = project({ 'requirements.txt': `--index-url https:\\/\\/user:${SECRET}@pypi.org/simple\nrequests==2.31.0\n`, 'b/requirements.txt': `-i h\\ttps://user:${SECRET}@pypi.org/simple\nrequests==2.31.0\n` });
+    const r = await rewrite(p);
+    expect(r.code, r.stderr).toBe(0);
+    for (const f of ['requirements.txt', 'b/requirements.txt']) {
+      expect(r.stdout).toContain(`+++ b/${f}`);
+      expect(r.stderr).toContain(`${f}: credentials in its URLs are shown as ***`);
+    }
+    expect(r.stdout + r.stderr).not.toContain(SECRET);
+  });
+
   it('on a terminal, escape sequences and bidi overrides in the lockfile are shown escaped; piped, and in the written file, they stay byte for byte', async () => {
     const before = '# \u001b]0;pwned\u0007 \u202etxt.evil\n-i https://pypi.org/simple\nrequests==2.31.0\n';
     const p = project({ 'requirements.txt': before });

@@ -119,16 +119,27 @@ function unescapeQuoted(body: string): string {
  * A diff with the credentials of its URLs as `***` (redactUrlCredentials), those of a URL
  * written with escapes too: `"https:\/\/user:pw@…"` or `user:pw\u0040host` is the same URL
  * to npm, yarn and YAML, and no pattern over the raw text sees it (a lockfile a tool other than
- * npm wrote, PHP's json_encode escapes every `/`). Such a string is shown decoded, its
- * credentials masked: that file's diff then does not apply, which stderr says.
+ * npm wrote, PHP's json_encode escapes every `/`); nor pip's `https:\/\/user:pw@…` outside
+ * quotes (shlex drops the backslashes). Such a URL is shown decoded, its credentials masked:
+ * that file's diff then does not apply, which stderr says.
  */
 function redactDiff(diff: string): string {
-  return redactUrlCredentials(diff).replace(QUOTED, (quoted) => {
-    if (!quoted.includes('\\')) return quoted;
-    const decoded = unescapeQuoted(quoted.slice(1, -1));
-    const masked = redactUrlCredentials(decoded);
-    return masked === decoded ? quoted : JSON.stringify(masked);
-  });
+  return (
+    redactUrlCredentials(diff)
+      .replace(QUOTED, (quoted) => {
+        if (!quoted.includes('\\')) return quoted;
+        const decoded = unescapeQuoted(quoted.slice(1, -1));
+        const masked = redactUrlCredentials(decoded);
+        return masked === decoded ? quoted : JSON.stringify(masked);
+      })
+      // a word outside quotes as shlex reads it (pip's requirements): `\x` is `x`, so
+      // `https:\/\/user:pw@…` and `h\ttps://…` are the URL to pip
+      .replace(/[^\s"']*\\[^\s"']*/g, (word) => {
+        const decoded = word.replace(/\\([^])/g, '$1');
+        const masked = redactUrlCredentials(decoded);
+        return masked === decoded ? word : masked;
+      })
+  );
 }
 
 /** The endpoints to point at: the shared repository of each format the lockfiles need, without credentials. */
