@@ -1125,6 +1125,14 @@ describe('rewrite-lockfiles: the diff', () => {
     expect(r.stdout + r.stderr).not.toContain(SECRET);
   });
 
+  it('a context line of megabytes without a space or quote (a hostile lockfile) next to a moved URL: the diff is printed, its credential check of escaped words ends', async () => {
+    const long = `# ${'a'.repeat(4 * 1024 * 1024)}`;
+    const p = project({ 'requirements.txt': `${long}\n-i https://pypi.org/simple\nrequests==2.31.0\n` });
+    const r = await rewrite(p);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(` ${long}\n--i https://pypi.org/simple\n+-i ${PYPI}simple/\n`);
+  });
+
   it('on a terminal, escape sequences and bidi overrides in the lockfile are shown escaped; piped, and in the written file, they stay byte for byte', async () => {
     const before = '# \u001b]0;pwned\u0007 \u202etxt.evil\n-i https://pypi.org/simple\nrequests==2.31.0\n';
     const p = project({ 'requirements.txt': before });

@@ -134,7 +134,9 @@ function redactDiff(diff: string): string {
       })
       // a word outside quotes as shlex reads it (pip's requirements): `\x` is `x`, so
       // `https:\/\/user:pw@…` and `h\ttps://…` are the URL to pip
-      .replace(/[^\s"']*\\[^\s"']*/g, (word) => {
+      // (each word whole, then looked into: `[^\s"']*\\` would try every start of a long word, quadratic)
+      .replace(/[^\s"']+/g, (word) => {
+        if (!word.includes('\\')) return word;
         const decoded = word.replace(/\\([^])/g, '$1');
         const masked = redactUrlCredentials(decoded);
         return masked === decoded ? word : masked;
