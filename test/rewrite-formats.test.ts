@@ -1125,12 +1125,13 @@ describe('rewrite-lockfiles: the diff', () => {
     expect(r.stdout + r.stderr).not.toContain(SECRET);
   });
 
-  it('a context line of megabytes without a space or quote (a hostile lockfile) next to a moved URL: the diff is printed, its credential check of escaped words ends', async () => {
+  it('context lines of megabytes (a hostile lockfile: a word without a space or quote, a quote then escaped quotes) next to a moved URL: the diff is printed, its credential check of escaped strings ends', async () => {
     const long = `# ${'a'.repeat(4 * 1024 * 1024)}`;
-    const p = project({ 'requirements.txt': `${long}\n-i https://pypi.org/simple\nrequests==2.31.0\n` });
+    const quotes = `# "${'\\"'.repeat(1024 * 1024)}`;
+    const p = project({ 'requirements.txt': `${long}\n${quotes}\n-i https://pypi.org/simple\nrequests==2.31.0\n` });
     const r = await rewrite(p);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain(` ${long}\n--i https://pypi.org/simple\n+-i ${PYPI}simple/\n`);
+    expect(r.stdout).toContain(` ${long}\n ${quotes}\n--i https://pypi.org/simple\n+-i ${PYPI}simple/\n`);
   });
 
   it('on a terminal, escape sequences and bidi overrides in the lockfile are shown escaped; piped, and in the written file, they stay byte for byte', async () => {

@@ -99,8 +99,32 @@ export async function rewriteCommand(jobFile: string, opts: RewriteCommandOption
   }
 }
 
-/** A quoted string of one line, as JSON, yarn.lock, YAML and TOML write one: its escapes (`\/`, `\u0040`) are decoded by the reader. */
-const QUOTED = /"(?:[^"\\\n]|\\.)*"/g;
+/**
+ * Each quoted string of one line (`"…"` with backslash escapes, as JSON, yarn.lock, YAML and TOML
+ * write one; its reader decodes `\/`, `\u0040`) through `fn`, in one pass. A string left open
+ * ends the search on its line: the quotes after it, escaped or not, close no string either (a
+ * scan from each is the scan from the first, in step once past it). The regex for it,
+ * `"(?:[^"\\\n]|\\.)*"`, tried again from every `\"` of a hostile line: quadratic.
+ */
+function replaceQuoted(text: string, fn: (quoted: string) => string): string {
+  let out = '';
+  let last = 0;
+  let i = text.indexOf('"');
+  while (i !== -1) {
+    let j = i + 1;
+    while (j < text.length && text[j] !== '"' && text[j] !== '\n') j += text[j] === '\\' && j + 1 < text.length && text[j + 1] !== '\n' ? 2 : 1;
+    if (text[j] === '"') {
+      out += text.slice(last, i) + fn(text.slice(i, j + 1));
+      last = j + 1;
+      i = text.indexOf('"', last);
+    } else {
+      const nl = text.indexOf('\n', j);
+      i = nl === -1 ? -1 : text.indexOf('"', nl + 1);
+    }
+  }
+  return out + text.slice(last);
+}
+
 const LETTER_ESCAPES: Record<string, string> = { n: '\n', r: '\r', t: '\t', b: '\b', f: '\f', '0': '\0' };
 
 /** A quoted string's text as its reader sees it: JSON's, YAML's and TOML's escapes (`\uXXXX`, `\UXXXXXXXX`, `\xXX`, `\/`). */
@@ -125,13 +149,12 @@ function unescapeQuoted(body: string): string {
  */
 function redactDiff(diff: string): string {
   return (
-    redactUrlCredentials(diff)
-      .replace(QUOTED, (quoted) => {
-        if (!quoted.includes('\\')) return quoted;
-        const decoded = unescapeQuoted(quoted.slice(1, -1));
-        const masked = redactUrlCredentials(decoded);
-        return masked === decoded ? quoted : JSON.stringify(masked);
-      })
+    replaceQuoted(redactUrlCredentials(diff), (quoted) => {
+      if (!quoted.includes('\\')) return quoted;
+      const decoded = unescapeQuoted(quoted.slice(1, -1));
+      const masked = redactUrlCredentials(decoded);
+      return masked === decoded ? quoted : JSON.stringify(masked);
+    })
       // a word outside quotes as shlex reads it (pip's requirements): `\x` is `x`, so
       // `https:\/\/user:pw@…` and `h\ttps://…` are the URL to pip
       // (each word whole, then looked into: `[^\s"']*\\` would try every start of a long word, quadratic)
