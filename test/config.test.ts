@@ -586,6 +586,15 @@ describe('hostile job files are refused cheaply, naming the file', () => {
     expect(loadError(big).message).toContain('limits.maxArtifactBytes: a size between 1 KiB and 5 GiB');
   });
 
+  it("an empty section (limits: ~), a size YAML reads as Infinity (1e400) and a YAML merge key (<<) are each said in words, not zod's \"Invalid input\" or \"received null\"", () => {
+    const base = stringify(validJob());
+    const said = (label: string, tail: string) => loadError(writeJob(label, `${base}${tail}\n`).file).message;
+    expect(said('limits-null', 'limits: ~')).toMatch(/: limits: empty \(~, null, or nothing after the colon\): give it a value, or remove the line/);
+    expect(said('limits-bare', 'limits:')).toMatch(/: limits: empty /);
+    expect(said('size-infinity', 'limits: { maxArtifactBytes: 1e400 }')).toMatch(/: limits\.maxArtifactBytes: a size between 1 KiB and 5 GiB, e\.g\. 512MB or 1GiB$/m);
+    expect(said('merge-key', 'limits: { <<: { retries: 3 } }')).toContain('limits: unknown key(s) "<<": remove or correct the spelling (a YAML merge key `<<: *anchor` is not read here: write the keys out)');
+  });
+
   it('the bound a range message names, in its unit, is a size the job file takes (1TiB)', () => {
     for (const [given, bytes] of [['1TiB', 1024 ** 4], ['1 TiB', 1024 ** 4], ['1TB', 1e12]] as const) {
       const { file } = writeJob(`mirror-${given.replace(' ', '')}`, { ...validJob(), limits: { maxMirrorBytes: given } });

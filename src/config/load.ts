@@ -173,8 +173,12 @@ export function formatIssues(file: string, issues: readonly z.core.$ZodIssue[]):
       if (i.code === 'unrecognized_keys') {
         const keys = i.keys.slice(0, MAX_LISTED).map((k) => JSON.stringify(k.length > 100 ? `${k.slice(0, 100)}…` : k));
         message = `unknown key(s) ${keys.join(', ')}${i.keys.length > MAX_LISTED ? ` and ${i.keys.length - MAX_LISTED} more` : ''}: remove or correct the spelling`;
+        // YAML 1.1's merge key, which YAML 1.2 (what the file is read as) has not: an anchor's keys are not copied in
+        if (i.keys.includes('<<')) message += ' (a YAML merge key `<<: *anchor` is not read here: write the keys out)';
       }
       if (i.code === 'invalid_type' && /received undefined/.test(i.message)) message = `missing: add ${path.split('.').pop()}`;
+      // `limits: ~`, or `limits:` with nothing under it: YAML's null, not the section's defaults
+      else if (i.code === 'invalid_type' && /received null/.test(i.message)) message = `empty (~, null, or nothing after the colon): give it a value, or remove the line to take the default`;
       return `  ${file}: ${path}: ${message}`;
     })
     .concat(more)

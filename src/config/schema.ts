@@ -71,11 +71,13 @@ function sizeText(n: number): string {
   return `${n} bytes`;
 }
 
-const size = (min: number, max: number, what: string) =>
-  z.union([z.number(), z.string()]).transform((v, ctx) => {
+/** A size between min and max; its errors are said under the key's path, as every other (`limits.maxMirrorBytes: a size between …`). */
+const size = (min: number, max: number) =>
+  // a number YAML reads as Infinity (1e400) is no z.number(): said as any other bad size, not "Invalid input"
+  z.union([z.number(), z.string()], { error: `a size between ${sizeText(min)} and ${sizeText(max)}, e.g. 512MB or 1GiB` }).transform((v, ctx) => {
     const n = parseSize(v);
     if (n === undefined || n < min || n > max) {
-      ctx.addIssue({ code: 'custom', message: `${what}: a size between ${sizeText(min)} and ${sizeText(max)}, e.g. 512MB or 1GiB` });
+      ctx.addIssue({ code: 'custom', message: `a size between ${sizeText(min)} and ${sizeText(max)}, e.g. 512MB or 1GiB` });
       return z.NEVER;
     }
     return n;
@@ -292,13 +294,13 @@ export const jobSchema = z
         publishesPerPackage: z.number().int().min(1).max(64).default(1).describe('versions of one package published at once; their requests are still sent in version order'),
         fetchConcurrency: z.number().int().min(1).max(256).default(8).describe('downloads at once'),
         retries: z.number().int().min(0).max(50).default(8).describe('retry budget per version and step'),
-        maxArtifactBytes: size(1024, MAX_ARTIFACT_LIMIT, 'limits.maxArtifactBytes')
+        maxArtifactBytes: size(1024, MAX_ARTIFACT_LIMIT)
           .default(DEFAULT_MAX_ARTIFACT_BYTES)
           .describe('largest artifact downloaded or built; larger ones fail with ETOOLARGE'),
-        maxMirrorBytes: size(1024 ** 2, MAX_MIRROR_LIMIT, 'limits.maxMirrorBytes')
+        maxMirrorBytes: size(1024 ** 2, MAX_MIRROR_LIMIT)
           .default(DEFAULT_MAX_MIRROR_BYTES)
           .describe('most one git mirror (a git source, a warm repository) may hold; a clone or fetch past it is stopped (ETOOLARGE) and the other sources go on'),
-        maxCheckoutBytes: size(1024 ** 2, MAX_MIRROR_LIMIT, 'limits.maxCheckoutBytes')
+        maxCheckoutBytes: size(1024 ** 2, MAX_MIRROR_LIMIT)
           .default(DEFAULT_MAX_CHECKOUT_BYTES)
           .describe('most one checkout of a commit may write (every file counted as at least 4 KiB); a tree over it (a "git bomb": a small pack naming millions of files) is refused before anything is written (ETOOLARGE)'),
         stopGraceSeconds: z.number().min(0).max(600).default(10).describe('after Ctrl-C, how long in-flight requests may finish before they are cut off'),
