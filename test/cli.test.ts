@@ -491,6 +491,16 @@ describe('a --state-dir that cannot be one', () => {
     expect(readFileSync(file, 'utf8')).toBe('x');
   });
 
+  it("no --out, and the state directory's reports folder is a file: the error names that folder, not an --out nobody gave", async () => {
+    const job = te.writeJob({ name: 'reportsfile', privateNpm: { packages: ['@acme/core'] } });
+    const stateDir = join(te.dir, 'state-reportsfile');
+    mkdirSync(stateDir, { recursive: true });
+    writeFileSync(join(stateDir, 'reports'), 'x');
+    const r = await cli(['plan', job, '--no-target', '--state-dir', stateDir, '--json']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(json<{ error: { code: string; message: string } }>(r).error.message).toBe(`the reports folder ${join(stateDir, 'reports')} (no --out given) is a file: a report is three files (.json, .md, .html) written into a folder`);
+  });
+
   it('report --out naming a file: the same usage error (exit 2), the file left as it was', async () => {
     const job = te.writeJob({ name: 'reportfile', privateNpm: { packages: ['@acme/core'] } });
     expect((await cli(['plan', job, '--no-target', '--out', join(te.dir, 'plans'), '--json'])).code).toBeLessThan(2);

@@ -73,7 +73,7 @@ export async function plan(job: LoadedJob, opts: PlanOptions & { onProgress?: Pa
   // `run` started meanwhile moved the rows the report reads, and the plan showed its half-done work.
   const release = acquireJobLock(stateDir, job, env, 'plan');
   try {
-    prepareReportDir(opts.out ?? join(stateDir, 'reports'));
+    prepareReportDir(opts.out ?? join(stateDir, 'reports'), opts.out !== undefined);
     return await planLocked(job, stateDir, env, opts);
   } finally {
     release();
@@ -151,7 +151,7 @@ export async function reportCommand(jobFile: string, opts: { json?: boolean; sta
     const stateDir = opts.stateDir ?? 'state';
     // a mistyped --state-dir must not leave an empty database behind
     const database = existingState(job, stateDir, `run it (or plan or warm it) first: codeartifact-migrate run ${jobFile}; or pass the --state-dir it ran with`);
-    prepareReportDir(opts.out ?? join(stateDir, 'reports'));
+    prepareReportDir(opts.out ?? join(stateDir, 'reports'), opts.out !== undefined);
     const state = StateDb.openToRead(database);
     let written: WrittenReport;
     try {

@@ -41,17 +41,19 @@ function writeError(thrown: unknown, path: string): MigrateError {
  * The output directory, made now: a plan can take an hour, and a --out that names a file
  * (or a folder this user cannot write) is said before it starts, not after.
  */
-export function prepareReportDir(outDir: string): void {
+export function prepareReportDir(outDir: string, given = true): void {
   // a file where the folder should be is the command line's mistake (exit 2), like ledger export's --out;
-  // so is a file on the way to it (--out report.html/x), which a stat answers with ENOTDIR
+  // so is a file on the way to it (--out report.html/x), which a stat answers with ENOTDIR. Without --out
+  // (`given` false: the state directory's reports folder), the folder is named as what it is
   const file = fileOnTheWay(resolve(outDir));
+  const named = given ? `--out ${resolve(outDir)}` : `the reports folder ${resolve(outDir)} (no --out given)`;
   if (file === resolve(outDir)) {
-    throw new MigrateError('ECONFIG', `--out ${resolve(outDir)} is a file: a report is three files (.json, .md, .html) written into a folder`, {
+    throw new MigrateError('ECONFIG', `${named} is a file: a report is three files (.json, .md, .html) written into a folder`, {
       hint: 'pass --out <dir>, a folder (made if missing); the file was left as it is',
     });
   }
   if (file) {
-    throw new MigrateError('ECONFIG', `--out ${resolve(outDir)} cannot be a folder: ${file} is a file`, {
+    throw new MigrateError('ECONFIG', `${named} cannot be a folder: ${file} is a file`, {
       hint: 'pass --out <dir>, a folder (made if missing) whose path goes through folders only; the file was left as it is',
     });
   }
