@@ -235,18 +235,26 @@ export class NpmTarget implements TargetFormat {
         skipped.push(`dist-tag ${tag} -> ${version}: that version is not on the target (excluded, removed or failed); include it, move the tag at the source, or list "${tag}" in filters.ignoreDistTags`);
         continue;
       }
-      if (current[tag] === version) continue;
-      changes.push(`dist-tag ${tag}: ${current[tag] ?? '(none)'} -> ${version}`);
+      const now = Object.hasOwn(current, tag) ? current[tag] : undefined;
+      if (now === version) continue;
+      changes.push(`dist-tag ${tag}: ${now ?? '(none)'} -> ${version}`);
       if (!opts.dryRun) await opts.retry(() => this.setDistTag(name, tag, version));
     }
     for (const tag of Object.keys(current)) {
       // npm registries refuse to remove `latest`; it is moved above when the source has one.
-      if (tag in plan.distTags || tag === 'latest' || plan.ignore?.has(tag) || unsendableDistTag(tag)) continue;
+      // own keys only: a target tag named `constructor` or `toString` is no tag of the source
+      if (Object.hasOwn(plan.distTags, tag) || tag === 'latest' || plan.ignore?.has(tag) || unsendableDistTag(tag)) continue;
       changes.push(`dist-tag ${tag}: removed (not on the source)`);
       if (!opts.dryRun) await opts.retry(() => this.deleteDistTag(name, tag));
     }
-    const deprecated = await opts.retry(() => this.syncDeprecations(name, plan.deprecations, opts.dryRun));
+    const { changed: deprecated, unseen } = await opts.retry(() => this.syncDeprecations(name, plan.deprecations, opts.dryRun));
     for (const v of deprecated) changes.push(`deprecation of ${v}: ${plan.deprecations.get(v) ? 'set' : 'cleared'}`);
+    if (unseen.length > 0) {
+      // on the target (ListPackageVersions) but not in its packument: a cache that lags the
+      // publish. Never called in sync, or the deprecation would stay off it on every rerun
+      const shown = unseen.slice(0, 5).join(', ') + (unseen.length > 5 ? ` and ${unseen.length - 5} more` : '');
+      skipped.push(`deprecation of ${shown}: the target's packument does not list ${unseen.length === 1 ? 'this version' : 'these versions'} yet (a cache lagging the publish), so ${unseen.length === 1 ? 'its deprecation' : 'their deprecations'} could not be read or set; rerun later`);
+    }
     return { changes, skipped };
   }
 
@@ -305,7 +313,12 @@ export class NpmTarget implements TargetFormat {
     const res = await this.send('dist-tags', READ, name, { method: 'GET', url: `${endpoint}-/package/${escapeName(name)}/dist-tags` });
     if (res.status === 404) return {};
     this.expectOk(res, name, 'reading dist-tags');
-    return parseJson(res.body, name) as Record<string, string>;
+    const tags = parseJson(res.body, name);
+    // a map of tag to version, or what it answered says nothing of the tags (and its keys are no tags to remove)
+    if (!isRecord(tags) || Object.values(tags).some((v) => typeof v !== 'string')) {
+      throw new MigrateError('ETARGET', `${name}: the npm endpoint's dist-tags are not a map of tag names to versions: ${excerpt(res.body, 120)}`, { subject: name, hint: 'something in front of CodeArtifact may be answering for it (a proxy, AWS_ENDPOINT_URL_*); rerun once it answers as the service does' });
+    }
+    return tags as Record<string, string>;
   }
 
   async setDistTag(name: string, tag: string, version: string): Promise<void> {
@@ -332,27 +345,37 @@ export class NpmTarget implements TargetFormat {
     const res = await this.send('packument', READ, name, { method: 'GET', url: `${endpoint}${escapeName(name)}`, headers: { accept: 'application/json' } });
     if (res.status === 404) return undefined;
     this.expectOk(res, name, 'reading the packument');
-    return parseJson(res.body, name) as never;
+    const doc = parseJson(res.body, name);
+    // what is PUT back: an object whose `versions` maps each version to an object, or it is no packument
+    if (!isRecord(doc) || (doc.versions !== undefined && (!isRecord(doc.versions) || !Object.values(doc.versions).every(isRecord)))) {
+      throw new MigrateError('ETARGET', `${name}: the npm endpoint's packument has no "versions" object of version documents: ${excerpt(res.body, 120)}`, { subject: name, hint: 'something in front of CodeArtifact may be answering for it (a proxy, AWS_ENDPOINT_URL_*); rerun once it answers as the service does' });
+    }
+    return doc as never;
   }
 
   /**
    * Make the target's deprecation messages equal `wanted` (version -> message,
    * or '' for not deprecated), as `npm deprecate` does: PUT the whole packument
-   * back with the `deprecated` fields changed. Returns the versions changed.
+   * back with the `deprecated` fields changed. Returns the versions changed, and
+   * those of `wanted` the packument does not list (yet): nothing could be set on them.
    */
-  async syncDeprecations(name: string, wanted: Map<string, string>, dryRun: boolean): Promise<string[]> {
+  async syncDeprecations(name: string, wanted: Map<string, string>, dryRun: boolean): Promise<{ changed: string[]; unseen: string[] }> {
     const doc = await this.packument(name);
-    if (!doc?.versions) return [];
+    const versions = doc?.versions ?? {};
     const changed: string[] = [];
+    const unseen: string[] = [];
     for (const [version, message] of wanted) {
-      const v = doc.versions[version];
-      if (!v) continue;
+      const v = Object.hasOwn(versions, version) ? versions[version] : undefined;
+      if (!v) {
+        unseen.push(version);
+        continue;
+      }
       const current = typeof v.deprecated === 'string' ? v.deprecated : '';
       if (current === message) continue;
       v.deprecated = message;
       changed.push(version);
     }
-    if (changed.length === 0 || dryRun) return changed;
+    if (changed.length === 0 || dryRun || !doc) return { changed, unseen };
     delete doc._attachments;
     const endpoint = await this.endpoint();
     const res = await this.send('deprecate', WRITE, name, {
@@ -362,7 +385,7 @@ export class NpmTarget implements TargetFormat {
       body: JSON.stringify(doc),
     });
     this.expectOk(res, name, 'updating deprecations');
-    return changed;
+    return { changed, unseen };
   }
 
   private expectOk(res: HttpResponse, subject: string, what: string): void {
@@ -379,6 +402,10 @@ export class NpmTarget implements TargetFormat {
   ): Promise<HttpResponse> {
     return this.client.send(what, buckets, subject, req);
   }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function parseJson(body: string, subject: string): unknown {

@@ -500,6 +500,23 @@ export class CodeArtifactStandIn {
       return { ...fail(err), ...(rule.status === 429 ? { throttledBy: 'fault' as const } : {}) };
     };
     if (fault?.endlessPaging !== undefined) return { reply: await this.endlessPage(fault, route, trace) };
+    if (fault?.body !== undefined) {
+      this.faults.fire(fault);
+      return { reply: { status: fault.status, json: fault.body } };
+    }
+    if (fault?.omitVersion !== undefined) {
+      this.faults.fire(fault);
+      let reply: Reply;
+      try {
+        reply = await route.handle(trace);
+      } catch (err) {
+        return fail(toApiError(err));
+      }
+      const doc = reply.json as { versions?: Record<string, unknown>; time?: Record<string, unknown> } | undefined;
+      if (doc?.versions !== undefined) delete doc.versions[fault.omitVersion];
+      if (doc?.time !== undefined) delete doc.time[fault.omitVersion];
+      return { reply };
+    }
     if (fault !== undefined && fault.afterApply !== true) return faultError(fault);
     let reply: Reply;
     try {

@@ -177,6 +177,13 @@ export interface FaultRule {
    * a nextToken that is always the same, 'empty-pages' an empty page with a new nextToken every time
    */
   endlessPaging?: 'same-token' | 'empty-pages';
+  /**
+   * npm:GetPackument as a stale cache serves it (`status` unused): the packument without this
+   * version (its `versions` entry and its `time`), though the version is stored and listed
+   */
+  omitVersion?: string;
+  /** a lying peer: answer `status` with exactly this JSON body, the operation not performed */
+  body?: unknown;
 }
 
 /**
