@@ -53,4 +53,50 @@ describe('npm metadata against a lying or lagging target', () => {
     expect(standIn.versions(REPO, 'npm', undefined, 'stale-pack').find((v) => v.version === '1.0.1')?.deprecated).toBe('use 1.1.0');
     expect(metaOf('stale', 'stale-pack')).toEqual(['done']);
   }, 120_000);
+
+  it('target dist-tags named after Object.prototype members (constructor, toString) are removed like any tag the source lacks', async () => {
+    const first = await te.run(te.writeJob({ name: 'proto-a', privateNpm: { packages: ['proto-tags'] }, github: false }));
+    expect(first.failures).toEqual([]);
+    const ep = te.sandbox.descriptor.codeartifact.npmEndpoint;
+    const token = await te.targetToken();
+    for (const tag of ['constructor', 'toString']) {
+      const res = await fetch(`${ep}-/package/proto-tags/dist-tags/${tag}`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify('1.0.0') });
+      expect(res.status).toBe(200);
+    }
+    // a second job (its own state) meets the versions on the target and syncs the tags again
+    const second = await te.run(te.writeJob({ name: 'proto-b', privateNpm: { packages: ['proto-tags'] }, github: false }));
+    expect(second.failures).toEqual([]);
+    expect(second.metadata.find((m) => m.package === 'proto-tags')?.error).toBeUndefined();
+    expect(te.sandbox.standIn.distTags(REPO, 'proto-tags')).toEqual({ latest: '1.1.0' });
+  }, 120_000);
+
+  it('dist-tags or a packument of the wrong shape: ETARGET saying so, no tag removed, never in sync', async () => {
+    const standIn = te.sandbox.standIn;
+    const first = await te.run(te.writeJob({ name: 'shapes-a', privateNpm: { packages: ['bad-shapes'] }, github: false }));
+    expect(first.failures).toEqual([]);
+    const cases: [string, unknown, RegExp][] = [
+      ['npm:GetDistTags', 'latest', /dist-tags are not a map/],
+      ['npm:GetDistTags', ['1.0.0'], /dist-tags are not a map/],
+      ['npm:GetDistTags', null, /dist-tags are not a map/],
+      ['npm:GetPackument', { name: 'bad-shapes', versions: { '1.0.0': 'x', '1.1.0': {} } }, /packument has no "versions" object/],
+      ['npm:GetPackument', ['x'], /packument has no "versions" object/],
+    ];
+    for (const [i, [operation, body, message]] of cases.entries()) {
+      const name = `shapes-${i}`;
+      const since = standIn.log.at(-1)?.seq ?? 0;
+      standIn.addFault({ operation, package: 'bad-shapes', status: 200, body });
+      try {
+        // one retry: what a lying peer answers it answers again
+        const s = await te.run(te.writeJob({ name, privateNpm: { packages: ['bad-shapes'] }, github: false, limits: { retries: 1 } }));
+        const meta = s.metadata.find((m) => m.package === 'bad-shapes');
+        expect(meta?.error, `${operation} ${JSON.stringify(body)}`).toMatch(/^ETARGET: /);
+        expect(meta?.error).toMatch(message);
+        expect(metaOf(name, 'bad-shapes')).toEqual(['failed']);
+        expect(standIn.log.filter((e) => e.seq > since && (e.operation === 'npm:DeleteDistTag' || e.operation === 'npm:UpdateMetadata'))).toEqual([]);
+      } finally {
+        standIn.clearFaults();
+      }
+    }
+    expect(standIn.distTags(REPO, 'bad-shapes')).toEqual({ latest: '1.1.0' });
+  }, 240_000);
 });

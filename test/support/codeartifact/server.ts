@@ -502,7 +502,7 @@ export class CodeArtifactStandIn {
     if (fault?.endlessPaging !== undefined) return { reply: await this.endlessPage(fault, route, trace) };
     if (fault?.body !== undefined) {
       this.faults.fire(fault);
-      return { reply: { status: fault.status, json: fault.body } };
+      return { reply: { status: fault.status, headers: { 'content-type': 'application/json' }, bytes: Buffer.from(JSON.stringify(fault.body)) } };
     }
     if (fault?.omitVersion !== undefined) {
       this.faults.fire(fault);
