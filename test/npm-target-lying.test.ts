@@ -16,6 +16,7 @@ beforeAll(async () => {
   await seedPackages(privateNpm.url, privateNpm.token, [
     { name: 'stale-pack', versions: ['1.0.0', '1.0.1', '1.1.0'], deprecated: { '1.0.1': 'use 1.1.0' } },
     { name: 'proto-tags', versions: ['1.0.0', '1.1.0'] },
+    { name: 'write-pack', versions: ['1.0.0', '1.0.1', '1.1.0'], deprecated: { '1.0.1': 'use 1.1.0' } },
     { name: 'bad-shapes', versions: ['1.0.0', '1.1.0'], deprecated: { '1.0.0': 'old' } },
   ]);
 }, 120_000);
@@ -52,6 +53,20 @@ describe('npm metadata against a lying or lagging target', () => {
     expect(second.failures).toEqual([]);
     expect(standIn.versions(REPO, 'npm', undefined, 'stale-pack').find((v) => v.version === '1.0.1')?.deprecated).toBe('use 1.1.0');
     expect(metaOf('stale', 'stale-pack')).toEqual(['done']);
+  }, 120_000);
+
+  it('the packument behind a cache that ?write=true goes past (as npm deprecate reads it): the deprecation is set in the first run', async () => {
+    const standIn = te.sandbox.standIn;
+    standIn.addFault({ operation: 'npm:GetPackument', package: 'write-pack', omitVersion: '1.0.1', unlessWrite: true, status: 200 });
+    try {
+      const s = await te.run(te.writeJob({ name: 'write', privateNpm: { packages: ['write-pack'] }, github: false }));
+      expect(s.failures).toEqual([]);
+      expect(s.metadataOutOfSync).toEqual([]);
+      expect(standIn.versions(REPO, 'npm', undefined, 'write-pack').find((v) => v.version === '1.0.1')?.deprecated).toBe('use 1.1.0');
+      expect(metaOf('write', 'write-pack')).toEqual(['done']);
+    } finally {
+      standIn.clearFaults();
+    }
   }, 120_000);
 
   it('target dist-tags named after Object.prototype members (constructor, toString) are removed like any tag the source lacks', async () => {

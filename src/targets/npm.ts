@@ -339,10 +339,14 @@ export class NpmTarget implements TargetFormat {
     this.expectOk(res, name, `removing dist-tag ${tag}`);
   }
 
-  /** The target's packument, or undefined when the package is not there. */
+  /**
+   * The target's packument, or undefined when the package is not there. Read as `npm deprecate`
+   * reads what it PUTs back (CODEARTIFACT.md): `?write=true` asks for the document itself, never
+   * a cached copy, which may lag a publish or the dist-tags just set (and PUT back, revert them).
+   */
   async packument(name: string): Promise<{ versions?: Record<string, Record<string, unknown>> } & Record<string, unknown> | undefined> {
     const endpoint = await this.endpoint();
-    const res = await this.send('packument', READ, name, { method: 'GET', url: `${endpoint}${escapeName(name)}`, headers: { accept: 'application/json' } });
+    const res = await this.send('packument', READ, name, { method: 'GET', url: `${endpoint}${escapeName(name)}?write=true`, headers: { accept: 'application/json' } });
     if (res.status === 404) return undefined;
     this.expectOk(res, name, 'reading the packument');
     const doc = parseJson(res.body, name);

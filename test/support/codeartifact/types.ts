@@ -182,6 +182,8 @@ export interface FaultRule {
    * version (its `versions` entry and its `time`), though the version is stored and listed
    */
   omitVersion?: string;
+  /** with omitVersion: a cache that `?write=true` (as `npm deprecate` reads the packument) goes past */
+  unlessWrite?: boolean;
   /** a lying peer: answer `status` with exactly this JSON body, the operation not performed */
   body?: unknown;
 }
