@@ -4,7 +4,7 @@
  * Object.prototype's own. The metadata must never be recorded in sync when it is not.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedPackages } from './support/npm-fixtures.js';
+import { hashTarball, makeTarball, publishVersion, seedPackages } from './support/npm-fixtures.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
 
 let te: TestEnv;
@@ -16,6 +16,7 @@ beforeAll(async () => {
   await seedPackages(privateNpm.url, privateNpm.token, [
     { name: 'stale-pack', versions: ['1.0.0', '1.0.1', '1.1.0'], deprecated: { '1.0.1': 'use 1.1.0' } },
     { name: 'proto-tags', versions: ['1.0.0', '1.1.0'] },
+    { name: 'race-pack', versions: ['1.0.0', '1.1.0'] },
     { name: 'write-pack', versions: ['1.0.0', '1.0.1', '1.1.0'], deprecated: { '1.0.1': 'use 1.1.0' } },
     { name: 'bad-shapes', versions: ['1.0.0', '1.1.0'], deprecated: { '1.0.0': 'old' } },
   ]);
@@ -114,4 +115,28 @@ describe('npm metadata against a lying or lagging target', () => {
     }
     expect(standIn.distTags(REPO, 'bad-shapes')).toEqual({ latest: '1.1.0' });
   }, 240_000);
+
+  it('someone else publishes other bytes between our listing and our publish: the 409 is a conflict with their hash, never verified', async () => {
+    const standIn = te.sandbox.standIn;
+    const theirs = await makeTarball('race-pack', '1.1.0', { extraFiles: { 'NOTICE.txt': 'published by someone else\n' } });
+    await publishVersion(te.sandbox.descriptor.codeartifact.npmEndpoint, await te.targetToken(), 'race-pack', '1.1.0', theirs);
+    const since = standIn.log.at(-1)?.seq ?? 0;
+    // the listing read before their publish landed
+    standIn.addFault({ operation: 'ListPackageVersions', package: 'race-pack', status: 200, body: { format: 'npm', package: 'race-pack', versions: [] } });
+    try {
+      const s = await te.run(te.writeJob({ name: 'race', privateNpm: { packages: ['race-pack'] }, github: false }));
+      expect(s.conflicts).toEqual([expect.objectContaining({ package: 'race-pack', version: '1.1.0', code: 'ECONFLICT', targetSha512: Buffer.from(hashTarball(theirs).integrity.slice(7), 'base64').toString('hex') })]);
+      const state = te.openState('race');
+      try {
+        expect(Object.fromEntries(state.itemsOf('npm', 'race-pack').map((r) => [r.version, r.state]))).toEqual({ '1.0.0': 'verified', '1.1.0': 'conflict' });
+      } finally {
+        state.close();
+      }
+      // the publish was sent (the listing hid their version) and refused: the 409 path, not the comparison's
+      expect(standIn.log.filter((e) => e.seq > since && e.operation === 'npm:Publish' && e.package === 'race-pack' && e.version === '1.1.0').map((e) => e.status)).toEqual([409]);
+      expect(standIn.assetBytes(REPO, 'npm', undefined, 'race-pack', '1.1.0', 'package.tgz')).toEqual(theirs);
+    } finally {
+      standIn.clearFaults();
+    }
+  }, 120_000);
 });
