@@ -32,7 +32,10 @@ import type { Format } from '../types.js';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { countProgress, print, printEntries, reportError, wantsJson, type Io } from './output.js';
 
-export async function ledgerExportCommand(jobFile: string, opts: { stateDir?: string; out?: string; format?: 'jsonl' | 'csv'; json?: boolean }, io: Io): Promise<number> {
+/** Entries exported between two looks at the stop: a long export (to a file, all synchronous) still hears Ctrl-C. */
+const EXPORT_STOP_EVERY = 500;
+
+export async function ledgerExportCommand(jobFile: string, opts: { stateDir?: string; out?: string; format?: 'jsonl' | 'csv'; json?: boolean; signal?: AbortSignal }, io: Io): Promise<number> {
   const json = wantsJson(opts.json, io);
   try {
     const job = loadJob(jobFile);
@@ -53,7 +56,13 @@ export async function ledgerExportCommand(jobFile: string, opts: { stateDir?: st
       // their way into the state. The CSV is not hashed: it is made safe for a terminal like any output.
       const write = async (text: string) => {
         if (out) return out.write(text);
-        if (!io.stdout.write(text)) await drained(io.stdout);
+        if (!io.stdout.write(text)) await drained(io.stdout, opts.signal);
+      };
+      // a stop (Ctrl-C, SIGTERM, the terminal closed) ends the export between two lines: the state (or the private
+      // copy of it in the temp folder) is closed and the partial --out file removed, by the finally below
+      const stopped = async (n: number) => {
+        if (n % EXPORT_STOP_EVERY === 0) await new Promise((r) => setImmediate(r));
+        if (opts.signal?.aborted) throw new MigrateError('EINTERRUPTED', `the ledger export was stopped after ${n} entries${out ? `; nothing was written to ${opts.out}` : ': what stdout got is cut short'}`, { hint: 'export again' });
       };
       let n = 0;
       let head = '';
@@ -61,6 +70,7 @@ export async function ledgerExportCommand(jobFile: string, opts: { stateDir?: st
       if (opts.format === 'csv') await write(`${CSV_COLUMNS.join(',')}\n`);
       // one read transaction: a run writing meanwhile adds entries after the ones exported (WAL)
       for (const line of ledgerLines(state.db)) {
+        await stopped(n);
         n++;
         // the stored chain is checked as it goes out: a state database changed by hand is not exported as if whole
         if (line.seq !== n || line.prevHash !== prev || chainHash(prev, line.entry) !== line.hash) {
@@ -71,6 +81,7 @@ export async function ledgerExportCommand(jobFile: string, opts: { stateDir?: st
         prev = head = line.hash;
         await write(opts.format === 'csv' ? `${csvRow(line)}\n` : `${exportLine({ seq: line.seq, prevHash: line.prevHash, hash: line.hash, entry: line.entry })}\n`);
       }
+      await stopped(n);
       if (opts.format !== 'csv') await write(`${exportLine({ trailer: { entries: n, head, job: job.name, exportedAt: new Date().toISOString() } })}\n`);
       if (out) {
         out.commit();
@@ -149,19 +160,23 @@ function refuseOverwritingState(outPath: string, database: string, jobFile: stri
  * Until a stream can take more; a stream that failed or closed meanwhile (the reader gone,
  * `| head`) never drains: the export stops there, an error, not a wait forever.
  */
-async function drained(stream: NodeJS.WritableStream): Promise<void> {
+async function drained(stream: NodeJS.WritableStream, signal?: AbortSignal): Promise<void> {
   const s = stream as NodeJS.WritableStream & { destroyed?: boolean };
   await new Promise<void>((resolve, reject) => {
     const done = (e?: Error) => {
       stream.off('drain', ok);
       stream.off('error', done);
       stream.off('close', closed);
+      signal?.removeEventListener('abort', ok);
       if (e) reject(new MigrateError('ELOCAL', `the ledger export could not be written to stdout (${(e as NodeJS.ErrnoException).code ?? e.message}): it is cut short`, { hint: 'write it to a file with --out' }));
       else resolve();
     };
     const ok = () => done();
     const closed = () => done(new Error('stdout closed'));
     if (s.destroyed) return closed();
+    // a reader that stalls (`| less` left open) must not keep a stop waiting: the caller looks at the signal
+    if (signal?.aborted) return ok();
+    signal?.addEventListener('abort', ok, { once: true });
     stream.once('drain', ok);
     stream.once('error', done);
     stream.once('close', closed);

@@ -121,6 +121,24 @@ function interruptible(backstop: boolean): { signal: AbortSignal; stopWithin: (j
   return { signal: controller.signal, stopWithin: (j) => (stopWithinMs = j.config.limits.stopGraceSeconds * 1000 + 5_000) };
 }
 
+/**
+ * Ctrl-C, SIGTERM and SIGHUP for a command that only reads the state (status, report, ledger
+ * export). Killed by the signal's default action, it ran no 'exit' handler, and the private copy
+ * of the state it may be reading (in the temp folder: a read-only state, an older release's)
+ * stayed there for good. Here the command ends where it stands (a long export between two
+ * lines) and `done` exits 130 at once, whatever stdout still holds for a reader that stalls.
+ */
+function readOnlyStop(): { signal: AbortSignal; done: (code: number) => void } {
+  const stop = interruptible(true);
+  return {
+    signal: stop.signal,
+    done: (code) => {
+      if (stop.signal.aborted) process.exit(130);
+      process.exitCode = code;
+    },
+  };
+}
+
 export function buildProgram(): Command {
   const program = new Command('codeartifact-migrate')
     .description('Move every version of internal packages into AWS CodeArtifact, byte for byte, verified on both sides, resumable.')
@@ -175,7 +193,8 @@ export function buildProgram(): Command {
     .option('--out <dir>', 'where the report files go (default <state-dir>/reports)', pathOption('folder'))
     .option('--json', 'print the report as JSON (default when stdout is not a terminal)')
     .action(async (job: string, flags: { out?: string; json?: boolean }) => {
-      process.exitCode = await reportCommand(job, { ...flags, stateDir: program.opts().stateDir }, processIo);
+      const stop = readOnlyStop();
+      stop.done(await reportCommand(job, { ...flags, stateDir: program.opts().stateDir }, processIo));
     });
 
   program
@@ -203,7 +222,8 @@ export function buildProgram(): Command {
       return v;
     })
     .action(async (job: string, flags: { out?: string; format?: 'jsonl' | 'csv' }) => {
-      process.exitCode = await ledgerExportCommand(job, { ...flags, stateDir: program.opts().stateDir, json: true }, processIo);
+      const stop = readOnlyStop();
+      stop.done(await ledgerExportCommand(job, { ...flags, stateDir: program.opts().stateDir, json: true, signal: stop.signal }, processIo));
     });
   ledger
     .command('verify')
@@ -226,7 +246,8 @@ export function buildProgram(): Command {
     .argument('<job>', 'job file')
     .option('--json', 'print the result as JSON (default when stdout is not a terminal)')
     .action((job: string, flags: { json?: boolean }) => {
-      process.exitCode = statusCommand(job, { ...flags, stateDir: program.opts().stateDir }, processIo);
+      const stop = readOnlyStop();
+      stop.done(statusCommand(job, { ...flags, stateDir: program.opts().stateDir }, processIo));
     });
 
   program
