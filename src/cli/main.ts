@@ -3,6 +3,8 @@
  * codeartifact-migrate (alias cam). Exit codes: 0 every selected version is
  * verified or present-identical; 1 something failed or conflicted; 2 bad input.
  */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { Command, InvalidArgumentError } from 'commander';
 import { goproxyCommand } from './goproxy.js';
@@ -72,6 +74,17 @@ function packageCount(value: string): number {
 }
 
 /**
+ * A path as the operator meant it: `~` and `~/…` are the home folder, as a shell would have made
+ * them. No shell expands a tilde after `=` (`--state-dir=~/cam`), in quotes, or in a variable a
+ * systemd unit or an .env file sets (CAM_STATE_DIR=~/cam): taken as it is, it made a folder named
+ * `~` in the working folder, holding the state (a second state, which the next run from a shell
+ * never reads), and one `rm -rf ~` away from the operator's home.
+ */
+function homePath(value: string): string {
+  return value === '~' || value.startsWith('~/') ? join(homedir(), value.slice(1)) : value;
+}
+
+/**
  * A folder or file named on the command line: an empty one (`--state-dir "$UNSET"`) would
  * silently be the current folder, and a state there is a second state the job's reruns never read.
  */
@@ -81,7 +94,7 @@ function pathOption(what: 'folder' | 'file'): (value: string) => string {
     // `-` is stdout by the usual convention where a command writes one file (ledger export); a
     // folder of several files has no stdout form, and a folder named `-` is never what was meant
     if (value === '-' && what === 'folder') throw new InvalidArgumentError('expected a folder: "-" (stdout) is no place for the report\'s three files; name a folder, e.g. --out ./reports');
-    return value;
+    return homePath(value);
   };
 }
 
@@ -143,7 +156,7 @@ export function buildProgram(): Command {
   const program = new Command('codeartifact-migrate')
     .description('Move every version of internal packages into AWS CodeArtifact, byte for byte, verified on both sides, resumable.')
     // an empty CAM_STATE_DIR is an unset one, as for most variables
-    .option('--state-dir <dir>', 'where <job>.sqlite and blobs live (env CAM_STATE_DIR)', pathOption('folder'), process.env.CAM_STATE_DIR || 'state')
+    .option('--state-dir <dir>', 'where <job>.sqlite and blobs live (env CAM_STATE_DIR)', pathOption('folder'), homePath(process.env.CAM_STATE_DIR || 'state'))
     .showHelpAfterError()
     .exitOverride();
 

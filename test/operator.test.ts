@@ -1,15 +1,16 @@
 /**
- * The read-only commands (status, report, ledger export) as a careless operator ends them: Ctrl-C,
+ * The CLI as a careless operator uses it. The read-only commands (status, report, ledger export) as a careless operator ends them: Ctrl-C,
  * SIGTERM, or the terminal closed (SIGHUP) while they work. A state they may not read in place
  * (not in WAL mode, an older release's, a read-only mount) is read from a private copy in the temp
  * folder: the stop must not leave that copy of every internal package's record behind (nothing
  * else ever removes it), and the exit code says the command was interrupted (130).
  */
-import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestEnv, type TestEnv } from './support/harness.js';
+import { ROOT, startTestEnv, TSX_LOADER, type TestEnv } from './support/harness.js';
 import { exitOf, watch } from './support/child.js';
 import { historyOf, seedPackages } from './support/npm-fixtures.js';
 
@@ -56,4 +57,32 @@ describe('a stop while a read-only command reads a private copy of the state', (
       expect(child.stderr()).not.toMatch(/^\s+at .+[(:]\d+/m);
     });
   }
+});
+
+describe('a path with a ~ the shell did not expand (`--state-dir=~/cam`, quoted, CAM_STATE_DIR in a unit file)', () => {
+  it('--state-dir, CAM_STATE_DIR and --out starting with ~/ are in the home folder: no folder named ~ is made in the working folder', async () => {
+    const home = join(te.dir, 'home');
+    mkdirSync(home);
+    const named = te.writeJob({ name: 'tilde', privateNpm: { packages: ['@acme/many'] }, github: false });
+    // plan --no-target: nothing asked of AWS, the state and the report written all the same
+    const flag = await te.cli(['--state-dir=~/cam-state', 'plan', named, '--no-target', '--no-download', '--json', '--out', '~/reports'], { HOME: home });
+    expect(flag.code, flag.stderr).toBe(0);
+    expect(existsSync(join(te.dir, '~')), 'a folder named ~ in the working folder').toBe(false);
+    expect(existsSync(join(home, 'cam-state', 'tilde.sqlite'))).toBe(true);
+    expect(readdirSync(join(home, 'reports')).filter((n) => n.endsWith('.json'))).toHaveLength(1);
+    // the variable, as a systemd unit or an .env file sets it (no shell expands it there)
+    const status = watch(
+      spawn(process.execPath, ['--import', TSX_LOADER, join(ROOT, 'src/cli/main.ts'), 'status', named, '--json'], {
+        cwd: te.dir,
+        env: { ...process.env, ...te.env, HOME: home, CAM_STATE_DIR: '~/cam-state' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
+    expect(await exitOf(status), status.stderr()).toBe(0);
+    expect(JSON.parse(status.stdout())).toMatchObject({ job: 'tilde', database: join(home, 'cam-state', 'tilde.sqlite') });
+    const exported = await te.cli(['--state-dir', '~/cam-state', 'ledger', 'export', named, '--out', '~/ledger.jsonl'], { HOME: home });
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(existsSync(join(home, 'ledger.jsonl'))).toBe(true);
+    expect(existsSync(join(te.dir, '~'))).toBe(false);
+  });
 });
