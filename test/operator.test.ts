@@ -6,7 +6,7 @@
  * else ever removes it), and the exit code says the command was interrupted (130).
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,5 +84,16 @@ describe('a path with a ~ the shell did not expand (`--state-dir=~/cam`, quoted,
     expect(exported.code, exported.stderr).toBe(0);
     expect(existsSync(join(home, 'ledger.jsonl'))).toBe(true);
     expect(existsSync(join(te.dir, '~'))).toBe(false);
+  });
+});
+
+describe('which release this is', () => {
+  it('--version (and -V) prints the version the ledger records as toolVersion, exit 0', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const r = await te.cli([flag]);
+      expect(r.code, `${flag}: ${r.stderr}`).toBe(0);
+      expect(r.stdout.trim()).toBe(version);
+    }
   });
 });

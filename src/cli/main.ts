@@ -16,6 +16,7 @@ import { runCommand } from './run.js';
 import { statusCommand } from './status.js';
 import { warmCommand } from './warm.js';
 import { rewriteCommand } from './rewrite.js';
+import { readToolVersion } from '../version.js';
 
 // V8 lets its heap grow to several times what is live while a process allocates fast: the
 // same run, holding 27-36 MB, peaked at 151 MB RSS at 10 publishes/s and 240 MB at 100/s.
@@ -155,6 +156,8 @@ function readOnlyStop(): { signal: AbortSignal; done: (code: number) => void } {
 export function buildProgram(): Command {
   const program = new Command('codeartifact-migrate')
     .description('Move every version of internal packages into AWS CodeArtifact, byte for byte, verified on both sides, resumable.')
+    // which release runs here: the one a ledger entry's toolVersion and "written by a newer codeartifact-migrate" are about
+    .version(readToolVersion(), '-V, --version', 'print the version of codeartifact-migrate')
     // an empty CAM_STATE_DIR is an unset one, as for most variables
     .option('--state-dir <dir>', 'where <job>.sqlite and blobs live (env CAM_STATE_DIR)', pathOption('folder'), homePath(process.env.CAM_STATE_DIR || 'state'))
     .showHelpAfterError()
