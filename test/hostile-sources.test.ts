@@ -739,6 +739,48 @@ describe('9b. a source that echoes its token back in what it lists', () => {
   });
 });
 
+describe('9c. a source that echoes its token in a version key, a dist-tag or a name its search returns', () => {
+  it('the token reaches no state, ledger, report, output nor the target; the honest versions migrate', async () => {
+    // letters, digits and hyphens: a valid semver prerelease, a valid npm name
+    const TOKEN = `echoedkey-${randomBytes(8).toString('hex')}`;
+    te.env.CAM_ECHO_TOKEN = TOKEN;
+    const NAME = 'echo-key-pkg';
+    const TAGGED = 'echo-tag-pkg';
+    const echoedVersion = `1.0.0-${TOKEN}`;
+    reg.setPackage(NAME, [
+      { version: '1.0.0', tarball: npmTarball(NAME, '1.0.0') },
+      { version: echoedVersion, tarball: npmTarball(NAME, echoedVersion) },
+    ], { latest: '1.0.0', beta: echoedVersion });
+    reg.setPackage(TAGGED, [{ version: '1.0.0', tarball: npmTarball(TAGGED, '1.0.0') }], { latest: '1.0.0', [`t-${TOKEN}`]: '1.0.0' });
+    reg.setPackage('@echoscope/ok', [{ version: '1.0.0', tarball: npmTarball('@echoscope/ok', '1.0.0') }]);
+    reg.setPackage(`@echoscope/${TOKEN}`, [{ version: '1.0.0', tarball: npmTarball(`@echoscope/${TOKEN}`, '1.0.0') }]);
+    reg.search((_req, res) => json(res, 200, { objects: ['@echoscope/ok', `@echoscope/${TOKEN}`].map((name) => ({ package: { name } })), total: 2 }));
+    const job = hostileJob('echokey', [NAME, TAGGED], { source: { tokenEnv: 'CAM_ECHO_TOKEN' }, scopes: ['@echoscope'] });
+    const outputs: string[] = [];
+    for (const args of [['run', job, '--json'], ['status', job, '--json'], ['ledger', 'export', job], ['report', job, '--json']]) {
+      const r = await te.cli(args);
+      outputs.push(r.stdout, r.stderr);
+    }
+    const s = JSON.parse(outputs[0]!) as RunSummary;
+    expect(s.exitCode).toBe(1);
+    // the honest versions went through
+    expect(states('echokey', NAME)['1.0.0']).toBe('verified');
+    expect(states('echokey', '@echoscope/ok')['1.0.0']).toBe('verified');
+    // the version whose key holds it is not migrated, and said why; so is the package whose tag name holds it
+    expect(s.failures.filter((f) => f.package === NAME).map((f) => [f.code, /holds the credential this source is read with/.test(f.message)])).toEqual([['EBADSOURCE', true]]);
+    expect(publishes(NAME).map((e) => e.version)).toEqual(['1.0.0']);
+    expect(publishes(TAGGED)).toEqual([]);
+    expect(te.sandbox.standIn.log.filter((e) => e.operation === 'npm:Publish' && e.package?.startsWith('@echoscope/echoedkey'))).toEqual([]);
+    const leaks = (text: string) => [...text.matchAll(new RegExp(`.{0,60}${TOKEN.slice(10)}.{0,20}`, 'g'))].map((m) => m[0]);
+    expect(outputs.flatMap(leaks)).toEqual([]);
+    expect(filesUnder(te.stateDir).filter((f) => f.includes('echokey')).flatMap((f) => leaks(readFileSync(f).toString('latin1')).map((l) => `${f}: ${l}`))).toEqual([]);
+    for (const pkg of [NAME, TAGGED]) {
+      const packument = await fetch(`${te.sandbox.descriptor.codeartifact.npmEndpoint}${pkg}`, { headers: { authorization: `Bearer ${await te.targetToken()}` } });
+      expect(leaks(await packument.text())).toEqual([]);
+    }
+  });
+});
+
 describe('10. the manifest is the one npm would use', () => {
   it('the LAST package/package.json counts, ../package.json never does, a linked one is refused', async () => {
     const NAME = 'manifest-pkg';

@@ -10,8 +10,9 @@ import semver from 'semver';
 import { MigrateError, proxyAuthError, toError } from '../errors.js';
 import { parseRetryAfter, rateLimited } from '../net/retry-after.js';
 import type { NpmRegistrySourceConfig } from '../config/schema.js';
-import { holdsSecret, printable, publicUrl, registerSecret } from '../redact.js';
+import { holdsSecret, printable, publicUrl, redact, registerSecret } from '../redact.js';
 import { MAX_VERSION_KEY, boundedKey, isNpmName, shownKey } from './bounded.js';
+import { createHash } from 'node:crypto';
 import type { PackageListing, VersionListing } from '../types.js';
 import type { NameResult, OpenOptions, Retrier, Source } from './source.js';
 import { download } from './download.js';
@@ -127,7 +128,7 @@ export class NpmRegistrySource implements Source {
         const found = await this.searchScope(scope, retry, signal);
         // a scope with nothing in it is a typo or a token that sees nothing far more often than an empty
         // scope: said, never a silent "0 of 0 migrated" (and, as a failed search, never "every package gone")
-        if (found.names.length === 0 && found.invalid.length === 0) {
+        if (found.names.length === 0 && found.invalid.size === 0) {
           yield {
             ok: false,
             name: `${scope}/*`,
@@ -138,8 +139,8 @@ export class NpmRegistrySource implements Source {
           };
         }
         for (const name of found.names) names.add(name);
-        for (const bad of found.invalid) {
-          yield { ok: false, name: printable(bad), error: new MigrateError('EBADSOURCE', `${scope}/*: the registry's search returned ${JSON.stringify(printable(bad))}, which is not an npm package name`, { subject: `${scope}/*`, hint: 'it is skipped; check what the registry holds under that name' }) };
+        for (const [bad, why] of found.invalid) {
+          yield { ok: false, name: printable(bad), error: new MigrateError('EBADSOURCE', `${scope}/*: the registry's search returned ${JSON.stringify(printable(bad))}, which ${why}`, { subject: `${scope}/*`, hint: 'it is skipped; check what the registry holds under that name' }) };
         }
       } catch (e) {
         yield { ok: false, name: `${scope}/*`, error: this.classify(e, `${scope}/*`, 'search') };
@@ -253,10 +254,11 @@ export class NpmRegistrySource implements Source {
     const versions: VersionListing[] = Object.entries(doc.versions).map(([key, manifest]) => {
       const dist = manifest?.dist ?? {};
       const published = publishTime(time[key]);
-      const version = boundedKey(key);
+      const version = recordedKey(key);
       const problems: string[] = [];
       const valid = key.length <= MAX_VERSION_KEY && semver.valid(key, { loose: true }) !== null;
-      if (!valid) problems.push(`the registry lists ${shownKey(key)}, which is not a semver version`);
+      if (version !== boundedKey(key)) problems.push(`the registry lists a version whose key holds the credential this source is read with (tokenEnv): recorded as ${shownKey(version)}, never fetched nor published`);
+      else if (!valid) problems.push(`the registry lists ${shownKey(key)}, which is not a semver version`);
       // a field past its bound is a problem of the version, and not kept (see MAX_DEPRECATION)
       const bounded = (field: string, value: unknown, max: number): string | undefined => {
         if (typeof value !== 'string') return undefined;
@@ -310,8 +312,10 @@ export class NpmRegistrySource implements Source {
     if (tags.length > MAX_DIST_TAGS) throw refuse(`lists ${tags.length.toLocaleString('en-US')} dist-tags; a package has at most ${MAX_DIST_TAGS.toLocaleString('en-US')}`);
     const long = tags.find(([tag]) => tag.length > MAX_DIST_TAG);
     if (long) throw refuse(`lists a dist-tag of ${long[0].length.toLocaleString('en-US')} characters (${shownKey(long[0])}); a tag name has at most ${MAX_DIST_TAG}`);
+    // a tag name is copied to the target as it is: one that holds the token is never kept nor copied
+    if (tags.some(([tag]) => holdsSecret(tag))) throw refuse('lists a dist-tag whose name holds the credential this source is read with (tokenEnv); not kept, and the package is not migrated');
     const distTags: Record<string, string> = {};
-    for (const [tag, v] of tags) if (typeof v === 'string') distTags[tag] = boundedKey(v);
+    for (const [tag, v] of tags) if (typeof v === 'string') distTags[tag] = recordedKey(v);
     return distTags;
   }
 
@@ -327,9 +331,10 @@ export class NpmRegistrySource implements Source {
     if (wait > 0) await delay(wait, undefined, { signal });
   }
 
-  private async searchScope(scope: string, retry: Retrier, signal?: AbortSignal): Promise<{ names: string[]; invalid: string[] }> {
+  private async searchScope(scope: string, retry: Retrier, signal?: AbortSignal): Promise<{ names: string[]; invalid: Map<string, string> }> {
     const names = new Set<string>();
-    const invalid = new Set<string>();
+    /** Names the search returned that are not listed, each with why. */
+    const invalid = new Map<string, string>();
     const subject = `${scope}/*`;
     for (let from = 0; from < MAX_SEARCH_RESULTS; from += SEARCH_PAGE) {
       // each page is retried on its own, as a packument is: a connection reset or a 503 on one
@@ -347,13 +352,15 @@ export class NpmRegistrySource implements Source {
       for (const o of objects) {
         const n = o?.package?.name;
         if (typeof n !== 'string' || !n.startsWith(`${scope}/`)) continue;
-        if (!isNpmName(n)) invalid.add(n.slice(0, 214));
+        if (!isNpmName(n)) invalid.set(n.slice(0, 214), 'is not an npm package name');
+        // a name holding the token it was asked with: never a package row (its name is stored, printed, published)
+        else if (holdsSecret(n)) invalid.set(redact(n).slice(0, 214), 'holds the credential this source is read with (tokenEnv): never listed nor published');
         else if (!names.has(n)) (names.add(n), fresh++);
       }
       const total = typeof res?.total === 'number' ? res.total : Infinity;
       if (objects.length < SEARCH_PAGE || fresh === 0 || from + SEARCH_PAGE >= total) break;
     }
-    return { names: [...names], invalid: [...invalid] };
+    return { names: [...names], invalid };
   }
 
   private classify(thrown: unknown, subject: string, what: 'packument' | 'tarball' | 'search'): MigrateError {
@@ -403,6 +410,20 @@ export class NpmRegistrySource implements Source {
  * One header of an error's answer: HttpStatusError holds node's headers, an object of
  * lower-case names (values strings or arrays of them).
  */
+/**
+ * The key a version (or a dist-tag's version) is recorded under: boundedKey(), unless it holds
+ * the credential the source is read with (a registry echoing the token it was asked with into a
+ * prerelease, `1.0.0-<token>`). A key is stored, written to the ledger, printed and published
+ * as it is, so such a key is kept as its redacted start and a hash of the whole: its own row,
+ * never the token.
+ */
+function recordedKey(key: string): string {
+  if (!holdsSecret(key)) return boundedKey(key);
+  let prefix = redact(key).slice(0, 100);
+  if (/[\uD800-\uDBFF]$/.test(prefix)) prefix = prefix.slice(0, -1);
+  return `${prefix}…sha256:${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
+}
+
 function headerOf(headers: unknown): (name: string) => string | undefined {
   return (name) => {
     const v = headers && typeof headers === 'object' ? (headers as Record<string, unknown>)[name.toLowerCase()] : undefined;
