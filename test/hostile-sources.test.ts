@@ -781,6 +781,32 @@ describe('9c. a source that echoes its token in a version key, a dist-tag or a n
   });
 });
 
+describe('9d. a source whose over-long name or key holds its token where a message cuts it', () => {
+  it('no piece of the token is left by the cut: it is redacted first', async () => {
+    const TOKEN = `echoedcut-${randomBytes(8).toString('hex')}`;
+    te.env.CAM_ECHO_TOKEN = TOKEN;
+    // the first 80 characters of each (what a message quotes) end in the middle of the token's random part
+    const cutInside = 'x'.repeat(62) + TOKEN;
+    reg.route('/echo-cut-name', (_req, res) => json(res, 200, { name: cutInside, versions: {} }));
+    reg.setPackage('echo-cut-tag', [{ version: '1.0.0', tarball: npmTarball('echo-cut-tag', '1.0.0') }], { latest: '1.0.0', [cutInside + 'y'.repeat(300)]: '1.0.0' });
+    const job = hostileJob('echocut', ['echo-cut-name', 'echo-cut-tag'], { source: { tokenEnv: 'CAM_ECHO_TOKEN' } });
+    const outputs: string[] = [];
+    for (const args of [['run', job, '--json'], ['status', job, '--json'], ['report', job, '--json']]) {
+      const r = await te.cli(args);
+      outputs.push(r.stdout, r.stderr);
+    }
+    const s = JSON.parse(outputs[0]!) as RunSummary;
+    expect(s.exitCode).toBe(1);
+    const half = TOKEN.slice(10, 18);
+    const leaks = (text: string) => [...text.matchAll(new RegExp(`.{0,60}${half}.{0,20}`, 'g'))].map((m) => m[0]);
+    // both packages failed, said so (their messages are there to hold the piece)
+    expect(outputs[2]).toMatch(/echo-cut-name[^]*EBADSOURCE|EBADSOURCE[^]*echo-cut-name/);
+    expect(outputs[2]).toMatch(/echo-cut-tag[^]*EBADSOURCE|EBADSOURCE[^]*echo-cut-tag/);
+    expect(outputs.flatMap(leaks)).toEqual([]);
+    expect(filesUnder(te.stateDir).filter((f) => f.includes('echocut')).flatMap((f) => leaks(readFileSync(f).toString('latin1')).map((l) => `${f}: ${l}`))).toEqual([]);
+  });
+});
+
 describe('10. the manifest is the one npm would use', () => {
   it('the LAST package/package.json counts, ../package.json never does, a linked one is refused', async () => {
     const NAME = 'manifest-pkg';

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { checkModulePath } from '../builders/go-rules.js';
-import { printable } from '../redact.js';
+import { holdsSecret, printable, redact } from '../redact.js';
 import { goModuleToGeneric } from '../targets/go-mapping.js';
 
 /** The longest version key kept as the source spells it (semver accepts no longer version, CodeArtifact holds 255). */
@@ -15,18 +15,23 @@ export const MAX_VERSION_KEY = 256;
  * The key a version is recorded under: the source's own, unless it is longer than any version
  * (then it is no version, and never migrated): a prefix and a hash of the whole, so a source
  * cannot make the state and every report carry megabytes per version, and two long keys that
- * share a prefix stay two rows.
+ * share a prefix stay two rows. So too a key that holds a credential the run was given (a
+ * registry echoing its token into a prerelease, `1.0.0-<token>`): a key is stored, written to
+ * the ledger, printed and published as it is. The prefix is cut from the redacted key: a
+ * secret the cut would halve is gone whole first.
  */
 export function boundedKey(key: string): string {
-  if (key.length <= MAX_VERSION_KEY) return key;
-  let prefix = key.slice(0, 100);
+  if (key.length <= MAX_VERSION_KEY && !holdsSecret(key)) return key;
+  let prefix = redact(key).slice(0, 100);
   if (/[\uD800-\uDBFF]$/.test(prefix)) prefix = prefix.slice(0, -1); // never half a character
   return `${prefix}…sha256:${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
 }
 
 /** A key or name from a source, quoted, for a message: at most its first 80 characters, and how long it is. */
 export function shownKey(key: string): string {
-  return key.length > 80 ? `"${printable(key.slice(0, 80))}…" (${key.length} characters)` : `"${printable(key)}"`;
+  // redacted before it is cut: a secret the cut halves is no longer recognised by the redaction every sink applies
+  const shown = redact(key);
+  return shown.length > 80 ? `"${printable(shown.slice(0, 80))}…" (${key.length} characters)` : `"${printable(shown)}"`;
 }
 
 /** npm package names (https://github.com/npm/validate-npm-package-name), old upper-case names allowed. */

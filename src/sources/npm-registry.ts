@@ -12,7 +12,6 @@ import { parseRetryAfter, rateLimited } from '../net/retry-after.js';
 import type { NpmRegistrySourceConfig } from '../config/schema.js';
 import { holdsSecret, printable, publicUrl, redact, registerSecret } from '../redact.js';
 import { MAX_VERSION_KEY, boundedKey, isNpmName, shownKey } from './bounded.js';
-import { createHash } from 'node:crypto';
 import type { PackageListing, VersionListing } from '../types.js';
 import type { NameResult, OpenOptions, Retrier, Source } from './source.js';
 import { download } from './download.js';
@@ -254,10 +253,10 @@ export class NpmRegistrySource implements Source {
     const versions: VersionListing[] = Object.entries(doc.versions).map(([key, manifest]) => {
       const dist = manifest?.dist ?? {};
       const published = publishTime(time[key]);
-      const version = recordedKey(key);
+      const version = boundedKey(key);
       const problems: string[] = [];
       const valid = key.length <= MAX_VERSION_KEY && semver.valid(key, { loose: true }) !== null;
-      if (version !== boundedKey(key)) problems.push(`the registry lists a version whose key holds the credential this source is read with (tokenEnv): recorded as ${shownKey(version)}, never fetched nor published`);
+      if (holdsSecret(key)) problems.push(`the registry lists a version whose key holds the credential this source is read with (tokenEnv): recorded as ${shownKey(version)}, never fetched nor published`);
       else if (!valid) problems.push(`the registry lists ${shownKey(key)}, which is not a semver version`);
       // a field past its bound is a problem of the version, and not kept (see MAX_DEPRECATION)
       const bounded = (field: string, value: unknown, max: number): string | undefined => {
@@ -315,7 +314,7 @@ export class NpmRegistrySource implements Source {
     // a tag name is copied to the target as it is: one that holds the token is never kept nor copied
     if (tags.some(([tag]) => holdsSecret(tag))) throw refuse('lists a dist-tag whose name holds the credential this source is read with (tokenEnv); not kept, and the package is not migrated');
     const distTags: Record<string, string> = {};
-    for (const [tag, v] of tags) if (typeof v === 'string') distTags[tag] = recordedKey(v);
+    for (const [tag, v] of tags) if (typeof v === 'string') distTags[tag] = boundedKey(v);
     return distTags;
   }
 
@@ -410,20 +409,6 @@ export class NpmRegistrySource implements Source {
  * One header of an error's answer: HttpStatusError holds node's headers, an object of
  * lower-case names (values strings or arrays of them).
  */
-/**
- * The key a version (or a dist-tag's version) is recorded under: boundedKey(), unless it holds
- * the credential the source is read with (a registry echoing the token it was asked with into a
- * prerelease, `1.0.0-<token>`). A key is stored, written to the ledger, printed and published
- * as it is, so such a key is kept as its redacted start and a hash of the whole: its own row,
- * never the token.
- */
-function recordedKey(key: string): string {
-  if (!holdsSecret(key)) return boundedKey(key);
-  let prefix = redact(key).slice(0, 100);
-  if (/[\uD800-\uDBFF]$/.test(prefix)) prefix = prefix.slice(0, -1);
-  return `${prefix}…sha256:${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
-}
-
 function headerOf(headers: unknown): (name: string) => string | undefined {
   return (name) => {
     const v = headers && typeof headers === 'object' ? (headers as Record<string, unknown>)[name.toLowerCase()] : undefined;
