@@ -491,6 +491,22 @@ describe('a --state-dir that cannot be one', () => {
     expect(readFileSync(file, 'utf8')).toBe('x');
   });
 
+  it('a proxy variable without its scheme (HTTPS_PROXY=user:pw@proxy:8080, as curl takes it) is ECONFIG (exit 2) naming it, its password masked, before anything is sent; status, which sends nothing, still answers', async () => {
+    const job = te.writeJob({ name: 'badproxy', privateNpm: { packages: ['@acme/core'] } });
+    for (const [key, value] of [['HTTPS_PROXY', 'proxyuser:Pr0xySecretPw@proxy.example:8080'], ['http_proxy', 'proxy.example:3128']] as const) {
+      const r = await cli(['run', job, '--dry-run', '--json'], { [key]: value });
+      expect(r.code, r.stderr).toBe(2);
+      const error = json<{ error: { code: string; message: string; hint: string } }>(r).error;
+      expect(error.code).toBe('ECONFIG');
+      expect(error.message).toContain(`${key}="${value.includes('@') ? '***@proxy.example:8080' : value}" is no proxy URL`);
+      expect(error.hint).toContain(`export ${key}=http://`);
+      expect(r.stdout + r.stderr).not.toContain('Pr0xySecretPw');
+      expect(readdirSafe(te.stateDir)).not.toContain('badproxy.sqlite');
+    }
+    const s = await cli(['status', job, '--json'], { HTTPS_PROXY: 'proxy.example:8080' });
+    expect(s.stdout + s.stderr).not.toContain('no proxy URL');
+  });
+
   it("no --out, and the state directory's reports folder is a file: the error names that folder, not an --out nobody gave", async () => {
     const job = te.writeJob({ name: 'reportsfile', privateNpm: { packages: ['@acme/core'] } });
     const stateDir = join(te.dir, 'state-reportsfile');

@@ -11,12 +11,13 @@ import { goproxyCommand } from './goproxy.js';
 import { hardenCommand } from './harden.js';
 import { ledgerExportCommand, ledgerVerifyCommand } from './ledger.js';
 import { planCommand, reportCommand } from './plan.js';
-import { processIo } from './output.js';
+import { processIo, reportError, wantsJson } from './output.js';
 import { runCommand } from './run.js';
 import { statusCommand } from './status.js';
 import { warmCommand } from './warm.js';
 import { rewriteCommand } from './rewrite.js';
 import { readToolVersion } from '../version.js';
+import { checkProxyVariables } from '../net/agents.js';
 
 // V8 lets its heap grow to several times what is live while a process allocates fast: the
 // same run, holding 27-36 MB, peaked at 151 MB RSS at 10 publishes/s and 240 MB at 100/s.
@@ -161,7 +162,16 @@ export function buildProgram(): Command {
     // an empty CAM_STATE_DIR is an unset one, as for most variables
     .option('--state-dir <dir>', 'where <job>.sqlite and blobs live (env CAM_STATE_DIR)', pathOption('folder'), homePath(process.env.CAM_STATE_DIR || 'state'))
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    // a proxy variable npm's agent cannot use fails every connection alike: said once, before anything starts
+    .hook('preAction', (_program, command) => {
+      if (command.name() === 'status' || command.name() === 'report' || command.name() === 'export') return;
+      try {
+        checkProxyVariables();
+      } catch (e) {
+        process.exit(reportError(e, processIo, wantsJson((command.opts() as { json?: boolean }).json, processIo)));
+      }
+    });
 
   program
     .command('run')

@@ -13,6 +13,7 @@ import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { ResponseLimitError } from './bounds.js';
 import { percentDecoded } from './percent.js';
+import { MigrateError } from '../errors.js';
 import { registerSecret } from '../redact.js';
 
 // @npmcli/agent ships no types: these are the two functions we use.
@@ -67,6 +68,35 @@ export function registerProxySecrets(env: NodeJS.ProcessEnv = process.env): void
   }
 }
 registerProxySecrets();
+
+/** The proxy URL schemes @npmcli/agent takes (getProxyAgent): anything else throws on the first connection. */
+const PROXY_SCHEMES: ReadonlySet<string> = new Set(['http:', 'https:', 'socks:', 'socks4:', 'socks4a:', 'socks5:', 'socks5h:']);
+
+/**
+ * HTTPS_PROXY / HTTP_PROXY / PROXY (any case) as URLs @npmcli/agent takes, checked before a
+ * command connects anywhere. curl takes `proxy:8080` or `user:pw@proxy:8080` without a scheme;
+ * npm's agent throws on every connection instead (EINVALIDPROXY, "Invalid protocol `proxy:`"),
+ * so each request of a run failed alike, and a password in such a value is no URL's, so it was
+ * never registered as a secret. Said once, as bad input, with the value's credentials masked.
+ */
+export function checkProxyVariables(env: NodeJS.ProcessEnv = process.env): void {
+  for (const [key, value] of Object.entries(env)) {
+    if (!value || !['https_proxy', 'http_proxy', 'proxy'].includes(key.toLowerCase())) continue;
+    let scheme: string | undefined;
+    try {
+      scheme = new URL(value).protocol;
+    } catch {
+      // no URL at all (`proxy`, a bare host)
+    }
+    if (scheme !== undefined && PROXY_SCHEMES.has(scheme)) continue;
+    // whatever precedes an @ is credentials, URL or not
+    const shown = value.includes('@') ? `***@${value.slice(value.lastIndexOf('@') + 1)}` : value;
+    const bare = shown.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
+    throw new MigrateError('ECONFIG', `${key}=${JSON.stringify(shown)} is no proxy URL this tool (npm's agent) takes: it needs its scheme, http://, https:// or socks5://`, {
+      hint: `export ${key}=http://${bare} (with user:password@ before the host if the proxy needs them), or unset it; nothing was sent`,
+    });
+  }
+}
 
 /** The proxy for a URL from HTTPS_PROXY/HTTP_PROXY/NO_PROXY, exactly as npm decides it, or null. */
 const { getProxy } = require('@npmcli/agent/lib/proxy.js') as { getProxy: (url: string, options: object) => URL | null };
