@@ -504,6 +504,89 @@ describe('buildGoModule, compared with what go fetches from git', () => {
     }
   });
 
+  it('checkout filters go applies too (eol=crlf, ident, working-tree-encoding from .gitattributes): the zip holds the converted bytes, the .mod the blob, as go has them', async () => {
+    // go builds the zip from `git archive`, which converts each file as a checkout does, and reads .mod with `git cat-file blob`
+    const repo = await makeRepo('filters');
+    const t = await commitAndTag(
+      repo,
+      {
+        '.gitattributes': '* text eol=crlf\n*.id ident\n*.u16 text working-tree-encoding=UTF-16LE eol=lf\n',
+        'go.mod': 'module example.com/filters.git\n\ngo 1.19\n',
+        'a.go': 'package filters\n\nconst A = 1\n',
+        'x.id': '$Id$\n',
+        'w.u16': 'hello\n',
+        'LICENSE': 'MIT\n',
+        'sub/go.mod': 'module example.com/filters.git/sub\n',
+        'sub/s.go': 'package sub\n',
+      },
+      ['v1.0.0', 'sub/v1.0.0'],
+    );
+    const access = new GitAccess({ PATH: process.env.PATH, HOME: join(tmp, 'filters-home') }, { owner: 'source "filters"', keyFilePath: join(tmp, 'filters-key') });
+    const dir = join(tmp, 'filters-checkout');
+    await access.checkout(join(repo, '.git'), dir, (await git(repo, 'rev-parse', 'v1.0.0')).trim());
+    expect(await readFile(join(dir, 'a.go'), 'utf8')).toContain('\r\n');
+    const root = await build({ checkoutDir: dir, subdir: '', version: 'v1.0.0', commitTime: t });
+    expect(root.mod.bytes.toString()).not.toContain('\r');
+    await expectSameAsGo(root, 'example.com/filters.git@v1.0.0');
+    // a module below the root: the root LICENSE as its blob (cat-file), not as checked out
+    const sub = await build({ checkoutDir: dir, subdir: 'sub', version: 'v1.0.0', commitTime: t });
+    expect(sub.files).toEqual(['LICENSE', 'go.mod', 's.go']);
+    await expectSameAsGo(sub, 'example.com/filters.git/sub@v1.0.0');
+  });
+
+  it('go.mod files below the root in testdata/ and vendor/ (any case) make other modules, vendor/modules.txt with them; an executable file is just a file', async () => {
+    const repo = await makeRepo('nested');
+    await writeTree(repo, { 'tool.sh': '#!/bin/sh\n' });
+    await run('chmod', ['755', join(repo, 'tool.sh')]);
+    const t = await commitAndTag(
+      repo,
+      {
+        'go.mod': 'module example.com/nested.git\n',
+        'a.go': 'package nested\n',
+        'testdata/mod/go.mod': 'module x\n',
+        'testdata/mod/x.go': 'package x\n',
+        'testdata/upper/GO.MOD': 'module y\n',
+        'testdata/upper/z.go': 'package z\n',
+        'testdata/Go.Mod/y': 'a folder named like go.mod is no module\n',
+        'vendor/go.mod': 'module v\n',
+        'vendor/modules.txt': '# x\n',
+        'vendor/x.go': 'package v\n',
+        'a/vendor/c.go': 'package c\n',
+        'a/b/vendor/c/d.go': 'package d\n',
+      },
+      ['v1.0.0'],
+    );
+    const ours = await build({ checkoutDir: repo, subdir: '', version: 'v1.0.0', commitTime: t });
+    expect(await git(repo, 'ls-tree', 'v1.0.0', 'tool.sh')).toMatch(/^100755 /);
+    expect(ours.files).toEqual(['a.go', 'go.mod', 'testdata/Go.Mod/y', 'tool.sh']);
+    await expectSameAsGo(ours, 'example.com/nested.git@v1.0.0');
+  });
+
+  it('a v2 module in the v2/ folder gets the root LICENSE as go adds it; a module whose LICENSE is a link gets none', async () => {
+    const repo = await makeRepo('v2dir');
+    const t = await commitAndTag(
+      repo,
+      {
+        'go.mod': 'module example.com/v2dir.git\n',
+        'LICENSE': 'root license\n',
+        'a.go': 'package v2dir\n',
+        'v2/go.mod': 'module example.com/v2dir.git/v2\n',
+        'v2/a.go': 'package v2dir\n',
+        'l/go.mod': 'module example.com/v2dir.git/l\n',
+        'l/LICENSE': { link: '../LICENSE' },
+        'l/a.go': 'package l\n',
+      },
+      ['v2.0.0', 'l/v1.0.0'],
+    );
+    const v2 = await build({ checkoutDir: repo, subdir: 'v2', version: 'v2.0.0', commitTime: t });
+    expect(v2.files).toEqual(['LICENSE', 'a.go', 'go.mod']);
+    await expectSameAsGo(v2, 'example.com/v2dir.git/v2@v2.0.0');
+    // go sees the subfolder's LICENSE (a link) in the archive, so adds none, then leaves the link out
+    const l = await build({ checkoutDir: repo, subdir: 'l', version: 'v1.0.0', commitTime: t });
+    expect(l.files).toEqual(['a.go', 'go.mod']);
+    await expectSameAsGo(l, 'example.com/v2dir.git/l@v1.0.0');
+  });
+
   it('a /v2 module: the major version must match the path suffix, as go insists', async () => {
     const repo = await makeRepo('major');
     const t1 = await commitAndTag(repo, { 'go.mod': 'module example.com/major.git\n', 'm.go': 'package major\n' }, ['v1.0.0']);
