@@ -160,16 +160,26 @@ describe('Go: a v2+ module kept in its v2/ folder', () => {
 describe('Python: versions equal under PEP 440 are one version', () => {
   const pyproject = (v: string) => `[project]\nname = "acme-billing"\nversion = "${v}"\n`;
 
-  it('v1.0, v1.0.0 and v0!1.0.0.0 at different commits: one version, a problem naming all three tags; 1.0.0+local is its own', async () => {
+  it('v1.0, v1.0.0 and v0!1.0.0.0 at different commits: one version, a problem naming all three tags; 1.0.0+local is its own (a problem too: pip ==1.0 would install it)', async () => {
     const r = await repo('py');
     await r.commit({ 'pyproject.toml': pyproject('1.0') }, ['v1.0', 'v2.0rc1']);
     await r.commit({ 'pyproject.toml': pyproject('1.0.0') }, ['v1.0.0', 'v2.0-rc1', 'v1.0.0+local', 'v0!1.0.0.0']);
     const { versions } = await open({ url: r.url, format: 'pypi', package: 'acme-billing' });
-    expect(migrated(versions)).toEqual(['acme-billing@1.0.0+local v1.0.0+local']);
+    expect(migrated(versions)).toEqual([]);
     const problems = versions.filter((v) => v.problem);
-    expect(problems.map((v) => v.version).sort()).toEqual(['1.0.0.0', '2.0rc1']);
+    expect(problems.map((v) => v.version).sort()).toEqual(['1.0.0+local', '1.0.0.0', '2.0rc1']);
     const one = problems.find((v) => v.version === '1.0.0.0')!.problem!;
     for (const tag of ['v1.0 ', 'v1.0.0 ', 'v0!1.0.0.0 ']) expect(one).toContain(tag);
+    expect(problems.find((v) => v.version === '1.0.0+local')!.problem).toContain('pip install acme-billing==1.0.0.0');
+  });
+
+  it('a local version alone (no tag of its release, or the release skipped) is migrated as it is', async () => {
+    const r = await repo('py-local');
+    await r.commit({ 'pyproject.toml': pyproject('3.0+a') }, ['v3.0+a', 'v4.0.0+b']);
+    await r.commit({ 'pyproject.toml': pyproject('4.0') }, ['v4.0']);
+    const { versions } = await open({ url: r.url, format: 'pypi', package: 'acme-billing', versions: { '4.0': { skip: 'withdrawn' } } });
+    expect(versions.filter((v) => v.problem)).toEqual([]);
+    expect(migrated(versions)).toEqual(['acme-billing@3.0+a v3.0+a', 'acme-billing@4.0.0+b v4.0.0+b']);
   });
 
   it('at one commit they are one version (the first tag by name), and an override may name any of its tags or spellings', async () => {

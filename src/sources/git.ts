@@ -208,6 +208,7 @@ export class GitSource implements Source {
           recipe: this.recipeOf(v.version),
         };
       });
+    if (this.format === 'pypi') shadowingLocalVersions(versions, name);
     versions.sort((a, b) => (a.publishedAt ?? '').localeCompare(b.publishedAt ?? '') || a.version.localeCompare(b.version));
     return { format: this.format === 'go' ? 'generic' : this.format, name, versions, distTags: this.distTags(versions) };
   }
@@ -538,6 +539,25 @@ export function goTagPatternMismatch(config: Pick<GitSourceConfig, 'id' | 'forma
 /** goTagPatternMismatch of every enabled git source of the job (run's summary and status say them alike). */
 export function goTagPatternMismatches(sources: JobConfig['sources']): { source: string; pattern: string; goReads: string }[] {
   return sources.flatMap((s) => (s.kind === 'git' && s.enabled ? (goTagPatternMismatch(s) ?? []) : []));
+}
+
+/**
+ * A local version (`1.0+abc`) beside the release it labels (`1.0`, or `1.0.0`): `pip install
+ * <name>==1.0` matches a file of `1.0+abc` too and ranks it above 1.0's own (PEP 440: a specifier
+ * without a local label ignores the candidate's), so once both are on the index everyone who pins
+ * the release gets the local build. PyPI refuses local versions for this reason; CodeArtifact
+ * takes them. The local one is a problem naming its tag, unless one of the two is left out.
+ * https://packaging.python.org/en/latest/specifications/version-specifiers/#version-matching
+ */
+function shadowingLocalVersions(versions: VersionListing[], name: string): void {
+  const releases = new Map(versions.filter((v) => !v.skip && !v.version.includes('+')).map((v) => [pep440Key(v.version) ?? v.version, v.version]));
+  for (const v of versions) {
+    if (v.skip || !v.version.includes('+')) continue;
+    const release = releases.get(pep440Key(v.version.slice(0, v.version.indexOf('+'))) ?? '');
+    if (release === undefined) continue;
+    const why = `tag ${printable(v.ref ?? v.version)} gives the local version ${v.version}, which \`pip install ${name}==${release}\` would install instead of ${release} itself (a pin without a local label matches any, and ranks ${v.version} above ${release}): skip one of the two in the job (versions: {"${v.version}": {skip: …}}) or delete the tag`;
+    v.problem = v.problem ? `${v.problem}; ${why}` : why;
+  }
 }
 
 /**

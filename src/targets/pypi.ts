@@ -263,9 +263,11 @@ export class PypiTarget implements TargetFormat {
     }
     // of a page of any size, only the links naming our files or another file of this version are kept
     const ours = new Set(assets.map((a) => a.name));
+    // pip's `==1.0` also matches a file of `1.0+abc` (a pin without a local label ignores the file's) and ranks it above ours
+    const release = !version.includes('+');
     const thisVersion = (n: string) => {
       const v = fileVersion(n, project);
-      return v !== undefined && samePep440(v, version);
+      return v !== undefined && (samePep440(v, version) || (release && v.includes('+') && samePep440(v.slice(0, v.indexOf('+')), version)));
     };
     let listedFiles = 0;
     const links = parseSimpleIndex(res.body, url, ({ filename, hrefName }) => {
@@ -317,11 +319,14 @@ export class PypiTarget implements TargetFormat {
     // another file of this version (a wheel with a build tag, one for a platform) is one pip may choose over ours
     const foreign = [...new Set(links.flatMap((l) => [l.filename, l.hrefName]))].filter((n) => !ours.has(n) && thisVersion(n));
     if (foreign.length > 0) {
-      throw new MigrateError('EVERIFY', `${subject}: the simple index also lists ${foreign.map((n) => printable(n)).join(', ')} for this version, which this run did not publish: pip may install it instead of ours`, {
+      const local = [...new Set(foreign.flatMap((n) => (fileVersion(n, project)?.includes('+') ? [fileVersion(n, project)!] : [])))];
+      throw new MigrateError('EVERIFY', `${subject}: the simple index also lists ${foreign.map((n) => printable(n)).join(', ')} for this version, which this run did not publish: pip may install it instead of ours${local.length ? ` (\`pip install ${project}==${version}\` matches ${local.map((v) => printable(v)).join(', ')} too, and ranks it above ${version})` : ''}`, {
         subject,
         expected: [...ours].join(', '),
         actual: foreign.join(', '),
-        hint: FOREIGN_HINT,
+        hint: local.length
+          ? `do not cut over this package: the local version ${local.map((v) => printable(v)).join(', ')} takes the place of ${version} for every pin of it; delete that version (aws codeartifact delete-package-versions --versions ${local.map((v) => printable(v)).join(' ')}) and rerun, or keep it and accept that ==${version} installs it`
+          : FOREIGN_HINT,
       });
     }
   }
