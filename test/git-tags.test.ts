@@ -173,6 +173,21 @@ describe('Python: versions equal under PEP 440 are one version', () => {
     expect(problems.find((v) => v.version === '1.0.0+local')!.problem).toContain('pip install acme-billing==1.0.0.0');
   });
 
+  it('V3.0 is PEP 440 3.0 under the default v{version} as under {version} (a leading v or V is the same to pip); beside v3.0 at one commit it is one version, elsewhere a problem', async () => {
+    const r = await repo('py-upper');
+    await r.commit({ 'pyproject.toml': pyproject('3.0') }, ['V3.0', 'v3.0']);
+    await r.commit({ 'pyproject.toml': pyproject('4.0') }, ['V4.0']);
+    await r.commit({ 'pyproject.toml': pyproject('5.0') }, ['Release-5.0']);
+    const { versions } = await open({ url: r.url, format: 'pypi', package: 'acme-billing' });
+    expect(migrated(versions)).toEqual(['acme-billing@3.0 V3.0', 'acme-billing@4.0 V4.0']);
+    expect(versions.find((v) => v.version === '3.0')!.problem).toBeUndefined();
+    const braces = await open({ url: r.url, format: 'pypi', package: 'acme-billing', tags: '{version}' });
+    expect(migrated(braces.versions)).toEqual(['acme-billing@3.0 V3.0', 'acme-billing@4.0 V4.0']);
+    await r.commit({ 'pyproject.toml': pyproject('4.0') }, ['v4.0']);
+    const twice = await open({ url: r.url, format: 'pypi', package: 'acme-billing' });
+    expect(twice.versions.find((v) => v.version === '4.0')!.problem).toContain('V4.0');
+  });
+
   it('a local version alone (no tag of its release, or the release skipped) is migrated as it is', async () => {
     const r = await repo('py-local');
     await r.commit({ 'pyproject.toml': pyproject('3.0+a') }, ['v3.0+a', 'v4.0.0+b']);

@@ -381,6 +381,9 @@ export class GitSource implements Source {
   private pattern(): RegExp {
     const [before, after] = this.tagSpec().split('{version}') as [string, string];
     const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    // PEP 440 reads a leading `V` as `v`: under `v{version}` a `V3.0` is 3.0, as it is under `{version}` (pip's
+    // `==3.0` takes it either way); left unmatched it was a release never migrated, and never reported
+    if (this.format === 'pypi' && before.endsWith('v')) return new RegExp(`^${esc(before.slice(0, -1))}[vV](.+)${esc(after)}$`);
     return new RegExp(`^${esc(before)}(.+)${esc(after)}$`);
   }
 
