@@ -94,6 +94,25 @@ describe('a local version beside its release', () => {
     expect(await pipDownload('acme-billing==1.0')).toEqual(['acme_billing-1.0-py2.py3-none-any.whl']);
   });
 
+  it('a release tagged after its local build was migrated: the release is not verified while the local build is listed (pip ==3.0 would take it); the local build stays as it was', async () => {
+    const src = join(te.dir, 'src-later');
+    project(src, 'later-lib', '3.0+rc.build');
+    await git.createRepoFromDir('later', src, { tags: ['v3.0+rc.build'] });
+    const job = te.writeJob({ name: 'later', sources: [gitSourceOn(git, 'later', 'later', 'pypi', { package: 'later-lib' })] });
+    expect((await te.run(job)).exitCode).toBe(0);
+    const sha = await git.commit('later', { message: 'release', files: project(src, 'later-lib', '3.0') });
+    await git.tag('later', 'v3.0', sha, { annotated: false });
+    const s = await te.run(job);
+    expect(s.exitCode).toBe(1);
+    const byVersion = Object.fromEntries(rows('later').map((r) => [r.version, r]));
+    expect(byVersion['3.0+rc.build']?.state).toBe('verified');
+    expect(byVersion['3.0']?.state).not.toBe('verified');
+    expect(byVersion['3.0']?.last_error_code).toBe('EVERIFY');
+    expect(byVersion['3.0']?.last_error).toContain('later_lib-3.0+rc.build-py2.py3-none-any.whl');
+    expect(byVersion['3.0']?.last_error).toContain('pip install later-lib==3.0');
+    expect(await pipDownload('later-lib==3.0')).toEqual(['later_lib-3.0+rc.build-py2.py3-none-any.whl']);
+  });
+
   it("a local build of 2.0 someone else put on the index: 2.0 is never verified (pip ==2.0 would install theirs), the error names their file", async () => {
     const src = join(te.dir, 'src-theirs');
     project(src, 'theirs-lib', '2.0');

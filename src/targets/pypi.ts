@@ -320,7 +320,11 @@ export class PypiTarget implements TargetFormat {
     const foreign = [...new Set(links.flatMap((l) => [l.filename, l.hrefName]))].filter((n) => !ours.has(n) && thisVersion(n));
     if (foreign.length > 0) {
       const local = [...new Set(foreign.flatMap((n) => (fileVersion(n, project)?.includes('+') ? [fileVersion(n, project)!] : [])))];
-      throw new MigrateError('EVERIFY', `${subject}: the simple index also lists ${foreign.map((n) => printable(n)).join(', ')} for this version, which this run did not publish: pip may install it instead of ours${local.length ? ` (\`pip install ${project}==${version}\` matches ${local.map((v) => printable(v)).join(', ')} too, and ranks it above ${version})` : ''}`, {
+      const listed = foreign.map((n) => printable(n)).join(', ');
+      const message = local.length
+        ? `the simple index also lists ${listed} of the local version ${local.map((v) => printable(v)).join(', ')}, which \`pip install ${project}==${version}\` matches too and ranks above ${version}: pip installs it instead of ours`
+        : `the simple index also lists ${listed} for this version, which this run did not publish: pip may install it instead of ours`;
+      throw new MigrateError('EVERIFY', `${subject}: ${message}`, {
         subject,
         expected: [...ours].join(', '),
         actual: foreign.join(', '),
