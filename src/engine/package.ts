@@ -66,6 +66,8 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
   };
 
   const fetches = new Map<number, Promise<ItemRow>>();
+  /** A dry run's versions it would publish: their tags and deprecations are the run's to set, not out of sync. */
+  const wouldPublish = new Set<string>();
   const startFetch = (r: ItemRow) => {
     if (pc.noDownload || !needsFetch(r, state, pc.blobs)) return;
     const p = pc.fetchQueue.add(() => (signal.aborted ? Promise.reject(interrupted(r)) : fetchItem(pc, r))) as Promise<ItemRow>;
@@ -132,6 +134,7 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
       }
       const settled = await settleItem(pc, { ...pkg, onPublishStart: started }, fetched);
       if (typeof settled === 'string') {
+        if (settled === 'would-publish') wouldPublish.add(r.version);
         pc.report(r, settled);
         return;
       }
@@ -175,7 +178,7 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
   await Promise.all(verifications);
   if (fatal !== undefined) throw fatal;
   if (signal.aborted || !metadataNeeded || pc.noTarget) return;
-  if (target.syncMetadata) return syncPackageMetadata(pc, target, format, name);
+  if (target.syncMetadata) return syncPackageMetadata(pc, target, format, name, wouldPublish);
   // a format without package metadata is in sync once its versions are
   const items = state.itemsOf(format, name).filter((r) => asksFor(pc, r.source_id, name));
   if (!pc.dryRun && items.every((r) => r.state === 'excluded' || r.state === 'removed' || r.state === 'skipped' || ON_TARGET.has(r.state))) {
@@ -205,21 +208,23 @@ function describeFailure(e: unknown): string {
 }
 
 /** The format's package metadata; the package is `done` once everything selected is on the target and in sync. */
-async function syncPackageMetadata(pc: PackageRunContext, target: TargetFormat, format: Format, name: string): Promise<void> {
+async function syncPackageMetadata(pc: PackageRunContext, target: TargetFormat, format: Format, name: string, wouldPublish: ReadonlySet<string>): Promise<void> {
   const { state } = pc;
   const items = state.itemsOf(format, name).filter((r) => asksFor(pc, r.source_id, name));
   const onTarget = items.filter((r) => ON_TARGET.has(r.state));
+  // a dry run (a plan) says what the run will do: the versions it would publish are on the target by then
+  const toPublish = pc.dryRun ? items.filter((r) => wouldPublish.has(r.version) && !ON_TARGET.has(r.state)) : [];
   const pkgRows = state.packagesNamed(format, name).filter((p) => asksFor(pc, p.source_id, name));
-  if (onTarget.length === 0) return;
+  if (onTarget.length === 0 && toPublish.length === 0) return;
   // a version on the target whose listing now has a problem (a deprecation message too long to
   // keep, say) has no deprecation in its row: its deprecation on the target is left as it is, and said
   const unlisted = onTarget.filter((r) => r.source_problem);
-  const deprecations = new Map(onTarget.filter((r) => !r.source_problem).map((r) => [r.version, r.deprecated ?? '']));
+  const deprecations = new Map([...onTarget, ...toPublish].filter((r) => !r.source_problem).map((r) => [r.version, r.deprecated ?? '']));
   const distTags = Object.fromEntries(Object.entries(packageTags(state, format, name, pc)).filter(([tag]) => !pc.ignoreDistTags.has(tag)));
   try {
     const { changes, skipped: refused } = await target.syncMetadata!(
       name,
-      { deprecations, distTags, onTarget: new Set(onTarget.map((r) => r.version)), ignore: pc.ignoreDistTags },
+      { deprecations, distTags, onTarget: new Set(onTarget.map((r) => r.version)), toPublish: new Set(toPublish.map((r) => r.version)), ignore: pc.ignoreDistTags },
       { dryRun: pc.dryRun, retry: (fn) => withRetry(fn, { budget: pc.retries, signal: pc.signal }) },
     );
     const skipped = [...unlisted.map((r) => `deprecation of ${r.version}: left as the target has it, since ${r.source_problem}; repair it at the source`), ...refused];

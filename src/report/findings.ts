@@ -275,6 +275,8 @@ export function collectFindings(s: FindingSources): Finding[] {
     );
   }
   const outOfSync = s.summary?.metadataOutOfSync ?? [];
+  // one entry per reason: a package with two tags out of sync is one package
+  const outOfSyncPackages = [...new Set(outOfSync.map((m) => m.package))];
   if (outOfSync.length) {
     out.push(
       finding(
@@ -282,11 +284,11 @@ export function collectFindings(s: FindingSources): Finding[] {
           severity: 'critical',
           code: 'EMETADATA',
           section: 'metadata',
-          title: `${outOfSync.length} package(s) whose dist-tags or deprecations cannot be made the source's`,
+          title: `${outOfSyncPackages.length} package(s) whose dist-tags or deprecations cannot be made the source's`,
           detail: outOfSync.slice(0, 3).map((m) => `${m.package}: ${m.reason}`).join(' | '),
           action: 'include the version the tag points at, move the tag at the source, or list the tag in filters.ignoreDistTags',
         },
-        outOfSync.map((m) => m.package),
+        outOfSyncPackages,
       ),
     );
   }

@@ -56,6 +56,11 @@ export interface MetadataPlan {
   distTags: Record<string, string>;
   /** Versions the target holds (verified or identical). */
   onTarget: Set<string>;
+  /**
+   * A dry run's (a plan's) versions it would publish, not on the target yet: a tag or a
+   * deprecation on one is what the run then sets, said as a change, never as out of sync.
+   */
+  toPublish?: ReadonlySet<string>;
   /** Tags left alone on the target (filters.ignoreDistTags). */
   ignore?: ReadonlySet<string>;
 }

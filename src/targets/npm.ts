@@ -231,7 +231,7 @@ export class NpmTarget implements TargetFormat {
         skipped.push(`dist-tag ${JSON.stringify(tag)} -> ${version}: not a name the dist-tags URL can carry (it would name another path of the package), so it is not copied: rename it at the source, or list it in filters.ignoreDistTags`);
         continue;
       }
-      if (!plan.onTarget.has(version)) {
+      if (!plan.onTarget.has(version) && !plan.toPublish?.has(version)) {
         skipped.push(`dist-tag ${tag} -> ${version}: that version is not on the target (excluded, removed or failed); include it, move the tag at the source, or list "${tag}" in filters.ignoreDistTags`);
         continue;
       }
@@ -247,7 +247,7 @@ export class NpmTarget implements TargetFormat {
       changes.push(`dist-tag ${tag}: removed (not on the source)`);
       if (!opts.dryRun) await opts.retry(() => this.deleteDistTag(name, tag));
     }
-    const { changed: deprecated, unseen } = await opts.retry(() => this.syncDeprecations(name, plan.deprecations, opts.dryRun));
+    const { changed: deprecated, unseen } = await opts.retry(() => this.syncDeprecations(name, plan.deprecations, opts.dryRun, plan.toPublish));
     for (const v of deprecated) changes.push(`deprecation of ${v}: ${plan.deprecations.get(v) ? 'set' : 'cleared'}`);
     if (unseen.length > 0) {
       // on the target (ListPackageVersions) but not in its packument: a cache that lags the
@@ -363,7 +363,7 @@ export class NpmTarget implements TargetFormat {
    * back with the `deprecated` fields changed. Returns the versions changed, and
    * those of `wanted` the packument does not list (yet): nothing could be set on them.
    */
-  async syncDeprecations(name: string, wanted: Map<string, string>, dryRun: boolean): Promise<{ changed: string[]; unseen: string[] }> {
+  async syncDeprecations(name: string, wanted: Map<string, string>, dryRun: boolean, toPublish?: ReadonlySet<string>): Promise<{ changed: string[]; unseen: string[] }> {
     const doc = await this.packument(name);
     const versions = doc?.versions ?? {};
     const changed: string[] = [];
@@ -371,6 +371,11 @@ export class NpmTarget implements TargetFormat {
     for (const [version, message] of wanted) {
       const v = Object.hasOwn(versions, version) ? versions[version] : undefined;
       if (!v) {
+        // a dry run's version to publish: the run publishes it undeprecated, then sets the source's message
+        if (dryRun && toPublish?.has(version)) {
+          if (message) changed.push(version);
+          continue;
+        }
         unseen.push(version);
         continue;
       }
