@@ -21,7 +21,9 @@ let copied: string;
 
 beforeAll(async () => {
   te = await startTestEnv();
-  await seedPackages(te.sandbox.privateNpm.url, te.sandbox.privateNpm.token, [{ name: '@acme/many', versions: historyOf(120) }]);
+  // 600 versions: an export several times what the pipe and the reader's paused buffer hold (64 KiB each; with 120 it
+  // once fitted, the export finished before the signal and exited 0), so it is still writing when stopped
+  await seedPackages(te.sandbox.privateNpm.url, te.sandbox.privateNpm.token, [{ name: '@acme/many', versions: historyOf(600) }]);
   job = te.writeJob({ name: 'signals', privateNpm: { packages: ['@acme/many'] }, github: false });
   const r = await te.cli(['run', job, '--json']);
   expect(r.code, r.stderr).toBe(0);
