@@ -11,20 +11,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestEnv, type TestEnv } from './support/harness.js';
-import { gitSourceOn, pyProject, startGitServer, type GitServer } from './support/git-server.js';
+import { startTestEnvWithGit, stopTestEnvWithGit, type TestEnv } from './support/harness.js';
+import { gitSourceOn, pyProject, type GitServer } from './support/git-server.js';
 
 let te: TestEnv;
 let git: GitServer;
 beforeAll(async () => {
-  te = await startTestEnv();
-  git = await startGitServer({ dir: join(te.dir, 'git') });
-  te.env.CAM_TEST_GIT_KEY = git.clientKey;
+  ({ te, git } = await startTestEnvWithGit());
 });
-afterAll(async () => {
-  await git?.stop();
-  await te?.stop();
-});
+afterAll(() => stopTestEnvWithGit(git, te));
 
 const LIMIT = 'ulimit -f 1024';
 const STACK_LINE = /^\s+at .+:\d+:\d+\)?$/m;

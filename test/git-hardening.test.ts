@@ -22,25 +22,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statusCommand } from '../src/cli/status.js';
 import { BlobStore } from '../src/state/blobs.js';
 import { StateDb } from '../src/state/db.js';
-import { startTestEnv, type TestEnv } from './support/harness.js';
+import { startTestEnvWithGit, stopTestEnvWithGit, type TestEnv } from './support/harness.js';
 import { makeTarball, publishVersion } from './support/npm-fixtures.js';
 import { startRefusingProxy } from './support/refusing-proxy.js';
-import { fixtureBundle, gitSourceOn, startGitServer, type GitServer } from './support/git-server.js';
+import { fixtureBundle, gitSourceOn, type GitServer } from './support/git-server.js';
 
 let te: TestEnv;
 let git: GitServer;
 
 beforeAll(async () => {
-  te = await startTestEnv();
-  git = await startGitServer({ dir: join(te.dir, 'git') });
+  ({ te, git } = await startTestEnvWithGit());
   await git.createRepoFromBundle('userpath', fixtureBundle('py-userpath'));
   await git.createRepoFromBundle('crashtest', fixtureBundle('py-crashtest'));
-  te.env.CAM_TEST_GIT_KEY = git.clientKey;
 });
-afterAll(async () => {
-  await git?.stop();
-  await te?.stop();
-});
+afterAll(() => stopTestEnvWithGit(git, te));
 
 const gitSource = (id: string, repo: string, format: 'npm' | 'pypi' | 'go', extra: Record<string, unknown> = {}) => gitSourceOn(git, id, repo, format, extra);
 

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sourceSchema } from '../src/config/schema.js';
 import type { ProgressEvent } from '../src/engine/events.js';
 import { createSource } from '../src/sources/index.js';
-import { startTestEnv, type TestEnv } from './support/harness.js';
+import { startTestEnvWithGit, stopTestEnvWithGit, type TestEnv } from './support/harness.js';
 import { gitSourceOn, HATCH, pyProject, startGitServer, type GitServer } from './support/git-server.js';
 import { alive, goneSoon, watch } from './support/child.js';
 
@@ -20,14 +20,9 @@ let te: TestEnv;
 let git: GitServer;
 
 beforeAll(async () => {
-  te = await startTestEnv();
-  git = await startGitServer({ dir: join(te.dir, 'git') });
-  te.env.CAM_TEST_GIT_KEY = git.clientKey;
+  ({ te, git } = await startTestEnvWithGit());
 });
-afterAll(async () => {
-  await git?.stop();
-  await te?.stop();
-});
+afterAll(() => stopTestEnvWithGit(git, te));
 
 /** The live processes (not zombies) whose command line holds `text`, and their process groups. */
 async function processesWith(text: string): Promise<{ pid: number; pgid: number; argv: string[] }[]> {

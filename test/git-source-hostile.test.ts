@@ -12,8 +12,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../src/engine/events.js';
 import { StateDb, type ItemRow } from '../src/state/db.js';
-import { startTestEnv, type TestEnv } from './support/harness.js';
-import { gitSourceOn, HATCH, pyProject, startGitServer, type GitServer } from './support/git-server.js';
+import { startTestEnvWithGit, stopTestEnvWithGit, type TestEnv } from './support/harness.js';
+import { gitSourceOn, HATCH, pyProject, type GitServer } from './support/git-server.js';
 import { goneSoon, pidOfCommand } from './support/child.js';
 
 const run = promisify(execFile);
@@ -30,16 +30,11 @@ let git: GitServer;
 
 
 beforeAll(async () => {
-  te = await startTestEnv();
-  git = await startGitServer({ dir: join(te.dir, 'git') });
-  te.env.CAM_TEST_GIT_KEY = git.clientKey;
+  ({ te, git } = await startTestEnvWithGit());
   // one small Python repository several tests run against: made here so each test stands alone (-t)
   await git.createRepoFromDir('rel', pyProject(join(te.dir, 'src-rel'), 'rel-lib', '1.0.0'), { tags: ['v1.0.0'] });
 });
-afterAll(async () => {
-  await git?.stop();
-  await te?.stop();
-});
+afterAll(() => stopTestEnvWithGit(git, te));
 
 const gitSource = (id: string, repo: string, format: 'npm' | 'pypi' | 'go', extra: Record<string, unknown> = {}) => gitSourceOn(git, id, repo, format, extra);
 

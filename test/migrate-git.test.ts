@@ -15,8 +15,8 @@ import type { RunSummary } from '../src/engine/events.js';
 import { startGoProxy } from '../src/goproxy/server.js';
 import type { AssetRow, ItemRow } from '../src/state/db.js';
 import { goModuleToGeneric } from '../src/targets/go-mapping.js';
-import { startTestEnv, type TestEnv } from './support/harness.js';
-import { fixtureBundle, gitSourceOn, startGitServer, type GitServer } from './support/git-server.js';
+import { startTestEnvWithGit, stopTestEnvWithGit, type TestEnv } from './support/harness.js';
+import { fixtureBundle, gitSourceOn, type GitServer } from './support/git-server.js';
 
 const run = promisify(execFile);
 
@@ -24,20 +24,15 @@ let te: TestEnv;
 let git: GitServer;
 
 beforeAll(async () => {
-  te = await startTestEnv();
-  git = await startGitServer({ dir: join(te.dir, 'git') });
+  ({ te, git } = await startTestEnvWithGit());
   await git.createRepoFromBundle('userpath', fixtureBundle('py-userpath'));
   await git.createRepoFromBundle('crashtest', fixtureBundle('py-crashtest'));
   await git.createRepoFromBundle('uuid', fixtureBundle('go-uuid'));
   await git.createRepoFromBundle('xxhash', fixtureBundle('go-xxhash'));
   await git.createRepoFromBundle('escape', fixtureBundle('npm-escape-string-regexp'));
   await git.createRepoFromBundle('monorepo', fixtureBundle('monorepo'));
-  te.env.CAM_TEST_GIT_KEY = git.clientKey;
 });
-afterAll(async () => {
-  await git?.stop();
-  await te?.stop();
-});
+afterAll(() => stopTestEnvWithGit(git, te));
 
 const gitSource = (id: string, repo: string, format: 'npm' | 'pypi' | 'go', extra: Record<string, unknown> = {}) => gitSourceOn(git, id, repo, format, extra);
 

@@ -9,8 +9,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../src/report/model.js';
-import { startTestEnv, type TestEnv } from './support/harness.js';
-import { fixtureBundle, gitSourceOn, startGitServer, type GitServer } from './support/git-server.js';
+import { startTestEnvWithGit, stopTestEnvWithGit, type TestEnv } from './support/harness.js';
+import { fixtureBundle, gitSourceOn, type GitServer } from './support/git-server.js';
 import { corruptStoredTarball, makeTarball, publishVersion, seedPackages, storedTarballPath } from './support/npm-fixtures.js';
 
 let te: TestEnv;
@@ -21,10 +21,8 @@ const outs: Record<string, { code: number | null; stdout: string; stderr: string
 const byVersion = (r: Report) => Object.fromEntries(r.packages.flatMap((p) => p.versions.map((v) => [`${p.name}@${v.version}`, `${v.outcome.key}${v.outcome.code ? ' ' + v.outcome.code : ''}${v.outcome.excludedBy ? ' by ' + v.outcome.excludedBy : ''}`])));
 
 beforeAll(async () => {
-  te = await startTestEnv();
-  git = await startGitServer({ dir: join(te.dir, 'git') });
+  ({ te, git } = await startTestEnvWithGit());
   await git.createRepoFromBundle('userpath', fixtureBundle('py-userpath'));
-  te.env.CAM_TEST_GIT_KEY = git.clientKey;
   const npm = te.sandbox.privateNpm;
   await seedPackages(npm.url, npm.token, [
     { name: '@acme/pr', versions: ['1.0.0', '1.1.0', '1.2.0', '1.3.0', '1.4.0', '1.5.0', '1.6.0', '1.7.0', '2.0.0-beta.1'], distTags: { latest: '1.6.0', stable: '1.1.0' }, deprecated: { '1.6.0': 'use 2' } },
@@ -55,10 +53,7 @@ beforeAll(async () => {
   outs.after = await te.cli(['plan', job, '--json', '--out', join(te.dir, 'r4')]);
   outs.report2 = await te.cli(['report', job, '--json', '--out', join(te.dir, 'r5')]);
 }, 900_000);
-afterAll(async () => {
-  await git?.stop();
-  await te?.stop();
-});
+afterAll(() => stopTestEnvWithGit(git, te));
 
 const json = (k: string) => JSON.parse(outs[k]!.stdout) as Report;
 const keys = (r: Report) => Object.fromEntries(r.packages.flatMap((p) => p.versions.map((v) => [`${p.name}@${v.version}`, v.outcome])));

@@ -13,22 +13,17 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ItemRow } from '../src/state/db.js';
 import { multipartUploadBody } from '../src/targets/pypi-upload.js';
-import { startTestEnv, type TestEnv } from './support/harness.js';
-import { gitSourceOn, startGitServer, type GitServer } from './support/git-server.js';
+import { startTestEnvWithGit, stopTestEnvWithGit, type TestEnv } from './support/harness.js';
+import { gitSourceOn, type GitServer } from './support/git-server.js';
 
 const run = promisify(execFile);
 let te: TestEnv;
 let git: GitServer;
 
 beforeAll(async () => {
-  te = await startTestEnv();
-  git = await startGitServer({ dir: join(te.dir, 'git') });
-  te.env.CAM_TEST_GIT_KEY = git.clientKey;
+  ({ te, git } = await startTestEnvWithGit());
 });
-afterAll(async () => {
-  await git?.stop();
-  await te?.stop();
-});
+afterAll(() => stopTestEnvWithGit(git, te));
 
 function rows(job: string): ItemRow[] {
   const state = te.openState(job);

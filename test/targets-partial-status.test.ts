@@ -3,25 +3,19 @@
  * in a status nothing can be installed from (Archived, Unlisted): the run must say so, as it
  * does for a whole version in that status (ETARGETSTATUS with the fix), and send nothing to it.
  */
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestEnv, type TestEnv } from './support/harness.js';
-import { fixtureBundle, gitSourceOn, startGitServer, type GitServer } from './support/git-server.js';
+import { startTestEnvWithGit, stopTestEnvWithGit, type TestEnv } from './support/harness.js';
+import { fixtureBundle, gitSourceOn, type GitServer } from './support/git-server.js';
 
 let te: TestEnv;
 let git: GitServer;
 const REPO = 'pypi-internal';
 
 beforeAll(async () => {
-  te = await startTestEnv();
-  git = await startGitServer({ dir: join(te.dir, 'git') });
+  ({ te, git } = await startTestEnvWithGit());
   await git.createRepoFromBundle('userpath', fixtureBundle('py-userpath'));
-  te.env.CAM_TEST_GIT_KEY = git.clientKey;
 });
-afterAll(async () => {
-  await git?.stop();
-  await te?.stop();
-});
+afterAll(() => stopTestEnvWithGit(git, te));
 
 const job = (name: string) =>
   te.writeJob({
