@@ -22,7 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statusCommand } from '../src/cli/status.js';
 import { BlobStore } from '../src/state/blobs.js';
 import { StateDb } from '../src/state/db.js';
-import { startTestEnvWithGit, stopTestEnvWithGit, type TestEnv } from './support/harness.js';
+import { startGitTestEnv, stopTestEnvWithGit, type TestEnv } from './support/harness.js';
 import { makeTarball, publishVersion } from './support/npm-fixtures.js';
 import { startRefusingProxy } from './support/refusing-proxy.js';
 import { fixtureBundle, gitSourceOn, type GitServer } from './support/git-server.js';
@@ -31,7 +31,7 @@ let te: TestEnv;
 let git: GitServer;
 
 beforeAll(async () => {
-  ({ te, git } = await startTestEnvWithGit());
+  ({ te, git } = await startGitTestEnv());
   await git.createRepoFromBundle('userpath', fixtureBundle('py-userpath'));
   await git.createRepoFromBundle('crashtest', fixtureBundle('py-crashtest'));
 });

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sourceSchema } from '../src/config/schema.js';
 import type { ProgressEvent } from '../src/engine/events.js';
 import { createSource } from '../src/sources/index.js';
-import { startTestEnvWithGit, stopTestEnvWithGit, type TestEnv } from './support/harness.js';
+import { startGitTestEnv, stopTestEnvWithGit, type TestEnv } from './support/harness.js';
 import { gitSourceOn, HATCH, pyProject, startGitServer, type GitServer } from './support/git-server.js';
 import { alive, goneSoon, watch } from './support/child.js';
 
@@ -20,7 +20,7 @@ let te: TestEnv;
 let git: GitServer;
 
 beforeAll(async () => {
-  ({ te, git } = await startTestEnvWithGit());
+  ({ te, git } = await startGitTestEnv());
 });
 afterAll(() => stopTestEnvWithGit(git, te));
 

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../src/engine/events.js';
 import { StateDb, type ItemRow } from '../src/state/db.js';
-import { startTestEnvWithGit, stopTestEnvWithGit, type TestEnv } from './support/harness.js';
+import { startGitTestEnv, stopTestEnvWithGit, type TestEnv } from './support/harness.js';
 import { gitSourceOn, HATCH, pyProject, type GitServer } from './support/git-server.js';
 import { goneSoon, pidOfCommand } from './support/child.js';
 
@@ -30,7 +30,7 @@ let git: GitServer;
 
 
 beforeAll(async () => {
-  ({ te, git } = await startTestEnvWithGit());
+  ({ te, git } = await startGitTestEnv());
   // one small Python repository several tests run against: made here so each test stands alone (-t)
   await git.createRepoFromDir('rel', pyProject(join(te.dir, 'src-rel'), 'rel-lib', '1.0.0'), { tags: ['v1.0.0'] });
 });

@@ -16,7 +16,7 @@ import { statusCommand } from '../src/cli/status.js';
 import { sourceSchema, type GitSourceConfig } from '../src/config/schema.js';
 import type { RunSummary } from '../src/engine/events.js';
 import { goTagPatternMismatch } from '../src/sources/git.js';
-import { startGitTestEnv, type TestEnv } from './support/harness.js';
+import { startGitTestEnv, stopTestEnvWithGit, type TestEnv } from './support/harness.js';
 import { gitSourceOn, type GitServer } from './support/git-server.js';
 
 let te: TestEnv;
@@ -39,10 +39,7 @@ beforeAll(async () => {
   modules = await git.commit('mono', { files: { 'billing/billing.go': 'package billing\n\nconst Rate = 2\n' }, message: 'billing 1.0.0', date: '2024-05-02T10:00:00Z' });
   await git.tag('mono', 'billing/v1.0.0', modules);
 }, 120_000);
-afterAll(async () => {
-  await git?.stop();
-  await te?.stop();
-});
+afterAll(() => stopTestEnvWithGit(git, te));
 
 const billing = (extra: Record<string, unknown> = {}) => gitSourceOn(git, 'billing', 'mono', 'go', { directory: 'billing', ...extra });
 const json = <T>(r: { stdout: string }) => JSON.parse(r.stdout) as T;

@@ -14,17 +14,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobSchema } from '../src/config/schema.js';
 import { LockfileRepository } from '../src/warm/git-lockfiles.js';
-import { startGitTestEnv, type TestEnv } from './support/harness.js';
+import { startGitTestEnv, stopTestEnvWithGit, type TestEnv } from './support/harness.js';
 import { failure } from './support/thrown.js';
 import { HATCH, gitSourceOn, pyProject, type GitServer } from './support/git-server.js';
 
 let te: TestEnv;
 let git: GitServer;
 beforeAll(async () => void ({ te, git } = await startGitTestEnv()), 120_000);
-afterAll(async () => {
-  await git?.stop();
-  await te?.stop();
-});
+afterAll(() => stopTestEnvWithGit(git, te));
 
 const STACK_LINE = /^\s+at .+:\d+:\d+\)?$/m;
 

@@ -15,7 +15,7 @@ import type { RunSummary } from '../src/engine/events.js';
 import { startGoProxy } from '../src/goproxy/server.js';
 import type { AssetRow, ItemRow } from '../src/state/db.js';
 import { goModuleToGeneric } from '../src/targets/go-mapping.js';
-import { startTestEnvWithGit, stopTestEnvWithGit, type TestEnv } from './support/harness.js';
+import { startGitTestEnv, stopTestEnvWithGit, type TestEnv } from './support/harness.js';
 import { fixtureBundle, gitSourceOn, type GitServer } from './support/git-server.js';
 
 const run = promisify(execFile);
@@ -24,7 +24,7 @@ let te: TestEnv;
 let git: GitServer;
 
 beforeAll(async () => {
-  ({ te, git } = await startTestEnvWithGit());
+  ({ te, git } = await startGitTestEnv());
   await git.createRepoFromBundle('userpath', fixtureBundle('py-userpath'));
   await git.createRepoFromBundle('crashtest', fixtureBundle('py-crashtest'));
   await git.createRepoFromBundle('uuid', fixtureBundle('go-uuid'));

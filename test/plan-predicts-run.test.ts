@@ -9,7 +9,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../src/report/model.js';
-import { startTestEnvWithGit, stopTestEnvWithGit, type TestEnv } from './support/harness.js';
+import { startGitTestEnv, stopTestEnvWithGit, type TestEnv } from './support/harness.js';
 import { fixtureBundle, gitSourceOn, type GitServer } from './support/git-server.js';
 import { corruptStoredTarball, makeTarball, publishVersion, seedPackages, storedTarballPath } from './support/npm-fixtures.js';
 
@@ -21,7 +21,7 @@ const outs: Record<string, { code: number | null; stdout: string; stderr: string
 const byVersion = (r: Report) => Object.fromEntries(r.packages.flatMap((p) => p.versions.map((v) => [`${p.name}@${v.version}`, `${v.outcome.key}${v.outcome.code ? ' ' + v.outcome.code : ''}${v.outcome.excludedBy ? ' by ' + v.outcome.excludedBy : ''}`])));
 
 beforeAll(async () => {
-  ({ te, git } = await startTestEnvWithGit());
+  ({ te, git } = await startGitTestEnv());
   await git.createRepoFromBundle('userpath', fixtureBundle('py-userpath'));
   const npm = te.sandbox.privateNpm;
   await seedPackages(npm.url, npm.token, [

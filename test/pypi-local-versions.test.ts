@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ItemRow } from '../src/state/db.js';
 import { multipartUploadBody } from '../src/targets/pypi-upload.js';
-import { startTestEnvWithGit, stopTestEnvWithGit, type TestEnv } from './support/harness.js';
+import { startGitTestEnv, stopTestEnvWithGit, type TestEnv } from './support/harness.js';
 import { gitSourceOn, type GitServer } from './support/git-server.js';
 
 const run = promisify(execFile);
@@ -21,7 +21,7 @@ let te: TestEnv;
 let git: GitServer;
 
 beforeAll(async () => {
-  ({ te, git } = await startTestEnvWithGit());
+  ({ te, git } = await startGitTestEnv());
 });
 afterAll(() => stopTestEnvWithGit(git, te));
 

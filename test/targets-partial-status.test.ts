@@ -4,7 +4,7 @@
  * does for a whole version in that status (ETARGETSTATUS with the fix), and send nothing to it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestEnvWithGit, stopTestEnvWithGit, type TestEnv } from './support/harness.js';
+import { startGitTestEnv, stopTestEnvWithGit, type TestEnv } from './support/harness.js';
 import { fixtureBundle, gitSourceOn, type GitServer } from './support/git-server.js';
 
 let te: TestEnv;
@@ -12,7 +12,7 @@ let git: GitServer;
 const REPO = 'pypi-internal';
 
 beforeAll(async () => {
-  ({ te, git } = await startTestEnvWithGit());
+  ({ te, git } = await startGitTestEnv());
   await git.createRepoFromBundle('userpath', fixtureBundle('py-userpath'));
 });
 afterAll(() => stopTestEnvWithGit(git, te));

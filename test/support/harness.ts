@@ -58,23 +58,7 @@ export interface TestEnv {
   stop(): Promise<void>;
 }
 
-/**
- * A test env with a git server in it, its client key in the env as CAM_TEST_GIT_KEY (what
- * gitSourceOn's sources read): the set-up of every test file that migrates from git+ssh.
- */
-export async function startTestEnvWithGit(): Promise<{ te: TestEnv; git: GitServer }> {
-  const te = await startTestEnv();
-  try {
-    const git = await startGitServer({ dir: join(te.dir, 'git') });
-    te.env.CAM_TEST_GIT_KEY = git.clientKey;
-    return { te, git };
-  } catch (e) {
-    await te.stop();
-    throw e;
-  }
-}
-
-/** Stops what startTestEnvWithGit started, the git server first (either missing when the set-up failed). */
+/** Stops what startGitTestEnv started, the git server first (either missing when the set-up failed). */
 export async function stopTestEnvWithGit(git: GitServer | undefined, te: TestEnv | undefined): Promise<void> {
   await git?.stop();
   await te?.stop();
