@@ -231,8 +231,8 @@ describe('a package taken out of the job', () => {
     expect(targetWrites(te.sandbox, before)).toEqual([]);
     expect(touched(before, ['@drop/b', '@drop/c']).map((e) => e.operation).filter((o) => !['ListPackageVersionAssets', 'DescribePackageVersion', 'ListPackageVersions'].includes(o))).toEqual([]);
     expect(readStatus(onlyA, te.stateDir).notInJob).toEqual([
-      { source: 'private-npm', package: '@drop/b', versions: [], publishBegun: ['1.0.3'] },
-      { source: 'private-npm', package: '@drop/c', versions: V, publishBegun: [] },
+      { source: 'private-npm', package: '@drop/b', why: 'not-named', onTarget: 3, versions: [], publishBegun: ['1.0.3'], unsettled: [] },
+      { source: 'private-npm', package: '@drop/c', why: 'not-named', onTarget: 0, versions: V, publishBegun: [], unsettled: [] },
     ]);
 
     // the rerun: the same, and not one request about b or c

@@ -1,12 +1,16 @@
 /** `status JOB`: what the state database says, without touching any source or target. */
 import { dirname } from 'node:path';
+import { compileFilters } from '../config/filters.js';
 import { loadJob } from '../config/load.js';
+import type { SourceConfig } from '../config/schema.js';
 import type { RunSummary } from '../engine/events.js';
+import { jobNamesPackage } from '../engine/job-edits.js';
+import { ON_TARGET } from '../engine/package.js';
 import { goTagPatternMismatches } from '../sources/git.js';
 import { LEFT_OUT_NOTE, LEFT_OUT_ON_TARGET, StateDb } from '../state/db.js';
 import { existingState, jobInProgress } from '../state/lock.js';
 import { describeTarget, targetDifferences, targetOf, type TargetIdentity } from '../state/target.js';
-import { ITEM_STATES } from '../types.js';
+import { ITEM_STATES, type ItemState } from '../types.js';
 import { goTagPatternLine, notInJobLeft, print, printEntries, reportError, wantsJson, type Io } from './output.js';
 
 export interface StatusReport {
@@ -29,10 +33,15 @@ export interface StatusReport {
   /** Versions their source no longer lists, with the state each is in (on the target, or set aside). */
   removedAtSource: { package: string; version: string; state: string; detail: string | null; at: string }[];
   /**
-   * Versions set aside because the job no longer names their package (ENOTINJOB), per package:
-   * `versions` never migrated, `publishBegun` set aside after a run of ours started publishing them (the target may hold part of them).
+   * What the job file no longer asks for, per package, as the next run will take it (none of it is
+   * counted in `states`, `total`, `failures`, `conflicts` or the exit code): `why` is `not-named` for a
+   * package no longer in an npm source's `packages`/`scopes` (every version of it), `filters` for
+   * versions the filters now leave out that are not yet recorded as left out (versions already
+   * `excluded`, `skipped` or `removed` are counted as they stand). `onTarget` counts those on the target
+   * (they stay there), `versions` those never migrated, `publishBegun` those a run of ours started
+   * publishing (the target may hold part of them), `unsettled` publishes cut off and not yet settled.
    */
-  notInJob: { source: string; package: string; versions: string[]; publishBegun: string[] }[];
+  notInJob: { source: string; package: string; why: 'not-named' | 'filters'; onTarget: number; versions: string[]; publishBegun: string[]; unsettled: string[] }[];
   /** Versions of sources the job no longer enables (or names): left out of everything above, as run and report leave them out. */
   otherSources: { source: string; versions: number }[];
   /**
@@ -59,7 +68,7 @@ export function readStatus(jobFile: string, stateDir = 'state'): StatusReport {
   const state = StateDb.openToRead(database);
   try {
     const enabled = job.config.sources.filter((s) => s.enabled).map((s) => s.id);
-    const report: StatusReport = { ...state.snapshot(() => statusOf(job.name, database, state, enabled)), goTagPatterns: goTagPatternMismatches(job.config.sources) };
+    const report: StatusReport = { ...state.snapshot(() => statusOf(job.name, database, state, enabled, job.config)), goTagPatterns: goTagPatternMismatches(job.config.sources) };
     // the job file's target edited since the last run: what is counted above is not in it
     const changed = report.target ? targetDifferences(report.target, targetOf(job.config.target)) : [];
     if (changed.length > 0) report.targetChanged = changed;
@@ -72,17 +81,44 @@ export function readStatus(jobFile: string, stateDir = 'state'): StatusReport {
   }
 }
 
-/** What the state says of the job's enabled sources (`active`): a source switched off is no longer the job's, as in run's summary and the report. */
-function statusOf(name: string, database: string, state: StateDb, active: string[]): Omit<StatusReport, 'goTagPatterns'> {
-  const counts = state.stateCounts(active);
+/**
+ * What the state says of the job's enabled sources (`active`): a source switched off is no longer the job's, as in
+ * run's summary and the report. Of those, only the versions the job file asks for now are counted and listed: a
+ * package it no longer names, or versions its filters now leave out, go to `notInJob` (the next run sets them aside).
+ */
+function statusOf(name: string, database: string, state: StateDb, active: string[], config: { sources: SourceConfig[]; filters: Parameters<typeof compileFilters>[0] }): Omit<StatusReport, 'goTagPatterns'> {
+  const configOf = new Map(config.sources.map((c) => [c.id, c]));
+  const named = (source: string, pkg: string) => jobNamesPackage(configOf.get(source)!, pkg);
+  const selects = compileFilters(config.filters);
+  const key = (source: string, pkg: string, version: string) => JSON.stringify([source, pkg, version]);
+  const counts: Record<string, number> = {};
+  const out = new Set<string>();
+  const notInJob = new Map<string, StatusReport['notInJob'][number]>();
+  for (const r of state.workKeys()) {
+    if (!active.includes(r.source_id)) continue;
+    // as the next run takes it: a package not named is set aside whole; versions the filters leave out, unless already left out
+    const why = !named(r.source_id, r.package) ? 'not-named' : !selects(r.package, r.version) && !LEFT_OUT.has(r.state) ? 'filters' : undefined;
+    if (why === undefined) {
+      counts[r.state] = (counts[r.state] ?? 0) + 1;
+      continue;
+    }
+    out.add(key(r.source_id, r.package, r.version));
+    const k = JSON.stringify([r.source_id, r.package]);
+    const d = notInJob.get(k) ?? notInJob.set(k, { source: r.source_id, package: r.package, why, onTarget: 0, versions: [], publishBegun: [], unsettled: [] }).get(k)!;
+    if (ON_TARGET.has(r.state)) d.onTarget++;
+    else if (r.state === 'publishing' || r.state === 'published') d.unsettled.push(r.version);
+    else (r.attempts > 0 ? d.publishBegun : d.versions).push(r.version);
+  }
+  const inJob = <T extends { source_id: string; package: string; version: string }>(rows: T[]) => rows.filter((r) => !out.has(key(r.source_id, r.package, r.version)));
   const states = Object.fromEntries(ITEM_STATES.map((s) => [s, counts[s] ?? 0]));
-  const failed = state.itemsOfSources(active, "state = 'failed'");
-  const conflicts = state.itemsOfSources(active, "state = 'conflict'");
-  const pkgs = state.packages().filter((p) => active.includes(p.source_id));
+  const failed = inJob(state.itemsOfSources(active, "state = 'failed'"));
+  const conflicts = inJob(state.itemsOfSources(active, "state = 'conflict'"));
+  // a package the job no longer names has no listing or metadata of the job's (the next run drops its package row)
+  const pkgs = state.packages().filter((p) => active.includes(p.source_id) && named(p.source_id, p.package));
   const run = state.lastRun();
   const target = state.recordedTarget();
-  // what happened to a switched-off source's versions (a moved tag, a republish) is no more the job's than they are
-  const ofActive = <T extends { source: string }>(rows: T[]) => rows.filter((r) => active.includes(r.source));
+  // what happened to a switched-off source's versions (a moved tag, a republish), or to versions the job no longer asks for, is no more the job's than they are
+  const ofJob = <T extends { source: string; package: string; version: string }>(rows: T[]) => rows.filter((r) => active.includes(r.source) && !out.has(key(r.source, r.package, r.version)));
   return {
     job: name,
     database,
@@ -92,22 +128,26 @@ function statusOf(name: string, database: string, state: StateDb, active: string
     conflicts: conflicts.map((r) => ({ package: r.package, version: r.version, ourSha512: state.ourConflictSha512(r), targetSha512: r.target_sha512 })),
     listErrors: pkgs.filter((p) => p.list_error_code).map((p) => ({ source: p.source_id, package: p.package, code: p.list_error_code, error: p.list_error })),
     metadataPending: pkgs.filter((p) => p.meta_state !== 'done' && !p.list_error_code).map((p) => p.package),
-    sourceChanged: ofActive(state.sourceChanges()).map((c) => ({ package: c.package, version: c.version, migratedSha512: c.sha512, detail: c.detail, at: c.at })),
-    removedAtSource: ofActive(state.sourceRemovals()).map(({ source: _, ...r }) => r),
-    notInJob: state.notInJob().filter((d) => active.includes(d.source)),
+    sourceChanged: ofJob(state.sourceChanges()).map((c) => ({ package: c.package, version: c.version, migratedSha512: c.sha512, detail: c.detail, at: c.at })),
+    removedAtSource: ofJob(state.sourceRemovals()).map(({ source: _, ...r }) => r),
+    notInJob: [...notInJob.values()].sort((a, b) => a.source.localeCompare(b.source) || a.package.localeCompare(b.package)),
     otherSources: state
       .recordedSourceIds()
       .filter((id) => !active.includes(id))
       .sort()
       .map((id) => ({ source: id, versions: Object.values(state.stateCounts([id])).reduce((a, b) => a + b, 0) })),
-    tagMoved: ofActive(state.tagMoves()).map(({ source: _, ...t }) => t),
-    skipped: state.itemsOfSources(active, "state = 'skipped'").map((r) => ({ package: r.package, version: r.version, reason: r.last_error })),
+    tagMoved: ofJob(state.tagMoves()).map(({ source: _, ...t }) => t),
+    skipped: inJob(state.itemsOfSources(active, "state = 'skipped'")).map((r) => ({ package: r.package, version: r.version, reason: r.last_error })),
+    // every version left out that a run of ours started publishing, a package no longer named too (its `publishBegun`)
     leftOutOnTarget: state.itemsOfSources(active, LEFT_OUT_ON_TARGET).map((r) => ({ package: r.package, version: r.version, state: r.state, attempts: r.attempts })),
     lastRun: run && { id: run.id, startedAt: run.started_at, endedAt: run.ended_at, dryRun: run.dry_run === 1, outcome: run.outcome, ...errorOf(run.summary) },
     ...(target ? { target } : {}),
     ...lastRates(state),
   };
 }
+
+/** States of versions a run has already left out: the filters leaving them out changes nothing of them. */
+const LEFT_OUT: ReadonlySet<ItemState> = new Set(['excluded', 'skipped', 'removed']);
 
 /** The rates of the latest run whose summary recorded them (a run with nothing to do reads no quotas). */
 function lastRates(state: StateDb): { rates?: StatusReport['rates'] } {
@@ -144,9 +184,10 @@ export function statusCommand(jobFile: string, opts: { json?: boolean; stateDir?
       for (const g of report.goTagPatterns) lines.push(goTagPatternLine(g));
       for (const k of report.skipped) lines.push(`  skipped ${k.package}@${k.version}: ${k.reason}`);
       for (const k of report.leftOutOnTarget) lines.push(`  LEFT OUT, ON THE TARGET ${k.package}@${k.version} (${k.state}): ${LEFT_OUT_NOTE}`);
-      // as run's summary words them: set aside because the job no longer names the package
+      // as run's summary words them: what the job file no longer asks for, set aside by the next run
       for (const d of report.notInJob) {
-        lines.push(`  NO LONGER IN THE JOB ${d.package} (${d.source}): ${notInJobLeft(d.versions, d.publishBegun).join('; ')}`);
+        const left = [d.onTarget ? `${d.onTarget} version(s) on the target` : '', ...notInJobLeft(d.versions, d.publishBegun, d.unsettled)].filter(Boolean);
+        lines.push(`  ${d.why === 'filters' ? 'LEFT OUT BY THE FILTERS' : 'NO LONGER IN THE JOB'} ${d.package} (${d.source}): ${left.join('; ')}`);
       }
       for (const o of report.otherSources) lines.push(`  left out: ${o.versions} version(s) of source "${o.source}", which the job no longer enables`);
       if (report.metadataPending.length) lines.push(`  dist-tags/deprecations still to sync: ${report.metadataPending.join(', ')}`);

@@ -759,22 +759,6 @@ export class StateDb {
     );
   }
 
-  /**
-   * Versions set aside because the job no longer names their package (ENOTINJOB), per package:
-   * `versions` never migrated, `publishBegun` those a run of ours started publishing (the target
-   * may hold part of them: a PyPI version cut off after its sdist, an npm publish that failed after it landed).
-   */
-  notInJob(): { source: string; package: string; versions: string[]; publishBegun: string[] }[] {
-    const rows = this.stmt("SELECT source_id, package, version, attempts FROM items WHERE state = 'excluded' AND last_error_code = 'ENOTINJOB' ORDER BY source_id, package, ordinal").all() as { source_id: string; package: string; version: string; attempts: number }[];
-    const out = new Map<string, { source: string; package: string; versions: string[]; publishBegun: string[] }>();
-    for (const r of rows) {
-      const key = JSON.stringify([r.source_id, r.package]);
-      const entry = out.get(key) ?? out.set(key, { source: r.source_id, package: r.package, versions: [], publishBegun: [] }).get(key)!;
-      (r.attempts > 0 ? entry.publishBegun : entry.versions).push(r.version);
-    }
-    return [...out.values()];
-  }
-
   /** The source ids the state holds versions of. */
   recordedSourceIds(): string[] {
     return (this.stmt('SELECT DISTINCT source_id FROM items').all() as { source_id: string }[]).map((r) => r.source_id);
