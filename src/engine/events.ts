@@ -97,6 +97,8 @@ export interface RunSummary {
   retargeted?: { from: string; versions: number; warmEntries: number };
   /** A plan made without AWS access (--no-target): the target was not read, so nothing of it (versions there, conflicts, its setup) is known. */
   noTarget?: true;
+  /** A plan that only listed (--no-download): nothing downloaded, the target compared by its listings (the versions it lists are noted per item: StateDb.listedOnTarget). */
+  noDownload?: true;
   /** How much ran at once: packages at the end and at the most, versions of one package. */
   inFlight: { packages: number; peakPackages: number; publishesPerPackage: number };
   throttles: number;

@@ -6,7 +6,7 @@
 import type PQueue from 'p-queue';
 import { MigrateError, toError, unexpectedError } from '../errors.js';
 import { Semaphore } from '../semaphore.js';
-import type { ItemRow, StateDb } from '../state/db.js';
+import { LISTED_ON_TARGET, type ItemRow, type StateDb } from '../state/db.js';
 import type { TargetFormat } from '../targets/format.js';
 import type { Format, ItemState } from '../types.js';
 import type { RunOutcome, RunSummary } from './events.js';
@@ -129,6 +129,8 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
       if (pc.noDownload) {
         // a plan that only lists: the target's listing says whether the version is there (bytes not compared)
         const listed = (await pkg.targetVersions()).get(pkg.target.targetVersion(r.version));
+        // recorded for the plan's report (state.listedOnTarget): a version already there is not one to publish
+        if (listed) state.note(r.id, LISTED_ON_TARGET, listed.status);
         pc.report(r, listed ? 'on-target-unchecked' : 'would-publish');
         return;
       }

@@ -513,6 +513,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       ...(quotaNote ? { quotaNote } : {}),
       ...(retargeted ? { retargeted } : {}),
       ...(opts.noTarget ? { noTarget: true as const } : {}),
+      ...(opts.noDownload && !opts.noTarget ? { noDownload: true as const } : {}),
       unmatchedFilters,
       // the run's own Go git sources (enabled ones) whose tags go would not read: said on every run
       goTagPatterns: goTagPatternMismatches(config.sources),

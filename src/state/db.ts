@@ -45,6 +45,13 @@ export const LEFT_OUT_ON_TARGET = "state IN ('excluded', 'skipped') AND attempts
 export const LEFT_OUT_NOTE =
   'a run of ours started publishing it before the job left it out, so the target may hold some of its files (half a version, which clients can see); they stay there: delete the version on the target (aws codeartifact delete-package-versions) to leave nothing of it';
 
+/**
+ * The event code a `plan --no-download` notes on a version the target already lists (its
+ * detail: the status listed), bytes not compared. Not an error: the report reads it
+ * (listedOnTarget) so that a version already there is not counted to publish.
+ */
+export const LISTED_ON_TARGET = 'LISTEDONTARGET';
+
 /** States in which a version no longer listed by its source is simply set aside: nothing of it reached the target. */
 const SET_ASIDE_WHEN_REMOVED: ReadonlySet<ItemState> = new Set(['pending', 'fetched', 'failed', 'skipped']);
 
@@ -1094,6 +1101,15 @@ export class StateDb {
       const row = this.item(id);
       this.event(id, row.state, row.state, code, detail, now());
     });
+  }
+
+  /**
+   * The versions a run (a `plan --no-download`) found the target listing, without comparing
+   * bytes: item id -> the status the target lists it with (Published, Archived, Unlisted, ...).
+   */
+  listedOnTarget(runId: number): Map<number, string> {
+    const rows = this.db.prepare('SELECT item_id, detail FROM events WHERE code = ? AND run_id = ? ORDER BY id').all(LISTED_ON_TARGET, runId) as { item_id: number; detail: string | null }[];
+    return new Map(rows.map((r) => [r.item_id, r.detail ?? 'Unknown']));
   }
 
   /**
