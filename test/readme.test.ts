@@ -424,8 +424,8 @@ describe('README: the JSON each command prints', () => {
       text: () => between(readme, 'The summary (`--json`) holds: `job`', '\n\n'),
       file: 'src/engine/events.ts',
       iface: 'RunSummary',
-      // set by a plan made with --no-target only: `run` never prints it
-      unnamed: { noTarget: 'a plan --no-target only' },
+      // set by a plan made with --no-target or --no-download only: `run` never prints them
+      unnamed: { noTarget: 'a plan --no-target only', noDownload: 'a plan --no-download only' },
     },
     { what: 'warm --json', text: () => between(section('### `warm <job>`'), 'The summary (`--json`) holds', 'Exit 0;'), file: 'src/warm/summary.ts', iface: 'WarmSummary' },
     { what: 'status --json', text: () => section('### `status <job>`'), file: 'src/cli/status.ts', iface: 'StatusReport' },

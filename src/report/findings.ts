@@ -221,7 +221,7 @@ export function collectFindings(s: FindingSources): Finding[] {
   }
   const unchecked = [...byCode(s.packages, new Set(['unchecked'])).values()].flatMap((g) => g.subjects);
   if (unchecked.length) {
-    out.push(finding({ severity: 'warning', code: 'EUNCHECKED', section: 'migration', title: `${unchecked.length} version(s) listed but not checked yet`, detail: 'not downloaded, verified or compared with the target: the plan counts them as to publish', action: rerun }, unchecked));
+    out.push(finding({ severity: 'warning', code: 'EUNCHECKED', section: 'migration', title: `${unchecked.length} version(s) listed but not checked yet`, detail: 'not downloaded, verified or compared with the target: the plan counts them as to publish, but for those the target already lists (plan --no-download: their bytes not compared either)', action: rerun }, unchecked));
   }
 
   // an empty report must never read as "nothing blocks cutover": nothing was looked at

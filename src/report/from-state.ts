@@ -68,9 +68,18 @@ export function reportInputFromState(state: StateDb, job: ReportJob, summary?: R
     if (list) list.push(file);
     else assets.set(a.item_id, [file]);
   }
-  const items: ReportItem[] = rows.map((r) => ({ ...r, assets: assets.get(r.id) ?? [] }));
   const last = state.lastRun();
   const sum = summary ?? parseSummary(last?.summary ?? null);
+  // a plan --no-download read the target's listings: the versions it lists are noted on the plan's run
+  // (a version it did not get to, interrupted, is not said to be absent from the target)
+  const listed = last && sum?.noDownload ? state.listedOnTarget(last.id) : null;
+  const wholeListing = listed !== null && !sum?.interrupted && (last?.outcome === 'complete' || last?.outcome === 'incomplete');
+  const listing = (r: ItemRow): Pick<ReportItem, 'target_listed'> => {
+    if (!listed || r.state !== 'pending') return {};
+    const status = listed.get(r.id);
+    return status !== undefined ? { target_listed: status } : wholeListing ? { target_listed: null } : {};
+  };
+  const items: ReportItem[] = rows.map((r) => ({ ...r, assets: assets.get(r.id) ?? [], ...listing(r) }));
   const kind = options.kind ?? (sum?.dryRun !== undefined ? (sum.dryRun ? 'plan' : 'run') : last && !last.dry_run ? 'run' : 'plan');
   return {
     kind,

@@ -66,7 +66,12 @@ export type ReportItem = Pick<
   | 'source_ref'
   | 'source_commit'
   | 'facts'
-> & { assets?: Pick<AssetRow, 'name' | 'size' | 'sha1' | 'sha256' | 'sha512' | 'state'>[]; target_asset?: string | null };
+> & {
+  assets?: Pick<AssetRow, 'name' | 'size' | 'sha1' | 'sha256' | 'sha512' | 'state'>[];
+  target_asset?: string | null;
+  /** A plan --no-download's read of the target's listing: the status listed, null when not listed; absent when not read. */
+  target_listed?: string | null;
+};
 
 export type ReportPackageRow = Pick<PackageRow, 'source_id' | 'format' | 'package' | 'dist_tags' | 'meta_state' | 'last_error' | 'list_error_code' | 'list_error'>;
 
@@ -196,8 +201,11 @@ function buildPackages(input: ReportInput, items: ReportItem[], activeSources: S
   return [...pkgs.values()].sort((a, b) => byText(a.format, b.format) || byText(a.name, b.name));
 }
 
+/** Unchecked, but the target lists it already (plan --no-download): not one to publish. */
+const listedOnTarget = (v: ReportVersion) => v.outcome.key === 'unchecked' && typeof v.outcome.targetStatus === 'string';
+
 function totals(pkgs: ReportPackage[]): Report['totals'] {
-  const t: Report['totals'] = { packages: pkgs.length, versions: 0, files: 0, bytes: 0, byOutcome: {}, byFormat: {}, bySource: {} };
+  const t: Report['totals'] = { packages: pkgs.length, versions: 0, files: 0, bytes: 0, byOutcome: {}, byFormat: {}, bySource: {}, uncheckedOnTarget: { versions: 0, files: 0, bytes: 0 } };
   for (const p of pkgs) {
     const f = (t.byFormat[p.format] ??= { packages: 0, versions: 0, files: 0, bytes: 0 });
     f.packages++;
@@ -210,7 +218,7 @@ function totals(pkgs: ReportPackage[]): Report['totals'] {
       t.bytes += size;
       const o = (t.byOutcome[v.outcome.key] ??= { versions: 0, files: 0, bytes: 0 });
       const s = (t.bySource[v.source] ??= { packages: 0, versions: 0, files: 0, bytes: 0 });
-      for (const c of [o, f, s]) (c.versions++, (c.files += files), (c.bytes += size));
+      for (const c of [o, f, s, ...(listedOnTarget(v) ? [t.uncheckedOnTarget!] : [])]) (c.versions++, (c.files += files), (c.bytes += size));
       if (!seenIn.has(v.source)) (seenIn.add(v.source), s.packages++);
     }
   }
@@ -242,7 +250,8 @@ function estimate(input: ReportInput, pkgs: ReportPackage[]): Report['estimate']
     let inPackage = 0;
     for (const v of p.versions) {
       if (v.size !== null) (knownSizes.push(v.size), knownFiles.push(Math.max(1, v.files.length)));
-      if (!wanted.has(v.outcome.key)) continue;
+      // already on the target by its listing (plan --no-download): nothing to publish
+      if (!wanted.has(v.outcome.key) || listedOnTarget(v)) continue;
       versions++;
       inPackage++;
       if (v.size === null) unknown++;
@@ -293,9 +302,10 @@ function verdict(kind: ReportInput['kind'], t: Report['totals'], findings: Repor
   const word = { 'no-go': 'NO-GO', review: 'REVIEW', go: 'GO' }[status];
   let what: string;
   if (kind === 'plan') {
-    const toPublish = n('publish') + n('unchecked');
+    const listed = t.uncheckedOnTarget?.versions ?? 0;
+    const toPublish = n('publish') + n('unchecked') - listed;
     const eta = est ? `, estimated ${formatDuration(est.seconds)}` : '';
-    what = `${int(toPublish)} version(s) to publish${eta}; ${int(n('migrated') + n('present-identical'))} already on the target`;
+    what = `${int(toPublish)} version(s) to publish${eta}; ${int(n('migrated') + n('present-identical'))} already on the target${listed ? `; ${int(listed)} listed on the target, bytes not compared` : ''}`;
   } else {
     const selected = t.versions - n('excluded') - n('skipped') - n('removed');
     what = `${int(n('verified') + n('present-identical'))} of ${int(selected)} selected version(s) on the target and verified`;

@@ -8,7 +8,10 @@ import { hintFor, SOURCE_CODES } from './hints.js';
 import type { Exclusion } from './exclusion.js';
 import type { ReportOutcome } from './schema.js';
 
-export type OutcomeRow = Pick<ItemRow, 'package' | 'version' | 'state' | 'attempts' | 'last_error_code' | 'last_error' | 'sha512' | 'target_sha512' | 'removed_at' | 'source_problem'>;
+export type OutcomeRow = Pick<ItemRow, 'package' | 'version' | 'state' | 'attempts' | 'last_error_code' | 'last_error' | 'sha512' | 'target_sha512' | 'removed_at' | 'source_problem'> & {
+  /** plan --no-download: the status the target lists the version with, null when it does not list it; absent when not read. */
+  target_listed?: string | null;
+};
 
 const blank = (row: OutcomeRow): Omit<ReportOutcome, 'key'> => ({
   state: row.state,
@@ -19,7 +22,23 @@ const blank = (row: OutcomeRow): Omit<ReportOutcome, 'key'> => ({
   excludedBy: null,
   ourSha512: null,
   targetSha512: null,
+  targetStatus: null,
 });
+
+/** A pending version as a plan --no-download saw it on the target's listing (bytes not compared), or null when it was not read. */
+function listingOutcome(row: OutcomeRow, base: Omit<ReportOutcome, 'key'>): ReportOutcome | null {
+  const status = row.target_listed;
+  if (status === undefined) return null;
+  if (status === null) return { ...base, key: 'unchecked', reason: 'not on the target (by its listing): to publish; not downloaded yet (plan --no-download)' };
+  return {
+    ...base,
+    key: 'unchecked',
+    targetStatus: status,
+    reason: `listed on the target (${status}): already there, not to publish; bytes not compared (plan --no-download)`,
+    // a run fails a version the target holds in another status (ETARGETSTATUS), as a full plan says
+    hint: status === 'Published' ? 'plan without --no-download to compare its bytes with the target' : `a run fails it (ETARGETSTATUS): ${hintFor('ETARGETSTATUS')}`,
+  };
+}
 
 /** `EINTEGRITY: the bytes...` as recorded by MigrateError.describe(): the message without its code prefix. */
 function messageOf(row: OutcomeRow): string | null {
@@ -81,7 +100,7 @@ export function planOutcome(row: OutcomeRow, explain: (name: string, version: st
   switch (row.state) {
     case 'pending':
       if (row.source_problem) return { ...base, key: 'source-error', code: 'EBADSOURCE', message: row.source_problem, hint: hintFor('EBADSOURCE') };
-      return { ...base, key: 'unchecked', reason: 'listed; not downloaded and compared with the target yet' };
+      return listingOutcome(row, base) ?? { ...base, key: 'unchecked', reason: 'listed; not downloaded and compared with the target yet' };
     case 'fetched':
       return { ...base, key: 'publish' };
     case 'publishing':

@@ -30,6 +30,7 @@ import {
   title,
   VERDICT_WORD,
   WARM_COLUMNS,
+  LISTED_ON_TARGET_TEXT,
 } from './text.js';
 import { firstLockfiles, LOCKFILES_SHOWN, outcomeCounts, warmEntries, type WarmEntry } from './warm.js';
 
@@ -86,7 +87,7 @@ function cards(r: Report): string {
     [int(r.totals.versions), 'versions'],
     [int(r.totals.packages), 'packages'],
     [formatBytes(r.totals.bytes), 'measured size'],
-    r.kind === 'plan' ? [int(o('publish') + o('unchecked')), 'to publish'] : [int(o('verified') + o('present-identical')), 'on the target, verified'],
+    r.kind === 'plan' ? [int(o('publish') + o('unchecked') - (r.totals.uncheckedOnTarget?.versions ?? 0)), 'to publish'] : [int(o('verified') + o('present-identical')), 'on the target, verified'],
     [int(o('conflict')), 'conflicts', o('conflict') > 0],
     [int(o('source-error') + o('error') + o('failed')), r.kind === 'plan' ? 'errors' : 'failed', o('source-error') + o('error') + o('failed') > 0],
     [int(critical), 'critical findings', critical > 0],
@@ -155,7 +156,10 @@ ${rows.join('\n')}
 
 function totalsHtml(r: Report): string {
   const t = r.totals;
-  const outcomes = OUTCOME_ORDER.filter((k) => t.byOutcome[k]).map((k) => [chip(k), n(t.byOutcome[k]!.versions), n(t.byOutcome[k]!.files), bytes(t.byOutcome[k]!.bytes), esc(OUTCOME_MEANING[k])]);
+  const outcomes = OUTCOME_ORDER.filter((k) => t.byOutcome[k]).flatMap((k) => [
+    [chip(k), n(t.byOutcome[k]!.versions), n(t.byOutcome[k]!.files), bytes(t.byOutcome[k]!.bytes), esc(OUTCOME_MEANING[k])],
+    ...(k === 'unchecked' && t.uncheckedOnTarget?.versions ? [[esc(`of which ${LISTED_ON_TARGET_TEXT.label}`), n(t.uncheckedOnTarget.versions), n(t.uncheckedOnTarget.files), bytes(t.uncheckedOnTarget.bytes), esc(LISTED_ON_TARGET_TEXT.meaning)]] : []),
+  ]);
   const formats = formatsIn(t.byFormat).map(([f, c]) => [esc(f), n(c.packages), n(c.versions), bytes(c.bytes), `<code>${esc(r.target.repositories[f]?.internal ?? '')}</code>`]);
   const sources = r.sources.map((s) => {
     const c = t.bySource[s.id] ?? { packages: 0, versions: 0, files: 0, bytes: 0 };

@@ -31,6 +31,7 @@ import {
   title,
   VERDICT_WORD,
   WARM_COLUMNS,
+  LISTED_ON_TARGET_TEXT,
 } from './text.js';
 import { firstLockfiles, outcomeCounts, warmEntries, type WarmEntry } from './warm.js';
 
@@ -151,7 +152,10 @@ function totalsSection(r: Report): string[] {
     table(
       ['outcome', 'versions', 'files', 'size', 'meaning'],
       [
-        ...keys.map((k) => [`**${k}**`, int(t.byOutcome[k]!.versions), int(t.byOutcome[k]!.files), formatBytes(t.byOutcome[k]!.bytes), mdText(OUTCOME_MEANING[k])]),
+        ...keys.flatMap((k) => [
+          [`**${k}**`, int(t.byOutcome[k]!.versions), int(t.byOutcome[k]!.files), formatBytes(t.byOutcome[k]!.bytes), mdText(OUTCOME_MEANING[k])],
+          ...(k === 'unchecked' && t.uncheckedOnTarget?.versions ? [[`of which ${LISTED_ON_TARGET_TEXT.label}`, int(t.uncheckedOnTarget.versions), int(t.uncheckedOnTarget.files), formatBytes(t.uncheckedOnTarget.bytes), mdText(LISTED_ON_TARGET_TEXT.meaning)]] : []),
+        ]),
         ['total', int(t.versions), int(t.files), formatBytes(t.bytes), `${int(t.packages)} package(s)`],
       ],
       ['l', 'r', 'r', 'r', 'l'],

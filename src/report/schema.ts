@@ -26,7 +26,9 @@ export const REPORT_SCHEMA_VERSION = 1 as const;
  * - removed: no longer listed by its source, nothing of it on the target
  * - source-error: the source's bytes or answer cannot be used (code and what to do)
  * - error: failed for another reason (the target, throttling, this machine): rerun
- * - unchecked: listed, not yet downloaded and compared (the dry run did not get to it)
+ * - unchecked: listed, not yet downloaded and compared (the dry run did not get to it, or
+ *   plan --no-download); `targetStatus` names the status the target lists it with when it
+ *   is already there (bytes not compared), and totals.uncheckedOnTarget counts those
  */
 export const PLAN_OUTCOMES = ['publish', 'migrated', 'present-identical', 'conflict', 'excluded', 'skipped', 'removed', 'source-error', 'error', 'unchecked'] as const;
 /**
@@ -112,6 +114,9 @@ const outcomeSchema = z
     excludedBy: nullableText.describe('the filter that excludes it, as written in the job file'),
     ourSha512: hex.nullable(),
     targetSha512: hex.nullable().describe('conflict: what the target holds'),
+    targetStatus: nullableText
+      .optional()
+      .describe('plan --no-download, unchecked: the status the target lists this version with (Published, Archived, Unlisted, ...), bytes not compared: it is already there, not to publish; null: not listed there, or the listing not read'),
   })
   .strict();
 
@@ -348,6 +353,9 @@ export const reportSchema = z
         byOutcome: z.partialRecord(outcomeKeySchema, countSchema),
         byFormat: z.partialRecord(formatSchema, countSchema.extend({ packages: int })),
         bySource: z.record(z.string(), countSchema.extend({ packages: int })),
+        uncheckedOnTarget: countSchema
+          .optional()
+          .describe('of byOutcome.unchecked, the versions the target already lists (plan --no-download: bytes not compared, not to publish); the rest are not on the target'),
       })
       .strict(),
     estimate: estimateSchema.nullable().describe('how long the remaining publishing should take (null when nothing is left)'),

@@ -41,6 +41,9 @@ export const OUTCOME_MEANING: Readonly<Record<OutcomeKey, string>> = {
 };
 
 /** Outcomes a reviewer must look at. */
+/** The part of `unchecked` a plan --no-download found the target listing (totals.uncheckedOnTarget). */
+export const LISTED_ON_TARGET_TEXT = { label: 'listed on the target', meaning: 'already on the target by its listing (plan --no-download): not to publish; bytes not compared' } as const;
+
 export const PROBLEM_OUTCOMES: ReadonlySet<OutcomeKey> = new Set(['conflict', 'source-error', 'error', 'failed', 'not-done', 'unchecked']);
 
 /** Text from a source on one line, control and bidi characters shown as \uXXXX (a name cannot reorder or hide what follows it). */
