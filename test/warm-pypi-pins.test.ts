@@ -84,36 +84,24 @@ describe('warm: a store holding only a file of the version the lockfile does not
 });
 
 describe('warm: two lockfiles pinning one PyPI version with different hashes', () => {
-  it('two poetry.lock files naming the same wheel with other bytes: an integrity mismatch naming the lockfile that is wrong, never warmed', async () => {
+  // the same lockfile twice, one right and one wrong about the wheel's hash, in each format that pins one
+  it.each([
+    ['two poetry.lock files naming the same wheel with other bytes: an integrity mismatch naming the lockfile that is wrong, never warmed', 'pd-named', 'poetry.lock', (name: string, file: string, hash: string) => poetryLock(name, [{ file, hash }])],
+    ['two requirements files, one pinning a hash no file of the version has: an integrity mismatch naming it', 'pd-reqs', 'requirements.txt', (name: string, _file: string, hash: string) => `${name}==1.0.0 --hash=sha256:${hash}\n`],
+  ] as const)('%s', async (_title, name, lockfile, pin) => {
     const pub = te.sandbox.publicRegistries!.pypi;
-    const wheel = await makeWheel('pd-named', '1.0.0');
-    pub.addFile('pd-named', wheel.filename, wheel.bytes);
-    const file = job('pd-named', {
-      'right/poetry.lock': poetryLock('pd-named', [{ file: wheel.filename, hash: sha256(wheel.bytes) }]),
-      'wrong/poetry.lock': poetryLock('pd-named', [{ file: wheel.filename, hash: 'e'.repeat(64) }]),
+    const wheel = await makeWheel(name, '1.0.0');
+    pub.addFile(name, wheel.filename, wheel.bytes);
+    const file = job(name, {
+      [`right/${lockfile}`]: pin(name, wheel.filename, sha256(wheel.bytes)),
+      [`wrong/${lockfile}`]: pin(name, wheel.filename, 'e'.repeat(64)),
     });
     const r = await warm(file);
     expect(r.summary.outcomes, r.stdout).toEqual({ 'integrity-mismatch': 1 });
     expect(r.code).toBe(1);
     const p = r.summary.problems[0]!;
-    expect(p.detail).toContain('pd-named/wrong/poetry.lock');
-    expect(p.detail).not.toContain('pd-named/right/poetry.lock');
-  });
-
-  it('two requirements files, one pinning a hash no file of the version has: an integrity mismatch naming it', async () => {
-    const pub = te.sandbox.publicRegistries!.pypi;
-    const wheel = await makeWheel('pd-reqs', '1.0.0');
-    pub.addFile('pd-reqs', wheel.filename, wheel.bytes);
-    const file = job('pd-reqs', {
-      'right/requirements.txt': `pd-reqs==1.0.0 --hash=sha256:${sha256(wheel.bytes)}\n`,
-      'wrong/requirements.txt': `pd-reqs==1.0.0 --hash=sha256:${'d'.repeat(64)}\n`,
-    });
-    const r = await warm(file);
-    expect(r.summary.outcomes, r.stdout).toEqual({ 'integrity-mismatch': 1 });
-    expect(r.code).toBe(1);
-    const p = r.summary.problems[0]!;
-    expect(p.detail).toContain('pd-reqs/wrong/requirements.txt');
-    expect(p.detail).not.toContain('pd-reqs/right/requirements.txt');
+    expect(p.detail).toContain(`${name}/wrong/${lockfile}`);
+    expect(p.detail).not.toContain(`${name}/right/${lockfile}`);
   });
 
   it('two lockfiles each pinning a different file of the version the index has: no mismatch, warmed', async () => {
