@@ -41,6 +41,9 @@ export function noAnswer(thrown: unknown): string | undefined {
   return undefined;
 }
 
+/** The variables naming a proxy that @npmcli/agent reads (lower-cased: it reads them in any case). */
+const PROXY_VARIABLES: ReadonlySet<string> = new Set(['https_proxy', 'http_proxy', 'proxy']);
+
 /**
  * The proxy's user and password, registered as secrets. In its URL they are hidden as any
  * URL's are, but every connection also carries them as Proxy-Authorization (base64 of
@@ -49,7 +52,7 @@ export function noAnswer(thrown: unknown): string | undefined {
  */
 export function registerProxySecrets(env: NodeJS.ProcessEnv = process.env): void {
   for (const [key, value] of Object.entries(env)) {
-    if (!value || !['https_proxy', 'http_proxy', 'proxy'].includes(key.toLowerCase())) continue;
+    if (!value || !PROXY_VARIABLES.has(key.toLowerCase())) continue;
     let url: URL;
     try {
       url = new URL(value);
@@ -81,7 +84,7 @@ const PROXY_SCHEMES: ReadonlySet<string> = new Set(['http:', 'https:', 'socks:',
  */
 export function checkProxyVariables(env: NodeJS.ProcessEnv = process.env): void {
   for (const [key, value] of Object.entries(env)) {
-    if (!value || !['https_proxy', 'http_proxy', 'proxy'].includes(key.toLowerCase())) continue;
+    if (!value || !PROXY_VARIABLES.has(key.toLowerCase())) continue;
     let scheme: string | undefined;
     try {
       scheme = new URL(value).protocol;
