@@ -89,7 +89,7 @@ export function refuseUtf16(file: string, bytes: Buffer): void {
   });
 }
 
-/** The file's bytes as they are on disk (a BOM kept), with readLockfileText's refusals. */
+/** The file's bytes as they are on disk (a BOM kept), with readLockfileText's refusals but the encoding's (refuseUtf16: the caller's, on bytes it reads as text). */
 export function readLockfileBytes(file: string, opts: ReadOptions = {}): Buffer {
   const max = opts.maxBytes ?? MAX_LOCKFILE_BYTES;
   let path = file;

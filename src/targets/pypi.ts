@@ -292,7 +292,8 @@ export class PypiTarget implements TargetFormat {
       }
       // pip fetches our file from where the link points: anywhere but the repository's endpoint (another host, a
       // javascript: or file: URL, a <base href> moving every link) is no install from the repository
-      const away = listed.find((l) => l.hrefName === asset.name && !(l.url !== undefined && /^https?:$/.test(new URL(l.url).protocol) && new URL(l.url).origin === origin));
+      // (a javascript:, data: or file: URL has no origin of its own: "null", never the endpoint's)
+      const away = listed.find((l) => l.hrefName === asset.name && (l.url === undefined || new URL(l.url).origin !== origin));
       if (away) {
         throw new MigrateError('EVERIFY', `${subject}: the simple index links ${asset.name} to ${printable(away.url ?? away.href)}, outside the repository's endpoint ${origin}: pip would fetch it from there`, {
           subject,
@@ -319,7 +320,7 @@ export class PypiTarget implements TargetFormat {
     // another file of this version (a wheel with a build tag, one for a platform) is one pip may choose over ours
     const foreign = [...new Set(links.flatMap((l) => [l.filename, l.hrefName]))].filter((n) => !ours.has(n) && thisVersion(n));
     if (foreign.length > 0) {
-      const local = [...new Set(foreign.flatMap((n) => (fileVersion(n, project)?.includes('+') ? [fileVersion(n, project)!] : [])))];
+      const local = [...new Set(foreign.map((n) => fileVersion(n, project)!).filter((v) => v.includes('+')))];
       const listed = foreign.map((n) => printable(n)).join(', ');
       const message = local.length
         ? `the simple index also lists ${listed} of the local version ${local.map((v) => printable(v)).join(', ')}, which \`pip install ${project}==${version}\` matches too and ranks above ${version}: pip installs it instead of ours`
