@@ -173,6 +173,38 @@ describe('429 from the target', () => {
     for (const name of names) for (const v of versions) expect(accepted.get(`${name}@${v}`), `${name}@${v}`).toBe(1);
   });
 
+  it('a throttle storm (every publish answered 429, the quota spent elsewhere): the run stops after 8 versions in a row throttled through their retry budget, ETHROTTLED exit 1, the rest left to the rerun, which publishes each once', async () => {
+    const names = Array.from({ length: 5 }, (_, i) => `fault-storm-${i}`);
+    const versions = Array.from({ length: 8 }, (_, i) => `4.0.${i}`);
+    await seedPrivate(te, names.map((name) => ({ name, versions })));
+    const job = te.writeJob({ name: 'storm', privateNpm: { packages: names }, github: false, limits: { retries: 1 } });
+    const since = lastSeq(te);
+    te.sandbox.standIn.addFault({ operation: 'npm:Publish', status: 429 });
+    let r: Awaited<ReturnType<TestEnv['cli']>>;
+    try {
+      r = await te.cli(['run', job, '--json']);
+    } finally {
+      te.sandbox.standIn.clearFaults();
+    }
+    expect(r.code, r.stderr).toBe(1);
+    const error = (JSON.parse(r.stdout) as { error: { code: string; message: string; hint: string } }).error;
+    expect(error).toMatchObject({ code: 'ETHROTTLED', message: expect.stringContaining('8 versions in a row'), hint: expect.stringContaining('nothing is lost') });
+    const tried = new Set(te.sandbox.standIn.log.filter((e) => e.seq > since && e.operation === 'npm:Publish').map((e) => `${e.package}@${e.version}`));
+    // 40 versions; the stop came at the 8th in a row, with what was in flight then
+    expect(tried.size).toBeGreaterThanOrEqual(8);
+    expect(tried.size).toBeLessThan(names.length * versions.length / 2);
+    const state = te.openState('storm');
+    try {
+      expect(state.db.prepare("SELECT outcome FROM runs ORDER BY id DESC LIMIT 1").get()).toEqual({ outcome: 'stopped-by-error' });
+    } finally {
+      state.close();
+    }
+
+    const again = await te.cli(['run', job, '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    for (const name of names) for (const v of versions) expect(logOf(te, 'npm:Publish', name, v).filter((e) => e.status >= 200 && e.status < 300), `${name}@${v}`).toHaveLength(1);
+  });
+
   it('injected 429s with Retry-After on a publish and on ListPackageVersionAssets: waited for, then verified', async () => {
     const { standIn } = te.sandbox;
     standIn.setQuotas(false);

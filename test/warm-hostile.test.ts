@@ -363,6 +363,32 @@ describe('warm under throttling', () => {
   });
 });
 
+describe('warm in a throttle storm', () => {
+  it('every store request answered 429 (the quota spent elsewhere): the warm stops after 8 entries in a row throttled through their retries, ETHROTTLED exit 1, the rest left to the rerun, which warms them', async () => {
+    const names = Array.from({ length: 40 }, (_, i) => `hx-storm-${i}`);
+    for (const n of names) integrity[n] = (await publishWithDeps(te.sandbox.publicRegistries!.npm, n, '1.0.0')).integrity;
+    // reads at 20/s: the first tries go out over two seconds, and the 8th throttled entry comes before the last
+    const file = job('storm', names, { rates: { reads: 20 } });
+    te.sandbox.standIn.addFault({ operation: 'npm:GetPackument', status: 429 });
+    const since = te.sandbox.standIn.log.length;
+    let r: Awaited<ReturnType<typeof warm>>;
+    try {
+      r = await warm(file);
+    } finally {
+      te.sandbox.standIn.clearFaults();
+    }
+    expect(r.code, r.stderr).toBe(1);
+    expect((JSON.parse(r.stdout) as { error: { code: string; message: string } }).error).toMatchObject({ code: 'ETHROTTLED', message: expect.stringContaining('8 entries in a row') });
+    const asked = new Set(te.sandbox.standIn.log.slice(since).filter((e) => e.operation === 'npm:GetPackument').map((e) => e.package));
+    expect(asked.size).toBeGreaterThanOrEqual(8);
+    expect(asked.size).toBeLessThan(names.length);
+
+    const again = await warm(file);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.summary.outcomes).toEqual({ warmed: names.length });
+  });
+});
+
 describe('a packument that sends the tarball request elsewhere in the store', () => {
   it("a dist.tarball on the store's own endpoint but another package's path: that other package is never requested, the entry's own tarball is", async () => {
     const names = ['hx-sidestep', 'hx-victim'];

@@ -32,7 +32,7 @@ import { FATAL_CODES, migratePackage, type PackageRunContext } from './package.j
 import { applyFilters, summarize, watchLiveHeap } from './summary.js';
 import { checkGoSums, goSumFiles } from './gosum-check.js';
 import { Limiter, StuckWatch } from './limiter.js';
-import { gracefulStop, RefusalBreaker, targetStuckError } from './stop.js';
+import { gracefulStop, RefusalBreaker, targetStuckError, THROTTLED_BEFORE_STOP } from './stop.js';
 import { jobRates, resolveRates } from './rates.js';
 import { harden, scopesOf } from './harden.js';
 import { jobNamesPackage, otherJobsOfThisWork, recordSources, refuseReformattedSources, refuseRenamedSources, refuseRespelledPackages, setAsideDropped } from './job-edits.js';
@@ -469,9 +469,13 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     const metadataOutOfSync: RunSummary['metadataOutOfSync'] = [];
     // a principal that may not publish at all (the commonest IAM slip) stops the run (RefusalBreaker)
     const refusals = new RefusalBreaker();
+    // and a throttle storm, whatever came before it (THROTTLED_BEFORE_STOP)
+    let throttledInRow = 0;
     const refused = (r: ItemRow, outcome: RunOutcome) => {
       if (outcome !== 'failed:ETARGETAUTH') refusals.other(outcome === 'published');
       else if (refusals.refused(r.package)) stopFatally(everyPublishRefused(refusals.describe(), db.item(r.id).last_error));
+      throttledInRow = outcome === 'failed:ETHROTTLED' ? throttledInRow + 1 : 0;
+      if (throttledInRow === THROTTLED_BEFORE_STOP) stopFatally(everyPublishThrottled(throttledInRow, config.limits.retries, db.item(r.id).last_error));
     };
     const packageCtx: PackageRunContext = {
       ...ctx,
@@ -562,6 +566,12 @@ function tryEndRun(state: StateDb, outcome: string, summary: unknown): void {
 function everyPublishRefused(row: string, last: string | null): MigrateError {
   return new MigrateError('ETARGETSETUP', `CodeArtifact refused versions ${row} and has accepted none in this run: the principal most likely may not publish to the repository at all; stopped instead of refusing every version. The last refusal: ${last ?? 'unknown'}`, {
     hint: 'add codeartifact:PublishPackageVersion (and PutPackageMetadata, the read actions) for the repository and its packages to the principal\'s policy (README, "Running against AWS"), then rerun: the refused versions are tried again; if the policy denies these packages on purpose, exclude them in filters.exclude',
+  });
+}
+
+function everyPublishThrottled(inRow: number, retries: number, last: string | null): MigrateError {
+  return new MigrateError('ETHROTTLED', `CodeArtifact throttled ${inRow} versions in a row through their whole retry budget (limits.retries: ${retries}), with nothing accepted between them: the account's quota is being spent elsewhere, or is below limits.rates; stopped instead of failing every version left the same way. The last: ${last ?? 'unknown'}`, {
+    hint: "rerun once the quota has room: nothing is lost (the throttled versions and those not reached yet are published then, each once); look for another client publishing to the domain (another team's CI, another copy of this tool run from another state folder), and compare limits.rates with the account's quotas (Service Quotas, the run summary's rates)",
   });
 }
 

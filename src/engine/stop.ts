@@ -67,6 +67,15 @@ export function stopWhenStuck(limiter: Limiter, stop?: AbortSignal): { signal: A
   };
 }
 
+/**
+ * How many versions in a row, each throttled through its whole retry budget with nothing
+ * accepted between them, stop a run. The limiter has by then cut its rates to the floor: the
+ * account's quota is spent elsewhere (another team's CI, another copy of the tool run from
+ * another state folder), and every version left would wait out its retries at that floor
+ * and fail the same way, for most of an hour on a big job.
+ */
+export const THROTTLED_BEFORE_STOP = 8;
+
 /** How many refusals (403) in a row, of at least 3 packages, before anything was accepted, stop a command. */
 export const REFUSALS_BEFORE_STOP = 8;
 
