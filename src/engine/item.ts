@@ -199,6 +199,10 @@ export async function settleItem(ctx: ItemContext, pkg: PackageContext, start: I
   if (seen.kind === 'identical') {
     // Ours if we ever tried to publish it (a run died before recording the answer): verify it
     if (row.attempts > 0) {
+      // ours, but Unlisted or Archived since (someone changed it on the target while the publish
+      // was cut off): said as for anyone's version in that status, with its fix, never recorded
+      // published (verification would only fail it, after its retries, without the fix)
+      if (seen.status && seen.status !== 'Published' && seen.status !== 'Unfinished') throw unusable(row, seen.status);
       // every file landed but the version is still Unfinished (cut off between the last upload and
       // its publish): finish it; a dry run only says it would (finishing is a write)
       if (seen.status === 'Unfinished' && ctx.dryRun) return 'would-publish';

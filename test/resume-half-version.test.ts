@@ -1,0 +1,65 @@
+/**
+ * A multi-file version (a PyPI sdist + wheel) that a run of ours began publishing and never
+ * finished, met again by a later run: in a status nothing can be installed from, or rebuilt
+ * with other bytes after its first file went up. Whatever happens, nothing is sent that would
+ * leave mismatched files beside each other, and the run says what it found and what to do.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGitTestEnv, stopTestEnvWithGit, type TestEnv } from './support/harness.js';
+import { fixtureBundle, gitSourceOn, type GitServer } from './support/git-server.js';
+
+let te: TestEnv;
+let git: GitServer;
+const REPO = 'pypi-internal';
+
+beforeAll(async () => {
+  ({ te, git } = await startGitTestEnv());
+  await git.createRepoFromBundle('userpath', fixtureBundle('py-userpath'));
+});
+afterAll(() => stopTestEnvWithGit(git, te));
+
+/** One job per case, one version each (the cases share the target). */
+const job = (name: string, version: string, extra: Record<string, unknown> = {}) =>
+  te.writeJob({ name, sources: [gitSourceOn(git, 'userpath', 'userpath', 'pypi', { package: 'userpath', tags: '{version}', ...extra })], filters: { include: [`userpath@${version}`] } });
+
+const writesSince = (seq: number) => te.sandbox.standIn.log.filter((e) => e.seq > seq && (e.operation === 'pypi:Upload' || e.operation === 'UpdatePackageVersionsStatus')).map((e) => `${e.operation} ${e.version} ${e.status}`);
+
+describe('a version our interrupted publish left on the target', () => {
+  it('every file there with our bytes but Unlisted or Archived: ETARGETSTATUS with the fix, never recorded published, nothing sent; Published again, verified', async () => {
+    for (const [version, status] of [
+      ['1.4.2', 'Unlisted'],
+      ['1.4.1', 'Archived'],
+    ] as const) {
+      const name = `st${status.toLowerCase()}`;
+      const j = job(name, version);
+      const first = await te.run(j);
+      expect(first.failures).toEqual([]);
+      // as a kill -9 after the last upload's answer and before its state write leaves it
+      const s = te.openState(name);
+      const row = s.items("state = 'verified'")[0]!;
+      s.db.prepare("UPDATE items SET state = 'publishing' WHERE id = ?").run(row.id);
+      s.db.prepare("UPDATE assets SET state = 'uploading' WHERE item_id = ? AND ordinal = 1").run(row.id);
+      s.close();
+      te.sandbox.standIn.setVersionStatus(REPO, 'pypi', undefined, 'userpath', version, status);
+      const since = te.sandbox.standIn.log.at(-1)!.seq;
+
+      const again = await te.run(j);
+      expect(again.failures.map((f) => [f.version, f.code])).toEqual([[version, 'ETARGETSTATUS']]);
+      expect(again.failures[0]!.message).toMatch(/update-package-versions-status/);
+      expect(writesSince(since)).toEqual([]);
+      const after = te.openState(name);
+      try {
+        expect(after.events(row.id).filter((e) => e.to_state === 'published' && e.run_id === after.lastRun()!.id)).toEqual([]);
+        expect(after.item(row.id).last_error_code).toBe('ETARGETSTATUS');
+      } finally {
+        after.close();
+      }
+      // made Published again: verified as it stands, nothing sent again
+      te.sandbox.standIn.setVersionStatus(REPO, 'pypi', undefined, 'userpath', version, 'Published');
+      const mark = te.sandbox.standIn.log.at(-1)!.seq;
+      const fixed = await te.run(j);
+      expect(fixed.failures).toEqual([]);
+      expect(writesSince(mark)).toEqual([]);
+    }
+  }, 300_000);
+});
