@@ -62,4 +62,51 @@ describe('a version our interrupted publish left on the target', () => {
       expect(writesSince(mark)).toEqual([]);
     }
   }, 300_000);
+
+  it('sdist uploaded, wheel not, then the build command changed so the sdist rebuilds to other bytes: ECONFLICT saying our earlier upload and the changed settings, nothing sent; the command put back, the wheel goes up beside it', async () => {
+    const name = 'rebuilt';
+    const version = '1.7.0';
+    const j = job(name, version);
+    const first = await te.run(j);
+    expect(first.failures).toEqual([]);
+    // as a run whose wheel upload was refused after its sdist went up leaves it
+    const s = te.openState(name);
+    const row = s.items("state = 'verified'")[0]!;
+    const wheel = s.assetsOf(row.id).find((a) => a.name.endsWith('.whl'))!;
+    te.sandbox.standIn.removeAsset(REPO, 'pypi', undefined, 'userpath', version, wheel.name);
+    s.db.prepare("UPDATE assets SET state = 'stored' WHERE id = ?").run(wheel.id);
+    s.db.prepare("UPDATE items SET state = 'failed', last_error_code = 'ETARGETREJECTED', last_error = 'refused' WHERE id = ?").run(row.id);
+    s.close();
+
+    // a build command that changes what goes into the sdist
+    const changed = job(name, version, { build: { command: ['sh', '-c', 'echo "# changed" >> {srcdir}/setup.py; exec {python} -m build --no-isolation --skip-dependency-check --outdir {outdir} {srcdir}'] } });
+    const since = te.sandbox.standIn.log.at(-1)!.seq;
+    const again = await te.run(changed);
+    expect(writesSince(since)).toEqual([]);
+    const after = te.openState(name);
+    try {
+      const r = after.item(row.id);
+      expect([r.state, r.last_error_code]).toEqual(['conflict', 'ECONFLICT']);
+      // says it was our own upload, what changed, and both ways out
+      expect(r.last_error).toMatch(/earlier run uploaded/);
+      expect(r.last_error).toMatch(/build settings.*command/);
+      expect(r.last_error).toMatch(/put .*back/);
+      expect(r.last_error).toMatch(/delete-package-versions/);
+    } finally {
+      after.close();
+    }
+    expect(again.failures).toEqual([]);
+
+    // the command as it was: built again, the same sdist, the wheel uploaded beside it
+    const mark = te.sandbox.standIn.log.at(-1)!.seq;
+    const back = await te.run(job(name, version));
+    expect(back.failures).toEqual([]);
+    expect(writesSince(mark)).toEqual([`pypi:Upload ${version} 200`]);
+    const done = te.openState(name);
+    try {
+      expect(done.item(row.id).state).toBe('verified');
+    } finally {
+      done.close();
+    }
+  }, 300_000);
 });

@@ -141,6 +141,26 @@ function conflict(ctx: ItemContext, row: ItemRow, asset: string, theirs: string,
 }
 
 /**
+ * Why the version's files were built (or downloaded) again after a run of ours had uploaded
+ * `asset` to the target, or undefined when it never did. The new files replaced the recorded
+ * ones (and their upload states): without this, the target's file, our own upload, would be
+ * reported as somebody else's. The job's build settings changed (a recipe change makes the
+ * row pending, with an event saying so), or the stored files were gone (a `failed` row with
+ * a missing blob is fetched again at the start of the run).
+ */
+function rebuiltSinceUpload(ctx: ItemContext, row: ItemRow, asset: string): string | undefined {
+  const events = ctx.state.events(row.id);
+  const upload = events.findLastIndex((e) => e.detail !== null && e.detail.startsWith(`${asset}: `) && /^(uploaded|already on the target with our bytes|found on the target with our bytes)$/.test(e.detail.slice(asset.length + 2)));
+  if (upload < 0) return undefined;
+  const since = events.slice(upload + 1);
+  const settings = since.findLast((e) => e.to_state === 'pending' && e.detail?.startsWith("the job's build settings"))?.detail;
+  if (settings) return settings.replace(/: building it again$/, '');
+  // fetchItem's move to `fetched` (a build says what it built; a download says nothing, or that its hash is weak)
+  const refetched = since.some((e) => e.to_state === 'fetched' && (e.detail === null || e.detail.startsWith('built ') || e.detail.startsWith('weak integrity')));
+  return refetched ? 'the files recorded when it was first fetched were missing or changed in the blob store' : undefined;
+}
+
+/**
  * The files were built (or downloaded) again just before publishing, and a file
  * an earlier run uploaded is on the target with other bytes than the new one:
  * a rebuild of a tag is byte-identical only with the same build tools and a
@@ -153,7 +173,9 @@ function refetchConflict(ctx: ItemContext, row: ItemRow, seen: { asset: string; 
   const message =
     `${subjectOf(row)}: ${why}, so it was ${again}, and the new ${seen.asset} is not byte-identical to the one an earlier run uploaded ` +
     `(new sha512 ${seen.ours}, target sha512 ${seen.sha512 || 'unknown'}); the target is never overwritten and nothing more of this version was uploaded; ` +
-    (built
+    (built && why.startsWith("the job's build settings")
+      ? "the rebuild follows the job's new settings; put them back as they were when it was first built and rerun (it is built again the old way and the rest uploaded beside the file already there), or delete the version on the target (aws codeartifact delete-package-versions) and rerun to publish the new build's files together"
+      : built
       ? 'a rebuild has other bytes when the build tools changed since (setuptools, hatchling, Python, Node.js) or the build writes something variable into its files; restore the state directory\'s blobs from a backup (the files recorded when it was first built) and rerun to upload the rest, or delete the version on the target (aws codeartifact delete-package-versions) and rerun to publish the rebuilt files together'
       : 'the source now serves other bytes than were uploaded: decide by hand which bytes are right; to publish the new ones, delete the version on the target (aws codeartifact delete-package-versions) and rerun');
   return ctx.state.transition(row.id, 'conflict', { targetSha512: seen.sha512, targetAsset: seen.asset, error: { code: 'ECONFLICT', message } });
@@ -187,7 +209,8 @@ export async function settleItem(ctx: ItemContext, pkg: PackageContext, start: I
   if (seen.kind === 'other') {
     // the conflict a run found before, unchanged: nothing new to record
     if (row.state === 'conflict' && !refetched && row.target_sha512 === seen.sha512) return 'conflict';
-    if (refetched) refetchConflict(ctx, row, seen, refetched);
+    const rebuilt = refetched ?? rebuiltSinceUpload(ctx, row, seen.asset);
+    if (rebuilt) refetchConflict(ctx, row, seen, rebuilt);
     else conflict(ctx, row, seen.asset, seen.sha512, seen.ours);
     return 'conflict';
   }
