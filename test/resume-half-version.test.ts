@@ -109,4 +109,34 @@ describe('a version our interrupted publish left on the target', () => {
       done.close();
     }
   }, 300_000);
+
+  it('sdist uploaded, then the wheel refused: the failure says the sdist is on the target (run summary, status), and a rerun uploads the wheel alone', async () => {
+    const name = 'refused';
+    const version = '1.6.0';
+    const j = job(name, version);
+    const standIn = te.sandbox.standIn;
+    // the wheel's upload, right after the sdist's went through, is refused (HTTP 400: nothing stored)
+    const log = standIn.log;
+    log.push = (...entries) => {
+      for (const e of entries) if (e.operation === 'pypi:Upload' && e.version === version && e.status === 200) standIn.addFault({ operation: 'pypi:Upload', package: 'userpath', version, status: 400, times: 1 });
+      return Array.prototype.push.apply(log, entries);
+    };
+    let s;
+    try {
+      s = await te.run(j);
+    } finally {
+      delete (log as { push?: unknown }).push;
+    }
+    expect(s.failures.map((f) => [f.version, f.code])).toEqual([[version, 'ETARGETREJECTED']]);
+    const sdist = `userpath-${version}.tar.gz`;
+    expect(s.failures[0]!.message).toContain(`${sdist} of ours is already on the target`);
+    const status = await te.cli(['status', j, '--json']);
+    const failure = (JSON.parse(status.stdout) as { failures: { version: string; error: string }[] }).failures.find((f) => f.version === version)!;
+    expect(failure.error).toContain(`${sdist} of ours is already on the target`);
+
+    const mark = standIn.log.at(-1)!.seq;
+    const again = await te.run(j);
+    expect(again.failures).toEqual([]);
+    expect(writesSince(mark)).toEqual([`pypi:Upload ${version} 200`]);
+  }, 300_000);
 });

@@ -97,7 +97,7 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
     // fault of this version. It stays as it stood (status and the report would list it failed),
     // the run stops, and the rerun takes it from there
     if (FATAL_CODES.has(e.code)) throw e;
-    state.transition(r.id, 'failed', { error: { code: e.code, message: e.describe() } });
+    state.transition(r.id, 'failed', { error: { code: e.code, message: e.describe() + partOnTarget(state, r.id) } });
     pc.report(r, `failed:${e.code}`);
     return true;
   };
@@ -186,6 +186,19 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
   if (!pc.dryRun && items.every((r) => r.state === 'excluded' || r.state === 'removed' || r.state === 'skipped' || ON_TARGET.has(r.state))) {
     for (const p of state.packagesNamed(format, name).filter((x) => asksFor(pc, x.source_id, name))) state.setPackageMeta(p.source_id, format, name, 'done', null);
   }
+}
+
+/**
+ * A version that failed after some of its files went up (a PyPI sdist, then its wheel refused;
+ * a Go `.zip`, then the `.mod` cut off): said with the failure, which status, the report and the
+ * ledger show, since those files are on the target, half a version clients can see (PyPI) or an
+ * Unfinished version (generic), whatever the error says of the file that failed.
+ */
+function partOnTarget(state: StateDb, id: number): string {
+  const assets = state.assetsOf(id);
+  const sent = assets.filter((a) => a.state === 'uploaded').map((a) => a.name);
+  if (sent.length === 0 || sent.length === assets.length) return '';
+  return ` (${sent.join(', ')} of ours ${sent.length === 1 ? 'is' : 'are'} already on the target, part of this version: a rerun uploads the rest; to leave nothing of it instead, delete the version on the target with aws codeartifact delete-package-versions)`;
 }
 
 function interrupted(r: ItemRow): MigrateError {
