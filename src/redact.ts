@@ -7,7 +7,8 @@
  * the CodeArtifact token, ssh keys) is registered here, and every text on its
  * way to a sink (the state database, stdout, stderr) goes through `redact()`,
  * which also drops URL query strings and user:password parts (signed tarball
- * URLs carry their credentials there) and well-known token shapes.
+ * URLs carry their credentials there) and well-known token shapes. A secret is
+ * found in any letter case (a URL's host comes back lowercased from parsing).
  */
 
 const secrets = new Set<string>();
@@ -99,10 +100,24 @@ const SCHEME_START = String.raw`(?<![a-z0-9+.-])`;
 /** A password in a URL of any other scheme (ssh://user:password@): the login before it goes too. */
 const ANY_PASSWORD_PATTERN = new RegExp(String.raw`${SCHEME_START}([a-z][a-z0-9+.-]*:\/\/)[^\s/?#"'<>@]*:[^\s/?#"<>]*@`, 'gi');
 
+/**
+ * A registered secret as it is looked for: in any letter case. A host is lowercased when a URL is
+ * parsed (a redirect to `https://<token>.cdn.example/` comes back as `https://<token in lower
+ * case>.cdn.example/` from `new URL()`, and is quoted so), an npm name is lower case, a peer may
+ * upper-case what it echoes: each is still the credential.
+ */
+interface Pattern {
+  exact: string;
+  lower: string;
+  any: RegExp;
+}
+
 /** The registered secrets, longest first: one form may hold another (`x\` is in its JSON form `x\\`), and the shorter one replaced first would leave a piece of the longer (a bare backslash, breaking the JSON). */
-let ordered: string[] | undefined;
-function longestFirst(): string[] {
-  return (ordered ??= [...secrets].sort((a, b) => b.length - a.length));
+let ordered: Pattern[] | undefined;
+function longestFirst(): Pattern[] {
+  return (ordered ??= [...secrets]
+    .sort((a, b) => b.length - a.length)
+    .map((exact) => ({ exact, lower: exact.toLowerCase(), any: new RegExp(exact.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'), 'gi') })));
 }
 
 /**
@@ -112,7 +127,13 @@ function longestFirst(): string[] {
  */
 function maskSecrets(text: string): string {
   let out = text;
-  for (const s of longestFirst()) if (out.includes(s)) out = out.split(s).join('***');
+  let lower: string | undefined;
+  for (const s of longestFirst()) {
+    // exactly as registered (toLowerCase is context-sensitive past ASCII: a final sigma), or in another case
+    if (!out.includes(s.exact) && !(lower ??= out.toLowerCase()).includes(s.lower)) continue;
+    out = out.replace(s.any, '***');
+    lower = undefined;
+  }
   for (const core of base64Cores) {
     if (!out.includes(core)) continue;
     const run = new RegExp(String.raw`(\\(?:u[0-9A-Fa-f]{4}|[nrtbf/]))?[A-Za-z0-9+/_-]*${core.replace(/[+/]/g, '\\$&')}[A-Za-z0-9+/_-]*=*`, 'g');

@@ -807,6 +807,30 @@ describe('9d. a source whose over-long name or key holds its token where a messa
   });
 });
 
+describe('9e. a source that redirects to a host named after its token (a host is lowercased when parsed)', () => {
+  it('the token, in any letter case, reaches no state, report nor output: the refused host is named with it masked', async () => {
+    // mixed case, as real tokens are: a redirect's host comes back from URL parsing in lower case
+    const TOKEN = `CaseToken${randomBytes(6).toString('hex').toUpperCase()}`;
+    te.env.CAM_CASE_TOKEN = TOKEN;
+    const port = new URL(reg.url).port;
+    reg.route('/case/host-pkg', (_req, res) => (res.writeHead(302, { location: `http://${TOKEN}.localhost:${port}/case/elsewhere` }), res.end()));
+    reg.route('/case/user-pkg', (_req, res) => (res.writeHead(302, { location: `http://x:${TOKEN}@${TOKEN}.LocalHost:${port}/case/elsewhere` }), res.end()));
+    const job = te.writeJob({ name: 'casehost', sources: [{ id: 'case', kind: 'npm-registry', url: `${reg.url}case/`, tokenEnv: 'CAM_CASE_TOKEN', packages: ['host-pkg', 'user-pkg'] }] });
+    const outputs: string[] = [];
+    for (const args of [['run', job, '--json'], ['status', job, '--json'], ['report', job, '--json'], ['run', job]]) {
+      const r = await te.cli(args);
+      outputs.push(r.stdout, r.stderr);
+    }
+    const s = JSON.parse(outputs[0]!) as RunSummary;
+    expect(Object.fromEntries(s.listErrors.map((e) => [e.package, e.code]))).toEqual({ 'host-pkg': 'ESOURCEURL', 'user-pkg': 'ESOURCEURL' });
+    // the refused host is still named, with the token masked
+    expect(s.listErrors.map((e) => e.message)).toEqual([expect.stringContaining('http://***.localhost:'), expect.stringContaining('http://***.localhost:')]);
+    const leaks = (text: string) => [...text.matchAll(new RegExp(`.{0,60}${TOKEN}.{0,20}`, 'gi'))].map((m) => m[0]);
+    expect(outputs.flatMap(leaks)).toEqual([]);
+    expect(filesUnder(te.stateDir).filter((f) => f.includes('casehost')).flatMap((f) => leaks(readFileSync(f).toString('latin1')).map((l) => `${f}: ${l}`))).toEqual([]);
+  });
+});
+
 describe('10. the manifest is the one npm would use', () => {
   it('the LAST package/package.json counts, ../package.json never does, a linked one is refused', async () => {
     const NAME = 'manifest-pkg';
