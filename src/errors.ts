@@ -5,6 +5,7 @@
  */
 import { existsSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { redact } from './redact.js';
 
 export type ErrorCode =
   | 'EINTEGRITY' // source bytes do not match what the source declares
@@ -189,7 +190,8 @@ export const DISK_FULL = /No space left on device|Disk quota exceeded|File too l
 export function diskFullError(output: string, signal: string | null | undefined, path: string, doing: string, subject?: string): MigrateError | undefined {
   const said = lastWordsOnDisk(output, path);
   if (signal !== 'SIGXFSZ' && said === undefined) return undefined;
-  const why = signal === 'SIGXFSZ' ? `it was killed by SIGXFSZ (${LOCAL_WHY.EFBIG})` : said!.slice(0, 300);
+  // redacted before it is cut: a credential URL or a secret the cut halves is no longer recognised as one
+  const why = signal === 'SIGXFSZ' ? `it was killed by SIGXFSZ (${LOCAL_WHY.EFBIG})` : redact(said!).slice(0, 300);
   return new MigrateError('ELOCAL', `${subject ? `${subject}: ` : ''}cannot ${doing} ${path}: ${why}`, {
     ...(subject ? { subject } : {}),
     cause: new Error(output.slice(-2000)),

@@ -506,6 +506,18 @@ with zipfile.ZipFile(out + "/wheelfile_lib-1.0-py3-none-any.whl", "w") as z:
     expect(forStorage(e.describe())).not.toMatch(/S3cr3t/);
   });
 
+  it("a credential in a build's closing \"No space left on device\" line is hidden whole, even where the quote's cut (300 characters) falls inside it", async () => {
+    const r = await repo(setuptoolsPyproject('full-leaky-lib', '1.0'), 'v1.0');
+    const url = `https://ci-bot:${'S3cr3t'.repeat(8)}@pypi.internal.example/simple`;
+    // the line's first 300 characters end 10 characters into the password
+    const line = `OSError: [Errno 28] No space left on device: ${'p'.repeat(300 - 45 - 24)}${url}`;
+    const leaky = ['/usr/bin/python3', '-c', `import sys\nprint(${JSON.stringify(line)})\nsys.exit(1)`];
+    const e = await failure(build(r, 'v1.0', { name: 'full-leaky-lib', command: leaky }));
+    expect(e.code).toBe('ELOCAL');
+    expect(e.message).toMatch(/No space left on device/);
+    expect(forStorage(e.describe())).not.toMatch(/S3c/);
+  });
+
   it('an unknown placeholder in the command is ECONFIG', async () => {
     const r = await repo(setuptoolsPyproject('ph-lib', '1.0'), 'v1.0');
     const e = await failure(build(r, 'v1.0', { name: 'ph-lib', command: '{python} -m build {sourcedir}' }));
