@@ -249,6 +249,38 @@ describe.each([
     expect(await readFile('/proc/self/mounts', 'utf8')).not.toContain('cam-hidden');
   });
 
+  it("reads none of the other package managers' credentials an operator of CodeArtifact keeps (aws codeartifact login writes them: Maven, Gradle, NuGet, Cargo, RubyGems), the EKS Pod Identity token, nor the container's secrets", async () => {
+    const files = ['.m2/settings.xml', '.gradle/gradle.properties', '.nuget/NuGet/NuGet.Config', '.cargo/credentials.toml', '.gem/credentials', '.terraform.d/credentials.tfrc.json'];
+    for (const f of files) {
+      await mkdir(dirname(join(home, f)), { recursive: true });
+      await writeFile(join(home, f), `token ${SECRET}\n`);
+    }
+    const podToken = join(elsewhere, 'eks-pod-identity-token');
+    await writeFile(podToken, SECRET);
+    const savedPod = process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE;
+    process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE = podToken;
+    // Docker's and Kubernetes' secrets (/run/secrets, /var/run/secrets/kubernetes.io/serviceaccount): root may plant one
+    const runSecrets = '/run/secrets';
+    const made = process.getuid?.() === 0 && !existsSync(runSecrets);
+    const planted = process.getuid?.() === 0 ? join(runSecrets, `cam-test-${process.pid}-${++n}`) : undefined;
+    if (made) await mkdir(runSecrets);
+    if (planted) await writeFile(planted, SECRET);
+    const work = join(home, 'migration', 'work2');
+    await mkdir(work, { recursive: true });
+    try {
+      const read = [...files.map((f) => join(home, f)), podToken, ...(planted ? [planted] : []), join(elsewhere, 'unrelated.txt')];
+      const res = await runProcess({ argv: ['sh', '-c', read.map((f) => `cat '${f}' 2>/dev/null`).join('; ') + '; true'], cwd: work, env: { PATH: '/usr/bin:/bin' }, timeoutMs: 60_000, ...contain });
+      expect(res.exitCode, res.output).toBe(0);
+      expect(res.output).toContain('visible-control');
+      expect(res.output).not.toContain(SECRET);
+    } finally {
+      if (savedPod === undefined) delete process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE;
+      else process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE = savedPod;
+      if (planted) await rm(planted, { force: true });
+      if (made) await rm(runSecrets, { recursive: true, force: true });
+    }
+  });
+
   it('writes only its own folders and the temp folders: not the home, the state, the file system, nor the tool; no remount or namespace of its own lifts that', async () => {
     // the state directory outside the home, in the system's temp folder (writable but for what is protected)
     const state = await mkdtemp(join(elsewhere, 'state-'));

@@ -423,16 +423,30 @@ function findTool(name: string): string | undefined {
 /** In the user's home: the folders and files where credentials live (cloud CLIs, ssh, gpg, registries, git, shells' histories). */
 const HOME_FOLDERS = ['.aws', '.ssh', '.gnupg', '.docker', '.kube', '.azure', '.config', '.password-store', '.local/share/keyrings', '.pip'];
 /**
+ * Where a container is handed its secrets: Docker's (compose, swarm) under /run/secrets, and
+ * Kubernetes' service account token under /var/run/secrets/kubernetes.io/serviceaccount, with
+ * EKS's web identity and Pod Identity tokens beside it (what AWS credentials are made from).
+ * https://docs.docker.com/engine/swarm/secrets/  https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/
+ */
+const CONTAINER_SECRETS = ['/run/secrets', '/var/run/secrets'];
+/**
+ * The other clients' credential files an operator of CodeArtifact keeps: `aws codeartifact login`
+ * and the CodeArtifact guides write a token for Maven, Gradle, NuGet, Cargo and RubyGems there
+ * (https://docs.aws.amazon.com/codeartifact/latest/ug/env-var.html), and Terraform's login its
+ * own. Files, not their folders: a folder covered would hide the tools kept beside them (~/.cargo/bin).
+ */
+const CLIENT_CREDENTIAL_FILES = ['.m2/settings.xml', '.m2/settings-security.xml', '.gradle/gradle.properties', '.nuget/NuGet/NuGet.Config', '.cargo/credentials', '.cargo/credentials.toml', '.gem/credentials', '.bundle/config', '.composer/auth.json', '.terraform.d/credentials.tfrc.json'];
+/**
  * The machine's own places for a package index's credentials: pip's site-wide config (an
  * index-url with a token is how CI images often give pip a private index:
  * https://pip.pypa.io/en/stable/topics/configuration/#location) and npm's builtin config (beside
  * npm itself). No build needs them: builds are offline, and an npm build's install reads npm's
  * global config from its own copy.
  */
-const SYSTEM_FILES = ['/etc/pip.conf', '/etc/xdg/pip'];
-const HOME_FILES = ['.npmrc', '.yarnrc', '.yarnrc.yml', '.pypirc', '.netrc', '.git-credentials', '.gitconfig', '.pgpass', '.boto', '.s3cfg', '.vault-token', '.terraformrc', '.dockercfg', '.bash_history', '.zsh_history', '.python_history', '.node_repl_history'];
+const SYSTEM_FILES = ['/etc/pip.conf', '/etc/xdg/pip', ...CONTAINER_SECRETS];
+const HOME_FILES = [...CLIENT_CREDENTIAL_FILES, '.npmrc', '.yarnrc', '.yarnrc.yml', '.pypirc', '.netrc', '.git-credentials', '.gitconfig', '.pgpass', '.boto', '.s3cfg', '.vault-token', '.terraformrc', '.dockercfg', '.bash_history', '.zsh_history', '.python_history', '.node_repl_history'];
 /** Variables that name a credential file (or the ssh agent's socket) elsewhere. */
-const PATH_VARIABLES = ['AWS_SHARED_CREDENTIALS_FILE', 'AWS_CONFIG_FILE', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'NPM_CONFIG_USERCONFIG', 'npm_config_userconfig', 'NPM_CONFIG_GLOBALCONFIG', 'npm_config_globalconfig', 'PIP_CONFIG_FILE', 'NETRC', 'GIT_CONFIG_GLOBAL', 'GOOGLE_APPLICATION_CREDENTIALS', 'KUBECONFIG', 'DOCKER_CONFIG', 'SSH_AUTH_SOCK'];
+const PATH_VARIABLES = ['AWS_SHARED_CREDENTIALS_FILE', 'AWS_CONFIG_FILE', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE', 'NPM_CONFIG_USERCONFIG', 'npm_config_userconfig', 'NPM_CONFIG_GLOBALCONFIG', 'npm_config_globalconfig', 'PIP_CONFIG_FILE', 'NETRC', 'GIT_CONFIG_GLOBAL', 'GOOGLE_APPLICATION_CREDENTIALS', 'KUBECONFIG', 'DOCKER_CONFIG', 'SSH_AUTH_SOCK'];
 const alsoHidden = new Set<string>();
 
 /** Where the tool itself is installed (its code, node_modules): a build that wrote there would run as the tool next time. */
