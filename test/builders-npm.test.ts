@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packNpm, type InternalNpmRegistry } from '../src/builders/npm.js';
+import { runProcess, sealedFolder } from '../src/builders/process.js';
 import { MigrateError } from '../src/errors.js';
 import { readTarballManifest } from '../src/targets/npm.js';
 import { makeTarball, publishVersion } from './support/npm-fixtures.js';
@@ -682,5 +683,40 @@ describe("npm's global config (<prefix>/etc/npmrc, beside the node npm runs: whe
     expect(saw).not.toContain('operator-global-secret-4711');
     expect(existsSync(join(at, 'package-lock.json'))).toBe(false);
     expect(readFileSync(join(prefix, 'etc', 'npmrc'), 'utf8')).toContain('operator-global-secret-4711');
+  });
+
+  it("nor does another build running meanwhile (a tag's setup.py that searches the state's tmp folder while the install holds its copy)", async () => {
+    const prefix = mkdtempSync(join(dir, 'prefix-'));
+    mkdirSync(join(prefix, 'bin'));
+    mkdirSync(join(prefix, 'etc'));
+    try {
+      linkSync(process.execPath, join(prefix, 'bin', 'node'));
+    } catch {
+      copyFileSync(process.execPath, join(prefix, 'bin', 'node'));
+    }
+    chmodSync(join(prefix, 'bin', 'node'), 0o755);
+    writeFileSync(join(prefix, 'etc', 'npmrc'), '//npm.operator.example/:_authToken=operator-global-secret-4712\n');
+    // the state's tmp folder, as the engine gives it to every build (their scratch, checkouts and outputs)
+    const scratch = mkdtempSync(join(dir, 'state-tmp-'));
+    // as the engine does before any build starts
+    sealedFolder(scratch);
+    const other = mkdtempSync(join(scratch, 'checkout-other-'));
+    // the other build: searches every file under the state's tmp folder until told to stop
+    const search = `touch ready; while [ ! -e stop ]; do grep -rhs operator-global-secret '${scratch}'; done; true`;
+    const otherBuild = runProcess({ argv: ['sh', '-c', search], cwd: other, env: { PATH: '/usr/bin:/bin' }, timeoutMs: 120_000 });
+    while (!existsSync(join(other, 'ready'))) await new Promise((r) => setTimeout(r, 20));
+    const at = checkoutOf({ name: 'meanwhile', version: '1.0.0', license: 'MIT', scripts: { prepare: 'node -e 0' } });
+    const saved = process.env.PATH;
+    process.env.PATH = `${join(prefix, 'bin')}:${saved ?? ''}`;
+    try {
+      const out = await packNpm({ checkoutDir: at, subdir: '', name: 'meanwhile', version: '1.0.0', outDir: join(dir, `out-${Math.random().toString(36).slice(2)}`), timeoutMs: 120_000, scratchDir: scratch });
+      expect(existsSync(out.path)).toBe(true);
+    } finally {
+      process.env.PATH = saved;
+      writeFileSync(join(other, 'stop'), '');
+    }
+    const seen = await otherBuild;
+    expect(seen.exitCode, seen.output).toBe(0);
+    expect(seen.output).not.toContain('operator-global-secret-4712');
   });
 });

@@ -399,7 +399,7 @@ setup(name="hooked", version="${version}", py_modules=["planted"])
     expect(gone).toBe(true);
   });
 
-  it("what a killed run left (its ssh key, checkouts, build folders and scratch, a half-cloned mirror) is removed by the next run; a live process's is kept", async () => {
+  it("what a killed run left (its ssh key, checkouts, build folders and scratch, an npm install's sealed cache, a half-cloned mirror) is removed by the next run; a live process's is kept", async () => {
     const dead = await new Promise<number>((res) => {
       const p = spawn('/bin/true');
       p.on('exit', () => res(p.pid!));
@@ -411,9 +411,9 @@ setup(name="hooked", version="${version}", py_modules=["planted"])
     mkdirSync(gitDir, { recursive: true });
     const left = [join(tmp, `ssh-key-old-${dead}`), join(tmp, `ssh-key-warm-0123abcd-${dead}`)];
     for (const f of left) writeFileSync(f, 'a key file left behind\n', { mode: 0o600 });
-    const folders = [join(tmp, `checkout-old-${dead}-abc123`), join(tmp, `build-${dead}-zz9`), join(tmp, `warm-checkout-${dead}-q1`), join(tmp, `scratch-${dead}-Ab3xYz`), join(gitDir, `old.git.partial-${dead}`), join(gitDir, 'a-job', `lib.git.partial-${dead}`)];
+    const folders = [join(tmp, `checkout-old-${dead}-abc123`), join(tmp, `build-${dead}-zz9`), join(tmp, `warm-checkout-${dead}-q1`), join(tmp, `scratch-${dead}-Ab3xYz`), join(tmp, 'cam-sealed', `install-${dead}-Zz9q`), join(gitDir, `old.git.partial-${dead}`), join(gitDir, 'a-job', `lib.git.partial-${dead}`)];
     for (const d of folders) mkdirSync(join(d, 'inner'), { recursive: true });
-    const kept = [join(tmp, `ssh-key-busy-${live}`), join(tmp, `checkout-busy-${live}-abc123`), join(tmp, `scratch-${live}-Qq7zzz`)];
+    const kept = [join(tmp, `ssh-key-busy-${live}`), join(tmp, `checkout-busy-${live}-abc123`), join(tmp, `scratch-${live}-Qq7zzz`), join(tmp, 'cam-sealed', `install-${live}-Kk1`)];
     for (const k of kept) mkdirSync(k, { recursive: true });
     const job = te.writeJob({ name: 'rel-again', sources: [gitSource('rel', 'rel', 'pypi', { package: 'rel-lib' })] });
     const s = await te.run(job);

@@ -38,7 +38,7 @@ import { BUILD_LOG_TAIL_MAX, redact, registerSecret } from '../redact.js';
 import { isGitUrl } from '../lockfiles/npm-spec.js';
 import { refuseLinksOut } from './links-out.js';
 import { notRegularFile } from './output-file.js';
-import { buildPathMap, npmGlobalConfig, offlineHint, runProcess, toolVersion } from './process.js';
+import { buildPathMap, npmGlobalConfig, offlineHint, runProcess, sealedFolder, toolVersion } from './process.js';
 
 /** One of the job's npm sources, as a prepare script's install may use it: the names it serves are internal. */
 export interface InternalNpmRegistry {
@@ -108,8 +108,8 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
   // the job's time limit is the build's (install, install scripts and pack together), not each step's;
   // by the monotonic clock: a wall clock stepped forward (NTP, a machine woken from sleep) gave the next step 1 ms
   const deadline = performance.now() + input.timeoutMs;
-  const run = async (argv: readonly string[], what: string, withEnv: Record<string, string> = env, offline = !input.network) => {
-    const r = await runProcess({ argv, cwd: dir, env: withEnv, timeoutMs: Math.max(1, Math.round(deadline - performance.now())), signal: input.signal, offline, writable: [input.checkoutDir, input.outDir] });
+  const run = async (argv: readonly string[], what: string, withEnv: Record<string, string> = env, offline = !input.network, own: readonly string[] = []) => {
+    const r = await runProcess({ argv, cwd: dir, env: withEnv, timeoutMs: Math.max(1, Math.round(deadline - performance.now())), signal: input.signal, offline, writable: [input.checkoutDir, input.outDir, ...own], reveal: own });
     r.output = redact(r.output);
     if (r.aborted) throw new MigrateError('EINTERRUPTED', `${subject}: ${what} cut off by the stop`, { subject });
     if (r.exitCode !== 0) {
@@ -140,27 +140,31 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
       // So are its cache and logs, gone before any script runs: npm caches whatever a URL the tag names
       // answers (an optional dependency at http://169.254.169.254/… gives the instance's credentials),
       // and a prepare script could read them there and pack them
-      const installCache = join(home, 'install-cache');
-      // npm's global config is covered in every build (it may hold the operator's tokens: see
-      // hiddenPaths); the install, which runs no code of the tag's, gets a copy of it, gone with its cache
-      const global = copyGlobalConfig(installCache);
-      const installEnv: Record<string, string> = {
-        ...env,
-        ...proxyOf(true),
-        ...(global ? { npm_config_globalconfig: global } : {}),
-        npm_config_cache: installCache,
-        npm_config_logs_dir: join(installCache, '_logs'),
-        // and one no file here names (a dependency's dependency): npm 11's allow-git refuses it (older npm ignores the setting)
-        ...(holdsSecret ? { npm_config_allow_git: 'none' } : {}),
-      };
-      // the tag's own .npmrc is npm's project config, above ours: set aside while npm holds the tokens
-      const aside = setAsideProjectConfig(input.checkoutDir, dir, subject);
+      // in the sealed folder: another build running meanwhile (a setup.py searching the state's tmp folder) reads neither
+      const installCache = await mkdtemp(join(sealedFolder(input.scratchDir ?? tmpdir()), `install-${process.pid}-`));
       try {
-        writeFileSync(env.npm_config_userconfig!, aside.settings + npmrc(routes, installEnv));
-        await run(['npm', existsSync(join(dir, 'package-lock.json')) ? 'ci' : 'install', '--no-audit', '--no-fund', '--ignore-scripts'], 'installing dependencies for its prepare script', installEnv, false);
+        // npm's global config is covered in every build (it may hold the operator's tokens: see
+        // hiddenPaths); the install, which runs no code of the tag's, gets a copy of it, gone with its cache
+        const global = copyGlobalConfig(installCache);
+        const installEnv: Record<string, string> = {
+          ...env,
+          ...proxyOf(true),
+          ...(global ? { npm_config_globalconfig: global } : {}),
+          npm_config_cache: installCache,
+          npm_config_logs_dir: join(installCache, '_logs'),
+          // and one no file here names (a dependency's dependency): npm 11's allow-git refuses it (older npm ignores the setting)
+          ...(holdsSecret ? { npm_config_allow_git: 'none' } : {}),
+        };
+        // the tag's own .npmrc is npm's project config, above ours: set aside while npm holds the tokens
+        const aside = setAsideProjectConfig(input.checkoutDir, dir, subject);
+        try {
+          writeFileSync(env.npm_config_userconfig!, aside.settings + npmrc(routes, installEnv));
+          await run(['npm', existsSync(join(dir, 'package-lock.json')) ? 'ci' : 'install', '--no-audit', '--no-fund', '--ignore-scripts'], 'installing dependencies for its prepare script', installEnv, false, [installCache]);
+        } finally {
+          writeFileSync(env.npm_config_userconfig!, '');
+          aside.restore();
+        }
       } finally {
-        writeFileSync(env.npm_config_userconfig!, '');
-        aside.restore();
         await rm(installCache, { recursive: true, force: true });
       }
       // then the scripts the install skipped (the dependencies' and the package's own install scripts), without

@@ -14,7 +14,7 @@
  * https://man7.org/linux/man-pages/man2/setsid.2.html  https://nodejs.org/api/child_process.html#optionsdetached
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants as fsConstants, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { basename, delimiter, dirname, isAbsolute, join, resolve as resolvePath, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +50,11 @@ export interface RunOptions {
    * it but the system's temp folders (see `mountsFor`).
    */
   writable?: readonly string[];
+  /**
+   * What is covered from every other build but not from this command: a sealed folder's
+   * part (see `sealedFolder`) that npm's install, which runs no code of the tag's, works in.
+   */
+  reveal?: readonly string[];
 }
 
 export interface RunResult {
@@ -553,13 +558,41 @@ export function hideFromBuilds(path: string): void {
   alsoHidden.add(resolvePath(path));
 }
 
+/** The name of the sealed folder in a scratch folder: the same for every process, so each one's builds cover every other's. */
+export const SEALED = 'cam-sealed';
+const sealed = new Set<string>();
+/**
+ * The folder `cam-sealed` in `parent` (a build's scratch folder: the state's tmp), which every
+ * build started from now on has covered, in this process and in any other that called this for
+ * the same parent before its builds (another job in the same state directory): what the tool
+ * keeps there while builds run (npm's install: its copy of npm's global config, which may hold
+ * the operator's tokens, and its cache) no other build reads, even what is written there after
+ * that build started, as a file or folder covered one by one would be (a cover is made when the
+ * build starts). Never removed, so it is there for every build: what is in it carries its
+ * writer's pid and is swept after a killed run. Call it before the builds that must not see
+ * what goes in it start (the engine does, for the state's tmp folder).
+ */
+export function sealedFolder(parent: string): string {
+  const folder = join(resolvePath(parent), SEALED);
+  if (!sealed.has(folder) || !existsSync(folder)) {
+    try {
+      mkdirSync(folder, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw localError(e, folder, 'make a folder for what builds must not read in', { anyCode: true })!;
+    }
+    sealed.add(folder);
+    hideFromBuilds(folder);
+  }
+  return folder;
+}
+
 /**
  * What a build must not read, as it is now: the credential places of our HOME (and
  * the account's home, when HOME says otherwise), the files the variables name, and
  * what `hideFromBuilds` added; each that exists, once, and never one that holds what
  * the build works in (its cwd, HOME or TMPDIR) or that a covered folder already holds.
  */
-export function hiddenPaths(work: { cwd: string; env: Readonly<Record<string, string>> }, system: readonly string[] = SYSTEM_FILES): { path: string; dir: boolean }[] {
+export function hiddenPaths(work: { cwd: string; env: Readonly<Record<string, string>>; reveal?: readonly string[] }, system: readonly string[] = SYSTEM_FILES): { path: string; dir: boolean }[] {
   const candidates = [
     ...accountHomes().flatMap((h) => [...HOME_FOLDERS, ...HOME_FILES].map((f) => join(h, f))),
     ...system,
@@ -576,7 +609,7 @@ export function hiddenPaths(work: { cwd: string; env: Readonly<Record<string, st
       return undefined;
     }
   };
-  const working = [work.cwd, work.env.HOME, work.env.TMPDIR].flatMap((p) => (p ? [real(p) ?? resolvePath(p)] : []));
+  const working = [work.cwd, work.env.HOME, work.env.TMPDIR, ...(work.reveal ?? [])].flatMap((p) => (p ? [real(p) ?? resolvePath(p)] : []));
   const out: { path: string; dir: boolean }[] = [];
   for (const candidate of candidates) {
     const path = real(candidate);

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import PQueue from 'p-queue';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
-import { protectFromBuilds } from '../builders/process.js';
+import { protectFromBuilds, sealedFolder } from '../builders/process.js';
 import type { LoadedJob } from '../config/load.js';
 import { localError, MigrateError, targetUnreachableError, toError } from '../errors.js';
 import { sweepLeftovers } from '../state/leftovers.js';
@@ -135,6 +135,8 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     const blobs = new BlobStore(join(stateDir, 'blobs'));
     blobs.sweepTemporary();
     sweepLeftovers(stateDir);
+    // before any build: what an npm install keeps there (a copy of npm's global config) no build reads, of this run or another job's
+    sealedFolder(join(stateDir, 'tmp'));
     // a state that records another target says nothing about this one: refused, or moved when told
     const thisTarget = targetOf(config.target);
     const moveFrom = checkTarget(db, thisTarget, { retarget: opts.retarget });

@@ -2,7 +2,8 @@
  * What a killed run leaves in the state directory besides half-written blobs:
  * checkouts and build folders (`<state>/tmp/checkout-<id>-<pid>-<r>`,
  * `build-<pid>-<r>`, `warm-checkout-<pid>-<r>`), a build's scratch (HOME, TMPDIR,
- * npm's cache: `scratch-<pid>-<r>`), an ssh key written for git
+ * npm's cache: `scratch-<pid>-<r>`; an npm install's cache and copy of npm's global config:
+ * `cam-sealed/install-<pid>-<r>`), an ssh key written for git
  * (`ssh-key-…-<pid>`: a secret, which must not outlive the run that wrote it),
  * and half-cloned mirrors (`<state>/git/<job>/<id>.git.partial-<pid>`; release 0.1's
  * `<state>/git/<id>.git.partial-<pid>`). Each name
@@ -15,13 +16,15 @@ import { sweepDeadWriters } from '../alive.js';
 
 const IN_TMP = /^(?:ssh-key-.+-(\d+)|(?:checkout-.+|build|warm-checkout|scratch)-(\d+)-[A-Za-z0-9]+)$/;
 const IN_GIT = /\.partial-(\d+)$/;
+/** In `<state>/tmp/cam-sealed` (builders/process `sealedFolder`): an npm install's cache and its copy of npm's global config. */
+const IN_SEALED = /^install-(\d+)-[A-Za-z0-9]+$/;
 
 export function sweepLeftovers(stateDir: string): void {
   const git = join(stateDir, 'git');
   const jobFolders = namesIn(git, true)
     .filter((name) => !name.endsWith('.git') && !IN_GIT.test(name))
     .map((name) => join(git, name));
-  for (const [dir, pattern] of [[join(stateDir, 'tmp'), IN_TMP], [git, IN_GIT], ...jobFolders.map((d) => [d, IN_GIT] as const)] as const) {
+  for (const [dir, pattern] of [[join(stateDir, 'tmp'), IN_TMP], [join(stateDir, 'tmp', 'cam-sealed'), IN_SEALED], [git, IN_GIT], ...jobFolders.map((d) => [d, IN_GIT] as const)] as const) {
     sweepDeadWriters(dir, (name) => {
       const m = pattern.exec(name);
       return m ? Number(m[1] ?? m[2]) : undefined;
