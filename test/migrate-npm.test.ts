@@ -206,8 +206,8 @@ describe('a package taken out of the job', () => {
     expect(s.metadataOutOfSync).toEqual([]);
     expect(s.notInJob).toEqual([
       // a version a run of ours started publishing is never "never migrated": the target may hold part of it
-      { source: 'private-npm', package: '@drop/b', onTarget: 3, notMigrated: [], publishBegun: ['1.0.3'], unsettled: [] },
-      { source: 'private-npm', package: '@drop/c', onTarget: 0, notMigrated: V, publishBegun: [], unsettled: [] },
+      { source: 'private-npm', package: '@drop/b', why: 'not-named', onTarget: 3, notMigrated: [], publishBegun: ['1.0.3'], unsettled: [] },
+      { source: 'private-npm', package: '@drop/c', why: 'not-named', onTarget: 0, notMigrated: V, publishBegun: [], unsettled: [] },
     ]);
     const dropped = te.openState('dropping');
     try {

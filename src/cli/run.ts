@@ -74,10 +74,15 @@ export function humanSummary(s: RunSummary): string {
   for (const r of s.removedAtSource) lines.push(`  REMOVED AT SOURCE ${r.package}@${r.version} (${r.state}): ${r.detail}`);
   for (const d of s.notInJob ?? []) {
     const left = notInJobLeft(d.notMigrated, d.publishBegun, d.unsettled);
-    if (left.length) lines.push(`  NO LONGER IN THE JOB ${d.package} (${d.source}): ${left.join('; ')}; ${d.onTarget} on the target, left as they are`);
+    if (left.length) lines.push(`  ${d.why === 'filters' ? 'LEFT OUT BY THE FILTERS' : 'NO LONGER IN THE JOB'} ${d.package} (${d.source}): ${left.join('; ')}; ${d.onTarget} on the target, left as they are`);
   }
-  const whole = (s.notInJob ?? []).filter((d) => d.notMigrated.length + d.publishBegun.length + d.unsettled.length === 0).length;
-  if (whole) lines.push(`  no longer in the job: ${whole} package(s) with nothing left unfinished`);
+  // as status says them: what is on the target of what the job no longer asks for is not counted above
+  const whole = (why: 'not-named' | 'filters') => (s.notInJob ?? []).filter((d) => (d.why ?? 'not-named') === why && d.notMigrated.length + d.publishBegun.length + d.unsettled.length === 0);
+  const onTarget = (ds: RunSummary['notInJob']) => ds.reduce((n, d) => n + d.onTarget, 0);
+  const named = whole('not-named');
+  if (named.length) lines.push(`  no longer in the job: ${named.length} package(s) with nothing left unfinished (${onTarget(named)} version(s) on the target, left as they are, not counted above)`);
+  const filtered = whole('filters');
+  if (filtered.length) lines.push(`  left out by the filters: ${onTarget(filtered)} version(s) on the target of ${filtered.length} package(s), left as they are, not counted above`);
   for (const m of s.metadataOutOfSync) lines.push(`  NOT IN SYNC ${m.package}: ${m.reason}`);
   if (s.weakIntegrity.length) lines.push(`  weak integrity (sha1 only at the source): ${s.weakIntegrity.map((w) => `${w.package}@${w.version}`).join(', ')}`);
   return `${lines.map(continued).join('\n')}\n`;

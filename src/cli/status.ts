@@ -1,16 +1,14 @@
 /** `status JOB`: what the state database says, without touching any source or target. */
 import { dirname } from 'node:path';
-import { compileFilters } from '../config/filters.js';
 import { loadJob } from '../config/load.js';
-import type { SourceConfig } from '../config/schema.js';
 import type { RunSummary } from '../engine/events.js';
-import { jobNamesPackage } from '../engine/job-edits.js';
+import { jobNamesPackage, notAskedBy } from '../engine/job-edits.js';
 import { ON_TARGET } from '../engine/package.js';
 import { goTagPatternMismatches } from '../sources/git.js';
 import { LEFT_OUT_NOTE, LEFT_OUT_ON_TARGET, StateDb } from '../state/db.js';
 import { existingState, jobInProgress } from '../state/lock.js';
 import { describeTarget, targetDifferences, targetOf, type TargetIdentity } from '../state/target.js';
-import { ITEM_STATES, type ItemState } from '../types.js';
+import { ITEM_STATES } from '../types.js';
 import { goTagPatternLine, notInJobLeft, print, printEntries, reportError, wantsJson, type Io } from './output.js';
 
 export interface StatusReport {
@@ -86,10 +84,10 @@ export function readStatus(jobFile: string, stateDir = 'state'): StatusReport {
  * run's summary and the report. Of those, only the versions the job file asks for now are counted and listed: a
  * package it no longer names, or versions its filters now leave out, go to `notInJob` (the next run sets them aside).
  */
-function statusOf(name: string, database: string, state: StateDb, active: string[], config: { sources: SourceConfig[]; filters: Parameters<typeof compileFilters>[0] }): Omit<StatusReport, 'goTagPatterns'> {
+function statusOf(name: string, database: string, state: StateDb, active: string[], config: Parameters<typeof notAskedBy>[0]): Omit<StatusReport, 'goTagPatterns'> {
   const configOf = new Map(config.sources.map((c) => [c.id, c]));
   const named = (source: string, pkg: string) => jobNamesPackage(configOf.get(source)!, pkg);
-  const selects = compileFilters(config.filters);
+  const notAsked = notAskedBy(config);
   const key = (source: string, pkg: string, version: string) => JSON.stringify([source, pkg, version]);
   const counts: Record<string, number> = {};
   const out = new Set<string>();
@@ -97,7 +95,7 @@ function statusOf(name: string, database: string, state: StateDb, active: string
   for (const r of state.workKeys()) {
     if (!active.includes(r.source_id)) continue;
     // as the next run takes it: a package not named is set aside whole; versions the filters leave out, unless already left out
-    const why = !named(r.source_id, r.package) ? 'not-named' : !selects(r.package, r.version) && !LEFT_OUT.has(r.state) ? 'filters' : undefined;
+    const why = notAsked(r);
     if (why === undefined) {
       counts[r.state] = (counts[r.state] ?? 0) + 1;
       continue;
@@ -145,9 +143,6 @@ function statusOf(name: string, database: string, state: StateDb, active: string
     ...lastRates(state),
   };
 }
-
-/** States of versions a run has already left out: the filters leaving them out changes nothing of them. */
-const LEFT_OUT: ReadonlySet<ItemState> = new Set(['excluded', 'skipped', 'removed']);
 
 /** The rates of the latest run whose summary recorded them (a run with nothing to do reads no quotas). */
 function lastRates(state: StateDb): { rates?: StatusReport['rates'] } {

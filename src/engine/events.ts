@@ -83,9 +83,11 @@ export interface RunSummary {
    * many versions are on the target, which were never migrated (set aside as `excluded`,
    * ENOTINJOB), which were set aside after a run of ours started publishing them (the target
    * may hold part of them: `publishBegun`), and which publishes were cut off and not settled
-   * by reading the target.
+   * by reading the target. `why` is `not-named` for such a package (every version of it), `filters`
+   * for versions on the target (or whose publish is unsettled) that the job's filters now leave out;
+   * as in `status`, none of them is counted in `states`, `selected` or `complete`.
    */
-  notInJob: { source: string; package: string; onTarget: number; notMigrated: string[]; publishBegun: string[]; unsettled: string[] }[];
+  notInJob: { source: string; package: string; why: 'not-named' | 'filters'; onTarget: number; notMigrated: string[]; publishBegun: string[]; unsettled: string[] }[];
   /**
    * Other jobs' states in the state directory that record versions on this target (published,
    * verified or found there) from this job's sources, for packages this job reads (engine/job-edits.ts otherJobsOfThisWork): the job renamed

@@ -7,11 +7,13 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { normalizeProjectName } from '../builders/python-metadata.js';
-import type { GitSourceConfig, SourceConfig } from '../config/schema.js';
+import { compileFilters } from '../config/filters.js';
+import type { GitSourceConfig, JobConfig, SourceConfig } from '../config/schema.js';
 import { MigrateError } from '../errors.js';
 import type { Source } from '../sources/index.js';
 import { peekState, type StateDb } from '../state/db.js';
 import { targetDifferences, type TargetIdentity } from '../state/target.js';
+import type { ItemState } from '../types.js';
 import type { RunSummary } from './events.js';
 import { ON_TARGET } from './package.js';
 
@@ -33,6 +35,29 @@ export function jobNamesPackage(source: SourceConfig, name: string): boolean {
       throw new Error(`unknown source kind ${JSON.stringify(never)}`);
     }
   }
+}
+
+/** States of versions a run has already left out: the filters leaving them out changes nothing of them. */
+const LEFT_OUT: ReadonlySet<ItemState> = new Set(['excluded', 'skipped', 'removed']);
+
+/** Why the job file no longer asks for a version: its package is no longer named, or the filters now leave it out. */
+export type NotAsked = 'not-named' | 'filters';
+
+/**
+ * Whether the job file asks for a version now, as the next run takes it: `not-named` for every
+ * version of a package an npm source no longer names, `filters` for a version the filters now
+ * leave out that is not yet recorded as left out (one `excluded`, `skipped` or `removed` is
+ * counted as it stands), undefined when the job asks for it. The run's summary, `status` and the
+ * report count and list by this one rule, so they tell one story of the same state.
+ */
+export function notAskedBy(config: { sources: readonly SourceConfig[]; filters: Pick<JobConfig['filters'], 'include' | 'exclude'> }): (r: { source_id: string; package: string; version: string; state: string }) => NotAsked | undefined {
+  const configOf = new Map(config.sources.map((c) => [c.id, c]));
+  const selects = compileFilters(config.filters);
+  return (r) => {
+    const source = configOf.get(r.source_id);
+    if (source && !jobNamesPackage(source, r.package)) return 'not-named';
+    return !selects(r.package, r.version) && !LEFT_OUT.has(r.state as ItemState) ? 'filters' : undefined;
+  };
 }
 
 /**
@@ -260,6 +285,7 @@ export function setAsideDropped(state: StateDb, dropped: ReadonlyMap<string, rea
       out.push({
         source,
         package: name,
+        why: 'not-named',
         onTarget: rows.filter((r) => ON_TARGET.has(r.state)).length,
         notMigrated: rows.filter((r) => r.state === 'excluded' && r.last_error_code === 'ENOTINJOB' && r.attempts === 0).map((r) => r.version),
         // a run of ours started publishing it (LEFT_OUT_ON_TARGET): the target may hold part of it, never "never migrated"

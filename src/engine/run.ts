@@ -35,7 +35,7 @@ import { Limiter, StuckWatch } from './limiter.js';
 import { gracefulStop, RefusalBreaker, targetStuckError, THROTTLED_BEFORE_STOP } from './stop.js';
 import { jobRates, resolveRates } from './rates.js';
 import { harden, scopesOf } from './harden.js';
-import { jobNamesPackage, otherJobsOfThisWork, recordSources, refuseReformattedSources, refuseRenamedSources, refuseRespelledPackages, setAsideDropped } from './job-edits.js';
+import { jobNamesPackage, otherJobsOfThisWork, recordSources, refuseReformattedSources, refuseRenamedSources, refuseRespelledPackages, notAskedBy, setAsideDropped } from './job-edits.js';
 import { callerIdentity } from '../targets/domain.js';
 import type { STSClient } from '@aws-sdk/client-sts';
 import { quotaNote as quotaNoteOf, readAccountQuotas } from '../targets/quotas.js';
@@ -514,7 +514,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     // what the job no longer names: set aside now that its interrupted publishes are settled, and said
     const notInJob = fatalError === undefined ? setAsideDropped(db, dropped) : [];
     const goSum = checkGoSums(goSumFiles(job.file, config.goSum), db.items('facts IS NOT NULL').filter(inJob));
-    const summary = summarize(db, job.name, dryRun, signal.aborted && fatalError === undefined, outcomes, listErrors, metadata, metadataOutOfSync, goSum, hardening, active, {
+    const summary = summarize(db, job.name, dryRun, signal.aborted && fatalError === undefined, outcomes, listErrors, metadata, metadataOutOfSync, goSum, hardening, active, notAskedBy(config), {
       rates: Object.fromEntries(BUCKETS.map((b) => [b, { ...rates[b], ...(limiter.latencyMs(b) !== undefined ? { latencyMs: Math.round(limiter.latencyMs(b)!) } : {}) }])) as RunSummary['rates'],
       ...(quotaNote ? { quotaNote } : {}),
       ...(retargeted ? { retargeted } : {}),

@@ -12,6 +12,7 @@ import { LEFT_OUT_ON_TARGET, type StateDb } from '../state/db.js';
 import type { Source } from '../sources/index.js';
 import type { ItemState } from '../types.js';
 import type { RunSummary } from './events.js';
+import type { notAskedBy } from './job-edits.js';
 import { ON_TARGET } from './package.js';
 
 /**
@@ -98,23 +99,53 @@ export function summarize(
   goSum: RunSummary['goSum'],
   hardening: RunSummary['hardening'],
   active: string[],
+  notAsked: ReturnType<typeof notAskedBy>,
   figures: Pick<RunSummary, 'rates' | 'quotaNote' | 'retargeted' | 'unmatchedFilters' | 'goTagPatterns' | 'otherJobs' | 'notInJob' | 'inFlight' | 'throttles' | 'tokenFetches' | 'blobRecheck' | 'durationMs' | 'peakLiveHeapBytes'>,
 ): RunSummary {
-  // counted in SQL, and only the rows the summary lists are read: a run of 10,000 versions
-  // does not end by holding every row (the peak RSS it reports is taken below)
-  const states = state.stateCounts(active);
+  // Counted from a few columns per version, and only the rows the summary lists are read whole:
+  // a run of 10,000 versions does not end by holding every row (the peak RSS it reports is taken
+  // below). Only what the job file asks for now is counted, as `status` and the report count it:
+  // a package it no longer names, or versions on the target its filters now leave out, are listed
+  // apart (notInJob), never counted as selected, nor as on the target.
+  const states: Record<string, number> = {};
+  const out = new Set<number>();
+  const byFilters = new Map<string, RunSummary['notInJob'][number]>();
+  let unsettledOut = 0;
+  for (const r of state.workKeys()) {
+    if (!active.includes(r.source_id)) continue;
+    const why = notAsked(r);
+    if (why === undefined) {
+      states[r.state] = (states[r.state] ?? 0) + 1;
+      continue;
+    }
+    out.add(r.id);
+    const unsettled = r.state === 'publishing' || r.state === 'published';
+    if (unsettled) unsettledOut++;
+    // a package no longer named is said by setAsideDropped, which set it aside (figures.notInJob)
+    if (why !== 'filters') continue;
+    const k = JSON.stringify([r.source_id, r.package]);
+    const d = byFilters.get(k) ?? byFilters.set(k, { source: r.source_id, package: r.package, why, onTarget: 0, notMigrated: [], publishBegun: [], unsettled: [] }).get(k)!;
+    if (ON_TARGET.has(r.state)) d.onTarget++;
+    else if (unsettled) d.unsettled.push(r.version);
+    else (r.attempts > 0 ? d.publishBegun : d.notMigrated).push(r.version);
+  }
+  const notInJob = [...figures.notInJob, ...byFilters.values()].sort((a, b) => a.source.localeCompare(b.source) || a.package.localeCompare(b.package));
   const count = (pick: (s: string) => boolean) => Object.entries(states).reduce((n, [s, k]) => n + (pick(s) ? k : 0), 0);
   const selected = count((s) => s !== 'excluded' && s !== 'removed' && s !== 'skipped');
   const complete = count((s) => ON_TARGET.has(s as ItemState));
-  const listed = (where: string) => state.itemsOfSources(active, where);
+  const listed = (where: string) => state.itemsOfSources(active, where).filter((r) => !out.has(r.id));
+  // what happened to a version the job no longer asks for is no more the job's than the version is
+  const ofJob = <T extends { source: string; package: string; version: string; state: string }>(rows: T[]) =>
+    rows.filter((r) => !active.includes(r.source) || notAsked({ source_id: r.source, package: r.package, version: r.version, state: r.state }) === undefined);
   const failures = listed("state = 'failed'").map((r) => ({ package: r.package, version: r.version, code: r.last_error_code ?? 'EUNKNOWN', message: r.last_error ?? '' }));
   const conflicts = listed("state = 'conflict'").map((r) => ({ package: r.package, version: r.version, code: r.last_error_code ?? 'ECONFLICT', message: r.last_error ?? '', ourSha512: state.ourConflictSha512(r) ?? '', targetSha512: r.target_sha512 ?? '' }));
-  const tagMoved = state.tagMoves(state.runId ?? undefined).map((t) => ({ package: t.package, version: t.version, state: t.state, detail: t.detail ?? '' }));
+  const tagMoved = ofJob(state.tagMoves(state.runId ?? undefined)).map((t) => ({ package: t.package, version: t.version, state: t.state, detail: t.detail ?? '' }));
   // in sync means the versions AND the dist-tags/deprecations: a tag left behind is not a finished job
   const goSumBad = goSum.mismatches.length + goSum.errors.length > 0 || (hardening?.errors.length ?? 0) > 0;
   // a moved tag of a version the job leaves out (filters, a skip) is reported, and fails nothing
   const tagMovedInJob = tagMoved.filter((t) => t.state !== 'excluded' && t.state !== 'skipped').length;
-  const ok = complete === selected && listErrors.length === 0 && metadataOutOfSync.length === 0 && tagMovedInJob === 0 && !goSumBad && !interruptedRun;
+  // a publish of a version the job no longer asks for that this run could not settle: the target may hold a version nobody checked
+  const ok = complete === selected && unsettledOut === 0 && listErrors.length === 0 && metadataOutOfSync.length === 0 && tagMovedInJob === 0 && !goSumBad && !interruptedRun;
   return {
     job,
     dryRun,
@@ -129,18 +160,17 @@ export function summarize(
     listErrors: [...listErrors].sort((a, b) => a.source.localeCompare(b.source) || a.package.localeCompare(b.package)),
     metadata: [...metadata].sort((a, b) => a.package.localeCompare(b.package)),
     weakIntegrity: listed('integrity_weak != 0').map((r) => ({ package: r.package, version: r.version })),
-    sourceChanged: state
-      .sourceChanges(state.runId ?? undefined)
-      .map((c) => ({ package: c.package, version: c.version, migratedSha512: c.sha512 ?? '', detail: c.detail ?? '' })),
-    removedAtSource: state.sourceRemovals(state.runId ?? undefined).map((c) => ({ package: c.package, version: c.version, state: c.state, detail: c.detail ?? '' })),
+    sourceChanged: ofJob(state.sourceChanges(state.runId ?? undefined)).map((c) => ({ package: c.package, version: c.version, migratedSha512: c.sha512 ?? '', detail: c.detail ?? '' })),
+    removedAtSource: ofJob(state.sourceRemovals(state.runId ?? undefined)).map((c) => ({ package: c.package, version: c.version, state: c.state, detail: c.detail ?? '' })),
     tagMoved,
     goSum,
     ...(hardening ? { hardening } : {}),
     skipped: listed("state = 'skipped'").map((r) => ({ package: r.package, version: r.version, reason: r.last_error ?? '' })),
-    // set aside by a skip or a filter after a publish of ours began: not "nothing of it on the target"
-    leftOutOnTarget: listed(LEFT_OUT_ON_TARGET).map((r) => ({ package: r.package, version: r.version, state: r.state, attempts: r.attempts })),
+    // set aside by a skip or a filter after a publish of ours began: not "nothing of it on the target" (a package no longer named too, as status lists them)
+    leftOutOnTarget: state.itemsOfSources(active, LEFT_OUT_ON_TARGET).map((r) => ({ package: r.package, version: r.version, state: r.state, attempts: r.attempts })),
     metadataOutOfSync: [...metadataOutOfSync].sort((a, b) => a.package.localeCompare(b.package) || a.reason.localeCompare(b.reason)),
     ...figures,
+    notInJob,
     peakRssBytes: peakRss(),
     // an interrupted run exits 130 (cli/main.ts): the summary says the same number
     exitCode: interruptedRun ? 130 : dryRun ? (failures.length + conflicts.length + listErrors.length + tagMovedInJob > 0 || goSumBad ? 1 : 0) : ok ? 0 : 1,
