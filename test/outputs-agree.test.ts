@@ -3,9 +3,12 @@
  * terminal), `status`, and `report` tell one story per version — what the job asks for now
  * is counted, and what it no longer asks for is listed apart, never counted as selected.
  */
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { humanSummary } from '../src/cli/run.js';
 import { readStatus } from '../src/cli/status.js';
+import { reportCommand } from '../src/cli/plan.js';
+import type { Report } from '../src/report/index.js';
 import { seedPackages } from './support/npm-fixtures.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
 
@@ -17,6 +20,22 @@ beforeAll(async () => {
 afterAll(async () => {
   await te?.stop();
 });
+
+/** `report JOB --json` in-process: the report model and its exit code. */
+async function report(jobFile: string): Promise<{ code: number; report: Report }> {
+  let out = '';
+  const stdout = Object.assign(new Writable({ write: (c: Buffer, _e, done) => ((out += c.toString()), done()) }), { isTTY: false });
+  const stderr = new Writable({ write: (_c, _e, done) => done() });
+  const saved = process.env.CAM_LOCK_DIR;
+  process.env.CAM_LOCK_DIR = te.env.CAM_LOCK_DIR;
+  try {
+    const code = await reportCommand(jobFile, { json: true, stateDir: te.stateDir, out: `${te.dir}/reports-${Date.now()}-${Math.random()}` }, { stdout, stderr });
+    return { code, report: JSON.parse(out) as Report };
+  } finally {
+    if (saved === undefined) delete process.env.CAM_LOCK_DIR;
+    else process.env.CAM_LOCK_DIR = saved;
+  }
+}
 
 describe('a package migrated whole, then taken out of the job file', () => {
   it('is counted nowhere by the run that sets it aside: its summary, status and the report give the same selected and on-target counts', async () => {
@@ -40,5 +59,13 @@ describe('a package migrated whole, then taken out of the job file', () => {
     expect({ selected: s.selected, complete: s.complete, verified: s.states.verified ?? 0 }).toEqual({ selected: st.total, complete: 2, verified: st.states.verified });
     expect(humanSummary(s)).toContain('2/2 selected versions are on the target');
 
+    const r = await report(onlyKept);
+    expect(r.code).toBe(0);
+    expect(r.report.verdict.headline).toContain('2 of 2 selected version(s) on the target and verified');
+    // the dropped package's versions: left out, said to be on the target, no warning of half a version
+    const gone = r.report.packages.find((p) => p.name === '@agree/gone')!;
+    expect(gone.versions.map((v) => [v.outcome.key, v.outcome.state, v.outcome.code])).toEqual(['1.0.0', '1.0.1', '1.0.2'].map(() => ['excluded', 'verified', 'ENOTINJOB']));
+    expect(gone.versions[0]!.outcome.reason).toContain('on the target (verified), where it stays');
+    expect(r.report.findings.map((f) => f.code)).not.toContain('ELEFTOUTONTARGET');
   });
 });

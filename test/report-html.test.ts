@@ -57,6 +57,8 @@ beforeAll(async () => {
         if (i.package === '@acme/logger' && i.version === '1.0.0') return { ...i, source_published_at: BIDI_TIME };
         return i;
       }),
+      // the job names the package, as it must for its versions to be the job's (else they are left out, as status leaves them out)
+      job: { ...input.job, config: { ...input.job.config, sources: input.job.config.sources.map((s) => (s.id === 'private-npm' && s.kind === 'npm-registry' ? { ...s, packages: [...s.packages, HOSTILE] } : s)) } },
     };
     many = manyWarm(2_000, 101);
     files.warm = join(dir, 'warm.html');

@@ -408,6 +408,8 @@ describe('the Markdown form', () => {
     input.items = input.items.map((i) =>
       i.package === '@acme/config' ? { ...i, package: hostile, version: `${i.version}\\|[pwn](https://evil.example/)<b>`, last_error: 'EBADSOURCE: <img src=x onerror=alert(1)> | pipe\nnewline see www.evil.example', last_error_code: 'EBADSOURCE', state: 'failed' } : i,
     );
+    // the job names the package, as it must for its versions to be the job's (else they are left out, as status leaves them out)
+    input.job = { ...input.job, config: { ...input.job.config, sources: input.job.config.sources.map((s) => (s.id === 'private-npm' && s.kind === 'npm-registry' ? { ...s, packages: [...s.packages, hostile] } : s)) } };
     const md = renderMarkdown(buildReport(input));
     // a value holding a pipe is escaped text: in a code span a backslash before the pipe would end the cell
     expect(md).toContain('| \\<script\\>alert("x")\\</script\\>\\|\\`evil\\`\\*\\[link\\](https\\://evil.example) | npm |');
@@ -803,7 +805,8 @@ describe('the report files (cam report)', () => {
     const { stateDir, jobFile } = stateWithJob('many-critical');
     const state = StateDb.open(join(stateDir, 'acme-migration.sqlite'));
     try {
-      const ids = (state.db.prepare('SELECT id FROM items ORDER BY id LIMIT 25').all() as { id: number }[]).map((r) => r.id);
+      // versions the job asks for (not ones its filters leave out: those are no failures of the job's, as status says too)
+      const ids = (state.db.prepare("SELECT id FROM items WHERE state != 'excluded' ORDER BY id LIMIT 25").all() as { id: number }[]).map((r) => r.id);
       // each its own code: one critical finding each
       for (const [i, id] of ids.entries()) state.db.prepare("UPDATE items SET state = 'failed', last_error_code = ?, last_error = ? WHERE id = ?").run(`ECODE${i}`, `ECODE${i}: failed`, id);
     } finally {

@@ -199,7 +199,8 @@ export function collectFindings(s: FindingSources): Finding[] {
     const r = s.summary.retargeted;
     out.push(finding({ severity: 'warning', code: 'ETARGETCHANGED', section: 'migration', title: `the state moved to this job's target (--retarget): ${r.versions} version(s) recorded against another one were checked again`, detail: `it recorded ${r.from}; the old target keeps what was migrated there`, action: 'make sure the new target is the one meant for cutover' }, []));
   }
-  const leftOnTarget = s.packages.flatMap((p) => p.versions.filter((v) => (v.outcome.key === 'excluded' || v.outcome.key === 'skipped') && v.attempts > 0).map((v) => `${p.name}@${v.version}`));
+  // (a version on the target whole, verified or found there, that the job no longer asks for is no half version)
+  const leftOnTarget = s.packages.flatMap((p) => p.versions.filter((v) => (v.outcome.key === 'excluded' || v.outcome.key === 'skipped') && v.attempts > 0 && v.outcome.state !== 'verified' && v.outcome.state !== 'present-identical').map((v) => `${p.name}@${v.version}`));
   if (leftOnTarget.length) {
     out.push(
       finding(

@@ -10,7 +10,7 @@
 import type { JobConfig } from '../config/schema.js';
 import type { RunSummary } from '../engine/events.js';
 import { redact } from '../redact.js';
-import { conflictSha512, type AssetRow, type ItemRow, type PackageRow } from '../state/db.js';
+import { conflictSha512, LEFT_OUT_NOTE, type AssetRow, type ItemRow, type PackageRow } from '../state/db.js';
 import type { Format } from '../types.js';
 import { readToolVersion } from '../version.js';
 import { estimateDuration, formatDuration, type EstimateOptions, type EstimateRates, type Throughput } from './estimate.js';
@@ -31,6 +31,7 @@ import {
   type OutcomeKey,
   type PreflightInput,
   type Report,
+  type ReportOutcome,
   type ReportPackage,
   type ReportVersion,
   type WarmInput,
@@ -135,7 +136,24 @@ function outcomeRow(r: ReportItem): ReportItem {
   return r.state === 'conflict' && r.target_asset ? { ...r, sha512: conflictSha512(r, r.assets ?? []) } : r;
 }
 
-function versionEntry(r: ReportItem, kind: ReportInput['kind'], sourceKinds: Map<string, 'npm-registry' | 'git'>, explain: ReturnType<typeof exclusionExplainer>): ReportVersion {
+/** States whose outcome stands whatever the job asks for now: already left out, or a publish the next run settles by reading the target. */
+const STANDS: ReadonlySet<string> = new Set(['excluded', 'skipped', 'removed', 'publishing', 'published']);
+
+/**
+ * A version the job file no longer asks for (engine/job-edits.ts notAskedBy: its package no longer named
+ * by its npm source, or left out by the filters now), as `status` and the run's summary leave it out of
+ * their counts: excluded, with the reason and what is of it on the target. Null when the job asks for it,
+ * or its state already says (left out; a publish to settle).
+ */
+function notAsked(r: ReportItem, named: (source: string, pkg: string) => boolean, explain: ReturnType<typeof exclusionExplainer>): Partial<ReportOutcome> | null {
+  if (STANDS.has(r.state)) return null;
+  const where = ON_TARGET_STATES.has(r.state) ? `; on the target (${r.state}), where it stays` : `; the next run sets it aside${r.attempts > 0 ? `; ${LEFT_OUT_NOTE}` : ''}`;
+  if (!named(r.source_id, r.package)) return { code: 'ENOTINJOB', reason: `no longer named by the job (not in the packages or scopes of source "${r.source_id}")${where}` };
+  const why = explain(r.package, r.version);
+  return why ? { excludedBy: why.filter, reason: `${why.reason}${where}` } : null;
+}
+
+function versionEntry(r: ReportItem, kind: ReportInput['kind'], sourceKinds: Map<string, 'npm-registry' | 'git'>, explain: ReturnType<typeof exclusionExplainer>, named: (source: string, pkg: string) => boolean): ReportVersion {
   const sourceKind = sourceKinds.get(r.source_id) ?? (r.source_ref || r.source_commit ? 'git' : 'unknown');
   const facts = parseJson<{ module?: string; h1?: string; goModH1?: string; commit?: string; committedAt?: string; builtWith?: Record<string, unknown> }>(r.facts, {});
   const files = (r.assets ?? []).map((a) => ({ name: a.name, size: a.size, sha256: a.sha256, sha512: a.sha512, sha1: a.sha1, upload: a.state }));
@@ -155,8 +173,15 @@ function versionEntry(r: ReportItem, kind: ReportInput['kind'], sourceKinds: Map
     go: facts.module ? { module: facts.module, zipH1: facts.h1 ?? null, modH1: facts.goModH1 ?? null } : null,
     attempts: r.attempts,
     updatedAt: r.updated_at,
-    outcome: kind === 'plan' ? planOutcome(outcomeRow(r), explain) : runOutcome(outcomeRow(r), explain),
+    outcome: outcomeOf(r, kind, explain, named),
   };
+}
+
+function outcomeOf(r: ReportItem, kind: ReportInput['kind'], explain: ReturnType<typeof exclusionExplainer>, named: (source: string, pkg: string) => boolean): ReportOutcome {
+  const out = notAsked(r, named, explain);
+  const blank = { state: r.state, code: null, message: null, hint: null, reason: null, excludedBy: null, ourSha512: null, targetSha512: null, targetStatus: null };
+  if (out) return { ...blank, ...out, key: 'excluded' };
+  return kind === 'plan' ? planOutcome(outcomeRow(r), explain) : runOutcome(outcomeRow(r), explain);
 }
 
 const ON_TARGET_STATES: ReadonlySet<string> = new Set(['publishing', 'published', 'verified', 'present-identical']);
@@ -167,6 +192,12 @@ const META_RANK = { failed: 2, pending: 1, done: 0 } as const;
 function buildPackages(input: ReportInput, items: ReportItem[], activeSources: Set<string>): ReportPackage[] {
   const sourceKinds = new Map(input.job.config.sources.map((s) => [s.id, s.kind]));
   const explain = exclusionExplainer(input.job.config.filters);
+  // as engine/job-edits.ts jobNamesPackage (a report's job may come from a hand-written fixture: lists absent are empty)
+  const configOf = new Map(input.job.config.sources.map((s) => [s.id, s]));
+  const named = (source: string, pkg: string) => {
+    const c = configOf.get(source);
+    return c?.kind !== 'npm-registry' || (c.packages ?? []).includes(pkg) || (c.scopes ?? []).some((scope) => pkg.startsWith(`${scope}/`));
+  };
   const pkgs = new Map<string, ReportPackage>();
   const entry = (format: Format, name: string): ReportPackage => {
     const key = `${format}\u0000${name}`;
@@ -177,7 +208,7 @@ function buildPackages(input: ReportInput, items: ReportItem[], activeSources: S
   const sorted = [...items].sort((a, b) => a.ordinal - b.ordinal || byText(a.source_id, b.source_id));
   for (const r of sorted) {
     const p = entry(r.format, r.package);
-    const v = versionEntry(r, input.kind, sourceKinds, explain);
+    const v = versionEntry(r, input.kind, sourceKinds, explain, named);
     p.versions.push(v);
     if (!p.sources.includes(r.source_id)) p.sources.push(r.source_id);
     p.versionCount++;
