@@ -69,3 +69,24 @@ describe('a package migrated whole, then taken out of the job file', () => {
     expect(r.report.findings.map((f) => f.code)).not.toContain('ELEFTOUTONTARGET');
   });
 });
+
+describe('origin controls the run could not set', () => {
+  it('exit 1 is said on the terminal: the summary names the package and why, as `harden` does', async () => {
+    const { privateNpm } = te.sandbox;
+    await seedPackages(privateNpm.url, privateNpm.token, [{ name: '@agreeh/locked', versions: ['1.0.0'] }]);
+    te.sandbox.standIn.addFault({ operation: 'PutPackageOriginConfiguration', package: 'locked', status: 400 });
+    try {
+      const s = await te.run(te.writeJob({ name: 'agree-harden', privateNpm: { scopes: ['@agreeh'] }, github: false }));
+      expect(s.hardening?.errors.map((e) => e.package)).toEqual(['@agreeh/locked']);
+      expect(s.exitCode).toBe(1);
+      const human = humanSummary(s);
+      expect(human).toMatch(/ORIGIN CONTROLS NOT SET @agreeh\/locked \(npm\): \S/);
+      // and the report of that run says the same (a critical finding, exit 1)
+      const r = await report(te.writeJob({ name: 'agree-harden', privateNpm: { scopes: ['@agreeh'] }, github: false }));
+      expect(r.report.findings.find((f) => f.code === 'EHARDENING')?.subjects).toEqual(['@agreeh/locked']);
+      expect(r.code).toBe(1);
+    } finally {
+      te.sandbox.standIn.clearFaults();
+    }
+  });
+});

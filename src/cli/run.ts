@@ -57,6 +57,8 @@ export function humanSummary(s: RunSummary): string {
   for (const t of s.tagMoved.filter((m) => m.state !== 'conflict')) lines.push(`  TAG MOVED ${t.package}@${t.version} (${t.state}): ${t.detail}`);
   for (const m of s.goSum.mismatches) lines.push(`  CRITICAL go.sum ${m.file}:${m.line} says ${m.module} ${m.version}${m.kind === 'go.mod' ? '/go.mod' : ''} ${m.goSum}, the migrated module hashes ${m.built}`);
   for (const e of s.goSum.errors) lines.push(`  go.sum not read: ${e.message}`);
+  // they make the run exit 1: said here, not only in --json
+  for (const e of s.hardening?.errors ?? []) lines.push(`  ORIGIN CONTROLS NOT SET ${e.package} (${e.format}): ${oneLine(e.message)}`);
   if (s.goSum.files) lines.push(`  go.sum: ${s.goSum.checked} lines checked in ${s.goSum.files} files, ${s.goSum.mismatches.length} differ`);
   if (s.skipped.length) lines.push(`  skipped: ${s.skipped.map((k) => `${k.package}@${k.version} (${k.reason})`).join(', ')}`);
   for (const k of s.leftOutOnTarget ?? []) lines.push(`  LEFT OUT, ON THE TARGET ${k.package}@${k.version} (${k.state}): ${LEFT_OUT_NOTE}`);
