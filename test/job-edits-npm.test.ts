@@ -88,6 +88,11 @@ describe('a version left out after a run of ours began publishing it, unpublishe
     expect(rows('exrmhalf', NAME)[0]!.removed_at).not.toBeNull();
     expect(s.exitCode).toBe(1);
     expect(publishes(NAME, '1.0.0')).toEqual([]);
+    // the exit code is said: the terminal names the version and what to do, this run and every rerun
+    for (const summary of [s, await te.run(job('exrmhalf', [NAME]))]) {
+      expect(summary.exitCode).toBe(1);
+      expect(humanSummary(summary)).toContain(`${NAME}@1.0.0`);
+    }
   });
 });
 

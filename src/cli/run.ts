@@ -74,6 +74,7 @@ export function humanSummary(s: RunSummary): string {
   for (const m of s.metadata) lines.push(`  metadata ${m.package}: ${m.error ?? m.changes.join(', ')}`);
   for (const c of s.sourceChanged) lines.push(`  WARNING ${c.package}@${c.version} changed at the source after it was migrated: ${c.detail} (migrated sha512 ${c.migratedSha512})`);
   for (const r of s.removedAtSource) lines.push(`  REMOVED AT SOURCE ${r.package}@${r.version} (${r.state}): ${r.detail}`);
+  for (const r of s.removedPartlyOnTarget ?? []) lines.push(`  REMOVED AT SOURCE, PART ON THE TARGET ${r.package}@${r.version}: a run of ours began publishing it before its source dropped it, and no run publishes the rest; delete the version on the target (aws codeartifact delete-package-versions) to leave nothing of it`);
   for (const d of s.notInJob ?? []) {
     const left = notInJobLeft(d.notMigrated, d.publishBegun, d.unsettled);
     if (left.length) lines.push(`  ${d.why === 'filters' ? 'LEFT OUT BY THE FILTERS' : 'NO LONGER IN THE JOB'} ${d.package} (${d.source}): ${left.join('; ')}; ${d.onTarget} on the target, left as they are`);

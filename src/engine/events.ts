@@ -51,6 +51,13 @@ export interface RunSummary {
    */
   leftOutOnTarget: { package: string; version: string; state: string; attempts: number }[];
   /**
+   * Versions the source no longer lists after a run of ours began publishing them (left `fetched`): part of
+   * each may be on the target and no run publishes the rest, so every run exits 1 for them until the version
+   * is deleted on the target (then the next run finds nothing of it: removed). Listed on every run, not only
+   * the one that found the removal (`removedAtSource`).
+   */
+  removedPartlyOnTarget: { package: string; version: string }[];
+  /**
    * Go versions against the go.sum files the job names: lines checked, and every
    * line whose hash differs from what was built (a critical finding), or files that
    * could not be read.

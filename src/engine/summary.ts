@@ -168,6 +168,7 @@ export function summarize(
     skipped: listed("state = 'skipped'").map((r) => ({ package: r.package, version: r.version, reason: r.last_error ?? '' })),
     // set aside by a skip or a filter after a publish of ours began: not "nothing of it on the target" (a package no longer named too, as status lists them)
     leftOutOnTarget: state.itemsOfSources(active, LEFT_OUT_ON_TARGET).map((r) => ({ package: r.package, version: r.version, state: r.state, attempts: r.attempts })),
+    removedPartlyOnTarget: listed("state = 'fetched' AND removed_at IS NOT NULL AND attempts > 0").map((r) => ({ package: r.package, version: r.version })),
     metadataOutOfSync: [...metadataOutOfSync].sort((a, b) => a.package.localeCompare(b.package) || a.reason.localeCompare(b.reason)),
     ...figures,
     notInJob,
