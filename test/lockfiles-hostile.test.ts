@@ -10,11 +10,11 @@ import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LoadedJob } from '../src/config/load.js';
 import { parseLockfile } from '../src/lockfiles/index.js';
-import { collectInputs } from '../src/warm/inputs.js';
+import { collectInputs, localLockfiles } from '../src/warm/inputs.js';
 import { thrown } from './support/thrown.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -187,6 +187,56 @@ describe('folder loops', () => {
     const r = await inChild(`out(findLockfiles(${JSON.stringify(project)}));`);
     expect(r.finished).toBe(true);
     expect(r.result).toEqual([join(project, 'app', 'package-lock.json')]);
+  });
+});
+
+describe('what a glob of warm.lockfiles walks', () => {
+  const LOCK = '{"lockfileVersion":3,"packages":{}}';
+
+  it('a linked folder under the glob\'s base is never followed: one to / ends, a lockfile behind one out of the tree is not read; a path named explicitly through a link is', async () => {
+    const project = folder();
+    const outside = folder();
+    write(join(outside, 'deep', 'package-lock.json'), LOCK);
+    write(join(project, 'svc', 'a', 'package-lock.json'), LOCK);
+    symlinkSync(outside, join(project, 'svc', 'ext'));
+    symlinkSync('/', join(project, 'svc', 'root'));
+    const r = await inChild(
+      `const { localLockfiles } = await import(${JSON.stringify(join(ROOT, 'src/warm/inputs.ts'))});` +
+        `out(['svc/**/package-lock.json', 'svc/*/deep/package-lock.json', 'svc/**', 'svc/ext/deep/package-lock.json'].map((p) => localLockfiles(${JSON.stringify(join(project, 'job.yaml'))}, [p]).files));`,
+    );
+    expect(r.finished).toBe(true);
+    const inProject = join(project, 'svc', 'a', 'package-lock.json');
+    // the last one the operator named, link and all: read
+    expect(r.result).toEqual([[inProject], [], [inProject], [join(project, 'svc', 'ext', 'deep', 'package-lock.json')]]);
+  });
+
+  it('a glob skips node_modules, .venv, .git and the like as a folder is searched (their lockfiles are other projects\'); a pattern that names such a folder reads it', async () => {
+    const project = folder();
+    write(join(project, 'svc', 'web', 'package-lock.json'), LOCK);
+    write(join(project, 'svc', 'web', 'requirements.txt'), 'a==1.0\n');
+    // published packages carry their own lockfiles (a yarn.lock, an npm-shrinkwrap.json), a virtualenv its packages' requirements
+    write(join(project, 'svc', 'web', 'node_modules', 'left-pad', 'yarn.lock'), '# yarn lockfile v1\n');
+    write(join(project, 'svc', 'web', 'node_modules', 'left-pad', 'npm-shrinkwrap.json'), LOCK);
+    write(join(project, 'svc', 'web', '.venv', 'lib', 'requirements.txt'), 'b==1.0\n');
+    write(join(project, 'svc', 'web', '.git', 'requirements.txt'), 'c==1.0\n');
+    const files = (patterns: string[]) => localLockfiles(join(project, 'job.yaml'), patterns).files.map((f) => relative(project, f));
+    expect(files(['svc/**/yarn.lock', 'svc/**/npm-shrinkwrap.json', 'svc/**/requirements*.txt', '**/package-lock.json'])).toEqual([join('svc', 'web', 'package-lock.json'), join('svc', 'web', 'requirements.txt')]);
+    expect(files(['svc/**'])).toEqual(files(['svc']));
+    // named by the pattern, or as the glob's base: the operator asked for it
+    expect(files(['svc/*/node_modules/**/yarn.lock'])).toEqual([join('svc', 'web', 'node_modules', 'left-pad', 'yarn.lock')]);
+    expect(files(['svc/web/.venv/**/requirements*.txt'])).toEqual([join('svc', 'web', '.venv', 'lib', 'requirements.txt')]);
+  });
+
+  it('the state directory is never searched, by a folder or a glob: another job\'s checkout there is not this job\'s lockfile', async () => {
+    const project = folder();
+    write(join(project, 'app', 'package-lock.json'), LOCK);
+    // a checkout a warm or run of another job has in state/tmp at this moment
+    write(join(project, 'state', 'tmp', 'warm-checkout-1-x', 'package-lock.json'), LOCK);
+    write(join(project, 'state', 'tmp', 'warm-checkout-1-x', 'requirements.txt'), 'x==1.0\n');
+    for (const lockfiles of [['.'], ['**/package-lock.json', '**/requirements*.txt']]) {
+      const inputs = await collectInputs(job(project, lockfiles), { env: {}, stateDir: join(project, 'state') });
+      expect(inputs.lockfiles.map((l) => l.ref.path)).toEqual([join('app', 'package-lock.json')]);
+    }
   });
 });
 

@@ -304,7 +304,7 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
     if (opts.write || job.config.warm.repositories.length) {
       cleanups.push(acquireJobLock(stateDir, job, env, 'rewrite-lockfiles'));
     }
-    const { files: local, missing, roots } = localLockfiles(job.file, job.config.warm.lockfiles);
+    const { files: local, missing, roots } = localLockfiles(job.file, job.config.warm.lockfiles, stateDir);
     for (const m of missing) errors.push({ path: m.path, code: 'ELOCKFILE', message: m.why === 'no such file' ? missingMessage(resolve(jobDir, m.path)) : m.why });
     // the diff names a file relative to the job's folder, or (lockfiles outside it, as
     // `../services/**`) to the folder holding them all: `a/../x` is a path git apply refuses

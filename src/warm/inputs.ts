@@ -6,7 +6,7 @@
  */
 import { lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { globSync } from 'tinyglobby';
+import { escapePath, globSync } from 'tinyglobby';
 import type { LoadedJob } from '../config/load.js';
 import { fileSystemError, MigrateError, toError } from '../errors.js';
 import { detect, parseEachLockfile, type LockfileResult } from '../lockfiles/index.js';
@@ -56,15 +56,26 @@ export interface CollectOptions {
  * inside the folder searched, so `requirements.txt -> /home/ci/.npmrc` is a
  * lockfile error, never entries named after a secret. Folders are also
  * remembered by device and inode, in case one is reachable twice (a bind mount).
+ * `skip`: a folder never entered when met below `dir` (the state directory: another
+ * job's checkout in its tmp/ holds lockfiles that are not this job's).
  */
-export function findLockfiles(dir: string): string[] {
+export function findLockfiles(dir: string, skip?: string): string[] {
   const out: string[] = [];
   const seen = new Set<string>();
-  const walk = (d: string) => {
+  let skipped: string | undefined;
+  try {
+    if (skip !== undefined) {
+      const st = statSync(skip);
+      skipped = `${st.dev}:${st.ino}`;
+    }
+  } catch {
+    // no state directory yet: nothing to skip
+  }
+  const walk = (d: string, top: boolean) => {
     try {
       const st = statSync(d);
       const id = `${st.dev}:${st.ino}`;
-      if (seen.has(id)) return;
+      if (seen.has(id) || (!top && id === skipped)) return;
       seen.add(id);
     } catch {
       return;
@@ -84,12 +95,42 @@ export function findLockfiles(dir: string): string[] {
         continue;
       }
       if (st.isDirectory()) {
-        if (!SKIPPED_DIRS.has(name)) walk(path);
+        if (!SKIPPED_DIRS.has(name)) walk(path, false);
       } else if ((st.isFile() || st.isSymbolicLink()) && detect(path, '') !== undefined) out.push(path);
     }
   };
-  walk(dir);
+  walk(dir, true);
   return out;
+}
+
+/**
+ * The files a glob (an absolute pattern) matches, walked as findLockfiles walks a folder:
+ * never through a linked folder below the glob's base (tinyglobby leaves every link out, a
+ * linked file too), never into the SKIPPED_DIRS unless the pattern names one
+ * (a segment `node_modules` of it: the operator asked for those), nor into the state directory `skip`. The base (the
+ * pattern's leading folders without a wildcard) is the operator's own: a link there is followed.
+ */
+function globFiles(abs: string, skip?: string): string[] {
+  const segments = abs.split(sep);
+  const first = segments.findIndex((s) => /[*?[{]/.test(s));
+  const base = segments.slice(0, first).join(sep) || sep;
+  const rest = segments.slice(first).join('/');
+  const named = new Set(rest.split('/'));
+  const ignore = [...SKIPPED_DIRS].filter((n) => !named.has(n)).map((n) => `**/${escapePath(n)}/**`);
+  let state: string | undefined;
+  if (skip !== undefined) {
+    const rel = relative(base, resolve(skip));
+    if (rel && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel)) ignore.push(`${escapePath(rel.split(sep).join('/'))}/**`);
+    try {
+      state = realpathSync(skip);
+    } catch {
+      // no state directory yet: nothing to skip
+    }
+  }
+  const hits = globSync(rest, { cwd: base, absolute: true, dot: true, onlyFiles: true, followSymbolicLinks: false, ignore });
+  // the state directory reached by another path than its own (a link in the base): by where it really is;
+  // a glob whose base is in the state directory names it, as a path would
+  return state === undefined || within(state, base) ? hits : hits.filter((f) => !within(state, dirname(f)));
 }
 
 /** `path` if it is inside `root` once both are resolved through their links, for comparing roots. */
@@ -106,8 +147,9 @@ function within(root: string, path: string): boolean {
  * The job's `warm.lockfiles`: paths (a folder is searched) and globs, relative to the job file.
  * `roots` maps each file to the folder its reading must stay inside (see ReadOptions.root):
  * the job's folder, or for a file or folder named outside it, that folder (a file's own).
+ * `stateDir` is never searched (findLockfiles, globFiles), unless named itself.
  */
-export function localLockfiles(jobFile: string, patterns: readonly string[]): { files: string[]; missing: { path: string; why: string }[]; roots: Map<string, string> } {
+export function localLockfiles(jobFile: string, patterns: readonly string[], stateDir?: string): { files: string[]; missing: { path: string; why: string }[]; roots: Map<string, string> } {
   const base = dirname(resolve(jobFile));
   const files = new Set<string>();
   const roots = new Map<string, string>();
@@ -120,8 +162,8 @@ export function localLockfiles(jobFile: string, patterns: readonly string[]): { 
   for (const p of patterns) {
     const abs = isAbsolute(p) ? p : resolve(base, p);
     if (/[*?[{]/.test(p)) {
-      // Links are not followed into folders (a loop, or the whole disk); a linked file is checked when read.
-      const hits = globSync(abs, { absolute: true, dot: true, onlyFiles: true, followSymbolicLinks: false });
+      // Links are not followed into folders (a loop, or the whole disk), nor node_modules entered (globFiles).
+      const hits = globFiles(abs, stateDir);
       if (!hits.length) missing.push({ path: p, why: 'matches no file' });
       for (const f of hits) add(f, dirname(f));
       continue;
@@ -134,7 +176,7 @@ export function localLockfiles(jobFile: string, patterns: readonly string[]): { 
       continue;
     }
     if (st.isDirectory()) {
-      const found = findLockfiles(abs);
+      const found = findLockfiles(abs, stateDir);
       if (!found.length) missing.push({ path: p, why: 'a folder with no lockfile in it (or under it)' });
       for (const f of found) add(f, abs);
     } else add(abs, dirname(abs));
@@ -185,7 +227,7 @@ export async function collectInputs(job: LoadedJob, opts: CollectOptions): Promi
   const errors: InputError[] = [];
   const warm = job.config.warm;
   const jobDir = dirname(resolve(job.file));
-  const { files, missing, roots } = localLockfiles(job.file, warm.lockfiles);
+  const { files, missing, roots } = localLockfiles(job.file, warm.lockfiles, opts.stateDir);
   for (const m of missing) errors.push({ path: m.path, repository: null, code: 'ELOCKFILE', message: `ELOCKFILE: ${m.path}: ${m.why} (warm.lockfiles is relative to ${job.file})` });
   const lockfiles = parseAll(files, (f) => relative(jobDir, f) || basename(f), null, errors, (f) => roots.get(f) ?? dirname(f));
 
