@@ -240,6 +240,41 @@ describe('what a glob of warm.lockfiles walks', () => {
   });
 });
 
+describe('the go.sum files of `goSum` (run checks them)', () => {
+  const SUM = 'example.com/m v1.0.0 h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n';
+
+  it('a glob walks as warm.lockfiles does: no linked folder followed (one to / ends), no node_modules, no linked file; a FIFO or /dev/zero named is refused unread', async () => {
+    const project = folder();
+    const outside = folder();
+    write(join(outside, 'deep', 'go.sum'), SUM);
+    write(join(project, 'svc', 'a', 'go.sum'), SUM);
+    write(join(project, 'svc', 'a', 'node_modules', 'x', 'go.sum'), SUM);
+    symlinkSync(outside, join(project, 'svc', 'ext'));
+    symlinkSync('/', join(project, 'svc', 'root'));
+    const secret = secretFile();
+    mkdirSync(join(project, 'svc', 'fifo'));
+    execFileSync('mkfifo', [join(project, 'svc', 'fifo', 'go.sum')]);
+    mkdirSync(join(project, 'named'));
+    symlinkSync('/dev/zero', join(project, 'named', 'zero.sum'));
+    // a committed go.sum -> ~/.npmrc: a glob lists no link (its bad line would be quoted in the summary)
+    mkdirSync(join(project, 'svc', 'b'));
+    symlinkSync(secret, join(project, 'svc', 'b', 'go.sum'));
+    const r = await inChild(
+      `const { goSumFiles } = await import(${JSON.stringify(join(ROOT, 'src/engine/gosum-check.ts'))});` +
+        `const { parseGoSum } = await import(${JSON.stringify(join(ROOT, 'src/lockfiles/gosum.ts'))});` +
+        `const read = (f) => { try { return parseGoSum(f).length; } catch (e) { return e.code + ' ' + e.message; } };` +
+        `const files = goSumFiles(${JSON.stringify(join(project, 'job.yaml'))}, ['svc/**/go.sum']);` +
+        `out({ files, read: ['svc/fifo/go.sum', 'named/zero.sum'].map((f) => read(${JSON.stringify(project)} + '/' + f)) });`,
+    );
+    expect(r.finished).toBe(true);
+    const { files, read } = r.result as { files: string[]; read: string[] };
+    // a glob lists regular files only (no FIFO); named, one is refused unread
+    expect(files).toEqual([join(project, 'svc', 'a', 'go.sum')]);
+    expect(read[0]).toMatch(/^ECONFIG cannot read go\.sum .*svc\/fifo\/go\.sum: .*not a regular file/);
+    expect(read[1]).toMatch(/^ECONFIG cannot read go\.sum .*named\/zero\.sum: .*not a regular file/);
+  });
+});
+
 describe('FIFOs and devices', () => {
   it('a FIFO, /dev/stdin or /dev/zero as a lockfile or an include is refused, never waited on or read without end', async () => {
     const project = folder();

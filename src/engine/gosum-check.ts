@@ -5,20 +5,24 @@
  * module that was not what they used). A critical finding: exit 1.
  */
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { globSync } from 'tinyglobby';
 import { MigrateError } from '../errors.js';
 import { parseGoSum, type GoSumLine } from '../lockfiles/gosum.js';
+import { globFiles } from '../lockfiles/walk.js';
 import type { ItemRow } from '../state/db.js';
 import type { RunSummary } from './events.js';
 
-/** go.sum files named by the job (paths or globs, relative to the job file's folder). */
+/**
+ * go.sum files named by the job (paths or globs, relative to the job file's folder). A glob is
+ * walked as warm.lockfiles' are (globFiles): a linked folder below its base is not followed
+ * (`svc/x -> /` walked the whole machine), node_modules and the like are not entered.
+ */
 export function goSumFiles(jobFile: string, patterns: readonly string[]): string[] {
   const base = dirname(resolve(jobFile));
   const files = new Set<string>();
   for (const p of patterns) {
     const abs = isAbsolute(p) ? p : resolve(base, p);
     if (!/[*?[{]/.test(p)) files.add(abs);
-    else for (const f of globSync(abs, { absolute: true, dot: true, onlyFiles: true })) files.add(f);
+    else for (const f of globFiles(abs)) files.add(f);
   }
   return [...files].sort();
 }

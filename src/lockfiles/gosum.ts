@@ -5,8 +5,8 @@
  * their builds will check the migrated modules against, so each migrated Go
  * version must hash exactly as they say.
  */
-import { readFileSync, statSync } from 'node:fs';
 import { MigrateError, toError, type ErrorCode } from '../errors.js';
+import { readLockfileBytes } from './read.js';
 
 export interface GoSumLine {
   module: string;
@@ -33,11 +33,12 @@ const MAX_GO_SUM_BYTES = 64 * 1024 * 1024;
 export function parseGoSum(file: string): GoSumLine[] {
   let text: string;
   try {
-    const size = statSync(file).size;
-    if (size > MAX_GO_SUM_BYTES) throw new Error(`${size} bytes: not a go.sum`);
-    text = readFileSync(file, 'utf8');
+    // as a lockfile is read: a regular file only, opened without waiting, never read past the
+    // limit (a FIFO waited for a writer for ever, /dev/zero was read until memory ran out)
+    text = readLockfileBytes(file, { maxBytes: MAX_GO_SUM_BYTES }).toString('utf8');
   } catch (e) {
-    throw new MigrateError('ECONFIG', `cannot read go.sum ${file}: ${toError(e).message}`, { hint: 'fix the path in goSum in the job file' });
+    const why = e instanceof MigrateError && e.code === 'ETOOLARGE' ? `over ${MAX_GO_SUM_BYTES} bytes: not a go.sum` : toError(e).message.replace(`${file}: `, '');
+    throw new MigrateError('ECONFIG', `cannot read go.sum ${file}: ${why}`, { hint: 'fix the path in goSum in the job file' });
   }
   return parseGoSumText(text, file);
 }

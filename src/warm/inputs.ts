@@ -4,18 +4,16 @@
  * (each branch checked out and searched), parsed by src/lockfiles/. A file that
  * does not parse is an error naming the file and line, and the others go on.
  */
-import { lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { escapePath, globSync } from 'tinyglobby';
 import type { LoadedJob } from '../config/load.js';
 import { fileSystemError, MigrateError, toError } from '../errors.js';
 import { detect, parseEachLockfile, type LockfileResult } from '../lockfiles/index.js';
+import { globFiles, SKIPPED_DIRS, within } from '../lockfiles/walk.js';
 import { LockfileRepository } from './git-lockfiles.js';
 import { RegistryConfigReader, type RegistryConfig } from './registry-config.js';
 import type { LockfileRef } from './types.js';
 
-/** Folders that hold other projects' files, never the company's lockfiles. */
-const SKIPPED_DIRS = new Set(['.git', 'node_modules', '.venv', 'venv', '.tox', 'site-packages', '__pycache__', '.yarn']);
 
 export interface CollectedLockfile {
   ref: LockfileRef;
@@ -101,46 +99,6 @@ export function findLockfiles(dir: string, skip?: string): string[] {
   };
   walk(dir, true);
   return out;
-}
-
-/**
- * The files a glob (an absolute pattern) matches, walked as findLockfiles walks a folder:
- * never through a linked folder below the glob's base (tinyglobby leaves every link out, a
- * linked file too), never into the SKIPPED_DIRS unless the pattern names one
- * (a segment `node_modules` of it: the operator asked for those), nor into the state directory `skip`. The base (the
- * pattern's leading folders without a wildcard) is the operator's own: a link there is followed.
- */
-function globFiles(abs: string, skip?: string): string[] {
-  const segments = abs.split(sep);
-  const first = segments.findIndex((s) => /[*?[{]/.test(s));
-  const base = segments.slice(0, first).join(sep) || sep;
-  const rest = segments.slice(first).join('/');
-  const named = new Set(rest.split('/'));
-  const ignore = [...SKIPPED_DIRS].filter((n) => !named.has(n)).map((n) => `**/${escapePath(n)}/**`);
-  let state: string | undefined;
-  if (skip !== undefined) {
-    const rel = relative(base, resolve(skip));
-    if (rel && rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel)) ignore.push(`${escapePath(rel.split(sep).join('/'))}/**`);
-    try {
-      state = realpathSync(skip);
-    } catch {
-      // no state directory yet: nothing to skip
-    }
-  }
-  const hits = globSync(rest, { cwd: base, absolute: true, dot: true, onlyFiles: true, followSymbolicLinks: false, ignore });
-  // the state directory reached by another path than its own (a link in the base): by where it really is;
-  // a glob whose base is in the state directory names it, as a path would
-  return state === undefined || within(state, base) ? hits : hits.filter((f) => !within(state, dirname(f)));
-}
-
-/** `path` if it is inside `root` once both are resolved through their links, for comparing roots. */
-function within(root: string, path: string): boolean {
-  try {
-    const rel = relative(realpathSync(root), realpathSync(path));
-    return rel === '' || !(rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel));
-  } catch {
-    return false;
-  }
 }
 
 /**
