@@ -240,6 +240,27 @@ describe('what a glob of warm.lockfiles walks', () => {
   });
 });
 
+describe('a repository of thousands of lockfiles', () => {
+  it('12,000 lockfiles that do not parse: each is its own error, named in the repository, and the warm reads on (no pass over every file for every error)', async () => {
+    const parent = folder();
+    const n = 12_000;
+    const repo = join(parent, 'repos', 'many');
+    for (let i = 0; i < n; i++) write(join(repo, `p${i}`, 'package-lock.json'), '{bad');
+    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-c', 'init.defaultBranch=main', ...args], { cwd: repo, stdio: 'pipe' });
+    git('init', '--quiet');
+    git('add', '.');
+    git('commit', '--quiet', '-m', 'many');
+    const config = { name: 'many', limits: {}, warm: { lockfiles: [], repositories: [{ url: `file://${repo}`, branches: [], idleTimeoutSeconds: 600 }] } };
+    const r = await inChild(
+      `const { collectInputs } = await import(${JSON.stringify(join(ROOT, 'src/warm/inputs.ts'))});` +
+        `const inputs = await collectInputs({ file: ${JSON.stringify(join(parent, 'job.yaml'))}, name: 'many', config: ${JSON.stringify(config)} }, { env: process.env, stateDir: ${JSON.stringify(join(parent, 'state'))} });` +
+        `out({ errors: inputs.errors.length, first: inputs.errors.find((e) => e.path.endsWith(':p0/package-lock.json')) });`,
+    );
+    expect(r.finished).toBe(true);
+    expect(r.result).toEqual({ errors: n, first: expect.objectContaining({ code: 'ELOCKFILE', repository: `file://${repo}#main`, message: expect.stringMatching(new RegExp(`^ELOCKFILE: file://${repo}#main:p0/package-lock\\.json:1: not valid JSON`)) }) });
+  });
+});
+
 describe('the go.sum files of `goSum` (run checks them)', () => {
   const SUM = 'example.com/m v1.0.0 h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n';
 
