@@ -603,6 +603,19 @@ describe('hostile job files are refused cheaply, naming the file', () => {
   });
 });
 
+describe('warm.repositories[].branches', () => {
+  it('a name git gives no branch (`main~1`, `main..x`, `--upload-pack=…`, `HEAD@{1}`) is ECONFIG naming the entry: never read as a revision of something else', () => {
+    for (const bad of ['main~1', 'main^', 'main..x', '--upload-pack=touch /tmp/x', 'HEAD@{1}', 'a b', 'x.lock', 'a/', '/a', 'a//b', 'main:x', 'a\nb']) {
+      const { file } = writeJob('branch', { ...validJob(), warm: { repositories: [{ url: 'git+ssh://git@git.acme.example/web.git', branches: ['main', bad] }] } });
+      const e = loadError(file);
+      expect(e.code).toBe('ECONFIG');
+      expect(e.message).toMatch(/warm\.repositories\[0\]\.branches\[1\].*a branch name as git allows one/);
+    }
+    const { file } = writeJob('branch', { ...validJob(), warm: { repositories: [{ url: 'git+ssh://git@git.acme.example/web.git', branches: ['main', 'release/2026', 'feature/ü-1.x'] }] } });
+    expect(loadJob(file).config.warm.repositories[0]!.branches).toEqual(['main', 'release/2026', 'feature/ü-1.x']);
+  });
+});
+
 describe('the shipped job files load cleanly', () => {
   it('jobs/example.yaml', () => {
     const job = loadJob(join(ROOT, 'jobs/example.yaml'));

@@ -183,6 +183,19 @@ const gitUrl = z
   }, 'a URL without credentials in it (no user or token in an https URL, no password in any): use ssh keys (sshKeyEnv), or for https a git credential helper')
   .refine((u) => !u.includes('?') && !u.includes('#'), 'a URL without ?query or #fragment: name the tags with `tags`');
 
+/**
+ * A branch of a warm repository: a name `git check-ref-format --branch` takes. Anything else is
+ * no branch, and some of it git reads as another revision (`main~1` is main's parent, `HEAD@{1}`
+ * where HEAD was): the lockfiles of a commit that is no branch's, named as if it were.
+ */
+const branchName = z
+  .string()
+  .min(1)
+  .refine(
+    (b) => !/[\x00-\x20\x7f~^:?*[\\]|\.\.|@\{|\/\/|\/\.|^[-/.]|[/.]$|\.lock$|\.lock\//.test(b) && b !== '@',
+    'a branch name as git allows one, such as main or release/2026 (no spaces, ~ ^ : ? * [ \\, `..`, `@{`, leading -, or trailing / . .lock)',
+  );
+
 /** How long a git clone or fetch may receive nothing (a git source's, a warm repository's); `others` are what goes on without it. */
 const gitIdleTimeout = (others: string) =>
   z
@@ -342,7 +355,7 @@ export const jobSchema = z
             z
               .object({
                 url: gitUrl.describe('a git repository searched for lockfiles'),
-                branches: z.array(z.string().min(1)).default([]).describe('branches to read (default: the default branch)'),
+                branches: z.array(branchName).default([]).describe('branches to read (default: the default branch)'),
                 sshKeyEnv: envName('ssh private key (or its path)').optional(),
                 knownHostsFile: z.string().min(1).optional(),
                 idleTimeoutSeconds: gitIdleTimeout('lockfiles'),
