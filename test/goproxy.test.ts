@@ -585,6 +585,26 @@ describe('the real go command through the proxy', () => {
     expect((await go(['list', '-m', '-versions', `${mod}/v2`])).stdout.trim()).toBe(`${mod}/v2 v2.1.0`);
   });
 
+  it('go get m@v2.0.0 of a module without /v2 finds v2.0.0+incompatible, as it does from git and proxy.golang.org (.info of the query names the version)', async () => {
+    const mod = 'git.acme.example/legacy';
+    await publishSmallModule(mod, 'v1.0.0');
+    await publishSmallModule(mod, 'v2.0.0+incompatible');
+    // go asks <query>.info for a canonical query (modload queryProxy → proxyRepo.Stat) and takes the Version it names
+    const info = await get(`/${mod}/@v/v2.0.0.info`);
+    expect(info.status).toBe(200);
+    expect(JSON.parse(info.body)).toMatchObject({ Version: 'v2.0.0+incompatible' });
+    const d = await goDownload(`${mod}@v2.0.0`);
+    expect(d.Error).toBeUndefined();
+    expect(d.Version).toBe('v2.0.0+incompatible');
+    // only .info answers a query: the files of a version are under its own name; a version with /vN rules or of v0/v1 is never taken for another
+    expect((await get(`/${mod}/@v/v2.0.0.zip`)).status).toBe(404);
+    expect((await get(`/${mod}/@v/v2.0.0.mod`)).status).toBe(404);
+    expect((await get(`/${mod}/@v/v3.0.0.info`)).status).toBe(404);
+    expect((await get(`/${MODULE_V2.replace('Platform/Hello', '!platform/!hello')}/@v/v2.9.9.info`)).status).toBe(404);
+    expect((await get(`/${mod}/@v/v2.0.0+incompatible.info`, { method: 'HEAD' })).status).toBe(200);
+    expect((await get(`/${mod}/@v/v2.0.0.info`, { method: 'HEAD' })).status).toBe(200);
+  });
+
   it('a version that is not there is go\'s "not found"', async () => {
     const r = await go(['mod', 'download', '-json', `${MODULE}@v1.9.9`]);
     expect(r.code).not.toBe(0);

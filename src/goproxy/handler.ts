@@ -11,7 +11,7 @@ import { packageNotFound, type CodeArtifact, type PackageCoordinates } from '../
 import { GenericTarget } from '../targets/generic.js';
 import { allowedHost, fromWebPage, type HostRule } from './callers.js';
 import { AssetDownloads, type DownloadLimits, type Pending } from './download.js';
-import { latestVersion, listableVersions, parseGoProxyPath, versionsForPath, type GoProxyRoute } from './protocol.js';
+import { incompatibleQuery, latestVersion, listableVersions, parseGoProxyPath, versionsForPath, type GoProxyRoute } from './protocol.js';
 import { text } from './reply.js';
 
 /** Retries of one read when CodeArtifact throttles or fails (go itself does not retry a proxy). */
@@ -138,14 +138,17 @@ export class GoProxyHandler {
       }
       case 'file': {
         const coords = this.coords(route.module);
-        const v = await this.read(() => this.ca.describeVersion(coords, route.version, pending.signal), pending.signal);
+        // `go get m@v2.0.0` of a path without /v2 asks v2.0.0.info and takes the Version it names: v2.0.0+incompatible
+        // (.mod and .zip are asked for under that name, never a query's)
+        const version = (route.ext === 'info' && incompatibleQuery(route.module, route.version)) || route.version;
+        const v = await this.read(() => this.ca.describeVersion(coords, version, pending.signal), pending.signal);
         // Unlisted is "available for download, but not in the list of versions returned to package
         // managers" (https://docs.aws.amazon.com/codeartifact/latest/ug/packages-overview.html#package-version-status):
         // a build pinned to it still works. Unfinished is half uploaded; Archived/Disposed are withdrawn.
         if (v?.status !== 'Published' && v?.status !== 'Unlisted') {
-          return text(res, 404, `not found: ${route.module}@${route.version}${v ? ` is ${v.status} on the target` : ': unknown revision'}\n`);
+          return text(res, 404, `not found: ${route.module}@${version}${v ? ` is ${v.status} on the target` : ': unknown revision'}\n`);
         }
-        return this.downloads.send(res, route.module, route.version, route.ext, pending, head);
+        return this.downloads.send(res, route.module, version, route.ext, pending, head);
       }
       default: {
         const never: never = route;

@@ -12,7 +12,7 @@
  * `$module` and `$version` are escaped: an upper-case letter is `!` and its lower case
  * (x/mod module.EscapePath), so the paths are the same on case-insensitive file systems.
  */
-import { checkModulePath, checkPathMajor, compareGoSemver, isCanonicalVersion, isPrerelease, isPseudoVersion, splitPathVersion } from '../builders/go-rules.js';
+import { checkModulePath, checkPathMajor, compareGoSemver, isCanonicalVersion, isIncompatible, isPrerelease, isPseudoVersion, splitPathVersion } from '../builders/go-rules.js';
 import { goModuleToGeneric } from '../targets/go-mapping.js';
 
 /**
@@ -105,6 +105,19 @@ export function compareGoVersions(a: string, b: string): number {
 export function versionsForPath(module: string, versions: Iterable<string>): string[] {
   const { pathMajor } = splitPathVersion(module);
   return [...versions].filter((v) => isCanonicalVersion(v) && checkPathMajor(v, pathMajor) === undefined);
+}
+
+/**
+ * The version a `<query>.info` stands for when the query itself cannot be one of this path:
+ * `v2.0.0` of a path without /vN is `v2.0.0+incompatible` (cmd/go's codeRepo.Stat, and
+ * proxy.golang.org, answer so; proxyRepo.Stat takes another Version than the one asked for
+ * exactly when the one asked for fails module.Check). `go get m@v2.0.0` asks for it so.
+ */
+export function incompatibleQuery(module: string, version: string): string | undefined {
+  if (isIncompatible(version)) return undefined;
+  const { pathMajor } = splitPathVersion(module);
+  const wanted = `${version}+incompatible`;
+  return checkPathMajor(version, pathMajor) !== undefined && checkPathMajor(wanted, pathMajor) === undefined ? wanted : undefined;
 }
 
 /** What `@v/list` lists: canonical tagged versions, no pseudo-versions, in Go's order. */
