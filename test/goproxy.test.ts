@@ -105,17 +105,20 @@ function drain(s: Socket): Promise<number> {
   });
 }
 
-/** `mod@v` with one Go file (built here, not from git), published as `run` publishes a version: .zip, .mod, then .info. */
-async function publishSmallModule(mod: string, v: string) {
+/**
+ * `mod@v` with one Go file (built here, not from git), published as `run` publishes a version: .zip, .mod, then .info.
+ * Its go.mod is `goMod`, else none: the .mod is then the one go synthesises (the module line alone).
+ */
+async function publishSmallModule(mod: string, v: string, goMod?: Buffer) {
   const zip = new yazl.ZipFile();
-  zip.addBuffer(Buffer.from(`module ${mod}\n`), `${mod}@${v}/go.mod`);
+  if (goMod) zip.addBuffer(goMod, `${mod}@${v}/go.mod`);
   zip.addBuffer(Buffer.from('package small\n'), `${mod}@${v}/small.go`);
   zip.end();
   const chunks: Buffer[] = [];
   for await (const c of zip.outputStream as AsyncIterable<Buffer>) chunks.push(c);
   const files: [string, Buffer][] = [
     [`${v}.zip`, Buffer.concat(chunks)],
-    [`${v}.mod`, Buffer.from(`module ${mod}\n`)],
+    [`${v}.mod`, goMod ?? Buffer.from(`module ${mod}\n`)],
     [`${v}.info`, Buffer.from(JSON.stringify({ Version: v, Time: '2021-03-04T05:06:07Z' }))],
   ];
   const assets = await Promise.all(
@@ -603,6 +606,28 @@ describe('the real go command through the proxy', () => {
     expect((await get(`/${MODULE_V2.replace('Platform/Hello', '!platform/!hello')}/@v/v2.9.9.info`)).status).toBe(404);
     expect((await get(`/${mod}/@v/v2.0.0+incompatible.info`, { method: 'HEAD' })).status).toBe(200);
     expect((await get(`/${mod}/@v/v2.0.0.info`, { method: 'HEAD' })).status).toBe(200);
+  });
+
+  it('+incompatible versions are not listed once the latest v0/v1 version has a go.mod of its own (as go lists them from git); without one they are', async () => {
+    // github.com/russross/blackfriday's case (golang.org/issue/34189): v1 moved to modules, an old v2.0.0 tag had no go.mod
+    const moved = 'git.acme.example/moved';
+    await publishSmallModule(moved, 'v2.0.0+incompatible');
+    await publishSmallModule(moved, 'v1.5.0');
+    const realGoMod = Buffer.from(`module ${moved}\n\ngo 1.16\n`);
+    // v1.5.0's .mod as `go mod init` writes it (more than the module line go synthesises for a version without one)
+    await publishSmallModule(moved, 'v1.6.0', realGoMod);
+    expect(await get(`/${moved}/@v/list`)).toMatchObject({ status: 200, body: 'v1.5.0\nv1.6.0\n' });
+    expect(JSON.parse((await get(`/${moved}/@latest`)).body)).toMatchObject({ Version: 'v1.6.0' });
+    expect((await go(['list', '-m', '-versions', moved])).stdout.trim()).toBe(`${moved} v1.5.0 v1.6.0`);
+    // still there for a build that names it
+    expect((await goDownload(`${moved}@v2.0.0+incompatible`)).Error).toBeUndefined();
+    // the latest v1 without a go.mod (its .mod is the one go synthesises): the +incompatible versions are go's to list
+    const legacy = 'git.acme.example/stillgopath';
+    await publishSmallModule(legacy, 'v1.0.0');
+    await publishSmallModule(legacy, 'v3.0.0+incompatible');
+    expect(await get(`/${legacy}/@v/list`)).toMatchObject({ status: 200, body: 'v1.0.0\nv3.0.0+incompatible\n' });
+    const latest = await goDownload(`${legacy}@latest`);
+    expect(latest.Version).toBe('v3.0.0+incompatible');
   });
 
   it('a version that is not there is go\'s "not found"', async () => {

@@ -5,6 +5,7 @@
  * go understands (404 "not found", else an error it shows with our body).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isIncompatible, legacyGoMod } from '../builders/go-rules.js';
 import { withRetry } from '../engine/retry.js';
 import { MigrateError, toError } from '../errors.js';
 import { packageNotFound, type CodeArtifact, type PackageCoordinates } from '../targets/codeartifact.js';
@@ -160,7 +161,34 @@ export class GoProxyHandler {
   /** The Published versions of a module that go can take for its path (what @v/list and @latest choose from). */
   private async published(module: string, signal: AbortSignal): Promise<string[]> {
     const versions = await this.read(() => this.ca.listVersions(this.coords(module), signal), signal);
-    return versionsForPath(module, [...versions.values()].filter((v) => v.status === 'Published').map((v) => v.version));
+    const forPath = versionsForPath(module, [...versions.values()].filter((v) => v.status === 'Published').map((v) => v.version));
+    const latestCompatible = listableVersions(forPath.filter((v) => !isIncompatible(v))).at(-1);
+    if (latestCompatible === undefined || !forPath.some(isIncompatible)) return forPath;
+    // codeRepo.appendIncompatibleVersions (cmd/go, and so proxy.golang.org): once the latest v0/v1 tag has a
+    // go.mod, the author means consumers to stay on v1, and no +incompatible version is listed (golang.org/issue/34189)
+    return (await this.hasGoMod(module, latestCompatible, signal)) ? forPath.filter((v) => !isIncompatible(v)) : forPath;
+  }
+
+  /** Whether a version's .mod is a go.mod of its own, not the one synthesised for a commit without one (what go's versionHasGoMod asks). */
+  private async hasGoMod(module: string, version: string, signal: AbortSignal): Promise<boolean> {
+    const legacy = legacyGoMod(module);
+    let download;
+    try {
+      download = await this.read(() => this.ca.getAsset(this.coords(module), version, `${version}.mod`, signal), signal);
+    } catch (e) {
+      // a Published version without its .mod is no version go can use: nothing to go by, the list stays as it was
+      if (packageNotFound(e)) return false;
+      throw e;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of download.stream as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      size += chunk.length;
+      // longer than the synthesised one: a go.mod of its own (the loop's end destroys the stream)
+      if (size > legacy.length) return true;
+    }
+    return !Buffer.concat(chunks).equals(legacy);
   }
 
 
