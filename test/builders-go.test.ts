@@ -786,7 +786,7 @@ describe('a full disk while the module is written', () => {
 
   it('the .mod and .info beside it: ELOCAL naming the file, not a raw error the engine would take for CodeArtifact\'s (ETARGET)', async () => {
     const checkout = { dir: repo, subdir: '', commit: 'c', committedAt: t, build: { timeoutMs: 1000, network: false }, recipe: '', cleanup() {} };
-    for (const file of ['v1.0.0.mod', 'v1.0.0.info']) {
+    for (const file of ['module.mod', 'module.info']) {
       const outDir = join(tmp, 'out', `fulldisk-${file}`);
       await mkdir(outDir);
       await symlink('/dev/full', join(outDir, file));

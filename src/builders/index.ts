@@ -74,10 +74,13 @@ export async function buildVersion(req: BuildRequest): Promise<Built> {
         modulePath: req.name,
         version: req.version,
         commitTime: checkout.committedAt,
-        zipPath: join(req.outDir, names.zip),
+        // the files on disk have short names of their own (the folder is this build's alone): named
+        // after the version, a version go and CodeArtifact take (up to 250 characters) would make
+        // a file name past the 255 bytes a file system holds, and end the run (ENAMETOOLONG)
+        zipPath: join(req.outDir, 'module.zip'),
       });
-      const mod = join(req.outDir, names.mod);
-      const info = join(req.outDir, names.info);
+      const mod = join(req.outDir, 'module.mod');
+      const info = join(req.outDir, 'module.info');
       writeOutput(mod, b.mod.bytes);
       writeOutput(info, b.info.bytes);
       return {
