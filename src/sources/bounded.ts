@@ -57,6 +57,28 @@ export function badModulePath(path: string): string | undefined {
 }
 
 /**
+ * The longest package version and asset name CodeArtifact takes: 255 characters each (service
+ * model, botocore codeartifact/2018-09-22: PackageVersion and AssetName, max 255). Past it every
+ * call naming the version is a ValidationException.
+ */
+export const MAX_TARGET_NAME = 255;
+
+/**
+ * Why CodeArtifact cannot hold this version of a package of `format`, or undefined: a version over
+ * 255 characters; for Go also one whose longest file name, `<version>.info`, is (a Go version is
+ * stored as three generic assets named after it: .zip and .mod would go up, .info be refused,
+ * and the version stay Unfinished on the target). Found when the version is listed, before it
+ * is built (the files are named after it, too long for a file name as well).
+ */
+export function versionTooLong(format: 'npm' | 'pypi' | 'go', version: string): string | undefined {
+  const longest = format === 'go' ? `${version}.info` : version;
+  if (longest.length <= MAX_TARGET_NAME) return undefined;
+  return format === 'go'
+    ? `version of ${version.length} characters: CodeArtifact holds a version and an asset name of at most ${MAX_TARGET_NAME} characters, and the version's file ${shownKey(longest)} would be longer (${longest.length})`
+    : `version of ${version.length} characters: CodeArtifact holds a version of at most ${MAX_TARGET_NAME} characters`;
+}
+
+/**
  * A copy of `text` that keeps nothing else alive: V8 keeps a slice's whole parent string
  * (a name cut from a 16 MiB go.mod holds the 16 MiB), so what is kept of a large text is copied.
  */

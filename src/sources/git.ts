@@ -29,7 +29,7 @@ import type { GitSourceConfig, JobConfig } from '../config/schema.js';
 import { MigrateError, vanishedError } from '../errors.js';
 import { printable } from '../redact.js';
 import type { PackageListing, VersionListing } from '../types.js';
-import { MAX_VERSION_KEY, badModulePath, boundedKey, detached, isNpmName, shownKey } from './bounded.js';
+import { MAX_VERSION_KEY, badModulePath, boundedKey, detached, isNpmName, shownKey, versionTooLong } from './bounded.js';
 import { damagedMirrorError, GitAccess } from './git-access.js';
 import type { Checkout, NameResult, Source } from './source.js';
 
@@ -332,7 +332,11 @@ export class GitSource implements Source {
       const d = this.describe(t.tag, t.commit, t.captured, t.type, (path) => blobs.get(`${t.commit}:${dir}${path}`));
       // a time no date can hold cannot be recorded, nor stamped on the built files: the version is refused, not the listing
       const timeProblem = t.badTime !== undefined && !d.skip ? `commit ${t.commit.slice(0, 12)} of tag ${printable(t.tag)} is dated ${t.badTime} seconds after 1970, past any date (year 275760 at most)` : undefined;
-      return { ...d, ...(t.committedAt ? { committedAt: t.committedAt } : {}), ...(timeProblem ? { problem: d.problem ? `${d.problem}; ${timeProblem}` : timeProblem } : {}) };
+      // a version go, npm or pip takes but CodeArtifact does not (real AWS refuses it, after part of it may have landed): never built nor sent
+      const unheld = d.skip ? undefined : versionTooLong(this.format, d.version);
+      const lengthProblem = unheld ? `tag ${shownKey(t.tag)} gives a ${unheld}` : undefined;
+      const problem = [d.problem, lengthProblem, timeProblem].filter(Boolean).join('; ');
+      return { ...d, ...(t.committedAt ? { committedAt: t.committedAt } : {}), ...(problem ? { problem } : {}) };
     });
   }
 
