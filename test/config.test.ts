@@ -135,6 +135,16 @@ const cases: BadCase[] = [
     path: 'target.domainOwner',
   },
   {
+    // the model's DomainName ([a-z][a-z0-9-]{0,48}[a-z0-9]): AWS refuses a trailing hyphen
+    label: 'domain-ending-in-hyphen',
+    job: () => {
+      const j = validJob();
+      j.target.domain = 'acme-';
+      return j;
+    },
+    path: 'target.domain',
+  },
+  {
     label: 'bad-region',
     job: () => {
       const j = validJob();

@@ -284,7 +284,8 @@ export const jobSchema = z
     target: z
       .object({
         region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as us-east-1'),
-        domain: z.string().regex(/^[a-z][a-z0-9-]{1,49}$/, 'a CodeArtifact domain name (lower-case, 2-50 characters)'),
+        // the model's DomainName: a lower-case letter first, a letter or digit last (AWS refuses `acme-`)
+        domain: z.string().regex(/^[a-z][a-z0-9-]{0,48}[a-z0-9]$/, 'a CodeArtifact domain name (2-50 lower-case letters, digits and "-", starting with a letter, not ending with "-")'),
         domainOwner: z
           // YAML reads an unquoted 111122223333 as a number (and drops leading zeros)
           .string({ error: (i) => (i.input === undefined ? undefined : 'the 12-digit account id in quotes, e.g. domainOwner: "111122223333"') })
