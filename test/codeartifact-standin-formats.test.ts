@@ -493,6 +493,16 @@ describe('generic packages through PublishPackageVersion', () => {
     }
   });
 
+  it('refuses a generic read without its namespace (400), as the model says the namespace is required for generic packages', async () => {
+    const reads = [
+      () => client.send(new DescribePackageVersionCommand({ ...base, namespace: undefined, packageVersion: 'v1.2.3' })),
+      () => client.send(new ListPackageVersionsCommand({ ...base, namespace: undefined })),
+      () => client.send(new ListPackageVersionAssetsCommand({ ...base, namespace: undefined, packageVersion: 'v1.2.3' })),
+      () => client.send(new GetPackageVersionAssetCommand({ ...base, namespace: undefined, packageVersion: 'v1.2.3', asset: 'v1.2.3.zip' })),
+    ];
+    for (const read of reads) expect((await failure(read())).name).toBe('ValidationException');
+  });
+
   it('takes at most 150 assets per version', async () => {
     const v = 'v0.0.150';
     for (let i = 0; i < 150; i++) await publish(v, `part-${i}.bin`, Buffer.from(String(i)), true);

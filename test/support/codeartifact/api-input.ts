@@ -10,6 +10,8 @@ import type { PackageRecord, VersionRecord } from './store.js';
 import type { StoredAsset } from './types.js';
 
 export const FORMATS = ['npm', 'pypi', 'maven', 'nuget', 'generic', 'ruby', 'swift', 'cargo'] as const;
+/** Formats whose packages always have a namespace, which every call naming one must give. */
+const NAMESPACED: readonly string[] = ['maven', 'swift', 'generic'];
 export const STATUSES = ['Published', 'Unfinished', 'Unlisted', 'Archived', 'Disposed', 'Deleted'] as const;
 export const ORIGIN_TYPES = ['INTERNAL', 'EXTERNAL', 'UNKNOWN'] as const;
 export const RESTRICTIONS = ['ALLOW', 'BLOCK'] as const;
@@ -115,7 +117,9 @@ export interface PackageRef {
 export function packageRefOf(ctx: StandInContext, q: Params): PackageRef {
   const repo = repositoryOf(ctx, q);
   const format = q.oneOf('format', FORMATS, true);
-  const namespace = q.optional('namespace', PACKAGE_PART);
+  // "The namespace is required when requesting ... of the following formats: Maven, Swift, generic"
+  // (model: the namespace member of DescribePackage, DescribePackageVersion, ListPackageVersions, ...)
+  const namespace = NAMESPACED.includes(format) ? q.required('namespace', PACKAGE_PART) : q.optional('namespace', PACKAGE_PART);
   const name = q.required('package', PACKAGE_PART);
   return { repo, format, namespace, name };
 }
