@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGitTestEnv, stopTestEnvWithGit, type TestEnv } from './support/harness.js';
 import { gitSourceOn, type GitServer } from './support/git-server.js';
+import { seedPackages } from './support/npm-fixtures.js';
 
 let te: TestEnv;
 let git: GitServer;
@@ -65,5 +66,20 @@ describe('a version longer than CodeArtifact holds', () => {
       expect(failure?.code, v.slice(0, 20)).toBe('EBADSOURCE');
       expect(failure?.message).toContain('255');
     }
+  });
+});
+
+describe('an npm version longer than CodeArtifact holds', () => {
+  it('a registry version of 256 characters (semver takes it, the model stops at 255) is never sent: EBADSOURCE naming it and the limit, the other versions migrate', async () => {
+    const long = `1.0.1-${'d'.repeat(250)}`;
+    expect(long.length).toBe(256);
+    await seedPackages(te.sandbox.privateNpm.url, te.sandbox.privateNpm.token, [{ name: 'aws-limit-npm', versions: ['1.0.0', long] }]);
+    const s = await te.run(te.writeJob({ name: 'npm-longver', privateNpm: { packages: ['aws-limit-npm'] }, github: false }));
+    const publishes = te.sandbox.standIn.log.filter((e) => e.operation === 'npm:Publish' && e.package === 'aws-limit-npm');
+    expect(publishes.map((e) => `${e.version} ${e.status}`)).toEqual(['1.0.0 200']);
+    const failure = s.failures.find((f) => f.version === long);
+    expect(failure?.code).toBe('EBADSOURCE');
+    expect(failure?.message).toContain('255');
+    expect(s.exitCode).toBe(1);
   });
 });

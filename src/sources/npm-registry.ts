@@ -11,7 +11,7 @@ import { MigrateError, proxyAuthError, toError } from '../errors.js';
 import { parseRetryAfter, rateLimited } from '../net/retry-after.js';
 import type { NpmRegistrySourceConfig } from '../config/schema.js';
 import { holdsSecret, printable, publicUrl, redact, registerSecret } from '../redact.js';
-import { MAX_VERSION_KEY, boundedKey, isNpmName, shownKey } from './bounded.js';
+import { MAX_VERSION_KEY, boundedKey, isNpmName, shownKey, versionTooLong } from './bounded.js';
 import type { PackageListing, VersionListing } from '../types.js';
 import type { NameResult, OpenOptions, Retrier, Source } from './source.js';
 import { download } from './download.js';
@@ -258,6 +258,11 @@ export class NpmRegistrySource implements Source {
       const valid = key.length <= MAX_VERSION_KEY && semver.valid(key, { loose: true }) !== null;
       if (holdsSecret(key)) problems.push(`the registry lists a version whose key holds the credential this source is read with (tokenEnv): recorded as ${shownKey(version)}, never fetched nor published`);
       else if (!valid) problems.push(`the registry lists ${shownKey(key)}, which is not a semver version`);
+      else {
+        // semver takes 256 characters, CodeArtifact's model 255: every request naming it would be refused
+        const unheld = versionTooLong('npm', key);
+        if (unheld) problems.push(`the registry lists a ${unheld}`);
+      }
       // a field past its bound is a problem of the version, and not kept (see MAX_DEPRECATION)
       const bounded = (field: string, value: unknown, max: number): string | undefined => {
         if (typeof value !== 'string') return undefined;
