@@ -75,7 +75,8 @@ export function reportInputFromState(state: StateDb, job: ReportJob, summary?: R
   const listed = last && sum?.noDownload ? state.listedOnTarget(last.id) : null;
   const wholeListing = listed !== null && !sum?.interrupted && (last?.outcome === 'complete' || last?.outcome === 'incomplete');
   const listing = (r: ItemRow): Pick<ReportItem, 'target_listed'> => {
-    if (!listed || r.state !== 'pending') return {};
+    // a version an earlier plan downloaded or built (fetched) was never compared with the target either
+    if (!listed || (r.state !== 'pending' && r.state !== 'fetched')) return {};
     const status = listed.get(r.id);
     return status !== undefined ? { target_listed: status } : wholeListing ? { target_listed: null } : {};
   };

@@ -102,7 +102,9 @@ export function planOutcome(row: OutcomeRow, explain: (name: string, version: st
       if (row.source_problem) return { ...base, key: 'source-error', code: 'EBADSOURCE', message: row.source_problem, hint: hintFor('EBADSOURCE') };
       return listingOutcome(row, base) ?? { ...base, key: 'unchecked', reason: 'listed; not downloaded and compared with the target yet' };
     case 'fetched':
-      return { ...base, key: 'publish' };
+      // downloaded or built by an earlier plan, its bytes never compared with the target: a plan
+      // --no-download that finds it on the target's listing must not call it one to publish
+      return (typeof row.target_listed === 'string' ? listingOutcome(row, base) : null) ?? { ...base, key: 'publish' };
     case 'publishing':
       return { ...base, key: 'publish', reason: 'a publish was interrupted: the next run settles it by reading the target, never by publishing blind' };
     case 'published':
