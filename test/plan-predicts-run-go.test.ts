@@ -190,6 +190,9 @@ describe('plan predicts run for a Go git source (generic target)', () => {
     const r = json('noTarget');
     expect(r.verdict.status).not.toBe('go');
     expect(codes(r)).toContain('ENOTARGET');
+    // nor does its headline count what is on the target, which it never read
+    expect(r.verdict.headline).not.toMatch(/\b0 already on the target/);
+    expect(r.verdict.headline).toMatch(/not read/);
     const o = keys(r);
     // what the source alone tells is told
     expect(o[`${MOD}@1.3`]!.key).toBe('skipped');

@@ -325,7 +325,7 @@ function ratesOf(input: ReportInput): Pick<EstimateOptions, 'rates' | 'origins'>
   return { rates: { ...input.job.config.limits?.rates, ...rates }, origins };
 }
 
-function verdict(kind: ReportInput['kind'], t: Report['totals'], findings: Report['findings'], est: Report['estimate']): Report['verdict'] {
+function verdict(kind: ReportInput['kind'], t: Report['totals'], findings: Report['findings'], est: Report['estimate'], targetRead: boolean): Report['verdict'] {
   const critical = findings.filter((f) => f.severity === 'critical').length;
   const warnings = findings.length - critical;
   const n = (k: OutcomeKey) => t.byOutcome[k]?.versions ?? 0;
@@ -336,7 +336,10 @@ function verdict(kind: ReportInput['kind'], t: Report['totals'], findings: Repor
     const listed = t.uncheckedOnTarget?.versions ?? 0;
     const toPublish = n('publish') + n('unchecked') - listed;
     const eta = est ? `, estimated ${formatDuration(est.seconds)}` : '';
-    what = `${int(toPublish)} version(s) to publish${eta}; ${int(n('migrated') + n('present-identical'))} already on the target${listed ? `; ${int(listed)} listed on the target, bytes not compared` : ''}`;
+    // plan --no-target never read the target: what it holds is unknown, not none (earlier runs' records are still said)
+    const known = n('migrated') + n('present-identical');
+    const onTarget = targetRead ? `${int(known)} already on the target` : `target not read: what it already holds is unknown${known ? ` (${int(known)} on it by earlier runs)` : ''}`;
+    what = `${int(toPublish)} version(s) to publish${eta}; ${onTarget}${listed ? `; ${int(listed)} listed on the target, bytes not compared` : ''}`;
   } else {
     const selected = t.versions - n('excluded') - n('skipped') - n('removed');
     what = `${int(n('verified') + n('present-identical'))} of ${int(selected)} selected version(s) on the target and verified`;
@@ -434,7 +437,7 @@ export function buildReport(input: ReportInput): Report {
       ),
     },
     sources: config.sources.map((s) => ({ id: s.id, kind: s.kind, url: s.url, format: formatOfSource(s), enabled: s.enabled !== false })),
-    verdict: verdict(input.kind, t, findings, est),
+    verdict: verdict(input.kind, t, findings, est, !(input.kind === 'plan' && input.summary?.noTarget)),
     totals: t,
     estimate: est,
     findings,
