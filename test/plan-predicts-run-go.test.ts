@@ -11,6 +11,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../src/report/model.js';
+import type { StatusReport } from '../src/cli/status.js';
+import type { LedgerLine } from '../src/state/ledger.js';
 import { startGitTestEnv, stopTestEnvWithGit, type TestEnv } from './support/harness.js';
 import { gitSourceOn, type GitServer } from './support/git-server.js';
 import { goModuleToGeneric } from '../src/targets/go-mapping.js';
@@ -82,6 +84,16 @@ beforeAll(async () => {
   outs.run = await te.cli(['run', job, '--json']);
   outs.report = await te.cli(['report', job, '--json', '--out', join(te.dir, 'r3')]);
   outs.after = await te.cli(['plan', job, '--json', '--out', join(te.dir, 'r4')]);
+  outs.status = await te.cli(['status', job, '--json']);
+  outs.ledger = await te.cli(['ledger', 'export', job]);
+  outs.csv = await te.cli(['ledger', 'export', job, '--format', 'csv']);
+  // then v1.5.0's tag moves (go.mod put right on another commit): a failed version, never on the target, now a conflict with its source
+  const moved = await git.commit('golib', { files: { 'go.mod': `module ${MOD}\n\ngo 1.19\n`, 'golib.go': goFile('1.5.0 fixed') }, message: 'fix', date: '2024-01-20T10:00:00Z', branch: null, parent: await git.revParse('golib', 'v1.5.0') });
+  await git.tag('golib', 'v1.5.0', moved);
+  outs.run2 = await te.cli(['run', job, '--json']);
+  outs.report2 = await te.cli(['report', job, '--json', '--out', join(te.dir, 'r5')]);
+  outs.status2 = await te.cli(['status', job, '--json']);
+  outs.ledger2 = await te.cli(['ledger', 'export', job]);
 }, 900_000);
 afterAll(() => stopTestEnvWithGit(git, te));
 
@@ -200,5 +212,67 @@ describe('plan predicts run for a Go git source (generic target)', () => {
     expect(o[`${MOD}@v1.5.0`]!.key).toBe('source-error');
     // the go.sum check needs no target: it is made, and it is the full plan's
     expect(r.goSum?.mismatches.map((m) => m.version)).toEqual(['v1.4.0']);
+  });
+});
+
+/** The last ledger entry of each version (the ledger only grows: the last is where the version stands). */
+const lastEntries = (jsonl: string) => {
+  const lines = jsonl.trim().split('\n').slice(0, -1).map((l) => JSON.parse(l) as LedgerLine);
+  const last = new Map<string, LedgerLine['entry']>();
+  for (const l of lines) if (l.entry.version !== undefined) last.set(`${l.entry.package}@${l.entry.version}`, l.entry);
+  return last;
+};
+/** The ledger's outcome for each report outcome: a version the report shows without one is one the ledger must not name. */
+const LEDGER_OF: Record<string, (code: string | null) => string> = { verified: () => 'published', 'present-identical': () => 'present-identical', conflict: () => 'conflict', failed: (code) => `failed:${code}` };
+
+describe('ledger export after the mixed Go run agrees with status and report', () => {
+  const agree = (reportKey: string, ledgerKey: string, statusKey: string) => {
+    const report = json(reportKey);
+    const last = lastEntries(outs[ledgerKey]!.stdout);
+    const status = JSON.parse(outs[statusKey]!.stdout) as StatusReport;
+    for (const p of report.packages)
+      for (const v of p.versions) {
+        const k = `${p.name}@${v.version}`;
+        const e = last.get(k);
+        const want = LEDGER_OF[v.outcome.key];
+        if (!want) {
+          // excluded, skipped: never touched by a run, never in the ledger
+          expect([k, e?.outcome]).toEqual([k, undefined]);
+          continue;
+        }
+        expect([k, e?.outcome]).toEqual([k, want(v.outcome.code)]);
+        // the files' hashes the report shows are the ones the ledger computed
+        const computed = (e!.hashes?.computed ?? {}) as Record<string, { sha256: string; sha512: string }>;
+        for (const f of v.files) expect([k, f.name, computed[f.name]?.sha256, computed[f.name]?.sha512]).toEqual([k, f.name, f.sha256, f.sha512]);
+        if (v.outcome.key === 'conflict' && v.outcome.targetSha512) {
+          expect([k, e!.target.conflictingSha512]).toEqual([k, v.outcome.targetSha512]);
+          const file = e!.target.conflictingFile as string | undefined;
+          if (file) expect([k, computed[file]?.sha512]).toEqual([k, v.outcome.ourSha512]);
+        }
+      }
+    // status says the same of failures and conflicts
+    const byOutcome = (key: string) => report.packages.flatMap((p) => p.versions.filter((v) => v.outcome.key === key).map((v) => `${p.name}@${v.version}`)).sort();
+    expect(status.failures.map((f) => `${f.package}@${f.version}`).sort()).toEqual(byOutcome('failed'));
+    expect(status.conflicts.map((c) => `${c.package}@${c.version}`).sort()).toEqual(byOutcome('conflict'));
+    for (const c of status.conflicts) {
+      const v = report.packages.find((p) => p.name === c.package)!.versions.find((x) => x.version === c.version)!;
+      expect([c.ourSha512, c.targetSha512]).toEqual([v.outcome.ourSha512, v.outcome.targetSha512]);
+    }
+    expect(status.states.verified ?? 0).toBe(byOutcome('verified').length);
+    expect(status.states['present-identical'] ?? 0).toBe(byOutcome('present-identical').length);
+  };
+
+  it('after the run: every outcome in the report is the last ledger entry of its version, with the same hashes; left-out versions have none', () => {
+    expect(outs.ledger!.code, outs.ledger!.stderr).toBe(0);
+    agree('report', 'ledger', 'status');
+    // the CSV names the same versions with the same outcomes
+    const csv = outs.csv!.stdout.trim().split('\n').slice(1).map((l) => l.split('","').map((c) => c.replace(/^"|"$/g, '')));
+    const fromCsv = new Map(csv.filter((c) => c[8]).map((c) => [`${c[7]}@${c[8]}`, c[5]]));
+    expect(fromCsv).toEqual(new Map([...lastEntries(outs.ledger!.stdout)].map(([k, e]) => [k, e.outcome])));
+  });
+
+  it('after a tag of a failed version moved: the conflict the report shows is in the ledger too', () => {
+    expect(brief(json('report2'))[`${MOD}@v1.5.0`]).toBe('conflict ETAGMOVED');
+    agree('report2', 'ledger2', 'status2');
   });
 });

@@ -387,7 +387,9 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
 
     // One token and the endpoint before any work: refused credentials or a wrong
     // repository name stop the run here, instead of failing every version one by one.
-    if (byPackage.size > 0 && !signal.aborted && !opts.noTarget) {
+    // versions a plan (or this run's listing: a moved tag) found identical or in conflict, that the ledger does not name yet
+    const unledgered = dryRun ? 0 : db.unledgered(active).length;
+    if ((byPackage.size > 0 || unledgered > 0) && !signal.aborted && !opts.noTarget) {
       try {
         const formats = new Set([...byPackage.keys()].map((k) => k.slice(0, k.indexOf('/')) as Format));
         for (const format of formats) await preflight(getCa(), getTarget(format), config.limits.retries, signal);
@@ -405,6 +407,8 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
           for (const b of BUCKETS) limiter.setRate(b, rates[b].rate);
         }
         if (who) db.ledger = ledgerContext(job.name, config.target, who, thisTarget.repositories);
+        // the run stands by what the plan found: the provenance ledger names every identical and conflicting version
+        if (unledgered > 0) db.ledgerUnrecorded(active);
       } catch (e) {
         db.endRun('target-unusable', { error: whyStopped(e) });
         throw e;

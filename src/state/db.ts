@@ -508,6 +508,39 @@ export class StateDb {
     return (format, pkg, repository) => held.has(JSON.stringify([format, pkg, repository]));
   }
 
+  /**
+   * Versions of these sources standing `present-identical` or `conflict` whose last ledger entry (since the
+   * last move to another target) is not that outcome: a plan's dry run found them so (it writes no ledger),
+   * or the listing set them (a moved git tag) before the run knew as whom it writes. The run then settles
+   * nothing about them (final states), so without `ledgerUnrecorded` the ledger would never name them.
+   */
+  private unledgeredSql = `WITH since AS (SELECT COALESCE(MAX(seq), 0) AS seq FROM ledger WHERE json_extract(entry, '$.outcome') = 'retarget'),
+    last AS (SELECT json_extract(entry, '$.source.id') AS s, json_extract(entry, '$.format') AS f, json_extract(entry, '$.package') AS p, json_extract(entry, '$.version') AS v, json_extract(entry, '$.outcome') AS o, MAX(seq)
+             FROM ledger WHERE seq > (SELECT seq FROM since) AND json_extract(entry, '$.version') IS NOT NULL GROUP BY s, f, p, v)
+    SELECT i.* FROM items i LEFT JOIN last l ON l.s = i.source_id AND l.f = i.format AND l.p = i.package AND l.v = i.version
+    WHERE i.state IN ('present-identical', 'conflict') AND i.source_id IN (SELECT value FROM json_each(?)) AND (l.o IS NULL OR l.o != i.state)
+    ORDER BY i.format, i.package, i.ordinal`;
+
+  unledgered(sourceIds: readonly string[]): ItemRow[] {
+    return this.db.prepare(this.unledgeredSql).all(JSON.stringify(sourceIds)) as ItemRow[];
+  }
+
+  /** Append the missing entries `unledgered` finds (with a ledger context: a run that writes), in one transaction. */
+  ledgerUnrecorded(sourceIds: readonly string[]): number {
+    if (!this.ledger) return 0;
+    return this.write(() =>
+      this.db.transaction(() => {
+        const rows = this.unledgered(sourceIds);
+        const at = now();
+        for (const row of rows) {
+          const entry = this.ledgerEntry(row, at, {});
+          appendLedger(this.db, row.state === 'present-identical' ? { ...entry, detail: 'found on the target with identical bytes before this run (by a plan, which writes no ledger); recorded by this run' } : entry);
+        }
+        return rows.length;
+      }).immediate(),
+    );
+  }
+
   /** Every version the state holds for one package of one source, as it was spelled. */
   recordedVersions(sourceId: string, packageName: string): string[] {
     return (this.stmt('SELECT version FROM items WHERE source_id = ? AND package = ? ORDER BY id').all(sourceId, packageName) as { version: string }[]).map((r) => r.version);
