@@ -5,8 +5,9 @@
  * nothing), a committed symlink pointing out of the checkout, and the ssh key
  * left on disk. Real sshd, real builds, the CodeArtifact stand-in.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { execFile, spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -353,8 +354,66 @@ setup(name="hooked", version="${version}", py_modules=["planted"])
     // a backend would pack what the link points at (test/git-repository-hostile.test.ts)
     expect(s.failures).toEqual([expect.objectContaining({ package: 'link-lib', code: 'EBADSOURCE' })]);
     expect(statSync(join(outside, 'precious.txt')).mtime.toISOString()).toBe(before.toISOString());
-    const tmp = join(te.stateDir, 'tmp');
-    expect(existsSync(tmp) ? readdirSync(tmp).filter((f) => f.startsWith('ssh-key-')) : []).toEqual([]);
+    // where it was written (the sealed folder), and where releases before wrote it
+    for (const tmp of [join(te.stateDir, 'tmp'), join(te.stateDir, 'tmp', 'cam-sealed')]) expect(existsSync(tmp) ? readdirSync(tmp).filter((f) => f.startsWith('ssh-key-')) : []).toEqual([]);
+  });
+
+  it("another job's ssh key, on disk while its fetch runs, is not read by this job's build running meanwhile in the same state directory (a setup.py searching the state's tmp folder)", async () => {
+    // where both sides meet: the system's temp folder, which a build may write
+    const sync = mkdtempSync(join(tmpdir(), 'cam-keyholder-'));
+    const stateTmp = join(te.stateDir, 'tmp');
+    try {
+      // job A: its key given as text (written for ssh while git fetches), and a git that holds its clone
+      // until job B's build has searched (bounded: a B that never comes lets A go on after two minutes)
+      const bin = join(sync, 'bin');
+      mkdirSync(bin);
+      writeFileSync(
+        join(bin, 'git'),
+        `#!/bin/sh\ncase " $* " in *" clone "*|*" fetch "*) touch '${sync}/a-fetching'; i=0; while [ ! -e '${sync}/b-done' ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done; find '${stateTmp}' -name 'ssh-key-*' >> '${sync}/a-keys';; esac\nexec /usr/bin/git "$@"\n`,
+        { mode: 0o755 },
+      );
+      const jobA = te.writeJob({ name: 'keyholder', sources: [gitSource('keyholder', 'rel', 'pypi', { package: 'rel-lib', sshKeyEnv: 'CAM_TEST_GIT_KEY_TEXT' })] });
+      const a = te.cli(['run', jobA, '--json'], { CAM_TEST_GIT_KEY_TEXT: readFileSync(git.clientKey, 'utf8'), PATH: `${bin}:${process.env.PATH ?? ''}` });
+      // job B: a tag whose setup.py, once A fetches, searches every file under the state's tmp folder for a private key
+      const setupPy = [
+        'import os, time',
+        'from setuptools import setup',
+        `sync, state_tmp = ${JSON.stringify(sync)}, ${JSON.stringify(stateTmp)}`,
+        'for _ in range(600):',
+        '    if os.path.exists(os.path.join(sync, "a-fetching")): break',
+        '    time.sleep(0.1)',
+        'seen = ["searched, A fetching: %s" % os.path.exists(os.path.join(sync, "a-fetching"))]',
+        'for root, dirs, files in os.walk(state_tmp):',
+        '    for f in files:',
+        '        p = os.path.join(root, f)',
+        '        try:',
+        '            with open(p, "rb") as fh: data = fh.read(1 << 20)',
+        '        except OSError:',
+        '            continue',
+        // the words split here, so this file itself is not found
+        '        if b"PRIVATE" + b" KEY" in data: seen.append("read a key in " + p)',
+        'with open(os.path.join(sync, "b-saw"), "a") as out: out.write("\\n".join(seen) + "\\n")',
+        'open(os.path.join(sync, "b-done"), "w").close()',
+        'setup(name="meanwhile-b", version="1.0.0", py_modules=["meanwhile_b"], description="searches")',
+      ].join('\n');
+      const dir = join(te.dir, 'src-meanwhile-b');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'setup.py'), `${setupPy}\n`);
+      writeFileSync(join(dir, 'meanwhile_b.py'), 'X = 1\n');
+      await git.createRepoFromDir('meanwhile-b', dir, { tags: ['v1.0.0'] });
+      const jobB = te.writeJob({ name: 'meanwhile-b', sources: [gitSource('meanwhile-b', 'meanwhile-b', 'pypi', { package: 'meanwhile-b' })] });
+      const b = await te.run(jobB);
+      const ra = await a;
+      expect(ra.code, ra.stderr).toBe(0);
+      expect(b.failures).toEqual([]);
+      const saw = readFileSync(join(sync, 'b-saw'), 'utf8');
+      // B searched while A's key was on disk (A's git found it there when B was done)
+      expect(saw).toContain('searched, A fetching: True');
+      expect(readFileSync(join(sync, 'a-keys'), 'utf8')).toMatch(/ssh-key-keyholder-/);
+      expect(saw).not.toContain('read a key');
+    } finally {
+      rmSync(sync, { recursive: true, force: true });
+    }
   });
 
   it('rewrite-lockfiles over a repository whose lockfile is a link out of the checkout: that file is an error and nothing of its target is shown', async () => {
@@ -409,11 +468,12 @@ setup(name="hooked", version="${version}", py_modules=["planted"])
     const gitDir = join(te.stateDir, 'git');
     mkdirSync(tmp, { recursive: true });
     mkdirSync(gitDir, { recursive: true });
-    const left = [join(tmp, `ssh-key-old-${dead}`), join(tmp, `ssh-key-warm-0123abcd-${dead}`)];
+    mkdirSync(join(tmp, 'cam-sealed'), { recursive: true });
+    const left = [join(tmp, `ssh-key-old-${dead}`), join(tmp, `ssh-key-warm-0123abcd-${dead}`), join(tmp, 'cam-sealed', `ssh-key-job-lib-${dead}`), join(tmp, 'cam-sealed', `ssh-key-warm-job-0123abcd-${dead}`)];
     for (const f of left) writeFileSync(f, 'a key file left behind\n', { mode: 0o600 });
     const folders = [join(tmp, `checkout-old-${dead}-abc123`), join(tmp, `build-${dead}-zz9`), join(tmp, `warm-checkout-${dead}-q1`), join(tmp, `scratch-${dead}-Ab3xYz`), join(tmp, 'cam-sealed', `install-${dead}-Zz9q`), join(gitDir, `old.git.partial-${dead}`), join(gitDir, 'a-job', `lib.git.partial-${dead}`)];
     for (const d of folders) mkdirSync(join(d, 'inner'), { recursive: true });
-    const kept = [join(tmp, `ssh-key-busy-${live}`), join(tmp, `checkout-busy-${live}-abc123`), join(tmp, `scratch-${live}-Qq7zzz`), join(tmp, 'cam-sealed', `install-${live}-Kk1`)];
+    const kept = [join(tmp, `ssh-key-busy-${live}`), join(tmp, 'cam-sealed', `ssh-key-busy-lib-${live}`), join(tmp, `checkout-busy-${live}-abc123`), join(tmp, `scratch-${live}-Qq7zzz`), join(tmp, 'cam-sealed', `install-${live}-Kk1`)];
     for (const k of kept) mkdirSync(k, { recursive: true });
     const job = te.writeJob({ name: 'rel-again', sources: [gitSource('rel', 'rel', 'pypi', { package: 'rel-lib' })] });
     const s = await te.run(job);

@@ -50,7 +50,12 @@ export interface GitAccessOptions {
   owner: string;
   sshKeyEnv?: string;
   knownHostsFile?: string;
-  /** Where a key given as text is written for ssh (mode 0600), removed by close(). */
+  /**
+   * Where a key given as text is written for ssh (mode 0600), removed by close(): in the state's
+   * sealed folder (builders/process `sealedFolder`), which every build of every job using this
+   * state directory has covered, even one that started before the key was written (ssh itself
+   * is not contained: it reads it). Its folder is made (0700) if need be.
+   */
   keyFilePath: string;
   /** A clone or fetch that receives nothing this long, or takes six times this plus 1 s per 64 KiB received, is cut off (ESOURCESILENT); default 10 minutes. */
   idleTimeoutMs?: number;
@@ -135,7 +140,7 @@ export class GitAccess {
   /** The key given as text, on disk for ssh while git talks to the remote. */
   private writeKey(): void {
     if (this.keyFile && this.keyText && !existsSync(this.keyFile)) {
-      makeFolder(dirname(this.keyFile));
+      makeFolder(dirname(this.keyFile), 0o700);
       writeFileSync(this.keyFile, this.keyText, { mode: 0o600 });
       chmodSync(this.keyFile, 0o600);
       liveKeyFiles.add(this.keyFile);

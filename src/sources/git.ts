@@ -23,6 +23,7 @@ import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import semver from 'semver';
 import type { SimpleGit } from 'simple-git';
+import { SEALED } from '../builders/process.js';
 import { MAX_GO_MOD, checkPathMajor, isCanonicalVersion, isPseudoVersion, modulePathFromGoMod, semverMajor, splitPathVersion } from '../builders/go-rules.js';
 import { normalizePep440, pep440Key } from '../builders/python-metadata.js';
 import type { GitSourceConfig, JobConfig } from '../config/schema.js';
@@ -103,7 +104,8 @@ export class GitSource implements Source {
       owner: `source "${config.id}"`,
       ...(config.sshKeyEnv ? { sshKeyEnv: config.sshKeyEnv } : {}),
       ...(config.knownHostsFile ? { knownHostsFile: config.knownHostsFile } : {}),
-      keyFilePath: join(stateDir, 'tmp', `ssh-key-${job}-${config.id}-${process.pid}`),
+      // in the sealed folder: covered from every build, this job's and another's running meanwhile in this state directory
+      keyFilePath: join(stateDir, 'tmp', SEALED, `ssh-key-${job}-${config.id}-${process.pid}`),
       idleTimeoutMs: config.idleTimeoutSeconds * 1000,
       idleTimeoutSetting: `idleTimeoutSeconds of source "${config.id}"`,
       ...(limits ? { maxMirrorBytes: limits.maxMirrorBytes, maxCheckoutBytes: limits.maxCheckoutBytes } : {}),

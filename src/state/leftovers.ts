@@ -4,7 +4,8 @@
  * `build-<pid>-<r>`, `warm-checkout-<pid>-<r>`), a build's scratch (HOME, TMPDIR,
  * npm's cache: `scratch-<pid>-<r>`; an npm install's cache and copy of npm's global config:
  * `cam-sealed/install-<pid>-<r>`), an ssh key written for git
- * (`ssh-key-…-<pid>`: a secret, which must not outlive the run that wrote it),
+ * (`cam-sealed/ssh-key-…-<pid>`, or `ssh-key-…-<pid>` as releases before wrote it: a
+ * secret, which must not outlive the run that wrote it),
  * and half-cloned mirrors (`<state>/git/<job>/<id>.git.partial-<pid>`; release 0.1's
  * `<state>/git/<id>.git.partial-<pid>`). Each name
  * carries its writer's pid: whatever belongs to a process that is gone is
@@ -16,8 +17,8 @@ import { sweepDeadWriters } from '../alive.js';
 
 const IN_TMP = /^(?:ssh-key-.+-(\d+)|(?:checkout-.+|build|warm-checkout|scratch)-(\d+)-[A-Za-z0-9]+)$/;
 const IN_GIT = /\.partial-(\d+)$/;
-/** In `<state>/tmp/cam-sealed` (builders/process `sealedFolder`): an npm install's cache and its copy of npm's global config. */
-const IN_SEALED = /^install-(\d+)-[A-Za-z0-9]+$/;
+/** In `<state>/tmp/cam-sealed` (builders/process `sealedFolder`): an ssh key written for git, an npm install's cache and its copy of npm's global config. */
+const IN_SEALED = /^(?:ssh-key-.+-(\d+)|install-(\d+)-[A-Za-z0-9]+)$/;
 
 export function sweepLeftovers(stateDir: string): void {
   const git = join(stateDir, 'git');

@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { SEALED } from '../builders/process.js';
 import { redactUrlCredentials } from '../redact.js';
 import { damagedMirrorError, GitAccess } from '../sources/git-access.js';
 import type { JobConfig } from '../config/schema.js';
@@ -59,7 +60,8 @@ export class LockfileRepository {
       owner: `warm repository ${repo.url}`,
       ...(repo.sshKeyEnv ? { sshKeyEnv: repo.sshKeyEnv } : {}),
       ...(repo.knownHostsFile ? { knownHostsFile: repo.knownHostsFile } : {}),
-      keyFilePath: join(this.tmpDir, `ssh-key-warm-${job}-${id}-${process.pid}`),
+      // in the sealed folder: covered from the builds of any job running meanwhile in this state directory
+      keyFilePath: join(this.tmpDir, SEALED, `ssh-key-warm-${job}-${id}-${process.pid}`),
       idleTimeoutMs: repo.idleTimeoutSeconds * 1000,
       // a warm repository has no id: its key path, and its url to tell which entry that is
       idleTimeoutSetting: `${this.key}.idleTimeoutSeconds (the entry for ${redactUrlCredentials(repo.url)})`,
