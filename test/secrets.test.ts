@@ -7,8 +7,9 @@
  * full runs of the demo's inventory (npm registries, Python and Go over
  * git+ssh) and after runs that failed on authentication.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify, parse } from 'yaml';
 import { rewriteJob } from './support/demo.js';
@@ -20,6 +21,8 @@ let te: TestEnv;
 let job: string;
 const issued: string[] = [];
 const outputs: { what: string; text: string }[] = [];
+/** The body lines of a key given by its path (sshKeyEnv naming a key file), which an ssh echoed. */
+const echoedKeyLines: string[] = [];
 
 const PLANTED = {
   awsSecret: 'PLANTEDawsSECRETkey0123456789abcdefXYZ',
@@ -81,6 +84,19 @@ beforeAll(async () => {
   const stranger = readFileSync(te.sandbox.git!.server.unauthorizedKey, 'utf8');
   expect((await cli('refused ssh key', ['run', variant('badssh', (d) => (d.sources = d.sources.filter((s) => s.kind === 'git'))), '--json'], { CAM_DEMO_GIT_KEY: stranger })).code).toBe(1);
   (PLANTED as Record<string, string>).strangerKey = stranger.split('\n').find((l) => l.length > 40)!;
+  // the key given by its path, and an ssh that prints what it was given before it fails (a wrapper's
+  // debug output; a build reading the file where no containment is allowed): its text is the secret,
+  // not only its path. Printed without its first line, as a partial echo shows it: the lines are secrets each
+  const keyFile = join(te.dir, 'echoed_ed25519');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'cam-test-echoed', '-f', keyFile]);
+  // named ssh: git passes a port to what it takes for OpenSSH by its name
+  const echoing = join(te.dir, 'ssh-echoing-its-key', 'ssh');
+  mkdirSync(dirname(echoing));
+  writeFileSync(echoing, '#!/bin/sh\nwhile [ $# -gt 0 ]; do [ "$1" = -i ] && sed 1d "$2" >&2; shift; done\necho "echoing-ssh: Permission denied (publickey)." >&2\nexit 255\n', { mode: 0o755 });
+  const gitOnly = (d: typeof doc) => (d.sources = d.sources.filter((s) => s.kind === 'git'));
+  expect((await cli('ssh echoing a key file', ['run', variant('echossh', gitOnly), '--json'], { CAM_DEMO_GIT_KEY: keyFile, GIT_SSH_COMMAND: echoing })).code).toBe(1);
+  // each line of its body, the short last one too (how a key shows in a partial echo)
+  echoedKeyLines.push(...readFileSync(keyFile, 'utf8').split('\n').filter((l) => /^[A-Za-z0-9+/=]{16,}$/.test(l)));
   expect(
     (await cli('URL with credentials', ['run', variant('badurl', (d) => ((d.sources[0] as { url: string }).url = `http://deploy:${PLANTED.urlPassword}@127.0.0.1:1/`)), '--json'])).code,
   ).toBe(2);
@@ -99,6 +115,7 @@ describe('planted secrets', () => {
       te.env.CAM_DEMO_GITHUB_TOKEN!,
       // the private key: every line of its body
       ...key.split('\n').filter((l) => l.length > 40),
+      ...echoedKeyLines,
       ...issued,
     ];
     expect(issued.length).toBeGreaterThan(0);
@@ -122,6 +139,11 @@ describe('planted secrets', () => {
     expect(text('wrong npm token')).toMatch(/ESOURCEAUTH/);
     expect(text('wrong AWS key')).toMatch(/ETARGETSETUP/);
     expect(text('refused ssh key')).toMatch(/ESOURCEAUTH/);
+    // the ssh that echoes the key file ran, and its echo reached the output (masked)
+    expect(text('ssh echoing a key file')).toMatch(/ESOURCEAUTH/);
+    expect(text('ssh echoing a key file')).toMatch(/echoing-ssh: Permission denied/);
+    expect(text('ssh echoing a key file')).toMatch(/\*\*\* \| -----END OPENSSH PRIVATE KEY----- \| echoing-ssh/);
+    expect(echoedKeyLines.length).toBeGreaterThan(2);
     expect(text('URL with credentials')).toMatch(/ECONFIG/);
   });
 });

@@ -14,10 +14,11 @@ import { dirname, join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { hideFromBuilds } from '../builders/process.js';
 import { DEFAULT_MAX_CHECKOUT_BYTES, DEFAULT_MAX_MIRROR_BYTES } from '../config/schema.js';
+import { registerSshKey } from '../config/secrets.js';
 import { DISK_FULL, diskFullError, fileSystemError, MigrateError, toError } from '../errors.js';
 import { makeFolder } from '../make-folder.js';
 import { AS_GO_READS, WITHOUT_OPERATOR_CONFIG } from '../git-local.js';
-import { keepTail, redact, redactUrlCredentials, registerSecret } from '../redact.js';
+import { keepTail, redact, redactUrlCredentials } from '../redact.js';
 import { GRACE_IDLE_PERIODS, OrphanTransferStuck, runTransfer, SLOWEST_TRANSFER_BYTES_PER_S, stopOrphanTransfer, TransferCut } from './git-transfer.js';
 
 /** A file takes at least one block on disk (and an inode): how a checkout's size is counted. */
@@ -90,7 +91,8 @@ export class GitAccess {
           hint: `export ${opts.sshKeyEnv}=<the path of an ssh private key, or the key itself> and rerun`,
         });
       }
-      registerSecret(value);
+      // the key's text too, when the value is its path
+      registerSshKey(value);
       let keyPath = value;
       if (value.includes('-----BEGIN')) {
         // the key itself (a CI secret): written for ssh only when git talks to the remote,

@@ -94,3 +94,37 @@ describe('a credential URL glued to the word before it', () => {
     }
   });
 });
+
+describe('an ssh key given by the path of its file (sshKeyEnv)', () => {
+  it("masks the file's text and each line of its body, not only the path; a FIFO, a folder or a huge file there gives the path alone, and nothing waits", async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { registerSshKey } = await import('../../src/config/secrets.js');
+    const dir = mkdtempSync(join(tmpdir(), 'cam-keyfile-'));
+    try {
+      const key = join(dir, 'deploy_key');
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'cam-test-keyfile', '-f', key]);
+      const text = readFileSync(key, 'utf8');
+      const body = text.split('\n').filter((l) => /^[A-Za-z0-9+/=]{16,}$/.test(l));
+      expect(body.length).toBeGreaterThan(2);
+      registerSshKey(key);
+      expect(redact(`ssh said: ${text}`)).not.toMatch(/[A-Za-z0-9+/]{16,}/);
+      for (const line of body) expect(redact(`Load key: ${line} | next`)).toBe('Load key: *** | next');
+      expect(redact(`-i ${key}`)).toBe('-i ***');
+      // the same text in a shorter line is no secret of its own: the header and footer stay readable
+      expect(redact('-----END OPENSSH PRIVATE KEY-----')).toBe('-----END OPENSSH PRIVATE KEY-----');
+      // a FIFO no one writes (a read would wait forever), a folder, a file larger than any key
+      const fifo = join(dir, 'fifo');
+      execFileSync('mkfifo', [fifo]);
+      const huge = join(dir, 'huge');
+      writeFileSync(huge, `${'A'.repeat(70)}\n`.repeat(2000));
+      for (const p of [fifo, dir, huge, join(dir, 'none')]) registerSshKey(p);
+      expect(redact(`x ${'A'.repeat(70)} y`)).toBe(`x ${'A'.repeat(70)} y`);
+      expect(redact(`-i ${fifo}`)).toBe('-i ***');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
