@@ -416,6 +416,16 @@ setup(name="hooked", version="${version}", py_modules=["planted"])
     }
   });
 
+  it('an ssh key named by a relative path (CAM_KEY=deploy_key, from the folder the tool runs in) is the key ssh uses: git runs in the mirror, where that path names nothing', async () => {
+    const key = join(te.dir, 'relative_deploy_key');
+    writeFileSync(key, readFileSync(git.clientKey), { mode: 0o600 });
+    const job = te.writeJob({ name: 'relative-key', sources: [gitSource('relative-key', 'rel', 'pypi', { package: 'rel-lib', sshKeyEnv: 'CAM_TEST_RELATIVE_KEY' })] });
+    // the CLI runs in te.dir
+    const r = await te.cli(['run', job, '--json'], { CAM_TEST_RELATIVE_KEY: 'relative_deploy_key' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(rows('relative-key').map((x) => `${x.version}:${x.state}`)).toEqual(['1.0.0:verified']);
+  });
+
   it('rewrite-lockfiles over a repository whose lockfile is a link out of the checkout: that file is an error and nothing of its target is shown', async () => {
     const secret = join(te.dir, 'operator-npmrc');
     // an .npmrc's token line, put together at run time (this file holds nothing a secret scanner takes for one)

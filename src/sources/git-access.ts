@@ -10,7 +10,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { hideFromBuilds } from '../builders/process.js';
 import { DEFAULT_MAX_CHECKOUT_BYTES, DEFAULT_MAX_MIRROR_BYTES } from '../config/schema.js';
@@ -18,7 +18,7 @@ import { registerSshKey } from '../config/secrets.js';
 import { DISK_FULL, diskFullError, fileSystemError, MigrateError, toError } from '../errors.js';
 import { makeFolder } from '../make-folder.js';
 import { AS_GO_READS, WITHOUT_OPERATOR_CONFIG } from '../git-local.js';
-import { keepTail, redact, redactUrlCredentials } from '../redact.js';
+import { keepTail, redact, redactUrlCredentials, registerSecret } from '../redact.js';
 import { GRACE_IDLE_PERIODS, OrphanTransferStuck, runTransfer, SLOWEST_TRANSFER_BYTES_PER_S, stopOrphanTransfer, TransferCut } from './git-transfer.js';
 
 /** A file takes at least one block on disk (and an inode): how a checkout's size is counted. */
@@ -104,6 +104,11 @@ export class GitAccess {
         throw new MigrateError('ESOURCEAUTH', `${opts.owner}: environment variable ${opts.sshKeyEnv} names a key file that does not exist`, {
           hint: `set ${opts.sshKeyEnv} to the path of the ssh private key (or to the key itself)`,
         });
+      } else {
+        // a relative path is from where the tool runs, as it was checked just now: ssh runs in the
+        // mirror's folder, where it names nothing (and ssh says only "not accessible", then "refused")
+        keyPath = resolvePath(value);
+        registerSecret(keyPath);
       }
       // a tag's build never reads it (builders/process covers it)
       hideFromBuilds(keyPath);
