@@ -419,7 +419,8 @@ setup(name="hooked", version="${version}", py_modules=["planted"])
   it('an ssh key named by a relative path (CAM_KEY=deploy_key, from the folder the tool runs in) is the key ssh uses: git runs in the mirror, where that path names nothing', async () => {
     const key = join(te.dir, 'relative_deploy_key');
     writeFileSync(key, readFileSync(git.clientKey), { mode: 0o600 });
-    const job = te.writeJob({ name: 'relative-key', sources: [gitSource('relative-key', 'rel', 'pypi', { package: 'rel-lib', sshKeyEnv: 'CAM_TEST_RELATIVE_KEY' })] });
+    await git.createRepoFromDir('relative-key', pyProject(join(te.dir, 'src-relative-key'), 'relative-key-lib', '1.0.0'), { tags: ['v1.0.0'] });
+    const job = te.writeJob({ name: 'relative-key', sources: [gitSource('relative-key', 'relative-key', 'pypi', { package: 'relative-key-lib', sshKeyEnv: 'CAM_TEST_RELATIVE_KEY' })] });
     // the CLI runs in te.dir
     const r = await te.cli(['run', job, '--json'], { CAM_TEST_RELATIVE_KEY: 'relative_deploy_key' });
     expect(r.code, r.stderr).toBe(0);
