@@ -566,7 +566,8 @@ const sealed = new Set<string>();
  * build started from now on has covered, in this process and in any other that called this for
  * the same parent before its builds (another job in the same state directory): what the tool
  * keeps there while builds run (npm's install: its copy of npm's global config, which may hold
- * the operator's tokens, and its cache) no other build reads, even what is written there after
+ * the operator's tokens, and its cache; an ssh key given as text, while git fetches: sources/git-access,
+ * which writes there before this is called in a process that runs no build) no other build reads, even what is written there after
  * that build started, as a file or folder covered one by one would be (a cover is made when the
  * build starts). Never removed, so it is there for every build: what is in it carries its
  * writer's pid and is swept after a killed run. Call it before the builds that must not see
