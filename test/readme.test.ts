@@ -284,6 +284,25 @@ describe('README: job-file keys named in the text', () => {
     expect(named.length).toBeGreaterThan(10);
     expect([...new Set(wrong)]).toEqual([]);
   });
+
+  it('every "raise <key>" an error hint gives names a key of the job file (a limit no job file can set is no advice)', () => {
+    const known = new Set<string>();
+    paths(jobSchema, '', known);
+    const files = (readdirSync(new URL('src/', root), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts'));
+    const wrong: string[] = [];
+    let seen = 0;
+    for (const f of files) {
+      for (const m of readFileSync(new URL(`src/${f}`, root), 'utf8').matchAll(/\braise ([A-Za-z][\w.]*)/g)) {
+        seen++;
+        const key = m[1]!.replace(/\.$/, '');
+        // a source's own keys are written from the source down (build.timeoutSeconds)
+        const path = /^(build|idleTimeoutSeconds)\b/.test(key) ? `sources[].${key}` : key;
+        if (!known.has(path)) wrong.push(`src/${f}: raise ${key}`);
+      }
+    }
+    expect(seen).toBeGreaterThan(3);
+    expect(wrong).toEqual([]);
+  });
 });
 
 describe('README: report findings', () => {

@@ -159,7 +159,7 @@ export async function readSdistPkgInfo(path: string, stem: string, limits: { met
   let seen = false;
   const found = await readTarEntry(path, {
     maxUnpackedBytes: limits.unpacked,
-    tooLarge: () => fail(`the sdist unpacks to more than ${limits.unpacked} bytes`, { code: 'ETOOLARGE', hint: 'raise maxUnpackedBytes, or exclude this tag' }),
+    tooLarge: () => fail(`the sdist unpacks to more than ${limits.unpacked} bytes`, { code: 'ETOOLARGE', hint: 'no sdist of a real project is that large unpacked (a decompression bomb, or a build that packs far more than the project): fix what the build packs, or skip this version under versions: in the job file' }),
     decide: (entry) => {
       const p = entry.path.replace(/\/$/, '');
       if (p !== stem && !p.startsWith(`${stem}/`)) return fail(`the sdist holds ${JSON.stringify(entry.path)} outside its ${stem}/ directory`);

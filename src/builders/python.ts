@@ -200,7 +200,7 @@ export async function buildPython(opts: PythonBuildOptions): Promise<PythonBuild
       actual: outputTail(run.output),
       cause: new Error(run.output),
       hint: run.timedOut
-        ? 'the build hangs or needs longer: raise the timeout in the job, or exclude this tag'
+        ? 'the build hangs or needs longer: raise build.timeoutSeconds in the job file, or exclude this tag'
         : `the output tail above says why; fix the build at the source, change the build command, or exclude this tag${offlineHint(opts.network)}`,
     });
   }

@@ -106,7 +106,7 @@ class ClampTarTimes extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.unpacked += chunk.length;
     if (this.unpacked > this.maxUnpackedBytes) {
-      return callback(this.fail(`the sdist unpacks to more than ${this.maxUnpackedBytes} bytes`, { code: 'ETOOLARGE', hint: 'raise maxUnpackedBytes, or exclude this tag' }));
+      return callback(this.fail(`the sdist unpacks to more than ${this.maxUnpackedBytes} bytes`, { code: 'ETOOLARGE', hint: 'no sdist of a real project is that large unpacked (a decompression bomb, or a build that packs far more than the project): fix what the build packs, or skip this version under versions: in the job file' }));
     }
     try {
       this.consume(chunk);

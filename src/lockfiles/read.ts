@@ -144,7 +144,7 @@ export function readLockfileBytes(file: string, opts: ReadOptions = {}): Buffer 
 }
 
 function tooLarge(file: string, actual: string, max: number): MigrateError {
-  return new MigrateError('ETOOLARGE', `${file}: ${actual}, over the ${max}-byte limit for a lockfile`, { subject: file, expected: `<= ${max} bytes`, actual, hint: 'raise the limit if this really is a lockfile' });
+  return new MigrateError('ETOOLARGE', `${file}: ${actual}, over the ${max}-byte limit for a lockfile`, { subject: file, expected: `<= ${max} bytes`, actual, hint: 'no package manager writes a lockfile this large: leave this file out of warm.lockfiles (the limit is fixed)' });
 }
 
 /** A BOM is legal in these text formats' files as editors write them, but no parser below expects one. */
