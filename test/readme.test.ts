@@ -463,6 +463,28 @@ describe('README: the JSON each command prints', () => {
       expect(named.filter((n) => /[A-Z.]/.test(n) && n.split('.').some((part) => !all.has(part)))).toEqual([]);
     });
   }
+
+  /** The keys of `<field>: { ... }[]` written on one line of an interface (an entry's fields). */
+  const entryKeys = (file: string, field: string) => {
+    const line = readFileSync(new URL(file, root), 'utf8').split('\n').find((l) => new RegExp(`^\\s+${field}: \\{`).test(l));
+    if (!line) throw new Error(`${file} has no one-line ${field}`);
+    return [...line.slice(line.indexOf('{')).matchAll(/(\w+)\??:/g)].map((m) => m[1]!);
+  };
+
+  it('notInJob: run --json and status --json each name every field of an entry, each under its own name', () => {
+    // the two spell "never migrated" differently (notMigrated, versions): each paragraph must say which is whose
+    const run = between(readme, 'The summary (`--json`) holds: `job`', '\n\n');
+    const runKeys = entryKeys('src/engine/events.ts', 'notInJob');
+    expect(runKeys).toContain('notMigrated');
+    const names = (text: string, k: string) => new RegExp(`\`${k}(\`|: )`).test(text);
+    expect(runKeys.filter((k) => !names(run, k) && k !== 'source' && k !== 'package')).toEqual([]);
+    const status = section('### `status <job>`');
+    const statusKeys = entryKeys('src/cli/status.ts', 'notInJob');
+    expect(statusKeys.filter((k) => !names(status, k) && k !== 'source' && k !== 'package')).toEqual([]);
+    // the paragraph on a package no longer named speaks of both: it names each form's field
+    const dropped = between(readme, '**A package the job no longer names is no longer in the job**', '\n\n');
+    for (const k of ['notMigrated', 'versions']) expect(dropped, k).toContain(`\`${k}\``);
+  });
 });
 
 describe('README: exit codes', () => {
