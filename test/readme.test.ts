@@ -538,3 +538,79 @@ describe('README: set-up', () => {
     for (const s of ['test', 'demo', 'sandbox', 'bench', 'cli']) expect(scripts[s], s).toBeDefined();
   });
 });
+
+describe('README: the numbers it quotes', () => {
+  /**
+   * A bound or threshold the README states, pinned to the constant that sets it: changing either
+   * alone fails here. `expr` is the constant's initialiser as written (digits, _, *, <<, +); `says`
+   * a phrase of the README (whitespace as one space) that states it.
+   */
+  const pins: { file: string; constant: string; value: number; says: string[] }[] = [
+    { file: 'src/engine/limiter.ts', constant: 'STUCK_AFTER', value: 8, says: ['answered none of 8 requests in a row', 'leaves 8 reads in a row unanswered'] },
+    { file: 'src/engine/limiter.ts', constant: 'UNREACHABLE_AFTER', value: 3, says: ['3 requests or more in a row failed before any answer'] },
+    { file: 'src/engine/limiter.ts', constant: 'UNREACHABLE_FOR_MS', value: 20_000, says: ['`ETARGETUNREACHABLE`, after 20 s', 'the first at least 20 s before the last'] },
+    { file: 'src/cli/ledger.ts', constant: 'VERIFY_UNREACHABLE_FOR_MS', value: 5_000, says: ['there after 5 s'] },
+    { file: 'src/cli/ledger.ts', constant: 'TARGET_READ_TIMEOUT_MS', value: 60_000, says: ['or within 60 s) is reported as not checked'] },
+    { file: 'src/engine/stop.ts', constant: 'THROTTLED_BEFORE_STOP', value: 8, says: ['8 versions in a row throttled through their whole retry budget', '8 versions (a `warm`: entries) in a row'] },
+    { file: 'src/engine/stop.ts', constant: 'REFUSALS_BEFORE_STOP', value: 8, says: ['refused 8 versions in a row (403) of at least 3 packages', 'refuses 8 tarball downloads in a row, of 3 packages or more'] },
+    { file: 'src/goproxy/download.ts', constant: 'MAX_DOWNLOADS', value: 32, says: ['at most 32 downloads stream at once'] },
+    { file: 'src/goproxy/download.ts', constant: 'DEFAULT_IDLE_TIMEOUT_MS', value: 60_000, says: ['a download that moves no byte for 60 s'] },
+    { file: 'src/goproxy/download.ts', constant: 'DEFAULT_MIN_DOWNLOAD_RATE', value: 32 * 1024, says: ['its size at 32 KiB/s after it started'] },
+    { file: 'src/goproxy/handler.ts', constant: 'DEFAULT_UPSTREAM_TIMEOUT_MS', value: 60_000, says: ['within 60 s is a 504'] },
+    { file: 'src/goproxy/handler.ts', constant: 'READ_RETRIES', value: 3, says: ['Throttling that outlasts three retries is a 503'] },
+    { file: 'src/goproxy/connections.ts', constant: 'DEFAULT_MAX_CONNECTIONS', value: 256, says: ['At most 256 connections are open at once'] },
+    { file: 'src/goproxy/connections.ts', constant: 'MAX_PIPELINED', value: 8, says: ['more than 8 requests in flight at once'] },
+    { file: 'src/goproxy/connections.ts', constant: 'DEFAULT_HEAD_TIMEOUT_MS', value: 10_000, says: ['a request head not complete within 10 s'] },
+    { file: 'src/goproxy/protocol.ts', constant: 'MAX_NOSUMDB_CHARS', value: 32 * 1024, says: ['would not fit in 32 KiB'] },
+    { file: 'src/goproxy/protocol.ts', constant: 'MAX_COORDINATE', value: 255, says: ['longer than CodeArtifact can hold (255 characters)'] },
+    { file: 'src/state/ledger.ts', constant: 'MAX_LEDGER_LINE_BYTES', value: 4 * 1024 * 1024, says: ['a line over 4 MiB'] },
+    { file: 'src/state/ledger.ts', constant: 'MAX_DEPTH', value: 64, says: ['JSON nested over 64 levels deep'] },
+    { file: 'src/config/load.ts', constant: 'MAX_JOB_FILE_BYTES', value: 1024 * 1024, says: ['Only regular files up to 1 MiB are read as job files'] },
+    { file: 'src/sources/npm-registry.ts', constant: 'MAX_PACKUMENT_BYTES', value: 200 * 1024 * 1024, says: ['a packument over 200 MiB'] },
+    { file: 'src/sources/npm-registry.ts', constant: 'ANSWER_DEADLINE_MS', value: 5 * 60_000, says: ['not whole within 5 minutes'] },
+    { file: 'src/sources/npm-registry.ts', constant: 'MAX_DEPRECATION', value: 4096, says: ['a deprecation message over 4,096 characters', 'a deprecation message 4,096 characters'] },
+    { file: 'src/sources/npm-registry.ts', constant: 'MAX_INTEGRITY', value: 1024, says: ['a `dist.integrity` over 1,024'] },
+    { file: 'src/sources/npm-registry.ts', constant: 'MAX_SHASUM', value: 128, says: ['a `dist.shasum` over 128'] },
+    { file: 'src/sources/npm-registry.ts', constant: 'MAX_TARBALL_URL', value: 8192, says: ['a `dist.tarball` over 8,192'] },
+    { file: 'src/sources/npm-registry.ts', constant: 'MAX_DIST_TAGS', value: 1000, says: ['more than 1,000 dist-tags'] },
+    { file: 'src/sources/bounded.ts', constant: 'MAX_VERSION_KEY', value: 256, says: ['a tag name over 256 characters', 'one over 256 characters is recorded as its first 100'] },
+    { file: 'src/sources/download.ts', constant: 'MAX_REDIRECTS', value: 5, says: ['more than 5 redirects in a row'] },
+    { file: 'src/net/retry-after.ts', constant: 'MAX_RETRY_AFTER_MS', value: 5 * 60_000, says: ['is honoured up to 5 minutes', 'at most 5 minutes'] },
+    { file: 'src/net/agents.ts', constant: 'MAX_SDK_ANSWER_BYTES', value: 16 * 2 ** 20, says: ['an API answer over 16 MiB'] },
+    { file: 'src/targets/endpoint.ts', constant: 'MAX_ENDPOINT_ANSWER_BYTES', value: 256 * 2 ** 20, says: ["a repository endpoint's over 256 MiB"] },
+    { file: 'src/targets/paging.ts', constant: 'MAX_EMPTY_PAGES', value: 50, says: ['50 empty pages in a row'] },
+    { file: 'src/targets/paging.ts', constant: 'MAX_PAGES', value: 1000, says: ['1,000 for any other'] },
+    { file: 'src/targets/codeartifact.ts', constant: 'MAX_ASSET_PAGES', value: 10, says: ["10 for one version's assets"] },
+    { file: 'src/targets/npm.ts', constant: 'MAX_UNPACKED_BYTES', value: 4 * 1024 ** 3, says: ['it unpacks to over 4 GiB'] },
+    { file: 'src/builders/python.ts', constant: 'DEFAULT_MAX_UNPACKED_BYTES', value: 2 * 1024 * 1024 * 1024, says: ['a built sdist that unpacks to over 2 GiB'] },
+    { file: 'src/builders/python.ts', constant: 'DEFAULT_MAX_METADATA_BYTES', value: 8 * 1024 * 1024, says: ["a wheel's METADATA over 8 MiB"] },
+    { file: 'src/lockfiles/read.ts', constant: 'MAX_LOCKFILE_BYTES', value: 64 * 1024 * 1024, says: ['a lockfile over 64 MiB', 'a regular file of at most 64 MiB'] },
+    { file: 'src/lockfiles/requirements.ts', constant: 'MAX_INCLUDED_FILES', value: 1000, says: ['at most 1,000 under one file'] },
+    { file: 'src/lockfiles/entry-check.ts', constant: 'MAX_NAME_CHARS', value: 512, says: ['a name or version over 512 characters'] },
+    { file: 'src/lockfiles/entry-check.ts', constant: 'MAX_VALUE_CHARS', value: 1024, says: ['an integrity or hash over 1024'] },
+    { file: 'src/lockfiles/entry-check.ts', constant: 'MAX_RESOLVED_CHARS', value: 8192, says: ['a resolved URL over 8192'] },
+    { file: 'src/warm/summary.ts', constant: 'MAX_NOTES_PER_LOCKFILE', value: 200, says: ['up to 200 per lockfile'] },
+    { file: 'src/warm/summary.ts', constant: 'PROBLEM_DETAIL_MAX', value: 500, says: ['each detail cut to 500 characters'] },
+    { file: 'src/report/warm.ts', constant: 'LOCKFILES_SHOWN', value: 3, says: ['with the first 3 lockfiles naming it'] },
+    { file: 'src/report/render-markdown.ts', constant: 'MAX_TEXT', value: 600, says: ['A value takes at most 600 characters as written'] },
+    { file: 'src/report/render-markdown.ts', constant: 'MAX_CHARS', value: 60_000, says: ['stays within 60,000 characters at any size'] },
+    { file: 'src/report/render-markdown.ts', constant: 'WARM_CRITICAL_ROOM', value: 30_000, says: ['the integrity mismatches in up to 30,000 characters'] },
+    { file: 'src/report/render-markdown.ts', constant: 'WARM_ROOM', value: 16_000, says: ['the others in up to 16,000'] },
+    { file: 'src/redact.ts', constant: 'STORED_TEXT_MAX', value: 4000, says: ['kept to 4,000 characters wherever it is stored'] },
+    { file: 'src/sources/git-transfer.ts', constant: 'GRACE_IDLE_PERIODS', value: 6, says: ['six times `idleTimeoutSeconds`'] },
+    { file: 'src/sources/git-transfer.ts', constant: 'SLOWEST_TRANSFER_BYTES_PER_S', value: 64 * 1024, says: ['1 s per 64 KiB the mirror grows'] },
+    { file: 'src/net/bounds.ts', constant: 'SLOWEST_UPLOAD_BYTES_PER_S', value: 256 * 1024, says: ['plus 1 s per 256 KiB it uploads'] },
+    { file: 'src/net/bounds.ts', constant: 'ONE_OFF_DEADLINE_MS', value: 60_000, says: ['Service Quotas, like STS, has a minute to answer'] },
+  ];
+  const text = readme.replace(/\s+/g, ' ');
+
+  for (const p of pins) {
+    it(`${p.constant} (${p.file}) is ${p.value}, as the README says`, () => {
+      const m = new RegExp(`^(?:export )?const ${p.constant} = ([\\d_ *+<()]+);`, 'm').exec(readFileSync(new URL(p.file, root), 'utf8'));
+      expect(m, `const ${p.constant} in ${p.file}`).not.toBeNull();
+      // the initialiser is digits and arithmetic only (the regex above): evaluated as written
+      expect(Function(`return (${m![1]!.replace(/_/g, '')});`)(), p.constant).toBe(p.value);
+      expect(p.says.filter((s) => !text.includes(s))).toEqual([]);
+    });
+  }
+});
