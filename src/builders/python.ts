@@ -58,7 +58,8 @@ export const DEFAULT_PYTHON_BUILD_COMMAND: readonly string[] = [
 export const DEFAULT_PYTHON = '/usr/bin/python3';
 const PLACEHOLDERS = ['python', 'srcdir', 'outdir', 'checkout', 'name', 'version'] as const;
 
-export const DEFAULT_BUILD_TIMEOUT_MS = 10 * 60 * 1000;
+/** When a caller gives none: the job file's default (build.timeoutSeconds: 1200), so a build outside a run gets as long as one in it. */
+export const DEFAULT_BUILD_TIMEOUT_MS = 1200 * 1000;
 /** A PKG-INFO/METADATA holds the README as its description; 8 MiB is far above any real one. */
 export const DEFAULT_MAX_METADATA_BYTES = 8 * 1024 * 1024;
 /** How many files' worth of that bound one version's files may hold together (64 MiB by default). */
