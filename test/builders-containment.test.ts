@@ -11,10 +11,10 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type AddressInfo } from 'node:net';
-import { buildsOffline, containment, credentialsHidden, hiddenPaths, hideFromBuilds, protectFromBuilds, runProcess, type RunOptions } from '../src/builders/process.js';
+import { buildsOffline, containment, credentialsHidden, hiddenPaths, hideFromBuilds, protectFromBuilds, runProcess, sealedFolder, type RunOptions } from '../src/builders/process.js';
 import { alive, goneSoon, pidOfCommand } from './support/child.js';
 
 const ENV = { PATH: '/usr/local/bin:/usr/bin:/bin' };
@@ -380,6 +380,44 @@ describe.each([
       await rm(etc, { recursive: true, force: true });
       await rm(join(home, '.pip'), { recursive: true, force: true });
     }
+  });
+});
+
+describe.each([
+  ['as root', {}],
+  ['as a user who is not root gets it (nested user namespace)', { containment: 'user-namespace' }],
+] as const)('the sealed folder, for a command given its own part of it to reveal %s', (_name, contain) => {
+  it('shows that part, writable as it was, and nothing else there: not what was there before, not what is written after the command started', async () => {
+    const parent = await mkdtemp(join(tmp, 'state-tmp-'));
+    const sealed = sealedFolder(parent);
+    const sync = await mkdtemp(join(tmp, 'sync-'));
+    await writeFile(join(sealed, 'ssh-key-other-src-1'), 'planted-before\n');
+    const own = await mkdtemp(join(sealed, 'install-1-'));
+    const deep = join(own, 'cache', 'deep');
+    await mkdir(deep, { recursive: true });
+    await writeFile(join(deep, 'mine'), 'own-content\n');
+    const line = [
+      `touch '${sync}/started'; i=0; while [ ! -e '${sync}/late' ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done`,
+      `echo "listed: $(ls -A '${sealed}' | tr '\\n' ' ')"`,
+      `grep -rhs planted '${sealed}'`,
+      `cat '${deep}/mine'`,
+      `echo written > '${own}/new' && echo wrote`,
+    ].join('; ');
+    const running = runProcess({ argv: ['sh', '-c', line], cwd: tmp, env: ENV, timeoutMs: 180_000, writable: [own], reveal: [own], ...contain });
+    while (!existsSync(join(sync, 'started'))) await new Promise((r) => setTimeout(r, 20));
+    await writeFile(join(sealed, 'ssh-key-late-src-1'), 'planted-after\n');
+    await writeFile(join(sync, 'late'), '');
+    const res = await running;
+    expect(res.exitCode, res.output).toBe(0);
+    expect(res.output).toContain(`listed: ${basename(own)} \n`);
+    expect(res.output).not.toContain('planted');
+    expect(res.output).toContain('own-content');
+    expect(res.output).toContain('wrote');
+    expect(await readFile(join(own, 'new'), 'utf8')).toBe('written\n');
+    // and a command not given it sees none of it
+    const other = await runProcess({ argv: ['sh', '-c', `ls -A '${sealed}' | wc -l`], cwd: tmp, env: ENV, timeoutMs: 60_000, ...contain });
+    expect(other.output.trim()).toBe('0');
+    expect(hiddenPaths({ cwd: tmp, env: {}, reveal: [own] }).filter((h) => h.path === sealed)).toEqual([{ path: sealed, dir: true, reveal: [own] }]);
   });
 });
 

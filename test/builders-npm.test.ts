@@ -719,4 +719,61 @@ describe("npm's global config (<prefix>/etc/npmrc, beside the node npm runs: whe
     expect(seen.exitCode, seen.output).toBe(0);
     expect(seen.output).not.toContain('operator-global-secret-4712');
   });
+
+  it("nor does the install itself see what else is in the sealed folder: another job's ssh key, another install's copy, not even one written after it started; only its own folder", async () => {
+    const prefix = mkdtempSync(join(dir, 'prefix-'));
+    mkdirSync(join(prefix, 'bin'));
+    mkdirSync(join(prefix, 'etc'));
+    try {
+      linkSync(process.execPath, join(prefix, 'bin', 'node'));
+    } catch {
+      copyFileSync(process.execPath, join(prefix, 'bin', 'node'));
+    }
+    chmodSync(join(prefix, 'bin', 'node'), 0o755);
+    writeFileSync(join(prefix, 'etc', 'npmrc'), 'own-global-setting-4713=true\n');
+    const scratch = mkdtempSync(join(dir, 'state-tmp-'));
+    const sealed = sealedFolder(scratch);
+    // what the tool keeps there for others: a key given as text while another job's git fetches,
+    // another install's cache with its copy of npm's global config (the operator's token)
+    writeFileSync(join(sealed, `ssh-key-other-src-${process.pid}`), '-----BEGIN OPENSSH PRIVATE KEY-----\nplanted-key-4713\n', { mode: 0o600 });
+    mkdirSync(join(sealed, `install-${process.pid}-other`));
+    writeFileSync(join(sealed, `install-${process.pid}-other`, 'global-npmrc'), '//npm.operator.example/:_authToken=planted-token-4713\n', { mode: 0o600 });
+    const sync = mkdtempSync(join(dir, 'sync-'));
+    // npm's install, as a program that says what it can read in the sealed folder (npm runs no code of the tag's:
+    // this stands for a package's install-time behaviour or npm logging its config); it fails, so its output is the error's
+    const npm = [
+      '#!/bin/sh',
+      'case "$1" in',
+      'install|ci)',
+      `  touch '${sync}/started'; i=0; while [ ! -e '${sync}/late' ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i+1)); done`,
+      '  echo "own: $(cat "$npm_config_globalconfig" 2>&1)"',
+      `  echo "listed: $(ls -A '${sealed}' 2>&1 | tr '\\n' ' ')"`,
+      `  grep -rhs planted '${sealed}'`,
+      `  cat '${sealed}/ssh-key-late-src-${process.pid}' 2>&1`,
+      '  exit 1;;',
+      'esac',
+      'exit 2',
+    ].join('\n');
+    writeFileSync(join(prefix, 'bin', 'npm'), `${npm}\n`, { mode: 0o755 });
+    const at = checkoutOf({ name: 'sealed-install', version: '1.0.0', license: 'MIT', scripts: { prepare: 'node -e 0' } });
+    const saved = process.env.PATH;
+    process.env.PATH = `${join(prefix, 'bin')}:${saved ?? ''}`;
+    let e: MigrateError;
+    try {
+      const built = refusal(packNpm({ checkoutDir: at, subdir: '', name: 'sealed-install', version: '1.0.0', outDir: join(dir, `out-${Math.random().toString(36).slice(2)}`), timeoutMs: 180_000, scratchDir: scratch }));
+      // a key written while the install runs (a git fetch of another job starting meanwhile)
+      while (!existsSync(join(sync, 'started'))) await new Promise((r) => setTimeout(r, 20));
+      writeFileSync(join(sealed, `ssh-key-late-src-${process.pid}`), '-----BEGIN OPENSSH PRIVATE KEY-----\nplanted-late-key-4713\n', { mode: 0o600 });
+      writeFileSync(join(sync, 'late'), '');
+      e = await built;
+    } finally {
+      process.env.PATH = saved;
+    }
+    expect(e.code).toBe('EBUILD');
+    // its own copy it reads, in its own folder, the one thing it sees there
+    expect(e.actual).toContain('own: own-global-setting-4713=true');
+    expect(e.actual).toMatch(/listed: install-\d+-\w+ \n/);
+    expect(e.actual).not.toContain('planted');
+    expect(readFileSync(join(sealed, `ssh-key-late-src-${process.pid}`), 'utf8')).toContain('planted-late-key-4713');
+  });
 });

@@ -53,6 +53,7 @@ export interface RunOptions {
   /**
    * What is covered from every other build but not from this command: a sealed folder's
    * part (see `sealedFolder`) that npm's install, which runs no code of the tag's, works in.
+   * Only that part: the rest of the sealed folder stays covered from this command too (see `hiddenPaths`).
    */
   reveal?: readonly string[];
 }
@@ -182,7 +183,7 @@ const PROBE_TIMEOUT_MS = 10_000;
  */
 const INIT = `
 const { spawn, spawnSync } = require('node:child_process');
-const { accessSync, constants, writeSync } = require('node:fs');
+const { accessSync, closeSync, constants, mkdirSync, openSync, writeSync } = require('node:fs');
 const { signals } = require('node:os').constants;
 const report = (status, code) => { writeSync(1, JSON.stringify(status)); process.exit(code); };
 const failed = (e) => report({ error: { message: e.message, code: e.code, errno: e.errno, syscall: e.syscall, path: e.path } }, 127);
@@ -197,9 +198,11 @@ const lookUp = (name, path) => {
   }
   return undefined;
 };
-const mountOrFail = (job, args, what) => {
-  const r = spawnSync(job.mount, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
-  if (r.status !== 0) failed(Object.assign(new Error(what + ': ' + String(r.stderr || (r.error && r.error.message) || r.status).trim()), { code: 'EHIDE' }));
+const hideFailed = (what, e) => failed(Object.assign(new Error(what + ': ' + e), { code: 'EHIDE' }));
+// \`fd\`: one of ours, the mount's fd 3 (/proc/self/fd/3)
+const mountOrFail = (job, args, what, fd) => {
+  const r = spawnSync(job.mount, args, { stdio: fd === undefined ? ['ignore', 'ignore', 'pipe'] : ['ignore', 'ignore', 'pipe', fd], encoding: 'utf8' });
+  if (r.status !== 0) hideFailed(what, String(r.stderr || (r.error && r.error.message) || r.status).trim());
 };
 const start = (job) => {
   // read-only, but for the folders the build writes: shallow first, so a deeper one decides its own
@@ -209,8 +212,28 @@ const start = (job) => {
     mountOrFail(job, ['-o', 'remount,bind,' + (ro ? 'ro' : 'rw'), path], what);
   }
   // the credential files covered, in this mount namespace only: a directory by an empty tmpfs, a file (or socket) by /dev/null
-  for (const { path, dir } of job.hide || []) {
+  for (const { path, dir, reveal } of job.hide || []) {
+    // what the command is given inside a covered folder (its own part of a sealed folder): held open
+    // before the cover, then bound back over it by that handle, not by its path (which then names
+    // the cover's). Everything else there stays covered, even what is written there later
+    const held = (reveal || []).map((r) => {
+      try {
+        return { r, fd: openSync(r, 'r') };
+      } catch (e) {
+        return hideFailed('cannot show ' + r + ' to the build', e.message);
+      }
+    });
     mountOrFail(job, dir ? ['-t', 'tmpfs', '-o', 'size=16k,mode=0700', 'cam-hidden', path] : ['--bind', '/dev/null', path], 'cannot hide ' + path + ' from the build');
+    for (const { r, fd } of held) {
+      try {
+        mkdirSync(r, { recursive: true, mode: 0o700 });
+      } catch (e) {
+        hideFailed('cannot show ' + r + ' to the build', e.message);
+      }
+      // not canonicalized: mount would resolve the link to the path, now the cover's
+      mountOrFail(job, ['--no-canonicalize', '--rbind', '/proc/self/fd/3', r], 'cannot show ' + r + ' to the build', fd);
+      closeSync(fd);
+    }
   }
   let argv = job.argv;
   if (job.nested) {
@@ -592,8 +615,13 @@ export function sealedFolder(parent: string): string {
  * the account's home, when HOME says otherwise), the files the variables name, and
  * what `hideFromBuilds` added; each that exists, once, and never one that holds what
  * the build works in (its cwd, HOME or TMPDIR) or that a covered folder already holds.
+ * A covered folder that holds what the command is given to `reveal` (npm's install: its own
+ * folder in the sealed folder) is covered all the same, with `reveal` naming the folders
+ * (outermost only) shown again over the cover: the command sees its own part, nothing else
+ * there (another job's ssh key, another install's copy of npm's global config), not even
+ * what is written there after it started.
  */
-export function hiddenPaths(work: { cwd: string; env: Readonly<Record<string, string>>; reveal?: readonly string[] }, system: readonly string[] = SYSTEM_FILES): { path: string; dir: boolean }[] {
+export function hiddenPaths(work: { cwd: string; env: Readonly<Record<string, string>>; reveal?: readonly string[] }, system: readonly string[] = SYSTEM_FILES): { path: string; dir: boolean; reveal?: string[] }[] {
   const candidates = [
     ...accountHomes().flatMap((h) => [...HOME_FOLDERS, ...HOME_FILES].map((f) => join(h, f))),
     ...system,
@@ -610,22 +638,36 @@ export function hiddenPaths(work: { cwd: string; env: Readonly<Record<string, st
       return undefined;
     }
   };
-  const working = [work.cwd, work.env.HOME, work.env.TMPDIR, ...(work.reveal ?? [])].flatMap((p) => (p ? [real(p) ?? resolvePath(p)] : []));
-  const out: { path: string; dir: boolean }[] = [];
+  const working = [work.cwd, work.env.HOME, work.env.TMPDIR].flatMap((p) => (p ? [real(p) ?? resolvePath(p)] : []));
+  // only a folder that is there can be shown again (one that is not has nothing in it to show)
+  const shown = (work.reveal ?? []).flatMap((p) => {
+    const path = real(p);
+    try {
+      return path && statSync(path).isDirectory() ? [path] : [];
+    } catch {
+      return [];
+    }
+  });
+  const out: { path: string; dir: boolean; reveal?: string[] }[] = [];
+  /** Covered by `o`: inside it, and not in what it shows again. */
+  const coveredBy = (path: string, o: { path: string; reveal?: string[] }) => within(path, o.path) && !o.reveal?.some((r) => within(path, r));
   for (const candidate of candidates) {
     const path = real(candidate);
     if (path === undefined || path === '/') continue;
-    if (working.some((w) => within(w, path))) continue;
+    if (working.some((w) => within(w, path)) || shown.includes(path)) continue;
     let dir: boolean;
     try {
       dir = statSync(path).isDirectory();
     } catch {
       continue;
     }
-    if (out.some((o) => within(path, o.path))) continue;
-    // a folder covers what was listed inside it before
-    for (let i = out.length - 1; i >= 0; i--) if (dir && within(out[i]!.path, path)) out.splice(i, 1);
-    out.push({ path, dir });
+    if (out.some((o) => coveredBy(path, o))) continue;
+    const inside = dir ? shown.filter((r) => within(r, path)) : [];
+    const reveal = [...new Set(inside.filter((r) => !inside.some((o) => o !== r && within(r, o))))];
+    const entry = { path, dir, ...(reveal.length ? { reveal } : {}) };
+    // a folder covers what was listed inside it before (but for what it shows again: covered in its own right)
+    for (let i = out.length - 1; i >= 0; i--) if (dir && coveredBy(out[i]!.path, entry)) out.splice(i, 1);
+    out.push(entry);
   }
   return out;
 }
