@@ -2,8 +2,7 @@
 import { dirname } from 'node:path';
 import { loadJob } from '../config/load.js';
 import type { RunSummary } from '../engine/events.js';
-import { jobNamesPackage, notAskedBy } from '../engine/job-edits.js';
-import { ON_TARGET } from '../engine/package.js';
+import { jobNamesPackage, notAskedBy, splitByAsked } from '../engine/job-edits.js';
 import { goTagPatternMismatches } from '../sources/git.js';
 import { LEFT_OUT_NOTE, LEFT_OUT_ON_TARGET, StateDb } from '../state/db.js';
 import { existingState, jobInProgress } from '../state/lock.js';
@@ -88,26 +87,10 @@ function statusOf(name: string, database: string, state: StateDb, active: string
   const configOf = new Map(config.sources.map((c) => [c.id, c]));
   const named = (source: string, pkg: string) => jobNamesPackage(configOf.get(source)!, pkg);
   const notAsked = notAskedBy(config);
-  const key = (source: string, pkg: string, version: string) => JSON.stringify([source, pkg, version]);
-  const counts: Record<string, number> = {};
-  const out = new Set<string>();
-  const notInJob = new Map<string, StatusReport['notInJob'][number]>();
-  for (const r of state.workKeys()) {
-    if (!active.includes(r.source_id)) continue;
-    // as the next run takes it: a package not named is set aside whole; versions the filters leave out, unless already left out
-    const why = notAsked(r);
-    if (why === undefined) {
-      counts[r.state] = (counts[r.state] ?? 0) + 1;
-      continue;
-    }
-    out.add(key(r.source_id, r.package, r.version));
-    const k = JSON.stringify([r.source_id, r.package]);
-    const d = notInJob.get(k) ?? notInJob.set(k, { source: r.source_id, package: r.package, why, onTarget: 0, versions: [], publishBegun: [], unsettled: [] }).get(k)!;
-    if (ON_TARGET.has(r.state)) d.onTarget++;
-    else if (r.state === 'publishing' || r.state === 'published') d.unsettled.push(r.version);
-    else (r.attempts > 0 ? d.publishBegun : d.versions).push(r.version);
-  }
-  const inJob = <T extends { source_id: string; package: string; version: string }>(rows: T[]) => rows.filter((r) => !out.has(key(r.source_id, r.package, r.version)));
+  // as the next run takes it: a package not named is set aside whole; versions the filters leave out, unless already left out
+  const { counts, out: outIds, notAskedPackages } = splitByAsked(state, active, notAsked);
+  const notInJob = notAskedPackages.map(({ never, ...d }) => ({ ...d, versions: never }));
+  const inJob = <T extends { id: number }>(rows: T[]) => rows.filter((r) => !outIds.has(r.id));
   const states = Object.fromEntries(ITEM_STATES.map((s) => [s, counts[s] ?? 0]));
   const failed = inJob(state.itemsOfSources(active, "state = 'failed'"));
   const conflicts = inJob(state.itemsOfSources(active, "state = 'conflict'"));
@@ -116,7 +99,7 @@ function statusOf(name: string, database: string, state: StateDb, active: string
   const run = state.lastRun();
   const target = state.recordedTarget();
   // what happened to a switched-off source's versions (a moved tag, a republish), or to versions the job no longer asks for, is no more the job's than they are
-  const ofJob = <T extends { source: string; package: string; version: string }>(rows: T[]) => rows.filter((r) => active.includes(r.source) && !out.has(key(r.source, r.package, r.version)));
+  const ofJob = <T extends { source: string; package: string; version: string; state: string }>(rows: T[]) => rows.filter((r) => active.includes(r.source) && notAsked({ source_id: r.source, package: r.package, version: r.version, state: r.state }) === undefined);
   return {
     job: name,
     database,
@@ -128,7 +111,7 @@ function statusOf(name: string, database: string, state: StateDb, active: string
     metadataPending: pkgs.filter((p) => p.meta_state !== 'done' && !p.list_error_code).map((p) => p.package),
     sourceChanged: ofJob(state.sourceChanges()).map((c) => ({ package: c.package, version: c.version, migratedSha512: c.sha512, detail: c.detail, at: c.at })),
     removedAtSource: ofJob(state.sourceRemovals()).map(({ source: _, ...r }) => r),
-    notInJob: [...notInJob.values()].sort((a, b) => a.source.localeCompare(b.source) || a.package.localeCompare(b.package)),
+    notInJob,
     otherSources: state
       .recordedSourceIds()
       .filter((id) => !active.includes(id))

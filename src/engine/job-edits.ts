@@ -60,6 +60,45 @@ export function notAskedBy(config: { sources: readonly SourceConfig[]; filters: 
   };
 }
 
+/** A package's versions the job file no longer asks for, by where each stands (`never`: never published, nor begun). */
+export interface NotAskedPackage {
+  source: string;
+  package: string;
+  why: NotAsked;
+  onTarget: number;
+  never: string[];
+  publishBegun: string[];
+  unsettled: string[];
+}
+
+/**
+ * The active sources' versions split by whether the job file asks for them now (notAskedBy):
+ * per-state counts of those it asks for, and the others per package. `status` and the run's
+ * summary both count by it, so they tell one story of the same state. Only a few columns per
+ * version are read (a job of 10,000 versions holds no row whole).
+ */
+export function splitByAsked(state: StateDb, active: readonly string[], notAsked: ReturnType<typeof notAskedBy>): { counts: Record<string, number>; out: Set<number>; notAskedPackages: NotAskedPackage[] } {
+  const counts: Record<string, number> = {};
+  const out = new Set<number>();
+  const packages = new Map<string, NotAskedPackage>();
+  for (const r of state.workKeys()) {
+    if (!active.includes(r.source_id)) continue;
+    const why = notAsked(r);
+    if (why === undefined) {
+      counts[r.state] = (counts[r.state] ?? 0) + 1;
+      continue;
+    }
+    out.add(r.id);
+    const k = JSON.stringify([r.source_id, r.package]);
+    const d = packages.get(k) ?? packages.set(k, { source: r.source_id, package: r.package, why, onTarget: 0, never: [], publishBegun: [], unsettled: [] }).get(k)!;
+    if (ON_TARGET.has(r.state as ItemState)) d.onTarget++;
+    else if (r.state === 'publishing' || r.state === 'published') d.unsettled.push(r.version);
+    else (r.attempts > 0 ? d.publishBegun : d.never).push(r.version);
+  }
+  const notAskedPackages = [...packages.values()].sort((a, b) => a.source.localeCompare(b.source) || a.package.localeCompare(b.package));
+  return { counts, out, notAskedPackages };
+}
+
 /**
  * A source of the job with no rows, while rows of an id the job no longer has came
  * from the same registry or repository: its `id` was renamed. Rows are keyed by

@@ -12,7 +12,7 @@ import { LEFT_OUT_ON_TARGET, type StateDb } from '../state/db.js';
 import type { Source } from '../sources/index.js';
 import type { ItemState } from '../types.js';
 import type { RunSummary } from './events.js';
-import type { notAskedBy } from './job-edits.js';
+import { splitByAsked, type notAskedBy } from './job-edits.js';
 import { ON_TARGET } from './package.js';
 
 /**
@@ -107,29 +107,12 @@ export function summarize(
   // below). Only what the job file asks for now is counted, as `status` and the report count it:
   // a package it no longer names, or versions on the target its filters now leave out, are listed
   // apart (notInJob), never counted as selected, nor as on the target.
-  const states: Record<string, number> = {};
-  const out = new Set<number>();
-  const byFilters = new Map<string, RunSummary['notInJob'][number]>();
-  let unsettledOut = 0;
-  for (const r of state.workKeys()) {
-    if (!active.includes(r.source_id)) continue;
-    const why = notAsked(r);
-    if (why === undefined) {
-      states[r.state] = (states[r.state] ?? 0) + 1;
-      continue;
-    }
-    out.add(r.id);
-    const unsettled = r.state === 'publishing' || r.state === 'published';
-    if (unsettled) unsettledOut++;
-    // a package no longer named is said by setAsideDropped, which set it aside (figures.notInJob)
-    if (why !== 'filters') continue;
-    const k = JSON.stringify([r.source_id, r.package]);
-    const d = byFilters.get(k) ?? byFilters.set(k, { source: r.source_id, package: r.package, why, onTarget: 0, notMigrated: [], publishBegun: [], unsettled: [] }).get(k)!;
-    if (ON_TARGET.has(r.state)) d.onTarget++;
-    else if (unsettled) d.unsettled.push(r.version);
-    else (r.attempts > 0 ? d.publishBegun : d.notMigrated).push(r.version);
-  }
-  const notInJob = [...figures.notInJob, ...byFilters.values()].sort((a, b) => a.source.localeCompare(b.source) || a.package.localeCompare(b.package));
+  const { counts: states, out, notAskedPackages } = splitByAsked(state, active, notAsked);
+  // a publish of a version the job no longer asks for, not settled: the target may hold a version nobody checked
+  const unsettledOut = notAskedPackages.reduce((n, d) => n + d.unsettled.length, 0);
+  // a package no longer named is said by setAsideDropped, which set it aside (figures.notInJob)
+  const byFilters = notAskedPackages.filter((d) => d.why === 'filters').map(({ never, ...d }) => ({ ...d, notMigrated: never }));
+  const notInJob = [...figures.notInJob, ...byFilters].sort((a, b) => a.source.localeCompare(b.source) || a.package.localeCompare(b.package));
   const count = (pick: (s: string) => boolean) => Object.entries(states).reduce((n, [s, k]) => n + (pick(s) ? k : 0), 0);
   const selected = count((s) => s !== 'excluded' && s !== 'removed' && s !== 'skipped');
   const complete = count((s) => ON_TARGET.has(s as ItemState));
