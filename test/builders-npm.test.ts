@@ -654,8 +654,8 @@ describe("a git dependency, while the install holds a registry token (npm clones
 });
 
 describe("npm's global config (<prefix>/etc/npmrc, beside the node npm runs: where an image or an operator keeps a registry token)", () => {
-  it("no script of the tag's reads it; the install still has its settings", async () => {
-    // a node of its own prefix, found first on PATH: npm's global config is <that prefix>/etc/npmrc
+  /** A node of its own prefix (bin/node, an empty etc/), to be found first on PATH: npm's global config is then <prefix>/etc/npmrc. */
+  const nodePrefix = (): string => {
     const prefix = mkdtempSync(join(dir, 'prefix-'));
     mkdirSync(join(prefix, 'bin'));
     mkdirSync(join(prefix, 'etc'));
@@ -665,6 +665,12 @@ describe("npm's global config (<prefix>/etc/npmrc, beside the node npm runs: whe
       copyFileSync(process.execPath, join(prefix, 'bin', 'node'));
     }
     chmodSync(join(prefix, 'bin', 'node'), 0o755);
+    return prefix;
+  };
+
+  it("no script of the tag's reads it; the install still has its settings", async () => {
+    // a node of its own prefix, found first on PATH: npm's global config is <that prefix>/etc/npmrc
+    const prefix = nodePrefix();
     // the operator's: a token for some registry, and a setting the install must keep (npm writes no lockfile)
     writeFileSync(join(prefix, 'etc', 'npmrc'), '//npm.operator.example/:_authToken=operator-global-secret-4711\npackage-lock=false\n');
     const dump = join(dir, `global-saw-${Math.random().toString(36).slice(2)}.log`);
@@ -686,15 +692,7 @@ describe("npm's global config (<prefix>/etc/npmrc, beside the node npm runs: whe
   });
 
   it("nor does another build running meanwhile (a tag's setup.py that searches the state's tmp folder while the install holds its copy)", async () => {
-    const prefix = mkdtempSync(join(dir, 'prefix-'));
-    mkdirSync(join(prefix, 'bin'));
-    mkdirSync(join(prefix, 'etc'));
-    try {
-      linkSync(process.execPath, join(prefix, 'bin', 'node'));
-    } catch {
-      copyFileSync(process.execPath, join(prefix, 'bin', 'node'));
-    }
-    chmodSync(join(prefix, 'bin', 'node'), 0o755);
+    const prefix = nodePrefix();
     writeFileSync(join(prefix, 'etc', 'npmrc'), '//npm.operator.example/:_authToken=operator-global-secret-4712\n');
     // the state's tmp folder, as the engine gives it to every build (their scratch, checkouts and outputs)
     const scratch = mkdtempSync(join(dir, 'state-tmp-'));
@@ -721,15 +719,7 @@ describe("npm's global config (<prefix>/etc/npmrc, beside the node npm runs: whe
   });
 
   it("nor does the install itself see what else is in the sealed folder: another job's ssh key, another install's copy, not even one written after it started; only its own folder", async () => {
-    const prefix = mkdtempSync(join(dir, 'prefix-'));
-    mkdirSync(join(prefix, 'bin'));
-    mkdirSync(join(prefix, 'etc'));
-    try {
-      linkSync(process.execPath, join(prefix, 'bin', 'node'));
-    } catch {
-      copyFileSync(process.execPath, join(prefix, 'bin', 'node'));
-    }
-    chmodSync(join(prefix, 'bin', 'node'), 0o755);
+    const prefix = nodePrefix();
     writeFileSync(join(prefix, 'etc', 'npmrc'), 'own-global-setting-4713=true\n');
     const scratch = mkdtempSync(join(dir, 'state-tmp-'));
     const sealed = sealedFolder(scratch);
