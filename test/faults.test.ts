@@ -501,6 +501,50 @@ describe('500 from the target', () => {
     after.close();
   }, 90_000);
 
+  it.each(['SIGKILL', 'SIGTERM'] as const)('harden --package-groups, %s between the group\'s EXTERNAL_UPSTREAM BLOCK and its ledger entry: the rerun records the group as found, once', async (sig) => {
+    const scope = `fault-group-${sig.toLowerCase()}`;
+    const names = [`@${scope}/lib`];
+    await seedPrivate(te, names.map((name) => ({ name, versions: ['1.0.0'] })));
+    const job = te.writeJob({ name: `harden-group-${sig.toLowerCase()}`, privateNpm: { packages: names }, github: false });
+    const pattern = `/npm/${scope}/*`;
+    // the group's change is applied; its answer asks to wait a minute, as a lost answer would leave it
+    te.sandbox.standIn.addFault({ operation: 'UpdatePackageGroupOriginConfiguration', status: 429, retryAfterSeconds: 60, afterApply: true, times: 1 });
+    const start = lastSeq(te);
+    try {
+      const child = te.spawnCli(['harden', job, '--package-groups', '--json']);
+      const closed = once(child, 'close');
+      while (!te.sandbox.standIn.log.some((e) => e.seq > start && e.operation === 'UpdatePackageGroupOriginConfiguration' && e.status === 429)) await new Promise((r) => setTimeout(r, 50));
+      child.kill(sig);
+      const [code, signal] = (await closed) as [number | null, string | null];
+      expect(code ?? signal).toBe(sig === 'SIGKILL' ? 'SIGKILL' : 130);
+    } finally {
+      te.sandbox.standIn.clearFaults();
+    }
+    const groupEntries = () => {
+      const state = te.openState(`harden-group-${sig.toLowerCase()}`);
+      try {
+        return (state.db.prepare("SELECT entry FROM ledger WHERE json_extract(entry, '$.outcome') = 'origin-configuration'").all() as { entry: string }[])
+          .map((r) => JSON.parse(r.entry) as { package: string; detail: string })
+          .filter((e) => e.package === pattern);
+      } finally {
+        state.close();
+      }
+    };
+    expect(groupEntries()).toEqual([]);
+    const since = lastSeq(te);
+    const again = await te.cli(['harden', job, '--package-groups', '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    // nothing changed again on the target
+    expect(targetWrites(te.sandbox, since)).toEqual([]);
+    // the group's protection is in the ledger, said as found
+    const entries = groupEntries();
+    expect(entries).toHaveLength(1);
+    expect(entries[0]!.detail).toContain('recorded as found');
+    // and once recorded, not again
+    expect((await te.cli(['harden', job, '--package-groups', '--json'])).code).toBe(0);
+    expect(groupEntries()).toHaveLength(1);
+  }, 90_000);
+
   it('harden of a job whose target changed since its run: ETARGETCHANGED, exit 2, nothing written, as run refuses it', async () => {
     const names = ['@fault/harden-moved'];
     await seedPrivate(te, names.map((name) => ({ name, versions: ['1.0.0'] })));

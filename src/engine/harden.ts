@@ -19,6 +19,8 @@ export const HARDENED: OriginConfiguration = { publish: 'ALLOW', upstream: 'BLOC
 
 /** What this tool writes into the package groups it creates: how a later harden knows the group is its own. */
 const GROUP_DESCRIPTION = 'codeartifact-migrate:';
+/** The `repository` of a package group's ledger entry (a group is the domain's, no repository's). */
+const GROUP_REPOSITORY = '(package group)';
 /**
  * A scope a package-group pattern can hold as plain text. `~`, `*` and `$` end a pattern (prefix,
  * all, exact: https://docs.aws.amazon.com/codeartifact/latest/ug/package-group-definition-syntax-matching-behavior.html);
@@ -185,7 +187,15 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
         // The group with exactly this pattern, not the one a sample package is associated with
         // (a more specific group of someone else's would make every harden write again).
         let group = await retry(() => domain.group(pattern));
-        if (group?.externalUpstream === 'BLOCK') continue;
+        if (group?.externalUpstream === 'BLOCK') {
+          // found blocking with no ledger entry for it (a harden killed between the group's change
+          // and its entry, or a hand's): recorded as found, as a package's origin configuration is,
+          // so the ledger names the scope's protection; a later harden finds it recorded
+          if (!opts.dryRun && opts.recorded && !opts.recorded('npm', pattern, GROUP_REPOSITORY)) {
+            record({ format: 'npm', package: pattern, repository: GROUP_REPOSITORY, to: 'EXTERNAL_UPSTREAM: BLOCK', detail: `package group ${pattern} found blocking external upstreams with no ledger entry for it (a harden stopped before recording its change, or it was set by hand); recorded as found` });
+          }
+          continue;
+        }
         if (group && !group.description?.startsWith(GROUP_DESCRIPTION)) {
           result.groupsLeft.push({ pattern, reason: othersGroup(group) });
           continue;
@@ -201,7 +211,7 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
             }
           }
           await retry(() => domain.blockExternalUpstreams(pattern));
-          record({ format: 'npm', package: pattern, repository: '(package group)', to: 'EXTERNAL_UPSTREAM: BLOCK', detail: `package group ${pattern} ${group ? `had EXTERNAL_UPSTREAM ${group.externalUpstreamMode ?? 'unset'}` : 'created'}; now blocks external upstreams` });
+          record({ format: 'npm', package: pattern, repository: GROUP_REPOSITORY, to: 'EXTERNAL_UPSTREAM: BLOCK', detail: `package group ${pattern} ${group ? `had EXTERNAL_UPSTREAM ${group.externalUpstreamMode ?? 'unset'}` : 'created'}; now blocks external upstreams` });
         }
         result.groups.push({ pattern, applied: !opts.dryRun, from: group ? `EXTERNAL_UPSTREAM ${group.externalUpstreamMode ?? 'unset'}` : 'absent' });
       } catch (e) {
