@@ -558,6 +558,65 @@ describe('warm', () => {
     expect(again.length).toBe(names.length - held.length);
   });
 
+  it.each(['SIGKILL', 'SIGTERM'] as const)('%s while every fetched entry waits for the store to ingest it: the rerun fetches nothing again, each entry is warmed with one ledger entry, and the export verifies', async (sig) => {
+    const pub = te.sandbox.publicRegistries!;
+    const tag = sig.toLowerCase();
+    const names = Array.from({ length: 6 }, (_, i) => `ingest-${tag}-${i}`);
+    for (const n of names) await publishWithDeps(pub.npm, n, '1.0.0');
+    await lockedProject(projects, `ingest-${tag}`, Object.fromEntries(names.map((n) => [n, '1.0.0'])), pub.npm.url);
+    const jobName = `warm-ingest-${tag}`;
+    const file = jobVariant(jobName, { lockfiles: [`projects/ingest-${tag}/package-lock.json`] });
+    const ours = (e: RequestLogEntry) => names.includes(e.package ?? '');
+    // the internal names protected first (this case may run alone), or warm requests nothing
+    const hardened = await te.cli(['harden', file, '--json']);
+    expect(hardened.code, hardened.stderr).toBe(0);
+    const since = te.sandbox.standIn.log.length;
+    // the store serves each tarball at once and lists it only seconds later (ingestion is asynchronous)
+    te.sandbox.standIn.setIngestionDelay(4000);
+    try {
+      const child = te.spawnCli(['warm', file, '--json']);
+      const exited = new Promise<number | string>((r) => child.on('close', (code, signal) => r(code ?? signal ?? 'unknown')));
+      let stderr = '';
+      child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+      // every tarball fetched, and the store listed again since: the warm is waiting for the ingestion
+      await until('the wait for ingestion', () => {
+        const log = te.sandbox.standIn.log.slice(since).filter(ours);
+        const lastTarball = log.findLastIndex((e) => e.operation === 'npm:GetTarball');
+        return new Set(log.filter((e) => e.operation === 'npm:GetTarball' && e.status === 200).map((e) => e.package)).size === names.length && log.slice(lastTarball + 1).some((e) => e.operation === 'ListPackageVersions');
+      });
+      child.kill(sig);
+      expect(await exited, stderr).toBe(sig === 'SIGKILL' ? 'SIGKILL' : 130);
+      expect(stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      te.sandbox.standIn.setIngestionDelay(0);
+    }
+    await te.sandbox.standIn.whenIngested();
+    let state = te.openState(jobName);
+    try {
+      // nothing decided while waiting: fetched, not pending, not failed
+      expect((state.db.prepare('SELECT name, state, outcome FROM warm_entries ORDER BY name').all() as { name: string; state: string; outcome: string | null }[]).map((r) => `${r.name} ${r.state} ${r.outcome}`)).toEqual(names.map((n) => `${n} fetched null`));
+    } finally {
+      state.close();
+    }
+    const rerunSince = te.sandbox.standIn.log.length;
+    const r = await te.cli(['warm', file, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as WarmSummary).outcomes).toEqual({ warmed: names.length });
+    expect(artifactRequests(te.sandbox.standIn.log.slice(rerunSince)).filter(ours)).toEqual([]);
+    state = te.openState(jobName);
+    try {
+      const warmEntries = (state.db.prepare("SELECT entry FROM ledger WHERE json_extract(entry, '$.outcome') LIKE 'warm:%'").all() as { entry: string }[]).map((x) => JSON.parse(x.entry) as { package: string; outcome: string });
+      expect(warmEntries.map((e) => `${e.package} ${e.outcome}`).sort()).toEqual(names.map((n) => `${n} warm:warmed`));
+    } finally {
+      state.close();
+    }
+    const exported = join(te.dir, `${jobName}.jsonl`);
+    const ex = await te.cli(['ledger', 'export', file, '--out', exported]);
+    expect(ex.code, ex.stderr).toBe(0);
+    const verified = await te.cli(['ledger', 'verify', exported, '--json']);
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+  }, 120_000);
+
   it('two jobs in one state directory reading lockfiles from one repository at once: each has its own mirror, neither fails', async () => {
     const git = te.sandbox.git!;
     const d = te.sandbox.descriptor;
