@@ -111,6 +111,51 @@ describe('the warm section from the state', () => {
     }
   });
 
+  it('the first warm of a job killed after it found an integrity mismatch (no warm ever ended): the section holds the mismatch, its lockfile named from the entries, and the report is NO-GO', () => {
+    const state = StateDb.open(join(dir, 'first-warm-killed.sqlite'));
+    try {
+      const store = new WarmStore(state);
+      store.startRun();
+      const rows = store.record([item('a'), item('b')]);
+      store.decide(rows.get([...rows.keys()][0]!)!, { outcome: 'integrity-mismatch', detail: 'the store serves other bytes' });
+      // killed here: no end, no summary
+
+      const warm = warmSectionFromState(state);
+      expect(warm).not.toBeNull();
+      expect(warm!.lockfiles!.map((l) => l.path)).toEqual(['web/package-lock.json']);
+      expect(warm!.lockfiles![0]!.counts).toMatchObject({ integrityMismatch: 1, undecided: 1 });
+      const r = buildReport({ ...clean, warm });
+      expect(r.findings).toContainEqual(expect.objectContaining({ code: 'EWARMINTEGRITY', severity: 'critical' }));
+      expect(r.verdict.status).toBe('no-go');
+    } finally {
+      state.close();
+    }
+  });
+
+  it('a warm killed after it found an integrity mismatch in a lockfile the last finished warm did not read: that lockfile is in the section with its mismatch', () => {
+    const state = StateDb.open(join(dir, 'killed-warm-new-lockfile.sqlite'));
+    try {
+      const store = new WarmStore(state);
+      store.startRun();
+      const rows = store.record([item('a')]);
+      store.decide(rows.get([...rows.keys()][0]!)!, { outcome: 'warmed', checked: true });
+      store.endRun('complete', { lockfiles });
+      // the next warm reads a lockfile added since, finds a mismatch there, and is killed
+      store.startRun();
+      const added: WarmItem = { ...item('c'), files: ['api/package-lock.json'] };
+      const again = store.record([item('a'), added]);
+      store.decide(again.get([...again.keys()][1]!)!, { outcome: 'integrity-mismatch', detail: 'the store serves other bytes' });
+
+      const warm = warmSectionFromState(state)!;
+      expect(warm.lockfiles!.map((l) => l.path).sort()).toEqual(['api/package-lock.json', 'web/package-lock.json']);
+      expect(warm.lockfiles!.find((l) => l.path === 'api/package-lock.json')!.counts).toMatchObject({ integrityMismatch: 1 });
+      const r = buildReport({ ...clean, warm });
+      expect(r.verdict.status).toBe('no-go');
+    } finally {
+      state.close();
+    }
+  });
+
   it('a warm stopped before it decided every entry: the undecided ones are counted and the report is not GO', () => {
     const state = StateDb.open(join(dir, 'stopped-warm.sqlite'));
     try {

@@ -12,6 +12,7 @@ import type { InputError } from './inputs.js';
 import type { WarmRow } from './state.js';
 import { WARM_OUTCOMES, type LockfileRef, type WarmOutcome } from './types.js';
 import { capText } from '../redact.js';
+import { detect } from '../lockfiles/index.js';
 
 /** An item's standing in a summary: its outcome, `failed` (retried next time), or `undecided` (the warm was stopped first). */
 export type Standing = WarmOutcome | 'failed' | 'undecided';
@@ -130,7 +131,7 @@ const REPORT_PROBLEMS: ReadonlySet<Standing> = new Set(['blocked', 'missing-upst
 const PROBLEM_DETAIL_MAX = 500;
 
 /** The report's `warm` section: per lockfile, its counts (every standing) and problems. */
-export function warmSection(lockfiles: readonly (LockfileRef & { notes?: readonly LockfileNote[] })[], rows: readonly WarmRow[]): WarmInput {
+export function warmSection(lockfiles: readonly (Omit<LockfileRef, 'format'> & { format: string; notes?: readonly LockfileNote[] })[], rows: readonly WarmRow[]): WarmInput {
   const byFile = new Map<string, WarmRow[]>();
   for (const r of rows) for (const f of JSON.parse(r.files) as string[]) (byFile.get(f) ?? byFile.set(f, []).get(f)!).push(r);
   return {
@@ -155,14 +156,41 @@ export function warmSection(lockfiles: readonly (LockfileRef & { notes?: readonl
  * The `warm` section of the last warm the state records, or null when there was none.
  * Its entries are those that warm saw and any later one re-recorded: a warm killed after
  * recording its entries (no summary) moves them to its own run, and reading that warm's
- * run alone dropped them, an integrity mismatch it found included.
+ * run alone dropped them, an integrity mismatch it found included. A killed warm's entries
+ * count whether or not a warm ever ended: the first warm of a job killed after it found a
+ * mismatch is reported (no section at all read as "never warmed", and the report as GO), and a
+ * lockfile only a killed warm read (added since the last warm that ended) is named from its entries.
  */
 export function warmSectionFromState(state: StateDb): WarmInput | null {
   const last = state.db.prepare('SELECT id, summary FROM warm_runs WHERE summary IS NOT NULL ORDER BY id DESC LIMIT 1').get() as { id: number; summary: string } | undefined;
-  if (!last) return null;
-  const summary = JSON.parse(last.summary) as Partial<WarmSummary>;
-  const rows = state.db.prepare('SELECT * FROM warm_entries WHERE last_seen_run >= ?').all(last.id) as WarmRow[];
-  return warmSection(summary.lockfiles ?? [], rows);
+  const since = last?.id ?? (state.db.prepare('SELECT MIN(id) AS id FROM warm_runs').get() as { id: number | null }).id;
+  if (since === null) return null;
+  const summary = last ? (JSON.parse(last.summary) as Partial<WarmSummary>) : {};
+  const rows = state.db.prepare('SELECT * FROM warm_entries WHERE last_seen_run >= ?').all(since) as WarmRow[];
+  // only warms killed before they recorded an entry: nothing was warmed
+  if (!last && rows.length === 0) return null;
+  const lockfiles: (Omit<LockfileRef, 'format'> & { format: string; notes?: readonly LockfileNote[] })[] = [...(summary.lockfiles ?? [])];
+  const named = new Set(lockfiles.map((l) => l.path));
+  for (const r of rows) {
+    for (const path of JSON.parse(r.files) as string[]) {
+      if (named.has(path)) continue;
+      named.add(path);
+      lockfiles.push(lockfileOfPath(path));
+    }
+  }
+  return warmSection(lockfiles, rows);
+}
+
+/**
+ * A lockfile known only by the path its entries name (the warm that read it was killed before
+ * its summary): `<git url>#<branch>:<path>` for one in a repository (a branch name holds no `:`),
+ * its format from its name (no file is read: it may be gone, or in a repository).
+ */
+function lockfileOfPath(path: string): Omit<LockfileRef, 'format'> & { format: string } {
+  const hash = path.indexOf('#');
+  const colon = hash === -1 ? -1 : path.indexOf(':', hash);
+  const repository = colon === -1 ? null : path.slice(0, colon);
+  return { path, format: detect(colon === -1 ? path : path.slice(colon + 1), '') ?? 'unknown', repository };
 }
 
 export const ALL_STANDINGS: readonly Standing[] = [...WARM_OUTCOMES, 'failed', 'undecided'];
