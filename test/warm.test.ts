@@ -578,11 +578,14 @@ describe('warm', () => {
       const exited = new Promise<number | string>((r) => child.on('close', (code, signal) => r(code ?? signal ?? 'unknown')));
       let stderr = '';
       child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-      // every tarball fetched, and the store listed again since: the warm is waiting for the ingestion
+      // each package's tarball fetched, and its listing asked again since (written down as fetched
+      // before that): the warm is waiting for the ingestion of every one
       await until('the wait for ingestion', () => {
         const log = te.sandbox.standIn.log.slice(since).filter(ours);
-        const lastTarball = log.findLastIndex((e) => e.operation === 'npm:GetTarball');
-        return new Set(log.filter((e) => e.operation === 'npm:GetTarball' && e.status === 200).map((e) => e.package)).size === names.length && log.slice(lastTarball + 1).some((e) => e.operation === 'ListPackageVersions');
+        return names.every((n) => {
+          const tarball = log.findIndex((e) => e.package === n && e.operation === 'npm:GetTarball' && e.status === 200);
+          return tarball !== -1 && log.slice(tarball + 1).some((e) => e.package === n && e.operation === 'ListPackageVersions');
+        });
       });
       child.kill(sig);
       expect(await exited, stderr).toBe(sig === 'SIGKILL' ? 'SIGKILL' : 130);
