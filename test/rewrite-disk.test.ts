@@ -168,4 +168,71 @@ describe('rewrite-lockfiles on a disk that refuses its writes', () => {
     expect(again.out.errors).toEqual([]);
     expect(readFileSync(join(here, 'big', 'requirements.txt'), 'utf8').split('\n')[0]).toBe(`-i ${PYPI}simple/`);
   }, 120_000);
+  it.each([
+    { at: 'write', what: 'half of the new file written beside it' },
+    { at: 'rename', what: 'the new file whole and synced, not renamed yet' },
+  ])('--write killed (SIGKILL) with $what: the lockfile keeps its old bytes, nothing half-written under its name; the rerun writes it and removes what the killed writer left', async ({ at }) => {
+    const PYPI = 'https://acme-111122223333.d.codeartifact.us-east-1.amazonaws.com/pypi/pypi-shared/';
+    const here = join(dir, `write-killed-${at}`);
+    mkdirSync(join(here, 'py'), { recursive: true });
+    const old = `-i https://pypi.org/simple\n${Array.from({ length: 4000 }, (_, i) => `pkg${i}==1.0.0\n`).join('')}`;
+    const lockfile = join(here, 'py', 'requirements.txt');
+    writeFileSync(lockfile, old);
+    const jobFile = join(here, 'job.yaml');
+    writeFileSync(
+      jobFile,
+      stringify({
+        name: 'rwkilled',
+        target: { domain: 'acme', domainOwner: '111122223333', region: 'us-east-1', repositories: { npm: { internal: 'npm-internal' }, pypi: { internal: 'pypi-internal', shared: 'pypi-shared' } } },
+        sources: [{ id: 'web', kind: 'npm-registry', url: 'https://npm.acme.example/', packages: ['@acme/web'] }],
+        warm: { lockfiles: ['py/requirements.txt'] },
+      }),
+    );
+    const marker = join(here, 'stalled');
+    // the kill point, made exact: the file system calls of the write stall there (the marker says so) until the kill
+    const script = join(here, 'rewrite.mjs');
+    writeFileSync(
+      script,
+      [
+        `import fs from 'node:fs';`,
+        `import { syncBuiltinESMExports } from 'node:module';`,
+        `const at = process.env.CAM_TEST_STALL_AT;`,
+        `const stall = () => { fs.writeFileSync(${JSON.stringify(marker)}, String(process.pid)); Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); };`,
+        `const { writeSync, renameSync } = fs;`,
+        `if (at === 'write') fs.writeSync = (fd, buf, off = 0, ...rest) => { if (Buffer.isBuffer(buf) && buf.length - off > 10000) { writeSync(fd, buf, off, (buf.length - off) >> 1); fs.fsyncSync(fd); stall(); } return writeSync(fd, buf, off, ...rest); };`,
+        `if (at === 'rename') fs.renameSync = (from, to) => { if (String(to).endsWith('requirements.txt')) stall(); return renameSync(from, to); };`,
+        `syncBuiltinESMExports();`,
+        `const { rewriteCommand } = await import(${JSON.stringify(join(ROOT, 'src/cli/rewrite.ts'))});`,
+        `const client = { send: async () => ({ repositoryEndpoint: ${JSON.stringify(PYPI)} }), destroy() {}, middlewareStack: { add() {} } };`,
+        `process.exitCode = await rewriteCommand(${JSON.stringify(jobFile)}, { write: true, json: true, stateDir: ${JSON.stringify(join(here, 'state'))}, env: { CAM_LOCK_DIR: ${JSON.stringify(join(here, 'locks'))} }, codeartifactClient: client }, { stdout: process.stdout, stderr: process.stderr });`,
+      ].join('\n'),
+    );
+    const child = spawn(process.execPath, ['--import', TSX_LOADER, script], { cwd: here, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CAM_TEST_STALL_AT: at } });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const closed = once(child, 'close');
+    for (let i = 0; i < 600 && !existsSync(marker) && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(marker), stderr).toBe(true);
+    child.kill('SIGKILL');
+    const [, signal] = (await closed) as [number | null, string | null];
+    expect(signal).toBe('SIGKILL');
+    // the name holds the old bytes; what the killed writer left is beside it, under a name of its own
+    expect(readFileSync(lockfile, 'utf8')).toBe(old);
+    const left = readdirSync(join(here, 'py')).filter((f) => f !== 'requirements.txt');
+    expect(left).toHaveLength(1);
+    expect(left[0]).toMatch(/^requirements\.txt\.\d+-[0-9a-f]{8}\.tmp$/);
+
+    const again = spawn(process.execPath, ['--import', TSX_LOADER, script], { cwd: here, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    again.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    again.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const [code] = (await once(again, 'close')) as [number | null];
+    expect(code, err).toBe(0);
+    expect((JSON.parse(out) as { files: { path: string; written: boolean }[] }).files.map((f) => [f.path, f.written])).toEqual([['py/requirements.txt', true]]);
+    const now = readFileSync(lockfile, 'utf8');
+    expect(now.split('\n')[0]).toBe(`-i ${PYPI}simple/`);
+    expect(now.split('\n').slice(1)).toEqual(old.split('\n').slice(1));
+    expect(readdirSync(join(here, 'py'))).toEqual(['requirements.txt']);
+  }, 120_000);
 });
