@@ -6,7 +6,7 @@
  * every other package with no entry for any of them (README: every change goes into
  * the ledger, with what it was; ELOCAL stops the command at once).
  */
-import { DescribePackageCommand, PutPackageOriginConfigurationCommand, type CodeartifactClient } from '@aws-sdk/client-codeartifact';
+import { DescribePackageCommand, GetAssociatedPackageGroupCommand, PutPackageOriginConfigurationCommand, type CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { describe, expect, it } from 'vitest';
 import { loadJob } from '../src/config/load.js';
 import { harden } from '../src/engine/harden.js';
@@ -71,5 +71,36 @@ describe('harden counts packages', () => {
     expect(result.packages).toBe(3);
     expect(result.changes.length + result.unchanged).toBe(3);
     expect(puts.sort()).toEqual(['acme-billing', 'core', 'utils']);
+  });
+});
+
+describe('harden never loosens what it could not read', () => {
+  // DescribePackage answered 200 but its origin configuration is missing or holds a value the
+  // model does not have (a proxy answering for the service, a partial answer, a value added to
+  // the API later): the package may be publish BLOCK on purpose. Reading that as ALLOW and
+  // writing publish ALLOW would loosen it on a guess.
+  it.each([
+    ['no originConfiguration', {}],
+    ['no publish restriction', { originConfiguration: { restrictions: { upstream: 'ALLOW' } } }],
+    ['a publish value the model does not have', { originConfiguration: { restrictions: { publish: 'block', upstream: 'ALLOW' } } }],
+    ['an upstream value the model does not have', { originConfiguration: { restrictions: { publish: 'BLOCK', upstream: 'SOMETIMES' } } }],
+  ])('%s: nothing written, the package is an error naming it, the others are hardened', async (_what, pkg) => {
+    const job = loadJob('jobs/example.yaml');
+    const puts: string[] = [];
+    const client = fakeClient(async (cmd) => {
+      if (cmd instanceof DescribePackageCommand) return { package: cmd.input.package === 'odd' ? pkg : { originConfiguration: { restrictions: { publish: 'ALLOW', upstream: 'ALLOW' } } } };
+      if (cmd instanceof PutPackageOriginConfigurationCommand) {
+        puts.push(cmd.input.package!);
+        return { originConfiguration: { restrictions: cmd.input.restrictions } };
+      }
+      // the root group, which allows everything
+      if (cmd instanceof GetAssociatedPackageGroupCommand) return { packageGroup: { pattern: '/*', originConfiguration: { restrictions: { PUBLISH: { mode: 'ALLOW', effectiveMode: 'ALLOW' } } } } };
+      throw new Error(`unexpected ${(cmd as object).constructor.name}`);
+    });
+    const ca = new CodeArtifact(job.config.target, new Limiter({}), client);
+    const result = await harden(ca, (f) => createTarget(f, ca, job.config.target.repositories[f]!.internal), [{ format: 'npm', name: 'odd' }, { format: 'npm', name: 'plain' }], { dryRun: false, packageGroups: false, retries: 0, signal: new AbortController().signal });
+    expect(puts).toEqual(['plain']);
+    expect(result.changes.map((c) => c.package)).toEqual(['plain']);
+    expect(result.errors).toEqual([expect.objectContaining({ package: 'odd', code: 'ETARGET', message: expect.stringContaining('odd') })]);
   });
 });

@@ -25,7 +25,7 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { MigrateError, toError } from '../errors.js';
 import { registerSdkCredentials, sdkRequestHandler } from '../net/agents.js';
 import { ONE_OFF_DEADLINE_MS, oneOffError, oneOffSignal } from '../net/bounds.js';
-import { publicUrl } from '../redact.js';
+import { capText, printable, publicUrl } from '../redact.js';
 import { packageNotFound, resourceTypeOf, type CodeArtifact, type PackageCoordinates } from './codeartifact.js';
 import { Paging } from './paging.js';
 
@@ -123,8 +123,19 @@ export class Domain {
       const out = await this.ca.api('DescribePackage', ['reads'], (o) =>
         this.ca.client.send(new DescribePackageCommand({ ...this.base, repository: c.repository, format: c.format as PackageFormat, namespace: c.namespace, package: c.package }), o),
       );
-      const r = out.package?.originConfiguration?.restrictions;
-      return { publish: (r?.publish ?? 'ALLOW') as Restriction, upstream: (r?.upstream ?? 'ALLOW') as Restriction };
+      // Read as the model says (publish and upstream both required, ALLOW or BLOCK), never
+      // guessed: an answer without them, or with a value the model does not have (a proxy
+      // answering for the service, an API grown since), says nothing of a publish BLOCK someone
+      // may have set, and `harden` writing publish ALLOW over it would loosen it on a guess.
+      const r = out.package?.originConfiguration?.restrictions as { publish?: unknown; upstream?: unknown } | undefined;
+      const known = (v: unknown): v is Restriction => v === 'ALLOW' || v === 'BLOCK';
+      if (!known(r?.publish) || !known(r?.upstream)) {
+        const said = r === undefined ? 'no origin configuration' : `publish ${JSON.stringify(r.publish) ?? 'missing'}, upstream ${JSON.stringify(r.upstream) ?? 'missing'}`;
+        throw new MigrateError('ETARGET', `DescribePackage of ${c.format} ${c.namespace ? `${c.namespace}/` : ''}${c.package} in ${c.repository} answered ${capText(printable(said), 200)}, not publish and upstream each ALLOW or BLOCK: its origin configuration is not known, so it is left as it is`, {
+          hint: 'check what answers for CodeArtifact (AWS_ENDPOINT_URL_CODEARTIFACT, HTTPS_PROXY) and the package (aws codeartifact describe-package), then rerun',
+        });
+      }
+      return { publish: r.publish, upstream: r.upstream };
     } catch (e) {
       if (packageNotFound(e)) return undefined;
       if (notFound(e)) {
