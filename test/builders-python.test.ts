@@ -474,6 +474,22 @@ with zipfile.ZipFile(out + "/wheelfile_lib-1.0-py3-none-any.whl", "w") as z:
     expect(wheel.message).toMatch(/\.whl: .*METADATA/);
   });
 
+  it('a huge output (a sparse hole a setup.py appends: no disk, any length) is ETOOLARGE naming it before a byte is read: the sdist was read whole, after the build timeout, for hours', async () => {
+    const r = await repo(setuptoolsPyproject('sparse-lib', '1.0'), 'v1.0');
+    // a valid tar.gz with a hole after its gzip member: gunzip reads through the hole to its end (20 GB took a minute)
+    const grow = (size: string, glob: string) => ['/bin/sh', '-c', `{python} -m build --no-isolation --skip-dependency-check --outdir "{outdir}" "{srcdir}" && truncate -s ${size} "{outdir}"/${glob}`];
+    const small = await failure(build(r, 'v1.0', { name: 'sparse-lib', command: grow('64M', '*.tar.gz'), maxFileBytes: 1024 * 1024 }));
+    expect(small.code).toBe('ETOOLARGE');
+    expect(small.message).toMatch(/sparse.lib-1\.0\.tar\.gz: .*67108864 bytes/);
+    expect(small.hint).toContain('limits.maxArtifactBytes');
+    // the default bound is the most CodeArtifact takes; a wheel is refused the same way
+    for (const glob of ['*.tar.gz', '*.whl']) {
+      const huge = await failure(build(r, 'v1.0', { name: 'sparse-lib', command: grow('1T', glob) }));
+      expect(huge.code).toBe('ETOOLARGE');
+      expect(huge.message).toContain(glob.slice(1));
+    }
+  }, 60_000);
+
   it('a failing build (syntax error in setup.py) is EBUILD with the output tail', async () => {
     const r = await repo({ 'setup.py': 'from setuptools import setup\nsetup(name="broken", version="1.0"\n' }, 'v1.0');
     const e = await failure(build(r, 'v1.0', { name: 'broken' }));

@@ -25,6 +25,8 @@ export interface BuildRequest {
   /** Where a build keeps its scratch (HOME, TMPDIR, npm's cache): the state's tmp, so what a killed run left is swept by the next. */
   scratchDir?: string;
   signal?: AbortSignal;
+  /** The largest file a build may leave (limits.maxArtifactBytes): Python's are refused by size before they are read. */
+  maxFileBytes?: number;
   /** npm: the job's npm registries, whose names an install never resolves publicly. */
   internalNpm?: readonly InternalNpmRegistry[];
 }
@@ -60,6 +62,7 @@ export async function buildVersion(req: BuildRequest): Promise<Built> {
         network: checkout.build.network,
         signal: req.signal,
         ...(req.scratchDir ? { scratchDir: req.scratchDir } : {}),
+        ...(req.maxFileBytes !== undefined ? { maxFileBytes: req.maxFileBytes } : {}),
       });
       return {
         files: r.files.map((f) => ({ name: f.filename, path: f.path, facts: { filetype: f.filetype, pyversion: f.pyversion, metadata: f.metadata } })),

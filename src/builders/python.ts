@@ -26,7 +26,7 @@
  * by an earlier build. Give every build a fresh checkout. Its files' mtimes
  * are set to the commit time first (see pinMtimes).
  */
-import { lutimes, mkdir, mkdtemp, readdir, realpath, rm, stat } from 'node:fs/promises';
+import { lstat, lutimes, mkdir, mkdtemp, readdir, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { diskFullError, MigrateError, toError, type ErrorCode } from '../errors.js';
@@ -66,6 +66,8 @@ export const DEFAULT_MAX_METADATA_BYTES = 8 * 1024 * 1024;
 const METADATA_FILES_PER_VERSION = 8;
 /** Scanning an sdist stops here (a gzip bomb must not run forever). */
 export const DEFAULT_MAX_UNPACKED_BYTES = 2 * 1024 * 1024 * 1024;
+/** The largest file of a build when the caller gives no bound (the engine gives limits.maxArtifactBytes): the most CodeArtifact takes. */
+export const DEFAULT_MAX_FILE_BYTES = 5 * 1024 ** 3;
 
 export interface PythonBuildOptions {
   /** A clean checkout of the tagged commit: the repository root. */
@@ -100,6 +102,12 @@ export interface PythonBuildOptions {
   maxOutputBytes?: number;
   maxMetadataBytes?: number;
   maxUnpackedBytes?: number;
+  /**
+   * The largest file the build may write (limits.maxArtifactBytes), looked at before any is read:
+   * a setup.py can append a sparse hole of terabytes to a valid sdist (no disk used), which
+   * gunzip reads through to its end, for hours, after the build's own timeout.
+   */
+  maxFileBytes?: number;
 }
 
 export type PythonFileType = 'sdist' | 'bdist_wheel';
@@ -429,6 +437,19 @@ async function readBuiltFiles(outDir: string, opts: PythonBuildOptions, version:
   for (const name of [...sdists, ...wheels]) {
     const kind = notRegularFile(join(outDir, name));
     if (kind) throw bad('EBADBUILD', `is not a regular file but ${kind}`, { file: name, hint: 'the build must write its files into {outdir}: check the build command and setup.py' });
+  }
+  // by its size alone, before a byte is read: the upload would refuse it after reading it all anyway
+  const maxFileBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  for (const name of [...sdists, ...wheels]) {
+    const { size } = await lstat(join(outDir, name));
+    if (size > maxFileBytes) {
+      throw bad('ETOOLARGE', `the build wrote ${size} bytes, more than limits.maxArtifactBytes (${maxFileBytes} bytes)`, {
+        file: name,
+        expected: `at most ${maxFileBytes} bytes`,
+        actual: `${size} bytes`,
+        hint: 'if the file is real, raise limits.maxArtifactBytes in the job file; otherwise fix what the build writes at the source, or skip this version (versions: { "<version>": { skip: … } })',
+      });
+    }
   }
   const expectSdists = opts.expectSdists ?? 1;
   const minWheels = opts.minWheels ?? 1;

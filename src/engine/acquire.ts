@@ -166,7 +166,7 @@ async function build(ctx: AcquireContext, source: Source, row: ItemRow): Promise
     const outDir = join(ctx.workDir, `build-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
     mkdirSync(outDir, { recursive: true });
     try {
-      const built = await buildVersion({ format, checkout, name: row.package, version: row.version, outDir, scratchDir: ctx.workDir, signal: ctx.hardSignal, ...(ctx.internalNpm ? { internalNpm: ctx.internalNpm } : {}) });
+      const built = await buildVersion({ format, checkout, name: row.package, version: row.version, outDir, scratchDir: ctx.workDir, maxFileBytes: ctx.maxArtifactBytes, signal: ctx.hardSignal, ...(ctx.internalNpm ? { internalNpm: ctx.internalNpm } : {}) });
       const assets: NewAsset[] = [];
       for (const f of built.files) {
         const stored: StoredBlob = await ctx.blobs.put(createReadStream(f.path), { maxBytes: ctx.maxArtifactBytes, subject: `${subject} ${f.name}` });
