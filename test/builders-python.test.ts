@@ -474,6 +474,20 @@ with zipfile.ZipFile(out + "/wheelfile_lib-1.0-py3-none-any.whl", "w") as z:
     expect(wheel.message).toMatch(/\.whl: .*METADATA/);
   });
 
+  it('two files that are one wheel to pip (the name or version spelled otherwise, tag sets that meet) are EBADBUILD naming both: both would be uploaded, and pip installs either', async () => {
+    const r = await repo(setuptoolsPyproject('twin-lib', '1.0'), 'v1.0');
+    const twin = (copy: string) => ['/bin/sh', '-c', `{python} -m build --no-isolation --skip-dependency-check --outdir "{outdir}" "{srcdir}" && cp "{outdir}"/*.whl "{outdir}/${copy}"`];
+    for (const copy of ['Twin.Lib-1.0.0-py3-none-any.whl', 'twin_lib-v1.0-PY3-none-ANY.whl', 'twin_lib-1.0-py3.py2-none-any.whl']) {
+      const e = await failure(build(r, "v1.0", { name: "twin-lib", command: twin(copy) }));
+      expect(e.code).toBe('EBADBUILD');
+      expect(e.message).toContain(copy);
+      expect(e.message).toContain('twin_lib-1.0-py3-none-any.whl');
+    }
+    // wheels for other tags, or with a build number, are other wheels
+    const other = ['/bin/sh', '-c', `{python} -m build --no-isolation --skip-dependency-check --outdir "{outdir}" "{srcdir}" && w=$(ls "{outdir}"/*.whl) && cp "$w" "{outdir}/twin_lib-1.0-1-py3-none-any.whl" && cp "$w" "{outdir}/twin_lib-1.0-py2-none-any.whl"`];
+    expect((await build(r, 'v1.0', { name: 'twin-lib', command: other })).files.map((f) => f.filename)).toEqual(['twin-lib-1.0.tar.gz', 'twin_lib-1.0-1-py3-none-any.whl', 'twin_lib-1.0-py2-none-any.whl', 'twin_lib-1.0-py3-none-any.whl']);
+  }, 60_000);
+
   it('a huge output (a sparse hole a setup.py appends: no disk, any length) is ETOOLARGE naming it before a byte is read: the sdist was read whole, after the build timeout, for hours', async () => {
     const r = await repo(setuptoolsPyproject('sparse-lib', '1.0'), 'v1.0');
     // a valid tar.gz with a hole after its gzip member: gunzip reads through the hole to its end (20 GB took a minute)

@@ -35,7 +35,7 @@ import { refuseLinksOut } from './links-out.js';
 import { notRegularFile } from './output-file.js';
 import { buildPathMap, offlineHint, runProcess, toolVersion, type RunResult } from './process.js';
 import { MAX_VERSION_KEY, shownKey } from '../sources/bounded.js';
-import { isValidProjectName, normalizePep440, normalizeProjectName, parseCoreMetadata, parseWheelName, readSdistPkgInfo, readWheelMetadata, samePep440, splitSdistName, type CoreMetadata, type Fail } from './python-metadata.js';
+import { isValidProjectName, normalizePep440, normalizeProjectName, parseCoreMetadata, parseWheelName, pep440Key, readSdistPkgInfo, readWheelMetadata, samePep440, splitSdistName, type CoreMetadata, type Fail } from './python-metadata.js';
 import { clampSdistTimes } from './sdist-times.js';
 import { BUILD_LOG_TAIL_MAX, redact } from '../redact.js';
 
@@ -485,6 +485,8 @@ async function readBuiltFiles(outDir: string, opts: PythonBuildOptions, version:
   // every file's metadata is held (and recorded) at once: a build writing 150 wheels of 8 MiB of
   // metadata each would hold 1.2 GB; the version as a whole gets METADATA_FILES_PER_VERSION files' worth
   let metadataBytes = 0;
+  /** The wheels by project, version and build tag as pip reads their names: their files and tag sets. */
+  const wheelTags = new Map<string, { filename: string; tags: Set<string>[] }[]>();
   for (const filename of [...sdists, ...wheels]) {
     const path = join(outDir, filename);
     const fail: Fail = (m, init) => bad(init?.code ?? 'EBADBUILD', m, { file: filename, ...init });
@@ -508,6 +510,19 @@ async function readBuiltFiles(outDir: string, opts: PythonBuildOptions, version:
         throw bad('EBADBUILD', 'the wheel is not named <name>-<version>[-<build>]-<python>-<abi>-<platform>.whl', { file: filename, hint: 'https://packaging.python.org/en/latest/specifications/binary-distribution-format/' });
       }
       check(filename, 'the wheel file name', w.name, w.version);
+      // pip reads a wheel's name as a project, a version and tag sets (lower case, in any order): two files whose
+      // tags meet are one wheel to it where they do, both uploaded (CodeArtifact takes another file name) and either installed
+      const key = [normalizeProjectName(w.name), pep440Key(w.version), w.build ?? ''].join('-');
+      const tags = [w.python, w.abi, w.platform].map((t) => new Set(t.toLowerCase().split('.')));
+      const twin = (wheelTags.get(key) ?? []).find((o) => o.tags.every((set, i) => [...set].some((t) => tags[i]!.has(t))));
+      if (twin) {
+        throw bad('EBADBUILD', `the build made this wheel twice, also as ${twin.filename}: pip installs either`, {
+          file: filename,
+          actual: `${twin.filename}, ${filename}`,
+          hint: 'the build must write each wheel once: fix the build command or setup.py, or skip this version (versions: { "<version>": { skip: … } })',
+        });
+      }
+      wheelTags.set(key, [...(wheelTags.get(key) ?? []), { filename, tags }]);
       filetype = 'bdist_wheel';
       pyversion = w.python;
       const { dir, data, generator: wheelGenerator } = await readWheelMetadata(path, limits.metadata, fail);
