@@ -204,7 +204,7 @@ export class NpmTarget implements TargetFormat {
         subject,
         expected: subject,
         actual: `${String(manifest.name)}@${String(manifest.version)}`,
-        hint: 'the source serves the wrong tarball for this version; exclude it or repair the source',
+        hint: "from a registry: the source serves the wrong tarball for this version, exclude it or repair the source; from a git tag: what the tag's build packed (its package.json, or a pack script replacing the tarball) is another package or version, skip the version in the source's versions: or fix the tag",
       });
     }
   }
