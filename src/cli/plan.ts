@@ -196,14 +196,25 @@ function internalPackages(state: StateDb, job: LoadedJob): { format: Format; nam
   return [...seen.values()].sort((a, b) => a.format.localeCompare(b.format) || a.name.localeCompare(b.name));
 }
 
+/** A package group's error in HardenResult.errors: its pattern (`/npm/acme/*`) stands where a package name would; no package name starts with `/`. */
+const isGroup = (name: string) => name.startsWith('/');
+
 function hardeningSection(summary: RunSummary | null | undefined): HardeningInput | null {
   const h = summary?.hardening;
   if (!h) return null;
+  // a summary recorded by an older release may lack groups, groupsLeft and kept
+  const blocked = 'EXTERNAL_UPSTREAM BLOCK';
   return {
     changes: [
       ...h.changes.map((c) => ({ format: c.format, package: c.package, repository: c.repository, before: c.from === 'absent' ? null : c.from, after: c.to, status: c.applied ? ('done' as const) : ('planned' as const) })),
-      ...h.errors.map((e) => ({ format: e.format, package: e.package, repository: '', after: { publish: 'ALLOW' as const, upstream: 'BLOCK' as const }, status: 'failed' as const, error: e.message })),
+      ...h.errors.filter((e) => !isGroup(e.package)).map((e) => ({ format: e.format, package: e.package, repository: '', after: { publish: 'ALLOW' as const, upstream: 'BLOCK' as const }, status: 'failed' as const, error: e.message })),
     ],
+    groups: [
+      ...(h.groups ?? []).map((g) => ({ pattern: g.pattern, status: g.applied ? ('done' as const) : ('planned' as const), before: g.from === 'absent' ? null : g.from, after: blocked })),
+      ...h.errors.filter((e) => isGroup(e.package)).map((e) => ({ pattern: e.package, status: 'failed' as const, after: blocked, reason: e.message })),
+      ...(h.groupsLeft ?? []).map((g) => ({ pattern: g.pattern, status: 'left' as const, before: g.from ?? null, reason: g.reason })),
+    ].sort((a, b) => a.pattern.localeCompare(b.pattern)),
+    kept: (h.kept ?? []).map((k) => ({ format: k.format, package: k.package, repository: k.repository, publish: k.publish, reason: k.reason })),
   };
 }
 

@@ -44,7 +44,7 @@ export interface HardenResult {
   /** Package groups created or changed to block external upstreams. */
   groups: { pattern: string; applied: boolean; from: string }[];
   /** Package groups harden would have made or changed but left alone, and why (someone else's group, a scope no pattern can name). */
-  groupsLeft: { pattern: string; reason: string }[];
+  groupsLeft: { pattern: string; reason: string; from?: string }[];
   errors: { format: Format; package: string; code: string; message: string }[];
 }
 
@@ -197,7 +197,7 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
           continue;
         }
         if (group && !group.description?.startsWith(GROUP_DESCRIPTION)) {
-          result.groupsLeft.push({ pattern, reason: othersGroup(group) });
+          result.groupsLeft.push({ pattern, reason: othersGroup(group), from: groupMode(group) });
           continue;
         }
         if (!opts.dryRun) {
@@ -206,14 +206,14 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
             group = await retry(() => domain.group(pattern));
             if (group?.externalUpstream === 'BLOCK') continue;
             if (group && !group.description?.startsWith(GROUP_DESCRIPTION)) {
-              result.groupsLeft.push({ pattern, reason: othersGroup(group) });
+              result.groupsLeft.push({ pattern, reason: othersGroup(group), from: groupMode(group) });
               continue;
             }
           }
           await retry(() => domain.blockExternalUpstreams(pattern));
           record({ format: 'npm', package: pattern, repository: GROUP_REPOSITORY, to: 'EXTERNAL_UPSTREAM: BLOCK', detail: `package group ${pattern} ${group ? `had EXTERNAL_UPSTREAM ${group.externalUpstreamMode ?? 'unset'}` : 'created'}; now blocks external upstreams` });
         }
-        result.groups.push({ pattern, applied: !opts.dryRun, from: group ? `EXTERNAL_UPSTREAM ${group.externalUpstreamMode ?? 'unset'}` : 'absent' });
+        result.groups.push({ pattern, applied: !opts.dryRun, from: group ? groupMode(group) : 'absent' });
       } catch (e) {
         if (unrecorded !== undefined) throw unrecorded;
         result.errors.push({ format: 'npm', ...describe(pattern, e) });
@@ -225,6 +225,10 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
   result.errors.sort((a, b) => a.package.localeCompare(b.package));
   return result;
 }
+
+/** A group's EXTERNAL_UPSTREAM as it sets it, and what applies when that differs (INHERIT takes a parent's): the reports' "before". */
+const groupMode = (g: GroupProtection) =>
+  `EXTERNAL_UPSTREAM ${g.externalUpstreamMode ?? 'unset'}${g.externalUpstream && g.externalUpstream !== g.externalUpstreamMode ? ` (applies as ${g.externalUpstream})` : ''}`;
 
 /** Another owner's group with this pattern: theirs to change (its other settings may be deliberate, e.g. ALLOW_SPECIFIC_REPOSITORIES). */
 function othersGroup(g: GroupProtection): string {

@@ -423,13 +423,14 @@ function exposureFindings(e: Exposure | null, out: Finding[]): void {
 
 function hardeningFindings(kind: 'plan' | 'run', h: Hardening | null, out: Finding[]): void {
   if (!h) return;
-  const failed = h.changes.filter((c) => c.status === 'failed');
+  // a package group's change is an origin-configuration change too (its pattern names it)
+  const failed = [...h.changes.filter((c) => c.status === 'failed').map((c) => ({ subject: c.package, error: c.error })), ...h.groups.filter((g) => g.status === 'failed').map((g) => ({ subject: g.pattern, error: g.reason }))];
   if (failed.length) {
-    out.push(finding({ severity: 'critical', code: 'EHARDENING', section: 'hardening', title: `${failed.length} origin-configuration change(s) failed`, detail: failed[0]!.error ?? '', action: 'grant codeartifact:PutPackageOriginConfiguration and rerun the hardening' }, failed.map((c) => c.package)));
+    out.push(finding({ severity: 'critical', code: 'EHARDENING', section: 'hardening', title: `${failed.length} origin-configuration change(s) failed`, detail: failed[0]!.error ?? '', action: 'grant codeartifact:PutPackageOriginConfiguration (and the package-group actions for packageGroups) and rerun the hardening' }, failed.map((c) => c.subject)));
   }
-  const planned = h.changes.filter((c) => c.status === 'planned');
+  const planned = [...h.changes.filter((c) => c.status === 'planned').map((c) => c.package), ...h.groups.filter((g) => g.status === 'planned').map((g) => g.pattern)];
   if (kind === 'run' && planned.length) {
-    out.push(finding({ severity: 'warning', code: 'EHARDENINGPENDING', section: 'hardening', title: `${planned.length} origin-configuration change(s) not applied yet`, detail: 'internal names must be protected before any warming', action: 'apply the hardening before warming or cutover' }, planned.map((c) => c.package)));
+    out.push(finding({ severity: 'warning', code: 'EHARDENINGPENDING', section: 'hardening', title: `${planned.length} origin-configuration change(s) not applied yet`, detail: 'internal names must be protected before any warming', action: 'apply the hardening before warming or cutover' }, planned));
   }
 }
 

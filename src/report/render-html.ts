@@ -205,8 +205,18 @@ ${sortable(
   }
   if (r.hardening) {
     const oc = (c: { publish: string; upstream: string } | null) => (c ? esc(`publish ${c.publish}, upstream ${c.upstream}`) : 'unset');
+    const groups = r.hardening.groups.length
+      ? `<h3>Package groups</h3>
+${sortable([['Status'], ['Pattern'], ['Before'], ['After'], ['Why']], r.hardening.groups.map((g) => [esc(g.status), `<code>${esc(g.pattern)}</code>`, g.before === null ? (g.status === 'left' ? 'not read' : 'absent (to create)') : esc(g.before), g.after === null ? 'left as it is' : esc(g.after), esc(g.reason ?? '')]))}
+`
+      : '';
+    const kept = r.hardening.kept.length
+      ? `<h3>Kept publish BLOCK (nothing will be published into them)</h3>
+${sortable([['Package'], ['Format'], ['Repository'], ['Why']], r.hardening.kept.map((k) => [`<code>${esc(k.package)}</code>`, esc(k.format), `<code>${esc(k.repository)}</code>`, esc(k.reason)]))}
+`
+      : '';
     out.push(`<section id="hardening"><h2>Hardening (origin configuration)</h2>
-${sortable([['Status'], ['Package'], ['Format'], ['Repository'], ['Before'], ['After']], r.hardening.changes.map((c) => [esc(c.status), `<code>${esc(c.namespace ? `${c.namespace}/${c.package}` : c.package)}</code>`, esc(c.format), `<code>${esc(c.repository)}</code>`, oc(c.before), `${oc(c.after)}${c.error ? `<br>${esc(c.error)}` : ''}`]))}</section>`);
+${groups}${kept}${groups || kept ? '<h3>Packages</h3>\n' : ''}${sortable([['Status'], ['Package'], ['Format'], ['Repository'], ['Before'], ['After']], r.hardening.changes.map((c) => [esc(c.status), `<code>${esc(c.namespace ? `${c.namespace}/${c.package}` : c.package)}</code>`, esc(c.format), `<code>${esc(c.repository)}</code>`, oc(c.before), `${oc(c.after)}${c.error ? `<br>${esc(c.error)}` : ''}`]))}</section>`);
   }
   if (r.warm) {
     out.push(`<section id="warm"><h2>Warm results</h2>

@@ -225,6 +225,16 @@ function otherSections(r: Report): string[] {
   if (r.hardening) {
     const oc = (c: { publish: string; upstream: string } | null) => (c ? `publish ${c.publish}, upstream ${c.upstream}` : 'unset');
     out.push('## Hardening (origin configuration)', '');
+    // the groups and the kept packages first: few, and each one to act on; the per-package changes may be thousands
+    if (r.hardening.groups.length) {
+      out.push('### Package groups', '');
+      out.push(table(['status', 'pattern', 'before', 'after', 'why'], r.hardening.groups.map((g) => [`**${g.status}**`, mdCode(g.pattern), g.before === null ? (g.status === 'left' ? 'not read' : 'absent (to create)') : mdText(g.before), g.after === null ? 'left as it is' : mdText(g.after), g.reason ? mdText(g.reason) : ''])), '');
+    }
+    if (r.hardening.kept.length) {
+      out.push('### Kept publish BLOCK (nothing will be published into them)', '');
+      out.push(table(['package', 'format', 'repository', 'why'], r.hardening.kept.map((k) => [mdCode(k.package), k.format, mdCode(k.repository), mdText(k.reason)])), '');
+    }
+    if (r.hardening.groups.length || r.hardening.kept.length) out.push('### Packages', '');
     out.push(table(['status', 'package', 'format', 'repository', 'before', 'after'], r.hardening.changes.map((c) => [`**${c.status}**`, mdCode(c.namespace ? `${c.namespace}/${c.package}` : c.package), c.format, mdCode(c.repository), oc(c.before), `${oc(c.after)}${c.error ? ` — ${mdText(c.error)}` : ''}`])), '');
   }
   if (r.warm) {

@@ -254,6 +254,35 @@ export const hardeningSchema = z
           .strict(),
       )
       .default([]),
+    // added within version 1 (absent from older reports' JSON; read as empty)
+    groups: z
+      .array(
+        z
+          .object({
+            pattern: text.describe('the package group, one per internal npm scope: /npm/<scope>/*'),
+            status: z.enum(['planned', 'done', 'failed', 'left']),
+            before: nullableText.default(null).describe('its EXTERNAL_UPSTREAM as found (EXTERNAL_UPSTREAM ALLOW, INHERIT, unset); null: no such group (to be created), or not read'),
+            after: nullableText.default(null).describe('what harden sets (EXTERNAL_UPSTREAM BLOCK); null for a group left as it is'),
+            reason: nullableText.default(null).describe('left: why (another owner made it, with its contact; a scope no pattern can name) and what to do; failed: the error'),
+          })
+          .strict(),
+      )
+      .default([])
+      .describe('package groups harden (hardening.packageGroups, --package-groups) would create or change to block external upstreams, made or changed, or leaves alone; a group already blocking is not listed'),
+    kept: z
+      .array(
+        z
+          .object({
+            format: formatSchema,
+            package: text,
+            repository: text,
+            publish: z.literal('BLOCK'),
+            reason: text.describe('why nothing can be published into it (its own publish BLOCK, or its package group\'s) and who can change it'),
+          })
+          .strict(),
+      )
+      .default([])
+      .describe('internal packages whose publish BLOCK harden keeps (it never loosens): protected from upstreams, but a run publishes nothing into them (EPUBLISHBLOCKED)'),
   })
   .strict();
 
