@@ -484,3 +484,39 @@ describe('the HTML report with every text a source, a target or a file supplies 
   });
 });
 
+
+describe('the HTML report at the scale of a company, with texts as long as a source makes them', () => {
+  it('a name, version or message thousands of characters long without a break: every row of every table keeps its outcome in view, nothing is pushed sideways', async () => {
+    const long = structuredClone(realistic);
+    const p = long.packages.find((x) => x.versions.length > 0)!;
+    p.name = `@acme/${'n'.repeat(3_000)}`;
+    p.versions[0]!.version = `1.0.0-${'v'.repeat(5_000)}`;
+    p.versions[0]!.provenance = p.versions[0]!.provenance.kind === 'registry' ? { ...p.versions[0]!.provenance, registryUrl: `https://npm.acme.example/${'u'.repeat(2_000)}` } : p.versions[0]!.provenance;
+    p.versions[1]!.outcome = { ...p.versions[1]!.outcome, code: `E${'C'.repeat(500)}`, message: `m${'m'.repeat(4_000)}` };
+    long.packages[1]!.metadata = { state: 'failed', error: `dist-tags: ${'d'.repeat(4_000)}` };
+    long.sources[0]!.id = `s${'s'.repeat(1_000)}`;
+    const file = join(dir, 'long-texts.html');
+    writeFileSync(file, renderHtml(long));
+    const { page, problems } = await open(file);
+    try {
+      expect(await info(page, 'versions-table')).toBe(`Rows 1–${long.totals.versions} of ${long.totals.versions}`);
+      // a table may scroll sideways a little when every column holds a long text at once, never by thousands of
+      // pixels (the warm table's 14 columns of counts scroll sideways by design: no text of a source is in it)
+      const overflow = await page.evaluate(() =>
+        Array.from(document.querySelectorAll('.tablewrap, section:not(#warm) > .scroll') as unknown as { scrollWidth: number; clientWidth: number; closest(s: string): { id: string } | null }[])
+          .filter((w) => w.scrollWidth > w.clientWidth * 1.5)
+          .map((w) => `${w.closest('section')?.id}: ${w.scrollWidth} > ${w.clientWidth}`),
+      );
+      expect(overflow).toEqual([]);
+      // the outcome of every version, and the outcomes of every package, are drawn inside the window
+      for (const selector of ['#versions-table tbody td:nth-child(5) .chip', '#packages-table tbody td:nth-child(6) .chip']) {
+        const rights = await page.locator(selector).evaluateAll((cs) => cs.map((c) => (c as unknown as { getBoundingClientRect(): { right: number } }).getBoundingClientRect().right));
+        expect(rights.length).toBeGreaterThan(0);
+        expect(rights.filter((r) => r > 1280)).toEqual([]);
+      }
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+});

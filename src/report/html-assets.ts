@@ -98,6 +98,22 @@ export const SCRIPT = `
   // outcome keys come from the schema's fixed list; only [a-z-] ever reaches a class name
   const chip = (key, tip) => { const c = el('span', 'chip o-' + String(key).replace(/[^a-z-]/g, ''), key); if (tip) c.title = tip; return c; };
   const empty = (x) => x === null || x === undefined || x === '';
+  // A run of more than RUN characters without a space (a URL, a hash, a name or version a source made that long) may
+  // break after every RUN of them (a <wbr>, no character added): one such value cannot widen its column past the
+  // window and push the rest of every row out of sight. Shorter runs, and every run while there is room, stay whole.
+  const RUN = 24;
+  const breakable = (s) => {
+    const f = document.createDocumentFragment();
+    let last = 0;
+    for (const m of s.matchAll(/\\S{25,}/gu)) {
+      f.append(s.slice(last, m.index));
+      const chars = Array.from(m[0]);
+      for (let i = 0; i < chars.length; i += RUN) { if (i) f.append(document.createElement('wbr')); f.append(chars.slice(i, i + RUN).join('')); }
+      last = m.index + m[0].length;
+    }
+    f.append(s.slice(last));
+    return f;
+  };
 
   function makeTable(cfg) {
     const table = document.getElementById(cfg.id);
@@ -141,7 +157,7 @@ export const SCRIPT = `
         for (const c of cfg.columns) {
           const td = el('td', c.cls !== undefined ? c.cls : c.num ? 'num' : '');
           const v = c.cell(r);
-          if (v instanceof Node) td.appendChild(v); else td.textContent = empty(v) ? '' : String(v);
+          if (v instanceof Node) td.appendChild(v); else if (!empty(v)) td.appendChild(breakable(String(v)));
           tr.appendChild(td);
         }
         frag.appendChild(tr);
@@ -196,7 +212,7 @@ export const SCRIPT = `
   const showPackage = (i) => {
     onlyPkg = i;
     pkgChip.hidden = i < 0;
-    if (i >= 0) pkgChip.querySelector('b').textContent = P[i][0];
+    if (i >= 0) pkgChip.querySelector('b').replaceChildren(breakable(P[i][0]));
     versions.refresh();
     if (i >= 0) document.getElementById('versions').scrollIntoView();
   };
@@ -214,7 +230,7 @@ export const SCRIPT = `
     rows: P.map((p, i) => Object.assign(p.slice(), { index: i })),
     filter: (p) => (!pf.value || F[p[1]] === pf.value) && (!pq.value.trim() || hay(p, () => [p[0], p[2], p[6]]).includes(pq.value.trim().toLowerCase())),
     columns: [
-      { sort: (p) => p[0], cell: (p) => { const b = el('button', 'link mono', p[0]); b.type = 'button'; b.title = 'show its versions'; b.addEventListener('click', () => showPackage(p.index)); return b; } },
+      { sort: (p) => p[0], cell: (p) => { const b = el('button', 'link mono'); b.append(breakable(p[0])); b.type = 'button'; b.title = 'show its versions'; b.addEventListener('click', () => showPackage(p.index)); return b; } },
       { sort: (p) => F[p[1]], cell: (p) => F[p[1]] },
       { sort: (p) => p[2], cell: (p) => p[2] },
       { sort: (p) => p[3], cell: (p) => fmtInt(p[3]), num: true },
