@@ -360,7 +360,7 @@ describe('the HTML report in Chromium', () => {
       const filterMs = Date.now() - t;
       expect(new Set(await cells(page, 'versions-table', 1))).toEqual(new Set(['@acme/pkg-007']));
       expect(await page.locator('svg.chart g.bar[data-pkg]').count()).toBe(39);
-      expect(await page.locator('svg.chart g.bar:not([data-pkg]) text.label').evaluate((t) => t.firstChild!.textContent)).toBe('161 other packages');
+      expect(await page.locator('svg.chart g.bar:not([data-pkg]) text.label').evaluate((t) => t.firstChild!.textContent)).toBe('161 other packages, not to scale');
       expect(problems).toEqual([]);
       expect(size).toBeLessThan(5 * 1024 * 1024);
       console.log(`20,000 versions: HTML ${size} bytes; ready in ${ms} ms, sort ${sortMs} ms, filter ${filterMs} ms (incl. 120 ms debounce)`);
@@ -486,6 +486,35 @@ describe('the HTML report with every text a source, a target or a file supplies 
 
 
 describe('the HTML report at the scale of a company, with texts as long as a source makes them', () => {
+  it('with 500 packages of 40 versions each: the chart draws 39 of them to a scale the biggest fills, and the bar summing the other 461 says it is not to scale', async () => {
+    const even = makeBigState(dir, 20_000, 500, 'even');
+    const file = join(dir, 'even.html');
+    try {
+      writeFileSync(file, renderHtml(buildReport(reportInputFromState(even, bigJob()))));
+    } finally {
+      even.close();
+    }
+    const { page, problems } = await open(file);
+    try {
+      const bars = await page.locator('svg.chart g.bar').evaluateAll((gs) =>
+        gs.map((g) => {
+          const q = g as unknown as { getAttribute(a: string): string | null; querySelector(s: string): { firstChild: { textContent: string } }; querySelectorAll(s: string): { getBoundingClientRect(): { width: number } }[] };
+          return { pkg: q.getAttribute('data-pkg'), label: q.querySelector('text.label').firstChild.textContent, width: [...q.querySelectorAll('rect')].reduce((s, r) => s + r.getBoundingClientRect().width, 0) };
+        }),
+      );
+      expect(bars.length).toBe(40);
+      const widest = Math.max(...bars.map((b) => b.width));
+      // every package is as big as the biggest: each bar as wide as the scale, not a sliver beside the sum of the rest
+      for (const b of bars.slice(0, 39)) expect(b.pkg !== null && b.width > widest * 0.9).toBe(true);
+      expect(bars[39]!.pkg).toBeNull();
+      expect(bars[39]!.label).toMatch(/^461 other packages/);
+      expect(await page.locator('#chart').textContent()).toMatch(/the other 461 are summed in the last bar, drawn shortened \(not to scale\)/);
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('a name, version or message thousands of characters long without a break: every row of every table keeps its outcome in view, nothing is pushed sideways', async () => {
     const long = structuredClone(realistic);
     const p = long.packages.find((x) => x.versions.length > 0)!;

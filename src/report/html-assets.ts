@@ -68,8 +68,8 @@ button.link:hover { text-decoration: underline; }
 .legend { display: flex; flex-wrap: wrap; gap: 6px; margin: 6px 0; padding: 0; list-style: none; }
 svg.chart { width: 100%; height: auto; max-width: 1000px; display: block; }
 svg.chart text { font-size: 12px; fill: var(--fg); } svg.chart .count { fill: var(--muted); }
-svg.chart .bar[data-pkg] { cursor: pointer; } svg.chart .bar:hover text.label, svg.chart .bar:focus text.label { text-decoration: underline; }
-svg.chart .axis { stroke: var(--line); }
+svg.chart .bar[data-pkg] { cursor: pointer; pointer-events: bounding-box; } svg.chart .bar:hover text.label, svg.chart .bar:focus text.label { text-decoration: underline; }
+svg.chart .axis { stroke: var(--line); } svg.chart .cut { stroke: #fff; stroke-width: 3; fill: none; }
 .note { color: var(--muted); font-style: italic; }
 .tablewrap { max-height: 75vh; overflow: auto; border: 1px solid var(--line); border-radius: 6px; }
 .tablewrap table { margin: 0; }

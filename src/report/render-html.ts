@@ -123,7 +123,10 @@ function chart(r: Report, maxBars: number): string {
   }
   if (bars.length === 0) return '<section id="chart"><h2>Versions per package and outcome</h2><p>No versions.</p></section>';
   const present = OUTCOME_ORDER.filter((k) => r.totals.byOutcome[k]);
-  const max = Math.max(...bars.map((b) => b.total));
+  // the scale is the biggest package's: the sum of hundreds of others would shrink every package to a sliver.
+  // That sum, when bigger, is drawn as wide as the scale, its segments in proportion, and said to be shortened
+  const max = Math.max(...bars.filter((b) => b.pkg !== null).map((b) => b.total), 1);
+  const shortened = rest.length > 0 && bars.at(-1)!.total > max;
   const labelW = 290;
   const barW = 600;
   const rowH = 22;
@@ -132,18 +135,22 @@ function chart(r: Report, maxBars: number): string {
   const rows = bars.map((b, row) => {
     const y = top + row * rowH;
     let x = labelW + 10;
+    const scale = b.pkg === null && shortened ? b.total : max;
     const segs = present
       .filter((k) => b.counts[k])
       .map((k) => {
-        const w = (b.counts[k]! / max) * barW;
+        const w = (b.counts[k]! / scale) * barW;
         const rect = `<rect class="seg o-${k}" x="${x.toFixed(2)}" y="${y + 2}" width="${Math.max(w, 0.75).toFixed(2)}" height="${rowH - 6}"><title>${esc(`${b.full}: ${int(b.counts[k]!)} ${k}`)}</title></rect>`;
         x += w;
         return rect;
       })
       .join('');
-    const label = shorten(b.label, 40);
+    const label = b.pkg === null && shortened ? `${b.label}, not to scale` : shorten(b.label, 40);
     const attrs = b.pkg === null ? 'class="bar"' : `class="bar" data-pkg="${b.pkg}" tabindex="0" role="button" aria-label="${esc(`${b.full}: ${int(b.total)} versions; show them`)}"`;
-    return `<g ${attrs}><text class="label" x="${labelW}" y="${y + rowH / 2 + 2}" text-anchor="end" dominant-baseline="middle">${esc(label)}<title>${esc(b.full)}</title></text>${segs}<text class="count" x="${(x + 6).toFixed(2)}" y="${y + rowH / 2 + 2}" dominant-baseline="middle">${esc(int(b.total))}</text></g>`;
+    const cut = b.pkg === null && shortened;
+    // two white strokes across the bar near its end: the mark of an axis break
+    const mark = cut ? `<path class="cut" d="M${(x - 18).toFixed(2)} ${y + rowH - 3} l6 ${-(rowH - 4)} M${(x - 12).toFixed(2)} ${y + rowH - 3} l6 ${-(rowH - 4)}"/>` : '';
+    return `<g ${attrs}><text class="label" x="${labelW}" y="${y + rowH / 2 + 2}" text-anchor="end" dominant-baseline="middle">${esc(label)}<title>${esc(b.full)}</title></text>${segs}${mark}<text class="count" x="${(x + 6).toFixed(2)}" y="${y + rowH / 2 + 2}" dominant-baseline="middle">${esc(int(b.total))}</text></g>`;
   });
   const legend = present.map((k) => `<li>${chip(k, `${k} ${int(r.totals.byOutcome[k]!.versions)}`)}</li>`).join('');
   return `<section id="chart"><h2>Versions per package and ${r.kind === 'plan' ? 'planned outcome' : 'outcome'}</h2>
@@ -151,7 +158,7 @@ function chart(r: Report, maxBars: number): string {
 <svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${labelW + barW + 80} ${height}" role="img" aria-label="versions per package, stacked by outcome">
 <line class="axis" x1="${labelW + 10}" y1="0" x2="${labelW + 10}" y2="${height}"/>
 ${rows.join('\n')}
-</svg>${rest.length ? `<p class="note">The ${maxBars - 1} packages with the most versions; the other ${int(rest.length)} are summed in the last bar (the package table lists them all).</p>` : ''}<p class="note">Click a bar to list that package's versions.</p></section>`;
+</svg>${rest.length ? `<p class="note">The ${maxBars - 1} packages with the most versions; the other ${int(rest.length)} are summed in the last bar${shortened ? ', drawn shortened (not to scale)' : ''} (the package table lists them all).</p>` : ''}<p class="note">Click a bar to list that package's versions.</p></section>`;
 }
 
 function totalsHtml(r: Report): string {
