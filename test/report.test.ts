@@ -22,6 +22,7 @@ import {
   PLAN_OUTCOMES,
   renderHtml,
   renderJson,
+  renderJsonParts,
   renderMarkdown,
   reportInputFromState,
   reportJsonSchema,
@@ -331,6 +332,32 @@ describe('the JSON form', () => {
     expect(JSON.parse(text)).toEqual(plan);
     expect(text).toContain('\n  "kind": "plan",\n');
     expect(renderJson(plan, { indent: 0 }).split('\n').length).toBe(2);
+  });
+
+  it('is rendered in parts of about a mebibyte, never the whole at once: a report too big for one JavaScript string (some 350,000 versions) is still written', () => {
+    // 20,000 versions are 31 MB of JSON; 360,000 would pass the longest string V8 holds (2^29 - 24 characters),
+    // and `report` failed with "EUNEXPECTED: Invalid string length", writing none of the three files
+    const big = makeBigState(mkdtempSync(join(dir, 'parts-')));
+    try {
+      const r = buildReport(reportInputFromState(big, bigJob()));
+      const version = Math.max(...r.packages.flatMap((p) => p.versions.map((v) => JSON.stringify(v, null, 2).length)));
+      for (const indent of [2, 0]) {
+        const small = [...renderJsonParts(plan, { indent })].join('');
+        expect(small).toBe(`${JSON.stringify(JSON.parse(small), null, indent)}\n`);
+        expect(JSON.parse(small)).toEqual(plan);
+        const parts = [...renderJsonParts(r, { indent })];
+        const text = parts.join('');
+        // JSON.stringify's own text, to the character
+        expect(text).toBe(`${JSON.stringify(JSON.parse(text), null, indent)}\n`);
+        expect(JSON.parse(text)).toEqual(JSON.parse(JSON.stringify(r)));
+        expect(text).toBe(renderJson(r, { indent }));
+        expect(parts.length).toBeGreaterThan(indent ? 25 : 15);
+        // a part ends after the value that takes it past a mebibyte: a version, or a part of one
+        for (const part of parts) expect(part.length).toBeLessThan(1024 * 1024 + 2 * version);
+      }
+    } finally {
+      big.close();
+    }
   });
 
   it('is all the renderers need: a report read back from its JSON renders the same Markdown and HTML', () => {

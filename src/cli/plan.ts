@@ -14,7 +14,7 @@ import { Limiter } from '../engine/limiter.js';
 import { buildReport, type Report } from '../report/model.js';
 import { exposureSchema, preflightSchema, type ExposureInput, type HardeningInput, type PreflightInput } from '../report/schema.js';
 import { parseSummary, reportInputFromState } from '../report/from-state.js';
-import { renderJson } from '../report/render-json.js';
+import { renderJsonParts } from '../report/render-json.js';
 import { prepareReportDir, writeReportFiles } from '../report/write.js';
 import { StateDb } from '../state/db.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
@@ -43,6 +43,12 @@ export interface PlanOptions {
   onJobLoaded?: (job: LoadedJob) => void;
 }
 
+/** The report's JSON on stdout, part by part: a big report's is more than one string can hold. */
+function printJson(io: Io, report: Report): void {
+  for (const part of renderJsonParts(report)) print(io.stdout, part);
+  print(io.stdout, '\n');
+}
+
 export interface WrittenReport {
   report: Report;
   files: { json: string; markdown: string; html: string };
@@ -56,7 +62,7 @@ export async function planCommand(jobFile: string, opts: PlanOptions, io: Io): P
     opts.onJobLoaded?.(job);
     const written = await plan(job, { ...opts, onProgress: progress.onProgress });
     progress.stop();
-    if (json) print(io.stdout, `${renderJson(written.report)}\n`);
+    if (json) printJson(io, written.report);
     else printEntries(io.stdout, humanVerdict(written));
     return written.report.verdict.status === 'no-go' ? 1 : 0;
   } catch (e) {
@@ -172,7 +178,7 @@ export async function reportCommand(jobFile: string, opts: { json?: boolean; sta
     } finally {
       state.close();
     }
-    if (json) print(io.stdout, `${renderJson(written.report)}\n`);
+    if (json) printJson(io, written.report);
     else printEntries(io.stdout, humanVerdict(written));
     return written.report.verdict.status === 'no-go' ? 1 : 0;
   } catch (e) {

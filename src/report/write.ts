@@ -15,7 +15,7 @@ import { AtomicFile } from '../atomic-file.js';
 import { localError, MigrateError } from '../errors.js';
 import { makeFolder } from '../make-folder.js';
 import { renderHtml } from './render-html.js';
-import { renderJson } from './render-json.js';
+import { renderJsonParts } from './render-json.js';
 import { renderMarkdown } from './render-markdown.js';
 import type { Report } from './schema.js';
 
@@ -99,9 +99,11 @@ export function writeReportFiles(report: Report, jobName: string, outDir: string
   const baseOf = (n: number) => resolve(outDir, `${jobName}-${kind}-${stamp}${n > 1 ? `-${n}` : ''}`);
   const filesOf = (n: number): ReportFiles => ({ json: `${baseOf(n)}.json`, markdown: `${baseOf(n)}.md`, html: `${baseOf(n)}.html` });
   let files = filesOf(1);
-  // rendered before anything touches the disk: a renderer's failure leaves nothing behind
-  const texts: [keyof ReportFiles, string][] = [
-    ['json', renderJson(report)],
+  // rendered before anything touches the disk: a renderer's failure leaves nothing behind. The JSON is
+  // rendered as it is written, part by part (a big report's is more than one string can hold); a failure
+  // there leaves nothing behind either: the temporary files are discarded
+  const texts: [keyof ReportFiles, string | Iterable<string>][] = [
+    ['json', renderJsonParts(report)],
     ['markdown', renderMarkdown(report)],
     ['html', renderHtml(report)],
   ];
@@ -117,7 +119,7 @@ export function writeReportFiles(report: Report, jobName: string, outDir: string
     for (const [k, text] of texts) {
       const file = new AtomicFile(files[k], (e) => writeError(e, files[k]));
       written.push([k, file]);
-      file.write(text);
+      for (const part of typeof text === 'string' ? [text] : text) file.write(part);
       file.sync();
     }
     // all three are whole on disk: only now do they take their names, names nothing has yet
