@@ -575,6 +575,27 @@ describe('the Markdown form, with names, versions and messages as long as a sour
   });
 });
 
+describe('the HTML form, with names, versions and messages as long as a source likes', () => {
+  it("a finding about 60 versions each 5,000 characters long names each shortened, not a wall of text burying the next finding: the JSON keeps them whole", () => {
+    const input = reportInputFromState(fx.state, fx.job, undefined, fx.options);
+    const one = input.items.filter((i) => i.package === '@acme/http-client');
+    input.items = Array.from({ length: 60 }, (_, p) =>
+      one.map((i, n) => ({ ...i, package: `@acme/p${String(p).padStart(2, '0')}`, version: `1.0.${n}-${'x'.repeat(5000)}`, ...(n === 0 ? { state: 'failed' as const, last_error_code: 'EBADSOURCE', last_error: `EBADSOURCE: ${'y'.repeat(5000)}` } : {}) })),
+    ).flat();
+    const r = buildReport(input);
+    const finding = r.findings.find((f) => f.code === 'EBADSOURCE')!;
+    expect(finding.subjects.length).toBeGreaterThanOrEqual(12);
+    expect(finding.subjects[0]!.length).toBeGreaterThan(5000);
+    const html = renderHtml(r);
+    const items = [...html.matchAll(/<li class="finding [a-z]+">[\s\S]*?<\/li>/g)].map((m) => m[0]);
+    expect(items.length).toBe(r.findings.length);
+    // each subject and text of a finding is shortened (… at its end); the list of findings stays readable
+    for (const li of items) expect(li.length).toBeLessThan(6_000);
+    expect(items.find((li) => li.includes('EBADSOURCE'))).toMatch(/<code>@acme\/p\d\d@1\.0\.0-x+…<\/code>/);
+    expect(renderJson(r)).toContain(`"@acme/p00@1.0.0-${'x'.repeat(5000)}"`);
+  });
+});
+
 describe('the warm section: one name and version locked in two ecosystems', () => {
   it('is two packages in the findings, not one (six@1.16.0 of npm and of PyPI)', () => {
     const counts = { warmed: 0, alreadyCached: 0, blocked: 0, missingUpstream: 0, integrityMismatch: 0, nonRegistry: 0, pending: 1 };

@@ -96,12 +96,19 @@ function cards(r: Report): string {
   return `<div class="cards" id="summary">${list.map(([v, l, bad]) => `<div class="card${bad ? ' bad' : ''}"><div class="n">${esc(v)}</div><div class="l">${esc(l)}</div></div>`).join('')}</div>`;
 }
 
+/**
+ * Longest text of a finding, in characters: its subjects and texts name what a source named (a version of
+ * 5,000 characters), and twelve of them whole would bury the findings after it. The JSON keeps them whole.
+ */
+const FINDING_SUBJECT_MAX = 200;
+const FINDING_TEXT_MAX = 1_000;
+
 function findingsHtml(r: Report): string {
   const item = (f: Finding) =>
-    `<li class="finding ${f.severity}"><span class="sev ${f.severity}">${f.severity === 'critical' ? 'CRITICAL' : 'WARNING'}</span><code>${esc(f.code)}</code> <strong>${esc(f.title)}</strong>` +
-    (f.detail ? `<div class="finding-detail">${esc(f.detail)}</div>` : '') +
-    `<div class="action"><b>What to do:</b> ${esc(f.action)}</div>` +
-    (f.subjects.length ? `<div class="finding-subjects">Concerns: ${f.subjects.slice(0, 12).map((s) => `<code>${esc(s)}</code>`).join(', ')}${f.count > 12 ? ` and ${esc(int(f.count - 12))} more` : ''}</div>` : '') +
+    `<li class="finding ${f.severity}"><span class="sev ${f.severity}">${f.severity === 'critical' ? 'CRITICAL' : 'WARNING'}</span><code>${esc(f.code)}</code> <strong>${esc(shorten(f.title, FINDING_TEXT_MAX))}</strong>` +
+    (f.detail ? `<div class="finding-detail">${esc(shorten(f.detail, FINDING_TEXT_MAX))}</div>` : '') +
+    `<div class="action"><b>What to do:</b> ${esc(shorten(f.action, FINDING_TEXT_MAX))}</div>` +
+    (f.subjects.length ? `<div class="finding-subjects">Concerns: ${f.subjects.slice(0, 12).map((s) => `<code>${esc(shorten(s, FINDING_SUBJECT_MAX))}</code>`).join(', ')}${f.count > 12 ? ` and ${esc(int(f.count - 12))} more` : ''}</div>` : '') +
     '</li>';
   const critical = r.findings.filter((f) => f.severity === 'critical');
   const warnings = r.findings.filter((f) => f.severity === 'warning');
