@@ -205,6 +205,34 @@ describe('429 from the target', () => {
     for (const name of names) for (const v of versions) expect(logOf(te, 'npm:Publish', name, v).filter((e) => e.status >= 200 && e.status < 300), `${name}@${v}`).toHaveLength(1);
   });
 
+  it('publishes accepted while every verification read is throttled: no throttle-storm stop (versions are landing), each version published once', async () => {
+    const names = ['fault-readstorm-a', 'fault-readstorm-b'];
+    const versions = Array.from({ length: 6 }, (_, i) => `4.2.${i}`);
+    await seedPrivate(te, names.map((name) => ({ name, versions })));
+    const job = te.writeJob({ name: 'readstorm', privateNpm: { packages: names }, github: false, limits: { retries: 1 } });
+    te.sandbox.standIn.addFault({ operation: 'ListPackageVersionAssets', status: 429 });
+    let r: Awaited<ReturnType<TestEnv['cli']>>;
+    try {
+      r = await te.cli(['run', job, '--json']);
+    } finally {
+      te.sandbox.standIn.clearFaults();
+    }
+    expect(r.code, r.stderr).toBe(1);
+    const out = JSON.parse(r.stdout) as { error?: { code: string }; states?: Record<string, number> };
+    expect(out.error).toBeUndefined();
+    expect(out.states).toEqual({ failed: names.length * versions.length });
+    for (const name of names) for (const v of versions) expect(logOf(te, 'npm:Publish', name, v).filter((e) => e.status >= 200 && e.status < 300), `${name}@${v}`).toHaveLength(1);
+    const state = te.openState('readstorm');
+    try {
+      expect(state.db.prepare('SELECT outcome FROM runs ORDER BY id DESC LIMIT 1').get()).toEqual({ outcome: 'incomplete' });
+    } finally {
+      state.close();
+    }
+    const again = await te.cli(['run', job, '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    for (const name of names) for (const v of versions) expect(logOf(te, 'npm:Publish', name, v).filter((e) => e.status >= 200 && e.status < 300), `${name}@${v}`).toHaveLength(1);
+  });
+
   it('injected 429s with Retry-After on a publish and on ListPackageVersionAssets: waited for, then verified', async () => {
     const { standIn } = te.sandbox;
     standIn.setQuotas(false);

@@ -37,7 +37,8 @@ export interface PackageRunContext extends ItemContext {
   sequential: boolean;
   /** dist-tags never replicated (filters.ignoreDistTags). */
   ignoreDistTags: ReadonlySet<string>;
-  report: (row: ItemRow, outcome: RunOutcome) => void;
+  /** `accepted`: a failure after the target accepted the version's publish (its read-back failed). */
+  report: (row: ItemRow, outcome: RunOutcome, accepted?: boolean) => void;
   metadata: RunSummary['metadata'];
   metadataOutOfSync: RunSummary['metadataOutOfSync'];
   /** `format/name` -> why nothing may be published into it (a publish BLOCK harden kept). */
@@ -90,7 +91,7 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
    * fatal error (this machine's disk or state) is recorded and thrown on: the
    * run stops.
    */
-  const fail = (r: ItemRow, thrown: unknown): boolean => {
+  const fail = (r: ItemRow, thrown: unknown, accepted = false): boolean => {
     const e = unexpectedError(thrown);
     if (e.code === 'EINTERRUPTED' || pc.hardSignal.aborted || (signal.aborted && !(thrown instanceof MigrateError))) return false;
     // credentials that expired mid-run, this machine's disk or state, the proxy refusing us: no
@@ -98,7 +99,7 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
     // the run stops, and the rerun takes it from there
     if (FATAL_CODES.has(e.code)) throw e;
     state.transition(r.id, 'failed', { error: { code: e.code, message: e.describe() + partOnTarget(state, r.id) } });
-    pc.report(r, `failed:${e.code}`);
+    pc.report(r, `failed:${e.code}`, accepted);
     return true;
   };
 
@@ -145,7 +146,8 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
           pc.report(r, await verifyItem(pc, pkg, settled.verify));
         } catch (e) {
           try {
-            fail(r, e);
+            // its publish was accepted: a failed read-back is no throttle storm's (ThrottleBreaker)
+            fail(r, e, true);
           } catch (f) {
             fatal ??= f;
           }

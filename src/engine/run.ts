@@ -32,7 +32,7 @@ import { FATAL_CODES, migratePackage, type PackageRunContext } from './package.j
 import { applyFilters, summarize, watchLiveHeap } from './summary.js';
 import { checkGoSums, goSumFiles } from './gosum-check.js';
 import { Limiter, StuckWatch } from './limiter.js';
-import { gracefulStop, RefusalBreaker, targetStuckError, THROTTLED_BEFORE_STOP } from './stop.js';
+import { gracefulStop, RefusalBreaker, targetStuckError, ThrottleBreaker } from './stop.js';
 import { jobRates, resolveRates } from './rates.js';
 import { harden, scopesOf } from './harden.js';
 import { jobNamesPackage, otherJobsOfThisWork, recordSources, refuseReformattedSources, refuseRenamedSources, refuseRespelledPackages, notAskedBy, setAsideDropped } from './job-edits.js';
@@ -475,13 +475,12 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     const metadataOutOfSync: RunSummary['metadataOutOfSync'] = [];
     // a principal that may not publish at all (the commonest IAM slip) stops the run (RefusalBreaker)
     const refusals = new RefusalBreaker();
-    // and a throttle storm, whatever came before it (THROTTLED_BEFORE_STOP)
-    let throttledInRow = 0;
-    const refused = (r: ItemRow, outcome: RunOutcome) => {
+    // and a throttle storm, whatever came before it (ThrottleBreaker)
+    const throttles = new ThrottleBreaker();
+    const refused = (r: ItemRow, outcome: RunOutcome, accepted: boolean) => {
       if (outcome !== 'failed:ETARGETAUTH') refusals.other(outcome === 'published');
       else if (refusals.refused(r.package)) stopFatally(everyPublishRefused(refusals.describe(), db.item(r.id).last_error));
-      throttledInRow = outcome === 'failed:ETHROTTLED' ? throttledInRow + 1 : 0;
-      if (throttledInRow === THROTTLED_BEFORE_STOP) stopFatally(everyPublishThrottled(throttledInRow, config.limits.retries, db.item(r.id).last_error));
+      if (throttles.outcome(outcome, { accepted })) stopFatally(everyPublishThrottled(throttles.count, config.limits.retries, db.item(r.id).last_error));
     };
     const packageCtx: PackageRunContext = {
       ...ctx,
@@ -494,9 +493,9 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       verifyQueue,
       sequential,
       ignoreDistTags: new Set(config.filters.ignoreDistTags),
-      report: (r, outcome) => {
+      report: (r, outcome, accepted = false) => {
         count(outcome);
-        refused(r, outcome);
+        refused(r, outcome, accepted);
         const after = db.item(r.id);
         emit({ type: 'item', package: r.package, version: r.version, outcome, state: after.state, message: after.last_error ?? undefined });
       },

@@ -76,6 +76,39 @@ export function stopWhenStuck(limiter: Limiter, stop?: AbortSignal): { signal: A
  */
 export const THROTTLED_BEFORE_STOP = 8;
 
+/**
+ * Failures that say nothing of CodeArtifact: the source's (or the build's, or this job's limits)
+ * before anything was sent. Between throttled versions they neither count nor break the row: a
+ * storm that a few missing or damaged source versions interleave is still a storm.
+ */
+const NOT_THE_TARGETS = new Set(['EINTEGRITY', 'ENOINTEGRITY', 'ESOURCEAUTH', 'ESOURCENOTFOUND', 'ESOURCE', 'EBADSOURCE', 'ESOURCEURL', 'ESOURCESILENT', 'ESOURCEEMPTY', 'EBUILD', 'EBADBUILD', 'EVERSION', 'ETOOLARGE', 'EBLOBMISSING', 'ENAMECLAIMED', 'EPUBLISHBLOCKED', 'EPUBLICREGISTRY']);
+
+/**
+ * The throttle storm's row (THROTTLED_BEFORE_STOP): versions (warm entries) throttled through
+ * their whole retry budget, with nothing the target answered or accepted between them. A version
+ * whose publish was accepted before its read-back was throttled (`accepted`) is progress, not
+ * storm: it breaks the row (a run whose reads are throttled still lands every version, and the
+ * rerun verifies them). What says nothing of the target (a source's failure, a skipped version)
+ * leaves the row as it is.
+ */
+export class ThrottleBreaker {
+  private inRow = 0;
+
+  /** One more outcome; true when it made the row long enough to stop on (once, until something breaks it). */
+  outcome(outcome: string, opts: { accepted?: boolean } = {}): boolean {
+    const code = outcome.startsWith('failed:') ? outcome.slice('failed:'.length) : undefined;
+    if (code === 'ETHROTTLED' && !opts.accepted) return ++this.inRow === THROTTLED_BEFORE_STOP;
+    if (outcome === 'skipped' || outcome === 'deferred' || outcome === 'removed' || outcome === 'excluded' || (code !== undefined && NOT_THE_TARGETS.has(code))) return false;
+    this.inRow = 0;
+    return false;
+  }
+
+  /** The versions (entries) in the row so far. */
+  get count(): number {
+    return this.inRow;
+  }
+}
+
 /** How many refusals (403) in a row, of at least 3 packages, before anything was accepted, stop a command. */
 export const REFUSALS_BEFORE_STOP = 8;
 

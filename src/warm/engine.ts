@@ -13,7 +13,7 @@ import type { LoadedJob } from '../config/load.js';
 import { Limiter } from '../engine/limiter.js';
 import { jobRates, resolveRates } from '../engine/rates.js';
 import { withRetry } from '../engine/retry.js';
-import { gracefulStop, RefusalBreaker, stopWhenStuck, THROTTLED_BEFORE_STOP } from '../engine/stop.js';
+import { gracefulStop, RefusalBreaker, stopWhenStuck, ThrottleBreaker } from '../engine/stop.js';
 import { FATAL_CODES } from '../engine/package.js';
 import { localError, MigrateError, toError } from '../errors.js';
 import { StateDb } from '../state/db.js';
@@ -182,12 +182,12 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
     // a principal that may not read through the stores at all stops the warm (RefusalBreaker)
     const refusals = new RefusalBreaker();
     // and a throttle storm, as it stops a run (THROTTLED_BEFORE_STOP)
-    let throttledInRow = 0;
+    const throttles = new ThrottleBreaker();
     const decided = (w: Work, d: Decision) => {
       // decided from the target's answer (not a non-registry entry, not one without a store): it answered
       if (d.outcome !== 'non-registry' && d.outcome !== 'no-store') {
         refusals.other(true);
-        throttledInRow = 0;
+        throttles.outcome('answered');
       }
       store.decide(w.row, d);
       count(decidedThisRun, d.outcome);
@@ -201,10 +201,10 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
       if (FATAL_CODES.has(e.code)) return stuck.stopWith(e);
       store.failed(w.row, e.code, e.describe());
       emit({ type: 'item', ecosystem: w.item.ecosystem, name: w.item.name, version: w.item.version, outcome: 'failed', detail: e.describe() });
-      throttledInRow = e.code === 'ETHROTTLED' ? throttledInRow + 1 : 0;
-      if (throttledInRow === THROTTLED_BEFORE_STOP) {
+      // a public registry's failure (EPUBLICREGISTRY) says nothing of the target: the row goes on
+      if (throttles.outcome(`failed:${e.code}`)) {
         stuck.stopWith(
-          new MigrateError('ETHROTTLED', `CodeArtifact throttled ${throttledInRow} entries in a row through their whole retry budget (limits.retries: ${retries}), with nothing answered between them: the account's quota is being spent elsewhere, or is below limits.rates; stopped instead of failing every entry left the same way. The last: ${e.message}`, {
+          new MigrateError('ETHROTTLED', `CodeArtifact throttled ${throttles.count} entries in a row through their whole retry budget (limits.retries: ${retries}), with nothing answered between them: the account's quota is being spent elsewhere, or is below limits.rates; stopped instead of failing every entry left the same way. The last: ${e.message}`, {
             hint: "rerun once the quota has room: nothing is lost (the throttled entries and those not reached yet are asked then); look for another client reading through the domain, and compare limits.rates with the account's quotas",
           }),
         );
