@@ -200,7 +200,34 @@ describe('429 from the target', () => {
       state.close();
     }
 
-    const again = await te.cli(['run', job, '--json']);
+    // the rerun with the default retry budget: the stand-in's own quota (5/s) throttles too, and one retry may not ride it out
+    const again = await te.cli(['run', te.writeJob({ name: 'storm', privateNpm: { packages: names }, github: false }), '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    for (const name of names) for (const v of versions) expect(logOf(te, 'npm:Publish', name, v).filter((e) => e.status >= 200 && e.status < 300), `${name}@${v}`).toHaveLength(1);
+  });
+
+  it('after a throttle storm stop, no version is recorded failed for the stop itself: a failed row spent its whole retry budget, one whose retries the stop cut short stands as it stood', async () => {
+    const names = Array.from({ length: 6 }, (_, i) => `fault-storm-cut-${i}`);
+    const versions = Array.from({ length: 4 }, (_, i) => `4.1.${i}`);
+    await seedPrivate(te, names.map((name) => ({ name, versions })));
+    const job = te.writeJob({ name: 'storm-cut', privateNpm: { packages: names }, github: false, limits: { retries: 2 } });
+    const since = lastSeq(te);
+    // a Retry-After: the versions in flight spend their time waiting between tries, where the stop finds them
+    te.sandbox.standIn.addFault({ operation: 'npm:Publish', status: 429, retryAfterSeconds: 3 });
+    let r: Awaited<ReturnType<TestEnv['cli']>>;
+    try {
+      r = await te.cli(['run', job, '--json']);
+    } finally {
+      te.sandbox.standIn.clearFaults();
+    }
+    expect(r.code, r.stderr).toBe(1);
+    expect((JSON.parse(r.stdout) as { error: { code: string } }).error.code).toBe('ETHROTTLED');
+    const rows = itemRows(te, 'storm-cut');
+    const failed = rows.filter((row) => row.state === 'failed');
+    expect(failed.length).toBeGreaterThanOrEqual(8);
+    // failed: throttled through its whole budget, 1 try + 2 retries
+    for (const row of failed) expect(logOf(te, 'npm:Publish', row.package, row.version, since).length, `${row.package}@${row.version}`).toBe(3);
+    const again = await te.cli(['run', te.writeJob({ name: 'storm-cut', privateNpm: { packages: names }, github: false }), '--json']);
     expect(again.code, again.stderr).toBe(0);
     for (const name of names) for (const v of versions) expect(logOf(te, 'npm:Publish', name, v).filter((e) => e.status >= 200 && e.status < 300), `${name}@${v}`).toHaveLength(1);
   });
@@ -228,7 +255,7 @@ describe('429 from the target', () => {
     } finally {
       state.close();
     }
-    const again = await te.cli(['run', job, '--json']);
+    const again = await te.cli(['run', te.writeJob({ name: 'readstorm', privateNpm: { packages: names }, github: false }), '--json']);
     expect(again.code, again.stderr).toBe(0);
     for (const name of names) for (const v of versions) expect(logOf(te, 'npm:Publish', name, v).filter((e) => e.status >= 200 && e.status < 300), `${name}@${v}`).toHaveLength(1);
   });

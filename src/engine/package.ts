@@ -12,7 +12,7 @@ import type { Format, ItemState } from '../types.js';
 import type { RunOutcome, RunSummary } from './events.js';
 import { checkListed, fetchItem, needsFetch } from './acquire.js';
 import { settleItem, verifyItem, type ItemContext, type PackageContext } from './item.js';
-import { withRetry } from './retry.js';
+import { isRetryable, withRetry } from './retry.js';
 
 /** States in which a version is on the target with our bytes. */
 export const ON_TARGET: ReadonlySet<ItemState> = new Set(['verified', 'present-identical']);
@@ -93,7 +93,10 @@ export async function migratePackage(pc: PackageRunContext, format: Format, name
    */
   const fail = (r: ItemRow, thrown: unknown, accepted = false): boolean => {
     const e = unexpectedError(thrown);
-    if (e.code === 'EINTERRUPTED' || pc.hardSignal.aborted || (signal.aborted && !(thrown instanceof MigrateError))) return false;
+    // a retryable error once stopped is the stop cutting the version's retries short (the last
+    // try's error, thrown as the wait for the next was cut off): no failure of the version, which
+    // stands as it stood (a throttle storm's stop left every version in flight 'failed:ETHROTTLED')
+    if (e.code === 'EINTERRUPTED' || pc.hardSignal.aborted || (signal.aborted && (!(thrown instanceof MigrateError) || isRetryable(e)))) return false;
     // credentials that expired mid-run, this machine's disk or state, the proxy refusing us: no
     // fault of this version. It stays as it stood (status and the report would list it failed),
     // the run stops, and the rerun takes it from there
