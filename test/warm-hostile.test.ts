@@ -389,6 +389,37 @@ describe('warm in a throttle storm', () => {
   });
 });
 
+describe('a warm stopped while its entries wait out a Retry-After', () => {
+  it('the stop cuts their retries short: no entry is recorded failed for it (each stands as it stood), and the rerun warms them', async () => {
+    const names = ['hx-cut-a', 'hx-cut-b', 'hx-cut-c'];
+    for (const n of names) integrity[n] = (await publishWithDeps(te.sandbox.publicRegistries!.npm, n, '1.0.0')).integrity;
+    const file = job('cut', names, { retries: 3 });
+    for (const n of names) te.sandbox.standIn.addFault({ operation: 'npm:GetPackument', package: n, status: 429, retryAfterSeconds: 60 });
+    const since = te.sandbox.standIn.log.length;
+    const ac = new AbortController();
+    let r: Awaited<ReturnType<typeof warm>>;
+    try {
+      const running = warm(file, { signal: ac.signal });
+      // every entry's first try throttled, each now waiting its minute
+      while (new Set(te.sandbox.standIn.log.slice(since).filter((e) => e.operation === 'npm:GetPackument' && e.status === 429).map((e) => e.package)).size < names.length) await new Promise((res) => setTimeout(res, 20));
+      ac.abort();
+      r = await running;
+    } finally {
+      te.sandbox.standIn.clearFaults();
+    }
+    expect(r.code, r.stderr).toBe(130);
+    const state = te.openState('cut');
+    try {
+      expect(state.db.prepare("SELECT name, state, last_error_code FROM warm_entries WHERE name LIKE 'hx-cut-%' AND (state = 'failed' OR last_error_code IS NOT NULL)").all()).toEqual([]);
+    } finally {
+      state.close();
+    }
+    const again = await warm(file);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.summary.outcomes).toEqual({ warmed: names.length });
+  });
+});
+
 describe('a packument that sends the tarball request elsewhere in the store', () => {
   it("a dist.tarball on the store's own endpoint but another package's path: that other package is never requested, the entry's own tarball is", async () => {
     const names = ['hx-sidestep', 'hx-victim'];

@@ -12,7 +12,7 @@ import type { STSClient } from '@aws-sdk/client-sts';
 import type { LoadedJob } from '../config/load.js';
 import { Limiter } from '../engine/limiter.js';
 import { jobRates, resolveRates } from '../engine/rates.js';
-import { withRetry } from '../engine/retry.js';
+import { isRetryable, withRetry } from '../engine/retry.js';
 import { gracefulStop, RefusalBreaker, stopWhenStuck, ThrottleBreaker } from '../engine/stop.js';
 import { FATAL_CODES } from '../engine/package.js';
 import { localError, MigrateError, toError } from '../errors.js';
@@ -196,6 +196,9 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
     const failed = (w: Work, e: MigrateError) => {
       // no entry's fault: the warm stopped on it (stopWhenStuck), and the entry stays to do
       if (e.code === 'ETARGETCREDENTIALS') return;
+      // the stop cutting the entry's retries short (the last try's error, thrown as its wait was cut off):
+      // no failure of the entry, which stays as it stood for the rerun (as a run's versions do: engine/package.ts)
+      if (stop.aborted && isRetryable(e)) return;
       // this machine's (a full disk, a state refusing writes) or the proxy's: every next entry would
       // fail alike, so the warm stops there as a run does (engine/package.ts), with nothing blamed on the entry
       if (FATAL_CODES.has(e.code)) return stuck.stopWith(e);
