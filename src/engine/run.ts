@@ -480,7 +480,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     const refused = (r: ItemRow, outcome: RunOutcome, accepted: boolean) => {
       if (outcome !== 'failed:ETARGETAUTH') refusals.other(outcome === 'published');
       else if (refusals.refused(r.package)) stopFatally(everyPublishRefused(refusals.describe(), db.item(r.id).last_error));
-      if (throttles.outcome(outcome, { accepted })) stopFatally(everyPublishThrottled(throttles.count, config.limits.retries, db.item(r.id).last_error));
+      if (throttles.outcome(outcome, { accepted })) stopFatally(everyPublishThrottled(throttles.count, config.limits.retries, db.item(r.id).last_error, dryRun));
     };
     const packageCtx: PackageRunContext = {
       ...ctx,
@@ -574,9 +574,11 @@ function everyPublishRefused(row: string, last: string | null): MigrateError {
   });
 }
 
-function everyPublishThrottled(inRow: number, retries: number, last: string | null): MigrateError {
+function everyPublishThrottled(inRow: number, retries: number, last: string | null, dryRun: boolean): MigrateError {
+  // a plan (a dry run) reads: its versions are checked by the rerun, not published
+  const then = dryRun ? 'checked then (the plan written then)' : 'published then, each once';
   return new MigrateError('ETHROTTLED', `CodeArtifact throttled ${inRow} versions in a row through their whole retry budget (limits.retries: ${retries}), with nothing accepted between them: the account's quota is being spent elsewhere, or is below limits.rates; stopped instead of failing every version left the same way. The last: ${last ?? 'unknown'}`, {
-    hint: "rerun once the quota has room: nothing is lost (the throttled versions and those not reached yet are published then, each once); look for another client publishing to the domain (another team's CI, another copy of this tool run from another state folder), and compare limits.rates with the account's quotas (Service Quotas, the run summary's rates)",
+    hint: `rerun once the quota has room: nothing is lost (the throttled versions and those not reached yet are ${then}); look for another client using the domain (another team's CI, another copy of this tool run from another state folder), and compare limits.rates with the account's quotas (Service Quotas, the run summary's rates)`,
   });
 }
 
