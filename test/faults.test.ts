@@ -173,19 +173,29 @@ describe('429 from the target', () => {
     for (const name of names) for (const v of versions) expect(accepted.get(`${name}@${v}`), `${name}@${v}`).toBe(1);
   });
 
+  /** `run JOB --json` while every request of `fault`'s operation is answered as it says. */
+  const runUnder = async (job: string, fault: Parameters<TestEnv['sandbox']['standIn']['addFault']>[0]) => {
+    te.sandbox.standIn.addFault(fault);
+    try {
+      return await te.cli(['run', job, '--json']);
+    } finally {
+      te.sandbox.standIn.clearFaults();
+    }
+  };
+  /** The rerun, with the default retry budget (the stand-in's own 5/s quota throttles too, and one retry may not ride it out): exit 0, each version published once in all. */
+  const rerunPublishesEachOnce = async (name: string, names: string[], versions: string[]) => {
+    const again = await te.cli(['run', te.writeJob({ name, privateNpm: { packages: names }, github: false }), '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    for (const n of names) for (const v of versions) expect(logOf(te, 'npm:Publish', n, v).filter((e) => e.status >= 200 && e.status < 300), `${n}@${v}`).toHaveLength(1);
+  };
+
   it('a throttle storm (every publish answered 429, the quota spent elsewhere): the run stops after 8 versions in a row throttled through their retry budget, ETHROTTLED exit 1, the rest left to the rerun, which publishes each once', async () => {
     const names = Array.from({ length: 5 }, (_, i) => `fault-storm-${i}`);
     const versions = Array.from({ length: 8 }, (_, i) => `4.0.${i}`);
     await seedPrivate(te, names.map((name) => ({ name, versions })));
     const job = te.writeJob({ name: 'storm', privateNpm: { packages: names }, github: false, limits: { retries: 1 } });
     const since = lastSeq(te);
-    te.sandbox.standIn.addFault({ operation: 'npm:Publish', status: 429 });
-    let r: Awaited<ReturnType<TestEnv['cli']>>;
-    try {
-      r = await te.cli(['run', job, '--json']);
-    } finally {
-      te.sandbox.standIn.clearFaults();
-    }
+    const r = await runUnder(job, { operation: 'npm:Publish', status: 429 });
     expect(r.code, r.stderr).toBe(1);
     const error = (JSON.parse(r.stdout) as { error: { code: string; message: string; hint: string } }).error;
     expect(error).toMatchObject({ code: 'ETHROTTLED', message: expect.stringContaining('8 versions in a row'), hint: expect.stringContaining('nothing is lost') });
@@ -200,10 +210,7 @@ describe('429 from the target', () => {
       state.close();
     }
 
-    // the rerun with the default retry budget: the stand-in's own quota (5/s) throttles too, and one retry may not ride it out
-    const again = await te.cli(['run', te.writeJob({ name: 'storm', privateNpm: { packages: names }, github: false }), '--json']);
-    expect(again.code, again.stderr).toBe(0);
-    for (const name of names) for (const v of versions) expect(logOf(te, 'npm:Publish', name, v).filter((e) => e.status >= 200 && e.status < 300), `${name}@${v}`).toHaveLength(1);
+    await rerunPublishesEachOnce('storm', names, versions);
   });
 
   it('after a throttle storm stop, no version is recorded failed for the stop itself: a failed row spent its whole retry budget, one whose retries the stop cut short stands as it stood', async () => {
@@ -213,13 +220,7 @@ describe('429 from the target', () => {
     const job = te.writeJob({ name: 'storm-cut', privateNpm: { packages: names }, github: false, limits: { retries: 2 } });
     const since = lastSeq(te);
     // a Retry-After: the versions in flight spend their time waiting between tries, where the stop finds them
-    te.sandbox.standIn.addFault({ operation: 'npm:Publish', status: 429, retryAfterSeconds: 3 });
-    let r: Awaited<ReturnType<TestEnv['cli']>>;
-    try {
-      r = await te.cli(['run', job, '--json']);
-    } finally {
-      te.sandbox.standIn.clearFaults();
-    }
+    const r = await runUnder(job, { operation: 'npm:Publish', status: 429, retryAfterSeconds: 3 });
     expect(r.code, r.stderr).toBe(1);
     expect((JSON.parse(r.stdout) as { error: { code: string } }).error.code).toBe('ETHROTTLED');
     const rows = itemRows(te, 'storm-cut');
@@ -227,9 +228,7 @@ describe('429 from the target', () => {
     expect(failed.length).toBeGreaterThanOrEqual(8);
     // failed: throttled through its whole budget, 1 try + 2 retries
     for (const row of failed) expect(logOf(te, 'npm:Publish', row.package, row.version, since).length, `${row.package}@${row.version}`).toBe(3);
-    const again = await te.cli(['run', te.writeJob({ name: 'storm-cut', privateNpm: { packages: names }, github: false }), '--json']);
-    expect(again.code, again.stderr).toBe(0);
-    for (const name of names) for (const v of versions) expect(logOf(te, 'npm:Publish', name, v).filter((e) => e.status >= 200 && e.status < 300), `${name}@${v}`).toHaveLength(1);
+    await rerunPublishesEachOnce('storm-cut', names, versions);
   });
 
   it('publishes accepted while every verification read is throttled: no throttle-storm stop (versions are landing), each version published once', async () => {
@@ -237,13 +236,7 @@ describe('429 from the target', () => {
     const versions = Array.from({ length: 6 }, (_, i) => `4.2.${i}`);
     await seedPrivate(te, names.map((name) => ({ name, versions })));
     const job = te.writeJob({ name: 'readstorm', privateNpm: { packages: names }, github: false, limits: { retries: 1 } });
-    te.sandbox.standIn.addFault({ operation: 'ListPackageVersionAssets', status: 429 });
-    let r: Awaited<ReturnType<TestEnv['cli']>>;
-    try {
-      r = await te.cli(['run', job, '--json']);
-    } finally {
-      te.sandbox.standIn.clearFaults();
-    }
+    const r = await runUnder(job, { operation: 'ListPackageVersionAssets', status: 429 });
     expect(r.code, r.stderr).toBe(1);
     const out = JSON.parse(r.stdout) as { error?: { code: string }; states?: Record<string, number> };
     expect(out.error).toBeUndefined();
@@ -255,9 +248,7 @@ describe('429 from the target', () => {
     } finally {
       state.close();
     }
-    const again = await te.cli(['run', te.writeJob({ name: 'readstorm', privateNpm: { packages: names }, github: false }), '--json']);
-    expect(again.code, again.stderr).toBe(0);
-    for (const name of names) for (const v of versions) expect(logOf(te, 'npm:Publish', name, v).filter((e) => e.status >= 200 && e.status < 300), `${name}@${v}`).toHaveLength(1);
+    await rerunPublishesEachOnce('readstorm', names, versions);
   });
 
   it('injected 429s with Retry-After on a publish and on ListPackageVersionAssets: waited for, then verified', async () => {
