@@ -725,7 +725,7 @@ describe("npm's global config (<prefix>/etc/npmrc, beside the node npm runs: whe
     const sealed = sealedFolder(scratch);
     // what the tool keeps there for others: a key given as text while another job's git fetches,
     // another install's cache with its copy of npm's global config (the operator's token)
-    writeFileSync(join(sealed, `ssh-key-other-src-${process.pid}`), '-----BEGIN OPENSSH PRIVATE KEY-----\nplanted-key-4713\n', { mode: 0o600 });
+    writeFileSync(join(sealed, `ssh-key-other-src-${process.pid}`), 'fake ssh key for this test: planted-key-4713\n', { mode: 0o600 });
     mkdirSync(join(sealed, `install-${process.pid}-other`));
     writeFileSync(join(sealed, `install-${process.pid}-other`, 'global-npmrc'), '//npm.operator.example/:_authToken=planted-token-4713\n', { mode: 0o600 });
     const sync = mkdtempSync(join(dir, 'sync-'));
@@ -753,7 +753,7 @@ describe("npm's global config (<prefix>/etc/npmrc, beside the node npm runs: whe
       const built = refusal(packNpm({ checkoutDir: at, subdir: '', name: 'sealed-install', version: '1.0.0', outDir: join(dir, `out-${Math.random().toString(36).slice(2)}`), timeoutMs: 180_000, scratchDir: scratch }));
       // a key written while the install runs (a git fetch of another job starting meanwhile)
       while (!existsSync(join(sync, 'started'))) await new Promise((r) => setTimeout(r, 20));
-      writeFileSync(join(sealed, `ssh-key-late-src-${process.pid}`), '-----BEGIN OPENSSH PRIVATE KEY-----\nplanted-late-key-4713\n', { mode: 0o600 });
+      writeFileSync(join(sealed, `ssh-key-late-src-${process.pid}`), 'fake ssh key for this test: planted-late-key-4713\n', { mode: 0o600 });
       writeFileSync(join(sync, 'late'), '');
       e = await built;
     } finally {
