@@ -388,8 +388,9 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     // One token and the endpoint before any work: refused credentials or a wrong
     // repository name stop the run here, instead of failing every version one by one.
     // versions a plan (or this run's listing: a moved tag) found identical or in conflict, that the ledger does not name yet
-    const unledgered = dryRun ? 0 : db.unledgered(active).length;
-    if ((byPackage.size > 0 || unledgered > 0) && !signal.aborted && !opts.noTarget) {
+    // (read once: the job's lock keeps every other writer out until they are written below)
+    const unledgered = dryRun ? [] : db.unledgered(active);
+    if ((byPackage.size > 0 || unledgered.length > 0) && !signal.aborted && !opts.noTarget) {
       try {
         const formats = new Set([...byPackage.keys()].map((k) => k.slice(0, k.indexOf('/')) as Format));
         for (const format of formats) await preflight(getCa(), getTarget(format), config.limits.retries, signal);
@@ -408,7 +409,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
         }
         if (who) db.ledger = ledgerContext(job.name, config.target, who, thisTarget.repositories);
         // the run stands by what the plan found: the provenance ledger names every identical and conflicting version
-        if (unledgered > 0) db.ledgerUnrecorded(active);
+        db.ledgerUnrecorded(unledgered);
       } catch (e) {
         db.endRun('target-unusable', { error: whyStopped(e) });
         throw e;

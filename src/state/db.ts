@@ -525,18 +525,16 @@ export class StateDb {
     return this.db.prepare(this.unledgeredSql).all(JSON.stringify(sourceIds)) as ItemRow[];
   }
 
-  /** Append the missing entries `unledgered` finds (with a ledger context: a run that writes), in one transaction. */
-  ledgerUnrecorded(sourceIds: readonly string[]): number {
-    if (!this.ledger) return 0;
-    return this.write(() =>
+  /** Append the entries `unledgered` found missing (with a ledger context: a run that writes), in one transaction. */
+  ledgerUnrecorded(rows: readonly ItemRow[]): void {
+    if (!this.ledger || rows.length === 0) return;
+    this.write(() =>
       this.db.transaction(() => {
-        const rows = this.unledgered(sourceIds);
         const at = now();
         for (const row of rows) {
           const entry = this.ledgerEntry(row, at, {});
           appendLedger(this.db, row.state === 'present-identical' ? { ...entry, detail: 'found on the target with identical bytes before this run (by a plan, which writes no ledger); recorded by this run' } : entry);
         }
-        return rows.length;
       }).immediate(),
     );
   }
