@@ -14,6 +14,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { sweepDeadWriters } from '../alive.js';
+import { SEALED } from '../builders/process.js';
 
 const IN_TMP = /^(?:ssh-key-.+-(\d+)|(?:checkout-.+|build|warm-checkout|scratch)-(\d+)-[A-Za-z0-9]+)$/;
 const IN_GIT = /\.partial-(\d+)$/;
@@ -25,7 +26,7 @@ export function sweepLeftovers(stateDir: string): void {
   const jobFolders = namesIn(git, true)
     .filter((name) => !name.endsWith('.git') && !IN_GIT.test(name))
     .map((name) => join(git, name));
-  for (const [dir, pattern] of [[join(stateDir, 'tmp'), IN_TMP], [join(stateDir, 'tmp', 'cam-sealed'), IN_SEALED], [git, IN_GIT], ...jobFolders.map((d) => [d, IN_GIT] as const)] as const) {
+  for (const [dir, pattern] of [[join(stateDir, 'tmp'), IN_TMP], [join(stateDir, 'tmp', SEALED), IN_SEALED], [git, IN_GIT], ...jobFolders.map((d) => [d, IN_GIT] as const)] as const) {
     sweepDeadWriters(dir, (name) => {
       const m = pattern.exec(name);
       return m ? Number(m[1] ?? m[2]) : undefined;
