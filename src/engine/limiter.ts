@@ -51,6 +51,14 @@ const FORGET_AFTER = 30;
 const SHARED = 0.5;
 /** The last requests' send times kept to measure what a bucket really sends. */
 const SENT_SAMPLES = 16;
+/**
+ * The last answers kept (accepted or refused) to measure what the service accepts. A throttle
+ * judges the room by what got through, not by what was sent alone: sending 4/s into 2/s of
+ * room, half refused, the room is 2/s, and a cut to 80% of the 4/s sent (3.2/s, then back to
+ * 90% of 4/s after one success) kept every other request refused for a dozen more 429s
+ * (test/throttle-shared: 15 quota 429s for 32 versions, 18 on a loaded CI machine; 11 now).
+ */
+const ANSWER_SAMPLES = 8;
 
 /** How much a new latency sample moves the average (an EWMA over the last ~20 requests). */
 const LATENCY_WEIGHT = 0.1;
@@ -69,6 +77,8 @@ class Bucket {
   private cutAt = -Infinity;
   /** The slots of the last SENT_SAMPLES requests, oldest first. */
   private readonly sent: number[] = [];
+  /** The last ANSWER_SAMPLES answers (when, and whether accepted), oldest first. */
+  private readonly answers: { at: number; accepted: boolean }[] = [];
 
   constructor(public configured: number) {
     this.rate = configured;
@@ -92,20 +102,43 @@ class Bucket {
     return span > 0 ? Math.min(this.rate, ((this.sent.length - 1) * 1000) / span) : this.rate;
   }
 
+  private answered(accepted: boolean, now: number): void {
+    this.answers.push({ at: now, accepted });
+    if (this.answers.length > ANSWER_SAMPLES) this.answers.shift();
+  }
+
   /**
-   * `sentAt`: when the throttled request went out; one sent before the last cut brings no news and
-   * cuts nothing more. `governing`: this bucket is the call's slowest, the one its pace was.
+   * Requests per second the service accepted lately: the accepted among the last ANSWER_SAMPLES
+   * answers over the time they took, up to now; Infinity (no news) until that many came back, or
+   * while none of them was accepted (a row of refusals tells the room is small, not how small: the
+   * rate is cut by DECREASE each time instead). Counted, not the sent rate times a share: each cut
+   * lowers the rate the sent measure is capped by, and the same refusals counted again compounded
+   * one burst's 429s into a cut from 40/s to 1/s against 2/s of room.
+   */
+  private acceptedRate(now: number): number {
+    if (this.answers.length < ANSWER_SAMPLES) return Infinity;
+    const accepted = this.answers.filter((a) => a.accepted).length;
+    const span = now - this.answers[0]!.at;
+    return accepted === 0 || span <= 0 ? Infinity : (accepted * 1000) / span;
+  }
+
+  /**
+   * `sentAt`: when the throttled request asked for its slot; one that asked before the last cut was
+   * spaced by the rate before it, brings no news and cuts nothing more. `governing`: this bucket is the call's slowest, the one its pace was.
    */
   throttled(sentAt?: number, governing = true): void {
     const now = performance.now();
+    this.answered(false, now);
     if (sentAt !== undefined && sentAt < this.cutAt) return;
     this.cutAt = now;
-    // What really went out, when that is far below the rate (requests waiting out Retry-Afters, little
-    // in flight): cutting a rate nobody reaches changes nothing. Near the rate, the rate itself: the
-    // measure over the last few slots reads the gaps between them as a lower rate, and cut deeper.
+    // What really got through (the lesser of what was sent and what was accepted), when that is far below the rate
+    // (requests waiting out Retry-Afters, little in flight, half of them refused): cutting a rate
+    // nobody reaches changes nothing. Near the rate, the rate itself: the measure over the last few
+    // slots reads the gaps between them as a lower rate, and cut deeper; and a stray 429 among
+    // accepted requests is no news of less room.
     // Not for a bucket the call did not go at the pace of: its sending is the slowest bucket's pace,
     // not its room (a publish's writes bucket sends 10/s of its 100), and the refusal no news of it.
-    const sending = governing ? this.sentRate(now) : this.rate;
+    const sending = governing ? Math.min(this.sentRate(now), this.acceptedRate(now)) : this.rate;
     const base = sending < SHARED * this.rate ? sending : this.rate;
     if (governing) {
       this.refusedAt = base;
@@ -115,6 +148,7 @@ class Bucket {
   }
 
   succeeded(ms?: number): void {
+    this.answered(true, performance.now());
     if (this.rate < this.configured) {
       if (this.refusedAt !== undefined && ++this.calm >= FORGET_AFTER) this.refusedAt = undefined;
       // refused near the configured rate (the quota itself, a stray 429): back to it as fast as it came;

@@ -494,6 +494,8 @@ export class CodeArtifact {
   }
 
   private async callOnce<T>(operation: string, buckets: readonly BucketName[], send: (opts: { abortSignal?: AbortSignal }) => Promise<T>, stop: AbortSignal | undefined, uploadBytes: number): Promise<T> {
+    // a refusal is news of the rate this request's slot was spaced by: the one in force when it asked
+    const asked = performance.now();
     await this.limiter.take(buckets, stop);
     if (stop?.aborted) throw new MigrateError('EINTERRUPTED', `CodeArtifact ${operation}: cut off by the stop`);
     // The deadline counts from here, not from the wait for a bucket; it is cleared once the call
@@ -529,7 +531,7 @@ export class CodeArtifact {
       else if (unanswered !== undefined && answer.$response === undefined) this.limiter.unreachable(this.apiPeer, unanswered);
       if (isClockSkewRefusal(thrown)) throw new ClockSkewRefusal(thrown);
       const e = classifySdkError(operation, thrown);
-      if (e.code === 'ETHROTTLED') this.limiter.throttled(buckets, started);
+      if (e.code === 'ETHROTTLED') this.limiter.throttled(buckets, asked);
       if (e.code === 'ETARGETCREDENTIALS') this.limiter.credentialsRefused?.(e);
       throw e;
     } finally {

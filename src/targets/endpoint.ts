@@ -129,6 +129,8 @@ export class RepositoryEndpoint {
     const stop = this.session.abortSignal;
     const signal = req.signal && stop ? AbortSignal.any([req.signal, stop]) : (req.signal ?? stop);
     for (let authTry = 0; ; authTry++) {
+      // a refusal is news of the rate this request's slot was spaced by: the one in force when it asked
+      const asked = performance.now();
       await limiter.take(buckets, signal);
       // Nothing was sent yet: the stop is certain not to have stored anything.
       if (signal?.aborted) throw new MigrateError('EINTERRUPTED', `${subject}: ${what}: cut off by the stop before it was sent`, { subject });
@@ -194,7 +196,7 @@ export class RepositoryEndpoint {
         });
       }
       if (res.status === 429) {
-        limiter.throttled(buckets, started);
+        limiter.throttled(buckets, asked);
         throw new MigrateError('ETHROTTLED', `${subject}: ${what} was throttled`, { subject, status: 429, retryAfterMs: parseRetryAfter(res.headers['retry-after']) });
       }
       if (res.status >= 500) throw new MigrateError('ETARGET', `${subject}: ${what} failed (HTTP ${res.status}): ${excerpt(res.body)}`, { subject, status: res.status });

@@ -198,6 +198,25 @@ describe('Limiter.take spacing (fake timers)', () => {
     expect(l.rate('publish')).toBeGreaterThan(1);
   });
 
+  it('a throttle judges the room by what the service accepted, not by what was sent: 4 requests a second going out, every other one refused, the next rate is under the 2/s that got through', async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const l = new Limiter({ ...RATES, publish: 40 });
+    l.throttled(['publish'], performance.now());
+    const cutAt = performance.now();
+    for (let i = 0; i < 16; i++) {
+      await l.take(['publish']);
+      await vi.advanceTimersByTimeAsync(250);
+      // the refusals of requests that asked before the cut: counted as answers, no cut of their own
+      if (i % 2 === 0) l.succeeded(['publish']);
+      else l.throttled(['publish'], cutAt - 1);
+    }
+    expect(l.rate('publish')).toBeGreaterThan(20);
+    l.throttled(['publish'], performance.now());
+    // before: 80% of the 4/s sent, 3.2/s, and one success later back at 90% of 4/s: every other request refused again
+    expect(l.rate('publish')).toBeLessThan(2);
+    expect(l.rate('publish')).toBeGreaterThan(1);
+  });
+
   it('counts the time a bucket\'s slots went unused, and none while requests queue for them', async () => {
     vi.useFakeTimers({ now: 1_000_000 });
     const l = new Limiter(RATES); // publish 10/s: a slot every 100 ms
