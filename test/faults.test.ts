@@ -466,6 +466,49 @@ describe('500 from the target', () => {
     expect(targetWrites(te.sandbox, since)).toEqual([]);
   }, 90_000);
 
+  it('harden against a target that throttles every origin change through its retries (a throttle storm): ETHROTTLED after 8 packages in a row, exit 1, the packages not started yet never tried', async () => {
+    const names = Array.from({ length: 80 }, (_, i) => `fault-storm-harden-${i}`);
+    const job = te.writeJob({ name: 'storm-harden', privateNpm: { packages: names }, github: false, limits: { retries: 1 } });
+    const since = lastSeq(te);
+    te.sandbox.standIn.addFault({ operation: 'PutPackageOriginConfiguration', status: 429, retryAfterSeconds: 0 });
+    try {
+      const r = await te.cli(['harden', job, '--json']);
+      expect(r.code, r.stderr).toBe(1);
+      const error = (JSON.parse(r.stdout) as { error: { code: string; message: string; hint: string } }).error;
+      expect(error).toMatchObject({ code: 'ETHROTTLED', message: expect.stringContaining('8 packages in a row'), hint: expect.stringContaining('rerun') });
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      // 32 at a time: those in flight when the row reached 8 end; none of the rest starts (before: all 80, each through its retries)
+      const tried = new Set(te.sandbox.standIn.log.filter((e) => e.seq > since && e.operation === 'PutPackageOriginConfiguration').map((e) => e.package));
+      expect(tried.size).toBeGreaterThan(0);
+      expect(tried.size).toBeLessThan(names.length / 2 + 8);
+    } finally {
+      te.sandbox.standIn.clearFaults();
+    }
+    // the quota back: the rerun hardens every package
+    const again = await te.cli(['harden', job, '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect((JSON.parse(again.stdout) as { packages: number; errors: unknown[] })).toMatchObject({ packages: names.length, errors: [] });
+  }, 120_000);
+
+  it('run whose hardening meets a throttle storm: ETHROTTLED before anything is published, exit 1, and status says what ended the run', async () => {
+    const names = Array.from({ length: 20 }, (_, i) => `fault-storm-run-harden-${i}`);
+    await seedPrivate(te, names.map((name) => ({ name, versions: ['1.0.0'] })));
+    const job = te.writeJob({ name: 'storm-run-harden', privateNpm: { packages: names }, github: false, limits: { retries: 1 } });
+    const since = lastSeq(te);
+    te.sandbox.standIn.addFault({ operation: 'PutPackageOriginConfiguration', status: 429, retryAfterSeconds: 0 });
+    try {
+      const r = await te.cli(['run', job, '--json']);
+      expect(r.code, r.stderr).toBe(1);
+      expect((JSON.parse(r.stdout) as { error: { code: string } }).error.code).toBe('ETHROTTLED');
+      expect(te.sandbox.standIn.log.filter((e) => e.seq > since && e.operation === 'npm:Publish')).toEqual([]);
+    } finally {
+      te.sandbox.standIn.clearFaults();
+    }
+    const status = await te.cli(['status', job, '--json']);
+    // the run's row ends with why, not left open as if it were still running or killed
+    expect((JSON.parse(status.stdout) as { lastRun: { outcome: string; error: string } }).lastRun).toMatchObject({ outcome: 'stopped-by-error', error: expect.stringContaining('ETHROTTLED') });
+  }, 120_000);
+
   // Nobody answers at the endpoint (a mistyped AWS_ENDPOINT_URL_CODEARTIFACT, a proxy or VPC
   // endpoint that is down): refused at once, so never "silent". Without a breaker of its own
   // every step waits out its retries and ends in a plain ETARGET.

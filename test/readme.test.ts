@@ -551,7 +551,7 @@ describe('README: the numbers it quotes', () => {
     { file: 'src/engine/limiter.ts', constant: 'UNREACHABLE_FOR_MS', value: 20_000, says: ['`ETARGETUNREACHABLE`, after 20 s', 'the first at least 20 s before the last'] },
     { file: 'src/cli/ledger.ts', constant: 'VERIFY_UNREACHABLE_FOR_MS', value: 5_000, says: ['there after 5 s'] },
     { file: 'src/cli/ledger.ts', constant: 'TARGET_READ_TIMEOUT_MS', value: 60_000, says: ['or within 60 s) is reported as not checked'] },
-    { file: 'src/engine/stop.ts', constant: 'THROTTLED_BEFORE_STOP', value: 8, says: ['8 versions in a row throttled through their whole retry budget', '8 versions (a `warm`: entries) in a row'] },
+    { file: 'src/engine/stop.ts', constant: 'THROTTLED_BEFORE_STOP', value: 8, says: ['8 versions in a row throttled through their whole retry budget', '8 versions (a `warm`: entries; `harden`: packages) in a row', 'stops the same way after 8 packages in a row'] },
     { file: 'src/engine/stop.ts', constant: 'REFUSALS_BEFORE_STOP', value: 8, says: ['refused 8 versions in a row (403) of at least 3 packages', 'refuses 8 tarball downloads in a row, of 3 packages or more'] },
     { file: 'src/goproxy/download.ts', constant: 'MAX_DOWNLOADS', value: 32, says: ['at most 32 downloads stream at once'] },
     { file: 'src/goproxy/download.ts', constant: 'DEFAULT_IDLE_TIMEOUT_MS', value: 60_000, says: ['a download that moves no byte for 60 s'] },

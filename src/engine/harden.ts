@@ -14,6 +14,7 @@ import type { CodeArtifact } from '../targets/codeartifact.js';
 import type { TargetFormat } from '../targets/format.js';
 import type { Format } from '../types.js';
 import { withRetry } from './retry.js';
+import { ThrottleBreaker } from './stop.js';
 
 export const HARDENED: OriginConfiguration = { publish: 'ALLOW', upstream: 'BLOCK' };
 
@@ -101,9 +102,14 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
       throw e;
     }
   };
+  // A throttle storm (THROTTLED_BEFORE_STOP packages in a row throttled through their retries, none
+  // answered between): the account's write quota is spent elsewhere, and every package left would
+  // wait out its retries and fail alike, for many minutes on a thousand packages. Stops as a run does.
+  const throttles = new ThrottleBreaker();
+  let storm: MigrateError | undefined;
   for (const p of packages) {
     void queue.add(async () => {
-      if (unrecorded !== undefined) return;
+      if (unrecorded !== undefined || storm !== undefined) return;
       const t = target(p.format);
       const coords = t.coordinates(p.name);
       // one package per coordinate: `Acme_Billing` and `acme-billing` are one PyPI package
@@ -159,6 +165,7 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
             record({ format: p.format, package: p.name, repository: t.repository, to: wanted, detail: `origin configuration found as ${show(wanted)} with no ledger entry for it (a harden stopped before recording its change, or it was set by hand); recorded as found` });
           }
           await groupBlocksPublish();
+          throttles.outcome('hardened');
           return;
         }
         if (!opts.dryRun) {
@@ -167,14 +174,23 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
         }
         result.changes.push({ format: p.format, package: p.name, repository: t.repository, from: current ?? 'absent', to: wanted, applied: !opts.dryRun });
         await groupBlocksPublish();
+        throttles.outcome('hardened');
       } catch (e) {
-        result.errors.push({ format: p.format, ...describe(p.name, e) });
+        const error = describe(p.name, e);
+        result.errors.push({ format: p.format, ...error });
+        if (throttles.outcome(`failed:${error.code}`) && storm === undefined) {
+          storm = new MigrateError('ETHROTTLED', `CodeArtifact throttled ${throttles.count} packages in a row through their whole retry budget (limits.retries: ${opts.retries}), with nothing answered between them: the account's quota is being spent elsewhere, or is below limits.rates; stopped instead of failing every package left the same way. The last: ${error.message}`, {
+            hint: "rerun once the quota has room: nothing is lost (what was changed is in the ledger; a second harden finds it so and changes the rest); look for another client writing to the domain, and compare limits.rates with the account's quotas",
+          });
+          queue.clear();
+        }
       }
     });
   }
   await queue.onIdle();
   opts.signal.removeEventListener('abort', onAbort);
   if (unrecorded !== undefined) throw unrecorded;
+  if (storm !== undefined) throw storm;
   if (opts.packageGroups) {
     const ofPackages = packages.filter((p) => p.format === 'npm' && p.name.startsWith('@') && p.name.includes('/')).map((p) => p.name.slice(1, p.name.indexOf('/')));
     for (const scope of new Set([...ofPackages, ...(opts.scopes ?? []).map((s) => s.replace(/^@/, ''))])) {

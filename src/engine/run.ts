@@ -421,15 +421,21 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     if (config.hardening.originControls && namedKeys.size > 0 && !signal.aborted && !opts.noTarget) {
       const packages = [...namedKeys].map((k) => ({ format: k.slice(0, k.indexOf('/')) as Format, name: k.slice(k.indexOf('/') + 1) }));
       // a plan (read-only, a dry run) only reads what would change
-      hardening = await harden(getCa(), getTarget, packages, {
-        dryRun,
-        packageGroups: config.hardening.packageGroups,
-        scopes: scopesOf(config.sources),
-        retries: config.limits.retries,
-        signal,
-        onApplied: (c) => db.appendLedger({ outcome: 'origin-configuration', format: c.format, package: c.package, target: { repository: c.repository, set: c.to }, detail: c.detail }),
-        ...(dryRun ? {} : { recorded: db.ledgeredOrigins(config.target) }),
-      });
+      try {
+        hardening = await harden(getCa(), getTarget, packages, {
+          dryRun,
+          packageGroups: config.hardening.packageGroups,
+          scopes: scopesOf(config.sources),
+          retries: config.limits.retries,
+          signal,
+          onApplied: (c) => db.appendLedger({ outcome: 'origin-configuration', format: c.format, package: c.package, target: { repository: c.repository, set: c.to }, detail: c.detail }),
+          ...(dryRun ? {} : { recorded: db.ledgeredOrigins(config.target) }),
+        });
+      } catch (e) {
+        // a throttle storm, a ledger that cannot be written: nothing published yet, the run says why it ended
+        tryEndRun(db, 'stopped-by-error', { error: whyStopped(e) });
+        throw e;
+      }
     }
 
     const maxPackages = opts.concurrency ?? config.limits.concurrency;
