@@ -279,16 +279,33 @@ describe('the network of the steps that run scripts', () => {
 });
 
 describe('what the pack leaves in the output folder', () => {
-  it('a named pipe where the tarball should be (a postpack script can put one there) is EBADBUILD at once, never read', async () => {
+  it("a named pipe where the tarball should be (the job's own build command can put one there) is EBADBUILD at once, never read", async () => {
     const at = mkdtempSync(join(dir, 'checkout-'));
-    // npm tells a script where the pack goes: npm_config_pack_destination
-    const swap = `node -e "const fs = require('fs'), p = require('path'), d = process.env.npm_config_pack_destination; for (const f of fs.readdirSync(d)) { fs.rmSync(p.join(d, f)); require('child_process').execFileSync('mkfifo', [p.join(d, f)]); }"`;
-    writeFileSync(join(at, 'package.json'), JSON.stringify({ name: 'piped', version: '1.0.0', main: 'index.js', license: 'MIT', scripts: { postpack: swap } }));
+    writeFileSync(join(at, 'package.json'), JSON.stringify({ name: 'piped', version: '1.0.0', main: 'index.js', license: 'MIT' }));
     writeFileSync(join(at, 'index.js'), 'module.exports = 1;\n');
-    const e = await refusal(pack(at, 'piped'));
+    const outDir = join(dir, `out-${Math.random().toString(36).slice(2)}`);
+    const e = await refusal(packNpm({ checkoutDir: at, subdir: '', name: 'piped', version: '1.0.0', outDir, timeoutMs: 120_000, command: ['mkfifo', '{outdir}/piped-1.0.0.tgz'] }));
     expect(e.code).toBe('EBADBUILD');
     expect(e.message).toContain('piped-1.0.0.tgz in the output folder is not a regular file but a named pipe');
   }, 60_000);
+});
+
+describe('a pack script that replaces the tarball npm packed (postpack runs after npm wrote it and computed its integrity)', () => {
+  it('cannot: the tarball is the one npm packed of what prepack and prepare built, and no script of the tag runs after the pack', async () => {
+    const at = mkdtempSync(join(dir, 'checkout-'));
+    const ran = join(dir, `postpack-ran-${Math.random().toString(36).slice(2)}`);
+    // a tarball of the same name and version, with a file npm never packed (the target's name and version check passes it)
+    const swap = `mkdir -p swap/package && cp package.json swap/package/ && echo stolen > swap/package/evil.js && tar czf "$npm_config_pack_destination/swapped-1.0.0.tgz" -C swap package && touch ${ran}`;
+    writeFileSync(join(at, 'package.json'), JSON.stringify({
+      name: 'swapped', version: '1.0.0', main: 'index.js', license: 'MIT',
+      scripts: { prepack: 'echo packed > prepacked.js', prepare: 'echo prepared > prepared.js', postpack: swap },
+    }));
+    writeFileSync(join(at, 'index.js'), 'module.exports = 1;\n');
+    const out = await packNpm({ checkoutDir: at, subdir: '', name: 'swapped', version: '1.0.0', outDir: join(dir, `out-swapped-${Math.random().toString(36).slice(2)}`), timeoutMs: 120_000 });
+    const entries = execFileSync('tar', ['-tzf', out.path], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
+    expect(entries).toEqual(['package/index.js', 'package/package.json', 'package/prepacked.js', 'package/prepared.js']);
+    expect(existsSync(ran)).toBe(false);
+  }, 120_000);
 });
 
 describe('the same tag packed twice', () => {

@@ -69,8 +69,6 @@ export interface NpmPackInput {
   commitTime?: Date;
 }
 
-const DEFAULT_PACK = ['npm', 'pack', '--json', '--pack-destination', '{outdir}'];
-
 /**
  * The packed tarball, the tail of npm's output, and what a rebuild needs to give the same
  * bytes as far as the tools say: the node and npm versions the build ran.
@@ -108,8 +106,9 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
   // the job's time limit is the build's (install, install scripts and pack together), not each step's;
   // by the monotonic clock: a wall clock stepped forward (NTP, a machine woken from sleep) gave the next step 1 ms
   const deadline = performance.now() + input.timeoutMs;
-  const run = async (argv: readonly string[], what: string, withEnv: Record<string, string> = env, offline = !input.network, own: readonly string[] = []) => {
-    const r = await runProcess({ argv, cwd: dir, env: withEnv, timeoutMs: Math.max(1, Math.round(deadline - performance.now())), signal: input.signal, offline, writable: [input.checkoutDir, input.outDir, ...own], reveal: own });
+  // the output folder is written only by the step that leaves the tarball there (the pack, or the job's own command)
+  const run = async (argv: readonly string[], what: string, withEnv: Record<string, string> = env, offline = !input.network, own: readonly string[] = [], writesOut = false) => {
+    const r = await runProcess({ argv, cwd: dir, env: withEnv, timeoutMs: Math.max(1, Math.round(deadline - performance.now())), signal: input.signal, offline, writable: [input.checkoutDir, ...(writesOut ? [input.outDir] : []), ...own], reveal: own });
     r.output = redact(r.output);
     if (r.aborted) throw new MigrateError('EINTERRUPTED', `${subject}: ${what} cut off by the stop`, { subject });
     if (r.exitCode !== 0) {
@@ -168,19 +167,49 @@ export async function packNpm(input: NpmPackInput): Promise<{ path: string; outp
         await rm(installCache, { recursive: true, force: true });
       }
       // then the scripts the install skipped (the dependencies' and the package's own install scripts), without
-      // the tokens; its prepare runs once, in the pack, as npm pack runs it
+      // the tokens; its prepare runs once, below, as npm pack runs it
       await run(['npm', 'rebuild', '--no-audit', '--no-fund'], 'running the install scripts of its dependencies');
     }
-    const argv = (input.command ? (typeof input.command === 'string' ? input.command.split(/\s+/).filter(Boolean) : input.command) : DEFAULT_PACK).map((a) => a.replaceAll('{outdir}', input.outDir));
-    const output = await run(argv, 'npm pack');
-    const tarballs = readdirSync(input.outDir).filter((f) => f.endsWith('.tgz'));
+    let output: string;
+    let packedIn: string;
+    if (input.command) {
+      const argv = (typeof input.command === 'string' ? input.command.split(/\s+/).filter(Boolean) : input.command).map((a) => a.replaceAll('{outdir}', input.outDir));
+      output = await run(argv, 'npm pack', env, !input.network, [], true);
+      packedIn = input.outDir;
+    } else {
+      // npm pack runs prepack, then prepare, packs, writes the tarball, and then runs postpack: a postpack
+      // script (or a process a script left behind) could replace the tarball npm wrote and computed the
+      // integrity of with any other (entries npm never packs: links, `../` paths, files it leaves out).
+      // So the scripts run first, each as npm pack runs it (that script alone, no pre- or post- script of
+      // it; the `pre`/`post` hooks are skipped with --ignore-scripts), in a step of their own whose every
+      // process is gone when it ends; then npm packs with no script at all, into a folder made after
+      // (postpack, which runs after the pack, changes nothing of what npm packed and is not run; a git
+      // dependency's install does not run it either)
+      // what the scripts said comes first in the output, as npm pack's own would give it
+      let said = '';
+      let scripts = (manifest.scripts ?? {}) as Record<string, unknown>;
+      if (scripts.prepack) {
+        said += await run(['npm', 'run-script', 'prepack', '--ignore-scripts', '--no-audit', '--no-fund'], 'its prepack script');
+        // npm reads the package.json again after prepack, to run prepare (a prepack may write it)
+        scripts = (readManifest(dir, subject).scripts ?? {}) as Record<string, unknown>;
+      }
+      if (scripts.prepare) said += await run(['npm', 'run-script', 'prepare', '--ignore-scripts', '--no-audit', '--no-fund'], 'its prepare script');
+      packedIn = join(input.outDir, `pack-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
+      try {
+        mkdirSync(packedIn);
+      } catch (e) {
+        throw localError(e, packedIn, 'make', { anyCode: true })!;
+      }
+      output = said + (await run(['npm', 'pack', '--ignore-scripts', '--json', '--pack-destination', packedIn], 'npm pack', env, !input.network, [], true));
+    }
+    const tarballs = readdirSync(packedIn).filter((f) => f.endsWith('.tgz'));
     if (tarballs.length !== 1) {
       throw new MigrateError('EBADBUILD', `${subject}: the pack left ${tarballs.length} tarballs in the output folder, not one`, { subject, actual: tarballs.join(', ') || '(none)' });
     }
-    const kind = notRegularFile(join(input.outDir, tarballs[0]!));
-    if (kind) throw new MigrateError('EBADBUILD', `${subject}: ${tarballs[0]} in the output folder is not a regular file but ${kind}`, { subject, hint: 'the pack must write its tarball into {outdir}: check the build command and the prepare script' });
+    const kind = notRegularFile(join(packedIn, tarballs[0]!));
+    if (kind) throw new MigrateError('EBADBUILD', `${subject}: ${tarballs[0]} in the output folder is not a regular file but ${kind}`, { subject, hint: 'the pack must write its tarball into {outdir}: check the build command' });
     const path = join(input.outDir, 'package.tgz');
-    renameSync(join(input.outDir, tarballs[0]!), path);
+    renameSync(join(packedIn, tarballs[0]!), path);
     // node and npm as PATH finds them: what the build ran
     const versionEnv = { PATH: env.PATH!, npm_config_update_notifier: 'false' };
     return { path, output, builtWith: { node: await toolVersion(['node', '--version'], versionEnv), npm: await toolVersion(['npm', '--version'], versionEnv) } };
