@@ -73,6 +73,14 @@ export async function planCommand(jobFile: string, opts: PlanOptions, io: Io): P
 
 /** The plan as a function: run read-only, audit, write the report files. */
 export async function plan(job: LoadedJob, opts: PlanOptions & { onProgress?: Parameters<typeof runJob>[0]['onProgress'] }): Promise<WrittenReport> {
+  // --retarget binds the state to the new target only once CodeArtifact has confirmed its
+  // repositories exist (a typo is ETARGETSETUP, nothing moved); --no-target asks it nothing, so
+  // together the state moved, unchecked, to whatever the job file names
+  if (opts.retarget && opts.noTarget) {
+    throw new MigrateError('ECONFIG', `--retarget with --no-target: the state of ${job.file} moves to the new target only after CodeArtifact confirms its repositories exist, and --no-target asks CodeArtifact nothing`, {
+      hint: 'plan with --retarget and AWS access (without --no-target), or plan --no-target without --retarget once the state has been moved (cam run --retarget)',
+    });
+  }
   const stateDir = opts.stateDir ?? 'state';
   const env = opts.env ?? process.env;
   // The job's lock from the dry run to the last line of the report: released between them, a
