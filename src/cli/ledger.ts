@@ -25,7 +25,7 @@ import { stopWhenStuck } from '../engine/stop.js';
 import { forOutput } from '../redact.js';
 import { StateDb } from '../state/db.js';
 import { canonical, chainHash, exportLine, GENESIS, LedgerChecker, ledgerLines, MAX_LEDGER_LINE_BYTES, type LedgerLine } from '../state/ledger.js';
-import { existingState } from '../state/lock.js';
+import { existingState, isLockFile } from '../state/lock.js';
 import { CodeArtifact, type PackageCoordinates, type TargetAsset, type TargetVersion } from '../targets/codeartifact.js';
 import { createTarget } from '../targets/index.js';
 import type { Format } from '../types.js';
@@ -103,7 +103,8 @@ export async function ledgerExportCommand(jobFile: string, opts: { stateDir?: st
  * is an SQLite database (another job's state, a copy kept as the record). What counts is the
  * file the rename would replace: the folder's links are followed, a link in the name's place is
  * replaced itself (what it points at is untouched). Nor over the job file it reads
- * (`--out jobs/example.yaml`): the job file is gone, replaced by its ledger.
+ * (`--out jobs/example.yaml`): the job file is gone, replaced by its ledger. Nor over a file of
+ * the job's locks (`state/<job>.lock.db`, one in the lock folder).
  */
 function refuseOverwritingState(outPath: string, database: string, jobFile: string): void {
   const real = (p: string) => {
@@ -121,6 +122,7 @@ function refuseOverwritingState(outPath: string, database: string, jobFile: stri
     });
   if ([db, `${db}-wal`, `${db}-shm`, `${db}-journal`].includes(target)) throw refuse(`the state database of this job (${database})`);
   if ([real(jobFile), join(real(dirname(resolve(jobFile))), basename(jobFile))].includes(target)) throw refuse(`the job file it reads (${jobFile})`);
+  if (isLockFile(target, dirname(database))) throw refuse("a file of the job's lock, which every later run, plan, warm and harden of it takes");
   // a device, FIFO or socket (or a link to one: /dev/stdout): the rename would replace it, for
   // every program on the machine (root may rename over /dev/null); no export goes there
   const special = (st: Stats | undefined) => st !== undefined && (st.isFIFO() || st.isCharacterDevice() || st.isBlockDevice() || st.isSocket());

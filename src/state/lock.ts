@@ -24,9 +24,9 @@
  * Another user or machine running the job is not detected: see the README.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, hostname, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { localError, lowOnRoom, MigrateError, toError } from '../errors.js';
 import { danglingLinkOn, makeFolder } from '../make-folder.js';
@@ -222,6 +222,24 @@ export function existingState(job: LockedJob, stateDir: string, hint: string, en
  */
 function recordDirPath(env: NodeJS.ProcessEnv): string {
   return env.CAM_LOCK_DIR || join(env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state'), 'codeartifact-migrate');
+}
+
+/**
+ * Whether `path` (its folder's links already followed) is a file of the locks: a job's lock and
+ * owner file in `stateDir`, or anything of the same kinds in the per-target lock folder. The
+ * lock database holds no table (an empty file, no SQLite header): a file written over it (a
+ * ledger export) left the job's every later run "cannot take the lock: file is not a database".
+ */
+export function isLockFile(path: string, stateDir: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (!/\.(lock|lock\.db|lock\.owner|statedir)(-journal|-wal|-shm)?$/.test(basename(path))) return false;
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return resolve(p);
+    }
+  };
+  return [stateDir, recordDirPath(env)].some((folder) => real(folder) === dirname(path));
 }
 
 /**

@@ -1,9 +1,10 @@
 /**
- * Flags that contradict each other, as a careless operator combines them: the command must
- * refuse the combination (ECONFIG, exit 2) before it asks or writes anything, rather than
- * do half of what each flag promises.
+ * What a careless operator types: flags that contradict each other, an output path that names
+ * one of the tool's own files. The command must refuse (ECONFIG, exit 2) before it asks or
+ * writes anything, rather than do half of what each flag promises or replace its own state.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestEnv, type TestEnv } from './support/harness.js';
@@ -61,5 +62,39 @@ describe('plan --no-target --retarget', () => {
     } finally {
       pointNpmAt('npm-internal');
     }
+  });
+});
+
+describe('ledger export --out naming the job\'s lock (state/<job>.lock.db, tab-completed from state/<job>.)', () => {
+  // the lock database holds no table (an empty file, no SQLite header): the export was renamed
+  // over it, and every later run, plan, warm and harden of the job stopped with "cannot take the
+  // lock …: file is not a database", told to check the state directory is writable
+  it('is refused (ECONFIG, exit 2) naming it, the lock left as it was; a run afterwards takes it as ever', async () => {
+    const lock = join(te.stateDir, 'test.lock.db');
+    expect(existsSync(lock)).toBe(true);
+    const before = statSync(lock);
+    for (const name of ['test.lock.db', 'test.lock.owner']) {
+      const r = await te.cli(['ledger', 'export', job, '--out', join(te.stateDir, name)]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stdout).toContain('"ECONFIG"');
+      expect(r.stdout).toContain(name);
+      expect(r.stderr).not.toMatch(/^\s{4}at /m);
+    }
+    const after = statSync(lock);
+    expect([after.ino, after.size, after.mtimeMs]).toEqual([before.ino, before.size, before.mtimeMs]);
+    expect(existsSync(join(te.stateDir, 'test.lock.owner'))).toBe(false);
+    const rerun = await te.cli(['run', job, '--json']);
+    expect(rerun.code, rerun.stdout + rerun.stderr).toBe(0);
+  });
+
+  it('the per-target lock in the lock folder (CAM_LOCK_DIR) likewise', async () => {
+    const lockFolder = te.env.CAM_LOCK_DIR!;
+    const [name] = (await import('node:fs')).readdirSync(lockFolder).filter((n) => n.endsWith('.lock.db'));
+    expect(name).toBeDefined();
+    const r = await te.cli(['ledger', 'export', job, '--out', join(lockFolder, name!)]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stdout).toContain('"ECONFIG"');
+    const rerun = await te.cli(['run', job, '--json']);
+    expect(rerun.code, rerun.stdout + rerun.stderr).toBe(0);
   });
 });
