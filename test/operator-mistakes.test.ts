@@ -3,7 +3,7 @@
  * one of the tool's own files. The command must refuse (ECONFIG, exit 2) before it asks or
  * writes anything, rather than do half of what each flag promises or replace its own state.
  */
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -96,5 +96,29 @@ describe('ledger export --out naming the job\'s lock (state/<job>.lock.db, tab-c
     expect(r.stdout).toContain('"ECONFIG"');
     const rerun = await te.cli(['run', job, '--json']);
     expect(rerun.code, rerun.stdout + rerun.stderr).toBe(0);
+  });
+});
+
+describe('an option whose value was left out (`--out --json`): the next flag is taken as its value', () => {
+  // commander gives a required value whatever comes next: `report job --out --json` wrote the
+  // report into a new folder named `--json` in the working folder and exited 0
+  it.each([
+    [['report', '<job>', '--out', '--json']],
+    [['plan', '<job>', '--no-target', '--out', '-q']],
+    [['ledger', 'export', '<job>', '--out', '--json']],
+    [['--state-dir', '--json', 'status', '<job>']],
+  ])('%j is refused as a usage error (exit 2) naming the value, nothing made in the working folder', async (args) => {
+    const before = readdirSync(te.dir).sort();
+    const r = await te.cli(args.map((a) => (a === '<job>' ? job : a)));
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/looks like an option/);
+    expect(r.stderr).not.toMatch(/^\s{4}at /m);
+    expect(readdirSync(te.dir).sort()).toEqual(before);
+  });
+
+  it('a path that does start with a dash is taken when written as one (./--json)', async () => {
+    const r = await te.cli(['report', job, '--out', './-reports', '--json']);
+    expect(r.code, r.stdout + r.stderr).not.toBe(2);
+    expect(readdirSync(join(te.dir, '-reports')).some((n) => n.endsWith('.json'))).toBe(true);
   });
 });

@@ -96,6 +96,9 @@ function pathOption(what: 'folder' | 'file'): (value: string) => string {
     // `-` is stdout by the usual convention where a command writes one file (ledger export); a
     // folder of several files has no stdout form, and a folder named `-` is never what was meant
     if (value === '-' && what === 'folder') throw new InvalidArgumentError('expected a folder: "-" (stdout) is no place for the report\'s three files; name a folder, e.g. --out ./reports');
+    // commander gives a required value whatever comes next: `--out --json` (the value left out)
+    // made a folder named `--json` and wrote the report there, exit 0
+    if (value.startsWith('-') && value !== '-') throw new InvalidArgumentError(`"${value}" looks like an option, not a ${what}: was the ${what} left out? (a path that starts with a dash: write it ./${value})`);
     return homePath(value);
   };
 }
