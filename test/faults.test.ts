@@ -557,6 +557,20 @@ describe('500 from the target', () => {
     }
   });
 
+  it('harden on a machine with no AWS credentials at all: ETARGETCREDENTIALS, exit 2, saying none could be found and how to give some (not that CodeArtifact stopped taking them); nothing sent', async () => {
+    const job = te.writeJob({ name: 'no-credentials-harden', privateNpm: { packages: ['fault-no-credentials'] }, github: false });
+    const since = lastSeq(te);
+    const none = { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_SESSION_TOKEN: '', AWS_PROFILE: '', AWS_SHARED_CREDENTIALS_FILE: join(te.dir, 'no-such-credentials'), AWS_CONFIG_FILE: join(te.dir, 'no-such-config'), AWS_EC2_METADATA_DISABLED: 'true' };
+    const r = await te.cli(['harden', job, '--json'], none);
+    expect(r.code, r.stderr).toBe(2);
+    const error = (JSON.parse(r.stdout) as { error: { code: string; message: string; hint: string } }).error;
+    expect(error.code).toBe('ETARGETCREDENTIALS');
+    expect(error.message).toContain('no AWS credentials could be found');
+    expect(error.hint).toContain('AWS_PROFILE');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(te.sandbox.standIn.log.filter((e) => e.seq > since)).toEqual([]);
+  });
+
   it('harden stopped by Ctrl-C between an origin change and its ledger entry: exit 130; the rerun records the change as found, so the ledger names it', async () => {
     const names = ['@fault/harden-gap-a', '@fault/harden-gap-b'];
     await seedPrivate(te, names.map((name) => ({ name, versions: ['1.0.0'] })));

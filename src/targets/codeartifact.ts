@@ -645,12 +645,17 @@ export function classifySdkError(operation: string, thrown: unknown): MigrateErr
     case 'ExpiredTokenException':
     case 'InvalidSignatureException':
     case 'CredentialsProviderError':
-    case 'TokenProviderError':
-      return new MigrateError('ETARGETCREDENTIALS', `${what} was refused: the AWS credentials are no longer taken (${e.name}: ${serviceMessage(e.message)})`, {
+    case 'TokenProviderError': {
+      // none to be had on this machine is not credentials CodeArtifact stopped taking
+      const none = e.name === 'CredentialsProviderError' || e.name === 'TokenProviderError';
+      return new MigrateError('ETARGETCREDENTIALS', `${what} was ${none ? 'not sent: no AWS credentials could be found or fetched' : 'refused: CodeArtifact does not take the AWS credentials (expired, unknown or mis-signed)'} (${e.name}: ${serviceMessage(e.message)})`, {
         status,
         cause: e,
-        hint: 'renew the AWS credentials (aws sso login, a new session token, or the role\'s session duration), check them with aws sts get-caller-identity, and rerun: it resumes where this one stopped',
+        hint: none
+          ? 'give this machine AWS credentials (AWS_PROFILE, aws sso login, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or an instance role), check them with aws sts get-caller-identity, and rerun: it resumes where this one stopped'
+          : 'renew the AWS credentials (aws sso login, a new session token, or the role\'s session duration), check them with aws sts get-caller-identity, and rerun: it resumes where this one stopped',
       });
+    }
     case 'AccessDeniedException':
       return new MigrateError('ETARGETAUTH', `${what} was refused: ${serviceMessage(e.message)}`, {
         status,
