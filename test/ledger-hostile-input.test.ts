@@ -269,6 +269,39 @@ describe('ledger verify --job: a listing that names a file twice', () => {
   });
 });
 
+describe('ledger verify --job: a listing that is not the service\'s answer (a 200 with other JSON: the SDK hands its values through as they are)', () => {
+  // the ledger says package.tgz is ab; each listing below vouches for nothing, so none may pass
+  const garbage: [string, unknown][] = [
+    ['a SHA-512 that is a number', [{ name: 'package.tgz', hashes: { 'SHA-512': 5 } }]],
+    ['a SHA-512 that is an object', [{ name: 'package.tgz', hashes: { 'SHA-512': { ab: true } } }]],
+    ['a file added with a SHA-512 that is a number', [{ name: 'package.tgz', hashes: { 'SHA-512': 'ab' } }, { name: 'extra.tgz', hashes: { 'SHA-512': 5 } }]],
+    ['the hashes a list', [{ name: 'package.tgz', hashes: ['ab'] }]],
+    ['a file named by a number', [{ name: 'package.tgz', hashes: { 'SHA-512': 'ab' } }, { name: 7, hashes: { 'SHA-512': 'cd' } }]],
+    ['a size that is text', [{ name: 'package.tgz', size: 'big', hashes: { 'SHA-512': 'ab' } }]],
+    ['the assets an object', { 'package.tgz': { 'SHA-512': 'ab' } }],
+    ['the assets text', 'package.tgz'],
+  ];
+  // the same job, its retries none: a proxy answering so is asked again (ETARGET), which would only make this wait
+  let onceJob: string;
+  beforeAll(() => {
+    onceJob = join(dir, 'once-job.yaml');
+    writeFileSync(onceJob, readFileSync(jobFile, 'utf8').replace(/^( +retries:) \d+/m, '$1 0'));
+    expect(loadJob(onceJob).config.limits.retries).toBe(0);
+  });
+  for (const [what, assets] of garbage) {
+    it(`${what}: the version is reported not checked (ETARGET, exit 1), never passed nor a crash`, async () => {
+      const file = oneVersionLedger('garbage-listing.jsonl', { 'package.tgz': { sha512: 'ab' } });
+      const client = listingClient(assets as Record<string, unknown>[]);
+      const r = await verifyLedgerFile(file, { job: onceJob, codeartifactClient: client });
+      expect(r.targetChecked, JSON.stringify(r)).toBe(0);
+      expect(r.targetErrors, JSON.stringify(r)).toEqual([{ package: 'p', version: '1.0.0', error: expect.stringMatching(/^ETARGET: ListPackageVersionAssets of .* not an answer the service gives/) }]);
+      const c = capture();
+      expect(await ledgerVerifyCommand(file, { job: onceJob, json: true, codeartifactClient: client }, c.io)).toBe(1);
+      expect(c.err()).not.toMatch(/TypeError|EUNEXPECTED/);
+    });
+  }
+});
+
 describe('ledger verify --job: every hash both sides have', () => {
   // the ledger records size, MD5, SHA-1, SHA-256 and SHA-512 per file; the listing gives its own
   const ours = { size: 3, md5: 'aa01', sha1: 'bb01', sha256: 'cc01', sha512: 'dd01' };

@@ -616,28 +616,39 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
           result.targetErrors.push({ package: m.package, version: m.version, error: `${err instanceof MigrateError ? err.code : 'EUNEXPECTED'}: ${err.message}` });
           return;
         }
-        result.targetChecked++;
-        // Archived, Unlisted or Disposed since: whatever its files hash to, a lockfile pinning it no
-        // longer installs (the run counts such a version as not done either). One the listing leaves
-        // out while its files are listed is reported too; one gone whole (no files either) is
-        // reported by its files, missing.
-        if (listed ? listed.status !== 'Published' : assets !== undefined) {
-          result.targetNotPublished.push({ package: m.package, version: m.version, status: listed?.status ?? '(not listed)' });
-        }
-        // a version gone from the target (deleted, disposed) lists no files: each one is missing
-        const theirs = new Map((assets ?? []).map((a) => [a.name, a]));
+        // what the listing says, weighed before any of it is recorded: a comparison that throws (an
+        // answer of a shape no listing has) leaves this version not checked, never counted checked with
+        // nothing found, nor a rejection the queue drops (the version would vanish from the result)
+        const mismatches: VerifyResult['targetMismatches'] = [];
+        let notPublished: string | undefined;
         const listedAlike: string[] = [];
-        for (const [file, ours] of Object.entries(m.files)) {
-          const t = theirs.get(file);
-          const differs = t ? listedDifference(ours, t) : { hash: 'sha512' as const, ledger: ours.sha512, target: '(missing)' };
-          if (differs) result.targetMismatches.push({ package: m.package, version: m.version, file, ...differs, via: 'listing' });
-          else listedAlike.push(file);
+        try {
+          // Archived, Unlisted or Disposed since: whatever its files hash to, a lockfile pinning it no
+          // longer installs (the run counts such a version as not done either). One the listing leaves
+          // out while its files are listed is reported too; one gone whole (no files either) is
+          // reported by its files, missing.
+          if (listed ? listed.status !== 'Published' : assets !== undefined) notPublished = listed?.status ?? '(not listed)';
+          // a version gone from the target (deleted, disposed) lists no files: each one is missing
+          const theirs = new Map((assets ?? []).map((a) => [a.name, a]));
+          for (const [file, ours] of Object.entries(m.files)) {
+            const t = theirs.get(file);
+            const differs = t ? listedDifference(ours, t) : { hash: 'sha512' as const, ledger: ours.sha512, target: '(missing)' };
+            if (differs) mismatches.push({ package: m.package, version: m.version, file, ...differs, via: 'listing' });
+            else listedAlike.push(file);
+          }
+          // a file added to the version since (another wheel of a PyPI release) was never migrated; own names
+          // only: `in` would take an added file named constructor or toString for one the ledger holds
+          for (const [file, t] of theirs) {
+            if (!Object.hasOwn(m.files, file)) mismatches.push({ package: m.package, version: m.version, file, hash: 'sha512', ledger: '(not in the ledger)', target: t.hashes['SHA-512']?.toLowerCase() ?? '(no SHA-512)', via: 'listing' });
+          }
+        } catch (e) {
+          const err = toError(e);
+          result.targetErrors.push({ package: m.package, version: m.version, error: `${err instanceof MigrateError ? err.code : 'EUNEXPECTED'}: ${err.message}` });
+          return;
         }
-        // a file added to the version since (another wheel of a PyPI release) was never migrated; own names
-        // only: `in` would take an added file named constructor or toString for one the ledger holds
-        for (const [file, t] of theirs) {
-          if (!Object.hasOwn(m.files, file)) result.targetMismatches.push({ package: m.package, version: m.version, file, hash: 'sha512', ledger: '(not in the ledger)', target: t.hashes['SHA-512']?.toLowerCase() ?? '(no SHA-512)', via: 'listing' });
-        }
+        result.targetChecked++;
+        if (notPublished !== undefined) result.targetNotPublished.push({ package: m.package, version: m.version, status: notPublished });
+        result.targetMismatches.push(...mismatches);
         // an Archived or Disposed version serves no bytes: its status, reported above, is the finding
         if (!opts.download || listed?.status === 'Archived' || listed?.status === 'Disposed') return;
         // what the listing vouches for, read byte for byte: the store may serve other bytes under it

@@ -276,11 +276,17 @@ export class CodeArtifact {
         signal,
       ).catch(notFoundAs(undefined));
       if (!out) return undefined;
+      const listing = `ListPackageVersionAssets of ${describeCoordinates(c)} ${version}`;
+      // the SDK hands a 200's JSON through as it is: a hash that is no text would compare as no hash
+      // (or throw where it is lowercased), a file list that is no list as its characters
+      if (out.assets != null && !Array.isArray(out.assets)) throw notTheServices(listing, `its assets as ${typeof out.assets}`);
       for (const a of out.assets ?? []) {
+        const why = assetShape(a);
+        if (why) throw notTheServices(listing, why);
         const name = a.name ?? '';
         // a version's asset names are unique: a listing naming one twice (with the same bytes or
         // others) leaves which one is checked, and which one a client gets, to the reader's choice
-        if (names.has(name)) throw listedTwice(`ListPackageVersionAssets of ${describeCoordinates(c)} ${version}`, name);
+        if (names.has(name)) throw listedTwice(listing, name);
         names.add(name);
         assets.push({ name, size: a.size, hashes: a.hashes ?? {} });
       }
@@ -608,9 +614,26 @@ export function resourceTypeOf(e: unknown): string | undefined {
 
 /** A listing that names one version or asset twice, which the service never does: something else answers for it. */
 function listedTwice(listing: string, name: string): MigrateError {
-  return new MigrateError('ETARGET', `${listing} lists ${JSON.stringify(name)} twice: not an answer the service gives`, {
+  return notTheServices(listing, `${JSON.stringify(name)} twice`, 'lists');
+}
+
+function notTheServices(listing: string, what: string, verb = 'answers'): MigrateError {
+  return new MigrateError('ETARGET', `${listing} ${verb} ${what}: not an answer the service gives`, {
     hint: 'a proxy or gateway in front of the service may be answering for it (check the AWS_ENDPOINT_URL_* variables and HTTPS_PROXY); rerun once it answers as the service does',
   });
+}
+
+/** Why a listed asset is not one the service lists (its name text, its size a number, its hashes text by name), or undefined. */
+function assetShape(a: unknown): string | undefined {
+  if (a === null || typeof a !== 'object' || Array.isArray(a)) return `an asset that is ${a === null ? 'null' : Array.isArray(a) ? 'a list' : typeof a}`;
+  const { name, size, hashes } = a as Record<string, unknown>;
+  const shown = JSON.stringify(String(name)).slice(0, 200);
+  if (typeof name !== 'string') return `an asset named by ${name === null ? 'null' : typeof name}`;
+  if (size != null && (typeof size !== 'number' || !Number.isFinite(size))) return `the size of ${shown} as ${typeof size}`;
+  if (hashes == null) return undefined;
+  if (typeof hashes !== 'object' || Array.isArray(hashes)) return `the hashes of ${shown} as ${Array.isArray(hashes) ? 'a list' : typeof hashes}`;
+  const bad = Object.entries(hashes).find(([, h]) => typeof h !== 'string');
+  return bad ? `the ${JSON.stringify(bad[0]).slice(0, 40)} hash of ${shown} as ${bad[1] === null ? 'null' : typeof bad[1]}` : undefined;
 }
 
 /** `value` for a package that does not exist; a repository or domain that does not is an error, never an empty package. */
