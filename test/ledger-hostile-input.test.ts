@@ -476,6 +476,19 @@ describe('ledger verify --head with the head of an earlier export', () => {
     expect(await ledgerVerifyCommand(file, { head: earlier, json: false }, r.io)).toBe(1);
     expect(r.out()).toMatch(/HEAD MISMATCH.*no entry of this chain/);
   });
+
+  it('the kept head past the end (entries cut off the end, the trailer written again): the mismatch names that, not only a rewrite or another ledger', async () => {
+    const whole = exportOf(someEntries());
+    const kept = (JSON.parse(whole.at(-1)!) as { trailer: { head: string } }).trailer.head;
+    // the last entry (a publish someone wants forgotten) dropped, the trailer computed for the two left
+    const file = join(dir, 'cut-off.jsonl');
+    writeFileSync(file, `${exportOf(someEntries().slice(0, 2)).join('\n')}\n`);
+    expect((await verifyLedgerFile(file, {})).broken).toBeUndefined();
+    const c = capture();
+    (c.io.stdout as { isTTY?: boolean }).isTTY = true;
+    expect(await ledgerVerifyCommand(file, { head: kept, json: false }, c.io)).toBe(1);
+    expect(c.out()).toMatch(/HEAD MISMATCH.*no entry of this chain.*cut off the end/);
+  });
 });
 
 describe('ledger verify of an export whose line ends were converted to CR', () => {

@@ -225,7 +225,7 @@ export interface VerifyResult {
   /**
    * The chain does not end in the `--head` kept. `keptAt`: the entry whose hash it is, when one
    * is (a head kept from an earlier export: the entries up to it are those kept, the ones after
-   * it came since); absent, no entry of the chain has it (history rewritten, or another ledger).
+   * it came since); absent, no entry of the chain has it (entries cut off the end, history rewritten, or another ledger).
    */
   headMismatch?: { expected: string; actual: string; keptAt?: number };
   /**
@@ -730,7 +730,7 @@ function describeVerify(file: string, r: VerifyResult, opts: VerifyOptions): str
       `  HEAD MISMATCH: the chain ends in ${m.actual || '(no entry)'}, not the ${m.expected} you kept; ${
         m.keptAt !== undefined
           ? `that is the hash of entry ${m.keptAt} of ${r.entries}: the entries up to it are the ones you kept, the ${r.entries - m.keptAt} after it were added since (a later export: check them, then keep its head)`
-          : 'it is the hash of no entry of this chain: entries were changed and every hash after them recomputed, or the head is another ledger\'s'
+          : 'it is the hash of no entry of this chain: entries were cut off the end (the trailer written again for the ones left, or the state restored from an older copy since), or changed and every hash after them recomputed, or the head is another ledger\'s'
       }`,
     );
   }
