@@ -386,6 +386,30 @@ describe('ledger export --format csv', () => {
   });
 });
 
+describe('ledger export of a state whose ledger holds a row that is no entry', () => {
+  // the triggers refuse UPDATE and DELETE; an INSERT by hand (sqlite3, a tool gone wrong) still goes in
+  it('a row whose entry is not a JSON object: ESTATE naming that entry (exit 2), as for an edited one, never EUNEXPECTED; no export left', async () => {
+    for (const [i, bad] of ['not json', '[1,2]', 'null'].entries()) {
+      const own = join(dir, `inserted-${i}`);
+      const db = StateDb.open(join(own, 'acme-migration.sqlite'));
+      db.ledger = ledgerContext('acme-migration', loadJob(jobFile).config.target, { arn: 'arn:aws:iam::123456789012:user/ops' }, {});
+      db.appendLedger({ outcome: 'origin-configuration', format: 'npm', package: 'p', target: { repository: 'npm-internal' }, detail: 'set' });
+      const head = (db.db.prepare('SELECT hash FROM ledger').get() as { hash: string }).hash;
+      // the chain's own fields right: only the entry is wrong
+      db.db.prepare('INSERT INTO ledger (at, prev_hash, hash, entry) VALUES (?, ?, ?, ?)').run('2026-01-01T00:00:00.000Z', head, createHash('sha256').update(`${head}\n${bad}`).digest('hex'), bad);
+      db.close();
+      for (const format of ['jsonl', 'csv'] as const) {
+        const out = join(own, `export.${format}`);
+        const c = capture();
+        expect(await ledgerExportCommand(jobFile, { stateDir: own, out, format }, c.io), `${bad} ${format}: ${c.err()}`).toBe(2);
+        expect(c.err()).toMatch(/ESTATE.*entry 2/);
+        expect(c.err()).not.toMatch(/EUNEXPECTED/);
+        expect(existsSync(out)).toBe(false);
+      }
+    }
+  });
+});
+
 describe('ledger verify given the state database', () => {
   it('is refused by name (exit 2: export its ledger first), not reported as a broken chain', async () => {
     const database = join(stateDir, `${loadJob(jobFile).name}.sqlite`);

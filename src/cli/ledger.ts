@@ -69,7 +69,7 @@ export async function ledgerExportCommand(jobFile: string, opts: { stateDir?: st
       let prev = GENESIS;
       if (opts.format === 'csv') await write(`${CSV_COLUMNS.join(',')}\n`);
       // one read transaction: a run writing meanwhile adds entries after the ones exported (WAL)
-      for (const line of ledgerLines(state.db)) {
+      for (const line of ledgerLines(state.db, database)) {
         await stopped(n);
         n++;
         // the stored chain is checked as it goes out: a state database changed by hand is not exported as if whole

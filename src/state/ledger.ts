@@ -14,6 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
+import { MigrateError } from '../errors.js';
 import { forStorage, jsonForTerminals } from '../redact.js';
 import { readToolVersion } from '../version.js';
 
@@ -122,9 +123,25 @@ export interface LedgerLine {
   entry: LedgerEntry;
 }
 
-export function* ledgerLines(db: Database.Database): Generator<LedgerLine> {
-  for (const r of db.prepare('SELECT seq, prev_hash, hash, entry FROM ledger ORDER BY seq').iterate() as Iterable<{ seq: number; prev_hash: string; hash: string; entry: string }>) {
-    yield { seq: r.seq, prevHash: r.prev_hash, hash: r.hash, entry: JSON.parse(r.entry) as LedgerEntry };
+/**
+ * The stored entries in order. A row whose entry is not a JSON object was never written by
+ * appendLedger (the triggers refuse UPDATE and DELETE, not an INSERT by hand): ESTATE naming it,
+ * even when its hash was computed to match (it would be exported as a line no verify accepts).
+ */
+export function* ledgerLines(db: Database.Database, database = 'the state database'): Generator<LedgerLine> {
+  for (const r of db.prepare('SELECT seq, prev_hash, hash, entry FROM ledger ORDER BY seq').iterate() as Iterable<{ seq: number; prev_hash: string; hash: string; entry: unknown }>) {
+    let entry: unknown;
+    try {
+      entry = typeof r.entry === 'string' ? JSON.parse(r.entry) : undefined;
+    } catch {
+      entry = undefined;
+    }
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
+      throw new MigrateError('ESTATE', `the ledger in ${database} is broken at entry ${r.seq}: its entry is not a JSON object, which codeartifact-migrate never writes: it was changed outside codeartifact-migrate`, {
+        hint: 'keep this database for investigation; an export made earlier and its head hash are the record',
+      });
+    }
+    yield { seq: r.seq, prevHash: r.prev_hash, hash: r.hash, entry: entry as LedgerEntry };
   }
 }
 
