@@ -107,6 +107,9 @@ describe('an option whose value was left out (`--out --json`): the next flag is 
     [['plan', '<job>', '--no-target', '--out', '-q']],
     [['ledger', 'export', '<job>', '--out', '--json']],
     [['--state-dir', '--json', 'status', '<job>']],
+    [['ledger', 'verify', 'ledger.jsonl', '--job', '--json']],
+    [['goproxy', '<job>', '--port', '0', '--allowed-host', '--json']],
+    [['goproxy', '<job>', '--port', '0', '--host', '--json']],
   ])('%j is refused as a usage error (exit 2) naming the value, nothing made in the working folder', async (args) => {
     const before = readdirSync(te.dir).sort();
     const r = await te.cli(args.map((a) => (a === '<job>' ? job : a)));

@@ -103,6 +103,17 @@ function pathOption(what: 'folder' | 'file'): (value: string) => string {
   };
 }
 
+/**
+ * A value that is no path (an address, a host name): one that starts with a dash is the next flag,
+ * its own value left out (`--allowed-host --json` answered a Host header of "--json" and printed text).
+ */
+function notAnOption(what: string): (value: string) => string {
+  return (value) => {
+    if (value.startsWith('-')) throw new InvalidArgumentError(`"${value}" looks like an option, not ${what}: was the ${what.replace(/^an? /, '')} left out?`);
+    return value;
+  };
+}
+
 /** --max-connections: at least one, and no more than a process could hold file descriptors for. */
 function connectionCount(value: string): number {
   const n = decimal(value);
@@ -259,7 +270,7 @@ export function buildProgram(): Command {
     .description('recompute the chain of an exported ledger; with --job, read the target again and report files that changed')
     .argument('<file>', 'a file written by ledger export')
     .option('--head <hash>', 'the head hash kept when it was exported')
-    .option('--job <job>', 'the job file: check every migrated version on the target again')
+    .option('--job <job>', 'the job file: check every migrated version on the target again', pathOption('file'))
     .option('--download', "with --job: also download every file and hash its bytes (the listing's hashes are the target's word)")
     .option('--json', 'print the result as JSON (default when stdout is not a terminal)')
     .action(async (file: string, flags: { head?: string; job?: string; download?: boolean; json?: boolean }) => {
@@ -284,9 +295,9 @@ export function buildProgram(): Command {
     .description("serve the job's generic repository to the Go toolchain (GOPROXY protocol, read-only) until Ctrl-C")
     .argument('<job>', 'job file (its target.repositories.generic.internal is served)')
     .option('--port <n>', 'port to listen on (0: any free port)', portNumber, 8085)
-    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--host <address>', 'address to listen on', notAnOption('an address'), '127.0.0.1')
     .option('--allow-remote', 'listen on a non-loopback address: the proxy has no authentication and reads with your AWS credentials')
-    .option('--allowed-host <name>', 'also answer requests whose Host is this name (repeatable; a DNS name clients use for the proxy)', (name: string, names: string[] = []) => [...names, name])
+    .option('--allowed-host <name>', 'also answer requests whose Host is this name (repeatable; a DNS name clients use for the proxy)', (name: string, names: string[] = []) => [...names, notAnOption('a host name')(name)])
     .option('--max-connections <n>', 'connections open at once; a request on one past them is answered 503 (default 256)', connectionCount)
     .option('--json', 'print the URL and environment as JSON (default when stdout is not a terminal)')
     .action(async (job: string, flags: { port: number; host: string; allowRemote?: boolean; allowedHost?: string[]; maxConnections?: number; json?: boolean }) => {
