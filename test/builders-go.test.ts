@@ -965,6 +965,11 @@ describe('integrity/dirhash', () => {
     ).toEqual({ Version: 'v1.0.0', Time: '1970-01-01T00:00:00Z', Origin: { VCS: 'git', URL: 'https://h/x?a=1&b=<2>', Hash: 'ab', Ref: 'refs/tags/v1.0.0' } });
     expect(goInfoJson('v1.0.0', new Date(0), { vcs: 'git', url: 'a&b', hash: 'h' }).toString()).toContain('a\\u0026b');
   });
+
+  it('.info of a commit dated past the year 9999: EBADSOURCE (go writes no such time, and refuses "+010000-…"), never a .info that breaks go get', () => {
+    expect(goInfoJson('v1.0.0', new Date('9999-12-31T23:59:59.5Z')).toString()).toBe('{"Version":"v1.0.0","Time":"9999-12-31T23:59:59Z"}');
+    expect(() => goInfoJson('v1.0.0', new Date(253402300800_000))).toThrow(expect.objectContaining({ code: 'EBADSOURCE', message: expect.stringContaining('year 10000') }));
+  });
 });
 
 // ---------------------------------------------------------------- real repositories, every tag

@@ -237,3 +237,19 @@ describe('PEP 440 versions with numbers past what a JavaScript number holds', ()
     expect(versions.filter((v) => v.skip).map((v) => v.ref).sort()).toEqual([`v1.0.${'9'.repeat(30)}`, 'v99999999999999999999']);
   });
 });
+
+describe('Go commit times go cannot write', () => {
+  it('a Go tag at a commit dated year 10000 or later is a problem (go writes no .info past 9999, nor reads one), not a version whose .info breaks go get @latest', async () => {
+    const r = await rawRepo('go-year-10000');
+    const mod = { 'go.mod': 'module git.acme.example/far\n\ngo 1.19\n', 'far.go': 'package far\n' };
+    r.tag('v1.0.0', await r.commit(mod, '1600000000'));
+    // 9999-12-31T23:59:59Z is the last second go's time.Time MarshalJSON takes
+    r.tag('v1.1.0', await r.commit(mod, '253402300799'));
+    r.tag('v1.2.0', await r.commit(mod, '253402300800'));
+    await r.publish();
+    const by = new Map((await open({ url: r.url, format: 'go' })).map((v) => [v.version, v]));
+    expect(by.get('v1.0.0')!.problem).toBeUndefined();
+    expect(by.get('v1.1.0')!.problem).toBeUndefined();
+    expect(by.get('v1.2.0')!.problem).toMatch(/year 10000.*9999/);
+  });
+});

@@ -210,6 +210,18 @@ export function escapeVersion(v: string): string {
   return v.replace(/[A-Z]/g, (c) => `!${c.toLowerCase()}`);
 }
 
+/**
+ * The `.info` Time of a commit time (RFC 3339, UTC, whole seconds), or undefined when go could
+ * neither write nor read it: Go's time.Time JSON is years 0 to 9999 only ("Time.MarshalJSON: year
+ * outside of range [0,9999]"), where toISOString would write `+010000-…`, which go refuses to parse.
+ */
+export function goInfoTime(time: Date): string | undefined {
+  if (Number.isNaN(time.getTime())) return undefined;
+  const year = time.getUTCFullYear();
+  if (year < 0 || year > 9999) return undefined;
+  return new Date(Math.floor(time.getTime() / 1000) * 1000).toISOString().replace(/\.000Z$/, 'Z');
+}
+
 // ---------------------------------------------------------------- go.mod
 
 /**

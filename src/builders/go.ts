@@ -37,6 +37,7 @@ import {
   checkModulePath,
   checkPathMajor,
   declaresGo124,
+  goInfoTime,
   isCanonicalVersion,
   isIncompatible,
   isPseudoVersion,
@@ -121,9 +122,12 @@ export function goAssetNames(version: string): { zip: string; mod: string; info:
  * git times are whole seconds, `<>&` escaped, no trailing newline).
  */
 export function goInfoJson(version: string, time: Date, origin?: GoOrigin): Buffer {
-  if (Number.isNaN(time.getTime())) throw new MigrateError('EBADSOURCE', `${version}: the commit time is not a date`);
-  const seconds = new Date(Math.floor(time.getTime() / 1000) * 1000);
-  const info: Record<string, unknown> = { Version: version, Time: seconds.toISOString().replace(/\.000Z$/, 'Z') };
+  const stamp = goInfoTime(time);
+  if (stamp === undefined) {
+    const why = Number.isNaN(time.getTime()) ? 'is not a date' : `is in the year ${time.getUTCFullYear()}, and go writes and reads a .info time only from the year 0 to 9999`;
+    throw new MigrateError('EBADSOURCE', `${version}: the commit time ${why}`, { hint: 'no go command can use this version; exclude it' });
+  }
+  const info: Record<string, unknown> = { Version: version, Time: stamp };
   // Field order of codehost.Origin in current Go (Go 1.19 wrote Ref before Hash); go reads either.
   if (origin) info.Origin = { VCS: origin.vcs, URL: origin.url, ...(origin.subdir ? { Subdir: origin.subdir } : {}), Hash: origin.hash, ...(origin.ref ? { Ref: origin.ref } : {}) };
   return Buffer.from(JSON.stringify(info).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
@@ -135,6 +139,8 @@ export async function buildGoModule(input: GoBuildInput): Promise<GoModuleBuild>
   if (subdir !== '' && (subdir.startsWith('/') || subdir.endsWith('/') || subdir.split('/').some((e) => e === '' || e === '.' || e === '..'))) {
     throw new MigrateError('ECONFIG', `${early}: the module directory ${JSON.stringify(subdir)} is not a clean relative path`, { subject: early, hint: "give it like 'tools/cli', or '' for the repository root" });
   }
+  // before anything is written: the .info is made last
+  if (goInfoTime(input.commitTime) === undefined) goInfoJson(version, input.commitTime);
   if (isPseudoVersion(version)) throw fail('EBADSOURCE', early, `${version} is a pseudo-version; only tagged versions are migrated`, 'exclude this tag');
   if (!isCanonicalVersion(version)) {
     throw fail('EBADSOURCE', early, `${version} is not a canonical Go version (vMAJOR.MINOR.PATCH[-pre], no build metadata but +incompatible)`, 'Go ignores such tags; exclude it');
