@@ -970,6 +970,15 @@ describe('integrity/dirhash', () => {
     expect(goInfoJson('v1.0.0', new Date('9999-12-31T23:59:59.5Z')).toString()).toBe('{"Version":"v1.0.0","Time":"9999-12-31T23:59:59Z"}');
     expect(() => goInfoJson('v1.0.0', new Date(253402300800_000))).toThrow(expect.objectContaining({ code: 'EBADSOURCE', message: expect.stringContaining('year 10000') }));
   });
+
+  it('a build of a commit dated past the year 9999 is EBADSOURCE naming the module before anything is written', async () => {
+    const zipPath = join(tmp, 'out', 'far-future.zip');
+    const dir = join(tmp, 'far-future');
+    await writeTree(dir, { 'go.mod': 'module example.com/far\n', 'far.go': 'package far\n' });
+    const err = await expectCode(build({ checkoutDir: dir, subdir: '', version: 'v1.0.0', commitTime: new Date(253402300800_000), zipPath }), 'EBADSOURCE');
+    expect(err.message).toContain('year 10000');
+    expect(existsSync(zipPath)).toBe(false);
+  });
 });
 
 // ---------------------------------------------------------------- real repositories, every tag

@@ -139,8 +139,11 @@ export async function buildGoModule(input: GoBuildInput): Promise<GoModuleBuild>
   if (subdir !== '' && (subdir.startsWith('/') || subdir.endsWith('/') || subdir.split('/').some((e) => e === '' || e === '.' || e === '..'))) {
     throw new MigrateError('ECONFIG', `${early}: the module directory ${JSON.stringify(subdir)} is not a clean relative path`, { subject: early, hint: "give it like 'tools/cli', or '' for the repository root" });
   }
-  // before anything is written: the .info is made last
-  if (goInfoTime(input.commitTime) === undefined) goInfoJson(version, input.commitTime);
+  // before anything is written (the .info is made last): a time go cannot read makes the version useless to it
+  if (goInfoTime(input.commitTime) === undefined) {
+    const when = Number.isNaN(input.commitTime.getTime()) ? 'is not a date' : `is in the year ${input.commitTime.getUTCFullYear()}`;
+    throw fail('EBADSOURCE', early, `the commit time ${when}, and go writes and reads a version's time (.info) only up to the year 9999`, 'no go command can use this version; exclude this tag');
+  }
   if (isPseudoVersion(version)) throw fail('EBADSOURCE', early, `${version} is a pseudo-version; only tagged versions are migrated`, 'exclude this tag');
   if (!isCanonicalVersion(version)) {
     throw fail('EBADSOURCE', early, `${version} is not a canonical Go version (vMAJOR.MINOR.PATCH[-pre], no build metadata but +incompatible)`, 'Go ignores such tags; exclude it');
