@@ -292,15 +292,22 @@ export class StateDb {
       refuseEmpty(path);
       createWhole(path);
       refuseForeignLog(path);
+      refuseNewer(path);
       db = new Database(path);
       // busy_timeout first: another process (a `status`, a second `run`) may be creating the file right now
       db.pragma('busy_timeout = 5000');
       // a database newer than this code is refused before anything (even the journal mode) touches it
+      // (refuseNewer told it without a connection that writes; this is one upgraded since)
       const version = db.pragma('user_version', { simple: true }) as number;
       if (version > MIGRATIONS.length) {
         db.close();
-        throw new MigrateError('ESTATE', `${path} was written by a newer codeartifact-migrate (schema ${version}, this one knows ${MIGRATIONS.length})`, {
-          hint: 'upgrade codeartifact-migrate; never edit the database by hand',
+        throw newerError(path, version);
+      }
+      const foreign = notOurs(db, version);
+      if (foreign) {
+        db.close();
+        throw new MigrateError('ESTATE', `${path} is not a codeartifact-migrate state database: ${foreign}`, {
+          hint: `was another file copied or renamed to this name? Put it back where it came from (nothing was written to it) and restore the job's state file from a copy; for a job never run, move it away and rerun`,
         });
       }
       if (mode === 'read' && db.pragma('journal_mode', { simple: true }) !== 'wal') {
@@ -346,11 +353,7 @@ export class StateDb {
 
   private migrate(path: string, mode: 'write' | 'read'): void {
     const current = this.db.pragma('user_version', { simple: true }) as number;
-    if (current > MIGRATIONS.length) {
-      throw new MigrateError('ESTATE', `${path} was written by a newer codeartifact-migrate (schema ${current}, this one knows ${MIGRATIONS.length})`, {
-        hint: 'upgrade codeartifact-migrate; never edit the database by hand',
-      });
-    }
+    if (current > MIGRATIONS.length) throw newerError(path, current);
     if (mode === 'read' && current < MIGRATIONS.length) throw WOULD_WRITE;
     MIGRATIONS.forEach((sql, i) => {
       const version = i + 1;
@@ -1275,6 +1278,63 @@ function refuseForeignLog(path: string): void {
   throw new MigrateError('ESTATE', `the state database ${path} is damaged once the write-ahead log beside it, ${wal}, is laid over it: ${found}`, {
     hint: `if the file was restored from a copy after a run was killed, the log is that run's and belongs to the file that was replaced: move ${wal} and ${path}-shm away (keep them until the state is sound), then rerun. Otherwise restore it from a copy (or \`sqlite3 ${path} .recover | sqlite3 recovered.sqlite\`, then move that in its place)`,
   });
+}
+
+/** A state whose schema is newer than this code's: never guessed at, nor written. */
+function newerError(path: string, version: number): MigrateError {
+  return new MigrateError('ESTATE', `${path} was written by a newer codeartifact-migrate (schema ${version}, this one knows ${MIGRATIONS.length})`, {
+    hint: 'upgrade codeartifact-migrate; never edit the database by hand',
+  });
+}
+
+/**
+ * A state a newer release wrote is refused before a connection that may write opens it: closing
+ * one folds the write-ahead log a killed newer run left into the file (and opening one makes a
+ * -wal and -shm beside a file that had none). The header says the schema; with a log beside it,
+ * which may hold a later first page, a read-only connection (which never folds it in) reads it.
+ * A file that cannot be read so is left to the open to tell.
+ */
+function refuseNewer(path: string): void {
+  const head = firstPage(path);
+  if (!head) return;
+  let version = head.version;
+  if (statSync(`${path}-wal`, { throwIfNoEntry: false })?.size) {
+    try {
+      const check = new Database(path, { readonly: true, fileMustExist: true, timeout: 5000 });
+      try {
+        version = check.pragma('user_version', { simple: true }) as number;
+      } finally {
+        check.close();
+      }
+    } catch {
+      return;
+    }
+  }
+  if (version > MIGRATIONS.length) throw newerError(path, version);
+}
+
+/** The tables each schema version has: those its migrations and the ones before created. */
+const TABLES_AT: readonly (readonly string[])[] = MIGRATIONS.reduce<string[][]>(
+  (at, sql) => [...at, [...at.at(-1)!, ...[...sql.matchAll(/CREATE TABLE (\w+)/g)].map((m) => m[1]!)]],
+  [[]],
+);
+
+/**
+ * Why a database at schema `version` (at most this code's) is none this tool wrote, or undefined
+ * when it is: another program's SQLite file copied or renamed to the state's name would have the
+ * migrations applied to it (a schema 0 taken for a new state, or a schema number of its own taken
+ * for ours and migrated half way), its journal mode changed, and the job started over in it.
+ * A state of ours has every table of its schema, and none at schema 0 (a migration and its
+ * version are one transaction).
+ */
+function notOurs(db: Database.Database, version: number): string | undefined {
+  const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
+  const have = new Set(tables);
+  const missing = TABLES_AT[version]!.filter((t) => !have.has(t));
+  const holds = tables.length ? `it holds the tables ${tables.slice(0, 8).join(', ')}${tables.length > 8 ? ', …' : ''}` : 'it holds no table';
+  if (version === 0 && tables.length) return `it records no schema of this tool's, and ${holds}`;
+  if (missing.length) return `it says schema ${version}, but lacks the tables ${missing.join(', ')} that schema has (${holds})`;
+  return undefined;
 }
 
 /**

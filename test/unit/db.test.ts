@@ -89,6 +89,60 @@ describe('migrations', () => {
     }
   });
 
+  it("a newer release's state that release was killed over (its write-ahead log beside it) is refused with the log left as it is, never folded into the file; one without a log gets none made beside it", () => {
+    StateDb.open(path).close();
+    // the newer release upgrades it (a table, user_version) and is killed before anything checkpoints its log
+    const killed = spawnSync(process.execPath, [
+      '-e',
+      `const db = new (require('better-sqlite3'))(${JSON.stringify(path)});
+       db.pragma('wal_autocheckpoint = 0'); db.exec('CREATE TABLE future (x); INSERT INTO future VALUES (1)'); db.pragma('user_version = ${MIGRATIONS.length + 1}');
+       process.kill(process.pid, 'SIGKILL');`,
+    ], { cwd: join(import.meta.dirname, '../..') });
+    expect(killed.signal).toBe('SIGKILL');
+    const file = readFileSync(path);
+    const log = readFileSync(`${path}-wal`);
+    for (const open of [() => StateDb.open(path), () => StateDb.openToRead(path)]) {
+      const thrown = refusal(open);
+      expect((thrown as MigrateError).code).toBe('ESTATE');
+      expect((thrown as MigrateError).message).toMatch(/newer codeartifact-migrate/);
+      expect(readFileSync(path).equals(file), 'the file changed').toBe(true);
+      expect(readFileSync(`${path}-wal`).equals(log), 'the log changed or was folded in').toBe(true);
+    }
+
+    // once that release closed it (its log folded in, none left): no -wal or -shm is made beside it
+    const raw = new Database(path);
+    raw.pragma('wal_checkpoint(TRUNCATE)');
+    raw.close();
+    expect(readdirSync(dir).sort()).toEqual(['job.sqlite']);
+    const closed = readFileSync(path);
+    for (const open of [() => StateDb.open(path), () => StateDb.openToRead(path)]) {
+      expect((refusal(open) as MigrateError).code).toBe('ESTATE');
+      expect(readdirSync(dir).sort()).toEqual(['job.sqlite']);
+      expect(readFileSync(path).equals(closed)).toBe(true);
+    }
+  });
+
+  it.each([
+    { what: 'at schema 0 holding tables of its own', version: 0 },
+    { what: 'at a schema of ours (3) without our tables', version: 3 },
+  ])("another program's SQLite database renamed to <job>.sqlite ($what) is ESTATE saying it is no state of this tool, and gets nothing of ours written into it", ({ version }) => {
+    const raw = new Database(path);
+    raw.exec("CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT); INSERT INTO moz_places (url) VALUES ('https://example.test/')");
+    raw.pragma(`user_version = ${version}`);
+    raw.close();
+    const bytes = readFileSync(path);
+    for (const open of [() => StateDb.open(path), () => StateDb.openToRead(path)]) {
+      const thrown = refusal(open);
+      expect(thrown).toBeInstanceOf(MigrateError);
+      expect((thrown as MigrateError).code).toBe('ESTATE');
+      expect((thrown as MigrateError).message).toContain(path);
+      expect((thrown as MigrateError).message).toMatch(/not a codeartifact-migrate state/);
+      expect((thrown as MigrateError).message).toContain('moz_places');
+      expect(readFileSync(path).equals(bytes), 'the file was written').toBe(true);
+      expect(readdirSync(dir)).toEqual(['job.sqlite']);
+    }
+  });
+
   it('a migration that fails is rolled back whole: user_version and the schema stay as they were', () => {
     const raw = new Database(path);
     // `runs` is created last by migration 1: make it collide, after items and events were created
