@@ -1313,7 +1313,7 @@ function refuseNewer(path: string): void {
   if (version > MIGRATIONS.length) throw newerError(path, version);
 }
 
-/** The tables each schema version has: those its migrations and the ones before created. */
+/** The tables each schema version has: those its migrations and the ones before created (a migration that drops or renames a table must take it out here too). */
 const TABLES_AT: readonly (readonly string[])[] = MIGRATIONS.reduce<string[][]>(
   (at, sql) => [...at, [...at.at(-1)!, ...[...sql.matchAll(/CREATE TABLE (\w+)/g)].map((m) => m[1]!)]],
   [[]],
