@@ -8,7 +8,7 @@
  * Bytes are checked again when they are used (`check`): a disk can flip a bit,
  * and a person can edit a file, between a download and a publish.
  */
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, type WriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { randomBytes, createHash } from 'node:crypto';
@@ -134,6 +134,14 @@ export class BlobStore {
    */
   async check(sha512: string, size: number): Promise<boolean> {
     const path = this.pathOf(sha512);
+    // a folder (or a device, a socket) where the blob should be was put there by no writer of ours:
+    // said as such, whatever its size, never Node's bare ERR_FS_EISDIR from removing it
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (st && !st.isFile() && !st.isSymbolicLink()) {
+      throw new MigrateError('ELOCAL', `cannot read ${path}: ${st.isDirectory() ? 'a directory' : 'something that is no file'} is in the way of a stored download`, {
+        hint: 'remove it (it is none of codeartifact-migrate\'s files) and rerun: the version is downloaded again',
+      });
+    }
     if (!this.has(sha512, size)) {
       if (existsSync(path)) rmSync(path, { force: true });
       return false;

@@ -135,6 +135,35 @@ describe('BlobStore.has', () => {
   });
 });
 
+describe('BlobStore.check', () => {
+  // the folder's size (4096) equal to the blob's or not: the same ELOCAL, never Node's bare ERR_FS_EISDIR from removing it
+  for (const size of [4096, 2048]) {
+    it(`a folder where a ${size}-byte blob should be: ELOCAL naming the path and that a directory is in the way, saying to remove it; the folder left as it is`, async () => {
+      const store = new BlobStore(root);
+      const bytes = randomBytes(size);
+      const { hashes, path } = await store.put(Readable.from([bytes]));
+      rmSync(path);
+      mkdirSync(path);
+      writeFileSync(join(path, 'someone-elses'), 'x');
+      const e = await store.check(hashes.sha512, size).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(MigrateError);
+      expect(e).toMatchObject({ code: 'ELOCAL', message: expect.stringContaining(path) });
+      expect((e as MigrateError).message).toContain('a directory is in the way');
+      expect((e as MigrateError).hint).toContain('remove it');
+      expect(existsSync(join(path, 'someone-elses'))).toBe(true);
+    });
+  }
+
+  it('a blob with other bytes in its place is removed and told not good (the caller downloads it again)', async () => {
+    const store = new BlobStore(root);
+    const bytes = randomBytes(1000);
+    const { hashes, path } = await store.put(Readable.from([bytes]));
+    writeFileSync(path, randomBytes(1000));
+    expect(await store.check(hashes.sha512, 1000)).toBe(false);
+    expect(existsSync(path)).toBe(false);
+  });
+});
+
 describe('BlobStore.sweepTemporary', () => {
   it('removes leftovers of dead writers and unreadable names, keeps the live process\'s own', () => {
     const store = new BlobStore(root);
