@@ -11,6 +11,7 @@ import { rewritePoetry } from './poetry.js';
 import { rewriteRequirements } from './requirements.js';
 import { foreignIndexNote, type RewriteResult, type RewriteTargets } from './types.js';
 import { rewriteUv } from './uv.js';
+import { rewriteYarnBerry } from './yarn-berry.js';
 import { rewriteYarnClassic } from './yarn-classic.js';
 
 export type { RewriteChange, RewriteResult, RewriteTargets } from './types.js';
@@ -32,8 +33,8 @@ export function rewriteLockfile(format: LockfileFormat, text: string, targets: R
     case 'uv':
       return rewriteUv(text, targets);
     case 'yarn-berry':
-      // resolutions are `name@npm:1.2.3`: the registry is .yarnrc.yml's npmRegistryServer
-      return unchanged(text, 'yarn berry lockfiles name no registry URL: set npmRegistryServer (and npmAuthToken from the environment) in .yarnrc.yml');
+      // resolutions are `name@npm:1.2.3` (the registry is .yarnrc.yml's npmRegistryServer), but for `::__archiveUrl=`
+      return rewriteYarnBerry(text, targets);
     case 'pipfile':
       // _meta.sources is a copy of Pipfile's [[source]], and _meta.hash covers the Pipfile
       return pipfileNotes(text, targets);

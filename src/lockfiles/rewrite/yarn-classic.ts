@@ -28,8 +28,8 @@ export function rewriteYarnClassic(text: string, targets: RewriteTargets): Rewri
   return { text: out, changes, notes: mover.notes(changes.length), already: mover.already() };
 }
 
-/** The offsets of the lines that are a block's own fields: indented as the first line under a top-level key. */
-function blockFieldLines(text: string): Set<number> {
+/** The offsets of the lines that are a block's own fields: indented as the first line under a top-level key (yarn berry's too). */
+export function blockFieldLines(text: string): Set<number> {
   const out = new Set<number>();
   let indent: string | undefined;
   for (let start = 0; start < text.length; ) {
