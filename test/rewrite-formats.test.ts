@@ -1191,6 +1191,18 @@ describe('rewrite-lockfiles: the diff', () => {
     expect(r.stdout).toContain('***');
   });
 
+  it("a password in a yarn berry `__archiveUrl` (percent-encoded: `https%3A%2F%2Fuser%3Apw%40…`, which yarn decodes to the URL) is shown as *** in the diff too, and stderr says the diff will not apply", async () => {
+    const SECRET = 's3cretpw';
+    const archive = encodeURIComponent(`https://user:${SECRET}@registry.npmjs.org/a/-/a-1.0.0.tgz`);
+    const p = project({ 'yarn.lock': `__metadata:\n  version: 8\n  cacheKey: 10c0\n\n"a@npm:^1.0.0":\n  version: 1.0.0\n  resolution: "a@npm:1.0.0::__archiveUrl=${archive}"\n  checksum: 10c0/aaaa\n  languageName: node\n  linkType: hard\n` });
+    const r = await rewrite(p);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('+++ b/yarn.lock');
+    expect(r.stdout).toContain(encodeURIComponent(`${NPM}a/-/a-1.0.0.tgz`));
+    expect(r.stderr).toContain('yarn.lock: credentials in its URLs are shown as ***');
+    expect(r.stdout + r.stderr).not.toContain(SECRET);
+  });
+
   it('a password in an index URL written with shlex escapes (`https:\\/\\/user:pw\\@…`, which pip reads as the URL) is shown as *** in the diff too', async () => {
     const SECRET = 's3cretpw';
     const p = project({ 'requirements.txt': `--index-url https:\\/\\/user:${SECRET}@pypi.org/simple\nrequests==2.31.0\n`, 'b/requirements.txt': `-i h\\ttps://user:${SECRET}@pypi.org/simple\nrequests==2.31.0\n` });

@@ -164,6 +164,18 @@ function redactDiff(diff: string): string {
         const masked = redactUrlCredentials(decoded);
         return masked === decoded ? word : masked;
       })
+      // a URL percent-encoded as a parameter's value (yarn berry's `::__archiveUrl=https%3A%2F%2Fuser%3Apw%40…`,
+      // which yarn decodes to the URL): its credentials masked, shown encoded as it was
+      .replace(/https?%3A%2F%2F[A-Za-z0-9%._~!$'()*+,;:=@-]*/gi, (encoded) => {
+        let decoded: string;
+        try {
+          decoded = decodeURIComponent(encoded);
+        } catch {
+          return encoded;
+        }
+        const masked = redactUrlCredentials(decoded);
+        return masked === decoded ? encoded : encodeURIComponent(masked).replace(/%2A/g, '*');
+      })
   );
 }
 
