@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildVersion } from '../src/builders/index.js';
 import { sourceSchema } from '../src/config/schema.js';
+import { MigrateError } from '../src/errors.js';
 import type { GitSourceConfig } from '../src/config/schema.js';
 import { GitSource } from '../src/sources/git.js';
 import type { VersionListing } from '../src/types.js';
@@ -204,6 +205,16 @@ describe('Python: versions equal under PEP 440 are one version', () => {
     const { versions } = await open({ url: r.url, format: 'pypi', package: 'acme-billing', versions: { 'v1.0.0.0': { skip: 'held back' }, '2.0.0': { skip: 'also' } } });
     expect(versions.map((v) => `${v.version} ${v.ref} ${v.skip ?? ''}`).sort()).toEqual(['1.0 v1.0 held back', '2 v2 also']);
     expect(versions.find((v) => v.version === '1.0')!.commit).toBe(sha);
+  });
+
+  it('two override keys naming one version (1.0 skipped, v1.0.0 given a command) are ECONFIG naming both: one of them was dropped in silence, and with it the skip', async () => {
+    const r = await repo('py-two-keys');
+    await r.commit({ 'pyproject.toml': pyproject('1.0') }, ['v1.0']);
+    const err = await open({ url: r.url, format: 'pypi', package: 'acme-billing', versions: { '1.0': { skip: 'broken release' }, 'v1.0.0': { command: '{python} -m build --outdir {outdir} {srcdir}' } } }).catch((e: unknown) => e as MigrateError);
+    expect(err).toBeInstanceOf(MigrateError);
+    expect((err as MigrateError).code).toBe('ECONFIG');
+    expect((err as MigrateError).message).toContain('"1.0"');
+    expect((err as MigrateError).message).toContain('"v1.0.0"');
   });
 });
 

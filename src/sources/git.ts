@@ -146,10 +146,21 @@ export class GitSource implements Source {
     const byKey = new Map([...versions.filter((v) => v.skip), ...versions.filter((v) => !v.skip)].map((v) => [this.versionKey(v.version), v.version]));
     const find = (v: string | undefined) => (v === undefined ? undefined : (byKey.get(this.versionKey(v)) ?? (this.format === 'go' ? byKey.get(`${v}+incompatible`) : undefined)));
     const unmatched: string[] = [];
+    const keyOf = new Map<string, string>();
     for (const [key, override] of Object.entries(this.config.versions)) {
       const version = byTag.get(key) ?? find(key) ?? find(this.spell(key));
       if (version === undefined) unmatched.push(key);
-      else out.set(version, override);
+      else {
+        // two keys for one version (`1.0` and `v1.0.0`): the later replaced the earlier, a `skip` with it
+        const earlier = keyOf.get(version);
+        if (earlier !== undefined) {
+          throw new MigrateError('ECONFIG', `source "${this.id}": versions ${JSON.stringify(printable(earlier))} and ${JSON.stringify(printable(key))} in the job both name version ${printable(version)}`, {
+            hint: 'keep one entry for the version, with everything it needs (skip, commit, command)',
+          });
+        }
+        keyOf.set(version, key);
+        out.set(version, override);
+      }
     }
     if (unmatched.length) {
       throw new MigrateError('ECONFIG', `source "${this.id}": versions ${unmatched.map((k) => JSON.stringify(printable(k))).join(', ')} in the job match no tag of ${this.url}`, {
