@@ -108,6 +108,34 @@ describe('a local version beside its release', () => {
     expect(await pipDownload('later-lib==3.0')).toEqual(['later_lib-3.0+rc.build-py2.py3-none-any.whl']);
   });
 
+  it('a local version whose release is already on the target (put there by another, the release tag skipped or absent): never uploaded, EBADSOURCE naming their file; pip ==5.0 keeps the release', async () => {
+    const src = join(te.dir, 'src-on-target');
+    project(src, 'held-lib', '5.0+build');
+    await git.createRepoFromDir('on-target', src, { tags: ['v5.0+build'] });
+    const dir = mkdtempSync(join(te.dir, 'held-'));
+    const wheel = join(dir, 'held_lib-5.0-py3-none-any.whl');
+    writeFileSync(wheel, 'the release, not ours');
+    const form = await multipartUploadBody({ path: wheel, filename: basename(wheel), filetype: 'bdist_wheel', pyversion: 'py3' }, { metadata_version: '2.1', name: 'held-lib', version: '5.0' });
+    const chunks: Buffer[] = [];
+    for await (const c of form.body as AsyncIterable<Buffer>) chunks.push(c);
+    const res = await fetch(te.sandbox.standIn.pypiEndpoint('pypi-internal'), {
+      method: 'POST',
+      headers: { 'content-type': form.contentType, authorization: `Basic ${Buffer.from(`aws:${await te.targetToken()}`).toString('base64')}` },
+      body: Buffer.concat(chunks),
+    });
+    expect(res.status).toBe(200);
+
+    const s = await te.run(te.writeJob({ name: 'on-target', sources: [gitSourceOn(git, 'on-target', 'on-target', 'pypi', { package: 'held-lib' })] }));
+    expect(s.exitCode).toBe(1);
+    const row = rows('on-target').find((r) => r.version === '5.0+build')!;
+    expect(row.state).toBe('failed');
+    expect(row.last_error_code).toBe('EBADSOURCE');
+    expect(row.last_error).toContain('held_lib-5.0-py3-none-any.whl');
+    expect(uploads('held-lib').map((e) => e.version)).toEqual(['5.0']);
+    // pip's pin still takes the release (here not even a wheel), never the local build
+    await expect(pipDownload('held-lib==5.0')).rejects.toThrow(/held_lib-5\.0-py3-none-any\.whl is invalid/);
+  });
+
   it("a local build of 2.0 someone else put on the index: 2.0 is never verified (pip ==2.0 would install theirs), the error names their file", async () => {
     const src = join(te.dir, 'src-theirs');
     project(src, 'theirs-lib', '2.0');

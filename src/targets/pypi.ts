@@ -203,6 +203,7 @@ export class PypiTarget implements TargetFormat {
       });
     }
     const endpoint = await this.endpoint();
+    if (req.version.includes('+')) await this.refuseShadowing(req, endpoint);
     const file: UploadFile = { path: asset.path, filename: asset.name, filetype: facts.filetype, pyversion: facts.pyversion };
     const digests = await this.digests(asset, subject);
     const first = await multipartUploadBody(file, metadata, { digests });
@@ -334,6 +335,37 @@ export class PypiTarget implements TargetFormat {
           : FOREIGN_HINT,
       });
     }
+  }
+
+  /**
+   * A local version (`1.0+abc`) is never sent while the index lists a file of its release
+   * (`1.0`, `1.0.0`): `pip install <name>==1.0` matches the local one too and ranks it above
+   * the release, so the upload would take the release's place for every pin of it. The source's
+   * listing catches a release tag beside it (shadowingLocalVersions); this catches a release on
+   * the target without one (put there by another, or its tag skipped after a conflict). EBADSOURCE
+   * as there: nothing is sent, and every rerun looks again.
+   * https://packaging.python.org/en/latest/specifications/version-specifiers/#version-matching
+   */
+  private async refuseShadowing(req: PublishRequest, endpoint: string): Promise<void> {
+    const subject = `${req.name}@${req.version}`;
+    const project = normalizeProjectName(req.name);
+    const release = req.version.slice(0, req.version.indexOf('+'));
+    const url = `${endpoint}simple/${project}/`;
+    const res = await this.endpointClient.send('reading the simple index', READ, subject, { method: 'GET', url, headers: { accept: 'text/html' }, signal: req.signal });
+    if (res.status === 404) return;
+    if (res.status !== 200) throw new MigrateError('ETARGET', `${subject}: reading ${url} answered HTTP ${res.status}: ${excerpt(res.body)}`, { subject, status: res.status });
+    const isRelease = (n: string) => {
+      const v = fileVersion(n, project);
+      return v !== undefined && !v.includes('+') && samePep440(v, release);
+    };
+    const theirs = [...new Set(parseSimpleIndex(res.body, url, ({ filename, hrefName }) => isRelease(filename) || isRelease(hrefName)).map((l) => l.hrefName))];
+    if (theirs.length === 0) return;
+    throw new MigrateError('EBADSOURCE', `${subject}: the target already holds the release ${release} (${theirs.map((n) => printable(n)).join(', ')}); \`pip install ${project}==${release}\` would install the local version ${req.version} instead of it (a pin without a local label matches any, and ranks ${req.version} above ${release}): not uploaded`, {
+      subject,
+      expected: `no file of ${release} on the target`,
+      actual: theirs.join(', '),
+      hint: `skip the local version in the job (versions: {"${req.version}": {skip: …}}), or delete ${release} from the target if it should not be there`,
+    });
   }
 
   /** sha256 and BLAKE2b-256 of the blob, which must still be the bytes recorded for it. */
