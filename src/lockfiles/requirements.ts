@@ -229,6 +229,10 @@ export function parseRequirements(text: string, file: string, opts: ReadOptions 
   const done = new Set<string>();
   // pip's index: the last `--index-url` of the file or any it includes (without its credentials)
   let index: string | undefined;
+  // `--no-index` (anywhere in the file or its includes): pip reads no index at all, only the
+  // `--find-links` locations (a folder of wheels, a page of links), each with where it was written
+  let noIndex = false;
+  const findLinks: { value: string; at: LockOrigin }[] = [];
   const walk = (content: string, path: string, stack: readonly string[], constraint: boolean) => {
     for (const { text: l, line } of logicalLines(content)) {
       const at: LockOrigin = { file: path, line };
@@ -277,6 +281,10 @@ export function parseRequirements(text: string, file: string, opts: ReadOptions 
             // one we cannot tell (`${IDX}`, a folder) is kept as written: its pins are no public ones (warm/items.ts)
             const url = indexUrl(value ?? '');
             index = url !== undefined ? withoutCredentials(url) : value || '(empty)';
+          } else if (name === 'no-index') {
+            noIndex = true;
+          } else if (name === 'find-links') {
+            if (value) findLinks.push({ value, at });
           } else if (name === 'extra-index-url') {
             const url = indexUrl(value ?? '');
             const extra = url === undefined ? undefined : withoutCredentials(url);
@@ -311,7 +319,23 @@ export function parseRequirements(text: string, file: string, opts: ReadOptions 
   done.add(self);
   walk(text, file, [self], false);
   // where the pins come from, as uv's and poetry's entries say it: another team's index is not a public store's to ask
-  if (index) for (const e of entries) if (e.kind === 'registry' && e.resolved === undefined) e.resolved = index;
+  if (noIndex) {
+    // pip takes every pin from the --find-links locations (a company's folder or page of wheels), never
+    // from PyPI: taken for PyPI, its pins were requested through the store by name, pulling in public
+    // packages of the same names. The location named is one the warm cannot tell for public (a folder,
+    // an environment variable), else another host's, else the first; `--no-index` alone names none.
+    const located = findLinks.map((f) => f.value);
+    const where = located.find((l) => indexUrl(l) === undefined) ?? located.map((l) => withoutCredentials(l)).find((l) => l !== undefined && !PUBLIC_OR_CODEARTIFACT.test(new URL(l).host)) ?? (located[0] !== undefined ? withoutCredentials(located[0]) : undefined) ?? '--no-index (no --find-links)';
+    for (const e of entries) if (e.kind === 'registry') e.resolved = where;
+  } else {
+    if (index) for (const e of entries) if (e.kind === 'registry' && e.resolved === undefined) e.resolved = index;
+    for (const { value, at } of findLinks) {
+      const url = indexUrl(value);
+      const shown = url === undefined ? value : withoutCredentials(url);
+      if (shown !== undefined && url !== undefined && PUBLIC_OR_CODEARTIFACT.test(new URL(url).host)) continue;
+      warnings.push({ ...at, message: `--find-links ${shown ?? '(a URL not known here)'}: pip takes each name from whichever of the index and these files offers it, so a pin of this file may come from there; the pins are warmed from public PyPI, and a name only found there must become a job source (after cutover it would be looked for publicly)` });
+    }
+  }
   return { entries, warnings };
 }
 
