@@ -73,3 +73,25 @@ describe('warm: a requirements file pip installs with --no-index', () => {
     expect(r.summary.lockfiles[0]!.notes).toEqual([expect.objectContaining({ line: 1, message: expect.stringMatching(/^--find-links \.\/vendor: pip takes each name from whichever/) })]);
   });
 });
+
+describe('warm: a Pipfile.lock whose package names an index its _meta.sources does not list', () => {
+  it('the index cannot be told from the lockfile (pipenv takes it from the Pipfile): listed private, never requested through the store; one naming the listed PyPI source is warmed', async () => {
+    const known = await publicProject('pf-known');
+    await publicProject('pf-unlisted');
+    const lock = {
+      _meta: { hash: { sha256: '0'.repeat(64) }, 'pipfile-spec': 6, requires: {}, sources: [{ name: 'pypi', url: 'https://pypi.org/simple', verify_ssl: true }] },
+      default: {
+        'pf-known': { version: '==1.0.0', index: 'pypi', hashes: [`sha256:${known.hash}`] },
+        'pf-unlisted': { version: '==1.0.0', index: 'acme-internal', hashes: [`sha256:${'a'.repeat(64)}`] },
+      },
+      develop: {},
+    };
+    const file = job('pipfile-index', { 'Pipfile.lock': `${JSON.stringify(lock, null, 4)}\n` });
+    const since = te.sandbox.standIn.log.length;
+    const r = await warm(file);
+    expect(throughStore(te.sandbox.standIn.log.slice(since), 'pf-unlisted')).toEqual([]);
+    expect(r.summary.outcomes, r.stdout).toEqual({ warmed: 1, 'non-registry': 1 });
+    expect(r.summary.nonRegistry).toEqual([expect.objectContaining({ name: 'pf-unlisted', kind: 'private', detail: expect.stringContaining('from the index "acme-internal" (not in _meta.sources), which cannot be told') })]);
+    expect(r.code, r.stderr).toBe(0);
+  });
+});

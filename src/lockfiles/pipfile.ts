@@ -31,7 +31,14 @@ export function parsePipfileLock(text: string, file: string): ParseOutput {
   // the indexes: a package names its own (`index`), else it comes from the first (pipenv
   // searches only the default one unless told otherwise); recorded as `resolved`, as uv's
   const sources = (Array.isArray(doc._meta.sources) ? doc._meta.sources : []).filter(isRecord);
-  const indexUrl = (name: string | undefined) => str((name === undefined ? sources[0] : sources.find((x) => str(x.name) === name))?.url);
+  // an index name the lockfile does not list (pipenv reads the Pipfile's sources, not these) cannot be
+  // told for public: kept as the name, no URL (warm lists its pins private). Taken for PyPI, they were
+  // requested through the store by name. pipenv's own default source, `pypi`, needs no listing.
+  const indexUrl = (name: string | undefined) => {
+    const source = name === undefined ? sources[0] : sources.find((x) => str(x.name) === name);
+    if (source === undefined && name !== undefined && !(name === 'pypi' && !sources.length)) return `${JSON.stringify(name)} (not in _meta.sources)`;
+    return str(source?.url);
+  };
   for (const [category, section] of Object.entries(doc)) {
     if (category === '_meta') continue;
     if (!isRecord(section)) throw lockError(atJson({ file, path: category }, text, [category]), 'not an object');
