@@ -66,11 +66,18 @@ describe('warm: a requirements file pip installs with --no-index', () => {
 
   it('--find-links beside an index: the pins are warmed from public PyPI, and the folder is named as a note on its line', async () => {
     const p = await publicProject('fl-public');
-    const file = job('find-links', { 'requirements.txt': `--find-links ./vendor\nfl-public==1.0.0 --hash=sha256:${p.hash}\n` });
+    const secret = ['links', 'pass', String(Date.now())].join('-');
+    // a page whose host comes from the environment, its password written out
+    const file = job('find-links', { 'requirements.txt': `--find-links ./vendor\n--find-links https://ci:${secret}@\${WHEELS_HOST}/acme/\nfl-public==1.0.0 --hash=sha256:${p.hash}\n` });
     const r = await warm(file);
     expect(r.summary.outcomes, r.stdout).toEqual({ warmed: 1 });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.summary.lockfiles[0]!.notes).toEqual([expect.objectContaining({ line: 1, message: expect.stringMatching(/^--find-links \.\/vendor: pip takes each name from whichever/) })]);
+    expect(r.summary.lockfiles[0]!.notes).toEqual([
+      expect.objectContaining({ line: 1, message: expect.stringMatching(/^--find-links \.\/vendor: pip takes each name from whichever/) }),
+      expect.objectContaining({ line: 2, message: expect.stringMatching(/^--find-links \S*WHEELS_HOST\S*: pip takes/) }),
+    ]);
+    expect(JSON.stringify(r.summary)).not.toContain(secret);
+    expect(readFileSync(join(te.stateDir, 'find-links.sqlite')).includes(secret)).toBe(false);
   });
 });
 
