@@ -19,7 +19,13 @@ import { tarballMover } from './npm-url.js';
 import { replaceAll, type RewriteResult, type RewriteTargets } from './types.js';
 import { blockFieldLines } from './yarn-classic.js';
 
-const NO_URL = 'yarn berry lockfiles name no registry URL: set npmRegistryServer (and npmAuthToken from the environment) in .yarnrc.yml';
+/**
+ * What .yarnrc.yml needs for the shared repository. npmAlwaysAuth too: without it yarn sends the
+ * token only for a scoped package, and CodeArtifact refuses an unscoped one's download (yarn 4:
+ * "Invalid authentication (as an anonymous user)"), an `__archiveUrl` one's as any other.
+ */
+const YARNRC = 'npmRegistryServer (the shared repository), npmAuthToken (from the environment: "${CODEARTIFACT_AUTH_TOKEN}") and npmAlwaysAuth: true in .yarnrc.yml';
+const NO_URL = `yarn berry lockfiles name no registry URL: set ${YARNRC}`;
 
 export function rewriteYarnBerry(text: string, targets: RewriteTargets): RewriteResult {
   if (!text.includes('__archiveUrl')) return { text, changes: [], notes: [NO_URL], already: 0 };
@@ -66,7 +72,7 @@ export function rewriteYarnBerry(text: string, targets: RewriteTargets): Rewrite
     return undefined;
   });
   const rest = archives
-    ? `its other resolutions name no registry URL: set npmRegistryServer (and npmAuthToken from the environment) in .yarnrc.yml to the shared repository too; a resolution whose __archiveUrl moved is a new name to yarn's cache, so yarn fetches it again (a zero-install cache needs a yarn install without --immutable-cache)`
+    ? `its other resolutions name no registry URL: set ${YARNRC}; a resolution whose __archiveUrl moved is a new name to yarn's cache, so yarn fetches it again (a zero-install cache needs a yarn install without --immutable-cache)`
     : NO_URL;
   const left = [...elsewhere].map(
     ([host, example]) =>
