@@ -146,7 +146,7 @@ describe('rewrite-lockfiles on a real yarn berry lockfile, installed by the real
     expect(w.code, w.stderr).toBe(0);
     // what the user is told to set in .yarnrc.yml, which is what is set below and nothing more
     const notes = (JSON.parse(w.stdout) as { files: { notes: string[] }[] }).files[0]!.notes.join('\n');
-    for (const setting of ['npmRegistryServer', 'npmAuthToken', 'npmAlwaysAuth: true']) expect(notes).toContain(setting);
+    for (const setting of ['npmRegistryServer', 'npmAuthToken', 'npmAlwaysAuth: true', 'npmScopes']) expect(notes).toContain(setting);
     const rewritten = readFileSync(join(app, 'yarn.lock'), 'utf8');
     const npm = resolutions(rewritten).filter((r) => r.includes('@npm:'));
     for (const r of npm) expect(archiveOf(r).startsWith(npmShared), r).toBe(true);

@@ -24,7 +24,7 @@ import { blockFieldLines } from './yarn-classic.js';
  * token only for a scoped package, and CodeArtifact refuses an unscoped one's download (yarn 4:
  * "Invalid authentication (as an anonymous user)"), an `__archiveUrl` one's as any other.
  */
-const YARNRC = 'npmRegistryServer (the shared repository), npmAuthToken (from the environment: "${CODEARTIFACT_AUTH_TOKEN}") and npmAlwaysAuth: true in .yarnrc.yml';
+const YARNRC = 'npmRegistryServer (the shared repository), npmAuthToken (from the environment: "${CODEARTIFACT_AUTH_TOKEN}") and npmAlwaysAuth: true in .yarnrc.yml, and the same under any npmScopes entry that names the old registry (a scope\'s own npmRegistryServer wins for its packages)';
 const NO_URL = `yarn berry lockfiles name no registry URL: set ${YARNRC}`;
 
 export function rewriteYarnBerry(text: string, targets: RewriteTargets): RewriteResult {
