@@ -410,6 +410,43 @@ describe('ledger export of a state whose ledger holds a row that is no entry', (
   });
 });
 
+describe('ledger export to stdout that fails after some entries went out', () => {
+  // stdout is the export itself (`cam ledger export job > ledger.jsonl`, `| verify`): an error JSON
+  // document appended after the entries already written is a line of another shape in the JSON Lines,
+  // and text that is no CSV in the CSV; the error goes to stderr, the exit code says the export failed
+  it('an entry edited by hand (entry 2 of 3): exit 2, stdout holds entry 1 only, no error document after it; ESTATE on stderr', async () => {
+    const own = join(dir, 'edited-mid-stdout');
+    const job = loadJob(jobFile);
+    const db = StateDb.open(join(own, `${job.name}.sqlite`));
+    db.ledger = ledgerContext(job.name, job.config.target, { arn: 'arn:aws:iam::123456789012:user/ops' }, {});
+    for (let i = 0; i < 3; i++) db.appendLedger({ outcome: 'origin-configuration', format: 'npm', package: `p${i}`, target: { repository: 'npm-internal' }, detail: 'set' });
+    db.db.exec('DROP TRIGGER ledger_no_update');
+    db.db.prepare("UPDATE ledger SET entry = json_set(entry, '$.detail', 'edited') WHERE seq = 2").run();
+    db.close();
+    for (const format of ['jsonl', 'csv'] as const) {
+      const c = capture();
+      // as main.ts calls it: json is always on for export (its errors are JSON on stdout when nothing else went there)
+      expect(await ledgerExportCommand(jobFile, { stateDir: own, format, json: true }, c.io), `${format}: ${c.err()}`).toBe(2);
+      expect(c.err()).toMatch(/ESTATE.*entry 2/);
+      const lines = c.out().trimEnd().split('\n');
+      expect(c.out(), format).not.toMatch(/"error"/);
+      if (format === 'jsonl') {
+        expect(lines.map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([1]);
+      } else {
+        // the header and entry 1
+        expect(lines).toHaveLength(2);
+        expect(lines[1]).toMatch(/^"1",/);
+      }
+    }
+  });
+
+  it('an error before anything went to stdout is still the JSON error document there (as for an unreadable state)', async () => {
+    const c = capture();
+    expect(await ledgerExportCommand(jobFile, { stateDir: join(dir, 'no-state-here'), json: true }, c.io)).toBe(2);
+    expect((JSON.parse(c.out()) as { error: { code: string } }).error.code).toBe('ESTATE');
+  });
+});
+
 describe('ledger verify given the state database', () => {
   it('is refused by name (exit 2: export its ledger first), not reported as a broken chain', async () => {
     const database = join(stateDir, `${loadJob(jobFile).name}.sqlite`);

@@ -37,6 +37,9 @@ const EXPORT_STOP_EVERY = 500;
 
 export async function ledgerExportCommand(jobFile: string, opts: { stateDir?: string; out?: string; format?: 'jsonl' | 'csv'; json?: boolean; signal?: AbortSignal }, io: Io): Promise<number> {
   const json = wantsJson(opts.json, io);
+  // stdout is the export itself: once part of it went there, an error is said on stderr only (a JSON
+  // error document after the entries would be a line of another shape in the JSON Lines, text in the CSV)
+  let exporting = false;
   try {
     const job = loadJob(jobFile);
     const database = existingState(job, opts.stateDir ?? 'state', `run it first: codeartifact-migrate run ${jobFile}`);
@@ -56,6 +59,7 @@ export async function ledgerExportCommand(jobFile: string, opts: { stateDir?: st
       // their way into the state. The CSV is not hashed: it is made safe for a terminal like any output.
       const write = async (text: string) => {
         if (out) return out.write(text);
+        exporting = true;
         if (!io.stdout.write(text)) await drained(io.stdout, opts.signal);
       };
       // a stop (Ctrl-C, SIGTERM, the terminal closed) ends the export between two lines: the state (or the private
@@ -93,7 +97,7 @@ export async function ledgerExportCommand(jobFile: string, opts: { stateDir?: st
     }
     return 0;
   } catch (e) {
-    return reportError(e, io, json);
+    return reportError(e, io, json && !exporting);
   }
 }
 
