@@ -821,6 +821,61 @@ describe('the CLI refuses bad job files: exit 2, file and path named, no stack t
   });
 });
 
+describe('a usage error (a flag or argument commander refuses) where JSON is wanted', () => {
+  // the exit-code table calls a bad flag ECONFIG (exit 2): a script reading `.error.code` from stdout
+  // (`cam run job --json --concurrency "$N" | jq`) got an empty stdout for it, and for nothing else
+  it.concurrent('with --json, or on a stdout that is no terminal: exit 2 and one JSON error document {code: ECONFIG, message, hint} on stdout, commander\'s words on stderr', async ({ expect }) => {
+    const { file, stateDir } = writeJob('cli-usage-json', validJob());
+    const cwd = join(file, '..');
+    for (const [args, says] of [
+      [['run', file, '--json', '--bogus'], /unknown option '--bogus'/],
+      [['run', file, '--json', '--concurrency', '0'], /--concurrency.*'0' is invalid/],
+      [['status', '--json'], /missing required argument 'job'/],
+      [['plan', file, 'extra', '--json'], /too many arguments/],
+      // no --json: stdout is a pipe here, so JSON is the default
+      [['report', file, '--out', ''], /an empty one would be the current folder/],
+      [['ledger', 'export', file, '--format', 'xml'], /jsonl or csv/],
+      [['ledger', 'verify'], /missing required argument/],
+      [['warm', file, '--pending-timeout', 'soon'], /expected seconds/],
+      [['no-such-command', file], /unknown command 'no-such-command'/],
+      // rewrite-lockfiles prints JSON only when asked: with --json, its usage error is JSON too
+      [['rewrite-lockfiles', file, '--json', '--writ'], /unknown option '--writ'/],
+    ] as const) {
+      const r = await cli([...args], stateDir, cwd);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr, args.join(' ')).toMatch(says);
+      let doc: { error: { code: string; message: string; hint?: string } };
+      try {
+        doc = JSON.parse(r.stdout) as typeof doc;
+      } catch {
+        throw new Error(`${args.join(' ')}: stdout is not one JSON document:\n${r.stdout}`);
+      }
+      expect(doc.error.code, args.join(' ')).toBe('ECONFIG');
+      expect(doc.error.message, args.join(' ')).toMatch(says);
+      expect(doc.error.hint, args.join(' ')).toMatch(/--help/);
+      expect(r.stderr).not.toMatch(STACK_LINE);
+    }
+    expect(existsSync(stateDir)).toBe(false);
+  });
+
+  it.concurrent('rewrite-lockfiles without --json (its stdout a diff for git apply) and --help keep stdout free of an error document', async ({ expect }) => {
+    const { file, stateDir } = writeJob('cli-usage-diff', validJob());
+    const cwd = join(file, '..');
+    const bad = await cli(['rewrite-lockfiles', file, '--writ'], stateDir, cwd);
+    expect(bad.code).toBe(2);
+    expect(bad.stdout).toBe('');
+    expect(bad.stderr).toMatch(/unknown option '--writ'/);
+    // a proxy variable refused before the command starts: said on stderr only, as the command says its own errors
+    const proxy = await cli(['rewrite-lockfiles', file], stateDir, cwd, { HTTPS_PROXY: 'user:pw@proxy.example:8080' });
+    expect(proxy.code, proxy.stderr).toBe(2);
+    expect(proxy.stdout).toBe('');
+    expect(proxy.stderr).toMatch(/ECONFIG.*HTTPS_PROXY/);
+    const help = await cli(['run', '--help', '--json'], stateDir, cwd);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: codeartifact-migrate run/);
+  });
+});
+
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -11,7 +11,7 @@ import { goproxyCommand } from './goproxy.js';
 import { hardenCommand } from './harden.js';
 import { ledgerExportCommand, ledgerVerifyCommand } from './ledger.js';
 import { planCommand, reportCommand } from './plan.js';
-import { processIo, reportError, wantsJson } from './output.js';
+import { print, processIo, reportError, wantsJson } from './output.js';
 import { runCommand } from './run.js';
 import { statusCommand } from './status.js';
 import { warmCommand } from './warm.js';
@@ -168,6 +168,31 @@ function readOnlyStop(): { signal: AbortSignal; done: (code: number) => void } {
   };
 }
 
+/**
+ * Whether a command's error goes to stdout as a JSON document, as the command itself decides:
+ * with --json, or by default on a stdout that is no terminal; rewrite-lockfiles only with --json
+ * (its stdout is a diff for `git apply`).
+ */
+function commandWantsJson(command: string | undefined, flag: boolean | undefined): boolean {
+  return command === 'rewrite-lockfiles' ? flag === true : wantsJson(flag, processIo);
+}
+
+/** The command an argv names (its first word past the global options), and whether it has --json: for a usage error, which commander raises before any command runs. */
+function usageOf(argv: readonly string[]): { command?: string; json: boolean } {
+  let command: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') break;
+    if (a === '--state-dir') i++;
+    else if (!a.startsWith('-')) {
+      // ledger's subcommands are its words: `ledger export`
+      command = a === 'ledger' && argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('-') ? `ledger ${argv[i + 1]}` : a;
+      break;
+    }
+  }
+  return { command, json: argv.slice(0, argv.includes('--') ? argv.indexOf('--') : undefined).includes('--json') };
+}
+
 export function buildProgram(): Command {
   const program = new Command('codeartifact-migrate')
     .description('Move every version of internal packages into AWS CodeArtifact, byte for byte, verified on both sides, resumable.')
@@ -183,7 +208,7 @@ export function buildProgram(): Command {
       try {
         checkProxyVariables();
       } catch (e) {
-        process.exit(reportError(e, processIo, wantsJson((command.opts() as { json?: boolean }).json, processIo)));
+        process.exit(reportError(e, processIo, commandWantsJson(command.name(), (command.opts() as { json?: boolean }).json)));
       }
     });
 
@@ -347,7 +372,18 @@ export function buildProgram(): Command {
 try {
   await buildProgram().parseAsync(process.argv);
 } catch (e) {
-  const err = e as { code?: string; exitCode?: number };
-  // commander already printed its message (unknown option, missing argument, --help)
-  process.exitCode = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0 ? 0 : 2;
+  const err = e as { code?: string; exitCode?: number; message?: string };
+  // commander already printed its message (unknown option, missing argument, --help) on stderr
+  if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0) process.exitCode = 0;
+  else {
+    // a bad flag is bad input (ECONFIG in the exit-code table): where the command would print its
+    // result as JSON, a script reading stdout gets the error document every other bad input gives
+    const usage = usageOf(process.argv.slice(2));
+    if (commandWantsJson(usage.command, usage.json)) {
+      const message = err.code === 'commander.help' ? 'no command given' : (err.message ?? String(e)).replace(/^error: /, '');
+      const known = usage.command !== undefined && err.code !== 'commander.unknownCommand';
+      print(process.stdout, `${JSON.stringify({ error: { code: 'ECONFIG', message, hint: `see codeartifact-migrate ${known ? `${usage.command} ` : ''}--help` } })}\n`);
+    }
+    process.exitCode = 2;
+  }
 }
