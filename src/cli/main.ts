@@ -369,6 +369,10 @@ export function buildProgram(): Command {
   return program;
 }
 
+// A progress bar hides the terminal's cursor until it stops; a second Ctrl-C (or the end of the
+// grace period) exits at once, the bar still up, and the operator's terminal had no cursor after.
+if (process.stderr.isTTY) process.on('exit', () => process.stderr.write('\x1b[?25h'));
+
 try {
   await buildProgram().parseAsync(process.argv);
 } catch (e) {

@@ -45,9 +45,9 @@ export interface TestEnv {
   run(jobFile: string, opts?: Partial<RunOptions>): Promise<RunSummary>;
   /**
    * Spawn the real CLI (`node --import tsx src/cli/main.ts …`); `wrap` runs it
-   * under a shell prefix (e.g. `ulimit -f`), `nodeArgs` go to node first.
+   * under a shell prefix (e.g. `ulimit -f`), `nodeArgs` go to node first; `stdin: 'pipe'` to type into it.
    */
-  spawnCli(args: string[], extraEnv?: Record<string, string>, opts?: { shell?: string; nodeArgs?: string[] }): ChildProcess;
+  spawnCli(args: string[], extraEnv?: Record<string, string>, opts?: { shell?: string; nodeArgs?: string[]; stdin?: 'pipe' }): ChildProcess;
   /** Run the CLI to completion. */
   cli(args: string[], extraEnv?: Record<string, string>, opts?: { shell?: string; nodeArgs?: string[] }): Promise<{ code: number | null; stdout: string; stderr: string }>;
   openState(jobName?: string): StateDb;
@@ -132,7 +132,7 @@ export async function startTestEnv(opts: Partial<SandboxOptions> = {}): Promise<
     },
     spawnCli(args, extraEnv, opts = {}) {
       const argv = [...(opts.nodeArgs ?? []), '--import', TSX_LOADER, join(ROOT, 'src/cli/main.ts'), '--state-dir', stateDir, ...args];
-      const options = { cwd: dir, env: childEnv(extraEnv), stdio: ['ignore', 'pipe', 'pipe'] as ('ignore' | 'pipe')[] };
+      const options = { cwd: dir, env: childEnv(extraEnv), stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'] as ('ignore' | 'pipe')[] };
       // `exec` keeps the pid: signals sent to the child reach node itself
       if (opts.shell) return spawn('bash', ['-c', `${opts.shell}; exec "$0" "$@"`, process.execPath, ...argv], options);
       return spawn(process.execPath, argv, options);
