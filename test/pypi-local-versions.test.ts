@@ -35,6 +35,21 @@ function rows(job: string): ItemRow[] {
 }
 const uploads = (pkg: string) => te.sandbox.standIn.log.filter((e) => e.operation === 'pypi:Upload' && e.package === pkg);
 
+/** A wheel of someone else's uploaded into pypi-internal with twine's form, as another client would. */
+async function uploadTheirs(filename: string, name: string, version: string, content: string): Promise<void> {
+  const wheel = join(mkdtempSync(join(te.dir, 'theirs-')), filename);
+  writeFileSync(wheel, content);
+  const form = await multipartUploadBody({ path: wheel, filename: basename(wheel), filetype: 'bdist_wheel', pyversion: 'py3' }, { metadata_version: '2.1', name, version });
+  const chunks: Buffer[] = [];
+  for await (const c of form.body as AsyncIterable<Buffer>) chunks.push(c);
+  const res = await fetch(te.sandbox.standIn.pypiEndpoint('pypi-internal'), {
+    method: 'POST',
+    headers: { 'content-type': form.contentType, authorization: `Basic ${Buffer.from(`aws:${await te.targetToken()}`).toString('base64')}` },
+    body: Buffer.concat(chunks),
+  });
+  expect(res.status).toBe(200);
+}
+
 /** A hatchling project whose Name is spelled `name` (its import package `<name as identifier>`). */
 function project(dir: string, name: string, version: string): Record<string, string> {
   const pkg = name.toLowerCase().replace(/[-.]/g, '_');
@@ -112,18 +127,7 @@ describe('a local version beside its release', () => {
     const src = join(te.dir, 'src-on-target');
     project(src, 'held-lib', '5.0+build');
     await git.createRepoFromDir('on-target', src, { tags: ['v5.0+build'] });
-    const dir = mkdtempSync(join(te.dir, 'held-'));
-    const wheel = join(dir, 'held_lib-5.0-py3-none-any.whl');
-    writeFileSync(wheel, 'the release, not ours');
-    const form = await multipartUploadBody({ path: wheel, filename: basename(wheel), filetype: 'bdist_wheel', pyversion: 'py3' }, { metadata_version: '2.1', name: 'held-lib', version: '5.0' });
-    const chunks: Buffer[] = [];
-    for await (const c of form.body as AsyncIterable<Buffer>) chunks.push(c);
-    const res = await fetch(te.sandbox.standIn.pypiEndpoint('pypi-internal'), {
-      method: 'POST',
-      headers: { 'content-type': form.contentType, authorization: `Basic ${Buffer.from(`aws:${await te.targetToken()}`).toString('base64')}` },
-      body: Buffer.concat(chunks),
-    });
-    expect(res.status).toBe(200);
+    await uploadTheirs('held_lib-5.0-py3-none-any.whl', 'held-lib', '5.0', 'the release, not ours');
 
     const s = await te.run(te.writeJob({ name: 'on-target', sources: [gitSourceOn(git, 'on-target', 'on-target', 'pypi', { package: 'held-lib' })] }));
     expect(s.exitCode).toBe(1);
@@ -140,18 +144,7 @@ describe('a local version beside its release', () => {
     const src = join(te.dir, 'src-theirs');
     project(src, 'theirs-lib', '2.0');
     await git.createRepoFromDir('theirs', src, { tags: ['v2.0'] });
-    const dir = mkdtempSync(join(te.dir, 'theirs-'));
-    const wheel = join(dir, 'theirs_lib-2.0+hotfix-py3-none-any.whl');
-    writeFileSync(wheel, 'not ours');
-    const form = await multipartUploadBody({ path: wheel, filename: basename(wheel), filetype: 'bdist_wheel', pyversion: 'py3' }, { metadata_version: '2.1', name: 'theirs-lib', version: '2.0+hotfix' });
-    const chunks: Buffer[] = [];
-    for await (const c of form.body as AsyncIterable<Buffer>) chunks.push(c);
-    const res = await fetch(te.sandbox.standIn.pypiEndpoint('pypi-internal'), {
-      method: 'POST',
-      headers: { 'content-type': form.contentType, authorization: `Basic ${Buffer.from(`aws:${await te.targetToken()}`).toString('base64')}` },
-      body: Buffer.concat(chunks),
-    });
-    expect(res.status).toBe(200);
+    await uploadTheirs('theirs_lib-2.0+hotfix-py3-none-any.whl', 'theirs-lib', '2.0+hotfix', 'not ours');
 
     const s = await te.run(te.writeJob({ name: 'theirs', sources: [gitSourceOn(git, 'theirs', 'theirs', 'pypi', { package: 'theirs-lib' })] }));
     expect(s.exitCode).toBe(1);
