@@ -33,6 +33,8 @@ export interface FindingSources {
   foreignVersions: number;
   /** Sources the job enables of which the state records nothing (no version, no package, no listing error): no run has listed them. */
   unlistedSources: string[];
+  /** Packages and scopes an npm source names of which the state records nothing (`source: name`, `source: @scope/*`). */
+  unlistedNames?: string[];
   extra: FindingInput[];
 }
 
@@ -256,6 +258,22 @@ export function collectFindings(s: FindingSources): Finding[] {
           action: rerun,
         },
         s.unlistedSources,
+      ),
+    );
+  }
+  const unlistedNames = s.unlistedNames ?? [];
+  if (listedSome && unlistedNames.length) {
+    out.push(
+      finding(
+        {
+          severity: 'critical',
+          code: 'ENAMENOTLISTED',
+          section: 'source',
+          title: `${unlistedNames.length} package(s) or scope(s) the job names were never listed: none of their versions is in this report`,
+          detail: 'named in the job file after the run this report is of',
+          action: rerun,
+        },
+        unlistedNames,
       ),
     );
   }

@@ -177,10 +177,18 @@ function versionEntry(r: ReportItem, kind: ReportInput['kind'], sourceKinds: Map
   };
 }
 
+/**
+ * A version a run set aside (excluded: the filters, or its package not named then) that the job file
+ * asks for now: no run has looked at it since, and nothing of it is known to be on the target. A run
+ * report counts it as not done, a plan as unchecked: never as excluded, which a verdict takes as fine.
+ */
+const ASKED_AGAIN = "excluded by an earlier run (its filters, or its package not named by the job then); the job file selects it now: not on the target, nothing of it checked; the next run picks it up";
+
 function outcomeOf(r: ReportItem, kind: ReportInput['kind'], explain: ReturnType<typeof exclusionExplainer>, named: (source: string, pkg: string) => boolean): ReportOutcome {
   const out = notAsked(r, named, explain);
   const blank = { state: r.state, code: null, message: null, hint: null, reason: null, excludedBy: null, ourSha512: null, targetSha512: null, targetStatus: null };
   if (out) return { ...blank, ...out, key: 'excluded' };
+  if (r.state === 'excluded' && named(r.source_id, r.package) && !explain(r.package, r.version)) return { ...blank, key: kind === 'plan' ? 'unchecked' : 'not-done', reason: ASKED_AGAIN };
   return kind === 'plan' ? planOutcome(outcomeRow(r), explain) : runOutcome(outcomeRow(r), explain);
 }
 
@@ -362,6 +370,25 @@ function unfinishedRun(run: ReportInput['run'], summary: Partial<RunSummary> | n
   return null;
 }
 
+/**
+ * The packages and scopes an npm source of the job names of which nothing is recorded (no version, no
+ * package row: a listing, or its error): named in the job file after the run this report is of. A
+ * whole source never listed is said by `unlisted`, and not again here.
+ */
+function unlistedNames(config: ReportJob['config'], active: Set<string>, unlistedSources: string[], items: ReportItem[], packages: ReportPackageRow[]): string[] {
+  const seen = new Map<string, Set<string>>();
+  for (const r of [...items.map((i) => ({ source_id: i.source_id, package: i.package })), ...packages]) (seen.get(r.source_id) ?? seen.set(r.source_id, new Set()).get(r.source_id)!).add(r.package);
+  const out: string[] = [];
+  for (const s of config.sources) {
+    if (s.kind !== 'npm-registry' || !active.has(s.id) || unlistedSources.includes(s.id)) continue;
+    const names = seen.get(s.id) ?? new Set<string>();
+    for (const pkg of s.packages ?? []) if (!names.has(pkg)) out.push(`${s.id}: ${pkg}`);
+    // a scope's listing leaves a row per package it finds, or its error under `<scope>/*`
+    for (const scope of s.scopes ?? []) if (![...names].some((n) => n.startsWith(`${scope}/`))) out.push(`${s.id}: ${scope}/*`);
+  }
+  return out;
+}
+
 /** The enabled sources of which nothing is recorded: no version and no package row (a listing, or its error). */
 function unlisted(active: Set<string>, items: ReportItem[], packages: ReportPackageRow[]): string[] {
   const seen = new Set([...items.map((r) => r.source_id), ...packages.map((p) => p.source_id)]);
@@ -392,6 +419,7 @@ export function buildReport(input: ReportInput): Report {
     warm: input.warm ? warmSchema.parse(input.warm) : null,
     goSum,
   };
+  const unlistedSources = unlisted(active, items, input.packages ?? []);
   const findings = collectFindings({
     kind: input.kind,
     jobFile: input.job.file,
@@ -405,7 +433,8 @@ export function buildReport(input: ReportInput): Report {
     sourceChanged: (input.sourceChanged ?? summary?.sourceChanged ?? []).filter(ofActive),
     ...sections,
     foreignVersions: input.items.length - items.length,
-    unlistedSources: unlisted(active, items, input.packages ?? []),
+    unlistedSources,
+    unlistedNames: unlistedNames(config, active, unlistedSources, items, input.packages ?? []),
     extra: input.findings ?? [],
   });
   const t = totals(packages);

@@ -69,12 +69,13 @@ function leftOut(row: OutcomeRow, explain: (name: string, version: string) => Ex
 function setAside(row: OutcomeRow, explain: (name: string, version: string) => Exclusion | null): Partial<ReportOutcome> | null {
   switch (row.state) {
     case 'excluded': {
+      // the filters as they are now (a package named again that the filters now leave out is theirs)
+      const why = explain(row.package, row.version);
+      if (why) return { excludedBy: why.filter, reason: why.reason };
       // its package is no longer named by the job: the row says so (the filters would select it)
       if (row.last_error_code === 'ENOTINJOB') return { code: 'ENOTINJOB', reason: row.last_error };
-      const why = explain(row.package, row.version);
-      return why
-        ? { excludedBy: why.filter, reason: why.reason }
-        : { reason: "excluded by an earlier run's filters; the job's filters now select it, so the next run picks it up" };
+      // (the report model counts a version the job selects again as not done, or unchecked, before asking here)
+      return { reason: "excluded by an earlier run's filters; the job's filters now select it, so the next run picks it up" };
     }
     case 'skipped':
       return { code: 'ESKIPPED', reason: row.last_error ?? 'skipped' };

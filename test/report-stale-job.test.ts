@@ -1,0 +1,72 @@
+/**
+ * `report JOB` reads the state a run left and judges it by the job file as it is now. A job file
+ * edited after that run asks for versions no run has looked at: a report must not call them fine.
+ */
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reportCommand } from '../src/cli/plan.js';
+import type { Report } from '../src/report/index.js';
+import { seedPackages } from './support/npm-fixtures.js';
+import { startTestEnv, type TestEnv } from './support/harness.js';
+
+let te: TestEnv;
+
+beforeAll(async () => {
+  te = await startTestEnv();
+});
+afterAll(async () => {
+  await te?.stop();
+});
+
+async function report(jobFile: string): Promise<{ code: number; report: Report }> {
+  let out = '';
+  const stdout = Object.assign(new Writable({ write: (c: Buffer, _e, done) => ((out += c.toString()), done()) }), { isTTY: false });
+  const stderr = new Writable({ write: (_c, _e, done) => done() });
+  const saved = process.env.CAM_LOCK_DIR;
+  process.env.CAM_LOCK_DIR = te.env.CAM_LOCK_DIR;
+  try {
+    const code = await reportCommand(jobFile, { json: true, stateDir: te.stateDir, out: `${te.dir}/reports-${Date.now()}-${Math.random()}` }, { stdout, stderr });
+    return { code, report: JSON.parse(out) as Report };
+  } finally {
+    if (saved === undefined) delete process.env.CAM_LOCK_DIR;
+    else process.env.CAM_LOCK_DIR = saved;
+  }
+}
+
+describe('a job file edited after the run the report is of', () => {
+  it('a package and a scope added to an npm source: never listed, so the report is NO-GO naming them', async () => {
+    const { privateNpm } = te.sandbox;
+    await seedPackages(privateNpm.url, privateNpm.token, [
+      { name: '@stale/first', versions: ['1.0.0'] },
+      { name: '@stale/added', versions: ['1.0.0', '2.0.0'] },
+    ]);
+    const before = te.writeJob({ name: 'stale-pkg', privateNpm: { packages: ['@stale/first'] }, github: false });
+    expect((await te.run(before)).exitCode).toBe(0);
+    expect((await report(before)).report.verdict.status).toBe('go');
+
+    const after = te.writeJob({ name: 'stale-pkg', privateNpm: { packages: ['@stale/first', '@stale/added'], scopes: ['@stale-scope'] }, github: false });
+    const r = await report(after);
+    expect(r.report.findings).toContainEqual(expect.objectContaining({ code: 'ENAMENOTLISTED', severity: 'critical', subjects: ['private-npm: @stale/added', 'private-npm: @stale-scope/*'] }));
+    expect(r.report.verdict.status).toBe('no-go');
+    expect(r.code).toBe(1);
+  });
+
+  it('an exclude filter removed: the versions it left out are selected now and not on the target, so a run report counts them not done (NO-GO), never excluded', async () => {
+    const { privateNpm } = te.sandbox;
+    await seedPackages(privateNpm.url, privateNpm.token, [{ name: '@stale2/lib', versions: ['1.0.0', '1.0.1'] }]);
+    const before = te.writeJob({ name: 'stale-filter', privateNpm: { packages: ['@stale2/lib'] }, github: false, filters: { exclude: ['@stale2/lib@1.0.0'] } });
+    const s0 = await te.run(before);
+
+    expect(s0.exitCode).toBe(0);
+    expect((await report(before)).report.verdict.status).toBe('go');
+
+    const after = te.writeJob({ name: 'stale-filter', privateNpm: { packages: ['@stale2/lib'] }, github: false, filters: {} });
+    const r = await report(after);
+    const v = r.report.packages.find((p) => p.name === '@stale2/lib')!.versions.find((x) => x.version === '1.0.0')!;
+    expect(v.outcome).toMatchObject({ key: 'not-done', state: 'excluded' });
+    expect(r.report.findings).toContainEqual(expect.objectContaining({ code: 'ENOTDONE', severity: 'critical', subjects: ['@stale2/lib@1.0.0'] }));
+    expect(r.report.verdict.headline).toContain('1 of 2 selected version(s) on the target');
+    expect(r.report.verdict.status).toBe('no-go');
+    expect(r.code).toBe(1);
+  });
+});
