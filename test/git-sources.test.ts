@@ -320,4 +320,41 @@ describe('repositories that cannot be reached', () => {
     expect(s.complete).toBe(0);
     expect(existsSync(join(te.stateDir, 'git', 'hostkey-changed', 'uuid.git'))).toBe(false);
   });
+
+  // ssh takes the first value it reads of an option: one in GIT_SSH_COMMAND comes before the tool's own
+  // `-o StrictHostKeyChecking=yes` and wins over it (a CI machine's `export GIT_SSH_COMMAND="ssh -o StrictHostKeyChecking=no"`)
+  it.each([
+    ['a changed key, StrictHostKeyChecking=no', 'changed', '-o StrictHostKeyChecking=no'],
+    ['a changed key, -o\'StrictHostKeyChecking off\'', 'changed', "-o'StrictHostKeyChecking off'"],
+    ['a changed key, -4oStrictHostKeyChecking=false', 'changed', '-4oStrictHostKeyChecking=false'],
+    ['an unknown key, stricthostkeychecking=accept-new', 'unknown', '-o stricthostkeychecking=accept-new'],
+  ])("a host key GIT_SSH_COMMAND says not to check (%s): run and plan refuse before ssh runs (exit 2, ESOURCEAUTH naming GIT_SSH_COMMAND), nothing fetched", async (_name, how, option) => {
+    const [hostPort] = readFileSync(git.knownHosts, 'utf8').split(' ');
+    const otherKey = readFileSync(`${git.unauthorizedKey}.pub`, 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+    const knownHosts = join(te.dir, `lax-known_hosts-${how}`);
+    writeFileSync(knownHosts, how === 'changed' ? `${hostPort} ${otherKey}\n` : '');
+    const { knownHostsFile: _ours, ...withoutKnownHosts } = gitSource('uuid', 'uuid', 'go', { package: 'github.com/google/uuid' });
+    const name = `hostkey-lax-${how}-${option.length}`;
+    const job = te.writeJob({ name, sources: [withoutKnownHosts], limits: { retries: 0 } });
+    const GIT_SSH_COMMAND = `ssh -F /dev/null ${option} -o UserKnownHostsFile=${knownHosts}`;
+    for (const command of ['run', 'plan']) {
+      const r = await te.cli([command, job], { GIT_SSH_COMMAND });
+      expect(r.code, r.stdout + r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/ESOURCEAUTH.*GIT_SSH_COMMAND.*StrictHostKeyChecking/);
+      expect(r.stderr).not.toMatch(/^ {4}at /m);
+    }
+    expect(existsSync(join(te.stateDir, 'git', name, 'uuid.git'))).toBe(false);
+    // the known_hosts file the operator's command names was not written to (accept-new would add the key)
+    expect(readFileSync(knownHosts, 'utf8')).toBe(how === 'changed' ? `${hostPort} ${otherKey}\n` : '');
+  });
+
+  it("GIT_SSH_COMMAND asking for strict checking itself, or naming it inside another option's value (a ProxyCommand's own ssh): taken, the repository fetched", async () => {
+    const { knownHostsFile: _ours, ...withoutKnownHosts } = gitSource('uuid', 'uuid', 'go', { package: 'github.com/google/uuid' });
+    const job = te.writeJob({ name: 'hostkey-strict-own', sources: [withoutKnownHosts], limits: { retries: 0 } });
+    // a LocalCommand that is never run (PermitLocalCommand is off) stands for a ProxyCommand's own ssh: its words are its own
+    const GIT_SSH_COMMAND = `ssh -F /dev/null -o StrictHostKeyChecking=yes -o 'LocalCommand=ssh -o StrictHostKeyChecking=no jump' -o UserKnownHostsFile=${git.knownHosts}`;
+    const r = await te.cli(['plan', job], { GIT_SSH_COMMAND });
+    expect(r.stderr).not.toContain('GIT_SSH_COMMAND');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+  });
 });

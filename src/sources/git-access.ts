@@ -5,7 +5,8 @@
  * (`sshKeyEnv`: the key itself or its path) and known_hosts, BatchMode and no
  * askpass, so nothing ever waits for a password or a host-key prompt, and
  * StrictHostKeyChecking=yes whatever the ssh config says (a host key changed or
- * unknown is refused, never accepted); and
+ * unknown is refused, never accepted; a GIT_SSH_COMMAND whose own option says otherwise,
+ * which would win over ours, is refused before ssh runs); and
  * git's complaints turned into coded errors.
  */
 import { execFile, spawn } from 'node:child_process';
@@ -18,7 +19,7 @@ import { registerSshKey } from '../config/secrets.js';
 import { DISK_FULL, diskFullError, fileSystemError, MigrateError, toError } from '../errors.js';
 import { makeFolder } from '../make-folder.js';
 import { AS_GO_READS, WITHOUT_OPERATOR_CONFIG } from '../git-local.js';
-import { keepTail, redact, redactUrlCredentials, registerSecret } from '../redact.js';
+import { keepTail, printable, redact, redactUrlCredentials, registerSecret } from '../redact.js';
 import { GRACE_IDLE_PERIODS, OrphanTransferStuck, runTransfer, SLOWEST_TRANSFER_BYTES_PER_S, stopOrphanTransfer, TransferCut } from './git-transfer.js';
 
 /** A file takes at least one block on disk (and an inode): how a checkout's size is counted. */
@@ -82,6 +83,15 @@ export class GitAccess {
   ) {
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(env)) if (v !== undefined && KEEP.test(k)) out[k] = v;
+    // ssh takes an option's first value: one GIT_SSH_COMMAND gives comes before ours and wins, so a
+    // host key check it turns off (common on CI machines) cannot be turned back on here. Refused, never
+    // run: that ssh would talk on to an impostor and the run publish what it serves
+    const lax = env.GIT_SSH_COMMAND === undefined ? undefined : laxHostKeyChecking(env.GIT_SSH_COMMAND);
+    if (lax !== undefined) {
+      throw new MigrateError('ESOURCEAUTH', `${opts.owner}: environment variable GIT_SSH_COMMAND says ${JSON.stringify(printable(lax))}, which would let ssh take a git host key it does not know or that changed (a man in the middle), and an ssh option given there wins over the tool's StrictHostKeyChecking=yes`, {
+        hint: `take the StrictHostKeyChecking option out of GIT_SSH_COMMAND (or unset it) for this tool, and put the git host's key, checked out of band, in ~/.ssh/known_hosts or in the file knownHostsFile names`,
+      });
+    }
     // a peer that stops answering is noticed within a minute, not at simple-git's 10-minute watchdog
     const ssh = [env.GIT_SSH_COMMAND ?? env.GIT_SSH ?? 'ssh', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=30', '-o', 'ServerAliveInterval=15', '-o', 'ServerAliveCountMax=4'];
     if (opts.sshKeyEnv) {
@@ -559,6 +569,63 @@ export function damagedMirrorError(thrown: unknown, mirror: string, where: strin
     cause: thrown,
     hint: `remove ${mirror} (this machine's copy of the repository: the next run clones it again) and rerun; if it happens again, check the disk under the state directory`,
   });
+}
+
+/** The ssh options that take a value (OpenSSH's getopt string): in `-iKEY` or `-i KEY` the value is no option. */
+const SSH_OPTIONS_WITH_VALUE = new Set('bceilmopBDEFIJLOPQRSwW');
+
+/**
+ * The `-o StrictHostKeyChecking=<value>` in an ssh command line (GIT_SSH_COMMAND) that lets ssh
+ * take a host key it cannot check (no, off, false: any key; accept-new: a key it has not seen),
+ * as written; undefined when there is none. Read as ssh reads its arguments: `-o X=v`, `-oX=v`,
+ * `-o 'X v'`, in a group of flags (`-4o X=v`), the keyword in any case; the same words inside
+ * another option's value (a ProxyCommand's own ssh) are that command's, not this one's.
+ */
+export function laxHostKeyChecking(command: string): string | undefined {
+  const words = shellWords(command);
+  for (let i = 1; i < words.length; i++) {
+    const word = words[i]!;
+    if (!word.startsWith('-') || word === '-' || word.startsWith('--')) continue;
+    for (let j = 1; j < word.length; j++) {
+      const flag = word[j]!;
+      if (!SSH_OPTIONS_WITH_VALUE.has(flag)) continue;
+      const value = j + 1 < word.length ? word.slice(j + 1) : (words[++i] ?? '');
+      // ssh's config line: the keyword, then whitespace and/or one `=`, then the value (quotes taken off)
+      const m = flag === 'o' ? /^\s*StrictHostKeyChecking(?:\s*=\s*|\s+)["']?([^"'\s]*)/i.exec(value) : null;
+      if (m && /^(no|off|false|accept-new)$/i.test(m[1]!)) return value.trim();
+      break;
+    }
+  }
+  return undefined;
+}
+
+/** A POSIX shell command's words, quotes and backslashes taken off (what `sh -c` would pass; no expansion). */
+function shellWords(command: string): string[] {
+  const words: string[] = [];
+  let word: string | undefined;
+  for (let i = 0; i < command.length; i++) {
+    const c = command[i]!;
+    if (c === "'") {
+      const end = command.indexOf("'", i + 1);
+      word = (word ?? '') + command.slice(i + 1, end < 0 ? undefined : end);
+      i = end < 0 ? command.length : end;
+    } else if (c === '"') {
+      word ??= '';
+      for (i++; i < command.length && command[i] !== '"'; i++) {
+        if (command[i] === '\\' && i + 1 < command.length && '$`"\\\n'.includes(command[i + 1]!)) i++;
+        word += command[i];
+      }
+    } else if (c === '\\') {
+      word = (word ?? '') + (command[++i] ?? '');
+    } else if (/\s/.test(c) || c === ';' || c === '|' || c === '&') {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+    } else {
+      word = (word ?? '') + c;
+    }
+  }
+  if (word !== undefined) words.push(word);
+  return words;
 }
 
 /** A clause as a sentence of its own: capitalised. */
