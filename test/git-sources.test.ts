@@ -303,6 +303,10 @@ describe('repositories that cannot be reached', () => {
     const job = te.writeJob({ name: 'hostkey', sources: [gitSource('uuid', 'uuid', 'go', { package: 'github.com/google/uuid', knownHostsFile: '/dev/null' })], limits: { retries: 0 } });
     const s = await te.run(job);
     expect(s.listErrors).toEqual([expect.objectContaining({ code: 'ESOURCEAUTH', message: expect.stringMatching(/host key/) })]);
+    // ssh's own words, which name the host (ssh ends its lines with \r\n), and what to do with the file the job names
+    expect(s.listErrors[0]!.message).toMatch(/No \S+ host key is known for \[127\.0\.0\.1\]:\d+/);
+    expect(s.listErrors[0]!.message).toMatch(/Host key verification failed/);
+    expect(s.listErrors[0]!.message).toContain('/dev/null');
   });
 
   it("a host whose key changed, for an operator whose ssh config says StrictHostKeyChecking no: still refused (ESOURCEAUTH about the host key), nothing fetched", async () => {
@@ -317,6 +321,7 @@ describe('repositories that cannot be reached', () => {
     const job = te.writeJob({ name: 'hostkey-changed', sources: [withoutKnownHosts], limits: { retries: 0 } });
     const s = await te.run(job, { env: { ...te.env, GIT_SSH_COMMAND: `ssh -F ${config}` } });
     expect(s.listErrors).toEqual([expect.objectContaining({ code: 'ESOURCEAUTH', message: expect.stringMatching(/host key/) })]);
+    expect(s.listErrors[0]!.message).toMatch(/Host key for \[127\.0\.0\.1\]:\d+ has changed/);
     expect(s.complete).toBe(0);
     expect(existsSync(join(te.stateDir, 'git', 'hostkey-changed', 'uuid.git'))).toBe(false);
   });
@@ -346,6 +351,19 @@ describe('repositories that cannot be reached', () => {
     expect(existsSync(join(te.stateDir, 'git', name, 'uuid.git'))).toBe(false);
     // the known_hosts file the operator's command names was not written to (accept-new would add the key)
     expect(readFileSync(knownHosts, 'utf8')).toBe(how === 'changed' ? `${hostPort} ${otherKey}\n` : '');
+  });
+
+  it('a known_hosts file and a key file in a folder whose name holds a space and a % (ssh splits a UserKnownHostsFile on spaces and expands % in both): read as the files named, the repository fetched', async () => {
+    const dir = join(te.dir, 'ops files 100%d');
+    mkdirSync(dir, { recursive: true });
+    const knownHosts = join(dir, 'known hosts');
+    writeFileSync(knownHosts, readFileSync(git.knownHosts));
+    const key = join(dir, 'deploy key');
+    writeFileSync(key, readFileSync(git.clientKey), { mode: 0o600 });
+    const job = te.writeJob({ name: 'spaced-paths', sources: [gitSource('uuid', 'uuid', 'go', { package: 'github.com/google/uuid', knownHostsFile: knownHosts, sshKeyEnv: 'CAM_TEST_SPACED_KEY' })], limits: { retries: 0 } });
+    const s = await te.run(job, { dryRun: true, env: { ...te.env, CAM_TEST_SPACED_KEY: key } });
+    expect(s.listErrors).toEqual([]);
+    expect(existsSync(join(te.stateDir, 'git', 'spaced-paths', 'uuid.git', 'HEAD'))).toBe(true);
   });
 
   it("GIT_SSH_COMMAND asking for strict checking itself, or naming it inside another option's value (a ProxyCommand's own ssh): taken, the repository fetched", async () => {

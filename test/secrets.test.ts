@@ -92,7 +92,7 @@ beforeAll(async () => {
   // named ssh: git passes a port to what it takes for OpenSSH by its name
   const echoing = join(te.dir, 'ssh-echoing-its-key', 'ssh');
   mkdirSync(dirname(echoing));
-  writeFileSync(echoing, '#!/bin/sh\nwhile [ $# -gt 0 ]; do [ "$1" = -i ] && sed 1d "$2" >&2; shift; done\necho "echoing-ssh: Permission denied (publickey)." >&2\nexit 255\n', { mode: 0o755 });
+  writeFileSync(echoing, '#!/bin/sh\nwhile [ $# -gt 0 ]; do [ "$1" = -i ] && sed 1d "$2" >&2; case "$1$2" in -oIdentityFile=*) f=${2#IdentityFile=}; f=${f#\\"}; sed 1d "${f%\\"}" >&2;; esac; shift; done\necho "echoing-ssh: Permission denied (publickey)." >&2\nexit 255\n', { mode: 0o755 });
   const gitOnly = (d: typeof doc) => (d.sources = d.sources.filter((s) => s.kind === 'git'));
   expect((await cli('ssh echoing a key file', ['run', variant('echossh', gitOnly), '--json'], { CAM_DEMO_GIT_KEY: keyFile, GIT_SSH_COMMAND: echoing })).code).toBe(1);
   // each line of its body, the short last one too (how a key shows in a partial echo)

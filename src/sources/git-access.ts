@@ -122,9 +122,9 @@ export class GitAccess {
       }
       // a tag's build never reads it (builders/process covers it)
       hideFromBuilds(keyPath);
-      ssh.push('-i', keyPath, '-o', 'IdentitiesOnly=yes');
+      ssh.push('-o', `IdentityFile=${sshPathValue(keyPath)}`, '-o', 'IdentitiesOnly=yes');
     }
-    if (opts.knownHostsFile) ssh.push('-o', `UserKnownHostsFile=${opts.knownHostsFile}`);
+    if (opts.knownHostsFile) ssh.push('-o', `UserKnownHostsFile=${sshPathValue(opts.knownHostsFile)}`);
     // a host key known beforehand, or nothing: an operator's ~/.ssh/config saying `StrictHostKeyChecking
     // no` (common on CI machines) would let ssh talk on to a host whose key changed, and publish what
     // an impostor serves; `accept-new` would take the first key it sees. A command-line -o wins over any config file
@@ -408,7 +408,7 @@ export class GitAccess {
       all
         .split('\n')
         // --progress redraws a line with \r: its last state is what it said
-        .map((l) => (l.split('\r').pop() ?? '').trim())
+        .map(lastState)
         .filter((l) => l && !/^(remote: )?(Enumerating|Counting|Compressing|Receiving|Resolving|Total|Updating files|Checking connectivity)\b/.test(l))
         .filter((l) => l && !/^(fatal: Could not read from remote repository\.|Please make sure you have the correct access rights|and the repository exists\.)$/.test(l))
         .slice(-4)
@@ -454,7 +454,7 @@ export class GitAccess {
     // line is the server's own words: its full disk is its owners' to fix, never this machine's
     const ours = all
       .split('\n')
-      .filter((l) => !/^(git (cat-file )?exited with \S+: )?remote:/.test((l.split('\r').pop() ?? '').trim()))
+      .filter((l) => !/^(git (cat-file )?exited with \S+: )?remote:/.test(lastState(l)))
       .join('\n');
     if (DISK_FULL.test(ours) || /Read-only file system/i.test(ours)) {
       return new MigrateError('ELOCAL', `${where}: git could not write under the state directory: ${said}`, {
@@ -476,7 +476,9 @@ export class GitAccess {
       return new MigrateError('ESOURCEAUTH', `${where}: the server's host key is unknown or changed: ${said}`, {
         subject,
         cause: e,
-        hint: 'add the host to known_hosts (ssh-keyscan, checked out of band), or name a known_hosts file with knownHostsFile',
+        hint: this.opts.knownHostsFile
+          ? `the host's key is not in ${this.opts.knownHostsFile} (knownHostsFile), or is another there: get the host's key out of band (its owners; ssh-keyscan checked against their fingerprint) and put it in that file; a key that changed with no word from them may be a man in the middle`
+          : "add the host's key to ~/.ssh/known_hosts, or name a known_hosts file with knownHostsFile (ssh-keyscan, checked out of band against the owners' fingerprint); a key that changed with no word from the host's owners may be a man in the middle",
       });
     }
     if (/Permission denied|Authentication failed|could not read Username|publickey/i.test(all)) {
@@ -558,7 +560,7 @@ export function damagedMirrorError(thrown: unknown, mirror: string, where: strin
   if (thrown instanceof MigrateError) return undefined;
   const said = toError(thrown)
     .message.split('\n')
-    .map((l) => (l.split('\r').pop() ?? '').trim())
+    .map(lastState)
     .filter((l) => l && !/^(git (cat-file )?exited with \S+: )?remote:/.test(l))
     // git's own words, without what wrapped them (`git checkout left files unwritten: `)
     .map((l) => l.replace(/^.*?\b(?=(error|fatal): )/, ''));
@@ -569,6 +571,17 @@ export function damagedMirrorError(thrown: unknown, mirror: string, where: strin
     cause: thrown,
     hint: `remove ${mirror} (this machine's copy of the repository: the next run clones it again) and rerun; if it happens again, check the disk under the state directory`,
   });
+}
+
+/**
+ * A path as the value of `-o IdentityFile=` or `-o UserKnownHostsFile=`, read by ssh as that one
+ * file: quoted, as ssh splits a UserKnownHostsFile on spaces into a list of files
+ * ("/home/ops/My Jobs/known_hosts" was two, neither there, and the host refused as unknown), and
+ * `%` doubled, as ssh expands `%d`, `%h`… in both (`-i` is no better: it checks the path as given,
+ * then uses it expanded). A leading `~` is still ssh's.
+ */
+function sshPathValue(path: string): string {
+  return `"${path.replace(/%/g, '%%').replace(/["\\]/g, '\\$&')}"`;
 }
 
 /** The ssh options that take a value (OpenSSH's getopt string): in `-iKEY` or `-i KEY` the value is no option. */
@@ -626,6 +639,15 @@ function shellWords(command: string): string[] {
   }
   if (word !== undefined) words.push(word);
   return words;
+}
+
+/**
+ * What a line of git's stderr says last: --progress redraws a line with \r, and its last state is
+ * what it said; but ssh ends each of its lines with \r\n, and what follows that \r is nothing (its
+ * "No ED25519 host key is known for git.example.com", "Host key verification failed" were lost).
+ */
+function lastState(line: string): string {
+  return (line.replace(/\r+$/, '').split('\r').pop() ?? '').trim();
 }
 
 /** A clause as a sentence of its own: capitalised. */
