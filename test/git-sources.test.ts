@@ -366,6 +366,25 @@ describe('repositories that cannot be reached', () => {
     expect(existsSync(join(te.stateDir, 'git', 'spaced-paths', 'uuid.git', 'HEAD'))).toBe(true);
   });
 
+  it.each([
+    ['with CRLF line ends (pasted on Windows)', (k: string) => k.replace(/\n/g, '\r\n')],
+    ['on one line with \\n for its line breaks (a CI variable field of one line)', (k: string) => k.trimEnd().replace(/\n/g, '\\n')],
+  ])('a key given as text %s is the key ssh uses: the repository fetched, not refused as a key the server does not know', async (_name, spell) => {
+    const name = `key-text-${spell.length}-${_name.length}`;
+    const job = te.writeJob({ name, sources: [gitSource('uuid', 'uuid', 'go', { package: 'github.com/google/uuid', sshKeyEnv: 'CAM_TEST_KEY_TEXT' })], limits: { retries: 0 } });
+    const s = await te.run(job, { dryRun: true, env: { ...te.env, CAM_TEST_KEY_TEXT: spell(readFileSync(git.clientKey, 'utf8')) } });
+    expect(s.listErrors).toEqual([]);
+    expect(existsSync(join(te.stateDir, 'git', name, 'uuid.git', 'HEAD'))).toBe(true);
+  });
+
+  it('a key given as text that ssh cannot read (cut short): ESOURCEAUTH saying so, naming the variable, not "authorise the key"; no text of it shown', async () => {
+    const cut = readFileSync(git.clientKey, 'utf8').split('\n').filter((_, i) => i !== 2).join('\n');
+    const job = te.writeJob({ name: 'key-text-cut', sources: [gitSource('uuid', 'uuid', 'go', { package: 'github.com/google/uuid', sshKeyEnv: 'CAM_TEST_KEY_TEXT' })], limits: { retries: 0 } });
+    const s = await te.run(job, { dryRun: true, env: { ...te.env, CAM_TEST_KEY_TEXT: cut } });
+    expect(s.listErrors).toEqual([expect.objectContaining({ code: 'ESOURCEAUTH', message: expect.stringMatching(/ssh could not read the key in CAM_TEST_KEY_TEXT.*ssh-keygen -y/) })]);
+    for (const line of cut.split('\n').filter((l) => l.length > 40)) expect(JSON.stringify(s)).not.toContain(line);
+  });
+
   it("GIT_SSH_COMMAND asking for strict checking itself, or naming it inside another option's value (a ProxyCommand's own ssh): taken, the repository fetched", async () => {
     const { knownHostsFile: _ours, ...withoutKnownHosts } = gitSource('uuid', 'uuid', 'go', { package: 'github.com/google/uuid' });
     const job = te.writeJob({ name: 'hostkey-strict-own', sources: [withoutKnownHosts], limits: { retries: 0 } });

@@ -108,7 +108,13 @@ export class GitAccess {
         // the key itself (a CI secret): written for ssh only when git talks to the remote,
         // readable by us only, removed by close() and, whatever happens, when the process exits
         keyPath = opts.keyFilePath;
-        this.keyText = value.endsWith('\n') ? value : `${value}\n`;
+        // as ssh reads a key: lines ending in \n. A key pasted on Windows (CRLF), or kept in a CI variable
+        // of one line with `\n` for its line breaks, is the same key, which ssh cannot load as given
+        // ("error in libcrypto", then refused as if the server did not know it)
+        let text = value.replace(/\r\n?/g, '\n');
+        if (!text.trimEnd().includes('\n') && text.includes('\\n')) text = text.replace(/\\n/g, '\n');
+        if (text !== value) registerSshKey(text);
+        this.keyText = text.endsWith('\n') ? text : `${text}\n`;
         this.keyFile = keyPath;
       } else if (!existsSync(value)) {
         throw new MigrateError('ESOURCEAUTH', `${opts.owner}: environment variable ${opts.sshKeyEnv} names a key file that does not exist`, {
@@ -479,6 +485,14 @@ export class GitAccess {
         hint: this.opts.knownHostsFile
           ? `the host's key is not in ${this.opts.knownHostsFile} (knownHostsFile), or is another there: get the host's key out of band (its owners; ssh-keyscan checked against their fingerprint) and put it in that file; a key that changed with no word from them may be a man in the middle`
           : "add the host's key to ~/.ssh/known_hosts, or name a known_hosts file with knownHostsFile (ssh-keyscan, checked out of band against the owners' fingerprint); a key that changed with no word from the host's owners may be a man in the middle",
+      });
+    }
+    // the key given is none ssh can read (not a private key, a passphrase on it, a public key given instead): no server was asked
+    if (this.opts.sshKeyEnv && /^Load key "[^"]*": (invalid format|error in libcrypto|incorrect passphrase|bad permissions)/m.test(all.split('\n').map(lastState).join('\n'))) {
+      return new MigrateError('ESOURCEAUTH', `${where}: ssh could not read the key in ${this.opts.sshKeyEnv}: ${said}`, {
+        subject,
+        cause: e,
+        hint: `set ${this.opts.sshKeyEnv} to an ssh private key without a passphrase (its whole text, -----BEGIN line included, or its path): \`ssh-keygen -y -f <file>\` prints its public key when ssh can read it`,
       });
     }
     if (/Permission denied|Authentication failed|could not read Username|publickey/i.test(all)) {
