@@ -161,6 +161,49 @@ describe('tags', () => {
   });
 });
 
+describe('annotated tags of annotated tags', () => {
+  it('300 tags, each a tag of a tag of a commit (and one of a blob, one five deep): listed with a few git calls, not three per tag, each with its commit and time', async () => {
+    await git.createRepoFromDir('nested-tags', pyProject(join(te.dir, 'src-nested'), 'nested-lib', '0.0.1'));
+    const commit = await git.revParse('nested-tags', 'HEAD');
+    const blob = (await git.git('nested-tags', ['hash-object', '-w', '--stdin'], { input: 'not a commit\n' })).trim();
+    const dir = join(te.dir, 'nested-objects');
+    mkdirSync(dir, { recursive: true });
+    // tag objects written in rounds, one git call each: round r tags what round r-1 wrote
+    const tagObjects = async (round: string, targets: { sha: string; type: string; name: string }[]) => {
+      const paths = targets.map((t, i) => {
+        const path = join(dir, `${round}-${i}`);
+        writeFileSync(path, `object ${t.sha}\ntype ${t.type}\ntag ${t.name}\ntagger T <t@example.com> 1600000000 +0000\n\nnested\n`);
+        return path;
+      });
+      return (await git.git('nested-tags', ['hash-object', '-w', '-t', 'tag', '--stdin-paths'], { input: `${paths.join('\n')}\n` })).trim().split('\n');
+    };
+    const names = Array.from({ length: 300 }, (_, i) => `v1.0.${i + 1}`);
+    let level = await tagObjects('inner', names.map((name, i) => ({ sha: i === 299 ? blob : commit, type: i === 299 ? 'blob' : 'commit', name: `${name}-inner` })));
+    level = await tagObjects('outer', names.map((name, i) => ({ sha: level[i]!, type: 'tag', name })));
+    // v1.0.1 tagged three times more
+    let deep = level[0]!;
+    for (let d = 0; d < 3; d++) deep = (await tagObjects(`deep${d}`, [{ sha: deep, type: 'tag', name: 'v1.0.1' }]))[0]!;
+    level[0] = deep;
+    await git.git('nested-tags', ['update-ref', '--stdin'], { input: names.map((n, i) => `create refs/tags/${n} ${level[i]}\n`).join('') });
+
+    const bin = join(te.dir, 'counting-git-nested');
+    mkdirSync(bin, { recursive: true });
+    const calls = join(bin, 'calls');
+    writeFileSync(join(bin, 'git'), `#!/bin/sh\necho "$1" >> '${calls}'\nexec /usr/bin/git "$@"\n`, { mode: 0o755 });
+    const config = sourceSchema.parse(gitSourceOn(git, 'nested-tags', 'nested-tags', 'pypi', { package: 'nested-lib' }));
+    const source = createSource(config, { ...te.env, PATH: `${bin}:${process.env.PATH ?? ''}` }, join(te.dir, 'state-nested'), 'nested');
+    await source.prepare!();
+    const listing = await source.listing('nested-lib');
+    source.close?.();
+    expect(listing.versions).toHaveLength(300);
+    const committed = new Date(Number((await git.git('nested-tags', ['show', '-s', '--format=%ct', commit])).trim()) * 1000).toISOString();
+    expect(listing.versions.filter((v) => !v.skip).every((v) => v.commit === commit && v.publishedAt === committed)).toBe(true);
+    expect(listing.versions.filter((v) => v.skip).map((v) => [v.version, v.skip])).toEqual([['1.0.300', 'tag v1.0.300 points at a blob, not a commit: there is nothing to check out']]);
+    const gitCalls = readFileSync(calls, 'utf8').trim().split('\n');
+    expect(gitCalls.length, gitCalls.join(' ')).toBeLessThan(10);
+  });
+});
+
 describe('links out of the checkout', () => {
   it("a Python tag whose links lead to this machine's files or to the state directory is refused before it builds (hatchling would pack their targets); a link inside the repository builds", async () => {
     // the checkout is <state>/tmp/checkout-…: two levels up is the state directory, with every source's mirror

@@ -190,6 +190,25 @@ export class GitAccess {
   }
 
   /**
+   * `git <args>` on a local repository with `lines` on its stdin, one a line (cat-file --batch-check,
+   * log --stdin): what it wrote on stdout. Rejects with what git said when it fails.
+   */
+  async localWithInput(repo: string, args: readonly string[], lines: readonly string[], signal?: AbortSignal): Promise<string> {
+    if (lines.some((x) => /[\r\n]/.test(x))) throw new MigrateError('ECONFIG', `${this.opts.owner}: a line break cannot be handed to git`);
+    const child = spawn('git', [...NO_HOOKS.flatMap((c) => ['-c', c]), ...args], { cwd: repo, env: this.localEnv, stdio: ['pipe', 'pipe', 'pipe'], ...(signal ? { signal } : {}) });
+    const out: Buffer[] = [];
+    let stderr = '';
+    return new Promise((resolve, reject) => {
+      child.stdout.on('data', (c: Buffer) => out.push(c));
+      child.stderr.on('data', (c: Buffer) => (stderr = keepTail(stderr + c.toString('utf8'), 2000)));
+      child.on('error', reject);
+      child.on('close', (code, sig) => (code === 0 ? resolve(Buffer.concat(out).toString('utf8')) : reject(new Error(`git ${args[0]} exited with ${code ?? sig}: ${stderr}`))));
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(lines.length ? `${lines.join('\n')}\n` : '');
+    });
+  }
+
+  /**
    * Many files of a local repository in one git process (`git cat-file --batch`), one
    * per `<commit>:<path>`: a repository with thousands of tags costs one call, not one
    * `git show` each. What `read` makes of a blob's bytes up to `maxBytes`; 'too-large' past
