@@ -253,7 +253,7 @@ describe('a package taken out of the job', () => {
 });
 
 describe('a version the target refused (HTTP 400: nothing stored), then left out by the filters', () => {
-  it('is "excluded", not "left out with part of it on the target": the attempt is not counted, the report is GO and exits 0, status lists nothing left on the target', async () => {
+  it('is "excluded", not "left out with part of it on the target": the attempt is not counted, the report finds nothing but that the job was never planned (REVIEW, exit 0), status lists nothing left on the target', async () => {
     const { privateNpm } = te.sandbox;
     await seedPackages(privateNpm.url, privateNpm.token, [{ name: '@refused/x', versions: ['1.0.0', '1.0.1', '1.0.2'] }]);
     te.sandbox.standIn.addFault({ operation: 'npm:Publish', package: '@refused/x', version: '1.0.1', status: 400 });
@@ -278,7 +278,9 @@ describe('a version the target refused (HTTP 400: nothing stored), then left out
     const report = await te.cli(['report', job, '--json', '--out', join(te.dir, 'reports-refused')]);
     const r = JSON.parse(report.stdout) as { verdict: { status: string }; findings: { code: string }[] };
     expect(r.findings.map((f) => f.code)).not.toContain('ELEFTOUTONTARGET');
-    expect(r.verdict.status).toBe('go');
+    // was GO; a run audits nothing, and this job was never planned: ENOAUDIT alone
+    expect(r.findings.map((f) => f.code)).toEqual(['ENOAUDIT']);
+    expect(r.verdict.status).toBe('review');
     expect(report.code, report.stderr).toBe(0);
   });
 });

@@ -17,7 +17,7 @@ import { makeRealisticState, realisticJob, type Realistic } from './fixtures/rep
 
 let dir: string;
 let fx: Realistic;
-/** A finished run of nothing but verified versions: GO on its own. */
+/** A finished run of nothing but verified versions, after a plan whose audit found nothing: GO on its own. */
 let clean: ReportInput;
 
 beforeAll(() => {
@@ -32,8 +32,10 @@ beforeAll(() => {
     items: input.items.filter((i) => i.state === 'verified').map((i) => ({ ...i, integrity_weak: 0 })),
     packages: [],
     summary: null,
-    preflight: null,
-    exposure: null,
+    // the latest plan's audit (a run makes none), carried into the run's report: the domain set up right, no name exposed
+    preflight: { checkedAt: '2025-06-02T08:00:00.000Z', checks: [{ id: 'npm-store-connection', title: 'npm-store reaches the public registry', status: 'ok' }] },
+    exposure: { checkedAt: '2025-06-02T08:00:00.000Z', names: [] },
+    auditFrom: { runId: 2, at: '2025-06-02T08:00:00.000Z' },
     hardening: null,
     warm: null,
     goSum: null,
@@ -49,8 +51,38 @@ afterAll(() => {
 const zero = { warmed: 0, alreadyCached: 0, blocked: 0, missingUpstream: 0, integrityMismatch: 0, nonRegistry: 0, pending: 0 };
 
 describe('the warm section in the verdict', () => {
-  it('the clean run alone is GO', () => {
-    expect(buildReport(clean).verdict.status).toBe('go');
+  it('the clean run alone, after a plan whose audit found nothing, is GO; its audit is said to be that plan\'s, with its age', () => {
+    const r = buildReport({ ...clean, generatedAt: '2025-06-04T08:00:00.000Z' });
+    expect(r.verdict.status).toBe('go');
+    expect(r.auditFrom).toEqual({ runId: 2, at: '2025-06-02T08:00:00.000Z', ageSeconds: 2 * 86400 });
+  });
+
+  it('the clean run with no plan\'s audit (a job only ever run) is REVIEW: ENOAUDIT says nobody checked the domain, and to plan it', () => {
+    const r = buildReport({ ...clean, preflight: null, exposure: null, auditFrom: null });
+    expect(r.findings.map((f) => [f.severity, f.code])).toEqual([['warning', 'ENOAUDIT']]);
+    expect(r.findings[0]!.action).toBe(`plan it before cutover: cam plan ${clean.job.file}`);
+    expect(r.verdict.status).toBe('review');
+  });
+
+  it('the clean run after a plan whose audit found the store without its external connection is NO-GO, the finding labelled as that plan\'s audit of its date', () => {
+    const preflight = { checkedAt: '2025-06-02T08:00:00.000Z', checks: [{ id: 'npm-store-connection', title: 'npm-store reaches the public registry', status: 'fail' as const, detail: 'no external connection public:npmjs', fix: 'aws codeartifact associate-external-connection --repository npm-store --external-connection public:npmjs' }] };
+    const r = buildReport({ ...clean, preflight, generatedAt: '2025-06-02T11:00:00.000Z' });
+    expect(r.verdict.status).toBe('no-go');
+    expect(r.findings).toEqual([
+      expect.objectContaining({ severity: 'critical', code: 'PREFLIGHT:npm-store-connection', title: "npm-store reaches the public registry (found by plan #2's audit of 2025-06-02T08:00:00.000Z, 3 h before this report)" }),
+    ]);
+    expect(r.findings[0]!.action).toContain(`then plan again for an audit of the domain as it is now: cam plan ${clean.job.file}`);
+    // and an exposed internal name, the same
+    const exposure = { checkedAt: '2025-06-02T08:00:00.000Z', names: [{ format: 'npm' as const, name: '@acme/ui', publicRegistry: 'https://registry.npmjs.org/', existsPublicly: true, status: 'exposed' as const }] };
+    const exposed = buildReport({ ...clean, exposure });
+    expect(exposed.findings).toEqual([expect.objectContaining({ severity: 'critical', code: 'EEXPOSED', title: expect.stringContaining("(found by plan #2's audit of 2025-06-02T08:00:00.000Z") })]);
+    expect(exposed.verdict.status).toBe('no-go');
+  });
+
+  it('a run after a plan made with --no-target (an exposure check, no domain audit) is not GO: ENOAUDIT says that plan did not read the target', () => {
+    const r = buildReport({ ...clean, preflight: null });
+    expect(r.findings).toEqual([expect.objectContaining({ severity: 'warning', code: 'ENOAUDIT', title: expect.stringContaining('the latest plan (#2) did not read the target') })]);
+    expect(r.verdict.status).toBe('review');
   });
 
   it('a locked package the store refuses (blocked by origin controls) is a warning: a build from that lockfile would fail after cutover', () => {

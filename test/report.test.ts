@@ -193,8 +193,9 @@ describe('the model, from a real state database', () => {
 
   it('a run that did not finish is never GO, even when all it reached is verified; nor is a run whose versions are published but not verified', () => {
     const input = reportInputFromState(fx.state, fx.job, undefined, { ...fx.options, kind: 'run' });
-    // only verified versions, nothing else to object to
-    const base: ReportInput = jobOfItsRows({ ...input, items: input.items.filter((i) => i.state === 'verified').map((i) => ({ ...i, integrity_weak: 0 })), packages: [], summary: null, preflight: null, exposure: null, hardening: null, warm: null, goSum: null });
+    // only verified versions, nothing else to object to (the latest plan's audit, carried, found nothing either)
+    const audit = { preflight: { checks: [] }, exposure: { checkedAt: '2025-06-02T08:00:00.000Z', names: [] }, auditFrom: { runId: 2, at: '2025-06-02T08:00:00.000Z' } };
+    const base: ReportInput = jobOfItsRows({ ...input, items: input.items.filter((i) => i.state === 'verified').map((i) => ({ ...i, integrity_weak: 0 })), packages: [], summary: null, ...audit, hardening: null, warm: null, goSum: null });
     const ran = { id: 3, startedAt: '2025-06-02T09:00:00.000Z', endedAt: '2025-06-02T09:05:00.000Z', dryRun: false, outcome: 'complete' };
     expect(buildReport({ ...base, run: ran }).verdict.status).toBe('go');
     for (const run of [
@@ -326,7 +327,7 @@ describe('the JSON form', () => {
   it('is stable: sorted keys (schemaVersion, kind first), the same text for the same report, and it round-trips', () => {
     const text = renderJson(plan);
     expect(renderJson(plan)).toBe(text);
-    expect(Object.keys(JSON.parse(text)).slice(0, 3)).toEqual(['schemaVersion', 'kind', 'estimate']);
+    expect(Object.keys(JSON.parse(text)).slice(0, 3)).toEqual(['schemaVersion', 'kind', 'auditFrom']);
     const keys = Object.keys(JSON.parse(text).packages[0].versions[0]);
     expect(keys).toEqual([...keys].sort());
     expect(JSON.parse(text)).toEqual(plan);

@@ -15,6 +15,7 @@ import { buildReport, type Report } from '../report/model.js';
 import { exposureSchema, preflightSchema, type ExposureInput, type HardeningInput, type PreflightInput } from '../report/schema.js';
 import { parseSummary, reportInputFromState } from '../report/from-state.js';
 import { renderJsonParts } from '../report/render-json.js';
+import { auditFromText } from '../report/text.js';
 import { prepareReportDir, writeReportFiles } from '../report/write.js';
 import { StateDb } from '../state/db.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
@@ -179,7 +180,9 @@ export async function reportCommand(jobFile: string, opts: { json?: boolean; sta
         if (!last && !warm) throw new MigrateError('ESTATE', `no run or warm of job "${job.name}" is recorded in ${database}`, { hint: `run it (or plan or warm it) first: codeartifact-migrate run ${jobFile}` });
         const summary = parseSummary(last?.summary ?? null) as RunSummary | null;
         const kind = last?.dry_run === 1 ? 'plan' : 'run';
-        const audit = kind === 'plan' ? planAuditOf(summary) : {};
+        const own = kind === 'plan' ? planAuditOf(summary) : {};
+        // a run (or a `run --dry-run`) audits nothing: the latest plan's audit, said to be that plan's, of its date
+        const audit = own.preflight || own.exposure || !last ? own : (latestPlanAudit(state, last.id) ?? {});
         return { kind, report: buildReport(reportInputFromState(state, job, summary, { kind, warm, ...audit, ...(summary?.hardening ? { hardening: hardeningSection(summary) } : {}) })) };
       });
       written = write(report, job, opts.out ?? join(stateDir, 'reports'), kind);
@@ -200,6 +203,30 @@ function planAuditOf(summary: RunSummary | null): { preflight?: PreflightInput; 
   const preflight = preflightSchema.safeParse(audit?.preflight);
   const exposed = exposureSchema.safeParse(audit?.exposure);
   return { ...(preflight.success ? { preflight: preflight.data } : {}), ...(exposed.success ? { exposure: exposed.data } : {}) };
+}
+
+/**
+ * The audit the latest plan before run `before` kept with its dry run, with which run made it and
+ * when; none when no plan made one, or when a later run moved the state to another target
+ * (--retarget): that audit was of a domain the job no longer migrates into.
+ */
+function latestPlanAudit(state: StateDb, before: number): { preflight?: PreflightInput; exposure?: ExposureInput; auditFrom: { runId: number; at: string } } | null {
+  // newest first; a summary that does not parse (a hand edit) is no audit, the next older one may be
+  const rows = state.db.prepare(`SELECT id, started_at, ended_at, summary FROM runs WHERE id < ? ORDER BY id DESC`).iterate(before) as Iterable<{ id: number; started_at: string; ended_at: string | null; summary: string | null }>;
+  let moved = (parseSummary(state.db.prepare('SELECT summary FROM runs WHERE id = ?').pluck().get(before) as string | null) as { retargeted?: unknown } | null)?.retargeted !== undefined;
+  for (const row of rows) {
+    if (moved) return null;
+    const summary = parseSummary(row.summary) as (RunSummary & { retargeted?: unknown }) | null;
+    const audit = planAuditOf(summary);
+    if (audit.preflight || audit.exposure) {
+      const at = audit.exposure?.checkedAt ?? audit.preflight?.checkedAt ?? row.ended_at ?? row.started_at;
+      return { ...audit, auditFrom: { runId: row.id, at } };
+    }
+    // a run that moved the state (--retarget): every plan before it audited the old target; a plan
+    // --retarget audits the new one after moving, so its own move counts only for older plans
+    moved = summary?.retargeted !== undefined;
+  }
+  return null;
 }
 
 /** Every internal package of the job the state knows (one per format and name). */
@@ -244,6 +271,7 @@ function humanVerdict(w: WrittenReport): string[] {
   const lines = [`${r.kind === 'plan' ? 'Plan' : 'Report'} for ${r.job.name}: ${r.verdict.status.toUpperCase()} — ${r.verdict.headline}`];
   const outcomes = Object.entries(r.totals.byOutcome).map(([k, v]) => `${k} ${(v as { versions?: number }).versions ?? v}`);
   if (outcomes.length) lines.push(`  versions: ${outcomes.join(', ')}`);
+  if (r.auditFrom) lines.push(`  domain audit: from plan #${r.auditFrom.runId}${auditFromText(r.auditFrom)}`);
   const critical = r.findings.filter((x) => x.severity === 'critical');
   for (const f of critical.slice(0, CRITICAL_SHOWN)) lines.push(`  CRITICAL ${f.title}${f.action ? ` — ${f.action}` : ''}`);
   // the cut is said: the first 20 must not read as all of them

@@ -4,8 +4,9 @@
  * EINTEGRITY failures are one finding naming the first 50, not a thousand lines.
  */
 import type { RunSummary } from '../engine/events.js';
+import { formatDuration } from './estimate.js';
 import { hintFor } from './hints.js';
-import type { Exposure, Finding, FindingInput, GoSumSection, Hardening, Preflight, ReportPackage, Warm } from './schema.js';
+import type { AuditFrom, Exposure, Finding, FindingInput, GoSumSection, Hardening, Preflight, ReportPackage, Warm } from './schema.js';
 import { lockfilesLine, warmEntries, type WarmProblemOutcome } from './warm.js';
 
 const MAX_SUBJECTS = 50;
@@ -26,6 +27,8 @@ export interface FindingSources {
   sourceChanged: { package: string; version: string; detail: string }[];
   preflight: Preflight | null;
   exposure: Exposure | null;
+  /** Set when preflight and exposure are an earlier plan's, carried into this report: their findings say so. */
+  auditFrom?: AuditFrom | null;
   hardening: Hardening | null;
   warm: Warm | null;
   goSum: GoSumSection | null;
@@ -367,24 +370,37 @@ export function collectFindings(s: FindingSources): Finding[] {
   }
   // a plan that is a `run --dry-run`: the target was read, but neither the domain's setup nor the
   // dependency-confusion exposure was checked; without this, nothing in the report said so, and a GO
-  // read as if both had passed (a `plan` always keeps its exposure check, --no-target too)
-  if (s.kind === 'plan' && s.hasRun && !s.preflight && !s.exposure) {
+  // read as if both had passed (a `plan` always keeps its exposure check, --no-target too). A run
+  // audits nothing either: a clean run read "GO: nothing blocks cutover" with nobody having checked
+  // the domain. Each carries the latest plan's audit when there is one (auditFrom); one made with
+  // --no-target has no domain audit to carry
+  const noDomainAudit = s.kind === 'run' ? !s.preflight : !s.preflight && (!s.exposure || Boolean(s.auditFrom));
+  if (s.hasRun && noDomainAudit) {
     out.push(
       finding(
         {
           severity: 'warning',
           code: 'ENOAUDIT',
           section: 'preflight',
-          title: 'the domain audit and the dependency-confusion exposure check were not made (a dry run, not a plan)',
+          title: s.auditFrom
+            ? `the domain audit was not made: the latest plan (#${s.auditFrom.runId}) did not read the target (--no-target, or stopped before its audit)`
+            : s.kind === 'plan'
+              ? 'the domain audit and the dependency-confusion exposure check were not made (a dry run, not a plan)'
+              : 'the domain audit and the dependency-confusion exposure check were not made: no plan of this job audited its target (a run makes neither)',
           detail: "the domain's setup (store connections, shared repositories' search order, origin controls) and whether internal names exist on a public registry are unknown",
-          action: `plan it, which makes both: cam plan ${s.jobFile}`,
+          action: s.kind === 'plan' ? `plan it, which makes both: cam plan ${s.jobFile}` : `plan it before cutover: cam plan ${s.jobFile}`,
         },
         [],
       ),
     );
   }
-  preflightFindings(s.preflight, out);
-  exposureFindings(s.exposure, out);
+  const from = s.auditFrom ? auditLabel(s.auditFrom) : null;
+  const carried = (f: Finding): Finding =>
+    from ? { ...f, title: `${f.title} (${from})`, action: `${f.action}; then plan again for an audit of the domain as it is now: cam plan ${s.jobFile}` } : f;
+  const audit: Finding[] = [];
+  preflightFindings(s.preflight, audit);
+  exposureFindings(s.exposure, audit);
+  out.push(...audit.map(carried));
   hardeningFindings(s.kind, s.hardening, out);
   warmFindings(s.warm, out);
   for (const f of s.extra) out.push({ ...f, count: f.count ?? f.subjects?.length ?? 0, subjects: (f.subjects ?? []).slice(0, MAX_SUBJECTS) });
@@ -394,6 +410,11 @@ export function collectFindings(s: FindingSources): Finding[] {
     .map((f, i) => ({ f, i }))
     .sort((a, b) => rank(a.f) - rank(b.f) || SECTION_ORDER.indexOf(a.f.section) - SECTION_ORDER.indexOf(b.f.section) || a.i - b.i)
     .map(({ f }) => f);
+}
+
+/** Whose audit a carried finding comes from, and when: never to be read as a check made for this report. */
+export function auditLabel(a: AuditFrom): string {
+  return `found by plan #${a.runId}'s audit of ${a.at}${a.ageSeconds === null ? '' : `, ${formatDuration(a.ageSeconds)} before this report`}`;
 }
 
 function preflightFindings(p: Preflight | null, out: Finding[]): void {

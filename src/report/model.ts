@@ -19,6 +19,7 @@ import { collectFindings } from './findings.js';
 import { hintFor } from './hints.js';
 import { planOutcome, runOutcome } from './outcome.js';
 import {
+  type AuditFrom,
   exposureSchema,
   hardeningSchema,
   preflightSchema,
@@ -109,6 +110,8 @@ export interface ReportInput {
   /** Sections other commands fill. */
   preflight?: PreflightInput | null;
   exposure?: ExposureInput | null;
+  /** Set when preflight and exposure are an earlier plan's (its dry run and when it made them), carried into this report: said so, with their age. */
+  auditFrom?: { runId: number; at: string } | null;
   hardening?: HardeningInput | null;
   warm?: WarmInput | null;
   /** Default: the summary's go.sum check. */
@@ -420,6 +423,8 @@ export function buildReport(input: ReportInput): Report {
     goSum,
   };
   const unlistedSources = unlisted(active, items, input.packages ?? []);
+  const generatedAt = input.generatedAt === undefined ? new Date().toISOString() : new Date(input.generatedAt).toISOString();
+  const auditFrom = input.auditFrom && (sections.preflight || sections.exposure) ? auditAge(input.auditFrom, generatedAt) : null;
   const findings = collectFindings({
     kind: input.kind,
     jobFile: input.job.file,
@@ -432,6 +437,7 @@ export function buildReport(input: ReportInput): Report {
     tagMoved: (input.tagMoved ?? summary?.tagMoved ?? []).filter((t) => ON_TARGET_STATES.has(t.state) && ofActive(t)),
     sourceChanged: (input.sourceChanged ?? summary?.sourceChanged ?? []).filter(ofActive),
     ...sections,
+    auditFrom,
     foreignVersions: input.items.length - items.length,
     unlistedSources,
     unlistedNames: unlistedNames(config, active, unlistedSources, items, input.packages ?? []),
@@ -451,7 +457,7 @@ export function buildReport(input: ReportInput): Report {
   const report: Report = {
     schemaVersion: REPORT_SCHEMA_VERSION,
     kind: input.kind,
-    generatedAt: input.generatedAt === undefined ? new Date().toISOString() : new Date(input.generatedAt).toISOString(),
+    generatedAt,
     tool: { name: 'codeartifact-migrate', version: input.toolVersion ?? readToolVersion() },
     job: { name: input.job.name, file: input.job.file },
     run,
@@ -472,8 +478,15 @@ export function buildReport(input: ReportInput): Report {
     findings,
     packages,
     ...sections,
+    auditFrom,
   };
   return redactDeep(report);
+}
+
+/** A carried audit's age when the report is generated (null when its time does not parse; never negative: a clock set back). */
+function auditAge(from: { runId: number; at: string }, generatedAt: string): AuditFrom {
+  const ms = Date.parse(generatedAt) - Date.parse(from.at);
+  return { runId: from.runId, at: from.at, ageSeconds: Number.isFinite(ms) ? Math.max(0, Math.round(ms / 1000)) : null };
 }
 
 /** The builder's tool versions as the report's flat record of texts (`generators` joined); null when the version was not built. */

@@ -31,6 +31,7 @@ import {
   VERDICT_WORD,
   WARM_COLUMNS,
   LISTED_ON_TARGET_TEXT,
+  auditFromText,
 } from './text.js';
 import { firstLockfiles, LOCKFILES_SHOWN, outcomeCounts, warmEntries, type WarmEntry } from './warm.js';
 
@@ -76,7 +77,7 @@ function header(r: Report): string {
 <dt>Job</dt><dd><code>${esc(r.job.name)}</code> from <code>${esc(r.job.file)}</code></dd>
 <dt>Run</dt><dd>${run}</dd>
 <dt>Target</dt><dd>domain <code>${esc(r.target.domain)}</code>, owner <code>${esc(r.target.domainOwner)}</code>, ${esc(r.target.region)}; ${repos}</dd>
-<dt>Generated</dt><dd>${esc(r.generatedAt)} by codeartifact-migrate ${esc(r.tool.version)} (report schema ${r.schemaVersion})</dd>
+<dt>Generated</dt><dd>${esc(r.generatedAt)} by codeartifact-migrate ${esc(r.tool.version)} (report schema ${r.schemaVersion})</dd>${r.auditFrom ? `\n<dt>Domain audit</dt><dd>from plan #${r.auditFrom.runId}${esc(auditFromText(r.auditFrom))}</dd>` : ''}
 </dl>`;
 }
 
@@ -196,15 +197,17 @@ ${sortable([['Component'], ['Seconds', true], ['How']], e.components.map((c) => 
 
 function sectionsHtml(r: Report): string {
   const out: string[] = [];
+  // carried from an earlier plan: each heading says whose and when
+  const from = r.auditFrom ? esc(` (plan #${r.auditFrom.runId}'s, of ${r.auditFrom.at})`) : '';
   const status = (s: 'ok' | 'warn' | 'fail', text: string = s) => `<span class="status-${s}">${esc(text.toUpperCase())}</span>`;
   if (r.preflight) {
     const p = r.preflight;
-    out.push(`<section id="preflight"><h2>Preflight audit</h2><p>Principal: ${p.principalArn ? `<code>${esc(p.principalArn)}</code>` : 'unknown'}${p.checkedAt ? `, checked ${esc(p.checkedAt)}` : ''}</p>
+    out.push(`<section id="preflight"><h2>Preflight audit${from}</h2><p>Principal: ${p.principalArn ? `<code>${esc(p.principalArn)}</code>` : 'unknown'}${p.checkedAt ? `, checked ${esc(p.checkedAt)}` : ''}</p>
 ${sortable([['Status'], ['Check'], ['Detail'], ['Fix']], p.checks.map((c) => [status(c.status), esc(c.title), esc(c.detail), esc(c.fix ?? '')]))}
 ${p.findings.length ? `<ul>${p.findings.map((f) => `<li><span class="sev ${f.severity === 'critical' ? 'critical' : 'warning'}">${esc(f.severity.toUpperCase())}</span>${esc(f.message)}${f.fix ? ` — ${esc(f.fix)}` : ''}</li>`).join('')}</ul>` : ''}</section>`);
   }
   if (r.exposure) {
-    out.push(`<section id="exposure"><h2>Dependency-confusion exposure</h2>
+    out.push(`<section id="exposure"><h2>Dependency-confusion exposure${from}</h2>
 ${sortable(
   [['Status'], ['Name'], ['Format'], ['Public registry'], ['Public'], ['Protected by']],
   r.exposure.names.map((x) => [

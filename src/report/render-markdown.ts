@@ -32,6 +32,7 @@ import {
   VERDICT_WORD,
   WARM_COLUMNS,
   LISTED_ON_TARGET_TEXT,
+  auditFromText,
 } from './text.js';
 import { firstLockfiles, outcomeCounts, warmEntries, type WarmEntry } from './warm.js';
 
@@ -198,15 +199,17 @@ function estimateSection(r: Report): string[] {
 
 function otherSections(r: Report): string[] {
   const out: string[] = [];
+  // carried from an earlier plan: each heading says whose and when
+  const from = r.auditFrom ? ` (plan #<!-- -->${r.auditFrom.runId}'s, of ${mdText(r.auditFrom.at)})` : '';
   if (r.preflight) {
     const p = r.preflight;
-    out.push('## Preflight audit', '', `Principal: ${p.principalArn ? mdCode(p.principalArn) : 'unknown'}${p.checkedAt ? `, checked ${mdText(p.checkedAt)}` : ''}`, '');
+    out.push(`## Preflight audit${from}`, '', `Principal: ${p.principalArn ? mdCode(p.principalArn) : 'unknown'}${p.checkedAt ? `, checked ${mdText(p.checkedAt)}` : ''}`, '');
     if (p.checks.length) out.push(table(['status', 'check', 'detail', 'fix'], p.checks.map((c) => [`**${c.status.toUpperCase()}**`, mdText(c.title), mdText(c.detail), mdText(c.fix ?? '')])), '');
     for (const f of p.findings) out.push(`- **${f.severity}**: ${mdText(f.message)}${f.fix ? ` — ${mdText(f.fix)}` : ''}`);
     if (p.findings.length) out.push('');
   }
   if (r.exposure) {
-    out.push('## Dependency-confusion exposure', '');
+    out.push(`## Dependency-confusion exposure${from}`, '');
     out.push(
       table(
         ['status', 'name', 'format', 'public registry', 'public', 'protected by'],
@@ -408,6 +411,7 @@ export function renderMarkdown(report: Report, options: MarkdownOptions = {}): s
     `- Job: ${mdCode(r.job.name)} (${mdCode(r.job.file)})${r.run ? `, from run #<!-- -->${r.run.id}${r.run.dryRun ? ' (dry run)' : ''} started ${mdText(r.run.startedAt)}${r.run.outcome ? `, ${mdText(r.run.outcome)}` : ''}` : ''}`,
     `- Target: domain ${mdCode(r.target.domain)} (owner ${mdCode(r.target.domainOwner)}, ${mdCode(r.target.region)}); ${repos}`,
     `- Generated ${mdText(r.generatedAt)} by codeartifact-migrate ${mdText(r.tool.version)} (report schema ${r.schemaVersion})`,
+    ...(r.auditFrom ? [`- Domain audit and exposure check: from plan #<!-- -->${r.auditFrom.runId}${mdText(auditFromText(r.auditFrom))}`] : []),
     '',
   ];
   out.push(`## Critical findings (${critical.length})`, '');

@@ -392,6 +392,19 @@ export const reportSchema = z
     packages: z.array(packageSchema),
     preflight: preflightSchema.nullable(),
     exposure: exposureSchema.nullable(),
+    // added within version 1 (absent from older reports' JSON: there preflight and exposure are always the plan's own)
+    auditFrom: z
+      .object({
+        runId: int.describe("the dry run of the plan that made them (its run #)"),
+        at: text.describe('when that plan made them (ISO 8601)'),
+        ageSeconds: int.nullable().describe('how old they were when this report was generated'),
+      })
+      .strict()
+      .nullable()
+      .optional()
+      .describe(
+        "set when preflight and exposure are not this report's own but the latest plan's, carried into the report of a later run (or of a `run --dry-run`): what that plan found then, not a check made now; their findings count in the verdict. null: they are the plan's this report is of, or no plan made them (the ENOAUDIT warning)",
+      ),
     hardening: hardeningSchema.nullable(),
     warm: warmSchema.nullable(),
     goSum: goSumSchema.nullable(),
@@ -412,6 +425,7 @@ export type Exposure = z.infer<typeof exposureSchema>;
 export type Hardening = z.infer<typeof hardeningSchema>;
 export type Warm = z.infer<typeof warmSchema>;
 export type GoSumSection = z.infer<typeof goSumSchema>;
+export type AuditFrom = NonNullable<Report['auditFrom']>;
 /** What other commands pass in: fields with a default may be left out. */
 export type PreflightInput = z.input<typeof preflightSchema>;
 export type ExposureInput = z.input<typeof exposureSchema>;

@@ -128,3 +128,12 @@ export function countsLine(counts: Partial<Record<OutcomeKey, number>>): string 
     .map((k) => `${k} ${int(counts[k]!)}`)
     .join(', ');
 }
+
+/**
+ * Where a carried audit comes from, in words, after "plan #N" (each renderer writes the number its
+ * own way): the preflight and exposure sections of a run's report are an earlier plan's, never a
+ * check made for the report.
+ */
+export function auditFromText(a: NonNullable<Report['auditFrom']>): string {
+  return `, audited ${a.at}${a.ageSeconds === null ? '' : ` (${formatDuration(a.ageSeconds)} before this report)`}: what that plan found then, not checked again for this report`;
+}
