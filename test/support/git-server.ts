@@ -432,7 +432,7 @@ async function launchSshd(config: string, port: number): Promise<Sshd> {
     child.once('exit', (code, signal) => res(code ?? (signal ? -1 : null)));
     // e.g. ENOENT: openssh-server is not installed (.ci/run installs it)
     child.once('error', (e) => {
-      log += `cannot run ${SSHD}: ${e.message}\n`;
+      log += `cannot run ${SSHD}: ${e.message}${(e as NodeJS.ErrnoException).code === 'ENOENT' ? ' (OpenSSH server is not installed: apt-get install openssh-server)' : ''}\n`;
       res(-2);
     });
   });
