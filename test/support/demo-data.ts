@@ -28,6 +28,13 @@ import type { Sandbox } from './sandbox.js';
 
 /** The ports jobs/demo.yaml names (npm run demo, npm run sandbox); no test may use them. */
 export const DEMO_PORTS = { privateNpm: 14873, github: 14874, codeartifact: 14875, git: 14822 } as const;
+/** The same ports, by what listens on each (for the message when one is taken). */
+export const DEMO_PORT_ROLES: Record<string, number> = {
+  'the private npm registry (Verdaccio)': DEMO_PORTS.privateNpm,
+  'GitHub Packages (Verdaccio)': DEMO_PORTS.github,
+  'the CodeArtifact stand-in': DEMO_PORTS.codeartifact,
+  'the git host (sshd)': DEMO_PORTS.git,
+};
 /** The known_hosts file the sandbox writes for jobs/demo.yaml (which names it relative to itself). */
 export const DEMO_KNOWN_HOSTS = resolve(import.meta.dirname, '../../state/sandbox-known_hosts');
 

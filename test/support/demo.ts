@@ -29,10 +29,12 @@ import type { ProgressEvent, RunSummary } from '../../src/engine/events.js';
 import { runJob } from '../../src/engine/run.js';
 import { startGoProxy } from '../../src/goproxy/server.js';
 import { StateDb, type AssetRow, type ItemRow } from '../../src/state/db.js';
+import { acquireLock } from '../../src/state/lock.js';
+import { MigrateError } from '../../src/errors.js';
 import { goModuleToGeneric } from '../../src/targets/go-mapping.js';
-import { DEMO_BROKEN_TAGS, DEMO_KNOWN_HOSTS, DEMO_PORTS, githubPackages, privateNpmPackages, seedGitRepositories } from './demo-data.js';
+import { DEMO_BROKEN_TAGS, DEMO_KNOWN_HOSTS, DEMO_PORT_ROLES, DEMO_PORTS, githubPackages, privateNpmPackages, seedGitRepositories } from './demo-data.js';
 import { seedPackages } from './npm-fixtures.js';
-import { startSandbox, type Sandbox, type SandboxDescriptor } from './sandbox.js';
+import { claimSandboxDir, startSandbox, type Sandbox, type SandboxDescriptor } from './sandbox.js';
 
 const run = promisify(execFile);
 
@@ -140,21 +142,38 @@ export function rewriteJob(text: string, d: SandboxDescriptor): string {
 }
 
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
-  const { out } = opts;
-  const say = (s = '') => out.write(`${s}\n`);
   const stateDir = resolve(opts.stateDir);
   const fixed = opts.ports === 'fixed';
-  rmSync(opts.sandboxDir, { recursive: true, force: true });
-  mkdirSync(stateDir, { recursive: true });
-  // a demo starts from nothing: a fresh sandbox needs fresh state (the git mirrors too: the first run clones over ssh)
-  for (const f of ['demo.sqlite', 'demo.sqlite-wal', 'demo.sqlite-shm', 'demo.lock']) rmSync(join(stateDir, f), { force: true });
-  for (const s of DEMO_BROKEN_TAGS) for (const mirror of [join('demo', `${s.source}.git`), `${s.source}.git`]) rmSync(join(stateDir, 'git', mirror), { recursive: true, force: true });
+  const jobName = loadJob(opts.jobFile ?? DEMO_JOB).name;
+  // before anything is removed: a second demo (this checkout's or another's on the fixed ports) is
+  // refused here, and a killed one's sshd stopped; the claim is held until the sandbox has stopped
+  const releaseClaim = await claimSandboxDir(opts.sandboxDir, { what: 'demo', ports: fixed ? DEMO_PORT_ROLES : undefined });
+  try {
+    mkdirSync(stateDir, { recursive: true });
+    // a run of the job on this state right now (`cam run jobs/demo.yaml` against `npm run sandbox`) keeps it
+    acquireLock(join(stateDir, jobName), { command: 'demo' })();
+    // a demo starts from nothing: a fresh sandbox needs fresh state (the git mirrors too: the first run clones over ssh)
+    rmSync(opts.sandboxDir, { recursive: true, force: true });
+    for (const f of [`${jobName}.sqlite`, `${jobName}.sqlite-wal`, `${jobName}.sqlite-shm`]) rmSync(join(stateDir, f), { force: true });
+    for (const s of DEMO_BROKEN_TAGS) for (const mirror of [join(jobName, `${s.source}.git`), `${s.source}.git`]) rmSync(join(stateDir, 'git', mirror), { recursive: true, force: true });
+    return await demoInSandbox(opts, stateDir, fixed);
+  } finally {
+    releaseClaim();
+  }
+}
 
+/** The sandbox a demo (npm run demo) runs in, while it does: the signal handlers stop it. */
+let running: Sandbox | undefined;
+
+async function demoInSandbox(opts: DemoOptions, stateDir: string, fixed: boolean): Promise<DemoResult> {
+  const { out } = opts;
+  const say = (s = '') => out.write(`${s}\n`);
   const sandbox = await startSandbox({
     dir: opts.sandboxDir,
     ports: fixed ? DEMO_PORTS : undefined,
     git: { knownHostsFile: fixed ? DEMO_KNOWN_HOSTS : join(opts.sandboxDir, 'known_hosts') },
   });
+  running = sandbox;
   try {
     const d = sandbox.descriptor;
     let jobFile = opts.jobFile ?? DEMO_JOB;
@@ -263,6 +282,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     }
   } finally {
     await sandbox.stop();
+    running = undefined;
   }
 }
 
@@ -430,6 +450,28 @@ function check(r: { first: RunSummary; rerun: RunSummary; rerunRequests: number;
 if (process.argv[1] && resolve(process.argv[1]) === import.meta.filename) {
   // as the CLI does (src/cli/main.ts): the SDK's Node 22 notice is noise in the demo's output
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const result = await runDemo({ stateDir: join(ROOT, 'state'), sandboxDir: join(ROOT, 'state', 'sandbox-demo'), ports: 'fixed', out: process.stdout, err: process.stderr });
-  process.exitCode = result.exitCode;
+  // stopped (Ctrl-C, kill, a closed terminal): stop the sandbox first, its sshd above all (a process
+  // of its own, it outlived the demo holding its port); a second signal ends it at once
+  let stopping = false;
+  for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]] as const) {
+    process.on(signal, () => {
+      if (stopping) process.exit(128 + number);
+      stopping = true;
+      process.stderr.write(`\ndemo: ${signal}, stopping the sandbox…\n`);
+      void Promise.resolve(running?.stop()).finally(() => process.exit(128 + number));
+    });
+  }
+  try {
+    const result = await runDemo({ stateDir: join(ROOT, 'state'), sandboxDir: join(ROOT, 'state', 'sandbox-demo'), ports: 'fixed', out: process.stdout, err: process.stderr });
+    process.exitCode = result.exitCode;
+  } catch (e) {
+    // what went wrong and what to do (a missing sshd, a full disk), not a stack trace; kept for a bug in the demo itself
+    if (e instanceof MigrateError) process.stderr.write(`demo: ${e.code}: ${e.message}\n${e.hint ? `  what to do: ${e.hint}\n` : ''}`);
+    else if (e instanceof TypeError || e instanceof ReferenceError || e instanceof RangeError || !(e instanceof Error)) process.stderr.write(`demo: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    else {
+      const hint = (e as NodeJS.ErrnoException).code === 'ENOSPC' ? `free space on that disk (the temp folder is ${tmpdir()}, the state ${join(ROOT, 'state')}), then run it again` : undefined;
+      process.stderr.write(`demo: ${e.message.trim()}\n${hint ? `  what to do: ${hint}\n` : ''}`);
+    }
+    process.exitCode = 1;
+  }
 }

@@ -10,31 +10,47 @@
  */
 import { rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startSandbox } from './sandbox.js';
+import { MigrateError } from '../../src/errors.js';
+import { claimSandboxDir, startSandbox, type Sandbox } from './sandbox.js';
 import { seedPackages } from './npm-fixtures.js';
-import { DEMO_KNOWN_HOSTS, DEMO_PORTS, githubPackages, privateNpmPackages, seedGitRepositories } from './demo-data.js';
+import { DEMO_KNOWN_HOSTS, DEMO_PORT_ROLES, DEMO_PORTS, githubPackages, privateNpmPackages, seedGitRepositories } from './demo-data.js';
 
 const args = new Set(process.argv.slice(2));
 const fixed = !args.has('--random-ports');
 const dir = join('state', 'sandbox');
-rmSync(dir, { recursive: true, force: true });
-mkdirSync('state', { recursive: true });
 
-const sandbox = await startSandbox({
-  dir,
-  ports: fixed ? DEMO_PORTS : undefined,
-  git: { knownHostsFile: fixed ? DEMO_KNOWN_HOSTS : join(dir, 'known_hosts') },
-});
+let sandbox: Sandbox;
+// referenced until stop(): an unreferenced lock is closed, and so released, by the garbage collector
+let releaseClaim: () => void;
+try {
+  // a second sandbox (or a demo, or one of another checkout, on the fixed ports) is refused before this
+  // folder is emptied; a killed one's sshd is stopped. The claim is held until this process ends.
+  releaseClaim = await claimSandboxDir(dir, { what: 'sandbox', ports: fixed ? DEMO_PORT_ROLES : undefined });
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync('state', { recursive: true });
+  sandbox = await startSandbox({
+    dir,
+    ports: fixed ? DEMO_PORTS : undefined,
+    git: { knownHostsFile: fixed ? DEMO_KNOWN_HOSTS : join(dir, 'known_hosts') },
+  });
+} catch (e) {
+  // what and what to do, not a stack trace (an sshd not installed, a port taken)
+  process.stderr.write(e instanceof MigrateError ? `sandbox: ${e.code}: ${e.message}\n${e.hint ? `  what to do: ${e.hint}\n` : ''}` : `sandbox: ${e instanceof Error ? e.message.trim() : String(e)}\n`);
+  process.exit(1);
+}
 let stopping = false;
 const stop = async () => {
   if (stopping) return;
   stopping = true;
   await sandbox.stop();
   rmSync(join('state', 'sandbox.json'), { force: true });
+  releaseClaim();
   process.exit(0);
 };
 process.on('SIGTERM', () => void stop());
 process.on('SIGINT', () => void stop());
+// a closed terminal: its sshd, a process of its own, would outlive it holding the port
+process.on('SIGHUP', () => void stop());
 
 try {
   if (args.has('--seed')) {

@@ -5,8 +5,11 @@
  * `git+ssh://127.0.0.1:PORT/acme/<name>.git`. Used by the tests, `npm run
  * sandbox`, `npm run demo` and the bench.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { MigrateError } from '../../src/errors.js';
+import { acquireLock } from '../../src/state/lock.js';
 import { CodeArtifactStandIn, type StandInOptions } from './codeartifact/index.js';
 import { startGitServer, type GitServer } from './git-server.js';
 import { sandboxRepositoryLayout, type SandboxLayoutMistakes } from './sandbox-layout.js';
@@ -184,6 +187,99 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
   } catch (e) {
     await Promise.allSettled(started.reverse().map((s) => s.stop()));
     throw e;
+  }
+}
+
+// ---------------------------------------------------------------- claiming a sandbox folder
+
+/**
+ * Before `npm run demo` or `npm run sandbox` empties its folder (and the demo its job's state)
+ * and starts servers on fixed ports: take the folder's lock (`<dir>.lock.db`, held by the
+ * kernel until release() or this process's end), stop the sshd a killed predecessor left
+ * running from the folder (Verdaccio and the stand-in live in that process and died with
+ * it; sshd is a child of its own, and a SIGTERM, a closed terminal or kill -9 of the demo
+ * leaves it holding its port), then check every fixed port is free. Refused, it throws
+ * before anything is removed: ELOCKED while another demo (or sandbox) uses the folder,
+ * ELOCAL naming a port something else holds (a sandbox of another checkout, any program).
+ * Returns the release function.
+ */
+export async function claimSandboxDir(dir: string, opts: { what: 'demo' | 'sandbox'; ports?: Record<string, number> }): Promise<() => void> {
+  const folder = resolve(dir);
+  mkdirSync(dirname(folder), { recursive: true });
+  let release: () => void;
+  try {
+    release = acquireLock(folder, { command: opts.what });
+  } catch (e) {
+    if (!(e instanceof MigrateError) || e.code !== 'ELOCKED') throw e;
+    const who = /\((pid [^)]*)\)$/.exec(e.message)?.[1];
+    throw new MigrateError('ELOCKED', `another \`npm run ${opts.what}\` is using ${folder}${who ? ` (${who})` : ''}`, {
+      cause: e,
+      hint: 'wait for it to finish, or stop it (Ctrl-C), then run this again; nothing of it was touched',
+    });
+  }
+  try {
+    await stopOrphanSshd(join(folder, 'git', 'sshd_config'));
+    for (const [role, port] of Object.entries(opts.ports ?? {})) {
+      const why = await portTaken(port);
+      if (why) {
+        throw new MigrateError('ELOCAL', `cannot start ${role} on 127.0.0.1:${port}: ${why}`, {
+          hint: `another \`npm run demo\` or \`npm run sandbox\` (from another checkout?) or another program holds it: stop it (\`ss -ltnp 'sport = :${port}'\` names it), then run this again; nothing was removed`,
+        });
+      }
+    }
+    return release;
+  } catch (e) {
+    release();
+    throw e;
+  }
+}
+
+/** Why 127.0.0.1:port cannot be listened on (e.g. "address already in use"), or undefined when it can. */
+function portTaken(port: number): Promise<string | undefined> {
+  return new Promise((res) => {
+    const s = createServer();
+    s.once('error', (e: NodeJS.ErrnoException) => res(e.code === 'EADDRINUSE' ? 'the port is in use' : e.message));
+    s.listen({ port, host: '127.0.0.1', exclusive: true }, () => s.close(() => res(undefined)));
+  });
+}
+
+/**
+ * The sshd a sandbox in this folder started and could not stop (its process killed): one whose
+ * command line names this folder's sshd_config. The caller holds the folder's lock, so no live
+ * sandbox owns it. SIGTERM, then SIGKILL if it lingers.
+ */
+async function stopOrphanSshd(config: string): Promise<void> {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let line: string;
+    try {
+      // sshd retitles itself (`sshd: /usr/sbin/sshd -D -e -f <config> [listener] …`): one string, spaces between the words
+      line = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
+    } catch {
+      continue;
+    }
+    if (/^(sshd: )?\S*sshd /.test(line) && ` ${line} `.includes(` -f ${config} `)) pids.push(Number(entry));
+  }
+  if (pids.length === 0) return;
+  const gone = (pid: number) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+    } catch {
+      return true;
+    }
+  };
+  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+    for (const pid of pids.filter((p) => !gone(p))) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        // gone already
+      }
+    }
+    for (let i = 0; i < 100 && !pids.every(gone); i++) await new Promise((r) => setTimeout(r, 20));
+    if (pids.every(gone)) return;
   }
 }
 
