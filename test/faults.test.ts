@@ -578,9 +578,11 @@ describe('500 from the target', () => {
     // the change is applied; its answer asks to wait a minute, as a lost answer would leave it
     te.sandbox.standIn.addFault({ operation: 'PutPackageOriginConfiguration', package: 'fault/harden-gap-a', status: 429, retryAfterSeconds: 60, afterApply: true, times: 1 });
     try {
+      // this harden's own 429 (other tests of this file throttled origin changes before it)
+      const started = lastSeq(te);
       const child = te.spawnCli(['harden', job, '--json']);
       const closed = once(child, 'close');
-      while (!te.sandbox.standIn.log.some((e) => e.operation === 'PutPackageOriginConfiguration' && e.status === 429)) await new Promise((r) => setTimeout(r, 50));
+      while (!te.sandbox.standIn.log.some((e) => e.seq > started && e.operation === 'PutPackageOriginConfiguration' && e.status === 429)) await new Promise((r) => setTimeout(r, 50));
       child.kill('SIGINT');
       const [code] = (await closed) as [number | null];
       expect(code).toBe(130);
