@@ -14,10 +14,10 @@ import { PassThrough } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runDemo } from './support/demo.js';
+import { TSX_LOADER } from './support/harness.js';
 import { claimSandboxDir } from './support/sandbox.js';
 import { failure } from './support/thrown.js';
 
-const TSX = resolve(import.meta.dirname, '../node_modules/.bin/tsx');
 const SUPPORT = resolve(import.meta.dirname, 'support');
 
 let dir: string;
@@ -33,7 +33,10 @@ afterEach(async () => {
 
 /** Start a support script; resolves with its first line on stdout. */
 function child(script: string, args: string[]): Promise<{ proc: ChildProcess; line: string }> {
-  const proc = spawn(TSX, [join(SUPPORT, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // node itself, with tsx's loader: the tsx command runs the script in a child node of its own, and a
+  // SIGKILL of the tsx command left that child running (the "killed" demo alive, its servers up, and
+  // vitest held open by its end of the inherited stderr)
+  const proc = spawn(process.execPath, ['--import', TSX_LOADER, join(SUPPORT, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(proc);
   return new Promise((res, rej) => {
     const rl = createInterface({ input: proc.stdout! });
