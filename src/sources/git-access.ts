@@ -511,7 +511,7 @@ export class GitAccess {
       return new MigrateError('ESOURCEAUTH', `${where}: ssh could not read the key in ${this.opts.sshKeyEnv}: ${said}`, {
         subject,
         cause: e,
-        hint: `set ${this.opts.sshKeyEnv} to an ssh private key without a passphrase (its whole text, -----BEGIN line included, or its path): \`ssh-keygen -y -f <file>\` prints its public key when ssh can read it`,
+        hint: `set ${this.opts.sshKeyEnv} to an ssh private key without a passphrase (its whole text, from its BEGIN line on, or its path): \`ssh-keygen -y -f <file>\` prints its public key when ssh can read it`,
       });
     }
     if (/Permission denied|Authentication failed|could not read Username|publickey/i.test(all)) {
