@@ -7,13 +7,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type AddressInfo, connect } from 'node:net';
+import { createServer, type Server, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runDemo } from './support/demo.js';
+import { canConnect } from './support/git-server.js';
 import { TSX_LOADER } from './support/harness.js';
 import { claimSandboxDir } from './support/sandbox.js';
 import { failure } from './support/thrown.js';
@@ -54,16 +55,7 @@ function alive(pid: number): boolean {
   }
 }
 
-function listening(port: number): Promise<boolean> {
-  return new Promise((res) => {
-    const s = connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      res(true);
-    });
-    s.once('error', () => res(false));
-  });
-}
+const listening = canConnect;
 
 describe('a second demo while one runs', () => {
   it('is refused with ELOCKED before it removes anything of the first: its sandbox folder and its state', async () => {

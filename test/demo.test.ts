@@ -5,7 +5,6 @@
  * sandbox's git host on its own: stable `/acme/<name>.git` URLs, read-only.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -13,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadJob } from '../src/config/load.js';
 import { DEMO_BROKEN_TAGS, DEMO_KNOWN_HOSTS, DEMO_PORTS } from './support/demo-data.js';
 import { DEMO_JOB, rewriteJob, runDemo, type DemoResult } from './support/demo.js';
-import { fixtureBundle, run } from './support/git-server.js';
+import { canConnect, fixtureBundle, run } from './support/git-server.js';
 import { startSandbox, type Sandbox } from './support/sandbox.js';
 
 /** Real go's hashes of these go-uuid tags (test/fixtures/git/SOURCES.md, matching public go.sum files). */
@@ -23,16 +22,7 @@ const UUID_H1: Record<string, string> = {
   'v1.6.0': 'h1:NIvaJDMOsjHA8n1jAhLSgzrAzy1Hgr+hNrb57e+94F0=',
 };
 
-function listening(port: number): Promise<boolean> {
-  return new Promise((res) => {
-    const s = connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      res(true);
-    });
-    s.once('error', () => res(false));
-  });
-}
+const listening = canConnect;
 
 describe('jobs/demo.yaml', () => {
   it('names the sandbox by stable addresses only: fixed ports, /acme/<name>.git, a known_hosts file under state/', () => {

@@ -3,14 +3,12 @@
  * terminal), `status`, and `report` tell one story per version — what the job asks for now
  * is counted, and what it no longer asks for is listed apart, never counted as selected.
  */
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { humanSummary } from '../src/cli/run.js';
 import { readStatus } from '../src/cli/status.js';
-import { reportCommand } from '../src/cli/plan.js';
-import type { Report } from '../src/report/index.js';
 import { seedPackages } from './support/npm-fixtures.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
+import { reportInProcess } from './support/report-in-process.js';
 
 let te: TestEnv;
 
@@ -21,21 +19,7 @@ afterAll(async () => {
   await te?.stop();
 });
 
-/** `report JOB --json` in-process: the report model and its exit code. */
-async function report(jobFile: string): Promise<{ code: number; report: Report }> {
-  let out = '';
-  const stdout = Object.assign(new Writable({ write: (c: Buffer, _e, done) => ((out += c.toString()), done()) }), { isTTY: false });
-  const stderr = new Writable({ write: (_c, _e, done) => done() });
-  const saved = process.env.CAM_LOCK_DIR;
-  process.env.CAM_LOCK_DIR = te.env.CAM_LOCK_DIR;
-  try {
-    const code = await reportCommand(jobFile, { json: true, stateDir: te.stateDir, out: `${te.dir}/reports-${Date.now()}-${Math.random()}` }, { stdout, stderr });
-    return { code, report: JSON.parse(out) as Report };
-  } finally {
-    if (saved === undefined) delete process.env.CAM_LOCK_DIR;
-    else process.env.CAM_LOCK_DIR = saved;
-  }
-}
+const report = (jobFile: string) => reportInProcess(te, jobFile);
 
 describe('a package migrated whole, then taken out of the job file', () => {
   it('is counted nowhere by the run that sets it aside: its summary, status and the report give the same selected and on-target counts', async () => {

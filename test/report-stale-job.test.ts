@@ -2,12 +2,11 @@
  * `report JOB` reads the state a run left and judges it by the job file as it is now. A job file
  * edited after that run asks for versions no run has looked at: a report must not call them fine.
  */
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { reportCommand } from '../src/cli/plan.js';
 import type { Report } from '../src/report/index.js';
 import { seedPackages } from './support/npm-fixtures.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
+import { reportInProcess } from './support/report-in-process.js';
 
 let te: TestEnv;
 
@@ -25,20 +24,7 @@ function onlyUnaudited(r: { code: number; report: Report }): void {
   expect(r.code).toBe(0);
 }
 
-async function report(jobFile: string): Promise<{ code: number; report: Report }> {
-  let out = '';
-  const stdout = Object.assign(new Writable({ write: (c: Buffer, _e, done) => ((out += c.toString()), done()) }), { isTTY: false });
-  const stderr = new Writable({ write: (_c, _e, done) => done() });
-  const saved = process.env.CAM_LOCK_DIR;
-  process.env.CAM_LOCK_DIR = te.env.CAM_LOCK_DIR;
-  try {
-    const code = await reportCommand(jobFile, { json: true, stateDir: te.stateDir, out: `${te.dir}/reports-${Date.now()}-${Math.random()}` }, { stdout, stderr });
-    return { code, report: JSON.parse(out) as Report };
-  } finally {
-    if (saved === undefined) delete process.env.CAM_LOCK_DIR;
-    else process.env.CAM_LOCK_DIR = saved;
-  }
-}
+const report = (jobFile: string) => reportInProcess(te, jobFile);
 
 describe('a job file edited after the run the report is of', () => {
   it('a package and a scope added to an npm source: never listed, so the report is NO-GO naming them', async () => {

@@ -471,7 +471,8 @@ async function waitUntilListening(port: number, exited: Promise<number | null>, 
   throw new Error(`sshd did not listen on 127.0.0.1:${port} within ${READY_TIMEOUT_MS} ms:\n${log()}`);
 }
 
-function canConnect(port: number): Promise<boolean> {
+/** Whether something accepts a connection on 127.0.0.1:port. */
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((res) => {
     const s = connect({ host: '127.0.0.1', port });
     s.once('connect', () => {
