@@ -14,7 +14,7 @@ import type { CodeArtifact } from '../targets/codeartifact.js';
 import type { TargetFormat } from '../targets/format.js';
 import type { Format } from '../types.js';
 import { withRetry } from './retry.js';
-import { ThrottleBreaker } from './stop.js';
+import { ThrottleBreaker, throttleStormError } from './stop.js';
 
 export const HARDENED: OriginConfiguration = { publish: 'ALLOW', upstream: 'BLOCK' };
 
@@ -179,8 +179,10 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
         const error = describe(p.name, e);
         result.errors.push({ format: p.format, ...error });
         if (throttles.outcome(`failed:${error.code}`) && storm === undefined) {
-          storm = new MigrateError('ETHROTTLED', `CodeArtifact throttled ${throttles.count} packages in a row through their whole retry budget (limits.retries: ${opts.retries}), with nothing answered between them: the account's quota is being spent elsewhere, or is below limits.rates; stopped instead of failing every package left the same way. The last: ${error.message}`, {
-            hint: "rerun once the quota has room: nothing is lost (what was changed is in the ledger; a second harden finds it so and changes the rest); look for another client writing to the domain, and compare limits.rates with the account's quotas",
+          storm = throttleStormError('package', throttles.count, opts.retries, error.message, {
+            between: 'answered',
+            lost: 'what was changed is in the ledger; a second harden finds it so and changes the rest',
+            others: 'another client writing to the domain',
           });
           queue.clear();
         }

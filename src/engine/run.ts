@@ -32,7 +32,7 @@ import { FATAL_CODES, migratePackage, type PackageRunContext } from './package.j
 import { applyFilters, summarize, watchLiveHeap } from './summary.js';
 import { checkGoSums, goSumFiles } from './gosum-check.js';
 import { Limiter, StuckWatch } from './limiter.js';
-import { gracefulStop, RefusalBreaker, targetStuckError, ThrottleBreaker } from './stop.js';
+import { gracefulStop, RefusalBreaker, targetStuckError, ThrottleBreaker, throttleStormError } from './stop.js';
 import { jobRates, resolveRates } from './rates.js';
 import { harden, scopesOf } from './harden.js';
 import { jobNamesPackage, otherJobsOfThisWork, recordSources, refuseReformattedSources, refuseRenamedSources, refuseRespelledPackages, notAskedBy, setAsideDropped } from './job-edits.js';
@@ -584,8 +584,11 @@ function everyPublishRefused(row: string, last: string | null): MigrateError {
 function everyPublishThrottled(inRow: number, retries: number, last: string | null, dryRun: boolean): MigrateError {
   // a plan (a dry run) reads: its versions are checked by the rerun, not published
   const then = dryRun ? 'checked then (the plan written then)' : 'published then, each once';
-  return new MigrateError('ETHROTTLED', `CodeArtifact throttled ${inRow} versions in a row through their whole retry budget (limits.retries: ${retries}), with nothing accepted between them: the account's quota is being spent elsewhere, or is below limits.rates; stopped instead of failing every version left the same way. The last: ${last ?? 'unknown'}`, {
-    hint: `rerun once the quota has room: nothing is lost (the throttled versions and those not reached yet are ${then}); look for another client using the domain (another team's CI, another copy of this tool run from another state folder), and compare limits.rates with the account's quotas (Service Quotas, the run summary's rates)`,
+  return throttleStormError('version', inRow, retries, last ?? 'unknown', {
+    between: 'accepted',
+    lost: `the throttled versions and those not reached yet are ${then}`,
+    others: "another client using the domain (another team's CI, another copy of this tool run from another state folder)",
+    rates: "Service Quotas, the run summary's rates",
   });
 }
 

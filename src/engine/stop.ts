@@ -5,7 +5,7 @@
  * each piece of work stood, so nothing is lost either way.
  */
 import { setMaxListeners } from 'node:events';
-import { targetSilentError, targetUnreachableError, type MigrateError } from '../errors.js';
+import { MigrateError, targetSilentError, targetUnreachableError } from '../errors.js';
 import { STUCK_AFTER, type Limiter, type NoAnswer } from './limiter.js';
 
 export interface GracefulStop {
@@ -107,6 +107,19 @@ export class ThrottleBreaker {
   get count(): number {
     return this.inRow;
   }
+}
+
+const PLURAL = { version: 'versions', entry: 'entries', package: 'packages' } as const;
+
+/**
+ * What a command stopped by a throttle storm ends with (ETHROTTLED): `inRow` versions (a warm's
+ * entries, harden's packages) throttled through `retries`, nothing `between` them; `lost` says what
+ * the rerun takes, `others` who else may spend the quota, `rates` where the rates in use are said.
+ */
+export function throttleStormError(kind: keyof typeof PLURAL, inRow: number, retries: number, last: string, say: { between: 'accepted' | 'answered'; lost: string; others: string; rates?: string }): MigrateError {
+  return new MigrateError('ETHROTTLED', `CodeArtifact throttled ${inRow} ${PLURAL[kind]} in a row through their whole retry budget (limits.retries: ${retries}), with nothing ${say.between} between them: the account's quota is being spent elsewhere, or is below limits.rates; stopped instead of failing every ${kind} left the same way. The last: ${last}`, {
+    hint: `rerun once the quota has room: nothing is lost (${say.lost}); look for ${say.others}, and compare limits.rates with the account's quotas${say.rates ? ` (${say.rates})` : ''}`,
+  });
 }
 
 /** How many refusals (403) in a row, of at least 3 packages, before anything was accepted, stop a command. */

@@ -13,7 +13,7 @@ import type { LoadedJob } from '../config/load.js';
 import { Limiter } from '../engine/limiter.js';
 import { jobRates, resolveRates } from '../engine/rates.js';
 import { isRetryable, withRetry } from '../engine/retry.js';
-import { gracefulStop, RefusalBreaker, stopWhenStuck, ThrottleBreaker } from '../engine/stop.js';
+import { gracefulStop, RefusalBreaker, stopWhenStuck, ThrottleBreaker, throttleStormError } from '../engine/stop.js';
 import { FATAL_CODES } from '../engine/package.js';
 import { localError, MigrateError, toError } from '../errors.js';
 import { StateDb } from '../state/db.js';
@@ -207,8 +207,10 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
       // a public registry's failure (EPUBLICREGISTRY) says nothing of the target: the row goes on
       if (throttles.outcome(`failed:${e.code}`)) {
         stuck.stopWith(
-          new MigrateError('ETHROTTLED', `CodeArtifact throttled ${throttles.count} entries in a row through their whole retry budget (limits.retries: ${retries}), with nothing answered between them: the account's quota is being spent elsewhere, or is below limits.rates; stopped instead of failing every entry left the same way. The last: ${e.message}`, {
-            hint: "rerun once the quota has room: nothing is lost (the throttled entries and those not reached yet are asked then); look for another client reading through the domain, and compare limits.rates with the account's quotas",
+          throttleStormError('entry', throttles.count, retries, e.message, {
+            between: 'answered',
+            lost: 'the throttled entries and those not reached yet are asked then',
+            others: 'another client reading through the domain',
           }),
         );
       }
