@@ -253,15 +253,11 @@ export class PypiTarget implements TargetFormat {
   async verifyWithClient(name: string, version: string, assets: readonly AssetFile[], signal?: AbortSignal): Promise<void> {
     const subject = `${name}@${version}`;
     const project = normalizeProjectName(name);
-    const endpoint = await this.endpoint();
-    const url = `${endpoint}simple/${project}/`;
-    const res = await this.endpointClient.send('reading the simple index', READ, subject, { method: 'GET', url, headers: { accept: 'text/html' }, signal });
-    if (res.status === 404) {
+    const page = await this.projectPage(await this.endpoint(), project, subject, signal);
+    if (!page) {
       throw new MigrateError('EVERIFY', `${subject}: the simple index has no page for ${project} yet`, { subject, status: 404, expected: assets.map((a) => a.name).join(', '), actual: 'no page' });
     }
-    if (res.status !== 200) {
-      throw new MigrateError('ETARGET', `${subject}: reading ${url} answered HTTP ${res.status}: ${excerpt(res.body)}`, { subject, status: res.status });
-    }
+    const { url, body } = page;
     // of a page of any size, only the links naming our files or another file of this version are kept
     const ours = new Set(assets.map((a) => a.name));
     // pip's `==1.0` also matches a file of `1.0+abc` (a pin without a local label ignores the file's) and ranks it above ours
@@ -271,7 +267,7 @@ export class PypiTarget implements TargetFormat {
       return v !== undefined && (samePep440(v, version) || (release && v.includes('+') && samePep440(v.slice(0, v.indexOf('+')), version)));
     };
     let listedFiles = 0;
-    const links = parseSimpleIndex(res.body, url, ({ filename, hrefName }) => {
+    const links = parseSimpleIndex(body, url, ({ filename, hrefName }) => {
       listedFiles++;
       return ours.has(filename) || ours.has(hrefName) || thisVersion(filename) || thisVersion(hrefName);
     });
@@ -350,15 +346,13 @@ export class PypiTarget implements TargetFormat {
     const subject = `${req.name}@${req.version}`;
     const project = normalizeProjectName(req.name);
     const release = req.version.slice(0, req.version.indexOf('+'));
-    const url = `${endpoint}simple/${project}/`;
-    const res = await this.endpointClient.send('reading the simple index', READ, subject, { method: 'GET', url, headers: { accept: 'text/html' }, signal: req.signal });
-    if (res.status === 404) return;
-    if (res.status !== 200) throw new MigrateError('ETARGET', `${subject}: reading ${url} answered HTTP ${res.status}: ${excerpt(res.body)}`, { subject, status: res.status });
+    const page = await this.projectPage(endpoint, project, subject, req.signal);
+    if (!page) return;
     const isRelease = (n: string) => {
       const v = fileVersion(n, project);
       return v !== undefined && !v.includes('+') && samePep440(v, release);
     };
-    const theirs = [...new Set(parseSimpleIndex(res.body, url, ({ filename, hrefName }) => isRelease(filename) || isRelease(hrefName)).map((l) => l.hrefName))];
+    const theirs = [...new Set(parseSimpleIndex(page.body, page.url, ({ filename, hrefName }) => isRelease(filename) || isRelease(hrefName)).map((l) => l.hrefName))];
     if (theirs.length === 0) return;
     throw new MigrateError('EBADSOURCE', `${subject}: the target already holds the release ${release} (${theirs.map((n) => printable(n)).join(', ')}); \`pip install ${project}==${release}\` would install the local version ${req.version} instead of it (a pin without a local label matches any, and ranks ${req.version} above ${release}): not uploaded`, {
       subject,
@@ -366,6 +360,15 @@ export class PypiTarget implements TargetFormat {
       actual: theirs.join(', '),
       hint: `skip the local version in the job (versions: {"${req.version}": {skip: …}}), or delete ${release} from the target if it should not be there`,
     });
+  }
+
+  /** The project's page of the simple index (PEP 503): its URL and HTML, or undefined when there is none (404); any other answer is ETARGET. */
+  private async projectPage(endpoint: string, project: string, subject: string, signal?: AbortSignal): Promise<{ url: string; body: string } | undefined> {
+    const url = `${endpoint}simple/${project}/`;
+    const res = await this.endpointClient.send('reading the simple index', READ, subject, { method: 'GET', url, headers: { accept: 'text/html' }, signal });
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw new MigrateError('ETARGET', `${subject}: reading ${url} answered HTTP ${res.status}: ${excerpt(res.body)}`, { subject, status: res.status });
+    return { url, body: res.body };
   }
 
   /** sha256 and BLAKE2b-256 of the blob, which must still be the bytes recorded for it. */
