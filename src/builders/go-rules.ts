@@ -216,10 +216,15 @@ export function escapeVersion(v: string): string {
  * outside of range [0,9999]"), where toISOString would write `+010000-…`, which go refuses to parse.
  */
 export function goInfoTime(time: Date): string | undefined {
-  if (Number.isNaN(time.getTime())) return undefined;
-  const year = time.getUTCFullYear();
-  if (year < 0 || year > 9999) return undefined;
+  if (goTimeProblem(time) !== undefined) return undefined;
   return new Date(Math.floor(time.getTime() / 1000) * 1000).toISOString().replace(/\.000Z$/, 'Z');
+}
+
+/** Why a commit time can be no version's `.info` Time (goInfoTime), said after "the commit time …"; undefined when it can. */
+export function goTimeProblem(time: Date): string | undefined {
+  if (Number.isNaN(time.getTime())) return 'is not a date';
+  const year = time.getUTCFullYear();
+  return year < 0 || year > 9999 ? `is in the year ${year}, and go writes and reads a version's time (.info) only from the year 0 to 9999` : undefined;
 }
 
 // ---------------------------------------------------------------- go.mod

@@ -38,6 +38,7 @@ import {
   checkPathMajor,
   declaresGo124,
   goInfoTime,
+  goTimeProblem,
   isCanonicalVersion,
   isIncompatible,
   isPseudoVersion,
@@ -123,10 +124,7 @@ export function goAssetNames(version: string): { zip: string; mod: string; info:
  */
 export function goInfoJson(version: string, time: Date, origin?: GoOrigin): Buffer {
   const stamp = goInfoTime(time);
-  if (stamp === undefined) {
-    const why = Number.isNaN(time.getTime()) ? 'is not a date' : `is in the year ${time.getUTCFullYear()}, and go writes and reads a .info time only from the year 0 to 9999`;
-    throw new MigrateError('EBADSOURCE', `${version}: the commit time ${why}`, { hint: 'no go command can use this version; exclude it' });
-  }
+  if (stamp === undefined) throw new MigrateError('EBADSOURCE', `${version}: the commit time ${goTimeProblem(time)}`, { hint: 'no go command can use this version; exclude it' });
   const info: Record<string, unknown> = { Version: version, Time: stamp };
   // Field order of codehost.Origin in current Go (Go 1.19 wrote Ref before Hash); go reads either.
   if (origin) info.Origin = { VCS: origin.vcs, URL: origin.url, ...(origin.subdir ? { Subdir: origin.subdir } : {}), Hash: origin.hash, ...(origin.ref ? { Ref: origin.ref } : {}) };
@@ -140,10 +138,8 @@ export async function buildGoModule(input: GoBuildInput): Promise<GoModuleBuild>
     throw new MigrateError('ECONFIG', `${early}: the module directory ${JSON.stringify(subdir)} is not a clean relative path`, { subject: early, hint: "give it like 'tools/cli', or '' for the repository root" });
   }
   // before anything is written (the .info is made last): a time go cannot read makes the version useless to it
-  if (goInfoTime(input.commitTime) === undefined) {
-    const when = Number.isNaN(input.commitTime.getTime()) ? 'is not a date' : `is in the year ${input.commitTime.getUTCFullYear()}`;
-    throw fail('EBADSOURCE', early, `the commit time ${when}, and go writes and reads a version's time (.info) only up to the year 9999`, 'no go command can use this version; exclude this tag');
-  }
+  const timeProblem = goTimeProblem(input.commitTime);
+  if (timeProblem) throw fail('EBADSOURCE', early, `the commit time ${timeProblem}`, 'no go command can use this version; exclude this tag');
   if (isPseudoVersion(version)) throw fail('EBADSOURCE', early, `${version} is a pseudo-version; only tagged versions are migrated`, 'exclude this tag');
   if (!isCanonicalVersion(version)) {
     throw fail('EBADSOURCE', early, `${version} is not a canonical Go version (vMAJOR.MINOR.PATCH[-pre], no build metadata but +incompatible)`, 'Go ignores such tags; exclude it');

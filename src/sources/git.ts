@@ -24,7 +24,7 @@ import type { Readable } from 'node:stream';
 import semver from 'semver';
 import type { SimpleGit } from 'simple-git';
 import { SEALED } from '../builders/process.js';
-import { MAX_GO_MOD, checkPathMajor, goInfoTime, isCanonicalVersion, isPseudoVersion, modulePathFromGoMod, semverMajor, splitPathVersion } from '../builders/go-rules.js';
+import { MAX_GO_MOD, checkPathMajor, goTimeProblem, isCanonicalVersion, isPseudoVersion, modulePathFromGoMod, semverMajor, splitPathVersion } from '../builders/go-rules.js';
 import { normalizePep440, pep440Key } from '../builders/python-metadata.js';
 import type { GitSourceConfig, JobConfig } from '../config/schema.js';
 import { MigrateError, vanishedError } from '../errors.js';
@@ -344,11 +344,12 @@ export class GitSource implements Source {
       }
       const d = this.describe(t.tag, t.commit, t.captured, t.type, (path) => blobs.get(`${t.commit}:${dir}${path}`));
       // a time no date can hold cannot be recorded, nor stamped on the built files: the version is refused, not the listing
+      const goTime = this.format === 'go' && !d.skip && t.committedAt !== undefined ? goTimeProblem(new Date(t.committedAt)) : undefined;
       const timeProblem =
         t.badTime !== undefined && !d.skip
           ? `commit ${t.commit.slice(0, 12)} of tag ${printable(t.tag)} is dated ${t.badTime} seconds after 1970, past any date (year 275760 at most)`
-          : this.format === 'go' && !d.skip && t.committedAt !== undefined && !goInfoTime(new Date(t.committedAt))
-            ? `commit ${t.commit.slice(0, 12)} of tag ${printable(t.tag)} is dated in the year ${new Date(t.committedAt).getUTCFullYear()}: go writes and reads a version's time (.info) only up to the year 9999, so no go command could use this version`
+          : goTime
+            ? `commit ${t.commit.slice(0, 12)} of tag ${printable(t.tag)}: its time ${goTime}, so no go command could use this version`
             : undefined;
       // a version go, npm or pip takes but CodeArtifact does not (real AWS refuses it, after part of it may have landed): never built nor sent
       const unheld = d.skip ? undefined : versionTooLong(this.format, d.version);
