@@ -220,8 +220,7 @@ export class GitAccess {
   async readBlobs<T>(repo: string, specs: readonly string[], maxBytes: number, read: (bytes: Buffer) => T, signal?: AbortSignal): Promise<(T | 'too-large' | undefined)[]> {
     if (specs.length === 0) return [];
     if (specs.some((x) => /[\r\n]/.test(x))) throw new MigrateError('ECONFIG', `${this.opts.owner}: a path with a line break cannot be read from git`);
-    const env = { ...pick(this.env, ['PATH', 'HOME', 'LANG', 'TMPDIR']), ...WITHOUT_OPERATOR_CONFIG, GIT_TERMINAL_PROMPT: '0' };
-    const child = spawn('git', ['cat-file', '--batch'], { cwd: repo, env, stdio: ['pipe', 'pipe', 'pipe'], ...(signal ? { signal } : {}) });
+    const child = spawn('git', ['cat-file', '--batch'], { cwd: repo, env: this.localEnv, stdio: ['pipe', 'pipe', 'pipe'], ...(signal ? { signal } : {}) });
     const out: (T | 'too-large' | undefined)[] = [];
     let pending: Buffer = Buffer.alloc(0);
     // the object being read: how many bytes are left of it (and its newline), and what it gives
