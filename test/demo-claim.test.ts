@@ -14,7 +14,7 @@ import { PassThrough } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runDemo } from './support/demo.js';
-import { canConnect } from './support/git-server.js';
+import { alive, canConnect } from './support/git-server.js';
 import { TSX_LOADER } from './support/harness.js';
 import { claimSandboxDir } from './support/sandbox.js';
 import { failure } from './support/thrown.js';
@@ -44,15 +44,6 @@ function child(script: string, args: string[]): Promise<{ proc: ChildProcess; li
     rl.once('line', (line) => res({ proc, line }));
     proc.once('exit', (code) => rej(new Error(`${script} exited ${code} before saying anything`)));
   });
-}
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 const listening = canConnect;

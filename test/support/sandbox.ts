@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { MigrateError } from '../../src/errors.js';
 import { acquireLock } from '../../src/state/lock.js';
 import { CodeArtifactStandIn, type StandInOptions } from './codeartifact/index.js';
-import { startGitServer, type GitServer } from './git-server.js';
+import { alive, startGitServer, type GitServer } from './git-server.js';
 import { sandboxRepositoryLayout, type SandboxLayoutMistakes } from './sandbox-layout.js';
 import { startPublicRegistries, type PublicRegistries } from './public-registries.js';
 import { startRegistry, type RunningRegistry } from './verdaccio.js';
@@ -262,14 +262,7 @@ async function stopOrphanSshd(config: string): Promise<void> {
     if (/^(sshd: )?\S*sshd /.test(line) && ` ${line} `.includes(` -f ${config} `)) pids.push(Number(entry));
   }
   if (pids.length === 0) return;
-  const gone = (pid: number) => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-    } catch {
-      return true;
-    }
-  };
+  const gone = (pid: number) => !alive(pid);
   for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
     for (const pid of pids.filter((p) => !gone(p))) {
       try {
