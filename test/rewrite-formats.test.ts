@@ -12,7 +12,7 @@ import { PassThrough } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { parse, stringify } from 'yaml';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { rewriteCommand } from '../src/cli/rewrite.js';
 import { detect, parseLockfile, type LockEntry } from '../src/lockfiles/index.js';
 import { rewriteLockfile, unifiedDiff, type RewriteTargets } from '../src/lockfiles/rewrite/index.js';
@@ -31,6 +31,7 @@ const PNPM_LOCK = "lockfileVersion: '9.0'\n\npackages:\n\n  left@1.0.0:\n    res
 /** What a file with no registry URL is told (to point the package manager at the shared repository some other way). */
 const NO_URL_ADVICE = /no --index-url|no registry `resolved`|no legacy source|no tarball URLs/;
 const tmp = mkdtempSync(join(tmpdir(), 'cam-rewrite-formats-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const ROOT = join(import.meta.dirname, '..');
 const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 

@@ -6,10 +6,10 @@
  * the same requirements, the same extra indexes, a file pip still reads. The project's
  * own reader reads the rewritten file to the same entries, every hash the same.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseLockfile } from '../src/lockfiles/index.js';
 import { rewriteLockfile, type RewriteTargets } from '../src/lockfiles/rewrite/index.js';
 import { RegistryHosts } from '../src/warm/items.js';
@@ -20,6 +20,7 @@ const INDEX = `${PYPI}simple/`;
 const registries = new RegistryHosts({ publicRegistries: { npm: 'https://registry.npmjs.org/', pypi: 'https://pypi.org/' }, sources: [], target: { domain: 'acme', domainOwner: '111122223333' } });
 const targets: RewriteTargets = { pypi: PYPI, foreignPypiHost: (u) => registries.foreign('pypi', u) };
 const tmp = mkdtempSync(join(tmpdir(), 'cam-rewrite-pip-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** What pip reads from each file: per line, the index and extra indexes it sets, or the requirement; or pip's error. */
 const PIP_READ = `

@@ -3,18 +3,21 @@
  * quoted, several on a line, from an include), and a registry the job names by a path.
  * Every miss here sent a company's package through a public store by name.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseRequirements } from '../../src/lockfiles/requirements.js';
 import { itemOf, RegistryHosts } from '../../src/warm/items.js';
 
 const COMPANY = 'https://pypi.acme.example/simple';
 const none = { has: () => false } as unknown as Parameters<typeof itemOf>[1];
 
+const tmp = mkdtempSync(join(tmpdir(), 'warm-req-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
 function read(files: Record<string, string>) {
-  const dir = mkdtempSync(join(tmpdir(), 'warm-req-'));
+  const dir = mkdtempSync(join(tmp, 'r-'));
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return parseRequirements(files['requirements.txt']!, join(dir, 'requirements.txt'), { root: dir });
 }
