@@ -13,7 +13,7 @@
  * `runDemo` is also what test/demo.test.ts runs, on random ports with the job rewritten
  * to them.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -165,6 +165,35 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
 /** The sandbox a demo (npm run demo) runs in, while it does: the signal handlers stop it. */
 let running: Sandbox | undefined;
 
+/** The demo's temp folders that exist now: a signal's handler removes them, as the `finally` that would have would. */
+const temps = new Set<string>();
+
+/** A new temp folder, removed by `drop` or by a signal that ends the demo first. */
+function tempFolder(prefix: string): { dir: string; drop: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  temps.add(dir);
+  return {
+    dir,
+    drop: () => {
+      rmSync(dir, { recursive: true, force: true });
+      temps.delete(dir);
+    },
+  };
+}
+
+/** What a signal leaves: the temp folders still there (the module cache go makes read-only first made writable). */
+function dropTemps(): void {
+  for (const dir of temps) {
+    try {
+      execFileSync('chmod', ['-R', 'u+w', dir], { stdio: 'ignore' });
+    } catch {
+      // a folder already gone, or one chmod could not open: rmSync says what is left
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+  temps.clear();
+}
+
 async function demoInSandbox(opts: DemoOptions, stateDir: string, fixed: boolean): Promise<DemoResult> {
   const { out } = opts;
   const say = (s = '') => out.write(`${s}\n`);
@@ -312,11 +341,11 @@ async function runWithoutSkips(job: LoadedJob, env: NodeJS.ProcessEnv): Promise<
   const broken = DEMO_BROKEN_TAGS.filter((b) => b.skippedBy === 'job');
   const sources = job.config.sources.filter((s) => broken.some((b) => b.source === s.id)).map((s) => (s.kind === 'git' ? { ...s, versions: {} } : s));
   const config: JobConfig = { ...job.config, sources, filters: { ...job.config.filters, include: broken.map((b) => `${b.package}@${b.version}`) } };
-  const dir = mkdtempSync(join(tmpdir(), 'cam-demo-unskipped-'));
+  const { dir, drop } = tempFolder('cam-demo-unskipped-');
   try {
     return await runJob({ job: { file: job.file, name: `${job.name}-without-skips`, config }, stateDir: dir, env, dryRun: true });
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    drop();
   }
 }
 
@@ -350,7 +379,7 @@ async function runWithProgress(err: DemoOptions['err'], go: (onProgress: (e: Pro
 
 /** Each verified Python version with pip, one at a time (a version pin each); the file pip picks against the one recorded. */
 async function pipChecks(sandbox: Sandbox, token: string, rows: ItemRow[], assets: Map<number, AssetRow[]>): Promise<PipCheck[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'cam-demo-pip-'));
+  const { dir, drop } = tempFolder('cam-demo-pip-');
   const out: PipCheck[] = [];
   try {
     const index = sandbox.standIn.pypiIndexUrl('pypi-internal', token);
@@ -374,14 +403,14 @@ async function pipChecks(sandbox: Sandbox, token: string, rows: ItemRow[], asset
       out.push(check);
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    drop();
   }
   return out;
 }
 
 /** Every verified Go version in one `go mod download -json` through the proxy: the h1 hashes go computes against the recorded ones. */
 async function goChecks(proxyUrl: string, rows: ItemRow[]): Promise<GoCheck[]> {
-  const gopath = mkdtempSync(join(tmpdir(), 'cam-demo-gopath-'));
+  const { dir: gopath, drop } = tempFolder('cam-demo-gopath-');
   const recorded = new Map(rows.map((r) => [`${r.package}@${r.version}`, JSON.parse(r.facts ?? '{}') as { h1?: string; goModH1?: string }]));
   try {
     let stdout: string;
@@ -413,7 +442,7 @@ async function goChecks(proxyUrl: string, rows: ItemRow[]): Promise<GoCheck[]> {
   } finally {
     // the module cache is read-only, as go makes it
     await run('chmod', ['-R', 'u+w', gopath]).catch(() => {});
-    rmSync(gopath, { recursive: true, force: true });
+    drop();
   }
 }
 
@@ -458,7 +487,10 @@ if (process.argv[1] && resolve(process.argv[1]) === import.meta.filename) {
       if (stopping) process.exit(128 + number);
       stopping = true;
       process.stderr.write(`\ndemo: ${signal}, stopping the sandbox…\n`);
-      void Promise.resolve(running?.stop()).finally(() => process.exit(128 + number));
+      void Promise.resolve(running?.stop()).finally(() => {
+        dropTemps();
+        process.exit(128 + number);
+      });
     });
   }
   try {
