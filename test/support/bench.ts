@@ -17,7 +17,7 @@
  *   3. peak RSS as tarball sizes grow (should stay flat: bytes are streamed);
  *   4. the quota sweep (10, 50, 100/s read from the stand-in's Service Quotas):
  *      end to end, and first publish to last; then a completed 10,000-version
- *      job run again;
+ *      job run again, and `report` of it (seconds, peak RSS, each form's size);
  *   5. dry runs over thousands of packages (ms per package, peak RSS);
  *   6. Python and Go builds from real tagged repositories over git+ssh, and npm-in-git tags with a prepare script.
  * Prints a table and writes state/bench.json.
@@ -27,7 +27,7 @@
  * CAM_BENCH_TRACE=1 prints the stand-in's requests before each sweep run's first publish.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -39,7 +39,6 @@ import { json, startHostileRegistry } from './hostile-registry.js';
 import { npmTarball } from './tarballs.js';
 import { fixtureBundle, startGitServer } from './git-server.js';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 
 const { values } = parseArgs({
@@ -68,7 +67,15 @@ const SWEEP = values.sweep.split(',').filter(Boolean).map(Number);
 const PER_PACKAGE = values['per-package'].split(',').filter(Boolean).map(Number);
 const ONE_PACKAGE_VERSIONS = Number(values['one-package-versions']);
 const RERUN_VERSIONS = Number(values['rerun-versions']);
-let bigRerun: { versions: number; firstSeconds: number; rerunSeconds: number; rerunRequests: number; rerunExit: number } | undefined;
+let bigRerun: { versions: number; firstSeconds: number; rerunSeconds: number; rerunRequests: number; rerunExit: number; report?: ReportFigures } | undefined;
+
+/** `report` of a job's state: seconds, peak RSS, and the size of each form it wrote. */
+interface ReportFigures {
+  seconds: number;
+  peakRssBytes: number;
+  bytes: Record<string, number>;
+  exit: number;
+}
 const N = Number(values.packages);
 const M = Number(values.versions);
 const LATENCY = Number(values.latency);
@@ -129,6 +136,33 @@ function runCli(sandbox: Sandbox, job: string, extra: string[] = [], extraEnv: R
 }
 
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
+
+/**
+ * `report JOB --out DIR` of what the state records, in a child whose peak RSS a preloaded
+ * script writes to a file at exit (the CLI prints no figures of its own for a report).
+ */
+function reportCli(sandbox: Sandbox, job: string): Promise<ReportFigures> {
+  const out = mkdtempSync(join(dir, 'report-'));
+  const rssFile = join(out, 'rss');
+  const preload = join(dir, 'rss-at-exit.cjs');
+  writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(rssFile)}, String(process.resourceUsage().maxRSS * 1024)));\n`);
+  const started = performance.now();
+  return new Promise((res, rej) => {
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('AWS_')) env[k] = v;
+    const child = spawn(process.execPath, ['--no-deprecation', '--require', preload, join(ROOT, 'dist/src/cli/main.js'), '--state-dir', join(dir, 'state'), 'report', job, '--out', join(out, 'forms')], {
+      env: { ...env, ...sandbox.descriptor.env, CAM_LOCK_DIR: join(dir, 'locks'), AWS_EC2_METADATA_DISABLED: 'true' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    child.on('error', rej);
+    child.on('close', (code) => {
+      const seconds = (performance.now() - started) / 1000;
+      const bytes: Record<string, number> = {};
+      for (const f of existsSync(join(out, 'forms')) ? readdirSync(join(out, 'forms')) : []) bytes[f] = statSync(join(out, 'forms', f)).size;
+      res({ seconds, peakRssBytes: existsSync(rssFile) ? Number(readFileSync(rssFile, 'utf8')) : 0, bytes, exit: code ?? -1 });
+    });
+  });
+}
 
 log('building dist/ (the bench measures the built CLI)…');
 execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.json')], { stdio: 'inherit' });
@@ -254,7 +288,9 @@ try {
       const first = await runCli(sandbox, bigJob);
       const beforeBig = standIn.log.length;
       const again = await runCli(sandbox, bigJob);
-      bigRerun = { versions: first.complete, firstSeconds: first.durationMs / 1000, rerunSeconds: again.durationMs / 1000, rerunRequests: standIn.log.length - beforeBig, rerunExit: again.exitCode };
+      // and the report people read of it: every version in each of the three forms
+      const report = await reportCli(sandbox, bigJob);
+      bigRerun = { versions: first.complete, firstSeconds: first.durationMs / 1000, rerunSeconds: again.durationMs / 1000, rerunRequests: standIn.log.length - beforeBig, rerunExit: again.exitCode, report };
     }
   } finally {
     await sweepRegistry.stop();
@@ -405,6 +441,9 @@ try {
           `  sweep ${String(x.quota).padStart(3)}/s  ${x.case.padEnd(22)} ${x.perSecond.toFixed(1)}/s = ${(x.ratio * 100).toFixed(1)}% of the quota end to end; ${x.steadyPerSecond.toFixed(1)}/s = ${(x.steadyRatio * 100).toFixed(1)}% first publish to last (${x.versions} versions, ${x.seconds.toFixed(1)} s, first publish after ${x.firstPublishSeconds.toFixed(1)} s, ${x.peakPackages} packages in flight at most, rate from ${x.rateSource}, ${x.quota429s} quota 429s, peak RSS ${mb(x.peakRssBytes)}, live heap ${mb(x.peakLiveHeapBytes)})`,
       ),
       ...(bigRerun ? [`  rerun of a completed ${bigRerun.versions}-version job  ${bigRerun.rerunSeconds.toFixed(2)} s, ${bigRerun.rerunRequests} requests to the target (first run ${bigRerun.firstSeconds.toFixed(1)} s, exit ${bigRerun.rerunExit})`] : []),
+      ...(bigRerun?.report
+        ? [`  report of it       ${bigRerun.report.seconds.toFixed(1)} s, peak RSS ${mb(bigRerun.report.peakRssBytes)}, exit ${bigRerun.report.exit}; ${Object.entries(bigRerun.report.bytes).map(([f, b]) => `${f} ${mb(b)}`).join(', ')}`]
+        : []),
       ...scale.map((x) => `  scale ${String(x.packages).padStart(6)} packages  dry run ${x.seconds.toFixed(1)} s = ${x.msPerPackage.toFixed(2)} ms/package, peak RSS ${mb(x.peakRssBytes)} (${x.listed} would-publish)`),
       '',
     ].join('\n'),
