@@ -66,7 +66,8 @@ describe('a report of a run', () => {
     expect(r.preflight).toEqual(plan.preflight);
     expect(r.exposure).toEqual(plan.exposure);
     // said to be the plan's, of its date, not a check made now
-    expect(r.auditFrom).toEqual({ runId: planRun, at: plan.exposure!.checkedAt, ageSeconds: expect.any(Number) });
+    // and made from this same job file (its path and SHA-256, as the report's own)
+    expect(r.auditFrom).toEqual({ runId: planRun, at: plan.exposure!.checkedAt, ageSeconds: expect.any(Number), jobFile: { path: job, sha256: r.job.sha256 } });
     expect(r.auditFrom!.ageSeconds).toBeGreaterThanOrEqual(0);
     const store = r.findings.find((f) => f.code === 'PREFLIGHT:npm-store-connection')!;
     expect(store).toMatchObject({ severity: 'critical', section: 'preflight' });

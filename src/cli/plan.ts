@@ -5,13 +5,13 @@
  * Markdown, one self-contained HTML file) for the people who sign off.
  * `report JOB` writes the same report for a finished or partial run.
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { loadJob, type LoadedJob } from '../config/load.js';
 import { exposure, preflightAudit } from '../engine/audit.js';
 import type { RunSummary } from '../engine/events.js';
 import { runJob } from '../engine/run.js';
 import { Limiter } from '../engine/limiter.js';
-import { buildReport, type Report } from '../report/model.js';
+import { buildReport, type JobFileId, type Report } from '../report/model.js';
 import { exposureSchema, preflightSchema, type ExposureInput, type HardeningInput, type PreflightInput } from '../report/schema.js';
 import { parseSummary, reportInputFromState } from '../report/from-state.js';
 import { renderJsonParts } from '../report/render-json.js';
@@ -140,7 +140,8 @@ async function planLocked(job: LoadedJob, stateDir: string, env: NodeJS.ProcessE
     const exposed = await exposure(job.config, packages, protectedNames, sharedOrderOk, opts.signal, { uncheckedNames, env });
     // kept with the dry run: `report` of this plan says what it found, not a verdict without it
     const dryRun = state.lastRun();
-    if (dryRun?.dry_run === 1) state.addToRunSummary(dryRun.id, { planAudit: { preflight, exposure: exposed } });
+    // with the job file and the repositories it was made for: a later run's report tells whether it still covers them
+    if (dryRun?.dry_run === 1) state.addToRunSummary(dryRun.id, { planAudit: { preflight, exposure: exposed, jobFile: jobFileOf(job), target: auditedTarget(job.config.target) } });
     const input = reportInputFromState(state, job, summary, { kind: 'plan', preflight, exposure: exposed, hardening: hardeningSection(summary), warm: warmSectionFromState(state) });
     try {
       return write(buildReport(input), job, opts.out ?? join(stateDir, 'reports'), 'plan');
@@ -182,7 +183,9 @@ export async function reportCommand(jobFile: string, opts: { json?: boolean; sta
         const kind = last?.dry_run === 1 ? 'plan' : 'run';
         const own = kind === 'plan' ? planAuditOf(summary) : {};
         // a run (or a `run --dry-run`) audits nothing: the latest plan's audit, said to be that plan's, of its date
-        const audit = own.preflight || own.exposure || !last ? own : (latestPlanAudit(state, last.id) ?? {});
+        const latest = own.preflight || own.exposure || !last ? null : latestPlanAudit(state, last.id, job);
+        // one that audited other repositories (a store or shared renamed since) is not theirs: ENOAUDIT says why
+        const audit = latest === null ? own : 'notCarried' in latest ? { auditNotCarried: latest.notCarried } : latest;
         return { kind, report: buildReport(reportInputFromState(state, job, summary, { kind, warm, ...audit, ...(summary?.hardening ? { hardening: hardeningSection(summary) } : {}) })) };
       });
       written = write(report, job, opts.out ?? join(stateDir, 'reports'), kind);
@@ -210,7 +213,7 @@ function planAuditOf(summary: RunSummary | null): { preflight?: PreflightInput; 
  * when; none when no plan made one, or when a later run moved the state to another target
  * (--retarget): that audit was of a domain the job no longer migrates into.
  */
-function latestPlanAudit(state: StateDb, before: number): { preflight?: PreflightInput; exposure?: ExposureInput; auditFrom: { runId: number; at: string } } | null {
+function latestPlanAudit(state: StateDb, before: number, job: LoadedJob): { preflight?: PreflightInput; exposure?: ExposureInput; auditFrom: { runId: number; at: string; jobFile: JobFileId | null } } | { notCarried: string } | null {
   // newest first; a summary that does not parse (a hand edit) is no audit, the next older one may be
   const rows = state.db.prepare(`SELECT id, started_at, ended_at, summary FROM runs WHERE id < ? ORDER BY id DESC`).iterate(before) as Iterable<{ id: number; started_at: string; ended_at: string | null; summary: string | null }>;
   let moved = (parseSummary(state.db.prepare('SELECT summary FROM runs WHERE id = ?').pluck().get(before) as string | null) as { retargeted?: unknown } | null)?.retargeted !== undefined;
@@ -220,13 +223,56 @@ function latestPlanAudit(state: StateDb, before: number): { preflight?: Prefligh
     const audit = planAuditOf(summary);
     if (audit.preflight || audit.exposure) {
       const at = audit.exposure?.checkedAt ?? audit.preflight?.checkedAt ?? row.ended_at ?? row.started_at;
-      return { ...audit, auditFrom: { runId: row.id, at } };
+      const recorded = (summary as { planAudit?: { jobFile?: unknown; target?: unknown } } | null)?.planAudit;
+      const other = targetDifference(recorded?.target, auditedTarget(job.config.target));
+      if (other) return { notCarried: `the latest plan (#${row.id}) audited ${other}` };
+      return { ...audit, auditFrom: { runId: row.id, at, jobFile: jobFileOf(recorded?.jobFile) } };
     }
     // a run that moved the state (--retarget): every plan before it audited the old target; a plan
     // --retarget audits the new one after moving, so its own move counts only for older plans
     moved = summary?.retargeted !== undefined;
   }
   return null;
+}
+
+/** The job file as a plan records it with its audit (absolute path, SHA-256): none for a job not read from a file. */
+function jobFileOf(job: { file?: unknown; path?: unknown; sha256?: unknown } | unknown): JobFileId | null {
+  if (!job || typeof job !== 'object') return null;
+  const j = job as { file?: unknown; path?: unknown; sha256?: unknown };
+  const path = typeof j.path === 'string' ? j.path : typeof j.file === 'string' ? resolve(j.file) : undefined;
+  return path !== undefined && typeof j.sha256 === 'string' && /^[0-9a-f]{64}$/.test(j.sha256) ? { path, sha256: j.sha256 } : null;
+}
+
+type AuditedTarget = { region: string; domain: string; domainOwner: string; repositories: Record<string, { internal: string; store: string | null; shared: string | null }> };
+
+/** What a plan's domain audit read: the domain, and every repository of each format (internal, store, shared). */
+function auditedTarget(t: LoadedJob['config']['target']): AuditedTarget {
+  const repositories: AuditedTarget['repositories'] = {};
+  for (const [format, r] of Object.entries(t.repositories)) if (r) repositories[format] = { internal: r.internal, store: r.store ?? null, shared: r.shared ?? null };
+  return { region: t.region, domain: t.domain, domainOwner: t.domainOwner, repositories };
+}
+
+/**
+ * How the target a plan audited (as it recorded it) differs from the one the job names now, in
+ * words; undefined when they are the same, or when the plan recorded none (an older release: its
+ * job file is not recorded either, which EJOBCHANGED says).
+ */
+function targetDifference(recorded: unknown, now: AuditedTarget): string | undefined {
+  if (!recorded || typeof recorded !== 'object') return undefined;
+  const then = recorded as Partial<AuditedTarget>;
+  const diffs: string[] = [];
+  for (const key of ['region', 'domain', 'domainOwner'] as const) if (then[key] !== now[key]) diffs.push(`${key} ${String(then[key])} (now ${now[key]})`);
+  const was = then.repositories && typeof then.repositories === 'object' ? then.repositories : {};
+  for (const format of [...new Set([...Object.keys(was), ...Object.keys(now.repositories)])].sort()) {
+    const a = was[format];
+    const b = now.repositories[format];
+    for (const role of ['internal', 'store', 'shared'] as const) {
+      const x = a?.[role] ?? null;
+      const y = b?.[role] ?? null;
+      if (x !== y) diffs.push(`${format} ${role} ${x ?? '(none)'} (now ${y ?? 'none'})`);
+    }
+  }
+  return diffs.length ? `other repositories: ${diffs.join(', ')}` : undefined;
 }
 
 /** Every internal package of the job the state knows (one per format and name). */
@@ -271,7 +317,7 @@ function humanVerdict(w: WrittenReport): string[] {
   const lines = [`${r.kind === 'plan' ? 'Plan' : 'Report'} for ${r.job.name}: ${r.verdict.status.toUpperCase()} — ${r.verdict.headline}`];
   const outcomes = Object.entries(r.totals.byOutcome).map(([k, v]) => `${k} ${(v as { versions?: number }).versions ?? v}`);
   if (outcomes.length) lines.push(`  versions: ${outcomes.join(', ')}`);
-  if (r.auditFrom) lines.push(`  domain audit: from plan #${r.auditFrom.runId}${auditFromText(r.auditFrom)}`);
+  if (r.auditFrom) lines.push(`  domain audit: from plan #${r.auditFrom.runId}${auditFromText(r.auditFrom, r.job.sha256)}`);
   const critical = r.findings.filter((x) => x.severity === 'critical');
   for (const f of critical.slice(0, CRITICAL_SHOWN)) lines.push(`  CRITICAL ${f.title}${f.action ? ` — ${f.action}` : ''}`);
   // the cut is said: the first 20 must not read as all of them

@@ -2,6 +2,7 @@
  * Load and validate a job file. Every error names the file, the path inside it
  * and what to write instead; nothing is half-loaded.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
@@ -16,13 +17,19 @@ export interface LoadedJob {
   /** Job name: `name:` in the file, else the file's base name. */
   name: string;
   config: JobConfig;
+  /**
+   * SHA-256 (hex) of the job file's bytes as read: which job file a plan, a run and a report were
+   * made from (the file holds environment variable names, never secrets). Absent for a job not read
+   * from a file (a test's fixture).
+   */
+  sha256?: string;
 }
 
 /** A job file is a few kilobytes; anything near this is not one. */
 const MAX_JOB_FILE_BYTES = 1024 * 1024;
 
 export function loadJob(file: string): LoadedJob {
-  const text = readJobText(file);
+  const { text, sha256 } = readJobText(file);
   // logLevel error: yaml would print its warnings (a collection as a key) on our stderr; such a key is then an unknown key, named by the schema
   // uniqueKeys off: yaml compares each key with every key before it in its map, so a file of
   // 100,000 keys (well under MAX_JOB_FILE_BYTES) took minutes; duplicateKey does it in one pass
@@ -78,7 +85,7 @@ export function loadJob(file: string): LoadedJob {
       hint: 'give the job a name (name: acme-migration), or rename the file',
     });
   }
-  return { file, name, config };
+  return { file, name, config, sha256 };
 }
 
 /**
@@ -86,7 +93,7 @@ export function loadJob(file: string): LoadedJob {
  * device or /dev/stdin would block the process (and Ctrl-C with it) on a
  * synchronous read, and /dev/zero would never end.
  */
-function readJobText(file: string): string {
+function readJobText(file: string): { text: string; sha256: string } {
   const fail = (why: string) =>
     new MigrateError('ECONFIG', `cannot read job file ${file}: ${why}`, { hint: 'pass the path of a job file, e.g. jobs/example.yaml' });
   let stat;
@@ -103,16 +110,17 @@ function readJobText(file: string): string {
   } catch (e) {
     throw fail(toError(e).message);
   }
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
   // YAML 1.2 reads UTF-16 too, told by its byte order mark (Windows PowerShell 5 writes it:
   // https://yaml.org/spec/1.2.2/#52-character-encodings); the UTF-8 one is yaml's to skip
-  if (bytes[0] === 0xff && bytes[1] === 0xfe) return bytes.subarray(2).toString('utf16le');
-  if (bytes[0] === 0xfe && bytes[1] === 0xff) return Buffer.from(bytes.subarray(2, 2 + ((bytes.length - 2) & ~1))).swap16().toString('utf16le');
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return { text: bytes.subarray(2).toString('utf16le'), sha256 };
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return { text: Buffer.from(bytes.subarray(2, 2 + ((bytes.length - 2) & ~1))).swap16().toString('utf16le'), sha256 };
   if (bytes.includes(0)) {
     throw new MigrateError('ECONFIG', `cannot read job file ${file}: it holds NUL bytes, so it is no text file (binary, compressed, or UTF-16/UTF-32 without a byte order mark)`, {
       hint: 'pass the job file itself, saved as UTF-8 text (e.g. in PowerShell: Set-Content -Encoding utf8)',
     });
   }
-  return bytes.toString('utf8');
+  return { text: bytes.toString('utf8'), sha256 };
 }
 
 /**

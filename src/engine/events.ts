@@ -22,6 +22,8 @@ export type ProgressEvent =
 
 export interface RunSummary {
   job: string;
+  /** The job file this run was made from: its absolute path and the SHA-256 of its bytes (absent when the job was not read from a file, or recorded by an older release). */
+  jobFile?: { path: string; sha256: string };
   dryRun: boolean;
   interrupted: boolean;
   /** Outcomes of the items this run worked on. */

@@ -525,6 +525,8 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     const notInJob = fatalError === undefined ? setAsideDropped(db, dropped) : [];
     const goSum = checkGoSums(goSumFiles(job.file, config.goSum), db.items('facts IS NOT NULL').filter(inJob));
     const summary = summarize(db, job.name, dryRun, signal.aborted && fatalError === undefined, outcomes, listErrors, metadata, metadataOutOfSync, goSum, hardening, active, notAskedBy(config), {
+      // which job file this run was made from: a report read with another one (edited since, or another file of the same name) says so
+      ...(job.sha256 ? { jobFile: { path: resolve(job.file), sha256: job.sha256 } } : {}),
       rates: Object.fromEntries(BUCKETS.map((b) => [b, { ...rates[b], ...(limiter.latencyMs(b) !== undefined ? { latencyMs: Math.round(limiter.latencyMs(b)!) } : {}) }])) as RunSummary['rates'],
       ...(quotaNote ? { quotaNote } : {}),
       ...(retargeted ? { retargeted } : {}),

@@ -29,6 +29,14 @@ export interface FindingSources {
   exposure: Exposure | null;
   /** Set when preflight and exposure are an earlier plan's, carried into this report: their findings say so. */
   auditFrom?: AuditFrom | null;
+  /** Why the latest plan's audit was not carried (it audited other repositories): ENOAUDIT says it. */
+  auditNotCarried?: string | null;
+  /** SHA-256 of the job file this report was made from (null: not read from a file). */
+  jobSha256?: string | null;
+  /** The job file the run this report is of was made from, as it recorded it (null: none recorded). */
+  runJobFile?: { path: string; sha256: string } | null;
+  /** Internal names the carried audit did not check (added or first listed after that plan). */
+  notAudited?: string[];
   hardening: Hardening | null;
   warm: Warm | null;
   goSum: GoSumSection | null;
@@ -384,7 +392,9 @@ export function collectFindings(s: FindingSources): Finding[] {
           section: 'preflight',
           title: s.auditFrom
             ? `the domain audit was not made: the latest plan (#${s.auditFrom.runId}) did not read the target (--no-target, or stopped before its audit)`
-            : s.kind === 'plan'
+            : s.auditNotCarried
+              ? `the domain audit and the dependency-confusion exposure check were not made for the repositories the job names now: ${s.auditNotCarried}`
+              : s.kind === 'plan'
               ? 'the domain audit and the dependency-confusion exposure check were not made (a dry run, not a plan)'
               : 'the domain audit and the dependency-confusion exposure check were not made: no plan of this job audited its target (a run makes neither)',
           detail: "the domain's setup (store connections, shared repositories' search order, origin controls) and whether internal names exist on a public registry are unknown",
@@ -394,6 +404,7 @@ export function collectFindings(s: FindingSources): Finding[] {
       ),
     );
   }
+  jobFileFindings(s, out);
   const from = s.auditFrom ? auditLabel(s.auditFrom) : null;
   const carried = (f: Finding): Finding =>
     from ? { ...f, title: `${f.title} (${from})`, action: `${f.action}; then plan again for an audit of the domain as it is now: cam plan ${s.jobFile}` } : f;
@@ -410,6 +421,56 @@ export function collectFindings(s: FindingSources): Finding[] {
     .map((f, i) => ({ f, i }))
     .sort((a, b) => rank(a.f) - rank(b.f) || SECTION_ORDER.indexOf(a.f.section) - SECTION_ORDER.indexOf(b.f.section) || a.i - b.i)
     .map(({ f }) => f);
+}
+
+const short = (sha: string) => sha.slice(0, 12);
+
+/**
+ * The job file this report was made from against the ones the run it is of and the carried audit
+ * were made from: another one (edited since, or another file of the same job name and state
+ * directory) is EJOBCHANGED; internal names the carried audit never checked are ENOTAUDITED.
+ */
+function jobFileFindings(s: FindingSources, out: Finding[]): void {
+  const mine = s.jobSha256;
+  if (mine) {
+    const others: { who: string; what: string }[] = [];
+    if (s.runJobFile && s.runJobFile.sha256 !== mine) others.push({ who: `the ${s.kind === 'plan' ? 'dry run' : 'run'} this report is of`, what: `${s.runJobFile.path} (sha256 ${s.runJobFile.sha256})` });
+    if (s.auditFrom && s.auditFrom.jobFile?.sha256 !== mine) {
+      others.push({ who: `plan #${s.auditFrom.runId}, whose domain audit this report carries`, what: s.auditFrom.jobFile ? `${s.auditFrom.jobFile.path} (sha256 ${s.auditFrom.jobFile.sha256})` : 'a job file it did not record (made by an older release)' });
+    }
+    if (others.length) {
+      const rerun = s.auditFrom ? `plan it again, then run and report it with this job file: cam plan ${s.jobFile}` : s.kind === 'plan' ? `plan it again: cam plan ${s.jobFile}` : `run it again with this job file (cam run ${s.jobFile}), and plan it (cam plan ${s.jobFile})`;
+      out.push(
+        finding(
+          {
+            severity: 'warning',
+            code: 'EJOBCHANGED',
+            section: 'migration',
+            title: `this report's job file (${s.jobFile}, sha256 ${short(mine)}) is not the one ${others.map((o) => o.who).join(' and ')} was made from`,
+            detail: `${others.map((o) => `${o.who}: ${o.what}`).join(' | ')}: the job file was edited since, or it is another file of the same job name and state directory; what was planned, audited or done may not be what this job file asks for`,
+            action: `${rerun}; if it is another job's file of the same name, give one of them another name (name: in the job file): one job name, one state`,
+          },
+          others.map((o) => `${o.who}: ${o.what}`),
+        ),
+      );
+    }
+  }
+  const gap = s.notAudited ?? [];
+  if (s.auditFrom && gap.length) {
+    out.push(
+      finding(
+        {
+          severity: 'warning',
+          code: 'ENOTAUDITED',
+          section: 'exposure',
+          title: `${gap.length} internal name(s) neither audited nor checked for dependency-confusion exposure by plan #${s.auditFrom.runId}`,
+          detail: "added to the job (or first listed) after that plan: their origin controls and whether they exist on a public registry are unknown",
+          action: `plan it again, which checks them: cam plan ${s.jobFile}`,
+        },
+        gap,
+      ),
+    );
+  }
 }
 
 /** Whose audit a carried finding comes from, and when: never to be read as a check made for this report. */

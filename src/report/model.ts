@@ -81,6 +81,8 @@ export type ReportPackageRow = Pick<PackageRow, 'source_id' | 'format' | 'packag
 export interface ReportJob {
   name: string;
   file: string;
+  /** SHA-256 of the job file's bytes as read (a `LoadedJob`'s); absent for a job not read from a file. */
+  sha256?: string;
   config: Pick<JobConfig, 'target' | 'sources'> & {
     filters?: Pick<JobConfig['filters'], 'include' | 'exclude'>;
     limits?: { concurrency?: number; publishesPerPackage?: number; rates?: Partial<EstimateRates> };
@@ -111,13 +113,21 @@ export interface ReportInput {
   preflight?: PreflightInput | null;
   exposure?: ExposureInput | null;
   /** Set when preflight and exposure are an earlier plan's (its dry run and when it made them), carried into this report: said so, with their age. */
-  auditFrom?: { runId: number; at: string } | null;
+  auditFrom?: { runId: number; at: string; jobFile?: JobFileId | null } | null;
+  /** Why the latest plan's audit is not carried (it audited other repositories than the job names now): said by ENOAUDIT. */
+  auditNotCarried?: string | null;
   hardening?: HardeningInput | null;
   warm?: WarmInput | null;
   /** Default: the summary's go.sum check. */
   goSum?: GoSumSection | null;
   /** More findings from other commands (merged, critical first). */
   findings?: FindingInput[];
+}
+
+/** A job file as a plan or a run recorded it: its absolute path and the SHA-256 of its bytes. */
+export interface JobFileId {
+  path: string;
+  sha256: string;
 }
 
 /** The target format a source's versions go to (as engine/run.ts's formatOf). */
@@ -438,6 +448,10 @@ export function buildReport(input: ReportInput): Report {
     sourceChanged: (input.sourceChanged ?? summary?.sourceChanged ?? []).filter(ofActive),
     ...sections,
     auditFrom,
+    auditNotCarried: input.auditNotCarried ?? null,
+    jobSha256: input.job.sha256 ?? null,
+    runJobFile: input.run ? (summary?.jobFile ?? null) : null,
+    notAudited: auditFrom && sections.exposure ? notAudited(sections.exposure, active, input.packages ?? []) : [],
     foreignVersions: input.items.length - items.length,
     unlistedSources,
     unlistedNames: unlistedNames(config, active, unlistedSources, items, input.packages ?? []),
@@ -459,7 +473,7 @@ export function buildReport(input: ReportInput): Report {
     kind: input.kind,
     generatedAt,
     tool: { name: 'codeartifact-migrate', version: input.toolVersion ?? readToolVersion() },
-    job: { name: input.job.name, file: input.job.file },
+    job: { name: input.job.name, file: input.job.file, ...(input.job.sha256 ? { sha256: input.job.sha256 } : {}) },
     run,
     target: {
       region: config.target.region,
@@ -484,9 +498,21 @@ export function buildReport(input: ReportInput): Report {
 }
 
 /** A carried audit's age when the report is generated (null when its time does not parse; never negative: a clock set back). */
-function auditAge(from: { runId: number; at: string }, generatedAt: string): AuditFrom {
+function auditAge(from: { runId: number; at: string; jobFile?: JobFileId | null }, generatedAt: string): AuditFrom {
   const ms = Date.parse(generatedAt) - Date.parse(from.at);
-  return { runId: from.runId, at: from.at, ageSeconds: Number.isFinite(ms) ? Math.max(0, Math.round(ms / 1000)) : null };
+  return { runId: from.runId, at: from.at, ageSeconds: Number.isFinite(ms) ? Math.max(0, Math.round(ms / 1000)) : null, ...(from.jobFile !== undefined ? { jobFile: from.jobFile && { path: from.jobFile.path, sha256: from.jobFile.sha256 } } : {}) };
+}
+
+/**
+ * The internal names the state knows (listed packages of the enabled sources, as the plan's audit
+ * takes them) that a carried exposure check did not check: added to the job, or first listed, after
+ * that plan. Neither their protection nor their public exposure is known.
+ */
+function notAudited(exposure: NonNullable<Report['exposure']>, active: Set<string>, packages: ReportPackageRow[]): string[] {
+  const checked = new Set(exposure.names.map((n) => `${n.format}:${n.name}`));
+  const out = new Set<string>();
+  for (const p of packages) if (active.has(p.source_id) && !p.list_error_code && !checked.has(`${p.format}:${p.package}`)) out.add(p.package);
+  return [...out].sort();
 }
 
 /** The builder's tool versions as the report's flat record of texts (`generators` joined); null when the version was not built. */

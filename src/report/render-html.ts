@@ -74,10 +74,10 @@ function header(r: Report): string {
   return `<header class="verdict ${r.verdict.status}"><div class="inner"><div class="badge" id="verdict">${VERDICT_WORD[r.verdict.status]}</div><div><h1>${esc(title(r))}</h1><p class="headline" id="headline">${esc(r.verdict.headline)}</p></div></div></header>
 <main>
 <dl class="meta">
-<dt>Job</dt><dd><code>${esc(r.job.name)}</code> from <code>${esc(r.job.file)}</code></dd>
+<dt>Job</dt><dd><code>${esc(r.job.name)}</code> from <code>${esc(r.job.file)}</code>${r.job.sha256 ? `, SHA-256 <code>${esc(r.job.sha256)}</code>` : ''}</dd>
 <dt>Run</dt><dd>${run}</dd>
 <dt>Target</dt><dd>domain <code>${esc(r.target.domain)}</code>, owner <code>${esc(r.target.domainOwner)}</code>, ${esc(r.target.region)}; ${repos}</dd>
-<dt>Generated</dt><dd>${esc(r.generatedAt)} by codeartifact-migrate ${esc(r.tool.version)} (report schema ${r.schemaVersion})</dd>${r.auditFrom ? `\n<dt>Domain audit</dt><dd>from plan #${r.auditFrom.runId}${esc(auditFromText(r.auditFrom))}</dd>` : ''}
+<dt>Generated</dt><dd>${esc(r.generatedAt)} by codeartifact-migrate ${esc(r.tool.version)} (report schema ${r.schemaVersion})</dd>${r.auditFrom ? `\n<dt>Domain audit</dt><dd>from plan #${r.auditFrom.runId}${esc(auditFromText(r.auditFrom, r.job.sha256))}</dd>` : ''}
 </dl>`;
 }
 

@@ -408,10 +408,10 @@ export function renderMarkdown(report: Report, options: MarkdownOptions = {}): s
     '',
     `> **${VERDICT_WORD[r.verdict.status]}** ${mdText(r.verdict.headline.replace(/^[A-Z-]+: /, ''))}`,
     '',
-    `- Job: ${mdCode(r.job.name)} (${mdCode(r.job.file)})${r.run ? `, from run #<!-- -->${r.run.id}${r.run.dryRun ? ' (dry run)' : ''} started ${mdText(r.run.startedAt)}${r.run.outcome ? `, ${mdText(r.run.outcome)}` : ''}` : ''}`,
+    `- Job: ${mdCode(r.job.name)} (${mdCode(r.job.file)}${r.job.sha256 ? `, SHA-256 ${mdCode(r.job.sha256)}` : ''})${r.run ? `, from run #<!-- -->${r.run.id}${r.run.dryRun ? ' (dry run)' : ''} started ${mdText(r.run.startedAt)}${r.run.outcome ? `, ${mdText(r.run.outcome)}` : ''}` : ''}`,
     `- Target: domain ${mdCode(r.target.domain)} (owner ${mdCode(r.target.domainOwner)}, ${mdCode(r.target.region)}); ${repos}`,
     `- Generated ${mdText(r.generatedAt)} by codeartifact-migrate ${mdText(r.tool.version)} (report schema ${r.schemaVersion})`,
-    ...(r.auditFrom ? [`- Domain audit and exposure check: from plan #<!-- -->${r.auditFrom.runId}${mdText(auditFromText(r.auditFrom))}`] : []),
+    ...(r.auditFrom ? [`- Domain audit and exposure check: from plan #<!-- -->${r.auditFrom.runId}${mdText(auditFromText(r.auditFrom, r.job.sha256))}`] : []),
     '',
   ];
   out.push(`## Critical findings (${critical.length})`, '');

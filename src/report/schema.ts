@@ -344,7 +344,18 @@ export const reportSchema = z
     kind: z.enum(['plan', 'run']),
     generatedAt: text,
     tool: z.object({ name: z.literal('codeartifact-migrate'), version: text }).strict(),
-    job: z.object({ name: text, file: text }).strict(),
+    job: z
+      .object({
+        name: text,
+        file: text.describe('the job file as given on the command line'),
+        // added within version 1 (absent from older reports, and from a report not made from a file)
+        sha256: z
+          .string()
+          .regex(/^[0-9a-f]{64}$/)
+          .optional()
+          .describe("SHA-256 of the job file's bytes when this report was made: a plan and a run report of one job file have the same (it holds environment variable names, never secrets)"),
+      })
+      .strict(),
     run: z
       .object({
         id: int,
@@ -398,6 +409,13 @@ export const reportSchema = z
         runId: int.describe("the dry run of the plan that made them (its run #)"),
         at: text.describe('when that plan made them (ISO 8601)'),
         ageSeconds: int.nullable().describe('how old they were when this report was generated'),
+        // added within version 1 (absent from older reports)
+        jobFile: z
+          .object({ path: text, sha256: z.string().regex(/^[0-9a-f]{64}$/) })
+          .strict()
+          .nullable()
+          .optional()
+          .describe("the job file that plan was made from (absolute path, SHA-256 of its bytes); null when that plan recorded none (an older release). A SHA-256 other than job.sha256 is the EJOBCHANGED warning"),
       })
       .strict()
       .nullable()

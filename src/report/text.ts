@@ -134,6 +134,14 @@ export function countsLine(counts: Partial<Record<OutcomeKey, number>>): string 
  * own way): the preflight and exposure sections of a run's report are an earlier plan's, never a
  * check made for the report.
  */
-export function auditFromText(a: NonNullable<Report['auditFrom']>): string {
-  return `, audited ${a.at}${a.ageSeconds === null ? '' : ` (${formatDuration(a.ageSeconds)} before this report)`}: what that plan found then, not checked again for this report`;
+export function auditFromText(a: NonNullable<Report['auditFrom']>, jobSha256?: string): string {
+  const file =
+    a.jobFile === undefined
+      ? ''
+      : a.jobFile === null
+        ? '; the job file it was made from is not recorded'
+        : a.jobFile.sha256 === jobSha256
+          ? '; made from this same job file'
+          : `; made from ANOTHER job file: ${a.jobFile.path} (sha256 ${a.jobFile.sha256})`;
+  return `, audited ${a.at}${a.ageSeconds === null ? '' : ` (${formatDuration(a.ageSeconds)} before this report)`}: what that plan found then, not checked again for this report${file}`;
 }
