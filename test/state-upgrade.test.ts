@@ -165,7 +165,7 @@ describe('a state database written by release 0.1 (schema 1)', () => {
         expect(project(after.tables[table]!, before.columns[table]!), table).toEqual(rows);
       }
       const added = after.columns.items!.filter((c) => !before.columns.items!.includes(c));
-      expect(added.sort()).toEqual(['facts', 'last_listed_run', 'removed_at', 'source_commit', 'source_problem', 'source_ref', 'target_asset']);
+      expect(added.sort()).toEqual(['facts', 'last_listed_run', 'removed_at', 'source_commit', 'source_problem', 'source_ref', 'target_asset', 'target_hashes']);
       for (const r of after.tables.items!) for (const c of added) expect(r[c], `${key(r)} ${c}`).toBeNull();
       // every old index and trigger is still there
       for (const o of before.objects) expect(after.objects).toContain(o);

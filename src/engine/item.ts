@@ -9,7 +9,7 @@
 import { MigrateError } from '../errors.js';
 import { printable } from '../redact.js';
 import { checkDeclared, declaredHash } from '../integrity/hashes.js';
-import type { ItemRow } from '../state/db.js';
+import { FOUND_AFTER_INTERRUPTED, type ItemRow } from '../state/db.js';
 import type { PackageCoordinates, TargetAsset, TargetVersion } from '../targets/codeartifact.js';
 import { FOREIGN_HINT, type AssetFile, type TargetFormat } from '../targets/format.js';
 import type { CodeArtifact } from '../targets/codeartifact.js';
@@ -231,7 +231,7 @@ export async function settleItem(ctx: ItemContext, pkg: PackageContext, start: I
       if (seen.status === 'Unfinished' && ctx.dryRun) return 'would-publish';
       if (seen.status === 'Unfinished') await withRetry(() => ctx.ca().finishVersion(pkg.coords, pkg.target.targetVersion(row.version)), retry);
       for (const a of ctx.state.assetsOf(row.id)) if (a.state !== 'uploaded') ctx.state.setAssetState(a, 'uploaded', 'found on the target with our bytes');
-      const published = ctx.state.transition(row.id, 'published', { error: null }, 'found on the target after an interrupted publish');
+      const published = ctx.state.transition(row.id, 'published', { error: null }, FOUND_AFTER_INTERRUPTED);
       // the publish landed with the bytes fetched then; the source has declared other bytes since
       if (!declaredMatches(published)) ctx.state.note(row.id, 'EREDECLARED', `the source now declares ${row.declared_integrity ?? row.declared_shasum ?? 'no hash'}; the target keeps the bytes an interrupted publish had sent`);
       return { verify: published };

@@ -52,6 +52,17 @@ export const LEFT_OUT_NOTE =
  */
 export const LISTED_ON_TARGET = 'LISTEDONTARGET';
 
+/**
+ * The detail of the move to `published` of a version a run of ours began publishing and never
+ * recorded as done (killed after the upload, or its state restored from a copy older than the
+ * publish), found on the target with our bytes: nothing is uploaded then. Its ledger entry says so.
+ */
+export const FOUND_AFTER_INTERRUPTED = 'found on the target after an interrupted publish';
+
+/** What the ledger entry of such a version says: the publish is ours, the upload not this run's (its principal and time are of the finding). */
+const FOUND_AFTER_INTERRUPTED_ENTRY =
+  "not uploaded by this run: found on the target with this tool's bytes after a publish of ours that was never recorded as done (a run killed after the upload, or the state restored from a copy older than the publish); the principal and time are this run's, the upload's are in the target's CloudTrail";
+
 /** States in which a version no longer listed by its source is simply set aside: nothing of it reached the target. */
 const SET_ASIDE_WHEN_REMOVED: ReadonlySet<ItemState> = new Set(['pending', 'fetched', 'failed', 'skipped']);
 
@@ -90,6 +101,8 @@ export interface ItemRow {
   source_commit: string | null;
   /** JSON: format facts about the whole version (Go: module path, h1 hashes). */
   facts: string | null;
+  /** JSON: what the target reported per file when the row last moved to a state that read them (verified, present-identical); null otherwise. */
+  target_hashes: string | null;
 }
 
 /** The columns a run plans its work from. */
@@ -1036,6 +1049,10 @@ export class StateDb {
         p.code = fields.error?.code ?? null;
         p.message = fields.error ? forStorage(fields.error.message) : null;
       }
+      // exactly what the transition that set the state read on the target (none: none), so a
+      // later ledger entry of that state (ledgerUnrecorded) never carries another state's reading
+      sets.push('target_hashes = @targetHashes');
+      p.targetHashes = fields.targetHashes ? JSON.stringify(fields.targetHashes) : null;
       if (fields.countAttempt) sets.push('attempts = attempts + 1');
       if (fields.uncountAttempt) sets.push('attempts = MAX(attempts - 1, 0)');
       if (fields.facts !== undefined) (sets.push('facts = @facts'), (p.facts = JSON.stringify(fields.facts)));
@@ -1062,6 +1079,9 @@ export class StateDb {
     const ctx = this.ledger!;
     const computed = Object.fromEntries(this.assetsOf(row.id).map((a) => [a.name, { size: a.size, md5: a.md5, sha1: a.sha1, sha256: a.sha256, sha512: a.sha512 }]));
     const outcome = row.state === 'verified' ? 'published' : row.state === 'failed' ? (`failed:${row.last_error_code ?? 'EUNKNOWN'}` as const) : (row.state as 'present-identical' | 'conflict');
+    // an entry written later than the state it records (a plan's present-identical, entered by the
+    // run: ledgerUnrecorded) carries what the target reported when that state was reached
+    const targetHashes = fields.targetHashes ?? storedTargetHashes(row);
     return inContext(ctx, at, {
       outcome,
       format: row.format,
@@ -1075,11 +1095,18 @@ export class StateDb {
       hashes: {
         declared: { integrity: row.declared_integrity, shasum: row.declared_shasum, ...(row.integrity_weak ? { weak: true } : {}) },
         computed,
-        ...(fields.targetHashes ? { target: fields.targetHashes } : {}),
+        ...(targetHashes ? { target: targetHashes } : {}),
       },
       // stored through forStorage already, and appendLedger applies it to every detail
       ...(row.state === 'failed' || row.state === 'conflict' ? { detail: row.last_error ?? '' } : {}),
+      ...(row.state === 'verified' && this.foundAfterInterrupted(row.id) ? { detail: FOUND_AFTER_INTERRUPTED_ENTRY } : {}),
     });
+  }
+
+  /** Whether the version's last move to `published` was finding it on the target after an interrupted publish (this run uploaded nothing of it). */
+  private foundAfterInterrupted(itemId: number): boolean {
+    const last = this.stmt("SELECT detail FROM events WHERE item_id = ? AND to_state = 'published' ORDER BY id DESC LIMIT 1").get(itemId) as { detail: string | null } | undefined;
+    return last?.detail === FOUND_AFTER_INTERRUPTED;
   }
 
   /** An entry that records no item (an origin-configuration change, a warm result). */
@@ -1512,6 +1539,17 @@ function builtWithOf(row: ItemRow): { builtWith?: Record<string, unknown> } {
     return builtWith && typeof builtWith === 'object' ? { builtWith: builtWith as Record<string, unknown> } : {};
   } catch {
     return {};
+  }
+}
+
+/** The target hashes a row records (the transition to its state read them), for its ledger entry; undefined when none or unreadable. */
+function storedTargetHashes(row: ItemRow): Record<string, Record<string, unknown>> | undefined {
+  if (!row.target_hashes) return undefined;
+  try {
+    const h = JSON.parse(row.target_hashes) as unknown;
+    return h !== null && typeof h === 'object' && !Array.isArray(h) ? (h as Record<string, Record<string, unknown>>) : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -240,4 +240,11 @@ export const MIGRATIONS: readonly string[] = [
     recorded_at TEXT NOT NULL
   );
   `,
+  // 10: what the target reported for a version's files when it was last settled, kept with the row:
+  //    a plan finds a version present-identical (its dry run writes no ledger), and the run that
+  //    enters it in the ledger later (ledgerUnrecorded) records the hashes the plan read there,
+  //    not an entry without the target's side. A database from before has none: entered without.
+  `
+  ALTER TABLE items ADD COLUMN target_hashes TEXT;
+  `,
 ];
