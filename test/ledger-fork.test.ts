@@ -5,12 +5,13 @@
  * nothing twice and conflicts with none of its own bytes; the ledger says what happened (the
  * target's hashes too), and an export of the forked ledger is told from the one kept before.
  */
-import { cpSync, rmSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishRequests, startTestEnv, type TestEnv } from './support/harness.js';
 import { historyOf, seedPackages } from './support/npm-fixtures.js';
-import type { VerifyResult } from '../src/cli/ledger.js';
+import { ledgerVerifyCommand, type VerifyResult } from '../src/cli/ledger.js';
+import type { Io } from '../src/cli/output.js';
 
 let te: TestEnv;
 const V = historyOf(3);
@@ -84,9 +85,38 @@ describe('a state restored from an older copy after a later run published more',
     const r = JSON.parse(vs.stdout) as VerifyResult;
     expect(r.headMismatch).toMatchObject({ expected: keptHead });
     expect(r.headMismatch!.keptAt).toBeUndefined();
+    // --since the kept export: forked, at the first entry the lost run wrote (exit 1), in words too
+    const since = await te.cli(['ledger', 'verify', forked, '--since', join(te.dir, 'fork-kept.jsonl'), '--json']);
+    expect(since.code, since.stdout + since.stderr).toBe(1);
+    const keptCount = entries.findIndex((l) => l.hash === earlyHead) + 1;
+    expect((JSON.parse(since.stdout) as VerifyResult).since).toMatchObject({ holds: false, forkedAt: keptCount + 1, head: keptHead });
+    // in words (stdout a terminal)
+    const out: string[] = [];
+    const io = { stdout: { isTTY: true, write: (t: string) => out.push(t) }, stderr: { write: () => true } } as unknown as Io;
+    expect(await ledgerVerifyCommand(forked, { since: join(te.dir, 'fork-kept.jsonl') }, io)).toBe(1);
+    expect(out.join('')).toMatch(new RegExp(`FORKED FROM .*fork-kept\\.jsonl: entries 1 to ${keptCount} are alike, entry ${keptCount + 1} differs`));
+    // --since the export made before the copy was taken: held, exit 0
+    const held = await te.cli(['ledger', 'verify', forked, '--since', join(te.dir, 'fork-early.jsonl'), '--json']);
+    expect(held.code, held.stdout + held.stderr).toBe(0);
+    expect((JSON.parse(held.stdout) as VerifyResult).since).toMatchObject({ holds: true, entries: keptCount });
+    // the older copy put back again, nothing run since: what it exports is cut short against the kept export
+    restore();
+    const cut = join(te.dir, 'fork-cut.jsonl');
+    expect((await te.cli(['ledger', 'export', job, '--out', cut])).code).toBe(0);
+    const short = await te.cli(['ledger', 'verify', cut, '--since', forked, '--json']);
+    expect(short.code).toBe(1);
+    const cutCount = entriesOf(readFileSync(cut, 'utf8')).length;
+    expect((JSON.parse(short.stdout) as VerifyResult).since).toMatchObject({ holds: false, missing: entriesOf(readFileSync(forked, 'utf8')).length - cutCount });
+    // an earlier export that does not verify itself is no reference: ECONFIG naming it, exit 2
+    const broken = join(te.dir, 'fork-broken.jsonl');
+    writeFileSync(broken, readFileSync(forked, 'utf8').split('\n').slice(0, 2).join('\n') + '\n');
+    const refused = await te.cli(['ledger', 'verify', forked, '--since', broken, '--json']);
+    expect(refused.code).toBe(2);
+    expect(refused.stdout).toMatch(/ECONFIG.*fork-broken\.jsonl does not verify itself/);
+    expect(refused.stdout + refused.stderr).not.toMatch(/^\s+at /m);
     // the head of the export made before the copy was taken: the entries up to it are those
     const ve = JSON.parse((await te.cli(['ledger', 'verify', forked, '--head', earlyHead, '--json'])).stdout) as VerifyResult;
-    expect(ve.headMismatch?.keptAt).toBe(entriesOf((await te.cli(['ledger', 'export', job])).stdout).findIndex((l) => l.hash === earlyHead) + 1);
+    expect(ve.headMismatch?.keptAt).toBe(keptCount);
   });
 });
 

@@ -257,10 +257,19 @@ export interface VerifyResult {
   otherDomains?: { domain: string; versions: number }[];
   /** Files downloaded and hashed (verify --download). */
   targetDownloaded?: number;
+  /**
+   * With `--since OLDER`: whether this export holds every entry of the older export, as its first
+   * ones (`holds`). `forkedAt`: the first entry that differs (the entries before it are alike; the
+   * older export's entries from it on are not here: the state restored from a copy older than it,
+   * or run on a second copy). `missing`: the chain ends before the older export's last entry.
+   */
+  since?: { file: string; entries: number; head: string; holds: boolean; forkedAt?: number; missing?: number };
 }
 
 export interface VerifyOptions {
   head?: string;
+  /** An earlier export of the same ledger (kept by security): this one must hold all its entries, as its first ones. */
+  since?: string;
   job?: string;
   codeartifactClient?: CodeartifactClient;
   /** How long one read of the target may take before the version counts as unread (for a download: the longest pause in its bytes). */
@@ -318,7 +327,7 @@ export async function ledgerVerifyCommand(file: string, opts: VerifyOptions & { 
     }
     if (json) print(io.stdout, `${JSON.stringify({ file, ...result }, null, 2)}\n`);
     else printEntries(io.stdout, describeVerify(file, result, opts));
-    return result.broken || result.tornLastLine || result.headMismatch || result.targetMismatches.length || result.targetNotPublished.length || result.targetErrors.length || result.targetStopped || !result.trailer ? 1 : 0;
+    return result.broken || result.tornLastLine || result.headMismatch || result.targetMismatches.length || result.targetNotPublished.length || result.targetErrors.length || result.targetStopped || !result.trailer || (result.since && !result.since.holds) ? 1 : 0;
   } catch (e) {
     return reportError(e, io, json);
   }
@@ -430,8 +439,52 @@ export async function verifyLedger(text: string, opts: VerifyOptions): Promise<V
  */
 export async function verifyLedgerFile(file: string, opts: VerifyOptions): Promise<VerifyResult> {
   const { latest, onEntry } = collector();
+  const older = opts.since !== undefined ? await olderExport(opts.since) : undefined;
+  let forkedAt: number | undefined;
+  const against = older && ((l: LedgerLine) => {
+    if (forkedAt === undefined && l.seq <= older.entries && older.hashes.toString('hex', (l.seq - 1) * 32, l.seq * 32) !== l.hash) forkedAt = l.seq;
+  });
   // what each version's files hash to is kept only for the target's reading: a chain check keeps nothing per entry
-  const checker = new LedgerChecker(opts.job ? onEntry : undefined, opts.head?.trim().toLowerCase());
+  const each = opts.job && against ? (l: LedgerLine) => (against(l), onEntry(l)) : opts.job ? onEntry : against;
+  const checker = new LedgerChecker(each, opts.head?.trim().toLowerCase());
+  const result = await readExport(file, checker, opts, latest);
+  if (older) {
+    const c = checker.check;
+    const missing = !c.broken && forkedAt === undefined && c.entries < older.entries ? older.entries - c.entries : undefined;
+    result.since = { file: opts.since!, entries: older.entries, head: older.head, holds: !c.broken && forkedAt === undefined && missing === undefined, ...(forkedAt !== undefined ? { forkedAt } : {}), ...(missing !== undefined ? { missing } : {}) };
+  }
+  return result;
+}
+
+/**
+ * An earlier export, read whole and verified itself (its chain, its trailer): the hash of each of
+ * its entries in order (32 bytes each), its count and head. One that does not verify is no
+ * reference to hold a later export to: ECONFIG naming why.
+ */
+async function olderExport(file: string): Promise<{ entries: number; head: string; hashes: Buffer }> {
+  let hashes = Buffer.alloc(32 * 1024);
+  let n = 0;
+  const checker = new LedgerChecker((l) => {
+    if ((n + 1) * 32 > hashes.length) {
+      const more = Buffer.alloc(hashes.length * 2);
+      hashes.copy(more);
+      hashes = more;
+    }
+    hashes.write(l.hash, n * 32, 'hex');
+    n++;
+  });
+  const r = await readExport(file, checker, {}, new Map());
+  const why = r.broken ? `line ${r.broken.line}: ${r.broken.reason}` : r.tornLastLine ? 'its last line is cut off' : !r.trailer ? 'it has no trailer (entries may have been cut off its end)' : undefined;
+  if (why) {
+    throw new MigrateError('ECONFIG', `--since ${file} does not verify itself (${why}): it cannot be the earlier export to compare with`, {
+      hint: 'pass the earlier export as `ledger export` wrote it (check it alone: ledger verify FILE --head <its head>)',
+    });
+  }
+  return { entries: n, head: n ? checker.head : '', hashes };
+}
+
+/** Read an export through `checker` (see verifyLedgerFile), then what the options ask of the result. */
+async function readExport(file: string, checker: LedgerChecker, opts: VerifyOptions, latest: Map<string, Migrated>): Promise<VerifyResult> {
   const unreadable = (why: string, cause?: unknown) => new MigrateError('ECONFIG', `cannot read ${file}: ${why}`, { cause, hint: 'pass a file written by `ledger export` (JSON Lines)' });
   let fh;
   try {
@@ -739,6 +792,15 @@ function describeVerify(file: string, r: VerifyResult, opts: VerifyOptions): str
     );
   }
   else if (opts.head === undefined && !r.broken) lines.push('  no --head given: a file rewritten whole (every hash and the trailer recomputed) would verify too; compare with the head hash kept apart');
+  if (r.since) {
+    const o = r.since;
+    if (o.holds) lines.push(`  holds ${o.file}: its ${o.entries} entries (head ${o.head || '(none)'}) are the first ${o.entries} here, ${r.entries - o.entries} added since`);
+    else if (o.forkedAt !== undefined) {
+      lines.push(
+        `  FORKED FROM ${o.file}: entries 1 to ${o.forkedAt - 1} are alike, entry ${o.forkedAt} differs: the ${o.entries - o.forkedAt + 1} entries ${o.file} holds from ${o.forkedAt} on are not in this export (the state restored from a copy older than that export, or run from a second copy, since); keep both exports`,
+      );
+    } else if (o.missing !== undefined) lines.push(`  CUT SHORT against ${o.file}: this export ends after entry ${r.entries}, the earlier one holds ${o.entries}: its last ${o.missing} are not here (the state restored from an older copy since, or entries cut off this file and the trailer written again)`);
+  }
   const notPublished = r.targetNotPublished.length ? `, ${r.targetNotPublished.length} not Published` : '';
   if (r.targetChecked || r.targetErrors.length || r.targetStopped) lines.push(`  target: ${r.targetChecked} versions read again${opts.download ? ` (${r.targetDownloaded ?? 0} files downloaded and hashed)` : ''}, ${new Set(r.targetMismatches.map((m) => `${m.package}@${m.version}`)).size} with other files${notPublished}, ${r.targetErrors.length + (r.targetStopped?.unread ?? 0)} unread`);
   for (const m of r.targetMismatches) lines.push(`  CHANGED ON THE TARGET ${m.package}@${m.version} ${m.file}: ledger ${m.hash} ${m.ledger}, target ${m.via === 'download' ? 'serves bytes of sha512' : 'lists'} ${m.target}${m.via === 'download' ? ' (its listing still shows the ledger\'s hash)' : ''}`);

@@ -295,10 +295,11 @@ export function buildProgram(): Command {
     .description('recompute the chain of an exported ledger; with --job, read the target again and report files that changed')
     .argument('<file>', 'a file written by ledger export')
     .option('--head <hash>', 'the head hash kept when it was exported')
+    .option('--since <file>', 'an earlier export of the same ledger: this one must hold all its entries (a fork or a cut is reported)', pathOption('file'))
     .option('--job <job>', 'the job file: check every migrated version on the target again', pathOption('file'))
     .option('--download', "with --job: also download every file and hash its bytes (the listing's hashes are the target's word)")
     .option('--json', 'print the result as JSON (default when stdout is not a terminal)')
-    .action(async (file: string, flags: { head?: string; job?: string; download?: boolean; json?: boolean }) => {
+    .action(async (file: string, flags: { head?: string; since?: string; job?: string; download?: boolean; json?: boolean }) => {
       // the first Ctrl-C stops the reading of the target and prints what was read; a second one exits at once
       const stop = interruptible(true);
       const code = await ledgerVerifyCommand(file, { ...flags, signal: stop.signal }, processIo);
