@@ -35,7 +35,7 @@ beforeAll(() => {
   const job = loadJob(jobFile);
   stateDir = join(dir, 'state');
   const db = StateDb.open(join(stateDir, `${job.name}.sqlite`));
-  db.ledger = ledgerContext(job.name, job.config.target, { arn: 'arn:aws:iam::123456789012:user/ops' }, {});
+  db.ledger = ledgerContext(job, job.config.target, { arn: 'arn:aws:iam::123456789012:user/ops' }, {});
   for (let i = 0; i < 3; i++) db.appendLedger({ outcome: 'origin-configuration', format: 'npm', package: `p${i}`, target: { repository: 'npm-internal' }, detail: 'set' });
   db.close();
 });
@@ -376,7 +376,7 @@ describe('ledger export --format csv', () => {
     const job = loadJob(jobFile);
     const own = join(dir, 'csv-state');
     const db = StateDb.open(join(own, `${job.name}.sqlite`));
-    db.ledger = ledgerContext(job.name, job.config.target, { arn: 'arn:aws:iam::123456789012:user/ops' }, {});
+    db.ledger = ledgerContext(job, job.config.target, { arn: 'arn:aws:iam::123456789012:user/ops' }, {});
     db.appendLedger({ outcome: 'published', format: 'npm', package: 'built', version: '1.0.0', target: { repository: 'npm-internal' }, source: { id: 'lib', git: 'https://git.example/lib.git', tag: 'v1.0.0', commit: 'abc', builtWith: { node: 'v20.19.0', npm: '10.8.2' } } });
     db.close();
     const c = capture();
@@ -392,7 +392,7 @@ describe('ledger export of a state whose ledger holds a row that is no entry', (
     for (const [i, bad] of ['not json', '[1,2]', 'null'].entries()) {
       const own = join(dir, `inserted-${i}`);
       const db = StateDb.open(join(own, 'acme-migration.sqlite'));
-      db.ledger = ledgerContext('acme-migration', loadJob(jobFile).config.target, { arn: 'arn:aws:iam::123456789012:user/ops' }, {});
+      db.ledger = ledgerContext({ name: 'acme-migration', file: jobFile }, loadJob(jobFile).config.target, { arn: 'arn:aws:iam::123456789012:user/ops' }, {});
       db.appendLedger({ outcome: 'origin-configuration', format: 'npm', package: 'p', target: { repository: 'npm-internal' }, detail: 'set' });
       const head = (db.db.prepare('SELECT hash FROM ledger').get() as { hash: string }).hash;
       // the chain's own fields right: only the entry is wrong
@@ -418,7 +418,7 @@ describe('ledger export to stdout that fails after some entries went out', () =>
     const own = join(dir, 'edited-mid-stdout');
     const job = loadJob(jobFile);
     const db = StateDb.open(join(own, `${job.name}.sqlite`));
-    db.ledger = ledgerContext(job.name, job.config.target, { arn: 'arn:aws:iam::123456789012:user/ops' }, {});
+    db.ledger = ledgerContext(job, job.config.target, { arn: 'arn:aws:iam::123456789012:user/ops' }, {});
     for (let i = 0; i < 3; i++) db.appendLedger({ outcome: 'origin-configuration', format: 'npm', package: `p${i}`, target: { repository: 'npm-internal' }, detail: 'set' });
     db.db.exec('DROP TRIGGER ledger_no_update');
     db.db.prepare("UPDATE ledger SET entry = json_set(entry, '$.detail', 'edited') WHERE seq = 2").run();

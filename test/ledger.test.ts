@@ -8,9 +8,10 @@
 import { CodeartifactClient, DisposePackageVersionsCommand, UpdatePackageVersionsStatusCommand } from '@aws-sdk/client-codeartifact';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ledgerExportCommand, ledgerVerifyCommand, verifyLedger, type VerifyResult } from '../src/cli/ledger.js';
@@ -69,6 +70,9 @@ describe('what the ledger records', () => {
     expect(pub).toMatchObject({ job: 'ledger', format: 'npm', target: { domain: 'acme', domainOwner: '111122223333', repository: 'npm-internal' }, source: { id: 'private-npm', registry: te.sandbox.privateNpm.url } });
     expect(pub.principal).toBeTruthy();
     expect(pub.toolVersion).toMatch(/^\d+\.\d+\.\d+/);
+    // which job file: two files of one job name, or one edited between runs, are told apart
+    const jobSha = createHash('sha256').update(readFileSync(job)).digest('hex');
+    for (const e of entries) expect(e.jobFile, `${e.outcome} ${e.package}@${e.version}`).toEqual({ path: resolve(job), sha256: jobSha });
     expect(pub.sourcePublishedAt).toMatch(/^\d{4}-/);
     const computed = pub.hashes!.computed!['package.tgz'] as Record<string, string>;
     const target = pub.hashes!.target!['package.tgz'] as Record<string, string>;

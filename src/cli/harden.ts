@@ -90,7 +90,7 @@ export async function hardenCommand(jobFile: string, opts: HardenCommandOptions,
       // as whom
       if (!opts.dryRun) {
         const who = await callerIdentity(job.config.target.region, env, opts.stsClient, signal);
-        db.ledger = ledgerContext(job.name, job.config.target, who, targetOf(job.config.target).repositories);
+        db.ledger = ledgerContext(job, job.config.target, who, targetOf(job.config.target).repositories);
       }
       result = await harden(target, (f) => createTarget(f, target, job.config.target.repositories[f]?.internal ?? missing(f)), packages, {
         dryRun: opts.dryRun ?? false,

@@ -188,7 +188,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
       // the move is in the provenance ledger, as whom (a plan's too: the state moves all the same),
       // so that entries in another domain after it are explained by it
       const who = opts.noTarget ? { error: 'planned without AWS access (--no-target)' } : await callerIdentity(config.target.region, env, opts.stsClient, stopping.hard);
-      const ledger = ledgerContext(job.name, config.target, who, thisTarget.repositories);
+      const ledger = ledgerContext(job, config.target, who, thisTarget.repositories);
       if (!dryRun) db.ledger = ledger;
       retargeted = moveTarget(db, thisTarget, moveFrom, ledger);
       emit({ type: 'retargeted', from: retargeted.from, versions: retargeted.versions });
@@ -407,7 +407,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
           quotaNote = quotaNoteOf(account);
           for (const b of BUCKETS) limiter.setRate(b, rates[b].rate);
         }
-        if (who) db.ledger = ledgerContext(job.name, config.target, who, thisTarget.repositories);
+        if (who) db.ledger = ledgerContext(job, config.target, who, thisTarget.repositories);
         // the run stands by what the plan found: the provenance ledger names every identical and conflicting version
         db.ledgerUnrecorded(unledgered);
       } catch (e) {

@@ -13,6 +13,7 @@
  * exactly one spelling (`exportLine`), then a trailer with the count and the head hash.
  */
 import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import { MigrateError } from '../errors.js';
 import { forStorage, jsonForTerminals } from '../redact.js';
@@ -24,6 +25,8 @@ export const GENESIS = '0'.repeat(64);
 export interface LedgerContext {
   toolVersion: string;
   job: string;
+  /** The job file the command was run with: its absolute path and the SHA-256 of its bytes (none for a job not read from a file). */
+  jobFile?: { path: string; sha256: string };
   /** The AWS principal that ran it (sts:GetCallerIdentity), or why it is unknown. */
   principal: string;
   target: { region: string; domain: string; domainOwner: string };
@@ -39,14 +42,16 @@ export type LedgerOutcome = 'published' | 'present-identical' | 'conflict' | `fa
  * repository each format's entries go to.
  */
 export function ledgerContext(
-  job: string,
+  job: { name: string; file: string; sha256?: string },
   target: { region: string; domain: string; domainOwner: string },
   who: { arn?: string; error?: string },
   repositories: Partial<Record<string, string | undefined>>,
 ): LedgerContext {
   return {
     toolVersion: readToolVersion(),
-    job,
+    job: job.name,
+    // which job file: two files of one job name (or one edited between runs) are told apart in the ledger
+    ...(job.sha256 ? { jobFile: { path: resolve(job.file), sha256: job.sha256 } } : {}),
     principal: who.arn ?? `unknown (${who.error ?? 'sts:GetCallerIdentity answered no ARN'})`,
     target: { region: target.region, domain: target.domain, domainOwner: target.domainOwner },
     repositories: Object.fromEntries(Object.entries(repositories).filter((e): e is [string, string] => e[1] !== undefined)),
@@ -54,17 +59,19 @@ export function ledgerContext(
 }
 
 /** An entry's own fields: the rest (who, which tool and job, the target's domain) come from the context (`inContext`). */
-export type OwnEntry = Omit<LedgerEntry, 'at' | 'toolVersion' | 'job' | 'principal' | 'target'> & { target?: Record<string, unknown> };
+export type OwnEntry = Omit<LedgerEntry, 'at' | 'toolVersion' | 'job' | 'jobFile' | 'principal' | 'target'> & { target?: Record<string, unknown> };
 
 /** `entry` as of `at`, with the context's fields; its target on top of the context's domain. */
 export function inContext(ctx: LedgerContext, at: string, entry: OwnEntry): LedgerEntry {
-  return { ...entry, at, toolVersion: ctx.toolVersion, job: ctx.job, principal: ctx.principal, target: { ...ctx.target, ...entry.target } };
+  return { ...entry, at, toolVersion: ctx.toolVersion, job: ctx.job, ...(ctx.jobFile ? { jobFile: ctx.jobFile } : {}), principal: ctx.principal, target: { ...ctx.target, ...entry.target } };
 }
 
 export interface LedgerEntry {
   at: string;
   toolVersion: string;
   job: string;
+  /** The job file (absolute path, SHA-256 of its bytes); absent in entries of releases before it was recorded. */
+  jobFile?: { path: string; sha256: string };
   principal: string;
   outcome: LedgerOutcome;
   format?: string;

@@ -157,7 +157,7 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
     if (unprotected.length) throw unprotectedError(unprotected);
 
     const who = await callerIdentity(config.target.region, env, opts.stsClient, stopping.hard);
-    db.ledger = ledgerContext(job.name, config.target, who, Object.fromEntries(Object.entries(config.target.repositories).map(([f, r]) => [f, r?.store ?? r?.internal])));
+    db.ledger = ledgerContext(job, config.target, who, Object.fromEntries(Object.entries(config.target.repositories).map(([f, r]) => [f, r?.store ?? r?.internal])));
     // what a lockfile resolved from a company registry (one of the job's sources) is asked of the
     // public registry first: a private name the job does not migrate is never requested through a store
     const publicCheck = await checkPublic(plan, { registry: config.publicRegistries.npm, store, env, signal: stop, ...(opts.publicDeadlineMs ? { deadlineMs: opts.publicDeadlineMs } : {}) });
