@@ -15,7 +15,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import yazl from 'yazl';
@@ -26,6 +26,7 @@ import { hashBuffer } from '../src/integrity/hashes.js';
 import { compareGoVersions, latestVersion, listableVersions, noSumDbPrefixes, parseGoProxyPath, unescapeGo, versionsForPath } from '../src/goproxy/protocol.js';
 import { allowedHost } from '../src/goproxy/callers.js';
 import { startGoProxy, type GoProxy } from '../src/goproxy/server.js';
+import { zipHasEntry } from '../src/goproxy/zip-entries.js';
 import { GenericTarget } from '../src/targets/generic.js';
 import { buildHelloVersions, GENERIC_REPO, GO, goEnv, MODULE, MODULE_V2, publishBigModule, run, startGoTarget, type BuiltVersion, type GoDownload, type GoTarget } from './support/go-modules.js';
 import { getWithHost, stalledClient } from './support/http-host.js';
@@ -188,6 +189,41 @@ describe('the GOPROXY protocol, pure parts', () => {
     expect(versionsForPath('example.com/m', ['v0.1.0', 'v1.0.0', 'v2.0.0', 'v2.0.0+incompatible', 'main'])).toEqual(['v0.1.0', 'v1.0.0', 'v2.0.0+incompatible']);
     expect(versionsForPath('example.com/m/v3', ['v1.0.0', 'v3.0.0-rc.1', 'v3.1.0'])).toEqual(['v3.0.0-rc.1', 'v3.1.0']);
     expect(versionsForPath('gopkg.in/yaml.v2', ['v1.0.0', 'v2.4.0'])).toEqual(['v2.4.0']);
+  });
+
+  it('zipHasEntry reads the central directory (zip64 too), not names found in the data, and keeps only its tail', async () => {
+    const zipOf = async (add: (z: yazl.ZipFile) => void, chunk = 1 << 16, zip64 = false) => {
+      const z = new yazl.ZipFile();
+      add(z);
+      z.end({ forceZip64Format: zip64, comment: '' });
+      const parts: Buffer[] = [];
+      for await (const c of z.outputStream as AsyncIterable<Buffer>) parts.push(c);
+      const bytes = Buffer.concat(parts);
+      const chunks = Array.from({ length: Math.ceil(bytes.length / chunk) }, (_, i) => bytes.subarray(i * chunk, (i + 1) * chunk));
+      return { chunks, sha256: hashBuffer(bytes).sha256, size: bytes.length };
+    };
+    const limits = (z: { sha256: string }, maxTail = 1 << 20) => ({ maxBytes: 1 << 30, maxTail, sha256: z.sha256 });
+    // a zip stored, uncompressed, inside another: its central directory names m@v1.0.0/go.mod, the outer one does not
+    const inner = await zipOf((z) => z.addBuffer(Buffer.from('module m\n'), 'm@v1.0.0/go.mod', { compress: false }));
+    const outer = await zipOf((z) => {
+      z.addBuffer(Buffer.concat(inner.chunks), 'm@v1.0.0/testdata/inner.zip', { compress: false });
+      z.addReadStreamLazy('m@v1.0.0/a.go', { size: 10, compress: true }, (cb) => cb(null, Readable.from([Buffer.from('package a\n')])));
+    });
+    expect(await zipHasEntry(Readable.from(inner.chunks), 'm@v1.0.0/go.mod', limits(inner))).toBe(true);
+    expect(await zipHasEntry(Readable.from(outer.chunks), 'm@v1.0.0/go.mod', limits(outer))).toBe(false);
+    expect(await zipHasEntry(Readable.from(outer.chunks), 'm@v1.0.0/a.go', limits(outer))).toBe(true);
+    // bytes other than the listed ones, or more than allowed: it cannot say
+    expect(await zipHasEntry(Readable.from(inner.chunks), 'm@v1.0.0/go.mod', { ...limits(inner), sha256: outer.sha256 })).toBeUndefined();
+    expect(await zipHasEntry(Readable.from(inner.chunks), 'm@v1.0.0/go.mod', { ...limits(inner), maxBytes: inner.size - 1 })).toBeUndefined();
+    // zip64 end records (yazl writes them past 65535 entries; forced here on a few hundred)
+    const many = await zipOf((z) => {
+      for (let i = 0; i < 500; i++) z.addBuffer(Buffer.alloc(0), `m@v1.0.0/f${String(i).padStart(5, '0')}.go`, { compress: false, forceZip64Format: true });
+      z.addBuffer(Buffer.from('module m\n'), 'm@v1.0.0/go.mod', { forceZip64Format: true });
+    }, 1000, true);
+    expect(await zipHasEntry(Readable.from(many.chunks), 'm@v1.0.0/go.mod', limits(many, 64 << 10))).toBe(true);
+    expect(await zipHasEntry(Readable.from(many.chunks), 'm@v1.0.0/go.sum', limits(many, 64 << 10))).toBe(false);
+    // a central directory larger than the tail kept: it cannot say
+    expect(await zipHasEntry(Readable.from(many.chunks), 'm@v1.0.0/go.mod', limits(many, 4 << 10))).toBeUndefined();
   });
 });
 
@@ -630,6 +666,21 @@ describe('the real go command through the proxy', () => {
     expect(latest.Version).toBe('v3.0.0+incompatible');
   });
 
+
+  it('a go.mod that is the module line alone (as go mod init of Go 1.11 wrote it) is a go.mod too: the +incompatible versions stay out of the list and @latest', async () => {
+    // From git, go lists `v1.5.0` only and takes it @latest (codeRepo reads go.mod from the commit); its .mod
+    // is byte for byte the one go synthesises for a commit without go.mod, so only the zip tells them apart
+    const mod = 'git.acme.example/earlymodules';
+    await publishSmallModule(mod, 'v2.0.0+incompatible');
+    await publishSmallModule(mod, 'v3.0.0+incompatible');
+    await publishSmallModule(mod, 'v1.5.0', Buffer.from(`module ${mod}\n`));
+    expect(await get(`/${mod}/@v/list`)).toMatchObject({ status: 200, body: 'v1.5.0\n' });
+    expect(JSON.parse((await get(`/${mod}/@latest`)).body)).toMatchObject({ Version: 'v1.5.0' });
+    expect((await go(['list', '-m', '-versions', mod])).stdout.trim()).toBe(`${mod} v1.5.0`);
+    expect((await go(['list', '-m', `${mod}@latest`])).stdout.trim()).toBe(`${mod} v1.5.0`);
+    // asked by name, still served
+    expect((await goDownload(`${mod}@v3.0.0+incompatible`)).Error).toBeUndefined();
+  });
   it('a version that is not there is go\'s "not found"', async () => {
     const r = await go(['mod', 'download', '-json', `${MODULE}@v1.9.9`]);
     expect(r.code).not.toBe(0);

@@ -14,11 +14,23 @@ import { allowedHost, fromWebPage, type HostRule } from './callers.js';
 import { AssetDownloads, type DownloadLimits, type Pending } from './download.js';
 import { incompatibleQuery, latestVersion, listableVersions, parseGoProxyPath, versionsForPath, type GoProxyRoute } from './protocol.js';
 import { text } from './reply.js';
+import { zipHasEntry } from './zip-entries.js';
 
 /** Retries of one read when CodeArtifact throttles or fails (go itself does not retry a proxy). */
 export const READ_RETRIES = 3;
 /** How long one request may wait for CodeArtifact (rate limit, retries, the answer's headers) before it is a 504. */
 export const DEFAULT_UPSTREAM_TIMEOUT_MS = 60_000;
+
+/**
+ * The largest zip read to tell a go.mod of the module line alone from the one go synthesises
+ * (GoProxyHandler.hasGoMod), within a list request's upstreamTimeoutMs; a larger one counts as
+ * without go.mod, as go's own client counts a .mod of those bytes (modload versionHasGoMod).
+ */
+export const MAX_GO_MOD_CHECK_ZIP = 64 * 1024 * 1024;
+/** The end of that zip kept to read its central directory (a few hundred thousand entries). */
+const MAX_ZIP_TAIL = 8 * 1024 * 1024;
+/** Zips whose answer is remembered, by their SHA-256. */
+const MAX_REMEMBERED_ZIPS = 4096;
 
 export interface HandlerLimits extends DownloadLimits {
   hosts: HostRule;
@@ -27,6 +39,8 @@ export interface HandlerLimits extends DownloadLimits {
 export class GoProxyHandler {
   private readonly generic: GenericTarget;
   private readonly downloads: AssetDownloads;
+  /** Whether a zip (by its SHA-256) holds a go.mod, for .mod files that cannot say. */
+  private readonly goModInZip = new Map<string, boolean>();
 
   constructor(
     private readonly ca: CodeArtifact,
@@ -188,7 +202,34 @@ export class GoProxyHandler {
       // longer than the synthesised one: a go.mod of its own (the loop's end destroys the stream)
       if (size > legacy.length) return true;
     }
-    return !Buffer.concat(chunks).equals(legacy);
+    if (!Buffer.concat(chunks).equals(legacy)) return true;
+    // the module line alone is also a go.mod as go mod init wrote it up to Go 1.12 (no go directive), from
+    // the very years modules came to v1 over older v2+ tags: go reads go.mod from the commit, the zip has it
+    return this.zipHasGoMod(module, version, signal);
+  }
+
+  /** Whether the version's zip holds `<module>@<version>/go.mod`; false when the zip cannot say (too large, unreadable). */
+  private async zipHasGoMod(module: string, version: string, signal: AbortSignal): Promise<boolean> {
+    const coords = this.coords(module);
+    const name = `${version}.zip`;
+    const listed = (await this.read(() => this.ca.versionAssets(coords, version, signal), signal))?.find((a) => a.name === name);
+    const sha256 = listed?.hashes['SHA-256'];
+    if (!listed || !sha256 || (listed.size ?? 0) > MAX_GO_MOD_CHECK_ZIP) return false;
+    const known = this.goModInZip.get(sha256);
+    if (known !== undefined) return known;
+    let download;
+    try {
+      download = await this.read(() => this.ca.getAsset(coords, version, name, signal), signal);
+    } catch (e) {
+      if (packageNotFound(e)) return false;
+      throw e;
+    }
+    const has = await zipHasEntry(download.stream as AsyncIterable<Buffer>, `${module}@${version}/go.mod`, { maxBytes: MAX_GO_MOD_CHECK_ZIP, maxTail: MAX_ZIP_TAIL, sha256 });
+    if (has === undefined) return false;
+    // by the zip's hash: the same bytes give the same answer, whatever becomes of the version
+    if (this.goModInZip.size >= MAX_REMEMBERED_ZIPS) this.goModInZip.delete(this.goModInZip.keys().next().value!);
+    this.goModInZip.set(sha256, has);
+    return has;
   }
 
 
