@@ -232,7 +232,21 @@ describe('the proxy over HTTP', () => {
     expect(proxy.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(proxy.repository).toBe(GENERIC_REPO);
     expect(proxy.modulePrefixes).toEqual([MODULE]);
-    expect(proxy.goEnv).toEqual({ GOPROXY: proxy.url, GONOSUMDB: MODULE, GOFLAGS: '-mod=mod' });
+    expect(proxy.goEnv).toEqual({ GOPROXY: proxy.url, GONOPROXY: 'none', GONOSUMDB: MODULE, GOFLAGS: '-mod=mod' });
+  });
+
+  it("the printed variables send go to the proxy even when the user's go env holds GOPRIVATE for the company's modules (go env -w)", async () => {
+    // GONOPROXY defaults to GOPRIVATE: without its own value go fetches those modules from git and never
+    // asks the proxy (git.acme.example does not resolve here: the download fails instead of passing unseen)
+    const goenv = join(tmp, 'user-go-env');
+    await writeFile(goenv, 'GOPRIVATE=git.acme.example\n');
+    const cwd = join(tmp, `cwd-${++n}`);
+    await mkdir(cwd, { recursive: true });
+    const env = { ...goEnv(tmp, proxy.url, join(tmp, `gopath-${++n}`)), GOENV: goenv, GIT_TERMINAL_PROMPT: '0', ...proxy.goEnv };
+    const r = await run(GO, ['mod', 'download', '-json', `${MODULE}@v1.0.0`], { cwd, env });
+    const d = JSON.parse(r.stdout) as GoDownload;
+    expect(d.Error).toBeUndefined();
+    expect(d.Sum).toBe(version(`${MODULE}@v1.0.0`).build.zip.h1);
   });
 
   it('serves the list, the three files byte for byte, and @latest; 404 for what is not there, 400 for malformed paths', async () => {
@@ -804,7 +818,7 @@ describe('starting and stopping', () => {
     const line = out.join('');
     const url = /at (http:\/\/127\.0\.0\.1:\d+) until Ctrl-C/.exec(line)?.[1];
     expect(url).toBeDefined();
-    expect(line).toContain(`export GOPROXY=${url} GONOSUMDB=${MODULE}`);
+    expect(line).toContain(`export GOPROXY=${url} GONOPROXY=none GONOSUMDB=${MODULE}`);
     expect(line).toContain('GOFLAGS=-mod=mod\n');
     expect(line.split('\n')).toHaveLength(2);
     expect((await fetch(`${url}/${ESCAPED}/@v/list`)).status).toBe(200);

@@ -94,7 +94,7 @@ export interface GoProxy {
   repository: string;
   /** The module paths the repository holds, as GONOSUMDB wants them (no path below another). */
   modulePrefixes: string[];
-  /** The environment go needs: GOPROXY, GONOSUMDB, GOFLAGS. */
+  /** The environment go needs: GOPROXY, GONOSUMDB, GOFLAGS, and GONOPROXY=none (a GOPRIVATE in the user's go env would send go around the proxy). */
   goEnv: Record<string, string>;
   /** GONOSUMDB names shorter prefixes than modulePrefixes: the full list would not fit in an environment (noSumDbValue). */
   noSumDbShortened: boolean;
@@ -185,7 +185,9 @@ export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
     url,
     repository,
     modulePrefixes: prefixes,
-    goEnv: { GOPROXY: url, GONOSUMDB: noSumDb.value, GOFLAGS: '-mod=mod' },
+    // GONOPROXY defaults to GOPRIVATE, which companies set for their own host (go env -w): go would fetch
+    // those modules from git and never ask this proxy. `none` matches no module path (go help module-private)
+    goEnv: { GOPROXY: url, GONOPROXY: 'none', GONOSUMDB: noSumDb.value, GOFLAGS: '-mod=mod' },
     noSumDbShortened: noSumDb.shortened,
     stop() {
       stopped ??= (async () => {
