@@ -170,11 +170,17 @@ const npmRegistrySource = z
   .strict()
   .refine((s) => s.packages.length > 0 || s.scopes.length > 0, { message: 'list at least one of packages or scopes', path: ['packages'] });
 
-/** A git remote: git+ssh://, ssh:// (a login, no password), https:// (no credentials at all), file://, or scp-like user@host:path. */
+/**
+ * A git remote: git+ssh://, ssh:// (a login, no password), https:// (no credentials at all), file://, or
+ * scp-like user@host:path. Never http:// or git://: neither checks who answers nor that the pack
+ * came unchanged, and whatever anyone on the way served would be built, published and recorded
+ * under the job's URL.
+ */
 const gitUrl = z
   .string()
   .min(1)
-  .refine((u) => /^(git\+ssh|ssh|https?|file):\/\//.test(u) || /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/\\]/.test(u), 'a git URL such as git+ssh://git@git.example.com/acme/lib.git (or ssh://, https://, file://, user@host:path)')
+  .refine((u) => !/^(http|git):\/\//i.test(u), 'a git URL over ssh or https: http:// and git:// are neither authenticated nor protected (anyone on the way could change what is fetched): use git+ssh://, ssh:// or https://')
+  .refine((u) => /^(http|git):\/\//i.test(u) || /^(git\+ssh|ssh|https|file):\/\//.test(u) || /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/\\]/.test(u), 'a git URL such as git+ssh://git@git.example.com/acme/lib.git (or ssh://, https://, file://, user@host:path)')
   // a token as the user name (https://ghp_…@github.com/) is as much a secret as a password, and a
   // URL is recorded (state, ledger, reports): https carries no user at all, ssh a login (git@) only
   .refine((u) => {
