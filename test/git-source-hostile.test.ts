@@ -126,14 +126,15 @@ describe('the operator', () => {
     await git.createRepoFromDir('legacy', pyProject(join(te.dir, 'src-legacy'), 'legacy-lib', '1.0.0'), { tags: ['v1.0.0'] });
     const legacy = join(te.stateDir, 'git', 'legacy.git');
     await run('git', ['clone', '--mirror', '--quiet', git.repoPath('legacy'), legacy]);
-    // what only the old mirror has: it is the one the job goes on with
-    await run('git', ['-C', legacy, 'config', 'cam.test-marker', 'adopted']);
+    // what only the old mirror has: it is the one the job goes on with (a file, not a config
+    // key: a mirror's config is written anew before each fetch)
+    writeFileSync(join(legacy, 'cam-test-marker'), 'adopted\n');
     const job = te.writeJob({ name: 'legacy', sources: [gitSource('legacy', 'legacy', 'pypi', { package: 'legacy-lib' })] });
     const s = await te.run(job);
     expect(s.exitCode, JSON.stringify(s.failures)).toBe(0);
     expect(existsSync(legacy)).toBe(false);
     const mirror = join(te.stateDir, 'git', 'legacy', 'legacy.git');
-    expect((await run('git', ['-C', mirror, 'config', 'cam.test-marker'])).stdout.trim()).toBe('adopted');
+    expect(readFileSync(join(mirror, 'cam-test-marker'), 'utf8').trim()).toBe('adopted');
     // and it follows the job's url (the test clone named a local path)
     expect((await run('git', ['-C', mirror, 'remote', 'get-url', 'origin'])).stdout.trim()).toBe(git.gitPlusSshUrl('legacy'));
   });

@@ -1,7 +1,8 @@
 /**
  * How git is run against a remote, wherever the tool reads one (git sources,
  * the repositories `warm` searches for lockfiles): a curated environment (no
- * stray GIT_DIR or GIT_CONFIG_*), `GIT_SSH_COMMAND` with the job's key
+ * stray GIT_DIR or GIT_CONFIG_*, none of the operator's global or system git config but an
+ * https URL's credential helper, no GIT_SSL_NO_VERIFY), `GIT_SSH_COMMAND` with the job's key
  * (`sshKeyEnv`: the key itself or its path) and known_hosts, BatchMode and no
  * askpass, so nothing ever waits for a password or a host-key prompt, and
  * StrictHostKeyChecking=yes whatever the ssh config says (a host key changed or
@@ -9,10 +10,11 @@
  * which would win over ours, is refused before ssh runs); and
  * git's complaints turned into coded errors.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
+import { AtomicFile } from '../atomic-file.js';
 import { hideFromBuilds } from '../builders/process.js';
 import { DEFAULT_MAX_CHECKOUT_BYTES, DEFAULT_MAX_MIRROR_BYTES } from '../config/schema.js';
 import { registerSshKey } from '../config/secrets.js';
@@ -44,8 +46,22 @@ const quote = (s: string) => (SHELL_SAFE.test(s) ? s : `'${s.replace(/'/g, `'\\'
  */
 const NO_HOOKS = ['core.hooksPath=/dev/null'];
 
-/** What git may see of the caller's environment: where things are, the ssh agent, proxies, the locale. */
-const KEEP = /^(PATH|HOME|USER|LOGNAME|LANG|LC_[A-Z]+|TMPDIR|SSH_AUTH_SOCK|HTTPS?_PROXY|https?_proxy|NO_PROXY|no_proxy|GIT_SSL_CAINFO|GIT_SSL_NO_VERIFY)$/;
+/**
+ * What git may see of the caller's environment: where things are, the ssh agent, proxies, the
+ * locale, a private CA for https. Never GIT_SSL_NO_VERIFY (an https server taken unchecked: refused
+ * for an https URL, meaningless for any other), nor GIT_CONFIG_* (config the tool did not choose).
+ */
+const KEEP = /^(PATH|HOME|USER|LOGNAME|LANG|LC_[A-Z]+|TMPDIR|SSH_AUTH_SOCK|HTTPS?_PROXY|https?_proxy|NO_PROXY|no_proxy|GIT_SSL_CAINFO)$/;
+
+/**
+ * The git that talks to a remote reads none of the operator's global or system git config: the
+ * ledger names the job's URL for every version, and that config can send a fetch elsewhere
+ * (`url.<fork>.insteadOf = <the job's URL>`; a `[remote "origin"]` whose url and fetch lines `git
+ * clone` takes before its own) or take an https server unchecked (`http.sslVerify false`,
+ * `http.<url>.sslVerify`). Only an https URL's credential helper is carried over (remoteEnv).
+ * ssh's own config (~/.ssh/config) and agent are ssh's, untouched.
+ */
+const WITHOUT_GIT_CONFIG = { GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' } as const;
 
 export interface GitAccessOptions {
   /** How errors name the thing being read: `source "billing"`, `warm repository <url>`. */
@@ -63,6 +79,8 @@ export interface GitAccessOptions {
   idleTimeoutMs?: number;
   /** Where the job file sets idleTimeoutMs, as hints name it: `idleTimeoutSeconds of source "billing"`, `warm.repositories[0].idleTimeoutSeconds (…)`. */
   idleTimeoutSetting?: string;
+  /** The remote's URL as the job gives it: checked against what would let git take an https server unchecked. */
+  url?: string;
   /** What hints say went on without this remote when it failed: `the other sources went on` (the default), `the other repositories and lockfiles were still read`. */
   othersWentOn?: string;
   /** The most the mirror may hold (limits.maxMirrorBytes): a clone or fetch past it is cut off (ETOOLARGE). */
@@ -92,8 +110,16 @@ export class GitAccess {
         hint: `take the StrictHostKeyChecking option out of GIT_SSH_COMMAND (or unset it) for this tool, and put the git host's key, checked out of band, in ~/.ssh/known_hosts or in the file knownHostsFile names`,
       });
     }
-    // a peer that stops answering is noticed within a minute, not at simple-git's 10-minute watchdog
-    const ssh = [env.GIT_SSH_COMMAND ?? env.GIT_SSH ?? 'ssh', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=30', '-o', 'ServerAliveInterval=15', '-o', 'ServerAliveCountMax=4'];
+    // git reads GIT_SSL_NO_VERIFY set to anything (even empty) as "take any certificate": a man in
+    // the middle's pack published as the company's. Refused for an https URL, where it would apply
+    if (opts.url !== undefined && /^https:/i.test(opts.url) && env.GIT_SSL_NO_VERIFY !== undefined) {
+      throw new MigrateError('ESOURCEAUTH', `${opts.owner}: environment variable GIT_SSL_NO_VERIFY is set, which would let git take any https server for ${redactUrlCredentials(opts.url)} without checking its certificate (a man in the middle)`, {
+        hint: 'unset GIT_SSL_NO_VERIFY for this tool; for a server whose certificate a private CA signed, name that CA\'s certificate file in GIT_SSL_CAINFO',
+      });
+    }
+    // a peer that stops answering is noticed within a minute, not at simple-git's 10-minute watchdog.
+    // GIT_SSH names a program (git runs it as one, spaces and all), GIT_SSH_COMMAND a shell command
+    const ssh = [env.GIT_SSH_COMMAND ?? (env.GIT_SSH !== undefined ? quote(env.GIT_SSH) : 'ssh'), '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=30', '-o', 'ServerAliveInterval=15', '-o', 'ServerAliveCountMax=4'];
     if (opts.sshKeyEnv) {
       const value = env[opts.sshKeyEnv];
       if (!value) {
@@ -136,28 +162,16 @@ export class GitAccess {
     // an impostor serves; `accept-new` would take the first key it sees. A command-line -o wins over any config file
     ssh.push('-o', 'StrictHostKeyChecking=yes');
     out.GIT_SSH_COMMAND = ssh.map((a, i) => (i === 0 ? a : quote(a))).join(' ');
+    Object.assign(out, WITHOUT_GIT_CONFIG);
     out.GIT_TERMINAL_PROMPT = '0';
     out.GIT_ASKPASS = 'false';
     out.SSH_ASKPASS = 'false';
     this.env = out;
   }
 
-  /** git in `baseDir`, with this environment. */
-  git(baseDir: string, signal?: AbortSignal): SimpleGit {
-    this.writeKey();
-    // GIT_SSH_COMMAND and the askpass variables are ours, on purpose: simple-git refuses them unless told
-    return simpleGit({
-      baseDir,
-      maxConcurrentProcesses: 4,
-      // 10 minutes (the source's idleTimeoutSeconds) without a byte of output: remote clones and
-      // fetches run with --progress, so only a transfer that stalled is cut, never a big one that is merely long
-      timeout: { block: this.opts.idleTimeoutMs ?? DEFAULT_IDLE_MS },
-      config: NO_HOOKS,
-      unsafe: { allowUnsafeSshCommand: true, allowUnsafeAskPass: true, allowUnsafeHooksPath: true },
-      allowEnvironment: ['GIT_SSH_COMMAND', 'GIT_ASKPASS', 'SSH_ASKPASS', 'GIT_TERMINAL_PROMPT', 'GIT_SSL_CAINFO', 'GIT_SSL_NO_VERIFY'],
-      errors: killedIsFailed,
-      ...(signal ? { abort: signal } : {}),
-    }).env(this.env);
+  /** The environment of the git that clones or fetches `url`: this one, and for https the operator's credential helper for it. */
+  remoteEnv(url: string): Record<string, string> {
+    return { ...this.env, ...credentialHelperEnv(url, this.env) };
   }
 
   /** The key given as text, on disk for ssh while git talks to the remote. */
@@ -292,10 +306,11 @@ export class GitAccess {
       });
     });
     if (orphan !== undefined) process.stderr.write(`${this.opts.owner}: stopped git (process group ${orphan}) that a killed run left transferring into ${mirror}\n`);
+    const env = this.remoteEnv(url);
     const bounds = (dir: string, cwd: string) => ({
       groupFile,
       cwd,
-      env: this.env,
+      env,
       idleMs: this.opts.idleTimeoutMs ?? DEFAULT_IDLE_MS,
       watch: { dir, maxBytes: this.opts.maxMirrorBytes ?? DEFAULT_MAX_MIRROR_BYTES },
       ...(signal ? { signal } : {}),
@@ -325,7 +340,11 @@ export class GitAccess {
       // refs/tags/<tag>.lock, HEAD.lock or config.lock would fail every later fetch and set-url, blamed on the
       // repository). The job's lock is held and any git a killed run left is stopped (above): none is ours to keep
       discardCutFetch(mirror);
-      await this.git(mirror, signal).raw(['remote', 'set-url', 'origin', url]);
+      // the mirror's config as a clone made it, from the job's url as it is now (a moved repository, a
+      // corrected typo): whatever else is there (a url rule to a fork, a fetch refspec that files the
+      // server's branches under its tags, a credential helper's or alternate refs' command, an include)
+      // was written by no run of the tool, and is not followed
+      writeMirrorConfig(mirror, url);
       try {
         await runTransfer([...noHooks, 'fetch', '--prune', '--progress', 'origin'], bounds(mirror, mirror));
       } catch (e) {
@@ -558,6 +577,72 @@ function discardCutFetch(mirror: string): void {
       else if (e.isFile() && e.name.endsWith('.lock')) rmSync(path, { force: true });
     }
   }
+}
+
+/**
+ * A mirror's config as `git clone --mirror` writes it, with `url` as its origin: only the object
+ * format (a SHA-256 repository's) is kept of what was there, read without following includes.
+ */
+function writeMirrorConfig(mirror: string, url: string): void {
+  const file = join(mirror, 'config');
+  let objectFormat = '';
+  try {
+    objectFormat = execFileSync('git', ['config', '--file', file, '--no-includes', '--get', 'extensions.objectformat'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...WITHOUT_GIT_CONFIG }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    // none (SHA-1, the default), or a config git cannot read: written anew as SHA-1's
+  }
+  const sha256 = /^sha256$/i.test(objectFormat);
+  const text = [
+    '[core]',
+    `\trepositoryformatversion = ${sha256 ? 1 : 0}`,
+    '\tbare = true',
+    ...(sha256 ? ['[extensions]', '\tobjectformat = sha256'] : []),
+    '[remote "origin"]',
+    `\turl = ${configValue(url)}`,
+    '\tfetch = +refs/*:refs/*',
+    '\tmirror = true',
+    '',
+  ].join('\n');
+  const out = new AtomicFile(file, (e) => fileSystemError(e) ?? toError(e), { mode: 0o644 });
+  out.write(text);
+  out.commit();
+}
+
+/** A value in a git config file, read back as `value` whatever it holds (quotes, backslashes, `#`, `;`, line breaks). */
+function configValue(value: string): string {
+  return `"${value.replace(/[\\"]/g, '\\$&').replace(/\n/g, '\\n').replace(/\t/g, '\\t')}"`;
+}
+
+/**
+ * For an https URL, the operator's credential helper for it (`credential.helper`,
+ * `credential.<url>.helper`, `.username`, `.useHttpPath`, read from their git config as git
+ * would for that URL), as GIT_CONFIG_COUNT/KEY/VALUE for the git that fetches: the one piece of
+ * the operator's git config that git reaching a remote reads (WITHOUT_GIT_CONFIG). Nothing for any
+ * other URL, or when git cannot be asked.
+ */
+function credentialHelperEnv(url: string, env: Record<string, string>): Record<string, string> {
+  if (!/^https:/i.test(url)) return {};
+  let listed: string;
+  try {
+    const { GIT_CONFIG_NOSYSTEM: _s, GIT_CONFIG_GLOBAL: _g, ...operator } = env;
+    listed = execFileSync('git', ['config', '-z', '--get-urlmatch', 'credential', url], { cwd: '/', env: operator, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return {};
+  }
+  const out: Record<string, string> = {};
+  let n = 0;
+  for (const entry of listed.split('\0')) {
+    const nl = entry.indexOf('\n');
+    if (nl < 0) continue;
+    const key = entry.slice(0, nl);
+    // credential.helper, credential.username, credential.usehttppath: what git asks a helper with
+    if (!/^credential\.(helper|username|usehttppath)$/i.test(key)) continue;
+    out[`GIT_CONFIG_KEY_${n}`] = key;
+    out[`GIT_CONFIG_VALUE_${n}`] = entry.slice(nl + 1);
+    n++;
+  }
+  if (n) out.GIT_CONFIG_COUNT = String(n);
+  return out;
 }
 
 function direntsIn(dir: string) {

@@ -102,6 +102,7 @@ export class GitSource implements Source {
     this.tmpDir = join(stateDir, 'tmp');
     this.access = new GitAccess(env, {
       owner: `source "${config.id}"`,
+      url: config.url,
       ...(config.sshKeyEnv ? { sshKeyEnv: config.sshKeyEnv } : {}),
       ...(config.knownHostsFile ? { knownHostsFile: config.knownHostsFile } : {}),
       // in the sealed folder: covered from every build, this job's and another's running meanwhile in this state directory

@@ -58,6 +58,7 @@ export class LockfileRepository {
     this.tmpDir = join(stateDir, 'tmp');
     this.access = new GitAccess(env, {
       owner: `warm repository ${repo.url}`,
+      url: repo.url,
       ...(repo.sshKeyEnv ? { sshKeyEnv: repo.sshKeyEnv } : {}),
       ...(repo.knownHostsFile ? { knownHostsFile: repo.knownHostsFile } : {}),
       // in the sealed folder: covered from the builds of any job running meanwhile in this state directory
