@@ -165,7 +165,12 @@ const npmRegistrySource = z
     scopes: z
       .array(z.string().regex(/^@[a-z0-9][a-z0-9._-]*$/, 'a scope such as "@acme"'))
       .default([])
-      .describe('scopes whose every package is migrated (found through the registry search API)'),
+      .describe('scopes whose every package is migrated (found through the registry search API, or for GitHub Packages through GitHub\'s REST API)'),
+    githubApiUrl: sourceUrl('https://api.github.com/')
+      .optional()
+      .describe(
+        "GitHub's REST API, where the scopes' packages are listed (GET /orgs/<scope>/packages?package_type=npm, then /users/<scope>/…) instead of the search API: default https://api.github.com/ for https://npm.pkg.github.com/; GitHub Enterprise Server: https://HOST/api/v3/. Sent the token",
+      ),
   })
   .strict()
   .refine((s) => s.packages.length > 0 || s.scopes.length > 0, { message: 'list at least one of packages or scopes', path: ['packages'] });

@@ -65,6 +65,8 @@ export interface DownloadOptions {
   timeoutMs?: number;
   /** Aborting destroys the request and the body. */
   signal?: AbortSignal;
+  /** The error for a URL `allowed` refuses, when not a registry's (default: ESOURCEURL naming tarballHosts). */
+  refused?: (url: URL) => MigrateError;
 }
 
 /** GET `url`; resolves with the response stream once a 2xx arrives. */
@@ -81,6 +83,7 @@ export function isUnder(url: URL, prefix: string): boolean {
 function get(url: URL, opts: DownloadOptions, hops: number): Promise<http.IncomingMessage> {
   if (!opts.allowed(url)) {
     return Promise.reject(
+      opts.refused?.(url) ??
       new MigrateError('ESOURCEURL', `${opts.subject}: the source points the download at ${url.protocol}//${url.host}, which is not the registry's host`, {
         subject: opts.subject,
         actual: `${url.origin}${url.pathname}`,

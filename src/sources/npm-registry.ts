@@ -3,6 +3,7 @@
  * (https://npm.pkg.github.com), which wants the token even for reads.
  * Registry protocol: https://github.com/npm/registry/blob/main/docs/REGISTRY-API.md
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import { pipeline, type Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createGunzip } from 'node:zlib';
@@ -14,11 +15,29 @@ import { holdsSecret, printable, publicUrl, redact, registerSecret } from '../re
 import { MAX_VERSION_KEY, boundedKey, isNpmName, shownKey, versionTooLong } from './bounded.js';
 import type { PackageListing, VersionListing } from '../types.js';
 import type { NameResult, OpenOptions, Retrier, Source } from './source.js';
-import { download } from './download.js';
+import { download, isUnder } from './download.js';
 
 const SEARCH_PAGE = 250;
 /** A scope holds tens or hundreds of packages; a search that goes on past this is a registry that ignores paging. */
 const MAX_SEARCH_RESULTS = 100_000;
+/** GitHub's REST API gives at most 100 items a page (per_page). */
+const GITHUB_PAGE = 100;
+/** Pages of a scope's package list on GitHub read at most: of GITHUB_PAGE each, as many packages as a search reads (MAX_SEARCH_RESULTS). */
+const MAX_GITHUB_PAGES = 1000;
+/**
+ * The largest page of GitHub's package list read: a page of 100 npm packages is some 700 KB (each
+ * carries its owner's and its repository's objects, ~100 fields); past this it is no such page.
+ */
+export const MAX_GITHUB_PAGE_BYTES = 8 * 1024 * 1024;
+/** The REST API version asked for (X-GitHub-Api-Version): the one whose answers are read here. */
+const GITHUB_API_VERSION = '2022-11-28';
+/**
+ * Registries whose scopes are listed through GitHub's REST API (GitHub has no npm search API),
+ * by the registry's host: the API's URL. GitHub Enterprise Server's is the job's githubApiUrl.
+ */
+const KNOWN_GITHUB_APIS: Record<string, string> = {
+  'npm.pkg.github.com': 'https://api.github.com/',
+};
 /** The largest packument read: a package with 10,000 versions is tens of MB; an endless body is not a packument. */
 export const MAX_PACKUMENT_BYTES = 200 * 1024 * 1024;
 /**
@@ -67,6 +86,14 @@ const KNOWN_TARBALL_HOSTS: Record<string, string[]> = {
   'npm.pkg.github.com': ['pkg-npm.githubusercontent.com'],
 };
 
+/** What a scope's listing found: valid names, names that cannot be packages (each with why), and why it stopped short, if it did. */
+interface ScopeFound {
+  names: string[];
+  invalid: Map<string, string>;
+  /** The listing failed after `names` were found (GitHub's paging went wrong on a later page). */
+  error?: MigrateError;
+}
+
 interface Packument {
   name?: unknown;
   'dist-tags'?: Record<string, unknown>;
@@ -82,6 +109,12 @@ export class NpmRegistrySource implements Source {
   readonly assetName = 'package.tgz';
   private readonly token?: string;
   private readonly trustedHosts: Set<string>;
+  /**
+   * GitHub's REST API (ending in '/'), where the scopes' packages are listed instead of the
+   * search API: the job's githubApiUrl, else the known one of the registry's host (KNOWN_GITHUB_APIS).
+   * Sent the token, as the registry is; undefined: scopes are searched.
+   */
+  private readonly githubApi?: string;
   /** This run's tarball URLs as the registry gave them (with any query), by the public form recorded in the state. */
   private readonly artifactUrls = new Map<string, string>();
   /**
@@ -106,6 +139,8 @@ export class NpmRegistrySource implements Source {
     registerSecret(token);
     const registryHost = new URL(this.url).host;
     this.trustedHosts = new Set([...config.tarballHosts.map((h) => h.toLowerCase()), ...(KNOWN_TARBALL_HOSTS[registryHost] ?? [])]);
+    const api = config.githubApiUrl ?? KNOWN_GITHUB_APIS[registryHost];
+    this.githubApi = api === undefined ? undefined : api.endsWith('/') ? api : `${api}/`;
     if (config.tokenEnv && !token) {
       throw new MigrateError('ESOURCEAUTH', `source "${config.id}": environment variable ${config.tokenEnv} is not set`, {
         hint: `export ${config.tokenEnv}=<a read token for ${this.url}> and rerun`,
@@ -122,27 +157,37 @@ export class NpmRegistrySource implements Source {
 
   async *packageNames(signal?: AbortSignal, retry: Retrier = (attempt) => attempt()): AsyncIterable<NameResult> {
     const names = new Set(this.config.packages);
+    const api = this.githubApi;
+    const lister = api === undefined ? "the registry's search" : "GitHub's package list";
     for (const scope of this.config.scopes) {
       try {
-        const found = await this.searchScope(scope, retry, signal);
+        const found = api === undefined ? await this.searchScope(scope, retry, signal) : await this.githubScope(api, scope, retry, signal);
         // a scope with nothing in it is a typo or a token that sees nothing far more often than an empty
         // scope: said, never a silent "0 of 0 migrated" (and, as a failed search, never "every package gone")
-        if (found.names.length === 0 && found.invalid.size === 0) {
+        if (found.names.length === 0 && found.invalid.size === 0 && !found.error) {
           yield {
             ok: false,
             name: `${scope}/*`,
-            error: new MigrateError('ESOURCEEMPTY', `source "${this.id}": the search of ${this.url} finds no package in scope ${scope}`, {
-              subject: `${scope}/*`,
-              hint: `check the scope's spelling in the job file and that ${this.config.tokenEnv ?? 'the token'} can read its packages (a token without access finds none); a registry without search (GitHub Packages) needs its packages listed under packages; a scope that is really empty: remove it from scopes`,
-            }),
+            error:
+              api === undefined
+                ? new MigrateError('ESOURCEEMPTY', `source "${this.id}": the search of ${this.url} finds no package in scope ${scope}`, {
+                    subject: `${scope}/*`,
+                    hint: `check the scope's spelling in the job file and that ${this.config.tokenEnv ?? 'the token'} can read its packages (a token without access finds none); a registry without search needs its packages listed under packages (GitHub Packages: its scopes are listed through GitHub's API, githubApiUrl); a scope that is really empty: remove it from scopes`,
+                  })
+                : new MigrateError('ESOURCEEMPTY', `source "${this.id}": GitHub's package list at ${api} holds no npm package of ${scope.slice(1)} (scope ${scope})`, {
+                    subject: `${scope}/*`,
+                    hint: `check the scope's spelling in the job file (it is the GitHub organization or user that owns the packages) and that ${this.config.tokenEnv ?? 'the token'} has the read:packages scope and can see ${scope.slice(1)}'s packages (GitHub lists only those the token may read); a scope that is really empty: remove it from scopes`,
+                  }),
           };
         }
         for (const name of found.names) names.add(name);
         for (const [bad, why] of found.invalid) {
-          yield { ok: false, name: printable(bad), error: new MigrateError('EBADSOURCE', `${scope}/*: the registry's search returned ${JSON.stringify(printable(bad))}, which ${why}`, { subject: `${scope}/*`, hint: 'it is skipped; check what the registry holds under that name' }) };
+          yield { ok: false, name: printable(bad), error: new MigrateError('EBADSOURCE', `${scope}/*: ${lister} returned ${JSON.stringify(printable(bad))}, which ${why}`, { subject: `${scope}/*`, hint: 'it is skipped; check what the registry holds under that name' }) };
         }
+        // the names found before the listing went wrong are migrated; the scope is not complete (nothing of it is taken for gone)
+        if (found.error) yield { ok: false, name: `${scope}/*`, error: found.error };
       } catch (e) {
-        yield { ok: false, name: `${scope}/*`, error: this.classify(e, `${scope}/*`, 'search') };
+        yield { ok: false, name: `${scope}/*`, error: this.classify(e, `${scope}/*`, api === undefined ? 'search' : 'package list', api) };
       }
     }
     for (const name of names) yield { ok: true, name };
@@ -189,46 +234,69 @@ export class NpmRegistrySource implements Source {
    * tarballHosts, and with the token only under the registry's URL.
    */
   private async getJson(path: string, subject: string, signal?: AbortSignal): Promise<unknown> {
+    return (await this.answer(new URL(path.replace(/^\//, ''), this.url), subject, signal)).doc;
+  }
+
+  /**
+   * The JSON answer at `url`, and its headers: the registry's (a packument, a search page), or
+   * with `github` a page of GitHub's REST API, asked as that API wants, with the token only under
+   * githubApiUrl and redirects only within its origin, and read up to MAX_GITHUB_PAGE_BYTES.
+   */
+  private async answer(url: URL, subject: string, signal?: AbortSignal, github?: string): Promise<{ doc: unknown; headers: IncomingHttpHeaders }> {
+    const where = github ?? this.url;
     const deadline = AbortSignal.timeout(this.limits.answerDeadlineMs);
     const within = signal ? AbortSignal.any([signal, deadline]) : deadline;
-    let body: Buffer;
+    let read: { body: Buffer; headers: IncomingHttpHeaders };
     try {
-      body = await this.readAnswer(new URL(path.replace(/^\//, ''), this.url), subject, within);
+      read = await this.readAnswer(url, subject, within, github);
     } catch (e) {
       if (deadline.aborted && !signal?.aborted) {
-        throw new MigrateError('ESOURCE', `${subject}: ${this.url} did not finish its answer within ${this.limits.answerDeadlineMs / 1000} s; cut off`, {
+        throw new MigrateError('ESOURCE', `${subject}: ${where} did not finish its answer within ${this.limits.answerDeadlineMs / 1000} s; cut off`, {
           subject,
           cause: e,
-          hint: 'a registry answer that trickles (or a very slow link): retried; check the registry, or the proxy on the way to it',
+          hint: `a ${github ? 'GitHub API' : 'registry'} answer that trickles (or a very slow link): retried; check the ${github ? 'API' : 'registry'}, or the proxy on the way to it`,
         });
       }
       throw e;
     }
     try {
-      return JSON.parse(body.toString('utf8'));
+      return { doc: JSON.parse(read.body.toString('utf8')), headers: read.headers };
     } catch (e) {
-      throw new MigrateError('EBADSOURCE', `${subject}: ${this.url} answered with something that is not JSON`, { subject, cause: e });
+      throw new MigrateError('EBADSOURCE', `${subject}: ${where} answered with something that is not JSON`, {
+        subject,
+        cause: e,
+        ...(github ? { hint: `check that githubApiUrl names GitHub's REST API (https://api.github.com/, or https://HOST/api/v3/ for GitHub Enterprise Server), and what answers there` } : {}),
+      });
     }
   }
 
-  /** The body of the answer at `url` (gzip undone); aborting `within` cuts it off (an AbortError, whatever was read). */
-  private async readAnswer(url: URL, subject: string, within: AbortSignal): Promise<Buffer> {
+  /** The body of the answer at `url` (gzip undone) and its headers; aborting `within` cuts it off (an AbortError, whatever was read). */
+  private async readAnswer(url: URL, subject: string, within: AbortSignal, github?: string): Promise<{ body: Buffer; headers: IncomingHttpHeaders }> {
     const res = await download(url.href, {
-      ...this.access(),
+      ...(github ? this.githubAccess(github, subject) : this.access()),
       subject,
-      // the full document: the abbreviated one (application/vnd.npm.install-v1+json) lacks `time` and `deprecated`
-      headers: { accept: 'application/json', 'accept-encoding': 'gzip' },
+      headers: github
+        ? { accept: 'application/vnd.github+json', 'x-github-api-version': GITHUB_API_VERSION, 'accept-encoding': 'gzip' }
+        : // the full document: the abbreviated one (application/vnd.npm.install-v1+json) lacks `time` and `deprecated`
+          { accept: 'application/json', 'accept-encoding': 'gzip' },
       signal: within,
       timeoutMs: ANSWER_IDLE_MS,
     });
     // the bound counts what is parsed: a small gzip body that inflates without end is refused all the same
     const body = res.headers['content-encoding'] === 'gzip' ? pipeline(res, createGunzip(), () => {}) : res;
-    return readBounded(body, within, () =>
-      new MigrateError('ETOOLARGE', `${subject}: the registry's answer is larger than ${MAX_PACKUMENT_BYTES} bytes`, {
-        subject,
-        hint: 'no npm packument is that large: check what the registry serves at that URL',
-      }),
+    const max = github ? MAX_GITHUB_PAGE_BYTES : MAX_PACKUMENT_BYTES;
+    const read = await readBounded(body, within, max, () =>
+      github
+        ? new MigrateError('ETOOLARGE', `${subject}: GitHub's API answered a page of its package list larger than ${max} bytes (${url.origin}${url.pathname})`, {
+            subject,
+            hint: `no page of ${GITHUB_PAGE} packages is that large: check that githubApiUrl names GitHub's REST API, and what answers there`,
+          })
+        : new MigrateError('ETOOLARGE', `${subject}: the registry's answer is larger than ${max} bytes`, {
+            subject,
+            hint: 'no npm packument is that large: check what the registry serves at that URL',
+          }),
     );
+    return { body: read, headers: res.headers };
   }
 
   /**
@@ -238,6 +306,29 @@ export class NpmRegistrySource implements Source {
    */
   private access(): { authorization?: string; authPrefix: string; allowed: (u: URL) => boolean } {
     return { authorization: this.token ? `Bearer ${this.token}` : undefined, authPrefix: this.url, allowed: (u) => this.trusted(u) };
+  }
+
+  /**
+   * How GitHub's REST API is asked: the token only under githubApiUrl (as under the registry's URL),
+   * and redirects (an organization renamed) only within the API's origin, never to another host.
+   */
+  private githubAccess(api: string, subject: string): { authorization?: string; authPrefix: string; allowed: (u: URL) => boolean; refused: (u: URL) => MigrateError } {
+    const origin = new URL(api).origin;
+    return {
+      authorization: this.token ? `Bearer ${this.token}` : undefined,
+      authPrefix: api,
+      allowed: (u) => u.origin === origin,
+      refused: (u) => this.elsewhere(api, subject, u, 'redirects its package list'),
+    };
+  }
+
+  /** GitHub's API sending the package list's reading to `url`, off its origin: never followed (the token would go along, or the list come from anyone). */
+  private elsewhere(api: string, subject: string, url: URL, how: string): MigrateError {
+    return new MigrateError('ESOURCEURL', `${subject}: GitHub's API at ${api} ${how} to ${url.protocol}//${url.host}, which is not the API's host; not followed`, {
+      subject,
+      actual: `${url.origin}${url.pathname}`,
+      hint: `that host is never asked nor sent the token: check that githubApiUrl of source "${this.id}" names GitHub's REST API (https://api.github.com/, or https://HOST/api/v3/ for GitHub Enterprise Server), and what answers there`,
+    });
   }
 
   private async packument(name: string, signal?: AbortSignal): Promise<PackageListing> {
@@ -335,7 +426,7 @@ export class NpmRegistrySource implements Source {
     if (wait > 0) await delay(wait, undefined, { signal });
   }
 
-  private async searchScope(scope: string, retry: Retrier, signal?: AbortSignal): Promise<{ names: string[]; invalid: Map<string, string> }> {
+  private async searchScope(scope: string, retry: Retrier, signal?: AbortSignal): Promise<ScopeFound> {
     const names = new Set<string>();
     /** Names the search returned that are not listed, each with why. */
     const invalid = new Map<string, string>();
@@ -367,18 +458,114 @@ export class NpmRegistrySource implements Source {
     return { names: [...names], invalid };
   }
 
-  private classify(thrown: unknown, subject: string, what: 'packument' | 'tarball' | 'search'): MigrateError {
+  /**
+   * Every npm package of a scope on GitHub Packages, through GitHub's REST API (GitHub has no npm
+   * search): the scope names the owner, an organization (`/orgs/<owner>/packages`) or, when there
+   * is none of that name (404), a user (`/users/<owner>/packages`); each item's `name` is the
+   * package's without its scope. Pages of GITHUB_PAGE are followed by their Link `rel="next"`
+   * (without a Link header: by number, until a short page), each retried on its own, at most
+   * MAX_GITHUB_PAGES. Paging that would never end is an error, after the names found so far: a
+   * next page elsewhere than the API's origin (never asked), one asked already, one promised after
+   * a page that brought nothing new, or more pages than the bound.
+   * https://docs.github.com/en/rest/packages/packages#list-packages-for-an-organization
+   */
+  private async githubScope(api: string, scope: string, retry: Retrier, signal?: AbortSignal): Promise<ScopeFound> {
+    const names = new Set<string>();
+    const invalid = new Map<string, string>();
+    const subject = `${scope}/*`;
+    const owner = scope.slice(1);
+    const first = (kind: 'orgs' | 'users') => new URL(`${kind}/${encodeURIComponent(owner)}/packages?package_type=npm&per_page=${GITHUB_PAGE}&page=1`, api);
+    const bad = (what: string, hint = `check that githubApiUrl of source "${this.id}" names GitHub's REST API, and what answers there; a rerun lists the scope again`) =>
+      new MigrateError('EBADSOURCE', `${subject}: GitHub's package list at ${api} ${what}`, { subject, hint });
+    let kind: 'orgs' | 'users' = 'orgs';
+    let url: URL | undefined = first(kind);
+    const asked = new Set<string>();
+    try {
+      while (url !== undefined) {
+        if (asked.size >= MAX_GITHUB_PAGES) throw bad(`goes on past ${MAX_GITHUB_PAGES.toLocaleString('en-US')} pages of ${GITHUB_PAGE} packages (${names.size.toLocaleString('en-US')} names so far): paging that never ends`);
+        asked.add(url.href);
+        const page: URL = url;
+        let answer: { doc: unknown; headers: IncomingHttpHeaders };
+        try {
+          answer = await retry(async () => {
+            try {
+              await this.quota(signal);
+              return await this.answer(page, subject, signal, api);
+            } catch (e) {
+              throw this.classify(e, subject, 'package list', api);
+            }
+          });
+        } catch (e) {
+          // no organization of that name: the scope is a user's
+          if (e instanceof MigrateError && e.status === 404 && asked.size === 1 && kind === 'orgs') {
+            kind = 'users';
+            url = first(kind);
+            asked.clear();
+            continue;
+          }
+          if (e instanceof MigrateError && e.status === 404 && asked.size === 1) {
+            throw new MigrateError('ESOURCENOTFOUND', `${subject}: GitHub's API at ${api} knows no organization or user ${JSON.stringify(owner)} (scope ${scope})`, {
+              subject,
+              status: 404,
+              cause: e,
+              hint: `the scope names the GitHub organization or user that owns the packages: check its spelling in the job file, and that ${this.config.tokenEnv ?? 'the token'} can see it (GitHub answers 404 for what a token may not read)`,
+            });
+          }
+          throw e;
+        }
+        const { doc, headers } = answer;
+        if (!Array.isArray(doc)) throw bad('answered something that is not a list of packages (a JSON array)');
+        if (doc.length > GITHUB_PAGE) throw bad(`answered a page of ${doc.length.toLocaleString('en-US')} packages, though asked for ${GITHUB_PAGE} at most`);
+        let fresh = 0;
+        for (const item of doc as unknown[]) {
+          const n = item !== null && typeof item === 'object' ? (item as { name?: unknown }).name : undefined;
+          if (typeof n !== 'string') throw bad('lists a package without a name (its items are not GitHub package objects)');
+          // GitHub names an npm package without its scope (the owner); a name with it is taken as it is
+          const name = n.startsWith(`${scope}/`) ? n : `${scope}/${n}`;
+          if (names.has(name) || invalid.has(name.slice(0, 214))) continue;
+          fresh++;
+          if (!isNpmName(name)) invalid.set(name.slice(0, 214), 'is not an npm package name');
+          // a name holding the token it was asked with: never a package row (its name is stored, printed, published)
+          else if (holdsSecret(name)) invalid.set(redact(name).slice(0, 214), 'holds the credential this source is read with (tokenEnv): never listed nor published');
+          else names.add(name);
+        }
+        const link = headers.link;
+        let next: URL | undefined;
+        if (link !== undefined) {
+          const href = nextLink(Array.isArray(link) ? link.join(', ') : link);
+          if (href !== undefined) {
+            if (!URL.canParse(href, page.href)) throw bad(`gives a next page that is not a URL (Link: rel="next" ${JSON.stringify(printable(redact(href).slice(0, 200)))})`);
+            next = new URL(href, page);
+          }
+        } else if (doc.length >= GITHUB_PAGE) {
+          // no Link header: the next page by number, until a short one
+          next = new URL(page);
+          next.searchParams.set('page', String((Number(page.searchParams.get('page')) || 1) + 1));
+        }
+        if (next === undefined) break;
+        if (next.protocol !== page.protocol || !isUnder(next, api)) throw this.elsewhere(api, subject, next, 'points its next page');
+        if (asked.has(next.href)) throw bad(`gives as its next page one it gave already (${next.pathname}${next.search}): paging that never ends`);
+        if (fresh === 0) throw bad(`gives a next page after a page with no package it had not listed already: paging that never ends`);
+        url = next;
+      }
+    } catch (e) {
+      return { names: [...names], invalid, error: this.classify(e, subject, 'package list', api) };
+    }
+    return { names: [...names], invalid };
+  }
+
+  private classify(thrown: unknown, subject: string, what: 'packument' | 'tarball' | 'search' | 'package list', where = this.url): MigrateError {
     if (thrown instanceof MigrateError) return thrown;
     if (isAbort(thrown)) return new MigrateError('EINTERRUPTED', `${subject}: ${what} request cut off by the stop`, { subject });
     const e = toError(thrown) as Error & { statusCode?: number; code?: string; type?: string; headers?: unknown };
     const status = e.statusCode;
-    if (status === 407) return proxyAuthError(`${subject}: the ${what} request to ${this.url}`, e);
+    if (status === 407) return proxyAuthError(`${subject}: the ${what} request to ${where}`, e);
     const header = headerOf(e.headers);
     const limited = rateLimited(status, header);
     if (limited) {
       if (limited.retryAfterMs) this.pausedUntil = Math.max(this.pausedUntil, performance.now() + limited.retryAfterMs);
       const until = limited.resetsAt ? `, until ${limited.resetsAt}` : '';
-      return new MigrateError('ESOURCE', `${subject}: ${this.url} rate-limited the ${what} request (HTTP ${status}${until})`, {
+      return new MigrateError('ESOURCE', `${subject}: ${where} rate-limited the ${what} request (HTTP ${status}${until})`, {
         subject,
         status,
         retryAfterMs: limited.retryAfterMs,
@@ -387,26 +574,34 @@ export class NpmRegistrySource implements Source {
       });
     }
     if (status === 401 || status === 403) {
-      return new MigrateError('ESOURCEAUTH', `${subject}: ${this.url} refused the ${what} request (HTTP ${status})`, {
+      return new MigrateError('ESOURCEAUTH', `${subject}: ${where} refused the ${what} request (HTTP ${status})`, {
         subject,
         status,
         cause: e,
-        hint: this.config.tokenEnv
-          ? `check that ${this.config.tokenEnv} holds a token with read access to ${subject}`
-          : `this registry needs a token: add tokenEnv to source "${this.id}"`,
+        hint:
+          what === 'package list'
+            ? this.config.tokenEnv
+              ? `GitHub's API lists packages only to a token with the read:packages scope (a personal access token (classic)) that can see ${subject.split('/')[0]!.slice(1)}'s packages (with SAML single sign-on: authorized for the organization): check ${this.config.tokenEnv}, or list the names under packages instead of scopes`
+              : `GitHub's API lists packages only to a token with the read:packages scope: add tokenEnv to source "${this.id}"`
+            : this.config.tokenEnv
+              ? `check that ${this.config.tokenEnv} holds a token with read access to ${subject}`
+              : `this registry needs a token: add tokenEnv to source "${this.id}"`,
       });
     }
     if (status === 404) {
-      return new MigrateError('ESOURCENOTFOUND', `${subject}: not found at ${this.url} (${what})`, {
+      return new MigrateError('ESOURCENOTFOUND', `${subject}: not found at ${where} (${what})`, {
         subject,
         status,
         cause: e,
-        hint: what === 'search' ? 'this registry has no search API: list the packages by name under packages' : 'check the name in the job file, and that the token can see it',
+        hint:
+          what === 'search'
+            ? "this registry has no search API: list the packages by name under packages (GitHub Enterprise Server's: set githubApiUrl, https://HOST/api/v3/, and its scopes are listed through GitHub's API)"
+            : 'check the name in the job file, and that the token can see it',
       });
     }
     // 5xx are worth another try; the server may say when
     const retryAfterMs = parseRetryAfter(header('retry-after'));
-    return new MigrateError('ESOURCE', `${subject}: ${what} request to ${this.url} failed: ${status ? `HTTP ${status}` : e.message}`, { subject, status, retryAfterMs, cause: e });
+    return new MigrateError('ESOURCE', `${subject}: ${what} request to ${where} failed: ${status ? `HTTP ${status}` : e.message}`, { subject, status, retryAfterMs, cause: e });
   }
 }
 
@@ -423,11 +618,11 @@ function headerOf(headers: unknown): (name: string) => string | undefined {
 }
 
 /**
- * A body read whole, up to MAX_PACKUMENT_BYTES (beyond: `tooLarge()`, and the body is
+ * A body read whole, up to `max` bytes (beyond: `tooLarge()`, and the body is
  * destroyed). Aborting `within` ends the read at once with an AbortError: the fetch's own
  * abort does not always reach a body already being read.
  */
-function readBounded(body: NodeJS.ReadableStream & { destroy?: () => void }, within: AbortSignal, tooLarge: () => Error): Promise<Buffer> {
+function readBounded(body: NodeJS.ReadableStream & { destroy?: () => void }, within: AbortSignal, max: number, tooLarge: () => Error): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -446,7 +641,7 @@ function readBounded(body: NodeJS.ReadableStream & { destroy?: () => void }, wit
     const onAbort = () => settle(new DOMException('the answer was cut off', 'AbortError'));
     const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_PACKUMENT_BYTES) settle(tooLarge());
+      if (size > max) settle(tooLarge());
       else chunks.push(chunk);
     };
     if (within.aborted) return onAbort();
@@ -479,6 +674,18 @@ function oldestFirst(a: VersionListing, b: VersionListing): number {
   const vb = semver.valid(b.version, { loose: true });
   if (va && vb) return semver.compare(va, vb, { loose: true });
   return a.version < b.version ? -1 : a.version > b.version ? 1 : 0;
+}
+
+/**
+ * The URL of a Link header's `rel="next"` (RFC 8288), as GitHub pages its REST API:
+ * `<https://api.github.com/…&page=2>; rel="next", <…&page=5>; rel="last"`. Undefined: no next page.
+ */
+export function nextLink(header: string): string | undefined {
+  for (const m of header.matchAll(/<([^<>]*)>((?:\s*;\s*[^;,]*)*)/g)) {
+    const rel = /;\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,]+))/i.exec(m[2]!);
+    if (rel && (rel[1] ?? rel[2]!).toLowerCase().split(/\s+/).includes('next')) return m[1]!.trim();
+  }
+  return undefined;
 }
 
 function isAbort(thrown: unknown): boolean {
