@@ -514,6 +514,19 @@ describe('requirements files', () => {
     expect(thrown(() => parseLockfile(b)).message).toMatch(new RegExp(`^${b}:2: not a requirement`));
   });
 
+  it('a hash quoted or abbreviated as pip reads it (shlex, optparse) is that hash; a quote left open is the line\'s error', () => {
+    // pip splits a requirement's options with shlex: `--hash="sha256:…"`, `--hash 'sha256:…'` and `--has=…` are hashes
+    const p = file('requirements.txt', `a==1 --hash="sha256:${h64('a')}"\nb==1 --hash 'sha256:${h64('b')}' \\\n  --hash="sha256:${h64('c')}"\nc==1 --has=sha256:${h64('d')}\n`);
+    const e = parseLockfile(p).entries;
+    expect(e.map((x) => [x.name, x.version, x.hashes])).toEqual([
+      ['a', '1', [`sha256:${h64('a')}`]],
+      ['b', '1', [`sha256:${h64('b')}`, `sha256:${h64('c')}`]],
+      ['c', '1', [`sha256:${h64('d')}`]],
+    ]);
+    const open = file('requirements.txt', `a==1\nb==1 --hash="sha256:${h64('b')}\n`);
+    expect(thrown(() => parseLockfile(open)).message).toMatch(new RegExp(`^${open}:2: .*no closing quotation`));
+  });
+
   it('comments, remote includes, unknown options', () => {
     const p = file('requirements-dev.txt', 'a==1 # pinned\n# b==2\n-r https://example.com/r.txt\n--frobnicate\n-i https://pypi.org/simple\nc[x, y] == 3.0 ; sys_platform == "linux"\n');
     const r = parseLockfile(p);

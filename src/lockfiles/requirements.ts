@@ -403,22 +403,26 @@ export function lineOptions(l: string, at?: LockOrigin, warnings: LockWarning[] 
   return out;
 }
 
-/** pip's split of a requirement line: options start at the first whitespace-separated token that starts with `-`. */
-function splitArgsOptions(l: string): { req: string; hashes: string[]; bad?: string } {
+/**
+ * pip's split of a requirement line (req_file.break_args_options): options start at the first
+ * whitespace-separated token that starts with `-`; they are then read as every options line is,
+ * shlex and optparse (lineOptions): `--hash="sha256:…"`, `--hash 'sha256:…'`, `--has=…` are
+ * hashes too. Split at white space and matched as `--hash=` alone, a quoted hash (which pip
+ * takes) made the whole lockfile ELOCKFILE; a quote left open is pip's error too.
+ */
+function splitArgsOptions(l: string, at: LockOrigin, warnings: LockWarning[]): { req: string; hashes: string[]; bad?: string } {
   const tokens = l.split(/\s+/);
   const idx = tokens.findIndex((t) => t.startsWith('-'));
   const req = (idx === -1 ? tokens : tokens.slice(0, idx)).join(' ');
   const hashes: string[] = [];
   if (idx === -1) return { req, hashes };
-  const opts = tokens.slice(idx);
-  for (let i = 0; i < opts.length; i++) {
-    const t = opts[i] ?? '';
-    let h: string | undefined;
-    if (t.startsWith('--hash=')) h = t.slice('--hash='.length);
-    else if (t === '--hash') h = opts[++i];
-    else continue;
-    if (!h || !/^[a-z0-9]+:[0-9a-f]+$/i.test(h)) return { req, hashes, bad: `--hash ${h ?? ''}: not <algorithm>:<hex>` };
-    hashes.push(h.toLowerCase());
+  const options = tokens.slice(idx).join(' ');
+  const split = shellTokens(options).error;
+  if (split) return { req, hashes, bad: `options ${JSON.stringify(options.slice(0, 120))}: ${split} (pip cannot split them)` };
+  for (const { option, name, value } of lineOptions(options, at, warnings)) {
+    if (name !== 'hash') continue;
+    if (!value || !/^[a-z0-9]+:[0-9a-f]+$/i.test(value)) return { req, hashes, bad: `${option} ${value ?? ''}: not <algorithm>:<hex>` };
+    hashes.push(value.toLowerCase());
   }
   return { req, hashes };
 }
@@ -426,7 +430,7 @@ function splitArgsOptions(l: string): { req: string; hashes: string[]; bad?: str
 const NAME = /^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?:\[([^\]]*)\])?\s*(.*)$/s;
 
 function requirementEntry(l: string, at: LockOrigin, warnings: LockWarning[]): LockEntry | undefined {
-  const { req, hashes, bad } = splitArgsOptions(l);
+  const { req, hashes, bad } = splitArgsOptions(l, at, warnings);
   if (bad) throw lockError(at, bad);
   if (!req) throw lockError(at, `options without a requirement: ${JSON.stringify(l.slice(0, 120))}`);
   if (looksLikeUrlOrPath(req)) {
