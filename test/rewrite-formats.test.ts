@@ -247,6 +247,19 @@ describe('rewriting the fixtures', () => {
     expect([again.text, again.changes, again.already]).toEqual([r.text, [], 2]);
   });
 
+  it('requirements: a --find-links page (pip still fetches from it directly) and an --extra-index-url are named with their line; a local folder of wheels is not', () => {
+    const text = '-i https://pypi.org/simple\n-f https://download.pytorch.org/whl/torch_stable.html\n--extra-index-url https://extra.example/simple\n--find-links=./wheels\n--find-link "https://ci:s3cret@wheels.acme.example/acme/"\n-f${WHEELS}\nrequests==2.31.0\n';
+    const r = rewriteLockfile('requirements', text, targets);
+    expect(r.changes.map((c) => c.line)).toEqual([1]);
+    expect(r.notes).toEqual([
+      expect.stringMatching(/^line 2: --find-links https:\/\/download\.pytorch\.org\/whl\/torch_stable\.html left as is: pip still fetches/),
+      expect.stringMatching(/^line 3: --extra-index-url https:\/\/extra\.example\/simple left as is: pip still asks it directly/),
+      expect.stringMatching(/^line 5: --find-links https:\/\/wheels\.acme\.example\/acme\/ left as is/),
+      expect.stringMatching(/^line 6: --find-links \$\{WHEELS\} left as is/),
+    ]);
+    expect(r.notes.join()).not.toContain('s3cret');
+  });
+
   it('CRLF line ends (a checkout with autocrlf): the same URLs move, every CR LF stays', () => {
     for (const [file, count] of cases) {
       if (!count) continue;

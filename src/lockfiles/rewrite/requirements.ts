@@ -50,7 +50,17 @@ export function rewriteRequirements(text: string, targets: RewriteTargets): Rewr
     // every index option of the line: pip keeps the last of `-i A --index-url B`, which moving only the first left in place
     for (const o of lineOptions(joined)) {
       if (o.name === 'extra-index-url') {
-        notes.push(`--extra-index-url ${publicUrl(o.value ?? '')} left as is: pip still asks it directly; remove it so builds read only CodeArtifact`);
+        notes.push(`line ${line}: --extra-index-url ${publicUrl(o.value ?? '')} left as is: pip still asks it directly; remove it so builds read only CodeArtifact`);
+        continue;
+      }
+      // a page of links (a public one such as PyTorch's, a company's) is fetched by pip itself, beside the
+      // shared repository: said, as an extra index is, or the rewritten file read as all through CodeArtifact.
+      // A folder of wheels (a path, file:) is this checkout's own and stays unsaid.
+      if (o.name === 'find-links') {
+        const value = o.value ?? '';
+        if (value && (/^(?!file:)[a-z][a-z0-9+.-]*:/i.test(value) || value.includes('$'))) {
+          notes.push(`line ${line}: --find-links ${publicUrl(value)} left as is: pip still fetches packages from that page directly; put what it serves into CodeArtifact and remove it so builds read only CodeArtifact`);
+        }
         continue;
       }
       if (o.name !== 'index-url' && o.name !== 'pypi-url') continue;
