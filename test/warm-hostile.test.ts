@@ -543,6 +543,48 @@ describe('a project page that sends a file request elsewhere in the store', () =
   });
 });
 
+describe('a store endpoint that answers 200 with something else than an index page', () => {
+  it('JSON, a login page, an empty body for a project page, a JSON error for a packument: each entry fails saying the answer is no index page, never missing-upstream blamed on the public registry', async () => {
+    const pub = te.sandbox.publicRegistries!.pypi;
+    const names = ['hx-page-json', 'hx-page-login', 'hx-page-empty'];
+    const hashes: Record<string, string> = {};
+    for (const n of names) {
+      const w = await makeWheel(n, '1.0.0');
+      pub.addFile(n, w.filename, w.bytes);
+      hashes[n] = createHash('sha256').update(w.bytes).digest('hex');
+    }
+    integrity['hx-notpackument'] = (await publishWithDeps(te.sandbox.publicRegistries!.npm, 'hx-notpackument', '1.0.0')).integrity;
+    const page = (n: string) => new RegExp(`/pypi/pypi-store/simple/${n}/$`);
+    const unroute = [
+      store.route(page('hx-page-json'), (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end('{"meta":{"api-version":"1.0"},"name":"hx-page-json","files":[]}')),
+      // a proxy's sign-in page, answered 200 for any URL
+      store.route(page('hx-page-login'), (_req, res) => void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!DOCTYPE html><html><head><title>Sign in</title></head><body><a href="/help">Help</a><form action="/login" method="post"><input type="password" name="p"></form></body></html>')),
+      store.route(page('hx-page-empty'), (_req, res) => void res.writeHead(200, { 'content-type': 'text/html' }).end('')),
+      store.route(packument('hx-notpackument'), (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end('{"error":"please sign in"}')),
+    ];
+    try {
+      const dir = join(te.dir, 'not-a-page');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'requirements.txt'), names.map((n) => `${n}==1.0.0 --hash=sha256:${hashes[n]}\n`).join(''));
+      writeFileSync(join(dir, 'package-lock.json'), packageLock(['hx-notpackument']));
+      const file = te.writeJob({ name: 'not-a-page', github: false, privateNpm: {} });
+      const doc = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      doc.warm = { lockfiles: ['not-a-page/requirements.txt', 'not-a-page/package-lock.json'], pendingTimeoutSeconds: 10 };
+      doc.limits = { ...(doc.limits as Record<string, unknown>), retries: 1 };
+      writeFileSync(file, stringify(doc));
+      const r = await warm(file);
+      expect(r.summary.outcomes, r.stdout).toEqual({ failed: 4 });
+      expect(r.code, r.stderr).toBe(1);
+      expect(problem(r.summary, 'hx-page-json')?.detail).toMatch(/^ETARGET: hx-page-json: .*not a PEP 503 project page: JSON/);
+      expect(problem(r.summary, 'hx-page-login')?.detail).toMatch(/^ETARGET: hx-page-login: .*not a PEP 503 project page: .*Sign in/);
+      expect(problem(r.summary, 'hx-page-empty')?.detail).toMatch(/^ETARGET: hx-page-empty: .*not a PEP 503 project page: an empty body/);
+      expect(problem(r.summary, 'hx-notpackument')?.detail).toMatch(/^ETARGET: hx-notpackument: .*not a packument/);
+    } finally {
+      for (const u of unroute) u();
+    }
+  });
+});
+
 describe('a store that asks for absurd waits', () => {
   it('a control-plane throttle whose Retry-After asks for a day: the retry waits at most the longest Retry-After honoured', async () => {
     const n = 'hx-day';

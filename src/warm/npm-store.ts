@@ -86,6 +86,11 @@ export class NpmStore implements StoreFormat<NpmMeta> {
     }
     const versions = new Map<string, { tarball?: string }>();
     const raw = typeof doc === 'object' && doc !== null ? (doc as { versions?: unknown }).versions : undefined;
+    // a JSON answer without a versions object (a gateway's `{"error": …}`) is no packument: read as one,
+    // it listed no version, and the entry was missing-upstream, blamed on a registry never asked
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+      throw new MigrateError('ETARGET', `${name}: the store answered HTTP 200 for the packument, but JSON that is not a packument (no "versions" object): ${excerpt(res.body, 200)}`, { subject: name, hint: 'a proxy or gateway between this machine and CodeArtifact, or an endpoint that is not a CodeArtifact npm one (AWS_ENDPOINT_URL_CODEARTIFACT, HTTPS_PROXY) answers instead; fix that, then warm again' });
+    }
     if (typeof raw === 'object' && raw !== null) {
       for (const [v, d] of Object.entries(raw as Record<string, unknown>)) {
         const dist = typeof d === 'object' && d !== null ? (d as { dist?: { tarball?: unknown } }).dist : undefined;

@@ -108,6 +108,28 @@ function sameHash(pin: string, f: FileHashes): boolean {
   return ours === undefined || ours === p!.hex;
 }
 
+/** What a distribution's file is called (PEP 503 pages link only these): a wheel, an sdist, an egg. */
+const DISTRIBUTION = /\.(?:whl|tar\.gz|tar\.bz2|tar\.xz|tgz|tar|zip|egg)$/i;
+
+/**
+ * Why a 200 answer for a project page is none (undefined when it is one): empty, JSON (PEP 691's
+ * or an error), no HTML, or an HTML page that links no distribution file and does not call
+ * itself an index page (PEP 503's "Links for", PEP 629's pypi:repository-version): a proxy's
+ * sign-in page. Read as a page, each listed no file of the version, and the entry was
+ * `missing-upstream`, blamed on a public registry that was never asked.
+ */
+export function notAProjectPage(body: string, contentType: string | string[] | undefined, files: readonly PypiFile[]): string | undefined {
+  const type = (Array.isArray(contentType) ? contentType[0] : contentType)?.toLowerCase() ?? '';
+  const text = body.trim();
+  if (!text) return `an empty body${type ? ` (${type})` : ''}`;
+  if (type.includes('json') || /^[[{]/.test(text)) return `JSON${type ? ` (${type})` : ''}: ${excerpt(text, 200)}`;
+  if (type && !type.includes('html')) return `${type}: ${excerpt(text, 200)}`;
+  if (files.some((f) => DISTRIBUTION.test(f.filename))) return undefined;
+  if (/pypi:repository-version|>\s*links for\s/i.test(text.slice(0, 64 * 1024))) return undefined;
+  const title = /<title[^>]*>([^<]{0,200})/i.exec(text.slice(0, 64 * 1024))?.[1]?.trim();
+  return `an HTML page that links no distribution file${title ? ` (titled ${JSON.stringify(title)})` : ''}: ${excerpt(text, 200)}`;
+}
+
 export class PypiStore implements StoreFormat<PypiMeta> {
   readonly ecosystem = 'pypi' as const;
   readonly format = 'pypi' as const;
@@ -136,7 +158,10 @@ export class PypiStore implements StoreFormat<PypiMeta> {
     const res = await this.http.send('reading the project page', METADATA_BUCKETS, project, { method: 'GET', url, headers: { accept: 'text/html' }, signal, maxBytes: this.limits.metadataBytes, timeoutMs: this.limits.idleMs, deadlineMs: this.limits.metadataMs });
     if (res.status === 404) return undefined;
     if (res.status !== 200) throw new MigrateError('ETARGETREJECTED', `${project}: the store answered HTTP ${res.status} for the project page: ${excerpt(res.body)}`, { subject: project, status: res.status });
-    return { endpoint, files: parseSimplePage(res.body, url) };
+    const files = parseSimplePage(res.body, url);
+    const not = notAProjectPage(res.body, res.headers['content-type'], files);
+    if (not) throw new MigrateError('ETARGET', `${project}: the store answered HTTP 200 for the project page, but not a PEP 503 project page: ${not}`, { subject: project, hint: 'a proxy or gateway between this machine and CodeArtifact (a sign-in page), or an endpoint that is not a CodeArtifact PyPI one (AWS_ENDPOINT_URL_CODEARTIFACT, HTTPS_PROXY) answers instead; fix that, then warm again' });
+    return { endpoint, files };
   }
 
   async fetch(meta: PypiMeta, item: WarmItem, held: readonly FileHashes[], beforeRequest: () => void, signal?: AbortSignal): Promise<FetchOutcome> {

@@ -83,6 +83,16 @@ export function exitCodeOf(outcomes: Partial<Record<Standing, number>>, lockfile
   return (outcomes['integrity-mismatch'] ?? 0) > 0 || (outcomes.failed ?? 0) > 0 || lockfileErrors > 0 ? 1 : 0;
 }
 
+/**
+ * A failed entry's detail: its code, then what went wrong. The stored error is MigrateError.describe(),
+ * which starts with its code already: prefixed again, every failure read "ETARGET: ETARGET: …".
+ */
+function failedDetail(r: Pick<WarmRow, 'last_error_code' | 'last_error'>): string {
+  const code = r.last_error_code ?? '';
+  const error = r.last_error ?? '';
+  return code && error.startsWith(`${code}: `) ? error : `${code}: ${error}`;
+}
+
 export function problemsOf(rows: readonly WarmRow[]): WarmProblem[] {
   return rows
     .filter((r) => PROBLEMS.has(standing(r)))
@@ -91,7 +101,7 @@ export function problemsOf(rows: readonly WarmRow[]): WarmProblem[] {
       name: r.name,
       version: r.version,
       outcome: standing(r),
-      detail: r.state === 'failed' ? `${r.last_error_code ?? ''}: ${r.last_error ?? ''}` : (r.detail ?? ''),
+      detail: r.state === 'failed' ? failedDetail(r) : (r.detail ?? ''),
       lockfiles: JSON.parse(r.files) as string[],
     }));
 }
@@ -143,7 +153,7 @@ export function warmSection(lockfiles: readonly (Omit<LockfileRef, 'format'> & {
         const key = s === 'failed' || s === 'undecided' ? s : REPORT_COUNTS[s];
         if (key) counts[key]++;
         if (!REPORT_PROBLEMS.has(s)) continue;
-        const detail = s === 'failed' ? `${r.last_error_code ?? ''}: ${r.last_error ?? ''}` : (r.detail ?? '');
+        const detail = s === 'failed' ? failedDetail(r) : (r.detail ?? '');
         problems.push({ name: r.name, version: r.version, outcome: s as 'blocked', detail: capText(detail, PROBLEM_DETAIL_MAX) });
       }
       const notes = (l.notes ?? []).map((n) => ({ file: n.file, line: n.line ?? null, message: n.message }));
