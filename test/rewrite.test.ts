@@ -204,3 +204,43 @@ describe('rewrite-lockfiles and the job\'s own tokens', () => {
     }
   });
 });
+
+describe('rewrite-lockfiles and what the state says was migrated', () => {
+  it('nothing migrated yet: a warning (stderr, --json) that the shared repository holds none of the job\'s packages; once run, none; a job now naming another domain than the state: ETARGETCHANGED, exit 2, nothing written', async () => {
+    mkdirSync(join(te.dir, 'projects/state'), { recursive: true });
+    const lockfile = join(te.dir, 'projects/state/package-lock.json');
+    writeFileSync(lockfile, originals.get('app/package-lock.json')!);
+    const stateJob = te.writeJob({ name: 'rewrite-state', privateNpm: { packages: ['@acme/core'] }, github: false });
+    const doc = parse(readFileSync(stateJob, 'utf8')) as Record<string, unknown>;
+    doc.warm = { lockfiles: ['projects/state/package-lock.json'] };
+    writeFileSync(stateJob, stringify(doc));
+
+    // no run yet: said, both ways; the diff is still given
+    const diff = await te.cli(['rewrite-lockfiles', stateJob]);
+    expect(diff.code, diff.stderr).toBe(0);
+    expect(diff.stdout).toContain(npmShared);
+    expect(diff.stderr).toMatch(/^warning: nothing of job "rewrite-state" is migrated yet \(no state at .*rewrite-state\.sqlite\).*cam run/m);
+    const json = await te.cli(['rewrite-lockfiles', stateJob, '--json']);
+    expect((JSON.parse(json.stdout) as { warnings: string[] }).warnings).toEqual([expect.stringMatching(/^nothing of job "rewrite-state" is migrated yet/)]);
+
+    // migrated (@acme/core is on the target already): nothing to say
+    const run = await te.cli(['run', stateJob, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const after = await te.cli(['rewrite-lockfiles', stateJob, '--json']);
+    expect(after.code, after.stderr).toBe(0);
+    expect((JSON.parse(after.stdout) as { warnings: string[] }).warnings).toEqual([]);
+
+    // the job edited to another domain: its shared repository holds none of what the state records as migrated
+    const moved = parse(readFileSync(stateJob, 'utf8')) as { target: Record<string, unknown> };
+    moved.target.domain = 'another-domain';
+    writeFileSync(stateJob, stringify(moved));
+    for (const args of [[], ['--write']]) {
+      const r = await te.cli(['rewrite-lockfiles', stateJob, ...args]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/ETARGETCHANGED/);
+      expect(r.stderr).toMatch(/records this job's work in domain .*; the job now names domain .* → another-domain/);
+      expect(readFileSync(lockfile, 'utf8')).toBe(originals.get('app/package-lock.json'));
+    }
+  });
+});

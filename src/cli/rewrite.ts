@@ -8,7 +8,7 @@
  * there (`git apply` in a checkout).
  */
 import { accessSync, constants, lstatSync, realpathSync, statSync, type Stats } from 'node:fs';
-import { dirname, relative, resolve, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { AtomicFile } from '../atomic-file.js';
 import { loadJob, type LoadedJob } from '../config/load.js';
@@ -19,7 +19,10 @@ import { isInside, readLockfileBytes, refuseUtf16 } from '../lockfiles/read.js';
 import { lineOptions, logicalLines, MAX_INCLUDED_FILES } from '../lockfiles/requirements.js';
 import { rewriteLockfile, unifiedDiff, type RewriteChange, type RewriteTargets } from '../lockfiles/rewrite/index.js';
 import { printable, publicUrl, redactUrlCredentials } from '../redact.js';
-import { acquireJobLock } from '../state/lock.js';
+import { acquireJobLock, noStateError } from '../state/lock.js';
+import { StateDb } from '../state/db.js';
+import { describeTarget, targetDifferences, targetOf } from '../state/target.js';
+import { formatOf } from '../engine/run.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
 import { findLockfiles, localLockfiles } from '../warm/inputs.js';
 import { InternalNames } from '../warm/internal.js';
@@ -58,11 +61,11 @@ export async function rewriteCommand(jobFile: string, opts: RewriteCommandOption
   const json = opts.json === true;
   try {
     const job = loadJob(jobFile);
-    const { files, errors, base } = await rewriteLockfiles(job, opts);
+    const { files, errors, base, warnings } = await rewriteLockfiles(job, opts);
     // each change's URLs as provenance is recorded (publicUrl): without credentials, query or
     // fragment. Left to print()'s redaction, yarn's `#sha1` read `?***`: a secret that is not there
     const shown = files.map(({ diff: _d, ...f }) => ({ ...f, changes: f.changes.map((c) => ({ ...c, from: publicUrl(c.from), to: publicUrl(c.to) })) }));
-    if (json) print(io.stdout, `${JSON.stringify({ files: shown, errors }, null, 2)}\n`);
+    if (json) print(io.stdout, `${JSON.stringify({ files: shown, errors, warnings }, null, 2)}\n`);
     else {
       // Not through print(): a diff must be exact to apply (print() would hide yarn's `#sha1`
       // fragments as URL secrets). Its `+` lines are only our endpoint URLs, which carry no
@@ -88,6 +91,7 @@ export async function rewriteCommand(jobFile: string, opts: RewriteCommandOption
         const how = f.repository ? 'rewrite a checkout of it with --write' : 'use --write';
         print(io.stderr, `${f.path}: credentials in its URLs are shown as *** in the diff, which therefore will not apply as it is: ${how} (the rewritten URLs carry no credentials)\n`);
       }
+      printEntries(io.stderr, warnings.map((w) => `warning: ${w}`));
       const changed = files.filter((f) => f.changes.length);
       const before = files.filter((f) => !f.changes.length && f.already).length;
       print(io.stderr, `${changed.length} of ${files.length} lockfile(s) ${opts.write ? 'rewritten' : 'to rewrite'}, ${changed.reduce((n, f) => n + f.changes.length, 0)} URL(s)${before ? `, ${before} rewritten already` : ''}${opts.write || !changed.length ? '' : ' (--write to apply)'}\n`);
@@ -214,6 +218,61 @@ async function targetsFor(job: LoadedJob, formats: ReadonlySet<LockfileFormat>, 
   return targets;
 }
 
+/**
+ * What the state says of the migration the rewritten lockfiles will lean on, for the formats that
+ * move to a shared repository. The shared repository serves the job's internal packages only once
+ * a run put them into its target: a job file edited to name another domain, owner, region or
+ * internal repository than the state records its work in points the lockfiles at a repository
+ * holding none of them (every internal package's install fails, or, without origin controls,
+ * fetches a public package of its name), so that is refused, as run, plan, warm and report refuse
+ * it (ETARGETCHANGED); a job with nothing on its target yet (no state here, no version migrated)
+ * or with versions still to migrate is warned of. Without it the rewrite pointed builds at the
+ * target named now, whatever had been migrated, and said nothing.
+ */
+function migratedInto(job: LoadedJob, stateDir: string, formats: ReadonlySet<LockfileFormat>, env: NodeJS.ProcessEnv): string[] {
+  const repos = job.config.target.repositories;
+  const moving = new Set<string>();
+  if ([...formats].some((f) => NPM_FORMATS.has(f)) && repos.npm?.shared) moving.add('npm');
+  if ([...formats].some((f) => PY_FORMATS.has(f)) && repos.pypi?.shared) moving.add('pypi');
+  if (!moving.size) return [];
+  // the job's own packages of those formats: what the shared repository must hold before a build reads it
+  const sources = job.config.sources.filter((s) => s.enabled && moving.has(formatOf(s))).map((s) => s.id);
+  const database = join(stateDir, `${job.name}.sqlite`);
+  let existing: boolean;
+  try {
+    statSync(database);
+    existing = true;
+  } catch (e) {
+    // one this user may not read is no missing state: opened below, it says why
+    existing = (e as NodeJS.ErrnoException).code !== 'ENOENT' && (e as NodeJS.ErrnoException).code !== 'ENOTDIR';
+  }
+  if (!existing) {
+    if (!sources.length) return [];
+    const none = noStateError(job, stateDir, '', env);
+    return [`nothing of job "${job.name}" is migrated yet (${none.message.replace(/^no state for job "[^"]*" at /, 'no state at ')}): the shared repository holds none of its ${sources.length === 1 ? "source's" : "sources'"} packages, so a build from the rewritten lockfiles fails for each of them (or, without origin controls, installs a public package of its name); ${none.hint?.startsWith('pass ') ? `${none.hint}, or ` : ''}cam run ${job.file} first`];
+  }
+  const state = StateDb.openToRead(database);
+  try {
+    const was = state.recordedTarget();
+    const differences = was ? targetDifferences(was, targetOf(job.config.target)) : [];
+    if (was && differences.length) {
+      throw new MigrateError('ETARGETCHANGED', `${database} records this job's work in ${describeTarget(was)}; the job now names ${differences.join(', ')}: lockfiles pointed at its shared repository would find none of the versions migrated; nothing rewritten`, {
+        hint: 'to migrate into the new target first, run it with --retarget, then rewrite; to point the lockfiles at the target the state records, put it back in the job file',
+      });
+    }
+    if (!sources.length) return [];
+    const counts = state.stateCounts(sources);
+    const n = (...states: string[]) => states.reduce((a, s) => a + (counts[s] ?? 0), 0);
+    const on = n('verified', 'present-identical', 'published');
+    const notYet = n('pending', 'fetched', 'publishing', 'failed');
+    if (!on) return [`nothing of job "${job.name}" is migrated yet (${database} records no version on the target): the shared repository holds none of its sources' packages, so a build from the rewritten lockfiles fails for each of them (or, without origin controls, installs a public package of its name); cam run ${job.file} first`];
+    if (notYet) return [`${notYet} version(s) of job "${job.name}" are not on the target yet (pending or failed: cam status ${job.file}): a lockfile pinning one of them fails to install from the shared repository until a run migrates it`];
+    return [];
+  } finally {
+    state.close();
+  }
+}
+
 /** A lockfile as read: `abs` is its real path (a link is written through), `bytes` what it held. */
 interface Input {
   path: string;
@@ -241,7 +300,7 @@ function codeOf(e: unknown): string {
 }
 
 /** The rewrite as a function: every lockfile of the job, rewritten in memory; written back when `write`. */
-export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptions): Promise<{ files: RewrittenFile[]; errors: RewriteError[]; base: string }> {
+export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptions): Promise<{ files: RewrittenFile[]; errors: RewriteError[]; base: string; warnings: string[] }> {
   const env = opts.env ?? process.env;
   registerJobSecrets(job.config, env);
   const jobDir = dirname(resolve(job.file));
@@ -357,6 +416,8 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
         }
       }
     }
+    // the shared repositories serve what the state records as migrated: not another target's, nor nothing
+    const warnings = migratedInto(job, stateDir, new Set(inputs.map((i) => i.format)), env);
     const targets = await targetsFor(job, new Set(inputs.map((i) => i.format)), opts);
     const files: RewrittenFile[] = [];
     for (const i of inputs) {
@@ -380,7 +441,7 @@ export async function rewriteLockfiles(job: LoadedJob, opts: RewriteCommandOptio
         errors.push({ path: i.repository ? `${i.repository}: ${i.path}` : i.path, code: codeOf(e), message: `${toError(e).message}${hint}` });
       }
     }
-    return { files, errors, base };
+    return { files, errors, base, warnings };
   } finally {
     for (const c of cleanups.reverse()) c();
     for (const r of repositories) r.close();
