@@ -11,8 +11,13 @@ import { join } from 'node:path';
  * system's attributes file (/etc/gitattributes: GIT_CONFIG_NOSYSTEM does not cover it),
  * and line endings as the Go toolchain reads a repository
  * (`git -c core.autocrlf=input -c core.eol=lf archive`, cmd/go modfetch/codehost).
+ * And no replace refs: a mirror fetches every ref the server has, `refs/replace/*` among them,
+ * and git reads a replaced object in their place wherever it reads one (a go.mod or
+ * package.json at a tag, a tree's sizes), while the commit, its zip and every client that
+ * fetches it hold the original: a repository could make a tag read as another module or
+ * package than it builds.
  */
-export const WITHOUT_OPERATOR_CONFIG = { GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_ATTR_NOSYSTEM: '1' } as const;
+export const WITHOUT_OPERATOR_CONFIG = { GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_ATTR_NOSYSTEM: '1', GIT_NO_REPLACE_OBJECTS: '1' } as const;
 
 /**
  * Also without the operator's own attributes file: git reads `~/.config/git/attributes`

@@ -14,11 +14,13 @@
  *    followed by the next run.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LockfileRepository } from '../src/warm/git-lockfiles.js';
 import { GitAccess } from '../src/sources/git-access.js';
+import { StateDb } from '../src/state/db.js';
 import { startGitTestEnv, stopTestEnvWithGit, type TestEnv } from './support/harness.js';
 import { gitSourceOn, pyProject, type GitServer } from './support/git-server.js';
 
@@ -179,5 +181,33 @@ describe("the mirror's own config, edited under the state directory", () => {
     expect(now).not.toContain('insteadOf');
     expect(now).not.toContain('planted');
     expect(now).not.toContain(marker);
+  });
+});
+
+describe('replace refs the repository serves (refs/replace/*, fetched into the mirror with every other ref)', () => {
+  it("are not obeyed: the tag reads as the module its commit's go.mod declares, and that go.mod is the .mod published, as its zip and go itself read it", async () => {
+    const src = join(te.dir, 'src-replaced');
+    mkdirSync(src, { recursive: true });
+    const goMod = 'module example.com/replaced\n\ngo 1.19\n';
+    writeFileSync(join(src, 'go.mod'), goMod);
+    writeFileSync(join(src, 'a.go'), 'package replaced\n');
+    await git.createRepoFromDir('replaced', src, { tags: ['v1.0.0'] });
+    // the server's repository replaces that go.mod blob by another one (a require of its choosing)
+    const original = (await git.git('replaced', ['rev-parse', 'v1.0.0:go.mod'])).trim();
+    const other = (await git.git('replaced', ['hash-object', '-w', '--stdin'], { input: goMod.replace("example.com/replaced", "example.com/evil") })).trim();
+    await git.git('replaced', ['replace', original, other]);
+    const job = te.writeJob({ name: 'replaced', sources: [gitSourceOn(git, 'replaced', 'replaced', 'go', { package: 'example.com/replaced' })] });
+    const r = await te.cli(['run', job, '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    // the replace ref came along: a mirror holds every ref
+    expect(execFileSync('git', ['for-each-ref', '--format=%(refname)', 'refs/replace'], { cwd: join(te.stateDir, 'git', 'replaced', 'replaced.git'), encoding: 'utf8' })).toContain(original);
+    const state = StateDb.openToRead(join(te.stateDir, 'replaced.sqlite'));
+    try {
+      const [row] = state.items();
+      const facts = JSON.parse(row!.facts ?? '{}') as { goModH1?: string };
+      expect(facts.goModH1).toBe(`h1:${createHash('sha256').update(`${createHash('sha256').update(goMod).digest('hex')}  go.mod\n`).digest('base64')}`);
+    } finally {
+      state.close();
+    }
   });
 });
