@@ -23,6 +23,7 @@ import type { Format } from '../types.js';
 import type { ProgressEvent } from './events.js';
 import { STUCK_AFTER, type StuckWatch } from './limiter.js';
 import { RefusalBreaker } from './stop.js';
+import { unresolvableOf } from './unresolvable.js';
 import { withRetry, type RetryOptions } from './retry.js';
 
 export interface AcquireContext {
@@ -102,11 +103,14 @@ export async function fetchItem(ctx: AcquireContext, row: ItemRow): Promise<Item
   const { assets, facts, weak } = source.kind === 'git' ? await build(ctx, source, row) : await download(ctx, source, row);
   const files: AssetFile[] = assets.map((a) => ({ name: a.name, path: ctx.blobs.pathOf(a.hashes.sha512), size: a.size, hashes: a.hashes, facts: a.facts ?? {} }));
   await ctx.target(row.format).checkAssets?.(row.package, row.version, files);
+  // what the version's own metadata names that a consumer of the target cannot resolve (EUNRESOLVABLEDEP): recorded, never changed
+  const unresolvable = await unresolvableOf(row.format, files, subject);
+  const allFacts = unresolvable.length ? { ...facts, unresolvable } : facts;
   const main = assets[0]!;
   return ctx.state.transition(
     row.id,
     'fetched',
-    { hashes: main.hashes, size: main.size, integrityWeak: weak, error: null, assets, registryUrl: source.url, ...(facts ? { facts } : {}) },
+    { hashes: main.hashes, size: main.size, integrityWeak: weak, error: null, assets, registryUrl: source.url, ...(allFacts ? { facts: allFacts } : {}) },
     weak ? 'weak integrity: sha1 only' : source.kind === 'git' ? `built ${assets.map((a) => a.name).join(', ')}` : undefined,
   );
 }

@@ -1,0 +1,204 @@
+/**
+ * Dependencies a migrated version's own metadata names that a consumer installing from
+ * CodeArtifact cannot resolve there: an npm `file:`/`link:`/`workspace:` path, a git URL or a
+ * tarball URL; a Python `Requires-Dist: name @ url` direct reference; a Go `replace` with a
+ * local folder (go ignores `replace` in a dependency, so consumers build with other code than
+ * the tag's own build did). The bytes are republished as they are: this only reads them, and
+ * what it finds is recorded with the version (facts.unresolvable) and reported as a warning
+ * (EUNRESOLVABLEDEP). Never throws: a file it cannot read is the target's to refuse.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { redactUrlCredentials, shorten } from '../redact.js';
+import { readTarballManifest } from '../targets/npm.js';
+import type { AssetFile } from '../targets/format.js';
+import { MAX_GO_MOD } from '../builders/go-rules.js';
+import type { Format } from '../types.js';
+
+export type UnresolvableKind = 'file' | 'link' | 'workspace' | 'portal' | 'path' | 'git' | 'url' | 'replace';
+
+export interface UnresolvableDep {
+  /** Where the metadata names it: `dependencies`, `Requires-Dist`, `replace`, … */
+  field: string;
+  name: string;
+  /** As the metadata spells it, credentials in URLs masked, cut to SPEC_MAX characters. */
+  spec: string;
+  kind: UnresolvableKind;
+}
+
+/** At most this many per version are recorded (a hostile package.json naming 100,000 would bloat the state). */
+export const MAX_PER_VERSION = 50;
+const SPEC_MAX = 300;
+const NAME_MAX = 214;
+
+const NPM_FIELDS = ['dependencies', 'optionalDependencies', 'peerDependencies'] as const;
+
+/**
+ * What npm would do with a dependency spec (npm-package-arg's classification, which this
+ * follows: https://github.com/npm/npm-package-arg/blob/main/lib/npa.js): undefined for a
+ * registry spec (a version, range, dist-tag or `npm:` alias), else the kind of source it names.
+ */
+export function npmSpecKind(spec: string): UnresolvableKind | undefined {
+  const s = spec.trim();
+  if (s === '') return undefined;
+  if (/^npm:/i.test(s)) return undefined;
+  if (/^file:/i.test(s)) return 'file';
+  if (/^link:/i.test(s)) return 'link';
+  if (/^workspace:/i.test(s)) return 'workspace';
+  if (/^portal:/i.test(s)) return 'portal';
+  // npa's isFilespec: ./x, ../x, ~/x, /x, \x, C:\x
+  if (/^(?:\.|~\/|[/\\]|[a-zA-Z]:)/.test(s)) return 'path';
+  if (/^(?:git\+[a-z0-9.+-]+:|git:|github:|gitlab:|bitbucket:|gist:)/i.test(s)) return 'git';
+  // scp-like git (git@host:owner/repo.git)
+  if (/^[^@:/\s]+@[^:/\s]+:/.test(s)) return 'git';
+  // npa's isGitHubShorthand: user/repo, user/repo#ref
+  if (/^[^@%/\s.-][^:@%/\s]*\/[^:@\s/%]+(?:#.*)?$/.test(s)) return 'git';
+  if (/^https?:\/\//i.test(s)) {
+    // a hosted repository page or a .git URL is git to npm (hosted-git-info), anything else a tarball
+    if (/^https?:\/\/[^/]+\/[^/]+\/[^/#]+\.git(?:#|$)/i.test(s) || /^https?:\/\/(?:www\.)?(?:github\.com|gitlab\.com|bitbucket\.org)\/[^/]+\/[^/#]+\/?(?:#|$)/i.test(s)) return 'git';
+    return 'url';
+  }
+  // any other scheme: npa refuses it ("Unsupported URL Type"); a registry cannot serve it either
+  if (/^[a-z][a-z0-9+.-]*:/i.test(s)) return 'url';
+  return undefined;
+}
+
+const clean = (spec: string) => shorten(redactUrlCredentials(spec.replace(/[\u0000-\u001f\u007f]/g, ' ')), SPEC_MAX);
+
+/** A package.json's dependencies a registry consumer cannot install (bundled ones ship in the tarball, and are not). */
+export function npmUnresolvable(manifest: Record<string, unknown>): UnresolvableDep[] {
+  const bundledRaw = manifest.bundleDependencies ?? manifest.bundledDependencies;
+  const bundledAll = bundledRaw === true;
+  const bundled = new Set(Array.isArray(bundledRaw) ? bundledRaw.filter((n): n is string => typeof n === 'string') : []);
+  const out: UnresolvableDep[] = [];
+  const seen = new Set<string>();
+  for (const field of NPM_FIELDS) {
+    const deps = manifest[field];
+    if (!deps || typeof deps !== 'object' || Array.isArray(deps)) continue;
+    for (const [name, spec] of Object.entries(deps as Record<string, unknown>)) {
+      if (typeof spec !== 'string') continue;
+      // a bundled dependency of `dependencies` is in the tarball itself: npm never fetches it
+      if (field === 'dependencies' && (bundledAll || bundled.has(name))) continue;
+      const kind = npmSpecKind(spec);
+      if (!kind) continue;
+      const key = `${name}\u0000${spec}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push({ field, name: shorten(name, NAME_MAX), spec: clean(spec), kind });
+      if (out.length >= MAX_PER_VERSION) return out;
+    }
+  }
+  return out;
+}
+
+/**
+ * PEP 508 direct references among Requires-Dist lines (`name [extras] @ url ; marker`): pip
+ * fetches the URL itself, whatever index it was told to use. The URL ends at white space
+ * (PEP 508 asks for a space before a marker's `;`, as URLs may hold one).
+ */
+export function pythonUnresolvable(requiresDist: readonly string[]): UnresolvableDep[] {
+  const out: UnresolvableDep[] = [];
+  const seen = new Set<string>();
+  for (const line of requiresDist) {
+    const m = /^\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?:\[[^\]]*\]\s*)?@\s*(\S+)/.exec(line);
+    if (!m) continue;
+    const [, name, url] = m as unknown as [string, string, string];
+    const key = `${name.toLowerCase()}\u0000${url}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ field: 'Requires-Dist', name: shorten(name, NAME_MAX), spec: clean(url), kind: /^git\+/i.test(url) ? 'git' : /^file:/i.test(url) ? 'file' : 'url' });
+    if (out.length >= MAX_PER_VERSION) break;
+  }
+  return out;
+}
+
+/** modfile.IsDirectoryPath: a replacement that is a folder, not a module version. */
+function isGoDirectoryPath(p: string): boolean {
+  return p === '.' || p === '..' || p.startsWith('./') || p.startsWith('../') || p.startsWith('/') || p.startsWith('.\\') || p.startsWith('..\\') || p.startsWith('\\') || /^[a-zA-Z]:[\\/]/.test(p);
+}
+
+/** A go.mod token, unquoted (`"x"` and `` `x` `` are strings there). */
+function goToken(t: string): string {
+  if (t.startsWith('"')) {
+    try {
+      const v: unknown = JSON.parse(t);
+      return typeof v === 'string' ? v : t;
+    } catch {
+      return t;
+    }
+  }
+  return t.length > 1 && t.startsWith('`') && t.endsWith('`') ? t.slice(1, -1) : t;
+}
+
+/** go.mod `replace` directives (one line, or a `replace ( … )` block) whose target is a local folder. */
+export function goUnresolvable(mod: string): UnresolvableDep[] {
+  const out: UnresolvableDep[] = [];
+  let inBlock = false;
+  for (const raw of mod.split('\n')) {
+    const comment = raw.indexOf('//');
+    const line = (comment >= 0 ? raw.slice(0, comment) : raw).trim();
+    if (!line) continue;
+    let body: string | undefined;
+    if (inBlock) {
+      if (line === ')') {
+        inBlock = false;
+        continue;
+      }
+      body = line;
+    } else if (/^replace\s*\($/.test(line)) {
+      inBlock = true;
+      continue;
+    } else if (/^replace\s/.test(line)) {
+      body = line.slice('replace'.length).trim();
+    }
+    if (body === undefined) continue;
+    const arrow = body.indexOf('=>');
+    if (arrow < 0) continue;
+    const left = body.slice(0, arrow).trim().split(/\s+/).map(goToken);
+    const right = body.slice(arrow + 2).trim().split(/\s+/).map(goToken);
+    const target = right[0];
+    if (!target || right.length !== 1 || !isGoDirectoryPath(target)) continue;
+    out.push({ field: 'replace', name: shorten(left.join(' '), NAME_MAX), spec: clean(`=> ${target}`), kind: 'replace' });
+    if (out.length >= MAX_PER_VERSION) break;
+  }
+  return out;
+}
+
+/** What a version's files (as the target takes them) name that a registry consumer cannot resolve; [] when nothing, or when they cannot be read. */
+export async function unresolvableOf(format: Format, files: readonly AssetFile[], subject: string): Promise<UnresolvableDep[]> {
+  try {
+    if (format === 'npm') {
+      const tgz = files[0];
+      return tgz ? npmUnresolvable((await readTarballManifest(tgz.path, subject)) as Record<string, unknown>) : [];
+    }
+    if (format === 'pypi') {
+      const lines = files.flatMap((f) => {
+        const requires = (f.facts.metadata as { requires_dist?: unknown } | undefined)?.requires_dist;
+        return Array.isArray(requires) ? requires.filter((r): r is string => typeof r === 'string') : [];
+      });
+      return pythonUnresolvable(lines);
+    }
+    // Go: the published .mod, the go.mod consumers' go reads
+    const mod = files.find((f) => f.name.endsWith('.mod'));
+    if (!mod || statSync(mod.path).size > MAX_GO_MOD) return [];
+    return goUnresolvable(readFileSync(mod.path, 'utf8'));
+  } catch {
+    return [];
+  }
+}
+
+/** A version's recorded findings (facts.unresolvable), as far as they read as such. */
+export function recordedUnresolvable(facts: string | null): UnresolvableDep[] {
+  if (!facts) return [];
+  try {
+    const list = (JSON.parse(facts) as { unresolvable?: unknown }).unresolvable;
+    if (!Array.isArray(list)) return [];
+    return list.filter((d): d is UnresolvableDep => Boolean(d) && typeof d === 'object' && typeof (d as UnresolvableDep).name === 'string' && typeof (d as UnresolvableDep).spec === 'string').slice(0, MAX_PER_VERSION);
+  } catch {
+    return [];
+  }
+}
+
+/** One dependency as a report line: `name (field): spec`. */
+export function depLine(d: UnresolvableDep): string {
+  return d.field === 'replace' ? `replace ${d.name} ${d.spec}` : `${d.name} ${d.field === 'Requires-Dist' ? '@' : '→'} ${d.spec}${d.field === 'dependencies' || d.field === 'Requires-Dist' ? '' : ` (${d.field})`}`;
+}
