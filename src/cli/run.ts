@@ -65,6 +65,9 @@ export function humanSummary(s: RunSummary): string {
   for (const l of s.listErrors) lines.push(`  NOT LISTED ${l.package} (${l.source}): ${l.message}`);
   for (const f of s.unmatchedFilters ?? []) lines.push(`  WARNING filters.${f.kind} ${JSON.stringify(f.entry)} matches no version of the job's sources${f.kind === 'exclude' ? ' (a typo lets through what it meant to keep out)' : ''}`);
   for (const g of s.goTagPatterns ?? []) lines.push(goTagPatternLine(g));
+  for (const u of s.unresolvableDeps ?? []) {
+    lines.push(`  WARNING ${u.package}@${u.version} depends on what a consumer installing from CodeArtifact cannot resolve there (EUNRESOLVABLEDEP): ${oneLine(u.dependencies.join('; '))}`);
+  }
   for (const o of s.otherJobs ?? []) {
     const packages = `${o.packages.slice(0, 3).join(', ')}${o.packages.length > 3 ? ` and ${o.packages.length - 3} more` : ''}`;
     lines.push(

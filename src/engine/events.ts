@@ -60,6 +60,13 @@ export interface RunSummary {
    */
   removedPartlyOnTarget: { package: string; version: string }[];
   /**
+   * Selected versions whose own metadata names dependencies a consumer installing from the target
+   * cannot resolve there (npm `file:`, git and tarball URLs; Python `name @ url`; Go `replace` with a
+   * local folder), each as a line: `name → spec`. Every run. A warning (EUNRESOLVABLEDEP): it changes
+   * no exit code, and the bytes are published as they are.
+   */
+  unresolvableDeps: { package: string; version: string; dependencies: string[] }[];
+  /**
    * Go versions against the go.sum files the job names: lines checked, and every
    * line whose hash differs from what was built (a critical finding), or files that
    * could not be read.

@@ -14,6 +14,7 @@ import type { ItemState } from '../types.js';
 import type { RunSummary } from './events.js';
 import { splitByAsked, type notAskedBy } from './job-edits.js';
 import { ON_TARGET } from './package.js';
+import { depLine, recordedUnresolvable } from './unresolvable.js';
 
 /**
  * This process's peak resident set. On Linux from VmHWM: getrusage's maxrss
@@ -151,6 +152,10 @@ export function summarize(
     skipped: listed("state = 'skipped'").map((r) => ({ package: r.package, version: r.version, reason: r.last_error ?? '' })),
     // set aside by a skip or a filter after a publish of ours began: not "nothing of it on the target" (a package no longer named too, as status lists them)
     leftOutOnTarget: state.itemsOfSources(active, LEFT_OUT_ON_TARGET).map((r) => ({ package: r.package, version: r.version, state: r.state, attempts: r.attempts })),
+    // a warning: the bytes go as they are, and a consumer installing from the target cannot resolve these
+    unresolvableDeps: listed("json_extract(facts, '$.unresolvable') IS NOT NULL AND state NOT IN ('excluded', 'skipped', 'removed')")
+      .map((r) => ({ package: r.package, version: r.version, dependencies: recordedUnresolvable(r.facts).map(depLine) }))
+      .filter((u) => u.dependencies.length > 0),
     removedPartlyOnTarget: listed("state = 'fetched' AND removed_at IS NOT NULL AND attempts > 0").map((r) => ({ package: r.package, version: r.version })),
     metadataOutOfSync: [...metadataOutOfSync].sort((a, b) => a.package.localeCompare(b.package) || a.reason.localeCompare(b.reason)),
     ...figures,

@@ -4,6 +4,7 @@
  * EINTEGRITY failures are one finding naming the first 50, not a thousand lines.
  */
 import type { RunSummary } from '../engine/events.js';
+import type { Format } from '../types.js';
 import { formatDuration } from './estimate.js';
 import { hintFor } from './hints.js';
 import type { AuditFrom, Exposure, Finding, FindingInput, GoSumSection, Hardening, Preflight, ReportPackage, Warm } from './schema.js';
@@ -46,6 +47,8 @@ export interface FindingSources {
   unlistedSources: string[];
   /** Packages and scopes an npm source names of which the state records nothing (`source: name`, `source: @scope/*`). */
   unlistedNames?: string[];
+  /** Versions the job migrates whose own metadata names dependencies a consumer of the target cannot resolve there, each dependency as a line. */
+  unresolvable?: { subject: string; format: Format; dependencies: string[] }[];
   extra: FindingInput[];
 }
 
@@ -188,6 +191,7 @@ export function collectFindings(s: FindingSources): Finding[] {
       ),
     );
   }
+  unresolvableFinding(s.unresolvable ?? [], out);
   // a job renamed between runs (its name names its state): the history (and the ledger) goes on under the old name
   const otherJobs = s.summary?.otherJobs ?? [];
   if (otherJobs.length) {
@@ -421,6 +425,36 @@ export function collectFindings(s: FindingSources): Finding[] {
     .map((f, i) => ({ f, i }))
     .sort((a, b) => rank(a.f) - rank(b.f) || SECTION_ORDER.indexOf(a.f.section) - SECTION_ORDER.indexOf(b.f.section) || a.i - b.i)
     .map(({ f }) => f);
+}
+
+/**
+ * Migrated versions (byte for byte) whose own metadata names what a consumer installing from
+ * CodeArtifact cannot resolve there: npm file:/link:/workspace: paths, git and tarball URLs (the
+ * install fails, or reaches the old git host); Python direct references (pip fetches the URL,
+ * whatever its index); Go replace with a local folder (ignored in a dependency: consumers build
+ * with other code than the tag's own build). A warning: the bytes are never changed.
+ */
+function unresolvableFinding(found: NonNullable<FindingSources['unresolvable']>, out: Finding[]): void {
+  if (!found.length) return;
+  const go = found.filter((u) => u.format === 'generic').length;
+  const sample = found.slice(0, 3).map((u) => `${u.subject}: ${u.dependencies.slice(0, 3).join('; ')}${u.dependencies.length > 3 ? '; …' : ''}`).join(' | ');
+  const why = [
+    ...(go < found.length ? ['a path (file:, link:, workspace:, ../x), a git URL or a tarball URL (npm), or a direct reference (Python name @ url), is never fetched from the target: installing these versions fails, or reaches the old git host, after cutover'] : []),
+    ...(go ? ['go ignores replace in a dependency: consumers build these with the required module version instead of the folder the tag built against'] : []),
+  ];
+  out.push(
+    finding(
+      {
+        severity: 'warning',
+        code: 'EUNRESOLVABLEDEP',
+        section: 'source',
+        title: go === found.length ? `${found.length} Go version(s) whose go.mod replaces a module with a local folder` : `${found.length} version(s) name dependencies a consumer installing from CodeArtifact cannot resolve there`,
+        detail: `${sample}: ${why.join('; ')}; the bytes are migrated as they are`,
+        action: `publish each such dependency into CodeArtifact too and release a new version of the package that depends on it by version (a migrated version is never changed); or accept it, knowing who installs these versions${go ? '; for Go, make sure the replaced module is migrated too and required at a version' : ''}`,
+      },
+      found.map((u) => `${u.subject}: ${u.dependencies.join('; ')}`),
+    ),
+  );
 }
 
 const short = (sha: string) => sha.slice(0, 12);

@@ -15,6 +15,7 @@ import type { Format } from '../types.js';
 import { readToolVersion } from '../version.js';
 import { estimateDuration, formatDuration, type EstimateOptions, type EstimateRates, type Throughput } from './estimate.js';
 import { exclusionExplainer } from './exclusion.js';
+import { depLine, recordedUnresolvable } from '../engine/unresolvable.js';
 import { collectFindings } from './findings.js';
 import { hintFor } from './hints.js';
 import { planOutcome, runOutcome } from './outcome.js';
@@ -402,6 +403,25 @@ function unlistedNames(config: ReportJob['config'], active: Set<string>, unliste
   return out;
 }
 
+/** Versions the job migrates (not left out) whose metadata names dependencies a consumer of the target cannot resolve (facts.unresolvable), in the report's order. */
+function unresolvableDeps(items: ReportItem[], packages: ReportPackage[]): { subject: string; format: Format; dependencies: string[] }[] {
+  const found = new Map<string, string[]>();
+  for (const r of items) {
+    const deps = recordedUnresolvable(r.facts);
+    if (deps.length) found.set(`${r.format}\u0000${r.package}\u0000${r.version}\u0000${r.source_id}`, deps.map(depLine));
+  }
+  if (!found.size) return [];
+  const out: { subject: string; format: Format; dependencies: string[] }[] = [];
+  for (const p of packages) {
+    for (const v of p.versions) {
+      if (v.outcome.key === 'excluded' || v.outcome.key === 'skipped' || v.outcome.key === 'removed') continue;
+      const deps = found.get(`${p.format}\u0000${p.name}\u0000${v.version}\u0000${v.source}`);
+      if (deps) out.push({ subject: `${p.name}@${v.version}`, format: p.format, dependencies: deps });
+    }
+  }
+  return out;
+}
+
 /** The enabled sources of which nothing is recorded: no version and no package row (a listing, or its error). */
 function unlisted(active: Set<string>, items: ReportItem[], packages: ReportPackageRow[]): string[] {
   const seen = new Set([...items.map((r) => r.source_id), ...packages.map((p) => p.source_id)]);
@@ -455,6 +475,7 @@ export function buildReport(input: ReportInput): Report {
     foreignVersions: input.items.length - items.length,
     unlistedSources,
     unlistedNames: unlistedNames(config, active, unlistedSources, items, input.packages ?? []),
+    unresolvable: unresolvableDeps(items, packages),
     extra: input.findings ?? [],
   });
   const t = totals(packages);
