@@ -127,15 +127,28 @@ function statusOf(name: string, database: string, state: StateDb, active: string
   };
 }
 
-/** The rates of the latest run whose summary recorded them (a run with nothing to do reads no quotas). */
+/**
+ * The rates of the latest run that read them. A run with nothing to do (a rerun after completion,
+ * a plan --no-target) reads no quotas and sends nothing: its summary's rates are the built-in
+ * defaults it never ran at, and taking them would say "default" where the account's quotas, read by
+ * the run before, apply. Such a run (every bucket the default, none measured, no quotaNote) is passed
+ * over; when every run is such a one, the latest is said.
+ */
 function lastRates(state: StateDb): { rates?: StatusReport['rates'] } {
-  const rows = state.db.prepare("SELECT summary FROM runs WHERE summary LIKE '%\"rates\"%' ORDER BY id DESC LIMIT 1").all() as { summary: string }[];
+  let fallback: StatusReport['rates'];
   try {
-    const rates = rows[0] ? (JSON.parse(rows[0].summary) as { rates?: StatusReport['rates'] }).rates : undefined;
-    return rates ? { rates } : {};
+    const rows = state.db
+      .prepare("SELECT json_extract(summary, '$.rates') AS rates, json_extract(summary, '$.quotaNote') AS note FROM runs WHERE json_valid(summary) AND json_type(summary, '$.rates') = 'object' ORDER BY id DESC")
+      .iterate() as Iterable<{ rates: string; note: string | null }>;
+    for (const row of rows) {
+      const rates = JSON.parse(row.rates) as NonNullable<StatusReport['rates']>;
+      fallback ??= rates;
+      if (row.note !== null || Object.values(rates).some((r) => r.source !== 'default' || r.latencyMs !== undefined)) return { rates };
+    }
   } catch {
-    return {};
+    // a summary that does not parse says nothing of the rates
   }
+  return fallback ? { rates: fallback } : {};
 }
 
 export function statusCommand(jobFile: string, opts: { json?: boolean; stateDir?: string }, io: Io): number {
