@@ -763,6 +763,29 @@ describe('starting and stopping', () => {
     await expect(missing).rejects.toMatchObject({ code: 'ETARGETSETUP' });
   });
 
+  it("on every address (0.0.0.0, told to): the URL it gives clients names the first --allowed-host, never 0.0.0.0, which no client can reach; go is answered there", async () => {
+    const p = await startGoProxy({ job: jobFile, host: '0.0.0.0', port: 0, allowRemote: true, allowedHosts: ['GoProxy.Corp.Example', 'other.example'], codeartifactClient: target.client });
+    try {
+      const port = new URL(p.url).port;
+      expect(p.url).toBe(`http://goproxy.corp.example:${port}`);
+      expect(p.goEnv.GOPROXY).toBe(p.url);
+      // a client that resolves the name to this machine is served: the Host it sends is allowed
+      const r = await fetch(`http://127.0.0.1:${port}/${ESCAPED}/@v/list`, { headers: { host: `goproxy.corp.example:${port}` } });
+      expect(r.status).toBe(200);
+    } finally {
+      await p.stop();
+    }
+    // no name given: an address of this machine a client could reach, never the unspecified one
+    const q = await startGoProxy({ job: jobFile, host: '0.0.0.0', port: 0, allowRemote: true, codeartifactClient: target.client });
+    try {
+      expect(q.url).not.toContain('0.0.0.0');
+      const port = new URL(q.url).port;
+      expect((await fetch(`http://127.0.0.1:${port}/${ESCAPED}/@v/list`, { headers: { host: new URL(q.url).host } })).status).toBe(200);
+    } finally {
+      await q.stop();
+    }
+  });
+
   it('a stop while CodeArtifact is still being asked at start (a stuck preflight) ends it at once: exit 0, nothing printed', async () => {
     target.standIn.addFault({ operation: 'GetRepositoryEndpoint', status: 500, hang: true });
     const out: string[] = [];

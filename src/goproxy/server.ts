@@ -24,6 +24,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { loadJob, type LoadedJob } from '../config/load.js';
 import { Limiter } from '../engine/limiter.js';
@@ -178,7 +179,7 @@ export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
     throw new MigrateError('ECONFIG', `cannot listen on ${host}:${port}: ${err.message}`, { cause: e, hint: err.code === 'EADDRINUSE' ? 'another process holds that port: pass --port with another one (0 picks a free port)' : 'check --host and --port' });
   }
   const address = server.address() as AddressInfo;
-  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  const url = `http://${clientHost(address, allowedHosts)}:${address.port}`;
   let stopped: Promise<void> | undefined;
   const noSumDb = noSumDbValue(prefixes);
   return {
@@ -199,4 +200,20 @@ export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
       return stopped;
     },
   };
+}
+
+/**
+ * The host a client reaches the proxy at: the address it listens on, but for the unspecified
+ * one (0.0.0.0, ::), which no client can connect to: the first --allowed-host, or else an
+ * address of this machine's first network interface that is not loopback (a Host of an
+ * address is allowed on every address), or loopback on a machine with none.
+ */
+function clientHost(address: AddressInfo, allowedHosts: readonly string[]): string {
+  const bracket = (a: string, family: string) => (family === 'IPv6' || family === '6' ? `[${a}]` : a);
+  if (address.address !== '0.0.0.0' && address.address !== '::') return bracket(address.address, address.family);
+  if (allowedHosts[0] !== undefined) return allowedHosts[0];
+  const all = Object.values(networkInterfaces()).flatMap((list) => list ?? []).filter((i) => !i.internal && (address.address === '::' || i.family === 'IPv4'));
+  const chosen = all.find((i) => i.family === 'IPv4') ?? all.find((i) => !i.address.startsWith('fe80:'));
+  // a machine with no such interface (a container with loopback only) is reached on loopback alone
+  return chosen ? bracket(chosen.address, chosen.family) : address.address === '::' ? '[::1]' : '127.0.0.1';
 }
