@@ -18,6 +18,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { detect, mergeEntries, parseLockfile, parseLockfileText, parseLockfiles, type LockEntry } from '../src/lockfiles/index.js';
 import { parseGoSum } from '../src/lockfiles/gosum.js';
 import { jsonErrorOffset } from '../src/lockfiles/read.js';
+import { MAX_CONTINUED_LINES, MAX_REQUIREMENTS_LINE, MAX_REQUIREMENTS_NOTES } from '../src/lockfiles/requirements.js';
 import { firstBadLine } from '../src/lockfiles/yarn-classic.js';
 import { InternalNames } from '../src/warm/internal.js';
 import { planItems } from '../src/warm/items.js';
@@ -525,6 +526,30 @@ describe('requirements files', () => {
     ]);
     const open = file('requirements.txt', `a==1\nb==1 --hash="sha256:${h64('b')}\n`);
     expect(thrown(() => parseLockfile(open)).message).toMatch(new RegExp(`^${open}:2: .*no closing quotation`));
+  });
+
+  it('a hostile requirements file is bounded: options (of a requirement or an option line) of more than MAX_REQUIREMENTS_LINE characters besides white space, a line continued over more than MAX_CONTINUED_LINES lines, is ELOCKFILE at its line (20 MB of options took 4 GB and died); notes past MAX_REQUIREMENTS_NOTES are counted, not kept', () => {
+    // one requirement whose options are a single word of a quarter MiB and more: refused at its line
+    const long = file('requirements.txt', `a==1\nb==1 --hash=sha256:${'a'.repeat(MAX_REQUIREMENTS_LINE)}\n`);
+    const e = thrown(() => parseLockfile(long));
+    expect(e.code).toBe('ELOCKFILE');
+    expect(e.message).toMatch(new RegExp(`^${long}:2: options of ${(MAX_REQUIREMENTS_LINE + '--hash=sha256:'.length).toLocaleString('en-US')} characters besides white space`));
+    // joined from continuation lines, it is the line it starts at; a short option a word, the same
+    const joined = file('requirements.txt', `a==1 \\\n${'  --hash=sha256:0 \\\n'.repeat(MAX_REQUIREMENTS_LINE / 8)}\n`);
+    expect(thrown(() => parseLockfile(joined)).message).toMatch(new RegExp(`^${joined}:1: options of [\\d,]+ characters besides white space`));
+    const opts = file('requirements.txt', `${'-Q '.repeat(MAX_REQUIREMENTS_LINE / 2 + 1)}\n`);
+    expect(thrown(() => parseLockfile(opts)).message).toMatch(new RegExp(`^${opts}:1: options of `));
+    // continued over a million empty lines: its pieces were all kept
+    const continued = file('requirements.txt', `a==1\nb==1 ${'\\\n'.repeat(MAX_CONTINUED_LINES)}\n`);
+    expect(thrown(() => parseLockfile(continued)).message).toMatch(new RegExp(`^${continued}:2: a line continued over ${(MAX_CONTINUED_LINES + 1).toLocaleString('en-US')} lines`));
+    // white space is free: pip reads any amount of it (lockfiles-hostile: 2 MiB of spaces)
+    expect(parseLockfile(file('requirements.txt', `a==1 ${' '.repeat(MAX_REQUIREMENTS_LINE * 2)}--hash=sha256:${h64('a')}\n`)).entries[0]!.hashes).toEqual([`sha256:${h64('a')}`]);
+    // a quarter of a million unknown options, each its own line: the first notes kept, the rest counted
+    const noisy = file('requirements.txt', `${'--frobnicate\n'.repeat(250_000)}a==1\n`);
+    const r = parseLockfile(noisy);
+    expect(r.entries.map((x) => x.name)).toEqual(['a']);
+    expect(r.warnings.length).toBe(MAX_REQUIREMENTS_NOTES + 1);
+    expect(r.warnings.at(-1)!.message).toMatch(new RegExp(`^${(250_000 - MAX_REQUIREMENTS_NOTES).toLocaleString('en-US')} more notes of this file left out`));
   });
 
   it('comments, remote includes, unknown options', () => {

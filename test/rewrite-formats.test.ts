@@ -16,6 +16,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { rewriteCommand } from '../src/cli/rewrite.js';
 import { detect, parseLockfile, type LockEntry } from '../src/lockfiles/index.js';
 import { rewriteLockfile, unifiedDiff, type RewriteTargets } from '../src/lockfiles/rewrite/index.js';
+import { MAX_REQUIREMENTS_LINE } from '../src/lockfiles/requirements.js';
+import { thrown } from './support/thrown.js';
 import { alreadyNote } from '../src/lockfiles/rewrite/types.js';
 import { acquireLock } from '../src/state/lock.js';
 import { RegistryHosts } from '../src/warm/items.js';
@@ -204,6 +206,13 @@ describe('rewriting the fixtures', () => {
     expect(r.text).toBe(`-i ${PYPI}simple/\n--index-url=${PYPI}simple/\n  --index-url   ${PYPI}simple/  # pinned index\n--extra-index-url https://extra.example/simple\nrequests==2.31.0\n`);
     expect(JSON.stringify(r.changes)).not.toContain('pass');
     expect(r.notes.join()).toContain('--extra-index-url https://extra.example/simple');
+  });
+
+  it('requirements: an option line of more than MAX_REQUIREMENTS_LINE characters is ELOCKFILE at its line, never split a character at a time (20 MB of options took 4 GB and died)', () => {
+    const text = `requests==2.31.0\n-i https://pypi.org/simple ${'-Q '.repeat(MAX_REQUIREMENTS_LINE / 2)}\n`;
+    const e = thrown(() => rewriteLockfile('requirements', text, targets));
+    expect(e.code).toBe('ELOCKFILE');
+    expect(e.message).toMatch(/^line 2: options of [\d,]+ characters besides white space/);
   });
 
   it("requirements: the index option as pip reads it too, abbreviated (`--index`, `--i`, its alias `--py`) or quoted; an index whose host it cannot check stays, and is named", () => {

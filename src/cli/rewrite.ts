@@ -16,7 +16,7 @@ import { Limiter } from '../engine/limiter.js';
 import { fileSystemError, MigrateError, toError } from '../errors.js';
 import { detect, parseLockfileText, type LockfileFormat } from '../lockfiles/index.js';
 import { isInside, readLockfileBytes, refuseUtf16 } from '../lockfiles/read.js';
-import { lineOptions, logicalLines, MAX_INCLUDED_FILES } from '../lockfiles/requirements.js';
+import { lineOptions, logicalLines, tooLongToSplit, tooManyLines, MAX_INCLUDED_FILES } from '../lockfiles/requirements.js';
 import { rewriteLockfile, unifiedDiff, type RewriteChange, type RewriteTargets } from '../lockfiles/rewrite/index.js';
 import { printable, publicUrl, redactUrlCredentials } from '../redact.js';
 import { acquireJobLock, noStateError } from '../state/lock.js';
@@ -496,8 +496,10 @@ function withoutFile(path: string, message: string): string {
 function includes(text: string): { option: string; value: string; line: number }[] {
   const out: { option: string; value: string; line: number }[] = [];
   // pip decodes a BOM away: `-r base.txt` on the first line is an include all the same
-  for (const { text: l, line } of logicalLines(text.replace(/^\uFEFF/, ''))) {
-    if (!l.startsWith('-')) continue;
+  for (const { text: l, line, lines } of logicalLines(text.replace(/^\uFEFF/, ''))) {
+    if (!l.startsWith('-') && !tooManyLines(lines)) continue;
+    const long = tooManyLines(lines) ?? tooLongToSplit(l);
+    if (long) throw new MigrateError('ELOCKFILE', `line ${line}: ${long}`, { hint: 'regenerate the file, or leave it out of the job' });
     // every option of the line, as warm reads it (abbreviated, quoted, several on a line:
     // `-i URL -r base.txt`, `-r a.txt -r b.txt`): read only from the line's start, such an
     // include (and the index it may hold) was left out, or taken for one file `a.txt -r b.txt`

@@ -23,6 +23,19 @@ import type { EntryKind, LockEntry, LockOrigin, LockWarning, ParseOutput } from 
 
 /** More included files than this is a generated loop, not a project. */
 export const MAX_INCLUDED_FILES = 1000;
+/**
+ * The most characters other than white space a logical line may hold (continuation lines
+ * joined): a requirement with every hash of every file of its release (pip-compile
+ * --generate-hashes, ~85 characters each) is some kilobytes, tens for the packages with most
+ * wheels. Its options are split as shlex does, a character at a time with where each came from
+ * (rewrite edits in place): 20 MB of them (the file's bound is 64 MiB) took 4 GB and died out
+ * of memory. White space costs nothing there, and pip reads any amount of it.
+ */
+export const MAX_REQUIREMENTS_LINE = 256 * 1024;
+/** The most physical lines one logical line is continued over (`\` at their ends): each is kept with where it stands. */
+export const MAX_CONTINUED_LINES = 100_000;
+/** Notes (warnings) kept of one file and its includes; past it they are counted: 64 MiB of unknown options made 16 million of them. */
+export const MAX_REQUIREMENTS_NOTES = 1000;
 
 /** Extra indexes that are no other registry: public PyPI itself, or a CodeArtifact repository. */
 const PUBLIC_OR_CODEARTIFACT = /^(pypi\.org|pypi\.python\.org|files\.pythonhosted\.org|[a-z0-9-]+-\d{12}\.d\.codeartifact\.[a-z0-9-]+\.amazonaws\.com)$/i;
@@ -140,6 +153,8 @@ export function indexUrl(url: string): string | undefined {
 interface Logical {
   text: string;
   line: number;
+  /** The physical lines it is joined from. */
+  lines: number;
 }
 
 /** What ends a line for Python's str.splitlines (https://docs.python.org/3/library/stdtypes.html#str.splitlines). */
@@ -181,46 +196,62 @@ export interface Piece {
  * rewriter never saw. A piece's `line` is still counted in `\n`s: the line a diff and an
  * editor's line numbers show.
  */
-export function joinLines(text: string, offset = 0): { joined: string; pieces: Piece[] }[] {
-  const out: { joined: string; pieces: Piece[] }[] = [];
+export function* joinLines(text: string, offset = 0): Generator<{ joined: string; pieces: Piece[]; lines: number }> {
+  // one logical line at a time: a file of millions of lines (64 MiB of blank lines) held as
+  // objects, every physical line and then every logical one, took gigabytes and died
   let pieces: Piece[] = [];
+  /** Physical lines of the logical line being joined; past MAX_CONTINUED_LINES its pieces are no longer kept (it is refused). */
+  let lines = 0;
   let number = 1 + (text.slice(0, offset).match(/\n/g)?.length ?? 0);
-  const physical: { line: string; at: number; number: number }[] = [];
   for (let at = offset; ; ) {
     PY_LINE_BREAK.lastIndex = at;
     const m = PY_LINE_BREAK.exec(text);
-    physical.push({ line: text.slice(at, m ? m.index : text.length), at, number });
-    if (!m) break;
-    if (m[0].endsWith('\n')) number++;
-    at = m.index + m[0].length;
-  }
-  physical.forEach(({ line, at, number: i }) => {
+    const line = text.slice(at, m ? m.index : text.length);
+    const i = number;
+    const keep = ++lines <= MAX_CONTINUED_LINES;
     if (line.endsWith('\\') && !COMMENT_LINE.test(line)) {
       // pip's line.strip("\\"): leading backslashes go too
       const lead = /^\\*/.exec(line)![0].length;
       const body = line.replace(/\\+$/, '');
-      pieces.push({ line: i, start: at + lead, text: body.slice(lead) });
-      return;
+      if (keep) pieces.push({ line: i, start: at + lead, text: body.slice(lead) });
+    } else {
+      // pip puts a space before a comment line that ends a continuation: its `#` then starts a comment
+      if (keep) pieces.push(COMMENT_LINE.test(line) ? { line: i, start: at - 1, text: ` ${line}` } : { line: i, start: at, text: line });
+      yield { joined: pieces.map((p) => p.text).join(''), pieces, lines };
+      pieces = [];
+      lines = 0;
     }
-    // pip puts a space before a comment line that ends a continuation: its `#` then starts a comment
-    if (COMMENT_LINE.test(line)) pieces.push({ line: i, start: at - 1, text: ` ${line}` });
-    else pieces.push({ line: i, start: at, text: line });
-    out.push({ joined: pieces.map((p) => p.text).join(''), pieces });
-    pieces = [];
-  });
-  if (pieces.length) out.push({ joined: pieces.map((p) => p.text).join(''), pieces });
-  return out;
+    if (!m) break;
+    if (m[0].endsWith('\n')) number++;
+    at = m.index + m[0].length;
+  }
+  if (pieces.length) yield { joined: pieces.map((p) => p.text).join(''), pieces, lines };
 }
 
 /**
  * Logical lines as pip reads them (req_file.preprocess: join_lines, then ignore_comments),
- * each with its first line number; blank ones dropped.
+ * each with its first line number and the physical lines it is joined from; blank ones dropped.
  */
-export function logicalLines(text: string): Logical[] {
-  return joinLines(text).flatMap(({ joined, pieces }) => {
+export function* logicalLines(text: string): Generator<Logical> {
+  for (const { joined, pieces, lines } of joinLines(text)) {
     const t = uncommented(joined).trim();
-    return t ? [{ text: t, line: pieces[0]!.line }] : [];
-  });
+    if (t || lines > MAX_CONTINUED_LINES) yield { text: t, line: pieces[0]!.line, lines };
+  }
+}
+
+/** Why a logical line joined from `lines` physical ones is not read (past MAX_CONTINUED_LINES), or undefined. */
+export function tooManyLines(lines: number): string | undefined {
+  if (lines <= MAX_CONTINUED_LINES) return undefined;
+  return `a line continued over ${lines.toLocaleString('en-US')} lines (a \\ at their ends), more than the ${MAX_CONTINUED_LINES.toLocaleString('en-US')} any requirements file needs: not read`;
+}
+
+/** Why a line's options (`text`, split as shlex does) are not read (past MAX_REQUIREMENTS_LINE characters besides white space), or undefined. */
+export function tooLongToSplit(text: string): string | undefined {
+  if (text.length <= MAX_REQUIREMENTS_LINE) return undefined;
+  let n = 0;
+  for (let i = 0; i < text.length; i++) if (!SHLEX_SPACE.includes(text[i]!)) n++;
+  if (n <= MAX_REQUIREMENTS_LINE) return undefined;
+  return `options of ${n.toLocaleString('en-US')} characters besides white space, more than the ${MAX_REQUIREMENTS_LINE.toLocaleString('en-US')} any requirements file needs: not read`;
 }
 
 export function parseRequirements(text: string, file: string, opts: ReadOptions = {}): ParseOutput {
@@ -233,9 +264,18 @@ export function parseRequirements(text: string, file: string, opts: ReadOptions 
   // `--find-links` locations (a folder of wheels, a page of links), each with where it was written
   let noIndex = false;
   const findLinks: { value: string; at: LockOrigin }[] = [];
+  let notesLeftOut = 0;
   const walk = (content: string, path: string, stack: readonly string[], constraint: boolean) => {
-    for (const { text: l, line } of logicalLines(content)) {
+    for (const { text: l, line, lines } of logicalLines(content)) {
       const at: LockOrigin = { file: path, line };
+      // a requirement's options are looked at in splitArgsOptions
+      const long = tooManyLines(lines) ?? (l.startsWith('-') ? tooLongToSplit(l) : undefined);
+      if (long) throw lockError(at, long);
+      // the notes past the bound are counted (a line may add hundreds of thousands: an unknown option each)
+      if (warnings.length > MAX_REQUIREMENTS_NOTES) {
+        notesLeftOut += warnings.length - MAX_REQUIREMENTS_NOTES;
+        warnings.length = MAX_REQUIREMENTS_NOTES;
+      }
       if (l.startsWith('-')) {
         // every option of the line, abbreviated and quoted as pip reads them: `--index URL`,
         // `-i A --index-url B` (the last wins), `--requirem base.txt`, `-r "my base.txt"`. Only the
@@ -336,6 +376,11 @@ export function parseRequirements(text: string, file: string, opts: ReadOptions 
       warnings.push({ ...at, message: `--find-links ${shown ?? '(a URL not known here)'}: pip takes each name from whichever of the index and these files offers it, so a pin of this file may come from there; the pins are warmed from public PyPI, and a name only found there must become a job source (after cutover it would be looked for publicly)` });
     }
   }
+  if (warnings.length > MAX_REQUIREMENTS_NOTES) {
+    notesLeftOut += warnings.length - MAX_REQUIREMENTS_NOTES;
+    warnings.length = MAX_REQUIREMENTS_NOTES;
+  }
+  if (notesLeftOut) warnings.push({ file, message: `${notesLeftOut.toLocaleString('en-US')} more notes of this file left out (only the first ${MAX_REQUIREMENTS_NOTES.toLocaleString('en-US')} are kept): check it with pip` });
   return { entries, warnings };
 }
 
@@ -411,12 +456,17 @@ export function lineOptions(l: string, at?: LockOrigin, warnings: LockWarning[] 
  * takes) made the whole lockfile ELOCKFILE; a quote left open is pip's error too.
  */
 function splitArgsOptions(l: string, at: LockOrigin, warnings: LockWarning[]): { req: string; hashes: string[]; bad?: string } {
-  const tokens = l.split(/\s+/);
-  const idx = tokens.findIndex((t) => t.startsWith('-'));
-  const req = (idx === -1 ? tokens : tokens.slice(0, idx)).join(' ');
+  // the first word that starts with `-`, found without splitting the line into words first (a
+  // requirement with megabytes of options made millions of them before any bound was looked at)
+  const first = /(^|\s)-/.exec(l);
+  const idx = first ? first.index + first[1]!.length : -1;
+  const req = (idx === -1 ? l : l.slice(0, idx).replace(/\s+$/, '')).split(/\s+/).join(' ');
   const hashes: string[] = [];
   if (idx === -1) return { req, hashes };
-  const options = tokens.slice(idx).join(' ');
+  const raw = l.slice(idx);
+  const long = tooLongToSplit(raw);
+  if (long) return { req, hashes, bad: long };
+  const options = raw.split(/\s+/).join(' ');
   const split = shellTokens(options).error;
   if (split) return { req, hashes, bad: `options ${JSON.stringify(options.slice(0, 120))}: ${split} (pip cannot split them)` };
   for (const { option, name, value } of lineOptions(options, at, warnings)) {

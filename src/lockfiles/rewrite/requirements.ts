@@ -16,8 +16,9 @@
  * physical line: the file keeps its lines, pip reads it the same but for the index.
  * A leading UTF-8 BOM (pip decodes it away) is kept and looked past.
  */
+import { MigrateError } from '../../errors.js';
 import { publicUrl } from '../../redact.js';
-import { indexUrl, joinLines, lineOptions, shellTokens, uncommented, type LineOption, type Piece } from '../requirements.js';
+import { indexUrl, joinLines, lineOptions, shellTokens, tooLongToSplit, tooManyLines, uncommented, type LineOption, type Piece } from '../requirements.js';
 import { alreadyNote, foreignIndexNote, type RewriteChange, type RewriteResult, type RewriteTargets } from './types.js';
 
 export function rewriteRequirements(text: string, targets: RewriteTargets): RewriteResult {
@@ -29,7 +30,7 @@ export function rewriteRequirements(text: string, targets: RewriteTargets): Rewr
   const notes: string[] = [];
   let unsure = false;
   let already = 0;
-  for (const { joined: full, pieces } of joinLines(text, bom)) {
+  for (const { joined: full, pieces, lines } of joinLines(text, bom)) {
     const line = pieces[0]!.line;
     // a comment's text is no option (cut here, the offsets before it stay the joined line's); pip
     // strips the line (str.strip: a no-break space too), then splits it with shlex (which would
@@ -38,8 +39,13 @@ export function rewriteRequirements(text: string, targets: RewriteTargets): Rewr
     const body = cut.trim();
     const lead = body ? cut.indexOf(body) : 0;
     const joined = ' '.repeat(lead) + body + ' '.repeat(cut.length - lead - body.length);
+    const many = tooManyLines(lines);
+    if (many) throw new MigrateError('ELOCKFILE', `line ${line}: ${many}`, { hint: 'regenerate the file, or leave it out of the job' });
     // a requirement's line takes only its own options (--hash): an index there is pip's error
     if (!body.startsWith('-')) continue;
+    // options are split a character at a time (each with where it stands): never megabytes of them (warm refuses the file too)
+    const long = tooLongToSplit(joined);
+    if (long) throw new MigrateError('ELOCKFILE', `line ${line}: ${long}`, { hint: 'regenerate the file, or leave it out of the job' });
     // a line shlex cannot split (a quote left open) makes pip refuse the file: said, never mended here
     const split = shellTokens(joined).error;
     if (split) {
