@@ -106,7 +106,8 @@ describe('a GitHub Packages scope is listed through GitHub\'s REST API', () => {
     const s = await te.run(githubJob('gh-user', ['@ghuser']));
     expect(s.listErrors).toEqual([]);
     expect(s.exitCode).toBe(0);
-    expect(apiPaths(since)).toEqual(['/orgs/ghuser/packages?package_type=npm&per_page=100&page=1', '/users/ghuser/packages?package_type=npm&per_page=100&page=1']);
+    // one page, so no Link header (as GitHub): the next page by number, empty, ends it
+    expect(apiPaths(since)).toEqual(['/orgs/ghuser/packages?package_type=npm&per_page=100&page=1', '/users/ghuser/packages?package_type=npm&per_page=100&page=1', '/users/ghuser/packages?package_type=npm&per_page=100&page=2']);
     const state = te.openState('gh-user');
     try {
       expect(state.items().map((r) => `${r.package}@${r.version}:${r.state}`).sort()).toEqual(['@ghuser/a@1.0.0:verified', '@ghuser/a@1.1.0:verified', '@ghuser/b@2.0.0:verified']);
@@ -115,16 +116,49 @@ describe('a GitHub Packages scope is listed through GitHub\'s REST API', () => {
     }
   });
 
-  it('without a Link header the pages are asked by number until a short one: all 205 names', async () => {
+  it('without a Link header the pages are asked by number until an empty one: all 205 names', async () => {
     api.links = false;
     try {
       const since = api.log.length;
       const { names, errors } = await list(githubSource(['@ghorg']));
       expect(errors.map(errorOf)).toEqual([]);
       expect(names.sort()).toEqual(ORG_PACKAGES.map((n) => `@ghorg/${n}`));
-      expect(apiPaths(since)).toEqual([1, 2, 3].map((p) => `/orgs/ghorg/packages?package_type=npm&per_page=100&page=${p}`));
+      expect(apiPaths(since)).toEqual([1, 2, 3, 4].map((p) => `/orgs/ghorg/packages?package_type=npm&per_page=100&page=${p}`));
     } finally {
       api.links = true;
+    }
+  });
+
+  it('without a Link header, from a server that gives 30 a page whatever per_page says (a proxy in front): still every name, never the first page alone taken for all', async () => {
+    api.links = false;
+    api.override((_req, res, url) => {
+      const page = Number(url.searchParams.get('page')) || 1;
+      const items = ORG_PACKAGES.slice((page - 1) * 30, page * 30).map((name) => ({ name, package_type: 'npm' }));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(items));
+      return true;
+    });
+    try {
+      const { names, errors } = await list(githubSource(['@ghorg']));
+      expect(errors.map(errorOf)).toEqual([]);
+      expect(names.sort()).toEqual(ORG_PACKAGES.map((n) => `@ghorg/${n}`));
+    } finally {
+      api.override(undefined);
+      api.links = true;
+    }
+  });
+
+  it('packages of another type in the list (a server that ignores package_type=npm) are not taken for npm packages', async () => {
+    api.override((_req, res, url) => {
+      const items = url.searchParams.get('page') === '1' ? [{ name: 'lib', package_type: 'npm' }, { name: 'web-image', package_type: 'container' }, { name: 'lib-jar', package_type: 'maven' }] : [];
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(items));
+      return true;
+    });
+    try {
+      const { names, errors } = await list(githubSource(['@ghmixed']));
+      expect(errors.map(errorOf)).toEqual([]);
+      expect(names).toEqual(['@ghmixed/lib']);
+    } finally {
+      api.override(undefined);
     }
   });
 
@@ -263,7 +297,7 @@ describe('a hostile or broken API answer is a clear list error, never a hang, a 
 
   it('names that are no npm names are each an EBADSOURCE list error; the good ones are listed', async () => {
     const bad = ['Has Space', 'a/b', '../up', 'x'.repeat(300), '\u001b[2Jclear'];
-    serve((_n, _url, res) => json(res, 200, [{ name: 'fine' }, ...bad.map((name) => ({ name }))]));
+    serve((n, _url, res) => json(res, 200, n === 1 ? [{ name: 'fine' }, ...bad.map((name) => ({ name }))] : []));
     try {
       const { names, errors } = await list(githubSource(['@hostile']));
       expect(names).toEqual(['@hostile/fine']);

@@ -472,6 +472,8 @@ export class NpmRegistrySource implements Source {
   private async githubScope(api: string, scope: string, retry: Retrier, signal?: AbortSignal): Promise<ScopeFound> {
     const names = new Set<string>();
     const invalid = new Map<string, string>();
+    /** Packages of another type the list gave (`type:name`), told apart from news. */
+    const others = new Set<string>();
     const subject = `${scope}/*`;
     const owner = scope.slice(1);
     const first = (kind: 'orgs' | 'users') => new URL(`${kind}/${encodeURIComponent(owner)}/packages?package_type=npm&per_page=${GITHUB_PAGE}&page=1`, api);
@@ -520,6 +522,17 @@ export class NpmRegistrySource implements Source {
         for (const item of doc as unknown[]) {
           const n = item !== null && typeof item === 'object' ? (item as { name?: unknown }).name : undefined;
           if (typeof n !== 'string') throw bad('lists a package without a name (its items are not GitHub package objects)');
+          // asked for package_type=npm: a container or Maven package of the owner (a server that ignored it) is none of ours
+          // (new ones still count as news on the page: a page of them alone is no paging without end)
+          const type = (item as { package_type?: unknown }).package_type;
+          if (typeof type === 'string' && type.toLowerCase() !== 'npm') {
+            const key = `${type}:${n}`;
+            if (!others.has(key) && others.size < MAX_GITHUB_PAGES * GITHUB_PAGE) {
+              others.add(key);
+              fresh++;
+            }
+            continue;
+          }
           // GitHub names an npm package without its scope (the owner); a name with it is taken as it is
           const name = n.startsWith(`${scope}/`) ? n : `${scope}/${n}`;
           if (names.has(name) || invalid.has(name.slice(0, 214))) continue;
@@ -537,8 +550,10 @@ export class NpmRegistrySource implements Source {
             if (!URL.canParse(href, page.href)) throw bad(`gives a next page that is not a URL (Link: rel="next" ${JSON.stringify(printable(redact(href).slice(0, 200)))})`);
             next = new URL(href, page);
           }
-        } else if (doc.length >= GITHUB_PAGE) {
-          // no Link header: the next page by number, until a short one
+        } else if (doc.length > 0) {
+          // no Link header (GitHub sends none for a list of one page): the next page by number, until an
+          // empty one. Not until a short one: a proxy or server that gives 30 a page whatever per_page
+          // says would have its first page taken for the whole list, and every later package for removed
           next = new URL(page);
           next.searchParams.set('page', String((Number(page.searchParams.get('page')) || 1) + 1));
         }
