@@ -18,7 +18,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { detect, mergeEntries, parseLockfile, parseLockfileText, parseLockfiles, type LockEntry } from '../src/lockfiles/index.js';
 import { parseGoSum } from '../src/lockfiles/gosum.js';
 import { jsonErrorOffset } from '../src/lockfiles/read.js';
-import { MAX_CONTINUED_LINES, MAX_REQUIREMENTS_LINE, MAX_REQUIREMENTS_NOTES } from '../src/lockfiles/requirements.js';
+import { MAX_CONTINUED_LINES, MAX_REQUIREMENTS_ENTRIES, MAX_REQUIREMENTS_LINE, MAX_REQUIREMENTS_NOTES } from '../src/lockfiles/requirements.js';
 import { firstBadLine } from '../src/lockfiles/yarn-classic.js';
 import { InternalNames } from '../src/warm/internal.js';
 import { planItems } from '../src/warm/items.js';
@@ -550,6 +550,18 @@ describe('requirements files', () => {
     expect(r.entries.map((x) => x.name)).toEqual(['a']);
     expect(r.warnings.length).toBe(MAX_REQUIREMENTS_NOTES + 1);
     expect(r.warnings.at(-1)!.message).toMatch(new RegExp(`^${(250_000 - MAX_REQUIREMENTS_NOTES).toLocaleString('en-US')} more notes of this file left out`));
+  });
+
+  it('more than MAX_REQUIREMENTS_ENTRIES requirements in a file and its includes is ELOCKFILE at the first one past it: 64 MiB of `aN==1` lines made 5.6 million entries and 2.7 GB', () => {
+    const pins = (from: number, n: number) => Array.from({ length: n }, (_, i) => `p${from + i}==1\n`).join('');
+    const at = file('requirements.txt', pins(0, MAX_REQUIREMENTS_ENTRIES));
+    expect(parseLockfile(at).entries).toHaveLength(MAX_REQUIREMENTS_ENTRIES);
+    // split over an include, the count is the file's and its includes' together
+    const top = file('requirements.txt', `-r base.txt\n${pins(MAX_REQUIREMENTS_ENTRIES, 2)}`);
+    writeFileSync(join(dirname(top), 'base.txt'), pins(0, MAX_REQUIREMENTS_ENTRIES - 1));
+    const e = thrown(() => parseLockfile(top));
+    expect(e.code).toBe('ELOCKFILE');
+    expect(e.message).toMatch(new RegExp(`^${top}:3: more than ${MAX_REQUIREMENTS_ENTRIES.toLocaleString('en-US')} requirements`));
   });
 
   it('comments, remote includes, unknown options', () => {

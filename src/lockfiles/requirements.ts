@@ -36,6 +36,12 @@ export const MAX_REQUIREMENTS_LINE = 256 * 1024;
 export const MAX_CONTINUED_LINES = 100_000;
 /** Notes (warnings) kept of one file and its includes; past it they are counted: 64 MiB of unknown options made 16 million of them. */
 export const MAX_REQUIREMENTS_NOTES = 1000;
+/**
+ * The most requirements a file and its includes may name: a large application's pip-compile output
+ * is some hundreds, a monorepo's few thousands. Under the 64 MiB bound, `aN==1` lines made 5.6
+ * million entries, 2.7 GB and half a minute, and warm would then have requested each.
+ */
+export const MAX_REQUIREMENTS_ENTRIES = 100_000;
 
 /** Extra indexes that are no other registry: public PyPI itself, or a CodeArtifact repository. */
 const PUBLIC_OR_CODEARTIFACT = /^(pypi\.org|pypi\.python\.org|files\.pythonhosted\.org|[a-z0-9-]+-\d{12}\.d\.codeartifact\.[a-z0-9-]+\.amazonaws\.com)$/i;
@@ -265,6 +271,14 @@ export function parseRequirements(text: string, file: string, opts: ReadOptions 
   let noIndex = false;
   const findLinks: { value: string; at: LockOrigin }[] = [];
   let notesLeftOut = 0;
+  const add = (e: LockEntry, at: LockOrigin) => {
+    if (entries.length >= MAX_REQUIREMENTS_ENTRIES) {
+      throw lockError(at, `more than ${MAX_REQUIREMENTS_ENTRIES.toLocaleString('en-US')} requirements (with the files it includes): no requirements file names this many; not read`, {
+        hint: 'check what wrote this file; warm the real requirements files of the project',
+      });
+    }
+    entries.push(e);
+  };
   const walk = (content: string, path: string, stack: readonly string[], constraint: boolean) => {
     for (const { text: l, line, lines } of logicalLines(content)) {
       const at: LockOrigin = { file: path, line };
@@ -316,7 +330,7 @@ export function parseRequirements(text: string, file: string, opts: ReadOptions 
             if (!value) throw lockError(at, `${option} without a path or URL`);
             const e = directEntry(value, undefined, at, true);
             if (constraint) e.constraint = true;
-            entries.push(e);
+            add(e, at);
           } else if (name === 'index-url' || name === 'pypi-url') {
             // one we cannot tell (`${IDX}`, a folder) is kept as written: its pins are no public ones (warm/items.ts)
             const url = indexUrl(value ?? '');
@@ -338,7 +352,7 @@ export function parseRequirements(text: string, file: string, opts: ReadOptions 
       const e = requirementEntry(l, at, warnings);
       if (e) {
         if (constraint) e.constraint = true;
-        entries.push(e);
+        add(e, at);
       }
     }
   };
