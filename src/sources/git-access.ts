@@ -345,6 +345,8 @@ export class GitAccess {
       // server's branches under its tags, a credential helper's or alternate refs' command, an include)
       // was written by no run of the tool, and is not followed
       writeMirrorConfig(mirror, url);
+      // the key given as text, on disk for ssh (a fetch of a mirror an earlier run cloned needs it as much as a clone)
+      this.writeKey();
       try {
         await runTransfer([...noHooks, 'fetch', '--prune', '--progress', 'origin'], bounds(mirror, mirror));
       } catch (e) {
