@@ -105,7 +105,8 @@ export async function fetchItem(ctx: AcquireContext, row: ItemRow): Promise<Item
   await ctx.target(row.format).checkAssets?.(row.package, row.version, files);
   // what the version's own metadata names that a consumer of the target cannot resolve (EUNRESOLVABLEDEP): recorded, never changed
   const unresolvable = await unresolvableOf(row.format, files, subject);
-  const allFacts = unresolvable.length ? { ...facts, unresolvable } : facts;
+  // [] when none: the record says the version was checked (a version without it was not, as one fetched by an earlier release)
+  const allFacts = unresolvable ? { ...facts, unresolvable } : facts;
   const main = assets[0]!;
   return ctx.state.transition(
     row.id,

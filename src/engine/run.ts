@@ -31,6 +31,7 @@ import type { ItemContext } from './item.js';
 import { FATAL_CODES, migratePackage, type PackageRunContext } from './package.js';
 import { applyFilters, summarize, watchLiveHeap } from './summary.js';
 import { checkGoSums, goSumFiles } from './gosum-check.js';
+import { backfillUnresolvable } from './unresolvable.js';
 import { Limiter, StuckWatch } from './limiter.js';
 import { gracefulStop, RefusalBreaker, targetStuckError, ThrottleBreaker, throttleStormError } from './stop.js';
 import { jobRates, resolveRates } from './rates.js';
@@ -523,7 +524,9 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
 
     // what the job no longer names: set aside now that its interrupted publishes are settled, and said
     const notInJob = fatalError === undefined ? setAsideDropped(db, dropped) : [];
-    const goSum = checkGoSums(goSumFiles(job.file, config.goSum), db.items('facts IS NOT NULL').filter(inJob));
+    // versions fetched before the dependency check existed (an earlier release): checked from the blob store, no network
+    if (fatalError === undefined && !signal.aborted) await backfillUnresolvable(db, blobs, active, signal);
+    const goSum = checkGoSums(goSumFiles(job.file, config.goSum), db.items("format = 'generic' AND facts IS NOT NULL").filter(inJob));
     const summary = summarize(db, job.name, dryRun, signal.aborted && fatalError === undefined, outcomes, listErrors, metadata, metadataOutOfSync, goSum, hardening, active, notAskedBy(config), {
       // which job file this run was made from: a report read with another one (edited since, or another file of the same name) says so
       ...(job.sha256 ? { jobFile: { path: resolve(job.file), sha256: job.sha256 } } : {}),

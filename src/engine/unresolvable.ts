@@ -5,7 +5,8 @@
  * local folder (go ignores `replace` in a dependency, so consumers build with other code than
  * the tag's own build did). The bytes are republished as they are: this only reads them, and
  * what it finds is recorded with the version (facts.unresolvable) and reported as a warning
- * (EUNRESOLVABLEDEP). Never throws: a file it cannot read is the target's to refuse.
+ * (EUNRESOLVABLEDEP); a version checked clean records []. Never throws: a file it cannot read is the
+ * target's to refuse, and leaves the version unchecked.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { redactUrlCredentials, shorten } from '../redact.js';
@@ -13,6 +14,8 @@ import { readTarballManifest } from '../targets/npm.js';
 import type { AssetFile } from '../targets/format.js';
 import { MAX_GO_MOD } from '../builders/go-rules.js';
 import type { Format } from '../types.js';
+import type { BlobStore } from '../state/blobs.js';
+import type { StateDb } from '../state/db.js';
 
 export type UnresolvableKind = 'file' | 'link' | 'workspace' | 'portal' | 'path' | 'git' | 'url' | 'replace';
 
@@ -163,14 +166,20 @@ export function goUnresolvable(mod: string): UnresolvableDep[] {
   return out;
 }
 
-/** What a version's files (as the target takes them) name that a registry consumer cannot resolve; [] when nothing, or when they cannot be read. */
-export async function unresolvableOf(format: Format, files: readonly AssetFile[], subject: string): Promise<UnresolvableDep[]> {
+/**
+ * What a version's files (as the target takes them) name that a registry consumer cannot resolve:
+ * [] when nothing; undefined when they cannot be read (not checked: the version is left without
+ * the record, never recorded as clean).
+ */
+export async function unresolvableOf(format: Format, files: readonly AssetFile[], subject: string): Promise<UnresolvableDep[] | undefined> {
   try {
     if (format === 'npm') {
       const tgz = files[0];
-      return tgz ? npmUnresolvable((await readTarballManifest(tgz.path, subject)) as Record<string, unknown>) : [];
+      return tgz ? npmUnresolvable((await readTarballManifest(tgz.path, subject)) as Record<string, unknown>) : undefined;
     }
     if (format === 'pypi') {
+      // the core metadata the builder recorded with each file: every Python file has it
+      if (!files.length || files.some((f) => !f.facts.metadata || typeof f.facts.metadata !== 'object')) return undefined;
       const lines = files.flatMap((f) => {
         const requires = (f.facts.metadata as { requires_dist?: unknown } | undefined)?.requires_dist;
         return Array.isArray(requires) ? requires.filter((r): r is string => typeof r === 'string') : [];
@@ -179,10 +188,24 @@ export async function unresolvableOf(format: Format, files: readonly AssetFile[]
     }
     // Go: the published .mod, the go.mod consumers' go reads
     const mod = files.find((f) => f.name.endsWith('.mod'));
-    if (!mod || statSync(mod.path).size > MAX_GO_MOD) return [];
+    if (!mod || statSync(mod.path).size > MAX_GO_MOD) return undefined;
     return goUnresolvable(readFileSync(mod.path, 'utf8'));
   } catch {
-    return [];
+    return undefined;
+  }
+}
+
+/**
+ * Was the version checked (facts.unresolvable recorded, [] when clean)? A version fetched by a
+ * release before the check, or whose files could not be read, has no record: not checked, which
+ * is not clean.
+ */
+export function checkedForUnresolvable(facts: string | null): boolean {
+  if (!facts) return false;
+  try {
+    return Array.isArray((JSON.parse(facts) as { unresolvable?: unknown } | null)?.unresolvable);
+  } catch {
+    return false;
   }
 }
 
@@ -201,4 +224,47 @@ export function recordedUnresolvable(facts: string | null): UnresolvableDep[] {
 /** One dependency as a report line: `name (field): spec`. */
 export function depLine(d: UnresolvableDep): string {
   return d.field === 'replace' ? `replace ${d.name} ${d.spec}` : `${d.name} ${d.field === 'Requires-Dist' ? '@' : '→'} ${d.spec}${d.field === 'dependencies' || d.field === 'Requires-Dist' ? '' : ` (${d.field})`}`;
+}
+
+/** Checks recorded in one transaction each (an interrupted pass keeps what it did). */
+const BACKFILL_BATCH = 200;
+
+/**
+ * Check the job's versions fetched before the check existed (or whose files could not be read
+ * then) from the files in the blob store, and record what was found ([] when clean): no network,
+ * no transition, each version read once, in one pass. A version whose file is not in the store
+ * (or not its recorded size), or cannot be read, stays unchecked, and the report says so. Python
+ * needs no file: its core metadata is recorded with its assets.
+ */
+export async function backfillUnresolvable(state: StateDb, blobs: BlobStore, sourceIds: readonly string[], signal?: AbortSignal): Promise<{ checked: number; unchecked: number }> {
+  const rows = state.uncheckedForDeps(sourceIds);
+  let batch: { id: number; unresolvable: UnresolvableDep[] }[] = [];
+  let checked = 0;
+  for (const row of rows) {
+    if (signal?.aborted) break;
+    const assets = state.assetsOf(row.id);
+    const files: AssetFile[] = assets.map((a) => ({ name: a.name, path: blobs.pathOf(a.sha512), size: a.size, hashes: { md5: a.md5, sha1: a.sha1, sha256: a.sha256, sha512: a.sha512 }, facts: parseObject(a.facts) }));
+    // the one file read: npm's tarball, Go's .mod (a truncated or replaced blob is not what was published)
+    const read = row.format === 'npm' ? assets[0] : row.format === 'generic' ? assets.find((a) => a.name.endsWith('.mod')) : undefined;
+    if (row.format !== 'pypi' && (!read || !blobs.has(read.sha512, read.size))) continue;
+    const found = await unresolvableOf(row.format, files, `${row.package}@${row.version}`);
+    if (!found) continue;
+    batch.push({ id: row.id, unresolvable: found });
+    checked++;
+    if (batch.length >= BACKFILL_BATCH) {
+      state.recordUnresolvable(batch);
+      batch = [];
+    }
+  }
+  state.recordUnresolvable(batch);
+  return { checked, unchecked: rows.length - checked };
+}
+
+function parseObject(json: string): Record<string, unknown> {
+  try {
+    const v: unknown = JSON.parse(json);
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
 }

@@ -1156,6 +1156,38 @@ export class StateDb {
     );
   }
 
+  /**
+   * The given sources' versions whose files were fetched (they have assets) and that carry no
+   * dependency check (facts.unresolvable): fetched by a release before the check, or their files
+   * unreadable then. Left-out versions are not looked at; facts that are not a JSON object are
+   * never rewritten.
+   */
+  uncheckedForDeps(sourceIds: readonly string[]): ItemRow[] {
+    return this.stmt(
+      `SELECT * FROM items WHERE source_id IN (SELECT value FROM json_each(?)) AND state NOT IN ('pending', 'excluded', 'skipped', 'removed')
+       AND EXISTS (SELECT 1 FROM assets WHERE item_id = items.id)
+       AND (CASE WHEN facts IS NULL THEN 1 WHEN NOT json_valid(facts) THEN 0 WHEN json_type(facts) IS NOT 'object' THEN 0 ELSE json_type(facts, '$.unresolvable') IS NOT 'array' END)
+       ORDER BY id`,
+    ).all(JSON.stringify(sourceIds)) as ItemRow[];
+  }
+
+  /**
+   * Record dependency checks made from stored files (facts.unresolvable, [] when clean): a facts
+   * update in one transaction, no transition, no event, updated_at unchanged (nothing happened to
+   * the version). Only a row still without the record is written.
+   */
+  recordUnresolvable(checked: readonly { id: number; unresolvable: readonly unknown[] }[]): void {
+    if (!checked.length) return;
+    this.write(() =>
+      this.db.transaction(() => {
+        const set = this.stmt(
+          "UPDATE items SET facts = json_set(COALESCE(facts, '{}'), '$.unresolvable', json(?)) WHERE id = ? AND (CASE WHEN facts IS NULL THEN 1 WHEN NOT json_valid(facts) THEN 0 WHEN json_type(facts) IS NOT 'object' THEN 0 ELSE json_type(facts, '$.unresolvable') IS NOT 'array' END)",
+        );
+        for (const c of checked) set.run(JSON.stringify(c.unresolvable), c.id);
+      })(),
+    );
+  }
+
   /** Append an event that changes no state (something worth knowing about the item). */
   note(id: number, code: string, detail: string): void {
     this.write(() => {
