@@ -5,7 +5,7 @@
  * a Go tag whose go.mod replaces a module with `../x`. The plan JSON and the run summary name each
  * version and dependency, credentials masked; clean versions give nothing; bytes go as they are.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { humanSummary } from '../src/cli/run.js';
@@ -13,6 +13,7 @@ import type { RunSummary } from '../src/engine/events.js';
 import type { Report } from '../src/report/model.js';
 import { gitSourceOn, type GitServer } from './support/git-server.js';
 import { startGitTestEnv, stopTestEnvWithGit, type TestEnv } from './support/harness.js';
+import { BlobStore } from '../src/state/blobs.js';
 import { makeTarball, publishVersion } from './support/npm-fixtures.js';
 
 let te: TestEnv;
@@ -37,6 +38,9 @@ beforeAll(async () => {
   await publishVersion(d.privateNpm.url, token, '@acme/loose', '1.0.0', await makeTarball('@acme/loose', '1.0.0', { extraFiles: { 'package.json': JSON.stringify(loose) } }));
   const clean = { name: '@acme/tidy', version: '1.0.0', main: 'index.js', license: 'MIT', dependencies: { lodash: '^4.17.21', '@acme/loose': '1.0.0' }, devDependencies: { x: 'file:../x' } };
   await publishVersion(d.privateNpm.url, token, '@acme/tidy', '1.0.0', await makeTarball('@acme/tidy', '1.0.0', { extraFiles: { 'package.json': JSON.stringify(clean) } }));
+  // a version with a git dependency whose blob an operator deletes (not checked: never said clean, never said loose)
+  const lost = { name: '@acme/lost', version: '1.0.0', main: 'index.js', license: 'MIT', dependencies: { gitty: 'github:acme/gitty' } };
+  await publishVersion(d.privateNpm.url, token, '@acme/lost', '1.0.0', await makeTarball('@acme/lost', '1.0.0', { extraFiles: { 'package.json': JSON.stringify(lost) } }));
 
   // a Python tag whose pyproject depends on a git URL (hatchling needs to be told it may)
   const py = join(te.dir, 'src-pydirect');
@@ -135,5 +139,61 @@ describe('git tags: a Python direct reference, a Go replace with a local folder'
       { package: 'example.com/goreplace', version: 'v1.0.0', dependencies: ['replace example.com/lib => ../lib'] },
       { package: 'pydirect', version: '1.0.0', dependencies: ['helper @ git+ssh://git@git.acme.example/acme/helper.git@v1'] },
     ]);
+  });
+});
+
+describe('a state made by a release before the check (no facts.unresolvable on any row)', () => {
+  it('a rerun checks the fetched versions from the blob store (the loose one said, the clean one recorded clean) and sends the target nothing; one whose blob is gone stays unchecked and is counted, in the summary and the report', async () => {
+    const job = te.writeJob({ name: 'olddeps', privateNpm: { packages: ['@acme/loose', '@acme/tidy', '@acme/lost'] }, github: false });
+    const first = await te.run(job);
+    expect(first.failures).toEqual([]);
+    expect(first.exitCode).toBe(0);
+    expect(first.unresolvableUnchecked).toBe(0);
+    let state = te.openState('olddeps');
+    const facts = () => Object.fromEntries(state.items().map((r) => [r.package, r.facts === null ? null : (JSON.parse(r.facts) as { unresolvable?: unknown }).unresolvable ?? 'absent']));
+    let lostSha512: string;
+    let states: string[];
+    try {
+      states = state.items().map((r) => `${r.package} ${r.state} ${r.updated_at}`);
+      // checked and clean is recorded as such, not as nothing
+      expect(facts()).toMatchObject({ '@acme/tidy': [], '@acme/lost': [expect.objectContaining({ name: 'gitty', kind: 'git' })] });
+      lostSha512 = state.items().find((r) => r.package === '@acme/lost')!.sha512!;
+      // what an earlier release left: npm registry rows without facts, one with other facts and no record
+      state.db.prepare("UPDATE items SET facts = NULL WHERE package IN ('@acme/loose', '@acme/lost')").run();
+      state.db.prepare(`UPDATE items SET facts = '{"other":1}' WHERE package = '@acme/tidy'`).run();
+    } finally {
+      state.close();
+    }
+    // an operator cleared part of the blob store
+    rmSync(new BlobStore(join(te.stateDir, 'blobs')).pathOf(lostSha512));
+    const logBefore = te.sandbox.standIn.log.length;
+
+    const again = await te.cli(['run', job]);
+    expect(again.code, again.stderr).toBe(0);
+    const rerun = JSON.parse(again.stdout) as RunSummary;
+    expect(rerun.outcomes).toEqual({});
+    // the target was sent nothing: the check reads the state's own files
+    expect(te.sandbox.standIn.log.length).toBe(logBefore);
+    expect(rerun.unresolvableDeps).toEqual(first.unresolvableDeps.filter((u) => u.package === '@acme/loose'));
+    expect(rerun.unresolvableUnchecked).toBe(1);
+    expect(humanSummary(rerun)).toContain('WARNING 1 version(s) fetched by an earlier release not checked for dependencies');
+    state = te.openState('olddeps');
+    try {
+      expect(facts()).toEqual({ '@acme/loose': expect.arrayContaining([expect.objectContaining({ name: 'local-lib', kind: 'file' })]), '@acme/tidy': [], '@acme/lost': null });
+      // the other facts kept; a facts update, not a transition: the rows' history and times unchanged
+      expect(JSON.parse(state.items().find((r) => r.package === '@acme/tidy')!.facts!)).toEqual({ other: 1, unresolvable: [] });
+      expect(state.items().map((r) => `${r.package} ${r.state} ${r.updated_at}`)).toEqual(states);
+    } finally {
+      state.close();
+    }
+
+    // the reports say what was not checked, and name only what was found
+    for (const cmd of [['report', job, '--json'], ['plan', job, '--json']]) {
+      const out = await te.cli(cmd);
+      const r = JSON.parse(out.stdout) as Report;
+      expect(finding(r)?.subjects, cmd[0]).toEqual([expect.stringMatching(/^@acme\/loose@1\.0\.0: /)]);
+      expect(r.findings.find((f) => f.code === 'EDEPSUNCHECKED'), cmd[0]).toMatchObject({ severity: 'warning', count: 1, subjects: ['@acme/lost@1.0.0'] });
+      expect(r.verdict.status, cmd[0]).not.toBe('go');
+    }
   });
 });

@@ -68,6 +68,7 @@ export function humanSummary(s: RunSummary): string {
   for (const u of s.unresolvableDeps ?? []) {
     lines.push(`  WARNING ${u.package}@${u.version} depends on what a consumer installing from CodeArtifact cannot resolve there (EUNRESOLVABLEDEP): ${oneLine(u.dependencies.join('; '))}`);
   }
+  if (s.unresolvableUnchecked) lines.push(`  WARNING ${s.unresolvableUnchecked} version(s) fetched by an earlier release not checked for dependencies a consumer installing from CodeArtifact cannot resolve (EUNRESOLVABLEDEP): their files are no longer in the blob store`);
   for (const o of s.otherJobs ?? []) {
     const packages = `${o.packages.slice(0, 3).join(', ')}${o.packages.length > 3 ? ` and ${o.packages.length - 3} more` : ''}`;
     lines.push(

@@ -67,6 +67,12 @@ export interface RunSummary {
    */
   unresolvableDeps: { package: string; version: string; dependencies: string[] }[];
   /**
+   * Selected versions whose files were fetched but whose dependencies were never read for the
+   * above: fetched by a release before the check, their files no longer in the blob store (a run
+   * checks the others from there). Unknown, not clean: a warning (EDEPSUNCHECKED) in the reports.
+   */
+  unresolvableUnchecked: number;
+  /**
    * Go versions against the go.sum files the job names: lines checked, and every
    * line whose hash differs from what was built (a critical finding), or files that
    * could not be read.

@@ -153,9 +153,11 @@ export function summarize(
     // set aside by a skip or a filter after a publish of ours began: not "nothing of it on the target" (a package no longer named too, as status lists them)
     leftOutOnTarget: state.itemsOfSources(active, LEFT_OUT_ON_TARGET).map((r) => ({ package: r.package, version: r.version, state: r.state, attempts: r.attempts })),
     // a warning: the bytes go as they are, and a consumer installing from the target cannot resolve these
-    unresolvableDeps: listed("json_extract(facts, '$.unresolvable') IS NOT NULL AND state NOT IN ('excluded', 'skipped', 'removed')")
+    unresolvableDeps: listed("json_array_length(facts, '$.unresolvable') > 0 AND state NOT IN ('excluded', 'skipped', 'removed')")
       .map((r) => ({ package: r.package, version: r.version, dependencies: recordedUnresolvable(r.facts).map(depLine) }))
       .filter((u) => u.dependencies.length > 0),
+    // fetched, but their dependencies never read (an earlier release fetched them, and their files are gone from the blob store): not clean, unknown
+    unresolvableUnchecked: state.uncheckedForDeps(active).filter((r) => !out.has(r.id)).length,
     removedPartlyOnTarget: listed("state = 'fetched' AND removed_at IS NOT NULL AND attempts > 0").map((r) => ({ package: r.package, version: r.version })),
     metadataOutOfSync: [...metadataOutOfSync].sort((a, b) => a.package.localeCompare(b.package) || a.reason.localeCompare(b.reason)),
     ...figures,

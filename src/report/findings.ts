@@ -49,6 +49,8 @@ export interface FindingSources {
   unlistedNames?: string[];
   /** Versions the job migrates whose own metadata names dependencies a consumer of the target cannot resolve there, each dependency as a line. */
   unresolvable?: { subject: string; format: Format; dependencies: string[] }[];
+  /** Versions the job migrates whose files were fetched but whose dependencies were never read (an earlier release fetched them; their files are gone from the blob store). */
+  unresolvableUnchecked?: string[];
   extra: FindingInput[];
 }
 
@@ -192,6 +194,22 @@ export function collectFindings(s: FindingSources): Finding[] {
     );
   }
   unresolvableFinding(s.unresolvable ?? [], out);
+  const depsUnchecked = s.unresolvableUnchecked ?? [];
+  if (depsUnchecked.length) {
+    out.push(
+      finding(
+        {
+          severity: 'warning',
+          code: 'EDEPSUNCHECKED',
+          section: 'source',
+          title: `${depsUnchecked.length} version(s) not checked for dependencies a consumer installing from CodeArtifact cannot resolve (EUNRESOLVABLEDEP)`,
+          detail: 'fetched by a release before the check, and their files are no longer in the blob store, so a run cannot read them: whether they name paths, git or tarball URLs, direct references or a Go replace with a folder is unknown, not clean',
+          action: "read these versions' own dependencies at the source (npm: package.json's dependencies, optionalDependencies, peerDependencies; Python: Requires-Dist; Go: go.mod's replace), or accept it",
+        },
+        depsUnchecked,
+      ),
+    );
+  }
   // a job renamed between runs (its name names its state): the history (and the ledger) goes on under the old name
   const otherJobs = s.summary?.otherJobs ?? [];
   if (otherJobs.length) {
@@ -239,7 +257,7 @@ export function collectFindings(s: FindingSources): Finding[] {
   }
   const unchecked = [...byCode(s.packages, new Set(['unchecked'])).values()].flatMap((g) => g.subjects);
   if (unchecked.length) {
-    out.push(finding({ severity: 'warning', code: 'EUNCHECKED', section: 'migration', title: `${unchecked.length} version(s) listed but not checked yet`, detail: 'not downloaded, verified or compared with the target: the plan counts them as to publish, but for those the target already lists (plan --no-download: their bytes not compared either)', action: rerun }, unchecked));
+    out.push(finding({ severity: 'warning', code: 'EUNCHECKED', section: 'migration', title: `${unchecked.length} version(s) listed but not checked yet`, detail: 'not downloaded, verified or compared with the target, nor their dependencies read (EUNRESOLVABLEDEP): the plan counts them as to publish, but for those the target already lists (plan --no-download: their bytes not compared either)', action: rerun }, unchecked));
   }
 
   // an empty report must never read as "nothing blocks cutover": nothing was looked at

@@ -15,7 +15,7 @@ import type { Format } from '../types.js';
 import { readToolVersion } from '../version.js';
 import { estimateDuration, formatDuration, type EstimateOptions, type EstimateRates, type Throughput } from './estimate.js';
 import { exclusionExplainer } from './exclusion.js';
-import { depLine, recordedUnresolvable } from '../engine/unresolvable.js';
+import { checkedForUnresolvable, depLine, recordedUnresolvable } from '../engine/unresolvable.js';
 import { collectFindings } from './findings.js';
 import { hintFor } from './hints.js';
 import { planOutcome, runOutcome } from './outcome.js';
@@ -422,6 +422,27 @@ function unresolvableDeps(items: ReportItem[], packages: ReportPackage[]): { sub
   return out;
 }
 
+/**
+ * Versions the job migrates (not left out) whose files were fetched but whose dependencies were
+ * never read (no facts.unresolvable): fetched by an earlier release, their files gone from the blob
+ * store since. Unknown, never "clean". (Versions never downloaded are EUNCHECKED's.)
+ */
+function unresolvableUnchecked(items: ReportItem[], packages: ReportPackage[]): string[] {
+  const unchecked = new Set<string>();
+  for (const r of items) {
+    if ((r.assets?.length ?? 0) > 0 && r.state !== 'pending' && !checkedForUnresolvable(r.facts)) unchecked.add(`${r.format}\u0000${r.package}\u0000${r.version}\u0000${r.source_id}`);
+  }
+  if (!unchecked.size) return [];
+  const out: string[] = [];
+  for (const p of packages) {
+    for (const v of p.versions) {
+      if (v.outcome.key === 'excluded' || v.outcome.key === 'skipped' || v.outcome.key === 'removed') continue;
+      if (unchecked.has(`${p.format}\u0000${p.name}\u0000${v.version}\u0000${v.source}`)) out.push(`${p.name}@${v.version}`);
+    }
+  }
+  return out;
+}
+
 /** The enabled sources of which nothing is recorded: no version and no package row (a listing, or its error). */
 function unlisted(active: Set<string>, items: ReportItem[], packages: ReportPackageRow[]): string[] {
   const seen = new Set([...items.map((r) => r.source_id), ...packages.map((p) => p.source_id)]);
@@ -476,6 +497,7 @@ export function buildReport(input: ReportInput): Report {
     unlistedSources,
     unlistedNames: unlistedNames(config, active, unlistedSources, items, input.packages ?? []),
     unresolvable: unresolvableDeps(items, packages),
+    unresolvableUnchecked: unresolvableUnchecked(items, packages),
     extra: input.findings ?? [],
   });
   const t = totals(packages);
