@@ -179,7 +179,7 @@ const npmRegistrySource = z
  * A git remote: git+ssh://, ssh:// (a login, no password), https:// (no credentials at all), file://, or
  * scp-like user@host:path. Never http:// or git://: neither checks who answers nor that the pack
  * came unchanged, and whatever anyone on the way served would be built, published and recorded
- * under the job's URL.
+ * under the job's URL. (Nor may an https server redirect git there: sources/git-access.ts ONLY_OUR_TRANSPORTS.)
  */
 const gitUrl = z
   .string()

@@ -27,7 +27,7 @@ const HINTS: Readonly<Record<string, string>> = {
   ENOINTEGRITY: 'exclude it, or republish it at the source',
   EBADSOURCE: 'see the message: the source answered something unusable',
   ETOOLARGE: 'raise limits.maxArtifactBytes (an artifact), limits.maxMirrorBytes (a git mirror) or limits.maxCheckoutBytes (a tag\'s tree) if it is real; otherwise exclude it',
-  ESOURCEURL: "add the host to tarballHosts if that registry really stores tarballs there (GitHub's API pointing elsewhere: check githubApiUrl)",
+  ESOURCEURL: "add the host to tarballHosts if that registry really stores tarballs there (GitHub's API pointing elsewhere: check githubApiUrl; a git server redirecting https to plain http: have it serve https only)",
   ESOURCEAUTH: 'check the token variable and its scopes (GitHub: read:packages)',
   ESOURCENOTFOUND: 'check the name (a scope: the GitHub organization or user that owns its packages); a registry with no search API and no githubApiUrl: list names',
   ESOURCE: 'rerun (network error or 5xx at the source after the retry budget)',

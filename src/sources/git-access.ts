@@ -47,6 +47,20 @@ const quote = (s: string) => (SHELL_SAFE.test(s) ? s : `'${s.replace(/'/g, `'\\'
 const NO_HOOKS = ['core.hooksPath=/dev/null'];
 
 /**
+ * The transports the git that talks to a remote may use: those a job's URL may name (https, ssh,
+ * which git+ssh:// and user@host:path are, file; config/schema.ts gitUrl), none other. git follows
+ * a redirect of its first https request (http.followRedirects=initial, its default) and then
+ * fetches everything from where it was sent, and curl follows one from https to plain http: a
+ * misconfigured or compromised https front would have the pack come over http, where anyone on
+ * the way can change it, while the ledger recorded the https URL. git hands curl only the
+ * protocols this allows, for the request and for its redirects (CURLOPT_PROTOCOLS,
+ * CURLOPT_REDIR_PROTOCOLS: https://git-scm.com/docs/git-config#Documentation/git-config.txt-protocolallow),
+ * so such a redirect fails ("Protocol "http" not supported or disabled in libcurl": classify()
+ * makes it ESOURCEURL); one to another https URL (a moved repository) is still followed.
+ */
+const ONLY_OUR_TRANSPORTS = ['protocol.allow=never', 'protocol.https.allow=always', 'protocol.ssh.allow=always', 'protocol.file.allow=always'];
+
+/**
  * What git may see of the caller's environment: where things are, the ssh agent, proxies, the
  * locale, a private CA for https. Never GIT_SSL_NO_VERIFY (an https server taken unchecked: refused
  * for an https URL, meaningless for any other), nor GIT_CONFIG_* (config the tool did not choose).
@@ -315,7 +329,7 @@ export class GitAccess {
       watch: { dir, maxBytes: this.opts.maxMirrorBytes ?? DEFAULT_MAX_MIRROR_BYTES },
       ...(signal ? { signal } : {}),
     });
-    const noHooks = NO_HOOKS.flatMap((c) => ['-c', c]);
+    const noHooks = [...NO_HOOKS, ...ONLY_OUR_TRANSPORTS].flatMap((c) => ['-c', c]);
     if (!existsSync(join(mirror, 'HEAD'))) {
       makeFolder(dirname(mirror));
       // a folder in the mirror's place that is no repository (half deleted, half copied with the state
@@ -515,6 +529,17 @@ export class GitAccess {
         subject,
         cause: e,
         hint: `tell the git server's owners (its disk or quota is full); rerun once they have made room: ${this.othersWentOn}`,
+      });
+    }
+    // an https server that sent git to another protocol (plain http, ftp): refused by ONLY_OUR_TRANSPORTS, and
+    // not retried (the server would send it there again); https itself is always allowed, so it is never the one named
+    const downgrade = /Protocol "([A-Za-z0-9+.-]+)" not supported or disabled in libcurl/.exec(all);
+    if (downgrade && downgrade[1]!.toLowerCase() !== 'https') {
+      const to = downgrade[1]!.toLowerCase();
+      return new MigrateError('ESOURCEURL', `${where}: the server redirected git from https to plain ${to}://, where anyone on the way could change what ${this.opts.owner} fetches: not followed (${said})`, {
+        subject,
+        cause: e,
+        hint: `the git server (or whatever answers in front of it: a load balancer, a proxy) must serve the repository over https only; if it moved, put its new https URL in the job file. ${sentence(this.othersWentOn)}`,
       });
     }
     if (/Host key verification failed|HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i.test(all)) {
