@@ -542,6 +542,15 @@ export class GitAccess {
         hint: `the git server (or whatever answers in front of it: a load balancer, a proxy) must serve the repository over https only; if it moved, put its new https URL in the job file. ${sentence(this.othersWentOn)}`,
       });
     }
+    // an https server whose certificate this machine does not trust (a private CA, a self-signed one, or a
+    // man in the middle): every try fails alike, so no retry; where to name the CA, not "check the network"
+    if (/server certificate verification failed|SSL certificate problem|certificate verify failed|unable to get local issuer certificate|self[- ]signed certificate/i.test(all)) {
+      return new MigrateError('ESOURCEAUTH', `${where}: the server's https certificate is not one this machine trusts: ${said}`, {
+        subject,
+        cause: e,
+        hint: `if a private CA signed it, name that CA's certificate file in GIT_SSL_CAINFO (or add it to the system's CA store); a certificate that changed with no word from the server's owners may be a man in the middle. ${sentence(this.othersWentOn)}`,
+      });
+    }
     if (/Host key verification failed|HOST IDENTIFICATION HAS CHANGED|No .* host key is known/i.test(all)) {
       return new MigrateError('ESOURCEAUTH', `${where}: the server's host key is unknown or changed: ${said}`, {
         subject,
