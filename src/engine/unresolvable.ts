@@ -65,7 +65,37 @@ export function npmSpecKind(spec: string): UnresolvableKind | undefined {
   return undefined;
 }
 
-const clean = (spec: string) => shorten(redactUrlCredentials(spec.replace(/[\u0000-\u001f\u007f]/g, ' ')), SPEC_MAX);
+/**
+ * A spec's URL credentials as a URL parser reads them, not as RFC 3986 would have them written:
+ * npm and pip parse with WHATWG-like parsers, which take a password holding `"`, `<` or a control
+ * character, `https:user:pw@host` without slashes, and backslashes for slashes; a query runs to
+ * the fragment whatever it holds (a `'` too). redactUrlCredentials() looks for URLs in free text,
+ * and stops at each of those: the rest of the password or the query was recorded as it was.
+ * A spec is one token: its userinfo is what comes before the authority's last `@` (a bare login
+ * of a non-HTTP URL, `git@`, is a name and is kept), its query everything from `?` to `#`.
+ */
+function maskSpecUrl(spec: string): string {
+  const m = /^([a-z][a-z0-9+.-]*:)([\\/]*)([^\\/?#]*)([\s\S]*)$/i.exec(spec);
+  if (!m) return spec;
+  const [, scheme, slashes, authority, rest] = m as unknown as [string, string, string, string, string];
+  const at = authority.lastIndexOf('@');
+  let host = authority;
+  if (at >= 0) {
+    const user = authority.slice(0, at);
+    const login = !user.includes(':') && !/https?:$/i.test(scheme);
+    host = `${login ? user : '***'}@${authority.slice(at + 1)}`;
+  }
+  const q = rest.indexOf('?');
+  const h = rest.indexOf('#');
+  const tail = q >= 0 && (h < 0 || q < h) ? `${rest.slice(0, q)}?***${h >= 0 ? rest.slice(h) : ''}` : rest;
+  return `${scheme}${slashes}${host}${tail}`;
+}
+
+/** Registered secrets and URL credentials masked first (a control character inside a password, made a space, would end it early), then control characters made spaces, then cut. */
+const clean = (text: string, max: number) => shorten(redactUrlCredentials(maskSpecUrl(text)).replace(/[\u0000-\u001f\u007f]/g, ' '), max);
+const cleanSpec = (spec: string) => clean(spec, SPEC_MAX);
+/** A name as the metadata spells it: a peer echoing the source's token there is masked as anywhere. */
+const cleanName = (name: string) => shorten(redactUrlCredentials(name).replace(/[\u0000-\u001f\u007f]/g, ' '), NAME_MAX);
 
 /** A package.json's dependencies a registry consumer cannot install (bundled ones ship in the tarball, and are not). */
 export function npmUnresolvable(manifest: Record<string, unknown>): UnresolvableDep[] {
@@ -86,7 +116,7 @@ export function npmUnresolvable(manifest: Record<string, unknown>): Unresolvable
       const key = `${name}\u0000${spec}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      out.push({ field, name: shorten(name, NAME_MAX), spec: clean(spec), kind });
+      out.push({ field, name: cleanName(name), spec: cleanSpec(spec), kind });
       if (out.length >= MAX_PER_VERSION) return out;
     }
   }
@@ -108,7 +138,7 @@ export function pythonUnresolvable(requiresDist: readonly string[]): Unresolvabl
     const key = `${name.toLowerCase()}\u0000${url}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    out.push({ field: 'Requires-Dist', name: shorten(name, NAME_MAX), spec: clean(url), kind: /^git\+/i.test(url) ? 'git' : /^file:/i.test(url) ? 'file' : 'url' });
+    out.push({ field: 'Requires-Dist', name: cleanName(name), spec: cleanSpec(url), kind: /^git\+/i.test(url) ? 'git' : /^file:/i.test(url) ? 'file' : 'url' });
     if (out.length >= MAX_PER_VERSION) break;
   }
   return out;
@@ -160,7 +190,7 @@ export function goUnresolvable(mod: string): UnresolvableDep[] {
     const right = body.slice(arrow + 2).trim().split(/\s+/).map(goToken);
     const target = right[0];
     if (!target || right.length !== 1 || !isGoDirectoryPath(target)) continue;
-    out.push({ field: 'replace', name: shorten(left.join(' '), NAME_MAX), spec: clean(`=> ${target}`), kind: 'replace' });
+    out.push({ field: 'replace', name: cleanName(left.join(' ')), spec: `=> ${cleanSpec(target)}`, kind: 'replace' });
     if (out.length >= MAX_PER_VERSION) break;
   }
   return out;

@@ -1,5 +1,6 @@
 /** How npm specs, Requires-Dist lines and go.mod replaces are judged resolvable from a registry (EUNRESOLVABLEDEP). */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { clearSecrets, registerSecret } from '../../src/redact.js';
 import { goUnresolvable, MAX_PER_VERSION, npmSpecKind, npmUnresolvable, pythonUnresolvable, recordedUnresolvable } from '../../src/engine/unresolvable.js';
 
 describe('npmSpecKind (npm-package-arg\'s classes)', () => {
@@ -101,5 +102,38 @@ describe('recordedUnresolvable', () => {
     expect(recordedUnresolvable('not json')).toEqual([]);
     expect(recordedUnresolvable('{"unresolvable":"x"}')).toEqual([]);
     expect(recordedUnresolvable('{"unresolvable":[{"name":1},{"field":"dependencies","name":"a","spec":"file:a","kind":"file"}]}')).toEqual([{ field: 'dependencies', name: 'a', spec: 'file:a', kind: 'file' }]);
+  });
+});
+
+describe('credentials in odd forms never reach the recorded findings', () => {
+  afterEach(() => clearSecrets());
+  it('a password the URL parser takes though RFC 3986 would escape it, a scheme without slashes or with backslashes, a query past a quote, a control character', () => {
+    const specs = {
+      quote: 'git+https://user:pa"ss9999@github.com/o/r.git',
+      angle: 'git+https://user:pa<ss9999@github.com/o/r.git',
+      apostrophe: "https://host/x.tgz?a='b&token=QUERYSECRET",
+      noslash: 'https:user:pw99999@host/x.tgz',
+      backslash: 'https:\\\\user:pw99999@host/x.tgz',
+      nul: 'git+https://user:pa\u0000ss9999@github.com/o/r.git',
+    };
+    const deps = npmUnresolvable({ dependencies: specs });
+    expect(deps.map((d) => d.name)).toEqual(Object.keys(specs));
+    const text = JSON.stringify(deps);
+    for (const leak of ['pa"ss', 'pa\\"ss', 'pa<ss', 'ss9999', 'pw99999', 'QUERYSECRET']) expect(text).not.toContain(leak);
+    // what is not a credential stays, to be read
+    expect(deps.find((d) => d.name === 'noslash')!.spec).toBe('https:***@host/x.tgz');
+    expect(deps.find((d) => d.name === 'apostrophe')!.spec).toBe('https://host/x.tgz?***');
+    expect(pythonUnresolvable(["h @ https://host/x.whl?sig='a&key=QUERYSECRET"])[0]!.spec).toBe('https://host/x.whl?***');
+  });
+  it("a registered secret (the source's token) as a dependency's name, in npm, Python and Go", () => {
+    const token = 'SRCTOKEN12345678';
+    registerSecret(token);
+    const all = [
+      ...npmUnresolvable({ dependencies: { [token]: 'file:x', [`@${token.toLowerCase()}/y`]: 'file:y' } }),
+      ...pythonUnresolvable([`${token} @ https://host/x.whl`]),
+      ...goUnresolvable(`replace example.com/${token} => ../x\n`),
+    ];
+    expect(all).toHaveLength(4);
+    expect(JSON.stringify(all).toLowerCase()).not.toContain(token.toLowerCase());
   });
 });
