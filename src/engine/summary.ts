@@ -14,7 +14,7 @@ import type { ItemState } from '../types.js';
 import type { RunSummary } from './events.js';
 import { splitByAsked, type notAskedBy } from './job-edits.js';
 import { ON_TARGET } from './package.js';
-import { depLine, recordedUnresolvable } from './unresolvable.js';
+import { summaryDependencies } from './unresolvable.js';
 
 /**
  * This process's peak resident set. On Linux from VmHWM: getrusage's maxrss
@@ -154,7 +154,7 @@ export function summarize(
     leftOutOnTarget: state.itemsOfSources(active, LEFT_OUT_ON_TARGET).map((r) => ({ package: r.package, version: r.version, state: r.state, attempts: r.attempts })),
     // a warning: the bytes go as they are, and a consumer installing from the target cannot resolve these
     unresolvableDeps: listed("json_array_length(facts, '$.unresolvable') > 0 AND state NOT IN ('excluded', 'skipped', 'removed')")
-      .map((r) => ({ package: r.package, version: r.version, dependencies: recordedUnresolvable(r.facts).map(depLine) }))
+      .map((r) => ({ package: r.package, version: r.version, dependencies: summaryDependencies(r.facts) }))
       .filter((u) => u.dependencies.length > 0),
     // fetched, but their dependencies never read (an earlier release fetched them, and their files are gone from the blob store): not clean, unknown
     unresolvableUnchecked: state.uncheckedForDeps(active).filter((r) => !out.has(r.id)).length,

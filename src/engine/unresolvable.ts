@@ -298,3 +298,24 @@ function parseObject(json: string): Record<string, unknown> {
     return {};
   }
 }
+
+/**
+ * Most characters of one version's dependencies in a run's summary. The summary lists every such
+ * version, every run, and is stored with the run: 50 dependencies of the longest name and spec are
+ * 27 kB, and 10,000 such versions made a summary of 270 MB. The plan and run report list them all.
+ */
+export const SUMMARY_DEPS_MAX = 1000;
+
+/** A version's recorded findings as its run summary lines: as many as fit in SUMMARY_DEPS_MAX (one at least), then how many more. */
+export function summaryDependencies(facts: string | null): string[] {
+  const all = recordedUnresolvable(facts).map(depLine);
+  const out: string[] = [];
+  let used = 0;
+  for (const line of all) {
+    if (out.length && used + line.length > SUMMARY_DEPS_MAX) break;
+    out.push(line);
+    used += line.length + 2;
+  }
+  if (out.length < all.length) out.push(`… and ${all.length - out.length} more (the plan and run report list every one)`);
+  return out;
+}

@@ -1,7 +1,7 @@
 /** How npm specs, Requires-Dist lines and go.mod replaces are judged resolvable from a registry (EUNRESOLVABLEDEP). */
 import { afterEach, describe, expect, it } from 'vitest';
 import { clearSecrets, registerSecret } from '../../src/redact.js';
-import { goUnresolvable, MAX_PER_VERSION, npmSpecKind, npmUnresolvable, pythonUnresolvable, recordedUnresolvable } from '../../src/engine/unresolvable.js';
+import { depLine, goUnresolvable, MAX_PER_VERSION, summaryDependencies, npmSpecKind, npmUnresolvable, pythonUnresolvable, recordedUnresolvable } from '../../src/engine/unresolvable.js';
 
 describe('npmSpecKind (npm-package-arg\'s classes)', () => {
   it('registry specs are resolvable', () => {
@@ -135,5 +135,20 @@ describe('credentials in odd forms never reach the recorded findings', () => {
     ];
     expect(all).toHaveLength(4);
     expect(JSON.stringify(all).toLowerCase()).not.toContain(token.toLowerCase());
+  });
+});
+
+describe("a run summary's dependencies of one version", () => {
+  it('50 dependencies of the longest name and spec stay within a few kB (10,000 such versions made a 270 MB summary), saying how many more the report lists', () => {
+    const deps = npmUnresolvable({ dependencies: Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`${i}${'n'.repeat(300)}`, `https://host/${i}${'x'.repeat(400)}.tgz`])) });
+    expect(deps).toHaveLength(MAX_PER_VERSION);
+    const facts = JSON.stringify({ unresolvable: deps });
+    const lines = summaryDependencies(facts);
+    expect(lines.join('; ').length).toBeLessThanOrEqual(1200);
+    expect(lines[0]).toBe(depLine(deps[0]!));
+    expect(lines.at(-1)).toMatch(new RegExp(`^… and ${MAX_PER_VERSION - lines.length + 1} more \\(the plan and run report list`));
+    // a few short ones are all said, nothing added
+    const few = npmUnresolvable({ dependencies: { a: 'file:../a', b: 'github:o/b' } });
+    expect(summaryDependencies(JSON.stringify({ unresolvable: few }))).toEqual(few.map(depLine));
   });
 });
