@@ -786,6 +786,19 @@ describe('starting and stopping', () => {
     }
   });
 
+  it('on every address written another way (::, 0:0:0:0:0:0:0:0, ::ffff:0.0.0.0): the URL it gives clients is never an unspecified address; go is answered there', async () => {
+    for (const host of ['::', '[::]', '0:0:0:0:0:0:0:0', '::ffff:0.0.0.0']) {
+      const p = await startGoProxy({ job: jobFile, host, port: 0, allowRemote: true, codeartifactClient: target.client });
+      try {
+        const u = new URL(p.url);
+        expect(['[::]', '0.0.0.0', '[::ffff:0.0.0.0]', '[::ffff:0:0]'], `${host}: ${p.url}`).not.toContain(u.hostname);
+        expect((await fetch(`http://127.0.0.1:${u.port}/${ESCAPED}/@v/list`, { headers: { host: u.host } })).status, host).toBe(200);
+      } finally {
+        await p.stop();
+      }
+    }
+  });
+
   it('a stop while CodeArtifact is still being asked at start (a stuck preflight) ends it at once: exit 0, nothing printed', async () => {
     target.standIn.addFault({ operation: 'GetRepositoryEndpoint', status: 500, hang: true });
     const out: string[] = [];

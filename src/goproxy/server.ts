@@ -204,15 +204,17 @@ export async function startGoProxy(opts: GoProxyOptions): Promise<GoProxy> {
 
 /**
  * The host a client reaches the proxy at: the address it listens on, but for the unspecified
- * one (0.0.0.0, ::), which no client can connect to: the first --allowed-host, or else an
+ * one (0.0.0.0, ::, ::ffff:0.0.0.0), which no client can connect to: the first --allowed-host, or else an
  * address of this machine's first network interface that is not loopback (a Host of an
  * address is allowed on every address), or loopback on a machine with none.
  */
 function clientHost(address: AddressInfo, allowedHosts: readonly string[]): string {
   const bracket = (a: string, family: string) => (family === 'IPv6' || family === '6' ? `[${a}]` : a);
-  if (address.address !== '0.0.0.0' && address.address !== '::') return bracket(address.address, address.family);
+  // ::ffff:0.0.0.0 is 0.0.0.0 written as IPv6 (node keeps it so): every IPv4 address, none a client can connect to
+  const ipv4Any = address.address === '0.0.0.0' || /^::ffff:0(?:\.0\.0\.0|:0)$/i.test(address.address);
+  if (!ipv4Any && address.address !== '::') return bracket(address.address, address.family);
   if (allowedHosts[0] !== undefined) return allowedHosts[0];
-  const all = Object.values(networkInterfaces()).flatMap((list) => list ?? []).filter((i) => !i.internal && (address.address === '::' || i.family === 'IPv4'));
+  const all = Object.values(networkInterfaces()).flatMap((list) => list ?? []).filter((i) => !i.internal && (!ipv4Any || i.family === 'IPv4'));
   const chosen = all.find((i) => i.family === 'IPv4') ?? all.find((i) => !i.address.startsWith('fe80:'));
   // a machine with no such interface (a container with loopback only) is reached on loopback alone
   return chosen ? bracket(chosen.address, chosen.family) : address.address === '::' ? '[::1]' : '127.0.0.1';
