@@ -440,6 +440,18 @@ describe('rewriting the fixtures', () => {
     expect(r.notes).toEqual([expect.stringMatching(/^line 14: the folder \.\.\/wheels \(1 package\(s\), their files and every reference to it\) left as it is: a folder of files \(find-links\) is no index/), expect.stringMatching(/^uv uses this lock only while/)]);
   });
 
+  it('many edits in one file are applied in one pass: each was a copy of the whole text (40,000 index lines of a 1 MB requirements file took 43 s, a big uv.lock seconds per thousand wheels)', () => {
+    const n = 60_000;
+    const req = rewriteLockfile('requirements', '-i https://pypi.org/simple\n'.repeat(n), targets);
+    expect(req.changes).toHaveLength(n);
+    expect(req.text).toBe(`-i ${PYPI}simple/\n`.repeat(n));
+    const pkg = (i: number) => `[[package]]\nname = "p${i}"\nversion = "1.0.0"\nsource = { registry = "https://pypi.org/simple" }\nwheels = [\n    { url = "https://files.pythonhosted.org/packages/ab/p${i}-1.0.0-py3-none-any.whl", hash = "sha256:aaaa" },\n]\n`;
+    const uv = rewriteLockfile('uv', `version = 1\nrequires-python = ">=3.10"\n\n${Array.from({ length: n / 2 }, (_, i) => pkg(i)).join('\n')}`, targets);
+    expect(uv.changes).toHaveLength(n);
+    expect(uv.text).not.toContain('pypi.org/simple');
+    expect(uv.text).not.toContain('files.pythonhosted.org');
+  });
+
   it('poetry and uv: a URL written with a TOML escape or as a multi-line string is not rewritten (the escape hid a company index from the check; """ was spliced into), and is named', () => {
     const registries = new RegistryHosts({ publicRegistries: { npm: 'https://registry.npmjs.org/', pypi: 'https://pypi.org/' }, sources: [], target: { domain: 'acme', domainOwner: '111122223333' } });
     const guarded: RewriteTargets = { ...targets, foreignPypiHost: (u) => registries.foreign('pypi', u) };

@@ -9,7 +9,7 @@
  * https://python-poetry.org/docs/repositories/
  */
 import { publicUrl } from '../../redact.js';
-import { alreadyNote, foreignIndexNote, lineCounter, type RewriteChange, type RewriteResult, type RewriteTargets } from './types.js';
+import { alreadyNote, applyEdits, foreignIndexNote, lineCounter, type RewriteChange, type RewriteResult, type RewriteTargets } from './types.js';
 
 export function rewritePoetry(text: string, targets: RewriteTargets): RewriteResult {
   if (!targets.pypi) return { text, changes: [], notes: ['no shared PyPI repository in the job: nothing rewritten'], already: 0 };
@@ -62,8 +62,7 @@ export function rewritePoetry(text: string, targets: RewriteTargets): RewriteRes
     edits.push({ start, end: start + url[3]!.length, value: index });
     changes.push({ line: at(start), from: publicUrl(url[3]!), to: index });
   }
-  let out = text;
-  for (const e of edits.reverse()) out = out.slice(0, e.start) + e.value + out.slice(e.end);
+  const out = applyEdits(text, edits);
   const left = [...foreign].map(([host, f]) =>
     f.local
       ? `${f.where} (${f.packages} package(s)) left as it is: it is no http(s) index (a folder of files), which the shared repository does not serve: it would fetch public projects of the same names instead`

@@ -19,7 +19,7 @@
 import { MigrateError } from '../../errors.js';
 import { publicUrl } from '../../redact.js';
 import { indexUrl, joinLines, lineOptions, shellTokens, tooLongToSplit, tooManyLines, uncommented, type LineOption, type Piece } from '../requirements.js';
-import { alreadyNote, foreignIndexNote, type RewriteChange, type RewriteResult, type RewriteTargets } from './types.js';
+import { alreadyNote, applyEdits, foreignIndexNote, type RewriteChange, type RewriteResult, type RewriteTargets } from './types.js';
 
 export function rewriteRequirements(text: string, targets: RewriteTargets): RewriteResult {
   if (!targets.pypi) return { text, changes: [], notes: ['no shared PyPI repository in the job: nothing rewritten'], already: 0 };
@@ -99,8 +99,7 @@ export function rewriteRequirements(text: string, targets: RewriteTargets): Rewr
       changes.push({ line: edit.line, from: publicUrl(url), to: index });
     }
   }
-  let out = text;
-  for (const e of [...edits].reverse()) out = out.slice(0, e.start) + e.to + out.slice(e.end);
+  const out = applyEdits(text, edits.map((e) => ({ start: e.start, end: e.end, value: e.to })));
   if (!changes.length && already) notes.push(alreadyNote(already));
   else if (!changes.length && !unsure) notes.push('no --index-url: point pip at the shared repository in pip.conf (aws codeartifact login --tool pip)');
   return { text: out, changes, notes, already };

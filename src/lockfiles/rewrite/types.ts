@@ -98,3 +98,19 @@ export function replaceAll(text: string, re: RegExp, fn: (m: RegExpExecArray) =>
   }
   return { text: out + text.slice(last), changes };
 }
+
+/**
+ * `text` with each edit's range replaced by its value, in one pass. Edits do not overlap. Applied
+ * one at a time (`out.slice(0, start) + value + out.slice(end)`), each copied the whole text: 40,000
+ * index lines of a 1 MB requirements file took 43 s, and a lock with tens of thousands of URLs minutes.
+ */
+export function applyEdits(text: string, edits: readonly { start: number; end: number; value: string }[]): string {
+  const parts: string[] = [];
+  let at = 0;
+  for (const e of [...edits].sort((a, b) => a.start - b.start)) {
+    parts.push(text.slice(at, e.start), e.value);
+    at = e.end;
+  }
+  parts.push(text.slice(at));
+  return parts.join('');
+}

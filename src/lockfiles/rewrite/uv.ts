@@ -21,7 +21,7 @@
 import { normalizeProjectName } from '../../builders/python-metadata.js';
 import { MigrateError } from '../../errors.js';
 import { publicUrl } from '../../redact.js';
-import { alreadyNote, foreignIndexNote, lineCounter, type RewriteChange, type RewriteResult, type RewriteTargets } from './types.js';
+import { alreadyNote, applyEdits, foreignIndexNote, lineCounter, type RewriteChange, type RewriteResult, type RewriteTargets } from './types.js';
 
 export function rewriteUv(text: string, targets: RewriteTargets): RewriteResult {
   if (!targets.pypi) return { text, changes: [], notes: ['no shared PyPI repository in the job: nothing rewritten'], already: 0 };
@@ -112,8 +112,7 @@ export function rewriteUv(text: string, targets: RewriteTargets): RewriteResult 
   for (const m of text.matchAll(/\bregistry\s*=\s*"([^"]*)"/g)) {
     if (registries.has(m[1]!)) edit(m.index + m[0].indexOf(`"${m[1]}"`) + 1, m[1]!, index);
   }
-  let out = text;
-  for (const e of edits.sort((a, b) => b.start - a.start)) out = out.slice(0, e.start) + e.value + out.slice(e.end);
+  const out = applyEdits(text, edits);
   changes.sort((a, b) => a.line - b.line);
   // uv takes the lock only while every registry it names is an index of the project
   // (Lock::satisfies, MissingRemoteIndex): else `uv sync` resolves again from the project's
