@@ -18,7 +18,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { detect, mergeEntries, parseLockfile, parseLockfileText, parseLockfiles, type LockEntry } from '../src/lockfiles/index.js';
 import { parseGoSum } from '../src/lockfiles/gosum.js';
 import { jsonErrorOffset } from '../src/lockfiles/read.js';
-import { MAX_CONTINUED_LINES, MAX_REQUIREMENTS_ENTRIES, MAX_REQUIREMENTS_LINE, MAX_REQUIREMENTS_NOTES } from '../src/lockfiles/requirements.js';
+import { MAX_CONTINUED_LINES, MAX_FIND_LINKS, MAX_REQUIREMENTS_ENTRIES, MAX_REQUIREMENTS_LINE, MAX_REQUIREMENTS_NOTES } from '../src/lockfiles/requirements.js';
 import { firstBadLine } from '../src/lockfiles/yarn-classic.js';
 import { InternalNames } from '../src/warm/internal.js';
 import { planItems } from '../src/warm/items.js';
@@ -562,6 +562,17 @@ describe('requirements files', () => {
     const e = thrown(() => parseLockfile(top));
     expect(e.code).toBe('ELOCKFILE');
     expect(e.message).toMatch(new RegExp(`^${top}:3: more than ${MAX_REQUIREMENTS_ENTRIES.toLocaleString('en-US')} requirements`));
+  });
+
+  it('--find-links lines are bounded too: 1.7 million of one location made as many notes at once (2.4 GB, 11 s); one note per location, ELOCKFILE past MAX_FIND_LINKS of them', () => {
+    const same = file('requirements.txt', `a==1\n${'-f https://wheels.corp.example/simple\n'.repeat(200_000)}`);
+    const r = parseLockfile(same);
+    expect(r.entries.map((e) => e.name)).toEqual(['a']);
+    expect(r.warnings.map((w) => `${w.line}: ${w.message.slice(0, 52)}`)).toEqual(['2: --find-links https://wheels.corp.example/simple: pip']);
+    const many = file('requirements.txt', Array.from({ length: MAX_FIND_LINKS + 1 }, (_, i) => `--find-links https://wheels.corp.example/${i}/\n`).join(''));
+    const e = thrown(() => parseLockfile(many));
+    expect(e.code).toBe('ELOCKFILE');
+    expect(e.message).toMatch(new RegExp(`^${many}:${MAX_FIND_LINKS + 1}: more than ${MAX_FIND_LINKS.toLocaleString('en-US')} --find-links locations`));
   });
 
   it('comments, remote includes, unknown options', () => {

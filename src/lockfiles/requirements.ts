@@ -42,6 +42,12 @@ export const MAX_REQUIREMENTS_NOTES = 1000;
  * million entries, 2.7 GB and half a minute, and warm would then have requested each.
  */
 export const MAX_REQUIREMENTS_ENTRIES = 100_000;
+/**
+ * The most --find-links locations a file and its includes may name (each is said once, however
+ * often it is written): a project names one or two. Each line was kept and noted: 1.7 million of
+ * one location made as many notes at once, 2.4 GB and 11 s.
+ */
+export const MAX_FIND_LINKS = 1000;
 
 /** Extra indexes that are no other registry: public PyPI itself, or a CodeArtifact repository. */
 const PUBLIC_OR_CODEARTIFACT = /^(pypi\.org|pypi\.python\.org|files\.pythonhosted\.org|[a-z0-9-]+-\d{12}\.d\.codeartifact\.[a-z0-9-]+\.amazonaws\.com)$/i;
@@ -338,7 +344,14 @@ export function parseRequirements(text: string, file: string, opts: ReadOptions 
           } else if (name === 'no-index') {
             noIndex = true;
           } else if (name === 'find-links') {
-            if (value) findLinks.push({ value, at });
+            if (value && !findLinks.some((f) => f.value === value)) {
+              if (findLinks.length >= MAX_FIND_LINKS) {
+                throw lockError(at, `more than ${MAX_FIND_LINKS.toLocaleString('en-US')} --find-links locations (with the files it includes): no requirements file names this many; not read`, {
+                  hint: 'check what wrote this file; warm the real requirements files of the project',
+                });
+              }
+              findLinks.push({ value, at });
+            }
           } else if (name === 'extra-index-url') {
             const url = indexUrl(value ?? '');
             const extra = url === undefined ? undefined : withoutCredentials(url);
