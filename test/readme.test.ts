@@ -604,6 +604,7 @@ describe('README: the numbers it quotes', () => {
     { file: 'src/sources/git-transfer.ts', constant: 'SLOWEST_TRANSFER_BYTES_PER_S', value: 64 * 1024, says: ['1 s per 64 KiB the mirror grows'] },
     { file: 'src/net/bounds.ts', constant: 'SLOWEST_UPLOAD_BYTES_PER_S', value: 256 * 1024, says: ['plus 1 s per 256 KiB it uploads'] },
     { file: 'src/lockfiles/requirements.ts', constant: 'MAX_REQUIREMENTS_ENTRIES', value: 100_000, says: ['more than 100,000 requirements with its includes'] },
+    { file: 'src/lockfiles/requirements.ts', constant: 'MAX_FIND_LINKS', value: 1000, says: ['more than 1,000 `--find-links` locations'] },
     { file: 'src/engine/run.ts', constant: 'MAX_ADAPTIVE_PACKAGES', value: 256, says: ['when the job sets one, else at 256 packages'] },
     { file: 'src/net/bounds.ts', constant: 'ONE_OFF_DEADLINE_MS', value: 60_000, says: ['Service Quotas, like STS, has a minute to answer'] },
   ];

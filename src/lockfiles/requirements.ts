@@ -276,6 +276,7 @@ export function parseRequirements(text: string, file: string, opts: ReadOptions 
   // `--find-links` locations (a folder of wheels, a page of links), each with where it was written
   let noIndex = false;
   const findLinks: { value: string; at: LockOrigin }[] = [];
+  const findLinkValues = new Set<string>();
   let notesLeftOut = 0;
   const add = (e: LockEntry, at: LockOrigin) => {
     if (entries.length >= MAX_REQUIREMENTS_ENTRIES) {
@@ -344,13 +345,14 @@ export function parseRequirements(text: string, file: string, opts: ReadOptions 
           } else if (name === 'no-index') {
             noIndex = true;
           } else if (name === 'find-links') {
-            if (value && !findLinks.some((f) => f.value === value)) {
+            if (value && !findLinkValues.has(value)) {
               if (findLinks.length >= MAX_FIND_LINKS) {
                 throw lockError(at, `more than ${MAX_FIND_LINKS.toLocaleString('en-US')} --find-links locations (with the files it includes): no requirements file names this many; not read`, {
                   hint: 'check what wrote this file; warm the real requirements files of the project',
                 });
               }
               findLinks.push({ value, at });
+              findLinkValues.add(value);
             }
           } else if (name === 'extra-index-url') {
             const url = indexUrl(value ?? '');
