@@ -16,7 +16,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { rewriteCommand } from '../src/cli/rewrite.js';
 import { detect, parseLockfile, type LockEntry } from '../src/lockfiles/index.js';
 import { rewriteLockfile, unifiedDiff, type RewriteTargets } from '../src/lockfiles/rewrite/index.js';
-import { MAX_REQUIREMENTS_LINE } from '../src/lockfiles/requirements.js';
+import { MAX_REQUIREMENTS_LINE, MAX_REQUIREMENTS_NOTES } from '../src/lockfiles/requirements.js';
 import { thrown } from './support/thrown.js';
 import { alreadyNote } from '../src/lockfiles/rewrite/types.js';
 import { acquireLock } from '../src/state/lock.js';
@@ -450,6 +450,14 @@ describe('rewriting the fixtures', () => {
     expect(uv.changes).toHaveLength(n);
     expect(uv.text).not.toContain('pypi.org/simple');
     expect(uv.text).not.toContain('files.pythonhosted.org');
+  });
+
+  it('requirements: notes are bounded as warm bounds them (64 MiB of --find-links lines made 1.7 million, 552 MB, each printed): the first MAX_REQUIREMENTS_NOTES, then how many more', () => {
+    const r = rewriteLockfile('requirements', `-i https://pypi.org/simple\n${'-f https://wheels.example/w/\n'.repeat(MAX_REQUIREMENTS_NOTES + 500)}`, targets);
+    expect(r.changes).toHaveLength(1);
+    expect(r.notes).toHaveLength(MAX_REQUIREMENTS_NOTES + 1);
+    expect(r.notes[0]).toMatch(/^line 2: --find-links https:\/\/wheels\.example\/w\/ left as is/);
+    expect(r.notes.at(-1)).toBe('500 more notes of this file left out (only the first 1,000 are kept): check it with pip');
   });
 
   it('poetry and uv: a URL written with a TOML escape or as a multi-line string is not rewritten (the escape hid a company index from the check; """ was spliced into), and is named', () => {

@@ -18,7 +18,7 @@
  */
 import { MigrateError } from '../../errors.js';
 import { publicUrl } from '../../redact.js';
-import { indexUrl, joinLines, lineOptions, shellTokens, tooLongToSplit, tooManyLines, uncommented, type LineOption, type Piece } from '../requirements.js';
+import { indexUrl, joinLines, lineOptions, MAX_REQUIREMENTS_NOTES, shellTokens, tooLongToSplit, tooManyLines, uncommented, type LineOption, type Piece } from '../requirements.js';
 import { alreadyNote, applyEdits, foreignIndexNote, type RewriteChange, type RewriteResult, type RewriteTargets } from './types.js';
 
 export function rewriteRequirements(text: string, targets: RewriteTargets): RewriteResult {
@@ -29,6 +29,9 @@ export function rewriteRequirements(text: string, targets: RewriteTargets): Rewr
   const edits: { start: number; end: number; to: string }[] = [];
   const notes: string[] = [];
   let unsure = false;
+  // as warm keeps them: a note per --find-links or --extra-index-url line was 1.7 million of them in 64 MiB (552 MB), each printed
+  let notesLeftOut = 0;
+  const note = (text: string) => (notes.length < MAX_REQUIREMENTS_NOTES ? notes.push(text) : notesLeftOut++);
   let already = 0;
   for (const { joined: full, pieces, lines } of joinLines(text, bom)) {
     const line = pieces[0]!.line;
@@ -49,14 +52,14 @@ export function rewriteRequirements(text: string, targets: RewriteTargets): Rewr
     // a line shlex cannot split (a quote left open) makes pip refuse the file: said, never mended here
     const split = shellTokens(joined).error;
     if (split) {
-      notes.push(`line ${line}: pip cannot split its options (${split}) and refuses the file; not rewritten: fix the line and run again`);
+      note(`line ${line}: pip cannot split its options (${split}) and refuses the file; not rewritten: fix the line and run again`);
       unsure = true;
       continue;
     }
     // every index option of the line: pip keeps the last of `-i A --index-url B`, which moving only the first left in place
     for (const o of lineOptions(joined)) {
       if (o.name === 'extra-index-url') {
-        notes.push(`line ${line}: --extra-index-url ${publicUrl(o.value ?? '')} left as is: pip still asks it directly; remove it so builds read only CodeArtifact`);
+        note(`line ${line}: --extra-index-url ${publicUrl(o.value ?? '')} left as is: pip still asks it directly; remove it so builds read only CodeArtifact`);
         continue;
       }
       // a page of links (a public one such as PyTorch's, a company's) is fetched by pip itself, beside the
@@ -65,7 +68,7 @@ export function rewriteRequirements(text: string, targets: RewriteTargets): Rewr
       if (o.name === 'find-links') {
         const value = o.value ?? '';
         if (value && (/^(?!file:)[a-z][a-z0-9+.-]*:/i.test(value) || value.includes('$'))) {
-          notes.push(`line ${line}: --find-links ${publicUrl(value)} left as is: pip still fetches packages from that page directly; put what it serves into CodeArtifact and remove it so builds read only CodeArtifact`);
+          note(`line ${line}: --find-links ${publicUrl(value)} left as is: pip still fetches packages from that page directly; put what it serves into CodeArtifact and remove it so builds read only CodeArtifact`);
         }
         continue;
       }
@@ -78,20 +81,20 @@ export function rewriteRequirements(text: string, targets: RewriteTargets): Rewr
         continue;
       }
       if (url === undefined) {
-        notes.push(`line ${line}: the index ${publicUrl(value || '(empty)')} left as it is: it is no http(s) URL whose host we can check (an environment variable, a local folder), so it may be an index the shared repository does not hold; if it is public PyPI, write its URL there and run again`);
+        note(`line ${line}: the index ${publicUrl(value || '(empty)')} left as it is: it is no http(s) URL whose host we can check (an environment variable, a local folder), so it may be an index the shared repository does not hold; if it is public PyPI, write its URL there and run again`);
         unsure = true;
         continue;
       }
       const foreign = targets.foreignPypiHost?.(url);
       if (foreign) {
-        notes.push(foreignIndexNote(foreign, `line ${line}: the index ${publicUrl(url)}`));
+        note(foreignIndexNote(foreign, `line ${line}: the index ${publicUrl(url)}`));
         unsure = true;
         continue;
       }
       const edit = valueEdit(o, pieces, index);
       if (!edit) {
         // split by a `\` inside the URL: replacing it would mean moving text between lines
-        notes.push(`line ${line}: the index URL ${publicUrl(url)} is split over several lines; not rewritten: put it on one line and run again`);
+        note(`line ${line}: the index URL ${publicUrl(url)} is split over several lines; not rewritten: put it on one line and run again`);
         unsure = true;
         continue;
       }
@@ -100,6 +103,7 @@ export function rewriteRequirements(text: string, targets: RewriteTargets): Rewr
     }
   }
   const out = applyEdits(text, edits.map((e) => ({ start: e.start, end: e.end, value: e.to })));
+  if (notesLeftOut) notes.push(`${notesLeftOut.toLocaleString('en-US')} more notes of this file left out (only the first ${MAX_REQUIREMENTS_NOTES.toLocaleString('en-US')} are kept): check it with pip`);
   if (!changes.length && already) notes.push(alreadyNote(already));
   else if (!changes.length && !unsure) notes.push('no --index-url: point pip at the shared repository in pip.conf (aws codeartifact login --tool pip)');
   return { text: out, changes, notes, already };
