@@ -21,7 +21,7 @@ import { rewriteLockfile, unifiedDiff, type RewriteChange, type RewriteTargets }
 import { printable, publicUrl, redactUrlCredentials } from '../redact.js';
 import { acquireJobLock, noStateError } from '../state/lock.js';
 import { StateDb } from '../state/db.js';
-import { describeTarget, targetDifferences, targetOf } from '../state/target.js';
+import { checkTarget, targetOf } from '../state/target.js';
 import { formatOf } from '../engine/run.js';
 import { CodeArtifact } from '../targets/codeartifact.js';
 import { findLockfiles, localLockfiles } from '../warm/inputs.js';
@@ -253,13 +253,8 @@ function migratedInto(job: LoadedJob, stateDir: string, formats: ReadonlySet<Loc
   }
   const state = StateDb.openToRead(database);
   try {
-    const was = state.recordedTarget();
-    const differences = was ? targetDifferences(was, targetOf(job.config.target)) : [];
-    if (was && differences.length) {
-      throw new MigrateError('ETARGETCHANGED', `${database} records this job's work in ${describeTarget(was)}; the job now names ${differences.join(', ')}: lockfiles pointed at its shared repository would find none of the versions migrated; nothing rewritten`, {
-        hint: 'to migrate into the new target first, run it with --retarget, then rewrite; to point the lockfiles at the target the state records, put it back in the job file',
-      });
-    }
+    // refused as run, plan, warm and report refuse it: before anything is rewritten
+    checkTarget(state, targetOf(job.config.target), {});
     if (!sources.length) return [];
     const counts = state.stateCounts(sources);
     const n = (...states: string[]) => states.reduce((a, s) => a + (counts[s] ?? 0), 0);
