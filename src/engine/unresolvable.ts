@@ -14,6 +14,7 @@ import { readTarballManifest } from '../targets/npm.js';
 import type { AssetFile } from '../targets/format.js';
 import { MAX_GO_MOD } from '../builders/go-rules.js';
 import type { Format } from '../types.js';
+import { assetFiles } from './acquire.js';
 import type { BlobStore } from '../state/blobs.js';
 import type { StateDb } from '../state/db.js';
 
@@ -92,10 +93,10 @@ function maskSpecUrl(spec: string): string {
 }
 
 /** Registered secrets and URL credentials masked first (a control character inside a password, made a space, would end it early), then control characters made spaces, then cut. */
-const clean = (text: string, max: number) => shorten(redactUrlCredentials(maskSpecUrl(text)).replace(/[\u0000-\u001f\u007f]/g, ' '), max);
-const cleanSpec = (spec: string) => clean(spec, SPEC_MAX);
+const clean = (text: string, max: number) => shorten(redactUrlCredentials(text).replace(/[\u0000-\u001f\u007f]/g, ' '), max);
+const cleanSpec = (spec: string) => clean(maskSpecUrl(spec), SPEC_MAX);
 /** A name as the metadata spells it: a peer echoing the source's token there is masked as anywhere. */
-const cleanName = (name: string) => shorten(redactUrlCredentials(name).replace(/[\u0000-\u001f\u007f]/g, ' '), NAME_MAX);
+const cleanName = (name: string) => clean(name, NAME_MAX);
 
 /** A package.json's dependencies a registry consumer cannot install (bundled ones ship in the tarball, and are not). */
 export function npmUnresolvable(manifest: Record<string, unknown>): UnresolvableDep[] {
@@ -272,11 +273,16 @@ export async function backfillUnresolvable(state: StateDb, blobs: BlobStore, sou
   let checked = 0;
   for (const row of rows) {
     if (signal?.aborted) break;
-    const assets = state.assetsOf(row.id);
-    const files: AssetFile[] = assets.map((a) => ({ name: a.name, path: blobs.pathOf(a.sha512), size: a.size, hashes: { md5: a.md5, sha1: a.sha1, sha256: a.sha256, sha512: a.sha512 }, facts: parseObject(a.facts) }));
+    let files: AssetFile[];
+    try {
+      files = assetFiles(state, blobs, row);
+    } catch {
+      // a file's recorded facts that do not read as JSON (a hand edit): left unchecked
+      continue;
+    }
     // the one file read: npm's tarball, Go's .mod (a truncated or replaced blob is not what was published)
-    const read = row.format === 'npm' ? assets[0] : row.format === 'generic' ? assets.find((a) => a.name.endsWith('.mod')) : undefined;
-    if (row.format !== 'pypi' && (!read || !blobs.has(read.sha512, read.size))) continue;
+    const read = row.format === 'npm' ? files[0] : row.format === 'generic' ? files.find((f) => f.name.endsWith('.mod')) : undefined;
+    if (row.format !== 'pypi' && (!read || !blobs.has(read.hashes.sha512, read.size))) continue;
     const found = await unresolvableOf(row.format, files, `${row.package}@${row.version}`);
     if (!found) continue;
     batch.push({ id: row.id, unresolvable: found });
@@ -288,15 +294,6 @@ export async function backfillUnresolvable(state: StateDb, blobs: BlobStore, sou
   }
   state.recordUnresolvable(batch);
   return { checked, unchecked: rows.length - checked };
-}
-
-function parseObject(json: string): Record<string, unknown> {
-  try {
-    const v: unknown = JSON.parse(json);
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
 }
 
 /**
