@@ -447,9 +447,8 @@ export class NpmRegistrySource implements Source {
       for (const o of objects) {
         const n = o?.package?.name;
         if (typeof n !== 'string' || !n.startsWith(`${scope}/`)) continue;
-        if (!isNpmName(n)) invalid.set(n.slice(0, 214), 'is not an npm package name');
-        // a name holding the token it was asked with: never a package row (its name is stored, printed, published)
-        else if (holdsSecret(n)) invalid.set(redact(n).slice(0, 214), 'holds the credential this source is read with (tokenEnv): never listed nor published');
+        const refused = refusedName(n);
+        if (refused) invalid.set(refused.key, refused.why);
         else if (!names.has(n)) (names.add(n), fresh++);
       }
       const total = typeof res?.total === 'number' ? res.total : Infinity;
@@ -537,9 +536,8 @@ export class NpmRegistrySource implements Source {
           const name = n.startsWith(`${scope}/`) ? n : `${scope}/${n}`;
           if (names.has(name) || invalid.has(name.slice(0, 214))) continue;
           fresh++;
-          if (!isNpmName(name)) invalid.set(name.slice(0, 214), 'is not an npm package name');
-          // a name holding the token it was asked with: never a package row (its name is stored, printed, published)
-          else if (holdsSecret(name)) invalid.set(redact(name).slice(0, 214), 'holds the credential this source is read with (tokenEnv): never listed nor published');
+          const refused = refusedName(name);
+          if (refused) invalid.set(refused.key, refused.why);
           else names.add(name);
         }
         const link = headers.link;
@@ -706,4 +704,15 @@ export function nextLink(header: string): string | undefined {
 function isAbort(thrown: unknown): boolean {
   const e = thrown as { name?: string; type?: string; code?: string } | null;
   return e?.name === 'AbortError' || e?.type === 'aborted' || e?.code === 'ABORT_ERR';
+}
+
+/**
+ * Why a name a scope's listing (the search, GitHub's package list) returned is not listed, and
+ * the key it is recorded under; undefined for a name to list. A name holding the token it was
+ * asked with is never a package row (its name is stored, printed, published).
+ */
+function refusedName(name: string): { key: string; why: string } | undefined {
+  if (!isNpmName(name)) return { key: name.slice(0, 214), why: 'is not an npm package name' };
+  if (holdsSecret(name)) return { key: redact(name).slice(0, 214), why: 'holds the credential this source is read with (tokenEnv): never listed nor published' };
+  return undefined;
 }
