@@ -267,10 +267,9 @@ const BACKFILL_BATCH = 200;
  * (or not its recorded size), or cannot be read, stays unchecked, and the report says so. Python
  * needs no file: its core metadata is recorded with its assets.
  */
-export async function backfillUnresolvable(state: StateDb, blobs: BlobStore, sourceIds: readonly string[], signal?: AbortSignal): Promise<{ checked: number; unchecked: number }> {
+export async function backfillUnresolvable(state: StateDb, blobs: BlobStore, sourceIds: readonly string[], signal?: AbortSignal): Promise<void> {
   const rows = state.uncheckedForDeps(sourceIds);
   let batch: { id: number; unresolvable: UnresolvableDep[] }[] = [];
-  let checked = 0;
   for (const row of rows) {
     if (signal?.aborted) break;
     let files: AssetFile[];
@@ -286,14 +285,12 @@ export async function backfillUnresolvable(state: StateDb, blobs: BlobStore, sou
     const found = await unresolvableOf(row.format, files, `${row.package}@${row.version}`);
     if (!found) continue;
     batch.push({ id: row.id, unresolvable: found });
-    checked++;
     if (batch.length >= BACKFILL_BATCH) {
       state.recordUnresolvable(batch);
       batch = [];
     }
   }
   state.recordUnresolvable(batch);
-  return { checked, unchecked: rows.length - checked };
 }
 
 /**
