@@ -403,23 +403,31 @@ function unlistedNames(config: ReportJob['config'], active: Set<string>, unliste
   return out;
 }
 
+/** A version's key among the state's rows and the report's versions alike. */
+const versionKey = (format: string, name: string, version: string, source: string) => `${format}\u0000${name}\u0000${version}\u0000${source}`;
+
+/** What `found` holds (by versionKey) for the versions the job migrates (not left out), in the report's order. */
+function ofMigratedVersions<T>(found: Map<string, T>, packages: ReportPackage[]): { subject: string; format: Format; value: T }[] {
+  const out: { subject: string; format: Format; value: T }[] = [];
+  if (!found.size) return out;
+  for (const p of packages) {
+    for (const v of p.versions) {
+      if (v.outcome.key === 'excluded' || v.outcome.key === 'skipped' || v.outcome.key === 'removed') continue;
+      const value = found.get(versionKey(p.format, p.name, v.version, v.source));
+      if (value !== undefined) out.push({ subject: `${p.name}@${v.version}`, format: p.format, value });
+    }
+  }
+  return out;
+}
+
 /** Versions the job migrates (not left out) whose metadata names dependencies a consumer of the target cannot resolve (facts.unresolvable), in the report's order. */
 function unresolvableDeps(items: ReportItem[], packages: ReportPackage[]): { subject: string; format: Format; dependencies: string[] }[] {
   const found = new Map<string, string[]>();
   for (const r of items) {
     const deps = recordedUnresolvable(r.facts);
-    if (deps.length) found.set(`${r.format}\u0000${r.package}\u0000${r.version}\u0000${r.source_id}`, deps.map(depLine));
+    if (deps.length) found.set(versionKey(r.format, r.package, r.version, r.source_id), deps.map(depLine));
   }
-  if (!found.size) return [];
-  const out: { subject: string; format: Format; dependencies: string[] }[] = [];
-  for (const p of packages) {
-    for (const v of p.versions) {
-      if (v.outcome.key === 'excluded' || v.outcome.key === 'skipped' || v.outcome.key === 'removed') continue;
-      const deps = found.get(`${p.format}\u0000${p.name}\u0000${v.version}\u0000${v.source}`);
-      if (deps) out.push({ subject: `${p.name}@${v.version}`, format: p.format, dependencies: deps });
-    }
-  }
-  return out;
+  return ofMigratedVersions(found, packages).map(({ subject, format, value }) => ({ subject, format, dependencies: value }));
 }
 
 /**
@@ -428,19 +436,11 @@ function unresolvableDeps(items: ReportItem[], packages: ReportPackage[]): { sub
  * store since. Unknown, never "clean". (Versions never downloaded are EUNCHECKED's.)
  */
 function unresolvableUnchecked(items: ReportItem[], packages: ReportPackage[]): string[] {
-  const unchecked = new Set<string>();
+  const unchecked = new Map<string, true>();
   for (const r of items) {
-    if ((r.assets?.length ?? 0) > 0 && r.state !== 'pending' && !checkedForUnresolvable(r.facts)) unchecked.add(`${r.format}\u0000${r.package}\u0000${r.version}\u0000${r.source_id}`);
+    if ((r.assets?.length ?? 0) > 0 && r.state !== 'pending' && !checkedForUnresolvable(r.facts)) unchecked.set(versionKey(r.format, r.package, r.version, r.source_id), true);
   }
-  if (!unchecked.size) return [];
-  const out: string[] = [];
-  for (const p of packages) {
-    for (const v of p.versions) {
-      if (v.outcome.key === 'excluded' || v.outcome.key === 'skipped' || v.outcome.key === 'removed') continue;
-      if (unchecked.has(`${p.format}\u0000${p.name}\u0000${v.version}\u0000${v.source}`)) out.push(`${p.name}@${v.version}`);
-    }
-  }
-  return out;
+  return ofMigratedVersions(unchecked, packages).map((v) => v.subject);
 }
 
 /** The enabled sources of which nothing is recorded: no version and no package row (a listing, or its error). */
