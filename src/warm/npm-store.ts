@@ -91,11 +91,9 @@ export class NpmStore implements StoreFormat<NpmMeta> {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
       throw new MigrateError('ETARGET', `${name}: the store answered HTTP 200 for the packument, but JSON that is not a packument (no "versions" object): ${excerpt(res.body, 200)}`, { subject: name, hint: 'a proxy or gateway between this machine and CodeArtifact, or an endpoint that is not a CodeArtifact npm one (AWS_ENDPOINT_URL_CODEARTIFACT, HTTPS_PROXY) answers instead; fix that, then warm again' });
     }
-    if (typeof raw === 'object' && raw !== null) {
-      for (const [v, d] of Object.entries(raw as Record<string, unknown>)) {
-        const dist = typeof d === 'object' && d !== null ? (d as { dist?: { tarball?: unknown } }).dist : undefined;
-        versions.set(v, typeof dist?.tarball === 'string' ? { tarball: dist.tarball } : {});
-      }
+    for (const [v, d] of Object.entries(raw as Record<string, unknown>)) {
+      const dist = typeof d === 'object' && d !== null ? (d as { dist?: { tarball?: unknown } }).dist : undefined;
+      versions.set(v, typeof dist?.tarball === 'string' ? { tarball: dist.tarball } : {});
     }
     return { endpoint, versions };
   }
