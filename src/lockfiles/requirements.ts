@@ -278,6 +278,12 @@ export function parseRequirements(text: string, file: string, opts: ReadOptions 
   const findLinks: { value: string; at: LockOrigin }[] = [];
   const findLinkValues = new Set<string>();
   let notesLeftOut = 0;
+  /** The notes past MAX_REQUIREMENTS_NOTES counted and dropped. */
+  const capNotes = () => {
+    if (warnings.length <= MAX_REQUIREMENTS_NOTES) return;
+    notesLeftOut += warnings.length - MAX_REQUIREMENTS_NOTES;
+    warnings.length = MAX_REQUIREMENTS_NOTES;
+  };
   const add = (e: LockEntry, at: LockOrigin) => {
     if (entries.length >= MAX_REQUIREMENTS_ENTRIES) {
       throw lockError(at, `more than ${MAX_REQUIREMENTS_ENTRIES.toLocaleString('en-US')} requirements (with the files it includes): no requirements file names this many; not read`, {
@@ -293,10 +299,7 @@ export function parseRequirements(text: string, file: string, opts: ReadOptions 
       const long = tooManyLines(lines) ?? (l.startsWith('-') ? tooLongToSplit(l) : undefined);
       if (long) throw lockError(at, long);
       // the notes past the bound are counted (a line may add hundreds of thousands: an unknown option each)
-      if (warnings.length > MAX_REQUIREMENTS_NOTES) {
-        notesLeftOut += warnings.length - MAX_REQUIREMENTS_NOTES;
-        warnings.length = MAX_REQUIREMENTS_NOTES;
-      }
+      capNotes();
       if (l.startsWith('-')) {
         // every option of the line, abbreviated and quoted as pip reads them: `--index URL`,
         // `-i A --index-url B` (the last wins), `--requirem base.txt`, `-r "my base.txt"`. Only the
@@ -405,10 +408,7 @@ export function parseRequirements(text: string, file: string, opts: ReadOptions 
       warnings.push({ ...at, message: `--find-links ${shown ?? '(a URL not known here)'}: pip takes each name from whichever of the index and these files offers it, so a pin of this file may come from there; the pins are warmed from public PyPI, and a name only found there must become a job source (after cutover it would be looked for publicly)` });
     }
   }
-  if (warnings.length > MAX_REQUIREMENTS_NOTES) {
-    notesLeftOut += warnings.length - MAX_REQUIREMENTS_NOTES;
-    warnings.length = MAX_REQUIREMENTS_NOTES;
-  }
+  capNotes();
   if (notesLeftOut) warnings.push({ file, message: `${notesLeftOut.toLocaleString('en-US')} more notes of this file left out (only the first ${MAX_REQUIREMENTS_NOTES.toLocaleString('en-US')} are kept): check it with pip` });
   return { entries, warnings };
 }
