@@ -67,15 +67,6 @@ const ONLY_OUR_TRANSPORTS = ['protocol.allow=never', 'protocol.https.allow=alway
  */
 const KEEP = /^(PATH|HOME|USER|LOGNAME|LANG|LC_[A-Z]+|TMPDIR|SSH_AUTH_SOCK|HTTPS?_PROXY|https?_proxy|NO_PROXY|no_proxy|GIT_SSL_CAINFO)$/;
 
-/**
- * The git that talks to a remote reads none of the operator's global or system git config: the
- * ledger names the job's URL for every version, and that config can send a fetch elsewhere
- * (`url.<fork>.insteadOf = <the job's URL>`; a `[remote "origin"]` whose url and fetch lines `git
- * clone` takes before its own) or take an https server unchecked (`http.sslVerify false`,
- * `http.<url>.sslVerify`). Only an https URL's credential helper is carried over (remoteEnv).
- * ssh's own config (~/.ssh/config) and agent are ssh's, untouched.
- */
-const WITHOUT_GIT_CONFIG = { GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' } as const;
 
 export interface GitAccessOptions {
   /** How errors name the thing being read: `source "billing"`, `warm repository <url>`. */
@@ -176,7 +167,13 @@ export class GitAccess {
     // an impostor serves; `accept-new` would take the first key it sees. A command-line -o wins over any config file
     ssh.push('-o', 'StrictHostKeyChecking=yes');
     out.GIT_SSH_COMMAND = ssh.map((a, i) => (i === 0 ? a : quote(a))).join(' ');
-    Object.assign(out, WITHOUT_GIT_CONFIG);
+    // The git that talks to a remote reads none of the operator's global or system git config, as
+    // local git does (WITHOUT_OPERATOR_CONFIG): the ledger names the job's URL for every version, and
+    // that config can send a fetch elsewhere (`url.<fork>.insteadOf = <the job's URL>`; a `[remote
+    // "origin"]` whose url and fetch lines `git clone` takes before its own) or take an https server
+    // unchecked (`http.sslVerify false`, `http.<url>.sslVerify`). Only an https URL's credential
+    // helper is carried over (remoteEnv). ssh's own config (~/.ssh/config) and agent are ssh's, untouched.
+    Object.assign(out, WITHOUT_OPERATOR_CONFIG);
     out.GIT_TERMINAL_PROMPT = '0';
     out.GIT_ASKPASS = 'false';
     out.SSH_ASKPASS = 'false';
@@ -623,7 +620,7 @@ function writeMirrorConfig(mirror: string, url: string): void {
   const file = join(mirror, 'config');
   let objectFormat = '';
   try {
-    objectFormat = execFileSync('git', ['config', '--file', file, '--no-includes', '--get', 'extensions.objectformat'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...WITHOUT_GIT_CONFIG }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    objectFormat = execFileSync('git', ['config', '--file', file, '--no-includes', '--get', 'extensions.objectformat'], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...WITHOUT_OPERATOR_CONFIG }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   } catch {
     // none (SHA-1, the default), or a config git cannot read: written anew as SHA-1's
   }
@@ -653,14 +650,14 @@ function configValue(value: string): string {
  * For an https URL, the operator's credential helper for it (`credential.helper`,
  * `credential.<url>.helper`, `.username`, `.useHttpPath`, read from their git config as git
  * would for that URL), as GIT_CONFIG_COUNT/KEY/VALUE for the git that fetches: the one piece of
- * the operator's git config that git reaching a remote reads (WITHOUT_GIT_CONFIG). Nothing for any
+ * the operator's git config that git reaching a remote reads (WITHOUT_OPERATOR_CONFIG). Nothing for any
  * other URL, or when git cannot be asked.
  */
 function credentialHelperEnv(url: string, env: Record<string, string>): Record<string, string> {
   if (!/^https:/i.test(url)) return {};
   let listed: string;
   try {
-    const { GIT_CONFIG_NOSYSTEM: _s, GIT_CONFIG_GLOBAL: _g, ...operator } = env;
+    const { GIT_CONFIG_NOSYSTEM: _s, GIT_CONFIG_GLOBAL: _g, GIT_ATTR_NOSYSTEM: _a, GIT_NO_REPLACE_OBJECTS: _r, ...operator } = env;
     listed = execFileSync('git', ['config', '-z', '--get-urlmatch', 'credential', url], { cwd: '/', env: operator, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   } catch {
     return {};
