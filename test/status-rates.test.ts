@@ -16,12 +16,16 @@ let job: string;
 beforeAll(async () => {
   te = await startTestEnv();
   await seedPackages(te.sandbox.privateNpm.url, te.sandbox.privateNpm.token, [{ name: '@acme/rated', versions: historyOf(3) }]);
-  job = te.writeJob({ name: 'rated', privateNpm: { packages: ['@acme/rated'] }, github: false });
-  const doc = parse(readFileSync(job, 'utf8')) as { limits?: Record<string, unknown> };
-  // no rates in the job: they come from the account's quotas
-  doc.limits = { ...doc.limits, rates: undefined };
-  writeFileSync(job, stringify(doc));
+  job = withoutRates(te.writeJob({ name: 'rated', privateNpm: { packages: ['@acme/rated'] }, github: false }));
 }, 120_000);
+
+/** No rates in the job: they come from the account's quotas. */
+function withoutRates(file: string): string {
+  const doc = parse(readFileSync(file, 'utf8')) as { limits?: Record<string, unknown> };
+  doc.limits = { ...doc.limits, rates: undefined };
+  writeFileSync(file, stringify(doc));
+  return file;
+}
 
 afterAll(async () => {
   await te?.stop();
@@ -39,5 +43,25 @@ describe('status: the rates of the last run that read them', () => {
     const rerun = await te.run(job);
     expect(rerun.outcomes).toEqual({});
     expect(readStatus(job, te.stateDir).rates?.publish).toMatchObject({ rate: 40, source: 'account' });
+    // the rerun's own summary (run --json, and a report's estimate) says the same, and where they come from
+    expect(rerun.rates.publish).toMatchObject({ rate: 40, source: 'account' });
+    expect(rerun.ratesFrom).toMatchObject({ run: expect.any(Number) });
+    expect(rerun.quotaNote).toMatch(/nothing was sent to CodeArtifact, so its quotas were not read: the rates are those run \d+ read/);
+    // the quotas raised since: the next run with work reads them again
+    te.sandbox.standIn.setQuotas({ publish: 45 });
+    await seedPackages(te.sandbox.privateNpm.url, te.sandbox.privateNpm.token, [{ name: '@acme/rated', versions: ['9.0.0'] }]);
+    const more = await te.run(job);
+    expect(more.outcomes).toMatchObject({ published: 1 });
+    expect(more.rates.publish).toMatchObject({ rate: 45, source: 'account' });
+    expect(more.ratesFrom).toBeUndefined();
+    expect(readStatus(job, te.stateDir).rates?.publish).toMatchObject({ rate: 45, source: 'account' });
+  });
+
+  it('a job whose first run has nothing to send (a plan without the target) says the defaults are unread, not read', async () => {
+    const other = withoutRates(te.writeJob({ name: 'rated-first', privateNpm: { packages: ['@acme/rated'] }, github: false }));
+    const first = await te.run(other, { dryRun: true, noTarget: true });
+    expect(first.ratesFrom).toBeNull();
+    expect(first.rates.publish).toMatchObject({ rate: 10, source: 'default' });
+    expect(first.quotaNote).toMatch(/quotas were not read: CodeArtifact's defaults/);
   });
 });

@@ -129,26 +129,18 @@ function statusOf(name: string, database: string, state: StateDb, active: string
 
 /**
  * The rates of the latest run that read them. A run with nothing to do (a rerun after completion,
- * a plan --no-target) reads no quotas and sends nothing: its summary's rates are the built-in
- * defaults it never ran at, and taking them would say "default" where the account's quotas, read by
- * the run before, apply. Such a run (every bucket the default, none measured, no quotaNote) is passed
- * over; when every run is such a one, the latest is said.
+ * a plan --no-target) reads no quotas and sends nothing: it is passed over (its summary says which
+ * run's rates it repeats); when no run read any, the latest run's are said.
  */
 function lastRates(state: StateDb): { rates?: StatusReport['rates'] } {
-  let fallback: StatusReport['rates'];
+  const read = state.lastReadRates();
+  if (read) return { rates: read.rates as StatusReport['rates'] };
   try {
-    const rows = state.db
-      .prepare("SELECT json_extract(summary, '$.rates') AS rates, json_extract(summary, '$.quotaNote') AS note FROM runs WHERE json_valid(summary) AND json_type(summary, '$.rates') = 'object' ORDER BY id DESC")
-      .iterate() as Iterable<{ rates: string; note: string | null }>;
-    for (const row of rows) {
-      const rates = JSON.parse(row.rates) as NonNullable<StatusReport['rates']>;
-      fallback ??= rates;
-      if (row.note !== null || Object.values(rates).some((r) => r.source !== 'default' || r.latencyMs !== undefined)) return { rates };
-    }
+    const row = state.db.prepare("SELECT json_extract(summary, '$.rates') AS rates FROM runs WHERE json_valid(summary) AND json_type(summary, '$.rates') = 'object' ORDER BY id DESC LIMIT 1").get() as { rates: string } | undefined;
+    return row ? { rates: JSON.parse(row.rates) as StatusReport['rates'] } : {};
   } catch {
-    // a summary that does not parse says nothing of the rates
+    return {}; // a summary that does not parse says nothing of the rates
   }
-  return fallback ? { rates: fallback } : {};
 }
 
 export function statusCommand(jobFile: string, opts: { json?: boolean; stateDir?: string }, io: Io): number {

@@ -91,6 +91,11 @@ export interface RunSummary {
   rates: Record<string, { rate: number; source: 'job' | 'account' | 'default'; latencyMs?: number }>;
   /** Why the account's quotas are not in use, when they are not. */
   quotaNote?: string;
+  /**
+   * A run that sent nothing read no quotas: the account's rates are those this earlier run read,
+   * null when no run read them yet (`quotaNote` says so either way).
+   */
+  ratesFrom?: { run: number; at: string } | null;
   /** Filter entries that match no version of the job's sources (a typo in an exclude lets through what it meant to keep out). */
   unmatchedFilters: { kind: 'include' | 'exclude'; entry: string }[];
   /**

@@ -154,6 +154,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     const fromJob = jobRates(config.limits.rates);
     let rates = resolveRates(fromJob);
     let quotaNote: string | undefined;
+    let quotasRead = false;
     const limiter = new Limiter(Object.fromEntries(Object.entries(rates).map(([b, r]) => [b, r.rate])) as Record<BucketName, number>);
     limiter.onStuck = (peer, why) => stopFatally(targetStuckError(peer, why));
     limiter.onCredentialsRefused = stopFatally;
@@ -404,6 +405,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
           dryRun || db.ledger ? undefined : callerIdentity(config.target.region, env, opts.stsClient, stopping.hard),
         ]);
         if (account) {
+          quotasRead = true;
           rates = resolveRates(fromJob, account.rates);
           quotaNote = quotaNoteOf(account);
           for (const b of BUCKETS) limiter.setRate(b, rates[b].rate);
@@ -527,11 +529,26 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     // versions fetched before the dependency check existed (an earlier release): checked from the blob store, no network
     if (fatalError === undefined && !signal.aborted) await backfillUnresolvable(db, blobs, active, signal);
     const goSum = checkGoSums(goSumFiles(job.file, config.goSum), db.items("format = 'generic' AND facts IS NOT NULL").filter(inJob));
+    // nothing was sent, so no quota was read: the rates the account was last read at are said (and a
+    // report's estimate counts with them), not CodeArtifact's defaults this run never ran at
+    let ratesFrom: RunSummary['ratesFrom'];
+    if (!quotasRead && !retargeted && BUCKETS.some((b) => fromJob[b] === undefined)) {
+      const last = db.lastReadRates();
+      if (last) {
+        for (const b of BUCKETS) if (fromJob[b] === undefined && last.rates[b]?.source === 'account') rates[b] = { rate: last.rates[b].rate, source: 'account' };
+        ratesFrom = { run: last.run, at: last.at };
+        quotaNote = last.note ? `nothing was sent to CodeArtifact, so its quotas were not read: the rates are those run ${last.run} read (${last.note})` : `nothing was sent to CodeArtifact, so its quotas were not read: the rates are those run ${last.run} read at ${last.at}`;
+      } else {
+        ratesFrom = null;
+        quotaNote = "nothing was sent to CodeArtifact, so its quotas were not read: CodeArtifact's defaults are said where the job sets no rate";
+      }
+    }
     const summary = summarize(db, job.name, dryRun, signal.aborted && fatalError === undefined, outcomes, listErrors, metadata, metadataOutOfSync, goSum, hardening, active, notAskedBy(config), {
       // which job file this run was made from: a report read with another one (edited since, or another file of the same name) says so
       ...(job.sha256 ? { jobFile: { path: resolve(job.file), sha256: job.sha256 } } : {}),
       rates: Object.fromEntries(BUCKETS.map((b) => [b, { ...rates[b], ...(limiter.latencyMs(b) !== undefined ? { latencyMs: Math.round(limiter.latencyMs(b)!) } : {}) }])) as RunSummary['rates'],
       ...(quotaNote ? { quotaNote } : {}),
+      ...(ratesFrom !== undefined ? { ratesFrom } : {}),
       ...(retargeted ? { retargeted } : {}),
       ...(opts.noTarget ? { noTarget: true as const } : {}),
       ...(opts.noDownload && !opts.noTarget ? { noDownload: true as const } : {}),

@@ -101,7 +101,7 @@ export function summarize(
   hardening: RunSummary['hardening'],
   active: string[],
   notAsked: ReturnType<typeof notAskedBy>,
-  figures: Pick<RunSummary, 'jobFile' | 'rates' | 'quotaNote' | 'retargeted' | 'unmatchedFilters' | 'goTagPatterns' | 'otherJobs' | 'notInJob' | 'inFlight' | 'throttles' | 'tokenFetches' | 'blobRecheck' | 'durationMs' | 'peakLiveHeapBytes'>,
+  figures: Pick<RunSummary, 'jobFile' | 'rates' | 'quotaNote' | 'ratesFrom' | 'retargeted' | 'unmatchedFilters' | 'goTagPatterns' | 'otherJobs' | 'notInJob' | 'inFlight' | 'throttles' | 'tokenFetches' | 'blobRecheck' | 'durationMs' | 'peakLiveHeapBytes'>,
 ): RunSummary {
   // Counted from a few columns per version, and only the rows the summary lists are read whole:
   // a run of 10,000 versions does not end by holding every row (the peak RSS it reports is taken

@@ -504,6 +504,31 @@ export class StateDb {
     this.write(() => this.db.prepare('UPDATE runs SET ended_at = ?, outcome = ?, summary = ? WHERE id = ?').run(now(), outcome, redact(JSON.stringify(forStorageDeep(summary))), this.runId));
   }
 
+  /**
+   * The rates of the latest run that read the account's quotas (or ran at the job's own rates, or
+   * measured a latency), with its quota note. A run with nothing to do reads no quotas and says
+   * so (`ratesFrom`); one of an earlier release said CodeArtifact's defaults, every bucket, no
+   * note, none measured: both are passed over.
+   */
+  lastReadRates(): { run: number; at: string; rates: Partial<Record<string, { rate: number; source: string; latencyMs?: number }>>; note: string | null } | undefined {
+    const rows = this.db
+      .prepare(
+        `SELECT id, started_at, json_extract(summary, '$.rates') AS rates, json_extract(summary, '$.quotaNote') AS note FROM runs
+         WHERE json_valid(summary) AND json_type(summary, '$.rates') = 'object' AND json_type(summary, '$.ratesFrom') IS NULL ORDER BY id DESC`,
+      )
+      .iterate() as Iterable<{ id: number; started_at: string; rates: string; note: string | null }>;
+    for (const row of rows) {
+      let rates: Record<string, { rate: number; source: string; latencyMs?: number }>;
+      try {
+        rates = JSON.parse(row.rates) as typeof rates;
+      } catch {
+        continue; // a summary that does not parse says nothing of the rates
+      }
+      if (row.note !== null || Object.values(rates).some((r) => r?.source !== 'default' || r?.latencyMs !== undefined)) return { run: row.id, at: row.started_at, rates, note: row.note };
+    }
+    return undefined;
+  }
+
   /** Add fields to an ended run's stored summary (`plan`: the audit it made after its dry run, which `report` says again). */
   addToRunSummary(runId: number, fields: Record<string, unknown>): void {
     const row = this.db.prepare('SELECT summary FROM runs WHERE id = ?').get(runId) as { summary: string | null } | undefined;
