@@ -14,7 +14,7 @@ import { sweepLeftovers } from '../state/leftovers.js';
 import { BlobStore } from '../state/blobs.js';
 import { forStorage } from '../redact.js';
 import { StateDb, type ItemRow, type WorkKey } from '../state/db.js';
-import { ledgerContext } from '../state/ledger.js';
+import { jobFileOf, ledgerContext } from '../state/ledger.js';
 import { acquireJobLock } from '../state/lock.js';
 import { checkTarget, moveTarget, targetOf } from '../state/target.js';
 import { createSource, type Source } from '../sources/index.js';
@@ -545,7 +545,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     }
     const summary = summarize(db, job.name, dryRun, signal.aborted && fatalError === undefined, outcomes, listErrors, metadata, metadataOutOfSync, goSum, hardening, active, notAskedBy(config), {
       // which job file this run was made from: a report read with another one (edited since, or another file of the same name) says so
-      ...(job.sha256 ? { jobFile: { path: resolve(job.file), sha256: job.sha256 } } : {}),
+      ...jobFileOf(job),
       rates: Object.fromEntries(BUCKETS.map((b) => [b, { ...rates[b], ...(limiter.latencyMs(b) !== undefined ? { latencyMs: Math.round(limiter.latencyMs(b)!) } : {}) }])) as RunSummary['rates'],
       ...(quotaNote ? { quotaNote } : {}),
       ...(ratesFrom !== undefined ? { ratesFrom } : {}),

@@ -21,6 +21,11 @@ import { readToolVersion } from '../version.js';
 
 export const GENESIS = '0'.repeat(64);
 
+/** Which job file, as a run summary and a ledger entry name it: its absolute path and the SHA-256 of its bytes (none for a job not read from a file). */
+export function jobFileOf(job: { file: string; sha256?: string }): { jobFile?: { path: string; sha256: string } } {
+  return job.sha256 ? { jobFile: { path: resolve(job.file), sha256: job.sha256 } } : {};
+}
+
 /** Who, where, from what: the same for every entry of a run. */
 export interface LedgerContext {
   toolVersion: string;
@@ -51,7 +56,7 @@ export function ledgerContext(
     toolVersion: readToolVersion(),
     job: job.name,
     // which job file: two files of one job name (or one edited between runs) are told apart in the ledger
-    ...(job.sha256 ? { jobFile: { path: resolve(job.file), sha256: job.sha256 } } : {}),
+    ...jobFileOf(job),
     principal: who.arn ?? `unknown (${who.error ?? 'sts:GetCallerIdentity answered no ARN'})`,
     target: { region: target.region, domain: target.domain, domainOwner: target.domainOwner },
     repositories: Object.fromEntries(Object.entries(repositories).filter((e): e is [string, string] => e[1] !== undefined)),
