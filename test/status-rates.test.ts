@@ -64,4 +64,22 @@ describe('status: the rates of the last run that read them', () => {
     expect(first.rates.publish).toMatchObject({ rate: 10, source: 'default' });
     expect(first.quotaNote).toMatch(/quotas were not read: CodeArtifact's defaults/);
   });
+
+  it("an account's reads quota raised past what one authorization token carries: reads run at what fits beside the publishes, the quota said; a job's own rate is taken as it is", async () => {
+    te.sandbox.standIn.setQuotas({ publish: 40, reads: 2000 });
+    const job2 = withoutRates(te.writeJob({ name: 'rated-token', privateNpm: { packages: ['@acme/rated'] }, github: false }));
+    const run = await te.run(job2, { dryRun: true });
+    // the stand-in lists "Requests per second using a single authentication token" at 1,200, as AWS does
+    expect(run.rates.reads).toMatchObject({ rate: 1160, source: 'account', quota: 2000 });
+    expect(run.rates.publish).toMatchObject({ rate: 40, source: 'account' });
+    expect(run.rates.writes).not.toHaveProperty('quota');
+    expect(readStatus(job2, te.stateDir).rates?.reads).toMatchObject({ rate: 1160, quota: 2000 });
+
+    const own = parse(readFileSync(job2, 'utf8')) as { limits: Record<string, unknown> };
+    own.limits.rates = { reads: 2000 };
+    writeFileSync(job2, stringify(own));
+    const told = await te.run(job2, { dryRun: true });
+    expect(told.rates.reads).toMatchObject({ rate: 2000, source: 'job' });
+    expect(told.rates.reads).not.toHaveProperty('quota');
+  });
 });

@@ -80,7 +80,7 @@ export async function hardenCommand(jobFile: string, opts: HardenCommandOptions,
       // account whose write quota was lowered, the defaults (100 writes/s) would be throttled.
       const fromJob = jobRates(job.config.limits.rates);
       const account = BUCKETS.some((b) => fromJob[b] === undefined) ? await readAccountQuotas(job.config.target.region, env, opts.serviceQuotasClient, signal) : undefined;
-      const rates = resolveRates(fromJob, account?.rates);
+      const rates = resolveRates(fromJob, account);
       const limiter = new Limiter(Object.fromEntries(BUCKETS.map((b) => [b, rates[b].rate])) as Record<BucketName, number>);
       // a CodeArtifact host that stopped answering ends the harden (ETARGETSILENT), not every package's retries
       stuck = stopWhenStuck(limiter, signal);

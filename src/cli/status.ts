@@ -56,7 +56,7 @@ export interface StatusReport {
   /** Go sources of the job whose tags are not the ones go reads (a warning, as in run's summary and the plan). */
   goTagPatterns: RunSummary['goTagPatterns'];
   /** The rate each quota bucket ran at in the last run that recorded them, and where it came from. */
-  rates?: Record<string, { rate: number; source: string; latencyMs?: number }>;
+  rates?: Record<string, { rate: number; source: string; quota?: number; latencyMs?: number }>;
 }
 
 export function readStatus(jobFile: string, stateDir = 'state'): StatusReport {
@@ -151,7 +151,7 @@ export function statusCommand(jobFile: string, opts: { json?: boolean; stateDir?
     else {
       const lines = [`${report.job}: ${report.total} versions known (${report.database})`];
       for (const [s, n] of Object.entries(report.states)) if (n) lines.push(`  ${s.padEnd(18)} ${n}`);
-      if (report.rates) lines.push(`rates: ${Object.entries(report.rates).map(([b, r]) => `${b} ${r.rate}/s (${r.source})`).join(', ')}`);
+      if (report.rates) lines.push(`rates: ${Object.entries(report.rates).map(([b, r]) => `${b} ${r.rate}/s (${r.source}${r.quota !== undefined ? `, of a quota of ${r.quota}/s: one token carries no more` : ''})`).join(', ')}`);
       if (report.target) lines.push(`target: ${describeTarget(report.target)}`);
       if (report.targetChanged) lines.push(`  WARNING the job now names ${report.targetChanged.join(', ')}: the versions counted here are in the target above, none of them in the new one; run, plan and report refuse (ETARGETCHANGED) until run with --retarget (or the target is put back in the job file)`);
       const running = report.lastRun?.running;

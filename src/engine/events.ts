@@ -87,8 +87,11 @@ export interface RunSummary {
   hardening?: HardenResult;
   /** Packages whose dist-tags or deprecations are not (yet) as the source has them, and why. */
   metadataOutOfSync: { package: string; reason: string }[];
-  /** The rate each quota bucket ran at, where it came from (job, account, default), and the latency measured. */
-  rates: Record<string, { rate: number; source: 'job' | 'account' | 'default'; latencyMs?: number }>;
+  /**
+   * The rate each quota bucket ran at, where it came from (job, account, default), and the latency
+   * measured; `quota`: the account's quota when the rate is below it (reads past what one token carries).
+   */
+  rates: Record<string, { rate: number; source: 'job' | 'account' | 'default'; quota?: number; latencyMs?: number }>;
   /** Why the account's quotas are not in use, when they are not. */
   quotaNote?: string;
   /**

@@ -4,7 +4,7 @@
  * of a run that has work), then CodeArtifact's defaults.
  * https://docs.aws.amazon.com/codeartifact/latest/ug/service-limits.html
  */
-import type { Rates } from '../config/schema.js';
+import { MIN_RATE, type Rates } from '../config/schema.js';
 import { BUCKETS, type BucketName } from '../types.js';
 
 export const DEFAULT_RATES: Readonly<Record<BucketName, number>> = {
@@ -17,8 +17,15 @@ export const DEFAULT_RATES: Readonly<Record<BucketName, number>> = {
   writes: 100,
 };
 
+/**
+ * Requests a second with one authorization token (not adjustable). Every request to a repository
+ * endpoint carries the run's one token: the reads bucket's, and the publishes sent there.
+ */
+export const PER_TOKEN_RATE = 1200;
+
 export type RateSource = 'job' | 'account' | 'default';
-export type ResolvedRates = Record<BucketName, { rate: number; source: RateSource }>;
+/** `quota`: the account's quota, when the rate is set below it (the reads one token could not send). */
+export type ResolvedRates = Record<BucketName, { rate: number; source: RateSource; quota?: number }>;
 
 /** The job's own rates per bucket (`list` sets all three List buckets). */
 export function jobRates(rates: Partial<Rates>): Partial<Record<BucketName, number>> {
@@ -31,12 +38,19 @@ export function jobRates(rates: Partial<Rates>): Partial<Record<BucketName, numb
   return out;
 }
 
-export function resolveRates(job: Partial<Record<BucketName, number>>, account?: Partial<Record<BucketName, number>>): ResolvedRates {
+export function resolveRates(job: Partial<Record<BucketName, number>>, account?: { rates: Partial<Record<BucketName, number>>; perToken?: number }): ResolvedRates {
   const out = {} as ResolvedRates;
   for (const b of BUCKETS) {
     const fromJob = job[b];
-    const fromAccount = account?.[b];
+    const fromAccount = account?.rates[b];
     out[b] = fromJob !== undefined ? { rate: fromJob, source: 'job' } : fromAccount !== undefined ? { rate: fromAccount, source: 'account' } : { rate: DEFAULT_RATES[b], source: 'default' };
+  }
+  // an account's reads quota raised past what one token carries (with the publishes beside them)
+  // would have the endpoint throttle the run: the reads run at what fits. The job's own rate is
+  // the job's: taken as it is.
+  const perToken = account?.perToken ?? PER_TOKEN_RATE;
+  if (out.reads.source === 'account' && out.reads.rate + out.publish.rate > perToken) {
+    out.reads = { rate: Math.max(MIN_RATE, perToken - out.publish.rate), source: 'account', quota: out.reads.rate };
   }
   return out;
 }

@@ -406,7 +406,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
         ]);
         if (account) {
           quotasRead = true;
-          rates = resolveRates(fromJob, account.rates);
+          rates = resolveRates(fromJob, account);
           quotaNote = quotaNoteOf(account);
           for (const b of BUCKETS) limiter.setRate(b, rates[b].rate);
         }
@@ -535,7 +535,10 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
     if (!quotasRead && !retargeted && BUCKETS.some((b) => fromJob[b] === undefined)) {
       const last = db.lastReadRates();
       if (last) {
-        for (const b of BUCKETS) if (fromJob[b] === undefined && last.rates[b]?.source === 'account') rates[b] = { rate: last.rates[b].rate, source: 'account' };
+        for (const b of BUCKETS) if (fromJob[b] === undefined && last.rates[b]?.source === 'account') {
+          const { rate, quota } = last.rates[b];
+          rates[b] = { rate, source: 'account', ...(quota !== undefined ? { quota } : {}) };
+        }
         ratesFrom = { run: last.run, at: last.at };
         quotaNote = last.note ? `nothing was sent to CodeArtifact, so its quotas were not read: the rates are those run ${last.run} read (${last.note})` : `nothing was sent to CodeArtifact, so its quotas were not read: the rates are those run ${last.run} read at ${last.at}`;
       } else {

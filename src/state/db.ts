@@ -510,7 +510,7 @@ export class StateDb {
    * so (`ratesFrom`); one of an earlier release said CodeArtifact's defaults, every bucket, no
    * note, none measured: both are passed over.
    */
-  lastReadRates(): { run: number; at: string; rates: Partial<Record<string, { rate: number; source: string; latencyMs?: number }>>; note: string | null } | undefined {
+  lastReadRates(): { run: number; at: string; rates: Partial<Record<string, { rate: number; source: string; quota?: number; latencyMs?: number }>>; note: string | null } | undefined {
     const rows = this.db
       .prepare(
         `SELECT id, started_at, json_extract(summary, '$.rates') AS rates, json_extract(summary, '$.quotaNote') AS note FROM runs
@@ -518,7 +518,7 @@ export class StateDb {
       )
       .iterate() as Iterable<{ id: number; started_at: string; rates: string; note: string | null }>;
     for (const row of rows) {
-      let rates: Record<string, { rate: number; source: string; latencyMs?: number }>;
+      let rates: Record<string, { rate: number; source: string; quota?: number; latencyMs?: number }>;
       try {
         rates = JSON.parse(row.rates) as typeof rates;
       } catch {

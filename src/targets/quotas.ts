@@ -27,6 +27,8 @@ const BY_NAME: [RegExp, BucketName][] = [
 
 export interface AccountQuotas {
   rates: Partial<Record<BucketName, number>>;
+  /** Requests a second one authorization token may carry ("Requests per second using a single authentication token"), when listed. */
+  perToken?: number;
   /** Why they could not be read (the defaults apply then). */
   error?: string;
   /** The quotas read but not taken as rates, each with why (the default applies to their bucket instead). */
@@ -57,6 +59,7 @@ export async function readAccountQuotas(region: string, env: NodeJS.ProcessEnv, 
     });
   const rates: Partial<Record<BucketName, number>> = {};
   const refused: string[] = [];
+  let perToken: number | undefined;
   const abortSignal = oneOffSignal(deadlineMs, signal);
   try {
     // CodeArtifact has a few dozen quotas: a page of them at most, a few pages at the very most
@@ -65,6 +68,11 @@ export async function readAccountQuotas(region: string, env: NodeJS.ProcessEnv, 
     do {
       const out = await sq.send(new ListServiceQuotasCommand({ ServiceCode: 'codeartifact', NextToken, MaxResults: 100 }), { abortSignal });
       for (const q of out.Quotas ?? []) {
+        if (/single authentication token/i.test(q.QuotaName ?? '')) {
+          const perSecond = rateOf(q, region);
+          if (typeof perSecond === 'number') perToken ??= perSecond;
+          continue;
+        }
         const hit = BY_NAME.find(([re]) => re.test(q.QuotaName ?? ''));
         if (!hit || rates[hit[1]] !== undefined) continue;
         const perSecond = rateOf(q, region);
@@ -75,7 +83,7 @@ export async function readAccountQuotas(region: string, env: NodeJS.ProcessEnv, 
     } while (NextToken);
     // the rest of the account's quotas still apply; the summary says which were not taken and why
     // the words are the peer's (a hostile one's control characters never reach a terminal)
-    return refused.length > 0 ? { rates, ignored: printable(refused.join('; ')) } : { rates };
+    return { rates, ...(perToken !== undefined ? { perToken } : {}), ...(refused.length > 0 ? { ignored: printable(refused.join('; ')) } : {}) };
   } catch (e) {
     // a refused signature's message holds the canonical request, the session token in it
     await registerSdkCredentials(sq);

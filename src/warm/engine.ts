@@ -147,7 +147,7 @@ export async function warmJob(opts: WarmOptions): Promise<WarmSummary> {
     await setup(target, retries, stop);
     if (BUCKETS.some((b) => fromJob[b] === undefined)) {
       const account = await readAccountQuotas(config.target.region, env, opts.serviceQuotasClient, stopping.hard);
-      rates = resolveRates(fromJob, account.rates);
+      rates = resolveRates(fromJob, account);
       quotaNote = quotaNoteOf(account);
       for (const b of BUCKETS) limiter.setRate(b, rates[b].rate);
     }

@@ -57,7 +57,7 @@ export interface WarmSummary {
   requests: Partial<Record<BucketName, number>>;
   /** Packuments asked of the public registry directly (one per name) for what a lockfile resolved from one of the job's npm sources. */
   publicLookups: number;
-  rates: Record<BucketName, { rate: number; source: RateSource; latencyMs?: number }>;
+  rates: Record<BucketName, { rate: number; source: RateSource; quota?: number; latencyMs?: number }>;
   quotaNote?: string;
   /** This warm moved the state to the job's new target (--retarget): from where, and how many entries it decides again. */
   retargeted?: { from: string; versions: number; warmEntries: number };
