@@ -7,10 +7,11 @@
  *    follows the redirect of its first request, and curl may go from https to http) is refused
  *    with ESOURCEURL naming the source: nothing is asked of the http server, where anyone on
  *    the way could change the pack while the ledger recorded the https URL;
- *  - a redirect to another https URL (a moved repository) is still followed.
+ *  - a redirect to another https URL (a moved repository) is still followed, and the operator's
+ *    credential helper for the job's host is not asked for the host the redirect names.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LockfileRepository } from '../src/warm/git-lockfiles.js';
@@ -25,14 +26,14 @@ let ca: Record<string, string>;
 
 const GIT_ENV = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
 
-/** A bare repository `<name>.git` served by gh, holding `dir`'s files as one commit on main, tagged with `tags`. */
-function serveRepo(name: string, dir: string, tags: string[]): void {
+/** A bare repository `<name>.git` served by `server` (gh), holding `dir`'s files as one commit on main, tagged with `tags`. */
+function serveRepo(name: string, dir: string, tags: string[], server = gh): void {
   const git = (args: string[], cwd = dir) => execFileSync('git', ['-c', 'user.name=Fixture', '-c', 'user.email=fixture@acme.example', ...args], { cwd, env: GIT_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
   git(['init', '-q', '-b', 'main']);
   git(['add', '-A']);
   git(['commit', '-q', '-m', 'release']);
   for (const t of tags) git(['tag', t]);
-  git(['clone', '-q', '--bare', dir, join(gh.reposDir, `${name}.git`)], gh.dir);
+  git(['clone', '-q', '--bare', dir, join(server.reposDir, `${name}.git`)], server.dir);
 }
 
 beforeAll(async () => {
@@ -157,5 +158,61 @@ describe('an https warm repository', () => {
       repo.close();
     }
     expect(fronts(from).filter((q) => q.front === 'http')).toEqual([]);
+  });
+});
+
+describe("the operator's credential helper for the job's https host", () => {
+  // a helper that answers whatever host git asks it for, as a script printing a CI token does;
+  // the operator scoped it to the company's git host in ~/.gitconfig
+  const PASSWORD = 'planted-git-token-7f3a9c2e';
+  let other: GitHttpServer;
+  let both: Record<string, string>;
+  const homeWith = (name: string, scope: string) => {
+    const home = join(te.dir, `home-${name}`);
+    mkdirSync(home, { recursive: true });
+    writeFileSync(join(home, '.gitconfig'), `[credential "${scope}"]\n\thelper = "!f() { test \\"$1\\" = get && printf 'username=ci\\\\npassword=${PASSWORD}\\\\n'; }; f"\n`);
+    return home;
+  };
+
+  beforeAll(async () => {
+    // another https host, which asks for credentials, serving the same repository
+    other = await startGitHttpServer({ dir: join(te.dir, 'git-http-other') });
+    other.auth = { user: 'ci', password: PASSWORD };
+    serveRepo('company', pyProject(join(te.dir, 'src-company-other'), 'https-lib', '1.0.0'), ['v1.0.0'], other);
+    const cas = join(te.dir, 'both-cas.pem');
+    writeFileSync(cas, readFileSync(gh.caFile, 'utf8') + readFileSync(other.caFile, 'utf8'));
+    both = { GIT_SSL_CAINFO: cas };
+  });
+  afterAll(async () => {
+    await other?.stop();
+  });
+
+  it('is used for that host: a source there that asks for credentials is fetched with them', async () => {
+    const job = te.writeJob({ name: 'https-helper', sources: [source('lib', other.httpsUrl('company'))], limits: { retries: 0 } });
+    const r = await te.cli(['run', job, '--dry-run', '--json'], { ...both, HOME: homeWith('scoped-other', `https://127.0.0.1:${other.httpsPort}`) });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(tagsOf(mirror('https-helper', 'lib'))).toEqual(['v1.0.0']);
+    expect(r.stdout + r.stderr).not.toContain(PASSWORD);
+  });
+
+  it('is not asked for another host a redirect names: that host never receives the token, the source fails ESOURCEAUTH', async () => {
+    const job = te.writeJob({ name: 'https-helper-redirect', sources: [source('lib', gh.httpsUrl('old-name'))], limits: { retries: 0 } });
+    gh.redirect = { to: (p) => (p.startsWith('/old-name.git/info/refs') ? other.httpsUrl('company') + p.slice('/old-name.git'.length) : undefined) };
+    const from = other.requests().length;
+    try {
+      const r = await te.cli(['run', job, '--dry-run', '--json'], { ...both, HOME: homeWith('scoped-gh', `https://127.0.0.1:${gh.httpsPort}`) });
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      const summary = JSON.parse(r.stdout) as Summary;
+      expect(summary.listErrors.map((e) => e.code)).toEqual(['ESOURCEAUTH']);
+      expect(r.stdout + r.stderr).not.toContain(PASSWORD);
+    } finally {
+      delete gh.redirect;
+    }
+    const asked = other.requests().slice(from);
+    // the redirect was followed (git asked the other host), without the operator's token
+    expect(asked.length).toBeGreaterThan(0);
+    const token = Buffer.from(`ci:${PASSWORD}`).toString('base64');
+    expect(asked.filter((q) => q.authorization?.includes(token))).toEqual([]);
+    expect(existsSync(mirror('https-helper-redirect', 'lib'))).toBe(false);
   });
 });

@@ -662,6 +662,18 @@ function credentialHelperEnv(url: string, env: Record<string, string>): Record<s
   } catch {
     return {};
   }
+  // Scoped to the URL's own scheme, host and port, as the operator scoped them (or narrower): git
+  // follows a redirect of its first request to another https host, and then asks the helpers for
+  // that host. A helper handed over unscoped would be asked there too, and one that answers
+  // whatever host it is asked for (a script printing a token) would give the company's token to
+  // whoever the redirect named.
+  let origin: string;
+  try {
+    const u = new URL(url);
+    origin = `${u.protocol}//${u.host}`;
+  } catch {
+    return {};
+  }
   const out: Record<string, string> = {};
   let n = 0;
   for (const entry of listed.split('\0')) {
@@ -669,8 +681,9 @@ function credentialHelperEnv(url: string, env: Record<string, string>): Record<s
     if (nl < 0) continue;
     const key = entry.slice(0, nl);
     // credential.helper, credential.username, credential.usehttppath: what git asks a helper with
-    if (!/^credential\.(helper|username|usehttppath)$/i.test(key)) continue;
-    out[`GIT_CONFIG_KEY_${n}`] = key;
+    const name = /^credential\.(helper|username|usehttppath)$/i.exec(key)?.[1];
+    if (!name) continue;
+    out[`GIT_CONFIG_KEY_${n}`] = `credential.${origin}.${name}`;
     out[`GIT_CONFIG_VALUE_${n}`] = entry.slice(nl + 1);
     n++;
   }

@@ -26,6 +26,8 @@ export interface GitHttpRequest {
   /** Path and query as asked (`/company.git/info/refs?service=git-upload-pack`). */
   url: string;
   status: number;
+  /** The request's Authorization header, as sent. */
+  authorization?: string;
 }
 
 export interface GitHttpServer {
@@ -46,6 +48,8 @@ export interface GitHttpServer {
    * redirected there instead (`status`, default 301), never served. Unset: served.
    */
   redirect?: { to: (pathAndQuery: string) => string | undefined; status?: number };
+  /** Set: every request must carry this user and password (Basic), else 401 with WWW-Authenticate, as a private git host answers. */
+  auth?: { user: string; password: string };
   /** The requests answered so far, in order. */
   requests(): GitHttpRequest[];
   stop(): Promise<void>;
@@ -68,7 +72,13 @@ export async function startGitHttpServer(opts: { dir?: string } = {}): Promise<G
   let self: GitHttpServer;
   const serve = (front: 'https' | 'http') => (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
-    res.on('finish', () => log.push({ front, method: req.method ?? '', url, status: res.statusCode }));
+    const authorization = req.headers.authorization;
+    res.on('finish', () => log.push({ front, method: req.method ?? '', url, status: res.statusCode, ...(authorization !== undefined ? { authorization } : {}) }));
+    if (self.auth && authorization !== `Basic ${Buffer.from(`${self.auth.user}:${self.auth.password}`).toString('base64')}`) {
+      req.resume();
+      res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="git"', 'Content-Length': '0' }).end();
+      return;
+    }
     const to = front === 'https' ? self.redirect?.to(url) : undefined;
     if (to !== undefined) {
       req.resume();
