@@ -910,3 +910,103 @@ describe('ledger export', () => {
     }
   });
 });
+
+describe('ledger verify --job with the state at hand: what an unkeyed chain cannot tell alone', () => {
+  const CUT = 'ledger-cut';
+  let cutJob: string;
+  let fresh: string;
+  const linesOf = (text: string) => text.trim().split('\n');
+  /** The entries the fresh export holds (a publish per version, and harden's origin changes). */
+  const n = () => linesOf(fresh).length - 1;
+  /** The export's entries from `lines` on, every hash and the trailer computed again: a chain that holds alone. */
+  const rechain = (entries: LedgerLine['entry'][], exportedAt: string) => {
+    let prev = GENESIS;
+    const out = entries.map((entry, i) => {
+      const hash = chainHash(prev, entry);
+      const line = exportLine({ seq: i + 1, prevHash: prev, hash, entry });
+      prev = hash;
+      return line;
+    });
+    return rejoin([...out, exportLine({ trailer: { entries: entries.length, head: prev, job: CUT, exportedAt } })]);
+  };
+  const verifyFile = async (name: string, text: string) => {
+    const file = join(te.dir, name);
+    writeFileSync(file, text);
+    const out: string[] = [];
+    const io = { stdout: { write: (t: string) => out.push(t) }, stderr: { write: () => true } } as unknown as Io;
+    const code = await ledgerVerifyCommand(file, { job: cutJob, codeartifactClient: te.client, stateDir: te.stateDir, json: true }, io);
+    const words: string[] = [];
+    const wio = { stdout: { isTTY: true, write: (t: string) => words.push(t) }, stderr: { write: () => true } } as unknown as Io;
+    await ledgerVerifyCommand(file, { job: cutJob, codeartifactClient: te.client, stateDir: te.stateDir, json: false }, wio);
+    return { code, result: JSON.parse(out.join('')) as VerifyResult, words: words.join('') };
+  };
+
+  beforeAll(async () => {
+    await seedPackages(te.sandbox.privateNpm.url, te.sandbox.privateNpm.token, [{ name: CUT, versions: ['1.0.0', '1.0.1', '1.0.2'] }]);
+    cutJob = te.writeJob({ name: CUT, privateNpm: { packages: [CUT] }, github: false });
+    expect((await te.run(cutJob)).exitCode).toBe(0);
+    const r = await te.cli(['ledger', 'export', cutJob, '--out', join(te.dir, 'cut-fresh.jsonl')]);
+    expect(r.code, r.stderr).toBe(0);
+    fresh = readFileSync(join(te.dir, 'cut-fresh.jsonl'), 'utf8');
+  });
+
+  it('the export as written: the state holds the same entries (exit 0)', async () => {
+    const v = await verifyFile('cut-as-is.jsonl', fresh);
+    expect(v.result.state).toMatchObject({ compared: true, entries: n(), heldBefore: 0, addedSince: 0 });
+    expect(v.result.state).not.toHaveProperty('differsAt');
+    expect(v.code).toBe(0);
+    expect(v.words).toContain(`holds these ${n()} entries as its first, and no other`);
+  });
+
+  it('cut at an entry boundary, the trailer written again: the chain holds alone, the state names the cut (exit 1)', async () => {
+    const lines = linesOf(fresh);
+    const kept = lines.slice(0, -2).map((l) => JSON.parse(l) as LedgerLine);
+    const trailer = (JSON.parse(lines.at(-1)!) as { trailer: { exportedAt: string } }).trailer;
+    const cut = rejoin([...lines.slice(0, -2), exportLine({ trailer: { entries: kept.length, head: kept.at(-1)!.hash, job: CUT, exportedAt: trailer.exportedAt } })]);
+    expect(verifyChain(cut).broken).toBeUndefined(); // alone, nothing to see
+    const v = await verifyFile('cut-short.jsonl', cut);
+    expect(v.result.broken).toBeUndefined();
+    expect(v.result.state).toMatchObject({ compared: true, entries: n(), heldBefore: 1, addedSince: 0 });
+    expect(v.code).toBe(1);
+    expect(v.words).toMatch(/CUT OFF against the state .*ledger-cut\.sqlite: the state recorded 1 entries after this export's last before the export was written/);
+    // the command line compares with the state of its --state-dir
+    const cli = await te.cli(['ledger', 'verify', join(te.dir, 'cut-short.jsonl'), '--job', cutJob, '--json']);
+    expect(cli.code).toBe(1);
+    expect((JSON.parse(cli.stdout) as VerifyResult).state).toMatchObject({ compared: true, heldBefore: 1 });
+  });
+
+  it('rewritten whole (an entry changed, every hash and the trailer computed again): the state names the first entry that differs (exit 1)', async () => {
+    const lines = linesOf(fresh);
+    const entries = lines.slice(0, -1).map((l) => (JSON.parse(l) as LedgerLine).entry);
+    const trailer = (JSON.parse(lines.at(-1)!) as { trailer: { exportedAt: string } }).trailer;
+    entries[1] = { ...entries[1]!, principal: 'arn:aws:iam::111122223333:user/someone-else' };
+    const forged = rechain(entries, trailer.exportedAt);
+    expect(verifyChain(forged).broken).toBeUndefined();
+    const v = await verifyFile('cut-forged.jsonl', forged);
+    expect(v.result.state).toMatchObject({ compared: true, differsAt: 2 });
+    expect(v.code).toBe(1);
+    expect(v.words).toMatch(/NOT THE STATE'S LEDGER .*: entry 2 differs from the state's/);
+    // an entry the state never held, appended with its hashes: not the state's either
+    const longer = rechain([...(linesOf(fresh).slice(0, -1).map((l) => (JSON.parse(l) as LedgerLine).entry)), { ...entries[0]!, version: '9.9.9' }], trailer.exportedAt);
+    const w = await verifyFile('cut-longer.jsonl', longer);
+    expect(w.result.state).toMatchObject({ compared: true, entries: n(), differsAt: n() + 1 });
+    expect(w.code).toBe(1);
+  });
+
+  it('entries the state recorded after the export are said, not a failure; with no state at hand, nothing is compared', async () => {
+    const state = te.openState(CUT);
+    try {
+      const last = [...ledgerLines(state.db)].at(-1)!.entry;
+      appendLedger(state.db, { ...last, at: new Date(Date.now() + 1000).toISOString(), outcome: 'origin-configuration', detail: 'later' });
+    } finally {
+      state.close();
+    }
+    const v = await verifyFile('cut-later.jsonl', fresh);
+    expect(v.result.state).toMatchObject({ compared: true, entries: n() + 1, heldBefore: 0, addedSince: 1 });
+    expect(v.code).toBe(0);
+    expect(v.words).toContain('and 1 added since the export');
+    const elsewhere = await verifyLedger(fresh, { job: cutJob, codeartifactClient: te.client, stateDir: join(te.dir, 'no-state-here') });
+    expect(elsewhere.state).toMatchObject({ compared: false, reason: expect.stringContaining('no state database') });
+    expect(elsewhere.targetErrors).toEqual([]);
+  });
+});

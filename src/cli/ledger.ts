@@ -8,11 +8,13 @@
  * names the first broken line; with `--job` it also lists the target's files
  * again and reports every version whose files no longer match what was
  * migrated (any hash, or the size, both sides have), every version no longer
- * Published there, and every version it could not ask about. Exit 1 on any of them.
+ * Published there, and every version it could not ask about; and, with the job's state at hand,
+ * compares the export with the state's own ledger (a file rewritten whole, or cut at an entry
+ * boundary with its trailer written again, holds as a chain alone). Exit 1 on any of them.
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { closeSync, constants, lstatSync, openSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { closeSync, constants, existsSync, lstatSync, openSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import PQueue from 'p-queue';
@@ -24,7 +26,7 @@ import { withRetry } from '../engine/retry.js';
 import { stopWhenStuck } from '../engine/stop.js';
 import { forOutput } from '../redact.js';
 import { StateDb } from '../state/db.js';
-import { canonical, chainHash, exportLine, GENESIS, LedgerChecker, ledgerLines, MAX_LEDGER_LINE_BYTES, type LedgerLine } from '../state/ledger.js';
+import { canonical, chainHash, exportLine, GENESIS, LedgerChecker, ledgerLines, MAX_LEDGER_LINE_BYTES, type LedgerLine, type LedgerTrailer } from '../state/ledger.js';
 import { existingState, isLockFile } from '../state/lock.js';
 import { CodeArtifact, type PackageCoordinates, type TargetAsset, type TargetVersion } from '../targets/codeartifact.js';
 import { createTarget } from '../targets/index.js';
@@ -43,6 +45,10 @@ export async function ledgerExportCommand(jobFile: string, opts: { stateDir?: st
   try {
     const job = loadJob(jobFile);
     const database = existingState(job, opts.stateDir ?? 'state', `run it first: codeartifact-migrate run ${jobFile}`);
+    // taken before the state is read: every entry recorded before it is in the export (but one whose
+    // transaction was under way at that instant), so `verify --job` can tell entries cut off its end
+    // (recorded before it) from entries added since
+    const exportedAt = new Date().toISOString();
     const state = StateDb.openToRead(database);
     // written beside its name and renamed when whole: a partial export would read as "entries cut off"
     const outPath = opts.out && opts.out !== '-' ? resolve(opts.out) : undefined;
@@ -86,7 +92,7 @@ export async function ledgerExportCommand(jobFile: string, opts: { stateDir?: st
         await write(opts.format === 'csv' ? `${csvRow(line)}\n` : `${exportLine({ seq: line.seq, prevHash: line.prevHash, hash: line.hash, entry: line.entry })}\n`);
       }
       await stopped(n);
-      if (opts.format !== 'csv') await write(`${exportLine({ trailer: { entries: n, head, job: job.name, exportedAt: new Date().toISOString() } })}\n`);
+      if (opts.format !== 'csv') await write(`${exportLine({ trailer: { entries: n, head, job: job.name, exportedAt } })}\n`);
       if (out) {
         out.commit();
         print(io.stderr, `${n} ledger entries written to ${opts.out}; head hash ${head || '(empty)'}: keep it apart from the file (ledger verify --head checks it)\n`);
@@ -264,6 +270,17 @@ export interface VerifyResult {
    * or run on a second copy). `missing`: the chain ends before the older export's last entry.
    */
   since?: { file: string; entries: number; head: string; holds: boolean; forkedAt?: number; missing?: number };
+  /**
+   * With `--job` and the job's state database at hand: the export compared with the state's own
+   * ledger. `compared: false` with why when there is none to compare with (verified on another
+   * machine: nothing is said of it). `differsAt`: the first entry whose hash is not the state's
+   * (the file rewritten and every hash recomputed, another ledger's entries, or the state restored
+   * from an older copy or run from a second copy since); an export longer than the state's ledger
+   * differs at the first entry the state lacks. `heldBefore`: entries the state holds after this
+   * export's last that it recorded before the export was written (its trailer's `exportedAt`):
+   * cut off the end of this file and the trailer written again. `addedSince`: those recorded after.
+   */
+  state?: { database: string; compared: true; entries: number; differsAt?: number; heldBefore: number; addedSince: number } | { database: string; compared: false; reason: string };
 }
 
 export interface VerifyOptions {
@@ -280,6 +297,13 @@ export interface VerifyOptions {
    * under the same listing. Costs one download per file, at the job's getAsset rate.
    */
   download?: boolean;
+  /**
+   * With `job`: the state directory whose `<job>.sqlite` the export is compared with (the CLI's
+   * --state-dir). The export must be the state's ledger, entry for entry, and hold every entry the
+   * state held when it was exported: what an unkeyed chain cannot tell alone (a file rewritten
+   * whole, or cut at an entry boundary with its trailer written again) the state's own copy can.
+   */
+  stateDir?: string;
   /** After each version read on the target (or given up on): how many of how many, so a long check is not a silent one. */
   onProgress?: (p: VerifyProgress) => void;
   /** Abort = stop reading the target (Ctrl-C, SIGTERM): what was read is reported, the rest counted unread (`targetStopped`: EINTERRUPTED). */
@@ -327,7 +351,7 @@ export async function ledgerVerifyCommand(file: string, opts: VerifyOptions & { 
     }
     if (json) print(io.stdout, `${JSON.stringify({ file, ...result }, null, 2)}\n`);
     else printEntries(io.stdout, describeVerify(file, result, opts));
-    return result.broken || result.tornLastLine || result.headMismatch || result.targetMismatches.length || result.targetNotPublished.length || result.targetErrors.length || result.targetStopped || !result.trailer || (result.since && !result.since.holds) ? 1 : 0;
+    return result.broken || result.tornLastLine || result.headMismatch || result.targetMismatches.length || result.targetNotPublished.length || result.targetErrors.length || result.targetStopped || !result.trailer || (result.since && !result.since.holds) || (result.state?.compared && (result.state.differsAt !== undefined || result.state.heldBefore > 0)) ? 1 : 0;
   } catch (e) {
     return reportError(e, io, json);
   }
@@ -399,11 +423,14 @@ function domainKey(t: Record<string, unknown>): string {
   return t['domain'] === undefined ? '' : `${String(t['region'] ?? '')}/${String(t['domainOwner'] ?? '')}/${String(t['domain'])}`;
 }
 
-function collector(): { latest: Map<string, Migrated>; onEntry: (l: LedgerLine) => void } {
+function collector(): { latest: Map<string, Migrated>; hashes: HashList; onEntry: (l: LedgerLine) => void } {
   const latest = new Map<string, Migrated>();
+  const hashes = new HashList();
   return {
     latest,
-    onEntry: ({ seq, entry: e }) => {
+    hashes,
+    onEntry: ({ seq, hash, entry: e }) => {
+      hashes.push(hash);
       if ((e.outcome !== 'published' && e.outcome !== 'present-identical') || !e.package || !e.version || !e.format) return;
       // a chain computed whole holds whatever its entries say (without --head): one naming a version
       // by anything but text is reported, never read (nor crashes the check)
@@ -422,14 +449,14 @@ function collector(): { latest: Map<string, Migrated>; onEntry: (l: LedgerLine) 
 
 /** Verify an export given as text (tests; the CLI streams the file). */
 export async function verifyLedger(text: string, opts: VerifyOptions): Promise<VerifyResult> {
-  const { latest, onEntry } = collector();
+  const { latest, hashes, onEntry } = collector();
   // what each version's files hash to is kept only for the target's reading: a chain check keeps nothing per entry
   const checker = new LedgerChecker(opts.job ? onEntry : undefined, opts.head?.trim().toLowerCase());
   const lines = text.split('\n');
   if (lines.at(-1) === '') lines.pop();
   lines.forEach((l, i) => checker.push(l, i + 1));
   checker.end(text.endsWith('\n'));
-  return finish(checker, latest, opts);
+  return finish(checker, latest, opts, hashes);
 }
 
 /**
@@ -438,16 +465,16 @@ export async function verifyLedger(text: string, opts: VerifyOptions): Promise<V
  * not a regular file (a FIFO that would wait for a writer, a device) is refused before a read.
  */
 export async function verifyLedgerFile(file: string, opts: VerifyOptions): Promise<VerifyResult> {
-  const { latest, onEntry } = collector();
+  const { latest, hashes, onEntry } = collector();
   const older = opts.since !== undefined ? await olderExport(opts.since) : undefined;
   let forkedAt: number | undefined;
   const against = older && ((l: LedgerLine) => {
-    if (forkedAt === undefined && l.seq <= older.entries && older.hashes.toString('hex', (l.seq - 1) * 32, l.seq * 32) !== l.hash) forkedAt = l.seq;
+    if (forkedAt === undefined && l.seq <= older.entries && older.hashes.at(l.seq) !== l.hash) forkedAt = l.seq;
   });
   // what each version's files hash to is kept only for the target's reading: a chain check keeps nothing per entry
   const each = opts.job && against ? (l: LedgerLine) => (against(l), onEntry(l)) : opts.job ? onEntry : against;
   const checker = new LedgerChecker(each, opts.head?.trim().toLowerCase());
-  const result = await readExport(file, checker, opts, latest);
+  const result = await readExport(file, checker, opts, latest, hashes);
   if (older) {
     const c = checker.check;
     const missing = !c.broken && forkedAt === undefined && c.entries < older.entries ? older.entries - c.entries : undefined;
@@ -461,30 +488,40 @@ export async function verifyLedgerFile(file: string, opts: VerifyOptions): Promi
  * its entries in order (32 bytes each), its count and head. One that does not verify is no
  * reference to hold a later export to: ECONFIG naming why.
  */
-async function olderExport(file: string): Promise<{ entries: number; head: string; hashes: Buffer }> {
-  let hashes = Buffer.alloc(32 * 1024);
-  let n = 0;
-  const checker = new LedgerChecker((l) => {
-    if ((n + 1) * 32 > hashes.length) {
-      const more = Buffer.alloc(hashes.length * 2);
-      hashes.copy(more);
-      hashes = more;
-    }
-    hashes.write(l.hash, n * 32, 'hex');
-    n++;
-  });
-  const r = await readExport(file, checker, {}, new Map());
+async function olderExport(file: string): Promise<{ entries: number; head: string; hashes: HashList }> {
+  const hashes = new HashList();
+  const checker = new LedgerChecker((l) => hashes.push(l.hash));
+  const r = await readExport(file, checker, {}, new Map(), hashes);
   const why = r.broken ? `line ${r.broken.line}: ${r.broken.reason}` : r.tornLastLine ? 'its last line is cut off' : !r.trailer ? 'it has no trailer (entries may have been cut off its end)' : undefined;
   if (why) {
     throw new MigrateError('ECONFIG', `--since ${file} does not verify itself (${why}): it cannot be the earlier export to compare with`, {
       hint: 'pass the earlier export as `ledger export` wrote it (check it alone: ledger verify FILE --head <its head>)',
     });
   }
-  return { entries: n, head: n ? checker.head : '', hashes };
+  return { entries: hashes.length, head: hashes.length ? checker.head : '', hashes };
+}
+
+/** The hash of each verified entry in order, 32 bytes each: what an export is compared with, never its entries. */
+class HashList {
+  private buf = Buffer.alloc(32 * 1024);
+  length = 0;
+  push(hex: string): void {
+    if ((this.length + 1) * 32 > this.buf.length) {
+      const more = Buffer.alloc(this.buf.length * 2);
+      this.buf.copy(more);
+      this.buf = more;
+    }
+    this.buf.write(hex, this.length * 32, 'hex');
+    this.length++;
+  }
+  /** The hash of entry `seq` (1-based). */
+  at(seq: number): string {
+    return this.buf.toString('hex', (seq - 1) * 32, seq * 32);
+  }
 }
 
 /** Read an export through `checker` (see verifyLedgerFile), then what the options ask of the result. */
-async function readExport(file: string, checker: LedgerChecker, opts: VerifyOptions, latest: Map<string, Migrated>): Promise<VerifyResult> {
+async function readExport(file: string, checker: LedgerChecker, opts: VerifyOptions, latest: Map<string, Migrated>, hashes: HashList): Promise<VerifyResult> {
   const unreadable = (why: string, cause?: unknown) => new MigrateError('ECONFIG', `cannot read ${file}: ${why}`, { cause, hint: 'pass a file written by `ledger export` (JSON Lines)' });
   let fh;
   try {
@@ -570,10 +607,10 @@ async function readExport(file: string, checker: LedgerChecker, opts: VerifyOpti
   } finally {
     await fh.close();
   }
-  return finish(checker, latest, opts);
+  return finish(checker, latest, opts, hashes);
 }
 
-async function finish(checker: LedgerChecker, latest: Map<string, Migrated>, opts: VerifyOptions): Promise<VerifyResult> {
+async function finish(checker: LedgerChecker, latest: Map<string, Migrated>, opts: VerifyOptions, hashes: HashList): Promise<VerifyResult> {
   const c = checker.check;
   const result: VerifyResult = {
     entries: c.entries,
@@ -590,8 +627,49 @@ async function finish(checker: LedgerChecker, latest: Map<string, Migrated>, opt
     result.headMismatch = { expected: opts.head, actual: head, ...(checker.seekAt !== undefined ? { keptAt: checker.seekAt } : {}) };
   }
   // a torn last line leaves the entries before it valid: those are read again too
-  if (opts.job && !c.broken) await checkTarget(latest, opts.job, result, opts, checker.jobName);
+  if (opts.job && !c.broken) {
+    await checkTarget(latest, opts.job, result, opts, checker.jobName);
+    if (opts.stateDir !== undefined) result.state = againstState(opts.job, opts.stateDir, hashes, c.tornLastLine ? undefined : checker.trailer);
+  }
   return result;
+}
+
+/**
+ * The export against the job's state database, when it is at hand: the state's ledger is the
+ * record the export was written from, so a file rewritten whole (every hash and the trailer
+ * computed again) or cut at an entry boundary (the trailer written again for the entries left)
+ * is found without a head kept apart. Read-only (a private copy when the state cannot be opened
+ * as it is, as every reading command does).
+ */
+function againstState(jobFile: string, stateDir: string, exported: HashList, trailer: LedgerTrailer | undefined): NonNullable<VerifyResult['state']> {
+  const job = loadJob(jobFile);
+  const database = join(stateDir, `${job.name}.sqlite`);
+  if (!existsSync(database)) return { database, compared: false, reason: `no state database of job "${job.name}" there (pass --state-dir to compare the export with the state's own ledger)` };
+  let state: StateDb;
+  try {
+    state = StateDb.openToRead(database);
+  } catch (e) {
+    return { database, compared: false, reason: toError(e).message };
+  }
+  try {
+    const exportedAt = trailer ? Date.parse(trailer.exportedAt) : NaN;
+    let entries = 0;
+    let differsAt: number | undefined;
+    let heldBefore = 0;
+    let addedSince = 0;
+    for (const r of state.db.prepare('SELECT hash, at FROM ledger ORDER BY seq').iterate() as Iterable<{ hash: string; at: string }>) {
+      entries++;
+      if (entries <= exported.length) {
+        if (differsAt === undefined && exported.at(entries) !== r.hash) differsAt = entries;
+      } else if (Date.parse(r.at) < exportedAt) heldBefore++;
+      else addedSince++;
+    }
+    // entries the state does not hold at all: another ledger's, or the state restored from an older copy since
+    if (differsAt === undefined && entries < exported.length) differsAt = entries + 1;
+    return { database, compared: true, entries, ...(differsAt !== undefined ? { differsAt } : {}), heldBefore: differsAt === undefined ? heldBefore : 0, addedSince: differsAt === undefined ? addedSince : 0 };
+  } finally {
+    state.close();
+  }
 }
 
 /** How long a row of requests nobody answered at lasts before the verify stops reading (a run's: UNREACHABLE_FOR_MS). */
@@ -800,6 +878,17 @@ function describeVerify(file: string, r: VerifyResult, opts: VerifyOptions): str
         `  FORKED FROM ${o.file}: entries 1 to ${o.forkedAt - 1} are alike, entry ${o.forkedAt} differs: the ${o.entries - o.forkedAt + 1} entries ${o.file} holds from ${o.forkedAt} on are not in this export (the state restored from a copy older than that export, or run from a second copy, since); keep both exports`,
       );
     } else if (o.missing !== undefined) lines.push(`  CUT SHORT against ${o.file}: this export ends after entry ${r.entries}, the earlier one holds ${o.entries}: its last ${o.missing} are not here (the state restored from an older copy since, or entries cut off this file and the trailer written again)`);
+  }
+  if (r.state) {
+    const st = r.state;
+    if (!st.compared) lines.push(`  not compared with the state ${st.database}: ${st.reason}`);
+    else if (st.differsAt !== undefined) {
+      lines.push(
+        `  NOT THE STATE'S LEDGER ${st.database}: entry ${st.differsAt} ${st.differsAt > st.entries ? `is not in the state, whose ledger holds ${st.entries}` : 'differs from the state\'s'} (this file rewritten with every hash and its trailer computed again, another ledger's entries, or the state restored from an older copy or run from a second copy since): keep both and compare them`,
+      );
+    } else if (st.heldBefore > 0) {
+      lines.push(`  CUT OFF against the state ${st.database}: the state recorded ${st.heldBefore} entries after this export's last before the export was written (its trailer's exportedAt): they were cut off the end of this file and the trailer written again${st.addedSince ? `; ${st.addedSince} more were added since` : ''}`);
+    } else lines.push(`  the state ${st.database} holds these ${r.entries} entries as its first${st.addedSince ? `, and ${st.addedSince} added since the export` : ', and no other'}`);
   }
   const notPublished = r.targetNotPublished.length ? `, ${r.targetNotPublished.length} not Published` : '';
   if (r.targetChecked || r.targetErrors.length || r.targetStopped) lines.push(`  target: ${r.targetChecked} versions read again${opts.download ? ` (${r.targetDownloaded ?? 0} files downloaded and hashed)` : ''}, ${new Set(r.targetMismatches.map((m) => `${m.package}@${m.version}`)).size} with other files${notPublished}, ${r.targetErrors.length + (r.targetStopped?.unread ?? 0)} unread`);

@@ -302,7 +302,7 @@ export function buildProgram(): Command {
     .action(async (file: string, flags: { head?: string; since?: string; job?: string; download?: boolean; json?: boolean }) => {
       // the first Ctrl-C stops the reading of the target and prints what was read; a second one exits at once
       const stop = interruptible(true);
-      const code = await ledgerVerifyCommand(file, { ...flags, signal: stop.signal }, processIo);
+      const code = await ledgerVerifyCommand(file, { ...flags, stateDir: program.opts().stateDir, signal: stop.signal }, processIo);
       process.exitCode = stop.signal.aborted ? 130 : code;
     });
 
