@@ -217,6 +217,18 @@ describe('ledger verify', () => {
     });
   }
 
+  it('the last entry written twice (as it is, renumbered, or with the trailer counted again): the copy is the broken line', async () => {
+    const lines = chainLines();
+    const last = JSON.parse(lines.at(-1)!) as LedgerLine;
+    const renumbered = exportLine({ ...last, seq: lines.length + 1 });
+    const recounted = exportLine({ trailer: { ...(JSON.parse(trailerLine()) as { trailer: object }).trailer, entries: lines.length + 1 } });
+    for (const text of [rejoin([...lines, lines.at(-1)!, trailerLine()]), rejoin([...lines, renumbered, trailerLine()]), rejoin([...lines, renumbered, recounted])]) {
+      const r = await verifyLedger(text, {});
+      expect(r.broken?.line).toBe(lines.length + 1);
+      expect(r.entries).toBe(lines.length);
+    }
+  });
+
   it('entries cut off the end: the trailer no longer matches; no trailer at all is reported too', async () => {
     const lines = chainLines();
     const cut = await verifyLedger(rejoin([...lines.slice(0, -1), trailerLine()]), {});
