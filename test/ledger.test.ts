@@ -987,6 +987,17 @@ describe('ledger verify --job with the state at hand: what an unkeyed chain cann
     expect((JSON.parse(cli.stdout) as VerifyResult).state).toMatchObject({ compared: true, heldBefore: 1 });
   });
 
+  it('cut, with a trailer whose exportedAt is no time (so no entry could be said recorded before it): the trailer is refused (exit 1)', async () => {
+    const lines = linesOf(fresh);
+    const kept = lines.slice(0, -2).map((l) => JSON.parse(l) as LedgerLine);
+    for (const exportedAt of ['x', '', 1700000000000, null, '2024-01-01']) {
+      const cut = rejoin([...lines.slice(0, -2), exportLine({ trailer: { entries: kept.length, head: kept.at(-1)!.hash, job: CUT, exportedAt } })]);
+      const v = await verifyFile('cut-no-time.jsonl', cut);
+      expect(v.result.broken, String(exportedAt)).toMatchObject({ line: lines.length - 1, reason: expect.stringContaining('trailer') });
+      expect(v.code).toBe(1);
+    }
+  });
+
   it('rewritten whole (an entry changed, every hash and the trailer computed again): the state names the first entry that differs (exit 1)', async () => {
     const lines = linesOf(fresh);
     const entries = lines.slice(0, -1).map((l) => (JSON.parse(l) as LedgerLine).entry);

@@ -199,6 +199,8 @@ export interface LedgerTrailer {
 }
 
 const LINE_KEYS = 'entry,hash,prevHash,seq';
+/** The trailer's exportedAt as export writes it (Date.prototype.toISOString). */
+const EXPORTED_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const TRAILER_KEYS = 'entries,exportedAt,head,job';
 
 /**
@@ -306,6 +308,11 @@ export class LedgerChecker {
     const t = parsed.trailer as Partial<LedgerTrailer> | null;
     if (t === null || typeof t !== 'object' || Object.keys(parsed).join(',') !== 'trailer' || Object.keys(t).sort().join(',') !== TRAILER_KEYS || !isExportLine(text, parsed)) {
       return this.fail(line, 'the trailer is not the one ledger export writes ({"trailer":{"entries","exportedAt","head","job"}}, canonical)');
+    }
+    // export writes the time it began (toISOString): `verify --job` tells entries cut off the end from
+    // entries added since by it, so a trailer with no such time would hide a cut
+    if (typeof t.exportedAt !== 'string' || !EXPORTED_AT.test(t.exportedAt) || !Number.isFinite(Date.parse(t.exportedAt))) {
+      return this.fail(line, `the trailer's exportedAt ${JSON.stringify(t.exportedAt)?.slice(0, 60)} is not the time ledger export writes (such as 2026-01-31T12:00:00.000Z)`);
     }
     this.trailer = t as LedgerTrailer;
     const head = this.check.entries ? this.head : '';
