@@ -464,6 +464,14 @@ describe.each([
     expect(e?.code).toBe('ENOENT');
   });
 
+  it('a program given by a path that is not there (a mistyped build.python) rejects with ENOENT too, never an exit 127 the build is blamed for', async () => {
+    const e = await run([join(tmp, 'no-such-python3'), '-m', 'build'], contain).then(
+      () => undefined,
+      (err: unknown) => err as NodeJS.ErrnoException,
+    );
+    expect(e?.code).toBe('ENOENT');
+  });
+
   it('a missing cwd rejects with ENOENT', async () => {
     const e = await run(['true'], { ...contain, cwd: join(tmp, 'no-such-dir') }).then(
       () => undefined,

@@ -554,6 +554,21 @@ with zipfile.ZipFile(out + "/wheelfile_lib-1.0-py3-none-any.whl", "w") as z:
     expect(e.code).toBe('ECONFIG');
   });
 
+  it("an interpreter that does not exist, or a build program not on the build's PATH (/usr/bin:/bin), is EBUILD naming that program and the setting to fix: never the tag's \"exit code 127\" with a hint to fix it at the source", async () => {
+    const r = await repo(setuptoolsPyproject('noexe-lib', '1.0'), 'v1.0');
+    const python = join(tmp, 'no-such-venv', 'bin', 'python3');
+    const e = await failure(build(r, 'v1.0', { name: 'noexe-lib', python }));
+    expect(e.code).toBe('EBUILD');
+    expect(e.actual).toBe(python);
+    expect(e.hint).toContain('build.python');
+    // a program a pip install put in /usr/local/bin: on the operator's PATH, not the build's
+    const e2 = await failure(build(r, 'v1.0', { name: 'noexe-lib', command: 'no-such-pyproject-build --outdir {outdir} {srcdir}' }));
+    expect(e2.code).toBe('EBUILD');
+    expect(e2.actual).toBe('no-such-pyproject-build');
+    expect(e2.expected).toContain('/usr/bin:/bin');
+    expect(e2.hint).toContain('build.command');
+  });
+
   it('refuses an output directory inside the checkout (ECONFIG)', async () => {
     const r = await repo(setuptoolsPyproject('in-lib', '1.0'), 'v1.0');
     const co = await checkout(r, 'v1.0');

@@ -239,6 +239,15 @@ const start = (job) => {
   if (job.nested) {
     // a user namespace of its own, mapped to the user's uid (root's too): no capability over the covers.
     // argv[0] is looked up here, so a missing program is ENOENT as spawn gives it
+    // a path (a mistyped build.python) is checked here too: the nested unshare would run it, fail, and
+    // exit 127 as if the command had, its "failed to execute" the build's output
+    if (argv[0].includes('/')) {
+      try {
+        accessSync(argv[0], constants.X_OK);
+      } catch (e) {
+        failed(Object.assign(new Error('spawn ' + argv[0] + ' ' + e.code), { code: e.code, errno: e.errno, syscall: 'spawn ' + argv[0], path: argv[0] }));
+      }
+    }
     const found = lookUp(argv[0], job.env.PATH);
     if (!found) failed(Object.assign(new Error('spawn ' + argv[0] + ' ENOENT'), { code: 'ENOENT', errno: -2, syscall: 'spawn ' + argv[0], path: argv[0] }));
     argv = [...job.nested, found, ...argv.slice(1)];

@@ -37,7 +37,7 @@ import { buildPathMap, offlineHint, runProcess, toolVersion, type RunResult } fr
 import { MAX_VERSION_KEY, shownKey } from '../sources/bounded.js';
 import { isValidProjectName, normalizePep440, normalizeProjectName, parseCoreMetadata, parseWheelName, pep440Key, readSdistPkgInfo, readWheelMetadata, samePep440, splitSdistName, type CoreMetadata, type Fail } from './python-metadata.js';
 import { clampSdistTimes } from './sdist-times.js';
-import { BUILD_LOG_TAIL_MAX, redact } from '../redact.js';
+import { BUILD_LOG_TAIL_MAX, printable, redact } from '../redact.js';
 
 export { isValidProjectName, normalizePep440, normalizeProjectName, parseCoreMetadata, parseWheelName, samePep440, splitSdistName, type CoreMetadata } from './python-metadata.js';
 
@@ -185,12 +185,7 @@ export async function buildPython(opts: PythonBuildOptions): Promise<PythonBuild
     } catch (e) {
       // this machine's (no temp folder to contain the build with): the run stops, the tag is not blamed
       if (e instanceof MigrateError) throw e;
-      throw new MigrateError('EBUILD', `${subject}: the build command cannot be started: ${toError(e).message}`, {
-        subject,
-        actual: argv.join(' '),
-        cause: e,
-        hint: `install the build tools (Debian: apt-get install python3-build python3-setuptools python3-wheel) or fix the job's python/command`,
-      });
+      throw cannotStart(e, argv, python, env.PATH!, subject);
     }
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -219,6 +214,37 @@ export async function buildPython(opts: PythonBuildOptions): Promise<PythonBuild
   const interpreter = await toolVersion([python, '-c', 'import platform; print(platform.python_version())'], { PATH: '/usr/bin:/bin', PYTHONNOUSERSITE: '1' });
   const builtWith = { python: interpreter, generators: [...new Set(files.flatMap((f) => (f.generator ? [f.generator] : [])))] };
   return { name: normalizeProjectName(opts.name), version, files, output: run.output, durationMs: Date.now() - started, builtWith };
+}
+
+/**
+ * The build's program could not be started (no such file, not executable): the job's setting or
+ * this machine's tools, never the tag's. Named with the setting to fix: the interpreter
+ * (build.python) where the command starts with it, else the command's program, looked up on the
+ * build's own PATH, which is not the operator's (a `pip install build` puts pyproject-build in
+ * /usr/local/bin, where the build does not look).
+ */
+function cannotStart(e: unknown, argv: readonly string[], python: string, path: string, subject: string): MigrateError {
+  const program = argv[0]!;
+  const err = toError(e) as NodeJS.ErrnoException;
+  if (err.code !== 'ENOENT' && err.code !== 'EACCES') {
+    return new MigrateError('EBUILD', `${subject}: the build command cannot be started: ${err.message}`, {
+      subject,
+      actual: argv.join(' '),
+      cause: e,
+      hint: `install the build tools (Debian: apt-get install python3-build python3-setuptools python3-wheel) or fix the job's python/command`,
+    });
+  }
+  const why = err.code === 'EACCES' ? 'is not executable' : program.includes('/') ? 'does not exist' : `is not on the build's PATH (${path})`;
+  const isPython = program === python;
+  return new MigrateError('EBUILD', `${subject}: the build's ${isPython ? 'interpreter' : 'program'} ${JSON.stringify(printable(program))} ${why}`, {
+    subject,
+    expected: program.includes('/') ? 'an executable file' : `an executable on ${path}`,
+    actual: program,
+    cause: e,
+    hint: isPython
+      ? `set build.python in the job file to an interpreter that has the build tools (Debian: apt-get install python3-build python3-setuptools python3-wheel, then /usr/bin/python3)`
+      : `fix build.command (or the version's command) in the job file: give the program by its absolute path, or install it under /usr/bin`,
+  });
 }
 
 /** The last lines of a build's output, for an error message. */
