@@ -402,6 +402,35 @@ with zipfile.ZipFile(out + "/wheelfile_lib-1.0-py3-none-any.whl", "w") as z:
     }
   });
 
+  it("refuses a wheel pip will not install for its RECORD (none: pip's OSError), or whose RECORD names a file outside the install (an uninstall by it deletes that file); a RECORD hash that is wrong is installed by pip and uv alike, and taken", async () => {
+    const writer = (record: string | null) => [
+      '/usr/bin/python3',
+      '-c',
+      `import io, sys, tarfile, zipfile
+out = sys.argv[1]
+meta = b"Metadata-Version: 2.1\\nName: record-lib\\nVersion: 1.0\\n"
+with tarfile.open(out + "/record_lib-1.0.tar.gz", "w:gz") as t:
+    i = tarfile.TarInfo("record_lib-1.0/PKG-INFO"); i.size = len(meta); t.addfile(i, io.BytesIO(meta))
+with zipfile.ZipFile(out + "/record_lib-1.0-py3-none-any.whl", "w") as z:
+    z.writestr("record_lib.py", "X = 1\\n")
+    z.writestr("record_lib-1.0.dist-info/METADATA", meta)
+    z.writestr("record_lib-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\\nGenerator: hand\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n")
+    r = ${record === null ? 'None' : JSON.stringify(record)}
+    if r is not None: z.writestr("record_lib-1.0.dist-info/RECORD", r)
+`,
+      '{outdir}',
+    ];
+    const r = await repo(setuptoolsPyproject('record-lib', '1.0'), 'v1.0');
+    const wrongHash = 'record_lib.py,sha256=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA,6\nrecord_lib-1.0.dist-info/RECORD,,\n';
+    const ok = await build(r, 'v1.0', { name: 'record-lib', command: writer(wrongHash) });
+    expect(ok.files.map((f) => f.filename)).toEqual(['record_lib-1.0.tar.gz', 'record_lib-1.0-py3-none-any.whl']);
+    for (const record of [null, '../../../../home/user/.bashrc,,\nrecord_lib-1.0.dist-info/RECORD,,\n', '"/etc/passwd",,\n', 'record_lib/../../x.py,,\n', 'C:\\\\Windows\\\\x.dll,,\n']) {
+      const e = await failure(build(r, 'v1.0', { name: 'record-lib', command: writer(record) }));
+      expect(e.code, String(record)).toBe('EBADBUILD');
+      expect(e.message, String(record)).toMatch(/record_lib-1\.0-py3-none-any\.whl: .*RECORD/);
+    }
+  });
+
   it('refuses a tag that is not PEP 440 before building anything', async () => {
     const out = join(tmp, `out-${++n}`);
     const e = await failure(buildPython({ checkoutDir: tmp, commitTime: new Date(), outDir: out, name: 'x', version: 'release-one' }));

@@ -205,7 +205,7 @@ export async function readWheelMetadata(path: string, maxBytes: number, fail: Fa
       if (top.endsWith('.dist-info') && top !== (infoDir ??= top)) {
         throw fail(`the wheel has more than one .dist-info folder (${[infoDir, top].sort().map((d) => printable(d).slice(0, 200)).join(', ')}): pip installs none of it`);
       }
-      if (/^[^/]+\.dist-info\/WHEEL$/.test(entry.fileName)) wheelFiles.set(entry.fileName, entry);
+      if (/^[^/]+\.dist-info\/(WHEEL|RECORD)$/.test(entry.fileName)) wheelFiles.set(entry.fileName, entry);
       if (!/^[^/]+\.dist-info\/METADATA$/.test(entry.fileName)) continue;
       if (found) throw fail(`the wheel holds two METADATA files (${found.fileName}, ${entry.fileName})`);
       found = entry;
@@ -235,6 +235,7 @@ export async function readWheelMetadata(path: string, maxBytes: number, fail: Fa
     if (wheelVersion === undefined || !/^1(?:\.\d+)*$/.test(wheelVersion)) {
       throw fail(`${dir}/WHEEL says Wheel-Version ${wheelVersion === undefined ? '(none)' : JSON.stringify(printable(wheelVersion).slice(0, 40))}: pip installs 1.x only`, { expected: 'Wheel-Version: 1.x' });
     }
+    await checkRecord(zip, wheelFiles.get(`${dir}/RECORD`), dir, fail);
     const line = /^Generator:[ \t]*(.*?)[ \t]*$/m.exec(wheelText)?.[1];
     const generator = line ? printable(line).slice(0, 200) : undefined;
     return { dir, data: Buffer.concat(chunks), ...(generator ? { generator } : {}) };
@@ -244,6 +245,71 @@ export async function readWheelMetadata(path: string, maxBytes: number, fail: Fa
   } finally {
     zip.close();
   }
+}
+
+/** The most of a wheel's RECORD read: a line per file, far under this for any real wheel. */
+const MAX_RECORD_FILE = 64 * 1024 * 1024;
+
+/**
+ * A wheel's RECORD: pip installs no wheel without one ("Could not install packages due to an
+ * OSError: RECORD"), and an installer that uninstalls by it deletes what its rows name, so a row
+ * that is absolute or climbs out with `..` names a file outside the install (uv up to 0.11.5
+ * deleted it: GHSA-pjjw-68hj-v9mw). A row's hash is not checked: real backends have written
+ * RECORDs with wrong hashes (uv_build 0.7's hex digests) that pip and uv install all the same.
+ * https://packaging.python.org/en/latest/specifications/recording-installed-packages/#the-record-file
+ */
+async function checkRecord(zip: yauzl.ZipFile, record: yauzl.Entry | undefined, dir: string, fail: Fail): Promise<void> {
+  if (!record) throw fail(`the wheel has no ${dir}/RECORD: pip will not install it`);
+  if (record.uncompressedSize > MAX_RECORD_FILE) throw fail(`${dir}/RECORD is ${record.uncompressedSize} bytes`, { code: 'ETOOLARGE', expected: `at most ${MAX_RECORD_FILE} bytes` });
+  const parts: Buffer[] = [];
+  for await (const c of await zip.openReadStreamPromise(record)) parts.push(c as Buffer);
+  for (const path of recordPaths(Buffer.concat(parts).toString('utf8'))) {
+    const segments = path.split(/[\\/]/);
+    if (/^[\\/]/.test(path) || /^[A-Za-z]:/.test(path) || segments.includes('..')) {
+      throw fail(`${dir}/RECORD names ${JSON.stringify(printable(path).slice(0, 200))}, outside the install: an uninstall by it deletes that file`, {
+        expected: 'paths inside the wheel',
+        actual: printable(path).slice(0, 200),
+      });
+    }
+  }
+}
+
+/** The first field of each RECORD row (CSV as Python's csv module writes it: a field may be quoted, `""` a quote inside). */
+function recordPaths(text: string): string[] {
+  const out: string[] = [];
+  for (let at = 0; at < text.length; ) {
+    let path: string;
+    if (text[at] === '"') {
+      let end = at + 1;
+      path = '';
+      for (;;) {
+        const q = text.indexOf('"', end);
+        if (q < 0) {
+          path += text.slice(end);
+          end = text.length;
+          break;
+        }
+        path += text.slice(end, q);
+        if (text[q + 1] === '"') {
+          path += '"';
+          end = q + 2;
+        } else {
+          end = q + 1;
+          break;
+        }
+      }
+      at = end;
+    } else {
+      const stop = text.slice(at).search(/[,\r\n]/);
+      path = stop < 0 ? text.slice(at) : text.slice(at, at + stop);
+      at = stop < 0 ? text.length : at + stop;
+    }
+    if (path !== '') out.push(path);
+    const eol = text.slice(at).search(/\r\n|\n|\r/);
+    if (eol < 0) break;
+    at += eol + (text.startsWith('\r\n', at + eol) ? 2 : 1);
+  }
+  return out;
 }
 
 function nextEntry(zip: yauzl.ZipFile): Promise<yauzl.Entry | undefined> {
