@@ -626,6 +626,32 @@ describe('warm.repositories[].branches', () => {
   });
 });
 
+describe('build commands', () => {
+  const pypiJob = (build: Record<string, unknown>, versions: Record<string, unknown> = {}, format = 'pypi'): Job => ({
+    ...validJob(),
+    target: { ...validJob().target, repositories: { npm: { internal: 'npm-internal' }, pypi: { internal: 'pypi-internal' } } },
+    sources: [{ id: 'lib', kind: 'git', url: 'git+ssh://git@git.acme.example/lib.git', format, package: 'acme-lib', build, versions }],
+  } as unknown as Job);
+
+  it("a placeholder the build does not know ({sourcedir}, {ouptut}), in build.command or a version's command, is ECONFIG naming the entry when the job loads: not a failure of every version once its build runs", () => {
+    const cases: Array<[string, Job, RegExp]> = [
+      ['pypi build.command', pypiJob({ command: '{python} -m build --outdir {outdir} {sourcedir}' }), /sources\[0\]\.build\.command.*\{sourcedir\}/],
+      ['pypi argv', pypiJob({ command: ['{python}', '-m', 'build', '--outdir={ouptut}', '{srcdir}'] }), /sources\[0\]\.build\.command.*\{ouptut\}/],
+      ['pypi version command', pypiJob({}, { '1.2.0': { command: '{pyhton} -m build --outdir {outdir} {srcdir}' } }), /sources\[0\]\.versions\.1\.2\.0\.command.*\{pyhton\}/],
+      // npm replaces {outdir} only: {srcdir} would reach the command as it is
+      ['npm build.command', pypiJob({ command: 'npm pack --pack-destination {outdir} {srcdir}' }, {}, 'npm'), /sources\[0\]\.build\.command.*\{srcdir\}/],
+    ];
+    for (const [label, job, where] of cases) {
+      const { file } = writeJob('placeholder', job);
+      const e = loadError(file);
+      expect(e.code, label).toBe('ECONFIG');
+      expect(e.message, label).toMatch(where);
+    }
+    const { file } = writeJob('placeholder', pypiJob({ command: '{python} -m build --outdir {outdir} {srcdir}' }, { '1.2.0': { command: ['/bin/sh', '-c', 'cd {checkout} && make VERSION={version} NAME={name} OUT={outdir}'] } }));
+    expect(loadJob(file).config.sources[0]).toMatchObject({ build: { command: '{python} -m build --outdir {outdir} {srcdir}' } });
+  });
+});
+
 describe('the shipped job files load cleanly', () => {
   it('jobs/example.yaml', () => {
     const job = loadJob(join(ROOT, 'jobs/example.yaml'));

@@ -36,6 +36,7 @@ import { notRegularFile } from './output-file.js';
 import { buildPathMap, offlineHint, runProcess, toolVersion, type RunResult } from './process.js';
 import { MAX_VERSION_KEY, shownKey } from '../sources/bounded.js';
 import { isValidProjectName, normalizePep440, normalizeProjectName, parseCoreMetadata, parseWheelName, pep440Key, readSdistPkgInfo, readWheelMetadata, samePep440, splitSdistName, type CoreMetadata, type Fail } from './python-metadata.js';
+import { BUILD_PLACEHOLDERS } from './placeholders.js';
 import { clampSdistTimes } from './sdist-times.js';
 import { BUILD_LOG_TAIL_MAX, printable, redact } from '../redact.js';
 
@@ -56,7 +57,7 @@ export const DEFAULT_PYTHON_BUILD_COMMAND: readonly string[] = [
   '{python}', '-m', 'build', '--no-isolation', '--skip-dependency-check', '--sdist', '--wheel', '--outdir', '{outdir}', '{srcdir}',
 ];
 export const DEFAULT_PYTHON = '/usr/bin/python3';
-const PLACEHOLDERS = ['python', 'srcdir', 'outdir', 'checkout', 'name', 'version'] as const;
+const PLACEHOLDERS = BUILD_PLACEHOLDERS.pypi;
 
 /** When a caller gives none: the job file's default (build.timeoutSeconds: 1200), so a build outside a run gets as long as one in it. */
 export const DEFAULT_BUILD_TIMEOUT_MS = 1200 * 1000;

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import semver from 'semver';
 import { percentDecoded } from '../net/percent.js';
 import { badModulePath, isNpmName } from '../sources/bounded.js';
+import { BUILD_PLACEHOLDERS, unknownPlaceholders } from '../builders/placeholders.js';
 
 const repoName = z
   .string()
@@ -268,6 +269,19 @@ const gitSource = z
   .superRefine((s, ctx) => {
     const problem = s.package === undefined ? undefined : packageProblem(s.format, s.package);
     if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['package'] });
+    // a misspelt placeholder would fail every version's build (pypi), or reach the command as it is (npm)
+    if (s.format === 'go') return;
+    const known = BUILD_PLACEHOLDERS[s.format];
+    const commands: Array<[command: string | readonly string[] | undefined, path: PropertyKey[]]> = [
+      [s.build.command, ['build', 'command']],
+      ...Object.entries(s.versions).map(([v, o]): [string | readonly string[] | undefined, PropertyKey[]] => [o.command, ['versions', v, 'command']]),
+    ];
+    for (const [command, path] of commands) {
+      const unknown = command === undefined ? [] : unknownPlaceholders(command, known);
+      if (unknown.length) {
+        ctx.addIssue({ code: 'custom', path, message: `${unknown.map((k) => `{${k}}`).join(', ')} is no placeholder of a ${s.format} build command: they are ${known.map((k) => `{${k}}`).join(' ')}` });
+      }
+    }
   });
 
 export const sourceSchema = z.discriminatedUnion('kind', [npmRegistrySource, gitSource]);
