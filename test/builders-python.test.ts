@@ -431,6 +431,47 @@ with zipfile.ZipFile(out + "/record_lib-1.0-py3-none-any.whl", "w") as z:
     }
   });
 
+  it('refuses outputs that lie: two sdists, a .whl that is no zip, METADATA that is not UTF-8, a wheel whose METADATA says another version than its name (EBADBUILD / EVERSION naming the file)', async () => {
+    const writer = (variant: string) => [
+      '/usr/bin/python3',
+      '-c',
+      `import io, sys, tarfile, zipfile
+out, variant = sys.argv[1], sys.argv[2]
+def sdist(name, meta):
+    with tarfile.open(out + "/" + name + ".tar.gz", "w:gz") as t:
+        i = tarfile.TarInfo(name + "/PKG-INFO"); i.size = len(meta); t.addfile(i, io.BytesIO(meta))
+good = b"Metadata-Version: 2.1\\nName: liar-lib\\nVersion: 1.0\\n"
+# (no braces: the command's are placeholders)
+wmeta = dict(latin1=b"Metadata-Version: 2.1\\nName: liar-lib\\nVersion: 1.0\\nAuthor: Zo\\xeb\\n", version=b"Metadata-Version: 2.1\\nName: liar-lib\\nVersion: 1.0.post1\\n").get(variant, good)
+sdist("liar_lib-1.0", good)
+if variant == "two-sdists": sdist("liar-lib-1.0", good)
+if variant == "not-zip":
+    open(out + "/liar_lib-1.0-py3-none-any.whl", "wb").write(b"PK not really a zip")
+else:
+    with zipfile.ZipFile(out + "/liar_lib-1.0-py3-none-any.whl", "w") as z:
+        z.writestr("liar_lib-1.0.dist-info/METADATA", wmeta)
+        z.writestr("liar_lib-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\\nGenerator: hand\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n")
+        z.writestr("liar_lib-1.0.dist-info/RECORD", "")
+`,
+      '{outdir}',
+      variant,
+    ];
+    const r = await repo(setuptoolsPyproject('liar-lib', '1.0'), 'v1.0');
+    const ok = await build(r, 'v1.0', { name: 'liar-lib', command: writer('honest') });
+    expect(ok.files.map((f) => f.filename)).toEqual(['liar_lib-1.0.tar.gz', 'liar_lib-1.0-py3-none-any.whl']);
+    const cases: Array<[string, string, RegExp]> = [
+      ['two-sdists', 'EBADBUILD', /made 2 sdists/],
+      ['not-zip', 'EBADBUILD', /liar_lib-1\.0-py3-none-any\.whl: .*zip/],
+      ['latin1', 'EBADBUILD', /liar_lib-1\.0-py3-none-any\.whl: .*UTF-8/],
+      ['version', 'EVERSION', /liar_lib-1\.0-py3-none-any\.whl: .*1\.0\.post1/],
+    ];
+    for (const [variant, code, message] of cases) {
+      const e = await failure(build(r, 'v1.0', { name: 'liar-lib', command: writer(variant) }));
+      expect([variant, e.code], e.message).toEqual([variant, code]);
+      expect(e.message, variant).toMatch(message);
+    }
+  });
+
   it('refuses a tag that is not PEP 440 before building anything', async () => {
     const out = join(tmp, `out-${++n}`);
     const e = await failure(buildPython({ checkoutDir: tmp, commitTime: new Date(), outDir: out, name: 'x', version: 'release-one' }));
