@@ -6,6 +6,7 @@
  * links that are none of ours, which must be read in bounded memory, not end the process.
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -115,6 +116,17 @@ describe('the simple index links our file somewhere pip cannot get it from the r
     expect(pip.code, pip.out).not.toBe(0);
     const e = await failure(target().verifyWithClient('lib', '1.0', [asset]));
     expect(e.code).toBe('EVERIFY');
+  }, 60_000);
+
+  it('our link without #sha256 (pip downloads it checking nothing: any bytes would do), or with only an md5 (one pip checks, but no sha256): EVERIFY', async () => {
+    for (const fragment of ['', `#md5=${createHash('md5').update(BYTES).digest('hex')}`]) {
+      page = `<a href="1.0/${FILE}${fragment}">${FILE}</a>`;
+      const pip = await pipDownload();
+      expect(pip.code, pip.out).toBe(0);
+      const e = await failure(target().verifyWithClient('lib', '1.0', [asset]));
+      expect(e.code, fragment).toBe('EVERIFY');
+      expect(e.message).toContain(FILE);
+    }
   }, 60_000);
 
   it('an absolute link to the endpoint itself is fine: verified, and pip downloads it', async () => {
