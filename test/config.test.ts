@@ -7,7 +7,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { loadJob } from '../src/config/load.js';
@@ -649,6 +649,27 @@ describe('build commands', () => {
     }
     const { file } = writeJob('placeholder', pypiJob({ command: '{python} -m build --outdir {outdir} {srcdir}' }, { '1.2.0': { command: ['/bin/sh', '-c', 'cd {checkout} && make VERSION={version} NAME={name} OUT={outdir}'] } }));
     expect(loadJob(file).config.sources[0]).toMatchObject({ build: { command: '{python} -m build --outdir {outdir} {srcdir}' } });
+  });
+});
+
+describe('build.python', () => {
+  const job = (python: string): Job => ({
+    ...validJob(),
+    target: { ...validJob().target, repositories: { npm: { internal: 'npm-internal' }, pypi: { internal: 'pypi-internal' } } },
+    sources: [{ id: 'lib', kind: 'git', url: 'git+ssh://git@git.acme.example/lib.git', format: 'pypi', package: 'acme-lib', build: { python } }],
+  } as unknown as Job);
+  const loaded = (python: string) => {
+    const { file } = writeJob('python', job(python));
+    const source = loadJob(file).config.sources[0] as { build: { python?: string } };
+    return { file, python: source.build.python };
+  };
+
+  it("a relative path is relative to the job file, as knownHostsFile is: never to the tag's checkout, where the build runs (a .venv/bin/python the tag commits would be the interpreter)", () => {
+    const rel = loaded('.venv/bin/python3');
+    expect(rel.python).toBe(join(dirname(rel.file), '.venv/bin/python3'));
+    expect(loaded('/opt/py/bin/python3').python).toBe('/opt/py/bin/python3');
+    // a bare name is looked up on the build's PATH
+    expect(loaded('python3.11').python).toBe('python3.11');
   });
 });
 

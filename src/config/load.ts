@@ -78,6 +78,9 @@ export function loadJob(file: string): LoadedJob {
   checkCrossFields(file, config);
   // a relative knownHostsFile is relative to this file, like goSum (ssh would read it from git's working folder); ~ is ssh's
   for (const s of config.sources) if (s.kind === 'git' && s.knownHostsFile && !isAbsolute(s.knownHostsFile) && !s.knownHostsFile.startsWith('~')) s.knownHostsFile = resolve(dirname(file), s.knownHostsFile);
+  // a relative build.python is the job file's too: the build runs in the tag's checkout, and a path relative
+  // to it would run the interpreter the tag commits (a .venv/bin/python); a bare name is looked up on the build's PATH
+  for (const s of config.sources) if (s.kind === 'git' && s.build.python?.includes('/') && !isAbsolute(s.build.python)) s.build.python = resolve(dirname(file), s.build.python);
   for (const r of config.warm.repositories) if (r.knownHostsFile && !isAbsolute(r.knownHostsFile) && !r.knownHostsFile.startsWith('~')) r.knownHostsFile = resolve(dirname(file), r.knownHostsFile);
   const name = config.name ?? basename(file, extname(file));
   if (!JOB_NAME.test(name)) {
