@@ -21,6 +21,11 @@ export interface ReadTarEntryOptions {
   tooLarge: () => Error;
   /** Called for every entry in order; the bytes of the last entry taken are returned. */
   decide: (entry: TarEntryInfo) => EntryDecision;
+  /**
+   * Where the archive ends at its first zero block, as Python's tarfile (pip's, twine's) and GNU
+   * tar read it: an entry after a lone one, which node-tar reads on, stops the read with this error.
+   */
+  pastEnd?: () => Error;
 }
 
 /**
@@ -42,6 +47,7 @@ export function readTarEntry(file: string, opts: ReadTarEntryOptions): Promise<B
     };
     const parser = new tar.Parser({
       onReadEntry: (entry) => {
+        if (ended && opts.pastEnd) return stop(opts.pastEnd());
         unpacked += entry.size ?? 0;
         if (unpacked > opts.maxUnpackedBytes) return stop(opts.tooLarge());
         const decision = opts.decide({ path: entry.path, type: entry.type, size: entry.size ?? 0 });
@@ -52,6 +58,8 @@ export function readTarEntry(file: string, opts: ReadTarEntryOptions): Promise<B
         entry.on('end', () => (taken = Buffer.concat(chunks)));
       },
     });
+    let ended = false;
+    parser.on('nullBlock', () => (ended = true));
     parser.on('error', (e) => stop(e));
     parser.on('end', () => {
       if (!failed) resolve(taken);

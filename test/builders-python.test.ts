@@ -472,6 +472,34 @@ else:
     }
   });
 
+  it("refuses an sdist whose PKG-INFO comes after a lone zero block: pip's and twine's tarfile (and GNU tar) end the archive there and never see it (EBADBUILD)", async () => {
+    const writer = (lone: boolean) => [
+      '/usr/bin/python3',
+      '-c',
+      `import gzip, sys, tarfile, zipfile
+out, lone = sys.argv[1], sys.argv[2] == "1"
+def entry(name, data):
+    i = tarfile.TarInfo(name); i.size = len(data)
+    return i.tobuf(format=tarfile.GNU_FORMAT) + data + bytes((512 - len(data) % 512) % 512)
+meta = b"Metadata-Version: 2.1\\nName: zero-lib\\nVersion: 1.0\\n"
+raw = entry("zero_lib-1.0/setup.py", b"print(1)\\n") + (bytes(512) if lone else b"") + entry("zero_lib-1.0/PKG-INFO", meta) + bytes(1024)
+open(out + "/zero_lib-1.0.tar.gz", "wb").write(gzip.compress(raw))
+with zipfile.ZipFile(out + "/zero_lib-1.0-py3-none-any.whl", "w") as z:
+    z.writestr("zero_lib-1.0.dist-info/METADATA", meta)
+    z.writestr("zero_lib-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\\nGenerator: hand\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n")
+    z.writestr("zero_lib-1.0.dist-info/RECORD", "")
+`,
+      '{outdir}',
+      lone ? '1' : '0',
+    ];
+    const r = await repo(setuptoolsPyproject('zero-lib', '1.0'), 'v1.0');
+    const ok = await build(r, 'v1.0', { name: 'zero-lib', command: writer(false) });
+    expect(ok.files.map((f) => f.filename)).toEqual(['zero_lib-1.0.tar.gz', 'zero_lib-1.0-py3-none-any.whl']);
+    const e = await failure(build(r, 'v1.0', { name: 'zero-lib', command: writer(true) }));
+    expect(e.code).toBe('EBADBUILD');
+    expect(e.message).toMatch(/zero_lib-1\.0\.tar\.gz: /);
+  });
+
   it('refuses a tag that is not PEP 440 before building anything', async () => {
     const out = join(tmp, `out-${++n}`);
     const e = await failure(buildPython({ checkoutDir: tmp, commitTime: new Date(), outDir: out, name: 'x', version: 'release-one' }));

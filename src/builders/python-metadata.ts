@@ -159,6 +159,7 @@ export async function readSdistPkgInfo(path: string, stem: string, limits: { met
   let seen = false;
   const found = await readTarEntry(path, {
     maxUnpackedBytes: limits.unpacked,
+    pastEnd: () => fail('the sdist holds entries after a zero block, where pip, twine and tar end the archive: they would not see them', { hint: 'the backend or the build command wrote a broken tar: fix it at the source, or skip this version under versions: in the job file' }),
     tooLarge: () => fail(`the sdist unpacks to more than ${limits.unpacked} bytes`, { code: 'ETOOLARGE', hint: 'no sdist of a real project is that large unpacked (a decompression bomb, or a build that packs far more than the project): fix what the build packs, or skip this version under versions: in the job file' }),
     decide: (entry) => {
       const p = entry.path.replace(/\/$/, '');
