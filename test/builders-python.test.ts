@@ -667,6 +667,17 @@ with zipfile.ZipFile(out + "/zero_lib-1.0-py3-none-any.whl", "w") as z:
     expect(e2.hint).toContain('build.command');
   });
 
+  it("an interpreter without the build module (a venv's, pyenv's) is EBUILD naming build.python, not the tag's failure", async () => {
+    const venv = join(tmp, `venv-${++n}`);
+    expect((await run(PYTHON, ['-m', 'venv', '--without-pip', venv])).code).toBe(0);
+    const python = join(venv, 'bin', 'python3');
+    const r = await repo(setuptoolsPyproject('nobuild-lib', '1.0'), 'v1.0');
+    const e = await failure(build(r, 'v1.0', { name: 'nobuild-lib', python }));
+    expect(e.code).toBe('EBUILD');
+    expect(e.actual).toBe(python);
+    expect(e.hint).toContain('build.python');
+  });
+
   it('refuses an output directory inside the checkout (ECONFIG)', async () => {
     const r = await repo(setuptoolsPyproject('in-lib', '1.0'), 'v1.0');
     const co = await checkout(r, 'v1.0');

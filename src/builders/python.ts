@@ -197,6 +197,15 @@ export async function buildPython(opts: PythonBuildOptions): Promise<PythonBuild
     // a full disk under the state directory is this machine's, not the tag's: the run stops
     const full = run.timedOut ? undefined : diskFullError(run.output, run.signal, outDir, 'build into', subject);
     if (full) throw full;
+    // `{python} -m build` with an interpreter that has no build module (a venv's, pyenv's): the job's, not the tag's
+    if (!run.timedOut && argv[0] === python && argv[1] === '-m' && argv[2] === 'build' && /^.*: No module named build\s*$/m.test(run.output)) {
+      throw new MigrateError('EBUILD', `${subject}: the build's interpreter ${JSON.stringify(printable(python))} has no build module`, {
+        subject,
+        expected: 'an interpreter with the build module and the backends (build.python)',
+        actual: python,
+        hint: 'set build.python in the job file to an interpreter that has the build tools (Debian: apt-get install python3-build python3-setuptools python3-wheel, then /usr/bin/python3), or install build and the backends into this one',
+      });
+    }
     const how = run.timedOut
       ? `timed out after ${Math.round((opts.timeoutMs ?? DEFAULT_BUILD_TIMEOUT_MS) / 1000)}s and was killed`
       : run.exitCode === null ? `was killed by ${run.signal}` : `failed with exit code ${run.exitCode}`;
