@@ -183,7 +183,7 @@ const PROBE_TIMEOUT_MS = 10_000;
  */
 const INIT = `
 const { spawn, spawnSync } = require('node:child_process');
-const { accessSync, closeSync, constants, mkdirSync, openSync, writeSync } = require('node:fs');
+const { accessSync, closeSync, constants, lstatSync, mkdirSync, openSync, writeSync } = require('node:fs');
 const { signals } = require('node:os').constants;
 const report = (status, code) => { writeSync(1, JSON.stringify(status)); process.exit(code); };
 const failed = (e) => report({ error: { message: e.message, code: e.code, errno: e.errno, syscall: e.syscall, path: e.path } }, 127);
@@ -213,6 +213,12 @@ const start = (job) => {
   }
   // the credential files covered, in this mount namespace only: a directory by an empty tmpfs, a file (or socket) by /dev/null
   for (const { path, dir, reveal } of job.hide || []) {
+    // gone since it was listed (a container's secrets folder removed meanwhile): nothing there to hide
+    try {
+      lstatSync(path);
+    } catch (e) {
+      if (e.code === 'ENOENT') continue;
+    }
     // what the command is given inside a covered folder (its own part of a sealed folder): held open
     // before the cover, then bound back over it by that handle, not by its path (which then names
     // the cover's). Everything else there stays covered, even what is written there later
