@@ -27,6 +27,7 @@ import { compareGoVersions, latestVersion, listableVersions, noSumDbPrefixes, pa
 import { allowedHost } from '../src/goproxy/callers.js';
 import { startGoProxy, type GoProxy } from '../src/goproxy/server.js';
 import { zipHasEntry } from '../src/goproxy/zip-entries.js';
+import { MAX_MAJOR_MODULES_CHECKED } from '../src/goproxy/handler.js';
 import { GenericTarget } from '../src/targets/generic.js';
 import { buildHelloVersions, GENERIC_REPO, GO, goEnv, MODULE, MODULE_V2, publishBigModule, run, startGoTarget, type BuiltVersion, type GoDownload, type GoTarget } from './support/go-modules.js';
 import { getWithHost, stalledClient } from './support/http-host.js';
@@ -695,6 +696,50 @@ describe('the real go command through the proxy', () => {
     // asked by name, still served
     expect((await goDownload(`${mod}@v3.0.0+incompatible`)).Error).toBeUndefined();
   });
+  it('a major whose latest version is the /vN module (tag v2.1.0 with a go.mod naming m/v2, after v2.0.0 without one): none of that major is listed +incompatible, as go lists them from git; another major still is', async () => {
+    // From git (checked with go 1.19, GOPROXY=direct), `go list -m -versions m` is `v1.0.0` alone and m@latest is v1.0.0:
+    // codeRepo.appendIncompatibleVersions drops every v2 tag once the latest one (v2.1.0) has a go.mod. run publishes
+    // v2.0.0+incompatible under m and v2.1.0 under m/v2, so the proxy must look at m/v2 to see that v2.1.0 exists.
+    const mod = 'git.acme.example/wentmodular';
+    await publishSmallModule(mod, 'v1.0.0');
+    await publishSmallModule(mod, 'v2.0.0+incompatible');
+    await publishSmallModule(mod, 'v3.0.0+incompatible');
+    await publishSmallModule(`${mod}/v2`, 'v2.1.0', Buffer.from(`module ${mod}/v2\n\ngo 1.16\n`));
+    expect(await get(`/${mod}/@v/list`)).toMatchObject({ status: 200, body: 'v1.0.0\nv3.0.0+incompatible\n' });
+    expect((await go(['list', '-m', '-versions', mod])).stdout.trim()).toBe(`${mod} v1.0.0 v3.0.0+incompatible`);
+    // the /v3 module's only version is older than v3.0.0: v3.0.0 is the latest v3 tag, without go.mod, so it stays
+    await publishSmallModule(`${mod}/v3`, 'v3.0.0-rc.1', Buffer.from(`module ${mod}/v3\n`));
+    expect(await get(`/${mod}/@v/list`)).toMatchObject({ status: 200, body: 'v1.0.0\nv3.0.0+incompatible\n' });
+    // a prerelease above it is the latest v3 tag, and it has a go.mod: v3 goes too, and @latest is v1.0.0
+    await publishSmallModule(`${mod}/v3`, 'v3.1.0-rc.1', Buffer.from(`module ${mod}/v3\n`));
+    expect(await get(`/${mod}/@v/list`)).toMatchObject({ status: 200, body: 'v1.0.0\n' });
+    expect(JSON.parse((await get(`/${mod}/@latest`)).body)).toMatchObject({ Version: 'v1.0.0' });
+    expect((await go(['list', '-m', `${mod}@latest`])).stdout.trim()).toBe(`${mod} v1.0.0`);
+    // still served to a build that names one
+    expect((await goDownload(`${mod}@v2.0.0+incompatible`)).Error).toBeUndefined();
+  });
+
+  it('a repository tagged with many such majors: one list request reads at most MAX_MAJOR_MODULES_CHECKED /vN modules (the highest), not one per major; a host-only module path finds its /vN too', async () => {
+    const mod = 'git.acme.example/manymajors';
+    const majors = Array.from({ length: MAX_MAJOR_MODULES_CHECKED + 2 }, (_, i) => i + 2);
+    for (const m of majors) {
+      await publishSmallModule(mod, `v${m}.0.0+incompatible`);
+      await publishSmallModule(`${mod}/v${m}`, `v${m}.1.0`, Buffer.from(`module ${mod}/v${m}\n`));
+    }
+    const lists = () => target.standIn.log.filter((e) => e.operation === 'ListPackageVersions').length;
+    const before = lists();
+    // v2 and v3 are below the highest 16 majors: listed as they are
+    expect(await get(`/${mod}/@v/list`)).toMatchObject({ status: 200, body: 'v2.0.0+incompatible\nv3.0.0+incompatible\n' });
+    expect(lists() - before).toBe(1 + MAX_MAJOR_MODULES_CHECKED);
+
+    const host = 'hostonly.acme.example';
+    await publishSmallModule(host, 'v1.0.0');
+    await publishSmallModule(host, 'v2.0.0+incompatible');
+    expect(await get(`/${host}/@v/list`)).toMatchObject({ status: 200, body: 'v1.0.0\nv2.0.0+incompatible\n' });
+    await publishSmallModule(`${host}/v2`, 'v2.0.1', Buffer.from(`module ${host}/v2\n`));
+    expect(await get(`/${host}/@v/list`)).toMatchObject({ status: 200, body: 'v1.0.0\n' });
+  });
+
   it('a version that is not there is go\'s "not found"', async () => {
     const r = await go(['mod', 'download', '-json', `${MODULE}@v1.9.9`]);
     expect(r.code).not.toBe(0);

@@ -579,6 +579,7 @@ describe('README: the numbers it quotes', () => {
     { file: 'src/sources/bounded.ts', constant: 'MAX_VERSION_KEY', value: 256, says: ['a tag name over 256 characters', 'one over 256 characters is recorded as its first 100'] },
     { file: 'src/sources/download.ts', constant: 'MAX_REDIRECTS', value: 5, says: ['more than 5 redirects in a row'] },
     { file: 'src/net/retry-after.ts', constant: 'MAX_RETRY_AFTER_MS', value: 5 * 60_000, says: ['is honoured up to 5 minutes', 'at most 5 minutes'] },
+    { file: 'src/goproxy/handler.ts', constant: 'MAX_MAJOR_MODULES_CHECKED', value: 16, says: ['for the 16 highest such majors of a module'] },
     { file: 'src/net/agents.ts', constant: 'MAX_SDK_ANSWER_BYTES', value: 16 * 2 ** 20, says: ['an API answer over 16 MiB'] },
     { file: 'src/targets/endpoint.ts', constant: 'MAX_ENDPOINT_ANSWER_BYTES', value: 256 * 2 ** 20, says: ["a repository endpoint's over 256 MiB"] },
     { file: 'src/targets/paging.ts', constant: 'MAX_EMPTY_PAGES', value: 50, says: ['50 empty pages in a row'] },

@@ -5,7 +5,7 @@
  * go understands (404 "not found", else an error it shows with our body).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isIncompatible, legacyGoMod } from '../builders/go-rules.js';
+import { compareGoSemver, isIncompatible, legacyGoMod, semverMajor } from '../builders/go-rules.js';
 import { withRetry } from '../engine/retry.js';
 import { MigrateError, toError } from '../errors.js';
 import { packageNotFound, type CodeArtifact, type PackageCoordinates } from '../targets/codeartifact.js';
@@ -27,6 +27,13 @@ export const DEFAULT_UPSTREAM_TIMEOUT_MS = 60_000;
  * without go.mod, as go's own client counts a .mod of those bytes (modload versionHasGoMod).
  */
 export const MAX_GO_MOD_CHECK_ZIP = 64 * 1024 * 1024;
+/**
+ * The most `<module>/vN` listings one list request reads to see which majors go lists no
+ * +incompatible version of (majorsGoneModular): the highest majors are checked, those below
+ * them listed as they are. A repository's author could otherwise tag a thousand majors and
+ * make every `@v/list` of the module a thousand CodeArtifact calls, throttling every client.
+ */
+export const MAX_MAJOR_MODULES_CHECKED = 16;
 /** The end of that zip kept to read its central directory (a few hundred thousand entries). */
 const MAX_ZIP_TAIL = 8 * 1024 * 1024;
 /** Zips whose answer is remembered, by their SHA-256. */
@@ -44,7 +51,7 @@ export class GoProxyHandler {
 
   constructor(
     private readonly ca: CodeArtifact,
-    repository: string,
+    private readonly repository: string,
     private readonly stopping: AbortSignal,
     private readonly onError: (line: string) => void,
     private readonly limits: HandlerLimits,
@@ -177,10 +184,40 @@ export class GoProxyHandler {
     const versions = await this.read(() => this.ca.listVersions(this.coords(module), signal), signal);
     const forPath = versionsForPath(module, [...versions.values()].filter((v) => v.status === 'Published').map((v) => v.version));
     const latestCompatible = listableVersions(forPath.filter((v) => !isIncompatible(v))).at(-1);
-    if (latestCompatible === undefined || !forPath.some(isIncompatible)) return forPath;
+    if (!forPath.some(isIncompatible)) return forPath;
     // codeRepo.appendIncompatibleVersions (cmd/go, and so proxy.golang.org): once the latest v0/v1 tag has a
     // go.mod, the author means consumers to stay on v1, and no +incompatible version is listed (golang.org/issue/34189)
-    return (await this.hasGoMod(module, latestCompatible, signal)) ? forPath.filter((v) => !isIncompatible(v)) : forPath;
+    if (latestCompatible !== undefined && (await this.hasGoMod(module, latestCompatible, signal))) return forPath.filter((v) => !isIncompatible(v));
+    const dropped = await this.majorsGoneModular(module, forPath, signal);
+    return dropped.size === 0 ? forPath : forPath.filter((v) => !(isIncompatible(v) && dropped.has(semverMajor(v))));
+  }
+
+  /**
+   * The majors none of whose +incompatible versions go lists: those whose latest tag has a go.mod
+   * (codeRepo.appendIncompatibleVersions, for each major in turn). A +incompatible version never
+   * has one (run refuses it), so here that tag is a version of the module `<module>/vN` (its go.mod
+   * at the root or in vN/ names that path: a tag of the same repository, as go resolves that path)
+   * above the latest vN+incompatible. A vN tag that is not on the target at all (skipped because its
+   * go.mod has no /vN, excluded, failed) cannot be seen: README, `goproxy`.
+   */
+  private async majorsGoneModular(module: string, versions: readonly string[], signal: AbortSignal): Promise<Set<string>> {
+    const latestIncompatible = new Map<string, string>();
+    for (const v of listableVersions(versions.filter(isIncompatible))) latestIncompatible.set(semverMajor(v), v);
+    // which <module>/vN the repository holds, in one listing (CodeArtifact matches both as prefixes)
+    // (a module that is a host alone, `example.com`, is the package `+`, and its `example.com/v2` the package `v2`)
+    const { namespace, package: prefix } = this.coords(`${module}/v`);
+    const packages = await this.read(() => this.ca.listPackages(this.repository, 'generic', { namespace, packagePrefix: prefix }, signal), signal);
+    const held = new Set(packages.filter((p) => p.namespace === namespace).map((p) => p.package));
+    // the highest majors first, and only so many: each is one more listing for this one request
+    const majors = [...latestIncompatible.keys()].filter((m) => held.has(this.coords(`${module}/${m}`).package)).sort((a, b) => compareGoSemver(`${b}.0.0`, `${a}.0.0`)).slice(0, MAX_MAJOR_MODULES_CHECKED);
+    const dropped = new Set<string>();
+    for (const major of majors) {
+      const latest = latestIncompatible.get(major)!;
+      const suffixed = await this.read(() => this.ca.listVersions(this.coords(`${module}/${major}`), signal), signal);
+      const tagged = [...suffixed.values()].filter((v) => v.status === 'Published' || v.status === 'Unlisted').map((v) => v.version);
+      if (listableVersions(versionsForPath(`${module}/${major}`, tagged)).some((v) => compareGoSemver(v, latest) > 0)) dropped.add(major);
+    }
+    return dropped;
   }
 
   /** Whether a version's .mod is a go.mod of its own, not the one synthesised for a commit without one (what go's versionHasGoMod asks). */

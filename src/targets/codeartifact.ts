@@ -308,7 +308,11 @@ export class CodeArtifact {
   }
 
   /** Every package of a format in the repository (`namespace` filters by prefix, as the API does). */
-  async listPackages(repository: string, format: Format, namespace?: string): Promise<{ namespace?: string; package: string }[]> {
+  /**
+   * The repository's packages of a format. CodeArtifact matches `namespace` and `packagePrefix` as
+   * prefixes (`acme` finds `acme.example` too): a caller wanting one name checks it exactly.
+   */
+  async listPackages(repository: string, format: Format, filter: { namespace?: string; packagePrefix?: string } = {}, signal?: AbortSignal): Promise<{ namespace?: string; package: string }[]> {
     const found: { namespace?: string; package: string }[] = [];
     const paging = new Paging(`ListPackages of ${repository} (${format})`);
     let nextToken: string | undefined;
@@ -320,12 +324,14 @@ export class CodeArtifact {
             domainOwner: this.config.domainOwner,
             repository,
             format: format as PackageFormat,
-            namespace,
+            namespace: filter.namespace,
+            packagePrefix: filter.packagePrefix,
             maxResults: 1000,
             nextToken,
           }),
           o,
         ),
+        signal,
       );
       for (const p of out.packages ?? []) if (p.package) found.push({ namespace: p.namespace, package: p.package });
       nextToken = paging.next(out.nextToken, (out.packages ?? []).map((p) => `${p.namespace ?? ''}/${p.package ?? ''}`));
