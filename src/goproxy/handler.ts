@@ -198,7 +198,11 @@ export class GoProxyHandler {
    * has one (run refuses it), so here that tag is a version of the module `<module>/vN` (its go.mod
    * at the root or in vN/ names that path: a tag of the same repository, as go resolves that path)
    * above the latest vN+incompatible. A vN tag that is not on the target at all (skipped because its
-   * go.mod has no /vN, excluded, failed) cannot be seen: README, `goproxy`.
+   * go.mod has no /vN, excluded, failed) cannot be seen: README, `goproxy`. One layout go lists
+   * otherwise: `<module>/vN` kept in vN/ of tags whose root has no go.mod at all; go, reading the
+   * root alone, lists those tags as +incompatible too (golang.org/issue/51324), which run builds
+   * as the /vN module only. Nothing here tells that layout apart, and the major is hidden, as go
+   * hides it when the root has a go.mod and as the author of vN/go.mod means.
    */
   private async majorsGoneModular(module: string, versions: readonly string[], signal: AbortSignal): Promise<Set<string>> {
     const latestIncompatible = new Map<string, string>();
