@@ -11,7 +11,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { appendFile, copyFile, mkdir, mkdtemp, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir, mkdtemp, readFile, rm, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import yauzl from 'yauzl';
@@ -752,6 +752,33 @@ describe('buildGoModule refuses what go refuses, with a code', () => {
     expect(err.message).toContain('config');
     await writeFile(join(repo, '.git', 'config'), config);
     expect((await build({ checkoutDir: repo, subdir: '', version: 'v1.0.0', commitTime: t })).files).toEqual(['.hg/hgrc', 'a.go', 'go.mod']);
+  });
+
+  it('a LICENSE over 16 MiB at the module root is ETOOLARGE (go refuses it too), and so is a module below the root without one of its own (go adds the root one); one with its own builds', async () => {
+    const repo = await makeRepo('biglicense');
+    const t = await commitAndTag(repo, { 'go.mod': 'module example.com/biglicense.git\n', 'a.go': 'package a\n', LICENSE: Buffer.alloc((16 << 20) + 1, 'L'), 'sub/go.mod': 'module example.com/biglicense.git/sub\n', 'sub/LICENSE': 'MIT\n', 'sub/s.go': 'package s\n', 'bare/go.mod': 'module example.com/biglicense.git/bare\n', 'bare/b.go': 'package b\n' }, ['v1.0.0', 'sub/v1.0.0', 'bare/v1.0.0']);
+    const err = await expectCode(build({ checkoutDir: repo, subdir: '', version: 'v1.0.0', commitTime: t }), 'ETOOLARGE');
+    expect(err.message).toContain('LICENSE file too large');
+    expect((await goDirect('example.com/biglicense.git@v1.0.0')).Error).toContain('LICENSE file too large');
+    await expectSameAsGo(await build({ checkoutDir: repo, subdir: 'sub', version: 'v1.0.0', commitTime: t }), 'example.com/biglicense.git/sub@v1.0.0');
+    // without a LICENSE of its own, go adds the root one, and refuses it
+    expect((await expectCode(build({ checkoutDir: repo, subdir: 'bare', version: 'v1.0.0', commitTime: t }), 'ETOOLARGE')).message).toContain('LICENSE file too large');
+    expect((await goDirect('example.com/biglicense.git/bare@v1.0.0')).Error).toContain('LICENSE file too large');
+  });
+
+  it('files adding up to more than 500 MiB (sparse here) are ETOOLARGE naming the limit, before any byte is read or a zip written', async () => {
+    const dir = join(tmp, 'hugetree');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'go.mod'), 'module example.com/hugetree\n');
+    for (const name of ['a.bin', 'b.bin']) {
+      await writeFile(join(dir, name), '');
+      await truncate(join(dir, name), 300 << 20);
+    }
+    const zipPath = join(tmp, 'out', 'hugetree.zip');
+    const err = await expectCode(build({ checkoutDir: dir, subdir: '', version: 'v1.0.0', commitTime: new Date(0), zipPath }), 'ETOOLARGE');
+    expect(err.message).toContain(`module source tree too large (max size is ${500 << 20} bytes)`);
+    expect(err.subject).toBe('example.com/hugetree@v1.0.0');
+    expect(existsSync(zipPath)).toBe(false);
   });
 
   it('no half-written zip is left behind when a build fails', async () => {
