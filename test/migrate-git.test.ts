@@ -136,6 +136,34 @@ describe('the Go module over git+ssh into the generic repository, served by cam 
     }
   });
 
+  it('v2.0.0 without go.mod, then v2.1.0 whose go.mod names /v2: run publishes v2.0.0+incompatible and the /v2 module, and goproxy lists neither v2 +incompatible, as go lists the repository from git', async () => {
+    // `go list -m -versions` of this repository straight from git (go 1.19, GOPROXY=direct): `m v1.0.0` and `m/v2 v2.0.0 v2.1.0`
+    // (the /v2 list is the tags, v2.0.0 among them; go then refuses it, having no go.mod); m@latest is v1.0.0
+    const m = 'git.acme.example/wentv2';
+    const dir = join(te.dir, 'wentv2-src');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'w.go'), 'package wentv2\n');
+    await git.createRepoFromDir('wentv2', dir, { tags: ['v1.0.0'], date: '2024-05-01T10:00:00Z' });
+    await git.tag('wentv2', 'v2.0.0', await git.commit('wentv2', { files: { 'w.go': 'package wentv2\n\n// 2\n' }, message: '2', date: '2024-05-02T10:00:00Z' }));
+    await git.tag('wentv2', 'v2.1.0', await git.commit('wentv2', { files: { 'go.mod': `module ${m}/v2\n\ngo 1.19\n` }, message: '2.1', date: '2024-05-03T10:00:00Z' }));
+    const job = te.writeJob({ name: 'wentv2', sources: [gitSource('wentv2', 'wentv2', 'go', { package: m })] });
+    const s = await te.run(job);
+    expect(s.exitCode, JSON.stringify(s.failures)).toBe(0);
+    expect(withState('wentv2', (rows) => rows.filter((r) => r.state === 'verified').map((r) => `${r.package}@${r.version}`).sort())).toEqual([`${m}/v2@v2.1.0`, `${m}@v1.0.0`, `${m}@v2.0.0+incompatible`]);
+
+    const proxy = await startGoProxy({ job, codeartifactClient: te.client, port: 0 });
+    try {
+      const list = async (mod: string) => (await fetch(`${proxy.url}/${mod}/@v/list`)).text();
+      expect(await list(m)).toBe('v1.0.0\n');
+      expect(await list(`${m}/v2`)).toBe('v2.1.0\n');
+      expect(JSON.parse(await (await fetch(`${proxy.url}/${m}/@latest`)).text())).toMatchObject({ Version: 'v1.0.0' });
+      // still there for a build pinned to it
+      expect((await fetch(`${proxy.url}/${m}/@v/v2.0.0+incompatible.zip`)).status).toBe(200);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   it('the migrated versions are checked against the consumers\' go.sum files: a line that differs is a critical finding', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cam-gosum-'));
     try {
