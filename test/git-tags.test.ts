@@ -103,6 +103,19 @@ describe('Go: a tag is the version go reads, no v added or taken off', () => {
     expect(skippedTags(bare)).toEqual(['1.2.0', 'vv1.0.0', 'vv1.1.0']);
   });
 
+  it('tags go never lists (leading zeros, v1.0, a pseudo-version of any form) are skipped, each with its own reason; a prerelease beside its release is its own version', async () => {
+    const r = await repo('nolist');
+    const pseudo = ['v0.0.0-20210304050607-abcdefabcdef', 'v1.2.4-0.20210304050607-abcdefabcdef', 'v1.2.3-pre.0.20210304050607-abcdefabcdef'];
+    await r.commit({ 'go.mod': 'module example.com/nolist.git\n' }, ['v1.0.0', 'v1.0.0-rc.1', 'v01.0.0', 'v1.0.0-01', 'v1.0', ...pseudo]);
+    const { versions } = await open({ url: r.url, format: 'go' });
+    expect(migrated(versions)).toEqual(['example.com/nolist.git@v1.0.0 v1.0.0', 'example.com/nolist.git@v1.0.0-rc.1 v1.0.0-rc.1']);
+    expect(skippedTags(versions)).toEqual([...pseudo, 'v01.0.0', 'v1.0', 'v1.0.0-01'].sort());
+    for (const v of versions.filter((x) => x.skip)) {
+      // a pseudo-version is canonical: said for what it is, not "not canonical"
+      expect(v.skip, v.ref).toMatch(pseudo.includes(v.ref!) ? /is a pseudo-version/ : /is not a canonical Go version/);
+    }
+  });
+
   it('a tag with build metadata is no version: v2.0.0+incompatible neither collides with the real v2.0.0 nor is built; go adds +incompatible itself', async () => {
     const r = await repo('incl');
     await r.commit({ 'a.go': 'package a\n' }, ['v2.0.0+incompatible', 'v1.5.0+incompatible', 'v3.0.0', 'v1.6.0+build.7']);

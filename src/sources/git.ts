@@ -467,7 +467,9 @@ export class GitSource implements Source {
         const v = this.goVersion(captured);
         // semver.Canonical drops build metadata, so go never lists such a tag; +incompatible is go's to add (below)
         if (v.includes('+')) return { ...base, skip: `tag ${printable(tag)} has build metadata (${printable(v.slice(v.indexOf('+'))).slice(0, 100)}): go reads no tag with a + as a version` };
-        if (!isCanonicalVersion(v) || isPseudoVersion(v)) return { ...base, skip: `"${printable(v).slice(0, 100)}" (tag ${printable(tag)}) is not a canonical Go version (vMAJOR.MINOR.PATCH[-pre], the v in the tag): go ignores the tag` };
+        if (!isCanonicalVersion(v)) return { ...base, skip: `"${printable(v).slice(0, 100)}" (tag ${printable(tag)}) is not a canonical Go version (vMAJOR.MINOR.PATCH[-pre], the v in the tag): go ignores the tag` };
+        // go lists no such tag (codeRepo.Versions) and resolves the version to the commit it names, not to the tag
+        if (isPseudoVersion(v)) return { ...base, skip: `"${printable(v).slice(0, 100)}" (tag ${printable(tag)}) is a pseudo-version: go ignores a tag spelled so, and reads the version as the commit it names` };
         const file = at('go.mod');
         if (file === 'too-large') return { ...base, version: v, problem: `tag ${tag}: go.mod is larger than Go accepts (${MAX_TAGGED_FILE} bytes)` };
         const mod = file;
