@@ -154,6 +154,12 @@ describe('the GOPROXY protocol, pure parts', () => {
     expect(parseGoProxyPath('/git.acme.example/Platform/@v/list').kind).toBe('bad');
     expect(parseGoProxyPath('/nodot/m/@v/list').kind).toBe('bad');
     expect(parseGoProxyPath('/example.com/../m/@v/list').kind).toBe('bad');
+    // percent-encoded, the same: decoded before the path is checked, so no element escapes the module path
+    expect(parseGoProxyPath('/example.com/%2e%2e/m/@v/list').kind).toBe('bad');
+    expect(parseGoProxyPath('/example.com/m/@v/..%2f..%2fv1.0.0.info').kind).toBe('not-found');
+    expect(parseGoProxyPath('/example.com/m/@v/v1.0.0.info%00').kind).toBe('not-found');
+    expect(parseGoProxyPath('/example.com/%ff/@v/list').kind).toBe('bad');
+    expect(parseGoProxyPath('/example.com/m+n/@v/list').kind).toBe('bad');
     expect(parseGoProxyPath('/example.com/m/@v/master.info').kind).toBe('not-found');
     expect(parseGoProxyPath('/example.com/m/@v/v1.2.info').kind).toBe('not-found');
     expect(parseGoProxyPath('/sumdb/sum.golang.org/supported').kind).toBe('not-found');
