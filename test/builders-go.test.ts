@@ -10,7 +10,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { appendFile, copyFile, mkdir, mkdtemp, readFile, rm, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -482,6 +482,20 @@ describe('buildGoModule, compared with what go fetches from git', () => {
     const checked = checkGoSums([file], [row]);
     expect(checked.mismatches).toEqual([]);
     expect(checked.checked).toBe(2);
+  });
+
+  it('a go.sum of 200,000 lines (18 MB, well under the 64 MiB a go.sum may be) is read and checked whole, not an unreadable file', () => {
+    const file = join(tmp, 'huge.sum');
+    const h = `h1:${'A'.repeat(43)}=`;
+    const lines: string[] = [];
+    for (let i = 0; i < 100_000; i++) lines.push(`example.com/dep${i} v1.0.0 ${h}`, `example.com/dep${i} v1.0.0/go.mod ${h}`);
+    lines.push(`example.com/mine v1.2.3 h1:${'B'.repeat(43)}=`);
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const row = { version: 'v1.2.3', facts: JSON.stringify({ module: 'example.com/mine', h1: `h1:${'C'.repeat(43)}=`, goModH1: h }) } as ItemRow;
+    const checked = checkGoSums([file], [row]);
+    expect(checked.errors).toEqual([]);
+    expect(checked.checked).toBe(1);
+    expect(checked.mismatches).toMatchObject([{ module: 'example.com/mine', version: 'v1.2.3', line: 200_001, kind: 'zip' }]);
   });
 
   it("the operator's own git attributes (~/.config/git/attributes) do not reach the checkout a module is built from", async () => {
