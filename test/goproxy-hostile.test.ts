@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashBuffer } from '../src/integrity/hashes.js';
-import { noSumDbValue } from '../src/goproxy/protocol.js';
+import { noSumDbPrefixes, noSumDbValue } from '../src/goproxy/protocol.js';
 import { allowedHost } from '../src/goproxy/callers.js';
 import { startGoProxy } from '../src/goproxy/server.js';
 import { MigrateError } from '../src/errors.js';
@@ -258,6 +258,20 @@ describe('a repository with thousands of modules', () => {
     expect(noSumDbValue(['a.example/x/one', 'b.example/y/two'], 10)).toEqual({ value: 'a.example,b.example', shortened: true });
     expect(noSumDbValue(['a.example', 'b.example'], 10)).toEqual({ value: 'a.example,b.example', shortened: false });
     expect(noSumDbValue([], 10)).toEqual({ value: '', shortened: false });
+  });
+
+  it('tens of thousands of module paths: each nested path folded into its ancestor (a sibling sorted between them, `a/b-c`, is no ancestor), and 200,000 host names do not overflow the stack', () => {
+    // each path looks up its own ancestors: comparing every path with every path kept took 17 s for 20,000 modules at start
+    const modules = Array.from({ length: 40_000 }, (_, i) => `git.acme.example/team-${i % 50}/svc-${i}`);
+    const nested = ['git.acme.example/team-7/svc-7/v2', 'git.acme.example/team-7/svc-7-tools', 'git.acme.example/team-7/svc-7-tools/cli', 'git.acme.example/team-7/svc-7/sub/v3'];
+    const prefixes = noSumDbPrefixes([...nested, ...modules, ...modules.slice(0, 10)]);
+    expect(prefixes).toHaveLength(40_001);
+    expect(prefixes).toContain('git.acme.example/team-7/svc-7-tools');
+    for (const gone of ['git.acme.example/team-7/svc-7/v2', 'git.acme.example/team-7/svc-7-tools/cli', 'git.acme.example/team-7/svc-7/sub/v3']) expect(prefixes).not.toContain(gone);
+    expect(prefixes).toEqual([...prefixes].sort());
+    // cut to the hosts, which still do not fit: returned as they are (Math.max over them as arguments threw RangeError)
+    const hosts = Array.from({ length: 200_000 }, (_, i) => `h${i}.example/m`);
+    expect(noSumDbValue(hosts)).toMatchObject({ shortened: true, value: expect.stringMatching(/^h0\.example,h1\.example,/) });
   });
 
 

@@ -138,10 +138,17 @@ export function latestVersion(versions: Iterable<string>): string | undefined {
  * matches path prefixes element by element, https://go.dev/ref/mod#environment-variables).
  */
 export function noSumDbPrefixes(modulePaths: Iterable<string>): string[] {
-  const sorted = [...new Set(modulePaths)].sort();
-  const kept: string[] = [];
-  for (const p of sorted) if (!kept.some((k) => p === k || p.startsWith(`${k}/`))) kept.push(p);
-  return kept;
+  // shortest first, so a path's ancestors are settled before it; each path looks up its own
+  // ancestors (a few), never every path kept: 20,000 modules took 17 s at the proxy's start so
+  const sorted = [...new Set(modulePaths)].sort((a, b) => a.split('/').length - b.split('/').length || (a < b ? -1 : a > b ? 1 : 0));
+  const kept = new Set<string>();
+  for (const p of sorted) {
+    const elements = p.split('/');
+    let covered = false;
+    for (let i = 1; i < elements.length && !covered; i++) covered = kept.has(elements.slice(0, i).join('/'));
+    if (!covered) kept.add(p);
+  }
+  return [...kept].sort();
 }
 
 /**
@@ -163,7 +170,9 @@ export const MAX_NOSUMDB_CHARS = 32 * 1024;
 export function noSumDbValue(prefixes: readonly string[], max = MAX_NOSUMDB_CHARS): { value: string; shortened: boolean } {
   const joined = prefixes.join(',');
   if (joined.length <= max) return { value: joined, shortened: false };
-  const deepest = Math.max(...prefixes.map((p) => p.split('/').length));
+  // a loop, not Math.max(...): spread as arguments, some 150,000 prefixes overflow the stack
+  let deepest = 0;
+  for (const p of prefixes) deepest = Math.max(deepest, p.split('/').length);
   let value = joined;
   for (let depth = deepest - 1; depth >= 1 && value.length > max; depth--) {
     value = noSumDbPrefixes(prefixes.map((p) => p.split('/').slice(0, depth).join('/'))).join(',');
