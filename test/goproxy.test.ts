@@ -746,6 +746,14 @@ describe('the real go command through the proxy', () => {
     expect(await get(`/${host}/@v/list`)).toMatchObject({ status: 200, body: 'v1.0.0\n' });
   });
 
+  it('a module whose name is as long as CodeArtifact holds (254 characters after the host): its /vN cannot exist, so none is looked for, and the list is served', async () => {
+    const mod = `git.acme.example/${'l'.repeat(254)}`;
+    await publishSmallModule(mod, 'v1.0.0');
+    await publishSmallModule(mod, 'v2.0.0+incompatible');
+    // a package prefix of `<name>+v` would be 256 characters, which CodeArtifact refuses (a 502 for a list go needs)
+    expect(await get(`/${mod}/@v/list`)).toMatchObject({ status: 200, body: 'v1.0.0\nv2.0.0+incompatible\n' });
+  });
+
   it('a version that is not there is go\'s "not found"', async () => {
     const r = await go(['mod', 'download', '-json', `${MODULE}@v1.9.9`]);
     expect(r.code).not.toBe(0);

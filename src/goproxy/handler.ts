@@ -34,6 +34,8 @@ export const MAX_GO_MOD_CHECK_ZIP = 64 * 1024 * 1024;
  * make every `@v/list` of the module a thousand CodeArtifact calls, throttling every client.
  */
 export const MAX_MAJOR_MODULES_CHECKED = 16;
+/** CodeArtifact's longest package name (`[^#/\s]{1,255}`), and so the longest ListPackages packagePrefix. */
+const MAX_PACKAGE_NAME = 255;
 /** The end of that zip kept to read its central directory (a few hundred thousand entries). */
 const MAX_ZIP_TAIL = 8 * 1024 * 1024;
 /** Zips whose answer is remembered, by their SHA-256. */
@@ -210,6 +212,8 @@ export class GoProxyHandler {
     // which <module>/vN the repository holds, in one listing (CodeArtifact matches both as prefixes)
     // (a module that is a host alone, `example.com`, is the package `+`, and its `example.com/v2` the package `v2`)
     const { namespace, package: prefix } = this.coords(`${module}/v`);
+    // a /vN name is the prefix and a digit at least: past CodeArtifact's 255 characters none can exist, and it refuses the prefix
+    if (prefix.length >= MAX_PACKAGE_NAME) return new Set();
     const packages = await this.read(() => this.ca.listPackages(this.repository, 'generic', { namespace, packagePrefix: prefix }, signal), signal);
     const held = new Set(packages.filter((p) => p.namespace === namespace).map((p) => p.package));
     // the highest majors first, and only so many: each is one more listing for this one request
