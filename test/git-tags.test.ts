@@ -116,6 +116,16 @@ describe('Go: a tag is the version go reads, no v added or taken off', () => {
     }
   });
 
+  it('a go.mod without a module line is a problem saying so (go: "go.mod is missing module path"), not "no go.mod: set package", with package set or not', async () => {
+    const r = await repo('nomodline');
+    await r.commit({ 'go.mod': '// the module line went missing\ngo 1.19\n', 'a.go': 'package a\n' }, ['v1.0.0']);
+    for (const pkg of [undefined, 'example.com/nomodline.git']) {
+      const { versions } = await open({ url: r.url, format: 'go', ...(pkg ? { package: pkg } : {}) });
+      expect(versions.map((v) => v.problem), pkg).toEqual([expect.stringContaining('go.mod has no module line')]);
+      expect(versions[0]!.problem).not.toContain('set package');
+    }
+  });
+
   it('a tag with build metadata is no version: v2.0.0+incompatible neither collides with the real v2.0.0 nor is built; go adds +incompatible itself', async () => {
     const r = await repo('incl');
     await r.commit({ 'a.go': 'package a\n' }, ['v2.0.0+incompatible', 'v1.5.0+incompatible', 'v3.0.0', 'v1.6.0+build.7']);

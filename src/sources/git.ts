@@ -477,6 +477,8 @@ export class GitSource implements Source {
         const path = mod ? mod.declares : this.config.package;
         const inMajorDir = this.majorDirModule(tag, v, mod ? path : undefined, at);
         if (inMajorDir) return { ...base, version: v, ...inMajorDir };
+        // go refuses the version ("go.mod is missing module path", coderepo.go findDir), whatever the job names (a vN/go.mod claiming /vN is go's next choice: above)
+        if (mod && mod.declares === '') return { ...base, version: v, problem: `tag ${tag}: ${this.config.directory ? `${this.config.directory}/` : ''}go.mod has no module line: go refuses this version ("missing module path"); fix go.mod at the source, or skip this version` };
         // a go.mod naming another module than the job's (or the job's with its /vN) is not this module
         if (mod && path && this.config.package && path !== this.config.package && splitPathVersion(path).prefix !== this.config.package) {
           return { ...base, version: v, problem: `tag ${tag}: go.mod declares module ${path}, the job says ${this.config.package}` };
