@@ -725,6 +725,18 @@ describe('the real go command through the proxy', () => {
     expect((await goDownload(`${mod}@v2.0.0+incompatible`)).Error).toBeUndefined();
   });
 
+  it('a module whose every version is such a hidden +incompatible one: an empty list (200), not "not found", and @latest names its highest, so go stays on the proxy (GOPROXY=proxy,direct would ask the origin after a 404)', async () => {
+    const mod = 'git.acme.example/onlyhidden';
+    await publishSmallModule(mod, 'v2.0.0+incompatible');
+    await publishSmallModule(mod, 'v2.0.1+incompatible');
+    await publishSmallModule(`${mod}/v2`, 'v2.1.0', Buffer.from(`module ${mod}/v2\n`));
+    expect(await get(`/${mod}/@v/list`)).toMatchObject({ status: 200, body: '' });
+    expect(JSON.parse((await get(`/${mod}/@latest`)).body)).toMatchObject({ Version: 'v2.0.1+incompatible' });
+    const latest = await go(['list', '-m', `${mod}@latest`]);
+    expect(latest.stderr).toBe('');
+    expect(latest.stdout.trim()).toBe(`${mod} v2.0.1+incompatible`);
+  });
+
   it('a repository tagged with many such majors: one list request reads at most MAX_MAJOR_MODULES_CHECKED /vN modules (the highest), not one per major; a host-only module path finds its /vN too', async () => {
     const mod = 'git.acme.example/manymajors';
     const majors = Array.from({ length: MAX_MAJOR_MODULES_CHECKED + 2 }, (_, i) => i + 2);

@@ -146,17 +146,20 @@ export class GoProxyHandler {
       case 'not-found':
         return text(res, 404, `not found: ${route.why}\n`);
       case 'list': {
-        const published = await this.published(route.module, pending.signal);
+        const { held, listed } = await this.published(route.module, pending.signal);
         // no Go version at all (none, or only names go never asks for) is "not found": go then
         // tries the next proxy, or says the module is unknown; the list is 200 only when @latest answers
-        if (latestVersion(published) === undefined) return text(res, 404, `not found: ${route.module}: no published versions\n`);
-        // Published pseudo-versions only: an empty list (200), after which go asks @latest
-        // (cmd/go/internal/modload/query.go); a 404 would end the query before it asks
-        const versions = listableVersions(published);
+        if (latestVersion(held) === undefined) return text(res, 404, `not found: ${route.module}: no published versions\n`);
+        // Published pseudo-versions only, or +incompatible ones go would not list: an empty list (200), after
+        // which go asks @latest (cmd/go/internal/modload/query.go); a 404 would end the query before it asks
+        const versions = listableVersions(listed);
         return text(res, 200, versions.map((v) => `${v}\n`).join(''));
       }
       case 'latest': {
-        const latest = latestVersion(await this.published(route.module, pending.signal));
+        // what the list shows, else what the module holds: a module whose versions are all hidden is still
+        // answered here (go from git answers with its latest commit), never sent on to the next GOPROXY entry
+        const { held, listed } = await this.published(route.module, pending.signal);
+        const latest = latestVersion(listed) ?? latestVersion(held);
         if (!latest) return text(res, 404, `not found: ${route.module}: no published versions\n`);
         return this.downloads.send(res, route.module, latest, 'info', pending, head);
       }
@@ -181,17 +184,20 @@ export class GoProxyHandler {
     }
   }
 
-  /** The Published versions of a module that go can take for its path (what @v/list and @latest choose from). */
-  private async published(module: string, signal: AbortSignal): Promise<string[]> {
+  /**
+   * The Published versions of a module that go can take for its path (`held`), and those of them go
+   * would list (`listed`: what @v/list and @latest choose from).
+   */
+  private async published(module: string, signal: AbortSignal): Promise<{ held: string[]; listed: string[] }> {
     const versions = await this.read(() => this.ca.listVersions(this.coords(module), signal), signal);
     const forPath = versionsForPath(module, [...versions.values()].filter((v) => v.status === 'Published').map((v) => v.version));
     const latestCompatible = listableVersions(forPath.filter((v) => !isIncompatible(v))).at(-1);
-    if (!forPath.some(isIncompatible)) return forPath;
+    if (!forPath.some(isIncompatible)) return { held: forPath, listed: forPath };
     // codeRepo.appendIncompatibleVersions (cmd/go, and so proxy.golang.org): once the latest v0/v1 tag has a
     // go.mod, the author means consumers to stay on v1, and no +incompatible version is listed (golang.org/issue/34189)
-    if (latestCompatible !== undefined && (await this.hasGoMod(module, latestCompatible, signal))) return forPath.filter((v) => !isIncompatible(v));
+    if (latestCompatible !== undefined && (await this.hasGoMod(module, latestCompatible, signal))) return { held: forPath, listed: forPath.filter((v) => !isIncompatible(v)) };
     const dropped = await this.majorsGoneModular(module, forPath, signal);
-    return dropped.size === 0 ? forPath : forPath.filter((v) => !(isIncompatible(v) && dropped.has(semverMajor(v))));
+    return { held: forPath, listed: dropped.size === 0 ? forPath : forPath.filter((v) => !(isIncompatible(v) && dropped.has(semverMajor(v)))) };
   }
 
   /**
