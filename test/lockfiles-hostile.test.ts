@@ -355,6 +355,19 @@ describe('inputs that make a parser quadratic, or endless', () => {
     expect(r.stderr).not.toMatch(/Warning/);
   });
 
+  it("a pnpm monorepo's lockfile whose importers link 160,000 workspace packages: read whole, not a call stack overflow", async () => {
+    // 400 projects, each linking 400 others: every link is an entry (workspace), pushed one by one
+    const projects = Array.from({ length: 400 }, (_, i) => `packages/p${i}`);
+    const importers = projects
+      .map((p, i) => `  ${p}:\n    dependencies:\n${projects.map((q, j) => (j === i ? '' : `      q${j}:\n        specifier: workspace:*\n        version: link:../p${j}\n`)).join('')}`)
+      .join('');
+    const lock = write(join(folder(), 'pnpm-lock.yaml'), `lockfileVersion: '9.0'\n\nimporters:\n${importers}\npackages: {}\n`);
+    const r = await inChild(`out(parse(${JSON.stringify(lock)}));`, 240_000);
+    expect(r.finished, r.stderr).toBe(true);
+    // q0..q399, each linked by many projects: one workspace entry per name
+    expect(r.result).toMatchObject({ entries: 400 });
+  }, 300_000);
+
   it('a pnpm lockfile with a key given twice, in a mapping of thousands: ELOCKFILE at the second, as yaml says it', async () => {
     // the keys are checked with a Set, not yaml's uniqueKeys (quadratic): a repeat is still yaml's own error
     const many = Array.from({ length: 5000 }, (_, i) => `  p${i}@1.0.0:\n    resolution: {integrity: sha512-AAAA}\n`).join('');
