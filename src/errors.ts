@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'ESTATE' // the state database cannot be used
   | 'ELOCKED' // another run of the same job is in progress
   | 'ETARGETSETUP' // the target cannot be used at all: credentials refused, domain or repository missing
+  | 'ELEDGERTARGET' // ledger verify --job: the job names a domain where the ledger records none of its migrated versions (another domain's job file): nothing read, nothing verified
   | 'ETARGETCHANGED' // the job names another domain or internal repository than the state records its work in: refused until run with --retarget
   | 'EINTERRUPTED' // the run was stopped by Ctrl-C
   | 'ETOOLARGE' // an artifact, or something read from it, is larger than the job allows, or a git mirror grew past limits.maxMirrorBytes

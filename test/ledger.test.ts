@@ -491,6 +491,25 @@ describe('ledger verify --job: the target read again', () => {
     expect(r.targetChecked).toBe(published());
   });
 
+  it('a job file naming another domain than every version the ledger records (the wrong job file) is no pass: ELEDGERTARGET naming both, exit 1, nothing read', async () => {
+    // the same job name (a staging copy of the job file): the trailer's job name cannot tell them apart
+    const staging = join(te.dir, 'ledger-staging.yaml');
+    writeFileSync(staging, readFileSync(job, 'utf8').replace(/domain: acme\b/, 'domain: acme-staging'));
+    expect(readFileSync(staging, 'utf8')).toContain('domain: acme-staging');
+    const file = join(te.dir, 'ledger-for-staging.jsonl');
+    writeFileSync(file, exported);
+    const before = te.sandbox.standIn.log.length;
+    const r = await te.cli(['ledger', 'verify', file, '--job', staging, '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    const { error } = JSON.parse(r.stdout) as { error: { code: string; message: string; hint: string } };
+    expect(error.code).toBe('ELEDGERTARGET');
+    // the job's target and the ledger's, and what to do
+    expect(error.message).toContain('acme-staging');
+    expect(error.message).toMatch(new RegExp(`${published()} versions? .*domain acme\\b`));
+    expect(error.hint).toMatch(/--job/);
+    expect(te.sandbox.standIn.log.slice(before).filter((e) => e.operation === 'ListPackageVersionAssets' || e.operation === 'ListPackageVersions')).toEqual([]);
+  });
+
   it('a throttled read is retried, not a crash', async () => {
     te.sandbox.standIn.addFault({ operation: 'ListPackageVersionAssets', status: 429, times: 2 });
     try {

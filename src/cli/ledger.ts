@@ -672,6 +672,34 @@ function againstState(jobFile: string, stateDir: string, exported: HashList, tra
   }
 }
 
+/**
+ * A job file whose domain holds none of the versions the ledger records (another domain's job
+ * file of the same name: staging's for production's ledger, or the job file edited since) would
+ * read nothing and count every version apart: a check that checked nothing, never a pass. A
+ * ledger that holds versions of the job's domain and of others (a job moved with --retarget) is
+ * read for the job's and counts the others apart, as before. Refused before any request.
+ */
+function refuseOtherTarget(latest: Map<string, Migrated>, target: Record<string, unknown>, jobFile: string): void {
+  const here = domainKey(target);
+  const elsewhere = new Map<string, number>();
+  for (const m of latest.values()) {
+    if (m.domain === '' || m.domain === here) return;
+    elsewhere.set(m.domain, (elsewhere.get(m.domain) ?? 0) + 1);
+  }
+  if (!elsewhere.size) return;
+  const named = (key: string) => {
+    const [region, owner, ...domain] = key.split('/');
+    return `domain ${domain.join('/')} (region ${region}, owner ${owner})`;
+  };
+  const versions = [...elsewhere.values()].reduce((a, b) => a + b, 0);
+  const where = [...elsewhere].sort(([a], [b]) => a.localeCompare(b)).map(([d, n]) => `${n} version${n === 1 ? '' : 's'} in ${named(d)}`);
+  throw new MigrateError(
+    'ELEDGERTARGET',
+    `${jobFile} names ${named(here)}, where the ledger records none of its ${versions} migrated version${versions === 1 ? '' : 's'}: ${where.join(', ')}; nothing was read from the target, so nothing of it was verified`,
+    { hint: "pass --job the job file of the domain the ledger's versions went to (after a --retarget, the job file of each domain checks that domain's versions); to check the chain alone, leave --job out" },
+  );
+}
+
 /** How long a row of requests nobody answered at lasts before the verify stops reading (a run's: UNREACHABLE_FOR_MS). */
 const VERIFY_UNREACHABLE_FOR_MS = 5_000;
 
@@ -689,6 +717,7 @@ async function checkTarget(latest: Map<string, Migrated>, jobFile: string, resul
   // a target that stopped answering ends the reading (each version would wait retries x the
   // timeout: hours over a big ledger); what was not read is counted, never passed. One nobody
   // answers at ends it after 5 s: a check a person waits for, rerun at once, rides out no blip
+  refuseOtherTarget(latest, job.config.target, jobFile);
   const limiter = new Limiter(job.config.limits.rates, { unreachableForMs: VERIFY_UNREACHABLE_FOR_MS });
   const stuck = stopWhenStuck(limiter, opts.signal);
   // stuck, or stopped (Ctrl-C): a version not read by then is unread, never the target's error
