@@ -9,6 +9,7 @@ import {
   CreatePackageGroupCommand,
   DescribePackageCommand,
   DescribePackageGroupCommand,
+  GetAssociatedPackageGroupCommand,
   PutPackageOriginConfigurationCommand,
   UpdatePackageGroupOriginConfigurationCommand,
 } from '@aws-sdk/client-codeartifact';
@@ -179,6 +180,60 @@ describe('package groups on a shared domain', () => {
     const r = await hardenCli(job, { packageGroups: true });
     expect(r.code, r.err).toBe(0);
     expect((await group('/npm/acme-next/*')).originConfiguration?.restrictions?.EXTERNAL_UPSTREAM?.mode).toBe('BLOCK');
+  });
+
+  it("names a more specific group under a scope's group that lets public packages in: the scope's BLOCK does not reach the names it covers (one that inherits the BLOCK is no hole)", async () => {
+    // someone's exceptions under @subs: CodeArtifact associates a package with its MOST specific group
+    const make = async (pattern: string, restrictions: Record<string, string>, repos: string[] = []) => {
+      await te.client.send(new CreatePackageGroupCommand({ ...base, packageGroup: pattern, contactInfo: 'team-c@example.com' }));
+      await te.client.send(
+        new UpdatePackageGroupOriginConfigurationCommand({ ...base, packageGroup: pattern, restrictions, addAllowedRepositories: repos.map((repositoryName) => ({ repositoryName, originRestrictionType: 'EXTERNAL_UPSTREAM' as const })) }),
+      );
+    };
+    await make('/npm/subs/open~', { EXTERNAL_UPSTREAM: 'ALLOW' });
+    await make('/npm/subs/shut$', { EXTERNAL_UPSTREAM: 'INHERIT' });
+    await make('/npm/subs/mid~', { EXTERNAL_UPSTREAM: 'BLOCK' });
+    await make('/npm/subs/mid-x$', { EXTERNAL_UPSTREAM: 'ALLOW_SPECIFIC_REPOSITORIES' }, ['npm-store']);
+    const names = [{ format: 'npm' as const, name: '@subs/known' }];
+    const open = ['/npm/subs/mid-x$', '/npm/subs/open~'];
+    const left = (r: HardenResult) => r.groupsLeft.map((g) => g.pattern).sort();
+
+    // before the scope's group exists: the plan already names them
+    const planned = await hardenNames(names, { dryRun: true, packageGroups: true });
+    expect(planned.groups).toEqual([{ pattern: '/npm/subs/*', applied: false, from: 'absent' }]);
+    expect(left(planned)).toEqual(open);
+
+    const since = lastSeq();
+    const made = await hardenNames(names, { packageGroups: true });
+    expect(made.errors).toEqual([]);
+    expect(made.groups).toEqual([{ pattern: '/npm/subs/*', applied: true, from: 'absent' }]);
+    expect(left(made)).toEqual(open);
+    expect(made.groupsLeft.find((g) => g.pattern === '/npm/subs/open~')).toMatchObject({ from: 'EXTERNAL_UPSTREAM ALLOW', reason: expect.stringContaining('team-c@example.com') });
+    // left as they are: harden writes its own group and the package, nothing of someone else's
+    expect(writesSince(since).map((e) => e.operation).sort()).toEqual(['CreatePackageGroup', 'PutPackageOriginConfiguration', 'UpdatePackageGroupOriginConfiguration']);
+    // what the service says of a name not published yet: the scope's BLOCK is not what applies to it
+    const associated = async (pkg: string) => (await te.client.send(new GetAssociatedPackageGroupCommand({ ...base, format: 'npm', namespace: 'subs', package: pkg }))).packageGroup!;
+    expect((await associated('open-next')).originConfiguration?.restrictions?.EXTERNAL_UPSTREAM?.effectiveMode).toBe('ALLOW');
+    expect((await associated('mid-x')).originConfiguration?.restrictions?.EXTERNAL_UPSTREAM?.effectiveMode).toBe('ALLOW_SPECIFIC_REPOSITORIES');
+    expect((await associated('shut')).originConfiguration?.restrictions?.EXTERNAL_UPSTREAM?.effectiveMode).toBe('BLOCK');
+    expect((await associated('mid-y')).originConfiguration?.restrictions?.EXTERNAL_UPSTREAM?.effectiveMode).toBe('BLOCK');
+
+    // the scope's group found blocking: still named, and nothing written
+    const again = lastSeq();
+    const second = await hardenNames(names, { packageGroups: true });
+    expect([second.groups, second.errors]).toEqual([[], []]);
+    expect(left(second)).toEqual(open);
+    expect(writesSince(again)).toEqual([]);
+
+    // a principal that may not list the domain's groups: not known, so said, never taken for protected
+    te.sandbox.standIn.addFault({ operation: 'ListPackageGroups', status: 403, errorType: 'AccessDeniedException' });
+    try {
+      const blind = await hardenNames(names, { packageGroups: true });
+      expect(blind.errors).toEqual([]);
+      expect(blind.groupsLeft).toEqual([expect.objectContaining({ pattern: '/npm/subs/*', reason: expect.stringContaining('codeartifact:ListPackageGroups') })]);
+    } finally {
+      te.sandbox.standIn.clearFaults();
+    }
   });
 
   it('makes no group for a scope whose name a pattern would read as syntax', async () => {

@@ -8,7 +8,7 @@
  */
 import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreatePackageGroupCommand, PutPackageOriginConfigurationCommand } from '@aws-sdk/client-codeartifact';
+import { CreatePackageGroupCommand, PutPackageOriginConfigurationCommand, UpdatePackageGroupOriginConfigurationCommand } from '@aws-sdk/client-codeartifact';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../src/report/model.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
@@ -35,6 +35,9 @@ beforeAll(async () => {
   await te.client.send(new PutPackageOriginConfigurationCommand({ ...base, repository: 'npm-internal', format: 'npm', namespace: 'acme', package: 'frozen', restrictions: { publish: 'BLOCK', upstream: 'BLOCK' } }));
   // another team's group for @other: harden leaves it
   await te.client.send(new CreatePackageGroupCommand({ ...base, packageGroup: '/npm/other/*', contactInfo: 'platform@example.com' }));
+  // someone's exception under @acme: names starting beta- are associated with it, not with /npm/acme/*
+  await te.client.send(new CreatePackageGroupCommand({ ...base, packageGroup: '/npm/acme/beta~', contactInfo: 'beta-team@example.com' }));
+  await te.client.send(new UpdatePackageGroupOriginConfigurationCommand({ ...base, packageGroup: '/npm/acme/beta~', restrictions: { EXTERNAL_UPSTREAM: 'ALLOW' } }));
   job = te.writeJob({ name: 'groups', privateNpm: { packages: ['@acme/app', '@acme/frozen', '@other/lib'] }, github: false });
   appendFileSync(job, 'hardening:\n  packageGroups: true\n');
   const out = await te.cli(['plan', job, '--json', '--out', join(te.dir, 'plan-out')]);
@@ -51,6 +54,8 @@ describe('plan with hardening.packageGroups and a package kept publish BLOCK', (
       expect.arrayContaining([
         expect.objectContaining({ pattern: '/npm/acme/*', status: 'planned', before: null, after: 'EXTERNAL_UPSTREAM BLOCK' }),
         expect.objectContaining({ pattern: '/npm/other/*', status: 'left', before: 'EXTERNAL_UPSTREAM INHERIT (applies as ALLOW)', after: null, reason: expect.stringContaining('platform@example.com') }),
+        // the scope's group to be made does not reach the names a more specific group covers
+        expect.objectContaining({ pattern: '/npm/acme/beta~', status: 'left', before: 'EXTERNAL_UPSTREAM ALLOW', reason: expect.stringContaining('more specific than /npm/acme/*') }),
       ]),
     );
     expect(h.kept).toEqual([expect.objectContaining({ format: 'npm', package: '@acme/frozen', repository: 'npm-internal', publish: 'BLOCK', reason: expect.stringContaining('publish BLOCK was set before harden') })]);

@@ -194,6 +194,20 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
   if (unrecorded !== undefined) throw unrecorded;
   if (storm !== undefined) throw storm;
   if (opts.packageGroups) {
+    // every group of the domain, listed once for all the scopes (lazily: only when a scope's group blocks)
+    let listed: Promise<GroupProtection[]> | undefined;
+    const narrower = async (scope: string, pattern: string) => {
+      try {
+        const open = openUnder(await (listed ??= retry(() => domain.groups())), scope, pattern);
+        for (const g of open) result.groupsLeft.push({ pattern: g.pattern, reason: opensScope(g, scope, pattern), from: groupMode(g) });
+      } catch (e) {
+        if (!(e instanceof MigrateError && e.code === 'ETARGETAUTH')) throw e;
+        result.groupsLeft.push({
+          pattern,
+          reason: `the domain's package groups could not be listed (${e.code}: ${e.message}): whether a more specific group under ${pattern} lets public packages in for some names of @${scope} is not known, so the scope is not called protected; grant codeartifact:ListPackageGroups on the domain and harden again. The job's packages of @${scope} are protected one by one (upstream BLOCK)`,
+        });
+      }
+    };
     const ofPackages = packages.filter((p) => p.format === 'npm' && p.name.startsWith('@') && p.name.includes('/')).map((p) => p.name.slice(1, p.name.indexOf('/')));
     for (const scope of new Set([...ofPackages, ...(opts.scopes ?? []).map((s) => s.replace(/^@/, ''))])) {
       const pattern = `/npm/${scope}/*`;
@@ -212,6 +226,7 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
           if (!opts.dryRun && opts.recorded && !opts.recorded('npm', pattern, GROUP_REPOSITORY)) {
             record({ format: 'npm', package: pattern, repository: GROUP_REPOSITORY, to: 'EXTERNAL_UPSTREAM: BLOCK', detail: `package group ${pattern} found blocking external upstreams with no ledger entry for it (a harden stopped before recording its change, or it was set by hand); recorded as found` });
           }
+          await narrower(scope, pattern);
           continue;
         }
         if (group && !group.description?.startsWith(GROUP_DESCRIPTION)) {
@@ -222,7 +237,10 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
           if (!group && !(await retry(() => domain.createGroup(pattern, `${GROUP_DESCRIPTION} @${scope} is internal; never fetched from public upstreams`)))) {
             // made meanwhile by someone else (another harden, another team): read it again
             group = await retry(() => domain.group(pattern));
-            if (group?.externalUpstream === 'BLOCK') continue;
+            if (group?.externalUpstream === 'BLOCK') {
+              await narrower(scope, pattern);
+              continue;
+            }
             if (group && !group.description?.startsWith(GROUP_DESCRIPTION)) {
               result.groupsLeft.push({ pattern, reason: othersGroup(group), from: groupMode(group) });
               continue;
@@ -232,6 +250,7 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
           record({ format: 'npm', package: pattern, repository: GROUP_REPOSITORY, to: 'EXTERNAL_UPSTREAM: BLOCK', detail: `package group ${pattern} ${group ? `had EXTERNAL_UPSTREAM ${group.externalUpstreamMode ?? 'unset'}` : 'created'}; now blocks external upstreams` });
         }
         result.groups.push({ pattern, applied: !opts.dryRun, from: group ? groupMode(group) : 'absent' });
+        await narrower(scope, pattern);
       } catch (e) {
         if (unrecorded !== undefined) throw unrecorded;
         result.errors.push({ format: 'npm', ...describe(pattern, e) });
@@ -247,6 +266,34 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
 /** A group's EXTERNAL_UPSTREAM as it sets it, and what applies when that differs (INHERIT takes a parent's): the reports' "before". */
 const groupMode = (g: GroupProtection) =>
   `EXTERNAL_UPSTREAM ${g.externalUpstreamMode ?? 'unset'}${g.externalUpstream && g.externalUpstream !== g.externalUpstreamMode ? ` (applies as ${g.externalUpstream})` : ''}`;
+
+/**
+ * The groups under a scope's group `/npm/<scope>/*` (a name prefix `/npm/<scope>/foo~` or an exact
+ * name `/npm/<scope>/foo$`) that let public packages in once the scope's group blocks. CodeArtifact
+ * associates a package with the MOST specific group its name matches, and applies that group's
+ * origin controls: the scope's BLOCK reaches such a name only through INHERIT. So one that sets
+ * EXTERNAL_UPSTREAM ALLOW or ALLOW_SPECIFIC_REPOSITORIES itself, or inherits it from another group
+ * under the scope, leaves the names it covers open: a name of the scope not published yet (nor
+ * protected one by one) is pulled in from a public registry when asked for. One that inherits
+ * from the scope's group (or from above it, which the scope's group then stands between) blocks
+ * as it does: a group made later under a blocking scope is INHERIT.
+ * https://docs.aws.amazon.com/codeartifact/latest/ug/package-group-definition-syntax-matching-behavior.html
+ */
+function openUnder(groups: readonly GroupProtection[], scope: string, pattern: string): GroupProtection[] {
+  const under = `/npm/${scope}/`;
+  const inScope = (p: string | undefined) => p !== undefined && p !== pattern && p.startsWith(under);
+  return groups
+    .filter((g) => inScope(g.pattern))
+    .filter((g) => (g.externalUpstreamMode === 'INHERIT' ? inScope(g.externalUpstreamFrom) && g.externalUpstream !== 'BLOCK' : g.externalUpstreamMode !== 'BLOCK'))
+    .sort((a, b) => a.pattern.localeCompare(b.pattern));
+}
+
+/** Why a group under the scope's group is named: what it lets in, whose it is, and what to do. */
+function opensScope(g: GroupProtection, scope: string, pattern: string): string {
+  const owner = [g.contactInfo && `contact ${JSON.stringify(g.contactInfo)}`, g.description && `description ${JSON.stringify(g.description)}`].filter(Boolean).join(', ');
+  const lets = g.externalUpstream === 'ALLOW_SPECIFIC_REPOSITORIES' ? 'lets public packages into the repositories its list names (a store among them serves them to every build)' : 'lets public packages in';
+  return `package group ${g.pattern} is more specific than ${pattern} and ${lets} (EXTERNAL_UPSTREAM ${g.externalUpstream ?? 'unset'}${g.externalUpstreamMode === 'INHERIT' && g.externalUpstreamFrom ? `, inherited from ${g.externalUpstreamFrom}` : ''}): CodeArtifact applies the most specific group a name matches, so the names of @${scope} it covers are not protected by ${pattern}, and one not published yet can be pulled in from a public registry. Left as it is (${owner || 'no contact or description'}); ask its owner to block external upstreams (aws codeartifact update-package-group-origin-configuration --package-group '${g.pattern}' --restrictions EXTERNAL_UPSTREAM=BLOCK) or to delete it. The job's packages it covers are protected one by one (upstream BLOCK)`;
+}
 
 /** Another owner's group with this pattern: theirs to change (its other settings may be deliberate, e.g. ALLOW_SPECIFIC_REPOSITORIES). */
 function othersGroup(g: GroupProtection): string {

@@ -16,6 +16,7 @@ import {
   DescribeRepositoryCommand,
   GetAssociatedPackageGroupCommand,
   ListAllowedRepositoriesForGroupCommand,
+  ListPackageGroupsCommand,
   ListRepositoriesInDomainCommand,
   PutPackageOriginConfigurationCommand,
   UpdatePackageGroupOriginConfigurationCommand,
@@ -54,6 +55,8 @@ export interface GroupProtection {
   externalUpstream?: string;
   /** EXTERNAL_UPSTREAM as the group itself sets it (INHERIT included). */
   externalUpstreamMode?: string;
+  /** For an EXTERNAL_UPSTREAM of INHERIT: the group whose mode applies (its `inheritedFrom`), when the answer says. */
+  externalUpstreamFrom?: string;
   /** PUBLISH as it applies (effectiveMode, after INHERIT). */
   publish?: string;
   /** PUBLISH as the group itself sets it (INHERIT included). */
@@ -181,6 +184,24 @@ export class Domain {
   }
 
   /**
+   * Every package group of the domain, with its origin configuration (ListPackageGroups, no
+   * prefix: the model does not say how a prefix matches a pattern, so none is relied on).
+   */
+  async groups(pageSize = 1000): Promise<GroupProtection[]> {
+    const groups = new Map<string, GroupProtection>();
+    const paging = new Paging(`ListPackageGroups of ${this.ca.config.domain}`);
+    let nextToken: string | undefined;
+    do {
+      const out = await this.ca.api('ListPackageGroups', ['reads'], (o) => this.ca.client.send(new ListPackageGroupsCommand({ ...this.base, maxResults: pageSize, nextToken }), o));
+      // read as the model says, whatever came: a list that is no list, or entries without a pattern, list nothing
+      const page = (Array.isArray(out.packageGroups) ? out.packageGroups : []).flatMap((g) => protection(g as Parameters<typeof protection>[0]) ?? []);
+      for (const g of page) groups.set(g.pattern, g);
+      nextToken = paging.next(out.nextToken, page.map((g) => g.pattern));
+    } while (nextToken);
+    return [...groups.values()];
+  }
+
+  /**
    * The repositories a package group's allowed list holds for one restriction (PUBLISH: the ones
    * its packages may be published into when the group is ALLOW_SPECIFIC_REPOSITORIES); undefined
    * when there is no such group (deleted since it was read).
@@ -228,15 +249,17 @@ export class Domain {
 function protection(
   g: { pattern?: string; description?: string; contactInfo?: string; originConfiguration?: { restrictions?: Record<string, { mode?: string; effectiveMode?: string; inheritedFrom?: { pattern?: string } }> } } | undefined,
 ): GroupProtection | undefined {
-  if (!g?.pattern) return undefined;
+  if (typeof g?.pattern !== 'string' || !g.pattern) return undefined;
   const r = g.originConfiguration?.restrictions ?? {};
   const ext = r['EXTERNAL_UPSTREAM'];
   const publish = r['PUBLISH'];
   const publishFrom = publish?.mode === 'INHERIT' ? publish.inheritedFrom?.pattern : g.pattern;
+  const externalFrom = ext?.mode === 'INHERIT' ? ext.inheritedFrom?.pattern : undefined;
   return {
     pattern: g.pattern,
     externalUpstream: ext?.effectiveMode ?? ext?.mode,
     externalUpstreamMode: ext?.mode,
+    ...(typeof externalFrom === 'string' && externalFrom ? { externalUpstreamFrom: externalFrom } : {}),
     publish: r['PUBLISH']?.effectiveMode ?? r['PUBLISH']?.mode,
     publishMode: r['PUBLISH']?.mode,
     ...(typeof publishFrom === 'string' && publishFrom ? { publishFrom } : {}),
