@@ -11,12 +11,13 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { plan } from '../src/cli/plan.js';
 import { loadJob } from '../src/config/load.js';
-import { exposure } from '../src/engine/audit.js';
+import { exposure, preflightAudit } from '../src/engine/audit.js';
+import { createTarget } from '../src/targets/index.js';
 import type { Report } from '../src/report/model.js';
 import { startTestEnv, type TestEnv } from './support/harness.js';
 import { seedPackages } from './support/npm-fixtures.js';
 import { failure } from './support/thrown.js';
-import { DescribePackageCommand, PutPackageOriginConfigurationCommand } from '@aws-sdk/client-codeartifact';
+import { CreatePackageGroupCommand, DescribePackageCommand, PutPackageOriginConfigurationCommand, UpdatePackageGroupOriginConfigurationCommand } from '@aws-sdk/client-codeartifact';
 import { Limiter } from '../src/engine/limiter.js';
 import { CodeArtifact } from '../src/targets/codeartifact.js';
 
@@ -263,5 +264,22 @@ describe('exposure', () => {
       expect(out.names!.map((n) => n.status), npm).toEqual(['unknown']);
     }
     expect(te.sandbox.standIn.log.filter((e) => e.seq > since)).toEqual([]);
+  });
+});
+
+describe('preflight audit: a package group more specific than the scope\'s', () => {
+  it('a name a more specific group lets public packages in for is not called protected by its scope\'s BLOCK; one the scope\'s group covers is, and one with its own upstream BLOCK is', async () => {
+    const base = { domain: 'acme', domainOwner: '111122223333' };
+    await te.client.send(new CreatePackageGroupCommand({ ...base, packageGroup: '/npm/held/*' }));
+    await te.client.send(new UpdatePackageGroupOriginConfigurationCommand({ ...base, packageGroup: '/npm/held/*', restrictions: { EXTERNAL_UPSTREAM: 'BLOCK' } }));
+    await te.client.send(new CreatePackageGroupCommand({ ...base, packageGroup: '/npm/held/open~' }));
+    await te.client.send(new UpdatePackageGroupOriginConfigurationCommand({ ...base, packageGroup: '/npm/held/open~', restrictions: { EXTERNAL_UPSTREAM: 'ALLOW' } }));
+    await te.client.send(new PutPackageOriginConfigurationCommand({ ...base, repository: 'npm-internal', format: 'npm', namespace: 'held', package: 'open-own', restrictions: { publish: 'ALLOW', upstream: 'BLOCK' } }));
+    const config = loadJob(job).config;
+    const ca = new CodeArtifact(config.target, new Limiter(config.limits.rates), te.client);
+    const names = ['@held/shut', '@held/open-new', '@held/open-own'].map((name) => ({ format: 'npm' as const, name }));
+    const audit = await preflightAudit(ca, config, (f) => createTarget(f, ca, config.target.repositories[f]!.internal), names, te.env);
+    expect([...audit.protectedNames].sort()).toEqual(['npm:@held/open-own', 'npm:@held/shut']);
+    expect(audit.preflight.checks!.find((c) => c.id === 'origin-controls')).toMatchObject({ status: 'warn', detail: expect.stringContaining('npm:@held/open-new') });
   });
 });
