@@ -393,6 +393,41 @@ describe('two copies of one job at once', () => {
     }
   });
 
+  it('status while a harden holds the job after a run was killed -9: the run is "did not finish", not "running now" under the harden\'s pid; the harden is named as what runs now', async () => {
+    const te = await startTestEnv();
+    try {
+      const { job } = await seed(te, 2);
+      // a run held by its first request that never gets an answer, its run row written, then killed -9
+      te.sandbox.standIn.addFault({ status: 0, hang: true, times: 1 });
+      const killed = watch(te.spawnCli(['run', job, '--json']));
+      await waitFor('the run to record its start', () => killed.done() || (existsSync(join(te.stateDir, 'test.sqlite')) && runsIn(te.stateDir).length === 1 && ownerPid(te.stateDir, 'test') === killed.proc.pid));
+      expect(killed.done(), killed.stderr()).toBe(false);
+      killed.proc.kill('SIGKILL');
+      await killed.exited;
+      expect(runsIn(te.stateDir)).toEqual([{ dry_run: 0, outcome: null }]);
+
+      // a harden (which records no run) takes the job, held by its first request likewise
+      const since = te.sandbox.standIn.log.length;
+      te.sandbox.standIn.addFault({ status: 0, hang: true, times: 1 });
+      const harden = watch(te.spawnCli(['harden', job, '--json']));
+      try {
+        await waitFor('the harden to hold the job and ask the target', () => harden.done() || (ownerPid(te.stateDir, 'test') === harden.proc.pid && te.sandbox.standIn.log.length > since));
+        expect(harden.done(), harden.stderr()).toBe(false);
+        const status = await te.cli(['status', job, '--json']);
+        expect(status.code, status.stderr).toBe(0);
+        const report = JSON.parse(status.stdout) as { lastRun: { outcome: string | null; running?: unknown }; inProgress?: { pid: number; command?: string } };
+        expect(report.lastRun.outcome).toBeNull();
+        expect(report.lastRun.running).toBeUndefined();
+        expect(report.inProgress).toMatchObject({ pid: harden.proc.pid, command: 'harden' });
+      } finally {
+        harden.proc.kill('SIGKILL');
+        await harden.exited;
+      }
+    } finally {
+      await te.stop();
+    }
+  });
+
   it('warm + warm, run + warm, warm + rewrite-lockfiles --write: one is refused with ELOCKED, the lockfile is left as it was', async () => {
     const te = await startTestEnv({ publicRegistries: true });
     try {

@@ -1,4 +1,5 @@
 /** `status JOB`: what the state database says, without touching any source or target. */
+import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { loadJob } from '../config/load.js';
 import type { RunSummary } from '../engine/events.js';
@@ -43,9 +44,11 @@ export interface StatusReport {
   otherSources: { source: string; versions: number }[];
   /**
    * `error`: what ended it, when an error did (stopped-by-error, target-unusable); `running`: the
-   * process running the job from this state directory now (its lock's owner), when one is.
+   * process running it now (the lock's owner, which took the lock before it started the run).
    */
-  lastRun?: { id: number; startedAt: string; endedAt: string | null; dryRun: boolean; outcome: string | null; error?: string; running?: { pid: number; host: string; startedAt: string; command?: string } };
+  lastRun?: { id: number; startedAt: string; endedAt: string | null; dryRun: boolean; outcome: string | null; error?: string; running?: InProgress };
+  /** What holds the job from this state directory now (its lock's owner), when one does: a run, or a warm, harden, plan or rewrite. */
+  inProgress?: InProgress;
   /** The target the state records its work in (what `verified` means here); absent before a run read one. */
   target?: TargetIdentity;
   /**
@@ -69,13 +72,27 @@ export function readStatus(jobFile: string, stateDir = 'state'): StatusReport {
     // the job file's target edited since the last run: what is counted above is not in it
     const changed = report.target ? targetDifferences(report.target, targetOf(job.config.target)) : [];
     if (changed.length > 0) report.targetChanged = changed;
-    // a run with no outcome yet is running, or was killed: the lock's owner tells which
-    const running = report.lastRun && report.lastRun.outcome === null ? jobInProgress(dirname(database), job.name) : undefined;
-    if (running) report.lastRun = { ...report.lastRun!, running };
+    const holder = jobInProgress(dirname(database), job.name);
+    if (holder) report.inProgress = holder;
+    // a run with no outcome yet is running, or was killed: the lock's owner tells which. Only a
+    // holder that took the lock before the run started is running it: one that came after (a warm
+    // or a harden, or the next run not yet at its start, beside a run killed -9) is not that run
+    if (holder && report.lastRun && report.lastRun.outcome === null && isRunOf(holder, report.lastRun.startedAt)) report.lastRun = { ...report.lastRun, running: holder };
     return report;
   } finally {
     state.close();
   }
+}
+
+type InProgress = NonNullable<ReturnType<typeof jobInProgress>>;
+
+/** Whether the lock's holder is the run that started at `runStartedAt`: a command that records runs (or an older release's, which named none), holding the lock since before it. */
+function isRunOf(holder: InProgress, runStartedAt: string): boolean {
+  if (holder.command !== undefined && holder.command !== 'run' && holder.command !== 'plan') return false;
+  const took = Date.parse(holder.startedAt);
+  const started = Date.parse(runStartedAt);
+  // on another host (a shared folder) the two clocks differ: its start cannot be compared with ours
+  return holder.host !== hostname() || !Number.isFinite(took) || !Number.isFinite(started) || took <= started;
 }
 
 /**
@@ -157,6 +174,8 @@ export function statusCommand(jobFile: string, opts: { json?: boolean; stateDir?
       const running = report.lastRun?.running;
       const unfinished = running ? `running now (${running.command ? `\`${running.command}\`, ` : ''}pid ${running.pid} on ${running.host})` : 'did not finish (killed?)';
       if (report.lastRun) lines.push(`last run #${report.lastRun.id}${report.lastRun.dryRun ? ' (dry run)' : ''}: ${report.lastRun.outcome ?? unfinished}, started ${report.lastRun.startedAt}`);
+      const now = report.inProgress;
+      if (now && !running) lines.push(`in progress now: ${now.command ? `a \`${now.command}\`` : 'another command'} of this job (pid ${now.pid} on ${now.host}, started ${now.startedAt})`);
       if (report.lastRun?.error) lines.push(`  stopped by ${report.lastRun.error}`);
       for (const f of report.failures) lines.push(`  FAILED ${f.package}@${f.version} after ${f.attempts} attempt(s): ${f.error}`);
       for (const c of report.conflicts) lines.push(`  CONFLICT ${c.package}@${c.version}: ours sha512 ${c.ourSha512}, target sha512 ${c.targetSha512}`);
