@@ -11,6 +11,7 @@
  * rewrite-lockfiles --write against a lock held in-process (harden-shared-domain.test.ts,
  * rewrite-formats.test.ts), the lock itself across processes (unit/lock.test.ts).
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -183,6 +184,42 @@ describe('two copies of one job at once', () => {
       const fresh = await te.cli(['--state-dir', stray, 'run', job, '--json']);
       expect(fresh.code, fresh.stderr).toBe(0);
       withState(stray, (s) => expect(s.counts()).toEqual({ 'present-identical': versions.length }));
+      expectPublishedOnceEach(te, versions);
+    } finally {
+      await te.stop();
+    }
+  });
+
+  it('a state directory whose path has spaces, quotes, a $ and non-ASCII characters: run, status, report, export and verify work there; the hint naming it from another folder is one shell word', async () => {
+    const te = await startTestEnv();
+    try {
+      const { job, versions } = await seed(te, 2);
+      const odd = join(te.dir, 'my state', `café ☕ "q" it's $HOME`);
+      const first = await te.cli(['--state-dir', odd, 'run', job, '--json']);
+      expect(first.code, first.stderr).toBe(0);
+      withState(odd, (s) => expect(s.counts()).toEqual({ verified: versions.length }));
+      const out = join(te.dir, 'export ☕.jsonl');
+      for (const command of [['status', job, '--json'], ['report', job, '--json'], ['ledger', 'export', job, '--out', out]]) {
+        const r = await te.cli(['--state-dir', odd, ...command]);
+        expect(r.code, `${command[0]}: ${r.stderr}`).toBe(0);
+      }
+      const verified = await te.cli(['--state-dir', odd, 'ledger', 'verify', out, '--job', job, '--json']);
+      expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+      const ledgerLines = readFileSync(out, 'utf8').trim().split('\n').length - 1;
+      expect((JSON.parse(verified.stdout) as { state: { compared: boolean; entries: number } }).state).toEqual(expect.objectContaining({ compared: true, entries: ledgerLines, heldBefore: 0, addedSince: 0 }));
+
+      // from the default folder: refused, and what the hint says to pass is, pasted into a shell, that one folder
+      const shell = (words: string) => execFileSync('bash', ['-c', `eval "set -- $1" && printf '%s\\0' "$@"`, 'bash', words], { encoding: 'utf8' }).split('\0').slice(0, -1);
+      for (const command of [['run', job, '--json'], ['status', job, '--json']]) {
+        const r = await te.cli(command);
+        expect(r.code, r.stderr).toBe(2);
+        const error = (JSON.parse(r.stdout) as { error: { code: string; hint: string } }).error;
+        expect(error.code).toBe('ESTATE');
+        const passed = /--state-dir (.*) \(or set CAM_STATE_DIR\)/.exec(error.hint)?.[1];
+        expect(passed, error.hint).toBeDefined();
+        expect(shell(`--state-dir ${passed}`), error.hint).toEqual(['--state-dir', odd]);
+      }
+      expect(existsSync(join(te.stateDir, 'test.sqlite'))).toBe(false);
       expectPublishedOnceEach(te, versions);
     } finally {
       await te.stop();

@@ -25,6 +25,7 @@ import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { print, printEntries, progressRenderer, reportError, wantsJson, type Io } from './output.js';
 import { MigrateError } from '../errors.js';
 import { acquireJobLock, existingState } from '../state/lock.js';
+import { shellWord } from '../shell-word.js';
 import { checkTarget, targetOf } from '../state/target.js';
 import { warmSectionFromState } from '../warm/summary.js';
 
@@ -151,7 +152,7 @@ async function planLocked(job: LoadedJob, stateDir: string, env: NodeJS.ProcessE
       if (!(e instanceof MigrateError) || e.code !== 'ELOCAL') throw e;
       throw new MigrateError('ELOCAL', e.message, {
         cause: e.cause ?? e,
-        hint: `free space or fix permissions where the reports go, then write this plan's report from the state, without planning again: codeartifact-migrate${opts.stateDir ? ` --state-dir ${stateDir}` : ''} report ${job.file} --out <dir>; no partial report was left behind`,
+        hint: `free space or fix permissions where the reports go, then write this plan's report from the state, without planning again: codeartifact-migrate${opts.stateDir ? ` --state-dir ${shellWord(stateDir)}` : ''} report ${shellWord(job.file)} --out <dir>; no partial report was left behind`,
       });
     }
   } finally {

@@ -31,6 +31,7 @@ import Database from 'better-sqlite3';
 import { localError, lowOnRoom, MigrateError, toError } from '../errors.js';
 import { danglingLinkOn, makeFolder } from '../make-folder.js';
 import { isAlive } from '../alive.js';
+import { shellWord } from '../shell-word.js';
 
 interface Owner {
   pid: number;
@@ -175,7 +176,7 @@ export function lastStateDir(job: LockedJob, env: NodeJS.ProcessEnv = process.en
 
 function stateElsewhere(job: LockedJob, here: string, last: string): MigrateError {
   return new MigrateError('ESTATE', `job "${job.name}" (domain ${job.config.target.domain}) last ran on this machine from the state directory ${last}, which holds its state; ${here} holds none: a run from here would be a second migration of the same job (every version downloaded and checked again, and its provenance ledger kept apart from the first)`, {
-    hint: `to go on with the migration, pass --state-dir ${last} (or set CAM_STATE_DIR), or run from the folder you ran it from; to start a separate state here on purpose, move the old state directory aside first (its ledger stays in it)`,
+    hint: `to go on with the migration, pass --state-dir ${shellWord(last)} (or set CAM_STATE_DIR), or run from the folder you ran it from; to start a separate state here on purpose, move the old state directory aside first (its ledger stays in it)`,
   });
 }
 
@@ -187,7 +188,7 @@ export function noStateError(job: LockedJob, stateDir: string, hint: string, env
   const last = lastStateDir(job, env);
   const elsewhere = last !== undefined && last !== resolve(stateDir);
   return new MigrateError('ESTATE', `no state for job "${job.name}" at ${join(stateDir, `${job.name}.sqlite`)}${elsewhere ? `; it last ran on this machine from ${last}` : ''}`, {
-    hint: elsewhere ? `pass --state-dir ${last} (or set CAM_STATE_DIR)` : hint,
+    hint: elsewhere ? `pass --state-dir ${shellWord(last)} (or set CAM_STATE_DIR)` : hint,
   });
 }
 
