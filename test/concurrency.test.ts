@@ -44,7 +44,7 @@ function errorOf(c: Child): { code: string; message: string } {
   return (JSON.parse(c.stdout()) as { error: { code: string; message: string } }).error;
 }
 
-/** The pids named by the per-target job locks' owner files (the second lock a command takes: whoever names itself there holds both). */
+/** The pids named by the per-target job locks' owner files (the first lock a command takes: whoever names itself there is refused by no other copy). */
 function targetLockHolders(te: TestEnv): number[] {
   const dir = te.env.CAM_LOCK_DIR!;
   if (!existsSync(dir)) return [];
@@ -140,7 +140,8 @@ describe('two copies of one job at once', () => {
       withState(holderDir, (s) => expect(s.counts()).toEqual({ verified: versions.length }));
       // the refused copy recorded no run (its state directory may not even hold a database)
       const refusedDir = holderDir === other ? te.stateDir : other;
-      if (existsSync(join(refusedDir, 'test.sqlite'))) expect(runsIn(refusedDir)).toEqual([]);
+      // nor any folder: a mistyped --state-dir (another working directory) is not left holding an empty state folder and a lock file
+      expect(existsSync(refusedDir), refusedDir).toBe(false);
 
       // Another machine (or user) is not detected: its own lock folder. Once the first
       // is done, the second finds every version on the target: present-identical, no

@@ -68,7 +68,7 @@ function createStateDir(stateDir: string): void {
 }
 
 /**
- * Both locks of a job, the state directory's first (the directory made if missing);
+ * Both locks of a job, the per-target one first, then the state directory's (the directory made if missing);
  * throws ELOCKED (naming the holder and its state directory) while another process
  * holds either. Returns the release function (idempotent).
  */
@@ -81,10 +81,18 @@ export function acquireJobLock(stateDir: string, job: LockedJob, env: NodeJS.Pro
     acquireLock(join(lockDir(env), targetLockName(job, env)), { stateDir: here, command })();
     throw stateElsewhere(job, here, last);
   }
-  createStateDir(stateDir);
-  const releaseState = acquireLock(join(stateDir, job.name), { command });
+  // the per-target lock before the state directory is made: a copy refused because the job runs
+  // from another folder (a second working directory, a mistyped --state-dir) leaves no folder there
+  const releaseTarget = acquireLock(join(lockDir(env), targetLockName(job, env)), { stateDir: here, command });
+  let releaseState: () => void;
   try {
-    const releaseTarget = acquireLock(join(lockDir(env), targetLockName(job, env)), { stateDir: here, command });
+    createStateDir(stateDir);
+    releaseState = acquireLock(join(stateDir, job.name), { command });
+  } catch (e) {
+    releaseTarget();
+    throw e;
+  }
+  try {
     let partial: string | undefined;
     try {
       const dir = recordDirPath(env);
@@ -109,7 +117,11 @@ export function acquireJobLock(stateDir: string, job: LockedJob, env: NodeJS.Pro
       }
     };
   } catch (e) {
-    releaseState();
+    try {
+      releaseState();
+    } finally {
+      releaseTarget();
+    }
     throw e;
   }
 }
