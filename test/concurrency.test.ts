@@ -431,6 +431,50 @@ describe('two copies of one job at once', () => {
     }
   });
 
+  it('run --retarget (the job file edited to another domain or repository) beside a run of the old target from the same state directory: ELOCKED naming the run; the state still records the old target and nothing was moved', async () => {
+    const te = await startTestEnv();
+    try {
+      const { job } = await seed(te, 2);
+      expect((await te.cli(['run', job, '--json'])).code).toBe(0);
+      // frozen once it holds both its locks (it names itself in the state directory's after the per-target one)
+      const first = watch(te.spawnCli(['run', job, '--json']));
+      try {
+        await waitFor('the run to hold the job', () => first.done() || ownerPid(te.stateDir, 'test') === first.proc.pid);
+        first.proc.kill('SIGSTOP');
+        expect(first.done(), first.stderr()).toBe(false);
+        // another domain: another per-target lock, the same state directory's; another repository: the same per-target lock
+        for (const what of ['domain', 'repository']) {
+          const doc = parse(readFileSync(job, 'utf8')) as { target: { domain: string; repositories: { npm: { internal: string } } } };
+          if (what === 'domain') doc.target.domain = 'acme-prod';
+          else doc.target.repositories.npm.internal = 'npm-prod';
+          writeFileSync(join(te.dir, `moved-${what}.yaml`), stringify(doc));
+          const moved = join(te.dir, `moved-${what}.yaml`);
+          for (const command of [['run', moved, '--retarget'], ['plan', moved, '--retarget'], ['warm', moved, '--retarget']]) {
+            const r = await te.cli([...command, '--json']);
+            expect(r.code, `${what} ${command[0]}: ${r.stderr}`).toBe(2);
+            expect((JSON.parse(r.stdout) as { error: { code: string; message: string } }).error, `${what} ${command[0]}`).toMatchObject({ code: 'ELOCKED', message: expect.stringContaining(`a \`run\` of this job is in progress (pid ${first.proc.pid}`) });
+          }
+        }
+      } finally {
+        first.proc.kill('SIGKILL');
+        await first.exited;
+      }
+      withState(te.stateDir, (s) => {
+        expect(s.recordedTarget()).toMatchObject({ domain: 'acme', repositories: { npm: 'npm-internal' } });
+        expect((s.db.prepare("SELECT count(*) AS n FROM ledger WHERE json_extract(entry, '$.outcome') = 'retarget'").get() as { n: number }).n).toBe(0);
+      });
+      // the per-target lock of the other domain, taken on the way by the refused copies, is free: no ELOCKED
+      // there (the stand-in has no such domain: ETARGETSETUP, asked only once the locks are held)
+      const other = await te.cli(['run', join(te.dir, 'moved-domain.yaml'), '--retarget', '--json']);
+      expect(other.code, other.stderr).toBe(2);
+      expect((JSON.parse(other.stdout) as { error: { code: string } }).error.code).toBe('ETARGETSETUP');
+      const again = await te.cli(['run', job, '--json']);
+      expect(again.code, again.stderr).toBe(0);
+    } finally {
+      await te.stop();
+    }
+  });
+
   it('status while a harden holds the job after a run was killed -9: the run is "did not finish", not "running now" under the harden\'s pid; the harden is named as what runs now', async () => {
     const te = await startTestEnv();
     try {
