@@ -510,6 +510,39 @@ describe('two copies of one job at once', () => {
     }
   });
 
+  it('report while a warm is under way: its entries not decided yet are said to be the running warm\'s (naming it), not "the warm stopped before it got to them: rerun the warm"', async () => {
+    const te = await startTestEnv({ publicRegistries: true });
+    try {
+      const pub = te.sandbox.publicRegistries!;
+      const { job } = await seed(te, 1);
+      const { integrity } = await publishWithDeps(pub.npm, 'pub-a', '1.0.0');
+      mkdirSync(join(te.dir, 'web'));
+      writeFileSync(join(te.dir, 'web/package-lock.json'), `${JSON.stringify({ name: 'web', lockfileVersion: 3, requires: true, packages: { '': { name: 'web', dependencies: { 'pub-a': '1.0.0' } }, 'node_modules/pub-a': { version: '1.0.0', resolved: `${pub.npm.url}pub-a/-/pub-a-1.0.0.tgz`, integrity } } }, null, 2)}\n`);
+      writeFileSync(job, stringify({ ...(parse(readFileSync(job, 'utf8')) as object), warm: { lockfiles: ['web/package-lock.json'] } }));
+      expect((await te.cli(['harden', job, '--json'])).code).toBe(0);
+      // every request for pub-a through the store goes unanswered: the warm has recorded the entry and waits on it
+      te.sandbox.standIn.addFault({ package: 'pub-a', status: 0, hang: true });
+      const warm = watch(te.spawnCli(['warm', job, '--json']));
+      try {
+        await waitFor('the warm to ask the store for pub-a', () => warm.done() || te.sandbox.standIn.log.some((e) => e.package === 'pub-a'));
+        expect(warm.done(), warm.stderr()).toBe(false);
+        const r = await te.cli(['report', job, '--json']);
+        expect(r.code, r.stderr).not.toBe(2);
+        const findings = (JSON.parse(r.stdout) as { findings: { code: string; title: string; action: string }[] }).findings.filter((f) => f.code === 'EWARMUNDECIDED');
+        expect(findings).toEqual([expect.objectContaining({ title: expect.stringContaining(`a \`warm\` of this job is still running (pid ${warm.proc.pid}`), action: expect.stringContaining('wait for it to finish') })]);
+      } finally {
+        warm.proc.kill('SIGKILL');
+        await warm.exited;
+      }
+      // killed, it is what the finding said before: stopped, rerun it
+      const after = await te.cli(['report', job, '--json']);
+      const findings = (JSON.parse(after.stdout) as { findings: { code: string; title: string; action: string }[] }).findings.filter((f) => f.code === 'EWARMUNDECIDED');
+      expect(findings).toEqual([expect.objectContaining({ title: expect.stringContaining('the warm stopped before it got to them'), action: 'rerun the warm' })]);
+    } finally {
+      await te.stop();
+    }
+  });
+
   it('warm + warm, run + warm, warm + rewrite-lockfiles --write: one is refused with ELOCKED, the lockfile is left as it was', async () => {
     const te = await startTestEnv({ publicRegistries: true });
     try {

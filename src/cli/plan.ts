@@ -5,7 +5,7 @@
  * Markdown, one self-contained HTML file) for the people who sign off.
  * `report JOB` writes the same report for a finished or partial run.
  */
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { loadJob, type LoadedJob } from '../config/load.js';
 import { exposure, preflightAudit } from '../engine/audit.js';
 import type { RunSummary } from '../engine/events.js';
@@ -24,7 +24,7 @@ import type { Format } from '../types.js';
 import type { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { print, printEntries, progressRenderer, reportError, wantsJson, type Io } from './output.js';
 import { MigrateError } from '../errors.js';
-import { acquireJobLock, existingState } from '../state/lock.js';
+import { acquireJobLock, existingState, jobInProgress } from '../state/lock.js';
 import { shellWord } from '../shell-word.js';
 import { checkTarget, targetOf } from '../state/target.js';
 import { warmSectionFromState } from '../warm/summary.js';
@@ -187,7 +187,10 @@ export async function reportCommand(jobFile: string, opts: { json?: boolean; sta
         const latest = own.preflight || own.exposure || !last ? null : latestPlanAudit(state, last.id, job);
         // one that audited other repositories (a store or shared renamed since) is not theirs: ENOAUDIT says why
         const audit = latest === null ? own : 'notCarried' in latest ? { auditNotCarried: latest.notCarried } : latest;
-        return { kind, report: buildReport(reportInputFromState(state, job, summary, { kind, warm, ...audit, ...(summary?.hardening ? { hardening: hardeningSection(summary) } : {}) })) };
+        // a warm holding the job now is deciding what the warm section finds undecided
+        const holder = warm ? jobInProgress(dirname(database), job.name) : undefined;
+        const warmRunning = holder?.command === 'warm' ? { pid: holder.pid, host: holder.host, startedAt: holder.startedAt } : undefined;
+        return { kind, report: buildReport(reportInputFromState(state, job, summary, { kind, warm, warmRunning, ...audit, ...(summary?.hardening ? { hardening: hardeningSection(summary) } : {}) })) };
       });
       written = write(report, job, opts.out ?? join(stateDir, 'reports'), kind);
     } finally {

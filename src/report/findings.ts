@@ -40,6 +40,8 @@ export interface FindingSources {
   notAudited?: string[];
   hardening: Hardening | null;
   warm: Warm | null;
+  /** A warm of the job running now: what it has not decided yet is under way, not stopped. */
+  warmRunning?: { pid: number; host: string; startedAt: string } | null;
   goSum: GoSumSection | null;
   /** Versions in the database from sources the job no longer enables. */
   foreignVersions: number;
@@ -435,7 +437,7 @@ export function collectFindings(s: FindingSources): Finding[] {
   exposureFindings(s.exposure, audit);
   out.push(...audit.map(carried));
   hardeningFindings(s.kind, s.hardening, out);
-  warmFindings(s.warm, out);
+  warmFindings(s.warm, out, s.warmRunning ?? null);
   for (const f of s.extra) out.push({ ...f, count: f.count ?? f.subjects?.length ?? 0, subjects: (f.subjects ?? []).slice(0, MAX_SUBJECTS) });
 
   const rank = (f: Finding) => (f.severity === 'critical' ? 0 : 1);
@@ -586,7 +588,7 @@ function hardeningFindings(kind: 'plan' | 'run', h: Hardening | null, out: Findi
   }
 }
 
-function warmFindings(w: Warm | null, out: Finding[]): void {
+function warmFindings(w: Warm | null, out: Finding[], running: { pid: number; host: string; startedAt: string } | null): void {
   if (!w) return;
   const sum = (k: keyof Warm['lockfiles'][number]['counts']) => w.lockfiles.reduce((n, l) => n + l.counts[k], 0);
   // each entry once, however many lockfiles name it (the counts per lockfile count it in each):
@@ -617,9 +619,14 @@ function warmFindings(w: Warm | null, out: Finding[]): void {
   }
   const notes = w.lockfiles.flatMap((l) => l.notes.map((n) => `${n.file}${n.line !== null ? `:${n.line}` : ''}: ${n.message}`));
   if (notes.length) out.push(finding({ severity: 'warning', code: 'EWARMNOTES', section: 'warm', title: `${notes.length} lockfile line(s) left out or read with an assumption`, detail: 'nothing a line left out names was requested or checked', action: 'read each: pin what is not pinned, fix what the parser could not read, and migrate what only another index serves' }, notes));
-  // a warm stopped before it got to them: nothing is known of them, and no problem lists them
+  // a warm stopped before it got to them, or one running now has not yet: nothing is known of them, and no problem lists them
   const undecided = sum('undecided');
-  if (undecided) out.push(finding({ severity: 'warning', code: 'EWARMUNDECIDED', section: 'warm', title: `${undecided} locked package(s) not decided: the warm stopped before it got to them`, detail: 'counted once per lockfile naming them; nothing of them was checked', action: 'rerun the warm' }, []));
+  if (undecided) {
+    const title = running
+      ? `${undecided} locked package(s) not decided yet: a \`warm\` of this job is still running (pid ${running.pid} on ${running.host}, started ${running.startedAt})`
+      : `${undecided} locked package(s) not decided: the warm stopped before it got to them`;
+    out.push(finding({ severity: 'warning', code: 'EWARMUNDECIDED', section: 'warm', title, detail: 'counted once per lockfile naming them; nothing of them was checked', action: running ? 'wait for it to finish, then report again' : 'rerun the warm' }, []));
+  }
   const failed = sum('failed');
   if (failed) out.push(finding({ severity: 'warning', code: 'EWARMFAILED', section: 'warm', title: `${distinct('failed', failed)} locked package(s) whose warm request failed after its retries`, detail: '', action: 'rerun the warm (its summary says why each failed)' }, problem('failed')));
 }

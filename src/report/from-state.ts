@@ -11,7 +11,7 @@ import type { ReportInput, ReportItem, ReportJob } from './model.js';
 /** Below this, a run's bytes per second say more about its overheads than about the network. */
 const MIN_MEASURED_BYTES = 50 * 1024 * 1024;
 
-export type FromStateOptions = Partial<Pick<ReportInput, 'kind' | 'generatedAt' | 'toolVersion' | 'throughput' | 'latencySeconds' | 'preflight' | 'exposure' | 'auditFrom' | 'auditNotCarried' | 'hardening' | 'warm' | 'goSum' | 'findings'>>;
+export type FromStateOptions = Partial<Pick<ReportInput, 'kind' | 'generatedAt' | 'toolVersion' | 'throughput' | 'latencySeconds' | 'preflight' | 'exposure' | 'auditFrom' | 'auditNotCarried' | 'hardening' | 'warm' | 'warmRunning' | 'goSum' | 'findings'>>;
 
 type RunRow = NonNullable<ReturnType<StateDb['lastRun']>>;
 

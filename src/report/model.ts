@@ -119,6 +119,8 @@ export interface ReportInput {
   auditNotCarried?: string | null;
   hardening?: HardeningInput | null;
   warm?: WarmInput | null;
+  /** A `warm` of the job running now (its lock's owner): its entries not decided yet are its own to decide, not a warm that stopped. */
+  warmRunning?: { pid: number; host: string; startedAt: string } | null;
   /** Default: the summary's go.sum check. */
   goSum?: GoSumSection | null;
   /** More findings from other commands (merged, critical first). */
@@ -482,6 +484,7 @@ export function buildReport(input: ReportInput): Report {
     packages,
     hasRun: Boolean(input.run ?? summary),
     unfinished: unfinishedRun(input.run, summary),
+    warmRunning: input.warmRunning ?? null,
     summary,
     // a moved tag not yet migrated is a conflict row already; these are the ones on the target
     // a switched-off source's versions are left out, and so is what happened to them
