@@ -75,3 +75,31 @@ it("status --json stays JSON whatever a failure's error holds: a URL's query end
   expect(parsed.failures[0]!.error).not.toContain('s3cret');
   expect(parsed.failures[0]!.error).toMatch(/^ESOURCE: GET https:\/\/npm\.acme\.example\/@acme\/a\?\*\*\*/);
 });
+
+it('a run killed -9, and a warm of another host holding the job now: the run "did not finish", the warm is named as what runs now', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cam-status-holder-'));
+  dirs.push(dir);
+  const job = join(dir, 'held.yaml');
+  writeFileSync(job, ['name: held', 'target: { region: us-east-1, domain: acme, domainOwner: "111122223333", repositories: { npm: { internal: npm-internal } } }', 'sources:', '  - { id: private-npm, kind: npm-registry, url: "https://npm.acme.example/", packages: ["@acme/a"] }', ''].join('\n'));
+  const stateDir = join(dir, 'state');
+  const state = StateDb.open(join(stateDir, 'held.sqlite'));
+  try {
+    state.startRun(false);
+  } finally {
+    state.close();
+  }
+  // the warm's lock owner file, on a shared folder from another host (its pid cannot be checked from here)
+  writeFileSync(join(stateDir, 'held.lock.owner'), JSON.stringify({ pid: 4242, host: 'build-02', startedAt: new Date(Date.now() + 60_000).toISOString(), token: 'x', command: 'warm' }));
+  let human = '';
+  const tty = Object.assign(new Writable({ write: (c: Buffer, _e, done) => ((human += c.toString()), done()) }), { isTTY: true });
+  const saved = process.env.CAM_LOCK_DIR;
+  process.env.CAM_LOCK_DIR = join(dir, 'locks');
+  try {
+    expect(statusCommand(job, { stateDir }, { stdout: tty, stderr: new Writable({ write: (_c, _e, done) => done() }) })).toBe(0);
+  } finally {
+    if (saved === undefined) delete process.env.CAM_LOCK_DIR;
+    else process.env.CAM_LOCK_DIR = saved;
+  }
+  expect(human).toMatch(/last run #1: did not finish \(killed\?\)/);
+  expect(human).toContain('in progress now: a `warm` of this job (pid 4242 on build-02');
+});
