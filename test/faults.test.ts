@@ -594,15 +594,16 @@ describe('500 from the target', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(targetWrites(te.sandbox, since)).toEqual([]);
     const state = te.openState('harden-gap');
-    const entries = (state.db.prepare('SELECT entry FROM ledger').all() as { entry: string }[]).map((r) => JSON.parse(r.entry) as { outcome: string; package: string; detail: string });
+    const entries = (state.db.prepare('SELECT entry FROM ledger').all() as { entry: string }[]).map((r) => JSON.parse(r.entry) as { outcome: string; package: string; detail: string; target: { repository: string } });
     state.close();
+    // each name in npm-internal and in npm-store (the store's upstream BLOCK: harden sets it after the internal one)
     const origins = entries.filter((e) => e.outcome === 'origin-configuration');
-    expect(origins.map((e) => e.package).sort()).toEqual(names);
-    expect(origins.find((e) => e.package === names[0])!.detail).toContain('recorded as found');
+    expect(origins.map((e) => `${e.package} ${e.target.repository}`).sort()).toEqual(names.flatMap((n) => [`${n} npm-internal`, `${n} npm-store`]));
+    expect(origins.find((e) => e.package === names[0] && e.target.repository === 'npm-internal')!.detail).toContain('recorded as found');
     // and once recorded, not again
     expect((await te.cli(['harden', job, '--json'])).code).toBe(0);
     const after = te.openState('harden-gap');
-    expect((after.db.prepare("SELECT count(*) AS n FROM ledger WHERE json_extract(entry, '$.outcome') = 'origin-configuration'").get() as { n: number }).n).toBe(2);
+    expect((after.db.prepare("SELECT count(*) AS n FROM ledger WHERE json_extract(entry, '$.outcome') = 'origin-configuration'").get() as { n: number }).n).toBe(4);
     after.close();
   }, 90_000);
 

@@ -62,9 +62,12 @@ describe('what the ledger records', () => {
     expect(by('failed:EINTEGRITY')).toEqual([`${NAME}@1.2.0`]);
     // ledger-pkg exists on the target already (1.3.0 was published there directly), and a
     // package first published internally is publish ALLOW / upstream BLOCK: nothing to change,
-    // but the ledger names its protection once, as found
-    expect(by('origin-configuration').sort()).toEqual(['ledger-other@', `${NAME}@`]);
-    const found = entries.filter((e) => e.outcome === 'origin-configuration' && e.package === NAME);
+    // but the ledger names its protection once, as found; in npm-store each name gets upstream BLOCK
+    // (the store would otherwise ingest a public package of the name): one entry each, naming the store
+    const origin = (repository: string) => entries.filter((e) => e.outcome === 'origin-configuration' && e.target.repository === repository).map((e) => `${e.package}@${e.version ?? ''}`);
+    expect(origin('npm-internal').sort()).toEqual(['ledger-other@', `${NAME}@`]);
+    expect(origin('npm-store').sort()).toEqual(['ledger-other@', `${NAME}@`]);
+    const found = entries.filter((e) => e.outcome === 'origin-configuration' && e.package === NAME && e.target.repository === 'npm-internal');
     expect(found.map((e) => e.detail)).toEqual([expect.stringContaining('recorded as found')]);
     const pub = entries.find((e) => e.outcome === 'published' && e.version === '1.0.0')!;
     expect(pub).toMatchObject({ job: 'ledger', format: 'npm', target: { domain: 'acme', domainOwner: '111122223333', repository: 'npm-internal' }, source: { id: 'private-npm', registry: te.sandbox.privateNpm.url } });

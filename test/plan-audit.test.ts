@@ -275,6 +275,8 @@ describe('preflight audit: a package group more specific than the scope\'s', () 
     await te.client.send(new CreatePackageGroupCommand({ ...base, packageGroup: '/npm/held/open~' }));
     await te.client.send(new UpdatePackageGroupOriginConfigurationCommand({ ...base, packageGroup: '/npm/held/open~', restrictions: { EXTERNAL_UPSTREAM: 'ALLOW' } }));
     await te.client.send(new PutPackageOriginConfigurationCommand({ ...base, repository: 'npm-internal', format: 'npm', namespace: 'held', package: 'open-own', restrictions: { publish: 'ALLOW', upstream: 'BLOCK' } }));
+    // and in the store, which would otherwise ingest it (origin controls are per repository)
+    await te.client.send(new PutPackageOriginConfigurationCommand({ ...base, repository: 'npm-store', format: 'npm', namespace: 'held', package: 'open-own', restrictions: { publish: 'BLOCK', upstream: 'BLOCK' } }));
     const config = loadJob(job).config;
     const ca = new CodeArtifact(config.target, new Limiter(config.limits.rates), te.client);
     const names = ['@held/shut', '@held/open-new', '@held/open-own'].map((name) => ({ format: 'npm' as const, name }));

@@ -34,7 +34,9 @@ let projects: string;
 const pypiHash: Record<string, string> = {};
 
 /** Requests on a repository endpoint or the control plane naming this package, through a store or shared repository. */
-const throughStoreOrShared = (log: readonly RequestLogEntry[], pkg: string) => log.filter((e) => /-(store|shared)$/.test(e.repository ?? '') && (e.package === pkg || `@${e.namespace}/${e.package}` === pkg));
+/** Requests for the package through a store or shared repository; DescribePackage (its origin configuration, read by the guard) fetches nothing from an upstream. */
+const throughStoreOrShared = (log: readonly RequestLogEntry[], pkg: string) =>
+  log.filter((e) => /-(store|shared)$/.test(e.repository ?? '') && e.operation !== 'DescribePackage' && (e.package === pkg || `@${e.namespace}/${e.package}` === pkg));
 const artifactRequests = (log: readonly RequestLogEntry[]) => log.filter((e) => e.operation === 'npm:GetTarball' || e.operation === 'pypi:Download' || e.operation === 'GetPackageVersionAsset');
 
 /** Another job on the same sandbox (a state of its own), with its own warm section and limits. */
@@ -195,13 +197,15 @@ describe('warm', () => {
     expect(r.code, r.stderr).toBe(2);
     const out = JSON.parse(r.stdout) as { error: { code: string; message: string; hint: string } };
     expect(out.error.code).toBe('EUNPROTECTED');
-    // @acme/core was published into npm-internal (a first publish sets upstream BLOCK); the others were not
+    // @acme/core was published into npm-internal (a first publish sets upstream BLOCK there), but
+    // npm-store has no record of it and would ingest a public @acme/core: named with the store
+    expect(out.error.message).toContain('npm:@acme/core (npm-store can ingest it)');
     expect(out.error.message).toContain('npm:@acme/utils');
     expect(out.error.message).toContain('pypi:acme-billing');
-    expect(out.error.message).not.toContain('@acme/core');
     expect(out.error.hint).toContain('cam harden');
     const log = te.sandbox.standIn.log.slice(since);
-    expect(log.filter((e) => /-(store|shared)$/.test(e.repository ?? ''))).toEqual([]);
+    // only the guard's reads of the names' origin configuration in the store (DescribePackage fetches nothing upstream)
+    expect(log.filter((e) => /-(store|shared)$/.test(e.repository ?? '') && e.operation !== 'DescribePackage')).toEqual([]);
     const state = te.openState('warm');
     try {
       expect((state.db.prepare('SELECT COUNT(*) AS n FROM warm_entries').get() as { n: number }).n).toBe(0);
@@ -496,8 +500,15 @@ describe('warm', () => {
     expect(warmed.length).toBeGreaterThan(0);
     expect(new Set(warmed.map((r) => r.repository))).toEqual(new Set(['npm-store']));
 
+    // a new store has no record of the internal names: warm refuses until harden blocks them there too
+    const movedJob = variant('warm-moved-store.yaml', (d) => (d.target.repositories.npm.store = 'npm-store-2'));
+    const unhardened = await te.cli(['warm', movedJob, '--json']);
+    expect(unhardened.code, unhardened.stderr).toBe(2);
+    expect((JSON.parse(unhardened.stdout) as { error: { code: string; message: string } }).error).toMatchObject({ code: 'EUNPROTECTED', message: expect.stringContaining('npm-store-2 can ingest it') });
+    const hardened = await te.cli(['harden', movedJob, '--json']);
+    expect(hardened.code, hardened.stderr).toBe(0);
     const since = te.sandbox.standIn.log.length;
-    const moved = await te.cli(['warm', variant('warm-moved-store.yaml', (d) => (d.target.repositories.npm.store = 'npm-store-2')), '--json']);
+    const moved = await te.cli(['warm', movedJob, '--json']);
     expect(moved.code, moved.stderr).not.toBe(2);
     const log = te.sandbox.standIn.log.slice(since);
     expect(artifactRequests(log).filter((e) => e.repository === 'npm-store')).toEqual([]);

@@ -100,6 +100,7 @@ export async function hardenCommand(jobFile: string, opts: HardenCommandOptions,
         signal: stuck.signal,
         onApplied: (c) => db.appendLedger({ outcome: 'origin-configuration', format: c.format, package: c.package, target: { repository: c.repository, set: c.to }, detail: c.detail }),
         recorded: db.ledgeredOrigins(job.config.target),
+        store: (f) => job.config.target.repositories[f]?.store,
       });
       if (stuck.stuck()) throw stuck.reason(undefined);
     } finally {
@@ -110,12 +111,13 @@ export async function hardenCommand(jobFile: string, opts: HardenCommandOptions,
     if (json) print(io.stdout, `${JSON.stringify(result, null, 2)}\n`);
     else {
       const verb = opts.dryRun ? 'would set' : 'set';
-      const lines = [`${result.packages} internal packages: ${result.changes.length} ${verb} to upstream BLOCK, ${result.unchanged} already so`];
+      const where = Object.entries(result.changedIn).sort(([a], [b]) => a.localeCompare(b)).map(([r, n]) => `${n} in ${r}`).join(', ');
+      const lines = [`${result.packages} internal packages: ${result.changes.length} ${verb} to upstream BLOCK${where ? ` (${where})` : ''}, ${result.unchanged} already so`];
       for (const c of result.changes) lines.push(`  ${verb} ${c.format} ${c.package} in ${c.repository} to publish ${c.to.publish}, upstream ${c.to.upstream} (was ${c.from === 'absent' ? 'absent' : `publish ${c.from.publish}, upstream ${c.from.upstream}`})`);
       for (const k of result.kept) lines.push(`  kept ${k.format} ${k.package} in ${k.repository} at publish BLOCK: ${k.reason}`);
       for (const g of result.groups) lines.push(`  ${opts.dryRun ? 'would block' : 'blocked'} external upstreams for package group ${g.pattern} (was ${g.from})`);
       for (const g of result.groupsLeft) lines.push(`  left package group ${g.pattern}: ${g.reason}`);
-      for (const e of result.errors) lines.push(`  FAILED ${e.package}: ${e.message}`);
+      for (const e of result.errors) lines.push(e.code === 'ESTOREHOLDS' ? `  CRITICAL ${e.package} in ${e.repository}: ${e.message}` : `  FAILED ${e.package}: ${e.message}`);
       printEntries(io.stdout, lines);
     }
     return result.errors.length > 0 ? 1 : 0;

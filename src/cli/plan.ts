@@ -15,6 +15,7 @@ import { buildReport, type JobFileId, type Report } from '../report/model.js';
 import { exposureSchema, preflightSchema, type ExposureInput, type HardeningInput, type PreflightInput } from '../report/schema.js';
 import { parseSummary, reportInputFromState } from '../report/from-state.js';
 import { renderJsonParts } from '../report/render-json.js';
+import { STORE_HOLDS } from '../report/findings.js';
 import { auditFromText } from '../report/text.js';
 import { prepareReportDir, writeReportFiles } from '../report/write.js';
 import { StateDb } from '../state/db.js';
@@ -116,6 +117,7 @@ async function planLocked(job: LoadedJob, stateDir: string, env: NodeJS.ProcessE
     const packages = internalPackages(state, job);
     let preflight = null;
     let protectedNames = new Set<string>();
+    let storeOpenNames = new Map<string, string>();
     // not read without AWS access: no protection is taken as effective, no name as exposed on a guess
     let sharedOrderOk: boolean | undefined;
     const notRead = opts.noTarget ? 'not read (planned without AWS access: --no-target)' : 'not read: the plan was interrupted before the target was audited';
@@ -133,12 +135,13 @@ async function planLocked(job: LoadedJob, stateDir: string, env: NodeJS.ProcessE
           protectedNames = audit.protectedNames;
           sharedOrderOk = audit.sharedOrderOk;
           uncheckedNames = audit.uncheckedNames;
+          storeOpenNames = audit.storeOpenNames;
         }
       } finally {
         if (!opts.codeartifactClient) ca.client.destroy();
       }
     }
-    const exposed = await exposure(job.config, packages, protectedNames, sharedOrderOk, opts.signal, { uncheckedNames, env });
+    const exposed = await exposure(job.config, packages, protectedNames, sharedOrderOk, opts.signal, { uncheckedNames, storeOpenNames, env });
     // kept with the dry run: `report` of this plan says what it found, not a verdict without it
     const dryRun = state.lastRun();
     // with the job file and the repositories it was made for: a later run's report tells whether it still covers them
@@ -298,7 +301,7 @@ function hardeningSection(summary: RunSummary | null | undefined): HardeningInpu
   return {
     changes: [
       ...h.changes.map((c) => ({ format: c.format, package: c.package, repository: c.repository, before: c.from === 'absent' ? null : c.from, after: c.to, status: c.applied ? ('done' as const) : ('planned' as const) })),
-      ...h.errors.filter((e) => !isGroup(e.package)).map((e) => ({ format: e.format, package: e.package, repository: '', after: { publish: 'ALLOW' as const, upstream: 'BLOCK' as const }, status: 'failed' as const, error: e.message })),
+      ...h.errors.filter((e) => !isGroup(e.package)).map((e) => ({ format: e.format, package: e.package, repository: e.repository ?? '', after: { publish: 'ALLOW' as const, upstream: 'BLOCK' as const }, status: 'failed' as const, error: e.code === STORE_HOLDS ? `${STORE_HOLDS}: ${e.message}` : e.message })),
     ],
     groups: [
       ...(h.groups ?? []).map((g) => ({ pattern: g.pattern, status: g.applied ? ('done' as const) : ('planned' as const), before: g.from === 'absent' ? null : g.from, after: blocked })),

@@ -17,6 +17,7 @@ import { escapeName } from '../sources/npm-registry.js';
 import type { CodeArtifact } from '../targets/codeartifact.js';
 import { callerIdentity, Domain, type RepositoryInfo } from '../targets/domain.js';
 import type { TargetFormat } from '../targets/format.js';
+import type { PackageCoordinates } from '../targets/codeartifact.js';
 import { escapeModulePath } from '../builders/go-rules.js';
 import { buildsOffline, containment, credentialsHidden } from '../builders/process.js';
 import { agentFor } from '../net/agents.js';
@@ -58,7 +59,7 @@ export async function preflightAudit(
   env: NodeJS.ProcessEnv,
   /** The command's stop: cuts off the STS call (CodeArtifact's calls listen on the one `ca` was made with). */
   signal?: AbortSignal,
-): Promise<{ preflight: PreflightInput; protectedNames: Set<string>; uncheckedNames: Map<string, string>; sharedOrderOk: boolean }> {
+): Promise<{ preflight: PreflightInput; protectedNames: Set<string>; uncheckedNames: Map<string, string>; sharedOrderOk: boolean; storeOpenNames: Map<string, string> }> {
   let sharedOrderOk = true;
   const protectedNames = new Set<string>();
   /** Names whose protection could not be read (AccessDenied, a missing repository, ...), with why: neither protected nor not. */
@@ -98,7 +99,7 @@ export async function preflightAudit(
   } catch (e) {
     checks.push({ id: 'token', title: 'CodeArtifact authorization token', status: 'fail', detail: toError(e).message, fix: 'codeartifact:GetAuthorizationToken and sts:GetServiceBearerToken on the domain (README)' });
     for (const p of packages) uncheckedNames.set(`${p.format}:${p.name}`, 'the target could not be read (no authorization token)');
-    return { preflight: { checkedAt: new Date().toISOString(), principalArn: who.arn ?? null, checks, findings }, protectedNames, uncheckedNames, sharedOrderOk: false };
+    return { preflight: { checkedAt: new Date().toISOString(), principalArn: who.arn ?? null, checks, findings }, protectedNames, uncheckedNames, sharedOrderOk: false, storeOpenNames: new Map() };
   }
   const domain = new Domain(ca);
   for (const [format, repos] of Object.entries(config.target.repositories) as [Format, { internal: string; store?: string; shared?: string }][]) {
@@ -190,15 +191,19 @@ export async function preflightAudit(
   }
   // each internal package: its origin configuration, or the package group that covers it
   const unprotected: string[] = [];
+  /** Names the internal repository keeps out but a store could still ingest, per store. */
+  const storeOpen = new Map<string, string[]>();
   const queue = new PQueue({ concurrency: 8 });
   for (const p of packages) {
     void queue.add(async () => {
       const coords = target(p.format).coordinates(p.name);
       try {
-        const origin = await domain.origin(coords);
-        const group = origin?.upstream === 'BLOCK' ? undefined : await domain.groupOf(coords);
-        if (origin?.upstream === 'BLOCK' || group?.externalUpstream === 'BLOCK') protectedNames.add(`${p.format}:${p.name}`);
-        else unprotected.push(`${p.format}:${p.name}`);
+        const how = await protection(domain, coords, p.format === 'generic' ? undefined : config.target.repositories[p.format]?.store);
+        if (how === true) protectedNames.add(`${p.format}:${p.name}`);
+        else {
+          unprotected.push(`${p.format}:${p.name}`);
+          if (how !== false) storeOpen.set(how.store, [...(storeOpen.get(how.store) ?? []), `${p.format}:${p.name}`]);
+        }
       } catch (e) {
         // AccessDenied (a principal without codeartifact:DescribePackage or
         // GetAssociatedPackageGroup), a missing repository, a 5xx: not known, so neither
@@ -217,21 +222,42 @@ export async function preflightAudit(
       title: 'internal packages\' protection could be read',
       status: 'fail',
       detail: `${names.length} of ${packages.length} could not be checked (${reasons.slice(0, 3).join('; ')}${reasons.length > 3 ? '; …' : ''}): ${names.slice(0, 20).join(', ')}${names.length > 20 ? ', …' : ''}`,
-      fix: 'grant codeartifact:DescribePackage and codeartifact:GetAssociatedPackageGroup on the internal repositories and the domain, then plan again',
+      fix: 'grant codeartifact:DescribePackage and codeartifact:GetAssociatedPackageGroup on the internal and store repositories and the domain, then plan again',
     });
   }
   checks.push(
     unprotected.length === 0
-      ? { id: 'origin-controls', title: 'internal packages blocked from upstreams', status: 'ok', detail: `${packages.length - uncheckedNames.size} packages: upstream BLOCK or a package group blocking external upstreams` }
+      ? { id: 'origin-controls', title: 'internal packages blocked from upstreams', status: 'ok', detail: `${packages.length - uncheckedNames.size} packages: upstream BLOCK (in the internal repository and the store) or a package group blocking external upstreams` }
       : {
           id: 'origin-controls',
           title: 'internal packages blocked from upstreams',
           status: 'warn',
-          detail: `${unprotected.length} of ${packages.length} not yet: ${unprotected.slice(0, 20).join(', ')}${unprotected.length > 20 ? ', …' : ''}`,
-          fix: 'cam harden (run does it before publishing unless hardening.originControls is false)',
+          detail: `${unprotected.length} of ${packages.length} not yet: ${unprotected.slice(0, 20).join(', ')}${unprotected.length > 20 ? ', …' : ''}${[...storeOpen]
+            .sort(([a], [b]) => a.localeCompare(b))
+            .map(([store, names]) => `; the store ${store} can still ingest ${names.length} of them from the public registry (no upstream BLOCK there), and the shared repository would serve it: ${names.sort().slice(0, 20).join(', ')}${names.length > 20 ? ', …' : ''}`)
+            .join('')}`,
+          fix: `cam harden <job> (upstream BLOCK on each internal package in its internal and store repositories; run does it before publishing unless hardening.originControls is false)`,
         },
   );
-  return { preflight: { checkedAt: new Date().toISOString(), principalArn: who.arn ?? null, checks, findings }, protectedNames, uncheckedNames, sharedOrderOk };
+  const storeOpenNames = new Map([...storeOpen].flatMap(([store, names]) => names.map((n) => [n, store] as const)));
+  return { preflight: { checkedAt: new Date().toISOString(), principalArn: who.arn ?? null, checks, findings }, protectedNames, uncheckedNames, sharedOrderOk, storeOpenNames };
+}
+
+/**
+ * Whether an internal name is kept from public packages: a package group blocking external
+ * upstreams (domain-wide), or upstream BLOCK on its record in the internal repository AND in the
+ * store (origin controls are per repository: a store with no record of the name ingests it from
+ * its external connection, and the shared repository serves it). true, false (nothing protects
+ * it), or the store that could still ingest it.
+ */
+export async function protection(domain: Domain, coords: PackageCoordinates, store: string | undefined): Promise<true | false | { store: string }> {
+  const origin = await domain.origin(coords);
+  const group = origin?.upstream === 'BLOCK' && !store ? undefined : await domain.groupOf(coords);
+  if (group?.externalUpstream === 'BLOCK') return true;
+  if (origin?.upstream !== 'BLOCK') return false;
+  if (!store || store === coords.repository) return true;
+  const inStore = await domain.origin({ ...coords, repository: store });
+  return inStore?.upstream === 'BLOCK' ? true : { store };
 }
 
 /** One step of a repository's search order: a repository, or (connection set) its external connection. */
@@ -304,6 +330,8 @@ async function searchOrder(domain: Domain, start: RepositoryInfo, format: Format
 export interface ExposureOptions {
   /** Names whose protection the audit could not read, with why (they are never called protected or exposed on a guess). */
   uncheckedNames?: ReadonlyMap<string, string>;
+  /** Names upstream BLOCK in their internal repository whose store can still ingest them (no upstream BLOCK there), with the store. */
+  storeOpenNames?: ReadonlyMap<string, string>;
   /** The run's environment: a public registry that is in fact a CodeArtifact endpoint is never asked. */
   env?: NodeJS.ProcessEnv;
   /** Longest one question to a public registry may take, in all (default 30 s). */
@@ -385,7 +413,14 @@ export async function exposure(
       const protections = [
         {
           kind: 'origin-control' as const,
-          detail: unchecked !== undefined ? `could not be read: ${unchecked}` : protectedNames.has(key) ? 'upstream BLOCK (or a package group blocking external upstreams)' : 'none yet',
+          detail:
+            unchecked !== undefined
+              ? `could not be read: ${unchecked}`
+              : protectedNames.has(key)
+                ? 'upstream BLOCK in the internal and store repositories (or a package group blocking external upstreams)'
+                : opts.storeOpenNames?.has(key)
+                  ? `upstream BLOCK in the internal repository only: the store ${opts.storeOpenNames.get(key)} can still ingest the public package and the shared repository serves it; run cam harden <job>`
+                  : 'none yet',
           effective: protectedNames.has(key),
         },
         {

@@ -1,7 +1,10 @@
 /**
  * Hardening: every internal package gets the origin configuration that keeps a
  * public package of the same name out (publish ALLOW, upstream BLOCK), before
- * anything is published or warmed; optionally a package group per npm scope
+ * anything is published or warmed, and upstream BLOCK on its name in the format's
+ * store repository too (origin controls are per repository: the store, with its
+ * external connection, would ingest a public package of the name, and the shared
+ * repository would serve it beside ours); optionally a package group per npm scope
  * that blocks external upstreams for names not published yet. Idempotent: what
  * is already so is read and left alone, so a second `harden` sends no write.
  * https://docs.aws.amazon.com/codeartifact/latest/ug/package-origin-controls.html
@@ -33,9 +36,9 @@ const PLAIN_SCOPE = /^[a-z0-9][a-z0-9._-]*$/;
 export interface HardenResult {
   /** The internal packages looked at: one per coordinate (`Acme_Billing` and `acme-billing` are one PyPI package, a name two sources list is one). */
   packages: number;
-  /** Packages whose origin configuration was (or, in a dry run, would be) changed. */
+  /** Origin configurations (one per package and repository: internal, store) that were (or, in a dry run, would be) changed. */
   changes: { format: Format; package: string; repository: string; from: OriginConfiguration | 'absent'; to: OriginConfiguration; applied: boolean }[];
-  /** Packages already hardened. */
+  /** Origin configurations already so, one per package and repository (its internal repository, its store). */
   unchanged: number;
   /**
    * Packages whose publish BLOCK was left as someone set it (harden never loosens): they are
@@ -46,7 +49,14 @@ export interface HardenResult {
   groups: { pattern: string; applied: boolean; from: string }[];
   /** Package groups harden would have made or changed but left alone, and why (someone else's group, a scope no pattern can name). */
   groupsLeft: { pattern: string; reason: string; from?: string }[];
-  errors: { format: Format; package: string; code: string; message: string }[];
+  /**
+   * What failed, and (code ESTOREHOLDS, repository the store) an internal name a store repository
+   * already holds versions of: ingested from the public registry before its upstream BLOCK, they
+   * are served through the shared repository, and clients may have installed them.
+   */
+  errors: { format: Format; package: string; code: string; message: string; repository?: string }[];
+  /** Changes made (or, in a dry run, that would be) per repository: the summary's "what was done where". */
+  changedIn: Record<string, number>;
 }
 
 export interface HardenOptions {
@@ -68,6 +78,14 @@ export interface HardenOptions {
    * told to `onApplied` as found, so the ledger names every internal package's protection.
    */
   recorded?: (format: Format, pkg: string, repository: string) => boolean;
+  /**
+   * The store repository of a format (the job's target.repositories[format].store), if any. Origin
+   * controls are per repository: a store with an external connection ingests an internal name
+   * from the public registry whatever the internal repository says, and the shared repository
+   * serves it. Each internal package gets upstream BLOCK there too (publish kept when the store
+   * has the package, else BLOCK: nothing is published into a store).
+   */
+  store?: (format: Format) => string | undefined;
 }
 
 /** The npm scopes a job's sources name internal (switched-off ones too: their scopes stay the company's), for HardenOptions.scopes. */
@@ -79,7 +97,7 @@ const show = (o: OriginConfiguration) => `publish ${o.publish}, upstream ${o.ups
 
 export async function harden(ca: CodeArtifact, target: (format: Format) => TargetFormat, packages: readonly { format: Format; name: string }[], opts: HardenOptions): Promise<HardenResult> {
   const domain = new Domain(ca);
-  const result: HardenResult = { packages: 0, changes: [], unchanged: 0, kept: [], groups: [], groupsLeft: [], errors: [] };
+  const result: HardenResult = { packages: 0, changes: [], unchanged: 0, kept: [], groups: [], groupsLeft: [], errors: [], changedIn: {} };
   const retry = <T>(fn: () => Promise<T>) => withRetry(fn, { budget: opts.retries, signal: opts.signal });
   // Every call goes through the run's rate limiter (reads, writes): the queue only bounds how
   // many wait at once. 32 keeps the writes bucket (100/s by default) busy at ~100 ms round
@@ -159,12 +177,49 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
           if (!allowed || allowed.includes(t.repository)) return;
           keep(`its package group ${group.pattern} allows publishing into specific repositories only (PUBLISH ALLOW_SPECIFIC_REPOSITORIES${inherited ? `, inherited from ${inherited}` : ''}) and ${t.repository} is not among them${allowed.length ? ` (${allowed.length > 5 ? `${allowed.slice(0, 5).join(', ')} and ${allowed.length - 5} more` : allowed.join(', ')})` : ' (its list is empty)'}; CodeArtifact applies it over the package's own publish ALLOW: nothing can be published into it until the group's owner adds it (aws codeartifact update-package-group-origin-configuration --package-group '${listOf}' --add-allowed-repositories originRestrictionType=PUBLISH,repositoryName=${t.repository})`);
         };
+        // The store: its own record of the name, upstream BLOCK, so its external connection cannot
+        // ingest a public package of the name for the shared repository to serve.
+        const inStore = async () => {
+          const store = p.format === 'generic' ? undefined : opts.store?.(p.format);
+          if (!store || store === t.repository) return;
+          const at = { ...coords, repository: store };
+          const found = await retry(() => domain.origin(at));
+          if (found) {
+            // versions already there came in from the public registry (nothing is published into a store)
+            const held = [...(await retry(() => ca.listVersions(at, opts.signal))).keys()];
+            if (held.length) {
+              const shown = held.length > 10 ? `${held.slice(0, 10).join(', ')} and ${held.length - 10} more` : held.join(', ');
+              result.errors.push({
+                format: p.format,
+                package: p.name,
+                repository: store,
+                code: 'ESTOREHOLDS',
+                message: `the store ${store} already holds ${held.length} version(s) of the internal name ${p.name} (${shown}), ingested from the public registry: the shared repository serves them and clients may have installed them. Find who installed them, then delete them from ${store} (aws codeartifact delete-package-versions --repository ${store} ...)${found.upstream === 'BLOCK' ? '' : opts.dryRun ? '; harden sets its upstream BLOCK there so no more come in' : '; its upstream BLOCK is set there so no more come in'}`,
+              });
+            }
+          }
+          const storeWanted: OriginConfiguration = { publish: found ? found.publish : 'BLOCK', upstream: 'BLOCK' };
+          if (found?.upstream === 'BLOCK') {
+            result.unchanged++;
+            if (!opts.dryRun && opts.recorded && !opts.recorded(p.format, p.name, store)) {
+              record({ format: p.format, package: p.name, repository: store, to: storeWanted, detail: `origin configuration in the store found as ${show(found)} with no ledger entry for it (a harden stopped before recording its change, or it was set by hand); recorded as found` });
+            }
+            return;
+          }
+          if (!opts.dryRun) {
+            await retry(() => domain.setOrigin(at, storeWanted));
+            record({ format: p.format, package: p.name, repository: store, to: storeWanted, detail: `origin configuration in the store was ${found ? show(found) : 'absent (package created, empty)'}; now ${show(storeWanted)}: its external connection cannot ingest a public package of this internal name` });
+          }
+          result.changes.push({ format: p.format, package: p.name, repository: store, from: found ?? 'absent', to: storeWanted, applied: !opts.dryRun });
+          result.changedIn[store] = (result.changedIn[store] ?? 0) + 1;
+        };
         if (current && current.publish === wanted.publish && current.upstream === wanted.upstream) {
           result.unchanged++;
           if (!opts.dryRun && opts.recorded && !opts.recorded(p.format, p.name, t.repository)) {
             record({ format: p.format, package: p.name, repository: t.repository, to: wanted, detail: `origin configuration found as ${show(wanted)} with no ledger entry for it (a harden stopped before recording its change, or it was set by hand); recorded as found` });
           }
           await groupBlocksPublish();
+          await inStore();
           throttles.outcome('hardened');
           return;
         }
@@ -173,7 +228,9 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
           record({ format: p.format, package: p.name, repository: t.repository, to: wanted, detail: `origin configuration was ${current ? show(current) : 'absent (package created)'}; now ${show(wanted)}` });
         }
         result.changes.push({ format: p.format, package: p.name, repository: t.repository, from: current ?? 'absent', to: wanted, applied: !opts.dryRun });
+        result.changedIn[t.repository] = (result.changedIn[t.repository] ?? 0) + 1;
         await groupBlocksPublish();
+        await inStore();
         throttles.outcome('hardened');
       } catch (e) {
         const error = describe(p.name, e);
@@ -257,7 +314,7 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
       }
     }
   }
-  result.changes.sort((a, b) => a.format.localeCompare(b.format) || a.package.localeCompare(b.package));
+  result.changes.sort((a, b) => a.format.localeCompare(b.format) || a.package.localeCompare(b.package) || a.repository.localeCompare(b.repository));
   result.kept.sort((a, b) => a.format.localeCompare(b.format) || a.package.localeCompare(b.package));
   result.errors.sort((a, b) => a.package.localeCompare(b.package));
   return result;
@@ -305,7 +362,7 @@ function describe(subject: string, thrown: unknown): { package: string; code: st
   const e = unexpectedError(thrown);
   const hint =
     e.code === 'ETARGETAUTH'
-      ? '; grant codeartifact:PutPackageOriginConfiguration (and the package-group actions for packageGroups), or set hardening.originControls: false in the job'
+      ? '; grant codeartifact:PutPackageOriginConfiguration and DescribePackage on the internal and store repositories (and the package-group actions for packageGroups), or set hardening.originControls: false in the job'
       : '';
   return { package: subject, code: e.code, message: `${e.describe()}${hint}` };
 }

@@ -433,6 +433,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
           signal,
           onApplied: (c) => db.appendLedger({ outcome: 'origin-configuration', format: c.format, package: c.package, target: { repository: c.repository, set: c.to }, detail: c.detail }),
           ...(dryRun ? {} : { recorded: db.ledgeredOrigins(config.target) }),
+          store: (f) => config.target.repositories[f]?.store,
         });
       } catch (e) {
         // a throttle storm, a ledger that cannot be written: nothing published yet, the run says why it ended

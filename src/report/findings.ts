@@ -556,7 +556,7 @@ function exposureFindings(e: Exposure | null, out: Finding[]): void {
           section: 'exposure',
           title: `${exposed.length} internal name(s) exist on a public registry with nothing effective protecting them`,
           detail: 'a build reading through the store could get the public package instead of ours (dependency confusion)',
-          action: 'apply the origin controls (publish ALLOW, upstream BLOCK) to these names and make shared repositories list internal before store',
+          action: 'apply the origin controls (upstream BLOCK on each name in its internal AND its store repository: cam harden <job>) and make shared repositories list internal before store',
         },
         exposed.map((n) => `${n.name} (${n.publicRegistry})`),
       ),
@@ -575,10 +575,23 @@ function exposureFindings(e: Exposure | null, out: Finding[]): void {
   }
 }
 
+/** How a hardening change's error says a store already holds versions of the name (HardenResult.errors' code). */
+export const STORE_HOLDS = 'ESTOREHOLDS';
+
 function hardeningFindings(kind: 'plan' | 'run', h: Hardening | null, out: Finding[]): void {
   if (!h) return;
   // a package group's change is an origin-configuration change too (its pattern names it)
-  const failed = [...h.changes.filter((c) => c.status === 'failed').map((c) => ({ subject: c.package, error: c.error })), ...h.groups.filter((g) => g.status === 'failed').map((g) => ({ subject: g.pattern, error: g.reason }))];
+  // a store that already holds public versions of an internal name (harden's ESTOREHOLDS): not a failed change
+  const held = h.changes.filter((c) => c.status === 'failed' && c.error?.startsWith(`${STORE_HOLDS}: `));
+  if (held.length) {
+    out.push(
+      finding(
+        { severity: 'critical', code: 'ESTOREHOLDS', section: 'hardening', title: `${held.length} internal name(s) a store repository already holds public versions of`, detail: held[0]!.error!.slice(STORE_HOLDS.length + 2), action: 'find which builds installed them, then delete those versions from the store (aws codeartifact delete-package-versions); harden has blocked its upstream' },
+        held.map((c) => `${c.package} (${c.repository})`),
+      ),
+    );
+  }
+  const failed = [...h.changes.filter((c) => c.status === 'failed' && !held.includes(c)).map((c) => ({ subject: c.package, error: c.error })), ...h.groups.filter((g) => g.status === 'failed').map((g) => ({ subject: g.pattern, error: g.reason }))];
   if (failed.length) {
     out.push(finding({ severity: 'critical', code: 'EHARDENING', section: 'hardening', title: `${failed.length} origin-configuration change(s) failed`, detail: failed[0]!.error ?? '', action: 'grant codeartifact:PutPackageOriginConfiguration (and the package-group actions for packageGroups) and rerun the hardening' }, failed.map((c) => c.subject)));
   }

@@ -14,6 +14,7 @@ import PQueue from 'p-queue';
 import type { LoadedJob } from '../config/load.js';
 import type { SourceConfig } from '../config/schema.js';
 import { formatOf } from '../engine/run.js';
+import { protection } from '../engine/audit.js';
 import { withRetry } from '../engine/retry.js';
 import { MigrateError } from '../errors.js';
 import type { Ecosystem } from '../lockfiles/index.js';
@@ -106,8 +107,10 @@ export async function internalNames(job: LoadedJob, env: NodeJS.ProcessEnv, stat
 
 /**
  * Internal names without the origin configuration that keeps public packages
- * out: neither upstream BLOCK on the package (in its internal repository, where
- * `harden` sets it) nor a package group blocking external upstreams. Read only.
+ * out: neither upstream BLOCK on the package in its internal repository AND in
+ * its store (origin controls are per repository: a store with no record of the
+ * name ingests it from the public registry; `harden` sets both), nor a package
+ * group blocking external upstreams. Read only.
  */
 export async function unprotectedNames(ca: CodeArtifact, job: LoadedJob, names: readonly { format: Format; name: string }[], signal: AbortSignal): Promise<string[]> {
   const domain = new Domain(ca);
@@ -120,11 +123,16 @@ export async function unprotectedNames(ca: CodeArtifact, job: LoadedJob, names: 
     if (!internal) continue;
     void queue.add(async () => {
       const coords = createTarget(n.format, ca, internal).coordinates(n.name);
-      const origin = await retry(() => domain.origin(coords));
-      if (origin?.upstream === 'BLOCK') return;
-      const group = await retry(() => domain.groupOf(coords));
-      if (group?.externalUpstream === 'BLOCK') return;
-      unprotected.push(`${n.format}:${n.name}`);
+      const store = n.format === 'generic' ? undefined : job.config.target.repositories[n.format]?.store;
+      const how = await retry(() => protection(domain, coords, store)).catch((e: unknown) => {
+        // a store the job names that does not exist: the job file's mistake (exit 2), as the warm's own store setup says it
+        if (store && e instanceof MigrateError && e.code === 'ETARGETREJECTED' && e.status === 404 && e.message.startsWith(`repository ${store} `)) {
+          throw new MigrateError('ETARGETSETUP', `CodeArtifact: no ${n.format} repository ${store} in domain ${job.config.target.domain}: ${e.message}`, { cause: e, hint: `check target.repositories.${n.format}.store in the job file` });
+        }
+        throw e;
+      });
+      if (how === true) return;
+      unprotected.push(how === false ? `${n.format}:${n.name}` : `${n.format}:${n.name} (${how.store} can ingest it)`);
     }).catch((e: unknown) => (failure ??= e));
   }
   await queue.onIdle();
@@ -138,6 +146,6 @@ export function unprotectedError(names: readonly string[]): MigrateError {
   const shown = names.slice(0, 20).join(', ') + (names.length > 20 ? `, … (${names.length} in all)` : '');
   return new MigrateError('EUNPROTECTED', `warming refused: ${names.length} internal name(s) have no origin configuration keeping public packages out: ${shown}`, {
     subject: names[0],
-    hint: 'run `cam harden <job>` first (upstream BLOCK on every internal package; add --package-groups for names only a scope covers), then warm again',
+    hint: 'run `cam harden <job>` first (upstream BLOCK on every internal package in its internal and store repositories; add --package-groups for names only a scope covers), then warm again',
   });
 }
