@@ -13,7 +13,7 @@ import PQueue from 'p-queue';
 import type { SourceConfig } from '../config/schema.js';
 import { MigrateError, unexpectedError } from '../errors.js';
 import { Domain, type GroupProtection, type OriginConfiguration } from '../targets/domain.js';
-import type { CodeArtifact } from '../targets/codeartifact.js';
+import type { CodeArtifact, PackageCoordinates } from '../targets/codeartifact.js';
 import type { TargetFormat } from '../targets/format.js';
 import type { Format } from '../types.js';
 import { withRetry } from './retry.js';
@@ -154,6 +154,23 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
         // after the upstream BLOCK is set: a group that cannot be read never stands between a
         // package and its protection.
         // https://docs.aws.amazon.com/codeartifact/latest/ug/package-group-origin-controls.html
+        // One repository's record of the package made `wanted`, or found so (and then named in the
+        // ledger if it is not yet: a harden stopped before recording its change, or a hand's change)
+        const settle = async (at: PackageCoordinates, found: OriginConfiguration | undefined, wanted: OriginConfiguration, say: { where: string; absent: string; why: string }) => {
+          if (found && found.publish === wanted.publish && found.upstream === wanted.upstream) {
+            result.unchanged++;
+            if (!opts.dryRun && opts.recorded && !opts.recorded(p.format, p.name, at.repository)) {
+              record({ format: p.format, package: p.name, repository: at.repository, to: wanted, detail: `origin configuration${say.where} found as ${show(found)} with no ledger entry for it (a harden stopped before recording its change, or it was set by hand); recorded as found` });
+            }
+            return;
+          }
+          if (!opts.dryRun) {
+            await retry(() => domain.setOrigin(at, wanted));
+            record({ format: p.format, package: p.name, repository: at.repository, to: wanted, detail: `origin configuration${say.where} was ${found ? show(found) : say.absent}; now ${show(wanted)}${say.why}` });
+          }
+          result.changes.push({ format: p.format, package: p.name, repository: at.repository, from: found ?? 'absent', to: wanted, applied: !opts.dryRun });
+          result.changedIn[at.repository] = (result.changedIn[at.repository] ?? 0) + 1;
+        };
         const groupBlocksPublish = async () => {
           if (current?.publish === 'BLOCK') return;
           // a principal allowed the origin actions only (no codeartifact:GetAssociatedPackageGroup,
@@ -198,37 +215,14 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
               });
             }
           }
-          const storeWanted: OriginConfiguration = { publish: found ? found.publish : 'BLOCK', upstream: 'BLOCK' };
-          if (found?.upstream === 'BLOCK') {
-            result.unchanged++;
-            if (!opts.dryRun && opts.recorded && !opts.recorded(p.format, p.name, store)) {
-              record({ format: p.format, package: p.name, repository: store, to: storeWanted, detail: `origin configuration in the store found as ${show(found)} with no ledger entry for it (a harden stopped before recording its change, or it was set by hand); recorded as found` });
-            }
-            return;
-          }
-          if (!opts.dryRun) {
-            await retry(() => domain.setOrigin(at, storeWanted));
-            record({ format: p.format, package: p.name, repository: store, to: storeWanted, detail: `origin configuration in the store was ${found ? show(found) : 'absent (package created, empty)'}; now ${show(storeWanted)}: its external connection cannot ingest a public package of this internal name` });
-          }
-          result.changes.push({ format: p.format, package: p.name, repository: store, from: found ?? 'absent', to: storeWanted, applied: !opts.dryRun });
-          result.changedIn[store] = (result.changedIn[store] ?? 0) + 1;
+          // a store record with upstream BLOCK is as wanted, whatever its publish (kept as it is)
+          await settle(at, found, { publish: found ? found.publish : 'BLOCK', upstream: 'BLOCK' }, {
+            where: ' in the store',
+            absent: 'absent (package created, empty)',
+            why: ': its external connection cannot ingest a public package of this internal name',
+          });
         };
-        if (current && current.publish === wanted.publish && current.upstream === wanted.upstream) {
-          result.unchanged++;
-          if (!opts.dryRun && opts.recorded && !opts.recorded(p.format, p.name, t.repository)) {
-            record({ format: p.format, package: p.name, repository: t.repository, to: wanted, detail: `origin configuration found as ${show(wanted)} with no ledger entry for it (a harden stopped before recording its change, or it was set by hand); recorded as found` });
-          }
-          await groupBlocksPublish();
-          await inStore();
-          throttles.outcome('hardened');
-          return;
-        }
-        if (!opts.dryRun) {
-          await retry(() => domain.setOrigin(coords, wanted));
-          record({ format: p.format, package: p.name, repository: t.repository, to: wanted, detail: `origin configuration was ${current ? show(current) : 'absent (package created)'}; now ${show(wanted)}` });
-        }
-        result.changes.push({ format: p.format, package: p.name, repository: t.repository, from: current ?? 'absent', to: wanted, applied: !opts.dryRun });
-        result.changedIn[t.repository] = (result.changedIn[t.repository] ?? 0) + 1;
+        await settle(coords, current, wanted, { where: '', absent: 'absent (package created)', why: '' });
         await groupBlocksPublish();
         await inStore();
         throttles.outcome('hardened');
