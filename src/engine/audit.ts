@@ -14,10 +14,9 @@ import { MigrateError, toError } from '../errors.js';
 import { capText, printable, publicUrl, redact } from '../redact.js';
 import type { ExposureInput, PreflightInput } from '../report/schema.js';
 import { escapeName } from '../sources/npm-registry.js';
-import type { CodeArtifact } from '../targets/codeartifact.js';
+import type { CodeArtifact, PackageCoordinates } from '../targets/codeartifact.js';
 import { callerIdentity, Domain, type RepositoryInfo } from '../targets/domain.js';
 import type { TargetFormat } from '../targets/format.js';
-import type { PackageCoordinates } from '../targets/codeartifact.js';
 import { escapeModulePath } from '../builders/go-rules.js';
 import { buildsOffline, containment, credentialsHidden } from '../builders/process.js';
 import { agentFor } from '../net/agents.js';
@@ -252,12 +251,14 @@ export async function preflightAudit(
  */
 export async function protection(domain: Domain, coords: PackageCoordinates, store: string | undefined): Promise<true | false | { store: string }> {
   const origin = await domain.origin(coords);
-  const group = origin?.upstream === 'BLOCK' && !store ? undefined : await domain.groupOf(coords);
-  if (group?.externalUpstream === 'BLOCK') return true;
-  if (origin?.upstream !== 'BLOCK') return false;
-  if (!store || store === coords.repository) return true;
-  const inStore = await domain.origin({ ...coords, repository: store });
-  return inStore?.upstream === 'BLOCK' ? true : { store };
+  const open = store !== undefined && store !== coords.repository ? store : undefined;
+  if (origin?.upstream === 'BLOCK') {
+    if (open === undefined) return true;
+    if ((await domain.origin({ ...coords, repository: open }))?.upstream === 'BLOCK') return true;
+  }
+  // the package's own records do not keep it out: a group blocking external upstreams still may (it is the domain's)
+  if ((await domain.groupOf(coords))?.externalUpstream === 'BLOCK') return true;
+  return origin?.upstream === 'BLOCK' && open !== undefined ? { store: open } : false;
 }
 
 /** One step of a repository's search order: a repository, or (connection set) its external connection. */
