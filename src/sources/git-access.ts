@@ -22,6 +22,7 @@ import { DISK_FULL, diskFullError, fileSystemError, MigrateError, toError } from
 import { makeFolder } from '../make-folder.js';
 import { AS_GO_READS, WITHOUT_OPERATOR_CONFIG } from '../git-local.js';
 import { keepTail, printable, redact, redactUrlCredentials, registerSecret } from '../redact.js';
+import { shellWord } from '../shell-word.js';
 import { GRACE_IDLE_PERIODS, OrphanTransferStuck, runTransfer, SLOWEST_TRANSFER_BYTES_PER_S, stopOrphanTransfer, TransferCut } from './git-transfer.js';
 
 /** A file takes at least one block on disk (and an inode): how a checkout's size is counted. */
@@ -35,9 +36,6 @@ const liveKeyFiles = new Set<string>();
 process.on('exit', () => {
   for (const f of liveKeyFiles) rmSync(f, { force: true });
 });
-
-const SHELL_SAFE = /^[A-Za-z0-9_./:@=+-]+$/;
-const quote = (s: string) => (SHELL_SAFE.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 /**
  * No hook of a mirror or checkout ever runs: builds cannot write there where they are
@@ -124,7 +122,7 @@ export class GitAccess {
     }
     // a peer that stops answering is noticed within a minute, not at simple-git's 10-minute watchdog.
     // GIT_SSH names a program (git runs it as one, spaces and all), GIT_SSH_COMMAND a shell command
-    const ssh = [env.GIT_SSH_COMMAND ?? (env.GIT_SSH !== undefined ? quote(env.GIT_SSH) : 'ssh'), '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=30', '-o', 'ServerAliveInterval=15', '-o', 'ServerAliveCountMax=4'];
+    const ssh = [env.GIT_SSH_COMMAND ?? (env.GIT_SSH !== undefined ? shellWord(env.GIT_SSH) : 'ssh'), '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=30', '-o', 'ServerAliveInterval=15', '-o', 'ServerAliveCountMax=4'];
     if (opts.sshKeyEnv) {
       const value = env[opts.sshKeyEnv];
       if (!value) {
@@ -166,7 +164,7 @@ export class GitAccess {
     // no` (common on CI machines) would let ssh talk on to a host whose key changed, and publish what
     // an impostor serves; `accept-new` would take the first key it sees. A command-line -o wins over any config file
     ssh.push('-o', 'StrictHostKeyChecking=yes');
-    out.GIT_SSH_COMMAND = ssh.map((a, i) => (i === 0 ? a : quote(a))).join(' ');
+    out.GIT_SSH_COMMAND = ssh.map((a, i) => (i === 0 ? a : shellWord(a))).join(' ');
     // The git that talks to a remote reads none of the operator's global or system git config, as
     // local git does (WITHOUT_OPERATOR_CONFIG): the ledger names the job's URL for every version, and
     // that config can send a fetch elsewhere (`url.<fork>.insteadOf = <the job's URL>`; a `[remote
