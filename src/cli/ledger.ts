@@ -19,7 +19,7 @@ import { open } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import PQueue from 'p-queue';
 import { AtomicFile } from '../atomic-file.js';
-import { loadJob } from '../config/load.js';
+import { loadJob, type LoadedJob } from '../config/load.js';
 import { localError, MigrateError, toError } from '../errors.js';
 import { Limiter } from '../engine/limiter.js';
 import { withRetry } from '../engine/retry.js';
@@ -628,8 +628,9 @@ async function finish(checker: LedgerChecker, latest: Map<string, Migrated>, opt
   }
   // a torn last line leaves the entries before it valid: those are read again too
   if (opts.job && !c.broken) {
-    await checkTarget(latest, opts.job, result, opts, checker.jobName);
-    if (opts.stateDir !== undefined) result.state = againstState(opts.job, opts.stateDir, hashes, c.tornLastLine ? undefined : checker.trailer);
+    const job = loadJob(opts.job);
+    await checkTarget(latest, job, result, opts, checker.jobName);
+    if (opts.stateDir !== undefined) result.state = againstState(job, opts.stateDir, hashes, c.tornLastLine ? undefined : checker.trailer);
   }
   return result;
 }
@@ -641,8 +642,7 @@ async function finish(checker: LedgerChecker, latest: Map<string, Migrated>, opt
  * is found without a head kept apart. Read-only (a private copy when the state cannot be opened
  * as it is, as every reading command does).
  */
-function againstState(jobFile: string, stateDir: string, exported: HashList, trailer: LedgerTrailer | undefined): NonNullable<VerifyResult['state']> {
-  const job = loadJob(jobFile);
+function againstState(job: LoadedJob, stateDir: string, exported: HashList, trailer: LedgerTrailer | undefined): NonNullable<VerifyResult['state']> {
   const database = join(stateDir, `${job.name}.sqlite`);
   if (!existsSync(database)) return { database, compared: false, reason: `no state database of job "${job.name}" there (pass --state-dir to compare the export with the state's own ledger)` };
   let state: StateDb;
@@ -709,15 +709,14 @@ const VERIFY_UNREACHABLE_FOR_MS = 5_000;
  * a page per 1,000 versions, instead of a DescribePackageVersion per version): one no longer
  * Published is reported with its status.
  */
-async function checkTarget(latest: Map<string, Migrated>, jobFile: string, result: VerifyResult, opts: VerifyOptions, ledgerJob: string | undefined): Promise<void> {
-  const job = loadJob(jobFile);
+async function checkTarget(latest: Map<string, Migrated>, job: LoadedJob, result: VerifyResult, opts: VerifyOptions, ledgerJob: string | undefined): Promise<void> {
   if (ledgerJob !== undefined && ledgerJob !== job.name) {
-    throw new MigrateError('ECONFIG', `the ledger is job "${ledgerJob}"'s; ${jobFile} is job "${job.name}"`, { hint: 'pass the job file the ledger was exported from' });
+    throw new MigrateError('ECONFIG', `the ledger is job "${ledgerJob}"'s; ${job.file} is job "${job.name}"`, { hint: 'pass the job file the ledger was exported from' });
   }
+  refuseOtherTarget(latest, job.config.target, job.file);
   // a target that stopped answering ends the reading (each version would wait retries x the
   // timeout: hours over a big ledger); what was not read is counted, never passed. One nobody
   // answers at ends it after 5 s: a check a person waits for, rerun at once, rides out no blip
-  refuseOtherTarget(latest, job.config.target, jobFile);
   const limiter = new Limiter(job.config.limits.rates, { unreachableForMs: VERIFY_UNREACHABLE_FOR_MS });
   const stuck = stopWhenStuck(limiter, opts.signal);
   // stuck, or stopped (Ctrl-C): a version not read by then is unread, never the target's error
