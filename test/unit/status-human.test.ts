@@ -17,6 +17,20 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
+/** `status` of `job` as a terminal (or, `tty` false, a pipe) gets it: its exit code and what it wrote; the record of where a job last ran is this test's own (`dir`), not the user's. */
+function status(job: string, opts: { stateDir: string; json?: boolean }, dir: string, tty = true): { code: number; out: string } {
+  let out = '';
+  const stdout = Object.assign(new Writable({ write: (c: Buffer, _e, done) => ((out += c.toString()), done()) }), { isTTY: tty });
+  const saved = process.env.CAM_LOCK_DIR;
+  process.env.CAM_LOCK_DIR = join(dir, 'locks');
+  try {
+    return { code: statusCommand(job, opts, { stdout, stderr: new Writable({ write: (_c, _e, done) => done() }) }), out };
+  } finally {
+    if (saved === undefined) delete process.env.CAM_LOCK_DIR;
+    else process.env.CAM_LOCK_DIR = saved;
+  }
+}
+
 it('the human form names the packages no longer in the job, as --json does', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cam-status-human-'));
   dirs.push(dir);
@@ -30,17 +44,8 @@ it('the human form names the packages no longer in the job, as --json does', () 
   } finally {
     state.close();
   }
-  let human = '';
-  const tty = Object.assign(new Writable({ write: (c: Buffer, _e, done) => ((human += c.toString()), done()) }), { isTTY: true });
-  // the record of where a job last ran: this test's own, not the user's
-  const saved = process.env.CAM_LOCK_DIR;
-  process.env.CAM_LOCK_DIR = join(dir, 'locks');
-  try {
-    expect(statusCommand(job, { stateDir }, { stdout: tty, stderr: new Writable({ write: (_c, _e, done) => done() }) })).toBe(0);
-  } finally {
-    if (saved === undefined) delete process.env.CAM_LOCK_DIR;
-    else process.env.CAM_LOCK_DIR = saved;
-  }
+  const { code, out: human } = status(job, { stateDir }, dir);
+  expect(code).toBe(0);
   expect(human).toContain('NO LONGER IN THE JOB @drop/c (private-npm): 1 version(s) never migrated (1.0.0); publish of 1.0.1 begun by a run of ours: the target may hold part of it');
 });
 
@@ -59,16 +64,8 @@ it("status --json stays JSON whatever a failure's error holds: a URL's query end
   } finally {
     state.close();
   }
-  let out = '';
-  const pipe = Object.assign(new Writable({ write: (c: Buffer, _e, done) => ((out += c.toString()), done()) }), { isTTY: false });
-  const saved = process.env.CAM_LOCK_DIR;
-  process.env.CAM_LOCK_DIR = join(dir, 'locks');
-  try {
-    expect(statusCommand(job, { stateDir, json: true }, { stdout: pipe, stderr: new Writable({ write: (_c, _e, done) => done() }) })).toBe(1);
-  } finally {
-    if (saved === undefined) delete process.env.CAM_LOCK_DIR;
-    else process.env.CAM_LOCK_DIR = saved;
-  }
+  const { code, out } = status(job, { stateDir, json: true }, dir, false);
+  expect(code).toBe(1);
   const parsed = JSON.parse(out) as { total: number; failures: { error: string }[] };
   expect(parsed.total).toBe(1);
   expect(parsed.failures).toHaveLength(1);
@@ -90,16 +87,8 @@ it('a run killed -9, and a warm of another host holding the job now: the run "di
   }
   // the warm's lock owner file, on a shared folder from another host (its pid cannot be checked from here)
   writeFileSync(join(stateDir, 'held.lock.owner'), JSON.stringify({ pid: 4242, host: 'build-02', startedAt: new Date(Date.now() + 60_000).toISOString(), token: 'x', command: 'warm' }));
-  let human = '';
-  const tty = Object.assign(new Writable({ write: (c: Buffer, _e, done) => ((human += c.toString()), done()) }), { isTTY: true });
-  const saved = process.env.CAM_LOCK_DIR;
-  process.env.CAM_LOCK_DIR = join(dir, 'locks');
-  try {
-    expect(statusCommand(job, { stateDir }, { stdout: tty, stderr: new Writable({ write: (_c, _e, done) => done() }) })).toBe(0);
-  } finally {
-    if (saved === undefined) delete process.env.CAM_LOCK_DIR;
-    else process.env.CAM_LOCK_DIR = saved;
-  }
+  const { code, out: human } = status(job, { stateDir }, dir);
+  expect(code).toBe(0);
   expect(human).toMatch(/last run #1: did not finish \(killed\?\)/);
   expect(human).toContain('in progress now: a `warm` of this job (pid 4242 on build-02');
 });
