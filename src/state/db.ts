@@ -311,12 +311,16 @@ export class StateDb {
       db.pragma('busy_timeout = 5000');
       // a database newer than this code is refused before anything (even the journal mode) touches it
       // (refuseNewer told it without a connection that writes; this is one upgraded since)
-      const version = db.pragma('user_version', { simple: true }) as number;
+      // the schema number and the tables read in one snapshot: a process giving a new file its
+      // schema (tables and number in one transaction) may commit between two separate reads
+      const { version, foreign } = db.transaction(() => {
+        const v = db.pragma('user_version', { simple: true }) as number;
+        return { version: v, foreign: v > MIGRATIONS.length ? undefined : notOurs(db, v) };
+      })();
       if (version > MIGRATIONS.length) {
         db.close();
         throw newerError(path, version);
       }
-      const foreign = notOurs(db, version);
       if (foreign) {
         db.close();
         throw new MigrateError('ESTATE', `${path} is not a codeartifact-migrate state database: ${foreign}`, {
