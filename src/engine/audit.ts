@@ -20,6 +20,7 @@ import type { TargetFormat } from '../targets/format.js';
 import { escapeModulePath } from '../builders/go-rules.js';
 import { buildsOffline, containment, credentialsHidden } from '../builders/process.js';
 import { agentFor } from '../net/agents.js';
+import { confirmSilence } from '../net/silence.js';
 import { STUCK_AFTER } from './limiter.js';
 import { isLoopbackHost } from '../net/loopback.js';
 import type { Format } from '../types.js';
@@ -557,7 +558,7 @@ function get(url: string, accept: string, signal?: AbortSignal): Promise<{ statu
       res.on('error', reject);
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), ...(res.headers.location ? { location: URL.canParse(res.headers.location, u.href) ? new URL(res.headers.location, u).href : res.headers.location } : {}) }));
     });
-    req.on('timeout', () => req.destroy(new NoAnswer(`${u.host} sent nothing for 30 s`)));
+    req.on('timeout', () => confirmSilence(req.socket, 30_000, () => req.destroy(new NoAnswer(`${u.host} sent nothing for 30 s`))));
     req.on('error', (e) => reject(signal?.aborted ? new NoAnswer(`no whole answer from ${u.host} in time`) : e));
     // once the answer has begun, an abort may end its body without an 'error' on it: settle here
     signal?.addEventListener('abort', () => reject(new NoAnswer(`no whole answer from ${u.host} in time`)), { once: true });

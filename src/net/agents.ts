@@ -106,8 +106,10 @@ const { getProxy } = require('@npmcli/agent/lib/proxy.js') as { getProxy: (url: 
 
 /** The keep-alive agent for `url`: through the proxy when one applies to its host, else direct. */
 export function agentFor(url: string | URL): http.Agent & { protocol: string } {
-  // idle as long as the slowest answer we wait for (a large publish being stored)
-  const agent = getAgent(url, { maxSockets: 64, timeouts: { connection: 30_000, idle: 300_000 } });
+  // no idle timer of the agent's: every request through it sets its own (its caller's idle
+  // timeout), which net/silence confirms before cutting; the agent's would cut at the same
+  // moment unconfirmed (it listens for the same socket timeout)
+  const agent = getAgent(url, { maxSockets: 64, timeouts: { connection: 30_000, idle: 0 } });
   // Told, its protocol is not guessed: agent-base answers `agent.protocol`, which node:http
   // reads for every request, by capturing and searching a stack trace (a measurable share
   // of a 100/s run's CPU, and garbage). Its getter never answers nothing, so it is set

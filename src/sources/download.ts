@@ -16,6 +16,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { MigrateError } from '../errors.js';
 import { agentFor, SILENCE_CODES } from '../net/agents.js';
+import { confirmSilence } from '../net/silence.js';
 
 export class HttpStatusError extends Error {
   constructor(
@@ -98,6 +99,8 @@ function get(url: URL, opts: DownloadOptions, hops: number): Promise<http.Incomi
   const where = `${url.origin}${url.pathname}`;
   return new Promise((resolve, reject) => {
     const idleMs = opts.timeoutMs ?? DEFAULT_IDLE_MS;
+    // once a body is handed on, its silence is the response's to name (the request's cut would read as "aborted")
+    let handedOn = false;
     const req = lib.get(url, { headers, agent: agentFor(url), timeout: idleMs, signal: opts.signal }, (res) => {
       const status = res.statusCode ?? 0;
       if (status >= 300 && status < 400 && res.headers.location) {
@@ -131,10 +134,11 @@ function get(url: URL, opts: DownloadOptions, hops: number): Promise<http.Incomi
         return;
       }
       // a stalled body must not hang the run
-      res.setTimeout(idleMs, () => res.destroy(new SilentSourceError(`download stalled: no byte from ${where} for ${idleMs / 1000} s`, idleMs)));
+      handedOn = true;
+      res.setTimeout(idleMs, () => confirmSilence(res.socket, idleMs, () => res.destroy(new SilentSourceError(`download stalled: no byte from ${where} for ${idleMs / 1000} s`, idleMs))));
       resolve(res);
     });
-    req.on('timeout', () => req.destroy(new SilentSourceError(`no answer from ${url.origin} for ${idleMs / 1000} s`, idleMs)));
+    req.on('timeout', () => confirmSilence(req.socket, idleMs, () => handedOn || req.destroy(new SilentSourceError(`no answer from ${url.origin} for ${idleMs / 1000} s`, idleMs))));
     req.on('error', (e: NodeJS.ErrnoException) => {
       if (opts.signal?.aborted) reject(abortError(opts.subject));
       // the agent's own idle timer may fire before ours: silence all the same

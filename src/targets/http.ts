@@ -9,6 +9,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { agentFor, noAnswer, SILENCE_CODES } from '../net/agents.js';
 import { ResponseLimitError } from '../net/bounds.js';
+import { confirmSilence } from '../net/silence.js';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
@@ -116,10 +117,12 @@ export function request(req: HttpRequest): Promise<HttpResponse> {
         r.destroy();
       }, req.deadlineMs);
     }
-    r.on('timeout', () => {
-      silent = true;
-      r.destroy(new Error(`timed out: no answer for ${(req.timeoutMs ?? DEFAULT_IDLE_MS) / 1000} s`));
-    });
+    r.on('timeout', () =>
+      confirmSilence(r.socket, req.timeoutMs ?? DEFAULT_IDLE_MS, () => {
+        silent = true;
+        r.destroy(new Error(`timed out: no answer for ${(req.timeoutMs ?? DEFAULT_IDLE_MS) / 1000} s`));
+      }),
+    );
     r.on('error', (e) => fail(networkError(e)));
     if (req.body === undefined) r.end();
     else if (typeof req.body === 'string') r.end(req.body);
