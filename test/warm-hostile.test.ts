@@ -60,6 +60,13 @@ function job(name: string, names: readonly string[], limits: Record<string, unkn
 const warm = (file: string, extra: Record<string, unknown> = {}) =>
   warmInProcess(file, { env: te.env, stateDir: te.stateDir, codeartifactClient: client, storeLimits: { metadataBytes: 1 << 20, artifactBytes: 4 << 20, idleMs: 1000, metadataMs: 3000, artifactMs: 3000 }, ...extra });
 
+/**
+ * For the tests of throttling and refusals, not of silence: limits no loaded machine reaches
+ * (with 1 s of silence, a CI machine that starves this process for a second ends such a test
+ * with ETARGETSILENT instead of what it is about).
+ */
+const PATIENT = { storeLimits: { metadataBytes: 1 << 20, artifactBytes: 4 << 20, idleMs: 30_000, metadataMs: 60_000, artifactMs: 60_000 } };
+
 const problem = (s: WarmSummary, name: string) => s.problems.find((p) => p.name === name);
 
 /** Keep writing until the client goes away. */
@@ -373,7 +380,7 @@ describe('warm in a throttle storm', () => {
     const since = te.sandbox.standIn.log.length;
     let r: Awaited<ReturnType<typeof warm>>;
     try {
-      r = await warm(file);
+      r = await warm(file, PATIENT);
     } finally {
       te.sandbox.standIn.clearFaults();
     }
@@ -383,7 +390,7 @@ describe('warm in a throttle storm', () => {
     expect(asked.size).toBeGreaterThanOrEqual(8);
     expect(asked.size).toBeLessThan(names.length);
 
-    const again = await warm(file);
+    const again = await warm(file, PATIENT);
     expect(again.code, again.stderr).toBe(0);
     expect(again.summary.outcomes).toEqual({ warmed: names.length });
   });
@@ -662,7 +669,7 @@ describe('a principal that may not read through the store at all', () => {
       res.writeHead(403, { 'content-type': 'application/json' }).end('{"error":"not authorized to perform codeartifact:ReadFromRepository"}');
     });
     try {
-      const r = await warm(job('denied', names));
+      const r = await warm(job('denied', names), PATIENT);
       expect(r.code, r.stderr).toBe(2);
       const error = (r.summary as unknown as { error: { code: string; message: string; hint: string } }).error;
       expect(error).toMatchObject({ code: 'ETARGETSETUP', message: expect.stringContaining('has answered none in this warm'), hint: expect.stringContaining('codeartifact:ReadFromRepository') });
