@@ -6,6 +6,7 @@
  * upstream BLOCK on the name in the store too (an empty package record: publish BLOCK, nothing is
  * published into a store), and the plan calls a name protected only when the store cannot ingest it.
  */
+import { readFileSync } from 'node:fs';
 import { DescribePackageCommand, PutPackageOriginConfigurationCommand } from '@aws-sdk/client-codeartifact';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { plan } from '../src/cli/plan.js';
@@ -160,6 +161,12 @@ describe('harden blocks internal names in the store', () => {
     const finding = written.report.findings.find((f) => f.code === 'ESTOREHOLDS');
     expect(finding).toMatchObject({ severity: 'critical', subjects: ['acme-ingested (npm-store)'], detail: expect.stringContaining('(5.0.0)') });
     expect(written.report.findings.find((f) => f.code === 'EHARDENING')).toBeUndefined();
+    // the report's JSON carries the code as a field of its own, the message without it
+    const change = written.report.hardening!.changes.find((c) => c.package === 'acme-ingested' && c.repository === 'npm-store' && c.status === 'failed');
+    expect(change).toMatchObject({ status: 'failed', code: 'ESTOREHOLDS', after: { publish: 'BLOCK', upstream: 'BLOCK' }, error: expect.stringMatching(/^the store npm-store already holds 1 version\(s\) of the internal name acme-ingested \(5\.0\.0\)/) });
+    // and the Markdown and HTML forms name the code beside the message
+    expect(readFileSync(written.files.markdown, 'utf8')).toMatch(/`ESTOREHOLDS`: the store npm-store already holds 1 version\(s\)/);
+    expect(readFileSync(written.files.html, 'utf8')).toMatch(/<code>ESTOREHOLDS<\/code>: the store npm-store already holds 1 version\(s\)/);
   }, 120_000);
 
   it('PyPI: an unscoped internal project is blocked in pypi-store; the shared simple index does not list the public file', async () => {

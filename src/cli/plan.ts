@@ -15,7 +15,6 @@ import { buildReport, type JobFileId, type Report } from '../report/model.js';
 import { exposureSchema, preflightSchema, type ExposureInput, type HardeningInput, type PreflightInput } from '../report/schema.js';
 import { parseSummary, reportInputFromState } from '../report/from-state.js';
 import { renderJsonParts } from '../report/render-json.js';
-import { STORE_HOLDS } from '../report/findings.js';
 import { auditFromText } from '../report/text.js';
 import { prepareReportDir, writeReportFiles } from '../report/write.js';
 import { StateDb } from '../state/db.js';
@@ -146,7 +145,7 @@ async function planLocked(job: LoadedJob, stateDir: string, env: NodeJS.ProcessE
     const dryRun = state.lastRun();
     // with the job file and the repositories it was made for: a later run's report tells whether it still covers them
     if (dryRun?.dry_run === 1) state.addToRunSummary(dryRun.id, { planAudit: { preflight, exposure: exposed, jobFile: jobFileOf(job), target: auditedTarget(job.config.target) } });
-    const input = reportInputFromState(state, job, summary, { kind: 'plan', preflight, exposure: exposed, hardening: hardeningSection(summary), warm: warmSectionFromState(state) });
+    const input = reportInputFromState(state, job, summary, { kind: 'plan', preflight, exposure: exposed, hardening: hardeningSection(summary, job), warm: warmSectionFromState(state) });
     try {
       return write(buildReport(input), job, opts.out ?? join(stateDir, 'reports'), 'plan');
     } catch (e) {
@@ -193,7 +192,7 @@ export async function reportCommand(jobFile: string, opts: { json?: boolean; sta
         // a warm holding the job now is deciding what the warm section finds undecided
         const holder = warm ? jobInProgress(dirname(database), job.name) : undefined;
         const warmRunning = holder?.command === 'warm' ? { pid: holder.pid, host: holder.host, startedAt: holder.startedAt } : undefined;
-        return { kind, report: buildReport(reportInputFromState(state, job, summary, { kind, warm, warmRunning, ...audit, ...(summary?.hardening ? { hardening: hardeningSection(summary) } : {}) })) };
+        return { kind, report: buildReport(reportInputFromState(state, job, summary, { kind, warm, warmRunning, ...audit, ...(summary?.hardening ? { hardening: hardeningSection(summary, job) } : {}) })) };
       });
       written = write(report, job, opts.out ?? join(stateDir, 'reports'), kind);
     } finally {
@@ -293,15 +292,18 @@ function internalPackages(state: StateDb, job: LoadedJob): { format: Format; nam
 /** A package group's error in HardenResult.errors: its pattern (`/npm/acme/*`) stands where a package name would; no package name starts with `/`. */
 const isGroup = (name: string) => name.startsWith('/');
 
-function hardeningSection(summary: RunSummary | null | undefined): HardeningInput | null {
+function hardeningSection(summary: RunSummary | null | undefined, job: LoadedJob): HardeningInput | null {
   const h = summary?.hardening;
   if (!h) return null;
+  // what a failed change was to set: a store repository's names are blocked both ways (nobody publishes there)
+  const stores = new Set(Object.values(job.config.target.repositories).map((r) => r?.store));
+  const meant = (repository: string | undefined) => (repository && stores.has(repository) ? { publish: 'BLOCK' as const, upstream: 'BLOCK' as const } : { publish: 'ALLOW' as const, upstream: 'BLOCK' as const });
   // a summary recorded by an older release may lack groups, groupsLeft and kept
   const blocked = 'EXTERNAL_UPSTREAM BLOCK';
   return {
     changes: [
       ...h.changes.map((c) => ({ format: c.format, package: c.package, repository: c.repository, before: c.from === 'absent' ? null : c.from, after: c.to, status: c.applied ? ('done' as const) : ('planned' as const) })),
-      ...h.errors.filter((e) => !isGroup(e.package)).map((e) => ({ format: e.format, package: e.package, repository: e.repository ?? '', after: { publish: 'ALLOW' as const, upstream: 'BLOCK' as const }, status: 'failed' as const, error: e.code === STORE_HOLDS ? `${STORE_HOLDS}: ${e.message}` : e.message })),
+      ...h.errors.filter((e) => !isGroup(e.package)).map((e) => ({ format: e.format, package: e.package, repository: e.repository ?? '', after: meant(e.repository), status: 'failed' as const, error: e.message, code: e.code ?? null })),
     ],
     groups: [
       ...(h.groups ?? []).map((g) => ({ pattern: g.pattern, status: g.applied ? ('done' as const) : ('planned' as const), before: g.from === 'absent' ? null : g.from, after: blocked })),

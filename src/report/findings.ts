@@ -575,18 +575,15 @@ function exposureFindings(e: Exposure | null, out: Finding[]): void {
   }
 }
 
-/** How a hardening change's error says a store already holds versions of the name (HardenResult.errors' code). */
-export const STORE_HOLDS = 'ESTOREHOLDS';
-
 function hardeningFindings(kind: 'plan' | 'run', h: Hardening | null, out: Finding[]): void {
   if (!h) return;
   // a package group's change is an origin-configuration change too (its pattern names it)
   // a store that already holds public versions of an internal name (harden's ESTOREHOLDS): not a failed change
-  const held = h.changes.filter((c) => c.status === 'failed' && c.error?.startsWith(`${STORE_HOLDS}: `));
+  const held = h.changes.filter((c) => c.status === 'failed' && c.code === 'ESTOREHOLDS');
   if (held.length) {
     out.push(
       finding(
-        { severity: 'critical', code: 'ESTOREHOLDS', section: 'hardening', title: `${held.length} internal name(s) a store repository already holds public versions of`, detail: held[0]!.error!.slice(STORE_HOLDS.length + 2), action: 'find which builds installed them, then delete those versions from the store (aws codeartifact delete-package-versions); harden has blocked its upstream' },
+        { severity: 'critical', code: 'ESTOREHOLDS', section: 'hardening', title: `${held.length} internal name(s) a store repository already holds public versions of`, detail: held[0]!.error ?? '', action: 'find which builds installed them, then delete those versions from the store (aws codeartifact delete-package-versions); harden has blocked its upstream' },
         held.map((c) => `${c.package} (${c.repository})`),
       ),
     );

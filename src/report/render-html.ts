@@ -233,7 +233,7 @@ ${sortable([['Package'], ['Format'], ['Repository'], ['Why']], r.hardening.kept.
 `
       : '';
     out.push(`<section id="hardening"><h2>Hardening (origin configuration)</h2>
-${groups}${kept}${groups || kept ? '<h3>Packages</h3>\n' : ''}${sortable([['Status'], ['Package'], ['Format'], ['Repository'], ['Before'], ['After']], r.hardening.changes.map((c) => [esc(c.status), `<code>${esc(c.namespace ? `${c.namespace}/${c.package}` : c.package)}</code>`, esc(c.format), `<code>${esc(c.repository)}</code>`, oc(c.before), `${oc(c.after)}${c.error ? `<br>${esc(c.error)}` : ''}`]))}</section>`);
+${groups}${kept}${groups || kept ? '<h3>Packages</h3>\n' : ''}${sortable([['Status'], ['Package'], ['Format'], ['Repository'], ['Before'], ['After']], r.hardening.changes.map((c) => [esc(c.status), `<code>${esc(c.namespace ? `${c.namespace}/${c.package}` : c.package)}</code>`, esc(c.format), `<code>${esc(c.repository)}</code>`, oc(c.before), `${oc(c.after)}${c.error ? `<br>${c.code ? `<code>${esc(c.code)}</code>: ` : ''}${esc(c.error)}` : ''}`]))}</section>`);
   }
   if (r.warm) {
     out.push(`<section id="warm"><h2>Warm results</h2>

@@ -238,7 +238,7 @@ function otherSections(r: Report): string[] {
       out.push(table(['package', 'format', 'repository', 'why'], r.hardening.kept.map((k) => [mdCode(k.package), k.format, mdCode(k.repository), mdText(k.reason)])), '');
     }
     if (r.hardening.groups.length || r.hardening.kept.length) out.push('### Packages', '');
-    out.push(table(['status', 'package', 'format', 'repository', 'before', 'after'], r.hardening.changes.map((c) => [`**${c.status}**`, mdCode(c.namespace ? `${c.namespace}/${c.package}` : c.package), c.format, mdCode(c.repository), oc(c.before), `${oc(c.after)}${c.error ? ` — ${mdText(c.error)}` : ''}`])), '');
+    out.push(table(['status', 'package', 'format', 'repository', 'before', 'after'], r.hardening.changes.map((c) => [`**${c.status}**`, mdCode(c.namespace ? `${c.namespace}/${c.package}` : c.package), c.format, mdCode(c.repository), oc(c.before), `${oc(c.after)}${c.error ? ` — ${c.code ? `${mdCode(c.code)}: ` : ''}${mdText(c.error)}` : ''}`])), '');
   }
   if (r.warm) {
     out.push('## Warm results', '');

@@ -250,6 +250,8 @@ export const hardeningSchema = z
             after: originControl,
             status: z.enum(['planned', 'done', 'failed', 'unchanged']),
             error: nullableText.default(null),
+            // added within version 1 (absent from older reports' JSON; read as null)
+            code: nullableText.default(null).describe('failed: the error code; ESTOREHOLDS: a store repository already holds public versions of this internal name (its upstream is blocked; those versions must be deleted)'),
           })
           .strict(),
       )
