@@ -7,8 +7,11 @@
  * published into a store), and the plan calls a name protected only when the store cannot ingest it.
  */
 import { readFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { DescribePackageCommand, PutPackageOriginConfigurationCommand } from '@aws-sdk/client-codeartifact';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hardenCommand } from '../src/cli/harden.js';
+import type { Io } from '../src/cli/output.js';
 import { plan } from '../src/cli/plan.js';
 import { loadJob } from '../src/config/load.js';
 import { preflightAudit } from '../src/engine/audit.js';
@@ -167,6 +170,43 @@ describe('harden blocks internal names in the store', () => {
     // and the Markdown and HTML forms name the code beside the message
     expect(readFileSync(written.files.markdown, 'utf8')).toMatch(/`ESTOREHOLDS`: the store npm-store already holds 1 version\(s\)/);
     expect(readFileSync(written.files.html, 'utf8')).toMatch(/<code>ESTOREHOLDS<\/code>: the store npm-store already holds 1 version\(s\)/);
+  }, 120_000);
+
+  it('cam harden on a terminal: a line per repository count, one per change, and a CRITICAL line naming the store that holds a public version (exit 1), on a dry run and for real', async () => {
+    await seedPackages(te.sandbox.privateNpm.url, te.sandbox.privateNpm.token, [
+      { name: 'acme-seen', versions: ['1.0.0'] },
+      { name: 'acme-quiet', versions: ['1.0.0'] },
+    ]);
+    await te.sandbox.publicRegistries!.npm.publish('acme-seen', '4.0.0');
+    const tgz = await fetch(`${te.sandbox.standIn.npmEndpoint('npm-store')}acme-seen/-/acme-seen-4.0.0.tgz`, { headers: { authorization: `Bearer ${await te.targetToken()}` } });
+    expect(tgz.status).toBe(200);
+    const human = te.writeJob({ name: 'humanharden', privateNpm: { packages: ['acme-seen', 'acme-quiet'] }, github: false });
+    const onTerminal = async (dryRun: boolean) => {
+      let out = '';
+      const tty = Object.assign(new Writable({ write: (c: Buffer, _e, done) => ((out += c.toString()), done()) }), { isTTY: true });
+      const io: Io = { stdout: tty, stderr: tty };
+      const code = await hardenCommand(human, { dryRun, stateDir: te.stateDir, env: te.env, codeartifactClient: te.client }, io);
+      return { code, lines: out.trimEnd().split('\n') };
+    };
+    const seq = since();
+    const dry = await onTerminal(true);
+    expect(puts(seq)).toEqual([]);
+    expect(dry.code).toBe(1);
+    expect(dry.lines[0]).toBe('2 internal packages: 4 would set to upstream BLOCK (2 in npm-internal, 2 in npm-store), 0 already so');
+    expect(dry.lines).toContain('  would set npm acme-quiet in npm-store to publish BLOCK, upstream BLOCK (was absent)');
+    expect(dry.lines).toContain('  would set npm acme-seen in npm-internal to publish ALLOW, upstream BLOCK (was absent)');
+    expect(dry.lines.filter((l) => l.startsWith('  CRITICAL acme-seen in npm-store: the store npm-store already holds 1 version(s) of the internal name acme-seen (4.0.0)'))).toHaveLength(1);
+
+    const done = await onTerminal(false);
+    expect(done.code).toBe(1);
+    expect(done.lines[0]).toBe('2 internal packages: 4 set to upstream BLOCK (2 in npm-internal, 2 in npm-store), 0 already so');
+    expect(done.lines).toContain('  set npm acme-seen in npm-store to publish BLOCK, upstream BLOCK (was publish BLOCK, upstream ALLOW)');
+    expect(done.lines.filter((l) => l.startsWith('  CRITICAL acme-seen in npm-store:'))).toHaveLength(1);
+    // applied: the next one changes nothing, and still says the store holds the public version until it is deleted
+    const again = await onTerminal(false);
+    expect(again.code).toBe(1);
+    expect(again.lines[0]).toBe('2 internal packages: 0 set to upstream BLOCK, 4 already so');
+    expect(again.lines.filter((l) => l.startsWith('  CRITICAL acme-seen in npm-store:'))).toHaveLength(1);
   }, 120_000);
 
   it('PyPI: an unscoped internal project is blocked in pypi-store; the shared simple index does not list the public file', async () => {
