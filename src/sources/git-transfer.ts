@@ -17,6 +17,7 @@ import { closeSync, constants, fstatSync, openSync, readdirSync, readFileSync, r
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AtomicFile } from '../atomic-file.js';
+import { confirmQuiet } from '../net/silence.js';
 import { keepTail } from '../redact.js';
 
 /** How often the mirror's folder is measured while git runs (each walk starts when the last ended). */
@@ -140,9 +141,12 @@ export function runTransfer(args: readonly string[], opts: TransferOptions): Pro
       killGroup(pid, 'SIGTERM');
       hard = setTimeout(() => killGroup(pid, 'SIGKILL'), KILL_GRACE_MS);
     };
+    // how often git spoke (confirmQuiet: this process's own stall is not git's silence)
+    let heardTimes = 0;
     const heard = () => {
+      heardTimes++;
       clearTimeout(idle);
-      if (!cut) idle = setTimeout(() => stop(new TransferCut('silent')), opts.idleMs);
+      if (!cut) idle = setTimeout(() => confirmQuiet(() => heardTimes, opts.idleMs, () => stop(new TransferCut('silent'))), opts.idleMs);
     };
     const measure = async () => {
       const bytes = await sizeOf(opts.watch.dir);

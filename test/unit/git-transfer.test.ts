@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { MigrateError } from '../../src/errors.js';
 import { redact } from '../../src/redact.js';
 import { GitAccess } from '../../src/sources/git-access.js';
-import { runTransfer, stopOrphanTransfer, TRANSFER_ENV } from '../../src/sources/git-transfer.js';
+import { runTransfer, stopOrphanTransfer, TransferCut, TRANSFER_ENV } from '../../src/sources/git-transfer.js';
 import { alive, goneSoon } from '../support/child.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'git-transfer-'));
@@ -297,6 +297,38 @@ describe('runTransfer', () => {
     expect(failed?.message).toMatch(/^git exited with 1: /);
     expect(failed!.message).toContain(' after yyy');
     expect(redact(failed!.message)).not.toContain(pw.slice(-8));
+  });
+});
+
+describe("git's silence, not this process's", () => {
+  it('git that spoke while this process was stalled past the idle timeout is heard: the transfer is not cut as silent', async () => {
+    // a `git` first on PATH: says a line after 0.2 s, then again at 0.4 s, and exits 0 at 0.6 s
+    const bin = join(dir, 'talking-bin');
+    execFileSync('mkdir', ['-p', bin]);
+    writeFileSync(join(bin, 'git'), '#!/bin/sh\nsleep 0.2; echo "Receiving objects: 50%" >&2; sleep 0.2; echo "Receiving objects: 100%" >&2; sleep 0.2; exit 0\n', { mode: 0o755 });
+    const env = { PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, HOME: dir };
+    const transfer = runTransfer(['fetch', 'origin'], { cwd: dir, env, idleMs: 500, watch: { dir, maxBytes: 1e12 } });
+    // this process busy for 1.5 s from 0.1 s: git's lines wait in the pipe, and the idle timer is long due when it
+    // ends. Busy in the check phase (setImmediate), as after an I/O callback: the loop's next phase is its timers
+    await new Promise((r) => setTimeout(r, 100));
+    await new Promise<void>((r) =>
+      setImmediate(() => {
+        const until = Date.now() + 1500;
+        while (Date.now() < until);
+        r();
+      }),
+    );
+    await expect(transfer).resolves.toBeUndefined();
+  });
+
+  it('git that really says nothing is still cut as silent', async () => {
+    const bin = join(dir, 'mute-bin');
+    execFileSync('mkdir', ['-p', bin]);
+    writeFileSync(join(bin, 'git'), '#!/bin/sh\nexec sleep 30\n', { mode: 0o755 });
+    const env = { PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, HOME: dir };
+    const e = await runTransfer(['fetch', 'origin'], { cwd: dir, env, idleMs: 500, watch: { dir, maxBytes: 1e12 } }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(TransferCut);
+    expect((e as TransferCut).why).toBe('silent');
   });
 });
 
