@@ -302,18 +302,20 @@ describe('runTransfer', () => {
 
 describe("git's silence, not this process's", () => {
   it('git that spoke while this process was stalled past the idle timeout is heard: the transfer is not cut as silent', async () => {
-    // a `git` first on PATH: says a line after 0.2 s, then again at 0.4 s, and exits 0 at 0.6 s
+    // a `git` first on PATH: once started (the marker), says a line after 0.3 s and exits 0 at 0.6 s
     const bin = join(dir, 'talking-bin');
+    const started = join(dir, 'talking-started');
     execFileSync('mkdir', ['-p', bin]);
-    writeFileSync(join(bin, 'git'), '#!/bin/sh\nsleep 0.2; echo "Receiving objects: 50%" >&2; sleep 0.2; echo "Receiving objects: 100%" >&2; sleep 0.2; exit 0\n', { mode: 0o755 });
+    writeFileSync(join(bin, 'git'), `#!/bin/sh\ntouch ${started}\nsleep 0.3; echo "Receiving objects: 100%" >&2; sleep 0.3; exit 0\n`, { mode: 0o755 });
     const env = { PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, HOME: dir };
-    const transfer = runTransfer(['fetch', 'origin'], { cwd: dir, env, idleMs: 500, watch: { dir, maxBytes: 1e12 } });
-    // this process busy for 1.5 s from 0.1 s: git's lines wait in the pipe, and the idle timer is long due when it
-    // ends. Busy in the check phase (setImmediate), as after an I/O callback: the loop's next phase is its timers
-    await new Promise((r) => setTimeout(r, 100));
+    const transfer = runTransfer(['fetch', 'origin'], { cwd: dir, env, idleMs: 2000, watch: { dir, maxBytes: 1e12 } });
+    // git running (however long a loaded machine took to start it), this process busy for 3 s: git's line waits
+    // in the pipe, and the idle timer is long due when it ends. Busy in the check phase (setImmediate), as after
+    // an I/O callback: the loop's next phase is its timers
+    while (!existsSync(started)) await new Promise((r) => setTimeout(r, 10));
     await new Promise<void>((r) =>
       setImmediate(() => {
-        const until = Date.now() + 1500;
+        const until = Date.now() + 3000;
         while (Date.now() < until);
         r();
       }),
