@@ -79,6 +79,11 @@ export async function startTestEnv(opts: Partial<SandboxOptions> = {}): Promise<
     maxAttempts: 1,
   });
 
+  // the CLI processes a test started: one a failed test left running (its assertion threw before
+  // it waited for it) would go on writing into the folder stop() removes (a run whose state file
+  // vanished saves it again), and on into the next test
+  const spawned = new Set<ChildProcess>();
+
   const childEnv = (extra: Record<string, string> = {}) => {
     const base: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('AWS_') && !k.startsWith('npm_config_')) base[k] = v;
@@ -134,8 +139,10 @@ export async function startTestEnv(opts: Partial<SandboxOptions> = {}): Promise<
       const argv = [...(opts.nodeArgs ?? []), '--import', TSX_LOADER, join(ROOT, 'src/cli/main.ts'), '--state-dir', stateDir, ...args];
       const options = { cwd: dir, env: childEnv(extraEnv), stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'] as ('ignore' | 'pipe')[] };
       // `exec` keeps the pid: signals sent to the child reach node itself
-      if (opts.shell) return spawn('bash', ['-c', `${opts.shell}; exec "$0" "$@"`, process.execPath, ...argv], options);
-      return spawn(process.execPath, argv, options);
+      const child = opts.shell ? spawn('bash', ['-c', `${opts.shell}; exec "$0" "$@"`, process.execPath, ...argv], options) : spawn(process.execPath, argv, options);
+      spawned.add(child);
+      child.once('exit', () => spawned.delete(child));
+      return child;
     },
     cli(args, extraEnv, opts) {
       const child = te.spawnCli(args, extraEnv, opts);
@@ -153,6 +160,16 @@ export async function startTestEnv(opts: Partial<SandboxOptions> = {}): Promise<
       return StateDb.open(join(stateDir, `${jobName}.sqlite`));
     },
     async stop() {
+      await Promise.all(
+        [...spawned].map(
+          (child) =>
+            new Promise<void>((done) => {
+              if (child.exitCode !== null || child.signalCode !== null) return done();
+              child.once('exit', () => done());
+              child.kill('SIGKILL');
+            }),
+        ),
+      );
       client.destroy();
       await sandbox.stop();
       rmSync(dir, { recursive: true, force: true });
