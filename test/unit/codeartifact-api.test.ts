@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CodeartifactClient } from '@aws-sdk/client-codeartifact';
 import { ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Limiter } from '../../src/engine/limiter.js';
 import { sdkRequestHandler } from '../../src/net/agents.js';
 import { CodeArtifact } from '../../src/targets/codeartifact.js';
@@ -368,18 +368,27 @@ describe('the repository endpoints token', () => {
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
   it('a renewal refused by a throttle while the token in hand is still good for a while: that token is used, and renewal is tried again later, not on every request', async () => {
-    const ca = codeArtifact();
-    // 6 s of life: renewed from its last quarter on (4.5 s in)
-    answer = tokenAnswer('first-token', 6000);
-    expect(await ca.authToken()).toBe('first-token');
-    await sleep(4600);
-    answer = throttle;
-    const fetchesBefore = seen.filter((s) => s.path.startsWith('/v1/authorization-token')).length;
-    // many requests at once in the renewal window: none fails, one renewal asked
-    const tokens = await Promise.all(Array.from({ length: 20 }, () => ca.authToken()));
-    expect(new Set(tokens)).toEqual(new Set(['first-token']));
-    expect(await ca.authToken()).toBe('first-token');
-    expect(seen.filter((s) => s.path.startsWith('/v1/authorization-token')).length).toBe(fetchesBefore + 1);
+    // The clock is moved, not waited on: the window this is about (the token's last quarter,
+    // less its last second) is 0.5 s wide, and a process that a loaded machine stalled for half
+    // a second past a real sleep into it found the token in its last second (ETHROTTLED). Date
+    // alone is stopped: the server's expiration and the client's reading of it share one clock.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const ca = codeArtifact();
+      // 6 s of life: renewed from its last quarter on (4.5 s in); in its last second, a refusal fails the request
+      answer = tokenAnswer('first-token', 6000);
+      expect(await ca.authToken()).toBe('first-token');
+      vi.setSystemTime(Date.now() + 4750);
+      answer = throttle;
+      const fetchesBefore = seen.filter((s) => s.path.startsWith('/v1/authorization-token')).length;
+      // many requests at once in the renewal window: none fails, one renewal asked
+      const tokens = await Promise.all(Array.from({ length: 20 }, () => ca.authToken()));
+      expect(new Set(tokens)).toEqual(new Set(['first-token']));
+      expect(await ca.authToken()).toBe('first-token');
+      expect(seen.filter((s) => s.path.startsWith('/v1/authorization-token')).length).toBe(fetchesBefore + 1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a token that has expired is not handed out: a refused renewal then fails the request (ETHROTTLED)', async () => {
