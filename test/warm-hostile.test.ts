@@ -57,15 +57,17 @@ function job(name: string, names: readonly string[], limits: Record<string, unkn
   return file;
 }
 
-const warm = (file: string, extra: Record<string, unknown> = {}) =>
-  warmInProcess(file, { env: te.env, stateDir: te.stateDir, codeartifactClient: client, storeLimits: { metadataBytes: 1 << 20, artifactBytes: 4 << 20, idleMs: 1000, metadataMs: 3000, artifactMs: 3000 }, ...extra });
-
 /**
- * For the tests of throttling and refusals, not of silence: limits no loaded machine reaches
- * (with 1 s of silence, a CI machine that starves this process for a second ends such a test
- * with ETARGETSILENT instead of what it is about).
+ * The store's limits as the tests of those limits need them: 1 s of silence, 3 s for a whole
+ * answer. Only those tests (endless, stalled, trickling and held answers) pass them: a CI
+ * machine that starves this process, or the registries behind the store, for a second or
+ * three ended a test about something else with ETARGETSILENT or a deadline instead.
  */
+const SHORT = { storeLimits: { metadataBytes: 1 << 20, artifactBytes: 4 << 20, idleMs: 1000, metadataMs: 3000, artifactMs: 3000 } };
+/** Every other test's: the same bounds on size, times no loaded machine reaches. */
 const PATIENT = { storeLimits: { metadataBytes: 1 << 20, artifactBytes: 4 << 20, idleMs: 30_000, metadataMs: 60_000, artifactMs: 60_000 } };
+
+const warm = (file: string, extra: Record<string, unknown> = {}) => warmInProcess(file, { env: te.env, stateDir: te.stateDir, codeartifactClient: client, ...PATIENT, ...extra });
 
 const problem = (s: WarmSummary, name: string) => s.problems.find((p) => p.name === name);
 
@@ -132,7 +134,7 @@ afterAll(async () => {
 describe('warm against a hostile store', () => {
   it('endless, stalled and trickling answers each end the entry with a clear outcome, in bounded time; the token goes only to the endpoint', async () => {
     const file = job('hostile', NAMES);
-    const r = await warm(file);
+    const r = await warm(file, SHORT);
     expect(r.code, r.stderr).toBe(1);
     // one store answer is cut at its limits: 3 s at most, a stall retried once after 1 s of silence
     expect(r.ms).toBeLessThan(30_000);
@@ -380,7 +382,7 @@ describe('warm in a throttle storm', () => {
     const since = te.sandbox.standIn.log.length;
     let r: Awaited<ReturnType<typeof warm>>;
     try {
-      r = await warm(file, PATIENT);
+      r = await warm(file);
     } finally {
       te.sandbox.standIn.clearFaults();
     }
@@ -390,7 +392,7 @@ describe('warm in a throttle storm', () => {
     expect(asked.size).toBeGreaterThanOrEqual(8);
     expect(asked.size).toBeLessThan(names.length);
 
-    const again = await warm(file, PATIENT);
+    const again = await warm(file);
     expect(again.code, again.stderr).toBe(0);
     expect(again.summary.outcomes).toEqual({ warmed: names.length });
   });
@@ -619,7 +621,7 @@ describe('a store that stops answering', () => {
     const unroute = store.route(/\/npm\/npm-store\/hx-mute-\d+$/, (_req, res) => void held.push(res));
     try {
       // 12 entries x 2 tries would be 24 silent requests, one idle timeout after another
-      const r = await warm(job('mute', names));
+      const r = await warm(job('mute', names), SHORT);
       expect(r.code, r.stderr).toBe(1);
       expect((r.summary as unknown as { error: { code: string } }).error.code).toBe('ETARGETSILENT');
       // named: which endpoint, and the silence its requests were cut off after
@@ -669,7 +671,7 @@ describe('a principal that may not read through the store at all', () => {
       res.writeHead(403, { 'content-type': 'application/json' }).end('{"error":"not authorized to perform codeartifact:ReadFromRepository"}');
     });
     try {
-      const r = await warm(job('denied', names), PATIENT);
+      const r = await warm(job('denied', names));
       expect(r.code, r.stderr).toBe(2);
       const error = (r.summary as unknown as { error: { code: string; message: string; hint: string } }).error;
       expect(error).toMatchObject({ code: 'ETARGETSETUP', message: expect.stringContaining('has answered none in this warm'), hint: expect.stringContaining('codeartifact:ReadFromRepository') });
