@@ -262,9 +262,11 @@ describe('a git server that stops answering', () => {
   });
 
   it('a server that says something inside every idle period but sends next to nothing is cut off at six times idleTimeoutSeconds (ESOURCESILENT naming the URL, the bytes and the time), tried once; none of its git processes is left', async () => {
-    // a progress byte on stderr every second, nothing else, ever: never 2 s silent, never large
+    // a progress byte on stderr every 0.2 s, nothing else, ever: never 2 s silent, never large
+    // (5 bytes a second against the 64 KiB a second of a working transfer). Not every second:
+    // a loaded machine has let 2 s pass between two of those, cut as silence instead
     const logins = join(te.dir, 'trickle-logins');
-    const trickle = await startGitServer({ dir: join(te.dir, 'git-trickle'), authorizedKeyOptions: `restrict,command="echo login >> ${logins}; while :; do printf . >&2; sleep 1; done"` });
+    const trickle = await startGitServer({ dir: join(te.dir, 'git-trickle'), authorizedKeyOptions: `restrict,command="echo login >> ${logins}; while :; do printf . >&2; sleep 0.2; done"` });
     const repo = `trickles-${randomBytes(4).toString('hex')}`;
     try {
       te.env.CAM_TEST_TRICKLE_KEY = trickle.clientKey;
