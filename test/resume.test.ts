@@ -6,6 +6,7 @@
  * the target.
  */
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import type { IncomingMessage, Server } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { historyOf, seedPackages, type SeedPackage } from './support/npm-fixtures.js';
@@ -309,10 +310,20 @@ describe('resuming after kill -9 and Ctrl-C', () => {
         if (entries.some((e) => e.operation === 'ListPackageVersions')) standIn.setLatency(10_000);
         return push(...entries);
       };
+      // the publish (an npm PUT: the first after the listing) read whole by the stand-in, seen where it takes requests
+      let publishReceived = false;
+      const server = (standIn as unknown as { server: Server }).server;
+      const onRequest = (req: IncomingMessage) => {
+        if (req.method === 'PUT') req.once('end', () => (publishReceived = true));
+      };
+      server.prependListener('request', onRequest);
       // one package at a time: exactly one publish can be in flight
       const c = watch(te.spawnCli(['run', seeded.job, '--json', '--concurrency', '1']));
       await waitFor('a publish in flight', () => existsSync(join(te.stateDir, 'test.sqlite')) && withState(te, (s) => (s.counts().publishing ?? 0) > 0), c);
-      await sleep(300); // the request leaves the moment the state is written; give it time to reach the stand-in
+      // the request leaves the moment the state is written: wait until the stand-in has read it
+      // whole (a fixed 300 ms was too short when a loaded machine left the CLI no CPU meanwhile,
+      // and the CLI stopped with the publish unsent, which never landed)
+      await waitFor('the publish to reach the stand-in whole', () => publishReceived, c);
       c.proc.kill('SIGINT');
       await waitFor('the first Ctrl-C to be seen', () => /interrupted: finishing in-flight work/.test(c.stderr()), c);
       c.proc.kill('SIGINT');
