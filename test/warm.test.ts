@@ -582,8 +582,10 @@ describe('warm', () => {
     const hardened = await te.cli(['harden', file, '--json']);
     expect(hardened.code, hardened.stderr).toBe(0);
     const since = te.sandbox.standIn.log.length;
-    // the store serves each tarball at once and lists it only seconds later (ingestion is asynchronous)
-    te.sandbox.standIn.setIngestionDelay(4000);
+    // the store serves each tarball at once and lists it only later (ingestion is asynchronous):
+    // here, when the test says, after the kill (with 4 s, a loaded machine took longer than that
+    // to fetch and list the six, and the first was ingested and warmed before the kill)
+    te.sandbox.standIn.setIngestionDelay(600_000);
     try {
       const child = te.spawnCli(['warm', file, '--json']);
       const exited = new Promise<number | string>((r) => child.on('close', (code, signal) => r(code ?? signal ?? 'unknown')));
@@ -603,8 +605,8 @@ describe('warm', () => {
       expect(stderr).not.toMatch(/\n\s+at /);
     } finally {
       te.sandbox.standIn.setIngestionDelay(0);
+      te.sandbox.standIn.ingestNow();
     }
-    await te.sandbox.standIn.whenIngested();
     let state = te.openState(jobName);
     try {
       // nothing decided while waiting: fetched, not pending, not failed
@@ -730,15 +732,17 @@ describe('warm', () => {
     await publishWithDeps(pub.npm, 'slow-pkg', '1.0.0');
     await lockedProject(projects, 'slow', { 'slow-pkg': '1.0.0' }, pub.npm.url);
     const slowJob = jobVariant('warm-slow', { lockfiles: ['projects/slow/package-lock.json'], pendingTimeoutSeconds: 1 });
-    te.sandbox.standIn.setIngestionDelay(3000);
+    // not listed until the test says (with 3 s, a warm a loaded machine stalled past its 1 s wait
+    // could find it listed and call it warmed)
+    te.sandbox.standIn.setIngestionDelay(600_000);
     try {
       const r = await te.cli(['warm', slowJob, '--json']);
       expect(r.code, r.stderr).toBe(0);
       expect(outcomeOf(JSON.parse(r.stdout) as WarmSummary, 'npm', 'slow-pkg', '1.0.0')).toBe('pending');
     } finally {
       te.sandbox.standIn.setIngestionDelay(0);
+      te.sandbox.standIn.ingestNow();
     }
-    await te.sandbox.standIn.whenIngested();
     const since = te.sandbox.standIn.log.length;
     const again = await te.cli(['warm', slowJob, '--json']);
     expect(again.code, again.stderr).toBe(0);

@@ -85,7 +85,8 @@ export class CodeArtifactStandIn {
   private readonly tokens = new Map<string, IssuedToken>();
   private readonly sockets = new Set<Socket>();
   private readonly sleeping = new Set<NodeJS.Timeout>();
-  private readonly ingesting = new Set<NodeJS.Timeout>();
+  /** Fetched-through versions waiting for the ingestion delay: each timer with the write it will do. */
+  private readonly ingesting = new Map<NodeJS.Timeout, () => void>();
   private ingestedWaiters: (() => void)[] = [];
   private readonly context: StandInContext;
   private latencyMs: number;
@@ -218,6 +219,21 @@ export class CodeArtifactStandIn {
     this.ingestionDelayMs = ms;
   }
 
+  /**
+   * Stores now every fetched-through version waiting for the ingestion delay: with a delay no
+   * test waits out, a test decides when ingestion happens instead of racing a timer with the
+   * speed of the machine.
+   */
+  ingestNow(): void {
+    const writes = [...this.ingesting];
+    this.ingesting.clear();
+    for (const [timer, write] of writes) {
+      clearTimeout(timer);
+      write();
+    }
+    for (const resolve of this.ingestedWaiters.splice(0)) resolve();
+  }
+
   /** Resolves once every fetched-through version waiting for the ingestion delay is stored. */
   whenIngested(): Promise<void> {
     if (this.ingesting.size === 0) return Promise.resolve();
@@ -323,7 +339,7 @@ export class CodeArtifactStandIn {
     this.stopped = true;
     for (const timer of this.sleeping) clearTimeout(timer);
     this.sleeping.clear();
-    for (const timer of this.ingesting) clearTimeout(timer);
+    for (const timer of this.ingesting.keys()) clearTimeout(timer);
     this.ingesting.clear();
     for (const resolve of this.ingestedWaiters.splice(0)) resolve();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -344,7 +360,7 @@ export class CodeArtifactStandIn {
       write();
       if (this.ingesting.size === 0) for (const resolve of this.ingestedWaiters.splice(0)) resolve();
     }, this.ingestionDelayMs);
-    this.ingesting.add(timer);
+    this.ingesting.set(timer, write);
   }
 
   private issueToken(requestedSeconds: number): { token: string; expiration: Date } {
