@@ -444,7 +444,8 @@ describe('npm through npm-shared', () => {
 
   it('ingests asynchronously when asked: the client gets the tarball at once, ListPackageVersions shows it later', async () => {
     const pub = await publicRegs.npm.publish('delayed-pkg', '1.0.0');
-    standIn.setIngestionDelay(300);
+    // 3 s, not 0.3: the listing below must come before it, also on a loaded machine
+    standIn.setIngestionDelay(3000);
     try {
       const got = await endpointGet(tarballUrl('npm-shared', 'delayed-pkg', '1.0.0'));
       expect(got.bytes).toEqual(pub.tarball);
