@@ -480,6 +480,29 @@ describe('hostile and careless clients, a stuck or changed target', () => {
     }
   });
 
+  it("a zip CodeArtifact kept sending while this process was busy past the idle time is served whole, nothing logged: this process's own stall is not CodeArtifact's silence", async () => {
+    const big = await publishBig();
+    const errors: string[] = [];
+    const p = await startGoProxy({ job: jobFile, port: 0, codeartifactClient: target.client, onError: (l) => errors.push(l), idleTimeoutMs: 500, upstreamTimeoutMs: 600_000 });
+    try {
+      const res = await fetch(`${p.url}/git.acme.example/big/@v/v0.0.1.zip`);
+      expect(res.status).toBe(200);
+      // busy for 1.5 s in an I/O callback (a long synchronous parse): the loop then runs its
+      // timers before it polls again, and the download's idle timer is overdue
+      await new Promise<void>((done) =>
+        void readFile(jobFile).then(() => {
+          const until = Date.now() + 1500;
+          while (Date.now() < until);
+          done();
+        }),
+      );
+      expect(Buffer.from(await res.arrayBuffer()).equals(big)).toBe(true);
+      expect(errors).toEqual([]);
+    } finally {
+      await p.stop();
+    }
+  });
+
   it('clients that never read a zip cannot take every connection to CodeArtifact: @v/list still answers, they are cut off after the idle time, nothing is logged, stop() is prompt', async () => {
     const big = await publishBig();
     const errors: string[] = [];

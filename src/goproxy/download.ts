@@ -136,11 +136,32 @@ export class AssetDownloads {
         res.destroy();
         download.stream.destroy();
       };
-      const idle = setTimeout(() => cutOff(`CodeArtifact sent no byte for ${this.limits.idleTimeoutMs / 1000} s`, res.writableNeedDrain), this.limits.idleTimeoutMs);
+      let finished = false;
+      let sent = 0;
+      // Confirmed before the cut, as net/silence does: the timer fires in the loop's timers phase,
+      // before the poll that reads what came meanwhile, so after this process stalled (a long
+      // synchronous parse, a starved CPU) CodeArtifact's bytes may sit unread, or the stand-in
+      // beside us not have had its turn. Cut only if no byte moved after the loop has polled
+      // twice since; else the timer starts over. Whose fault it is is judged when the cut comes.
+      const upstream = (download.stream as Partial<IncomingMessage>).socket;
+      const moved = () => sent + (upstream?.bytesRead ?? 0);
+      const idle = setTimeout(() => {
+        const before = moved();
+        setTimeout(
+          () =>
+            setImmediate(() =>
+              setImmediate(() => {
+                if (finished || stalled) return;
+                if (moved() === before) cutOff(`CodeArtifact sent no byte for ${this.limits.idleTimeoutMs / 1000} s`, res.writableNeedDrain);
+                else idle.refresh();
+              }),
+            ),
+          Math.min(1000, this.limits.idleTimeoutMs / 4),
+        );
+      }, this.limits.idleTimeoutMs);
       // a client that keeps reading a little never lets the idle timer fire: the whole download has a deadline too
       const size = listed.size ?? (length ? Number(length) : MAX_GO_ZIP_BYTES);
       const allowedMs = this.limits.downloadGraceMs + (size / this.limits.minDownloadRate) * 1000;
-      let sent = 0;
       const late = setTimeout(
         () => cutOff(`CodeArtifact sent ${sent} of ${size} bytes in ${Math.round(allowedMs / 1000)} s, less than ${this.limits.minDownloadRate} bytes/s`, clientBehind || res.writableNeedDrain),
         Math.min(allowedMs, MAX_TIMER_MS),
@@ -159,6 +180,7 @@ export class AssetDownloads {
         this.onError(`GET ${module}@${name}: ${e.describe()}`);
         res.destroy();
       } finally {
+        finished = true;
         clearTimeout(idle);
         clearTimeout(late);
       }
