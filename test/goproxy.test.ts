@@ -507,6 +507,8 @@ describe('hostile and careless clients, a stuck or changed target', () => {
     const big = await publishBig();
     const errors: string[] = [];
     const p = await startGoProxy({ job: jobFile, port: 0, codeartifactClient: target.client, onError: (l) => errors.push(l), idleTimeoutMs: 2000 });
+    const asked = () => target.standIn.log.filter((e) => e.operation === 'GetPackageVersionAsset').length;
+    const askedBefore = asked();
     // more than the SDK's 50 connections to CodeArtifact
     const stalled = Array.from({ length: 60 }, () => stalledClient(p.url, '/git.acme.example/big/@v/v0.0.1.zip'));
     try {
@@ -514,8 +516,12 @@ describe('hostile and careless clients, a stuck or changed target', () => {
       // starved, it would never answer: the bound is a hang check, generous for a loaded machine (no speed is measured here)
       const list = await fetch(`${p.url}/${ESCAPED}/@v/list`, { signal: AbortSignal.timeout(30_000) });
       expect(await list.text()).toBe('v1.0.0\nv1.1.0\nv1.2.0-rc.1\n');
-      // every one is hung up on before the end of its zip: the first 32 after 2 s without progress, the rest after their turn
-      await new Promise((r) => setTimeout(r, 7000));
+      // every one is hung up on before the end of its zip: the first 32 after 2 s without progress, the rest after their
+      // turn. Each has had its turn once CodeArtifact was asked for its zip; then its 2 s, and room for a loaded machine
+      // (a fixed 7 s from the start was too short there: a client not cut off yet read the whole zip below)
+      for (let i = 0; i < 1200 && asked() < askedBefore + 60; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(asked()).toBe(askedBefore + 60);
+      await new Promise((r) => setTimeout(r, 6000));
       for (const received of await Promise.all(stalled.map(drain))) expect(received).toBeLessThan(big.length);
       const again = await fetch(`${p.url}/git.acme.example/big/@v/v0.0.1.zip`);
       expect(Buffer.from(await again.arrayBuffer()).equals(big)).toBe(true);
