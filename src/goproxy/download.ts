@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { MigrateError } from '../errors.js';
 import { VerifyingStream } from '../integrity/verify-stream.js';
+import { confirmQuiet } from '../net/silence.js';
 import { Semaphore } from '../semaphore.js';
 import type { CodeArtifact } from '../targets/codeartifact.js';
 import type { GenericTarget } from '../targets/generic.js';
@@ -138,27 +139,27 @@ export class AssetDownloads {
       };
       let finished = false;
       let sent = 0;
-      // Confirmed before the cut, as net/silence does: the timer fires in the loop's timers phase,
-      // before the poll that reads what came meanwhile, so after this process stalled (a long
-      // synchronous parse, a starved CPU) CodeArtifact's bytes may sit unread, or the stand-in
-      // beside us not have had its turn. Cut only if no byte moved after the loop has polled
-      // twice since; else the timer starts over. Whose fault it is is judged when the cut comes.
+      // confirmed before the cut (net/silence): CodeArtifact's bytes may sit unread after this process
+      // stalled. Bytes that reached the socket while the client held the stream back re-arm the timer
+      // as the stream's own would. Whose fault it is is judged when the cut comes.
       const upstream = (download.stream as Partial<IncomingMessage>).socket;
       const moved = () => sent + (upstream?.bytesRead ?? 0);
-      const idle = setTimeout(() => {
-        const before = moved();
-        setTimeout(
-          () =>
-            setImmediate(() =>
-              setImmediate(() => {
-                if (finished || stalled) return;
-                if (moved() === before) cutOff(`CodeArtifact sent no byte for ${this.limits.idleTimeoutMs / 1000} s`, res.writableNeedDrain);
-                else idle.refresh();
-              }),
-            ),
-          Math.min(1000, this.limits.idleTimeoutMs / 4),
-        );
-      }, this.limits.idleTimeoutMs);
+      const idleMs = this.limits.idleTimeoutMs;
+      const over = () => finished || stalled;
+      const idle = setTimeout(
+        () =>
+          confirmQuiet(
+            moved,
+            idleMs,
+            () => {
+              if (!over()) cutOff(`CodeArtifact sent no byte for ${idleMs / 1000} s`, res.writableNeedDrain);
+            },
+            () => {
+              if (!over()) idle.refresh();
+            },
+          ),
+        idleMs,
+      );
       // a client that keeps reading a little never lets the idle timer fire: the whole download has a deadline too
       const size = listed.size ?? (length ? Number(length) : MAX_GO_ZIP_BYTES);
       const allowedMs = this.limits.downloadGraceMs + (size / this.limits.minDownloadRate) * 1000;

@@ -8,15 +8,16 @@ import type { Socket } from 'node:net';
  * only starts a confirmation: a short while later, and after the loop has polled twice since
  * (one poll for a peer beside us to answer, one to read it), `cut` runs only if `activity` (a
  * count of what came and went) has not moved. What moved re-armed the caller's idle timer, which
- * starts over.
+ * starts over (or `moved` re-arms it, where what moved is not what re-arms it).
  */
-export function confirmQuiet(activity: () => number, idleMs: number, cut: () => void): void {
+export function confirmQuiet(activity: () => number, idleMs: number, cut: () => void, moved?: () => void): void {
   const before = activity();
   setTimeout(
     () =>
       setImmediate(() =>
         setImmediate(() => {
           if (activity() === before) cut();
+          else moved?.();
         }),
       ),
     Math.min(1000, idleMs / 4),
