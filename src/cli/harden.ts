@@ -5,6 +5,7 @@
  * `run` does it before publishing. A second `harden` only reads.
  */
 import { loadJob } from '../config/load.js';
+import { storeOf } from '../config/schema.js';
 import { MigrateError, toError } from '../errors.js';
 import { harden, scopesOf, type HardenResult } from '../engine/harden.js';
 import { Limiter } from '../engine/limiter.js';
@@ -100,7 +101,7 @@ export async function hardenCommand(jobFile: string, opts: HardenCommandOptions,
         signal: stuck.signal,
         onApplied: (c) => db.appendLedger({ outcome: 'origin-configuration', format: c.format, package: c.package, target: { repository: c.repository, set: c.to }, detail: c.detail }),
         recorded: db.ledgeredOrigins(job.config.target),
-        store: (f) => job.config.target.repositories[f]?.store,
+        store: (f) => storeOf(job.config.target, f),
       });
       if (stuck.stuck()) throw stuck.reason(undefined);
     } finally {

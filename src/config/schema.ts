@@ -413,6 +413,14 @@ export const jobSchema = z
   .strict();
 
 export type JobConfig = z.infer<typeof jobSchema>;
+
+/**
+ * The store repository where an internal name of this format must be blocked too (harden, the
+ * audit, warm's guard): the format's `store`; none for generic, which has no public upstream.
+ */
+export function storeOf(target: JobConfig['target'], format: 'npm' | 'pypi' | 'generic'): string | undefined {
+  return format === 'generic' ? undefined : target.repositories[format]?.store;
+}
 export type SourceConfig = z.infer<typeof sourceSchema>;
 export type NpmRegistrySourceConfig = Extract<SourceConfig, { kind: 'npm-registry' }>;
 export type GitSourceConfig = Extract<SourceConfig, { kind: 'git' }>;

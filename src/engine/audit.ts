@@ -9,7 +9,7 @@
  * store repository (which would ingest the public package).
  */
 import PQueue from 'p-queue';
-import type { JobConfig } from '../config/schema.js';
+import { storeOf, type JobConfig } from '../config/schema.js';
 import { MigrateError, toError } from '../errors.js';
 import { capText, printable, publicUrl, redact } from '../redact.js';
 import type { ExposureInput, PreflightInput } from '../report/schema.js';
@@ -198,7 +198,7 @@ export async function preflightAudit(
     void queue.add(async () => {
       const coords = target(p.format).coordinates(p.name);
       try {
-        const how = await protection(domain, coords, p.format === 'generic' ? undefined : config.target.repositories[p.format]?.store);
+        const how = await protection(domain, coords, storeOf(config.target, p.format));
         if (how === true) protectedNames.add(`${p.format}:${p.name}`);
         else {
           unprotected.push(`${p.format}:${p.name}`);

@@ -79,7 +79,7 @@ export interface HardenOptions {
    */
   recorded?: (format: Format, pkg: string, repository: string) => boolean;
   /**
-   * The store repository of a format (the job's target.repositories[format].store), if any. Origin
+   * The store repository of a format (storeOf the job's target), if any. Origin
    * controls are per repository: a store with an external connection ingests an internal name
    * from the public registry whatever the internal repository says, and the shared repository
    * serves it. Each internal package gets upstream BLOCK there too (publish kept when the store
@@ -197,7 +197,7 @@ export async function harden(ca: CodeArtifact, target: (format: Format) => Targe
         // The store: its own record of the name, upstream BLOCK, so its external connection cannot
         // ingest a public package of the name for the shared repository to serve.
         const inStore = async () => {
-          const store = p.format === 'generic' ? undefined : opts.store?.(p.format);
+          const store = opts.store?.(p.format);
           if (!store || store === t.repository) return;
           const at = { ...coords, repository: store };
           const found = await retry(() => domain.origin(at));

@@ -25,7 +25,7 @@ import { BUCKETS, FINAL_STATES, type BucketName, type Format } from '../types.js
 
 /** The most packages worked on at once when the job sets no `concurrency`. */
 const MAX_ADAPTIVE_PACKAGES = 256;
-import type { JobConfig } from '../config/schema.js';
+import { storeOf, type JobConfig } from '../config/schema.js';
 import type { ProgressEvent, RunOutcome, RunSummary } from './events.js';
 import type { ItemContext } from './item.js';
 import { FATAL_CODES, migratePackage, type PackageRunContext } from './package.js';
@@ -433,7 +433,7 @@ export async function runJob(opts: RunOptions): Promise<RunSummary> {
           signal,
           onApplied: (c) => db.appendLedger({ outcome: 'origin-configuration', format: c.format, package: c.package, target: { repository: c.repository, set: c.to }, detail: c.detail }),
           ...(dryRun ? {} : { recorded: db.ledgeredOrigins(config.target) }),
-          store: (f) => config.target.repositories[f]?.store,
+          store: (f) => storeOf(config.target, f),
         });
       } catch (e) {
         // a throttle storm, a ledger that cannot be written: nothing published yet, the run says why it ended

@@ -27,5 +27,11 @@ export function confirmQuiet(activity: () => number, idleMs: number, cut: () => 
 /** confirmQuiet for a socket's idle timeout: no byte read or written meanwhile, and the socket still open. */
 export function confirmSilence(socket: Socket | null | undefined, idleMs: number, cut: () => void): void {
   if (!socket) return cut();
-  confirmQuiet(() => (socket.destroyed ? -1 : socket.bytesRead + socket.bytesWritten), idleMs, () => socket.destroyed || cut());
+  confirmQuiet(
+    () => socket.bytesRead + socket.bytesWritten,
+    idleMs,
+    () => {
+      if (!socket.destroyed) cut();
+    },
+  );
 }

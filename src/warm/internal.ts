@@ -12,7 +12,7 @@
  */
 import PQueue from 'p-queue';
 import type { LoadedJob } from '../config/load.js';
-import type { SourceConfig } from '../config/schema.js';
+import { storeOf, type SourceConfig } from '../config/schema.js';
 import { formatOf } from '../engine/run.js';
 import { protection } from '../engine/audit.js';
 import { withRetry } from '../engine/retry.js';
@@ -123,7 +123,7 @@ export async function unprotectedNames(ca: CodeArtifact, job: LoadedJob, names: 
     if (!internal) continue;
     void queue.add(async () => {
       const coords = createTarget(n.format, ca, internal).coordinates(n.name);
-      const store = n.format === 'generic' ? undefined : job.config.target.repositories[n.format]?.store;
+      const store = storeOf(job.config.target, n.format);
       const how = await retry(() => protection(domain, coords, store)).catch((e: unknown) => {
         // a store the job names that does not exist: the job file's mistake (exit 2), as the warm's own store setup says it
         if (store && e instanceof MigrateError && e.code === 'ETARGETREJECTED' && e.status === 404 && e.message.startsWith(`repository ${store} `)) {
